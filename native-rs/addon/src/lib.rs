@@ -1,0 +1,63 @@
+//! tsbox-native: the Node addon. A thin N-API adapter; the container work is
+//! done by the `tsbox-runtime` helper built from the same `container` crate
+//! (see docs/architecture.md for why a helper process).
+
+mod napi;
+mod pty;
+
+use napi::ffi::{napi_callback_info, napi_env, napi_value};
+use napi::{export, guard, Env, JsError};
+
+fn io_error(err: std::io::Error) -> JsError {
+    let code = match err.raw_os_error() {
+        Some(13) => "EACCES",
+        Some(2) => "ENOENT",
+        Some(24) => "EMFILE",
+        _ => "EIO",
+    };
+    JsError::new(code, err.to_string())
+}
+
+fn dimension(env: Env, args: &[napi_value], index: usize, name: &str) -> Result<u16, JsError> {
+    let v = env.i32_arg(args, index, name)?;
+    u16::try_from(v).map_err(|_| JsError::new("ERR_OUT_OF_RANGE", format!("{name} must be 0..65535, got {v}")))
+}
+
+unsafe extern "C" fn version(env: napi_env, _info: napi_callback_info) -> napi_value {
+    guard(env, |env| env.string(env!("CARGO_PKG_VERSION")))
+}
+
+/// openPty(cols, rows) -> { master, slave }
+unsafe extern "C" fn open_pty(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, |env| {
+        let args = env.args(info, 2)?;
+        let cols = dimension(env, &args, 0, "cols")?;
+        let rows = dimension(env, &args, 1, "rows")?;
+        let pty = pty::open_pty(cols, rows).map_err(io_error)?;
+        let master = env.int(pty.master)?;
+        let slave = env.int(pty.slave)?;
+        env.object(&[("master", master), ("slave", slave)])
+    })
+}
+
+/// resizePty(fd, cols, rows)
+unsafe extern "C" fn resize_pty(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, |env| {
+        let args = env.args(info, 3)?;
+        let fd = env.i32_arg(&args, 0, "fd")?;
+        let cols = dimension(env, &args, 1, "cols")?;
+        let rows = dimension(env, &args, 2, "rows")?;
+        pty::resize(fd, cols, rows).map_err(io_error)?;
+        env.undefined()
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_value) -> napi_value {
+    guard(env, |env| {
+        export(env, exports, "version", Some(version))?;
+        export(env, exports, "openPty", Some(open_pty))?;
+        export(env, exports, "resizePty", Some(resize_pty))?;
+        Ok(exports)
+    })
+}

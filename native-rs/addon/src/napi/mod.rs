@@ -1,0 +1,133 @@
+//! A small safe layer over the hand-declared Node-API: argument access, value
+//! creation, and `export`, which wraps every callback in `catch_unwind` (a
+//! panic unwinding across `extern "C"` would abort Node) and turns `Err` into a
+//! thrown JS `Error` carrying a code.
+
+pub mod ffi;
+
+use ffi::*;
+use std::ffi::CString;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+
+/// An error to throw into JS: `code` becomes `err.code` (e.g. "EACCES").
+pub struct JsError {
+    pub code: String,
+    pub message: String,
+}
+
+impl JsError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        JsError { code: code.to_string(), message: message.into() }
+    }
+}
+
+pub type JsResult = Result<napi_value, JsError>;
+
+#[derive(Clone, Copy)]
+pub struct Env(pub napi_env);
+
+fn check(status: napi_status, what: &str) -> Result<(), JsError> {
+    if status == NAPI_OK {
+        Ok(())
+    } else {
+        Err(JsError::new("ENAPI", format!("{what} failed with napi_status {status}")))
+    }
+}
+
+impl Env {
+    pub fn args(self, info: napi_callback_info, max: usize) -> Result<Vec<napi_value>, JsError> {
+        let mut argc = max;
+        let mut argv = vec![ptr::null_mut(); max];
+        check(
+            unsafe { napi_get_cb_info(self.0, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), ptr::null_mut()) },
+            "napi_get_cb_info",
+        )?;
+        argv.truncate(argc.min(max));
+        Ok(argv)
+    }
+
+    pub fn i32_arg(self, args: &[napi_value], index: usize, name: &str) -> Result<i32, JsError> {
+        let value = *args
+            .get(index)
+            .ok_or_else(|| JsError::new("ERR_INVALID_ARG", format!("missing argument {name}")))?;
+        let mut out = 0i32;
+        let status = unsafe { napi_get_value_int32(self.0, value, &mut out) };
+        if status != NAPI_OK {
+            return Err(JsError::new("ERR_INVALID_ARG", format!("argument {name} must be a number")));
+        }
+        Ok(out)
+    }
+
+    pub fn int(self, v: i32) -> JsResult {
+        let mut out = ptr::null_mut();
+        check(unsafe { napi_create_int32(self.0, v, &mut out) }, "napi_create_int32")?;
+        Ok(out)
+    }
+
+    pub fn string(self, s: &str) -> JsResult {
+        let mut out = ptr::null_mut();
+        check(
+            unsafe { napi_create_string_utf8(self.0, s.as_ptr() as *const _, s.len(), &mut out) },
+            "napi_create_string_utf8",
+        )?;
+        Ok(out)
+    }
+
+    pub fn undefined(self) -> JsResult {
+        let mut out = ptr::null_mut();
+        check(unsafe { napi_get_undefined(self.0, &mut out) }, "napi_get_undefined")?;
+        Ok(out)
+    }
+
+    pub fn object(self, fields: &[(&str, napi_value)]) -> JsResult {
+        let mut out = ptr::null_mut();
+        check(unsafe { napi_create_object(self.0, &mut out) }, "napi_create_object")?;
+        for (name, value) in fields {
+            self.set(out, name, *value)?;
+        }
+        Ok(out)
+    }
+
+    pub fn set(self, object: napi_value, name: &str, value: napi_value) -> Result<(), JsError> {
+        let cname = CString::new(name).map_err(|_| JsError::new("ENAPI", "property name has a NUL"))?;
+        check(unsafe { napi_set_named_property(self.0, object, cname.as_ptr(), value) }, "napi_set_named_property")
+    }
+
+    fn throw(self, err: &JsError) {
+        let mut pending = false;
+        unsafe { napi_is_exception_pending(self.0, &mut pending) };
+        if pending {
+            return;
+        }
+        let code = CString::new(err.code.replace('\0', "")).unwrap_or_default();
+        let msg = CString::new(err.message.replace('\0', "")).unwrap_or_default();
+        unsafe { napi_throw_error(self.0, code.as_ptr(), msg.as_ptr()) };
+    }
+}
+
+/// Runs a callback body with panics contained and errors thrown into JS.
+pub fn guard(env: napi_env, body: impl FnOnce(Env) -> JsResult) -> napi_value {
+    let env = Env(env);
+    match catch_unwind(AssertUnwindSafe(|| body(env))) {
+        Ok(Ok(value)) => value,
+        Ok(Err(err)) => {
+            env.throw(&err);
+            ptr::null_mut()
+        }
+        Err(_) => {
+            env.throw(&JsError::new("EPANIC", "tsbox native addon panicked (this is a bug)"));
+            ptr::null_mut()
+        }
+    }
+}
+
+/// Adds `name` to `exports` as a JS function backed by `cb`.
+pub fn export(env: Env, exports: napi_value, name: &str, cb: napi_callback) -> Result<(), JsError> {
+    let mut func = ptr::null_mut();
+    check(
+        unsafe { napi_create_function(env.0, name.as_ptr() as *const _, name.len(), cb, ptr::null_mut(), &mut func) },
+        "napi_create_function",
+    )?;
+    env.set(exports, name, func)
+}
