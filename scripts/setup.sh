@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One-shot, idempotent set-up on a fresh Debian/Ubuntu machine: system
+# packages, npm dependencies, the native build (addon + tsbox-runtime), the
+# TypeScript build and the embedded busybox image. Safe to run again.
+#   scripts/setup.sh            what tsbox needs to run and to be tested
+#   scripts/setup.sh --bench    also the peer runtimes bench/ compares against
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages=(busybox-static uidmap gcc-multilib)
+if [ "${1:-}" = "--bench" ]; then packages+=(crun runc bubblewrap podman hyperfine); fi
+command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing system packages: ${missing[*]}"
+  # A mirror mid-sync can fail one index; the packages we need still resolve.
+  as_root apt-get update -qq || true
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Debian's Rust 1.63 (unpacked, not installed) checks the code shared with the
+# i686 vm guest agent; its i386 std needs the i386 package lists.
+if ! dpkg --print-foreign-architectures | grep -qx i386; then
+  as_root dpkg --add-architecture i386
+  as_root apt-get update -qq || true
+fi
+say "fetching Debian's Rust 1.63 toolchain"
+bash scripts/rust163.sh >/dev/null
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+say "building native addon and tsbox-runtime"
+npm run --silent build:native >/dev/null
+say "building TypeScript"
+npm run --silent build:ts
+say "building the embedded busybox image"
+npm run --silent build:image
+say "ready: try  npx tsbox run --rm busybox echo hello"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite: type check, Rust unit tests, the Rust 1.63 build of the
+# shared container crate (the vm guest agent's compiler), and the node:test
+# suites that run real containers as root and as an unprivileged user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "# tsc --noEmit" >&2
+npx tsc --noEmit
+echo "# cargo test" >&2
+cargo test --quiet --release --manifest-path native-rs/Cargo.toml 2>&1
+echo "# Rust 1.63 build of native-rs/container + runtime (x86_64 and static i686)" >&2
+bash scripts/check-rust163.sh
+npm run --silent build:ts
+node --import tsx --test test/*.test.ts

@@ -1,0 +1,65 @@
+/**
+ * Bad input gets one clear line on stderr and docker's exit codes: 125 for a
+ * tsbox error, 126 when the command cannot be executed, 127 when it is not
+ * found. Nothing is left behind.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { tsbox, type CliResult } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+
+after(cleanupIdentities);
+
+function oneLine(r: CliResult, code: number, pattern: RegExp): void {
+  assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, `exactly one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0]!, /^tsbox: /);
+  assert.match(lines[0]!, pattern);
+  assert.equal(r.stdout, "");
+}
+
+for (const who of identities()) {
+  describe(`errors as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("unknown image", async () => {
+      oneLine(await tsbox(who, ["run", "--rm", "no-such-image-here", "true"]), 125, /no-such-image-here/);
+    });
+
+    it("command not found", async () => {
+      oneLine(await tsbox(who, ["run", "--rm", "busybox", "no-such-command"]), 127, /executable file not found in \$PATH: no-such-command/);
+      oneLine(await tsbox(who, ["run", "--rm", "busybox", "/no/such/path"]), 127, /no such file or directory: \/no\/such\/path/);
+    });
+
+    it("command not executable", async () => {
+      oneLine(await tsbox(who, ["run", "--rm", "busybox", "/etc/passwd"]), 126, /permission denied: \/etc\/passwd/);
+    });
+
+    it("bad flag", async () => {
+      oneLine(await tsbox(who, ["run", "--frobnicate", "busybox", "true"]), 125, /unknown flag: --frobnicate/);
+      oneLine(await tsbox(who, ["frobnicate"]), 125, /unknown command: frobnicate/);
+      oneLine(await tsbox(who, ["run"]), 125, /requires an image/i);
+      oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
+    });
+
+    it("bad volume", async () => {
+      oneLine(await tsbox(who, ["run", "--rm", "-v", "/does/not/exist:/data", "busybox", "true"]), 125, /\/does\/not\/exist/);
+      oneLine(await tsbox(who, ["run", "--rm", "-v", "relative/dir:/data", "busybox", "true"]), 125, /absolute/);
+      oneLine(await tsbox(who, ["run", "--rm", "-v", `${who.scratch}:data`, "busybox", "true"]), 125, /absolute/);
+      oneLine(await tsbox(who, ["run", "--rm", "-v", `${who.scratch}:/data:bogus`, "busybox", "true"]), 125, /bogus/);
+    });
+
+    it("unknown user name", async () => {
+      oneLine(await tsbox(who, ["run", "--rm", "-u", "nosuchuser", "busybox", "true"]), 125, /unable to find user nosuchuser/);
+    });
+
+    it("bad working directory and env", async () => {
+      oneLine(await tsbox(who, ["run", "--rm", "-w", "relative", "busybox", "true"]), 125, /absolute/);
+      oneLine(await tsbox(who, ["run", "--rm", "-e", "=novalue", "busybox", "true"]), 125, /env/i);
+    });
+  });
+}

@@ -1,0 +1,58 @@
+/** Runs the real `tsbox` CLI (bin/tsbox.js) as a given identity. */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { Identity } from "./identities.js";
+
+export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+export const cliPath = fileURLToPath(new URL("../../bin/tsbox.js", import.meta.url));
+
+export interface CliResult {
+  code: number;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  stdin?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Called once the process is spawned, e.g. to send it a signal later. */
+  onSpawn?: (pid: number) => void;
+}
+
+export function identityEnv(who: Identity): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: who.scratch,
+    TSBOX_DATA_DIR: who.dataDir,
+    LANG: "C.UTF-8",
+  };
+}
+
+export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      uid: who.uid,
+      gid: who.gid,
+      cwd: who.scratch,
+      env: { ...identityEnv(who), ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`tsbox ${args.join(" ")} timed out; stderr: ${stderr}`));
+    }, opts.timeoutMs ?? 20_000);
+    child.on("error", reject);
+    child.on("spawn", () => opts.onSpawn?.(child.pid!));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, signal, stdout, stderr });
+    });
+    child.stdin.end(opts.stdin ?? "");
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * Who the tests run containers as. Every native feature is exercised as root
+ * and as unprivileged users created here: `tsbox-test` has an /etc/subuid range
+ * (id maps through newuidmap), `tsbox-single` is a system user without one
+ * (the single-id mapping). When the suite itself runs unprivileged, the
+ * invoking user is the only identity.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, chownSync, rmSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface Identity {
+  /** "root", "user" (subuid ranges) or "single" (one mapped id) */
+  name: "root" | "user" | "single";
+  uid: number;
+  gid: number;
+  /** A data dir owned by this identity, used as TSBOX_DATA_DIR. */
+  dataDir: string;
+  /** A scratch dir owned by this identity, for volumes. */
+  scratch: string;
+}
+
+const isRoot = process.getuid!() === 0;
+
+function ensureUser(name: string, system: boolean): { uid: number; gid: number } {
+  try {
+    execFileSync("id", ["-u", name], { stdio: "ignore" });
+  } catch {
+    // -r makes a system user: useradd gives it no /etc/subuid range.
+    execFileSync("useradd", system ? ["-r", "-M", "-s", "/bin/sh", name] : ["-M", "-s", "/bin/sh", name], {
+      stdio: "inherit",
+    });
+  }
+  const uid = Number(execFileSync("id", ["-u", name]).toString().trim());
+  const gid = Number(execFileSync("id", ["-g", name]).toString().trim());
+  return { uid, gid };
+}
+
+function ownedDir(prefix: string, uid: number, gid: number): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chownSync(dir, uid, gid);
+  chmodSync(dir, 0o755);
+  return dir;
+}
+
+let cached: Identity[] | undefined;
+
+/** The identities to test with; their dirs are removed by `cleanupIdentities`. */
+export function identities(): Identity[] {
+  if (cached) return cached;
+  const list: { name: Identity["name"]; uid: number; gid: number }[] = [];
+  if (isRoot) {
+    list.push({ name: "root", uid: 0, gid: 0 });
+    list.push({ name: "user", ...ensureUser("tsbox-test", false) });
+    list.push({ name: "single", ...ensureUser("tsbox-single", true) });
+  } else {
+    list.push({ name: "user", uid: process.getuid!(), gid: process.getgid!() });
+  }
+  cached = list.map((who) => ({
+    ...who,
+    dataDir: ownedDir(`tsbox-data-${who.name}-`, who.uid, who.gid),
+    scratch: ownedDir(`tsbox-scratch-${who.name}-`, who.uid, who.gid),
+  }));
+  return cached;
+}
+
+export function cleanupIdentities(): void {
+  for (const who of cached ?? []) {
+    rmSync(who.dataDir, { recursive: true, force: true });
+    rmSync(who.scratch, { recursive: true, force: true });
+  }
+  cached = undefined;
+}

@@ -1,0 +1,75 @@
+/**
+ * "Nothing leaks": a snapshot of what a container run could leave behind on
+ * the host (mounts in the host's mount table, live processes of the test users
+ * or of tsbox-runtime, temp entries in /tmp and in the data dirs, container
+ * dirs), and a check that a later snapshot has nothing new.
+ */
+import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+import type { Identity } from "./identities.js";
+
+export interface Snapshot {
+  mounts: Set<string>;
+  tmp: Set<string>;
+}
+
+function mountPoints(): Set<string> {
+  const lines = readFileSync("/proc/self/mountinfo", "utf8").trim().split("\n");
+  return new Set(lines.map((l) => l.split(" ")[4]!));
+}
+
+export function snapshot(): Snapshot {
+  return { mounts: mountPoints(), tmp: new Set(readdirSync("/tmp")) };
+}
+
+/** Processes that belong to a container run: tsbox-runtime helpers, or anything the test users run. */
+export function strayProcesses(who: Identity[]): string[] {
+  const uids = new Set(who.filter((w) => w.uid !== 0).map((w) => w.uid));
+  const stray: string[] = [];
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+      const zombie = /^State:\s+Z/m.test(status);
+      if (cmdline.includes("tsbox-runtime") || (uids.has(uid) && !zombie)) stray.push(`${pid} ${cmdline}`);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return stray;
+}
+
+/** Entries a crashed or sloppy run could leave in a data dir. */
+export function dataDirLeftovers(who: Identity): string[] {
+  const left: string[] = [];
+  const containers = join(who.dataDir, "containers");
+  if (existsSync(containers)) left.push(...readdirSync(containers).map((c) => `containers/${c}`));
+  const walk = (dir: string, depth: number) => {
+    if (depth > 3 || !existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (/(^\.|tmp|partial|incomplete)/i.test(e.name)) left.push(join(dir, e.name).slice(who.dataDir.length + 1));
+      else if (e.isDirectory() && e.name !== "containers") walk(join(dir, e.name), depth + 1);
+    }
+  };
+  walk(who.dataDir, 0);
+  return left;
+}
+
+/** Waits briefly for exiting processes, then asserts nothing new is left. */
+export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<void> {
+  let stray = strayProcesses(who);
+  for (let i = 0; i < 50 && stray.length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    stray = strayProcesses(who);
+  }
+  assert.deepEqual(stray, [], "no container processes may outlive a run");
+  const after = snapshot();
+  const newMounts = [...after.mounts].filter((m) => !before.mounts.has(m));
+  assert.deepEqual(newMounts, [], "no mounts may leak into the host mount table");
+  const newTmp = [...after.tmp].filter((t) => !before.tmp.has(t) && /tsbox/i.test(t));
+  assert.deepEqual(newTmp, [], "no temp dirs may be left in /tmp");
+  for (const w of who) assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);
+}

@@ -1,0 +1,96 @@
+/**
+ * Namespace isolation of real containers, as root and as unprivileged users:
+ * PID, UTS, mount, network, IPC and user namespaces.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { statSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { tsbox } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+
+after(cleanupIdentities);
+
+for (const who of identities()) {
+  describe(`isolation as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("runs the command as PID 1 and hides host processes", async () => {
+      const r = await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", "echo $$; ls -d /proc/[0-9]*"]);
+      assert.equal(r.code, 0, r.stderr);
+      const [pid, ...procs] = r.stdout.trim().split("\n");
+      assert.equal(pid, "1");
+      // Only the shell (1) and the `ls` it forked can be seen.
+      assert.ok(procs.length <= 2, `saw host processes: ${procs.join(" ")}`);
+      assert.ok(!procs.includes(`/proc/${process.pid}`));
+    });
+
+    it("has its own hostname", async () => {
+      const named = await tsbox(who, ["run", "--rm", "--hostname", "box-one", "busybox", "hostname"]);
+      assert.equal(named.stdout.trim(), "box-one", named.stderr);
+      const dflt = await tsbox(who, ["run", "--rm", "busybox", "hostname"]);
+      assert.equal(dflt.code, 0, dflt.stderr);
+      assert.notEqual(dflt.stdout.trim(), hostname());
+      assert.match(dflt.stdout.trim(), /^[0-9a-f]{12}$/);
+    });
+
+    it("has its own mount table with an overlay root", async () => {
+      const r = await tsbox(who, ["run", "--rm", "busybox", "cat", "/proc/self/mountinfo"]);
+      assert.equal(r.code, 0, r.stderr);
+      const mounts = r.stdout.trim().split("\n").map((l) => {
+        const [pre, post] = l.split(" - ");
+        return { point: pre!.split(" ")[4]!, fstype: post!.split(" ")[0]! };
+      });
+      const root = mounts.find((m) => m.point === "/");
+      assert.equal(root?.fstype, "overlay");
+      for (const point of ["/proc", "/dev", "/dev/pts", "/dev/shm", "/sys"]) {
+        assert.ok(mounts.some((m) => m.point === point), `${point} is mounted`);
+      }
+      // Nothing of the host's own mount table shows through.
+      assert.ok(!r.stdout.includes(who.dataDir), "host paths are not visible");
+      assert.ok(!mounts.some((m) => m.point.startsWith("/sys/fs/cgroup/memory")));
+    });
+
+    it("has a network namespace with only lo, and lo is up", async () => {
+      const r = await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags"]);
+      assert.equal(r.code, 0, r.stderr);
+      const [ifaces, flags] = [r.stdout.trim().split("\n").slice(0, -1), r.stdout.trim().split("\n").at(-1)!];
+      assert.deepEqual(ifaces, ["lo"]);
+      assert.equal(Number(flags) & 1, 1, "IFF_UP is set on lo");
+    });
+
+    it("does not see a SysV shared memory segment made outside", async () => {
+      const out = execFileSync("ipcmk", ["-M", "4096"]).toString();
+      const id = /(\d+)/.exec(out)![1]!;
+      try {
+        const hostLines = readFileSync("/proc/sysvipc/shm", "utf8").trim().split("\n");
+        assert.ok(hostLines.length > 1, "the segment is visible on the host");
+        const r = await tsbox(who, ["run", "--rm", "busybox", "cat", "/proc/sysvipc/shm"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout.trim().split("\n").length, 1, `only the header inside: ${r.stdout}`);
+      } finally {
+        execFileSync("ipcrm", ["-m", id]);
+      }
+    });
+
+    it("maps uid 0 inside to the invoking user outside", async () => {
+      const r = await tsbox(who, [
+        "run", "--rm", "-v", `${who.scratch}:/data`, "busybox",
+        "sh", "-c", "id -u; touch /data/made-inside; cat /proc/self/uid_map",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const [uid, ...map] = r.stdout.trim().split("\n");
+      assert.equal(uid, "0");
+      const st = statSync(join(who.scratch, "made-inside"));
+      assert.equal(st.uid, who.uid, "the file belongs to the invoking user on the host");
+      assert.equal(st.gid, who.gid);
+      const first = map[0]!.trim().split(/\s+/).map(Number);
+      assert.deepEqual(first.slice(0, 2), [0, who.uid]);
+    });
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * The container's process: env, cwd, user, exit codes, stdin, signals, as
+ * root and as unprivileged users.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { tsbox, cliPath, identityEnv } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+
+after(cleanupIdentities);
+
+for (const who of identities()) {
+  describe(`process as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("passes env, with the image's PATH as the default", async () => {
+      const r = await tsbox(who, ["run", "--rm", "-e", "FOO=bar baz", "--env", "EMPTY=", "busybox", "sh", "-c", 'echo "$FOO|$EMPTY|$PATH"']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "bar baz||/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    });
+
+    it("sets the working directory, creating it when missing", async () => {
+      const r = await tsbox(who, ["run", "--rm", "-w", "/tmp", "busybox", "pwd"]);
+      assert.equal(r.stdout.trim(), "/tmp", r.stderr);
+      const made = await tsbox(who, ["run", "--rm", "-w", "/srv/app/work", "busybox", "pwd"]);
+      assert.equal(made.stdout.trim(), "/srv/app/work", made.stderr);
+    });
+
+    it("runs as another user with -u", async () => {
+      const r = await tsbox(who, ["run", "--rm", "-u", "1000:1000", "busybox", "sh", "-c", "id -u; id -g; touch /tmp/mine && stat -c %u /tmp/mine"]);
+      if (who.name === "single") {
+        // One mapped id: uid 1000 does not exist in this user namespace.
+        assert.equal(r.code, 125);
+        assert.match(r.stderr, /uid 1000.*not mapped|subuid/i);
+        assert.equal(r.stderr.trim().split("\n").length, 1);
+        return;
+      }
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n"), ["1000", "1000", "1000"]);
+      const named = await tsbox(who, ["run", "--rm", "-u", "nobody", "busybox", "id", "-u"]);
+      assert.equal(named.stdout.trim(), "65534", named.stderr);
+    });
+
+    it("returns the command's exit code", async () => {
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", "exit 7"])).code, 7);
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "false"])).code, 1);
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "true"])).code, 0);
+    });
+
+    it("pipes stdin with -i, and gives no stdin without it", async () => {
+      const piped = await tsbox(who, ["run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z"], { stdin: "hello stdin\n" });
+      assert.equal(piped.stdout, "HELLO STDIN\n", piped.stderr);
+      const closed = await tsbox(who, ["run", "--rm", "busybox", "cat"], { stdin: "ignored\n" });
+      assert.equal(closed.code, 0, closed.stderr);
+      assert.equal(closed.stdout, "");
+    });
+
+    it("forwards SIGTERM to the container", async () => {
+      const child = spawn(process.execPath, [
+        cliPath, "run", "--rm", "busybox", "sh", "-c",
+        'trap "echo got-term; exit 42" TERM; echo ready; while :; do sleep 0.05; done',
+      ], { uid: who.uid, gid: who.gid, cwd: who.scratch, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stderr.on("data", (d) => (err += d));
+      const exit = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ready line; stderr: ${err}`)), 15_000);
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (out.includes("ready")) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      child.kill("SIGTERM");
+      assert.equal(await exit, 42, err);
+      assert.match(out, /got-term/);
+    });
+  });
+}
