@@ -132,7 +132,7 @@ for (const who of people) {
     record("bwrap", who, hyperfine(who, `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev /bin/true`));
   }
   if (have("crun")) {
-    record("crun run", who, hyperfine(who, `crun --cgroup-manager=disabled run --bundle ${bundle} bench-crun-${who.name}`, hideUnifiedCgroup));
+    record("crun run", who, hyperfine(who, `crun --root ${join(who.home, "crun")} --cgroup-manager=disabled run --bundle ${bundle} bench-crun-${who.name}`, hideUnifiedCgroup));
   }
   if (have("runc")) {
     const rootless = who.uid === 0 ? "" : "--rootless true ";
