@@ -1,0 +1,74 @@
+import type { Readable, Writable } from "node:stream";
+import type { ContainerSpec } from "../spec/container-spec.js";
+
+/**
+ * A backend turns a validated ContainerSpec into a running process. The
+ * native backend uses Linux namespaces through tsbox-runtime; vm and wasi
+ * backends will implement the same interface.
+ */
+export interface Backend {
+  readonly name: string;
+  capabilities(): BackendCapabilities;
+  /**
+   * Creates and starts the container described by `spec` in the bundle
+   * directory. Resolves once the container's command has been exec'd;
+   * rejects with a TsboxError (exitCode 125/126/127) when it could not be.
+   */
+  start(options: StartOptions): Promise<ContainerProcess>;
+}
+
+export interface BackendCapabilities {
+  /** Works without root. */
+  rootless: boolean;
+  /** Supports `process.terminal`. */
+  terminal: boolean;
+  /** Supports bind-mount volumes from the host. */
+  volumes: boolean;
+  /** Image platforms it runs, e.g. `linux/amd64`. */
+  platforms: string[];
+}
+
+/** Where a container's stdio goes when there is no terminal. */
+export type StdioTarget = "pipe" | "inherit" | "ignore";
+
+export interface StartOptions {
+  /** Bundle directory: the backend writes config.json there. */
+  bundleDir: string;
+  spec: ContainerSpec;
+  /**
+   * stdio without a terminal. With `spec.process.terminal`, the backend
+   * allocates one: output is one stream on `stdout`, and `stdin` is the
+   * terminal input when `stdin` is "pipe" (otherwise it is not exposed).
+   */
+  stdin: StdioTarget;
+  stdout: StdioTarget;
+  stderr: StdioTarget;
+  /**
+   * Start the container in its own session, so a terminal's ^C reaches it
+   * only through `kill` (the CLI forwards signals itself).
+   */
+  newSession?: boolean;
+}
+
+export interface ExitStatus {
+  /** The command's exit code, or 128+n when killed by signal n. */
+  exitCode: number;
+  /** Name of the signal that killed it, e.g. `SIGKILL`, else null. */
+  signal: string | null;
+}
+
+export interface ContainerProcess {
+  /** Host pid of the container's init. */
+  readonly pid: number;
+  /** Host pid of the process the backend supervises it with (signals go there). */
+  readonly monitorPid: number;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Settles when the container has exited and its stdio streams are released. */
+  readonly exited: Promise<ExitStatus>;
+  /** Sends a signal to the container's init; false when it already exited. */
+  kill(signal: NodeJS.Signals | number): boolean;
+  /** Terminal size, with a terminal; otherwise a no-op. */
+  resize(cols: number, rows: number): void;
+}

@@ -1,0 +1,34 @@
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { TsboxError } from "../../errors.js";
+import { packageRoot } from "../../package-root.js";
+
+/** The N-API addon built from native-rs/addon. */
+export interface NativeAddon {
+  version(): string;
+  /** A new pty pair; both fds are owned by the caller. */
+  openPty(cols: number, rows: number): { master: number; slave: number };
+  resizePty(fd: number, cols: number, rows: number): void;
+}
+
+export const ADDON_FILE = "tsbox-native.linux-x64-gnu.node";
+
+let cached: NativeAddon | undefined;
+
+export function addonPath(): string {
+  return process.env.TSBOX_ADDON || join(packageRoot(), "native-rs", "dist", ADDON_FILE);
+}
+
+/** Loads the addon once; only terminals and host probes need it, so callers load it lazily. */
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const path = addonPath();
+  if (!existsSync(path)) throw new TsboxError(`native addon not built: run npm run build:native (missing ${path})`, { code: "runtime" });
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeAddon;
+  } catch (err) {
+    throw new TsboxError(`cannot load the native addon ${path}: ${(err as Error).message}`, { code: "runtime", cause: err });
+  }
+  return cached;
+}

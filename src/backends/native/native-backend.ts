@@ -1,0 +1,123 @@
+import { type ChildProcess, spawn, type StdioOptions } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { constants } from "node:os";
+import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { TsboxError } from "../../errors.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ExitStatus, StartOptions } from "../backend.js";
+import { Pty } from "./pty.js";
+import { requireRuntimeBinary } from "./runtime-binary.js";
+import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
+
+export interface NativeBackendOptions {
+  /** Path of tsbox-runtime; default $TSBOX_RUNTIME or the package's build output. */
+  runtimeBinary?: string;
+}
+
+const STATUS_FD = 3;
+
+/**
+ * Runs containers with Linux namespaces through the tsbox-runtime helper:
+ * TS writes the bundle's config.json, the helper does everything between
+ * clone and execve and reports over a status pipe (docs/architecture.md).
+ */
+export class NativeBackend implements Backend {
+  readonly name = "native";
+
+  constructor(private readonly options: NativeBackendOptions = {}) {}
+
+  capabilities(): BackendCapabilities {
+    return { rootless: true, terminal: true, volumes: true, platforms: ["linux/" + (process.arch === "x64" ? "amd64" : process.arch)] };
+  }
+
+  async start(options: StartOptions): Promise<ContainerProcess> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    await writeFile(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
+    const terminal = options.spec.process.terminal;
+    const size = options.spec.process.consoleSize;
+    const pty = terminal ? new Pty(size?.width ?? 80, size?.height ?? 24) : undefined;
+    let child: ChildProcess;
+    try {
+      const stdio: StdioOptions = pty ? [pty.slave, pty.slave, pty.slave, "pipe"] : [options.stdin, options.stdout, options.stderr, "pipe"];
+      child = spawn(binary, ["run", "--bundle", options.bundleDir, "--status-fd", String(STATUS_FD)], { stdio, detached: options.newSession ?? false });
+    } catch (err) {
+      pty?.close();
+      throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
+    } finally {
+      pty?.closeSlave();
+    }
+    return supervise(child, binary, pty, options);
+  }
+}
+
+/** Wires the helper's status events and exit into a ContainerProcess; resolves on `started`. */
+function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, options: StartOptions): Promise<ContainerProcess> {
+  return new Promise((resolve, reject) => {
+    let exitedEvent: { exitCode: number; signal: string | null } | undefined;
+    let settled = false;
+    const fail = (err: TsboxError) => {
+      if (settled) return;
+      settled = true;
+      reject(err);
+    };
+
+    // The helper's exit is the container's end; its status pipe closes at the same time.
+    const helperDone = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
+      let statusEnded = false;
+      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      const maybeDone = () => statusEnded && exit && done(exit);
+      const status = child.stdio[STATUS_FD] as Readable;
+      status.on("end", () => ((statusEnded = true), maybeDone()));
+      status.on("error", () => ((statusEnded = true), maybeDone()));
+      child.on("exit", (code, signal) => ((exit = { code, signal }), maybeDone()));
+      readStatusEvents(status, (event: StatusEvent) => {
+        if (event.event === "started" && !settled) {
+          settled = true;
+          resolve(handle(event.pid));
+        } else if (event.event === "error") {
+          fail(statusErrorToTsboxError(event));
+        } else if (event.event === "exited") {
+          exitedEvent = { exitCode: event.exitCode, signal: event.signal };
+        }
+      });
+    });
+
+    child.on("error", (err) => {
+      pty?.close();
+      fail(new TsboxError(`cannot run tsbox-runtime (${binary}): ${err.message}`, { code: "runtime", cause: err }));
+    });
+
+    const exited: Promise<ExitStatus> = helperDone.then(async ({ code, signal }) => {
+      if (pty) await pty.hungUp;
+      pty?.close();
+      if (!settled) {
+        fail(new TsboxError(`tsbox-runtime exited (${signal ?? `code ${code}`}) before starting the container`, { code: "runtime" }));
+      }
+      if (exitedEvent) return exitedEvent;
+      if (signal) return { exitCode: 128 + (constants.signals[signal] ?? 0), signal };
+      return { exitCode: code ?? 125, signal: null };
+    });
+    // A failed start is reported through the rejection; nobody may await `exited` then.
+    exited.catch(() => {});
+
+    const handle = (pid: number): ContainerProcess => ({
+      pid,
+      monitorPid: child.pid ?? -1,
+      stdin: pty ? (options.stdin === "pipe" ? pty.input : null) : (child.stdin as Writable | null),
+      stdout: pty ? pty.output : (child.stdout as Readable | null),
+      stderr: pty ? null : (child.stderr as Readable | null),
+      exited,
+      kill(signal) {
+        if (child.exitCode !== null || child.signalCode !== null) return false;
+        try {
+          return child.kill(signal);
+        } catch {
+          return false;
+        }
+      },
+      resize(cols, rows) {
+        pty?.resize(cols, rows);
+      },
+    });
+  });
+}

@@ -1,0 +1,62 @@
+import { closeSync } from "node:fs";
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import { ReadStream } from "node:tty";
+import { isErrno } from "../../fs-util.js";
+import { loadAddon } from "./addon.js";
+
+/**
+ * A pseudo-terminal for a container: the slave fd becomes the container's
+ * stdio, the master side is wrapped as streams here.
+ */
+export class Pty {
+  readonly slave: number;
+  /** Everything the container writes to its terminal. Ends when the last slave fd closes. */
+  readonly output: Readable;
+  /** Keystrokes for the container. */
+  readonly input: Writable;
+  /** Settles once the master has read everything and seen the hang-up. */
+  readonly hungUp: Promise<void>;
+  private readonly master: number;
+  private readonly socket: ReadStream;
+  private slaveOpen = true;
+
+  constructor(cols: number, rows: number) {
+    const addon = loadAddon();
+    const { master, slave } = addon.openPty(cols, rows);
+    this.master = master;
+    this.slave = slave;
+    // A tty handle reads the master non-blockingly on the event loop (a
+    // file stream would park a threadpool thread in read()).
+    this.socket = new ReadStream(master);
+    const output = new PassThrough();
+    this.socket.pipe(output);
+    this.hungUp = new Promise((resolve) => {
+      this.socket.once("end", resolve);
+      this.socket.once("close", resolve);
+      this.socket.on("error", (err) => {
+        // EIO is how a pty master reports that the other side hung up: end of output.
+        if (isErrno(err, "EIO")) output.end();
+        else output.destroy(err);
+        resolve();
+      });
+    });
+    this.output = output;
+    this.input = this.socket;
+  }
+
+  resize(cols: number, rows: number): void {
+    loadAddon().resizePty(this.master, cols, rows);
+  }
+
+  /** After the child has its copy: the master sees EOF only once every slave fd is closed. */
+  closeSlave(): void {
+    if (!this.slaveOpen) return;
+    this.slaveOpen = false;
+    closeSync(this.slave);
+  }
+
+  close(): void {
+    this.closeSlave();
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,84 @@
+import { readdir, readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { writeFileAtomic, isErrno } from "../fs-util.js";
+import type { ContainerPaths, DataPaths } from "../paths.js";
+
+export type ContainerStatus = "created" | "running" | "exited";
+
+/** `<bundle>/state.json`: what `ps` shows and `rm` checks, kept by the process that runs the container. */
+export interface ContainerState {
+  id: string;
+  name: string | null;
+  /** Image as the user typed it. */
+  image: string;
+  imageDigest: string;
+  command: string[];
+  backend: string;
+  status: ContainerStatus;
+  created: string;
+  /** Host pid of the container's init, while running. */
+  pid: number | null;
+  /** Host pid of the supervising helper (tsbox-runtime), which signals are sent to. */
+  monitorPid: number | null;
+  /** /proc/<pid>/stat starttime of monitorPid: tells a live container from a recycled pid. */
+  monitorStartTime: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  finished: string | null;
+  /** Why it never started, when it did not. */
+  error: string | null;
+  remove: boolean;
+}
+
+export async function writeState(paths: ContainerPaths, state: ContainerState): Promise<void> {
+  await writeFileAtomic(paths.state, JSON.stringify(state, null, 2) + "\n");
+}
+
+export async function readState(paths: ContainerPaths): Promise<ContainerState | undefined> {
+  try {
+    return JSON.parse(await readFile(paths.state, "utf8")) as ContainerState;
+  } catch (err) {
+    if (isErrno(err, "ENOENT") || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+/** Every container with a readable state.json; status corrected for processes that died unseen. */
+export async function listStates(data: DataPaths): Promise<ContainerState[]> {
+  let ids: string[];
+  try {
+    ids = await readdir(data.containers);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return [];
+    throw err;
+  }
+  const states: ContainerState[] = [];
+  for (const id of ids) {
+    const state = await readState(data.container(id));
+    if (state) states.push(refreshStatus(state));
+  }
+  return states.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/**
+ * A "running" container whose supervisor is gone (the tsbox process that ran
+ * it was killed) is reported as exited with an unknown code.
+ */
+export function refreshStatus(state: ContainerState): ContainerState {
+  if (state.status === "exited") return state;
+  if (state.monitorPid !== null && processStartTime(state.monitorPid) === state.monitorStartTime && state.monitorStartTime !== null) return state;
+  if (state.status === "created" && state.monitorPid === null) return state;
+  return { ...state, status: "exited" };
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null when the process is gone. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parens: split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Every failure tsbox itself reports is a TsboxError: one user-facing line
+ * (the CLI prints `tsbox: <message>`) plus the exit code docker would use
+ * (125 for tsbox's own errors, 126 cannot execute, 127 not found).
+ */
+
+export type TsboxErrorCode =
+  | "usage" // bad CLI flags or API options
+  | "spec" // ContainerSpec failed validation
+  | "image" // image reference, store or config problem
+  | "layer" // unsafe or unsupported layer content
+  | "not_found" // executable not found (127)
+  | "permission" // cannot execute / permission denied (126)
+  | "setup" // container setup failed in tsbox-runtime
+  | "runtime" // the helper or addon is missing or misbehaved
+  | "container"; // unknown container, name in use, …
+
+export class TsboxError extends Error {
+  readonly exitCode: number;
+  readonly code: TsboxErrorCode | undefined;
+
+  constructor(message: string, options: { exitCode?: number; code?: TsboxErrorCode; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.exitCode = options.exitCode ?? 125;
+    this.code = options.code;
+  }
+}
+
+/** A ContainerSpec field is invalid; `field` is its path, e.g. `process.args[0]`. */
+export class SpecError extends TsboxError {
+  readonly field: string;
+  constructor(field: string, problem: string) {
+    super(`invalid container spec: ${field}: ${problem}`, { code: "spec" });
+    this.field = field;
+  }
+}
+
+export class UsageError extends TsboxError {
+  constructor(message: string) {
+    super(message, { code: "usage" });
+  }
+}
+
+export class ImageError extends TsboxError {
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: "image", cause });
+  }
+}
+
+/** Layer content tsbox refuses to unpack (path escapes, writes through symlinks, …). */
+export class LayerError extends TsboxError {
+  constructor(message: string) {
+    super(message, { code: "layer" });
+  }
+}
+
+export class ContainerError extends TsboxError {
+  constructor(message: string) {
+    super(message, { code: "container" });
+  }
+}
+
+/** Message of any thrown value, for places that must turn it into one line. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

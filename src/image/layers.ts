@@ -1,0 +1,133 @@
+import { open, mkdir, mkdtemp, rename, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { LayerError } from "../errors.js";
+import { isErrno, removeTree } from "../fs-util.js";
+import { DataPaths } from "../paths.js";
+import { DigestCounter } from "./digest.js";
+import type { OciLayout } from "./layout.js";
+import type { Descriptor } from "./oci.js";
+import type { StoredImage } from "./store.js";
+
+export interface LayerCacheOptions {
+  /** Real root: unpack with ownership, device nodes and whiteouts. Default: uid 0. */
+  privileged?: boolean;
+}
+
+/**
+ * Unpacked layers, one directory per diff-id (the digest of the
+ * uncompressed tar), shared by every image and container that uses them.
+ * A layer is unpacked into a temp dir beside the cache, its diff-id
+ * verified, then renamed into place: a present directory is always complete.
+ */
+export class LayerCache {
+  private readonly paths: DataPaths;
+  private readonly privileged: boolean;
+
+  constructor(
+    dataDir: string,
+    private readonly layout: OciLayout,
+    options: LayerCacheOptions = {},
+  ) {
+    this.paths = new DataPaths(dataDir);
+    this.privileged = options.privileged ?? process.getuid?.() === 0;
+  }
+
+  /** Directories of the image's layers, topmost first (overlay lowerdir order), unpacking missing ones. */
+  async ensureLayers(image: StoredImage): Promise<string[]> {
+    const dirs: string[] = [];
+    const diffIds = image.config.rootfs.diff_ids;
+    for (let i = 0; i < image.manifest.layers.length; i++) {
+      dirs.push(await this.ensureLayer(image.manifest.layers[i]!, diffIds[i]!));
+    }
+    return dirs.reverse();
+  }
+
+  /** The layer's directory if it is unpacked, without unpacking it. */
+  async findLayer(diffId: string): Promise<string | undefined> {
+    const dir = this.paths.layerDir(diffId);
+    try {
+      await stat(dir);
+      return dir;
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return undefined;
+      throw err;
+    }
+  }
+
+  async ensureLayer(blob: Descriptor, diffId: string): Promise<string> {
+    const existing = await this.findLayer(diffId);
+    if (existing) return existing;
+    const dest = this.paths.layerDir(diffId);
+    await mkdir(this.paths.layersRoot, { recursive: true });
+    const tmp = await mkdtemp(join(this.paths.layersRoot, `.unpack-${diffId.slice(7, 19)}-`));
+    let published = false;
+    try {
+      await this.unpackInto(blob, diffId, tmp);
+      await mkdir(join(dest, ".."), { recursive: true });
+      try {
+        await rename(tmp, dest);
+        published = true;
+      } catch (err) {
+        // Another process published the same layer first: theirs is as good as ours.
+        if (!isErrno(err, "ENOTEMPTY") && !isErrno(err, "EEXIST")) throw err;
+      }
+      return dest;
+    } finally {
+      if (!published) await removeTree(tmp);
+    }
+  }
+
+  private async unpackInto(blob: Descriptor, diffId: string, dir: string): Promise<void> {
+    // Loaded lazily: only a cold start (first run of an image) unpacks.
+    const [{ createGunzip }, { readTar }, { unpackLayer }] = await Promise.all([import("node:zlib"), import("./tar.js"), import("./unpack.js")]);
+    const path = this.layout.blobPath(blob.digest);
+    const file = await open(path).catch((err: unknown) => {
+      if (isErrno(err, "ENOENT")) throw new LayerError(`layer blob ${blob.digest} is missing from the image store`);
+      throw err;
+    });
+    const raw = file.createReadStream();
+    const gunzip = (await isGzip(path)) ? createGunzip() : undefined;
+    const tarStream = gunzip ? raw.pipe(gunzip) : raw;
+    raw.on("error", (err) => gunzip?.destroy(err));
+    const diff = new DigestCounter();
+    const tapped = tap(tarStream as AsyncIterable<Buffer>, diff);
+    try {
+      await unpackLayer(readTar(tapped), dir, { privileged: this.privileged });
+      for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
+    } catch (err) {
+      if (err instanceof Error && "code" in err && String((err as NodeJS.ErrnoException).code).startsWith("Z_")) {
+        throw new LayerError(`layer ${blob.digest} is not valid gzip: ${err.message}`);
+      }
+      throw err;
+    } finally {
+      raw.destroy();
+      gunzip?.destroy();
+      await file.close().catch(() => {});
+    }
+    const actual = diff.digest();
+    if (actual !== diffId) throw new LayerError(`layer ${blob.digest} does not match its diff_id: expected ${diffId}, got ${actual}`);
+  }
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path);
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Passes chunks through while hashing them; iterable more than once (continues where it stopped). */
+function tap(source: AsyncIterable<Buffer>, counter: DigestCounter): AsyncIterable<Buffer> {
+  const it = source[Symbol.asyncIterator]();
+  const iterator: AsyncIterator<Buffer> = {
+    async next() {
+      const r = await it.next();
+      if (!r.done) counter.update(r.value);
+      return r;
+    },
+  };
+  return { [Symbol.asyncIterator]: () => iterator };
+}

@@ -1,0 +1,179 @@
+import { createReadStream, type ReadStream } from "node:fs";
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { ImageError } from "../errors.js";
+import { isErrno, randomHex, withFileLock, writeFileAtomic } from "../fs-util.js";
+import { assertDigest, DigestCounter } from "./digest.js";
+import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
+
+const OCI_LAYOUT = JSON.stringify({ imageLayoutVersion: "1.0.0" });
+
+export type BlobSource = Buffer | AsyncIterable<Buffer>;
+
+/**
+ * An OCI image layout directory (blobs/sha256/…, index.json, oci-layout):
+ * the user's store and also any layout read or written elsewhere (the
+ * embedded busybox image, later `save`/`load` archives and registry pulls).
+ *
+ * Integrity rules: a blob only appears under its digest after its content
+ * was hashed and matched; index.json is replaced atomically under a lock.
+ */
+export class OciLayout {
+  constructor(readonly dir: string) {}
+
+  blobPath(digest: string): string {
+    assertDigest(digest, "blob");
+    return join(this.dir, "blobs", "sha256", digest.slice(7));
+  }
+
+  async hasBlob(digest: string): Promise<boolean> {
+    try {
+      await stat(this.blobPath(digest));
+      return true;
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return false;
+      throw err;
+    }
+  }
+
+  async readBlob(digest: string): Promise<Buffer> {
+    try {
+      return await readFile(this.blobPath(digest));
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${digest} is missing from ${this.dir}`);
+      throw err;
+    }
+  }
+
+  async readJsonBlob<T>(digest: string): Promise<T> {
+    const data = await this.readBlob(digest);
+    try {
+      return JSON.parse(data.toString("utf8")) as T;
+    } catch (err) {
+      throw new ImageError(`blob ${digest} is not valid JSON`, err);
+    }
+  }
+
+  openBlob(digest: string): ReadStream {
+    return createReadStream(this.blobPath(digest));
+  }
+
+  /** Creates blobs/ and oci-layout if missing; cheap when they exist. */
+  async init(): Promise<void> {
+    await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
+    const marker = join(this.dir, "oci-layout");
+    try {
+      await stat(marker);
+    } catch (err) {
+      if (!isErrno(err, "ENOENT")) throw err;
+      await writeFileAtomic(marker, OCI_LAYOUT);
+    }
+  }
+
+  /**
+   * Stores a blob: content goes to a temp file, is hashed on the way,
+   * fsynced, checked against `expected`, and only then renamed into place.
+   * Returns the digest and size actually written.
+   */
+  async writeBlob(source: BlobSource, expected?: { digest: string; size?: number }): Promise<{ digest: string; size: number }> {
+    if (expected) {
+      assertDigest(expected.digest, "expected");
+      if (await this.hasBlob(expected.digest)) {
+        if (!Buffer.isBuffer(source)) await drain(source);
+        return { digest: expected.digest, size: expected.size ?? (await stat(this.blobPath(expected.digest))).size };
+      }
+    }
+    // In the layout root (same fs as blobs/, so the rename is atomic), not in
+    // blobs/: tools expect only digests there. Never a leftover dir to manage.
+    await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
+    const tmp = join(this.dir, `.blob-${randomHex(8)}.tmp`);
+    const counter = new DigestCounter();
+    const fh = await open(tmp, "wx", 0o644);
+    let published = false;
+    try {
+      try {
+        for await (const chunk of Buffer.isBuffer(source) ? [source] : source) {
+          counter.update(chunk);
+          await fh.write(chunk);
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      const digest = counter.digest();
+      if (expected && digest !== expected.digest) throw new ImageError(`blob digest mismatch: expected ${expected.digest}, got ${digest}`);
+      if (expected?.size !== undefined && counter.size !== expected.size) {
+        throw new ImageError(`blob ${digest} size mismatch: expected ${expected.size}, got ${counter.size}`);
+      }
+      await rename(tmp, this.blobPath(digest));
+      published = true;
+      return { digest, size: counter.size };
+    } finally {
+      if (!published) await unlink(tmp).catch(() => {});
+    }
+  }
+
+  async writeJsonBlob(value: unknown, mediaType: string): Promise<Descriptor> {
+    const data = Buffer.from(JSON.stringify(value));
+    const { digest, size } = await this.writeBlob(data);
+    return { mediaType, digest, size };
+  }
+
+  async readIndex(): Promise<ImageIndex> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, "index.json"), "utf8");
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return emptyIndex();
+      throw err;
+    }
+    let index: ImageIndex;
+    try {
+      index = JSON.parse(text) as ImageIndex;
+    } catch (err) {
+      throw new ImageError(`${join(this.dir, "index.json")} is not valid JSON`, err);
+    }
+    if (!Array.isArray(index.manifests)) throw new ImageError(`${join(this.dir, "index.json")} has no manifests list`);
+    return index;
+  }
+
+  /** Read-modify-write of index.json under the layout's lock. */
+  async updateIndex(change: (index: ImageIndex) => ImageIndex | void): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    await withFileLock(join(this.dir, ".index.lock"), async () => {
+      const index = await this.readIndex();
+      const next = change(index) ?? index;
+      await writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(next, null, 2) + "\n", { durable: true });
+    });
+  }
+
+  /** Points `refName` at `descriptor`, replacing whatever had that name. */
+  async tag(refName: string, descriptor: Descriptor, extraAnnotations: Record<string, string> = {}): Promise<void> {
+    await this.updateIndex((index) => {
+      index.manifests = index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== refName);
+      index.manifests.push({
+        ...descriptor,
+        annotations: { ...descriptor.annotations, ...extraAnnotations, [Annotation.refName]: refName },
+      });
+    });
+  }
+
+  /** Removes `refName` from index.json; blobs stay until a later garbage collection. */
+  async untag(refName: string): Promise<boolean> {
+    let found = false;
+    await this.updateIndex((index) => {
+      const before = index.manifests.length;
+      index.manifests = index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== refName);
+      found = index.manifests.length !== before;
+    });
+    return found;
+  }
+}
+
+function emptyIndex(): ImageIndex {
+  return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+}
+
+async function drain(source: AsyncIterable<Buffer>): Promise<void> {
+  for await (const _ of source);
+}

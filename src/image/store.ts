@@ -1,0 +1,201 @@
+import { ImageError, TsboxError } from "../errors.js";
+import { isErrno } from "../fs-util.js";
+import { embeddedLayouts } from "./embedded.js";
+import { OciLayout } from "./layout.js";
+import {
+  Annotation,
+  type Descriptor,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  isIndexMediaType,
+  isManifestMediaType,
+  type Platform,
+} from "./oci.js";
+import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
+import { canonicalName, familiarName, type ImageReference, parseReference } from "./reference.js";
+
+/** An image ready to run: its manifest and config, read from the store. */
+export interface StoredImage {
+  /** Canonical name, e.g. `docker.io/library/busybox:latest`. */
+  name: string;
+  manifestDigest: string;
+  manifest: ImageManifest;
+  configDigest: string;
+  config: ImageConfig;
+}
+
+export interface ImageSummary {
+  /** Familiar name, e.g. `busybox:latest`. */
+  name: string;
+  repository: string;
+  tag: string | null;
+  manifestDigest: string;
+  /** Config digest: docker's "IMAGE ID". */
+  id: string;
+  created: string | null;
+  /** Compressed size of config + layers. */
+  size: number;
+  platform: string;
+}
+
+export interface ImageStoreOptions {
+  /** Layouts to import from when an image is missing; default: the package's images/. */
+  fallbackLayouts?: () => OciLayout[];
+  platform?: Platform;
+}
+
+/**
+ * The user's images: an OCI layout in the data dir whose index.json names
+ * each manifest by its canonical reference (`ref.name` annotation).
+ * Registry pulls and archive loads will land here through `importImage`.
+ */
+export class ImageStore {
+  readonly layout: OciLayout;
+  private readonly fallbackLayouts: () => OciLayout[];
+  private readonly platform: Platform;
+
+  constructor(dir: string, options: ImageStoreOptions = {}) {
+    this.layout = new OciLayout(dir);
+    this.fallbackLayouts = options.fallbackLayouts ?? (() => embeddedLayouts());
+    this.platform = options.platform ?? hostPlatform();
+  }
+
+  /** Resolves a user-typed reference to a runnable image, importing an embedded one if needed. */
+  async getImage(input: string): Promise<StoredImage> {
+    const ref = parseReference(input);
+    let descriptor = findInIndex(await this.layout.readIndex(), ref);
+    if (!descriptor) {
+      descriptor = await this.importFromFallback(ref);
+      if (!descriptor) {
+        throw new TsboxError(`image not found: ${familiarName(ref)} (pulling from registries is not supported yet)`, { code: "image" });
+      }
+    }
+    return this.readImage(this.layout, descriptor, canonicalName(ref));
+  }
+
+  async listImages(): Promise<ImageSummary[]> {
+    const index = await this.layout.readIndex();
+    const out: ImageSummary[] = [];
+    for (const d of index.manifests) {
+      const refName = d.annotations?.[Annotation.refName];
+      if (refName === undefined) continue;
+      let ref: ImageReference;
+      try {
+        ref = parseReference(refName);
+      } catch {
+        continue;
+      }
+      try {
+        const image = await this.readImage(this.layout, d, refName);
+        const familiar = familiarName({ ...ref, tag: undefined, digest: undefined } as ImageReference);
+        out.push({
+          name: familiarName(ref),
+          repository: familiar,
+          tag: ref.tag ?? null,
+          manifestDigest: image.manifestDigest,
+          id: image.configDigest,
+          created: image.config.created ?? null,
+          size: image.manifest.config.size + image.manifest.layers.reduce((sum, l) => sum + l.size, 0),
+          platform: formatPlatform(image.config),
+        });
+      } catch (err) {
+        if (!(err instanceof ImageError)) throw err;
+      }
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Removes a name from the store. Blobs and unpacked layers are kept for now (no GC yet). */
+  async untag(input: string): Promise<void> {
+    const name = canonicalName(parseReference(input));
+    if (!(await this.layout.untag(name))) throw new ImageError(`image not found: ${input}`);
+  }
+
+  /**
+   * Copies one image (manifest, config, layers; every blob re-verified)
+   * from another layout into the store and names it `name`.
+   */
+  async importImage(source: OciLayout, descriptor: Descriptor, name: string): Promise<Descriptor> {
+    const manifestDescriptor = await this.selectManifest(source, descriptor);
+    const manifest = await source.readJsonBlob<ImageManifest>(manifestDescriptor.digest);
+    await this.layout.init();
+    for (const blob of [manifest.config, ...manifest.layers]) await this.copyBlob(source, blob);
+    await this.copyBlob(source, manifestDescriptor);
+    const stored: Descriptor = { mediaType: manifestDescriptor.mediaType, digest: manifestDescriptor.digest, size: manifestDescriptor.size };
+    await this.layout.tag(name, stored, { [Annotation.imageName]: name });
+    return { ...stored, annotations: { [Annotation.refName]: name, [Annotation.imageName]: name } };
+  }
+
+  private async copyBlob(source: OciLayout, blob: Descriptor): Promise<void> {
+    if (await this.layout.hasBlob(blob.digest)) return;
+    const stream = source.openBlob(blob.digest);
+    try {
+      await this.layout.writeBlob(stream, { digest: blob.digest, size: blob.size });
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
+      throw err;
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  private async importFromFallback(ref: ImageReference): Promise<Descriptor | undefined> {
+    for (const layout of this.fallbackLayouts()) {
+      let index: ImageIndex;
+      try {
+        index = await layout.readIndex();
+      } catch {
+        continue;
+      }
+      const found = index.manifests.find((d) => descriptorNameMatches(d, ref));
+      if (found) return this.importImage(layout, found, canonicalName(ref));
+    }
+    return undefined;
+  }
+
+  /** Follows an image index (multi-platform) down to the manifest for our platform. */
+  private async selectManifest(layout: OciLayout, descriptor: Descriptor): Promise<Descriptor> {
+    if (isManifestMediaType(descriptor.mediaType)) return descriptor;
+    if (!isIndexMediaType(descriptor.mediaType)) throw new ImageError(`unsupported manifest media type: ${descriptor.mediaType}`);
+    const index = await layout.readJsonBlob<ImageIndex>(descriptor.digest);
+    const match = index.manifests.find((d) => platformMatches(d.platform, this.platform));
+    if (!match) throw new ImageError(`image has no manifest for platform ${formatPlatform(this.platform)}`);
+    return this.selectManifest(layout, match);
+  }
+
+  private async readImage(layout: OciLayout, descriptor: Descriptor, name: string): Promise<StoredImage> {
+    const manifestDescriptor = await this.selectManifest(layout, descriptor);
+    const manifest = await layout.readJsonBlob<ImageManifest>(manifestDescriptor.digest);
+    if (!manifest.config || !Array.isArray(manifest.layers)) throw new ImageError(`manifest ${manifestDescriptor.digest} is malformed`);
+    const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
+    if (config.rootfs?.type !== "layers" || !Array.isArray(config.rootfs.diff_ids)) {
+      throw new ImageError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
+    }
+    if (config.rootfs.diff_ids.length !== manifest.layers.length) {
+      throw new ImageError(`image ${name}: manifest lists ${manifest.layers.length} layers but config has ${config.rootfs.diff_ids.length} diff_ids`);
+    }
+    return { name, manifestDigest: manifestDescriptor.digest, manifest, configDigest: manifest.config.digest, config };
+  }
+}
+
+function findInIndex(index: ImageIndex, ref: ImageReference): Descriptor | undefined {
+  const wanted = canonicalName(ref);
+  return index.manifests.find((d) => d.annotations?.[Annotation.refName] === wanted) ?? (ref.digest ? index.manifests.find((d) => d.digest === ref.digest) : undefined);
+}
+
+/**
+ * Does an index.json entry of some layout name `ref`? Layouts written by
+ * other tools put only the tag in `ref.name` and the full name in
+ * `io.containerd.image.name`.
+ */
+function descriptorNameMatches(d: Descriptor, ref: ImageReference): boolean {
+  if (ref.digest !== undefined && d.digest === ref.digest) return true;
+  const full = d.annotations?.[Annotation.imageName] ?? d.annotations?.[Annotation.refName];
+  if (full === undefined) return false;
+  try {
+    return canonicalName(parseReference(full)) === canonicalName(ref);
+  } catch {
+    return false;
+  }
+}

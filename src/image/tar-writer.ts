@@ -1,0 +1,136 @@
+/**
+ * A tar writer producing POSIX ustar headers, with a pax extended header
+ * when a path or link target does not fit. Output is a pure function of
+ * the entries, so layers built from the same input hash the same.
+ */
+
+export interface TarWriteEntry {
+  path: string;
+  type: "file" | "directory" | "symlink" | "hardlink";
+  mode: number;
+  uid?: number;
+  gid?: number;
+  uname?: string;
+  gname?: string;
+  /** Seconds since the epoch. */
+  mtime: number;
+  linkname?: string;
+  data?: Buffer;
+}
+
+const BLOCK = 512;
+const TYPEFLAG = { file: "0", hardlink: "1", symlink: "2", directory: "5" } as const;
+
+export class TarWriter {
+  private readonly parts: Buffer[] = [];
+
+  add(entry: TarWriteEntry): void {
+    const data = entry.type === "file" ? (entry.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
+    const path = entry.type === "directory" && !entry.path.endsWith("/") ? entry.path + "/" : entry.path;
+    const linkname = entry.linkname ?? "";
+    const split = splitUstarPath(path);
+    const pax: Record<string, string> = {};
+    if (!split) pax.path = path;
+    if (Buffer.byteLength(linkname) > 100) pax.linkpath = linkname;
+    if (Object.keys(pax).length > 0) {
+      const body = encodePax(pax);
+      this.parts.push(header({ name: paxName(path), prefix: "", typeflag: "x", mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: entry.mtime, linkname: "" }), pad(body));
+    }
+    this.parts.push(
+      header({
+        name: split ? split.name : path.slice(-100),
+        prefix: split ? split.prefix : "",
+        typeflag: TYPEFLAG[entry.type],
+        mode: entry.mode,
+        uid: entry.uid ?? 0,
+        gid: entry.gid ?? 0,
+        uname: entry.uname,
+        gname: entry.gname,
+        size: data.length,
+        mtime: entry.mtime,
+        linkname: pax.linkpath ? linkname.slice(0, 100) : linkname,
+      }),
+    );
+    if (data.length > 0) this.parts.push(pad(data));
+  }
+
+  /** The archive, with the two zero blocks that end it. */
+  finish(): Buffer {
+    this.parts.push(Buffer.alloc(2 * BLOCK));
+    return Buffer.concat(this.parts);
+  }
+}
+
+interface HeaderFields {
+  name: string;
+  prefix: string;
+  typeflag: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  uname?: string | undefined;
+  gname?: string | undefined;
+  size: number;
+  mtime: number;
+  linkname: string;
+}
+
+function header(f: HeaderFields): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  h.write(f.name, 0, 100, "utf8");
+  octal(h, 100, 8, f.mode & 0o7777);
+  octal(h, 108, 8, f.uid);
+  octal(h, 116, 8, f.gid);
+  octal(h, 124, 12, f.size);
+  octal(h, 136, 12, Math.floor(f.mtime));
+  h.write(f.typeflag, 156, 1, "latin1");
+  h.write(f.linkname, 157, 100, "utf8");
+  h.write("ustar\0", 257, 6, "latin1");
+  h.write("00", 263, 2, "latin1");
+  h.write(f.uname ?? "", 265, 32, "utf8");
+  h.write(f.gname ?? "", 297, 32, "utf8");
+  h.write(f.prefix, 345, 155, "utf8");
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) sum += h[i]!;
+  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "latin1");
+  return h;
+}
+
+function octal(h: Buffer, offset: number, length: number, value: number): void {
+  const text = value.toString(8).padStart(length - 1, "0");
+  if (text.length > length - 1) throw new Error(`tar field too large: ${value}`);
+  h.write(text + "\0", offset, length, "latin1");
+}
+
+/** ustar stores up to 155 bytes of directory prefix + 100 bytes of name. */
+function splitUstarPath(path: string): { prefix: string; name: string } | undefined {
+  if (Buffer.byteLength(path) <= 100) return { prefix: "", name: path };
+  for (let i = path.lastIndexOf("/", path.length - 2); i > 0; i = path.lastIndexOf("/", i - 1)) {
+    const prefix = path.slice(0, i);
+    const name = path.slice(i + 1);
+    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100 && name !== "") return { prefix, name };
+  }
+  return undefined;
+}
+
+function paxName(path: string): string {
+  const base = path.replace(/\/$/, "").split("/").pop() ?? "entry";
+  return `PaxHeaders/${base}`.slice(0, 100);
+}
+
+function encodePax(records: Record<string, string>): Buffer {
+  let out = "";
+  for (const [key, value] of Object.entries(records)) {
+    const body = ` ${key}=${value}\n`;
+    let len = Buffer.byteLength(body) + 1;
+    while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+    out += len + body;
+  }
+  return Buffer.from(out, "utf8");
+}
+
+function pad(data: Buffer): Buffer {
+  const rest = (BLOCK - (data.length % BLOCK)) % BLOCK;
+  return rest === 0 ? data : Buffer.concat([data, Buffer.alloc(rest)]);
+}

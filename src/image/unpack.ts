@@ -1,0 +1,258 @@
+import { execFile } from "node:child_process";
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, symlink, unlink, utimes } from "node:fs/promises";
+import { join, posix } from "node:path";
+import { LayerError } from "../errors.js";
+import { isErrno, removeTree } from "../fs-util.js";
+import type { TarEntry } from "./tar.js";
+
+export interface UnpackOptions {
+  /**
+   * Running as real root: keep the tar's uid/gid, create device nodes and
+   * overlay whiteouts. Rootless, every file stays owned by the invoking
+   * user: with a single-id user namespace, a lower file owned by an
+   * unmapped id makes overlay copy-up fail with EOVERFLOW.
+   */
+  privileged: boolean;
+}
+
+export interface UnpackResult {
+  entries: number;
+  /** Device nodes left out because only root can create them. */
+  skippedDevices: string[];
+}
+
+const WHITEOUT_PREFIX = ".wh.";
+const OPAQUE_MARKER = ".wh..wh..opq";
+
+/**
+ * Unpacks a layer's tar entries into `root` (an empty directory), refusing
+ * anything that could write outside it: absolute paths, `..` components,
+ * parents that are symlinks, hard links to paths outside the layer.
+ *
+ * Why this is safe: every path is made of sanitised components below
+ * `root`; every parent component is checked with lstat to be a real
+ * directory created by this layer; the final component is created with
+ * O_EXCL-style calls (open "wx", mkdir, symlink, link) that never follow a
+ * symlink. The directory is private to this unpack until it is renamed.
+ */
+export async function unpackLayer(entries: AsyncIterable<TarEntry>, root: string, options: UnpackOptions): Promise<UnpackResult> {
+  const unpacker = new LayerUnpacker(root, options);
+  for await (const entry of entries) await unpacker.add(entry);
+  await unpacker.finish();
+  return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices };
+}
+
+class LayerUnpacker {
+  count = 0;
+  readonly skippedDevices: string[] = [];
+  /** Relative paths known to be real directories ("" is the root). */
+  private readonly knownDirs = new Set<string>([""]);
+  /** Directory mode/mtime applied at the end: a 0555 dir must stay writable while filled. */
+  private readonly dirMeta = new Map<string, { mode: number; mtime: number }>();
+
+  constructor(
+    private readonly root: string,
+    private readonly options: UnpackOptions,
+  ) {}
+
+  async add(entry: TarEntry): Promise<void> {
+    this.count++;
+    const rel = sanitize(entry.path, entry.path);
+    const name = posix.basename(rel);
+    if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, rel, name);
+    if (rel === "") {
+      if (entry.type !== "directory") throw new LayerError(`layer root entry ${entry.path} is not a directory`);
+      this.dirMeta.set("", { mode: entry.mode, mtime: entry.mtime });
+      return;
+    }
+    await this.ensureParents(rel, entry.path);
+    const target = join(this.root, rel);
+    const existing = await this.clearTarget(rel, entry.type === "directory");
+
+    switch (entry.type) {
+      case "directory":
+        if (!existing) await mkdir(target, { mode: 0o700 });
+        this.knownDirs.add(rel);
+        this.dirMeta.set(rel, { mode: entry.mode, mtime: entry.mtime });
+        if (this.options.privileged) await lchown(target, entry.uid, entry.gid);
+        return;
+      case "file":
+        return this.writeFile(entry, target);
+      case "symlink":
+        await symlink(entry.linkname, target);
+        if (this.options.privileged) await lchown(target, entry.uid, entry.gid);
+        await lutimes(target, entry.mtime, entry.mtime);
+        return;
+      case "hardlink":
+        return this.hardlink(entry, target);
+      case "chardev":
+      case "blockdev":
+        if (!this.options.privileged) {
+          this.skippedDevices.push(rel);
+          return;
+        }
+        await runTool("mknod", ["-m", octal(entry.mode), target, entry.type === "chardev" ? "c" : "b", String(entry.devmajor), String(entry.devminor)]);
+        return this.finishSpecial(entry, target);
+      case "fifo":
+        await runTool("mkfifo", ["-m", octal(entry.mode), target]);
+        return this.finishSpecial(entry, target);
+    }
+  }
+
+  /** Applies deferred directory modes and mtimes, deepest first. */
+  async finish(): Promise<void> {
+    const dirs = [...this.knownDirs].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
+    for (const rel of dirs) {
+      const meta = this.dirMeta.get(rel);
+      const path = join(this.root, rel);
+      // Implicit parents (no tar entry) get 0755 like other unpackers; so does the root,
+      // which becomes the container's `/` when this is the top layer.
+      await chmod(path, meta ? meta.mode : 0o755);
+      if (meta) await utimes(path, meta.mtime, meta.mtime);
+    }
+  }
+
+  private async writeFile(entry: TarEntry, target: string): Promise<void> {
+    const fh = await open(target, "wx", 0o600);
+    try {
+      for await (const chunk of entry.body) await fh.write(chunk);
+      // chown before chmod: chown clears setuid/setgid bits.
+      if (this.options.privileged) await fh.chown(entry.uid, entry.gid);
+      await fh.chmod(entry.mode);
+      await fh.utimes(entry.mtime, entry.mtime);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async hardlink(entry: TarEntry, target: string): Promise<void> {
+    const sourceRel = sanitize(entry.linkname, entry.path);
+    if (sourceRel === "") throw new LayerError(`hard link ${entry.path} points at the layer root`);
+    await this.checkParents(sourceRel, entry.path);
+    const source = join(this.root, sourceRel);
+    let st;
+    try {
+      st = await lstat(source);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) throw new LayerError(`hard link ${entry.path} points at ${entry.linkname}, which is not in the layer`);
+      throw err;
+    }
+    if (st.isDirectory()) throw new LayerError(`hard link ${entry.path} points at a directory`);
+    // link(2) does not follow a symlink source, so this never reaches outside the root.
+    await link(source, target);
+  }
+
+  private async finishSpecial(entry: TarEntry, target: string): Promise<void> {
+    if (this.options.privileged) await lchown(target, entry.uid, entry.gid);
+    await utimes(target, entry.mtime, entry.mtime);
+  }
+
+  private async whiteout(entry: TarEntry, rel: string, name: string): Promise<void> {
+    const dirRel = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
+    if (dirRel !== "") await this.ensureParents(rel, entry.path);
+    const dir = join(this.root, dirRel);
+    if (name === OPAQUE_MARKER) {
+      // Rootless overlay would need user.overlay.opaque, which Node cannot set: skipped for now.
+      if (this.options.privileged) await runTool("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", dir]);
+      return;
+    }
+    const hidden = name.slice(WHITEOUT_PREFIX.length);
+    if (hidden === "" || hidden === "." || hidden === "..") throw new LayerError(`invalid whiteout entry ${entry.path}`);
+    if (!this.options.privileged) {
+      throw new LayerError(`layer deletes ${posix.join(dirRel, hidden)} (whiteout ${entry.path}): whiteouts need root for now; rootless support is issue #3`);
+    }
+    const hiddenRel = dirRel === "" ? hidden : `${dirRel}/${hidden}`;
+    await this.clearTarget(hiddenRel, false);
+    // overlayfs whiteout: a character device 0/0 with the hidden name.
+    await runTool("mknod", ["-m", "000", join(dir, hidden), "c", "0", "0"]);
+  }
+
+  /** Creates missing parent directories; refuses symlinks and non-directories on the way. */
+  private async ensureParents(rel: string, raw: string): Promise<void> {
+    const parts = rel.split("/");
+    let current = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      current = current === "" ? parts[i]! : `${current}/${parts[i]}`;
+      if (this.knownDirs.has(current)) continue;
+      const path = join(this.root, current);
+      let st;
+      try {
+        st = await lstat(path);
+      } catch (err) {
+        if (!isErrno(err, "ENOENT")) throw err;
+        await mkdir(path, { mode: 0o700 });
+        this.knownDirs.add(current);
+        continue;
+      }
+      if (st.isSymbolicLink()) throw new LayerError(`refusing to write ${raw} through the symlink ${current}`);
+      if (!st.isDirectory()) throw new LayerError(`cannot write ${raw}: ${current} is not a directory`);
+      this.knownDirs.add(current);
+    }
+  }
+
+  /** Like ensureParents, but only checks (for hard link sources, which must already exist). */
+  private async checkParents(rel: string, raw: string): Promise<void> {
+    const parts = rel.split("/");
+    let current = "";
+    for (let i = 0; i < parts.length - 1; i++) {
+      current = current === "" ? parts[i]! : `${current}/${parts[i]}`;
+      if (this.knownDirs.has(current)) continue;
+      const st = await lstat(join(this.root, current)).catch(() => undefined);
+      if (!st?.isDirectory()) throw new LayerError(`hard link ${raw} points through ${current}, which is not a directory in the layer`);
+    }
+  }
+
+  /**
+   * Makes room for a new entry: a later tar entry replaces an earlier one.
+   * Returns true when an existing directory is kept (a dir entry over a dir).
+   */
+  private async clearTarget(rel: string, keepDirectory: boolean): Promise<boolean> {
+    const path = join(this.root, rel);
+    let st;
+    try {
+      st = await lstat(path);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return false;
+      throw err;
+    }
+    if (st.isDirectory()) {
+      if (keepDirectory) return true;
+      await removeTree(path);
+      for (const known of [...this.knownDirs]) {
+        if (known === rel || known.startsWith(rel + "/")) {
+          this.knownDirs.delete(known);
+          this.dirMeta.delete(known);
+        }
+      }
+      return false;
+    }
+    await unlink(path);
+    return false;
+  }
+}
+
+/** Layer-relative path ("" for the root) or a LayerError for anything that could escape. */
+function sanitize(path: string, raw: string): string {
+  if (path.startsWith("/")) throw new LayerError(`refusing layer entry with an absolute path: ${raw}`);
+  const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) throw new LayerError(`refusing layer entry that escapes the layer root: ${raw}`);
+  return parts.join("/");
+}
+
+function depth(rel: string): number {
+  return rel === "" ? 0 : rel.split("/").length;
+}
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8);
+}
+
+function runTool(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, (err, _stdout, stderr) => {
+      if (!err) return resolve();
+      if (isErrno(err, "ENOENT")) return reject(new LayerError(`cannot unpack layer: ${command} is not installed`));
+      reject(new LayerError(`${command} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
+    });
+  });
+}

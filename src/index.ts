@@ -1,0 +1,18 @@
+/**
+ * tsbox: rootless containers for Node.
+ *
+ *   import { Runtime } from "tsbox";
+ *   const rt = new Runtime();
+ *   const c = await rt.run({ image: "busybox", cmd: ["echo", "hi"], remove: true });
+ *   const { exitCode, stdout } = await c.output();
+ */
+export { Runtime, type RuntimeOptions, type RunControl, type ContainerInfo } from "./runtime.js";
+export { Container, type ContainerOutput, type ExitStatus } from "./container.js";
+export type { RunOptions, VolumeOption } from "./spec/run-options.js";
+export type { ContainerSpec } from "./spec/container-spec.js";
+export type { Backend, BackendCapabilities, ContainerProcess, StartOptions, StdioTarget } from "./backends/backend.js";
+export { NativeBackend, type NativeBackendOptions } from "./backends/native/native-backend.js";
+export type { ImageSummary } from "./image/store.js";
+export type { ContainerState, ContainerStatus } from "./containers/state.js";
+export { TsboxError, SpecError, UsageError, ImageError, LayerError, ContainerError, type TsboxErrorCode } from "./errors.js";
+export { validateSpec } from "./spec/validate.js";

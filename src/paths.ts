@@ -1,0 +1,63 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Where tsbox keeps its state. The data dir holds an OCI image layout
+ * (blobs/, index.json, oci-layout), unpacked layers and container bundles.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TSBOX_DATA_DIR) return env.TSBOX_DATA_DIR;
+  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, "tsbox");
+  return join(env.HOME || homedir(), ".local", "share", "tsbox");
+}
+
+export class DataPaths {
+  constructor(readonly root: string) {}
+
+  /** Unpacked layer for an uncompressed-tar digest, e.g. `sha256:ab…`. */
+  layerDir(diffId: string): string {
+    const [algorithm, hex] = splitDigest(diffId);
+    return join(this.root, "layers", algorithm, hex);
+  }
+
+  /** Parent of unpack temp dirs (`.unpack-*`); on the same fs as the layers so a rename publishes. */
+  get layersRoot(): string {
+    return join(this.root, "layers");
+  }
+
+  get containers(): string {
+    return join(this.root, "containers");
+  }
+
+  container(id: string): ContainerPaths {
+    const dir = join(this.containers, id);
+    return {
+      dir,
+      config: join(dir, "config.json"),
+      state: join(dir, "state.json"),
+      rootfs: join(dir, "rootfs"),
+      upper: join(dir, "upper"),
+      work: join(dir, "work"),
+    };
+  }
+}
+
+export interface ContainerPaths {
+  /** The OCI bundle directory handed to tsbox-runtime. */
+  dir: string;
+  config: string;
+  state: string;
+  /** Empty mount point for the overlay. */
+  rootfs: string;
+  upper: string;
+  work: string;
+}
+
+function splitDigest(digest: string): [string, string] {
+  const i = digest.indexOf(":");
+  const algorithm = digest.slice(0, i);
+  const hex = digest.slice(i + 1);
+  // Digests come from verified manifests, but they become path components: be strict.
+  if (i <= 0 || !/^[a-z0-9]+$/.test(algorithm) || !/^[a-f0-9]+$/.test(hex)) throw new Error(`invalid digest: ${digest}`);
+  return [algorithm, hex];
+}

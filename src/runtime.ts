@@ -1,0 +1,186 @@
+import { mkdir } from "node:fs/promises";
+import type { Backend, StdioTarget } from "./backends/backend.js";
+import { NativeBackend } from "./backends/native/native-backend.js";
+import { Container, type ExitStatus } from "./container.js";
+import { removeBundle } from "./containers/remove.js";
+import { ContainerNames } from "./containers/names.js";
+import { type ContainerState, listStates, processStartTime, readState, refreshStatus, writeState } from "./containers/state.js";
+import { ContainerError, TsboxError } from "./errors.js";
+import { isErrno, randomHex } from "./fs-util.js";
+import { LayerCache } from "./image/layers.js";
+import { type ImageSummary, ImageStore } from "./image/store.js";
+import { DataPaths, defaultDataDir } from "./paths.js";
+import { buildSpec } from "./spec/from-options.js";
+import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
+import type { RunOptions } from "./spec/run-options.js";
+
+export interface RuntimeOptions {
+  /** Where images, layers and containers live; default $TSBOX_DATA_DIR, $XDG_DATA_HOME/tsbox, ~/.local/share/tsbox. */
+  dataDir?: string;
+  /** Default: the native (Linux namespaces) backend. */
+  backend?: Backend;
+}
+
+/** Process-level knobs the CLI needs and library users normally do not. */
+export interface RunControl {
+  /** Start the container in a new session (no terminal signals); the caller forwards signals. */
+  newSession?: boolean;
+}
+
+export type ContainerInfo = ContainerState;
+
+/**
+ * The entry point: `new Runtime().run({ image, cmd })`. Owns the data dir
+ * (image store, layer cache, container bundles) and hands validated
+ * ContainerSpecs to a backend.
+ */
+export class Runtime {
+  readonly dataDir: string;
+  readonly backend: Backend;
+  readonly imageStore: ImageStore;
+  private readonly paths: DataPaths;
+  private readonly layers: LayerCache;
+  private readonly names: ContainerNames;
+  private host: HostIdentity | undefined;
+
+  constructor(options: RuntimeOptions = {}) {
+    this.dataDir = options.dataDir ?? defaultDataDir();
+    this.paths = new DataPaths(this.dataDir);
+    this.backend = options.backend ?? new NativeBackend();
+    this.imageStore = new ImageStore(this.dataDir);
+    this.layers = new LayerCache(this.dataDir, this.imageStore.layout);
+    this.names = new ContainerNames(this.paths);
+  }
+
+  /** Creates and starts a container; resolves once its command runs. */
+  async run(options: RunOptions, control: RunControl = {}): Promise<Container> {
+    if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("run needs an image", { code: "usage" });
+    const image = await this.imageStore.getImage(options.image);
+    const layers = await this.layers.ensureLayers(image);
+    const host = (this.host ??= probeHostIdentity());
+
+    const id = randomHex(32);
+    const bundle = this.paths.container(id);
+    await mkdir(this.paths.containers, { recursive: true });
+    await mkdir(bundle.dir, { mode: 0o700 });
+    let state: ContainerState | undefined;
+    try {
+      await Promise.all([mkdir(bundle.upper), mkdir(bundle.work), mkdir(bundle.rootfs)]);
+      if (options.name !== undefined) await this.names.reserve(options.name, id);
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host });
+      state = {
+        id,
+        name: options.name ?? null,
+        image: options.image,
+        imageDigest: image.manifestDigest,
+        command: spec.process.args,
+        backend: this.backend.name,
+        status: "created",
+        created: new Date().toISOString(),
+        pid: null,
+        monitorPid: null,
+        monitorStartTime: null,
+        exitCode: null,
+        signal: null,
+        finished: null,
+        error: null,
+        remove: options.remove ?? false,
+      };
+      await writeState(bundle, state);
+      const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
+      const proc = await this.backend.start({
+        bundleDir: bundle.dir,
+        spec,
+        stdin,
+        stdout: options.stdout ?? "pipe",
+        stderr: options.stderr ?? "pipe",
+        newSession: control.newSession ?? false,
+      });
+      state = { ...state, status: "running", pid: proc.pid, monitorPid: proc.monitorPid, monitorStartTime: processStartTime(proc.monitorPid) };
+      await writeState(bundle, state);
+      return new Container(id, options.name ?? null, proc, this, options.remove ?? false);
+    } catch (err) {
+      // A container that never got to run is kept only when it was created
+      // and the user did not ask for removal (as docker keeps it "Created").
+      if (state && !options.remove) {
+        const message = err instanceof Error ? err.message : String(err);
+        const exitCode = err instanceof TsboxError ? err.exitCode : 125;
+        await writeState(bundle, { ...state, status: "exited", exitCode, error: message, finished: new Date().toISOString() }).catch(() => {});
+      } else {
+        await this.deleteBundle(id, options.name ?? null).catch(() => {});
+      }
+      throw err;
+    }
+  }
+
+  /** Images in the store (the embedded busybox appears after its first use). */
+  images(): Promise<ImageSummary[]> {
+    return this.imageStore.listImages();
+  }
+
+  /** Containers in the data dir, newest first; `all: false` keeps only running ones. */
+  async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
+    const states = await listStates(this.paths);
+    return options.all === false ? states.filter((s) => s.status === "running") : states;
+  }
+
+  /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
+  async removeContainer(ref: string, options: { force?: boolean } = {}): Promise<void> {
+    const id = await this.resolveContainer(ref);
+    const state = await readState(this.paths.container(id));
+    const current = state ? refreshStatus(state) : undefined;
+    if (current?.status === "running") {
+      if (!options.force) throw new ContainerError(`cannot remove running container ${id.slice(0, 12)}: stop it first or use --force`);
+      await killAndWait(current);
+    }
+    await this.deleteBundle(id, current?.name ?? null);
+  }
+
+  /** Container id for an id, a unique id prefix or a name. */
+  async resolveContainer(ref: string): Promise<string> {
+    const byName = await this.names.lookup(ref);
+    if (byName) return byName;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const matches = (await listStates(this.paths)).filter((s) => s.id.startsWith(ref));
+      if (matches.length === 1) return matches[0]!.id;
+      if (matches.length > 1) throw new ContainerError(`container id prefix ${ref} is ambiguous`);
+    }
+    throw new ContainerError(`no such container: ${ref}`);
+  }
+
+  /** @internal Called by Container when its process has ended. */
+  async finish(id: string, status: ExitStatus): Promise<void> {
+    const bundle = this.paths.container(id);
+    const state = await readState(bundle);
+    if (state?.remove) {
+      await this.deleteBundle(id, state.name);
+      return;
+    }
+    if (state) {
+      await writeState(bundle, { ...state, status: "exited", pid: null, exitCode: status.exitCode, signal: status.signal, finished: new Date().toISOString() });
+    }
+  }
+
+  private async deleteBundle(id: string, name: string | null): Promise<void> {
+    const bundle = this.paths.container(id);
+    await removeBundle(bundle, {
+      host: (this.host ??= probeHostIdentity()),
+      backend: this.backend,
+      helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox")))[0]!,
+    });
+    if (name !== null) await this.names.release(name, id);
+  }
+}
+
+/** SIGKILL through the supervisor (its death takes the container with it), then wait until it is gone. */
+async function killAndWait(state: ContainerState): Promise<void> {
+  if (state.monitorPid === null) return;
+  try {
+    process.kill(state.monitorPid, "SIGKILL");
+  } catch (err) {
+    if (!isErrno(err, "ESRCH")) throw err;
+  }
+  for (let i = 0; i < 200 && processStartTime(state.monitorPid) === state.monitorStartTime; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,85 @@
+import { readFileSync } from "node:fs";
+import type { MountSpec, Rlimit } from "./container-spec.js";
+
+export const OCI_VERSION = "1.0.2";
+
+/** The OCI/docker default capability set for the container's root. */
+export const DEFAULT_CAPABILITIES: readonly string[] = [
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_FSETID",
+  "CAP_FOWNER",
+  "CAP_MKNOD",
+  "CAP_NET_RAW",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETFCAP",
+  "CAP_SETPCAP",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT",
+  "CAP_KILL",
+  "CAP_AUDIT_WRITE",
+];
+
+/** Kernel interfaces hidden from containers (runc's defaults). */
+export const DEFAULT_MASKED_PATHS: readonly string[] = [
+  "/proc/acpi",
+  "/proc/asound",
+  "/proc/kcore",
+  "/proc/keys",
+  "/proc/latency_stats",
+  "/proc/timer_list",
+  "/proc/timer_stats",
+  "/proc/sched_debug",
+  "/proc/scsi",
+  "/sys/firmware",
+  "/sys/devices/virtual/powercap",
+];
+
+export const DEFAULT_READONLY_PATHS: readonly string[] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+export const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * runc's default mounts. devpts gets `gid=5` (tty) only when gid 5 is mapped
+ * in the user namespace: with a single-id rootless mapping the mount fails.
+ */
+export function defaultMounts(options: { ttyGroupMapped: boolean }): MountSpec[] {
+  return [
+    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    {
+      destination: "/dev/pts",
+      type: "devpts",
+      source: "devpts",
+      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", ...(options.ttyGroupMapped ? ["gid=5"] : [])],
+    },
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+  ];
+}
+
+/**
+ * RLIMIT_NOFILE: 1024 soft like runc, hard as high as the host allows (an
+ * unprivileged process cannot raise it, and docker passes the host's on).
+ */
+export function defaultRlimits(hostHardNofile: number = readHostNofileHard()): Rlimit[] {
+  return [{ type: "RLIMIT_NOFILE", soft: Math.min(1024, hostHardNofile), hard: hostHardNofile }];
+}
+
+/** The hard RLIMIT_NOFILE of this process, from /proc/self/limits (Node has no getrlimit). */
+export function readHostNofileHard(): number {
+  try {
+    const line = readFileSync("/proc/self/limits", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("Max open files"));
+    const hard = line?.trim().split(/\s+/)[4];
+    if (hard === "unlimited") return 1048576;
+    const n = Number(hard);
+    if (Number.isSafeInteger(n) && n > 0) return n;
+  } catch {
+    // no procfs: fall through
+  }
+  return 1024;
+}

@@ -1,0 +1,136 @@
+import { stat } from "node:fs/promises";
+import { isAbsolute, normalize } from "node:path";
+import { TsboxError } from "../errors.js";
+import type { ImageConfig } from "../image/oci.js";
+import type { ContainerPaths } from "../paths.js";
+import type { ContainerSpec, MountSpec } from "./container-spec.js";
+import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, defaultMounts, defaultRlimits, OCI_VERSION } from "./defaults.js";
+import { type HostIdentity, idMappings } from "./id-mappings.js";
+import type { RunOptions, VolumeOption } from "./run-options.js";
+import { resolveUser } from "./user.js";
+import { isMapped, validateSpec } from "./validate.js";
+
+export interface SpecInputs {
+  id: string;
+  options: RunOptions;
+  image: ImageConfig;
+  /** Unpacked layer directories, topmost first. */
+  layers: string[];
+  bundle: ContainerPaths;
+  host: HostIdentity;
+  /** RLIMIT_NOFILE hard limit to pass on; default: this process's. */
+  nofileHard?: number;
+}
+
+/**
+ * Turns user options plus the image's config into the one validated
+ * ContainerSpec every backend consumes. Docker's rules apply: image values
+ * are defaults, user options override them.
+ */
+export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
+  const { id, options, image, layers, bundle, host } = inputs;
+  const imageConfig = image.config ?? {};
+  const maps = idMappings(host);
+
+  const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers);
+  const hostname = options.hostname ?? id.slice(0, 12);
+  const args = commandLine(options, imageConfig.Entrypoint ?? [], imageConfig.Cmd ?? []);
+  const cwd = workingDir(options.workdir, imageConfig.WorkingDir);
+
+  const env = mergeEnv(imageConfig.Env ?? [], options.env);
+  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH_ENV.slice(5));
+  env.set("HOSTNAME", hostname);
+  if (options.tty && !env.has("TERM")) env.set("TERM", "xterm");
+  if (!env.has("HOME")) env.set("HOME", user.home);
+
+  const caps = [...DEFAULT_CAPABILITIES];
+  const spec: ContainerSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: Boolean(options.tty),
+      ...(typeof options.tty === "object" ? { consoleSize: { width: options.tty.cols, height: options.tty.rows } } : {}),
+      user: {
+        uid: user.uid,
+        gid: user.gid,
+        // A single-id mapping means setgroups=deny: supplementary groups cannot be set.
+        ...(maps.gidMappings.length > 1 || host.uid === 0 ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
+      },
+      args,
+      env: [...env].map(([k, v]) => `${k}=${v}`),
+      cwd,
+      capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
+      rlimits: defaultRlimits(inputs.nofileHard),
+      noNewPrivileges: true,
+    },
+    root: {
+      path: bundle.rootfs,
+      readonly: options.readOnly ?? false,
+      overlay: { lower: layers, upper: bundle.upper, work: bundle.work },
+    },
+    hostname,
+    mounts: [...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(await volumeMounts(options.volumes ?? []))],
+    linux: {
+      namespaces: [{ type: "user" }, { type: "pid" }, { type: "mount" }, { type: "uts" }, { type: "ipc" }, { type: "network" }, { type: "cgroup" }],
+      uidMappings: maps.uidMappings,
+      gidMappings: maps.gidMappings,
+      maskedPaths: [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
+    },
+  };
+  validateSpec(spec);
+  return spec;
+}
+
+function commandLine(options: RunOptions, imageEntrypoint: string[], imageCmd: string[]): string[] {
+  const entrypoint = options.entrypoint ?? imageEntrypoint;
+  const cmd = options.cmd && options.cmd.length > 0 ? options.cmd : options.entrypoint ? [] : imageCmd;
+  const args = [...entrypoint, ...cmd];
+  if (args.length === 0) throw new TsboxError("no command specified (the image has no Cmd or Entrypoint)", { code: "usage" });
+  return args;
+}
+
+function workingDir(requested: string | undefined, imageDir: string | undefined): string {
+  if (requested !== undefined) {
+    if (!requested.startsWith("/")) throw new TsboxError(`the working directory '${requested}' is invalid, it needs to be an absolute path`, { code: "usage" });
+    return normalize(requested);
+  }
+  return imageDir && imageDir.startsWith("/") ? normalize(imageDir) : "/";
+}
+
+/** Image env first, then the user's; a later KEY replaces an earlier one in place. */
+function mergeEnv(imageEnv: string[], userEnv: RunOptions["env"]): Map<string, string> {
+  const env = new Map<string, string>();
+  const put = (entry: string) => {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new TsboxError(`invalid environment variable "${entry}": expected KEY=VALUE`, { code: "usage" });
+    env.set(entry.slice(0, eq), entry.slice(eq + 1));
+  };
+  imageEnv.forEach(put);
+  if (Array.isArray(userEnv)) userEnv.forEach(put);
+  else if (userEnv) {
+    for (const [key, value] of Object.entries(userEnv)) {
+      if (key === "" || key.includes("=")) throw new TsboxError(`invalid environment variable name "${key}"`, { code: "usage" });
+      env.set(key, String(value));
+    }
+  }
+  return env;
+}
+
+async function volumeMounts(volumes: VolumeOption[]): Promise<MountSpec[]> {
+  const mounts: MountSpec[] = [];
+  for (const v of volumes) {
+    const label = `${v.host}:${v.container}${v.readonly ? ":ro" : ""}`;
+    if (typeof v.host !== "string" || !isAbsolute(v.host)) throw new TsboxError(`invalid volume ${label}: host path ${v.host} must be absolute`, { code: "usage" });
+    if (typeof v.container !== "string" || !isAbsolute(v.container)) {
+      throw new TsboxError(`invalid volume ${label}: container path ${v.container} must be absolute`, { code: "usage" });
+    }
+    if (normalize(v.container) === "/") throw new TsboxError(`invalid volume ${label}: cannot mount over the container's /`, { code: "usage" });
+    try {
+      await stat(v.host);
+    } catch {
+      throw new TsboxError(`invalid volume ${label}: host path ${v.host} does not exist`, { code: "usage" });
+    }
+    mounts.push({ destination: normalize(v.container), type: "bind", source: normalize(v.host), options: ["rbind", v.readonly ? "ro" : "rw"] });
+  }
+  return mounts;
+}

@@ -1,0 +1,83 @@
+import { accessSync, constants, readFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import { delimiter, join } from "node:path";
+import type { IdMapping } from "./container-spec.js";
+
+export interface IdRange {
+  start: number;
+  count: number;
+}
+
+/** Who runs tsbox, as far as user-namespace mappings care. */
+export interface HostIdentity {
+  uid: number;
+  gid: number;
+  /** The user's subordinate ranges, when /etc/subuid + /etc/subgid have one and newuidmap/newgidmap exist. */
+  subuid?: IdRange;
+  subgid?: IdRange;
+}
+
+export function probeHostIdentity(): HostIdentity {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  if (uid === 0) return { uid, gid };
+  // Only worth reading when the setuid helpers exist to apply the ranges.
+  if (!onPath("newuidmap") || !onPath("newgidmap")) return { uid, gid };
+  let name: string | undefined;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = undefined;
+  }
+  const subuid = findSubordinateRange("/etc/subuid", name, uid);
+  const subgid = findSubordinateRange("/etc/subgid", name, uid);
+  return subuid && subgid ? { uid, gid, subuid, subgid } : { uid, gid };
+}
+
+/**
+ * The user namespace layout (crun/podman's choice):
+ * - root: identity over the whole id space;
+ * - rootless with subordinate ids: 0 → the user, 1.. → the subordinate range;
+ * - rootless otherwise: only 0 → the user.
+ */
+export function idMappings(host: HostIdentity): { uidMappings: IdMapping[]; gidMappings: IdMapping[] } {
+  if (host.uid === 0) {
+    const all = [{ containerID: 0, hostID: 0, size: 4294967295 }];
+    return { uidMappings: all, gidMappings: all.map((m) => ({ ...m })) };
+  }
+  const build = (own: number, sub: IdRange | undefined): IdMapping[] => [
+    { containerID: 0, hostID: own, size: 1 },
+    ...(sub ? [{ containerID: 1, hostID: sub.start, size: sub.count }] : []),
+  ];
+  return { uidMappings: build(host.uid, host.subuid), gidMappings: build(host.gid, host.subgid) };
+}
+
+/** `name:start:count` or `uid:start:count` lines; the first match wins, as in shadow-utils. */
+export function findSubordinateRange(file: string, name: string | undefined, uid: number): IdRange | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n")) {
+    const [owner, start, count] = line.trim().split(":");
+    if (owner === undefined || start === undefined || count === undefined) continue;
+    if (owner !== name && owner !== String(uid)) continue;
+    const range = { start: Number(start), count: Number(count) };
+    if (Number.isSafeInteger(range.start) && Number.isSafeInteger(range.count) && range.count > 0) return range;
+  }
+  return undefined;
+}
+
+function onPath(command: string): boolean {
+  const dirs = (process.env.PATH || "/usr/local/bin:/usr/bin:/bin").split(delimiter).concat(["/usr/sbin", "/sbin"]);
+  return dirs.some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

@@ -1,0 +1,174 @@
+import { SpecError } from "../errors.js";
+import type { ContainerSpec, IdMapping, NamespaceType } from "./container-spec.js";
+
+const NAMESPACES: readonly NamespaceType[] = ["user", "pid", "mount", "uts", "ipc", "network", "cgroup"];
+const MAX_ID = 0xffffffff; // ids are u32; (u32)-1 is reserved
+const HOSTNAME_RE = /^[a-zA-Z0-9](?:[a-zA-Z0-9.-]{0,62})$/;
+
+/**
+ * Checks a ContainerSpec before any backend touches it, so every backend
+ * gets the same errors, each naming the offending field.
+ */
+export function validateSpec(spec: ContainerSpec): void {
+  if (typeof spec.ociVersion !== "string" || spec.ociVersion === "") fail("ociVersion", "must be a non-empty string");
+  validateProcess(spec);
+  validateRoot(spec);
+  validateMounts(spec);
+  validateLinux(spec);
+  if (spec.hostname !== undefined) {
+    if (typeof spec.hostname !== "string" || !HOSTNAME_RE.test(spec.hostname)) {
+      fail("hostname", `"${String(spec.hostname)}" is not a valid hostname (letters, digits, '-' and '.', at most 64)`);
+    }
+    if (!spec.linux.namespaces.some((n) => n.type === "uts")) fail("hostname", "setting a hostname needs a uts namespace");
+  }
+}
+
+function validateProcess(spec: ContainerSpec): void {
+  const p = spec.process;
+  if (!p || typeof p !== "object") fail("process", "missing");
+  if (!Array.isArray(p.args) || p.args.length === 0) fail("process.args", "must name a command (empty command)");
+  p.args.forEach((arg, i) => {
+    if (typeof arg !== "string") fail(`process.args[${i}]`, "must be a string");
+    if (arg.includes("\0")) fail(`process.args[${i}]`, "contains a NUL byte");
+  });
+  if (p.args[0] === "") fail("process.args[0]", "the command is an empty string");
+  if (!Array.isArray(p.env)) fail("process.env", "must be an array of KEY=VALUE strings");
+  p.env.forEach((entry, i) => {
+    if (typeof entry !== "string" || entry.indexOf("=") <= 0) fail(`process.env[${i}]`, `"${String(entry)}" is not KEY=VALUE`);
+    if (entry.includes("\0")) fail(`process.env[${i}]`, "contains a NUL byte");
+  });
+  absolute(p.cwd, "process.cwd");
+  if (typeof p.terminal !== "boolean") fail("process.terminal", "must be a boolean");
+  if (p.consoleSize !== undefined) {
+    positiveInt(p.consoleSize.width, "process.consoleSize.width");
+    positiveInt(p.consoleSize.height, "process.consoleSize.height");
+  }
+  if (!p.user || typeof p.user !== "object") fail("process.user", "missing");
+  id(p.user.uid, "process.user.uid");
+  id(p.user.gid, "process.user.gid");
+  p.user.additionalGids?.forEach((gid, i) => id(gid, `process.user.additionalGids[${i}]`));
+  if (p.capabilities) {
+    for (const set of ["bounding", "effective", "permitted", "inheritable", "ambient"] as const) {
+      const caps = p.capabilities[set];
+      if (!Array.isArray(caps)) fail(`process.capabilities.${set}`, "must be an array");
+      caps.forEach((cap, i) => {
+        if (typeof cap !== "string" || !/^CAP_[A-Z_]+$/.test(cap)) fail(`process.capabilities.${set}[${i}]`, `"${String(cap)}" is not a capability name`);
+      });
+    }
+  }
+  p.rlimits?.forEach((r, i) => {
+    if (typeof r.type !== "string" || !/^RLIMIT_[A-Z]+$/.test(r.type)) fail(`process.rlimits[${i}].type`, `"${String(r.type)}" is not an rlimit name`);
+    nonNegativeInt(r.soft, `process.rlimits[${i}].soft`);
+    nonNegativeInt(r.hard, `process.rlimits[${i}].hard`);
+    if (r.soft > r.hard) fail(`process.rlimits[${i}]`, "soft limit exceeds hard limit");
+  });
+  if (typeof p.noNewPrivileges !== "boolean") fail("process.noNewPrivileges", "must be a boolean");
+}
+
+function validateRoot(spec: ContainerSpec): void {
+  if (!spec.root || typeof spec.root !== "object") fail("root", "missing");
+  absolute(spec.root.path, "root.path");
+  if (typeof spec.root.readonly !== "boolean") fail("root.readonly", "must be a boolean");
+  const o = spec.root.overlay;
+  if (o !== undefined) {
+    if (!Array.isArray(o.lower) || o.lower.length === 0) fail("root.overlay.lower", "needs at least one layer");
+    o.lower.forEach((l, i) => absolute(l, `root.overlay.lower[${i}]`));
+    o.lower.forEach((l, i) => {
+      if (l.includes(":") || l.includes(",")) fail(`root.overlay.lower[${i}]`, "overlayfs cannot take a path containing ':' or ','");
+    });
+    absolute(o.upper, "root.overlay.upper");
+    absolute(o.work, "root.overlay.work");
+  }
+}
+
+function validateMounts(spec: ContainerSpec): void {
+  if (!Array.isArray(spec.mounts)) fail("mounts", "must be an array");
+  spec.mounts.forEach((m, i) => {
+    absolute(m.destination, `mounts[${i}].destination`);
+    if (typeof m.type !== "string" || m.type === "") fail(`mounts[${i}].type`, "must be a non-empty string");
+    if (typeof m.source !== "string") fail(`mounts[${i}].source`, "must be a string");
+    if (!Array.isArray(m.options) || m.options.some((o) => typeof o !== "string")) fail(`mounts[${i}].options`, "must be an array of strings");
+    if (m.type === "bind" || m.options.includes("bind") || m.options.includes("rbind")) absolute(m.source, `mounts[${i}].source`);
+  });
+}
+
+function validateLinux(spec: ContainerSpec): void {
+  const l = spec.linux;
+  if (!l || typeof l !== "object") fail("linux", "missing");
+  if (!Array.isArray(l.namespaces)) fail("linux.namespaces", "must be an array");
+  const seen = new Set<string>();
+  l.namespaces.forEach((ns, i) => {
+    if (!NAMESPACES.includes(ns.type)) fail(`linux.namespaces[${i}].type`, `unknown namespace "${String(ns.type)}"`);
+    if (seen.has(ns.type)) fail(`linux.namespaces[${i}].type`, `duplicate namespace "${ns.type}"`);
+    seen.add(ns.type);
+    if (ns.path !== undefined) absolute(ns.path, `linux.namespaces[${i}].path`);
+  });
+  validateMappings(l.uidMappings, "linux.uidMappings");
+  validateMappings(l.gidMappings, "linux.gidMappings");
+  if (seen.has("user")) {
+    if (l.uidMappings.length === 0) fail("linux.uidMappings", "a user namespace needs at least one mapping");
+    if (l.gidMappings.length === 0) fail("linux.gidMappings", "a user namespace needs at least one mapping");
+    const { uid, gid, additionalGids = [] } = spec.process.user;
+    if (!isMapped(l.uidMappings, uid)) fail("process.user.uid", `uid ${uid} is not mapped in the user namespace${rootlessHint(l.uidMappings)}`);
+    if (!isMapped(l.gidMappings, gid)) fail("process.user.gid", `gid ${gid} is not mapped in the user namespace${rootlessHint(l.gidMappings)}`);
+    additionalGids.forEach((g, i) => {
+      if (!isMapped(l.gidMappings, g)) fail(`process.user.additionalGids[${i}]`, `gid ${g} is not mapped in the user namespace`);
+    });
+  } else if (l.uidMappings.length > 0 || l.gidMappings.length > 0) {
+    fail("linux.uidMappings", "id mappings need a user namespace");
+  }
+  l.maskedPaths.forEach((p, i) => absolute(p, `linux.maskedPaths[${i}]`));
+  l.readonlyPaths.forEach((p, i) => absolute(p, `linux.readonlyPaths[${i}]`));
+}
+
+function validateMappings(maps: IdMapping[], field: string): void {
+  if (!Array.isArray(maps)) fail(field, "must be an array");
+  if (maps.length > 340) fail(field, "the kernel accepts at most 340 mappings");
+  maps.forEach((m, i) => {
+    id(m.containerID, `${field}[${i}].containerID`);
+    id(m.hostID, `${field}[${i}].hostID`);
+    positiveInt(m.size, `${field}[${i}].size`);
+    if (m.containerID + m.size > MAX_ID + 1 || m.hostID + m.size > MAX_ID + 1) fail(`${field}[${i}]`, "range exceeds the 32-bit id space");
+  });
+  for (let i = 0; i < maps.length; i++) {
+    for (let j = i + 1; j < maps.length; j++) {
+      const a = maps[i]!;
+      const b = maps[j]!;
+      if (overlaps(a.containerID, a.size, b.containerID, b.size)) fail(`${field}[${j}]`, `container ids overlap with ${field}[${i}]`);
+      if (overlaps(a.hostID, a.size, b.hostID, b.size)) fail(`${field}[${j}]`, `host ids overlap with ${field}[${i}]`);
+    }
+  }
+}
+
+export function isMapped(maps: IdMapping[], id: number): boolean {
+  return maps.some((m) => id >= m.containerID && id < m.containerID + m.size);
+}
+
+function rootlessHint(maps: IdMapping[]): string {
+  return maps.length === 1 && maps[0]!.size === 1 ? " (rootless without an /etc/subuid range maps only root)" : "";
+}
+
+function overlaps(a: number, aSize: number, b: number, bSize: number): boolean {
+  return a < b + bSize && b < a + aSize;
+}
+
+function absolute(path: unknown, field: string): void {
+  if (typeof path !== "string" || !path.startsWith("/")) fail(field, `"${String(path)}" is not an absolute path`);
+  if (path.includes("\0")) fail(field, "contains a NUL byte");
+}
+
+function id(value: unknown, field: string): void {
+  if (!Number.isInteger(value) || (value as number) < 0 || (value as number) >= MAX_ID) fail(field, `${String(value)} is not a valid id`);
+}
+
+function positiveInt(value: unknown, field: string): void {
+  if (!Number.isInteger(value) || (value as number) <= 0) fail(field, `${String(value)} is not a positive integer`);
+}
+
+function nonNegativeInt(value: unknown, field: string): void {
+  if (!Number.isInteger(value) || (value as number) < 0) fail(field, `${String(value)} is not a non-negative integer`);
+}
+
+function fail(field: string, problem: string): never {
+  throw new SpecError(field, problem);
+}
