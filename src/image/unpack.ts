@@ -57,7 +57,7 @@ class LayerUnpacker {
 
   async add(entry: TarEntry): Promise<void> {
     this.count++;
-    const rel = sanitize(entry.path, entry.path);
+    const rel = sanitize(entry.path, `layer entry ${entry.path}`);
     const name = posix.basename(rel);
     if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, rel, name);
     if (rel === "") {
@@ -126,7 +126,7 @@ class LayerUnpacker {
   }
 
   private async hardlink(entry: TarEntry, target: string): Promise<void> {
-    const sourceRel = sanitize(entry.linkname, entry.path);
+    const sourceRel = sanitize(entry.linkname, `hard link ${entry.path} -> ${entry.linkname}`);
     if (sourceRel === "") throw new LayerError(`hard link ${entry.path} points at the layer root`);
     await this.checkParents(sourceRel, entry.path);
     const source = join(this.root, sourceRel);
@@ -153,7 +153,7 @@ class LayerUnpacker {
     const dir = join(this.root, dirRel);
     if (name === OPAQUE_MARKER) {
       // Rootless overlay would need user.overlay.opaque, which Node cannot set: skipped for now.
-      if (this.options.privileged) await runTool("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", dir]);
+      if (this.options.privileged) await runTool("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", dir], "the attr package");
       return;
     }
     const hidden = name.slice(WHITEOUT_PREFIX.length);
@@ -232,10 +232,10 @@ class LayerUnpacker {
 }
 
 /** Layer-relative path ("" for the root) or a LayerError for anything that could escape. */
-function sanitize(path: string, raw: string): string {
-  if (path.startsWith("/")) throw new LayerError(`refusing layer entry with an absolute path: ${raw}`);
+function sanitize(path: string, what: string): string {
+  if (path.startsWith("/")) throw new LayerError(`refusing ${what}: absolute path`);
   const parts = path.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.includes("..")) throw new LayerError(`refusing layer entry that escapes the layer root: ${raw}`);
+  if (parts.includes("..")) throw new LayerError(`refusing ${what}: it escapes the layer root`);
   return parts.join("/");
 }
 
@@ -247,11 +247,11 @@ function octal(mode: number): string {
   return (mode & 0o7777).toString(8);
 }
 
-function runTool(command: string, args: string[]): Promise<void> {
+function runTool(command: string, args: string[], provider = "coreutils"): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(command, args, (err, _stdout, stderr) => {
       if (!err) return resolve();
-      if (isErrno(err, "ENOENT")) return reject(new LayerError(`cannot unpack layer: ${command} is not installed`));
+      if (isErrno(err, "ENOENT")) return reject(new LayerError(`cannot unpack layer: ${command} is not installed (install ${provider})`));
       reject(new LayerError(`${command} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
     });
   });

@@ -1,0 +1,94 @@
+import { spawnSync } from "node:child_process";
+import { addonPath, loadAddon } from "../../backends/native/addon.js";
+import { findRuntimeBinary, runtimeBinaryCandidates } from "../../backends/native/runtime-binary.js";
+import { errorMessage, UsageError } from "../../errors.js";
+import { defaultDataDir } from "../../paths.js";
+import { idMappings, probeHostIdentity } from "../../spec/id-mappings.js";
+import { tsboxVersion } from "../../version.js";
+import type { CliContext } from "../context.js";
+import { parseFlags } from "../flags.js";
+import { hostChecks } from "../host-checks.js";
+
+const USAGE = `Usage: tsbox info [--json]
+
+Show the backend, its helper binaries, the data dir and what this host allows.
+`;
+
+export async function infoCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "json" }]);
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  if (flags.positionals.length > 0) throw new UsageError(`"tsbox info" takes no arguments`);
+
+  const identity = probeHostIdentity();
+  const maps = idMappings(identity);
+  const checks = hostChecks(identity.uid);
+  const warnings = [...checks.warnings];
+  const runtime = findRuntimeBinary(ctx.env);
+  if (!runtime) warnings.push(`tsbox-runtime not found (looked at ${runtimeBinaryCandidates(ctx.env).join(", ")}): run npm run build:native`);
+  let addon: { path: string; version: string | null; error: string | null };
+  try {
+    addon = { path: addonPath(), version: loadAddon().version(), error: null };
+  } catch (err) {
+    addon = { path: addonPath(), version: null, error: errorMessage(err) };
+    warnings.push(`${errorMessage(err)} (needed for -t)`);
+  }
+  const probe = runtime ? runProbe(runtime) : null;
+  if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
+
+  const info = {
+    version: tsboxVersion(),
+    backend: "native",
+    runtime: runtime ?? null,
+    addon,
+    uid: identity.uid,
+    gid: identity.gid,
+    rootless: identity.uid !== 0,
+    idMapping: identity.uid === 0 ? "identity (root)" : identity.subuid ? `subordinate ids ${identity.subuid.start}+${identity.subuid.count} via newuidmap` : "single id (no /etc/subuid range)",
+    uidMappings: maps.uidMappings,
+    gidMappings: maps.gidMappings,
+    dataDir: defaultDataDir(ctx.env),
+    kernel: checks.kernel ?? null,
+    cgroup: checks.cgroup,
+    probe: probe?.result ?? null,
+    warnings,
+  };
+  if (flags.bools.has("json")) {
+    ctx.stdout.write(JSON.stringify(info, null, 2) + "\n");
+    return 0;
+  }
+  const lines = [
+    `tsbox:         ${info.version}`,
+    `backend:       ${info.backend}`,
+    `runtime:       ${info.runtime ?? "not found"}`,
+    `addon:         ${addon.version ? `${addon.path} (${addon.version})` : `not loaded: ${addon.error}`}`,
+    `user:          uid ${info.uid}, gid ${info.gid}${info.rootless ? " (rootless)" : ""}`,
+    `id mapping:    ${info.idMapping}`,
+    `data dir:      ${info.dataDir}`,
+    `kernel:        ${info.kernel ?? "unknown"}`,
+    `cgroup:        ${info.cgroup}`,
+  ];
+  if (probe?.result !== undefined && probe.result !== null) lines.push("host probe:", ...formatProbe(probe.result));
+  ctx.stdout.write(lines.join("\n") + "\n");
+  for (const w of warnings) ctx.stderr.write(`tsbox: warning: ${w}\n`);
+  return 0;
+}
+
+/** `tsbox-runtime probe`: JSON when it can, else its text. */
+function runProbe(binary: string): { result: unknown; error: string | null } {
+  const r = spawnSync(binary, ["probe"], { encoding: "utf8", timeout: 10_000 });
+  if (r.error) return { result: null, error: r.error.message };
+  const out = r.stdout.trim();
+  if (r.status !== 0 && out === "") return { result: null, error: r.stderr.trim() || `exit code ${r.status}` };
+  try {
+    return { result: JSON.parse(out), error: null };
+  } catch {
+    return { result: out, error: null };
+  }
+}
+
+function formatProbe(result: unknown, indent = "  "): string[] {
+  if (typeof result !== "object" || result === null) return String(result).split("\n").map((l) => indent + l);
+  return Object.entries(result as Record<string, unknown>).flatMap(([key, value]) =>
+    typeof value === "object" && value !== null && !Array.isArray(value) ? [`${indent}${key}:`, ...formatProbe(value, indent + "  ")] : [`${indent}${key}: ${JSON.stringify(value)}`],
+  );
+}

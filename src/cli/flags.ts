@@ -1,0 +1,115 @@
+import { UsageError } from "../errors.js";
+
+/**
+ * A small docker/pflag-compatible flag parser: `--name value`,
+ * `--name=value`, `-n value`, `-nvalue`, `-n=value`, clustered booleans
+ * (`-it`, `-ite K=V`), `--` to end flags, `--bool=false`.
+ */
+export interface FlagDef {
+  /** Long name without dashes, e.g. "env". */
+  name: string;
+  short?: string;
+  /** Takes a value (else boolean). */
+  value?: boolean;
+  /** May be given more than once (values collected in order). */
+  repeat?: boolean;
+}
+
+export interface ParsedFlags {
+  /** Booleans by long name. */
+  bools: Set<string>;
+  /** Values by long name; single-valued flags keep the last one. */
+  values: Map<string, string[]>;
+  positionals: string[];
+  help: boolean;
+}
+
+export interface ParseOptions {
+  /** Stop at the first positional (docker run: everything after IMAGE is the command). */
+  stopAtPositional?: boolean;
+}
+
+export function parseFlags(args: string[], defs: FlagDef[], options: ParseOptions = {}): ParsedFlags {
+  const byLong = new Map(defs.map((d) => [d.name, d]));
+  const byShort = new Map(defs.filter((d) => d.short).map((d) => [d.short!, d]));
+  const out: ParsedFlags = { bools: new Set(), values: new Map(), positionals: [], help: false };
+  const setValue = (def: FlagDef, value: string) => {
+    const list = out.values.get(def.name) ?? [];
+    if (def.repeat) list.push(value);
+    else list.splice(0, list.length, value);
+    out.values.set(def.name, list);
+  };
+  const setBool = (def: FlagDef, raw: string | undefined, shown: string) => {
+    if (raw === undefined || raw === "true") out.bools.add(def.name);
+    else if (raw === "false") out.bools.delete(def.name);
+    else throw new UsageError(`invalid value "${raw}" for flag ${shown}: expected true or false`);
+  };
+
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      out.positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      const name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
+      const inline = eq >= 0 ? arg.slice(eq + 1) : undefined;
+      if (name === "help" && !byLong.has("help")) {
+        out.help = true;
+        continue;
+      }
+      const def = byLong.get(name);
+      if (!def) throw new UsageError(`unknown flag: --${name}`);
+      if (!def.value) setBool(def, inline, `--${name}`);
+      else if (inline !== undefined) setValue(def, inline);
+      else if (i + 1 < args.length) setValue(def, args[++i]!);
+      else throw new UsageError(`flag --${name} needs a value`);
+      continue;
+    }
+    if (arg.startsWith("-") && arg.length > 1) {
+      // A cluster of shorthands; a value-taking one eats the rest of the cluster.
+      for (let j = 1; j < arg.length; j++) {
+        const ch = arg[j]!;
+        const def = byShort.get(ch);
+        if (!def) {
+          if (ch === "h" || (ch === "?" && j === 1)) {
+            out.help = true;
+            continue;
+          }
+          throw new UsageError(`unknown shorthand flag: '${ch}' in ${arg}`);
+        }
+        if (!def.value) {
+          if (arg[j + 1] === "=") {
+            setBool(def, arg.slice(j + 2), `-${ch}`);
+            break;
+          }
+          setBool(def, undefined, `-${ch}`);
+          continue;
+        }
+        let rest = arg.slice(j + 1);
+        if (rest.startsWith("=")) rest = rest.slice(1);
+        if (rest !== "" || arg[j + 1] === "=") setValue(def, rest);
+        else if (i + 1 < args.length) setValue(def, args[++i]!);
+        else throw new UsageError(`flag -${ch} needs a value`);
+        break;
+      }
+      continue;
+    }
+    out.positionals.push(arg);
+    if (options.stopAtPositional) {
+      out.positionals.push(...args.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
+
+export function lastValue(flags: ParsedFlags, name: string): string | undefined {
+  const list = flags.values.get(name);
+  return list?.[list.length - 1];
+}
+
+export function allValues(flags: ParsedFlags, name: string): string[] {
+  return flags.values.get(name) ?? [];
+}

@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+
+/** Reads a one-line /proc or /sys value; undefined when absent. */
+function readValue(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export interface HostChecks {
+  kernel: string | undefined;
+  cgroup: "v2" | "v1" | "hybrid" | "unknown";
+  overlayfs: boolean;
+  warnings: string[];
+}
+
+/** What this kernel allows an unprivileged user, from sysctls anyone can read. */
+export function hostChecks(uid: number): HostChecks {
+  const warnings: string[] = [];
+  if (uid !== 0) {
+    if (readValue("/proc/sys/kernel/unprivileged_userns_clone") === "0") {
+      warnings.push("unprivileged user namespaces are disabled (sysctl kernel.unprivileged_userns_clone=0): rootless containers cannot start");
+    }
+    if (readValue("/proc/sys/user/max_user_namespaces") === "0") {
+      warnings.push("user namespaces are disabled (sysctl user.max_user_namespaces=0): rootless containers cannot start");
+    }
+    if (readValue("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === "1") {
+      warnings.push("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1): rootless containers may fail");
+    }
+  }
+  const filesystems = readValue("/proc/filesystems") ?? "";
+  const overlayfs = /\toverlay$/m.test(filesystems);
+  if (!overlayfs) warnings.push("overlayfs is not listed in /proc/filesystems (the module may load on first use)");
+  const v2 = readValue("/sys/fs/cgroup/cgroup.controllers") !== undefined;
+  const hybrid = readValue("/sys/fs/cgroup/unified/cgroup.controllers") !== undefined;
+  const cgroup = v2 ? "v2" : hybrid ? "hybrid" : readValue("/proc/self/cgroup") ? "v1" : "unknown";
+  return { kernel: readValue("/proc/sys/kernel/osrelease"), cgroup, overlayfs, warnings };
+}

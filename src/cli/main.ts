@@ -1,0 +1,65 @@
+/**
+ * The `tsbox` command. Kept lean for `tsbox run`'s start-up time: each
+ * command module is loaded only when that command runs.
+ */
+import { errorMessage, TsboxError, UsageError } from "../errors.js";
+import type { CliContext, Command } from "./context.js";
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  run: async () => (await import("./commands/run.js")).runCommand,
+  images: async () => (await import("./commands/images.js")).imagesCommand,
+  ps: async () => (await import("./commands/ps.js")).psCommand,
+  rm: async () => (await import("./commands/rm.js")).rmCommand,
+  info: async () => (await import("./commands/info.js")).infoCommand,
+  version: async () => (await import("./commands/version.js")).versionCommand,
+};
+
+const USAGE = `Usage: tsbox COMMAND [OPTIONS]
+
+Rootless containers for Node.
+
+Commands:
+  run       Run a command in a new container
+  images    List images
+  ps        List containers
+  rm        Remove containers
+  info      Show backend and host information
+  version   Show the version
+
+Run 'tsbox COMMAND --help' for more on a command.
+Exit codes: 125 tsbox failed, 126 cannot execute, 127 not found, else the command's.
+`;
+
+export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    (name === undefined ? ctx.stderr : ctx.stdout).write(USAGE);
+    return name === undefined ? 125 : 0;
+  }
+  if (name === "--version" || name === "-v") return (await COMMANDS.version!())(rest, ctx);
+  if (name.startsWith("-")) throw new UsageError(`unknown flag: ${name}`);
+  const load = COMMANDS[name];
+  if (!load) throw new UsageError(`unknown command: ${name} (see tsbox --help)`);
+  return (await load())(rest, ctx);
+}
+
+/** One line on stderr, docker's exit code. */
+export function reportError(err: unknown, ctx: CliContext): number {
+  const message = errorMessage(err).replace(/\s*\n\s*/g, " ");
+  ctx.stderr.write(`tsbox: ${message}\n`);
+  if (ctx.env.TSBOX_DEBUG && err instanceof Error && err.stack) ctx.stderr.write(err.stack + "\n");
+  return err instanceof TsboxError ? err.exitCode : 125;
+}
+
+const ctx: CliContext = { env: process.env, stdout: process.stdout, stderr: process.stderr };
+// `tsbox images | head` closes our stdout early: that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+});
+let code: number;
+try {
+  code = await main(process.argv.slice(2), ctx);
+} catch (err) {
+  code = reportError(err, ctx);
+}
+process.exit(code);

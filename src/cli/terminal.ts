@@ -1,0 +1,37 @@
+import type { Container } from "../container.js";
+
+/** The host terminal's size, or 80x24 when stdout is not a terminal. */
+export function hostTerminalSize(): { cols: number; rows: number } {
+  const out = process.stdout;
+  return out.isTTY && out.columns > 0 && out.rows > 0 ? { cols: out.columns, rows: out.rows } : { cols: 80, rows: 24 };
+}
+
+/**
+ * Connects the host terminal to a container's pty: raw mode so keystrokes
+ * (^C included) reach the container unmodified, window size changes
+ * forwarded. Returns the function that restores the host terminal.
+ */
+export function attachTerminal(container: Container, forwardInput: boolean): () => void {
+  const stdin = process.stdin;
+  const raw = forwardInput && stdin.isTTY;
+  if (raw) stdin.setRawMode(true);
+  if (forwardInput && container.stdin) {
+    stdin.pipe(container.stdin);
+    // Writes after the container is gone fail with EIO; nothing to tell the user.
+    container.stdin.on("error", () => {});
+  }
+  container.stdout?.pipe(process.stdout, { end: false });
+  const onResize = () => {
+    const { cols, rows } = hostTerminalSize();
+    container.resize(cols, rows);
+  };
+  process.stdout.on("resize", onResize);
+  return () => {
+    process.stdout.off("resize", onResize);
+    if (forwardInput) {
+      stdin.unpipe();
+      stdin.pause();
+    }
+    if (raw) stdin.setRawMode(false);
+  };
+}
