@@ -1,0 +1,51 @@
+/**
+ * Runs library-API scenarios in a separate Node process, so the API can be
+ * exercised as an unprivileged user too. Prints one JSON object of results.
+ *   node --import tsx test/helpers/api-script.ts
+ */
+import { Runtime } from "../../src/index.js";
+
+const rt = new Runtime({});
+const results: Record<string, unknown> = {};
+
+// output(): collected stdout/stderr and the exit code.
+{
+  const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo out; echo err >&2; exit 3"], remove: true });
+  results.output = await c.output();
+}
+// stdin as a Writable, stdout as a Readable.
+{
+  const c = await rt.run({ image: "busybox", cmd: ["tr", "a-z", "A-Z"], stdin: true, remove: true });
+  c.stdin!.end("piped through\n");
+  results.stdin = await c.output();
+}
+// kill(): SIGKILL ends the container with 128+9 and the signal name.
+{
+  const c = await rt.run({ image: "busybox", cmd: ["sleep", "30"], remove: true });
+  const pid = c.pid;
+  await c.kill("SIGKILL");
+  results.kill = { ...(await c.wait()), pidWasNumber: typeof pid === "number" && pid > 0 };
+}
+// tty: a real pty with the requested size.
+{
+  const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "tty; stty size"], tty: { cols: 100, rows: 30 }, remove: true });
+  results.tty = await c.output();
+}
+// await using disposes (kills and removes) a running container.
+{
+  let id = "";
+  {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "30"] });
+    id = c.id;
+  }
+  results.disposed = { listed: (await rt.containers()).some((c) => c.id === id) };
+}
+// errors are TsboxErrors with docker's exit codes.
+try {
+  await (await rt.run({ image: "busybox", cmd: ["no-such-command"], remove: true })).wait();
+  results.notFound = "no error";
+} catch (e) {
+  const err = e as { message: string; exitCode: number };
+  results.notFound = { message: err.message, exitCode: err.exitCode };
+}
+console.log(JSON.stringify(results));
