@@ -9,11 +9,11 @@
  * `--arch 386 --busybox <i386 busybox> --out …` makes the vm guest's image.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, renameSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, renameSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
-import { sha256Digest } from "../src/image/digest.js";
+import { sha256Digest } from "../src/image/hash.js";
 import { OciLayout } from "../src/image/layout.js";
 import { Annotation, type ImageConfig, type ImageManifest, MediaType } from "../src/image/oci.js";
 import { TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
@@ -91,6 +91,7 @@ async function build(opts: Options): Promise<string> {
 
   const tmp = mkdtempSync(`${opts.out}.build-`);
   try {
+    chmodSync(tmp, 0o755); // mkdtemp makes it 0700; every user imports from it
     const layout = new OciLayout(tmp);
     await layout.init();
     const layer = await layout.writeBlob(layerGz);

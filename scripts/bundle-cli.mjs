@@ -1,16 +1,24 @@
-// Bundles the CLI (src/cli/main.ts and everything it imports) into one ESM
-// file, dist/cli.mjs, so `tsbox` starts by loading a single module instead
-// of resolving dozens. Node built-ins stay external; there are no others.
+// Bundles the CLI (src/cli/main.ts and everything it imports) into
+// dist/cli.mjs, so `tsbox` starts by loading one module instead of
+// resolving dozens. Code reached only through dynamic import() (rare
+// commands, terminals, hashing, layer unpacking) is split into
+// dist/cli-chunks/, so its Node built-ins (node:crypto, node:tty, node:zlib…)
+// are not loaded by a plain `tsbox run`. No dependencies besides built-ins.
 import { build } from "esbuild";
+import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+rmSync(join(root, "dist/cli-chunks"), { recursive: true, force: true });
 
 await build({
-  entryPoints: [join(root, "src/cli/main.ts")],
-  outfile: join(root, "dist/cli.mjs"),
+  entryPoints: [{ in: join(root, "src/cli/main.ts"), out: "cli" }],
+  outdir: join(root, "dist"),
+  outExtension: { ".js": ".mjs" },
+  chunkNames: "cli-chunks/[name]-[hash]",
   bundle: true,
+  splitting: true,
   platform: "node",
   format: "esm",
   target: "node20",

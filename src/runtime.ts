@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
 import type { Backend, StdioTarget } from "./backends/backend.js";
 import { NativeBackend } from "./backends/native/native-backend.js";
 import { Container, type ExitStatus } from "./container.js";
@@ -61,12 +61,14 @@ export class Runtime {
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);
-    await mkdir(this.paths.containers, { recursive: true });
-    await mkdir(bundle.dir, { mode: 0o700 });
+    // Sync: a handful of mkdirs are cheaper than as many thread-pool round trips.
+    mkdirSync(this.paths.containers, { recursive: true });
+    mkdirSync(bundle.dir, { mode: 0o700 });
     let state: ContainerState | undefined;
     try {
-      await Promise.all([mkdir(bundle.upper), mkdir(bundle.work), mkdir(bundle.rootfs)]);
-      if (options.name !== undefined) await this.names.reserve(options.name, id);
+      for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
+      // After the bundle dir exists, so a racing run sees the name as taken, not stale.
+      if (options.name !== undefined) this.names.reserve(options.name, id);
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host });
       state = {
         id,
@@ -86,7 +88,7 @@ export class Runtime {
         error: null,
         remove: options.remove ?? false,
       };
-      await writeState(bundle, state);
+      writeState(bundle, state);
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const proc = await this.backend.start({
         bundleDir: bundle.dir,
@@ -97,7 +99,7 @@ export class Runtime {
         newSession: control.newSession ?? false,
       });
       state = { ...state, status: "running", pid: proc.pid, monitorPid: proc.monitorPid, monitorStartTime: processStartTime(proc.monitorPid) };
-      await writeState(bundle, state);
+      writeState(bundle, state);
       return new Container(id, options.name ?? null, proc, this, options.remove ?? false);
     } catch (err) {
       // A container that never got to run is kept only when it was created
@@ -105,7 +107,11 @@ export class Runtime {
       if (state && !options.remove) {
         const message = err instanceof Error ? err.message : String(err);
         const exitCode = err instanceof TsboxError ? err.exitCode : 125;
-        await writeState(bundle, { ...state, status: "exited", exitCode, error: message, finished: new Date().toISOString() }).catch(() => {});
+        try {
+          writeState(bundle, { ...state, status: "exited", exitCode, error: message, finished: new Date().toISOString() });
+        } catch {
+          // the original error matters more
+        }
       } else {
         await this.deleteBundle(id, options.name ?? null).catch(() => {});
       }
@@ -127,7 +133,7 @@ export class Runtime {
   /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
   async removeContainer(ref: string, options: { force?: boolean } = {}): Promise<void> {
     const id = await this.resolveContainer(ref);
-    const state = await readState(this.paths.container(id));
+    const state = readState(this.paths.container(id));
     const current = state ? refreshStatus(state) : undefined;
     if (current?.status === "running") {
       if (!options.force) throw new ContainerError(`cannot remove running container ${id.slice(0, 12)}: stop it first or use --force`);
@@ -138,7 +144,7 @@ export class Runtime {
 
   /** Container id for an id, a unique id prefix or a name. */
   async resolveContainer(ref: string): Promise<string> {
-    const byName = await this.names.lookup(ref);
+    const byName = this.names.lookup(ref);
     if (byName) return byName;
     if (/^[0-9a-f]+$/.test(ref)) {
       const matches = (await listStates(this.paths)).filter((s) => s.id.startsWith(ref));
@@ -151,13 +157,13 @@ export class Runtime {
   /** @internal Called by Container when its process has ended. */
   async finish(id: string, status: ExitStatus): Promise<void> {
     const bundle = this.paths.container(id);
-    const state = await readState(bundle);
+    const state = readState(bundle);
     if (state?.remove) {
       await this.deleteBundle(id, state.name);
       return;
     }
     if (state) {
-      await writeState(bundle, { ...state, status: "exited", pid: null, exitCode: status.exitCode, signal: status.signal, finished: new Date().toISOString() });
+      writeState(bundle, { ...state, status: "exited", pid: null, exitCode: status.exitCode, signal: status.signal, finished: new Date().toISOString() });
     }
   }
 
@@ -168,7 +174,7 @@ export class Runtime {
       backend: this.backend,
       helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox")))[0]!,
     });
-    if (name !== null) await this.names.release(name, id);
+    if (name !== null) this.names.release(name, id);
   }
 }
 

@@ -1,12 +1,14 @@
 /**
- * The `tsbox` command. Kept lean for `tsbox run`'s start-up time: each
- * command module is loaded only when that command runs.
+ * The `tsbox` command. Kept lean for `tsbox run`'s start-up time: other
+ * commands, terminals and layer unpacking are loaded only when used.
  */
 import { errorMessage, TsboxError, UsageError } from "../errors.js";
+import { runCommand } from "./commands/run.js";
 import type { CliContext, Command } from "./context.js";
 
+// `run` is the hot path and loaded up front; the rest on demand.
 const COMMANDS: Record<string, () => Promise<Command>> = {
-  run: async () => (await import("./commands/run.js")).runCommand,
+  run: async () => runCommand,
   images: async () => (await import("./commands/images.js")).imagesCommand,
   ps: async () => (await import("./commands/ps.js")).psCommand,
   rm: async () => (await import("./commands/rm.js")).rmCommand,

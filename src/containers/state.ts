@@ -1,6 +1,5 @@
-import { readdir, readFile } from "node:fs/promises";
-import { readFileSync } from "node:fs";
-import { writeFileAtomic, isErrno } from "../fs-util.js";
+import { readdirSync, readFileSync } from "node:fs";
+import { isErrno, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 
 export type ContainerStatus = "created" | "running" | "exited";
@@ -30,13 +29,14 @@ export interface ContainerState {
   remove: boolean;
 }
 
-export async function writeState(paths: ContainerPaths, state: ContainerState): Promise<void> {
-  await writeFileAtomic(paths.state, JSON.stringify(state, null, 2) + "\n");
+// Sync I/O: state files are tiny and on the `tsbox run` path (see writeFileAtomicSync).
+export function writeState(paths: ContainerPaths, state: ContainerState): void {
+  writeFileAtomicSync(paths.state, JSON.stringify(state, null, 2) + "\n");
 }
 
-export async function readState(paths: ContainerPaths): Promise<ContainerState | undefined> {
+export function readState(paths: ContainerPaths): ContainerState | undefined {
   try {
-    return JSON.parse(await readFile(paths.state, "utf8")) as ContainerState;
+    return JSON.parse(readFileSync(paths.state, "utf8")) as ContainerState;
   } catch (err) {
     if (isErrno(err, "ENOENT") || err instanceof SyntaxError) return undefined;
     throw err;
@@ -47,14 +47,14 @@ export async function readState(paths: ContainerPaths): Promise<ContainerState |
 export async function listStates(data: DataPaths): Promise<ContainerState[]> {
   let ids: string[];
   try {
-    ids = await readdir(data.containers);
+    ids = readdirSync(data.containers);
   } catch (err) {
     if (isErrno(err, "ENOENT")) return [];
     throw err;
   }
   const states: ContainerState[] = [];
   for (const id of ids) {
-    const state = await readState(data.container(id));
+    const state = readState(data.container(id));
     if (state) states.push(refreshStatus(state));
   }
   return states.sort((a, b) => b.created.localeCompare(a.created));

@@ -1,9 +1,10 @@
-import { open, mkdir, mkdtemp, rename, stat } from "node:fs/promises";
+import { statSync } from "node:fs";
+import { open, mkdir, mkdtemp, rename } from "node:fs/promises";
 import { join } from "node:path";
 import { LayerError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
 import { DataPaths } from "../paths.js";
-import { DigestCounter } from "./digest.js";
+import type { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
 import type { Descriptor } from "./oci.js";
 import type { StoredImage } from "./store.js";
@@ -46,7 +47,7 @@ export class LayerCache {
   async findLayer(diffId: string): Promise<string | undefined> {
     const dir = this.paths.layerDir(diffId);
     try {
-      await stat(dir);
+      statSync(dir); // sync: on every `run`, and cheaper than a thread-pool round trip
       return dir;
     } catch (err) {
       if (isErrno(err, "ENOENT")) return undefined;
@@ -79,7 +80,12 @@ export class LayerCache {
 
   private async unpackInto(blob: Descriptor, diffId: string, dir: string): Promise<void> {
     // Loaded lazily: only a cold start (first run of an image) unpacks.
-    const [{ createGunzip }, { readTar }, { unpackLayer }] = await Promise.all([import("node:zlib"), import("./tar.js"), import("./unpack.js")]);
+    const [{ createGunzip }, { readTar }, { unpackLayer }, { DigestCounter }] = await Promise.all([
+      import("node:zlib"),
+      import("./tar.js"),
+      import("./unpack.js"),
+      import("./hash.js"),
+    ]);
     const path = this.layout.blobPath(blob.digest);
     const file = await open(path).catch((err: unknown) => {
       if (isErrno(err, "ENOENT")) throw new LayerError(`layer blob ${blob.digest} is missing from the image store`);

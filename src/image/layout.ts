@@ -1,9 +1,9 @@
-import { createReadStream, type ReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { createReadStream, type ReadStream, readFileSync, statSync } from "node:fs";
+import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageError } from "../errors.js";
 import { isErrno, randomHex, withFileLock, writeFileAtomic } from "../fs-util.js";
-import { assertDigest, DigestCounter } from "./digest.js";
+import { assertDigest } from "./digest.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
 
 const OCI_LAYOUT = JSON.stringify({ imageLayoutVersion: "1.0.0" });
@@ -28,7 +28,7 @@ export class OciLayout {
 
   async hasBlob(digest: string): Promise<boolean> {
     try {
-      await stat(this.blobPath(digest));
+      statSync(this.blobPath(digest));
       return true;
     } catch (err) {
       if (isErrno(err, "ENOENT")) return false;
@@ -36,9 +36,10 @@ export class OciLayout {
     }
   }
 
+  /** Whole blob in memory: for manifests and configs (small, read on every run: sync). */
   async readBlob(digest: string): Promise<Buffer> {
     try {
-      return await readFile(this.blobPath(digest));
+      return readFileSync(this.blobPath(digest));
     } catch (err) {
       if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${digest} is missing from ${this.dir}`);
       throw err;
@@ -87,6 +88,7 @@ export class OciLayout {
     // blobs/: tools expect only digests there. Never a leftover dir to manage.
     await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
     const tmp = join(this.dir, `.blob-${randomHex(8)}.tmp`);
+    const { DigestCounter } = await import("./hash.js");
     const counter = new DigestCounter();
     const fh = await open(tmp, "wx", 0o644);
     let published = false;
@@ -122,7 +124,7 @@ export class OciLayout {
   async readIndex(): Promise<ImageIndex> {
     let text: string;
     try {
-      text = await readFile(join(this.dir, "index.json"), "utf8");
+      text = readFileSync(join(this.dir, "index.json"), "utf8");
     } catch (err) {
       if (isErrno(err, "ENOENT")) return emptyIndex();
       throw err;

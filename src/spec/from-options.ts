@@ -1,4 +1,4 @@
-import { stat } from "node:fs/promises";
+import { statSync } from "node:fs";
 import { isAbsolute, normalize } from "node:path";
 import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
@@ -126,7 +126,7 @@ async function volumeMounts(volumes: VolumeOption[]): Promise<MountSpec[]> {
     }
     if (normalize(v.container) === "/") throw new TsboxError(`invalid volume ${label}: cannot mount over the container's /`, { code: "usage" });
     try {
-      await stat(v.host);
+      statSync(v.host);
     } catch {
       throw new TsboxError(`invalid volume ${label}: host path ${v.host} does not exist`, { code: "usage" });
     }

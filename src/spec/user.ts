@@ -1,4 +1,4 @@
-import { lstat, readFile } from "node:fs/promises";
+import { lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsboxError } from "../errors.js";
 import { isErrno } from "../fs-util.js";
@@ -70,6 +70,7 @@ export async function resolveUser(spec: string, layers: string[]): Promise<Resol
 export const ROOT_USER: ResolvedUser = { uid: 0, gid: 0, additionalGids: [], home: "/root" };
 
 /**
+ * (Sync: two small files on every `run` with a user.)
  * Reads a file as the container would see it through overlay: topmost
  * layer that has it wins; a whiteout (or a non-regular file) hides it.
  * Parents must be real directories: a symlinked /etc in a layer could
@@ -85,7 +86,7 @@ export async function readImageFile(layers: string[], rel: string): Promise<stri
       const path = join(dir, parts[i]!);
       let st;
       try {
-        st = await lstat(path);
+        st = lstatSync(path);
       } catch (err) {
         if (!isErrno(err, "ENOENT") && !isErrno(err, "ENOTDIR")) throw err;
         missing = true;
@@ -99,7 +100,7 @@ export async function readImageFile(layers: string[], rel: string): Promise<stri
       dir = path;
     }
     if (hidden) return undefined;
-    if (!missing) return readFile(dir, "utf8");
+    if (!missing) return readFileSync(dir, "utf8");
   }
   return undefined;
 }

@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { TsboxError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
@@ -20,12 +19,16 @@ export function addonPath(): string {
   return process.env.TSBOX_ADDON || join(packageRoot(), "native-rs", "dist", ADDON_FILE);
 }
 
-/** Loads the addon once; only terminals and host probes need it, so callers load it lazily. */
-export function loadAddon(): NativeAddon {
+/**
+ * Loads the addon once. Only terminals and host probes need it, so it (and
+ * node:module) is loaded on first use, not at start-up.
+ */
+export async function loadAddon(): Promise<NativeAddon> {
   if (cached) return cached;
   const path = addonPath();
   if (!existsSync(path)) throw new TsboxError(`native addon not built: run npm run build:native (missing ${path})`, { code: "runtime" });
   try {
+    const { createRequire } = await import("node:module");
     cached = createRequire(import.meta.url)(path) as NativeAddon;
   } catch (err) {
     throw new TsboxError(`cannot load the native addon ${path}: ${(err as Error).message}`, { code: "runtime", cause: err });

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn, type StdioOptions } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ExitStatus, StartOptions } from "../backend.js";
-import { Pty } from "./pty.js";
+import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
 
@@ -32,10 +32,11 @@ export class NativeBackend implements Backend {
 
   async start(options: StartOptions): Promise<ContainerProcess> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
-    await writeFile(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
+    writeFileSync(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
     const terminal = options.spec.process.terminal;
     const size = options.spec.process.consoleSize;
-    const pty = terminal ? new Pty(size?.width ?? 80, size?.height ?? 24) : undefined;
+    // node:tty and the addon are loaded only for terminals.
+    const pty = terminal ? await (await import("./pty.js")).Pty.open(size?.width ?? 80, size?.height ?? 24) : undefined;
     let child: ChildProcess;
     try {
       const stdio: StdioOptions = pty ? [pty.slave, pty.slave, pty.slave, "pipe"] : [options.stdin, options.stdout, options.stderr, "pipe"];

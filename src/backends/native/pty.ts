@@ -2,7 +2,7 @@ import { closeSync } from "node:fs";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { ReadStream } from "node:tty";
 import { isErrno } from "../../fs-util.js";
-import { loadAddon } from "./addon.js";
+import { loadAddon, type NativeAddon } from "./addon.js";
 
 /**
  * A pseudo-terminal for a container: the slave fd becomes the container's
@@ -20,8 +20,15 @@ export class Pty {
   private readonly socket: ReadStream;
   private slaveOpen = true;
 
-  constructor(cols: number, rows: number) {
-    const addon = loadAddon();
+  static async open(cols: number, rows: number): Promise<Pty> {
+    return new Pty(await loadAddon(), cols, rows);
+  }
+
+  private constructor(
+    private readonly addon: NativeAddon,
+    cols: number,
+    rows: number,
+  ) {
     const { master, slave } = addon.openPty(cols, rows);
     this.master = master;
     this.slave = slave;
@@ -45,7 +52,7 @@ export class Pty {
   }
 
   resize(cols: number, rows: number): void {
-    loadAddon().resizePty(this.master, cols, rows);
+    this.addon.resizePty(this.master, cols, rows);
   }
 
   /** After the child has its copy: the master sees EOF only once every slave fd is closed. */

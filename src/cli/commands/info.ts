@@ -27,7 +27,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   if (!runtime) warnings.push(`tsbox-runtime not found (looked at ${runtimeBinaryCandidates(ctx.env).join(", ")}): run npm run build:native`);
   let addon: { path: string; version: string | null; error: string | null };
   try {
-    addon = { path: addonPath(), version: loadAddon().version(), error: null };
+    addon = { path: addonPath(), version: (await loadAddon()).version(), error: null };
   } catch (err) {
     addon = { path: addonPath(), version: null, error: errorMessage(err) };
     warnings.push(`${errorMessage(err)} (needed for -t)`);

@@ -1,4 +1,5 @@
 import { defaultDataDir } from "../../paths.js";
+import type { Container } from "../../container.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { parseRunArgs, RUN_USAGE } from "../run-flags.js";
@@ -22,11 +23,21 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
   if (tty) options.tty = hostTerminalSize();
 
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  const container = await runtime.run(options, { newSession: true });
-  const forward = (signal: NodeJS.Signals) => void container.kill(signal);
+  // Handlers go in before the container starts: a signal that arrives while
+  // it is being set up (its output may already be visible) is held and
+  // delivered as soon as there is a container to deliver it to.
+  let container: Container | undefined;
+  const pending: NodeJS.Signals[] = [];
+  const forward = (signal: NodeJS.Signals) => {
+    if (container) void container.kill(signal);
+    else pending.push(signal);
+  };
   for (const signal of FORWARDED) process.on(signal, forward);
-  const restore = tty ? attachTerminal(container, interactive) : undefined;
+  let restore: (() => void) | undefined;
   try {
+    container = await runtime.run(options, { newSession: true });
+    for (const signal of pending.splice(0)) void container.kill(signal);
+    if (tty) restore = attachTerminal(container, interactive);
     const status = await container.wait();
     return status.exitCode;
   } finally {
