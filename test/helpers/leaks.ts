@@ -23,9 +23,14 @@ export function snapshot(): Snapshot {
   return { mounts: mountPoints(), tmp: new Set(readdirSync("/tmp")) };
 }
 
-/** Processes that belong to a container run: tsbox-runtime helpers, or anything the test users run. */
+/**
+ * Processes that belong to a container run of these identities: anything the
+ * test users run, or a tsbox-runtime working in one of their data dirs (root's
+ * containers run as root, so the data dir tells them apart from other work).
+ */
 export function strayProcesses(who: Identity[]): string[] {
   const uids = new Set(who.filter((w) => w.uid !== 0).map((w) => w.uid));
+  const dirs = who.map((w) => w.dataDir);
   const stray: string[] = [];
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
@@ -34,7 +39,8 @@ export function strayProcesses(who: Identity[]): string[] {
       const status = readFileSync(`/proc/${pid}/status`, "utf8");
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
       const zombie = /^State:\s+Z/m.test(status);
-      if (cmdline.includes("tsbox-runtime") || (uids.has(uid) && !zombie)) stray.push(`${pid} ${cmdline}`);
+      const ours = cmdline.includes("tsbox-runtime") && dirs.some((d) => cmdline.includes(d));
+      if ((ours || uids.has(uid)) && !zombie) stray.push(`${pid} ${cmdline}`);
     } catch {
       // exited while we looked
     }
@@ -47,11 +53,12 @@ export function dataDirLeftovers(who: Identity): string[] {
   const left: string[] = [];
   const containers = join(who.dataDir, "containers");
   if (existsSync(containers)) left.push(...readdirSync(containers).map((c) => `containers/${c}`));
+  // The store's own structure (blobs/sha256, layers/sha256, …), not the unpacked layers' contents.
   const walk = (dir: string, depth: number) => {
-    if (depth > 3 || !existsSync(dir)) return;
+    if (depth > 2 || !existsSync(dir)) return;
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (/(^\.|tmp|partial|incomplete)/i.test(e.name)) left.push(join(dir, e.name).slice(who.dataDir.length + 1));
-      else if (e.isDirectory() && e.name !== "containers") walk(join(dir, e.name), depth + 1);
+      else if (e.isDirectory() && e.name !== "containers" && !/^[0-9a-f]{64}$/.test(e.name)) walk(join(dir, e.name), depth + 1);
     }
   };
   walk(who.dataDir, 0);
