@@ -1,0 +1,44 @@
+//! Facts about where the setup runs that change how it is done.
+
+use crate::namespaces::NamespaceKind;
+use crate::spec::Spec;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// The setup runs in a non-initial user namespace: overlay needs
+    /// `userxattr`, and flags of inherited mounts are locked.
+    pub in_user_ns: bool,
+    /// `/proc/self/setgroups` is "deny" (a single mapping written without
+    /// privilege): setgroups(2) would fail.
+    pub setgroups_denied: bool,
+    /// /proc/sys/kernel/cap_last_cap: higher capability numbers do not exist.
+    pub last_cap: u32,
+}
+
+impl Host {
+    /// Read in the parent, before clone.
+    pub fn detect(spec: &Spec) -> Host {
+        Host {
+            in_user_ns: spec.has_namespace(NamespaceKind::User) || !in_initial_user_ns(),
+            setgroups_denied: false,
+            last_cap: std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(40),
+        }
+    }
+}
+
+/// The initial user namespace maps every id onto itself.
+fn in_initial_user_ns() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|s| s.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+        .unwrap_or(true)
+}
+
+/// Read in the child once the parent has written the maps.
+pub fn setgroups_denied() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() == "deny")
+        .unwrap_or(false)
+}

@@ -1,0 +1,176 @@
+//! uid_map/gid_map for the child's new user namespace, written by the parent
+//! (step 2): a process cannot map ids in its own namespace, but its parent,
+//! outside, can.
+//!
+//! * root writes any mapping directly;
+//! * an unprivileged user may write exactly one mapping of its own id, and
+//!   for the gid map only after writing "deny" to setgroups (otherwise the
+//!   container could drop a group used to deny it access on the host);
+//! * anything else (ranges from /etc/subuid) goes through the setuid
+//!   `newuidmap`/`newgidmap` helpers, which check /etc/subuid and /etc/subgid.
+
+use crate::error::{Context, Error};
+use crate::namespaces::NamespaceKind;
+use crate::spec::{IdMapping, Spec};
+use crate::sys::cred;
+use std::process::Command;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdKind {
+    Uid,
+    Gid,
+}
+
+impl IdKind {
+    fn file(self) -> &'static str {
+        match self {
+            IdKind::Uid => "uid_map",
+            IdKind::Gid => "gid_map",
+        }
+    }
+
+    fn helper(self) -> &'static str {
+        match self {
+            IdKind::Uid => "newuidmap",
+            IdKind::Gid => "newgidmap",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Write /proc/PID/{uid,gid}_map ourselves.
+    Direct,
+    /// Run newuidmap/newgidmap.
+    Helper,
+}
+
+/// The kernel's format: one "container host size" line per mapping.
+pub fn map_text(maps: &[IdMapping]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect()
+}
+
+pub fn method(maps: &[IdMapping], own_id: u32, privileged: bool) -> Method {
+    let own_single = maps.len() == 1 && maps[0].host_id == own_id && maps[0].size == 1;
+    if privileged || own_single {
+        Method::Direct
+    } else {
+        Method::Helper
+    }
+}
+
+/// Writes both maps for `pid` when the spec creates a user namespace.
+pub fn write_mappings(pid: i32, spec: &Spec) -> Result<(), Error> {
+    if !spec.creates_namespace(NamespaceKind::User) {
+        return Ok(());
+    }
+    let privileged = cred::geteuid() == 0;
+    write_map(
+        pid,
+        IdKind::Uid,
+        &spec.linux.uid_mappings,
+        cred::geteuid(),
+        privileged,
+    )?;
+    write_map(
+        pid,
+        IdKind::Gid,
+        &spec.linux.gid_mappings,
+        cred::getegid(),
+        privileged,
+    )
+}
+
+pub fn write_map(
+    pid: i32,
+    kind: IdKind,
+    maps: &[IdMapping],
+    own_id: u32,
+    privileged: bool,
+) -> Result<(), Error> {
+    match method(maps, own_id, privileged) {
+        Method::Direct => {
+            if kind == IdKind::Gid && !privileged {
+                deny_setgroups(pid)?;
+            }
+            write_direct(pid, kind, &map_text(maps))
+        }
+        Method::Helper => run_helper(pid, kind, maps),
+    }
+}
+
+pub fn deny_setgroups(pid: i32) -> Result<(), Error> {
+    let path = format!("/proc/{}/setgroups", pid);
+    std::fs::write(&path, "deny").step(|| format!("writing {}", path))
+}
+
+/// The map must arrive in a single write(2); fs::write does that for text
+/// this small.
+pub fn write_direct(pid: i32, kind: IdKind, text: &str) -> Result<(), Error> {
+    let path = format!("/proc/{}/{}", pid, kind.file());
+    std::fs::write(&path, text)
+        .step(|| format!("writing {} ({})", path, text.trim_end().replace('\n', ", ")))
+}
+
+fn run_helper(pid: i32, kind: IdKind, maps: &[IdMapping]) -> Result<(), Error> {
+    let mut args = vec![pid.to_string()];
+    for m in maps {
+        args.extend([
+            m.container_id.to_string(),
+            m.host_id.to_string(),
+            m.size.to_string(),
+        ]);
+    }
+    let shown = format!("{} {}", kind.helper(), args.join(" "));
+    let out = Command::new(kind.helper()).args(&args).output().map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::setup(format!(
+                "{} not found: mapping id ranges without root needs it (Debian/Ubuntu package uidmap)",
+                kind.helper()
+            ))
+        } else {
+            Error::setup(format!("running {}: {}", shown, e))
+        }
+    })?;
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(Error::setup(format!("{} failed: {}", shown, stderr.trim())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(c: u32, h: u32, s: u32) -> IdMapping {
+        IdMapping {
+            container_id: c,
+            host_id: h,
+            size: s,
+        }
+    }
+
+    #[test]
+    fn text() {
+        assert_eq!(
+            map_text(&[m(0, 1000, 1), m(1, 100000, 65536)]),
+            "0 1000 1\n1 100000 65536\n"
+        );
+        assert_eq!(map_text(&[m(0, 0, 4294967295)]), "0 0 4294967295\n");
+    }
+
+    #[test]
+    fn chooses_method() {
+        assert_eq!(method(&[m(0, 1000, 1)], 1000, false), Method::Direct);
+        assert_eq!(method(&[m(0, 1001, 1)], 1000, false), Method::Helper);
+        assert_eq!(method(&[m(0, 1000, 2)], 1000, false), Method::Helper);
+        assert_eq!(
+            method(&[m(0, 1000, 1), m(1, 100000, 65536)], 1000, false),
+            Method::Helper
+        );
+        assert_eq!(method(&[m(0, 0, 4294967295)], 0, true), Method::Direct);
+    }
+}

@@ -1,0 +1,36 @@
+//! tsbox container machinery: a `ContainerSpec` (config.json) in, a
+//! configured process out. std only, Rust 1.63, x86_64 and i686 Linux.
+//!
+//! Entry points: [`spec::Spec::load`], [`launch::spawn`], [`probe::Probe::run`].
+//! The setup sequence itself is [`launch::setup`]; each concern it uses has
+//! its own module, and every privileged call goes through
+//! [`syscall::Syscall`].
+
+pub mod caps;
+pub mod dev;
+pub mod error;
+pub mod exec;
+pub mod host;
+pub mod idmap;
+pub mod json;
+pub mod launch;
+pub mod masked;
+pub mod mounts;
+pub mod namespaces;
+pub mod network;
+pub mod paths;
+pub mod pivot;
+pub mod probe;
+pub mod rlimits;
+pub mod rootfs;
+pub mod spec;
+pub mod sys;
+pub mod syscall;
+pub mod terminal;
+pub mod user;
+
+pub use error::{Error, ErrorKind};
+pub use spec::Spec;
+
+/// Kept in step with Cargo.toml (rustc-only builds have no CARGO_PKG_VERSION).
+pub const VERSION: &str = "0.1.0";

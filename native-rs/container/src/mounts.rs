@@ -1,0 +1,355 @@
+//! The spec's `mounts`: OCI option parsing and mounting each entry inside
+//! the new root (step 4 of the setup order).
+
+use crate::dev;
+use crate::error::{Context, Error};
+use crate::host::Host;
+use crate::paths::{self, Create};
+use crate::spec::Mount;
+use crate::sys::consts::*;
+use crate::sys::errno::{EINVAL, EPERM};
+use crate::sys::Errno;
+use crate::syscall::Syscall;
+use std::os::raw::c_ulong;
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MountOptions {
+    /// mount(2) flags, MS_BIND/MS_REC included.
+    pub flags: c_ulong,
+    /// MS_PRIVATE/MS_SHARED/… (+MS_REC), applied by a second mount call.
+    pub propagation: c_ulong,
+    /// Everything else, for the filesystem (`mode=755`, `size=65536k`, …).
+    pub data: Vec<String>,
+}
+
+const ATIME_FLAGS: c_ulong = MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
+
+/// OCI option → (clear the flag instead of setting it, flag).
+fn flag_option(name: &str) -> Option<(bool, c_ulong)> {
+    Some(match name {
+        "defaults" => (false, 0),
+        "ro" => (false, MS_RDONLY),
+        "rw" => (true, MS_RDONLY),
+        "suid" => (true, MS_NOSUID),
+        "nosuid" => (false, MS_NOSUID),
+        "dev" => (true, MS_NODEV),
+        "nodev" => (false, MS_NODEV),
+        "exec" => (true, MS_NOEXEC),
+        "noexec" => (false, MS_NOEXEC),
+        "sync" => (false, MS_SYNCHRONOUS),
+        "async" => (true, MS_SYNCHRONOUS),
+        "dirsync" => (false, MS_DIRSYNC),
+        "remount" => (false, MS_REMOUNT),
+        "mand" => (false, MS_MANDLOCK),
+        "nomand" => (true, MS_MANDLOCK),
+        "atime" => (true, MS_NOATIME),
+        "noatime" => (false, MS_NOATIME),
+        "diratime" => (true, MS_NODIRATIME),
+        "nodiratime" => (false, MS_NODIRATIME),
+        "relatime" => (false, MS_RELATIME),
+        "norelatime" => (true, MS_RELATIME),
+        "strictatime" => (false, MS_STRICTATIME),
+        "nostrictatime" => (true, MS_STRICTATIME),
+        "lazytime" => (false, MS_LAZYTIME),
+        "nolazytime" => (true, MS_LAZYTIME),
+        "silent" => (false, MS_SILENT),
+        "loud" => (true, MS_SILENT),
+        "bind" => (false, MS_BIND),
+        "rbind" => (false, MS_BIND | MS_REC),
+        _ => return None,
+    })
+}
+
+fn propagation_option(name: &str) -> Option<c_ulong> {
+    Some(match name {
+        "private" => MS_PRIVATE,
+        "rprivate" => MS_PRIVATE | MS_REC,
+        "shared" => MS_SHARED,
+        "rshared" => MS_SHARED | MS_REC,
+        "slave" => MS_SLAVE,
+        "rslave" => MS_SLAVE | MS_REC,
+        "unbindable" => MS_UNBINDABLE,
+        "runbindable" => MS_UNBINDABLE | MS_REC,
+        _ => return None,
+    })
+}
+
+/// Options with no meaning here (SELinux relabeling, podman's tmpcopyup).
+fn ignored_option(name: &str) -> bool {
+    matches!(name, "z" | "Z" | "tmpcopyup" | "notmpcopyup")
+}
+
+pub fn parse_options(options: &[String]) -> MountOptions {
+    let mut out = MountOptions::default();
+    for o in options {
+        if let Some((clear, flag)) = flag_option(o) {
+            if clear {
+                out.flags &= !flag;
+            } else {
+                out.flags |= flag;
+            }
+        } else if let Some(p) = propagation_option(o) {
+            out.propagation |= p;
+        } else if !ignored_option(o) {
+            out.data.push(o.clone());
+        }
+    }
+    out
+}
+
+/// Changes the per-mount flags of the bind mount at `target` to `flags`,
+/// carrying over what the mount already has that we may not drop: in a user
+/// namespace, nosuid/nodev/noexec/atime (and ro) of mounts inherited from
+/// the host are locked, and a remount without them fails with EPERM.
+pub fn remount_bind(
+    sys: &dyn Syscall,
+    target: &Path,
+    flags: c_ulong,
+    host: &Host,
+) -> Result<(), Errno> {
+    let current = sys.mount_flags(target)?;
+    let mut keep = current & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if flags & ATIME_FLAGS == 0 {
+        // No atime flag at all reads back as strictatime.
+        keep |= match current & ATIME_FLAGS {
+            0 => MS_STRICTATIME,
+            atime => atime,
+        };
+    }
+    if host.in_user_ns {
+        keep |= current & MS_RDONLY;
+    }
+    sys.mount(
+        None,
+        target,
+        None,
+        MS_REMOUNT | MS_BIND | flags | keep,
+        None,
+    )
+}
+
+/// Mounts every entry in order. `terminal`: stdin is the container's
+/// terminal, to be shown as /dev/console when /dev is ours.
+pub fn mount_all(
+    sys: &dyn Syscall,
+    root: &Path,
+    mounts: &[Mount],
+    host: &Host,
+    terminal: bool,
+) -> Result<(), Error> {
+    mounts
+        .iter()
+        .try_for_each(|m| mount_one(sys, root, m, host, terminal))
+}
+
+fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
+    m.kind == "bind" || opts.flags & MS_BIND != 0
+}
+
+fn mount_one(
+    sys: &dyn Syscall,
+    root: &Path,
+    m: &Mount,
+    host: &Host,
+    terminal: bool,
+) -> Result<(), Error> {
+    let opts = parse_options(&m.options);
+    let bind = is_bind(m, &opts);
+    let create = if bind {
+        let md = std::fs::metadata(&m.source)
+            .step(|| format!("bind-mounting {} on {}", m.source, m.destination))?;
+        if md.is_dir() {
+            Create::Dir
+        } else {
+            Create::File
+        }
+    } else {
+        Create::Dir
+    };
+    let target = paths::resolve_in_root(root, &m.destination, create)
+        .step(|| format!("creating mount point {}", m.destination))?;
+
+    if bind {
+        bind_mount(sys, m, &target, &opts, host)?;
+    } else {
+        mount_fs(sys, m, &target, &opts, host)?;
+    }
+    if opts.propagation != 0 {
+        sys.mount(None, &target, None, opts.propagation, None)
+            .step(|| format!("setting propagation of {}", m.destination))?;
+    }
+    if m.kind == "tmpfs" && paths::normalize(&m.destination) == "/dev" {
+        dev::populate(sys, &target)?;
+        if terminal {
+            dev::bind_console(sys, &target)?;
+        }
+    }
+    Ok(())
+}
+
+fn bind_mount(
+    sys: &dyn Syscall,
+    m: &Mount,
+    target: &Path,
+    opts: &MountOptions,
+    host: &Host,
+) -> Result<(), Error> {
+    let step = || format!("bind-mounting {} on {}", m.source, m.destination);
+    sys.mount(
+        Some(Path::new(&m.source)),
+        target,
+        None,
+        MS_BIND | (opts.flags & MS_REC),
+        None,
+    )
+    .step(step)?;
+    // A bind mount ignores every other flag: they take a remount.
+    let extra = opts.flags & !(MS_BIND | MS_REC | MS_REMOUNT);
+    if extra != 0 {
+        remount_bind(sys, target, extra, host)
+            .step(|| format!("remounting {} with {}", m.destination, m.options.join(",")))?;
+    }
+    Ok(())
+}
+
+fn mount_fs(
+    sys: &dyn Syscall,
+    m: &Mount,
+    target: &Path,
+    opts: &MountOptions,
+    host: &Host,
+) -> Result<(), Error> {
+    let source = if m.source.is_empty() {
+        m.kind.as_str()
+    } else {
+        m.source.as_str()
+    };
+    let attempt = |data: &[String]| {
+        let data = data.join(",");
+        let data = if data.is_empty() {
+            None
+        } else {
+            Some(data.as_str())
+        };
+        sys.mount(
+            Some(Path::new(source)),
+            target,
+            Some(&m.kind),
+            opts.flags,
+            data,
+        )
+    };
+    let step = || format!("mounting {} on {}", m.kind, m.destination);
+    match attempt(&opts.data) {
+        Ok(()) => Ok(()),
+        // devpts gid=5 fails when gid 5 is not mapped (rootless): use the default.
+        Err(EINVAL) if m.kind == "devpts" && opts.data.iter().any(|d| d.starts_with("gid=")) => {
+            let data: Vec<String> = opts
+                .data
+                .iter()
+                .filter(|d| !d.starts_with("gid="))
+                .cloned()
+                .collect();
+            attempt(&data).step(step)
+        }
+        // A fresh sysfs needs a network namespace owned by our user
+        // namespace; without one, show the host's read-only instead.
+        Err(EPERM) if m.kind == "sysfs" => bind_host_instead(sys, "/sys", m, target, opts, host),
+        // Likewise mqueue needs an IPC namespace of our own.
+        Err(EPERM) if m.kind == "mqueue" && Path::new("/dev/mqueue").is_dir() => {
+            bind_host_instead(sys, "/dev/mqueue", m, target, opts, host)
+        }
+        Err(EPERM) if m.kind == "mqueue" => Err(Error::errno(
+            format!(
+                "mounting mqueue on {} (needs an ipc namespace of the container's own)",
+                m.destination
+            ),
+            EPERM,
+        )),
+        Err(e) => Err(Error::errno(step(), e)),
+    }
+}
+
+fn bind_host_instead(
+    sys: &dyn Syscall,
+    host_path: &str,
+    m: &Mount,
+    target: &Path,
+    opts: &MountOptions,
+    host: &Host,
+) -> Result<(), Error> {
+    let step = || format!("bind-mounting host {} on {}", host_path, m.destination);
+    sys.mount(
+        Some(Path::new(host_path)),
+        target,
+        None,
+        MS_BIND | MS_REC,
+        None,
+    )
+    .step(step)?;
+    let flags = (opts.flags | MS_RDONLY) & !(MS_BIND | MS_REC | MS_REMOUNT);
+    remount_bind(sys, target, flags, host).step(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(list: &[&str]) -> MountOptions {
+        parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn parses_oci_options() {
+        let o = opts(&["nosuid", "strictatime", "mode=755", "size=65536k"]);
+        assert_eq!(o.flags, MS_NOSUID | MS_STRICTATIME);
+        assert_eq!(o.data, ["mode=755", "size=65536k"]);
+        assert_eq!(o.propagation, 0);
+
+        let o = opts(&["rbind", "ro", "rprivate", "z"]);
+        assert_eq!(o.flags, MS_BIND | MS_REC | MS_RDONLY);
+        assert_eq!(o.propagation, MS_PRIVATE | MS_REC);
+        assert!(o.data.is_empty());
+
+        // Later options override earlier ones.
+        assert_eq!(
+            opts(&["ro", "rw", "noexec", "exec", "nodev"]).flags,
+            MS_NODEV
+        );
+        assert_eq!(
+            opts(&["newinstance", "ptmxmode=0666", "mode=0620", "gid=5"])
+                .data
+                .len(),
+            4
+        );
+    }
+
+    #[test]
+    fn remount_keeps_locked_flags() {
+        use crate::syscall::RecordingSyscall;
+        let host = Host {
+            in_user_ns: true,
+            setgroups_denied: false,
+            last_cap: 40,
+        };
+        let sys = RecordingSyscall::new(Path::new("/r"))
+            .with_mount_flags(MS_NOSUID | MS_NODEV | MS_RELATIME | MS_RDONLY);
+        remount_bind(&sys, Path::new("/r/x"), MS_RDONLY, &host).unwrap();
+        let want = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_RELATIME;
+        assert_eq!(
+            sys.calls()[1],
+            format!("mount none -> $ROOT/x flags={:#x}", want)
+        );
+
+        let sys = RecordingSyscall::new(Path::new("/r"));
+        remount_bind(&sys, Path::new("/r/x"), MS_NOEXEC, &host).unwrap();
+        assert_eq!(
+            sys.calls()[1],
+            format!(
+                "mount none -> $ROOT/x flags={:#x}",
+                MS_REMOUNT | MS_BIND | MS_NOEXEC | MS_STRICTATIME
+            )
+        );
+    }
+}

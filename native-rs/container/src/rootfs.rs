@@ -1,0 +1,182 @@
+//! The container's `/` before pivot (step 3) and its read-only remount after.
+
+use crate::error::{Context, Error};
+use crate::host::Host;
+use crate::mounts::remount_bind;
+use crate::spec::{Overlay, Root};
+use crate::sys::consts::*;
+use crate::sys::errno::{EINVAL, EPERM};
+use crate::sys::Errno;
+use crate::syscall::Syscall;
+use std::path::{Path, PathBuf};
+
+/// Our mount namespace starts as a copy of the host's with shared
+/// propagation; making it private first means nothing we mount or unmount
+/// below (the detach of the old root included) propagates to the host.
+pub fn make_private(sys: &dyn Syscall) -> Result<(), Error> {
+    sys.mount(None, Path::new("/"), None, MS_REC | MS_PRIVATE, None)
+        .step(|| "making / private")
+}
+
+/// Mounts the image at `root.path`: overlayfs of the layers, or a bind
+/// mount of `root.path` onto itself, so it is a mount point pivot_root takes.
+pub fn mount_root(sys: &dyn Syscall, root: &Root, host: &Host) -> Result<(), Error> {
+    match &root.overlay {
+        Some(ov) => mount_overlay(sys, root, ov, host),
+        None => sys
+            .mount(Some(&root.path), &root.path, None, MS_BIND | MS_REC, None)
+            .step(|| format!("bind-mounting {} onto itself", root.path.display())),
+    }
+}
+
+/// After pivot_root. Only the per-mount flag changes, so the locked
+/// nosuid/nodev flags of a user-namespace mount are carried over.
+pub fn remount_root_readonly(sys: &dyn Syscall, host: &Host) -> Result<(), Error> {
+    remount_bind(sys, Path::new("/"), MS_RDONLY, host).step(|| "remounting / read-only")
+}
+
+fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> Result<(), Error> {
+    // The overlay is mounted here, inside the user namespace: that is what
+    // makes it possible without privilege (kernel 5.11+). There, trusted.*
+    // xattrs are off limits, so `userxattr` keeps overlay metadata in user.*;
+    // kernels that predate it reject the option with EINVAL: retry without.
+    let attempts: &[bool] = if host.in_user_ns {
+        &[true, false]
+    } else {
+        &[false]
+    };
+    let mut last = EINVAL;
+    for &userxattr in attempts {
+        match try_overlay(sys, root, ov, userxattr) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+        if last != EINVAL {
+            break;
+        }
+    }
+    // A read-only container of a single-layer image needs no overlay at all.
+    if (last == EINVAL || last == EPERM) && ov.lower.len() == 1 && root.readonly {
+        eprintln!(
+            "tsbox: overlayfs unavailable ({}), using a bind mount of the image",
+            last
+        );
+        return sys
+            .mount(Some(&ov.lower[0]), &root.path, None, MS_BIND | MS_REC, None)
+            .step(|| {
+                format!(
+                    "bind-mounting {} on {}",
+                    ov.lower[0].display(),
+                    root.path.display()
+                )
+            });
+    }
+    match last {
+        EINVAL | EPERM | crate::sys::errno::EACCES => {
+            Err(Error::errno("permission denied mounting overlay", last))
+        }
+        e => Err(Error::errno(
+            format!("mounting overlay on {}", root.path.display()),
+            e,
+        )),
+    }
+}
+
+/// Mount data longer than a page is rejected; a long layer list is then
+/// given relative to the layers' common parent, which becomes our cwd
+/// (overlayfs resolves the paths relative to the mounter's cwd).
+const MAX_DATA: usize = 4000;
+
+fn try_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, userxattr: bool) -> Result<(), Errno> {
+    let data = overlay_data(ov, None, userxattr);
+    if data.len() < MAX_DATA {
+        return sys.mount(
+            Some(Path::new("overlay")),
+            &root.path,
+            Some("overlay"),
+            0,
+            Some(&data),
+        );
+    }
+    let base = common_parent(ov);
+    sys.chdir(&base)?;
+    let data = overlay_data(ov, Some(&base), userxattr);
+    let result = sys.mount(
+        Some(Path::new("overlay")),
+        &root.path,
+        Some("overlay"),
+        0,
+        Some(&data),
+    );
+    sys.chdir(Path::new("/"))?;
+    result
+}
+
+/// overlayfs splits on ':' and ',' and unescapes '\': escape the first and
+/// last (',' is refused when the spec is parsed).
+fn escape(p: &Path) -> String {
+    p.to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace(':', "\\:")
+}
+
+pub fn overlay_data(ov: &Overlay, base: Option<&Path>, userxattr: bool) -> String {
+    let rel = |p: &Path| -> PathBuf {
+        match base.and_then(|b| p.strip_prefix(b).ok()) {
+            Some(r) if !r.as_os_str().is_empty() => r.to_path_buf(),
+            _ => p.to_path_buf(),
+        }
+    };
+    let lower: Vec<String> = ov.lower.iter().map(|l| escape(&rel(l))).collect();
+    format!(
+        "lowerdir={},upperdir={},workdir={}{}",
+        lower.join(":"),
+        escape(&rel(&ov.upper)),
+        escape(&rel(&ov.work)),
+        if userxattr { ",userxattr" } else { "" }
+    )
+}
+
+fn common_parent(ov: &Overlay) -> PathBuf {
+    let mut all = ov.lower.iter().chain([&ov.upper, &ov.work]);
+    let first = all
+        .next()
+        .map(|p| p.parent().unwrap_or(p).to_path_buf())
+        .unwrap_or_default();
+    all.fold(first, |acc, p| {
+        let mut acc = acc;
+        while !p.starts_with(&acc) {
+            if !acc.pop() {
+                break;
+            }
+        }
+        acc
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ov(lower: &[&str]) -> Overlay {
+        Overlay {
+            lower: lower.iter().map(PathBuf::from).collect(),
+            upper: PathBuf::from("/s/c/up"),
+            work: PathBuf::from("/s/c/work"),
+        }
+    }
+
+    #[test]
+    fn data_string() {
+        let o = ov(&["/s/l/b", "/s/l/a:x"]);
+        assert_eq!(
+            overlay_data(&o, None, true),
+            "lowerdir=/s/l/b:/s/l/a\\:x,upperdir=/s/c/up,workdir=/s/c/work,userxattr"
+        );
+        assert_eq!(common_parent(&o), PathBuf::from("/s"));
+        assert_eq!(
+            overlay_data(&o, Some(Path::new("/s")), false),
+            "lowerdir=l/b:l/a\\:x,upperdir=c/up,workdir=c/work"
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Kernel and glibc constants. Values are from the uapi headers; the few that
+//! differ between x86_64 and i686 (syscall numbers) are split with `cfg`.
+
+use std::os::raw::{c_int, c_long, c_ulong};
+
+// Syscalls without a glibc 2.36 wrapper we can rely on.
+#[cfg(target_arch = "x86_64")]
+mod nr {
+    use std::os::raw::c_long;
+    pub const SYS_CLONE: c_long = 56;
+    pub const SYS_PIVOT_ROOT: c_long = 155;
+    pub const SYS_CAPSET: c_long = 126;
+}
+#[cfg(target_arch = "x86")]
+mod nr {
+    use std::os::raw::c_long;
+    pub const SYS_CLONE: c_long = 120;
+    pub const SYS_PIVOT_ROOT: c_long = 217;
+    pub const SYS_CAPSET: c_long = 185;
+}
+pub use nr::*;
+/// Same number on every architecture (unified table from 424 on).
+pub const SYS_CLOSE_RANGE: c_long = 436;
+
+// clone(2) / setns(2) namespace flags
+pub const CLONE_NEWNS: c_int = 0x0002_0000;
+pub const CLONE_NEWCGROUP: c_int = 0x0200_0000;
+pub const CLONE_NEWUTS: c_int = 0x0400_0000;
+pub const CLONE_NEWIPC: c_int = 0x0800_0000;
+pub const CLONE_NEWUSER: c_int = 0x1000_0000;
+pub const CLONE_NEWPID: c_int = 0x2000_0000;
+pub const CLONE_NEWNET: c_int = 0x4000_0000;
+
+// mount(2) flags
+pub const MS_RDONLY: c_ulong = 1;
+pub const MS_NOSUID: c_ulong = 2;
+pub const MS_NODEV: c_ulong = 4;
+pub const MS_NOEXEC: c_ulong = 8;
+pub const MS_SYNCHRONOUS: c_ulong = 16;
+pub const MS_REMOUNT: c_ulong = 32;
+pub const MS_MANDLOCK: c_ulong = 64;
+pub const MS_DIRSYNC: c_ulong = 128;
+pub const MS_NOATIME: c_ulong = 1024;
+pub const MS_NODIRATIME: c_ulong = 2048;
+pub const MS_BIND: c_ulong = 4096;
+pub const MS_REC: c_ulong = 16384;
+pub const MS_SILENT: c_ulong = 32768;
+pub const MS_UNBINDABLE: c_ulong = 1 << 17;
+pub const MS_PRIVATE: c_ulong = 1 << 18;
+pub const MS_SLAVE: c_ulong = 1 << 19;
+pub const MS_SHARED: c_ulong = 1 << 20;
+pub const MS_RELATIME: c_ulong = 1 << 21;
+pub const MS_STRICTATIME: c_ulong = 1 << 24;
+pub const MS_LAZYTIME: c_ulong = 1 << 25;
+pub const MNT_DETACH: c_int = 2;
+
+// statvfs f_flag bits (ST_RELATIME differs from MS_RELATIME)
+pub const ST_RDONLY: c_ulong = 1;
+pub const ST_NOSUID: c_ulong = 2;
+pub const ST_NODEV: c_ulong = 4;
+pub const ST_NOEXEC: c_ulong = 8;
+pub const ST_NOATIME: c_ulong = 1024;
+pub const ST_NODIRATIME: c_ulong = 2048;
+pub const ST_RELATIME: c_ulong = 4096;
+
+// prctl(2)
+pub const PR_SET_PDEATHSIG: c_int = 1;
+pub const PR_SET_KEEPCAPS: c_int = 8;
+pub const PR_CAPBSET_DROP: c_int = 24;
+pub const PR_SET_NO_NEW_PRIVS: c_int = 38;
+pub const PR_CAP_AMBIENT: c_int = 47;
+pub const PR_CAP_AMBIENT_RAISE: c_ulong = 2;
+pub const PR_CAP_AMBIENT_CLEAR_ALL: c_ulong = 4;
+
+// capabilities
+pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+// signals
+pub const SIGHUP: c_int = 1;
+pub const SIGINT: c_int = 2;
+pub const SIGQUIT: c_int = 3;
+pub const SIGKILL: c_int = 9;
+pub const SIGUSR1: c_int = 10;
+pub const SIGUSR2: c_int = 12;
+pub const SIGTERM: c_int = 15;
+pub const SIGCHLD: c_int = 17;
+pub const SIGCONT: c_int = 18;
+pub const SIGSTOP: c_int = 19;
+pub const SIGWINCH: c_int = 28;
+pub const NSIG: c_int = 65;
+pub const SIG_BLOCK: c_int = 0;
+pub const SIG_UNBLOCK: c_int = 1;
+pub const SIG_SETMASK: c_int = 2;
+pub const SA_SIGINFO: c_int = 4;
+pub const SA_RESTART: c_int = 0x1000_0000;
+pub const SIG_DFL: usize = 0;
+/// si_code of signals the kernel generated itself (e.g. ^C on a tty).
+pub const SI_KERNEL: c_int = 0x80;
+
+// files and descriptors
+pub const O_CLOEXEC: c_int = 0o2000000;
+pub const F_GETFD: c_int = 1;
+pub const F_SETFD: c_int = 2;
+pub const FD_CLOEXEC: c_int = 1;
+pub const CLOSE_RANGE_CLOEXEC: c_ulong = 1 << 2;
+pub const POLLHUP: i16 = 0x10;
+pub const WNOHANG: c_int = 1;
+
+// ioctls (asm-generic values, identical on x86 and x86_64)
+pub const TIOCSCTTY: c_ulong = 0x540E;
+pub const TIOCSWINSZ: c_ulong = 0x5414;
+pub const SIOCGIFFLAGS: c_ulong = 0x8913;
+pub const SIOCSIFFLAGS: c_ulong = 0x8914;
+pub const IFF_UP: i16 = 0x1;
+pub const IFNAMSIZ: usize = 16;
+pub const AF_INET: c_int = 2;
+pub const SOCK_DGRAM: c_int = 2;
+pub const SOCK_CLOEXEC: c_int = O_CLOEXEC;

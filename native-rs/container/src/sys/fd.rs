@@ -1,0 +1,111 @@
+//! Pipes and raw descriptor I/O (no std `File`, so ownership stays explicit
+//! across clone).
+
+use super::consts::*;
+use super::errno::{EINTR, EINVAL, ENOSYS};
+use super::types::PollFd;
+use super::{ffi, Errno};
+use std::os::raw::{c_int, c_long, c_uint, c_void};
+
+/// `pipe2(O_CLOEXEC)`: (read end, write end).
+pub fn pipe() -> Result<(c_int, c_int), Errno> {
+    let mut fds = [-1 as c_int; 2];
+    Errno::check(unsafe { ffi::pipe2(fds.as_mut_ptr(), O_CLOEXEC) })?;
+    Ok((fds[0], fds[1]))
+}
+
+pub fn close(fd: c_int) {
+    // close(2) must not be retried on EINTR on Linux: the fd is gone either way.
+    unsafe { ffi::close(fd) };
+}
+
+pub fn read(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
+    loop {
+        let n = unsafe { ffi::read(fd, buf.as_mut_ptr() as *mut c_void, buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = Errno::last();
+        if e != EINTR {
+            return Err(e);
+        }
+    }
+}
+
+pub fn read_to_end(fd: c_int) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = read(fd, &mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+pub fn write_all(fd: c_int, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        let n = unsafe { ffi::write(fd, data.as_ptr() as *const c_void, data.len()) };
+        if n < 0 {
+            let e = Errno::last();
+            if e == EINTR {
+                continue;
+            }
+            return Err(e);
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+/// True when fd is an open descriptor.
+pub fn is_open(fd: c_int) -> bool {
+    unsafe { ffi::fcntl(fd, F_GETFD) != -1 }
+}
+
+pub fn set_cloexec(fd: c_int) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::fcntl(fd, F_SETFD, FD_CLOEXEC) }).map(drop)
+}
+
+/// True when every write end of the pipe `fd` reads from has been closed.
+pub fn peer_closed(fd: c_int) -> bool {
+    let mut p = PollFd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    let n = unsafe { ffi::poll(&mut p, 1, 0) };
+    n > 0 && p.revents & POLLHUP != 0
+}
+
+/// Marks every descriptor >= `from` close-on-exec, so nothing the helper holds
+/// (status fd, bundle dirs) leaks into the container. close_range(2) when the
+/// kernel has it (5.11+), otherwise walk /proc/self/fd.
+pub fn cloexec_from(from: c_int) -> Result<(), Errno> {
+    let ret = unsafe {
+        ffi::syscall(
+            SYS_CLOSE_RANGE,
+            from as c_long,
+            c_uint::MAX as c_long,
+            CLOSE_RANGE_CLOEXEC as c_long,
+        )
+    };
+    if ret == 0 {
+        return Ok(());
+    }
+    let e = Errno::last();
+    if e != ENOSYS && e != EINVAL {
+        return Err(e);
+    }
+    let fds: Vec<c_int> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_io(&e).unwrap_or(EINVAL))?
+        .filter_map(|d| d.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd >= from)
+        .collect();
+    for fd in fds {
+        // The directory's own fd is in the list and already closed: ignore EBADF.
+        let _ = set_cloexec(fd);
+    }
+    Ok(())
+}

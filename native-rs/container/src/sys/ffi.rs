@@ -1,0 +1,71 @@
+//! Hand-written glibc declarations (x86_64 and i686 linux-gnu).
+//!
+//! Only functions whose C prototypes are identical on both targets live here;
+//! raw syscall numbers are in `consts.rs`, struct layouts in `types.rs`.
+#![allow(non_camel_case_types)]
+
+use super::types::{PollFd, Rlimit64, SigAction, SigSet, Statvfs64};
+use std::os::raw::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
+
+pub type pid_t = c_int;
+pub type uid_t = c_uint;
+pub type gid_t = c_uint;
+
+extern "C" {
+    pub fn __errno_location() -> *mut c_int;
+    pub fn syscall(number: c_long, ...) -> c_long;
+    pub fn _exit(status: c_int) -> !;
+
+    // mounts
+    pub fn mount(
+        source: *const c_char,
+        target: *const c_char,
+        fstype: *const c_char,
+        flags: c_ulong,
+        data: *const c_void,
+    ) -> c_int;
+    pub fn umount2(target: *const c_char, flags: c_int) -> c_int;
+    pub fn statvfs64(path: *const c_char, buf: *mut Statvfs64) -> c_int;
+    pub fn chdir(path: *const c_char) -> c_int;
+
+    // namespaces, identity, limits
+    pub fn setns(fd: c_int, nstype: c_int) -> c_int;
+    pub fn sethostname(name: *const c_char, len: usize) -> c_int;
+    pub fn prctl(option: c_int, ...) -> c_int;
+    pub fn prlimit64(
+        pid: pid_t,
+        resource: c_int,
+        new: *const Rlimit64,
+        old: *mut Rlimit64,
+    ) -> c_int;
+    pub fn setgroups(size: usize, list: *const gid_t) -> c_int;
+    pub fn setresuid(ruid: uid_t, euid: uid_t, suid: uid_t) -> c_int;
+    pub fn setresgid(rgid: gid_t, egid: gid_t, sgid: gid_t) -> c_int;
+    pub fn getuid() -> uid_t;
+    pub fn geteuid() -> uid_t;
+    pub fn getgid() -> gid_t;
+    pub fn getegid() -> gid_t;
+    pub fn getpid() -> pid_t;
+    pub fn setsid() -> pid_t;
+
+    // processes and signals
+    pub fn execve(
+        path: *const c_char,
+        argv: *const *const c_char,
+        envp: *const *const c_char,
+    ) -> c_int;
+    pub fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t;
+    pub fn kill(pid: pid_t, sig: c_int) -> c_int;
+    pub fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
+    pub fn sigprocmask(how: c_int, set: *const SigSet, old: *mut SigSet) -> c_int;
+
+    // file descriptors
+    pub fn pipe2(fds: *mut c_int, flags: c_int) -> c_int;
+    pub fn read(fd: c_int, buf: *mut c_void, count: usize) -> isize;
+    pub fn write(fd: c_int, buf: *const c_void, count: usize) -> isize;
+    pub fn close(fd: c_int) -> c_int;
+    pub fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
+    pub fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
+    pub fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+    pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int;
+}

@@ -1,0 +1,71 @@
+//! clone/wait/kill/setns/exit.
+
+use super::consts::*;
+use super::errno::EINTR;
+use super::{ffi, Errno};
+use std::os::raw::{c_int, c_long};
+
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// A fork-like raw clone: no new stack, the child continues on a copy-on-write
+/// copy of ours. Safe to use std in the child only because the caller is
+/// single-threaded (no lock can be held by a thread that does not exist).
+pub fn clone_fork(ns_flags: c_int) -> Result<Forked, Errno> {
+    let flags = (ns_flags | SIGCHLD) as c_long;
+    let zero: c_long = 0;
+    let ret = unsafe { ffi::syscall(SYS_CLONE, flags, zero, zero, zero, zero) };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// How a child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    Signal(i32),
+}
+
+impl ExitStatus {
+    fn from_raw(status: c_int) -> ExitStatus {
+        if status & 0x7f == 0 {
+            ExitStatus::Code((status >> 8) & 0xff)
+        } else {
+            ExitStatus::Signal(status & 0x7f)
+        }
+    }
+}
+
+/// Blocks until `pid` ends (stopped children are not reported: no WUNTRACED).
+pub fn wait(pid: i32) -> Result<ExitStatus, Errno> {
+    let mut status: c_int = 0;
+    loop {
+        let r = unsafe { ffi::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Ok(ExitStatus::from_raw(status));
+        }
+        let e = Errno::last();
+        if r == -1 && e != EINTR {
+            return Err(e);
+        }
+    }
+}
+
+pub fn kill(pid: i32, sig: c_int) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::kill(pid, sig) }).map(drop)
+}
+
+pub fn setns(fd: c_int, nstype: c_int) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::setns(fd, nstype) }).map(drop)
+}
+
+/// Leaves immediately: no atexit handlers, no flushing of buffers that are
+/// copies of the parent's.
+pub fn exit_now(code: i32) -> ! {
+    unsafe { ffi::_exit(code) }
+}

@@ -1,0 +1,80 @@
+use super::Syscall;
+use crate::sys::{cred, mount, net, tty, Errno};
+use std::os::raw::{c_int, c_ulong};
+use std::path::Path;
+
+/// The real thing.
+pub struct LinuxSyscall;
+
+impl Syscall for LinuxSyscall {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: c_ulong,
+        data: Option<&str>,
+    ) -> Result<(), Errno> {
+        mount::mount(source, target, fstype, flags, data)
+    }
+    fn umount2(&self, target: &Path, flags: c_int) -> Result<(), Errno> {
+        mount::umount2(target, flags)
+    }
+    fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno> {
+        mount::mount_flags(path)
+    }
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
+        mount::pivot_root(new_root, put_old)
+    }
+    fn chdir(&self, path: &Path) -> Result<(), Errno> {
+        mount::chdir(path)
+    }
+    fn sethostname(&self, name: &str) -> Result<(), Errno> {
+        cred::sethostname(name)
+    }
+    fn set_link_up(&self, name: &str) -> Result<(), Errno> {
+        net::set_link_up(name)
+    }
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
+        cred::setrlimit(resource, soft, hard)
+    }
+    fn setsid(&self) -> Result<(), Errno> {
+        tty::setsid()
+    }
+    fn set_controlling_tty(&self, fd: c_int) -> Result<(), Errno> {
+        tty::set_controlling_tty(fd)
+    }
+    fn set_winsize(&self, fd: c_int, rows: u16, cols: u16) -> Result<(), Errno> {
+        tty::set_winsize(fd, rows, cols)
+    }
+    fn capbset_drop(&self, cap: u32) -> Result<(), Errno> {
+        cred::capbset_drop(cap)
+    }
+    fn set_keepcaps(&self, on: bool) -> Result<(), Errno> {
+        cred::set_keepcaps(on)
+    }
+    fn setgroups(&self, gids: &[u32]) -> Result<(), Errno> {
+        cred::setgroups(gids)
+    }
+    fn setresgid(&self, gid: u32) -> Result<(), Errno> {
+        cred::setresgid(gid)
+    }
+    fn setresuid(&self, uid: u32) -> Result<(), Errno> {
+        cred::setresuid(uid)
+    }
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
+        cred::capset(effective, permitted, inheritable)
+    }
+    fn ambient_clear(&self) -> Result<(), Errno> {
+        cred::ambient_clear_all()
+    }
+    fn ambient_raise(&self, cap: u32) -> Result<(), Errno> {
+        cred::ambient_raise(cap)
+    }
+    fn set_no_new_privs(&self) -> Result<(), Errno> {
+        cred::set_no_new_privs()
+    }
+    fn set_pdeathsig(&self, sig: c_int) -> Result<(), Errno> {
+        cred::set_pdeathsig(sig)
+    }
+}

@@ -1,0 +1,47 @@
+//! Every privileged call of the container setup goes through `Syscall`
+//! (youki's pattern): `LinuxSyscall` does it, `RecordingSyscall` writes it
+//! down, so the order of mounts, pivot, hostname and the uid switch is unit
+//! tested without root. File creation for mount points is not privileged and
+//! uses std directly.
+
+mod linux;
+mod recording;
+
+pub use linux::LinuxSyscall;
+pub use recording::RecordingSyscall;
+
+use crate::sys::Errno;
+use std::os::raw::{c_int, c_ulong};
+use std::path::Path;
+
+pub trait Syscall {
+    fn mount(
+        &self,
+        source: Option<&Path>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: c_ulong,
+        data: Option<&str>,
+    ) -> Result<(), Errno>;
+    fn umount2(&self, target: &Path, flags: c_int) -> Result<(), Errno>;
+    /// The `MS_*` flags the mount at `path` currently has (from statvfs).
+    fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno>;
+    fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno>;
+    fn chdir(&self, path: &Path) -> Result<(), Errno>;
+    fn sethostname(&self, name: &str) -> Result<(), Errno>;
+    fn set_link_up(&self, name: &str) -> Result<(), Errno>;
+    fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> Result<(), Errno>;
+    fn setsid(&self) -> Result<(), Errno>;
+    fn set_controlling_tty(&self, fd: c_int) -> Result<(), Errno>;
+    fn set_winsize(&self, fd: c_int, rows: u16, cols: u16) -> Result<(), Errno>;
+    fn capbset_drop(&self, cap: u32) -> Result<(), Errno>;
+    fn set_keepcaps(&self, on: bool) -> Result<(), Errno>;
+    fn setgroups(&self, gids: &[u32]) -> Result<(), Errno>;
+    fn setresgid(&self, gid: u32) -> Result<(), Errno>;
+    fn setresuid(&self, uid: u32) -> Result<(), Errno>;
+    fn capset(&self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno>;
+    fn ambient_clear(&self) -> Result<(), Errno>;
+    fn ambient_raise(&self, cap: u32) -> Result<(), Errno>;
+    fn set_no_new_privs(&self) -> Result<(), Errno>;
+    fn set_pdeathsig(&self, sig: c_int) -> Result<(), Errno>;
+}
