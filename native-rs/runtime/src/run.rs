@@ -1,0 +1,45 @@
+//! `tsbox-runtime run`: load the bundle, start the container, forward
+//! signals, wait, report. Exits with the container's code, 128+signal, or
+//! 125/126/127 when it could not be started.
+
+use crate::events::Events;
+use crate::signals;
+use container::error::Error;
+use container::launch;
+use container::sys::process::{self, ExitStatus};
+use container::sys::signal;
+use container::Spec;
+use std::path::PathBuf;
+
+pub struct Options {
+    pub bundle: PathBuf,
+    pub status_fd: Option<i32>,
+}
+
+pub fn run(opts: &Options) -> i32 {
+    let events = Events::new(opts.status_fd);
+    let spec = match Spec::load(&opts.bundle) {
+        Ok(s) => s,
+        Err(e) => return events.error(&Error::from(e)),
+    };
+    // With a terminal the container gets its own session, so signals our
+    // terminal sends to our process group no longer reach it: forward those too.
+    if let Err(e) = signals::install(spec.process.terminal) {
+        return events.error(&Error::errno("installing signal handlers", e));
+    }
+    let pid = match launch::spawn(&spec, &mut signals::forward_to) {
+        Ok(pid) => pid,
+        Err(e) => return events.error(&e),
+    };
+    events.started(pid);
+    let status = match process::wait(pid) {
+        Ok(s) => s,
+        Err(e) => return events.error(&Error::errno("waiting for the container", e)),
+    };
+    let (code, sig) = match status {
+        ExitStatus::Code(c) => (c, None),
+        ExitStatus::Signal(s) => (128 + s, Some(signal::name(s))),
+    };
+    events.exited(code, sig);
+    code
+}
