@@ -1,30 +1,64 @@
-// Bundles the CLI (src/cli/main.ts and everything it imports) into
-// dist/cli.mjs, so `tsbox` starts by loading one module instead of
-// resolving dozens. Code reached only through dynamic import() (rare
-// commands, terminals, hashing, layer unpacking) is split into
-// dist/cli-chunks/, so its Node built-ins (node:crypto, node:tty, node:zlib…)
-// are not loaded by a plain `tsbox run`. No dependencies besides built-ins.
+// Bundles the CLI for a fast start: `tsbox run` loads one file,
+// dist/cli.mjs, holding everything the run path needs. Modules the code
+// reaches only through dynamic import() (rare commands, terminals, hashing,
+// layer unpacking) become their own bundles, dist/cli-<name>.mjs, so their
+// Node built-ins (node:crypto, node:tty, node:zlib…) and code are not loaded
+// by a plain `tsbox run`. (esbuild's own code splitting would also work but
+// scatters the run path over several shared chunks, each a module load.)
+// No dependencies besides Node built-ins.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readdirSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-rmSync(join(root, "dist/cli-chunks"), { recursive: true, force: true });
+const dist = join(root, "dist");
 
-await build({
-  entryPoints: [{ in: join(root, "src/cli/main.ts"), out: "cli" }],
-  outdir: join(root, "dist"),
-  outExtension: { ".js": ".mjs" },
-  chunkNames: "cli-chunks/[name]-[hash]",
+/** Loaded on demand; each gets its own bundle. */
+const LAZY = [
+  "src/cli/commands/images.ts",
+  "src/cli/commands/ps.ts",
+  "src/cli/commands/rm.ts",
+  "src/cli/commands/info.ts",
+  "src/cli/commands/version.ts",
+  "src/backends/native/pty.ts",
+  "src/image/hash.ts",
+  "src/image/tar.ts",
+  "src/image/unpack.ts",
+].map((p) => join(root, p));
+
+const outName = (file) => `cli-${basename(file, ".ts")}.mjs`;
+
+/** Turns `import("./x.js")` of a lazy module into an import of its bundle (all bundles sit side by side). */
+const lazyImports = {
+  name: "lazy-imports",
+  setup(b) {
+    b.onResolve({ filter: /\.js$/ }, (args) => {
+      if (args.kind !== "dynamic-import") return undefined;
+      const source = join(args.resolveDir, args.path).replace(/\.js$/, ".ts");
+      return LAZY.includes(source) ? { path: `./${outName(source)}`, external: true } : undefined;
+    });
+  },
+};
+
+for (const f of readdirSync(dist, { withFileTypes: true })) {
+  if (/^cli(-.*)?\.mjs$/.test(f.name) || f.name === "cli-chunks") rmSync(join(dist, f.name), { recursive: true, force: true });
+}
+
+const common = {
   bundle: true,
-  splitting: true,
   platform: "node",
   format: "esm",
   target: "node20",
+  plugins: [lazyImports],
   // Smaller source parses faster; names are kept so stack traces stay readable.
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: "none",
   logLevel: "warning",
-});
+};
+
+await Promise.all([
+  build({ ...common, entryPoints: [join(root, "src/cli/main.ts")], outfile: join(dist, "cli.mjs") }),
+  ...LAZY.map((file) => build({ ...common, entryPoints: [file], outfile: join(dist, outName(file)) })),
+]);

@@ -15,9 +15,13 @@ export type TsboxErrorCode =
   | "runtime" // the helper or addon is missing or misbehaved
   | "container"; // unknown container, name in use, …
 
+/** Brand shared by every copy of this module (bundled lazily-loaded chunks, duplicate installs). */
+const BRAND = Symbol.for("tsbox.error");
+
 export class TsboxError extends Error {
   readonly exitCode: number;
   readonly code: TsboxErrorCode | undefined;
+  readonly [BRAND] = true;
 
   constructor(message: string, options: { exitCode?: number; code?: TsboxErrorCode; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -59,6 +63,11 @@ export class ContainerError extends TsboxError {
   constructor(message: string) {
     super(message, { code: "container" });
   }
+}
+
+/** `instanceof TsboxError` that also holds across separately bundled copies of this class. */
+export function isTsboxError(err: unknown): err is TsboxError {
+  return typeof err === "object" && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
 }
 
 /** Message of any thrown value, for places that must turn it into one line. */

@@ -5,7 +5,7 @@ import { Container, type ExitStatus } from "./container.js";
 import { removeBundle } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
 import { type ContainerState, listStates, processStartTime, readState, refreshStatus, writeState } from "./containers/state.js";
-import { ContainerError, TsboxError } from "./errors.js";
+import { ContainerError, isTsboxError, TsboxError } from "./errors.js";
 import { isErrno, randomHex } from "./fs-util.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore } from "./image/store.js";
@@ -106,7 +106,7 @@ export class Runtime {
       // and the user did not ask for removal (as docker keeps it "Created").
       if (state && !options.remove) {
         const message = err instanceof Error ? err.message : String(err);
-        const exitCode = err instanceof TsboxError ? err.exitCode : 125;
+        const exitCode = isTsboxError(err) ? err.exitCode : 125;
         try {
           writeState(bundle, { ...state, status: "exited", exitCode, error: message, finished: new Date().toISOString() });
         } catch {

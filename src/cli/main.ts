@@ -2,7 +2,7 @@
  * The `tsbox` command. Kept lean for `tsbox run`'s start-up time: other
  * commands, terminals and layer unpacking are loaded only when used.
  */
-import { errorMessage, TsboxError, UsageError } from "../errors.js";
+import { errorMessage, isTsboxError, UsageError } from "../errors.js";
 import { runCommand } from "./commands/run.js";
 import type { CliContext, Command } from "./context.js";
 
@@ -50,7 +50,7 @@ export function reportError(err: unknown, ctx: CliContext): number {
   const message = errorMessage(err).replace(/\s*\n\s*/g, " ");
   ctx.stderr.write(`tsbox: ${message}\n`);
   if (ctx.env.TSBOX_DEBUG && err instanceof Error && err.stack) ctx.stderr.write(err.stack + "\n");
-  return err instanceof TsboxError ? err.exitCode : 125;
+  return isTsboxError(err) ? err.exitCode : 125;
 }
 
 const ctx: CliContext = { env: process.env, stdout: process.stdout, stderr: process.stderr };

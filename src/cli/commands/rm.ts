@@ -1,4 +1,4 @@
-import { errorMessage, TsboxError, UsageError } from "../../errors.js";
+import { errorMessage, isTsboxError, UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -22,7 +22,7 @@ export async function rmCommand(args: string[], ctx: CliContext): Promise<number
     } catch (err) {
       // One line per container that could not be removed; the others still go.
       ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
-      code = err instanceof TsboxError ? err.exitCode : 125;
+      code = isTsboxError(err) ? err.exitCode : 125;
     }
   }
   return code;
