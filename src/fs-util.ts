@@ -17,13 +17,20 @@ export function randomHex(bytes: number): string {
   return buf.toString("hex");
 }
 
+let tempCounter = 0;
+
+/** A temp name beside `path`, unique among live processes (pid) and within this one (counter). */
+function tempSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${tempCounter++}.tmp`);
+}
+
 /**
  * Write-temp-then-rename: readers see the old or the new file, never a torn
  * one. With `durable`, the data is fsynced before the rename so a crash
  * cannot leave an empty file under the final name either.
  */
 export async function writeFileAtomic(path: string, data: string | Buffer, options: { durable?: boolean; mode?: number } = {}): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomHex(6)}.tmp`);
+  const tmp = tempSibling(path);
   const fh = await open(tmp, "wx", options.mode ?? 0o644);
   try {
     await fh.writeFile(data);
@@ -47,7 +54,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, optio
  * a few syscalls are cheaper than as many thread-pool round trips.
  */
 export function writeFileAtomicSync(path: string, data: string | Buffer, options: { durable?: boolean; mode?: number } = {}): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomHex(6)}.tmp`);
+  const tmp = tempSibling(path);
   const fd = openSync(tmp, "wx", options.mode ?? 0o644);
   try {
     writeSync(fd, typeof data === "string" ? Buffer.from(data) : data);

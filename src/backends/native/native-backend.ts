@@ -91,6 +91,8 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, op
     const exited: Promise<ExitStatus> = helperDone.then(async ({ code, signal }) => {
       if (pty) await pty.hungUp;
       pty?.close();
+      // Nobody reads the container's stdin any more: release the pipe even if the caller never ends it.
+      child.stdin?.destroy();
       if (!settled) {
         fail(new TsboxError(`tsbox-runtime exited (${signal ?? `code ${code}`}) before starting the container`, { code: "runtime" }));
       }
