@@ -66,9 +66,6 @@ export async function resolveUser(spec: string, layers: string[]): Promise<Resol
   return { uid, gid, additionalGids, home: entry?.home || "/" };
 }
 
-/** The image's default user when no `-u` is given: root, unless the image config says otherwise. */
-export const ROOT_USER: ResolvedUser = { uid: 0, gid: 0, additionalGids: [], home: "/root" };
-
 /**
  * (Sync: two small files on every `run` with a user.)
  * Reads a file as the container would see it through overlay: topmost
