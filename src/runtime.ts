@@ -55,6 +55,7 @@ export class Runtime {
   /** Creates and starts a container; resolves once its command runs. */
   async run(options: RunOptions, control: RunControl = {}): Promise<Container> {
     if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("run needs an image", { code: "usage" });
+    await this.collectOrphans();
     const image = await this.imageStore.getImage(options.image);
     const layers = await this.layers.ensureLayers(image);
     const host = (this.host ??= probeHostIdentity());
@@ -82,6 +83,8 @@ export class Runtime {
         pid: null,
         monitorPid: null,
         monitorStartTime: null,
+        creatorPid: process.pid,
+        creatorStartTime: processStartTime(process.pid),
         exitCode: null,
         signal: null,
         finished: null,
@@ -140,6 +143,19 @@ export class Runtime {
       await killAndWait(current);
     }
     await this.deleteBundle(id, current?.name ?? null);
+  }
+
+  /**
+   * Deletes `--rm` containers whose supervisor died unseen (the tsbox process
+   * that ran them was SIGKILLed, or the machine went down): their container
+   * processes died with it (PR_SET_PDEATHSIG), only the bundle is left.
+   */
+  async collectOrphans(): Promise<void> {
+    for (const state of await listStates(this.paths)) {
+      if (state.remove && state.status === "exited" && state.finished === null) {
+        await this.deleteBundle(state.id, state.name).catch(() => {});
+      }
+    }
   }
 
   /** Container id for an id, a unique id prefix or a name. */

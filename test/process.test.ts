@@ -82,5 +82,21 @@ for (const who of identities()) {
       assert.equal(await exit, 42, err);
       assert.match(out, /got-term/);
     });
+
+    it("takes the container down with a SIGKILLed CLI, and cleans up after it", async () => {
+      const child = spawn(process.execPath, [cliPath, "run", "--rm", "busybox", "sh", "-c", "echo ready; sleep 30"], {
+        uid: who.uid, gid: who.gid, cwd: who.scratch, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
+      });
+      const exit = new Promise((resolve) => child.on("close", resolve));
+      await new Promise<void>((resolve) => child.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
+      child.kill("SIGKILL");
+      await exit;
+      // The helper and the container die with the CLI (checked by the leak check);
+      // the --rm bundle it could not delete is collected by the next run.
+      const next = await tsbox(who, ["run", "--rm", "busybox", "true"]);
+      assert.equal(next.code, 0, next.stderr);
+      const ps = await tsbox(who, ["ps", "-a", "-q"]);
+      assert.equal(ps.stdout, "");
+    });
   });
 }

@@ -21,6 +21,9 @@ export interface ContainerState {
   monitorPid: number | null;
   /** /proc/<pid>/stat starttime of monitorPid: tells a live container from a recycled pid. */
   monitorStartTime: string | null;
+  /** The tsbox process that created it, and its starttime: a "created" container whose creator died is dead too. */
+  creatorPid: number;
+  creatorStartTime: string | null;
   exitCode: number | null;
   signal: string | null;
   finished: string | null;
@@ -62,21 +65,24 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
 
 /**
  * A "running" container whose supervisor is gone (the tsbox process that ran
- * it was killed) is reported as exited with an unknown code.
+ * it was killed), or a "created" one whose creator is gone, is reported as
+ * exited with an unknown code.
  */
 export function refreshStatus(state: ContainerState): ContainerState {
   if (state.status === "exited") return state;
   if (state.monitorPid !== null && processStartTime(state.monitorPid) === state.monitorStartTime && state.monitorStartTime !== null) return state;
-  if (state.status === "created" && state.monitorPid === null) return state;
+  if (state.status === "created" && state.monitorPid === null && processStartTime(state.creatorPid) === state.creatorStartTime) return state;
   return { ...state, status: "exited" };
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null when the process is gone. */
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null when the process is gone or a zombie. */
 export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may contain spaces and parens: split after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // A zombie (state Z) is dead for our purposes: its parent just has not reaped it.
+    if (fields[0] === "Z") return null;
     return fields[19] ?? null;
   } catch {
     return null;

@@ -7,7 +7,8 @@ use crate::signals;
 use container::error::Error;
 use container::launch;
 use container::sys::process::{self, ExitStatus};
-use container::sys::signal;
+use container::sys::consts::SIGKILL;
+use container::sys::{cred, signal};
 use container::Spec;
 use std::path::PathBuf;
 
@@ -18,6 +19,13 @@ pub struct Options {
 
 pub fn run(opts: &Options) -> i32 {
     let events = Events::new(opts.status_fd);
+    // Die with whoever started us: a container must not outlive a front end
+    // that was SIGKILLed (the container init in turn dies with us). If the
+    // parent is already gone, the check after arming tells.
+    let parent = process::parent_pid();
+    if cred::set_pdeathsig(SIGKILL).is_err() || process::parent_pid() != parent {
+        return events.error(&Error::setup("the process that started tsbox-runtime has exited".to_string()));
+    }
     let spec = match Spec::load(&opts.bundle) {
         Ok(s) => s,
         Err(e) => return events.error(&Error::from(e)),

@@ -46,6 +46,7 @@ extern "C" {
     pub fn getgid() -> gid_t;
     pub fn getegid() -> gid_t;
     pub fn getpid() -> pid_t;
+    pub fn getppid() -> pid_t;
     pub fn setsid() -> pid_t;
 
     // processes and signals

@@ -60,6 +60,10 @@ pub fn kill(pid: i32, sig: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::kill(pid, sig) }).map(drop)
 }
 
+pub fn parent_pid() -> i32 {
+    unsafe { ffi::getppid() }
+}
+
 pub fn setns(fd: c_int, nstype: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::setns(fd, nstype) }).map(drop)
 }
