@@ -9,7 +9,7 @@
  * `--arch 386 --busybox <i386 busybox> --out …` makes the vm guest's image.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, renameSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -89,6 +89,7 @@ async function build(opts: Options): Promise<string> {
   const layerTar = tar.finish();
   const layerGz = gzipSync(layerTar, { level: 9 });
 
+  mkdirSync(dirname(opts.out), { recursive: true });
   const tmp = mkdtempSync(`${opts.out}.build-`);
   try {
     chmodSync(tmp, 0o755); // mkdtemp makes it 0700; every user imports from it
