@@ -4,6 +4,7 @@
 
 mod napi;
 mod pty;
+mod xattr;
 
 use napi::ffi::{napi_callback_info, napi_env, napi_value};
 use napi::{export, guard, Env, JsError};
@@ -58,6 +59,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "version", Some(version))?;
         export(env, exports, "openPty", Some(open_pty))?;
         export(env, exports, "resizePty", Some(resize_pty))?;
+        export(env, exports, "lsetxattr", Some(xattr::lsetxattr_js))?;
         Ok(exports)
     })
 }

@@ -9,6 +9,8 @@ export interface NativeAddon {
   /** A new pty pair; both fds are owned by the caller. */
   openPty(cols: number, rows: number): { master: number; slave: number };
   resizePty(fd: number, cols: number, rows: number): void;
+  /** lsetxattr(2); throws an Error whose `code` is the errno name (EPERM, ENOTSUP, …). */
+  lsetxattr(path: string, name: string, value: string): void;
 }
 
 export const ADDON_FILE = "tsbox-native.linux-x64-gnu.node";
