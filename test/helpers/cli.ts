@@ -19,6 +19,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Called once the process is spawned, e.g. to send it a signal later. */
   onSpawn?: (pid: number) => void;
+  /** Run this command line instead of the CLI (the args are then ignored), as the same identity. */
+  argv?: string[];
 }
 
 export function identityEnv(who: Identity): Record<string, string> {
@@ -32,7 +34,8 @@ export function identityEnv(who: Identity): Record<string, string> {
 
 export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
+    const [cmd, ...cmdArgs] = opts.argv ?? [process.execPath, cliPath, ...args];
+    const child = spawn(cmd!, cmdArgs, {
       uid: who.uid,
       gid: who.gid,
       cwd: who.scratch,
