@@ -44,7 +44,14 @@ function userIds(name: string): { uid: number; gid: number } {
 
 const work = mkdtempSync(join(tmpdir(), "tsbox-bench-"));
 chmodSync(work, 0o755);
-process.on("exit", () => rmSync(work, { recursive: true, force: true }));
+process.on("exit", () => {
+  // Anything a peer tool left mounted under the work dir goes first (root only).
+  if (isRoot) {
+    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "");
+    for (const m of mounts.filter((m) => m.startsWith(work)).reverse()) spawnSync("umount", ["-l", m]);
+  }
+  rmSync(work, { recursive: true, force: true });
+});
 
 const people: Who[] = [];
 if (isRoot) people.push({ name: "root", uid: 0, gid: 0, home: join(work, "root") });
@@ -73,7 +80,8 @@ function hyperfine(who: Who, command: string, wrap: (argv: string[]) => string[]
 }
 
 function prepare(who: Who): { rootfs: string; bundle: string } {
-  sh(["mkdir", "-p", join(who.home, "data")]);
+  sh(["mkdir", "-p", join(who.home, "data"), join(who.home, "xdg")]);
+  chmodSync(join(who.home, "xdg"), 0o700);
   sh(["chown", "-R", `${who.uid}:${who.gid}`, who.home]);
   // Let tsbox import and unpack its embedded busybox image; reuse that very layer as the peers' rootfs.
   sh(asWho(who, [process.execPath, join(repo, "bin/tsbox.js"), "run", "--rm", "busybox", "true"]));
@@ -139,11 +147,14 @@ for (const who of people) {
     record("runc run", who, hyperfine(who, `runc ${rootless}--root ${join(who.home, "runc")} run --bundle ${bundle} bench-runc-${who.name}`));
   }
   if (have("podman")) {
+    // cgroupfs + file events: no systemd here; runc: podman's default crun refuses this hybrid cgroup host.
     const conf = join(who.home, "containers.conf");
     writeFileSync(conf, '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[containers]\ndefault_ulimits = []\n');
     chmodSync(conf, 0o644);
-    const podman = `env CONTAINERS_CONF=${conf} podman --root ${join(who.home, "podman")} --runroot ${join(who.home, "podman-run")} run --rm --network none --rootfs ${rootfs} /bin/true`;
-    record("podman run", who, hyperfine(who, podman));
+    const podman = `env CONTAINERS_CONF=${conf} XDG_RUNTIME_DIR=${join(who.home, "xdg")} podman --root ${join(who.home, "podman")} --runroot ${join(who.home, "podman-run")} --runtime runc`;
+    record("podman run", who, hyperfine(who, `${podman} run --rm --network none --rootfs ${rootfs} /bin/true`));
+    // podman's overlay driver leaves its storage dir mounted: reset it so nothing outlives the bench.
+    spawnSync("sh", ["-c", asWho(who, [`${podman} system reset --force`]).join(" ")], { stdio: "ignore" });
   }
 }
 
