@@ -21,6 +21,11 @@ const LAZY = [
   "src/cli/commands/rm.ts",
   "src/cli/commands/info.ts",
   "src/cli/commands/version.ts",
+  "src/cli/commands/pull.ts",
+  "src/cli/commands/login.ts",
+  "src/cli/progress.ts",
+  "src/image/registry/pull-image.ts",
+  "src/image/compression.ts",
   "src/backends/native/pty.ts",
   "src/image/hash.ts",
   "src/image/tar.ts",
@@ -28,6 +33,9 @@ const LAZY = [
 ].map((p) => join(root, p));
 
 const outName = (file) => `cli-${basename(file, ".ts")}.mjs`;
+const names = LAZY.map(outName);
+const clash = names.find((n, i) => names.indexOf(n) !== i);
+if (clash) throw new Error(`two lazy modules would both be bundled as dist/${clash}: rename one`);
 
 /** Turns `import("./x.js")` of a lazy module into an import of its bundle (all bundles sit side by side). */
 const lazyImports = {

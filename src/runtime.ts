@@ -5,10 +5,12 @@ import { Container, type ExitStatus } from "./container.js";
 import { removeBundle } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
 import { type ContainerState, listStates, processStartTime, readState, refreshStatus, writeState } from "./containers/state.js";
-import { ContainerError, isTsboxError, TsboxError } from "./errors.js";
+import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError } from "./errors.js";
 import { isErrno, randomHex } from "./fs-util.js";
 import { LayerCache } from "./image/layers.js";
-import { type ImageSummary, ImageStore } from "./image/store.js";
+import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
+import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
+import { familiarName, parseReference } from "./image/reference.js";
 import { DataPaths, defaultDataDir } from "./paths.js";
 import { buildSpec } from "./spec/from-options.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
@@ -25,7 +27,13 @@ export interface RuntimeOptions {
 export interface RunControl {
   /** Start the container in a new session (no terminal signals); the caller forwards signals. */
   newSession?: boolean;
+  /** Progress of the pull when the image is not in the store yet. */
+  onPullProgress?: (event: PullEvent) => void;
+  /** Aborts that pull (Ctrl-C before the container exists). */
+  signal?: AbortSignal;
 }
+
+export type { PullEvent, PullOptions, PullResult };
 
 export type ContainerInfo = ContainerState;
 
@@ -56,7 +64,7 @@ export class Runtime {
   async run(options: RunOptions, control: RunControl = {}): Promise<Container> {
     if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("run needs an image", { code: "usage" });
     await this.collectOrphans();
-    const image = await this.imageStore.getImage(options.image);
+    const image = await this.resolveImage(options.image, control);
     const layers = await this.layers.ensureLayers(image);
     const host = (this.host ??= probeHostIdentity());
 
@@ -120,6 +128,28 @@ export class Runtime {
       }
       throw err;
     }
+  }
+
+  /**
+   * Pulls an image from its registry into the store (and unpacks its layers),
+   * choosing `platform` from a multi-platform index (default: the host's).
+   */
+  async pull(image: string, options: Omit<PullOptions, "layers"> = {}): Promise<PullResult> {
+    const { pullImage } = await import("./image/registry/pull-image.js");
+    return pullImage(this.imageStore, image, { ...options, layers: this.layers });
+  }
+
+  /** The stored image, pulling it when it is missing (as `docker run` does). */
+  private async resolveImage(input: string, control: RunControl): Promise<StoredImage> {
+    const found = await this.imageStore.findImage(input);
+    if (found) return found;
+    try {
+      await this.pull(input, { ...(control.onPullProgress ? { onProgress: control.onPullProgress } : {}), ...(control.signal ? { signal: control.signal } : {}) });
+    } catch (err) {
+      if (err instanceof Error && err.name === "AbortError") throw err;
+      throw new ImageError(`unable to find image ${familiarName(parseReference(input))} locally, and pulling it failed: ${errorMessage(err)}`, err);
+    }
+    return this.imageStore.getImage(input);
   }
 
   /** Images in the store (the embedded busybox appears after its first use). */

@@ -14,6 +14,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   rm: async () => (await import("./commands/rm.js")).rmCommand,
   info: async () => (await import("./commands/info.js")).infoCommand,
   version: async () => (await import("./commands/version.js")).versionCommand,
+  pull: async () => (await import("./commands/pull.js")).pullCommand,
+  login: async () => (await import("./commands/login.js")).loginCommand,
+  logout: async () => (await import("./commands/login.js")).logoutCommand,
 };
 
 const USAGE = `Usage: tsbox COMMAND [OPTIONS]
@@ -22,6 +25,9 @@ Rootless containers for Node.
 
 Commands:
   run       Run a command in a new container
+  pull      Pull an image from a registry
+  login     Log in to a registry
+  logout    Log out from a registry
   images    List images
   ps        List containers
   rm        Remove containers

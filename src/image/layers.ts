@@ -63,7 +63,12 @@ export class LayerCache {
     const tmp = await mkdtemp(join(this.paths.layersRoot, `.unpack-${diffId.slice(7, 19)}-`));
     let published = false;
     try {
-      await this.unpackInto(blob, diffId, tmp);
+      await this.unpackInto(blob, diffId, tmp).catch((err: unknown) => {
+        if (isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) {
+          throw new LayerError(`no space left on device while unpacking layer ${blob.digest} into ${this.paths.layersRoot}`);
+        }
+        throw err;
+      });
       await mkdir(join(dest, ".."), { recursive: true });
       try {
         await rename(tmp, dest);
@@ -80,48 +85,32 @@ export class LayerCache {
 
   private async unpackInto(blob: Descriptor, diffId: string, dir: string): Promise<void> {
     // Loaded lazily: only a cold start (first run of an image) unpacks.
-    const [{ createGunzip }, { readTar }, { unpackLayer }, { DigestCounter }] = await Promise.all([
-      import("node:zlib"),
+    const [{ readTar }, { unpackLayer }, { DigestCounter }, { decompressedStream }] = await Promise.all([
       import("./tar.js"),
       import("./unpack.js"),
       import("./hash.js"),
+      import("./compression.js"),
     ]);
     const path = this.layout.blobPath(blob.digest);
     const file = await open(path).catch((err: unknown) => {
       if (isErrno(err, "ENOENT")) throw new LayerError(`layer blob ${blob.digest} is missing from the image store`);
       throw err;
     });
-    const raw = file.createReadStream();
-    const gunzip = (await isGzip(path)) ? createGunzip() : undefined;
-    const tarStream = gunzip ? raw.pipe(gunzip) : raw;
-    raw.on("error", (err) => gunzip?.destroy(err));
+    const source = await decompressedStream(file, path, blob.digest);
     const diff = new DigestCounter();
-    const tapped = tap(tarStream as AsyncIterable<Buffer>, diff);
+    const tapped = tap(source.stream, diff);
     try {
       await unpackLayer(readTar(tapped), dir, { privileged: this.privileged });
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
+      await source.done();
     } catch (err) {
-      if (err instanceof Error && "code" in err && String((err as NodeJS.ErrnoException).code).startsWith("Z_")) {
-        throw new LayerError(`layer ${blob.digest} is not valid gzip: ${err.message}`);
-      }
-      throw err;
+      throw source.translate(err);
     } finally {
-      raw.destroy();
-      gunzip?.destroy();
+      source.destroy();
       await file.close().catch(() => {});
     }
     const actual = diff.digest();
     if (actual !== diffId) throw new LayerError(`layer ${blob.digest} does not match its diff_id: expected ${diffId}, got ${actual}`);
-  }
-}
-
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path);
-  try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await fh.close();
   }
 }
 

@@ -63,15 +63,22 @@ export class ImageStore {
 
   /** Resolves a user-typed reference to a runnable image, importing an embedded one if needed. */
   async getImage(input: string): Promise<StoredImage> {
+    const image = await this.findImage(input);
+    if (!image) throw new TsboxError(`image not found: ${familiarName(parseReference(input))}`, { code: "image" });
+    return image;
+  }
+
+  /** Like getImage, but undefined when neither the store nor an embedded layout has it. */
+  async findImage(input: string): Promise<StoredImage | undefined> {
     const ref = parseReference(input);
-    let descriptor = findInIndex(await this.layout.readIndex(), ref);
-    if (!descriptor) {
-      descriptor = await this.importFromFallback(ref);
-      if (!descriptor) {
-        throw new TsboxError(`image not found: ${familiarName(ref)} (pulling from registries is not supported yet)`, { code: "image" });
-      }
-    }
+    const descriptor = findInIndex(await this.layout.readIndex(), ref) ?? (await this.importFromFallback(ref));
+    if (!descriptor) return undefined;
     return this.readImage(this.layout, descriptor, canonicalName(ref));
+  }
+
+  /** The index.json entry that names `input` (a manifest, or an index for multi-platform loads). */
+  async findDescriptor(input: string): Promise<Descriptor | undefined> {
+    return findInIndex(await this.layout.readIndex(), parseReference(input));
   }
 
   async listImages(): Promise<ImageSummary[]> {
@@ -181,7 +188,10 @@ export class ImageStore {
 
 function findInIndex(index: ImageIndex, ref: ImageReference): Descriptor | undefined {
   const wanted = canonicalName(ref);
-  return index.manifests.find((d) => d.annotations?.[Annotation.refName] === wanted) ?? (ref.digest ? index.manifests.find((d) => d.digest === ref.digest) : undefined);
+  return (
+    index.manifests.find((d) => d.annotations?.[Annotation.refName] === wanted) ??
+    (ref.digest ? index.manifests.find((d) => d.digest === ref.digest || d.annotations?.["dev.tsbox.image.index.digest"] === ref.digest) : undefined)
+  );
 }
 
 /**

@@ -4,6 +4,7 @@ import { join, posix } from "node:path";
 import { LayerError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
 import type { TarEntry } from "./tar.js";
+import { loadAddon, type NativeAddon } from "../backends/native/addon.js";
 
 export interface UnpackOptions {
   /**
@@ -22,6 +23,7 @@ export interface UnpackResult {
 }
 
 const WHITEOUT_PREFIX = ".wh.";
+const XATTR_PREFIX = "SCHILY.xattr.";
 const OPAQUE_MARKER = ".wh..wh..opq";
 
 /**
@@ -49,6 +51,9 @@ class LayerUnpacker {
   private readonly knownDirs = new Set<string>([""]);
   /** Directory mode/mtime applied at the end: a 0555 dir must stay writable while filled. */
   private readonly dirMeta = new Map<string, { mode: number; mtime: number }>();
+  /** Directories made opaque (`.wh..wh..opq`), and those holding xattr whiteouts (rootless). */
+  private readonly opaqueDirs = new Set<string>();
+  private readonly xwhiteoutDirs = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -101,6 +106,7 @@ class LayerUnpacker {
 
   /** Applies deferred directory modes and mtimes, deepest first. */
   async finish(): Promise<void> {
+    await this.markDirectories();
     const dirs = [...this.knownDirs].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
     for (const rel of dirs) {
       const meta = this.dirMeta.get(rel);
@@ -122,6 +128,27 @@ class LayerUnpacker {
       await fh.utimes(entry.mtime, entry.mtime);
     } finally {
       await fh.close();
+    }
+    await this.applyXattrs(entry, target);
+  }
+
+  /**
+   * `SCHILY.xattr.*` pax records, where allowed: rootless only `user.*`; as
+   * root also `security.*`/`trusted.*`. Overlay's own attributes are never
+   * taken from a layer: they would forge whiteouts, opaque dirs or redirects.
+   * Attributes the file system refuses (ENOTSUP, EPERM) are skipped.
+   */
+  private async applyXattrs(entry: TarEntry, target: string): Promise<void> {
+    for (const [key, value] of Object.entries(entry.pax)) {
+      if (!key.startsWith(XATTR_PREFIX)) continue;
+      const name = key.slice(XATTR_PREFIX.length);
+      if (/^(trusted|user)\.overlay\./.test(name)) continue;
+      if (!this.options.privileged && !name.startsWith("user.")) continue;
+      try {
+        (await addon()).lsetxattr(target, name, value);
+      } catch (err) {
+        if (!["ENOTSUP", "EPERM", "EACCES", "ERANGE", "E2BIG"].includes(String((err as NodeJS.ErrnoException).code))) throw err;
+      }
     }
   }
 
@@ -147,24 +174,45 @@ class LayerUnpacker {
     await utimes(target, entry.mtime, entry.mtime);
   }
 
+  /**
+   * Whiteouts become overlayfs whiteouts in the unpacked layer. As root: a
+   * 0/0 character device, and `trusted.overlay.opaque=y` on an opaque dir.
+   * Rootless (overlay mounted with `userxattr`): device nodes cannot be made,
+   * so an empty file with `user.overlay.whiteout` whose directory carries
+   * `user.overlay.opaque=x` ("holds xattr whiteouts", Linux >= 6.7), and
+   * `user.overlay.opaque=y` on an opaque dir.
+   */
   private async whiteout(entry: TarEntry, rel: string, name: string): Promise<void> {
     const dirRel = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
     if (dirRel !== "") await this.ensureParents(rel, entry.path);
     const dir = join(this.root, dirRel);
     if (name === OPAQUE_MARKER) {
-      // Rootless overlay would need user.overlay.opaque, which Node cannot set: skipped for now.
-      if (this.options.privileged) await runTool("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", dir], "the attr package");
+      this.opaqueDirs.add(dirRel);
       return;
     }
     const hidden = name.slice(WHITEOUT_PREFIX.length);
-    if (hidden === "" || hidden === "." || hidden === "..") throw new LayerError(`invalid whiteout entry ${entry.path}`);
-    if (!this.options.privileged) {
-      throw new LayerError(`layer deletes ${posix.join(dirRel, hidden)} (whiteout ${entry.path}): whiteouts need root for now; rootless support is issue #3`);
-    }
+    if (hidden === "" || hidden === "." || hidden === ".." || hidden.includes("/")) throw new LayerError(`invalid whiteout entry ${entry.path}`);
     const hiddenRel = dirRel === "" ? hidden : `${dirRel}/${hidden}`;
     await this.clearTarget(hiddenRel, false);
-    // overlayfs whiteout: a character device 0/0 with the hidden name.
-    await runTool("mknod", ["-m", "000", join(dir, hidden), "c", "0", "0"]);
+    if (this.options.privileged) {
+      // overlayfs whiteout: a character device 0/0 with the hidden name.
+      await runTool("mknod", ["-m", "000", join(dir, hidden), "c", "0", "0"]);
+      return;
+    }
+    const path = join(dir, hidden);
+    await (await open(path, "wx", 0o000)).close();
+    await setMarker(path, "user.overlay.whiteout", "y");
+    this.xwhiteoutDirs.add(dirRel);
+  }
+
+  private async markDirectories(): Promise<void> {
+    const prefix = this.options.privileged ? "trusted" : "user";
+    for (const rel of this.opaqueDirs) {
+      if (this.knownDirs.has(rel)) await setMarker(join(this.root, rel), `${prefix}.overlay.opaque`, "y");
+    }
+    for (const rel of this.xwhiteoutDirs) {
+      if (this.knownDirs.has(rel) && !this.opaqueDirs.has(rel)) await setMarker(join(this.root, rel), `${prefix}.overlay.opaque`, "x");
+    }
   }
 
   /** Creates missing parent directories; refuses symlinks and non-directories on the way. */
@@ -228,6 +276,21 @@ class LayerUnpacker {
     }
     await unlink(path);
     return false;
+  }
+}
+
+let addonPromise: Promise<NativeAddon> | undefined;
+function addon(): Promise<NativeAddon> {
+  return (addonPromise ??= loadAddon());
+}
+
+async function setMarker(path: string, name: string, value: string): Promise<void> {
+  try {
+    (await addon()).lsetxattr(path, name, value);
+  } catch (err) {
+    const code = String((err as NodeJS.ErrnoException).code);
+    if (code === "ENOTSUP") throw new LayerError(`cannot unpack a layer with whiteouts here: the file system of ${path} does not support ${name.split(".")[0]} xattrs`);
+    throw new LayerError(`cannot mark overlay whiteout (${name}) on ${path}: ${(err as Error).message}`);
   }
 }
 

@@ -1,0 +1,45 @@
+import { UsageError } from "../../errors.js";
+import { parsePlatform } from "../../image/registry/pull-image.js";
+import { defaultDataDir } from "../../paths.js";
+import { Runtime } from "../../runtime.js";
+import type { CliContext } from "../context.js";
+import { lastValue, parseFlags } from "../flags.js";
+import { progressFor } from "../progress.js";
+import { withInterrupt } from "../interrupt.js";
+
+const USAGE = `Usage: tsbox pull [OPTIONS] NAME[:TAG|@DIGEST]
+
+Pull an image from a registry (and unpack its layers).
+
+Options:
+      --platform OS/ARCH[/VARIANT]   Platform to pick from a multi-platform image
+                                     (default: the backend's, e.g. linux/amd64)
+  -q, --quiet                        Print only the image name; no progress
+`;
+
+export async function pullCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "platform", value: true }, { name: "quiet", short: "q" }]);
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  if (flags.positionals.length !== 1) throw new UsageError(`"tsbox pull" requires exactly one image`);
+  const platformText = lastValue(flags, "platform");
+  const platform = platformText !== undefined ? parsePlatform(platformText) : undefined;
+  const quiet = flags.bools.has("quiet");
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  const display = progressFor(ctx.stderr, quiet);
+  return withInterrupt(ctx, "pull", async (signal) => {
+    try {
+      const result = await runtime.pull(flags.positionals[0]!, {
+        signal,
+        env: ctx.env,
+        ...(platform ? { platform } : {}),
+        ...(display ? { onProgress: display.onEvent } : {}),
+      });
+      display?.finish();
+      if (quiet) ctx.stdout.write(result.name + "\n");
+      else ctx.stdout.write(`Pulled ${result.name} (${result.platform})\nDigest: ${result.digest}\n`);
+      return 0;
+    } finally {
+      display?.finish();
+    }
+  });
+}

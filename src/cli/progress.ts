@@ -1,0 +1,61 @@
+import type { PullEvent } from "../image/registry/pull-image.js";
+import { humanSize } from "./format.js";
+
+/**
+ * Docker-style progress for pulls and pushes on a terminal: one line per
+ * blob, redrawn in place (at most every 100 ms). Only used when stderr is a
+ * TTY; otherwise commands stay quiet.
+ */
+export class ProgressDisplay {
+  private readonly rows = new Map<string, PullEvent>();
+  private drawn = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly out: NodeJS.WritableStream & { columns?: number }) {}
+
+  readonly onEvent = (event: PullEvent): void => {
+    const prev = this.rows.get(event.id);
+    this.rows.set(event.id, { ...prev, ...event });
+    this.timer ??= setTimeout(() => this.render(), 100);
+  };
+
+  finish(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.render();
+  }
+
+  private render(): void {
+    this.timer = undefined;
+    const width = Math.max(40, (this.out.columns ?? 80) - 1);
+    const lines = [...this.rows.values()].map((e) => line(e).slice(0, width));
+    let text = this.drawn > 0 ? `\x1b[${this.drawn}A` : "";
+    for (const l of lines) text += `\r\x1b[2K${l}\n`;
+    this.drawn = lines.length;
+    this.out.write(text);
+  }
+}
+
+const LABEL: Record<PullEvent["status"], string> = {
+  waiting: "Waiting",
+  exists: "Already exists",
+  resuming: "Resuming",
+  downloading: "Downloading",
+  extracting: "Extracting",
+  done: "Pull complete",
+};
+
+function line(e: PullEvent): string {
+  const label = e.kind === "config" && e.status === "downloading" ? "Downloading config" : LABEL[e.status];
+  if ((e.status === "downloading" || e.status === "resuming") && e.total) {
+    const current = e.current ?? 0;
+    const filled = Math.min(30, Math.floor((current / e.total) * 30));
+    const bar = "=".repeat(Math.max(0, filled - 1)) + (filled > 0 ? ">" : "") + " ".repeat(30 - filled);
+    return `${e.id}: ${label} [${bar}] ${humanSize(current)}/${humanSize(e.total)}`;
+  }
+  return `${e.id}: ${label}`;
+}
+
+/** A progress callback for the CLI: a display on a terminal, nothing otherwise. */
+export function progressFor(stderr: NodeJS.WritableStream & { isTTY?: boolean }, quiet: boolean): ProgressDisplay | undefined {
+  return !quiet && stderr.isTTY ? new ProgressDisplay(stderr) : undefined;
+}

@@ -1,0 +1,237 @@
+import { ImageError, TsboxError } from "../../errors.js";
+import { sha256Digest } from "../hash.js";
+import { MediaType } from "../oci.js";
+import { DEFAULT_DOMAIN } from "../reference.js";
+import { type Credentials, findCredentials } from "./credentials.js";
+
+/**
+ * A client for one registry speaking the OCI distribution API (`/v2/`).
+ *
+ * Authentication follows the registry's `WWW-Authenticate` challenge: none,
+ * `Basic` (credentials from `tsbox login` or docker's config.json) or
+ * `Bearer` (the token flow: the credentials, if any, are shown to the
+ * challenge's realm, which returns a token for the requested scopes; tokens
+ * are cached per scope set). Once a realm is known, tokens for new scopes are
+ * fetched before the request instead of after a 401.
+ *
+ * Loopback registries (localhost, 127.0.0.0/8, ::1) and hosts listed in
+ * $TSBOX_INSECURE_REGISTRIES (comma-separated host[:port]) are spoken to
+ * over plain HTTP, as docker treats them as insecure; all others over HTTPS.
+ */
+export interface RegistryClientOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Overrides stored credentials (`tsbox login` checks the new ones this way). */
+  credentials?: Credentials;
+  signal?: AbortSignal;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  /** A factory: a request may be sent twice (after an auth challenge). */
+  body?: () => BodyInit | AsyncIterable<Uint8Array>;
+  /** Token scopes, e.g. `repository:library/busybox:pull`. */
+  scopes?: string[];
+  signal?: AbortSignal;
+}
+
+interface Challenge {
+  scheme: "basic" | "bearer";
+  params: Record<string, string>;
+}
+
+export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest].join(", ");
+
+/** Manifests and indexes are small; anything larger is refused rather than buffered. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+export class RegistryClient {
+  readonly baseUrl: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly signal: AbortSignal | undefined;
+  private credentials: Credentials | undefined | null = null;
+  private challenge: Challenge | undefined;
+  private readonly tokens = new Map<string, string>();
+
+  constructor(
+    readonly domain: string,
+    options: RegistryClientOptions = {},
+  ) {
+    this.env = options.env ?? process.env;
+    this.signal = options.signal;
+    if (options.credentials) this.credentials = options.credentials;
+    const host = domain === DEFAULT_DOMAIN ? "registry-1.docker.io" : domain;
+    this.baseUrl = `${isInsecure(domain, this.env) ? "http" : "https"}://${host}`;
+  }
+
+  /** Sends a request, answering one auth challenge; the caller checks the status. */
+  async request(method: string, pathOrUrl: string, options: RequestOptions = {}): Promise<Response> {
+    const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
+    const scopes = options.scopes ?? [];
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { ...options.headers };
+      const authorization = await this.authorization(scopes);
+      if (authorization) headers.authorization = authorization;
+      const body = options.body?.();
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method,
+          headers,
+          redirect: "follow",
+          signal: options.signal ?? this.signal ?? null,
+          ...(body !== undefined ? { body: body as BodyInit, duplex: "half" } : {}),
+        } as RequestInit);
+      } catch (err) {
+        throw this.networkError(err);
+      }
+      if (res.status === 401 && attempt === 0) {
+        const challenge = parseChallenge(res.headers.get("www-authenticate"));
+        await res.body?.cancel().catch(() => {});
+        if (!challenge) throw new ImageError(`${this.domain} refused the request (401) without an authentication challenge`);
+        this.challenge = challenge;
+        if (challenge.scheme === "bearer") await this.fetchToken(scopes);
+        else if (!this.creds()) throw this.loginRequired();
+        continue;
+      }
+      if (res.status === 401) {
+        await res.body?.cancel().catch(() => {});
+        if (!this.creds()) throw this.loginRequired();
+        if (this.challenge?.scheme === "basic") throw new ImageError(`login to ${this.domain} failed: wrong username or password`);
+        throw new ImageError(`${this.domain}: access denied (${scopes.join(" ") || "/v2/"})`);
+      }
+      return res;
+    }
+  }
+
+  /** GET /v2/: checks that the registry answers and the credentials are accepted. */
+  async ping(): Promise<void> {
+    const res = await this.request("GET", "/v2/");
+    await res.body?.cancel().catch(() => {});
+    if (!res.ok) throw await registryError(res, `${this.domain}/v2/`);
+  }
+
+  /** A manifest or index, verified against its digest. */
+  async getManifest(repo: string, reference: string): Promise<{ mediaType: string; digest: string; data: Buffer }> {
+    const res = await this.request("GET", `/v2/${repo}/manifests/${reference}`, {
+      headers: { accept: MANIFEST_ACCEPT },
+      scopes: [pullScope(repo)],
+    });
+    if (!res.ok) throw await registryError(res, `${this.domain}/${repo}:${reference}`);
+    const declared = Number(res.headers.get("content-length") ?? 0);
+    if (declared > MAX_MANIFEST_BYTES) throw new ImageError(`manifest ${repo}:${reference} is too large (${declared} bytes)`);
+    const data = Buffer.from(await res.arrayBuffer());
+    if (data.length > MAX_MANIFEST_BYTES) throw new ImageError(`manifest ${repo}:${reference} is too large (${data.length} bytes)`);
+    const digest = sha256Digest(data);
+    const expected = reference.startsWith("sha256:") ? reference : res.headers.get("docker-content-digest");
+    if (expected && expected !== digest) throw new ImageError(`manifest ${repo}:${reference} does not match its digest: expected ${expected}, got ${digest}`);
+    let mediaType = (res.headers.get("content-type") ?? "").split(";")[0]!.trim();
+    try {
+      const parsed = JSON.parse(data.toString("utf8")) as { mediaType?: string };
+      if (parsed.mediaType) mediaType = parsed.mediaType;
+    } catch (err) {
+      throw new ImageError(`manifest ${repo}:${reference} is not valid JSON`, err);
+    }
+    return { mediaType, digest, data };
+  }
+
+  private creds(): Credentials | undefined {
+    if (this.credentials === null) this.credentials = findCredentials(this.domain, this.env);
+    return this.credentials;
+  }
+
+  private async authorization(scopes: string[]): Promise<string | undefined> {
+    if (!this.challenge) return undefined;
+    if (this.challenge.scheme === "basic") {
+      const c = this.creds();
+      return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` : undefined;
+    }
+    const key = scopes.join(" ");
+    return this.tokens.get(key) ?? (await this.fetchToken(scopes));
+  }
+
+  private async fetchToken(scopes: string[]): Promise<string> {
+    const params = this.challenge!.params;
+    const realm = params.realm;
+    if (!realm) throw new ImageError(`${this.domain} sent a Bearer challenge without a realm`);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new ImageError(`${this.domain} sent an invalid token realm: ${realm}`);
+    }
+    if (params.service) url.searchParams.set("service", params.service);
+    for (const scope of scopes) url.searchParams.append("scope", scope);
+    const headers: Record<string, string> = {};
+    const c = this.creds();
+    if (c) headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
+    let res: Response;
+    try {
+      res = await fetch(url, { headers, signal: this.signal ?? null });
+    } catch (err) {
+      throw this.networkError(err, url.host);
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel().catch(() => {});
+      throw c ? new ImageError(`login to ${this.domain} failed: wrong username or password`) : this.loginRequired();
+    }
+    if (!res.ok) throw await registryError(res, `token from ${url.host}`);
+    const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (typeof token !== "string" || token === "") throw new ImageError(`the token server of ${this.domain} returned no token`);
+    const value = `Bearer ${token}`;
+    this.tokens.set(scopes.join(" "), value);
+    return value;
+  }
+
+  private loginRequired(): ImageError {
+    return new ImageError(`${this.domain} requires authentication: run tsbox login ${this.domain}`);
+  }
+
+  private networkError(err: unknown, host = this.domain): Error {
+    if (err instanceof Error && err.name === "AbortError") return err;
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    return new ImageError(`cannot reach registry ${host}: ${why}`, err);
+  }
+}
+
+export function pullScope(repo: string): string {
+  return `repository:${repo}:pull`;
+}
+
+export function pushScope(repo: string): string {
+  return `repository:${repo}:pull,push`;
+}
+
+/** One line from a registry's error response (`{"errors":[{"code","message"}]}`). */
+export async function registryError(res: Response, what: string): Promise<TsboxError> {
+  let detail = "";
+  try {
+    const text = (await res.text()).slice(0, 4096);
+    const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    detail = (body.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
+  } catch {
+    // not JSON: the status says enough
+  }
+  if (res.status === 404) return new ImageError(`not found: ${what}${detail ? ` (${detail})` : ""}`);
+  return new ImageError(`${what}: registry answered ${res.status} ${res.statusText}${detail ? ` (${detail})` : ""}`);
+}
+
+export function parseChallenge(header: string | null): Challenge | undefined {
+  if (!header) return undefined;
+  const m = /^\s*(\w+)\s*(.*)$/.exec(header);
+  if (!m) return undefined;
+  const scheme = m[1]!.toLowerCase();
+  if (scheme !== "basic" && scheme !== "bearer") return undefined;
+  const params: Record<string, string> = {};
+  const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
+  for (let p; (p = re.exec(m[2]!)); ) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : p[3]!;
+  return { scheme, params };
+}
+
+function isInsecure(domain: string, env: NodeJS.ProcessEnv): boolean {
+  const host = domain.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)) return true;
+  const list = (env.TSBOX_INSECURE_REGISTRIES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  return list.includes(domain) || list.includes(host);
+}

@@ -1,0 +1,151 @@
+import { createReadStream } from "node:fs";
+import { mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { ImageError } from "../../errors.js";
+import { isErrno, randomHex } from "../../fs-util.js";
+import { DigestCounter } from "../hash.js";
+import type { OciLayout } from "../layout.js";
+import type { Descriptor } from "../oci.js";
+import { pullScope, type RegistryClient, registryError } from "./client.js";
+
+export interface DownloadOptions {
+  signal?: AbortSignal;
+  /** Bytes of the blob on disk so far (including resumed ones), and its size. */
+  onProgress?: (current: number, total: number) => void;
+  /** Called once when an earlier partial download is picked up. */
+  onResume?: (offset: number) => void;
+}
+
+/**
+ * Downloads one blob into a layout, verified, resumable:
+ *
+ * * The content goes to `.downloads/<hex>.<pid>.<rand>.part`, private to this
+ *   process; only after its size and sha256 match the descriptor is it fsynced
+ *   and renamed to `blobs/sha256/<hex>`. Two pulls of the same blob each write
+ *   their own file and both renames publish identical content: no clash.
+ * * When a download fails or is interrupted, the bytes so far are kept as
+ *   `.downloads/<hex>.partial`. The next download of that blob claims it by
+ *   renaming it to its own name (atomic: only one process wins), re-hashes it
+ *   and asks for the rest with `Range: bytes=N-`. A registry that ignores the
+ *   range (200) restarts the blob from scratch. The `.part` file of a process
+ *   that died (SIGKILL) is claimed the same way once its pid is gone.
+ * * Content that does not match its digest is deleted, never kept for resume.
+ */
+export async function downloadBlob(layout: OciLayout, client: RegistryClient, repo: string, blob: Descriptor, options: DownloadOptions = {}): Promise<void> {
+  if (await layout.hasBlob(blob.digest)) return;
+  const hex = blob.digest.slice(7);
+  const dir = join(layout.dir, ".downloads");
+  await mkdir(dir, { recursive: true });
+  await mkdir(join(layout.dir, "blobs", "sha256"), { recursive: true });
+  const mine = join(dir, `${hex}.${process.pid}.${randomHex(4)}.part`);
+  let keep = true;
+  let fh: FileHandle | undefined;
+  try {
+    const claimed = await claimPartial(dir, hex, mine);
+    let counter = new DigestCounter();
+    if (claimed) {
+      for await (const chunk of createReadStream(mine)) counter.update(chunk as Buffer);
+      if (counter.size > blob.size) counter = new DigestCounter();
+    }
+    fh = await open(mine, claimed ? "r+" : "wx", 0o644);
+    if (counter.size === 0) await fh.truncate(0);
+    else options.onResume?.(counter.size);
+
+    const url = `/v2/${repo}/blobs/${blob.digest}`;
+    const get = (from: number) =>
+      client.request("GET", url, { headers: from > 0 ? { range: `bytes=${from}-` } : {}, scopes: [pullScope(repo)], ...(options.signal ? { signal: options.signal } : {}) });
+    let res = counter.size < blob.size ? await get(counter.size) : undefined;
+    if (res && res.status === 416) {
+      await res.body?.cancel().catch(() => {});
+      counter = new DigestCounter();
+      res = await get(0);
+    }
+    if (res) {
+      if (res.status !== 200 && res.status !== 206) throw await registryError(res, `blob ${blob.digest} of ${client.domain}/${repo}`);
+      const start = res.status === 206 ? Number(/^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1] ?? NaN) : 0;
+      if (start !== counter.size) {
+        // A full body (200) or a range we did not ask for: start over.
+        await res.body?.cancel().catch(() => {});
+        counter = new DigestCounter();
+        if (start !== 0) res = await get(0);
+        if (!res.ok) throw await registryError(res, `blob ${blob.digest} of ${client.domain}/${repo}`);
+      }
+      if (counter.size === 0) await fh.truncate(0);
+      options.onProgress?.(counter.size, blob.size);
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+          if (counter.size + buf.length > blob.size) {
+            keep = false;
+            throw new ImageError(`blob ${blob.digest} from ${client.domain} is larger than its descriptor says (${blob.size} bytes)`);
+          }
+          await fh.write(buf, 0, buf.length, counter.size);
+          counter.update(buf);
+          options.onProgress?.(counter.size, blob.size);
+        }
+      } catch (err) {
+        if (err instanceof ImageError || (err as Error).name === "AbortError") throw err;
+        throw new ImageError(`download of blob ${blob.digest} from ${client.domain} was interrupted after ${counter.size} of ${blob.size} bytes: ${describe(err)}`);
+      }
+    }
+    if (counter.size !== blob.size) {
+      throw new ImageError(`download of blob ${blob.digest} from ${client.domain} ended early: ${counter.size} of ${blob.size} bytes`);
+    }
+    const digest = counter.digest();
+    if (digest !== blob.digest) {
+      keep = false;
+      throw new ImageError(`blob from ${client.domain}/${repo} does not match its digest: expected ${blob.digest}, got ${digest}`);
+    }
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await rename(mine, layout.blobPath(blob.digest));
+    keep = false;
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    fh = undefined;
+    if (keep) await rename(mine, join(dir, `${hex}.partial`)).catch(() => unlink(mine).catch(() => {}));
+    else await unlink(mine).catch(() => {});
+    throw err;
+  } finally {
+    await fh?.close().catch(() => {});
+    await rmdir(dir).catch(() => {}); // only when empty: other downloads may be under way
+  }
+}
+
+/** Takes over an interrupted download of `hex` by renaming it to `mine`; false when there is none. */
+async function claimPartial(dir: string, hex: string, mine: string): Promise<boolean> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return false;
+    throw err;
+  }
+  const candidates = names.filter((n) => n === `${hex}.partial` || (n.startsWith(`${hex}.`) && n.endsWith(".part") && !pidAlive(Number(n.split(".")[1]))));
+  candidates.sort((a, b) => (a.endsWith(".partial") ? -1 : b.endsWith(".partial") ? 1 : 0));
+  for (const name of candidates) {
+    try {
+      await rename(join(dir, name), mine);
+      return true;
+    } catch (err) {
+      if (!isErrno(err, "ENOENT")) throw err; // someone else claimed it first
+    }
+  }
+  return false;
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return isErrno(err, "EPERM");
+  }
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}

@@ -1,0 +1,182 @@
+import { existsSync } from "node:fs";
+import { ImageError } from "../../errors.js";
+import type { LayerCache } from "../layers.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "../oci.js";
+import { formatPlatform, hostPlatform } from "../platform.js";
+import { canonicalName, type ImageReference, parseReference } from "../reference.js";
+import type { ImageStore } from "../store.js";
+import { RegistryClient } from "./client.js";
+import { downloadBlob } from "./download.js";
+
+export type PullStatus = "waiting" | "exists" | "resuming" | "downloading" | "extracting" | "done";
+
+export interface PullEvent {
+  /** Short digest of the blob (12 hex digits). */
+  id: string;
+  kind: "config" | "layer";
+  status: PullStatus;
+  current?: number;
+  total?: number;
+}
+
+export interface PullOptions {
+  /** Platform to pick from a multi-platform index; default: the backend's (the host's). */
+  platform?: Platform;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  onProgress?: (event: PullEvent) => void;
+  /** Parallel blob downloads (default 3). */
+  concurrency?: number;
+  /** Unpacks layers into this cache as they arrive (what `pull` and `run` do). */
+  layers?: LayerCache;
+}
+
+export interface PullResult {
+  /** Canonical name, e.g. `127.0.0.1:5000/team/app:1.0`. */
+  name: string;
+  /** Digest of the platform's image manifest. */
+  digest: string;
+  /** Digest of the multi-platform index it was chosen from, if any. */
+  indexDigest?: string;
+  platform: string;
+}
+
+/** Annotation on a store entry: the index a platform's manifest came from. */
+export const INDEX_ANNOTATION = "dev.tsbox.image.index.digest";
+
+const LAYER_TYPES = new Set<string>([
+  MediaType.ociLayerTar,
+  MediaType.ociLayerGzip,
+  "application/vnd.oci.image.layer.v1.tar+zstd",
+  MediaType.dockerLayerGzip,
+  "application/vnd.docker.image.rootfs.diff.tar",
+]);
+
+/**
+ * Pulls an image from its registry into the store: manifest (through an
+ * index when the image is multi-platform), config, then layers in parallel,
+ * each verified and unpacked as it arrives. The name is published in
+ * index.json last, under the index lock and only if every blob is present: a
+ * crash or Ctrl-C at any point leaves no half-visible image (and keeps the
+ * partial downloads for the next pull to resume).
+ */
+export async function pullImage(store: ImageStore, input: string, options: PullOptions = {}): Promise<PullResult> {
+  const ref = parseReference(input);
+  const name = canonicalName(ref);
+  const platform = options.platform ?? hostPlatform();
+  const client = new RegistryClient(ref.domain, { ...(options.env ? { env: options.env } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+  const layout = store.layout;
+  await layout.init();
+
+  let top = await client.getManifest(ref.path, ref.digest ?? ref.tag ?? "latest");
+  let indexDigest: string | undefined;
+  let indexData: Buffer | undefined;
+  if (isIndexMediaType(top.mediaType)) {
+    indexDigest = top.digest;
+    indexData = top.data;
+    const index = JSON.parse(top.data.toString("utf8")) as ImageIndex;
+    const chosen = selectPlatform(index, platform);
+    if (!chosen) {
+      const offered = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : "?")).join(", ");
+      throw new ImageError(`${displayName(ref)} has no image for platform ${formatPlatform(platform)} (it has ${offered || "none"})`);
+    }
+    top = await client.getManifest(ref.path, chosen.digest);
+    if (top.digest !== chosen.digest) throw new ImageError(`manifest ${chosen.digest} does not match its digest`);
+  }
+  if (!isManifestMediaType(top.mediaType)) {
+    throw new ImageError(`${displayName(ref)}: unsupported manifest type ${top.mediaType || "(none)"}${/v1\+prettyjws|v1\+json/.test(top.mediaType) ? " (docker schema 1 images are not supported)" : ""}`);
+  }
+  const manifest = JSON.parse(top.data.toString("utf8")) as ImageManifest;
+  if (!manifest.config?.digest || !Array.isArray(manifest.layers)) throw new ImageError(`manifest ${top.digest} is malformed`);
+  for (const layer of manifest.layers) {
+    if (!LAYER_TYPES.has(layer.mediaType)) throw new ImageError(`${displayName(ref)}: unsupported layer type ${layer.mediaType}`);
+  }
+
+  const progress = options.onProgress ?? (() => {});
+  const fetchBlob = async (blob: Descriptor, kind: PullEvent["kind"]) => {
+    const id = blob.digest.slice(7, 19);
+    if (await layout.hasBlob(blob.digest)) return progress({ id, kind, status: "exists", total: blob.size });
+    await downloadBlob(layout, client, ref.path, blob, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      onResume: (offset) => progress({ id, kind, status: "resuming", current: offset, total: blob.size }),
+      onProgress: (current, total) => progress({ id, kind, status: "downloading", current, total }),
+    });
+  };
+
+  await fetchBlob(manifest.config, "config");
+  const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
+    throw new ImageError(`image config ${manifest.config.digest} does not list one diff_id per layer`);
+  }
+  for (const layer of manifest.layers) progress({ id: layer.digest.slice(7, 19), kind: "layer", status: "waiting", total: layer.size });
+  await pool(manifest.layers.map((layer, i) => async () => {
+    const id = layer.digest.slice(7, 19);
+    await fetchBlob(layer, "layer");
+    if (options.layers) {
+      if (!(await options.layers.findLayer(diffIds[i]!))) progress({ id, kind: "layer", status: "extracting", total: layer.size });
+      await options.layers.ensureLayer(layer, diffIds[i]!);
+    }
+    progress({ id, kind: "layer", status: "done", total: layer.size });
+  }), options.concurrency ?? 3);
+
+  await layout.writeBlob(top.data, { digest: top.digest, size: top.data.length });
+  if (indexData) await layout.writeBlob(indexData, { digest: indexDigest!, size: indexData.length });
+  const chosenPlatform: Platform = { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
+  const entry: Descriptor = {
+    mediaType: top.mediaType,
+    digest: top.digest,
+    size: top.data.length,
+    platform: chosenPlatform,
+    annotations: { [Annotation.refName]: name, [Annotation.imageName]: name, ...(indexDigest ? { [INDEX_ANNOTATION]: indexDigest } : {}) },
+  };
+  await layout.updateIndex((index) => {
+    // Under the index lock, which `prune` holds while it sweeps: nothing it removed can be named here.
+    for (const blob of [manifest.config, ...manifest.layers]) {
+      if (!existsSync(layout.blobPath(blob.digest))) throw new ImageError(`blob ${blob.digest} vanished during the pull (pruned?): pull again`);
+    }
+    index.manifests = index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== name);
+    index.manifests.push(entry);
+  });
+  return { name, digest: top.digest, ...(indexDigest ? { indexDigest } : {}), platform: formatPlatform(chosenPlatform) };
+}
+
+/** The index entry for `wanted`: os and architecture must match, and the variant when one is asked for. */
+export function selectPlatform(index: ImageIndex, wanted: Platform): Descriptor | undefined {
+  const candidates = (index.manifests ?? []).filter(
+    (d) => d.platform && d.platform.os === wanted.os && d.platform.architecture === wanted.architecture && isManifestMediaType(d.mediaType ?? MediaType.ociManifest),
+  );
+  if (wanted.variant) return candidates.find((d) => d.platform!.variant === wanted.variant);
+  return candidates.find((d) => !d.platform!.variant) ?? candidates[0];
+}
+
+/** `os/arch[/variant]`, as `--platform` takes it. */
+export function parsePlatform(text: string): Platform {
+  const parts = text.split("/");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p))) {
+    throw new ImageError(`invalid platform "${text}": expected os/arch[/variant], e.g. linux/amd64`);
+  }
+  return { os: parts[0]!, architecture: parts[1]!, ...(parts[2] ? { variant: parts[2] } : {}) };
+}
+
+function displayName(ref: ImageReference): string {
+  return canonicalName(ref);
+}
+
+/** Runs tasks with at most `limit` at a time; the first failure aborts the rest's scheduling and is thrown. */
+async function pool(tasks: (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async () => {
+    while (failed === undefined && next < tasks.length) {
+      const task = tasks[next++]!;
+      try {
+        await task();
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  if (failed !== undefined) throw failed;
+}

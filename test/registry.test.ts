@@ -1,0 +1,264 @@
+/**
+ * Pulling from a real registry (Debian's docker-registry on 127.0.0.1),
+ * anonymous, behind token auth and behind basic auth; platform selection
+ * from a multi-platform index; `run` pulling a missing image; a pull cut off
+ * mid-blob (and one interrupted with SIGINT) resumed by the next pull. As
+ * root and as the unprivileged test users, each with its own store.
+ */
+import { describe, it, before, after, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { tsbox } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
+import { buildI386Layout, buildLayeredLayout, buildMultiPlatformLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
+
+const USERS = { alice: "wonderland" };
+let anon: TestRegistry;
+let token: TestRegistry;
+let basic: TestRegistry;
+let fixtures: string;
+let multi: { index: string; amd64: string; i386: string };
+let bigDigest: string;
+let busyboxDigest: string;
+
+before(async () => {
+  fixtures = mkdtempSync(join(tmpdir(), "registry-fixtures-"));
+  [anon, token, basic] = await Promise.all([startRegistry(), startRegistry({ auth: "token", users: USERS }), startRegistry({ auth: "basic", users: USERS })]);
+  const creds = ["--dest-creds", `alice:${USERS.alice}`];
+  await buildI386Layout(join(fixtures, "i386"));
+  multi = await buildMultiPlatformLayout(join(fixtures, "multi"), join(fixtures, "i386"));
+  bigDigest = await buildLayeredLayout(join(fixtures, "big"), [6 * 1024 * 1024, 2 * 1024 * 1024]);
+  await Promise.all([
+    skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${anon.host}/test/busybox:latest`),
+    skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${token.host}/test/busybox:latest`, creds),
+    skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${basic.host}/test/busybox:latest`, creds),
+    skopeoCopy(`oci:${join(fixtures, "multi")}:latest`, `docker://${anon.host}/test/multi:latest`, ["--all"]),
+    skopeoCopy(`oci:${join(fixtures, "big")}:latest`, `docker://${anon.host}/test/big:latest`),
+  ]);
+  const { OciLayout } = await import("../src/image/layout.js");
+  busyboxDigest = (await new OciLayout(EMBEDDED_BUSYBOX).readIndex()).manifests[0]!.digest;
+});
+
+after(async () => {
+  await Promise.all([anon?.stop(), token?.stop(), basic?.stop()]);
+  if (fixtures) rmSync(fixtures, { recursive: true, force: true });
+  cleanupIdentities();
+});
+
+function ok(r: { code: number; stderr: string }): void {
+  assert.equal(r.code, 0, r.stderr);
+}
+
+function imagesJson(stdout: string): { name: string; manifestDigest: string; platform: string }[] {
+  return JSON.parse(stdout);
+}
+
+/** A fresh, empty data dir for one test, owned by `who`. */
+function freshStore(who: Identity): Record<string, string> {
+  const dir = join(who.scratch, `store-${Math.random().toString(16).slice(2)}`);
+  mkdirSync(dir);
+  chownSync(dir, who.uid, who.gid);
+  return { TSBOX_DATA_DIR: dir };
+}
+
+for (const who of identities()) {
+  describe(`registry pull as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("pulls anonymously, with the digest the registry has, and runs the image", async () => {
+      const env = freshStore(who);
+      const r = await tsbox(who, ["pull", `${anon.host}/test/busybox`], { env });
+      ok(r);
+      assert.equal(r.stderr, "", "no progress output when stderr is not a terminal");
+      assert.match(r.stdout, new RegExp(`Digest: ${busyboxDigest}`));
+      const run = await tsbox(who, ["run", "--rm", `${anon.host}/test/busybox`, "echo", "pulled"], { env });
+      ok(run);
+      assert.equal(run.stdout, "pulled\n");
+      const q = await tsbox(who, ["pull", "-q", `${anon.host}/test/busybox:latest`], { env });
+      ok(q);
+      assert.equal(q.stdout, `${anon.host}/test/busybox:latest\n`);
+    });
+
+    it("run pulls a missing image, choosing the host's platform from an index", async () => {
+      const env = freshStore(who);
+      const run = await tsbox(who, ["run", "--rm", `${anon.host}/test/multi`, "sh", "-c", "echo auto"], { env });
+      ok(run);
+      assert.equal(run.stdout, "auto\n");
+      let images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
+      assert.deepEqual(images.map((i) => [i.platform, i.manifestDigest]), [["linux/amd64", multi.amd64]]);
+      const r = await tsbox(who, ["pull", "--platform", "linux/386", `${anon.host}/test/multi`], { env });
+      ok(r);
+      assert.match(r.stdout, /\(linux\/386\)/);
+      images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
+      assert.deepEqual(images.map((i) => [i.platform, i.manifestDigest]), [["linux/386", multi.i386]]);
+      const none = await tsbox(who, ["pull", "--platform", "wasi/wasm", `${anon.host}/test/multi`], { env });
+      assert.equal(none.code, 125);
+      assert.match(none.stderr, /^tsbox: .*no image for platform wasi\/wasm \(it has linux\/amd64, linux\/386\)\n$/);
+      const missing = await tsbox(who, ["run", "--rm", `${anon.host}/test/nothing-here`, "true"], { env });
+      assert.equal(missing.code, 125);
+      assert.match(missing.stderr, /^tsbox: unable to find image 127\.0\.0\.1:\d+\/test\/nothing-here:latest locally, and pulling it failed: not found: .*\n$/);
+    });
+
+    it("pulls behind token auth after tsbox login, and refuses without", async () => {
+      const env = freshStore(who);
+      const image = `${token.host}/test/busybox`;
+      const denied = await tsbox(who, ["pull", image], { env });
+      assert.equal(denied.code, 125);
+      assert.equal(denied.stderr, `tsbox: ${token.host} requires authentication: run tsbox login ${token.host}\n`);
+      const wrong = await tsbox(who, ["login", "-u", "alice", "--password-stdin", token.host], { env, stdin: "nope\n" });
+      assert.equal(wrong.code, 125);
+      assert.match(wrong.stderr, /wrong username or password/);
+      token.tokenRequests.length = 0;
+      ok(await tsbox(who, ["login", "-u", "alice", "--password-stdin", token.host], { env, stdin: `${USERS.alice}\n` }));
+      ok(await tsbox(who, ["pull", image], { env }));
+      assert.ok(token.tokenRequests.some((t) => t.user === "alice" && t.scopes.includes("repository:test/busybox:pull")), JSON.stringify(token.tokenRequests));
+      ok(await tsbox(who, ["logout", token.host], { env }));
+      assert.equal((await tsbox(who, ["pull", image], { env })).code, 125);
+    });
+
+    it("pulls behind basic auth with tsbox login, or with docker's config.json", async () => {
+      const env = freshStore(who);
+      const image = `${basic.host}/test/busybox`;
+      assert.match((await tsbox(who, ["pull", image], { env })).stderr, /requires authentication/);
+      ok(await tsbox(who, ["login", "-u", "alice", "-p", USERS.alice, basic.host], { env }));
+      ok(await tsbox(who, ["pull", image], { env }));
+      ok(await tsbox(who, ["logout", basic.host], { env }));
+      const dockerDir = join(who.scratch, ".docker");
+      mkdirSync(dockerDir, { recursive: true });
+      writeFileSync(join(dockerDir, "config.json"), JSON.stringify({ auths: { [basic.host]: { auth: Buffer.from(`alice:${USERS.alice}`).toString("base64") } } }));
+      chownSync(dockerDir, who.uid, who.gid);
+      chownSync(join(dockerDir, "config.json"), who.uid, who.gid);
+      try {
+        const r = await tsbox(who, ["run", "--rm", image, "echo", "via docker config"], { env: freshStore(who) });
+        ok(r);
+        assert.equal(r.stdout, "via docker config\n");
+      } finally {
+        rmSync(dockerDir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+/**
+ * A proxy in front of the registry that can cut one blob's body off half-way
+ * ("cut": the connection is destroyed) or stall it ("stall": nothing more is
+ * sent), and records the Range headers of blob requests.
+ */
+interface BlobProxy {
+  host: string;
+  ranges: (string | undefined)[];
+  halfSent: Promise<void>;
+  close(): Promise<void>;
+}
+
+async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stall" | "pass"): Promise<BlobProxy> {
+  const ranges: (string | undefined)[] = [];
+  let onHalf: () => void = () => {};
+  const halfSent = new Promise<void>((resolve) => (onHalf = resolve));
+  let tampered = false;
+  const server: Server = createServer((req, res) => {
+    const isBlob = req.url?.includes(`/blobs/${blobDigest}`) && req.method === "GET";
+    if (isBlob) ranges.push(req.headers.range);
+    const upstream = httpRequest(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target } }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      if (!isBlob || mode === "pass" || tampered) return void up.pipe(res);
+      tampered = true;
+      const total = Number(up.headers["content-length"]);
+      let sent = 0;
+      up.on("data", (chunk: Buffer) => {
+        if (sent >= total / 2) return;
+        const part = chunk.subarray(0, Math.max(0, Math.floor(total / 2) - sent));
+        sent += part.length;
+        res.write(part);
+        if (sent >= Math.floor(total / 2)) {
+          up.destroy();
+          onHalf();
+          if (mode === "cut") setTimeout(() => res.destroy(), 50);
+        }
+      });
+    });
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    ranges,
+    halfSent,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+for (const who of identities()) {
+  describe(`resumable pulls as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("a pull cut off mid-blob keeps the partial blob, and the next pull resumes it with a Range request", async () => {
+      const env = freshStore(who);
+      const { OciLayout } = await import("../src/image/layout.js");
+      const manifest = await new OciLayout(join(fixtures, "big")).readJsonBlob<{ layers: { digest: string; size: number }[] }>(bigDigest);
+      const blob = manifest.layers[1]!; // the 6 MB layer
+      const cut = await blobProxy(anon.host, blob.digest, "cut");
+      try {
+        const first = await tsbox(who, ["pull", `${cut.host}/test/big`], { env });
+        assert.equal(first.code, 125);
+        assert.match(first.stderr, /^tsbox: download of blob sha256:[0-9a-f]{64} from 127\.0\.0\.1:\d+ (was interrupted|ended early)/);
+        const downloads = join(env.TSBOX_DATA_DIR!, ".downloads");
+        assert.deepEqual(readdirSync(downloads), [`${blob.digest.slice(7)}.partial`]);
+        assert.equal((await tsbox(who, ["images", "--json"], { env })).stdout.trim(), "[]", "no half-visible image");
+        cut.ranges.length = 0;
+        const second = await tsbox(who, ["pull", `${cut.host}/test/big`], { env });
+        ok(second);
+        assert.match(second.stdout, new RegExp(`Digest: ${bigDigest}`));
+        assert.equal(cut.ranges.length, 1);
+        assert.match(cut.ranges[0] ?? "", /^bytes=[1-9]\d*-$/, "the second pull asked only for the rest");
+        assert.ok(!existsSync(downloads), "no partial download is left");
+        const run = await tsbox(who, ["run", "--rm", `${cut.host}/test/big`, "sh", "-c", "wc -c < /data/blob0"], { env });
+        ok(run);
+        assert.equal(run.stdout.trim(), String(6 * 1024 * 1024));
+      } finally {
+        await cut.close();
+      }
+    });
+
+    it("Ctrl-C during a pull exits 130, keeps the partial blob, and the next pull resumes", async () => {
+      const env = freshStore(who);
+      const { OciLayout } = await import("../src/image/layout.js");
+      const manifest = await new OciLayout(join(fixtures, "big")).readJsonBlob<{ layers: { digest: string }[] }>(bigDigest);
+      const blob = manifest.layers[1]!;
+      const stall = await blobProxy(anon.host, blob.digest, "stall");
+      try {
+        let pid = 0;
+        const pulling = tsbox(who, ["pull", `${stall.host}/test/big`], { env, onSpawn: (p) => (pid = p) });
+        await stall.halfSent;
+        const partial = join(env.TSBOX_DATA_DIR!, ".downloads");
+        for (let i = 0; i < 100 && !(existsSync(partial) && readdirSync(partial).length > 0); i++) await new Promise((r) => setTimeout(r, 20));
+        await new Promise((r) => setTimeout(r, 200)); // let the half that was sent reach the file
+        process.kill(pid, "SIGINT");
+        const first = await pulling;
+        assert.equal(first.code, 130, first.stderr);
+        assert.match(first.stderr, /^tsbox: pull interrupted/);
+        assert.deepEqual(readdirSync(partial), [`${blob.digest.slice(7)}.partial`]);
+        stall.ranges.length = 0;
+        const second = await tsbox(who, ["pull", `${stall.host}/test/big`], { env });
+        ok(second);
+        assert.match(stall.ranges[0] ?? "", /^bytes=[1-9]\d*-$/);
+        assert.ok(!existsSync(partial));
+      } finally {
+        await stall.close();
+      }
+    });
+  });
+}
