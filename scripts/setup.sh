@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-packages=(busybox-static uidmap gcc-multilib)
+packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3)
 if [ "${1:-}" = "--bench" ]; then packages+=(crun runc bubblewrap podman hyperfine); fi
 command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
 missing=()
