@@ -10,6 +10,7 @@ import { isErrno, randomHex } from "./fs-util.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
 import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
+import type { PushOptions, PushResult } from "./image/registry/push-image.js";
 import { familiarName, parseReference } from "./image/reference.js";
 import { DataPaths, defaultDataDir } from "./paths.js";
 import { buildSpec } from "./spec/from-options.js";
@@ -33,7 +34,7 @@ export interface RunControl {
   signal?: AbortSignal;
 }
 
-export type { PullEvent, PullOptions, PullResult };
+export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
 export type ContainerInfo = ContainerState;
 
@@ -137,6 +138,26 @@ export class Runtime {
   async pull(image: string, options: Omit<PullOptions, "layers"> = {}): Promise<PullResult> {
     const { pullImage } = await import("./image/registry/pull-image.js");
     return pullImage(this.imageStore, image, { ...options, layers: this.layers });
+  }
+
+  /** Pushes a stored image to its registry (or to `destination`). */
+  async push(image: string, options: PushOptions & { destination?: string } = {}): Promise<PushResult> {
+    const { pushImage } = await import("./image/registry/push-image.js");
+    return pushImage(this.imageStore, image, options.destination, options);
+  }
+
+  /** Names the image `source` also `target`; returns the canonical new name. */
+  tag(source: string, target: string): Promise<string> {
+    return this.imageStore.tag(source, target);
+  }
+
+  /** Removes an image name; blobs and layers go with the next prune. */
+  removeImage(image: string): Promise<void> {
+    return this.imageStore.untag(image);
+  }
+
+  inspectImage(image: string): Promise<Record<string, unknown>> {
+    return this.imageStore.inspect(image);
   }
 
   /** The stored image, pulling it when it is missing (as `docker run` does). */

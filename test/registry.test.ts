@@ -262,3 +262,50 @@ for (const who of identities()) {
     });
   });
 }
+
+for (const who of identities()) {
+  describe(`registry push as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("pushes a local image, skips blobs the registry has, mounts across repositories, and pulls it back with the same digest", async () => {
+      const env = freshStore(who);
+      const repo = `${anon.host}/push-${who.name}/bb`;
+      ok(await tsbox(who, ["tag", "busybox", `${repo}:1`], { env }));
+      const first = await tsbox(who, ["push", `${repo}:1`], { env });
+      ok(first);
+      assert.match(first.stdout, /: 2 uploaded, 0 already present, 0 mounted\nDigest: (sha256:[0-9a-f]{64})\n$/);
+      assert.ok(first.stdout.includes(busyboxDigest));
+      const again = await tsbox(who, ["push", `${repo}:1`, `${repo}:2`], { env });
+      ok(again);
+      assert.match(again.stdout, /: 0 uploaded, 2 already present, 0 mounted/);
+      ok(await tsbox(who, ["tag", `${repo}:1`, `${anon.host}/push-${who.name}/other:1`], { env }));
+      const mounted = await tsbox(who, ["push", `${anon.host}/push-${who.name}/other:1`], { env });
+      ok(mounted);
+      assert.match(mounted.stdout, /: 0 uploaded, 0 already present, 2 mounted/);
+
+      const clean = freshStore(who);
+      const back = await tsbox(who, ["pull", `${anon.host}/push-${who.name}/other:1`], { env: clean });
+      ok(back);
+      assert.match(back.stdout, new RegExp(`Digest: ${busyboxDigest}`));
+      const inspect = JSON.parse((await tsbox(who, ["inspect", `${anon.host}/push-${who.name}/other:1`], { env: clean })).stdout);
+      assert.equal(inspect[0].Digest, busyboxDigest);
+      ok(await tsbox(who, ["rmi", `${repo}:1`], { env }));
+      assert.match((await tsbox(who, ["inspect", `${repo}:1`], { env })).stderr, /^tsbox: image not found/);
+    });
+
+    it("pushes behind token auth with push scope, mounting from a repository it may pull", async () => {
+      const env = freshStore(who);
+      ok(await tsbox(who, ["login", "-u", "alice", "--password-stdin", token.host], { env, stdin: `${USERS.alice}\n` }));
+      ok(await tsbox(who, ["tag", "busybox", `${token.host}/test/busybox:mine`], { env }));
+      ok(await tsbox(who, ["pull", `${token.host}/test/busybox`], { env }));
+      token.tokenRequests.length = 0;
+      const r = await tsbox(who, ["push", "busybox", `${token.host}/team-${who.name}/bb:1`], { env });
+      ok(r);
+      assert.match(r.stdout, /: 0 uploaded, 0 already present, 2 mounted/);
+      assert.ok(token.tokenRequests.some((t) => t.scopes.includes(`repository:team-${who.name}/bb:pull,push`) && t.scopes.includes("repository:test/busybox:pull")));
+      ok(await tsbox(who, ["logout", token.host], { env }));
+    });
+  });
+}

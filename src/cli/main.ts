@@ -15,6 +15,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   info: async () => (await import("./commands/info.js")).infoCommand,
   version: async () => (await import("./commands/version.js")).versionCommand,
   pull: async () => (await import("./commands/pull.js")).pullCommand,
+  push: async () => (await import("./commands/push.js")).pushCommand,
+  tag: async () => (await import("./commands/tag.js")).tagCommand,
+  rmi: async () => (await import("./commands/tag.js")).rmiCommand,
+  inspect: async () => (await import("./commands/tag.js")).inspectCommand,
   login: async () => (await import("./commands/login.js")).loginCommand,
   logout: async () => (await import("./commands/login.js")).logoutCommand,
 };
@@ -26,6 +30,10 @@ Rootless containers for Node.
 Commands:
   run       Run a command in a new container
   pull      Pull an image from a registry
+  push      Push an image to a registry
+  tag       Give an image another name
+  rmi       Remove image names
+  inspect   Show an image's details (JSON)
   login     Log in to a registry
   logout    Log out from a registry
   images    List images

@@ -42,11 +42,14 @@ const LABEL: Record<PullEvent["status"], string> = {
   downloading: "Downloading",
   extracting: "Extracting",
   done: "Pull complete",
+  mounted: "Mounted from another repository",
+  uploading: "Pushing",
+  pushed: "Pushed",
 };
 
 function line(e: PullEvent): string {
   const label = e.kind === "config" && e.status === "downloading" ? "Downloading config" : LABEL[e.status];
-  if ((e.status === "downloading" || e.status === "resuming") && e.total) {
+  if ((e.status === "downloading" || e.status === "resuming" || e.status === "uploading") && e.total) {
     const current = e.current ?? 0;
     const filled = Math.min(30, Math.floor((current / e.total) * 30));
     const bar = "=".repeat(Math.max(0, filled - 1)) + (filled > 0 ? ">" : "") + " ".repeat(30 - filled);

@@ -113,7 +113,43 @@ export class ImageStore {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Removes a name from the store. Blobs and unpacked layers are kept for now (no GC yet). */
+  /** Gives the image named `source` a second name `target` (replacing what `target` named). */
+  async tag(source: string, target: string): Promise<string> {
+    const image = await this.getImage(source);
+    const descriptor = (await this.findDescriptor(source)) ?? { mediaType: image.manifest.mediaType ?? "", digest: image.manifestDigest, size: 0 };
+    const name = canonicalName(parseReference(target));
+    const { annotations: _old, ...rest } = descriptor;
+    const keep = Object.fromEntries(Object.entries(descriptor.annotations ?? {}).filter(([k]) => k !== Annotation.refName && k !== Annotation.imageName));
+    await this.layout.tag(name, rest, { ...keep, [Annotation.imageName]: name });
+    return name;
+  }
+
+  /** What `tsbox inspect` shows: names, digests, platform, config and layers of one image. */
+  async inspect(input: string): Promise<Record<string, unknown>> {
+    const image = await this.getImage(input);
+    const names: string[] = [];
+    for (const d of (await this.layout.readIndex()).manifests) {
+      const n = d.annotations?.[Annotation.refName];
+      if (n && d.digest === image.manifestDigest) names.push(familiarName(parseReference(n)));
+    }
+    return {
+      Id: image.configDigest,
+      RepoTags: names.sort(),
+      Digest: image.manifestDigest,
+      MediaType: image.manifest.mediaType ?? null,
+      Created: image.config.created ?? null,
+      Os: image.config.os,
+      Architecture: image.config.architecture,
+      ...(image.config.variant ? { Variant: image.config.variant } : {}),
+      Size: image.manifest.config.size + image.manifest.layers.reduce((sum, l) => sum + l.size, 0),
+      Config: image.config.config ?? {},
+      RootFS: image.config.rootfs,
+      Layers: image.manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+      History: image.config.history ?? [],
+    };
+  }
+
+  /** Removes a name from the store; `tsbox prune` then deletes what nothing names. */
   async untag(input: string): Promise<void> {
     const name = canonicalName(parseReference(input));
     if (!(await this.layout.untag(name))) throw new ImageError(`image not found: ${input}`);

@@ -50,7 +50,7 @@ export class RegistryClient {
   private readonly signal: AbortSignal | undefined;
   private credentials: Credentials | undefined | null = null;
   private challenge: Challenge | undefined;
-  private readonly tokens = new Map<string, string>();
+  private readonly tokens = new Map<string, Promise<string>>();
 
   constructor(
     readonly domain: string,
@@ -145,11 +145,19 @@ export class RegistryClient {
       const c = this.creds();
       return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` : undefined;
     }
-    const key = scopes.join(" ");
-    return this.tokens.get(key) ?? (await this.fetchToken(scopes));
+    return this.tokens.get(scopes.join(" ")) ?? this.fetchToken(scopes);
   }
 
-  private async fetchToken(scopes: string[]): Promise<string> {
+  /** One token request per scope set, shared by concurrent requests. */
+  private fetchToken(scopes: string[]): Promise<string> {
+    const key = scopes.join(" ");
+    const pending = this.requestToken(scopes);
+    this.tokens.set(key, pending);
+    pending.catch(() => this.tokens.delete(key));
+    return pending;
+  }
+
+  private async requestToken(scopes: string[]): Promise<string> {
     const params = this.challenge!.params;
     const realm = params.realm;
     if (!realm) throw new ImageError(`${this.domain} sent a Bearer challenge without a realm`);
@@ -178,9 +186,7 @@ export class RegistryClient {
     const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
     if (typeof token !== "string" || token === "") throw new ImageError(`the token server of ${this.domain} returned no token`);
-    const value = `Bearer ${token}`;
-    this.tokens.set(scopes.join(" "), value);
-    return value;
+    return `Bearer ${token}`;
   }
 
   private loginRequired(): ImageError {

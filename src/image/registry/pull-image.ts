@@ -8,7 +8,7 @@ import type { ImageStore } from "../store.js";
 import { RegistryClient } from "./client.js";
 import { downloadBlob } from "./download.js";
 
-export type PullStatus = "waiting" | "exists" | "resuming" | "downloading" | "extracting" | "done";
+export type PullStatus = "waiting" | "exists" | "resuming" | "downloading" | "extracting" | "done" | "mounted" | "uploading" | "pushed";
 
 export interface PullEvent {
   /** Short digest of the blob (12 hex digits). */

@@ -1,0 +1,43 @@
+import { errorMessage, isTsboxError, UsageError } from "../../errors.js";
+import { familiarName, parseReference } from "../../image/reference.js";
+import { defaultDataDir } from "../../paths.js";
+import { Runtime } from "../../runtime.js";
+import type { CliContext } from "../context.js";
+import { parseFlags } from "../flags.js";
+
+export async function tagCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, []);
+  if (flags.help) return ctx.stdout.write("Usage: tsbox tag SOURCE[:TAG] TARGET[:TAG]\n\nGive an image another name.\n"), 0;
+  if (flags.positionals.length !== 2) throw new UsageError(`"tsbox tag" requires exactly 2 arguments: SOURCE TARGET`);
+  await new Runtime({ dataDir: defaultDataDir(ctx.env) }).tag(flags.positionals[0]!, flags.positionals[1]!);
+  return 0;
+}
+
+export async function rmiCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, []);
+  if (flags.help) return ctx.stdout.write("Usage: tsbox rmi IMAGE [IMAGE...]\n\nRemove image names; `tsbox prune` frees their space.\n"), 0;
+  if (flags.positionals.length === 0) throw new UsageError(`"tsbox rmi" requires at least one image`);
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  let code = 0;
+  for (const name of flags.positionals) {
+    try {
+      await runtime.removeImage(name);
+      ctx.stdout.write(`Untagged: ${familiarName(parseReference(name))}\n`);
+    } catch (err) {
+      ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
+      code = isTsboxError(err) ? err.exitCode : 125;
+    }
+  }
+  return code;
+}
+
+export async function inspectCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, []);
+  if (flags.help) return ctx.stdout.write("Usage: tsbox inspect IMAGE [IMAGE...]\n\nShow images as JSON.\n"), 0;
+  if (flags.positionals.length === 0) throw new UsageError(`"tsbox inspect" requires at least one image`);
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  const out = [];
+  for (const name of flags.positionals) out.push(await runtime.inspectImage(name));
+  ctx.stdout.write(JSON.stringify(out, null, 2) + "\n");
+  return 0;
+}
