@@ -160,6 +160,24 @@ export class Runtime {
     return this.imageStore.inspect(image);
   }
 
+  /** Writes images to a tar archive (a path, written atomically, or a stream): `docker` (default) or `oci` format. */
+  async save(images: string[], out: string | NodeJS.WritableStream, options: { format?: "docker" | "oci" } = {}): Promise<void> {
+    const { saveImages } = await import("./image/archive.js");
+    return saveImages(this.imageStore, images, out as string, options.format ?? "docker");
+  }
+
+  /** Loads the images of an archive (path or stream) or OCI layout directory; returns their names. */
+  async load(input: string | NodeJS.ReadableStream, options: { repository?: string } = {}): Promise<string[]> {
+    const { loadImages } = await import("./image/archive.js");
+    return loadImages(this.imageStore, this.dataDir, input, options);
+  }
+
+  /** Deletes blobs, unpacked layers and partial downloads nothing needs any more. */
+  async prune(): Promise<{ blobs: number; layers: number; partials: number; bytes: number }> {
+    const { pruneStore } = await import("./image/gc.js");
+    return pruneStore(this.dataDir, this.imageStore.layout);
+  }
+
   /** The stored image, pulling it when it is missing (as `docker run` does). */
   private async resolveImage(input: string, control: RunControl): Promise<StoredImage> {
     const found = await this.imageStore.findImage(input);

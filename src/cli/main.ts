@@ -19,6 +19,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   tag: async () => (await import("./commands/tag.js")).tagCommand,
   rmi: async () => (await import("./commands/tag.js")).rmiCommand,
   inspect: async () => (await import("./commands/tag.js")).inspectCommand,
+  save: async () => (await import("./commands/save-load.js")).saveCommand,
+  load: async () => (await import("./commands/save-load.js")).loadCommand,
+  prune: async () => (await import("./commands/save-load.js")).pruneCommand,
   login: async () => (await import("./commands/login.js")).loginCommand,
   logout: async () => (await import("./commands/login.js")).logoutCommand,
 };
@@ -34,6 +37,9 @@ Commands:
   tag       Give an image another name
   rmi       Remove image names
   inspect   Show an image's details (JSON)
+  save      Save images to a tar archive (docker or OCI format)
+  load      Load images from a tar archive or OCI layout
+  prune     Delete image data nothing needs
   login     Log in to a registry
   logout    Log out from a registry
   images    List images

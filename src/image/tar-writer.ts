@@ -26,31 +26,7 @@ export class TarWriter {
 
   add(entry: TarWriteEntry): void {
     const data = entry.type === "file" ? (entry.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
-    const path = entry.type === "directory" && !entry.path.endsWith("/") ? entry.path + "/" : entry.path;
-    const linkname = entry.linkname ?? "";
-    const split = splitUstarPath(path);
-    const pax: Record<string, string> = {};
-    if (!split) pax.path = path;
-    if (Buffer.byteLength(linkname) > 100) pax.linkpath = linkname;
-    if (Object.keys(pax).length > 0) {
-      const body = encodePax(pax);
-      this.parts.push(header({ name: paxName(path), prefix: "", typeflag: "x", mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: entry.mtime, linkname: "" }), pad(body));
-    }
-    this.parts.push(
-      header({
-        name: split ? split.name : path.slice(-100),
-        prefix: split ? split.prefix : "",
-        typeflag: TYPEFLAG[entry.type],
-        mode: entry.mode,
-        uid: entry.uid ?? 0,
-        gid: entry.gid ?? 0,
-        uname: entry.uname,
-        gname: entry.gname,
-        size: data.length,
-        mtime: entry.mtime,
-        linkname: pax.linkpath ? linkname.slice(0, 100) : linkname,
-      }),
-    );
+    this.parts.push(entryHeader(entry, data.length));
     if (data.length > 0) this.parts.push(pad(data));
   }
 
@@ -59,6 +35,47 @@ export class TarWriter {
     this.parts.push(Buffer.alloc(2 * BLOCK));
     return Buffer.concat(this.parts);
   }
+}
+
+/**
+ * The header block(s) of one entry (a pax header first when the path or link
+ * target does not fit ustar). For streaming writers: the caller then writes
+ * `size` bytes of body and `tarPadding(size)`.
+ */
+export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): Buffer {
+  const path = entry.type === "directory" && !entry.path.endsWith("/") ? entry.path + "/" : entry.path;
+  const linkname = entry.linkname ?? "";
+  const split = splitUstarPath(path);
+  const pax: Record<string, string> = {};
+  if (!split) pax.path = path;
+  if (Buffer.byteLength(linkname) > 100) pax.linkpath = linkname;
+  if (size > 0o77777777777) pax.size = String(size);
+  const parts: Buffer[] = [];
+  if (Object.keys(pax).length > 0) {
+    const body = encodePax(pax);
+    parts.push(header({ name: paxName(path), prefix: "", typeflag: "x", mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: entry.mtime, linkname: "" }), pad(body));
+  }
+  parts.push(
+    header({
+      name: split ? split.name : path.slice(-100),
+      prefix: split ? split.prefix : "",
+      typeflag: TYPEFLAG[entry.type],
+      mode: entry.mode,
+      uid: entry.uid ?? 0,
+      gid: entry.gid ?? 0,
+      uname: entry.uname,
+      gname: entry.gname,
+      size: pax.size ? 0 : size,
+      mtime: entry.mtime,
+      linkname: pax.linkpath ? linkname.slice(0, 100) : linkname,
+    }),
+  );
+  return Buffer.concat(parts);
+}
+
+/** Zero bytes that complete a body of `size` bytes to a whole block. */
+export function tarPadding(size: number): Buffer {
+  return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 }
 
 interface HeaderFields {

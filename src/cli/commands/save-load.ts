@@ -1,0 +1,70 @@
+import { UsageError } from "../../errors.js";
+import { defaultDataDir } from "../../paths.js";
+import { Runtime } from "../../runtime.js";
+import type { CliContext } from "../context.js";
+import { lastValue, parseFlags } from "../flags.js";
+import { humanSize } from "../format.js";
+import { withInterrupt } from "../interrupt.js";
+
+const SAVE_USAGE = `Usage: tsbox save [OPTIONS] IMAGE [IMAGE...]
+
+Save images to a tar archive (to stdout unless -o is given).
+
+Options:
+  -o, --output FILE        Write to FILE (atomically) instead of stdout
+      --format docker|oci  docker (default): an OCI layout plus docker's manifest.json,
+                           readable by docker load and skopeo; oci: an OCI layout only
+`;
+
+const LOAD_USAGE = `Usage: tsbox load [OPTIONS]
+
+Load images from a tar archive (docker save or OCI format, optionally gzip'd)
+or an OCI layout directory.
+
+Options:
+  -i, --input PATH       Read from PATH instead of stdin
+      --name REPOSITORY  Repository for images the archive names only by tag
+  -q, --quiet            Print only the loaded names
+`;
+
+export async function saveCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "output", short: "o", value: true }, { name: "format", value: true }]);
+  if (flags.help) return ctx.stdout.write(SAVE_USAGE), 0;
+  if (flags.positionals.length === 0) throw new UsageError(`"tsbox save" requires at least one image`);
+  const format = lastValue(flags, "format") ?? "docker";
+  if (format !== "docker" && format !== "oci") throw new UsageError(`invalid --format "${format}": docker or oci`);
+  const output = lastValue(flags, "output");
+  if (output === undefined && (ctx.stdout as { isTTY?: boolean }).isTTY) throw new UsageError("refusing to write an archive to a terminal: use -o FILE or redirect stdout");
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  return withInterrupt(ctx, "save", async () => {
+    await runtime.save(flags.positionals, output ?? (ctx.stdout as NodeJS.WritableStream), { format });
+    return 0;
+  });
+}
+
+export async function loadCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "input", short: "i", value: true }, { name: "name", value: true }, { name: "quiet", short: "q" }]);
+  if (flags.help) return ctx.stdout.write(LOAD_USAGE), 0;
+  if (flags.positionals.length > 0) throw new UsageError(`"tsbox load" takes no arguments (use -i PATH)`);
+  const input = lastValue(flags, "input");
+  if (input === undefined && process.stdin.isTTY) throw new UsageError("no archive on stdin: use -i PATH or redirect stdin");
+  const repository = lastValue(flags, "name");
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  return withInterrupt(ctx, "load", async () => {
+    const names = await runtime.load(input ?? process.stdin, repository !== undefined ? { repository } : {});
+    for (const n of names) ctx.stdout.write(flags.bools.has("quiet") ? `${n}\n` : `Loaded image: ${n}\n`);
+    return 0;
+  });
+}
+
+export async function pruneCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "force", short: "f" }, { name: "json" }]);
+  if (flags.help) {
+    return ctx.stdout.write("Usage: tsbox prune [-f] [--json]\n\nDelete image data no image name and no container needs (blobs, unpacked layers, partial downloads).\n"), 0;
+  }
+  if (flags.positionals.length > 0) throw new UsageError(`"tsbox prune" takes no arguments`);
+  const r = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).prune();
+  if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify(r) + "\n");
+  else ctx.stdout.write(`Deleted ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.partials} partial downloads\nTotal reclaimed space: ${humanSize(r.bytes)}\n`);
+  return 0;
+}

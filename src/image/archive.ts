@@ -1,0 +1,251 @@
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import { lstat, mkdir, mkdtemp, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
+import { join, sep } from "node:path";
+import { finished } from "node:stream/promises";
+import type { Writable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { ImageError } from "../errors.js";
+import { randomHex, removeTree } from "../fs-util.js";
+import { detectCompression } from "./compression.js";
+import { OciLayout } from "./layout.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, isIndexMediaType, isManifestMediaType, MediaType } from "./oci.js";
+import { canonicalName, familiarName, parseReference } from "./reference.js";
+import type { ImageStore } from "./store.js";
+import { readTar } from "./tar.js";
+import { entryHeader, tarPadding } from "./tar-writer.js";
+import { unpackLayer } from "./unpack.js";
+
+/**
+ * `tsbox save` / `tsbox load`: images as tar archives, offline.
+ *
+ * Saved archives are OCI image layouts (oci-layout, index.json, blobs/) in a
+ * tar. The `docker` format (the default) adds docker's `manifest.json`, as
+ * `docker save` has written since Docker 25, so one archive loads with
+ * `docker load`, `skopeo … docker-archive:` and `oci-archive:` alike.
+ * Loading takes OCI archives and layout directories, docker archives old and
+ * new, gzip-compressed or not; every blob is verified on its way into the store.
+ */
+export type ArchiveFormat = "docker" | "oci";
+
+export async function saveImages(store: ImageStore, names: string[], out: string | Writable, format: ArchiveFormat = "docker"): Promise<void> {
+  if (names.length === 0) throw new ImageError("nothing to save: name at least one image");
+  const layout = store.layout;
+  const blobs = new Map<string, number>();
+  const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+  const dockerManifest: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
+  for (const input of names) {
+    const image = await store.getImage(input);
+    const ref = parseReference(input);
+    const name = canonicalName(ref);
+    const manifestSize = (await stat(layout.blobPath(image.manifestDigest))).size;
+    for (const d of [image.manifest.config, ...image.manifest.layers]) blobs.set(d.digest, d.size);
+    blobs.set(image.manifestDigest, manifestSize);
+    index.manifests.push({
+      mediaType: image.manifest.mediaType ?? MediaType.ociManifest,
+      digest: image.manifestDigest,
+      size: manifestSize,
+      platform: { os: image.config.os, architecture: image.config.architecture, ...(image.config.variant ? { variant: image.config.variant } : {}) },
+      annotations: { [Annotation.imageName]: name, ...(ref.tag ? { [Annotation.refName]: ref.tag } : {}) },
+    });
+    dockerManifest.push({
+      Config: blobName(image.manifest.config.digest),
+      RepoTags: ref.tag ? [familiarName(ref)] : [],
+      Layers: image.manifest.layers.map((l) => blobName(l.digest)),
+    });
+  }
+
+  const target = typeof out === "string" ? `${out}.${process.pid}.${randomHex(4)}.tmp` : undefined;
+  const stream: Writable = target ? createWriteStream(target, { flags: "wx", mode: 0o644 }) : (out as Writable);
+  const write = (chunk: Buffer) => new Promise<void>((resolve, reject) => {
+    if (stream.write(chunk)) return resolve();
+    const onDrain = () => (stream.off("error", reject), resolve());
+    stream.once("drain", onDrain);
+    stream.once("error", reject);
+  });
+  let done = false;
+  try {
+    const dir = (path: string) => write(entryHeader({ path, type: "directory", mode: 0o755, mtime: 0 }, 0));
+    const file = async (path: string, data: Buffer) => {
+      await write(entryHeader({ path, type: "file", mode: 0o644, mtime: 0 }, data.length));
+      await write(data);
+      await write(tarPadding(data.length));
+    };
+    await file("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" })));
+    await dir("blobs");
+    await dir("blobs/sha256");
+    for (const [digest] of blobs) {
+      const path = layout.blobPath(digest);
+      const size = (await stat(path)).size;
+      await write(entryHeader({ path: blobName(digest), type: "file", mode: 0o644, mtime: 0 }, size));
+      let written = 0;
+      for await (const chunk of createReadStream(path)) {
+        written += (chunk as Buffer).length;
+        await write(chunk as Buffer);
+      }
+      if (written !== size) throw new ImageError(`blob ${digest} changed while it was saved`);
+      await write(tarPadding(size));
+    }
+    await file("index.json", Buffer.from(JSON.stringify(index)));
+    if (format === "docker") await file("manifest.json", Buffer.from(JSON.stringify(dockerManifest)));
+    await write(Buffer.alloc(1024));
+    done = true;
+  } finally {
+    if (target) {
+      (stream as WriteStream).end();
+      await finished(stream).catch(() => {});
+      if (done) {
+        const fh = await open(target, "r");
+        await fh.sync().finally(() => fh.close());
+        await rename(target, out as string);
+      } else {
+        await unlink(target).catch(() => {});
+      }
+    }
+  }
+}
+
+function blobName(digest: string): string {
+  return `blobs/sha256/${digest.slice(7)}`;
+}
+
+export interface LoadOptions {
+  /** Repository for images an archive names only by tag (`ref.name` = "latest"). */
+  repository?: string;
+}
+
+/** Loads every image of an archive (file, stdin stream) or OCI layout directory. Returns the names loaded. */
+export async function loadImages(store: ImageStore, dataDir: string, input: string | NodeJS.ReadableStream, options: LoadOptions = {}): Promise<string[]> {
+  if (typeof input === "string" && (await stat(input).catch(() => undefined))?.isDirectory()) {
+    return importLayout(store, new OciLayout(input), options);
+  }
+  await mkdir(dataDir, { recursive: true });
+  const tmp = await mkdtemp(join(dataDir, ".load-"));
+  try {
+    const source = typeof input === "string" ? createReadStream(input) : input;
+    await extract(source, tmp, typeof input === "string" ? input : "stdin");
+    if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp), options);
+    if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp);
+    throw new ImageError("not an image archive: it has neither index.json (OCI) nor manifest.json (docker)");
+  } finally {
+    await removeTree(tmp);
+  }
+}
+
+async function extract(source: NodeJS.ReadableStream, dir: string, what: string): Promise<void> {
+  // Peek at the first bytes to see whether the archive itself is gzip-compressed.
+  const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length > 0) yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
+  }
+  let body: AsyncIterable<Buffer> = rest();
+  if (detectCompression(head) === "gzip") {
+    const gunzip = createGunzip();
+    void (async () => {
+      try {
+        for await (const chunk of rest()) if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
+        gunzip.end();
+      } catch (err) {
+        gunzip.destroy(err as Error);
+      }
+    })();
+    body = gunzip;
+  } else if (detectCompression(head) === "zstd") {
+    throw new ImageError(`${what}: zstd-compressed archives are not supported; decompress it first`);
+  }
+  if (head.length === 0) throw new ImageError(`${what} is empty`);
+  try {
+    // The same safe unpacker as for layers: no path escapes the temp dir.
+    await unpackLayer(readTar(body), dir, { privileged: false });
+  } catch (err) {
+    throw new ImageError(`cannot read archive ${what}: ${(err as Error).message}`, err);
+  }
+}
+
+async function importLayout(store: ImageStore, layout: OciLayout, options: LoadOptions): Promise<string[]> {
+  const index = await layout.readIndex();
+  const loaded: string[] = [];
+  for (const d of index.manifests) {
+    if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) continue;
+    const name = entryName(d, options);
+    await store.importImage(layout, d, name);
+    loaded.push(name);
+  }
+  if (loaded.length === 0) throw new ImageError(`${layout.dir}: the archive names no image`);
+  return loaded;
+}
+
+/** The full name of an index.json entry: containerd's image name, else a full ref.name, else REPOSITORY:ref.name. */
+function entryName(d: Descriptor, options: LoadOptions): string {
+  const full = d.annotations?.[Annotation.imageName];
+  if (full) return canonicalName(parseReference(full));
+  const refName = d.annotations?.[Annotation.refName];
+  if (refName && /[/:@]/.test(refName)) return canonicalName(parseReference(refName));
+  if (options.repository) return canonicalName(parseReference(`${options.repository}:${refName ?? "latest"}`));
+  throw new ImageError(`the archive names an image only ${refName ? `by the tag "${refName}"` : "by its digest"}: give a repository with --name REPOSITORY`);
+}
+
+interface DockerArchiveEntry {
+  Config: string;
+  RepoTags?: string[] | null;
+  Layers: string[];
+}
+
+/** Docker's older `docker save` format: manifest.json, <config>.json, <id>/layer.tar. */
+async function importDockerArchive(store: ImageStore, dir: string): Promise<string[]> {
+  let entries: DockerArchiveEntry[];
+  try {
+    entries = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as DockerArchiveEntry[];
+  } catch (err) {
+    throw new ImageError("manifest.json of the archive is not valid JSON", err);
+  }
+  const layout = store.layout;
+  await layout.init();
+  const loaded: string[] = [];
+  for (const entry of entries) {
+    const configData = await readFile(await inside(dir, entry.Config));
+    const config = JSON.parse(configData.toString("utf8")) as ImageConfig;
+    const configBlob = await layout.writeBlob(configData);
+    const layers: Descriptor[] = [];
+    for (const path of entry.Layers) {
+      const file = await inside(dir, path);
+      const fh = await open(file);
+      const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0).finally(() => fh.close());
+      const kind = detectCompression(buffer.subarray(0, bytesRead));
+      const blob = await layout.writeBlob(createReadStream(file));
+      layers.push({ mediaType: kind === "gzip" ? MediaType.dockerLayerGzip : kind === "zstd" ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.docker.image.rootfs.diff.tar", ...blob });
+    }
+    if (config.rootfs?.diff_ids?.length !== layers.length) throw new ImageError(`archive image ${entry.Config}: ${layers.length} layers but ${config.rootfs?.diff_ids?.length ?? 0} diff_ids`);
+    const manifest = { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, ...configBlob }, layers };
+    const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
+    const tags = entry.RepoTags ?? [];
+    if (tags.length === 0) throw new ImageError(`archive image ${entry.Config} has no RepoTags: nothing to name it by`);
+    for (const tag of tags) {
+      const name = canonicalName(parseReference(tag));
+      await layout.tag(name, { ...desc, platform: { os: config.os, architecture: config.architecture } }, { [Annotation.imageName]: name });
+      loaded.push(name);
+    }
+  }
+  return loaded;
+}
+
+/** A path named by the archive, resolved without leaving the extracted dir (symlinks included). */
+async function inside(dir: string, path: string): Promise<string> {
+  const root = await realpath(dir);
+  let resolved: string;
+  try {
+    resolved = await realpath(join(dir, path));
+  } catch {
+    throw new ImageError(`the archive's manifest names ${path}, which it does not contain`);
+  }
+  if (!resolved.startsWith(root + sep)) throw new ImageError(`the archive's manifest names ${path}, outside the archive`);
+  if (!(await lstat(resolved)).isFile()) throw new ImageError(`${path} in the archive is not a file`);
+  return resolved;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined)) !== undefined;
+}
+

@@ -1,0 +1,141 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { lstat, readdir, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { isErrno, removeTree, withFileLock } from "../fs-util.js";
+import { DataPaths } from "../paths.js";
+import type { OciLayout } from "./layout.js";
+import { type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
+
+export interface PruneResult {
+  blobs: number;
+  layers: number;
+  partials: number;
+  /** Bytes freed (blobs and partial downloads; unpacked layers counted by their files' sizes). */
+  bytes: number;
+}
+
+/**
+ * Deletes what no image name and no container needs: blobs no named image
+ * reaches, unpacked layers that are neither in a named image nor a lowerdir
+ * of an existing container, and abandoned partial downloads. Runs under the
+ * index lock: a pull publishes its name under the same lock after checking
+ * its blobs are all still there, so a pull racing a prune fails cleanly
+ * instead of naming a half-deleted image.
+ */
+export async function pruneStore(dataDir: string, layout: OciLayout): Promise<PruneResult> {
+  const result: PruneResult = { blobs: 0, layers: 0, partials: 0, bytes: 0 };
+  const paths = new DataPaths(dataDir);
+  await withFileLock(join(layout.dir, ".index.lock"), async () => {
+    const blobs = new Set<string>();
+    const diffIds = new Set<string>();
+    const visit = (digest: string, mediaType: string | undefined) => {
+      if (blobs.has(digest)) return;
+      let doc: ImageIndex & ImageManifest;
+      try {
+        doc = JSON.parse(readFileSync(layout.blobPath(digest), "utf8")) as ImageIndex & ImageManifest;
+      } catch {
+        return; // missing (e.g. other platforms of an index): nothing below it to keep
+      }
+      blobs.add(digest);
+      if (isIndexMediaType(mediaType ?? doc.mediaType) || Array.isArray(doc.manifests)) {
+        for (const d of doc.manifests ?? []) visit(d.digest, d.mediaType);
+        return;
+      }
+      if (doc.config?.digest) {
+        blobs.add(doc.config.digest);
+        try {
+          const config = JSON.parse(readFileSync(layout.blobPath(doc.config.digest), "utf8")) as ImageConfig;
+          for (const id of config.rootfs?.diff_ids ?? []) diffIds.add(id);
+        } catch {
+          // an unreadable config keeps its layers' blobs below, not their unpacked dirs
+        }
+      }
+      for (const l of doc.layers ?? []) blobs.add(l.digest);
+    };
+    for (const d of (await layout.readIndex()).manifests) {
+      visit(d.digest, d.mediaType);
+      const indexDigest = d.annotations?.["dev.tsbox.image.index.digest"];
+      if (indexDigest) blobs.add(indexDigest);
+    }
+
+    const blobDir = join(layout.dir, "blobs", "sha256");
+    for (const hex of await list(blobDir)) {
+      if (blobs.has(`sha256:${hex}`)) continue;
+      const st = await lstat(join(blobDir, hex)).catch(() => undefined);
+      if (!st) continue;
+      await unlink(join(blobDir, hex)).catch(() => {});
+      result.blobs++;
+      result.bytes += st.size;
+    }
+
+    const inUse = containerLowerDirs(paths);
+    const layerDir = join(paths.layersRoot, "sha256");
+    for (const hex of await list(layerDir)) {
+      const dir = join(layerDir, hex);
+      if (diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
+      result.bytes += await treeSize(dir);
+      await removeTree(dir);
+      result.layers++;
+    }
+
+    const downloads = join(layout.dir, ".downloads");
+    for (const name of await list(downloads)) {
+      const pid = Number(name.split(".")[1]);
+      if (name.endsWith(".part") && alive(pid)) continue;
+      const st = await lstat(join(downloads, name)).catch(() => undefined);
+      await unlink(join(downloads, name)).catch(() => {});
+      result.partials++;
+      result.bytes += st?.size ?? 0;
+    }
+    await removeTree(downloads).catch(() => {});
+  });
+  return result;
+}
+
+function containerLowerDirs(paths: DataPaths): Set<string> {
+  const out = new Set<string>();
+  let ids: string[] = [];
+  try {
+    ids = readdirSync(paths.containers);
+  } catch {
+    return out;
+  }
+  for (const id of ids) {
+    try {
+      const spec = JSON.parse(readFileSync(paths.container(id).config, "utf8")) as { root?: { overlay?: { lower?: string[] } } };
+      for (const dir of spec.root?.overlay?.lower ?? []) out.add(dir);
+    } catch {
+      // a bundle being created or removed: its layers are named by an image anyway
+    }
+  }
+  return out;
+}
+
+async function list(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return [];
+    throw err;
+  }
+}
+
+async function treeSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += await treeSize(p);
+    else total += (await lstat(p).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return isErrno(err, "EPERM");
+  }
+}
