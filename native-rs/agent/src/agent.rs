@@ -1,0 +1,1073 @@
+//! The agent's event loop: one poll(2) over the host link, every
+//! container's stdio and status pipes, and a SIGCHLD self-pipe.
+//!
+//! Requests (CTRL frames, JSON) are answered with `{"id":N,"ok":true,…}` or
+//! `{"id":N,"ok":false,"error":{"kind","message","exitCode"}}`. Streams are
+//! DATA/EOF frames on channels the host picked at `create`; both directions
+//! are credit-based: the agent sends container output on a channel only
+//! within the bytes the host granted (CREDIT frames, initial window
+//! `STREAM_WINDOW`), and grants the host stdin bytes as the container's pipe
+//! takes them. The link itself: the host keeps at most `LINK_WINDOW` console
+//! events in flight and learns what was consumed from CREDIT frames on
+//! channel 0 (v86 drops input the guest has no buffer for).
+
+use crate::cgroup;
+use crate::frame::{self, Decoder, Item};
+use crate::supervisor::{self, Stdio};
+use crate::sys;
+use container::json::{self, Json};
+use container::sys::consts::{POLLHUP, SIGCHLD, SIGKILL};
+use container::sys::types::{PollFd, SigInfoHead};
+use container::sys::{fd, ffi, mount, process, signal, tty, Errno};
+use container::Spec;
+use std::collections::{HashMap, VecDeque};
+use std::os::raw::{c_int, c_void};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+pub const VERSION: &str = "tsbox-agent 0.1.0";
+/// Console events the host may have in flight (the rx virtqueue has 16 buffers).
+pub const LINK_WINDOW: u32 = 8;
+/// Initial credit of every stream, in bytes, both directions.
+pub const STREAM_WINDOW: u64 = 64 * 1024;
+/// Stop reading container output while this much is queued for the link.
+const LINK_OUT_HIGH: usize = 128 * 1024;
+
+const POLLIN: i16 = 0x1;
+const POLLOUT: i16 = 0x4;
+const POLLERR: i16 = 0x8;
+
+static SIGCHLD_W: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_sigchld(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
+    signal::preserving_errno(|| {
+        let w = SIGCHLD_W.load(Ordering::SeqCst);
+        if w >= 0 {
+            let b = [1u8];
+            unsafe { ffi::write(w, b.as_ptr() as *const c_void, 1) };
+        }
+    });
+}
+
+struct OutStream {
+    fd: c_int,
+    chan: u32,
+    credit: u64,
+    /// EOF seen and sent to the host.
+    done: bool,
+}
+
+struct InStream {
+    fd: c_int,
+    chan: u32,
+    pending: VecDeque<u8>,
+    eof: bool,
+    closed: bool,
+    /// Bytes the host may still send without more credit.
+    allowance: u64,
+}
+
+struct Ctr {
+    supervisor: i32,
+    pid: Option<i32>,
+    gate_w: Option<c_int>,
+    status_r: Option<c_int>,
+    status_buf: Vec<u8>,
+    stdin: Option<InStream>,
+    stdout: Option<OutStream>,
+    stderr: Option<OutStream>,
+    pty_master: Option<c_int>,
+    start_req: Option<u64>,
+    wait_reqs: Vec<u64>,
+    error: Option<Json>,
+    exited: Option<(i32, Option<String>)>,
+    supervisor_status: Option<c_int>,
+    cgroup: Option<PathBuf>,
+    dir: PathBuf,
+    deleted: bool,
+}
+
+impl Ctr {
+    fn finished(&self) -> bool {
+        self.supervisor_status.is_some()
+            && self.status_r.is_none()
+            && self.stdout.as_ref().map_or(true, |s| s.done)
+            && self.stderr.as_ref().map_or(true, |s| s.done)
+    }
+
+    fn running(&self) -> bool {
+        self.pid.is_some() && self.exited.is_none() && self.supervisor_status.is_none()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Target {
+    Link,
+    Sigchld,
+    Status(usize),
+    Out(usize, u8),
+    In(usize),
+}
+
+pub struct Agent {
+    link: c_int,
+    decoder: Decoder,
+    out: VecDeque<u8>,
+    reported: u64,
+    sigchld_r: c_int,
+    ctrs: HashMap<String, Ctr>,
+    /// stdin channel -> container id
+    in_chans: HashMap<u32, String>,
+    /// stdout/stderr channel -> container id
+    out_chans: HashMap<u32, String>,
+}
+
+fn err_json(kind: &str, message: &str, exit_code: i32) -> Json {
+    Json::object(vec![
+        ("kind", Json::from(kind)),
+        ("message", Json::from(message)),
+        ("exitCode", Json::from(exit_code)),
+    ])
+}
+
+fn log(msg: &str) {
+    eprintln!("tsbox-agent: {}", msg);
+}
+
+impl Agent {
+    pub fn new(link: c_int) -> Result<Agent, Errno> {
+        let (r, w) = fd::pipe()?;
+        sys::set_nonblocking(r)?;
+        sys::set_nonblocking(w)?;
+        SIGCHLD_W.store(w, Ordering::SeqCst);
+        signal::install(SIGCHLD, on_sigchld)?;
+        sys::set_nonblocking(link)?;
+        Ok(Agent {
+            link,
+            decoder: Decoder::new(frame::MAX_IN_PAYLOAD),
+            out: VecDeque::new(),
+            reported: 0,
+            sigchld_r: r,
+            ctrs: HashMap::new(),
+            in_chans: HashMap::new(),
+            out_chans: HashMap::new(),
+        })
+    }
+
+    fn send(&mut self, kind: u8, chan: u32, payload: &[u8]) {
+        self.out.extend(frame::encode(kind, chan, payload));
+    }
+
+    fn send_json(&mut self, value: Json) {
+        let text = value.to_string();
+        self.send(frame::CTRL, 0, text.as_bytes());
+    }
+
+    fn reply_ok(&mut self, id: u64, mut fields: Vec<(&str, Json)>) {
+        let mut all = vec![("id", Json::from(id)), ("ok", Json::from(true))];
+        all.append(&mut fields);
+        self.send_json(Json::object(all));
+    }
+
+    fn reply_err(&mut self, id: u64, error: Json) {
+        self.send_json(Json::object(vec![
+            ("id", Json::from(id)),
+            ("ok", Json::from(false)),
+            ("error", error),
+        ]));
+    }
+
+    fn reject(&mut self, chan: u32, reason: &str) {
+        let body = Json::object(vec![
+            ("channel", Json::from(chan)),
+            ("message", Json::from(reason)),
+        ])
+        .to_string();
+        self.send(frame::ERROR, chan, body.as_bytes());
+    }
+
+    /// Tells the host it is there; then serves forever.
+    pub fn run(&mut self) -> ! {
+        self.send_json(Json::object(vec![
+            ("event", Json::from("ready")),
+            ("version", Json::from(VERSION)),
+            ("window", Json::from(LINK_WINDOW)),
+        ]));
+        loop {
+            self.flush_link();
+            self.poll_once();
+        }
+    }
+
+    fn flush_link(&mut self) {
+        while !self.out.is_empty() {
+            let (a, b) = self.out.as_slices();
+            let chunk = if a.is_empty() { b } else { a };
+            let n = chunk.len().min(frame::MAX_OUT_PAYLOAD + frame::HEADER);
+            match sys::write_some(self.link, &chunk[..n]) {
+                Ok(w) => {
+                    self.out.drain(..w);
+                }
+                Err(e) if e == sys::EAGAIN => return,
+                Err(e) => {
+                    log(&format!("writing to the host link: {}", e.description()));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn poll_once(&mut self) {
+        let mut fds: Vec<PollFd> = Vec::new();
+        let mut targets: Vec<Target> = Vec::new();
+        let mut add = |fds: &mut Vec<PollFd>, fd: c_int, events: i16, t: Target| {
+            fds.push(PollFd {
+                fd,
+                events,
+                revents: 0,
+            });
+            targets.push(t);
+        };
+        add(
+            &mut fds,
+            self.link,
+            if self.out.is_empty() {
+                POLLIN
+            } else {
+                POLLIN | POLLOUT
+            },
+            Target::Link,
+        );
+        add(&mut fds, self.sigchld_r, POLLIN, Target::Sigchld);
+        let ids: Vec<String> = self.ctrs.keys().cloned().collect();
+        let link_busy = self.out.len() > LINK_OUT_HIGH;
+        for (i, id) in ids.iter().enumerate() {
+            let c = &self.ctrs[id];
+            if let Some(s) = c.status_r {
+                add(&mut fds, s, POLLIN, Target::Status(i));
+            }
+            for (k, s) in [(1u8, &c.stdout), (2u8, &c.stderr)] {
+                if let Some(s) = s {
+                    if !s.done && s.credit > 0 && !link_busy {
+                        add(&mut fds, s.fd, POLLIN, Target::Out(i, k));
+                    }
+                }
+            }
+            if let Some(s) = &c.stdin {
+                if !s.closed && (!s.pending.is_empty() || s.eof) {
+                    add(&mut fds, s.fd, POLLOUT, Target::In(i));
+                }
+            }
+        }
+        let n = unsafe { ffi::poll(fds.as_mut_ptr(), fds.len() as _, -1) };
+        if n <= 0 {
+            return;
+        }
+        for (p, t) in fds.iter().zip(targets.iter()) {
+            if p.revents == 0 {
+                continue;
+            }
+            match *t {
+                Target::Link => {
+                    if p.revents & POLLIN != 0 {
+                        self.read_link();
+                    }
+                }
+                Target::Sigchld => self.reap(),
+                Target::Status(i) => self.read_status(&ids[i]),
+                Target::Out(i, k) => self.read_output(&ids[i], k),
+                Target::In(i) => self.write_input(&ids[i]),
+            }
+        }
+        // Finished containers answer their waits once everything is drained.
+        for id in ids {
+            self.maybe_finish(&id);
+        }
+    }
+
+    fn read_link(&mut self) {
+        let mut buf = [0u8; 16384];
+        loop {
+            match sys::read_some(self.link, &mut buf) {
+                Ok(0) => return,
+                Ok(n) => {
+                    let items = self.decoder.push(&buf[..n]);
+                    for item in items {
+                        match item {
+                            Item::Frame(f) => self.on_frame(f),
+                            Item::Rejected { channel, reason } => self.reject(channel, &reason),
+                        }
+                    }
+                }
+                Err(e) if e == sys::EAGAIN => break,
+                Err(e) => {
+                    log(&format!("reading the host link: {}", e.description()));
+                    return;
+                }
+            }
+        }
+        let consumed = self.decoder.consumed - self.reported;
+        if consumed > 0 {
+            self.reported = self.decoder.consumed;
+            self.send(frame::CREDIT, 0, &(consumed as u32).to_le_bytes());
+        }
+    }
+
+    fn on_frame(&mut self, f: frame::Frame) {
+        match f.kind {
+            frame::CTRL => {
+                let text = String::from_utf8_lossy(&f.payload).into_owned();
+                match json::parse(&text) {
+                    Ok(req) => self.on_request(&req),
+                    Err(e) => self.reject(0, &format!("malformed request: {}", e)),
+                }
+            }
+            frame::DATA => {
+                let id = match self.in_chans.get(&f.channel) {
+                    Some(id) => id.clone(),
+                    None => {
+                        return self.reject(
+                            f.channel,
+                            "data for a channel that is not a container's stdin",
+                        )
+                    }
+                };
+                let mut over = false;
+                if let Some(s) = self.ctrs.get_mut(&id).and_then(|c| c.stdin.as_mut()) {
+                    if s.eof || (f.payload.len() as u64) > s.allowance {
+                        over = true;
+                    } else {
+                        s.allowance -= f.payload.len() as u64;
+                        if !s.closed {
+                            s.pending.extend(f.payload.iter());
+                        }
+                    }
+                }
+                if over {
+                    self.reject(
+                        f.channel,
+                        "stdin data beyond the granted credit or after EOF: dropped",
+                    );
+                }
+            }
+            frame::EOF => {
+                if let Some(id) = self.in_chans.get(&f.channel).cloned() {
+                    if let Some(s) = self.ctrs.get_mut(&id).and_then(|c| c.stdin.as_mut()) {
+                        s.eof = true;
+                    }
+                }
+            }
+            frame::CREDIT => {
+                if f.payload.len() != 4 {
+                    return self.reject(f.channel, "credit frame needs a 4-byte payload");
+                }
+                let n = u32::from_le_bytes([f.payload[0], f.payload[1], f.payload[2], f.payload[3]])
+                    as u64;
+                if let Some(id) = self.out_chans.get(&f.channel).cloned() {
+                    if let Some(c) = self.ctrs.get_mut(&id) {
+                        for s in [c.stdout.as_mut(), c.stderr.as_mut()].into_iter().flatten() {
+                            if s.chan == f.channel {
+                                s.credit += n;
+                            }
+                        }
+                    }
+                }
+            }
+            frame::ERROR => log(&format!(
+                "host rejected a frame: {}",
+                String::from_utf8_lossy(&f.payload)
+            )),
+            _ => {}
+        }
+    }
+
+    fn on_request(&mut self, req: &Json) {
+        let id = req
+            .get("id")
+            .and_then(|v| v.as_number())
+            .and_then(|n| n.as_u64());
+        let id = match id {
+            Some(id) => id,
+            None => return self.reject(0, "request without a numeric id"),
+        };
+        let op = req.get("op").and_then(|v| v.as_str()).unwrap_or("");
+        let cid = req
+            .get("cid")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        let result = match op {
+            "hello" => self.op_hello(id, req),
+            "create" => self.op_create(id, &cid, req),
+            "start" => self.op_start(id, &cid),
+            "signal" => self.op_signal(id, &cid, req),
+            "resize" => self.op_resize(id, &cid, req),
+            "wait" => self.op_wait(id, &cid),
+            "stats" => self.op_stats(id, &cid),
+            "delete" => self.op_delete(id, &cid),
+            "ping" => {
+                self.reply_ok(id, vec![]);
+                Ok(())
+            }
+            _ => Err(err_json("spec", &format!("unknown request {:?}", op), 125)),
+        };
+        if let Err(e) = result {
+            self.reply_err(id, e);
+        }
+    }
+
+    /// Every (re)connection, after a cold boot or a snapshot restore: the
+    /// host's clock and fresh entropy, and a reset of the link accounting.
+    fn op_hello(&mut self, id: u64, req: &Json) -> Result<(), Json> {
+        if let Some(ms) = req
+            .get("time")
+            .and_then(|v| v.as_number())
+            .and_then(|n| n.as_u64())
+        {
+            if let Err(e) = sys::set_clock_ms(ms) {
+                log(&format!("setting the clock: {}", e.description()));
+            }
+        }
+        if let Some(seed) = req.get("seed").and_then(|v| v.as_str()) {
+            let bytes: Vec<u8> = (0..seed.len() / 2)
+                .filter_map(|i| u8::from_str_radix(&seed[2 * i..2 * i + 2], 16).ok())
+                .collect();
+            if let Err(e) = sys::add_entropy(&bytes) {
+                log(&format!("adding entropy: {}", e.description()));
+            }
+        }
+        // Everything read so far is accounted: the host starts counting anew.
+        self.reported = self.decoder.consumed;
+        self.reply_ok(
+            id,
+            vec![
+                ("version", Json::from(VERSION)),
+                ("window", Json::from(LINK_WINDOW)),
+                ("streamWindow", Json::from(STREAM_WINDOW)),
+                ("maxFrame", Json::from(frame::MAX_IN_PAYLOAD as u64)),
+                ("containers", Json::from(self.ctrs.len() as u64)),
+            ],
+        );
+        Ok(())
+    }
+
+    fn op_create(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
+        if cid.is_empty()
+            || cid.len() > 64
+            || !cid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(err_json(
+                "spec",
+                "create needs a cid of [A-Za-z0-9_-]{1,64}",
+                125,
+            ));
+        }
+        if self.ctrs.contains_key(cid) {
+            return Err(err_json("spec", &format!("container {} exists", cid), 125));
+        }
+        let spec_json = req
+            .get("spec")
+            .ok_or_else(|| err_json("spec", "create needs a spec", 125))?;
+        let spec = Spec::parse(&spec_json.to_string()).map_err(|e| {
+            let e = container::Error::from(e);
+            err_json(e.kind.as_str(), &e.message, e.exit_code())
+        })?;
+        let chan = |name: &str| {
+            req.get(name)
+                .and_then(|v| v.as_number())
+                .and_then(|n| n.as_u32())
+        };
+        let (stdin_chan, stdout_chan, stderr_chan) =
+            (chan("stdin"), chan("stdout"), chan("stderr"));
+        for c in [stdin_chan, stdout_chan, stderr_chan].iter().flatten() {
+            if *c == 0 || self.in_chans.contains_key(c) || self.out_chans.contains_key(c) {
+                return Err(err_json(
+                    "spec",
+                    &format!("channel {} is 0 or in use", c),
+                    125,
+                ));
+            }
+        }
+
+        // The container's private tmpfs: root mount point, overlay upper and work.
+        let dir = supervisor::container_dir(cid);
+        prepare_dir(&dir, &spec).map_err(|m| err_json("setup", &m, 125))?;
+        let resources = req
+            .get("spec")
+            .and_then(|s| s.get("linux"))
+            .and_then(|l| l.get("resources"));
+        let cg = match cgroup::create(cid, resources) {
+            Ok(p) => Some(p),
+            Err(m) => {
+                cleanup_dir(&dir);
+                return Err(err_json("setup", &m, 125));
+            }
+        };
+
+        let mut opened: Vec<c_int> = Vec::new();
+        let built = (|| -> Result<(Stdio, Option<InStream>, Option<OutStream>, Option<OutStream>, Option<c_int>), Errno> {
+            let mut stdio = Stdio { stdin: -1, stdout: -1, stderr: -1 };
+            if spec.process.terminal {
+                let (master, slave) = sys::open_pty()?;
+                opened.push(slave);
+                if let Some(size) = spec.process.console_size {
+                    let _ = tty::set_winsize(master, size.height, size.width);
+                }
+                stdio = Stdio { stdin: slave, stdout: slave, stderr: slave };
+                sys::set_nonblocking(master)?;
+                let input = match stdin_chan {
+                    Some(ch) => {
+                        let dup = dup_fd(master)?;
+                        Some(InStream { fd: dup, chan: ch, pending: VecDeque::new(), eof: false, closed: false, allowance: STREAM_WINDOW })
+                    }
+                    None => None,
+                };
+                let output = stdout_chan.map(|ch| OutStream { fd: master, chan: ch, credit: STREAM_WINDOW, done: false });
+                if output.is_none() {
+                    // Nobody reads: keep the master open so the slave does not hang up.
+                }
+                return Ok((stdio, input, output, None, Some(master)));
+            }
+            let mut input = None;
+            if let Some(ch) = stdin_chan {
+                let (r, w) = fd::pipe()?;
+                opened.push(r);
+                sys::set_nonblocking(w)?;
+                stdio.stdin = r;
+                input = Some(InStream { fd: w, chan: ch, pending: VecDeque::new(), eof: false, closed: false, allowance: STREAM_WINDOW });
+            }
+            let mut outs = [None, None];
+            for (k, ch) in [stdout_chan, stderr_chan].iter().enumerate() {
+                if let Some(ch) = ch {
+                    let (r, w) = fd::pipe()?;
+                    opened.push(w);
+                    sys::set_nonblocking(r)?;
+                    if k == 0 {
+                        stdio.stdout = w;
+                    } else {
+                        stdio.stderr = w;
+                    }
+                    outs[k] = Some(OutStream { fd: r, chan: *ch, credit: STREAM_WINDOW, done: false });
+                }
+            }
+            let [o, e] = outs;
+            Ok((stdio, input, o, e, None))
+        })();
+        let (stdio, stdin, stdout, stderr, pty_master) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                opened.iter().for_each(|&f| fd::close(f));
+                cleanup_dir(&dir);
+                if let Some(cg) = &cg {
+                    cgroup::remove(cg);
+                }
+                return Err(err_json(
+                    "setup",
+                    &format!("setting up the container's stdio: {}", e.description()),
+                    125,
+                ));
+            }
+        };
+        let pipes = (|| -> Result<(c_int, c_int, c_int, c_int), Errno> {
+            let (sr, sw) = fd::pipe()?;
+            let (gr, gw) = fd::pipe()?;
+            sys::set_nonblocking(sr)?;
+            Ok((sr, sw, gr, gw))
+        })();
+        let (status_r, status_w, gate_r, gate_w) = match pipes {
+            Ok(p) => p,
+            Err(e) => {
+                opened.iter().for_each(|&f| fd::close(f));
+                return Err(err_json(
+                    "setup",
+                    &format!("creating pipes: {}", e.description()),
+                    125,
+                ));
+            }
+        };
+        let forked = supervisor::fork(&spec, &stdio, status_w, gate_r, cg.as_deref());
+        // The supervisor has its copies; ours would keep the pipes from ever reaching EOF.
+        opened.iter().for_each(|&f| fd::close(f));
+        fd::close(status_w);
+        fd::close(gate_r);
+        let pid = match forked {
+            Ok(pid) => pid,
+            Err(e) => {
+                fd::close(status_r);
+                fd::close(gate_w);
+                return Err(err_json(e.kind.as_str(), &e.message, e.exit_code()));
+            }
+        };
+        if let Some(s) = &stdin {
+            self.in_chans.insert(s.chan, cid.to_string());
+        }
+        for s in [&stdout, &stderr].iter().copied().flatten() {
+            self.out_chans.insert(s.chan, cid.to_string());
+        }
+        self.ctrs.insert(
+            cid.to_string(),
+            Ctr {
+                supervisor: pid,
+                pid: None,
+                gate_w: Some(gate_w),
+                status_r: Some(status_r),
+                status_buf: Vec::new(),
+                stdin,
+                stdout,
+                stderr,
+                pty_master,
+                start_req: None,
+                wait_reqs: Vec::new(),
+                error: None,
+                exited: None,
+                supervisor_status: None,
+                cgroup: cg,
+                dir,
+                deleted: false,
+            },
+        );
+        self.reply_ok(id, vec![]);
+        Ok(())
+    }
+
+    fn op_start(&mut self, id: u64, cid: &str) -> Result<(), Json> {
+        let c = self.ctrs.get_mut(cid).ok_or_else(|| no_such(cid))?;
+        let gate = c.gate_w.take().ok_or_else(|| {
+            err_json(
+                "setup",
+                &format!("container {} was started already", cid),
+                125,
+            )
+        })?;
+        let opened = fd::write_all(gate, b"1");
+        fd::close(gate);
+        if let Err(e) = opened {
+            return Err(err_json(
+                "setup",
+                &format!("starting the supervisor: {}", e.description()),
+                125,
+            ));
+        }
+        c.start_req = Some(id);
+        Ok(())
+    }
+
+    fn op_signal(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
+        let sig = req
+            .get("signal")
+            .and_then(|v| v.as_number())
+            .and_then(|n| n.as_i64())
+            .unwrap_or(15) as c_int;
+        let c = self.ctrs.get(cid).ok_or_else(|| no_such(cid))?;
+        let sent = match c.pid {
+            Some(pid) if c.running() => process::kill(pid, sig).is_ok(),
+            _ => false,
+        };
+        self.reply_ok(id, vec![("delivered", Json::from(sent))]);
+        Ok(())
+    }
+
+    fn op_resize(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
+        let n = |k: &str| {
+            req.get(k)
+                .and_then(|v| v.as_number())
+                .and_then(|n| n.as_u64())
+                .unwrap_or(0)
+                .min(u16::MAX as u64) as u16
+        };
+        let c = self.ctrs.get(cid).ok_or_else(|| no_such(cid))?;
+        if let Some(m) = c.pty_master {
+            let _ = tty::set_winsize(m, n("rows"), n("cols"));
+        }
+        self.reply_ok(id, vec![]);
+        Ok(())
+    }
+
+    fn op_wait(&mut self, id: u64, cid: &str) -> Result<(), Json> {
+        let c = self.ctrs.get_mut(cid).ok_or_else(|| no_such(cid))?;
+        c.wait_reqs.push(id);
+        let cid = cid.to_string();
+        self.maybe_finish(&cid);
+        Ok(())
+    }
+
+    fn op_stats(&mut self, id: u64, cid: &str) -> Result<(), Json> {
+        let mem = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let kb = |key: &str| -> Option<u64> {
+            mem.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        };
+        let guest = Json::object(vec![
+            ("memTotalKiB", Json::from(kb("MemTotal:"))),
+            ("memAvailableKiB", Json::from(kb("MemAvailable:"))),
+            ("containers", Json::from(self.ctrs.len() as u64)),
+        ]);
+        if cid.is_empty() {
+            self.reply_ok(id, vec![("guest", guest)]);
+            return Ok(());
+        }
+        let c = self.ctrs.get(cid).ok_or_else(|| no_such(cid))?;
+        let stats = c
+            .cgroup
+            .as_ref()
+            .map(|d| cgroup::stats(d))
+            .unwrap_or(Json::Null);
+        let pid = Json::from(c.pid);
+        self.reply_ok(id, vec![("cgroup", stats), ("pid", pid), ("guest", guest)]);
+        Ok(())
+    }
+
+    /// Forgets a container: kills what is left, frees its tmpfs and cgroup.
+    fn op_delete(&mut self, id: u64, cid: &str) -> Result<(), Json> {
+        let c = self.ctrs.get_mut(cid).ok_or_else(|| no_such(cid))?;
+        if let Some(g) = c.gate_w.take() {
+            fd::close(g); // a created, never started container: its supervisor sees EOF and leaves
+        }
+        if let Some(pid) = c.pid {
+            if c.exited.is_none() {
+                let _ = process::kill(pid, SIGKILL);
+            }
+        }
+        if c.supervisor_status.is_none() {
+            let _ = process::kill(c.supervisor, SIGKILL);
+        }
+        c.deleted = true;
+        self.reply_ok(id, vec![]);
+        let cid = cid.to_string();
+        self.maybe_finish(&cid);
+        Ok(())
+    }
+
+    fn read_status(&mut self, cid: &str) {
+        let mut buf = [0u8; 4096];
+        let mut lines: Vec<String> = Vec::new();
+        {
+            let c = match self.ctrs.get_mut(cid) {
+                Some(c) => c,
+                None => return,
+            };
+            let fd_r = match c.status_r {
+                Some(f) => f,
+                None => return,
+            };
+            loop {
+                match sys::read_some(fd_r, &mut buf) {
+                    Ok(0) => {
+                        fd::close(fd_r);
+                        c.status_r = None;
+                        break;
+                    }
+                    Ok(n) => c.status_buf.extend_from_slice(&buf[..n]),
+                    Err(_) => break,
+                }
+            }
+            while let Some(nl) = c.status_buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = c.status_buf.drain(..=nl).collect();
+                lines.push(String::from_utf8_lossy(&line).trim().to_string());
+            }
+        }
+        for line in lines {
+            let ev = match json::parse(&line) {
+                Ok(ev) => ev,
+                Err(_) => continue,
+            };
+            let c = self.ctrs.get_mut(cid).unwrap();
+            match ev.get("event").and_then(|v| v.as_str()) {
+                Some("started") => {
+                    let pid = ev
+                        .get("pid")
+                        .and_then(|v| v.as_number())
+                        .and_then(|n| n.as_i64())
+                        .map(|p| p as i32);
+                    c.pid = pid;
+                    if let Some(req) = c.start_req.take() {
+                        self.reply_ok(req, vec![("pid", Json::from(pid))]);
+                    }
+                }
+                Some("error") => {
+                    let kind = ev
+                        .get("kind")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("setup")
+                        .to_string();
+                    let msg = ev
+                        .get("message")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("container setup failed")
+                        .to_string();
+                    let code = ev
+                        .get("exitCode")
+                        .and_then(|v| v.as_number())
+                        .and_then(|n| n.as_i64())
+                        .unwrap_or(125) as i32;
+                    let e = err_json(&kind, &msg, code);
+                    c.error = Some(e.clone());
+                    if let Some(req) = c.start_req.take() {
+                        self.reply_err(req, e);
+                    }
+                }
+                Some("exited") => {
+                    let code = ev
+                        .get("exitCode")
+                        .and_then(|v| v.as_number())
+                        .and_then(|n| n.as_i64())
+                        .unwrap_or(125) as i32;
+                    let sig = ev
+                        .get("signal")
+                        .and_then(|v| v.as_str())
+                        .map(|s| s.to_string());
+                    c.exited = Some((code, sig));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn read_output(&mut self, cid: &str, which: u8) {
+        let mut frames: Vec<(u8, u32, Vec<u8>)> = Vec::new();
+        if let Some(c) = self.ctrs.get_mut(cid) {
+            let s = if which == 1 {
+                c.stdout.as_mut()
+            } else {
+                c.stderr.as_mut()
+            };
+            if let Some(s) = s {
+                let max = (s.credit as usize).min(frame::MAX_OUT_PAYLOAD);
+                let mut buf = vec![0u8; max];
+                match sys::read_some(s.fd, &mut buf) {
+                    Ok(0) => {
+                        s.done = true;
+                        frames.push((frame::EOF, s.chan, Vec::new()));
+                    }
+                    Ok(n) => {
+                        s.credit -= n as u64;
+                        buf.truncate(n);
+                        frames.push((frame::DATA, s.chan, buf));
+                    }
+                    Err(e) if e == sys::EAGAIN => {}
+                    // EIO: a pty master whose slaves are all closed.
+                    Err(_) => {
+                        s.done = true;
+                        frames.push((frame::EOF, s.chan, Vec::new()));
+                    }
+                }
+            }
+        }
+        for (k, ch, data) in frames {
+            self.send(k, ch, &data);
+        }
+    }
+
+    fn write_input(&mut self, cid: &str) {
+        let mut grant: Option<(u32, u32)> = None;
+        if let Some(s) = self.ctrs.get_mut(cid).and_then(|c| c.stdin.as_mut()) {
+            let mut written = 0usize;
+            while !s.pending.is_empty() {
+                let (a, _) = s.pending.as_slices();
+                match sys::write_some(s.fd, a) {
+                    Ok(n) => {
+                        s.pending.drain(..n);
+                        written += n;
+                    }
+                    Err(e) if e == sys::EAGAIN => break,
+                    Err(_) => {
+                        // The container closed its stdin: drop what it will never read.
+                        s.pending.clear();
+                        s.closed = true;
+                        fd::close(s.fd);
+                        break;
+                    }
+                }
+            }
+            if s.pending.is_empty() && s.eof && !s.closed {
+                s.closed = true;
+                fd::close(s.fd);
+            }
+            if written > 0 {
+                s.allowance += written as u64;
+                grant = Some((s.chan, written as u32));
+            }
+        }
+        if let Some((ch, n)) = grant {
+            self.send(frame::CREDIT, ch, &n.to_le_bytes());
+        }
+    }
+
+    fn reap(&mut self) {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = sys::read_some(self.sigchld_r, &mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+        while let Some((pid, status)) = sys::reap_any() {
+            for c in self.ctrs.values_mut() {
+                if c.supervisor == pid {
+                    c.supervisor_status = Some(status);
+                }
+            }
+        }
+        let ids: Vec<String> = self.ctrs.keys().cloned().collect();
+        for id in ids {
+            // A supervisor that is gone has nothing more to say: drain its status pipe.
+            if self.ctrs[&id].supervisor_status.is_some() && self.ctrs[&id].status_r.is_some() {
+                self.read_status(&id);
+            }
+        }
+    }
+
+    fn maybe_finish(&mut self, cid: &str) {
+        let (finished, deleted) = match self.ctrs.get(cid) {
+            Some(c) => (c.finished(), c.deleted),
+            None => return,
+        };
+        if !finished {
+            return;
+        }
+        let c = self.ctrs.get_mut(cid).unwrap();
+        if let Some(req) = c.start_req.take() {
+            let e = c.error.clone().unwrap_or_else(|| {
+                err_json(
+                    "setup",
+                    "the container supervisor ended before the container started",
+                    125,
+                )
+            });
+            self.reply_err(req, e);
+        }
+        let c = self.ctrs.get_mut(cid).unwrap();
+        let status = match (&c.exited, &c.error) {
+            (Some((code, sig)), _) => Some((*code, sig.clone())),
+            (None, Some(_)) => None,
+            (None, None) => {
+                let raw = c.supervisor_status.unwrap_or(0);
+                Some(if raw & 0x7f == 0 {
+                    ((raw >> 8) & 0xff, None)
+                } else {
+                    (128 + (raw & 0x7f), Some(signal::name(raw & 0x7f)))
+                })
+            }
+        };
+        let waits: Vec<u64> = c.wait_reqs.drain(..).collect();
+        let error = c.error.clone();
+        for req in waits {
+            match (&status, &error) {
+                (Some((code, sig)), _) => {
+                    let sig = Json::from(sig.clone());
+                    self.reply_ok(req, vec![("exitCode", Json::from(*code)), ("signal", sig)]);
+                }
+                (None, Some(e)) => self.reply_err(req, e.clone()),
+                (None, None) => {}
+            }
+        }
+        if deleted {
+            let c = self.ctrs.remove(cid).unwrap();
+            let master_shared = c.stdout.is_some();
+            for s in [&c.stdout, &c.stderr].iter().copied().flatten() {
+                self.out_chans.remove(&s.chan);
+                fd::close(s.fd);
+            }
+            if let Some(s) = c.stdin {
+                self.in_chans.remove(&s.chan);
+                if !s.closed {
+                    fd::close(s.fd);
+                }
+            }
+            if let Some(m) = c.pty_master {
+                if !master_shared {
+                    fd::close(m);
+                }
+            }
+            if let Some(g) = c.gate_w {
+                fd::close(g);
+            }
+            if let Some(cg) = &c.cgroup {
+                cgroup::remove(cg);
+            }
+            cleanup_dir(&c.dir);
+        }
+    }
+}
+
+fn no_such(cid: &str) -> Json {
+    err_json(
+        "spec",
+        &format!("no such container in the guest: {}", cid),
+        125,
+    )
+}
+
+fn dup_fd(fd_in: c_int) -> Result<c_int, Errno> {
+    // F_DUPFD_CLOEXEC
+    Errno::check(unsafe { ffi::fcntl(fd_in, 1030, 3 as c_int) })
+}
+
+/// A tmpfs at /run/tsbox/<cid> holding the root mount point and the overlay's
+/// upper and work dirs (overlayfs cannot use 9p as its upper layer).
+fn prepare_dir(dir: &Path, spec: &Spec) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {}", dir.display(), e))?;
+    mount::mount(
+        Some(Path::new("tmpfs")),
+        dir,
+        Some("tmpfs"),
+        0,
+        Some("mode=755"),
+    )
+    .map_err(|e| format!("mounting a tmpfs on {}: {}", dir.display(), e.description()))?;
+    let mut wanted: Vec<&Path> = vec![spec.root.path.as_path()];
+    if let Some(ov) = &spec.root.overlay {
+        wanted.push(ov.upper.as_path());
+        wanted.push(ov.work.as_path());
+    }
+    for p in wanted {
+        if !p.starts_with(dir) {
+            cleanup_dir(dir);
+            return Err(format!(
+                "{} is not inside the container's guest directory {}",
+                p.display(),
+                dir.display()
+            ));
+        }
+        std::fs::create_dir_all(p).map_err(|e| format!("creating {}: {}", p.display(), e))?;
+    }
+    // The user namespace's root (the host user's id) must own what overlay writes.
+    let uid = spec
+        .linux
+        .uid_mappings
+        .iter()
+        .find(|m| m.container_id == 0)
+        .map(|m| m.host_id);
+    let gid = spec
+        .linux
+        .gid_mappings
+        .iter()
+        .find(|m| m.container_id == 0)
+        .map(|m| m.host_id);
+    if let (Some(u), Some(g)) = (uid, gid) {
+        for p in [
+            Some(spec.root.path.as_path()),
+            spec.root.overlay.as_ref().map(|o| o.upper.as_path()),
+            spec.root.overlay.as_ref().map(|o| o.work.as_path()),
+        ]
+        .iter()
+        .flatten()
+        {
+            let _ = sys::chown(p, u, g);
+        }
+    }
+    Ok(())
+}
+
+fn cleanup_dir(dir: &Path) {
+    let _ = mount::umount2(dir, container::sys::consts::MNT_DETACH);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[allow(dead_code)]
+fn hung_up(revents: i16) -> bool {
+    revents & (POLLHUP | POLLERR) != 0
+}

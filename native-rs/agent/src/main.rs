@@ -1,0 +1,71 @@
+//! tsbox-agent: the vm guest's agent (see docs/architecture.md, "vm backend").
+//! The guest's init execs it; it speaks the framed protocol of `frame` over
+//! the virtio console port /dev/hvc1 and runs containers with the very same
+//! `container` crate the native backend's tsbox-runtime uses.
+//!
+//!   tsbox-agent [--device /dev/hvc1]
+//!   tsbox-agent --version
+
+mod agent;
+mod cgroup;
+mod frame;
+mod supervisor;
+mod sys;
+
+use std::path::PathBuf;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut device = PathBuf::from("/dev/hvc1");
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "--version" | "-V" => {
+                println!("{}", agent::VERSION);
+                return;
+            }
+            "--device" if i + 1 < args.len() => {
+                device = PathBuf::from(&args[i + 1]);
+                i += 1;
+            }
+            other => {
+                eprintln!("tsbox-agent: unknown argument {} (usage: tsbox-agent [--device PATH] | --version)", other);
+                std::process::exit(2);
+            }
+        }
+        i += 1;
+    }
+    if let Err(m) = cgroup::init() {
+        eprintln!(
+            "tsbox-agent: {} (containers run without resource limits)",
+            m
+        );
+    }
+    let link = match sys::open_path(&device, sys::O_RDWR | sys::O_NOCTTY | sys::O_CLOEXEC) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!(
+                "tsbox-agent: cannot open {}: {}",
+                device.display(),
+                e.description()
+            );
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = sys::make_raw(link) {
+        eprintln!(
+            "tsbox-agent: cannot put {} in raw mode: {}",
+            device.display(),
+            e.description()
+        );
+        std::process::exit(1);
+    }
+    let mut agent = match agent::Agent::new(link) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tsbox-agent: {}", e.description());
+            std::process::exit(1);
+        }
+    };
+    agent.run()
+}

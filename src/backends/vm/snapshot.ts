@@ -1,0 +1,93 @@
+/**
+ * Saved guest states for warm starts. A state is only loadable by the same
+ * guest image, v86 build and device set (a mismatch crashes v86), so each
+ * state file has a JSON sidecar naming its fingerprint, size and digest,
+ * and nothing is restored unless all three match. Two places are looked at:
+ * vm-images/dist/snapshot.* (made by `npm run build:vm`, shared by every
+ * user of the package) and the user's cache ($TSBOX_CACHE_DIR,
+ * $XDG_CACHE_HOME/tsbox, ~/.cache/tsbox: vm/snapshot.*), written after a
+ * cold boot when the first is missing or unusable.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import type { SavedMachine } from "./machine.js";
+import type { P9State } from "./p9/server.js";
+
+export interface SnapshotMeta {
+  fingerprint: string;
+  size: number;
+  sha256: string;
+  p9: P9State;
+  created: string;
+}
+
+export function userSnapshotPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.TSBOX_CACHE_DIR || (env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, "tsbox") : join(env.HOME || homedir(), ".cache", "tsbox"));
+  return join(base, "vm", "snapshot.state");
+}
+
+export function packagedSnapshotPath(imagesDir: string): string {
+  return join(imagesDir, "snapshot.state");
+}
+
+export type LoadResult = { kind: "ok"; saved: SavedMachine } | { kind: "missing" } | { kind: "unusable"; reason: string };
+
+/** Reads and checks a state; never throws. */
+export function loadSnapshot(path: string, fingerprint: string): LoadResult {
+  const metaPath = path + ".json";
+  if (!existsSync(path) && !existsSync(metaPath)) return { kind: "missing" };
+  let meta: SnapshotMeta;
+  try {
+    meta = JSON.parse(readFileSync(metaPath, "utf8")) as SnapshotMeta;
+  } catch {
+    return { kind: "unusable", reason: `${metaPath} is missing or not JSON` };
+  }
+  if (meta.fingerprint !== fingerprint) return { kind: "unusable", reason: "it was made by another guest image, emulator version or device set" };
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch {
+    return { kind: "unusable", reason: `${path} cannot be read` };
+  }
+  if (data.length !== meta.size || createHash("sha256").update(data).digest("hex") !== meta.sha256) {
+    return { kind: "unusable", reason: "it is corrupt (size or digest differs from its record)" };
+  }
+  return { kind: "ok", saved: { state: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer, p9: meta.p9 ?? { fids: [] } } };
+}
+
+/** Writes state + sidecar, each temp-then-rename, the sidecar last. */
+export function writeSnapshot(path: string, fingerprint: string, saved: SavedMachine): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const data = Buffer.from(saved.state);
+  const meta: SnapshotMeta = {
+    fingerprint,
+    size: data.length,
+    sha256: createHash("sha256").update(data).digest("hex"),
+    p9: saved.p9,
+    created: new Date().toISOString(),
+  };
+  // Drop the old sidecar first: a crash between the two renames leaves no
+  // sidecar, never one that vouches for the wrong state.
+  rmSync(path + ".json", { force: true });
+  atomicWrite(path, data);
+  atomicWrite(path + ".json", Buffer.from(JSON.stringify(meta, null, 2) + "\n"));
+}
+
+export function removeSnapshot(path: string): void {
+  rmSync(path, { force: true });
+  rmSync(path + ".json", { force: true });
+}
+
+function atomicWrite(path: string, data: Buffer): void {
+  const temp = `${path}.writing-${process.pid}`;
+  const fd = openSync(temp, "w", 0o644);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
+}

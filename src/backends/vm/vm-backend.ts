@@ -1,0 +1,102 @@
+import { basename } from "node:path";
+import { writeFileSync } from "node:fs";
+import type { Backend, BackendCapabilities, ContainerProcess, StartOptions } from "../backend.js";
+import type { OpenedMachine, OpenOptions } from "./session.js";
+
+export interface VmBackendOptions extends OpenOptions {
+  /** Keep the guest running this long after its last container ended (default 0: shut down). */
+  idleMs?: number;
+}
+
+/**
+ * Runs containers inside a v86-emulated Linux guest (vm-images/), through
+ * the guest agent (native-rs/agent): the same container crate as the
+ * native backend, on linux/386 images. A guest is started (restored from a
+ * snapshot, or booted) on the first `start` and shared by the containers
+ * that run at the same time; it shuts down when the last one has ended.
+ *
+ * This module is light: the emulator and everything around it load on the
+ * first `start` (the CLI's `run` path stays fast).
+ */
+export class VmBackend implements Backend {
+  readonly name = "vm";
+  private current: Promise<OpenedMachine> | undefined;
+  private users = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly exportRefs = new Map<string, number>();
+  /** How the last guest started (for tests and bench). */
+  lastStart: OpenedMachine["start"] | undefined;
+
+  constructor(private readonly options: VmBackendOptions = {}) {}
+
+  capabilities(): BackendCapabilities {
+    return { rootless: true, terminal: true, volumes: true, platforms: ["linux/386"] };
+  }
+
+  async start(options: StartOptions): Promise<ContainerProcess> {
+    writeFileSync(`${options.bundleDir}/config.json`, JSON.stringify(options.spec));
+    const opened = await this.acquire();
+    const { startInGuest } = await import("./container-run.js");
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      this.release();
+    };
+    try {
+      return await startInGuest({ link: opened.machine.link, p9: opened.machine.p9, exportRefs: this.exportRefs, done }, options, basename(options.bundleDir));
+    } catch (err) {
+      done();
+      throw err;
+    }
+  }
+
+  /** The running guest (started if needed); pair with `release`. */
+  async acquire(): Promise<OpenedMachine> {
+    this.users++;
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = undefined;
+    }
+    if (!this.current) {
+      this.current = (async () => {
+        const { openMachine } = await import("./session.js");
+        const opened = await openMachine(this.options);
+        this.lastStart = opened.start;
+        return opened;
+      })();
+      this.current.catch(() => (this.current = undefined));
+    }
+    try {
+      const opened = await this.current;
+      if (opened.machine.link.closed) throw new Error("the vm guest is gone");
+      return opened;
+    } catch (err) {
+      this.users--;
+      throw err;
+    }
+  }
+
+  release(): void {
+    this.users--;
+    if (this.users > 0) return;
+    const idle = this.options.idleMs ?? 0;
+    const stop = () => void this.shutdown();
+    if (idle > 0) this.idleTimer = setTimeout(stop, idle);
+    else stop();
+  }
+
+  /** Stops the guest now (running containers die with it). */
+  async shutdown(): Promise<void> {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const cur = this.current;
+    this.current = undefined;
+    if (!cur) return;
+    try {
+      await (await cur).machine.destroy();
+    } catch {
+      // never started
+    }
+  }
+}
