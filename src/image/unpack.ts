@@ -200,18 +200,25 @@ class LayerUnpacker {
       return;
     }
     const path = join(dir, hidden);
-    await (await open(path, "wx", 0o000)).close();
+    // 0600, not 0000: setting a user.* xattr needs write permission on the file.
+    await (await open(path, "wx", 0o600)).close();
     await setMarker(path, "user.overlay.whiteout", "y");
     this.xwhiteoutDirs.add(dirRel);
   }
 
+  /**
+   * As root both namespaces are marked: the runtime mounts the overlay inside
+   * a user namespace with `userxattr` where the kernel allows it (user.*),
+   * and without it elsewhere (trusted.*).
+   */
   private async markDirectories(): Promise<void> {
-    const prefix = this.options.privileged ? "trusted" : "user";
+    const prefixes = this.options.privileged ? ["trusted", "user"] : ["user"];
     for (const rel of this.opaqueDirs) {
-      if (this.knownDirs.has(rel)) await setMarker(join(this.root, rel), `${prefix}.overlay.opaque`, "y");
+      if (!this.knownDirs.has(rel)) continue;
+      for (const p of prefixes) await setMarker(join(this.root, rel), `${p}.overlay.opaque`, "y");
     }
     for (const rel of this.xwhiteoutDirs) {
-      if (this.knownDirs.has(rel) && !this.opaqueDirs.has(rel)) await setMarker(join(this.root, rel), `${prefix}.overlay.opaque`, "x");
+      if (this.knownDirs.has(rel) && !this.opaqueDirs.has(rel)) await setMarker(join(this.root, rel), "user.overlay.opaque", "x");
     }
   }
 

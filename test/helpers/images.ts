@@ -87,7 +87,11 @@ export async function buildMultiPlatformLayout(out: string, i386Layout: string):
  * busybox plus `extra` layers, each holding one file of random (incompressible)
  * data of the given size in bytes, gzip-compressed. Returns the manifest digest.
  */
-export async function buildLayeredLayout(out: string, sizes: number[], options: { tag?: string; layerEntries?: TarWriteEntry[][] } = {}): Promise<string> {
+export async function buildLayeredLayout(
+  out: string,
+  sizes: number[],
+  options: { tag?: string; name?: string; layerEntries?: TarWriteEntry[][]; rawLayers?: { data: Buffer; diffId: string }[] } = {},
+): Promise<string> {
   const layout = new OciLayout(out);
   await layout.init();
   const base = await copyLayout(EMBEDDED_BUSYBOX, layout);
@@ -111,10 +115,15 @@ export async function buildLayeredLayout(out: string, sizes: number[], options: 
     layers.push({ mediaType: MediaType.ociLayerGzip, digest: blob.digest, size: blob.size });
     diffIds.push(sha256Digest(raw));
   }
+  for (const raw of options.rawLayers ?? []) {
+    const blob = await layout.writeBlob(raw.data);
+    layers.push({ mediaType: MediaType.ociLayerGzip, digest: blob.digest, size: blob.size });
+    diffIds.push(raw.diffId);
+  }
   const config: ImageConfig = { ...baseConfig, rootfs: { type: "layers", diff_ids: diffIds } };
   const configDesc = await layout.writeJsonBlob(config, MediaType.ociConfig);
   const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config: configDesc, layers };
   const desc = await layout.writeJsonBlob(manifest, MediaType.ociManifest);
-  writeFileSync(join(out, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ ...desc, annotations: { [Annotation.refName]: options.tag ?? "latest" } }] }));
+  writeFileSync(join(out, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ ...desc, annotations: { [Annotation.refName]: options.tag ?? "latest", ...(options.name ? { [Annotation.imageName]: options.name } : {}) } }] }));
   return desc.digest;
 }

@@ -1,0 +1,232 @@
+/**
+ * Image archives and layers: save/load round trips in docker and OCI
+ * format (read back by skopeo), prune, images written by skopeo and umoci
+ * run by tsbox, whiteouts, and hostile layers (path escapes, symlink and
+ * hard-link tricks, corrupt data, a full disk) refused with one clear line,
+ * touching nothing outside the store and leaving nothing half-written.
+ */
+import { describe, it, before, after, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { tsbox, type CliResult } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
+import { runTool } from "./helpers/registry.js";
+import { TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
+import { sha256Digest } from "../src/image/hash.js";
+
+let fixtures: string;
+/** A directory outside every store that hostile layers aim at; must stay empty. */
+let outside: string;
+
+before(() => {
+  fixtures = mkdtempSync(join(tmpdir(), "image-fixtures-"));
+  chmodSync(fixtures, 0o755);
+  outside = join(fixtures, "outside");
+  mkdirSync(outside, { mode: 0o777 });
+  chmodSync(outside, 0o777);
+});
+
+after(() => {
+  rmSync(fixtures, { recursive: true, force: true });
+  cleanupIdentities();
+});
+
+function ok(r: CliResult): void {
+  assert.equal(r.code, 0, r.stderr);
+}
+
+function oneLineError(r: CliResult, pattern: RegExp): void {
+  assert.equal(r.code, 125, `exit code; stderr: ${r.stderr}`);
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0]!, /^tsbox: /);
+  assert.match(lines[0]!, pattern);
+}
+
+function freshStore(who: Identity): Record<string, string> {
+  const dir = join(who.scratch, `store-${Math.random().toString(16).slice(2)}`);
+  mkdirSync(dir);
+  chownSync(dir, who.uid, who.gid);
+  return { TSBOX_DATA_DIR: dir };
+}
+
+let counter = 0;
+/** An OCI layout named `name` whose top layer holds `entries`; readable by every test user. */
+async function layoutWith(name: string, entries: TarWriteEntry[][], raw?: { data: Buffer; diffId: string }[]): Promise<string> {
+  const dir = join(fixtures, `layout-${counter++}`);
+  await buildLayeredLayout(dir, [], { name, layerEntries: entries, ...(raw ? { rawLayers: raw } : {}) });
+  execFileSync("chmod", ["-R", "a+rX", dir]);
+  return dir;
+}
+
+const file = (path: string, data = "x", mode = 0o644): TarWriteEntry => ({ path, type: "file", mode, mtime: 0, data: Buffer.from(data) });
+const dir = (path: string): TarWriteEntry => ({ path, type: "directory", mode: 0o755, mtime: 0 });
+
+for (const who of identities()) {
+  describe(`image archives as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("saves docker and OCI archives that skopeo reads, prunes, and loads them back", async () => {
+      const env = freshStore(who);
+      ok(await tsbox(who, ["run", "--rm", "busybox", "true"], { env }));
+      const docker = join(who.scratch, "bb-docker.tar");
+      const oci = join(who.scratch, "bb-oci.tar");
+      ok(await tsbox(who, ["save", "-o", docker, "busybox"], { env }));
+      ok(await tsbox(who, ["save", "--format", "oci", "-o", oci, "busybox"], { env }));
+      const fromDocker = JSON.parse(await runTool("skopeo", ["inspect", `docker-archive:${docker}`]));
+      assert.equal(fromDocker.Architecture, "amd64");
+      const fromOci = JSON.parse(await runTool("skopeo", ["inspect", `oci-archive:${oci}`]));
+      const embedded = JSON.parse(readFileSync(join(EMBEDDED_BUSYBOX, "index.json"), "utf8")).manifests[0].digest;
+      assert.equal(fromOci.Digest, embedded, "skopeo sees the same manifest digest");
+
+      ok(await tsbox(who, ["rmi", "busybox"], { env }));
+      const pruned = JSON.parse((await tsbox(who, ["prune", "--json"], { env })).stdout);
+      assert.deepEqual([pruned.blobs, pruned.layers], [3, 1]);
+      assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")), []);
+      assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "layers", "sha256")), []);
+
+      const loaded = await tsbox(who, ["load", "-i", docker], { env });
+      ok(loaded);
+      assert.equal(loaded.stdout, "Loaded image: docker.io/library/busybox:latest\n");
+      ok(await tsbox(who, ["tag", "busybox", "copy/bb:2"], { env }));
+      ok(await tsbox(who, ["rmi", "busybox"], { env }));
+      ok(await tsbox(who, ["load", "-i", oci], { env }));
+      const run = await tsbox(who, ["run", "--rm", "busybox", "echo", "loaded"], { env });
+      ok(run);
+      assert.equal(run.stdout, "loaded\n");
+      rmSync(docker);
+      rmSync(oci);
+    });
+
+    it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {
+      const env = freshStore(who);
+      const layout = join(fixtures, `skopeo-${who.name}`);
+      await runTool("skopeo", ["copy", "--quiet", `oci:${EMBEDDED_BUSYBOX}:latest`, `oci:${layout}:v1`]);
+      const bundle = join(fixtures, `umoci-bundle-${who.name}`);
+      await runTool("umoci", ["unpack", "--rootless", "--image", `${layout}:v1`, bundle]);
+      writeFileSync(join(bundle, "rootfs", "hello-from-umoci"), "umoci was here\n");
+      rmSync(join(bundle, "rootfs", "bin", "vi"));
+      await runTool("umoci", ["repack", "--image", `${layout}:v2`, bundle]);
+      rmSync(bundle, { recursive: true, force: true });
+      execFileSync("chmod", ["-R", "a+rX", layout]);
+      const loaded = await tsbox(who, ["load", "--name", "peers/bb", "-i", layout], { env });
+      ok(loaded);
+      assert.equal(loaded.stdout, "Loaded image: docker.io/peers/bb:v1\nLoaded image: docker.io/peers/bb:v2\n");
+      const v1 = await tsbox(who, ["run", "--rm", "peers/bb:v1", "sh", "-c", "test -e /bin/vi && echo skopeo"], { env });
+      ok(v1);
+      assert.equal(v1.stdout, "skopeo\n");
+      const v2 = await tsbox(who, ["run", "--rm", "peers/bb:v2", "sh", "-c", "cat /hello-from-umoci; test -e /bin/vi || echo vi deleted"], { env });
+      ok(v2);
+      assert.equal(v2.stdout, "umoci was here\nvi deleted\n", "umoci's whiteout hides /bin/vi");
+      rmSync(layout, { recursive: true, force: true });
+    });
+
+    it("turns whiteouts and opaque directories into overlay whiteouts", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/whiteouts:1", [
+        [dir("etc"), file("etc/gone"), file("etc/kept"), dir("opq"), file("opq/old-a"), file("opq/old-b")],
+        [dir("etc"), file("etc/.wh.gone", ""), dir("opq"), file("opq/.wh..wh..opq", ""), file("opq/new")],
+      ]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--rm", "test/whiteouts:1", "sh", "-c", "ls /etc; echo --; ls /opq"], { env });
+      ok(r);
+      assert.equal(r.stdout, "group\nkept\npasswd\n--\nnew\n");
+    });
+  });
+
+  describe(`hostile layers as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => {
+      assert.deepEqual(readdirSync(outside), [], "nothing written outside the store");
+      return assertNoLeaks(snap, [who]);
+    });
+
+    const cases: [string, TarWriteEntry[], RegExp][] = [
+      ["a ../ path", [file("../../../../../../../../tmp/evil-dotdot")], /refusing layer entry .*escapes the layer root/],
+      ["an absolute path", [file("/tmp/evil-absolute")], /refusing layer entry \/tmp\/evil-absolute: absolute path/],
+      ["a write through a symlink", [{ path: "link", type: "symlink", mode: 0o777, mtime: 0, linkname: "OUTSIDE" }, file("link/evil")], /refusing to write link\/evil through the symlink link/],
+      ["a hard link out of the root", [{ path: "hl", type: "hardlink", mode: 0o644, mtime: 0, linkname: "../../../../../../../../etc/passwd" }], /refusing hard link .*escapes the layer root/],
+      ["a hard link to an absolute path", [{ path: "hl", type: "hardlink", mode: 0o644, mtime: 0, linkname: "/etc/passwd" }], /refusing hard link .*absolute path/],
+      ["a hard link through a symlink", [{ path: "ln", type: "symlink", mode: 0o777, mtime: 0, linkname: "/etc" }, { path: "hl", type: "hardlink", mode: 0o644, mtime: 0, linkname: "ln/passwd" }], /hard link hl points through ln, which is not a directory in the layer/],
+    ];
+    for (const [what, entries, pattern] of cases) {
+      it(`refuses ${what}`, async () => {
+        const env = freshStore(who);
+        const fixed = entries.map((e) => (e.linkname === "OUTSIDE" ? { ...e, linkname: outside } : e));
+        const layout = await layoutWith("test/hostile:1", [fixed]);
+        ok(await tsbox(who, ["load", "-i", layout], { env }));
+        oneLineError(await tsbox(who, ["run", "--rm", "test/hostile:1", "true"], { env }), pattern);
+      });
+    }
+
+    it("refuses a truncated gzip layer", async () => {
+      const env = freshStore(who);
+      const tar = new TarWriter();
+      tar.add(file("big", "y".repeat(200_000)));
+      const raw = tar.finish();
+      const gz = gzipSync(raw);
+      const layout = await layoutWith("test/truncated:1", [], [{ data: gz.subarray(0, gz.length - 200), diffId: sha256Digest(raw) }]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      oneLineError(await tsbox(who, ["run", "--rm", "test/truncated:1", "true"], { env }), /is not valid gzip|truncated tar archive|unexpected end/);
+    });
+
+    it("refuses a layer whose content does not match its diff_id", async () => {
+      const env = freshStore(who);
+      const tar = new TarWriter();
+      tar.add(file("x"));
+      const layout = await layoutWith("test/diffid:1", [], [{ data: gzipSync(tar.finish()), diffId: sha256Digest("something else") }]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      oneLineError(await tsbox(who, ["run", "--rm", "test/diffid:1", "true"], { env }), /does not match its diff_id/);
+    });
+
+    it("refuses a blob whose content does not match its digest", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/digest:1", [[file("a", "original")]]);
+      const blobs = join(layout, "blobs", "sha256");
+      // Corrupt the biggest blob (the busybox layer) in place.
+      const victim = readdirSync(blobs).sort((a, b) => readFileSync(join(blobs, b)).length - readFileSync(join(blobs, a)).length)[0]!;
+      const data = readFileSync(join(blobs, victim));
+      data[data.length - 10] = data[data.length - 10]! ^ 0xff;
+      writeFileSync(join(blobs, victim), data);
+      oneLineError(await tsbox(who, ["load", "-i", layout], { env }), /digest mismatch: expected sha256:/);
+      assert.equal((await tsbox(who, ["images", "--json"], { env })).stdout.trim(), "[]");
+    });
+  });
+}
+
+if (process.getuid!() === 0) {
+  describe("a full disk while unpacking", () => {
+    it("fails with a clear error and leaves no half-unpacked layer", async () => {
+      const who = identities()[0]!;
+      const snap = snapshot();
+      const mnt = join(fixtures, "small-fs");
+      mkdirSync(mnt);
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt]);
+      try {
+        const env = { TSBOX_DATA_DIR: mnt };
+        const tar = new TarWriter();
+        tar.add(file("huge", "\0".repeat(32 * 1024 * 1024)));
+        const raw = tar.finish();
+        const layout = await layoutWith("test/huge:1", [], [{ data: gzipSync(raw), diffId: sha256Digest(raw) }]);
+        ok(await tsbox(who, ["load", "-i", layout], { env }));
+        oneLineError(await tsbox(who, ["run", "--rm", "test/huge:1", "true"], { env }), /no space left on device while unpacking layer sha256:/);
+        const layers = join(mnt, "layers");
+        assert.deepEqual(readdirSync(layers).filter((n) => n !== "sha256"), [], "no .unpack-* temp dir is left");
+        assert.ok(!existsSync(join(layers, "sha256")) || readdirSync(join(layers, "sha256")).length <= 1, "only the busybox layer is unpacked");
+      } finally {
+        execFileSync("umount", [mnt]);
+        rmSync(mnt, { recursive: true, force: true });
+      }
+      await assertNoLeaks(snap, [who]);
+    });
+  });
+}
