@@ -73,11 +73,26 @@ export function reportError(err: unknown, ctx: CliContext): number {
   return isTsboxError(err) ? err.exitCode : 125;
 }
 
-const ctx: CliContext = { env: process.env, stdout: process.stdout, stderr: process.stderr };
-// `tsbox images | head` closes our stdout early: that is not an error.
-process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-  if (err.code === "EPIPE") process.exit(0);
-});
+// process.stdout/stderr are made on first use, and making one for a terminal
+// costs ~10 ms (node:tty): `tsbox run` hands the container its fds and never
+// touches them, so the context creates them only when a command writes.
+let stdoutReady = false;
+const ctx: CliContext = {
+  env: process.env,
+  get stdout() {
+    if (!stdoutReady) {
+      stdoutReady = true;
+      // `tsbox images | head` closes our stdout early: that is not an error.
+      process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+        if (err.code === "EPIPE") process.exit(0);
+      });
+    }
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
+};
 let code: number;
 try {
   code = await main(process.argv.slice(2), ctx);
