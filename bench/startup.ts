@@ -155,6 +155,9 @@ for (const who of people) {
     record("podman run", who, hyperfine(who, `${podman} run --rm --network none --rootfs ${rootfs} /bin/true`));
     // podman's overlay driver leaves its storage dir mounted: reset it so nothing outlives the bench.
     spawnSync("sh", ["-c", asWho(who, [`${podman} system reset --force`]).join(" ")], { stdio: "ignore" });
+    // Rootless podman keeps a "pause" process holding its user namespace: end it too.
+    const pausePid = join(who.home, "xdg", "libpod", "tmp", "pause.pid");
+    if (existsSync(pausePid)) spawnSync("kill", [readFileSync(pausePid, "utf8").trim()]);
   }
 }
 
