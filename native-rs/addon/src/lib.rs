@@ -9,16 +9,6 @@ mod xattr;
 use napi::ffi::{napi_callback_info, napi_env, napi_value};
 use napi::{export, guard, Env, JsError};
 
-fn io_error(err: std::io::Error) -> JsError {
-    let code = match err.raw_os_error() {
-        Some(13) => "EACCES",
-        Some(2) => "ENOENT",
-        Some(24) => "EMFILE",
-        _ => "EIO",
-    };
-    JsError::new(code, err.to_string())
-}
-
 fn dimension(env: Env, args: &[napi_value], index: usize, name: &str) -> Result<u16, JsError> {
     let v = env.i32_arg(args, index, name)?;
     u16::try_from(v).map_err(|_| JsError::new("ERR_OUT_OF_RANGE", format!("{name} must be 0..65535, got {v}")))
@@ -34,7 +24,7 @@ unsafe extern "C" fn open_pty(env: napi_env, info: napi_callback_info) -> napi_v
         let args = env.args(info, 2)?;
         let cols = dimension(env, &args, 0, "cols")?;
         let rows = dimension(env, &args, 1, "rows")?;
-        let pty = pty::open_pty(cols, rows).map_err(io_error)?;
+        let pty = pty::open_pty(cols, rows).map_err(|e| JsError::os(e, "opening a pty"))?;
         let master = env.int(pty.master)?;
         let slave = env.int(pty.slave)?;
         env.object(&[("master", master), ("slave", slave)])
@@ -48,7 +38,7 @@ unsafe extern "C" fn resize_pty(env: napi_env, info: napi_callback_info) -> napi
         let fd = env.i32_arg(&args, 0, "fd")?;
         let cols = dimension(env, &args, 1, "cols")?;
         let rows = dimension(env, &args, 2, "rows")?;
-        pty::resize(fd, cols, rows).map_err(io_error)?;
+        pty::resize(fd, cols, rows).map_err(|e| JsError::os(e, "resizing the pty"))?;
         env.undefined()
     })
 }

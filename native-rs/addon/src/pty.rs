@@ -33,10 +33,10 @@ pub struct Pty {
     pub slave: c_int,
 }
 
-fn cvt(ret: c_int, what: &str) -> io::Result<c_int> {
+/// The raw errno is kept (not wrapped) so JS gets `err.code` right.
+fn cvt(ret: c_int) -> io::Result<c_int> {
     if ret < 0 {
-        let err = io::Error::last_os_error();
-        Err(io::Error::new(err.kind(), format!("{what}: {err}")))
+        Err(io::Error::last_os_error())
     } else {
         Ok(ret)
     }
@@ -46,13 +46,13 @@ fn cvt(ret: c_int, what: &str) -> io::Result<c_int> {
 /// onto the child's stdio, which clears the flag there only).
 pub fn open_pty(cols: u16, rows: u16) -> io::Result<Pty> {
     let ptmx = CStr::from_bytes_with_nul(b"/dev/ptmx\0").expect("static path");
-    let master = cvt(unsafe { open(ptmx.as_ptr(), O_RDWR | O_NOCTTY | O_CLOEXEC) }, "open /dev/ptmx")?;
+    let master = cvt(unsafe { open(ptmx.as_ptr(), O_RDWR | O_NOCTTY | O_CLOEXEC) })?;
     let result = (|| {
         let unlock: c_int = 0;
-        cvt(unsafe { ioctl(master, TIOCSPTLCK, &unlock as *const c_int) }, "unlockpt")?;
+        cvt(unsafe { ioctl(master, TIOCSPTLCK, &unlock as *const c_int) })?;
         // TIOCGPTPEER opens the slave through the master itself, so it cannot
         // be raced by another process opening /dev/pts/N by name.
-        let slave = cvt(unsafe { ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) }, "open pty slave")?;
+        let slave = cvt(unsafe { ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) })?;
         if let Err(e) = resize(master, cols, rows) {
             unsafe { close(slave) };
             return Err(e);
@@ -71,7 +71,7 @@ pub fn open_pty(cols: u16, rows: u16) -> io::Result<Pty> {
 /// Sets the window size; the kernel sends SIGWINCH to the pty's foreground group.
 pub fn resize(fd: c_int, cols: u16, rows: u16) -> io::Result<()> {
     let ws = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
-    cvt(unsafe { ioctl(fd, TIOCSWINSZ, &ws as *const Winsize) }, "set window size")?;
+    cvt(unsafe { ioctl(fd, TIOCSWINSZ, &ws as *const Winsize) })?;
     Ok(())
 }
 

@@ -20,6 +20,29 @@ impl JsError {
     pub fn new(code: &str, message: impl Into<String>) -> Self {
         JsError { code: code.to_string(), message: message.into() }
     }
+
+    /// An OS error as Node reports them: `code` is the errno name.
+    pub fn os(err: std::io::Error, what: &str) -> Self {
+        let code = match err.raw_os_error() {
+            Some(1) => "EPERM",
+            Some(2) => "ENOENT",
+            Some(7) => "E2BIG",
+            Some(9) => "EBADF",
+            Some(13) => "EACCES",
+            Some(20) => "ENOTDIR",
+            Some(22) => "EINVAL",
+            Some(24) => "EMFILE",
+            Some(25) => "ENOTTY",
+            Some(28) => "ENOSPC",
+            Some(30) => "EROFS",
+            Some(34) => "ERANGE",
+            Some(61) => "ENODATA",
+            Some(95) => "ENOTSUP",
+            Some(122) => "EDQUOT",
+            _ => "EIO",
+        };
+        JsError::new(code, format!("{what}: {err}"))
+    }
 }
 
 pub type JsResult = Result<napi_value, JsError>;
@@ -57,6 +80,24 @@ impl Env {
             return Err(JsError::new("ERR_INVALID_ARG", format!("argument {name} must be a number")));
         }
         Ok(out)
+    }
+
+    pub fn string_arg(self, args: &[napi_value], index: usize, name: &str) -> Result<String, JsError> {
+        let value = *args
+            .get(index)
+            .ok_or_else(|| JsError::new("ERR_INVALID_ARG", format!("missing argument {name}")))?;
+        let bad = || JsError::new("ERR_INVALID_ARG", format!("argument {name} must be a string"));
+        let mut len = 0usize;
+        if unsafe { napi_get_value_string_utf8(self.0, value, ptr::null_mut(), 0, &mut len) } != NAPI_OK {
+            return Err(bad());
+        }
+        let mut buf = vec![0u8; len + 1];
+        let mut written = 0usize;
+        if unsafe { napi_get_value_string_utf8(self.0, value, buf.as_mut_ptr() as *mut _, buf.len(), &mut written) } != NAPI_OK {
+            return Err(bad());
+        }
+        buf.truncate(written);
+        String::from_utf8(buf).map_err(|_| bad())
     }
 
     pub fn int(self, v: i32) -> JsResult {
