@@ -24,25 +24,29 @@ export function snapshot(): Snapshot {
 }
 
 /**
- * Processes that belong to a container run of these identities: anything the
- * test users run, or a tsbox-runtime working in one of their data dirs (root's
- * containers run as root, so the data dir tells them apart from other work).
+ * Processes that belong to a container run of these identities, told apart
+ * from other work on the machine (another test suite, say) by their data
+ * dirs: a tsbox CLI or Node process has TSBOX_DATA_DIR in its environment, a
+ * tsbox-runtime names its bundle on its command line, and a container process
+ * (even one orphaned by a dead helper) has the bundle's overlay in its mount
+ * table. Zombies are dead already and do not count.
  */
 export function strayProcesses(who: Identity[]): string[] {
-  const uids = new Set(who.filter((w) => w.uid !== 0).map((w) => w.uid));
   const dirs = who.map((w) => w.dataDir);
+  const mentions = (text: string) => dirs.some((d) => text.includes(d));
   const stray: string[] = [];
   for (const pid of readdirSync("/proc")) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     try {
+      if (/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"))) continue;
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
-      const zombie = /^State:\s+Z/m.test(status);
-      const ours = cmdline.includes("tsbox-runtime") && dirs.some((d) => cmdline.includes(d));
-      if ((ours || uids.has(uid)) && !zombie) stray.push(`${pid} ${cmdline}`);
+      const ours =
+        mentions(cmdline) ||
+        mentions(readFileSync(`/proc/${pid}/environ`, "utf8")) ||
+        mentions(readFileSync(`/proc/${pid}/mountinfo`, "utf8"));
+      if (ours) stray.push(`${pid} ${cmdline}`);
     } catch {
-      // exited while we looked
+      // exited while we looked, or not ours to read
     }
   }
   return stray;
