@@ -36,6 +36,9 @@ const LAZY = [
   "src/image/hash.ts",
   "src/image/tar.ts",
   "src/image/unpack.ts",
+  // the vm backend: emulator, 9p server and agent protocol load on its first container
+  "src/backends/vm/session.ts",
+  "src/backends/vm/container-run.ts",
 ].map((p) => join(root, p));
 
 const outName = (file) => `cli-${basename(file, ".ts")}.mjs`;
@@ -65,6 +68,8 @@ const common = {
   format: "esm",
   target: "node20",
   plugins: [lazyImports],
+  // v86 (1 MB of emulator) stays a package import, loaded only by the vm backend.
+  external: ["v86"],
   // Smaller source parses faster; names are kept so stack traces stay readable.
   minifyWhitespace: true,
   minifySyntax: true,

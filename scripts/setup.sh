@@ -44,4 +44,11 @@ say "building TypeScript"
 npm run --silent build:ts
 say "building the embedded busybox image"
 npm run --silent build:image
+# --- vm backend (issue #4) -------------------------------------------------
+# The v86 guest: i386 kernel, initramfs with busybox + tsbox-agent, SeaBIOS,
+# and a boot snapshot (vm-images/dist/). Cached by the hash of its inputs:
+# the first build takes ~7 minutes (the kernel), later runs do nothing.
+say "building the vm guest image (vm-images/)"
+npm run --silent build:vm
+# --------------------------------------------------------------------------
 say "ready: try  npx tsbox run --rm busybox echo hello"

@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import type { Backend, StdioTarget } from "./backends/backend.js";
-import { NativeBackend } from "./backends/native/native-backend.js";
+import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { Container, type ExitStatus } from "./container.js";
 import { removeBundle } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
@@ -20,8 +20,11 @@ import type { RunOptions } from "./spec/run-options.js";
 export interface RuntimeOptions {
   /** Where images, layers and containers live; default $TSBOX_DATA_DIR, $XDG_DATA_HOME/tsbox, ~/.local/share/tsbox. */
   dataDir?: string;
-  /** Default: the native (Linux namespaces) backend. */
-  backend?: Backend;
+  /**
+   * A backend, or its name; default ("auto"): $TSBOX_BACKEND, else native
+   * where Linux namespaces work, else vm (see src/backends/select.ts).
+   */
+  backend?: Backend | "native" | "vm" | "auto";
 }
 
 /** Process-level knobs the CLI needs and library users normally do not. */
@@ -46,6 +49,8 @@ export type ContainerInfo = ContainerState;
 export class Runtime {
   readonly dataDir: string;
   readonly backend: Backend;
+  /** Which backend and why (`tsbox info`). */
+  readonly backendChoice: BackendChoice;
   readonly imageStore: ImageStore;
   private readonly paths: DataPaths;
   private readonly layers: LayerCache;
@@ -55,8 +60,14 @@ export class Runtime {
   constructor(options: RuntimeOptions = {}) {
     this.dataDir = options.dataDir ?? defaultDataDir();
     this.paths = new DataPaths(this.dataDir);
-    this.backend = options.backend ?? new NativeBackend();
-    this.imageStore = new ImageStore(this.dataDir);
+    if (typeof options.backend === "object") {
+      this.backend = options.backend;
+      this.backendChoice = { name: options.backend.name as BackendChoice["name"], reason: "given to the Runtime" };
+    } else {
+      this.backendChoice = chooseBackend(options.backend);
+      this.backend = createBackend(this.backendChoice);
+    }
+    this.imageStore = this.backend.openImageStore?.(this.dataDir) ?? new ImageStore(this.dataDir);
     this.layers = new LayerCache(this.dataDir, this.imageStore.layout);
     this.names = new ContainerNames(this.paths);
   }

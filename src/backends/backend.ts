@@ -1,4 +1,5 @@
 import type { Readable, Writable } from "node:stream";
+import type { ImageStore } from "../image/store.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 
 /**
@@ -15,6 +16,11 @@ export interface Backend {
    * rejects with a TsboxError (exitCode 125/126/127) when it could not be.
    */
   start(options: StartOptions): Promise<ContainerProcess>;
+  /**
+   * The image store for this backend's platform when it is not the host's
+   * (the vm backend runs linux/386 images); default: the data dir's store.
+   */
+  openImageStore?(dataDir: string): ImageStore;
 }
 
 export interface BackendCapabilities {

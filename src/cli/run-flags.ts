@@ -17,6 +17,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "read-only" },
   { name: "name", value: true },
   { name: "entrypoint", value: true },
+  { name: "backend", value: true },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -36,12 +37,15 @@ Options:
       --read-only        Mount the container's root file system read-only
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
+      --backend NAME     native, vm or auto (default: $TSBOX_BACKEND, else auto)
 `;
 
 export interface RunRequest {
   options: RunOptions;
   interactive: boolean;
   tty: boolean;
+  /** --backend: native, vm or auto. */
+  backend?: string;
 }
 
 /** `tsbox run` arguments → RunOptions; everything after IMAGE is the command, as in docker. */
@@ -75,7 +79,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (hostname !== undefined) options.hostname = hostname;
   const name = lastValue(flags, "name");
   if (name !== undefined) options.name = name;
-  return { options, interactive: flags.bools.has("interactive"), tty: flags.bools.has("tty") };
+  const backend = lastValue(flags, "backend");
+  return { options, interactive: flags.bools.has("interactive"), tty: flags.bools.has("tty"), ...(backend !== undefined ? { backend } : {}) };
 }
 
 /** `K=V` as is; a bare `K` takes this process's value (and is dropped when unset), like docker. */

@@ -470,7 +470,7 @@ impl Agent {
         let spec_json = req
             .get("spec")
             .ok_or_else(|| err_json("spec", "create needs a spec", 125))?;
-        let spec = Spec::parse(&spec_json.to_string()).map_err(|e| {
+        let mut spec = Spec::parse(&spec_json.to_string()).map_err(|e| {
             let e = container::Error::from(e);
             err_json(e.kind.as_str(), &e.message, e.exit_code())
         })?;
@@ -494,6 +494,14 @@ impl Agent {
         // The container's private tmpfs: root mount point, overlay upper and work.
         let dir = supervisor::container_dir(cid);
         prepare_dir(&dir, &spec).map_err(|m| err_json("setup", &m, 125))?;
+        // The image's overlay is mounted here, by the guest's real root, and
+        // the container gets it as a plain root directory: overlayfs inside a
+        // user namespace refuses 9p lower layers, and the guest itself is the
+        // boundary to the host (its upper layer lives in the guest's memory).
+        if let Err(m) = mount_overlay_root(&mut spec) {
+            cleanup_dir(&dir);
+            return Err(err_json("setup", &m, 125));
+        }
         let resources = req
             .get("spec")
             .and_then(|s| s.get("linux"))
@@ -1010,14 +1018,20 @@ fn dup_fd(fd_in: c_int) -> Result<c_int, Errno> {
 /// upper and work dirs (overlayfs cannot use 9p as its upper layer).
 fn prepare_dir(dir: &Path, spec: &Spec) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {}", dir.display(), e))?;
-    mount::mount(
-        Some(Path::new("tmpfs")),
-        dir,
-        Some("tmpfs"),
-        0,
-        Some("mode=755"),
-    )
-    .map_err(|e| format!("mounting a tmpfs on {}: {}", dir.display(), e.description()))?;
+    // Owned by the user namespace's root (the host user's id), as the bundle
+    // dir is on the host: overlay does its work there with that user's ids.
+    let root_id = |maps: &[container::spec::IdMapping]| {
+        maps.iter()
+            .find(|m| m.container_id == 0)
+            .map_or(0, |m| m.host_id)
+    };
+    let (uid, gid) = (
+        root_id(&spec.linux.uid_mappings),
+        root_id(&spec.linux.gid_mappings),
+    );
+    let opts = format!("mode=700,uid={},gid={}", uid, gid);
+    mount::mount(Some(Path::new("tmpfs")), dir, Some("tmpfs"), 0, Some(&opts))
+        .map_err(|e| format!("mounting a tmpfs on {}: {}", dir.display(), e.description()))?;
     let mut wanted: Vec<&Path> = vec![spec.root.path.as_path()];
     if let Some(ov) = &spec.root.overlay {
         wanted.push(ov.upper.as_path());
@@ -1033,33 +1047,37 @@ fn prepare_dir(dir: &Path, spec: &Spec) -> Result<(), String> {
             ));
         }
         std::fs::create_dir_all(p).map_err(|e| format!("creating {}: {}", p.display(), e))?;
-    }
-    // The user namespace's root (the host user's id) must own what overlay writes.
-    let uid = spec
-        .linux
-        .uid_mappings
-        .iter()
-        .find(|m| m.container_id == 0)
-        .map(|m| m.host_id);
-    let gid = spec
-        .linux
-        .gid_mappings
-        .iter()
-        .find(|m| m.container_id == 0)
-        .map(|m| m.host_id);
-    if let (Some(u), Some(g)) = (uid, gid) {
-        for p in [
-            Some(spec.root.path.as_path()),
-            spec.root.overlay.as_ref().map(|o| o.upper.as_path()),
-            spec.root.overlay.as_ref().map(|o| o.work.as_path()),
-        ]
-        .iter()
-        .flatten()
-        {
-            let _ = sys::chown(p, u, g);
-        }
+        let _ = sys::chown(p, uid, gid);
     }
     Ok(())
+}
+
+fn mount_overlay_root(spec: &mut Spec) -> Result<(), String> {
+    let ov = match spec.root.overlay.take() {
+        Some(ov) => ov,
+        None => return Ok(()),
+    };
+    let lower: Vec<String> = ov.lower.iter().map(|p| p.display().to_string()).collect();
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        ov.upper.display(),
+        ov.work.display()
+    );
+    mount::mount(
+        Some(Path::new("overlay")),
+        &spec.root.path,
+        Some("overlay"),
+        0,
+        Some(&data),
+    )
+    .map_err(|e| {
+        format!(
+            "mounting the image's overlay on {}: {}",
+            spec.root.path.display(),
+            e.description()
+        )
+    })
 }
 
 fn cleanup_dir(dir: &Path) {

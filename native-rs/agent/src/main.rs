@@ -35,6 +35,11 @@ fn main() {
         }
         i += 1;
     }
+    // The kernel gives init a hard RLIMIT_NOFILE of 4096; a container's user
+    // namespace cannot raise its limits above ours, and specs ask for more.
+    if let Err(e) = container::sys::cred::setrlimit(7, 1 << 20, 1 << 20) {
+        eprintln!("tsbox-agent: raising RLIMIT_NOFILE: {}", e.description());
+    }
     if let Err(m) = cgroup::init() {
         eprintln!(
             "tsbox-agent: {} (containers run without resource limits)",

@@ -70,7 +70,23 @@ fn child(spec: &Spec, stdio: &Stdio, status_w: c_int, gate_r: c_int, cgroup: Opt
             )));
         }
     }
+    // Until the container switches to its user, its files are made with the
+    // creator's file-system ids; ours (guest root) are not mapped in its user
+    // namespace (EOVERFLOW), the host user's are: use those, like the native
+    // helper that runs as that user. The effective ids stay root, so the id
+    // maps are still written directly (there is no newuidmap in the guest).
+    let root_id = |maps: &[container::spec::IdMapping]| {
+        maps.iter()
+            .find(|m| m.container_id == 0)
+            .map_or(0, |m| m.host_id)
+    };
+    let (fsuid, fsgid) = (
+        root_id(&spec.linux.uid_mappings),
+        root_id(&spec.linux.gid_mappings),
+    );
+    sys::set_fs_ids(fsuid, fsgid);
     let mut on_clone = |_pid: i32| {
+        sys::set_fs_ids(0, 0);
         if cgroup.is_some() {
             let _ = std::fs::write("/sys/fs/cgroup/cgroup.procs", "0");
         }

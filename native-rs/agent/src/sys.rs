@@ -28,6 +28,8 @@ extern "C" {
     fn clock_settime(clock: c_int, ts: *const Timespec) -> c_int;
     fn write(fd: c_int, buf: *const c_void, n: usize) -> isize;
     fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
+    fn setfsuid(uid: u32) -> c_int;
+    fn setfsgid(gid: u32) -> c_int;
     #[link_name = "chown"]
     fn chown_raw(path: *const c_char, uid: u32, gid: u32) -> c_int;
 }
@@ -155,4 +157,12 @@ pub fn read_some(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
 pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), Errno> {
     let c = cpath(path)?;
     Errno::check(unsafe { chown_raw(c.as_ptr(), uid, gid) }).map(drop)
+}
+
+/// File-system ids only (euid stays): files made with them belong to `uid`/`gid`.
+pub fn set_fs_ids(uid: u32, gid: u32) {
+    unsafe {
+        setfsgid(gid);
+        setfsuid(uid);
+    }
 }

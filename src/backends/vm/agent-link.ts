@@ -293,10 +293,12 @@ export class OutputChannel {
     this.release();
   }
 
+  /** The link died: an error for whoever listens for one, else a plain end. */
   fail(err: Error): void {
     if (this.ended) return;
     this.ended = true;
-    this.readable.destroy(err);
+    if (this.readable.listenerCount("error") > 0) this.readable.destroy(err);
+    else this.readable.push(null);
     this.release();
   }
 

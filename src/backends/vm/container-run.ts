@@ -98,9 +98,10 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
   const channels = { stdin: stdinCh?.channel ?? null, stdout: stdoutCh?.channel ?? null, stderr: stderrCh?.channel ?? null };
 
   const cleanupFailed = async () => {
-    stdinCh?.fail(new TsboxError("container did not start", { code: "runtime" }));
-    stdoutCh?.fail(new TsboxError("container did not start", { code: "runtime" }));
-    stderrCh?.fail(new TsboxError("container did not start", { code: "runtime" }));
+    const gone = new TsboxError("container did not start", { code: "runtime" });
+    stdinCh?.fail(gone);
+    stdoutCh?.onEof();
+    stderrCh?.onEof();
     await ctx.link.request("delete", { cid }, 10_000).catch(() => {});
     releaseExports();
     ctx.done();

@@ -1,6 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { addonPath, loadAddon } from "../../backends/native/addon.js";
 import { findRuntimeBinary, runtimeBinaryCandidates } from "../../backends/native/runtime-binary.js";
+import { chooseBackend } from "../../backends/select.js";
+import { vmImagesDir, vmImagesPresent } from "../../backends/vm/images.js";
 import { errorMessage, UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { idMappings, probeHostIdentity } from "../../spec/id-mappings.js";
@@ -15,7 +17,7 @@ Show the backend, its helper binaries, the data dir and what this host allows.
 `;
 
 export async function infoCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "json" }]);
+  const flags = parseFlags(args, [{ name: "json" }, { name: "backend", value: true }]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox info" takes no arguments`);
 
@@ -34,10 +36,16 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   }
   const probe = runtime ? runProbe(runtime) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
+  if (identity.uid !== 0 && !identity.subuid) {
+    warnings.push(
+      "no /etc/subuid range for this user: containers have only uid 0 (-u with another id fails); " +
+        "an administrator can add one with: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER",
+    );
+  }
 
   const info = {
     version: tsboxVersion(),
-    backend: "native",
+    ...backendInfo(flags.values.get("backend")?.at(-1), ctx.env),
     runtime: runtime ?? null,
     addon,
     uid: identity.uid,
@@ -58,7 +66,8 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   }
   const lines = [
     `tsbox:         ${info.version}`,
-    `backend:       ${info.backend}`,
+    `backend:       ${info.backend} (${info.backendReason})`,
+    `vm image:      ${info.vmImage}`,
     `runtime:       ${info.runtime ?? "not found"}`,
     `addon:         ${addon.version ? `${addon.path} (${addon.version})` : `not loaded: ${addon.error}`}`,
     `user:          uid ${info.uid}, gid ${info.gid}${info.rootless ? " (rootless)" : ""}`,
@@ -71,6 +80,12 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   ctx.stdout.write(lines.join("\n") + "\n");
   for (const w of warnings) ctx.stderr.write(`tsbox: warning: ${w}\n`);
   return 0;
+}
+
+/** Which backend `tsbox run` would use here, and why; whether the vm guest image is built. */
+function backendInfo(requested: string | undefined, env: NodeJS.ProcessEnv): { backend: string; backendReason: string; vmImage: string } {
+  const choice = chooseBackend(requested, env);
+  return { backend: choice.name, backendReason: choice.reason, vmImage: vmImagesPresent(env) ? vmImagesDir(env) : `not built (npm run build:vm)` };
 }
 
 /** `tsbox-runtime probe`: JSON when it can, else its text. */

@@ -22,7 +22,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
   options.stderr = tty ? "pipe" : "inherit";
   if (tty) options.tty = hostTerminalSize();
 
-  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   // Handlers go in before the container starts: a signal that arrives while
   // it is being set up (its output may already be visible) is held and
   // delivered as soon as there is a container to deliver it to.

@@ -1,0 +1,105 @@
+/**
+ * bench/vm: what the vm backend costs, in one Node process through the
+ * library API: cold boot to a container's first output, snapshot start to
+ * first output, a container round trip (`true`: create, start, wait, delete)
+ * and an agent ping in a running guest, 9p read throughput from a volume,
+ * and `true` on the native backend for comparison. Needs `npm run build:vm`.
+ *
+ *   node --import tsx bench/vm.ts [--runs N]
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Runtime } from "../src/index.js";
+import { NativeBackend } from "../src/backends/native/native-backend.js";
+import { VmBackend } from "../src/backends/vm/vm-backend.js";
+import { vmSkip } from "../test/helpers/vm.js";
+import { fmtMs, median } from "./lib/stats.js";
+
+const runsArg = process.argv.indexOf("--runs");
+const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 10;
+if (vmSkip) {
+  console.error(`bench/vm: ${vmSkip}`);
+  process.exit(1);
+}
+
+const scratch = mkdtempSync(join(tmpdir(), "tsbox-bench-vm-"));
+const dataDir = join(scratch, "data");
+const savePath = join(scratch, "cache", "snapshot.state");
+
+/** Milliseconds from run() to the first byte of stdout, and to the exit. */
+async function firstOutput(rt: Runtime, cmd: string[]): Promise<{ first: number; total: number }> {
+  const t0 = performance.now();
+  const c = await rt.run({ image: "busybox", cmd, remove: true });
+  let first = -1;
+  c.stdout!.once("data", () => (first = performance.now() - t0));
+  c.stdout!.resume();
+  c.stderr!.resume();
+  await c.wait();
+  return { first, total: performance.now() - t0 };
+}
+
+try {
+  const rows: [string, string][] = [];
+
+  // Cold boot: a fresh guest every time (and the snapshot it leaves for the next part).
+  const cold: number[] = [];
+  for (let i = 0; i < Math.min(2, runs); i++) {
+    const backend = new VmBackend({ snapshot: "cold-save", savePath });
+    cold.push((await firstOutput(new Runtime({ dataDir, backend }), ["echo", "hi"])).first);
+  }
+  rows.push(["vm cold boot → first output", fmtMs(median(cold))]);
+
+  const warm: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const backend = new VmBackend({ savePath });
+    warm.push((await firstOutput(new Runtime({ dataDir, backend }), ["echo", "hi"])).first);
+    if (backend.lastStart?.kind !== "restore") throw new Error(`expected a snapshot start, got ${JSON.stringify(backend.lastStart)}`);
+  }
+  rows.push(["vm snapshot start → first output", fmtMs(median(warm))]);
+
+  // One running guest for the rest.
+  const backend = new VmBackend({ savePath, idleMs: 60_000 });
+  const rt = new Runtime({ dataDir, backend });
+  const opened = await backend.acquire();
+  try {
+    await firstOutput(rt, ["true"]);
+    const trips: number[] = [];
+    for (let i = 0; i < runs; i++) trips.push((await firstOutput(rt, ["true"])).total);
+    rows.push(["vm container round trip (`true`, guest running)", fmtMs(median(trips))]);
+    const pings: number[] = [];
+    for (let i = 0; i < runs * 5; i++) {
+      const t0 = performance.now();
+      await opened.machine.link.request("ping", {}, 10_000);
+      pings.push(performance.now() - t0);
+    }
+    rows.push(["vm agent request round trip (ping)", fmtMs(median(pings))]);
+
+    const vol = mkdtempSync(join(scratch, "vol-"));
+    const size = 32 * 1024 * 1024;
+    writeFileSync(join(vol, "big"), Buffer.alloc(size, 7));
+    const c = await rt.run({ image: "busybox", cmd: ["dd", "if=/data/big", "of=/dev/null", "bs=256k"], volumes: [{ host: vol, container: "/data", readonly: true }], remove: true });
+    const out = await c.output();
+    const secs = /([\d.]+) seconds/.exec(out.stderr)?.[1];
+    rows.push(["vm 9p read throughput (32 MiB, dd bs=256k)", secs ? `${(size / 1024 / 1024 / Number(secs)).toFixed(1)} MiB/s` : `? (${out.stderr.trim()})`]);
+  } finally {
+    backend.release();
+    await backend.shutdown();
+  }
+
+  try {
+    const native = new Runtime({ dataDir: join(scratch, "native-data"), backend: new NativeBackend() });
+    await firstOutput(native, ["true"]);
+    const t: number[] = [];
+    for (let i = 0; i < runs; i++) t.push((await firstOutput(native, ["true"])).total);
+    rows.push(["native `true` (for comparison)", fmtMs(median(t))]);
+  } catch (err) {
+    rows.push(["native `true` (for comparison)", `unavailable: ${(err as Error).message}`]);
+  }
+
+  const width = Math.max(...rows.map(([k]) => k.length));
+  console.log(`bench/vm (median of ${runs}; cold boot of ${Math.min(2, runs)})`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

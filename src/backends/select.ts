@@ -1,0 +1,57 @@
+/**
+ * Which backend runs containers: `--backend` / RuntimeOptions.backend, else
+ * $TSBOX_BACKEND, else the automatic pick — native where its helper and
+ * addon are built and this host lets us create user namespaces, otherwise
+ * vm. Cheap on purpose (a few stat/read calls): it runs on every `tsbox run`.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { TsboxError } from "../errors.js";
+import type { Backend } from "./backend.js";
+import { addonPath } from "./native/addon.js";
+import { NativeBackend } from "./native/native-backend.js";
+import { findRuntimeBinary } from "./native/runtime-binary.js";
+import { VmBackend } from "./vm/vm-backend.js";
+
+export type BackendName = "native" | "vm";
+export const BACKEND_NAMES: readonly BackendName[] = ["native", "vm"];
+
+export interface BackendChoice {
+  name: BackendName;
+  /** One line: why this backend. */
+  reason: string;
+}
+
+export function chooseBackend(requested: string | undefined, env: NodeJS.ProcessEnv = process.env): BackendChoice {
+  const explicit = requested && requested !== "auto" ? { value: requested, from: "--backend" } : env.TSBOX_BACKEND && env.TSBOX_BACKEND !== "auto" ? { value: env.TSBOX_BACKEND, from: "TSBOX_BACKEND" } : undefined;
+  if (explicit) {
+    if (!(BACKEND_NAMES as readonly string[]).includes(explicit.value)) {
+      throw new TsboxError(`unknown backend ${JSON.stringify(explicit.value)} (from ${explicit.from}): use native, vm or auto`, { code: "usage" });
+    }
+    return { name: explicit.value as BackendName, reason: `chosen with ${explicit.from}` };
+  }
+  const unavailable = nativeUnavailable(env);
+  return unavailable ? { name: "vm", reason: `automatic: ${unavailable}` } : { name: "native", reason: "automatic: Linux user namespaces work here and tsbox-runtime is built" };
+}
+
+/** Why the native backend cannot run here, or undefined when it can. */
+export function nativeUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (process.platform !== "linux") return `the native backend needs Linux (this is ${process.platform})`;
+  if (!findRuntimeBinary(env)) return "tsbox-runtime is not built";
+  if (!existsSync(addonPath())) return "the native addon is not built";
+  const root = process.getuid?.() === 0;
+  const sysctl = (path: string) => {
+    try {
+      return readFileSync(path, "utf8").trim();
+    } catch {
+      return undefined;
+    }
+  };
+  if (sysctl("/proc/sys/user/max_user_namespaces") === "0") return "user namespaces are disabled (user.max_user_namespaces = 0)";
+  if (!root && sysctl("/proc/sys/kernel/unprivileged_userns_clone") === "0") return "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)";
+  if (!root && sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === "1") return "AppArmor restricts unprivileged user namespaces";
+  return undefined;
+}
+
+export function createBackend(choice: BackendChoice): Backend {
+  return choice.name === "vm" ? new VmBackend() : new NativeBackend();
+}

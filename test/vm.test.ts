@@ -1,0 +1,199 @@
+/**
+ * The vm backend: containers inside a v86-emulated Linux guest. Cold boot
+ * and snapshot start, output and exit codes, volumes through 9p, stdin flow
+ * control, cgroup limits in the guest, and bad input (stale snapshots, a
+ * silent guest, malformed frames).
+ */
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Runtime } from "../src/index.js";
+import type { Backend, StartOptions } from "../src/backends/backend.js";
+import { VmBackend } from "../src/backends/vm/vm-backend.js";
+import { AgentLink } from "../src/backends/vm/agent-link.js";
+import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/frame.js";
+import { loadVmImages } from "../src/backends/vm/images.js";
+import { DEFAULT_CONFIG, Machine } from "../src/backends/vm/machine.js";
+import { openMachine } from "../src/backends/vm/session.js";
+import { vmSkip } from "./helpers/vm.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "vm-test-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+const snapshotPath = join(scratch, "cache", "snapshot.state");
+
+describe("vm protocol (no guest)", () => {
+  it("skips an oversized frame and bad bytes, then decodes the next frame", () => {
+    const d = new FrameDecoder(100);
+    const bytes = Buffer.concat([encodeFrame(FrameType.data, 3, Buffer.alloc(500, 1)), Buffer.from("junk"), encodeFrame(FrameType.data, 4, Buffer.from("ok"))]);
+    const items = [];
+    for (let i = 0; i < bytes.length; i += 7) items.push(...d.push(bytes.subarray(i, i + 7)));
+    assert.equal(items.filter((i) => i.kind === "rejected").length, 2);
+    const frames = items.filter((i) => i.kind === "frame");
+    assert.equal(frames.length, 1);
+    assert.equal(frames[0]!.kind === "frame" && frames[0]!.frame.payload.toString(), "ok");
+  });
+
+  it("a guest that does not answer gives a clear error", async () => {
+    const link = new AgentLink({ send: () => {} });
+    await assert.rejects(link.request("ping", {}, 200), /the vm guest did not answer ping within 0\.2 s/);
+  });
+
+  it("never has more console events in flight than the window", () => {
+    const sent: number[] = [];
+    const link = new AgentLink({ send: (b) => sent.push(b.length) });
+    link.sendRaw(Buffer.alloc(100_000));
+    assert.equal(sent.length, 8);
+    assert.ok(sent.every((n) => n <= 4096));
+    // The agent consumed two events' worth: two more go out.
+    link.receive(encodeFrame(FrameType.credit, 0, Buffer.from([0x00, 0x20, 0, 0])));
+    assert.equal(sent.length, 10);
+  });
+});
+
+describe("vm backend", { skip: vmSkip }, () => {
+  const dataDir = join(scratch, "data");
+  const runtime = (backend: Backend) => new Runtime({ dataDir, backend });
+
+  it("boots from scratch and delivers a container's output and exit code", async () => {
+    const backend = new VmBackend({ snapshot: "cold-save", savePath: snapshotPath });
+    const c = await runtime(backend).run({ image: "busybox", cmd: ["sh", "-c", "echo out; echo err >&2; uname -m; exit 7"], remove: true });
+    const out = await c.output();
+    assert.equal(backend.lastStart?.kind, "cold");
+    assert.equal(out.exitCode, 7);
+    assert.equal(out.stdout, "out\ni686\n");
+    assert.equal(out.stderr, "err\n");
+  });
+
+  it("starts from the snapshot and delivers output and exit code", async () => {
+    const backend = new VmBackend({ savePath: snapshotPath });
+    const t0 = performance.now();
+    const c = await runtime(backend).run({ image: "busybox", cmd: ["sh", "-c", "echo warm; exit 3"], remove: true });
+    const out = await c.output();
+    assert.ok(backend.lastStart?.kind === "restore", `started by ${JSON.stringify(backend.lastStart)}`);
+    assert.equal(out.stdout, "warm\n");
+    assert.equal(out.exitCode, 3);
+    assert.ok(performance.now() - t0 < 15_000);
+  });
+
+  it("reads on the host a file written in a volume inside the guest, and the other way round", async () => {
+    const vol = mkdtempSync(join(scratch, "vol-"));
+    writeFileSync(join(vol, "from-host"), "host says hi\n");
+    const backend = new VmBackend({ savePath: snapshotPath });
+    const c = await runtime(backend).run({
+      image: "busybox",
+      cmd: ["sh", "-c", "cat /data/from-host; echo written in the guest > /data/from-guest; mkdir -p /data/d/e; ls /data"],
+      volumes: [{ host: vol, container: "/data" }],
+      remove: true,
+    });
+    const out = await c.output();
+    assert.equal(out.exitCode, 0, out.stderr);
+    assert.match(out.stdout, /^host says hi\n/);
+    assert.equal(readFileSync(join(vol, "from-guest"), "utf8"), "written in the guest\n");
+    const ro = await runtime(backend).run({ image: "busybox", cmd: ["sh", "-c", "echo x > /data/nope"], volumes: [{ host: vol, container: "/data", readonly: true }], remove: true });
+    const roOut = await ro.output();
+    assert.notEqual(roOut.exitCode, 0);
+    assert.match(roOut.stderr, /Read-only file system/);
+  });
+
+  it("pipes stdin through with flow control (300 KB round trip)", async () => {
+    const backend = new VmBackend({ savePath: snapshotPath });
+    const data = Buffer.alloc(300_000);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251;
+    const c = await runtime(backend).run({ image: "busybox", cmd: ["cat"], stdin: true, remove: true });
+    c.stdin!.end(data);
+    const chunks: Buffer[] = [];
+    for await (const chunk of c.stdout!) chunks.push(chunk as Buffer);
+    const status = await c.wait();
+    assert.equal(status.exitCode, 0);
+    const got = Buffer.concat(chunks);
+    assert.equal(got.length, data.length);
+    assert.equal(createHash("sha256").update(got).digest("hex"), createHash("sha256").update(data).digest("hex"));
+  });
+
+  /** A vm backend that adds OCI linux.resources to every spec. */
+  const limited = (resources: Record<string, unknown>): Backend => {
+    const vm = new VmBackend({ savePath: snapshotPath });
+    return {
+      name: vm.name,
+      capabilities: () => vm.capabilities(),
+      openImageStore: (dir) => vm.openImageStore(dir),
+      start: (o: StartOptions) => vm.start({ ...o, spec: { ...o.spec, linux: { ...o.spec.linux, resources } } }),
+    };
+  };
+
+  it("OOM-kills a container over its memory limit (cgroup2 in the guest)", async () => {
+    const c = await runtime(limited({ memory: { limit: 24 * 1024 * 1024 } })).run({
+      image: "busybox",
+      cmd: ["awk", "BEGIN { s = \"xxxxxxxxxxxxxxxx\"; while (1) s = s s }"],
+      remove: true,
+    });
+    const out = await c.output();
+    assert.equal(out.exitCode, 137, out.stderr);
+  });
+
+  it("stops forks at the pids limit", async () => {
+    const c = await runtime(limited({ pids: { limit: 4 } })).run({
+      image: "busybox",
+      cmd: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 2 & done; wait; echo done"],
+      remove: true,
+    });
+    const out = await c.output();
+    assert.match(out.stderr, /can't fork|Resource temporarily unavailable/, out.stderr);
+  });
+
+  it("rejects an oversized and a malformed frame without hanging a running container's stream", async () => {
+    const images = loadVmImages();
+    const { machine } = await openMachine({ images, savePath: snapshotPath });
+    try {
+      const rejected: string[] = [];
+      machine.link.on("rejected", (r: { message: string }) => rejected.push(r.message));
+      const backend = new VmBackend({ idleMs: 60_000 });
+      // Reuse this machine for the container: the backend's session is this one.
+      (backend as unknown as { current: Promise<unknown> }).current = Promise.resolve({ machine, start: { kind: "cold", reason: "test" } });
+      const c = await runtime(backend).run({ image: "busybox", cmd: ["sh", "-c", "for i in $(seq 1 40); do echo line $i; sleep 0.02; done"], remove: true });
+      // Oversized (200 KB declared, the limit is 64 KB; its bytes follow), garbage, an unknown type, bad JSON.
+      machine.link.sendRaw(Buffer.concat([encodeFrame(FrameType.data, 999, Buffer.alloc(200_000, 0x54)), Buffer.from("garbage"), encodeFrame(42, 1, Buffer.from("x")), encodeFrame(FrameType.ctrl, 0, Buffer.from("{not json"))]));
+      const out = await c.output();
+      assert.equal(out.exitCode, 0);
+      assert.equal(out.stdout.trim().split("\n").length, 40);
+      assert.ok(rejected.some((m) => /exceeds the limit/.test(m)), rejected.join("; "));
+      assert.ok(rejected.some((m) => /bad frame magic/.test(m)), rejected.join("; "));
+      assert.ok(rejected.some((m) => /unknown frame type/.test(m)), rejected.join("; "));
+      assert.ok(rejected.some((m) => /malformed request/.test(m)), rejected.join("; "));
+      await machine.link.request("ping", {}, 10_000);
+      await backend.shutdown();
+    } finally {
+      await machine.destroy();
+    }
+  });
+
+  it("boots from scratch with a notice when the snapshot is corrupt or made for another machine", async () => {
+    const images = loadVmImages();
+    const path = join(scratch, "bad", "snapshot.state");
+    const first = await openMachine({ images, snapshot: "cold-save", savePath: path });
+    await first.machine.destroy();
+    // Corrupt: one byte flipped.
+    const data = readFileSync(path);
+    data[1000] = data[1000]! ^ 0xff;
+    writeFileSync(path, data);
+    const notices: string[] = [];
+    const env = { ...process.env, TSBOX_VM_IMAGES: images.dir };
+    const second = await openMachine({ images: { ...images, dir: join(scratch, "no-packaged") }, env, savePath: path, notice: (m) => notices.push(m) });
+    await second.machine.destroy();
+    assert.equal(second.start.kind, "cold");
+    assert.match(notices.join("\n"), /corrupt.*booting the vm from scratch/);
+    // Another device set (more memory): detected before v86 sees it.
+    notices.length = 0;
+    const third = await openMachine({ images: { ...images, dir: join(scratch, "no-packaged") }, config: { ...DEFAULT_CONFIG, memoryMb: 192 }, savePath: path, notice: (m) => notices.push(m) });
+    await third.machine.destroy();
+    assert.equal(third.start.kind, "cold");
+    assert.match(notices.join("\n"), /another guest image, emulator version or device set/);
+  });
+
+  it("says clearly when the guest does not come up in time", async () => {
+    await assert.rejects(Machine.boot(loadVmImages(), DEFAULT_CONFIG, 300), /the vm guest did not start its agent within 0\.3 s/);
+  });
+});
