@@ -39,6 +39,8 @@ const LAZY = [
   // the vm backend: emulator, 9p server and agent protocol load on its first container
   "src/backends/vm/session.ts",
   "src/backends/vm/container-run.ts",
+  "src/backends/vm/daemon.ts",
+  "src/cli/commands/vm.ts",
 ].map((p) => join(root, p));
 
 const outName = (file) => `cli-${basename(file, ".ts")}.mjs`;

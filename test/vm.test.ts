@@ -6,6 +6,7 @@
  */
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,6 +20,7 @@ import { loadVmImages } from "../src/backends/vm/images.js";
 import { DEFAULT_CONFIG, Machine } from "../src/backends/vm/machine.js";
 import { openMachine } from "../src/backends/vm/session.js";
 import { vmSkip } from "./helpers/vm.js";
+import { cliPath } from "./helpers/cli.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "vm-test-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -191,6 +193,27 @@ describe("vm backend", { skip: vmSkip }, () => {
     await third.machine.destroy();
     assert.equal(third.start.kind, "cold");
     assert.match(notices.join("\n"), /another guest image, emulator version or device set/);
+  });
+
+  it("tsbox vm start/status/stop: runs share one long-lived guest", async () => {
+    const env = { ...process.env, TSBOX_DATA_DIR: dataDir, TSBOX_CACHE_DIR: join(scratch, "daemon-cache"), TSBOX_BACKEND: "vm" };
+    const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { env, encoding: "utf8", timeout: 60_000 });
+    const started = cli("vm", "start");
+    try {
+      assert.equal(started.status, 0, started.stderr);
+      assert.match(started.stdout, /vm running: pid \d+/);
+      const status = JSON.parse(cli("vm", "status", "--json").stdout) as { running: boolean; answering: boolean; pid: number };
+      assert.ok(status.running && status.answering);
+      // Same guest: its uptime goes on from one run to the next, and a run's exit code comes through.
+      const up = () => Number(cli("run", "--rm", "busybox", "cut", "-d", " ", "-f", "1", "/proc/uptime").stdout);
+      const a = up();
+      const b = up();
+      assert.ok(a > 0 && b > a, `uptimes ${a}, ${b}`);
+      assert.equal(cli("run", "--rm", "busybox", "sh", "-c", "exit 5").status, 5);
+    } finally {
+      assert.equal(cli("vm", "stop").status, 0);
+    }
+    assert.equal(cli("vm", "status").status, 1);
   });
 
   it("says clearly when the guest does not come up in time", async () => {

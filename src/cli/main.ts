@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   rm: async () => (await import("./commands/rm.js")).rmCommand,
   info: async () => (await import("./commands/info.js")).infoCommand,
   version: async () => (await import("./commands/version.js")).versionCommand,
+  vm: async () => (await import("./commands/vm.js")).vmCommand,
   pull: async () => (await import("./commands/pull.js")).pullCommand,
   push: async () => (await import("./commands/push.js")).pushCommand,
   tag: async () => (await import("./commands/tag.js")).tagCommand,
@@ -46,6 +47,7 @@ Commands:
   ps        List containers
   rm        Remove containers
   info      Show backend and host information
+  vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version
 
 Run 'tsbox COMMAND --help' for more on a command.

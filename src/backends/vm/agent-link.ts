@@ -62,6 +62,8 @@ export class AgentLink extends EventEmitter {
   private readonly inputs = new Map<number, InputChannel>();
   private readonly outputs = new Map<number, OutputChannel>();
   private closedWith: Error | undefined;
+  /** Frames on channels this link did not open go here (the vm daemon relays them). */
+  relay: ((frame: Frame) => boolean) | undefined;
 
   constructor(private readonly transport: ConsoleTransport) {
     super();
@@ -134,6 +136,11 @@ export class AgentLink extends EventEmitter {
     return ch;
   }
 
+  /** A fresh channel number for a stream someone else carries (the daemon's relay). */
+  allocChannel(): number {
+    return this.nextChannel++;
+  }
+
   /** Test hook: bytes straight onto the link, framing bypassed (flow control still applies). */
   sendRaw(bytes: Uint8Array): void {
     this.enqueue(Buffer.from(bytes));
@@ -193,6 +200,7 @@ export class AgentLink extends EventEmitter {
   }
 
   private onFrame(frame: Frame): void {
+    if (frame.channel !== 0 && this.relay && !this.outputs.has(frame.channel) && !this.inputs.has(frame.channel) && this.relay(frame)) return;
     switch (frame.type) {
       case FrameType.ctrl:
         return this.onControl(frame.payload);

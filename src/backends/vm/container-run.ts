@@ -13,7 +13,7 @@ import { TsboxError } from "../../errors.js";
 import type { ContainerSpec } from "../../spec/container-spec.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../backend.js";
 import type { AgentLink } from "./agent-link.js";
-import type { P9Server } from "./p9/server.js";
+import type { Export } from "./p9/server.js";
 
 export const GUEST_HOST_MOUNT = "/mnt/host";
 export const GUEST_RUN_DIR = "/run/tsbox";
@@ -64,9 +64,15 @@ export function toGuestSpec(spec: ContainerSpec, cid: string): GuestSpec {
   return { spec: out, exports };
 }
 
+/** Where 9p exports are registered: the in-process server, or the vm daemon's. */
+export interface ExportTable {
+  add(name: string, exp: Export): Promise<void> | void;
+  remove(name: string): void;
+}
+
 export interface RunContext {
   link: AgentLink;
-  p9: P9Server;
+  p9: ExportTable;
   /** Called once the container is gone from the guest (exports released). */
   done: () => void;
   /** Export reference counts, shared by every container of the guest. */
@@ -78,7 +84,7 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
   const { spec: guestSpec, exports } = toGuestSpec(options.spec, cid);
   for (const e of exports) {
     const refs = ctx.exportRefs.get(e.name) ?? 0;
-    if (refs === 0) ctx.p9.addExport(e.name, { path: e.path, readonly: e.readonly });
+    if (refs === 0) await ctx.p9.add(e.name, { path: e.path, readonly: e.readonly });
     ctx.exportRefs.set(e.name, refs + 1);
   }
   const releaseExports = () => {
@@ -86,7 +92,7 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
       const refs = (ctx.exportRefs.get(e.name) ?? 1) - 1;
       if (refs <= 0) {
         ctx.exportRefs.delete(e.name);
-        ctx.p9.removeExport(e.name);
+        ctx.p9.remove(e.name);
       } else ctx.exportRefs.set(e.name, refs);
     }
   };

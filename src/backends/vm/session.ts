@@ -4,7 +4,12 @@
  * save the state for next time. A stale, corrupt or mismatched state is never
  * handed to v86 (it would crash): it is reported and a cold boot follows.
  */
+import { existsSync, readFileSync } from "node:fs";
+import { connect } from "node:net";
+import { dirname, join } from "node:path";
 import { errorMessage } from "../../errors.js";
+import { AgentLink } from "./agent-link.js";
+import type { ExportTable } from "./container-run.js";
 import { loadVmImages, type VmImages } from "./images.js";
 import { DEFAULT_CONFIG, Machine, type MachineConfig, machineFingerprint } from "./machine.js";
 import { loadSnapshot, packagedSnapshotPath, removeSnapshot, userSnapshotPath, writeSnapshot } from "./snapshot.js";
@@ -21,17 +26,70 @@ export interface OpenOptions {
   notice?: (message: string) => void;
 }
 
-export interface OpenedMachine {
+export interface LocalMachine {
   machine: Machine;
   /** How it started: "restore" from which path, or "cold". */
   start: { kind: "restore"; path: string } | { kind: "cold"; reason: string };
+  exports?: undefined;
+}
+
+/** A guest run by `tsbox vm start` (src/backends/vm/daemon.ts), reached over its socket. */
+export interface RemoteMachine {
+  machine: { link: AgentLink; destroy(): Promise<void> };
+  start: { kind: "daemon"; socket: string };
+  exports: ExportTable;
+}
+
+export type OpenedMachine = LocalMachine | RemoteMachine;
+
+/** Where `tsbox vm start` keeps its socket and status: beside the user's snapshot. */
+export function daemonPaths(env: NodeJS.ProcessEnv = process.env): { dir: string; socket: string; status: string } {
+  const dir = dirname(userSnapshotPath(env));
+  return { dir, socket: join(dir, "vm.sock"), status: join(dir, "vm.json") };
+}
+
+/** The long-lived guest of `tsbox vm start`, when one is running; else undefined. */
+export async function connectDaemon(env: NodeJS.ProcessEnv = process.env): Promise<RemoteMachine | undefined> {
+  const paths = daemonPaths(env);
+  if (!existsSync(paths.status)) return undefined;
+  let pid: number;
+  try {
+    pid = (JSON.parse(readFileSync(paths.status, "utf8")) as { pid: number }).pid;
+    process.kill(pid, 0);
+  } catch {
+    return undefined;
+  }
+  const socket = await new Promise<import("node:net").Socket | undefined>((resolve) => {
+    const s = connect(paths.socket);
+    s.once("connect", () => resolve(s));
+    s.once("error", () => resolve(undefined));
+  });
+  if (!socket) return undefined;
+  const link = new AgentLink({ send: (bytes) => socket.write(bytes) });
+  socket.on("data", (d: Buffer) => link.receive(d));
+  socket.on("close", () => link.close(new Error("the vm daemon closed the connection")));
+  socket.on("error", () => {});
+  return {
+    machine: {
+      link,
+      destroy: async () => {
+        link.close(new Error("disconnected from the vm daemon"));
+        socket.end();
+      },
+    },
+    start: { kind: "daemon", socket: paths.socket },
+    exports: {
+      add: async (name, exp) => void (await link.request("export", { name, path: exp.path, readonly: exp.readonly }, 30_000)),
+      remove: (name) => void link.request("unexport", { name }, 30_000).catch(() => {}),
+    },
+  };
 }
 
 export function defaultNotice(message: string): void {
   process.stderr.write(`tsbox: ${message}\n`);
 }
 
-export async function openMachine(options: OpenOptions = {}): Promise<OpenedMachine> {
+export async function openMachine(options: OpenOptions = {}): Promise<LocalMachine> {
   const env = options.env ?? process.env;
   const images = options.images ?? loadVmImages(env);
   const config = options.config ?? DEFAULT_CONFIG;

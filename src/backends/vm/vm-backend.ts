@@ -49,7 +49,8 @@ export class VmBackend implements Backend {
       this.release();
     };
     try {
-      return await startInGuest({ link: opened.machine.link, p9: opened.machine.p9, exportRefs: this.exportRefs, done }, options, basename(options.bundleDir));
+      const p9 = opened.exports ?? { add: (n: string, e: { path: string; readonly: boolean }) => opened.machine.p9.addExport(n, e), remove: (n: string) => opened.machine.p9.removeExport(n) };
+      return await startInGuest({ link: opened.machine.link, p9, exportRefs: this.exportRefs, done }, options, basename(options.bundleDir));
     } catch (err) {
       done();
       throw err;
@@ -65,8 +66,8 @@ export class VmBackend implements Backend {
     }
     if (!this.current) {
       this.current = (async () => {
-        const { openMachine } = await import("./session.js");
-        const opened = await openMachine(this.options);
+        const { openMachine, connectDaemon } = await import("./session.js");
+        const opened = (this.options.snapshot === undefined && !this.options.savePath ? await connectDaemon(this.options.env) : undefined) ?? (await openMachine(this.options));
         this.lastStart = opened.start;
         return opened;
       })();
