@@ -78,10 +78,17 @@ try {
     const vol = mkdtempSync(join(scratch, "vol-"));
     const size = 32 * 1024 * 1024;
     writeFileSync(join(vol, "big"), Buffer.alloc(size, 7));
-    const c = await rt.run({ image: "busybox", cmd: ["dd", "if=/data/big", "of=/dev/null", "bs=256k"], volumes: [{ host: vol, container: "/data", readonly: true }], remove: true });
-    const out = await c.output();
-    const secs = /([\d.]+) seconds/.exec(out.stderr)?.[1];
-    rows.push(["vm 9p read throughput (32 MiB, dd bs=256k)", secs ? `${(size / 1024 / 1024 / Number(secs)).toFixed(1)} MiB/s` : `? (${out.stderr.trim()})`]);
+    // Host-side time of `cat big > /dev/null` less that of `true`: busybox dd reports no rate.
+    const catRuns: number[] = [];
+    for (let i = 0; i < Math.max(2, Math.floor(runs / 3)); i++) {
+      const t0 = performance.now();
+      const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "cat /data/big > /dev/null"], volumes: [{ host: vol, container: "/data", readonly: true }], remove: true });
+      const out = await c.output();
+      if (out.exitCode !== 0) throw new Error(`cat failed: ${out.stderr}`);
+      catRuns.push(performance.now() - t0);
+    }
+    const secs = (median(catRuns) - median(trips)) / 1000;
+    rows.push(["vm 9p read throughput (32 MiB file in a volume)", `${(size / 1024 / 1024 / secs).toFixed(1)} MiB/s`]);
   } finally {
     backend.release();
     await backend.shutdown();
