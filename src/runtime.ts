@@ -11,6 +11,7 @@ import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
 import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
 import type { PushOptions, PushResult } from "./image/registry/push-image.js";
+import type { Platform } from "./image/oci.js";
 import { familiarName, parseReference } from "./image/reference.js";
 import { DataPaths, defaultDataDir } from "./paths.js";
 import { buildSpec } from "./spec/from-options.js";
@@ -144,11 +145,13 @@ export class Runtime {
 
   /**
    * Pulls an image from its registry into the store (and unpacks its layers),
-   * choosing `platform` from a multi-platform index (default: the host's).
+   * choosing `platform` from a multi-platform index (default: the first the
+   * backend runs, e.g. linux/386 for vm).
    */
   async pull(image: string, options: Omit<PullOptions, "layers"> = {}): Promise<PullResult> {
     const { pullImage } = await import("./image/registry/pull-image.js");
-    return pullImage(this.imageStore, image, { ...options, layers: this.layers });
+    const platform = options.platform ?? backendPlatform(this.backend);
+    return pullImage(this.imageStore, image, { ...options, ...(platform ? { platform } : {}), layers: this.layers });
   }
 
   /** Pushes a stored image to its registry (or to `destination`). */
@@ -285,4 +288,11 @@ async function killAndWait(state: ContainerState): Promise<void> {
   for (let i = 0; i < 200 && processStartTime(state.monitorPid) === state.monitorStartTime; i++) {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** The backend's preferred image platform ("linux/386" → {os, architecture}). */
+function backendPlatform(backend: Backend): Platform | undefined {
+  const [os, architecture, variant] = (backend.capabilities().platforms[0] ?? "").split("/");
+  if (!os || !architecture) return undefined;
+  return { os, architecture, ...(variant ? { variant } : {}) };
 }

@@ -101,6 +101,10 @@ for (const who of identities()) {
       const none = await tsbox(who, ["pull", "--platform", "wasi/wasm", `${anon.host}/test/multi`], { env });
       assert.equal(none.code, 125);
       assert.match(none.stderr, /^tsbox: .*no image for platform wasi\/wasm \(it has linux\/amd64, linux\/386\)\n$/);
+      // The vm backend's store defaults to the platform its guest runs.
+      const vm = await tsbox(who, ["pull", `${anon.host}/test/multi`], { env: { ...env, TSBOX_BACKEND: "vm" } });
+      ok(vm);
+      assert.match(vm.stdout, /\(linux\/386\)/);
       const missing = await tsbox(who, ["run", "--rm", `${anon.host}/test/nothing-here`, "true"], { env });
       assert.equal(missing.code, 125);
       assert.match(missing.stderr, /^tsbox: unable to find image 127\.0\.0\.1:\d+\/test\/nothing-here:latest locally, and pulling it failed: not found: .*\n$/);
