@@ -8,13 +8,14 @@
 # archive has now; the manifest records which. Output is cached by the hash of
 # the inputs (this directory, native-rs/agent, native-rs/container): a second
 # run with the same inputs does nothing; the kernel (the slow part, ~5-7 min
-# on 2 cores) is cached apart in .cache/vm-images/ by the hash of its own inputs.
+# on 2 cores) is cached apart, once per machine and user, in
+# $TSBOX_CACHE_DIR (default ~/.cache/tsbox)/vm-images by the hash of its own inputs.
 #   vm-images/build.sh [--force]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 dist="$root/vm-images/dist"
-cache="$root/.cache/vm-images"
+cache="${TSBOX_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/tsbox}/vm-images"
 force=0
 [ "${1:-}" = "--force" ] && force=1
 
