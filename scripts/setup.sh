@@ -8,21 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+. scripts/apt.sh
 
 packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3)
 if [ "${1:-}" = "--bench" ]; then packages+=(crun runc bubblewrap podman hyperfine); fi
 command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  say "installing system packages: ${missing[*]}"
-  # A mirror mid-sync can fail one index; the packages we need still resolve.
-  as_root apt-get update -qq || true
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+ensure_packages "system packages" "${packages[@]}"
 
 # Debian's Rust 1.63 (unpacked, not installed) checks the code shared with the
 # i686 vm guest agent; its i386 std needs the i386 package lists.

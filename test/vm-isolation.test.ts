@@ -4,11 +4,10 @@
  */
 import { test } from "node:test";
 import { vmSkip } from "./helpers/vm.js";
-import { forceBackend } from "./helpers/vm-env.js";
 
 if (vmSkip) {
   test("isolation against the vm backend", { skip: vmSkip }, () => {});
 } else {
-  forceBackend("vm");
+  process.env.TSBOX_BACKEND = "vm"; // test/helpers/cli.ts passes it to every tsbox it starts
   await import("./isolation.test.js");
 }

@@ -20,7 +20,7 @@ force=0
 [ "${1:-}" = "--force" ] && force=1
 
 say() { printf '\033[1m==> vm-images: %s\033[0m\n' "$*" >&2; }
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+. scripts/apt.sh
 hash_files() { # file... -> one sha256 over names and contents
   local f
   for f in "$@"; do printf '%s\0' "${f#"$root"/}"; sha256sum < "$f"; done | sha256sum | cut -c1-64
@@ -37,15 +37,7 @@ if [ "$force" = 0 ] && [ -f "$dist/manifest.json" ] && grep -q "\"inputHash\": \
 fi
 
 # Build tools for the kernel (the agent uses Debian's rustc 1.63 via scripts/rust163.sh).
-need=()
-for p in bc bison flex libelf-dev make gcc xz-utils; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || need+=("$p")
-done
-if [ "${#need[@]}" -gt 0 ]; then
-  say "installing build tools: ${need[*]}"
-  as_root apt-get update -qq || true
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+ensure_packages "build tools" bc bison flex libelf-dev make gcc xz-utils
 dpkg --print-foreign-architectures | grep -qx i386 || { as_root dpkg --add-architecture i386; as_root apt-get update -qq || true; }
 
 mkdir -p "$cache"

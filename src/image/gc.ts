@@ -5,6 +5,7 @@ import { isErrno, removeTree, withFileLock } from "../fs-util.js";
 import { DataPaths } from "../paths.js";
 import type { OciLayout } from "./layout.js";
 import { type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
+import { pidAlive } from "../process-alive.js";
 
 export interface PruneResult {
   blobs: number;
@@ -81,7 +82,7 @@ export async function pruneStore(dataDir: string, layout: OciLayout): Promise<Pr
     const downloads = join(layout.dir, ".downloads");
     for (const name of await list(downloads)) {
       const pid = Number(name.split(".")[1]);
-      if (name.endsWith(".part") && alive(pid)) continue;
+      if (name.endsWith(".part") && pidAlive(pid)) continue;
       const st = await lstat(join(downloads, name)).catch(() => undefined);
       await unlink(join(downloads, name)).catch(() => {});
       result.partials++;
@@ -130,12 +131,3 @@ async function treeSize(dir: string): Promise<number> {
   return total;
 }
 
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, "EPERM");
-  }
-}

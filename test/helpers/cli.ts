@@ -29,6 +29,8 @@ export function identityEnv(who: Identity): Record<string, string> {
     HOME: who.scratch,
     TSBOX_DATA_DIR: who.dataDir,
     LANG: "C.UTF-8",
+    // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
+    ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
   };
 }
 

@@ -7,6 +7,7 @@ import { DigestCounter } from "../hash.js";
 import type { OciLayout } from "../layout.js";
 import type { Descriptor } from "../oci.js";
 import { pullScope, type RegistryClient, registryError } from "./client.js";
+import { pidAlive } from "../../process-alive.js";
 
 export interface DownloadOptions {
   signal?: AbortSignal;
@@ -135,15 +136,6 @@ async function claimPartial(dir: string, hex: string, mine: string): Promise<boo
   return false;
 }
 
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return isErrno(err, "EPERM");
-  }
-}
 
 function describe(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
