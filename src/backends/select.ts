@@ -46,9 +46,9 @@ export function nativeUnavailable(env: NodeJS.ProcessEnv = process.env): string 
       return undefined;
     }
   };
-  if (sysctl("/proc/sys/user/max_user_namespaces") === "0") return "user namespaces are disabled (user.max_user_namespaces = 0)";
-  if (!root && sysctl("/proc/sys/kernel/unprivileged_userns_clone") === "0") return "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)";
-  if (!root && sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === "1") return "AppArmor restricts unprivileged user namespaces";
+  if (sysctl("/proc/sys/user/max_user_namespaces") === "0") return "user namespaces are disabled (user.max_user_namespaces = 0; fix: sudo sysctl -w user.max_user_namespaces=15000)";
+  if (!root && sysctl("/proc/sys/kernel/unprivileged_userns_clone") === "0") return "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0; fix: sudo sysctl -w kernel.unprivileged_userns_clone=1)";
+  if (!root && sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === "1") return "AppArmor restricts unprivileged user namespaces (Ubuntu 24.04+; fix: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile that allows userns for node)";
   return undefined;
 }
 
