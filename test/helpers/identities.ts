@@ -6,7 +6,7 @@
  * invoking user is the only identity.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, chownSync, rmSync, chmodSync } from "node:fs";
+import { mkdtempSync, chownSync, rmSync, chmodSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -32,9 +32,24 @@ function ensureUser(name: string, system: boolean): { uid: number; gid: number }
       stdio: "inherit",
     });
   }
+  if (!system && !hasSubordinateIds(name)) {
+    // useradd adds a range only where /etc/subuid already exists: make sure.
+    execFileSync("usermod", ["--add-subuids", "200000-265535", "--add-subgids", "200000-265535", name], { stdio: "inherit" });
+  }
   const uid = Number(execFileSync("id", ["-u", name]).toString().trim());
   const gid = Number(execFileSync("id", ["-g", name]).toString().trim());
   return { uid, gid };
+}
+
+function hasSubordinateIds(name: string): boolean {
+  const listed = (file: string) => {
+    try {
+      return readFileSync(file, "utf8").split("\n").some((line) => line.startsWith(`${name}:`));
+    } catch {
+      return false;
+    }
+  };
+  return listed("/etc/subuid") && listed("/etc/subgid");
 }
 
 function ownedDir(prefix: string, uid: number, gid: number): string {
