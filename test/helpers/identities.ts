@@ -6,9 +6,10 @@
  * invoking user is the only identity.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, chownSync, rmSync, chmodSync, readFileSync } from "node:fs";
+import { mkdtempSync, chownSync, rmSync, chmodSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 export interface Identity {
   /** "root", "user" (subuid ranges) or "single" (one mapped id) */
@@ -59,6 +60,23 @@ function ownedDir(prefix: string, uid: number, gid: number): string {
   return dir;
 }
 
+/**
+ * The unprivileged users run this checkout's bin/tsbox.js and native builds:
+ * every directory above it must be searchable by them. A clone under a
+ * private home (mode 0700) is not, so the search bit is added, with a notice.
+ */
+function ensureCheckoutReachable(): void {
+  const repo = fileURLToPath(new URL("../..", import.meta.url));
+  for (let dir = repo; ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      process.stderr.write(`# test set-up: adding o+x to ${dir} so the unprivileged test users can reach the checkout\n`);
+      chmodSync(dir, (mode & 0o7777) | 0o001);
+    }
+    if (dirname(dir) === dir) break;
+  }
+}
+
 let cached: Identity[] | undefined;
 
 /** The identities to test with; their dirs are removed by `cleanupIdentities`. */
@@ -66,6 +84,7 @@ export function identities(): Identity[] {
   if (cached) return cached;
   const list: { name: Identity["name"]; uid: number; gid: number }[] = [];
   if (isRoot) {
+    ensureCheckoutReachable();
     list.push({ name: "root", uid: 0, gid: 0 });
     list.push({ name: "user", ...ensureUser("tsbox-test", false) });
     list.push({ name: "single", ...ensureUser("tsbox-single", true) });
