@@ -7,10 +7,10 @@
 //! does not own.
 
 use crate::sys;
-use container::json::Json;
 use container::launch;
 use container::sys::consts::{SIGKILL, SYS_CLOSE_RANGE};
-use container::sys::process::{self, ExitStatus, Forked};
+use container::status::{self, StatusEvents};
+use container::sys::process::{self, Forked};
 use container::sys::{cred, fd, ffi, signal};
 use container::{Error, Spec};
 use std::os::raw::{c_int, c_long, c_uint};
@@ -52,6 +52,8 @@ fn child(spec: &Spec, stdio: &Stdio, status_w: c_int, gate_r: c_int, cgroup: Opt
     if arrange_fds(stdio, status_w, gate_r).is_err() {
         return 125;
     }
+    // The agent reads this supervisor's events from STATUS_FD.
+    let events = StatusEvents::new(Some(STATUS_FD), "tsbox-agent");
     // Wait for `start`. EOF: the container was deleted before it started.
     let mut byte = [0u8; 1];
     if fd::read(GATE_FD, &mut byte) != Ok(1) {
@@ -63,7 +65,7 @@ fn child(spec: &Spec, stdio: &Stdio, status_w: c_int, gate_r: c_int, cgroup: Opt
     // so this process never counts against the container's limits.
     if let Some(dir) = cgroup {
         if let Err(e) = std::fs::write(dir.join("cgroup.procs"), "0") {
-            return report_error(&Error::setup(format!(
+            return events.error(&Error::setup(format!(
                 "joining the container's cgroup {}: {}",
                 dir.display(),
                 e
@@ -93,38 +95,17 @@ fn child(spec: &Spec, stdio: &Stdio, status_w: c_int, gate_r: c_int, cgroup: Opt
     };
     let pid = match launch::spawn(spec, &mut on_clone) {
         Ok(pid) => pid,
-        Err(e) => return report_error(&e),
+        Err(e) => return events.error(&e),
     };
-    emit(Json::object(vec![
-        ("event", Json::from("started")),
-        ("pid", Json::from(pid)),
-    ]));
-    let (code, sig) = match process::wait(pid) {
-        Ok(ExitStatus::Code(c)) => (c, None),
-        Ok(ExitStatus::Signal(s)) => (128 + s, Some(signal::name(s))),
-        Err(e) => return report_error(&Error::errno("waiting for the container", e)),
+    events.started(pid);
+    let (code, sig) = match status::wait_exit(pid) {
+        Ok(exit) => exit,
+        Err(e) => return events.error(&Error::errno("waiting for the container", e)),
     };
-    emit(Json::object(vec![
-        ("event", Json::from("exited")),
-        ("exitCode", Json::from(code)),
-        ("signal", Json::from(sig)),
-    ]));
+    events.exited(code, sig);
     code
 }
 
-fn report_error(e: &Error) -> i32 {
-    emit(Json::object(vec![
-        ("event", Json::from("error")),
-        ("kind", Json::from(e.kind.as_str())),
-        ("message", Json::from(e.message.as_str())),
-        ("exitCode", Json::from(e.exit_code())),
-    ]));
-    e.exit_code()
-}
-
-fn emit(event: Json) {
-    let _ = fd::write_all(STATUS_FD, format!("{}\n", event).as_bytes());
-}
 
 /// stdio onto 0-2, status onto 3, the gate onto 4, everything else closed.
 fn arrange_fds(stdio: &Stdio, status_w: c_int, gate_r: c_int) -> Result<(), container::sys::Errno> {

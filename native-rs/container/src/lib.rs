@@ -24,6 +24,7 @@ pub mod probe;
 pub mod rlimits;
 pub mod rootfs;
 pub mod spec;
+pub mod status;
 pub mod sys;
 pub mod syscall;
 pub mod terminal;

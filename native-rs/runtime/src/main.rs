@@ -7,7 +7,6 @@
 //!
 //! Usage errors: one line on stderr, exit 125.
 
-mod events;
 mod run;
 mod signals;
 

@@ -2,13 +2,13 @@
 //! signals, wait, report. Exits with the container's code, 128+signal, or
 //! 125/126/127 when it could not be started.
 
-use crate::events::Events;
 use crate::signals;
 use container::error::Error;
 use container::launch;
-use container::sys::process::{self, ExitStatus};
+use container::status::{self, StatusEvents};
+use container::sys::process;
 use container::sys::consts::SIGKILL;
-use container::sys::{cred, signal};
+use container::sys::cred;
 use container::Spec;
 use std::path::PathBuf;
 
@@ -18,7 +18,7 @@ pub struct Options {
 }
 
 pub fn run(opts: &Options) -> i32 {
-    let events = Events::new(opts.status_fd);
+    let events = StatusEvents::new(opts.status_fd, "tsbox-runtime");
     // Die with whoever started us: a container must not outlive a front end
     // that was SIGKILLed (the container init in turn dies with us). If the
     // parent is already gone, the check after arming tells.
@@ -40,13 +40,9 @@ pub fn run(opts: &Options) -> i32 {
         Err(e) => return events.error(&e),
     };
     events.started(pid);
-    let status = match process::wait(pid) {
-        Ok(s) => s,
+    let (code, sig) = match status::wait_exit(pid) {
+        Ok(exit) => exit,
         Err(e) => return events.error(&Error::errno("waiting for the container", e)),
-    };
-    let (code, sig) = match status {
-        ExitStatus::Code(c) => (c, None),
-        ExitStatus::Signal(s) => (128 + s, Some(signal::name(s))),
     };
     events.exited(code, sig);
     code

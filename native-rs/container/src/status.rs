@@ -1,20 +1,25 @@
-//! Status events: one JSON object per line on the status fd.
+//! Status events, one JSON object per line on a status fd: what tsbox-runtime
+//! reports to the native backend and each vm agent supervisor to the agent
+//! (docs/architecture.md "tsbox-runtime protocol").
 
-use container::json::Json;
-use container::sys::fd;
-use container::Error;
+use crate::json::Json;
+use crate::sys::process::{self, ExitStatus};
+use crate::sys::{fd, signal, Errno};
+use crate::Error;
 
-pub struct Events {
+pub struct StatusEvents {
     fd: Option<i32>,
+    /// Without a status fd, errors go to stderr behind this prefix.
+    stderr_prefix: &'static str,
 }
 
-impl Events {
-    pub fn new(fd: Option<i32>) -> Events {
+impl StatusEvents {
+    pub fn new(fd: Option<i32>, stderr_prefix: &'static str) -> StatusEvents {
         // Keep it out of newuidmap & co. (the container closes it anyway).
         if let Some(fd) = fd {
             let _ = fd::set_cloexec(fd);
         }
-        Events { fd }
+        StatusEvents { fd, stderr_prefix }
     }
 
     fn emit(&self, event: Json) {
@@ -32,7 +37,6 @@ impl Events {
     }
 
     /// Reports a failure before or at execve; returns the exit code to use.
-    /// Without a status fd the message goes to stderr instead.
     pub fn error(&self, e: &Error) -> i32 {
         self.emit(Json::object(vec![
             ("event", Json::from("error")),
@@ -41,7 +45,7 @@ impl Events {
             ("exitCode", Json::from(e.exit_code())),
         ]));
         if self.fd.is_none() {
-            eprintln!("tsbox-runtime: {}", e.message);
+            eprintln!("{}: {}", self.stderr_prefix, e.message);
         }
         e.exit_code()
     }
@@ -53,4 +57,13 @@ impl Events {
             ("signal", Json::from(signal)),
         ]));
     }
+}
+
+/// Waits for the container's init: its exit code, or 128+n and the signal's
+/// name when signal n killed it (as a shell reports it).
+pub fn wait_exit(pid: i32) -> Result<(i32, Option<String>), Errno> {
+    Ok(match process::wait(pid)? {
+        ExitStatus::Code(c) => (c, None),
+        ExitStatus::Signal(s) => (128 + s, Some(signal::name(s))),
+    })
 }
