@@ -15,6 +15,14 @@ export type TsboxErrorCode =
   | "runtime" // the helper or addon is missing or misbehaved
   | "container"; // unknown container, name in use, …
 
+/**
+ * The code for an error `kind` reported by the container machinery (the
+ * native helper's status events and the vm agent's replies use the same kinds).
+ */
+export function containerErrorCode(kind: string): TsboxErrorCode {
+  return kind === "not_found" || kind === "permission" || kind === "spec" ? kind : "setup";
+}
+
 /** Brand shared by every copy of this module (bundled lazily-loaded chunks, duplicate installs). */
 const BRAND = Symbol.for("tsbox.error");
 

@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { TsboxError, type TsboxErrorCode } from "../../errors.js";
+import { containerErrorCode, TsboxError } from "../../errors.js";
 
 /** Events tsbox-runtime writes, one JSON object per line, to its status fd (docs/architecture.md). */
 export type StatusEvent =
@@ -49,9 +49,7 @@ export function parseStatusLine(line: string): StatusEvent | undefined {
   }
 }
 
-const KIND_CODES: Record<string, TsboxErrorCode> = { not_found: "not_found", permission: "permission", setup: "setup", spec: "spec" };
-
 /** An `error` event as the TsboxError users see (exit code 127/126/125 as docker). */
 export function statusErrorToTsboxError(event: Extract<StatusEvent, { event: "error" }>): TsboxError {
-  return new TsboxError(event.message, { exitCode: event.exitCode, code: KIND_CODES[event.kind] ?? "setup" });
+  return new TsboxError(event.message, { exitCode: event.exitCode, code: containerErrorCode(event.kind) });
 }

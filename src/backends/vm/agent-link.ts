@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { Readable, Writable } from "node:stream";
-import { TsboxError } from "../../errors.js";
+import { containerErrorCode, TsboxError } from "../../errors.js";
 import { AGENT_MAX_PAYLOAD, encodeFrame, FrameDecoder, FrameType, HOST_MAX_PAYLOAD, type Frame } from "./frame.js";
 
 /** One virtio-console input event: v86 truncates anything longer. */
@@ -29,8 +29,7 @@ export type Reply = Record<string, unknown>;
 export class AgentRequestError extends TsboxError {
   readonly kind: string;
   constructor(error: AgentError) {
-    const code = error.kind === "not_found" || error.kind === "permission" || error.kind === "spec" ? error.kind : "setup";
-    super(error.message, { exitCode: error.exitCode, code });
+    super(error.message, { exitCode: error.exitCode, code: containerErrorCode(error.kind) });
     this.kind = error.kind;
   }
 }
