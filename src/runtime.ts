@@ -12,6 +12,7 @@ import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.j
 import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
 import type { PushOptions, PushResult } from "./image/registry/push-image.js";
 import type { Platform } from "./image/oci.js";
+import { parsePlatform } from "./image/platform.js";
 import { familiarName, parseReference } from "./image/reference.js";
 import { DataPaths, defaultDataDir } from "./paths.js";
 import { buildSpec } from "./spec/from-options.js";
@@ -105,7 +106,7 @@ export class Runtime {
         monitorPid: null,
         monitorStartTime: null,
         creatorPid: process.pid,
-        creatorStartTime: processStartTime(process.pid),
+        creatorStartTime: ownStartTime(),
         exitCode: null,
         signal: null,
         finished: null,
@@ -292,7 +293,13 @@ async function killAndWait(state: ContainerState): Promise<void> {
 
 /** The backend's preferred image platform ("linux/386" → {os, architecture}). */
 function backendPlatform(backend: Backend): Platform | undefined {
-  const [os, architecture, variant] = (backend.capabilities().platforms[0] ?? "").split("/");
-  if (!os || !architecture) return undefined;
-  return { os, architecture, ...(variant ? { variant } : {}) };
+  const first = backend.capabilities().platforms[0];
+  return first === undefined ? undefined : parsePlatform(first);
+}
+
+let startTime: string | null | undefined;
+
+/** This process's /proc start time, recorded as a container's creator: it never changes, so it is read once. */
+function ownStartTime(): string | null {
+  return startTime === undefined ? (startTime = processStartTime(process.pid)) : startTime;
 }

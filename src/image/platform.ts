@@ -1,3 +1,4 @@
+import { ImageError } from "../errors.js";
 import type { Platform } from "./oci.js";
 
 /** Node's process.arch → the OCI/Go architecture name images use. */
@@ -13,4 +14,13 @@ export function platformMatches(candidate: Platform | undefined, wanted: Platfor
 
 export function formatPlatform(p: Platform): string {
   return `${p.os}/${p.architecture}${p.variant ? "/" + p.variant : ""}`;
+}
+
+/** `os/arch[/variant]`, as `--platform` takes it. */
+export function parsePlatform(text: string): Platform {
+  const parts = text.split("/");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p))) {
+    throw new ImageError(`invalid platform "${text}": expected os/arch[/variant], e.g. linux/amd64`);
+  }
+  return { os: parts[0]!, architecture: parts[1]!, ...(parts[2] ? { variant: parts[2] } : {}) };
 }

@@ -1,5 +1,5 @@
 import { UsageError } from "../../errors.js";
-import { parsePlatform } from "../../image/registry/pull-image.js";
+import { parsePlatform } from "../../image/platform.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";

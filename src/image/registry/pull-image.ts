@@ -150,15 +150,6 @@ export function selectPlatform(index: ImageIndex, wanted: Platform): Descriptor 
   return candidates.find((d) => !d.platform!.variant) ?? candidates[0];
 }
 
-/** `os/arch[/variant]`, as `--platform` takes it. */
-export function parsePlatform(text: string): Platform {
-  const parts = text.split("/");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p))) {
-    throw new ImageError(`invalid platform "${text}": expected os/arch[/variant], e.g. linux/amd64`);
-  }
-  return { os: parts[0]!, architecture: parts[1]!, ...(parts[2] ? { variant: parts[2] } : {}) };
-}
-
 function displayName(ref: ImageReference): string {
   return canonicalName(ref);
 }
