@@ -68,8 +68,14 @@ export function defaultRlimits(hostHardNofile: number = readHostNofileHard()): R
   return [{ type: "RLIMIT_NOFILE", soft: Math.min(1024, hostHardNofile), hard: hostHardNofile }];
 }
 
-/** The hard RLIMIT_NOFILE of this process, from /proc/self/limits (Node has no getrlimit). */
+let hostNofileHard: number | undefined;
+
+/** The hard RLIMIT_NOFILE of this process, from /proc/self/limits (Node has no getrlimit); read once. */
 export function readHostNofileHard(): number {
+  return (hostNofileHard ??= parseNofileHard());
+}
+
+function parseNofileHard(): number {
   try {
     const line = readFileSync("/proc/self/limits", "utf8")
       .split("\n")
