@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmtMs, fmtRatio } from "./lib/stats.js";
+import { ensureUser } from "../test/helpers/identities.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");
@@ -30,18 +31,6 @@ function have(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
 
-function userIds(name: string): { uid: number; gid: number } {
-  try {
-    execFileSync("id", ["-u", name], { stdio: "ignore" });
-  } catch {
-    execFileSync("useradd", ["-M", "-s", "/bin/sh", name]);
-  }
-  return {
-    uid: Number(execFileSync("id", ["-u", name]).toString()),
-    gid: Number(execFileSync("id", ["-g", name]).toString()),
-  };
-}
-
 const work = mkdtempSync(join(tmpdir(), "tsbox-bench-"));
 chmodSync(work, 0o755);
 process.on("exit", () => {
@@ -55,7 +44,7 @@ process.on("exit", () => {
 
 const people: Who[] = [];
 if (isRoot) people.push({ name: "root", uid: 0, gid: 0, home: join(work, "root") });
-const user = isRoot ? userIds("tsbox-test") : { uid: process.getuid!(), gid: process.getgid!() };
+const user = isRoot ? ensureUser("tsbox-test", false) : { uid: process.getuid!(), gid: process.getgid!() };
 people.push({ name: "user", ...user, home: join(work, "user") });
 
 /** argv prefix that runs a command as `who` with a clean, predictable env. */

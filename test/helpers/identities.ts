@@ -24,7 +24,8 @@ export interface Identity {
 
 const isRoot = process.getuid!() === 0;
 
-function ensureUser(name: string, system: boolean): { uid: number; gid: number } {
+/** Creates the user when missing (a system user gets no /etc/subuid range); its uid and gid. */
+export function ensureUser(name: string, system: boolean): { uid: number; gid: number } {
   try {
     execFileSync("id", ["-u", name], { stdio: "ignore" });
   } catch {
