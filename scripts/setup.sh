@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 . scripts/apt.sh
 
-packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3)
+packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3 chromium)
 if [ "${1:-}" = "--bench" ]; then packages+=(crun runc bubblewrap podman hyperfine); fi
 command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
 ensure_packages "system packages" "${packages[@]}"
