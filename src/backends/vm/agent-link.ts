@@ -1,391 +1,52 @@
-import { EventEmitter } from "node:events";
-import { Readable, Writable } from "node:stream";
-import { containerErrorCode, TsboxError } from "../../errors.js";
-import { AGENT_MAX_PAYLOAD, encodeFrame, FrameDecoder, FrameType, HOST_MAX_PAYLOAD, type Frame } from "./frame.js";
-
-/** One virtio-console input event: v86 truncates anything longer. */
-export const CONSOLE_EVENT_MAX = 4096;
-/** Console events in flight before the agent's first credit (its rx queue has 16 buffers). */
-const DEFAULT_LINK_WINDOW = 8;
-/** Per-stream credit both sides start with (agent.rs STREAM_WINDOW). */
-const DEFAULT_STREAM_WINDOW = 64 * 1024;
-/** Largest stdin frame we send; the link packs frames into console events anyway. */
-const STDIN_FRAME = 16 * 1024;
-
-export interface ConsoleTransport {
-  /** Hands one console input event (≤ CONSOLE_EVENT_MAX bytes) to the guest. */
-  send(bytes: Uint8Array): void;
-}
-
-export interface AgentError {
-  kind: string;
-  message: string;
-  exitCode: number;
-}
-
-export type Reply = Record<string, unknown>;
-
-/** A request the agent answered with `ok: false`. */
-export class AgentRequestError extends TsboxError {
-  readonly kind: string;
-  constructor(error: AgentError) {
-    super(error.message, { exitCode: error.exitCode, code: containerErrorCode(error.kind) });
-    this.kind = error.kind;
-  }
-}
-
 /**
- * The host end of the agent protocol over the virtio console
- * (native-rs/agent/src/agent.rs): requests with ids and timeouts, stdio
- * channels with credit-based flow control, and the link's own flow control
- * (at most `window` console events in flight; the agent reports consumed
- * bytes on channel 0, because v86 drops input the guest has no buffer for).
- *
- * Events: "ready" (agent's unsolicited hello after boot), "rejected"
- * ({channel, message}: the agent dropped one of our frames), "protocol-error"
- * (we dropped one of its frames).
+ * The agent protocol for Node callers: AgentProtocol (agent-protocol.ts,
+ * shared with the browser Worker) with container stdio as Node streams.
  */
-export class AgentLink extends EventEmitter {
-  private readonly decoder = new FrameDecoder(HOST_MAX_PAYLOAD);
-  private window = DEFAULT_LINK_WINDOW;
-  private streamWindow = DEFAULT_STREAM_WINDOW;
-  /** Cumulative end offsets of the console events the agent has not consumed yet. */
-  private inFlight: number[] = [];
-  private sent = 0;
-  private consumed = 0;
-  private queue: Buffer[] = [];
-  private queued = 0;
-  private nextId = 1;
-  private nextChannel = 1;
-  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; op: string }>();
-  private readonly inputs = new Map<number, InputChannel>();
-  private readonly outputs = new Map<number, OutputChannel>();
-  private closedWith: Error | undefined;
-  /** Frames on channels this link did not open go here (the vm daemon relays them). */
-  relay: ((frame: Frame) => boolean) | undefined;
+import { Readable, Writable } from "node:stream";
+import { InputPump, OutputChannelBase } from "./agent-channels.js";
+import { AgentProtocol } from "./agent-protocol.js";
 
-  constructor(private readonly transport: ConsoleTransport) {
-    super();
-  }
+export { AgentRequestError, CONSOLE_EVENT_MAX, type AgentError, type ConsoleTransport, type Reply } from "./agent-protocol.js";
 
-  get closed(): boolean {
-    return this.closedWith !== undefined;
-  }
-
-  /** Console output from the guest. */
-  receive(bytes: Uint8Array): void {
-    for (const item of this.decoder.push(bytes)) {
-      if (item.kind === "rejected") {
-        this.emit("protocol-error", { channel: item.channel, message: item.reason });
-        continue;
-      }
-      this.onFrame(item.frame);
-    }
-  }
-
-  /**
-   * (Re)starts a session: the guest's clock and entropy, and fresh link
-   * accounting. Retried until `timeoutMs`: after a restore the agent may
-   * not have been scheduled yet.
-   */
-  async hello(timeoutMs: number): Promise<Reply> {
-    this.resetLink();
-    const seed = Buffer.alloc(32);
-    globalThis.crypto.getRandomValues(seed);
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const left = deadline - Date.now();
-      try {
-        const reply = await this.request("hello", { time: Date.now(), seed: seed.toString("hex") }, Math.min(left, 1500));
-        this.resetLink();
-        if (typeof reply.window === "number" && reply.window > 0) this.window = reply.window;
-        if (typeof reply.streamWindow === "number" && reply.streamWindow > 0) this.streamWindow = reply.streamWindow;
-        return reply;
-      } catch (err) {
-        if (this.closed || Date.now() + 10 >= deadline || !(err instanceof TsboxError && /did not answer/.test(err.message))) throw err;
-      }
-    }
-  }
-
-  /** Sends a request; resolves with the reply, rejects with AgentRequestError or a timeout. */
-  request(op: string, fields: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<Reply> {
-    if (this.closedWith) return Promise.reject(this.closedWith);
-    const id = this.nextId++;
-    return new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new TsboxError(`the vm guest did not answer ${op} within ${Math.round(timeoutMs / 100) / 10} s`, { code: "runtime" }));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, op });
-      this.sendFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id, op, ...fields })));
-    });
-  }
-
+export class AgentLink extends AgentProtocol<Buffer> {
   /** A channel for container output (guest → host). */
   openOutput(): OutputChannel {
-    const ch = new OutputChannel(this.nextChannel++, (n) => this.sendFrame(FrameType.credit, ch.channel, u32(n)), () => this.outputs.delete(ch.channel));
-    this.outputs.set(ch.channel, ch);
-    return ch;
+    return this.addOutput((channel, grant, release) => new OutputChannel(channel, grant, release));
   }
 
   /** A channel for container input (host → guest). */
   openInput(): InputChannel {
-    const ch = new InputChannel(this.nextChannel++, this.streamWindow, (type, payload) => this.sendFrame(type, ch.channel, payload), () => this.inputs.delete(ch.channel));
-    this.inputs.set(ch.channel, ch);
-    return ch;
+    return this.addInput((channel, window, send, release) => new InputChannel(channel, window, send, release));
   }
-
-  /** A fresh channel number for a stream someone else carries (the daemon's relay). */
-  allocChannel(): number {
-    return this.nextChannel++;
-  }
-
-  /** Test hook: bytes straight onto the link, framing bypassed (flow control still applies). */
-  sendRaw(bytes: Uint8Array): void {
-    this.enqueue(Buffer.from(bytes));
-  }
-
-  sendFrame(type: number, channel: number, payload?: Uint8Array): void {
-    if (payload && payload.length > AGENT_MAX_PAYLOAD) throw new TsboxError(`frame of ${payload.length} bytes is over the agent's limit`, { code: "runtime" });
-    this.enqueue(encodeFrame(type, channel, payload));
-  }
-
-  /** Everything pending fails with `err`; streams end. */
-  close(err: Error): void {
-    if (this.closedWith) return;
-    this.closedWith = err;
-    for (const p of this.pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
-    this.pending.clear();
-    for (const ch of this.outputs.values()) ch.fail(err);
-    for (const ch of this.inputs.values()) ch.fail(err);
-    this.queue = [];
-    this.queued = 0;
-  }
-
-  private resetLink(): void {
-    this.inFlight = [];
-    this.sent = 0;
-    this.consumed = 0;
-  }
-
-  private enqueue(buf: Buffer): void {
-    if (this.closedWith || buf.length === 0) return;
-    this.queue.push(buf);
-    this.queued += buf.length;
-    this.pump();
-  }
-
-  private pump(): void {
-    while (this.queued > 0 && this.inFlight.length < this.window) {
-      const size = Math.min(CONSOLE_EVENT_MAX, this.queued);
-      const event = Buffer.allocUnsafe(size);
-      let filled = 0;
-      while (filled < size) {
-        const head = this.queue[0]!;
-        const n = Math.min(head.length, size - filled);
-        head.copy(event, filled, 0, n);
-        filled += n;
-        if (n === head.length) this.queue.shift();
-        else this.queue[0] = head.subarray(n);
-      }
-      this.queued -= size;
-      this.sent += size;
-      this.inFlight.push(this.sent);
-      this.transport.send(event);
-    }
-  }
-
-  private onFrame(frame: Frame): void {
-    if (frame.channel !== 0 && this.relay && !this.outputs.has(frame.channel) && !this.inputs.has(frame.channel) && this.relay(frame)) return;
-    switch (frame.type) {
-      case FrameType.ctrl:
-        return this.onControl(frame.payload);
-      case FrameType.data: {
-        const ch = this.outputs.get(frame.channel);
-        if (ch) ch.onData(frame.payload);
-        else this.emit("protocol-error", { channel: frame.channel, message: "data on an unknown channel" });
-        return;
-      }
-      case FrameType.eof:
-        this.outputs.get(frame.channel)?.onEof();
-        return;
-      case FrameType.credit: {
-        if (frame.payload.length !== 4) return;
-        const n = frame.payload.readUInt32LE(0);
-        if (frame.channel === 0) {
-          this.consumed = Math.min(this.consumed + n, this.sent);
-          while (this.inFlight.length > 0 && this.inFlight[0]! <= this.consumed) this.inFlight.shift();
-          this.pump();
-        } else {
-          this.inputs.get(frame.channel)?.onCredit(n);
-        }
-        return;
-      }
-      case FrameType.error: {
-        let message = frame.payload.toString("utf8");
-        try {
-          message = (JSON.parse(message) as { message?: string }).message ?? message;
-        } catch {
-          // keep the raw text
-        }
-        this.emit("rejected", { channel: frame.channel, message });
-        return;
-      }
-    }
-  }
-
-  private onControl(payload: Buffer): void {
-    let msg: Reply;
-    try {
-      msg = JSON.parse(payload.toString("utf8")) as Reply;
-    } catch {
-      this.emit("protocol-error", { channel: 0, message: "malformed control message from the agent" });
-      return;
-    }
-    if (typeof msg.event === "string") {
-      this.emit(msg.event, msg);
-      return;
-    }
-    const p = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;
-    if (!p) return; // a late reply to a request that timed out, or a retried hello
-    this.pending.delete(msg.id as number);
-    clearTimeout(p.timer);
-    if (msg.ok === true) p.resolve(msg);
-    else p.reject(new AgentRequestError(toAgentError(msg.error)));
-  }
-}
-
-function toAgentError(e: unknown): AgentError {
-  const o = (typeof e === "object" && e !== null ? e : {}) as Record<string, unknown>;
-  return {
-    kind: typeof o.kind === "string" ? o.kind : "setup",
-    message: typeof o.message === "string" ? o.message : "the vm guest agent reported an error",
-    exitCode: typeof o.exitCode === "number" ? o.exitCode : 125,
-  };
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32LE(n >>> 0, 0);
-  return b;
 }
 
 /** Container output as a Readable; credit goes back to the agent as the reader consumes. */
-export class OutputChannel {
-  readonly readable: Readable;
-  private ungranted = 0;
-  private ended = false;
+export class OutputChannel extends OutputChannelBase {
+  readonly readable = new Readable({ read: () => this.giveCredit() });
 
-  constructor(
-    readonly channel: number,
-    private readonly grant: (n: number) => void,
-    private readonly release: () => void,
-  ) {
-    this.readable = new Readable({ read: () => this.giveCredit() });
+  protected deliver(data: Uint8Array): boolean {
+    return this.readable.push(data);
   }
 
-  onData(data: Buffer): void {
-    if (this.ended) return;
-    this.ungranted += data.length;
-    if (this.readable.push(data)) this.giveCredit();
-  }
-
-  onEof(): void {
-    if (this.ended) return;
-    this.ended = true;
+  protected end(): void {
     this.readable.push(null);
-    this.release();
   }
 
-  /** The link died: an error for whoever listens for one, else a plain end. */
-  fail(err: Error): void {
-    if (this.ended) return;
-    this.ended = true;
+  /** An error for whoever listens for one, else a plain end. */
+  protected abort(err: Error): void {
     if (this.readable.listenerCount("error") > 0) this.readable.destroy(err);
     else this.readable.push(null);
-    this.release();
-  }
-
-  private giveCredit(): void {
-    if (this.ungranted > 0 && !this.ended) {
-      const n = this.ungranted;
-      this.ungranted = 0;
-      this.grant(n);
-    }
   }
 }
 
 /** Container input as a Writable; bytes go out only within the agent's credit. */
-export class InputChannel {
-  readonly writable: Writable;
-  private credit: number;
-  private queue: { data: Buffer; done: (err?: Error | null) => void }[] = [];
-  private finalCb: ((err?: Error | null) => void) | undefined;
-  private finished = false;
-
-  constructor(
-    readonly channel: number,
-    window: number,
-    private readonly send: (type: number, payload?: Uint8Array) => void,
-    private readonly release: () => void,
-  ) {
-    this.credit = window;
-    this.writable = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        this.queue.push({ data: Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk), done: cb });
-        this.pump();
-      },
-      final: (cb) => {
-        this.finalCb = cb;
-        this.pump();
-      },
-      destroy: (err, cb) => {
-        this.finish();
-        cb(err);
-      },
-    });
-  }
-
-  onCredit(n: number): void {
-    this.credit += n;
-    this.pump();
-  }
-
-  /** The container is gone: nothing more will be read. */
-  fail(err: Error): void {
-    for (const q of this.queue) q.done(err);
-    this.queue = [];
-    this.finish();
-  }
-
-  private pump(): void {
-    while (this.queue.length > 0 && this.credit > 0) {
-      const head = this.queue[0]!;
-      const n = Math.min(head.data.length, this.credit, STDIN_FRAME);
-      this.send(FrameType.data, head.data.subarray(0, n));
-      this.credit -= n;
-      if (n === head.data.length) {
-        this.queue.shift();
-        head.done();
-      } else {
-        head.data = head.data.subarray(n);
-      }
-    }
-    if (this.queue.length === 0 && this.finalCb) {
-      const cb = this.finalCb;
-      this.finalCb = undefined;
-      this.send(FrameType.eof);
+export class InputChannel extends InputPump {
+  readonly writable = new Writable({
+    write: (chunk: Buffer, _enc, cb) => this.write(chunk, cb),
+    final: (cb) => this.end(cb),
+    destroy: (err, cb) => {
       this.finish();
-      cb();
-    }
-  }
-
-  private finish(): void {
-    if (this.finished) return;
-    this.finished = true;
-    this.release();
-  }
+      cb(err);
+    },
+  });
 }

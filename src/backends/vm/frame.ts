@@ -2,7 +2,9 @@
  * The wire format between the host and the guest agent (native-rs/agent/src/frame.rs):
  * a 12-byte header — magic "TB", type, flags, channel (u32 LE), payload length
  * (u32 LE) — then the payload. Kept byte-for-byte in step with frame.rs.
+ * Plain Uint8Array, so it runs in browsers too; Node callers get Buffer payloads.
  */
+import { concat, view } from "./bytes.js";
 
 export const MAGIC0 = 0x54; // 'T'
 export const MAGIC1 = 0x42; // 'B'
@@ -22,47 +24,56 @@ export const AGENT_MAX_PAYLOAD = 64 * 1024;
 /** Largest payload the host accepts from the agent (its MAX_OUT_PAYLOAD is 32 KiB). */
 export const HOST_MAX_PAYLOAD = 64 * 1024;
 
-export interface Frame {
+export interface Frame<P extends Uint8Array = Buffer> {
   type: number;
   channel: number;
-  payload: Buffer;
+  payload: P;
 }
 
-export function encodeFrame(type: number, channel: number, payload: Uint8Array = new Uint8Array(0)): Buffer {
-  const out = Buffer.allocUnsafe(HEADER + payload.length);
+export function encodeFrame(type: number, channel: number, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const out = new Uint8Array(HEADER + payload.length);
+  const v = view(out);
   out[0] = MAGIC0;
   out[1] = MAGIC1;
   out[2] = type;
   out[3] = 0;
-  out.writeUInt32LE(channel >>> 0, 4);
-  out.writeUInt32LE(payload.length, 8);
+  v.setUint32(4, channel >>> 0, true);
+  v.setUint32(8, payload.length, true);
   out.set(payload, HEADER);
   return out;
 }
 
-export type DecodedItem = { kind: "frame"; frame: Frame } | { kind: "rejected"; channel: number; reason: string };
+export type DecodedItem<P extends Uint8Array = Buffer> = { kind: "frame"; frame: Frame<P> } | { kind: "rejected"; channel: number; reason: string };
+
+/** Node's default payload type: a Buffer over the copied bytes. */
+const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /**
  * Incremental decoder. A frame longer than `maxPayload` is skipped without
  * buffering it; bad magic resynchronises on the next "TB". Either is
  * reported once and the stream goes on: one bad frame never wedges the rest.
+ * `wrap` turns each (copied) payload into P: a Buffer unless told otherwise
+ * (browsers pass the identity).
  */
-export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+export class FrameDecoder<P extends Uint8Array = Buffer> {
+  private buf: Uint8Array = new Uint8Array(0);
   private skip = 0;
   private lostSync = false;
 
-  constructor(private readonly maxPayload: number) {}
+  constructor(
+    private readonly maxPayload: number,
+    private readonly wrap: (bytes: Uint8Array) => P = asBuffer as unknown as (bytes: Uint8Array) => P,
+  ) {}
 
-  push(data: Uint8Array): DecodedItem[] {
-    const out: DecodedItem[] = [];
-    let chunk = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  push(data: Uint8Array): DecodedItem<P>[] {
+    const out: DecodedItem<P>[] = [];
+    let chunk = data;
     if (this.skip > 0) {
       const n = Math.min(this.skip, chunk.length);
       this.skip -= n;
       chunk = chunk.subarray(n);
     }
-    this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
+    this.buf = this.buf.length === 0 ? chunk.slice() : concat([this.buf, chunk]);
     for (;;) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, this.buf.length);
@@ -84,8 +95,9 @@ export class FrameDecoder {
       if (this.buf.length < HEADER) break;
       this.lostSync = false;
       const type = this.buf[2]!;
-      const channel = this.buf.readUInt32LE(4);
-      const len = this.buf.readUInt32LE(8);
+      const header = view(this.buf);
+      const channel = header.getUint32(4, true);
+      const len = header.getUint32(8, true);
       if (len > this.maxPayload) {
         this.buf = this.buf.subarray(HEADER);
         this.skip = len;
@@ -93,7 +105,7 @@ export class FrameDecoder {
         continue;
       }
       if (this.buf.length < HEADER + len) break;
-      const payload = Buffer.from(this.buf.subarray(HEADER, HEADER + len));
+      const payload = this.wrap(this.buf.slice(HEADER, HEADER + len));
       this.buf = this.buf.subarray(HEADER + len);
       if (type < FrameType.ctrl || type > FrameType.error) {
         out.push({ kind: "rejected", channel, reason: `unknown frame type ${type}` });
@@ -102,7 +114,7 @@ export class FrameDecoder {
       out.push({ kind: "frame", frame: { type, channel, payload } });
     }
     // Do not pin a large backing buffer for a few leftover bytes.
-    if (this.buf.length < 4096 && this.buf.byteOffset > 65536) this.buf = Buffer.from(this.buf);
+    if (this.buf.length < 4096 && this.buf.byteOffset > 65536) this.buf = this.buf.slice();
     return out;
   }
 }

@@ -1,0 +1,147 @@
+/**
+ * Stream-level flow control of the agent protocol, without Node streams (it
+ * also runs in browsers): every stdio channel starts with a window of
+ * credit each way (agent.rs STREAM_WINDOW). Output: the agent sends within
+ * the credit we grant back as the reader consumes. Input: we send within
+ * the credit the agent grants as the container's pipe accepts bytes.
+ */
+import { FrameType } from "./frame.js";
+
+/** Largest stdin frame we send; the link packs frames into console events anyway. */
+const STDIN_FRAME = 16 * 1024;
+
+/** Container output arriving on a channel. */
+export interface OutputEndpoint {
+  readonly channel: number;
+  onData(payload: Uint8Array): void;
+  onEof(): void;
+  /** The link died. */
+  fail(err: Error): void;
+}
+
+/** Container input leaving on a channel. */
+export interface InputEndpoint {
+  readonly channel: number;
+  onCredit(n: number): void;
+  /** The container or the link is gone: nothing more will be read. */
+  fail(err: Error): void;
+}
+
+/**
+ * Output bookkeeping: bytes delivered but not yet granted back. Subclasses
+ * hand the bytes on (`deliver` returns false while the reader is full:
+ * credit then waits for `giveCredit`).
+ */
+export abstract class OutputChannelBase implements OutputEndpoint {
+  private ungranted = 0;
+  private ended = false;
+
+  constructor(
+    readonly channel: number,
+    private readonly grant: (n: number) => void,
+    private readonly release: () => void,
+  ) {}
+
+  onData(data: Uint8Array): void {
+    if (this.ended) return;
+    this.ungranted += data.length;
+    if (this.deliver(data)) this.giveCredit();
+  }
+
+  onEof(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.end();
+    this.release();
+  }
+
+  fail(err: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.abort(err);
+    this.release();
+  }
+
+  protected giveCredit(): void {
+    if (this.ungranted > 0 && !this.ended) {
+      const n = this.ungranted;
+      this.ungranted = 0;
+      this.grant(n);
+    }
+  }
+
+  protected abstract deliver(data: Uint8Array): boolean;
+  protected abstract end(): void;
+  protected abstract abort(err: Error): void;
+}
+
+/** Input queued until the agent's credit lets it out, then EOF once drained. */
+export class InputPump implements InputEndpoint {
+  private credit: number;
+  private queue: { data: Uint8Array; done: (err?: Error | null) => void }[] = [];
+  private finalCb: (() => void) | undefined;
+  private finished = false;
+
+  constructor(
+    readonly channel: number,
+    window: number,
+    private readonly send: (type: number, payload?: Uint8Array) => void,
+    private readonly release: () => void,
+  ) {
+    this.credit = window;
+  }
+
+  /** Queues bytes; `done` runs once they are on the link (or with the error that dropped them). */
+  write(data: Uint8Array, done: (err?: Error | null) => void = () => {}): void {
+    if (this.finished) return done(new Error("the container's stdin is closed"));
+    this.queue.push({ data, done });
+    this.pump();
+  }
+
+  /** EOF after everything queued; `done` runs once it is sent. */
+  end(done: () => void = () => {}): void {
+    if (this.finished) return done();
+    this.finalCb = done;
+    this.pump();
+  }
+
+  onCredit(n: number): void {
+    this.credit += n;
+    this.pump();
+  }
+
+  fail(err: Error): void {
+    for (const q of this.queue) q.done(err);
+    this.queue = [];
+    this.finish();
+  }
+
+  /** Stops without EOF (the writer was destroyed). */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.release();
+  }
+
+  private pump(): void {
+    while (this.queue.length > 0 && this.credit > 0) {
+      const head = this.queue[0]!;
+      const n = Math.min(head.data.length, this.credit, STDIN_FRAME);
+      this.send(FrameType.data, head.data.subarray(0, n));
+      this.credit -= n;
+      if (n === head.data.length) {
+        this.queue.shift();
+        head.done();
+      } else {
+        head.data = head.data.subarray(n);
+      }
+    }
+    if (this.queue.length === 0 && this.finalCb) {
+      const cb = this.finalCb;
+      this.finalCb = undefined;
+      this.send(FrameType.eof);
+      this.finish();
+      cb();
+    }
+  }
+}

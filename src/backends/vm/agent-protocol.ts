@@ -1,0 +1,291 @@
+/**
+ * The host end of the agent protocol over the virtio console
+ * (native-rs/agent/src/agent.rs), without Node APIs so it runs in a browser
+ * Worker too: requests with ids and timeouts, frame routing to stdio
+ * channels, and the link's own flow control (at most `window` console
+ * events in flight; the agent reports consumed bytes on channel 0, because
+ * v86 drops input the guest has no buffer for).
+ *
+ * Events: "ready" (agent's unsolicited hello after boot), "rejected"
+ * ({channel, message}: the agent dropped one of our frames), "protocol-error"
+ * (we dropped one of its frames).
+ */
+import { containerErrorCode, TsboxError } from "../../errors.js";
+import type { InputEndpoint, OutputEndpoint } from "./agent-channels.js";
+import { fromUtf8, hex, u32le, utf8, view } from "./bytes.js";
+import { Emitter } from "./emitter.js";
+import { AGENT_MAX_PAYLOAD, encodeFrame, FrameDecoder, FrameType, HOST_MAX_PAYLOAD, type Frame } from "./frame.js";
+
+/** One virtio-console input event: v86 truncates anything longer. */
+export const CONSOLE_EVENT_MAX = 4096;
+/** Console events in flight before the agent's first credit (its rx queue has 16 buffers). */
+const DEFAULT_LINK_WINDOW = 8;
+/** Per-stream credit both sides start with (agent.rs STREAM_WINDOW). */
+const DEFAULT_STREAM_WINDOW = 64 * 1024;
+
+export interface ConsoleTransport {
+  /** Hands one console input event (≤ CONSOLE_EVENT_MAX bytes) to the guest. */
+  send(bytes: Uint8Array): void;
+}
+
+export interface AgentError {
+  kind: string;
+  message: string;
+  exitCode: number;
+}
+
+export type Reply = Record<string, unknown>;
+
+/** A request the agent answered with `ok: false`. */
+export class AgentRequestError extends TsboxError {
+  readonly kind: string;
+  constructor(error: AgentError) {
+    super(error.message, { exitCode: error.exitCode, code: containerErrorCode(error.kind) });
+    this.kind = error.kind;
+  }
+}
+
+interface Pending {
+  resolve: (r: Reply) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** P: the payload type of relayed frames (Buffer in Node, Uint8Array in browsers). */
+export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
+  private readonly decoder: FrameDecoder<P>;
+  private window = DEFAULT_LINK_WINDOW;
+  protected streamWindow = DEFAULT_STREAM_WINDOW;
+  /** Cumulative end offsets of the console events the agent has not consumed yet. */
+  private inFlight: number[] = [];
+  private sent = 0;
+  private consumed = 0;
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private nextId = 1;
+  private nextChannel = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly inputs = new Map<number, InputEndpoint>();
+  private readonly outputs = new Map<number, OutputEndpoint>();
+  private closedWith: Error | undefined;
+  /** Frames on channels this link did not open go here (the vm daemon relays them). */
+  relay: ((frame: Frame<P>) => boolean) | undefined;
+
+  constructor(
+    private readonly transport: ConsoleTransport,
+    wrap?: (bytes: Uint8Array) => P,
+  ) {
+    super();
+    this.decoder = new FrameDecoder<P>(HOST_MAX_PAYLOAD, wrap);
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /** Console output from the guest. */
+  receive(bytes: Uint8Array): void {
+    for (const item of this.decoder.push(bytes)) {
+      if (item.kind === "rejected") {
+        this.emit("protocol-error", { channel: item.channel, message: item.reason });
+        continue;
+      }
+      this.onFrame(item.frame);
+    }
+  }
+
+  /**
+   * (Re)starts a session: the guest's clock and entropy, and fresh link
+   * accounting. Retried until `timeoutMs`: after a restore the agent may
+   * not have been scheduled yet.
+   */
+  async hello(timeoutMs: number): Promise<Reply> {
+    this.resetLink();
+    const seed = new Uint8Array(32);
+    globalThis.crypto.getRandomValues(seed);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      try {
+        const reply = await this.request("hello", { time: Date.now(), seed: hex(seed) }, Math.min(left, 1500));
+        this.resetLink();
+        if (typeof reply.window === "number" && reply.window > 0) this.window = reply.window;
+        if (typeof reply.streamWindow === "number" && reply.streamWindow > 0) this.streamWindow = reply.streamWindow;
+        return reply;
+      } catch (err) {
+        if (this.closed || Date.now() + 10 >= deadline || !(err instanceof TsboxError && /did not answer/.test(err.message))) throw err;
+      }
+    }
+  }
+
+  /** Sends a request; resolves with the reply, rejects with AgentRequestError or a timeout. */
+  request(op: string, fields: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<Reply> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const id = this.nextId++;
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new TsboxError(`the vm guest did not answer ${op} within ${Math.round(timeoutMs / 100) / 10} s`, { code: "runtime" }));
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer });
+      this.sendFrame(FrameType.ctrl, 0, utf8(JSON.stringify({ id, op, ...fields })));
+    });
+  }
+
+  /** A fresh channel number for a stream someone else carries (the daemon's relay). */
+  allocChannel(): number {
+    return this.nextChannel++;
+  }
+
+  /** Test hook: bytes straight onto the link, framing bypassed (flow control still applies). */
+  sendRaw(bytes: Uint8Array): void {
+    this.enqueue(bytes.slice());
+  }
+
+  sendFrame(type: number, channel: number, payload?: Uint8Array): void {
+    if (payload && payload.length > AGENT_MAX_PAYLOAD) throw new TsboxError(`frame of ${payload.length} bytes is over the agent's limit`, { code: "runtime" });
+    this.enqueue(encodeFrame(type, channel, payload));
+  }
+
+  /** Everything pending fails with `err`; streams end. */
+  close(err: Error): void {
+    if (this.closedWith) return;
+    this.closedWith = err;
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    for (const ch of this.outputs.values()) ch.fail(err);
+    for (const ch of this.inputs.values()) ch.fail(err);
+    this.queue = [];
+    this.queued = 0;
+  }
+
+  /** Registers an output channel built by `make` (with its number, a credit grant and a release). */
+  protected addOutput<T extends OutputEndpoint>(make: (channel: number, grant: (n: number) => void, release: () => void) => T): T {
+    const channel = this.nextChannel++;
+    const ch = make(
+      channel,
+      (n) => this.sendFrame(FrameType.credit, channel, u32le(n)),
+      () => this.outputs.delete(channel),
+    );
+    this.outputs.set(channel, ch);
+    return ch;
+  }
+
+  /** Registers an input channel built by `make` (with its number, the stream window, a frame sender and a release). */
+  protected addInput<T extends InputEndpoint>(make: (channel: number, window: number, send: (type: number, payload?: Uint8Array) => void, release: () => void) => T): T {
+    const channel = this.nextChannel++;
+    const ch = make(
+      channel,
+      this.streamWindow,
+      (type, payload) => this.sendFrame(type, channel, payload),
+      () => this.inputs.delete(channel),
+    );
+    this.inputs.set(channel, ch);
+    return ch;
+  }
+
+  private resetLink(): void {
+    this.inFlight = [];
+    this.sent = 0;
+    this.consumed = 0;
+  }
+
+  private enqueue(bytes: Uint8Array): void {
+    if (this.closedWith || bytes.length === 0) return;
+    this.queue.push(bytes);
+    this.queued += bytes.length;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.queued > 0 && this.inFlight.length < this.window) {
+      const size = Math.min(CONSOLE_EVENT_MAX, this.queued);
+      const event = new Uint8Array(size);
+      let filled = 0;
+      while (filled < size) {
+        const head = this.queue[0]!;
+        const n = Math.min(head.length, size - filled);
+        event.set(head.subarray(0, n), filled);
+        filled += n;
+        if (n === head.length) this.queue.shift();
+        else this.queue[0] = head.subarray(n);
+      }
+      this.queued -= size;
+      this.sent += size;
+      this.inFlight.push(this.sent);
+      this.transport.send(event);
+    }
+  }
+
+  private onFrame(frame: Frame<P>): void {
+    if (frame.channel !== 0 && this.relay && !this.outputs.has(frame.channel) && !this.inputs.has(frame.channel) && this.relay(frame)) return;
+    switch (frame.type) {
+      case FrameType.ctrl:
+        return this.onControl(frame.payload);
+      case FrameType.data: {
+        const ch = this.outputs.get(frame.channel);
+        if (ch) ch.onData(frame.payload);
+        else this.emit("protocol-error", { channel: frame.channel, message: "data on an unknown channel" });
+        return;
+      }
+      case FrameType.eof:
+        this.outputs.get(frame.channel)?.onEof();
+        return;
+      case FrameType.credit: {
+        if (frame.payload.length !== 4) return;
+        const n = view(frame.payload).getUint32(0, true);
+        if (frame.channel === 0) {
+          this.consumed = Math.min(this.consumed + n, this.sent);
+          while (this.inFlight.length > 0 && this.inFlight[0]! <= this.consumed) this.inFlight.shift();
+          this.pump();
+        } else {
+          this.inputs.get(frame.channel)?.onCredit(n);
+        }
+        return;
+      }
+      case FrameType.error: {
+        let message = fromUtf8(frame.payload);
+        try {
+          message = (JSON.parse(message) as { message?: string }).message ?? message;
+        } catch {
+          // keep the raw text
+        }
+        this.emit("rejected", { channel: frame.channel, message });
+        return;
+      }
+    }
+  }
+
+  private onControl(payload: Uint8Array): void {
+    let msg: Reply;
+    try {
+      msg = JSON.parse(fromUtf8(payload)) as Reply;
+    } catch {
+      this.emit("protocol-error", { channel: 0, message: "malformed control message from the agent" });
+      return;
+    }
+    if (typeof msg.event === "string") {
+      this.emit(msg.event, msg);
+      return;
+    }
+    const p = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;
+    if (!p) return; // a late reply to a request that timed out, or a retried hello
+    this.pending.delete(msg.id as number);
+    clearTimeout(p.timer);
+    if (msg.ok === true) p.resolve(msg);
+    else p.reject(new AgentRequestError(toAgentError(msg.error)));
+  }
+}
+
+function toAgentError(e: unknown): AgentError {
+  const o = (typeof e === "object" && e !== null ? e : {}) as Record<string, unknown>;
+  return {
+    kind: typeof o.kind === "string" ? o.kind : "setup",
+    message: typeof o.message === "string" ? o.message : "the vm guest agent reported an error",
+    exitCode: typeof o.exitCode === "number" ? o.exitCode : 125,
+  };
+}
+
