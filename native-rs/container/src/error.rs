@@ -18,6 +18,8 @@ pub enum ErrorKind {
     Setup,
     /// The spec is invalid (exit 125).
     Spec,
+    /// The container to join has no running init any more (exit 125).
+    NotRunning,
 }
 
 impl ErrorKind {
@@ -27,6 +29,7 @@ impl ErrorKind {
             ErrorKind::Permission => "permission",
             ErrorKind::Setup => "setup",
             ErrorKind::Spec => "spec",
+            ErrorKind::NotRunning => "not_running",
         }
     }
 
@@ -34,7 +37,7 @@ impl ErrorKind {
         match self {
             ErrorKind::NotFound => 127,
             ErrorKind::Permission => 126,
-            ErrorKind::Setup | ErrorKind::Spec => 125,
+            ErrorKind::Setup | ErrorKind::Spec | ErrorKind::NotRunning => 125,
         }
     }
 
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::Permission,
             ErrorKind::Setup,
             ErrorKind::Spec,
+            ErrorKind::NotRunning,
         ]
         .iter()
         .copied()

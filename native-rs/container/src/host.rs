@@ -21,12 +21,26 @@ impl Host {
         Host {
             in_user_ns: spec.has_namespace(NamespaceKind::User) || !in_initial_user_ns(),
             setgroups_denied: false,
-            last_cap: std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(40),
+            last_cap: last_cap(),
         }
     }
+
+    /// For a process joining the namespaces of `pid` (read before joining:
+    /// /proc is the container's afterwards).
+    pub fn of_process(pid: i32) -> Host {
+        Host {
+            in_user_ns: true,
+            setgroups_denied: setgroups_denied_in(&format!("/proc/{}/setgroups", pid)),
+            last_cap: last_cap(),
+        }
+    }
+}
+
+fn last_cap() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
 }
 
 /// The initial user namespace maps every id onto itself.
@@ -38,7 +52,11 @@ fn in_initial_user_ns() -> bool {
 
 /// Read in the child once the parent has written the maps.
 pub fn setgroups_denied() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups")
+    setgroups_denied_in("/proc/self/setgroups")
+}
+
+fn setgroups_denied_in(file: &str) -> bool {
+    std::fs::read_to_string(file)
         .map(|s| s.trim() == "deny")
         .unwrap_or(false)
 }

@@ -3,20 +3,18 @@
 //! up to execve (through `Syscall`, so its order is unit tested).
 
 use crate::error::{Context, Error};
-use crate::exec;
+use crate::handoff::Pipes;
 use crate::host::{self, Host};
 use crate::idmap;
 use crate::namespaces::{self, NamespaceKind};
 use crate::paths::{self, Create};
 use crate::spec::Spec;
-use crate::sys::consts::SIGKILL;
 use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
-use crate::sys::{cred, fd, signal, Errno};
+use crate::sys::{fd, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
-use crate::{caps, masked, mounts, network, pivot, rlimits, rootfs, terminal, user};
+use crate::{masked, mounts, network, pivot, process_setup, rootfs};
 use std::os::raw::c_int;
-use std::path::Path;
 
 /// Starts the container process described by `spec` and returns its host pid
 /// once its execve has succeeded. `on_clone` runs in the parent right after
@@ -34,45 +32,31 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     let mut spec = spec.clone();
     spec.root.path = std::fs::canonicalize(&spec.root.path)
         .step(|| format!("root.path {}", spec.root.path.display()))?;
-    let host = Host::detect(&spec);
-
-    // sync: parent → child "maps are written, go on"; its EOF before that
-    // byte means the parent died. error: child → parent, CLOEXEC, so a
-    // successful execve closes it and the parent reads EOF.
-    let (sync_r, sync_w) = fd::pipe().step(|| "creating a pipe")?;
-    let (err_r, err_w) = match fd::pipe().step(|| "creating a pipe") {
-        Ok(p) => p,
-        Err(e) => {
-            fd::close(sync_r);
-            fd::close(sync_w);
-            return Err(e);
-        }
-    };
+    let mut host = Host::detect(&spec);
+    let pipes = Pipes::open()?;
 
     // 1. New namespaces, all at once: the user namespace is created first by
     //    the kernel and owns the others, which is what lets an unprivileged
     //    user create them.
     let pid = match process::clone_fork(namespaces::clone_flags(&spec)) {
-        Ok(Forked::Child) => {
-            fd::close(sync_w);
-            fd::close(err_r);
-            child(&spec, host, sync_r, err_w)
-        }
+        Ok(Forked::Child) => pipes.into_child().exec_after(&spec.process, |sync_r| {
+            wait_for_id_maps(sync_r);
+            host.setgroups_denied = host::setgroups_denied();
+            setup(&LinuxSyscall, &spec, &host)
+        }),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
-            [sync_r, sync_w, err_r, err_w]
-                .iter()
-                .for_each(|&fd| fd::close(fd));
+            pipes.close();
             return Err(clone_error(&spec, e));
         }
     };
     on_clone(pid);
-    fd::close(sync_r);
-    fd::close(err_w);
-    let result = parent(&spec, pid, sync_w, err_r);
-    fd::close(sync_w);
-    fd::close(err_r);
-    result.map(|()| pid)
+    let parent = pipes.into_parent();
+    // 2. The child's id maps, written from outside its user namespace; then
+    //    the child is released. The sync pipe stays open until the verdict:
+    //    the child checks it to know we are still alive right before execve.
+    let ready = idmap::write_mappings(pid, &spec).and_then(|()| parent.release());
+    parent.verdict(pid, ready).map(|()| pid)
 }
 
 fn clone_error(spec: &Spec, e: Errno) -> Error {
@@ -86,73 +70,13 @@ fn clone_error(spec: &Spec, e: Errno) -> Error {
     }
 }
 
-fn parent(spec: &Spec, pid: i32, sync_w: c_int, err_r: c_int) -> Result<(), Error> {
-    let abort = |e: Error| {
-        let _ = process::kill(pid, SIGKILL);
-        let _ = process::wait(pid);
-        Err(e)
-    };
-    // 2. The child's id maps, written from outside its user namespace.
-    if let Err(e) = idmap::write_mappings(pid, spec) {
-        return abort(e);
-    }
-    // Release the child. The write end stays open until the verdict: the
-    // child checks it to know we are still alive right before execve.
-    if let Err(e) = fd::write_all(sync_w, b"1").step(|| "releasing the container process") {
-        return abort(e);
-    }
-    let report = match fd::read_to_end(err_r).step(|| "waiting for the container process") {
-        Ok(r) => r,
-        Err(e) => return abort(e),
-    };
-    if report.is_empty() {
-        return Ok(()); // EOF: execve succeeded and closed the pipe
-    }
-    let _ = process::wait(pid);
-    let text = String::from_utf8_lossy(&report);
-    Err(Error::from_json(&text)
-        .unwrap_or_else(|| Error::setup(format!("container setup failed: {}", text))))
-}
-
-/// The child: never returns. Any failure is sent on the error pipe as JSON
-/// and ends the process with the error's exit code.
-fn child(spec: &Spec, mut host: Host, sync_r: c_int, err_w: c_int) -> ! {
-    // Dispositions and the mask survive execve (Rust ignores SIGPIPE; the
-    // runtime blocks forwarded signals around clone): start clean.
-    signal::reset_all();
-    let err = child_until_exec(spec, &mut host, sync_r);
-    let _ = fd::write_all(err_w, err.to_json().to_string().as_bytes());
-    process::exit_now(err.exit_code())
-}
-
-/// Returns only with the error that stopped it.
-fn child_until_exec(spec: &Spec, host: &mut Host, sync_r: c_int) -> Error {
-    // Die with the helper from the very start; re-armed before execve since
-    // the uid switch clears it.
-    if let Err(e) = cred::set_pdeathsig(SIGKILL).step(|| "setting the parent-death signal") {
-        return e;
-    }
-    // Wait for the id maps. EOF instead of the byte: the parent is gone (it
-    // may have died before our PDEATHSIG was set) and nobody waits for us.
+/// EOF instead of the parent's byte: it is gone (it may have died before our
+/// PDEATHSIG was set) and nobody waits for us.
+fn wait_for_id_maps(sync_r: c_int) {
     let mut byte = [0u8; 1];
     if fd::read(sync_r, &mut byte) != Ok(1) {
         process::exit_now(1);
     }
-    host.setgroups_denied = host::setgroups_denied();
-
-    if let Err(e) = setup(&LinuxSyscall, spec, host) {
-        return e;
-    }
-    // If the parent died before PDEATHSIG was re-armed, nothing would kill
-    // us: it holds the sync pipe open for as long as it lives.
-    if fd::peer_closed(sync_r) {
-        process::exit_now(1);
-    }
-    // Nothing of the helper's (status fd, pipes) may reach the container.
-    if let Err(e) = fd::cloexec_from(3).step(|| "closing inherited file descriptors") {
-        return e;
-    }
-    exec::exec(&spec.process)
 }
 
 /// Child side, steps 3–7 of the setup order, ending right before execve.
@@ -189,28 +113,7 @@ pub fn setup(sys: &dyn Syscall, spec: &Spec, host: &Host) -> Result<(), Error> {
     if spec.creates_namespace(NamespaceKind::Network) {
         network::loopback_up(sys)?;
     }
-    sys.chdir(Path::new(&spec.process.cwd))
-        .step(|| format!("entering the working directory {}", spec.process.cwd))?;
-    if spec.process.terminal {
-        terminal::attach(sys, spec.process.console_size)?;
-    }
-    // Limits while we still hold CAP_SYS_RESOURCE to raise hard limits.
-    rlimits::apply(sys, &spec.process.rlimits)?;
-    // Capabilities: bounding set while we hold CAP_SETPCAP; KEEPCAPS so the
-    // permitted set survives a switch away from uid 0; then the final sets.
-    // No `capabilities` in the spec means none at all.
-    let caps = spec.process.capabilities.unwrap_or_default();
-    caps::limit_bounding(sys, caps.bounding, host.last_cap)?;
-    sys.set_keepcaps(true)
-        .step(|| "keeping capabilities across the uid switch")?;
-    user::switch(sys, &spec.process.user, host.setgroups_denied)?;
-    caps::apply(sys, &caps, host.last_cap)?;
-    if spec.process.no_new_privileges {
-        sys.set_no_new_privs().step(|| "setting no_new_privs")?;
-    }
-    // The uid switch cleared the parent-death signal.
-    sys.set_pdeathsig(SIGKILL)
-        .step(|| "setting the parent-death signal")
+    process_setup::apply(sys, &spec.process, host)
 }
 
 #[cfg(test)]
@@ -221,6 +124,7 @@ mod tests {
     use crate::sys::consts::*;
     use crate::syscall::RecordingSyscall;
     use std::fs;
+    use std::path::Path;
 
     fn sample(rootfs: &Path, vol: &Path) -> Spec {
         let mut spec = Spec::parse(&sample_json()).unwrap();

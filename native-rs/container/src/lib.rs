@@ -1,17 +1,20 @@
 //! tsbox container machinery: a `ContainerSpec` (config.json) in, a
 //! configured process out. std only, Rust 1.63, x86_64 and i686 Linux.
 //!
-//! Entry points: [`spec::Spec::load`], [`launch::spawn`], [`probe::Probe::run`].
-//! The setup sequence itself is [`launch::setup`]; each concern it uses has
-//! its own module, and every privileged call goes through
-//! [`syscall::Syscall`].
+//! Entry points: [`spec::Spec::load`], [`launch::spawn`] (a new container),
+//! [`join::spawn`] (a process in a running one, for `exec`),
+//! [`probe::Probe::run`]. The setup sequence itself is [`launch::setup`];
+//! each concern it uses has its own module, and every privileged call goes
+//! through [`syscall::Syscall`].
 
 pub mod caps;
 pub mod dev;
 pub mod error;
 pub mod exec;
+pub mod handoff;
 pub mod host;
 pub mod idmap;
+pub mod join;
 pub mod json;
 pub mod launch;
 pub mod masked;
@@ -21,6 +24,7 @@ pub mod network;
 pub mod paths;
 pub mod pivot;
 pub mod probe;
+pub mod process_setup;
 pub mod rlimits;
 pub mod rootfs;
 pub mod spec;

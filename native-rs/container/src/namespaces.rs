@@ -54,6 +54,19 @@ impl NamespaceKind {
         }
     }
 
+    /// Its file in /proc/PID/ns.
+    pub fn proc_name(self) -> &'static str {
+        match self {
+            NamespaceKind::User => "user",
+            NamespaceKind::Pid => "pid",
+            NamespaceKind::Mount => "mnt",
+            NamespaceKind::Uts => "uts",
+            NamespaceKind::Ipc => "ipc",
+            NamespaceKind::Network => "net",
+            NamespaceKind::Cgroup => "cgroup",
+        }
+    }
+
     pub fn clone_flag(self) -> c_int {
         match self {
             NamespaceKind::User => CLONE_NEWUSER,
@@ -74,6 +87,16 @@ pub fn clone_flags(spec: &Spec) -> c_int {
         .iter()
         .filter(|ns| ns.path.is_none())
         .fold(0, |flags, ns| flags | ns.kind.clone_flag())
+}
+
+/// `user+mnt` for CLONE_NEWUSER|CLONE_NEWNS, in join order (for messages and tests).
+pub fn flag_names(flags: c_int) -> String {
+    let names: Vec<&str> = NamespaceKind::ALL
+        .iter()
+        .filter(|k| flags & k.clone_flag() != 0)
+        .map(|k| k.proc_name())
+        .collect();
+    names.join("+")
 }
 
 /// setns(2) into every namespace given by path. Done in the (single-threaded)

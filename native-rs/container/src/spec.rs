@@ -234,9 +234,6 @@ impl Spec {
                 );
             }
         }
-        if !self.process.cwd.starts_with('/') {
-            return fail("process.cwd", "expected an absolute path");
-        }
         for (i, m) in self.mounts.iter().enumerate() {
             if !m.destination.starts_with('/') {
                 return fail(
@@ -245,10 +242,45 @@ impl Spec {
                 );
             }
         }
-        for (i, l) in self.process.rlimits.iter().enumerate() {
+        self.process.validate()
+    }
+}
+
+impl Process {
+    /// An OCI `process` object on its own (what `exec` runs in a container
+    /// that is already there); errors name paths under `process.`.
+    pub fn load(file: &Path) -> Result<Process> {
+        let text = std::fs::read_to_string(file).map_err(|e| SpecError {
+            path: String::new(),
+            message: format!("reading {}: {}", file.display(), e),
+        })?;
+        Process::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Result<Process> {
+        let doc = json::parse(text).map_err(|e| SpecError {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        let process = parse_process(object(Some(&doc), "process")?)?;
+        process.validate()?;
+        Ok(process)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let fail = |path: String, message: &str| {
+            Err(SpecError {
+                path,
+                message: message.into(),
+            })
+        };
+        if !self.cwd.starts_with('/') {
+            return fail("process.cwd".into(), "expected an absolute path");
+        }
+        for (i, l) in self.rlimits.iter().enumerate() {
             if l.soft > l.hard {
                 return fail(
-                    &format!("process.rlimits[{}]", i),
+                    format!("process.rlimits[{}]", i),
                     "soft limit is above the hard limit",
                 );
             }
@@ -755,6 +787,23 @@ pub(crate) mod tests {
                 && spec.root.overlay.is_none()
         );
         assert!(spec.process.user.additional_gids.is_empty());
+    }
+
+    #[test]
+    fn a_process_on_its_own() {
+        let doc = json::parse(&sample_json()).unwrap();
+        let text = doc.get("process").unwrap().to_string();
+        let p = Process::parse(&text).unwrap();
+        assert_eq!(p, Spec::parse(&sample_json()).unwrap().process);
+        let bad = text.replace("\"/work/dir\"", "\"work\"");
+        assert_eq!(
+            Process::parse(&bad).unwrap_err().to_string(),
+            "process.cwd: expected an absolute path"
+        );
+        assert_eq!(
+            Process::parse("[]").unwrap_err().to_string(),
+            "process: expected an object"
+        );
     }
 
     #[test]

@@ -59,6 +59,26 @@ impl StatusEvents {
     }
 }
 
+impl StatusEvents {
+    /// The whole report of a process that `spawn`ed it: `error`, or
+    /// `started`, then (after waiting for it) `exited`. Returns the exit code
+    /// to leave with.
+    pub fn supervise(&self, spawned: Result<i32, Error>) -> i32 {
+        let pid = match spawned {
+            Ok(pid) => pid,
+            Err(e) => return self.error(&e),
+        };
+        self.started(pid);
+        match wait_exit(pid) {
+            Ok((code, signal)) => {
+                self.exited(code, signal);
+                code
+            }
+            Err(e) => self.error(&Error::errno("waiting for the container", e)),
+        }
+    }
+}
+
 /// Waits for the container's init: its exit code, or 128+n and the signal's
 /// name when signal n killed it (as a shell reports it).
 pub fn wait_exit(pid: i32) -> Result<(i32, Option<String>), Errno> {

@@ -2,19 +2,26 @@
 //! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
+//!   tsbox-runtime exec --pid PID --process FILE [--status-fd N]
 //!   tsbox-runtime probe
 //!   tsbox-runtime --version
 //!
 //! Usage errors: one line on stderr, exit 125.
 
+mod exec;
+mod flags;
 mod run;
 mod signals;
 
+use container::error::Error;
 use container::probe::Probe;
+use container::sys::consts::SIGKILL;
+use container::sys::{cred, process};
+use flags::Flags;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -32,6 +39,10 @@ fn main() {
             Ok(opts) => run::run(&opts),
             Err(msg) => usage_error(&msg),
         },
+        (Some("exec"), _) => match parse_exec(&args[1..]) {
+            Ok(opts) => exec::exec(&opts),
+            Err(msg) => usage_error(&msg),
+        },
         (None, _) => usage_error("missing command"),
         (Some(cmd), _) => usage_error(&format!("unknown command or arguments: {}", cmd)),
     };
@@ -43,45 +54,41 @@ fn usage_error(msg: &str) -> i32 {
     125
 }
 
-/// `--bundle DIR` / `--bundle=DIR`, `--status-fd N` / `--status-fd=N`.
 fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
-    let mut bundle: Option<PathBuf> = None;
-    let mut status_fd: Option<i32> = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let text = arg.to_string_lossy();
-        let (name, inline) = match text.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(OsString::from(v))),
-            _ => (text.to_string(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or(format!("{} needs a value", name))
-        };
-        match name.as_str() {
-            "--bundle" | "-b" => bundle = Some(PathBuf::from(value()?)),
-            "--status-fd" => {
-                let v = value()?;
-                let fd = v
-                    .to_str()
-                    .and_then(|s| s.parse::<i32>().ok())
-                    .filter(|fd| *fd >= 0);
-                let fd = fd.ok_or(format!(
-                    "--status-fd {}: expected a file descriptor number",
-                    v.to_string_lossy()
-                ))?;
-                if !container::sys::fd::is_open(fd) {
-                    return Err(format!("--status-fd {}: not an open file descriptor", fd));
-                }
-                status_fd = Some(fd);
-            }
-            other => return Err(format!("unknown option {}", other)),
-        }
-    }
+    let mut flags = Flags::parse(args, &["--bundle", "--status-fd"])?;
     Ok(run::Options {
-        bundle: bundle.ok_or("run needs --bundle DIR")?,
-        status_fd,
+        bundle: PathBuf::from(flags.required("--bundle", "run")?),
+        status_fd: flags.status_fd()?,
     })
+}
+
+fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
+    let mut flags = Flags::parse(args, &["--pid", "--process", "--status-fd"])?;
+    let pid = flags.required("--pid", "exec")?;
+    let pid = pid
+        .to_str()
+        .and_then(|s| s.parse::<i32>().ok())
+        .filter(|p| *p > 0)
+        .ok_or(format!(
+            "--pid {}: expected a process id",
+            pid.to_string_lossy()
+        ))?;
+    Ok(exec::Options {
+        pid,
+        process: PathBuf::from(flags.required("--process", "exec")?),
+        status_fd: flags.status_fd()?,
+    })
+}
+
+/// Die with whoever started us: a container process must not outlive a
+/// front end that was SIGKILLed (the container's process in turn dies with
+/// us). If the parent is already gone, the check after arming tells.
+fn die_with_parent() -> Result<(), Error> {
+    let parent = process::parent_pid();
+    if cred::set_pdeathsig(SIGKILL).is_err() || process::parent_pid() != parent {
+        return Err(Error::setup(
+            "the process that started tsbox-runtime has exited",
+        ));
+    }
+    Ok(())
 }

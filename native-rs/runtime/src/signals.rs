@@ -44,7 +44,7 @@ pub fn install(own_session: bool) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Called right after clone with the container's pid.
+/// Called right after clone (or fork) with the container process's pid.
 pub fn forward_to(pid: i32) {
     TARGET.store(pid, Ordering::SeqCst);
     let _ = signal::unblock(&FORWARDED);

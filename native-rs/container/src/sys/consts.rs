@@ -19,7 +19,8 @@ mod nr {
     pub const SYS_CAPSET: c_long = 185;
 }
 pub use nr::*;
-/// Same number on every architecture (unified table from 424 on).
+// Same numbers on every architecture (unified table from 424 on).
+pub const SYS_PIDFD_OPEN: c_long = 434;
 pub const SYS_CLOSE_RANGE: c_long = 436;
 
 // clone(2) / setns(2) namespace flags
@@ -65,6 +66,7 @@ pub const ST_RELATIME: c_ulong = 4096;
 
 // prctl(2)
 pub const PR_SET_PDEATHSIG: c_int = 1;
+pub const PR_GET_PDEATHSIG: c_int = 2;
 pub const PR_SET_KEEPCAPS: c_int = 8;
 pub const PR_CAPBSET_DROP: c_int = 24;
 pub const PR_SET_NO_NEW_PRIVS: c_int = 38;

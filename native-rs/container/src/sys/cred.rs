@@ -14,6 +14,13 @@ pub fn set_pdeathsig(sig: c_int) -> Result<(), Errno> {
     prctl(PR_SET_PDEATHSIG, sig as c_ulong)
 }
 
+/// The current parent-death signal (0: none).
+pub fn pdeathsig() -> Result<c_int, Errno> {
+    let mut sig: c_int = 0;
+    prctl(PR_GET_PDEATHSIG, &mut sig as *mut c_int as c_ulong)?;
+    Ok(sig)
+}
+
 pub fn set_keepcaps(on: bool) -> Result<(), Errno> {
     prctl(PR_SET_KEEPCAPS, on as c_ulong)
 }

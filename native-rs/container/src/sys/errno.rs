@@ -15,6 +15,7 @@ pub const EINTR: Errno = Errno(4);
 pub const ENOEXEC: Errno = Errno(8);
 pub const EBADF: Errno = Errno(9);
 pub const ECHILD: Errno = Errno(10);
+pub const ENOMEM: Errno = Errno(12);
 pub const EACCES: Errno = Errno(13);
 pub const EEXIST: Errno = Errno(17);
 pub const ENOTDIR: Errno = Errno(20);

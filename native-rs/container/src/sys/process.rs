@@ -68,6 +68,14 @@ pub fn setns(fd: c_int, nstype: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::setns(fd, nstype) }).map(drop)
 }
 
+/// A close-on-exec fd that refers to process `pid` itself, not to whichever
+/// process holds the number later (Linux 5.3+; ENOSYS before).
+pub fn pidfd_open(pid: i32) -> Result<c_int, Errno> {
+    let zero: c_long = 0;
+    let ret = unsafe { ffi::syscall(SYS_PIDFD_OPEN, pid as c_long, zero) };
+    Errno::check(ret as c_int)
+}
+
 /// Leaves immediately: no atexit handlers, no flushing of buffers that are
 /// copies of the parent's.
 pub fn exit_now(code: i32) -> ! {

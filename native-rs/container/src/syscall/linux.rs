@@ -1,5 +1,5 @@
 use super::Syscall;
-use crate::sys::{cred, mount, net, tty, Errno};
+use crate::sys::{cred, mount, net, process, tty, Errno};
 use std::os::raw::{c_int, c_ulong};
 use std::path::Path;
 
@@ -22,6 +22,9 @@ impl Syscall for LinuxSyscall {
     }
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno> {
         mount::mount_flags(path)
+    }
+    fn setns(&self, fd: c_int, nstype: c_int) -> Result<(), Errno> {
+        process::setns(fd, nstype)
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
         mount::pivot_root(new_root, put_old)

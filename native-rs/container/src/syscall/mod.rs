@@ -26,6 +26,8 @@ pub trait Syscall {
     fn umount2(&self, target: &Path, flags: c_int) -> Result<(), Errno>;
     /// The `MS_*` flags the mount at `path` currently has (from statvfs).
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno>;
+    /// setns(2): `fd` is a namespace file or a pidfd, `nstype` CLONE_NEW* flags.
+    fn setns(&self, fd: c_int, nstype: c_int) -> Result<(), Errno>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno>;
     fn chdir(&self, path: &Path) -> Result<(), Errno>;
     fn sethostname(&self, name: &str) -> Result<(), Errno>;

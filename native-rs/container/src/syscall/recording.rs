@@ -1,4 +1,5 @@
 use super::Syscall;
+use crate::namespaces;
 use crate::sys::Errno;
 use std::cell::RefCell;
 use std::os::raw::{c_int, c_ulong};
@@ -94,6 +95,9 @@ impl Syscall for RecordingSyscall {
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno> {
         self.record(format!("statvfs {}", self.show(path)))?;
         Ok(self.mount_flags)
+    }
+    fn setns(&self, fd: c_int, nstype: c_int) -> Result<(), Errno> {
+        self.record(format!("setns {} {}", fd, namespaces::flag_names(nstype)))
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
         self.record(format!(

@@ -1,0 +1,334 @@
+//! Joining a running container: what `exec` runs. The caller enters the
+//! namespaces of the container's init, forks so that the child is inside its
+//! PID namespace, and the child takes the process's cwd, terminal, limits,
+//! user and capabilities ([`process_setup`]) and execs, reporting over the
+//! same hand-off as [`crate::launch::spawn`]. No rootfs set-up: the mount
+//! namespace has it, and joining it makes its root ours.
+//!
+//! Order, as crun, youki, runc's nsexec and nsenter do it: the user
+//! namespace first when it is not ours, so a rootless owner joins the others
+//! with the capabilities it has in there; mount last. `setns` on a pidfd
+//! (Linux 5.8) joins them all at once (the kernel takes the user namespace
+//! first and checks the others against it) and cannot hit another process
+//! that took over the pid; /proc/PID/ns/* files, all opened before the first
+//! join, are the fallback.
+
+use crate::error::{Context, Error, ErrorKind};
+use crate::handoff::Pipes;
+use crate::host::Host;
+use crate::namespaces::{self, NamespaceKind};
+use crate::process_setup;
+use crate::spec::Process;
+use crate::sys::errno::{EINVAL, ENOENT, ENOMEM, ENOSYS, ESRCH};
+use crate::sys::process::{self, Forked};
+use crate::sys::{cred, fd, Errno};
+use crate::syscall::{LinuxSyscall, Syscall};
+use std::fs::{self, File};
+use std::os::raw::c_int;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::IntoRawFd;
+
+/// The container's init, with handles on its namespaces opened up front
+/// (once we are in its mount namespace, its /proc entry is out of reach).
+pub struct Target {
+    pid: i32,
+    pidfd: Option<c_int>,
+    /// The namespaces that are not ours, in join order, as open ns files.
+    files: Vec<(NamespaceKind, c_int)>,
+    host: Host,
+}
+
+impl Target {
+    pub fn open(pid: i32) -> Result<Target, Error> {
+        let pidfd = match process::pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            Err(ENOSYS) => None,
+            Err(ESRCH) => return Err(not_running(pid)),
+            Err(e) => return Err(Error::errno(format!("opening process {}", pid), e)),
+        };
+        let mut target = Target {
+            pid,
+            pidfd,
+            files: Vec::new(),
+            host: Host::of_process(pid),
+        };
+        if let Err(e) = target.open_namespaces() {
+            target.close();
+            return Err(e);
+        }
+        Ok(target)
+    }
+
+    fn open_namespaces(&mut self) -> Result<(), Error> {
+        for kind in NamespaceKind::ALL {
+            let theirs = format!("/proc/{}/ns/{}", self.pid, kind.proc_name());
+            let ours = format!("/proc/self/ns/{}", kind.proc_name());
+            let open = File::open(&theirs).and_then(|f| Ok((f.metadata()?, f)));
+            let (meta, file) = match open {
+                Ok(found) => found,
+                // A zombie has no namespaces left; a dead pid no /proc entry.
+                Err(e) if e.raw_os_error() == Some(ENOENT.0) && self.gone() => {
+                    return Err(not_running(self.pid))
+                }
+                // A kind this kernel does not have: nobody is in one.
+                Err(e) if e.raw_os_error() == Some(ENOENT.0) => continue,
+                Err(e) => return Err(e).step(|| format!("opening {}", theirs)),
+            };
+            let same = fs::metadata(&ours)
+                .map(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()))
+                .unwrap_or(false);
+            if !same {
+                self.files.push((kind, file.into_raw_fd()));
+            }
+        }
+        // A container always has its own mount namespace. Without one this
+        // pid is not (any more) a container's init, and "joining" it would
+        // run the command beside us on the host.
+        if !self.files.iter().any(|(k, _)| *k == NamespaceKind::Mount) {
+            return Err(Error::new(
+                ErrorKind::NotRunning,
+                format!(
+                    "process {} is not a container's init (it shares our mount namespace)",
+                    self.pid
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn gone(&self) -> bool {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        status.is_empty()
+            || status
+                .lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'))
+    }
+
+    fn close(&mut self) {
+        for fd in self
+            .pidfd
+            .take()
+            .into_iter()
+            .chain(self.files.drain(..).map(|(_, fd)| fd))
+        {
+            fd::close(fd);
+        }
+    }
+
+    fn flags(&self) -> c_int {
+        self.files.iter().fold(0, |f, (k, _)| f | k.clone_flag())
+    }
+}
+
+fn not_running(pid: i32) -> Error {
+    Error::new(
+        ErrorKind::NotRunning,
+        format!(
+            "the container is not running (its init, process {}, has exited)",
+            pid
+        ),
+    )
+}
+
+/// Enters the target's namespaces: all at once through the pidfd, else one
+/// file at a time, user first (EINVAL from the pidfd: a kernel before 5.8).
+pub fn join_namespaces(sys: &dyn Syscall, target: &Target) -> Result<(), Error> {
+    let joining = || {
+        format!(
+            "joining the container's namespaces ({})",
+            namespaces::flag_names(target.flags())
+        )
+    };
+    if let Some(pidfd) = target.pidfd {
+        match sys.setns(pidfd, target.flags()) {
+            Ok(()) => return Ok(()),
+            Err(ESRCH) => return Err(not_running(target.pid)),
+            Err(EINVAL) => {}
+            Err(e) => return Err(Error::errno(joining(), e)),
+        }
+    }
+    for (kind, fd) in &target.files {
+        sys.setns(*fd, kind.clone_flag())
+            .step(|| format!("joining the container's {} namespace", kind.spec_name()))?;
+    }
+    Ok(())
+}
+
+/// Starts `process` in the running container whose init is `pid` and returns
+/// its pid (in our PID namespace) once its execve succeeded. `on_fork` runs
+/// right after the fork with that pid. The caller stays in the container's
+/// namespaces afterwards (its status fd and pipes work as before).
+///
+/// Must be called from a single-threaded process: setns(CLONE_NEWUSER)
+/// refuses others, and the child uses std freely.
+pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Result<i32, Error> {
+    let mut target = Target::open(pid)?;
+    let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
+    target.close();
+    joined?;
+    let host = target.host;
+    let pipes = Pipes::open()?;
+    // The child is the first of ours in the container's PID namespace.
+    let child = match process::clone_fork(0) {
+        Ok(Forked::Child) => pipes.into_child().exec_after(process, |_| {
+            process_setup::apply(&LinuxSyscall, process, &host)
+        }),
+        Ok(Forked::Parent(child)) => child,
+        Err(e) => {
+            pipes.close();
+            return Err(fork_error(pid, e));
+        }
+    };
+    on_fork(child);
+    pipes.into_parent().verdict(child, Ok(())).map(|()| child)
+}
+
+/// No process may be added to a PID namespace whose init has exited.
+fn fork_error(pid: i32, e: Errno) -> Error {
+    if e == ENOMEM {
+        not_running(pid)
+    } else {
+        Error::errno("forking into the container", e)
+    }
+}
+
+/// Joining a user namespace is a change of credentials, which may clear our
+/// parent-death signal: put it back, and make sure the parent it stands for
+/// did not exit in between.
+fn keeping_parent_death_signal<F>(join: F) -> Result<(), Error>
+where
+    F: FnOnce() -> Result<(), Error>,
+{
+    let parent = process::parent_pid();
+    let signal = cred::pdeathsig().unwrap_or(0);
+    join()?;
+    if signal != 0 {
+        cred::set_pdeathsig(signal).step(|| "setting the parent-death signal")?;
+        if process::parent_pid() != parent {
+            return Err(Error::setup("the process that started the exec has exited"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::tests::sample_json;
+    use crate::spec::Spec;
+    use crate::syscall::RecordingSyscall;
+    use std::path::Path;
+
+    /// Exec has no rootfs of its own: nothing to show as $ROOT.
+    fn recorder() -> RecordingSyscall {
+        RecordingSyscall::new(Path::new("/no-rootfs"))
+    }
+
+    /// A target whose namespaces are all not ours (fds are just labels here).
+    fn target(pidfd: Option<c_int>) -> Target {
+        Target {
+            pid: 4242,
+            pidfd,
+            files: NamespaceKind::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (*k, 10 + i as c_int))
+                .collect(),
+            host: Host {
+                in_user_ns: true,
+                setgroups_denied: true,
+                last_cap: 40,
+            },
+        }
+    }
+
+    #[test]
+    fn pidfd_joins_all_at_once() {
+        let sys = recorder();
+        join_namespaces(&sys, &target(Some(3))).unwrap();
+        assert_eq!(sys.calls(), ["setns 3 user+ipc+uts+net+pid+cgroup+mnt"]);
+    }
+
+    #[test]
+    fn files_join_user_first_and_mount_last() {
+        let sys = recorder();
+        // A kernel before 5.8 takes no pidfd: the files, one by one.
+        sys.fail_when("setns 3 ", EINVAL);
+        join_namespaces(&sys, &target(Some(3))).unwrap();
+        let want = [
+            "setns 3 user+ipc+uts+net+pid+cgroup+mnt",
+            "setns 10 user",
+            "setns 11 ipc",
+            "setns 12 uts",
+            "setns 13 net",
+            "setns 14 pid",
+            "setns 15 cgroup",
+            "setns 16 mnt",
+        ];
+        assert_eq!(sys.calls(), want);
+
+        let sys = recorder();
+        join_namespaces(&sys, &target(None)).unwrap();
+        assert_eq!(sys.calls(), want[1..]);
+    }
+
+    #[test]
+    fn our_own_user_namespace_is_not_joined() {
+        let mut t = target(Some(3));
+        t.files.retain(|(k, _)| *k != NamespaceKind::User);
+        let sys = recorder();
+        join_namespaces(&sys, &t).unwrap();
+        assert_eq!(sys.calls(), ["setns 3 ipc+uts+net+pid+cgroup+mnt"]);
+    }
+
+    #[test]
+    fn errors_name_the_namespace_and_a_dead_init() {
+        let sys = recorder();
+        sys.fail_when("setns 13", crate::sys::errno::EPERM);
+        let e = join_namespaces(&sys, &target(None)).unwrap_err();
+        assert_eq!(
+            e.message,
+            "joining the container's network namespace: Operation not permitted"
+        );
+        let sys = recorder();
+        sys.fail_when("setns 3", ESRCH);
+        let e = join_namespaces(&sys, &target(Some(3))).unwrap_err();
+        assert_eq!((e.kind, e.exit_code()), (ErrorKind::NotRunning, 125));
+        assert_eq!(fork_error(7, ENOMEM).kind, ErrorKind::NotRunning);
+    }
+
+    /// The whole recorded sequence of an exec: namespaces (parent), then the
+    /// process's own set-up (child), in the container's order.
+    #[test]
+    fn recorded_exec_order() {
+        let mut process = Spec::parse(&sample_json()).unwrap().process;
+        process.terminal = true;
+        let t = target(Some(3));
+        let sys = recorder();
+        join_namespaces(&sys, &t).unwrap();
+        process_setup::apply(&sys, &process, &t.host).unwrap();
+        let calls: Vec<String> = sys
+            .calls()
+            .into_iter()
+            .filter(|c| !c.starts_with("capbset_drop"))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                "setns 3 user+ipc+uts+net+pid+cgroup+mnt",
+                "chdir /work/dir",
+                "setsid",
+                "tiocsctty 0",
+                "setrlimit 7 1024 4096",
+                "keepcaps 1",
+                // setgroups is denied in the container's user namespace: not called.
+                "setresgid 0",
+                "setresuid 0",
+                "capset e=0x1 p=0x1 i=0x0",
+                "ambient_clear",
+                "no_new_privs",
+                "pdeathsig 9",
+            ]
+        );
+    }
+}
