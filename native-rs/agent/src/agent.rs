@@ -13,9 +13,11 @@
 
 use crate::cgroup;
 use crate::frame::{self, Decoder, Item};
-use crate::supervisor::{self, Stdio};
+use crate::stdio::{Channels, ProcessStdio, Streams};
+use crate::supervisor::{self, Job};
 use crate::sys;
 use container::json::{self, Json};
+use container::spec::Process;
 use container::sys::consts::{POLLHUP, SIGCHLD, SIGKILL};
 use container::sys::types::{PollFd, SigInfoHead};
 use container::sys::{fd, ffi, mount, process, signal, tty, Errno};
@@ -49,50 +51,54 @@ extern "C" fn on_sigchld(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void
     });
 }
 
-struct OutStream {
-    fd: c_int,
-    chan: u32,
-    credit: u64,
-    /// EOF seen and sent to the host.
-    done: bool,
-}
-
-struct InStream {
-    fd: c_int,
-    chan: u32,
-    pending: VecDeque<u8>,
-    eof: bool,
-    closed: bool,
-    /// Bytes the host may still send without more credit.
-    allowance: u64,
-}
-
+/// A supervised process: a container's init, or a process exec'd into one.
 struct Ctr {
     supervisor: i32,
     pid: Option<i32>,
     gate_w: Option<c_int>,
     status_r: Option<c_int>,
     status_buf: Vec<u8>,
-    stdin: Option<InStream>,
-    stdout: Option<OutStream>,
-    stderr: Option<OutStream>,
-    pty_master: Option<c_int>,
+    io: Streams,
     start_req: Option<u64>,
     wait_reqs: Vec<u64>,
     error: Option<Json>,
     exited: Option<(i32, Option<String>)>,
     supervisor_status: Option<c_int>,
+    /// The container's own (exec'd processes only join it).
     cgroup: Option<PathBuf>,
-    dir: PathBuf,
+    /// The container's tmpfs; None for an exec'd process.
+    dir: Option<PathBuf>,
+    /// For an exec'd process: the container it runs in.
+    parent: Option<String>,
     deleted: bool,
 }
 
 impl Ctr {
+    fn new(supervisor: i32, status_r: c_int, io: Streams) -> Ctr {
+        Ctr {
+            supervisor,
+            pid: None,
+            gate_w: None,
+            status_r: Some(status_r),
+            status_buf: Vec::new(),
+            io,
+            start_req: None,
+            wait_reqs: Vec::new(),
+            error: None,
+            exited: None,
+            supervisor_status: None,
+            cgroup: None,
+            dir: None,
+            parent: None,
+            deleted: false,
+        }
+    }
+
     fn finished(&self) -> bool {
         self.supervisor_status.is_some()
             && self.status_r.is_none()
-            && self.stdout.as_ref().map_or(true, |s| s.done)
-            && self.stderr.as_ref().map_or(true, |s| s.done)
+            && self.io.stdout.as_ref().map_or(true, |s| s.done)
+            && self.io.stderr.as_ref().map_or(true, |s| s.done)
     }
 
     fn running(&self) -> bool {
@@ -246,14 +252,14 @@ impl Agent {
             if let Some(s) = c.status_r {
                 add(&mut fds, s, POLLIN, Target::Status(i));
             }
-            for (k, s) in [(1u8, &c.stdout), (2u8, &c.stderr)] {
+            for (k, s) in [(1u8, &c.io.stdout), (2u8, &c.io.stderr)] {
                 if let Some(s) = s {
                     if !s.done && s.credit > 0 && !link_busy {
                         add(&mut fds, s.fd, POLLIN, Target::Out(i, k));
                     }
                 }
             }
-            if let Some(s) = &c.stdin {
+            if let Some(s) = &c.io.stdin {
                 if !s.closed && (!s.pending.is_empty() || s.eof) {
                     add(&mut fds, s.fd, POLLOUT, Target::In(i));
                 }
@@ -333,7 +339,7 @@ impl Agent {
                     }
                 };
                 let mut over = false;
-                if let Some(s) = self.ctrs.get_mut(&id).and_then(|c| c.stdin.as_mut()) {
+                if let Some(s) = self.ctrs.get_mut(&id).and_then(|c| c.io.stdin.as_mut()) {
                     if s.eof || (f.payload.len() as u64) > s.allowance {
                         over = true;
                     } else {
@@ -352,7 +358,7 @@ impl Agent {
             }
             frame::EOF => {
                 if let Some(id) = self.in_chans.get(&f.channel).cloned() {
-                    if let Some(s) = self.ctrs.get_mut(&id).and_then(|c| c.stdin.as_mut()) {
+                    if let Some(s) = self.ctrs.get_mut(&id).and_then(|c| c.io.stdin.as_mut()) {
                         s.eof = true;
                     }
                 }
@@ -365,7 +371,10 @@ impl Agent {
                     as u64;
                 if let Some(id) = self.out_chans.get(&f.channel).cloned() {
                     if let Some(c) = self.ctrs.get_mut(&id) {
-                        for s in [c.stdout.as_mut(), c.stderr.as_mut()].into_iter().flatten() {
+                        for s in [c.io.stdout.as_mut(), c.io.stderr.as_mut()]
+                            .into_iter()
+                            .flatten()
+                        {
                             if s.chan == f.channel {
                                 s.credit += n;
                             }
@@ -400,6 +409,7 @@ impl Agent {
             "hello" => self.op_hello(id, req),
             "create" => self.op_create(id, &cid, req),
             "start" => self.op_start(id, &cid),
+            "exec" => self.op_exec(id, &cid, req),
             "signal" => self.op_signal(id, &cid, req),
             "resize" => self.op_resize(id, &cid, req),
             "wait" => self.op_wait(id, &cid),
@@ -452,44 +462,12 @@ impl Agent {
     }
 
     fn op_create(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
-        if cid.is_empty()
-            || cid.len() > 64
-            || !cid
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(err_json(
-                "spec",
-                "create needs a cid of [A-Za-z0-9_-]{1,64}",
-                125,
-            ));
-        }
-        if self.ctrs.contains_key(cid) {
-            return Err(err_json("spec", &format!("container {} exists", cid), 125));
-        }
+        self.check_new_id(cid, "create needs a cid")?;
         let spec_json = req
             .get("spec")
             .ok_or_else(|| err_json("spec", "create needs a spec", 125))?;
-        let mut spec = Spec::parse(&spec_json.to_string()).map_err(|e| {
-            let e = container::Error::from(e);
-            err_json(e.kind.as_str(), &e.message, e.exit_code())
-        })?;
-        let chan = |name: &str| {
-            req.get(name)
-                .and_then(|v| v.as_number())
-                .and_then(|n| n.as_u32())
-        };
-        let (stdin_chan, stdout_chan, stderr_chan) =
-            (chan("stdin"), chan("stdout"), chan("stderr"));
-        for c in [stdin_chan, stdout_chan, stderr_chan].iter().flatten() {
-            if *c == 0 || self.in_chans.contains_key(c) || self.out_chans.contains_key(c) {
-                return Err(err_json(
-                    "spec",
-                    &format!("channel {} is 0 or in use", c),
-                    125,
-                ));
-            }
-        }
+        let mut spec = Spec::parse(&spec_json.to_string()).map_err(spec_error)?;
+        let chans = self.channels(req)?;
 
         // The container's private tmpfs: root mount point, overlay upper and work.
         let dir = supervisor::container_dir(cid);
@@ -502,142 +480,191 @@ impl Agent {
             cleanup_dir(&dir);
             return Err(err_json("setup", &m, 125));
         }
-        let resources = req
-            .get("spec")
-            .and_then(|s| s.get("linux"))
-            .and_then(|l| l.get("resources"));
+        let resources = spec_json.get("linux").and_then(|l| l.get("resources"));
         let cg = match cgroup::create(cid, resources) {
-            Ok(p) => Some(p),
+            Ok(p) => p,
             Err(m) => {
                 cleanup_dir(&dir);
                 return Err(err_json("setup", &m, 125));
             }
         };
-
-        let mut opened: Vec<c_int> = Vec::new();
-        let built = (|| -> Result<(Stdio, Option<InStream>, Option<OutStream>, Option<OutStream>, Option<c_int>), Errno> {
-            let mut stdio = Stdio { stdin: -1, stdout: -1, stderr: -1 };
-            if spec.process.terminal {
-                let (master, slave) = sys::open_pty()?;
-                opened.push(slave);
-                if let Some(size) = spec.process.console_size {
-                    let _ = tty::set_winsize(master, size.height, size.width);
-                }
-                stdio = Stdio { stdin: slave, stdout: slave, stderr: slave };
-                sys::set_nonblocking(master)?;
-                let input = match stdin_chan {
-                    Some(ch) => {
-                        let dup = dup_fd(master)?;
-                        Some(InStream { fd: dup, chan: ch, pending: VecDeque::new(), eof: false, closed: false, allowance: STREAM_WINDOW })
-                    }
-                    None => None,
-                };
-                let output = stdout_chan.map(|ch| OutStream { fd: master, chan: ch, credit: STREAM_WINDOW, done: false });
-                if output.is_none() {
-                    // Nobody reads: keep the master open so the slave does not hang up.
-                }
-                return Ok((stdio, input, output, None, Some(master)));
-            }
-            let mut input = None;
-            if let Some(ch) = stdin_chan {
-                let (r, w) = fd::pipe()?;
-                opened.push(r);
-                sys::set_nonblocking(w)?;
-                stdio.stdin = r;
-                input = Some(InStream { fd: w, chan: ch, pending: VecDeque::new(), eof: false, closed: false, allowance: STREAM_WINDOW });
-            }
-            let mut outs = [None, None];
-            for (k, ch) in [stdout_chan, stderr_chan].iter().enumerate() {
-                if let Some(ch) = ch {
-                    let (r, w) = fd::pipe()?;
-                    opened.push(w);
-                    sys::set_nonblocking(r)?;
-                    if k == 0 {
-                        stdio.stdout = w;
-                    } else {
-                        stdio.stderr = w;
-                    }
-                    outs[k] = Some(OutStream { fd: r, chan: *ch, credit: STREAM_WINDOW, done: false });
-                }
-            }
-            let [o, e] = outs;
-            Ok((stdio, input, o, e, None))
-        })();
-        let (stdio, stdin, stdout, stderr, pty_master) = match built {
-            Ok(b) => b,
-            Err(e) => {
-                opened.iter().for_each(|&f| fd::close(f));
-                cleanup_dir(&dir);
-                if let Some(cg) = &cg {
-                    cgroup::remove(cg);
-                }
-                return Err(err_json(
-                    "setup",
-                    &format!("setting up the container's stdio: {}", e.description()),
-                    125,
-                ));
-            }
-        };
-        let pipes = (|| -> Result<(c_int, c_int, c_int, c_int), Errno> {
-            let (sr, sw) = fd::pipe()?;
-            let (gr, gw) = fd::pipe()?;
-            sys::set_nonblocking(sr)?;
-            Ok((sr, sw, gr, gw))
-        })();
-        let (status_r, status_w, gate_r, gate_w) = match pipes {
+        let (gate_r, gate_w) = match fd::pipe() {
             Ok(p) => p,
             Err(e) => {
-                opened.iter().for_each(|&f| fd::close(f));
+                cgroup::remove(&cg);
+                cleanup_dir(&dir);
                 return Err(err_json(
                     "setup",
-                    &format!("creating pipes: {}", e.description()),
+                    &format!("creating a pipe: {}", e.description()),
                     125,
                 ));
             }
         };
-        let forked = supervisor::fork(&spec, &stdio, status_w, gate_r, cg.as_deref());
-        // The supervisor has its copies; ours would keep the pipes from ever reaching EOF.
-        opened.iter().for_each(|&f| fd::close(f));
-        fd::close(status_w);
+        let job = Job::Container {
+            spec: &spec,
+            gate_r,
+        };
+        let started = self.start_supervisor(
+            job,
+            chans,
+            spec.process.terminal,
+            spec.process.console_size,
+            Some(&cg),
+        );
         fd::close(gate_r);
-        let pid = match forked {
-            Ok(pid) => pid,
+        let mut c = match started {
+            Ok(c) => c,
             Err(e) => {
-                fd::close(status_r);
                 fd::close(gate_w);
-                return Err(err_json(e.kind.as_str(), &e.message, e.exit_code()));
+                cgroup::remove(&cg);
+                cleanup_dir(&dir);
+                return Err(e);
             }
         };
-        if let Some(s) = &stdin {
-            self.in_chans.insert(s.chan, cid.to_string());
-        }
-        for s in [&stdout, &stderr].iter().copied().flatten() {
-            self.out_chans.insert(s.chan, cid.to_string());
-        }
-        self.ctrs.insert(
-            cid.to_string(),
-            Ctr {
-                supervisor: pid,
-                pid: None,
-                gate_w: Some(gate_w),
-                status_r: Some(status_r),
-                status_buf: Vec::new(),
-                stdin,
-                stdout,
-                stderr,
-                pty_master,
-                start_req: None,
-                wait_reqs: Vec::new(),
-                error: None,
-                exited: None,
-                supervisor_status: None,
-                cgroup: cg,
-                dir,
-                deleted: false,
-            },
-        );
+        c.gate_w = Some(gate_w);
+        c.cgroup = Some(cg);
+        c.dir = Some(dir);
+        self.add(cid, c);
         self.reply_ok(id, vec![]);
         Ok(())
+    }
+
+    /// A process in the running container `cid`, under the handle `eid`
+    /// (which `wait`, `signal`, `resize`, `stats` and `delete` then take as
+    /// their cid). Answers once it runs, like `start`.
+    fn op_exec(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
+        let eid = req
+            .get("eid")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        self.check_new_id(&eid, "exec needs an eid")?;
+        let (pid, cg) = match self.ctrs.get(cid) {
+            Some(c) if c.parent.is_none() && c.running() => (c.pid.unwrap_or(0), c.cgroup.clone()),
+            Some(c) if c.parent.is_none() => {
+                return Err(err_json(
+                    "not_running",
+                    &format!("container {} is not running", cid),
+                    125,
+                ))
+            }
+            _ => return Err(no_such(cid)),
+        };
+        let process_json = req
+            .get("process")
+            .ok_or_else(|| err_json("spec", "exec needs a process", 125))?;
+        let process = Process::parse(&process_json.to_string()).map_err(spec_error)?;
+        let chans = self.channels(req)?;
+        let job = Job::Exec {
+            pid,
+            process: &process,
+        };
+        let mut c = self.start_supervisor(
+            job,
+            chans,
+            process.terminal,
+            process.console_size,
+            cg.as_deref(),
+        )?;
+        c.parent = Some(cid.to_string());
+        c.start_req = Some(id);
+        self.add(&eid, c);
+        Ok(())
+    }
+
+    /// A cid or eid: `[A-Za-z0-9_-]{1,64}`, not in use.
+    fn check_new_id(&self, id: &str, what: &str) -> Result<(), Json> {
+        let valid = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
+            return Err(err_json(
+                "spec",
+                &format!("{} of [A-Za-z0-9_-]{{1,64}}", what),
+                125,
+            ));
+        }
+        if self.ctrs.contains_key(id) {
+            return Err(err_json("spec", &format!("container {} exists", id), 125));
+        }
+        Ok(())
+    }
+
+    /// The request's stdio channel numbers; each must be new and not 0.
+    fn channels(&self, req: &Json) -> Result<Channels, Json> {
+        let chan = |name: &str| {
+            req.get(name)
+                .and_then(|v| v.as_number())
+                .and_then(|n| n.as_u32())
+        };
+        let chans = Channels {
+            stdin: chan("stdin"),
+            stdout: chan("stdout"),
+            stderr: chan("stderr"),
+        };
+        for c in [chans.stdin, chans.stdout, chans.stderr].iter().flatten() {
+            if *c == 0 || self.in_chans.contains_key(c) || self.out_chans.contains_key(c) {
+                return Err(err_json(
+                    "spec",
+                    &format!("channel {} is 0 or in use", c),
+                    125,
+                ));
+            }
+        }
+        Ok(chans)
+    }
+
+    /// Stdio and a status pipe, then the supervisor's fork.
+    fn start_supervisor(
+        &mut self,
+        job: Job,
+        chans: Channels,
+        terminal: bool,
+        size: Option<container::spec::ConsoleSize>,
+        cgroup: Option<&Path>,
+    ) -> Result<Ctr, Json> {
+        let io = ProcessStdio::open(chans, terminal, size).map_err(|e| {
+            err_json(
+                "setup",
+                &format!("setting up stdio: {}", e.description()),
+                125,
+            )
+        })?;
+        let (status_r, status_w) =
+            match fd::pipe().and_then(|(r, w)| sys::set_nonblocking(r).map(|()| (r, w))) {
+                Ok(p) => p,
+                Err(e) => {
+                    io.close_all();
+                    return Err(err_json(
+                        "setup",
+                        &format!("creating a pipe: {}", e.description()),
+                        125,
+                    ));
+                }
+            };
+        let forked = supervisor::fork(job, &io.child, status_w, cgroup);
+        fd::close(status_w);
+        let streams = io.into_streams();
+        match forked {
+            Ok(pid) => Ok(Ctr::new(pid, status_r, streams)),
+            Err(e) => {
+                fd::close(status_r);
+                streams.close();
+                Err(err_json(e.kind.as_str(), &e.message, e.exit_code()))
+            }
+        }
+    }
+
+    fn add(&mut self, id: &str, c: Ctr) {
+        if let Some(s) = &c.io.stdin {
+            self.in_chans.insert(s.chan, id.to_string());
+        }
+        for s in [&c.io.stdout, &c.io.stderr].iter().copied().flatten() {
+            self.out_chans.insert(s.chan, id.to_string());
+        }
+        self.ctrs.insert(id.to_string(), c);
     }
 
     fn op_start(&mut self, id: u64, cid: &str) -> Result<(), Json> {
@@ -686,7 +713,7 @@ impl Agent {
                 .min(u16::MAX as u64) as u16
         };
         let c = self.ctrs.get(cid).ok_or_else(|| no_such(cid))?;
-        if let Some(m) = c.pty_master {
+        if let Some(m) = c.io.pty_master {
             let _ = tty::set_winsize(m, n("rows"), n("cols"));
         }
         self.reply_ok(id, vec![]);
@@ -729,9 +756,31 @@ impl Agent {
         Ok(())
     }
 
-    /// Forgets a container: kills what is left, frees its tmpfs and cgroup.
+    /// Forgets a container (and the processes exec'd into it) or an exec'd
+    /// process: kills what is left; a container's tmpfs and cgroup go once
+    /// its supervisor has ended.
     fn op_delete(&mut self, id: u64, cid: &str) -> Result<(), Json> {
-        let c = self.ctrs.get_mut(cid).ok_or_else(|| no_such(cid))?;
+        if !self.ctrs.contains_key(cid) {
+            return Err(no_such(cid));
+        }
+        let execs: Vec<String> = self
+            .ctrs
+            .iter()
+            .filter(|(_, c)| c.parent.as_deref() == Some(cid))
+            .map(|(eid, _)| eid.clone())
+            .collect();
+        for handle in execs.iter().map(String::as_str).chain(Some(cid)) {
+            self.forget(handle);
+        }
+        self.reply_ok(id, vec![]);
+        Ok(())
+    }
+
+    fn forget(&mut self, cid: &str) {
+        let c = match self.ctrs.get_mut(cid) {
+            Some(c) => c,
+            None => return,
+        };
         if let Some(g) = c.gate_w.take() {
             fd::close(g); // a created, never started container: its supervisor sees EOF and leaves
         }
@@ -744,10 +793,7 @@ impl Agent {
             let _ = process::kill(c.supervisor, SIGKILL);
         }
         c.deleted = true;
-        self.reply_ok(id, vec![]);
-        let cid = cid.to_string();
-        self.maybe_finish(&cid);
-        Ok(())
+        self.maybe_finish(cid);
     }
 
     fn read_status(&mut self, cid: &str) {
@@ -839,9 +885,9 @@ impl Agent {
         let mut frames: Vec<(u8, u32, Vec<u8>)> = Vec::new();
         if let Some(c) = self.ctrs.get_mut(cid) {
             let s = if which == 1 {
-                c.stdout.as_mut()
+                c.io.stdout.as_mut()
             } else {
-                c.stderr.as_mut()
+                c.io.stderr.as_mut()
             };
             if let Some(s) = s {
                 let max = (s.credit as usize).min(frame::MAX_OUT_PAYLOAD);
@@ -872,7 +918,7 @@ impl Agent {
 
     fn write_input(&mut self, cid: &str) {
         let mut grant: Option<(u32, u32)> = None;
-        if let Some(s) = self.ctrs.get_mut(cid).and_then(|c| c.stdin.as_mut()) {
+        if let Some(s) = self.ctrs.get_mut(cid).and_then(|c| c.io.stdin.as_mut()) {
             let mut written = 0usize;
             while !s.pending.is_empty() {
                 let (a, _) = s.pending.as_slices();
@@ -883,7 +929,7 @@ impl Agent {
                     }
                     Err(e) if e == sys::EAGAIN => break,
                     Err(_) => {
-                        // The container closed its stdin: drop what it will never read.
+                        // The process closed its stdin: drop what it will never read.
                         s.pending.clear();
                         s.closed = true;
                         fd::close(s.fd);
@@ -974,29 +1020,20 @@ impl Agent {
         }
         if deleted {
             let c = self.ctrs.remove(cid).unwrap();
-            let master_shared = c.stdout.is_some();
-            for s in [&c.stdout, &c.stderr].iter().copied().flatten() {
-                self.out_chans.remove(&s.chan);
-                fd::close(s.fd);
+            for chan in c.io.channels() {
+                self.in_chans.remove(&chan);
+                self.out_chans.remove(&chan);
             }
-            if let Some(s) = c.stdin {
-                self.in_chans.remove(&s.chan);
-                if !s.closed {
-                    fd::close(s.fd);
-                }
-            }
-            if let Some(m) = c.pty_master {
-                if !master_shared {
-                    fd::close(m);
-                }
-            }
+            c.io.close();
             if let Some(g) = c.gate_w {
                 fd::close(g);
             }
-            if let Some(cg) = &c.cgroup {
+            if let (Some(cg), None) = (&c.cgroup, &c.parent) {
                 cgroup::remove(cg);
             }
-            cleanup_dir(&c.dir);
+            if let Some(dir) = &c.dir {
+                cleanup_dir(dir);
+            }
         }
     }
 }
@@ -1009,9 +1046,9 @@ fn no_such(cid: &str) -> Json {
     )
 }
 
-fn dup_fd(fd_in: c_int) -> Result<c_int, Errno> {
-    // F_DUPFD_CLOEXEC
-    Errno::check(unsafe { ffi::fcntl(fd_in, 1030, 3 as c_int) })
+fn spec_error(e: container::spec::SpecError) -> Json {
+    let e = container::Error::from(e);
+    err_json(e.kind.as_str(), &e.message, e.exit_code())
 }
 
 /// A tmpfs at /run/tsbox/<cid> holding the root mount point and the overlay's

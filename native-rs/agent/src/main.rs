@@ -10,6 +10,7 @@ mod agent;
 mod cgroup;
 mod frame;
 mod supervisor;
+mod stdio;
 mod sys;
 
 use std::path::PathBuf;

@@ -1,17 +1,20 @@
-//! One supervisor process per container, forked from the agent: it owns the
-//! container's stdio as fds 0-2, waits at a start gate (so create and start
-//! are separate steps), then does exactly what tsbox-runtime does on the
-//! host: `container::launch::spawn`, a `started` or `error` line on its
-//! status fd, wait, an `exited` line. Forking is safe: the agent is
+//! One supervisor process per container and per exec'd process, forked from
+//! the agent: it owns the process's stdio as fds 0-2 and does exactly what
+//! tsbox-runtime does on the host (`run`: `container::launch::spawn` once
+//! the start gate opens, so create and start are separate steps; `exec`:
+//! `container::join::spawn`), then a `started` or `error` line on its status
+//! fd, wait, an `exited` line. Forking is safe: the agent is
 //! single-threaded, and the child resets signals and closes every fd it
 //! does not own.
 
 use crate::sys;
+use container::join;
 use container::launch;
+use container::spec::Process;
+use container::status::StatusEvents;
 use container::sys::consts::{SIGKILL, SYS_CLOSE_RANGE};
-use container::status::{self, StatusEvents};
 use container::sys::process::{self, Forked};
-use container::sys::{cred, fd, ffi, signal};
+use container::sys::{cred, fd, ffi, signal, Errno};
 use container::{Error, Spec};
 use std::os::raw::{c_int, c_long, c_uint};
 use std::path::{Path, PathBuf};
@@ -23,37 +26,50 @@ pub struct Stdio {
     pub stderr: c_int,
 }
 
+pub enum Job<'a> {
+    /// A new container, started when a byte arrives on `gate_r`.
+    Container { spec: &'a Spec, gate_r: c_int },
+    /// A process joining the running container whose init is `pid`.
+    Exec { pid: i32, process: &'a Process },
+}
+
 const STATUS_FD: c_int = 3;
 const GATE_FD: c_int = 4;
+const ROOT_CGROUP_PROCS: &str = "/sys/fs/cgroup/cgroup.procs";
 
 /// Forks the supervisor; returns its pid. The caller closes its copies of
-/// the fds handed over.
-pub fn fork(
-    spec: &Spec,
-    stdio: &Stdio,
-    status_w: c_int,
-    gate_r: c_int,
-    cgroup: Option<&Path>,
-) -> Result<i32, Error> {
+/// the fds handed over. `cgroup`: the container's, which the process joins.
+pub fn fork(job: Job, stdio: &Stdio, status_w: c_int, cgroup: Option<&Path>) -> Result<i32, Error> {
     match process::clone_fork(0) {
         Ok(Forked::Parent(pid)) => Ok(pid),
         Ok(Forked::Child) => {
-            let code = child(spec, stdio, status_w, gate_r, cgroup);
+            let code = child(job, stdio, status_w, cgroup);
             process::exit_now(code)
         }
-        Err(e) => Err(Error::errno("forking the container supervisor", e)),
+        Err(e) => Err(Error::errno("forking the supervisor", e)),
     }
 }
 
-fn child(spec: &Spec, stdio: &Stdio, status_w: c_int, gate_r: c_int, cgroup: Option<&Path>) -> i32 {
+fn child(job: Job, stdio: &Stdio, status_w: c_int, cgroup: Option<&Path>) -> i32 {
     signal::reset_all();
     // The agent is the guest's init; if it died nothing here would make sense.
     let _ = cred::set_pdeathsig(SIGKILL);
-    if arrange_fds(stdio, status_w, gate_r).is_err() {
+    let mut fds = vec![stdio.stdin, stdio.stdout, stdio.stderr, status_w];
+    if let Job::Container { gate_r, .. } = job {
+        fds.push(gate_r);
+    }
+    if arrange_fds(&fds).is_err() {
         return 125;
     }
     // The agent reads this supervisor's events from STATUS_FD.
     let events = StatusEvents::new(Some(STATUS_FD), "tsbox-agent");
+    match job {
+        Job::Container { spec, .. } => run_container(spec, cgroup, &events),
+        Job::Exec { pid, process } => run_exec(pid, process, cgroup, &events),
+    }
+}
+
+fn run_container(spec: &Spec, cgroup: Option<&Path>, events: &StatusEvents) -> i32 {
     // Wait for `start`. EOF: the container was deleted before it started.
     let mut byte = [0u8; 1];
     if fd::read(GATE_FD, &mut byte) != Ok(1) {
@@ -64,12 +80,8 @@ fn child(spec: &Spec, stdio: &Stdio, status_w: c_int, gate_r: c_int, cgroup: Opt
     // its cgroup namespace is rooted there); back out right after the clone,
     // so this process never counts against the container's limits.
     if let Some(dir) = cgroup {
-        if let Err(e) = std::fs::write(dir.join("cgroup.procs"), "0") {
-            return events.error(&Error::setup(format!(
-                "joining the container's cgroup {}: {}",
-                dir.display(),
-                e
-            )));
+        if let Err(e) = enter_cgroup(dir) {
+            return events.error(&e);
         }
     }
     // Until the container switches to its user, its files are made with the
@@ -82,36 +94,61 @@ fn child(spec: &Spec, stdio: &Stdio, status_w: c_int, gate_r: c_int, cgroup: Opt
             .find(|m| m.container_id == 0)
             .map_or(0, |m| m.host_id)
     };
-    let (fsuid, fsgid) = (
+    sys::set_fs_ids(
         root_id(&spec.linux.uid_mappings),
         root_id(&spec.linux.gid_mappings),
     );
-    sys::set_fs_ids(fsuid, fsgid);
     let mut on_clone = |_pid: i32| {
         sys::set_fs_ids(0, 0);
         if cgroup.is_some() {
-            let _ = std::fs::write("/sys/fs/cgroup/cgroup.procs", "0");
+            let _ = std::fs::write(ROOT_CGROUP_PROCS, "0");
         }
     };
-    let pid = match launch::spawn(spec, &mut on_clone) {
-        Ok(pid) => pid,
-        Err(e) => return events.error(&e),
-    };
-    events.started(pid);
-    let (code, sig) = match status::wait_exit(pid) {
-        Ok(exit) => exit,
-        Err(e) => return events.error(&Error::errno("waiting for the container", e)),
-    };
-    events.exited(code, sig);
-    code
+    events.supervise(launch::spawn(spec, &mut on_clone))
 }
 
+fn run_exec(pid: i32, process: &Process, cgroup: Option<&Path>, events: &StatusEvents) -> i32 {
+    // As for a container: in its cgroup for the fork, out right after. The
+    // way out is opened first: in the container's cgroup namespace the root
+    // cgroup is out of view, and the kernel checks a move against the
+    // namespace of whoever opened cgroup.procs.
+    let mut leave: Option<c_int> = None;
+    if let Some(dir) = cgroup {
+        let root =
+            match sys::open_path(Path::new(ROOT_CGROUP_PROCS), sys::O_WRONLY | sys::O_CLOEXEC) {
+                Ok(fd) => fd,
+                Err(e) => {
+                    return events.error(&Error::errno(format!("opening {}", ROOT_CGROUP_PROCS), e))
+                }
+            };
+        leave = Some(root);
+        if let Err(e) = enter_cgroup(dir) {
+            return events.error(&e);
+        }
+    }
+    let mut on_fork = |_pid: i32| {
+        if let Some(root) = leave {
+            let _ = fd::write_all(root, b"0");
+        }
+    };
+    events.supervise(join::spawn(pid, process, &mut on_fork))
+}
 
-/// stdio onto 0-2, status onto 3, the gate onto 4, everything else closed.
-fn arrange_fds(stdio: &Stdio, status_w: c_int, gate_r: c_int) -> Result<(), container::sys::Errno> {
+fn enter_cgroup(dir: &Path) -> Result<(), Error> {
+    std::fs::write(dir.join("cgroup.procs"), "0").map_err(|e| {
+        Error::setup(format!(
+            "joining the container's cgroup {}: {}",
+            dir.display(),
+            e
+        ))
+    })
+}
+
+/// `sources` onto 0, 1, 2, …, everything else closed; a negative one of the
+/// first three is /dev/null.
+fn arrange_fds(sources: &[c_int]) -> Result<(), Errno> {
     // Park the sources above anything we overwrite, so no dup2 clobbers one.
-    let sources = [stdio.stdin, stdio.stdout, stdio.stderr, status_w, gate_r];
-    let mut parked = [0 as c_int; 5];
+    let mut parked = Vec::with_capacity(sources.len());
     for (i, &src) in sources.iter().enumerate() {
         let target = 1000 + i as c_int;
         if src < 0 {
@@ -124,16 +161,16 @@ fn arrange_fds(stdio: &Stdio, status_w: c_int, gate_r: c_int) -> Result<(), cont
         } else {
             sys::dup_onto(src, target)?;
         }
-        parked[i] = target;
+        parked.push(target);
     }
     for (i, &p) in parked.iter().enumerate() {
         sys::dup_onto(p, i as c_int)?;
     }
-    // close_range(5, ~0, 0): the hvc link, other containers' pipes, parked copies.
+    // close_range(n, ~0, 0): the hvc link, other processes' pipes, parked copies.
     unsafe {
         ffi::syscall(
             SYS_CLOSE_RANGE,
-            5 as c_long,
+            sources.len() as c_long,
             c_uint::MAX as c_long,
             0 as c_long,
         )
