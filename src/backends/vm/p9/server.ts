@@ -1,8 +1,9 @@
 /**
- * A 9p2000.L server over the host's real directories, behind v86's
- * `filesystem.handle9p` (v86's own 9p keeps files in memory). The guest's
- * init mounts it at /mnt/host; its root is virtual and lists the *exports*
- * the host registered: image layers (read-only) and volumes (read-write).
+ * A 9p2000.L server behind v86's `filesystem.handle9p` (v86's own 9p keeps
+ * files in memory), over a P9Fs: the host's real directories in Node
+ * (NodeFs), an in-memory tree in browsers (MemoryFs). The guest's init
+ * mounts it at /mnt/host; its root is virtual and lists the *exports* the
+ * host registered: image layers (read-only) and volumes (read-write).
  *
  * Safety: an export is a directory; paths are walked one name at a time,
  * never through a symlink ("..", "/" and NUL refused in names, ".." at an
@@ -10,16 +11,14 @@
  * that the real path of the file (its parent's, for calls that must not
  * follow the last name) is still inside the export, so a symlink made in a
  * volume — by the guest or on the host — cannot lead the server elsewhere.
- * Read-only exports refuse every change with EROFS. Host calls are
+ * Read-only exports refuse every change with EROFS. File system calls are
  * synchronous: local file system calls take microseconds, and the emulator
  * is on this thread anyway.
  */
-import * as fs from "node:fs";
-import { constants as osConstants } from "node:os";
-import { dirname, join, sep } from "node:path";
+import { Errno as E, errnoOf, P9Error } from "./errno.js";
+import { utf8 } from "../bytes.js";
+import { childPath, isDirectory, isSymlink, O, type P9Fs, type P9Stat, parentPath, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFSOCK } from "./fs.js";
 import { MessageReader, MessageWriter } from "./wire.js";
-
-const E = osConstants.errno;
 const T = {
   lerror: 6, statfs: 8, lopen: 12, lcreate: 14, symlink: 16, mknod: 18, rename: 20, readlink: 22,
   getattr: 24, setattr: 26, xattrwalk: 30, xattrcreate: 32, readdir: 40, fsync: 50, lock: 52, getlock: 54,
@@ -32,11 +31,9 @@ const QT_SYMLINK = 0x02;
 const QT_FILE = 0;
 const GETATTR_BASIC = 0x7ff;
 const AT_REMOVEDIR = 0x200;
-const O_ACCMODE = 3;
-const WRITE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_RDWR | fs.constants.O_TRUNC | fs.constants.O_APPEND | fs.constants.O_CREAT;
 
 export interface Export {
-  /** Host directory. */
+  /** Directory of the file system served (a host directory in Node). */
   path: string;
   readonly: boolean;
 }
@@ -48,8 +45,16 @@ interface Fid {
   rel: string;
   uid: number;
   fd?: number;
-  dirEntries?: { name: string; qid: Buffer; type: number }[];
+  dirEntries?: DirEntry[];
   opened?: boolean;
+  /** A fid made by xattrwalk: the value (or NUL-separated names) it reads. */
+  xattr?: Uint8Array;
+}
+
+interface DirEntry {
+  name: string;
+  qid: Uint8Array;
+  type: number;
 }
 
 /** What survives a snapshot: the guest kernel keeps fids across it. */
@@ -57,31 +62,19 @@ export interface P9State {
   fids: [number, { exportName: string | null; rel: string; uid: number }][];
 }
 
-class P9Error extends Error {
-  constructor(readonly errno: number) {
-    super(`errno ${errno}`);
-  }
-}
-
-function errnoOf(err: unknown): number {
-  if (err instanceof P9Error) return err.errno;
-  const code = (err as NodeJS.ErrnoException)?.code;
-  const n = code ? (E as Record<string, number>)[code] : undefined;
-  return n ?? E.EIO;
-}
-
 export class P9Server {
   private readonly exports = new Map<string, Export & { real: string }>();
   private fids = new Map<number, Fid>();
   private msize = 8192;
-  private readonly isRoot = process.getuid?.() === 0;
   /** Counters for bench/ and tests. */
   readonly stats = { requests: 0, bytesRead: 0, bytesWritten: 0 };
+
+  constructor(private readonly fs: P9Fs) {}
 
   /** Makes `dir` visible to the guest as /mnt/host/<name>. */
   addExport(name: string, exp: Export): void {
     if (!/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..") throw new Error(`bad 9p export name ${name}`);
-    this.exports.set(name, { ...exp, real: fs.realpathSync(exp.path) });
+    this.exports.set(name, { ...exp, real: this.fs.realpath(exp.path) });
   }
 
   removeExport(name: string): void {
@@ -159,7 +152,7 @@ export class P9Server {
         const names: string[] = [];
         for (let i = 0; i < n; i++) names.push(r.str());
         let cur: Fid = { exportName: fid.exportName, rel: fid.rel, uid: fid.uid };
-        const qids: Buffer[] = [];
+        const qids: Uint8Array[] = [];
         for (const name of names) {
           let next: Fid;
           try {
@@ -189,9 +182,9 @@ export class P9Server {
         this.closeFd(f);
         this.fids.delete(id);
         this.writable(f);
-        const st = fs.lstatSync(this.hostPath(f, false));
-        if (st.isDirectory()) fs.rmdirSync(this.hostPath(f, false));
-        else fs.unlinkSync(this.hostPath(f, false));
+        const p = this.hostPath(f, false);
+        if (isDirectory(this.fs.lstat(p))) this.fs.rmdir(p);
+        else this.fs.unlink(p);
         return;
       }
       case T.getattr: {
@@ -210,23 +203,23 @@ export class P9Server {
         const atimeS = r.u64(), atimeNs = r.u64(), mtimeS = r.u64(), mtimeNs = r.u64();
         this.writable(f);
         const p = this.hostPath(f, true);
-        if (valid & 1) fs.chmodSync(p, mode & 0o7777);
+        if (valid & 1) this.fs.chmod(p, mode & 0o7777);
         if (valid & 6) {
-          const st = fs.statSync(p);
+          const st = this.fs.stat(p);
           const u = valid & 2 ? uid : st.uid;
           const g = valid & 4 ? gid : st.gid;
           if (u !== st.uid || g !== st.gid) {
-            if (!this.isRoot) throw new P9Error(E.EPERM);
-            fs.chownSync(p, u, g);
+            if (!this.fs.canChown) throw new P9Error(E.EPERM);
+            this.fs.chown(p, u, g);
           }
         }
-        if (valid & 8) fs.truncateSync(p, Number(size));
+        if (valid & 8) this.fs.truncate(p, Number(size));
         if (valid & (16 | 32)) {
-          const st = fs.statSync(p);
+          const st = this.fs.stat(p);
           const now = Date.now() / 1000;
-          const at = valid & 16 ? (valid & 128 ? Number(atimeS) + Number(atimeNs) / 1e9 : now) : st.atimeMs / 1000;
-          const mt = valid & 32 ? (valid & 256 ? Number(mtimeS) + Number(mtimeNs) / 1e9 : now) : st.mtimeMs / 1000;
-          fs.utimesSync(p, at, mt);
+          const at = valid & 16 ? (valid & 128 ? Number(atimeS) + Number(atimeNs) / 1e9 : now) : nsToSeconds(st.atimeNs);
+          const mt = valid & 32 ? (valid & 256 ? Number(mtimeS) + Number(mtimeNs) / 1e9 : now) : nsToSeconds(st.mtimeNs);
+          this.fs.utimes(p, at, mt);
         }
         return;
       }
@@ -234,14 +227,14 @@ export class P9Server {
         const f = this.fid(r.u32());
         const flags = r.u32();
         const st = this.lstat(f);
-        if (st === null || st.isDirectory()) {
+        if (st === null || isDirectory(st)) {
           f.opened = true;
           f.dirEntries = undefined;
         } else {
-          if ((flags & O_ACCMODE) !== fs.constants.O_RDONLY || flags & fs.constants.O_TRUNC) this.writable(f);
-          const hostFlags = (flags & (O_ACCMODE | fs.constants.O_TRUNC | fs.constants.O_APPEND)) | fs.constants.O_NOFOLLOW;
+          if ((flags & O.ACCMODE) !== O.RDONLY || flags & O.TRUNC) this.writable(f);
+          const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND)) | O.NOFOLLOW;
           this.closeFd(f);
-          f.fd = fs.openSync(this.hostPath(f, true), hostFlags);
+          f.fd = this.fs.open(this.hostPath(f, true), hostFlags);
           f.opened = true;
         }
         w.qid(this.qidOf(f));
@@ -257,8 +250,8 @@ export class P9Server {
         this.writable(f);
         const child: Fid = { exportName: f.exportName, rel: joinRel(f.rel, name), uid: f.uid };
         const p = this.hostPath(child, false);
-        const hostFlags = (flags & (O_ACCMODE | fs.constants.O_TRUNC | fs.constants.O_APPEND | fs.constants.O_EXCL)) | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW;
-        const fd = fs.openSync(p, hostFlags, mode & 0o7777);
+        const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND | O.EXCL)) | O.CREAT | O.NOFOLLOW;
+        const fd = this.fs.open(p, hostFlags, mode & 0o7777);
         this.chownNew(p, f.uid, gid);
         this.closeFd(f);
         Object.assign(f, child, { fd, opened: true, dirEntries: undefined });
@@ -270,9 +263,15 @@ export class P9Server {
         const f = this.fid(r.u32());
         const offset = r.u64();
         const count = Math.min(r.u32(), this.msize - 11);
+        if (f.xattr) {
+          const part = f.xattr.subarray(Number(offset), Number(offset) + count);
+          w.u32(part.length);
+          w.raw(part);
+          return;
+        }
         if (f.fd === undefined) throw new P9Error(E.EBADF);
-        const buf = Buffer.allocUnsafe(count);
-        const n = fs.readSync(f.fd, buf, 0, count, Number(offset));
+        const buf = new Uint8Array(count);
+        const n = this.fs.read(f.fd, buf, Number(offset));
         this.stats.bytesRead += n;
         w.u32(n);
         w.raw(buf.subarray(0, n));
@@ -285,7 +284,7 @@ export class P9Server {
         const data = r.bytes(count);
         if (f.fd === undefined) throw new P9Error(E.EBADF);
         this.writable(f);
-        const n = fs.writeSync(f.fd, data, 0, data.length, Number(offset));
+        const n = this.fs.write(f.fd, data, Number(offset));
         this.stats.bytesWritten += n;
         w.u32(n);
         return;
@@ -314,7 +313,7 @@ export class P9Server {
       }
       case T.readlink: {
         const f = this.fid(r.u32());
-        w.str(fs.readlinkSync(this.hostPath(f, false), "utf8"));
+        w.str(this.fs.readlink(this.hostPath(f, false)));
         return;
       }
       case T.mkdir: {
@@ -325,7 +324,7 @@ export class P9Server {
         this.writable(f);
         const child: Fid = { exportName: f.exportName, rel: joinRel(f.rel, name), uid: f.uid };
         const p = this.hostPath(child, false);
-        fs.mkdirSync(p, mode & 0o7777);
+        this.fs.mkdir(p, mode & 0o7777);
         this.chownNew(p, f.uid, gid);
         w.qid(this.qidOf(child));
         return;
@@ -338,8 +337,8 @@ export class P9Server {
         this.writable(f);
         const child: Fid = { exportName: f.exportName, rel: joinRel(f.rel, name), uid: f.uid };
         const p = this.hostPath(child, false);
-        fs.symlinkSync(target, p);
-        if (this.isRoot) fs.lchownSync(p, f.uid, gid);
+        this.fs.symlink(target, p);
+        this.chownNew(p, f.uid, gid);
         w.qid(this.qidOf(child));
         return;
       }
@@ -352,7 +351,7 @@ export class P9Server {
         const name = checkName(r.str());
         this.writable(dir);
         if (dir.exportName !== target.exportName) throw new P9Error(E.EXDEV);
-        fs.linkSync(this.hostPath(target, false), this.hostPath({ ...dir, rel: joinRel(dir.rel, name) }, false));
+        this.fs.link(this.hostPath(target, false), this.hostPath({ ...dir, rel: joinRel(dir.rel, name) }, false));
         return;
       }
       case T.rename: {
@@ -376,21 +375,21 @@ export class P9Server {
         const flags = r.u32();
         this.writable(dir);
         const p = this.hostPath({ ...dir, rel: joinRel(dir.rel, name) }, false);
-        if (flags & AT_REMOVEDIR) fs.rmdirSync(p);
+        if (flags & AT_REMOVEDIR) this.fs.rmdir(p);
         else {
-          if (fs.lstatSync(p).isDirectory()) throw new P9Error(E.EISDIR);
-          fs.unlinkSync(p);
+          if (isDirectory(this.fs.lstat(p))) throw new P9Error(E.EISDIR);
+          this.fs.unlink(p);
         }
         return;
       }
       case T.fsync: {
         const f = this.fid(r.u32());
-        if (f.fd !== undefined) fs.fsyncSync(f.fd);
+        if (f.fd !== undefined) this.fs.fsync(f.fd);
         return;
       }
       case T.statfs: {
         const f = this.fid(r.u32());
-        const s = fs.statfsSync(f.exportName === null ? "/" : this.hostPath(f, true), { bigint: true });
+        const s = this.fs.statfs(f.exportName === null ? "/" : this.hostPath(f, true));
         w.u32(Number(s.type & 0xffffffffn));
         w.u32(Number(s.bsize));
         w.u64(s.blocks);
@@ -419,9 +418,18 @@ export class P9Server {
         w.str(client);
         return;
       }
-      case T.xattrwalk:
-        this.fid(r.u32());
-        throw new P9Error(E.ENODATA);
+      case T.xattrwalk: {
+        const f = this.fid(r.u32());
+        const newfid = r.u32();
+        const name = r.str();
+        if (f.exportName === null) throw new P9Error(E.ENODATA);
+        const p = this.hostPath(f, false);
+        // An empty name asks for the list: names, each NUL-terminated.
+        const value = name === "" ? utf8(this.fs.listxattr(p).map((n) => n + "\0").join("")) : this.fs.getxattr(p, name);
+        this.fids.set(newfid, { exportName: f.exportName, rel: f.rel, uid: f.uid, xattr: value });
+        w.u64(BigInt(value.length));
+        return;
+      }
       case T.xattrcreate:
         throw new P9Error(E.EOPNOTSUPP);
       default:
@@ -444,44 +452,45 @@ export class P9Server {
     if (name === "." || name === "") return { ...cur };
     if (name === "..") {
       if (cur.exportName === null || cur.rel === "") return { exportName: null, rel: "", uid: cur.uid };
-      const parent = dirname(cur.rel);
-      return { ...cur, rel: parent === "." ? "" : parent };
+      const slash = cur.rel.lastIndexOf("/");
+      return { ...cur, rel: slash < 0 ? "" : cur.rel.slice(0, slash) };
     }
     checkName(name);
     if (cur.exportName === null) return this.lookupExport(name, cur.uid);
     // Never walk *through* a symlink: the guest resolves links itself.
     const st = this.lstat(cur);
-    if (st && !st.isDirectory()) throw new P9Error(E.ENOTDIR);
+    if (st && !isDirectory(st)) throw new P9Error(E.ENOTDIR);
     const next: Fid = { exportName: cur.exportName, rel: joinRel(cur.rel, name), uid: cur.uid };
-    fs.lstatSync(this.hostPath(next, false));
+    this.fs.lstat(this.hostPath(next, false));
     return next;
   }
 
   /**
-   * The host path of a fid, checked to be inside its export: of the file
-   * itself when `follow`, else of its parent (the last name is then not
-   * resolved, so it may be a symlink or not exist yet).
+   * The file system path of a fid, checked to be inside its export: of the
+   * file itself when `follow`, else of its parent (the last name is then
+   * not resolved, so it may be a symlink or not exist yet). Built on the
+   * export's real path, as resolved when it was added.
    */
   private hostPath(f: Fid, follow: boolean): string {
     if (f.exportName === null) throw new P9Error(E.EPERM);
     const exp = this.exports.get(f.exportName);
     if (!exp) throw new P9Error(E.ESTALE);
-    const p = f.rel === "" ? exp.path : join(exp.path, f.rel);
-    const check = follow || f.rel === "" ? p : dirname(p);
+    const p = f.rel === "" ? exp.real : childPath(exp.real, f.rel);
+    const check = follow || f.rel === "" ? p : parentPath(p);
     let real: string;
     try {
-      real = fs.realpathSync(check);
+      real = this.fs.realpath(check);
     } catch (err) {
       if (follow && errnoOf(err) === E.ENOENT) throw new P9Error(E.ENOENT);
       throw err;
     }
-    if (real !== exp.real && !real.startsWith(exp.real + sep)) throw new P9Error(E.EACCES);
+    if (real !== exp.real && !real.startsWith(childPath(exp.real, ""))) throw new P9Error(E.EACCES);
     return p;
   }
 
-  private lstat(f: Fid): fs.BigIntStats | null {
+  private lstat(f: Fid): P9Stat | null {
     if (f.exportName === null) return null;
-    return fs.lstatSync(this.hostPath(f, false), { bigint: true });
+    return this.fs.lstat(this.hostPath(f, false));
   }
 
   private writable(f: Fid): void {
@@ -493,7 +502,7 @@ export class P9Server {
 
   /** Files the guest creates belong to the guest user when we can do that (root); else to us. */
   private chownNew(p: string, uid: number, gid: number): void {
-    if (this.isRoot) fs.lchownSync(p, uid, gid);
+    if (this.fs.canChown) this.fs.lchown(p, uid, gid);
   }
 
   private renameFid(from: Fid, toDir: Fid, name: string): void {
@@ -501,7 +510,7 @@ export class P9Server {
     this.writable(toDir);
     if (from.exportName !== toDir.exportName) throw new P9Error(E.EXDEV);
     const target: Fid = { ...toDir, rel: joinRel(toDir.rel, name) };
-    fs.renameSync(this.hostPath(from, false), this.hostPath(target, false));
+    this.fs.rename(this.hostPath(from, false), this.hostPath(target, false));
     // Fids below the old path follow the file.
     const prefix = from.rel;
     for (const f of this.fids.values()) {
@@ -514,7 +523,7 @@ export class P9Server {
   private closeFd(f: Fid): void {
     if (f.fd !== undefined) {
       try {
-        fs.closeSync(f.fd);
+        this.fs.close(f.fd);
       } catch {
         // already gone
       }
@@ -522,9 +531,9 @@ export class P9Server {
     }
   }
 
-  private qidOf(f: Fid): Buffer {
+  private qidOf(f: Fid): Uint8Array {
     if (f.exportName === null) return qid(QT_DIR, 0, 1n);
-    return qidFromStat(fs.lstatSync(this.hostPath(f, false), { bigint: true }));
+    return qidFromStat(this.fs.lstat(this.hostPath(f, false)));
   }
 
   private writeAttr(w: MessageWriter, f: Fid): void {
@@ -544,12 +553,12 @@ export class P9Server {
       w.u64(0n);
       return;
     }
-    const st = fs.lstatSync(this.hostPath(f, false), { bigint: true });
+    const st = this.fs.lstat(this.hostPath(f, false));
     w.u64(BigInt(GETATTR_BASIC));
     w.raw(qidFromStat(st));
-    w.u32(Number(st.mode));
-    w.u32(Number(st.uid));
-    w.u32(Number(st.gid));
+    w.u32(st.mode);
+    w.u32(st.uid);
+    w.u32(st.gid);
     w.u64(st.nlink);
     w.u64(st.rdev);
     w.u64(st.size);
@@ -563,8 +572,8 @@ export class P9Server {
     w.u64(0n); // data_version
   }
 
-  private listDir(f: Fid): { name: string; qid: Buffer; type: number }[] {
-    const out: { name: string; qid: Buffer; type: number }[] = [];
+  private listDir(f: Fid): DirEntry[] {
+    const out: DirEntry[] = [];
     const self = this.qidOf(f);
     out.push({ name: ".", qid: self, type: 4 }, { name: "..", qid: self, type: 4 });
     if (f.exportName === null) {
@@ -574,10 +583,10 @@ export class P9Server {
       return out;
     }
     const dir = this.hostPath(f, true);
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    for (const name of this.fs.readdir(dir)) {
       try {
-        const st = fs.lstatSync(join(dir, e.name), { bigint: true });
-        out.push({ name: e.name, qid: qidFromStat(st), type: dtype(st) });
+        const st = this.fs.lstat(childPath(dir, name));
+        out.push({ name, qid: qidFromStat(st), type: dtype(st) });
       } catch {
         // removed while listing
       }
@@ -595,26 +604,41 @@ function joinRel(rel: string, name: string): string {
   return rel === "" ? name : `${rel}/${name}`;
 }
 
-function qid(type: number, version: number, path: bigint): Buffer {
-  const b = Buffer.alloc(13);
+function qid(type: number, version: number, path: bigint): Uint8Array {
+  const b = new Uint8Array(13);
+  const v = new DataView(b.buffer);
   b[0] = type;
-  b.writeUInt32LE(version, 1);
-  b.writeBigUInt64LE(path & 0xffffffffffffffffn, 5);
+  v.setUint32(1, version, true);
+  v.setBigUint64(5, path & 0xffffffffffffffffn, true);
   return b;
 }
 
-function qidFromStat(st: fs.BigIntStats): Buffer {
-  const type = st.isDirectory() ? QT_DIR : st.isSymbolicLink() ? QT_SYMLINK : QT_FILE;
+function qidFromStat(st: P9Stat): Uint8Array {
+  const type = isDirectory(st) ? QT_DIR : isSymlink(st) ? QT_SYMLINK : QT_FILE;
   // Unique across the host file systems the exports live on.
-  return qid(type, Number(st.mtimeMs & 0xffffffffn), (st.dev << 40n) ^ st.ino);
+  return qid(type, Number((st.mtimeNs / 1_000_000n) & 0xffffffffn), (st.dev << 40n) ^ st.ino);
 }
 
-function dtype(st: fs.BigIntStats): number {
-  if (st.isDirectory()) return 4;
-  if (st.isSymbolicLink()) return 10;
-  if (st.isFIFO()) return 1;
-  if (st.isCharacterDevice()) return 2;
-  if (st.isBlockDevice()) return 6;
-  if (st.isSocket()) return 12;
-  return 8;
+/** readdir's d_type for a mode. */
+function dtype(st: P9Stat): number {
+  switch (st.mode & S_IFMT) {
+    case S_IFDIR:
+      return 4;
+    case S_IFLNK:
+      return 10;
+    case S_IFIFO:
+      return 1;
+    case S_IFCHR:
+      return 2;
+    case S_IFBLK:
+      return 6;
+    case S_IFSOCK:
+      return 12;
+    default:
+      return 8;
+  }
+}
+
+function nsToSeconds(ns: bigint): number {
+  return Number(ns / 1000n) / 1e6;
 }

@@ -1,113 +1,113 @@
-/** 9P message marshalling: little-endian integers, u16-length strings, 13-byte qids. */
+/** 9P message marshalling: little-endian integers, u16-length strings, 13-byte qids (plain Uint8Array). */
+import { fromUtf8, utf8 } from "../bytes.js";
 
 export class MessageReader {
   private off = 0;
-  private readonly view: Buffer;
+  private readonly view: DataView;
 
-  constructor(buf: Uint8Array) {
-    this.view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  constructor(private readonly buf: Uint8Array) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
-  private need(n: number): void {
-    if (this.off + n > this.view.length) throw Object.assign(new Error("9p message too short"), { code: "EPROTO" });
+  private need(n: number): number {
+    if (this.off + n > this.buf.length) throw Object.assign(new Error("9p message too short"), { code: "EPROTO" });
+    const at = this.off;
+    this.off += n;
+    return at;
   }
 
   u8(): number {
-    this.need(1);
-    return this.view.readUInt8(this.off++);
+    return this.view.getUint8(this.need(1));
   }
 
   u16(): number {
-    this.need(2);
-    const v = this.view.readUInt16LE(this.off);
-    this.off += 2;
-    return v;
+    return this.view.getUint16(this.need(2), true);
   }
 
   u32(): number {
-    this.need(4);
-    const v = this.view.readUInt32LE(this.off);
-    this.off += 4;
-    return v;
+    return this.view.getUint32(this.need(4), true);
   }
 
   u64(): bigint {
-    this.need(8);
-    const v = this.view.readBigUInt64LE(this.off);
-    this.off += 8;
-    return v;
+    return this.view.getBigUint64(this.need(8), true);
   }
 
   str(): string {
-    const n = this.u16();
-    return this.bytes(n).toString("utf8");
+    return fromUtf8(this.bytes(this.u16()));
   }
 
-  bytes(n: number): Buffer {
-    this.need(n);
-    const b = this.view.subarray(this.off, this.off + n);
-    this.off += n;
-    return b;
+  bytes(n: number): Uint8Array {
+    const at = this.need(n);
+    return this.buf.subarray(at, at + n);
   }
 }
 
+/** Builds a message body in one growing buffer; `finish` prepends size, type and tag. */
 export class MessageWriter {
-  private parts: Buffer[] = [];
+  private buf = new Uint8Array(256);
+  private view = new DataView(this.buf.buffer);
   length = 0;
 
-  private push(b: Buffer): void {
-    this.parts.push(b);
-    this.length += b.length;
+  private reserve(n: number): number {
+    if (this.length + n > this.buf.length) {
+      const bigger = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+      bigger.set(this.buf.subarray(0, this.length));
+      this.buf = bigger;
+      this.view = new DataView(bigger.buffer);
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
   }
 
+  // reserve() first: it may replace the buffer and its view.
   u8(v: number): void {
-    const b = Buffer.allocUnsafe(1);
-    b.writeUInt8(v, 0);
-    this.push(b);
+    const at = this.reserve(1);
+    this.view.setUint8(at, v);
   }
 
   u16(v: number): void {
-    const b = Buffer.allocUnsafe(2);
-    b.writeUInt16LE(v, 0);
-    this.push(b);
+    const at = this.reserve(2);
+    this.view.setUint16(at, v, true);
   }
 
   u32(v: number): void {
-    const b = Buffer.allocUnsafe(4);
-    b.writeUInt32LE(v >>> 0, 0);
-    this.push(b);
+    const at = this.reserve(4);
+    this.view.setUint32(at, v >>> 0, true);
   }
 
   u64(v: bigint): void {
-    const b = Buffer.allocUnsafe(8);
-    b.writeBigUInt64LE(BigInt.asUintN(64, v), 0);
-    this.push(b);
+    const at = this.reserve(8);
+    this.view.setBigUint64(at, BigInt.asUintN(64, v), true);
   }
 
   str(s: string): void {
-    const b = Buffer.from(s, "utf8");
+    const b = utf8(s);
     this.u16(b.length);
-    this.push(b);
+    this.raw(b);
   }
 
-  qid(q: Buffer): void {
-    this.push(q);
+  qid(q: Uint8Array): void {
+    this.raw(q);
   }
 
   raw(b: Uint8Array): void {
-    this.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    const at = this.reserve(b.length);
+    this.buf.set(b, at);
   }
 
-  body(): Buffer {
-    return Buffer.concat(this.parts, this.length);
+  body(): Uint8Array {
+    return this.buf.slice(0, this.length);
   }
 
   /** The whole message: size[4] type[1] tag[2] body. */
-  finish(type: number, tag: number): Buffer {
-    const head = Buffer.allocUnsafe(7);
-    head.writeUInt32LE(7 + this.length, 0);
-    head.writeUInt8(type, 4);
-    head.writeUInt16LE(tag, 5);
-    return Buffer.concat([head, ...this.parts], 7 + this.length);
+  finish(type: number, tag: number): Uint8Array {
+    const out = new Uint8Array(7 + this.length);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, 7 + this.length, true);
+    v.setUint8(4, type);
+    v.setUint16(5, tag, true);
+    out.set(this.buf.subarray(0, this.length), 7);
+    return out;
   }
 }

@@ -1,0 +1,189 @@
+/**
+ * One v86 guest, wherever it runs (Node, or a browser Worker): boots the
+ * kernel + initramfs (or restores a saved state), answers the guest's 9p
+ * requests with a P9Server and talks to the guest agent over the virtio
+ * console's port 1 (/dev/hvc1 inside). Loading the emulator and the guest
+ * files is the caller's part (machine.ts in Node, browser/worker.ts).
+ */
+import { TsboxError } from "../../errors.js";
+import type { AgentProtocol, ConsoleTransport } from "./agent-protocol.js";
+import type { P9Server, P9State } from "./p9/server.js";
+
+export interface MachineConfig {
+  /** Guest RAM in MiB; at least 128 (the initrd is placed at 64 MiB). */
+  memoryMb: number;
+  /** Kernel command line. */
+  cmdline: string;
+}
+
+export const DEFAULT_CONFIG: MachineConfig = {
+  memoryMb: 256,
+  // init_on_free: freed pages are zero, so a saved state is mostly zeros.
+  cmdline: "console=ttyS0 quiet loglevel=3 init_on_free=1 mitigations=off tsc=reliable no_timer_check panic=-1 rdinit=/init",
+};
+
+/** What makes a saved state loadable: the same guest image, emulator and devices. */
+export function fingerprintOf(imageId: string, v86Version: string, config: MachineConfig): string {
+  return JSON.stringify({ image: imageId, v86: v86Version, memoryMb: config.memoryMb, cmdline: config.cmdline, devices: "virtio-console,virtio-9p,serial0" });
+}
+
+export interface SavedMachine {
+  state: ArrayBuffer;
+  p9: P9State;
+}
+
+/** The guest's files, and v86's wasm by path (Node) or compiled (browsers). */
+export interface GuestFiles {
+  bios: ArrayBuffer;
+  kernel: ArrayBuffer;
+  initrd: ArrayBuffer;
+  wasm: { path: string } | { module: WebAssembly.Module };
+}
+
+export interface V86Like {
+  add_listener(event: string, fn: (arg: unknown) => void): void;
+  save_state(): Promise<ArrayBuffer>;
+  destroy(): Promise<void>;
+  stop(): Promise<void>;
+  bus: { send(event: string, data: unknown): void };
+}
+
+export type V86Constructor = new (options: Record<string, unknown>) => V86Like;
+
+export interface GuestMachineParts<L> {
+  config: MachineConfig;
+  p9: P9Server;
+  makeLink: (transport: ConsoleTransport) => L;
+  loadV86: () => Promise<V86Constructor>;
+  loadFiles: () => Promise<GuestFiles> | GuestFiles;
+}
+
+const SERIAL_KEEP = 8192;
+
+export class GuestMachine<L extends AgentProtocol<any>> {
+  readonly config: MachineConfig;
+  readonly link: L;
+  readonly p9: P9Server;
+  private emulator: V86Like | undefined;
+  private serial = "";
+  private destroyed = false;
+  /** Milliseconds from the start call to a live agent. */
+  bootMs = 0;
+
+  constructor(private readonly parts: GuestMachineParts<L>) {
+    this.config = parts.config;
+    this.p9 = parts.p9;
+    this.link = parts.makeLink({ send: (bytes) => this.emulator?.bus.send("virtio-console1-input-bytes", bytes) });
+  }
+
+  /** Boots from scratch; resolves once the agent answered `hello`. */
+  async startCold(timeoutMs: number, onEmulatorLoaded?: () => void): Promise<void> {
+    const t0 = performance.now();
+    const ready = new Promise<void>((resolve) => this.link.once("ready", () => resolve()));
+    try {
+      await this.startEmulator(undefined);
+      onEmulatorLoaded?.();
+      await withTimeout(ready, timeoutMs, () => this.failure(`the vm guest did not start its agent within ${timeoutMs / 1000} s`));
+      await this.link.hello(15_000);
+    } catch (err) {
+      await this.destroy();
+      throw err;
+    }
+    this.bootMs = performance.now() - t0;
+  }
+
+  /** Restores a saved state; resolves once the agent answered `hello`. */
+  async startFrom(saved: SavedMachine, timeoutMs: number, onEmulatorLoaded?: () => void): Promise<void> {
+    const t0 = performance.now();
+    this.p9.loadState(saved.p9);
+    try {
+      await this.startEmulator(saved.state);
+      onEmulatorLoaded?.();
+      await this.link.hello(timeoutMs);
+    } catch (err) {
+      await this.destroy();
+      if (err instanceof TsboxError) throw this.failure(err.message);
+      throw err;
+    }
+    this.bootMs = performance.now() - t0;
+  }
+
+  /** The guest's state now, for a later `startFrom` (the agent must be idle). */
+  async save(): Promise<SavedMachine> {
+    if (!this.emulator) throw new TsboxError("the vm is not running", { code: "runtime" });
+    const state = await this.emulator.save_state();
+    return { state, p9: this.p9.saveState() };
+  }
+
+  /** The last lines the guest printed on its serial console (kernel messages, init errors). */
+  serialTail(): string {
+    return this.serial;
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.link.close(new TsboxError("the vm was shut down", { code: "runtime" }));
+    const emu = this.emulator;
+    this.emulator = undefined;
+    if (emu) {
+      try {
+        await emu.destroy();
+      } catch {
+        // a half-initialised emulator: nothing more to free
+      }
+    }
+    this.p9.closeAll();
+  }
+
+  private async startEmulator(state: ArrayBuffer | undefined): Promise<void> {
+    const [V86, files] = await Promise.all([this.parts.loadV86(), this.parts.loadFiles()]);
+    const loaded = new Promise<void>((resolve) => {
+      const options: Record<string, unknown> = {
+        bios: { buffer: files.bios },
+        bzimage: { buffer: files.kernel },
+        initrd: { buffer: files.initrd },
+        cmdline: this.config.cmdline,
+        memory_size: this.config.memoryMb * 1024 * 1024,
+        vga_memory_size: 2 * 1024 * 1024,
+        autostart: true,
+        disable_keyboard: true,
+        disable_mouse: true,
+        disable_speaker: true,
+        acpi: false,
+        fastboot: true,
+        virtio_console: true,
+        filesystem: { handle9p: (req: Uint8Array, reply: (buf: Uint8Array) => void) => this.p9.handle(req, reply) },
+        log_level: 0,
+      };
+      const wasm = files.wasm;
+      if ("path" in wasm) options.wasm_path = wasm.path;
+      else options.wasm_fn = async (env: WebAssembly.Imports) => (await WebAssembly.instantiate(wasm.module, env)).exports;
+      if (state) options.initial_state = { buffer: state };
+      const emu = new V86(options);
+      this.emulator = emu;
+      emu.add_listener("emulator-loaded", () => resolve());
+      emu.add_listener("virtio-console1-output-bytes", (bytes) => this.link.receive(bytes as Uint8Array));
+      emu.add_listener("serial0-output-byte", (byte) => {
+        this.serial += String.fromCharCode(byte as number);
+        if (this.serial.length > SERIAL_KEEP * 2) this.serial = this.serial.slice(-SERIAL_KEEP);
+      });
+    });
+    await withTimeout(loaded, 30_000, () => this.failure("the emulator did not load within 30 s"));
+  }
+
+  private failure(message: string): TsboxError {
+    const tail = this.serial.trim().split("\n").slice(-5).join(" | ");
+    return new TsboxError(tail ? `${message} (guest console: ${tail})` : message, { code: "runtime" });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(onTimeout()), ms);
+    p.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * The pure part of running a container in a guest, shared by Node
+ * (container-run.ts) and the browser Worker: a host spec translated to
+ * guest paths (layers and volumes as 9p exports under /mnt/host, the root
+ * and the overlay's writable layer in a tmpfs of the guest), exports
+ * counted across the containers that share them, and the agent's
+ * create/start and wait/delete sequences.
+ */
+import type { ContainerSpec } from "../../spec/container-spec.js";
+import type { ExitStatus } from "../backend.js";
+import type { AgentProtocol } from "./agent-protocol.js";
+import type { Export } from "./p9/server.js";
+
+export const GUEST_HOST_MOUNT = "/mnt/host";
+export const GUEST_RUN_DIR = "/run/tsbox";
+
+export interface GuestExport {
+  name: string;
+  /** Directory on the file system the 9p server serves. */
+  path: string;
+  readonly: boolean;
+  /** Image layers: one export per layer, shared by the containers using it. */
+  shared: boolean;
+}
+
+export interface GuestSpec {
+  spec: ContainerSpec;
+  /** 9p exports this container needs. */
+  exports: GuestExport[];
+}
+
+/** What the translation asks of the side that serves the files. */
+export interface ExportNaming {
+  /** A stable export name for an image layer directory (so containers share it). */
+  layerExportName(dir: string): string;
+  /** Whether a volume source is a directory (a file volume exports its directory). */
+  isDirectory(path: string): boolean;
+}
+
+/** Host paths → guest paths. `cid` names the container in the guest. */
+export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNaming): GuestSpec {
+  const exports: GuestExport[] = [];
+  const dir = `${GUEST_RUN_DIR}/${cid}`;
+  const out: ContainerSpec = structuredClone(spec);
+  out.root = { ...spec.root, path: `${dir}/rootfs` };
+  if (spec.root.overlay) {
+    const lower = spec.root.overlay.lower.map((hostDir) => {
+      const name = naming.layerExportName(hostDir);
+      if (!exports.some((e) => e.name === name)) exports.push({ name, path: hostDir, readonly: true, shared: true });
+      return `${GUEST_HOST_MOUNT}/${name}`;
+    });
+    out.root.overlay = { lower, upper: `${dir}/upper`, work: `${dir}/work` };
+  } else {
+    // A plain directory root: exported as is (read-only when the spec says so).
+    const name = `r-${cid.slice(0, 16)}`;
+    exports.push({ name, path: spec.root.path, readonly: spec.root.readonly, shared: false });
+    out.root = { path: `${dir}/rootfs`, readonly: spec.root.readonly };
+    out.mounts = [{ destination: "/", type: "bind", source: `${GUEST_HOST_MOUNT}/${name}`, options: ["rbind"] }, ...out.mounts];
+  }
+  let n = 0;
+  out.mounts = out.mounts.map((m) => {
+    if (m.type !== "bind" || m.source.startsWith(GUEST_HOST_MOUNT + "/")) return m;
+    const readonly = m.options.includes("ro");
+    const name = `v-${cid.slice(0, 16)}-${n++}`;
+    const isDir = naming.isDirectory(m.source);
+    // A file volume: its directory is exported, the file bound from it.
+    const slash = m.source.lastIndexOf("/");
+    const exportDir = isDir ? m.source : m.source.slice(0, slash) || "/";
+    exports.push({ name, path: exportDir, readonly, shared: false });
+    return { ...m, source: isDir ? `${GUEST_HOST_MOUNT}/${name}` : `${GUEST_HOST_MOUNT}/${name}/${m.source.slice(slash + 1)}` };
+  });
+  return { spec: out, exports };
+}
+
+/** Where 9p exports are registered: the in-process server, or the vm daemon's. */
+export interface ExportTable {
+  add(name: string, exp: Export): Promise<void> | void;
+  remove(name: string): void;
+}
+
+/**
+ * Registers a container's exports; `refs` counts them across the guest's
+ * containers (shared layers stay until their last user is gone). Returns
+ * the release, to call once the container is gone from the guest.
+ */
+export async function acquireExports(table: ExportTable, refs: Map<string, number>, exports: readonly GuestExport[]): Promise<() => void> {
+  for (const e of exports) {
+    const count = refs.get(e.name) ?? 0;
+    if (count === 0) await table.add(e.name, { path: e.path, readonly: e.readonly });
+    refs.set(e.name, count + 1);
+  }
+  return () => {
+    for (const e of exports) {
+      const count = (refs.get(e.name) ?? 1) - 1;
+      if (count <= 0) {
+        refs.delete(e.name);
+        table.remove(e.name);
+      } else refs.set(e.name, count);
+    }
+  };
+}
+
+/** Stdio channel numbers the host opened for a container (null: none). */
+export interface GuestChannels {
+  stdin: number | null;
+  stdout: number | null;
+  stderr: number | null;
+}
+
+/** `create` + `start`; resolves with the container's pid in the guest (-1 if not told). */
+export async function createAndStart(link: AgentProtocol<any>, cid: string, spec: ContainerSpec, channels: GuestChannels): Promise<number> {
+  await link.request("create", { cid, spec, ...channels }, 60_000);
+  const started = await link.request("start", { cid }, 120_000);
+  return typeof started.pid === "number" ? started.pid : -1;
+}
+
+/** Waits for the exit (the output channels' EOFs come first on the link). */
+export async function waitForExit(link: AgentProtocol<any>, cid: string): Promise<ExitStatus> {
+  const r = await link.request("wait", { cid }, 0x7fffffff);
+  return { exitCode: typeof r.exitCode === "number" ? r.exitCode : 125, signal: typeof r.signal === "string" ? r.signal : null };
+}
+
+/** Removes the container from the guest; failures are ignored (the guest may be gone). */
+export async function deleteInGuest(link: AgentProtocol<any>, cid: string): Promise<void> {
+  await link.request("delete", { cid }, 10_000).catch(() => {});
+}
