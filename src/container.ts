@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerProcess, ExitStatus } from "./backends/backend.js";
-import { ContainerError } from "./errors.js";
+import { ContainerError, isTsboxError } from "./errors.js";
 
 export type { ExitStatus };
 
@@ -10,11 +10,47 @@ export interface ContainerOutput {
   stderr: string;
 }
 
+/**
+ * How to run a process in a running container. Defaults come from the
+ * container's own process, as with `docker exec`.
+ */
+export interface ProcessOptions {
+  /** Added to (and overriding) the container's environment. */
+  env?: Record<string, string> | string[];
+  /** Absolute working directory; default the container's. It must exist. */
+  cwd?: string;
+  /** `UID[:GID]` or `NAME[:GROUP]` (the image's /etc/passwd and /etc/group); default the container's user. */
+  user?: string;
+  /** A pseudo-terminal (of this size; default 80x24): stdout and stderr become one stream on `stdout`. */
+  tty?: boolean | { cols: number; rows: number };
+}
+
+export interface SpawnOptions extends ProcessOptions {
+  /** Default true: `stdin` is a Writable (end it for EOF); false: /dev/null. */
+  stdin?: boolean;
+}
+
+export interface ExecOptions extends ProcessOptions {
+  /** Written to the process's stdin, which then ends (with `tty`: typed, no EOF); default /dev/null. */
+  stdin?: string | Uint8Array;
+}
+
+/** What `Container.exec` resolves with once the process has ended. */
+export interface ExecResult {
+  exitCode: number;
+  /** Name of the signal that killed it, e.g. `SIGKILL`, else null. */
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
 /** What a Container needs from the Runtime that made it. */
 export interface ContainerOwner {
   /** Records the exit (or deletes the container with `remove`); settles before `wait()` does. */
   finish(id: string, status: ExitStatus): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  /** Starts `cmd` in the running container `id` (whose init is `init`). */
+  execIn(id: string, init: ContainerProcess, cmd: string[], options: SpawnOptions): Promise<ContainerProcess>;
 }
 
 /**
@@ -82,6 +118,53 @@ export class Container implements AsyncDisposable {
     }
   }
 
+  /**
+   * Runs `cmd` in the running container and resolves once it ended, with
+   * its exit code and output (testcontainers' `exec`). A command that cannot
+   * be run resolves too: 127 (not found) or 126, with docker's message on
+   * stderr. Rejects with a ContainerError when the container is not running.
+   */
+  async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const { stdin, ...rest } = options;
+    let proc: ExecProcess;
+    try {
+      proc = await this.spawn(cmd, { ...rest, stdin: stdin !== undefined });
+    } catch (err) {
+      if (isTsboxError(err) && (err.code === "not_found" || err.code === "permission")) {
+        return { exitCode: err.exitCode, signal: null, stdout: "", stderr: `${err.message}\n` };
+      }
+      throw err;
+    }
+    if (stdin !== undefined) {
+      // A terminal's input has no end to send: only a pipe gets EOF.
+      if (options.tty) proc.stdin!.write(stdin);
+      else proc.stdin!.end(stdin);
+    }
+    return proc.output();
+  }
+
+  /**
+   * Starts `cmd` in the running container (in its namespaces: same PID
+   * namespace, hostname, mounts and files) and resolves once it runs, with
+   * its streams, `wait`, `kill` and `resize` (@webcontainer/api's `spawn`).
+   * Rejects like `Runtime.run` when the command cannot be run (exitCode
+   * 127/126), and with a ContainerError when the container is not running.
+   */
+  async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
+    if (this.exitStatus) throw this.notRunning();
+    try {
+      return new ExecProcess(await this.owner.execIn(this.id, this.proc, cmd, options));
+    } catch (err) {
+      // The backends' one container error here: the init is gone.
+      if (isTsboxError(err) && err.code === "container") throw this.notRunning();
+      throw err;
+    }
+  }
+
+  private notRunning(): ContainerError {
+    return new ContainerError(`container ${this.name ?? this.id.slice(0, 12)} is not running`);
+  }
+
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
     if (!this.exitStatus) this.proc.resize(cols, rows);
@@ -109,6 +192,61 @@ export class Container implements AsyncDisposable {
     }
     this.stdin?.destroy();
     await this.remove();
+  }
+}
+
+/**
+ * A process started in a running container by `Container.spawn`. It dies
+ * with the container (it is in its PID namespace).
+ */
+export class ExecProcess implements AsyncDisposable {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  private exitStatus: ExitStatus | undefined;
+
+  constructor(private readonly proc: ContainerProcess) {
+    this.stdin = proc.stdin;
+    this.stdout = proc.stdout;
+    this.stderr = proc.stderr;
+    proc.exited.then((status) => (this.exitStatus = status)).catch(() => {});
+  }
+
+  /** Its pid as the backend sees it: on the host (native), in the guest (vm). */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.exitStatus === undefined;
+  }
+
+  /** Resolves once it ended: exit code (128+n when killed by signal n) and signal name. */
+  wait(): Promise<ExitStatus> {
+    return this.proc.exited;
+  }
+
+  /** Sends a signal; false when it already ended. */
+  kill(signal: NodeJS.Signals | number = "SIGTERM"): boolean {
+    return this.exitStatus === undefined && this.proc.kill(signal);
+  }
+
+  /** Resizes its terminal (with `tty`); otherwise does nothing. */
+  resize(cols: number, rows: number): void {
+    if (!this.exitStatus) this.proc.resize(cols, rows);
+  }
+
+  /** Collects stdout and stderr as UTF-8 and waits for the end. */
+  async output(): Promise<ExecResult> {
+    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.proc.exited]);
+    return { exitCode: status.exitCode, signal: status.signal, stdout, stderr };
+  }
+
+  /** `await using p = await c.spawn(…)`: kills it if needed and waits for the end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.exitStatus) this.proc.kill("SIGKILL");
+    this.stdin?.destroy();
+    await this.proc.exited.catch(() => {});
   }
 }
 

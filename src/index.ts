@@ -5,12 +5,22 @@
  *   const rt = new Runtime();
  *   const c = await rt.run({ image: "busybox", cmd: ["echo", "hi"], remove: true });
  *   const { exitCode, stdout } = await c.output();
+ *   // in a running container: await c.exec(["ls", "/"]), or c.spawn(…) for streams
  */
 export { Runtime, type RuntimeOptions, type RunControl, type ContainerInfo } from "./runtime.js";
-export { Container, type ContainerOutput, type ExitStatus } from "./container.js";
+export {
+  Container,
+  ExecProcess,
+  type ContainerOutput,
+  type ExecOptions,
+  type ExecResult,
+  type ExitStatus,
+  type ProcessOptions,
+  type SpawnOptions,
+} from "./container.js";
 export type { RunOptions, VolumeOption } from "./spec/run-options.js";
 export type { ContainerSpec } from "./spec/container-spec.js";
-export type { Backend, BackendCapabilities, ContainerProcess, StartOptions, StdioTarget } from "./backends/backend.js";
+export type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, StartOptions, StdioTarget } from "./backends/backend.js";
 export { NativeBackend, type NativeBackendOptions } from "./backends/native/native-backend.js";
 export type { ImageSummary } from "./image/store.js";
 export type { ContainerState, ContainerStatus } from "./containers/state.js";

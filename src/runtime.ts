@@ -1,11 +1,12 @@
-import { mkdirSync } from "node:fs";
-import type { Backend, StdioTarget } from "./backends/backend.js";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, normalize } from "node:path";
+import type { Backend, ContainerProcess, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
-import { Container, type ExitStatus } from "./container.js";
+import { Container, type ExitStatus, type SpawnOptions } from "./container.js";
 import { removeBundle } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
 import { type ContainerState, listStates, processStartTime, readState, refreshStatus, writeState } from "./containers/state.js";
-import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError } from "./errors.js";
+import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { isErrno, randomHex } from "./fs-util.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
@@ -15,9 +16,12 @@ import type { Platform } from "./image/oci.js";
 import { parsePlatform } from "./image/platform.js";
 import { familiarName, parseReference } from "./image/reference.js";
 import { DataPaths, defaultDataDir } from "./paths.js";
+import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec } from "./spec/from-options.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
 import type { RunOptions } from "./spec/run-options.js";
+import { resolveUser } from "./spec/user.js";
+import { isMapped } from "./spec/validate.js";
 
 export interface RuntimeOptions {
   /** Where images, layers and containers live; default $TSBOX_DATA_DIR, $XDG_DATA_HOME/tsbox, ~/.local/share/tsbox. */
@@ -254,6 +258,18 @@ export class Runtime {
     throw new ContainerError(`no such container: ${ref}`);
   }
 
+  /** @internal `Container.spawn`: `cmd` in the running container, with its process's defaults. */
+  async execIn(id: string, init: ContainerProcess, cmd: string[], options: SpawnOptions): Promise<ContainerProcess> {
+    if (!this.backend.exec) throw new TsboxError(`the ${this.backend.name} backend cannot run processes in a container`, { code: "runtime" });
+    const bundle = this.paths.container(id);
+    const spec = JSON.parse(readFileSync(join(bundle.dir, "config.json"), "utf8")) as ContainerSpec;
+    // The container's /etc/passwd: its writable layer (the native one; the vm's lives in the guest) over the image.
+    const layers = [bundle.upper, ...(spec.root.overlay?.lower ?? [spec.root.path])];
+    const canSetGroups = spec.linux.gidMappings.length > 1 || (this.host ??= probeHostIdentity()).uid === 0;
+    const processSpec = await execProcess(spec, cmd, options, layers, canSetGroups);
+    return this.backend.exec({ container: init, bundleDir: bundle.dir, process: processSpec, stdin: options.stdin === false ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe" });
+  }
+
   /** @internal Called by Container when its process has ended. */
   async finish(id: string, status: ExitStatus): Promise<void> {
     const bundle = this.paths.container(id);
@@ -276,6 +292,43 @@ export class Runtime {
     });
     if (name !== null) this.names.release(name, id);
   }
+}
+
+/**
+ * The process `Container.spawn` runs: the container's own (env, cwd, user,
+ * capabilities, limits) with `cmd` and the options' overrides, as docker exec does.
+ */
+async function execProcess(spec: ContainerSpec, cmd: string[], options: SpawnOptions, layers: string[], canSetGroups: boolean): Promise<ProcessSpec> {
+  if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== "string") || cmd[0] === "") {
+    throw new UsageError("exec needs a command: a non-empty array of strings");
+  }
+  if (options.cwd !== undefined && !options.cwd.startsWith("/")) {
+    throw new UsageError(`the working directory '${options.cwd}' is invalid, it needs to be an absolute path`);
+  }
+  // The container's terminal size is not the exec's.
+  const { consoleSize: _containerSize, ...base } = spec.process;
+  const env = new Map(base.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as const));
+  const overrides = Array.isArray(options.env) ? options.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as const) : Object.entries(options.env ?? {});
+  for (const [key, value] of overrides) {
+    if (key === "" || key.includes("=")) throw new UsageError(`invalid environment variable "${key}=${value}": expected KEY=VALUE`);
+    env.set(key, String(value));
+  }
+  let user = base.user;
+  if (options.user !== undefined) {
+    const resolved = await resolveUser(options.user, layers);
+    user = { uid: resolved.uid, gid: resolved.gid, ...(canSetGroups ? { additionalGids: resolved.additionalGids.filter((g) => isMapped(spec.linux.gidMappings, g)) } : {}) };
+    if (!overrides.some(([key]) => key === "HOME")) env.set("HOME", resolved.home);
+  }
+  if (options.tty && !env.has("TERM")) env.set("TERM", "xterm");
+  return {
+    ...base,
+    terminal: Boolean(options.tty),
+    ...(typeof options.tty === "object" ? { consoleSize: { width: options.tty.cols, height: options.tty.rows } } : {}),
+    user,
+    args: cmd,
+    env: [...env].map(([k, v]) => `${k}=${v}`),
+    cwd: options.cwd === undefined ? base.cwd : normalize(options.cwd),
+  };
 }
 
 /** SIGKILL through the supervisor (its death takes the container with it), then wait until it is gone. */

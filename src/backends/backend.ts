@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import type { ImageStore } from "../image/store.js";
-import type { ContainerSpec } from "../spec/container-spec.js";
+import type { ContainerSpec, ProcessSpec } from "../spec/container-spec.js";
 
 /**
  * A backend turns a validated ContainerSpec into a running process. The
@@ -16,6 +16,14 @@ export interface Backend {
    * rejects with a TsboxError (exitCode 125/126/127) when it could not be.
    */
   start(options: StartOptions): Promise<ContainerProcess>;
+  /**
+   * Starts a second process in a running container (`docker exec`): it
+   * joins the namespaces (and, where the backend has them, the cgroup) of
+   * the container's init. Resolves once the command has been exec'd; rejects
+   * like `start`, or with a ContainerError (code "container") when the
+   * container is not running. Optional: a backend without it cannot exec.
+   */
+  exec?(options: ExecStartOptions): Promise<ContainerProcess>;
   /**
    * The image store for this backend's platform when it is not the host's
    * (the vm backend runs linux/386 images); default: the data dir's store.
@@ -56,6 +64,19 @@ export interface StartOptions {
   newSession?: boolean;
 }
 
+export interface ExecStartOptions {
+  /** The running container, as `start` returned it. */
+  container: ContainerProcess;
+  /** The container's bundle directory (as given to `start`). */
+  bundleDir: string;
+  /** The whole process to run: the front end has merged in the container's defaults. */
+  process: ProcessSpec;
+  /** As for `start`; with `process.terminal`, output is one stream on `stdout`. */
+  stdin: StdioTarget;
+  stdout: StdioTarget;
+  stderr: StdioTarget;
+}
+
 export interface ExitStatus {
   /** The command's exit code, or 128+n when killed by signal n. */
   exitCode: number;
@@ -63,8 +84,9 @@ export interface ExitStatus {
   signal: string | null;
 }
 
+/** A container's init (from `start`) or a process exec'd into it (from `exec`). */
 export interface ContainerProcess {
-  /** Host pid of the container's init. */
+  /** Its pid: on the host (native), in the guest (vm). */
   readonly pid: number;
   /** Host pid of the process the backend supervises it with (signals go there). */
   readonly monitorPid: number;
@@ -73,7 +95,7 @@ export interface ContainerProcess {
   readonly stderr: Readable | null;
   /** Settles when the container has exited and its stdio streams are released. */
   readonly exited: Promise<ExitStatus>;
-  /** Sends a signal to the container's init; false when it already exited. */
+  /** Sends it a signal; false when it already exited. */
   kill(signal: NodeJS.Signals | number): boolean;
   /** Terminal size, with a terminal; otherwise a no-op. */
   resize(cols: number, rows: number): void;

@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn, type StdioOptions } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ExitStatus, StartOptions } from "../backend.js";
+import { randomHex } from "../../fs-util.js";
+import type { ProcessSpec } from "../../spec/container-spec.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, ExitStatus, StartOptions, StdioTarget } from "../backend.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
@@ -16,10 +18,19 @@ export interface NativeBackendOptions {
 
 const STATUS_FD = 3;
 
+/** The helper's stdio when the process has no terminal. */
+interface HelperStdio {
+  stdin: StdioTarget;
+  stdout: StdioTarget;
+  stderr: StdioTarget;
+  newSession?: boolean;
+}
+
 /**
  * Runs containers with Linux namespaces through the tsbox-runtime helper:
  * TS writes the bundle's config.json, the helper does everything between
  * clone and execve and reports over a status pipe (docs/architecture.md).
+ * `exec` runs `tsbox-runtime exec`, which joins a running container.
  */
 export class NativeBackend implements Backend {
   readonly name = "native";
@@ -30,29 +41,44 @@ export class NativeBackend implements Backend {
     return { rootless: true, terminal: true, volumes: true, platforms: ["linux/" + (process.arch === "x64" ? "amd64" : process.arch)] };
   }
 
-  async start(options: StartOptions): Promise<ContainerProcess> {
-    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+  start(options: StartOptions): Promise<ContainerProcess> {
     writeFileSync(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
-    const terminal = options.spec.process.terminal;
-    const size = options.spec.process.consoleSize;
+    return this.runHelper(["run", "--bundle", options.bundleDir], options.spec.process, options);
+  }
+
+  async exec(options: ExecStartOptions): Promise<ContainerProcess> {
+    // Read by the helper before it joins the container; not needed once the process runs (or failed).
+    const processFile = join(options.bundleDir, `exec-${randomHex(8)}.json`);
+    writeFileSync(processFile, JSON.stringify(options.process));
+    try {
+      return await this.runHelper(["exec", "--pid", String(options.container.pid), "--process", processFile], options.process, options);
+    } finally {
+      rmSync(processFile, { force: true });
+    }
+  }
+
+  /** Spawns tsbox-runtime with `args` (+ the status fd); resolves once the process of `spec` runs. */
+  private async runHelper(args: string[], spec: ProcessSpec, stdio: HelperStdio): Promise<ContainerProcess> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    const size = spec.consoleSize;
     // node:tty and the addon are loaded only for terminals.
-    const pty = terminal ? await (await import("./pty.js")).Pty.open(size?.width ?? 80, size?.height ?? 24) : undefined;
+    const pty = spec.terminal ? await (await import("./pty.js")).Pty.open(size?.width ?? 80, size?.height ?? 24) : undefined;
     let child: ChildProcess;
     try {
-      const stdio: StdioOptions = pty ? [pty.slave, pty.slave, pty.slave, "pipe"] : [options.stdin, options.stdout, options.stderr, "pipe"];
-      child = spawn(binary, ["run", "--bundle", options.bundleDir, "--status-fd", String(STATUS_FD)], { stdio, detached: options.newSession ?? false });
+      const fds: StdioOptions = pty ? [pty.slave, pty.slave, pty.slave, "pipe"] : [stdio.stdin, stdio.stdout, stdio.stderr, "pipe"];
+      child = spawn(binary, [...args, "--status-fd", String(STATUS_FD)], { stdio: fds, detached: stdio.newSession ?? false });
     } catch (err) {
       pty?.close();
       throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
     } finally {
       pty?.closeSlave();
     }
-    return supervise(child, binary, pty, options);
+    return supervise(child, binary, pty, stdio.stdin);
   }
 }
 
 /** Wires the helper's status events and exit into a ContainerProcess; resolves on `started`. */
-function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, options: StartOptions): Promise<ContainerProcess> {
+function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget): Promise<ContainerProcess> {
   return new Promise((resolve, reject) => {
     let exitedEvent: { exitCode: number; signal: string | null } | undefined;
     let settled = false;
@@ -94,7 +120,7 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, op
       // Nobody reads the container's stdin any more: release the pipe even if the caller never ends it.
       child.stdin?.destroy();
       if (!settled) {
-        fail(new TsboxError(`tsbox-runtime exited (${signal ?? `code ${code}`}) before starting the container`, { code: "runtime" }));
+        fail(new TsboxError(`tsbox-runtime exited (${signal ?? `code ${code}`}) before starting the process`, { code: "runtime" }));
       }
       if (exitedEvent) return exitedEvent;
       if (signal) return { exitCode: 128 + (constants.signals[signal] ?? 0), signal };
@@ -106,7 +132,7 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, op
     const handle = (pid: number): ContainerProcess => ({
       pid,
       monitorPid: child.pid ?? -1,
-      stdin: pty ? (options.stdin === "pipe" ? pty.input : null) : (child.stdin as Writable | null),
+      stdin: pty ? (stdin === "pipe" ? pty.input : null) : (child.stdin as Writable | null),
       stdout: pty ? pty.output : (child.stdout as Readable | null),
       stderr: pty ? null : (child.stderr as Readable | null),
       exited,

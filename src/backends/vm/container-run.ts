@@ -1,74 +1,20 @@
 /**
- * Running one container in a guest: the host spec translated to guest paths
- * (layers and volumes as 9p exports under /mnt/host, the root and the
- * overlay's writable layer in a tmpfs of the guest), `create` + `start`
- * through the agent, stdio channels as Node streams, `wait` + `delete`.
+ * Running one container in a guest, for Node callers: the spec translated
+ * to guest paths and its 9p exports registered (guest-spec.ts, shared with
+ * the browser Worker), `create` + `start` through the agent, stdio channels
+ * as Node streams, `wait` + `delete` (the last two shared with exec'd
+ * processes, src/backends/vm/exec.ts).
  */
 import { statSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { basename, dirname } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { constants } from "node:os";
 import { TsboxError } from "../../errors.js";
-import type { ContainerSpec } from "../../spec/container-spec.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../backend.js";
-import type { AgentLink } from "./agent-link.js";
-import type { Export } from "./p9/server.js";
+import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
+import { acquireExports, createAndStart, deleteInGuest, type ExportNaming, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "./guest-spec.js";
 
-export const GUEST_HOST_MOUNT = "/mnt/host";
-export const GUEST_RUN_DIR = "/run/tsbox";
-
-export interface GuestSpec {
-  spec: ContainerSpec;
-  /** 9p exports this container needs: name → host dir. */
-  exports: { name: string; path: string; readonly: boolean; shared: boolean }[];
-}
-
-/** Host paths → guest paths. `cid` names the container in the guest. */
-export function toGuestSpec(spec: ContainerSpec, cid: string): GuestSpec {
-  const exports: GuestSpec["exports"] = [];
-  const dir = `${GUEST_RUN_DIR}/${cid}`;
-  const out: ContainerSpec = structuredClone(spec);
-  out.root = { ...spec.root, path: `${dir}/rootfs` };
-  if (spec.root.overlay) {
-    const lower = spec.root.overlay.lower.map((hostDir) => {
-      // Layers are content-addressed and immutable: one export per layer, shared.
-      const name = `l-${createHash("sha256").update(hostDir).digest("hex").slice(0, 24)}`;
-      if (!exports.some((e) => e.name === name)) exports.push({ name, path: hostDir, readonly: true, shared: true });
-      return `${GUEST_HOST_MOUNT}/${name}`;
-    });
-    out.root.overlay = { lower, upper: `${dir}/upper`, work: `${dir}/work` };
-  } else {
-    // A plain directory root: exported as is (read-only when the spec says so).
-    const name = `r-${cid.slice(0, 16)}`;
-    exports.push({ name, path: spec.root.path, readonly: spec.root.readonly, shared: false });
-    out.root = { path: `${dir}/rootfs`, readonly: spec.root.readonly };
-    out.mounts = [{ destination: "/", type: "bind", source: `${GUEST_HOST_MOUNT}/${name}`, options: ["rbind"] }, ...out.mounts];
-  }
-  let n = 0;
-  out.mounts = out.mounts.map((m) => {
-    if (m.type !== "bind" || m.source.startsWith(GUEST_HOST_MOUNT + "/")) return m;
-    const readonly = m.options.includes("ro");
-    const name = `v-${cid.slice(0, 16)}-${n++}`;
-    let isDir = true;
-    try {
-      isDir = statSync(m.source).isDirectory();
-    } catch {
-      // the container crate reports a missing source with the usual message
-    }
-    // A file volume: its directory is exported, the file bound from it.
-    const exportDir = isDir ? m.source : dirname(m.source);
-    exports.push({ name, path: exportDir, readonly, shared: false });
-    return { ...m, source: isDir ? `${GUEST_HOST_MOUNT}/${name}` : `${GUEST_HOST_MOUNT}/${name}/${basename(m.source)}` };
-  });
-  return { spec: out, exports };
-}
-
-/** Where 9p exports are registered: the in-process server, or the vm daemon's. */
-export interface ExportTable {
-  add(name: string, exp: Export): Promise<void> | void;
-  remove(name: string): void;
-}
+export type { ExportTable };
 
 export interface RunContext {
   link: AgentLink;
@@ -79,97 +25,125 @@ export interface RunContext {
   exportRefs: Map<string, number>;
 }
 
+/** Export names and volume kinds from the host's file system. */
+const hostNaming: ExportNaming = {
+  // Layers are content-addressed and immutable: one export per layer, shared.
+  layerExportName: (dir) => `l-${createHash("sha256").update(dir).digest("hex").slice(0, 24)}`,
+  isDirectory: (path) => {
+    try {
+      return statSync(path).isDirectory();
+    } catch {
+      return true; // the container crate reports a missing source with the usual message
+    }
+  },
+};
+
 /** Creates and starts the container; resolves once its command runs. */
 export async function startInGuest(ctx: RunContext, options: StartOptions, cid: string): Promise<ContainerProcess> {
-  const { spec: guestSpec, exports } = toGuestSpec(options.spec, cid);
-  for (const e of exports) {
-    const refs = ctx.exportRefs.get(e.name) ?? 0;
-    if (refs === 0) await ctx.p9.add(e.name, { path: e.path, readonly: e.readonly });
-    ctx.exportRefs.set(e.name, refs + 1);
-  }
-  const releaseExports = () => {
-    for (const e of exports) {
-      const refs = (ctx.exportRefs.get(e.name) ?? 1) - 1;
-      if (refs <= 0) {
-        ctx.exportRefs.delete(e.name);
-        ctx.p9.remove(e.name);
-      } else ctx.exportRefs.set(e.name, refs);
-    }
-  };
-
-  const terminal = options.spec.process.terminal;
-  const stdinCh = options.stdin === "ignore" ? undefined : ctx.link.openInput();
-  const stdoutCh = options.stdout === "ignore" ? undefined : ctx.link.openOutput();
-  const stderrCh = terminal || options.stderr === "ignore" ? undefined : ctx.link.openOutput();
-  const channels = { stdin: stdinCh?.channel ?? null, stdout: stdoutCh?.channel ?? null, stderr: stderrCh?.channel ?? null };
-
-  const cleanupFailed = async () => {
-    const gone = new TsboxError("container did not start", { code: "runtime" });
-    stdinCh?.fail(gone);
-    stdoutCh?.onEof();
-    stderrCh?.onEof();
-    await ctx.link.request("delete", { cid }, 10_000).catch(() => {});
+  const { spec: guestSpec, exports } = toGuestSpec(options.spec, cid, hostNaming);
+  const releaseExports = await acquireExports(ctx.p9, ctx.exportRefs, exports);
+  const release = () => {
     releaseExports();
     ctx.done();
   };
 
+  const terminal = options.spec.process.terminal;
+  const io = openGuestStdio(ctx.link, options, terminal);
   let pid: number;
   try {
-    await ctx.link.request("create", { cid, spec: guestSpec, ...channels }, 60_000);
-    const started = await ctx.link.request("start", { cid }, 120_000);
-    pid = typeof started.pid === "number" ? started.pid : -1;
+    pid = await createAndStart(ctx.link, cid, guestSpec, io.channels);
   } catch (err) {
-    await cleanupFailed();
+    closeGuestStdio(io);
+    await deleteInGuest(ctx.link, cid);
+    release();
     throw err;
   }
+  return guestProcess(ctx.link, { handle: cid, pid, io, targets: options, terminal, release });
+}
 
+/** Where a guest process's stdio goes (as StartOptions has it). */
+export type StdioTargets = Pick<StartOptions, "stdin" | "stdout" | "stderr">;
+
+/** A process's stdio channels on the link: none for "ignore", no stderr with a terminal. */
+export interface GuestStdio {
+  stdin: InputChannel | undefined;
+  stdout: OutputChannel | undefined;
+  stderr: OutputChannel | undefined;
+  /** Their numbers, for the agent's `create` or `exec`. */
+  channels: GuestChannels;
+}
+
+export function openGuestStdio(link: AgentLink, targets: StdioTargets, terminal: boolean): GuestStdio {
+  const stdin = targets.stdin === "ignore" ? undefined : link.openInput();
+  const stdout = targets.stdout === "ignore" ? undefined : link.openOutput();
+  const stderr = terminal || targets.stderr === "ignore" ? undefined : link.openOutput();
+  return { stdin, stdout, stderr, channels: { stdin: stdin?.channel ?? null, stdout: stdout?.channel ?? null, stderr: stderr?.channel ?? null } };
+}
+
+/** The process never started: its streams end. */
+export function closeGuestStdio(io: GuestStdio): void {
+  io.stdin?.fail(new TsboxError("the process did not start", { code: "runtime" }));
+  io.stdout?.onEof();
+  io.stderr?.onEof();
+}
+
+export interface GuestProcessInit {
+  /** What the agent calls it: a container's cid, an exec'd process's eid. */
+  handle: string;
+  pid: number;
+  io: GuestStdio;
+  targets: StdioTargets;
+  terminal: boolean;
+  /** Once the process is gone from the guest (waited for and deleted). */
+  release: () => void;
+}
+
+/** A started guest process as a ContainerProcess: `wait`, then `delete` of its handle, then `release`. */
+export function guestProcess(link: AgentLink, init: GuestProcessInit): ContainerProcess {
+  const { handle, io, targets } = init;
   // "inherit": our own stdio, as the native backend hands over its fds.
-  if (options.stdout === "inherit" && stdoutCh) stdoutCh.readable.pipe(process.stdout, { end: false });
-  if (options.stderr === "inherit" && stderrCh) stderrCh.readable.pipe(process.stderr, { end: false });
-  if (options.stdin === "inherit" && stdinCh) process.stdin.pipe(stdinCh.writable);
+  if (targets.stdout === "inherit" && io.stdout) io.stdout.readable.pipe(process.stdout, { end: false });
+  if (targets.stderr === "inherit" && io.stderr) io.stderr.readable.pipe(process.stderr, { end: false });
+  if (targets.stdin === "inherit" && io.stdin) process.stdin.pipe(io.stdin.writable);
   const outputDone = (r: Readable | undefined) =>
     r ? new Promise<void>((resolve) => (r.readableEnded || r.destroyed ? resolve() : (r.once("end", resolve), r.once("close", resolve)))) : Promise.resolve();
 
   let exitStatus: ExitStatus | undefined;
   const exited: Promise<ExitStatus> = (async () => {
     try {
-      const r = await ctx.link.request("wait", { cid }, 0x7fffffff);
-      const code = typeof r.exitCode === "number" ? r.exitCode : 125;
-      const signal = typeof r.signal === "string" ? r.signal : null;
-      exitStatus = { exitCode: code, signal };
+      exitStatus = await waitForExit(link, handle);
       // Inherited output reaches our stdout before the exit is reported.
-      if (options.stdout === "inherit") await outputDone(stdoutCh?.readable);
-      if (options.stderr === "inherit") await outputDone(stderrCh?.readable);
+      if (targets.stdout === "inherit") await outputDone(io.stdout?.readable);
+      if (targets.stderr === "inherit") await outputDone(io.stderr?.readable);
       return exitStatus;
     } finally {
-      if (options.stdin === "inherit" && stdinCh) {
-        process.stdin.unpipe(stdinCh.writable);
+      if (targets.stdin === "inherit" && io.stdin) {
+        process.stdin.unpipe(io.stdin.writable);
         process.stdin.pause();
       }
-      stdinCh?.writable.destroy();
-      await ctx.link.request("delete", { cid }, 10_000).catch(() => {});
-      releaseExports();
-      ctx.done();
+      io.stdin?.writable.destroy();
+      await deleteInGuest(link, handle);
+      init.release();
     }
   })();
   exited.catch(() => {});
 
   return {
-    pid,
+    pid: init.pid,
     monitorPid: process.pid,
-    stdin: options.stdin === "pipe" && stdinCh ? (stdinCh.writable as Writable) : null,
-    stdout: options.stdout === "pipe" && stdoutCh ? stdoutCh.readable : null,
-    stderr: options.stderr === "pipe" && stderrCh ? stderrCh.readable : null,
+    stdin: targets.stdin === "pipe" && io.stdin ? (io.stdin.writable as Writable) : null,
+    stdout: targets.stdout === "pipe" && io.stdout ? io.stdout.readable : null,
+    stderr: targets.stderr === "pipe" && io.stderr ? io.stderr.readable : null,
     exited,
     kill(signal) {
-      if (exitStatus || ctx.link.closed) return false;
+      if (exitStatus || link.closed) return false;
       const num = typeof signal === "number" ? signal : constants.signals[signal];
       if (num === undefined) return false;
-      ctx.link.request("signal", { cid, signal: num }, 30_000).catch(() => {});
+      link.request("signal", { cid: handle, signal: num }, 30_000).catch(() => {});
       return true;
     },
     resize(cols, rows) {
-      if (terminal && !exitStatus) ctx.link.request("resize", { cid, cols, rows }, 30_000).catch(() => {});
+      if (init.terminal && !exitStatus) link.request("resize", { cid: handle, cols, rows }, 30_000).catch(() => {});
     },
   };
 }

@@ -60,7 +60,7 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
           return;
         }
         if (op === "hello") return reply({ id, ok: true, daemon: true });
-        if (op === "create") {
+        if (op === "create" || op === "exec") {
           for (const k of ["stdin", "stdout", "stderr"]) {
             if (typeof fields[k] !== "number") continue;
             const guest = link.allocChannel();
@@ -68,7 +68,8 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
             routes.set(guest, { conn, channel: fields[k] as number });
             fields[k] = guest;
           }
-          containers.add(String(fields.cid));
+          // Deleting a container deletes the processes exec'd into it too.
+          if (op === "create") containers.add(String(fields.cid));
         }
         const r = await link.request(String(op), fields, op === "wait" ? 0x7fffffff : 120_000);
         if (op === "delete") containers.delete(String(fields.cid));

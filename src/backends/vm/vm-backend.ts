@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import { writeFileSync } from "node:fs";
-import type { Backend, BackendCapabilities, ContainerProcess, StartOptions } from "../backend.js";
+import { ContainerError } from "../../errors.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, StartOptions } from "../backend.js";
 import { VmImageStore } from "./image-store.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
@@ -51,6 +52,25 @@ export class VmBackend implements Backend {
     try {
       const p9 = opened.exports ?? { add: (n: string, e: { path: string; readonly: boolean }) => opened.machine.p9.addExport(n, e), remove: (n: string) => opened.machine.p9.removeExport(n) };
       return await startInGuest({ link: opened.machine.link, p9, exportRefs: this.exportRefs, done }, options, basename(options.bundleDir));
+    } catch (err) {
+      done();
+      throw err;
+    }
+  }
+
+  /** Runs a process in a container of the running guest (never starts a guest for it). */
+  async exec(options: ExecStartOptions): Promise<ContainerProcess> {
+    if (!this.current || this.users === 0) throw new ContainerError("the container is not running (its vm guest is gone)");
+    const opened = await this.acquire();
+    const { execInGuest } = await import("./exec.js");
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      this.release();
+    };
+    try {
+      return await execInGuest({ link: opened.machine.link, done }, basename(options.bundleDir), options);
     } catch (err) {
       done();
       throw err;

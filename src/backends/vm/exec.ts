@@ -1,0 +1,38 @@
+/**
+ * `exec` on the vm backend: a process joins a running container in the
+ * guest (the agent's `exec` op, which runs `container::join` in the
+ * container's cgroup), under a handle of its own that `wait`, `signal`,
+ * `resize` and `delete` take as they take a container's id.
+ */
+import { ContainerError } from "../../errors.js";
+import { randomHex } from "../../fs-util.js";
+import type { ContainerProcess, ExecStartOptions } from "../backend.js";
+import type { AgentLink } from "./agent-link.js";
+import { closeGuestStdio, guestProcess, openGuestStdio } from "./container-run.js";
+import { deleteInGuest } from "./guest-spec.js";
+
+export interface ExecContext {
+  link: AgentLink;
+  /** Called once the process is gone from the guest. */
+  done: () => void;
+}
+
+/** Starts `options.process` in the guest container `cid`; resolves once it runs. */
+export async function execInGuest(ctx: ExecContext, cid: string, options: ExecStartOptions): Promise<ContainerProcess> {
+  const eid = `${cid.slice(0, 12)}-x${randomHex(6)}`;
+  const terminal = options.process.terminal;
+  const io = openGuestStdio(ctx.link, options, terminal);
+  let pid: number;
+  try {
+    const started = await ctx.link.request("exec", { cid, eid, process: options.process, ...io.channels }, 120_000);
+    pid = typeof started.pid === "number" ? started.pid : -1;
+  } catch (err) {
+    closeGuestStdio(io);
+    // A process that failed at execve is known to the agent until deleted.
+    await deleteInGuest(ctx.link, eid);
+    ctx.done();
+    if ((err as { kind?: unknown }).kind === "not_running") throw new ContainerError((err as Error).message);
+    throw err;
+  }
+  return guestProcess(ctx.link, { handle: eid, pid, io, targets: options, terminal, release: ctx.done });
+}
