@@ -1,5 +1,5 @@
 //! tsbox-agent: the vm guest's agent (see docs/architecture.md, "vm backend").
-//! The guest's init execs it; it speaks the framed protocol of `frame` over
+//! It is the guest's init (`/init`, see guest_init.rs) and then the agent: it speaks the framed protocol of `frame` over
 //! the virtio console port /dev/hvc1 and runs containers with the very same
 //! `container` crate the native backend's tsbox-runtime uses.
 //!
@@ -9,6 +9,7 @@
 mod agent;
 mod cgroup;
 mod frame;
+mod guest_init;
 mod supervisor;
 mod stdio;
 mod sys;
@@ -16,6 +17,9 @@ mod sys;
 use std::path::PathBuf;
 
 fn main() {
+    if guest_init::is_init() {
+        guest_init::run();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut device = PathBuf::from("/dev/hvc1");
     let mut i = 0;

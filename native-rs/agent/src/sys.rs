@@ -18,6 +18,8 @@ struct Timespec {
 
 extern "C" {
     fn open(path: *const c_char, flags: c_int, ...) -> c_int;
+    #[link_name = "chroot"]
+    fn chroot_raw(path: *const c_char) -> c_int;
     fn dup2(old: c_int, new: c_int) -> c_int;
     fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
     fn tcgetattr(fd: c_int, t: *mut Termios) -> c_int;
@@ -55,6 +57,11 @@ pub const EAGAIN: Errno = Errno(11);
 pub fn open_path(path: &Path, flags: c_int) -> Result<c_int, Errno> {
     let c = cpath(path)?;
     Errno::check(unsafe { open(c.as_ptr(), flags, 0o600 as c_int) })
+}
+
+pub fn chroot(path: &Path) -> Result<(), Errno> {
+    let c = cpath(path)?;
+    Errno::check(unsafe { chroot_raw(c.as_ptr()) }).map(drop)
 }
 
 pub fn dup_onto(old: c_int, new: c_int) -> Result<(), Errno> {
