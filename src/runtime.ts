@@ -21,7 +21,7 @@ import { buildSpec } from "./spec/from-options.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
 import type { RunOptions } from "./spec/run-options.js";
 import { resolveUser } from "./spec/user.js";
-import { isMapped } from "./spec/validate.js";
+import { isMapped, validateSpec } from "./spec/validate.js";
 
 export interface RuntimeOptions {
   /** Where images, layers and containers live; default $TSBOX_DATA_DIR, $XDG_DATA_HOME/tsbox, ~/.local/share/tsbox. */
@@ -267,6 +267,8 @@ export class Runtime {
     const layers = [bundle.upper, ...(spec.root.overlay?.lower ?? [spec.root.path])];
     const canSetGroups = spec.linux.gidMappings.length > 1 || (this.host ??= probeHostIdentity()).uid === 0;
     const processSpec = await execProcess(spec, cmd, options, layers, canSetGroups);
+    // The checks of `run`, with their messages (an unmapped user, say), in the container's setting.
+    validateSpec({ ...spec, process: processSpec });
     return this.backend.exec({ container: init, bundleDir: bundle.dir, process: processSpec, stdin: options.stdin === false ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe" });
   }
 

@@ -1,0 +1,308 @@
+/**
+ * `Container.exec` / `Container.spawn`: a second process in a running
+ * container shares its PID namespace, hostname, mounts, files and cgroup,
+ * takes the container's env/cwd/user unless told otherwise, reports exit
+ * codes 0/3/126/127 like `run`, takes stdin, can be killed, dies with the
+ * container, and exec after the exit is a clear error. As root and as
+ * unprivileged users; nothing may leak (processes included).
+ *
+ * Each case runs in a child Node process as the identity: this file again,
+ * with TSBOX_EXEC_SCENARIO naming the scenario (it prints one JSON result).
+ * test/vm-exec.test.ts runs the same file against the vm backend.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import type { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import type { Container, Runtime } from "../src/index.js";
+
+const scenarioName = process.env.TSBOX_EXEC_SCENARIO;
+
+/** Resolves once `stream` has carried a line `line`; the stream keeps flowing into `seen`. */
+function lineSeen(stream: Readable, line: string): Promise<string[]> {
+  const seen: string[] = [];
+  let pending = "";
+  return new Promise((resolve, reject) => {
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      pending += chunk;
+      for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+        seen.push(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+        if (seen[seen.length - 1] === line) resolve(seen);
+      }
+    });
+    stream.on("end", () => reject(new Error(`stream ended before "${line}"; saw ${JSON.stringify(seen)}`)));
+  });
+}
+
+/** A container that says "ready", then waits until an exec'd process writes /tmp/from-exec and prints it. */
+async function waitingContainer(rt: Runtime, extra: Parameters<Runtime["run"]>[0] = { image: "busybox" }): Promise<{ c: Container; lines: Promise<string[]> }> {
+  const script = "hostname > /tmp/from-init; echo ready; while [ ! -f /tmp/from-exec ]; do sleep 0.02; done; cat /tmp/from-exec; exec sleep 600";
+  const c = await rt.run({ ...extra, image: "busybox", cmd: ["sh", "-c", script], remove: true });
+  await lineSeen(c.stdout!, "ready");
+  return { c, lines: lineSeen(c.stdout!, "from-exec") };
+}
+
+function failure(err: unknown): { message: string; exitCode: unknown; code: unknown; name: unknown } {
+  const e = err as { message: string; exitCode?: number; code?: string; name?: string };
+  return { message: e.message, exitCode: e.exitCode, code: e.code, name: e.name };
+}
+
+type Scenario = (rt: Runtime) => Promise<Record<string, unknown>>;
+
+const scenarios: Record<string, Scenario> = {
+  async sharesTheContainer(rt) {
+    const { c, lines } = await waitingContainer(rt, { image: "busybox", hostname: "exec-box" });
+    await using _ = c;
+    const probe = [
+      "tr '\\0' ' ' < /proc/1/cmdline; echo",
+      "echo $$",
+      "hostname",
+      "cat /tmp/from-init",
+      "for ns in pid mnt uts ipc net user cgroup; do [ \"$(readlink /proc/self/ns/$ns)\" = \"$(readlink /proc/1/ns/$ns)\" ] && echo \"same $ns\"; done",
+      "cmp -s /proc/1/mountinfo /proc/self/mountinfo && echo same mounts",
+      "cmp -s /proc/1/cgroup /proc/self/cgroup && echo same cgroup",
+      "ps -o pid,comm | awk 'NR > 1 { print $1 \" \" $2 }'",
+      "echo from-exec > /tmp/from-exec",
+    ].join("; ");
+    const r = await c.exec(["sh", "-c", probe]);
+    // The container read the file the exec'd process wrote.
+    const seen = await lines;
+    return { ...r, containerSaw: seen[seen.length - 1] };
+  },
+
+  async defaultsAndOverrides(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], env: { FOO: "from-run", KEEP: "kept" }, workdir: "/srv", remove: true });
+    const show = ["sh", "-c", 'echo "$FOO|$KEEP|$BAR|$HOME"; pwd; id -u; id -g'];
+    const defaults = await c.exec(show);
+    let overridden: unknown;
+    try {
+      overridden = await c.exec(show, { env: { FOO: "over", BAR: "bar" }, cwd: "/tmp", user: "nobody" });
+    } catch (err) {
+      overridden = failure(err);
+    }
+    const listEnv = await c.exec(["sh", "-c", 'echo "$FOO|$BAR"'], { env: ["FOO=list", "BAR=x=y"] });
+    let badCwd: unknown;
+    try {
+      badCwd = await c.exec(["true"], { cwd: "relative" });
+    } catch (err) {
+      badCwd = failure(err);
+    }
+    return { defaults, overridden, listEnv, badCwd };
+  },
+
+  async exitCodes(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const codes = {
+      ok: await c.exec(["true"]),
+      three: await c.exec(["sh", "-c", "echo out; echo err >&2; exit 3"]),
+      notExecutable: await c.exec(["/etc"]),
+      notFound: await c.exec(["no-such-command"]),
+    };
+    let spawnNotFound: unknown;
+    try {
+      await c.spawn(["no-such-command"]);
+      spawnNotFound = "no error";
+    } catch (err) {
+      spawnNotFound = failure(err);
+    }
+    return { ...codes, spawnNotFound, stillRunning: c.running };
+  },
+
+  async stdin(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const fed = await c.exec(["tr", "a-z", "A-Z"], { stdin: "fed to exec\n" });
+    const p = await c.spawn(["sh", "-c", "read line; echo \"got $line\"; wc -c"]);
+    p.stdin!.write("first\n");
+    p.stdin!.end("0123456789");
+    const streamed = await p.output();
+    const noStdin = await c.exec(["cat"]);
+    return { fed, streamed, noStdin };
+  },
+
+  async kill(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const term = await c.spawn(["sleep", "600"]);
+    const pid = term.pid;
+    const sentTerm = term.kill();
+    const termStatus = await term.wait();
+    const killed = await c.spawn(["sh", "-c", "trap '' TERM; echo trapped; sleep 600"]);
+    await lineSeen(killed.stdout!, "trapped");
+    killed.kill("SIGKILL");
+    const killStatus = await killed.wait();
+    const afterEnd = killed.kill();
+    const after = await c.exec(["echo", "still here"]);
+    return { pidWasNumber: typeof pid === "number" && pid > 0, sentTerm, termStatus, killStatus, afterEnd, after, containerRunning: c.running };
+  },
+
+  async diesWithContainer(rt) {
+    const c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const p = await c.spawn(["sleep", "600"], { stdin: false });
+    await c.kill("SIGKILL");
+    const container = await c.wait();
+    const exec = await p.wait();
+    return { container, exec };
+  },
+
+  async afterExit(rt) {
+    const name = `exec-after-${process.pid}`;
+    const c = await rt.run({ image: "busybox", name, cmd: ["true"], remove: true });
+    await c.wait();
+    const errors = [];
+    for (const attempt of [() => c.exec(["true"]), () => c.spawn(["true"])]) {
+      try {
+        await attempt();
+        errors.push("no error");
+      } catch (err) {
+        errors.push(failure(err));
+      }
+    }
+    return { name, errors };
+  },
+
+  async tty(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const sized = await c.exec(["sh", "-c", "stty size; [ -t 0 ] && [ -t 1 ] && echo terminal; echo $TERM"], { tty: { cols: 90, rows: 20 } });
+    const p = await c.spawn(["sh", "-c", "read line; echo \"got $line\"; stty size"], { tty: true });
+    p.resize(100, 30);
+    p.stdin!.write("typed\n");
+    const typed = await p.output();
+    return { sized, typed };
+  },
+};
+
+if (scenarioName) {
+  const { Runtime } = await import("../src/index.js");
+  const run = scenarios[scenarioName];
+  if (!run) throw new Error(`no scenario ${scenarioName}`);
+  const result = await run(new Runtime({}));
+  process.stdout.write(JSON.stringify(result) + "\n");
+} else {
+  await defineTests();
+}
+
+async function defineTests(): Promise<void> {
+  const { describe, it, beforeEach, afterEach, after } = await import("node:test");
+  const { identities, cleanupIdentities } = await import("./helpers/identities.js");
+  const { identityEnv, repoRoot } = await import("./helpers/cli.js");
+  const { snapshot, assertNoLeaks } = await import("./helpers/leaks.js");
+  type Identity = ReturnType<typeof identities>[number];
+  const self = fileURLToPath(import.meta.url);
+  const vm = process.env.TSBOX_BACKEND === "vm";
+
+  after(cleanupIdentities);
+
+  const scenario = (who: Identity, name: keyof typeof scenarios): Promise<any> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ["--import", "tsx", self], {
+        uid: who.uid,
+        gid: who.gid,
+        cwd: repoRoot,
+        env: { ...identityEnv(who), TSBOX_EXEC_SCENARIO: name },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      child.on("close", (code) => {
+        if (code !== 0) return reject(new Error(`scenario ${name} exited ${code}: ${err}`));
+        resolve(JSON.parse(out));
+      });
+    });
+
+  for (const who of identities()) {
+    describe(`exec as ${who.name}${vm ? " (vm backend)" : ""}`, { timeout: 180_000 }, () => {
+      let snap: ReturnType<typeof snapshot>;
+      beforeEach(() => (snap = snapshot()));
+      afterEach(() => assertNoLeaks(snap, [who]));
+
+      it("shares the container's PID namespace, hostname, mounts, files and cgroup", async () => {
+        const r = await scenario(who, "sharesTheContainer");
+        assert.equal(r.exitCode, 0, r.stderr);
+        const [init, pid, hostname, fromInit, ...rest] = r.stdout.trim().split("\n");
+        // PID 1 is the container's init; the exec'd shell is another process of that namespace.
+        assert.match(init, /^sh -c hostname > \/tmp\/from-init; echo ready;/);
+        assert.ok(Number(pid) > 1 && Number(pid) < 100, `pid ${pid} is one of the container's`);
+        assert.equal(hostname, "exec-box");
+        assert.equal(fromInit, "exec-box");
+        for (const ns of ["pid", "mnt", "uts", "ipc", "net", "user", "cgroup"]) assert.ok(rest.includes(`same ${ns}`), `same ${ns}: ${r.stdout}`);
+        assert.ok(rest.includes("same mounts") && rest.includes("same cgroup"), r.stdout);
+        // ps sees the container's processes only: init (1), its sleeps, the exec'd sh, ps and awk.
+        const ps = rest.filter((l: string) => /^\d+ /.test(l));
+        assert.ok(ps.includes("1 sh") && ps.includes(`${pid} sh`), r.stdout);
+        assert.ok(ps.length <= 6, r.stdout);
+        assert.equal(r.containerSaw, "from-exec");
+      });
+
+      it("takes env, cwd and user from the container, and overrides from the options", async () => {
+        const r = await scenario(who, "defaultsAndOverrides");
+        assert.deepEqual(r.defaults, { exitCode: 0, signal: null, stdout: "from-run|kept||/root\n/srv\n0\n0\n", stderr: "" });
+        if (who.name === "single") {
+          // One mapped id: nobody (65534) does not exist in this user namespace.
+          assert.equal(r.overridden.exitCode, 125);
+          assert.match(r.overridden.message, /uid 65534 is not mapped in the user namespace/);
+        } else {
+          assert.deepEqual(r.overridden, { exitCode: 0, signal: null, stdout: "over|kept|bar|/home\n/tmp\n65534\n65534\n", stderr: "" });
+        }
+        assert.equal(r.listEnv.stdout, "list|x=y\n");
+        assert.equal(r.badCwd.code, "usage");
+        assert.match(r.badCwd.message, /working directory 'relative' is invalid/);
+      });
+
+      it("reports exit codes 0, 3, 126 and 127 like run", async () => {
+        const r = await scenario(who, "exitCodes");
+        assert.deepEqual(r.ok, { exitCode: 0, signal: null, stdout: "", stderr: "" });
+        assert.deepEqual(r.three, { exitCode: 3, signal: null, stdout: "out\n", stderr: "err\n" });
+        assert.equal(r.notExecutable.exitCode, 126);
+        assert.equal(r.notExecutable.stderr, "permission denied: /etc\n");
+        assert.deepEqual(r.notFound, { exitCode: 127, signal: null, stdout: "", stderr: "executable file not found in $PATH: no-such-command\n" });
+        assert.equal(r.spawnNotFound.exitCode, 127);
+        assert.equal(r.spawnNotFound.code, "not_found");
+        assert.equal(r.spawnNotFound.message, "executable file not found in $PATH: no-such-command");
+        assert.equal(r.stillRunning, true);
+      });
+
+      it("feeds stdin: a string to exec, a stream to spawn, nothing by default", async () => {
+        const r = await scenario(who, "stdin");
+        assert.equal(r.fed.stdout, "FED TO EXEC\n");
+        assert.equal(r.streamed.stdout, "got first\n10\n");
+        assert.deepEqual(r.noStdin, { exitCode: 0, signal: null, stdout: "", stderr: "" });
+      });
+
+      it("kills an exec'd process (SIGTERM by default) and leaves the container running", async () => {
+        const r = await scenario(who, "kill");
+        assert.equal(r.pidWasNumber, true);
+        assert.equal(r.sentTerm, true);
+        assert.deepEqual(r.termStatus, { exitCode: 143, signal: "SIGTERM" });
+        assert.deepEqual(r.killStatus, { exitCode: 137, signal: "SIGKILL" });
+        assert.equal(r.afterEnd, false);
+        assert.equal(r.after.stdout, "still here\n");
+        assert.equal(r.containerRunning, true);
+      });
+
+      it("ends an exec'd process with the container", async () => {
+        const r = await scenario(who, "diesWithContainer");
+        assert.deepEqual(r.container, { exitCode: 137, signal: "SIGKILL" });
+        assert.deepEqual(r.exec, { exitCode: 137, signal: "SIGKILL" });
+      });
+
+      it("refuses exec into a container that has exited, naming it", async () => {
+        const r = await scenario(who, "afterExit");
+        for (const e of r.errors) {
+          assert.equal(e.message, `container ${r.name} is not running`);
+          assert.equal(e.code, "container");
+          assert.equal(e.name, "ContainerError");
+        }
+      });
+
+      it("gives a terminal of the asked size, with input and resize", async () => {
+        const r = await scenario(who, "tty");
+        assert.deepEqual(r.sized, { exitCode: 0, signal: null, stdout: "20 90\r\nterminal\r\nxterm\r\n", stderr: "" });
+        assert.equal(r.typed.exitCode, 0);
+        assert.match(r.typed.stdout, /got typed\r\n30 100\r\n$/);
+      });
+    });
+  }
+}
