@@ -50,6 +50,8 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "openPty", Some(open_pty))?;
         export(env, exports, "resizePty", Some(resize_pty))?;
         export(env, exports, "lsetxattr", Some(xattr::lsetxattr_js))?;
+        export(env, exports, "lgetxattr", Some(xattr::lgetxattr_js))?;
+        export(env, exports, "llistxattr", Some(xattr::llistxattr_js))?;
         Ok(exports)
     })
 }

@@ -11,6 +11,10 @@ export interface NativeAddon {
   resizePty(fd: number, cols: number, rows: number): void;
   /** lsetxattr(2); throws an Error whose `code` is the errno name (EPERM, ENOTSUP, …). */
   lsetxattr(path: string, name: string, value: string): void;
+  /** lgetxattr(2): the value, or null when the file has no such attribute. */
+  lgetxattr(path: string, name: string): Buffer | null;
+  /** llistxattr(2): the attribute names (those this process may see). */
+  llistxattr(path: string): string[];
 }
 
 export const ADDON_FILE = "tsbox-native.linux-x64-gnu.node";

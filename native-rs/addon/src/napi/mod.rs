@@ -121,6 +121,32 @@ impl Env {
         Ok(out)
     }
 
+    pub fn null(self) -> JsResult {
+        let mut out = ptr::null_mut();
+        check(unsafe { napi_get_null(self.0, &mut out) }, "napi_get_null")?;
+        Ok(out)
+    }
+
+    /// A Node Buffer holding a copy of `bytes`.
+    pub fn buffer(self, bytes: &[u8]) -> JsResult {
+        let mut out = ptr::null_mut();
+        let mut data = ptr::null_mut();
+        check(
+            unsafe { napi_create_buffer_copy(self.0, bytes.len(), bytes.as_ptr() as *const _, &mut data, &mut out) },
+            "napi_create_buffer_copy",
+        )?;
+        Ok(out)
+    }
+
+    pub fn array(self, items: &[napi_value]) -> JsResult {
+        let mut out = ptr::null_mut();
+        check(unsafe { napi_create_array_with_length(self.0, items.len(), &mut out) }, "napi_create_array_with_length")?;
+        for (i, item) in items.iter().enumerate() {
+            check(unsafe { napi_set_element(self.0, out, i as u32, *item) }, "napi_set_element")?;
+        }
+        Ok(out)
+    }
+
     pub fn object(self, fields: &[(&str, napi_value)]) -> JsResult {
         let mut out = ptr::null_mut();
         check(unsafe { napi_create_object(self.0, &mut out) }, "napi_create_object")?;
