@@ -1,0 +1,90 @@
+// Bundles the vm backend for browsers into dist/browser/:
+//   tsbox-vm.js         the page module (BrowserVm, src/backends/vm/browser/browser-vm.ts)
+//   tsbox-vm-worker.js  the Worker: v86, the guest machine, 9p over a MemoryFs, the agent protocol
+// The page serves those two beside each other, plus v86's v86.wasm and the guest's files.
+//
+// No Node built-in may reach a browser. Our modules' imports of them resolve
+// to a module that throws when loaded, and the build fails if any of it is
+// left after tree shaking: a pure export of a module that also has Node-only
+// functions is fine (src/spec/defaults.ts), a Node call on a browser path is
+// not. v86 touches Node modules only in branches it takes under Node
+// (`typeof process`, `typeof require`): those get an empty module.
+import { build } from "esbuild";
+import { readFileSync, rmSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist", "browser");
+const v86Dir = join(root, "node_modules", "v86");
+
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+/** Node built-ins: empty for v86's Node-only branches, a loud stub for ours (which must be tree-shaken away). */
+const nodeBuiltins = {
+  name: "node-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^[a-z:_/]+$/ }, (args) => {
+      if (!builtins.has(args.path)) return undefined;
+      const fromV86 = args.importer.startsWith(v86Dir);
+      return { path: args.path, namespace: fromV86 ? "v86-node-only" : "node-builtin", sideEffects: false };
+    });
+    b.onLoad({ filter: /.*/, namespace: "v86-node-only" }, () => ({ contents: "module.exports = {};", loader: "js" }));
+    b.onLoad({ filter: /.*/, namespace: "node-builtin" }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not available in browsers`)}); module.exports = {};`,
+      loader: "js",
+    }));
+  },
+};
+
+/**
+ * src/image/tar.ts and chunk-reader.ts use a few Buffer calls; in the
+ * browser they get browser/tar-buffer.ts, which has exactly those.
+ */
+const TAR_MODULES = ["src/image/tar.ts", "src/image/chunk-reader.ts"].map((p) => join(root, p));
+const tarBuffer = {
+  name: "tar-buffer",
+  setup(b) {
+    b.onLoad({ filter: /\/src\/image\/(tar|chunk-reader)\.ts$/ }, (args) => {
+      if (!TAR_MODULES.includes(args.path)) return undefined;
+      const shim = JSON.stringify(join(root, "src/backends/vm/browser/tar-buffer.ts"));
+      return { contents: `import { Buffer } from ${shim};\n${readFileSync(args.path, "utf8")}`, loader: "ts", resolveDir: dirname(args.path) };
+    });
+  },
+};
+
+rmSync(out, { recursive: true, force: true });
+
+const result = await build({
+  entryPoints: {
+    "tsbox-vm": join(root, "src/backends/vm/browser/browser-vm.ts"),
+    "tsbox-vm-worker": join(root, "src/backends/vm/browser/worker.ts"),
+  },
+  outdir: out,
+  bundle: true,
+  platform: "browser",
+  format: "esm",
+  target: "es2022",
+  plugins: [nodeBuiltins, tarBuffer],
+  // A saved state is only restored by the v86 build that made it.
+  define: { TSBOX_V86_VERSION: JSON.stringify(JSON.parse(readFileSync(join(v86Dir, "package.json"), "utf8")).version) },
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: "linked",
+  legalComments: "none",
+  metafile: true,
+  logLevel: "warning",
+});
+
+const leaks = Object.entries(result.metafile.outputs).flatMap(([file, o]) =>
+  Object.entries(o.inputs)
+    .filter(([input, i]) => input.startsWith("node-builtin:") && i.bytesInOutput > 0)
+    .map(([input]) => `${file} needs ${input.slice("node-builtin:".length)}`),
+);
+if (leaks.length > 0) {
+  const who = Object.entries(result.metafile.inputs)
+    .filter(([, i]) => i.imports.some((imp) => leaks.some((l) => l.endsWith(` ${imp.path}`))))
+    .map(([input]) => input);
+  throw new Error(`the browser bundle must not use Node built-ins: ${leaks.join("; ")} (imported by ${who.join(", ")})`);
+}

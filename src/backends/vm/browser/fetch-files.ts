@@ -1,0 +1,63 @@
+/** Fetching the Worker's inputs, with byte counts for the page's progress bar, and digest checks. */
+import { concat, hex } from "../bytes.js";
+import type { Source } from "./protocol.js";
+
+export interface LoadProgress {
+  file: string;
+  /** Bytes so far and expected, over every file of this load. */
+  loaded: number;
+  total: number;
+}
+
+/** Fetches every source at once (an ArrayBuffer is taken as is); `onProgress` sees the running totals. */
+export async function loadFiles<K extends string>(sources: Record<K, Source>, onProgress: (p: LoadProgress) => void): Promise<Record<K, ArrayBuffer>> {
+  const sizes = new Map<string, { loaded: number; total: number }>();
+  const report = (file: string) => {
+    let loaded = 0;
+    let total = 0;
+    for (const s of sizes.values()) {
+      loaded += s.loaded;
+      total += s.total;
+    }
+    onProgress({ file, loaded, total });
+  };
+  const entries = await Promise.all(
+    (Object.entries(sources) as [K, Source][]).map(async ([name, source]) => {
+      if (typeof source !== "string") {
+        sizes.set(name, { loaded: source.byteLength, total: source.byteLength });
+        return [name, source] as const;
+      }
+      const size = { loaded: 0, total: 0 };
+      sizes.set(name, size);
+      return [name, await fetchBytes(source, (loaded, total) => ((size.loaded = loaded), (size.total = total), report(name)))] as const;
+    }),
+  );
+  return Object.fromEntries(entries) as Record<K, ArrayBuffer>;
+}
+
+/** GET `url` into one ArrayBuffer; `onBytes` after every chunk (total: Content-Length, else bytes so far). */
+export async function fetchBytes(url: string, onBytes: (loaded: number, total: number) => void = () => {}): Promise<ArrayBuffer> {
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new Error(`could not fetch ${url}: HTTP ${res.status}`);
+  const declared = Number(res.headers.get("content-length") ?? 0);
+  const chunks: Uint8Array[] = [];
+  let loaded = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    onBytes(loaded, Math.max(declared, loaded));
+  }
+  return concat(chunks, loaded).buffer as ArrayBuffer;
+}
+
+export async function fetchJson<T>(source: Source): Promise<T> {
+  const bytes = typeof source === "string" ? await fetchBytes(source) : source;
+  return JSON.parse(new TextDecoder().decode(bytes)) as T;
+}
+
+export async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {
+  return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", data as BufferSource)));
+}

@@ -1,0 +1,45 @@
+/**
+ * The Worker's entry (bundled as dist/browser/tsbox-vm-worker.js): one
+ * guest per Worker, driven by the page's messages (protocol.ts).
+ */
+import type { PageMessage, WorkerFailure, WorkerMessage } from "./protocol.js";
+import { WorkerVm } from "./worker-vm.js";
+
+const scope = globalThis as unknown as {
+  postMessage(message: WorkerMessage): void;
+  onmessage: ((event: MessageEvent<PageMessage>) => void) | null;
+};
+const post = (message: WorkerMessage) => scope.postMessage(message);
+
+let vm: Promise<WorkerVm> | undefined;
+
+scope.onmessage = ({ data: msg }) => {
+  if (msg.type === "start") {
+    if (vm) return post({ type: "start-failed", error: { message: "this Worker already runs a vm" } });
+    vm = WorkerVm.start(msg, post);
+    vm.catch((err: unknown) => post({ type: "start-failed", error: failure(err) }));
+    return;
+  }
+  if (!vm) return;
+  void vm.then((guest) => {
+    switch (msg.type) {
+      case "run":
+        return guest.run(msg.id, msg.request).catch((err: unknown) => post({ type: "run-failed", id: msg.id, error: failure(err) }));
+      case "stdin":
+        return guest.writeStdin(msg.id, msg.data);
+      case "stdin-end":
+        return guest.endStdin(msg.id);
+      case "kill":
+        return guest.kill(msg.id, msg.signal);
+    }
+  }, () => {});
+};
+
+function failure(err: unknown): WorkerFailure {
+  const e = err as { message?: unknown; code?: unknown; exitCode?: unknown };
+  return {
+    message: typeof e?.message === "string" ? e.message : String(err),
+    ...(typeof e?.code === "string" ? { code: e.code } : {}),
+    ...(typeof e?.exitCode === "number" ? { exitCode: e.exitCode } : {}),
+  };
+}

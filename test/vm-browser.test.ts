@@ -1,0 +1,337 @@
+/**
+ * The vm backend in a browser: the v86 guest in a Web Worker of real
+ * Chromium, the image's root unpacked into an in-memory 9p file system.
+ * Without a guest: the 9p server over MemoryFs (path safety, read-only
+ * exports, xattrs) and the in-memory image root (whiteouts).
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { gzipSync } from "node:zlib";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { buildImageRoot } from "../src/backends/vm/browser/image-root.js";
+import { loadVmImages, v86Dir } from "../src/backends/vm/images.js";
+import { DEFAULT_CONFIG, machineFingerprint } from "../src/backends/vm/machine.js";
+import { MemoryFs } from "../src/backends/vm/p9/memory-fs.js";
+import { O } from "../src/backends/vm/p9/fs.js";
+import { P9Server } from "../src/backends/vm/p9/server.js";
+import { MessageReader, MessageWriter } from "../src/backends/vm/p9/wire.js";
+import { loadSnapshot, packagedSnapshotPath } from "../src/backends/vm/snapshot.js";
+import { TarWriter } from "../src/image/tar-writer.js";
+import { packageRoot } from "../src/package-root.js";
+import { chromiumSkip, launchChromium, serveStatic, type StaticServer } from "./helpers/browser.js";
+import { vmSkip } from "./helpers/vm.js";
+
+// ---- no guest -----------------------------------------------------------
+
+/** A minimal 9p2000.L client: one request, its reply's reader (or the errno it failed with). */
+function client(server: P9Server) {
+  let tag = 0;
+  const call = (type: number, build: (w: MessageWriter) => void): MessageReader => {
+    const w = new MessageWriter();
+    build(w);
+    let reply: Uint8Array | undefined;
+    server.handle(w.finish(type, ++tag), (b) => (reply = b));
+    const r = new MessageReader(reply!);
+    r.u32();
+    const rtype = r.u8();
+    r.u16();
+    if (rtype === 7) throw new Error(`errno ${r.u32()}`);
+    return r;
+  };
+  const errno = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      return Number(/errno (\d+)/.exec((e as Error).message)?.[1]);
+    }
+    return 0;
+  };
+  call(100, (w) => (w.u32(65536), w.str("9P2000.L")));
+  call(104, (w) => (w.u32(0), w.u32(0xffffffff), w.str("root"), w.str(""), w.u32(0)));
+  let nextFid = 1;
+  return {
+    errno,
+    /** A new fid for the path; a partial walk (it stopped at a name) throws, naming how far it got. */
+    walk: (...names: string[]) => {
+      const fid = nextFid++;
+      const walked = call(110, (w) => (w.u32(0), w.u32(fid), w.u16(names.length), names.forEach((n) => w.str(n)))).u16();
+      if (walked < names.length) throw new Error(`walk stopped after ${walked} of ${names.length} names`);
+      return fid;
+    },
+    open: (fid: number, flags = 0) => call(12, (w) => (w.u32(fid), w.u32(flags))),
+    create: (dir: number, name: string) => call(14, (w) => (w.u32(dir), w.str(name), w.u32(O.WRONLY), w.u32(0o644), w.u32(0))),
+    read: (fid: number) => {
+      const r = call(116, (w) => (w.u32(fid), w.u64(0n), w.u32(4096)));
+      return new TextDecoder().decode(r.bytes(r.u32()));
+    },
+    xattr: (fid: number, name: string) => {
+      const attrFid = nextFid++;
+      const size = Number(call(30, (w) => (w.u32(fid), w.u32(attrFid), w.str(name))).u64());
+      const r = call(116, (w) => (w.u32(attrFid), w.u64(0n), w.u32(size)));
+      return new TextDecoder().decode(r.bytes(r.u32()));
+    },
+  };
+}
+
+function memoryFile(fs: MemoryFs, path: string, text: string): void {
+  const fd = fs.open(path, O.WRONLY | O.CREAT | O.EXCL, 0o644);
+  fs.write(fd, new TextEncoder().encode(text), 0);
+  fs.close(fd);
+}
+
+describe("9p over an in-memory file system (no guest)", () => {
+  const ENOENT = 2;
+  const EACCES = 13;
+  const EROFS = 30;
+  const ENODATA = 61;
+
+  const setup = () => {
+    const fs = new MemoryFs();
+    for (const d of ["/rw", "/ro", "/outside"]) fs.mkdir(d, 0o755);
+    memoryFile(fs, "/rw/hello", "hello from memory\n");
+    memoryFile(fs, "/ro/file", "read only\n");
+    memoryFile(fs, "/outside/secret", "not exported\n");
+    fs.symlink("/outside/secret", "/rw/escape");
+    fs.symlink("../outside", "/rw/up");
+    fs.setxattr("/rw/hello", "user.note", new TextEncoder().encode("kept"));
+    const server = new P9Server(fs);
+    server.addExport("rw", { path: "/rw", readonly: false });
+    server.addExport("ro", { path: "/ro", readonly: true });
+    return { fs, c: client(server) };
+  };
+
+  it("serves files, and writes the guest makes land in the tree", () => {
+    const { fs, c } = setup();
+    const hello = c.walk("rw", "hello");
+    c.open(hello);
+    assert.equal(c.read(hello), "hello from memory\n");
+    const dir = c.walk("rw");
+    c.create(dir, "new");
+    assert.deepEqual(fs.readdir("/rw").sort(), ["escape", "hello", "new", "up"]);
+  });
+
+  it("never follows a symlink out of an export, nor walks through one", () => {
+    const { c } = setup();
+    const escape = c.walk("rw", "escape");
+    assert.equal(c.errno(() => c.open(escape)), EACCES);
+    // A walk never goes through a symlink: the guest resolves links itself.
+    assert.throws(() => c.walk("rw", "up", "secret"), /walk stopped after 2 of 3/);
+    assert.equal(c.errno(() => c.walk("up", "secret")), ENOENT);
+    assert.equal(c.errno(() => c.walk("rw", "missing")), ENOENT);
+  });
+
+  it("refuses changes to a read-only export with EROFS", () => {
+    const { c } = setup();
+    const dir = c.walk("ro");
+    assert.equal(c.errno(() => c.create(dir, "x")), EROFS);
+    assert.equal(c.errno(() => c.open(c.walk("ro", "file"), O.WRONLY)), EROFS);
+  });
+
+  it("answers xattrs from the tree (names, values, ENODATA)", () => {
+    const { c } = setup();
+    const hello = c.walk("rw", "hello");
+    assert.equal(c.xattr(hello, "user.note"), "kept");
+    assert.equal(c.xattr(hello, ""), "user.note\0");
+    assert.equal(c.errno(() => c.xattr(hello, "user.none")), ENODATA);
+  });
+
+  it("builds an image root from layers, applying whiteouts and refusing escapes", async () => {
+    const layer = (entries: Parameters<TarWriter["add"]>[0][]) => {
+      const t = new TarWriter();
+      for (const e of entries) t.add(e);
+      return new Uint8Array(gzipSync(t.finish()));
+    };
+    const file = (path: string, text: string) => ({ path, type: "file" as const, mode: 0o644, mtime: 1000, data: Buffer.from(text) });
+    const dir = (path: string) => ({ path, type: "directory" as const, mode: 0o755, mtime: 1000 });
+    const lower = layer([dir("etc/"), file("etc/keep", "k"), file("etc/gone", "g"), dir("opaque/"), file("opaque/old", "o"), { path: "lib", type: "symlink", mode: 0o777, mtime: 1, linkname: "usr/lib" }]);
+    const upper = layer([file("etc/.wh.gone", ""), dir("opaque/"), file("opaque/.wh..wh..opq", ""), file("opaque/new", "n"), file("lib/real", "replaces the lower symlink")]);
+    const fs = new MemoryFs();
+    await buildImageRoot(fs, "/img", [lower, upper]);
+    assert.deepEqual(fs.readdir("/img/etc"), ["keep"]);
+    assert.deepEqual(fs.readdir("/img/opaque"), ["new"]);
+    assert.deepEqual(fs.readdir("/img/lib"), ["real"]);
+
+    const escape = layer([{ path: "link", type: "symlink", mode: 0o777, mtime: 1, linkname: "/outside" }, file("link/x", "through the link")]);
+    await assert.rejects(buildImageRoot(new MemoryFs(), "/img", [escape]), /refusing to write link\/x through link/);
+    await assert.rejects(buildImageRoot(new MemoryFs(), "/img", [layer([file("../x", "up")])]), /escapes the layer root/);
+  });
+});
+
+// ---- in Chromium ----------------------------------------------------------
+
+/** The page: BrowserVm plus a small harness the test drives (plain JS, nothing of the test's transpiled code runs there). */
+const PAGE = `<!doctype html><meta charset="utf-8"><title>tsbox vm</title>
+<script type="module">
+import { BrowserVm } from "/dist/tsbox-vm.js";
+const since = (t0) => Math.round(performance.now() - t0);
+window.harness = {
+  async start(files, config) {
+    window.vm?.terminate();
+    const events = [], notices = [], t0 = performance.now();
+    try {
+      window.vm = await BrowserVm.start(files, { config, onProgress: (e) => events.push({ ...e, at: since(t0) }), onNotice: (m) => notices.push(m) });
+      return { ok: true, events, notices, ms: since(t0) };
+    } catch (e) {
+      return { ok: false, error: e.message, events, notices };
+    }
+  },
+  async run(options) {
+    const t0 = performance.now(), chunks = [];
+    const { stdinRepeat, ...rest } = options;
+    const stdin = stdinRepeat ? new TextEncoder().encode(stdinRepeat.text.repeat(stdinRepeat.times)) : options.stdin;
+    try {
+      const r = await window.vm.run({ ...rest, stdin, onStdout: () => chunks.push(since(t0)) });
+      return { ...r, chunkTimes: chunks, ms: since(t0) };
+    } catch (e) {
+      return { error: { message: e.message, exitCode: e.exitCode, code: e.code } };
+    }
+  },
+  terminate() {
+    window.vm?.terminate();
+    window.vm = undefined;
+  },
+};
+window.pageReady = true;
+</script>`;
+
+const GUEST_FILES = { wasm: "/v86/v86.wasm", bios: "/guest/bios.bin", kernel: "/guest/bzImage", initrd: "/guest/initramfs.cpio", image: { layout: "/guest/images/busybox/" } };
+const SNAPSHOT = { state: "/guest/snapshot.state", meta: "/guest/snapshot.state.json", manifest: "/guest/manifest.json" };
+
+interface StartResult {
+  ok: boolean;
+  error?: string;
+  ms: number;
+  events: { phase: string; loaded?: number; total?: number; start?: string; at: number }[];
+  notices: string[];
+}
+interface RunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  chunkTimes: number[];
+  ms: number;
+  error?: { message: string; exitCode: number; code: string };
+}
+
+describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vmSkip }, () => {
+  let server: StaticServer;
+  let browser: Browser;
+  let page: Page;
+  let coldBoot: StartResult;
+  const pageErrors: string[] = [];
+
+  const start = (p: Page, files: object, config?: object) => p.evaluate(([f, c]) => (window as any).harness.start(f, c), [files, config] as const) as Promise<StartResult>;
+  const run = (options: object, p: Page = page) => p.evaluate((o) => (window as any).harness.run(o), options) as Promise<RunResult>;
+  const openPage = async () => {
+    const p = await browser.newPage();
+    p.on("pageerror", (e) => pageErrors.push(e.message));
+    p.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
+    await p.goto(`${server.url}/`);
+    await p.waitForFunction(() => (window as any).pageReady === true);
+    return p;
+  };
+
+  before(async () => {
+    // Bundle from the current sources: the test is of this tree, not of an old dist/.
+    execFileSync(process.execPath, [join(packageRoot(), "scripts", "bundle-browser.mjs")], { stdio: "inherit" });
+    const images = loadVmImages();
+    server = await serveStatic({ "/dist/": join(packageRoot(), "dist", "browser"), "/v86/": join(v86Dir(), "build"), "/guest/": images.dir }, { "/": PAGE });
+    browser = await launchChromium();
+    page = await openPage();
+    coldBoot = await start(page, GUEST_FILES);
+    assert.ok(coldBoot.ok, `${coldBoot.error} (page: ${pageErrors.join("; ")})`);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("reports boot progress: loading with byte counts, booting, ready", () => {
+    const phases = coldBoot.events.map((e) => e.phase);
+    assert.equal(phases[0], "loading");
+    assert.ok(phases.includes("booting"), phases.join(","));
+    assert.equal(phases.at(-1), "ready");
+    const lastLoad = coldBoot.events.filter((e) => e.phase === "loading").at(-1)!;
+    assert.ok(lastLoad.total! > 5_000_000 && lastLoad.loaded === lastLoad.total, JSON.stringify(lastLoad));
+    assert.equal(coldBoot.events.at(-1)!.start, "cold");
+  });
+
+  it("delivers a container's stdout, stderr and exit code", async (t) => {
+    const echo = await run({ cmd: ["echo", "hello from the browser"] });
+    assert.equal(echo.error, undefined, JSON.stringify(echo.error));
+    assert.equal(echo.stdout, "hello from the browser\n");
+    assert.equal(echo.exitCode, 0);
+    t.diagnostic(`cold boot ${coldBoot.ms} ms + first container's first output ${echo.chunkTimes[0]} ms`);
+    const exit3 = await run({ cmd: ["sh", "-c", "echo err >&2; exit 3"] });
+    assert.equal(exit3.exitCode, 3);
+    assert.equal(exit3.stderr, "err\n");
+  });
+
+  it("runs the command as PID 1 of its own PID namespace, with its own hostname", async () => {
+    const r = await run({ cmd: ["sh", "-c", "echo $$; hostname; ls /proc | grep -c '^[0-9]'"], hostname: "in-a-browser" });
+    assert.equal(r.exitCode, 0, r.stderr);
+    // PID 1, the hostname, and only its own processes (sh, ls, grep).
+    const [pid, hostname, procs] = r.stdout.trim().split("\n");
+    assert.equal(pid, "1");
+    assert.equal(hostname, "in-a-browser");
+    assert.ok(Number(procs) <= 3, `sees ${procs} processes`);
+  });
+
+  it("gives every container a fresh writable layer", async () => {
+    const first = await run({ cmd: ["sh", "-c", "echo secret > /tmp/left-behind && echo x >> /etc/passwd && cat /tmp/left-behind"] });
+    assert.equal(first.exitCode, 0, first.stderr);
+    assert.equal(first.stdout, "secret\n");
+    const second = await run({ cmd: ["sh", "-c", "test ! -e /tmp/left-behind && ! grep -qx x /etc/passwd && echo clean"] });
+    assert.equal(second.stdout, "clean\n", second.stderr);
+  });
+
+  it("passes stdin through (200 KB, with flow control)", async () => {
+    const upper = await run({ cmd: ["tr", "a-z", "A-Z"], stdin: "piped through\n" });
+    assert.equal(upper.stdout, "PIPED THROUGH\n");
+    const big = await run({ cmd: ["wc", "-c"], stdinRepeat: { text: "0123456789", times: 20_000 } });
+    assert.equal(big.stdout.trim(), "200000");
+  });
+
+  it("streams output before the container exits", async () => {
+    const r = await run({ cmd: ["sh", "-c", "echo first; sleep 1; echo second"] });
+    assert.equal(r.stdout, "first\nsecond\n");
+    assert.ok(r.chunkTimes.length >= 2 && r.chunkTimes[0]! < r.ms - 700, JSON.stringify(r));
+  });
+
+  it("reports a missing command with exit code 127", async () => {
+    const r = await run({ cmd: ["no-such-command"] });
+    assert.equal(r.error?.exitCode, 127, JSON.stringify(r));
+    assert.match(r.error!.message, /executable file not found in \$PATH: no-such-command/);
+  });
+
+  it("restores vm-images' saved state when it fits this guest, else says why and boots", async (t) => {
+    const images = loadVmImages();
+    const packaged = loadSnapshot(packagedSnapshotPath(images.dir), machineFingerprint(images, DEFAULT_CONFIG));
+    const p = await openPage();
+    try {
+      const restored = await start(p, { ...GUEST_FILES, snapshot: SNAPSHOT });
+      assert.ok(restored.ok, restored.error);
+      if (packaged.kind === "ok") {
+        assert.equal(restored.events.at(-1)!.start, "restore", restored.notices.join("; "));
+      } else {
+        assert.equal(restored.events.at(-1)!.start, "cold");
+        assert.match(restored.notices.join("\n"), /vm snapshot is not usable/);
+      }
+      const echo = await run({ cmd: ["echo", "after restore"] }, p);
+      assert.equal(echo.stdout, "after restore\n");
+      t.diagnostic(`${restored.events.at(-1)!.start} start ${restored.ms} ms + first container's first output ${echo.chunkTimes[0]} ms`);
+
+      // The same state with another memory size is refused before v86 sees it.
+      const mismatched = await start(p, { ...GUEST_FILES, snapshot: SNAPSHOT }, { ...DEFAULT_CONFIG, memoryMb: 192 });
+      assert.ok(mismatched.ok, mismatched.error);
+      assert.equal(mismatched.events.at(-1)!.start, "cold");
+      assert.match(mismatched.notices.join("\n"), /another guest image, emulator version or device set/);
+    } finally {
+      await p.evaluate(() => (window as any).harness.terminate());
+      await p.close();
+    }
+  });
+});
