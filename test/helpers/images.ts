@@ -84,17 +84,17 @@ export async function buildMultiPlatformLayout(out: string, i386Layout: string):
 }
 
 /**
- * busybox plus `extra` layers, each holding one file of random (incompressible)
+ * busybox (`base`: another single-image layout, default the embedded amd64 one) plus `extra` layers, each holding one file of random (incompressible)
  * data of the given size in bytes, gzip-compressed. Returns the manifest digest.
  */
 export async function buildLayeredLayout(
   out: string,
   sizes: number[],
-  options: { tag?: string; name?: string; layerEntries?: TarWriteEntry[][]; rawLayers?: { data: Buffer; diffId: string }[] } = {},
+  options: { tag?: string; name?: string; layerEntries?: TarWriteEntry[][]; rawLayers?: { data: Buffer; diffId: string }[]; base?: string } = {},
 ): Promise<string> {
   const layout = new OciLayout(out);
   await layout.init();
-  const base = await copyLayout(EMBEDDED_BUSYBOX, layout);
+  const base = await copyLayout(options.base ?? EMBEDDED_BUSYBOX, layout);
   const baseManifest = await layout.readJsonBlob<ImageManifest>(base.digest);
   const baseConfig = await layout.readJsonBlob<ImageConfig>(baseManifest.config.digest);
   const layers: Descriptor[] = [...baseManifest.layers];

@@ -2,6 +2,7 @@
 import * as fs from "node:fs";
 import { FsError } from "./errno.js";
 import type { P9Fs, P9Stat, P9StatFs } from "./fs.js";
+import { hostXattrs, presentStat, presentXattr, presentXattrNames } from "./overlay-markers.js";
 
 export class NodeFs implements P9Fs {
   readonly canChown = process.getuid?.() === 0;
@@ -11,11 +12,11 @@ export class NodeFs implements P9Fs {
   }
 
   lstat(path: string): P9Stat {
-    return toStat(fs.lstatSync(path, { bigint: true }));
+    return presentStat(path, toStat(fs.lstatSync(path, { bigint: true })), hostXattrs());
   }
 
   stat(path: string): P9Stat {
-    return toStat(fs.statSync(path, { bigint: true }));
+    return presentStat(path, toStat(fs.statSync(path, { bigint: true })), hostXattrs());
   }
 
   readdir(path: string): string[] {
@@ -95,13 +96,17 @@ export class NodeFs implements P9Fs {
     return { type: s.type, bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree };
   }
 
-  // Node has no xattr calls: the guest sees none (the native addon could answer these).
-  getxattr(path: string): Uint8Array {
-    throw new FsError("ENODATA", "getxattr", path);
+  // Node has no xattr calls: the native addon's, where it is built; else none.
+  getxattr(path: string, name: string): Uint8Array {
+    const x = hostXattrs();
+    const value = x ? presentXattr(path, name, x) : null;
+    if (value === null) throw new FsError("ENODATA", "getxattr", path);
+    return value;
   }
 
   listxattr(path: string): string[] {
-    throw new FsError("ENODATA", "listxattr", path);
+    const x = hostXattrs();
+    return x ? presentXattrNames(path, x) : [];
   }
 }
 

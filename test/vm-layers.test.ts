@@ -1,0 +1,68 @@
+/**
+ * Multi-layer images on the vm backend: the guest's overlayfs must honour
+ * the layers' whiteouts and opaque dirs however the host unpacked them —
+ * as root (0/0 character devices, trusted xattrs) or rootless
+ * (`user.overlay.*` xattrs, which the 9p server presents in overlay's root
+ * form, src/backends/vm/p9/overlay-markers.ts).
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { vmImagesDir } from "../src/backends/vm/images.js";
+import type { TarWriteEntry } from "../src/image/tar-writer.js";
+import { tsbox } from "./helpers/cli.js";
+import { cleanupIdentities, identities } from "./helpers/identities.js";
+import { buildLayeredLayout } from "./helpers/images.js";
+import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
+import { vmSkip } from "./helpers/vm.js";
+
+const file = (path: string, data = "x"): TarWriteEntry => ({ path, type: "file", mode: 0o644, mtime: 0, data: Buffer.from(data) });
+const dir = (path: string): TarWriteEntry => ({ path, type: "directory", mode: 0o755, mtime: 0 });
+
+describe("vm backend: layered images", { skip: vmSkip }, () => {
+  let fixtures: string;
+  let layout: string;
+
+  before(async () => {
+    fixtures = mkdtempSync(join(tmpdir(), "vm-layer-fixtures-"));
+    chmodSync(fixtures, 0o755);
+    layout = join(fixtures, "layout");
+    await buildLayeredLayout(layout, [], {
+      base: join(vmImagesDir(), "images", "busybox"),
+      name: "test/vm-whiteouts:1",
+      layerEntries: [
+        [dir("etc"), file("etc/gone"), file("etc/kept"), dir("opq"), file("opq/old-a"), file("opq/old-b"), file("top-gone")],
+        [dir("etc"), file("etc/.wh.gone", ""), dir("opq"), file("opq/.wh..wh..opq", ""), file("opq/new"), file(".wh.top-gone", "")],
+      ],
+    });
+    execFileSync("chmod", ["-R", "a+rX", layout]);
+  });
+
+  after(() => {
+    rmSync(fixtures, { recursive: true, force: true });
+    cleanupIdentities();
+  });
+
+  for (const who of identities()) {
+    describe(`as ${who.name}`, () => {
+      let snap: Snapshot;
+      beforeEach(() => (snap = snapshot()));
+      afterEach(() => assertNoLeaks(snap, [who]));
+
+      it("hides what upper layers deleted and what opaque dirs replace", async () => {
+        const store = join(who.scratch, `vm-store-${Math.random().toString(16).slice(2)}`);
+        mkdirSync(store);
+        chownSync(store, who.uid, who.gid);
+        const env = { TSBOX_DATA_DIR: store, TSBOX_BACKEND: "vm" };
+        const loaded = await tsbox(who, ["load", "-i", layout], { env });
+        assert.equal(loaded.code, 0, loaded.stderr);
+        const r = await tsbox(who, ["run", "--rm", "test/vm-whiteouts:1", "sh", "-c", "ls /etc; echo --; ls /opq; echo --; ls -d /top-gone 2>&1"], { env });
+        assert.equal(r.stdout, "group\nkept\npasswd\n--\nnew\n--\nls: /top-gone: No such file or directory\n", r.stderr);
+        assert.equal(r.code, 1);
+      });
+    });
+  }
+});
