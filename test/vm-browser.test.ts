@@ -6,12 +6,10 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { gzipSync } from "node:zlib";
-import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { buildImageRoot } from "../src/backends/vm/browser/image-root.js";
-import { loadVmImages, v86Dir } from "../src/backends/vm/images.js";
+import { loadVmImages } from "../src/backends/vm/images.js";
 import { DEFAULT_CONFIG, machineFingerprint } from "../src/backends/vm/machine.js";
 import { MemoryFs } from "../src/backends/vm/p9/memory-fs.js";
 import { O } from "../src/backends/vm/p9/fs.js";
@@ -19,8 +17,7 @@ import { P9Server } from "../src/backends/vm/p9/server.js";
 import { MessageReader, MessageWriter } from "../src/backends/vm/p9/wire.js";
 import { loadSnapshot, packagedSnapshotPath } from "../src/backends/vm/snapshot.js";
 import { TarWriter } from "../src/image/tar-writer.js";
-import { packageRoot } from "../src/package-root.js";
-import { chromiumSkip, launchChromium, serveStatic, type StaticServer } from "./helpers/browser.js";
+import { bundleBrowser, chromiumSkip, GUEST_FILES, launchChromium, serveVmPage, SNAPSHOT, type StartResult, type StaticServer, VmPage } from "./helpers/browser.js";
 import { vmSkip } from "./helpers/vm.js";
 
 // ---- no guest -----------------------------------------------------------
@@ -161,87 +158,19 @@ describe("9p over an in-memory file system (no guest)", () => {
 
 // ---- in Chromium ----------------------------------------------------------
 
-/** The page: BrowserVm plus a small harness the test drives (plain JS, nothing of the test's transpiled code runs there). */
-const PAGE = `<!doctype html><meta charset="utf-8"><title>tsbox vm</title>
-<script type="module">
-import { BrowserVm } from "/dist/tsbox-vm.js";
-const since = (t0) => Math.round(performance.now() - t0);
-window.harness = {
-  async start(files, config) {
-    window.vm?.terminate();
-    const events = [], notices = [], t0 = performance.now();
-    try {
-      window.vm = await BrowserVm.start(files, { config, onProgress: (e) => events.push({ ...e, at: since(t0) }), onNotice: (m) => notices.push(m) });
-      return { ok: true, events, notices, ms: since(t0) };
-    } catch (e) {
-      return { ok: false, error: e.message, events, notices };
-    }
-  },
-  async run(options) {
-    const t0 = performance.now(), chunks = [];
-    const { stdinRepeat, ...rest } = options;
-    const stdin = stdinRepeat ? new TextEncoder().encode(stdinRepeat.text.repeat(stdinRepeat.times)) : options.stdin;
-    try {
-      const r = await window.vm.run({ ...rest, stdin, onStdout: () => chunks.push(since(t0)) });
-      return { ...r, chunkTimes: chunks, ms: since(t0) };
-    } catch (e) {
-      return { error: { message: e.message, exitCode: e.exitCode, code: e.code } };
-    }
-  },
-  terminate() {
-    window.vm?.terminate();
-    window.vm = undefined;
-  },
-};
-window.pageReady = true;
-</script>`;
-
-const GUEST_FILES = { wasm: "/v86/v86.wasm", bios: "/guest/bios.bin", kernel: "/guest/bzImage", initrd: "/guest/initramfs.cpio", image: { layout: "/guest/images/busybox/" } };
-const SNAPSHOT = { state: "/guest/snapshot.state", meta: "/guest/snapshot.state.json", manifest: "/guest/manifest.json" };
-
-interface StartResult {
-  ok: boolean;
-  error?: string;
-  ms: number;
-  events: { phase: string; loaded?: number; total?: number; start?: string; at: number }[];
-  notices: string[];
-}
-interface RunResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-  chunkTimes: number[];
-  ms: number;
-  error?: { message: string; exitCode: number; code: string };
-}
-
 describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vmSkip }, () => {
   let server: StaticServer;
   let browser: Browser;
-  let page: Page;
+  let vm: VmPage;
   let coldBoot: StartResult;
-  const pageErrors: string[] = [];
-
-  const start = (p: Page, files: object, config?: object) => p.evaluate(([f, c]) => (window as any).harness.start(f, c), [files, config] as const) as Promise<StartResult>;
-  const run = (options: object, p: Page = page) => p.evaluate((o) => (window as any).harness.run(o), options) as Promise<RunResult>;
-  const openPage = async () => {
-    const p = await browser.newPage();
-    p.on("pageerror", (e) => pageErrors.push(e.message));
-    p.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
-    await p.goto(`${server.url}/`);
-    await p.waitForFunction(() => (window as any).pageReady === true);
-    return p;
-  };
 
   before(async () => {
-    // Bundle from the current sources: the test is of this tree, not of an old dist/.
-    execFileSync(process.execPath, [join(packageRoot(), "scripts", "bundle-browser.mjs")], { stdio: "inherit" });
-    const images = loadVmImages();
-    server = await serveStatic({ "/dist/": join(packageRoot(), "dist", "browser"), "/v86/": join(v86Dir(), "build"), "/guest/": images.dir }, { "/": PAGE });
+    bundleBrowser();
+    server = await serveVmPage(loadVmImages().dir);
     browser = await launchChromium();
-    page = await openPage();
-    coldBoot = await start(page, GUEST_FILES);
-    assert.ok(coldBoot.ok, `${coldBoot.error} (page: ${pageErrors.join("; ")})`);
+    vm = await VmPage.open(browser, server);
+    coldBoot = await vm.start(GUEST_FILES);
+    assert.ok(coldBoot.ok, `${coldBoot.error} (page: ${vm.errors.join("; ")})`);
   });
 
   after(async () => {
@@ -260,18 +189,18 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
   });
 
   it("delivers a container's stdout, stderr and exit code", async (t) => {
-    const echo = await run({ cmd: ["echo", "hello from the browser"] });
+    const echo = await vm.run({ cmd: ["echo", "hello from the browser"] });
     assert.equal(echo.error, undefined, JSON.stringify(echo.error));
     assert.equal(echo.stdout, "hello from the browser\n");
     assert.equal(echo.exitCode, 0);
     t.diagnostic(`cold boot ${coldBoot.ms} ms + first container's first output ${echo.chunkTimes[0]} ms`);
-    const exit3 = await run({ cmd: ["sh", "-c", "echo err >&2; exit 3"] });
+    const exit3 = await vm.run({ cmd: ["sh", "-c", "echo err >&2; exit 3"] });
     assert.equal(exit3.exitCode, 3);
     assert.equal(exit3.stderr, "err\n");
   });
 
   it("runs the command as PID 1 of its own PID namespace, with its own hostname", async () => {
-    const r = await run({ cmd: ["sh", "-c", "echo $$; hostname; ls /proc | grep -c '^[0-9]'"], hostname: "in-a-browser" });
+    const r = await vm.run({ cmd: ["sh", "-c", "echo $$; hostname; ls /proc | grep -c '^[0-9]'"], hostname: "in-a-browser" });
     assert.equal(r.exitCode, 0, r.stderr);
     // PID 1, the hostname, and only its own processes (sh, ls, grep).
     const [pid, hostname, procs] = r.stdout.trim().split("\n");
@@ -281,28 +210,28 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
   });
 
   it("gives every container a fresh writable layer", async () => {
-    const first = await run({ cmd: ["sh", "-c", "echo secret > /tmp/left-behind && echo x >> /etc/passwd && cat /tmp/left-behind"] });
+    const first = await vm.run({ cmd: ["sh", "-c", "echo secret > /tmp/left-behind && echo x >> /etc/passwd && cat /tmp/left-behind"] });
     assert.equal(first.exitCode, 0, first.stderr);
     assert.equal(first.stdout, "secret\n");
-    const second = await run({ cmd: ["sh", "-c", "test ! -e /tmp/left-behind && ! grep -qx x /etc/passwd && echo clean"] });
+    const second = await vm.run({ cmd: ["sh", "-c", "test ! -e /tmp/left-behind && ! grep -qx x /etc/passwd && echo clean"] });
     assert.equal(second.stdout, "clean\n", second.stderr);
   });
 
   it("passes stdin through (200 KB, with flow control)", async () => {
-    const upper = await run({ cmd: ["tr", "a-z", "A-Z"], stdin: "piped through\n" });
+    const upper = await vm.run({ cmd: ["tr", "a-z", "A-Z"], stdin: "piped through\n" });
     assert.equal(upper.stdout, "PIPED THROUGH\n");
-    const big = await run({ cmd: ["wc", "-c"], stdinRepeat: { text: "0123456789", times: 20_000 } });
+    const big = await vm.run({ cmd: ["wc", "-c"], stdinRepeat: { text: "0123456789", times: 20_000 } });
     assert.equal(big.stdout.trim(), "200000");
   });
 
   it("streams output before the container exits", async () => {
-    const r = await run({ cmd: ["sh", "-c", "echo first; sleep 1; echo second"] });
+    const r = await vm.run({ cmd: ["sh", "-c", "echo first; sleep 1; echo second"] });
     assert.equal(r.stdout, "first\nsecond\n");
     assert.ok(r.chunkTimes.length >= 2 && r.chunkTimes[0]! < r.ms - 700, JSON.stringify(r));
   });
 
   it("reports a missing command with exit code 127", async () => {
-    const r = await run({ cmd: ["no-such-command"] });
+    const r = await vm.run({ cmd: ["no-such-command"] });
     assert.equal(r.error?.exitCode, 127, JSON.stringify(r));
     assert.match(r.error!.message, /executable file not found in \$PATH: no-such-command/);
   });
@@ -310,9 +239,9 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
   it("restores vm-images' saved state when it fits this guest, else says why and boots", async (t) => {
     const images = loadVmImages();
     const packaged = loadSnapshot(packagedSnapshotPath(images.dir), machineFingerprint(images, DEFAULT_CONFIG));
-    const p = await openPage();
+    const p = await VmPage.open(browser, server);
     try {
-      const restored = await start(p, { ...GUEST_FILES, snapshot: SNAPSHOT });
+      const restored = await p.start({ ...GUEST_FILES, snapshot: SNAPSHOT });
       assert.ok(restored.ok, restored.error);
       if (packaged.kind === "ok") {
         assert.equal(restored.events.at(-1)!.start, "restore", restored.notices.join("; "));
@@ -320,17 +249,16 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
         assert.equal(restored.events.at(-1)!.start, "cold");
         assert.match(restored.notices.join("\n"), /vm snapshot is not usable/);
       }
-      const echo = await run({ cmd: ["echo", "after restore"] }, p);
+      const echo = await p.run({ cmd: ["echo", "after restore"] });
       assert.equal(echo.stdout, "after restore\n");
       t.diagnostic(`${restored.events.at(-1)!.start} start ${restored.ms} ms + first container's first output ${echo.chunkTimes[0]} ms`);
 
       // The same state with another memory size is refused before v86 sees it.
-      const mismatched = await start(p, { ...GUEST_FILES, snapshot: SNAPSHOT }, { ...DEFAULT_CONFIG, memoryMb: 192 });
+      const mismatched = await p.start({ ...GUEST_FILES, snapshot: SNAPSHOT }, { ...DEFAULT_CONFIG, memoryMb: 192 });
       assert.ok(mismatched.ok, mismatched.error);
       assert.equal(mismatched.events.at(-1)!.start, "cold");
       assert.match(mismatched.notices.join("\n"), /another guest image, emulator version or device set/);
     } finally {
-      await p.evaluate(() => (window as any).harness.terminate());
       await p.close();
     }
   });

@@ -1,12 +1,16 @@
 /**
- * Real-browser tests: Debian's Chromium driven by playwright-core (never a
- * downloaded browser), and a static file server on 127.0.0.1 for the page,
- * the bundles, v86's wasm and the guest's files.
+ * Real-browser tests and bench: Debian's Chromium driven by playwright-core
+ * (never a downloaded browser), a static file server on 127.0.0.1 for the
+ * page, the bundles, v86's wasm and the guest's files, and a page that
+ * drives BrowserVm (dist/browser) for the test.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { extname, join, resolve, sep } from "node:path";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
+import { v86Dir } from "../../src/backends/vm/images.js";
+import { packageRoot } from "../../src/package-root.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -70,4 +74,112 @@ export async function serveStatic(routes: Record<string, string>, pages: Record<
     served,
     close: () => new Promise<void>((done) => server.close(() => done())),
   };
+}
+
+/** Bundles dist/browser from the current sources (a test is of this tree, not of an old build). */
+export function bundleBrowser(): void {
+  execFileSync(process.execPath, [join(packageRoot(), "scripts", "bundle-browser.mjs")], { stdio: "inherit" });
+}
+
+/**
+ * The page: BrowserVm plus a small harness the test drives. Plain JS, so
+ * nothing of the test's transpiled code has to run in the page.
+ */
+const VM_PAGE = `<!doctype html><meta charset="utf-8"><title>tsbox vm</title>
+<script type="module">
+import { BrowserVm } from "/dist/tsbox-vm.js";
+const since = (t0) => Math.round(performance.now() - t0);
+window.harness = {
+  async start(files, config) {
+    window.vm?.terminate();
+    const events = [], notices = [], t0 = performance.now();
+    try {
+      window.vm = await BrowserVm.start(files, { config, onProgress: (e) => events.push({ ...e, at: since(t0) }), onNotice: (m) => notices.push(m) });
+      return { ok: true, events, notices, ms: since(t0) };
+    } catch (e) {
+      return { ok: false, error: e.message, events, notices, ms: since(t0) };
+    }
+  },
+  async run(options) {
+    const t0 = performance.now(), chunks = [];
+    const { stdinRepeat, ...rest } = options;
+    const stdin = stdinRepeat ? new TextEncoder().encode(stdinRepeat.text.repeat(stdinRepeat.times)) : options.stdin;
+    try {
+      const r = await window.vm.run({ ...rest, stdin, onStdout: () => chunks.push(since(t0)) });
+      return { ...r, chunkTimes: chunks, ms: since(t0) };
+    } catch (e) {
+      return { error: { message: e.message, exitCode: e.exitCode, code: e.code }, chunkTimes: chunks, ms: since(t0) };
+    }
+  },
+};
+window.pageReady = true;
+</script>`;
+
+/** URLs of the guest's files as serveVmPage serves them. */
+export const GUEST_FILES = { wasm: "/v86/v86.wasm", bios: "/guest/bios.bin", kernel: "/guest/bzImage", initrd: "/guest/initramfs.cpio", image: { layout: "/guest/images/busybox/" } };
+export const SNAPSHOT = { state: "/guest/snapshot.state", meta: "/guest/snapshot.state.json", manifest: "/guest/manifest.json" };
+
+/** The page at "/", dist/browser at /dist/, v86's build at /v86/, vm-images/dist at /guest/. */
+export function serveVmPage(imagesDir: string): Promise<StaticServer> {
+  return serveStatic({ "/dist/": join(packageRoot(), "dist", "browser"), "/v86/": join(v86Dir(), "build"), "/guest/": imagesDir }, { "/": VM_PAGE });
+}
+
+export interface StartResult {
+  ok: boolean;
+  error?: string;
+  ms: number;
+  events: { phase: string; loaded?: number; total?: number; start?: string; at: number }[];
+  notices: string[];
+}
+
+export interface RunInPage {
+  cmd?: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  hostname?: string;
+  stdin?: string;
+  /** A large stdin made in the page: `text` repeated. */
+  stdinRepeat?: { text: string; times: number };
+}
+
+export interface RunInPageResult {
+  exitCode: number;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** Milliseconds from run() to each stdout chunk, and to the result. */
+  chunkTimes: number[];
+  ms: number;
+  /** The run was refused (e.g. exit code 127: command not found). */
+  error?: { message: string; exitCode: number; code: string };
+}
+
+/** One page with the harness: one BrowserVm at a time (start replaces it). */
+export class VmPage {
+  readonly errors: string[] = [];
+
+  private constructor(readonly page: Page) {
+    page.on("pageerror", (e) => this.errors.push(e.message));
+    page.on("console", (m) => void (m.type() === "error" && this.errors.push(m.text())));
+  }
+
+  static async open(browser: Browser, server: StaticServer): Promise<VmPage> {
+    const vm = new VmPage(await browser.newPage());
+    await vm.page.goto(`${server.url}/`);
+    await vm.page.waitForFunction(() => (globalThis as { pageReady?: boolean }).pageReady === true);
+    return vm;
+  }
+
+  start(files: object, config?: object): Promise<StartResult> {
+    return this.page.evaluate(([f, c]) => (globalThis as any).harness.start(f, c), [files, config] as const);
+  }
+
+  run(options: RunInPage): Promise<RunInPageResult> {
+    return this.page.evaluate((o) => (globalThis as any).harness.run(o), options);
+  }
+
+  /** Closing the page ends its Worker and the guest in it. */
+  close(): Promise<void> {
+    return this.page.close();
+  }
 }
