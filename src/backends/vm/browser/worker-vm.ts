@@ -62,12 +62,13 @@ export class WorkerVm {
     });
     image.catch(() => {}); // reported by the first run
 
-    const { snapshot, ...guestFiles } = req.files;
-    const [files, saved] = await Promise.all([
+    const { snapshot, wasm: wasmSource, ...guestFiles } = req.files;
+    // v86's wasm compiles while the other files are still arriving.
+    const [wasm, files, saved] = await Promise.all([
+      loadFiles({ wasm: wasmSource }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)),
       loadFiles(guestFiles, loading("guest")),
       snapshot ? usableSnapshot(snapshot, config, loading("snapshot"), post) : undefined,
     ]);
-    const wasm = await WebAssembly.compile(files.wasm);
 
     const p9 = new P9Server(fs);
     const machine = new GuestMachine<WorkerLink>({
