@@ -236,6 +236,17 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.match(r.error!.message, /executable file not found in \$PATH: no-such-command/);
   });
 
+  it("fails to start with the reason when a file cannot be fetched", async () => {
+    const p = await VmPage.open(browser, server);
+    try {
+      const r = await p.start({ ...GUEST_FILES, kernel: "/guest/no-such-kernel" });
+      assert.equal(r.ok, false);
+      assert.match(r.error!, /could not fetch http:\/\/127\.0\.0\.1:\d+\/guest\/no-such-kernel: HTTP 404/);
+    } finally {
+      await p.close();
+    }
+  });
+
   it("restores vm-images' saved state when it fits this guest, else says why and boots", async (t) => {
     const images = loadVmImages();
     const packaged = loadSnapshot(packagedSnapshotPath(images.dir), machineFingerprint(images, DEFAULT_CONFIG));

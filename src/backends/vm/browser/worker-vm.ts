@@ -43,7 +43,7 @@ export class WorkerVm {
   private constructor(
     private readonly machine: GuestMachine<WorkerLink>,
     private readonly fs: MemoryFs,
-    private readonly image: Promise<FetchedImage>,
+    private readonly image: FetchedImage,
     private readonly post: Post,
   ) {}
 
@@ -55,12 +55,12 @@ export class WorkerVm {
 
     const config = req.config ?? DEFAULT_CONFIG;
     const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
-    // The image is fetched and unpacked while the guest boots: only `run` needs it.
+    // The image is fetched and unpacked while the guest boots.
     const image = fetchImage(req.image, loading("image")).then(async (fetched) => {
       await buildImageRoot(fs, IMAGE_ROOT, fetched.layers);
       return fetched;
     });
-    image.catch(() => {}); // reported by the first run
+    image.catch(() => {}); // awaited below, once the guest runs
 
     const { snapshot, wasm: wasmSource, ...guestFiles } = req.files;
     // v86's wasm compiles while the other files are still arriving.
@@ -81,16 +81,20 @@ export class WorkerVm {
     const booting = () => progress("booting");
     if (saved) await machine.startFrom(saved, 20_000, booting);
     else await machine.startCold(90_000, booting);
+    // "ready" means a run starts at once: the image root is there too.
+    const fetched = await image.catch(async (err: unknown) => {
+      await machine.destroy();
+      throw err;
+    });
     progress("ready", { start: saved ? "restore" : "cold", elapsedMs: Math.round(performance.now() - t0) });
-    return new WorkerVm(machine, fs, image, post);
+    return new WorkerVm(machine, fs, fetched, post);
   }
 
   /** Runs one container; its output, exit or failure go to `post` under `id`. */
   async run(id: number, request: RunRequest): Promise<void> {
     const link = this.machine.link;
-    const fetched = await this.image;
     const cid = randomHex(16);
-    const spec = browserContainerSpec({ cid, imageRoot: IMAGE_ROOT, image: fetched.config?.config, request });
+    const spec = browserContainerSpec({ cid, imageRoot: IMAGE_ROOT, image: this.image.config?.config, request });
     const guest = toGuestSpec(spec, cid, {
       layerExportName: () => IMAGE_EXPORT,
       isDirectory: (path) => isDirectory(this.fs.stat(path)),
