@@ -4,7 +4,8 @@ import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, MountSpec } from "./container-spec.js";
-import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, defaultMounts, defaultRlimits, OCI_VERSION } from "./defaults.js";
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultMounts, defaultRlimits, OCI_VERSION } from "./defaults.js";
+import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, defaultCapabilitySets, envList, mergeEnv, workingDir } from "./process-rules.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
 import type { RunOptions, VolumeOption } from "./run-options.js";
 import { resolveUser } from "./user.js";
@@ -36,14 +37,8 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const hostname = options.hostname ?? id.slice(0, 12);
   const args = commandLine(options, imageConfig.Entrypoint ?? [], imageConfig.Cmd ?? []);
   const cwd = workingDir(options.workdir, imageConfig.WorkingDir);
+  const env = addDefaultEnv(mergeEnv(imageConfig.Env ?? [], options.env), { hostname, home: user.home, tty: Boolean(options.tty) });
 
-  const env = mergeEnv(imageConfig.Env ?? [], options.env);
-  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH_ENV.slice(5));
-  env.set("HOSTNAME", hostname);
-  if (options.tty && !env.has("TERM")) env.set("TERM", "xterm");
-  if (!env.has("HOME")) env.set("HOME", user.home);
-
-  const caps = [...DEFAULT_CAPABILITIES];
   const spec: ContainerSpec = {
     ociVersion: OCI_VERSION,
     process: {
@@ -56,9 +51,9 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
         ...(maps.gidMappings.length > 1 || host.uid === 0 ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
       },
       args,
-      env: [...env].map(([k, v]) => `${k}=${v}`),
+      env: envList(env),
       cwd,
-      capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
+      capabilities: defaultCapabilitySets(),
       rlimits: defaultRlimits(inputs.nofileHard),
       noNewPrivileges: true,
     },
@@ -70,7 +65,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     hostname,
     mounts: [...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(await volumeMounts(options.volumes ?? []))],
     linux: {
-      namespaces: [{ type: "user" }, { type: "pid" }, { type: "mount" }, { type: "uts" }, { type: "ipc" }, { type: "network" }, { type: "cgroup" }],
+      namespaces: [...CONTAINER_NAMESPACES],
       uidMappings: maps.uidMappings,
       gidMappings: maps.gidMappings,
       maskedPaths: [...DEFAULT_MASKED_PATHS],
@@ -79,41 +74,6 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   };
   validateSpec(spec);
   return spec;
-}
-
-function commandLine(options: RunOptions, imageEntrypoint: string[], imageCmd: string[]): string[] {
-  const entrypoint = options.entrypoint ?? imageEntrypoint;
-  const cmd = options.cmd && options.cmd.length > 0 ? options.cmd : options.entrypoint ? [] : imageCmd;
-  const args = [...entrypoint, ...cmd];
-  if (args.length === 0) throw new TsboxError("no command specified (the image has no Cmd or Entrypoint)", { code: "usage" });
-  return args;
-}
-
-function workingDir(requested: string | undefined, imageDir: string | undefined): string {
-  if (requested !== undefined) {
-    if (!requested.startsWith("/")) throw new TsboxError(`the working directory '${requested}' is invalid, it needs to be an absolute path`, { code: "usage" });
-    return normalize(requested);
-  }
-  return imageDir && imageDir.startsWith("/") ? normalize(imageDir) : "/";
-}
-
-/** Image env first, then the user's; a later KEY replaces an earlier one in place. */
-function mergeEnv(imageEnv: string[], userEnv: RunOptions["env"]): Map<string, string> {
-  const env = new Map<string, string>();
-  const put = (entry: string) => {
-    const eq = entry.indexOf("=");
-    if (eq <= 0) throw new TsboxError(`invalid environment variable "${entry}": expected KEY=VALUE`, { code: "usage" });
-    env.set(entry.slice(0, eq), entry.slice(eq + 1));
-  };
-  imageEnv.forEach(put);
-  if (Array.isArray(userEnv)) userEnv.forEach(put);
-  else if (userEnv) {
-    for (const [key, value] of Object.entries(userEnv)) {
-      if (key === "" || key.includes("=")) throw new TsboxError(`invalid environment variable name "${key}"`, { code: "usage" });
-      env.set(key, String(value));
-    }
-  }
-  return env;
 }
 
 async function volumeMounts(volumes: VolumeOption[]): Promise<MountSpec[]> {

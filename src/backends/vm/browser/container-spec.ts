@@ -3,13 +3,14 @@
  * builds for a rootless Node host (OCI defaults, every namespace, container
  * root mapped to the one user that owns the files), from the image config
  * and the page's request, with docker's rules for command, environment and
- * working directory. The memory fs plays the rootless host's disk, and its
+ * working directory (spec/process-rules.ts, shared with hosts). The memory fs plays the rootless host's disk, and its
  * user (GUEST_FILE_OWNER) plays the invoking user.
  */
 import { TsboxError } from "../../../errors.js";
 import type { ImageRunConfig } from "../../../image/oci.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
-import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_PATH_ENV, DEFAULT_READONLY_PATHS, defaultMounts, OCI_VERSION } from "../../../spec/defaults.js";
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultMounts, OCI_VERSION } from "../../../spec/defaults.js";
+import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, defaultCapabilitySets, envList, mergeEnv, workingDir } from "../../../spec/process-rules.js";
 import { validateSpec } from "../../../spec/validate.js";
 import type { RunRequest } from "./protocol.js";
 
@@ -29,21 +30,8 @@ export interface BrowserSpecInputs {
 export function browserContainerSpec({ cid, imageRoot, image = {}, request }: BrowserSpecInputs): ContainerSpec {
   const user = numericUser(image.User || "0");
   const hostname = request.hostname ?? cid.slice(0, 12);
-  const args = request.cmd && request.cmd.length > 0 ? [...(image.Entrypoint ?? []), ...request.cmd] : [...(image.Entrypoint ?? []), ...(image.Cmd ?? [])];
-  if (args.length === 0) throw new TsboxError("no command specified (the image has no Cmd or Entrypoint)", { code: "usage" });
-
-  // Image values first, the request's override them; then the defaults docker adds.
-  const env = new Map<string, string>();
-  for (const entry of image.Env ?? []) {
-    const eq = entry.indexOf("=");
-    if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
-  }
-  for (const [key, value] of Object.entries(request.env ?? {})) env.set(key, value);
-  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH_ENV.slice("PATH=".length));
-  env.set("HOSTNAME", hostname);
-  if (!env.has("HOME")) env.set("HOME", user.uid === 0 ? "/root" : "/");
-
-  const caps = [...DEFAULT_CAPABILITIES];
+  const args = commandLine({ cmd: request.cmd }, image.Entrypoint ?? [], image.Cmd ?? []);
+  const env = addDefaultEnv(mergeEnv(image.Env ?? [], request.env), { hostname, home: user.uid === 0 ? "/root" : "/", tty: false });
   const single = [{ containerID: 0, hostID: GUEST_FILE_OWNER, size: 1 }];
   const spec: ContainerSpec = {
     ociVersion: OCI_VERSION,
@@ -51,9 +39,9 @@ export function browserContainerSpec({ cid, imageRoot, image = {}, request }: Br
       terminal: false,
       user,
       args,
-      env: [...env].map(([k, v]) => `${k}=${v}`),
-      cwd: request.cwd ?? (image.WorkingDir?.startsWith("/") ? image.WorkingDir : "/"),
-      capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
+      env: envList(env),
+      cwd: workingDir(request.cwd, image.WorkingDir),
+      capabilities: defaultCapabilitySets(),
       rlimits: [{ type: "RLIMIT_NOFILE", soft: 1024, hard: GUEST_NOFILE_HARD }],
       noNewPrivileges: true,
     },
@@ -62,7 +50,7 @@ export function browserContainerSpec({ cid, imageRoot, image = {}, request }: Br
     hostname,
     mounts: defaultMounts({ ttyGroupMapped: false }),
     linux: {
-      namespaces: [{ type: "user" }, { type: "pid" }, { type: "mount" }, { type: "uts" }, { type: "ipc" }, { type: "network" }, { type: "cgroup" }],
+      namespaces: [...CONTAINER_NAMESPACES],
       uidMappings: single,
       gidMappings: single,
       maskedPaths: [...DEFAULT_MASKED_PATHS],
