@@ -1,9 +1,10 @@
 /**
  * bench/vm: what the vm backend costs, in one Node process through the
  * library API: cold boot to a container's first output, snapshot start to
- * first output, a container round trip (`true`: create, start, wait, delete)
- * and an agent ping in a running guest, 9p read throughput from a volume,
- * and `true` on the native backend for comparison. Needs `npm run build:vm`.
+ * first output, a container round trip (`true`: create, start, wait, delete),
+ * an exec round trip (`true` in a running container) and an agent ping in a
+ * running guest, 9p read throughput from a volume, and `true` and exec on
+ * the native backend for comparison. Needs `npm run build:vm`.
  *
  *   node --import tsx bench/vm.ts [--runs N]
  */
@@ -26,6 +27,20 @@ if (vmSkip) {
 const scratch = mkdtempSync(join(tmpdir(), "tsbox-bench-vm-"));
 const dataDir = join(scratch, "data");
 const savePath = join(scratch, "cache", "snapshot.state");
+
+/** Median milliseconds of `exec(["true"])` in a running container, `runs` times after one warm-up. */
+async function execRoundTrip(rt: Runtime): Promise<number> {
+  await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+  await c.exec(["true"]);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    const r = await c.exec(["true"]);
+    times.push(performance.now() - t0);
+    if (r.exitCode !== 0) throw new Error(`exec true failed: ${r.stderr}`);
+  }
+  return median(times);
+}
 
 /** Milliseconds from run() to the first byte of stdout, and to the exit. */
 async function firstOutput(rt: Runtime, cmd: string[]): Promise<{ first: number; total: number }> {
@@ -67,6 +82,7 @@ try {
     const trips: number[] = [];
     for (let i = 0; i < runs; i++) trips.push((await firstOutput(rt, ["true"])).total);
     rows.push(["vm container round trip (`true`, guest running)", fmtMs(median(trips))]);
+    rows.push(["vm exec round trip (`exec true` in a running container)", fmtMs(await execRoundTrip(rt))]);
     const pings: number[] = [];
     for (let i = 0; i < runs * 5; i++) {
       const t0 = performance.now();
@@ -100,8 +116,9 @@ try {
     const t: number[] = [];
     for (let i = 0; i < runs; i++) t.push((await firstOutput(native, ["true"])).total);
     rows.push(["native `true` (for comparison)", fmtMs(median(t))]);
+    rows.push(["native exec round trip (`exec true` in a running container)", fmtMs(await execRoundTrip(native))]);
   } catch (err) {
-    rows.push(["native `true` (for comparison)", `unavailable: ${(err as Error).message}`]);
+    rows.push(["native `true` and exec (for comparison)", `unavailable: ${(err as Error).message}`]);
   }
 
   const width = Math.max(...rows.map(([k]) => k.length));

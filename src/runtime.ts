@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from "node:fs";
-import { join, normalize } from "node:path";
+import { join } from "node:path";
 import type { Backend, ContainerProcess, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { Container, type ExitStatus, type SpawnOptions } from "./container.js";
@@ -19,6 +19,7 @@ import { DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec } from "./spec/from-options.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
+import { envList, mergeEnv, workingDir } from "./spec/process-rules.js";
 import type { RunOptions } from "./spec/run-options.js";
 import { resolveUser } from "./spec/user.js";
 import { isMapped, validateSpec } from "./spec/validate.js";
@@ -304,22 +305,15 @@ async function execProcess(spec: ContainerSpec, cmd: string[], options: SpawnOpt
   if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== "string") || cmd[0] === "") {
     throw new UsageError("exec needs a command: a non-empty array of strings");
   }
-  if (options.cwd !== undefined && !options.cwd.startsWith("/")) {
-    throw new UsageError(`the working directory '${options.cwd}' is invalid, it needs to be an absolute path`);
-  }
   // The container's terminal size is not the exec's.
   const { consoleSize: _containerSize, ...base } = spec.process;
-  const env = new Map(base.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as const));
-  const overrides = Array.isArray(options.env) ? options.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)] as const) : Object.entries(options.env ?? {});
-  for (const [key, value] of overrides) {
-    if (key === "" || key.includes("=")) throw new UsageError(`invalid environment variable "${key}=${value}": expected KEY=VALUE`);
-    env.set(key, String(value));
-  }
+  const env = mergeEnv(base.env, options.env);
   let user = base.user;
   if (options.user !== undefined) {
     const resolved = await resolveUser(options.user, layers);
     user = { uid: resolved.uid, gid: resolved.gid, ...(canSetGroups ? { additionalGids: resolved.additionalGids.filter((g) => isMapped(spec.linux.gidMappings, g)) } : {}) };
-    if (!overrides.some(([key]) => key === "HOME")) env.set("HOME", resolved.home);
+    const homeGiven = Array.isArray(options.env) ? options.env.some((e) => e.startsWith("HOME=")) : options.env?.HOME !== undefined;
+    if (!homeGiven) env.set("HOME", resolved.home);
   }
   if (options.tty && !env.has("TERM")) env.set("TERM", "xterm");
   return {
@@ -328,8 +322,8 @@ async function execProcess(spec: ContainerSpec, cmd: string[], options: SpawnOpt
     ...(typeof options.tty === "object" ? { consoleSize: { width: options.tty.cols, height: options.tty.rows } } : {}),
     user,
     args: cmd,
-    env: [...env].map(([k, v]) => `${k}=${v}`),
-    cwd: options.cwd === undefined ? base.cwd : normalize(options.cwd),
+    env: envList(env),
+    cwd: workingDir(options.cwd, base.cwd),
   };
 }
 

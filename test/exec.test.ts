@@ -38,7 +38,7 @@ function lineSeen(stream: Readable, line: string): Promise<string[]> {
 
 /** A container that says "ready", then waits until an exec'd process writes /tmp/from-exec and prints it. */
 async function waitingContainer(rt: Runtime, extra: Parameters<Runtime["run"]>[0] = { image: "busybox" }): Promise<{ c: Container; lines: Promise<string[]> }> {
-  const script = "hostname > /tmp/from-init; echo ready; while [ ! -f /tmp/from-exec ]; do sleep 0.02; done; cat /tmp/from-exec; exec sleep 600";
+  const script = "hostname > /tmp/from-init; echo ready; while [ ! -f /tmp/from-exec ]; do sleep 0.1; done; cat /tmp/from-exec; exec sleep 600";
   const c = await rt.run({ ...extra, image: "busybox", cmd: ["sh", "-c", script], remove: true });
   await lineSeen(c.stdout!, "ready");
   return { c, lines: lineSeen(c.stdout!, "from-exec") };
