@@ -2,11 +2,10 @@
 //! the namespaces of its init), forward signals, wait, report: the same
 //! status events and exit codes as `run`.
 
-use crate::signals;
+use crate::helper::{self, Start};
 use container::error::Error;
 use container::join;
 use container::spec::Process;
-use container::status::StatusEvents;
 use std::path::PathBuf;
 
 pub struct Options {
@@ -17,17 +16,14 @@ pub struct Options {
     pub status_fd: Option<i32>,
 }
 
-pub fn exec(opts: &Options) -> i32 {
-    let events = StatusEvents::new(opts.status_fd, "tsbox-runtime");
-    if let Err(e) = crate::die_with_parent() {
-        return events.error(&e);
-    }
-    let process = match Process::load(&opts.process) {
-        Ok(p) => p,
-        Err(e) => return events.error(&Error::from(e)),
-    };
-    if let Err(e) = signals::install(process.terminal) {
-        return events.error(&Error::errno("installing signal handlers", e));
-    }
-    events.supervise(join::spawn(opts.pid, &process, &mut signals::forward_to))
+pub fn exec(opts: Options) -> i32 {
+    let (pid, file) = (opts.pid, opts.process);
+    helper::serve(Start {
+        status_fd: opts.status_fd,
+        load: Box::new(move || Process::load(&file).map(|p| (pid, p)).map_err(Error::from)),
+        terminal: |(_, process): &(i32, Process)| process.terminal,
+        spawn: |(pid, process): &(i32, Process), on_fork: &mut dyn FnMut(i32)| {
+            join::spawn(*pid, process, on_fork)
+        },
+    })
 }

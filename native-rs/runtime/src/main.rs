@@ -10,13 +10,11 @@
 
 mod exec;
 mod flags;
+mod helper;
 mod run;
 mod signals;
 
-use container::error::Error;
 use container::probe::Probe;
-use container::sys::consts::SIGKILL;
-use container::sys::{cred, process};
 use flags::Flags;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -36,11 +34,11 @@ fn main() {
             0
         }
         (Some("run"), _) => match parse_run(&args[1..]) {
-            Ok(opts) => run::run(&opts),
+            Ok(opts) => run::run(opts),
             Err(msg) => usage_error(&msg),
         },
         (Some("exec"), _) => match parse_exec(&args[1..]) {
-            Ok(opts) => exec::exec(&opts),
+            Ok(opts) => exec::exec(opts),
             Err(msg) => usage_error(&msg),
         },
         (None, _) => usage_error("missing command"),
@@ -78,17 +76,4 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
         process: PathBuf::from(flags.required("--process", "exec")?),
         status_fd: flags.status_fd()?,
     })
-}
-
-/// Die with whoever started us: a container process must not outlive a
-/// front end that was SIGKILLed (the container's process in turn dies with
-/// us). If the parent is already gone, the check after arming tells.
-fn die_with_parent() -> Result<(), Error> {
-    let parent = process::parent_pid();
-    if cred::set_pdeathsig(SIGKILL).is_err() || process::parent_pid() != parent {
-        return Err(Error::setup(
-            "the process that started tsbox-runtime has exited",
-        ));
-    }
-    Ok(())
 }

@@ -41,28 +41,26 @@ export class VmBackend implements Backend {
 
   async start(options: StartOptions): Promise<ContainerProcess> {
     writeFileSync(`${options.bundleDir}/config.json`, JSON.stringify(options.spec));
-    const opened = await this.acquire();
     const { startInGuest } = await import("./container-run.js");
-    let released = false;
-    const done = () => {
-      if (released) return;
-      released = true;
-      this.release();
-    };
-    try {
+    return this.inGuest(async (opened, done) => {
       const p9 = opened.exports ?? { add: (n: string, e: { path: string; readonly: boolean }) => opened.machine.p9.addExport(n, e), remove: (n: string) => opened.machine.p9.removeExport(n) };
-      return await startInGuest({ link: opened.machine.link, p9, exportRefs: this.exportRefs, done }, options, basename(options.bundleDir));
-    } catch (err) {
-      done();
-      throw err;
-    }
+      return startInGuest({ link: opened.machine.link, p9, exportRefs: this.exportRefs, done }, options, basename(options.bundleDir));
+    });
   }
 
   /** Runs a process in a container of the running guest (never starts a guest for it). */
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {
     if (!this.current || this.users === 0) throw new ContainerError("the container is not running (its vm guest is gone)");
-    const opened = await this.acquire();
     const { execInGuest } = await import("./exec.js");
+    return this.inGuest((opened, done) => execInGuest({ link: opened.machine.link, done }, basename(options.bundleDir), options));
+  }
+
+  /**
+   * Runs `begin` with the guest held: it hands `done` (idempotent) to the
+   * process it starts, which calls it once gone; a failed start releases at once.
+   */
+  private async inGuest<T>(begin: (opened: OpenedMachine, done: () => void) => Promise<T>): Promise<T> {
+    const opened = await this.acquire();
     let released = false;
     const done = () => {
       if (released) return;
@@ -70,7 +68,7 @@ export class VmBackend implements Backend {
       this.release();
     };
     try {
-      return await execInGuest({ link: opened.machine.link, done }, basename(options.bundleDir), options);
+      return await begin(opened, done);
     } catch (err) {
       done();
       throw err;
