@@ -56,7 +56,7 @@ export interface ContainerOwner {
 /**
  * A running (later: exited) container, as returned by `Runtime.run`.
  * Streams are Node streams; with a tty, `stdout` carries everything and
- * `stderr` is null.
+ * `stderr` is null. `exec` and `spawn` run more processes in it.
  */
 export class Container implements AsyncDisposable {
   readonly stdin: Writable | null;
