@@ -236,6 +236,73 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.match(r.error!.message, /executable file not found in \$PATH: no-such-command/);
   });
 
+  describe("exec into a running container", () => {
+    // One container for every case: it writes a file, waits for one from an exec, prints it, then runs `cat` until its stdin ends.
+    const SCRIPT = "echo from-container > /tmp/from-container; while [ ! -e /tmp/from-exec ]; do sleep 0.1; done; cat /tmp/from-exec; exec cat";
+    const waitFor = (file: string) => `while [ ! -e ${file} ]; do sleep 0.1; done`;
+    let containerId = "";
+
+    before(async () => {
+      const c = await vm.spawn("c", { cmd: ["sh", "-c", SCRIPT], env: { WHO: "container", KEEP: "kept" }, cwd: "/tmp", hostname: "exec-host", stdin: true });
+      assert.equal(c.error, undefined, JSON.stringify(c.error));
+      containerId = c.containerId!;
+    });
+
+    it("runs in the container's PID namespace, beside its init (PID 1)", async () => {
+      const r = await vm.exec("c", { cmd: ["sh", "-c", "echo $$; hostname; tr '\\0' ' ' < /proc/1/cmdline"] });
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      const [pid, hostname, init] = r.stdout!.trim().split("\n");
+      assert.notEqual(pid, "1");
+      assert.ok(Number(pid) > 1, r.stdout);
+      assert.equal(hostname, "exec-host");
+      // The container's sh, or the cat it became.
+      assert.match(init!, /^(sh -c echo from-container|cat)/);
+    });
+
+    it("sees the container's files, and the container sees the exec's", async () => {
+      const r = await vm.exec("c", { cmd: ["sh", "-c", `${waitFor("/tmp/from-container")}; cat /tmp/from-container; echo from-exec > /tmp/from-exec`] });
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.stdout, "from-container\n", r.stderr);
+    });
+
+    it("takes the container's env, cwd and user as defaults, and overrides", async () => {
+      const script = "echo $WHO $KEEP $EXTRA; pwd; id -u";
+      const defaults = await vm.exec("c", { cmd: ["sh", "-c", script] });
+      assert.equal(defaults.stdout, "container kept\n/tmp\n0\n", JSON.stringify(defaults));
+      const overridden = await vm.exec("c", { cmd: ["sh", "-c", script], env: { WHO: "exec", EXTRA: "more" }, cwd: "/etc", user: "0:0" });
+      assert.equal(overridden.stdout, "exec kept more\n/etc\n0\n", JSON.stringify(overridden));
+      const unmapped = await vm.exec("c", { cmd: ["true"], user: "5" });
+      assert.match(unmapped.error?.message ?? "", /uid 5 is not mapped/);
+    });
+
+    it("reports exit codes 0, 3 and 127 (a missing command, with its message)", async () => {
+      assert.equal((await vm.exec("c", { cmd: ["true"] })).exitCode, 0);
+      const three = await vm.exec("c", { cmd: ["sh", "-c", "echo out; echo err >&2; exit 3"] });
+      assert.deepEqual([three.exitCode, three.stdout, three.stderr], [3, "out\n", "err\n"]);
+      const missing = await vm.exec("c", { cmd: ["no-such-command"] });
+      assert.equal(missing.exitCode, 127, JSON.stringify(missing));
+      assert.match(missing.stderr!, /executable file not found in \$PATH: no-such-command/);
+    });
+
+    it("gives an exec stdin: all at once, or streamed through spawnExec", async () => {
+      const upper = await vm.exec("c", { cmd: ["tr", "a-z", "A-Z"], stdin: "into the exec\n" });
+      assert.equal(upper.stdout, "INTO THE EXEC\n");
+      const streamed = await vm.spawnExec("c", { cmd: ["wc", "-c"] }, ["0123456789".repeat(1000), "abc"]);
+      assert.equal(streamed.error, undefined, JSON.stringify(streamed.error));
+      assert.equal(streamed.stdout!.trim(), "10003");
+      assert.ok(streamed.pid! > 0);
+    });
+
+    it("refuses an exec once the container has exited", async () => {
+      const done = await vm.finish("c");
+      assert.equal(done.error, undefined, JSON.stringify(done.error));
+      assert.deepEqual([done.exitCode, done.stdout], [0, "from-exec\n"]);
+      const late = await vm.exec("c", { cmd: ["true"] });
+      assert.equal(late.error?.name, "ContainerError", JSON.stringify(late));
+      assert.equal(late.error?.message, `container ${containerId.slice(0, 12)} is not running`);
+    });
+  });
+
   it("fails to start with the reason when a file cannot be fetched", async () => {
     const p = await VmPage.open(browser, server);
     try {

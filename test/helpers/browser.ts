@@ -108,10 +108,45 @@ window.harness = {
       const r = await window.vm.run({ ...rest, stdin, onStdout: () => chunks.push(since(t0)) });
       return { ...r, chunkTimes: chunks, ms: since(t0) };
     } catch (e) {
-      return { error: { message: e.message, exitCode: e.exitCode, code: e.code }, chunkTimes: chunks, ms: since(t0) };
+      return { error: failure(e), chunkTimes: chunks, ms: since(t0) };
     }
   },
+  // Containers kept running under a name, and processes exec'd into them.
+  containers: {},
+  spawn(name, options) {
+    const c = (this.containers[name] = window.vm.spawn(options));
+    return outcome(async () => ({ pid: await c.started, containerId: c.containerId }));
+  },
+  exec(name, options) {
+    return outcome(() => this.containers[name].exec(options));
+  },
+  /** spawnExec with stdin open: its pid, then the chunks written one by one, then end of file. */
+  spawnExec(name, options, chunks) {
+    return outcome(async () => {
+      const p = this.containers[name].spawnExec({ ...options, stdin: true });
+      const pid = await p.started;
+      for (const chunk of chunks) p.write(chunk);
+      p.end();
+      return { ...(await p.exited), pid };
+    });
+  },
+  /** Ends a container's stdin and waits for its result. */
+  finish(name) {
+    const c = this.containers[name];
+    c.end();
+    return outcome(() => c.exited);
+  },
 };
+function failure(e) {
+  return { message: e.message, exitCode: e.exitCode, code: e.code, name: e.name };
+}
+async function outcome(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    return { error: failure(e) };
+  }
+}
 window.pageReady = true;
 </script>`;
 
@@ -154,6 +189,31 @@ export interface RunInPageResult {
   error?: { message: string; exitCode: number; code: string };
 }
 
+export interface ExecInPage {
+  cmd: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  user?: string;
+  stdin?: string;
+}
+
+/** A refusal as the page saw it: a TsboxError's message, exit code, code and class name. */
+export interface PageError {
+  message: string;
+  exitCode: number;
+  code: string;
+  name: string;
+}
+
+/** The result, or (with the others missing) `error`. */
+export interface ExecInPageResult {
+  exitCode: number;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  error?: PageError;
+}
+
 /** One page with the harness: one BrowserVm at a time (start replaces it). */
 export class VmPage {
   readonly errors: string[] = [];
@@ -176,6 +236,26 @@ export class VmPage {
 
   run(options: RunInPage): Promise<RunInPageResult> {
     return this.page.evaluate((o) => (globalThis as any).harness.run(o), options);
+  }
+
+  /** Starts a container kept under `name` (BrowserVm.spawn); resolves once it runs. */
+  spawn(name: string, options: Omit<RunInPage, "stdin" | "stdinRepeat"> & { stdin?: boolean }): Promise<{ pid?: number; containerId?: string; error?: PageError }> {
+    return this.page.evaluate(([n, o]) => (globalThis as any).harness.spawn(n, o), [name, options] as const);
+  }
+
+  /** BrowserContainer.exec in the container `name`. */
+  exec(name: string, options: ExecInPage): Promise<ExecInPageResult> {
+    return this.page.evaluate(([n, o]) => (globalThis as any).harness.exec(n, o), [name, options] as const);
+  }
+
+  /** BrowserContainer.spawnExec in the container `name`, stdin written as `chunks`, then closed. */
+  spawnExec(name: string, options: Omit<ExecInPage, "stdin">, chunks: string[]): Promise<ExecInPageResult & { pid?: number }> {
+    return this.page.evaluate(([n, o, c]) => (globalThis as any).harness.spawnExec(n, o, c), [name, options, chunks] as const);
+  }
+
+  /** Ends the stdin of the container `name` and waits for its result. */
+  finish(name: string): Promise<ExecInPageResult> {
+    return this.page.evaluate((n) => (globalThis as any).harness.finish(n), name);
   }
 
   /** Closing the page ends its Worker and the guest in it. */

@@ -5,14 +5,16 @@
  *
  *   const vm = await BrowserVm.start({ wasm, bios, kernel, initrd, image: { layout: "images/busybox/" } }, { onProgress });
  *   const { exitCode, stdout } = await vm.run({ cmd: ["echo", "hi"] });
+ *   const c = vm.spawn({ cmd: ["sleep", "60"] });
+ *   const ps = await c.exec({ cmd: ["ps"] }); // in c's namespaces, with c's env, cwd and user
  *   vm.terminate();
  */
-import { TsboxError, type TsboxErrorCode } from "../../../errors.js";
+import { ContainerError, isTsboxError, TsboxError, type TsboxErrorCode } from "../../../errors.js";
 import { concat, fromUtf8, utf8 } from "../bytes.js";
 import type { MachineConfig } from "../guest-machine.js";
-import type { GuestSources, ImageSource, PageMessage, ProgressEvent, RunRequest, Source, WorkerFailure, WorkerMessage } from "./protocol.js";
+import type { ExecRequest, GuestSources, ImageSource, PageMessage, ProgressEvent, RunRequest, Source, WorkerFailure, WorkerMessage } from "./protocol.js";
 
-export type { BootPhase, GuestSources, ImageSource, ProgressEvent, RunRequest } from "./protocol.js";
+export type { BootPhase, ExecRequest, GuestSources, ImageSource, ProgressEvent, RunRequest } from "./protocol.js";
 
 export interface BrowserVmFiles extends GuestSources {
   image: ImageSource;
@@ -29,11 +31,15 @@ export interface BrowserVmOptions {
   config?: MachineConfig;
 }
 
-export interface RunOptions extends Omit<RunRequest, "stdin"> {
-  /** Given to the container's stdin, then end of file; without it stdin is /dev/null. */
-  stdin?: string | Uint8Array;
+/** Output as it arrives (the result has all of it too). */
+export interface OutputCallbacks {
   onStdout?: (chunk: Uint8Array) => void;
   onStderr?: (chunk: Uint8Array) => void;
+}
+
+export interface RunOptions extends Omit<RunRequest, "stdin">, OutputCallbacks {
+  /** Given to the container's stdin, then end of file; without it stdin is /dev/null. */
+  stdin?: string | Uint8Array;
 }
 
 export interface RunResult {
@@ -49,20 +55,45 @@ export interface SpawnOptions extends Omit<RunOptions, "stdin"> {
   stdin?: boolean;
 }
 
-/** A running container: stdin to write, its pid once started, its result once exited. */
+/** A process in a running container: defaults (env merged, cwd, user) are the container's own, as with docker exec. */
+export interface ExecOptions extends Omit<ExecRequest, "stdin">, OutputCallbacks {
+  /** Given to the process's stdin, then end of file; without it stdin is /dev/null. */
+  stdin?: string | Uint8Array;
+}
+
+export interface ExecSpawnOptions extends Omit<ExecOptions, "stdin"> {
+  /** Keep stdin open for `write`/`end`. */
+  stdin?: boolean;
+}
+
+/** What a process needs of its BrowserVm. */
+interface ProcessHost {
+  send(msg: PageMessage): void;
+  exec(container: BrowserContainer, options: ExecSpawnOptions): BrowserProcess;
+}
+
+/** A process in the guest (a container, or one exec'd into it): stdin to write, its pid once started, its result once exited. */
 export class BrowserProcess {
-  /** The container's pid in the guest, once its command runs. */
+  /** Its pid in the guest, once its command runs. */
   readonly started: Promise<number>;
-  /** The exit status and all output; rejects when the container could not start (exitCode 125/126/127). */
+  /** The exit status and all output; rejects when it could not start (exitCode 125/126/127). */
   readonly exited: Promise<RunResult>;
   private readonly stdout: Uint8Array[] = [];
   private readonly stderr: Uint8Array[] = [];
   private settle!: { started: (pid: number) => void; exit: (r: RunResult) => void; fail: (e: Error) => void };
+  private finished = false;
+  /** The guest's name for a container, once started. */
+  protected cid: string | undefined;
+  /** Messages to the Worker; with a gate, they wait for it (and are dropped if it fails). */
+  private readonly post: (msg: PageMessage) => void;
 
+  /** @internal */
   constructor(
-    private readonly id: number,
-    private readonly send: (msg: PageMessage) => void,
-    private readonly options: SpawnOptions,
+    /** @internal the page's id of this process */
+    readonly id: number,
+    protected readonly host: ProcessHost,
+    private readonly options: OutputCallbacks,
+    gate?: Promise<void>,
   ) {
     let startedCb!: (pid: number) => void;
     let failStart!: (e: Error) => void;
@@ -75,26 +106,39 @@ export class BrowserProcess {
         fail: (e) => (failStart(e), reject(e)),
       };
     });
+    this.exited.catch(() => {});
+    this.post = gate ? (msg) => void gate.then(() => host.send(msg), () => {}) : (msg) => host.send(msg);
+  }
+
+  /** Until it has exited (or failed to start). */
+  get running(): boolean {
+    return !this.finished;
   }
 
   write(data: string | Uint8Array): void {
-    this.send({ type: "stdin", id: this.id, data: typeof data === "string" ? utf8(data) : data });
+    this.post({ type: "stdin", id: this.id, data: typeof data === "string" ? utf8(data) : data });
   }
 
   /** End of file on stdin. */
   end(): void {
-    this.send({ type: "stdin-end", id: this.id });
+    this.post({ type: "stdin-end", id: this.id });
   }
 
-  /** Sends a signal (default SIGTERM) to the container's init. */
+  /** Sends a signal (default SIGTERM) to the process (a container: its init). */
   kill(signal = 15): void {
-    this.send({ type: "kill", id: this.id, signal });
+    this.post({ type: "kill", id: this.id, signal });
   }
 
-  /** @internal the Worker's messages for this container. */
+  /** @internal its first message to the Worker (through the gate, if any). */
+  request(msg: PageMessage): void {
+    this.post(msg);
+  }
+
+  /** @internal the Worker's messages for this process. */
   onMessage(msg: WorkerMessage): boolean {
     switch (msg.type) {
       case "started":
+        this.cid = msg.cid;
         this.settle.started(msg.pid);
         return false;
       case "stdout":
@@ -106,20 +150,72 @@ export class BrowserProcess {
         this.options.onStderr?.(msg.data);
         return false;
       case "exit":
+        this.finished = true;
         this.settle.exit({ exitCode: msg.exitCode, signal: msg.signal, stdout: fromUtf8(concat(this.stdout)), stderr: fromUtf8(concat(this.stderr)) });
         return true;
       case "run-failed":
-        this.settle.fail(toError(msg.error));
+        this.abort(toError(msg.error));
         return true;
       default:
         return false;
     }
   }
 
-  /** @internal the Worker is gone. */
+  /** @internal the Worker is gone, or the process cannot be started. */
   abort(err: Error): void {
+    this.finished = true;
     this.settle.fail(err);
   }
+}
+
+/** A running container (from `BrowserVm.spawn`): more processes run in it with `exec` and `spawnExec`. */
+export class BrowserContainer extends BrowserProcess {
+  /** The container's id in the guest (its default hostname is the first 12 characters), once started. */
+  get containerId(): string | undefined {
+    return this.cid;
+  }
+
+  /**
+   * Starts `cmd` in this container (its namespaces: PID, mounts, files,
+   * hostname), once the container runs. `started` and `exited` reject like
+   * `spawn`'s (exitCode 127/126 when the command cannot run), and with a
+   * ContainerError when the container is not running.
+   */
+  spawnExec(options: ExecSpawnOptions): BrowserProcess {
+    return this.host.exec(this, options);
+  }
+
+  /**
+   * Runs `cmd` in this container to its end. A command that cannot be run
+   * resolves too, as Node's Container.exec does: 127 (not found) or 126,
+   * with the message on stderr. Rejects with a ContainerError when the
+   * container is not running.
+   */
+  async exec(options: ExecOptions): Promise<RunResult> {
+    const { stdin, ...rest } = options;
+    try {
+      return await toEnd(this.spawnExec({ ...rest, stdin: stdin !== undefined }), stdin);
+    } catch (err) {
+      if (isTsboxError(err) && (err.code === "not_found" || err.code === "permission")) {
+        return { exitCode: err.exitCode, signal: null, stdout: "", stderr: `${err.message}\n` };
+      }
+      throw err;
+    }
+  }
+
+  /** @internal */
+  notRunning(): ContainerError {
+    return new ContainerError(this.cid ? `container ${this.cid.slice(0, 12)} is not running` : "the container is not running: it did not start");
+  }
+}
+
+/** Gives `stdin` (then end of file) and waits for the end. */
+function toEnd(proc: BrowserProcess, stdin: string | Uint8Array | undefined): Promise<RunResult> {
+  if (stdin !== undefined) {
+    proc.write(stdin);
+    proc.end();
+  }
+  return proc.exited;
 }
 
 export class BrowserVm {
@@ -152,29 +248,51 @@ export class BrowserVm {
     });
   }
 
-  /** Starts a container; see BrowserProcess. */
-  spawn(options: SpawnOptions = {}): BrowserProcess {
-    const id = this.nextId++;
-    const proc = new BrowserProcess(id, (msg) => this.send(msg), options);
-    if (this.terminated) {
-      proc.abort(this.terminated);
-      return proc;
-    }
-    this.processes.set(id, proc);
+  /** Starts a container; see BrowserContainer. */
+  spawn(options: SpawnOptions = {}): BrowserContainer {
     const { onStdout: _o, onStderr: _e, stdin, ...request } = options;
-    this.send({ type: "run", id, request: { ...request, stdin: Boolean(stdin) } });
-    return proc;
+    return this.open((id, host) => new BrowserContainer(id, host, options), (id) => ({ type: "run", id, request: { ...request, stdin: Boolean(stdin) } }));
   }
 
   /** Runs a container to its end: exit code and all its output. */
   async run(options: RunOptions = {}): Promise<RunResult> {
     const { stdin, ...rest } = options;
-    const proc = this.spawn({ ...rest, stdin: stdin !== undefined });
-    if (stdin !== undefined) {
-      proc.write(stdin);
-      proc.end();
+    return toEnd(this.spawn({ ...rest, stdin: stdin !== undefined }), stdin);
+  }
+
+  /** `BrowserContainer.spawnExec`: sent once the container runs (its stdin and signals wait for that too). */
+  private exec(container: BrowserContainer, options: ExecSpawnOptions): BrowserProcess {
+    const { onStdout: _o, onStderr: _e, stdin, ...request } = options;
+    const ready = container.started.then(
+      () => {
+        if (!container.running) throw container.notRunning();
+      },
+      () => {
+        throw container.notRunning();
+      },
+    );
+    return this.open(
+      (id, host) => new BrowserProcess(id, host, options, ready),
+      (id) => ({ type: "exec", id, container: container.id, request: { ...request, stdin: Boolean(stdin) } }),
+      ready,
+    );
+  }
+
+  /** A new process: registered for the Worker's messages, its request sent (after `gate`, which fails it if it rejects). */
+  private open<P extends BrowserProcess>(make: (id: number, host: ProcessHost) => P, request: (id: number) => PageMessage, gate?: Promise<void>): P {
+    const id = this.nextId++;
+    const proc = make(id, { send: (msg) => this.send(msg), exec: (c, o) => this.exec(c, o) });
+    if (this.terminated) {
+      proc.abort(this.terminated);
+      return proc;
     }
-    return proc.exited;
+    this.processes.set(id, proc);
+    gate?.catch((err: Error) => {
+      this.processes.delete(id);
+      proc.abort(err);
+    });
+    proc.request(request(id));
+    return proc;
   }
 
   /** Stops the Worker and the guest with it; running containers fail. */

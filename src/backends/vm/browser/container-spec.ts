@@ -31,7 +31,7 @@ export function browserContainerSpec({ cid, imageRoot, image = {}, request }: Br
   const user = numericUser(image.User || "0");
   const hostname = request.hostname ?? cid.slice(0, 12);
   const args = commandLine({ cmd: request.cmd }, image.Entrypoint ?? [], image.Cmd ?? []);
-  const env = addDefaultEnv(mergeEnv(image.Env ?? [], request.env), { hostname, home: user.uid === 0 ? "/root" : "/", tty: false });
+  const env = addDefaultEnv(mergeEnv(image.Env ?? [], request.env), { hostname, home: homeOf(user.uid), tty: false });
   const single = [{ containerID: 0, hostID: GUEST_FILE_OWNER, size: 1 }];
   const spec: ContainerSpec = {
     ociVersion: OCI_VERSION,
@@ -61,8 +61,11 @@ export function browserContainerSpec({ cid, imageRoot, image = {}, request }: Br
   return spec;
 }
 
+/** $HOME of a user without a passwd entry (the Worker does not read the image's /etc/passwd). */
+export const homeOf = (uid: number): string => (uid === 0 ? "/root" : "/");
+
 /** `uid[:gid]`; user names would need the image's /etc/passwd, which the Worker does not read yet. */
-function numericUser(text: string): { uid: number; gid: number } {
+export function numericUser(text: string): { uid: number; gid: number } {
   const m = /^(\d+)(?::(\d+))?$/.exec(text);
   if (!m) throw new TsboxError(`user "${text}": only numeric uid[:gid] users are supported in the browser`, { code: "usage" });
   return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };

@@ -47,9 +47,24 @@ export interface RunRequest {
   stdin?: boolean;
 }
 
+/** A process in a running container (the agent's `exec`); defaults come from the container's process. */
+export interface ExecRequest {
+  cmd: string[];
+  /** Added to (and overriding) the container's environment. */
+  env?: Record<string, string>;
+  /** Absolute; default the container's working directory. */
+  cwd?: string;
+  /** Numeric `uid[:gid]`; default the container's user. */
+  user?: string;
+  /** Whether it reads stdin (sent with `stdin` messages); else it gets /dev/null. */
+  stdin?: boolean;
+}
+
 export type PageMessage =
   | StartRequest
   | { type: "run"; id: number; request: RunRequest }
+  /** `container` is the page's id of the running container. */
+  | { type: "exec"; id: number; container: number; request: ExecRequest }
   | { type: "stdin"; id: number; data: Uint8Array }
   | { type: "stdin-end"; id: number }
   | { type: "kill"; id: number; signal: number };
@@ -77,7 +92,8 @@ export interface WorkerFailure {
 export type WorkerMessage =
   | ({ type: "progress" } & ProgressEvent)
   | { type: "notice"; message: string }
-  | { type: "started"; id: number; pid: number }
+  /** `cid`: a container's id in the guest (not given for an exec). */
+  | { type: "started"; id: number; pid: number; cid?: string }
   | { type: "stdout" | "stderr"; id: number; data: Uint8Array }
   | { type: "exit"; id: number; exitCode: number; signal: string | null }
   | { type: "run-failed"; id: number; error: WorkerFailure }

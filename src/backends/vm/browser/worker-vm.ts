@@ -9,15 +9,19 @@ import { V86 } from "v86";
 import type { InputPump } from "../agent-channels.js";
 import { hex } from "../bytes.js";
 import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type MachineConfig, type SavedMachine, type V86Constructor } from "../guest-machine.js";
-import { acquireExports, createAndStart, deleteInGuest, type ExportTable, toGuestSpec, waitForExit } from "../guest-spec.js";
+import { ContainerError } from "../../../errors.js";
+import type { ContainerSpec } from "../../../spec/container-spec.js";
+import { execProcessSpec } from "../../../spec/exec-process.js";
+import { validateSpec } from "../../../spec/validate.js";
+import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../guest-spec.js";
 import { isDirectory } from "../p9/fs.js";
 import { MemoryFs } from "../p9/memory-fs.js";
 import { P9Server, type P9State } from "../p9/server.js";
-import { browserContainerSpec, GUEST_FILE_OWNER } from "./container-spec.js";
+import { browserContainerSpec, GUEST_FILE_OWNER, homeOf, numericUser } from "./container-spec.js";
 import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
 import { buildImageRoot } from "./image-root.js";
 import { type FetchedImage, fetchImage } from "./oci-image.js";
-import type { BootPhase, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
+import type { BootPhase, ExecRequest, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
 import { WorkerLink } from "./worker-link.js";
 
 /** v86's version, put in by scripts/bundle-browser.mjs (a saved state is only valid for the same build). */
@@ -29,6 +33,14 @@ const IMAGE_EXPORT = "image";
 
 type Post = (message: WorkerMessage) => void;
 
+/** A process in the guest: a container (with its spec) or one exec'd into a container. */
+interface Running {
+  /** What the agent calls it: the container's cid, the exec's eid. */
+  handle: string;
+  stdin: InputPump | undefined;
+  container?: ContainerSpec;
+}
+
 interface SnapshotMeta {
   fingerprint: string;
   size: number;
@@ -38,7 +50,8 @@ interface SnapshotMeta {
 
 export class WorkerVm {
   private readonly refs = new Map<string, number>();
-  private readonly running = new Map<number, { cid: string; stdin: InputPump | undefined }>();
+  /** Containers and exec'd processes by the page's id. */
+  private readonly running = new Map<number, Running>();
 
   private constructor(
     private readonly machine: GuestMachine<WorkerLink>,
@@ -92,7 +105,6 @@ export class WorkerVm {
 
   /** Runs one container; its output, exit or failure go to `post` under `id`. */
   async run(id: number, request: RunRequest): Promise<void> {
-    const link = this.machine.link;
     const cid = randomHex(16);
     const spec = browserContainerSpec({ cid, imageRoot: IMAGE_ROOT, image: this.image.config?.config, request });
     const guest = toGuestSpec(spec, cid, {
@@ -101,24 +113,64 @@ export class WorkerVm {
     });
     const table: ExportTable = { add: (name, exp) => this.machine.p9.addExport(name, exp), remove: (name) => this.machine.p9.removeExport(name) };
     const release = await acquireExports(table, this.refs, guest.exports);
-    const stdin = request.stdin ? link.openInput() : undefined;
+    await this.runProcess(id, { handle: cid, stdin: Boolean(request.stdin), container: spec }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release);
+  }
+
+  /**
+   * Runs a process in the running container the page knows as `containerId`
+   * (the agent's `exec`), with the container's process as defaults.
+   */
+  async exec(id: number, containerId: number, request: ExecRequest): Promise<void> {
+    const container = this.running.get(containerId);
+    if (!container?.container) throw new ContainerError("the container is not running");
+    const { handle: cid, container: spec } = container;
+    const notRunning = () => new ContainerError(`container ${cid.slice(0, 12)} is not running`);
+    const user = request.user === undefined ? undefined : numericUser(request.user);
+    const process = execProcessSpec(spec.process, request.cmd, request, user && { ...user, home: homeOf(user.uid) });
+    // The checks of `run`, with their messages (an unmapped user, say), in the container's setting.
+    validateSpec({ ...spec, process });
+    const eid = `${cid.slice(0, 12)}-x${randomHex(6)}`;
+    await this.runProcess(id, { handle: eid, stdin: Boolean(request.stdin) }, async (channels) => {
+      try {
+        const started = await this.machine.link.request("exec", { cid, eid, process, ...channels }, 120_000);
+        return typeof started.pid === "number" ? started.pid : -1;
+      } catch (err) {
+        throw (err as { kind?: unknown }).kind === "not_running" ? notRunning() : err;
+      }
+    });
+  }
+
+  /**
+   * A guest process under `handle` (a container's cid, an exec's eid): its
+   * stdio channels, `start` (which must send its request before it first
+   * awaits: stdin may follow at once), then `wait` and `delete`.
+   */
+  private async runProcess(
+    id: number,
+    proc: { handle: string; stdin: boolean; container?: ContainerSpec },
+    start: (channels: GuestChannels) => Promise<number>,
+    release: () => void = () => {},
+  ): Promise<void> {
+    const link = this.machine.link;
+    const stdin = proc.stdin ? link.openInput() : undefined;
     const stdout = link.openOutput((data) => this.post({ type: "stdout", id, data }));
     const stderr = link.openOutput((data) => this.post({ type: "stderr", id, data }));
     const channels = { stdin: stdin?.channel ?? null, stdout: stdout.channel, stderr: stderr.channel };
-    this.running.set(id, { cid, stdin });
+    this.running.set(id, { handle: proc.handle, stdin, ...(proc.container ? { container: proc.container } : {}) });
     try {
-      const pid = await createAndStart(link, cid, guest.spec, channels).catch((err: unknown) => {
+      const pid = await start(channels).catch((err: unknown) => {
         stdout.onEof();
         stderr.onEof();
         throw err;
       });
-      this.post({ type: "started", id, pid });
-      const status = await waitForExit(link, cid);
+      this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
+      const status = await waitForExit(link, proc.handle);
       this.post({ type: "exit", id, ...status });
     } finally {
       stdin?.finish();
       this.running.delete(id);
-      await deleteInGuest(link, cid);
+      // A process that failed at execve is known to the agent until deleted.
+      await deleteInGuest(link, proc.handle);
       release();
     }
   }
@@ -132,8 +184,8 @@ export class WorkerVm {
   }
 
   kill(id: number, signal: number): void {
-    const c = this.running.get(id);
-    if (c) this.machine.link.request("signal", { cid: c.cid, signal }, 30_000).catch(() => {});
+    const p = this.running.get(id);
+    if (p) this.machine.link.request("signal", { cid: p.handle, signal }, 30_000).catch(() => {});
   }
 }
 

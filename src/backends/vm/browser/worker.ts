@@ -22,9 +22,12 @@ scope.onmessage = ({ data: msg }) => {
   }
   if (!vm) return;
   void vm.then((guest) => {
+    const failed = (id: number) => (err: unknown) => post({ type: "run-failed", id, error: failure(err) });
     switch (msg.type) {
       case "run":
-        return guest.run(msg.id, msg.request).catch((err: unknown) => post({ type: "run-failed", id: msg.id, error: failure(err) }));
+        return guest.run(msg.id, msg.request).catch(failed(msg.id));
+      case "exec":
+        return guest.exec(msg.id, msg.container, msg.request).catch(failed(msg.id));
       case "stdin":
         return guest.writeStdin(msg.id, msg.data);
       case "stdin-end":
