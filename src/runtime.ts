@@ -19,7 +19,7 @@ import { DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec } from "./spec/from-options.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
-import { envList, mergeEnv, workingDir } from "./spec/process-rules.js";
+import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions } from "./spec/run-options.js";
 import { resolveUser } from "./spec/user.js";
 import { isMapped, validateSpec } from "./spec/validate.js";
@@ -298,33 +298,19 @@ export class Runtime {
 }
 
 /**
- * The process `Container.spawn` runs: the container's own (env, cwd, user,
- * capabilities, limits) with `cmd` and the options' overrides, as docker exec does.
+ * The process `Container.spawn` runs (spec/exec-process.ts), with a
+ * requested user resolved from the image's /etc/passwd and /etc/group.
  */
 async function execProcess(spec: ContainerSpec, cmd: string[], options: SpawnOptions, layers: string[], canSetGroups: boolean): Promise<ProcessSpec> {
-  if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== "string") || cmd[0] === "") {
-    throw new UsageError("exec needs a command: a non-empty array of strings");
-  }
-  // The container's terminal size is not the exec's.
-  const { consoleSize: _containerSize, ...base } = spec.process;
-  const env = mergeEnv(base.env, options.env);
-  let user = base.user;
-  if (options.user !== undefined) {
-    const resolved = await resolveUser(options.user, layers);
-    user = { uid: resolved.uid, gid: resolved.gid, ...(canSetGroups ? { additionalGids: resolved.additionalGids.filter((g) => isMapped(spec.linux.gidMappings, g)) } : {}) };
-    const homeGiven = Array.isArray(options.env) ? options.env.some((e) => e.startsWith("HOME=")) : options.env?.HOME !== undefined;
-    if (!homeGiven) env.set("HOME", resolved.home);
-  }
-  if (options.tty && !env.has("TERM")) env.set("TERM", "xterm");
-  return {
-    ...base,
-    terminal: Boolean(options.tty),
-    ...(typeof options.tty === "object" ? { consoleSize: { width: options.tty.cols, height: options.tty.rows } } : {}),
-    user,
-    args: cmd,
-    env: envList(env),
-    cwd: workingDir(options.cwd, base.cwd),
+  checkExecCommand(cmd);
+  const resolved = options.user === undefined ? undefined : await resolveUser(options.user, layers);
+  const user = resolved && {
+    uid: resolved.uid,
+    gid: resolved.gid,
+    home: resolved.home,
+    ...(canSetGroups ? { additionalGids: resolved.additionalGids.filter((g) => isMapped(spec.linux.gidMappings, g)) } : {}),
   };
+  return execProcessSpec(spec.process, cmd, options, user);
 }
 
 /** SIGKILL through the supervisor (its death takes the container with it), then wait until it is gone. */
