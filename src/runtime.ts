@@ -6,7 +6,7 @@ import { Container, type ExitStatus, type SpawnOptions } from "./container.js";
 import { removeBundle } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
 import { type ContainerState, listStates, processStartTime, readState, refreshStatus, writeState } from "./containers/state.js";
-import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
+import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError } from "./errors.js";
 import { isErrno, randomHex } from "./fs-util.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
