@@ -210,7 +210,7 @@ impl Agent {
             let (a, b) = self.out.as_slices();
             let chunk = if a.is_empty() { b } else { a };
             let n = chunk.len().min(frame::MAX_OUT_PAYLOAD + frame::HEADER);
-            match sys::write_some(self.link, &chunk[..n]) {
+            match fd::write(self.link, &chunk[..n]) {
                 Ok(w) => {
                     self.out.drain(..w);
                 }
@@ -294,7 +294,7 @@ impl Agent {
     fn read_link(&mut self) {
         let mut buf = [0u8; 16384];
         loop {
-            match sys::read_some(self.link, &mut buf) {
+            match fd::read(self.link, &mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
                     let items = self.decoder.push(&buf[..n]);
@@ -809,7 +809,7 @@ impl Agent {
                 None => return,
             };
             loop {
-                match sys::read_some(fd_r, &mut buf) {
+                match fd::read(fd_r, &mut buf) {
                     Ok(0) => {
                         fd::close(fd_r);
                         c.status_r = None;
@@ -892,7 +892,7 @@ impl Agent {
             if let Some(s) = s {
                 let max = (s.credit as usize).min(frame::MAX_OUT_PAYLOAD);
                 let mut buf = vec![0u8; max];
-                match sys::read_some(s.fd, &mut buf) {
+                match fd::read(s.fd, &mut buf) {
                     Ok(0) => {
                         s.done = true;
                         frames.push((frame::EOF, s.chan, Vec::new()));
@@ -922,7 +922,7 @@ impl Agent {
             let mut written = 0usize;
             while !s.pending.is_empty() {
                 let (a, _) = s.pending.as_slices();
-                match sys::write_some(s.fd, a) {
+                match fd::write(s.fd, a) {
                     Ok(n) => {
                         s.pending.drain(..n);
                         written += n;
@@ -953,7 +953,7 @@ impl Agent {
 
     fn reap(&mut self) {
         let mut buf = [0u8; 64];
-        while let Ok(n) = sys::read_some(self.sigchld_r, &mut buf) {
+        while let Ok(n) = fd::read(self.sigchld_r, &mut buf) {
             if n == 0 {
                 break;
             }

@@ -2,7 +2,7 @@
 //! the container machinery's own surface). Static glibc provides them all.
 
 use container::sys::{cpath, Errno};
-use std::os::raw::{c_char, c_int, c_long, c_ulong, c_void};
+use std::os::raw::{c_char, c_int, c_long, c_ulong};
 use std::path::Path;
 
 /// `struct termios` is 60 bytes on both i686 and x86_64 glibc; only libc
@@ -28,8 +28,6 @@ extern "C" {
     fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
     fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
     fn clock_settime(clock: c_int, ts: *const Timespec) -> c_int;
-    fn write(fd: c_int, buf: *const c_void, n: usize) -> isize;
-    fn read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
     fn setfsuid(uid: u32) -> c_int;
     fn setfsgid(gid: u32) -> c_int;
     #[link_name = "chown"]
@@ -135,32 +133,6 @@ pub fn add_entropy(seed: &[u8]) -> Result<(), Errno> {
     r.map(drop)
 }
 
-/// One write(2); `Ok(0)` never happens for pipes and ttys, EAGAIN is an error here.
-pub fn write_some(fd: c_int, data: &[u8]) -> Result<usize, Errno> {
-    loop {
-        let n = unsafe { write(fd, data.as_ptr() as *const c_void, data.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = Errno::last();
-        if e != container::sys::errno::EINTR {
-            return Err(e);
-        }
-    }
-}
-
-pub fn read_some(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
-    loop {
-        let n = unsafe { read(fd, buf.as_mut_ptr() as *mut c_void, buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = Errno::last();
-        if e != container::sys::errno::EINTR {
-            return Err(e);
-        }
-    }
-}
 
 pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), Errno> {
     let c = cpath(path)?;

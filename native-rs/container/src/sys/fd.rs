@@ -19,6 +19,7 @@ pub fn close(fd: c_int) {
     unsafe { ffi::close(fd) };
 }
 
+/// One read(2), retried on EINTR: the byte count read, 0 at the end.
 pub fn read(fd: c_int, buf: &mut [u8]) -> Result<usize, Errno> {
     loop {
         let n = unsafe { ffi::read(fd, buf.as_mut_ptr() as *mut c_void, buf.len()) };
@@ -44,17 +45,24 @@ pub fn read_to_end(fd: c_int) -> Result<Vec<u8>, Errno> {
     }
 }
 
-pub fn write_all(fd: c_int, mut data: &[u8]) -> Result<(), Errno> {
-    while !data.is_empty() {
+/// One write(2), retried on EINTR: the byte count written (EAGAIN is an error).
+pub fn write(fd: c_int, data: &[u8]) -> Result<usize, Errno> {
+    loop {
         let n = unsafe { ffi::write(fd, data.as_ptr() as *const c_void, data.len()) };
-        if n < 0 {
-            let e = Errno::last();
-            if e == EINTR {
-                continue;
-            }
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = Errno::last();
+        if e != EINTR {
             return Err(e);
         }
-        data = &data[n as usize..];
+    }
+}
+
+pub fn write_all(fd: c_int, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        let n = write(fd, data)?;
+        data = &data[n..];
     }
     Ok(())
 }
