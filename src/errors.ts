@@ -20,6 +20,7 @@ export type TsboxErrorCode =
  * native helper's status events and the vm agent's replies use the same kinds).
  */
 export function containerErrorCode(kind: string): TsboxErrorCode {
+  if (kind === "not_running") return "container"; // exec into a container whose init is gone
   return kind === "not_found" || kind === "permission" || kind === "spec" ? kind : "setup";
 }
 

@@ -20,7 +20,7 @@ export interface Backend {
    * Starts a second process in a running container (`docker exec`): it
    * joins the namespaces (and, where the backend has them, the cgroup) of
    * the container's init. Resolves once the command has been exec'd; rejects
-   * like `start`, or with a ContainerError (code "container") when the
+   * like `start`, or with a TsboxError of code "container" when the
    * container is not running. Optional: a backend without it cannot exec.
    */
   exec?(options: ExecStartOptions): Promise<ContainerProcess>;

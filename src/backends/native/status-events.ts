@@ -1,5 +1,5 @@
 import type { Readable } from "node:stream";
-import { ContainerError, containerErrorCode, TsboxError } from "../../errors.js";
+import { containerErrorCode, TsboxError } from "../../errors.js";
 
 /** Events tsbox-runtime writes, one JSON object per line, to its status fd (docs/architecture.md). */
 export type StatusEvent =
@@ -49,11 +49,7 @@ export function parseStatusLine(line: string): StatusEvent | undefined {
   }
 }
 
-/**
- * An `error` event as the TsboxError users see (exit code 127/126/125 as
- * docker); `not_running` (exec into a container whose init is gone) is a ContainerError.
- */
+/** An `error` event as the TsboxError users see (exit code 127/126/125 as docker). */
 export function statusErrorToTsboxError(event: Extract<StatusEvent, { event: "error" }>): TsboxError {
-  if (event.kind === "not_running") return new ContainerError(event.message);
   return new TsboxError(event.message, { exitCode: event.exitCode, code: containerErrorCode(event.kind) });
 }

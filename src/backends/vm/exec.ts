@@ -4,7 +4,6 @@
  * container's cgroup), under a handle of its own that `wait`, `signal`,
  * `resize` and `delete` take as they take a container's id.
  */
-import { ContainerError } from "../../errors.js";
 import { randomHex } from "../../fs-util.js";
 import type { ContainerProcess, ExecStartOptions } from "../backend.js";
 import type { AgentLink } from "./agent-link.js";
@@ -31,7 +30,6 @@ export async function execInGuest(ctx: ExecContext, cid: string, options: ExecSt
     // A process that failed at execve is known to the agent until deleted.
     await deleteInGuest(ctx.link, eid);
     ctx.done();
-    if ((err as { kind?: unknown }).kind === "not_running") throw new ContainerError((err as Error).message);
     throw err;
   }
   return guestProcess(ctx.link, { handle: eid, pid, io, targets: options, terminal, release: ctx.done });

@@ -9,7 +9,7 @@ import { V86 } from "v86";
 import type { InputPump } from "../agent-channels.js";
 import { hex } from "../bytes.js";
 import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type MachineConfig, type SavedMachine, type V86Constructor } from "../guest-machine.js";
-import { ContainerError } from "../../../errors.js";
+import { ContainerError, isTsboxError } from "../../../errors.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { execProcessSpec } from "../../../spec/exec-process.js";
 import { validateSpec } from "../../../spec/validate.js";
@@ -135,7 +135,7 @@ export class WorkerVm {
         const started = await this.machine.link.request("exec", { cid, eid, process, ...channels }, 120_000);
         return typeof started.pid === "number" ? started.pid : -1;
       } catch (err) {
-        throw (err as { kind?: unknown }).kind === "not_running" ? notRunning() : err;
+        throw isTsboxError(err) && err.code === "container" ? notRunning() : err;
       }
     });
   }
