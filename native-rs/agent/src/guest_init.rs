@@ -39,7 +39,7 @@ fn move_to_tmpfs() -> Result<(), String> {
     let new = Path::new("/newroot");
     mkdir(new)?;
     mount(Some(Path::new("root")), new, Some("tmpfs"), 0, Some("mode=0755")).map_err(|e| step("mounting the root tmpfs", e))?;
-    for d in ["dev", "proc", "sys", "tmp", "run", "root", "mnt/host", "sbin"] {
+    for d in ["dev", "proc", "sys", "tmp", "run", "root", "mnt/host"] {
         mkdir(&new.join(d))?;
     }
     std::fs::copy("/init", new.join("init")).map_err(|e| format!("copying /init: {}", e))?;
