@@ -8,7 +8,6 @@
  *
  * `--arch 386 --busybox <i386 busybox> --out …` makes the vm guest's image.
  */
-import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, existsSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,18 +73,31 @@ function layerEntries(busybox: Buffer, applets: string[]): TarWriteEntry[] {
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-function listApplets(busybox: string): string[] {
-  const out = execFileSync(busybox, ["--list"], { encoding: "utf8" });
-  const applets = out.split("\n").map((l) => l.trim()).filter((l) => l !== "" && l !== "busybox");
-  for (const a of applets) if (!/^[a-zA-Z0-9_.[-]+$/.test(a)) throw new Error(`unexpected applet name from ${busybox} --list: ${a}`);
-  return [...new Set(applets)].sort();
+/**
+ * The applet names, read from the binary's own table (NUL-separated and
+ * sorted, starting "[", "[["), not from `busybox --list`: the i386 build must
+ * be readable on hosts that cannot run i386 code (no IA32 emulation).
+ */
+function listApplets(busybox: Buffer, path: string): string[] {
+  const start = busybox.indexOf(Buffer.from("[\0[[\0", "latin1"));
+  if (start < 0) throw new Error(`no applet table found in ${path}: is it busybox?`);
+  const applets: string[] = [];
+  for (let at = start; ; ) {
+    const end = busybox.indexOf(0, at);
+    const name = busybox.toString("latin1", at, end);
+    if (!/^[a-zA-Z0-9_.[-]+$/.test(name)) break;
+    applets.push(name);
+    at = end + 1;
+  }
+  if (applets.length < 50) throw new Error(`unexpected applet table in ${path}: ${applets.length} names`);
+  return [...new Set(applets.filter((a) => a !== "busybox"))].sort();
 }
 
 async function build(opts: Options): Promise<string> {
   if (!existsSync(opts.busybox)) throw new Error(`${opts.busybox} not found: install busybox-static (apt-get install busybox-static${opts.arch === "386" ? ":i386" : ""})`);
   const busybox = readFileSync(opts.busybox);
   const tar = new TarWriter();
-  for (const e of layerEntries(busybox, listApplets(opts.busybox))) tar.add(e);
+  for (const e of layerEntries(busybox, listApplets(busybox, opts.busybox))) tar.add(e);
   const layerTar = tar.finish();
   const layerGz = gzipSync(layerTar, { level: 9 });
 
