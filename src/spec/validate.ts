@@ -4,6 +4,13 @@ import type { ContainerSpec, IdMapping, NamespaceType } from "./container-spec.j
 const NAMESPACES: readonly NamespaceType[] = ["user", "pid", "mount", "uts", "ipc", "network", "cgroup"];
 const MAX_ID = 0xffffffff; // ids are u32; (u32)-1 is reserved
 const HOSTNAME_RE = /^[a-zA-Z0-9](?:[a-zA-Z0-9.-]{0,62})$/;
+/**
+ * /proc/PID/{fd,cwd,root,exe,…}: "magic links" to whatever a process holds
+ * open (CVE-2024-21626 made the runtime's cwd a host directory this way).
+ * The runtime refuses them anyway when it resolves the cwd; this gives the
+ * clear error before any container starts.
+ */
+const PROC_MAGIC_LINK_RE = /^\/proc\/+(self|thread-self|\d+)(\/+task\/+\d+)?\/+(fd|fdinfo|cwd|root|exe|map_files|ns)(\/|$)/;
 
 /**
  * Checks a ContainerSpec before any backend touches it, so every backend
@@ -38,6 +45,9 @@ function validateProcess(spec: ContainerSpec): void {
     if (entry.includes("\0")) fail(`process.env[${i}]`, "contains a NUL byte");
   });
   absolute(p.cwd, "process.cwd");
+  if (PROC_MAGIC_LINK_RE.test(p.cwd)) {
+    fail("process.cwd", `the working directory ${p.cwd} is a link to an open file under /proc, which can lead outside the container`);
+  }
   if (typeof p.terminal !== "boolean") fail("process.terminal", "must be a boolean");
   if (p.consoleSize !== undefined) {
     positiveInt(p.consoleSize.width, "process.consoleSize.width");

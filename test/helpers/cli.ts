@@ -58,6 +58,7 @@ export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Pro
       clearTimeout(timer);
       resolve({ code: code ?? -1, signal, stdout, stderr });
     });
+    child.stdin.on("error", () => {}); // a command that never reads its input may close it first (EPIPE)
     child.stdin.end(opts.stdin ?? "");
   });
 }

@@ -107,10 +107,6 @@ impl ChildEnds {
         if fd::peer_closed(self.sync_r) {
             process::exit_now(1);
         }
-        // Nothing of the helper's (status fd, pipes) may reach the container.
-        if let Err(e) = fd::cloexec_from(3).step(|| "closing inherited file descriptors") {
-            return e;
-        }
         exec::exec(process)
     }
 }

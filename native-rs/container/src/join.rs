@@ -162,6 +162,11 @@ pub fn join_namespaces(sys: &dyn Syscall, target: &Target) -> Result<(), Error> 
 /// Must be called from a single-threaded process: setns(CLONE_NEWUSER)
 /// refuses others, and the child uses std freely.
 pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Result<i32, Error> {
+    // From the fork until its execve our child is in the container's PID
+    // namespace, a process of ours its root could open /proc/PID/exe of
+    // (CVE-2019-5736): non-dumpable, those files need CAP_SYS_PTRACE over
+    // the host. The fork inherits it; the execve of the command resets it.
+    cred::set_dumpable(false).step(|| "making the exec helper non-dumpable")?;
     let mut target = Target::open(pid)?;
     let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
     target.close();
@@ -316,14 +321,16 @@ mod tests {
             calls,
             [
                 "setns 3 user+ipc+uts+net+pid+cgroup+mnt",
-                "chdir /work/dir",
+                "cloexec_from 3",
                 "setsid",
                 "tiocsctty 0",
+                "enter_dir /work/dir",
                 "setrlimit 7 1024 4096",
                 "keepcaps 1",
                 // setgroups is denied in the container's user namespace: not called.
                 "setresgid 0",
                 "setresuid 0",
+                "join_session_keyring",
                 "capset e=0x1 p=0x1 i=0x0",
                 "ambient_clear",
                 "no_new_privs",

@@ -7,11 +7,11 @@ use crate::handoff::Pipes;
 use crate::host::{self, Host};
 use crate::idmap;
 use crate::namespaces::{self, NamespaceKind};
-use crate::paths::{self, Create};
+use crate::paths::{self, Create, Owners, Source};
 use crate::spec::Spec;
 use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
-use crate::sys::{fd, Errno};
+use crate::sys::{cred, fd, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
 use crate::{masked, mounts, network, pivot, process_setup, rootfs};
 use std::os::raw::c_int;
@@ -33,6 +33,9 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     spec.root.path = std::fs::canonicalize(&spec.root.path)
         .step(|| format!("root.path {}", spec.root.path.display()))?;
     let mut host = Host::detect(&spec);
+    // Bind sources are checked here, where file owners are seen as the host
+    // sees them (see paths::Owners); the child reopens and compares.
+    let sources = mounts::check_sources(&spec.mounts, &symlink_planters(&spec))?;
     let pipes = Pipes::open()?;
 
     // 1. New namespaces, all at once: the user namespace is created first by
@@ -42,7 +45,13 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
         Ok(Forked::Child) => pipes.into_child().exec_after(&spec.process, |sync_r| {
             wait_for_id_maps(sync_r);
             host.setgroups_denied = host::setgroups_denied();
-            setup(&LinuxSyscall, &spec, &host)
+            // Until its execve this is our code in the container's PID
+            // namespace, which may be shared with other containers (a
+            // linux.namespaces path): its /proc/PID/exe must stay closed to
+            // them (CVE-2019-5736). Not earlier: an unprivileged parent writes
+            // our uid_map, which non-dumpable would give to root.
+            cred::set_dumpable(false).step(|| "making the container process non-dumpable")?;
+            setup(&LinuxSyscall, &spec, &sources, &host)
         }),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
@@ -57,6 +66,16 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     //    the child checks it to know we are still alive right before execve.
     let ready = idmap::write_mappings(pid, &spec).and_then(|()| parent.release());
     parent.verdict(pid, ready).map(|()| pid)
+}
+
+/// Whose files this container's processes can write: the host side of its
+/// uid mappings, everybody without a user namespace of its own.
+fn symlink_planters(spec: &Spec) -> Owners {
+    if !spec.creates_namespace(NamespaceKind::User) {
+        return Owners::everyone();
+    }
+    let ranges = spec.linux.uid_mappings.iter().map(|m| (m.host_id, m.size));
+    Owners::new(Some(ranges.collect()))
 }
 
 fn clone_error(spec: &Spec, e: Errno) -> Error {
@@ -80,7 +99,13 @@ fn wait_for_id_maps(sync_r: c_int) {
 }
 
 /// Child side, steps 3–7 of the setup order, ending right before execve.
-pub fn setup(sys: &dyn Syscall, spec: &Spec, host: &Host) -> Result<(), Error> {
+/// `sources`: the spec's bind sources as `mounts::check_sources` found them.
+pub fn setup(
+    sys: &dyn Syscall,
+    spec: &Spec,
+    sources: &[Option<Source>],
+    host: &Host,
+) -> Result<(), Error> {
     let root = &spec.root.path;
 
     // 3. Nothing below may propagate to the host's mounts. Then the image.
@@ -88,10 +113,11 @@ pub fn setup(sys: &dyn Syscall, spec: &Spec, host: &Host) -> Result<(), Error> {
     rootfs::mount_root(sys, &spec.root, host)?;
 
     // 4. The spec's mounts, destinations resolved inside the root so a
-    //    symlink in the image cannot send a mount onto the host.
-    mounts::mount_all(sys, root, &spec.mounts, host, spec.process.terminal)?;
+    //    symlink in the image cannot send a mount onto the host; sources
+    //    are the files the parent checked.
+    mounts::mount_all(sys, root, &spec.mounts, sources, host, spec.process.terminal)?;
     // The cwd is created the same way (it may lie in a volume just mounted).
-    paths::resolve_in_root(root, &spec.process.cwd, Create::Dir)
+    paths::open_in_root(root, &spec.process.cwd, Create::Dir)
         .step(|| format!("creating the working directory {}", spec.process.cwd))?;
 
     // 5. Hide what the container must not see or change (under /proc, /sys).
@@ -133,6 +159,10 @@ mod tests {
         spec
     }
 
+    fn sources(spec: &Spec) -> Vec<Option<Source>> {
+        mounts::check_sources(&spec.mounts, &symlink_planters(spec)).unwrap()
+    }
+
     fn host() -> Host {
         Host {
             in_user_ns: true,
@@ -164,7 +194,7 @@ mod tests {
 
         let spec = sample(&rootfs, &vol);
         let sys = RecordingSyscall::new(&rootfs);
-        setup(&sys, &spec, &host()).unwrap();
+        setup(&sys, &spec, &sources(&spec), &host()).unwrap();
 
         let nosuid_ro_bind = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_STRICTATIME;
         let ro_path =
@@ -192,12 +222,15 @@ mod tests {
             "chdir /".into(),
             "sethostname box".into(),
             "link_up lo".into(),
-            "chdir /work/dir".into(),
+            "cloexec_from 3".into(),
+            "setsid".into(),
+            "enter_dir /work/dir".into(),
             "setrlimit 7 1024 4096".into(),
             "keepcaps 1".into(),
             // setgroups is denied (single mapping): not called.
             "setresgid 0".into(),
             "setresuid 0".into(),
+            "join_session_keyring".into(),
             "capset e=0x1 p=0x1 i=0x0".into(),
             "ambient_clear".into(),
             "no_new_privs".into(),
@@ -245,7 +278,7 @@ mod tests {
         // Two layers: no fallback, a clear error.
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("type=overlay", EPERM);
-        let e = setup(&sys, &spec, &host()).unwrap_err();
+        let e = setup(&sys, &spec, &sources(&spec), &host()).unwrap_err();
         assert_eq!(
             e.message,
             "permission denied mounting overlay: Operation not permitted"
@@ -258,7 +291,7 @@ mod tests {
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("userxattr", EINVAL);
         sys.fail_when("type=overlay", EINVAL);
-        setup(&sys, &spec, &host()).unwrap();
+        setup(&sys, &spec, &sources(&spec), &host()).unwrap();
         let calls = sys.calls();
         assert!(
             calls[1].ends_with(",userxattr") && !calls[2].ends_with(",userxattr"),
@@ -298,7 +331,7 @@ mod tests {
         }];
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("type=sysfs", EPERM);
-        setup(&sys, &spec, &host()).unwrap();
+        setup(&sys, &spec, &sources(&spec), &host()).unwrap();
         let calls = sys.calls();
         assert_eq!(
             calls[1],

@@ -27,6 +27,7 @@ pub mod probe;
 pub mod process_setup;
 pub mod rlimits;
 pub mod rootfs;
+pub mod sealed_exe;
 pub mod spec;
 pub mod status;
 pub mod sys;

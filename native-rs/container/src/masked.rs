@@ -3,15 +3,15 @@
 use crate::error::{Context, Error};
 use crate::host::Host;
 use crate::mounts::remount_bind;
-use crate::paths::{self, Create};
+use crate::paths::{self, Create, Resolved};
 use crate::sys::consts::*;
 use crate::syscall::Syscall;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The path inside root, or None when it does not exist (nothing to hide).
-fn existing(root: &Path, path: &str) -> Result<Option<PathBuf>, Error> {
-    match paths::resolve_in_root(root, path, Create::Nothing) {
+fn existing(root: &Path, path: &str) -> Result<Option<Resolved>, Error> {
+    match paths::open_in_root(root, path, Create::Nothing) {
         Ok(p) => Ok(Some(p)),
         Err(e) if e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20) => Ok(None),
         Err(e) => Err(e).step(|| format!("resolving {}", path)),
@@ -27,18 +27,24 @@ pub fn mask(sys: &dyn Syscall, root: &Path, masked: &[String]) -> Result<(), Err
             None => continue,
         };
         let step = || format!("masking {}", path);
-        if target.is_dir() {
+        if target.metadata().step(step)?.is_dir() {
             sys.mount(
                 Some(Path::new("tmpfs")),
-                &target,
+                &target.proc_path(),
                 Some("tmpfs"),
                 MS_RDONLY,
                 None,
             )
             .step(step)?;
         } else {
-            sys.mount(Some(Path::new("/dev/null")), &target, None, MS_BIND, None)
-                .step(step)?;
+            sys.mount(
+                Some(Path::new("/dev/null")),
+                &target.proc_path(),
+                None,
+                MS_BIND,
+                None,
+            )
+            .step(step)?;
         }
     }
     Ok(())
@@ -58,11 +64,14 @@ pub fn make_readonly(
             None => continue,
         };
         let step = || format!("making {} read-only", path);
-        sys.mount(Some(&target), &target, None, MS_BIND | MS_REC, None)
+        let at = target.proc_path();
+        sys.mount(Some(&at), &at, None, MS_BIND | MS_REC, None)
             .step(step)?;
+        let verify = |now: &Resolved| sys.verify_mount(now, Some(&target), &target);
+        let mounted = paths::reopen_mounted(root, path, &verify).step(step)?;
         remount_bind(
             sys,
-            &target,
+            &mounted.proc_path(),
             MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
             host,
         )

@@ -4,7 +4,7 @@
 use crate::dev;
 use crate::error::{Context, Error};
 use crate::host::Host;
-use crate::paths::{self, Create};
+use crate::paths::{self, Create, Owners, Resolved, Source};
 use crate::spec::Mount;
 use crate::sys::consts::*;
 use crate::sys::errno::{EINVAL, EPERM};
@@ -129,94 +129,113 @@ pub fn remount_bind(
     )
 }
 
-/// Mounts every entry in order. `terminal`: stdin is the container's
-/// terminal, to be shown as /dev/console when /dev is ours.
+/// In the parent, before clone: every bind source checked in the host's view
+/// (`planters`: whose symlinks are not followed, see `paths::Owners`), by
+/// mount index.
+pub fn check_sources(mounts: &[Mount], planters: &Owners) -> Result<Vec<Option<Source>>, Error> {
+    mounts
+        .iter()
+        .map(|m| {
+            if !is_bind(m, &parse_options(&m.options)) {
+                return Ok(None);
+            }
+            Source::check(&m.source, planters)
+                .map(Some)
+                .step(|| format!("bind-mounting {} on {}", m.source, m.destination))
+        })
+        .collect()
+}
+
+/// Mounts every entry in order. `sources`: from `check_sources`.
+/// `terminal`: stdin is the container's terminal, to be shown as
+/// /dev/console when /dev is ours.
 pub fn mount_all(
     sys: &dyn Syscall,
     root: &Path,
     mounts: &[Mount],
+    sources: &[Option<Source>],
     host: &Host,
     terminal: bool,
 ) -> Result<(), Error> {
-    mounts
-        .iter()
-        .try_for_each(|m| mount_one(sys, root, m, host, terminal))
+    mounts.iter().enumerate().try_for_each(|(i, m)| {
+        let source = sources.get(i).and_then(|s| s.as_ref());
+        mount_one(sys, root, m, source, host, terminal)
+    })
 }
 
 fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
     m.kind == "bind" || opts.flags & MS_BIND != 0
 }
 
+/// Source and destination are opened first (see paths.rs) and mounted
+/// through their descriptors, so neither can be swapped for a symlink between
+/// the check and the mount.
 fn mount_one(
     sys: &dyn Syscall,
     root: &Path,
     m: &Mount,
+    checked: Option<&Source>,
     host: &Host,
     terminal: bool,
 ) -> Result<(), Error> {
     let opts = parse_options(&m.options);
-    let bind = is_bind(m, &opts);
-    let create = if bind {
-        let md = std::fs::metadata(&m.source)
-            .step(|| format!("bind-mounting {} on {}", m.source, m.destination))?;
-        if md.is_dir() {
-            Create::Dir
-        } else {
-            Create::File
-        }
-    } else {
-        Create::Dir
+    let bind_step = || format!("bind-mounting {} on {}", m.source, m.destination);
+    let source = match (is_bind(m, &opts), checked) {
+        (true, Some(c)) => Some(c.reopen().step(bind_step)?),
+        (true, None) => return Err(Error::setup(format!("{}: the source was not checked", bind_step()))),
+        (false, _) => None,
     };
-    let target = paths::resolve_in_root(root, &m.destination, create)
+    let create = match &source {
+        Some(s) if !s.metadata().step(bind_step)?.is_dir() => Create::File,
+        _ => Create::Dir,
+    };
+    let target = paths::open_in_root(root, &m.destination, create)
         .step(|| format!("creating mount point {}", m.destination))?;
-
-    if bind {
-        bind_mount(sys, m, &target, &opts, host)?;
-    } else {
-        mount_fs(sys, m, &target, &opts, host)?;
+    match &source {
+        Some(src) => sys
+            .mount(
+                Some(&src.proc_path()),
+                &target.proc_path(),
+                None,
+                MS_BIND | (opts.flags & MS_REC),
+                None,
+            )
+            .step(bind_step)?,
+        None => mount_fs(sys, root, m, &target, &opts, host)?,
     }
-    if opts.propagation != 0 {
-        sys.mount(None, &target, None, opts.propagation, None)
-            .step(|| format!("setting propagation of {}", m.destination))?;
-    }
-    if m.kind == "tmpfs" && paths::normalize(&m.destination) == "/dev" {
-        dev::populate(sys, &target)?;
-        if terminal {
-            dev::bind_console(sys, &target)?;
-        }
-    }
-    Ok(())
-}
-
-fn bind_mount(
-    sys: &dyn Syscall,
-    m: &Mount,
-    target: &Path,
-    opts: &MountOptions,
-    host: &Host,
-) -> Result<(), Error> {
-    let step = || format!("bind-mounting {} on {}", m.source, m.destination);
-    sys.mount(
-        Some(Path::new(&m.source)),
-        target,
-        None,
-        MS_BIND | (opts.flags & MS_REC),
-        None,
-    )
-    .step(step)?;
-    // A bind mount ignores every other flag: they take a remount.
+    // What follows acts on the new mount, which the descriptor (on the mount
+    // point, under it) does not reach: look the destination up again.
     let extra = opts.flags & !(MS_BIND | MS_REC | MS_REMOUNT);
-    if extra != 0 {
-        remount_bind(sys, target, extra, host)
-            .step(|| format!("remounting {} with {}", m.destination, m.options.join(",")))?;
+    let is_dev = m.kind == "tmpfs" && paths::normalize(&m.destination) == "/dev";
+    if (source.is_some() && extra != 0) || opts.propagation != 0 || is_dev {
+        let verify = |now: &Resolved| sys.verify_mount(now, source.as_ref(), &target);
+        let mounted = paths::reopen_mounted(root, &m.destination, &verify)
+            .step(|| format!("mounting {}", m.destination))?;
+        // A bind mount ignores every other flag: they take a remount.
+        if source.is_some() && extra != 0 {
+            remount_bind(sys, &mounted.proc_path(), extra, host)
+                .step(|| format!("remounting {} with {}", m.destination, m.options.join(",")))?;
+        }
+        if opts.propagation != 0 {
+            sys.mount(None, &mounted.proc_path(), None, opts.propagation, None)
+                .step(|| format!("setting propagation of {}", m.destination))?;
+        }
+        if is_dev {
+            // A fresh tmpfs in our own mount namespace: nobody else can reach it.
+            dev::populate(sys, mounted.path())?;
+            if terminal {
+                dev::bind_console(sys, mounted.path())?;
+            }
+        }
     }
     Ok(())
 }
 
 fn mount_fs(
     sys: &dyn Syscall,
+    root: &Path,
     m: &Mount,
-    target: &Path,
+    target: &Resolved,
     opts: &MountOptions,
     host: &Host,
 ) -> Result<(), Error> {
@@ -234,7 +253,7 @@ fn mount_fs(
         };
         sys.mount(
             Some(Path::new(source)),
-            target,
+            &target.proc_path(),
             Some(&m.kind),
             opts.flags,
             data,
@@ -255,10 +274,10 @@ fn mount_fs(
         }
         // A fresh sysfs needs a network namespace owned by our user
         // namespace; without one, show the host's read-only instead.
-        Err(EPERM) if m.kind == "sysfs" => bind_host_instead(sys, "/sys", m, target, opts, host),
+        Err(EPERM) if m.kind == "sysfs" => bind_host_instead(sys, "/sys", root, m, target, opts, host),
         // Likewise mqueue needs an IPC namespace of our own.
         Err(EPERM) if m.kind == "mqueue" && Path::new("/dev/mqueue").is_dir() => {
-            bind_host_instead(sys, "/dev/mqueue", m, target, opts, host)
+            bind_host_instead(sys, "/dev/mqueue", root, m, target, opts, host)
         }
         Err(EPERM) if m.kind == "mqueue" => Err(Error::errno(
             format!(
@@ -274,22 +293,26 @@ fn mount_fs(
 fn bind_host_instead(
     sys: &dyn Syscall,
     host_path: &str,
+    root: &Path,
     m: &Mount,
-    target: &Path,
+    target: &Resolved,
     opts: &MountOptions,
     host: &Host,
 ) -> Result<(), Error> {
     let step = || format!("bind-mounting host {} on {}", host_path, m.destination);
+    let source = paths::open_source(host_path, &Owners::everyone()).step(step)?;
     sys.mount(
-        Some(Path::new(host_path)),
-        target,
+        Some(&source.proc_path()),
+        &target.proc_path(),
         None,
         MS_BIND | MS_REC,
         None,
     )
     .step(step)?;
+    let verify = |now: &Resolved| sys.verify_mount(now, Some(&source), target);
+    let mounted = paths::reopen_mounted(root, &m.destination, &verify).step(step)?;
     let flags = (opts.flags | MS_RDONLY) & !(MS_BIND | MS_REC | MS_REMOUNT);
-    remount_bind(sys, target, flags, host).step(step)
+    remount_bind(sys, &mounted.proc_path(), flags, host).step(step)
 }
 
 #[cfg(test)]

@@ -12,9 +12,6 @@ use container::sys::{cred, process};
 pub struct Start<T> {
     pub status_fd: Option<i32>,
     pub load: Box<dyn FnOnce() -> Result<T, Error>>,
-    /// With a terminal the process gets its own session, so signals our
-    /// terminal sends to our process group no longer reach it: forward those too.
-    pub terminal: fn(&T) -> bool,
     /// Starts it; the callback gets its pid right after the clone or fork.
     pub spawn: fn(&T, &mut dyn FnMut(i32)) -> Result<i32, Error>,
 }
@@ -24,7 +21,7 @@ pub fn serve<T>(start: Start<T>) -> i32 {
     let ready = die_with_parent()
         .and_then(|()| (start.load)())
         .and_then(|input| {
-            signals::install((start.terminal)(&input))
+            signals::install()
                 .map_err(|e| Error::errno("installing signal handlers", e))?;
             Ok(input)
         });

@@ -15,6 +15,9 @@ mod run;
 mod signals;
 
 use container::probe::Probe;
+use container::sealed_exe;
+use container::status::StatusEvents;
+use container::sys::fd;
 use flags::Flags;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -34,17 +37,31 @@ fn main() {
             0
         }
         (Some("run"), _) => match parse_run(&args[1..]) {
-            Ok(opts) => run::run(opts),
+            Ok(opts) => protected(opts.status_fd).map_or_else(|c| c, |()| run::run(opts)),
             Err(msg) => usage_error(&msg),
         },
         (Some("exec"), _) => match parse_exec(&args[1..]) {
-            Ok(opts) => exec::exec(opts),
+            Ok(opts) => protected(opts.status_fd).map_or_else(|c| c, |()| exec::exec(opts)),
             Err(msg) => usage_error(&msg),
         },
         (None, _) => usage_error("missing command"),
         (Some(cmd), _) => usage_error(&format!("unknown command or arguments: {}", cmd)),
     };
     std::process::exit(code);
+}
+
+/// Before anything of a container exists: re-executes us from a sealed copy
+/// (container::sealed_exe) and closes descriptors we did not open ourselves;
+/// on failure, the exit code after reporting the error.
+fn protected(status_fd: Option<i32>) -> Result<(), i32> {
+    let sealed = sealed_exe::Method::from_env().and_then(sealed_exe::ensure);
+    if let Err(e) = sealed {
+        return Err(StatusEvents::new(status_fd, "tsbox-runtime").error(&e));
+    }
+    // A descriptor inherited from whoever started us (a shell's `exec 5<dir`)
+    // has no business near a container.
+    fd::close_inherited(&[status_fd.unwrap_or(-1)]);
+    Ok(())
 }
 
 fn usage_error(msg: &str) -> i32 {

@@ -1,7 +1,7 @@
 //! Kernel and glibc constants. Values are from the uapi headers; the few that
 //! differ between x86_64 and i686 (syscall numbers) are split with `cfg`.
 
-use std::os::raw::{c_int, c_long, c_ulong};
+use std::os::raw::{c_int, c_long, c_uint, c_ulong};
 
 // Syscalls without a glibc 2.36 wrapper we can rely on.
 #[cfg(target_arch = "x86_64")]
@@ -10,6 +10,9 @@ mod nr {
     pub const SYS_CLONE: c_long = 56;
     pub const SYS_PIVOT_ROOT: c_long = 155;
     pub const SYS_CAPSET: c_long = 126;
+    pub const SYS_KEYCTL: c_long = 250;
+    pub const SYS_MEMFD_CREATE: c_long = 319;
+    pub const SYS_SECCOMP: c_long = 317;
 }
 #[cfg(target_arch = "x86")]
 mod nr {
@@ -17,11 +20,15 @@ mod nr {
     pub const SYS_CLONE: c_long = 120;
     pub const SYS_PIVOT_ROOT: c_long = 217;
     pub const SYS_CAPSET: c_long = 185;
+    pub const SYS_KEYCTL: c_long = 288;
+    pub const SYS_MEMFD_CREATE: c_long = 356;
+    pub const SYS_SECCOMP: c_long = 354;
 }
 pub use nr::*;
 // Same numbers on every architecture (unified table from 424 on).
 pub const SYS_PIDFD_OPEN: c_long = 434;
 pub const SYS_CLOSE_RANGE: c_long = 436;
+pub const SYS_OPENAT2: c_long = 437;
 
 // clone(2) / setns(2) namespace flags
 pub const CLONE_NEWNS: c_int = 0x0002_0000;
@@ -67,12 +74,16 @@ pub const ST_RELATIME: c_ulong = 4096;
 // prctl(2)
 pub const PR_SET_PDEATHSIG: c_int = 1;
 pub const PR_GET_PDEATHSIG: c_int = 2;
+pub const PR_SET_DUMPABLE: c_int = 4;
 pub const PR_SET_KEEPCAPS: c_int = 8;
 pub const PR_CAPBSET_DROP: c_int = 24;
 pub const PR_SET_NO_NEW_PRIVS: c_int = 38;
 pub const PR_CAP_AMBIENT: c_int = 47;
 pub const PR_CAP_AMBIENT_RAISE: c_ulong = 2;
 pub const PR_CAP_AMBIENT_CLEAR_ALL: c_ulong = 4;
+
+// keyctl(2)
+pub const KEYCTL_JOIN_SESSION_KEYRING: c_int = 1;
 
 // capabilities
 pub const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
@@ -101,10 +112,38 @@ pub const SI_KERNEL: c_int = 0x80;
 
 // files and descriptors
 pub const O_CLOEXEC: c_int = 0o2000000;
+pub const O_WRONLY: c_int = 1;
+pub const O_RDWR: c_int = 2;
+pub const O_CREAT: c_int = 0o100;
+pub const O_EXCL: c_int = 0o200;
+pub const O_NOCTTY: c_int = 0o400;
+pub const O_DIRECTORY: c_int = 0o200000;
+pub const O_NOFOLLOW: c_int = 0o400000;
+pub const O_PATH: c_int = 0o10000000;
+pub const AT_FDCWD: c_int = -100;
+// openat2(2) resolve flags
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+/// statfs f_type of procfs, where magic links live.
+pub const PROC_SUPER_MAGIC: c_long = 0x9fa0;
 pub const F_GETFD: c_int = 1;
 pub const F_SETFD: c_int = 2;
 pub const FD_CLOEXEC: c_int = 1;
 pub const CLOSE_RANGE_CLOEXEC: c_ulong = 1 << 2;
+// memfd_create(2) and its seals (fcntl F_ADD_SEALS / F_GET_SEALS)
+pub const MFD_CLOEXEC: c_uint = 1;
+pub const MFD_ALLOW_SEALING: c_uint = 2;
+/// Linux 6.3+: an executable memfd even where vm.memfd_noexec asks otherwise.
+pub const MFD_EXEC: c_uint = 0x10;
+pub const F_ADD_SEALS: c_int = 1033;
+pub const F_GET_SEALS: c_int = 1034;
+pub const F_SEAL_SEAL: c_int = 1;
+pub const F_SEAL_SHRINK: c_int = 2;
+pub const F_SEAL_GROW: c_int = 4;
+pub const F_SEAL_WRITE: c_int = 8;
+/// Linux 6.3+: the mode bits can no longer be changed.
+pub const F_SEAL_EXEC: c_int = 0x20;
 pub const POLLHUP: i16 = 0x10;
 pub const WNOHANG: c_int = 1;
 

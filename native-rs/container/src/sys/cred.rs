@@ -21,6 +21,12 @@ pub fn pdeathsig() -> Result<c_int, Errno> {
     Ok(sig)
 }
 
+/// A non-dumpable process's /proc files belong to root and only a
+/// CAP_SYS_PTRACE holder may open them (its /proc/PID/exe included).
+pub fn set_dumpable(on: bool) -> Result<(), Errno> {
+    prctl(PR_SET_DUMPABLE, on as c_ulong)
+}
+
 pub fn set_keepcaps(on: bool) -> Result<(), Errno> {
     prctl(PR_SET_KEEPCAPS, on as c_ulong)
 }

@@ -15,9 +15,11 @@ pub const EINTR: Errno = Errno(4);
 pub const ENOEXEC: Errno = Errno(8);
 pub const EBADF: Errno = Errno(9);
 pub const ECHILD: Errno = Errno(10);
+pub const EAGAIN: Errno = Errno(11);
 pub const ENOMEM: Errno = Errno(12);
 pub const EACCES: Errno = Errno(13);
 pub const EEXIST: Errno = Errno(17);
+pub const EXDEV: Errno = Errno(18);
 pub const ENOTDIR: Errno = Errno(20);
 pub const EISDIR: Errno = Errno(21);
 pub const EINVAL: Errno = Errno(22);
@@ -25,6 +27,7 @@ pub const ETXTBSY: Errno = Errno(26);
 pub const ENOSPC: Errno = Errno(28);
 pub const ENOSYS: Errno = Errno(38);
 pub const ELOOP: Errno = Errno(40);
+pub const ESTALE: Errno = Errno(116);
 pub const EUSERS: Errno = Errno(87);
 
 impl Errno {

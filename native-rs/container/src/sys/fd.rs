@@ -87,6 +87,38 @@ pub fn peer_closed(fd: c_int) -> bool {
     n > 0 && p.revents & POLLHUP != 0
 }
 
+/// Closes every descriptor from 3 up except `keep` (close_range where the
+/// kernel has it, else each one listed in /proc/self/fd).
+pub fn close_inherited(keep: &[c_int]) {
+    let mut keep: Vec<c_int> = keep.iter().copied().filter(|&k| k >= 3).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from: c_int = 3;
+    for k in keep.iter().copied().chain(Some(c_int::MAX)) {
+        if from < k {
+            let last = (k - 1) as c_uint;
+            let ret = unsafe { ffi::syscall(SYS_CLOSE_RANGE, from as c_long, last as c_long, 0 as c_long) };
+            if ret != 0 {
+                close_listed(from, k - 1);
+            }
+        }
+        from = k.saturating_add(1);
+    }
+}
+
+fn close_listed(from: c_int, to: c_int) {
+    let fds: Vec<c_int> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .filter_map(|d| d.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd >= from && fd <= to)
+            .collect(),
+        Err(_) => return,
+    };
+    for fd in fds {
+        close(fd); // the listing's own fd is gone already: EBADF, ignored
+    }
+}
+
 /// Marks every descriptor >= `from` close-on-exec, so nothing the helper holds
 /// (status fd, bundle dirs) leaks into the container. close_range(2) when the
 /// kernel has it (5.11+), otherwise walk /proc/self/fd.

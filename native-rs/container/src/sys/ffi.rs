@@ -27,6 +27,15 @@ extern "C" {
     pub fn umount2(target: *const c_char, flags: c_int) -> c_int;
     pub fn statvfs64(path: *const c_char, buf: *mut Statvfs64) -> c_int;
     pub fn chdir(path: *const c_char) -> c_int;
+    pub fn fchdir(fd: c_int) -> c_int;
+
+    // paths relative to descriptors
+    pub fn openat(dirfd: c_int, path: *const c_char, flags: c_int, ...) -> c_int;
+    pub fn mkdirat(dirfd: c_int, path: *const c_char, mode: c_uint) -> c_int;
+    pub fn readlinkat(dirfd: c_int, path: *const c_char, buf: *mut c_char, size: usize) -> isize;
+    /// glibc has the 64-bit variant on both targets; only `f_type`, the first
+    /// field (a C `long` on both), is read.
+    pub fn fstatfs64(fd: c_int, buf: *mut c_long) -> c_int;
 
     // namespaces, identity, limits
     pub fn setns(fd: c_int, nstype: c_int) -> c_int;
@@ -55,6 +64,8 @@ extern "C" {
         argv: *const *const c_char,
         envp: *const *const c_char,
     ) -> c_int;
+    pub fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
+    pub fn unshare(flags: c_int) -> c_int;
     pub fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t;
     pub fn kill(pid: pid_t, sig: c_int) -> c_int;
     pub fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;

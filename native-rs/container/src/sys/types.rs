@@ -71,6 +71,14 @@ pub struct CapUserData {
     pub inheritable: u32,
 }
 
+/// `struct open_how` (openat2(2)); the same on every architecture.
+#[repr(C)]
+pub struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}
+
 /// `struct winsize`
 #[repr(C)]
 pub struct Winsize {
@@ -132,5 +140,6 @@ mod tests {
         assert_eq!(size_of::<CapUserData>(), 12);
         assert_eq!(size_of::<Winsize>(), 8);
         assert_eq!(size_of::<PollFd>(), 8);
+        assert_eq!(size_of::<OpenHow>(), 24);
     }
 }

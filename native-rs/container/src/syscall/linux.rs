@@ -1,5 +1,7 @@
 use super::Syscall;
-use crate::sys::{cred, mount, net, process, tty, Errno};
+use crate::paths::{self, Resolved};
+use crate::sys::errno::ESTALE;
+use crate::sys::{cred, fd, keyring, mount, net, process, tty, Errno};
 use std::os::raw::{c_int, c_ulong};
 use std::path::Path;
 
@@ -25,6 +27,27 @@ impl Syscall for LinuxSyscall {
     }
     fn setns(&self, fd: c_int, nstype: c_int) -> Result<(), Errno> {
         process::setns(fd, nstype)
+    }
+    fn verify_mount(
+        &self,
+        now: &Resolved,
+        expect: Option<&Resolved>,
+        under: &Resolved,
+    ) -> Result<(), Errno> {
+        if paths::is_mounted(now, expect, under) {
+            Ok(())
+        } else {
+            Err(ESTALE)
+        }
+    }
+    fn enter_dir(&self, path: &str) -> Result<(), Errno> {
+        paths::enter_dir(path)
+    }
+    fn cloexec_from(&self, from: c_int) -> Result<(), Errno> {
+        fd::cloexec_from(from)
+    }
+    fn join_session_keyring(&self) -> Result<(), Errno> {
+        keyring::join_new_session()
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
         mount::pivot_root(new_root, put_old)

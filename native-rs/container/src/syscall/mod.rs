@@ -10,6 +10,7 @@ mod recording;
 pub use linux::LinuxSyscall;
 pub use recording::RecordingSyscall;
 
+use crate::paths::Resolved;
 use crate::sys::Errno;
 use std::os::raw::{c_int, c_ulong};
 use std::path::Path;
@@ -28,8 +29,22 @@ pub trait Syscall {
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno>;
     /// setns(2): `fd` is a namespace file or a pidfd, `nstype` CLONE_NEW* flags.
     fn setns(&self, fd: c_int, nstype: c_int) -> Result<(), Errno>;
+    /// After a mount on `under`: is `now` (the destination looked up again)
+    /// that mount, i.e. the bind's source `expect` or a new file system?
+    fn verify_mount(
+        &self,
+        now: &Resolved,
+        expect: Option<&Resolved>,
+        under: &Resolved,
+    ) -> Result<(), Errno>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno>;
     fn chdir(&self, path: &Path) -> Result<(), Errno>;
+    /// chdir to a path resolved inside the current root (paths::enter_dir).
+    fn enter_dir(&self, path: &str) -> Result<(), Errno>;
+    /// Marks every descriptor from `fd` up close-on-exec.
+    fn cloexec_from(&self, fd: c_int) -> Result<(), Errno>;
+    /// KEYCTL_JOIN_SESSION_KEYRING: a new, empty session keyring.
+    fn join_session_keyring(&self) -> Result<(), Errno>;
     fn sethostname(&self, name: &str) -> Result<(), Errno>;
     fn set_link_up(&self, name: &str) -> Result<(), Errno>;
     fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> Result<(), Errno>;

@@ -1,5 +1,6 @@
 use super::Syscall;
 use crate::namespaces;
+use crate::paths::Resolved;
 use crate::sys::Errno;
 use std::cell::RefCell;
 use std::os::raw::{c_int, c_ulong};
@@ -44,8 +45,15 @@ impl RecordingSyscall {
         self.calls.borrow().clone()
     }
 
+    /// `$ROOT/…` for paths in the rootfs; a `/proc/self/fd/N` the set-up
+    /// mounts through is shown as the path that descriptor is open on.
     fn show(&self, p: &Path) -> String {
-        let text = p.display().to_string();
+        let real = if p.starts_with("/proc/self/fd") {
+            std::fs::read_link(p).unwrap_or_else(|_| p.to_path_buf())
+        } else {
+            p.to_path_buf()
+        };
+        let text = real.display().to_string();
         let root = self.root.display().to_string();
         match text.strip_prefix(&root) {
             Some(rest) if !root.is_empty() => format!("$ROOT{}", rest),
@@ -108,6 +116,23 @@ impl Syscall for RecordingSyscall {
     }
     fn chdir(&self, path: &Path) -> Result<(), Errno> {
         self.record(format!("chdir {}", self.show(path)))
+    }
+    fn verify_mount(
+        &self,
+        _now: &Resolved,
+        _expect: Option<&Resolved>,
+        _under: &Resolved,
+    ) -> Result<(), Errno> {
+        Ok(()) // nothing was mounted: a query, not recorded
+    }
+    fn enter_dir(&self, path: &str) -> Result<(), Errno> {
+        self.record(format!("enter_dir {}", path))
+    }
+    fn cloexec_from(&self, fd: c_int) -> Result<(), Errno> {
+        self.record(format!("cloexec_from {}", fd))
+    }
+    fn join_session_keyring(&self) -> Result<(), Errno> {
+        self.record("join_session_keyring".to_string())
     }
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
         self.record(format!("sethostname {}", name))

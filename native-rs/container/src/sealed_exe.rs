@@ -1,0 +1,197 @@
+//! Running the helper from a copy of itself that nobody can write
+//! (CVE-2019-5736). While a process of ours is in a container (a new init
+//! before its execve, an exec'd process before its own), the container's root
+//! could open /proc/PID/exe and, once we exit, write our binary: the next
+//! run on the host would execute its code. Two layers: the container crate
+//! makes those processes non-dumpable (their /proc files need
+//! CAP_SYS_PTRACE over the host), and the helper re-executes itself first:
+//!
+//! * `Memfd` (default): the binary copied into a memfd, sealed against
+//!   writing, growing, shrinking and further seals, and executed from there
+//!   (`fexecve`). Works rootless. Costs a copy of the binary and one more
+//!   execve per run (bench/startup).
+//! * `Bind` (root only, else Memfd): a read-only bind mount of the binary in
+//!   a private mount namespace of the helper, executed through an O_PATH
+//!   descriptor and detached: the copy on disk is the same inode, but
+//!   reached through a read-only mount, opening it for writing fails (EROFS).
+//! * `Off`: nothing; only for measuring the cost (TSBOX_RUNTIME_SEAL=off).
+//!
+//! A helper already running from a sealed memfd or from a read-only mount
+//! (a packaged binary on a read-only /usr, say) is left as it is.
+
+use crate::error::{Context, Error};
+use crate::sys::consts::*;
+use crate::sys::errno::EINVAL;
+use crate::sys::{cpath, ffi, fd, mount, Errno};
+use std::ffi::{CString, OsString};
+use std::fs::File;
+use std::io;
+use std::os::raw::{c_char, c_int, c_long};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::io::{AsRawFd, FromRawFd, IntoRawFd};
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Memfd,
+    Bind,
+    Off,
+}
+
+impl Method {
+    /// `TSBOX_RUNTIME_SEAL`: `memfd` (default), `bind` or `off`.
+    pub fn from_env() -> Result<Method, Error> {
+        match std::env::var("TSBOX_RUNTIME_SEAL").as_deref() {
+            Err(_) | Ok("") | Ok("memfd") => Ok(Method::Memfd),
+            Ok("bind") => Ok(Method::Bind),
+            Ok("off") => Ok(Method::Off),
+            Ok(other) => Err(Error::setup(format!(
+                "TSBOX_RUNTIME_SEAL={}: expected memfd, bind or off",
+                other
+            ))),
+        }
+    }
+}
+
+const SEALS: c_int = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+/// Returns when this process already runs from a protected binary (or with
+/// `Off`); otherwise re-executes it protected and never returns, unless that
+/// failed.
+pub fn ensure(method: Method) -> Result<(), Error> {
+    if method == Method::Off || already_protected() {
+        return Ok(());
+    }
+    let exe = match method {
+        Method::Bind if crate::sys::cred::geteuid() == 0 => readonly_bind(),
+        _ => sealed_memfd(),
+    }
+    .step(|| "protecting the runtime binary (a sealed copy of /proc/self/exe)")?;
+    let err = reexec(exe);
+    Err(Error::errno("re-executing the runtime from its sealed copy", err))
+}
+
+fn already_protected() -> bool {
+    let exe = match File::open("/proc/self/exe") {
+        Ok(f) => f,
+        Err(_) => return false,
+    };
+    let seals = unsafe { ffi::fcntl(exe.as_raw_fd(), F_GET_SEALS) };
+    if seals >= 0 && seals & SEALS == SEALS {
+        return true;
+    }
+    mount::mount_flags(Path::new("/proc/self/exe")).map_or(false, |f| f & MS_RDONLY != 0)
+}
+
+fn memfd_create(name: &str, flags: std::os::raw::c_uint) -> Result<c_int, Errno> {
+    let name = CString::new(name).map_err(|_| EINVAL)?;
+    let ret = unsafe { ffi::syscall(SYS_MEMFD_CREATE, name.as_ptr(), flags as c_long) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(ret as c_int)
+}
+
+fn add_seals(fd: c_int, seals: c_int) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::fcntl(fd, F_ADD_SEALS, seals) }).map(drop)
+}
+
+/// The binary copied into a sealed memfd (close-on-exec: execve keeps the
+/// file it runs without the descriptor).
+fn sealed_memfd() -> io::Result<c_int> {
+    let base = MFD_CLOEXEC | MFD_ALLOW_SEALING;
+    // MFD_EXEC is new in 6.3; older kernels reject the flag (and make every
+    // memfd executable anyway).
+    let raw = memfd_create("tsbox-runtime", base | MFD_EXEC)
+        .or_else(|e| if e == EINVAL { memfd_create("tsbox-runtime", base) } else { Err(e) })?;
+    let mut copy = unsafe { File::from_raw_fd(raw) };
+    let mut source = File::open("/proc/self/exe")?;
+    io::copy(&mut source, &mut copy)?;
+    let raw = copy.into_raw_fd();
+    let sealed = add_seals(raw, SEALS | F_SEAL_EXEC)
+        .or_else(|e| if e == EINVAL { add_seals(raw, SEALS) } else { Err(e) });
+    if let Err(e) = sealed {
+        fd::close(raw);
+        return Err(e.into());
+    }
+    Ok(raw)
+}
+
+/// Root only: in a private mount namespace, the binary bound read-only on a
+/// temporary file, opened O_PATH, then detached and the file removed.
+fn readonly_bind() -> io::Result<c_int> {
+    // By path: /proc/self/exe itself belongs to the mount namespace we are
+    // about to leave, and mount(2) takes no source from another one. The
+    // result is compared with the running binary below.
+    let running = std::fs::metadata("/proc/self/exe")?;
+    let binary = std::fs::read_link("/proc/self/exe")?;
+    Errno::check(unsafe { ffi::unshare(CLONE_NEWNS) })?;
+    mount::mount(None, Path::new("/"), None, MS_REC | MS_PRIVATE, None)?;
+    let spot = temp_file()?;
+    let result = (|| -> io::Result<c_int> {
+        mount::mount(Some(&binary), &spot, None, MS_BIND, None)?;
+        mount::mount(
+            None,
+            &spot,
+            None,
+            MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+            None,
+        )?;
+        let c = cpath(&spot)?;
+        let exe = Errno::check(unsafe { ffi::openat(AT_FDCWD, c.as_ptr(), O_PATH | O_CLOEXEC, 0) });
+        mount::umount2(&spot, MNT_DETACH)?;
+        let exe = exe?;
+        let bound = std::fs::metadata(format!("/proc/self/fd/{}", exe))?;
+        if (bound.dev(), bound.ino()) != (running.dev(), running.ino()) {
+            fd::close(exe);
+            return Err(io::Error::new(io::ErrorKind::Other, "the runtime binary was replaced"));
+        }
+        Ok(exe)
+    })();
+    let _ = std::fs::remove_file(&spot);
+    result
+}
+
+fn temp_file() -> io::Result<PathBuf> {
+    let dir = std::env::temp_dir();
+    for n in 0..100u32 {
+        let path = dir.join(format!("tsbox-runtime-{}-{}", std::process::id(), n));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::from_raw_os_error(17))
+}
+
+fn cstrings(items: Vec<OsString>) -> Vec<CString> {
+    items
+        .into_iter()
+        .filter_map(|s| CString::new(s.into_vec()).ok())
+        .collect()
+}
+
+/// fexecve(2) with our own argv and environment; returns only on failure.
+fn reexec(exe: c_int) -> Errno {
+    let argv = cstrings(std::env::args_os().collect());
+    let envp = cstrings(
+        std::env::vars_os()
+            .map(|(k, v)| {
+                let mut kv = k;
+                kv.push("=");
+                kv.push(v);
+                kv
+            })
+            .collect(),
+    );
+    let ptrs = |v: &[CString]| -> Vec<*const c_char> {
+        v.iter().map(|c| c.as_ptr()).chain(Some(std::ptr::null())).collect()
+    };
+    let (argv_p, envp_p) = (ptrs(&argv), ptrs(&envp));
+    unsafe { ffi::fexecve(exe, argv_p.as_ptr(), envp_p.as_ptr()) };
+    let e = Errno::last();
+    fd::close(exe);
+    e
+}

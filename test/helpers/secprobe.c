@@ -1,0 +1,152 @@
+/*
+ * secprobe: what a hostile process inside a container tries, as one static
+ * binary the security tests put into containers through a read-only volume
+ * (busybox has no keyctl, and its shell is too slow to race the runtime).
+ * Built by test/helpers/secprobe.ts with gcc (-m32 for the vm guest).
+ *
+ *   secprobe keyring          session keyring id, or "errno N"
+ *   secprobe add-key          add_key("user", ...) to the session keyring
+ *   secprobe unshare-user     unshare(CLONE_NEWUSER)
+ *   secprobe mount            mount a tmpfs on /mnt
+ *   secprobe tty TEXT         open /dev/tty and write TEXT to it
+ *   secprobe session          "sid=S pid=P pgrp=G"
+ *   secprobe poll-exe MS      for MS milliseconds, open every other process's
+ *                             /proc/PID/exe; report what could be opened
+ *                             (and whether it could be opened for writing;
+ *                             nothing is ever written)
+ *   secprobe fds              the open fds and their targets
+ *   secprobe join-keyring CMD...  (on the host) join a new session keyring,
+ *                             then exec CMD: a caller with a keyring of its own
+ *
+ * Every result is one line on stdout; the exit code is 0 unless the usage
+ * was wrong.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEYCTL_GET_KEYRING_ID 0
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#define KEY_SPEC_SESSION_KEYRING -3
+
+static int result(long ret) {
+  if (ret < 0) printf("errno %d\n", errno);
+  else printf("ok %ld\n", ret);
+  return 0;
+}
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Distinct exe targets seen, with whether one could be opened for writing. */
+#define MAX_SEEN 32
+static char seen[MAX_SEEN][256];
+static int seen_writable[MAX_SEEN];
+static int nseen;
+
+static void note(const char *target, int writable) {
+  for (int i = 0; i < nseen; i++) {
+    if (strcmp(seen[i], target) == 0) {
+      seen_writable[i] |= writable;
+      return;
+    }
+  }
+  if (nseen < MAX_SEEN) {
+    snprintf(seen[nseen], sizeof seen[nseen], "%s", target);
+    seen_writable[nseen++] = writable;
+  }
+}
+
+static int poll_exe(long ms) {
+  pid_t self = getpid(), parent = getppid();
+  long end = now_ms() + ms, scans = 0, opened = 0;
+  char path[64], target[256];
+  while (now_ms() < end) {
+    DIR *proc = opendir("/proc");
+    if (!proc) return result(-1);
+    struct dirent *e;
+    while ((e = readdir(proc)) != NULL) {
+      int pid = atoi(e->d_name);
+      if (pid <= 1 || pid == self || pid == parent) continue;
+      snprintf(path, sizeof path, "/proc/%d/exe", pid);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      opened++;
+      snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+      ssize_t n = readlink(path, target, sizeof target - 1);
+      target[n > 0 ? n : 0] = 0;
+      /* Reopening through the fd is how CVE-2019-5736 writes the binary.
+         Only the open is tried: a success is closed at once. */
+      int w = open(path, O_WRONLY | O_CLOEXEC);
+      if (w >= 0) close(w);
+      note(target, w >= 0);
+      close(fd);
+    }
+    closedir(proc);
+    scans++;
+  }
+  printf("scans=%ld opened=%ld", scans, opened);
+  for (int i = 0; i < nseen; i++) printf(" exe=%s%s", seen[i], seen_writable[i] ? "(writable)" : "");
+  printf("\n");
+  return 0;
+}
+
+static int list_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return result(-1);
+  char path[300], target[256];
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d)) continue;
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = 0;
+    printf("%s=%s ", e->d_name, target);
+  }
+  closedir(d);
+  printf("\n");
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (!strcmp(cmd, "keyring")) return result(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+  if (!strcmp(cmd, "add-key")) return result(syscall(SYS_add_key, "user", "tsbox-secprobe", "x", 1, KEY_SPEC_SESSION_KEYRING));
+  if (!strcmp(cmd, "unshare-user")) return result(unshare(CLONE_NEWUSER));
+  if (!strcmp(cmd, "mount")) return result(mount("none", "/mnt", "tmpfs", 0, NULL));
+  if (!strcmp(cmd, "session")) {
+    printf("sid=%d pid=%d pgrp=%d\n", getsid(0), getpid(), getpgrp());
+    return 0;
+  }
+  if (!strcmp(cmd, "tty") && argc > 2) {
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
+    if (fd < 0) return result(-1);
+    ssize_t n = write(fd, argv[2], strlen(argv[2]));
+    return result(n);
+  }
+  if (!strcmp(cmd, "poll-exe") && argc > 2) return poll_exe(atol(argv[2]));
+  if (!strcmp(cmd, "fds")) return list_fds();
+  if (!strcmp(cmd, "join-keyring") && argc > 2) {
+    if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "tsbox-test-caller") < 0) {
+      perror("secprobe: joining a session keyring");
+      return 2;
+    }
+    execvp(argv[2], argv + 2);
+    perror("secprobe: exec");
+    return 2;
+  }
+  fprintf(stderr, "usage: secprobe keyring|add-key|unshare-user|mount|session|tty TEXT|poll-exe MS|fds|join-keyring CMD...\n");
+  return 2;
+}

@@ -1,0 +1,239 @@
+/**
+ * The escapes a sandbox must close (issue 9), each tried for real by a hostile
+ * process inside the container (test/helpers/secprobe.c, mounted read-only at
+ * /probe): the runtime binary through /proc/PID/exe during exec
+ * (CVE-2019-5736), a working directory through a leaked fd
+ * (CVE-2024-21626), the caller's session keyring, the caller's terminal,
+ * a symlink planted in a shared volume, nested user namespaces, and the
+ * seccomp filter and capability flags. As root and as the unprivileged
+ * users, with the leak check after every case.
+ *
+ * Library cases run in a child Node process as the identity: this file again,
+ * with TSBOX_SECURITY_SCENARIO naming the scenario (it prints one JSON result).
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Runtime } from "../src/index.js";
+
+const scenarioName = process.env.TSBOX_SECURITY_SCENARIO;
+/** What a scenario needs from the test: where the probe is. */
+interface ScenarioArgs {
+  probe: string;
+}
+
+type Scenario = (rt: Runtime, args: ScenarioArgs) => Promise<Record<string, unknown>>;
+
+/** `PATH` with `n` missing directories before /bin: an image can make exec's PATH search this slow. */
+const slowPath = (n: number) => [...Array.from({ length: n }, (_, i) => `/nonexistent/${i}`), "/bin"].join(":");
+
+const scenarios: Record<string, Scenario> = {
+  /** A container process polls /proc/*\/exe while processes are exec'd into it. */
+  async execExe(rt, { probe }) {
+    const c = await rt.run({ image: "busybox", cmd: ["/probe/secprobe", "poll-exe", "3000"], volumes: [{ host: probe, container: "/probe", readonly: true }], remove: true });
+    const done = c.output();
+    const execs: number[] = [];
+    const start = Date.now();
+    while (Date.now() - start < 2500) {
+      const r = await c.exec(["true"], { env: { PATH: slowPath(3000) } });
+      execs.push(r.exitCode);
+    }
+    const out = await done;
+    return { poll: out.stdout.trim(), stderr: out.stderr, execs: execs.length, execsOk: execs.every((e) => e === 0) };
+  },
+
+  /** Session, terminal and keyring of a container and of an exec, from the library (no tty). */
+  async session(rt, { probe }) {
+    const volumes = [{ host: probe, container: "/probe", readonly: true }];
+    const script = "/probe/secprobe session; /probe/secprobe tty LEAKED-BY-RUN; /probe/secprobe keyring";
+    const run = await (await rt.run({ image: "busybox", cmd: ["sh", "-c", script], volumes, remove: true })).output();
+    const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "/probe/secprobe keyring; exec sleep 600"], volumes, remove: true, stdout: "pipe" });
+    const initKeyring = await firstLine(c.stdout!);
+    const exec = await c.exec(["sh", "-c", "/probe/secprobe session; /probe/secprobe tty LEAKED-BY-EXEC; /probe/secprobe keyring"]);
+    await c.kill("SIGKILL");
+    await c.wait();
+    const callerKeyring = execFileSync(join(probe, "secprobe"), ["keyring"], { encoding: "utf8" }).trim();
+    return { run: run.stdout, exec: exec.stdout, initKeyring, callerKeyring };
+  },
+
+  /** exec with a working directory through /proc/self/fd. */
+  async execFdCwd(rt) {
+    const c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    let error: unknown;
+    try {
+      await c.exec(["pwd"], { cwd: "/proc/self/fd/5" });
+    } catch (e) {
+      error = { message: (e as Error).message, exitCode: (e as { exitCode?: number }).exitCode };
+    }
+    await c.kill("SIGKILL");
+    await c.wait();
+    return { error };
+  },
+};
+
+function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    stream.setEncoding("utf8");
+    const onData = (d: string) => {
+      text += d;
+      const nl = text.indexOf("\n");
+      if (nl >= 0) {
+        stream.off("data", onData);
+        stream.resume();
+        resolve(text.slice(0, nl));
+      }
+    };
+    stream.on("data", onData);
+    stream.on("end", () => reject(new Error(`no line before the end: ${text}`)));
+  });
+}
+
+if (scenarioName) {
+  const { Runtime } = await import("../src/index.js");
+  const run = scenarios[scenarioName];
+  if (!run) throw new Error(`no scenario ${scenarioName}`);
+  const result = await run(new Runtime({}), JSON.parse(process.env.TSBOX_SECURITY_ARGS ?? "{}"));
+  process.stdout.write(JSON.stringify(result) + "\n");
+} else {
+  await defineTests();
+}
+
+async function defineTests(): Promise<void> {
+  const { describe, it, before, beforeEach, afterEach, after } = await import("node:test");
+  const { mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chownSync } = await import("node:fs");
+  const { identities, cleanupIdentities } = await import("./helpers/identities.js");
+  const { tsbox, identityEnv, repoRoot, cliPath } = await import("./helpers/cli.js");
+  const { snapshot, assertNoLeaks } = await import("./helpers/leaks.js");
+  const { secprobeDir, removeSecprobes } = await import("./helpers/secprobe.js");
+  type Identity = ReturnType<typeof identities>[number];
+  const self = fileURLToPath(import.meta.url);
+  const isRoot = process.getuid!() === 0;
+
+  let probe = "";
+  before(() => (probe = secprobeDir()));
+  after(() => {
+    cleanupIdentities();
+    removeSecprobes();
+  });
+
+  const scenario = (who: Identity, name: keyof typeof scenarios, opts: { underPty?: boolean } = {}): Promise<any> =>
+    new Promise((resolve, reject) => {
+      const env = { ...identityEnv(who), TSBOX_SECURITY_SCENARIO: name, TSBOX_SECURITY_ARGS: JSON.stringify({ probe }) };
+      // The caller holds a session keyring of its own: the one containers must not see.
+      const argv = [join(probe, "secprobe"), "join-keyring", process.execPath, "--import", "tsx", self];
+      // script(1) gives the scenario a controlling terminal of its own: the one a container must not reach.
+      const [cmd, ...args] = opts.underPty ? ["script", "-qec", argv.join(" "), "/dev/null"] : argv;
+      const child = spawn(cmd!, args, { uid: who.uid, gid: who.gid, cwd: repoRoot, env, stdio: ["pipe", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      child.stdin.on("error", () => {}); // script(1) may be gone before its input ends
+      child.stdin.end();
+      child.on("close", (code) => {
+        if (code !== 0) return reject(new Error(`scenario ${name} exited ${code}: ${err}${out}`));
+        const json = out.split(/\r?\n/).filter((l) => l.startsWith("{")).pop();
+        if (!json) return reject(new Error(`scenario ${name} printed no result: ${out}${err}`));
+        resolve({ ...JSON.parse(json), transcript: out });
+      });
+    });
+
+  const probeVolume = () => ["-v", `${probe}:/probe:ro`];
+
+  for (const who of identities()) {
+    describe(`security as ${who.name}`, () => {
+      let snap: ReturnType<typeof snapshot>;
+      beforeEach(() => (snap = snapshot()));
+      afterEach(() => assertNoLeaks(snap, [who]));
+
+      it("keeps the runtime binary out of reach through /proc/PID/exe during exec", async () => {
+        const r = await scenario(who, "execExe");
+        assert.ok(r.execs > 5 && r.execsOk, `execs ran: ${JSON.stringify(r)}`);
+        assert.match(r.poll, /^scans=\d+/, r.stderr);
+        // Only the container's own programs may show up (and be writable: they are its files).
+        const exes = [...(r.poll as string).matchAll(/ exe=(\S+?)(\(writable\))?(?= exe=|$)/g)].map((m) => m[1]);
+        assert.deepEqual(exes.filter((e) => !["/bin/busybox", "/probe/secprobe"].includes(e!)), [], r.poll);
+      });
+
+      it("refuses a working directory through /proc/self/fd, and never lands outside the root", async () => {
+        const marker = `host-marker-${who.name}`;
+        writeFileSync(join(who.scratch, marker), "");
+        // stdin redirected from a host directory: with -i, fd 0 of the container process is that directory.
+        const leaky = (cwd: string, extra: string[] = []) =>
+          tsbox(who, [], { argv: ["sh", "-c", `exec "$@" < "${who.scratch}"`, "sh", process.execPath, cliPath, "run", "--rm", "-i", ...extra, "-w", cwd, "busybox", "ls"] });
+        const direct = await leaky("/proc/self/fd/0");
+        assert.doesNotMatch(direct.stdout, new RegExp(marker), "the working directory was the host's");
+        assert.equal(direct.code, 125, direct.stdout + direct.stderr);
+        assert.match(direct.stderr, /working dir/i);
+        // The same through a symlink the image (here: a volume) provides: refused or kept inside the root.
+        const vol = join(who.scratch, "cwdlink");
+        mkdirSync(vol);
+        symlinkSync("/proc/self/fd/0", join(vol, "l"));
+        const viaLink = await leaky("/v/l", ["-v", `${vol}:/v`]);
+        assert.doesNotMatch(viaLink.stdout, new RegExp(marker), `landed in the host dir: ${viaLink.stdout}${viaLink.stderr}`);
+        const exec = await scenario(who, "execFdCwd");
+        assert.equal(exec.error?.exitCode, 125, JSON.stringify(exec));
+        assert.match(exec.error.message, /working dir/i);
+      });
+
+      it("gives every container and exec its own session: no caller terminal, no caller keyring", async () => {
+        const r = await scenario(who, "session", { underPty: true });
+        const hostKeyring = r.callerKeyring;
+        assert.match(hostKeyring, /^ok \d+$/);
+        assert.doesNotMatch(r.transcript, /LEAKED/, "the caller's terminal was written to");
+        for (const [what, out] of [["run", r.run], ["exec", r.exec]] as const) {
+          const [session, tty, keyring] = out.trim().split("\n");
+          // getsid() is 0 when the session's leader is outside the container: the caller's session.
+          assert.match(session ?? "", /^sid=[1-9]\d* /, `${what} must have a session of its own`);
+          assert.equal(tty, "errno 6", `${what}: /dev/tty is no terminal (ENXIO)`);
+          assert.notEqual(keyring, hostKeyring, `${what} sees the caller's session keyring`);
+        }
+        assert.notEqual(r.initKeyring, hostKeyring);
+      });
+
+      it("does not follow a symlink planted in a shared volume to mount another container's -v", async () => {
+        const shared = join(who.scratch, "shared");
+        mkdirSync(shared);
+        chownSync(shared, who.uid, who.gid);
+        // Container A plants the link; container B's volume names a path through it.
+        const a = await tsbox(who, ["run", "--rm", "-v", `${shared}:/shared`, "busybox", "sh", "-c", "mkdir /shared/sub && ln -s / /shared/sub/evil"]);
+        assert.equal(a.code, 0, a.stderr);
+        const b = await tsbox(who, ["run", "--rm", "-v", `${shared}/sub/evil:/data`, "busybox", "sh", "-c", "ls /data"]);
+        assert.notEqual(b.code, 0, `mounted through the link: ${b.stdout}`);
+        assert.match(b.stderr, /symlink/);
+        assert.doesNotMatch(b.stdout, /\b(etc|proc|usr)\b[\s\S]*\bwork\b/);
+        rmSync(shared, { recursive: true, force: true });
+      });
+
+      it("refuses nested user namespaces", async () => {
+        const r = await tsbox(who, ["run", "--rm", ...probeVolume(), "busybox", "/probe/secprobe", "unshare-user"]);
+        assert.equal(r.stdout.trim(), "errno 1", r.stderr);
+      });
+    });
+  }
+
+  if (isRoot) {
+    describe("the runtime binary", () => {
+      it("runs from a sealed memfd copy, never the file on disk", async () => {
+        const who = identities()[0]!;
+        const running = tsbox(who, ["run", "--rm", "busybox", "sleep", "3"]);
+        let exe: string | undefined;
+        for (let i = 0; i < 100 && exe === undefined; i++) {
+          await new Promise((r) => setTimeout(r, 30));
+          for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+            try {
+              const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+              if (cmdline.includes("tsbox-runtime") && cmdline.includes(who.dataDir)) exe = readlinkSync(`/proc/${pid}/exe`);
+            } catch {
+              // gone, or not readable
+            }
+          }
+        }
+        await running;
+        assert.match(exe ?? "not found", /^\/memfd:tsbox-runtime/);
+      });
+    });
+  }
+}
