@@ -5,7 +5,13 @@
  * floor. Each tool runs as root and as an unprivileged user where it can;
  * ratios are to the floor of the same user. Needs `scripts/setup.sh --bench`.
  *
- *   node --import tsx bench/startup.ts [--runs N]
+ * A second table prices tsbox's security layers on a run of the helper
+ * itself (`tsbox-runtime run` on a prepared bundle): the seccomp filter
+ * (docker's default profile) and the protection of the runtime binary
+ * (sealed memfd copy, or read-only bind as root), each against the same run
+ * without it, beside bwrap and crun with and without the very same filter.
+ *
+ *   node --import tsx bench/startup.ts [--runs N] [--security-only]
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, chmodSync, existsSync } from "node:fs";
@@ -14,10 +20,14 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmtMs, fmtRatio } from "./lib/stats.js";
 import { ensureUser } from "../test/helpers/identities.js";
+import { buildSpec } from "../src/spec/from-options.js";
+import { securitySettings, goArch } from "../src/spec/security.js";
+import { release } from "node:os";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");
 const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 40;
+const securityOnly = process.argv.includes("--security-only");
 const isRoot = process.getuid!() === 0;
 
 interface Who {
@@ -107,11 +117,51 @@ function hideUnifiedCgroup(argv: string[]): string[] {
   return ["unshare", "-m", "--propagation", "private", "sh", "-c", `mount --bind ${empty} ${ctl} && exec "$@"`, "sh", ...argv];
 }
 
+/**
+ * Two tsbox bundles on `rootfs` (overlay with an upper dir of their own, as
+ * tsbox runs it), with and without docker's default seccomp filter, and a
+ * crun bundle with that same filter. Single-id mapping for the user, like
+ * the peers' bundles.
+ */
+async function prepareSecurity(who: Who, rootfs: string, crunBundle: string): Promise<{ plain: string; filtered: string; crunFiltered: string; bpf: string }> {
+  const make = async (name: string, seccomp: "default" | "unconfined") => {
+    const dir = join(who.home, name);
+    const paths = { dir, config: join(dir, "config.json"), state: join(dir, "state.json"), rootfs: join(dir, "rootfs"), upper: join(dir, "upper"), work: join(dir, "work") };
+    sh(["mkdir", "-p", paths.rootfs, paths.upper, paths.work]);
+    const spec = await buildSpec({
+      id: `bench${name.replace(/[^a-z]/g, "")}`,
+      options: { image: "busybox", cmd: ["/bin/true"], seccomp },
+      image: { config: {} } as never,
+      layers: [rootfs],
+      bundle: paths,
+      host: { uid: who.uid, gid: who.gid },
+    });
+    writeFileSync(paths.config, JSON.stringify(spec));
+    sh(["chown", "-R", `${who.uid}:${who.gid}`, dir]);
+    return dir;
+  };
+  const plain = await make("tsbox-plain", "unconfined");
+  const filtered = await make("tsbox-seccomp", "default");
+  // The compiled program, for bwrap --seccomp.
+  const bpf = join(who.home, "filter.bpf");
+  writeFileSync(bpf, execFileSync(runtimeBinary, ["seccomp", "--bundle", filtered]));
+  const crunFiltered = join(who.home, "bundle-seccomp");
+  sh(["mkdir", "-p", crunFiltered]);
+  const cfg = JSON.parse(readFileSync(join(crunBundle, "config.json"), "utf8"));
+  cfg.linux.seccomp = securitySettings({}, { arch: goArch(process.arch), kernel: release() }).seccomp;
+  writeFileSync(join(crunFiltered, "config.json"), JSON.stringify(cfg, null, 2));
+  sh(["chown", "-R", `${who.uid}:${who.gid}`, crunFiltered, bpf]);
+  return { plain, filtered, crunFiltered, bpf };
+}
+
+const runtimeBinary = join(repo, "native-rs", "target", "release", "tsbox-runtime");
+
 type Row = { tool: string; root?: number | string; user?: number | string };
 const rows: Row[] = [];
-const record = (tool: string, who: Who, value: number | string) => {
-  let row = rows.find((r) => r.tool === tool);
-  if (!row) rows.push((row = { tool }));
+const securityRows: Row[] = [];
+const record = (tool: string, who: Who, value: number | string, table: Row[] = rows) => {
+  let row = table.find((r) => r.tool === tool);
+  if (!row) table.push((row = { tool }));
   row[who.name] = value;
   process.stderr.write(`  ${tool} as ${who.name}: ${typeof value === "number" ? fmtMs(value) : `n/a (${value})`}\n`);
 };
@@ -119,6 +169,8 @@ const record = (tool: string, who: Who, value: number | string) => {
 for (const who of people) {
   process.stderr.write(`preparing as ${who.name}…\n`);
   const { rootfs, bundle } = prepare(who);
+  await securityCosts(who, rootfs, bundle);
+  if (securityOnly) continue;
   record("unshare -Urpf (floor)", who, hyperfine(who, "unshare -Urpf /bin/true"));
   const apiArgv = asWho(who, [process.execPath, "--import", "tsx", join(repo, "bench/lib/api-loop.ts"), String(runs)]);
   const api = spawnSync(apiArgv[0]!, apiArgv.slice(1), { encoding: "utf8", cwd: repo });
@@ -150,7 +202,32 @@ for (const who of people) {
   }
 }
 
+/** The security table: each layer of tsbox on and off, and the peers with the same filter. */
+async function securityCosts(who: Who, rootfs: string, crunBundle: string): Promise<void> {
+  const b = await prepareSecurity(who, rootfs, crunBundle);
+  const helper = (seal: string, bundle: string) => `env TSBOX_RUNTIME_SEAL=${seal} ${runtimeBinary} run --bundle ${bundle}`;
+  const put = (tool: string, v: number | string) => record(tool, who, v, securityRows);
+  put("tsbox-runtime, no filter, binary as is", hyperfine(who, helper("off", b.plain)));
+  put("  + seccomp filter", hyperfine(who, helper("off", b.filtered)));
+  put("  + sealed memfd copy", hyperfine(who, helper("memfd", b.plain)));
+  if (who.uid === 0) put("  + read-only bind (root)", hyperfine(who, helper("bind", b.plain)));
+  put("  + both (tsbox's default)", hyperfine(who, helper("memfd", b.filtered)));
+  if (have("bwrap")) {
+    // Both through sh, which opens the filter's fd for bwrap.
+    const bwrap = `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev`;
+    put("bwrap (via sh)", hyperfine(who, `sh -c 'exec ${bwrap} /bin/true'`));
+    put("  + the same filter", hyperfine(who, `sh -c 'exec ${bwrap} --seccomp 9 /bin/true 9< ${b.bpf}'`));
+  }
+  if (have("crun")) {
+    const crun = (bundle: string) => `crun --root ${join(who.home, "crun")} --cgroup-manager=disabled run --bundle ${bundle} bench-crun-sec-${who.name}`;
+    put("crun", hyperfine(who, crun(crunBundle), hideUnifiedCgroup));
+    put("  + the same filter", hyperfine(who, crun(b.crunFiltered), hideUnifiedCgroup));
+  }
+}
+
 const num = (v: number | string | undefined) => (typeof v === "number" ? v : undefined);
+printSecurityTable();
+if (securityOnly) process.exit(0);
 const floor = rows.find((r) => r.tool.startsWith("unshare"))!;
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`\nstartup: median wall time of /bin/true, ${runs} runs each (ratio to the same user's unshare -Urpf floor)\n`);
@@ -161,6 +238,20 @@ for (const r of rows) {
     `${pad(r.tool, 24)}${pad(cell(r.root), 12)}${pad(fmtRatio(num(r.root), num(floor.root)), 9)}${pad(cell(r.user), 12)}${fmtRatio(num(r.user), num(floor.user))}`,
   );
 }
+/** Each "+" row against the row it extends (the last one without "+"). */
+function printSecurityTable(): void {
+  const pad = (t: string, n: number) => t.padEnd(n);
+  console.log(`\nsecurity layers: median wall time of /bin/true, ${runs} runs each (ratio to the same tool without the layer)\n`);
+  console.log(`${pad("", 36)}${pad("root", 12)}${pad("ratio", 9)}${pad("user", 12)}ratio`);
+  let base: Row | undefined;
+  for (const r of securityRows) {
+    if (!r.tool.startsWith(" ")) base = r;
+    const cell = (v: number | string | undefined) => (typeof v === "string" ? "n/a" : fmtMs(v));
+    const ratio = (who: "root" | "user") => (r === base ? "" : fmtRatio(num(r[who]), num(base?.[who])));
+    console.log(`${pad(r.tool, 36)}${pad(cell(r.root), 12)}${pad(ratio("root"), 9)}${pad(cell(r.user), 12)}${ratio("user")}`);
+  }
+}
+
 const get = (tool: string, who: "root" | "user") => num(rows.find((r) => r.tool === tool)?.[who]);
 console.log("\ntargets:");
 for (const who of ["root", "user"] as const) {

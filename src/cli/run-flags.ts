@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
+import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/docker-profile.js";
 import { allValues, type FlagDef, lastValue, parseFlags } from "./flags.js";
 
 export const RUN_FLAGS: FlagDef[] = [
@@ -18,6 +19,9 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "name", value: true },
   { name: "entrypoint", value: true },
   { name: "backend", value: true },
+  { name: "cap-add", value: true, repeat: true },
+  { name: "cap-drop", value: true, repeat: true },
+  { name: "security-opt", value: true, repeat: true },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -38,6 +42,10 @@ Options:
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
       --backend NAME     native, vm or auto (default: $TSBOX_BACKEND, else auto)
+      --cap-add CAP      Add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL)
+      --cap-drop CAP     Drop a capability (ALL: all but the added ones)
+      --security-opt OPT seccomp=unconfined, seccomp=PROFILE.json (docker's format),
+                         no-new-privileges[=true|false] (default true)
 `;
 
 export interface RunRequest {
@@ -79,8 +87,52 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (hostname !== undefined) options.hostname = hostname;
   const name = lastValue(flags, "name");
   if (name !== undefined) options.name = name;
+  Object.assign(options, securityOptions(allValues(flags, "security-opt")));
+  const capAdd = allValues(flags, "cap-add");
+  const capDrop = allValues(flags, "cap-drop");
+  if (capAdd.length > 0) options.capAdd = capAdd;
+  if (capDrop.length > 0) options.capDrop = capDrop;
   const backend = lastValue(flags, "backend");
   return { options, interactive: flags.bools.has("interactive"), tty: flags.bools.has("tty"), ...(backend !== undefined ? { backend } : {}) };
+}
+
+/**
+ * docker's `--security-opt`: `seccomp=unconfined|PROFILE.json` and
+ * `no-new-privileges[=|:true|false]` (`:` is docker's older separator).
+ */
+export function securityOptions(opts: string[]): Pick<RunOptions, "seccomp" | "noNewPrivileges"> {
+  const out: Pick<RunOptions, "seccomp" | "noNewPrivileges"> = {};
+  for (const opt of opts) {
+    const sep = /[=:]/.exec(opt);
+    const key = sep ? opt.slice(0, sep.index) : opt;
+    const value = sep ? opt.slice(sep.index + 1) : undefined;
+    if (key === "no-new-privileges") {
+      if (value === undefined || value === "true") out.noNewPrivileges = true;
+      else if (value === "false") out.noNewPrivileges = false;
+      else throw new UsageError(`invalid --security-opt ${opt}: no-new-privileges takes true or false`);
+    } else if (key === "seccomp" && value !== undefined && value !== "") {
+      out.seccomp = value === "unconfined" ? "unconfined" : readSeccompProfile(value);
+    } else {
+      throw new UsageError(`invalid --security-opt ${opt}: tsbox knows seccomp=unconfined, seccomp=PROFILE.json and no-new-privileges`);
+    }
+  }
+  return out;
+}
+
+function readSeccompProfile(file: string): DockerSeccompProfile {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(`cannot read seccomp profile ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`invalid seccomp profile ${file}: ${(err as Error).message}`);
+  }
+  return checkDockerProfile(json, file);
 }
 
 /** `K=V` as is; a bare `K` takes this process's value (and is dropped when unset), like docker. */

@@ -91,4 +91,49 @@ export interface LinuxSpec {
   readonlyPaths: string[];
   /** Resource limits; applied by later issues (cgroups). */
   resources?: Record<string, unknown>;
+  /** The system-call filter (OCI's form); absent: none (seccomp=unconfined). */
+  seccomp?: LinuxSeccomp;
+}
+
+// --- seccomp (OCI runtime spec `linux.seccomp`; native-rs/container/src/seccomp/config.rs reads it)
+
+export type SeccompAction =
+  | "SCMP_ACT_ALLOW"
+  | "SCMP_ACT_ERRNO"
+  | "SCMP_ACT_KILL"
+  | "SCMP_ACT_KILL_THREAD"
+  | "SCMP_ACT_KILL_PROCESS"
+  | "SCMP_ACT_TRAP"
+  | "SCMP_ACT_TRACE"
+  | "SCMP_ACT_LOG";
+
+export type SeccompOp = "SCMP_CMP_EQ" | "SCMP_CMP_NE" | "SCMP_CMP_LT" | "SCMP_CMP_LE" | "SCMP_CMP_GT" | "SCMP_CMP_GE" | "SCMP_CMP_MASKED_EQ";
+
+export interface LinuxSeccomp {
+  defaultAction: SeccompAction;
+  /** The errno of SCMP_ACT_ERRNO as the default action; OCI's default is EPERM (1). */
+  defaultErrnoRet?: number;
+  /** SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32 (others are ignored on x86). */
+  architectures?: string[];
+  /** SECCOMP_FILTER_FLAG_TSYNC, _LOG, _SPEC_ALLOW. */
+  flags?: string[];
+  /** Tried in order per syscall; names this architecture lacks are skipped. */
+  syscalls?: SeccompSyscall[];
+}
+
+export interface SeccompSyscall {
+  names: string[];
+  action: SeccompAction;
+  errnoRet?: number;
+  /** All must hold for `action` to apply. */
+  args?: SeccompArg[];
+}
+
+export interface SeccompArg {
+  /** Argument 0 to 5. */
+  index: number;
+  value: number;
+  /** MASKED_EQ: `(arg & value) === valueTwo`. */
+  valueTwo?: number;
+  op: SeccompOp;
 }

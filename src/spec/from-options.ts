@@ -1,13 +1,15 @@
 import { statSync } from "node:fs";
+import { release } from "node:os";
 import { isAbsolute, normalize } from "node:path";
 import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, MountSpec } from "./container-spec.js";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultMounts, defaultRlimits, OCI_VERSION } from "./defaults.js";
-import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, defaultCapabilitySets, envList, mergeEnv, workingDir } from "./process-rules.js";
+import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, envList, mergeEnv, workingDir } from "./process-rules.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
 import type { RunOptions, VolumeOption } from "./run-options.js";
+import { goArch, securitySettings } from "./security.js";
 import { resolveUser } from "./user.js";
 import { isMapped, validateSpec } from "./validate.js";
 
@@ -38,6 +40,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const args = commandLine(options, imageConfig.Entrypoint ?? [], imageConfig.Cmd ?? []);
   const cwd = workingDir(options.workdir, imageConfig.WorkingDir);
   const env = addDefaultEnv(mergeEnv(imageConfig.Env ?? [], options.env), { hostname, home: user.home, tty: Boolean(options.tty) });
+  const security = securitySettings(options, { arch: goArch(process.arch), kernel: release() });
 
   const spec: ContainerSpec = {
     ociVersion: OCI_VERSION,
@@ -53,9 +56,9 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       args,
       env: envList(env),
       cwd,
-      capabilities: defaultCapabilitySets(),
+      capabilities: security.capabilities,
       rlimits: defaultRlimits(inputs.nofileHard),
-      noNewPrivileges: true,
+      noNewPrivileges: security.noNewPrivileges,
     },
     root: {
       path: bundle.rootfs,
@@ -70,6 +73,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       gidMappings: maps.gidMappings,
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      ...(security.seccomp ? { seccomp: security.seccomp } : {}),
     },
   };
   validateSpec(spec);

@@ -1,3 +1,5 @@
+import type { DockerSeccompProfile } from "./seccomp/docker-profile.js";
+
 /** What a user asks for when running a container (library API and CLI alike). */
 export interface RunOptions {
   /** Image reference, e.g. `busybox` or `busybox:latest`. */
@@ -31,6 +33,17 @@ export interface RunOptions {
   remove?: boolean;
   /** A unique name usable instead of the id. */
   name?: string;
+  /** Capabilities added to the default set (docker's names: `NET_ADMIN`, `CAP_NET_ADMIN`, or `ALL`). */
+  capAdd?: string[];
+  /** Capabilities removed from the default set (`ALL`: every one not in capAdd). */
+  capDrop?: string[];
+  /**
+   * The system-call filter: `"default"` (docker's default profile, the
+   * default), `"unconfined"` (none), or a profile in docker's JSON format.
+   */
+  seccomp?: "default" | "unconfined" | DockerSeccompProfile;
+  /** no_new_privs: setuid binaries and file capabilities grant nothing. Default true. */
+  noNewPrivileges?: boolean;
 }
 
 export interface VolumeOption {

@@ -1,5 +1,6 @@
 import { SpecError } from "../errors.js";
-import type { ContainerSpec, IdMapping, NamespaceType } from "./container-spec.js";
+import type { ContainerSpec, IdMapping, NamespaceType, SeccompAction } from "./container-spec.js";
+import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPS } from "./seccomp/docker-profile.js";
 
 const NAMESPACES: readonly NamespaceType[] = ["user", "pid", "mount", "uts", "ipc", "network", "cgroup"];
 const MAX_ID = 0xffffffff; // ids are u32; (u32)-1 is reserved
@@ -129,6 +130,41 @@ function validateLinux(spec: ContainerSpec): void {
   }
   l.maskedPaths.forEach((p, i) => absolute(p, `linux.maskedPaths[${i}]`));
   l.readonlyPaths.forEach((p, i) => absolute(p, `linux.readonlyPaths[${i}]`));
+  if (l.seccomp !== undefined) validateSeccomp(l.seccomp);
+}
+
+/** The OCI form the runtime compiles (native-rs/container/src/seccomp/config.rs checks the same). */
+function validateSeccomp(sc: NonNullable<ContainerSpec["linux"]["seccomp"]>): void {
+  const f = "linux.seccomp";
+  if (!sc || typeof sc !== "object") fail(f, "must be an object");
+  const errno = (v: unknown, field: string) => {
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 4095)) fail(field, `${String(v)} is not an errno`);
+  };
+  const action = (v: unknown, field: string) => {
+    if (!SECCOMP_ACTIONS.includes(v as SeccompAction)) fail(field, `"${String(v)}" is not a seccomp action`);
+  };
+  action(sc.defaultAction, `${f}.defaultAction`);
+  errno(sc.defaultErrnoRet, `${f}.defaultErrnoRet`);
+  sc.architectures?.forEach((a, i) => {
+    if (typeof a !== "string" || !a.startsWith("SCMP_ARCH_")) fail(`${f}.architectures[${i}]`, `"${String(a)}" is not an architecture`);
+  });
+  sc.flags?.forEach((fl, i) => {
+    if (!SECCOMP_FLAGS.includes(fl)) fail(`${f}.flags[${i}]`, `"${String(fl)}" is not a seccomp flag`);
+  });
+  sc.syscalls?.forEach((s, i) => {
+    const at = `${f}.syscalls[${i}]`;
+    if (!Array.isArray(s.names) || s.names.length === 0 || s.names.some((n) => typeof n !== "string" || n === "")) fail(`${at}.names`, "must name at least one syscall");
+    action(s.action, `${at}.action`);
+    errno(s.errnoRet, `${at}.errnoRet`);
+    s.args?.forEach((a, j) => {
+      if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) fail(`${at}.args[${j}].index`, `${String(a.index)} is not 0 to 5`);
+      for (const k of ["value", "valueTwo"] as const) {
+        const v = a[k];
+        if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) fail(`${at}.args[${j}].${k}`, `${String(v)} is not an integer from 0 to 2^53`);
+      }
+      if (!SECCOMP_OPS.includes(a.op)) fail(`${at}.args[${j}].op`, `"${String(a.op)}" is not a comparison`);
+    });
+  });
 }
 
 function validateMappings(maps: IdMapping[], field: string): void {

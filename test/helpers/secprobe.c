@@ -7,10 +7,10 @@
  *   secprobe keyring          session keyring id, or "errno N"
  *   secprobe add-key          add_key("user", ...) to the session keyring
  *   secprobe unshare-user     unshare(CLONE_NEWUSER)
- *   secprobe mount            mount a tmpfs on /mnt
+ *   secprobe mount            mount a tmpfs on /tmp
  *   secprobe tty TEXT         open /dev/tty and write TEXT to it
  *   secprobe session          "sid=S pid=P pgrp=G"
- *   secprobe poll-exe MS      for MS milliseconds, open every other process's
+ *   secprobe poll-exe         until stdin ends, open every other process's
  *                             /proc/PID/exe; report what could be opened
  *                             (and whether it could be opened for writing;
  *                             nothing is ever written)
@@ -29,9 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #define KEYCTL_GET_KEYRING_ID 0
@@ -42,12 +42,6 @@ static int result(long ret) {
   if (ret < 0) printf("errno %d\n", errno);
   else printf("ok %ld\n", ret);
   return 0;
-}
-
-static long now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* Distinct exe targets seen, with whether one could be opened for writing. */
@@ -69,11 +63,19 @@ static void note(const char *target, int writable) {
   }
 }
 
-static int poll_exe(long ms) {
+/* True once stdin is at its end (or gone). */
+static int input_ended(void) {
+  struct pollfd p = {.fd = 0, .events = POLLIN};
+  if (poll(&p, 1, 0) <= 0) return 0;
+  char c;
+  return read(0, &c, 1) <= 0;
+}
+
+static int poll_exe(void) {
   pid_t self = getpid(), parent = getppid();
-  long end = now_ms() + ms, scans = 0, opened = 0;
+  long scans = 0, opened = 0;
   char path[64], target[256];
-  while (now_ms() < end) {
+  while (!input_ended()) {
     DIR *proc = opendir("/proc");
     if (!proc) return result(-1);
     struct dirent *e;
@@ -125,7 +127,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "keyring")) return result(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
   if (!strcmp(cmd, "add-key")) return result(syscall(SYS_add_key, "user", "tsbox-secprobe", "x", 1, KEY_SPEC_SESSION_KEYRING));
   if (!strcmp(cmd, "unshare-user")) return result(unshare(CLONE_NEWUSER));
-  if (!strcmp(cmd, "mount")) return result(mount("none", "/mnt", "tmpfs", 0, NULL));
+  if (!strcmp(cmd, "mount")) return result(mount("none", "/tmp", "tmpfs", 0, NULL));
   if (!strcmp(cmd, "session")) {
     printf("sid=%d pid=%d pgrp=%d\n", getsid(0), getpid(), getpgrp());
     return 0;
@@ -136,7 +138,7 @@ int main(int argc, char **argv) {
     ssize_t n = write(fd, argv[2], strlen(argv[2]));
     return result(n);
   }
-  if (!strcmp(cmd, "poll-exe") && argc > 2) return poll_exe(atol(argv[2]));
+  if (!strcmp(cmd, "poll-exe")) return poll_exe();
   if (!strcmp(cmd, "fds")) return list_fds();
   if (!strcmp(cmd, "join-keyring") && argc > 2) {
     if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "tsbox-test-caller") < 0) {
@@ -147,6 +149,6 @@ int main(int argc, char **argv) {
     perror("secprobe: exec");
     return 2;
   }
-  fprintf(stderr, "usage: secprobe keyring|add-key|unshare-user|mount|session|tty TEXT|poll-exe MS|fds|join-keyring CMD...\n");
+  fprintf(stderr, "usage: secprobe keyring|add-key|unshare-user|mount|session|tty TEXT|poll-exe|fds|join-keyring CMD...\n");
   return 2;
 }

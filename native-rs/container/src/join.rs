@@ -18,6 +18,7 @@ use crate::handoff::Pipes;
 use crate::host::Host;
 use crate::namespaces::{self, NamespaceKind};
 use crate::process_setup;
+use crate::seccomp::{Filter, Seccomp};
 use crate::spec::Process;
 use crate::sys::errno::{EINVAL, ENOENT, ENOMEM, ENOSYS, ESRCH};
 use crate::sys::process::{self, Forked};
@@ -162,6 +163,18 @@ pub fn join_namespaces(sys: &dyn Syscall, target: &Target) -> Result<(), Error> 
 /// Must be called from a single-threaded process: setns(CLONE_NEWUSER)
 /// refuses others, and the child uses std freely.
 pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Result<i32, Error> {
+    spawn_with(pid, process, None, on_fork)
+}
+
+/// `spawn`, with the container's seccomp profile (its `linux.seccomp`),
+/// which an exec'd process gets as the container's own processes did.
+pub fn spawn_with(
+    pid: i32,
+    process: &Process,
+    seccomp: Option<&Seccomp>,
+    on_fork: &mut dyn FnMut(i32),
+) -> Result<i32, Error> {
+    let filter = seccomp.map(Filter::compile).transpose()?;
     // From the fork until its execve our child is in the container's PID
     // namespace, a process of ours its root could open /proc/PID/exe of
     // (CVE-2019-5736): non-dumpable, those files need CAP_SYS_PTRACE over
@@ -176,7 +189,7 @@ pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Resul
     // The child is the first of ours in the container's PID namespace.
     let child = match process::clone_fork(0) {
         Ok(Forked::Child) => pipes.into_child().exec_after(process, |_| {
-            process_setup::apply(&LinuxSyscall, process, &host)
+            process_setup::apply(&LinuxSyscall, process, &host, filter.as_ref())
         }),
         Ok(Forked::Parent(child)) => child,
         Err(e) => {
@@ -302,6 +315,23 @@ mod tests {
         assert_eq!(fork_error(7, ENOMEM).kind, ErrorKind::NotRunning);
     }
 
+    /// Without no_new_privs, loading a filter takes CAP_SYS_ADMIN: it goes in
+    /// before the uid switch and capset drop it.
+    #[test]
+    fn filter_without_no_new_privs_goes_first() {
+        let spec = Spec::parse(&sample_json()).unwrap();
+        let mut process = spec.process;
+        process.no_new_privileges = false;
+        let filter = Filter::compile(spec.linux.seccomp.as_ref().unwrap()).unwrap();
+        let t = target(Some(3));
+        let sys = recorder();
+        process_setup::apply(&sys, &process, &t.host, Some(&filter)).unwrap();
+        let calls = sys.calls();
+        let at = |p: &str| calls.iter().position(|c| c.starts_with(p)).unwrap();
+        assert!(at("join_session_keyring") < at("seccomp") && at("seccomp") < at("setresgid"));
+        assert!(!calls.iter().any(|c| c == "no_new_privs"));
+    }
+
     /// The whole recorded sequence of an exec: namespaces (parent), then the
     /// process's own set-up (child), in the container's order.
     #[test]
@@ -311,7 +341,7 @@ mod tests {
         let t = target(Some(3));
         let sys = recorder();
         join_namespaces(&sys, &t).unwrap();
-        process_setup::apply(&sys, &process, &t.host).unwrap();
+        process_setup::apply(&sys, &process, &t.host, None).unwrap();
         let calls: Vec<String> = sys
             .calls()
             .into_iter()
@@ -327,10 +357,10 @@ mod tests {
                 "enter_dir /work/dir",
                 "setrlimit 7 1024 4096",
                 "keepcaps 1",
+                "join_session_keyring",
                 // setgroups is denied in the container's user namespace: not called.
                 "setresgid 0",
                 "setresuid 0",
-                "join_session_keyring",
                 "capset e=0x1 p=0x1 i=0x0",
                 "ambient_clear",
                 "no_new_privs",

@@ -8,6 +8,7 @@ use crate::host::{self, Host};
 use crate::idmap;
 use crate::namespaces::{self, NamespaceKind};
 use crate::paths::{self, Create, Owners, Source};
+use crate::seccomp::Filter;
 use crate::spec::Spec;
 use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
@@ -36,6 +37,7 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     // Bind sources are checked here, where file owners are seen as the host
     // sees them (see paths::Owners); the child reopens and compares.
     let sources = mounts::check_sources(&spec.mounts, &symlink_planters(&spec))?;
+    let filter = spec.linux.seccomp.as_ref().map(Filter::compile).transpose()?;
     let pipes = Pipes::open()?;
 
     // 1. New namespaces, all at once: the user namespace is created first by
@@ -51,7 +53,7 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
             // them (CVE-2019-5736). Not earlier: an unprivileged parent writes
             // our uid_map, which non-dumpable would give to root.
             cred::set_dumpable(false).step(|| "making the container process non-dumpable")?;
-            setup(&LinuxSyscall, &spec, &sources, &host)
+            setup(&LinuxSyscall, &spec, &sources, filter.as_ref(), &host)
         }),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
@@ -104,6 +106,7 @@ pub fn setup(
     sys: &dyn Syscall,
     spec: &Spec,
     sources: &[Option<Source>],
+    filter: Option<&Filter>,
     host: &Host,
 ) -> Result<(), Error> {
     let root = &spec.root.path;
@@ -139,7 +142,7 @@ pub fn setup(
     if spec.creates_namespace(NamespaceKind::Network) {
         network::loopback_up(sys)?;
     }
-    process_setup::apply(sys, &spec.process, host)
+    process_setup::apply(sys, &spec.process, host, filter)
 }
 
 #[cfg(test)]
@@ -194,7 +197,8 @@ mod tests {
 
         let spec = sample(&rootfs, &vol);
         let sys = RecordingSyscall::new(&rootfs);
-        setup(&sys, &spec, &sources(&spec), &host()).unwrap();
+        let filter = Filter::compile(spec.linux.seccomp.as_ref().unwrap()).unwrap();
+        setup(&sys, &spec, &sources(&spec), Some(&filter), &host()).unwrap();
 
         let nosuid_ro_bind = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_STRICTATIME;
         let ro_path =
@@ -227,14 +231,16 @@ mod tests {
             "enter_dir /work/dir".into(),
             "setrlimit 7 1024 4096".into(),
             "keepcaps 1".into(),
+            "join_session_keyring".into(),
             // setgroups is denied (single mapping): not called.
             "setresgid 0".into(),
             "setresuid 0".into(),
-            "join_session_keyring".into(),
             "capset e=0x1 p=0x1 i=0x0".into(),
             "ambient_clear".into(),
             "no_new_privs".into(),
             "pdeathsig 9".into(),
+            // With no_new_privs: the filter last, right before execve.
+            format!("seccomp {} instructions flags=0", filter.program.len()),
         ];
         let got = summary(&sys.calls());
         let host_dev = ["null", "zero", "full", "random", "urandom", "tty"]
@@ -278,7 +284,7 @@ mod tests {
         // Two layers: no fallback, a clear error.
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("type=overlay", EPERM);
-        let e = setup(&sys, &spec, &sources(&spec), &host()).unwrap_err();
+        let e = setup(&sys, &spec, &sources(&spec), None, &host()).unwrap_err();
         assert_eq!(
             e.message,
             "permission denied mounting overlay: Operation not permitted"
@@ -291,7 +297,7 @@ mod tests {
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("userxattr", EINVAL);
         sys.fail_when("type=overlay", EINVAL);
-        setup(&sys, &spec, &sources(&spec), &host()).unwrap();
+        setup(&sys, &spec, &sources(&spec), None, &host()).unwrap();
         let calls = sys.calls();
         assert!(
             calls[1].ends_with(",userxattr") && !calls[2].ends_with(",userxattr"),
@@ -331,7 +337,7 @@ mod tests {
         }];
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("type=sysfs", EPERM);
-        setup(&sys, &spec, &sources(&spec), &host()).unwrap();
+        setup(&sys, &spec, &sources(&spec), None, &host()).unwrap();
         let calls = sys.calls();
         assert_eq!(
             calls[1],

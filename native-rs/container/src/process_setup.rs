@@ -11,9 +11,19 @@ use crate::sys::consts::SIGKILL;
 use crate::sys::errno::{ELOOP, EXDEV};
 use crate::sys::Errno;
 use crate::syscall::Syscall;
+use crate::seccomp::{self, Filter};
 use crate::{caps, rlimits, terminal, user};
 
-pub fn apply(sys: &dyn Syscall, process: &Process, host: &Host) -> Result<(), Error> {
+/// `filter`: the container's seccomp filter, loaded as late as it can be:
+/// right before execve with no_new_privs; without it, loading needs
+/// CAP_SYS_ADMIN, so before the uid switch and capset (the calls after it
+/// must then pass the filter, as with runc).
+pub fn apply(
+    sys: &dyn Syscall,
+    process: &Process,
+    host: &Host,
+    filter: Option<&Filter>,
+) -> Result<(), Error> {
     // Nothing the helper holds reaches the program (CVE-2024-21626 was a
     // host directory's descriptor plus a cwd of /proc/self/fd/N).
     sys.cloexec_from(3)
@@ -37,17 +47,41 @@ pub fn apply(sys: &dyn Syscall, process: &Process, host: &Host) -> Result<(), Er
     caps::limit_bounding(sys, caps.bounding, host.last_cap)?;
     sys.set_keepcaps(true)
         .step(|| "keeping capabilities across the uid switch")?;
-    user::switch(sys, &process.user, host.setgroups_denied)?;
-    // After the switch, so the new keyring belongs to the container's user.
+    // Before any seccomp filter (which forbids keyctl). The process possesses
+    // its session keyring, whatever uid it switches to below.
     sys.join_session_keyring()
         .step(|| "joining a new session keyring")?;
+    let late = process.no_new_privileges;
+    if !late {
+        load_filter(sys, filter)?;
+    }
+    user::switch(sys, &process.user, host.setgroups_denied)?;
     caps::apply(sys, &caps, host.last_cap)?;
     if process.no_new_privileges {
         sys.set_no_new_privs().step(|| "setting no_new_privs")?;
     }
     // The uid switch cleared the parent-death signal.
     sys.set_pdeathsig(SIGKILL)
-        .step(|| "setting the parent-death signal")
+        .step(|| "setting the parent-death signal")?;
+    if late {
+        load_filter(sys, filter)?;
+    }
+    Ok(())
+}
+
+fn load_filter(sys: &dyn Syscall, filter: Option<&Filter>) -> Result<(), Error> {
+    let f = match filter {
+        Some(f) => f,
+        None => return Ok(()),
+    };
+    sys.load_seccomp(&f.program, f.flags).map_err(|e| {
+        let hint = if seccomp::unsupported(e) {
+            " (this kernel cannot filter system calls: run with --security-opt seccomp=unconfined)"
+        } else {
+            ""
+        };
+        Error::errno(format!("loading the seccomp filter{}", hint), e)
+    })
 }
 
 fn working_dir_error(cwd: &str, e: Errno) -> Error {

@@ -7,6 +7,7 @@ use crate::caps::{self, CapSets};
 use crate::json::{self, Json};
 use crate::namespaces::NamespaceKind;
 use crate::rlimits;
+use crate::seccomp::{self, Seccomp};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -118,6 +119,8 @@ pub struct Linux {
     pub gid_mappings: Vec<IdMapping>,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    /// None: no filter (seccomp=unconfined).
+    pub seccomp: Option<Seccomp>,
 }
 
 impl Spec {
@@ -294,7 +297,7 @@ impl Process {
 // Each reader takes the value (None when the key is absent or null) and the
 // JSON path to name in errors.
 
-fn expected(path: &str, what: &str) -> SpecError {
+pub(crate) fn expected(path: &str, what: &str) -> SpecError {
     SpecError {
         path: path.to_string(),
         message: format!("expected {}", what),
@@ -305,7 +308,7 @@ fn present(v: Option<&Json>) -> Option<&Json> {
     v.filter(|v| !v.is_null())
 }
 
-fn optional<'a, T>(
+pub(crate) fn optional<'a, T>(
     v: Option<&'a Json>,
     path: &str,
     read: fn(Option<&'a Json>, &str) -> Result<T>,
@@ -316,13 +319,13 @@ fn optional<'a, T>(
     }
 }
 
-fn object<'a>(v: Option<&'a Json>, path: &str) -> Result<&'a Json> {
+pub(crate) fn object<'a>(v: Option<&'a Json>, path: &str) -> Result<&'a Json> {
     present(v)
         .filter(|v| v.is_object())
         .ok_or_else(|| expected(path, "an object"))
 }
 
-fn string(v: Option<&Json>, path: &str) -> Result<String> {
+pub(crate) fn string(v: Option<&Json>, path: &str) -> Result<String> {
     present(v)
         .and_then(Json::as_str)
         .map(str::to_string)
@@ -355,7 +358,7 @@ fn rlimit_value(v: Option<&Json>, path: &str) -> Result<u64> {
     }
 }
 
-fn list<'a, T>(
+pub(crate) fn list<'a, T>(
     v: Option<&'a Json>,
     path: &str,
     item: fn(&'a Json, &str) -> Result<T>,
@@ -370,7 +373,7 @@ fn list<'a, T>(
         .collect()
 }
 
-fn optional_list<'a, T>(
+pub(crate) fn optional_list<'a, T>(
     v: Option<&'a Json>,
     path: &str,
     item: fn(&'a Json, &str) -> Result<T>,
@@ -381,7 +384,7 @@ fn optional_list<'a, T>(
     }
 }
 
-fn strings(v: Option<&Json>, path: &str) -> Result<Vec<String>> {
+pub(crate) fn strings(v: Option<&Json>, path: &str) -> Result<Vec<String>> {
     let items = present(v)
         .and_then(Json::as_array)
         .ok_or_else(|| expected(path, "an array of strings"))?;
@@ -392,7 +395,7 @@ fn strings(v: Option<&Json>, path: &str) -> Result<Vec<String>> {
         .ok_or_else(|| expected(path, "an array of strings"))
 }
 
-fn key(path: &str, k: &str) -> String {
+pub(crate) fn key(path: &str, k: &str) -> String {
     if path.is_empty() {
         k.to_string()
     } else {
@@ -535,6 +538,10 @@ fn parse_linux(l: &Json) -> Result<Linux> {
         gid_mappings: list(l.get("gidMappings"), "linux.gidMappings", id_mapping)?,
         masked_paths: strings(l.get("maskedPaths"), "linux.maskedPaths")?,
         readonly_paths: strings(l.get("readonlyPaths"), "linux.readonlyPaths")?,
+        seccomp: match present(l.get("seccomp")) {
+            None => None,
+            some => Some(seccomp::parse(some, "linux.seccomp")?),
+        },
     })
 }
 
@@ -609,6 +616,8 @@ pub(crate) mod tests {
             "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
             "maskedPaths": ["/proc/kcore"],
             "readonlyPaths": ["/proc/sys"],
+            "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+                        "syscalls": [{"names": ["read", "write", "execve", "exit_group"], "action": "SCMP_ACT_ALLOW"}]},
             "resources": {"memory": {"limit": 1}}
           }
         }"#

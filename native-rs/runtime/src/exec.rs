@@ -3,9 +3,10 @@
 //! status events and exit codes as `run`.
 
 use crate::helper::{self, Start};
-use container::error::Error;
 use container::join;
+use container::seccomp::Seccomp;
 use container::spec::Process;
+use container::Spec;
 use std::path::PathBuf;
 
 pub struct Options {
@@ -13,16 +14,32 @@ pub struct Options {
     pub pid: i32,
     /// An OCI `process` object (JSON).
     pub process: PathBuf,
+    /// The container's bundle: its config.json's `linux.seccomp` applies to
+    /// the exec'd process too.
+    pub bundle: Option<PathBuf>,
     pub status_fd: Option<i32>,
 }
 
+struct Input {
+    pid: i32,
+    process: Process,
+    seccomp: Option<Seccomp>,
+}
+
 pub fn exec(opts: Options) -> i32 {
-    let (pid, file) = (opts.pid, opts.process);
+    let (pid, file, bundle) = (opts.pid, opts.process, opts.bundle);
     helper::serve(Start {
         status_fd: opts.status_fd,
-        load: Box::new(move || Process::load(&file).map(|p| (pid, p)).map_err(Error::from)),
-        spawn: |(pid, process): &(i32, Process), on_fork: &mut dyn FnMut(i32)| {
-            join::spawn(*pid, process, on_fork)
+        load: Box::new(move || {
+            let process = Process::load(&file)?;
+            let seccomp = match bundle {
+                Some(b) => Spec::load(&b)?.linux.seccomp,
+                None => None,
+            };
+            Ok(Input { pid, process, seccomp })
+        }),
+        spawn: |input: &Input, on_fork: &mut dyn FnMut(i32)| {
+            join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), on_fork)
         },
     })
 }

@@ -2,7 +2,8 @@
 //! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
-//!   tsbox-runtime exec --pid PID --process FILE [--status-fd N]
+//!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N]
+//!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
 //!   tsbox-runtime probe
 //!   tsbox-runtime --version
 //!
@@ -15,6 +16,7 @@ mod run;
 mod signals;
 
 use container::probe::Probe;
+use container::seccomp;
 use container::sealed_exe;
 use container::status::StatusEvents;
 use container::sys::fd;
@@ -22,7 +24,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -38,6 +40,10 @@ fn main() {
         }
         (Some("run"), _) => match parse_run(&args[1..]) {
             Ok(opts) => protected(opts.status_fd).map_or_else(|c| c, |()| run::run(opts)),
+            Err(msg) => usage_error(&msg),
+        },
+        (Some("seccomp"), _) => match Flags::parse(&args[1..], &["--bundle"]).and_then(|mut f| f.required("--bundle", "seccomp")) {
+            Ok(bundle) => print_filter(&PathBuf::from(bundle)),
             Err(msg) => usage_error(&msg),
         },
         (Some("exec"), _) => match parse_exec(&args[1..]) {
@@ -64,6 +70,41 @@ fn protected(status_fd: Option<i32>) -> Result<(), i32> {
     Ok(())
 }
 
+/// The bundle's `linux.seccomp` compiled, as the kernel takes it (struct
+/// sock_filter array, native byte order) on stdout: to look at (`xxd`), or to
+/// give another sandbox the same filter (`bwrap --seccomp FD`).
+fn print_filter(bundle: &std::path::Path) -> i32 {
+    use std::io::Write;
+    let filter = container::Spec::load(bundle)
+        .map_err(container::Error::from)
+        .and_then(|spec| match &spec.linux.seccomp {
+            Some(s) => seccomp::Filter::compile(s),
+            None => Err(container::Error::setup("the bundle's spec has no linux.seccomp")),
+        });
+    match filter {
+        Ok(f) => {
+            let mut bytes = Vec::with_capacity(f.program.len() * 8);
+            for i in &f.program {
+                bytes.extend_from_slice(&i.code.to_ne_bytes());
+                bytes.push(i.jt);
+                bytes.push(i.jf);
+                bytes.extend_from_slice(&i.k.to_ne_bytes());
+            }
+            match std::io::stdout().write_all(&bytes) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("tsbox-runtime: writing the filter: {}", e);
+                    125
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("tsbox-runtime: {}", e.message);
+            e.exit_code()
+        }
+    }
+}
+
 fn usage_error(msg: &str) -> i32 {
     eprintln!("tsbox-runtime: {} ({})", msg, USAGE);
     125
@@ -78,7 +119,7 @@ fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
 }
 
 fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
-    let mut flags = Flags::parse(args, &["--pid", "--process", "--status-fd"])?;
+    let mut flags = Flags::parse(args, &["--pid", "--process", "--bundle", "--status-fd"])?;
     let pid = flags.required("--pid", "exec")?;
     let pid = pid
         .to_str()
@@ -91,6 +132,7 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
     Ok(exec::Options {
         pid,
         process: PathBuf::from(flags.required("--process", "exec")?),
+        bundle: flags.take("--bundle").map(PathBuf::from),
         status_fd: flags.status_fd()?,
     })
 }

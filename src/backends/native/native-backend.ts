@@ -51,7 +51,9 @@ export class NativeBackend implements Backend {
     const processFile = join(options.bundleDir, `exec-${randomHex(8)}.json`);
     writeFileSync(processFile, JSON.stringify(options.process));
     try {
-      return await this.runHelper(["exec", "--pid", String(options.container.pid), "--process", processFile], options.process, options);
+      // --bundle: the container's config.json, whose seccomp filter the exec'd process gets too.
+      const args = ["exec", "--pid", String(options.container.pid), "--process", processFile, "--bundle", options.bundleDir];
+      return await this.runHelper(args, options.process, options);
     } finally {
       rmSync(processFile, { force: true });
     }

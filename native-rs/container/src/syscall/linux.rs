@@ -1,5 +1,6 @@
 use super::Syscall;
 use crate::paths::{self, Resolved};
+use crate::seccomp::{self, SockFilter};
 use crate::sys::errno::ESTALE;
 use crate::sys::{cred, fd, keyring, mount, net, process, tty, Errno};
 use std::os::raw::{c_int, c_ulong};
@@ -48,6 +49,9 @@ impl Syscall for LinuxSyscall {
     }
     fn join_session_keyring(&self) -> Result<(), Errno> {
         keyring::join_new_session()
+    }
+    fn load_seccomp(&self, program: &[SockFilter], flags: u32) -> Result<(), Errno> {
+        seccomp::load(program, flags)
     }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
         mount::pivot_root(new_root, put_old)

@@ -11,6 +11,7 @@ pub use linux::LinuxSyscall;
 pub use recording::RecordingSyscall;
 
 use crate::paths::Resolved;
+use crate::seccomp::SockFilter;
 use crate::sys::Errno;
 use std::os::raw::{c_int, c_ulong};
 use std::path::Path;
@@ -45,6 +46,8 @@ pub trait Syscall {
     fn cloexec_from(&self, fd: c_int) -> Result<(), Errno>;
     /// KEYCTL_JOIN_SESSION_KEYRING: a new, empty session keyring.
     fn join_session_keyring(&self) -> Result<(), Errno>;
+    /// seccomp(SECCOMP_SET_MODE_FILTER) with a compiled program.
+    fn load_seccomp(&self, program: &[SockFilter], flags: u32) -> Result<(), Errno>;
     fn sethostname(&self, name: &str) -> Result<(), Errno>;
     fn set_link_up(&self, name: &str) -> Result<(), Errno>;
     fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> Result<(), Errno>;

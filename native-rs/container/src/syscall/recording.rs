@@ -1,6 +1,7 @@
 use super::Syscall;
 use crate::namespaces;
 use crate::paths::Resolved;
+use crate::seccomp::SockFilter;
 use crate::sys::Errno;
 use std::cell::RefCell;
 use std::os::raw::{c_int, c_ulong};
@@ -133,6 +134,9 @@ impl Syscall for RecordingSyscall {
     }
     fn join_session_keyring(&self) -> Result<(), Errno> {
         self.record("join_session_keyring".to_string())
+    }
+    fn load_seccomp(&self, program: &[SockFilter], flags: u32) -> Result<(), Errno> {
+        self.record(format!("seccomp {} instructions flags={}", program.len(), flags))
     }
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
         self.record(format!("sethostname {}", name))

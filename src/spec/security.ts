@@ -1,0 +1,56 @@
+/**
+ * The security part of a container's spec from what the user asked:
+ * capabilities (docker's --cap-add/--cap-drop), the seccomp filter
+ * (docker's default profile, none, or the user's profile) and
+ * no_new_privs. Pure: the caller says which architecture and kernel the
+ * container runs on.
+ */
+import { UsageError } from "../errors.js";
+import { tweakCapabilities } from "./capabilities.js";
+import type { Capabilities, LinuxSeccomp } from "./container-spec.js";
+import { DEFAULT_CAPABILITIES } from "./defaults.js";
+import type { RunOptions } from "./run-options.js";
+import { DEFAULT_SECCOMP_PROFILE } from "./seccomp/default-profile.js";
+import { checkDockerProfile, toOciSeccomp } from "./seccomp/docker-profile.js";
+
+export interface SecurityTarget {
+  /** Go's architecture name, as docker profiles use it: "amd64", "386". */
+  arch: string;
+  /** Kernel release (for profile entries with minKernel). */
+  kernel: string;
+}
+
+export interface SecuritySettings {
+  capabilities: Capabilities;
+  /** Absent: no filter. */
+  seccomp?: LinuxSeccomp;
+  noNewPrivileges: boolean;
+}
+
+type SecurityOptions = Pick<RunOptions, "capAdd" | "capDrop" | "seccomp" | "noNewPrivileges">;
+
+export function securitySettings(options: SecurityOptions, target: SecurityTarget): SecuritySettings {
+  const caps = tweakCapabilities(DEFAULT_CAPABILITIES, options.capAdd ?? [], options.capDrop ?? []);
+  const capabilities: Capabilities = { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] };
+  if (options.noNewPrivileges !== undefined && typeof options.noNewPrivileges !== "boolean") {
+    throw new UsageError("noNewPrivileges must be true or false");
+  }
+  const profile = seccompProfile(options.seccomp);
+  return {
+    capabilities,
+    ...(profile ? { seccomp: toOciSeccomp(profile, { arch: target.arch, caps, kernel: target.kernel }) } : {}),
+    noNewPrivileges: options.noNewPrivileges ?? true,
+  };
+}
+
+function seccompProfile(option: SecurityOptions["seccomp"]) {
+  if (option === undefined || option === "default") return DEFAULT_SECCOMP_PROFILE;
+  if (option === "unconfined") return undefined;
+  if (typeof option === "string") throw new UsageError(`seccomp: expected "default", "unconfined" or a profile object, got "${option}"`);
+  return checkDockerProfile(option, "(the seccomp option)");
+}
+
+/** Node's process.arch → Go's name (docker profiles speak Go). */
+export function goArch(nodeArch: string): string {
+  return ({ x64: "amd64", ia32: "386", arm64: "arm64", arm: "arm" } as Record<string, string>)[nodeArch] ?? nodeArch;
+}

@@ -1,0 +1,127 @@
+/**
+ * The security part of the spec, without containers (fast tier): docker's
+ * capability arithmetic, docker's seccomp profile translated for a
+ * container's capabilities and kernel, the --security-opt forms, the
+ * working-directory rule, and the name tables TS and Rust must agree on.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { ALL_CAPABILITIES, tweakCapabilities } from "../src/spec/capabilities.js";
+import { DEFAULT_CAPABILITIES } from "../src/spec/defaults.js";
+import { DEFAULT_SECCOMP_PROFILE } from "../src/spec/seccomp/default-profile.js";
+import { checkDockerProfile, compareVersions, toOciSeccomp } from "../src/spec/seccomp/docker-profile.js";
+import { securitySettings } from "../src/spec/security.js";
+import { securityOptions } from "../src/cli/run-flags.js";
+import { validateSpec } from "../src/spec/validate.js";
+import type { ContainerSpec } from "../src/spec/container-spec.js";
+
+const repo = (p: string) => readFileSync(fileURLToPath(new URL(`../${p}`, import.meta.url)), "utf8");
+const amd64 = { arch: "amd64", kernel: "6.1.0-18-amd64" };
+
+/** Every name the OCI seccomp object allows unconditionally. */
+function allowed(caps: string[], target = amd64): Set<string> {
+  const oci = toOciSeccomp(DEFAULT_SECCOMP_PROFILE, { ...target, caps });
+  return new Set(oci.syscalls!.filter((s) => s.action === "SCMP_ACT_ALLOW" && !s.args).flatMap((s) => s.names));
+}
+
+describe("capabilities", () => {
+  it("follows docker's --cap-add/--cap-drop rules", () => {
+    assert.deepEqual(tweakCapabilities(DEFAULT_CAPABILITIES), ALL_CAPABILITIES.filter((c) => DEFAULT_CAPABILITIES.includes(c)));
+    assert.deepEqual(tweakCapabilities(DEFAULT_CAPABILITIES, [], ["ALL"]), []);
+    assert.deepEqual(tweakCapabilities(DEFAULT_CAPABILITIES, ["kill", "NET_ADMIN"], ["all"]), ["CAP_KILL", "CAP_NET_ADMIN"]);
+    assert.equal(tweakCapabilities(DEFAULT_CAPABILITIES, ["ALL"], ["SYS_ADMIN"]).length, ALL_CAPABILITIES.length - 1);
+    const tweaked = tweakCapabilities(DEFAULT_CAPABILITIES, ["CAP_SYS_PTRACE"], ["chown", "sys_ptrace"]);
+    assert.ok(tweaked.includes("CAP_SYS_PTRACE"), "an add wins over a drop");
+    assert.ok(!tweaked.includes("CAP_CHOWN"));
+    assert.throws(() => tweakCapabilities(DEFAULT_CAPABILITIES, ["CAP_NOPE"]), /unknown capability: "CAP_NOPE"/);
+  });
+
+  it("names the same capabilities as the runtime, in the kernel's order", () => {
+    const rust = [...repo("native-rs/container/src/caps.rs").matchAll(/^\s+"(CAP_[A-Z_]+)",$/gm)].map((m) => m[1]);
+    assert.deepEqual(rust, [...ALL_CAPABILITIES]);
+  });
+});
+
+describe("seccomp profiles", () => {
+  it("translates docker's default profile for the container's capabilities", () => {
+    const plain = allowed([...DEFAULT_CAPABILITIES]);
+    for (const name of ["read", "execve", "socketpair"]) assert.ok(plain.has(name), name);
+    for (const name of ["keyctl", "add_key", "request_key", "mount", "unshare", "setns", "bpf", "reboot", "init_module"]) {
+      assert.ok(!plain.has(name), `${name} is not allowed by default`);
+    }
+    assert.ok(plain.has("chroot"), "CAP_SYS_CHROOT is a default capability");
+    assert.ok(plain.has("ptrace"), "ptrace from kernel 4.8 on");
+    assert.ok(!allowed([...DEFAULT_CAPABILITIES], { arch: "amd64", kernel: "4.4.0" }).has("ptrace"));
+    const admin = allowed([...DEFAULT_CAPABILITIES, "CAP_SYS_ADMIN"]);
+    for (const name of ["mount", "unshare", "setns", "clone", "clone3"]) assert.ok(admin.has(name), `${name} with CAP_SYS_ADMIN`);
+    // Without CAP_SYS_ADMIN: clone only without namespace flags, clone3 ENOSYS.
+    const oci = toOciSeccomp(DEFAULT_SECCOMP_PROFILE, { ...amd64, caps: [...DEFAULT_CAPABILITIES] });
+    assert.deepEqual(
+      oci.syscalls!.find((s) => s.names.includes("clone")),
+      { names: ["clone"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 0x7e020000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }] },
+    );
+    assert.deepEqual(oci.syscalls!.find((s) => s.names.includes("clone3")), { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: 38 });
+    assert.deepEqual(oci.architectures, ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
+    assert.equal(oci.syscalls!.filter((s) => s.names.includes("personality")).length, 5);
+    assert.ok(allowed([...DEFAULT_CAPABILITIES], { arch: "386", kernel: "6.1" }).has("modify_ldt"));
+    assert.ok(!allowed([...DEFAULT_CAPABILITIES], { arch: "386", kernel: "6.1" }).has("arch_prctl"));
+  });
+
+  it("names only system calls the runtime's tables know (recv and send exist on other architectures)", () => {
+    const known = new Set([...repo("native-rs/container/src/seccomp/syscalls.rs").matchAll(/\("([a-z0-9_]+)", \d+\)/g)].map((m) => m[1]));
+    const names = DEFAULT_SECCOMP_PROFILE.syscalls!.flatMap((s) => s.names ?? []);
+    assert.deepEqual([...new Set(names.filter((n) => !known.has(n)))], ["recv", "send"]);
+  });
+
+  it("checks a user's profile and names what is wrong", () => {
+    const bad = (value: unknown) => () => checkDockerProfile(value, "p.json");
+    assert.throws(bad([]), /invalid seccomp profile p\.json: the profile: must be a JSON object/);
+    assert.throws(bad({ defaultAction: "SCMP_ACT_NOTIFY" }), /defaultAction: SCMP_ACT_NOTIFY needs a listener/);
+    assert.throws(bad({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ action: "SCMP_ACT_ALLOW" }] }), /syscalls\[0\]: names no syscall/);
+    assert.throws(bad({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["x"], action: "SCMP_ACT_ALLOW", args: [{ index: 0, value: 2 ** 60, op: "SCMP_CMP_EQ" }] }] }), /args\[0\]\.value/);
+    // The old single-name form and architectures list still work.
+    const old = checkDockerProfile({ defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"], syscalls: [{ name: "read", action: "SCMP_ACT_ALLOW", args: null }] }, "old.json");
+    assert.deepEqual(toOciSeccomp(old, { ...amd64, caps: [] }), {
+      defaultAction: "SCMP_ACT_ERRNO",
+      architectures: ["SCMP_ARCH_X86_64"],
+      syscalls: [{ names: ["read"], action: "SCMP_ACT_ALLOW" }],
+    });
+    assert.ok(compareVersions("6.18.44-fc", "4.8") > 0 && compareVersions("4.8", "4.8") === 0 && compareVersions("4.4.0", "4.8") < 0);
+  });
+});
+
+describe("security options", () => {
+  it("reads docker's --security-opt forms", () => {
+    assert.deepEqual(securityOptions(["seccomp=unconfined", "no-new-privileges"]), { seccomp: "unconfined", noNewPrivileges: true });
+    assert.deepEqual(securityOptions(["seccomp:unconfined", "no-new-privileges:false"]), { seccomp: "unconfined", noNewPrivileges: false });
+    assert.throws(() => securityOptions(["apparmor=unconfined"]), /invalid --security-opt apparmor=unconfined/);
+    assert.throws(() => securityOptions(["no-new-privileges=maybe"]), /takes true or false/);
+    assert.throws(() => securityOptions(["seccomp=/no/such/profile.json"]), /cannot read seccomp profile \/no\/such\/profile\.json: ENOENT/);
+  });
+
+  it("gives every container docker's filter and no_new_privs unless told otherwise", () => {
+    const d = securitySettings({}, amd64);
+    assert.equal(d.noNewPrivileges, true);
+    assert.equal(d.seccomp?.defaultAction, "SCMP_ACT_ERRNO");
+    assert.deepEqual(d.capabilities.bounding, d.capabilities.effective);
+    assert.equal(securitySettings({ seccomp: "unconfined" }, amd64).seccomp, undefined);
+    assert.equal(securitySettings({ noNewPrivileges: false }, amd64).noNewPrivileges, false);
+    assert.throws(() => securitySettings({ seccomp: "strict" as "default" }, amd64), /expected "default", "unconfined" or a profile/);
+  });
+
+  it("refuses a working directory that is a /proc magic link", () => {
+    const spec = (cwd: string): ContainerSpec => ({
+      ociVersion: "1.0.2",
+      process: { terminal: false, user: { uid: 0, gid: 0 }, args: ["true"], env: [], cwd, noNewPrivileges: true },
+      root: { path: "/r", readonly: false },
+      mounts: [],
+      linux: { namespaces: [{ type: "mount" }], uidMappings: [], gidMappings: [], maskedPaths: [], readonlyPaths: [] },
+    });
+    for (const cwd of ["/proc/self/fd/3", "/proc/1/cwd", "/proc/thread-self/root/etc", "/proc//self/fd", "/proc/12/task/13/fd/0"]) {
+      assert.throws(() => validateSpec(spec(cwd)), /process\.cwd: the working directory .* is a link to an open file under \/proc/, cwd);
+    }
+    for (const cwd of ["/proc", "/proc/sys", "/srv/fd/3", "/proc/self-made"]) validateSpec(spec(cwd));
+  });
+});
