@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { fmtMs, fmtRatio } from "./lib/stats.js";
 import { ensureUser } from "../test/helpers/identities.js";
 import { buildSpec } from "../src/spec/from-options.js";
+import type { ImageConfig } from "../src/image/oci.js";
 import { securitySettings, goArch } from "../src/spec/security.js";
 import { release } from "node:os";
 
@@ -51,6 +52,8 @@ process.on("exit", () => {
   }
   rmSync(work, { recursive: true, force: true });
 });
+// Interrupted: still clean up (the exit handler runs on process.exit, not on a signal's default action).
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => process.exit(130));
 
 const people: Who[] = [];
 if (isRoot) people.push({ name: "root", uid: 0, gid: 0, home: join(work, "root") });
@@ -131,7 +134,7 @@ async function prepareSecurity(who: Who, rootfs: string, crunBundle: string): Pr
     const spec = await buildSpec({
       id: `bench${name.replace(/[^a-z]/g, "")}`,
       options: { image: "busybox", cmd: ["/bin/true"], seccomp },
-      image: { config: {} } as never,
+      image: { config: {} } as ImageConfig,
       layers: [rootfs],
       bundle: paths,
       host: { uid: who.uid, gid: who.gid },

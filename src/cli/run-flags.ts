@@ -22,6 +22,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "cap-add", value: true, repeat: true },
   { name: "cap-drop", value: true, repeat: true },
   { name: "security-opt", value: true, repeat: true },
+  { name: "userns", value: true },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -46,6 +47,8 @@ Options:
       --cap-drop CAP     Drop a capability (ALL: all but the added ones)
       --security-opt OPT seccomp=unconfined, seccomp=PROFILE.json (docker's format),
                          no-new-privileges[=true|false] (default true)
+      --userns auto      As root: the container's ids are subordinate ids of its
+                         own (the "containers" range of /etc/subuid), not the host's
 `;
 
 export interface RunRequest {
@@ -92,6 +95,11 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const capDrop = allValues(flags, "cap-drop");
   if (capAdd.length > 0) options.capAdd = capAdd;
   if (capDrop.length > 0) options.capDrop = capDrop;
+  const userns = lastValue(flags, "userns");
+  if (userns !== undefined) {
+    if (userns !== "auto") throw new UsageError(`invalid --userns ${userns}: tsbox knows --userns=auto`);
+    options.userns = "auto";
+  }
   const backend = lastValue(flags, "backend");
   return { options, interactive: flags.bools.has("interactive"), tty: flags.bools.has("tty"), ...(backend !== undefined ? { backend } : {}) };
 }

@@ -93,6 +93,13 @@ export interface LinuxSpec {
   resources?: Record<string, unknown>;
   /** The system-call filter (OCI's form); absent: none (seccomp=unconfined). */
   seccomp?: LinuxSeccomp;
+  /**
+   * tsbox extension (`--userns=auto`), instead of uidMappings/gidMappings:
+   * the runtime maps container ids 0..size-1 onto a slice of these host
+   * ranges that no running container holds, and shows the image layers and
+   * volumes through idmapped mounts.
+   */
+  usernsAuto?: { size: number; uids: { start: number; count: number }; gids: { start: number; count: number } };
 }
 
 // --- seccomp (OCI runtime spec `linux.seccomp`; native-rs/container/src/seccomp/config.rs reads it)

@@ -11,6 +11,7 @@ import { type HostIdentity, idMappings } from "./id-mappings.js";
 import type { RunOptions, VolumeOption } from "./run-options.js";
 import { goArch, securitySettings } from "./security.js";
 import { resolveUser } from "./user.js";
+import { usernsAuto } from "./userns-auto.js";
 import { isMapped, validateSpec } from "./validate.js";
 
 export interface SpecInputs {
@@ -33,7 +34,10 @@ export interface SpecInputs {
 export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const { id, options, image, layers, bundle, host } = inputs;
   const imageConfig = image.config ?? {};
-  const maps = idMappings(host);
+  if (options.userns !== undefined && options.userns !== "auto") throw new TsboxError(`userns: expected "auto", got "${String(options.userns)}"`, { code: "usage" });
+  const auto = options.userns === "auto" ? usernsAuto(host) : undefined;
+  // With --userns=auto the runtime picks the host ids; inside, 0..size-1 exist.
+  const maps = auto ? { uidMappings: [{ containerID: 0, hostID: 0, size: auto.size }], gidMappings: [{ containerID: 0, hostID: 0, size: auto.size }] } : idMappings(host);
 
   const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers);
   const hostname = options.hostname ?? id.slice(0, 12);
@@ -51,7 +55,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
         uid: user.uid,
         gid: user.gid,
         // A single-id mapping means setgroups=deny: supplementary groups cannot be set.
-        ...(maps.gidMappings.length > 1 || host.uid === 0 ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
+        ...(maps.gidMappings.length > 1 || host.uid === 0 || auto ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
       },
       args,
       env: envList(env),
@@ -69,8 +73,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     mounts: [...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(await volumeMounts(options.volumes ?? []))],
     linux: {
       namespaces: [...CONTAINER_NAMESPACES],
-      uidMappings: maps.uidMappings,
-      gidMappings: maps.gidMappings,
+      ...(auto ? { uidMappings: [], gidMappings: [], usernsAuto: auto } : { uidMappings: maps.uidMappings, gidMappings: maps.gidMappings }),
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
       ...(security.seccomp ? { seccomp: security.seccomp } : {}),

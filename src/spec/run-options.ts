@@ -44,6 +44,11 @@ export interface RunOptions {
   seccomp?: "default" | "unconfined" | DockerSeccompProfile;
   /** no_new_privs: setuid binaries and file capabilities grant nothing. Default true. */
   noNewPrivileges?: boolean;
+  /**
+   * `"auto"`: the container's root is a subordinate id of its own, not the
+   * host's root (tsbox as root only; see docs/security.md).
+   */
+  userns?: "auto";
 }
 
 export interface VolumeOption {

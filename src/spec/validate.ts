@@ -116,7 +116,19 @@ function validateLinux(spec: ContainerSpec): void {
   });
   validateMappings(l.uidMappings, "linux.uidMappings");
   validateMappings(l.gidMappings, "linux.gidMappings");
-  if (seen.has("user")) {
+  if (l.usernsAuto !== undefined) {
+    const a = l.usernsAuto;
+    if (!seen.has("user")) fail("linux.usernsAuto", "needs a user namespace");
+    if (l.uidMappings.length > 0 || l.gidMappings.length > 0) fail("linux.usernsAuto", "takes the place of uidMappings and gidMappings");
+    positiveInt(a.size, "linux.usernsAuto.size");
+    for (const k of ["uids", "gids"] as const) {
+      id(a[k]?.start, `linux.usernsAuto.${k}.start`);
+      if (!Number.isInteger(a[k].count) || a[k].count < a.size) fail(`linux.usernsAuto.${k}.count`, `must hold at least ${a.size} ids`);
+    }
+    const { uid, gid } = spec.process.user;
+    if (uid >= a.size) fail("process.user.uid", `uid ${uid} is outside the ${a.size} ids of --userns=auto`);
+    if (gid >= a.size) fail("process.user.gid", `gid ${gid} is outside the ${a.size} ids of --userns=auto`);
+  } else if (seen.has("user")) {
     if (l.uidMappings.length === 0) fail("linux.uidMappings", "a user namespace needs at least one mapping");
     if (l.gidMappings.length === 0) fail("linux.gidMappings", "a user namespace needs at least one mapping");
     const { uid, gid, additionalGids = [] } = spec.process.user;

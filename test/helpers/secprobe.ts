@@ -19,7 +19,9 @@ export function secprobeDir(arch: "x64" | "ia32" = "x64"): string {
   if (existing) return existing;
   const dir = mkdtempSync(join(tmpdir(), `secprobe-${arch}-`));
   chmodSync(dir, 0o755);
-  execFileSync("gcc", [...(arch === "ia32" ? ["-m32"] : []), "-static", "-O2", "-o", join(dir, "secprobe"), source], { stdio: ["ignore", "ignore", "inherit"] });
+  // Debian's gcc-multilib has no i386 <asm/*.h>; the x86_64 ones serve both (they switch on __i386__).
+  const m32 = arch === "ia32" ? ["-m32", "-idirafter", "/usr/include/x86_64-linux-gnu"] : [];
+  execFileSync("gcc", [...m32, "-static", "-O2", "-o", join(dir, "secprobe"), source], { stdio: ["ignore", "ignore", "inherit"] });
   built.set(arch, dir);
   return dir;
 }

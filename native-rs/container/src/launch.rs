@@ -14,8 +14,9 @@ use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
 use crate::sys::{cred, fd, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
-use crate::{masked, mounts, network, pivot, process_setup, rootfs};
+use crate::{idmapped, masked, mounts, network, pivot, process_setup, rootfs};
 use std::os::raw::c_int;
+use std::path::PathBuf;
 
 /// Starts the container process described by `spec` and returns its host pid
 /// once its execve has succeeded. `on_clone` runs in the parent right after
@@ -33,11 +34,8 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     let mut spec = spec.clone();
     spec.root.path = std::fs::canonicalize(&spec.root.path)
         .step(|| format!("root.path {}", spec.root.path.display()))?;
+    let prepared = prepare(&mut spec)?;
     let mut host = Host::detect(&spec);
-    // Bind sources are checked here, where file owners are seen as the host
-    // sees them (see paths::Owners); the child reopens and compares.
-    let sources = mounts::check_sources(&spec.mounts, &symlink_planters(&spec))?;
-    let filter = spec.linux.seccomp.as_ref().map(Filter::compile).transpose()?;
     let pipes = Pipes::open()?;
 
     // 1. New namespaces, all at once: the user namespace is created first by
@@ -53,7 +51,12 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
             // them (CVE-2019-5736). Not earlier: an unprivileged parent writes
             // our uid_map, which non-dumpable would give to root.
             cred::set_dumpable(false).step(|| "making the container process non-dumpable")?;
-            setup(&LinuxSyscall, &spec, &sources, filter.as_ref(), &host)
+            if spec.linux.userns_auto.is_some() {
+                let mut spec = spec.clone();
+                idmapped::become_container_root(&mut spec)?;
+                return setup(&LinuxSyscall, &spec, &prepared, &host);
+            }
+            setup(&LinuxSyscall, &spec, &prepared, &host)
         }),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
@@ -68,6 +71,43 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     //    the child checks it to know we are still alive right before execve.
     let ready = idmap::write_mappings(pid, &spec).and_then(|()| parent.release());
     parent.verdict(pid, ready).map(|()| pid)
+}
+
+/// What the parent prepares before clone for the child's [`setup`].
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// The spec's bind sources as `mounts::check_sources` found them, by
+    /// mount index (with idmapped clones under --userns=auto).
+    pub sources: Vec<Option<Source>>,
+    /// The compiled `linux.seccomp`.
+    pub filter: Option<Filter>,
+    /// Idmapped clones of the image layers and the directories to attach them
+    /// on, which the spec's overlay names as its lower layers (--userns=auto).
+    pub lowers: Vec<(c_int, PathBuf)>,
+}
+
+/// In the parent, before clone: the id slice of --userns=auto, bind sources
+/// checked where file owners are seen as the host sees them (paths::Owners;
+/// the child reopens and compares), the seccomp program, idmapped mounts.
+fn prepare(spec: &mut Spec) -> Result<Prepared, Error> {
+    if let Some(auto) = spec.linux.userns_auto {
+        let slot = auto.claim()?;
+        let (uids, gids) = auto.mappings(slot);
+        spec.linux.uid_mappings = uids;
+        spec.linux.gid_mappings = gids;
+    }
+    let mut sources = mounts::check_sources(&spec.mounts, &symlink_planters(spec))?;
+    let filter = spec.linux.seccomp.as_ref().map(Filter::compile).transpose()?;
+    let lowers = if spec.linux.userns_auto.is_some() {
+        idmapped::prepare(spec, &mut sources)?
+    } else {
+        Vec::new()
+    };
+    Ok(Prepared {
+        sources,
+        filter,
+        lowers,
+    })
 }
 
 /// Whose files this container's processes can write: the host side of its
@@ -101,24 +141,24 @@ fn wait_for_id_maps(sync_r: c_int) {
 }
 
 /// Child side, steps 3–7 of the setup order, ending right before execve.
-/// `sources`: the spec's bind sources as `mounts::check_sources` found them.
-pub fn setup(
-    sys: &dyn Syscall,
-    spec: &Spec,
-    sources: &[Option<Source>],
-    filter: Option<&Filter>,
-    host: &Host,
-) -> Result<(), Error> {
+pub fn setup(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -> Result<(), Error> {
     let root = &spec.root.path;
 
-    // 3. Nothing below may propagate to the host's mounts. Then the image.
+    // 3. Nothing below may propagate to the host's mounts. Then the image
+    //    (its layers idmapped first under --userns=auto).
     rootfs::make_private(sys)?;
+    for (tree, dir) in &prepared.lowers {
+        let at = paths::open_source(&dir.display().to_string(), &Owners::everyone())
+            .step(|| format!("attaching an idmapped layer on {}", dir.display()))?;
+        sys.move_mount(*tree, &at)
+            .step(|| format!("attaching an idmapped layer on {}", dir.display()))?;
+    }
     rootfs::mount_root(sys, &spec.root, host)?;
 
     // 4. The spec's mounts, destinations resolved inside the root so a
     //    symlink in the image cannot send a mount onto the host; sources
     //    are the files the parent checked.
-    mounts::mount_all(sys, root, &spec.mounts, sources, host, spec.process.terminal)?;
+    mounts::mount_all(sys, root, &spec.mounts, &prepared.sources, host, spec.process.terminal)?;
     // The cwd is created the same way (it may lie in a volume just mounted).
     paths::open_in_root(root, &spec.process.cwd, Create::Dir)
         .step(|| format!("creating the working directory {}", spec.process.cwd))?;
@@ -142,7 +182,7 @@ pub fn setup(
     if spec.creates_namespace(NamespaceKind::Network) {
         network::loopback_up(sys)?;
     }
-    process_setup::apply(sys, &spec.process, host, filter)
+    process_setup::apply(sys, &spec.process, host, prepared.filter.as_ref())
 }
 
 #[cfg(test)]
@@ -164,6 +204,13 @@ mod tests {
 
     fn sources(spec: &Spec) -> Vec<Option<Source>> {
         mounts::check_sources(&spec.mounts, &symlink_planters(spec)).unwrap()
+    }
+
+    fn unfiltered(spec: &Spec) -> Prepared {
+        Prepared {
+            sources: sources(spec),
+            ..Prepared::default()
+        }
     }
 
     fn host() -> Host {
@@ -198,7 +245,12 @@ mod tests {
         let spec = sample(&rootfs, &vol);
         let sys = RecordingSyscall::new(&rootfs);
         let filter = Filter::compile(spec.linux.seccomp.as_ref().unwrap()).unwrap();
-        setup(&sys, &spec, &sources(&spec), Some(&filter), &host()).unwrap();
+        let prepared = Prepared {
+            sources: sources(&spec),
+            filter: Some(filter.clone()),
+            lowers: Vec::new(),
+        };
+        setup(&sys, &spec, &prepared, &host()).unwrap();
 
         let nosuid_ro_bind = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_STRICTATIME;
         let ro_path =
@@ -284,7 +336,7 @@ mod tests {
         // Two layers: no fallback, a clear error.
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("type=overlay", EPERM);
-        let e = setup(&sys, &spec, &sources(&spec), None, &host()).unwrap_err();
+        let e = setup(&sys, &spec, &unfiltered(&spec), &host()).unwrap_err();
         assert_eq!(
             e.message,
             "permission denied mounting overlay: Operation not permitted"
@@ -297,7 +349,7 @@ mod tests {
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("userxattr", EINVAL);
         sys.fail_when("type=overlay", EINVAL);
-        setup(&sys, &spec, &sources(&spec), None, &host()).unwrap();
+        setup(&sys, &spec, &unfiltered(&spec), &host()).unwrap();
         let calls = sys.calls();
         assert!(
             calls[1].ends_with(",userxattr") && !calls[2].ends_with(",userxattr"),
@@ -337,7 +389,7 @@ mod tests {
         }];
         let sys = RecordingSyscall::new(&rootfs);
         sys.fail_when("type=sysfs", EPERM);
-        setup(&sys, &spec, &sources(&spec), None, &host()).unwrap();
+        setup(&sys, &spec, &unfiltered(&spec), &host()).unwrap();
         let calls = sys.calls();
         assert_eq!(
             calls[1],

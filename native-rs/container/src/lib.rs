@@ -14,6 +14,7 @@ pub mod exec;
 pub mod handoff;
 pub mod host;
 pub mod idmap;
+pub mod idmapped;
 pub mod join;
 pub mod json;
 pub mod launch;
@@ -35,6 +36,7 @@ pub mod sys;
 pub mod syscall;
 pub mod terminal;
 pub mod user;
+pub mod userns_auto;
 
 pub use error::{Error, ErrorKind};
 pub use spec::Spec;

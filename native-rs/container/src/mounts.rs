@@ -181,18 +181,27 @@ fn mount_one(
     let opts = parse_options(&m.options);
     let bind_step = || format!("bind-mounting {} on {}", m.source, m.destination);
     let source = match (is_bind(m, &opts), checked) {
+        // An idmapped clone was checked against the source by the parent; the
+        // container's root could not even look the path up.
+        (true, Some(Source { idmapped: Some(tree), path, .. })) => {
+            let copy = crate::sys::fd::dup(*tree).step(bind_step)?;
+            Some(Resolved::adopt(copy, path.clone()))
+        }
         (true, Some(c)) => Some(c.reopen().step(bind_step)?),
         (true, None) => return Err(Error::setup(format!("{}: the source was not checked", bind_step()))),
         (false, _) => None,
     };
+    let idmapped = checked.and_then(|c| c.idmapped);
     let create = match &source {
         Some(s) if !s.metadata().step(bind_step)?.is_dir() => Create::File,
         _ => Create::Dir,
     };
     let target = paths::open_in_root(root, &m.destination, create)
         .step(|| format!("creating mount point {}", m.destination))?;
-    match &source {
-        Some(src) => sys
+    match (&source, idmapped) {
+        // The parent's idmapped clone of the checked source, attached here.
+        (Some(_), Some(tree)) => sys.move_mount(tree, &target).step(bind_step)?,
+        (Some(src), None) => sys
             .mount(
                 Some(&src.proc_path()),
                 &target.proc_path(),
@@ -201,7 +210,7 @@ fn mount_one(
                 None,
             )
             .step(bind_step)?,
-        None => mount_fs(sys, root, m, &target, &opts, host)?,
+        (None, _) => mount_fs(sys, root, m, &target, &opts, host)?,
     }
     // What follows acts on the new mount, which the descriptor (on the mount
     // point, under it) does not reach: look the destination up again.

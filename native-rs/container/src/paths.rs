@@ -59,6 +59,11 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// Takes ownership of `fd`, found at `path`.
+    pub fn adopt(fd: c_int, path: PathBuf) -> Resolved {
+        Resolved { fd, path }
+    }
+
     pub fn fd(&self) -> c_int {
         self.fd
     }
@@ -207,6 +212,9 @@ pub struct Source {
     pub path: PathBuf,
     dev: u64,
     ino: u64,
+    /// An idmapped detached clone of it (idmapped.rs) to attach instead of a
+    /// bind mount, when the container's ids are a slice of subordinate ids.
+    pub idmapped: Option<c_int>,
 }
 
 impl Source {
@@ -220,7 +228,13 @@ impl Source {
             path: real,
             dev: md.dev(),
             ino: md.ino(),
+            idmapped: None,
         })
+    }
+
+    /// Is the file `fd` refers to (e.g. a detached clone's root) this source?
+    pub fn is(&self, fd: c_int) -> bool {
+        metadata(fd).map_or(false, |m| (m.dev(), m.ino()) == (self.dev, self.ino))
     }
 
     /// In the container's mount namespace: the same path, now with no

@@ -8,6 +8,7 @@ use crate::json::{self, Json};
 use crate::namespaces::NamespaceKind;
 use crate::rlimits;
 use crate::seccomp::{self, Seccomp};
+use crate::userns_auto::{self, UsernsAuto};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -121,6 +122,8 @@ pub struct Linux {
     pub readonly_paths: Vec<String>,
     /// None: no filter (seccomp=unconfined).
     pub seccomp: Option<Seccomp>,
+    /// Mappings picked at start from a pool (`--userns=auto`, userns_auto.rs).
+    pub userns_auto: Option<UsernsAuto>,
 }
 
 impl Spec {
@@ -223,7 +226,18 @@ impl Spec {
         if self.hostname.is_some() && !self.has_namespace(NamespaceKind::Uts) {
             return fail("hostname", "setting a hostname requires a uts namespace");
         }
-        if self.creates_namespace(NamespaceKind::User) {
+        if let Some(auto) = &self.linux.userns_auto {
+            if !self.creates_namespace(NamespaceKind::User) {
+                return fail("linux.usernsAuto", "needs a new user namespace");
+            }
+            if !self.linux.uid_mappings.is_empty() || !self.linux.gid_mappings.is_empty() {
+                return fail("linux.usernsAuto", "takes the place of uidMappings and gidMappings");
+            }
+            let user = &self.process.user;
+            if user.uid >= auto.size || user.gid >= auto.size {
+                return fail("process.user", "outside the ids linux.usernsAuto maps");
+            }
+        } else if self.creates_namespace(NamespaceKind::User) {
             if self.linux.uid_mappings.is_empty() {
                 return fail(
                     "linux.uidMappings",
@@ -541,6 +555,10 @@ fn parse_linux(l: &Json) -> Result<Linux> {
         seccomp: match present(l.get("seccomp")) {
             None => None,
             some => Some(seccomp::parse(some, "linux.seccomp")?),
+        },
+        userns_auto: match present(l.get("usernsAuto")) {
+            None => None,
+            some => Some(userns_auto::parse(some, "linux.usernsAuto")?),
         },
     })
 }

@@ -29,6 +29,9 @@ pub use nr::*;
 pub const SYS_PIDFD_OPEN: c_long = 434;
 pub const SYS_CLOSE_RANGE: c_long = 436;
 pub const SYS_OPENAT2: c_long = 437;
+pub const SYS_OPEN_TREE: c_long = 428;
+pub const SYS_MOVE_MOUNT: c_long = 429;
+pub const SYS_MOUNT_SETATTR: c_long = 442;
 
 // clone(2) / setns(2) namespace flags
 pub const CLONE_NEWNS: c_int = 0x0002_0000;
@@ -121,6 +124,17 @@ pub const O_DIRECTORY: c_int = 0o200000;
 pub const O_NOFOLLOW: c_int = 0o400000;
 pub const O_PATH: c_int = 0o10000000;
 pub const AT_FDCWD: c_int = -100;
+pub const AT_EMPTY_PATH: c_int = 0x1000;
+pub const AT_RECURSIVE: c_int = 0x8000;
+// open_tree(2), move_mount(2), mount_setattr(2)
+pub const OPEN_TREE_CLONE: c_int = 1;
+pub const MOVE_MOUNT_F_EMPTY_PATH: c_int = 0x04;
+pub const MOVE_MOUNT_T_EMPTY_PATH: c_int = 0x40;
+pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+// flock(2)
+pub const LOCK_EX: c_int = 2;
+pub const LOCK_NB: c_int = 4;
 // openat2(2) resolve flags
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
@@ -130,6 +144,7 @@ pub const PROC_SUPER_MAGIC: c_long = 0x9fa0;
 pub const F_GETFD: c_int = 1;
 pub const F_SETFD: c_int = 2;
 pub const FD_CLOEXEC: c_int = 1;
+pub const F_DUPFD_CLOEXEC: c_int = 1030;
 pub const CLOSE_RANGE_CLOEXEC: c_ulong = 1 << 2;
 // memfd_create(2) and its seals (fcntl F_ADD_SEALS / F_GET_SEALS)
 pub const MFD_CLOEXEC: c_uint = 1;

@@ -72,6 +72,11 @@ pub fn is_open(fd: c_int) -> bool {
     unsafe { ffi::fcntl(fd, F_GETFD) != -1 }
 }
 
+/// A close-on-exec duplicate.
+pub fn dup(fd: c_int) -> Result<c_int, Errno> {
+    Errno::check(unsafe { ffi::fcntl(fd, F_DUPFD_CLOEXEC, 3 as c_int) })
+}
+
 pub fn set_cloexec(fd: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::fcntl(fd, F_SETFD, FD_CLOEXEC) }).map(drop)
 }

@@ -28,6 +28,8 @@ extern "C" {
     pub fn statvfs64(path: *const c_char, buf: *mut Statvfs64) -> c_int;
     pub fn chdir(path: *const c_char) -> c_int;
     pub fn fchdir(fd: c_int) -> c_int;
+    pub fn flock(fd: c_int, operation: c_int) -> c_int;
+    pub fn fchown(fd: c_int, owner: uid_t, group: gid_t) -> c_int;
 
     // paths relative to descriptors
     pub fn openat(dirfd: c_int, path: *const c_char, flags: c_int, ...) -> c_int;

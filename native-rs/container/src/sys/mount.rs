@@ -3,7 +3,8 @@
 use super::consts::*;
 use super::{cpath, cstr, ffi, Errno};
 use std::ffi::CString;
-use std::os::raw::{c_char, c_int, c_ulong, c_void};
+use super::types::MountAttr;
+use std::os::raw::{c_char, c_int, c_long, c_ulong, c_void};
 use std::path::Path;
 use std::ptr;
 
@@ -74,4 +75,57 @@ pub fn st_to_ms(st: c_ulong) -> c_ulong {
         .iter()
         .filter(|(s, _)| st & s != 0)
         .fold(0, |acc, (_, m)| acc | m)
+}
+
+/// open_tree(OPEN_TREE_CLONE): a detached copy of the mount tree at `path`
+/// (just its top mount unless `recursive`), close-on-exec.
+pub fn open_tree_clone(path: &Path, recursive: bool) -> Result<c_int, Errno> {
+    let p = cpath(path)?;
+    let flags = OPEN_TREE_CLONE | O_CLOEXEC | if recursive { AT_RECURSIVE } else { 0 };
+    let ret = unsafe { ffi::syscall(SYS_OPEN_TREE, AT_FDCWD as c_long, p.as_ptr(), flags as c_long) };
+    if ret < 0 {
+        return Err(Errno::last());
+    }
+    Ok(ret as c_int)
+}
+
+/// mount_setattr(2) on the detached mount `fd`: `set` attributes, with
+/// `userns` for MOUNT_ATTR_IDMAP (Linux 5.12+).
+pub fn setattr(fd: c_int, set: u64, userns: Option<c_int>, recursive: bool) -> Result<(), Errno> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.map_or(0, |u| u as u64),
+    };
+    let empty = b"\0";
+    let flags = AT_EMPTY_PATH | if recursive { AT_RECURSIVE } else { 0 };
+    let ret = unsafe {
+        ffi::syscall(
+            SYS_MOUNT_SETATTR,
+            fd as c_long,
+            empty.as_ptr(),
+            flags as c_long,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    Errno::check(ret as c_int).map(drop)
+}
+
+/// move_mount(2) of the detached mount `from` onto the directory `to` (an
+/// O_PATH descriptor).
+pub fn move_mount(from: c_int, to: c_int) -> Result<(), Errno> {
+    let empty = b"\0";
+    let ret = unsafe {
+        ffi::syscall(
+            SYS_MOVE_MOUNT,
+            from as c_long,
+            empty.as_ptr(),
+            to as c_long,
+            empty.as_ptr(),
+            (MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) as c_long,
+        )
+    };
+    Errno::check(ret as c_int).map(drop)
 }

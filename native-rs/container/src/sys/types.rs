@@ -79,6 +79,15 @@ pub struct OpenHow {
     pub resolve: u64,
 }
 
+/// `struct mount_attr` (mount_setattr(2)); the same on every architecture.
+#[repr(C)]
+pub struct MountAttr {
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+}
+
 /// `struct winsize`
 #[repr(C)]
 pub struct Winsize {
@@ -141,5 +150,6 @@ mod tests {
         assert_eq!(size_of::<Winsize>(), 8);
         assert_eq!(size_of::<PollFd>(), 8);
         assert_eq!(size_of::<OpenHow>(), 24);
+        assert_eq!(size_of::<MountAttr>(), 32);
     }
 }

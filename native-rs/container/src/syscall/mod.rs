@@ -26,6 +26,8 @@ pub trait Syscall {
         data: Option<&str>,
     ) -> Result<(), Errno>;
     fn umount2(&self, target: &Path, flags: c_int) -> Result<(), Errno>;
+    /// Attaches the detached mount `tree` (open_tree) on the directory `target`.
+    fn move_mount(&self, tree: c_int, target: &Resolved) -> Result<(), Errno>;
     /// The `MS_*` flags the mount at `path` currently has (from statvfs).
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno>;
     /// setns(2): `fd` is a namespace file or a pidfd, `nstype` CLONE_NEW* flags.

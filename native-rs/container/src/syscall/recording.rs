@@ -98,6 +98,10 @@ impl Syscall for RecordingSyscall {
         }
         self.record(line)
     }
+    fn move_mount(&self, tree: c_int, target: &Resolved) -> Result<(), Errno> {
+        let _ = tree; // descriptor numbers vary from run to run
+        self.record(format!("move_mount -> {}", self.show(&target.proc_path())))
+    }
     fn umount2(&self, target: &Path, flags: c_int) -> Result<(), Errno> {
         self.record(format!("umount2 {} flags={}", self.show(target), flags))
     }
