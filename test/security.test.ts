@@ -364,8 +364,11 @@ async function defineTests(): Promise<void> {
       it("runs from a sealed memfd copy, never the file on disk", async () => {
         const who = identities()[0]!;
         const running = tsbox(who, ["run", "--rm", "busybox", "sleep", "3"]);
+        // The helper re-executes itself first thing: the last look, while the container runs, counts.
         let exe: string | undefined;
-        for (let i = 0; i < 100 && exe === undefined; i++) {
+        let done = false;
+        void running.then(() => (done = true));
+        while (!done && !exe?.startsWith("/memfd:")) {
           await new Promise((r) => setTimeout(r, 30));
           for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
             try {
