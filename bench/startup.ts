@@ -73,12 +73,22 @@ function sh(argv: string[], opts: { input?: string } = {}): string {
 
 /** hyperfine -N (no shell) median in ms, or a reason it could not run. */
 function hyperfine(who: Who, command: string, wrap: (argv: string[]) => string[] = (a) => a): number | string {
+  const r = hyperfineFull(who, command, wrap);
+  return typeof r === "string" ? r : r.wall;
+}
+
+/**
+ * Median wall time and mean CPU time (user + system, of the command and its
+ * children) in ms. CPU time is what a layer adds even on a machine busy with
+ * other work, where wall times mostly measure the wait for a core.
+ */
+function hyperfineFull(who: Who, command: string, wrap: (argv: string[]) => string[] = (a) => a): { wall: number; cpu: number } | string {
   const out = join(who.home, `hf-${Math.random().toString(36).slice(2)}.json`);
   const argv = wrap(asWho(who, ["hyperfine", "-N", "--style", "none", "--warmup", "3", "--runs", String(runs), "--export-json", out, command]));
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
   if (r.status !== 0) return (r.stderr || r.stdout).trim().split("\n").filter(Boolean).slice(-1)[0] ?? `exit ${r.status}`;
   const result = JSON.parse(readFileSync(out, "utf8")).results[0];
-  return result.median * 1000;
+  return { wall: result.median * 1000, cpu: (result.user + result.system) * 1000 };
 }
 
 function prepare(who: Who): { rootfs: string; bundle: string } {
@@ -126,14 +136,14 @@ function hideUnifiedCgroup(argv: string[]): string[] {
  * crun bundle with that same filter. Single-id mapping for the user, like
  * the peers' bundles.
  */
-async function prepareSecurity(who: Who, rootfs: string, crunBundle: string): Promise<{ plain: string; filtered: string; crunFiltered: string; bpf: string }> {
-  const make = async (name: string, seccomp: "default" | "unconfined") => {
+async function prepareSecurity(who: Who, rootfs: string, crunBundle: string): Promise<{ plain: string; filtered: string; auto?: string; crunFiltered: string; bpf: string }> {
+  const make = async (name: string, seccomp: "default" | "unconfined", userns?: "auto") => {
     const dir = join(who.home, name);
     const paths = { dir, config: join(dir, "config.json"), state: join(dir, "state.json"), rootfs: join(dir, "rootfs"), upper: join(dir, "upper"), work: join(dir, "work") };
     sh(["mkdir", "-p", paths.rootfs, paths.upper, paths.work]);
     const spec = await buildSpec({
       id: `bench${name.replace(/[^a-z]/g, "")}`,
-      options: { image: "busybox", cmd: ["/bin/true"], seccomp },
+      options: { image: "busybox", cmd: ["/bin/true"], seccomp, ...(userns ? { userns } : {}) },
       image: { config: {} } as ImageConfig,
       layers: [rootfs],
       bundle: paths,
@@ -145,6 +155,8 @@ async function prepareSecurity(who: Who, rootfs: string, crunBundle: string): Pr
   };
   const plain = await make("tsbox-plain", "unconfined");
   const filtered = await make("tsbox-seccomp", "default");
+  // --userns=auto needs root and the "containers" range in /etc/subuid.
+  const auto = who.uid === 0 && /^containers:/m.test(readFileSync("/etc/subuid", "utf8")) ? await make("tsbox-auto", "unconfined", "auto") : undefined;
   // The compiled program, for bwrap --seccomp.
   const bpf = join(who.home, "filter.bpf");
   writeFileSync(bpf, execFileSync(runtimeBinary, ["seccomp", "--bundle", filtered]));
@@ -154,7 +166,7 @@ async function prepareSecurity(who: Who, rootfs: string, crunBundle: string): Pr
   cfg.linux.seccomp = securitySettings({}, { arch: goArch(process.arch), kernel: release() }).seccomp;
   writeFileSync(join(crunFiltered, "config.json"), JSON.stringify(cfg, null, 2));
   sh(["chown", "-R", `${who.uid}:${who.gid}`, crunFiltered, bpf]);
-  return { plain, filtered, crunFiltered, bpf };
+  return { plain, filtered, ...(auto ? { auto } : {}), crunFiltered, bpf };
 }
 
 const runtimeBinary = join(repo, "native-rs", "target", "release", "tsbox-runtime");
@@ -162,6 +174,7 @@ const runtimeBinary = join(repo, "native-rs", "target", "release", "tsbox-runtim
 type Row = { tool: string; root?: number | string; user?: number | string };
 const rows: Row[] = [];
 const securityRows: Row[] = [];
+const securityCpu: Row[] = [];
 const record = (tool: string, who: Who, value: number | string, table: Row[] = rows) => {
   let row = table.find((r) => r.tool === tool);
   if (!row) table.push((row = { tool }));
@@ -209,22 +222,26 @@ for (const who of people) {
 async function securityCosts(who: Who, rootfs: string, crunBundle: string): Promise<void> {
   const b = await prepareSecurity(who, rootfs, crunBundle);
   const helper = (seal: string, bundle: string) => `env TSBOX_RUNTIME_SEAL=${seal} ${runtimeBinary} run --bundle ${bundle}`;
-  const put = (tool: string, v: number | string) => record(tool, who, v, securityRows);
-  put("tsbox-runtime, no filter, binary as is", hyperfine(who, helper("off", b.plain)));
-  put("  + seccomp filter", hyperfine(who, helper("off", b.filtered)));
-  put("  + sealed memfd copy", hyperfine(who, helper("memfd", b.plain)));
-  if (who.uid === 0) put("  + read-only bind (root)", hyperfine(who, helper("bind", b.plain)));
-  put("  + both (tsbox's default)", hyperfine(who, helper("memfd", b.filtered)));
+  const put = (tool: string, v: { wall: number; cpu: number } | string) => {
+    record(tool, who, typeof v === "string" ? v : v.wall, securityRows);
+    if (typeof v !== "string") record(tool, who, v.cpu, securityCpu);
+  };
+  put("tsbox-runtime, no filter, binary as is", hyperfineFull(who, helper("off", b.plain)));
+  put("  + seccomp filter", hyperfineFull(who, helper("off", b.filtered)));
+  put("  + sealed memfd copy", hyperfineFull(who, helper("memfd", b.plain)));
+  if (who.uid === 0) put("  + read-only bind (root)", hyperfineFull(who, helper("bind", b.plain)));
+  if (b.auto) put("  + --userns=auto (root)", hyperfineFull(who, helper("off", b.auto)));
+  put("  + both (tsbox's default)", hyperfineFull(who, helper("memfd", b.filtered)));
   if (have("bwrap")) {
     // Both through sh, which opens the filter's fd for bwrap.
     const bwrap = `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev`;
-    put("bwrap (via sh)", hyperfine(who, `sh -c 'exec ${bwrap} /bin/true'`));
-    put("  + the same filter", hyperfine(who, `sh -c 'exec ${bwrap} --seccomp 9 /bin/true 9< ${b.bpf}'`));
+    put("bwrap (via sh)", hyperfineFull(who, `sh -c 'exec ${bwrap} /bin/true'`));
+    put("  + the same filter", hyperfineFull(who, `sh -c 'exec ${bwrap} --seccomp 9 /bin/true 9< ${b.bpf}'`));
   }
   if (have("crun")) {
     const crun = (bundle: string) => `crun --root ${join(who.home, "crun")} --cgroup-manager=disabled run --bundle ${bundle} bench-crun-sec-${who.name}`;
-    put("crun", hyperfine(who, crun(crunBundle), hideUnifiedCgroup));
-    put("  + the same filter", hyperfine(who, crun(b.crunFiltered), hideUnifiedCgroup));
+    put("crun", hyperfineFull(who, crun(crunBundle), hideUnifiedCgroup));
+    put("  + the same filter", hyperfineFull(who, crun(b.crunFiltered), hideUnifiedCgroup));
   }
 }
 
@@ -244,14 +261,16 @@ for (const r of rows) {
 /** Each "+" row against the row it extends (the last one without "+"). */
 function printSecurityTable(): void {
   const pad = (t: string, n: number) => t.padEnd(n);
-  console.log(`\nsecurity layers: median wall time of /bin/true, ${runs} runs each (ratio to the same tool without the layer)\n`);
-  console.log(`${pad("", 36)}${pad("root", 12)}${pad("ratio", 9)}${pad("user", 12)}ratio`);
-  let base: Row | undefined;
-  for (const r of securityRows) {
-    if (!r.tool.startsWith(" ")) base = r;
-    const cell = (v: number | string | undefined) => (typeof v === "string" ? "n/a" : fmtMs(v));
-    const ratio = (who: "root" | "user") => (r === base ? "" : fmtRatio(num(r[who]), num(base?.[who])));
-    console.log(`${pad(r.tool, 36)}${pad(cell(r.root), 12)}${pad(ratio("root"), 9)}${pad(cell(r.user), 12)}${ratio("user")}`);
+  for (const [table, what] of [[securityRows, "median wall time"], [securityCpu, "mean CPU time (user+sys)"]] as const) {
+    console.log(`\nsecurity layers: ${what} of /bin/true, ${runs} runs each (ratio to the same tool without the layer)\n`);
+    console.log(`${pad("", 36)}${pad("root", 12)}${pad("ratio", 9)}${pad("user", 12)}ratio`);
+    let base: Row | undefined;
+    for (const r of table) {
+      if (!r.tool.startsWith(" ")) base = r;
+      const cell = (v: number | string | undefined) => (typeof v === "string" ? "n/a" : fmtMs(v));
+      const ratio = (who: "root" | "user") => (r === base ? "" : fmtRatio(num(r[who]), num(base?.[who])));
+      console.log(`${pad(r.tool, 36)}${pad(cell(r.root), 12)}${pad(ratio("root"), 9)}${pad(cell(r.user), 12)}${ratio("user")}`);
+    }
   }
 }
 
