@@ -1,7 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerProcess, ExitStatus } from "./backends/backend.js";
 import { ContainerError, isTsboxError } from "./errors.js";
-import type { Signal } from "./signals.js";
 
 export type { ExitStatus };
 
@@ -46,25 +45,23 @@ export interface ExecResult {
 }
 
 /** What a Container needs from the Runtime that made it. */
-export interface ContainerOwner<In = Writable, Out = Readable> {
+export interface ContainerOwner {
   /** Records the exit (or deletes the container with `remove`); settles before `wait()` does. */
   finish(id: string, status: ExitStatus): Promise<void>;
   removeContainer(id: string): Promise<void>;
   /** Starts `cmd` in the running container `id` (whose init is `init`). */
-  execIn(id: string, init: ContainerProcess<In, Out>, cmd: string[], options: SpawnOptions): Promise<ContainerProcess<In, Out>>;
+  execIn(id: string, init: ContainerProcess, cmd: string[], options: SpawnOptions): Promise<ContainerProcess>;
 }
 
 /**
  * A running (later: exited) container, as returned by `Runtime.run`.
- * Streams are the platform's: Node streams here, WHATWG streams from
- * `tsbox/browser` (In/Out); both are async-iterable as bytes. With a tty,
- * `stdout` carries everything and `stderr` is null. `exec` and `spawn` run
- * more processes in it.
+ * Streams are Node streams; with a tty, `stdout` carries everything and
+ * `stderr` is null. `exec` and `spawn` run more processes in it.
  */
-export class Container<In extends StdinLike = Writable, Out extends AsyncIterable<Uint8Array | string> = Readable> implements AsyncDisposable {
-  readonly stdin: In | null;
-  readonly stdout: Out | null;
-  readonly stderr: Out | null;
+export class Container implements AsyncDisposable {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
   private readonly done: Promise<ExitStatus>;
   private exitStatus: ExitStatus | undefined;
   private removed = false;
@@ -72,8 +69,8 @@ export class Container<In extends StdinLike = Writable, Out extends AsyncIterabl
   constructor(
     readonly id: string,
     readonly name: string | null,
-    private readonly proc: ContainerProcess<In, Out>,
-    private readonly owner: ContainerOwner<In, Out>,
+    private readonly proc: ContainerProcess,
+    private readonly owner: ContainerOwner,
     private readonly autoRemove: boolean,
   ) {
     this.stdin = proc.stdin;
@@ -104,7 +101,7 @@ export class Container<In extends StdinLike = Writable, Out extends AsyncIterabl
   }
 
   /** Sends a signal to the container's first process. A no-op once it exited. */
-  async kill(signal: Signal = "SIGTERM"): Promise<void> {
+  async kill(signal: NodeJS.Signals | number = "SIGTERM"): Promise<void> {
     if (this.exitStatus) return;
     this.proc.kill(signal);
   }
@@ -129,7 +126,7 @@ export class Container<In extends StdinLike = Writable, Out extends AsyncIterabl
    */
   async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const { stdin, ...rest } = options;
-    let proc: ExecProcess<In, Out>;
+    let proc: ExecProcess;
     try {
       proc = await this.spawn(cmd, { ...rest, stdin: stdin !== undefined });
     } catch (err) {
@@ -138,8 +135,11 @@ export class Container<In extends StdinLike = Writable, Out extends AsyncIterabl
       }
       throw err;
     }
-    // A terminal's input has no end to send: only a pipe gets EOF.
-    if (stdin !== undefined) await writeInput(proc.stdin!, stdin, !options.tty);
+    if (stdin !== undefined) {
+      // A terminal's input has no end to send: only a pipe gets EOF.
+      if (options.tty) proc.stdin!.write(stdin);
+      else proc.stdin!.end(stdin);
+    }
     return proc.output();
   }
 
@@ -150,7 +150,7 @@ export class Container<In extends StdinLike = Writable, Out extends AsyncIterabl
    * Rejects like `Runtime.run` when the command cannot be run (exitCode
    * 127/126), and with a ContainerError when the container is not running.
    */
-  async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess<In, Out>> {
+  async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
     if (this.exitStatus) throw this.notRunning();
     try {
       return new ExecProcess(await this.owner.execIn(this.id, this.proc, cmd, options));
@@ -190,7 +190,7 @@ export class Container<In extends StdinLike = Writable, Out extends AsyncIterabl
       this.proc.kill("SIGKILL");
       await this.done.catch(() => {});
     }
-    closeInput(this.stdin);
+    this.stdin?.destroy();
     await this.remove();
   }
 }
@@ -199,13 +199,13 @@ export class Container<In extends StdinLike = Writable, Out extends AsyncIterabl
  * A process started in a running container by `Container.spawn`. It dies
  * with the container (it is in its PID namespace).
  */
-export class ExecProcess<In extends StdinLike = Writable, Out extends AsyncIterable<Uint8Array | string> = Readable> implements AsyncDisposable {
-  readonly stdin: In | null;
-  readonly stdout: Out | null;
-  readonly stderr: Out | null;
+export class ExecProcess implements AsyncDisposable {
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
   private exitStatus: ExitStatus | undefined;
 
-  constructor(private readonly proc: ContainerProcess<In, Out>) {
+  constructor(private readonly proc: ContainerProcess) {
     this.stdin = proc.stdin;
     this.stdout = proc.stdout;
     this.stderr = proc.stderr;
@@ -227,7 +227,7 @@ export class ExecProcess<In extends StdinLike = Writable, Out extends AsyncItera
   }
 
   /** Sends a signal; false when it already ended. */
-  kill(signal: Signal = "SIGTERM"): boolean {
+  kill(signal: NodeJS.Signals | number = "SIGTERM"): boolean {
     return this.exitStatus === undefined && this.proc.kill(signal);
   }
 
@@ -245,43 +245,15 @@ export class ExecProcess<In extends StdinLike = Writable, Out extends AsyncItera
   /** `await using p = await c.spawn(…)`: kills it if needed and waits for the end. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.exitStatus) this.proc.kill("SIGKILL");
-    closeInput(this.stdin);
+    this.stdin?.destroy();
     await this.proc.exited.catch(() => {});
   }
 }
 
-// ---- the two platforms' streams (Node's and WHATWG's), told apart here only ----
-
-/** A Node Writable or a WHATWG WritableStream of bytes. */
-export type StdinLike = Writable | WritableStream<Uint8Array>;
-
-/** All of a byte stream (Node Readable or WHATWG ReadableStream: both async-iterable) as UTF-8. */
-async function collect(stream: AsyncIterable<Uint8Array | string> | null): Promise<string> {
+async function collect(stream: Readable | null): Promise<string> {
   if (!stream) return "";
-  const decoder = new TextDecoder();
+  stream.setEncoding("utf8");
   let text = "";
-  for await (const chunk of stream) text += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
-  return text + decoder.decode();
-}
-
-/** Writes `data`, then (with `end`) closes the input. */
-async function writeInput(stdin: StdinLike, data: string | Uint8Array, end: boolean): Promise<void> {
-  if ("getWriter" in stdin) {
-    const writer = stdin.getWriter();
-    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-    // Not awaited: a process that never reads must not hold up `exec`'s result.
-    writer.write(bytes).catch(() => {});
-    if (end) writer.close().catch(() => {});
-    writer.releaseLock();
-    return;
-  }
-  if (end) stdin.end(data);
-  else stdin.write(data);
-}
-
-/** Drops the input without EOF (disposal). */
-function closeInput(stdin: StdinLike | null): void {
-  if (!stdin) return;
-  if ("getWriter" in stdin) stdin.abort().catch(() => {});
-  else stdin.destroy();
+  for await (const chunk of stream) text += chunk as string;
+  return text;
 }
