@@ -41,7 +41,7 @@ export async function buildImageRoot(fs: MemoryFs, root: string, layers: readonl
 }
 
 /** The tar inside a layer blob: gzip through DecompressionStream, plain as is. */
-async function* decompressed(blob: Uint8Array): AsyncGenerator<Uint8Array> {
+export async function* decompressed(blob: Uint8Array): AsyncGenerator<Uint8Array> {
   if (blob[0] === 0x28 && blob[1] === 0xb5 && blob[2] === 0x2f && blob[3] === 0xfd) {
     throw new LayerError("zstd-compressed layers are not supported in the browser (no zstd decompressor there)");
   }
