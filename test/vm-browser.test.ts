@@ -6,8 +6,6 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Browser } from "playwright-core";
 import { buildImageRoot } from "../src/backends/vm/browser/image-root.js";
@@ -19,6 +17,7 @@ import { P9Server } from "../src/backends/vm/p9/server.js";
 import { MessageReader, MessageWriter } from "../src/backends/vm/p9/wire.js";
 import { loadSnapshot, packagedSnapshotPath } from "../src/backends/vm/snapshot.js";
 import { TarWriter } from "../src/image/tar-writer.js";
+import { dockerArchive, ociArchive } from "./helpers/archives.js";
 import { bundleBrowser, chromiumSkip, launchChromium, serveVmPage, type StartResult, type StaticServer, VmPage } from "./helpers/browser.js";
 import { vmSkip } from "./helpers/vm.js";
 
@@ -159,38 +158,6 @@ describe("9p over an in-memory file system (no guest)", () => {
 });
 
 // ---- in Chromium ----------------------------------------------------------
-
-/** vm-images' linux/386 busybox layout: its manifest's config and layer blobs. */
-function busyboxBlobs(): { dir: string; index: any; config: Buffer; layer: Buffer } {
-  const dir = join(loadVmImages().dir, "images", "busybox");
-  const index = JSON.parse(readFileSync(join(dir, "index.json"), "utf8"));
-  const blob = (digest: string) => readFileSync(join(dir, "blobs", "sha256", digest.slice("sha256:".length)));
-  const manifest = JSON.parse(blob(index.manifests[0].digest).toString());
-  return { dir, index, config: blob(manifest.config.digest), layer: blob(manifest.layers[0].digest) };
-}
-
-/** An OCI archive (a tar of the image layout), its index naming the image `name`. */
-export function ociArchive(name: string): Buffer {
-  const { dir, index } = busyboxBlobs();
-  index.manifests[0].annotations = { "io.containerd.image.name": name };
-  const t = new TarWriter();
-  const file = (path: string, data: Buffer) => t.add({ path, type: "file", mode: 0o644, mtime: 0, data });
-  file("oci-layout", Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
-  for (const blob of readdirSync(join(dir, "blobs", "sha256"))) file(`blobs/sha256/${blob}`, readFileSync(join(dir, "blobs", "sha256", blob)));
-  file("index.json", Buffer.from(JSON.stringify(index)));
-  return t.finish();
-}
-
-/** docker save's older format (manifest.json, config, layer), of busybox claiming `architecture`. */
-export function dockerArchive(tag: string, architecture = "386"): Buffer {
-  const { config, layer } = busyboxBlobs();
-  const t = new TarWriter();
-  const file = (path: string, data: Buffer) => t.add({ path, type: "file", mode: 0o644, mtime: 0, data });
-  file("config.json", Buffer.from(config.toString().replace('"architecture":"386"', `"architecture":"${architecture}"`)));
-  file("abc/layer.tar", layer);
-  file("manifest.json", Buffer.from(JSON.stringify([{ Config: "config.json", RepoTags: [tag], Layers: ["abc/layer.tar"] }])));
-  return t.finish();
-}
 
 describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vmSkip }, () => {
   let server: StaticServer;

@@ -106,8 +106,9 @@ export class Runtime {
       if (owner !== undefined) throw nameInUse(name, owner);
     }
     await this.boot();
-    const id = hex(crypto.getRandomValues(new Uint8Array(32)));
-    if (name !== null) this.names.set(name, id);
+    // Held while it starts (a second run with the name is refused), then given to its id.
+    const pending = `starting-${hex(crypto.getRandomValues(new Uint8Array(8)))}`;
+    if (name !== null) this.names.set(name, pending);
     let container: Container | undefined;
     const proc = this.open(
       { stdin: request.stdin, terminal: Boolean(request.tty) },
@@ -120,6 +121,9 @@ export class Runtime {
       if (name !== null) this.names.delete(name);
       throw err;
     }
+    // The guest's id for it: its hostname is the first 12 characters, as on Node.
+    const id = proc.cid!;
+    if (name !== null) this.names.set(name, id);
     if (options.remove) this.autoRemove.add(id);
     container = new Container(id, name, proc, this.owner(), options.remove ?? false);
     this.pageIds.set(container, this.pageIds.get(proc)!);
