@@ -91,6 +91,7 @@ pub struct Prepared {
 /// the child reopens and compares), the seccomp program, idmapped mounts.
 fn prepare(spec: &mut Spec) -> Result<Prepared, Error> {
     if let Some(auto) = spec.linux.userns_auto {
+        auto.check(spec)?;
         let slot = auto.claim()?;
         let (uids, gids) = auto.mappings(slot);
         spec.linux.uid_mappings = uids;

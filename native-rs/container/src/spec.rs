@@ -226,18 +226,9 @@ impl Spec {
         if self.hostname.is_some() && !self.has_namespace(NamespaceKind::Uts) {
             return fail("hostname", "setting a hostname requires a uts namespace");
         }
-        if let Some(auto) = &self.linux.userns_auto {
-            if !self.creates_namespace(NamespaceKind::User) {
-                return fail("linux.usernsAuto", "needs a new user namespace");
-            }
-            if !self.linux.uid_mappings.is_empty() || !self.linux.gid_mappings.is_empty() {
-                return fail("linux.usernsAuto", "takes the place of uidMappings and gidMappings");
-            }
-            let user = &self.process.user;
-            if user.uid >= auto.size || user.gid >= auto.size {
-                return fail("process.user", "outside the ids linux.usernsAuto maps");
-            }
-        } else if self.creates_namespace(NamespaceKind::User) {
+        // linux.usernsAuto stands in for the mappings: checked where it is
+        // used (launch::prepare), so a spec naming every field still parses.
+        if self.creates_namespace(NamespaceKind::User) && self.linux.userns_auto.is_none() {
             if self.linux.uid_mappings.is_empty() {
                 return fail(
                     "linux.uidMappings",

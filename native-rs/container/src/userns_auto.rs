@@ -13,7 +13,8 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::json::Json;
-use crate::spec::{expected, key, object, IdMapping, SpecError};
+use crate::namespaces::NamespaceKind;
+use crate::spec::{expected, key, object, IdMapping, Spec, SpecError};
 use crate::sys::consts::*;
 use crate::sys::{ffi, Errno};
 use std::fs::{DirBuilder, OpenOptions};
@@ -76,6 +77,23 @@ pub fn parse(v: Option<&Json>, path: &str) -> Result<UsernsAuto, SpecError> {
 }
 
 impl UsernsAuto {
+    /// What the spec around it must be: a new user namespace without
+    /// mappings of its own, a user inside the slice.
+    pub fn check(&self, spec: &Spec) -> Result<(), Error> {
+        let fail = |m: &str| Err(Error::new(ErrorKind::Spec, format!("linux.usernsAuto: {}", m)));
+        if !spec.creates_namespace(NamespaceKind::User) {
+            return fail("needs a new user namespace");
+        }
+        if !spec.linux.uid_mappings.is_empty() || !spec.linux.gid_mappings.is_empty() {
+            return fail("takes the place of uidMappings and gidMappings");
+        }
+        let user = &spec.process.user;
+        if user.uid >= self.size || user.gid >= self.size || user.additional_gids.iter().any(|g| *g >= self.size) {
+            return fail("process.user is outside the ids it maps");
+        }
+        Ok(())
+    }
+
     /// How many slices both pools hold.
     pub fn slots(&self) -> u32 {
         (self.uids.count / self.size).min(self.gids.count / self.size)
