@@ -236,12 +236,12 @@ async function securityCosts(who: Who, rootfs: string, crunBundle: string): Prom
     // Both through sh, which opens the filter's fd for bwrap.
     const bwrap = `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev`;
     put("bwrap (via sh)", hyperfineFull(who, `sh -c 'exec ${bwrap} /bin/true'`));
-    put("  + the same filter", hyperfineFull(who, `sh -c 'exec ${bwrap} --seccomp 9 /bin/true 9< ${b.bpf}'`));
+    put("  + the same program (--seccomp)", hyperfineFull(who, `sh -c 'exec ${bwrap} --seccomp 9 /bin/true 9< ${b.bpf}'`));
   }
   if (have("crun")) {
     const crun = (bundle: string) => `crun --root ${join(who.home, "crun")} --cgroup-manager=disabled run --bundle ${bundle} bench-crun-sec-${who.name}`;
     put("crun", hyperfineFull(who, crun(crunBundle), hideUnifiedCgroup));
-    put("  + the same filter", hyperfineFull(who, crun(b.crunFiltered), hideUnifiedCgroup));
+    put("  + the same profile (libseccomp)", hyperfineFull(who, crun(b.crunFiltered), hideUnifiedCgroup));
   }
 }
 
@@ -263,13 +263,13 @@ function printSecurityTable(): void {
   const pad = (t: string, n: number) => t.padEnd(n);
   for (const [table, what] of [[securityRows, "median wall time"], [securityCpu, "mean CPU time (user+sys)"]] as const) {
     console.log(`\nsecurity layers: ${what} of /bin/true, ${runs} runs each (ratio to the same tool without the layer)\n`);
-    console.log(`${pad("", 36)}${pad("root", 12)}${pad("ratio", 9)}${pad("user", 12)}ratio`);
+    console.log(`${pad("", 42)}${pad("root", 12)}${pad("ratio", 9)}${pad("user", 12)}ratio`);
     let base: Row | undefined;
     for (const r of table) {
       if (!r.tool.startsWith(" ")) base = r;
       const cell = (v: number | string | undefined) => (typeof v === "string" ? "n/a" : fmtMs(v));
       const ratio = (who: "root" | "user") => (r === base ? "" : fmtRatio(num(r[who]), num(base?.[who])));
-      console.log(`${pad(r.tool, 36)}${pad(cell(r.root), 12)}${pad(ratio("root"), 9)}${pad(cell(r.user), 12)}${ratio("user")}`);
+      console.log(`${pad(r.tool, 42)}${pad(cell(r.root), 12)}${pad(ratio("root"), 9)}${pad(cell(r.user), 12)}${ratio("user")}`);
     }
   }
 }
