@@ -125,3 +125,15 @@ fn contract_status_events() {
         assert_eq!(line, format!("{}\n", case.get("line").unwrap().as_str().unwrap()));
     }
 }
+
+/// The capability names, in the kernel's order (their numbers), as the TS
+/// side spells them for `--cap-add`/`--cap-drop` (src/spec/capabilities.ts).
+#[test]
+fn contract_capabilities() {
+    let listed: Vec<String> = match fixture("capabilities.json") {
+        Json::Array(items) => items.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+        _ => panic!("capabilities.json: expected an array"),
+    };
+    let ours: Vec<String> = crate::caps::NAMES.iter().map(|n| n.to_string()).collect();
+    assert_eq!(ours, listed);
+}

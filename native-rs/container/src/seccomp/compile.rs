@@ -204,22 +204,18 @@ fn check(asm: &mut Asm, c: &ArgRule, fail: Label) {
             asm.jump_if(JEQ_K, vlo, fail);
             asm.bind(pass);
         }
-        Op::Gt | Op::Ge => {
+        Op::Gt | Op::Ge | Op::Lt | Op::Le => {
+            // a > v (Gt; Le is its negation) or a >= v (Ge; Lt is its
+            // negation): the high words decide unless equal, then the low.
             let pass = asm.label();
+            let low = if matches!(c.op, Op::Gt | Op::Le) { JGT_K } else { JGE_K };
+            let (holds, not) = if matches!(c.op, Op::Gt | Op::Ge) { (pass, fail) } else { (fail, pass) };
             asm.load(hi);
-            asm.jump_if(JGT_K, vhi, pass);
-            asm.jump_unless(JEQ_K, vhi, fail);
+            asm.jump_if(JGT_K, vhi, holds);
+            asm.jump_unless(JEQ_K, vhi, not);
             asm.load(lo);
-            asm.jump_unless(if c.op == Op::Gt { JGT_K } else { JGE_K }, vlo, fail);
-            asm.bind(pass);
-        }
-        Op::Lt | Op::Le => {
-            let pass = asm.label();
-            asm.load(hi);
-            asm.jump_if(JGT_K, vhi, fail);
-            asm.jump_unless(JEQ_K, vhi, pass);
-            asm.load(lo);
-            asm.jump_if(if c.op == Op::Lt { JGE_K } else { JGT_K }, vlo, fail);
+            asm.jump_if(low, vlo, holds);
+            asm.jump(not);
             asm.bind(pass);
         }
         Op::MaskedEq => {
