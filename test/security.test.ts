@@ -126,7 +126,8 @@ async function defineTests(): Promise<void> {
   const { describe, it, before, beforeEach, afterEach, after } = await import("node:test");
   const { appendFileSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, chownSync } = await import("node:fs");
   const { identities, cleanupIdentities } = await import("./helpers/identities.js");
-  const { tsbox, identityEnv, repoRoot, cliPath } = await import("./helpers/cli.js");
+  const cli = await import("./helpers/cli.js");
+  const { identityEnv, repoRoot, cliPath } = cli;
   const { snapshot, assertNoLeaks } = await import("./helpers/leaks.js");
   const { secprobeDir, removeSecprobes } = await import("./helpers/secprobe.js");
   type Identity = ReturnType<typeof identities>[number];
@@ -135,6 +136,8 @@ async function defineTests(): Promise<void> {
 
   // test/vm-security.test.ts runs this file against the vm backend: i386 containers there.
   const vm = process.env.TSBOX_BACKEND === "vm";
+  /** The CLI as `who`; an emulated guest on a busy machine may need minutes. */
+  const tsbox = (who: Identity, args: string[], opts: Parameters<typeof cli.tsbox>[2] = {}) => cli.tsbox(who, args, { timeoutMs: vm ? 180_000 : 30_000, ...opts });
   let probe = "";
   let hostProbe = "";
   before(() => {
