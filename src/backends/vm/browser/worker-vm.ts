@@ -14,7 +14,6 @@ import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { execProcessSpec } from "../../../spec/exec-process.js";
 import { validateSpec } from "../../../spec/validate.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../guest-spec.js";
-import { isDirectory } from "../p9/fs.js";
 import { MemoryFs } from "../p9/memory-fs.js";
 import { P9Server, type P9State } from "../p9/server.js";
 import { browserContainerSpec, GUEST_FILE_OWNER, homeOf, numericUser } from "./container-spec.js";
@@ -107,10 +106,7 @@ export class WorkerVm {
   async run(id: number, request: RunRequest): Promise<void> {
     const cid = randomHex(16);
     const spec = browserContainerSpec({ cid, imageRoot: IMAGE_ROOT, image: this.image.config?.config, request });
-    const guest = toGuestSpec(spec, cid, {
-      layerExportName: () => IMAGE_EXPORT,
-      isDirectory: (path) => isDirectory(this.fs.stat(path)),
-    });
+    const guest = toGuestSpec(spec, cid, { layerExportName: () => IMAGE_EXPORT });
     const table: ExportTable = { add: (name, exp) => this.machine.p9.addExport(name, exp), remove: (name) => this.machine.p9.removeExport(name) };
     const release = await acquireExports(table, this.refs, guest.exports);
     await this.runProcess(id, { handle: cid, stdin: Boolean(request.stdin), container: spec }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release);

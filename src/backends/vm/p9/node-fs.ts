@@ -1,7 +1,7 @@
 /** P9Fs over the host's real file system (node:fs, synchronous: microseconds on a local disk). */
 import * as fs from "node:fs";
 import { FsError } from "./errno.js";
-import type { P9Fs, P9Stat, P9StatFs } from "./fs.js";
+import { O, type P9Fs, type P9Stat, type P9StatFs } from "./fs.js";
 import { hostXattrs, presentStat, presentXattr, presentXattrNames } from "./overlay-markers.js";
 
 export class NodeFs implements P9Fs {
@@ -28,7 +28,15 @@ export class NodeFs implements P9Fs {
   }
 
   open(path: string, flags: number, mode?: number): number {
-    return fs.openSync(path, flags, mode);
+    if (flags & O.CREAT) {
+      // A file we create is a regular file: no check needed.
+      try {
+        return fs.openSync(path, flags | O.EXCL | O.NOFOLLOW | O_NOCTTY, mode);
+      } catch (err) {
+        if ((flags & O.EXCL) || (err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+    }
+    return openRegular(path, flags & ~(O.CREAT | O.EXCL));
   }
 
   close(fd: number): void {
@@ -84,7 +92,13 @@ export class NodeFs implements P9Fs {
   }
 
   truncate(path: string, length: number): void {
-    fs.truncateSync(path, length);
+    // Not fs.truncateSync(path): it opens whatever is there.
+    const fd = openRegular(path, O.WRONLY);
+    try {
+      fs.ftruncateSync(fd, length);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   utimes(path: string, atime: number, mtime: number): void {
@@ -107,6 +121,30 @@ export class NodeFs implements P9Fs {
   listxattr(path: string): string[] {
     const x = hostXattrs();
     return x ? presentXattrNames(path, x) : [];
+  }
+}
+
+const O_NOCTTY = 0o400;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Opens an existing regular file without ever opening anything else: an
+ * O_PATH descriptor (which opens nothing: no device driver runs, a FIFO
+ * does not block) is checked with fstat, then reopened through
+ * /proc/self/fd, which reaches that very inode, so the file cannot be
+ * swapped for a device node or FIFO in between.
+ */
+function openRegular(path: string, flags: number): number {
+  const pathFd = fs.openSync(path, O_PATH | O.NOFOLLOW | O_CLOEXEC);
+  try {
+    const st = fs.fstatSync(pathFd);
+    if (st.isSymbolicLink()) throw new FsError("ELOOP", "open", path);
+    if (!st.isFile()) throw new FsError("EACCES", "open", path);
+    // O_NOFOLLOW would refuse the /proc link itself; the O_PATH open did not follow.
+    return fs.openSync(`/proc/self/fd/${pathFd}`, (flags & ~O.NOFOLLOW) | O_NOCTTY);
+  } finally {
+    fs.closeSync(pathFd);
   }
 }
 
