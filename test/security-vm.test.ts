@@ -8,17 +8,23 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { acquireExports, toGuestSpec } from "../src/backends/vm/guest-spec.js";
+import { encodeFrame, FrameType } from "../src/backends/vm/frame.js";
+import { vmImagesDir } from "../src/backends/vm/images.js";
 import { NodeFs } from "../src/backends/vm/p9/node-fs.js";
 import { P9Server } from "../src/backends/vm/p9/server.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
-import { repoRoot } from "./helpers/cli.js";
+import { repoRoot, tsbox } from "./helpers/cli.js";
+import { cleanupIdentities, identities } from "./helpers/identities.js";
+import { buildLayeredLayout } from "./helpers/images.js";
+import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
 import { p9Client } from "./helpers/p9-client.js";
+import { vmSkip } from "./helpers/vm.js";
 
 const ENOENT = 2;
 const EACCES = 13;
@@ -181,4 +187,89 @@ describe("vm 9p fid table: bounded, no fd leaks (no guest)", () => {
     }
     assert.ok(server.fidCounts().dirEntries <= 100, JSON.stringify(server.fidCounts()));
   });
+});
+
+/** Forged agent frames: output on every likely stdio channel, and "exit 42" replies to every likely request id. */
+function forgedFrames(): Buffer {
+  const frames: Uint8Array[] = [];
+  for (let ch = 1; ch <= 8; ch++) frames.push(encodeFrame(FrameType.data, ch, Buffer.from("FORGED\n")));
+  for (let id = 1; id <= 16; id++) frames.push(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id, ok: true, exitCode: 42, signal: null }))));
+  frames.push(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ event: "ready", version: "FORGED" }))));
+  return Buffer.concat(frames);
+}
+
+/** `printf` format text that writes exactly `bytes` (busybox printf takes \NNN octal escapes). */
+const printfOctal = (bytes: Buffer) => [...bytes].map((b) => "\\" + b.toString(8).padStart(3, "0")).join("");
+
+describe("vm guest: special files in layers, the agent link, file volumes", { skip: vmSkip }, () => {
+  let fixtures: string;
+  let layout: string;
+
+  before(async () => {
+    fixtures = mkdtempSync(join(tmpdir(), "security-vm-fixtures-"));
+    chmodSync(fixtures, 0o755);
+    layout = join(fixtures, "layout");
+    // A hostile image: the agent link's own device number (hvc1 is c 229 1), a
+    // node of /dev/zero and a FIFO. Kept as device nodes when root unpacks it.
+    await buildLayeredLayout(layout, [], {
+      base: join(vmImagesDir(), "images", "busybox"),
+      name: "test/hostile-devices:1",
+      layerEntries: [
+        [
+          { path: "hvc", type: "chardev", mode: 0o666, mtime: 0, devmajor: 229, devminor: 1 },
+          { path: "zero2", type: "chardev", mode: 0o666, mtime: 0, devmajor: 1, devminor: 5 },
+          { path: "fifo", type: "fifo", mode: 0o666, mtime: 0 },
+        ],
+      ],
+    });
+    execFileSync("chmod", ["-R", "a+rX", layout]);
+  });
+
+  after(() => {
+    rmSync(fixtures, { recursive: true, force: true });
+    cleanupIdentities();
+  });
+
+  for (const who of identities()) {
+    describe(`as ${who.name}`, () => {
+      let snap: Snapshot;
+      let env: Record<string, string>;
+      beforeEach(() => (snap = snapshot()));
+      afterEach(() => assertNoLeaks(snap, [who]));
+
+      it("no device node of a layer is usable (not the agent link's, not /dev/zero's), none can be made, a FIFO works in the guest", async () => {
+        env = { TSBOX_BACKEND: "vm" };
+        const loaded = await tsbox(who, ["load", "-i", layout], { env, timeoutMs: 60_000 });
+        assert.equal(loaded.code, 0, loaded.stderr);
+        const script = [
+          'for f in /hvc /zero2; do [ -e $f ] || continue; if printf "$FORGE" > $f; then echo "$f: WRITTEN"; else echo "$f: refused"; fi; done',
+          'if [ -e /zero2 ]; then if head -c 4 /zero2 > /dev/null; then echo "/zero2: READ"; else echo "/zero2: refused"; fi; fi',
+          'if mknod /tmp/hvc c 229 1 && printf "$FORGE" > /tmp/hvc; then echo "mknod: WRITTEN"; else echo "mknod: refused"; fi',
+          "(echo through the fifo > /fifo &); read line < /fifo; echo $line",
+          "echo done",
+        ].join("\n");
+        const r = await tsbox(who, ["run", "--rm", "-e", `FORGE=${printfOctal(forgedFrames())}`, "test/hostile-devices:1", "sh", "-c", script], { env, timeoutMs: 60_000 });
+        assert.doesNotMatch(r.stdout + r.stderr, /FORGED|WRITTEN|READ/, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+        const devices = who.name === "root" ? "/hvc: refused\n/zero2: refused\n/zero2: refused\n" : "";
+        assert.equal(r.stdout, `${devices}mknod: refused\nthrough the fifo\ndone\n`, r.stderr);
+        assert.equal(r.code, 0, "the exit code is the container's, not a forged reply's");
+      });
+
+      it("a file volume is that file alone: written through, its siblings out of reach", async () => {
+        const home = join(who.scratch, "home");
+        mkdirSync(home);
+        writeFileSync(join(home, "notes.txt"), "my notes\n");
+        writeFileSync(join(home, "secret.txt"), "do not read\n");
+        for (const f of ["", "notes.txt", "secret.txt"]) chownSync(join(home, f), who.uid, who.gid);
+        const script = "cat /notes.txt; echo from the guest >> /notes.txt; cat /notes.txt/../secret.txt 2>/dev/null; ls /; grep ' /notes.txt ' /proc/mounts | cut -d' ' -f3";
+        const r = await tsbox(who, ["run", "--rm", "-v", `${join(home, "notes.txt")}:/notes.txt`, "busybox", "sh", "-c", script], { env, timeoutMs: 60_000 });
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /do not read|secret/);
+        assert.match(r.stdout, /^my notes\n/);
+        assert.match(r.stdout, /\n9p\n$/);
+        assert.equal(readFileSync(join(home, "notes.txt"), "utf8"), "my notes\nfrom the guest\n");
+        assert.equal(readFileSync(join(home, "secret.txt"), "utf8"), "do not read\n");
+      });
+    });
+  }
 });

@@ -1101,11 +1101,14 @@ fn mount_overlay_root(spec: &mut Spec) -> Result<(), String> {
         ov.upper.display(),
         ov.work.display()
     );
+    // nodev: a device node in an image (say c 229 1, the agent's own link)
+    // must not reach a guest device; the guest's root mounts this, so no user
+    // namespace makes it nodev for us.
     mount::mount(
         Some(Path::new("overlay")),
         &spec.root.path,
         Some("overlay"),
-        0,
+        container::sys::consts::MS_NODEV,
         Some(&data),
     )
     .map_err(|e| {

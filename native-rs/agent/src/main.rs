@@ -62,6 +62,15 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The link is the agent's alone (see sys::set_exclusive).
+    if let Err(e) = sys::set_exclusive(link) {
+        eprintln!(
+            "tsbox-agent: cannot make {} exclusive: {}",
+            device.display(),
+            e.description()
+        );
+        std::process::exit(1);
+    }
     if let Err(e) = sys::make_raw(link) {
         eprintln!(
             "tsbox-agent: cannot put {} in raw mode: {}",
