@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { acquireExports, toGuestSpec } from "../src/backends/vm/guest-spec.js";
+import { AgentLink } from "../src/backends/vm/agent-link.js";
 import { encodeFrame, FrameType } from "../src/backends/vm/frame.js";
 import { vmImagesDir } from "../src/backends/vm/images.js";
 import { NodeFs } from "../src/backends/vm/p9/node-fs.js";
@@ -186,6 +187,49 @@ describe("vm 9p fid table: bounded, no fd leaks (no guest)", () => {
       c.readdir(d);
     }
     assert.ok(server.fidCounts().dirEntries <= 100, JSON.stringify(server.fidCounts()));
+  });
+});
+
+describe("vm agent link: the guest's output credit is enforced (no guest)", () => {
+  /** A link whose guest we play: `guest(bytes)` is what it sends us. */
+  const setup = () => {
+    const sent: Uint8Array[] = [];
+    const link = new AgentLink({ send: (b) => sent.push(b) });
+    const errors: { channel: number; message: string }[] = [];
+    link.on("protocol-error", (e: { channel: number; message: string }) => errors.push(e));
+    return { link, errors, guest: (b: Uint8Array) => link.receive(b) };
+  };
+
+  it("output beyond the granted credit is a protocol error, and the host does not buffer it", async () => {
+    const { link, errors, guest } = setup();
+    const out = link.openOutput();
+    let failed: Error | undefined;
+    out.readable.on("error", (e) => (failed = e));
+    // Nobody reads: the window (64 KiB) is all the host holds.
+    const chunk = Buffer.alloc(16 * 1024, 0x61);
+    for (let i = 0; i < 4; i++) guest(encodeFrame(FrameType.data, out.channel, chunk));
+    assert.equal(errors.length, 0);
+    assert.equal(out.readable.readableLength, 64 * 1024);
+    for (let i = 0; i < 1000; i++) guest(encodeFrame(FrameType.data, out.channel, chunk));
+    assert.ok(out.readable.readableLength <= 64 * 1024, `host buffered ${out.readable.readableLength} bytes`);
+    assert.match(errors[0]?.message ?? "", /beyond its credit/);
+    await new Promise((r) => setImmediate(r));
+    assert.match(String(failed), /beyond its credit/);
+  });
+
+  it("a guest cannot raise the host's stream window, nor fire events the host does not expect", async () => {
+    const { link, guest } = setup();
+    const fired: string[] = [];
+    for (const e of ["error", "close", "rejected-x", "ready"]) link.on(e, () => fired.push(e));
+    const hello = link.hello(2000);
+    // The agent answers hello (id 1) claiming an enormous window.
+    guest(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id: 1, ok: true, window: 1e9, streamWindow: 2 ** 40 }))));
+    await hello;
+    const out = link.openOutput();
+    for (let i = 0; i < 200; i++) guest(encodeFrame(FrameType.data, out.channel, Buffer.alloc(32 * 1024)));
+    assert.ok(out.readable.readableLength <= 1024 * 1024, `host buffered ${out.readable.readableLength} bytes`);
+    for (const event of ["error", "close", "rejected-x"]) guest(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ event }))));
+    assert.deepEqual(fired, []);
   });
 });
 

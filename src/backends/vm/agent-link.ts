@@ -11,7 +11,7 @@ export { AgentRequestError, CONSOLE_EVENT_MAX, type AgentError, type ConsoleTran
 export class AgentLink extends AgentProtocol<Buffer> {
   /** A channel for container output (guest → host). */
   openOutput(): OutputChannel {
-    return this.addOutput((channel, grant, release) => new OutputChannel(channel, grant, release));
+    return this.addOutput((channel, grant, release, window) => new OutputChannel(channel, grant, release, window));
   }
 
   /** A channel for container input (host → guest). */

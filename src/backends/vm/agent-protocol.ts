@@ -22,6 +22,16 @@ export const CONSOLE_EVENT_MAX = 4096;
 const DEFAULT_LINK_WINDOW = 8;
 /** Per-stream credit both sides start with (agent.rs STREAM_WINDOW). */
 const DEFAULT_STREAM_WINDOW = 64 * 1024;
+/**
+ * The most the host accepts as the agent's windows (its hello reply says):
+ * the stream window is what the host buffers per output channel, so a
+ * guest must not choose it; the link window is bounded by the agent's
+ * 16 rx buffers.
+ */
+const MAX_STREAM_WINDOW = 1024 * 1024;
+const MAX_LINK_WINDOW = 16;
+/** The agent's only unsolicited event; anything else is ignored. */
+const AGENT_EVENTS: ReadonlySet<string> = new Set(["ready"]);
 
 export interface ConsoleTransport {
   /** Hands one console input event (≤ CONSOLE_EVENT_MAX bytes) to the guest. */
@@ -109,8 +119,8 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
       try {
         const reply = await this.request("hello", { time: Date.now(), seed: hex(seed) }, Math.min(left, 1500));
         this.resetLink();
-        if (typeof reply.window === "number" && reply.window > 0) this.window = reply.window;
-        if (typeof reply.streamWindow === "number" && reply.streamWindow > 0) this.streamWindow = reply.streamWindow;
+        if (typeof reply.window === "number" && reply.window > 0) this.window = Math.min(Math.floor(reply.window), MAX_LINK_WINDOW);
+        if (typeof reply.streamWindow === "number" && reply.streamWindow > 0) this.streamWindow = Math.min(Math.floor(reply.streamWindow), MAX_STREAM_WINDOW);
         return reply;
       } catch (err) {
         if (this.closed || Date.now() + 10 >= deadline || !(err instanceof TsboxError && /did not answer/.test(err.message))) throw err;
@@ -162,13 +172,19 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
     this.queued = 0;
   }
 
-  /** Registers an output channel built by `make` (with its number, a credit grant and a release). */
-  protected addOutput<T extends OutputEndpoint>(make: (channel: number, grant: (n: number) => void, release: () => void) => T): T {
+  /** The credit every stream starts with, each way (as agreed in `hello`). */
+  get streamCredit(): number {
+    return this.streamWindow;
+  }
+
+  /** Registers an output channel built by `make` (with its number, a credit grant, a release and the stream window). */
+  protected addOutput<T extends OutputEndpoint>(make: (channel: number, grant: (n: number) => void, release: () => void, window: number) => T): T {
     const channel = this.nextChannel++;
     const ch = make(
       channel,
       (n) => this.sendFrame(FrameType.credit, channel, u32le(n)),
       () => this.outputs.delete(channel),
+      this.streamWindow,
     );
     this.outputs.set(channel, ch);
     return ch;
@@ -227,8 +243,8 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
         return this.onControl(frame.payload);
       case FrameType.data: {
         const ch = this.outputs.get(frame.channel);
-        if (ch) ch.onData(frame.payload);
-        else this.emit("protocol-error", { channel: frame.channel, message: "data on an unknown channel" });
+        const err = ch ? ch.onData(frame.payload) : new Error("data on an unknown channel");
+        if (err) this.emit("protocol-error", { channel: frame.channel, message: err.message });
         return;
       }
       case FrameType.eof:
@@ -268,7 +284,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
       return;
     }
     if (typeof msg.event === "string") {
-      this.emit(msg.event, msg);
+      if (AGENT_EVENTS.has(msg.event)) this.emit(msg.event, msg);
       return;
     }
     const p = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;

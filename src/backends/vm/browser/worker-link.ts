@@ -9,7 +9,7 @@ export class WorkerLink extends AgentProtocol<Uint8Array> {
 
   /** Output goes to `onData` as it arrives (the page buffers it): credit is granted at once. */
   openOutput(onData: (data: Uint8Array) => void): CallbackOutput {
-    return this.addOutput((channel, grant, release) => new CallbackOutput(channel, grant, release, onData));
+    return this.addOutput((channel, grant, release, window) => new CallbackOutput(channel, grant, release, window, onData));
   }
 
   openInput(): InputPump {
@@ -22,9 +22,10 @@ export class CallbackOutput extends OutputChannelBase {
     channel: number,
     grant: (n: number) => void,
     release: () => void,
+    window: number,
     private readonly sink: (data: Uint8Array) => void,
   ) {
-    super(channel, grant, release);
+    super(channel, grant, release, window);
   }
 
   protected deliver(data: Uint8Array): boolean {
