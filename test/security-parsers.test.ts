@@ -8,10 +8,20 @@
  */
 import assert from "node:assert/strict";
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { LayerError } from "../src/errors.js";
+import { sha256Digest } from "../src/image/hash.js";
+import { LayerCache } from "../src/image/layers.js";
+import { layerLimits } from "../src/image/compression.js";
+import { OciLayout } from "../src/image/layout.js";
+import { MediaType } from "../src/image/oci.js";
+import { readTar } from "../src/image/tar.js";
+import { paxHeader, TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
 import { tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
 import { EMBEDDED_BUSYBOX } from "./helpers/images.js";
@@ -143,5 +153,88 @@ describe("registry client: credentials go to the registry only", () => {
     } finally {
       await registry.stop();
     }
+  });
+});
+
+// ---- tar: metadata that would grow without bound --------------------------
+
+/** `count` pax headers of one distinct `size`-byte record each, then one file; counts the bytes pulled. */
+function paxFlood(count: number, size: number, global: boolean): { source: AsyncIterable<Buffer>; pulled: () => number } {
+  let pulled = 0;
+  const source = (async function* () {
+    for (let i = 0; i < count; i++) {
+      const block = paxHeader({ [`SCHILY.xattr.user.k${i}`]: "v".repeat(size) }, global);
+      pulled += block.length;
+      yield block;
+    }
+    const t = new TarWriter();
+    t.add({ path: "f", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") });
+    yield t.finish();
+  })();
+  return { source, pulled: () => pulled };
+}
+
+describe("tar reader: bounded metadata", () => {
+  for (const global of [false, true]) {
+    it(`consecutive ${global ? "global" : "per-entry"} pax headers do not accumulate without bound`, async () => {
+      const flood = paxFlood(400, 64 * 1024, global);
+      await assert.rejects(
+        (async () => {
+          for await (const e of readTar(flood.source)) for await (const _ of e.body);
+        })(),
+        (err: Error) => err instanceof LayerError && /pax .*more than 1 MiB/.test(err.message),
+      );
+      assert.ok(flood.pulled() < 2 * 1024 * 1024, `read ${flood.pulled()} bytes before refusing`);
+    });
+  }
+
+  it("still reads a pax header of a few hundred KiB (long xattrs, paths)", async () => {
+    const t = new TarWriter();
+    t.add({ path: "f", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x"), pax: { "SCHILY.xattr.user.big": "v".repeat(300 * 1024) } });
+    const entries = [];
+    for await (const e of readTar((async function* () { yield t.finish(); })())) {
+      for await (const _ of e.body);
+      entries.push(e);
+    }
+    assert.equal(entries[0]!.pax["SCHILY.xattr.user.big"]!.length, 300 * 1024);
+  });
+});
+
+// ---- layers: size and decompression ratio caps ---------------------------
+
+/** A store with one gzip'd layer holding a file of `size` zero bytes (a compression bomb in miniature). */
+async function zeroLayer(dir: string, size: number): Promise<{ layout: OciLayout; blob: { digest: string; size: number; mediaType: string }; diffId: string }> {
+  const t = new TarWriter();
+  t.add({ path: "zeros", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(size) });
+  const raw = t.finish();
+  const layout = new OciLayout(dir);
+  await layout.init();
+  const blob = await layout.writeBlob(gzipSync(raw, { level: 9 }));
+  return { layout, blob: { ...blob, mediaType: MediaType.ociLayerGzip }, diffId: sha256Digest(raw) };
+}
+
+describe("layer unpacking: size and ratio caps", () => {
+  it("has defaults that no real image meets, and takes TSBOX_MAX_LAYER_SIZE / TSBOX_MAX_LAYER_RATIO", () => {
+    assert.deepEqual(layerLimits({}), { maxBytes: 64 * 2 ** 30, maxRatio: 1000, ratioFloor: 2 ** 30 });
+    assert.deepEqual(layerLimits({ TSBOX_MAX_LAYER_SIZE: "8M", TSBOX_MAX_LAYER_RATIO: "50" }), { maxBytes: 8 * 2 ** 20, maxRatio: 50, ratioFloor: 2 ** 30 });
+    assert.throws(() => layerLimits({ TSBOX_MAX_LAYER_SIZE: "lots" }), /TSBOX_MAX_LAYER_SIZE/);
+  });
+
+  it("stops a layer that unpacks past the size cap, with a clear error and no leftovers", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const { layout, blob, diffId } = await zeroLayer(join(dir, "store"), 48 * 1024 * 1024);
+    const cache = new LayerCache(dir, layout, { limits: { maxBytes: 8 * 1024 * 1024 } });
+    await assert.rejects(cache.ensureLayer(blob, diffId), /unpacks to more than 8 MiB \(TSBOX_MAX_LAYER_SIZE\)/);
+    assert.deepEqual(readdirSync(join(dir, "layers")).filter((n) => n.startsWith(".unpack")), []);
+  });
+
+  it("stops a layer whose decompression ratio passes the cap", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const { layout, blob, diffId } = await zeroLayer(join(dir, "store"), 48 * 1024 * 1024);
+    const cache = new LayerCache(dir, layout, { limits: { maxRatio: 100, ratioFloor: 1024 * 1024 } });
+    await assert.rejects(cache.ensureLayer(blob, diffId), /decompresses more than 100 times its size \(TSBOX_MAX_LAYER_RATIO\)/);
+    // Within the caps it unpacks.
+    const ok = new LayerCache(dir, layout, { limits: { maxRatio: 2000, ratioFloor: 1024 * 1024 } });
+    assert.ok(existsSync(join(await ok.ensureLayer(blob, diffId), "zeros")));
   });
 });

@@ -80,6 +80,12 @@ export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): B
   return Buffer.concat(parts);
 }
 
+/** A pax extended header on its own ("x", or "g" for a global one): header block and padded body. */
+export function paxHeader(records: Record<string, string>, global = false, mtime = 0): Buffer {
+  const body = encodePax(records);
+  return Buffer.concat([header({ name: global ? "GlobalHead" : "PaxHeaders/entry", prefix: "", typeflag: global ? "g" : "x", mode: 0o644, uid: 0, gid: 0, size: body.length, mtime, linkname: "" }), pad(body)]);
+}
+
 /** Zero bytes that complete a body of `size` bytes to a whole block. */
 export function tarPadding(size: number): Buffer {
   return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
