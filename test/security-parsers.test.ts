@@ -30,7 +30,10 @@ import { skopeoCopy, startRegistry, type TestRegistry } from "./helpers/registry
 const USERS = { alice: "wonderland" };
 const CREDS = ["--dest-creds", `alice:${USERS.alice}`];
 const scratch = mkdtempSync(join(tmpdir(), "security-parsers-"));
-after(() => rmSync(scratch, { recursive: true, force: true }));
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  cleanupIdentities();
+});
 
 interface Recorded {
   method: string;
@@ -90,10 +93,7 @@ describe("registry client: credentials go to the registry only", () => {
   const env = () => ({ TSBOX_DATA_DIR: mkdtempSync(join(scratch, "store-")), HOME: mkdtempSync(join(scratch, "home-")) });
   let recorder: Awaited<ReturnType<typeof startRecorder>>;
   before(async () => (recorder = await startRecorder()));
-  after(async () => {
-    await recorder.close();
-    cleanupIdentities();
-  });
+  after(() => recorder.close());
   const noCredentials = () => {
     assert.ok(recorder.seen.length > 0, "the second host was asked");
     for (const r of recorder.seen) assert.equal(r.headers.authorization, undefined, `${r.method} ${r.url} carried ${r.headers.authorization}`);
@@ -237,4 +237,122 @@ describe("layer unpacking: size and ratio caps", () => {
     const ok = new LayerCache(dir, layout, { limits: { maxRatio: 2000, ratioFloor: 1024 * 1024 } });
     assert.ok(existsSync(join(await ok.ensureLayer(blob, diffId), "zeros")));
   });
+});
+
+// ---- load: archives never make tsbox follow a link ------------------------
+
+/** An OCI archive (tar) of `entries` plus a valid oci-layout file. */
+function archive(path: string, entries: TarWriteEntry[]): string {
+  const t = new TarWriter();
+  t.add({ path: "oci-layout", type: "file", mode: 0o644, mtime: 0, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') });
+  for (const e of entries) t.add(e);
+  writeFileSync(path, t.finish());
+  chmodSync(path, 0o644);
+  return path;
+}
+
+const blobEntry = (data: Buffer): TarWriteEntry => ({ path: `blobs/sha256/${sha256Digest(data).slice(7)}`, type: "file", mode: 0o644, mtime: 0, data });
+
+/** An image whose one layer is `layer`: its config, manifest and index entries (the layer blob not included). */
+function imageEntries(layer: Buffer, name: string): { entries: TarWriteEntry[]; layerDigest: string } {
+  const layerDigest = sha256Digest(layer);
+  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: ["sh"] }, rootfs: { type: "layers", diff_ids: [layerDigest] } }));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: sha256Digest(config), size: config.length }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layerDigest, size: layer.length }] }));
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: sha256Digest(manifest), size: manifest.length, annotations: { "io.containerd.image.name": name } }] }));
+  return { entries: [blobEntry(config), blobEntry(manifest), { path: "index.json", type: "file", mode: 0o644, mtime: 0, data: index }], layerDigest };
+}
+
+describe("load: links inside archives are never followed", () => {
+  let dir: string;
+  let hostSecret: string;
+  let hostFifo: string;
+  let secretLayer: Buffer;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "security-load-"));
+    chmodSync(dir, 0o755);
+    // A host file outside any archive (a valid layer tar, so importing it would "work"), and a FIFO.
+    const t = new TarWriter();
+    t.add({ path: "marker", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("read from the host\n") });
+    secretLayer = t.finish();
+    hostSecret = join(dir, "host-secret.tar");
+    writeFileSync(hostSecret, secretLayer);
+    chmodSync(hostSecret, 0o644);
+    hostFifo = join(dir, "host-fifo");
+    execFileSync("mkfifo", ["-m", "666", hostFifo]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const who of identities()) {
+    describe(`as ${who.name}`, () => {
+      const env = () => {
+        const store = join(who.scratch, `load-${Math.random().toString(16).slice(2)}`);
+        mkdirSync(store);
+        execFileSync("chown", [`${who.uid}:${who.gid}`, store]);
+        return { TSBOX_DATA_DIR: store };
+      };
+
+      it("a blob that is a symlink to a host file is not imported", async () => {
+        const { entries, layerDigest } = imageEntries(secretLayer, "test/linked:1");
+        const a = archive(join(dir, `linked-${who.name}.tar`), [...entries, { path: `blobs/sha256/${layerDigest.slice(7)}`, type: "symlink", mode: 0o777, mtime: 0, linkname: hostSecret }]);
+        const e = env();
+        const r = await tsbox(who, ["load", "-i", a], { env: e });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, /^tsbox: .*(not in the archive|does not contain|missing)/m);
+        assert.notEqual((await tsbox(who, ["inspect", "test/linked:1"], { env: e })).code, 0);
+      });
+
+      it("index.json as a symlink to a host FIFO fails at once instead of hanging", async () => {
+        const a = archive(join(dir, `fifo-${who.name}.tar`), [{ path: "index.json", type: "symlink", mode: 0o777, mtime: 0, linkname: hostFifo }, { path: "blobs/sha256", type: "directory", mode: 0o755, mtime: 0 }]);
+        const r = await tsbox(who, ["load", "-i", a], { env: env(), timeoutMs: 15_000 });
+        assert.equal(r.code, 125);
+        assert.match(r.stderr, /^tsbox: not an image archive/);
+      });
+
+      it("a layout directory holding a symlinked blob is refused, naming it", async () => {
+        const layoutDir = join(dir, `layout-${who.name}`);
+        const { entries, layerDigest } = imageEntries(secretLayer, "test/linked-dir:1");
+        for (const e of entries) {
+          mkdirSync(join(layoutDir, e.path, ".."), { recursive: true });
+          writeFileSync(join(layoutDir, e.path), e.data!);
+        }
+        writeFileSync(join(layoutDir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+        execFileSync("ln", ["-s", hostSecret, join(layoutDir, "blobs", "sha256", layerDigest.slice(7))]);
+        execFileSync("chmod", ["-R", "a+rX", layoutDir]);
+        const r = await tsbox(who, ["load", "-i", layoutDir], { env: env() });
+        assert.equal(r.code, 125);
+        assert.match(r.stderr, new RegExp(`^tsbox: blobs/sha256/${layerDigest.slice(7)} in .* is a symlink`));
+      });
+
+      it("a gzip'd archive that expands past TSBOX_MAX_LAYER_SIZE is refused, leaving nothing behind", async () => {
+        const t = new TarWriter();
+        t.add({ path: "oci-layout", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(24 * 1024 * 1024) });
+        const a = join(dir, `bomb-${who.name}.tar.gz`);
+        writeFileSync(a, gzipSync(t.finish(), { level: 9 }));
+        chmodSync(a, 0o644);
+        const e = env();
+        const r = await tsbox(who, ["load", "-i", a], { env: { ...e, TSBOX_MAX_LAYER_SIZE: "4M" } });
+        assert.equal(r.code, 125);
+        assert.match(r.stderr, /unpacks to more than 4 MiB \(TSBOX_MAX_LAYER_SIZE\)/);
+        assert.deepEqual(readdirSync(e.TSBOX_DATA_DIR).filter((n) => n.startsWith(".load")), []);
+      });
+
+      it("still loads an old docker archive whose layer.tar links to another layer of the archive", async () => {
+        const layer = new TarWriter();
+        layer.add({ path: "hello", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("hi\n") });
+        const tar = layer.finish();
+        const diff = sha256Digest(tar);
+        const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [diff, diff] } }));
+        const t = new TarWriter();
+        t.add({ path: "a/layer.tar", type: "file", mode: 0o644, mtime: 0, data: tar });
+        t.add({ path: "b/layer.tar", type: "symlink", mode: 0o777, mtime: 0, linkname: "../a/layer.tar" });
+        t.add({ path: "cfg.json", type: "file", mode: 0o644, mtime: 0, data: config });
+        t.add({ path: "manifest.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from(JSON.stringify([{ Config: "cfg.json", RepoTags: ["test/old-docker:1"], Layers: ["a/layer.tar", "b/layer.tar"] }])) });
+        const a = join(dir, `old-docker-${who.name}.tar`);
+        writeFileSync(a, t.finish());
+        chmodSync(a, 0o644);
+        const r = await tsbox(who, ["load", "-i", a], { env: env() });
+        assert.equal(r.code, 0, r.stderr);
+      });
+    });
+  }
 });

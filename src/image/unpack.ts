@@ -14,6 +14,15 @@ export interface UnpackOptions {
    * unmapped id makes overlay copy-up fail with EOVERFLOW.
    */
   privileged: boolean;
+  /**
+   * An image archive (`load`), not a layer: only directories and regular
+   * files are written. A symlink that leads to a regular file of the archive
+   * becomes a hard link to it (old docker archives link repeated layers);
+   * other symlinks, device nodes, FIFOs and whiteout markers are left out, and
+   * so are xattrs. Nothing read from the tree later can follow a link out of
+   * it, or block on a FIFO.
+   */
+  archive?: boolean;
 }
 
 export interface UnpackResult {
@@ -25,6 +34,8 @@ export interface UnpackResult {
 const WHITEOUT_PREFIX = ".wh.";
 const XATTR_PREFIX = "SCHILY.xattr.";
 const OPAQUE_MARKER = ".wh..wh..opq";
+/** Symlinks followed when resolving one inside an archive (as the kernel's MAXSYMLINKS). */
+const MAX_LINK_HOPS = 40;
 
 /**
  * Unpacks a layer's tar entries into `root` (an empty directory), refusing
@@ -54,6 +65,8 @@ class LayerUnpacker {
   /** Directories made opaque (`.wh..wh..opq`), and those holding xattr whiteouts (rootless). */
   private readonly opaqueDirs = new Set<string>();
   private readonly xwhiteoutDirs = new Set<string>();
+  /** Archive mode: symlinks (path → target), resolved into hard links at the end. */
+  private readonly archiveLinks = new Map<string, string>();
 
   constructor(
     private readonly root: string,
@@ -64,7 +77,14 @@ class LayerUnpacker {
     this.count++;
     const rel = sanitize(entry.path, `layer entry ${entry.path}`);
     const name = posix.basename(rel);
-    if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, rel, name);
+    if (this.options.archive) {
+      this.archiveLinks.delete(rel); // a later entry replaces an earlier link
+      if (entry.type === "symlink") {
+        if (rel !== "") this.archiveLinks.set(rel, entry.linkname);
+        return;
+      }
+      if (entry.type !== "directory" && entry.type !== "file" && entry.type !== "hardlink") return;
+    } else if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, rel, name);
     if (rel === "") {
       if (entry.type !== "directory") throw new LayerError(`layer root entry ${entry.path} is not a directory`);
       this.dirMeta.set("", { mode: entry.mode, mtime: entry.mtime });
@@ -106,6 +126,7 @@ class LayerUnpacker {
 
   /** Applies deferred directory modes and mtimes, deepest first. */
   async finish(): Promise<void> {
+    if (this.options.archive) await this.linkArchiveSymlinks();
     await this.markDirectories();
     const dirs = [...this.knownDirs].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
     for (const rel of dirs) {
@@ -129,7 +150,7 @@ class LayerUnpacker {
     } finally {
       await fh.close();
     }
-    await this.applyXattrs(entry, target);
+    if (!this.options.archive) await this.applyXattrs(entry, target);
   }
 
   /**
@@ -204,6 +225,53 @@ class LayerUnpacker {
     await (await open(path, "wx", 0o600)).close();
     await setMarker(path, "user.overlay.whiteout", "y");
     this.xwhiteoutDirs.add(dirRel);
+  }
+
+  /**
+   * Archive mode: each recorded symlink that resolves — within the archive,
+   * by name, through other recorded links — to a regular file written here
+   * becomes a hard link to it. Absolute targets, targets above the root and
+   * anything else are dropped (a later lookup finds nothing there).
+   */
+  private async linkArchiveSymlinks(): Promise<void> {
+    for (const [rel, target] of this.archiveLinks) {
+      const resolved = this.resolveArchivePath(posix.dirname(rel) === "." ? [] : posix.dirname(rel).split("/"), target);
+      if (resolved === undefined) continue;
+      const st = await lstat(join(this.root, resolved)).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      if (await lstat(join(this.root, rel)).catch(() => undefined)) continue; // a directory was made there since
+      try {
+        await this.ensureParents(rel, rel);
+      } catch {
+        continue; // its directory is not a real one of the archive
+      }
+      await link(join(this.root, resolved), join(this.root, rel));
+    }
+  }
+
+  /** `target` seen from the directory `dir` of the archive, links resolved by name; undefined when it leaves the archive. */
+  private resolveArchivePath(dir: string[], target: string): string | undefined {
+    if (target.startsWith("/")) return undefined;
+    const out = [...dir];
+    const queue = target.split("/");
+    let hops = 0;
+    while (queue.length > 0) {
+      const name = queue.shift()!;
+      if (name === "" || name === ".") continue;
+      if (name === "..") {
+        if (out.length === 0) return undefined;
+        out.pop();
+        continue;
+      }
+      const next = this.archiveLinks.get([...out, name].join("/"));
+      if (next !== undefined) {
+        if (++hops > MAX_LINK_HOPS || next.startsWith("/")) return undefined;
+        queue.unshift(...next.split("/"));
+        continue;
+      }
+      out.push(name);
+    }
+    return out.join("/");
   }
 
   /**
