@@ -13,7 +13,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { gzipSync } from "node:zlib";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { spawn } from "node:child_process";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
 import { LayerError } from "../src/errors.js";
 import { sha256Digest } from "../src/image/hash.js";
 import { LayerCache } from "../src/image/layers.js";
@@ -22,7 +24,7 @@ import { OciLayout } from "../src/image/layout.js";
 import { MediaType } from "../src/image/oci.js";
 import { readTar } from "../src/image/tar.js";
 import { paxHeader, TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
-import { tsbox } from "./helpers/cli.js";
+import { identityEnv, repoRoot, tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
 import { EMBEDDED_BUSYBOX } from "./helpers/images.js";
 import { skopeoCopy, startRegistry, type TestRegistry } from "./helpers/registry.js";
@@ -352,6 +354,69 @@ describe("load: links inside archives are never followed", () => {
         chmodSync(a, 0o644);
         const r = await tsbox(who, ["load", "-i", a], { env: env() });
         assert.equal(r.code, 0, r.stderr);
+      });
+    });
+  }
+});
+
+// ---- exec -u NAME: the running container's /etc/passwd, read safely ------
+
+describe("reading a file in a tree someone else controls (no container)", () => {
+  it("never follows a symlink in any component, never opens a FIFO, bounds the size", async () => {
+    const { readFileInTree } = await import("../src/image/safe-open.js");
+    const root = mkdtempSync(join(scratch, "tree-"));
+    const outside = mkdtempSync(join(scratch, "outside-"));
+    writeFileSync(join(outside, "passwd"), "evil:x:4242:4242::/:/bin/sh\n");
+    mkdirSync(join(root, "etc"));
+    writeFileSync(join(root, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n");
+    execFileSync("ln", ["-s", outside, join(root, "etc-link")]);
+    execFileSync("ln", ["-s", join(outside, "passwd"), join(root, "etc", "linked")]);
+    execFileSync("mkfifo", [join(root, "etc", "fifo")]);
+    writeFileSync(join(root, "etc", "big"), Buffer.alloc(2048));
+    assert.equal(String((readFileInTree(root, "etc/passwd", 1024) as { data: Buffer }).data), "root:x:0:0::/root:/bin/sh\n");
+    assert.deepEqual(readFileInTree(root, "etc-link/passwd", 1024), { kind: "hidden" });
+    assert.deepEqual(readFileInTree(root, "etc/linked", 1024), { kind: "hidden" });
+    assert.deepEqual(readFileInTree(root, "etc/fifo", 1024), { kind: "hidden" });
+    assert.deepEqual(readFileInTree(root, "etc/none", 1024), { kind: "missing" });
+    assert.deepEqual(readFileInTree(root, "none/passwd", 1024), { kind: "missing" });
+    assert.deepEqual(readFileInTree(root, "etc/passwd/x", 1024), { kind: "hidden" });
+    assert.throws(() => readFileInTree(root, "etc/big", 1024), /larger than 1024 bytes/);
+  });
+});
+
+describe("exec -u NAME against a container that attacks its own /etc/passwd", () => {
+  let hostDir: string;
+  before(() => {
+    hostDir = mkdtempSync(join(tmpdir(), "security-passwd-"));
+    chmodSync(hostDir, 0o755);
+    writeFileSync(join(hostDir, "passwd"), "evil:x:4242:4242::/:/bin/sh\n");
+    chmodSync(join(hostDir, "passwd"), 0o644);
+  });
+  after(() => rmSync(hostDir, { recursive: true, force: true }));
+
+  for (const who of identities()) {
+    describe(`as ${who.name}`, () => {
+      let snap: Snapshot;
+      beforeEach(() => (snap = snapshot()));
+      afterEach(() => assertNoLeaks(snap, [who]));
+
+      it("never reads a host file through a symlinked /etc/passwd, nor a huge one into memory", async () => {
+        const r = await new Promise<{ swap: string[]; huge: string }>((resolve, reject) => {
+          const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test", "helpers", "exec-user-probe.ts"), hostDir], {
+            uid: who.uid,
+            gid: who.gid,
+            cwd: repoRoot,
+            env: identityEnv(who),
+            stdio: ["ignore", "pipe", "pipe"],
+          });
+          let out = "";
+          let err = "";
+          child.stdout.on("data", (d) => (out += d));
+          child.stderr.on("data", (d) => (err += d));
+          child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`probe exited ${code}: ${err}`))));
+        });
+        assert.deepEqual(r.swap, ["unable to find user evil: no matching entries in passwd file"]);
+        assert.equal(r.huge, "unable to read the container's /etc/passwd: it is larger than 4 MiB");
       });
     });
   }

@@ -1,5 +1,6 @@
 /** P9Fs over the host's real file system (node:fs, synchronous: microseconds on a local disk). */
 import * as fs from "node:fs";
+import { openRegular } from "../../../image/safe-open.js";
 import { FsError } from "./errno.js";
 import { O, type P9Fs, type P9Stat, type P9StatFs } from "./fs.js";
 import { hostXattrs, presentStat, presentXattr, presentXattrNames } from "./overlay-markers.js";
@@ -27,6 +28,7 @@ export class NodeFs implements P9Fs {
     return fs.readlinkSync(path, "utf8");
   }
 
+  /** Only regular files: see safe-open.ts (O_PATH, fstat, reopen through /proc). */
   open(path: string, flags: number, mode?: number): number {
     if (flags & O.CREAT) {
       // A file we create is a regular file: no check needed.
@@ -125,28 +127,6 @@ export class NodeFs implements P9Fs {
 }
 
 const O_NOCTTY = 0o400;
-const O_PATH = 0o10000000;
-const O_CLOEXEC = 0o2000000;
-
-/**
- * Opens an existing regular file without ever opening anything else: an
- * O_PATH descriptor (which opens nothing: no device driver runs, a FIFO
- * does not block) is checked with fstat, then reopened through
- * /proc/self/fd, which reaches that very inode, so the file cannot be
- * swapped for a device node or FIFO in between.
- */
-function openRegular(path: string, flags: number): number {
-  const pathFd = fs.openSync(path, O_PATH | O.NOFOLLOW | O_CLOEXEC);
-  try {
-    const st = fs.fstatSync(pathFd);
-    if (st.isSymbolicLink()) throw new FsError("ELOOP", "open", path);
-    if (!st.isFile()) throw new FsError("EACCES", "open", path);
-    // O_NOFOLLOW would refuse the /proc link itself; the O_PATH open did not follow.
-    return fs.openSync(`/proc/self/fd/${pathFd}`, (flags & ~O.NOFOLLOW) | O_NOCTTY);
-  } finally {
-    fs.closeSync(pathFd);
-  }
-}
 
 function toStat(st: fs.BigIntStats): P9Stat {
   return {
