@@ -50,8 +50,18 @@ const MAX_LINK_HOPS = 40;
  */
 export async function unpackLayer(entries: AsyncIterable<TarEntry>, root: string, options: UnpackOptions): Promise<UnpackResult> {
   const unpacker = new LayerUnpacker(root, options);
-  for await (const entry of entries) await unpacker.add(entry);
-  await unpacker.finish();
+  for await (const entry of entries) {
+    try {
+      await unpacker.add(entry);
+    } catch (err) {
+      throw asLayerError(err, `layer entry ${shorten(entry.path)}`);
+    }
+  }
+  try {
+    await unpacker.finish();
+  } catch (err) {
+    throw asLayerError(err, "the layer's directories");
+  }
   return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices };
 }
 
@@ -75,6 +85,8 @@ class LayerUnpacker {
 
   async add(entry: TarEntry): Promise<void> {
     this.count++;
+    // No file system call takes a NUL in a name or a link target.
+    if (entry.path.includes("\0") || entry.linkname.includes("\0")) throw new LayerError(`refusing layer entry ${JSON.stringify(shorten(entry.path))}: a NUL byte in its name or link`);
     const rel = sanitize(entry.path, `layer entry ${entry.path}`);
     const name = posix.basename(rel);
     if (this.options.archive) {
@@ -375,6 +387,21 @@ function sanitize(path: string, what: string): string {
   const parts = path.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw new LayerError(`refusing ${what}: it escapes the layer root`);
   return parts.join("/");
+}
+
+/**
+ * A file system error while writing an entry (a name too long, a file where
+ * a directory is needed…) is the layer's fault: one clear LayerError. A
+ * full disk stays itself (the caller says where it is full).
+ */
+function asLayerError(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (err instanceof LayerError || typeof code !== "string" || code === "ENOSPC" || code === "EDQUOT" || !/^E[A-Z0-9]+$/.test(code)) return err;
+  return new LayerError(`cannot unpack ${what}: ${code}`);
+}
+
+function shorten(path: string): string {
+  return path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-40)}` : path;
 }
 
 function depth(rel: string): number {

@@ -105,13 +105,14 @@ export class P9Server {
 
   /** v86's handle9p: one request in, one reply out (synchronously). */
   handle(req: Uint8Array, reply: (buf: Uint8Array) => void): void {
-    const r = new MessageReader(req);
-    r.u32(); // size
-    const type = r.u8();
-    const tag = r.u16();
     const w = new MessageWriter();
     this.stats.requests++;
+    let tag = 0xffff; // NOTAG, for a message too short to have one
     try {
+      const r = new MessageReader(req);
+      r.u32(); // size
+      const type = r.u8();
+      tag = r.u16();
       this.dispatch(type, r, w);
       reply(w.finish(type + 1, tag));
     } catch (err) {
