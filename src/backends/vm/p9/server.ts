@@ -127,7 +127,8 @@ export class P9Server {
       case T.version: {
         const msize = r.u32();
         const version = r.str();
-        this.msize = Math.min(msize, 512 * 1024);
+        // Linux asks for 8 KiB..512 KiB; a smaller one could not carry a getattr reply.
+        this.msize = Math.max(4096, Math.min(msize, 512 * 1024));
         this.closeAll();
         w.u32(this.msize);
         w.str(version === "9P2000.L" ? "9P2000.L" : "unknown");
