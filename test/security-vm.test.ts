@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,25 +16,18 @@ import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { acquireExports, toGuestSpec } from "../src/backends/vm/guest-spec.js";
 import { AgentLink } from "../src/backends/vm/agent-link.js";
 import { encodeFrame, FrameType } from "../src/backends/vm/frame.js";
-import { vmImagesDir } from "../src/backends/vm/images.js";
+import { Errno } from "../src/backends/vm/p9/errno.js";
 import { NodeFs } from "../src/backends/vm/p9/node-fs.js";
 import { P9Server } from "../src/backends/vm/p9/server.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
 import { repoRoot, tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
-import { buildLayeredLayout } from "./helpers/images.js";
+import { vmLayeredFixture } from "./helpers/images.js";
 import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
 import { p9Client } from "./helpers/p9-client.js";
 import { vmSkip } from "./helpers/vm.js";
 
-const ENOENT = 2;
-const EACCES = 13;
-const EBUSY = 16;
-const ENOTDIR = 20;
-const EINVAL = 22;
-const ENFILE = 23;
-const EMFILE = 24;
-const ENAMETOOLONG = 36;
+const { ENOENT, EACCES, EBUSY, ENOTDIR, EINVAL, ENFILE, EMFILE, ENAMETOOLONG } = Errno;
 
 const isRoot = process.getuid!() === 0;
 const scratch = mkdtempSync(join(tmpdir(), "security-vm-"));
@@ -250,23 +243,15 @@ describe("vm guest: special files in layers, the agent link, file volumes", { sk
   let layout: string;
 
   before(async () => {
-    fixtures = mkdtempSync(join(tmpdir(), "security-vm-fixtures-"));
-    chmodSync(fixtures, 0o755);
-    layout = join(fixtures, "layout");
     // A hostile image: the agent link's own device number (hvc1 is c 229 1), a
     // node of /dev/zero and a FIFO. Kept as device nodes when root unpacks it.
-    await buildLayeredLayout(layout, [], {
-      base: join(vmImagesDir(), "images", "busybox"),
-      name: "test/hostile-devices:1",
-      layerEntries: [
-        [
-          { path: "hvc", type: "chardev", mode: 0o666, mtime: 0, devmajor: 229, devminor: 1 },
-          { path: "zero2", type: "chardev", mode: 0o666, mtime: 0, devmajor: 1, devminor: 5 },
-          { path: "fifo", type: "fifo", mode: 0o666, mtime: 0 },
-        ],
+    ({ dir: fixtures, layout } = await vmLayeredFixture("test/hostile-devices:1", [
+      [
+        { path: "hvc", type: "chardev", mode: 0o666, mtime: 0, devmajor: 229, devminor: 1 },
+        { path: "zero2", type: "chardev", mode: 0o666, mtime: 0, devmajor: 1, devminor: 5 },
+        { path: "fifo", type: "fifo", mode: 0o666, mtime: 0 },
       ],
-    });
-    execFileSync("chmod", ["-R", "a+rX", layout]);
+    ]));
   });
 
   after(() => {
