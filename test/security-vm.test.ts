@@ -210,6 +210,19 @@ describe("vm agent link: the guest's output credit is enforced (no guest)", () =
     assert.match(String(failed), /beyond its credit/);
   });
 
+  it("a guest that grants stdin credit but stops reading its link does not make the host buffer the input", async () => {
+    const { link, guest } = setup();
+    const input = link.openInput();
+    // 100 MB of stream credit, and never a link credit (channel 0).
+    guest(encodeFrame(FrameType.credit, input.channel, Buffer.from(new Uint32Array([100_000_000]).buffer)));
+    let written = 0;
+    for (let i = 0; i < 300; i++) input.write(Buffer.alloc(64 * 1024), () => (written += 64 * 1024));
+    await new Promise((r) => setImmediate(r));
+    const queued = (link as unknown as { queued: number }).queued;
+    assert.ok(queued <= 512 * 1024, `the link queued ${queued} bytes`);
+    assert.ok(written <= 512 * 1024, `the writer was told ${written} bytes were sent`);
+  });
+
   it("a guest cannot raise the host's stream window, nor fire events the host does not expect", async () => {
     const { link, guest } = setup();
     const fired: string[] = [];

@@ -114,18 +114,25 @@ export abstract class OutputChannelBase implements OutputEndpoint {
   protected abstract abort(err: Error): void;
 }
 
-/** Input queued until the agent's credit lets it out, then EOF once drained. */
+/**
+ * Input queued until the agent's credit lets it out, then EOF once drained.
+ * Bytes leave only while the link has room too (`room`), so the writer
+ * feels backpressure even from a guest that grants credit and then stops
+ * reading its link.
+ */
 export class InputPump implements InputEndpoint {
   private credit: number;
   private queue: { data: Uint8Array; done: (err?: Error | null) => void }[] = [];
   private finalCb: (() => void) | undefined;
   private finished = false;
+  private waitingForRoom = false;
 
   constructor(
     readonly channel: number,
     window: number,
     private readonly send: (type: number, payload?: Uint8Array) => void,
     private readonly release: () => void,
+    private readonly room: (wake: () => void) => boolean = () => true,
   ) {
     this.credit = window;
   }
@@ -163,7 +170,12 @@ export class InputPump implements InputEndpoint {
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.credit > 0) {
+    while (this.queue.length > 0 && this.credit > 0 && !this.finished) {
+      if (this.waitingForRoom) return;
+      if (!this.room(() => ((this.waitingForRoom = false), this.pump()))) {
+        this.waitingForRoom = true;
+        return;
+      }
       const head = this.queue[0]!;
       const n = Math.min(head.data.length, this.credit, STDIN_FRAME);
       this.send(FrameType.data, head.data.subarray(0, n));

@@ -16,7 +16,7 @@ export class AgentLink extends AgentProtocol<Buffer> {
 
   /** A channel for container input (host → guest). */
   openInput(): InputChannel {
-    return this.addInput((channel, window, send, release) => new InputChannel(channel, window, send, release));
+    return this.addInput((channel, window, send, release, room) => new InputChannel(channel, window, send, release, room));
   }
 }
 

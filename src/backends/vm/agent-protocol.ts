@@ -30,6 +30,12 @@ const DEFAULT_STREAM_WINDOW = 64 * 1024;
  */
 const MAX_STREAM_WINDOW = 1024 * 1024;
 const MAX_LINK_WINDOW = 16;
+/**
+ * Bytes queued for the link above which stdin waits: a guest that grants
+ * stream credit but stops crediting the link must not make the host buffer
+ * a container's input without bound.
+ */
+const LINK_QUEUE_HIGH = 256 * 1024;
 /** The agent's only unsolicited event; anything else is ignored. */
 const AGENT_EVENTS: ReadonlySet<string> = new Set(["ready"]);
 
@@ -83,6 +89,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   private consumed = 0;
   private queue: Uint8Array[] = [];
   private queued = 0;
+  private roomWaiters: (() => void)[] = [];
   private nextId = 1;
   private nextChannel = 1;
   private readonly pending = new Map<number, Pending>();
@@ -181,6 +188,14 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
     for (const ch of this.inputs.values()) ch.fail(err);
     this.queue = [];
     this.queued = 0;
+    this.roomWaiters = [];
+  }
+
+  /** True when the link takes more bytes now; else `wake` runs once it does (never, if it closes). */
+  whenRoom(wake: () => void): boolean {
+    if (this.queued < LINK_QUEUE_HIGH || this.closedWith) return true;
+    this.roomWaiters.push(wake);
+    return false;
   }
 
   /** The credit every stream starts with, each way (as agreed in `hello`). */
@@ -201,14 +216,17 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
     return ch;
   }
 
-  /** Registers an input channel built by `make` (with its number, the stream window, a frame sender and a release). */
-  protected addInput<T extends InputEndpoint>(make: (channel: number, window: number, send: (type: number, payload?: Uint8Array) => void, release: () => void) => T): T {
+  /** Registers an input channel built by `make` (with its number, the stream window, a frame sender, a release and the link's room). */
+  protected addInput<T extends InputEndpoint>(
+    make: (channel: number, window: number, send: (type: number, payload?: Uint8Array) => void, release: () => void, room: (wake: () => void) => boolean) => T,
+  ): T {
     const channel = this.nextChannel++;
     const ch = make(
       channel,
       this.streamWindow,
       (type, payload) => this.sendFrame(type, channel, payload),
       () => this.inputs.delete(channel),
+      (wake) => this.whenRoom(wake),
     );
     this.inputs.set(channel, ch);
     return ch;
@@ -244,6 +262,11 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
       this.sent += size;
       this.inFlight.push(this.sent);
       this.transport.send(event);
+    }
+    if (this.queued < LINK_QUEUE_HIGH && this.roomWaiters.length > 0) {
+      const waiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const wake of waiters) wake();
     }
   }
 

@@ -51,6 +51,16 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
   const server = createServer((conn) => {
     const decoder = new FrameDecoder(AGENT_MAX_PAYLOAD);
     const channels = new Map<number, number>(); // client channel → guest channel
+    let uncredited = 0;
+    let waitingForRoom = false;
+    const creditClient = () => {
+      waitingForRoom = false;
+      if (uncredited === 0 || conn.destroyed) return;
+      const credit = Buffer.alloc(4);
+      credit.writeUInt32LE(uncredited, 0);
+      uncredited = 0;
+      conn.write(encodeFrame(FrameType.credit, 0, credit));
+    };
     const containers = new Set<string>();
     const reply = (body: Record<string, unknown>) => conn.write(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify(body))));
     const onRequest = async (req: Record<string, unknown>) => {
@@ -107,10 +117,12 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
           link.sendFrame(f.type, guest, f.payload);
         }
       }
-      // Everything read is buffered here: credit it at once (the client's link window).
-      const credit = Buffer.alloc(4);
-      credit.writeUInt32LE(data.length, 0);
-      conn.write(encodeFrame(FrameType.credit, 0, credit));
+      // What was read is credited back (the client's link window) once the
+      // guest's link has room for it: a guest that stops reading must not
+      // make the daemon buffer a client's input without bound.
+      uncredited += data.length;
+      if (!waitingForRoom && link.whenRoom(creditClient)) creditClient();
+      else waitingForRoom = true;
     });
     const forget = () => {
       for (const cid of containers) void link.request("delete", { cid }, 30_000).catch(() => {});

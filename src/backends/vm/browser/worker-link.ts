@@ -13,7 +13,7 @@ export class WorkerLink extends AgentProtocol<Uint8Array> {
   }
 
   openInput(): InputPump {
-    return this.addInput((channel, window, send, release) => new InputPump(channel, window, send, release));
+    return this.addInput((channel, window, send, release, room) => new InputPump(channel, window, send, release, room));
   }
 }
 
