@@ -14,64 +14,14 @@ import { DEFAULT_CONFIG, machineFingerprint } from "../src/backends/vm/machine.j
 import { MemoryFs } from "../src/backends/vm/p9/memory-fs.js";
 import { O } from "../src/backends/vm/p9/fs.js";
 import { P9Server } from "../src/backends/vm/p9/server.js";
-import { MessageReader, MessageWriter } from "../src/backends/vm/p9/wire.js";
 import { loadSnapshot, packagedSnapshotPath } from "../src/backends/vm/snapshot.js";
 import { TarWriter } from "../src/image/tar-writer.js";
 import { dockerArchive, ociArchive } from "./helpers/archives.js";
 import { bundleBrowser, chromiumSkip, launchChromium, serveVmPage, type StartResult, type StaticServer, VmPage } from "./helpers/browser.js";
 import { vmSkip } from "./helpers/vm.js";
+import { p9Client as client } from "./helpers/p9-client.js";
 
 // ---- no guest -----------------------------------------------------------
-
-/** A minimal 9p2000.L client: one request, its reply's reader (or the errno it failed with). */
-function client(server: P9Server) {
-  let tag = 0;
-  const call = (type: number, build: (w: MessageWriter) => void): MessageReader => {
-    const w = new MessageWriter();
-    build(w);
-    let reply: Uint8Array | undefined;
-    server.handle(w.finish(type, ++tag), (b) => (reply = b));
-    const r = new MessageReader(reply!);
-    r.u32();
-    const rtype = r.u8();
-    r.u16();
-    if (rtype === 7) throw new Error(`errno ${r.u32()}`);
-    return r;
-  };
-  const errno = (fn: () => unknown) => {
-    try {
-      fn();
-    } catch (e) {
-      return Number(/errno (\d+)/.exec((e as Error).message)?.[1]);
-    }
-    return 0;
-  };
-  call(100, (w) => (w.u32(65536), w.str("9P2000.L")));
-  call(104, (w) => (w.u32(0), w.u32(0xffffffff), w.str("root"), w.str(""), w.u32(0)));
-  let nextFid = 1;
-  return {
-    errno,
-    /** A new fid for the path; a partial walk (it stopped at a name) throws, naming how far it got. */
-    walk: (...names: string[]) => {
-      const fid = nextFid++;
-      const walked = call(110, (w) => (w.u32(0), w.u32(fid), w.u16(names.length), names.forEach((n) => w.str(n)))).u16();
-      if (walked < names.length) throw new Error(`walk stopped after ${walked} of ${names.length} names`);
-      return fid;
-    },
-    open: (fid: number, flags = 0) => call(12, (w) => (w.u32(fid), w.u32(flags))),
-    create: (dir: number, name: string) => call(14, (w) => (w.u32(dir), w.str(name), w.u32(O.WRONLY), w.u32(0o644), w.u32(0))),
-    read: (fid: number) => {
-      const r = call(116, (w) => (w.u32(fid), w.u64(0n), w.u32(4096)));
-      return new TextDecoder().decode(r.bytes(r.u32()));
-    },
-    xattr: (fid: number, name: string) => {
-      const attrFid = nextFid++;
-      const size = Number(call(30, (w) => (w.u32(fid), w.u32(attrFid), w.str(name))).u64());
-      const r = call(116, (w) => (w.u32(attrFid), w.u64(0n), w.u32(size)));
-      return new TextDecoder().decode(r.bytes(r.u32()));
-    },
-  };
-}
 
 function memoryFile(fs: MemoryFs, path: string, text: string): void {
   const fd = fs.open(path, O.WRONLY | O.CREAT | O.EXCL, 0o644);

@@ -6,16 +6,13 @@
  * form, src/backends/vm/p9/overlay-markers.ts).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chownSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { vmImagesDir } from "../src/backends/vm/images.js";
 import type { TarWriteEntry } from "../src/image/tar-writer.js";
 import { tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
-import { buildLayeredLayout } from "./helpers/images.js";
+import { vmLayeredFixture } from "./helpers/images.js";
 import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
 import { vmSkip } from "./helpers/vm.js";
 
@@ -27,18 +24,10 @@ describe("vm backend: layered images", { skip: vmSkip }, () => {
   let layout: string;
 
   before(async () => {
-    fixtures = mkdtempSync(join(tmpdir(), "vm-layer-fixtures-"));
-    chmodSync(fixtures, 0o755);
-    layout = join(fixtures, "layout");
-    await buildLayeredLayout(layout, [], {
-      base: join(vmImagesDir(), "images", "busybox"),
-      name: "test/vm-whiteouts:1",
-      layerEntries: [
-        [dir("etc"), file("etc/gone"), file("etc/kept"), dir("opq"), file("opq/old-a"), file("opq/old-b"), file("top-gone")],
-        [dir("etc"), file("etc/.wh.gone", ""), dir("opq"), file("opq/.wh..wh..opq", ""), file("opq/new"), file(".wh.top-gone", "")],
-      ],
-    });
-    execFileSync("chmod", ["-R", "a+rX", layout]);
+    ({ dir: fixtures, layout } = await vmLayeredFixture("test/vm-whiteouts:1", [
+      [dir("etc"), file("etc/gone"), file("etc/kept"), dir("opq"), file("opq/old-a"), file("opq/old-b"), file("top-gone")],
+      [dir("etc"), file("etc/.wh.gone", ""), dir("opq"), file("opq/.wh..wh..opq", ""), file("opq/new"), file(".wh.top-gone", "")],
+    ]));
   });
 
   after(() => {

@@ -6,7 +6,7 @@ import type { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
 import { randomHex, removeTree } from "../fs-util.js";
-import { detectCompression } from "./compression.js";
+import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType } from "./oci.js";
 import { canonicalName, familiarName, parseReference } from "./reference.js";
@@ -115,14 +115,16 @@ export interface LoadOptions {
 
 /** Loads every image of an archive (file, stdin stream) or OCI layout directory. Returns the names loaded. */
 export async function loadImages(store: ImageStore, dataDir: string, input: string | NodeJS.ReadableStream, options: LoadOptions = {}): Promise<string[]> {
-  if (typeof input === "string" && (await stat(input).catch(() => undefined))?.isDirectory()) {
+  const inputStat = typeof input === "string" ? await stat(input).catch(() => undefined) : undefined;
+  if (typeof input === "string" && inputStat?.isDirectory()) {
+    await checkLayoutTree(input);
     return importLayout(store, new OciLayout(input), options);
   }
   await mkdir(dataDir, { recursive: true });
   const tmp = await mkdtemp(join(dataDir, ".load-"));
   try {
     const source = typeof input === "string" ? createReadStream(input) : input;
-    await extract(source, tmp, typeof input === "string" ? input : "stdin");
+    await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size);
     if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp), options);
     if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp);
     throw new ImageError("not an image archive: it has neither index.json (OCI) nor manifest.json (docker)");
@@ -131,7 +133,8 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
   }
 }
 
-async function extract(source: NodeJS.ReadableStream, dir: string, what: string): Promise<void> {
+/** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin. */
+async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined): Promise<void> {
   // Peek at the first bytes to see whether the archive itself is gzip-compressed.
   const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const first = await it.next();
@@ -145,21 +148,27 @@ async function extract(source: NodeJS.ReadableStream, dir: string, what: string)
     const gunzip = createGunzip();
     void (async () => {
       try {
-        for await (const chunk of rest()) if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
+        for await (const chunk of rest()) {
+          if (gunzip.destroyed) break; // the reader gave up (a bad archive, a cap)
+          if (!gunzip.write(chunk)) await new Promise((r) => (gunzip.once("drain", r), gunzip.once("close", r)));
+        }
         gunzip.end();
       } catch (err) {
         gunzip.destroy(err as Error);
       }
     })();
-    body = gunzip;
+    // A gzip'd archive may not expand without bound (the layer caps apply).
+    body = limitExpansion(gunzip, `archive ${what}`, size, layerLimits());
   } else if (detectCompression(head) === "zstd") {
     throw new ImageError(`${what}: zstd-compressed archives are not supported; decompress it first`);
   }
   if (head.length === 0) throw new ImageError(`${what} is empty`);
   try {
-    // The same safe unpacker as for layers: no path escapes the temp dir.
-    await unpackLayer(readTar(body), dir, { privileged: false });
+    // The same safe unpacker as for layers (no path escapes the temp dir), in
+    // archive mode: no symlink, FIFO or device node is made there.
+    await unpackLayer(readTar(body), dir, { privileged: false, archive: true });
   } catch (err) {
+    (source as { destroy?: () => void }).destroy?.();
     throw new ImageError(`cannot read archive ${what}: ${(err as Error).message}`, err);
   }
 }
@@ -261,6 +270,26 @@ async function inside(dir: string, path: string): Promise<string> {
   if (!resolved.startsWith(root + sep)) throw new ImageError(`the archive's manifest names ${path}, outside the archive`);
   if (!(await lstat(resolved)).isFile()) throw new ImageError(`${path} in the archive is not a file`);
   return resolved;
+}
+
+/**
+ * A layout directory is read like an archive: what `load` reads of it
+ * (oci-layout, index.json, blobs/) must be regular files and directories,
+ * so no link in it is followed and no FIFO opened.
+ */
+async function checkLayoutTree(dir: string): Promise<void> {
+  const { readdir } = await import("node:fs/promises");
+  const check = async (rel: string, depth: number): Promise<void> => {
+    const st = await lstat(join(dir, rel)).catch(() => undefined);
+    if (!st) return;
+    if (st.isSymbolicLink()) throw new ImageError(`${rel} in ${dir} is a symlink: an image layout is loaded without following links`);
+    if (st.isDirectory()) {
+      if (depth < 3) for (const name of await readdir(join(dir, rel))) await check(join(rel, name), depth + 1);
+      return;
+    }
+    if (!st.isFile()) throw new ImageError(`${rel} in ${dir} is not a regular file`);
+  };
+  for (const top of ["oci-layout", "index.json", "blobs"]) await check(top, 0);
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -80,6 +80,67 @@ export async function decompressedStream(file: FileHandle, path: string, digest:
   };
 }
 
+/**
+ * Bounds on what one compressed layer (or archive) may expand to: the disk
+ * it fills and the work a small blob can cause. A ratio is checked only past
+ * `ratioFloor`, so small layers of zeros never trip it; gzip cannot exceed
+ * about 1032:1, so the default ratio bites only a layer of GiBs that is
+ * almost all zeros (the shape of a bomb) or a zstd one.
+ */
+export interface LayerLimits {
+  /** Uncompressed bytes at most (TSBOX_MAX_LAYER_SIZE, e.g. "64G"). */
+  maxBytes: number;
+  /** Uncompressed ÷ compressed at most (TSBOX_MAX_LAYER_RATIO). */
+  maxRatio: number;
+  /** Uncompressed bytes below which the ratio is not checked. */
+  ratioFloor: number;
+}
+
+const GiB = 2 ** 30;
+export const DEFAULT_LAYER_LIMITS: LayerLimits = { maxBytes: 64 * GiB, maxRatio: 1000, ratioFloor: GiB };
+
+/** The limits, with TSBOX_MAX_LAYER_SIZE and TSBOX_MAX_LAYER_RATIO from `env`. */
+export function layerLimits(env: NodeJS.ProcessEnv = process.env): LayerLimits {
+  const limits = { ...DEFAULT_LAYER_LIMITS };
+  const size = env.TSBOX_MAX_LAYER_SIZE?.trim();
+  if (size) {
+    const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(size);
+    if (!m) throw new LayerError(`invalid TSBOX_MAX_LAYER_SIZE "${size}": give bytes, optionally with K, M, G or T`);
+    limits.maxBytes = Math.floor(Number(m[1]) * 1024 ** " kmgt".indexOf((m[2] || " ").toLowerCase()));
+  }
+  const ratio = env.TSBOX_MAX_LAYER_RATIO?.trim();
+  if (ratio) {
+    const n = Number(ratio);
+    if (!(n > 0)) throw new LayerError(`invalid TSBOX_MAX_LAYER_RATIO "${ratio}": give a positive number`);
+    limits.maxRatio = n;
+  }
+  return limits;
+}
+
+/**
+ * Passes `source` through, counting its (decompressed) bytes, and fails with
+ * a LayerError as soon as they pass the limits: nothing beyond them is
+ * written. `compressedSize` undefined: the ratio is not checked (stdin).
+ */
+export async function* limitExpansion(source: AsyncIterable<Buffer>, what: string, compressedSize: number | undefined, limits: LayerLimits): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.length;
+    if (total > limits.maxBytes) throw new LayerError(`${what} unpacks to more than ${formatBytes(limits.maxBytes)} (TSBOX_MAX_LAYER_SIZE)`);
+    if (compressedSize !== undefined && total > limits.ratioFloor && total > limits.maxRatio * Math.max(compressedSize, 1)) {
+      throw new LayerError(`${what} decompresses more than ${limits.maxRatio} times its size (TSBOX_MAX_LAYER_RATIO): ${compressedSize} bytes to over ${total}`);
+    }
+    yield chunk;
+  }
+}
+
+function formatBytes(n: number): string {
+  for (const [unit, size] of [["TiB", 2 ** 40], ["GiB", GiB], ["MiB", 2 ** 20], ["KiB", 1024]] as const) {
+    if (n >= size && n % size === 0) return `${n / size} ${unit}`;
+  }
+  return `${n} bytes`;
+}
+
 function isMissing(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ENOENT";
 }

@@ -14,6 +14,7 @@ export const XATTR_PREFIX = "SCHILY.xattr.";
 /** Layer-relative path ("" for the root), or a LayerError for anything that could escape. */
 export function sanitizeLayerPath(path: string, what: string): string {
   if (path.startsWith("/")) throw new LayerError(`refusing ${what}: absolute path`);
+  if (path.includes("\0")) throw new LayerError(`refusing ${what.replace(/\0/g, "\\0")}: a NUL byte in its name`);
   const parts = path.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw new LayerError(`refusing ${what}: it escapes the layer root`);
   return parts.join("/");

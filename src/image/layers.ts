@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { LayerError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
 import { DataPaths } from "../paths.js";
+import type { LayerLimits } from "./compression.js";
 import type { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
 import type { Descriptor } from "./oci.js";
@@ -12,6 +13,8 @@ import type { StoredImage } from "./store.js";
 export interface LayerCacheOptions {
   /** Real root: unpack with ownership, device nodes and whiteouts. Default: uid 0. */
   privileged?: boolean;
+  /** Size and ratio caps (default: compression.ts DEFAULT_LAYER_LIMITS, with TSBOX_MAX_LAYER_SIZE/_RATIO). */
+  limits?: Partial<LayerLimits>;
 }
 
 /**
@@ -23,6 +26,7 @@ export interface LayerCacheOptions {
 export class LayerCache {
   private readonly paths: DataPaths;
   private readonly privileged: boolean;
+  private readonly limits: Partial<LayerLimits>;
 
   constructor(
     dataDir: string,
@@ -31,6 +35,7 @@ export class LayerCache {
   ) {
     this.paths = new DataPaths(dataDir);
     this.privileged = options.privileged ?? process.getuid?.() === 0;
+    this.limits = options.limits ?? {};
   }
 
   /** Directories of the image's layers, topmost first (overlay lowerdir order), unpacking missing ones. */
@@ -85,7 +90,7 @@ export class LayerCache {
 
   private async unpackInto(blob: Descriptor, diffId: string, dir: string): Promise<void> {
     // Loaded lazily: only a cold start (first run of an image) unpacks.
-    const [{ readTar }, { unpackLayer }, { DigestCounter }, { decompressedStream }] = await Promise.all([
+    const [{ readTar }, { unpackLayer }, { DigestCounter }, { decompressedStream, layerLimits, limitExpansion }] = await Promise.all([
       import("./tar.js"),
       import("./unpack.js"),
       import("./hash.js"),
@@ -96,9 +101,10 @@ export class LayerCache {
       if (isErrno(err, "ENOENT")) throw new LayerError(`layer blob ${blob.digest} is missing from the image store`);
       throw err;
     });
+    const limits = { ...layerLimits(), ...this.limits };
     const source = await decompressedStream(file, path, blob.digest);
     const diff = new DigestCounter();
-    const tapped = tap(source.stream, diff);
+    const tapped = tap(limitExpansion(source.stream, `layer ${blob.digest}`, blob.size, limits), diff);
     try {
       await unpackLayer(readTar(tapped), dir, { privileged: this.privileged });
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id

@@ -172,6 +172,8 @@ export class ImageStore {
 
   private async copyBlob(source: OciLayout, blob: Descriptor): Promise<void> {
     if (await this.layout.hasBlob(blob.digest)) return;
+    // Checked first: a stream that fails to open emits its error before writeBlob listens.
+    if (!(await source.hasBlob(blob.digest))) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
     const stream = source.openBlob(blob.digest);
     try {
       await this.layout.writeBlob(stream, { digest: blob.digest, size: blob.size });

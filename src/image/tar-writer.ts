@@ -6,7 +6,7 @@
 
 export interface TarWriteEntry {
   path: string;
-  type: "file" | "directory" | "symlink" | "hardlink";
+  type: "file" | "directory" | "symlink" | "hardlink" | "chardev" | "blockdev" | "fifo";
   mode: number;
   uid?: number;
   gid?: number;
@@ -15,11 +15,16 @@ export interface TarWriteEntry {
   /** Seconds since the epoch. */
   mtime: number;
   linkname?: string;
+  /** Device numbers of a chardev or blockdev. */
+  devmajor?: number;
+  devminor?: number;
+  /** Extra pax records (e.g. `SCHILY.xattr.user.x`), written in a pax header. */
+  pax?: Record<string, string>;
   data?: Buffer;
 }
 
 const BLOCK = 512;
-const TYPEFLAG = { file: "0", hardlink: "1", symlink: "2", directory: "5" } as const;
+const TYPEFLAG = { file: "0", hardlink: "1", symlink: "2", chardev: "3", blockdev: "4", directory: "5", fifo: "6" } as const;
 
 export class TarWriter {
   private readonly parts: Buffer[] = [];
@@ -46,7 +51,7 @@ export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): B
   const path = entry.type === "directory" && !entry.path.endsWith("/") ? entry.path + "/" : entry.path;
   const linkname = entry.linkname ?? "";
   const split = splitUstarPath(path);
-  const pax: Record<string, string> = {};
+  const pax: Record<string, string> = { ...entry.pax };
   if (!split) pax.path = path;
   if (Buffer.byteLength(linkname) > 100) pax.linkpath = linkname;
   if (size > 0o77777777777) pax.size = String(size);
@@ -68,9 +73,17 @@ export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): B
       size: pax.size ? 0 : size,
       mtime: entry.mtime,
       linkname: pax.linkpath ? linkname.slice(0, 100) : linkname,
+      devmajor: entry.devmajor ?? 0,
+      devminor: entry.devminor ?? 0,
     }),
   );
   return Buffer.concat(parts);
+}
+
+/** A pax extended header on its own ("x", or "g" for a global one): header block and padded body. */
+export function paxHeader(records: Record<string, string>, global = false, mtime = 0): Buffer {
+  const body = encodePax(records);
+  return Buffer.concat([header({ name: global ? "GlobalHead" : "PaxHeaders/entry", prefix: "", typeflag: global ? "g" : "x", mode: 0o644, uid: 0, gid: 0, size: body.length, mtime, linkname: "" }), pad(body)]);
 }
 
 /** Zero bytes that complete a body of `size` bytes to a whole block. */
@@ -90,6 +103,8 @@ interface HeaderFields {
   size: number;
   mtime: number;
   linkname: string;
+  devmajor?: number;
+  devminor?: number;
 }
 
 function header(f: HeaderFields): Buffer {
@@ -106,6 +121,10 @@ function header(f: HeaderFields): Buffer {
   h.write("00", 263, 2, "latin1");
   h.write(f.uname ?? "", 265, 32, "utf8");
   h.write(f.gname ?? "", 297, 32, "utf8");
+  if (f.devmajor || f.devminor) {
+    octal(h, 329, 8, f.devmajor ?? 0);
+    octal(h, 337, 8, f.devminor ?? 0);
+  }
   h.write(f.prefix, 345, 155, "utf8");
   h.fill(0x20, 148, 156);
   let sum = 0;

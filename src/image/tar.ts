@@ -30,6 +30,12 @@ export interface TarEntry {
 }
 
 const BLOCK = 512;
+/**
+ * Metadata (pax records, GNU long names) is buffered, so it is bounded: one
+ * entry's pending metadata, and the archive's global pax records, each at
+ * most 1 MiB (Go's archive/tar, and so docker, refuses larger ones too).
+ */
+const MAX_META = 1024 * 1024;
 const TYPES: Record<string, TarEntryType> = {
   "0": "file",
   "\0": "file",
@@ -48,6 +54,8 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
   let localPax: Record<string, string> = {};
   let longName: string | undefined;
   let longLink: string | undefined;
+  let pendingMeta = 0;
+  let globalMeta = 0;
 
   for (;;) {
     const header = await read(reader, BLOCK);
@@ -63,6 +71,13 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
     // Meta entries describe the next entry; their body is read here.
     if (typeflag === "x" || typeflag === "g" || typeflag === "L" || typeflag === "K") {
       const body = await readBody(reader, size);
+      if (typeflag === "g") {
+        globalMeta += body.length;
+        if (globalMeta > MAX_META) throw new LayerError("tar global pax headers take more than 1 MiB");
+      } else {
+        pendingMeta += body.length;
+        if (pendingMeta > MAX_META) throw new LayerError("tar pax and long-name headers of one entry take more than 1 MiB");
+      }
       if (typeflag === "x") localPax = { ...localPax, ...parsePax(body) };
       else if (typeflag === "g") globalPax = { ...globalPax, ...parsePax(body) };
       else if (typeflag === "L") longName = cString(body);
@@ -106,6 +121,7 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
     localPax = {};
     longName = undefined;
     longLink = undefined;
+    pendingMeta = 0;
 
     yield entry;
 
@@ -130,7 +146,7 @@ async function skip(reader: ChunkReader, n: number): Promise<void> {
 }
 
 async function readBody(reader: ChunkReader, size: number): Promise<Buffer> {
-  if (size > 16 * 1024 * 1024) throw new LayerError(`tar metadata entry too large (${size} bytes)`);
+  if (size > MAX_META) throw new LayerError(`tar metadata entry too large (${size} bytes, at most 1 MiB)`);
   const body = (await read(reader, size + padding(size))) ?? Buffer.alloc(0);
   return body.subarray(0, size);
 }

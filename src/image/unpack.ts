@@ -15,6 +15,15 @@ export interface UnpackOptions {
    * unmapped id makes overlay copy-up fail with EOVERFLOW.
    */
   privileged: boolean;
+  /**
+   * An image archive (`load`), not a layer: only directories and regular
+   * files are written. A symlink that leads to a regular file of the archive
+   * becomes a hard link to it (old docker archives link repeated layers);
+   * other symlinks, device nodes, FIFOs and whiteout markers are left out, and
+   * so are xattrs. Nothing read from the tree later can follow a link out of
+   * it, or block on a FIFO.
+   */
+  archive?: boolean;
 }
 
 export interface UnpackResult {
@@ -23,6 +32,8 @@ export interface UnpackResult {
   skippedDevices: string[];
 }
 
+/** Symlinks followed when resolving one inside an archive (as the kernel's MAXSYMLINKS). */
+const MAX_LINK_HOPS = 40;
 
 /**
  * Unpacks a layer's tar entries into `root` (an empty directory), refusing
@@ -37,8 +48,18 @@ export interface UnpackResult {
  */
 export async function unpackLayer(entries: AsyncIterable<TarEntry>, root: string, options: UnpackOptions): Promise<UnpackResult> {
   const unpacker = new LayerUnpacker(root, options);
-  for await (const entry of entries) await unpacker.add(entry);
-  await unpacker.finish();
+  for await (const entry of entries) {
+    try {
+      await unpacker.add(entry);
+    } catch (err) {
+      throw asLayerError(err, `layer entry ${shorten(entry.path)}`);
+    }
+  }
+  try {
+    await unpacker.finish();
+  } catch (err) {
+    throw asLayerError(err, "the layer's directories");
+  }
   return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices };
 }
 
@@ -52,6 +73,8 @@ class LayerUnpacker {
   /** Directories made opaque (`.wh..wh..opq`), and those holding xattr whiteouts (rootless). */
   private readonly opaqueDirs = new Set<string>();
   private readonly xwhiteoutDirs = new Set<string>();
+  /** Archive mode: symlinks (path → target), resolved into hard links at the end. */
+  private readonly archiveLinks = new Map<string, string>();
 
   constructor(
     private readonly root: string,
@@ -60,9 +83,18 @@ class LayerUnpacker {
 
   async add(entry: TarEntry): Promise<void> {
     this.count++;
-    const rel = sanitizeLayerPath(entry.path, `layer entry ${entry.path}`);
+    const rel = sanitizeLayerPath(entry.path, `layer entry ${shorten(entry.path)}`);
+    // No file system call takes a NUL in a link target (names: sanitizeLayerPath).
+    if (entry.linkname.includes("\0")) throw new LayerError(`refusing layer entry ${shorten(entry.path)}: a NUL byte in its link target`);
     const name = posix.basename(rel);
-    if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, rel, name);
+    if (this.options.archive) {
+      this.archiveLinks.delete(rel); // a later entry replaces an earlier link
+      if (entry.type === "symlink") {
+        if (rel !== "") this.archiveLinks.set(rel, entry.linkname);
+        return;
+      }
+      if (entry.type !== "directory" && entry.type !== "file" && entry.type !== "hardlink") return;
+    } else if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, rel, name);
     if (rel === "") {
       if (entry.type !== "directory") throw new LayerError(`layer root entry ${entry.path} is not a directory`);
       this.dirMeta.set("", { mode: entry.mode, mtime: entry.mtime });
@@ -104,6 +136,7 @@ class LayerUnpacker {
 
   /** Applies deferred directory modes and mtimes, deepest first. */
   async finish(): Promise<void> {
+    if (this.options.archive) await this.linkArchiveSymlinks();
     await this.markDirectories();
     const dirs = [...this.knownDirs].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
     for (const rel of dirs) {
@@ -127,7 +160,7 @@ class LayerUnpacker {
     } finally {
       await fh.close();
     }
-    await this.applyXattrs(entry, target);
+    if (!this.options.archive) await this.applyXattrs(entry, target);
   }
 
   /**
@@ -201,6 +234,53 @@ class LayerUnpacker {
     await (await open(path, "wx", 0o600)).close();
     await setMarker(path, "user.overlay.whiteout", "y");
     this.xwhiteoutDirs.add(dirRel);
+  }
+
+  /**
+   * Archive mode: each recorded symlink that resolves — within the archive,
+   * by name, through other recorded links — to a regular file written here
+   * becomes a hard link to it. Absolute targets, targets above the root and
+   * anything else are dropped (a later lookup finds nothing there).
+   */
+  private async linkArchiveSymlinks(): Promise<void> {
+    for (const [rel, target] of this.archiveLinks) {
+      const resolved = this.resolveArchivePath(posix.dirname(rel) === "." ? [] : posix.dirname(rel).split("/"), target);
+      if (resolved === undefined) continue;
+      const st = await lstat(join(this.root, resolved)).catch(() => undefined);
+      if (!st?.isFile()) continue;
+      if (await lstat(join(this.root, rel)).catch(() => undefined)) continue; // a directory was made there since
+      try {
+        await this.ensureParents(rel, rel);
+      } catch {
+        continue; // its directory is not a real one of the archive
+      }
+      await link(join(this.root, resolved), join(this.root, rel));
+    }
+  }
+
+  /** `target` seen from the directory `dir` of the archive, links resolved by name; undefined when it leaves the archive. */
+  private resolveArchivePath(dir: string[], target: string): string | undefined {
+    if (target.startsWith("/")) return undefined;
+    const out = [...dir];
+    const queue = target.split("/");
+    let hops = 0;
+    while (queue.length > 0) {
+      const name = queue.shift()!;
+      if (name === "" || name === ".") continue;
+      if (name === "..") {
+        if (out.length === 0) return undefined;
+        out.pop();
+        continue;
+      }
+      const next = this.archiveLinks.get([...out, name].join("/"));
+      if (next !== undefined) {
+        if (++hops > MAX_LINK_HOPS || next.startsWith("/")) return undefined;
+        queue.unshift(...next.split("/"));
+        continue;
+      }
+      out.push(name);
+    }
+    return out.join("/");
   }
 
   /**
@@ -298,6 +378,21 @@ async function setMarker(path: string, name: string, value: string): Promise<voi
   }
 }
 
+
+/**
+ * A file system error while writing an entry (a name too long, a file where
+ * a directory is needed…) is the layer's fault: one clear LayerError. A
+ * full disk stays itself (the caller says where it is full).
+ */
+function asLayerError(err: unknown, what: string): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (err instanceof LayerError || typeof code !== "string" || code === "ENOSPC" || code === "EDQUOT" || !/^E[A-Z0-9]+$/.test(code)) return err;
+  return new LayerError(`cannot unpack ${what}: ${code}`);
+}
+
+function shorten(path: string): string {
+  return path.length > 120 ? `${path.slice(0, 60)}…${path.slice(-40)}` : path;
+}
 
 function depth(rel: string): number {
   return rel === "" ? 0 : rel.split("/").length;

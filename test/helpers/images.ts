@@ -127,3 +127,18 @@ export async function buildLayeredLayout(
   writeFileSync(join(out, "index.json"), JSON.stringify({ schemaVersion: 2, manifests: [{ ...desc, annotations: { [Annotation.refName]: options.tag ?? "latest", ...(options.name ? { [Annotation.imageName]: options.name } : {}) } }] }));
   return desc.digest;
 }
+
+/**
+ * A linux/386 image for the vm suites: the guest's busybox plus `layerEntries`, as an
+ * OCI layout named `name` in a fresh temp dir every test user can read (remove `dir` after).
+ */
+export async function vmLayeredFixture(name: string, layerEntries: TarWriteEntry[][]): Promise<{ dir: string; layout: string }> {
+  const { tmpdir } = await import("node:os");
+  const { vmImagesDir } = await import("../../src/backends/vm/images.js");
+  const dir = mkdtempSync(join(tmpdir(), "vm-fixtures-"));
+  chmodSync(dir, 0o755);
+  const layout = join(dir, "layout");
+  await buildLayeredLayout(layout, [], { base: join(vmImagesDir(), "images", "busybox"), name, layerEntries });
+  await run("chmod", ["-R", "a+rX", layout]);
+  return { dir, layout };
+}

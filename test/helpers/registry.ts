@@ -26,6 +26,10 @@ export interface RegistryOptions {
   auth?: "none" | "token" | "basic";
   /** user → password; token auth refuses anonymous requests when set. */
   users?: Record<string, string>;
+  /** The registry's `http.host`: the base URL it writes into Location headers (e.g. another server's). */
+  httpHost?: string;
+  /** The address the token server listens on and its realm names (default 127.0.0.1). */
+  tokenHost?: string;
 }
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
@@ -75,11 +79,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       const token = `${input}.${b64url(sign("sha256", Buffer.from(input), key))}`;
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token, expires_in: 600 }));
     });
-    await new Promise<void>((resolve) => tokenServer!.listen(0, "127.0.0.1", resolve));
+    const tokenHost = options.tokenHost ?? "127.0.0.1";
+    await new Promise<void>((resolve) => tokenServer!.listen(0, tokenHost, resolve));
     const tport = (tokenServer.address() as { port: number }).port;
     authYaml = `auth:
   token:
-    realm: http://127.0.0.1:${tport}/token
+    realm: http://${tokenHost}:${tport}/token
     service: tsbox-test-registry
     issuer: tsbox-test-issuer
     rootcertbundle: ${join(dir, "cert.pem")}
@@ -107,7 +112,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:${port}
-${authYaml}`,
+${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${authYaml}`,
   );
   const child: ChildProcess = spawn(REGISTRY_BINARY, ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";

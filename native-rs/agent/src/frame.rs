@@ -207,6 +207,121 @@ mod tests {
         assert_eq!(items.len(), 2);
     }
 
+    /// A seeded xorshift64* (no crates): reproducible random input.
+    struct Rng(u64);
+
+    impl Rng {
+        fn new(seed: u64) -> Rng {
+            Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+        }
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            if n <= 1 {
+                0
+            } else {
+                (self.next() % n as u64) as usize
+            }
+        }
+        /// Small sizes more often than large ones: [0, max].
+        fn size(&mut self, max: usize) -> usize {
+            let bits = self.below(64 - (max as u64).leading_zeros() as usize + 1);
+            self.below(1usize << bits.min(62)).min(max)
+        }
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    fn env_number(name: &str) -> Option<u64> {
+        std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+    }
+
+    /// The agent's decoder fuzzed like the host's (test/fuzz-frame.test.ts):
+    /// random valid, oversized and unknown-type frames, garbage and
+    /// mutations, in random pieces. It never panics, never holds more than
+    /// one frame, and decodes a clean stream to exactly its valid frames.
+    /// Seeded and time-bounded: TSBOX_FUZZ_SEED, TSBOX_FUZZ_CASE (one case),
+    /// TSBOX_FUZZ_SECONDS (default 10).
+    #[test]
+    fn fuzz_decoder() {
+        const MAX: usize = 4096;
+        let seed = env_number("TSBOX_FUZZ_SEED").unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+        let only = env_number("TSBOX_FUZZ_CASE");
+        let seconds = env_number("TSBOX_FUZZ_SECONDS").unwrap_or(10);
+        eprintln!("fuzz frame.rs decoder: seed {}", seed);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+        let mut case = only.unwrap_or(0);
+        let mut cases = 0u64;
+        while if only.is_some() { cases < 1 } else { std::time::Instant::now() < deadline } {
+            let how = format!("reproduce with TSBOX_FUZZ_SEED={} TSBOX_FUZZ_CASE={}", seed, case);
+            let mut rng = Rng::new(seed ^ case.wrapping_mul(0x9e37_79b9));
+            let mut stream = Vec::new();
+            let mut valid = Vec::new();
+            for _ in 0..1 + rng.below(20) {
+                let kind = if rng.below(10) < 9 { 1 + rng.below(5) as u8 } else { rng.next() as u8 };
+                let len = if rng.below(20) == 0 { MAX + 1 + rng.size(3 * MAX) } else { rng.size(MAX) };
+                let channel = rng.below(8) as u32;
+                let payload = rng.bytes(len);
+                stream.extend(encode(kind, channel, &payload));
+                if len <= MAX && (CTRL..=ERROR).contains(&kind) {
+                    valid.push(Frame { kind, channel, payload });
+                }
+            }
+            let clean = rng.below(2) == 0;
+            if !clean {
+                for _ in 0..1 + rng.below(4) {
+                    if stream.is_empty() {
+                        break;
+                    }
+                    let at = rng.below(stream.len());
+                    match rng.below(4) {
+                        0 => stream[at] ^= 1 << rng.below(8),
+                        1 => stream.truncate(at),
+                        2 => {
+                            let n = rng.size(300);
+                            let junk = rng.bytes(n);
+                            stream.splice(at..at, junk);
+                        }
+                        _ => stream[at] = [0, 0xff, b'T', b'B'][rng.below(4)],
+                    }
+                }
+            }
+            let mut d = Decoder::new(MAX);
+            let mut got = Vec::new();
+            let mut at = 0;
+            while at < stream.len() {
+                let left = (stream.len() - at).min(8192) - 1;
+                let n = 1 + rng.size(left);
+                for item in d.push(&stream[at..at + n]) {
+                    if let Item::Frame(f) = item {
+                        assert!(f.payload.len() <= MAX, "payload over the limit ({})", how);
+                        assert!((CTRL..=ERROR).contains(&f.kind), "unknown type passed ({})", how);
+                        got.push(f);
+                    }
+                }
+                assert!(d.buf.len() <= HEADER + MAX, "decoder holds {} bytes ({})", d.buf.len(), how);
+                at += n;
+            }
+            assert_eq!(d.consumed, stream.len() as u64, "consumed count ({})", how);
+            if clean {
+                assert!(got == valid, "a clean stream decodes to exactly its valid frames ({})", how);
+            }
+            case += 1;
+            cases += 1;
+        }
+        eprintln!("fuzz frame.rs decoder: {} cases, seed {}", cases, seed);
+    }
+
     #[test]
     fn garbage_then_a_frame() {
         let mut bytes = b"garbage T".to_vec();

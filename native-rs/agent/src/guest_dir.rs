@@ -4,7 +4,7 @@
 
 use crate::sys;
 use container::spec::IdMapping;
-use container::sys::consts::MNT_DETACH;
+use container::sys::consts::{MNT_DETACH, MS_NODEV};
 use container::sys::mount;
 use container::Spec;
 use std::path::Path;
@@ -62,11 +62,14 @@ pub fn mount_overlay_root(spec: &mut Spec) -> Result<(), String> {
         ov.upper.display(),
         ov.work.display()
     );
+    // nodev: a device node in an image (say c 229 1, the agent's own link)
+    // must not reach a guest device; the guest's root mounts this, so no user
+    // namespace makes it nodev for us.
     mount::mount(
         Some(Path::new("overlay")),
         &spec.root.path,
         Some("overlay"),
-        0,
+        MS_NODEV,
         Some(&data),
     )
     .map_err(|e| {

@@ -68,8 +68,10 @@ fn mount_guest_fs() -> Result<(), String> {
     mnt("tmpfs", "/dev/shm", "tmpfs", ns, "mode=1777")?;
     mnt("cgroup2", "/sys/fs/cgroup", "cgroup2", 0, "nsdelegate")?;
     // The host's directories (image layers read-only, volumes read-write),
-    // served by the host's 9p2000.L server (src/backends/vm/p9).
-    if let Err(m) = mnt("host9p", "/mnt/host", "9p", 0, "trans=virtio,version=9p2000.L,msize=512000") {
+    // served by the host's 9p2000.L server (src/backends/vm/p9). nodev: a
+    // device node in a layer or volume never reaches a guest device (volumes
+    // are bind mounts of this one and keep the flag).
+    if let Err(m) = mnt("host9p", "/mnt/host", "9p", MS_NODEV, "trans=virtio,version=9p2000.L,msize=512000") {
         eprintln!("tsbox-agent: {}", m);
     }
     container::sys::cred::sethostname("tsbox-vm").map_err(|e| step("setting the hostname", e))?;

@@ -53,25 +53,13 @@ fn main() {
             m
         );
     }
-    let link = match sys::open_path(&device, sys::O_RDWR | sys::O_NOCTTY | sys::O_CLOEXEC) {
+    let link = match open_link(&device) {
         Ok(fd) => fd,
-        Err(e) => {
-            eprintln!(
-                "tsbox-agent: cannot open {}: {}",
-                device.display(),
-                e.description()
-            );
+        Err(m) => {
+            eprintln!("tsbox-agent: {}", m);
             std::process::exit(1);
         }
     };
-    if let Err(e) = sys::make_raw(link) {
-        eprintln!(
-            "tsbox-agent: cannot put {} in raw mode: {}",
-            device.display(),
-            e.description()
-        );
-        std::process::exit(1);
-    }
     let mut agent = match agent::Agent::new(link) {
         Ok(a) => a,
         Err(e) => {
@@ -80,4 +68,15 @@ fn main() {
         }
     };
     agent.run()
+}
+
+/// The host link: opened, exclusive (the agent's alone, see
+/// sys::set_exclusive) and raw.
+fn open_link(device: &std::path::Path) -> Result<std::os::raw::c_int, String> {
+    let dev = device.display();
+    let link = sys::open_path(device, sys::O_RDWR | sys::O_NOCTTY | sys::O_CLOEXEC)
+        .map_err(|e| format!("cannot open {}: {}", dev, e.description()))?;
+    sys::set_exclusive(link).map_err(|e| format!("cannot make {} exclusive: {}", dev, e.description()))?;
+    sys::make_raw(link).map_err(|e| format!("cannot put {} in raw mode: {}", dev, e.description()))?;
+    Ok(link)
 }

@@ -44,6 +44,7 @@ const F_GETFL: c_int = 3;
 const F_SETFL: c_int = 4;
 const TCSANOW: c_int = 0;
 const TIOCSPTLCK: c_ulong = 0x4004_5431;
+const TIOCEXCL: c_ulong = 0x540C;
 const TIOCGPTN: c_ulong = 0x8004_5430;
 /// _IOW('R', 0x03, int[2])
 const RNDADDENTROPY: c_ulong = 0x4008_5203;
@@ -77,6 +78,15 @@ pub fn make_raw(fd: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { tcgetattr(fd, &mut t) })?;
     unsafe { cfmakeraw(&mut t) };
     Errno::check(unsafe { tcsetattr(fd, TCSANOW, &t) }).map(drop)
+}
+
+/// Exclusive mode on a tty: every later open(2) of it fails with EBUSY
+/// unless the opener has CAP_SYS_ADMIN in the guest's initial user
+/// namespace, which no container has (each has its own user namespace).
+/// Keeps the agent's link (/dev/hvc1) to itself, however a node for it
+/// got into a container.
+pub fn set_exclusive(fd: c_int) -> Result<(), Errno> {
+    Errno::check(unsafe { ioctl(fd, TIOCEXCL) }).map(drop)
 }
 
 /// A new pty pair from /dev/ptmx: (master, slave), both close-on-exec.

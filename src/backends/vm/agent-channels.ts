@@ -13,7 +13,8 @@ const STDIN_FRAME = 16 * 1024;
 /** Container output arriving on a channel. */
 export interface OutputEndpoint {
   readonly channel: number;
-  onData(payload: Uint8Array): void;
+  /** Returns the error when the data broke the protocol (beyond the credit). */
+  onData(payload: Uint8Array): Error | undefined;
   onEof(): void;
   /** The link died. */
   fail(err: Error): void;
@@ -28,24 +29,61 @@ export interface InputEndpoint {
 }
 
 /**
- * Output bookkeeping: bytes delivered but not yet granted back. Subclasses
- * hand the bytes on (`deliver` returns false while the reader is full:
- * credit then waits for `giveCredit`).
+ * The credit a guest has on one output channel: what it may still send
+ * before the host grants more. The guest is not trusted to keep to it:
+ * data beyond it is a protocol error, so the host never holds more than
+ * the window per channel, whatever the guest sends.
+ */
+export class OutputCredit {
+  constructor(private left: number) {}
+
+  /** Takes `n` bytes of credit; false (and nothing taken) when the guest has less. */
+  take(n: number): boolean {
+    if (n > this.left) return false;
+    this.left -= n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.left += n;
+  }
+}
+
+/** The error for a guest that overran its output credit. */
+export function creditOverrun(channel: number, bytes: number): Error {
+  return new Error(`the vm guest sent ${bytes} bytes of output beyond its credit on channel ${channel}`);
+}
+
+/**
+ * Output bookkeeping: the guest's credit, and bytes delivered but not yet
+ * granted back. Subclasses hand the bytes on (`deliver` returns false while
+ * the reader is full: credit then waits for `giveCredit`). Data beyond the
+ * credit fails the channel (`onData` returns the error, for the link to report).
  */
 export abstract class OutputChannelBase implements OutputEndpoint {
   private ungranted = 0;
   private ended = false;
+  private readonly credit: OutputCredit;
 
   constructor(
     readonly channel: number,
     private readonly grant: (n: number) => void,
     private readonly release: () => void,
-  ) {}
+    window: number,
+  ) {
+    this.credit = new OutputCredit(window);
+  }
 
-  onData(data: Uint8Array): void {
-    if (this.ended) return;
+  onData(data: Uint8Array): Error | undefined {
+    if (this.ended) return undefined;
+    if (!this.credit.take(data.length)) {
+      const err = creditOverrun(this.channel, data.length);
+      this.fail(err);
+      return err;
+    }
     this.ungranted += data.length;
     if (this.deliver(data)) this.giveCredit();
+    return undefined;
   }
 
   onEof(): void {
@@ -66,6 +104,7 @@ export abstract class OutputChannelBase implements OutputEndpoint {
     if (this.ungranted > 0 && !this.ended) {
       const n = this.ungranted;
       this.ungranted = 0;
+      this.credit.give(n);
       this.grant(n);
     }
   }
@@ -75,18 +114,25 @@ export abstract class OutputChannelBase implements OutputEndpoint {
   protected abstract abort(err: Error): void;
 }
 
-/** Input queued until the agent's credit lets it out, then EOF once drained. */
+/**
+ * Input queued until the agent's credit lets it out, then EOF once drained.
+ * Bytes leave only while the link has room too (`room`), so the writer
+ * feels backpressure even from a guest that grants credit and then stops
+ * reading its link.
+ */
 export class InputPump implements InputEndpoint {
   private credit: number;
   private queue: { data: Uint8Array; done: (err?: Error | null) => void }[] = [];
   private finalCb: (() => void) | undefined;
   private finished = false;
+  private waitingForRoom = false;
 
   constructor(
     readonly channel: number,
     window: number,
     private readonly send: (type: number, payload?: Uint8Array) => void,
     private readonly release: () => void,
+    private readonly room: (wake: () => void) => boolean = () => true,
   ) {
     this.credit = window;
   }
@@ -124,7 +170,12 @@ export class InputPump implements InputEndpoint {
   }
 
   private pump(): void {
-    while (this.queue.length > 0 && this.credit > 0) {
+    while (this.queue.length > 0 && this.credit > 0 && !this.finished) {
+      if (this.waitingForRoom) return;
+      if (!this.room(() => ((this.waitingForRoom = false), this.pump()))) {
+        this.waitingForRoom = true;
+        return;
+      }
       const head = this.queue[0]!;
       const n = Math.min(head.data.length, this.credit, STDIN_FRAME);
       this.send(FrameType.data, head.data.subarray(0, n));

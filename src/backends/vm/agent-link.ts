@@ -11,12 +11,12 @@ export { AgentRequestError, CONSOLE_EVENT_MAX, type AgentError, type ConsoleTran
 export class AgentLink extends AgentProtocol<Buffer> {
   /** A channel for container output (guest → host). */
   openOutput(): OutputChannel {
-    return this.addOutput((channel, grant, release) => new OutputChannel(channel, grant, release));
+    return this.addOutput((channel, grant, release, window) => new OutputChannel(channel, grant, release, window));
   }
 
   /** A channel for container input (host → guest). */
   openInput(): InputChannel {
-    return this.addInput((channel, window, send, release) => new InputChannel(channel, window, send, release));
+    return this.addInput((channel, window, send, release, room) => new InputChannel(channel, window, send, release, room));
   }
 }
 

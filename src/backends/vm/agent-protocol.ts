@@ -22,6 +22,22 @@ export const CONSOLE_EVENT_MAX = 4096;
 const DEFAULT_LINK_WINDOW = 8;
 /** Per-stream credit both sides start with (agent.rs STREAM_WINDOW). */
 const DEFAULT_STREAM_WINDOW = 64 * 1024;
+/**
+ * The most the host accepts as the agent's windows (its hello reply says):
+ * the stream window is what the host buffers per output channel, so a
+ * guest must not choose it; the link window is bounded by the agent's
+ * 16 rx buffers.
+ */
+const MAX_STREAM_WINDOW = 1024 * 1024;
+const MAX_LINK_WINDOW = 16;
+/**
+ * Bytes queued for the link above which stdin waits: a guest that grants
+ * stream credit but stops crediting the link must not make the host buffer
+ * a container's input without bound.
+ */
+const LINK_QUEUE_HIGH = 256 * 1024;
+/** The agent's only unsolicited event; anything else is ignored. */
+const AGENT_EVENTS: ReadonlySet<string> = new Set(["ready"]);
 
 export interface ConsoleTransport {
   /** Hands one console input event (≤ CONSOLE_EVENT_MAX bytes) to the guest. */
@@ -73,6 +89,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   private consumed = 0;
   private queue: Uint8Array[] = [];
   private queued = 0;
+  private roomWaiters: (() => void)[] = [];
   private nextId = 1;
   private nextChannel = 1;
   private readonly pending = new Map<number, Pending>();
@@ -120,8 +137,8 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
       try {
         const reply = await this.request("hello", { time: Date.now(), seed: hex(seed) }, Math.min(left, 1500));
         this.resetLink();
-        if (typeof reply.window === "number" && reply.window > 0) this.window = reply.window;
-        if (typeof reply.streamWindow === "number" && reply.streamWindow > 0) this.streamWindow = reply.streamWindow;
+        if (typeof reply.window === "number" && reply.window > 0) this.window = Math.min(Math.floor(reply.window), MAX_LINK_WINDOW);
+        if (typeof reply.streamWindow === "number" && reply.streamWindow > 0) this.streamWindow = Math.min(Math.floor(reply.streamWindow), MAX_STREAM_WINDOW);
         return reply;
       } catch (err) {
         if (this.closed || Date.now() + 10 >= deadline || !(err instanceof TsboxError && /did not answer/.test(err.message))) throw err;
@@ -171,28 +188,45 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
     for (const ch of this.inputs.values()) ch.fail(err);
     this.queue = [];
     this.queued = 0;
+    this.roomWaiters = [];
   }
 
-  /** Registers an output channel built by `make` (with its number, a credit grant and a release). */
-  protected addOutput<T extends OutputEndpoint>(make: (channel: number, grant: (n: number) => void, release: () => void) => T): T {
+  /** True when the link takes more bytes now; else `wake` runs once it does (never, if it closes). */
+  whenRoom(wake: () => void): boolean {
+    if (this.queued < LINK_QUEUE_HIGH || this.closedWith) return true;
+    this.roomWaiters.push(wake);
+    return false;
+  }
+
+  /** The credit every stream starts with, each way (as agreed in `hello`). */
+  get streamCredit(): number {
+    return this.streamWindow;
+  }
+
+  /** Registers an output channel built by `make` (with its number, a credit grant, a release and the stream window). */
+  protected addOutput<T extends OutputEndpoint>(make: (channel: number, grant: (n: number) => void, release: () => void, window: number) => T): T {
     const channel = this.nextChannel++;
     const ch = make(
       channel,
       (n) => this.sendFrame(FrameType.credit, channel, u32le(n)),
       () => this.outputs.delete(channel),
+      this.streamWindow,
     );
     this.outputs.set(channel, ch);
     return ch;
   }
 
-  /** Registers an input channel built by `make` (with its number, the stream window, a frame sender and a release). */
-  protected addInput<T extends InputEndpoint>(make: (channel: number, window: number, send: (type: number, payload?: Uint8Array) => void, release: () => void) => T): T {
+  /** Registers an input channel built by `make` (with its number, the stream window, a frame sender, a release and the link's room). */
+  protected addInput<T extends InputEndpoint>(
+    make: (channel: number, window: number, send: (type: number, payload?: Uint8Array) => void, release: () => void, room: (wake: () => void) => boolean) => T,
+  ): T {
     const channel = this.nextChannel++;
     const ch = make(
       channel,
       this.streamWindow,
       (type, payload) => this.sendFrame(type, channel, payload),
       () => this.inputs.delete(channel),
+      (wake) => this.whenRoom(wake),
     );
     this.inputs.set(channel, ch);
     return ch;
@@ -229,6 +263,11 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
       this.inFlight.push(this.sent);
       this.transport.send(event);
     }
+    if (this.queued < LINK_QUEUE_HIGH && this.roomWaiters.length > 0) {
+      const waiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const wake of waiters) wake();
+    }
   }
 
   private onFrame(frame: Frame<P>): void {
@@ -238,8 +277,8 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
         return this.onControl(frame.payload);
       case FrameType.data: {
         const ch = this.outputs.get(frame.channel);
-        if (ch) ch.onData(frame.payload);
-        else this.emit("protocol-error", { channel: frame.channel, message: "data on an unknown channel" });
+        const err = ch ? ch.onData(frame.payload) : new Error("data on an unknown channel");
+        if (err) this.emit("protocol-error", { channel: frame.channel, message: err.message });
         return;
       }
       case FrameType.eof:
@@ -279,7 +318,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
       return;
     }
     if (typeof msg.event === "string") {
-      this.emit(msg.event, msg);
+      if (AGENT_EVENTS.has(msg.event)) this.emit(msg.event, msg);
       return;
     }
     const p = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;

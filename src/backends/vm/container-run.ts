@@ -5,7 +5,6 @@
  * as Node streams, `wait` + `delete` (the last two shared with exec'd
  * processes, src/backends/vm/exec.ts).
  */
-import { statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
@@ -25,17 +24,10 @@ export interface RunContext {
   exportRefs: Map<string, number>;
 }
 
-/** Export names and volume kinds from the host's file system. */
+/** Export names on the host. */
 const hostNaming: ExportNaming = {
   // Layers are content-addressed and immutable: one export per layer, shared.
   layerExportName: (dir) => `l-${createHash("sha256").update(dir).digest("hex").slice(0, 24)}`,
-  isDirectory: (path) => {
-    try {
-      return statSync(path).isDirectory();
-    } catch {
-      return true; // the container crate reports a missing source with the usual message
-    }
-  },
 };
 
 /** Creates and starts the container; resolves once its command runs. */

@@ -11,6 +11,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { errorMessage } from "../../errors.js";
+import { creditOverrun, OutputCredit } from "./agent-channels.js";
 import { isAgentOp } from "./agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "./frame.js";
 import { daemonPaths, openMachine, type OpenOptions } from "./session.js";
@@ -29,11 +30,19 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
   mkdirSync(paths.dir, { recursive: true });
   const { machine, start } = await openMachine(options);
   const link = machine.link;
-  /** guest channel → (client, its channel) */
-  const routes = new Map<number, { conn: Socket; channel: number }>();
+  /** guest channel → (client, its channel, and for output the guest's credit on it) */
+  const routes = new Map<number, { conn: Socket; channel: number; credit?: OutputCredit }>();
   link.relay = (frame: Frame) => {
     const r = routes.get(frame.channel);
     if (!r) return false;
+    // The guest keeps to the client's credit, or the stream ends here: the
+    // daemon never queues more than the window for a client.
+    if (frame.type === FrameType.data && r.credit && !r.credit.take(frame.payload.length)) {
+      link.emit("protocol-error", { channel: frame.channel, message: creditOverrun(frame.channel, frame.payload.length).message });
+      r.conn.write(encodeFrame(FrameType.eof, r.channel));
+      routes.delete(frame.channel);
+      return true;
+    }
     r.conn.write(encodeFrame(frame.type, r.channel, frame.payload));
     if (frame.type === FrameType.eof) routes.delete(frame.channel);
     return true;
@@ -42,6 +51,16 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
   const server = createServer((conn) => {
     const decoder = new FrameDecoder(AGENT_MAX_PAYLOAD);
     const channels = new Map<number, number>(); // client channel → guest channel
+    let uncredited = 0;
+    let waitingForRoom = false;
+    const creditClient = () => {
+      waitingForRoom = false;
+      if (uncredited === 0 || conn.destroyed) return;
+      const credit = Buffer.alloc(4);
+      credit.writeUInt32LE(uncredited, 0);
+      uncredited = 0;
+      conn.write(encodeFrame(FrameType.credit, 0, credit));
+    };
     const containers = new Set<string>();
     const reply = (body: Record<string, unknown>) => conn.write(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify(body))));
     const onRequest = async (req: Record<string, unknown>) => {
@@ -66,7 +85,7 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
             if (typeof fields[k] !== "number") continue;
             const guest = link.allocChannel();
             channels.set(fields[k] as number, guest);
-            routes.set(guest, { conn, channel: fields[k] as number });
+            routes.set(guest, { conn, channel: fields[k] as number, ...(k === "stdin" ? {} : { credit: new OutputCredit(link.streamCredit) }) });
             fields[k] = guest;
           }
           // Deleting a container deletes the processes exec'd into it too.
@@ -93,13 +112,17 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
           }
         } else if (f.channel !== 0) {
           const guest = channels.get(f.channel);
-          if (guest !== undefined) link.sendFrame(f.type, guest, f.payload);
+          if (guest === undefined) continue;
+          if (f.type === FrameType.credit && f.payload.length === 4) routes.get(guest)?.credit?.give(f.payload.readUInt32LE(0));
+          link.sendFrame(f.type, guest, f.payload);
         }
       }
-      // Everything read is buffered here: credit it at once (the client's link window).
-      const credit = Buffer.alloc(4);
-      credit.writeUInt32LE(data.length, 0);
-      conn.write(encodeFrame(FrameType.credit, 0, credit));
+      // What was read is credited back (the client's link window) once the
+      // guest's link has room for it: a guest that stops reading must not
+      // make the daemon buffer a client's input without bound.
+      uncredited += data.length;
+      if (!waitingForRoom && link.whenRoom(creditClient)) creditClient();
+      else waitingForRoom = true;
     });
     const forget = () => {
       for (const cid of containers) void link.request("delete", { cid }, 30_000).catch(() => {});

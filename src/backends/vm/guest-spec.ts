@@ -16,7 +16,7 @@ export const GUEST_RUN_DIR = "/run/tsbox";
 
 export interface GuestExport {
   name: string;
-  /** Directory on the file system the 9p server serves. */
+  /** Directory or file the 9p server serves (a file volume is exported alone). */
   path: string;
   readonly: boolean;
   /** Image layers: one export per layer, shared by the containers using it. */
@@ -33,8 +33,6 @@ export interface GuestSpec {
 export interface ExportNaming {
   /** A stable export name for an image layer directory (so containers share it). */
   layerExportName(dir: string): string;
-  /** Whether a volume source is a directory (a file volume exports its directory). */
-  isDirectory(path: string): boolean;
 }
 
 /** Host paths → guest paths. `cid` names the container in the guest. */
@@ -62,12 +60,10 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
     if (m.type !== "bind" || m.source.startsWith(GUEST_HOST_MOUNT + "/")) return m;
     const readonly = m.options.includes("ro");
     const name = `v-${cid.slice(0, 16)}-${n++}`;
-    const isDir = naming.isDirectory(m.source);
-    // A file volume: its directory is exported, the file bound from it.
-    const slash = m.source.lastIndexOf("/");
-    const exportDir = isDir ? m.source : m.source.slice(0, slash) || "/";
-    exports.push({ name, path: exportDir, readonly, shared: false });
-    return { ...m, source: isDir ? `${GUEST_HOST_MOUNT}/${name}` : `${GUEST_HOST_MOUNT}/${name}/${m.source.slice(slash + 1)}` };
+    // The source itself, directory or file: a file volume exports that file
+    // alone (its directory would give the guest every sibling, read-write).
+    exports.push({ name, path: m.source, readonly, shared: false });
+    return { ...m, source: `${GUEST_HOST_MOUNT}/${name}` };
   });
   return { spec: out, exports };
 }

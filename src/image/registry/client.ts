@@ -17,6 +17,15 @@ import { type Credentials, findCredentials } from "./credentials.js";
  * Loopback registries (localhost, 127.0.0.0/8, ::1) and hosts listed in
  * $TSBOX_INSECURE_REGISTRIES (comma-separated host[:port]) are spoken to
  * over plain HTTP, as docker treats them as insecure; all others over HTTPS.
+ *
+ * Credentials stay with the registry they belong to: the Authorization
+ * header (basic credentials or a token) goes only to the registry's own
+ * origin, never to another host an upload `Location` or a redirect names
+ * (blob downloads redirected to a CDN are fetched without it), and only the
+ * registry's own 401 challenges are answered. Basic credentials go to a
+ * token realm only over HTTPS, or to a realm that is loopback or listed as
+ * insecure, like the registry itself. Redirects are followed here, not by
+ * fetch, so that rule holds on every hop.
  */
 export interface RegistryClientOptions {
   env?: NodeJS.ProcessEnv;
@@ -43,6 +52,8 @@ export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList
 
 /** Manifests and indexes are small; anything larger is refused rather than buffered. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Redirects followed per request (fetch's own limit is 20). */
+const MAX_REDIRECTS = 10;
 
 export class RegistryClient {
   readonly baseUrl: string;
@@ -51,6 +62,8 @@ export class RegistryClient {
   private credentials: Credentials | undefined | null = null;
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, Promise<string>>();
+  /** scheme://host:port of the registry: the only origin that sees its Authorization header. */
+  private readonly origin: string;
 
   constructor(
     readonly domain: string,
@@ -61,6 +74,7 @@ export class RegistryClient {
     if (options.credentials) this.credentials = options.credentials;
     const host = domain === DEFAULT_DOMAIN ? "registry-1.docker.io" : domain;
     this.baseUrl = `${isInsecure(domain, this.env) ? "http" : "https"}://${host}`;
+    this.origin = new URL(this.baseUrl).origin;
   }
 
   /** Sends a request, answering one auth challenge; the caller checks the status. */
@@ -68,22 +82,14 @@ export class RegistryClient {
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
     const scopes = options.scopes ?? [];
     for (let attempt = 0; ; attempt++) {
-      const headers: Record<string, string> = { ...options.headers };
       const authorization = await this.authorization(scopes);
-      if (authorization) headers.authorization = authorization;
-      const body = options.body?.();
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method,
-          headers,
-          redirect: "follow",
-          signal: options.signal ?? this.signal ?? null,
-          ...(body !== undefined ? { body: body as BodyInit, duplex: "half" } : {}),
-        } as RequestInit);
-      } catch (err) {
-        throw this.networkError(err);
-      }
+      const res = await followRedirects(
+        { url, method, headers: options.headers ?? {}, ...(options.body ? { body: options.body } : {}), signal: options.signal ?? this.signal ?? null },
+        (u) => (u.origin === this.origin ? authorization : undefined),
+        (err, host) => this.networkError(err, host),
+      );
+      // Another host's challenge (an upload Location elsewhere, a redirect) is not ours to answer.
+      if (res.status === 401 && new URL(res.url || url).origin !== this.origin) return res;
       if (res.status === 401 && attempt === 0) {
         const challenge = parseChallenge(res.headers.get("www-authenticate"));
         await res.body?.cancel().catch(() => {});
@@ -169,15 +175,19 @@ export class RegistryClient {
     }
     if (params.service) url.searchParams.set("service", params.service);
     for (const scope of scopes) url.searchParams.append("scope", scope);
-    const headers: Record<string, string> = {};
     const c = this.creds();
-    if (c) headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
-    let res: Response;
-    try {
-      res = await fetch(url, { headers, signal: this.signal ?? null });
-    } catch (err) {
-      throw this.networkError(err, url.host);
+    if (c && url.protocol !== "https:" && !isInsecure(url.host, this.env)) {
+      throw new ImageError(
+        `refusing to send the credentials for ${this.domain} to the token server ${url.origin}${url.pathname} over plain HTTP (list ${url.hostname} in TSBOX_INSECURE_REGISTRIES to allow it)`,
+      );
     }
+    const basic = c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` : undefined;
+    const realmOrigin = url.origin;
+    const res = await followRedirects(
+      { url: url.toString(), method: "GET", headers: {}, signal: this.signal ?? null },
+      (u) => (u.origin === realmOrigin ? basic : undefined),
+      (err, host) => this.networkError(err, host),
+    );
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => {});
       throw c ? new ImageError(`login to ${this.domain} failed: wrong username or password`) : this.loginRequired();
@@ -233,6 +243,53 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
   for (let p; (p = re.exec(m[2]!)); ) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : p[3]!;
   return { scheme, params };
+}
+
+interface HopRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: () => BodyInit | AsyncIterable<Uint8Array>;
+  signal: AbortSignal | null;
+}
+
+/**
+ * fetch with redirects followed here: `authFor` says, per hop, whether that
+ * URL gets an Authorization header (only the origin it belongs to). 303, and
+ * 301/302 after a POST, continue as GET without a body, as browsers do; 307
+ * and 308 resend the body (the factory makes it again).
+ */
+async function followRedirects(req: HopRequest, authFor: (url: URL) => string | undefined, networkError: (err: unknown, host: string) => Error): Promise<Response> {
+  let { url, method } = req;
+  let withBody = req.body !== undefined;
+  for (let hop = 0; ; hop++) {
+    const target = new URL(url);
+    const headers: Record<string, string> = { ...req.headers };
+    const authorization = authFor(target);
+    if (authorization) headers.authorization = authorization;
+    const body = withBody ? req.body!() : undefined;
+    let res: Response;
+    try {
+      res = await fetch(target, { method, headers, redirect: "manual", signal: req.signal, ...(body !== undefined ? { body: body as BodyInit, duplex: "half" } : {}) } as RequestInit);
+    } catch (err) {
+      throw networkError(err, target.host);
+    }
+    const location = res.headers.get("location");
+    if (![301, 302, 303, 307, 308].includes(res.status) || !location) return withUrl(res, url);
+    await res.body?.cancel().catch(() => {});
+    if (hop >= MAX_REDIRECTS) throw new ImageError(`${target.host}: too many redirects`);
+    url = new URL(location, target).toString();
+    if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+      if (method !== "HEAD") method = "GET";
+      withBody = false;
+    }
+  }
+}
+
+/** A manual-redirect Response may not say where it came from: callers read `res.url`. */
+function withUrl(res: Response, url: string): Response {
+  if (!res.url) Object.defineProperty(res, "url", { value: url });
+  return res;
 }
 
 function isInsecure(domain: string, env: NodeJS.ProcessEnv): boolean {

@@ -12,11 +12,11 @@ export class WorkerLink extends AgentProtocol<Uint8Array> {
 
   /** Output goes to `post` as it arrives; credit goes back as the page's reader takes it. */
   openOutput(post: (data: Uint8Array) => void): PageOutput {
-    return this.addOutput((channel, grant, release) => new PageOutput(channel, grant, release, post));
+    return this.addOutput((channel, grant, release, window) => new PageOutput(channel, grant, release, window, post));
   }
 
   openInput(): InputPump {
-    return this.addInput((channel, window, send, release) => new InputPump(channel, window, send, release));
+    return this.addInput((channel, window, send, release, room) => new InputPump(channel, window, send, release, room));
   }
 }
 
@@ -28,9 +28,10 @@ export class PageOutput extends OutputChannelBase {
     channel: number,
     grant: (n: number) => void,
     release: () => void,
+    window: number,
     private readonly post: (data: Uint8Array) => void,
   ) {
-    super(channel, grant, release);
+    super(channel, grant, release, window);
   }
 
   /** The page's reader took `bytes` (its `ack`). */

@@ -18,7 +18,6 @@ import type { InputPump } from "../agent-channels.js";
 import { hex } from "../bytes.js";
 import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type SavedMachine, type V86Constructor } from "../guest-machine.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../guest-spec.js";
-import { isDirectory } from "../p9/fs.js";
 import { MemoryFs } from "../p9/memory-fs.js";
 import { P9Server } from "../p9/server.js";
 import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../snapshot-check.js";
@@ -116,10 +115,7 @@ export class WorkerVm {
     const imageRoot = await this.imageRoot(image);
     const cid = randomHex(32);
     const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
-    const guest = toGuestSpec(spec, cid, {
-      layerExportName: (dir) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}`,
-      isDirectory: (path) => isDirectory(this.fs.stat(path)),
-    });
+    const guest = toGuestSpec(spec, cid, { layerExportName: (dir) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}` });
     const release = await acquireExports(this.exportTable, this.refs, guest.exports);
     const terminal = spec.process.terminal;
     await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release);

@@ -64,7 +64,12 @@ export interface P9Fs {
   stat(path: string): P9Stat;
   readdir(path: string): string[];
   readlink(path: string): string;
-  /** Returns a file descriptor; `mode` applies when O.CREAT creates the file. */
+  /**
+   * Opens a regular file (never following a final symlink); returns a file
+   * descriptor; `mode` applies when O.CREAT creates the file. Anything else —
+   * a device node, FIFO or socket — fails with EACCES *without being opened*
+   * (opening one can block, or act on a host device).
+   */
   open(path: string, flags: number, mode?: number): number;
   close(fd: number): void;
   /** Reads into `buf` at `position`; returns the byte count (0 at the end). */
@@ -80,6 +85,7 @@ export interface P9Fs {
   chmod(path: string, mode: number): void;
   chown(path: string, uid: number, gid: number): void;
   lchown(path: string, uid: number, gid: number): void;
+  /** Truncates a regular file (anything else: EACCES, never opened). */
   truncate(path: string, length: number): void;
   /** Times in seconds since the epoch (fractions allowed). */
   utimes(path: string, atime: number, mtime: number): void;
@@ -92,6 +98,7 @@ export interface P9Fs {
 
 export const isDirectory = (st: P9Stat) => (st.mode & S_IFMT) === S_IFDIR;
 export const isSymlink = (st: P9Stat) => (st.mode & S_IFMT) === S_IFLNK;
+export const isRegular = (st: P9Stat) => (st.mode & S_IFMT) === S_IFREG;
 
 /** `dir` + "/" + `name` for absolute paths ("/" + "a" is "/a"). */
 export function childPath(dir: string, name: string): string {

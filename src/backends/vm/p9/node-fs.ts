@@ -1,7 +1,8 @@
 /** P9Fs over the host's real file system (node:fs, synchronous: microseconds on a local disk). */
 import * as fs from "node:fs";
+import { openRegular } from "../../../image/safe-open.js";
 import { FsError } from "./errno.js";
-import type { P9Fs, P9Stat, P9StatFs } from "./fs.js";
+import { O, type P9Fs, type P9Stat, type P9StatFs } from "./fs.js";
 import { hostXattrs, presentStat, presentXattr, presentXattrNames } from "./overlay-markers.js";
 
 export class NodeFs implements P9Fs {
@@ -27,8 +28,17 @@ export class NodeFs implements P9Fs {
     return fs.readlinkSync(path, "utf8");
   }
 
+  /** Only regular files: see safe-open.ts (O_PATH, fstat, reopen through /proc). */
   open(path: string, flags: number, mode?: number): number {
-    return fs.openSync(path, flags, mode);
+    if (flags & O.CREAT) {
+      // A file we create is a regular file: no check needed.
+      try {
+        return fs.openSync(path, flags | O.EXCL | O.NOFOLLOW | O_NOCTTY, mode);
+      } catch (err) {
+        if ((flags & O.EXCL) || (err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+    }
+    return openRegular(path, flags & ~(O.CREAT | O.EXCL));
   }
 
   close(fd: number): void {
@@ -84,7 +94,13 @@ export class NodeFs implements P9Fs {
   }
 
   truncate(path: string, length: number): void {
-    fs.truncateSync(path, length);
+    // Not fs.truncateSync(path): it opens whatever is there.
+    const fd = openRegular(path, O.WRONLY);
+    try {
+      fs.ftruncateSync(fd, length);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   utimes(path: string, atime: number, mtime: number): void {
@@ -109,6 +125,8 @@ export class NodeFs implements P9Fs {
     return x ? presentXattrNames(path, x) : [];
   }
 }
+
+const O_NOCTTY = 0o400;
 
 function toStat(st: fs.BigIntStats): P9Stat {
   return {

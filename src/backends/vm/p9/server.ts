@@ -5,19 +5,25 @@
  * mounts it at /mnt/host; its root is virtual and lists the *exports* the
  * host registered: image layers (read-only) and volumes (read-write).
  *
- * Safety: an export is a directory; paths are walked one name at a time,
- * never through a symlink ("..", "/" and NUL refused in names, ".." at an
- * export's root goes back to the virtual root), and every host call checks
- * that the real path of the file (its parent's, for calls that must not
- * follow the last name) is still inside the export, so a symlink made in a
- * volume — by the guest or on the host — cannot lead the server elsewhere.
- * Read-only exports refuse every change with EROFS. File system calls are
- * synchronous: local file system calls take microseconds, and the emulator
- * is on this thread anyway.
+ * Safety (the guest kernel is not trusted): an export is a directory or a
+ * single file (a file volume is exported as itself, never its directory);
+ * paths are walked one name at a time, never through a symlink ("..", "/"
+ * and NUL refused in names, ".." at an export's root goes back to the
+ * virtual root), and every host call checks that the real path of the file
+ * (its parent's, for calls that must not follow the last name) is still
+ * inside the export, so a symlink made in a volume — by the guest or on the
+ * host — cannot lead the server elsewhere. Only regular files are ever
+ * opened (P9Fs.open): a device node, FIFO or socket in a layer or volume is
+ * refused, so it can neither read a host device nor block this thread. An
+ * export's root cannot be removed or renamed. Read-only exports refuse
+ * every change with EROFS. Fids are bounded (fid-table.ts). File system
+ * calls are synchronous: local file system calls take microseconds, and the
+ * emulator is on this thread anyway.
  */
 import { Errno as E, errnoOf, P9Error } from "./errno.js";
 import { utf8 } from "../bytes.js";
-import { childPath, isDirectory, isSymlink, O, type P9Fs, type P9Stat, parentPath, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFSOCK } from "./fs.js";
+import { DEFAULT_FID_LIMITS, type DirEntry, type Fid, FidTable, type FidLimits } from "./fid-table.js";
+import { childPath, isDirectory, isRegular, isSymlink, O, type P9Fs, type P9Stat, parentPath, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFSOCK } from "./fs.js";
 import { MessageReader, MessageWriter } from "./wire.js";
 const T = {
   lerror: 6, statfs: 8, lopen: 12, lcreate: 14, symlink: 16, mknod: 18, rename: 20, readlink: 22,
@@ -31,30 +37,13 @@ const QT_SYMLINK = 0x02;
 const QT_FILE = 0;
 const GETATTR_BASIC = 0x7ff;
 const AT_REMOVEDIR = 0x200;
+/** Names in one Twalk (9P's MAXWELEM). */
+const MAX_WALK_NAMES = 16;
 
 export interface Export {
-  /** Directory of the file system served (a host directory in Node). */
+  /** Directory or file served (a host path in Node); a file export is that file alone. */
   path: string;
   readonly: boolean;
-}
-
-interface Fid {
-  /** null: the virtual root. */
-  exportName: string | null;
-  /** Path inside the export, "" for its root, "a/b" below. */
-  rel: string;
-  uid: number;
-  fd?: number;
-  dirEntries?: DirEntry[];
-  opened?: boolean;
-  /** A fid made by xattrwalk: the value (or NUL-separated names) it reads. */
-  xattr?: Uint8Array;
-}
-
-interface DirEntry {
-  name: string;
-  qid: Uint8Array;
-  type: number;
 }
 
 /** What survives a snapshot: the guest kernel keeps fids across it. */
@@ -64,12 +53,28 @@ export interface P9State {
 
 export class P9Server {
   private readonly exports = new Map<string, Export & { real: string }>();
-  private fids = new Map<number, Fid>();
+  private readonly fids: FidTable;
   private msize = 8192;
   /** Counters for bench/ and tests. */
   readonly stats = { requests: 0, bytesRead: 0, bytesWritten: 0 };
 
-  constructor(private readonly fs: P9Fs) {}
+  constructor(
+    private readonly fs: P9Fs,
+    limits: FidLimits = DEFAULT_FID_LIMITS,
+  ) {
+    this.fids = new FidTable(limits, (fd) => {
+      try {
+        fs.close(fd);
+      } catch {
+        // already gone
+      }
+    });
+  }
+
+  /** Fids held, those holding an fd or xattr value, and cached directory entries (tests, bench/). */
+  fidCounts(): { fids: number; open: number; dirEntries: number } {
+    return this.fids.counts();
+  }
 
   /** Makes `dir` visible to the guest as /mnt/host/<name>. */
   addExport(name: string, exp: Export): void {
@@ -86,28 +91,28 @@ export class P9Server {
   }
 
   saveState(): P9State {
-    return { fids: [...this.fids].map(([n, f]) => [n, { exportName: f.exportName, rel: f.rel, uid: f.uid }]) };
+    return { fids: [...this.fids.entries()].map(([n, f]) => [n, { exportName: f.exportName, rel: f.rel, uid: f.uid }]) };
   }
 
   loadState(state: P9State): void {
-    this.fids = new Map(state.fids.map(([n, f]) => [n, { ...f }]));
+    this.fids.load(state.fids);
   }
 
   /** Closes every open host fd (the VM is going away). */
   closeAll(): void {
-    for (const f of this.fids.values()) this.closeFd(f);
     this.fids.clear();
   }
 
   /** v86's handle9p: one request in, one reply out (synchronously). */
   handle(req: Uint8Array, reply: (buf: Uint8Array) => void): void {
-    const r = new MessageReader(req);
-    r.u32(); // size
-    const type = r.u8();
-    const tag = r.u16();
     const w = new MessageWriter();
     this.stats.requests++;
+    let tag = 0xffff; // NOTAG, for a message too short to have one
     try {
+      const r = new MessageReader(req);
+      r.u32(); // size
+      const type = r.u8();
+      tag = r.u16();
       this.dispatch(type, r, w);
       reply(w.finish(type + 1, tag));
     } catch (err) {
@@ -122,7 +127,8 @@ export class P9Server {
       case T.version: {
         const msize = r.u32();
         const version = r.str();
-        this.msize = Math.min(msize, 512 * 1024);
+        // Linux asks for 8 KiB..512 KiB; a smaller one could not carry a getattr reply.
+        this.msize = Math.max(4096, Math.min(msize, 512 * 1024));
         this.closeAll();
         w.u32(this.msize);
         w.str(version === "9P2000.L" ? "9P2000.L" : "unknown");
@@ -136,7 +142,7 @@ export class P9Server {
         const nUname = r.u32();
         const uid = nUname === 0xffffffff ? 0 : nUname;
         const f: Fid = aname === "" || aname === "/" ? { exportName: null, rel: "", uid } : this.lookupExport(aname.replace(/^\/+/, ""), uid);
-        this.fids.set(fid, f);
+        this.fids.add(fid, f);
         w.qid(this.qidOf(f));
         return;
       }
@@ -146,9 +152,12 @@ export class P9Server {
         r.u16();
         return;
       case T.walk: {
-        const fid = this.fid(r.u32());
+        const fidNum = r.u32();
+        const fid = this.fid(fidNum);
         const newfid = r.u32();
         const n = r.u16();
+        if (n > MAX_WALK_NAMES) throw new P9Error(E.EINVAL);
+        if (newfid !== fidNum && this.fids.has(newfid)) throw new P9Error(E.EINVAL);
         const names: string[] = [];
         for (let i = 0; i < n; i++) names.push(r.str());
         let cur: Fid = { exportName: fid.exportName, rel: fid.rel, uid: fid.uid };
@@ -164,24 +173,24 @@ export class P9Server {
           qids.push(this.qidOf(next));
           cur = next;
         }
-        if (qids.length === names.length) this.fids.set(newfid, cur);
+        if (qids.length === names.length) {
+          if (newfid === fidNum) this.fids.replace(newfid, cur);
+          else this.fids.add(newfid, cur);
+        }
         w.u16(qids.length);
         for (const q of qids) w.raw(q);
         return;
       }
       case T.clunk: {
-        const id = r.u32();
-        const f = this.fids.get(id);
-        if (f) this.closeFd(f);
-        this.fids.delete(id);
+        this.fids.delete(r.u32());
         return;
       }
       case T.remove: {
         const id = r.u32();
         const f = this.fid(id);
-        this.closeFd(f);
-        this.fids.delete(id);
+        this.fids.delete(id); // Tremove clunks the fid, whatever the outcome
         this.writable(f);
+        this.notExportRoot(f);
         const p = this.hostPath(f, false);
         if (isDirectory(this.fs.lstat(p))) this.fs.rmdir(p);
         else this.fs.unlink(p);
@@ -229,12 +238,14 @@ export class P9Server {
         const st = this.lstat(f);
         if (st === null || isDirectory(st)) {
           f.opened = true;
-          f.dirEntries = undefined;
+          this.fids.dropDirEntries(f);
         } else {
+          // Device nodes, FIFOs, sockets (and symlinks) are never opened on the host.
+          if (!isRegular(st)) throw new P9Error(E.EACCES);
           if ((flags & O.ACCMODE) !== O.RDONLY || flags & O.TRUNC) this.writable(f);
           const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND)) | O.NOFOLLOW;
-          this.closeFd(f);
-          f.fd = this.fs.open(this.hostPath(f, true), hostFlags);
+          this.fids.reserveOpen(f);
+          this.fids.setFd(f, this.fs.open(this.hostPath(f, true), hostFlags));
           f.opened = true;
         }
         w.qid(this.qidOf(f));
@@ -248,13 +259,15 @@ export class P9Server {
         const mode = r.u32();
         const gid = r.u32();
         this.writable(f);
-        const child: Fid = { exportName: f.exportName, rel: joinRel(f.rel, name), uid: f.uid };
+        const child: Fid = { exportName: f.exportName, rel: this.childRel(f, name), uid: f.uid };
         const p = this.hostPath(child, false);
         const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND | O.EXCL)) | O.CREAT | O.NOFOLLOW;
+        this.fids.reserveOpen(f);
         const fd = this.fs.open(p, hostFlags, mode & 0o7777);
         this.chownNew(p, f.uid, gid);
-        this.closeFd(f);
-        Object.assign(f, child, { fd, opened: true, dirEntries: undefined });
+        this.fids.dropDirEntries(f);
+        this.fids.setFd(f, fd);
+        Object.assign(f, child, { opened: true });
         w.qid(this.qidOf(f));
         w.u32(this.msize - 24);
         return;
@@ -293,10 +306,11 @@ export class P9Server {
         const f = this.fid(r.u32());
         const offset = Number(r.u64());
         const count = Math.min(r.u32(), this.msize - 11);
-        if (offset === 0 || !f.dirEntries) f.dirEntries = this.listDir(f);
+        if (offset === 0 || !f.dirEntries) this.fids.setDirEntries(f, this.listDir(f));
+        const entries = f.dirEntries!;
         const body = new MessageWriter();
-        for (let i = offset; i < f.dirEntries.length; i++) {
-          const e = f.dirEntries[i]!;
+        for (let i = offset; i < entries.length; i++) {
+          const e = entries[i]!;
           const entry = new MessageWriter();
           entry.raw(e.qid);
           entry.u64(BigInt(i + 1));
@@ -322,7 +336,7 @@ export class P9Server {
         const mode = r.u32();
         const gid = r.u32();
         this.writable(f);
-        const child: Fid = { exportName: f.exportName, rel: joinRel(f.rel, name), uid: f.uid };
+        const child: Fid = { exportName: f.exportName, rel: this.childRel(f, name), uid: f.uid };
         const p = this.hostPath(child, false);
         this.fs.mkdir(p, mode & 0o7777);
         this.chownNew(p, f.uid, gid);
@@ -335,7 +349,7 @@ export class P9Server {
         const target = r.str();
         const gid = r.u32();
         this.writable(f);
-        const child: Fid = { exportName: f.exportName, rel: joinRel(f.rel, name), uid: f.uid };
+        const child: Fid = { exportName: f.exportName, rel: this.childRel(f, name), uid: f.uid };
         const p = this.hostPath(child, false);
         this.fs.symlink(target, p);
         this.chownNew(p, f.uid, gid);
@@ -351,7 +365,7 @@ export class P9Server {
         const name = checkName(r.str());
         this.writable(dir);
         if (dir.exportName !== target.exportName) throw new P9Error(E.EXDEV);
-        this.fs.link(this.hostPath(target, false), this.hostPath({ ...dir, rel: joinRel(dir.rel, name) }, false));
+        this.fs.link(this.hostPath(target, false), this.hostPath({ ...dir, rel: this.childRel(dir, name) }, false));
         return;
       }
       case T.rename: {
@@ -366,7 +380,7 @@ export class P9Server {
         const oldName = checkName(r.str());
         const newDir = this.fid(r.u32());
         const newName = checkName(r.str());
-        this.renameFid({ ...oldDir, rel: joinRel(oldDir.rel, oldName) }, newDir, newName);
+        this.renameFid({ ...oldDir, rel: this.childRel(oldDir, oldName) }, newDir, newName);
         return;
       }
       case T.unlinkat: {
@@ -374,7 +388,7 @@ export class P9Server {
         const name = checkName(r.str());
         const flags = r.u32();
         this.writable(dir);
-        const p = this.hostPath({ ...dir, rel: joinRel(dir.rel, name) }, false);
+        const p = this.hostPath({ ...dir, rel: this.childRel(dir, name) }, false);
         if (flags & AT_REMOVEDIR) this.fs.rmdir(p);
         else {
           if (isDirectory(this.fs.lstat(p))) throw new P9Error(E.EISDIR);
@@ -423,10 +437,14 @@ export class P9Server {
         const newfid = r.u32();
         const name = r.str();
         if (f.exportName === null) throw new P9Error(E.ENODATA);
+        if (this.fids.has(newfid)) throw new P9Error(E.EINVAL);
+        const attrFid: Fid = { exportName: f.exportName, rel: f.rel, uid: f.uid };
+        this.fids.reserveOpen(attrFid);
         const p = this.hostPath(f, false);
         // An empty name asks for the list: names, each NUL-terminated.
         const value = name === "" ? utf8(this.fs.listxattr(p).map((n) => n + "\0").join("")) : this.fs.getxattr(p, name);
-        this.fids.set(newfid, { exportName: f.exportName, rel: f.rel, uid: f.uid, xattr: value });
+        this.fids.add(newfid, attrFid);
+        this.fids.setXattr(attrFid, value);
         w.u64(BigInt(value.length));
         return;
       }
@@ -438,9 +456,19 @@ export class P9Server {
   }
 
   private fid(n: number): Fid {
-    const f = this.fids.get(n);
-    if (!f) throw new P9Error(E.EBADF);
-    return f;
+    return this.fids.get(n);
+  }
+
+  /** The path of `name` in the directory fid `dir`, within the path bound. */
+  private childRel(dir: Fid, name: string): string {
+    const rel = joinRel(dir.rel, name);
+    this.fids.checkPath(rel);
+    return rel;
+  }
+
+  /** An export's root is the host's directory or file itself: never removed or renamed by the guest. */
+  private notExportRoot(f: Fid): void {
+    if (f.rel === "") throw new P9Error(E.EBUSY);
   }
 
   private lookupExport(name: string, uid: number): Fid {
@@ -460,7 +488,7 @@ export class P9Server {
     // Never walk *through* a symlink: the guest resolves links itself.
     const st = this.lstat(cur);
     if (st && !isDirectory(st)) throw new P9Error(E.ENOTDIR);
-    const next: Fid = { exportName: cur.exportName, rel: joinRel(cur.rel, name), uid: cur.uid };
+    const next: Fid = { exportName: cur.exportName, rel: this.childRel(cur, name), uid: cur.uid };
     this.fs.lstat(this.hostPath(next, false));
     return next;
   }
@@ -508,26 +536,17 @@ export class P9Server {
   private renameFid(from: Fid, toDir: Fid, name: string): void {
     this.writable(from);
     this.writable(toDir);
+    this.notExportRoot(from);
     if (from.exportName !== toDir.exportName) throw new P9Error(E.EXDEV);
-    const target: Fid = { ...toDir, rel: joinRel(toDir.rel, name) };
+    const target: Fid = { ...toDir, rel: this.childRel(toDir, name) };
     this.fs.rename(this.hostPath(from, false), this.hostPath(target, false));
     // Fids below the old path follow the file.
     const prefix = from.rel;
     for (const f of this.fids.values()) {
       if (f.exportName !== from.exportName) continue;
       if (f.rel === prefix) f.rel = target.rel;
+      // (may exceed the path bound: such a fid fails with ENOENT/ENAMETOOLONG on the host later)
       else if (f.rel.startsWith(prefix + "/")) f.rel = target.rel + f.rel.slice(prefix.length);
-    }
-  }
-
-  private closeFd(f: Fid): void {
-    if (f.fd !== undefined) {
-      try {
-        this.fs.close(f.fd);
-      } catch {
-        // already gone
-      }
-      f.fd = undefined;
     }
   }
 
@@ -578,7 +597,12 @@ export class P9Server {
     out.push({ name: ".", qid: self, type: 4 }, { name: "..", qid: self, type: 4 });
     if (f.exportName === null) {
       for (const name of [...this.exports.keys()].sort()) {
-        out.push({ name, qid: this.qidOf({ exportName: name, rel: "", uid: f.uid }), type: 4 });
+        try {
+          const st = this.fs.lstat(this.hostPath({ exportName: name, rel: "", uid: f.uid }, false));
+          out.push({ name, qid: qidFromStat(st), type: dtype(st) });
+        } catch {
+          // an export whose path is gone
+        }
       }
       return out;
     }

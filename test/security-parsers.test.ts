@@ -1,0 +1,423 @@
+/**
+ * Image input attacked: the registry client against hosts it should not
+ * trust (a real docker-registry whose upload Location or blob redirect
+ * names a second local server that records what it receives, and a token
+ * realm on plain HTTP off loopback), tar archives that try to exhaust memory
+ * or disk, `load` archives with symlinks, and `exec -u NAME` against a
+ * container that swapped its /etc/passwd.
+ */
+import assert from "node:assert/strict";
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawn } from "node:child_process";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
+import { LayerError } from "../src/errors.js";
+import { sha256Digest } from "../src/image/hash.js";
+import { LayerCache } from "../src/image/layers.js";
+import { layerLimits } from "../src/image/compression.js";
+import { OciLayout } from "../src/image/layout.js";
+import { MediaType } from "../src/image/oci.js";
+import { readTar } from "../src/image/tar.js";
+import { paxHeader, TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
+import { identityEnv, repoRoot, tsbox } from "./helpers/cli.js";
+import { cleanupIdentities, identities } from "./helpers/identities.js";
+import { EMBEDDED_BUSYBOX } from "./helpers/images.js";
+import { skopeoCopy, startRegistry, type TestRegistry } from "./helpers/registry.js";
+
+const USERS = { alice: "wonderland" };
+const CREDS = ["--dest-creds", `alice:${USERS.alice}`];
+const scratch = mkdtempSync(join(tmpdir(), "security-parsers-"));
+after(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  cleanupIdentities();
+});
+
+interface Recorded {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+/** A second host: records every request; serves /cdn/<digest> from `blobs`, else a 401 luring credentials to its own realm. */
+async function startRecorder(): Promise<{ url: string; seen: Recorded[]; blobs: Map<string, Buffer>; close(): Promise<void> }> {
+  const seen: Recorded[] = [];
+  const blobs = new Map<string, Buffer>();
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers });
+    req.resume();
+    const blob = /^\/cdn\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? "");
+    if (blob && blobs.has(blob[1]!)) return void res.writeHead(200, { "content-length": blobs.get(blob[1]!)!.length }).end(blobs.get(blob[1]!));
+    res.writeHead(401, { "www-authenticate": `Bearer realm="${url}/token",service="evil"` }).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { url, seen, blobs, close: () => closeServer(server) };
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * A registry front that redirects blob downloads to a CDN (here the
+ * recorder), as Docker Hub does, and passes everything else to `registry`.
+ */
+async function startRedirectingFront(registry: TestRegistry, cdn: string): Promise<{ host: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const blob = /^\/v2\/.+\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? "");
+    if (blob && (req.method === "GET" || req.method === "HEAD")) return void res.writeHead(307, { location: `${cdn}/cdn/${blob[1]}` }).end();
+    const [host, port] = registry.host.split(":");
+    const up = httpRequest({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers);
+      r.pipe(res);
+    });
+    up.on("error", () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { host: `127.0.0.1:${(server.address() as { port: number }).port}`, close: () => closeServer(server) };
+}
+
+/** An IPv4 address of this machine that is not loopback (a token realm "off loopback"). */
+function externalAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  return undefined;
+}
+
+describe("registry client: credentials go to the registry only", () => {
+  const who = identities()[0]!;
+  const env = () => ({ TSBOX_DATA_DIR: mkdtempSync(join(scratch, "store-")), HOME: mkdtempSync(join(scratch, "home-")) });
+  let recorder: Awaited<ReturnType<typeof startRecorder>>;
+  before(async () => (recorder = await startRecorder()));
+  after(() => recorder.close());
+  const noCredentials = () => {
+    assert.ok(recorder.seen.length > 0, "the second host was asked");
+    for (const r of recorder.seen) assert.equal(r.headers.authorization, undefined, `${r.method} ${r.url} carried ${r.headers.authorization}`);
+    assert.ok(!recorder.seen.some((r) => r.url.startsWith("/token")), "no token request went to the second host");
+  };
+
+  it("push: an upload Location naming another host gets no Authorization (nor a credential for its challenge)", async () => {
+    const registry = await startRegistry({ auth: "basic", users: USERS, httpHost: recorder.url });
+    try {
+      recorder.seen.length = 0;
+      const e = env();
+      assert.equal((await tsbox(who, ["login", "-u", "alice", "-p", USERS.alice, registry.host], { env: e })).code, 0);
+      assert.equal((await tsbox(who, ["tag", "busybox", `${registry.host}/team/bb:1`], { env: e })).code, 0);
+      const push = await tsbox(who, ["push", `${registry.host}/team/bb:1`], { env: e });
+      assert.equal(push.code, 125, push.stderr);
+      noCredentials();
+    } finally {
+      await registry.stop();
+    }
+  });
+
+  it("pull: a blob redirected to another host (a CDN) is fetched without Authorization, and the pull works", async () => {
+    const registry = await startRegistry({ auth: "basic", users: USERS });
+    const front = await startRedirectingFront(registry, recorder.url);
+    try {
+      await skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${registry.host}/test/busybox:latest`, CREDS);
+      // The CDN serves what the registry has.
+      const { OciLayout } = await import("../src/image/layout.js");
+      const layout = new OciLayout(EMBEDDED_BUSYBOX);
+      const manifest = await layout.readJsonBlob<{ config: { digest: string }; layers: { digest: string }[] }>((await layout.readIndex()).manifests[0]!.digest);
+      for (const d of [manifest.config, ...manifest.layers]) recorder.blobs.set(d.digest, await layout.readBlob(d.digest));
+      recorder.seen.length = 0;
+      const e = env();
+      assert.equal((await tsbox(who, ["login", "-u", "alice", "-p", USERS.alice, front.host], { env: e })).code, 0);
+      const pull = await tsbox(who, ["pull", `${front.host}/test/busybox`], { env: e });
+      assert.equal(pull.code, 0, pull.stderr);
+      assert.ok(recorder.seen.some((r) => r.url.startsWith("/cdn/")));
+      noCredentials();
+    } finally {
+      await front.close();
+      await registry.stop();
+    }
+  });
+
+  const address = externalAddress();
+  it("login: basic credentials never go to a plain-HTTP token realm off loopback, unless it is listed as insecure", { skip: address ? false : "no non-loopback IPv4 address here" }, async () => {
+    const registry = await startRegistry({ auth: "token", users: USERS, tokenHost: address! });
+    try {
+      const e = env();
+      const login = await tsbox(who, ["login", "-u", "alice", "-p", USERS.alice, registry.host], { env: e });
+      assert.equal(login.code, 125);
+      assert.match(login.stderr, new RegExp(`^tsbox: refusing to send the credentials for ${registry.host} to the token server http://${address!.replace(/\./g, "\\.")}:\\d+/token over plain HTTP`));
+      assert.deepEqual(registry.tokenRequests.filter((t) => t.user !== null), []);
+      const listed = await tsbox(who, ["login", "-u", "alice", "-p", USERS.alice, registry.host], { env: { ...e, TSBOX_INSECURE_REGISTRIES: address! } });
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.ok(registry.tokenRequests.some((t) => t.user === "alice"));
+    } finally {
+      await registry.stop();
+    }
+  });
+});
+
+// ---- tar: metadata that would grow without bound --------------------------
+
+/** `count` pax headers of one distinct `size`-byte record each, then one file; counts the bytes pulled. */
+function paxFlood(count: number, size: number, global: boolean): { source: AsyncIterable<Buffer>; pulled: () => number } {
+  let pulled = 0;
+  const source = (async function* () {
+    for (let i = 0; i < count; i++) {
+      const block = paxHeader({ [`SCHILY.xattr.user.k${i}`]: "v".repeat(size) }, global);
+      pulled += block.length;
+      yield block;
+    }
+    const t = new TarWriter();
+    t.add({ path: "f", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") });
+    yield t.finish();
+  })();
+  return { source, pulled: () => pulled };
+}
+
+describe("tar reader: bounded metadata", () => {
+  for (const global of [false, true]) {
+    it(`consecutive ${global ? "global" : "per-entry"} pax headers do not accumulate without bound`, async () => {
+      const flood = paxFlood(400, 64 * 1024, global);
+      await assert.rejects(
+        (async () => {
+          for await (const e of readTar(flood.source)) for await (const _ of e.body);
+        })(),
+        (err: Error) => err instanceof LayerError && /pax .*more than 1 MiB/.test(err.message),
+      );
+      assert.ok(flood.pulled() < 2 * 1024 * 1024, `read ${flood.pulled()} bytes before refusing`);
+    });
+  }
+
+  it("still reads a pax header of a few hundred KiB (long xattrs, paths)", async () => {
+    const t = new TarWriter();
+    t.add({ path: "f", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x"), pax: { "SCHILY.xattr.user.big": "v".repeat(300 * 1024) } });
+    const entries = [];
+    for await (const e of readTar((async function* () { yield t.finish(); })())) {
+      for await (const _ of e.body);
+      entries.push(e);
+    }
+    assert.equal(entries[0]!.pax["SCHILY.xattr.user.big"]!.length, 300 * 1024);
+  });
+});
+
+// ---- layers: size and decompression ratio caps ---------------------------
+
+/** A store with one gzip'd layer holding a file of `size` zero bytes (a compression bomb in miniature). */
+async function zeroLayer(dir: string, size: number): Promise<{ layout: OciLayout; blob: { digest: string; size: number; mediaType: string }; diffId: string }> {
+  const t = new TarWriter();
+  t.add({ path: "zeros", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(size) });
+  const raw = t.finish();
+  const layout = new OciLayout(dir);
+  await layout.init();
+  const blob = await layout.writeBlob(gzipSync(raw, { level: 9 }));
+  return { layout, blob: { ...blob, mediaType: MediaType.ociLayerGzip }, diffId: sha256Digest(raw) };
+}
+
+describe("layer unpacking: size and ratio caps", () => {
+  it("has defaults that no real image meets, and takes TSBOX_MAX_LAYER_SIZE / TSBOX_MAX_LAYER_RATIO", () => {
+    assert.deepEqual(layerLimits({}), { maxBytes: 64 * 2 ** 30, maxRatio: 1000, ratioFloor: 2 ** 30 });
+    assert.deepEqual(layerLimits({ TSBOX_MAX_LAYER_SIZE: "8M", TSBOX_MAX_LAYER_RATIO: "50" }), { maxBytes: 8 * 2 ** 20, maxRatio: 50, ratioFloor: 2 ** 30 });
+    assert.throws(() => layerLimits({ TSBOX_MAX_LAYER_SIZE: "lots" }), /TSBOX_MAX_LAYER_SIZE/);
+  });
+
+  it("stops a layer that unpacks past the size cap, with a clear error and no leftovers", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const { layout, blob, diffId } = await zeroLayer(join(dir, "store"), 48 * 1024 * 1024);
+    const cache = new LayerCache(dir, layout, { limits: { maxBytes: 8 * 1024 * 1024 } });
+    await assert.rejects(cache.ensureLayer(blob, diffId), /unpacks to more than 8 MiB \(TSBOX_MAX_LAYER_SIZE\)/);
+    assert.deepEqual(readdirSync(join(dir, "layers")).filter((n) => n.startsWith(".unpack")), []);
+  });
+
+  it("stops a layer whose decompression ratio passes the cap", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const { layout, blob, diffId } = await zeroLayer(join(dir, "store"), 48 * 1024 * 1024);
+    const cache = new LayerCache(dir, layout, { limits: { maxRatio: 100, ratioFloor: 1024 * 1024 } });
+    await assert.rejects(cache.ensureLayer(blob, diffId), /decompresses more than 100 times its size \(TSBOX_MAX_LAYER_RATIO\)/);
+    // Within the caps it unpacks.
+    const ok = new LayerCache(dir, layout, { limits: { maxRatio: 2000, ratioFloor: 1024 * 1024 } });
+    assert.ok(existsSync(join(await ok.ensureLayer(blob, diffId), "zeros")));
+  });
+});
+
+// ---- load: archives never make tsbox follow a link ------------------------
+
+/** An OCI archive (tar) of `entries` plus a valid oci-layout file. */
+function archive(path: string, entries: TarWriteEntry[]): string {
+  const t = new TarWriter();
+  t.add({ path: "oci-layout", type: "file", mode: 0o644, mtime: 0, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') });
+  for (const e of entries) t.add(e);
+  writeFileSync(path, t.finish());
+  chmodSync(path, 0o644);
+  return path;
+}
+
+const blobEntry = (data: Buffer): TarWriteEntry => ({ path: `blobs/sha256/${sha256Digest(data).slice(7)}`, type: "file", mode: 0o644, mtime: 0, data });
+
+/** An image whose one layer is `layer`: its config, manifest and index entries (the layer blob not included). */
+function imageEntries(layer: Buffer, name: string): { entries: TarWriteEntry[]; layerDigest: string } {
+  const layerDigest = sha256Digest(layer);
+  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: ["sh"] }, rootfs: { type: "layers", diff_ids: [layerDigest] } }));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociManifest, config: { mediaType: MediaType.ociConfig, digest: sha256Digest(config), size: config.length }, layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar", digest: layerDigest, size: layer.length }] }));
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: sha256Digest(manifest), size: manifest.length, annotations: { "io.containerd.image.name": name } }] }));
+  return { entries: [blobEntry(config), blobEntry(manifest), { path: "index.json", type: "file", mode: 0o644, mtime: 0, data: index }], layerDigest };
+}
+
+describe("load: links inside archives are never followed", () => {
+  let dir: string;
+  let hostSecret: string;
+  let hostFifo: string;
+  let secretLayer: Buffer;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "security-load-"));
+    chmodSync(dir, 0o755);
+    // A host file outside any archive (a valid layer tar, so importing it would "work"), and a FIFO.
+    const t = new TarWriter();
+    t.add({ path: "marker", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("read from the host\n") });
+    secretLayer = t.finish();
+    hostSecret = join(dir, "host-secret.tar");
+    writeFileSync(hostSecret, secretLayer);
+    chmodSync(hostSecret, 0o644);
+    hostFifo = join(dir, "host-fifo");
+    execFileSync("mkfifo", ["-m", "666", hostFifo]);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  for (const who of identities()) {
+    describe(`as ${who.name}`, () => {
+      const env = () => {
+        const store = join(who.scratch, `load-${Math.random().toString(16).slice(2)}`);
+        mkdirSync(store);
+        execFileSync("chown", [`${who.uid}:${who.gid}`, store]);
+        return { TSBOX_DATA_DIR: store };
+      };
+
+      it("a blob that is a symlink to a host file is not imported", async () => {
+        const { entries, layerDigest } = imageEntries(secretLayer, "test/linked:1");
+        const a = archive(join(dir, `linked-${who.name}.tar`), [...entries, { path: `blobs/sha256/${layerDigest.slice(7)}`, type: "symlink", mode: 0o777, mtime: 0, linkname: hostSecret }]);
+        const e = env();
+        const r = await tsbox(who, ["load", "-i", a], { env: e });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, /^tsbox: .*(not in the archive|does not contain|missing)/m);
+        assert.notEqual((await tsbox(who, ["inspect", "test/linked:1"], { env: e })).code, 0);
+      });
+
+      it("index.json as a symlink to a host FIFO fails at once instead of hanging", async () => {
+        const a = archive(join(dir, `fifo-${who.name}.tar`), [{ path: "index.json", type: "symlink", mode: 0o777, mtime: 0, linkname: hostFifo }, { path: "blobs/sha256", type: "directory", mode: 0o755, mtime: 0 }]);
+        const r = await tsbox(who, ["load", "-i", a], { env: env(), timeoutMs: 15_000 });
+        assert.equal(r.code, 125);
+        assert.match(r.stderr, /^tsbox: not an image archive/);
+      });
+
+      it("a layout directory holding a symlinked blob is refused, naming it", async () => {
+        const layoutDir = join(dir, `layout-${who.name}`);
+        const { entries, layerDigest } = imageEntries(secretLayer, "test/linked-dir:1");
+        for (const e of entries) {
+          mkdirSync(join(layoutDir, e.path, ".."), { recursive: true });
+          writeFileSync(join(layoutDir, e.path), e.data!);
+        }
+        writeFileSync(join(layoutDir, "oci-layout"), '{"imageLayoutVersion":"1.0.0"}');
+        execFileSync("ln", ["-s", hostSecret, join(layoutDir, "blobs", "sha256", layerDigest.slice(7))]);
+        execFileSync("chmod", ["-R", "a+rX", layoutDir]);
+        const r = await tsbox(who, ["load", "-i", layoutDir], { env: env() });
+        assert.equal(r.code, 125);
+        assert.match(r.stderr, new RegExp(`^tsbox: blobs/sha256/${layerDigest.slice(7)} in .* is a symlink`));
+      });
+
+      it("a gzip'd archive that expands past TSBOX_MAX_LAYER_SIZE is refused, leaving nothing behind", async () => {
+        const t = new TarWriter();
+        t.add({ path: "oci-layout", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(24 * 1024 * 1024) });
+        const a = join(dir, `bomb-${who.name}.tar.gz`);
+        writeFileSync(a, gzipSync(t.finish(), { level: 9 }));
+        chmodSync(a, 0o644);
+        const e = env();
+        const r = await tsbox(who, ["load", "-i", a], { env: { ...e, TSBOX_MAX_LAYER_SIZE: "4M" } });
+        assert.equal(r.code, 125);
+        assert.match(r.stderr, /unpacks to more than 4 MiB \(TSBOX_MAX_LAYER_SIZE\)/);
+        assert.deepEqual(readdirSync(e.TSBOX_DATA_DIR).filter((n) => n.startsWith(".load")), []);
+      });
+
+      it("still loads an old docker archive whose layer.tar links to another layer of the archive", async () => {
+        const layer = new TarWriter();
+        layer.add({ path: "hello", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("hi\n") });
+        const tar = layer.finish();
+        const diff = sha256Digest(tar);
+        const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers", diff_ids: [diff, diff] } }));
+        const t = new TarWriter();
+        t.add({ path: "a/layer.tar", type: "file", mode: 0o644, mtime: 0, data: tar });
+        t.add({ path: "b/layer.tar", type: "symlink", mode: 0o777, mtime: 0, linkname: "../a/layer.tar" });
+        t.add({ path: "cfg.json", type: "file", mode: 0o644, mtime: 0, data: config });
+        t.add({ path: "manifest.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from(JSON.stringify([{ Config: "cfg.json", RepoTags: ["test/old-docker:1"], Layers: ["a/layer.tar", "b/layer.tar"] }])) });
+        const a = join(dir, `old-docker-${who.name}.tar`);
+        writeFileSync(a, t.finish());
+        chmodSync(a, 0o644);
+        const r = await tsbox(who, ["load", "-i", a], { env: env() });
+        assert.equal(r.code, 0, r.stderr);
+      });
+    });
+  }
+});
+
+// ---- exec -u NAME: the running container's /etc/passwd, read safely ------
+
+describe("reading a file in a tree someone else controls (no container)", () => {
+  it("never follows a symlink in any component, never opens a FIFO, bounds the size", async () => {
+    const { readFileInTree } = await import("../src/image/safe-open.js");
+    const root = mkdtempSync(join(scratch, "tree-"));
+    const outside = mkdtempSync(join(scratch, "outside-"));
+    writeFileSync(join(outside, "passwd"), "evil:x:4242:4242::/:/bin/sh\n");
+    mkdirSync(join(root, "etc"));
+    writeFileSync(join(root, "etc", "passwd"), "root:x:0:0::/root:/bin/sh\n");
+    execFileSync("ln", ["-s", outside, join(root, "etc-link")]);
+    execFileSync("ln", ["-s", join(outside, "passwd"), join(root, "etc", "linked")]);
+    execFileSync("mkfifo", [join(root, "etc", "fifo")]);
+    writeFileSync(join(root, "etc", "big"), Buffer.alloc(2048));
+    assert.equal(String((readFileInTree(root, "etc/passwd", 1024) as { data: Buffer }).data), "root:x:0:0::/root:/bin/sh\n");
+    assert.deepEqual(readFileInTree(root, "etc-link/passwd", 1024), { kind: "hidden" });
+    assert.deepEqual(readFileInTree(root, "etc/linked", 1024), { kind: "hidden" });
+    assert.deepEqual(readFileInTree(root, "etc/fifo", 1024), { kind: "hidden" });
+    assert.deepEqual(readFileInTree(root, "etc/none", 1024), { kind: "missing" });
+    assert.deepEqual(readFileInTree(root, "none/passwd", 1024), { kind: "missing" });
+    assert.deepEqual(readFileInTree(root, "etc/passwd/x", 1024), { kind: "hidden" });
+    assert.throws(() => readFileInTree(root, "etc/big", 1024), /larger than 1024 bytes/);
+  });
+});
+
+describe("exec -u NAME against a container that attacks its own /etc/passwd", () => {
+  let hostDir: string;
+  before(() => {
+    hostDir = mkdtempSync(join(tmpdir(), "security-passwd-"));
+    chmodSync(hostDir, 0o755);
+    writeFileSync(join(hostDir, "passwd"), "evil:x:4242:4242::/:/bin/sh\n");
+    chmodSync(join(hostDir, "passwd"), 0o644);
+  });
+  after(() => rmSync(hostDir, { recursive: true, force: true }));
+
+  for (const who of identities()) {
+    describe(`as ${who.name}`, () => {
+      let snap: Snapshot;
+      beforeEach(() => (snap = snapshot()));
+      afterEach(() => assertNoLeaks(snap, [who]));
+
+      it("never reads a host file through a symlinked /etc/passwd, nor a huge one into memory", async () => {
+        const r = await new Promise<{ swap: string[]; huge: string }>((resolve, reject) => {
+          const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test", "helpers", "exec-user-probe.ts"), hostDir], {
+            uid: who.uid,
+            gid: who.gid,
+            cwd: repoRoot,
+            env: identityEnv(who),
+            stdio: ["ignore", "pipe", "pipe"],
+          });
+          let out = "";
+          let err = "";
+          child.stdout.on("data", (d) => (out += d));
+          child.stderr.on("data", (d) => (err += d));
+          child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`probe exited ${code}: ${err}`))));
+        });
+        assert.deepEqual(r.swap, ["unable to find user evil: no matching entries in passwd file"]);
+        assert.equal(r.huge, "unable to read the container's /etc/passwd: it is larger than 4 MiB");
+      });
+    });
+  }
+});

@@ -1,0 +1,317 @@
+/**
+ * The vm backend's boundary, attacked. Without a guest: a hostile guest
+ * kernel speaks 9p to the real server over real host directories (NodeFs)
+ * — it must reach nothing but what was exported, never open a device node
+ * or FIFO, and never pin unbounded host resources. With the real guest, as
+ * root and as the unprivileged test users: a file volume, device nodes and
+ * FIFOs in a layer, and forged agent frames from inside a container.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
+import { acquireExports, toGuestSpec } from "../src/backends/vm/guest-spec.js";
+import { AgentLink } from "../src/backends/vm/agent-link.js";
+import { encodeFrame, FrameType } from "../src/backends/vm/frame.js";
+import { Errno } from "../src/backends/vm/p9/errno.js";
+import { NodeFs } from "../src/backends/vm/p9/node-fs.js";
+import { P9Server } from "../src/backends/vm/p9/server.js";
+import type { ContainerSpec } from "../src/spec/container-spec.js";
+import { repoRoot, tsbox } from "./helpers/cli.js";
+import { cleanupIdentities, identities } from "./helpers/identities.js";
+import { vmLayeredFixture } from "./helpers/images.js";
+import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
+import { p9Client } from "./helpers/p9-client.js";
+import { vmSkip } from "./helpers/vm.js";
+
+const { ENOENT, EACCES, EBUSY, ENOTDIR, EINVAL, ENFILE, EMFILE, ENAMETOOLONG } = Errno;
+
+const isRoot = process.getuid!() === 0;
+const scratch = mkdtempSync(join(tmpdir(), "security-vm-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** Only what toGuestSpec reads: the root and the mounts. */
+function specWith(mounts: ContainerSpec["mounts"], lower: string[]): ContainerSpec {
+  return { root: { path: "/unused", readonly: false, overlay: { lower, upper: "/u", work: "/w" } }, mounts } as unknown as ContainerSpec;
+}
+
+describe("vm file volumes: 9p as a hostile guest sees it (no guest)", () => {
+  it("exports a file volume as that file alone: no sibling, no parent, no way up", async () => {
+    const home = mkdtempSync(join(scratch, "home-"));
+    writeFileSync(join(home, "notes.txt"), "my notes\n");
+    writeFileSync(join(home, "secret.txt"), "do not read\n");
+    mkdirSync(join(home, ".ssh"));
+    writeFileSync(join(home, ".ssh", "id_ed25519"), "private key\n");
+    const layer = mkdtempSync(join(scratch, "layer-"));
+    const notes = join(home, "notes.txt");
+
+    const guest = toGuestSpec(specWith([{ destination: "/notes.txt", type: "bind", source: notes, options: ["rbind", "rw"] }], [layer]), "c0ffee", {
+      layerExportName: () => "l-test",
+    });
+    const volume = guest.exports.find((e) => e.name.startsWith("v-"))!;
+    assert.equal(volume.path, notes, "the export is the file, not its directory");
+    assert.equal(guest.spec.mounts.find((m) => m.destination === "/notes.txt")!.source, `/mnt/host/${volume.name}`);
+
+    const server = new P9Server(new NodeFs());
+    const table = { add: (n: string, e: { path: string; readonly: boolean }) => server.addExport(n, e), remove: (n: string) => server.removeExport(n) };
+    const release = await acquireExports(table, new Map(), guest.exports);
+    const c = p9Client(server);
+    // Guest root's view: /mnt/host lists the exports, nothing else.
+    assert.deepEqual(c.readdir(c.walk()).filter((n) => n !== "." && n !== "..").sort(), ["l-test", volume.name].sort());
+    const file = c.walk(volume.name);
+    c.open(file);
+    assert.equal(c.read(file), "my notes\n");
+    // Every way towards the sibling: through the file, and up from it.
+    assert.throws(() => c.walk(volume.name, "secret.txt"), /walk stopped after 1 of 2/);
+    assert.throws(() => c.walk(volume.name, "..", "secret.txt"), /walk stopped after 2 of 3/);
+    assert.throws(() => c.walk(volume.name, "..", "..", ".ssh"), /walk stopped after 3 of 4/);
+    assert.equal(c.errno(() => c.walk("secret.txt")), ENOENT);
+    assert.equal(c.errno(() => c.walk(".ssh")), ENOENT);
+    assert.equal(c.errno(() => c.create(file, "planted")), ENOTDIR);
+    // The export itself can be written, not removed, renamed or replaced.
+    const w = c.walk(volume.name);
+    c.open(w, 1);
+    c.write(w, "edited in the guest\n");
+    assert.equal(readFileSync(notes, "utf8"), "edited in the guest\n");
+    assert.equal(c.errno(() => c.remove(c.walk(volume.name))), EBUSY);
+    assert.equal(c.errno(() => c.rename(c.walk(volume.name), c.walk(volume.name), "stolen")), EBUSY);
+    assert.equal(readFileSync(join(home, "secret.txt"), "utf8"), "do not read\n");
+    assert.equal(realpathSync(notes), notes);
+    release();
+    assert.equal(c.errno(() => c.walk(volume.name)), ENOENT);
+  });
+
+  it("never removes or renames a directory export's root", () => {
+    const vol = mkdtempSync(join(scratch, "vol-"));
+    const server = new P9Server(new NodeFs());
+    server.addExport("v", { path: vol, readonly: false });
+    server.addExport("w", { path: mkdtempSync(join(scratch, "vol-")), readonly: false });
+    const c = p9Client(server);
+    assert.equal(c.errno(() => c.remove(c.walk("v"))), EBUSY);
+    assert.equal(c.errno(() => c.rename(c.walk("v"), c.walk("w"), "x")), EBUSY);
+    assert.ok(statSync(vol).isDirectory());
+  });
+});
+
+describe("vm special files: 9p never opens a device node, FIFO or socket (no guest)", () => {
+  it("refuses them on open and truncate, without blocking, and reads no host device", async () => {
+    const dir = mkdtempSync(join(scratch, "special-"));
+    execFileSync("mkfifo", [join(dir, "fifo")]);
+    writeFileSync(join(dir, "plain"), "plain file\n");
+    const names = ["fifo", "plain", "socket"];
+    if (isRoot) {
+      // What a layer unpacked as root can hold: nodes of host devices.
+      execFileSync("mknod", [join(dir, "zero"), "c", "1", "5"]);
+      execFileSync("mknod", [join(dir, "hvc1"), "c", "229", "1"]);
+      names.push("zero", "hvc1");
+    }
+    const sock = createServer();
+    await new Promise<void>((resolve) => sock.listen(join(dir, "socket"), resolve));
+    try {
+      // In a child: if an open blocks, the probe is killed and the test fails (rather than hangs).
+      const r = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "test", "helpers", "p9-probe.ts"), dir, ...names], { encoding: "utf8", timeout: 20_000 });
+      assert.equal(r.signal, null, `the 9p server blocked opening a special file (killed after 20 s): ${r.stderr}`);
+      assert.equal(r.status, 0, r.stderr);
+      const got = JSON.parse(r.stdout) as Record<string, { read: number | string; write: number; truncate: number }>;
+      assert.deepEqual(got.plain, { read: 'read "plain file\\n"', write: 0, truncate: 0 });
+      for (const name of names.filter((n) => n !== "plain")) {
+        assert.deepEqual(got[name], { read: EACCES, write: EACCES, truncate: EACCES }, `${name}: ${JSON.stringify(got[name])}`);
+      }
+    } finally {
+      sock.close();
+    }
+  });
+});
+
+describe("vm 9p fid table: bounded, no fd leaks (no guest)", () => {
+  const setup = (limits = { fids: 64, open: 8, path: 4096, dirEntries: 100 }) => {
+    const dir = mkdtempSync(join(scratch, "fids-"));
+    for (let i = 0; i < 20; i++) writeFileSync(join(dir, `f${i}`), `file ${i}\n`);
+    const server = new P9Server(new NodeFs(), limits);
+    server.addExport("x", { path: dir, readonly: false });
+    return { dir, server, c: p9Client(server) };
+  };
+  const openFds = () => {
+    try {
+      return execFileSync("ls", [`/proc/${process.pid}/fd`], { encoding: "utf8" }).trim().split("\n").length;
+    } catch {
+      return -1;
+    }
+  };
+
+  it("refuses a newfid in use instead of dropping (and leaking) its open fd", () => {
+    const { server, c } = setup();
+    const before = openFds();
+    const a = c.walk("x", "f1");
+    c.open(a);
+    for (let i = 0; i < 50; i++) assert.equal(c.errno(() => c.walkTo(0, a, ["x", "f2"])), EINVAL);
+    assert.equal(c.read(a), "file 1\n", "the fid still names what it named");
+    // A walk onto itself replaces the fid and closes what it held.
+    c.walkTo(a, a, []);
+    assert.equal(server.fidCounts().open, 0);
+    c.clunk(a);
+    assert.equal(openFds(), before);
+  });
+
+  it("bounds fids, open files, path length and cached listings", () => {
+    const { server, c } = setup();
+    const fids: number[] = [];
+    let err = 0;
+    for (let i = 0; i < 200 && err === 0; i++) err = c.errno(() => fids.push(c.walk("x", `f${i % 20}`)));
+    assert.equal(err, ENFILE);
+    assert.equal(server.fidCounts().fids, 64);
+    let opened = 0;
+    for (const f of fids) if (c.errno(() => c.open(f)) === 0) opened++;
+    assert.equal(opened, 8);
+    assert.equal(c.errno(() => c.open(fids[20]!)), EMFILE);
+    for (const f of fids) c.clunk(f);
+    assert.deepEqual(server.fidCounts(), { fids: 1, open: 0, dirEntries: 0 });
+    // Walks of more than 16 names (9P's MAXWELEM) and paths past PATH_MAX are refused.
+    assert.equal(c.errno(() => c.walk("x", ...Array(17).fill("."))), EINVAL);
+    const deep = c.walk("x");
+    assert.equal(c.errno(() => c.call(14, (w) => (w.u32(deep), w.str("n".repeat(5000)), w.u32(1), w.u32(0o644), w.u32(0)))), ENAMETOOLONG);
+    // Listings cached for paged readdir stay within their bound (each lists 22 entries).
+    const dirs = Array.from({ length: 10 }, () => c.walk("x"));
+    for (const d of dirs) {
+      c.open(d);
+      c.readdir(d);
+    }
+    assert.ok(server.fidCounts().dirEntries <= 100, JSON.stringify(server.fidCounts()));
+  });
+});
+
+describe("vm agent link: the guest's output credit is enforced (no guest)", () => {
+  /** A link whose guest we play: `guest(bytes)` is what it sends us. */
+  const setup = () => {
+    const sent: Uint8Array[] = [];
+    const link = new AgentLink({ send: (b) => sent.push(b) });
+    const errors: { channel: number; message: string }[] = [];
+    link.on("protocol-error", (e: { channel: number; message: string }) => errors.push(e));
+    return { link, errors, guest: (b: Uint8Array) => link.receive(b) };
+  };
+
+  it("output beyond the granted credit is a protocol error, and the host does not buffer it", async () => {
+    const { link, errors, guest } = setup();
+    const out = link.openOutput();
+    let failed: Error | undefined;
+    out.readable.on("error", (e) => (failed = e));
+    // Nobody reads: the window (64 KiB) is all the host holds.
+    const chunk = Buffer.alloc(16 * 1024, 0x61);
+    for (let i = 0; i < 4; i++) guest(encodeFrame(FrameType.data, out.channel, chunk));
+    assert.equal(errors.length, 0);
+    assert.equal(out.readable.readableLength, 64 * 1024);
+    for (let i = 0; i < 1000; i++) guest(encodeFrame(FrameType.data, out.channel, chunk));
+    assert.ok(out.readable.readableLength <= 64 * 1024, `host buffered ${out.readable.readableLength} bytes`);
+    assert.match(errors[0]?.message ?? "", /beyond its credit/);
+    await new Promise((r) => setImmediate(r));
+    assert.match(String(failed), /beyond its credit/);
+  });
+
+  it("a guest that grants stdin credit but stops reading its link does not make the host buffer the input", async () => {
+    const { link, guest } = setup();
+    const input = link.openInput();
+    // 100 MB of stream credit, and never a link credit (channel 0).
+    guest(encodeFrame(FrameType.credit, input.channel, Buffer.from(new Uint32Array([100_000_000]).buffer)));
+    let written = 0;
+    for (let i = 0; i < 300; i++) input.write(Buffer.alloc(64 * 1024), () => (written += 64 * 1024));
+    await new Promise((r) => setImmediate(r));
+    const queued = (link as unknown as { queued: number }).queued;
+    assert.ok(queued <= 512 * 1024, `the link queued ${queued} bytes`);
+    assert.ok(written <= 512 * 1024, `the writer was told ${written} bytes were sent`);
+  });
+
+  it("a guest cannot raise the host's stream window, nor fire events the host does not expect", async () => {
+    const { link, guest } = setup();
+    const fired: string[] = [];
+    for (const e of ["error", "close", "rejected-x", "ready"]) link.on(e, () => fired.push(e));
+    const hello = link.hello(2000);
+    // The agent answers hello (id 1) claiming an enormous window.
+    guest(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id: 1, ok: true, window: 1e9, streamWindow: 2 ** 40 }))));
+    await hello;
+    const out = link.openOutput();
+    for (let i = 0; i < 200; i++) guest(encodeFrame(FrameType.data, out.channel, Buffer.alloc(32 * 1024)));
+    assert.ok(out.readable.readableLength <= 1024 * 1024, `host buffered ${out.readable.readableLength} bytes`);
+    for (const event of ["error", "close", "rejected-x"]) guest(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ event }))));
+    assert.deepEqual(fired, []);
+  });
+});
+
+/** Forged agent frames: output on every likely stdio channel, and "exit 42" replies to every likely request id. */
+function forgedFrames(): Buffer {
+  const frames: Uint8Array[] = [];
+  for (let ch = 1; ch <= 8; ch++) frames.push(encodeFrame(FrameType.data, ch, Buffer.from("FORGED\n")));
+  for (let id = 1; id <= 16; id++) frames.push(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id, ok: true, exitCode: 42, signal: null }))));
+  frames.push(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ event: "ready", version: "FORGED" }))));
+  return Buffer.concat(frames);
+}
+
+/** `printf` format text that writes exactly `bytes` (busybox printf takes \NNN octal escapes). */
+const printfOctal = (bytes: Buffer) => [...bytes].map((b) => "\\" + b.toString(8).padStart(3, "0")).join("");
+
+describe("vm guest: special files in layers, the agent link, file volumes", { skip: vmSkip }, () => {
+  let fixtures: string;
+  let layout: string;
+
+  before(async () => {
+    // A hostile image: the agent link's own device number (hvc1 is c 229 1), a
+    // node of /dev/zero and a FIFO. Kept as device nodes when root unpacks it.
+    ({ dir: fixtures, layout } = await vmLayeredFixture("test/hostile-devices:1", [
+      [
+        { path: "hvc", type: "chardev", mode: 0o666, mtime: 0, devmajor: 229, devminor: 1 },
+        { path: "zero2", type: "chardev", mode: 0o666, mtime: 0, devmajor: 1, devminor: 5 },
+        { path: "fifo", type: "fifo", mode: 0o666, mtime: 0 },
+      ],
+    ]));
+  });
+
+  after(() => {
+    rmSync(fixtures, { recursive: true, force: true });
+    cleanupIdentities();
+  });
+
+  for (const who of identities()) {
+    describe(`as ${who.name}`, () => {
+      let snap: Snapshot;
+      let env: Record<string, string>;
+      beforeEach(() => (snap = snapshot()));
+      afterEach(() => assertNoLeaks(snap, [who]));
+
+      it("no device node of a layer is usable (not the agent link's, not /dev/zero's), none can be made, a FIFO works in the guest", async () => {
+        env = { TSBOX_BACKEND: "vm" };
+        const loaded = await tsbox(who, ["load", "-i", layout], { env, timeoutMs: 60_000 });
+        assert.equal(loaded.code, 0, loaded.stderr);
+        const script = [
+          'for f in /hvc /zero2; do [ -e $f ] || continue; if printf "$FORGE" > $f; then echo "$f: WRITTEN"; else echo "$f: refused"; fi; done',
+          'if [ -e /zero2 ]; then if head -c 4 /zero2 > /dev/null; then echo "/zero2: READ"; else echo "/zero2: refused"; fi; fi',
+          'if mknod /tmp/hvc c 229 1 && printf "$FORGE" > /tmp/hvc; then echo "mknod: WRITTEN"; else echo "mknod: refused"; fi',
+          "(echo through the fifo > /fifo &); read line < /fifo; echo $line",
+          "echo done",
+        ].join("\n");
+        const r = await tsbox(who, ["run", "--rm", "-e", `FORGE=${printfOctal(forgedFrames())}`, "test/hostile-devices:1", "sh", "-c", script], { env, timeoutMs: 60_000 });
+        assert.doesNotMatch(r.stdout + r.stderr, /FORGED|WRITTEN|READ/, `stdout: ${r.stdout}\nstderr: ${r.stderr}`);
+        const devices = who.name === "root" ? "/hvc: refused\n/zero2: refused\n/zero2: refused\n" : "";
+        assert.equal(r.stdout, `${devices}mknod: refused\nthrough the fifo\ndone\n`, r.stderr);
+        assert.equal(r.code, 0, "the exit code is the container's, not a forged reply's");
+      });
+
+      it("a file volume is that file alone: written through, its siblings out of reach", async () => {
+        const home = join(who.scratch, "home");
+        mkdirSync(home);
+        writeFileSync(join(home, "notes.txt"), "my notes\n");
+        writeFileSync(join(home, "secret.txt"), "do not read\n");
+        for (const f of ["", "notes.txt", "secret.txt"]) chownSync(join(home, f), who.uid, who.gid);
+        const script = "cat /notes.txt; echo from the guest >> /notes.txt; cat /notes.txt/../secret.txt 2>/dev/null; ls /; grep ' /notes.txt ' /proc/mounts | cut -d' ' -f3";
+        const r = await tsbox(who, ["run", "--rm", "-v", `${join(home, "notes.txt")}:/notes.txt`, "busybox", "sh", "-c", script], { env, timeoutMs: 60_000 });
+        assert.equal(r.code, 0, r.stderr);
+        assert.doesNotMatch(r.stdout, /do not read|secret/);
+        assert.match(r.stdout, /^my notes\n/);
+        assert.match(r.stdout, /\n9p\n$/);
+        assert.equal(readFileSync(join(home, "notes.txt"), "utf8"), "my notes\nfrom the guest\n");
+        assert.equal(readFileSync(join(home, "secret.txt"), "utf8"), "do not read\n");
+      });
+    });
+  }
+});
