@@ -104,7 +104,7 @@ fn run_container(spec: &Spec, cgroup: Option<&Path>, events: &StatusEvents) -> i
             let _ = std::fs::write(ROOT_CGROUP_PROCS, "0");
         }
     };
-    events.supervise(launch::spawn(spec, &mut on_clone))
+    events.supervise(launch::spawn(spec, &mut on_clone), &mut || false)
 }
 
 fn run_exec(pid: i32, process: &Process, cgroup: Option<&Path>, events: &StatusEvents) -> i32 {
@@ -131,7 +131,7 @@ fn run_exec(pid: i32, process: &Process, cgroup: Option<&Path>, events: &StatusE
             let _ = fd::write_all(root, b"0");
         }
     };
-    events.supervise(join::spawn(pid, process, &mut on_fork))
+    events.supervise(join::spawn(pid, process, &mut on_fork), &mut || false)
 }
 
 fn enter_cgroup(dir: &Path) -> Result<(), Error> {

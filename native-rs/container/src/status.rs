@@ -50,11 +50,14 @@ impl StatusEvents {
         e.exit_code()
     }
 
-    pub fn exited(&self, code: i32, signal: Option<String>) {
+    /// `oom_killed`: the kernel's OOM killer killed a process of the
+    /// container's cgroup (its memory limit was hit).
+    pub fn exited(&self, code: i32, signal: Option<String>, oom_killed: bool) {
         self.emit(Json::object(vec![
             ("event", Json::from("exited")),
             ("exitCode", Json::from(code)),
             ("signal", Json::from(signal)),
+            ("oomKilled", Json::from(oom_killed)),
         ]));
     }
 }
@@ -62,8 +65,8 @@ impl StatusEvents {
 impl StatusEvents {
     /// The whole report of a process that `spawn`ed it: `error`, or
     /// `started`, then (after waiting for it) `exited`. Returns the exit code
-    /// to leave with.
-    pub fn supervise(&self, spawned: Result<i32, Error>) -> i32 {
+    /// to leave with. `oom_killed` is asked once the process has ended.
+    pub fn supervise(&self, spawned: Result<i32, Error>, oom_killed: &mut dyn FnMut() -> bool) -> i32 {
         let pid = match spawned {
             Ok(pid) => pid,
             Err(e) => return self.error(&e),
@@ -71,7 +74,7 @@ impl StatusEvents {
         self.started(pid);
         match wait_exit(pid) {
             Ok((code, signal)) => {
-                self.exited(code, signal);
+                self.exited(code, signal, oom_killed());
                 code
             }
             Err(e) => self.error(&Error::errno("waiting for the container", e)),

@@ -29,7 +29,7 @@ pub fn serve<T>(start: Start<T>) -> i32 {
             Ok(input)
         });
     match ready {
-        Ok(input) => events.supervise((start.spawn)(&input, &mut signals::forward_to)),
+        Ok(input) => events.supervise((start.spawn)(&input, &mut signals::forward_to), &mut || false),
         Err(e) => events.error(&e),
     }
 }

@@ -3,11 +3,13 @@
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
 //!   tsbox-runtime exec --pid PID --process FILE [--status-fd N]
+//!   tsbox-runtime stats|pause|resume --bundle DIR
 //!   tsbox-runtime probe
 //!   tsbox-runtime --version
 //!
 //! Usage errors: one line on stderr, exit 125.
 
+mod cgroup_ops;
 mod exec;
 mod flags;
 mod helper;
@@ -17,9 +19,9 @@ mod signals;
 use container::probe::Probe;
 use flags::Flags;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime stats|pause|resume --bundle DIR | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -41,6 +43,19 @@ fn main() {
             Ok(opts) => exec::exec(opts),
             Err(msg) => usage_error(&msg),
         },
+        (Some(cmd @ ("stats" | "pause" | "resume")), _) => {
+            let op = match cmd {
+                "stats" => cgroup_ops::Op::Stats,
+                "pause" => cgroup_ops::Op::Pause,
+                _ => cgroup_ops::Op::Resume,
+            };
+            match Flags::parse(&args[1..], &["--bundle"])
+                .and_then(|mut f| f.required("--bundle", cmd))
+            {
+                Ok(bundle) => cgroup_ops::run(op, Path::new(&bundle)),
+                Err(msg) => usage_error(&msg),
+            }
+        }
         (None, _) => usage_error("missing command"),
         (Some(cmd), _) => usage_error(&format!("unknown command or arguments: {}", cmd)),
     };

@@ -5,7 +5,7 @@ import { containerErrorCode, TsboxError } from "../../errors.js";
 export type StatusEvent =
   | { event: "started"; pid: number }
   | { event: "error"; kind: string; message: string; exitCode: number }
-  | { event: "exited"; exitCode: number; signal: string | null };
+  | { event: "exited"; exitCode: number; signal: string | null; oomKilled: boolean };
 
 /** Calls `onEvent` for each complete, well-formed line; ignores unknown events (newer helpers). */
 export function readStatusEvents(stream: Readable, onEvent: (event: StatusEvent) => void): void {
@@ -43,7 +43,9 @@ export function parseStatusLine(line: string): StatusEvent | undefined {
         exitCode: typeof e.exitCode === "number" ? e.exitCode : 125,
       };
     case "exited":
-      return typeof e.exitCode === "number" ? { event: "exited", exitCode: e.exitCode, signal: typeof e.signal === "string" ? e.signal : null } : undefined;
+      return typeof e.exitCode === "number"
+        ? { event: "exited", exitCode: e.exitCode, signal: typeof e.signal === "string" ? e.signal : null, oomKilled: e.oomKilled === true }
+        : undefined;
     default:
       return undefined;
   }

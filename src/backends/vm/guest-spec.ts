@@ -117,7 +117,7 @@ export async function createAndStart(link: AgentProtocol<any>, cid: string, spec
 /** Waits for the exit (the output channels' EOFs come first on the link). */
 export async function waitForExit(link: AgentProtocol<any>, cid: string): Promise<ExitStatus> {
   const r = await link.request("wait", { cid }, 0x7fffffff);
-  return { exitCode: typeof r.exitCode === "number" ? r.exitCode : 125, signal: typeof r.signal === "string" ? r.signal : null };
+  return { exitCode: typeof r.exitCode === "number" ? r.exitCode : 125, signal: typeof r.signal === "string" ? r.signal : null, oomKilled: r.oomKilled === true };
 }
 
 /** Removes the container from the guest; failures are ignored (the guest may be gone). */
