@@ -44,7 +44,7 @@ fn last_cap() -> u32 {
 }
 
 /// The initial user namespace maps every id onto itself.
-fn in_initial_user_ns() -> bool {
+pub fn in_initial_user_ns() -> bool {
     std::fs::read_to_string("/proc/self/uid_map")
         .map(|s| s.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
         .unwrap_or(true)

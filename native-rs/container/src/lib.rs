@@ -8,6 +8,7 @@
 //! through [`syscall::Syscall`].
 
 pub mod caps;
+pub mod cgroups;
 pub mod dev;
 pub mod error;
 pub mod exec;
