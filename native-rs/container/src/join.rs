@@ -13,11 +13,12 @@
 //! that took over the pid; /proc/PID/ns/* files, all opened before the first
 //! join, are the fallback.
 
+use crate::cgroups::{self, placement, Placement};
 use crate::error::{Context, Error, ErrorKind};
-use crate::handoff::Pipes;
+use crate::handoff::{self, Pipes};
 use crate::host::Host;
 use crate::namespaces::{self, NamespaceKind};
-use crate::process_setup;
+use crate::{oom_score, process_setup};
 use crate::spec::Process;
 use crate::sys::errno::{EINVAL, ENOENT, ENOMEM, ENOSYS, ESRCH};
 use crate::sys::process::{self, Forked};
@@ -163,14 +164,29 @@ pub fn join_namespaces(sys: &dyn Syscall, target: &Target) -> Result<(), Error> 
 /// refuses others, and the child uses std freely.
 pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     let mut target = Target::open(pid)?;
+    // The container's cgroups, opened while we still see them (the kernel
+    // checks a move against who opened cgroup.procs, and where).
+    let placement = cgroups::of_process(pid).and_then(|m| Placement::open_lenient(&*m));
     let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
     target.close();
     joined?;
     let host = target.host;
+    oom_score::apply(process.oom_score_adj)?;
     let pipes = Pipes::open()?;
-    // The child is the first of ours in the container's PID namespace.
-    let child = match process::clone_fork(0) {
-        Ok(Forked::Child) => pipes.into_child().exec_after(process, |_| {
+    // The child is the first of ours in the container's PID namespace, and
+    // in its cgroup: from the start where clone3 can, else moved below.
+    let (forked, moved) = match placement.as_ref().and_then(|p| p.clone_fd()) {
+        Some(fd) => match process::clone3_into_cgroup(0, fd) {
+            Err(e) if placement::clone3_unsupported(e) => (process::clone_fork(0), true),
+            done => (done, false),
+        },
+        None => (process::clone_fork(0), placement.is_some()),
+    };
+    let child = match forked {
+        Ok(Forked::Child) => pipes.into_child().exec_after(process, |sync_r| {
+            if moved {
+                handoff::wait_for_release(sync_r); // in the cgroup now
+            }
             process_setup::apply(&LinuxSyscall, process, &host)
         }),
         Ok(Forked::Parent(child)) => child,
@@ -180,7 +196,12 @@ pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Resul
         }
     };
     on_fork(child);
-    pipes.into_parent().verdict(child, Ok(())).map(|()| child)
+    let parent = pipes.into_parent();
+    let placed = match (&placement, moved) {
+        (Some(p), true) => p.add(child).and_then(|()| parent.release()),
+        _ => Ok(()),
+    };
+    parent.verdict(child, placed).map(|()| child)
 }
 
 /// No process may be added to a PID namespace whose init has exited.
@@ -238,6 +259,7 @@ mod tests {
                 in_user_ns: true,
                 setgroups_denied: true,
                 last_cap: 40,
+                unshare_cgroupns: false,
             },
         }
     }

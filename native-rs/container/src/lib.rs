@@ -22,6 +22,7 @@ pub mod masked;
 pub mod mounts;
 pub mod namespaces;
 pub mod network;
+pub mod oom_score;
 pub mod paths;
 pub mod pivot;
 pub mod probe;

@@ -36,6 +36,18 @@ impl StatusEvents {
         ]));
     }
 
+    /// Something the user should know that does not stop the start (limits
+    /// a host cannot apply).
+    pub fn warning(&self, message: &str) {
+        self.emit(Json::object(vec![
+            ("event", Json::from("warning")),
+            ("message", Json::from(message)),
+        ]));
+        if self.fd.is_none() {
+            eprintln!("{}: warning: {}", self.stderr_prefix, message);
+        }
+    }
+
     /// Reports a failure before or at execve; returns the exit code to use.
     pub fn error(&self, e: &Error) -> i32 {
         self.emit(Json::object(vec![

@@ -20,10 +20,12 @@ pub fn exec(opts: Options) -> i32 {
     let (pid, file) = (opts.pid, opts.process);
     helper::serve(Start {
         status_fd: opts.status_fd,
-        load: Box::new(move || Process::load(&file).map(|p| (pid, p)).map_err(Error::from)),
+        load: Box::new(move |_| Process::load(&file).map(|p| (pid, p)).map_err(Error::from)),
         terminal: |(_, process): &(i32, Process)| process.terminal,
         spawn: |(pid, process): &(i32, Process), on_fork: &mut dyn FnMut(i32)| {
             join::spawn(*pid, process, on_fork)
         },
+        // The container's init reports its OOM kills.
+        oom_killed: |_| false,
     })
 }

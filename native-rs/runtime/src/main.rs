@@ -3,7 +3,7 @@
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
 //!   tsbox-runtime exec --pid PID --process FILE [--status-fd N]
-//!   tsbox-runtime stats|pause|resume --bundle DIR
+//!   tsbox-runtime stats|pause|resume|delete --bundle DIR
 //!   tsbox-runtime probe
 //!   tsbox-runtime --version
 //!
@@ -21,7 +21,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime stats|pause|resume --bundle DIR | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -43,11 +43,12 @@ fn main() {
             Ok(opts) => exec::exec(opts),
             Err(msg) => usage_error(&msg),
         },
-        (Some(cmd @ ("stats" | "pause" | "resume")), _) => {
+        (Some(cmd @ ("stats" | "pause" | "resume" | "delete")), _) => {
             let op = match cmd {
                 "stats" => cgroup_ops::Op::Stats,
                 "pause" => cgroup_ops::Op::Pause,
-                _ => cgroup_ops::Op::Resume,
+                "resume" => cgroup_ops::Op::Resume,
+                _ => cgroup_ops::Op::Delete,
             };
             match Flags::parse(&args[1..], &["--bundle"])
                 .and_then(|mut f| f.required("--bundle", cmd))

@@ -30,6 +30,7 @@ extern "C" {
 
     // namespaces, identity, limits
     pub fn setns(fd: c_int, nstype: c_int) -> c_int;
+    pub fn unshare(flags: c_int) -> c_int;
     pub fn sethostname(name: *const c_char, len: usize) -> c_int;
     pub fn prctl(option: c_int, ...) -> c_int;
     pub fn prlimit64(

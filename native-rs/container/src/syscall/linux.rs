@@ -26,6 +26,9 @@ impl Syscall for LinuxSyscall {
     fn setns(&self, fd: c_int, nstype: c_int) -> Result<(), Errno> {
         process::setns(fd, nstype)
     }
+    fn unshare(&self, flags: c_int) -> Result<(), Errno> {
+        process::unshare(flags)
+    }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
         mount::pivot_root(new_root, put_old)
     }

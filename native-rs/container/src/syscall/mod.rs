@@ -28,6 +28,8 @@ pub trait Syscall {
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno>;
     /// setns(2): `fd` is a namespace file or a pidfd, `nstype` CLONE_NEW* flags.
     fn setns(&self, fd: c_int, nstype: c_int) -> Result<(), Errno>;
+    /// unshare(2) of CLONE_NEW* flags.
+    fn unshare(&self, flags: c_int) -> Result<(), Errno>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno>;
     fn chdir(&self, path: &Path) -> Result<(), Errno>;
     fn sethostname(&self, name: &str) -> Result<(), Errno>;
