@@ -42,6 +42,11 @@ export interface RunControl {
   onPullProgress?: (event: PullEvent) => void;
   /** Aborts that pull (Ctrl-C before the container exists). */
   signal?: AbortSignal;
+  /**
+   * A warning about the container that does not stop it (limits this host or user
+   * cannot apply); default: `process.emitWarning`.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
@@ -127,6 +132,7 @@ export class Runtime {
         stdout: options.stdout ?? "pipe",
         stderr: options.stderr ?? "pipe",
         newSession: control.newSession ?? false,
+        onWarning: control.onWarning ?? ((message) => process.emitWarning(message, { type: "TsboxWarning" })),
       });
       state = { ...state, status: "running", pid: proc.pid, monitorPid: proc.monitorPid, monitorStartTime: processStartTime(proc.monitorPid) };
       writeState(bundle, state);

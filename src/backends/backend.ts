@@ -41,6 +41,12 @@ export interface Backend {
   pause?(bundleDir: string): Promise<void>;
   /** Thaws a paused container; rejects like `stats`. */
   resume?(bundleDir: string): Promise<void>;
+  /**
+   * Removes what a container left on the host outside its bundle when the
+   * process that ran it died (its cgroup, and anything still in it). Called
+   * before a bundle is deleted; a no-op when there is nothing.
+   */
+  cleanup?(bundleDir: string): Promise<void>;
 }
 
 /**
@@ -87,6 +93,8 @@ export interface StartOptions {
    * only through `kill` (the CLI forwards signals itself).
    */
   newSession?: boolean;
+  /** Something the user should know that does not stop the start (limits this host cannot apply). */
+  onWarning?: (message: string) => void;
 }
 
 export interface ExecStartOptions {

@@ -3,6 +3,7 @@ import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
 import { allValues, type FlagDef, lastValue, parseFlags } from "./flags.js";
+import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flags.js";
 
 export const RUN_FLAGS: FlagDef[] = [
   { name: "rm" },
@@ -18,6 +19,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "name", value: true },
   { name: "entrypoint", value: true },
   { name: "backend", value: true },
+  ...RESOURCE_FLAGS,
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -38,7 +40,7 @@ Options:
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
       --backend NAME     native, vm or auto (default: $TSBOX_BACKEND, else auto)
-`;
+${RESOURCE_USAGE}`;
 
 export interface RunRequest {
   options: RunOptions;
@@ -70,6 +72,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     volumes: allValues(flags, "volume").map(parseVolume),
     readOnly: flags.bools.has("read-only"),
     remove: flags.bools.has("rm"),
+    ...resourceOptions(flags),
   };
   const workdir = lastValue(flags, "workdir");
   if (workdir !== undefined) options.workdir = workdir;

@@ -1,4 +1,5 @@
 import { statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { isAbsolute, normalize } from "node:path";
 import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
@@ -7,6 +8,7 @@ import type { ContainerSpec, MountSpec } from "./container-spec.js";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultMounts, defaultRlimits, OCI_VERSION } from "./defaults.js";
 import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, defaultCapabilitySets, envList, mergeEnv, workingDir } from "./process-rules.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
+import { cgroupsMode, checkOomScoreAdj, resourcesFromOptions } from "./resources.js";
 import type { RunOptions, VolumeOption } from "./run-options.js";
 import { resolveUser } from "./user.js";
 import { isMapped, validateSpec } from "./validate.js";
@@ -21,6 +23,8 @@ export interface SpecInputs {
   host: HostIdentity;
   /** RLIMIT_NOFILE hard limit to pass on; default: this process's. */
   nofileHard?: number;
+  /** For $TSBOX_CGROUPS and $TSBOX_CGROUP_PARENT; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -38,6 +42,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const args = commandLine(options, imageConfig.Entrypoint ?? [], imageConfig.Cmd ?? []);
   const cwd = workingDir(options.workdir, imageConfig.WorkingDir);
   const env = addDefaultEnv(mergeEnv(imageConfig.Env ?? [], options.env), { hostname, home: user.home, tty: Boolean(options.tty) });
+  const cgroups = cgroupSettings(id, options, inputs.env ?? process.env);
 
   const spec: ContainerSpec = {
     ociVersion: OCI_VERSION,
@@ -56,6 +61,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       capabilities: defaultCapabilitySets(),
       rlimits: defaultRlimits(inputs.nofileHard),
       noNewPrivileges: true,
+      ...(options.oomScoreAdj !== undefined ? { oomScoreAdj: checkOomScoreAdj(options.oomScoreAdj) } : {}),
     },
     root: {
       path: bundle.rootfs,
@@ -70,10 +76,24 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       gidMappings: maps.gidMappings,
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      ...cgroups,
     },
   };
   validateSpec(spec);
   return spec;
+}
+
+/** `linux.resources`, `cgroupsPath` and `cgroupsMode` from the options (and $TSBOX_CGROUPS, $TSBOX_CGROUP_PARENT). */
+function cgroupSettings(id: string, options: RunOptions, env: NodeJS.ProcessEnv): Pick<ContainerSpec["linux"], "resources" | "cgroupsPath" | "cgroupsMode"> {
+  const resources = options.resources ? resourcesFromOptions(options.resources, availableParallelism()) : undefined;
+  const mode = cgroupsMode(options.cgroups, env);
+  if (mode === "disabled" && resources) throw new TsboxError("resource limits need a cgroup: they cannot be used with --cgroups=disabled", { code: "usage" });
+  const parent = options.cgroupParent ?? env.TSBOX_CGROUP_PARENT;
+  return {
+    ...(resources ? { resources } : {}),
+    ...(parent ? { cgroupsPath: `${parent.replace(/\/+$/, "")}/${id}` } : {}),
+    ...(mode ? { cgroupsMode: mode } : {}),
+  };
 }
 
 async function volumeMounts(volumes: VolumeOption[]): Promise<MountSpec[]> {

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn, type StdioOptions } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -25,6 +25,7 @@ interface HelperStdio {
   stdout: StdioTarget;
   stderr: StdioTarget;
   newSession?: boolean;
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -77,6 +78,11 @@ export class NativeBackend implements Backend {
     await this.runCommand(["resume", "--bundle", bundleDir]);
   }
 
+  /** A cgroup recorded in the bundle means its runtime died before removing it. */
+  async cleanup(bundleDir: string): Promise<void> {
+    if (existsSync(join(bundleDir, "cgroup.json"))) await this.runCommand(["delete", "--bundle", bundleDir]);
+  }
+
   /**
    * A short tsbox-runtime subcommand about a bundle (stats, pause, resume):
    * its stdout, or its one stderr line as a TsboxError ("container": exit 125).
@@ -110,12 +116,12 @@ export class NativeBackend implements Backend {
     } finally {
       pty?.closeSlave();
     }
-    return supervise(child, binary, pty, stdio.stdin);
+    return supervise(child, binary, pty, stdio.stdin, stdio.onWarning);
   }
 }
 
 /** Wires the helper's status events and exit into a ContainerProcess; resolves on `started`. */
-function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget): Promise<ContainerProcess> {
+function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning?: (message: string) => void): Promise<ContainerProcess> {
   return new Promise((resolve, reject) => {
     let exitedEvent: ExitStatus | undefined;
     let settled = false;
@@ -135,7 +141,9 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
       status.on("error", () => ((statusEnded = true), maybeDone()));
       child.on("exit", (code, signal) => ((exit = { code, signal }), maybeDone()));
       readStatusEvents(status, (event: StatusEvent) => {
-        if (event.event === "started" && !settled) {
+        if (event.event === "warning") {
+          onWarning?.(event.message);
+        } else if (event.event === "started" && !settled) {
           settled = true;
           resolve(handle(event.pid));
         } else if (event.event === "error") {

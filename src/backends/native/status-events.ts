@@ -4,6 +4,7 @@ import { containerErrorCode, TsboxError } from "../../errors.js";
 /** Events tsbox-runtime writes, one JSON object per line, to its status fd (docs/architecture.md). */
 export type StatusEvent =
   | { event: "started"; pid: number }
+  | { event: "warning"; message: string }
   | { event: "error"; kind: string; message: string; exitCode: number }
   | { event: "exited"; exitCode: number; signal: string | null; oomKilled: boolean };
 
@@ -35,6 +36,8 @@ export function parseStatusLine(line: string): StatusEvent | undefined {
   switch (e.event) {
     case "started":
       return typeof e.pid === "number" ? { event: "started", pid: e.pid } : undefined;
+    case "warning":
+      return typeof e.message === "string" ? { event: "warning", message: e.message } : undefined;
     case "error":
       return {
         event: "error",
