@@ -41,7 +41,7 @@ for (const who of identities()) {
       const r = await runScenarios(who);
       assert.deepEqual(r.output, { exitCode: 3, stdout: "out\n", stderr: "err\n" });
       assert.deepEqual(r.stdin, { exitCode: 0, stdout: "PIPED THROUGH\n", stderr: "" });
-      assert.deepEqual(r.kill, { exitCode: 137, signal: "SIGKILL", pidWasNumber: true });
+      assert.deepEqual(r.kill, { exitCode: 137, signal: "SIGKILL", oomKilled: false, pidWasNumber: true });
       assert.equal(r.tty.exitCode, 0);
       // The pty is the host's (opened by the addon), bind-mounted as the container's console.
       assert.match(r.tty.stdout, /^\/dev\/(console|pts\/\d+)\r\n30 100\r\n$/);

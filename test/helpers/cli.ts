@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Identity } from "./identities.js";
+import { cgroupParent } from "./cgroups.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const cliPath = fileURLToPath(new URL("../../bin/tsbox.js", import.meta.url));
@@ -29,6 +30,8 @@ export function identityEnv(who: Identity): Record<string, string> {
     HOME: who.scratch,
     TSBOX_DATA_DIR: who.dataDir,
     LANG: "C.UTF-8",
+    // Containers' cgroups under this test process's own parent (test/helpers/cgroups.ts).
+    TSBOX_CGROUP_PARENT: cgroupParent,
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
   };
