@@ -122,6 +122,11 @@ for (const who of identities()) {
       before(async () => (results = await scenarios(who, LIMITED)), { timeout: 180_000 });
       limitsBite(() => results);
       crashCleanup(who, () => undefined);
+      it("tsbox info: root gets every controller", { skip: vm }, async () => {
+        const r = await tsbox(who, ["info", "--json"]);
+        const cg = (JSON.parse(r.stdout) as { probe: { cgroups: { controllers: Record<string, { root: boolean; user: boolean }> } } }).probe.cgroups;
+        for (const c of ["memory", "cpu", "pids", "freezer"]) assert.deepEqual(cg.controllers[c], { root: true, user: true }, c);
+      });
       return;
     }
 
@@ -138,6 +143,15 @@ for (const who of identities()) {
         return results;
       });
       crashCleanup(who, () => delegation);
+
+      it("tsbox info names the controllers this user has", { skip: vm }, async () => {
+        const args = ["info"];
+        const r = await tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^cgroups root: {2}memory cpu cpuacct cpuset pids blkio freezer$/m);
+        assert.match(r.stdout, /^cgroups you: {3}memory cpu cpuacct cpuset pids blkio freezer \(in \/sys\/fs\/cgroup\/.*tsbox-deleg-/m);
+        assert.doesNotMatch(r.stderr, /delegated cgroup/);
+      });
     });
 
     describe("without one", () => {
@@ -155,6 +169,19 @@ for (const who of identities()) {
         const r = results.required;
         assert.equal(r.exitCode, 125);
         assert.match(r.message, /^cgroups are required, but this user \(uid \d+\) has no delegated cgroup/);
+      });
+
+      it("tsbox info says so, per controller, with one warning", { skip: vm }, async () => {
+        const r = await tsbox(who, ["info", "--json"]);
+        assert.equal(r.code, 0, r.stderr);
+        const info = JSON.parse(r.stdout) as { probe: { cgroups: { controllers: Record<string, { root: boolean; user: boolean }>; userReason: string } } };
+        const { controllers, userReason } = info.probe.cgroups;
+        assert.deepEqual(controllers.memory, { root: true, user: false });
+        assert.ok(Object.values(controllers).every((c) => !c.user));
+        assert.match(userReason, new RegExp(`^this user \\(uid ${who.uid}\\) has no delegated cgroup`));
+        const text = await tsbox(who, ["info"]);
+        assert.match(text.stdout, /^cgroups you: {3}none \(this user/m);
+        assert.match(text.stderr, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: containers run without resource limits/m);
       });
 
       it("has no stats", () => {

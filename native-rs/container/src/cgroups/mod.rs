@@ -19,6 +19,7 @@ pub mod layout;
 pub mod placement;
 pub mod record;
 mod remove;
+pub mod report;
 pub mod resources;
 pub mod stats;
 #[cfg(test)]
