@@ -1,8 +1,8 @@
 /**
  * The cgroup contract between tsbox-runtime / the vm agent and the backends,
- * without containers: the stats JSON (test/fixtures/contracts/stats.json, which
- * native-rs/container's cargo tests produce the same keys for) and the
- * `exited` status event's oomKilled.
+ * without containers: the stats JSON (test/fixtures/contract/stats.json, which
+ * native-rs/container's contract_stats test writes exactly) and the `exited`
+ * status event's oomKilled when an older helper omits it.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs";
 import { parseContainerStats } from "../src/backends/container-stats.js";
 import { parseStatusLine } from "../src/backends/native/status-events.js";
 
-const fixture = JSON.parse(readFileSync(new URL("./fixtures/contracts/stats.json", import.meta.url), "utf8")) as unknown;
+const fixture = JSON.parse(readFileSync(new URL("./fixtures/contract/stats.json", import.meta.url), "utf8")) as unknown;
 
 describe("cgroup contract", () => {
   it("parses the stats fixture unchanged", () => {

@@ -116,10 +116,15 @@ for (const who of identities()) {
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));
 
+    if (vm && who.name === "single") {
+      // The guest's agent makes every container's cgroup as root: the host user changes nothing there.
+      it("the guest's cgroups are covered as root and user", { skip: "same guest path as root and user" }, () => {});
+      return;
+    }
     if (who.name === "root" || vm) {
       // Root here; in the vm the guest's agent is root whoever asks.
       let results: Record<string, any> = {};
-      before(async () => (results = await scenarios(who, LIMITED)), { timeout: 180_000 });
+      before(async () => (results = await scenarios(who, LIMITED)), { timeout: vm ? 900_000 : 180_000 });
       limitsBite(() => results);
       crashCleanup(who, () => undefined);
       it("tsbox info: root gets every controller", { skip: vm }, async () => {

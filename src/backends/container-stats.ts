@@ -4,7 +4,7 @@ import type { ContainerStats } from "./backend.js";
 /**
  * Checks the stats object `tsbox-runtime stats` prints and the vm agent's
  * `stats` op answers (both made by native-rs/container/src/cgroups/stats.rs;
- * test/fixtures/contracts/stats.json is the shape both sides test against).
+ * test/fixtures/contract/stats.json is the shape both sides test against).
  */
 export function parseContainerStats(value: unknown, source: string): ContainerStats {
   const bad = (field: string): never => {

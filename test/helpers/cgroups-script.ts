@@ -9,8 +9,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Container, Runtime, type RunOptions } from "../../src/index.js";
+import { VmBackend } from "../../src/backends/vm/vm-backend.js";
 
-const rt = new Runtime({});
+// On the vm backend one guest serves every scenario (restoring one per container is slow on a loaded machine).
+const vmBackend = process.env.TSBOX_BACKEND === "vm" ? new VmBackend({ idleMs: 600_000 }) : undefined;
+const rt = new Runtime(vmBackend ? { backend: vmBackend } : {});
 const native = rt.backend.name === "native";
 const warnings: string[] = [];
 const run = (options: Omit<RunOptions, "image">) => rt.run({ image: "busybox", remove: true, ...options }, { onWarning: (m) => warnings.push(m) });
@@ -138,4 +141,5 @@ for (const name of process.argv.slice(2)) {
     results[name] = { error: (e as Error).stack ?? String(e) };
   }
 }
+await vmBackend?.shutdown();
 console.log(JSON.stringify(results));

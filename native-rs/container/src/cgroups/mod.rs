@@ -359,7 +359,7 @@ mod tests {
         let dropped = m.apply(&r).unwrap();
         let read = |f: &str| std::fs::read_to_string(leaf.join(f)).unwrap();
         assert_eq!((read("memory.max"), read("memory.swap.max"), read("pids.max")), ("33554432".into(), "33554432".into(), "10".into()));
-        assert_eq!(dropped, [(Limit::CpuQuota, format!("the cpu controller is not enabled in {}", mount.join("tsbox").display()))]);
+        assert_eq!(dropped, [(Limit::CpuQuota, format!("no cpu controller in {} (not in this kernel, or not delegated)", mount.join("tsbox").display()))]);
         // An existing cgroup of that name is an error, not shared.
         assert!(create(&layout, &root, "tsbox/c1").is_err());
         // Absolute paths outside a user's delegation are refused.

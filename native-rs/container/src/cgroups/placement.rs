@@ -34,16 +34,17 @@ impl Placement {
                 .read(true)
                 .custom_flags(O_DIRECTORY)
                 .open(dir)
-                .step(|| format!("opening cgroup {}", dir.display()));
-            match f {
-                Ok(f) => p.dir_fd = Some(f.into_raw_fd()),
-                Err(e) => return Err(e),
-            }
+                .step(|| format!("opening cgroup {}", dir.display()))?;
+            p.dir_fd = Some(f.into_raw_fd());
         }
         for (_, dir) in m.dirs() {
             let file = dir.join("cgroup.procs");
             match OpenOptions::new().write(true).open(&file) {
                 Ok(f) => p.procs.push((file, f.into_raw_fd())),
+                // With a directory for clone3 these are only the fallback for
+                // kernels before 5.7 (and a caller that switched its fsuid,
+                // like the vm agent's supervisor, may not open them).
+                Err(_) if p.dir_fd.is_some() => {}
                 Err(e) => {
                     p.close();
                     return Err(e).step(|| format!("opening {}", file.display()));
@@ -94,6 +95,11 @@ impl Placement {
 
     /// Moves `pid` in through the files opened earlier.
     pub fn add(&self, pid: i32) -> Result<(), Error> {
+        if self.procs.is_empty() {
+            return Err(Error::setup(
+                "cannot move the container process into its cgroup: clone3 could not place it and cgroup.procs could not be opened",
+            ));
+        }
         for (file, f) in &self.procs {
             fd::write_all(*f, pid.to_string().as_bytes())
                 .step(|| format!("moving the container process into {}", file.display()))?;

@@ -1,6 +1,7 @@
 //! A container's resource usage, as `tsbox-runtime stats` prints it and the
-//! vm agent's `stats` op answers it (docs/architecture.md; the shape is
-//! test/fixtures/contracts/stats.json, which the TypeScript side reads too).
+//! vm agent's `stats` op answers it (docs/architecture.md; the shape is the
+//! contract fixture test/fixtures/contract/stats.json, which the TypeScript
+//! side reads too).
 //! Bytes and microseconds; None (null) where the host does not say.
 
 use crate::json::Json;
@@ -63,12 +64,10 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::json;
 
     /// The figures of the shared fixture, serialised here, equal the fixture.
     #[test]
-    fn matches_the_shared_fixture() {
-        let fixture = include_str!("../../../../test/fixtures/contracts/stats.json");
+    fn contract_stats() {
         let s = Stats {
             memory_usage: 1052672,
             memory_peak: Some(2170880),
@@ -83,7 +82,7 @@ mod tests {
             io_read_bytes: 0,
             io_write_bytes: 4096,
         };
-        assert_eq!(s.to_json(), json::parse(fixture).unwrap());
+        assert_eq!(s.to_json(), crate::contract::fixture("stats.json"));
         let unknown = Stats::default().to_json().to_string();
         assert!(unknown.contains(r#""peak":null,"limit":null"#), "{}", unknown);
     }

@@ -63,7 +63,7 @@ impl Manager for V2Manager {
             } else {
                 let parent = self.dir.parent().unwrap_or(&self.dir);
                 let why = format!(
-                    "the {} controller is not enabled in {}",
+                    "no {} controller in {} (not in this kernel, or not delegated)",
                     c.name(),
                     parent.display()
                 );
