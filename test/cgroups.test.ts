@@ -9,13 +9,13 @@
  */
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { cliPath, identityEnv, repoRoot, tsbox } from "./helpers/cli.js";
+import { cliPath, runJsonScript, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { cgroupLeftovers, cgroupMounts, delegate, type Delegation } from "./helpers/cgroups.js";
 
@@ -25,21 +25,7 @@ const vm = process.env.TSBOX_BACKEND === "vm";
 const script = fileURLToPath(new URL("./helpers/cgroups-script.ts", import.meta.url));
 const LIMITED = ["oom", "cpu", "pids", "pause", "stats"];
 
-function scenarios(who: Identity, names: string[], delegation?: Delegation): Promise<Record<string, any>> {
-  const argv = [process.execPath, "--import", "tsx", script, ...names];
-  const [cmd, ...args] = delegation ? delegation.wrap(argv) : argv;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, args, { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`cgroup scenarios exited ${code}: ${err}`));
-      resolve(JSON.parse(out) as Record<string, any>);
-    });
-  });
-}
+const scenarios = (who: Identity, names: string[], delegation?: Delegation) => runJsonScript(who, script, names, delegation?.wrap);
 
 /** The scenarios' assertions, for any identity that has a cgroup. */
 function limitsBite(get: () => Record<string, any>) {

@@ -104,7 +104,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   async stats() {
     await using c = await run({ cmd: ["sh", "-c", "sleep 30"], resources: { memory: "64m", pidsLimit: 20 } });
     await sleep(200);
-    return c.stats();
+    return await c.stats(); // before `await using` kills it
   },
   // Limits a rootless user without a delegated cgroup cannot have: one warning, the container still runs.
   async unlimited() {

@@ -64,3 +64,24 @@ export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Pro
     child.stdin.end(opts.stdin ?? "");
   });
 }
+
+/**
+ * Runs a TypeScript scenario script (`node --import tsx SCRIPT ARGS…`) as
+ * `who` and parses the one JSON object it prints. `wrap` rewrites the
+ * command line first (to start it inside a delegated cgroup, say).
+ */
+export function runJsonScript(who: Identity, script: string, args: string[] = [], wrap?: (argv: string[]) => string[]): Promise<Record<string, any>> {
+  const argv = [process.execPath, "--import", "tsx", script, ...args];
+  const [cmd, ...cmdArgs] = wrap ? wrap(argv) : argv;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, cmdArgs, { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited ${code}: ${err}`));
+      resolve(JSON.parse(out) as Record<string, any>);
+    });
+  });
+}

@@ -15,7 +15,7 @@ use container::status::StatusEvents;
 use container::sys::consts::{SIGKILL, SYS_CLOSE_RANGE};
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd, ffi, signal, Errno};
-use container::cgroups::Manager;
+use container::cgroups::{Manager, Placement};
 use container::{Error, Spec};
 use std::os::raw::{c_int, c_long, c_uint};
 use std::path::{Path, PathBuf};
@@ -81,6 +81,11 @@ fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvent
         return 125;
     }
     fd::close(GATE_FD);
+    // Opened while we are still root with our own fs ids (see below).
+    let placement = match cgroup.map(Placement::open).transpose() {
+        Ok(p) => p,
+        Err(e) => return events.error(&e),
+    };
     // Until the container switches to its user, its files are made with the
     // creator's file-system ids; ours (guest root) are not mapped in its user
     // namespace (EOVERFLOW), the host user's are: use those, like the native
@@ -96,8 +101,9 @@ fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvent
         root_id(&spec.linux.gid_mappings),
     );
     let mut on_clone = |_pid: i32| sys::set_fs_ids(0, 0);
-    // The container starts in its cgroup (clone3 on the guest's v2), as on the host.
-    let spawned = launch::spawn(spec, cgroup, &mut on_clone);
+    // Into its cgroup as on the host (moved through the files opened above:
+    // clone3 checks our current, switched, fs ids against the root cgroup's).
+    let spawned = launch::spawn(spec, placement.as_ref(), &mut on_clone);
     events.supervise(spawned, &mut || cgroup.map_or(false, |m| m.oom_kills() > 0))
 }
 

@@ -13,7 +13,7 @@
 //! that took over the pid; /proc/PID/ns/* files, all opened before the first
 //! join, are the fallback.
 
-use crate::cgroups::{self, placement, Placement};
+use crate::cgroups::{self, Placement};
 use crate::error::{Context, Error, ErrorKind};
 use crate::handoff::{self, Pipes};
 use crate::host::Host;
@@ -173,15 +173,13 @@ pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Resul
     let host = target.host;
     oom_score::apply(process.oom_score_adj)?;
     let pipes = Pipes::open()?;
-    // The child is the first of ours in the container's PID namespace, and
-    // in its cgroup: from the start where clone3 can, else moved below.
-    let (forked, moved) = match placement.as_ref().and_then(|p| p.clone_fd()) {
-        Some(fd) => match process::clone3_into_cgroup(0, fd) {
-            Err(e) if placement::clone3_unsupported(e) => (process::clone_fork(0), true),
-            done => (done, false),
-        },
-        None => (process::clone_fork(0), placement.is_some()),
-    };
+    // The child is the first of ours in the container's PID namespace; it
+    // waits until we moved it into the container's cgroup. Not clone3 into
+    // the cgroup: in the container's cgroup namespace our own cgroup is out
+    // of view, and the kernel refuses a move from there (ENOENT); a write
+    // through cgroup.procs opened before the join is checked in our old one.
+    let moved = placement.is_some();
+    let forked = process::clone_fork(0);
     let child = match forked {
         Ok(Forked::Child) => pipes.into_child().exec_after(process, |sync_r| {
             if moved {

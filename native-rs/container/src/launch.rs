@@ -2,7 +2,7 @@
 //! order" in one place. `spawn` is the parent side, `setup` the child side
 //! up to execve (through `Syscall`, so its order is unit tested).
 
-use crate::cgroups::{placement, Manager, Placement};
+use crate::cgroups::{placement, Placement};
 use crate::error::{Context, Error};
 use crate::handoff::{self, Pipes};
 use crate::host::{self, Host};
@@ -22,13 +22,14 @@ use std::os::raw::c_int;
 /// once its execve has succeeded. `on_clone` runs in the parent right after
 /// clone with the child's pid (before anything else, so signals can be
 /// forwarded from then on). `cgroup`: the container's, which the process
-/// starts in (cgroups/, made by the caller).
+/// starts in (cgroups/: made, and its files opened, by the caller, with the
+/// credentials that may move a process into it).
 ///
 /// Must be called from a single-threaded process: the child runs on a
 /// fork-like copy of it and uses std freely.
 pub fn spawn(
     spec: &Spec,
-    cgroup: Option<&dyn Manager>,
+    cgroup: Option<&Placement>,
     on_clone: &mut dyn FnMut(i32),
 ) -> Result<i32, Error> {
     // Existing namespaces (linux.namespaces[].path) are joined by the parent,
@@ -40,7 +41,6 @@ pub fn spawn(
     spec.root.path = std::fs::canonicalize(&spec.root.path)
         .step(|| format!("root.path {}", spec.root.path.display()))?;
     let mut host = Host::detect(&spec);
-    let placement = cgroup.map(Placement::open).transpose()?;
     // Inherited by the child from us.
     oom_score::apply(spec.process.oom_score_adj)?;
     let pipes = Pipes::open()?;
@@ -50,7 +50,7 @@ pub fn spawn(
     //    user create them. The child starts in its cgroup where the kernel
     //    can (clone3 on v2); otherwise it is moved there below.
     let flags = namespaces::clone_flags(&spec);
-    let (forked, moved) = clone_into(flags, placement.as_ref());
+    let (forked, moved) = clone_into(flags, cgroup);
     host.unshare_cgroupns = moved && flags & CLONE_NEWCGROUP != 0;
     let pid = match forked {
         Ok(Forked::Child) => pipes.into_child().exec_after(&spec.process, |sync_r| {
@@ -70,7 +70,7 @@ pub fn spawn(
     //    written from outside its user namespace; then the child is released.
     //    The sync pipe stays open until the verdict: the child checks it to
     //    know we are still alive right before execve.
-    let placed = match (&placement, moved) {
+    let placed = match (cgroup, moved) {
         (Some(p), true) => p.add(pid),
         _ => Ok(()),
     };
@@ -90,7 +90,7 @@ fn clone_into(flags: c_int, placement: Option<&Placement>) -> (Result<Forked, Er
     };
     if let Some(fd) = p.clone_fd() {
         match process::clone3_into_cgroup(flags, fd) {
-            Err(e) if placement::clone3_unsupported(e) => {}
+            Err(e) if placement::clone3_cannot_place(e) => {}
             done => return (done, false),
         }
     }
@@ -268,17 +268,23 @@ mod tests {
         );
     }
 
-    /// Moved into its cgroup by the parent (v1), the child makes its cgroup
-    /// namespace first, so it is rooted at the container's cgroup.
-    #[test]
-    fn cgroup_namespace_after_the_move() {
-        let t = TempDir::new("cgns");
+    /// The sample spec without its mounts, over a fresh rootfs (and volume dir).
+    fn without_mounts(tag: &str) -> (TempDir, std::path::PathBuf, Spec) {
+        let t = TempDir::new(tag);
         let rootfs = t.0.join("rootfs");
         let vol = t.0.join("vol");
         fs::create_dir_all(&rootfs).unwrap();
         fs::create_dir_all(&vol).unwrap();
         let mut spec = sample(&rootfs, &vol);
         spec.mounts.clear();
+        (t, rootfs, spec)
+    }
+
+    /// Moved into its cgroup by the parent (v1), the child makes its cgroup
+    /// namespace first, so it is rooted at the container's cgroup.
+    #[test]
+    fn cgroup_namespace_after_the_move() {
+        let (_t, rootfs, spec) = without_mounts("cgns");
         let mut h = host();
         h.unshare_cgroupns = true;
         let sys = RecordingSyscall::new(&rootfs);
@@ -293,13 +299,7 @@ mod tests {
 
     #[test]
     fn overlay_fallbacks() {
-        let t = TempDir::new("fallback");
-        let rootfs = t.0.join("rootfs");
-        let vol = t.0.join("vol");
-        fs::create_dir_all(&rootfs).unwrap();
-        fs::create_dir_all(&vol).unwrap();
-        let mut spec = sample(&rootfs, &vol);
-        spec.mounts.clear();
+        let (_t, rootfs, mut spec) = without_mounts("fallback");
 
         // Two layers: no fallback, a clear error.
         let sys = RecordingSyscall::new(&rootfs);

@@ -3,7 +3,7 @@
 //! code, 128+signal, or 125/126/127 when it could not be started.
 
 use crate::helper::{self, Start};
-use container::cgroups::{self, record, Manager};
+use container::cgroups::{self, record, Manager, Placement};
 use container::error::Error;
 use container::launch;
 use container::status::StatusEvents;
@@ -43,7 +43,8 @@ pub fn run(opts: Options) -> i32 {
         load: Box::new(move |events| load(&bundle, events)),
         terminal: |r: &Run| r.spec.process.terminal,
         spawn: |r: &Run, on_clone: &mut dyn FnMut(i32)| {
-            launch::spawn(&r.spec, r.cgroup.as_ref().map(|c| &*c.manager), on_clone)
+            let placement = r.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;
+            launch::spawn(&r.spec, placement.as_ref(), on_clone)
         },
         oom_killed: |r: &Run| r.cgroup.as_ref().map_or(false, |c| c.manager.oom_kills() > 0),
     })

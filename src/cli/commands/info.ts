@@ -58,7 +58,8 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     gidMappings: maps.gidMappings,
     dataDir: defaultDataDir(ctx.env),
     kernel: checks.kernel ?? null,
-    cgroup: checks.cgroup,
+    // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs).
+    cgroup: (probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown",
     probe: probe?.result ?? null,
     warnings,
   };

@@ -8,9 +8,9 @@
 
 use super::common::Manager;
 use crate::error::{Context, Error};
-use crate::sys::errno::{EACCES, ENOENT, EPERM};
+use crate::sys::errno::{EACCES, EPERM};
 use crate::sys::{fd, Errno};
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::os::raw::c_int;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::IntoRawFd;
@@ -41,10 +41,6 @@ impl Placement {
             let file = dir.join("cgroup.procs");
             match OpenOptions::new().write(true).open(&file) {
                 Ok(f) => p.procs.push((file, f.into_raw_fd())),
-                // With a directory for clone3 these are only the fallback for
-                // kernels before 5.7 (and a caller that switched its fsuid,
-                // like the vm agent's supervisor, may not open them).
-                Err(_) if p.dir_fd.is_some() => {}
                 Err(e) => {
                     p.close();
                     return Err(e).step(|| format!("opening {}", file.display()));
@@ -54,34 +50,22 @@ impl Placement {
         Ok(p)
     }
 
-    /// For joining a running container's cgroups: the ones we may not move
-    /// a process into (someone else's, gone) are skipped rather than failing
-    /// the exec, which then runs in the caller's cgroup there.
+    /// For joining a running container's cgroups (exec): only the
+    /// cgroup.procs files (see `join::spawn` for why not clone3). The ones we
+    /// may not move a process into (someone else's, gone) are skipped rather
+    /// than failing the exec, which then runs in the caller's cgroup there.
     pub fn open_lenient(m: &dyn Manager) -> Option<Placement> {
         let mut p = Placement {
             dir_fd: None,
             procs: Vec::new(),
         };
-        let skippable = |e: &std::io::Error| {
-            [EACCES, EPERM, ENOENT]
-                .iter()
-                .any(|x| e.raw_os_error() == Some(x.0))
-        };
-        if let Some(dir) = m.clone_into() {
-            match File::open(dir) {
-                Ok(f) => p.dir_fd = Some(f.into_raw_fd()),
-                Err(e) if skippable(&e) => return None,
-                Err(_) => {}
-            }
-        }
         for (_, dir) in m.dirs() {
             let file = dir.join("cgroup.procs");
-            match OpenOptions::new().write(true).open(&file) {
-                Ok(f) => p.procs.push((file, f.into_raw_fd())),
-                Err(_) => {}
+            if let Ok(f) = OpenOptions::new().write(true).open(&file) {
+                p.procs.push((file, f.into_raw_fd()));
             }
         }
-        if p.dir_fd.is_none() && p.procs.is_empty() {
+        if p.procs.is_empty() {
             None
         } else {
             Some(p)
@@ -95,11 +79,6 @@ impl Placement {
 
     /// Moves `pid` in through the files opened earlier.
     pub fn add(&self, pid: i32) -> Result<(), Error> {
-        if self.procs.is_empty() {
-            return Err(Error::setup(
-                "cannot move the container process into its cgroup: clone3 could not place it and cgroup.procs could not be opened",
-            ));
-        }
         for (file, f) in &self.procs {
             fd::write_all(*f, pid.to_string().as_bytes())
                 .step(|| format!("moving the container process into {}", file.display()))?;
@@ -120,9 +99,13 @@ impl Drop for Placement {
     }
 }
 
-/// clone3 could not place the child (a kernel before 5.7, or without
-/// clone3): the caller forks the old way and moves it.
-pub fn clone3_unsupported(e: Errno) -> bool {
+/// clone3 could not place the child: a kernel before 5.7 or without clone3
+/// (ENOSYS, E2BIG, EINVAL), or a caller whose credentials changed since it
+/// opened the cgroup (EACCES, EPERM: clone3 checks the current ones; the vm
+/// agent's supervisor switches its fs ids to the container's root). The
+/// caller forks the old way and moves the child through the files opened
+/// earlier, which the kernel checks against the opener's credentials.
+pub fn clone3_cannot_place(e: Errno) -> bool {
     use crate::sys::errno::{E2BIG, EINVAL, ENOSYS};
-    [ENOSYS, E2BIG, EINVAL].contains(&e)
+    [ENOSYS, E2BIG, EINVAL, EACCES, EPERM].contains(&e)
 }

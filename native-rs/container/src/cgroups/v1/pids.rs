@@ -1,4 +1,4 @@
-//! v1 pids (the same files as v2's): the process limit and count.
+//! pids, v1 and v2 alike (the same files on both): the process limit and count.
 
 use crate::cgroups::common::{no_file, Controller, Dropped};
 use crate::cgroups::fs;
@@ -19,30 +19,21 @@ impl Controller for Pids {
     }
 
     fn apply(&self, dir: &Path, r: &Resources) -> Result<Vec<Dropped>, Error> {
-        apply_pids(dir, r)
+        if let Some(limit) = r.pids.limit {
+            let value = if limit <= 0 {
+                "max".to_string()
+            } else {
+                limit.to_string()
+            };
+            if !fs::write_if_present(dir, "pids.max", &value)? {
+                return Ok(vec![no_file(Limit::Pids, "pids.max")]);
+            }
+        }
+        Ok(Vec::new())
     }
 
     fn stats(&self, dir: &Path, s: &mut Stats) {
-        pids_stats(dir, s)
+        s.pids_current = fs::read_u64(dir, "pids.current").unwrap_or(0);
+        s.pids_limit = fs::read_limit(dir, "pids.max", u64::MAX);
     }
-}
-
-/// Shared with v2/pids.rs: the files are the same on both versions.
-pub fn apply_pids(dir: &Path, r: &Resources) -> Result<Vec<Dropped>, Error> {
-    if let Some(limit) = r.pids.limit {
-        let value = if limit <= 0 {
-            "max".to_string()
-        } else {
-            limit.to_string()
-        };
-        if !fs::write_if_present(dir, "pids.max", &value)? {
-            return Ok(vec![no_file(Limit::Pids, "pids.max")]);
-        }
-    }
-    Ok(Vec::new())
-}
-
-pub fn pids_stats(dir: &Path, s: &mut Stats) {
-    s.pids_current = fs::read_u64(dir, "pids.current").unwrap_or(0);
-    s.pids_limit = fs::read_limit(dir, "pids.max", u64::MAX);
 }
