@@ -196,7 +196,8 @@ for (const who of identities()) {
   });
 }
 
-describe("cgroup flags", () => {
+// The front end's checks: the same whichever backend would run the container.
+describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.test.ts" }, () => {
   const who = identities()[0]!;
   it("docker's units and checks, one stderr line and 125 each", async () => {
     const cases: [string[], RegExp][] = [
