@@ -196,6 +196,29 @@ for (const who of identities()) {
   });
 }
 
+/** CAP_SYS_RESOURCE (bit 24) in our effective set: root here may lack it (this machine's root does). */
+const hasCapSysResource = () => (BigInt("0x" + /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))![1]) >> 24n) & 1n;
+
+describe("--oom-score-adj", { skip: vm && "the guest's agent is root: nothing rootless to show" }, () => {
+  for (const who of identities()) {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+    it(`as ${who.name}: raised for anyone, lowered only with CAP_SYS_RESOURCE`, async () => {
+      const up = await tsbox(who, ["run", "--rm", "--oom-score-adj", "500", "busybox", "cat", "/proc/self/oom_score_adj"]);
+      assert.equal(up.code, 0, up.stderr);
+      assert.equal(up.stdout, "500\n");
+      const down = await tsbox(who, ["run", "--rm", "--oom-score-adj", "-500", "busybox", "cat", "/proc/self/oom_score_adj"]);
+      if (who.name === "root" && hasCapSysResource()) {
+        assert.equal(down.stdout, "-500\n", down.stderr);
+      } else {
+        assert.equal(down.code, 125);
+        assert.match(down.stderr, /^tsbox: setting oom_score_adj to -500 \(lowering it needs CAP_SYS_RESOURCE on the host\): Permission denied\n$/);
+      }
+    });
+  }
+});
+
 // The front end's checks: the same whichever backend would run the container.
 describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.test.ts" }, () => {
   const who = identities()[0]!;
