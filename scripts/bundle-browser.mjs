@@ -1,7 +1,10 @@
-// Bundles the vm backend for browsers into dist/browser/:
-//   tsbox-vm.js         the page module (BrowserVm, src/backends/vm/browser/browser-vm.ts)
+// Bundles tsbox for browsers into dist/browser/ (the package's `tsbox/browser`):
+//   tsbox.js            the page module (src/browser.ts: Runtime, Container, ExecProcess, errors)
 //   tsbox-vm-worker.js  the Worker: v86, the guest machine, 9p over a MemoryFs, the agent protocol
-// The page serves those two beside each other, plus v86's v86.wasm and the guest's files.
+//   v86.wasm            v86's emulator
+//   guest/              the guest's files (vm-images/dist or $TSBOX_VM_IMAGES): bios.bin, bzImage,
+//                       initramfs.cpio, manifest.json, snapshot.state(.json), images/busybox/
+// so the folder is served as it is (the Runtime's default `assets` is its own folder).
 //
 // No Node built-in may reach a browser. Our modules' imports of them resolve
 // to a module that throws when loaded, and the build fails if any of it is
@@ -10,7 +13,7 @@
 // not. v86 touches Node modules only in branches it takes under Node
 // (`typeof process`, `typeof require`): those get an empty module.
 import { build } from "esbuild";
-import { readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,7 +61,7 @@ rmSync(out, { recursive: true, force: true });
 
 const result = await build({
   entryPoints: {
-    "tsbox-vm": join(root, "src/backends/vm/browser/browser-vm.ts"),
+    tsbox: join(root, "src/browser.ts"),
     "tsbox-vm-worker": join(root, "src/backends/vm/browser/worker.ts"),
   },
   outdir: out,
@@ -87,4 +90,16 @@ if (leaks.length > 0) {
     .filter(([, i]) => i.imports.some((imp) => leaks.some((l) => l.endsWith(` ${imp.path}`))))
     .map(([input]) => input);
   throw new Error(`the browser bundle must not use Node built-ins: ${leaks.join("; ")} (imported by ${who.join(", ")})`);
+}
+
+// The assets the Runtime fetches, beside the bundles.
+cpSync(join(v86Dir, "build", "v86.wasm"), join(out, "v86.wasm"));
+const guestDir = process.env.TSBOX_VM_IMAGES || join(root, "vm-images", "dist");
+const GUEST_FILES = ["bios.bin", "bzImage", "initramfs.cpio", "manifest.json", "snapshot.state", "snapshot.state.json"];
+if (existsSync(join(guestDir, "manifest.json"))) {
+  mkdirSync(join(out, "guest"), { recursive: true });
+  for (const f of GUEST_FILES) if (existsSync(join(guestDir, f))) cpSync(join(guestDir, f), join(out, "guest", f));
+  if (existsSync(join(guestDir, "images", "busybox"))) cpSync(join(guestDir, "images", "busybox"), join(out, "guest", "images", "busybox"), { recursive: true });
+} else {
+  console.warn(`bundle-browser: no guest in ${guestDir} (npm run build:vm): dist/browser has no guest/ folder`);
 }

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerProcess, ContainerStats, ExitStatus } from "./backends/backend.js";
 import { ContainerError, isTsboxError } from "./errors.js";
+import { execRefusal } from "./spec/exec-process.js";
 
 export type { ContainerStats, ExitStatus };
 
@@ -133,9 +134,8 @@ export class Container implements AsyncDisposable {
     try {
       proc = await this.spawn(cmd, { ...rest, stdin: stdin !== undefined });
     } catch (err) {
-      if (isTsboxError(err) && (err.code === "not_found" || err.code === "permission")) {
-        return { exitCode: err.exitCode, signal: null, stdout: "", stderr: `${err.message}\n` };
-      }
+      const refused = execRefusal(err);
+      if (refused) return refused;
       throw err;
     }
     if (stdin !== undefined) {

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { ImageStore } from "../image/store.js";
 import type { ContainerSpec, ProcessSpec } from "../spec/container-spec.js";
+import type { Signal } from "../signals.js";
 
 /**
  * A backend turns a validated ContainerSpec into a running process. The
@@ -119,19 +120,22 @@ export interface ExitStatus {
   oomKilled: boolean;
 }
 
-/** A container's init (from `start`) or a process exec'd into it (from `exec`). */
-export interface ContainerProcess {
+/**
+ * A container's init (from `start`) or a process exec'd into it (from `exec`).
+ * In/Out: its stdio streams, Node streams by default (a browser's are WHATWG streams).
+ */
+export interface ContainerProcess<In = Writable, Out = Readable> {
   /** Its pid: on the host (native), in the guest (vm). */
   readonly pid: number;
   /** Host pid of the process the backend supervises it with (signals go there). */
   readonly monitorPid: number;
-  readonly stdin: Writable | null;
-  readonly stdout: Readable | null;
-  readonly stderr: Readable | null;
+  readonly stdin: In | null;
+  readonly stdout: Out | null;
+  readonly stderr: Out | null;
   /** Settles when the container has exited and its stdio streams are released. */
   readonly exited: Promise<ExitStatus>;
   /** Sends it a signal; false when it already exited. */
-  kill(signal: NodeJS.Signals | number): boolean;
+  kill(signal: Signal): boolean;
   /** Terminal size, with a terminal; otherwise a no-op. */
   resize(cols: number, rows: number): void;
 }

@@ -6,6 +6,17 @@ import type { DataPaths } from "../paths.js";
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
+/** Docker's container name rule (pure: the browser's Runtime checks names with it too). */
+export function checkContainerName(name: string): void {
+  if (typeof name !== "string" || !NAME_RE.test(name) || name.length > 128) {
+    throw new ContainerError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+}
+
+export function nameInUse(name: string, owner: string): ContainerError {
+  return new ContainerError(`the container name "${name}" is already in use by container ${owner.slice(0, 12)}`);
+}
+
 /**
  * Container names are symlinks `<data>/names/<name> → <id>`: creating a
  * symlink is atomic, so two runs racing for one name cannot both win.
@@ -18,9 +29,7 @@ export class ContainerNames {
   }
 
   reserve(name: string, id: string): void {
-    if (!NAME_RE.test(name) || name.length > 128) {
-      throw new ContainerError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-    }
+    checkContainerName(name);
     mkdirSync(this.dir, { recursive: true });
     const link = join(this.dir, name);
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -31,7 +40,7 @@ export class ContainerNames {
         if (!isErrno(err, "EEXIST")) throw err;
       }
       const owner = this.lookup(name);
-      if (owner !== undefined) throw new ContainerError(`the container name "${name}" is already in use by container ${owner.slice(0, 12)}`);
+      if (owner !== undefined) throw nameInUse(name, owner);
       // Stale: its container is gone. Drop it and try once more.
       try {
         unlinkSync(link);

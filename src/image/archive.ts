@@ -8,7 +8,7 @@ import { ImageError } from "../errors.js";
 import { randomHex, removeTree } from "../fs-util.js";
 import { detectCompression } from "./compression.js";
 import { OciLayout } from "./layout.js";
-import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, isIndexMediaType, isManifestMediaType, MediaType } from "./oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType } from "./oci.js";
 import { canonicalName, familiarName, parseReference } from "./reference.js";
 import type { ImageStore } from "./store.js";
 import { readTar } from "./tar.js";
@@ -178,7 +178,7 @@ async function importLayout(store: ImageStore, layout: OciLayout, options: LoadO
 }
 
 /** The full name of an index.json entry: containerd's image name, else a full ref.name, else REPOSITORY:ref.name. */
-function entryName(d: Descriptor, options: LoadOptions): string {
+export function entryName(d: Descriptor, options: LoadOptions): string {
   const full = d.annotations?.[Annotation.imageName];
   if (full) return canonicalName(parseReference(full));
   const refName = d.annotations?.[Annotation.refName];
@@ -187,10 +187,34 @@ function entryName(d: Descriptor, options: LoadOptions): string {
   throw new ImageError(`the archive names an image only ${refName ? `by the tag "${refName}"` : "by its digest"}: give a repository with --name REPOSITORY`);
 }
 
-interface DockerArchiveEntry {
+export interface DockerArchiveEntry {
   Config: string;
   RepoTags?: string[] | null;
   Layers: string[];
+}
+
+/**
+ * The manifest of an image of docker's older archive format, from its
+ * config and layer blobs (layers told apart by their first bytes), and the
+ * names it goes by. Pure: the browser's loader uses it too.
+ */
+export function dockerArchiveImage(
+  entry: DockerArchiveEntry,
+  config: ImageConfig,
+  configBlob: { digest: string; size: number },
+  layerBlobs: { digest: string; size: number; head: Uint8Array }[],
+): { manifest: ImageManifest; names: string[] } {
+  const layers: Descriptor[] = layerBlobs.map(({ head, ...blob }) => {
+    const kind = detectCompression(head);
+    return { mediaType: kind === "gzip" ? MediaType.dockerLayerGzip : kind === "zstd" ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.docker.image.rootfs.diff.tar", ...blob };
+  });
+  if (config.rootfs?.diff_ids?.length !== layers.length) throw new ImageError(`archive image ${entry.Config}: ${layers.length} layers but ${config.rootfs?.diff_ids?.length ?? 0} diff_ids`);
+  const tags = entry.RepoTags ?? [];
+  if (tags.length === 0) throw new ImageError(`archive image ${entry.Config} has no RepoTags: nothing to name it by`);
+  return {
+    manifest: { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, ...configBlob }, layers },
+    names: tags.map((tag) => canonicalName(parseReference(tag))),
+  };
 }
 
 /** Docker's older `docker save` format: manifest.json, <config>.json, <id>/layer.tar. */
@@ -208,22 +232,16 @@ async function importDockerArchive(store: ImageStore, dir: string): Promise<stri
     const configData = await readFile(await inside(dir, entry.Config));
     const config = JSON.parse(configData.toString("utf8")) as ImageConfig;
     const configBlob = await layout.writeBlob(configData);
-    const layers: Descriptor[] = [];
+    const layers: { digest: string; size: number; head: Uint8Array }[] = [];
     for (const path of entry.Layers) {
       const file = await inside(dir, path);
       const fh = await open(file);
       const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0).finally(() => fh.close());
-      const kind = detectCompression(buffer.subarray(0, bytesRead));
-      const blob = await layout.writeBlob(createReadStream(file));
-      layers.push({ mediaType: kind === "gzip" ? MediaType.dockerLayerGzip : kind === "zstd" ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.docker.image.rootfs.diff.tar", ...blob });
+      layers.push({ ...(await layout.writeBlob(createReadStream(file))), head: buffer.subarray(0, bytesRead) });
     }
-    if (config.rootfs?.diff_ids?.length !== layers.length) throw new ImageError(`archive image ${entry.Config}: ${layers.length} layers but ${config.rootfs?.diff_ids?.length ?? 0} diff_ids`);
-    const manifest = { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, ...configBlob }, layers };
+    const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
     const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
-    const tags = entry.RepoTags ?? [];
-    if (tags.length === 0) throw new ImageError(`archive image ${entry.Config} has no RepoTags: nothing to name it by`);
-    for (const tag of tags) {
-      const name = canonicalName(parseReference(tag));
+    for (const name of names) {
       await layout.tag(name, { ...desc, platform: { os: config.os, architecture: config.architecture } }, { [Annotation.imageName]: name });
       loaded.push(name);
     }

@@ -6,9 +6,9 @@ import { LayerError } from "../errors.js";
 export type Compression = "gzip" | "zstd" | "none";
 
 /** Layers are recognised by their magic bytes, not their media type (which registries get wrong). */
-export function detectCompression(head: Buffer): Compression {
+export function detectCompression(head: Uint8Array): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return "zstd";
+  if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
   return "none";
 }
 

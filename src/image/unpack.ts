@@ -3,6 +3,7 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, open, symlink, unlink, utim
 import { join, posix } from "node:path";
 import { LayerError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
+import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX } from "./layer-paths.js";
 import type { TarEntry } from "./tar.js";
 import { loadAddon, type NativeAddon } from "../backends/native/addon.js";
 
@@ -22,9 +23,6 @@ export interface UnpackResult {
   skippedDevices: string[];
 }
 
-const WHITEOUT_PREFIX = ".wh.";
-const XATTR_PREFIX = "SCHILY.xattr.";
-const OPAQUE_MARKER = ".wh..wh..opq";
 
 /**
  * Unpacks a layer's tar entries into `root` (an empty directory), refusing
@@ -62,7 +60,7 @@ class LayerUnpacker {
 
   async add(entry: TarEntry): Promise<void> {
     this.count++;
-    const rel = sanitize(entry.path, `layer entry ${entry.path}`);
+    const rel = sanitizeLayerPath(entry.path, `layer entry ${entry.path}`);
     const name = posix.basename(rel);
     if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, rel, name);
     if (rel === "") {
@@ -153,7 +151,7 @@ class LayerUnpacker {
   }
 
   private async hardlink(entry: TarEntry, target: string): Promise<void> {
-    const sourceRel = sanitize(entry.linkname, `hard link ${entry.path} -> ${entry.linkname}`);
+    const sourceRel = sanitizeLayerPath(entry.linkname, `hard link ${entry.path} -> ${entry.linkname}`);
     if (sourceRel === "") throw new LayerError(`hard link ${entry.path} points at the layer root`);
     await this.checkParents(sourceRel, entry.path);
     const source = join(this.root, sourceRel);
@@ -190,8 +188,7 @@ class LayerUnpacker {
       this.opaqueDirs.add(dirRel);
       return;
     }
-    const hidden = name.slice(WHITEOUT_PREFIX.length);
-    if (hidden === "" || hidden === "." || hidden === ".." || hidden.includes("/")) throw new LayerError(`invalid whiteout entry ${entry.path}`);
+    const hidden = whiteoutTarget(name, entry.path);
     const hiddenRel = dirRel === "" ? hidden : `${dirRel}/${hidden}`;
     await this.clearTarget(hiddenRel, false);
     if (this.options.privileged) {
@@ -301,13 +298,6 @@ async function setMarker(path: string, name: string, value: string): Promise<voi
   }
 }
 
-/** Layer-relative path ("" for the root) or a LayerError for anything that could escape. */
-function sanitize(path: string, what: string): string {
-  if (path.startsWith("/")) throw new LayerError(`refusing ${what}: absolute path`);
-  const parts = path.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.includes("..")) throw new LayerError(`refusing ${what}: it escapes the layer root`);
-  return parts.join("/");
-}
 
 function depth(rel: string): number {
   return rel === "" ? 0 : rel.split("/").length;

@@ -5,7 +5,7 @@
  * it): the caller resolves a requested user (the image's /etc/passwd on
  * hosts, numeric ids in the browser) and gives it as `user`.
  */
-import { UsageError } from "../errors.js";
+import { isTsboxError, UsageError } from "../errors.js";
 import type { ProcessSpec } from "./container-spec.js";
 import { envList, mergeEnv, workingDir } from "./process-rules.js";
 
@@ -56,4 +56,14 @@ export function checkExecCommand(cmd: unknown): asserts cmd is string[] {
   if (!Array.isArray(cmd) || cmd.length === 0 || cmd.some((a) => typeof a !== "string") || cmd[0] === "") {
     throw new UsageError("exec needs a command: a non-empty array of strings");
   }
+}
+
+/**
+ * `exec` resolves, as docker exec does, when the command cannot be run:
+ * 127 (not found) or 126 (cannot execute), with the message on stderr.
+ * The result for such a refusal; undefined for any other error.
+ */
+export function execRefusal(err: unknown): { exitCode: number; signal: null; stdout: string; stderr: string } | undefined {
+  if (isTsboxError(err) && (err.code === "not_found" || err.code === "permission")) return { exitCode: err.exitCode, signal: null, stdout: "", stderr: `${err.message}\n` };
+  return undefined;
 }

@@ -4,7 +4,8 @@
  * Pure: shared by the CLI and the library (RunOptions.resources).
  */
 import { UsageError } from "../errors.js";
-import type { CgroupsMode, LinuxResources } from "./container-spec.js";
+import type { CgroupsMode, LinuxResources, LinuxSpec } from "./container-spec.js";
+import type { RunOptions } from "./run-options.js";
 
 /** A memory size: bytes, or docker's units ("32m", "1.5g", "512k", "64MiB"). */
 export type MemorySize = number | string;
@@ -134,9 +135,30 @@ export function checkOomScoreAdj(adj: number): number {
 const MODES: readonly CgroupsMode[] = ["enabled", "required", "disabled"];
 
 /** `--cgroups`, else `$TSBOX_CGROUPS`; undefined: enabled. */
-export function cgroupsMode(option: string | undefined, env: NodeJS.ProcessEnv): CgroupsMode | undefined {
+export function cgroupsMode(option: string | undefined, env: Record<string, string | undefined>): CgroupsMode | undefined {
   const [value, from] = option !== undefined ? [option, "--cgroups"] : [env.TSBOX_CGROUPS, "TSBOX_CGROUPS"];
   if (value === undefined || value === "") return undefined;
   if (!MODES.includes(value as CgroupsMode)) throw new UsageError(`invalid value "${value}" for ${from}: expected enabled, required or disabled`);
   return value as CgroupsMode;
+}
+
+/**
+ * `linux.resources`, `cgroupsPath` and `cgroupsMode` of a run: the options,
+ * else `$TSBOX_CGROUPS` and `$TSBOX_CGROUP_PARENT` from `env`.
+ */
+export function cgroupSettings(
+  id: string,
+  options: Pick<RunOptions, "resources" | "cgroups" | "cgroupParent">,
+  env: Record<string, string | undefined>,
+  cpuCount: number,
+): Pick<LinuxSpec, "resources" | "cgroupsPath" | "cgroupsMode"> {
+  const resources = options.resources ? resourcesFromOptions(options.resources, cpuCount) : undefined;
+  const mode = cgroupsMode(options.cgroups, env);
+  if (mode === "disabled" && resources) throw new UsageError("resource limits need a cgroup: they cannot be used with --cgroups=disabled");
+  const parent = options.cgroupParent ?? env.TSBOX_CGROUP_PARENT;
+  return {
+    ...(resources ? { resources } : {}),
+    ...(parent ? { cgroupsPath: `${parent.replace(/\/+$/, "")}/${id}` } : {}),
+    ...(mode ? { cgroupsMode: mode } : {}),
+  };
 }

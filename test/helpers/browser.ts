@@ -9,7 +9,6 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { extname, join, resolve, sep } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { v86Dir } from "../../src/backends/vm/images.js";
 import { packageRoot } from "../../src/package-root.js";
 
 export const CHROMIUM = "/usr/bin/chromium";
@@ -29,6 +28,7 @@ const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
   ".map": "application/json",
   ".json": "application/json",
   ".wasm": "application/wasm",
@@ -82,81 +82,34 @@ export function bundleBrowser(): void {
 }
 
 /**
- * The page: BrowserVm plus a small harness the test drives. Plain JS, so
- * nothing of the test's transpiled code has to run in the page.
+ * The test page: `tsbox/browser` (dist/browser/tsbox.js) as `window.tsbox`,
+ * and a few helpers scripts use. Tests send plain JS (`VmPage.eval`), so
+ * none of the test's transpiled code runs in the page.
  */
 const VM_PAGE = `<!doctype html><meta charset="utf-8"><title>tsbox vm</title>
 <script type="module">
-import { BrowserVm } from "/dist/tsbox-vm.js";
-const since = (t0) => Math.round(performance.now() - t0);
-window.harness = {
-  async start(files, config) {
-    window.vm?.terminate();
-    const events = [], notices = [], t0 = performance.now();
-    try {
-      window.vm = await BrowserVm.start(files, { config, onProgress: (e) => events.push({ ...e, at: since(t0) }), onNotice: (m) => notices.push(m) });
-      return { ok: true, events, notices, ms: since(t0) };
-    } catch (e) {
-      return { ok: false, error: e.message, events, notices, ms: since(t0) };
-    }
-  },
-  async run(options) {
-    const t0 = performance.now(), chunks = [];
-    const { stdinRepeat, ...rest } = options;
-    const stdin = stdinRepeat ? new TextEncoder().encode(stdinRepeat.text.repeat(stdinRepeat.times)) : options.stdin;
-    try {
-      const r = await window.vm.run({ ...rest, stdin, onStdout: () => chunks.push(since(t0)) });
-      return { ...r, chunkTimes: chunks, ms: since(t0) };
-    } catch (e) {
-      return { error: failure(e), chunkTimes: chunks, ms: since(t0) };
-    }
-  },
-  // Containers kept running under a name, and processes exec'd into them.
-  containers: {},
-  spawn(name, options) {
-    const c = (this.containers[name] = window.vm.spawn(options));
-    return outcome(async () => ({ pid: await c.started, containerId: c.containerId }));
-  },
-  exec(name, options) {
-    return outcome(() => this.containers[name].exec(options));
-  },
-  /** spawnExec with stdin open: its pid, then the chunks written one by one, then end of file. */
-  spawnExec(name, options, chunks) {
-    return outcome(async () => {
-      const p = this.containers[name].spawnExec({ ...options, stdin: true });
-      const pid = await p.started;
-      for (const chunk of chunks) p.write(chunk);
-      p.end();
-      return { ...(await p.exited), pid };
-    });
-  },
-  /** Ends a container's stdin and waits for its result. */
-  finish(name) {
-    const c = this.containers[name];
-    c.end();
-    return outcome(() => c.exited);
-  },
-};
-function failure(e) {
-  return { message: e.message, exitCode: e.exitCode, code: e.code, name: e.name };
-}
-async function outcome(fn) {
+import * as tsbox from "/dist/tsbox.js";
+window.tsbox = tsbox;
+window.since = (t0) => Math.round(performance.now() - t0);
+window.failure = (e) => ({ message: e.message, exitCode: e.exitCode, code: e.code, name: e.name });
+/** A Runtime kept as window.rt, booted: its progress events, notices and time. */
+window.boot = async (options = {}) => {
+  window.rt?.terminate();
+  const events = [], notices = [], t0 = performance.now();
+  window.rt = new tsbox.Runtime({ assets: "/dist/", ...options, onProgress: (e) => events.push({ ...e, at: since(t0) }), onNotice: (m) => notices.push(m) });
   try {
-    return await fn();
+    await window.rt.boot();
+    return { ok: true, events, notices, ms: since(t0) };
   } catch (e) {
-    return { error: failure(e) };
+    return { ok: false, error: e.message, events, notices, ms: since(t0) };
   }
-}
+};
 window.pageReady = true;
 </script>`;
 
-/** URLs of the guest's files as serveVmPage serves them. */
-export const GUEST_FILES = { wasm: "/v86/v86.wasm", bios: "/guest/bios.bin", kernel: "/guest/bzImage", initrd: "/guest/initramfs.cpio", image: { layout: "/guest/images/busybox/" } };
-export const SNAPSHOT = { state: "/guest/snapshot.state", meta: "/guest/snapshot.state.json", manifest: "/guest/manifest.json" };
-
-/** The page at "/", dist/browser at /dist/, v86's build at /v86/, vm-images/dist at /guest/. */
-export function serveVmPage(imagesDir: string): Promise<StaticServer> {
-  return serveStatic({ "/dist/": join(packageRoot(), "dist", "browser"), "/v86/": join(v86Dir(), "build"), "/guest/": imagesDir }, { "/": VM_PAGE });
+/** The page at "/", dist/browser (bundles, v86.wasm, guest/) at /dist/. */
+export function serveVmPage(): Promise<StaticServer> {
+  return serveStatic({ "/dist/": join(packageRoot(), "dist", "browser") }, { "/": VM_PAGE });
 }
 
 export interface StartResult {
@@ -167,36 +120,6 @@ export interface StartResult {
   notices: string[];
 }
 
-export interface RunInPage {
-  cmd?: string[];
-  env?: Record<string, string>;
-  cwd?: string;
-  hostname?: string;
-  stdin?: string;
-  /** A large stdin made in the page: `text` repeated. */
-  stdinRepeat?: { text: string; times: number };
-}
-
-export interface RunInPageResult {
-  exitCode: number;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  /** Milliseconds from run() to each stdout chunk, and to the result. */
-  chunkTimes: number[];
-  ms: number;
-  /** The run was refused (e.g. exit code 127: command not found). */
-  error?: { message: string; exitCode: number; code: string };
-}
-
-export interface ExecInPage {
-  cmd: string[];
-  env?: Record<string, string>;
-  cwd?: string;
-  user?: string;
-  stdin?: string;
-}
-
 /** A refusal as the page saw it: a TsboxError's message, exit code, code and class name. */
 export interface PageError {
   message: string;
@@ -205,16 +128,7 @@ export interface PageError {
   name: string;
 }
 
-/** The result, or (with the others missing) `error`. */
-export interface ExecInPageResult {
-  exitCode: number;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  error?: PageError;
-}
-
-/** One page with the harness: one BrowserVm at a time (start replaces it). */
+/** One page with `window.tsbox` and `window.rt` (one Runtime at a time: boot replaces it). */
 export class VmPage {
   readonly errors: string[] = [];
 
@@ -230,32 +144,19 @@ export class VmPage {
     return vm;
   }
 
-  start(files: object, config?: object): Promise<StartResult> {
-    return this.page.evaluate(([f, c]) => (globalThis as any).harness.start(f, c), [files, config] as const);
+  /** A new Runtime (RuntimeOptions as JSON; `config` for the machine), booted. */
+  boot(options: Record<string, unknown> = {}): Promise<StartResult> {
+    return this.page.evaluate((o) => (globalThis as any).boot(o), options);
   }
 
-  run(options: RunInPage): Promise<RunInPageResult> {
-    return this.page.evaluate((o) => (globalThis as any).harness.run(o), options);
-  }
-
-  /** Starts a container kept under `name` (BrowserVm.spawn); resolves once it runs. */
-  spawn(name: string, options: Omit<RunInPage, "stdin" | "stdinRepeat"> & { stdin?: boolean }): Promise<{ pid?: number; containerId?: string; error?: PageError }> {
-    return this.page.evaluate(([n, o]) => (globalThis as any).harness.spawn(n, o), [name, options] as const);
-  }
-
-  /** BrowserContainer.exec in the container `name`. */
-  exec(name: string, options: ExecInPage): Promise<ExecInPageResult> {
-    return this.page.evaluate(([n, o]) => (globalThis as any).harness.exec(n, o), [name, options] as const);
-  }
-
-  /** BrowserContainer.spawnExec in the container `name`, stdin written as `chunks`, then closed. */
-  spawnExec(name: string, options: Omit<ExecInPage, "stdin">, chunks: string[]): Promise<ExecInPageResult & { pid?: number }> {
-    return this.page.evaluate(([n, o, c]) => (globalThis as any).harness.spawnExec(n, o, c), [name, options, chunks] as const);
-  }
-
-  /** Ends the stdin of the container `name` and waits for its result. */
-  finish(name: string): Promise<ExecInPageResult> {
-    return this.page.evaluate((n) => (globalThis as any).harness.finish(n), name);
+  /**
+   * Runs `body`, the text of an async function's body with `rt`, `tsbox` and
+   * `arg` in scope, in the page; returns what it returns (JSON). A throw
+   * comes back as `{ error: PageError }`.
+   */
+  eval<T = any>(body: string, arg: unknown = null): Promise<T> {
+    const source = `(async (arg) => { const rt = window.rt, tsbox = window.tsbox; try { ${body}\n } catch (e) { return { error: failure(e) }; } })(${JSON.stringify(arg)})`;
+    return this.page.evaluate(source) as Promise<T>;
   }
 
   /** Closing the page ends its Worker and the guest in it. */

@@ -8,8 +8,8 @@
 import { statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
-import { constants } from "node:os";
 import { TsboxError } from "../../errors.js";
+import { signalNumber } from "../../signals.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportNaming, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "./guest-spec.js";
@@ -137,7 +137,7 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
     exited,
     kill(signal) {
       if (exitStatus || link.closed) return false;
-      const num = typeof signal === "number" ? signal : constants.signals[signal];
+      const num = signalNumber(signal);
       if (num === undefined) return false;
       link.request("signal", { cid: handle, signal: num }, 30_000).catch(() => {});
       return true;

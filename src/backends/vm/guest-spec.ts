@@ -78,19 +78,21 @@ export interface ExportTable {
   remove(name: string): void;
 }
 
+/** Exports being added, per reference table: a second container waits for the first one's add. */
+const adding = new WeakMap<Map<string, number>, Map<string, Promise<void>>>();
+
 /**
  * Registers a container's exports; `refs` counts them across the guest's
  * containers (shared layers stay until their last user is gone). Returns
- * the release, to call once the container is gone from the guest.
+ * the release, to call once the container is gone from the guest. Counts
+ * go up before any await: two containers starting at once must both be
+ * counted, or the first to end would remove an export the other still uses.
  */
 export async function acquireExports(table: ExportTable, refs: Map<string, number>, exports: readonly GuestExport[]): Promise<() => void> {
-  for (const e of exports) {
-    const count = refs.get(e.name) ?? 0;
-    if (count === 0) await table.add(e.name, { path: e.path, readonly: e.readonly });
-    refs.set(e.name, count + 1);
-  }
-  return () => {
-    for (const e of exports) {
+  const inFlight = adding.get(refs) ?? new Map<string, Promise<void>>();
+  adding.set(refs, inFlight);
+  const release = (list: readonly GuestExport[]) => {
+    for (const e of list) {
       const count = (refs.get(e.name) ?? 1) - 1;
       if (count <= 0) {
         refs.delete(e.name);
@@ -98,6 +100,24 @@ export async function acquireExports(table: ExportTable, refs: Map<string, numbe
       } else refs.set(e.name, count);
     }
   };
+  const held: GuestExport[] = [];
+  try {
+    for (const e of exports) {
+      const count = refs.get(e.name) ?? 0;
+      refs.set(e.name, count + 1);
+      held.push(e);
+      if (count === 0) {
+        const added = Promise.resolve(table.add(e.name, { path: e.path, readonly: e.readonly }));
+        inFlight.set(e.name, added);
+        void added.finally(() => inFlight.delete(e.name)).catch(() => {});
+      }
+      await inFlight.get(e.name);
+    }
+  } catch (err) {
+    release(held);
+    throw err;
+  }
+  return () => release(exports);
 }
 
 /** Stdio channel numbers the host opened for a container (null: none). */

@@ -14,11 +14,9 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import type { SavedMachine } from "./machine.js";
 import type { P9State } from "./p9/server.js";
+import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "./snapshot-check.js";
 
-export interface SnapshotMeta {
-  fingerprint: string;
-  size: number;
-  sha256: string;
+export interface SnapshotMeta extends SnapshotRecord {
   p9: P9State;
   created: string;
 }
@@ -44,16 +42,16 @@ export function loadSnapshot(path: string, fingerprint: string): LoadResult {
   } catch {
     return { kind: "unusable", reason: `${metaPath} is missing or not JSON` };
   }
-  if (meta.fingerprint !== fingerprint) return { kind: "unusable", reason: "it was made by another guest image, emulator version or device set" };
+  const mismatch = fingerprintProblem(meta, fingerprint);
+  if (mismatch) return { kind: "unusable", reason: mismatch };
   let data: Buffer;
   try {
     data = readFileSync(path);
   } catch {
     return { kind: "unusable", reason: `${path} cannot be read` };
   }
-  if (data.length !== meta.size || createHash("sha256").update(data).digest("hex") !== meta.sha256) {
-    return { kind: "unusable", reason: "it is corrupt (size or digest differs from its record)" };
-  }
+  const corrupt = integrityProblem(meta, data.length, createHash("sha256").update(data).digest("hex"));
+  if (corrupt) return { kind: "unusable", reason: corrupt };
   return { kind: "ok", saved: { state: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer, p9: meta.p9 ?? { fids: [] } } };
 }
 

@@ -1,23 +1,30 @@
 /**
- * The ContainerSpec of a run in the Worker: the shape src/spec/from-options.ts
- * builds for a rootless Node host (OCI defaults, every namespace, container
- * root mapped to the one user that owns the files), from the image config
- * and the page's request, with docker's rules for command, environment and
- * working directory (spec/process-rules.ts, shared with hosts). The memory fs plays the rootless host's disk, and its
- * user (GUEST_FILE_OWNER) plays the invoking user.
+ * The ContainerSpec of a run in the Worker: spec/skeleton.ts (the one Node's
+ * buildSpec uses) with the inputs of a rootless host whose disk is the
+ * Worker's MemoryFs: container root mapped to the user that owns the files
+ * (GUEST_FILE_OWNER plays the invoking user, with a range of ids), the image's merged root
+ * as the one lower layer, users looked up in that root's /etc/passwd and
+ * /etc/group (spec/user-lookup.ts), no volumes (refused on the page).
  */
-import { TsboxError } from "../../../errors.js";
 import type { ImageRunConfig } from "../../../image/oci.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultMounts, OCI_VERSION } from "../../../spec/defaults.js";
-import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, defaultCapabilitySets, envList, mergeEnv, workingDir } from "../../../spec/process-rules.js";
-import { validateSpec } from "../../../spec/validate.js";
+import { defaultMounts } from "../../../spec/defaults.js";
+import { runSpec } from "../../../spec/skeleton.js";
+import { type ImageFileReader, lookupUser, type ResolvedUser } from "../../../spec/user-lookup.js";
+import { isDirectory, O, S_IFMT, S_IFREG } from "../p9/fs.js";
+import type { MemoryFs } from "../p9/memory-fs.js";
 import type { RunRequest } from "./protocol.js";
 
 /** Owner of the memory fs's files, in the guest: container root maps to it (like a rootless host's user). */
 export const GUEST_FILE_OWNER = 1000;
 /** The guest's default hard RLIMIT_NOFILE (what a host would pass on as its own). */
 const GUEST_NOFILE_HARD = 4096;
+/**
+ * Container ids 0–65535 on guest ids from GUEST_FILE_OWNER up: container root
+ * owns the image's files, and any user of the image can run (the guest's
+ * agent is root there, so it writes a range as a root host would).
+ */
+const RANGE = [{ containerID: 0, hostID: GUEST_FILE_OWNER, size: 65536 }];
 
 export interface BrowserSpecInputs {
   cid: string;
@@ -25,48 +32,58 @@ export interface BrowserSpecInputs {
   imageRoot: string;
   image: ImageRunConfig | undefined;
   request: RunRequest;
+  fs: MemoryFs;
 }
 
-export function browserContainerSpec({ cid, imageRoot, image = {}, request }: BrowserSpecInputs): ContainerSpec {
-  const user = numericUser(image.User || "0");
-  const hostname = request.hostname ?? cid.slice(0, 12);
-  const args = commandLine({ cmd: request.cmd }, image.Entrypoint ?? [], image.Cmd ?? []);
-  const env = addDefaultEnv(mergeEnv(image.Env ?? [], request.env), { hostname, home: homeOf(user.uid), tty: false });
-  const single = [{ containerID: 0, hostID: GUEST_FILE_OWNER, size: 1 }];
-  const spec: ContainerSpec = {
-    ociVersion: OCI_VERSION,
-    process: {
-      terminal: false,
-      user,
-      args,
-      env: envList(env),
-      cwd: workingDir(request.cwd, image.WorkingDir),
-      capabilities: defaultCapabilitySets(),
-      rlimits: [{ type: "RLIMIT_NOFILE", soft: 1024, hard: GUEST_NOFILE_HARD }],
-      noNewPrivileges: true,
-    },
+export async function browserContainerSpec({ cid, imageRoot, image = {}, request, fs }: BrowserSpecInputs): Promise<ContainerSpec> {
+  const user = await lookupUser(request.user ?? (image.User || "0"), imageFileReader(fs, imageRoot));
+  return runSpec({
+    id: cid,
+    options: request,
+    image,
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, home: user.home },
     // The guest translation (guest-spec.ts) puts the root and the writable layer in the guest's tmpfs.
-    root: { path: `/containers/${cid}/rootfs`, readonly: false, overlay: { lower: [imageRoot], upper: `/containers/${cid}/upper`, work: `/containers/${cid}/work` } },
-    hostname,
-    mounts: defaultMounts({ ttyGroupMapped: false }),
-    linux: {
-      namespaces: [...CONTAINER_NAMESPACES],
-      uidMappings: single,
-      gidMappings: single,
-      maskedPaths: [...DEFAULT_MASKED_PATHS],
-      readonlyPaths: [...DEFAULT_READONLY_PATHS],
-    },
-  };
-  validateSpec(spec);
-  return spec;
+    root: { path: `/containers/${cid}/rootfs`, overlay: { lower: [imageRoot], upper: `/containers/${cid}/upper`, work: `/containers/${cid}/work` } },
+    mounts: defaultMounts({ ttyGroupMapped: true }),
+    maps: { uidMappings: RANGE, gidMappings: RANGE },
+    // spec/defaults.ts defaultRlimits, with the guest's hard limit (it reads the host's).
+    rlimits: [{ type: "RLIMIT_NOFILE", soft: 1024, hard: GUEST_NOFILE_HARD }],
+  });
 }
 
-/** $HOME of a user without a passwd entry (the Worker does not read the image's /etc/passwd). */
-export const homeOf = (uid: number): string => (uid === 0 ? "/root" : "/");
+/** An exec's user (`uid[:gid]` or names), resolved in the container's image. */
+export function execUser(text: string, fs: MemoryFs, imageRoot: string): Promise<ResolvedUser> {
+  return lookupUser(text, imageFileReader(fs, imageRoot));
+}
 
-/** `uid[:gid]`; user names would need the image's /etc/passwd, which the Worker does not read yet. */
-export function numericUser(text: string): { uid: number; gid: number } {
-  const m = /^(\d+)(?::(\d+))?$/.exec(text);
-  if (!m) throw new TsboxError(`user "${text}": only numeric uid[:gid] users are supported in the browser`, { code: "usage" });
-  return { uid: Number(m[1]), gid: Number(m[2] ?? 0) };
+/**
+ * A file of the image root as the container sees it at start: every parent
+ * a real directory (a symlinked /etc is treated as no file, as on hosts),
+ * the file itself a regular file.
+ */
+function imageFileReader(fs: MemoryFs, root: string): ImageFileReader {
+  return (rel) => {
+    let path = root;
+    const parts = rel.split("/");
+    for (let i = 0; i < parts.length; i++) {
+      path = `${path}/${parts[i]}`;
+      let st;
+      try {
+        st = fs.lstat(path);
+      } catch {
+        return undefined;
+      }
+      const last = i === parts.length - 1;
+      if (last ? (st.mode & S_IFMT) !== S_IFREG : !isDirectory(st)) return undefined;
+    }
+    const size = fs.lstat(path).size;
+    const buf = new Uint8Array(Number(size));
+    const fd = fs.open(path, O.RDONLY | O.NOFOLLOW);
+    try {
+      fs.read(fd, buf, 0);
+    } finally {
+      fs.close(fd);
+    }
+    return new TextDecoder().decode(buf);
+  };
 }

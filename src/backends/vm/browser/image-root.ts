@@ -12,14 +12,12 @@
  * xattrs and never `*.overlay.*` ones (they would forge whiteouts).
  */
 import { LayerError } from "../../../errors.js";
+import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX } from "../../../image/layer-paths.js";
 import { readTar, type TarEntry } from "../../../image/tar.js";
 import { utf8 } from "../bytes.js";
 import { childPath, isDirectory, O } from "../p9/fs.js";
 import type { MemoryFs } from "../p9/memory-fs.js";
 
-const WHITEOUT_PREFIX = ".wh.";
-const OPAQUE_MARKER = ".wh..wh..opq";
-const XATTR_PREFIX = "SCHILY.xattr.";
 
 export interface ImageRootResult {
   entries: number;
@@ -41,7 +39,7 @@ export async function buildImageRoot(fs: MemoryFs, root: string, layers: readonl
 }
 
 /** The tar inside a layer blob: gzip through DecompressionStream, plain as is. */
-async function* decompressed(blob: Uint8Array): AsyncGenerator<Uint8Array> {
+export async function* decompressed(blob: Uint8Array): AsyncGenerator<Uint8Array> {
   if (blob[0] === 0x28 && blob[1] === 0xb5 && blob[2] === 0x2f && blob[3] === 0xfd) {
     throw new LayerError("zstd-compressed layers are not supported in the browser (no zstd decompressor there)");
   }
@@ -75,7 +73,7 @@ class LayerApplier {
 
   async add(entry: TarEntry): Promise<void> {
     this.result.entries++;
-    const rel = sanitize(entry.path, `layer entry ${entry.path}`);
+    const rel = sanitizeLayerPath(entry.path, `layer entry ${entry.path}`);
     const name = rel.slice(rel.lastIndexOf("/") + 1);
     if (name.startsWith(WHITEOUT_PREFIX)) return this.whiteout(entry, rel, name);
     if (rel === "") {
@@ -138,7 +136,7 @@ class LayerApplier {
   }
 
   private hardlink(entry: TarEntry, path: string): void {
-    const targetRel = sanitize(entry.linkname, `hard link ${entry.path} -> ${entry.linkname}`);
+    const targetRel = sanitizeLayerPath(entry.linkname, `hard link ${entry.path} -> ${entry.linkname}`);
     if (targetRel === "") throw new LayerError(`hard link ${entry.path} points at the layer root`);
     const target = this.pathOf(targetRel);
     // Resolved with symlinks followed: the target must be the tree's own file at that very path.
@@ -164,8 +162,7 @@ class LayerApplier {
       }
       return;
     }
-    const hidden = name.slice(WHITEOUT_PREFIX.length);
-    if (hidden === "" || hidden === "." || hidden === "..") throw new LayerError(`invalid whiteout entry ${entry.path}`);
+    const hidden = whiteoutTarget(name, entry.path);
     this.clear(childPath(dir, hidden));
   }
 
@@ -209,10 +206,3 @@ class LayerApplier {
   }
 }
 
-/** Layer-relative path ("" for the root), or a LayerError for anything that could escape. */
-function sanitize(path: string, what: string): string {
-  if (path.startsWith("/")) throw new LayerError(`refusing ${what}: absolute path`);
-  const parts = path.split("/").filter((p) => p !== "" && p !== ".");
-  if (parts.includes("..")) throw new LayerError(`refusing ${what}: it escapes the layer root`);
-  return parts.join("/");
-}

@@ -1,9 +1,11 @@
 /**
- * Messages between the page (BrowserVm) and the Worker that runs the
- * guest. Bytes travel as Uint8Array (transferred, not copied, where the
- * sender gives them up).
+ * Messages between the page (the browser Runtime) and the Worker that runs
+ * the guest. Bytes travel as Uint8Array. Containers and exec'd processes
+ * are named by a page-chosen `id`; everything else is a `call` answered by
+ * a `reply` with the same number.
  */
 import type { MachineConfig } from "../guest-machine.js";
+import type { ContainerStats } from "../../backend.js";
 
 /** A file the Worker fetches (a URL, resolved against the page) or is handed. */
 export type Source = string | ArrayBuffer;
@@ -11,53 +13,88 @@ export type Source = string | ArrayBuffer;
 export interface GuestSources {
   /** v86's wasm (node_modules/v86/build/v86.wasm). */
   wasm: Source;
-  /** vm-images/dist/bios.bin, bzImage, initramfs.cpio. */
+  /** vm-images/dist/bios.bin, bzImage, initramfs.cpio: fetched only for a cold boot. */
   bios: Source;
   kernel: Source;
   initrd: Source;
+  /** vm-images/dist/manifest.json: its imageId is part of a saved state's fingerprint. */
+  manifest: Source;
   /**
-   * A saved state (vm-images/dist/snapshot.state) with its JSON sidecar and
-   * the guest image's manifest.json (its imageId is part of the check):
+   * A saved state (vm-images/dist/snapshot.state) and its JSON sidecar:
    * restored only when the sidecar's fingerprint, size and digest match.
    */
-  snapshot?: { state: Source; meta: Source; manifest: Source };
+  snapshot?: { state: Source; meta: Source };
 }
 
-/** The image whose root the containers get. */
-export type ImageSource =
-  /** An OCI image layout served over HTTP (its index.json, blobs/sha256/…); `ref` picks a manifest by name. */
-  | { layout: string; ref?: string }
-  /** Layer tarballs (gzip or plain), lowest first, with their digests when known; `config` is the image config's URL. */
-  | { layers: (string | { url: string; digest: string })[]; config?: string };
+/** When to run a throwaway container after a restore, so v86's JIT has compiled the container path. */
+export type WarmUp = "before-ready" | "after-ready" | "off";
 
 export interface StartRequest {
   type: "start";
   files: GuestSources;
-  image: ImageSource;
+  /** The embedded busybox image: an OCI image layout served over HTTP. */
+  busybox: string;
+  /** IndexedDB database for images and the saved guest state; null: memory only. */
+  database: string | null;
+  warmUp: WarmUp;
   config?: MachineConfig;
 }
 
+/** `Runtime.run`'s options as they cross to the Worker (checked on the page). */
 export interface RunRequest {
+  image: string;
   cmd?: string[];
-  /** Added to (and overriding) the image's environment. */
-  env?: Record<string, string>;
-  cwd?: string;
+  entrypoint?: string[];
+  env?: Record<string, string> | string[];
+  workdir?: string;
+  user?: string;
   hostname?: string;
+  readOnly?: boolean;
+  tty?: boolean | { cols: number; rows: number };
   /** Whether the container reads stdin (sent with `stdin` messages); else it gets /dev/null. */
-  stdin?: boolean;
+  stdin: boolean;
 }
 
 /** A process in a running container (the agent's `exec`); defaults come from the container's process. */
 export interface ExecRequest {
   cmd: string[];
-  /** Added to (and overriding) the container's environment. */
-  env?: Record<string, string>;
-  /** Absolute; default the container's working directory. */
+  env?: Record<string, string> | string[];
   cwd?: string;
-  /** Numeric `uid[:gid]`; default the container's user. */
+  /** `uid[:gid]` or `name[:group]` of the image's /etc/passwd; default the container's user. */
   user?: string;
-  /** Whether it reads stdin (sent with `stdin` messages); else it gets /dev/null. */
-  stdin?: boolean;
+  tty?: boolean | { cols: number; rows: number };
+  stdin: boolean;
+}
+
+/** The Worker's answers to `call`s, by method: [arguments, result]. */
+export interface Calls {
+  images: [[], BrowserImageSummary[]];
+  /** An archive (`docker save`, OCI) as bytes; `repository` names images the archive names only by tag. */
+  load: [[Blob | ArrayBuffer, { repository?: string }], string[]];
+  /** An OCI image layout served over HTTP (index.json, blobs/sha256/…), stored under `name`. */
+  loadLayout: [[string, string], string];
+  pull: [[string], { name: string; digest: string }];
+  removeImage: [[string], void];
+  inspectImage: [[string], Record<string, unknown>];
+  /** A running container's (or exec's) resource usage, by its page id. */
+  stats: [[number], GuestStats];
+  /** Deletes the stored images and saved guest state. */
+  clearStorage: [[], void];
+}
+export type CallName = keyof Calls;
+
+export interface BrowserImageSummary {
+  name: string;
+  id: string;
+  digest: string;
+  size: number;
+  created: string | null;
+  platform: string;
+}
+
+/** The agent's `stats` answer for one container: its cgroup's `ContainerStats`, the guest's memory beside it. */
+export interface GuestStats extends ContainerStats {
+  guest: { memTotalKiB: number | null; memAvailableKiB: number | null; containers: number };
 }
 
 export type PageMessage =
@@ -67,9 +104,13 @@ export type PageMessage =
   | { type: "exec"; id: number; container: number; request: ExecRequest }
   | { type: "stdin"; id: number; data: Uint8Array }
   | { type: "stdin-end"; id: number }
-  | { type: "kill"; id: number; signal: number };
+  | { type: "kill"; id: number; signal: number }
+  | { type: "resize"; id: number; cols: number; rows: number }
+  /** The page's reader took `bytes` of the process's output: the agent may send that much more. */
+  | { type: "ack"; id: number; stream: "stdout" | "stderr"; bytes: number }
+  | { type: "call"; call: number; method: CallName; args: unknown[] };
 
-export type BootPhase = "loading" | "booting" | "ready";
+export type BootPhase = "loading" | "booting" | "warming" | "ready";
 
 export interface ProgressEvent {
   phase: BootPhase;
@@ -77,16 +118,18 @@ export interface ProgressEvent {
   file?: string;
   loaded?: number;
   total?: number;
-  /** ready: how the guest started, and milliseconds since `start`. */
-  start?: "cold" | "restore";
+  /** booting, warming, ready: how the guest starts ("stored": the state this browser saved; "snapshot": the served one). */
+  start?: "cold" | "stored" | "snapshot";
+  /** ready: milliseconds since `start`. */
   elapsedMs?: number;
 }
 
 export interface WorkerFailure {
   message: string;
-  /** A TsboxError's code and exit code, when it was one. */
+  /** A TsboxError's code, exit code and class name, when it was one. */
   code?: string;
   exitCode?: number;
+  name?: string;
 }
 
 export type WorkerMessage =
@@ -95,6 +138,8 @@ export type WorkerMessage =
   /** `cid`: a container's id in the guest (not given for an exec). */
   | { type: "started"; id: number; pid: number; cid?: string }
   | { type: "stdout" | "stderr"; id: number; data: Uint8Array }
-  | { type: "exit"; id: number; exitCode: number; signal: string | null }
+  | { type: "exit"; id: number; exitCode: number; signal: string | null; oomKilled: boolean }
   | { type: "run-failed"; id: number; error: WorkerFailure }
-  | { type: "start-failed"; error: WorkerFailure };
+  | { type: "start-failed"; error: WorkerFailure }
+  | { type: "reply"; call: number; ok: true; value: unknown }
+  | { type: "reply"; call: number; ok: false; error: WorkerFailure };

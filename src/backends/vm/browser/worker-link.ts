@@ -1,15 +1,18 @@
-/** The agent protocol in the Worker: stdio channels as callbacks, no Node streams. */
+/** The agent protocol in the Worker: stdio channels posted to the page, no Node streams. */
 import { InputPump, OutputChannelBase } from "../agent-channels.js";
 import { AgentProtocol, type ConsoleTransport } from "../agent-protocol.js";
+
+/** Bytes of a channel's output posted to the page and not yet taken by its reader, before the agent is told to wait. */
+const PAGE_WINDOW = 256 * 1024;
 
 export class WorkerLink extends AgentProtocol<Uint8Array> {
   constructor(transport: ConsoleTransport) {
     super(transport, (bytes) => bytes);
   }
 
-  /** Output goes to `onData` as it arrives (the page buffers it): credit is granted at once. */
-  openOutput(onData: (data: Uint8Array) => void): CallbackOutput {
-    return this.addOutput((channel, grant, release) => new CallbackOutput(channel, grant, release, onData));
+  /** Output goes to `post` as it arrives; credit goes back as the page's reader takes it. */
+  openOutput(post: (data: Uint8Array) => void): PageOutput {
+    return this.addOutput((channel, grant, release) => new PageOutput(channel, grant, release, post));
   }
 
   openInput(): InputPump {
@@ -17,19 +20,29 @@ export class WorkerLink extends AgentProtocol<Uint8Array> {
   }
 }
 
-export class CallbackOutput extends OutputChannelBase {
+/** A channel's output on its way to the page: the agent waits once PAGE_WINDOW bytes are unread there. */
+export class PageOutput extends OutputChannelBase {
+  private unread = 0;
+
   constructor(
     channel: number,
     grant: (n: number) => void,
     release: () => void,
-    private readonly sink: (data: Uint8Array) => void,
+    private readonly post: (data: Uint8Array) => void,
   ) {
     super(channel, grant, release);
   }
 
+  /** The page's reader took `bytes` (its `ack`). */
+  taken(bytes: number): void {
+    this.unread = Math.max(0, this.unread - bytes);
+    if (this.unread < PAGE_WINDOW) this.giveCredit();
+  }
+
   protected deliver(data: Uint8Array): boolean {
-    this.sink(data);
-    return true;
+    this.unread += data.length;
+    this.post(data);
+    return this.unread < PAGE_WINDOW;
   }
 
   protected end(): void {}

@@ -1,64 +1,70 @@
 /**
- * The guest inside the Worker: fetches v86, the guest's files and the
- * image, boots (or restores a saved state when its fingerprint, size and
- * digest match), builds the image's root in a MemoryFs served over 9p, and
- * runs containers through the agent with the same spec shape and guest
- * translation as the Node backend. Every outcome goes to `post`.
+ * The guest inside the Worker. Start: restore the state this browser saved
+ * (IndexedDB), else the served snapshot, else boot cold and save the state
+ * for the next visit; only a cold boot fetches the BIOS, kernel and
+ * initramfs. Images come from the browser's store (browser-store.ts); each
+ * image's merged root is built once into the MemoryFs and served over 9p as
+ * its own export. Containers get the spec Node's runs get
+ * (container-spec.ts → spec/skeleton.ts) and the same guest translation
+ * (guest-spec.ts). Every outcome goes to `post`.
  */
 import { V86 } from "v86";
-import type { InputPump } from "../agent-channels.js";
-import { hex } from "../bytes.js";
-import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type MachineConfig, type SavedMachine, type V86Constructor } from "../guest-machine.js";
-import { ContainerError, isTsboxError } from "../../../errors.js";
+import { ContainerError, ImageError, isTsboxError } from "../../../errors.js";
+import { canonicalName, familiarName, parseReference } from "../../../image/reference.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { execProcessSpec } from "../../../spec/exec-process.js";
 import { validateSpec } from "../../../spec/validate.js";
+import type { InputPump } from "../agent-channels.js";
+import { hex } from "../bytes.js";
+import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type SavedMachine, type V86Constructor } from "../guest-machine.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../guest-spec.js";
 import { isDirectory } from "../p9/fs.js";
 import { MemoryFs } from "../p9/memory-fs.js";
-import { P9Server, type P9State } from "../p9/server.js";
-import { browserContainerSpec, GUEST_FILE_OWNER, homeOf, numericUser } from "./container-spec.js";
+import { P9Server } from "../p9/server.js";
+import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../snapshot-check.js";
+import { type BrowserStore, openBrowserStore, type StoredImage } from "./browser-store.js";
+import { browserContainerSpec, execUser, GUEST_FILE_OWNER } from "./container-spec.js";
 import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
+import { importArchive, importLayoutUrl } from "./image-import.js";
 import { buildImageRoot } from "./image-root.js";
-import { type FetchedImage, fetchImage } from "./oci-image.js";
-import type { BootPhase, ExecRequest, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
-import { WorkerLink } from "./worker-link.js";
+import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
+import { type PageOutput, WorkerLink } from "./worker-link.js";
+import { parseContainerStats } from "../../container-stats.js";
 
 /** v86's version, put in by scripts/bundle-browser.mjs (a saved state is only valid for the same build). */
 declare const TSBOX_V86_VERSION: string;
 
-/** Where the image's merged root lives in the memory fs, and its 9p export. */
-const IMAGE_ROOT = "/image";
-const IMAGE_EXPORT = "image";
-
 type Post = (message: WorkerMessage) => void;
+type StartKind = NonNullable<ProgressEvent["start"]>;
 
-/** A process in the guest: a container (with its spec) or one exec'd into a container. */
+const BUSYBOX = canonicalName(parseReference("busybox"));
+
+/** A process in the guest: a container (with its spec and image root) or one exec'd into a container. */
 interface Running {
   /** What the agent calls it: the container's cid, the exec's eid. */
   handle: string;
   stdin: InputPump | undefined;
-  container?: ContainerSpec;
-}
-
-interface SnapshotMeta {
-  fingerprint: string;
-  size: number;
-  sha256: string;
-  p9: P9State;
+  outputs: Partial<Record<"stdout" | "stderr", PageOutput>>;
+  container?: { spec: ContainerSpec; imageRoot: string };
 }
 
 export class WorkerVm {
   private readonly refs = new Map<string, number>();
   /** Containers and exec'd processes by the page's id. */
   private readonly running = new Map<number, Running>();
+  /** Image roots in the memory fs, by manifest digest. */
+  private readonly roots = new Map<string, Promise<string>>();
+  private readonly exportTable: ExportTable;
 
   private constructor(
     private readonly machine: GuestMachine<WorkerLink>,
     private readonly fs: MemoryFs,
-    private readonly image: FetchedImage,
+    private readonly store: BrowserStore,
+    private readonly busyboxLayout: string,
     private readonly post: Post,
-  ) {}
+  ) {
+    this.exportTable = { add: (name, exp) => machine.p9.addExport(name, exp), remove: (name) => machine.p9.removeExport(name) };
+  }
 
   static async start(req: StartRequest, post: Post): Promise<WorkerVm> {
     const t0 = performance.now();
@@ -67,53 +73,57 @@ export class WorkerVm {
     progress("loading", { loaded: 0, total: 0 });
 
     const config = req.config ?? DEFAULT_CONFIG;
-    const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
-    // The image is fetched and unpacked while the guest boots.
-    const image = fetchImage(req.image, loading("image")).then(async (fetched) => {
-      await buildImageRoot(fs, IMAGE_ROOT, fetched.layers);
-      return fetched;
-    });
-    image.catch(() => {}); // awaited below, once the guest runs
-
-    const { snapshot, wasm: wasmSource, ...guestFiles } = req.files;
-    // v86's wasm compiles while the other files are still arriving.
-    const [wasm, files, saved] = await Promise.all([
-      loadFiles({ wasm: wasmSource }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)),
-      loadFiles(guestFiles, loading("guest")),
-      snapshot ? usableSnapshot(snapshot, config, loading("snapshot"), post) : undefined,
+    const notice = (message: string) => post({ type: "notice", message });
+    const [store, wasm, fingerprint] = await Promise.all([
+      openBrowserStore(req.database).catch((err: Error) => (notice(`${err.message}: images and the guest state are kept in memory only`), openBrowserStore(null))),
+      // v86's wasm compiles while the other files are still arriving.
+      loadFiles({ wasm: req.files.wasm }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)),
+      fetchJson<{ imageId: string }>(req.files.manifest).then((m) => fingerprintOf(m.imageId, TSBOX_V86_VERSION, config)),
     ]);
+    const found = await savedState(store, req.files.snapshot, fingerprint, loading("snapshot"), notice);
+    const guest = found ? undefined : await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
 
-    const p9 = new P9Server(fs);
+    const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
     const machine = new GuestMachine<WorkerLink>({
       config,
-      p9,
+      p9: new P9Server(fs),
       makeLink: (transport) => new WorkerLink(transport),
       loadV86: async () => V86 as unknown as V86Constructor,
-      loadFiles: () => ({ bios: files.bios, kernel: files.kernel, initrd: files.initrd, wasm: { module: wasm } }),
+      // A restore needs none of the boot files: memory, BIOS included, comes from the state.
+      loadFiles: () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm: { module: wasm } }),
     });
-    const booting = () => progress("booting");
-    if (saved) await machine.startFrom(saved, 20_000, booting);
-    else await machine.startCold(90_000, booting);
-    // "ready" means a run starts at once: the image root is there too.
-    const fetched = await image.catch(async (err: unknown) => {
-      await machine.destroy();
-      throw err;
-    });
-    progress("ready", { start: saved ? "restore" : "cold", elapsedMs: Math.round(performance.now() - t0) });
-    return new WorkerVm(machine, fs, fetched, post);
+    const kind: StartKind = found?.kind ?? "cold";
+    const booting = () => progress("booting", { start: kind });
+    if (found) await machine.startFrom(found.saved, 20_000, booting);
+    else {
+      await machine.startCold(90_000, booting);
+      await saveState(machine, store, fingerprint).catch((err: Error) => notice(`the guest state could not be saved for the next visit: ${err.message}`));
+    }
+    const vm = new WorkerVm(machine, fs, store, req.busybox, post);
+    // v86's JIT cache is not in the state: after a restore the first container runs interpreted.
+    const warm = kind !== "cold" && req.warmUp !== "off" ? () => vm.warmUp().catch((err: Error) => notice(`warm-up failed: ${err.message}`)) : undefined;
+    if (warm && req.warmUp === "before-ready") {
+      progress("warming", { start: kind });
+      await warm();
+    }
+    progress("ready", { start: kind, elapsedMs: Math.round(performance.now() - t0) });
+    if (warm && req.warmUp === "after-ready") void warm();
+    return vm;
   }
 
   /** Runs one container; its output, exit or failure go to `post` under `id`. */
   async run(id: number, request: RunRequest): Promise<void> {
-    const cid = randomHex(16);
-    const spec = browserContainerSpec({ cid, imageRoot: IMAGE_ROOT, image: this.image.config?.config, request });
+    const image = await this.image(request.image);
+    const imageRoot = await this.imageRoot(image);
+    const cid = randomHex(32);
+    const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
     const guest = toGuestSpec(spec, cid, {
-      layerExportName: () => IMAGE_EXPORT,
+      layerExportName: (dir) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}`,
       isDirectory: (path) => isDirectory(this.fs.stat(path)),
     });
-    const table: ExportTable = { add: (name, exp) => this.machine.p9.addExport(name, exp), remove: (name) => this.machine.p9.removeExport(name) };
-    const release = await acquireExports(table, this.refs, guest.exports);
-    await this.runProcess(id, { handle: cid, stdin: Boolean(request.stdin), container: spec }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release);
+    const release = await acquireExports(this.exportTable, this.refs, guest.exports);
+    const terminal = spec.process.terminal;
+    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release);
   }
 
   /**
@@ -121,16 +131,16 @@ export class WorkerVm {
    * (the agent's `exec`), with the container's process as defaults.
    */
   async exec(id: number, containerId: number, request: ExecRequest): Promise<void> {
-    const container = this.running.get(containerId);
-    if (!container?.container) throw new ContainerError("the container is not running");
-    const { handle: cid, container: spec } = container;
+    const running = this.running.get(containerId);
+    if (!running?.container) throw new ContainerError("the container is not running");
+    const { handle: cid, container } = running;
     const notRunning = () => new ContainerError(`container ${cid.slice(0, 12)} is not running`);
-    const user = request.user === undefined ? undefined : numericUser(request.user);
-    const process = execProcessSpec(spec.process, request.cmd, request, user && { ...user, home: homeOf(user.uid) });
+    const user = request.user === undefined ? undefined : await execUser(request.user, this.fs, container.imageRoot);
+    const process = execProcessSpec(container.spec.process, request.cmd, request, user && { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, home: user.home });
     // The checks of `run`, with their messages (an unmapped user, say), in the container's setting.
-    validateSpec({ ...spec, process });
+    validateSpec({ ...container.spec, process });
     const eid = `${cid.slice(0, 12)}-x${randomHex(6)}`;
-    await this.runProcess(id, { handle: eid, stdin: Boolean(request.stdin) }, async (channels) => {
+    await this.runProcess(id, { handle: eid, stdin: request.stdin, terminal: process.terminal }, async (channels) => {
       try {
         const started = await this.machine.link.request("exec", { cid, eid, process, ...channels }, 120_000);
         return typeof started.pid === "number" ? started.pid : -1;
@@ -138,41 +148,6 @@ export class WorkerVm {
         throw isTsboxError(err) && err.code === "container" ? notRunning() : err;
       }
     });
-  }
-
-  /**
-   * A guest process under `handle` (a container's cid, an exec's eid): its
-   * stdio channels, `start` (which must send its request before it first
-   * awaits: stdin may follow at once), then `wait` and `delete`.
-   */
-  private async runProcess(
-    id: number,
-    proc: { handle: string; stdin: boolean; container?: ContainerSpec },
-    start: (channels: GuestChannels) => Promise<number>,
-    release: () => void = () => {},
-  ): Promise<void> {
-    const link = this.machine.link;
-    const stdin = proc.stdin ? link.openInput() : undefined;
-    const stdout = link.openOutput((data) => this.post({ type: "stdout", id, data }));
-    const stderr = link.openOutput((data) => this.post({ type: "stderr", id, data }));
-    const channels = { stdin: stdin?.channel ?? null, stdout: stdout.channel, stderr: stderr.channel };
-    this.running.set(id, { handle: proc.handle, stdin, ...(proc.container ? { container: proc.container } : {}) });
-    try {
-      const pid = await start(channels).catch((err: unknown) => {
-        stdout.onEof();
-        stderr.onEof();
-        throw err;
-      });
-      this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
-      const status = await waitForExit(link, proc.handle);
-      this.post({ type: "exit", id, ...status });
-    } finally {
-      stdin?.finish();
-      this.running.delete(id);
-      // A process that failed at execve is known to the agent until deleted.
-      await deleteInGuest(link, proc.handle);
-      release();
-    }
   }
 
   writeStdin(id: number, data: Uint8Array): void {
@@ -187,9 +162,147 @@ export class WorkerVm {
     const p = this.running.get(id);
     if (p) this.machine.link.request("signal", { cid: p.handle, signal }, 30_000).catch(() => {});
   }
+
+  resize(id: number, cols: number, rows: number): void {
+    const p = this.running.get(id);
+    if (p) this.machine.link.request("resize", { cid: p.handle, cols, rows }, 30_000).catch(() => {});
+  }
+
+  ack(id: number, stream: "stdout" | "stderr", bytes: number): void {
+    this.running.get(id)?.outputs[stream]?.taken(bytes);
+  }
+
+  /** The page's other requests. */
+  async call<M extends keyof Calls>(method: M, args: Calls[M][0]): Promise<Calls[M][1]> {
+    const a = args as unknown[];
+    switch (method) {
+      case "images":
+        return (await this.store.listImages()).map(summary) as Calls[M][1];
+      case "load": {
+        const input = a[0] as Blob | ArrayBuffer;
+        const bytes = new Uint8Array(input instanceof Blob ? await input.arrayBuffer() : input);
+        return (await importArchive(this.store, bytes, (a[1] as { repository?: string }) ?? {})) as Calls[M][1];
+      }
+      case "loadLayout":
+        return (await importLayoutUrl(this.store, a[0] as string, canonicalName(parseReference(a[1] as string)))) as Calls[M][1];
+      case "pull":
+        throw new ImageError(`cannot pull ${a[0]}: pulling from a registry is not supported in the browser yet (load a docker save archive instead)`);
+      case "removeImage": {
+        const name = canonicalName(parseReference(a[0] as string));
+        if (!(await this.store.getImage(name))) throw new ImageError(`no such image: ${a[0]}`);
+        await this.store.deleteImage(name);
+        return undefined as Calls[M][1];
+      }
+      case "inspectImage": {
+        const image = await this.image(a[0] as string, false);
+        return { Id: image.configDigest, RepoTags: [familiarName(parseReference(image.name))], RepoDigests: [], Created: image.created, Os: image.config.os, Architecture: image.config.architecture, Config: image.config.config ?? {}, RootFS: image.config.rootfs } as Calls[M][1];
+      }
+      case "stats":
+        return (await this.stats(a[0] as number)) as Calls[M][1];
+      case "clearStorage":
+        return (await this.store.clear()) as Calls[M][1];
+      default:
+        throw new Error(`unknown call ${String(method)}`);
+    }
+  }
+
+  /** One container of `true` in busybox, start to end: v86 compiles the kernel's container paths on the way. */
+  private async warmUp(): Promise<void> {
+    await this.run(0, { image: "busybox", cmd: ["true"], stdin: false });
+  }
+
+  private async stats(id: number): Promise<GuestStats> {
+    const p = this.running.get(id);
+    if (!p) throw new ContainerError("the container is not running");
+    const r = await this.machine.link.request("stats", { cid: p.handle }, 30_000);
+    const guest = (r.guest ?? {}) as Record<string, number | null>;
+    const n = (v: number | null | undefined) => (typeof v === "number" ? v : null);
+    return {
+      ...parseContainerStats(r.stats, "the vm agent"),
+      guest: { memTotalKiB: n(guest.memTotalKiB), memAvailableKiB: n(guest.memAvailableKiB), containers: n(guest.containers) ?? 0 },
+    };
+  }
+
+  /** A stored image by name; the embedded busybox is taken from its layout on first use. */
+  private async image(input: string, fetchEmbedded = true): Promise<StoredImage> {
+    const name = canonicalName(parseReference(input));
+    let image = await this.store.getImage(name);
+    if (!image && name === BUSYBOX && fetchEmbedded) {
+      await importLayoutUrl(this.store, this.busyboxLayout, BUSYBOX);
+      image = await this.store.getImage(name);
+    }
+    if (!image) throw new ImageError(`unable to find image ${familiarName(parseReference(input))}: load it first (Runtime.load with a docker save archive)`);
+    return image;
+  }
+
+  /** The image's merged root in the memory fs, built once per manifest. */
+  private imageRoot(image: StoredImage): Promise<string> {
+    const key = image.manifestDigest.slice("sha256:".length, "sha256:".length + 24);
+    let root = this.roots.get(key);
+    if (!root) {
+      const path = `/images/${key}`;
+      root = (async () => {
+        if (!this.fs.readdir("/").includes("images")) this.fs.mkdir("/images", 0o755);
+        const blobs = await Promise.all(
+          image.layers.map(async (l) => {
+            const blob = await this.store.getBlob(l.digest);
+            if (!blob) throw new ImageError(`image ${image.name} is incomplete: layer ${l.digest} is missing from the store`);
+            return blob;
+          }),
+        );
+        await buildImageRoot(this.fs, path, blobs);
+        return path;
+      })();
+      root.catch(() => {
+        this.roots.delete(key);
+        try {
+          this.fs.removeTree(path);
+        } catch {
+          // never made
+        }
+      });
+      this.roots.set(key, root);
+    }
+    return root;
+  }
+
+  /**
+   * A guest process under `handle` (a container's cid, an exec's eid): its
+   * stdio channels, `start` (which must send its request before it first
+   * awaits: stdin may follow at once), then `wait` and `delete`.
+   */
+  private async runProcess(
+    id: number,
+    proc: { handle: string; stdin: boolean; terminal: boolean; container?: Running["container"] },
+    start: (channels: GuestChannels) => Promise<number>,
+    release: () => void = () => {},
+  ): Promise<void> {
+    const link = this.machine.link;
+    const stdin = proc.stdin ? link.openInput() : undefined;
+    const output = (stream: "stdout" | "stderr") => link.openOutput((data) => this.post({ type: stream, id, data }));
+    const outputs = { stdout: output("stdout"), ...(proc.terminal ? {} : { stderr: output("stderr") }) };
+    const channels = { stdin: stdin?.channel ?? null, stdout: outputs.stdout.channel, stderr: outputs.stderr?.channel ?? null };
+    this.running.set(id, { handle: proc.handle, stdin, outputs, ...(proc.container ? { container: proc.container } : {}) });
+    try {
+      const pid = await start(channels).catch((err: unknown) => {
+        outputs.stdout.onEof();
+        outputs.stderr?.onEof();
+        throw err;
+      });
+      this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
+      const status = await waitForExit(link, proc.handle);
+      this.post({ type: "exit", id, ...status });
+    } finally {
+      stdin?.finish();
+      this.running.delete(id);
+      // A process that failed at execve is known to the agent until deleted.
+      await deleteInGuest(link, proc.handle);
+      release();
+    }
+  }
 }
 
-/** Byte counts of several concurrent loads ("guest" files, "image" layers), summed for the page. */
+/** Byte counts of several concurrent loads, summed for the page. */
 function loadingReporter(report: (p: LoadProgress) => void): (group: string) => (p: LoadProgress) => void {
   const groups = new Map<string, LoadProgress>();
   return (group) => (p) => {
@@ -205,31 +318,59 @@ function loadingReporter(report: (p: LoadProgress) => void): (group: string) => 
 }
 
 /**
- * The saved state, if it is one this guest can load: made for the same
- * guest image (manifest imageId), v86 build, memory and command line, and
- * intact (size, sha256). Anything else gives a notice and a cold boot: v86
- * crashes on a state from another machine.
+ * A state this guest can restore: the one this browser saved, else the
+ * served snapshot (kept in the store for the next visit). One that does not
+ * fit (snapshot-check.ts) gives a notice and is not used.
  */
-async function usableSnapshot(
-  snapshot: NonNullable<StartRequest["files"]["snapshot"]>,
-  config: MachineConfig,
+async function savedState(
+  store: BrowserStore,
+  served: StartRequest["files"]["snapshot"],
+  fingerprint: string,
   onProgress: (p: LoadProgress) => void,
-  post: Post,
-): Promise<SavedMachine | undefined> {
-  const notice = (why: string) => (post({ type: "notice", message: `vm snapshot is not usable: ${why}: booting the vm from scratch` }), undefined);
-  let meta: SnapshotMeta;
-  let fingerprint: string;
-  try {
-    const [manifest, sidecar] = await Promise.all([fetchJson<{ imageId: string }>(snapshot.manifest), fetchJson<SnapshotMeta>(snapshot.meta)]);
-    meta = sidecar;
-    fingerprint = fingerprintOf(manifest.imageId, TSBOX_V86_VERSION, config);
-  } catch (err) {
-    return notice(`its sidecar or the image manifest cannot be read (${(err as Error).message})`);
+  notice: (message: string) => void,
+): Promise<{ kind: StartKind; saved: SavedMachine } | undefined> {
+  const unusable = (what: string, why: string) => (notice(`${what} is not usable: ${why}: booting the vm from scratch`), undefined);
+  const stored = await store.getState().catch(() => undefined);
+  if (stored) {
+    const problem = fingerprintProblem(stored, fingerprint) ?? integrityProblem(stored, stored.state.byteLength, await sha256Hex(stored.state));
+    if (!problem) return { kind: "stored", saved: { state: stored.state, p9: stored.p9 } };
+    await store.deleteState().catch(() => {});
+    // The served snapshot may still fit (a new guest image with its own snapshot).
+    if (!served) return unusable("the stored guest state", problem);
   }
-  if (meta.fingerprint !== fingerprint) return notice("it was made by another guest image, emulator version or device set");
-  const { state } = await loadFiles({ state: snapshot.state }, onProgress);
-  if (state.byteLength !== meta.size || (await sha256Hex(state)) !== meta.sha256) return notice("it is corrupt (size or digest differs from its record)");
-  return { state, p9: meta.p9 ?? { fids: [] } };
+  if (!served) return undefined;
+  let meta: SnapshotRecord;
+  try {
+    meta = await fetchJson<SnapshotRecord>(served.meta);
+  } catch (err) {
+    return unusable("vm snapshot", `its sidecar cannot be read (${(err as Error).message})`);
+  }
+  const mismatch = fingerprintProblem(meta, fingerprint);
+  if (mismatch) return unusable("vm snapshot", mismatch);
+  const { state } = await loadFiles({ state: served.state }, onProgress);
+  const corrupt = integrityProblem(meta, state.byteLength, await sha256Hex(state));
+  if (corrupt) return unusable("vm snapshot", corrupt);
+  const saved = { state, p9: meta.p9 ?? { fids: [] } };
+  void store.putState({ fingerprint, size: meta.size, sha256: meta.sha256, p9: saved.p9, state }).catch(() => {});
+  return { kind: "snapshot", saved };
+}
+
+/** The freshly booted guest's state, stored for the next visit (the agent is idle: nothing runs yet). */
+async function saveState(machine: GuestMachine<WorkerLink>, store: BrowserStore, fingerprint: string): Promise<void> {
+  const saved = await machine.save();
+  await store.putState({ fingerprint, size: saved.state.byteLength, sha256: await sha256Hex(saved.state), p9: saved.p9, state: saved.state });
+}
+
+function summary(image: StoredImage): BrowserImageSummary {
+  const size = image.layers.reduce((n, l) => n + l.size, 0);
+  return {
+    name: familiarName(parseReference(image.name)),
+    id: image.configDigest,
+    digest: image.manifestDigest,
+    size,
+    created: image.created,
+    platform: `${image.config.os}/${image.config.architecture}`,
+  };
 }
 
 function randomHex(bytes: number): string {

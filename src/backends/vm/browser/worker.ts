@@ -34,15 +34,25 @@ scope.onmessage = ({ data: msg }) => {
         return guest.endStdin(msg.id);
       case "kill":
         return guest.kill(msg.id, msg.signal);
+      case "resize":
+        return guest.resize(msg.id, msg.cols, msg.rows);
+      case "ack":
+        return guest.ack(msg.id, msg.stream, msg.bytes);
+      case "call":
+        return guest.call(msg.method, msg.args as never).then(
+          (value) => post({ type: "reply", call: msg.call, ok: true, value }),
+          (err: unknown) => post({ type: "reply", call: msg.call, ok: false, error: failure(err) }),
+        );
     }
   }, () => {});
 };
 
 function failure(err: unknown): WorkerFailure {
-  const e = err as { message?: unknown; code?: unknown; exitCode?: unknown };
+  const e = err as { message?: unknown; code?: unknown; exitCode?: unknown; name?: unknown };
   return {
     message: typeof e?.message === "string" ? e.message : String(err),
     ...(typeof e?.code === "string" ? { code: e.code } : {}),
     ...(typeof e?.exitCode === "number" ? { exitCode: e.exitCode } : {}),
+    ...(typeof e?.name === "string" ? { name: e.name } : {}),
   };
 }

@@ -1,0 +1,131 @@
+/**
+ * bench/web: the playground (dist/web) in Debian's headless Chromium beside
+ * Node's vm backend, in one run. Page: load → shell prompt for a first visit
+ * (nothing stored: the served snapshot) and a returning one (the state this
+ * browser saved), a keystroke's echo in the terminal, and a new container's
+ * first output once the guest runs (after the JIT warm-up, and with the
+ * warm-up off). Node: snapshot start → first output and a container's first
+ * output in a running guest. Needs `npm run build:vm` and /usr/bin/chromium.
+ *
+ *   node --import tsx bench/web.ts [--runs N]
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { Runtime } from "../src/index.js";
+import { packageRoot } from "../src/package-root.js";
+import { VmBackend } from "../src/backends/vm/vm-backend.js";
+import { chromiumSkip, launchChromium, serveStatic } from "../test/helpers/browser.js";
+import { vmSkip } from "../test/helpers/vm.js";
+import { fmtMs, median } from "./lib/stats.js";
+
+const runsArg = process.argv.indexOf("--runs");
+const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+const skip = vmSkip || chromiumSkip;
+if (skip) {
+  console.error(`bench/web: ${skip}`);
+  process.exit(1);
+}
+
+execFileSync(process.execPath, [join(packageRoot(), "scripts", "build-web.mjs")], { stdio: "inherit" });
+const server = await serveStatic({ "/": join(packageRoot(), "dist", "web") });
+const browser = await launchChromium();
+const url = `${server.url}/index.html`;
+const PROMPT = /[#$] *$/;
+
+const screen = (page: Page) =>
+  page.evaluate(() => {
+    const b = (globalThis as any).playground.term.buffer.active;
+    const lines: string[] = [];
+    for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+    return lines.join("\n").replace(/\n+$/, "");
+  });
+
+async function untilPrompt(page: Page): Promise<void> {
+  await page.waitForFunction(() => (globalThis as any).playground?.state.attached !== undefined, null, { timeout: 180_000 });
+  while (!PROMPT.test(await screen(page))) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** Milliseconds from navigation to a prompt in the terminal. */
+async function loadToPrompt(page: Page, reload: boolean): Promise<number> {
+  const t0 = performance.now();
+  await (reload ? page.reload() : page.goto(url));
+  await untilPrompt(page);
+  return performance.now() - t0;
+}
+
+/** A key typed into xterm to its echo written back by the guest's pty, timed in the page. */
+async function keystrokeEcho(page: Page): Promise<number> {
+  await page.click("#terminal");
+  const ms = await page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        const term = (globalThis as any).playground.term;
+        const t0 = performance.now();
+        const sub = term.onWriteParsed(() => (sub.dispose(), resolve(performance.now() - t0)));
+        term.input("x", true);
+      }),
+  );
+  await page.keyboard.press("Backspace");
+  return ms;
+}
+
+/** `rt.run` of `echo` to its first output chunk, in the page's own Runtime. */
+function containerInPage(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const rt = (globalThis as any).playground.rt;
+    const t0 = performance.now();
+    const c = await rt.run({ image: "busybox", cmd: ["echo", "hi"] });
+    const reader = c.stdout.getReader();
+    await reader.read();
+    const ms = performance.now() - t0;
+    reader.releaseLock();
+    await c.wait();
+    return ms;
+  });
+}
+
+const samples = { cold: [] as number[], returning: [] as number[], echo: [] as number[], container: [] as number[] };
+for (let i = 0; i < runs; i++) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.evaluate(() => (globalThis as any).playground.rt.clearStorage());
+  samples.cold.push(await loadToPrompt(page, true));
+  samples.returning.push(await loadToPrompt(page, true));
+  for (let k = 0; k < 5; k++) samples.echo.push(await keystrokeEcho(page));
+  for (let k = 0; k < 3; k++) samples.container.push(await containerInPage(page));
+  await context.close();
+}
+
+// Node's vm backend, same hour: snapshot start → first output, then containers in the running guest.
+const dataDir = mkdtempSync(join(tmpdir(), "tsbox-bench-web-"));
+const node = { start: [] as number[], container: [] as number[] };
+for (let i = 0; i < runs; i++) {
+  const backend = new VmBackend({ idleMs: 60_000 });
+  const rt = new Runtime({ backend, dataDir });
+  const firstOutput = async () => {
+    const t0 = performance.now();
+    const c = await rt.run({ image: "busybox", cmd: ["echo", "hi"], remove: true });
+    await new Promise((resolve) => c.stdout!.once("data", resolve));
+    const ms = performance.now() - t0;
+    await c.wait();
+    return ms;
+  };
+  node.start.push(await firstOutput());
+  for (let k = 0; k < 3; k++) node.container.push(await firstOutput());
+  await backend.shutdown();
+}
+rmSync(dataDir, { recursive: true, force: true });
+await browser.close();
+await server.close();
+
+console.log(`bench/web: ${runs} runs, medians (issue's targets in brackets)`);
+console.log(`  page load → prompt, first visit (served snapshot) ${fmtMs(median(samples.cold))}  [< 3 s cold]`);
+console.log(`  page load → prompt, returning visit (stored state)  ${fmtMs(median(samples.returning))}  [< 1 s]`);
+console.log(`  keystroke → echo in the terminal                     ${fmtMs(median(samples.echo))}  [< 50 ms]`);
+console.log(`  new container → first output, in the page            ${fmtMs(median(samples.container))}  [< 300 ms]`);
+console.log(`  Node vm: snapshot start → first output               ${fmtMs(median(node.start))}`);
+console.log(`  Node vm: new container → first output (guest up)     ${fmtMs(median(node.container))}`);

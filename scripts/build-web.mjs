@@ -1,0 +1,45 @@
+// `npm run build:web`: the playground as a static folder, dist/web/, that any
+// static host serves as it is (no special headers: no SharedArrayBuffer, no
+// cross-origin isolation needed):
+//   index.html, playground.js, playground.css   the page (web/), xterm.js bundled in
+//   tsbox.js, tsbox-vm-worker.js, v86.wasm, guest/   dist/browser (scripts/bundle-browser.mjs)
+// The page imports ./tsbox.js as any embedding page would.
+import { build } from "esbuild";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const out = join(root, "dist", "web");
+
+await import("./bundle-browser.mjs");
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+cpSync(join(root, "dist", "browser"), out, { recursive: true });
+cpSync(join(root, "web", "index.html"), join(out, "index.html"));
+
+/** The page's import of the library becomes the folder's own ./tsbox.js. */
+const libraryAsSibling = {
+  name: "library-as-sibling",
+  setup(b) {
+    b.onResolve({ filter: /\/src\/browser\.js$/ }, () => ({ path: "./tsbox.js", external: true }));
+  },
+};
+
+await build({
+  entryPoints: { playground: join(root, "web", "playground.ts"), "playground-style": join(root, "web", "playground.css") },
+  outdir: out,
+  bundle: true,
+  platform: "browser",
+  format: "esm",
+  target: "es2022",
+  plugins: [libraryAsSibling],
+  minify: true,
+  sourcemap: "linked",
+  legalComments: "none",
+  logLevel: "warning",
+});
+// esbuild names the CSS bundle after its entry.
+cpSync(join(out, "playground-style.css"), join(out, "playground.css"));
+rmSync(join(out, "playground-style.css"));
+rmSync(join(out, "playground-style.css.map"), { force: true });

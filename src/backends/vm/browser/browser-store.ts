@@ -1,0 +1,211 @@
+/**
+ * What a browser keeps across reloads, in IndexedDB (one database, three
+ * object stores): `blobs` (image blobs by digest, checked before they are
+ * put), `images` (name → the image's manifest digest, config and layer
+ * descriptors) and `states` (the guest's saved state with its sidecar).
+ * IndexedDB transactions are all-or-nothing, which gives the store's rule
+ * (temp-then-rename on disk) for free: an image record and its blobs land
+ * together or not at all. Without IndexedDB (or with `database: null`) the
+ * same store lives in memory for the page's lifetime.
+ */
+import type { Descriptor, ImageConfig } from "../../../image/oci.js";
+import type { P9State } from "../p9/server.js";
+
+export interface StoredImage {
+  /** Canonical name, e.g. docker.io/library/busybox:latest. */
+  name: string;
+  manifestDigest: string;
+  config: ImageConfig;
+  configDigest: string;
+  layers: Descriptor[];
+  created: string | null;
+}
+
+export interface StoredState {
+  /** Of the guest image, v86 build, memory and command line (guest-machine.ts fingerprintOf). */
+  fingerprint: string;
+  size: number;
+  sha256: string;
+  p9: P9State;
+  state: ArrayBuffer;
+}
+
+const STORES = ["blobs", "images", "states"] as const;
+type StoreName = (typeof STORES)[number];
+const GUEST_STATE = "guest";
+
+export interface BrowserStore {
+  getBlob(digest: string): Promise<Uint8Array | undefined>;
+  /** The image and its blobs, in one transaction. */
+  putImage(image: StoredImage, blobs: Map<string, Uint8Array>): Promise<void>;
+  getImage(name: string): Promise<StoredImage | undefined>;
+  listImages(): Promise<StoredImage[]>;
+  /** Forgets the name; blobs no other image uses go with it. */
+  deleteImage(name: string): Promise<void>;
+  getState(): Promise<StoredState | undefined>;
+  putState(state: StoredState): Promise<void>;
+  deleteState(): Promise<void>;
+  /** Everything, the database included. */
+  clear(): Promise<void>;
+}
+
+export async function openBrowserStore(database: string | null): Promise<BrowserStore> {
+  if (database === null || typeof indexedDB === "undefined") return new MemoryStore();
+  return IdbStore.open(database);
+}
+
+class IdbStore implements BrowserStore {
+  private constructor(
+    private db: IDBDatabase,
+    private readonly name: string,
+  ) {}
+
+  static async open(name: string): Promise<IdbStore> {
+    const db = await request(
+      (() => {
+        const req = indexedDB.open(name, 1);
+        req.onupgradeneeded = () => {
+          for (const store of STORES) if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store);
+        };
+        return req;
+      })(),
+    );
+    return new IdbStore(db, name);
+  }
+
+  async getBlob(digest: string): Promise<Uint8Array | undefined> {
+    const value = await this.get<ArrayBuffer>("blobs", digest);
+    return value === undefined ? undefined : new Uint8Array(value);
+  }
+
+  putImage(image: StoredImage, blobs: Map<string, Uint8Array>): Promise<void> {
+    return this.write(["blobs", "images"], (tx) => {
+      for (const [digest, bytes] of blobs) tx.objectStore("blobs").put(copyOf(bytes), digest);
+      tx.objectStore("images").put(image, image.name);
+    });
+  }
+
+  getImage(name: string): Promise<StoredImage | undefined> {
+    return this.get<StoredImage>("images", name);
+  }
+
+  async listImages(): Promise<StoredImage[]> {
+    const tx = this.db.transaction("images", "readonly");
+    return request(tx.objectStore("images").getAll() as IDBRequest<StoredImage[]>);
+  }
+
+  async deleteImage(name: string): Promise<void> {
+    const images = await this.listImages();
+    const gone = images.find((i) => i.name === name);
+    if (!gone) return;
+    const stillUsed = new Set(images.filter((i) => i.name !== name).flatMap(blobDigests));
+    await this.write(["blobs", "images"], (tx) => {
+      tx.objectStore("images").delete(name);
+      for (const digest of blobDigests(gone)) if (!stillUsed.has(digest)) tx.objectStore("blobs").delete(digest);
+    });
+  }
+
+  getState(): Promise<StoredState | undefined> {
+    return this.get<StoredState>("states", GUEST_STATE);
+  }
+
+  putState(state: StoredState): Promise<void> {
+    return this.write(["states"], (tx) => tx.objectStore("states").put(state, GUEST_STATE));
+  }
+
+  deleteState(): Promise<void> {
+    return this.write(["states"], (tx) => tx.objectStore("states").delete(GUEST_STATE));
+  }
+
+  async clear(): Promise<void> {
+    // Emptied first: a deletion another tab's open connection blocks still leaves nothing behind.
+    await this.write([...STORES], (tx) => STORES.forEach((s) => tx.objectStore(s).clear()));
+    this.db.close();
+    await request(indexedDB.deleteDatabase(this.name)).catch(() => {});
+    this.db = await (await IdbStore.open(this.name)).db;
+  }
+
+  private async get<T>(store: StoreName, key: string): Promise<T | undefined> {
+    const tx = this.db.transaction(store, "readonly");
+    return (await request(tx.objectStore(store).get(key))) as T | undefined;
+  }
+
+  private write(stores: StoreName[], fill: (tx: IDBTransaction) => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const tx = this.db.transaction(stores, "readwrite");
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(storageError(tx.error));
+      tx.onabort = () => reject(storageError(tx.error));
+      fill(tx);
+    });
+  }
+}
+
+class MemoryStore implements BrowserStore {
+  private readonly blobs = new Map<string, Uint8Array>();
+  private readonly images = new Map<string, StoredImage>();
+  private state: StoredState | undefined;
+
+  async getBlob(digest: string): Promise<Uint8Array | undefined> {
+    return this.blobs.get(digest);
+  }
+
+  async putImage(image: StoredImage, blobs: Map<string, Uint8Array>): Promise<void> {
+    for (const [d, b] of blobs) this.blobs.set(d, b);
+    this.images.set(image.name, image);
+  }
+
+  async getImage(name: string): Promise<StoredImage | undefined> {
+    return this.images.get(name);
+  }
+
+  async listImages(): Promise<StoredImage[]> {
+    return [...this.images.values()];
+  }
+
+  async deleteImage(name: string): Promise<void> {
+    const gone = this.images.get(name);
+    if (!gone) return;
+    this.images.delete(name);
+    const stillUsed = new Set([...this.images.values()].flatMap(blobDigests));
+    for (const d of blobDigests(gone)) if (!stillUsed.has(d)) this.blobs.delete(d);
+  }
+
+  async getState(): Promise<StoredState | undefined> {
+    return this.state;
+  }
+
+  async putState(state: StoredState): Promise<void> {
+    this.state = state;
+  }
+
+  async deleteState(): Promise<void> {
+    this.state = undefined;
+  }
+
+  async clear(): Promise<void> {
+    this.blobs.clear();
+    this.images.clear();
+    this.state = undefined;
+  }
+}
+
+function blobDigests(image: StoredImage): string[] {
+  return [image.manifestDigest, image.configDigest, ...image.layers.map((l) => l.digest)];
+}
+
+/** Exactly the bytes of the view (a subarray must not store its whole buffer). */
+function copyOf(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+}
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(storageError(req.error));
+  });
+}
+
+function storageError(err: DOMException | null): Error {
+  return new Error(`browser storage (IndexedDB) failed: ${err?.message ?? "unknown error"}`);
+}

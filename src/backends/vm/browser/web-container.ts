@@ -1,0 +1,275 @@
+/**
+ * `Container` and `ExecProcess` of `tsbox/browser`: the verbs, options and
+ * results of Node's (src/container.ts), over WHATWG streams. Their rules
+ * are the same: `run` resolves once the command runs; `exec` resolves with
+ * 127/126 and the message when the command cannot run (execRefusal, shared);
+ * `stop` is SIGTERM then SIGKILL; `remove` refuses a running container;
+ * `await using` kills and removes. What a browser cannot do yet is refused
+ * with a clear error, never ignored.
+ */
+import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions } from "../../../container.js";
+import { ContainerError, TsboxError } from "../../../errors.js";
+import type { Signal } from "../../../signals.js";
+import { execRefusal } from "../../../spec/exec-process.js";
+import type { GuestStats } from "./protocol.js";
+import type { WebOutput, WebProcess, WebStdin } from "./web-process.js";
+
+/** One chunk of a container's output, as `logs()` yields it (the shape of Node's log entries). */
+export interface LogEntry {
+  stream: "stdout" | "stderr";
+  /** RFC 3339, UTC. */
+  time: string;
+  data: string;
+}
+
+export interface LogsOptions {
+  /** Keep yielding new output until the container exits. */
+  follow?: boolean;
+  since?: Date;
+  until?: Date;
+  /** Only the last N entries (before following). */
+  tail?: number;
+}
+
+/** What a browser Container needs from its Runtime. */
+export interface WebContainerOwner {
+  finish(id: string, status: ExitStatus): void;
+  removeContainer(id: string): Promise<void>;
+  execIn(container: Container, cmd: string[], options: SpawnOptions): Promise<WebProcess>;
+  stats(proc: WebProcess): Promise<GuestStats>;
+}
+
+/** Output kept for `logs()`: the newest LOG_BYTES of it. */
+const LOG_BYTES = 4 * 1024 * 1024;
+
+export class Container implements AsyncDisposable {
+  readonly stdin: WebStdin | null;
+  readonly stdout: WebOutput | null;
+  readonly stderr: WebOutput | null;
+  private readonly done: Promise<ExitStatus>;
+  private exitStatus: ExitStatus | undefined;
+  private removed = false;
+  private readonly log: LogEntry[] = [];
+  private logBytes = 0;
+  private readonly logWaiters = new Set<() => void>();
+  private readonly decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+
+  /** @internal */
+  constructor(
+    readonly id: string,
+    readonly name: string | null,
+    private readonly proc: WebProcess,
+    private readonly owner: WebContainerOwner,
+    autoRemove: boolean,
+  ) {
+    this.stdin = proc.stdin;
+    this.stdout = proc.stdout;
+    this.stderr = proc.stderr;
+    this.done = proc.exited.then((status) => {
+      owner.finish(id, status);
+      this.exitStatus = status;
+      if (autoRemove) this.removed = true;
+      this.wakeLogReaders();
+      return status;
+    });
+    this.done.catch(() => {});
+  }
+
+  /** @internal every output chunk, as it reaches the page */
+  record(stream: "stdout" | "stderr", data: Uint8Array): void {
+    const text = this.decoders[stream].decode(data, { stream: true });
+    if (text === "") return;
+    this.log.push({ stream, time: new Date().toISOString(), data: text });
+    this.logBytes += text.length;
+    while (this.logBytes > LOG_BYTES && this.log.length > 1) this.logBytes -= this.log.shift()!.data.length;
+    this.wakeLogReaders();
+  }
+
+  /** The pid of its first process in the guest. */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.exitStatus === undefined;
+  }
+
+  /** Resolves once the container exited (and, with `remove`, is deleted). */
+  wait(): Promise<ExitStatus> {
+    return this.done;
+  }
+
+  /** Sends a signal to the container's first process. A no-op once it exited. */
+  async kill(signal: Signal = "SIGTERM"): Promise<void> {
+    if (this.exitStatus) return;
+    this.proc.kill(signal);
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the exit status. */
+  async stop(timeoutMs = 10_000): Promise<ExitStatus> {
+    if (this.exitStatus) return this.exitStatus;
+    await this.kill("SIGTERM");
+    const timer = setTimeout(() => this.proc.kill("SIGKILL"), timeoutMs);
+    try {
+      return await this.done;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Runs `cmd` in the running container to its end (Node's `Container.exec`). */
+  async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const { stdin, ...rest } = options;
+    let proc: ExecProcess;
+    try {
+      proc = await this.spawn(cmd, { ...rest, stdin: stdin !== undefined });
+    } catch (err) {
+      const refused = execRefusal(err);
+      if (refused) return refused;
+      throw err;
+    }
+    if (stdin !== undefined) {
+      const writer = proc.stdin!.getWriter();
+      void writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin).catch(() => {});
+      // A terminal's input has no end to send: only a pipe gets EOF.
+      if (!options.tty) void writer.close().catch(() => {});
+      writer.releaseLock();
+    }
+    return proc.output();
+  }
+
+  /** Starts `cmd` in the running container; resolves once it runs (Node's `Container.spawn`). */
+  async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
+    if (this.exitStatus) throw this.notRunning();
+    const proc = await this.owner.execIn(this, cmd, options);
+    await proc.started.catch((err: unknown) => {
+      throw err instanceof ContainerError ? this.notRunning() : err;
+    });
+    return new ExecProcess(proc);
+  }
+
+  /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
+  resize(cols: number, rows: number): void {
+    if (!this.exitStatus) this.proc.resize(cols, rows);
+  }
+
+  /** Collects stdout and stderr as UTF-8 and waits for the exit. */
+  async output(): Promise<ContainerOutput> {
+    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.done]);
+    return { exitCode: status.exitCode, stdout, stderr };
+  }
+
+  /** Its output so far (the newest 4 MiB), then with `follow` what comes until it exits. */
+  async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    const inRange = (e: LogEntry) => (!options.since || e.time >= options.since.toISOString()) && (!options.until || e.time <= options.until.toISOString());
+    let entries = this.log.filter(inRange);
+    if (options.tail !== undefined) entries = entries.slice(Math.max(0, entries.length - options.tail));
+    yield* entries;
+    if (!options.follow) return;
+    let seen = this.log.length > 0 ? this.log[this.log.length - 1] : undefined;
+    while (this.running) {
+      await new Promise<void>((wake) => this.logWaiters.add(wake));
+      const start = seen ? this.log.lastIndexOf(seen) + 1 : 0;
+      for (const e of this.log.slice(start)) if (inRange(e)) yield e;
+      seen = this.log.at(-1) ?? seen;
+    }
+  }
+
+  /** Resource usage now, from its cgroup in the guest (memory bytes, CPU µs, pids). */
+  async stats(): Promise<GuestStats> {
+    if (this.exitStatus) throw this.notRunning();
+    return this.owner.stats(this.proc);
+  }
+
+  pause(): Promise<void> {
+    return Promise.reject(new TsboxError("pause is not supported in the browser yet (the guest agent has no freezer op)", { code: "runtime" }));
+  }
+
+  unpause(): Promise<void> {
+    return Promise.reject(new TsboxError("unpause is not supported in the browser yet (the guest agent has no freezer op)", { code: "runtime" }));
+  }
+
+  /** Deletes an exited container (its writable layer went with its exit, in the guest's memory). */
+  async remove(): Promise<void> {
+    if (this.removed) return;
+    if (!this.exitStatus) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
+    await this.owner.removeContainer(this.id);
+    this.removed = true;
+  }
+
+  /** `await using c = await rt.run(…)`: kills the container if needed and deletes it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.exitStatus) {
+      this.proc.kill("SIGKILL");
+      await this.done.catch(() => {});
+    }
+    await this.stdin?.abort().catch(() => {});
+    await this.remove();
+  }
+
+  private notRunning(): ContainerError {
+    return new ContainerError(`container ${this.name ?? this.id.slice(0, 12)} is not running`);
+  }
+
+  private wakeLogReaders(): void {
+    for (const wake of this.logWaiters) wake();
+    this.logWaiters.clear();
+  }
+}
+
+/** A process started in a running container by `Container.spawn` (Node's `ExecProcess`). */
+export class ExecProcess implements AsyncDisposable {
+  readonly stdin: WebStdin | null;
+  readonly stdout: WebOutput | null;
+  readonly stderr: WebOutput | null;
+  private exitStatus: ExitStatus | undefined;
+
+  /** @internal */
+  constructor(private readonly proc: WebProcess) {
+    this.stdin = proc.stdin;
+    this.stdout = proc.stdout;
+    this.stderr = proc.stderr;
+    proc.exited.then((status) => (this.exitStatus = status)).catch(() => {});
+  }
+
+  /** Its pid in the guest. */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.exitStatus === undefined;
+  }
+
+  wait(): Promise<ExitStatus> {
+    return this.proc.exited;
+  }
+
+  /** Sends a signal; false when it already ended. */
+  kill(signal: Signal = "SIGTERM"): boolean {
+    return this.exitStatus === undefined && this.proc.kill(signal);
+  }
+
+  resize(cols: number, rows: number): void {
+    if (!this.exitStatus) this.proc.resize(cols, rows);
+  }
+
+  async output(): Promise<ExecResult> {
+    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.proc.exited]);
+    return { exitCode: status.exitCode, signal: status.signal, stdout, stderr };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.exitStatus) this.proc.kill("SIGKILL");
+    await this.stdin?.abort().catch(() => {});
+    await this.proc.exited.catch(() => {});
+  }
+}
+
+async function collect(stream: WebOutput | null): Promise<string> {
+  if (!stream) return "";
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(chunk, { stream: true });
+  return text + decoder.decode();
+}

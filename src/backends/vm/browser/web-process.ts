@@ -1,0 +1,168 @@
+/**
+ * A guest process as the page sees it: the backend's ContainerProcess with
+ * WHATWG streams (stdin a WritableStream, stdout/stderr ReadableStreams of
+ * bytes, async-iterable). Output flows with credit: the Worker stops the
+ * agent once PAGE_WINDOW bytes are unread here, and this side gives credit
+ * back (`ack`) as the stream's reader takes chunks, so a container that
+ * prints forever to a stream nobody reads stops, as it would on a pipe.
+ */
+import type { ContainerProcess, ExitStatus } from "../../backend.js";
+import { TsboxError } from "../../../errors.js";
+import { type Signal, signalNumber } from "../../../signals.js";
+import type { PageMessage, WorkerMessage } from "./protocol.js";
+import { reviveError } from "./revive-error.js";
+
+export type WebStdin = WritableStream<Uint8Array>;
+export type WebOutput = ReadableStream<Uint8Array>;
+
+/** Bytes the page's stream may queue before its reader is waited for. */
+const QUEUE_BYTES = 1024 * 1024;
+
+export interface ProcessWiring {
+  id: number;
+  send(msg: PageMessage): void;
+  /** Every output chunk, as it arrives (the container's log). */
+  onOutput?: (stream: "stdout" | "stderr", data: Uint8Array) => void;
+}
+
+export interface WebProcessOptions {
+  stdin: boolean;
+  /** With a terminal, all output is on stdout and there is no stderr. */
+  terminal: boolean;
+}
+
+export class WebProcess implements ContainerProcess<WebStdin, WebOutput> {
+  pid = -1;
+  /** The page is the monitor: signals go through the Worker. */
+  readonly monitorPid = 0;
+  readonly stdin: WebStdin | null;
+  readonly stdout: WebOutput;
+  readonly stderr: WebOutput | null;
+  /** The guest's container id, once started (not for an exec). */
+  cid: string | undefined;
+  readonly started: Promise<number>;
+  readonly exited: Promise<ExitStatus>;
+  private status: ExitStatus | undefined;
+  private readonly outputs: Partial<Record<"stdout" | "stderr", OutputFeed>> = {};
+  private settle!: { started: (pid: number) => void; exit: (s: ExitStatus) => void; fail: (e: Error) => void };
+
+  constructor(
+    private readonly wiring: ProcessWiring,
+    options: WebProcessOptions,
+  ) {
+    let started!: (pid: number) => void;
+    let failStart!: (e: Error) => void;
+    this.started = new Promise((resolve, reject) => ((started = resolve), (failStart = reject)));
+    this.exited = new Promise((resolve, reject) => {
+      this.settle = { started, exit: resolve, fail: (e) => (failStart(e), reject(e)) };
+    });
+    this.started.catch(() => {});
+    this.exited.catch(() => {});
+    const out = (stream: "stdout" | "stderr") => {
+      const feed = new OutputFeed((bytes) => wiring.send({ type: "ack", id: wiring.id, stream, bytes }));
+      this.outputs[stream] = feed;
+      return feed.readable;
+    };
+    this.stdout = out("stdout");
+    this.stderr = options.terminal ? null : out("stderr");
+    this.stdin = options.stdin
+      ? new WritableStream<Uint8Array>({
+          write: (chunk) => {
+            if (this.status) throw new TsboxError("the process has exited: its stdin is closed", { code: "container" });
+            wiring.send({ type: "stdin", id: wiring.id, data: typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk });
+          },
+          close: () => wiring.send({ type: "stdin-end", id: wiring.id }),
+          abort: () => wiring.send({ type: "stdin-end", id: wiring.id }),
+        })
+      : null;
+  }
+
+  kill(signal: Signal): boolean {
+    const n = signalNumber(signal);
+    if (this.status || n === undefined) return false;
+    this.wiring.send({ type: "kill", id: this.wiring.id, signal: n });
+    return true;
+  }
+
+  resize(cols: number, rows: number): void {
+    if (!this.status) this.wiring.send({ type: "resize", id: this.wiring.id, cols, rows });
+  }
+
+  /** The Worker's messages for this process; true once it is done with. */
+  onMessage(msg: WorkerMessage): boolean {
+    switch (msg.type) {
+      case "started":
+        this.pid = msg.pid;
+        this.cid = msg.cid;
+        this.settle.started(msg.pid);
+        return false;
+      case "stdout":
+      case "stderr":
+        this.wiring.onOutput?.(msg.type, msg.data);
+        this.outputs[msg.type]?.push(msg.data);
+        return false;
+      case "exit":
+        this.status = { exitCode: msg.exitCode, signal: msg.signal, oomKilled: msg.oomKilled };
+        // The agent sends a process's output before its exit: it is all here.
+        for (const feed of Object.values(this.outputs)) feed.close();
+        this.settle.exit(this.status);
+        return true;
+      case "run-failed":
+        this.abort(reviveError(msg.error));
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** It cannot start, or the Worker is gone. */
+  abort(err: Error): void {
+    if (this.status) return;
+    this.status = { exitCode: 125, signal: null, oomKilled: false };
+    for (const feed of Object.values(this.outputs)) feed.close();
+    this.settle.fail(err);
+  }
+}
+
+/** One output stream: chunks queue in the ReadableStream; credit goes back as they are taken. */
+class OutputFeed {
+  readonly readable: WebOutput;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private owed = 0;
+  private closed = false;
+
+  constructor(private readonly ack: (bytes: number) => void) {
+    this.readable = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => void (this.controller = c),
+        pull: () => this.settle(),
+        cancel: () => {
+          // Nobody will read: let the process write on.
+          this.closed = true;
+          this.ack(Number.MAX_SAFE_INTEGER);
+        },
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: QUEUE_BYTES }),
+    );
+  }
+
+  push(data: Uint8Array): void {
+    if (this.closed) return this.ack(data.length);
+    this.controller.enqueue(data);
+    this.owed += data.length;
+    if ((this.controller.desiredSize ?? 0) > 0) this.settle();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.controller.close();
+  }
+
+  private settle(): void {
+    if (this.owed === 0) return;
+    const n = this.owed;
+    this.owed = 0;
+    this.ack(n);
+  }
+}

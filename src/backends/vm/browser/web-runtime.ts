@@ -1,0 +1,367 @@
+/**
+ * `Runtime` of `tsbox/browser`: Node's verbs and option names (src/runtime.ts),
+ * with the vm backend in a Web Worker (worker.ts) and the images in the
+ * browser's store. The guest starts on first use (or `boot()`, which a page
+ * calls early to show progress), restores the state saved by an earlier
+ * visit when there is one, and runs every container of this Runtime.
+ *
+ *   const rt = new Runtime({ onProgress });
+ *   await using c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo hi"] });
+ *   const { exitCode, stdout } = await c.output();
+ */
+import type { ExitStatus, SpawnOptions } from "../../../container.js";
+import { checkContainerName, nameInUse } from "../../../containers/names.js";
+import { ContainerError, TsboxError, UsageError } from "../../../errors.js";
+import { hex } from "../bytes.js";
+import type { MachineConfig } from "../guest-machine.js";
+import type { RunOptions } from "../../../spec/run-options.js";
+import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
+import { reviveError } from "./revive-error.js";
+import { Container } from "./web-container.js";
+import { WebProcess } from "./web-process.js";
+
+export interface RuntimeOptions {
+  /**
+   * The folder the guest's files are served from (as `npm run build:web`
+   * and dist/browser lay them out): v86.wasm, tsbox-vm-worker.js and guest/
+   * (bios.bin, bzImage, initramfs.cpio, manifest.json, snapshot.state(.json),
+   * images/busybox/). Default: this module's own folder.
+   */
+  assets?: string | URL;
+  /** Any of those files elsewhere (URLs or bytes); `busybox` is the embedded image's OCI layout. */
+  files?: Partial<GuestSources> & { busybox?: string };
+  /** The Worker bundle; default: tsbox-vm-worker.js in `assets`. */
+  workerUrl?: string | URL;
+  /** IndexedDB database for loaded images and the saved guest state (default "tsbox"); false: memory only. */
+  storage?: string | false;
+  /** After a restore, run one throwaway container so v86's JIT is warm (default "after-ready"). */
+  warmUp?: WarmUp;
+  /** Guest memory and kernel command line; a saved state only restores with the one it was made with. */
+  config?: MachineConfig;
+  /** Boot progress: loading (bytes), booting, warming, ready. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** One-line notices (a saved state that cannot be used). */
+  onNotice?: (message: string) => void;
+  /** Only "vm" (or "auto") exists in a browser. */
+  backend?: "vm" | "auto";
+}
+
+/** A container this Runtime ran, as `containers()` lists it. */
+export interface ContainerInfo {
+  id: string;
+  name: string | null;
+  image: string;
+  command: string[];
+  backend: "vm";
+  status: "running" | "exited";
+  created: string;
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/** What `run` takes in a browser: Node's RunOptions keys, minus what a page cannot have. */
+const RUN_KEYS = new Set(["image", "cmd", "entrypoint", "env", "workdir", "user", "hostname", "readOnly", "tty", "stdin", "stdout", "stderr", "remove", "name", "volumes"]);
+const OPTION_KEYS = new Set(["assets", "files", "workerUrl", "storage", "warmUp", "config", "onProgress", "onNotice", "backend"]);
+
+export class Runtime {
+  readonly backend = { name: "vm" as const };
+  private worker: Worker | undefined;
+  private booted: Promise<void> | undefined;
+  private failed: Error | undefined;
+  private nextId = 1;
+  private nextCall = 1;
+  private readonly processes = new Map<number, WebProcess>();
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly records = new Map<string, ContainerInfo>();
+  private readonly names = new Map<string, string>();
+  private readonly live = new Map<string, Container>();
+  /** The page ids of containers and processes (what the Worker calls them). */
+  private readonly pageIds = new WeakMap<object, number>();
+  /** Containers run with `remove`: forgotten once they exit. */
+  private readonly autoRemove = new Set<string>();
+
+  constructor(private readonly options: RuntimeOptions = {}) {
+    for (const key of Object.keys(options)) {
+      if (key === "dataDir") throw new UsageError("dataDir: a browser keeps images and state in IndexedDB (the `storage` option names the database)");
+      if (!OPTION_KEYS.has(key)) throw new UsageError(`Runtime option "${key}" is not supported in the browser`);
+    }
+    if (options.backend !== undefined && options.backend !== "vm" && options.backend !== "auto") {
+      throw new UsageError(`backend "${String(options.backend)}" is not available in a browser: only the vm backend runs there`);
+    }
+  }
+
+  /** Starts the guest now (else the first call does): resolves once containers can run. */
+  boot(): Promise<void> {
+    return (this.booted ??= this.startWorker());
+  }
+
+  /** Creates and starts a container; resolves once its command runs. */
+  async run(options: RunOptions, control: Record<string, unknown> = {}): Promise<Container> {
+    const request = checkRunOptions(options);
+    for (const key of Object.keys(control)) throw new UsageError(`run control "${key}" is not supported in the browser`);
+    const name = options.name ?? null;
+    if (name !== null) {
+      checkContainerName(name);
+      const owner = this.names.get(name);
+      if (owner !== undefined) throw nameInUse(name, owner);
+    }
+    await this.boot();
+    // Held while it starts (a second run with the name is refused), then given to its id.
+    const pending = `starting-${hex(crypto.getRandomValues(new Uint8Array(8)))}`;
+    if (name !== null) this.names.set(name, pending);
+    let container: Container | undefined;
+    const proc = this.open(
+      { stdin: request.stdin, terminal: Boolean(request.tty) },
+      (pageId) => ({ type: "run", id: pageId, request }),
+      (stream, data) => container?.record(stream, data),
+    );
+    try {
+      await proc.started;
+    } catch (err) {
+      if (name !== null) this.names.delete(name);
+      throw err;
+    }
+    // The guest's id for it: its hostname is the first 12 characters, as on Node.
+    const id = proc.cid!;
+    if (name !== null) this.names.set(name, id);
+    if (options.remove) this.autoRemove.add(id);
+    container = new Container(id, name, proc, this.owner(), options.remove ?? false);
+    this.pageIds.set(container, this.pageIds.get(proc)!);
+    this.live.set(id, container);
+    this.records.set(id, {
+      id,
+      name,
+      image: options.image,
+      command: options.cmd ?? [],
+      backend: "vm",
+      status: "running",
+      created: new Date().toISOString(),
+      exitCode: null,
+      signal: null,
+    });
+    return container;
+  }
+
+  /** Loads the images of a `docker save` or OCI archive (gzip or not); returns their names. */
+  load(input: Blob | ArrayBuffer | Uint8Array, options: { repository?: string } = {}): Promise<string[]> {
+    const bytes = input instanceof Uint8Array ? (input.slice().buffer as ArrayBuffer) : input;
+    return this.call("load", [bytes, options]);
+  }
+
+  /** Stores the image of an OCI image layout served over HTTP (its index.json, blobs/) under `name`. */
+  loadLayout(url: string | URL, name: string): Promise<string> {
+    return this.call("loadLayout", [new URL(url, location.href).href, name]);
+  }
+
+  /** Refused for now: a browser pulls only where a registry allows CORS, which this build does not speak yet. */
+  pull(image: string): Promise<{ name: string; digest: string }> {
+    return this.call("pull", [image]);
+  }
+
+  /** Images in the browser's store (the embedded busybox appears after its first use). */
+  images(): Promise<BrowserImageSummary[]> {
+    return this.call("images", []);
+  }
+
+  removeImage(image: string): Promise<void> {
+    return this.call("removeImage", [image]);
+  }
+
+  inspectImage(image: string): Promise<Record<string, unknown>> {
+    return this.call("inspectImage", [image]);
+  }
+
+  /** Containers this Runtime ran, newest first; `all: false` keeps only running ones. */
+  async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
+    const list = [...this.records.values()].reverse();
+    return options.all === false ? list.filter((c) => c.status === "running") : list;
+  }
+
+  /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
+  async removeContainer(ref: string, options: { force?: boolean } = {}): Promise<void> {
+    const id = this.resolveContainer(ref);
+    const live = this.live.get(id);
+    if (live?.running) {
+      if (!options.force) throw new ContainerError(`cannot remove running container ${id.slice(0, 12)}: stop it first or use --force`);
+      await live.kill("SIGKILL");
+      await live.wait().catch(() => {});
+    }
+    this.forget(id);
+  }
+
+  /** Deletes the loaded images and the saved guest state (the next start boots cold). */
+  async clearStorage(): Promise<void> {
+    if (this.booted || this.options.storage === false) return this.call("clearStorage", []);
+    await new Promise<void>((resolve, reject) => {
+      const req = indexedDB.deleteDatabase(this.database() ?? "tsbox");
+      req.onsuccess = () => resolve();
+      req.onerror = () => reject(new TsboxError(`could not clear the browser's storage: ${req.error?.message}`, { code: "runtime" }));
+      req.onblocked = () => resolve();
+    });
+  }
+
+  /** Stops the guest; running containers fail. */
+  terminate(reason: Error = new TsboxError("the vm was terminated", { code: "runtime" })): void {
+    if (this.failed) return;
+    this.failed = reason;
+    this.worker?.terminate();
+    for (const p of this.processes.values()) p.abort(reason);
+    this.processes.clear();
+    for (const c of this.calls.values()) c.reject(reason);
+    this.calls.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.terminate();
+  }
+
+  private owner() {
+    return {
+      finish: (id: string, status: ExitStatus) => {
+        const record = this.records.get(id);
+        if (record) Object.assign(record, { status: "exited", exitCode: status.exitCode, signal: status.signal });
+        if (this.autoRemove.has(id)) this.forget(id);
+      },
+      removeContainer: async (id: string) => this.forget(id),
+      execIn: async (container: Container, cmd: string[], options: SpawnOptions) => {
+        const target = this.pageIds.get(container) ?? -1;
+        const tty = options.tty;
+        return this.open(
+          { stdin: options.stdin !== false, terminal: Boolean(tty) },
+          (pageId) => ({
+            type: "exec",
+            id: pageId,
+            container: target,
+            request: { cmd, stdin: options.stdin !== false, ...pick(options, ["env", "cwd", "user", "tty"]) },
+          }),
+        );
+      },
+      stats: (proc: WebProcess) => this.call("stats", [this.pageIds.get(proc) ?? -1]) as Promise<GuestStats>,
+    };
+  }
+
+  private forget(id: string): void {
+    const record = this.records.get(id);
+    if (record?.name) this.names.delete(record.name);
+    this.records.delete(id);
+    this.live.delete(id);
+    this.autoRemove.delete(id);
+  }
+
+  private resolveContainer(ref: string): string {
+    const byName = this.names.get(ref);
+    if (byName) return byName;
+    const matches = [...this.records.keys()].filter((id) => /^[0-9a-f]+$/.test(ref) && id.startsWith(ref));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw new ContainerError(`container id prefix ${ref} is ambiguous`);
+    throw new ContainerError(`no such container: ${ref}`);
+  }
+
+  /** A new guest process: registered for the Worker's messages, its request sent. */
+  private open(options: { stdin: boolean; terminal: boolean }, request: (pageId: number) => PageMessage, onOutput?: (stream: "stdout" | "stderr", data: Uint8Array) => void): WebProcess {
+    const pageId = this.nextId++;
+    const proc = new WebProcess({ id: pageId, send: (msg) => this.send(msg), ...(onOutput ? { onOutput } : {}) }, options);
+    this.pageIds.set(proc, pageId);
+    if (this.failed) {
+      proc.abort(this.failed);
+      return proc;
+    }
+    this.processes.set(pageId, proc);
+    this.send(request(pageId));
+    return proc;
+  }
+
+  private async call<M extends CallName>(method: M, args: Calls[M][0]): Promise<Calls[M][1]> {
+    await this.boot();
+    if (this.failed) throw this.failed;
+    const call = this.nextCall++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(call, { resolve: resolve as (v: unknown) => void, reject });
+      this.send({ type: "call", call, method, args: args as unknown[] });
+    });
+  }
+
+  private send(msg: PageMessage): void {
+    if (!this.failed) this.worker?.postMessage(msg);
+  }
+
+  private database(): string | null {
+    return this.options.storage === false ? null : (this.options.storage ?? "tsbox");
+  }
+
+  private startWorker(): Promise<void> {
+    const base = new URL(this.options.assets ?? new URL("./", import.meta.url), location.href);
+    const at = (rel: string) => new URL(rel, base).href;
+    const given = this.options.files ?? {};
+    const abs = <T>(s: T): T => (typeof s === "string" ? (new URL(s, location.href).href as T) : s);
+    const files: GuestSources = {
+      wasm: abs(given.wasm ?? at("v86.wasm")),
+      bios: abs(given.bios ?? at("guest/bios.bin")),
+      kernel: abs(given.kernel ?? at("guest/bzImage")),
+      initrd: abs(given.initrd ?? at("guest/initramfs.cpio")),
+      manifest: abs(given.manifest ?? at("guest/manifest.json")),
+      snapshot: given.snapshot ? { state: abs(given.snapshot.state), meta: abs(given.snapshot.meta) } : { state: at("guest/snapshot.state"), meta: at("guest/snapshot.state.json") },
+    };
+    const worker = new Worker(this.options.workerUrl ? new URL(this.options.workerUrl, location.href) : new URL("tsbox-vm-worker.js", base), { type: "module" });
+    this.worker = worker;
+    return new Promise<void>((resolve, reject) => {
+      const fail = (err: Error) => {
+        this.terminate(err);
+        reject(err);
+      };
+      worker.onerror = (e) => fail(new TsboxError(`the vm Worker failed: ${e.message || "it could not be loaded"}`, { code: "runtime" }));
+      worker.onmessage = ({ data: msg }: MessageEvent<WorkerMessage>) => {
+        switch (msg.type) {
+          case "progress":
+            this.options.onProgress?.(msg);
+            if (msg.phase === "ready") resolve();
+            return;
+          case "notice":
+            return this.options.onNotice?.(msg.message);
+          case "start-failed":
+            return fail(reviveError(msg.error));
+          case "reply": {
+            const c = this.calls.get(msg.call);
+            this.calls.delete(msg.call);
+            if (msg.ok) c?.resolve(msg.value);
+            else c?.reject(reviveError(msg.error));
+            return;
+          }
+          default:
+            if (this.processes.get(msg.id)?.onMessage(msg)) this.processes.delete(msg.id);
+        }
+      };
+      this.send({
+        type: "start",
+        files,
+        busybox: abs(given.busybox ?? at("guest/images/busybox/")),
+        database: this.database(),
+        warmUp: this.options.warmUp ?? "after-ready",
+        ...(this.options.config ? { config: this.options.config } : {}),
+      });
+    });
+  }
+}
+
+/** RunOptions → the Worker's request; anything a browser cannot do is refused by name. */
+function checkRunOptions(options: RunOptions): RunRequest {
+  if (typeof options?.image !== "string" || options.image === "") throw new UsageError("run needs an image");
+  for (const key of Object.keys(options)) {
+    if (!RUN_KEYS.has(key) && (options as unknown as Record<string, unknown>)[key] !== undefined) throw new UsageError(`run option "${key}" is not supported in the browser`);
+  }
+  if (options.volumes !== undefined && options.volumes.length > 0) throw new UsageError("volumes are not supported in the browser: a page has no host directories to mount");
+  if (options.stdin === "inherit" || options.stdout === "inherit" || options.stderr === "inherit") {
+    throw new UsageError(`stdio "inherit" is not supported in the browser: a page has no stdio of its own (read the container's streams)`);
+  }
+  return {
+    image: options.image,
+    stdin: options.stdin === true,
+    ...pick(options, ["cmd", "entrypoint", "env", "workdir", "user", "hostname", "readOnly", "tty"]),
+  };
+}
+
+function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  return out;
+}

@@ -1,0 +1,66 @@
+/**
+ * The ContainerSpec of a `run`, from what the host side has worked out:
+ * docker's rules for command, environment, working directory and terminal
+ * (process-rules.ts), the OCI defaults (every namespace, the default
+ * capabilities, masked and read-only paths), validated. Pure: Node's
+ * `buildSpec` (from-options.ts) and the browser Worker both build their
+ * specs here, and differ only in the inputs (where the root and the users
+ * live, the id mappings, the volumes).
+ */
+import type { ImageRunConfig } from "../image/oci.js";
+import type { ContainerSpec, IdMapping, LinuxSpec, MountSpec, Rlimit } from "./container-spec.js";
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, OCI_VERSION } from "./defaults.js";
+import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, defaultCapabilitySets, envList, mergeEnv, workingDir } from "./process-rules.js";
+import type { RunOptions } from "./run-options.js";
+import { validateSpec } from "./validate.js";
+
+export interface SkeletonInputs {
+  id: string;
+  options: Pick<RunOptions, "cmd" | "entrypoint" | "env" | "workdir" | "hostname" | "tty" | "readOnly">;
+  image: ImageRunConfig;
+  /** The resolved user; `home` is $HOME unless the image or the options set it. */
+  user: { uid: number; gid: number; additionalGids?: number[]; home: string };
+  /** The root's mount point and its overlay (lower layers topmost first, upper, work). */
+  root: { path: string; overlay: { lower: string[]; upper: string; work: string } };
+  /** The default mounts followed by volumes. */
+  mounts: MountSpec[];
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+  rlimits: Rlimit[];
+  /** The cgroup part of `linux` (spec/resources.ts `cgroupSettings`). */
+  cgroups?: Pick<LinuxSpec, "resources" | "cgroupsPath" | "cgroupsMode">;
+  oomScoreAdj?: number;
+}
+
+export function runSpec(inputs: SkeletonInputs): ContainerSpec {
+  const { id, options, image, user } = inputs;
+  const hostname = options.hostname ?? id.slice(0, 12);
+  const env = addDefaultEnv(mergeEnv(image.Env ?? [], options.env), { hostname, home: user.home, tty: Boolean(options.tty) });
+  const spec: ContainerSpec = {
+    ociVersion: OCI_VERSION,
+    process: {
+      terminal: Boolean(options.tty),
+      ...(typeof options.tty === "object" ? { consoleSize: { width: options.tty.cols, height: options.tty.rows } } : {}),
+      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids ? { additionalGids: user.additionalGids } : {}) },
+      args: commandLine(options, image.Entrypoint ?? [], image.Cmd ?? []),
+      env: envList(env),
+      cwd: workingDir(options.workdir, image.WorkingDir),
+      capabilities: defaultCapabilitySets(),
+      rlimits: inputs.rlimits,
+      noNewPrivileges: true,
+      ...(inputs.oomScoreAdj !== undefined ? { oomScoreAdj: inputs.oomScoreAdj } : {}),
+    },
+    root: { path: inputs.root.path, readonly: options.readOnly ?? false, overlay: inputs.root.overlay },
+    hostname,
+    mounts: inputs.mounts,
+    linux: {
+      namespaces: [...CONTAINER_NAMESPACES],
+      uidMappings: inputs.maps.uidMappings,
+      gidMappings: inputs.maps.gidMappings,
+      maskedPaths: [...DEFAULT_MASKED_PATHS],
+      readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      ...inputs.cgroups,
+    },
+  };
+  validateSpec(spec);
+  return spec;
+}

@@ -1,0 +1,105 @@
+/**
+ * Users and groups of an image (docker's `-u`), without file access of its
+ * own: shared by hosts (user.ts reads unpacked layers) and the browser
+ * Worker (its in-memory image root).
+ */
+import { TsboxError } from "../errors.js";
+
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  /** Supplementary groups from /etc/group (docker adds them too). */
+  additionalGids: number[];
+  /** From /etc/passwd; becomes $HOME when the image does not set it. */
+  home: string;
+}
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+const MAX_UID = 2 ** 31 - 1;
+
+/** A file of the image's root by its relative path (`etc/passwd`), or undefined when it has none. */
+export type ImageFileReader = (rel: string) => Promise<string | undefined> | string | undefined;
+
+/**
+ * Docker's `-u` semantics: `name`, `uid`, `name:group`, `uid:gid` (and
+ * mixes), names looked up in the image's /etc/passwd and /etc/group (read
+ * through `read`: unpacked layers on hosts, the in-memory root in browsers).
+ * A numeric uid needs no passwd entry (gid then defaults to 0).
+ */
+export async function lookupUser(spec: string, read: ImageFileReader): Promise<ResolvedUser> {
+  const colon = spec.indexOf(":");
+  const userPart = colon >= 0 ? spec.slice(0, colon) : spec;
+  const groupPart = colon >= 0 ? spec.slice(colon + 1) : undefined;
+  if (userPart === "") throw new TsboxError(`invalid user "${spec}": empty user name`, { code: "usage" });
+
+  const passwd = parsePasswd((await read("etc/passwd")) ?? "");
+  let entry: PasswdEntry | undefined;
+  let uid: number;
+  if (isNumeric(userPart)) {
+    uid = numericId(userPart, spec);
+    entry = passwd.find((e) => e.uid === uid);
+  } else {
+    entry = passwd.find((e) => e.name === userPart);
+    if (!entry) throw new TsboxError(`unable to find user ${userPart}: no matching entries in passwd file`, { code: "usage" });
+    uid = entry.uid;
+  }
+
+  const needGroups = groupPart !== undefined ? !isNumeric(groupPart) : entry !== undefined;
+  const groups = needGroups ? parseGroup((await read("etc/group")) ?? "") : [];
+  let gid: number;
+  if (groupPart === undefined || groupPart === "") {
+    gid = entry?.gid ?? 0;
+  } else if (isNumeric(groupPart)) {
+    gid = numericId(groupPart, spec);
+  } else {
+    const group = groups.find((g) => g.name === groupPart);
+    if (!group) throw new TsboxError(`unable to find group ${groupPart}: no matching entries in group file`, { code: "usage" });
+    gid = group.gid;
+  }
+  const additionalGids = entry ? [...new Set(groups.filter((g) => g.members.includes(entry!.name) && g.gid !== gid).map((g) => g.gid))] : [];
+  return { uid, gid, additionalGids, home: entry?.home || "/" };
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const f = line.split(":");
+    if (f.length < 7 || !isNumeric(f[2]!) || !isNumeric(f[3]!)) continue;
+    out.push({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5]! });
+  }
+  return out;
+}
+
+export function parseGroup(text: string): GroupEntry[] {
+  const out: GroupEntry[] = [];
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const f = line.split(":");
+    if (f.length < 4 || !isNumeric(f[2]!)) continue;
+    out.push({ name: f[0]!, gid: Number(f[2]), members: f[3]!.split(",").filter((m) => m !== "") });
+  }
+  return out;
+}
+
+function isNumeric(s: string): boolean {
+  return /^\d+$/.test(s);
+}
+
+function numericId(s: string, spec: string): number {
+  const n = Number(s);
+  if (n > MAX_UID) throw new TsboxError(`invalid user "${spec}": id ${s} out of range`, { code: "usage" });
+  return n;
+}

@@ -1,0 +1,177 @@
+/**
+ * The playground (web/, `npm run build:web`) end to end in Debian's
+ * Chromium: served by a plain static server (no special headers), typed into
+ * like a visitor would, answers read from the terminal (xterm's buffer).
+ * One page is reused (one guest boot for the file); screenshots go to
+ * test-artifacts/web/ (gitignored).
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { packageRoot } from "../src/package-root.js";
+import { dockerArchive } from "./helpers/archives.js";
+import { chromiumSkip, launchChromium, serveStatic, type StaticServer } from "./helpers/browser.js";
+import { vmSkip } from "./helpers/vm.js";
+
+const ARTIFACTS = join(packageRoot(), "test-artifacts", "web");
+/** The shell's prompt at the end of the terminal (root's `#`, a user's `$`). */
+const PROMPT = /[#$] *$/;
+
+describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
+  let server: StaticServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  const errors: string[] = [];
+
+  /** The terminal's text (its whole buffer, trailing blanks dropped). */
+  const screen = () =>
+    page.evaluate(() => {
+      const b = (globalThis as any).playground.term.buffer.active;
+      const lines: string[] = [];
+      for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+      return lines.join("\n").replace(/\n+$/, "");
+    });
+  /** Waits until the terminal shows `re` (after `from` characters), returning the text. */
+  const waitFor = async (re: RegExp, from = 0, ms = 60_000) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const text = (await screen()).slice(from);
+      if (re.test(text)) return text;
+      if (Date.now() > end) throw new Error(`the terminal never showed ${re}; it shows:\n${text}\n(page errors: ${errors.join("; ")})`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  /** Types a command line and waits for the next prompt; returns what it printed. */
+  const type = async (line: string) => {
+    const from = (await screen()).length;
+    await page.keyboard.type(line + "\n");
+    return waitFor(PROMPT, from + line.length);
+  };
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+  const ready = () => page.waitForFunction(() => (globalThis as any).playground?.state.attached !== undefined, null, { timeout: 180_000 });
+
+  before(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    execFileSync(process.execPath, [join(packageRoot(), "scripts", "build-web.mjs")], { stdio: "inherit" });
+    server = await serveStatic({ "/": join(packageRoot(), "dist", "web") });
+    browser = await launchChromium();
+    context = await browser.newContext({ viewport: { width: 1200, height: 700 } });
+    page = await context.newPage();
+    page.on("pageerror", (e) => errors.push(e.message));
+    page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
+    // A first visit: nothing stored yet.
+    await page.goto(`${server.url}/index.html`);
+    await page.evaluate(() => (globalThis as any).playground.rt.clearStorage());
+    await page.reload();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("shows progress while the guest starts, then a shell prompt in the terminal", async (t) => {
+    const t0 = Date.now();
+    await ready();
+    await waitFor(PROMPT);
+    t.diagnostic(`page load → prompt ${Date.now() - t0} ms (start: ${await page.evaluate(() => (globalThis as any).playground.state.start)})`);
+    assert.match(await page.textContent("#progress-text") ?? "", /^ready \(/);
+    await shot("1-prompt");
+  });
+
+  it("answers what is typed: echo, hostname, PID 1's name, the machine", async () => {
+    await page.click("#terminal");
+    const out = await type("echo hello; hostname; cat /proc/1/comm; uname -m");
+    const id: string = await page.evaluate(() => (globalThis as any).playground.state.attached.container.id);
+    const lines = out.split("\n").map((l) => l.trim());
+    assert.ok(lines.includes("hello"), out);
+    assert.ok(lines.includes(id.slice(0, 12)), out);
+    assert.ok(lines.includes("sh"), out);
+    assert.ok(lines.includes("i686"), out);
+    await shot("2-typed");
+  });
+
+  it("resizes the container's pty with the window", async () => {
+    await page.setViewportSize({ width: 900, height: 500 });
+    await shot("2b-resized");
+    await page.waitForFunction(() => (globalThis as any).playground.term.cols < 80);
+    const { cols, rows } = await page.evaluate(() => ({ cols: (globalThis as any).playground.term.cols, rows: (globalThis as any).playground.term.rows }));
+    const out = await type("stty size");
+    assert.match(out, new RegExp(`^${rows} ${cols}$`, "m"));
+    await page.setViewportSize({ width: 1200, height: 700 });
+  });
+
+  it("runs a fresh container that does not see another's files, and execs into it", async () => {
+    await type("echo secret > /tmp/mark; cat /tmp/mark");
+    const first: string = await page.evaluate(() => (globalThis as any).playground.state.attached.container.id);
+    await page.click("#run");
+    await page.waitForFunction((id) => (globalThis as any).playground.state.attached.container.id !== id, first);
+    await waitFor(PROMPT);
+    await page.click("#terminal");
+    const fresh = await type("ls /tmp/mark; echo mine > /tmp/own");
+    assert.match(fresh, /No such file or directory/);
+    await page.click("#exec");
+    await waitFor(/\(exec\)/);
+    await page.click("#terminal");
+    const exec = await type("cat /tmp/own; echo $$");
+    assert.match(exec, /^mine$/m);
+    await shot("3-exec");
+  });
+
+  it("shows the container's CPU, memory and pids", async () => {
+    await page.waitForFunction(() => /^\d+$/.test(document.getElementById("stat-pids")!.textContent ?? ""), null, { timeout: 30_000 });
+    assert.match((await page.textContent("#stat-mem")) ?? "", /MiB/);
+    await page.waitForFunction(() => /%$/.test(document.getElementById("stat-cpu")!.textContent ?? ""), null, { timeout: 30_000 });
+  });
+
+  it("stops the container", async () => {
+    await page.click("#stop");
+    await page.waitForFunction(() => /stopped \(exit code/.test(document.getElementById("status")!.textContent ?? ""), null, { timeout: 30_000 });
+    assert.equal(await page.isDisabled("#exec"), true);
+  });
+
+  it("runs a dropped docker save archive", async () => {
+    const archive = dockerArchive("example.test/dropped:1", "386", ["FROM_ARCHIVE=yes"]).toString("base64");
+    await page.evaluate((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], "dropped.tar", { type: "application/x-tar" }));
+      document.getElementById("drop")!.dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, archive);
+    await page.waitForFunction(() => /loaded example\.test\/dropped:1/.test(document.getElementById("status")!.textContent ?? ""), null, { timeout: 60_000 });
+    assert.equal(await page.inputValue("#image"), "example.test/dropped:1");
+    await page.click("#run");
+    await page.waitForFunction(() => (globalThis as any).playground.state.attached.container.running);
+    await waitFor(PROMPT);
+    await page.click("#terminal");
+    assert.match(await type("echo archive=$FROM_ARCHIVE"), /^archive=yes$/m);
+    await shot("4-archive");
+  });
+
+  it("after a reload, lists the loaded image and starts from the state this browser saved", async (t) => {
+    const t0 = Date.now();
+    await page.reload();
+    await ready();
+    await waitFor(PROMPT);
+    t.diagnostic(`returning visit: page load → prompt ${Date.now() - t0} ms`);
+    assert.equal(await page.evaluate(() => (globalThis as any).playground.state.start), "stored");
+    const options = await page.$$eval("#image option", (os) => os.map((o) => (o as HTMLOptionElement).value));
+    assert.ok(options.includes("example.test/dropped:1"), options.join(","));
+    await shot("5-reloaded");
+  });
+
+  it("clears the saved data with its button", async () => {
+    await page.click("#clear");
+    await page.waitForFunction(() => /cleared/.test(document.getElementById("status")!.textContent ?? ""), null, { timeout: 30_000 });
+    await page.reload();
+    await ready();
+    assert.notEqual(await page.evaluate(() => (globalThis as any).playground.state.start), "stored");
+    const options = await page.$$eval("#image option", (os) => os.map((o) => (o as HTMLOptionElement).value));
+    assert.deepEqual(options, ["busybox:latest"]);
+    assert.deepEqual(errors, []);
+  });
+});

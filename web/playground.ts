@@ -1,0 +1,215 @@
+/**
+ * The playground page (web/index.html, bundled by scripts/build-web.mjs):
+ * `tsbox/browser`'s Runtime driven the way any embedding page would drive
+ * it, with an xterm.js terminal attached to a shell in a container. The
+ * import of ../src/browser.js becomes the page's own ./tsbox.js at bundle
+ * time, so the playground uses exactly what embedders get.
+ */
+import { FitAddon } from "@xterm/addon-fit";
+import { Terminal } from "@xterm/xterm";
+import { type Container, type ExecProcess, type ProgressEvent, Runtime } from "../src/browser.js";
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const MiB = 1024 * 1024;
+
+/** A process whose terminal the page shows: a container's shell or one exec'd into it. */
+interface Attachment {
+  container: Container;
+  proc: Container | ExecProcess;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Set when another attachment replaces this one: its output stops going to the terminal. */
+  detached: boolean;
+}
+
+const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false, scrollback: 5000 });
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open($("terminal"));
+fit.fit();
+
+const state = {
+  start: undefined as ProgressEvent["start"],
+  bootMs: 0,
+  attached: undefined as Attachment | undefined,
+  containers: [] as Container[],
+  selected: "busybox",
+};
+
+const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m) });
+// For tests and the curious: the page's own objects.
+Object.assign(globalThis, { playground: { rt, term, state } });
+
+const encoder = new TextEncoder();
+term.onData((data) => void state.attached?.writer.write(encoder.encode(data)).catch(() => {}));
+term.onResize(({ cols, rows }) => state.attached?.proc.resize(cols, rows));
+new ResizeObserver(() => fit.fit()).observe($("terminal-pane"));
+
+function showProgress(e: ProgressEvent): void {
+  const bar = $("progress");
+  const text =
+    e.phase === "loading"
+      ? `loading ${((e.loaded ?? 0) / MiB).toFixed(1)} of ${((e.total ?? 0) / MiB).toFixed(1)} MiB`
+      : e.phase === "booting"
+        ? e.start === "cold"
+          ? "booting the guest…"
+          : "restoring the saved guest…"
+        : e.phase === "warming"
+          ? "warming up…"
+          : `ready (${e.start === "cold" ? "cold boot" : e.start === "stored" ? "restored from this browser's saved state" : "restored from the served snapshot"}, ${e.elapsedMs} ms)`;
+  const pct = e.phase === "loading" && e.total ? (80 * (e.loaded ?? 0)) / e.total : e.phase === "booting" ? 85 : e.phase === "warming" ? 95 : 100;
+  $("progress-bar").style.width = `${pct}%`;
+  $("progress-text").textContent = text;
+  bar.setAttribute("aria-valuenow", String(Math.round(pct)));
+  if (e.phase === "ready") {
+    state.start = e.start;
+    state.bootMs = e.elapsedMs ?? 0;
+    bar.classList.add("done");
+    status(text);
+  }
+}
+
+function status(text: string, error = false): void {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("error", error);
+}
+
+/** Shows `proc`'s terminal: its output to xterm, keystrokes to its stdin. */
+function attach(container: Container, proc: Container | ExecProcess): void {
+  if (state.attached) state.attached.detached = true;
+  const attachment: Attachment = { container, proc, writer: proc.stdin!.getWriter(), detached: false };
+  state.attached = attachment;
+  term.reset();
+  void (async () => {
+    for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) if (!attachment.detached) term.write(chunk);
+    const { exitCode } = await proc.wait();
+    if (!attachment.detached) term.write(`\r\n[process exited with code ${exitCode}]\r\n`);
+  })().catch((err: Error) => status(err.message, true));
+  term.focus();
+  renderContainers();
+}
+
+async function runShell(): Promise<void> {
+  const t0 = performance.now();
+  const c = await rt.run({ image: state.selected, cmd: ["sh"], tty: { cols: term.cols, rows: term.rows }, stdin: true, env: { PS1: "\\u@\\h:\\w\\$ " } });
+  state.containers.push(c);
+  void c.wait().then(() => renderContainers());
+  attach(c, c);
+  status(`container ${c.id.slice(0, 12)} (${state.selected}) started in ${Math.round(performance.now() - t0)} ms`);
+}
+
+async function execShell(): Promise<void> {
+  const c = state.attached?.container;
+  if (!c?.running) return status("no running container to exec into", true);
+  const p = await c.spawn(["sh"], { tty: { cols: term.cols, rows: term.rows }, env: { PS1: "(exec) \\u@\\h:\\w\\$ " } });
+  attach(c, p);
+  status(`exec'd a shell into ${c.id.slice(0, 12)}`);
+}
+
+async function stop(): Promise<void> {
+  const c = state.attached?.container;
+  if (!c) return;
+  const { exitCode } = await c.stop(3000);
+  status(`container ${c.id.slice(0, 12)} stopped (exit code ${exitCode})`);
+  renderContainers();
+}
+
+function renderContainers(): void {
+  const list = $("containers");
+  list.replaceChildren(
+    ...state.containers
+      .filter((c) => c.running)
+      .map((c) => {
+        const li = document.createElement("li");
+        li.textContent = c.id.slice(0, 12);
+        li.classList.toggle("attached", state.attached?.container === c);
+        li.onclick = () => attach(c, c);
+        return li;
+      }),
+  );
+  const running = Boolean(state.attached?.container.running);
+  $<HTMLButtonElement>("stop").disabled = !running;
+  $<HTMLButtonElement>("exec").disabled = !running;
+}
+
+async function refreshImages(select?: string): Promise<void> {
+  const images = await rt.images();
+  const names = [...new Set(["busybox:latest", ...images.map((i) => i.name)])];
+  if (select) state.selected = select;
+  $<HTMLSelectElement>("image").replaceChildren(
+    ...names.map((n) => {
+      const o = document.createElement("option");
+      o.value = o.textContent = n;
+      o.selected = n === state.selected || (state.selected === "busybox" && n === "busybox:latest");
+      return o;
+    }),
+  );
+}
+
+async function loadArchive(file: File): Promise<void> {
+  status(`loading ${file.name}…`);
+  const names = await rt.load(file);
+  await refreshImages(names[0]);
+  status(`loaded ${names.join(", ")}`);
+}
+
+/** CPU % from the cgroup's usage between two samples. */
+let lastCpu: { usec: number; at: number } | undefined;
+async function pollStats(): Promise<void> {
+  const c = state.attached?.container;
+  if (!c?.running) {
+    lastCpu = undefined;
+    for (const id of ["stat-cpu", "stat-mem", "stat-pids", "stat-guest"]) $(id).textContent = "–";
+    return;
+  }
+  const s = await c.stats();
+  const now = performance.now();
+  if (lastCpu) $("stat-cpu").textContent = `${Math.min(100, (100 * (s.cpu.usageUsec - lastCpu.usec)) / ((now - lastCpu.at) * 1000)).toFixed(1)} %`;
+  lastCpu = { usec: s.cpu.usageUsec, at: now };
+  $("stat-mem").textContent = `${(s.memory.usage / MiB).toFixed(1)} MiB${s.memory.limit ? ` of ${(s.memory.limit / MiB).toFixed(0)}` : ""}`;
+  $("stat-pids").textContent = String(s.pids.current);
+  $("stat-guest").textContent = s.guest.memAvailableKiB !== null ? `${(s.guest.memAvailableKiB / 1024).toFixed(0)} MiB` : "–";
+}
+
+/** Buttons report failures on the status line instead of throwing into the void. */
+const act = (fn: () => Promise<void>) => () => void fn().catch((err: Error) => status(err.message, true));
+
+$("run").onclick = act(runShell);
+$("exec").onclick = act(execShell);
+$("stop").onclick = act(stop);
+$("clear").onclick = act(async () => {
+  await rt.clearStorage();
+  await refreshImages("busybox");
+  status("saved images and guest state cleared: the next visit boots from scratch");
+});
+$<HTMLSelectElement>("image").onchange = (e) => (state.selected = (e.target as HTMLSelectElement).value);
+$<HTMLInputElement>("archive").onchange = act(async () => {
+  const file = $<HTMLInputElement>("archive").files?.[0];
+  if (file) await loadArchive(file);
+});
+$("layout-form").onsubmit = (e) => {
+  e.preventDefault();
+  const url = $<HTMLInputElement>("layout-url").value.trim();
+  act(async () => {
+    const name = `${new URL(url, location.href).host || "local"}${new URL(url, location.href).pathname.replace(/\/+$/, "")}`.toLowerCase().replace(/[^a-z0-9._/-]/g, "-");
+    await rt.loadLayout(url, name);
+    await refreshImages(name);
+    status(`added ${name}`);
+  })();
+};
+const drop = $("drop");
+drop.ondragover = (e) => (e.preventDefault(), drop.classList.add("over"));
+drop.ondragleave = () => drop.classList.remove("over");
+drop.ondrop = (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  const file = e.dataTransfer?.files[0];
+  if (file) act(() => loadArchive(file))();
+};
+
+await act(async () => {
+  await rt.boot();
+  await refreshImages();
+  await runShell();
+  setInterval(() => void pollStats().catch(() => {}), 1000);
+})();
