@@ -1,9 +1,9 @@
 import type { Readable, Writable } from "node:stream";
-import type { ContainerProcess, ExitStatus } from "./backends/backend.js";
+import type { ContainerProcess, ContainerStats, ExitStatus } from "./backends/backend.js";
 import { ContainerError, isTsboxError } from "./errors.js";
 import { execRefusal } from "./spec/exec-process.js";
 
-export type { ExitStatus };
+export type { ContainerStats, ExitStatus };
 
 export interface ContainerOutput {
   exitCode: number;
@@ -52,6 +52,9 @@ export interface ContainerOwner {
   removeContainer(id: string): Promise<void>;
   /** Starts `cmd` in the running container `id` (whose init is `init`). */
   execIn(id: string, init: ContainerProcess, cmd: string[], options: SpawnOptions): Promise<ContainerProcess>;
+  /** The backend's cgroup verbs on the container `id`'s bundle. */
+  cgroupOp(id: string, op: "pause" | "resume"): Promise<void>;
+  cgroupStats(id: string): Promise<ContainerStats>;
 }
 
 /**
@@ -168,6 +171,28 @@ export class Container implements AsyncDisposable {
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
     if (!this.exitStatus) this.proc.resize(cols, rows);
+  }
+
+  /**
+   * Its resource usage now, from its cgroup: memory (bytes), CPU time (µs),
+   * pids, block I/O. Rejects with a ContainerError when it is not running or
+   * runs without a cgroup (rootless without a delegated one).
+   */
+  async stats(): Promise<ContainerStats> {
+    if (this.exitStatus) throw this.notRunning();
+    return this.owner.cgroupStats(this.id);
+  }
+
+  /** Freezes all its processes (`docker pause`): they stop until `unpause`. Rejects like `stats`. */
+  async pause(): Promise<void> {
+    if (this.exitStatus) throw this.notRunning();
+    await this.owner.cgroupOp(this.id, "pause");
+  }
+
+  /** Thaws it after `pause`. Rejects like `stats`. */
+  async unpause(): Promise<void> {
+    if (this.exitStatus) throw this.notRunning();
+    await this.owner.cgroupOp(this.id, "resume");
   }
 
   /** Collects stdout and stderr (piped ones) as UTF-8 and waits for the exit. */

@@ -12,6 +12,7 @@ export {
   Container,
   ExecProcess,
   type ContainerOutput,
+  type ContainerStats,
   type ExecOptions,
   type ExecResult,
   type ExitStatus,

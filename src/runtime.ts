@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Backend, ContainerProcess, StdioTarget } from "./backends/backend.js";
+import type { Backend, ContainerProcess, ContainerStats, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { Container, type ExitStatus, type SpawnOptions } from "./container.js";
 import { removeBundle } from "./containers/remove.js";
@@ -42,6 +42,11 @@ export interface RunControl {
   onPullProgress?: (event: PullEvent) => void;
   /** Aborts that pull (Ctrl-C before the container exists). */
   signal?: AbortSignal;
+  /**
+   * A warning about the container that does not stop it (limits this host or user
+   * cannot apply); default: `process.emitWarning`.
+   */
+  onWarning?: (message: string) => void;
 }
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
@@ -127,6 +132,7 @@ export class Runtime {
         stdout: options.stdout ?? "pipe",
         stderr: options.stderr ?? "pipe",
         newSession: control.newSession ?? false,
+        onWarning: control.onWarning ?? ((message) => process.emitWarning(message, { type: "TsboxWarning" })),
       });
       state = { ...state, status: "running", pid: proc.pid, monitorPid: proc.monitorPid, monitorStartTime: processStartTime(proc.monitorPid) };
       writeState(bundle, state);
@@ -271,6 +277,19 @@ export class Runtime {
     // The checks of `run`, with their messages (an unmapped user, say), in the container's setting.
     validateSpec({ ...spec, process: processSpec });
     return this.backend.exec({ container: init, bundleDir: bundle.dir, process: processSpec, stdin: options.stdin === false ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe" });
+  }
+
+  /** @internal `Container.stats`. */
+  async cgroupStats(id: string): Promise<ContainerStats> {
+    if (!this.backend.stats) throw new TsboxError(`the ${this.backend.name} backend has no cgroups: no stats`, { code: "runtime" });
+    return this.backend.stats(this.paths.container(id).dir);
+  }
+
+  /** @internal `Container.pause`/`unpause`. */
+  async cgroupOp(id: string, op: "pause" | "resume"): Promise<void> {
+    const run = this.backend[op]?.bind(this.backend);
+    if (!run) throw new TsboxError(`the ${this.backend.name} backend has no cgroups: cannot ${op === "pause" ? "pause" : "unpause"}`, { code: "runtime" });
+    await run(this.paths.container(id).dir);
   }
 
   /** @internal Called by Container when its process has ended. */

@@ -275,8 +275,8 @@ async function defineTests(): Promise<void> {
         const r = await scenario(who, "kill");
         assert.equal(r.pidWasNumber, true);
         assert.equal(r.sentTerm, true);
-        assert.deepEqual(r.termStatus, { exitCode: 143, signal: "SIGTERM" });
-        assert.deepEqual(r.killStatus, { exitCode: 137, signal: "SIGKILL" });
+        assert.deepEqual(r.termStatus, { exitCode: 143, signal: "SIGTERM", oomKilled: false });
+        assert.deepEqual(r.killStatus, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
         assert.equal(r.afterEnd, false);
         assert.equal(r.after.stdout, "still here\n");
         assert.equal(r.containerRunning, true);
@@ -284,8 +284,8 @@ async function defineTests(): Promise<void> {
 
       it("ends an exec'd process with the container", async () => {
         const r = await scenario(who, "diesWithContainer");
-        assert.deepEqual(r.container, { exitCode: 137, signal: "SIGKILL" });
-        assert.deepEqual(r.exec, { exitCode: 137, signal: "SIGKILL" });
+        assert.deepEqual(r.container, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+        assert.deepEqual(r.exec, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
       });
 
       it("refuses exec into a container that has exited, naming it", async () => {

@@ -189,7 +189,7 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.equal(r.big.stdout.trim(), "200000", JSON.stringify(r));
     assert.equal(r.text, "first\nsecond\n");
     assert.ok(r.times.length >= 2 && r.times[0] < r.total - 700, JSON.stringify(r));
-    assert.deepEqual(r.exit, { exitCode: 0, signal: null });
+    assert.deepEqual(r.exit, { exitCode: 0, signal: null, oomKilled: false });
   });
 
   it("rejects run with exit code 127 for a missing command, and refuses what a page cannot do by name", async () => {
@@ -292,7 +292,7 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.match(r.busy.message, /cannot remove running container/);
     assert.deepEqual(r.listed, ["stats-me"]);
     // sh as PID 1 of its namespace ignores SIGTERM: stop kills it after the timeout.
-    assert.deepEqual(r.status, { exitCode: 137, signal: "SIGKILL" });
+    assert.deepEqual(r.status, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
     assert.deepEqual(r.logs.sort(), ["stderr:two\n", "stdout:one\n"]);
     assert.ok(!r.after.includes("stats-me"));
     assert.match(r.late.message, /is not running/);

@@ -30,6 +30,37 @@ export interface Backend {
    * (the vm backend runs linux/386 images); default: the data dir's store.
    */
   openImageStore?(dataDir: string): ImageStore;
+  /**
+   * Resource usage of the container whose bundle directory this is, read
+   * from its cgroup. Works from the bundle alone, so a container another
+   * process started can be asked too. Rejects with a TsboxError of code
+   * "container" when it has no cgroup (it is not running, or runs without
+   * cgroups). Optional: a backend without cgroups has none of the three.
+   */
+  stats?(bundleDir: string): Promise<ContainerStats>;
+  /** Freezes every process of the container (cgroup freezer); rejects like `stats`. */
+  pause?(bundleDir: string): Promise<void>;
+  /** Thaws a paused container; rejects like `stats`. */
+  resume?(bundleDir: string): Promise<void>;
+  /**
+   * Removes what a container left on the host outside its bundle when the
+   * process that ran it died (its cgroup, and anything still in it). Called
+   * before a bundle is deleted; a no-op when there is nothing.
+   */
+  cleanup?(bundleDir: string): Promise<void>;
+}
+
+/**
+ * A container's resource usage, from its cgroup (bytes, microseconds). The
+ * JSON `tsbox-runtime stats` prints and the vm agent's `stats` op answers.
+ * null: the host does not report it (no limit set, an older kernel, a
+ * controller it lacks).
+ */
+export interface ContainerStats {
+  memory: { usage: number; peak: number | null; limit: number | null };
+  cpu: { usageUsec: number; userUsec: number; systemUsec: number; throttledUsec: number | null; throttledPeriods: number | null };
+  pids: { current: number; limit: number | null };
+  io: { readBytes: number; writeBytes: number };
 }
 
 export interface BackendCapabilities {
@@ -63,6 +94,8 @@ export interface StartOptions {
    * only through `kill` (the CLI forwards signals itself).
    */
   newSession?: boolean;
+  /** Something the user should know that does not stop the start (limits this host cannot apply). */
+  onWarning?: (message: string) => void;
 }
 
 export interface ExecStartOptions {
@@ -83,6 +116,8 @@ export interface ExitStatus {
   exitCode: number;
   /** Name of the signal that killed it, e.g. `SIGKILL`, else null. */
   signal: string | null;
+  /** The kernel's OOM killer killed a process of the container (its memory limit was hit). */
+  oomKilled: boolean;
 }
 
 /**

@@ -11,7 +11,6 @@ function readValue(path: string): string | undefined {
 
 export interface HostChecks {
   kernel: string | undefined;
-  cgroup: "v2" | "v1" | "hybrid" | "unknown";
   overlayfs: boolean;
   warnings: string[];
 }
@@ -33,8 +32,5 @@ export function hostChecks(uid: number): HostChecks {
   const filesystems = readValue("/proc/filesystems") ?? "";
   const overlayfs = /\toverlay$/m.test(filesystems);
   if (!overlayfs) warnings.push("overlayfs is not listed in /proc/filesystems (the module may load on first use)");
-  const v2 = readValue("/sys/fs/cgroup/cgroup.controllers") !== undefined;
-  const hybrid = readValue("/sys/fs/cgroup/unified/cgroup.controllers") !== undefined;
-  const cgroup = v2 ? "v2" : hybrid ? "hybrid" : readValue("/proc/self/cgroup") ? "v1" : "unknown";
-  return { kernel: readValue("/proc/sys/kernel/osrelease"), cgroup, overlayfs, warnings };
+  return { kernel: readValue("/proc/sys/kernel/osrelease"), overlayfs, warnings };
 }

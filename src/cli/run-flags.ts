@@ -4,6 +4,7 @@ import { UsageError } from "../errors.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
 import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/docker-profile.js";
 import { allValues, type FlagDef, lastValue, parseFlags } from "./flags.js";
+import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flags.js";
 
 export const RUN_FLAGS: FlagDef[] = [
   { name: "rm" },
@@ -23,6 +24,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "cap-drop", value: true, repeat: true },
   { name: "security-opt", value: true, repeat: true },
   { name: "userns", value: true },
+  ...RESOURCE_FLAGS,
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -49,7 +51,7 @@ Options:
                          no-new-privileges[=true|false] (default true)
       --userns auto      As root: the container's ids are subordinate ids of its
                          own (the "containers" range of /etc/subuid), not the host's
-`;
+${RESOURCE_USAGE}`;
 
 export interface RunRequest {
   options: RunOptions;
@@ -81,6 +83,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     volumes: allValues(flags, "volume").map(parseVolume),
     readOnly: flags.bools.has("read-only"),
     remove: flags.bools.has("rm"),
+    ...resourceOptions(flags),
   };
   const workdir = lastValue(flags, "workdir");
   if (workdir !== undefined) options.workdir = workdir;

@@ -21,6 +21,8 @@ export interface RemoveContext {
  * deletion runs in a helper container with the same id mappings.
  */
 export async function removeBundle(bundle: ContainerPaths, ctx: RemoveContext): Promise<void> {
+  // What lives outside the bundle first (a cgroup its dead runtime left), while the bundle still says where.
+  await ctx.backend.cleanup?.(bundle.dir);
   try {
     await removeTree(bundle.dir);
     return;
@@ -48,7 +50,8 @@ async function removeInUserNamespace(bundle: ContainerPaths, ctx: RemoveContext)
     },
     root: { path: await ctx.helperRoot(), readonly: true },
     mounts: [{ destination: "/mnt", type: "bind", source: bundle.dir, options: ["rbind", "rw"] }],
-    linux: { namespaces: [{ type: "user" }, { type: "mount" }], ...maps, maskedPaths: [], readonlyPaths: [] },
+    // A moment's rm needs no cgroup (and the container's name may still be its dead one's).
+    linux: { namespaces: [{ type: "user" }, { type: "mount" }], ...maps, maskedPaths: [], readonlyPaths: [], cgroupsMode: "disabled" },
   };
   const proc = await ctx.backend.start({ bundleDir: bundle.dir, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   const status = await proc.exited;

@@ -35,6 +35,8 @@ export interface ProcessSpec {
   capabilities?: Capabilities;
   rlimits?: Rlimit[];
   noNewPrivileges: boolean;
+  /** /proc/self/oom_score_adj of the process, -1000..1000 (lowering it needs root). */
+  oomScoreAdj?: number;
 }
 
 export interface Capabilities {
@@ -89,8 +91,20 @@ export interface LinuxSpec {
   gidMappings: IdMapping[];
   maskedPaths: string[];
   readonlyPaths: string[];
-  /** Resource limits; applied by later issues (cgroups). */
-  resources?: Record<string, unknown>;
+  /** cgroup limits (native-rs/container/src/cgroups). */
+  resources?: LinuxResources;
+  /**
+   * The container's cgroup: absolute (from each hierarchy's root) or relative
+   * (under the cgroup tsbox may use: the root for root, the delegated one
+   * rootless). Default `tsbox/<container id>`.
+   */
+  cgroupsPath?: string;
+  /**
+   * tsbox extension. `enabled` (default): a cgroup where one can be made, with
+   * one warning naming the limits that cannot be applied; `required`: that is an
+   * error; `disabled`: no cgroup (then `resources` must set no limit).
+   */
+  cgroupsMode?: CgroupsMode;
   /** The system-call filter (OCI's form); absent: none (seccomp=unconfined). */
   seccomp?: LinuxSeccomp;
   /**
@@ -100,6 +114,20 @@ export interface LinuxSpec {
    * volumes through idmapped mounts.
    */
   usernsAuto?: { size: number; uids: { start: number; count: number }; gids: { start: number; count: number } };
+}
+
+export type CgroupsMode = "enabled" | "required" | "disabled";
+
+/** OCI `linux.resources`, the part tsbox applies. Bytes and microseconds. */
+export interface LinuxResources {
+  /** `swap` is memory + swap together (docker's --memory-swap); -1 unlimited. */
+  memory?: { limit?: number; reservation?: number; swap?: number };
+  /** `shares` 2..262144; CFS `quota`/`period` in µs (quota -1: none); `cpus`/`mems` like "0-2,4". */
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  /** 0 or -1: unlimited. */
+  pids?: { limit: number };
+  /** 10..1000. */
+  blockIO?: { weight?: number };
 }
 
 // --- seccomp (OCI runtime spec `linux.seccomp`; native-rs/container/src/seccomp/config.rs reads it)

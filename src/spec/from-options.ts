@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { release } from "node:os";
+import { availableParallelism, release } from "node:os";
 import { isAbsolute, normalize } from "node:path";
 import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
@@ -7,6 +7,7 @@ import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, MountSpec } from "./container-spec.js";
 import { defaultMounts, defaultRlimits } from "./defaults.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
+import { cgroupSettings, checkOomScoreAdj } from "./resources.js";
 import type { RunOptions, VolumeOption } from "./run-options.js";
 import { goArch } from "./security.js";
 import { resolveUser } from "./user.js";
@@ -24,6 +25,8 @@ export interface SpecInputs {
   host: HostIdentity;
   /** RLIMIT_NOFILE hard limit to pass on; default: this process's. */
   nofileHard?: number;
+  /** For $TSBOX_CGROUPS and $TSBOX_CGROUP_PARENT; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -57,6 +60,8 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     rlimits: defaultRlimits(inputs.nofileHard),
     target: { arch: goArch(process.arch), kernel: release() },
     ...(auto ? { usernsAuto: auto } : {}),
+    cgroups: cgroupSettings(id, options, inputs.env ?? process.env, availableParallelism()),
+    ...(options.oomScoreAdj !== undefined ? { oomScoreAdj: checkOomScoreAdj(options.oomScoreAdj) } : {}),
   });
 }
 

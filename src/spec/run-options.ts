@@ -1,4 +1,8 @@
 import type { DockerSeccompProfile } from "./seccomp/docker-profile.js";
+import type { CgroupsMode } from "./container-spec.js";
+import type { ResourceOptions } from "./resources.js";
+
+export type { ResourceOptions };
 
 /** What a user asks for when running a container (library API and CLI alike). */
 export interface RunOptions {
@@ -49,6 +53,18 @@ export interface RunOptions {
    * host's root (tsbox as root only; see docs/security.md).
    */
   userns?: "auto";
+  /** cgroup limits, in docker's terms (`{ memory: "32m", cpus: 0.5, pidsLimit: 10 }`). */
+  resources?: ResourceOptions;
+  /**
+   * `enabled` (default, or `$TSBOX_CGROUPS`): a cgroup where one can be made (rootless: a
+   * delegated one), else one warning naming the limits not applied; `required`: that is an
+   * error; `disabled`: no cgroup.
+   */
+  cgroups?: CgroupsMode;
+  /** The cgroup the container's goes under (docker's --cgroup-parent; default `tsbox`, or `$TSBOX_CGROUP_PARENT`). */
+  cgroupParent?: string;
+  /** oom_score_adj of the container's processes, -1000..1000 (lowering it needs root). */
+  oomScoreAdj?: number;
 }
 
 export interface VolumeOption {

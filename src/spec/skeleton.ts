@@ -31,6 +31,9 @@ export interface SkeletonInputs {
   target?: SecurityTarget;
   /** --userns=auto: the spec gets this instead of mappings (`maps` are then the ids inside). */
   usernsAuto?: LinuxSpec["usernsAuto"];
+  /** The cgroup part of `linux` (spec/resources.ts `cgroupSettings`). */
+  cgroups?: Pick<LinuxSpec, "resources" | "cgroupsPath" | "cgroupsMode">;
+  oomScoreAdj?: number;
 }
 
 /** The vm guest (vm-images/: an i386 kernel from linux-source-6.1). */
@@ -54,6 +57,7 @@ export function runSpec(inputs: SkeletonInputs): ContainerSpec {
       capabilities: security.capabilities,
       rlimits: inputs.rlimits,
       noNewPrivileges: security.noNewPrivileges,
+      ...(inputs.oomScoreAdj !== undefined ? { oomScoreAdj: inputs.oomScoreAdj } : {}),
     },
     root: { path: inputs.root.path, readonly: options.readOnly ?? false, overlay: inputs.root.overlay },
     hostname,
@@ -66,6 +70,7 @@ export function runSpec(inputs: SkeletonInputs): ContainerSpec {
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
       ...(security.seccomp ? { seccomp: security.seccomp } : {}),
+      ...inputs.cgroups,
     },
   };
   validateSpec(spec);

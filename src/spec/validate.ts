@@ -1,5 +1,5 @@
 import { SpecError } from "../errors.js";
-import type { ContainerSpec, IdMapping, NamespaceType, SeccompAction } from "./container-spec.js";
+import type { ContainerSpec, IdMapping, LinuxSpec, NamespaceType, SeccompAction } from "./container-spec.js";
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPS } from "./seccomp/docker-profile.js";
 
 const NAMESPACES: readonly NamespaceType[] = ["user", "pid", "mount", "uts", "ipc", "network", "cgroup"];
@@ -74,6 +74,9 @@ function validateProcess(spec: ContainerSpec): void {
     if (r.soft > r.hard) fail(`process.rlimits[${i}]`, "soft limit exceeds hard limit");
   });
   if (typeof p.noNewPrivileges !== "boolean") fail("process.noNewPrivileges", "must be a boolean");
+  if (p.oomScoreAdj !== undefined && (!Number.isInteger(p.oomScoreAdj) || p.oomScoreAdj < -1000 || p.oomScoreAdj > 1000)) {
+    fail("process.oomScoreAdj", `${String(p.oomScoreAdj)} is not an integer from -1000 to 1000`);
+  }
 }
 
 function validateRoot(spec: ContainerSpec): void {
@@ -143,6 +146,7 @@ function validateLinux(spec: ContainerSpec): void {
   l.maskedPaths.forEach((p, i) => absolute(p, `linux.maskedPaths[${i}]`));
   l.readonlyPaths.forEach((p, i) => absolute(p, `linux.readonlyPaths[${i}]`));
   if (l.seccomp !== undefined) validateSeccomp(l.seccomp);
+  validateCgroups(l);
 }
 
 /** The OCI form the runtime compiles (native-rs/container/src/seccomp/config.rs checks the same). */
@@ -177,6 +181,37 @@ function validateSeccomp(sc: NonNullable<ContainerSpec["linux"]["seccomp"]>): vo
       if (!SECCOMP_OPS.includes(a.op)) fail(`${at}.args[${j}].op`, `"${String(a.op)}" is not a comparison`);
     });
   });
+}
+
+/** The ranges native-rs/container/src/spec.rs checks too (its errors name the same fields). */
+function validateCgroups(l: LinuxSpec): void {
+  const r = l.resources;
+  const int = (v: unknown, field: string, min = -Infinity, max = Infinity) => {
+    if (v !== undefined && (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max)) fail(field, `${String(v)} is not an integer from ${min} to ${max}`);
+  };
+  if (r !== undefined) {
+    if (typeof r !== "object" || r === null) fail("linux.resources", "must be an object");
+    int(r.memory?.limit, "linux.resources.memory.limit", -1);
+    int(r.memory?.reservation, "linux.resources.memory.reservation", -1);
+    int(r.memory?.swap, "linux.resources.memory.swap", -1);
+    int(r.cpu?.shares, "linux.resources.cpu.shares", 0);
+    int(r.cpu?.quota, "linux.resources.cpu.quota", -1);
+    int(r.cpu?.period, "linux.resources.cpu.period", 0);
+    for (const k of ["cpus", "mems"] as const) {
+      const v = r.cpu?.[k];
+      if (v !== undefined && (typeof v !== "string" || !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(v))) fail(`linux.resources.cpu.${k}`, `"${String(v)}" is not a list like 0-2,4`);
+    }
+    if (r.pids !== undefined) int(r.pids.limit ?? null, "linux.resources.pids.limit", -1);
+    int(r.blockIO?.weight, "linux.resources.blockIO.weight", 10, 1000);
+  }
+  if (l.cgroupsPath !== undefined && (typeof l.cgroupsPath !== "string" || l.cgroupsPath === "" || l.cgroupsPath.split("/").includes(".."))) {
+    fail("linux.cgroupsPath", `"${String(l.cgroupsPath)}" is not a cgroup path without '..'`);
+  }
+  if (l.cgroupsMode !== undefined && !["enabled", "required", "disabled"].includes(l.cgroupsMode)) {
+    fail("linux.cgroupsMode", `"${String(l.cgroupsMode)}" is not enabled, required or disabled`);
+  }
+  const limited = r !== undefined && [r.memory, r.cpu, r.pids, r.blockIO].some((g) => g !== undefined && Object.values(g).some((v) => v !== undefined));
+  if (l.cgroupsMode === "disabled" && limited) fail("linux.resources", "limits need a cgroup, but linux.cgroupsMode is disabled");
 }
 
 function validateMappings(maps: IdMapping[], field: string): void {

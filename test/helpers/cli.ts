@@ -2,6 +2,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Identity } from "./identities.js";
+import { cgroupParent } from "./cgroups.js";
 
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 export const cliPath = fileURLToPath(new URL("../../bin/tsbox.js", import.meta.url));
@@ -29,6 +30,8 @@ export function identityEnv(who: Identity): Record<string, string> {
     HOME: who.scratch,
     TSBOX_DATA_DIR: who.dataDir,
     LANG: "C.UTF-8",
+    // Containers' cgroups under this test process's own parent (test/helpers/cgroups.ts).
+    TSBOX_CGROUP_PARENT: cgroupParent,
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
   };
@@ -60,5 +63,26 @@ export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Pro
     });
     child.stdin.on("error", () => {}); // a command that never reads its input may close it first (EPIPE)
     child.stdin.end(opts.stdin ?? "");
+  });
+}
+
+/**
+ * Runs a TypeScript scenario script (`node --import tsx SCRIPT ARGS…`) as
+ * `who` and parses the one JSON object it prints. `wrap` rewrites the
+ * command line first (to start it inside a delegated cgroup, say).
+ */
+export function runJsonScript(who: Identity, script: string, args: string[] = [], wrap?: (argv: string[]) => string[]): Promise<Record<string, any>> {
+  const argv = [process.execPath, "--import", "tsx", script, ...args];
+  const [cmd, ...cmdArgs] = wrap ? wrap(argv) : argv;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd!, cmdArgs, { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited ${code}: ${err}`));
+      resolve(JSON.parse(out) as Record<string, any>);
+    });
   });
 }

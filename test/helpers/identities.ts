@@ -10,6 +10,7 @@ import { mkdtempSync, chownSync, rmSync, chmodSync, readFileSync, statSync } fro
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { removeTestCgroups } from "./cgroups.js";
 
 export interface Identity {
   /** "root", "user" (subuid ranges) or "single" (one mapped id) */
@@ -101,6 +102,7 @@ export function identities(): Identity[] {
 }
 
 export function cleanupIdentities(): void {
+  if (isRoot) removeTestCgroups();
   for (const who of cached ?? []) {
     rmSync(who.dataDir, { recursive: true, force: true });
     rmSync(who.scratch, { recursive: true, force: true });

@@ -2,12 +2,13 @@
  * "Nothing leaks": a snapshot of what a container run could leave behind on
  * the host (mounts in the host's mount table, live processes of the test users
  * or of tsbox-runtime, temp entries in /tmp and in the data dirs, container
- * dirs), and a check that a later snapshot has nothing new.
+ * dirs, containers' cgroups), and a check that a later snapshot has nothing new.
  */
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import type { Identity } from "./identities.js";
+import { cgroupLeftovers } from "./cgroups.js";
 
 export interface Snapshot {
   mounts: Set<string>;
@@ -84,4 +85,6 @@ export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<
   const newTmp = [...after.tmp].filter((t) => !before.tmp.has(t) && /tsbox/i.test(t) && !/^tsbox-(data|scratch|bench)-/.test(t));
   assert.deepEqual(newTmp, [], "no temp dirs may be left in /tmp");
   for (const w of who) assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);
+  // The cgroups of this process's containers (test/helpers/cgroups.ts) go with them.
+  assert.deepEqual(cgroupLeftovers(), [], "no cgroup may outlive its container");
 }

@@ -9,7 +9,6 @@
 mod agent;
 mod guest_dir;
 mod ops;
-mod cgroup;
 mod frame;
 mod guest_init;
 mod supervisor;
@@ -46,12 +45,6 @@ fn main() {
     // namespace cannot raise its limits above ours, and specs ask for more.
     if let Err(e) = container::sys::cred::setrlimit(7, 1 << 20, 1 << 20) {
         eprintln!("tsbox-agent: raising RLIMIT_NOFILE: {}", e.description());
-    }
-    if let Err(m) = cgroup::init() {
-        eprintln!(
-            "tsbox-agent: {} (containers run without resource limits)",
-            m
-        );
     }
     let link = match open_link(&device) {
         Ok(fd) => fd,

@@ -15,6 +15,7 @@ use container::status::StatusEvents;
 use container::sys::consts::{SIGKILL, SYS_CLOSE_RANGE};
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd, ffi, signal, Errno};
+use container::cgroups::{Manager, Placement};
 use container::{Error, Spec};
 use std::os::raw::{c_int, c_long, c_uint};
 use std::path::{Path, PathBuf};
@@ -27,30 +28,34 @@ pub struct Stdio {
 }
 
 pub enum Job<'a> {
-    /// A new container, started when a byte arrives on `gate_r`.
-    Container { spec: &'a Spec, gate_r: c_int },
+    /// A new container, started when a byte arrives on `gate_r`, in its
+    /// cgroup (made by `create`).
+    Container {
+        spec: &'a Spec,
+        gate_r: c_int,
+        cgroup: Option<&'a dyn Manager>,
+    },
     /// A process joining the running container whose init is `pid`.
     Exec { pid: i32, process: &'a Process },
 }
 
 const STATUS_FD: c_int = 3;
 const GATE_FD: c_int = 4;
-const ROOT_CGROUP_PROCS: &str = "/sys/fs/cgroup/cgroup.procs";
 
 /// Forks the supervisor; returns its pid. The caller closes its copies of
-/// the fds handed over. `cgroup`: the container's, which the process joins.
-pub fn fork(job: Job, stdio: &Stdio, status_w: c_int, cgroup: Option<&Path>) -> Result<i32, Error> {
+/// the fds handed over.
+pub fn fork(job: Job, stdio: &Stdio, status_w: c_int) -> Result<i32, Error> {
     match process::clone_fork(0) {
         Ok(Forked::Parent(pid)) => Ok(pid),
         Ok(Forked::Child) => {
-            let code = child(job, stdio, status_w, cgroup);
+            let code = child(job, stdio, status_w);
             process::exit_now(code)
         }
         Err(e) => Err(Error::errno("forking the supervisor", e)),
     }
 }
 
-fn child(job: Job, stdio: &Stdio, status_w: c_int, cgroup: Option<&Path>) -> i32 {
+fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     signal::reset_all();
     // The agent is the guest's init; if it died nothing here would make sense.
     let _ = cred::set_pdeathsig(SIGKILL);
@@ -64,26 +69,23 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int, cgroup: Option<&Path>) -> i32
     // The agent reads this supervisor's events from STATUS_FD.
     let events = StatusEvents::new(Some(STATUS_FD), "tsbox-agent");
     match job {
-        Job::Container { spec, .. } => run_container(spec, cgroup, &events),
-        Job::Exec { pid, process } => run_exec(pid, process, cgroup, &events),
+        Job::Container { spec, cgroup, .. } => run_container(spec, cgroup, &events),
+        Job::Exec { pid, process } => run_exec(pid, process, &events),
     }
 }
 
-fn run_container(spec: &Spec, cgroup: Option<&Path>, events: &StatusEvents) -> i32 {
+fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvents) -> i32 {
     // Wait for `start`. EOF: the container was deleted before it started.
     let mut byte = [0u8; 1];
     if fd::read(GATE_FD, &mut byte) != Ok(1) {
         return 125;
     }
     fd::close(GATE_FD);
-    // Into the container's cgroup, so the clone below is created in it (and
-    // its cgroup namespace is rooted there); back out right after the clone,
-    // so this process never counts against the container's limits.
-    if let Some(dir) = cgroup {
-        if let Err(e) = enter_cgroup(dir) {
-            return events.error(&e);
-        }
-    }
+    // Opened while we are still root with our own fs ids (see below).
+    let placement = match cgroup.map(Placement::open).transpose() {
+        Ok(p) => p,
+        Err(e) => return events.error(&e),
+    };
     // Until the container switches to its user, its files are made with the
     // creator's file-system ids; ours (guest root) are not mapped in its user
     // namespace (EOVERFLOW), the host user's are: use those, like the native
@@ -98,50 +100,17 @@ fn run_container(spec: &Spec, cgroup: Option<&Path>, events: &StatusEvents) -> i
         root_id(&spec.linux.uid_mappings),
         root_id(&spec.linux.gid_mappings),
     );
-    let mut on_clone = |_pid: i32| {
-        sys::set_fs_ids(0, 0);
-        if cgroup.is_some() {
-            let _ = std::fs::write(ROOT_CGROUP_PROCS, "0");
-        }
-    };
-    events.supervise(launch::spawn(spec, &mut on_clone))
+    let mut on_clone = |_pid: i32| sys::set_fs_ids(0, 0);
+    // Into its cgroup as on the host (moved through the files opened above:
+    // clone3 checks our current, switched, fs ids against the root cgroup's).
+    let spawned = launch::spawn(spec, placement.as_ref(), &mut on_clone);
+    events.supervise(spawned, &mut || cgroup.map_or(false, |m| m.oom_kills() > 0))
 }
 
-fn run_exec(pid: i32, process: &Process, cgroup: Option<&Path>, events: &StatusEvents) -> i32 {
-    // As for a container: in its cgroup for the fork, out right after. The
-    // way out is opened first: in the container's cgroup namespace the root
-    // cgroup is out of view, and the kernel checks a move against the
-    // namespace of whoever opened cgroup.procs.
-    let mut leave: Option<c_int> = None;
-    if let Some(dir) = cgroup {
-        let root =
-            match sys::open_path(Path::new(ROOT_CGROUP_PROCS), sys::O_WRONLY | sys::O_CLOEXEC) {
-                Ok(fd) => fd,
-                Err(e) => {
-                    return events.error(&Error::errno(format!("opening {}", ROOT_CGROUP_PROCS), e))
-                }
-            };
-        leave = Some(root);
-        if let Err(e) = enter_cgroup(dir) {
-            return events.error(&e);
-        }
-    }
-    let mut on_fork = |_pid: i32| {
-        if let Some(root) = leave {
-            let _ = fd::write_all(root, b"0");
-        }
-    };
-    events.supervise(join::spawn(pid, process, &mut on_fork))
-}
-
-fn enter_cgroup(dir: &Path) -> Result<(), Error> {
-    std::fs::write(dir.join("cgroup.procs"), "0").map_err(|e| {
-        Error::setup(format!(
-            "joining the container's cgroup {}: {}",
-            dir.display(),
-            e
-        ))
-    })
+/// join::spawn puts the process into the container's cgroup itself (it
+/// finds it from the init's /proc/PID/cgroup).
+fn run_exec(pid: i32, process: &Process, events: &StatusEvents) -> i32 {
+    events.supervise(join::spawn(pid, process, &mut |_| {}), &mut || false)
 }
 
 /// `sources` onto 0, 1, 2, …, everything else closed; a negative one of the

@@ -35,7 +35,6 @@ extern "C" {
 }
 
 pub const O_RDONLY: c_int = 0;
-pub const O_WRONLY: c_int = 1;
 pub const O_RDWR: c_int = 2;
 pub const O_NOCTTY: c_int = 0o400;
 pub const O_NONBLOCK: c_int = 0o4000;

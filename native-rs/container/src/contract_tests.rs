@@ -110,10 +110,12 @@ fn contract_status_events() {
         } else if let Some(e) = emit.get("error") {
             let kind = ErrorKind::parse(e.get("kind").unwrap().as_str().unwrap()).unwrap();
             events.error(&Error::new(kind, e.get("message").unwrap().as_str().unwrap()));
+        } else if let Some(m) = emit.get("warning") {
+            events.warning(m.as_str().unwrap());
         } else if let Some(x) = emit.get("exited") {
             let x = x.as_array().unwrap();
             let code = x[0].as_number().unwrap().as_i64().unwrap() as i32;
-            events.exited(code, x[1].as_str().map(str::to_string));
+            events.exited(code, x[1].as_str().map(str::to_string), x[2].as_bool().unwrap());
         } else {
             panic!("status-events.json: unknown emit {}", emit);
         }

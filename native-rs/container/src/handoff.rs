@@ -111,6 +111,16 @@ impl ChildEnds {
     }
 }
 
+/// The child waits for the parent's byte on the sync pipe (`release`). EOF
+/// instead: the parent is gone (it may have died before our PDEATHSIG was
+/// set) and nobody waits for us.
+pub fn wait_for_release(sync_r: c_int) {
+    let mut byte = [0u8; 1];
+    if fd::read(sync_r, &mut byte) != Ok(1) {
+        process::exit_now(1);
+    }
+}
+
 pub struct ParentEnds {
     sync_w: c_int,
     err_r: c_int,

@@ -13,6 +13,10 @@ pub struct Host {
     pub setgroups_denied: bool,
     /// /proc/sys/kernel/cap_last_cap: higher capability numbers do not exist.
     pub last_cap: u32,
+    /// The child makes its own cgroup namespace, first thing: the parent
+    /// moved it into its cgroup after the clone (no clone3 into a cgroup on
+    /// v1), and a cgroup namespace is rooted where its creator is.
+    pub unshare_cgroupns: bool,
 }
 
 impl Host {
@@ -22,6 +26,7 @@ impl Host {
             in_user_ns: spec.has_namespace(NamespaceKind::User) || !in_initial_user_ns(),
             setgroups_denied: false,
             last_cap: last_cap(),
+            unshare_cgroupns: false,
         }
     }
 
@@ -32,6 +37,7 @@ impl Host {
             in_user_ns: true,
             setgroups_denied: setgroups_denied_in(&format!("/proc/{}/setgroups", pid)),
             last_cap: last_cap(),
+            unshare_cgroupns: false,
         }
     }
 }
@@ -44,7 +50,7 @@ fn last_cap() -> u32 {
 }
 
 /// The initial user namespace maps every id onto itself.
-fn in_initial_user_ns() -> bool {
+pub fn in_initial_user_ns() -> bool {
     std::fs::read_to_string("/proc/self/uid_map")
         .map(|s| s.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
         .unwrap_or(true)

@@ -13,12 +13,13 @@
 //! that took over the pid; /proc/PID/ns/* files, all opened before the first
 //! join, are the fallback.
 
+use crate::cgroups::{self, Placement};
 use crate::error::{Context, Error, ErrorKind};
-use crate::handoff::Pipes;
+use crate::handoff::{self, Pipes};
 use crate::host::Host;
 use crate::namespaces::{self, NamespaceKind};
-use crate::process_setup;
 use crate::seccomp::{Filter, Seccomp};
+use crate::{oom_score, process_setup};
 use crate::spec::Process;
 use crate::sys::errno::{EINVAL, ENOENT, ENOMEM, ENOSYS, ESRCH};
 use crate::sys::process::{self, Forked};
@@ -181,14 +182,27 @@ pub fn spawn_with(
     // the host. The fork inherits it; the execve of the command resets it.
     cred::set_dumpable(false).step(|| "making the exec helper non-dumpable")?;
     let mut target = Target::open(pid)?;
+    // The container's cgroups, opened while we still see them (the kernel
+    // checks a move against who opened cgroup.procs, and where).
+    let placement = cgroups::of_process(pid).and_then(|m| Placement::open_lenient(&*m));
     let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
     target.close();
     joined?;
     let host = target.host;
+    oom_score::apply(process.oom_score_adj)?;
     let pipes = Pipes::open()?;
-    // The child is the first of ours in the container's PID namespace.
-    let child = match process::clone_fork(0) {
-        Ok(Forked::Child) => pipes.into_child().exec_after(process, |_| {
+    // The child is the first of ours in the container's PID namespace; it
+    // waits until we moved it into the container's cgroup. Not clone3 into
+    // the cgroup: in the container's cgroup namespace our own cgroup is out
+    // of view, and the kernel refuses a move from there (ENOENT); a write
+    // through cgroup.procs opened before the join is checked in our old one.
+    let moved = placement.is_some();
+    let forked = process::clone_fork(0);
+    let child = match forked {
+        Ok(Forked::Child) => pipes.into_child().exec_after(process, |sync_r| {
+            if moved {
+                handoff::wait_for_release(sync_r); // in the cgroup now
+            }
             process_setup::apply(&LinuxSyscall, process, &host, filter.as_ref())
         }),
         Ok(Forked::Parent(child)) => child,
@@ -198,7 +212,12 @@ pub fn spawn_with(
         }
     };
     on_fork(child);
-    pipes.into_parent().verdict(child, Ok(())).map(|()| child)
+    let parent = pipes.into_parent();
+    let placed = match (&placement, moved) {
+        (Some(p), true) => p.add(child).and_then(|()| parent.release()),
+        _ => Ok(()),
+    };
+    parent.verdict(child, placed).map(|()| child)
 }
 
 /// No process may be added to a PID namespace whose init has exited.
@@ -256,6 +275,7 @@ mod tests {
                 in_user_ns: true,
                 setgroups_denied: true,
                 last_cap: 40,
+                unshare_cgroupns: false,
             },
         }
     }

@@ -2,30 +2,38 @@
 //! order" in one place. `spawn` is the parent side, `setup` the child side
 //! up to execve (through `Syscall`, so its order is unit tested).
 
+use crate::cgroups::{placement, Placement};
 use crate::error::{Context, Error};
-use crate::handoff::Pipes;
+use crate::handoff::{self, Pipes};
 use crate::host::{self, Host};
 use crate::idmap;
 use crate::namespaces::{self, NamespaceKind};
 use crate::paths::{self, Create, Owners, Source};
 use crate::seccomp::Filter;
 use crate::spec::Spec;
+use crate::sys::consts::CLONE_NEWCGROUP;
 use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
-use crate::sys::{cred, fd, Errno};
+use crate::sys::{cred, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
-use crate::{idmapped, masked, mounts, network, pivot, process_setup, rootfs};
+use crate::{idmapped, masked, mounts, network, oom_score, pivot, process_setup, rootfs};
 use std::os::raw::c_int;
 use std::path::PathBuf;
 
 /// Starts the container process described by `spec` and returns its host pid
 /// once its execve has succeeded. `on_clone` runs in the parent right after
 /// clone with the child's pid (before anything else, so signals can be
-/// forwarded from then on).
+/// forwarded from then on). `cgroup`: the container's, which the process
+/// starts in (cgroups/: made, and its files opened, by the caller, with the
+/// credentials that may move a process into it).
 ///
 /// Must be called from a single-threaded process: the child runs on a
 /// fork-like copy of it and uses std freely.
-pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
+pub fn spawn(
+    spec: &Spec,
+    cgroup: Option<&Placement>,
+    on_clone: &mut dyn FnMut(i32),
+) -> Result<i32, Error> {
     // Existing namespaces (linux.namespaces[].path) are joined by the parent,
     // so the child inherits them; user first, mount last.
     namespaces::join_existing(spec)?;
@@ -36,14 +44,20 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
         .step(|| format!("root.path {}", spec.root.path.display()))?;
     let prepared = prepare(&mut spec)?;
     let mut host = Host::detect(&spec);
+    // Inherited by the child from us.
+    oom_score::apply(spec.process.oom_score_adj)?;
     let pipes = Pipes::open()?;
 
     // 1. New namespaces, all at once: the user namespace is created first by
     //    the kernel and owns the others, which is what lets an unprivileged
-    //    user create them.
-    let pid = match process::clone_fork(namespaces::clone_flags(&spec)) {
+    //    user create them. The child starts in its cgroup where the kernel
+    //    can (clone3 on v2); otherwise it is moved there below.
+    let flags = namespaces::clone_flags(&spec);
+    let (forked, moved) = clone_into(flags, cgroup);
+    host.unshare_cgroupns = moved && flags & CLONE_NEWCGROUP != 0;
+    let pid = match forked {
         Ok(Forked::Child) => pipes.into_child().exec_after(&spec.process, |sync_r| {
-            wait_for_id_maps(sync_r);
+            handoff::wait_for_release(sync_r); // the id maps are written
             host.setgroups_denied = host::setgroups_denied();
             // Until its execve this is our code in the container's PID
             // namespace, which may be shared with other containers (a
@@ -66,10 +80,17 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     };
     on_clone(pid);
     let parent = pipes.into_parent();
-    // 2. The child's id maps, written from outside its user namespace; then
-    //    the child is released. The sync pipe stays open until the verdict:
-    //    the child checks it to know we are still alive right before execve.
-    let ready = idmap::write_mappings(pid, &spec).and_then(|()| parent.release());
+    // 2. Into its cgroup (unless it started there), the child's id maps,
+    //    written from outside its user namespace; then the child is released.
+    //    The sync pipe stays open until the verdict: the child checks it to
+    //    know we are still alive right before execve.
+    let placed = match (cgroup, moved) {
+        (Some(p), true) => p.add(pid),
+        _ => Ok(()),
+    };
+    let ready = placed
+        .and_then(|()| idmap::write_mappings(pid, &spec))
+        .and_then(|()| parent.release());
     parent.verdict(pid, ready).map(|()| pid)
 }
 
@@ -121,6 +142,23 @@ fn symlink_planters(spec: &Spec) -> Owners {
     Owners::new(Some(ranges.collect()))
 }
 
+/// The clone of step 1: into the cgroup with clone3 where the kernel has
+/// it; else a plain clone, without the cgroup namespace when there is a
+/// cgroup to move the child into first. `moved`: the caller must move it.
+fn clone_into(flags: c_int, placement: Option<&Placement>) -> (Result<Forked, Errno>, bool) {
+    let p = match placement {
+        Some(p) => p,
+        None => return (process::clone_fork(flags), false),
+    };
+    if let Some(fd) = p.clone_fd() {
+        match process::clone3_into_cgroup(flags, fd) {
+            Err(e) if placement::clone3_cannot_place(e) => {}
+            done => return (done, false),
+        }
+    }
+    (process::clone_fork(flags & !CLONE_NEWCGROUP), true)
+}
+
 fn clone_error(spec: &Spec, e: Errno) -> Error {
     if spec.creates_namespace(NamespaceKind::User) && [EPERM, EINVAL, ENOSPC, EUSERS].contains(&e) {
         Error::errno(
@@ -132,18 +170,15 @@ fn clone_error(spec: &Spec, e: Errno) -> Error {
     }
 }
 
-/// EOF instead of the parent's byte: it is gone (it may have died before our
-/// PDEATHSIG was set) and nobody waits for us.
-fn wait_for_id_maps(sync_r: c_int) {
-    let mut byte = [0u8; 1];
-    if fd::read(sync_r, &mut byte) != Ok(1) {
-        process::exit_now(1);
-    }
-}
-
 /// Child side, steps 3–7 of the setup order, ending right before execve.
 pub fn setup(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -> Result<(), Error> {
     let root = &spec.root.path;
+
+    // 2b. The cgroup namespace, rooted at the cgroup the parent moved us into.
+    if host.unshare_cgroupns {
+        sys.unshare(CLONE_NEWCGROUP)
+            .step(|| "creating the cgroup namespace")?;
+    }
 
     // 3. Nothing below may propagate to the host's mounts. Then the image
     //    (its layers idmapped first under --userns=auto).
@@ -219,6 +254,7 @@ mod tests {
             in_user_ns: true,
             setgroups_denied: true,
             last_cap: 40,
+            unshare_cgroupns: false,
         }
     }
 
@@ -324,15 +360,38 @@ mod tests {
         );
     }
 
-    #[test]
-    fn overlay_fallbacks() {
-        let t = TempDir::new("fallback");
+    /// The sample spec without its mounts, over a fresh rootfs (and volume dir).
+    fn without_mounts(tag: &str) -> (TempDir, std::path::PathBuf, Spec) {
+        let t = TempDir::new(tag);
         let rootfs = t.0.join("rootfs");
         let vol = t.0.join("vol");
         fs::create_dir_all(&rootfs).unwrap();
         fs::create_dir_all(&vol).unwrap();
         let mut spec = sample(&rootfs, &vol);
         spec.mounts.clear();
+        (t, rootfs, spec)
+    }
+
+    /// Moved into its cgroup by the parent (v1), the child makes its cgroup
+    /// namespace first, so it is rooted at the container's cgroup.
+    #[test]
+    fn cgroup_namespace_after_the_move() {
+        let (_t, rootfs, spec) = without_mounts("cgns");
+        let mut h = host();
+        h.unshare_cgroupns = true;
+        let sys = RecordingSyscall::new(&rootfs);
+        setup(&sys, &spec, &unfiltered(&spec), &h).unwrap();
+        let calls = sys.calls();
+        assert_eq!(calls[0], "unshare cgroup");
+        assert!(calls[1].starts_with("mount none -> / "), "{:?}", calls);
+        let sys = RecordingSyscall::new(&rootfs);
+        setup(&sys, &spec, &unfiltered(&spec), &host()).unwrap();
+        assert!(!sys.calls().iter().any(|c| c.starts_with("unshare")));
+    }
+
+    #[test]
+    fn overlay_fallbacks() {
+        let (_t, rootfs, mut spec) = without_mounts("fallback");
 
         // Two layers: no fallback, a clear error.
         let sys = RecordingSyscall::new(&rootfs);

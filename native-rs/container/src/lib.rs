@@ -8,6 +8,7 @@
 //! through [`syscall::Syscall`].
 
 pub mod caps;
+pub mod cgroups;
 pub mod dev;
 pub mod error;
 pub mod exec;
@@ -22,6 +23,7 @@ pub mod masked;
 pub mod mounts;
 pub mod namespaces;
 pub mod network;
+pub mod oom_score;
 pub mod paths;
 pub mod pivot;
 pub mod probe;

@@ -364,6 +364,7 @@ mod tests {
             in_user_ns: true,
             setgroups_denied: false,
             last_cap: 40,
+            unshare_cgroupns: false,
         };
         let sys = RecordingSyscall::new(Path::new("/r"))
             .with_mount_flags(MS_NOSUID | MS_NODEV | MS_RELATIME | MS_RDONLY);

@@ -3,6 +3,7 @@
 //! writing through it so copy-up is exercised too. Plus the cgroup layout
 //! and the caller's /etc/subuid range.
 
+use crate::cgroups::{report, Creator, Layout};
 use crate::idmap::{self, IdKind};
 use crate::json::Json;
 use crate::sys::consts::*;
@@ -14,13 +15,15 @@ use std::os::raw::c_int;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Probe {
     pub uid: u32,
     pub userns: Result<(), String>,
     pub overlay: Result<(), String>,
     /// "v1", "v2", "hybrid" or "none".
     pub cgroup: &'static str,
+    /// Per controller, what root and the caller get.
+    pub cgroups: Json,
     /// (start, count) of the caller's first /etc/subuid range.
     pub subuid: Option<(u64, u64)>,
 }
@@ -30,11 +33,13 @@ impl Probe {
     pub fn run() -> Probe {
         let uid = cred::getuid();
         let (userns, overlay) = namespaces_and_overlay(uid);
+        let layout = Layout::detect();
         Probe {
             uid,
             userns,
             overlay,
-            cgroup: cgroup_layout(),
+            cgroup: layout.kind.as_str(),
+            cgroups: report::report(&layout, &Creator::current()).to_json(),
             subuid: subuid_range(uid),
         }
     }
@@ -48,6 +53,7 @@ impl Probe {
             ("overlay", Json::from(self.overlay.is_ok())),
             ("overlayError", err(&self.overlay)),
             ("cgroup", Json::from(self.cgroup)),
+            ("cgroups", self.cgroups.clone()),
             (
                 "subuid",
                 self.subuid
@@ -219,33 +225,6 @@ fn overlay_test(s: &Scratch, userns: bool) -> Result<(), String> {
         .map_err(|e| format!("writing through overlay: {}", e))?;
     let _ = mount::umount2(&merged, MNT_DETACH);
     Ok(())
-}
-
-/// Reads /proc/self/mountinfo: cgroup2 on /sys/fs/cgroup is v2; v1
-/// hierarchies plus a cgroup2 elsewhere (…/unified) is hybrid.
-fn cgroup_layout() -> &'static str {
-    let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let (mut v1, mut v2_root, mut v2_other) = (false, false, false);
-    for line in info.lines() {
-        let (pre, post) = match line.split_once(" - ") {
-            Some(x) => x,
-            None => continue,
-        };
-        let mount_point = pre.split(' ').nth(4).unwrap_or("");
-        match post.split(' ').next() {
-            Some("cgroup2") if mount_point == "/sys/fs/cgroup" => v2_root = true,
-            Some("cgroup2") => v2_other = true,
-            Some("cgroup") => v1 = true,
-            _ => {}
-        }
-    }
-    match (v1, v2_root || v2_other) {
-        _ if v2_root && !v1 => "v2",
-        (true, true) => "hybrid",
-        (true, false) => "v1",
-        (false, true) => "v2",
-        (false, false) => "none",
-    }
 }
 
 fn subuid_range(uid: u32) -> Option<(u64, u64)> {

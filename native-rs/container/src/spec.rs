@@ -4,6 +4,7 @@
 //! `process.args: expected a non-empty array of strings`.
 
 use crate::caps::{self, CapSets};
+use crate::cgroups::{self, Resources};
 use crate::json::{self, Json};
 use crate::namespaces::NamespaceKind;
 use crate::rlimits;
@@ -55,6 +56,8 @@ pub struct Process {
     pub capabilities: Option<CapSets>,
     pub rlimits: Vec<Rlimit>,
     pub no_new_privileges: bool,
+    /// /proc/self/oom_score_adj, -1000..1000.
+    pub oom_score_adj: Option<i32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,6 +127,10 @@ pub struct Linux {
     pub seccomp: Option<Seccomp>,
     /// Mappings picked at start from a pool (`--userns=auto`, userns_auto.rs).
     pub userns_auto: Option<UsernsAuto>,
+    // cgroups (cgroups/): the limits, where, and whether a cgroup is a must.
+    pub resources: Resources,
+    pub cgroups_path: Option<String>,
+    pub cgroups_mode: cgroups::Mode,
 }
 
 impl Spec {
@@ -241,6 +248,14 @@ impl Spec {
                     "a new user namespace needs at least one mapping",
                 );
             }
+        }
+        if self.linux.cgroups_mode == cgroups::Mode::Disabled
+            && !self.linux.resources.requested().is_empty()
+        {
+            return fail(
+                "linux.resources",
+                "limits need a cgroup, but linux.cgroupsMode is disabled",
+            );
         }
         for (i, m) in self.mounts.iter().enumerate() {
             if !m.destination.starts_with('/') {
@@ -434,7 +449,17 @@ fn parse_process(p: &Json) -> Result<Process> {
         capabilities: optional(p.get("capabilities"), "process.capabilities", capabilities)?,
         rlimits: optional_list(p.get("rlimits"), "process.rlimits", rlimit)?,
         no_new_privileges: boolean(p.get("noNewPrivileges"), "process.noNewPrivileges")?,
+        oom_score_adj: optional(p.get("oomScoreAdj"), "process.oomScoreAdj", oom_score_adj)?,
     })
+}
+
+fn oom_score_adj(v: Option<&Json>, path: &str) -> Result<i32> {
+    present(v)
+        .and_then(Json::as_number)
+        .and_then(|n| n.as_i64())
+        .filter(|n| (-1000..=1000).contains(n))
+        .map(|n| n as i32)
+        .ok_or_else(|| expected(path, "an integer from -1000 to 1000"))
 }
 
 fn console_size(v: Option<&Json>, path: &str) -> Result<ConsoleSize> {
@@ -551,7 +576,90 @@ fn parse_linux(l: &Json) -> Result<Linux> {
             None => None,
             some => Some(userns_auto::parse(some, "linux.usernsAuto")?),
         },
+        resources: optional(l.get("resources"), "linux.resources", resources)?.unwrap_or_default(),
+        cgroups_path: optional(l.get("cgroupsPath"), "linux.cgroupsPath", cgroups_path)?,
+        cgroups_mode: optional(l.get("cgroupsMode"), "linux.cgroupsMode", cgroups_mode)?
+            .unwrap_or(cgroups::Mode::Enabled),
     })
+}
+
+// ------------------------------------------------------------ cgroups
+//
+// OCI `linux.resources` (the part cgroups/ applies), `linux.cgroupsPath`, and
+// tsbox's `linux.cgroupsMode`. src/spec/validate.ts checks the same ranges.
+
+fn int64(v: Option<&Json>, path: &str) -> Result<i64> {
+    present(v)
+        .and_then(Json::as_number)
+        .and_then(|n| n.as_i64())
+        .ok_or_else(|| expected(path, "an integer"))
+}
+
+fn uint64(v: Option<&Json>, path: &str) -> Result<u64> {
+    present(v)
+        .and_then(Json::as_number)
+        .and_then(|n| n.as_u64())
+        .ok_or_else(|| expected(path, "a non-negative integer"))
+}
+
+fn resources(v: Option<&Json>, path: &str) -> Result<Resources> {
+    let r = object(v, path)?;
+    let mut out = Resources::default();
+    let section = |k: &str| optional(r.get(k), &key(path, k), object);
+    if let Some(m) = section("memory")? {
+        let p = key(path, "memory");
+        out.memory.limit = optional(m.get("limit"), &key(&p, "limit"), int64)?;
+        out.memory.reservation = optional(m.get("reservation"), &key(&p, "reservation"), int64)?;
+        out.memory.swap = optional(m.get("swap"), &key(&p, "swap"), int64)?;
+    }
+    if let Some(c) = section("cpu")? {
+        let p = key(path, "cpu");
+        out.cpu.shares = optional(c.get("shares"), &key(&p, "shares"), uint64)?;
+        out.cpu.quota = optional(c.get("quota"), &key(&p, "quota"), int64)?;
+        out.cpu.period = optional(c.get("period"), &key(&p, "period"), uint64)?;
+        out.cpu.cpus = optional(c.get("cpus"), &key(&p, "cpus"), cpu_list)?;
+        out.cpu.mems = optional(c.get("mems"), &key(&p, "mems"), cpu_list)?;
+    }
+    if let Some(pids) = section("pids")? {
+        out.pids.limit = optional(pids.get("limit"), &key(path, "pids.limit"), int64)?;
+    }
+    if let Some(b) = section("blockIO")? {
+        let p = key(path, "blockIO.weight");
+        out.block_io.weight = optional(b.get("weight"), &p, uint32)?
+            .map(|w| u16::try_from(w).map_err(|_| expected(&p, "a weight from 10 to 1000")))
+            .transpose()?;
+    }
+    Ok(out)
+}
+
+/// cpuset list syntax: "0-2,4".
+fn cpu_list(v: Option<&Json>, path: &str) -> Result<String> {
+    let s = string(v, path)?;
+    let ok = !s.is_empty()
+        && s.split(',').all(|part| {
+            let mut ends = part.splitn(2, '-');
+            let num = |x: Option<&str>| x.map_or(false, |x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()));
+            let (a, b) = (ends.next(), ends.next());
+            num(a) && (b.is_none() || num(b))
+        });
+    if ok {
+        Ok(s)
+    } else {
+        Err(expected(path, "a list like 0-2,4"))
+    }
+}
+
+fn cgroups_path(v: Option<&Json>, path: &str) -> Result<String> {
+    let s = string(v, path)?;
+    if s.is_empty() || s.split('/').any(|c| c == "..") {
+        return Err(expected(path, "a cgroup path without '..'"));
+    }
+    Ok(s)
+}
+
+fn cgroups_mode(v: Option<&Json>, path: &str) -> Result<cgroups::Mode> {
+    let s = string(v, path)?;
+    cgroups::Mode::from_spec(&s).ok_or_else(|| expected(path, "enabled, required or disabled"))
 }
 
 fn namespace(v: &Json, path: &str) -> Result<Namespace> {
@@ -822,6 +930,70 @@ pub(crate) mod tests {
             Process::parse("[]").unwrap_err().to_string(),
             "process: expected an object"
         );
+    }
+
+    #[test]
+    fn resources_and_cgroups() {
+        let spec = with(|d| {
+            *member(d, &["linux", "resources"]) = json::parse(
+                r#"{"memory":{"limit":33554432,"swap":-1,"reservation":1048576},
+                    "cpu":{"shares":512,"quota":20000,"period":100000,"cpus":"0-1,3"},
+                    "pids":{"limit":10},"blockIO":{"weight":300},"devices":[]}"#,
+            )
+            .unwrap();
+            if let Json::Object(m) = member(d, &["linux"]) {
+                m.push(("cgroupsPath".into(), Json::from("tsbox/abc")));
+                m.push(("cgroupsMode".into(), Json::from("required")));
+            }
+            if let Json::Object(m) = member(d, &["process"]) {
+                m.push(("oomScoreAdj".into(), Json::from(-500)));
+            }
+        })
+        .unwrap();
+        let r = &spec.linux.resources;
+        assert_eq!((r.memory.limit, r.memory.swap, r.memory.reservation), (Some(33554432), Some(-1), Some(1048576)));
+        assert_eq!((r.cpu.shares, r.cpu.quota, r.cpu.period), (Some(512), Some(20000), Some(100000)));
+        assert_eq!(r.cpu.cpus.as_deref(), Some("0-1,3"));
+        assert_eq!((r.pids.limit, r.block_io.weight), (Some(10), Some(300)));
+        assert_eq!(spec.linux.cgroups_path.as_deref(), Some("tsbox/abc"));
+        assert_eq!(spec.linux.cgroups_mode, cgroups::Mode::Required);
+        assert_eq!(spec.process.oom_score_adj, Some(-500));
+
+        // Absent: no limits, mode enabled, no path.
+        let spec = with(|d| remove(d, &["linux", "resources"])).unwrap();
+        assert!(spec.linux.resources.requested().is_empty());
+        assert_eq!((spec.linux.cgroups_mode, spec.linux.cgroups_path), (cgroups::Mode::Enabled, None));
+
+        let bad = |edit: &dyn Fn(&mut Json)| with(|d| edit(d)).unwrap_err();
+        let res = |text: &str| {
+            let text = text.to_string();
+            move |d: &mut Json| *member(d, &["linux", "resources"]) = json::parse(&text).unwrap()
+        };
+        assert_eq!(bad(&res(r#"{"memory":{"limit":"32m"}}"#)), "linux.resources.memory.limit: expected an integer");
+        assert_eq!(bad(&res(r#"{"cpu":{"cpus":"0-"}}"#)), "linux.resources.cpu.cpus: expected a list like 0-2,4");
+        assert_eq!(bad(&res(r#"{"blockIO":{"weight":70000}}"#)), "linux.resources.blockIO.weight: expected a weight from 10 to 1000");
+        assert_eq!(bad(&res(r#"{"pids":[]}"#)), "linux.resources.pids: expected an object");
+        let mode = |m: &'static str| {
+            move |d: &mut Json| {
+                if let Json::Object(o) = member(d, &["linux"]) {
+                    o.push(("cgroupsMode".into(), Json::from(m)));
+                }
+            }
+        };
+        assert_eq!(bad(&mode("maybe")), "linux.cgroupsMode: expected enabled, required or disabled");
+        assert_eq!(bad(&mode("disabled")), "linux.resources: limits need a cgroup, but linux.cgroupsMode is disabled");
+        let path = |d: &mut Json| {
+            if let Json::Object(o) = member(d, &["linux"]) {
+                o.push(("cgroupsPath".into(), Json::from("tsbox/../../etc")));
+            }
+        };
+        assert_eq!(bad(&path), "linux.cgroupsPath: expected a cgroup path without '..'");
+        let adj = |d: &mut Json| {
+            if let Json::Object(o) = member(d, &["process"]) {
+                o.push(("oomScoreAdj".into(), Json::from(1001)));
+            }
+        };
+        assert_eq!(bad(&adj), "process.oomScoreAdj: expected an integer from -1000 to 1000");
     }
 
     #[test]

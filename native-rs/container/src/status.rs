@@ -36,6 +36,18 @@ impl StatusEvents {
         ]));
     }
 
+    /// Something the user should know that does not stop the start (limits
+    /// a host cannot apply).
+    pub fn warning(&self, message: &str) {
+        self.emit(Json::object(vec![
+            ("event", Json::from("warning")),
+            ("message", Json::from(message)),
+        ]));
+        if self.fd.is_none() {
+            eprintln!("{}: warning: {}", self.stderr_prefix, message);
+        }
+    }
+
     /// Reports a failure before or at execve; returns the exit code to use.
     pub fn error(&self, e: &Error) -> i32 {
         let mut event = vec![("event".to_string(), Json::from("error"))];
@@ -49,11 +61,14 @@ impl StatusEvents {
         e.exit_code()
     }
 
-    pub fn exited(&self, code: i32, signal: Option<String>) {
+    /// `oom_killed`: the kernel's OOM killer killed a process of the
+    /// container's cgroup (its memory limit was hit).
+    pub fn exited(&self, code: i32, signal: Option<String>, oom_killed: bool) {
         self.emit(Json::object(vec![
             ("event", Json::from("exited")),
             ("exitCode", Json::from(code)),
             ("signal", Json::from(signal)),
+            ("oomKilled", Json::from(oom_killed)),
         ]));
     }
 }
@@ -61,8 +76,8 @@ impl StatusEvents {
 impl StatusEvents {
     /// The whole report of a process that `spawn`ed it: `error`, or
     /// `started`, then (after waiting for it) `exited`. Returns the exit code
-    /// to leave with.
-    pub fn supervise(&self, spawned: Result<i32, Error>) -> i32 {
+    /// to leave with. `oom_killed` is asked once the process has ended.
+    pub fn supervise(&self, spawned: Result<i32, Error>, oom_killed: &mut dyn FnMut() -> bool) -> i32 {
         let pid = match spawned {
             Ok(pid) => pid,
             Err(e) => return self.error(&e),
@@ -70,7 +85,7 @@ impl StatusEvents {
         self.started(pid);
         match wait_exit(pid) {
             Ok((code, signal)) => {
-                self.exited(code, signal);
+                self.exited(code, signal, oom_killed());
                 code
             }
             Err(e) => self.error(&Error::errno("waiting for the container", e)),

@@ -30,7 +30,7 @@ pub fn exec(opts: Options) -> i32 {
     let (pid, file, bundle) = (opts.pid, opts.process, opts.bundle);
     helper::serve(Start {
         status_fd: opts.status_fd,
-        load: Box::new(move || {
+        load: Box::new(move |_| {
             let process = Process::load(&file)?;
             let seccomp = match bundle {
                 Some(b) => Spec::load(&b)?.linux.seccomp,
@@ -41,5 +41,7 @@ pub fn exec(opts: Options) -> i32 {
         spawn: |input: &Input, on_fork: &mut dyn FnMut(i32)| {
             join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), on_fork)
         },
+        // The container's init reports its OOM kills.
+        oom_killed: |_| false,
     })
 }

@@ -11,22 +11,29 @@ use container::sys::{cred, process};
 
 pub struct Start<T> {
     pub status_fd: Option<i32>,
-    pub load: Box<dyn FnOnce() -> Result<T, Error>>,
+    /// Reads the input and prepares what the start needs (a container's
+    /// cgroup); may report warnings. T's Drop cleans up after the end.
+    pub load: Box<dyn FnOnce(&StatusEvents) -> Result<T, Error>>,
     /// Starts it; the callback gets its pid right after the clone or fork.
     pub spawn: fn(&T, &mut dyn FnMut(i32)) -> Result<i32, Error>,
+    /// Asked once it has ended: did the OOM killer strike its cgroup?
+    pub oom_killed: fn(&T) -> bool,
 }
 
 pub fn serve<T>(start: Start<T>) -> i32 {
     let events = StatusEvents::new(start.status_fd, "tsbox-runtime");
     let ready = die_with_parent()
-        .and_then(|()| (start.load)())
+        .and_then(|()| (start.load)(&events))
         .and_then(|input| {
             signals::install()
                 .map_err(|e| Error::errno("installing signal handlers", e))?;
             Ok(input)
         });
     match ready {
-        Ok(input) => events.supervise((start.spawn)(&input, &mut signals::forward_to)),
+        Ok(input) => {
+            let spawned = (start.spawn)(&input, &mut signals::forward_to);
+            events.supervise(spawned, &mut || (start.oom_killed)(&input))
+        }
         Err(e) => events.error(&e),
     }
 }

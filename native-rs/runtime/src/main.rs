@@ -4,11 +4,13 @@
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
 //!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N]
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
+//!   tsbox-runtime stats|pause|resume|delete --bundle DIR
 //!   tsbox-runtime probe
 //!   tsbox-runtime --version
 //!
 //! Usage errors: one line on stderr, exit 125.
 
+mod cgroup_ops;
 mod exec;
 mod flags;
 mod helper;
@@ -22,9 +24,9 @@ use container::status::StatusEvents;
 use container::sys::fd;
 use flags::Flags;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -50,6 +52,20 @@ fn main() {
             Ok(opts) => protected(opts.status_fd).map_or_else(|c| c, |()| exec::exec(opts)),
             Err(msg) => usage_error(&msg),
         },
+        (Some(cmd @ ("stats" | "pause" | "resume" | "delete")), _) => {
+            let op = match cmd {
+                "stats" => cgroup_ops::Op::Stats,
+                "pause" => cgroup_ops::Op::Pause,
+                "resume" => cgroup_ops::Op::Resume,
+                _ => cgroup_ops::Op::Delete,
+            };
+            match Flags::parse(&args[1..], &["--bundle"])
+                .and_then(|mut f| f.required("--bundle", cmd))
+            {
+                Ok(bundle) => cgroup_ops::run(op, Path::new(&bundle)),
+                Err(msg) => usage_error(&msg),
+            }
+        }
         (None, _) => usage_error("missing command"),
         (Some(cmd), _) => usage_error(&format!("unknown command or arguments: {}", cmd)),
     };

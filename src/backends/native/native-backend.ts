@@ -1,12 +1,13 @@
-import { type ChildProcess, spawn, type StdioOptions } from "node:child_process";
-import { rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFile, spawn, type StdioOptions } from "node:child_process";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
 import { randomHex } from "../../fs-util.js";
 import type { ProcessSpec } from "../../spec/container-spec.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, ExitStatus, StartOptions, StdioTarget } from "../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, StartOptions, StdioTarget } from "../backend.js";
+import { parseContainerStats } from "../container-stats.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
@@ -24,6 +25,7 @@ interface HelperStdio {
   stdout: StdioTarget;
   stderr: StdioTarget;
   newSession?: boolean;
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -59,6 +61,47 @@ export class NativeBackend implements Backend {
     }
   }
 
+  async stats(bundleDir: string): Promise<ContainerStats> {
+    const out = await this.runCommand(["stats", "--bundle", bundleDir]);
+    let value: unknown;
+    try {
+      value = JSON.parse(out);
+    } catch {
+      value = undefined;
+    }
+    return parseContainerStats(value, "tsbox-runtime stats");
+  }
+
+  async pause(bundleDir: string): Promise<void> {
+    await this.runCommand(["pause", "--bundle", bundleDir]);
+  }
+
+  async resume(bundleDir: string): Promise<void> {
+    await this.runCommand(["resume", "--bundle", bundleDir]);
+  }
+
+  /** A cgroup recorded in the bundle means its runtime died before removing it. */
+  async cleanup(bundleDir: string): Promise<void> {
+    if (existsSync(join(bundleDir, "cgroup.json"))) await this.runCommand(["delete", "--bundle", bundleDir]);
+  }
+
+  /**
+   * A short tsbox-runtime subcommand about a bundle (stats, pause, resume):
+   * its stdout, or its one stderr line as a TsboxError ("container": exit 125).
+   */
+  private runCommand(args: string[]): Promise<string> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    return new Promise((resolve, reject) => {
+      execFile(binary, args, { encoding: "utf8", timeout: 30_000 }, (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        const line = stderr.trim().split("\n").at(-1)?.replace(/^tsbox-runtime: /, "");
+        const code = typeof err.code === "number" ? err.code : undefined;
+        if (code === 125 && line) reject(new TsboxError(line, { code: "container" }));
+        else reject(new TsboxError(`tsbox-runtime ${args[0]} failed: ${line || err.message}`, { code: "runtime", cause: err }));
+      });
+    });
+  }
+
   /** Spawns tsbox-runtime with `args` (+ the status fd); resolves once the process of `spec` runs. */
   private async runHelper(args: string[], spec: ProcessSpec, stdio: HelperStdio): Promise<ContainerProcess> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
@@ -75,14 +118,14 @@ export class NativeBackend implements Backend {
     } finally {
       pty?.closeSlave();
     }
-    return supervise(child, binary, pty, stdio.stdin);
+    return supervise(child, binary, pty, stdio.stdin, stdio.onWarning);
   }
 }
 
 /** Wires the helper's status events and exit into a ContainerProcess; resolves on `started`. */
-function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget): Promise<ContainerProcess> {
+function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning?: (message: string) => void): Promise<ContainerProcess> {
   return new Promise((resolve, reject) => {
-    let exitedEvent: { exitCode: number; signal: string | null } | undefined;
+    let exitedEvent: ExitStatus | undefined;
     let settled = false;
     const fail = (err: TsboxError) => {
       if (settled) return;
@@ -100,13 +143,15 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
       status.on("error", () => ((statusEnded = true), maybeDone()));
       child.on("exit", (code, signal) => ((exit = { code, signal }), maybeDone()));
       readStatusEvents(status, (event: StatusEvent) => {
-        if (event.event === "started" && !settled) {
+        if (event.event === "warning") {
+          onWarning?.(event.message);
+        } else if (event.event === "started" && !settled) {
           settled = true;
           resolve(handle(event.pid));
         } else if (event.event === "error") {
           fail(statusErrorToTsboxError(event));
         } else if (event.event === "exited") {
-          exitedEvent = { exitCode: event.exitCode, signal: event.signal };
+          exitedEvent = { exitCode: event.exitCode, signal: event.signal, oomKilled: event.oomKilled };
         }
       });
     });
@@ -125,8 +170,8 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
         fail(new TsboxError(`tsbox-runtime exited (${signal ?? `code ${code}`}) before starting the process`, { code: "runtime" }));
       }
       if (exitedEvent) return exitedEvent;
-      if (signal) return { exitCode: 128 + (constants.signals[signal] ?? 0), signal };
-      return { exitCode: code ?? 125, signal: null };
+      if (signal) return { exitCode: 128 + (constants.signals[signal] ?? 0), signal, oomKilled: false };
+      return { exitCode: code ?? 125, signal: null, oomKilled: false };
     });
     // A failed start is reported through the rejection; nobody may await `exited` then.
     exited.catch(() => {});

@@ -4,8 +4,9 @@ import { containerErrorCode, TsboxError } from "../../errors.js";
 /** Events tsbox-runtime writes, one JSON object per line, to its status fd (docs/architecture.md). */
 export type StatusEvent =
   | { event: "started"; pid: number }
+  | { event: "warning"; message: string }
   | { event: "error"; kind: string; message: string; exitCode: number }
-  | { event: "exited"; exitCode: number; signal: string | null };
+  | { event: "exited"; exitCode: number; signal: string | null; oomKilled: boolean };
 
 /** Calls `onEvent` for each complete, well-formed line; ignores unknown events (newer helpers). */
 export function readStatusEvents(stream: Readable, onEvent: (event: StatusEvent) => void): void {
@@ -35,6 +36,8 @@ export function parseStatusLine(line: string): StatusEvent | undefined {
   switch (e.event) {
     case "started":
       return typeof e.pid === "number" ? { event: "started", pid: e.pid } : undefined;
+    case "warning":
+      return typeof e.message === "string" ? { event: "warning", message: e.message } : undefined;
     case "error":
       return {
         event: "error",
@@ -43,7 +46,9 @@ export function parseStatusLine(line: string): StatusEvent | undefined {
         exitCode: typeof e.exitCode === "number" ? e.exitCode : 125,
       };
     case "exited":
-      return typeof e.exitCode === "number" ? { event: "exited", exitCode: e.exitCode, signal: typeof e.signal === "string" ? e.signal : null } : undefined;
+      return typeof e.exitCode === "number"
+        ? { event: "exited", exitCode: e.exitCode, signal: typeof e.signal === "string" ? e.signal : null, oomKilled: e.oomKilled === true }
+        : undefined;
     default:
       return undefined;
   }

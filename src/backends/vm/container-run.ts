@@ -43,7 +43,7 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
   const io = openGuestStdio(ctx.link, options, terminal);
   let pid: number;
   try {
-    pid = await createAndStart(ctx.link, cid, guestSpec, io.channels);
+    pid = await createAndStart(ctx.link, cid, guestSpec, io.channels, options.onWarning);
   } catch (err) {
     closeGuestStdio(io);
     await deleteInGuest(ctx.link, cid);

@@ -123,9 +123,13 @@ export interface GuestChannels {
   stderr: number | null;
 }
 
-/** `create` + `start`; resolves with the container's pid in the guest (-1 if not told). */
-export async function createAndStart(link: AgentProtocol<any>, cid: string, spec: ContainerSpec, channels: GuestChannels): Promise<number> {
-  await link.request("create", { cid, spec, ...channels }, 60_000);
+/**
+ * `create` + `start`; resolves with the container's pid in the guest (-1 if not told).
+ * `onWarning` gets what `create` warns about (limits the guest cannot apply).
+ */
+export async function createAndStart(link: AgentProtocol<any>, cid: string, spec: ContainerSpec, channels: GuestChannels, onWarning?: (message: string) => void): Promise<number> {
+  const created = await link.request("create", { cid, spec, ...channels }, 60_000);
+  if (Array.isArray(created.warnings)) for (const w of created.warnings) if (typeof w === "string") onWarning?.(w);
   const started = await link.request("start", { cid }, 120_000);
   return typeof started.pid === "number" ? started.pid : -1;
 }
@@ -133,7 +137,7 @@ export async function createAndStart(link: AgentProtocol<any>, cid: string, spec
 /** Waits for the exit (the output channels' EOFs come first on the link). */
 export async function waitForExit(link: AgentProtocol<any>, cid: string): Promise<ExitStatus> {
   const r = await link.request("wait", { cid }, 0x7fffffff);
-  return { exitCode: typeof r.exitCode === "number" ? r.exitCode : 125, signal: typeof r.signal === "string" ? r.signal : null };
+  return { exitCode: typeof r.exitCode === "number" ? r.exitCode : 125, signal: typeof r.signal === "string" ? r.signal : null, oomKilled: r.oomKilled === true };
 }
 
 /** Removes the container from the guest; failures are ignored (the guest may be gone). */

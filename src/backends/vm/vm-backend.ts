@@ -1,7 +1,9 @@
 import { basename } from "node:path";
 import { writeFileSync } from "node:fs";
-import { ContainerError } from "../../errors.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, StartOptions } from "../backend.js";
+import { ContainerError, isTsboxError } from "../../errors.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, StartOptions } from "../backend.js";
+import { parseContainerStats } from "../container-stats.js";
+import type { AgentLink } from "./agent-link.js";
 import { VmImageStore } from "./image-store.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
@@ -53,6 +55,46 @@ export class VmBackend implements Backend {
     if (!this.current || this.users === 0) throw new ContainerError("the container is not running (its vm guest is gone)");
     const { execInGuest } = await import("./exec.js");
     return this.inGuest((opened, done) => execInGuest({ link: opened.machine.link, done }, basename(options.bundleDir), options));
+  }
+
+  async stats(bundleDir: string): Promise<ContainerStats> {
+    const reply = await this.askAboutContainer("stats", bundleDir);
+    return parseContainerStats(reply.stats, "the vm agent");
+  }
+
+  async pause(bundleDir: string): Promise<void> {
+    await this.askAboutContainer("pause", bundleDir);
+  }
+
+  async resume(bundleDir: string): Promise<void> {
+    await this.askAboutContainer("resume", bundleDir);
+  }
+
+  /**
+   * An agent op about the container of `bundleDir` (its cid is the bundle's
+   * name), in the guest this backend holds, else in the one `tsbox vm start`
+   * runs; never boots a guest for it. The agent's refusals (no such
+   * container, no cgroup) become ContainerErrors.
+   */
+  private async askAboutContainer(op: "stats" | "pause" | "resume", bundleDir: string): Promise<Record<string, unknown>> {
+    const cid = basename(bundleDir);
+    const ask = async (link: AgentLink) => {
+      try {
+        return await link.request(op, { cid }, 30_000);
+      } catch (err) {
+        if (isTsboxError(err) && err.code !== "runtime") throw new ContainerError(err.message);
+        throw err;
+      }
+    };
+    if (this.current && this.users > 0) return ask((await this.current).machine.link);
+    const { connectDaemon } = await import("./session.js");
+    const remote = await connectDaemon(this.options.env);
+    if (!remote) throw new ContainerError(`container ${cid.slice(0, 12)} is not running (no vm guest runs it here, nor a tsbox vm start one)`);
+    try {
+      return await ask(remote.machine.link);
+    } finally {
+      await remote.machine.destroy();
+    }
   }
 
   /**

@@ -36,6 +36,8 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   }
   const probe = runtime ? runProbe(runtime) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
+  const cgroups = cgroupLines(probe?.result, identity.uid);
+  if (cgroups.warning) warnings.push(cgroups.warning);
   if (identity.uid !== 0 && !identity.subuid) {
     warnings.push(
       "no /etc/subuid range for this user: containers have only uid 0 (-u with another id fails); " +
@@ -56,7 +58,8 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     gidMappings: maps.gidMappings,
     dataDir: defaultDataDir(ctx.env),
     kernel: checks.kernel ?? null,
-    cgroup: checks.cgroup,
+    // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs).
+    cgroup: (probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown",
     probe: probe?.result ?? null,
     warnings,
   };
@@ -75,11 +78,45 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     `data dir:      ${info.dataDir}`,
     `kernel:        ${info.kernel ?? "unknown"}`,
     `cgroup:        ${info.cgroup}`,
+    ...cgroups.lines,
   ];
-  if (probe?.result !== undefined && probe.result !== null) lines.push("host probe:", ...formatProbe(probe.result));
+  if (probe?.result !== undefined && probe.result !== null) {
+    // Its cgroups part is summarised above (--json has it all).
+    const { cgroups: _summarised, ...rest } = probe.result as Record<string, unknown>;
+    lines.push("host probe:", ...formatProbe(typeof probe.result === "object" ? rest : probe.result));
+  }
   ctx.stdout.write(lines.join("\n") + "\n");
   for (const w of warnings) ctx.stderr.write(`tsbox: warning: ${w}\n`);
   return 0;
+}
+
+interface CgroupReport {
+  controllers: Record<string, { root: boolean; user: boolean }>;
+  userCgroups: string[];
+  userReason: string | null;
+}
+
+/** The probe's per-controller cgroup report as text: what root gets, what this user gets. */
+function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: string } {
+  const report = (probe as { cgroups?: CgroupReport } | null)?.cgroups;
+  if (!report) return { lines: [] };
+  const names = (pick: (c: { root: boolean; user: boolean }) => boolean) =>
+    Object.entries(report.controllers)
+      .filter(([, c]) => pick(c))
+      .map(([n]) => n)
+      .join(" ") || "none";
+  const lines = [`cgroups root:  ${names((c) => c.root)}`];
+  if (uid !== 0) {
+    const mine = names((c) => c.user);
+    lines.push(`cgroups you:   ${mine}${report.userCgroups.length > 0 ? ` (in ${report.userCgroups.join(", ")})` : report.userReason ? ` (${report.userReason})` : ""}`);
+    if (mine === "none") {
+      return {
+        lines,
+        warning: `${report.userReason ?? "no cgroup is delegated to this user"}: containers run without resource limits (-m, --cpus, --pids-limit, …), stats and pause; a systemd user session with Delegate=yes gives one`,
+      };
+    }
+  }
+  return { lines };
 }
 
 /** Which backend `tsbox run` would use here, and why; whether the vm guest image is built. */

@@ -35,7 +35,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
   for (const signal of FORWARDED) process.on(signal, forward);
   let restore: (() => void) | undefined;
   try {
-    container = await runtime.run(options, { newSession: true });
+    container = await runtime.run(options, { newSession: true, onWarning: (message) => ctx.stderr.write(`tsbox: warning: ${message}\n`) });
     for (const signal of pending.splice(0)) void container.kill(signal);
     if (tty) restore = attachTerminal(container, interactive);
     const status = await container.wait();

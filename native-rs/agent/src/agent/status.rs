@@ -54,6 +54,7 @@ impl Agent {
                         .and_then(|v| v.as_str())
                         .map(|s| s.to_string());
                     c.exited = Some((code, sig));
+                    c.oom_killed = ev.get("oomKilled").and_then(|v| v.as_bool()) == Some(true);
                 }
                 _ => {}
             }

@@ -3,18 +3,18 @@
 //! a process has ended and its output is drained.
 
 use super::{op_error, Agent};
-use crate::cgroup;
 use crate::guest_dir;
 use crate::stdio::{Channels, ProcessStdio, Streams};
 use crate::supervisor::{self, Job};
 use crate::sys;
+use container::cgroups::Manager;
 use container::json::Json;
 use container::spec::ConsoleSize;
 use container::sys::consts::SIGKILL;
 use container::sys::{fd, process, signal};
 use container::ErrorKind;
 use std::os::raw::c_int;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A supervised process: a container's init, or a process exec'd into one.
 pub struct Ctr {
@@ -30,9 +30,11 @@ pub struct Ctr {
     pub wait_reqs: Vec<u64>,
     pub error: Option<Json>,
     pub exited: Option<(i32, Option<String>)>,
+    /// Its `exited` event said the OOM killer struck its cgroup.
+    pub oom_killed: bool,
     pub supervisor_status: Option<c_int>,
-    /// The container's own (exec'd processes only join it).
-    pub cgroup: Option<PathBuf>,
+    /// A container's cgroup (processes exec'd into it join it by themselves).
+    pub cgroup: Option<Box<dyn Manager>>,
     /// The container's tmpfs; None for an exec'd process.
     pub dir: Option<PathBuf>,
     /// For an exec'd process: the container it runs in.
@@ -53,6 +55,7 @@ impl Ctr {
             wait_reqs: Vec::new(),
             error: None,
             exited: None,
+            oom_killed: false,
             supervisor_status: None,
             cgroup: None,
             dir: None,
@@ -124,7 +127,6 @@ impl Agent {
         chans: Channels,
         terminal: bool,
         size: Option<ConsoleSize>,
-        cgroup: Option<&Path>,
     ) -> Result<Ctr, Json> {
         let io = ProcessStdio::open(chans, terminal, size).map_err(|e| {
             op_error(
@@ -143,7 +145,7 @@ impl Agent {
                     ));
                 }
             };
-        let forked = supervisor::fork(job, &io.child, status_w, cgroup);
+        let forked = supervisor::fork(job, &io.child, status_w);
         fd::close(status_w);
         let streams = io.into_streams();
         match forked {
@@ -226,6 +228,7 @@ impl Agent {
             )
         });
         let status = c.exit_status();
+        let oom_killed = c.oom_killed;
         let waits: Vec<u64> = c.wait_reqs.drain(..).collect();
         let error = c.error.clone();
         let deleted = c.deleted;
@@ -236,7 +239,14 @@ impl Agent {
             match (&status, &error) {
                 (Some((code, sig)), _) => {
                     let sig = Json::from(sig.clone());
-                    self.reply_ok(req, vec![("exitCode", Json::from(*code)), ("signal", sig)]);
+                    self.reply_ok(
+                        req,
+                        vec![
+                            ("exitCode", Json::from(*code)),
+                            ("signal", sig),
+                            ("oomKilled", Json::from(oom_killed)),
+                        ],
+                    );
                 }
                 (None, Some(e)) => self.reply_err(req, e.clone()),
                 (None, None) => {}
@@ -252,8 +262,10 @@ impl Agent {
             if let Some(g) = c.gate_w {
                 fd::close(g);
             }
-            if let (Some(cg), None) = (&c.cgroup, &c.parent) {
-                cgroup::remove(cg);
+            if let Some(cg) = &c.cgroup {
+                if let Err(e) = cg.destroy() {
+                    super::log(&e.message);
+                }
             }
             if let Some(dir) = &c.dir {
                 guest_dir::cleanup(dir);

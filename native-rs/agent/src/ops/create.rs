@@ -1,11 +1,13 @@
 //! `create`: a container from the host's spec, stopped at its start gate.
-//! Its guest dir (tmpfs + the image's overlay as root), its cgroup, its stdio
-//! on the channels the host picked, and a forked supervisor.
+//! Its guest dir (tmpfs + the image's overlay as root), its cgroup (the same
+//! `container::cgroups` as on the host: the guest is pure v2), its stdio on
+//! the channels the host picked, and a forked supervisor. The reply carries
+//! the warnings about limits not applied.
 
 use crate::agent::{op_error, Agent};
-use crate::cgroup;
 use crate::guest_dir;
 use crate::supervisor::{self, Job};
+use container::cgroups;
 use container::json::Json;
 use container::sys::fd;
 use container::{ErrorKind, Spec};
@@ -26,16 +28,24 @@ impl Agent {
             guest_dir::cleanup(&dir);
             return Err(setup(m));
         }
-        let resources = spec_json.get("linux").and_then(|l| l.get("resources"));
-        let cg = match cgroup::create(cid, resources) {
-            Ok(p) => p,
-            Err(m) => {
-                guest_dir::cleanup(&dir);
-                return Err(setup(m));
+        let path = spec
+            .linux
+            .cgroups_path
+            .clone()
+            .unwrap_or_else(|| format!("tsbox/{}", cid));
+        let prepared =
+            match cgroups::prepare_here(&path, &spec.linux.resources, spec.linux.cgroups_mode) {
+                Ok(p) => p,
+                Err(e) => {
+                    guest_dir::cleanup(&dir);
+                    return Err(e.to_report());
+                }
+            };
+        let cg = prepared.manager;
+        let undo = |cg: &Option<Box<dyn cgroups::Manager>>| {
+            if let Some(m) = cg {
+                let _ = m.destroy();
             }
-        };
-        let undo = |cg: &std::path::Path| {
-            cgroup::remove(cg);
             guest_dir::cleanup(&dir);
         };
         let (gate_r, gate_w) = match fd::pipe() {
@@ -48,14 +58,9 @@ impl Agent {
         let job = Job::Container {
             spec: &spec,
             gate_r,
+            cgroup: cg.as_deref(),
         };
-        let started = self.start_supervisor(
-            job,
-            chans,
-            spec.process.terminal,
-            spec.process.console_size,
-            Some(&cg),
-        );
+        let started = self.start_supervisor(job, chans, spec.process.terminal, spec.process.console_size);
         fd::close(gate_r);
         let mut c = match started {
             Ok(c) => c,
@@ -66,10 +71,11 @@ impl Agent {
             }
         };
         c.gate_w = Some(gate_w);
-        c.cgroup = Some(cg);
+        c.cgroup = cg;
         c.dir = Some(dir);
         self.add(cid, c);
-        self.reply_ok(id, vec![]);
+        let warnings: Vec<String> = prepared.warning.into_iter().collect();
+        self.reply_ok(id, vec![("warnings", Json::from(warnings))]);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! `exec`: a process in the running container `cid`, under the handle `eid`
 //! (which `wait`, `signal`, `resize`, `stats` and `delete` then take as their
-//! cid), in the container's cgroup. Answered once it runs, like `start`.
+//! cid), in the container's cgroup (container::join finds it from the init).
+//! Answered once it runs, like `start`.
 
 use crate::agent::{no_such, op_error, Agent};
 use crate::supervisor::Job;
@@ -16,8 +17,8 @@ impl Agent {
             .unwrap_or("")
             .to_string();
         self.check_new_id(&eid, "exec needs an eid")?;
-        let (pid, cg) = match self.ctrs.get(cid) {
-            Some(c) if c.parent.is_none() && c.running() => (c.pid.unwrap_or(0), c.cgroup.clone()),
+        let pid = match self.ctrs.get(cid) {
+            Some(c) if c.parent.is_none() && c.running() => c.pid.unwrap_or(0),
             Some(c) if c.parent.is_none() => {
                 return Err(op_error(
                     ErrorKind::NotRunning,
@@ -40,7 +41,6 @@ impl Agent {
             chans,
             process.terminal,
             process.console_size,
-            cg.as_deref(),
         )?;
         c.parent = Some(cid.to_string());
         c.start_req = Some(id);

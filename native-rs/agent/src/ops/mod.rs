@@ -7,7 +7,9 @@ mod create;
 mod delete;
 mod exec;
 mod hello;
+mod pause;
 mod resize;
+mod resume;
 mod signal;
 mod start;
 mod stats;
@@ -19,8 +21,9 @@ use container::json::Json;
 use container::ErrorKind;
 
 /// Every op the agent serves.
-pub const OPS: [&str; 10] = [
-    "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "delete", "ping",
+pub const OPS: [&str; 12] = [
+    "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume",
+    "delete", "ping",
 ];
 
 impl Agent {
@@ -48,6 +51,8 @@ impl Agent {
             "resize" => self.op_resize(id, &cid, req),
             "wait" => self.op_wait(id, &cid),
             "stats" => self.op_stats(id, &cid),
+            "pause" => self.op_pause(id, &cid),
+            "resume" => self.op_resume(id, &cid),
             "delete" => self.op_delete(id, &cid),
             "ping" => {
                 self.reply_ok(id, vec![]);

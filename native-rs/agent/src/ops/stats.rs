@@ -1,8 +1,8 @@
 //! `stats`: the guest's memory and container count; with a cid, that
-//! container's cgroup statistics and pid too.
+//! container's cgroup statistics (`stats`: what `tsbox-runtime stats` prints,
+//! the contract fixture stats.json) and pid too.
 
 use crate::agent::{no_such, Agent};
-use crate::cgroup;
 use container::json::Json;
 
 impl Agent {
@@ -23,14 +23,26 @@ impl Agent {
             self.reply_ok(id, vec![("guest", guest)]);
             return Ok(());
         }
-        let c = self.ctrs.get(cid).ok_or_else(|| no_such(cid))?;
-        let stats = c
-            .cgroup
-            .as_ref()
-            .map(|d| cgroup::stats(d))
-            .unwrap_or(Json::Null);
-        let pid = Json::from(c.pid);
-        self.reply_ok(id, vec![("cgroup", stats), ("pid", pid), ("guest", guest)]);
+        let stats = self.cgroup_of(cid)?.stats().to_json();
+        let pid = Json::from(self.ctrs.get(cid).and_then(|c| c.pid));
+        self.reply_ok(id, vec![("stats", stats), ("pid", pid), ("guest", guest)]);
         Ok(())
+    }
+}
+
+impl Agent {
+    /// The cgroup of a running container (`stats`, `pause`, `resume`).
+    pub(super) fn cgroup_of(&self, cid: &str) -> Result<&dyn container::cgroups::Manager, Json> {
+        let c = self.ctrs.get(cid).ok_or_else(|| no_such(cid))?;
+        match (&c.cgroup, c.running()) {
+            (Some(m), true) => Ok(&**m),
+            _ => Err(crate::agent::op_error(
+                container::ErrorKind::NotRunning,
+                format!(
+                    "container {} has no cgroup (it is not running, or runs without cgroups)",
+                    cid.chars().take(12).collect::<String>()
+                ),
+            )),
+        }
     }
 }

@@ -27,6 +27,7 @@ mod nr {
 pub use nr::*;
 // Same numbers on every architecture (unified table from 424 on).
 pub const SYS_PIDFD_OPEN: c_long = 434;
+pub const SYS_CLONE3: c_long = 435;
 pub const SYS_CLOSE_RANGE: c_long = 436;
 pub const SYS_OPENAT2: c_long = 437;
 pub const SYS_OPEN_TREE: c_long = 428;
@@ -41,6 +42,8 @@ pub const CLONE_NEWIPC: c_int = 0x0800_0000;
 pub const CLONE_NEWUSER: c_int = 0x1000_0000;
 pub const CLONE_NEWPID: c_int = 0x2000_0000;
 pub const CLONE_NEWNET: c_int = 0x4000_0000;
+/// clone3 only (Linux 5.7): start the child in the cgroup of `clone_args.cgroup`.
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 // mount(2) flags
 pub const MS_RDONLY: c_ulong = 1;

@@ -41,6 +41,7 @@ extern "C" {
 
     // namespaces, identity, limits
     pub fn setns(fd: c_int, nstype: c_int) -> c_int;
+    pub fn unshare(flags: c_int) -> c_int;
     pub fn sethostname(name: *const c_char, len: usize) -> c_int;
     pub fn prctl(option: c_int, ...) -> c_int;
     pub fn prlimit64(
@@ -67,7 +68,6 @@ extern "C" {
         envp: *const *const c_char,
     ) -> c_int;
     pub fn fexecve(fd: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int;
-    pub fn unshare(flags: c_int) -> c_int;
     pub fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t;
     pub fn kill(pid: pid_t, sig: c_int) -> c_int;
     pub fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;

@@ -56,6 +56,9 @@ impl Syscall for LinuxSyscall {
     fn load_seccomp(&self, program: &[SockFilter], flags: u32) -> Result<(), Errno> {
         seccomp::load(program, flags)
     }
+    fn unshare(&self, flags: c_int) -> Result<(), Errno> {
+        process::unshare(flags)
+    }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
         mount::pivot_root(new_root, put_old)
     }

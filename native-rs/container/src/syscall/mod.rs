@@ -40,6 +40,8 @@ pub trait Syscall {
         expect: Option<&Resolved>,
         under: &Resolved,
     ) -> Result<(), Errno>;
+    /// unshare(2) of CLONE_NEW* flags.
+    fn unshare(&self, flags: c_int) -> Result<(), Errno>;
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno>;
     fn chdir(&self, path: &Path) -> Result<(), Errno>;
     /// chdir to a path resolved inside the current root (paths::enter_dir).

@@ -112,6 +112,9 @@ impl Syscall for RecordingSyscall {
     fn setns(&self, fd: c_int, nstype: c_int) -> Result<(), Errno> {
         self.record(format!("setns {} {}", fd, namespaces::flag_names(nstype)))
     }
+    fn unshare(&self, flags: c_int) -> Result<(), Errno> {
+        self.record(format!("unshare {}", namespaces::flag_names(flags)))
+    }
     fn pivot_root(&self, new_root: &Path, put_old: &Path) -> Result<(), Errno> {
         self.record(format!(
             "pivot_root {} {}",

@@ -5,6 +5,7 @@
  * a `reply` with the same number.
  */
 import type { MachineConfig } from "../guest-machine.js";
+import type { ContainerStats } from "../../backend.js";
 
 /** A file the Worker fetches (a URL, resolved against the page) or is handed. */
 export type Source = string | ArrayBuffer;
@@ -91,12 +92,8 @@ export interface BrowserImageSummary {
   platform: string;
 }
 
-/** The agent's `stats` answer for one container (guest memory beside it). */
-export interface GuestStats {
-  memory: { usage: number; peak: number | null; limit: number | null };
-  cpu: { usageUsec: number };
-  pids: { current: number; limit: number | null };
-  oomKills: number;
+/** The agent's `stats` answer for one container: its cgroup's `ContainerStats`, the guest's memory beside it. */
+export interface GuestStats extends ContainerStats {
   guest: { memTotalKiB: number | null; memAvailableKiB: number | null; containers: number };
 }
 
@@ -141,7 +138,7 @@ export type WorkerMessage =
   /** `cid`: a container's id in the guest (not given for an exec). */
   | { type: "started"; id: number; pid: number; cid?: string }
   | { type: "stdout" | "stderr"; id: number; data: Uint8Array }
-  | { type: "exit"; id: number; exitCode: number; signal: string | null }
+  | { type: "exit"; id: number; exitCode: number; signal: string | null; oomKilled: boolean }
   | { type: "run-failed"; id: number; error: WorkerFailure }
   | { type: "start-failed"; error: WorkerFailure }
   | { type: "reply"; call: number; ok: true; value: unknown }

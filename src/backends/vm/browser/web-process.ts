@@ -102,7 +102,7 @@ export class WebProcess implements ContainerProcess<WebStdin, WebOutput> {
         this.outputs[msg.type]?.push(msg.data);
         return false;
       case "exit":
-        this.status = { exitCode: msg.exitCode, signal: msg.signal };
+        this.status = { exitCode: msg.exitCode, signal: msg.signal, oomKilled: msg.oomKilled };
         // The agent sends a process's output before its exit: it is all here.
         for (const feed of Object.values(this.outputs)) feed.close();
         this.settle.exit(this.status);
@@ -118,7 +118,7 @@ export class WebProcess implements ContainerProcess<WebStdin, WebOutput> {
   /** It cannot start, or the Worker is gone. */
   abort(err: Error): void {
     if (this.status) return;
-    this.status = { exitCode: 125, signal: null };
+    this.status = { exitCode: 125, signal: null, oomKilled: false };
     for (const feed of Object.values(this.outputs)) feed.close();
     this.settle.fail(err);
   }

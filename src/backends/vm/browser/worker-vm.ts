@@ -28,6 +28,7 @@ import { importArchive, importLayoutUrl } from "./image-import.js";
 import { buildImageRoot } from "./image-root.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
 import { type PageOutput, WorkerLink } from "./worker-link.js";
+import { parseContainerStats } from "../../container-stats.js";
 
 /** v86's version, put in by scripts/bundle-browser.mjs (a saved state is only valid for the same build). */
 declare const TSBOX_V86_VERSION: string;
@@ -210,14 +211,10 @@ export class WorkerVm {
     const p = this.running.get(id);
     if (!p) throw new ContainerError("the container is not running");
     const r = await this.machine.link.request("stats", { cid: p.handle }, 30_000);
-    const cg = (r.cgroup ?? {}) as Record<string, number | null>;
     const guest = (r.guest ?? {}) as Record<string, number | null>;
     const n = (v: number | null | undefined) => (typeof v === "number" ? v : null);
     return {
-      memory: { usage: n(cg.memoryCurrent) ?? 0, peak: n(cg.memoryPeak), limit: n(cg.memoryMax) },
-      cpu: { usageUsec: n(cg.cpuUsageUsec) ?? 0 },
-      pids: { current: n(cg.pidsCurrent) ?? 0, limit: n(cg.pidsMax) },
-      oomKills: n(cg.oomKills) ?? 0,
+      ...parseContainerStats(r.stats, "the vm agent"),
       guest: { memTotalKiB: n(guest.memTotalKiB), memAvailableKiB: n(guest.memAvailableKiB), containers: n(guest.containers) ?? 0 },
     };
   }

@@ -1,0 +1,63 @@
+//! `tsbox-runtime stats|pause|resume|delete --bundle DIR`: the container's
+//! cgroup, found from its bundle alone (the `cgroup.json` that `run` writes),
+//! so any process can ask about a container another one started. Exit 0, or
+//! 125 with one stderr line (no such cgroup, a freezer that fails).
+
+use container::cgroups::{record, Manager};
+use container::error::Error;
+use std::path::Path;
+
+pub enum Op {
+    Stats,
+    Pause,
+    Resume,
+    /// Removes what a container whose runtime died left behind: its cgroup
+    /// (killing anything still in it) and the record. Nothing to do is fine.
+    Delete,
+}
+
+pub fn run(op: Op, bundle: &Path) -> i32 {
+    let manager = match record::load(bundle) {
+        Ok(Some(m)) => m,
+        Ok(None) if matches!(op, Op::Delete) => return 0,
+        Ok(None) => {
+            return fail(&format!(
+                "container {} has no cgroup (it is not running, or runs without cgroups)",
+                container_name(bundle)
+            ))
+        }
+        Err(e) => return fail(&e.message),
+    };
+    let done = match op {
+        Op::Stats => {
+            println!("{}", manager.stats().to_json());
+            Ok(())
+        }
+        Op::Pause => manager.freeze(),
+        Op::Resume => manager.thaw(),
+        Op::Delete => delete(&*manager, bundle),
+    };
+    match done {
+        Ok(()) => 0,
+        Err(e) => fail(&e.message),
+    }
+}
+
+fn delete(manager: &dyn Manager, bundle: &Path) -> Result<(), Error> {
+    manager.destroy()?;
+    record::remove(bundle);
+    Ok(())
+}
+
+fn container_name(bundle: &Path) -> String {
+    let name = bundle
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| bundle.display().to_string());
+    name.chars().take(12).collect()
+}
+
+fn fail(message: &str) -> i32 {
+    eprintln!("tsbox-runtime: {}", message);
+    125
+}

@@ -1,0 +1,164 @@
+/**
+ * Docker's resource options (`-m 32m`, `--cpus 0.5`, `--pids-limit 10`, …) →
+ * OCI `linux.resources`, with docker's units and its checks and messages.
+ * Pure: shared by the CLI and the library (RunOptions.resources).
+ */
+import { UsageError } from "../errors.js";
+import type { CgroupsMode, LinuxResources, LinuxSpec } from "./container-spec.js";
+import type { RunOptions } from "./run-options.js";
+
+/** A memory size: bytes, or docker's units ("32m", "1.5g", "512k", "64MiB"). */
+export type MemorySize = number | string;
+
+export interface ResourceOptions {
+  /** Memory limit (-m/--memory); at least 6 MiB. */
+  memory?: MemorySize;
+  /** Memory + swap (--memory-swap); -1: unlimited swap. Needs `memory`, at least as much. */
+  memorySwap?: MemorySize;
+  /** Soft limit (--memory-reservation), below `memory`. */
+  memoryReservation?: MemorySize;
+  /** CPUs (--cpus 1.5): CFS quota over a 100 ms period. */
+  cpus?: number;
+  /** Relative CPU weight (-c/--cpu-shares; default 1024). */
+  cpuShares?: number;
+  /** CFS period in µs (--cpu-period), 1000..1000000. */
+  cpuPeriod?: number;
+  /** CFS quota in µs per period (--cpu-quota), at least 1000; -1: none. */
+  cpuQuota?: number;
+  /** CPUs allowed (--cpuset-cpus "0-2,4"). */
+  cpusetCpus?: string;
+  /** Process limit (--pids-limit); 0 or -1: unlimited. */
+  pidsLimit?: number;
+  /** Block-I/O weight (--blkio-weight), 10..1000. */
+  blkioWeight?: number;
+}
+
+const MIN_MEMORY = 6 * 1024 * 1024;
+const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+
+/** docker's RAMInBytes: "32m" = 32 MiB; binary units, an optional "b"/"ib". */
+export function parseMemorySize(value: MemorySize, flag: string): number {
+  if (typeof value === "number") {
+    if (!Number.isInteger(value)) throw new UsageError(`invalid value ${value} for ${flag}: expected a whole number of bytes`);
+    return value;
+  }
+  const m = /^(\d+(?:\.\d+)?) ?([kmgtp])?(?:i?b)?$/i.exec(value.trim());
+  if (!m) throw new UsageError(`invalid value "${value}" for ${flag}: invalid size (expected e.g. 32m, 1.5g, 512k)`);
+  return Math.floor(Number(m[1]) * UNITS[(m[2] ?? "").toLowerCase()]!);
+}
+
+/** "0-2,4": docker's cpuset list syntax; the highest CPU must exist here. */
+export function checkCpuList(list: string, cpuCount: number): void {
+  const parts = list.split(",");
+  let highest = -1;
+  for (const part of parts) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) throw new UsageError(`invalid value "${list}" for --cpuset-cpus (expected e.g. 0-2,4)`);
+    highest = Math.max(highest, Number(m[2] ?? m[1]));
+  }
+  if (highest >= cpuCount) throw new UsageError(`requested CPUs are not available - requested ${list}, available: 0-${cpuCount - 1}`);
+}
+
+/** The OCI resources of `opts`, or undefined when it sets none. `cpuCount`: this host's (for --cpus and --cpuset-cpus). */
+export function resourcesFromOptions(opts: ResourceOptions, cpuCount: number): LinuxResources | undefined {
+  const r: LinuxResources = {};
+  const memory = opts.memory === undefined ? undefined : parseMemorySize(opts.memory, "--memory");
+  const swap = opts.memorySwap === undefined ? undefined : parseMemorySize(opts.memorySwap, "--memory-swap");
+  const reservation = opts.memoryReservation === undefined ? undefined : parseMemorySize(opts.memoryReservation, "--memory-reservation");
+  if ((memory ?? 0) < 0 || (reservation ?? 0) < 0) throw new UsageError("memory sizes cannot be negative");
+  if (memory !== undefined && memory > 0 && memory < MIN_MEMORY) throw new UsageError("minimum memory limit allowed is 6MB");
+  if (swap !== undefined && swap !== 0) {
+    if (memory === undefined || memory <= 0) throw new UsageError("you should always set the memory limit when using the memoryswap limit");
+    if (swap > 0 && swap < memory) throw new UsageError("minimum memoryswap limit should be larger than memory limit");
+    if (swap < -1) throw new UsageError(`invalid value ${swap} for --memory-swap: -1 means unlimited`);
+  }
+  if (reservation !== undefined && reservation !== 0) {
+    if (reservation > 0 && reservation < MIN_MEMORY) throw new UsageError("minimum memory reservation allowed is 6MB");
+    if (memory !== undefined && memory > 0 && reservation > memory) throw new UsageError("minimum memory limit can not be less than memory reservation limit");
+  }
+  if (memory || (swap !== undefined && swap !== 0) || reservation) {
+    r.memory = {
+      ...(memory ? { limit: memory } : {}),
+      ...(swap !== undefined && swap !== 0 ? { swap } : {}),
+      ...(reservation ? { reservation } : {}),
+    };
+  }
+
+  const cpu: NonNullable<LinuxResources["cpu"]> = {};
+  if (opts.cpus !== undefined && opts.cpus !== 0) {
+    if (opts.cpuPeriod) throw new UsageError("conflicting options: Nano CPUs and CPU Period cannot both be set");
+    if (opts.cpuQuota) throw new UsageError("conflicting options: Nano CPUs and CPU Quota cannot both be set");
+    if (!Number.isFinite(opts.cpus) || opts.cpus < 0.01 || opts.cpus > cpuCount) {
+      throw new UsageError(`range of CPUs is from 0.01 to ${cpuCount.toFixed(2)}, as there are only ${cpuCount} CPUs available`);
+    }
+    cpu.period = 100_000;
+    cpu.quota = Math.round(opts.cpus * 100_000);
+  }
+  if (opts.cpuPeriod !== undefined && opts.cpuPeriod !== 0) {
+    if (!Number.isInteger(opts.cpuPeriod) || opts.cpuPeriod < 1000 || opts.cpuPeriod > 1_000_000) {
+      throw new UsageError("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
+    }
+    cpu.period = opts.cpuPeriod;
+  }
+  if (opts.cpuQuota !== undefined && opts.cpuQuota !== 0) {
+    if (!Number.isInteger(opts.cpuQuota) || (opts.cpuQuota > 0 && opts.cpuQuota < 1000) || opts.cpuQuota < -1) {
+      throw new UsageError("CPU cfs quota can not be less than 1ms (i.e. 1000)");
+    }
+    cpu.quota = opts.cpuQuota;
+  }
+  if (opts.cpuShares !== undefined && opts.cpuShares !== 0) {
+    if (!Number.isInteger(opts.cpuShares) || opts.cpuShares < 2 || opts.cpuShares > 262_144) throw new UsageError(`invalid value ${opts.cpuShares} for --cpu-shares: 2 to 262144`);
+    cpu.shares = opts.cpuShares;
+  }
+  if (opts.cpusetCpus !== undefined && opts.cpusetCpus !== "") {
+    checkCpuList(opts.cpusetCpus, cpuCount);
+    cpu.cpus = opts.cpusetCpus;
+  }
+  if (Object.keys(cpu).length > 0) r.cpu = cpu;
+
+  if (opts.pidsLimit !== undefined && opts.pidsLimit !== 0) {
+    if (!Number.isInteger(opts.pidsLimit) || opts.pidsLimit < -1) throw new UsageError(`invalid value ${opts.pidsLimit} for --pids-limit: -1 means unlimited`);
+    r.pids = { limit: opts.pidsLimit };
+  }
+  if (opts.blkioWeight !== undefined && opts.blkioWeight !== 0) {
+    if (!Number.isInteger(opts.blkioWeight) || opts.blkioWeight < 10 || opts.blkioWeight > 1000) throw new UsageError("range of blkio weight is from 10 to 1000");
+    r.blockIO = { weight: opts.blkioWeight };
+  }
+  return Object.keys(r).length > 0 ? r : undefined;
+}
+
+export function checkOomScoreAdj(adj: number): number {
+  if (!Number.isInteger(adj) || adj < -1000 || adj > 1000) throw new UsageError(`invalid value ${adj}, range for oom score adj is [-1000, 1000]`);
+  return adj;
+}
+
+const MODES: readonly CgroupsMode[] = ["enabled", "required", "disabled"];
+
+/** `--cgroups`, else `$TSBOX_CGROUPS`; undefined: enabled. */
+export function cgroupsMode(option: string | undefined, env: Record<string, string | undefined>): CgroupsMode | undefined {
+  const [value, from] = option !== undefined ? [option, "--cgroups"] : [env.TSBOX_CGROUPS, "TSBOX_CGROUPS"];
+  if (value === undefined || value === "") return undefined;
+  if (!MODES.includes(value as CgroupsMode)) throw new UsageError(`invalid value "${value}" for ${from}: expected enabled, required or disabled`);
+  return value as CgroupsMode;
+}
+
+/**
+ * `linux.resources`, `cgroupsPath` and `cgroupsMode` of a run: the options,
+ * else `$TSBOX_CGROUPS` and `$TSBOX_CGROUP_PARENT` from `env`.
+ */
+export function cgroupSettings(
+  id: string,
+  options: Pick<RunOptions, "resources" | "cgroups" | "cgroupParent">,
+  env: Record<string, string | undefined>,
+  cpuCount: number,
+): Pick<LinuxSpec, "resources" | "cgroupsPath" | "cgroupsMode"> {
+  const resources = options.resources ? resourcesFromOptions(options.resources, cpuCount) : undefined;
+  const mode = cgroupsMode(options.cgroups, env);
+  if (mode === "disabled" && resources) throw new UsageError("resource limits need a cgroup: they cannot be used with --cgroups=disabled");
+  const parent = options.cgroupParent ?? env.TSBOX_CGROUP_PARENT;
+  return {
+    ...(resources ? { resources } : {}),
+    ...(parent ? { cgroupsPath: `${parent.replace(/\/+$/, "")}/${id}` } : {}),
+    ...(mode ? { cgroupsMode: mode } : {}),
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * cgroups for real containers: limits that bite, stats, pause/unpause, OOM
+ * kills, measured from the containers' cgroups. As root on this host's
+ * v1/hybrid hierarchies; as the unprivileged test users inside cgroups
+ * delegated to them (as systemd's Delegate=yes would: chown'd v1 controller
+ * dirs), and without one: one warning naming the dropped limits, and
+ * --cgroups=required refusing to start. The vm variant
+ * (test/vm-cgroups.test.ts) runs the same scenarios in the pure-v2 guest.
+ */
+import { describe, it, before, after, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { cliPath, runJsonScript, tsbox } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { cgroupLeftovers, cgroupMounts, delegate, type Delegation } from "./helpers/cgroups.js";
+
+after(cleanupIdentities);
+
+const vm = process.env.TSBOX_BACKEND === "vm";
+const script = fileURLToPath(new URL("./helpers/cgroups-script.ts", import.meta.url));
+const LIMITED = ["oom", "cpu", "pids", "pause", "stats"];
+
+const scenarios = (who: Identity, names: string[], delegation?: Delegation) => runJsonScript(who, script, names, delegation?.wrap);
+
+/** The scenarios' assertions, for any identity that has a cgroup. */
+function limitsBite(get: () => Record<string, any>) {
+  it("-m 32m OOM-kills a 64 MiB allocation: exit 137, oomKilled", () => {
+    const r = get().oom;
+    assert.equal(r.exitCode, 137, JSON.stringify(r));
+    assert.equal(r.oomKilled, true);
+    if (!vm) assert.equal(r.limit, String(32 * 1024 * 1024), "memory limit file");
+  });
+
+  it("--cpus 0.2 holds a busy loop near a fifth of a core", () => {
+    const r = get().cpu;
+    assert.ok(r.share > 0.05 && r.share < 0.3, `CPU share ${r.share} (cgroup CPU time / elapsed)`);
+    assert.ok(r.throttledPeriods > 0, "the CFS quota throttled it");
+    if (!vm) assert.match(r.quota, /^20000( 100000)?$/, "quota file");
+  });
+
+  it("--pids-limit 10 stops a fork bomb", () => {
+    const r = get().pids;
+    assert.equal(r.limit, 10);
+    assert.ok(r.most >= 2 && r.most <= 10, `at most 10 processes, saw ${r.most}`);
+    // pids.events counts the forks the limit refused.
+    if (!vm) assert.match(r.refused, /^max [1-9]\d*$/m, `pids.events: ${r.refused}`);
+  });
+
+  it("pause stops the output, unpause resumes it", () => {
+    const r = get().pause;
+    assert.ok(r.before >= 3, JSON.stringify(r));
+    assert.equal(r.during, r.before, "no output while paused");
+    assert.ok(r.after > r.during, "output again after unpause");
+    if (!vm) assert.match(r.state, /^(FROZEN|.*frozen 1.*)$/s, "the freezer says frozen");
+  });
+
+  it("stats are plausible", () => {
+    const s = get().stats;
+    assert.ok(s.memory.usage > 0 && s.memory.usage < 64 * 1024 * 1024, `memory usage ${s.memory.usage}`);
+    assert.equal(s.memory.limit, 64 * 1024 * 1024);
+    assert.ok(s.memory.peak === null || s.memory.peak >= s.memory.usage);
+    assert.ok(s.pids.current >= 1 && s.pids.current <= 3, `pids ${s.pids.current}`);
+    assert.equal(s.pids.limit, 20);
+    assert.ok(s.cpu.usageUsec > 0 && s.cpu.usageUsec < 5_000_000, `cpu ${s.cpu.usageUsec}`);
+    assert.ok(s.cpu.userUsec + s.cpu.systemUsec <= s.cpu.usageUsec + 20_000);
+    assert.ok(Number.isInteger(s.io.readBytes) && Number.isInteger(s.io.writeBytes));
+  });
+}
+
+/** Containers with a cgroup left (one directory per v1 hierarchy each). */
+const leftContainers = () => new Set(cgroupLeftovers().map((d) => d.split("/").at(-1))).size;
+
+/** A runtime SIGKILLed mid-run leaves its cgroup; whoever collects the orphan bundle removes it. */
+function crashCleanup(who: Identity, getDelegation: () => Delegation | undefined) {
+  it("a killed runtime's cgroup goes with its orphan bundle", { skip: vm }, async () => {
+    const delegation = getDelegation();
+    const wrap = (args: string[]) => (delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const args = ["run", "--rm", "-m", "32m", "busybox", "sleep", "30"];
+    let cli = 0;
+    const running = tsbox(who, args, { ...wrap(args), onSpawn: (pid) => (cli = pid), timeoutMs: 30_000 });
+    for (let i = 0; i < 300 && leftContainers() === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(leftContainers(), 1, "the container has a cgroup");
+    // The CLI dies; tsbox-runtime and the container die with it (PDEATHSIG); the cgroup stays.
+    process.kill(cli, "SIGKILL");
+    await running;
+    assert.equal(leftContainers(), 1, "the cgroup outlived its runtime");
+    const next = ["run", "--rm", "busybox", "true"];
+    const r = await tsbox(who, next, wrap(next));
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(cgroupLeftovers(), [], "collected with the orphan bundle");
+  });
+}
+
+for (const who of identities()) {
+  describe(`cgroups as ${who.name}${vm ? " (vm)" : ""}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    if (vm && who.name === "single") {
+      // The guest's agent makes every container's cgroup as root: the host user changes nothing there.
+      it("the guest's cgroups are covered as root and user", { skip: "same guest path as root and user" }, () => {});
+      return;
+    }
+    if (who.name === "root" || vm) {
+      // Root here; in the vm the guest's agent is root whoever asks.
+      let results: Record<string, any> = {};
+      before(async () => (results = await scenarios(who, LIMITED)), { timeout: vm ? 900_000 : 180_000 });
+      limitsBite(() => results);
+      crashCleanup(who, () => undefined);
+      it("tsbox info: root gets every controller", { skip: vm }, async () => {
+        const r = await tsbox(who, ["info", "--json"]);
+        const cg = (JSON.parse(r.stdout) as { probe: { cgroups: { controllers: Record<string, { root: boolean; user: boolean }> } } }).probe.cgroups;
+        for (const c of ["memory", "cpu", "pids", "freezer"]) assert.deepEqual(cg.controllers[c], { root: true, user: true }, c);
+      });
+      return;
+    }
+
+    describe("with a delegated cgroup", () => {
+      let delegation: Delegation | undefined;
+      let results: Record<string, any> = {};
+      before(async () => {
+        delegation = delegate(who.uid, who.gid, who.name);
+        if (delegation) results = await scenarios(who, LIMITED, delegation);
+      }, { timeout: 180_000 });
+      after(() => delegation?.remove());
+      limitsBite(() => {
+        if (!delegation) throw new Error("no v1 hierarchies to delegate on this host");
+        return results;
+      });
+      crashCleanup(who, () => delegation);
+
+      it("tsbox info names the controllers this user has", { skip: vm }, async () => {
+        const args = ["info"];
+        const r = await tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^cgroups root: {2}memory cpu cpuacct cpuset pids blkio freezer$/m);
+        assert.match(r.stdout, /^cgroups you: {3}memory cpu cpuacct cpuset pids blkio freezer \(in \/sys\/fs\/cgroup\/.*tsbox-deleg-/m);
+        assert.doesNotMatch(r.stderr, /delegated cgroup/);
+      });
+    });
+
+    describe("without one", () => {
+      let results: Record<string, any> = {};
+      before(async () => (results = await scenarios(who, ["unlimited", "required", "nostats"])), { timeout: 60_000 });
+
+      it("runs without the limits and warns once, naming each", () => {
+        const r = results.unlimited;
+        assert.equal(r.exitCode, 0, JSON.stringify(r));
+        assert.equal(r.warnings.length, 1, JSON.stringify(r.warnings));
+        assert.match(r.warnings[0], new RegExp(`^this user \\(uid ${who.uid}\\) has no delegated cgroup .*: running without memory limit and pids limit$`));
+      });
+
+      it("--cgroups=required refuses to start", () => {
+        const r = results.required;
+        assert.equal(r.exitCode, 125);
+        assert.match(r.message, /^cgroups are required, but this user \(uid \d+\) has no delegated cgroup/);
+      });
+
+      it("tsbox info says so, per controller, with one warning", { skip: vm }, async () => {
+        const r = await tsbox(who, ["info", "--json"]);
+        assert.equal(r.code, 0, r.stderr);
+        const info = JSON.parse(r.stdout) as { probe: { cgroups: { controllers: Record<string, { root: boolean; user: boolean }>; userReason: string } } };
+        const { controllers, userReason } = info.probe.cgroups;
+        assert.deepEqual(controllers.memory, { root: true, user: false });
+        assert.ok(Object.values(controllers).every((c) => !c.user));
+        assert.match(userReason, new RegExp(`^this user \\(uid ${who.uid}\\) has no delegated cgroup`));
+        const text = await tsbox(who, ["info"]);
+        assert.match(text.stdout, /^cgroups you: {3}none \(this user/m);
+        assert.match(text.stderr, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: containers run without resource limits/m);
+      });
+
+      it("has no stats", () => {
+        assert.match(results.nostats.message, /has no cgroup \(it is not running, or runs without cgroups\)/);
+      });
+
+      it("the CLI: one warning line, TSBOX_CGROUPS=required an error", async () => {
+        const r = await tsbox(who, ["run", "--rm", "-m", "32m", "--pids-limit", "10", "busybox", "echo", "ran"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "ran\n");
+        const lines = r.stderr.trim().split("\n");
+        assert.equal(lines.length, 1, r.stderr);
+        assert.match(lines[0]!, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: running without memory limit and pids limit$/);
+        const req = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_CGROUPS: "required" } });
+        assert.equal(req.code, 125);
+        assert.match(req.stderr, /^tsbox: cgroups are required, but this user/);
+        const flag = await tsbox(who, ["run", "--rm", "--cgroups=required", "busybox", "true"]);
+        assert.equal(flag.code, 125, flag.stderr);
+      });
+    });
+  });
+}
+
+/** CAP_SYS_RESOURCE (bit 24) in our effective set: root here may lack it (this machine's root does). */
+const hasCapSysResource = () => (BigInt("0x" + /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))![1]) >> 24n) & 1n;
+
+describe("--oom-score-adj", { skip: vm && "the guest's agent is root: nothing rootless to show" }, () => {
+  for (const who of identities()) {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+    it(`as ${who.name}: raised for anyone, lowered only with CAP_SYS_RESOURCE`, async () => {
+      const up = await tsbox(who, ["run", "--rm", "--oom-score-adj", "500", "busybox", "cat", "/proc/self/oom_score_adj"]);
+      assert.equal(up.code, 0, up.stderr);
+      assert.equal(up.stdout, "500\n");
+      const down = await tsbox(who, ["run", "--rm", "--oom-score-adj", "-500", "busybox", "cat", "/proc/self/oom_score_adj"]);
+      if (who.name === "root" && hasCapSysResource()) {
+        assert.equal(down.stdout, "-500\n", down.stderr);
+      } else {
+        assert.equal(down.code, 125);
+        assert.match(down.stderr, /^tsbox: setting oom_score_adj to -500 \(lowering it needs CAP_SYS_RESOURCE on the host\): Permission denied\n$/);
+      }
+    });
+  }
+});
+
+// The front end's checks: the same whichever backend would run the container.
+describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.test.ts" }, () => {
+  const who = identities()[0]!;
+  it("docker's units and checks, one stderr line and 125 each", async () => {
+    const cases: [string[], RegExp][] = [
+      [["-m", "3m"], /^tsbox: minimum memory limit allowed is 6MB\n$/],
+      [["-m", "32x"], /^tsbox: invalid value "32x" for --memory: invalid size/],
+      [["--memory-swap", "64m"], /^tsbox: you should always set the memory limit when using the memoryswap limit\n$/],
+      [["-m", "64m", "--memory-swap", "32m"], /^tsbox: minimum memoryswap limit should be larger than memory limit\n$/],
+      [["--cpus", "0.2", "--cpu-quota", "20000"], /^tsbox: conflicting options: Nano CPUs and CPU Quota cannot both be set\n$/],
+      [["--cpus", "99"], /^tsbox: range of CPUs is from 0.01 to \d+\.00, as there are only \d+ CPUs available\n$/],
+      [["--cpus", "abc"], /^tsbox: invalid argument "abc" for "--cpus" flag/],
+      [["--cpu-period", "10"], /^tsbox: CPU cfs period can not be less than 1ms/],
+      [["--cpuset-cpus", "0-"], /^tsbox: invalid value "0-" for --cpuset-cpus/],
+      [["--cpuset-cpus", "999"], /^tsbox: requested CPUs are not available - requested 999/],
+      [["--blkio-weight", "5"], /^tsbox: range of blkio weight is from 10 to 1000\n$/],
+      [["--oom-score-adj", "2000"], /^tsbox: invalid value 2000, range for oom score adj is \[-1000, 1000\]\n$/],
+      [["--cgroups", "maybe"], /^tsbox: invalid value "maybe" for --cgroups: expected enabled, required or disabled\n$/],
+      [["--cgroups", "disabled", "-m", "32m"], /^tsbox: resource limits need a cgroup/],
+    ];
+    for (const [flags, want] of cases) {
+      const r = await tsbox(who, ["run", "--rm", ...flags, "busybox", "true"]);
+      assert.equal(r.code, 125, `${flags.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, want, flags.join(" "));
+    }
+  });
+
+  it("a cgroup2 with controllers cannot be mounted beside this host's v1 hierarchies", { skip: process.getuid!() !== 0 || vm }, (t) => {
+    // The native v2 code path runs in the vm guest (pure v2); here the v1 hierarchies hold the controllers.
+    if (!cgroupMounts().some((m) => !m.v2)) return t.skip("this host is pure v2: the native tests above ran on v2");
+    const dir = mkdtempSync(join(tmpdir(), "tsbox-cg2-"));
+    try {
+      execFileSync("mount", ["-t", "cgroup2", "none", dir]);
+      const controllers = readFileSync(join(dir, "cgroup.controllers"), "utf8").trim().split(/\s+/);
+      execFileSync("umount", [dir]);
+      assert.ok(!controllers.includes("memory") && !controllers.includes("pids"), `cgroup2 offers ${controllers.join(" ")}`);
+      t.diagnostic(`cgroup2 here offers only: ${controllers.join(" ") || "(nothing)"}`);
+    } finally {
+      rmdirSync(dir);
+    }
+  });
+});
