@@ -3,6 +3,8 @@
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
 //!   tsbox-runtime exec --pid PID --process FILE [--status-fd N]
+//!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
+//!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove]
 //!   tsbox-runtime probe
 //!   tsbox-runtime --version
 //!
@@ -11,15 +13,18 @@
 mod exec;
 mod flags;
 mod helper;
+mod monitor;
 mod run;
 mod signals;
+mod state_file;
+mod timefmt;
 
 use container::probe::Probe;
 use flags::Flags;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -39,6 +44,10 @@ fn main() {
         },
         (Some("exec"), _) => match parse_exec(&args[1..]) {
             Ok(opts) => exec::exec(opts),
+            Err(msg) => usage_error(&msg),
+        },
+        (Some("monitor"), _) => match parse_monitor(&args[1..]) {
+            Ok(opts) => monitor::monitor(opts),
             Err(msg) => usage_error(&msg),
         },
         (None, _) => usage_error("missing command"),
@@ -75,5 +84,28 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
         pid,
         process: PathBuf::from(flags.required("--process", "exec")?),
         status_fd: flags.status_fd()?,
+    })
+}
+
+fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
+    let mut flags = Flags::parse_with_switches(
+        args,
+        &["--bundle", "--status-fd", "--lock-fd", "--restart", "--log-max-size", "--log-max-files"],
+        &["--open-stdin", "--attach-first", "--remove"],
+    )?;
+    let restart = match flags.take("--restart") {
+        Some(p) => monitor::restart::Policy::parse(&p.to_string_lossy())?,
+        None => monitor::restart::Policy::No,
+    };
+    Ok(monitor::Options {
+        bundle: PathBuf::from(flags.required("--bundle", "monitor")?),
+        status_fd: flags.status_fd()?,
+        lock_fd: flags.fd("--lock-fd")?,
+        restart,
+        log_max_size: flags.number("--log-max-size")?.unwrap_or(10 * 1024 * 1024),
+        log_max_files: flags.number("--log-max-files")?.unwrap_or(3) as u32,
+        open_stdin: flags.switch("--open-stdin"),
+        attach_first: flags.switch("--attach-first"),
+        remove: flags.switch("--remove"),
     })
 }
