@@ -18,6 +18,11 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "name", value: true },
   { name: "entrypoint", value: true },
   { name: "backend", value: true },
+  { name: "detach", short: "d" },
+  { name: "restart", value: true },
+  { name: "stop-signal", value: true },
+  { name: "stop-timeout", value: true },
+  { name: "log-opt", value: true, repeat: true },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -38,12 +43,18 @@ Options:
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
       --backend NAME     native, vm or auto (default: $TSBOX_BACKEND, else auto)
+  -d, --detach           Run it in the background and print its id
+      --restart POLICY   no, on-failure[:N], always or unless-stopped
+      --stop-signal SIG  Signal tsbox stop sends first (default SIGTERM)
+      --stop-timeout S   Seconds tsbox stop waits before SIGKILL (default 10)
+      --log-opt K=V      max-size=10m, max-file=3: rotation of the container's log
 `;
 
 export interface RunRequest {
   options: RunOptions;
   interactive: boolean;
   tty: boolean;
+  detach: boolean;
   /** --backend: native, vm or auto. */
   backend?: string;
 }
@@ -79,12 +90,46 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (hostname !== undefined) options.hostname = hostname;
   const name = lastValue(flags, "name");
   if (name !== undefined) options.name = name;
+  const restart = lastValue(flags, "restart");
+  if (restart !== undefined) options.restart = restart;
+  const stopSignal = lastValue(flags, "stop-signal");
+  if (stopSignal !== undefined) options.stopSignal = stopSignal;
+  const stopTimeout = lastValue(flags, "stop-timeout");
+  if (stopTimeout !== undefined) {
+    if (!/^-?\d+$/.test(stopTimeout)) throw new UsageError(`invalid value "${stopTimeout}" for --stop-timeout: whole seconds`);
+    options.stopTimeout = Number(stopTimeout);
+  }
+  const logOpts = allValues(flags, "log-opt");
+  if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
   const backend = lastValue(flags, "backend");
-  return { options, interactive: flags.bools.has("interactive"), tty: flags.bools.has("tty"), ...(backend !== undefined ? { backend } : {}) };
+  return {
+    options,
+    interactive: flags.bools.has("interactive"),
+    tty: flags.bools.has("tty"),
+    detach: flags.bools.has("detach"),
+    ...(backend !== undefined ? { backend } : {}),
+  };
+}
+
+/** docker's json-file options: `max-size=10m` (k, m, g), `max-file=3`. */
+function parseLogOpts(entries: string[]): { maxSize?: number; maxFiles?: number } {
+  const out: { maxSize?: number; maxFiles?: number } = {};
+  for (const entry of entries) {
+    const [key, value = ""] = entry.split(/=(.*)/s, 2) as [string, string?];
+    if (key === "max-size") {
+      const m = /^(\d+)([kmg]?)b?$/i.exec(value);
+      if (!m || Number(m[1]) === 0) throw new UsageError(`invalid --log-opt ${entry}: a size such as 10m`);
+      out.maxSize = Number(m[1]) * ({ "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+    } else if (key === "max-file") {
+      if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`invalid --log-opt ${entry}: a number of files from 1`);
+      out.maxFiles = Number(value);
+    } else throw new UsageError(`unknown --log-opt ${entry}: max-size and max-file are supported`);
+  }
+  return out;
 }
 
 /** `K=V` as is; a bare `K` takes this process's value (and is dropped when unset), like docker. */
-function resolveEnvEntry(entry: string, env: NodeJS.ProcessEnv): string | undefined {
+export function resolveEnvEntry(entry: string, env: NodeJS.ProcessEnv): string | undefined {
   const eq = entry.indexOf("=");
   if (eq === 0 || entry === "") throw new UsageError(`invalid environment variable "${entry}": expected KEY=VALUE`);
   if (eq > 0) return entry;
@@ -92,7 +137,7 @@ function resolveEnvEntry(entry: string, env: NodeJS.ProcessEnv): string | undefi
   return value === undefined ? undefined : `${entry}=${value}`;
 }
 
-function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
+export function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");

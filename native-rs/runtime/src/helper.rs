@@ -11,6 +11,8 @@ use container::sys::{cred, process};
 
 pub struct Start<T> {
     pub status_fd: Option<i32>,
+    /// Detach from the caller first (`exec -d`): then nobody's death is ours.
+    pub detach: bool,
     pub load: Box<dyn FnOnce() -> Result<T, Error>>,
     /// With a terminal the process gets its own session, so signals our
     /// terminal sends to our process group no longer reach it: forward those too.
@@ -21,7 +23,8 @@ pub struct Start<T> {
 
 pub fn serve<T>(start: Start<T>) -> i32 {
     let events = StatusEvents::new(start.status_fd, "tsbox-runtime");
-    let ready = die_with_parent()
+    let attached = if start.detach { crate::detach::detach() } else { die_with_parent() };
+    let ready = attached
         .and_then(|()| (start.load)())
         .and_then(|input| {
             signals::install((start.terminal)(&input))

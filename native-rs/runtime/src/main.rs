@@ -2,7 +2,7 @@
 //! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
-//!   tsbox-runtime exec --pid PID --process FILE [--status-fd N]
+//!   tsbox-runtime exec --pid PID --process FILE [--status-fd N] [--detach]
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
 //!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove]
 //!   tsbox-runtime probe
@@ -10,6 +10,7 @@
 //!
 //! Usage errors: one line on stderr, exit 125.
 
+mod detach;
 mod exec;
 mod flags;
 mod helper;
@@ -24,7 +25,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--status-fd N] [--detach] | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -70,7 +71,7 @@ fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
 }
 
 fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
-    let mut flags = Flags::parse(args, &["--pid", "--process", "--status-fd"])?;
+    let mut flags = Flags::parse_with_switches(args, &["--pid", "--process", "--status-fd"], &["--detach"])?;
     let pid = flags.required("--pid", "exec")?;
     let pid = pid
         .to_str()
@@ -84,6 +85,7 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
         pid,
         process: PathBuf::from(flags.required("--process", "exec")?),
         status_fd: flags.status_fd()?,
+        detach: flags.switch("--detach"),
     })
 }
 

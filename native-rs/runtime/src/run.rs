@@ -17,6 +17,7 @@ pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
     helper::serve(Start {
         status_fd: opts.status_fd,
+        detach: false,
         load: Box::new(move || Spec::load(&bundle).map_err(Error::from)),
         terminal: |spec: &Spec| spec.process.terminal,
         spawn: |spec: &Spec, on_clone: &mut dyn FnMut(i32)| launch::spawn(spec, on_clone),

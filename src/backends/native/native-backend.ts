@@ -6,7 +6,7 @@ import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
 import { randomHex } from "../../fs-util.js";
 import type { ProcessSpec } from "../../spec/container-spec.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, ExitStatus, StartOptions, StdioTarget } from "../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, ExitStatus, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
@@ -50,10 +50,40 @@ export class NativeBackend implements Backend {
     // Read by the helper before it joins the container; not needed once the process runs (or failed).
     const processFile = join(options.bundleDir, `exec-${randomHex(8)}.json`);
     writeFileSync(processFile, JSON.stringify(options.process));
+    const args = ["exec", "--pid", String(options.pid), "--process", processFile, ...(options.detach ? ["--detach"] : [])];
     try {
-      return await this.runHelper(["exec", "--pid", String(options.container.pid), "--process", processFile], options.process, options);
+      return options.detach ? await this.runDetached(args) : await this.runHelper(args, options.process, options);
     } finally {
       rmSync(processFile, { force: true });
+    }
+  }
+
+  /** Under `tsbox-runtime monitor` (monitor.ts). */
+  async launch(options: LaunchOptions): Promise<void> {
+    const { launchMonitor } = await import("./monitor.js");
+    return launchMonitor(this.options.runtimeBinary ?? requireRuntimeBinary(), options);
+  }
+
+  /**
+   * `exec -d`: the helper detaches at once (new session, stdio /dev/null);
+   * we only wait for `started` or `error`, then let go of its status pipe.
+   */
+  private async runDetached(args: string[]): Promise<ContainerProcess> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    const child = spawn(binary, [...args, "--status-fd", String(STATUS_FD)], { stdio: ["ignore", "ignore", "ignore", "pipe"] });
+    const status = child.stdio[STATUS_FD] as Readable;
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once("error", (err) => reject(new TsboxError(`cannot start tsbox-runtime (${binary}): ${err.message}`, { code: "runtime", cause: err })));
+        readStatusEvents(status, (event) => {
+          if (event.event === "started") resolve(event.pid);
+          else if (event.event === "error") reject(statusErrorToTsboxError(event));
+        });
+        status.once("end", () => reject(new TsboxError("tsbox-runtime exited before starting the process", { code: "runtime" })));
+      });
+      return { pid, monitorPid: -1, stdin: null, stdout: null, stderr: null, exited: new Promise(() => {}), kill: () => false, resize: () => {} };
+    } finally {
+      status.destroy();
     }
   }
 

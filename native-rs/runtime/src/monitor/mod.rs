@@ -1,5 +1,5 @@
 //! `tsbox-runtime monitor`: the per-container process that outlives the
-//! front end, in the role of podman's conmon. It detaches (detach.rs), runs
+//! front end, in the role of podman's conmon. It detaches (../detach.rs), runs
 //! the container through a supervisor per run (supervisor.rs: the same code
 //! as `tsbox-runtime run`), owns the container's stdio, logs it
 //! (logfile.rs), records the run-time state (../state_file.rs), serves
@@ -16,13 +16,13 @@
 //! then `started` or `error`, and closes both fds: the lock is released.
 
 pub mod clients;
-mod detach;
 pub mod logfile;
 mod remove;
 pub mod restart;
 mod supervisor;
 mod wakeup;
 
+use crate::detach;
 use crate::state_file::{self, Lock, StateFile};
 use clients::{Attach, Client, Event, Mode};
 use container::error::{Error, ErrorKind};
@@ -874,7 +874,8 @@ impl Monitor {
         }
         self.clients.clear();
         let code = self.last.as_ref().map_or(0, Outcome::exit_code);
-        if self.remove {
+        // A container that never started is the starter's to remove (it reports the error).
+        if self.remove && self.started_once {
             remove::remove_container(&self.bundle);
         }
         code
