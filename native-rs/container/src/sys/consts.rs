@@ -69,6 +69,7 @@ pub const ST_RELATIME: c_ulong = 4096;
 pub const PR_SET_PDEATHSIG: c_int = 1;
 pub const PR_GET_PDEATHSIG: c_int = 2;
 pub const PR_SET_KEEPCAPS: c_int = 8;
+pub const PR_SET_NAME: c_int = 15;
 pub const PR_CAPBSET_DROP: c_int = 24;
 pub const PR_SET_NO_NEW_PRIVS: c_int = 38;
 pub const PR_CAP_AMBIENT: c_int = 47;

@@ -11,7 +11,7 @@ use crate::run;
 use container::error::{Context, Error};
 use container::sys::consts::{O_CLOEXEC, O_RDONLY};
 use container::sys::process::{self, Forked};
-use container::sys::{fd, signal, tty};
+use container::sys::{cred, fd, signal, tty};
 use std::os::raw::c_int;
 use std::path::{Path, PathBuf};
 
@@ -80,6 +80,8 @@ pub fn start(bundle: &Path, plan: &StdioPlan) -> Result<Supervisor, Error> {
 
 fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
     signal::reset_all();
+    // Its command line is the monitor's: tell the two apart in ps.
+    let _ = cred::set_name("tsbox-supervise");
     for (target, source) in stdio.iter().enumerate() {
         if fd::dup_onto(*source, target as c_int).is_err() {
             process::exit_now(125);
