@@ -46,7 +46,8 @@ export async function connectMonitor(bundleDir: string): Promise<Socket | undefi
       const socket = connect(join(`/proc/self/fd/${dirFd}`, MONITOR_SOCKET));
       socket.once("connect", () => resolve(socket));
       socket.once("error", (err) => {
-        if (isErrno(err, "ENOENT") || isErrno(err, "ECONNREFUSED")) resolve(undefined);
+        // No socket, nobody listening, or a monitor that closed it as we came: none.
+        if (isErrno(err, "ENOENT") || isErrno(err, "ECONNREFUSED") || isErrno(err, "ECONNRESET")) resolve(undefined);
         else reject(err);
       });
     });
@@ -63,7 +64,7 @@ export async function connectMonitor(bundleDir: string): Promise<Socket | undefi
 export async function monitorRequest(bundleDir: string, request: Record<string, unknown>): Promise<MonitorReply | undefined> {
   const socket = await connectMonitor(bundleDir);
   if (!socket) return undefined;
-  socket.end(JSON.stringify(request) + "\n");
+  socket.write(JSON.stringify(request) + "\n");
   const line = await firstLine(socket);
   socket.destroy();
   if (line === undefined) return undefined;

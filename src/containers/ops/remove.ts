@@ -5,6 +5,7 @@ import { removeBundleDir } from "../remove.js";
 import { isActive, readState, refreshStatus } from "../state.js";
 import { currentState, supervisorGone } from "./current.js";
 import { signalContainer } from "./kill.js";
+import { stopMonitored } from "./stop.js";
 
 /** `rm [-f]`: a running container only with `force` (killed first, as docker does). */
 export async function removeContainer(ctx: LifecycleContext, id: string, options: { force?: boolean } = {}): Promise<void> {
@@ -14,8 +15,11 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
     if (!options.force) throw new ContainerError(`cannot remove running container ${shown(state)}: stop it first or use --force`);
     // SIGKILL reaches a frozen container only once it thaws.
     if (state.status === "paused") await ctx.backend.resume?.(bundle.dir).catch(() => {});
-    await signalContainer(ctx, state, 9, true);
-    if (!(await supervisorGone(state))) throw new ContainerError(`container ${shown(state)} did not stop`);
+    const answered = state.supervisor === "monitor" && (await stopMonitored(ctx, id, 9, -1));
+    if (!answered) {
+      await signalContainer(ctx, state, 9, true);
+      if (!(await supervisorGone(state))) throw new ContainerError(`container ${shown(state)} did not stop`);
+    }
   }
   const name = await withContainerLock(bundle.dir, () => {
     const now = readState(bundle);

@@ -26,12 +26,9 @@ export async function stopContainer(ctx: LifecycleContext, id: string, options: 
   const timeout = options.timeout ?? state.stopTimeout;
   if (state.status === "paused") await ctx.backend.resume?.(bundleOf(ctx, id).dir).catch(() => {});
   if (state.supervisor === "monitor") {
-    try {
-      await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal: sig, timeout });
-    } catch (err) {
-      if (!(err instanceof MonitorRefusal)) throw err;
-      // Refused: it ended meanwhile.
-    }
+    // Answered once the exit is recorded; the monitor's last steps need no waiting for.
+    if (await stopMonitored(ctx, id, sig, timeout)) return;
+    // No monitor answered: it is gone or going.
     await supervisorGone(state);
     return;
   }
@@ -41,4 +38,15 @@ export async function stopContainer(ctx: LifecycleContext, id: string, options: 
   while (supervisorAlive(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   if (supervisorAlive(state)) signalForeground(state, 9);
   await supervisorGone(state);
+}
+
+/** `stop` through the container's monitor; false when no monitor answered. */
+export async function stopMonitored(ctx: LifecycleContext, id: string, sig: number, timeout: number): Promise<boolean> {
+  try {
+    return (await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal: sig, timeout })) !== undefined;
+  } catch (err) {
+    // Refused: it ended meanwhile.
+    if (err instanceof MonitorRefusal) return true;
+    throw err;
+  }
 }

@@ -60,6 +60,8 @@ pub struct Client {
     output: Vec<u8>,
     pub mode: Mode,
     pub closed: bool,
+    /// The client sent EOF: it may still wait for its answer (a half-close).
+    pub input_ended: bool,
 }
 
 impl Client {
@@ -71,6 +73,7 @@ impl Client {
             output: Vec::new(),
             mode: Mode::Request,
             closed: false,
+            input_ended: false,
         })
     }
 
@@ -92,7 +95,7 @@ impl Client {
         loop {
             match self.stream.read(&mut buf) {
                 Ok(0) => {
-                    self.closed = true;
+                    self.input_ended = true;
                     break;
                 }
                 Ok(n) => self.input.extend_from_slice(&buf[..n]),
@@ -109,6 +112,11 @@ impl Client {
         }
         let events = self.parse();
         if self.input.len() > MAX_MESSAGE + 8 {
+            self.closed = true;
+        }
+        // An ended input ends an attachment (the client detached) or a
+        // connection that never asked anything; a question keeps its answer.
+        if self.input_ended && !matches!(self.mode, Mode::Waiting | Mode::Closing) {
             self.closed = true;
         }
         events

@@ -28,7 +28,7 @@ use clients::{Attach, Client, Event, Mode};
 use container::error::{Error, ErrorKind};
 use container::json::{self, Json};
 use container::status::StatusEvents;
-use container::sys::consts::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SIGCHLD, SIGKILL};
+use container::sys::consts::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SIGCHLD, SIGINT, SIGKILL, SIGTERM};
 use container::sys::process::{self, ExitStatus};
 use container::sys::types::PollFd;
 use container::sys::{fd, signal, tty, Errno};
@@ -402,11 +402,12 @@ impl Monitor {
             }
             self.release_front_end();
             self.last = Some(outcome);
-            self.notify_end();
-            self.done = true;
+            self.end_for_good();
             return;
         }
-        let again = self.policy.restarts(outcome.exit_code(), self.restarts, self.manual_stop);
+        // A container removed meanwhile (`rm -f` raced us, or its data dir went) has nothing to restart.
+        let removed = !Path::new("state.json").exists();
+        let again = !removed && self.policy.restarts(outcome.exit_code(), self.restarts, self.manual_stop);
         let mut fields = vec![
             ("status", Json::from(if again { "restarting" } else { "exited" })),
             ("pid", Json::Null),
@@ -425,14 +426,23 @@ impl Monitor {
         }
         let _ = self.state.update(self.lock(), fields);
         self.last = Some(outcome);
-        self.notify_end();
         if again {
+            self.notify_end();
             let delay = restart::next_delay(self.backoff, ran);
             self.backoff = Some(delay);
             self.restart_at = Some(Instant::now() + delay);
         } else {
-            self.done = true;
+            self.end_for_good();
         }
+    }
+
+    /// Done: the socket goes before anyone hears of the end, so a `start`
+    /// that follows (whose monitor binds a new socket here) cannot lose its
+    /// socket to us; connected clients still get their answers.
+    fn end_for_good(&mut self) {
+        let _ = std::fs::remove_file(SOCKET);
+        self.notify_end();
+        self.done = true;
     }
 
     fn restart_now(&mut self) {
@@ -462,8 +472,7 @@ impl Monitor {
     fn cancel_restart(&mut self) {
         if self.restart_at.take().is_some() {
             let _ = self.state.update(Lock::Take, vec![("status", Json::from("exited"))]);
-            self.notify_end();
-            self.done = true;
+            self.end_for_good();
         }
     }
 
@@ -648,7 +657,7 @@ impl Monitor {
         let stdin_backlog = self.run.as_ref().map_or(0, |r| r.stdin_pending.len());
         for (k, c) in self.clients.iter().enumerate() {
             let mut ev = 0;
-            if !matches!(c.mode, Mode::Closing) && stdin_backlog < clients::HIGH_WATER {
+            if !matches!(c.mode, Mode::Closing) && !c.input_ended && stdin_backlog < clients::HIGH_WATER {
                 ev |= POLLIN;
             }
             if c.wants_write() {
@@ -693,7 +702,8 @@ impl Monitor {
                         let events = self.clients[k].read();
                         self.handle_events(k, events);
                     }
-                    if pfd.revents & (POLLERR | POLLNVAL) != 0 {
+                    // Hung up both ways (not a half-close): nobody to answer.
+                    if pfd.revents & (POLLHUP | POLLERR | POLLNVAL) != 0 {
                         self.clients[k].closed = true;
                     }
                 }
@@ -729,9 +739,11 @@ impl Monitor {
                         }
                     }
                 }
-            } else {
-                // Someone signalled the monitor: the container is who it is meant for.
-                self.signal(sig);
+            } else if !self.signal(sig) && (sig == SIGTERM || sig == SIGINT) {
+                // Someone signalled the monitor: the container is who it is meant
+                // for; with none running (waiting to restart), it means "stop".
+                self.manual_stop = true;
+                self.cancel_restart();
             }
         }
     }
@@ -865,10 +877,8 @@ impl Monitor {
         }
     }
 
-    /// Leaves: the socket goes first (new clients then see the container as
-    /// stopped), queued replies are delivered, and with `--rm` the bundle.
+    /// Leaves: queued replies are delivered, and with `--rm` the bundle goes.
     fn finish(mut self) -> i32 {
-        let _ = std::fs::remove_file(SOCKET);
         for c in self.clients.iter_mut() {
             c.flush_blocking();
         }
