@@ -7,21 +7,22 @@
  */
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nextRestartDelay, parseRestartPolicy, restartsAfter } from "../src/containers/restart-policy.js";
 import { readLogs, type LogEntry } from "../src/containers/logs.js";
+import { LogWriter, type LogStream } from "../src/containers/log-writer.js";
 import { refreshStatus, readState, type ContainerState } from "../src/containers/state.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { parseTimeArg } from "../src/cli/time-arg.js";
 import { DataPaths } from "../src/paths.js";
 
-const fixture = JSON.parse(readFileSync(new URL("./fixtures/restart-policy.json", import.meta.url), "utf8"));
+const fixture = JSON.parse(readFileSync(new URL("./fixtures/contract/restart-policy.json", import.meta.url), "utf8"));
 const temp = mkdtempSync(join(tmpdir(), "tsbox-lc-contracts-"));
 after(() => rmSync(temp, { recursive: true, force: true }));
 
-describe("restart policy (test/fixtures/restart-policy.json, shared with the monitor)", () => {
+describe("restart policy (test/fixtures/contract/restart-policy.json, shared with the monitor)", () => {
   it("parses", () => {
     for (const c of fixture.parse) {
       if (c.error) assert.throws(() => parseRestartPolicy(c.input), { message: c.error, exitCode: 125 });
@@ -45,6 +46,31 @@ async function collect(dir: string, options: Parameters<typeof readLogs>[1], act
   for await (const e of readLogs(dir, options, active)) out.push(e);
   return out;
 }
+
+describe("log writer (test/fixtures/contract/log-lines.json, shared with the monitor)", () => {
+  const cases = JSON.parse(readFileSync(new URL("./fixtures/contract/log-lines.json", import.meta.url), "utf8")).cases as { name: string; writes: [LogStream, string][]; entries: [string, string][] }[];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const dir = mkdtempSync(join(temp, "w-"));
+      const w = new LogWriter(dir, 1 << 20, 1);
+      for (const [stream, hex] of c.writes) w.write(stream, Buffer.from(hex, "hex"), 0n);
+      w.close();
+      const got = (await collect(dir, {})).map((e) => [e.stream, e.data]);
+      assert.deepEqual(got, c.entries);
+      assert.ok(readFileSync(join(dir, "container.log"), "utf8").split("\n").filter(Boolean).every((l) => JSON.parse(l).time === "1970-01-01T00:00:00.000000000Z"));
+    });
+  }
+  it("rotates, keeping max-file files", async () => {
+    const dir = mkdtempSync(join(temp, "rot-"));
+    const w = new LogWriter(dir, 200, 3);
+    for (let i = 0; i < 20; i++) w.write("stdout", Buffer.from(`line ${i}\n`), 0n);
+    w.close();
+    assert.deepEqual(readdirSync(dir).sort(), ["container.log", "container.log.1", "container.log.2"]);
+    const all = (await collect(dir, {})).map((e) => e.data);
+    assert.equal(all[all.length - 1], "line 19\n");
+    assert.ok(all.length < 20, "the oldest are gone");
+  });
+});
 
 describe("log reader", () => {
   const dir = join(temp, "logs");

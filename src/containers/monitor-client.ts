@@ -9,13 +9,9 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { PassThrough, type Readable, Writable } from "node:stream";
 import { isErrno } from "../fs-util.js";
+import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "./stdcopy.js";
 
 export const MONITOR_SOCKET = "attach.sock";
-
-const STDIN = 0;
-const STDOUT = 1;
-const STDERR = 2;
-const CONTROL = 3;
 
 /** How a run ended, as the monitor reports it. */
 export interface RunEnd {
@@ -148,15 +144,16 @@ export async function attachMonitor(bundleDir: string, options: AttachOptions): 
   const ended = new Promise<RunEnd | undefined>((r) => (resolveEnd = r));
   let end: RunEnd | undefined;
 
-  let pending: Buffer = Buffer.alloc(0);
+  const decoder = new StdcopyDecoder();
   socket.on("data", (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 8) {
-      const len = pending.readUInt32BE(4);
-      if (pending.length < 8 + len) break;
-      const stream = pending[0];
-      const payload = pending.subarray(8, 8 + len);
-      pending = pending.subarray(8 + len);
+    let frames;
+    try {
+      frames = decoder.push(chunk);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    for (const { stream, payload } of frames) {
       const target = stream === STDOUT ? stdout : stream === STDERR ? stderr : null;
       if (target && !target.write(payload)) {
         // Backpressure: the monitor stops reading the container while we lag.
@@ -177,21 +174,15 @@ export async function attachMonitor(bundleDir: string, options: AttachOptions): 
   socket.on("error", () => {});
   socket.resume();
 
-  const frame = (stream: number, payload: Buffer) => {
-    const header = Buffer.alloc(8);
-    header[0] = stream;
-    header.writeUInt32BE(payload.length, 4);
-    return Buffer.concat([header, payload]);
-  };
   const control = (body: unknown) => {
-    if (!socket.destroyed) socket.write(frame(CONTROL, Buffer.from(JSON.stringify(body))));
+    if (!socket.destroyed) socket.write(encodeStdcopy(CONTROL, Buffer.from(JSON.stringify(body))));
   };
   const stdin =
     options.stdin && reply.stdin
       ? new Writable({
           write(chunk: Buffer, _enc, done) {
             if (socket.destroyed) return done();
-            socket.write(frame(STDIN, Buffer.from(chunk)), () => done());
+            socket.write(encodeStdcopy(STDIN, Buffer.from(chunk)), () => done());
           },
           final(done) {
             control({ closeStdin: true });

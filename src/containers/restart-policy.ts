@@ -12,7 +12,7 @@ const USAGE = "use no, always, unless-stopped or on-failure[:max-retries]";
 /**
  * `no`, `always`, `unless-stopped`, `on-failure[:N]`. The monitor parses
  * the same text (native-rs/runtime/src/monitor/restart.rs); both are tested
- * on test/fixtures/restart-policy.json.
+ * on test/fixtures/contract/restart-policy.json.
  */
 export function parseRestartPolicy(text: string): RestartPolicy {
   const colon = text.indexOf(":");

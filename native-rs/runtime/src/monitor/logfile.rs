@@ -149,7 +149,7 @@ fn incomplete_tail(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::UNIX_EPOCH;
 
     fn temp_dir(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("tsbox-logfile-{}-{}", name, std::process::id()));
@@ -158,24 +158,37 @@ mod tests {
         dir
     }
 
+    /// The entries test/fixtures/contract/log-lines.json expects (shared with src/containers/log-writer.ts).
     #[test]
-    fn lines_partials_and_cut_characters() {
-        let dir = temp_dir("lines");
-        let t = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let mut log = LogFile::open(&dir, 1 << 20, 3).unwrap();
-        log.write(Stream::Stdout, b"one\ntwo\nthr", t).unwrap();
-        // "é" is C3 A9: cut between two reads.
-        log.write(Stream::Stderr, b"caf\xC3", t).unwrap();
-        log.write(Stream::Stderr, b"\xA9\n\xFF\n", t).unwrap();
-        let text = fs::read_to_string(dir.join(FILE_NAME)).unwrap();
-        let logs: Vec<String> = text
-            .lines()
-            .map(|l| container::json::parse(l).unwrap())
-            .map(|v| format!("{}:{}", v.get("stream").and_then(Json::as_str).unwrap(), v.get("log").and_then(Json::as_str).unwrap()))
-            .collect();
-        assert_eq!(logs, vec!["stdout:one\n", "stdout:two\n", "stdout:thr", "stderr:caf", "stderr:é\n", "stderr:\u{FFFD}\n"]);
-        assert!(text.contains(r#""time":"2023-11-14T22:13:20.000000000Z""#), "{}", text);
-        fs::remove_dir_all(&dir).unwrap();
+    fn contract_log_lines() {
+        let f = container::json::parse(include_str!("../../../../test/fixtures/contract/log-lines.json")).unwrap();
+        for case in f.get("cases").and_then(Json::as_array).unwrap() {
+            let dir = temp_dir("contract");
+            let mut log = LogFile::open(&dir, 1 << 20, 1).unwrap();
+            for w in case.get("writes").and_then(Json::as_array).unwrap() {
+                let w = w.as_array().unwrap();
+                let stream = if w[0].as_str() == Some("stderr") { Stream::Stderr } else { Stream::Stdout };
+                let hex = w[1].as_str().unwrap();
+                let bytes: Vec<u8> = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+                log.write(stream, &bytes, UNIX_EPOCH).unwrap();
+            }
+            let text = fs::read_to_string(dir.join(FILE_NAME)).unwrap();
+            assert!(text.lines().all(|l| l.ends_with(r#","time":"1970-01-01T00:00:00.000000000Z"}"#)), "{}", text);
+            let got: Vec<(String, String)> = text
+                .lines()
+                .map(|l| container::json::parse(l).unwrap())
+                .map(|v| (v.get("stream").and_then(Json::as_str).unwrap().to_string(), v.get("log").and_then(Json::as_str).unwrap().to_string()))
+                .collect();
+            let want: Vec<(String, String)> = case
+                .get("entries")
+                .and_then(Json::as_array)
+                .unwrap()
+                .iter()
+                .map(|e| (e.as_array().unwrap()[0].as_str().unwrap().to_string(), e.as_array().unwrap()[1].as_str().unwrap().to_string()))
+                .collect();
+            assert_eq!(got, want, "{}", case.get("name").and_then(Json::as_str).unwrap());
+            fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     #[test]

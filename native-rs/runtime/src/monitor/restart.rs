@@ -1,6 +1,6 @@
 //! docker's `--restart` policies: when an exited container starts again, and
 //! after how long. The same rules live in src/containers/restart-policy.ts
-//! (the vm daemon's monitor); test/fixtures/restart-policy.json holds the
+//! (the vm daemon's monitor); test/fixtures/contract/restart-policy.json holds the
 //! cases both sides are tested on.
 
 use std::time::Duration;
@@ -80,7 +80,7 @@ mod tests {
     use container::json::{self, Json};
 
     fn fixture() -> Json {
-        json::parse(include_str!("../../../../test/fixtures/restart-policy.json")).unwrap()
+        json::parse(include_str!("../../../../test/fixtures/contract/restart-policy.json")).unwrap()
     }
 
     fn cases<'a>(f: &'a Json, key: &str) -> &'a [Json] {
