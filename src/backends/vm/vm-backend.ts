@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError } from "../../errors.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, StartOptions } from "../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, LaunchOptions, StartOptions } from "../backend.js";
 import { VmImageStore } from "./image-store.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
@@ -48,11 +48,68 @@ export class VmBackend implements Backend {
     });
   }
 
-  /** Runs a process in a container of the running guest (never starts a guest for it). */
+  /**
+   * Runs a process in a container of the running guest (never starts a
+   * guest for it): ours, or the `tsbox vm` daemon's (a detached container,
+   * or one another process runs there).
+   */
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {
-    if (!this.current || this.users === 0) throw new ContainerError("the container is not running (its vm guest is gone)");
     const { execInGuest } = await import("./exec.js");
-    return this.inGuest((opened, done) => execInGuest({ link: opened.machine.link, done }, basename(options.bundleDir), options));
+    const cid = basename(options.bundleDir);
+    if (this.current && this.users > 0) return this.inGuest((opened, done) => execInGuest({ link: opened.machine.link, done }, cid, options));
+    const remote = await (await import("./session.js")).connectDaemon(this.options.env);
+    if (!remote) throw new ContainerError("the container is not running (its vm guest is gone)");
+    try {
+      const proc = await execInGuest({ link: remote.machine.link, done: () => void remote.machine.destroy() }, cid, options);
+      // `exec -d`: nobody waits for it; the connection may go.
+      if (options.detach) await remote.machine.destroy();
+      return proc;
+    } catch (err) {
+      await remote.machine.destroy();
+      throw err;
+    }
+  }
+
+  /**
+   * A detached container lives in the `tsbox vm` daemon's guest (started on
+   * demand), under a monitor of the daemon's (monitor.ts): it outlives this process.
+   */
+  async launch(options: LaunchOptions): Promise<void> {
+    const { connectDaemon, ensureDaemon } = await import("./session.js");
+    await ensureDaemon(this.options.env);
+    const remote = await connectDaemon(this.options.env);
+    if (!remote) throw new ContainerError("the vm daemon did not answer");
+    try {
+      const launched = remote.machine.link.request(
+        "launch",
+        { bundle: options.bundleDir, restart: options.restart, log: options.log, openStdin: options.openStdin, remove: options.remove, attachFirst: options.beforeStart !== undefined },
+        300_000,
+      );
+      if (options.beforeStart) {
+        const { connectMonitor } = await import("../../containers/monitor-client.js");
+        // The daemon starts the container once we have attached: as soon as its socket answers.
+        for (let probe = await connectMonitor(options.bundleDir); !probe; probe = await connectMonitor(options.bundleDir)) {
+          await Promise.race([launched.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 20))]);
+        }
+        await options.beforeStart();
+      }
+      await launched;
+    } finally {
+      await remote.machine.destroy();
+    }
+  }
+
+  /** The container's cgroup in the guest, through the agent's `stats`. */
+  async stats(bundleDir: string): Promise<ContainerStats> {
+    const remote = await (await import("./session.js")).connectDaemon(this.options.env);
+    const link = this.current && this.users > 0 ? (await this.current).machine.link : remote?.machine.link;
+    if (!link) throw new ContainerError("the container is not running (its vm guest is gone)");
+    try {
+      const r = await link.request("stats", { cid: basename(bundleDir) }, 30_000);
+      return guestStats(r.cgroup as Record<string, unknown> | null);
+    } finally {
+      await remote?.machine.destroy();
+    }
   }
 
   /**
@@ -123,4 +180,16 @@ export class VmBackend implements Backend {
       // never started
     }
   }
+}
+
+/** The agent's cgroup v2 figures as the stats contract has them (what the guest does not count is 0). */
+function guestStats(c: Record<string, unknown> | null): ContainerStats {
+  const n = (k: string) => (typeof c?.[k] === "number" ? (c[k] as number) : 0);
+  const limit = (k: string) => (typeof c?.[k] === "number" ? (c[k] as number) : null);
+  return {
+    memory: { usage: n("memoryCurrent"), peak: n("memoryPeak"), limit: limit("memoryMax") },
+    cpu: { usageUsec: n("cpuUsageUsec"), userUsec: n("cpuUserUsec"), systemUsec: n("cpuSystemUsec"), throttledUsec: n("cpuThrottledUsec"), throttledPeriods: n("cpuThrottledPeriods") },
+    pids: { current: n("pidsCurrent"), limit: limit("pidsMax") },
+    io: { readBytes: n("ioReadBytes"), writeBytes: n("ioWriteBytes") },
+  };
 }
