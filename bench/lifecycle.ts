@@ -11,51 +11,22 @@
  *   node --import tsx bench/lifecycle.ts [--runs N] [--user]
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureUser } from "../test/helpers/identities.js";
+import { asWho, benchPeople, benchWorkDir, have, hideUnifiedCgroup, peerBundle, podmanArgv, resetPodman, type Who } from "./lib/peers.js";
 import { fmtMs, median } from "./lib/stats.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const arg = (name: string) => process.argv.indexOf(name);
 const runs = arg("--runs") > 0 ? Number(process.argv[arg("--runs") + 1]) : 10;
-const isRoot = process.getuid!() === 0;
 const OPS = ["run -d", "exec true", "logs", "stats --no-stream", "stop", "rm"] as const;
 type Op = (typeof OPS)[number];
 /** Exits on TERM at once (PID 1 ignores signals it has no handler for). */
 const WORKLOAD = ["sh", "-c", "trap 'exit 0' TERM; echo started; sleep 600 & wait"];
 
-interface Who {
-  name: "root" | "user";
-  uid: number;
-  gid: number;
-  home: string;
-}
-
-const work = mkdtempSync(join(tmpdir(), "tsbox-bench-"));
-chmodSync(work, 0o755);
-process.on("exit", () => {
-  if (isRoot) {
-    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "");
-    for (const m of mounts.filter((m) => m.startsWith(work)).reverse()) spawnSync("umount", ["-l", m]);
-  }
-  rmSync(work, { recursive: true, force: true });
-});
-
-const people: Who[] = [];
-if (isRoot) people.push({ name: "root", uid: 0, gid: 0, home: join(work, "root") });
-if (!isRoot || arg("--user") > 0) {
-  const user = isRoot ? ensureUser("tsbox-test", false) : { uid: process.getuid!(), gid: process.getgid!() };
-  people.push({ name: "user", ...user, home: join(work, "user") });
-}
-
-function asWho(who: Who, argv: string[]): string[] {
-  const env = ["env", "-i", `PATH=${process.env.PATH}`, `HOME=${who.home}`, `TSBOX_DATA_DIR=${join(who.home, "data")}`, `XDG_RUNTIME_DIR=${join(who.home, "xdg")}`];
-  if (!isRoot || who.uid === 0) return [...env, ...argv];
-  return ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--init-groups", "--", ...env, ...argv];
-}
+const work = benchWorkDir();
+const people = benchPeople(work, arg("--user") > 0);
 
 /** Runs a command line as `who`; its wall time in ms, or throws with its stderr. */
 function timed(who: Who, argv: string[]): number {
@@ -65,10 +36,6 @@ function timed(who: Who, argv: string[]): number {
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${argv.join(" ")}: exit ${r.status}: ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
   return ms;
-}
-
-function have(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
 }
 
 /** One tool: how it does each operation on container `name` (undefined: it has no such operation). */
@@ -94,10 +61,8 @@ function tsboxTool(who: Who): Tool {
 }
 
 function podmanTool(who: Who, rootfs: string): Tool {
-  const conf = join(who.home, "containers.conf");
-  writeFileSync(conf, '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[containers]\ndefault_ulimits = []\n');
-  chmodSync(conf, 0o644);
-  const podman = (...a: string[]) => ["env", `CONTAINERS_CONF=${conf}`, "podman", "--root", join(who.home, "podman"), "--runroot", join(who.home, "podman-run"), "--runtime", "runc", ...a];
+  const base = podmanArgv(who);
+  const podman = (...a: string[]) => [...base, ...a];
   return {
     name: "podman",
     ops: {
@@ -108,37 +73,19 @@ function podmanTool(who: Who, rootfs: string): Tool {
       stop: (n) => timed(who, podman("stop", n)),
       rm: (n) => timed(who, podman("rm", n)),
     },
-    cleanup: () => {
-      spawnSync(...split(asWho(who, podman("system", "reset", "--force"))), { stdio: "ignore" });
-      const pausePid = join(who.home, "xdg", "libpod", "tmp", "pause.pid");
-      if (existsSync(pausePid)) spawnSync("kill", [readFileSync(pausePid, "utf8").trim()]);
-    },
+    cleanup: () => resetPodman(who, base),
   };
 }
 
-const split = (argv: string[]): [string, string[]] => [argv[0]!, argv.slice(1)];
 
 /** runc or crun on an OCI bundle per container: run -d, exec, events --stats, kill TERM + wait, delete. */
 function ociTool(who: Who, binary: "runc" | "crun", rootfs: string): Tool {
   const state = join(who.home, `${binary}-state`);
   const base = binary === "crun" ? [binary, "--root", state, "--cgroup-manager=disabled"] : [binary, ...(who.uid === 0 ? [] : ["--rootless", "true"]), "--root", state];
-  // crun refuses this hybrid cgroup host unless the unified hierarchy's controllers file looks empty.
-  const wrap = (argv: string[]) => (binary === "crun" && isRoot && existsSync("/sys/fs/cgroup/unified/cgroup.controllers") ? hideUnified(argv) : argv);
+  const wrap = (argv: string[]) => (binary === "crun" ? hideUnifiedCgroup(work, argv) : argv);
   const bundleFor = (n: string) => {
     const bundle = join(who.home, "bundles", n);
-    mkdirSync(bundle, { recursive: true });
-    const spec = JSON.parse(spawnSync("sh", ["-c", `cd ${bundle} && crun spec ${who.uid === 0 ? "" : "--rootless"} && cat config.json`], { encoding: "utf8" }).stdout);
-    spec.root = { path: rootfs, readonly: false };
-    spec.process.args = WORKLOAD;
-    spec.process.terminal = false;
-    const ns: { type: string }[] = spec.linux.namespaces;
-    for (const type of ["user", "cgroup", "network"]) if (!ns.some((x) => x.type === type)) ns.push({ type });
-    const size = who.uid === 0 ? 65536 : 1;
-    spec.linux.uidMappings = [{ containerID: 0, hostID: who.uid, size }];
-    spec.linux.gidMappings = [{ containerID: 0, hostID: who.gid, size }];
-    spec.mounts = spec.mounts.filter((m: { destination: string }) => m.destination !== "/sys/fs/cgroup");
-    writeFileSync(join(bundle, "config.json"), JSON.stringify(spec));
-    spawnSync("chown", ["-R", `${who.uid}:${who.gid}`, join(who.home, "bundles")]);
+    peerBundle(who, bundle, rootfs, WORKLOAD);
     return bundle;
   };
   const stopped = (n: string) => {
@@ -164,12 +111,6 @@ function ociTool(who: Who, binary: "runc" | "crun", rootfs: string): Tool {
       rm: (n) => timed(who, wrap([...base, "delete", n])),
     },
   };
-}
-
-function hideUnified(argv: string[]): string[] {
-  const empty = join(work, "empty");
-  writeFileSync(empty, "");
-  return ["unshare", "-m", "--propagation", "private", "sh", "-c", `mount --bind ${empty} /sys/fs/cgroup/unified/cgroup.controllers && exec "$@"`, "sh", ...argv];
 }
 
 function prepare(who: Who): string {

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { tsbox, cliPath, identityEnv, repoRoot } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
+import { until } from "./helpers/until.js";
 import { Runtime } from "../src/index.js";
 
 after(cleanupIdentities);
@@ -30,13 +31,6 @@ function state(who: Identity, ref: string): Record<string, any> {
   return JSON.parse(readFileSync(join(who.dataDir, "containers", id, "state.json"), "utf8"));
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function alive(pid: number): boolean {
   try {

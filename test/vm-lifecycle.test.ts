@@ -16,6 +16,9 @@ import { cliPath } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
 import type { Identity } from "./helpers/identities.js";
 import { vmSkip } from "./helpers/vm.js";
+import { until as untilWithin } from "./helpers/until.js";
+
+const until = (what: string, check: () => boolean | Promise<boolean>) => untilWithin(what, check, 60_000, 100);
 
 const scratch = mkdtempSync(join(tmpdir(), "tsbox-scratch-vmlc-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -59,13 +62,6 @@ function state(ref: string): Record<string, any> {
   return JSON.parse(readFileSync(join(who.dataDir, "containers", id, "state.json"), "utf8"));
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("vm lifecycle", { skip: vmSkip }, () => {
   let snap: Snapshot;

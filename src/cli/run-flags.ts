@@ -2,16 +2,21 @@ import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
-import { allValues, type FlagDef, lastValue, parseFlags } from "./flags.js";
+import { allValues, type FlagDef, lastValue, parseFlags, type ParsedFlags } from "./flags.js";
 
-export const RUN_FLAGS: FlagDef[] = [
-  { name: "rm" },
+/** What `run` and `exec` both take: the process's stdio, environment, cwd and user. */
+export const PROCESS_FLAGS: FlagDef[] = [
   { name: "interactive", short: "i" },
   { name: "tty", short: "t" },
   { name: "env", short: "e", value: true, repeat: true },
   { name: "env-file", value: true, repeat: true },
   { name: "workdir", short: "w", value: true },
   { name: "user", short: "u", value: true },
+];
+
+export const RUN_FLAGS: FlagDef[] = [
+  { name: "rm" },
+  ...PROCESS_FLAGS,
   { name: "hostname", short: "h", value: true },
   { name: "volume", short: "v", value: true, repeat: true },
   { name: "read-only" },
@@ -66,12 +71,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const [image, ...cmd] = flags.positionals;
   if (image === undefined) throw new UsageError(`"tsbox run" requires an image (tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...])`);
 
-  const environment: string[] = [];
-  for (const file of allValues(flags, "env-file")) environment.push(...readEnvFile(file, env));
-  for (const entry of allValues(flags, "env")) {
-    const resolved = resolveEnvEntry(entry, env);
-    if (resolved !== undefined) environment.push(resolved);
-  }
+  const environment = flagEnvironment(flags, env);
   const entrypoint = lastValue(flags, "entrypoint");
   const options: RunOptions = {
     image,
@@ -128,8 +128,19 @@ function parseLogOpts(entries: string[]): { maxSize?: number; maxFiles?: number 
   return out;
 }
 
+/** `--env-file` entries, then `-e` ones (later ones win), as `KEY=VALUE`. */
+export function flagEnvironment(flags: ParsedFlags, env: NodeJS.ProcessEnv): string[] {
+  const environment: string[] = [];
+  for (const file of allValues(flags, "env-file")) environment.push(...readEnvFile(file, env));
+  for (const entry of allValues(flags, "env")) {
+    const resolved = resolveEnvEntry(entry, env);
+    if (resolved !== undefined) environment.push(resolved);
+  }
+  return environment;
+}
+
 /** `K=V` as is; a bare `K` takes this process's value (and is dropped when unset), like docker. */
-export function resolveEnvEntry(entry: string, env: NodeJS.ProcessEnv): string | undefined {
+function resolveEnvEntry(entry: string, env: NodeJS.ProcessEnv): string | undefined {
   const eq = entry.indexOf("=");
   if (eq === 0 || entry === "") throw new UsageError(`invalid environment variable "${entry}": expected KEY=VALUE`);
   if (eq > 0) return entry;
@@ -137,7 +148,7 @@ export function resolveEnvEntry(entry: string, env: NodeJS.ProcessEnv): string |
   return value === undefined ? undefined : `${entry}=${value}`;
 }
 
-export function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
+function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");

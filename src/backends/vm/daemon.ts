@@ -16,15 +16,10 @@ import { errorMessage } from "../../errors.js";
 import { isAgentOp } from "./agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "./frame.js";
 import { type LaunchRequest, VmMonitor } from "./monitor.js";
-import { daemonPaths, openMachine, type OpenOptions } from "./session.js";
+import { type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
 
-export interface DaemonStatus {
-  pid: number;
-  socket: string;
-  started: string;
-  start: string;
-  bootMs: number;
-}
+export type { DaemonStatus };
+
 
 export async function serveVm(options: OpenOptions = {}): Promise<void> {
   const env = options.env ?? process.env;

@@ -1,8 +1,8 @@
 import { UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { cliRuntime } from "../each-container.js";
-import { allValues, lastValue, parseFlags } from "../flags.js";
-import { readEnvFile, resolveEnvEntry } from "../run-flags.js";
+import { lastValue, parseFlags } from "../flags.js";
+import { flagEnvironment, PROCESS_FLAGS } from "../run-flags.js";
 import { attachTerminal, hostTerminalSize } from "../terminal.js";
 
 const USAGE = `Usage: tsbox exec [OPTIONS] CONTAINER COMMAND [ARG...]
@@ -23,28 +23,11 @@ Options:
 const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
 export async function execCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(
-    args,
-    [
-      { name: "detach", short: "d" },
-      { name: "interactive", short: "i" },
-      { name: "tty", short: "t" },
-      { name: "env", short: "e", value: true, repeat: true },
-      { name: "env-file", value: true, repeat: true },
-      { name: "workdir", short: "w", value: true },
-      { name: "user", short: "u", value: true },
-    ],
-    { stopAtPositional: true },
-  );
+  const flags = parseFlags(args, [{ name: "detach", short: "d" }, ...PROCESS_FLAGS], { stopAtPositional: true });
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   const [ref, ...cmd] = flags.positionals;
   if (ref === undefined || cmd.length === 0) throw new UsageError(`"tsbox exec" requires a container and a command (tsbox exec [OPTIONS] CONTAINER COMMAND [ARG...])`);
-  const env: string[] = [];
-  for (const file of allValues(flags, "env-file")) env.push(...readEnvFile(file, ctx.env));
-  for (const entry of allValues(flags, "env")) {
-    const resolved = resolveEnvEntry(entry, ctx.env);
-    if (resolved !== undefined) env.push(resolved);
-  }
+  const env = flagEnvironment(flags, ctx.env);
   const tty = flags.bools.has("tty");
   const interactive = flags.bools.has("interactive");
   const detach = flags.bools.has("detach");
