@@ -172,13 +172,31 @@ export class Runtime implements ContainerOwner {
     const id = await this.resolveContainer(ref);
     const state = readState(this.paths.container(id));
     if (!state) throw new ContainerError(`no such container: ${ref}`);
-    return new Container(this, id, state.name);
+    return new Container(this.runtimeFor(state.backend), id, state.name);
   }
 
   /** Containers of this data dir, newest first; running ones only unless `all`. */
   async list(options: { all?: boolean } = {}): Promise<Container[]> {
     const states = await this.containers({ all: options.all ?? false });
-    return states.map((s) => new Container(this, s.id, s.name));
+    return states.map((s) => new Container(this.runtimeFor(s.backend), s.id, s.name));
+  }
+
+  private siblings = new Map<string, Runtime>();
+
+  /**
+   * The runtime whose backend runs a container: this one, or one of the same
+   * data dir with the container's backend (a vm container's pid is the
+   * guest's: only its backend may exec into it or read its cgroup).
+   */
+  private runtimeFor(backend: string): Runtime {
+    if (backend === this.backend.name) return this;
+    if (backend !== "native" && backend !== "vm") throw new ContainerError(`container of an unknown backend ${JSON.stringify(backend)}`);
+    if (this.backendChoice.reason === "given to the Runtime") {
+      throw new ContainerError(`the container belongs to the ${backend} backend; this Runtime was given the ${this.backend.name} backend`);
+    }
+    let sibling = this.siblings.get(backend);
+    if (!sibling) this.siblings.set(backend, (sibling = new Runtime({ dataDir: this.dataDir, backend })));
+    return sibling;
   }
 
   /** The bundle, name, config.json and a "created" state.json of a new container. */
@@ -373,6 +391,9 @@ export class Runtime implements ContainerOwner {
   async execIn(id: string, pid: number, cmd: string[], options: SpawnOptions & { detach?: boolean }): Promise<ContainerProcess> {
     if (!this.backend.exec) throw new TsboxError(`the ${this.backend.name} backend cannot run processes in a container`, { code: "runtime" });
     const bundle = this.paths.container(id);
+    const backend = readState(bundle)?.backend;
+    // Never a guest pid for a host exec (or the other way round).
+    if (backend !== undefined && backend !== this.backend.name) throw new ContainerError(`container ${id.slice(0, 12)} belongs to the ${backend} backend, not ${this.backend.name}`);
     const spec = JSON.parse(readFileSync(join(bundle.dir, "config.json"), "utf8")) as ContainerSpec;
     // The container's /etc/passwd: its writable layer (the native one; the vm's lives in the guest) over the image.
     const layers = [bundle.upper, ...(spec.root.overlay?.lower ?? [spec.root.path])];
