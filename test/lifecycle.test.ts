@@ -9,7 +9,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, readlinkSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
@@ -91,6 +91,14 @@ for (const who of identities()) {
       assert.equal(s.supervisor, "monitor");
       assert.match((await ok(who, ["ps", "-a"])).stdout, /Exited \(0\) .* ticker/);
       await ok(who, ["rm", "ticker"]);
+    });
+
+    it("run -d --rm: the monitor deletes the container, its writable layer and its name once it exits", async () => {
+      // As uid 1000 where there is one: rootless, its files belong to a subordinate id the user cannot delete alone.
+      const user = who.name === "single" ? [] : ["-u", "1000"];
+      await ok(who, ["run", "-d", "--rm", "--name", "fleeting", ...user, "busybox", "sh", "-c", "mkdir -p /tmp/d && touch /tmp/d/f; sleep 0.3"]);
+      await until("its removal", () => !existsSync(join(who.dataDir, "names", "fleeting")) && readdirSync(join(who.dataDir, "containers")).length === 0);
+      assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
     });
 
     it("exec runs in the container: its PID 1, files, env, cwd, user, stdin, exit codes, -d", async () => {
