@@ -99,21 +99,26 @@ impl Outcome {
         }
     }
 
-    fn to_json(&self) -> Json {
+    /// As state.json records it and the socket reports it.
+    fn fields(&self) -> Vec<(&'static str, Json)> {
         match self {
-            Outcome::Exited { code, signal, oom } => Json::object(vec![
+            Outcome::Exited { code, signal, oom } => vec![
                 ("exitCode", Json::from(*code)),
                 ("signal", Json::from(signal.clone())),
                 ("oomKilled", Json::from(*oom)),
                 ("error", Json::Null),
-            ]),
-            Outcome::Failed(e) => Json::object(vec![
+            ],
+            Outcome::Failed(e) => vec![
                 ("exitCode", Json::from(e.exit_code())),
                 ("signal", Json::Null),
                 ("oomKilled", Json::from(false)),
                 ("error", Json::from(e.message.as_str())),
-            ]),
+            ],
         }
+    }
+
+    fn to_json(&self) -> Json {
+        Json::object(self.fields())
     }
 }
 
@@ -274,12 +279,7 @@ impl Monitor {
                 self.on_started(pid);
             }
             Some("error") => {
-                let kind = match v.get("kind").and_then(Json::as_str) {
-                    Some("not_found") => ErrorKind::NotFound,
-                    Some("permission") => ErrorKind::Permission,
-                    Some("spec") => ErrorKind::Spec,
-                    _ => ErrorKind::Setup,
-                };
+                let kind = v.get("kind").and_then(Json::as_str).and_then(ErrorKind::parse).unwrap_or(ErrorKind::Setup);
                 let message = v.get("message").and_then(Json::as_str).unwrap_or("container setup failed");
                 if let Some(run) = self.run.as_mut() {
                     run.outcome = Some(Outcome::Failed(Error::new(kind, message)));
@@ -413,17 +413,7 @@ impl Monitor {
             ("pid", Json::Null),
             ("finished", state_file::now()),
         ];
-        if let Json::Object(members) = outcome.to_json() {
-            for (k, v) in members {
-                let key: &'static str = match k.as_str() {
-                    "exitCode" => "exitCode",
-                    "signal" => "signal",
-                    "oomKilled" => "oomKilled",
-                    _ => "error",
-                };
-                fields.push((key, v));
-            }
-        }
+        fields.extend(outcome.fields());
         let _ = self.state.update(self.lock(), fields);
         self.last = Some(outcome);
         if again {
