@@ -14,58 +14,23 @@
  *   node --import tsx bench/startup.ts [--runs N] [--security-only]
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, chmodSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, chmodSync, writeFileSync } from "node:fs";
+import { release } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { asWho, benchPeople, benchWorkDir, have, hideUnifiedCgroup as hideUnified, peerBundle, podmanArgv, resetPodman, type Who } from "./lib/peers.js";
 import { fmtMs, fmtRatio } from "./lib/stats.js";
-import { ensureUser } from "../test/helpers/identities.js";
 import { buildSpec } from "../src/spec/from-options.js";
 import type { ImageConfig } from "../src/image/oci.js";
 import { securitySettings, goArch } from "../src/spec/security.js";
-import { release } from "node:os";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");
 const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 40;
 const securityOnly = process.argv.includes("--security-only");
-const isRoot = process.getuid!() === 0;
 
-interface Who {
-  name: "root" | "user";
-  uid: number;
-  gid: number;
-  home: string;
-}
-
-function have(cmd: string): boolean {
-  return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
-}
-
-const work = mkdtempSync(join(tmpdir(), "tsbox-bench-"));
-chmodSync(work, 0o755);
-process.on("exit", () => {
-  // Anything a peer tool left mounted under the work dir goes first (root only).
-  if (isRoot) {
-    const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "");
-    for (const m of mounts.filter((m) => m.startsWith(work)).reverse()) spawnSync("umount", ["-l", m]);
-  }
-  rmSync(work, { recursive: true, force: true });
-});
-// Interrupted: still clean up (the exit handler runs on process.exit, not on a signal's default action).
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => process.exit(130));
-
-const people: Who[] = [];
-if (isRoot) people.push({ name: "root", uid: 0, gid: 0, home: join(work, "root") });
-const user = isRoot ? ensureUser("tsbox-test", false) : { uid: process.getuid!(), gid: process.getgid!() };
-people.push({ name: "user", ...user, home: join(work, "user") });
-
-/** argv prefix that runs a command as `who` with a clean, predictable env. */
-function asWho(who: Who, argv: string[]): string[] {
-  const env = ["env", "-i", `PATH=${process.env.PATH}`, `HOME=${who.home}`, `TSBOX_DATA_DIR=${join(who.home, "data")}`];
-  if (!isRoot || who.uid === 0) return [...env, ...argv];
-  return ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--init-groups", "--", ...env, ...argv];
-}
+const work = benchWorkDir();
+const people = benchPeople(work, true);
 
 function sh(argv: string[], opts: { input?: string } = {}): string {
   return execFileSync(argv[0]!, argv.slice(1), { input: opts.input, stdio: ["pipe", "pipe", "pipe"] }).toString();
@@ -104,31 +69,11 @@ function prepare(who: Who): { rootfs: string; bundle: string } {
   const bundle = join(who.home, "bundle");
   sh(["mkdir", "-p", bundle]);
   sh(["chown", "-R", `${who.uid}:${who.gid}`, who.home]);
-  // A peer runtime's OCI config: same namespaces as tsbox (user, pid, mount, uts, ipc, network, cgroup).
-  sh(asWho(who, ["sh", "-c", `cd ${bundle} && crun spec ${who.uid === 0 ? "" : "--rootless"}`]));
-  const cfg = JSON.parse(readFileSync(join(bundle, "config.json"), "utf8"));
-  cfg.root = { path: rootfs, readonly: false };
-  cfg.process.args = ["/bin/true"];
-  cfg.process.terminal = false;
-  const ns: { type: string }[] = cfg.linux.namespaces;
-  for (const type of ["user", "cgroup", "network"]) if (!ns.some((n) => n.type === type)) ns.push({ type });
-  const size = who.uid === 0 ? 65536 : 1;
-  cfg.linux.uidMappings = [{ containerID: 0, hostID: who.uid, size }];
-  cfg.linux.gidMappings = [{ containerID: 0, hostID: who.gid, size }];
-  cfg.mounts = cfg.mounts.filter((m: { destination: string }) => m.destination !== "/sys/fs/cgroup");
-  writeFileSync(join(bundle, "config.json"), JSON.stringify(cfg, null, 2));
-  sh(["chown", "-R", `${who.uid}:${who.gid}`, bundle]);
+  peerBundle(who, bundle, rootfs, ["/bin/true"]);
   return { rootfs, bundle };
 }
 
-/** crun refuses a hybrid cgroup host unless the unified hierarchy's controllers file looks empty. */
-function hideUnifiedCgroup(argv: string[]): string[] {
-  const ctl = "/sys/fs/cgroup/unified/cgroup.controllers";
-  if (!isRoot || !existsSync(ctl)) return argv;
-  const empty = join(work, "empty");
-  writeFileSync(empty, "");
-  return ["unshare", "-m", "--propagation", "private", "sh", "-c", `mount --bind ${empty} ${ctl} && exec "$@"`, "sh", ...argv];
-}
+const hideUnifiedCgroup = (argv: string[]) => hideUnified(work, argv);
 
 /**
  * Two tsbox bundles on `rootfs` (overlay with an upper dir of their own, as
@@ -204,17 +149,9 @@ for (const who of people) {
     record("runc run", who, hyperfine(who, `runc ${rootless}--root ${join(who.home, "runc")} run --bundle ${bundle} bench-runc-${who.name}`));
   }
   if (have("podman")) {
-    // cgroupfs + file events: no systemd here; runc: podman's default crun refuses this hybrid cgroup host.
-    const conf = join(who.home, "containers.conf");
-    writeFileSync(conf, '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n[containers]\ndefault_ulimits = []\n');
-    chmodSync(conf, 0o644);
-    const podman = `env CONTAINERS_CONF=${conf} XDG_RUNTIME_DIR=${join(who.home, "xdg")} podman --root ${join(who.home, "podman")} --runroot ${join(who.home, "podman-run")} --runtime runc`;
-    record("podman run", who, hyperfine(who, `${podman} run --rm --network none --rootfs ${rootfs} /bin/true`));
-    // podman's overlay driver leaves its storage dir mounted: reset it so nothing outlives the bench.
-    spawnSync("sh", ["-c", asWho(who, [`${podman} system reset --force`]).join(" ")], { stdio: "ignore" });
-    // Rootless podman keeps a "pause" process holding its user namespace: end it too.
-    const pausePid = join(who.home, "xdg", "libpod", "tmp", "pause.pid");
-    if (existsSync(pausePid)) spawnSync("kill", [readFileSync(pausePid, "utf8").trim()]);
+    const podman = podmanArgv(who);
+    record("podman run", who, hyperfine(who, `${podman.join(" ")} run --rm --network none --rootfs ${rootfs} /bin/true`));
+    resetPodman(who, podman);
   }
 }
 

@@ -1,9 +1,20 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerProcess, ContainerStats, ExitStatus } from "./backends/backend.js";
+import { bundleOf, type LifecycleContext, shown } from "./containers/context.js";
+import { type LogEntry, type LogReadOptions, readLogs } from "./containers/logs.js";
+import { type Attachment, type AttachOptions, attachMonitor, MonitorRefusal } from "./containers/monitor-client.js";
+import { killContainer } from "./containers/ops/kill.js";
+import { setPaused } from "./containers/ops/pause.js";
+import { removeContainer } from "./containers/ops/remove.js";
+import { renameContainer } from "./containers/ops/rename.js";
+import { startContainer } from "./containers/ops/start.js";
+import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
+import { waitContainer } from "./containers/ops/wait.js";
+import { type ContainerState, isActive, processParent, readState, refreshStatus } from "./containers/state.js";
 import { ContainerError, isTsboxError } from "./errors.js";
 import { execRefusal } from "./spec/exec-process.js";
 
-export type { ContainerStats, ExitStatus };
+export type { ContainerStats, ExitStatus, LogEntry, StopOptions };
 
 export interface ContainerOutput {
   exitCode: number;
@@ -45,81 +56,237 @@ export interface ExecResult {
   stderr: string;
 }
 
+export interface LogsOptions extends LogReadOptions {
+  /** Accepted as a Date, an ISO string or Unix seconds. */
+  since?: Date;
+  until?: Date;
+}
+
 /** What a Container needs from the Runtime that made it. */
 export interface ContainerOwner {
-  /** Records the exit (or deletes the container with `remove`); settles before `wait()` does. */
-  finish(id: string, status: ExitStatus): Promise<void>;
-  removeContainer(id: string): Promise<void>;
-  /** Starts `cmd` in the running container `id` (whose init is `init`). */
-  execIn(id: string, init: ContainerProcess, cmd: string[], options: SpawnOptions): Promise<ContainerProcess>;
-  /** The backend's cgroup verbs on the container `id`'s bundle. */
-  cgroupOp(id: string, op: "pause" | "resume"): Promise<void>;
-  cgroupStats(id: string): Promise<ContainerStats>;
+  /** A foreground run ended: records the exit (or deletes the container with `remove`); settles before `wait()` does. */
+  finish(id: string, status: ExitStatus, monitorPid: number): Promise<void>;
+  /** Starts `cmd` in the running container `id` (whose init is `pid`). */
+  execIn(id: string, pid: number, cmd: string[], options: SpawnOptions & { detach?: boolean }): Promise<ContainerProcess>;
+  lifecycle(): LifecycleContext;
+}
+
+/** The container's process as its starter sees it: streams and end (`Runtime.run`). */
+export interface AttachedRun {
+  proc: ContainerProcess;
+  autoRemove: boolean;
+  /** A foreground run (not monitored): this process records its end. */
+  foreground: boolean;
 }
 
 /**
- * A running (later: exited) container, as returned by `Runtime.run`.
- * Streams are Node streams; with a tty, `stdout` carries everything and
- * `stderr` is null. `exec` and `spawn` run more processes in it.
+ * A container: by id, whatever process made it, and in any state. One
+ * returned by `Runtime.run` also carries the running process's streams;
+ * one from `Runtime.create`, `get` or `list` is a handle (`start`, `stop`,
+ * `logs`, `wait`, … work on it from any process). With a tty, `stdout`
+ * carries everything and `stderr` is null. `exec` and `spawn` run more
+ * processes in it.
  */
 export class Container implements AsyncDisposable {
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
   readonly stderr: Readable | null;
-  private readonly done: Promise<ExitStatus>;
+  private readonly run: AttachedRun | undefined;
+  private readonly done: Promise<ExitStatus> | undefined;
   private exitStatus: ExitStatus | undefined;
   private removed = false;
+  private currentName: string | null;
 
   constructor(
-    readonly id: string,
-    readonly name: string | null,
-    private readonly proc: ContainerProcess,
     private readonly owner: ContainerOwner,
-    private readonly autoRemove: boolean,
+    readonly id: string,
+    name: string | null,
+    run?: AttachedRun,
   ) {
-    this.stdin = proc.stdin;
-    this.stdout = proc.stdout;
-    this.stderr = proc.stderr;
-    this.done = proc.exited.then(async (status) => {
-      await owner.finish(id, status);
-      this.exitStatus = status;
-      if (autoRemove) this.removed = true;
-      return status;
-    });
-    // Unobserved rejections would crash Node; wait() still reports them.
-    this.done.catch(() => {});
+    this.currentName = name;
+    this.run = run;
+    this.stdin = run?.proc.stdin ?? null;
+    this.stdout = run?.proc.stdout ?? null;
+    this.stderr = run?.proc.stderr ?? null;
+    if (run) {
+      this.done = run.proc.exited.then(async (status) => {
+        if (run.foreground) await owner.finish(id, status, run.proc.monitorPid);
+        this.exitStatus = status;
+        if (run.autoRemove) this.removed = true;
+        return status;
+      });
+      // Unobserved rejections would crash Node; wait() still reports them.
+      this.done.catch(() => {});
+    }
   }
 
-  /** Host pid of the container's first process. */
+  get name(): string | null {
+    return this.currentName;
+  }
+
+  private get ctx(): LifecycleContext {
+    return this.owner.lifecycle();
+  }
+
+  /** @internal For the CLI's verbs that call an operation directly. */
+  lifecycleContext(): LifecycleContext {
+    return this.ctx;
+  }
+
+  /** The container's record now (`docker inspect`'s State and more: see src/containers/state.ts). */
+  async inspect(): Promise<ContainerState> {
+    const state = readState(bundleOf(this.ctx, this.id));
+    if (!state) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
+    const fresh = refreshStatus(state);
+    this.currentName = fresh.name;
+    return fresh;
+  }
+
+  /** Host pid of the container's first process (in the guest on the vm backend); 0 when it does not run. */
   get pid(): number {
-    return this.proc.pid;
+    if (this.run) return this.run.proc.pid;
+    const state = readState(bundleOf(this.ctx, this.id));
+    return state && isActive(refreshStatus(state)) ? (state.pid ?? 0) : 0;
   }
 
   get running(): boolean {
-    return this.exitStatus === undefined;
+    if (this.run) return this.exitStatus === undefined;
+    const state = readState(bundleOf(this.ctx, this.id));
+    return state !== undefined && isActive(refreshStatus(state));
   }
 
-  /** Resolves once the container exited (and, with `remove`, is deleted). */
+  /**
+   * Runs a created or stopped container under its monitor (it outlives this
+   * process; its output goes to `logs()`). A no-op when it runs already.
+   */
+  async start(): Promise<void> {
+    await startContainer(this.ctx, this.id);
+  }
+
+  /**
+   * Resolves once the container exited: the run this object started, or,
+   * for a handle, the current (or next) run.
+   */
   wait(): Promise<ExitStatus> {
-    return this.done;
+    return this.done ?? waitContainer(this.ctx, this.id);
   }
 
   /** Sends a signal to the container's first process. A no-op once it exited. */
-  async kill(signal: NodeJS.Signals | number = "SIGTERM"): Promise<void> {
-    if (this.exitStatus) return;
-    this.proc.kill(signal);
+  async kill(signal: NodeJS.Signals | number = "SIGKILL"): Promise<void> {
+    if (this.run) {
+      if (!this.exitStatus) this.run.proc.kill(signal);
+      return;
+    }
+    try {
+      await killContainer(this.ctx, this.id, signal);
+    } catch (err) {
+      if (!(isTsboxError(err) && err.code === "container" && /is not running/.test(err.message))) throw err;
+    }
   }
 
-  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the exit status. */
-  async stop(timeoutMs = 10_000): Promise<ExitStatus> {
+  /**
+   * The stop signal (default the container's, SIGTERM), then SIGKILL after
+   * `timeout` seconds (default the container's, 10); resolves with the exit status.
+   */
+  async stop(options: StopOptions = {}): Promise<ExitStatus> {
     if (this.exitStatus) return this.exitStatus;
-    await this.kill("SIGTERM");
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), timeoutMs);
+    if (!this.run) {
+      await stopContainer(this.ctx, this.id, options);
+      return this.wait();
+    }
+    // Our own run: through its process handle, whatever the backend.
+    const proc = this.run.proc;
+    const state = readState(bundleOf(this.ctx, this.id));
+    const timeout = options.timeout ?? state?.stopTimeout ?? 10;
+    proc.kill((options.signal ?? state?.stopSignal ?? "SIGTERM") as NodeJS.Signals);
+    const timer = timeout < 0 ? undefined : setTimeout(() => proc.kill("SIGKILL"), timeout * 1000);
     try {
-      return await this.done;
+      return await this.done!;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** `stop`, then `start` (under a monitor). */
+  async restart(options: StopOptions = {}): Promise<void> {
+    await this.stop(options);
+    await startContainer(this.ctx, this.id);
+  }
+
+  /** Freezes every process of the container (cgroup freezer); `unpause` thaws them. */
+  pause(): Promise<void> {
+    return setPaused(this.ctx, this.id, true);
+  }
+
+  unpause(): Promise<void> {
+    return setPaused(this.ctx, this.id, false);
+  }
+
+  /** One sample of the container's resource use (the backend's cgroup accounting). */
+  async stats(): Promise<ContainerStats> {
+    const state = await this.inspect();
+    if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
+    const sample = this.ctx.backend.stats?.bind(this.ctx.backend);
+    if (!sample) throw new ContainerError(`the ${this.ctx.backend.name} backend reports no resource use: it needs cgroup accounting, which this build does not support`);
+    return sample(bundleOf(this.ctx, this.id).dir);
+  }
+
+  /** A sample every `intervalMs` (default 1000) while the container runs. */
+  async *statsStream(options: { intervalMs?: number } = {}): AsyncGenerator<ContainerStats> {
+    for (;;) {
+      let sample: ContainerStats;
+      try {
+        sample = await this.stats();
+      } catch (err) {
+        if (!this.running) return;
+        throw err;
+      }
+      yield sample;
+      await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 1000));
+    }
+  }
+
+  /**
+   * The log of a monitored container: `{stream, time, data}` entries, oldest
+   * first; `follow` keeps going until it stops. A foreground run keeps no
+   * log (its output went to whoever ran it).
+   */
+  async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    const state = await this.inspect();
+    if (state.supervisor === "foreground" || state.supervisor === null) {
+      if (state.supervisor === "foreground") {
+        throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (start it with -d, create/start or --restart for logs)`);
+      }
+      return;
+    }
+    const bundle = bundleOf(this.ctx, this.id);
+    const active = () => {
+      const s = readState(bundle);
+      return s !== undefined && isActive(refreshStatus(s));
+    };
+    yield* readLogs(bundle.dir, options, active);
+  }
+
+  /** New name (docker `rename`). */
+  async rename(name: string): Promise<void> {
+    await renameContainer(this.ctx, this.id, name);
+    this.currentName = name;
+  }
+
+  /** The running container's streams from now on (docker `attach`); its monitor must run it. */
+  async attach(options: Partial<AttachOptions> = {}): Promise<Attachment> {
+    const state = await this.inspect();
+    if (!isActive(state)) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
+    if (state.supervisor !== "monitor") throw new ContainerError(`cannot attach to container ${shown(state)}: it runs in the foreground of the process that started it`);
+    let attachment: Attachment | undefined;
+    try {
+      attachment = await attachMonitor(bundleOf(this.ctx, this.id).dir, { stdin: options.stdin ?? false, stdout: options.stdout ?? true, stderr: options.stderr ?? true, stdinOnce: options.stdinOnce ?? false });
+    } catch (err) {
+      if (err instanceof MonitorRefusal) throw new ContainerError(`cannot attach to container ${shown(state)}: ${err.message}`);
+      throw err;
+    }
+    if (!attachment) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
+    return attachment;
   }
 
   /**
@@ -153,10 +320,11 @@ export class Container implements AsyncDisposable {
    * Rejects like `Runtime.run` when the command cannot be run (exitCode
    * 127/126), and with a ContainerError when the container is not running.
    */
-  async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
+  async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean } = {}): Promise<ExecProcess> {
     if (this.exitStatus) throw this.notRunning();
+    const pid = this.run ? this.run.proc.pid : this.initPid();
     try {
-      return new ExecProcess(await this.owner.execIn(this.id, this.proc, cmd, options));
+      return new ExecProcess(await this.owner.execIn(this.id, pid, cmd, options));
     } catch (err) {
       // The backends' one container error here: the init is gone.
       if (isTsboxError(err) && err.code === "container") throw this.notRunning();
@@ -164,59 +332,74 @@ export class Container implements AsyncDisposable {
     }
   }
 
+  /**
+   * The running init's pid, from the record, checked to still be ours: the
+   * child of its supervisor (a monitor's per-run supervisor, or a foreground
+   * run's helper), which a recycled pid cannot be.
+   */
+  private initPid(): number {
+    const found = readState(bundleOf(this.ctx, this.id));
+    const state = found && refreshStatus(found);
+    if (!state || state.status !== "running" || state.pid === null) throw this.notRunning();
+    if (state.backend === "native") {
+      const parent = processParent(state.pid);
+      const supervisor = state.supervisor === "monitor" && parent !== null ? processParent(parent) : parent;
+      if (supervisor !== state.monitorPid) throw this.notRunning();
+    }
+    return state.pid;
+  }
+
   private notRunning(): ContainerError {
-    return new ContainerError(`container ${this.name ?? this.id.slice(0, 12)} is not running`);
+    return new ContainerError(`container ${this.currentName ?? this.id.slice(0, 12)} is not running`);
   }
 
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
-    if (!this.exitStatus) this.proc.resize(cols, rows);
+    if (this.run && !this.exitStatus) this.run.proc.resize(cols, rows);
   }
 
   /**
-   * Its resource usage now, from its cgroup: memory (bytes), CPU time (µs),
-   * pids, block I/O. Rejects with a ContainerError when it is not running or
-   * runs without a cgroup (rootless without a delegated one).
+   * Collects stdout and stderr as UTF-8 and waits for the exit: the streams
+   * of a run, or for a handle, its log once it has stopped.
    */
-  async stats(): Promise<ContainerStats> {
-    if (this.exitStatus) throw this.notRunning();
-    return this.owner.cgroupStats(this.id);
-  }
-
-  /** Freezes all its processes (`docker pause`): they stop until `unpause`. Rejects like `stats`. */
-  async pause(): Promise<void> {
-    if (this.exitStatus) throw this.notRunning();
-    await this.owner.cgroupOp(this.id, "pause");
-  }
-
-  /** Thaws it after `pause`. Rejects like `stats`. */
-  async unpause(): Promise<void> {
-    if (this.exitStatus) throw this.notRunning();
-    await this.owner.cgroupOp(this.id, "resume");
-  }
-
-  /** Collects stdout and stderr (piped ones) as UTF-8 and waits for the exit. */
   async output(): Promise<ContainerOutput> {
-    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.done]);
+    if (!this.run) {
+      const status = await this.wait();
+      let stdout = "";
+      let stderr = "";
+      for await (const e of this.logs()) {
+        if (e.stream === "stdout") stdout += e.data;
+        else stderr += e.data;
+      }
+      return { exitCode: status.exitCode, stdout, stderr };
+    }
+    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.done!]);
     return { exitCode: status.exitCode, stdout, stderr };
   }
 
-  /** Deletes an exited container and its writable layer. */
-  async remove(): Promise<void> {
+  /** Deletes the container and its writable layer; a running one only with `force` (killed first). */
+  async remove(options: { force?: boolean } = {}): Promise<void> {
     if (this.removed) return;
-    if (!this.exitStatus) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
-    await this.owner.removeContainer(this.id);
+    if (this.run && !this.exitStatus && !options.force) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
+    await removeContainer(this.ctx, this.id, options);
+    if (this.done) await this.done.catch(() => {});
     this.removed = true;
   }
 
   /** `await using c = await rt.run(…)`: kills the container if needed and deletes it. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.exitStatus) {
-      this.proc.kill("SIGKILL");
-      await this.done.catch(() => {});
+    if (this.run && !this.exitStatus) {
+      this.run.proc.kill("SIGKILL");
+      await this.done!.catch(() => {});
     }
     this.stdin?.destroy();
-    await this.remove();
+    if (this.removed) return;
+    try {
+      await this.remove({ force: true });
+    } catch (err) {
+      // Removed meanwhile (its --rm, another process): nothing left to do.
+      if (!(isTsboxError(err) && /no such container/.test(err.message))) throw err;
+    }
   }
 }
 

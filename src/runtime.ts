@@ -1,13 +1,20 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
-import { Container, type ExitStatus, type SpawnOptions } from "./container.js";
-import { removeBundle } from "./containers/remove.js";
+import { Container, type ContainerOwner, type ExitStatus, type SpawnOptions } from "./container.js";
+import type { LifecycleContext } from "./containers/context.js";
+import { attachedProcess } from "./containers/attached-process.js";
+import { removeBundleDir } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
-import { type ContainerState, listStates, processStartTime, readState, refreshStatus, writeState } from "./containers/state.js";
-import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError } from "./errors.js";
-import { isErrno, randomHex } from "./fs-util.js";
+import { removeContainer } from "./containers/ops/remove.js";
+import { startContainer } from "./containers/ops/start.js";
+import { type Attachment, attachMonitor } from "./containers/monitor-client.js";
+import { parseRestartPolicy } from "./containers/restart-policy.js";
+import { parseSignal } from "./containers/signals.js";
+import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readState, refreshStatus, updateState, writeState } from "./containers/state.js";
+import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
+import { randomHex } from "./fs-util.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
 import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
@@ -15,7 +22,7 @@ import type { PushOptions, PushResult } from "./image/registry/push-image.js";
 import type { Platform } from "./image/oci.js";
 import { parsePlatform } from "./image/platform.js";
 import { familiarName, parseReference } from "./image/reference.js";
-import { DataPaths, defaultDataDir } from "./paths.js";
+import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec } from "./spec/from-options.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
@@ -56,9 +63,11 @@ export type ContainerInfo = ContainerState;
 /**
  * The entry point: `new Runtime().run({ image, cmd })`. Owns the data dir
  * (image store, layer cache, container bundles) and hands validated
- * ContainerSpecs to a backend.
+ * ContainerSpecs to a backend. Containers are shared with every other
+ * process using the same data dir: `get`, `list` and the lifecycle verbs
+ * work on containers any tsbox process (CLI or library) made.
  */
-export class Runtime {
+export class Runtime implements ContainerOwner {
   readonly dataDir: string;
   readonly backend: Backend;
   /** Which backend and why (`tsbox info`). */
@@ -67,6 +76,7 @@ export class Runtime {
   private readonly paths: DataPaths;
   private readonly layers: LayerCache;
   private readonly names: ContainerNames;
+  private readonly ctx: LifecycleContext;
   private host: HostIdentity | undefined;
 
   constructor(options: RuntimeOptions = {}) {
@@ -82,48 +92,27 @@ export class Runtime {
     this.imageStore = this.backend.openImageStore?.(this.dataDir) ?? new ImageStore(this.dataDir);
     this.layers = new LayerCache(this.dataDir, this.imageStore.layout);
     this.names = new ContainerNames(this.paths);
+    this.ctx = {
+      paths: this.paths,
+      backend: this.backend,
+      names: this.names,
+      host: () => (this.host ??= probeHostIdentity()),
+      helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox")))[0]!,
+    };
   }
 
-  /** Creates and starts a container; resolves once its command runs. */
+  /**
+   * Creates and starts a container; resolves once its command runs, with its
+   * streams. It runs in this process's foreground (it dies with it), unless
+   * a restart policy asks for a monitor: then it outlives this process and
+   * the streams are an attachment to it.
+   */
   async run(options: RunOptions, control: RunControl = {}): Promise<Container> {
     if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("run needs an image", { code: "usage" });
+    if (options.restart !== undefined && parseRestartPolicy(options.restart).name !== "no") return this.runMonitored(options, control);
     await this.collectOrphans();
-    const image = await this.resolveImage(options.image, control);
-    const layers = await this.layers.ensureLayers(image);
-    const host = (this.host ??= probeHostIdentity());
-
-    const id = randomHex(32);
-    const bundle = this.paths.container(id);
-    // Sync: a handful of mkdirs are cheaper than as many thread-pool round trips.
-    mkdirSync(this.paths.containers, { recursive: true });
-    mkdirSync(bundle.dir, { mode: 0o700 });
-    let state: ContainerState | undefined;
+    const { id, bundle, spec, state } = await this.prepare(options, control);
     try {
-      for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
-      // After the bundle dir exists, so a racing run sees the name as taken, not stale.
-      if (options.name !== undefined) this.names.reserve(options.name, id);
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host });
-      state = {
-        id,
-        name: options.name ?? null,
-        image: options.image,
-        imageDigest: image.manifestDigest,
-        command: spec.process.args,
-        backend: this.backend.name,
-        status: "created",
-        created: new Date().toISOString(),
-        pid: null,
-        monitorPid: null,
-        monitorStartTime: null,
-        creatorPid: process.pid,
-        creatorStartTime: ownStartTime(),
-        exitCode: null,
-        signal: null,
-        finished: null,
-        error: null,
-        remove: options.remove ?? false,
-      };
-      writeState(bundle, state);
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const proc = await this.backend.start({
         bundleDir: bundle.dir,
@@ -134,24 +123,164 @@ export class Runtime {
         newSession: control.newSession ?? false,
         onWarning: control.onWarning ?? ((message) => process.emitWarning(message, { type: "TsboxWarning" })),
       });
-      state = { ...state, status: "running", pid: proc.pid, monitorPid: proc.monitorPid, monitorStartTime: processStartTime(proc.monitorPid) };
-      writeState(bundle, state);
-      return new Container(id, options.name ?? null, proc, this, options.remove ?? false);
+      await updateState(bundle, () => ({
+        status: "running",
+        supervisor: "foreground",
+        pid: proc.pid,
+        monitorPid: proc.monitorPid,
+        monitorStartTime: processStartTime(proc.monitorPid),
+        started: new Date().toISOString(),
+      }));
+      return new Container(this, id, options.name ?? null, { proc, autoRemove: options.remove ?? false, foreground: true });
     } catch (err) {
-      // A container that never got to run is kept only when it was created
-      // and the user did not ask for removal (as docker keeps it "Created").
-      if (state && !options.remove) {
-        const message = err instanceof Error ? err.message : String(err);
-        const exitCode = isTsboxError(err) ? err.exitCode : 125;
-        try {
-          writeState(bundle, { ...state, status: "exited", exitCode, error: message, finished: new Date().toISOString() });
-        } catch {
-          // the original error matters more
-        }
-      } else {
-        await this.deleteBundle(id, options.name ?? null).catch(() => {});
-      }
+      await this.failedStart(id, state, err, options.remove ?? false);
       throw err;
+    }
+  }
+
+  /** `run` with a restart policy: started under its monitor, attached to from the first byte. */
+  private async runMonitored(options: RunOptions, control: RunControl): Promise<Container> {
+    const { id, bundle } = await this.prepare(options, control);
+    let attachment: Attachment | undefined;
+    try {
+      await startContainer(this.ctx, id, {
+        beforeStart: async () => {
+          attachment = await attachMonitor(bundle.dir, { stdin: Boolean(options.stdin), stdout: true, stderr: true, stdinOnce: true });
+        },
+      });
+    } catch (err) {
+      attachment?.close();
+      throw err;
+    }
+    if (!attachment) throw new TsboxError("could not attach to the container's monitor", { code: "runtime" });
+    const proc = attachedProcess(this.ctx, id, attachment, {
+      stdin: options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore",
+      stdout: options.stdout ?? "pipe",
+      stderr: options.stderr ?? "pipe",
+    });
+    return new Container(this, id, options.name ?? null, { proc, autoRemove: false, foreground: false });
+  }
+
+  /**
+   * Creates a container without starting it (`docker create`); `start()`
+   * runs it under a monitor that outlives this process.
+   */
+  async create(options: RunOptions, control: RunControl = {}): Promise<Container> {
+    if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("create needs an image", { code: "usage" });
+    const { id, bundle, state } = await this.prepare(options, control);
+    // Created for good: no longer tied to this process.
+    await updateState(bundle, () => ({ creatorPid: null, creatorStartTime: null }));
+    return new Container(this, id, state.name);
+  }
+
+  /** A container by id, unique id prefix or name (made by any tsbox process). */
+  async get(ref: string): Promise<Container> {
+    const id = await this.resolveContainer(ref);
+    const state = readState(this.paths.container(id));
+    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    return new Container(this.runtimeFor(state.backend), id, state.name);
+  }
+
+  /** Containers of this data dir, newest first; running ones only unless `all`. */
+  async list(options: { all?: boolean } = {}): Promise<Container[]> {
+    const states = await this.containers({ all: options.all ?? false });
+    return states.map((s) => new Container(this.runtimeFor(s.backend), s.id, s.name));
+  }
+
+  private siblings = new Map<string, Runtime>();
+
+  /**
+   * The runtime whose backend runs a container: this one, or one of the same
+   * data dir with the container's backend (a vm container's pid is the
+   * guest's: only its backend may exec into it or read its cgroup).
+   */
+  private runtimeFor(backend: string): Runtime {
+    if (backend === this.backend.name) return this;
+    if (backend !== "native" && backend !== "vm") throw new ContainerError(`container of an unknown backend ${JSON.stringify(backend)}`);
+    if (this.backendChoice.reason === "given to the Runtime") {
+      throw new ContainerError(`the container belongs to the ${backend} backend; this Runtime was given the ${this.backend.name} backend`);
+    }
+    let sibling = this.siblings.get(backend);
+    if (!sibling) this.siblings.set(backend, (sibling = new Runtime({ dataDir: this.dataDir, backend })));
+    return sibling;
+  }
+
+  /** The bundle, name, config.json and a "created" state.json of a new container. */
+  private async prepare(options: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState }> {
+    const restartPolicy = parseRestartPolicy(options.restart ?? "no");
+    if (options.restart !== undefined && restartPolicy.name !== "no" && options.remove) {
+      throw new UsageError("--restart and --rm cannot be combined: a container that restarts is never removed");
+    }
+    const stopSignal = parseSignal(options.stopSignal ?? "SIGTERM").name;
+    if (options.stopTimeout !== undefined && !Number.isInteger(options.stopTimeout)) throw new UsageError(`invalid stop timeout ${options.stopTimeout}: whole seconds`);
+    const image = await this.resolveImage(options.image, control);
+    const layers = await this.layers.ensureLayers(image);
+    const host = (this.host ??= probeHostIdentity());
+
+    const id = randomHex(32);
+    const bundle = this.paths.container(id);
+    // Sync: a handful of mkdirs are cheaper than as many thread-pool round trips.
+    mkdirSync(this.paths.containers, { recursive: true });
+    mkdirSync(bundle.dir, { mode: 0o700 });
+    let reserved = false;
+    try {
+      for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
+      // After the bundle dir exists, so a racing run sees the name as taken, not stale.
+      if (options.name !== undefined) {
+        this.names.reserve(options.name, id);
+        reserved = true;
+      }
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host });
+      writeFileSync(bundle.config, JSON.stringify(spec));
+      const state: ContainerState = {
+        id,
+        name: options.name ?? null,
+        image: options.image,
+        imageDigest: image.manifestDigest,
+        command: spec.process.args,
+        backend: this.backend.name,
+        status: "created",
+        created: new Date().toISOString(),
+        started: null,
+        finished: null,
+        pid: null,
+        monitorPid: null,
+        monitorStartTime: null,
+        creatorPid: process.pid,
+        creatorStartTime: ownStartTime(),
+        exitCode: null,
+        signal: null,
+        error: null,
+        oomKilled: false,
+        restartCount: 0,
+        restartPolicy,
+        supervisor: null,
+        stopSignal: options.stopSignal !== undefined ? stopSignal : parseSignal(image.config.config?.StopSignal || "SIGTERM").name,
+        stopTimeout: options.stopTimeout ?? 10,
+        tty: Boolean(options.tty),
+        openStdin: Boolean(options.stdin),
+        remove: options.remove ?? false,
+        log: { maxSize: options.log?.maxSize ?? DEFAULT_LOG.maxSize, maxFiles: options.log?.maxFiles ?? DEFAULT_LOG.maxFiles },
+      };
+      writeState(bundle, state);
+      return { id, bundle, spec, state };
+    } catch (err) {
+      await removeBundleDir(this.ctx, id, reserved ? options.name! : null).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * A container that never got to run is kept only when it was created and
+   * the user did not ask for removal (as docker keeps it "Created").
+   */
+  private async failedStart(id: string, state: ContainerState, err: unknown, remove: boolean): Promise<void> {
+    if (!remove) {
+      const message = err instanceof Error ? err.message : String(err);
+      const exitCode = isTsboxError(err) ? err.exitCode : 125;
+      await updateState(this.paths.container(id), () => ({ status: "exited", exitCode, error: message, finished: new Date().toISOString(), creatorPid: null })).catch(() => {});
+    } else {
+      await removeBundleDir(this.ctx, id, state.name).catch(() => {});
     }
   }
 
@@ -225,30 +354,24 @@ export class Runtime {
   /** Containers in the data dir, newest first; `all: false` keeps only running ones. */
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
     const states = await listStates(this.paths);
-    return options.all === false ? states.filter((s) => s.status === "running") : states;
+    return options.all === false ? states.filter(isActive) : states;
   }
 
   /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
   async removeContainer(ref: string, options: { force?: boolean } = {}): Promise<void> {
-    const id = await this.resolveContainer(ref);
-    const state = readState(this.paths.container(id));
-    const current = state ? refreshStatus(state) : undefined;
-    if (current?.status === "running") {
-      if (!options.force) throw new ContainerError(`cannot remove running container ${id.slice(0, 12)}: stop it first or use --force`);
-      await killAndWait(current);
-    }
-    await this.deleteBundle(id, current?.name ?? null);
+    await removeContainer(this.ctx, await this.resolveContainer(ref), options);
   }
 
   /**
    * Deletes `--rm` containers whose supervisor died unseen (the tsbox process
-   * that ran them was SIGKILLed, or the machine went down): their container
-   * processes died with it (PR_SET_PDEATHSIG), only the bundle is left.
+   * that ran them, or their monitor, was SIGKILLed, or the machine went
+   * down): their processes died with it (PR_SET_PDEATHSIG), only the bundle
+   * is left.
    */
   async collectOrphans(): Promise<void> {
     for (const state of await listStates(this.paths)) {
       if (state.remove && state.status === "exited" && state.finished === null) {
-        await this.deleteBundle(state.id, state.name).catch(() => {});
+        await removeContainer(this.ctx, state.id).catch(() => {});
       }
     }
   }
@@ -265,10 +388,18 @@ export class Runtime {
     throw new ContainerError(`no such container: ${ref}`);
   }
 
-  /** @internal `Container.spawn`: `cmd` in the running container, with its process's defaults. */
-  async execIn(id: string, init: ContainerProcess, cmd: string[], options: SpawnOptions): Promise<ContainerProcess> {
+  /** @internal What Container's lifecycle verbs work with. */
+  lifecycle(): LifecycleContext {
+    return this.ctx;
+  }
+
+  /** @internal `Container.spawn`: `cmd` in the running container whose init is `pid`, with its process's defaults. */
+  async execIn(id: string, pid: number, cmd: string[], options: SpawnOptions & { detach?: boolean }): Promise<ContainerProcess> {
     if (!this.backend.exec) throw new TsboxError(`the ${this.backend.name} backend cannot run processes in a container`, { code: "runtime" });
     const bundle = this.paths.container(id);
+    const backend = readState(bundle)?.backend;
+    // Never a guest pid for a host exec (or the other way round).
+    if (backend !== undefined && backend !== this.backend.name) throw new ContainerError(`container ${id.slice(0, 12)} belongs to the ${backend} backend, not ${this.backend.name}`);
     const spec = JSON.parse(readFileSync(join(bundle.dir, "config.json"), "utf8")) as ContainerSpec;
     // The container's /etc/passwd: its writable layer (the native one; the vm's lives in the guest) over the image.
     const layers = [bundle.upper, ...(spec.root.overlay?.lower ?? [spec.root.path])];
@@ -276,43 +407,39 @@ export class Runtime {
     const processSpec = await execProcess(spec, cmd, options, layers, canSetGroups);
     // The checks of `run`, with their messages (an unmapped user, say), in the container's setting.
     validateSpec({ ...spec, process: processSpec });
-    return this.backend.exec({ container: init, bundleDir: bundle.dir, process: processSpec, stdin: options.stdin === false ? "ignore" : "pipe", stdout: "pipe", stderr: "pipe" });
-  }
-
-  /** @internal `Container.stats`. */
-  async cgroupStats(id: string): Promise<ContainerStats> {
-    if (!this.backend.stats) throw new TsboxError(`the ${this.backend.name} backend has no cgroups: no stats`, { code: "runtime" });
-    return this.backend.stats(this.paths.container(id).dir);
-  }
-
-  /** @internal `Container.pause`/`unpause`. */
-  async cgroupOp(id: string, op: "pause" | "resume"): Promise<void> {
-    const run = this.backend[op]?.bind(this.backend);
-    if (!run) throw new TsboxError(`the ${this.backend.name} backend has no cgroups: cannot ${op === "pause" ? "pause" : "unpause"}`, { code: "runtime" });
-    await run(this.paths.container(id).dir);
-  }
-
-  /** @internal Called by Container when its process has ended. */
-  async finish(id: string, status: ExitStatus): Promise<void> {
-    const bundle = this.paths.container(id);
-    const state = readState(bundle);
-    if (state?.remove) {
-      await this.deleteBundle(id, state.name);
-      return;
-    }
-    if (state) {
-      writeState(bundle, { ...state, status: "exited", pid: null, exitCode: status.exitCode, signal: status.signal, finished: new Date().toISOString() });
-    }
-  }
-
-  private async deleteBundle(id: string, name: string | null): Promise<void> {
-    const bundle = this.paths.container(id);
-    await removeBundle(bundle, {
-      host: (this.host ??= probeHostIdentity()),
-      backend: this.backend,
-      helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox")))[0]!,
+    return this.backend.exec({
+      pid,
+      bundleDir: bundle.dir,
+      process: processSpec,
+      stdin: options.stdin === false ? "ignore" : "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      ...(options.detach ? { detach: true } : {}),
     });
-    if (name !== null) this.names.release(name, id);
+  }
+
+  /**
+   * @internal A foreground run ended (Container calls it): its exit is
+   * recorded, or with `remove` the container deleted. Only if the record is
+   * still about this run (another process may have restarted the container).
+   */
+  async finish(id: string, status: ExitStatus, monitorPid: number): Promise<void> {
+    const bundle = this.paths.container(id);
+    let remove = false;
+    let name: string | null = null;
+    await updateState(bundle, (state) => {
+      if (state.monitorPid !== monitorPid) return undefined;
+      if (state.remove) {
+        remove = true;
+        name = state.name;
+        return undefined;
+      }
+      return { status: "exited", pid: null, exitCode: status.exitCode, signal: status.signal, oomKilled: status.oomKilled, finished: new Date().toISOString() };
+    }).catch((err: unknown) => {
+      // Removed meanwhile (`rm -f` from another process): nothing to record.
+      if (!(isTsboxError(err) && err.code === "container")) throw err;
+    });
+    if (remove) await removeBundleDir(this.ctx, id, name);
   }
 }
 
@@ -330,19 +457,6 @@ async function execProcess(spec: ContainerSpec, cmd: string[], options: SpawnOpt
     ...(canSetGroups ? { additionalGids: resolved.additionalGids.filter((g) => isMapped(spec.linux.gidMappings, g)) } : {}),
   };
   return execProcessSpec(spec.process, cmd, options, user);
-}
-
-/** SIGKILL through the supervisor (its death takes the container with it), then wait until it is gone. */
-async function killAndWait(state: ContainerState): Promise<void> {
-  if (state.monitorPid === null) return;
-  try {
-    process.kill(state.monitorPid, "SIGKILL");
-  } catch (err) {
-    if (!isErrno(err, "ESRCH")) throw err;
-  }
-  for (let i = 0; i < 200 && processStartTime(state.monitorPid) === state.monitorStartTime; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 /** The backend's preferred image platform ("linux/386" → {os, architecture}). */

@@ -26,6 +26,16 @@ export interface Backend {
    */
   exec?(options: ExecStartOptions): Promise<ContainerProcess>;
   /**
+   * Starts the container (its config.json is in the bundle) under a monitor
+   * that outlives this process: it owns the container's stdio, writes its
+   * log, records its state, applies the restart policy and serves
+   * `<bundle>/attach.sock` (src/containers/monitor-client.ts). Resolves once
+   * the command runs (the monitor has written the running state); rejects
+   * like `start`, after the monitor recorded the failure. Optional: without
+   * it, containers run only in the foreground of the process that runs them.
+   */
+  launch?(options: LaunchOptions): Promise<void>;
+  /**
    * The image store for this backend's platform when it is not the host's
    * (the vm backend runs linux/386 images); default: the data dir's store.
    */
@@ -98,9 +108,28 @@ export interface StartOptions {
   onWarning?: (message: string) => void;
 }
 
+export interface LaunchOptions {
+  bundleDir: string;
+  /** The container's lock, held by the caller; the monitor inherits it until it has written the first state. */
+  lockFd: number;
+  /** `--restart`, in its text form (`on-failure:3`). */
+  restart: string;
+  log: { maxSize: number; maxFiles: number };
+  /** Keep the container's stdin open for attached clients (`-i`). */
+  openStdin: boolean;
+  /** Delete the bundle once the container is done for good (`--rm`). */
+  remove: boolean;
+  /**
+   * Called once the monitor listens and before the container starts: attach
+   * here to miss none of its output (`start -a`, `run --restart` in the foreground).
+   */
+  beforeStart?: () => Promise<void>;
+}
+
+/** `tsbox-runtime stats` (the cgroups contract): one sample. */
 export interface ExecStartOptions {
-  /** The running container, as `start` returned it. */
-  container: ContainerProcess;
+  /** The running container's init: its pid as the backend sees it. */
+  pid: number;
   /** The container's bundle directory (as given to `start`). */
   bundleDir: string;
   /** The whole process to run: the front end has merged in the container's defaults. */
@@ -109,6 +138,8 @@ export interface ExecStartOptions {
   stdin: StdioTarget;
   stdout: StdioTarget;
   stderr: StdioTarget;
+  /** `exec -d`: the process runs on its own, nobody waits for it; resolves once it runs, with no streams. */
+  detach?: boolean;
 }
 
 export interface ExitStatus {

@@ -49,3 +49,21 @@ export function shortId(id: string): string {
 export function truncate(text: string, max: number): string {
   return text.length <= max ? text : text.slice(0, max - 1) + "…";
 }
+
+/** docker's HumanDuration ("Up 5 seconds", "Up About an hour"). */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (!Number.isFinite(s) || s < 1) return "Less than a second";
+  if (s === 1) return "1 second";
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return "About a minute";
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return "About an hour";
+  if (h < 48) return `${h} hours`;
+  if (h < 24 * 14) return `${Math.floor(h / 24)} days`;
+  if (h < 24 * 60) return `${Math.floor(h / 24 / 7)} weeks`;
+  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
+  return `${Math.floor(h / 24 / 365)} years`;
+}

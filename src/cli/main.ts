@@ -12,6 +12,20 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   images: async () => (await import("./commands/images.js")).imagesCommand,
   ps: async () => (await import("./commands/ps.js")).psCommand,
   rm: async () => (await import("./commands/rm.js")).rmCommand,
+  create: async () => (await import("./commands/create.js")).createCommand,
+  start: async () => (await import("./commands/start.js")).startCommand,
+  attach: async () => (await import("./commands/attach.js")).attachCommand,
+  exec: async () => (await import("./commands/exec.js")).execCommand,
+  logs: async () => (await import("./commands/logs.js")).logsCommand,
+  stop: async () => (await import("./commands/stop.js")).stopCommand,
+  restart: async () => (await import("./commands/stop.js")).restartCommand,
+  kill: async () => (await import("./commands/kill.js")).killCommand,
+  pause: async () => (await import("./commands/pause.js")).pauseCommand,
+  unpause: async () => (await import("./commands/pause.js")).unpauseCommand,
+  wait: async () => (await import("./commands/wait.js")).waitCommand,
+  rename: async () => (await import("./commands/rename.js")).renameCommand,
+  top: async () => (await import("./commands/top.js")).topCommand,
+  stats: async () => (await import("./commands/stats.js")).statsCommand,
   info: async () => (await import("./commands/info.js")).infoCommand,
   version: async () => (await import("./commands/version.js")).versionCommand,
   vm: async () => (await import("./commands/vm.js")).vmCommand,
@@ -32,7 +46,22 @@ const USAGE = `Usage: tsbox COMMAND [OPTIONS]
 Rootless containers for Node.
 
 Commands:
-  run       Run a command in a new container
+  run       Run a command in a new container (-d: in the background)
+  create    Create a container without starting it
+  start     Start containers in the background (-a: attached)
+  stop      Stop containers (stop signal, then SIGKILL)
+  restart   Restart containers
+  kill      Send a signal to containers
+  pause     Freeze containers' processes
+  unpause   Thaw paused containers
+  wait      Wait for containers to stop, print their exit codes
+  rm        Remove containers
+  rename    Rename a container
+  exec      Run a command in a running container
+  attach    Attach to a running container's output and input
+  logs      Show a container's output
+  top       Show a container's processes
+  stats     Show containers' resource use
   pull      Pull an image from a registry
   push      Push an image to a registry
   tag       Give an image another name
@@ -45,7 +74,6 @@ Commands:
   logout    Log out from a registry
   images    List images
   ps        List containers
-  rm        Remove containers
   info      Show backend and host information
   vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version

@@ -3,17 +3,22 @@ import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
 import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/docker-profile.js";
-import { allValues, type FlagDef, lastValue, parseFlags } from "./flags.js";
+import { allValues, type FlagDef, lastValue, parseFlags, type ParsedFlags } from "./flags.js";
 import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flags.js";
 
-export const RUN_FLAGS: FlagDef[] = [
-  { name: "rm" },
+/** What `run` and `exec` both take: the process's stdio, environment, cwd and user. */
+export const PROCESS_FLAGS: FlagDef[] = [
   { name: "interactive", short: "i" },
   { name: "tty", short: "t" },
   { name: "env", short: "e", value: true, repeat: true },
   { name: "env-file", value: true, repeat: true },
   { name: "workdir", short: "w", value: true },
   { name: "user", short: "u", value: true },
+];
+
+export const RUN_FLAGS: FlagDef[] = [
+  { name: "rm" },
+  ...PROCESS_FLAGS,
   { name: "hostname", short: "h", value: true },
   { name: "volume", short: "v", value: true, repeat: true },
   { name: "read-only" },
@@ -25,6 +30,11 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "security-opt", value: true, repeat: true },
   { name: "userns", value: true },
   ...RESOURCE_FLAGS,
+  { name: "detach", short: "d" },
+  { name: "restart", value: true },
+  { name: "stop-signal", value: true },
+  { name: "stop-timeout", value: true },
+  { name: "log-opt", value: true, repeat: true },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -45,6 +55,11 @@ Options:
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
       --backend NAME     native, vm or auto (default: $TSBOX_BACKEND, else auto)
+  -d, --detach           Run it in the background and print its id
+      --restart POLICY   no, on-failure[:N], always or unless-stopped
+      --stop-signal SIG  Signal tsbox stop sends first (default SIGTERM)
+      --stop-timeout S   Seconds tsbox stop waits before SIGKILL (default 10)
+      --log-opt K=V      max-size=10m, max-file=3: rotation of the container's log
       --cap-add CAP      Add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL)
       --cap-drop CAP     Drop a capability (ALL: all but the added ones)
       --security-opt OPT seccomp=unconfined, seccomp=PROFILE.json (docker's format),
@@ -57,6 +72,7 @@ export interface RunRequest {
   options: RunOptions;
   interactive: boolean;
   tty: boolean;
+  detach: boolean;
   /** --backend: native, vm or auto. */
   backend?: string;
 }
@@ -68,12 +84,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const [image, ...cmd] = flags.positionals;
   if (image === undefined) throw new UsageError(`"tsbox run" requires an image (tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...])`);
 
-  const environment: string[] = [];
-  for (const file of allValues(flags, "env-file")) environment.push(...readEnvFile(file, env));
-  for (const entry of allValues(flags, "env")) {
-    const resolved = resolveEnvEntry(entry, env);
-    if (resolved !== undefined) environment.push(resolved);
-  }
+  const environment = flagEnvironment(flags, env);
   const entrypoint = lastValue(flags, "entrypoint");
   const options: RunOptions = {
     image,
@@ -103,8 +114,53 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     if (userns !== "auto") throw new UsageError(`invalid --userns ${userns}: tsbox knows --userns=auto`);
     options.userns = "auto";
   }
+  const restart = lastValue(flags, "restart");
+  if (restart !== undefined) options.restart = restart;
+  const stopSignal = lastValue(flags, "stop-signal");
+  if (stopSignal !== undefined) options.stopSignal = stopSignal;
+  const stopTimeout = lastValue(flags, "stop-timeout");
+  if (stopTimeout !== undefined) {
+    if (!/^-?\d+$/.test(stopTimeout)) throw new UsageError(`invalid value "${stopTimeout}" for --stop-timeout: whole seconds`);
+    options.stopTimeout = Number(stopTimeout);
+  }
+  const logOpts = allValues(flags, "log-opt");
+  if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
   const backend = lastValue(flags, "backend");
-  return { options, interactive: flags.bools.has("interactive"), tty: flags.bools.has("tty"), ...(backend !== undefined ? { backend } : {}) };
+  return {
+    options,
+    interactive: flags.bools.has("interactive"),
+    tty: flags.bools.has("tty"),
+    detach: flags.bools.has("detach"),
+    ...(backend !== undefined ? { backend } : {}),
+  };
+}
+
+/** docker's json-file options: `max-size=10m` (k, m, g), `max-file=3`. */
+function parseLogOpts(entries: string[]): { maxSize?: number; maxFiles?: number } {
+  const out: { maxSize?: number; maxFiles?: number } = {};
+  for (const entry of entries) {
+    const [key, value = ""] = entry.split(/=(.*)/s, 2) as [string, string?];
+    if (key === "max-size") {
+      const m = /^(\d+)([kmg]?)b?$/i.exec(value);
+      if (!m || Number(m[1]) === 0) throw new UsageError(`invalid --log-opt ${entry}: a size such as 10m`);
+      out.maxSize = Number(m[1]) * ({ "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[m[2]!.toLowerCase()]!;
+    } else if (key === "max-file") {
+      if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`invalid --log-opt ${entry}: a number of files from 1`);
+      out.maxFiles = Number(value);
+    } else throw new UsageError(`unknown --log-opt ${entry}: max-size and max-file are supported`);
+  }
+  return out;
+}
+
+/** `--env-file` entries, then `-e` ones (later ones win), as `KEY=VALUE`. */
+export function flagEnvironment(flags: ParsedFlags, env: NodeJS.ProcessEnv): string[] {
+  const environment: string[] = [];
+  for (const file of allValues(flags, "env-file")) environment.push(...readEnvFile(file, env));
+  for (const entry of allValues(flags, "env")) {
+    const resolved = resolveEnvEntry(entry, env);
+    if (resolved !== undefined) environment.push(resolved);
+  }
+  return environment;
 }
 
 /**

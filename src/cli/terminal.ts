@@ -1,4 +1,11 @@
-import type { Container } from "../container.js";
+import type { Readable, Writable } from "node:stream";
+
+/** What has a terminal to connect to: a container or a process exec'd into one. */
+export interface TerminalPeer {
+  stdin: Writable | null;
+  stdout: Readable | null;
+  resize(cols: number, rows: number): void;
+}
 
 /** The host terminal's size, or 80x24 when stdout is not a terminal. */
 export function hostTerminalSize(): { cols: number; rows: number } {
@@ -11,7 +18,7 @@ export function hostTerminalSize(): { cols: number; rows: number } {
  * (^C included) reach the container unmodified, window size changes
  * forwarded. Returns the function that restores the host terminal.
  */
-export function attachTerminal(container: Container, forwardInput: boolean): () => void {
+export function attachTerminal(container: TerminalPeer, forwardInput: boolean): () => void {
   const stdin = process.stdin;
   const raw = forwardInput && stdin.isTTY;
   if (raw) stdin.setRawMode(true);

@@ -1,41 +1,57 @@
-import type { Backend } from "../backends/backend.js";
+import { renameSync } from "node:fs";
+import { join } from "node:path";
 import { TsboxError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
-import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 import { DEFAULT_CAPABILITIES, OCI_VERSION } from "../spec/defaults.js";
-import { type HostIdentity, idMappings } from "../spec/id-mappings.js";
+import { idMappings } from "../spec/id-mappings.js";
+import type { LifecycleContext } from "./context.js";
 
-export interface RemoveContext {
-  host: HostIdentity;
-  backend: Backend;
-  /** A read-only rootfs with /bin/rm and an empty /mnt (the embedded busybox layer). */
-  helperRoot: () => Promise<string>;
+/**
+ * Deletes a container that no longer runs: its bundle is first renamed
+ * aside (`containers/.removing-<id>-<pid>`), one atomic step after which the
+ * container is gone for every other process (and nobody can create its lock
+ * file in a directory being deleted), then deleted; its name is freed.
+ * The monitor does the same for `--rm` containers (native-rs/runtime/src/monitor/remove.rs).
+ */
+export async function removeBundleDir(ctx: LifecycleContext, id: string, name: string | null): Promise<void> {
+  const dir = ctx.paths.container(id).dir;
+  // What lives outside the bundle first (a cgroup its dead runtime left), while the bundle still says where.
+  await ctx.backend.cleanup?.(dir);
+  const aside = join(ctx.paths.containers, `.removing-${id}-${process.pid}`);
+  let moved = true;
+  try {
+    renameSync(dir, aside);
+  } catch (err) {
+    if (!isErrno(err, "ENOENT")) throw err;
+    moved = false;
+  }
+  if (moved) await removeTreeOrInUserNamespace(ctx, aside);
+  if (name !== null) ctx.names.release(name, id);
 }
 
 /**
- * Deletes a container bundle. Rootless with subordinate ids, the upper dir
- * can hold directories owned by ids other than the user's (a container
- * process ran as uid 1000): the user cannot delete inside them, but root of
- * the container's user namespace can. Then, like `podman unshare rm`, the
- * deletion runs in a helper container with the same id mappings.
+ * Rootless with subordinate ids, the upper dir can hold directories owned
+ * by ids other than the user's (a container process ran as uid 1000): the
+ * user cannot delete inside them, but root of the container's user
+ * namespace can. Then, like `podman unshare rm`, the deletion runs in a
+ * helper container with the same id mappings.
  */
-export async function removeBundle(bundle: ContainerPaths, ctx: RemoveContext): Promise<void> {
-  // What lives outside the bundle first (a cgroup its dead runtime left), while the bundle still says where.
-  await ctx.backend.cleanup?.(bundle.dir);
+async function removeTreeOrInUserNamespace(ctx: LifecycleContext, dir: string): Promise<void> {
   try {
-    await removeTree(bundle.dir);
+    await removeTree(dir);
     return;
   } catch (err) {
     const denied = isErrno(err, "EACCES") || isErrno(err, "EPERM");
-    if (!denied || ctx.host.uid === 0 || !ctx.host.subuid) throw err;
+    const host = ctx.host();
+    if (!denied || host.uid === 0 || !host.subuid) throw err;
   }
-  await removeInUserNamespace(bundle, ctx);
-  await removeTree(bundle.dir);
+  await removeInUserNamespace(ctx, dir);
+  await removeTree(dir);
 }
 
-async function removeInUserNamespace(bundle: ContainerPaths, ctx: RemoveContext): Promise<void> {
-  const maps = idMappings(ctx.host);
+async function removeInUserNamespace(ctx: LifecycleContext, dir: string): Promise<void> {
+  const maps = idMappings(ctx.host());
   const caps = [...DEFAULT_CAPABILITIES];
   const spec: ContainerSpec = {
     ociVersion: OCI_VERSION,
@@ -49,11 +65,11 @@ async function removeInUserNamespace(bundle: ContainerPaths, ctx: RemoveContext)
       noNewPrivileges: true,
     },
     root: { path: await ctx.helperRoot(), readonly: true },
-    mounts: [{ destination: "/mnt", type: "bind", source: bundle.dir, options: ["rbind", "rw"] }],
+    mounts: [{ destination: "/mnt", type: "bind", source: dir, options: ["rbind", "rw"] }],
     // A moment's rm needs no cgroup (and the container's name may still be its dead one's).
     linux: { namespaces: [{ type: "user" }, { type: "mount" }], ...maps, maskedPaths: [], readonlyPaths: [], cgroupsMode: "disabled" },
   };
-  const proc = await ctx.backend.start({ bundleDir: bundle.dir, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  const proc = await ctx.backend.start({ bundleDir: dir, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   const status = await proc.exited;
-  if (status.exitCode !== 0) throw new TsboxError(`cannot remove ${bundle.dir}: cleanup in the user namespace failed (exit ${status.exitCode})`, { code: "container" });
+  if (status.exitCode !== 0) throw new TsboxError(`cannot remove ${dir}: cleanup in the user namespace failed (exit ${status.exitCode})`, { code: "container" });
 }

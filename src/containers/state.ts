@@ -1,11 +1,34 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { isErrno, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
+import { withContainerLock } from "./lock.js";
+import type { RestartPolicy } from "./restart-policy.js";
 
-export type ContainerStatus = "created" | "running" | "exited";
+/** docker's State.Status values (docker's "removing" and "dead" do not occur). */
+export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "exited";
 
-/** `<bundle>/state.json`: what `ps` shows and `rm` checks, kept by the process that runs the container. */
+/**
+ * `<bundle>/state.json`: what `ps`, `inspect` and every lifecycle verb read.
+ * Written temp-then-rename, so readers need no lock; changed only under the
+ * container's lock (lock.ts). Who writes what:
+ * - the front end that creates the container: everything, once;
+ * - the monitor (native-rs/runtime/src/monitor, or the vm daemon) or the
+ *   foreground `run` that supervises it: the run-time fields `status`,
+ *   `pid`, `monitorPid`, `monitorStartTime`, `started`, `finished`,
+ *   `exitCode`, `signal`, `error`, `oomKilled`, `restartCount`;
+ * - `rename`: `name`; `pause`/`unpause`: `status`.
+ *
+ * docker's inspect `.State` maps as: Status = status; Running = status is
+ * running or paused; Paused = paused; Restarting = restarting; OOMKilled =
+ * oomKilled; Pid = pid ?? 0; ExitCode = exitCode ?? 0; Error = error ?? "";
+ * StartedAt = started; FinishedAt = finished; `.RestartCount` = restartCount;
+ * `.HostConfig.RestartPolicy` = restartPolicy ({Name, MaximumRetryCount});
+ * `.Config.StopSignal`/`.StopTimeout` = stopSignal/stopTimeout;
+ * `.Config.Tty`/`.OpenStdin` = tty/openStdin; `.HostConfig.AutoRemove` = remove;
+ * `.LogPath` = `<bundle>/container.log` when supervisor is "monitor".
+ */
 export interface ContainerState {
+  /** 64 hex digits. */
   id: string;
   name: string | null;
   /** Image as the user typed it. */
@@ -14,23 +37,54 @@ export interface ContainerState {
   command: string[];
   backend: string;
   status: ContainerStatus;
+  /** ISO 8601 times: created; last start; last exit (null until the first one). */
   created: string;
-  /** Host pid of the container's init, while running. */
+  started: string | null;
+  finished: string | null;
+  /** Host pid of the container's init while it runs (guest pid on the vm backend). */
   pid: number | null;
-  /** Host pid of the supervising helper (tsbox-runtime), which signals are sent to. */
+  /**
+   * Host pid of the process supervising it: the monitor, or for a
+   * foreground run the tsbox-runtime helper; signals reach the container
+   * through it.
+   */
   monitorPid: number | null;
-  /** /proc/<pid>/stat starttime of monitorPid: tells a live container from a recycled pid. */
+  /** /proc/<pid>/stat starttime of monitorPid: tells a live supervisor from a recycled pid. */
   monitorStartTime: string | null;
-  /** The tsbox process that created it, and its starttime: a "created" container whose creator died is dead too. */
-  creatorPid: number;
+  /**
+   * A tsbox process that is starting the container right now (a "created"
+   * container whose creator died never started); null once created for good.
+   */
+  creatorPid: number | null;
   creatorStartTime: string | null;
+  /** Of the last run; null while running or never run (unknown after a crash). */
   exitCode: number | null;
   signal: string | null;
-  finished: string | null;
-  /** Why it never started, when it did not. */
+  /** Why the last start failed, when it did. */
   error: string | null;
+  oomKilled: boolean;
+  /** Restarts by the restart policy since the last `start`. */
+  restartCount: number;
+  restartPolicy: RestartPolicy;
+  /**
+   * Who runs it: "monitor" (detached, `start`, `run -d`, restart policies:
+   * logs and attach work) or "foreground" (the `run` that started it streams
+   * its output, no log is kept); null before its first start.
+   */
+  supervisor: "monitor" | "foreground" | null;
+  /** `stop` sends this (default SIGTERM), then SIGKILL after stopTimeout seconds. */
+  stopSignal: string;
+  stopTimeout: number;
+  tty: boolean;
+  /** `-i`: stdin stays open for attached clients. */
+  openStdin: boolean;
+  /** Deleted once it exits (`--rm`). */
   remove: boolean;
+  /** json-file log rotation: bytes per file, files kept. */
+  log: { maxSize: number; maxFiles: number };
 }
+
+export const DEFAULT_LOG = { maxSize: 10 * 1024 * 1024, maxFiles: 3 };
 
 // Sync I/O: state files are tiny and on the `tsbox run` path (see writeFileAtomicSync).
 export function writeState(paths: ContainerPaths, state: ContainerState): void {
@@ -39,18 +93,59 @@ export function writeState(paths: ContainerPaths, state: ContainerState): void {
 
 export function readState(paths: ContainerPaths): ContainerState | undefined {
   try {
-    return JSON.parse(readFileSync(paths.state, "utf8")) as ContainerState;
+    return withDefaults(JSON.parse(readFileSync(paths.state, "utf8")) as Partial<ContainerState> & { id: string });
   } catch (err) {
     if (isErrno(err, "ENOENT") || err instanceof SyntaxError) return undefined;
     throw err;
   }
 }
 
+/** Fields a state.json from before they existed lacks. */
+function withDefaults(s: Partial<ContainerState> & { id: string }): ContainerState {
+  const out: Record<string, unknown> = { ...s };
+  for (const [k, v] of Object.entries(DEFAULTS)) if (out[k] === undefined) out[k] = v;
+  return out as unknown as ContainerState;
+}
+
+const DEFAULTS: Partial<ContainerState> = {
+    started: null,
+    finished: null,
+    oomKilled: false,
+    restartCount: 0,
+    restartPolicy: { name: "no", maximumRetryCount: 0 },
+    supervisor: null,
+    stopSignal: "SIGTERM",
+    stopTimeout: 10,
+    tty: false,
+    openStdin: false,
+    remove: false,
+    log: DEFAULT_LOG,
+};
+
+/**
+ * Read-modify-write under the container's lock; `change` returns the fields
+ * to set (or undefined to leave it). Resolves with the state as written.
+ */
+export async function updateState(paths: ContainerPaths, change: (state: ContainerState) => Partial<ContainerState> | undefined): Promise<ContainerState | undefined> {
+  return withContainerLock(paths.dir, () => updateStateLocked(paths, change));
+}
+
+/** updateState for a caller that holds the lock already. */
+export function updateStateLocked(paths: ContainerPaths, change: (state: ContainerState) => Partial<ContainerState> | undefined): ContainerState | undefined {
+  const state = readState(paths);
+  if (!state) return undefined;
+  const fields = change(state);
+  if (!fields) return state;
+  const next = { ...state, ...fields };
+  writeState(paths, next);
+  return next;
+}
+
 /** Every container with a readable state.json; status corrected for processes that died unseen. */
 export async function listStates(data: DataPaths): Promise<ContainerState[]> {
   let ids: string[];
   try {
-    ids = readdirSync(data.containers);
+    ids = readdirSync(data.containers).filter((id) => !id.startsWith("."));
   } catch (err) {
     if (isErrno(err, "ENOENT")) return [];
     throw err;
@@ -63,28 +158,50 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
   return states.sort((a, b) => b.created.localeCompare(a.created));
 }
 
+/** Running, paused or waiting to restart: a supervisor is there. */
+export function isActive(state: ContainerState): boolean {
+  return state.status === "running" || state.status === "paused" || state.status === "restarting";
+}
+
 /**
- * A "running" container whose supervisor is gone (the tsbox process that ran
- * it was killed), or a "created" one whose creator is gone, is reported as
- * exited with an unknown code.
+ * What is true now: a container whose supervisor is gone (a SIGKILLed
+ * monitor, or the tsbox process of a foreground run) has exited with an
+ * unknown code; so has a "created" one whose creator died while starting it.
  */
 export function refreshStatus(state: ContainerState): ContainerState {
   if (state.status === "exited") return state;
-  if (state.monitorPid !== null && processStartTime(state.monitorPid) === state.monitorStartTime && state.monitorStartTime !== null) return state;
-  if (state.status === "created" && state.monitorPid === null && processStartTime(state.creatorPid) === state.creatorStartTime) return state;
-  return { ...state, status: "exited" };
+  if (state.status === "created") {
+    if (state.creatorPid === null || processStartTime(state.creatorPid) === state.creatorStartTime) return state;
+    return { ...state, status: "exited" };
+  }
+  if (supervisorAlive(state)) return state;
+  return { ...state, status: "exited", pid: null };
+}
+
+export function supervisorAlive(state: ContainerState): boolean {
+  return state.monitorPid !== null && state.monitorStartTime !== null && processStartTime(state.monitorPid) === state.monitorStartTime;
 }
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null when the process is gone or a zombie. */
 export function processStartTime(pid: number): string | null {
+  return statFields(pid)?.[19] ?? null;
+}
+
+/** Field 4 of /proc/<pid>/stat, the parent's pid; null when the process is gone or a zombie. */
+export function processParent(pid: number): number | null {
+  const ppid = statFields(pid)?.[1];
+  return ppid === undefined ? null : Number(ppid);
+}
+
+/** /proc/<pid>/stat from field 3 (state) on, unless the process is gone or a zombie. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may contain spaces and parens: split after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     // A zombie (state Z) is dead for our purposes: its parent just has not reaped it.
-    if (fields[0] === "Z") return null;
-    return fields[19] ?? null;
+    return fields[0] === "Z" ? undefined : fields;
   } catch {
-    return null;
+    return undefined;
   }
 }

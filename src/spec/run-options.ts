@@ -65,6 +65,18 @@ export interface RunOptions {
   cgroupParent?: string;
   /** oom_score_adj of the container's processes, -1000..1000 (lowering it needs root). */
   oomScoreAdj?: number;
+  /**
+   * docker's `--restart`: `no` (default), `on-failure[:max-retries]`,
+   * `always`, `unless-stopped`. Any but `no` runs the container under a
+   * monitor (it outlives this process; logs are kept).
+   */
+  restart?: string;
+  /** What `stop` sends first; default the image's StopSignal, else SIGTERM. */
+  stopSignal?: string;
+  /** Seconds `stop` waits before SIGKILL; default 10. */
+  stopTimeout?: number;
+  /** Log rotation of a monitored container: bytes per file (default 10 MiB), files kept (default 3). */
+  log?: { maxSize?: number; maxFiles?: number };
 }
 
 export interface VolumeOption {

@@ -1,8 +1,10 @@
 /**
  * "Nothing leaks": a snapshot of what a container run could leave behind on
  * the host (mounts in the host's mount table, live processes of the test users
- * or of tsbox-runtime, temp entries in /tmp and in the data dirs, container
- * dirs, containers' cgroups), and a check that a later snapshot has nothing new.
+ * or of tsbox-runtime — container monitors included, their command line names
+ * the bundle —, temp entries in /tmp and in the data dirs, container dirs with
+ * their state, logs and sockets, names, containers' cgroups), and a check that a later snapshot
+ * has nothing new.
  */
 import { readdirSync, readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -53,11 +55,18 @@ export function strayProcesses(who: Identity[]): string[] {
   return stray;
 }
 
-/** Entries a crashed or sloppy run could leave in a data dir. */
+/**
+ * Entries a crashed or sloppy run could leave in a data dir: container
+ * bundles (with their state, log files and monitor socket) and bundles
+ * being removed (`containers/.removing-*`), names whose container is gone,
+ * temp files.
+ */
 export function dataDirLeftovers(who: Identity): string[] {
   const left: string[] = [];
   const containers = join(who.dataDir, "containers");
   if (existsSync(containers)) left.push(...readdirSync(containers).map((c) => `containers/${c}`));
+  const names = join(who.dataDir, "names");
+  if (existsSync(names)) left.push(...readdirSync(names).map((n) => `names/${n}`));
   // The store's own structure (blobs/sha256, layers/sha256, …), not the unpacked layers' contents.
   const walk = (dir: string, depth: number) => {
     if (depth > 2 || !existsSync(dir)) return;

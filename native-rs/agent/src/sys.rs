@@ -1,7 +1,11 @@
 //! The few libc calls the agent needs beyond container::sys (which stays
 //! the container machinery's own surface). Static glibc provides them all.
 
-use container::sys::{cpath, Errno};
+use container::sys::{cpath, fd, Errno};
+
+// The container crate's surface, for the agent's modules that name them here.
+pub use container::sys::consts::{O_CLOEXEC, O_NOCTTY, O_RDONLY, O_RDWR};
+pub use container::sys::fd::{dup_onto, set_nonblocking};
 use std::os::raw::{c_char, c_int, c_long, c_ulong};
 use std::path::Path;
 
@@ -17,11 +21,8 @@ struct Timespec {
 }
 
 extern "C" {
-    fn open(path: *const c_char, flags: c_int, ...) -> c_int;
     #[link_name = "chroot"]
     fn chroot_raw(path: *const c_char) -> c_int;
-    fn dup2(old: c_int, new: c_int) -> c_int;
-    fn fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
     fn tcgetattr(fd: c_int, t: *mut Termios) -> c_int;
     fn tcsetattr(fd: c_int, action: c_int, t: *const Termios) -> c_int;
     fn cfmakeraw(t: *mut Termios);
@@ -34,17 +35,8 @@ extern "C" {
     fn chown_raw(path: *const c_char, uid: u32, gid: u32) -> c_int;
 }
 
-pub const O_RDONLY: c_int = 0;
-pub const O_RDWR: c_int = 2;
-pub const O_NOCTTY: c_int = 0o400;
-pub const O_NONBLOCK: c_int = 0o4000;
-pub const O_CLOEXEC: c_int = 0o2000000;
-const F_GETFL: c_int = 3;
-const F_SETFL: c_int = 4;
 const TCSANOW: c_int = 0;
-const TIOCSPTLCK: c_ulong = 0x4004_5431;
 const TIOCEXCL: c_ulong = 0x540C;
-const TIOCGPTN: c_ulong = 0x8004_5430;
 /// _IOW('R', 0x03, int[2])
 const RNDADDENTROPY: c_ulong = 0x4008_5203;
 const WNOHANG: c_int = 1;
@@ -52,23 +44,14 @@ const CLOCK_REALTIME: c_int = 0;
 
 pub const EAGAIN: Errno = Errno(11);
 
+/// open(2); files it creates are the agent's alone.
 pub fn open_path(path: &Path, flags: c_int) -> Result<c_int, Errno> {
-    let c = cpath(path)?;
-    Errno::check(unsafe { open(c.as_ptr(), flags, 0o600 as c_int) })
+    fd::open_path(path, flags, 0o600)
 }
 
 pub fn chroot(path: &Path) -> Result<(), Errno> {
     let c = cpath(path)?;
     Errno::check(unsafe { chroot_raw(c.as_ptr()) }).map(drop)
-}
-
-pub fn dup_onto(old: c_int, new: c_int) -> Result<(), Errno> {
-    Errno::check(unsafe { dup2(old, new) }).map(drop)
-}
-
-pub fn set_nonblocking(fd: c_int) -> Result<(), Errno> {
-    let flags = Errno::check(unsafe { fcntl(fd, F_GETFL) })?;
-    Errno::check(unsafe { fcntl(fd, F_SETFL, flags | O_NONBLOCK) }).map(drop)
 }
 
 /// Raw mode: no echo, no line editing, no CR/LF translation, no signals.
@@ -88,26 +71,9 @@ pub fn set_exclusive(fd: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ioctl(fd, TIOCEXCL) }).map(drop)
 }
 
-/// A new pty pair from /dev/ptmx: (master, slave), both close-on-exec.
+/// A new pty pair (container::sys::tty::open_pty); the caller sets the size.
 pub fn open_pty() -> Result<(c_int, c_int), Errno> {
-    let master = open_path(Path::new("/dev/ptmx"), O_RDWR | O_NOCTTY | O_CLOEXEC)?;
-    let result = (|| {
-        let unlock: c_int = 0;
-        Errno::check(unsafe { ioctl(master, TIOCSPTLCK, &unlock as *const c_int) })?;
-        let mut n: u32 = 0;
-        Errno::check(unsafe { ioctl(master, TIOCGPTN, &mut n as *mut u32) })?;
-        open_path(
-            Path::new(&format!("/dev/pts/{}", n)),
-            O_RDWR | O_NOCTTY | O_CLOEXEC,
-        )
-    })();
-    match result {
-        Ok(slave) => Ok((master, slave)),
-        Err(e) => {
-            container::sys::fd::close(master);
-            Err(e)
-        }
-    }
+    container::sys::tty::open_pty(80, 24)
 }
 
 /// A child that has ended: (pid, raw wait status), without blocking.

@@ -108,6 +108,25 @@ impl Json {
     pub fn object<K: Into<String>>(members: Vec<(K, Json)>) -> Json {
         Json::Object(members.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
+
+    /// Sets member `key` of an object in place (appended when new), keeping
+    /// every other member and their order; other values are left alone.
+    pub fn set(&mut self, key: &str, value: Json) {
+        if let Json::Object(members) = self {
+            match members.iter().position(|(k, _)| k == key) {
+                Some(i) => {
+                    members[i].1 = value;
+                    // Later duplicates would win over it (as in JSON.parse).
+                    let mut n = 0;
+                    members.retain(|(k, _)| {
+                        n += 1;
+                        n <= i + 1 || k != key
+                    });
+                }
+                None => members.push((key.to_string(), value)),
+            }
+        }
+    }
 }
 
 impl From<&str> for Json {
@@ -500,6 +519,14 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_replaces_or_appends() {
+        let mut v = parse(r#"{"a":1,"b":2,"a":3}"#).unwrap();
+        v.set("a", Json::from("x"));
+        v.set("c", Json::Null);
+        assert_eq!(v.to_string(), r#"{"a":"x","b":2,"c":null}"#);
+    }
 
     fn p(s: &str) -> Json {
         parse(s).unwrap_or_else(|e| panic!("{}: {}", s, e))

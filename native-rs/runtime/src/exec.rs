@@ -18,6 +18,8 @@ pub struct Options {
     /// the exec'd process too.
     pub bundle: Option<PathBuf>,
     pub status_fd: Option<i32>,
+    /// `exec -d`: leave the caller behind (detach.rs) and run on our own.
+    pub detach: bool,
 }
 
 struct Input {
@@ -30,6 +32,7 @@ pub fn exec(opts: Options) -> i32 {
     let (pid, file, bundle) = (opts.pid, opts.process, opts.bundle);
     helper::serve(Start {
         status_fd: opts.status_fd,
+        detach: opts.detach,
         load: Box::new(move |_| {
             let process = Process::load(&file)?;
             let seccomp = match bundle {

@@ -11,6 +11,8 @@ use container::sys::{cred, process};
 
 pub struct Start<T> {
     pub status_fd: Option<i32>,
+    /// Detach from the caller first (`exec -d`): then nobody's death is ours.
+    pub detach: bool,
     /// Reads the input and prepares what the start needs (a container's
     /// cgroup); may report warnings. T's Drop cleans up after the end.
     pub load: Box<dyn FnOnce(&StatusEvents) -> Result<T, Error>>,
@@ -22,7 +24,8 @@ pub struct Start<T> {
 
 pub fn serve<T>(start: Start<T>) -> i32 {
     let events = StatusEvents::new(start.status_fd, "tsbox-runtime");
-    let ready = die_with_parent()
+    let attached = if start.detach { crate::detach::detach() } else { die_with_parent() };
+    let ready = attached
         .and_then(|()| (start.load)(&events))
         .and_then(|input| {
             signals::install()

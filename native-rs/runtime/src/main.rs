@@ -2,20 +2,26 @@
 //! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
-//!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N]
+//!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach]
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
 //!   tsbox-runtime stats|pause|resume|delete --bundle DIR
+//!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
+//!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove]
 //!   tsbox-runtime probe
 //!   tsbox-runtime --version
 //!
 //! Usage errors: one line on stderr, exit 125.
 
 mod cgroup_ops;
+mod detach;
 mod exec;
 mod flags;
 mod helper;
+mod monitor;
 mod run;
 mod signals;
+mod state_file;
+mod timefmt;
 
 use container::probe::Probe;
 use container::seccomp;
@@ -26,7 +32,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -66,6 +72,10 @@ fn main() {
                 Err(msg) => usage_error(&msg),
             }
         }
+        (Some("monitor"), _) => match parse_monitor(&args[1..]) {
+            Ok(opts) => monitor::monitor(opts),
+            Err(msg) => usage_error(&msg),
+        },
         (None, _) => usage_error("missing command"),
         (Some(cmd), _) => usage_error(&format!("unknown command or arguments: {}", cmd)),
     };
@@ -135,7 +145,7 @@ fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
 }
 
 fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
-    let mut flags = Flags::parse(args, &["--pid", "--process", "--bundle", "--status-fd"])?;
+    let mut flags = Flags::parse_with_switches(args, &["--pid", "--process", "--bundle", "--status-fd"], &["--detach"])?;
     let pid = flags.required("--pid", "exec")?;
     let pid = pid
         .to_str()
@@ -150,5 +160,29 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
         process: PathBuf::from(flags.required("--process", "exec")?),
         bundle: flags.take("--bundle").map(PathBuf::from),
         status_fd: flags.status_fd()?,
+        detach: flags.switch("--detach"),
+    })
+}
+
+fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
+    let mut flags = Flags::parse_with_switches(
+        args,
+        &["--bundle", "--status-fd", "--lock-fd", "--restart", "--log-max-size", "--log-max-files"],
+        &["--open-stdin", "--attach-first", "--remove"],
+    )?;
+    let restart = match flags.take("--restart") {
+        Some(p) => monitor::restart::Policy::parse(&p.to_string_lossy())?,
+        None => monitor::restart::Policy::No,
+    };
+    Ok(monitor::Options {
+        bundle: PathBuf::from(flags.required("--bundle", "monitor")?),
+        status_fd: flags.status_fd()?,
+        lock_fd: flags.fd("--lock-fd")?,
+        restart,
+        log_max_size: flags.number("--log-max-size")?.unwrap_or(10 * 1024 * 1024),
+        log_max_files: flags.number("--log-max-files")?.unwrap_or(3) as u32,
+        open_stdin: flags.switch("--open-stdin"),
+        attach_first: flags.switch("--attach-first"),
+        remove: flags.switch("--remove"),
     })
 }

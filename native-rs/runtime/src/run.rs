@@ -40,6 +40,7 @@ pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
     helper::serve(Start {
         status_fd: opts.status_fd,
+        detach: false,
         load: Box::new(move |events| load(&bundle, events)),
         spawn: |r: &Run, on_clone: &mut dyn FnMut(i32)| {
             let placement = r.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;

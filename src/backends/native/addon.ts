@@ -15,6 +15,8 @@ export interface NativeAddon {
   lgetxattr(path: string, name: string): Buffer | null;
   /** llistxattr(2): the attribute names (those this process may see). */
   llistxattr(path: string): string[];
+  /** flock(fd, LOCK_EX | LOCK_NB): 1 once held, 0 while another open file holds it. */
+  tryLock(fd: number): number;
 }
 
 export const ADDON_FILE = "tsbox-native.linux-x64-gnu.node";

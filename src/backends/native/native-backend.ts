@@ -6,7 +6,7 @@ import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
 import { randomHex } from "../../fs-util.js";
 import type { ProcessSpec } from "../../spec/container-spec.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, StartOptions, StdioTarget } from "../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
 import { parseContainerStats } from "../container-stats.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
@@ -52,10 +52,10 @@ export class NativeBackend implements Backend {
     // Read by the helper before it joins the container; not needed once the process runs (or failed).
     const processFile = join(options.bundleDir, `exec-${randomHex(8)}.json`);
     writeFileSync(processFile, JSON.stringify(options.process));
+    // --bundle: the container's config.json, whose seccomp filter the exec'd process gets too.
+    const args = ["exec", "--pid", String(options.pid), "--process", processFile, "--bundle", options.bundleDir, ...(options.detach ? ["--detach"] : [])];
     try {
-      // --bundle: the container's config.json, whose seccomp filter the exec'd process gets too.
-      const args = ["exec", "--pid", String(options.container.pid), "--process", processFile, "--bundle", options.bundleDir];
-      return await this.runHelper(args, options.process, options);
+      return options.detach ? await this.runDetached(args) : await this.runHelper(args, options.process, options);
     } finally {
       rmSync(processFile, { force: true });
     }
@@ -100,6 +100,35 @@ export class NativeBackend implements Backend {
         else reject(new TsboxError(`tsbox-runtime ${args[0]} failed: ${line || err.message}`, { code: "runtime", cause: err }));
       });
     });
+  }
+
+  /** Under `tsbox-runtime monitor` (monitor.ts). */
+  async launch(options: LaunchOptions): Promise<void> {
+    const { launchMonitor } = await import("./monitor.js");
+    return launchMonitor(this.options.runtimeBinary ?? requireRuntimeBinary(), options);
+  }
+
+  /**
+   * `exec -d`: the helper detaches at once (new session, stdio /dev/null);
+   * we only wait for `started` or `error`, then let go of its status pipe.
+   */
+  private async runDetached(args: string[]): Promise<ContainerProcess> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    const child = spawn(binary, [...args, "--status-fd", String(STATUS_FD)], { stdio: ["ignore", "ignore", "ignore", "pipe"] });
+    const status = child.stdio[STATUS_FD] as Readable;
+    try {
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once("error", (err) => reject(new TsboxError(`cannot start tsbox-runtime (${binary}): ${err.message}`, { code: "runtime", cause: err })));
+        readStatusEvents(status, (event) => {
+          if (event.event === "started") resolve(event.pid);
+          else if (event.event === "error") reject(statusErrorToTsboxError(event));
+        });
+        status.once("end", () => reject(new TsboxError("tsbox-runtime exited before starting the process", { code: "runtime" })));
+      });
+      return { pid, monitorPid: -1, stdin: null, stdout: null, stderr: null, exited: new Promise(() => {}), kill: () => false, resize: () => {} };
+    } finally {
+      status.destroy();
+    }
   }
 
   /** Spawns tsbox-runtime with `args` (+ the status fd); resolves once the process of `spec` runs. */

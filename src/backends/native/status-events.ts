@@ -6,7 +6,9 @@ export type StatusEvent =
   | { event: "started"; pid: number }
   | { event: "warning"; message: string }
   | { event: "error"; kind: string; message: string; exitCode: number }
-  | { event: "exited"; exitCode: number; signal: string | null; oomKilled: boolean };
+  | { event: "exited"; exitCode: number; signal: string | null; oomKilled: boolean }
+  /** The monitor's socket is up (`tsbox-runtime monitor --attach-first`): attach now, then the container starts. */
+  | { event: "listening"; monitorPid: number };
 
 /** Calls `onEvent` for each complete, well-formed line; ignores unknown events (newer helpers). */
 export function readStatusEvents(stream: Readable, onEvent: (event: StatusEvent) => void): void {
@@ -45,6 +47,8 @@ export function parseStatusLine(line: string): StatusEvent | undefined {
         message: typeof e.message === "string" ? e.message : "container setup failed",
         exitCode: typeof e.exitCode === "number" ? e.exitCode : 125,
       };
+    case "listening":
+      return typeof e.monitorPid === "number" ? { event: "listening", monitorPid: e.monitorPid } : undefined;
     case "exited":
       return typeof e.exitCode === "number"
         ? { event: "exited", exitCode: e.exitCode, signal: typeof e.signal === "string" ? e.signal : null, oomKilled: e.oomKilled === true }

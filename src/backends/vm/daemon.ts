@@ -6,7 +6,9 @@
  * a client's stdio channels are renumbered onto guest channels and their
  * frames (DATA, EOF, CREDIT) pass through untouched, so stream flow control
  * stays end to end. `export`/`unexport` register 9p exports here. A client
- * that disconnects has its containers deleted.
+ * that disconnects has its containers deleted. `launch` runs a detached
+ * container under a monitor of the daemon's own (monitor.ts), which outlives
+ * the client; `containers` says what runs.
  */
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
@@ -14,15 +16,11 @@ import { errorMessage } from "../../errors.js";
 import { creditOverrun, OutputCredit } from "./agent-channels.js";
 import { isAgentOp } from "./agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "./frame.js";
-import { daemonPaths, openMachine, type OpenOptions } from "./session.js";
+import { type LaunchRequest, VmMonitor } from "./monitor.js";
+import { type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
 
-export interface DaemonStatus {
-  pid: number;
-  socket: string;
-  started: string;
-  start: string;
-  bootMs: number;
-}
+export type { DaemonStatus };
+
 
 export async function serveVm(options: OpenOptions = {}): Promise<void> {
   const env = options.env ?? process.env;
@@ -48,6 +46,29 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
     return true;
   };
 
+  // Exports are counted across clients and the daemon's own containers: one
+  // layer may be used by both, and must stay until its last user is gone.
+  const exportUsers = new Map<string, number>();
+  const exports = {
+    add: (name: string, exp: { path: string; readonly: boolean }) => {
+      const n = exportUsers.get(name) ?? 0;
+      if (n === 0) machine.p9.addExport(name, exp);
+      exportUsers.set(name, n + 1);
+    },
+    remove: (name: string) => {
+      const n = (exportUsers.get(name) ?? 1) - 1;
+      if (n <= 0) {
+        exportUsers.delete(name);
+        machine.p9.removeExport(name);
+      } else exportUsers.set(name, n);
+    },
+  };
+  /** Detached containers, by bundle. */
+  const monitors = new Map<string, VmMonitor>();
+  const ownExportRefs = new Map<string, number>();
+  /** Containers of connected clients (their foreground runs), by connection. */
+  const clientContainers = new Set<Set<string>>();
+
   const server = createServer((conn) => {
     const decoder = new FrameDecoder(AGENT_MAX_PAYLOAD);
     const channels = new Map<number, number>(); // client channel → guest channel
@@ -67,12 +88,23 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
       const { id, op, ...fields } = req;
       try {
         if (op === "export") {
-          machine.p9.addExport(String(fields.name), { path: String(fields.path), readonly: fields.readonly === true });
+          exports.add(String(fields.name), { path: String(fields.path), readonly: fields.readonly === true });
           return reply({ id, ok: true });
         }
         if (op === "unexport") {
-          machine.p9.removeExport(String(fields.name));
+          exports.remove(String(fields.name));
           return reply({ id, ok: true });
+        }
+        if (op === "launch") {
+          const req = fields as unknown as LaunchRequest;
+          if (monitors.has(req.bundle)) return reply({ id, ok: true });
+          const m = await VmMonitor.launch({ link, p9: exports, exportRefs: ownExportRefs }, req, (done) => monitors.delete(done.bundle));
+          monitors.set(req.bundle, m);
+          return reply({ id, ok: true });
+        }
+        if (op === "containers") {
+          const foreground = [...clientContainers].reduce((n, set) => n + set.size, 0);
+          return reply({ id, ok: true, detached: [...monitors.values()].filter((m) => m.running).map((m) => m.bundle), foreground });
         }
         if (op === "shutdown") {
           reply({ id, ok: true });
@@ -96,8 +128,10 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
         if (op === "delete") containers.delete(String(fields.cid));
         reply({ ...r, id });
       } catch (err) {
-        const e = err as { kind?: string; exitCode?: number };
-        reply({ id, ok: false, error: { kind: e.kind ?? "setup", message: errorMessage(err), exitCode: e.exitCode ?? 125 } });
+        const e = err as { kind?: string; code?: string; exitCode?: number };
+        // A TsboxError of ours (not the agent's) keeps its kind: 127 stays "not found".
+        const kind = e.kind ?? (e.code === "not_found" || e.code === "permission" || e.code === "spec" ? e.code : "setup");
+        reply({ id, ok: false, error: { kind, message: errorMessage(err), exitCode: e.exitCode ?? 125 } });
       }
     };
     conn.on("data", (data: Buffer) => {
@@ -124,7 +158,9 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
       if (!waitingForRoom && link.whenRoom(creditClient)) creditClient();
       else waitingForRoom = true;
     });
+    clientContainers.add(containers);
     const forget = () => {
+      clientContainers.delete(containers);
       for (const cid of containers) void link.request("delete", { cid }, 30_000).catch(() => {});
       for (const [, guest] of channels) routes.delete(guest);
     };
@@ -154,6 +190,8 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
     server.close();
     rmSync(paths.status, { force: true });
     rmSync(paths.socket, { force: true });
+    // Detached containers die with the guest: their records say so.
+    await Promise.all([...monitors.values()].map((m) => m.shutdown().catch(() => {})));
     await machine.destroy();
     process.exit(0);
   };

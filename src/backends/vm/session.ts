@@ -4,10 +4,12 @@
  * save the state for next time. A stale, corrupt or mismatched state is never
  * handed to v86 (it would crash): it is reported and a cold boot follows.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
-import { errorMessage } from "../../errors.js";
+import { errorMessage, TsboxError } from "../../errors.js";
+import { packageRoot } from "../../package-root.js";
 import { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
 import { loadVmImages, type VmImages } from "./images.js";
@@ -46,6 +48,47 @@ export type OpenedMachine = LocalMachine | RemoteMachine;
 export function daemonPaths(env: NodeJS.ProcessEnv = process.env): { dir: string; socket: string; status: string } {
   const dir = dirname(userSnapshotPath(env));
   return { dir, socket: join(dir, "vm.sock"), status: join(dir, "vm.json") };
+}
+
+export interface DaemonStatus {
+  pid: number;
+  socket: string;
+  started: string;
+  start: string;
+  bootMs: number;
+}
+
+/** The running daemon's status (`vm.json`), if its process lives. */
+export function daemonStatus(env: NodeJS.ProcessEnv = process.env): DaemonStatus | undefined {
+  try {
+    const s = JSON.parse(readFileSync(daemonPaths(env).status, "utf8")) as DaemonStatus;
+    process.kill(s.pid, 0);
+    return s;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts `tsbox vm serve` detached (log: vm.log beside the socket) unless one
+ * runs, and resolves once it serves: `tsbox vm start`, and detached vm
+ * containers started on demand.
+ */
+export async function ensureDaemon(env: NodeJS.ProcessEnv = process.env): Promise<DaemonStatus> {
+  const before = daemonStatus(env);
+  if (before && existsSync(before.socket)) return before;
+  const paths = daemonPaths(env);
+  mkdirSync(paths.dir, { recursive: true });
+  const log = openSync(join(paths.dir, "vm.log"), "a");
+  const child = spawn(process.execPath, [join(packageRoot(), "bin", "tsbox.js"), "vm", "serve"], { detached: true, stdio: ["ignore", log, log], env });
+  child.unref();
+  for (let i = 0; i < 1200; i++) {
+    const s = daemonStatus(env);
+    if (s && existsSync(s.socket)) return s;
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new TsboxError(`the vm did not start (see ${join(paths.dir, "vm.log")})`, { code: "runtime" });
 }
 
 /** The long-lived guest of `tsbox vm start`, when one is running; else undefined. */

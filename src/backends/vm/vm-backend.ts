@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError, isTsboxError } from "../../errors.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, StartOptions } from "../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, LaunchOptions, StartOptions } from "../backend.js";
 import { parseContainerStats } from "../container-stats.js";
 import type { AgentLink } from "./agent-link.js";
 import { VmImageStore } from "./image-store.js";
@@ -50,11 +50,55 @@ export class VmBackend implements Backend {
     });
   }
 
-  /** Runs a process in a container of the running guest (never starts a guest for it). */
+  /**
+   * Runs a process in a container of the running guest (never starts a
+   * guest for it): ours, or the `tsbox vm` daemon's (a detached container,
+   * or one another process runs there).
+   */
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {
-    if (!this.current || this.users === 0) throw new ContainerError("the container is not running (its vm guest is gone)");
     const { execInGuest } = await import("./exec.js");
-    return this.inGuest((opened, done) => execInGuest({ link: opened.machine.link, done }, basename(options.bundleDir), options));
+    const cid = basename(options.bundleDir);
+    if (this.current && this.users > 0) return this.inGuest((opened, done) => execInGuest({ link: opened.machine.link, done }, cid, options));
+    const remote = await (await import("./session.js")).connectDaemon(this.options.env);
+    if (!remote) throw new ContainerError("the container is not running (its vm guest is gone)");
+    try {
+      const proc = await execInGuest({ link: remote.machine.link, done: () => void remote.machine.destroy() }, cid, options);
+      // `exec -d`: nobody waits for it; the connection may go.
+      if (options.detach) await remote.machine.destroy();
+      return proc;
+    } catch (err) {
+      await remote.machine.destroy();
+      throw err;
+    }
+  }
+
+  /**
+   * A detached container lives in the `tsbox vm` daemon's guest (started on
+   * demand), under a monitor of the daemon's (monitor.ts): it outlives this process.
+   */
+  async launch(options: LaunchOptions): Promise<void> {
+    const { connectDaemon, ensureDaemon } = await import("./session.js");
+    await ensureDaemon(this.options.env);
+    const remote = await connectDaemon(this.options.env);
+    if (!remote) throw new ContainerError("the vm daemon did not answer");
+    try {
+      const launched = remote.machine.link.request(
+        "launch",
+        { bundle: options.bundleDir, restart: options.restart, log: options.log, openStdin: options.openStdin, remove: options.remove, attachFirst: options.beforeStart !== undefined },
+        300_000,
+      );
+      if (options.beforeStart) {
+        const { connectMonitor } = await import("../../containers/monitor-client.js");
+        // The daemon starts the container once we have attached: as soon as its socket answers.
+        for (let probe = await connectMonitor(options.bundleDir); !probe; probe = await connectMonitor(options.bundleDir)) {
+          await Promise.race([launched.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 20))]);
+        }
+        await options.beforeStart();
+      }
+      await launched;
+    } finally {
+      await remote.machine.destroy();
+    }
   }
 
   async stats(bundleDir: string): Promise<ContainerStats> {

@@ -3,7 +3,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
-import { shortId, table, timeAgo, truncate } from "../format.js";
+import { humanDuration, shortId, table, timeAgo, truncate } from "../format.js";
 
 const USAGE = `Usage: tsbox ps [-a] [--json]
 
@@ -35,9 +35,13 @@ export async function psCommand(args: string[], ctx: CliContext): Promise<number
   return 0;
 }
 
-function status(c: { status: string; exitCode: number | null; finished: string | null; error: string | null }): string {
-  if (c.status === "running") return "Up";
+/** docker's STATUS column: Up 5 seconds, Up 2 minutes (Paused), Restarting (1) 3 seconds ago, Exited (0) …, Created. */
+function status(c: { status: string; exitCode: number | null; started: string | null; finished: string | null }): string {
+  const up = () => `Up ${humanDuration(Date.now() - Date.parse(c.started ?? ""))}`;
+  if (c.status === "running") return up();
+  if (c.status === "paused") return `${up()} (Paused)`;
   if (c.status === "created") return "Created";
+  if (c.status === "restarting") return `Restarting (${c.exitCode ?? "unknown"}) ${timeAgo(c.finished)}`;
   if (c.exitCode === null) return "Exited (unknown)";
-  return `Exited (${c.exitCode}) ${timeAgo(c.finished).replace(/^Less than a second ago$/, "just now")}`;
+  return `Exited (${c.exitCode}) ${timeAgo(c.finished)}`;
 }

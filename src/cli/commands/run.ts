@@ -2,7 +2,8 @@ import { defaultDataDir } from "../../paths.js";
 import type { Container } from "../../container.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { parseRunArgs, RUN_USAGE } from "../run-flags.js";
+import { parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
+import { UsageError } from "../../errors.js";
 import { attachTerminal, hostTerminalSize } from "../terminal.js";
 
 /** Signals the CLI receives and passes on (the container runs in its own session, so only we do). */
@@ -15,6 +16,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
     return 0;
   }
   const { options, interactive, tty } = request;
+  if (request.detach) return runDetached(request, ctx);
   // Without a tty the container gets our own stdio fds: no copying, and EOF,
   // isatty and buffering behave as if the command ran here.
   options.stdin = interactive ? (tty ? true : "inherit") : false;
@@ -44,4 +46,20 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
     restore?.();
     for (const signal of FORWARDED) process.off(signal, forward);
   }
+}
+
+/** `run -d`: created, started under its monitor, its id printed. */
+async function runDetached(request: RunRequest, ctx: CliContext): Promise<number> {
+  const { options, interactive, tty } = request;
+  if (options.remove && options.restart !== undefined && options.restart !== "no") {
+    throw new UsageError("--restart and --rm cannot be combined: a container that restarts is never removed");
+  }
+  // -i keeps the container's stdin open for a later attach; -t gives it a terminal.
+  options.stdin = interactive;
+  if (tty) options.tty = hostTerminalSize();
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
+  const container = await runtime.create(options);
+  await container.start();
+  ctx.stdout.write(container.id + "\n");
+  return 0;
 }

@@ -1,40 +1,23 @@
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename } from "node:path";
 import { UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
 
-const USAGE = `Usage: tsbox vm start | stop | status [--json]
+const USAGE = `Usage: tsbox vm start | stop [--force] | status [--json]
 
 Manage a long-lived vm guest. While it runs, \`tsbox run --backend vm\` uses it
-instead of starting a guest of its own (restored from the snapshot) per run.
+instead of starting a guest of its own (restored from the snapshot) per run,
+and detached vm containers (run -d, start) live in it (it starts on demand).
+stop refuses while containers run in it, unless --force (they are killed).
 `;
 
-interface Status {
-  pid: number;
-  socket: string;
-  started: string;
-  start: string;
-  bootMs: number;
-}
-
 export async function vmCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "json" }]);
+  const flags = parseFlags(args, [{ name: "json" }, { name: "force", short: "f" }]);
   const [sub, ...rest] = flags.positionals;
   if (flags.help || sub === undefined) return (sub === undefined && !flags.help ? ctx.stderr : ctx.stdout).write(USAGE), flags.help ? 0 : 125;
   if (rest.length > 0) throw new UsageError(`"tsbox vm ${sub}" takes no arguments`);
-  const { daemonPaths, connectDaemon } = await import("../../backends/vm/session.js");
-  const paths = daemonPaths(ctx.env);
-  const running = (): Status | undefined => {
-    try {
-      const s = JSON.parse(readFileSync(paths.status, "utf8")) as Status;
-      process.kill(s.pid, 0);
-      return s;
-    } catch {
-      return undefined;
-    }
-  };
+  const { connectDaemon, daemonStatus, ensureDaemon } = await import("../../backends/vm/session.js");
+  const running = () => daemonStatus(ctx.env);
   switch (sub) {
     case "serve": {
       const { serveVm } = await import("../../backends/vm/daemon.js");
@@ -48,21 +31,9 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
         ctx.stdout.write(`vm already running (pid ${before.pid})\n`);
         return 0;
       }
-      mkdirSync(paths.dir, { recursive: true });
-      const log = openSync(join(paths.dir, "vm.log"), "a");
-      const child = spawn(process.execPath, [process.argv[1]!, "vm", "serve"], { detached: true, stdio: ["ignore", log, log], env: ctx.env });
-      child.unref();
-      for (let i = 0; i < 1200; i++) {
-        const s = running();
-        if (s && existsSync(s.socket)) {
-          ctx.stdout.write(`vm running: pid ${s.pid}, ${s.start} in ${s.bootMs} ms, socket ${s.socket}\n`);
-          return 0;
-        }
-        if (child.exitCode !== null) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      ctx.stderr.write(`tsbox: the vm did not start (see ${join(paths.dir, "vm.log")})\n`);
-      return 125;
+      const s = await ensureDaemon(ctx.env);
+      ctx.stdout.write(`vm running: pid ${s.pid}, ${s.start} in ${s.bootMs} ms, socket ${s.socket}\n`);
+      return 0;
     }
     case "status": {
       const s = running();
@@ -86,6 +57,18 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
       if (!s) {
         ctx.stdout.write("vm: not running\n");
         return 0;
+      }
+      // Containers die with the guest: only with --force.
+      const remote = await connectDaemon(ctx.env);
+      const live = remote ? await remote.machine.link.request("containers", {}, 10_000).catch(() => undefined) : undefined;
+      await remote?.machine.destroy();
+      const detached = Array.isArray(live?.detached) ? (live.detached as string[]) : [];
+      const foreground = typeof live?.foreground === "number" ? live.foreground : 0;
+      if (detached.length + foreground > 0 && !flags.bools.has("force")) {
+        const ids = detached.map((b) => basename(b).slice(0, 12));
+        const what = [ids.length > 0 ? `${ids.length} detached (${ids.join(", ")})` : "", foreground > 0 ? `${foreground} in the foreground of other tsbox processes` : ""].filter(Boolean).join(" and ");
+        ctx.stderr.write(`tsbox: the vm runs ${what}: stop them first, or use tsbox vm stop --force (they are killed)\n`);
+        return 1;
       }
       process.kill(s.pid, "SIGTERM");
       for (let i = 0; i < 100 && running(); i++) await new Promise((r) => setTimeout(r, 100));

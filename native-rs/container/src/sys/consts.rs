@@ -26,6 +26,7 @@ mod nr {
 }
 pub use nr::*;
 // Same numbers on every architecture (unified table from 424 on).
+pub const SYS_PIDFD_SEND_SIGNAL: c_long = 424;
 pub const SYS_PIDFD_OPEN: c_long = 434;
 pub const SYS_CLONE3: c_long = 435;
 pub const SYS_CLOSE_RANGE: c_long = 436;
@@ -82,6 +83,7 @@ pub const PR_SET_PDEATHSIG: c_int = 1;
 pub const PR_GET_PDEATHSIG: c_int = 2;
 pub const PR_SET_DUMPABLE: c_int = 4;
 pub const PR_SET_KEEPCAPS: c_int = 8;
+pub const PR_SET_NAME: c_int = 15;
 pub const PR_CAPBSET_DROP: c_int = 24;
 pub const PR_SET_NO_NEW_PRIVS: c_int = 38;
 pub const PR_CAP_AMBIENT: c_int = 47;
@@ -117,12 +119,15 @@ pub const SIG_DFL: usize = 0;
 pub const SI_KERNEL: c_int = 0x80;
 
 // files and descriptors
-pub const O_CLOEXEC: c_int = 0o2000000;
+pub const O_RDONLY: c_int = 0;
 pub const O_WRONLY: c_int = 1;
 pub const O_RDWR: c_int = 2;
 pub const O_CREAT: c_int = 0o100;
-pub const O_EXCL: c_int = 0o200;
 pub const O_NOCTTY: c_int = 0o400;
+pub const O_APPEND: c_int = 0o2000;
+pub const O_NONBLOCK: c_int = 0o4000;
+pub const O_CLOEXEC: c_int = 0o2000000;
+pub const O_EXCL: c_int = 0o200;
 pub const O_DIRECTORY: c_int = 0o200000;
 pub const O_NOFOLLOW: c_int = 0o400000;
 pub const O_PATH: c_int = 0o10000000;
@@ -138,12 +143,19 @@ pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 // flock(2)
 pub const LOCK_EX: c_int = 2;
 pub const LOCK_NB: c_int = 4;
+pub const LOCK_UN: c_int = 8;
 // openat2(2) resolve flags
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 /// statfs f_type of procfs, where magic links live.
 pub const PROC_SUPER_MAGIC: c_long = 0x9fa0;
+pub const F_GETFL: c_int = 3;
+pub const F_SETFL: c_int = 4;
+pub const POLLIN: i16 = 0x1;
+pub const POLLOUT: i16 = 0x4;
+pub const POLLERR: i16 = 0x8;
+pub const POLLNVAL: i16 = 0x20;
 pub const F_GETFD: c_int = 1;
 pub const F_SETFD: c_int = 2;
 pub const FD_CLOEXEC: c_int = 1;
@@ -168,6 +180,8 @@ pub const WNOHANG: c_int = 1;
 // ioctls (asm-generic values, identical on x86 and x86_64)
 pub const TIOCSCTTY: c_ulong = 0x540E;
 pub const TIOCSWINSZ: c_ulong = 0x5414;
+pub const TIOCSPTLCK: c_ulong = 0x4004_5431; // _IOW('T', 0x31, int)
+pub const TIOCGPTPEER: c_ulong = 0x5441; // _IO('T', 0x41), Linux >= 4.13
 pub const SIOCGIFFLAGS: c_ulong = 0x8913;
 pub const SIOCSIFFLAGS: c_ulong = 0x8914;
 pub const IFF_UP: i16 = 0x1;

@@ -27,6 +27,13 @@ pub fn set_dumpable(on: bool) -> Result<(), Errno> {
     prctl(PR_SET_DUMPABLE, on as c_ulong)
 }
 
+/// The thread's name (`comm`, at most 15 bytes): what ps shows for a
+/// process forked without exec, whose command line is its parent's.
+pub fn set_name(name: &str) -> Result<(), Errno> {
+    let c = super::cstr(name)?;
+    prctl(PR_SET_NAME, c.as_ptr() as c_ulong)
+}
+
 pub fn set_keepcaps(on: bool) -> Result<(), Errno> {
     prctl(PR_SET_KEEPCAPS, on as c_ulong)
 }

@@ -154,3 +154,78 @@ pub fn cloexec_from(from: c_int) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// Closes every descriptor >= `from` (a forked helper that will not exec
+/// must not keep its parent's sockets and pipes open). close_range(2) when
+/// the kernel has it (5.9+), otherwise /proc/self/fd.
+pub fn close_from(from: c_int) {
+    let zero: c_long = 0;
+    let ret = unsafe { ffi::syscall(SYS_CLOSE_RANGE, from as c_long, c_uint::MAX as c_long, zero) };
+    if ret == 0 {
+        return;
+    }
+    let fds: Vec<c_int> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => dir
+            .filter_map(|d| d.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd >= from)
+            .collect(),
+        Err(_) => return,
+    };
+    for fd in fds {
+        close(fd);
+    }
+}
+
+/// open(2) of a path (mode applies with O_CREAT).
+pub fn open_path(path: &std::path::Path, flags: c_int, mode: u32) -> Result<c_int, Errno> {
+    let c = super::cpath(path)?;
+    Errno::check(unsafe { ffi::open(c.as_ptr(), flags, mode as c_uint) })
+}
+
+/// dup2(2): `new` becomes a copy of `old` (without close-on-exec).
+pub fn dup_onto(old: c_int, new: c_int) -> Result<(), Errno> {
+    loop {
+        let r = unsafe { ffi::dup2(old, new) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let e = Errno::last();
+        if e != EINTR {
+            return Err(e);
+        }
+    }
+}
+
+pub fn set_nonblocking(fd: c_int) -> Result<(), Errno> {
+    let flags = Errno::check(unsafe { ffi::fcntl(fd, F_GETFL) })?;
+    Errno::check(unsafe { ffi::fcntl(fd, F_SETFL, flags | O_NONBLOCK) }).map(drop)
+}
+
+/// flock(2) `LOCK_EX` (blocking, retried on EINTR) or `LOCK_UN`. The lock
+/// belongs to the open file description: it is released when every
+/// descriptor sharing it is closed, including by a process that dies.
+pub fn flock(fd: c_int, operation: c_int) -> Result<(), Errno> {
+    loop {
+        if unsafe { ffi::flock(fd, operation) } == 0 {
+            return Ok(());
+        }
+        let e = Errno::last();
+        if e != EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// poll(2); an interrupted call (a signal arrived) reports nothing ready.
+pub fn poll(fds: &mut [PollFd], timeout_ms: c_int) -> Result<usize, Errno> {
+    let n = unsafe { ffi::poll(fds.as_mut_ptr(), fds.len() as std::os::raw::c_ulong, timeout_ms) };
+    if n >= 0 {
+        return Ok(n as usize);
+    }
+    let e = Errno::last();
+    if e == EINTR {
+        Ok(0)
+    } else {
+        Err(e)
+    }
+}

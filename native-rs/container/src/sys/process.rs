@@ -123,8 +123,38 @@ pub fn pidfd_open(pid: i32) -> Result<c_int, Errno> {
     Errno::check(ret as c_int)
 }
 
+/// Signals the process a pidfd refers to: never another one that reused
+/// its pid (Linux 5.1+).
+pub fn pidfd_send_signal(pidfd: c_int, sig: c_int) -> Result<(), Errno> {
+    let zero: c_long = 0;
+    let ret = unsafe { ffi::syscall(SYS_PIDFD_SEND_SIGNAL, pidfd as c_long, sig as c_long, zero, zero) };
+    Errno::check(ret as c_int).map(drop)
+}
+
 /// Leaves immediately: no atexit handlers, no flushing of buffers that are
 /// copies of the parent's.
 pub fn exit_now(code: i32) -> ! {
     unsafe { ffi::_exit(code) }
+}
+
+/// The exit of child `pid` if it has ended, without blocking.
+pub fn try_wait(pid: i32) -> Result<Option<ExitStatus>, Errno> {
+    let mut status: c_int = 0;
+    loop {
+        let r = unsafe { ffi::waitpid(pid, &mut status, WNOHANG) };
+        if r == pid {
+            return Ok(Some(ExitStatus::from_raw(status)));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let e = Errno::last();
+        if e != EINTR {
+            return Err(e);
+        }
+    }
+}
+
+pub fn own_pid() -> i32 {
+    unsafe { ffi::getpid() }
 }

@@ -23,3 +23,33 @@ pub fn set_winsize(fd: c_int, rows: u16, cols: u16) -> Result<(), Errno> {
     };
     Errno::check(unsafe { ffi::ioctl(fd, TIOCSWINSZ, &ws as *const Winsize) }).map(drop)
 }
+
+/// A new pty pair from /dev/ptmx: (master, slave), both close-on-exec and
+/// not our controlling terminal. The slave is opened through the master
+/// (TIOCGPTPEER), so no other process can race us to /dev/pts/N.
+pub fn open_pty(cols: u16, rows: u16) -> Result<(c_int, c_int), Errno> {
+    let master = super::fd::open_path(
+        std::path::Path::new("/dev/ptmx"),
+        O_RDWR | O_NOCTTY | O_CLOEXEC,
+        0,
+    )?;
+    let slave = (|| {
+        let unlock: c_int = 0;
+        Errno::check(unsafe { ffi::ioctl(master, TIOCSPTLCK, &unlock as *const c_int) })?;
+        let slave = Errno::check(unsafe {
+            ffi::ioctl(master, TIOCGPTPEER, (O_RDWR | O_NOCTTY | O_CLOEXEC) as std::os::raw::c_ulong)
+        })?;
+        if let Err(e) = set_winsize(master, rows, cols) {
+            super::fd::close(slave);
+            return Err(e);
+        }
+        Ok(slave)
+    })();
+    match slave {
+        Ok(slave) => Ok((master, slave)),
+        Err(e) => {
+            super::fd::close(master);
+            Err(e)
+        }
+    }
+}

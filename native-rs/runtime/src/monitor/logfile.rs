@@ -1,0 +1,213 @@
+//! The container's log: docker's json-file format, one JSON object a line
+//! (`{"log":"text\n","stream":"stdout","time":"…Z"}`), in
+//! `<bundle>/container.log`, rotated to `container.log.1` … once it would
+//! grow past `max_size`, keeping `max_files` files in all. Readers
+//! (src/containers/logs.ts) read the rotated files oldest first.
+//!
+//! Output is logged as it arrives: each line is an entry, and a read that
+//! ends inside a line makes a partial entry (no trailing newline), so
+//! nothing waits for a newline that may never come and concatenating the
+//! entries gives back the exact bytes. Bytes that are not UTF-8 become
+//! U+FFFD, as in docker; a character cut between two reads is kept whole.
+
+use crate::timefmt;
+use container::json::Json;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+pub const FILE_NAME: &str = "container.log";
+
+pub struct LogFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_size: u64,
+    max_files: u32,
+    /// Per stream (stdout, stderr): the start of a UTF-8 character cut by a read.
+    carry: [Vec<u8>; 2],
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stream {
+    Stdout = 0,
+    Stderr = 1,
+}
+
+impl Stream {
+    fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+impl LogFile {
+    pub fn open(dir: &Path, max_size: u64, max_files: u32) -> io::Result<LogFile> {
+        let path = dir.join(FILE_NAME);
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(LogFile {
+            path,
+            file,
+            size,
+            max_size,
+            max_files: std::cmp::max(max_files, 1),
+            carry: [Vec::new(), Vec::new()],
+        })
+    }
+
+    /// Logs what one read of `stream` returned.
+    pub fn write(&mut self, stream: Stream, data: &[u8], now: SystemTime) -> io::Result<()> {
+        let carry = &mut self.carry[stream as usize];
+        let mut bytes = std::mem::take(carry);
+        bytes.extend_from_slice(data);
+        let keep = incomplete_tail(&bytes);
+        *carry = bytes.split_off(bytes.len() - keep);
+        let time = timefmt::iso_nanos(now);
+        let mut out = Vec::new();
+        for line in bytes.split_inclusive(|b| *b == b'\n') {
+            out.extend_from_slice(entry(stream, line, &time).as_bytes());
+        }
+        self.append(&out)
+    }
+
+    /// What is still held (a cut character at the end of the output) goes out as is.
+    pub fn flush_stream(&mut self, stream: Stream, now: SystemTime) -> io::Result<()> {
+        let rest = std::mem::take(&mut self.carry[stream as usize]);
+        if rest.is_empty() {
+            return Ok(());
+        }
+        let line = entry(stream, &rest, &timefmt::iso_nanos(now));
+        self.append(line.as_bytes())
+    }
+
+    fn append(&mut self, out: &[u8]) -> io::Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        if self.size > 0 && self.size + out.len() as u64 > self.max_size {
+            self.rotate()?;
+        }
+        self.file.write_all(out)?;
+        self.size += out.len() as u64;
+        Ok(())
+    }
+
+    /// container.log.(n-1) → .n, …, container.log → .1; the oldest beyond
+    /// `max_files` is dropped. Readers that have a file open keep reading it.
+    fn rotate(&mut self) -> io::Result<()> {
+        let name = |i: u32| PathBuf::from(format!("{}.{}", self.path.display(), i));
+        if self.max_files == 1 {
+            let _ = fs::remove_file(&self.path);
+        } else {
+            let _ = fs::remove_file(name(self.max_files - 1));
+            for i in (1..self.max_files - 1).rev() {
+                let _ = fs::rename(name(i), name(i + 1));
+            }
+            fs::rename(&self.path, name(1))?;
+        }
+        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.size = 0;
+        Ok(())
+    }
+}
+
+fn entry(stream: Stream, line: &[u8], time: &str) -> String {
+    let text = String::from_utf8_lossy(line).into_owned();
+    let json = Json::object(vec![
+        ("log", Json::from(text)),
+        ("stream", Json::from(stream.name())),
+        ("time", Json::from(time)),
+    ]);
+    format!("{}\n", json)
+}
+
+/// How many bytes at the end start a UTF-8 character that is not complete yet.
+fn incomplete_tail(bytes: &[u8]) -> usize {
+    for back in 1..=std::cmp::min(3, bytes.len()) {
+        let b = bytes[bytes.len() - back];
+        if b & 0xC0 != 0x80 {
+            // A lead byte: how long its character is.
+            let len = if b >= 0xF0 {
+                4
+            } else if b >= 0xE0 {
+                3
+            } else if b >= 0xC0 {
+                2
+            } else {
+                1
+            };
+            return if len > back { back } else { 0 };
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("tsbox-logfile-{}-{}", name, std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The entries test/fixtures/contract/log-lines.json expects (shared with src/containers/log-writer.ts).
+    #[test]
+    fn contract_log_lines() {
+        let f = container::json::parse(include_str!("../../../../test/fixtures/contract/log-lines.json")).unwrap();
+        for case in f.get("cases").and_then(Json::as_array).unwrap() {
+            let dir = temp_dir("contract");
+            let mut log = LogFile::open(&dir, 1 << 20, 1).unwrap();
+            for w in case.get("writes").and_then(Json::as_array).unwrap() {
+                let w = w.as_array().unwrap();
+                let stream = if w[0].as_str() == Some("stderr") { Stream::Stderr } else { Stream::Stdout };
+                let hex = w[1].as_str().unwrap();
+                let bytes: Vec<u8> = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+                log.write(stream, &bytes, UNIX_EPOCH).unwrap();
+            }
+            let text = fs::read_to_string(dir.join(FILE_NAME)).unwrap();
+            assert!(text.lines().all(|l| l.ends_with(r#","time":"1970-01-01T00:00:00.000000000Z"}"#)), "{}", text);
+            let got: Vec<(String, String)> = text
+                .lines()
+                .map(|l| container::json::parse(l).unwrap())
+                .map(|v| (v.get("stream").and_then(Json::as_str).unwrap().to_string(), v.get("log").and_then(Json::as_str).unwrap().to_string()))
+                .collect();
+            let want: Vec<(String, String)> = case
+                .get("entries")
+                .and_then(Json::as_array)
+                .unwrap()
+                .iter()
+                .map(|e| (e.as_array().unwrap()[0].as_str().unwrap().to_string(), e.as_array().unwrap()[1].as_str().unwrap().to_string()))
+                .collect();
+            assert_eq!(got, want, "{}", case.get("name").and_then(Json::as_str).unwrap());
+            fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn rotates_keeping_max_files() {
+        let dir = temp_dir("rotate");
+        let t = UNIX_EPOCH;
+        let mut log = LogFile::open(&dir, 200, 3).unwrap();
+        for i in 0..20 {
+            log.write(Stream::Stdout, format!("line {}\n", i).as_bytes(), t).unwrap();
+        }
+        let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, vec!["container.log", "container.log.1", "container.log.2"]);
+        for name in &names {
+            assert!(fs::metadata(dir.join(name)).unwrap().len() <= 200);
+        }
+        // The newest line is in the current file, older ones in .1, .2.
+        assert!(fs::read_to_string(dir.join("container.log")).unwrap().contains("line 19"));
+        assert!(!fs::read_to_string(dir.join("container.log.2")).unwrap().contains("line 0\\n"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,915 @@
+//! `tsbox-runtime monitor`: the per-container process that outlives the
+//! front end, in the role of podman's conmon. It detaches (../detach.rs), runs
+//! the container through a supervisor per run (supervisor.rs: the same code
+//! as `tsbox-runtime run`), owns the container's stdio, logs it
+//! (logfile.rs), records the run-time state (../state_file.rs), serves
+//! `<bundle>/attach.sock` (clients.rs) and applies the restart policy
+//! (restart.rs). It exits once the container is done for good.
+//!
+//! Start-up handshake with the front end (src/backends/native/monitor.ts):
+//! the front end holds the container's lock and hands it over as `--lock-fd`
+//! (a flock belongs to the open file description, which the monitor now
+//! shares), so the first state written here happens under the very lock
+//! the front end took to check that the container may start. On the status
+//! fd the monitor reports `listening` (with `--attach-first`, once the
+//! socket is up; the container starts when the first client has attached),
+//! then `started` or `error`, and closes both fds: the lock is released.
+
+pub mod clients;
+pub mod logfile;
+mod remove;
+pub mod restart;
+mod supervisor;
+mod wakeup;
+
+use crate::detach;
+use crate::state_file::{self, Lock, StateFile};
+use clients::{Attach, Client, Event, Mode};
+use container::error::{Error, ErrorKind};
+use container::json::{self, Json};
+use container::status::StatusEvents;
+use container::sys::consts::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SIGCHLD, SIGINT, SIGKILL, SIGTERM};
+use container::sys::process::{self, ExitStatus};
+use container::sys::types::PollFd;
+use container::sys::{fd, signal, tty, Errno};
+use container::Spec;
+use logfile::{LogFile, Stream};
+use restart::Policy;
+use std::os::raw::c_int;
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+use supervisor::{StdioPlan, Supervisor};
+
+pub const SOCKET: &str = "attach.sock";
+/// How long the output of an ended run may keep coming (a process that
+/// inherited the pipe and left the container's PID namespace cannot exist,
+/// so this only bounds the unexpected).
+const DRAIN: Duration = Duration::from_secs(2);
+/// `--attach-first`: start anyway if nobody attached by then.
+const ATTACH_WAIT: Duration = Duration::from_secs(30);
+
+pub struct Options {
+    pub bundle: PathBuf,
+    pub status_fd: Option<i32>,
+    pub lock_fd: Option<i32>,
+    pub restart: Policy,
+    pub log_max_size: u64,
+    pub log_max_files: u32,
+    /// Keep the container's stdin open for attached clients (`-i`).
+    pub open_stdin: bool,
+    /// Start the container once the first client has attached (`start -a`).
+    pub attach_first: bool,
+    /// Delete the bundle once the container is done (`--rm`).
+    pub remove: bool,
+}
+
+pub fn monitor(opts: Options) -> i32 {
+    let events = StatusEvents::new(opts.status_fd, "tsbox-runtime monitor");
+    if let Err(e) = detach::detach() {
+        return events.error(&e);
+    }
+    let bundle = opts.bundle.clone();
+    let mut m = match Monitor::open(opts, events) {
+        Ok(m) => m,
+        Err((e, events)) => {
+            // Nothing runs: the record says so, under the lock we were handed.
+            let _ = StateFile::new(&bundle).update(Lock::Held, failed_fields(&e));
+            return events.error(&e);
+        }
+    };
+    m.serve();
+    m.finish()
+}
+
+/// How one run ended.
+#[derive(Clone)]
+enum Outcome {
+    Exited { code: i32, signal: Option<String>, oom: bool },
+    /// It never got to execve (a spec or setup error, command not found).
+    Failed(Error),
+}
+
+impl Outcome {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Exited { code, .. } => *code,
+            Outcome::Failed(e) => e.exit_code(),
+        }
+    }
+
+    /// As state.json records it and the socket reports it.
+    fn fields(&self) -> Vec<(&'static str, Json)> {
+        match self {
+            Outcome::Exited { code, signal, oom } => vec![
+                ("exitCode", Json::from(*code)),
+                ("signal", Json::from(signal.clone())),
+                ("oomKilled", Json::from(*oom)),
+                ("error", Json::Null),
+            ],
+            Outcome::Failed(e) => vec![
+                ("exitCode", Json::from(e.exit_code())),
+                ("signal", Json::Null),
+                ("oomKilled", Json::from(false)),
+                ("error", Json::from(e.message.as_str())),
+            ],
+        }
+    }
+
+    fn to_json(&self) -> Json {
+        Json::object(self.fields())
+    }
+}
+
+struct Run {
+    sup: Supervisor,
+    status_buf: Vec<u8>,
+    status_open: bool,
+    reaped: Option<ExitStatus>,
+    pid: Option<i32>,
+    pidfd: Option<c_int>,
+    began: Instant,
+    outcome: Option<Outcome>,
+    outputs: Vec<(c_int, Stream)>,
+    stdin_pending: Vec<u8>,
+    /// Close the container's stdin once `stdin_pending` is written.
+    stdin_closing: bool,
+    drain_until: Option<Instant>,
+}
+
+struct Monitor {
+    bundle: PathBuf,
+    policy: Policy,
+    remove: bool,
+    open_stdin: bool,
+    plan: StdioPlan,
+    state: StateFile,
+    /// The front end's lock and status fd, until the first start is reported.
+    lock_fd: Option<c_int>,
+    events: Option<StatusEvents>,
+    status_fd: Option<c_int>,
+    log: LogFile,
+    listener: UnixListener,
+    wake: c_int,
+    clients: Vec<Client>,
+    run: Option<Run>,
+    started_once: bool,
+    restarts: u32,
+    backoff: Option<Duration>,
+    restart_at: Option<Instant>,
+    attach_until: Option<Instant>,
+    kill_at: Option<Instant>,
+    manual_stop: bool,
+    last: Option<Outcome>,
+    done: bool,
+    own_start_time: Option<String>,
+}
+
+impl Monitor {
+    fn open(opts: Options, events: StatusEvents) -> Result<Monitor, (Error, StatusEvents)> {
+        let setup = (|| {
+            let spec = Spec::load(&opts.bundle).map_err(Error::from)?;
+            // Relative names from here on: the socket's path must fit in
+            // sun_path (108 bytes), which a bundle path may not.
+            std::env::set_current_dir(&opts.bundle)
+                .map_err(|e| Error::setup(format!("entering the bundle {}: {}", opts.bundle.display(), e)))?;
+            let _ = std::fs::remove_file(SOCKET);
+            let listener = UnixListener::bind(SOCKET).map_err(|e| Error::setup(format!("creating {}: {}", SOCKET, e)))?;
+            listener
+                .set_nonblocking(true)
+                .map_err(|e| Error::setup(format!("creating {}: {}", SOCKET, e)))?;
+            let _ = fd::set_cloexec(listener.as_raw_fd());
+            let log = LogFile::open(Path::new("."), opts.log_max_size, opts.log_max_files)
+                .map_err(|e| Error::setup(format!("opening the container log: {}", e)))?;
+            let wake = wakeup::install().map_err(|e| Error::errno("installing signal handlers", e))?;
+            let terminal = if spec.process.terminal {
+                let size = spec.process.console_size;
+                Some(size.map(|s| (s.width, s.height)).unwrap_or((80, 24)))
+            } else {
+                None
+            };
+            Ok((listener, log, wake, terminal))
+        })();
+        let (listener, log, wake, terminal) = match setup {
+            Ok(v) => v,
+            Err(e) => return Err((e, events)),
+        };
+        Ok(Monitor {
+            state: StateFile::new(Path::new(".")),
+            bundle: opts.bundle,
+            policy: opts.restart,
+            remove: opts.remove,
+            open_stdin: opts.open_stdin,
+            plan: StdioPlan {
+                terminal,
+                open_stdin: opts.open_stdin,
+            },
+            lock_fd: opts.lock_fd,
+            status_fd: opts.status_fd,
+            events: Some(events),
+            log,
+            listener,
+            wake,
+            clients: Vec::new(),
+            run: None,
+            started_once: false,
+            restarts: 0,
+            backoff: None,
+            restart_at: None,
+            attach_until: if opts.attach_first { Some(Instant::now() + ATTACH_WAIT) } else { None },
+            kill_at: None,
+            manual_stop: false,
+            last: None,
+            done: false,
+            own_start_time: state_file::start_time(process::own_pid()),
+        })
+    }
+
+    fn serve(&mut self) {
+        if self.attach_until.is_some() {
+            self.report_line(Json::object(vec![
+                ("event", Json::from("listening")),
+                ("monitorPid", Json::from(process::own_pid())),
+            ]));
+        } else {
+            self.launch();
+        }
+        while !self.done {
+            self.poll_once();
+        }
+    }
+
+    // ------------------------------------------------------------ runs
+
+    fn launch(&mut self) {
+        self.attach_until = None;
+        self.restart_at = None;
+        match supervisor::start(&self.bundle, &self.plan) {
+            Ok(sup) => {
+                let outputs = sup.outputs.clone();
+                self.run = Some(Run {
+                    sup,
+                    status_buf: Vec::new(),
+                    status_open: true,
+                    reaped: None,
+                    pid: None,
+                    pidfd: None,
+                    began: Instant::now(),
+                    outcome: None,
+                    outputs,
+                    stdin_pending: Vec::new(),
+                    stdin_closing: false,
+                    drain_until: None,
+                });
+            }
+            Err(e) => self.run_ended(Outcome::Failed(e)),
+        }
+    }
+
+    fn on_status_line(&mut self, line: &str) {
+        let v = match json::parse(line) {
+            Ok(v) => v,
+            Err(_) => return,
+        };
+        let int = |k: &str| v.get(k).and_then(Json::as_number).and_then(|n| n.as_i64());
+        match v.get("event").and_then(Json::as_str) {
+            Some("started") => {
+                let pid = int("pid").unwrap_or(-1) as i32;
+                self.on_started(pid);
+            }
+            Some("error") => {
+                let kind = v.get("kind").and_then(Json::as_str).and_then(ErrorKind::parse).unwrap_or(ErrorKind::Setup);
+                let message = v.get("message").and_then(Json::as_str).unwrap_or("container setup failed");
+                if let Some(run) = self.run.as_mut() {
+                    run.outcome = Some(Outcome::Failed(Error::new(kind, message)));
+                }
+            }
+            Some("exited") => {
+                if let Some(run) = self.run.as_mut() {
+                    run.outcome = Some(Outcome::Exited {
+                        code: int("exitCode").unwrap_or(125) as i32,
+                        signal: v.get("signal").and_then(Json::as_str).map(str::to_string),
+                        oom: v.get("oomKilled").and_then(Json::as_bool).unwrap_or(false),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_started(&mut self, pid: i32) {
+        if let Some(run) = self.run.as_mut() {
+            run.pid = Some(pid);
+            run.pidfd = process::pidfd_open(pid).ok();
+        }
+        let restarted = self.started_once;
+        self.started_once = true;
+        let lock = self.lock();
+        let mut fields = vec![
+            ("status", Json::from("running")),
+            ("pid", Json::from(pid)),
+            ("monitorPid", Json::from(process::own_pid())),
+            ("monitorStartTime", Json::from(self.own_start_time.clone())),
+            ("started", state_file::now()),
+            ("exitCode", Json::Null),
+            ("signal", Json::Null),
+            ("error", Json::Null),
+            ("oomKilled", Json::from(false)),
+            ("restartCount", Json::from(self.restarts)),
+        ];
+        if !restarted {
+            fields.push(("finished", Json::Null));
+        }
+        let _ = self.state.update(lock, fields);
+        if let Some(events) = self.events.take() {
+            events.started(pid);
+            self.release_front_end();
+        }
+    }
+
+    /// The lock for a state write: the front end's while we hold its fd.
+    fn lock(&self) -> Lock {
+        if self.lock_fd.is_some() {
+            Lock::Held
+        } else {
+            Lock::Take
+        }
+    }
+
+    /// The first start is reported: the status fd and the lock go.
+    fn release_front_end(&mut self) {
+        for fd in [self.status_fd.take(), self.lock_fd.take()].iter().flatten() {
+            fd::close(*fd);
+        }
+        self.events = None;
+    }
+
+    fn report_line(&self, body: Json) {
+        if let Some(fd) = self.status_fd {
+            let _ = fd::write_all(fd, format!("{}\n", body).as_bytes());
+        }
+    }
+
+    /// The run's supervisor is gone and its pipes are drained (or given up on).
+    fn finish_run(&mut self) {
+        let run = match self.run.take() {
+            Some(r) => r,
+            None => return,
+        };
+        for stream in [Stream::Stdout, Stream::Stderr] {
+            let _ = self.log.flush_stream(stream, SystemTime::now());
+        }
+        let mut fds: Vec<c_int> = run.outputs.iter().map(|(f, _)| *f).collect();
+        fds.extend(run.sup.input);
+        fds.push(run.sup.status);
+        fds.extend(run.pidfd);
+        fds.extend(run.sup.outputs.iter().map(|(f, _)| *f));
+        fds.sort_unstable();
+        fds.dedup();
+        for f in fds {
+            fd::close(f);
+        }
+        let outcome = run.outcome.unwrap_or_else(|| match run.reaped {
+            // The supervisor itself was killed: the container died with it.
+            Some(ExitStatus::Signal(s)) if run.pid.is_some() => Outcome::Exited {
+                code: 128 + s,
+                signal: Some(signal::name(s)),
+                oom: false,
+            },
+            _ => Outcome::Failed(Error::setup("the container's supervisor exited unexpectedly")),
+        });
+        let ran = run.began.elapsed();
+        self.kill_at = None;
+        self.run_ended_after(outcome, ran);
+    }
+
+    fn run_ended(&mut self, outcome: Outcome) {
+        self.run_ended_after(outcome, Duration::from_secs(0));
+    }
+
+    fn run_ended_after(&mut self, outcome: Outcome, ran: Duration) {
+        let first_failed = !self.started_once;
+        if first_failed {
+            // Never ran: the front end gets the error and nothing restarts.
+            let e = match &outcome {
+                Outcome::Failed(e) => e.clone(),
+                Outcome::Exited { .. } => Error::setup("the container exited before it was reported started"),
+            };
+            let _ = self.state.update(self.lock(), failed_fields(&e));
+            if let Some(events) = self.events.take() {
+                events.error(&e);
+            }
+            self.release_front_end();
+            self.last = Some(outcome);
+            self.end_for_good();
+            return;
+        }
+        // A container removed meanwhile (`rm -f` raced us, or its data dir went) has nothing to restart.
+        let removed = !Path::new("state.json").exists();
+        let again = !removed && self.policy.restarts(outcome.exit_code(), self.restarts, self.manual_stop);
+        let mut fields = vec![
+            ("status", Json::from(if again { "restarting" } else { "exited" })),
+            ("pid", Json::Null),
+            ("finished", state_file::now()),
+        ];
+        fields.extend(outcome.fields());
+        let _ = self.state.update(self.lock(), fields);
+        self.last = Some(outcome);
+        if again {
+            self.notify_end();
+            let delay = restart::next_delay(self.backoff, ran);
+            self.backoff = Some(delay);
+            self.restart_at = Some(Instant::now() + delay);
+        } else {
+            self.end_for_good();
+        }
+    }
+
+    /// Done: the socket goes before anyone hears of the end, so a `start`
+    /// that follows (whose monitor binds a new socket here) cannot lose its
+    /// socket to us; connected clients still get their answers.
+    fn end_for_good(&mut self) {
+        let _ = std::fs::remove_file(SOCKET);
+        self.notify_end();
+        self.done = true;
+    }
+
+    fn restart_now(&mut self) {
+        self.restarts += 1;
+        self.launch();
+    }
+
+    /// Sends `sig` to the container's init (through its pidfd: never a
+    /// recycled pid), or to the supervisor before the init's pid is known.
+    fn signal(&self, sig: c_int) -> bool {
+        let run = match &self.run {
+            Some(r) => r,
+            None => return false,
+        };
+        if run.reaped.is_some() {
+            return false;
+        }
+        let sent = match (run.pidfd, run.pid) {
+            (Some(pidfd), _) => process::pidfd_send_signal(pidfd, sig),
+            (None, Some(pid)) => process::kill(pid, sig),
+            (None, None) => process::kill(run.sup.pid, sig),
+        };
+        sent.is_ok()
+    }
+
+    /// A manual stop while waiting to restart: the container stays down.
+    fn cancel_restart(&mut self) {
+        if self.restart_at.take().is_some() {
+            let _ = self.state.update(Lock::Take, vec![("status", Json::from("exited"))]);
+            self.end_for_good();
+        }
+    }
+
+    // ------------------------------------------------------------ clients
+
+    fn notify_end(&mut self) {
+        let body = match &self.last {
+            Some(o) => o.to_json(),
+            None => return,
+        };
+        let mut ok = body.clone();
+        ok.set("ok", Json::from(true));
+        for c in self.clients.iter_mut() {
+            match c.mode {
+                Mode::Waiting => c.reply(ok.clone()),
+                Mode::Attached(_) => {
+                    let event = Json::object(vec![("exited", body.clone())]);
+                    c.frame(clients::CONTROL, event.to_string().as_bytes());
+                    c.mode = Mode::Closing;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn handle_request(&mut self, i: usize, req: Json) {
+        let op = req.get("op").and_then(Json::as_str).unwrap_or("").to_string();
+        let int = |k: &str| req.get(k).and_then(Json::as_number).and_then(|n| n.as_i64());
+        let flag = |k: &str| req.get(k).and_then(Json::as_bool).unwrap_or(false);
+        let running = self.run.as_ref().map_or(false, |r| r.reaped.is_none());
+        let restarting = self.restart_at.is_some();
+        match op.as_str() {
+            "attach" => {
+                if !running && self.attach_until.is_none() {
+                    return self.clients[i].reply(error_reply(if restarting {
+                        "the container is restarting: wait until it runs"
+                    } else {
+                        "the container is not running"
+                    }));
+                }
+                let attach = Attach {
+                    stdin: flag("stdin") && self.open_stdin,
+                    stdout: flag("stdout"),
+                    stderr: flag("stderr"),
+                    stdin_once: flag("stdinOnce"),
+                };
+                let body = Json::object(vec![
+                    ("ok", Json::from(true)),
+                    ("tty", Json::from(self.plan.terminal.is_some())),
+                    ("stdin", Json::from(attach.stdin)),
+                ]);
+                self.clients[i].start_attach(attach, body);
+                let pending = self.clients[i].pending_events();
+                self.handle_events(i, pending);
+                if self.attach_until.is_some() {
+                    self.launch();
+                }
+            }
+            "kill" | "stop" => {
+                let sig = int("signal").unwrap_or(if op == "kill" { SIGKILL as i64 } else { 15 }) as c_int;
+                if op == "stop" || flag("stop") {
+                    self.manual_stop = true;
+                }
+                if restarting && self.manual_stop {
+                    self.cancel_restart();
+                    if op == "kill" {
+                        self.clients[i].reply(ok_reply());
+                    } else {
+                        let mut body = self.last.as_ref().map(Outcome::to_json).unwrap_or_else(|| Json::object(Vec::<(&str, Json)>::new()));
+                        body.set("ok", Json::from(true));
+                        self.clients[i].reply(body);
+                    }
+                    return;
+                }
+                if !running || !self.signal(sig) {
+                    return self.clients[i].reply(error_reply("the container is not running"));
+                }
+                if op == "kill" {
+                    return self.clients[i].reply(ok_reply());
+                }
+                // stop: answered when the run ends; SIGKILL after the timeout (< 0: never).
+                let timeout = int("timeout").unwrap_or(10);
+                if timeout >= 0 && sig != SIGKILL {
+                    let at = Instant::now() + Duration::from_secs(timeout as u64);
+                    self.kill_at = Some(self.kill_at.map_or(at, |k| std::cmp::min(k, at)));
+                }
+            }
+            "wait" => {
+                if !running && !restarting {
+                    let mut body = self.last.as_ref().map(Outcome::to_json).unwrap_or_else(|| Json::object(Vec::<(&str, Json)>::new()));
+                    body.set("ok", Json::from(true));
+                    self.clients[i].reply(body);
+                }
+                // else: answered at the end of the run (Mode::Waiting)
+            }
+            "resize" => {
+                let (cols, rows) = (int("cols").unwrap_or(80) as u16, int("rows").unwrap_or(24) as u16);
+                self.resize(cols, rows);
+                self.clients[i].reply(ok_reply());
+            }
+            "status" => {
+                let status = if running { "running" } else if restarting { "restarting" } else { "exited" };
+                let pid = self.run.as_ref().and_then(|r| r.pid);
+                self.clients[i].reply(Json::object(vec![
+                    ("ok", Json::from(true)),
+                    ("status", Json::from(status)),
+                    ("pid", Json::from(pid)),
+                    ("restartCount", Json::from(self.restarts)),
+                ]));
+            }
+            _ => self.clients[i].reply(error_reply(&format!("unknown op {:?}", op))),
+        }
+    }
+
+    fn handle_events(&mut self, i: usize, events: Vec<Event>) {
+        for event in events {
+            match event {
+                Event::Request(req) => self.handle_request(i, req),
+                Event::Stdin(data) => {
+                    let wants = matches!(self.clients[i].mode, Mode::Attached(a) if a.stdin);
+                    if let (true, Some(run)) = (wants, self.run.as_mut()) {
+                        if run.sup.input.is_some() && !run.stdin_closing {
+                            run.stdin_pending.extend_from_slice(&data);
+                        }
+                    }
+                }
+                Event::CloseStdin => {
+                    let once = matches!(self.clients[i].mode, Mode::Attached(a) if a.stdin && a.stdin_once);
+                    if let (true, Some(run)) = (once, self.run.as_mut()) {
+                        run.stdin_closing = true;
+                    }
+                }
+                Event::Resize(cols, rows) => self.resize(cols, rows),
+            }
+        }
+    }
+
+    fn resize(&self, cols: u16, rows: u16) {
+        if let Some(master) = self.run.as_ref().and_then(|r| r.sup.pty) {
+            let _ = tty::set_winsize(master, rows, cols);
+        }
+    }
+
+    fn broadcast(&mut self, stream: Stream, data: &[u8]) {
+        let id = if stream == Stream::Stdout { clients::STDOUT } else { clients::STDERR };
+        for c in self.clients.iter_mut() {
+            if let Mode::Attached(a) = c.mode {
+                if (stream == Stream::Stdout && a.stdout) || (stream == Stream::Stderr && a.stderr) {
+                    c.frame(id, data);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ the loop
+
+    fn poll_once(&mut self) {
+        let backlog = self.clients.iter().map(Client::backlog).max().unwrap_or(0);
+        let mut fds: Vec<PollFd> = Vec::new();
+        let mut what: Vec<Source> = Vec::new();
+        let mut add = |fds: &mut Vec<PollFd>, fd: c_int, events: i16, s: Source| {
+            fds.push(PollFd { fd, events, revents: 0 });
+            what.push(s);
+        };
+        add(&mut fds, self.wake, POLLIN, Source::Wake);
+        add(&mut fds, self.listener.as_raw_fd(), POLLIN, Source::Listener);
+        if let Some(run) = &self.run {
+            if run.status_open {
+                add(&mut fds, run.sup.status, POLLIN, Source::Status);
+            }
+            if backlog < clients::HIGH_WATER {
+                for (k, (f, _)) in run.outputs.iter().enumerate() {
+                    add(&mut fds, *f, POLLIN, Source::Output(k));
+                }
+            }
+            if let Some(input) = run.sup.input {
+                if !run.stdin_pending.is_empty() {
+                    add(&mut fds, input, POLLOUT, Source::Input);
+                }
+            }
+        }
+        let stdin_backlog = self.run.as_ref().map_or(0, |r| r.stdin_pending.len());
+        for (k, c) in self.clients.iter().enumerate() {
+            let mut ev = 0;
+            if !matches!(c.mode, Mode::Closing) && !c.input_ended && stdin_backlog < clients::HIGH_WATER {
+                ev |= POLLIN;
+            }
+            if c.wants_write() {
+                ev |= POLLOUT;
+            }
+            add(&mut fds, c.fd(), ev, Source::Client(k));
+        }
+
+        let now = Instant::now();
+        let deadline = [
+            self.restart_at,
+            self.kill_at,
+            self.attach_until,
+            self.run.as_ref().and_then(|r| r.drain_until),
+        ]
+        .iter()
+        .flatten()
+        .min()
+        .copied();
+        let timeout = deadline.map_or(-1, |d| {
+            let left = d.saturating_duration_since(now);
+            std::cmp::min(left.as_millis() as u64 + 1, i32::MAX as u64) as c_int
+        });
+        if fd::poll(&mut fds, timeout).is_err() {
+            // EINVAL/ENOMEM: nothing sensible left to do but try again shortly.
+            std::thread::sleep(Duration::from_millis(10));
+            return;
+        }
+
+        for (pfd, source) in fds.iter().zip(what.iter()) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match *source {
+                Source::Wake => self.on_signals(),
+                Source::Listener => self.accept(),
+                Source::Status => self.read_status(),
+                Source::Output(k) => self.read_output(k),
+                Source::Input => self.write_input(),
+                Source::Client(k) => {
+                    if pfd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0 && !matches!(self.clients[k].mode, Mode::Closing) {
+                        let events = self.clients[k].read();
+                        self.handle_events(k, events);
+                    }
+                    // Hung up both ways (not a half-close): nobody to answer.
+                    if pfd.revents & (POLLHUP | POLLERR | POLLNVAL) != 0 {
+                        self.clients[k].closed = true;
+                    }
+                }
+            }
+        }
+        // Whatever became queued, whoever it is for.
+        for c in self.clients.iter_mut() {
+            if c.wants_write() || matches!(c.mode, Mode::Closing) {
+                c.flush();
+            }
+        }
+        // A client that attached with stdinOnce and went away ends the input too.
+        let hung_up_once = self
+            .clients
+            .iter()
+            .any(|c| c.closed && matches!(c.mode, Mode::Attached(a) if a.stdin && a.stdin_once));
+        if let (true, Some(run)) = (hung_up_once, self.run.as_mut()) {
+            run.stdin_closing = true;
+        }
+        self.clients.retain(|c| !c.closed);
+        self.close_stdin_if_asked();
+        self.timers();
+        self.check_run_end();
+    }
+
+    fn on_signals(&mut self) {
+        for sig in wakeup::drain(self.wake) {
+            if sig == SIGCHLD {
+                if let Some(run) = self.run.as_mut() {
+                    if run.reaped.is_none() {
+                        if let Ok(Some(status)) = process::try_wait(run.sup.pid) {
+                            run.reaped = Some(status);
+                        }
+                    }
+                }
+            } else if !self.signal(sig) && (sig == SIGTERM || sig == SIGINT) {
+                // Someone signalled the monitor: the container is who it is meant
+                // for; with none running (waiting to restart), it means "stop".
+                self.manual_stop = true;
+                self.cancel_restart();
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    let _ = fd::set_cloexec(stream.as_raw_fd());
+                    if let Ok(c) = Client::new(stream) {
+                        self.clients.push(c);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    fn read_status(&mut self) {
+        let mut lines = Vec::new();
+        if let Some(run) = self.run.as_mut() {
+            let mut buf = [0u8; 4096];
+            loop {
+                match fd::read(run.sup.status, &mut buf) {
+                    Ok(0) => {
+                        run.status_open = false;
+                        break;
+                    }
+                    Ok(n) => run.status_buf.extend_from_slice(&buf[..n]),
+                    Err(e) if e == EAGAIN => break,
+                    Err(_) => {
+                        run.status_open = false;
+                        break;
+                    }
+                }
+            }
+            while let Some(nl) = run.status_buf.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = run.status_buf.drain(..=nl).collect();
+                lines.push(String::from_utf8_lossy(&line).trim().to_string());
+            }
+        }
+        for line in lines {
+            self.on_status_line(&line);
+        }
+    }
+
+    fn read_output(&mut self, k: usize) {
+        let (f, stream) = match self.run.as_ref().and_then(|r| r.outputs.get(k)) {
+            Some(o) => *o,
+            None => return,
+        };
+        let mut buf = vec![0u8; 65536];
+        let mut ended = false;
+        // Bounded: one busy stream must not starve the rest of the loop.
+        for _ in 0..16 {
+            match fd::read(f, &mut buf) {
+                Ok(0) => {
+                    ended = true;
+                    break;
+                }
+                Ok(n) => {
+                    let _ = self.log.write(stream, &buf[..n], SystemTime::now());
+                    self.broadcast(stream, &buf[..n]);
+                }
+                Err(e) if e == EAGAIN => break,
+                // EIO: the pty's last slave is closed.
+                Err(_) => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if ended {
+            if let Some(run) = self.run.as_mut() {
+                // The fd itself is closed with the run (a pty master is also its input).
+                run.outputs.retain(|(o, _)| *o != f);
+            }
+        }
+    }
+
+    fn write_input(&mut self) {
+        if let Some(run) = self.run.as_mut() {
+            if let Some(input) = run.sup.input {
+                match fd::write(input, &run.stdin_pending) {
+                    Ok(n) => {
+                        run.stdin_pending.drain(..n);
+                    }
+                    Err(e) if e == EAGAIN => {}
+                    // The container closed its stdin: what it will never read is dropped.
+                    Err(_) => run.stdin_pending.clear(),
+                }
+            }
+        }
+    }
+
+    fn close_stdin_if_asked(&mut self) {
+        if let Some(run) = self.run.as_mut() {
+            if run.stdin_closing && run.stdin_pending.is_empty() && run.sup.pty.is_none() {
+                if let Some(input) = run.sup.input.take() {
+                    fd::close(input);
+                }
+            }
+        }
+    }
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        if self.kill_at.map_or(false, |t| t <= now) {
+            self.kill_at = None;
+            self.signal(SIGKILL);
+        }
+        if self.restart_at.map_or(false, |t| t <= now) && self.run.is_none() {
+            self.restart_now();
+        }
+        if self.attach_until.map_or(false, |t| t <= now) && self.run.is_none() {
+            self.launch();
+        }
+    }
+
+    fn check_run_end(&mut self) {
+        let ended = match self.run.as_mut() {
+            Some(run) if run.reaped.is_some() && !run.status_open => {
+                let now = Instant::now();
+                let until = *run.drain_until.get_or_insert(now + DRAIN);
+                run.outputs.is_empty() || until <= now
+            }
+            _ => false,
+        };
+        if ended {
+            self.finish_run();
+        }
+    }
+
+    /// Leaves: queued replies are delivered, and with `--rm` the bundle goes.
+    fn finish(mut self) -> i32 {
+        for c in self.clients.iter_mut() {
+            c.flush_blocking();
+        }
+        self.clients.clear();
+        let code = self.last.as_ref().map_or(0, Outcome::exit_code);
+        // A container that never started is the starter's to remove (it reports the error).
+        if self.remove && self.started_once {
+            remove::remove_container(&self.bundle);
+        }
+        code
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Source {
+    Wake,
+    Listener,
+    Status,
+    Output(usize),
+    Input,
+    Client(usize),
+}
+
+const EAGAIN: Errno = Errno(11);
+
+fn ok_reply() -> Json {
+    Json::object(vec![("ok", Json::from(true))])
+}
+
+fn error_reply(message: &str) -> Json {
+    Json::object(vec![("ok", Json::from(false)), ("error", Json::from(message))])
+}
+
+/// The record of a container that could not be started.
+fn failed_fields(e: &Error) -> Vec<(&'static str, Json)> {
+    vec![
+        ("status", Json::from("exited")),
+        ("pid", Json::Null),
+        ("exitCode", Json::from(e.exit_code())),
+        ("signal", Json::Null),
+        ("error", Json::from(e.message.as_str())),
+        ("finished", state_file::now()),
+    ]
+}

@@ -1,0 +1,109 @@
+//! `run -d --rm`: the monitor deletes the bundle itself once the container
+//! is done for good, and the container's name with it. The TypeScript side
+//! does the same for containers it removes (src/containers/remove.ts): a
+//! rootless writable layer can hold files of subordinate ids that the user
+//! cannot delete, but root of a user namespace with the container's id maps
+//! can, so the deletion is retried in one (as `podman unshare rm` would).
+
+use container::idmap;
+use container::sys::process::{self, Forked};
+use container::sys::{cred, fd};
+use container::Spec;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+pub fn remove_container(bundle: &Path) {
+    let name = state_name(bundle);
+    // Read before the tree goes: the id maps for a retry.
+    let spec = Spec::load(bundle).ok();
+    if remove_tree(bundle).is_err() {
+        if let Some(spec) = spec.filter(|s| s.linux.uid_mappings.len() > 1 && cred::geteuid() != 0) {
+            let _ = remove_in_user_namespace(bundle, &spec);
+        }
+        let _ = remove_tree(bundle);
+    }
+    if let Some(name) = name {
+        release_name(bundle, &name);
+    }
+}
+
+fn state_name(bundle: &Path) -> Option<String> {
+    let text = fs::read_to_string(bundle.join("state.json")).ok()?;
+    let v = container::json::parse(&text).ok()?;
+    v.get("name").and_then(|n| n.as_str()).map(str::to_string)
+}
+
+/// `<data>/names/<name>` → `<id>` (src/containers/names.ts), if it is still ours.
+fn release_name(bundle: &Path, name: &str) {
+    let (containers, id) = match (bundle.parent(), bundle.file_name()) {
+        (Some(c), Some(id)) => (c, id),
+        _ => return,
+    };
+    let link = match containers.parent() {
+        Some(data) => data.join("names").join(name),
+        None => return,
+    };
+    if fs::read_link(&link).map(|t| t.as_os_str() == id).unwrap_or(false) {
+        let _ = fs::remove_file(&link);
+    }
+}
+
+/// `rm -rf` that first grants itself u+rwx on directories that lack it
+/// (overlay's work/work is mode 000).
+fn remove_tree(path: &Path) -> io::Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.is_dir() {
+        return ignore_missing(fs::remove_file(path));
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o700 != 0o700 {
+        let _ = fs::set_permissions(path, fs::Permissions::from_mode((mode & 0o7777) | 0o700));
+    }
+    for entry in fs::read_dir(path)? {
+        remove_tree(&entry?.path())?;
+    }
+    ignore_missing(fs::remove_dir(path))
+}
+
+fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// A child in a new user namespace with the container's maps deletes the
+/// tree as that namespace's root (its capabilities cover every mapped owner).
+fn remove_in_user_namespace(bundle: &Path, spec: &Spec) -> io::Result<()> {
+    let (sync_r, sync_w) = fd::pipe().map_err(|e| io::Error::from_raw_os_error(e.0))?;
+    let user_ns = container::sys::consts::CLONE_NEWUSER;
+    match process::clone_fork(user_ns) {
+        Ok(Forked::Child) => {
+            fd::close(sync_w);
+            let mut byte = [0u8; 1];
+            let mapped = fd::read(sync_r, &mut byte) == Ok(1);
+            let ok = mapped && remove_tree(bundle).is_ok();
+            process::exit_now(if ok { 0 } else { 1 })
+        }
+        Ok(Forked::Parent(pid)) => {
+            fd::close(sync_r);
+            if idmap::write_mappings(pid, spec).is_ok() {
+                let _ = fd::write_all(sync_w, &[1]);
+            }
+            fd::close(sync_w);
+            let _ = process::wait(pid);
+            Ok(())
+        }
+        Err(e) => {
+            fd::close(sync_r);
+            fd::close(sync_w);
+            Err(io::Error::from_raw_os_error(e.0))
+        }
+    }
+}

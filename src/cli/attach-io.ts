@@ -1,0 +1,37 @@
+import type { Container } from "../container.js";
+import type { Attachment } from "../containers/monitor-client.js";
+import { attachTerminal } from "./terminal.js";
+
+/** Signals passed to the container while attached (docker's --sig-proxy). */
+const PROXIED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+
+/**
+ * Connects this terminal (or these pipes) to an attachment until the
+ * container's run ends; returns its exit code (docker `attach`, `start -a`).
+ */
+export async function streamAttachment(container: Container, attachment: Attachment, options: { interactive: boolean; sigProxy: boolean }): Promise<number> {
+  const forward = (signal: NodeJS.Signals) => void container.kill(signal).catch(() => {});
+  const proxy = options.sigProxy && !attachment.tty;
+  if (proxy) for (const s of PROXIED) process.on(s, forward);
+  let restore: (() => void) | undefined;
+  try {
+    if (attachment.tty) {
+      restore = attachTerminal({ stdin: attachment.stdin, stdout: attachment.stdout, resize: (c, r) => attachment.resize(c, r) }, options.interactive);
+    } else {
+      attachment.stdout?.pipe(process.stdout, { end: false });
+      attachment.stderr?.pipe(process.stderr, { end: false });
+      if (options.interactive && attachment.stdin) process.stdin.pipe(attachment.stdin);
+    }
+    const drained = Promise.all([attachment.stdout, attachment.stderr].map((s) => (s ? new Promise((r) => (s.once("end", r), s.once("close", r))) : undefined)));
+    const end = await attachment.ended;
+    await drained;
+    return (end ?? (await container.wait())).exitCode;
+  } finally {
+    restore?.();
+    if (options.interactive) {
+      process.stdin.unpipe();
+      process.stdin.pause();
+    }
+    for (const s of PROXIED) process.off(s, forward);
+  }
+}

@@ -1,0 +1,23 @@
+import { UsageError } from "../../errors.js";
+import { streamAttachment } from "../attach-io.js";
+import type { CliContext } from "../context.js";
+import { cliRuntime } from "../each-container.js";
+import { lastValue, parseFlags } from "../flags.js";
+
+const USAGE = `Usage: tsbox attach [--no-stdin] [--sig-proxy=false] CONTAINER
+
+Attach this terminal to a running container's output (and its stdin, when it
+was started with -i); exit with its exit code once it stops.
+`;
+
+export async function attachCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "no-stdin" }, { name: "sig-proxy", value: true }]);
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  if (flags.positionals.length !== 1) throw new UsageError(`"tsbox attach" requires exactly 1 container`);
+  const sigProxy = lastValue(flags, "sig-proxy") !== "false";
+  const container = await cliRuntime(ctx).get(flags.positionals[0]!);
+  const state = await container.inspect();
+  const interactive = state.openStdin && !flags.bools.has("no-stdin");
+  const attachment = await container.attach({ stdin: interactive, stdout: true, stderr: true, stdinOnce: false });
+  return streamAttachment(container, attachment, { interactive, sigProxy });
+}

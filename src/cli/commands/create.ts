@@ -1,0 +1,21 @@
+import { defaultDataDir } from "../../paths.js";
+import { Runtime } from "../../runtime.js";
+import type { CliContext } from "../context.js";
+import { parseRunArgs, RUN_USAGE } from "../run-flags.js";
+import { hostTerminalSize } from "../terminal.js";
+
+/** `create`: `run`'s flags; the container is made, not started; its id printed. */
+export async function createCommand(args: string[], ctx: CliContext): Promise<number> {
+  const request = parseRunArgs(args, ctx.env);
+  if (request === "help") {
+    ctx.stdout.write(RUN_USAGE.replace("tsbox run", "tsbox create").replace("Run a command in a new container.", "Create a container (tsbox start runs it)."));
+    return 0;
+  }
+  const { options, interactive, tty } = request;
+  options.stdin = interactive;
+  if (tty) options.tty = hostTerminalSize();
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
+  const container = await runtime.create(options);
+  ctx.stdout.write(container.id + "\n");
+  return 0;
+}

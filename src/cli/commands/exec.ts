@@ -1,0 +1,71 @@
+import { UsageError } from "../../errors.js";
+import type { CliContext } from "../context.js";
+import { cliRuntime } from "../each-container.js";
+import { lastValue, parseFlags } from "../flags.js";
+import { flagEnvironment, PROCESS_FLAGS } from "../run-flags.js";
+import { attachTerminal, hostTerminalSize } from "../terminal.js";
+
+const USAGE = `Usage: tsbox exec [OPTIONS] CONTAINER COMMAND [ARG...]
+
+Run a command in a running container.
+
+Options:
+  -d, --detach           Run it in the background (no output, nobody waits for it)
+  -i, --interactive      Pass stdin to it
+  -t, --tty              Allocate a pseudo-terminal
+  -e, --env K=V          Set an environment variable (K alone: take it from here)
+      --env-file FILE    Read KEY=VALUE lines from FILE
+  -w, --workdir DIR      Working directory inside the container (absolute)
+  -u, --user USER        UID[:GID] or NAME[:GROUP]
+`;
+
+/** Signals passed on to the exec'd process (as docker's CLI does without a terminal). */
+const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
+
+export async function execCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "detach", short: "d" }, ...PROCESS_FLAGS], { stopAtPositional: true });
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  const [ref, ...cmd] = flags.positionals;
+  if (ref === undefined || cmd.length === 0) throw new UsageError(`"tsbox exec" requires a container and a command (tsbox exec [OPTIONS] CONTAINER COMMAND [ARG...])`);
+  const env = flagEnvironment(flags, ctx.env);
+  const tty = flags.bools.has("tty");
+  const interactive = flags.bools.has("interactive");
+  const detach = flags.bools.has("detach");
+  const cwd = lastValue(flags, "workdir");
+  const user = lastValue(flags, "user");
+  const container = await cliRuntime(ctx).get(ref);
+  const proc = await container.spawn(cmd, {
+    env,
+    ...(cwd !== undefined ? { cwd } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(tty ? { tty: hostTerminalSize() } : {}),
+    stdin: interactive && !detach,
+    detach,
+  });
+  if (detach) return 0;
+  const forward = (signal: NodeJS.Signals) => proc.kill(signal);
+  if (!tty) for (const signal of FORWARDED) process.on(signal, forward);
+  let restore: (() => void) | undefined;
+  try {
+    if (tty) restore = attachTerminal(proc, interactive);
+    else {
+      if (interactive && proc.stdin) {
+        process.stdin.pipe(proc.stdin);
+        proc.stdin.on("error", () => {});
+      }
+      proc.stdout?.pipe(process.stdout, { end: false });
+      proc.stderr?.pipe(process.stderr, { end: false });
+    }
+    const outputDone = Promise.all([proc.stdout, proc.stderr].map((s) => (s ? new Promise((r) => (s.once("end", r), s.once("close", r))) : undefined)));
+    const status = await proc.wait();
+    await outputDone;
+    return status.exitCode;
+  } finally {
+    restore?.();
+    if (interactive && !tty) {
+      process.stdin.unpipe();
+      process.stdin.pause();
+    }
+    for (const signal of FORWARDED) process.off(signal, forward);
+  }
+}

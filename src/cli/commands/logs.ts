@@ -1,0 +1,55 @@
+import { once } from "node:events";
+import type { Writable } from "node:stream";
+import { UsageError } from "../../errors.js";
+import type { CliContext } from "../context.js";
+import { cliRuntime } from "../each-container.js";
+import { lastValue, parseFlags } from "../flags.js";
+import { parseTimeArg } from "../time-arg.js";
+
+const USAGE = `Usage: tsbox logs [OPTIONS] CONTAINER
+
+Show a container's output (containers started with -d, create/start or --restart).
+
+Options:
+  -f, --follow         Keep printing new output until the container stops
+      --tail N         Only the last N lines ("all" for everything)
+      --since TIME     Only output from TIME on (2024-01-02T15:04:05Z, Unix seconds, or 10m ago)
+      --until TIME     Only output before TIME
+  -t, --timestamps     Prefix each line with its time
+`;
+
+export async function logsCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [
+    { name: "follow", short: "f" },
+    { name: "tail", short: "n", value: true },
+    { name: "since", value: true },
+    { name: "until", value: true },
+    { name: "timestamps", short: "t" },
+    { name: "details" },
+  ]);
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  if (flags.positionals.length !== 1) throw new UsageError(`"tsbox logs" requires exactly 1 container`);
+  const tailText = lastValue(flags, "tail");
+  if (tailText !== undefined && tailText !== "all" && !/^\d+$/.test(tailText)) throw new UsageError(`invalid value "${tailText}" for --tail: a number or "all"`);
+  const since = lastValue(flags, "since");
+  const until = lastValue(flags, "until");
+  const container = await cliRuntime(ctx).get(flags.positionals[0]!);
+  const stamps = flags.bools.has("timestamps");
+  // Ctrl-C ends a follow quietly, as docker's does.
+  const stop = () => process.exit(0);
+  process.once("SIGINT", stop);
+  try {
+    for await (const entry of container.logs({
+      follow: flags.bools.has("follow"),
+      ...(tailText !== undefined && tailText !== "all" ? { tail: Number(tailText) } : {}),
+      ...(since !== undefined ? { since: parseTimeArg(since, "--since") } : {}),
+      ...(until !== undefined ? { until: parseTimeArg(until, "--until") } : {}),
+    })) {
+      const out: Writable = entry.stream === "stderr" ? ctx.stderr : ctx.stdout;
+      if (!out.write(stamps ? `${entry.time} ${entry.data}` : entry.data)) await once(out, "drain");
+    }
+  } finally {
+    process.off("SIGINT", stop);
+  }
+  return 0;
+}

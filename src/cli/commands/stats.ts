@@ -1,0 +1,122 @@
+import { totalmem } from "node:os";
+import type { ContainerStats } from "../../backends/backend.js";
+import type { Container } from "../../container.js";
+import { errorMessage, UsageError } from "../../errors.js";
+import type { CliContext } from "../context.js";
+import { cliRuntime } from "../each-container.js";
+import { lastValue, parseFlags } from "../flags.js";
+import { humanSize, shortId, table } from "../format.js";
+
+const USAGE = `Usage: tsbox stats [OPTIONS] [CONTAINER...]
+
+Show containers' resource use, refreshed every second (default: all running ones).
+
+Options:
+  -a, --all          All containers, not only running ones
+      --no-stream    One sample, then exit
+      --no-trunc     Full container ids
+      --format F     json, or a template of {{.Container}} {{.Name}} {{.ID}} {{.CPUPerc}}
+                     {{.MemUsage}} {{.MemPerc}} {{.NetIO}} {{.BlockIO}} {{.PIDs}} ("table " prefix: with a header)
+`;
+
+interface Row {
+  Container: string;
+  ID: string;
+  Name: string;
+  CPUPerc: string;
+  MemUsage: string;
+  MemPerc: string;
+  NetIO: string;
+  BlockIO: string;
+  PIDs: string;
+}
+
+export async function statsCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "all", short: "a" }, { name: "no-stream" }, { name: "no-trunc" }, { name: "format", value: true }]);
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  const runtime = cliRuntime(ctx);
+  const pick = async (): Promise<Container[]> =>
+    flags.positionals.length > 0 ? Promise.all(flags.positionals.map((r) => runtime.get(r))) : runtime.list({ all: flags.bools.has("all") });
+  const format = lastValue(flags, "format");
+  const noTrunc = flags.bools.has("no-trunc");
+  const live = !flags.bools.has("no-stream");
+  const clear = live && (ctx.stdout as NodeJS.WriteStream).isTTY === true;
+  const previous = new Map<string, { usageUsec: number; at: number }>();
+  for (;;) {
+    const containers = await pick();
+    const rows: Row[] = [];
+    let failed = 0;
+    for (const c of containers) {
+      try {
+        rows.push(await sampleRow(c, previous, noTrunc));
+      } catch (err) {
+        if (flags.positionals.length === 0 && !c.running) continue;
+        ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
+        failed++;
+      }
+    }
+    if (failed > 0 && rows.length === 0) return 1;
+    ctx.stdout.write((clear ? "\x1b[2J\x1b[H" : "") + render(rows, format));
+    if (!live) return failed > 0 ? 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function sampleRow(c: Container, previous: Map<string, { usageUsec: number; at: number }>, noTrunc: boolean): Promise<Row> {
+  const s: ContainerStats = await c.stats();
+  const now = Date.now();
+  const before = previous.get(c.id);
+  previous.set(c.id, { usageUsec: s.cpu.usageUsec, at: now });
+  // Between two samples; for the first, the average since it started (as podman does).
+  let cpu: number;
+  if (before) cpu = ((s.cpu.usageUsec - before.usageUsec) / Math.max(1, (now - before.at) * 1000)) * 100;
+  else {
+    const started = Date.parse((await c.inspect()).started ?? "");
+    cpu = Number.isFinite(started) ? (s.cpu.usageUsec / Math.max(1, (now - started) * 1000)) * 100 : 0;
+  }
+  const limit = s.memory.limit ?? totalmem();
+  return {
+    Container: c.name ?? shortId(c.id),
+    ID: noTrunc ? c.id : shortId(c.id),
+    Name: c.name ?? "--",
+    CPUPerc: `${cpu.toFixed(2)}%`,
+    MemUsage: `${humanSize(s.memory.usage).replace("B", "iB")} / ${humanSize(limit)}`,
+    MemPerc: `${((s.memory.usage / limit) * 100).toFixed(2)}%`,
+    NetIO: "--",
+    BlockIO: `${humanSize(s.io.readBytes)} / ${humanSize(s.io.writeBytes)}`,
+    PIDs: String(s.pids.current),
+  };
+}
+
+function render(rows: Row[], format: string | undefined): string {
+  if (format === "json" || format === "{{json .}}") return rows.map((r) => JSON.stringify(r) + "\n").join("");
+  if (format !== undefined) {
+    const withHeader = format.startsWith("table");
+    const body = withHeader ? format.slice(5).trim() : format;
+    const fill = (r: Record<string, string>) =>
+      body.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, k: string) => {
+        if (!(k in r)) throw new UsageError(`unknown field .${k} in --format`);
+        return r[k]!;
+      }).replace(/\\t/g, "\t") + "\n";
+    const header = withHeader ? fill(Object.fromEntries(Object.keys(HEADERS).map((k) => [k, HEADERS[k as keyof Row]]))) : "";
+    return header + rows.map((r) => fill(r as unknown as Record<string, string>)).join("");
+  }
+  return table(
+    ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
+    rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs]),
+  );
+}
+
+const HEADERS: Row = {
+  Container: "CONTAINER",
+  ID: "CONTAINER ID",
+  Name: "NAME",
+  CPUPerc: "CPU %",
+  MemUsage: "MEM USAGE / LIMIT",
+  MemPerc: "MEM %",
+  NetIO: "NET I/O",
+  BlockIO: "BLOCK I/O",
+  PIDs: "PIDS",
+};
+
+

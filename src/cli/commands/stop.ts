@@ -1,0 +1,33 @@
+import type { CliContext } from "../context.js";
+import { eachContainer, parseSeconds } from "../each-container.js";
+import { lastValue, parseFlags } from "../flags.js";
+
+const FLAGS = [
+  { name: "time", short: "t", value: true },
+  { name: "timeout", value: true },
+  { name: "signal", short: "s", value: true },
+];
+
+const USAGES = {
+  stop: `Usage: tsbox stop [-t SECONDS] [-s SIGNAL] CONTAINER [CONTAINER...]
+
+Stop running containers: the stop signal (--stop-signal of run, default SIGTERM),
+then SIGKILL after the timeout (--stop-timeout of run, default 10 s; -1 waits for ever).
+`,
+  restart: `Usage: tsbox restart [-t SECONDS] [-s SIGNAL] CONTAINER [CONTAINER...]
+
+Stop (as tsbox stop does) and start containers again, in the background.
+`,
+};
+
+export const stopCommand = (args: string[], ctx: CliContext) => stopOrRestart("stop", args, ctx);
+export const restartCommand = (args: string[], ctx: CliContext) => stopOrRestart("restart", args, ctx);
+
+async function stopOrRestart(verb: "stop" | "restart", args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, FLAGS);
+  if (flags.help) return ctx.stdout.write(USAGES[verb]), 0;
+  const timeout = parseSeconds(lastValue(flags, "time") ?? lastValue(flags, "timeout"), "--time");
+  const signal = lastValue(flags, "signal");
+  const options = { ...(timeout !== undefined ? { timeout } : {}), ...(signal !== undefined ? { signal } : {}) };
+  return eachContainer(ctx, verb, flags.positionals, async (c) => void (verb === "stop" ? await c.stop(options) : await c.restart(options)));
+}

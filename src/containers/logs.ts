@@ -1,0 +1,210 @@
+/**
+ * Reading a container's log: docker's json-file lines in
+ * `<bundle>/container.log`, rotated to `container.log.1`, `.2`, … by its
+ * monitor (native-rs/runtime/src/monitor/logfile.rs). `follow` keeps
+ * reading as it grows, across rotations, until the container stops.
+ */
+import { watch, type FSWatcher } from "node:fs";
+import { open, readdir, stat, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { isErrno } from "../fs-util.js";
+
+export const LOG_FILE = "container.log";
+
+/** One write of the container, as logged (a line, or the part of one that was written). */
+export interface LogEntry {
+  stream: "stdout" | "stderr";
+  /** RFC 3339 with nanoseconds, UTC. */
+  time: string;
+  data: string;
+}
+
+export interface LogReadOptions {
+  /** Keep reading new output until the container stops. */
+  follow?: boolean;
+  /** Only entries at or after / before this time. */
+  since?: Date;
+  until?: Date;
+  /** Only the last N entries (before following). */
+  tail?: number;
+}
+
+/**
+ * The entries, oldest first. `active()` says whether the container may
+ * still write (following stops once it says no and the log is read to its end).
+ */
+export async function* readLogs(bundleDir: string, options: LogReadOptions, active: () => boolean): AsyncGenerator<LogEntry> {
+  const since = options.since ? nanoTime(options.since) : undefined;
+  const until = options.until ? nanoTime(options.until) : undefined;
+  const wanted = (e: LogEntry) => (since === undefined || e.time >= since) && (until === undefined || e.time < until);
+
+  // Rotated files first, oldest (highest number) first.
+  const rotated = (await readdir(bundleDir).catch(() => [] as string[]))
+    .map((n) => /^container\.log\.(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(b[1]) - Number(a[1]))
+    .map((m) => join(bundleDir, m[0]));
+  const current = new LogCursor(join(bundleDir, LOG_FILE));
+  await current.open();
+
+  const backlog: LogEntry[] = [];
+  const take = function* (entries: LogEntry[]) {
+    for (const e of entries) {
+      if (!wanted(e)) continue;
+      if (options.tail !== undefined) {
+        backlog.push(e);
+        if (backlog.length > options.tail) backlog.shift();
+      } else yield e;
+    }
+  };
+  for (const file of rotated) {
+    const c = new LogCursor(file);
+    await c.open();
+    yield* take(await c.readAvailable());
+    await c.close();
+  }
+  yield* take(await current.readAvailable());
+  yield* backlog.splice(0);
+  if (!options.follow) {
+    await current.close();
+    return;
+  }
+
+  const waker = new ChangeWaiter(bundleDir);
+  try {
+    for (;;) {
+      const fresh = (await current.readAvailable()).filter(wanted);
+      yield* fresh;
+      if (fresh.length > 0) continue;
+      if (await current.rotated()) {
+        // The old file is read to its end: on to the new one.
+        await current.reopen();
+        continue;
+      }
+      if (!active()) {
+        // One last look: output written just before the end.
+        yield* (await current.readAvailable()).filter(wanted);
+        if (!(await current.rotated())) break;
+        await current.reopen();
+        continue;
+      }
+      if (until !== undefined && new Date().toISOString().replace("Z", "000000Z") >= until) break;
+      await waker.next(250);
+    }
+  } finally {
+    waker.close();
+    await current.close();
+  }
+}
+
+/** A Date as the log writes times: nanoseconds, so strings compare in time order. */
+function nanoTime(d: Date): string {
+  return d.toISOString().replace("Z", "000000Z");
+}
+
+class LogCursor {
+  private fh: FileHandle | undefined;
+  private ino: number | undefined;
+  private offset = 0;
+  private partial = "";
+
+  constructor(private readonly path: string) {}
+
+  async open(): Promise<void> {
+    try {
+      this.fh = await open(this.path, "r");
+      this.ino = (await this.fh.stat()).ino;
+    } catch (err) {
+      if (!isErrno(err, "ENOENT")) throw err;
+      this.fh = undefined;
+      this.ino = undefined;
+    }
+    this.offset = 0;
+    this.partial = "";
+  }
+
+  async reopen(): Promise<void> {
+    await this.close();
+    await this.open();
+  }
+
+  /** Whether the name now points at another file than the one being read. */
+  async rotated(): Promise<boolean> {
+    try {
+      return (await stat(this.path)).ino !== this.ino;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The complete lines written since the last call. */
+  async readAvailable(): Promise<LogEntry[]> {
+    if (!this.fh) {
+      await this.open();
+      if (!this.fh) return [];
+    }
+    const entries: LogEntry[] = [];
+    const buf = Buffer.allocUnsafe(256 * 1024);
+    for (;;) {
+      const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.offset);
+      if (bytesRead === 0) break;
+      this.offset += bytesRead;
+      const text = this.partial + buf.toString("utf8", 0, bytesRead);
+      const lines = text.split("\n");
+      this.partial = lines.pop() ?? "";
+      for (const line of lines) {
+        const entry = parseLine(line);
+        if (entry) entries.push(entry);
+      }
+    }
+    return entries;
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}
+
+function parseLine(line: string): LogEntry | undefined {
+  if (line === "") return undefined;
+  try {
+    const v = JSON.parse(line) as { log?: unknown; stream?: unknown; time?: unknown };
+    if (typeof v.log !== "string" || typeof v.time !== "string") return undefined;
+    return { stream: v.stream === "stderr" ? "stderr" : "stdout", time: v.time, data: v.log };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves on a change in the bundle dir (inotify), or after a timeout (whatever fs.watch misses). */
+class ChangeWaiter {
+  private watcher: FSWatcher | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(dir: string) {
+    try {
+      this.watcher = watch(dir, () => this.wake?.());
+      this.watcher.on("error", () => {});
+    } catch {
+      this.watcher = undefined;
+    }
+  }
+
+  next(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+}

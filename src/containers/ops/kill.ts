@@ -1,0 +1,51 @@
+import { ContainerError } from "../../errors.js";
+import { isErrno } from "../../fs-util.js";
+import { bundleOf, type LifecycleContext, shown } from "../context.js";
+import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
+import { parseSignal } from "../signals.js";
+import { type ContainerState, isActive, processParent, supervisorAlive } from "../state.js";
+import { currentState } from "./current.js";
+
+/**
+ * `kill [-s SIG]`: the signal goes to the container's init. A monitored
+ * container is signalled by its monitor (through a pidfd: never a recycled
+ * pid); SIGKILL and the container's stop signal count as stopping it, so
+ * its restart policy does not bring it back.
+ */
+export async function killContainer(ctx: LifecycleContext, id: string, signal: string | number = "SIGKILL"): Promise<void> {
+  const state = currentState(ctx, id);
+  const sig = parseSignal(signal);
+  if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
+  const stop = sig.number === 9 || sig.name === parseSignal(state.stopSignal).name;
+  if (!(await signalContainer(ctx, state, sig.number, stop))) throw new ContainerError(`container ${shown(state)} is not running`);
+}
+
+/** Sends `sig`; false when there was nothing left to signal. */
+export async function signalContainer(ctx: LifecycleContext, state: ContainerState, sig: number, stop: boolean): Promise<boolean> {
+  if (state.supervisor === "monitor") {
+    try {
+      return (await monitorRequest(bundleOf(ctx, state.id).dir, { op: "kill", signal: sig, stop })) !== undefined;
+    } catch (err) {
+      if (err instanceof MonitorRefusal) return false;
+      throw err;
+    }
+  }
+  return signalForeground(state, sig);
+}
+
+/**
+ * A foreground run's init, signalled directly: it is ours only while its
+ * supervisor (the tsbox-runtime helper, checked by start time) is alive and
+ * is still its parent, which no recycled pid can be.
+ */
+export function signalForeground(state: ContainerState, sig: number): boolean {
+  // A vm container's pid is the guest's: only the process that runs it can reach it.
+  if (state.backend !== "native" || state.pid === null || !supervisorAlive(state) || processParent(state.pid) !== state.monitorPid) return false;
+  try {
+    process.kill(state.pid, sig);
+    return true;
+  } catch (err) {
+    if (isErrno(err, "ESRCH")) return false;
+    throw err;
+  }
+}

@@ -1,0 +1,32 @@
+import { ContainerError } from "../../errors.js";
+import { bundleOf, type LifecycleContext, shown } from "../context.js";
+import { withContainerLock } from "../lock.js";
+import { removeBundleDir } from "../remove.js";
+import { isActive, readState, refreshStatus } from "../state.js";
+import { currentState, supervisorGone } from "./current.js";
+import { signalContainer } from "./kill.js";
+import { stopMonitored } from "./stop.js";
+
+/** `rm [-f]`: a running container only with `force` (killed first, as docker does). */
+export async function removeContainer(ctx: LifecycleContext, id: string, options: { force?: boolean } = {}): Promise<void> {
+  const bundle = bundleOf(ctx, id);
+  const state = currentState(ctx, id);
+  if (isActive(state)) {
+    if (!options.force) throw new ContainerError(`cannot remove running container ${shown(state)}: stop it first or use --force`);
+    // SIGKILL reaches a frozen container only once it thaws.
+    if (state.status === "paused") await ctx.backend.resume?.(bundle.dir).catch(() => {});
+    const answered = state.supervisor === "monitor" && (await stopMonitored(ctx, id, 9, -1));
+    if (!answered) {
+      await signalContainer(ctx, state, 9, true);
+      if (!(await supervisorGone(state))) throw new ContainerError(`container ${shown(state)} did not stop`);
+    }
+  }
+  const name = await withContainerLock(bundle.dir, () => {
+    const now = readState(bundle);
+    if (!now) return undefined;
+    const fresh = refreshStatus(now);
+    if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`);
+    return { name: fresh.name };
+  });
+  if (name) await removeBundleDir(ctx, id, name.name);
+}

@@ -1,0 +1,59 @@
+import { ContainerError } from "../../errors.js";
+import { bundleOf, type LifecycleContext, shown } from "../context.js";
+import { withContainerLock } from "../lock.js";
+import { removeBundleDir } from "../remove.js";
+import { formatRestartPolicy } from "../restart-policy.js";
+import { isActive, readState, refreshStatus, updateStateLocked } from "../state.js";
+
+export interface StartOptions {
+  /** Called once the monitor listens, before the container runs: attach here (`start -a`). */
+  beforeStart?: () => Promise<void>;
+}
+
+/**
+ * `start`: a created or exited container runs again under a monitor
+ * (docker keeps its writable layer). Under the container's lock, which the
+ * monitor inherits until it has recorded the start, so two racing starts
+ * run it once. Resolves false when it was running already (a no-op, as in
+ * docker).
+ */
+export async function startContainer(ctx: LifecycleContext, id: string, options: StartOptions = {}): Promise<boolean> {
+  const bundle = bundleOf(ctx, id);
+  const launch = ctx.backend.launch?.bind(ctx.backend);
+  if (!launch) throw new ContainerError(`the ${ctx.backend.name} backend cannot run containers in the background`);
+  let removeAfter = false;
+  try {
+    return await withContainerLock(bundle.dir, async (lockFd) => {
+      const found = readState(bundle);
+      if (!found) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
+      const state = refreshStatus(found);
+      if (state.status === "paused") throw new ContainerError(`cannot start paused container ${shown(state)}: unpause it instead`);
+      if (isActive(state)) return false;
+      if (state.backend !== ctx.backend.name) {
+        throw new ContainerError(`container ${shown(state)} belongs to the ${state.backend} backend (this is ${ctx.backend.name})`);
+      }
+      updateStateLocked(bundle, () => ({ supervisor: "monitor", restartCount: 0, creatorPid: null, creatorStartTime: null }));
+      try {
+        await launch({
+          bundleDir: bundle.dir,
+          lockFd,
+          restart: formatRestartPolicy(state.restartPolicy),
+          log: state.log,
+          openStdin: state.openStdin,
+          remove: state.remove,
+          ...(options.beforeStart ? { beforeStart: options.beforeStart } : {}),
+        });
+      } catch (err) {
+        // The monitor records what it saw; a monitor that never ran could not.
+        const message = err instanceof Error ? err.message : String(err);
+        const exitCode = typeof (err as { exitCode?: unknown }).exitCode === "number" ? (err as { exitCode: number }).exitCode : 125;
+        updateStateLocked(bundle, (s) => (s.status === "exited" && s.error === message ? undefined : { status: "exited", pid: null, exitCode, error: message, finished: new Date().toISOString() }));
+        removeAfter = state.remove;
+        throw err;
+      }
+      return true;
+    });
+  } finally {
+    if (removeAfter) await removeBundleDir(ctx, id, readState(bundle)?.name ?? null).catch(() => {});
+  }
+}

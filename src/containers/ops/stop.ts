@@ -1,0 +1,52 @@
+import { bundleOf, type LifecycleContext } from "../context.js";
+import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
+import { parseSignal } from "../signals.js";
+import { isActive, supervisorAlive } from "../state.js";
+import { currentState, supervisorGone } from "./current.js";
+import { signalForeground } from "./kill.js";
+
+export interface StopOptions {
+  /** Seconds before SIGKILL; default the container's stop timeout (10). Negative: wait for ever. */
+  timeout?: number;
+  /** Default the container's stop signal (SIGTERM). */
+  signal?: string | number;
+}
+
+/**
+ * `stop`: the stop signal, then SIGKILL after the timeout; resolves once the
+ * container has stopped and its exit is recorded. A stopped container is
+ * left as it is. A monitored container's monitor does the escalation itself
+ * (it goes on if this process dies) and keeps its restart policy from
+ * bringing it back; one waiting to restart simply stays down.
+ */
+export async function stopContainer(ctx: LifecycleContext, id: string, options: StopOptions = {}): Promise<void> {
+  const state = currentState(ctx, id);
+  if (!isActive(state)) return;
+  const sig = parseSignal(options.signal ?? state.stopSignal).number;
+  const timeout = options.timeout ?? state.stopTimeout;
+  if (state.status === "paused") await ctx.backend.resume?.(bundleOf(ctx, id).dir).catch(() => {});
+  if (state.supervisor === "monitor") {
+    // Answered once the exit is recorded; the monitor's last steps need no waiting for.
+    if (await stopMonitored(ctx, id, sig, timeout)) return;
+    // No monitor answered: it is gone or going.
+    await supervisorGone(state);
+    return;
+  }
+  // A foreground run: its own tsbox process records the exit.
+  signalForeground(state, sig);
+  const deadline = timeout < 0 ? Infinity : Date.now() + timeout * 1000;
+  while (supervisorAlive(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  if (supervisorAlive(state)) signalForeground(state, 9);
+  await supervisorGone(state);
+}
+
+/** `stop` through the container's monitor; false when no monitor answered. */
+export async function stopMonitored(ctx: LifecycleContext, id: string, sig: number, timeout: number): Promise<boolean> {
+  try {
+    return (await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal: sig, timeout })) !== undefined;
+  } catch (err) {
+    // Refused: it ended meanwhile.
+    if (err instanceof MonitorRefusal) return true;
+    throw err;
+  }
+}

@@ -1,0 +1,35 @@
+import type { ExitStatus } from "../../backends/backend.js";
+import { bundleOf, type LifecycleContext } from "../context.js";
+import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
+import { isActive, readState, refreshStatus } from "../state.js";
+import { currentState } from "./current.js";
+
+/** The exit code `wait` reports when the supervisor died unseen and nobody knows the real one. */
+export const UNKNOWN_EXIT = 255;
+
+/**
+ * `wait`: resolves when the container's current (or next) run ends, with its
+ * exit; at once for a stopped container. A monitored container is waited for
+ * by its monitor, anything else by watching its state.
+ */
+export async function waitContainer(ctx: LifecycleContext, id: string): Promise<ExitStatus> {
+  const bundle = bundleOf(ctx, id);
+  let state = currentState(ctx, id);
+  for (;;) {
+    if (state.status === "exited") return { exitCode: state.exitCode ?? UNKNOWN_EXIT, signal: state.signal, oomKilled: state.oomKilled };
+    if (state.supervisor === "monitor" && isActive(state)) {
+      try {
+        const end = await monitorRequest(bundle.dir, { op: "wait" });
+        if (end && typeof end.exitCode === "number") return { exitCode: end.exitCode, signal: typeof end.signal === "string" ? end.signal : null, oomKilled: end.oomKilled === true };
+      } catch (err) {
+        if (!(err instanceof MonitorRefusal)) throw err;
+      }
+    } else {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const next = readState(bundle);
+    // Removed while we waited (`--rm`): it ended, with what we last knew.
+    if (!next) return { exitCode: state.exitCode ?? UNKNOWN_EXIT, signal: state.signal, oomKilled: state.oomKilled };
+    state = refreshStatus(next);
+  }
+}

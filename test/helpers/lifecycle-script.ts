@@ -1,0 +1,81 @@
+/**
+ * Library scenarios for test/lifecycle.test.ts, each in a Node process of
+ * its own (as the identity under test): one process creates a container,
+ * another manages it by id. Prints one JSON object.
+ *   node --import tsx test/helpers/lifecycle-script.ts SCENARIO [ARG]
+ */
+import { Runtime } from "../../src/index.js";
+
+const rt = new Runtime({});
+const [name, arg] = process.argv.slice(2);
+
+async function settled<T>(what: () => Promise<T>, done: (v: T) => boolean): Promise<T> {
+  for (let i = 0; i < 300; i++) {
+    const v = await what();
+    if (done(v)) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("timed out");
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = {
+  async create() {
+    const c = await rt.create({ image: "busybox", name: "lib", cmd: ["sh", "-c", "echo a; sleep 1; echo b; exit 2"] });
+    await c.start();
+    return { id: c.id };
+  },
+
+  async manage() {
+    const c = await rt.get(arg!);
+    let first: unknown;
+    let logs = "";
+    for await (const e of c.logs({ follow: true })) {
+      first ??= { stream: e.stream, data: e.data };
+      logs += e.data;
+    }
+    const listed = (await rt.list({ all: true })).some((x) => x.id === c.id);
+    const wait = await c.wait();
+    await c.rename("lib-renamed");
+    const inspect = await c.inspect();
+
+    const sleeper = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
+    await sleeper.start();
+    await sleeper.restart({ timeout: 0 });
+    const running = sleeper.running;
+    await sleeper.kill("SIGKILL");
+    const killed = await sleeper.wait();
+    await sleeper.remove();
+
+    const printer = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo out; echo err >&2"] });
+    await printer.start();
+    const output = await printer.output();
+    await printer.remove();
+
+    const monitored = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo first; exit 5"], restart: "on-failure:1" });
+    const out = await monitored.output();
+    const after = await settled(() => monitored.inspect(), (s) => s.status === "exited" && s.restartCount === 1);
+    await monitored.remove();
+
+    await c.remove();
+    let gone: unknown;
+    try {
+      await rt.get("lib-renamed");
+      gone = "still there";
+    } catch (err) {
+      gone = (err as Error).message;
+    }
+    return {
+      first,
+      listed,
+      logs,
+      wait,
+      inspect: { status: inspect.status, name: inspect.name },
+      restarted: { running, killed },
+      output,
+      monitoredRun: { exitCode: out.exitCode, stdout: out.stdout, restartCount: after.restartCount },
+      gone,
+    };
+  },
+};
+
+console.log(JSON.stringify(await scenarios[name!]!()));

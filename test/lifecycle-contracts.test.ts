@@ -1,0 +1,146 @@
+/**
+ * The fast tier of the lifecycle (no containers): the restart-policy rules
+ * on the fixture the monitor's Rust tests read too, the json-file log reader
+ * on files laid out as the monitor writes and rotates them, state.json
+ * defaults and the refresh of a dead supervisor, the CLI's time and signal
+ * arguments.
+ */
+import { describe, it, after } from "node:test";
+import assert from "node:assert/strict";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { nextRestartDelay, parseRestartPolicy, restartsAfter } from "../src/containers/restart-policy.js";
+import { readLogs, type LogEntry } from "../src/containers/logs.js";
+import { LogWriter, type LogStream } from "../src/containers/log-writer.js";
+import { refreshStatus, readState, type ContainerState } from "../src/containers/state.js";
+import { parseSignal } from "../src/containers/signals.js";
+import { parseTimeArg } from "../src/cli/time-arg.js";
+import { DataPaths } from "../src/paths.js";
+
+const fixture = JSON.parse(readFileSync(new URL("./fixtures/contract/restart-policy.json", import.meta.url), "utf8"));
+const temp = mkdtempSync(join(tmpdir(), "tsbox-lc-contracts-"));
+after(() => rmSync(temp, { recursive: true, force: true }));
+
+describe("restart policy (test/fixtures/contract/restart-policy.json, shared with the monitor)", () => {
+  it("parses", () => {
+    for (const c of fixture.parse) {
+      if (c.error) assert.throws(() => parseRestartPolicy(c.input), { message: c.error, exitCode: 125 });
+      else assert.deepEqual(parseRestartPolicy(c.input), c.policy, c.input);
+    }
+  });
+  it("decides", () => {
+    for (const c of fixture.decide) {
+      assert.equal(restartsAfter(parseRestartPolicy(c.policy), c.exitCode, c.restartCount, c.manuallyStopped), c.restart, JSON.stringify(c));
+    }
+  });
+  it("backs off", () => {
+    for (const c of fixture.backoff) assert.equal(nextRestartDelay(c.previousMs, c.ranMs), c.delayMs, JSON.stringify(c));
+  });
+});
+
+const line = (stream: string, log: string, time: string) => JSON.stringify({ log, stream, time }) + "\n";
+
+async function collect(dir: string, options: Parameters<typeof readLogs>[1], active = () => false): Promise<LogEntry[]> {
+  const out: LogEntry[] = [];
+  for await (const e of readLogs(dir, options, active)) out.push(e);
+  return out;
+}
+
+describe("log writer (test/fixtures/contract/log-lines.json, shared with the monitor)", () => {
+  const cases = JSON.parse(readFileSync(new URL("./fixtures/contract/log-lines.json", import.meta.url), "utf8")).cases as { name: string; writes: [LogStream, string][]; entries: [string, string][] }[];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const dir = mkdtempSync(join(temp, "w-"));
+      const w = new LogWriter(dir, 1 << 20, 1);
+      for (const [stream, hex] of c.writes) w.write(stream, Buffer.from(hex, "hex"), 0n);
+      w.close();
+      const got = (await collect(dir, {})).map((e) => [e.stream, e.data]);
+      assert.deepEqual(got, c.entries);
+      assert.ok(readFileSync(join(dir, "container.log"), "utf8").split("\n").filter(Boolean).every((l) => JSON.parse(l).time === "1970-01-01T00:00:00.000000000Z"));
+    });
+  }
+  it("rotates, keeping max-file files", async () => {
+    const dir = mkdtempSync(join(temp, "rot-"));
+    const w = new LogWriter(dir, 200, 3);
+    for (let i = 0; i < 20; i++) w.write("stdout", Buffer.from(`line ${i}\n`), 0n);
+    w.close();
+    assert.deepEqual(readdirSync(dir).sort(), ["container.log", "container.log.1", "container.log.2"]);
+    const all = (await collect(dir, {})).map((e) => e.data);
+    assert.equal(all[all.length - 1], "line 19\n");
+    assert.ok(all.length < 20, "the oldest are gone");
+  });
+});
+
+describe("log reader", () => {
+  const dir = join(temp, "logs");
+  it("reads rotated files oldest first, with tail, since and until", async () => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    writeFileSync(join(dir, "container.log.2"), line("stdout", "one\n", "2024-01-01T00:00:01.000000000Z"));
+    writeFileSync(join(dir, "container.log.1"), line("stderr", "two\n", "2024-01-01T00:00:02.000000000Z"));
+    // A partial entry (no newline in `log`) and a line still being written at the end.
+    writeFileSync(join(dir, "container.log"), line("stdout", "thr", "2024-01-01T00:00:03.000000000Z") + line("stdout", "ee\n", "2024-01-01T00:00:03.500000000Z") + '{"log":"half');
+    const all = await collect(dir, {});
+    assert.deepEqual(all.map((e) => `${e.stream}:${e.data}`), ["stdout:one\n", "stderr:two\n", "stdout:thr", "stdout:ee\n"]);
+    assert.deepEqual((await collect(dir, { tail: 2 })).map((e) => e.data), ["thr", "ee\n"]);
+    const since = await collect(dir, { since: new Date("2024-01-01T00:00:02Z") });
+    assert.deepEqual(since.map((e) => e.data), ["two\n", "thr", "ee\n"]);
+    const until = await collect(dir, { until: new Date("2024-01-01T00:00:02Z") });
+    assert.deepEqual(until.map((e) => e.data), ["one\n"]);
+  });
+
+  it("follows growth and a rotation until the container stops", async () => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    writeFileSync(join(dir, "container.log"), line("stdout", "a\n", "2024-01-01T00:00:01.000000000Z"));
+    let running = true;
+    const seen: string[] = [];
+    const reader = (async () => {
+      for await (const e of readLogs(dir, { follow: true }, () => running)) seen.push(e.data);
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    appendFileSync(join(dir, "container.log"), line("stdout", "b\n", "2024-01-01T00:00:02.000000000Z"));
+    await new Promise((r) => setTimeout(r, 100));
+    // Rotated as the monitor does it: the old file renamed, a new one begun.
+    appendFileSync(join(dir, "container.log"), line("stdout", "c\n", "2024-01-01T00:00:03.000000000Z"));
+    renameSync(join(dir, "container.log"), join(dir, "container.log.1"));
+    writeFileSync(join(dir, "container.log"), line("stdout", "d\n", "2024-01-01T00:00:04.000000000Z"));
+    await new Promise((r) => setTimeout(r, 100));
+    running = false;
+    await reader;
+    assert.deepEqual(seen, ["a\n", "b\n", "c\n", "d\n"]);
+  });
+});
+
+describe("state.json", () => {
+  const paths = new DataPaths(join(temp, "data")).container("f".repeat(64));
+  it("gives old records the new fields, and a dead supervisor's container is exited", () => {
+    mkdirSync(paths.dir, { recursive: true });
+    writeFileSync(paths.state, JSON.stringify({ id: "f".repeat(64), name: null, status: "running", monitorPid: 2 ** 22 + 1, monitorStartTime: "1", created: "2024-01-01T00:00:00.000Z" }));
+    const s = readState(paths)!;
+    assert.deepEqual([s.restartCount, s.restartPolicy, s.stopSignal, s.stopTimeout, s.supervisor, s.oomKilled], [0, { name: "no", maximumRetryCount: 0 }, "SIGTERM", 10, null, false]);
+    assert.equal(refreshStatus(s).status, "exited");
+    const created: ContainerState = { ...s, status: "created", creatorPid: null };
+    assert.equal(refreshStatus(created).status, "created", "created for good: no creator to outlive");
+    assert.equal(refreshStatus({ ...created, creatorPid: 2 ** 22 + 1, creatorStartTime: "1" }).status, "exited", "its creator died while starting it");
+    assert.equal(refreshStatus({ ...s, monitorPid: process.pid, monitorStartTime: readFileSync(`/proc/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19]! }).status, "running");
+  });
+});
+
+describe("CLI arguments", () => {
+  it("signals in docker's forms", () => {
+    assert.deepEqual(parseSignal("TERM"), { number: 15, name: "SIGTERM" });
+    assert.deepEqual(parseSignal("sigkill"), { number: 9, name: "SIGKILL" });
+    assert.deepEqual(parseSignal("10"), { number: 10, name: "SIGUSR1" });
+    assert.throws(() => parseSignal("NOPE"), { message: "invalid signal: NOPE", exitCode: 125 });
+  });
+  it("times: RFC 3339, Unix seconds, durations before now", () => {
+    const now = Date.parse("2024-06-01T12:00:00Z");
+    assert.equal(parseTimeArg("2024-01-02T15:04:05Z", "--since").toISOString(), "2024-01-02T15:04:05.000Z");
+    assert.equal(parseTimeArg("1700000000.5", "--since").toISOString(), "2023-11-14T22:13:20.500Z");
+    assert.equal(parseTimeArg("1h30m", "--since", now).toISOString(), "2024-06-01T10:30:00.000Z");
+    assert.equal(parseTimeArg("45s", "--since", now).toISOString(), "2024-06-01T11:59:15.000Z");
+    assert.throws(() => parseTimeArg("yesterday", "--since"), /invalid value "yesterday" for --since/);
+  });
+});

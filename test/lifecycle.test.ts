@@ -1,0 +1,286 @@
+/**
+ * Containers that outlive the CLI: `run -d` under a monitor, logs, exec,
+ * stop's escalation, restart policies, create/start/attach/rename/kill/wait,
+ * truthful state after a SIGKILLed monitor or CLI, races between CLIs, the
+ * library's verbs across processes, and 200 containers started and removed.
+ * As root and as the unprivileged test users; nothing may leak (monitors,
+ * log files, state dirs and names included).
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { tsbox, cliPath, identityEnv, repoRoot } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
+import { until } from "./helpers/until.js";
+import { Runtime } from "../src/index.js";
+
+after(cleanupIdentities);
+
+/** state.json of a container, by name or id (the documented contract: src/containers/state.ts). */
+function state(who: Identity, ref: string): Record<string, any> {
+  let id = ref;
+  try {
+    id = readlinkSync(join(who.dataDir, "names", ref));
+  } catch {
+    // an id
+  }
+  return JSON.parse(readFileSync(join(who.dataDir, "containers", id, "state.json"), "utf8"));
+}
+
+
+function alive(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+async function ok(who: Identity, args: string[], opts: Parameters<typeof tsbox>[2] = {}) {
+  const r = await tsbox(who, args, opts);
+  assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
+  return r;
+}
+
+const script = fileURLToPath(new URL("./helpers/lifecycle-script.ts", import.meta.url));
+
+/** A library scenario of test/helpers/lifecycle-script.ts in a Node process of its own, as `who`. */
+function scenario(who: Identity, name: string, arg = ""): Promise<Record<string, any>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", script, name, arg], {
+      uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`scenario ${name} exited ${code}: ${err}`))));
+  });
+}
+
+for (const who of identities()) {
+  describe(`lifecycle as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("run -d prints the id and returns; ps shows it up; logs -f follows it to its end", async () => {
+      // It waits for /tmp/go (made by exec below), so it is surely still running meanwhile.
+      const script = "echo line 1; while [ ! -f /tmp/go ]; do sleep 0.05; done; echo line 2; sleep 0.2; echo line 3; echo oops >&2";
+      const r = await ok(who, ["run", "-d", "--name", "ticker", "busybox", "sh", "-c", script]);
+      assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
+      const id = r.stdout.trim();
+      const ps = await ok(who, ["ps"]);
+      assert.match(ps.stdout, new RegExp(`${id.slice(0, 12)} .* Up .* ticker`));
+      const following = ok(who, ["logs", "-f", "ticker"]);
+      await ok(who, ["exec", "ticker", "touch", "/tmp/go"]);
+      const follow = await following;
+      assert.equal(follow.stdout, "line 1\nline 2\nline 3\n");
+      assert.equal(follow.stderr, "oops\n");
+      const tail = await ok(who, ["logs", "--tail", "2", "-t", id.slice(0, 8)]);
+      assert.match(tail.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line 3\n$/);
+      assert.match(tail.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z oops\n$/);
+      assert.equal((await ok(who, ["logs", "--since", "1h", "--until", "2000-01-01T00:00:00Z", "ticker"])).stdout, "");
+      const s = state(who, "ticker");
+      assert.equal(s.status, "exited");
+      assert.equal(s.exitCode, 0);
+      assert.equal(s.supervisor, "monitor");
+      assert.match((await ok(who, ["ps", "-a"])).stdout, /Exited \(0\) .* ticker/);
+      await ok(who, ["rm", "ticker"]);
+    });
+
+    it("run -d --rm: the monitor deletes the container, its writable layer and its name once it exits", async () => {
+      // As uid 1000 where there is one: rootless, its files belong to a subordinate id the user cannot delete alone.
+      const user = who.name === "single" ? [] : ["-u", "1000"];
+      await ok(who, ["run", "-d", "--rm", "--name", "fleeting", ...user, "busybox", "sh", "-c", "mkdir -p /tmp/d && touch /tmp/d/f; sleep 0.3"]);
+      await until("its removal", () => !existsSync(join(who.dataDir, "names", "fleeting")) && readdirSync(join(who.dataDir, "containers")).length === 0);
+      assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
+    });
+
+    it("exec runs in the container: its PID 1, files, env, cwd, user, stdin, exit codes, -d", async () => {
+      await ok(who, ["run", "-d", "--name", "box", "-e", "FROM_RUN=yes", "busybox", "sh", "-c", "echo made > /tmp/file; exec sleep 600"]);
+      await until("the container's file", async () => (await tsbox(who, ["exec", "box", "cat", "/tmp/file"])).stdout === "made\n");
+      const seen = await ok(who, ["exec", "box", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $FROM_RUN $EXTRA; pwd"]);
+      assert.equal(seen.stdout, "sleep 600 \nyes\n/\n");
+      const withFlags = await ok(who, ["exec", "-e", "EXTRA=added", "-w", "/tmp", "box", "sh", "-c", "echo $FROM_RUN $EXTRA; pwd"]);
+      assert.equal(withFlags.stdout, "yes added\n/tmp\n");
+      if (who.name !== "single") {
+        assert.equal((await ok(who, ["exec", "-u", "1000:1000", "box", "id", "-u"])).stdout, "1000\n");
+      }
+      assert.equal((await ok(who, ["exec", "-i", "box", "tr", "a-z", "A-Z"], { stdin: "piped\n" })).stdout, "PIPED\n");
+      assert.equal((await tsbox(who, ["exec", "box", "sh", "-c", "exit 3"])).code, 3);
+      const missing = await tsbox(who, ["exec", "box", "no-such-command"]);
+      assert.equal(missing.code, 127);
+      assert.equal(missing.stderr, "tsbox: executable file not found in $PATH: no-such-command\n");
+      const detached = await ok(who, ["exec", "-d", "box", "sh", "-c", "sleep 0.2; echo from-detached > /tmp/bg"]);
+      assert.equal(detached.stdout, "");
+      await until("the detached exec's file", async () => (await tsbox(who, ["exec", "box", "cat", "/tmp/bg"])).stdout === "from-detached\n");
+      await ok(who, ["rm", "-f", "box"]);
+      const gone = await tsbox(who, ["exec", "box", "true"]);
+      assert.equal(gone.code, 125);
+      assert.equal(gone.stderr, "tsbox: no such container: box\n");
+    });
+
+    it("stop sends the stop signal, then SIGKILL after -t; --stop-signal and --stop-timeout are the container's own", async () => {
+      await ok(who, ["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+      await until("ready", async () => (await tsbox(who, ["logs", "stubborn"])).stdout.includes("ready"));
+      const t0 = Date.now();
+      assert.equal((await ok(who, ["stop", "-t", "1", "stubborn"])).stdout, "stubborn\n");
+      assert.ok(Date.now() - t0 >= 1000, "SIGKILL only after the timeout");
+      assert.equal((await ok(who, ["logs", "stubborn"])).stdout, "ready\ngot-term\n");
+      assert.equal((await ok(who, ["wait", "stubborn"])).stdout, "137\n");
+      assert.equal(state(who, "stubborn").signal, "SIGKILL");
+      // Stopping a stopped container is fine.
+      await ok(who, ["stop", "stubborn"]);
+
+      await ok(who, ["run", "-d", "--name", "polite", "--stop-signal", "USR1", "--stop-timeout", "30", "busybox", "sh", "-c", 'trap "echo bye; exit 7" USR1; echo ready; while :; do sleep 0.1; done']);
+      await until("ready", async () => (await tsbox(who, ["logs", "polite"])).stdout.includes("ready"));
+      await ok(who, ["stop", "polite"]);
+      assert.equal((await ok(who, ["wait", "polite"])).stdout, "7\n");
+      assert.equal((await ok(who, ["logs", "polite"])).stdout, "ready\nbye\n");
+      await ok(who, ["rm", "stubborn", "polite"]);
+    });
+
+    it("restart policies: on-failure:N counts N restarts; always keeps it up until stopped", async () => {
+      await ok(who, ["run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3"]);
+      await until("the last restart", () => state(who, "flaky").status === "exited" && state(who, "flaky").restartCount === 2);
+      assert.equal(state(who, "flaky").exitCode, 3);
+      assert.deepEqual(state(who, "flaky").restartPolicy, { name: "on-failure", maximumRetryCount: 2 });
+      assert.equal((await ok(who, ["logs", "flaky"])).stdout, "run\nrun\nrun\n");
+
+      await ok(who, ["run", "-d", "--name", "phoenix", "--restart", "always", "busybox", "sh", "-c", "echo up; sleep 0.2"]);
+      await until("two restarts", () => state(who, "phoenix").restartCount >= 2);
+      await ok(who, ["stop", "-t", "1", "phoenix"]);
+      const stopped = state(who, "phoenix");
+      assert.equal(stopped.status, "exited");
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(state(who, "phoenix").status, "exited", "a stopped container is not restarted");
+      assert.equal(state(who, "phoenix").restartCount, stopped.restartCount);
+      // start runs it again under its policy, with a fresh count.
+      await ok(who, ["start", "phoenix"]);
+      assert.equal(state(who, "phoenix").restartCount, 0);
+      await ok(who, ["rm", "-f", "flaky", "phoenix"]);
+
+      const bad = await tsbox(who, ["run", "-d", "--restart", "sometimes", "busybox", "true"]);
+      assert.equal(bad.code, 125);
+      assert.equal(bad.stderr, 'tsbox: invalid restart policy "sometimes": use no, always, unless-stopped or on-failure[:max-retries]\n');
+    });
+
+    it("create, start -a, attach, rename, kill, wait", async () => {
+      const created = await ok(who, ["create", "--name", "later", "busybox", "sh", "-c", "echo hi; echo err >&2; exit 4"]);
+      assert.match(created.stdout, /^[0-9a-f]{64}\n$/);
+      assert.match((await ok(who, ["ps", "-a"])).stdout, /Created .* later/);
+      const started = await tsbox(who, ["start", "-a", "later"]);
+      assert.deepEqual([started.code, started.stdout, started.stderr], [4, "hi\n", "err\n"]);
+      assert.equal((await ok(who, ["wait", "later"])).stdout, "4\n");
+      await ok(who, ["rename", "later", "renamed"]);
+      assert.match((await ok(who, ["ps", "-a"])).stdout, /renamed/);
+      assert.equal((await tsbox(who, ["rename", "later", "x"])).code, 125);
+
+      await ok(who, ["run", "-d", "-i", "--name", "talker", "busybox", "sh", "-c", 'while read l; do echo "got $l"; [ "$l" = quit ] && exit 6; done']);
+      const attached = await tsbox(who, ["attach", "talker"], { stdin: "one\nquit\n" });
+      assert.deepEqual([attached.code, attached.stdout], [6, "got one\ngot quit\n"]);
+
+      await ok(who, ["run", "-d", "--name", "target", "busybox", "sleep", "600"]);
+      // PID 1 without a handler ignores TERM; KILL (kill's default) ends it.
+      await ok(who, ["kill", "-s", "TERM", "target"]);
+      assert.equal(state(who, "target").status, "running");
+      assert.equal((await ok(who, ["kill", "target"])).stdout, "target\n");
+      assert.equal((await ok(who, ["wait", "target"])).stdout, "137\n");
+      const again = await tsbox(who, ["kill", "target"]);
+      assert.deepEqual([again.code, again.stderr], [1, "tsbox: container target is not running\n"]);
+      await ok(who, ["rm", "renamed", "talker", "target"]);
+    });
+
+    it("a SIGKILLed monitor or CLI leaves state that ps -a shows truthfully and rm cleans", async () => {
+      await ok(who, ["run", "-d", "--name", "orphan", "busybox", "sleep", "600"]);
+      const s = state(who, "orphan");
+      process.kill(s.monitorPid, "SIGKILL");
+      await until("the container to die with its monitor", () => !alive(s.pid));
+      assert.match((await ok(who, ["ps", "-a"])).stdout, /Exited \(unknown\) .* orphan/);
+      assert.doesNotMatch((await ok(who, ["ps"])).stdout, /orphan/);
+      await ok(who, ["rm", "orphan"]);
+
+      const cli = spawn(process.execPath, [cliPath, "run", "--name", "fg", "busybox", "sh", "-c", "echo ready; sleep 30"], {
+        uid: who.uid, gid: who.gid, cwd: who.scratch, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
+      });
+      await new Promise<void>((resolve) => cli.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
+      // Its output may come before the CLI has recorded the start.
+      await until("the foreground run's state", () => state(who, "fg").status === "running");
+      const fg = state(who, "fg");
+      assert.equal(fg.supervisor, "foreground");
+      // Visible and manageable from another process while it runs in the foreground.
+      assert.equal((await ok(who, ["exec", "fg", "echo", "hello"])).stdout, "hello\n");
+      cli.kill("SIGKILL");
+      await until("the foreground container to die with its CLI", () => !alive(fg.pid));
+      assert.match((await ok(who, ["ps", "-a"])).stdout, /Exited \(unknown\) .* fg/);
+      await ok(who, ["rm", "fg"]);
+    });
+
+    it("two CLIs racing on one name: one wins, the other gets one clear error; racing starts run it once", async () => {
+      const [a, b] = await Promise.all([0, 1].map(() => tsbox(who, ["run", "-d", "--name", "race", "busybox", "sleep", "60"])));
+      const codes = [a!.code, b!.code].sort();
+      assert.deepEqual(codes, [0, 125]);
+      const loser = a!.code === 125 ? a! : b!;
+      assert.match(loser.stderr, /^tsbox: the container name "race" is already in use by container [0-9a-f]{12}\n$/);
+
+      await ok(who, ["create", "--name", "once", "busybox", "sleep", "60"]);
+      const starts = await Promise.all([0, 1, 2].map(() => tsbox(who, ["start", "once"])));
+      assert.deepEqual(starts.map((s) => s.code), [0, 0, 0]);
+      const id = state(who, "once").id;
+      // The monitor, not its per-run supervisor (a fork: same command line, its own name).
+      const comm = (p: string) => readFileSync(`/proc/${p.split(" ")[0]}/comm`, "utf8").trim();
+      const monitors = strayProcesses([who]).filter((p) => p.includes(" monitor ") && p.includes(id) && comm(p) === "tsbox-runtime");
+      assert.equal(monitors.length, 1, monitors.join("\n"));
+      await ok(who, ["rm", "-f", "race", "once"]);
+    });
+
+    it("the library: create/get/list and a container's verbs, from other processes", async () => {
+      const made = await scenario(who, "create");
+      const r = await scenario(who, "manage", made.id);
+      assert.deepEqual(r.first, { stream: "stdout", data: "a\n" });
+      assert.equal(r.listed, true);
+      assert.equal(r.logs, "a\nb\n");
+      assert.deepEqual(r.wait, { exitCode: 2, signal: null });
+      assert.equal(r.inspect.status, "exited");
+      assert.equal(r.inspect.name, "lib-renamed");
+      assert.deepEqual(r.restarted, { running: true, killed: { exitCode: 137, signal: "SIGKILL" } });
+      assert.deepEqual(r.output, { exitCode: 0, stdout: "out\n", stderr: "err\n" });
+      assert.deepEqual(r.monitoredRun, { exitCode: 5, stdout: "first\n", restartCount: 1 });
+      assert.equal(r.gone, "no such container: lib-renamed");
+    });
+  });
+}
+
+describe("many containers", () => {
+  const root = identities().find((w) => w.name === "root");
+  let snap: Snapshot;
+  beforeEach(() => (snap = snapshot()));
+  afterEach(() => root && assertNoLeaks(snap, [root]));
+
+  it("200 detached containers started and removed leave nothing behind", { skip: root ? false : "needs root" }, async () => {
+    const rt = new Runtime({ dataDir: root!.dataDir, backend: "native" });
+    const ids: string[] = [];
+    const pool = async (n: number, work: (i: number) => Promise<void>) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (next < n) await work(next++);
+      }));
+    };
+    await pool(200, async () => {
+      const c = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo up; exec sleep 600"] });
+      await c.start();
+      ids.push(c.id);
+    });
+    const running = await rt.list();
+    assert.equal(running.filter((c) => ids.includes(c.id)).length, 200);
+    await pool(200, async (i) => {
+      await (await rt.get(ids[i]!)).remove({ force: true });
+    });
+    assert.deepEqual(await rt.list({ all: true }), []);
+  });
+});

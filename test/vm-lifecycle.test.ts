@@ -1,0 +1,134 @@
+/**
+ * The lifecycle on the vm backend: detached containers live in the `tsbox
+ * vm` daemon's guest (started on demand), under the daemon's monitor, with
+ * the same state, log, socket and CLI as native ones: run -d, ps, logs -f,
+ * exec, stats, stop's escalation, restart policies, attach, rm; `vm stop`
+ * refuses while containers run and `--force` kills them, recorded. Nothing
+ * may leak (the daemon included).
+ */
+import { describe, it, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { chownSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cliPath } from "./helpers/cli.js";
+import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
+import type { Identity } from "./helpers/identities.js";
+import { vmSkip } from "./helpers/vm.js";
+import { until as untilWithin } from "./helpers/until.js";
+
+const until = (what: string, check: () => boolean | Promise<boolean>) => untilWithin(what, check, 60_000, 100);
+
+const scratch = mkdtempSync(join(tmpdir(), "tsbox-scratch-vmlc-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+const who: Identity = { name: "root", uid: process.getuid!(), gid: process.getgid!(), dataDir: join(scratch, "data"), scratch };
+const env = {
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: scratch,
+  TSBOX_DATA_DIR: who.dataDir,
+  TSBOX_CACHE_DIR: join(scratch, "cache"),
+  TSBOX_BACKEND: "vm",
+  LANG: "C.UTF-8",
+};
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function tsbox(args: string[], stdin = ""): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env, cwd: scratch, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`tsbox ${args.join(" ")} timed out: ${stderr}`))), 120_000);
+    child.on("close", (code) => (clearTimeout(timer), resolve({ code: code ?? -1, stdout, stderr })));
+    child.stdin.end(stdin);
+  });
+}
+
+async function ok(args: string[], stdin = ""): Promise<Result> {
+  const r = await tsbox(args, stdin);
+  assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
+  return r;
+}
+
+function state(ref: string): Record<string, any> {
+  const id = readlinkSync(join(who.dataDir, "names", ref));
+  return JSON.parse(readFileSync(join(who.dataDir, "containers", id, "state.json"), "utf8"));
+}
+
+
+describe("vm lifecycle", { skip: vmSkip }, () => {
+  let snap: Snapshot;
+  before(() => {
+    snap = snapshot();
+    chownSync(scratch, who.uid, who.gid);
+  });
+  after(async () => {
+    await tsbox(["vm", "stop", "--force"]);
+    await assertNoLeaks(snap, [who]);
+  });
+
+  it("detached containers: run -d starts the vm on demand; ps, logs -f, exec, stats, stop, rm", async () => {
+    const script = "echo up; while [ ! -f /tmp/go ]; do sleep 0.1; done; echo went; echo oops >&2";
+    const r = await ok(["run", "-d", "--name", "web", "busybox", "sh", "-c", script]);
+    assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
+    assert.match((await ok(["vm", "status"])).stdout, /vm: running/);
+    assert.match((await ok(["ps"])).stdout, /Up .* web/);
+    assert.equal(state("web").supervisor, "monitor");
+    const probe = await ok(["exec", "web", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; hostname"]);
+    assert.equal(probe.stdout.split("\n")[0], `sh -c ${script} `);
+    assert.equal(probe.stdout.split("\n")[1], r.stdout.slice(0, 12));
+    const stats = await ok(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "web"]);
+    const [name, pids, usage] = stats.stdout.trim().split(" ");
+    assert.equal(name, "web");
+    assert.ok(Number(pids) >= 1, stats.stdout);
+    assert.notEqual(usage, "0B", stats.stdout);
+    const following = ok(["logs", "-f", "web"]);
+    await ok(["exec", "web", "touch", "/tmp/go"]);
+    const logs = await following;
+    assert.equal(logs.stdout, "up\nwent\n");
+    assert.equal(logs.stderr, "oops\n");
+    assert.equal((await ok(["wait", "web"])).stdout, "0\n");
+    await ok(["rm", "web"]);
+
+    await ok(["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+    await until("ready", async () => (await tsbox(["logs", "stubborn"])).stdout.includes("ready"));
+    await ok(["stop", "-t", "1", "stubborn"]);
+    assert.equal((await ok(["wait", "stubborn"])).stdout, "137\n");
+    assert.match((await ok(["logs", "stubborn"])).stdout, /got-term/);
+    await ok(["rm", "stubborn"]);
+  });
+
+  it("restart policies count restarts; attach streams a running container; rm -f kills one", async () => {
+    await ok(["run", "-d", "--name", "flaky", "--restart", "on-failure:1", "busybox", "sh", "-c", "echo run; exit 3"]);
+    await until("its one restart", () => state("flaky").status === "exited" && state("flaky").restartCount === 1);
+    assert.equal(state("flaky").exitCode, 3);
+    assert.equal((await ok(["logs", "flaky"])).stdout, "run\nrun\n");
+
+    await ok(["run", "-d", "-i", "--name", "talker", "busybox", "sh", "-c", 'while read l; do echo "got $l"; [ "$l" = quit ] && exit 6; done']);
+    const attached = await tsbox(["attach", "talker"], "one\nquit\n");
+    assert.deepEqual([attached.code, attached.stdout], [6, "got one\ngot quit\n"]);
+
+    await ok(["run", "-d", "--name", "sleeper", "busybox", "sleep", "600"]);
+    await ok(["rm", "-f", "sleeper", "flaky", "talker"]);
+    assert.doesNotMatch((await ok(["ps", "-a"])).stdout, /sleeper|flaky|talker/);
+  });
+
+  it("vm stop refuses while containers run, and --force kills them, recorded", async () => {
+    await ok(["run", "-d", "--name", "keep", "busybox", "sleep", "600"]);
+    const refused = await tsbox(["vm", "stop"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^tsbox: the vm runs 1 detached \([0-9a-f]{12}\): stop them first, or use tsbox vm stop --force/);
+    assert.match((await ok(["vm", "status"])).stdout, /vm: running/);
+    await ok(["vm", "stop", "--force"]);
+    const s = state("keep");
+    assert.deepEqual([s.status, s.exitCode, s.error], ["exited", 137, "the vm was stopped"]);
+    await ok(["rm", "keep"]);
+  });
+});
