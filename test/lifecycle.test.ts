@@ -245,10 +245,10 @@ for (const who of identities()) {
       assert.deepEqual(r.first, { stream: "stdout", data: "a\n" });
       assert.equal(r.listed, true);
       assert.equal(r.logs, "a\nb\n");
-      assert.deepEqual(r.wait, { exitCode: 2, signal: null });
+      assert.deepEqual(r.wait, { exitCode: 2, signal: null, oomKilled: false });
       assert.equal(r.inspect.status, "exited");
       assert.equal(r.inspect.name, "lib-renamed");
-      assert.deepEqual(r.restarted, { running: true, killed: { exitCode: 137, signal: "SIGKILL" } });
+      assert.deepEqual(r.restarted, { running: true, killed: { exitCode: 137, signal: "SIGKILL", oomKilled: false } });
       assert.deepEqual(r.output, { exitCode: 0, stdout: "out\n", stderr: "err\n" });
       assert.deepEqual(r.monitoredRun, { exitCode: 5, stdout: "first\n", restartCount: 1 });
       assert.equal(r.gone, "no such container: lib-renamed");
