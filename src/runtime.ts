@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Backend, ContainerProcess, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { Container, type ExitStatus, type SpawnOptions } from "./container.js";
-import { removeBundle } from "./containers/remove.js";
+import { removeBundle, removeOwnedTree, type RemoveContext } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
 import { type ContainerState, listStates, processStartTime, readState, refreshStatus, writeState } from "./containers/state.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError } from "./errors.js";
@@ -23,6 +23,13 @@ import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions } from "./spec/run-options.js";
 import { resolveUser } from "./spec/user.js";
 import { isMapped, validateSpec } from "./spec/validate.js";
+// --- data side (cli-data): volumes, inspect ---
+import { buildInspectRecord, writeInspectRecord } from "./containers/inspect-record.js";
+import { type ContainerInspect, inspectContainer } from "./containers/inspect.js";
+import { readContainerVolumes, VolumeStore } from "./containers/volumes.js";
+import { resolveMounts } from "./containers/volumes-resolve.js";
+import { requireInitBinary } from "./backends/native/init-binary.js";
+// --- end data side ---
 
 export interface RuntimeOptions {
   /** Where images, layers and containers live; default $TSBOX_DATA_DIR, $XDG_DATA_HOME/tsbox, ~/.local/share/tsbox. */
@@ -63,6 +70,8 @@ export class Runtime {
   private readonly layers: LayerCache;
   private readonly names: ContainerNames;
   private host: HostIdentity | undefined;
+  /** Named and anonymous volumes (`tsbox volume …`). */
+  readonly volumes: VolumeStore;
 
   constructor(options: RuntimeOptions = {}) {
     this.dataDir = options.dataDir ?? defaultDataDir();
@@ -77,6 +86,7 @@ export class Runtime {
     this.imageStore = this.backend.openImageStore?.(this.dataDir) ?? new ImageStore(this.dataDir);
     this.layers = new LayerCache(this.dataDir, this.imageStore.layout);
     this.names = new ContainerNames(this.paths);
+    this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(dir, this.removeContext()));
   }
 
   /** Creates and starts a container; resolves once its command runs. */
@@ -97,7 +107,12 @@ export class Runtime {
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
       if (options.name !== undefined) this.names.reserve(options.name, id);
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host });
+      // --- data side (cli-data): volumes, binds, tmpfs, --init; inspect.json ---
+      const mounts = await resolveMounts(options, { volumes: this.volumes, layers, bundle, privileged: host.uid === 0 });
+      const initBinary = options.init ? this.initBinary() : undefined;
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}) });
+      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, bundle }));
+      // --- end data side ---
       state = {
         id,
         name: options.name ?? null,
@@ -143,7 +158,8 @@ export class Runtime {
           // the original error matters more
         }
       } else {
-        await this.deleteBundle(id, options.name ?? null).catch(() => {});
+        // Never created, or --rm: its anonymous volumes go with it.
+        await this.deleteBundle(id, options.name ?? null, { volumes: true }).catch(() => {});
       }
       throw err;
     }
@@ -222,8 +238,8 @@ export class Runtime {
     return options.all === false ? states.filter((s) => s.status === "running") : states;
   }
 
-  /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
-  async removeContainer(ref: string, options: { force?: boolean } = {}): Promise<void> {
+  /** Deletes a container by id, unique id prefix or name; `force` kills it first if running; `volumes` deletes its anonymous volumes. */
+  async removeContainer(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     const id = await this.resolveContainer(ref);
     const state = readState(this.paths.container(id));
     const current = state ? refreshStatus(state) : undefined;
@@ -231,7 +247,7 @@ export class Runtime {
       if (!options.force) throw new ContainerError(`cannot remove running container ${id.slice(0, 12)}: stop it first or use --force`);
       await killAndWait(current);
     }
-    await this.deleteBundle(id, current?.name ?? null);
+    await this.deleteBundle(id, current?.name ?? null, { volumes: options.volumes ?? false });
   }
 
   /**
@@ -286,15 +302,40 @@ export class Runtime {
     }
   }
 
-  private async deleteBundle(id: string, name: string | null): Promise<void> {
+  private async deleteBundle(id: string, name: string | null, options: { volumes?: boolean } = {}): Promise<void> {
     const bundle = this.paths.container(id);
-    await removeBundle(bundle, {
+    // Read before the bundle goes; deleted after, when no container holds them any more.
+    const anonymous = (options.volumes ?? readState(bundle)?.remove) ? readContainerVolumes(bundle).anonymous : [];
+    await removeBundle(bundle, this.removeContext());
+    if (name !== null) this.names.release(name, id);
+    await this.volumes.removeAnonymous(anonymous);
+  }
+
+  private removeContext(): RemoveContext {
+    return {
       host: (this.host ??= probeHostIdentity()),
       backend: this.backend,
       helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox")))[0]!,
-    });
-    if (name !== null) this.names.release(name, id);
+    };
   }
+
+  // --- data side (cli-data) ---
+
+  /** A container in docker's `inspect` shape, by id, id prefix or name. */
+  async inspectContainer(ref: string): Promise<ContainerInspect> {
+    const id = await this.resolveContainer(ref);
+    const state = readState(this.paths.container(id));
+    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    return inspectContainer(this.paths, refreshStatus(state));
+  }
+
+  /** The static tsbox-init for `--init` (native backend only: the vm guest cannot run a host binary). */
+  private initBinary(): string {
+    if (this.backend.name !== "native") throw new TsboxError(`--init is not supported on the ${this.backend.name} backend`, { code: "usage" });
+    return requireInitBinary();
+  }
+
+  // --- end data side ---
 }
 
 /**

@@ -19,12 +19,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   push: async () => (await import("./commands/push.js")).pushCommand,
   tag: async () => (await import("./commands/tag.js")).tagCommand,
   rmi: async () => (await import("./commands/tag.js")).rmiCommand,
-  inspect: async () => (await import("./commands/tag.js")).inspectCommand,
   save: async () => (await import("./commands/save-load.js")).saveCommand,
   load: async () => (await import("./commands/save-load.js")).loadCommand,
   prune: async () => (await import("./commands/save-load.js")).pruneCommand,
   login: async () => (await import("./commands/login.js")).loginCommand,
   logout: async () => (await import("./commands/login.js")).logoutCommand,
+  // --- data commands (cli-data) ---
+  inspect: async () => (await import("./commands/inspect.js")).inspectCommand,
+  volume: async () => (await import("./commands/volume.js")).volumeCommand,
+  // --- end data commands ---
 };
 
 const USAGE = `Usage: tsbox COMMAND [OPTIONS]
@@ -37,7 +40,7 @@ Commands:
   push      Push an image to a registry
   tag       Give an image another name
   rmi       Remove image names
-  inspect   Show an image's details (JSON)
+  inspect   Show containers, images or volumes (JSON, or -f TEMPLATE)
   save      Save images to a tar archive (docker or OCI format)
   load      Load images from a tar archive or OCI layout
   prune     Delete image data nothing needs
@@ -46,6 +49,7 @@ Commands:
   images    List images
   ps        List containers
   rm        Remove containers
+  volume    Manage volumes (create, ls, inspect, rm, prune)
   info      Show backend and host information
   vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version

@@ -124,28 +124,49 @@ export class ImageStore {
     return name;
   }
 
-  /** What `tsbox inspect` shows: names, digests, platform, config and layers of one image. */
+  /**
+   * What `tsbox inspect` shows of an image: docker's image inspect shape
+   * (plus `Digest`, the manifest digest this store names).
+   */
   async inspect(input: string): Promise<Record<string, unknown>> {
     const image = await this.getImage(input);
-    const names: string[] = [];
+    const refs: ImageReference[] = [];
     for (const d of (await this.layout.readIndex()).manifests) {
       const n = d.annotations?.[Annotation.refName];
-      if (n && d.digest === image.manifestDigest) names.push(familiarName(parseReference(n)));
+      if (n && d.digest === image.manifestDigest) refs.push(parseReference(n));
     }
+    const run = image.config.config ?? {};
     return {
       Id: image.configDigest,
-      RepoTags: names.sort(),
-      Digest: image.manifestDigest,
-      MediaType: image.manifest.mediaType ?? null,
+      RepoTags: refs.map(familiarName).sort(),
+      RepoDigests: [...new Set(refs.map((r) => `${familiarName({ ...r, tag: undefined, digest: undefined } as ImageReference)}@${image.manifestDigest}`))].sort(),
+      Parent: "",
+      Comment: image.config.history?.[image.config.history.length - 1]?.comment ?? "",
       Created: image.config.created ?? null,
-      Os: image.config.os,
+      DockerVersion: "",
+      Author: (image.config as { author?: string }).author ?? "",
+      Config: {
+        Hostname: "",
+        Domainname: "",
+        User: run.User ?? "",
+        Env: run.Env ?? null,
+        Cmd: run.Cmd ?? null,
+        Image: "",
+        Volumes: (run as { Volumes?: unknown }).Volumes ?? null,
+        WorkingDir: run.WorkingDir ?? "",
+        Entrypoint: run.Entrypoint ?? null,
+        OnBuild: null,
+        Labels: run.Labels ?? null,
+        ...(run.StopSignal ? { StopSignal: run.StopSignal } : {}),
+      },
       Architecture: image.config.architecture,
       ...(image.config.variant ? { Variant: image.config.variant } : {}),
+      Os: image.config.os,
       Size: image.manifest.config.size + image.manifest.layers.reduce((sum, l) => sum + l.size, 0),
-      Config: image.config.config ?? {},
-      RootFS: image.config.rootfs,
-      Layers: image.manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
-      History: image.config.history ?? [],
+      GraphDriver: { Data: null, Name: "overlay" },
+      RootFS: { Type: "layers", Layers: image.config.rootfs.diff_ids },
+      Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
+      Digest: image.manifestDigest,
     };
   }
 

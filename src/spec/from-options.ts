@@ -1,13 +1,12 @@
-import { statSync } from "node:fs";
-import { isAbsolute, normalize } from "node:path";
 import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, MountSpec } from "./container-spec.js";
+import { applyUlimits, initArgs, initMount, overDefaultMounts } from "./data-options.js";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultMounts, defaultRlimits, OCI_VERSION } from "./defaults.js";
 import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, defaultCapabilitySets, envList, mergeEnv, workingDir } from "./process-rules.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
-import type { RunOptions, VolumeOption } from "./run-options.js";
+import type { RunOptions } from "./run-options.js";
 import { resolveUser } from "./user.js";
 import { isMapped, validateSpec } from "./validate.js";
 
@@ -21,6 +20,12 @@ export interface SpecInputs {
   host: HostIdentity;
   /** RLIMIT_NOFILE hard limit to pass on; default: this process's. */
   nofileHard?: number;
+  // --- data and mount options (cli-data) ---
+  /** The user's mounts (volumes, binds, tmpfs), resolved to host paths, in mount order. */
+  mounts?: MountSpec[];
+  /** The static tsbox-init to run as PID 1 when `options.init` is set. */
+  initBinary?: string;
+  // --- end of data and mount options ---
 }
 
 /**
@@ -35,7 +40,9 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
 
   const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers);
   const hostname = options.hostname ?? id.slice(0, 12);
-  const args = commandLine(options, imageConfig.Entrypoint ?? [], imageConfig.Cmd ?? []);
+  const command = commandLine(options, imageConfig.Entrypoint ?? [], imageConfig.Cmd ?? []);
+  if (options.init && !inputs.initBinary) throw new TsboxError("--init needs the static tsbox-init (run npm run build:native)", { code: "runtime" });
+  const args = options.init ? initArgs(command) : command;
   const cwd = workingDir(options.workdir, imageConfig.WorkingDir);
   const env = addDefaultEnv(mergeEnv(imageConfig.Env ?? [], options.env), { hostname, home: user.home, tty: Boolean(options.tty) });
 
@@ -54,7 +61,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       env: envList(env),
       cwd,
       capabilities: defaultCapabilitySets(),
-      rlimits: defaultRlimits(inputs.nofileHard),
+      rlimits: applyUlimits(defaultRlimits(inputs.nofileHard), options.ulimits ?? []),
       noNewPrivileges: true,
     },
     root: {
@@ -63,7 +70,10 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       overlay: { lower: layers, upper: bundle.upper, work: bundle.work },
     },
     hostname,
-    mounts: [...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(await volumeMounts(options.volumes ?? []))],
+    mounts: [
+      ...overDefaultMounts(defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), inputs.mounts ?? []),
+      ...(options.init && inputs.initBinary ? [initMount(inputs.initBinary)] : []),
+    ],
     linux: {
       namespaces: [...CONTAINER_NAMESPACES],
       uidMappings: maps.uidMappings,
@@ -74,23 +84,4 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   };
   validateSpec(spec);
   return spec;
-}
-
-async function volumeMounts(volumes: VolumeOption[]): Promise<MountSpec[]> {
-  const mounts: MountSpec[] = [];
-  for (const v of volumes) {
-    const label = `${v.host}:${v.container}${v.readonly ? ":ro" : ""}`;
-    if (typeof v.host !== "string" || !isAbsolute(v.host)) throw new TsboxError(`invalid volume ${label}: host path ${v.host} must be absolute`, { code: "usage" });
-    if (typeof v.container !== "string" || !isAbsolute(v.container)) {
-      throw new TsboxError(`invalid volume ${label}: container path ${v.container} must be absolute`, { code: "usage" });
-    }
-    if (normalize(v.container) === "/") throw new TsboxError(`invalid volume ${label}: cannot mount over the container's /`, { code: "usage" });
-    try {
-      statSync(v.host);
-    } catch {
-      throw new TsboxError(`invalid volume ${label}: host path ${v.host} does not exist`, { code: "usage" });
-    }
-    mounts.push({ destination: normalize(v.container), type: "bind", source: normalize(v.host), options: ["rbind", v.readonly ? "ro" : "rw"] });
-  }
-  return mounts;
 }
