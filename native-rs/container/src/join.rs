@@ -163,6 +163,8 @@ pub fn join_namespaces(sys: &dyn Syscall, target: &Target) -> Result<(), Error> 
 /// refuses others, and the child uses std freely.
 pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     let mut target = Target::open(pid)?;
+    // Before joining the user namespace, where raising a hard limit is no longer ours to do.
+    crate::rlimits::preset(0, &process.rlimits);
     let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
     target.close();
     joined?;

@@ -13,7 +13,7 @@ use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
 use crate::sys::{fd, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
-use crate::{masked, mounts, network, pivot, process_setup, rootfs};
+use crate::{masked, mounts, network, pivot, process_setup, rlimits, rootfs};
 use std::os::raw::c_int;
 
 /// Starts the container process described by `spec` and returns its host pid
@@ -55,7 +55,10 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     // 2. The child's id maps, written from outside its user namespace; then
     //    the child is released. The sync pipe stays open until the verdict:
     //    the child checks it to know we are still alive right before execve.
-    let ready = idmap::write_mappings(pid, &spec).and_then(|()| parent.release());
+    let ready = idmap::write_mappings(pid, &spec).and_then(|()| {
+        rlimits::preset(pid, &spec.process.rlimits);
+        parent.release()
+    });
     parent.verdict(pid, ready).map(|()| pid)
 }
 

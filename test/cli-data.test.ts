@@ -1,0 +1,170 @@
+/**
+ * The data side of the CLI against real containers: `ps` (docker's columns,
+ * statuses, filters, --format), `inspect` (docker's field names for
+ * containers and images, -f templates), and the run flags --ulimit, -l,
+ * --label-file, --env-file. As root and as the unprivileged users.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync, chownSync } from "node:fs";
+import { join } from "node:path";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { tsbox, type CliResult } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+
+after(cleanupIdentities);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const who of identities()) {
+  describe(`ps and inspect as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(async () => {
+      const left = (await tsbox(who, ["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
+      if (left.length > 0) await tsbox(who, ["rm", "-f", "-v", ...left]);
+      await assertNoLeaks(snap, [who]);
+    });
+    const cli = async (args: string[], expectCode = 0) => {
+      const r = await tsbox(who, args);
+      assert.equal(r.code, expectCode, `tsbox ${args.join(" ")}: ${r.stderr}`);
+      return r;
+    };
+
+    /** Starts `tsbox run` in the background and waits until ps shows it running (wrapped: an async function would await the run). */
+    async function background(name: string, args: string[]): Promise<{ done: Promise<CliResult> }> {
+      const done = tsbox(who, ["run", "--name", name, ...args], { timeoutMs: 60_000 });
+      for (let i = 0; i < 200; i++) {
+        const r = await tsbox(who, ["ps", "--filter", `name=^${name}$`, "--format", "{{.State}}"]);
+        if (r.stdout === "running\n") return { done };
+        await sleep(50);
+      }
+      throw new Error(`${name} did not start`);
+    }
+
+    it("ps shows docker's columns and statuses; -a, -q, -n, -l, --no-trunc, filters", async () => {
+      await cli(["run", "--name", "done0", "-l", "tier=web", "busybox", "true"]);
+      await cli(["run", "--name", "done3", "busybox", "sh", "-c", "exit 3"], 3);
+      const running = await background("up", ["-l", "tier=db", "busybox", "sleep", "30"]);
+
+      const table = (await cli(["ps"])).stdout.split("\n");
+      assert.match(table[0]!, /^CONTAINER ID   IMAGE     COMMAND      CREATED\s+STATUS\s+PORTS     NAMES$/);
+      assert.equal(table.length, 3, "the header, one running container, the final newline");
+      assert.match(table[1]!, /^[0-9a-f]{12}   busybox   "sleep 30"   \S.* ago\s+Up (Less than a second|\d+ seconds?)\s+up$/);
+
+      const all = (await cli(["ps", "-a", "--format", "{{.Names}}|{{.Status}}|{{.State}}|{{.Command}}"])).stdout.trim().split("\n");
+      assert.equal(all.length, 3);
+      assert.match(all[0]!, /^up\|Up .*\|running\|"sleep 30"$/);
+      assert.match(all[1]!, /^done3\|Exited \(3\) .* ago\|exited\|"sh -c 'exit 3'"|^done3\|Exited \(3\) .* ago\|exited\|"sh -c exit 3"$/);
+      assert.match(all[2]!, /^done0\|Exited \(0\) .* ago\|exited\|"true"$/);
+
+      assert.equal((await cli(["ps", "-l", "--format", "{{.Names}}"])).stdout, "up\n");
+      assert.equal((await cli(["ps", "-n", "2", "--format", "{{.Names}}"])).stdout, "up\ndone3\n");
+      assert.match((await cli(["ps", "-q"])).stdout, /^[0-9a-f]{12}\n$/);
+      assert.match((await cli(["ps", "-q", "--no-trunc"])).stdout, /^[0-9a-f]{64}\n$/);
+      const names = (args: string[]) => cli(["ps", "-a", ...args, "--format", "{{.Names}}"]).then((r) => r.stdout.trim().split("\n").filter(Boolean).sort());
+      assert.deepEqual(await names(["--filter", "status=exited"]), ["done0", "done3"]);
+      assert.deepEqual(await names(["--filter", "exited=3"]), ["done3"]);
+      assert.deepEqual(await names(["--filter", "label=tier"]), ["done0", "up"]);
+      assert.deepEqual(await names(["--filter", "label=tier=db"]), ["up"]);
+      assert.deepEqual(await names(["--filter", "name=done"]), ["done0", "done3"]);
+      assert.deepEqual(await names(["--filter", "ancestor=busybox"]), ["done0", "done3", "up"]);
+      assert.deepEqual(await names(["--filter", "ancestor=busybox:nope"]), []);
+      assert.deepEqual(await names(["--filter", "since=done0"]), ["done3", "up"]);
+      assert.deepEqual(await names(["--filter", "before=done3"]), ["done0"]);
+      const json = JSON.parse((await cli(["ps", "--format", "json"])).stdout) as Record<string, string>;
+      assert.deepEqual(Object.keys(json), ["Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"]);
+      assert.equal(json.Labels, "tier=db");
+      assert.match(json.CreatedAt!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/);
+      const bad = await tsbox(who, ["ps", "--format", "{{.Nope}}"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /can't evaluate field Nope in type \*formatter\.ContainerContext/);
+
+      // inspect of the running container
+      const f = (await cli(["inspect", "-f", "{{.State.Status}} {{.State.Running}} {{gt .State.Pid 0}} {{.Name}} {{.RestartCount}} {{.Config.Labels.tier}} {{json .Config.Cmd}}", "up"])).stdout;
+      assert.equal(f, 'running true true /up 0 db ["sleep","30"]\n');
+      await cli(["rm", "-f", "up"]);
+      await running.done;
+    });
+
+    it("inspect uses docker's field names for containers and images", async () => {
+      const envFile = join(who.scratch, "env.list");
+      const labelFile = join(who.scratch, "labels.list");
+      writeFileSync(envFile, "# comment\nFROM_FILE=1\n\nOTHER=two words\n");
+      writeFileSync(labelFile, "team=storage\nplain\n");
+      for (const f of [envFile, labelFile]) chownSync(f, who.uid, who.gid);
+      const r = await cli([
+        "run", "--name", "insp", "-w", "/tmp", "-h", "box", "-e", "X=1", "--env-file", envFile,
+        "-l", "a=b", "--label-file", labelFile, "-v", `${who.scratch}:/host:ro`, "-v", "named:/named",
+        "--ulimit", "nofile=512:1024", "--ulimit", "nproc=2000:3000", "--read-only", "--tmpfs", "/run",
+        "busybox", "sh", "-c", "echo $FROM_FILE $OTHER; ulimit -n; ulimit -Hn; exit 7",
+      ], 7);
+      assert.equal(r.stdout, "1 two words\n512\n1024\n");
+      const [c] = JSON.parse((await cli(["inspect", "insp"])).stdout) as Record<string, any>[];
+      assert.match(c!.Id, /^[0-9a-f]{64}$/);
+      assert.equal(c!.Name, "/insp");
+      assert.equal(c!.Path, "sh");
+      assert.deepEqual(c!.Args, ["-c", "echo $FROM_FILE $OTHER; ulimit -n; ulimit -Hn; exit 7"]);
+      assert.match(c!.Image, /^sha256:[0-9a-f]{64}$/);
+      assert.deepEqual(Object.keys(c!.State), ["Status", "Running", "Paused", "Restarting", "OOMKilled", "Dead", "Pid", "ExitCode", "Error", "StartedAt", "FinishedAt"]);
+      assert.equal(c!.State.Status, "exited");
+      assert.equal(c!.State.ExitCode, 7);
+      assert.equal(c!.State.Running, false);
+      assert.ok(Date.parse(c!.State.FinishedAt) >= Date.parse(c!.State.StartedAt));
+      assert.equal(c!.Config.Hostname, "box");
+      assert.equal(c!.Config.WorkingDir, "/tmp");
+      assert.equal(c!.Config.Image, "busybox");
+      assert.ok(c!.Config.Env.includes("X=1") && c!.Config.Env.includes("OTHER=two words"));
+      assert.deepEqual(c!.Config.Labels, { a: "b", team: "storage", plain: "" });
+      assert.deepEqual(c!.Config.Cmd, ["sh", "-c", "echo $FROM_FILE $OTHER; ulimit -n; ulimit -Hn; exit 7"]);
+      assert.equal(c!.Config.Entrypoint, null);
+      assert.deepEqual(c!.HostConfig.Binds, [`${who.scratch}:/host:ro`, "named:/named"]);
+      assert.equal(c!.HostConfig.ReadonlyRootfs, true);
+      assert.equal(c!.HostConfig.AutoRemove, false);
+      assert.deepEqual(c!.HostConfig.Tmpfs, { "/run": "" });
+      assert.deepEqual(c!.HostConfig.Ulimits, [{ Name: "nofile", Hard: 1024, Soft: 512 }, { Name: "nproc", Hard: 3000, Soft: 2000 }]);
+      assert.deepEqual(c!.HostConfig.RestartPolicy, { Name: "no", MaximumRetryCount: 0 });
+      assert.equal(c!.HostConfig.Memory, 0);
+      assert.deepEqual(c!.Mounts, [
+        { Type: "bind", Source: who.scratch, Destination: "/host", Mode: "ro", RW: false, Propagation: "rprivate" },
+        { Type: "volume", Name: "named", Source: join(who.dataDir, "volumes", "named", "_data"), Destination: "/named", Driver: "local", Mode: "z", RW: true, Propagation: "" },
+      ]);
+      assert.equal(c!.GraphDriver.Name, "overlay");
+      assert.match(c!.GraphDriver.Data.UpperDir, new RegExp(`^${who.dataDir}/containers/${c!.Id}/upper$`));
+      assert.equal((await cli(["inspect", "--type", "container", "-f", "{{.State.ExitCode}} {{.HostConfig.ReadonlyRootfs}}", "insp"])).stdout, "7 true\n");
+
+      const [image] = JSON.parse((await cli(["inspect", "--type", "image", "busybox"])).stdout) as Record<string, any>[];
+      assert.equal(image!.Id, c!.Image, "the container's .Image is its image's id");
+      assert.deepEqual(image!.RepoTags, ["busybox:latest"]);
+      assert.equal(image!.Os, "linux");
+      assert.equal(image!.RootFS.Type, "layers");
+      assert.ok(Array.isArray(image!.Config.Cmd));
+      assert.equal((await cli(["inspect", "-f", "{{.Os}}/{{.Architecture}}", "busybox"])).stdout.trim(), `linux/${process.arch === "x64" ? "amd64" : process.arch}`);
+
+      const missing = await tsbox(who, ["inspect", "insp", "nosuchthing"]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^tsbox: no such object: nosuchthing\n$/);
+      assert.equal((JSON.parse(missing.stdout) as unknown[]).length, 1, "what was found is still printed");
+      await cli(["rm", "-v", "insp"]);
+      await cli(["volume", "rm", "named"]);
+    });
+
+    it("--ulimit and --label errors are clear", async () => {
+      const bad = await tsbox(who, ["run", "--rm", "--ulimit", "nofiles=1", "busybox", "true"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /^tsbox: invalid ulimit "nofiles": expected one of /);
+      const order = await tsbox(who, ["run", "--rm", "--ulimit", "nofile=10:5", "busybox", "true"]);
+      assert.equal(order.code, 125);
+      assert.match(order.stderr, /soft limit 10 is above the hard limit 5/);
+      // This host's root lacks CAP_SYS_RESOURCE, and no unprivileged user has it: nothing may raise a hard limit.
+      const above = await tsbox(who, ["run", "--rm", "--ulimit", "nofile=1048576", "busybox", "true"]);
+      if (above.code !== 0) {
+        assert.equal(above.code, 125);
+        assert.match(above.stderr, /^tsbox: setting RLIMIT_NOFILE to 1048576:1048576 \(raising a hard limit above the host's needs CAP_SYS_RESOURCE on the host\): Operation not permitted\n$/);
+      }
+      const file = await tsbox(who, ["run", "--rm", "--label-file", "/no/such/file", "busybox", "true"]);
+      assert.equal(file.code, 125);
+      assert.match(file.stderr, /^tsbox: cannot read label file \/no\/such\/file: ENOENT\n$/);
+    });
+  });
+}
