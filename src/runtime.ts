@@ -29,6 +29,8 @@ import { type ContainerInspect, inspectContainer } from "./containers/inspect.js
 import { readContainerVolumes, VolumeStore } from "./containers/volumes.js";
 import { resolveMounts } from "./containers/volumes-resolve.js";
 import { requireInitBinary } from "./backends/native/init-binary.js";
+import type { CopyOptions } from "./containers/copy.js";
+import type { Readable, Writable } from "node:stream";
 // --- end data side ---
 
 export interface RuntimeOptions {
@@ -327,6 +329,106 @@ export class Runtime {
     const state = readState(this.paths.container(id));
     if (!state) throw new ContainerError(`no such container: ${ref}`);
     return inspectContainer(this.paths, refreshStatus(state));
+  }
+
+  /**
+   * Copies out of a container (`docker cp CTR:SRC DEST`): `dest` is a host
+   * path (docker's rules for files and directories), or a Writable that gets
+   * a tar archive of `src`.
+   */
+  async copyFrom(ref: string, src: string, dest: string | Writable, options: CopyOptions = {}): Promise<void> {
+    const { copyFromContainer } = await import("./containers/copy.js");
+    const files = await this.containerFiles(ref);
+    if (typeof dest === "string") await copyFromContainer(files, src, dest, undefined, options);
+    else await copyFromContainer(files, src, "-", dest, options);
+  }
+
+  /** Copies into a container (`docker cp SRC CTR:DEST`): `src` is a host path, or a Readable tar archive extracted into the directory `dest`. */
+  async copyTo(ref: string, src: string | Readable, dest: string, options: CopyOptions = {}): Promise<void> {
+    const { copyToContainer } = await import("./containers/copy.js");
+    const files = await this.containerFiles(ref);
+    if (typeof src === "string") await copyToContainer(files, src, dest, undefined, options);
+    else await copyToContainer(files, "-", dest, src, options);
+  }
+
+  /** What changed in a container's file system (`docker diff`): Kind 0 changed, 1 added, 2 deleted. */
+  async diff(ref: string): Promise<import("./containers/changes.js").Change[]> {
+    const { containerChanges } = await import("./containers/changes.js");
+    const files = await this.containerFiles(ref);
+    return containerChanges(files, this.lowerDirs(await this.resolveContainer(ref)));
+  }
+
+  /**
+   * A new image from a container's writable layer (`docker commit`): its
+   * image's layers plus the container's changes (deletions as whiteouts),
+   * with the container's config (Cmd, Env, …) and `changes` applied.
+   * Returns the image id.
+   */
+  async commit(ref: string, options: { name?: string; message?: string; author?: string; changes?: string[] } = {}): Promise<string> {
+    const [{ upperAsLayer }, { checkImageName, storeImage, writeLayer }] = await Promise.all([import("./containers/changes.js"), import("./image/commit-image.js")]);
+    checkImageName(options.name);
+    const id = await this.resolveContainer(ref);
+    const files = await this.containerFiles(id);
+    const state = readState(this.paths.container(id));
+    const inspect = await this.inspectContainer(id);
+    const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar));
+    const c = inspect.Config;
+    return storeImage(this.imageStore.layout, {
+      parentManifest: state!.imageDigest,
+      config: {
+        ...(c.User ? { User: c.User } : {}),
+        Env: c.Env,
+        Cmd: c.Cmd,
+        Entrypoint: c.Entrypoint,
+        ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
+        Labels: c.Labels,
+        ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+        ...(c.Volumes ? { Volumes: c.Volumes } : {}),
+      },
+      changes: options.changes ?? [],
+      layer,
+      createdBy: [inspect.Path, ...inspect.Args].join(" "),
+      ...(options.message ? { comment: options.message } : {}),
+      ...(options.author ? { author: options.author } : {}),
+      ...(options.name ? { name: options.name } : {}),
+    });
+  }
+
+  /** A container's file system, flattened, as a tar archive (`docker export`); volumes are not in it. */
+  async export(ref: string, out: Writable): Promise<void> {
+    const [{ recordsToTar }, { spawnCopyHelper }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js")]);
+    const files = await this.containerFiles(ref);
+    await files.run((target) => recordsToTar(spawnCopyHelper(target, "read", "/", { name: "" }, { stdout: true }), out), "layers");
+  }
+
+  /** A tar archive (plain or gzip) as a one-layer image (`docker import`); returns its id. */
+  async import(input: AsyncIterable<Buffer>, options: { name?: string; message?: string; changes?: string[]; source?: string } = {}): Promise<string> {
+    const { importTarball } = await import("./image/commit-image.js");
+    return importTarball(this.imageStore.layout, input, {
+      changes: options.changes ?? [],
+      ...(options.message ? { message: options.message } : {}),
+      ...(options.name ? { name: options.name } : {}),
+      source: options.source ?? "-",
+    });
+  }
+
+  private lowerDirs(id: string): string[] {
+    try {
+      const spec = JSON.parse(readFileSync(this.paths.container(id).config, "utf8")) as ContainerSpec;
+      return spec.root.overlay?.lower ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** @internal A container's files as tsbox-runtime's `copy` reaches them. */
+  async containerFiles(ref: string): Promise<import("./containers/copy.js").ContainerFiles> {
+    const { ContainerFiles } = await import("./containers/copy.js");
+    const id = await this.resolveContainer(ref);
+    const bundle = this.paths.container(id);
+    const state = readState(bundle);
+    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    return new ContainerFiles(bundle, refreshStatus(state));
   }
 
   /** The static tsbox-init for `--init` (native backend only: the vm guest cannot run a host binary). */

@@ -27,6 +27,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   // --- data commands (cli-data) ---
   inspect: async () => (await import("./commands/inspect.js")).inspectCommand,
   volume: async () => (await import("./commands/volume.js")).volumeCommand,
+  cp: async () => (await import("./commands/cp.js")).cpCommand,
+  diff: async () => (await import("./commands/diff.js")).diffCommand,
+  commit: async () => (await import("./commands/commit.js")).commitCommand,
+  import: async () => (await import("./commands/commit.js")).importCommand,
+  export: async () => (await import("./commands/export.js")).exportCommand,
   // --- end data commands ---
 };
 
@@ -50,6 +55,11 @@ Commands:
   ps        List containers
   rm        Remove containers
   volume    Manage volumes (create, ls, inspect, rm, prune)
+  cp        Copy files between a container and the host
+  diff      Show a container's file changes (A/C/D)
+  commit    Create an image from a container's changes
+  export    Export a container's filesystem as a tar archive
+  import    Create an image from a tar archive
   info      Show backend and host information
   vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version

@@ -12,6 +12,8 @@ import type { ImageConfig } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 import { INIT_PATH } from "../spec/data-options.js";
+import { DEFAULT_PATH_ENV } from "../spec/defaults.js";
+import { envList, mergeEnv } from "../spec/process-rules.js";
 import type { RunOptions } from "../spec/run-options.js";
 import type { InspectMount } from "./volumes-resolve.js";
 
@@ -76,7 +78,8 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle }: Rec
       Tty: Boolean(options.tty),
       OpenStdin: Boolean(options.stdin),
       StdinOnce: Boolean(options.stdin),
-      Env: spec.process.env,
+      // The image's and the user's variables (docker adds HOSTNAME and HOME only when the process starts).
+      Env: configEnv(imageRun.Env ?? [], options.env),
       Cmd: options.cmd && options.cmd.length > 0 ? options.cmd : options.entrypoint ? null : (imageRun.Cmd ?? null),
       Image: options.image,
       Volumes: volumesOf(image.config),
@@ -135,6 +138,12 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle }: Rec
       Name: "overlay",
     },
   };
+}
+
+function configEnv(imageEnv: string[], requested: RunOptions["env"]): string[] {
+  const env = mergeEnv(imageEnv, requested);
+  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH_ENV.slice("PATH=".length));
+  return envList(env);
 }
 
 /** The OCI `linux.resources` fields docker's HostConfig mirrors. */

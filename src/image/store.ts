@@ -64,16 +64,34 @@ export class ImageStore {
   /** Resolves a user-typed reference to a runnable image, importing an embedded one if needed. */
   async getImage(input: string): Promise<StoredImage> {
     const image = await this.findImage(input);
-    if (!image) throw new TsboxError(`image not found: ${familiarName(parseReference(input))}`, { code: "image" });
+    if (!image) throw new TsboxError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}`, { code: "image" });
     return image;
   }
 
   /** Like getImage, but undefined when neither the store nor an embedded layout has it. */
   async findImage(input: string): Promise<StoredImage | undefined> {
+    if (IMAGE_ID_RE.test(input)) {
+      const byId = await this.findById(input.replace(/^sha256:/, ""));
+      if (byId) return byId;
+    }
     const ref = parseReference(input);
     const descriptor = findInIndex(await this.layout.readIndex(), ref) ?? (await this.importFromFallback(ref));
     if (!descriptor) return undefined;
     return this.readImage(this.layout, descriptor, canonicalName(ref));
+  }
+
+  /**
+   * An image by (a unique prefix of) its id, the config digest, as docker
+   * takes one: images `commit` and `import` made without a name have only that.
+   */
+  private async findById(hex: string): Promise<StoredImage | undefined> {
+    const found: StoredImage[] = [];
+    for (const d of (await this.layout.readIndex()).manifests) {
+      const image = await this.readImage(this.layout, d, d.annotations?.[Annotation.refName] ?? `sha256:${hex}`).catch(() => undefined);
+      if (image?.configDigest.startsWith(`sha256:${hex}`) && !found.some((f) => f.manifestDigest === image.manifestDigest)) found.push(image);
+    }
+    if (found.length > 1) throw new ImageError(`image id prefix ${hex} is ambiguous`);
+    return found[0];
   }
 
   /** The index.json entry that names `input` (a manifest, or an index for multi-platform loads). */
@@ -242,6 +260,9 @@ export class ImageStore {
     return { name, manifestDigest: manifestDescriptor.digest, manifest, configDigest: manifest.config.digest, config };
   }
 }
+
+/** An image id or a prefix of one (at least 12 hex digits), with or without `sha256:`. */
+const IMAGE_ID_RE = /^(sha256:)?[0-9a-f]{12,64}$/;
 
 function findInIndex(index: ImageIndex, ref: ImageReference): Descriptor | undefined {
   const wanted = canonicalName(ref);

@@ -6,7 +6,7 @@
 
 export interface TarWriteEntry {
   path: string;
-  type: "file" | "directory" | "symlink" | "hardlink";
+  type: "file" | "directory" | "symlink" | "hardlink" | "chardev" | "blockdev" | "fifo";
   mode: number;
   uid?: number;
   gid?: number;
@@ -16,10 +16,12 @@ export interface TarWriteEntry {
   mtime: number;
   linkname?: string;
   data?: Buffer;
+  devmajor?: number;
+  devminor?: number;
 }
 
 const BLOCK = 512;
-const TYPEFLAG = { file: "0", hardlink: "1", symlink: "2", directory: "5" } as const;
+const TYPEFLAG = { file: "0", hardlink: "1", symlink: "2", chardev: "3", blockdev: "4", directory: "5", fifo: "6" } as const;
 
 export class TarWriter {
   private readonly parts: Buffer[] = [];
@@ -50,6 +52,9 @@ export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): B
   if (!split) pax.path = path;
   if (Buffer.byteLength(linkname) > 100) pax.linkpath = linkname;
   if (size > 0o77777777777) pax.size = String(size);
+  // Subordinate ids can exceed what 7 octal digits hold.
+  if ((entry.uid ?? 0) > 0o7777777) pax.uid = String(entry.uid);
+  if ((entry.gid ?? 0) > 0o7777777) pax.gid = String(entry.gid);
   const parts: Buffer[] = [];
   if (Object.keys(pax).length > 0) {
     const body = encodePax(pax);
@@ -61,13 +66,15 @@ export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): B
       prefix: split ? split.prefix : "",
       typeflag: TYPEFLAG[entry.type],
       mode: entry.mode,
-      uid: entry.uid ?? 0,
-      gid: entry.gid ?? 0,
+      uid: pax.uid ? 0 : (entry.uid ?? 0),
+      gid: pax.gid ? 0 : (entry.gid ?? 0),
       uname: entry.uname,
       gname: entry.gname,
       size: pax.size ? 0 : size,
       mtime: entry.mtime,
       linkname: pax.linkpath ? linkname.slice(0, 100) : linkname,
+      devmajor: entry.devmajor ?? 0,
+      devminor: entry.devminor ?? 0,
     }),
   );
   return Buffer.concat(parts);
@@ -90,6 +97,8 @@ interface HeaderFields {
   size: number;
   mtime: number;
   linkname: string;
+  devmajor?: number;
+  devminor?: number;
 }
 
 function header(f: HeaderFields): Buffer {
@@ -106,6 +115,10 @@ function header(f: HeaderFields): Buffer {
   h.write("00", 263, 2, "latin1");
   h.write(f.uname ?? "", 265, 32, "utf8");
   h.write(f.gname ?? "", 297, 32, "utf8");
+  if (f.typeflag === "3" || f.typeflag === "4") {
+    octal(h, 329, 8, f.devmajor ?? 0);
+    octal(h, 337, 8, f.devminor ?? 0);
+  }
   h.write(f.prefix, 345, 155, "utf8");
   h.fill(0x20, 148, 156);
   let sum = 0;

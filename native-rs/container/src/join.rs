@@ -185,6 +185,17 @@ pub fn spawn(pid: i32, process: &Process, on_fork: &mut dyn FnMut(i32)) -> Resul
     pipes.into_parent().verdict(child, Ok(())).map(|()| child)
 }
 
+/// Enters the namespaces of the running container whose init is `pid`,
+/// staying in them: its mounts (volumes included) are then ours and its root
+/// is our root, so every path resolves inside it (`tsbox cp`). No fork: the
+/// caller's file operations need no PID namespace.
+pub fn enter(pid: i32) -> Result<(), Error> {
+    let mut target = Target::open(pid)?;
+    let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
+    target.close();
+    joined
+}
+
 /// No process may be added to a PID namespace whose init has exited.
 fn fork_error(pid: i32, e: Errno) -> Error {
     if e == ENOMEM {

@@ -8,6 +8,7 @@
 //! through [`syscall::Syscall`].
 
 pub mod caps;
+pub mod copy;
 pub mod dev;
 pub mod error;
 pub mod exec;
@@ -33,6 +34,7 @@ pub mod sys;
 pub mod syscall;
 pub mod terminal;
 pub mod user;
+pub mod view;
 
 pub use error::{Error, ErrorKind};
 pub use spec::Spec;

@@ -1,0 +1,131 @@
+//! A container's files as `/` of the calling process, for copying in and
+//! out (`tsbox cp`, `export`, `diff`, `commit`): the running container's own
+//! namespaces joined ([`crate::join::enter`]), or, for one that is not
+//! running, its layers mounted in a fresh user + mount namespace with its id
+//! maps, which dies with the operation. Either way paths resolve inside the
+//! container's root only, and files are created as its root user.
+
+use crate::error::{Context, Error};
+use crate::host::{self, Host};
+use crate::idmap;
+use crate::mounts;
+use crate::namespaces::NamespaceKind;
+use crate::paths;
+use crate::pivot;
+use crate::rootfs;
+use crate::spec::{Mount, Spec};
+use crate::sys::consts::*;
+use crate::sys::process::{self, ExitStatus, Forked};
+use crate::sys::{cred, fd};
+use crate::syscall::{LinuxSyscall, Syscall};
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// The container as it runs: its overlay (read-write) and its volumes and bind mounts.
+    Merged,
+    /// Its file system alone, read-only: the upper dir over the image's layers, no mounts.
+    Layers,
+    /// Its upper dir as it is, whiteouts and all, read-only.
+    Upper,
+}
+
+/// Runs `op` in a child whose `/` is `view` of the stopped container
+/// described by `spec`; returns the child's exit code (`op`'s error is
+/// reported by `report` in the child, which returns the code to exit with).
+pub fn run(spec: &Spec, view: View, op: &mut dyn FnMut() -> Result<(), Error>, report: &dyn Fn(&Error) -> i32) -> Result<i32, Error> {
+    let mut spec = spec.clone();
+    spec.root.path = std::fs::canonicalize(&spec.root.path).step(|| format!("root.path {}", spec.root.path.display()))?;
+    let mut host = Host::detect(&spec);
+    let (sync_r, sync_w) = fd::pipe().step(|| "creating a pipe")?;
+    let flags = if spec.creates_namespace(NamespaceKind::User) { CLONE_NEWUSER | CLONE_NEWNS } else { CLONE_NEWNS };
+    match process::clone_fork(flags) {
+        Ok(Forked::Child) => {
+            fd::close(sync_w);
+            // Dies with the helper; waits for the id maps.
+            let _ = cred::set_pdeathsig(SIGKILL);
+            let mut byte = [0u8; 1];
+            if fd::read(sync_r, &mut byte) != Ok(1) {
+                process::exit_now(1);
+            }
+            host.setgroups_denied = host::setgroups_denied();
+            let code = match enter_view(&LinuxSyscall, &spec, view, &host).and_then(|()| op()) {
+                Ok(()) => 0,
+                Err(e) => report(&e),
+            };
+            process::exit_now(code)
+        }
+        Ok(Forked::Parent(pid)) => {
+            fd::close(sync_r);
+            let ready = idmap::write_mappings(pid, &spec).and_then(|()| fd::write_all(sync_w, b"1").step(|| "releasing the view"));
+            fd::close(sync_w);
+            if let Err(e) = ready {
+                let _ = process::kill(pid, SIGKILL);
+                let _ = process::wait(pid);
+                return Err(e);
+            }
+            match process::wait(pid).step(|| "waiting for the view")? {
+                ExitStatus::Code(c) => Ok(c),
+                ExitStatus::Signal(s) => Ok(128 + s),
+            }
+        }
+        Err(e) => {
+            fd::close(sync_r);
+            fd::close(sync_w);
+            Err(Error::errno("creating the view's namespaces", e))
+        }
+    }
+}
+
+/// The child's side: private mounts, the view at the root mount point, pivot.
+pub fn enter_view(sys: &dyn Syscall, spec: &Spec, view: View, host: &Host) -> Result<(), Error> {
+    let root = &spec.root.path;
+    rootfs::make_private(sys)?;
+    let ov = spec.root.overlay.as_ref();
+    match (view, ov) {
+        (View::Merged, _) => {
+            rootfs::mount_root(sys, &spec.root, host)?;
+            mounts::mount_all(sys, root, &data_mounts(spec), host, false)?;
+        }
+        (View::Layers, Some(ov)) => {
+            let layers: Vec<_> = std::iter::once(ov.upper.clone()).chain(ov.lower.iter().cloned()).collect();
+            rootfs::mount_layers_readonly(sys, root, &layers, host)?;
+        }
+        (View::Upper, Some(ov)) => {
+            sys.mount(Some(&ov.upper), root, None, MS_BIND | MS_REC, None)
+                .step(|| format!("bind-mounting {}", ov.upper.display()))?;
+        }
+        // No overlay: the root directory is the container's file system and its own writable layer.
+        (_, None) => rootfs::mount_root(sys, &spec.root, host)?,
+    }
+    pivot::pivot_root(sys, root)?;
+    if view != View::Merged || spec.root.readonly {
+        rootfs::remount_root_readonly(sys, host)?;
+    }
+    Ok(())
+}
+
+/// The mounts that hold a container's data (volumes, bind mounts), not its
+/// kernel file systems or /dev (nor --init's binary there): what `cp` of a
+/// stopped container sees, as docker's does.
+fn data_mounts(spec: &Spec) -> Vec<Mount> {
+    spec.mounts
+        .iter()
+        .filter(|m| {
+            let dest = paths::normalize(&m.destination);
+            let bind = m.kind == "bind" || m.options.iter().any(|o| o == "bind" || o == "rbind");
+            bind && !["/dev", "/proc", "/sys"].iter().any(|p| dest == *p || dest.starts_with(&format!("{}/", p)))
+        })
+        .cloned()
+        .collect()
+}
+
+/// For `--pid`: the running container's namespaces, staying in them.
+pub fn enter_running(pid: i32) -> Result<(), Error> {
+    crate::join::enter(pid)
+}
+
+/// Pseudo file systems a running container has mounted: a copy of its `/` does not descend into them.
+pub fn pseudo_mounts() -> Vec<std::path::PathBuf> {
+    ["/proc", "/sys", "/dev/pts", "/dev/mqueue", "/dev/shm"].iter().map(|p| Path::new(p).to_path_buf()).collect()
+}
