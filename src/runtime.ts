@@ -15,7 +15,7 @@ import type { PushOptions, PushResult } from "./image/registry/push-image.js";
 import type { Platform } from "./image/oci.js";
 import { parsePlatform } from "./image/platform.js";
 import { familiarName, parseReference } from "./image/reference.js";
-import { DataPaths, defaultDataDir } from "./paths.js";
+import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec } from "./spec/from-options.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
@@ -410,6 +410,31 @@ export class Runtime {
       ...(options.name ? { name: options.name } : {}),
       source: options.source ?? "-",
     });
+  }
+
+  /** Deletes every container that is not running (`docker container prune`). */
+  async pruneContainers(): Promise<import("./containers/cleanup.js").ContainerPruneResult> {
+    return (await import("./containers/cleanup.js")).pruneContainers(this);
+  }
+
+  /** Deletes unnamed images no container uses, or with `all` every unused image, then the data nothing needs. */
+  async pruneImages(options: { all?: boolean } = {}): Promise<import("./containers/cleanup.js").ImagePruneResult> {
+    return (await import("./containers/cleanup.js")).pruneImages(this, options);
+  }
+
+  /** Disk usage of images, containers and volumes (`docker system df`). */
+  async diskUsage(): Promise<import("./containers/cleanup.js").DiskUsage> {
+    return (await import("./containers/cleanup.js")).diskUsage(this);
+  }
+
+  /** @internal A container's bundle paths. */
+  containerPaths(id: string): ContainerPaths {
+    return this.paths.container(id);
+  }
+
+  /** @internal Where an unpacked layer lives. */
+  layerPath(diffId: string): string {
+    return this.paths.layerDir(diffId);
   }
 
   private lowerDirs(id: string): string[] {

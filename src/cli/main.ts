@@ -32,6 +32,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   commit: async () => (await import("./commands/commit.js")).commitCommand,
   import: async () => (await import("./commands/commit.js")).importCommand,
   export: async () => (await import("./commands/export.js")).exportCommand,
+  system: async () => (await import("./commands/system.js")).systemCommand,
+  container: async () => {
+    const { containerCommand } = await import("./commands/prune.js");
+    return (args, ctx) => containerCommand(args, ctx, main);
+  },
   // --- end data commands ---
 };
 
@@ -60,6 +65,8 @@ Commands:
   commit    Create an image from a container's changes
   export    Export a container's filesystem as a tar archive
   import    Create an image from a tar archive
+  container Manage containers (prune, and ls/rm/inspect/… as docker names them)
+  system    Disk usage (df) and pruning of everything unused (prune)
   info      Show backend and host information
   vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version
