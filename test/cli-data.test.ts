@@ -6,7 +6,7 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync, chownSync } from "node:fs";
+import { writeFileSync, chownSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -150,6 +150,48 @@ for (const who of identities()) {
       assert.equal((JSON.parse(missing.stdout) as unknown[]).length, 1, "what was found is still printed");
       await cli(["rm", "-v", "insp"]);
       await cli(["volume", "rm", "named"]);
+    });
+
+    it("--init runs tsbox-init as PID 1: it reaps orphans and forwards signals", async () => {
+      assert.equal((await cli(["run", "--rm", "--init", "busybox", "ps", "-o", "pid,args"])).stdout, "PID   COMMAND\n    1 /dev/init -- ps -o pid,args\n    2 ps -o pid,args\n");
+      /** The states of every process under the container's PID 1, read on the host. */
+      const zombiesUnder = (pid: number): string[] => {
+        const out: string[] = [];
+        const walk = (p: number) => {
+          for (const child of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)) {
+            if (/^State:\s+Z/m.test(readFileSync(`/proc/${child}/status`, "utf8"))) out.push(String(child));
+            walk(child);
+          }
+        };
+        walk(pid);
+        return out;
+      };
+      // An orphan (its parent sh is gone) is reparented to PID 1; a PID 1 that is `sleep` never reaps it.
+      const orphan = ["sh", "-c", "sh -c 'sleep 0.2 &'; exec sleep 4"];
+      for (const init of [false, true]) {
+        const name = init ? "with-init" : "without-init";
+        const bg = await background(name, [...(init ? ["--init"] : []), "busybox", ...orphan]);
+        await sleep(1500);
+        const pid = Number((await cli(["inspect", "-f", "{{.State.Pid}}", name])).stdout);
+        assert.ok(pid > 0);
+        assert.equal(zombiesUnder(pid).length, init ? 0 : 1, init ? "tsbox-init reaped the orphan" : "without --init the orphan stays a zombie");
+        bg.kill();
+        await bg.done;
+      }
+      // SIGTERM reaches the command through tsbox-init (a plain `sleep` as PID 1 ignores it).
+      let cliPid = 0;
+      const term = tsbox(who, ["run", "--rm", "--init", "busybox", "sleep", "30"], { timeoutMs: 60_000, onSpawn: (p) => (cliPid = p) });
+      for (let i = 0; i < 100 && (await tsbox(who, ["ps", "-q"])).stdout === ""; i++) await sleep(100);
+      await sleep(300);
+      process.kill(cliPid, "SIGTERM");
+      assert.equal((await term).code, 143);
+      const missing = await tsbox(who, ["run", "--rm", "--init", "busybox", "nosuchcmd"]);
+      assert.equal(missing.code, 127);
+      assert.equal(missing.stderr, "tsbox-init: executable file not found in $PATH: nosuchcmd\n");
+      assert.equal((await tsbox(who, ["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"])).code, 7);
+      await cli(["run", "--name", "inited", "--init", "busybox", "true"]);
+      assert.equal((await cli(["inspect", "-f", "{{.HostConfig.Init}} {{.Path}} {{json .Args}}", "inited"])).stdout, 'true true []\n');
+      assert.equal((await cli(["diff", "inited"])).stdout, "", "nothing of the init reaches the writable layer");
     });
 
     it("--ulimit and --label errors are clear", async () => {

@@ -15,6 +15,7 @@ pub mod exec;
 pub mod handoff;
 pub mod host;
 pub mod idmap;
+pub mod init;
 pub mod join;
 pub mod json;
 pub mod launch;

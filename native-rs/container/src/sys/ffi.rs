@@ -59,6 +59,7 @@ extern "C" {
     pub fn kill(pid: pid_t, sig: c_int) -> c_int;
     pub fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
     pub fn sigprocmask(how: c_int, set: *const SigSet, old: *mut SigSet) -> c_int;
+    pub fn sigwaitinfo(set: *const SigSet, info: *mut c_void) -> c_int;
 
     // file descriptors
     pub fn pipe2(fds: *mut c_int, flags: c_int) -> c_int;
