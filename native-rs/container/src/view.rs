@@ -129,3 +129,70 @@ pub fn enter_running(pid: i32) -> Result<(), Error> {
 pub fn pseudo_mounts() -> Vec<std::path::PathBuf> {
     ["/proc", "/sys", "/dev/pts", "/dev/mqueue", "/dev/shm"].iter().map(|p| Path::new(p).to_path_buf()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths::tests::TempDir;
+    use crate::spec::tests::sample_json;
+    use crate::syscall::RecordingSyscall;
+    use std::fs;
+
+    fn setup(view: View) -> Vec<String> {
+        let t = TempDir::new("view");
+        let rootfs = t.0.join("rootfs");
+        let vol = t.0.join("vol");
+        fs::create_dir_all(&rootfs).unwrap();
+        fs::create_dir_all(&vol).unwrap();
+        let mut spec = Spec::parse(&sample_json()).unwrap();
+        spec.root.path = rootfs.clone();
+        spec.mounts[2].source = vol.display().to_string();
+        let host = Host {
+            in_user_ns: true,
+            setgroups_denied: true,
+            last_cap: 40,
+        };
+        let sys = RecordingSyscall::new(&rootfs);
+        enter_view(&sys, &spec, view, &host).unwrap();
+        let vol_shown = vol.display().to_string();
+        sys.calls()
+            .into_iter()
+            .filter(|c| !c.starts_with("statvfs"))
+            .map(|c| c.replace(&vol_shown, "$VOL"))
+            .collect()
+    }
+
+    #[test]
+    fn merged_view_has_the_overlay_and_data_mounts_only() {
+        let calls = setup(View::Merged);
+        assert!(calls[1].starts_with("mount overlay -> $ROOT type=overlay"), "{:?}", calls);
+        // No proc, no /dev tmpfs: only the bind mount of the volume, then the pivot.
+        assert_eq!(
+            calls[2],
+            format!("mount $VOL -> $ROOT/data flags={:#x}", MS_BIND | MS_REC)
+        );
+        assert!(!calls.iter().any(|c| c.contains("type=proc") || c.contains("type=tmpfs")));
+        assert!(calls.contains(&"pivot_root . .".to_string()));
+    }
+
+    #[test]
+    fn layers_view_is_a_read_only_overlay_with_the_upper_dir_on_top() {
+        let calls = setup(View::Layers);
+        assert_eq!(
+            calls[1],
+            format!(
+                "mount overlay -> $ROOT type=overlay flags={:#x} data=lowerdir=up:/layers/b:/layers/a,userxattr",
+                MS_RDONLY
+            )
+        );
+        assert!(!calls.iter().any(|c| c.contains("$VOL")), "no volumes in an export");
+    }
+
+    #[test]
+    fn upper_view_binds_the_upper_dir() {
+        let calls = setup(View::Upper);
+        assert_eq!(calls[1], format!("mount up -> $ROOT flags={:#x}", MS_BIND | MS_REC));
+        let pivot = calls.iter().position(|c| c == "pivot_root . .").unwrap();
+        assert!(calls[pivot + 1..].iter().any(|c| c.starts_with("mount none -> / flags=")), "read-only after the pivot");
+    }
+}

@@ -199,3 +199,55 @@ fn dup(fd: c_int) -> Result<c_int, Error> {
 fn step(path: &str, what: &str, e: Errno) -> Error {
     Error::errno(format!("{} {}", what, path), e)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::copy::read::{self, ReadOptions};
+    use crate::paths::tests::TempDir;
+    use std::fs;
+    use std::io::Cursor;
+
+    fn write_to(dir: &Path, stream: &[u8]) -> Result<(), Error> {
+        write(dir, &WriteOptions { archive: false }, &mut Cursor::new(stream.to_vec()))
+    }
+
+    #[test]
+    fn round_trip_through_read_and_write() {
+        let t = TempDir::new("copy");
+        let src = t.0.join("src");
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("sub/f"), "data").unwrap();
+        std::os::unix::fs::symlink("sub/f", src.join("link")).unwrap();
+        fs::hard_link(src.join("sub/f"), src.join("hard")).unwrap();
+        let mut stream = Vec::new();
+        read::read(&src, &ReadOptions { name: Some("copy".into()), ..ReadOptions::default() }, &mut stream).unwrap();
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        write_to(&dst, &stream).unwrap();
+        assert_eq!(fs::read_to_string(dst.join("copy/sub/f")).unwrap(), "data");
+        assert_eq!(fs::read_link(dst.join("copy/link")).unwrap(), Path::new("sub/f"));
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(dst.join("copy/hard")).unwrap().ino(), fs::metadata(dst.join("copy/sub/f")).unwrap().ino());
+    }
+
+    #[test]
+    fn never_writes_outside_or_through_a_symlink() {
+        let t = TempDir::new("copy-escape");
+        let dst = t.0.join("dst");
+        let outside = t.0.join("outside");
+        fs::create_dir_all(&dst).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        let e = write_to(&dst, b"{\"path\":\"../x\",\"type\":\"dir\"}\n").unwrap_err();
+        assert!(e.message.contains("leaves the target directory"), "{}", e.message);
+        let e = write_to(&dst, b"{\"path\":\"/abs\",\"type\":\"dir\"}\n").unwrap_err();
+        assert!(e.message.contains("leaves the target directory"));
+        let stream = format!(
+            "{{\"path\":\"l\",\"type\":\"symlink\",\"link\":\"{}\"}}\n{{\"path\":\"l/f\",\"type\":\"file\",\"size\":1}}\nx",
+            outside.display()
+        );
+        let e = write_to(&dst, stream.as_bytes()).unwrap_err();
+        assert!(e.message.contains("l is a symlink"), "{}", e.message);
+        assert!(fs::read_dir(&outside).unwrap().next().is_none());
+    }
+}
