@@ -1,6 +1,9 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerProcess, ExitStatus } from "./backends/backend.js";
 import { ContainerError, isTsboxError } from "./errors.js";
+import type { Change } from "./containers/changes.js";
+import type { CopyOptions } from "./containers/copy.js";
+import type { ContainerInspect } from "./containers/inspect.js";
 
 export type { ExitStatus };
 
@@ -51,6 +54,23 @@ export interface ContainerOwner {
   removeContainer(id: string): Promise<void>;
   /** Starts `cmd` in the running container `id` (whose init is `init`). */
   execIn(id: string, init: ContainerProcess, cmd: string[], options: SpawnOptions): Promise<ContainerProcess>;
+  // --- data side (cli-data) ---
+  inspectContainer(id: string): Promise<ContainerInspect>;
+  copyTo(id: string, src: string | Readable, dest: string, options?: CopyOptions): Promise<void>;
+  copyFrom(id: string, src: string, dest: string | Writable, options?: CopyOptions): Promise<void>;
+  commit(id: string, options?: CommitOptions): Promise<string>;
+  diff(id: string): Promise<Change[]>;
+  // --- end data side ---
+}
+
+/** `Container.commit`: the new image's name and history entry, and Dockerfile instructions to apply. */
+export interface CommitOptions {
+  /** REPOSITORY[:TAG]; none: the image is known by its id only. */
+  name?: string;
+  message?: string;
+  author?: string;
+  /** `CMD ["x"]`, `ENV K=V`, … (docker commit --change). */
+  changes?: string[];
 }
 
 /**
@@ -169,6 +189,39 @@ export class Container implements AsyncDisposable {
   resize(cols: number, rows: number): void {
     if (!this.exitStatus) this.proc.resize(cols, rows);
   }
+
+  // --- data side (cli-data) ---
+
+  /** The container in docker's `inspect` shape (`.State.Running`, `.Config`, `.HostConfig`, `.Mounts`, …). */
+  inspect(): Promise<ContainerInspect> {
+    return this.owner.inspectContainer(this.id);
+  }
+
+  /**
+   * Copies a host file or directory (or a tar archive from a Readable,
+   * extracted into the directory `dest`) into the container, running or
+   * not, with `docker cp`'s rules. Paths resolve inside the container.
+   */
+  copyTo(src: string | Readable, dest: string, options: CopyOptions = {}): Promise<void> {
+    return this.owner.copyTo(this.id, src, dest, options);
+  }
+
+  /** Copies `src` out of the container to a host path, or as a tar archive to a Writable. */
+  copyFrom(src: string, dest: string | Writable, options: CopyOptions = {}): Promise<void> {
+    return this.owner.copyFrom(this.id, src, dest, options);
+  }
+
+  /** A new image from the container's changes (`docker commit`); resolves with its id. */
+  commit(options: CommitOptions = {}): Promise<string> {
+    return this.owner.commit(this.id, options);
+  }
+
+  /** What changed in its file system: Kind 0 changed, 1 added, 2 deleted (`docker diff`). */
+  diff(): Promise<Change[]> {
+    return this.owner.diff(this.id);
+  }
+
+  // --- end data side ---
 
   /** Collects stdout and stderr (piped ones) as UTF-8 and waits for the exit. */
   async output(): Promise<ContainerOutput> {

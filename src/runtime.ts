@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, ContainerProcess, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
-import { Container, type ExitStatus, type SpawnOptions } from "./container.js";
+import { type CommitOptions, Container, type ExitStatus, type SpawnOptions } from "./container.js";
 import { removeBundle, removeOwnedTree, type RemoveContext } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
 import { type ContainerState, listStates, processStartTime, readState, refreshStatus, writeState } from "./containers/state.js";
@@ -364,7 +364,7 @@ export class Runtime {
    * with the container's config (Cmd, Env, …) and `changes` applied.
    * Returns the image id.
    */
-  async commit(ref: string, options: { name?: string; message?: string; author?: string; changes?: string[] } = {}): Promise<string> {
+  async commit(ref: string, options: CommitOptions = {}): Promise<string> {
     const [{ upperAsLayer }, { checkImageName, storeImage, writeLayer }] = await Promise.all([import("./containers/changes.js"), import("./image/commit-image.js")]);
     checkImageName(options.name);
     const id = await this.resolveContainer(ref);
