@@ -5,31 +5,14 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { identityEnv, repoRoot } from "./helpers/cli.js";
+import { runScriptAs } from "./helpers/run-as.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
 const script = fileURLToPath(new URL("./helpers/api-data-script.ts", import.meta.url));
-
-function runScenario(who: ReturnType<typeof identities>[number]): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", script, who.scratch], {
-      uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`api data scenario exited ${code}: ${err}`));
-      resolve(JSON.parse(out));
-    });
-  });
-}
 
 for (const who of identities()) {
   describe(`library data API as ${who.name}`, () => {
@@ -38,7 +21,7 @@ for (const who of identities()) {
     afterEach(() => assertNoLeaks(snap, [who]));
 
     it("inspects, copies both ways, diffs and commits through Container; volumes through Runtime", async () => {
-      const r = await runScenario(who);
+      const r = await runScriptAs(who, script, [who.scratch]);
       assert.deepEqual(r.volume, { name: "apidata", labels: { purpose: "test" } });
       assert.deepEqual(r.inspectRunning, { status: "running", running: true, labels: { app: "api" }, init: true, mounts: ["volume:apidata:/data"] });
       assert.deepEqual(r.output, { exitCode: 0, stdout: "from a path\nfrom a tar\n", stderr: "" });

@@ -5,31 +5,14 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { identityEnv, repoRoot } from "./helpers/cli.js";
+import { runScriptAs } from "./helpers/run-as.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
 const script = fileURLToPath(new URL("./helpers/api-script.ts", import.meta.url));
-
-function runScenarios(who: ReturnType<typeof identities>[number]): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", script], {
-      uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`api scenarios exited ${code}: ${err}`));
-      resolve(JSON.parse(out));
-    });
-  });
-}
 
 for (const who of identities()) {
   describe(`library API as ${who.name}`, () => {
@@ -38,7 +21,7 @@ for (const who of identities()) {
     afterEach(() => assertNoLeaks(snap, [who]));
 
     it("runs containers through Runtime and Container", async () => {
-      const r = await runScenarios(who);
+      const r = await runScriptAs(who, script);
       assert.deepEqual(r.output, { exitCode: 3, stdout: "out\n", stderr: "err\n" });
       assert.deepEqual(r.stdin, { exitCode: 0, stdout: "PIPED THROUGH\n", stderr: "" });
       assert.deepEqual(r.kill, { exitCode: 137, signal: "SIGKILL", pidWasNumber: true });

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 
 after(cleanupIdentities);
 
@@ -21,15 +22,10 @@ for (const who of identities()) {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));
     afterEach(async () => {
-      const left = (await tsbox(who, ["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
-      if (left.length > 0) await tsbox(who, ["rm", "-f", "-v", ...left]);
+      await removeContainersAndVolumes(who);
       await assertNoLeaks(snap, [who]);
     });
-    const cli = async (args: string[], expectCode = 0) => {
-      const r = await tsbox(who, args);
-      assert.equal(r.code, expectCode, `tsbox ${args.join(" ")}: ${r.stderr}`);
-      return r;
-    };
+    const cli = (args: string[], expect = 0) => tsboxExpect(who, args, { expect });
 
     /** Starts `tsbox run` in the background and waits until ps shows it running (wrapped: an async function would await the run). */
     async function background(name: string, args: string[]): Promise<{ done: Promise<CliResult>; kill: () => void }> {

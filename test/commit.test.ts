@@ -13,6 +13,7 @@ import { gzipSync } from "node:zlib";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { TarWriter } from "../src/image/tar-writer.js";
 
 after(cleanupIdentities);
@@ -32,16 +33,10 @@ for (const who of identities()) {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));
     afterEach(async () => {
-      const left = (await tsbox(who, ["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
-      if (left.length > 0) await tsbox(who, ["rm", "-f", "-v", ...left]);
-      await tsbox(who, ["volume", "prune", "-a", "-f"]);
+      await removeContainersAndVolumes(who);
       await assertNoLeaks(snap, [who]);
     });
-    const cli = async (args: string[], opts: { stdin?: string; expect?: number } = {}) => {
-      const r = await tsbox(who, args, opts.stdin !== undefined ? { stdin: opts.stdin } : {});
-      assert.equal(r.code, opts.expect ?? 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
-      return r;
-    };
+    const cli = (args: string[], opts: { stdin?: string; expect?: number } = {}) => tsboxExpect(who, args, opts);
     /** Binary stdin/stdout: the CLI in a shell pipeline, as this identity (the helper's stdin is text). */
     const sh = (script: string) => tsbox(who, [], { argv: ["/bin/sh", "-c", script.replaceAll("TSBOX", TSBOX)] });
     const out = (name: string) => join(who.scratch, name);

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 
 after(cleanupIdentities);
 
@@ -21,16 +22,10 @@ for (const who of identities()) {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));
     afterEach(async () => {
-      const left = (await tsbox(who, ["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
-      if (left.length > 0) await tsbox(who, ["rm", "-f", "-v", ...left]);
-      await tsbox(who, ["volume", "prune", "-a", "-f"]);
+      await removeContainersAndVolumes(who);
       await assertNoLeaks(snap, [who]);
     });
-    const cli = async (args: string[], opts: { stdin?: string } = {}) => {
-      const r = await tsbox(who, args, opts);
-      assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
-      return r;
-    };
+    const cli = (args: string[], opts: { stdin?: string } = {}) => tsboxExpect(who, args, opts);
     const names = async () => (await cli(["ps", "-a", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
 
     it("container prune removes stopped containers only, after a yes", async () => {

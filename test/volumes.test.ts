@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 
 after(cleanupIdentities);
 
@@ -19,17 +20,10 @@ for (const who of identities()) {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));
     afterEach(async () => {
-      // Whatever a failed case left: containers first (they hold volumes), then every volume.
-      const left = (await tsbox(who, ["ps", "-aq", "--no-trunc"])).stdout.split("\n").filter(Boolean);
-      if (left.length > 0) await tsbox(who, ["rm", "-f", "-v", ...left]);
-      await tsbox(who, ["volume", "prune", "-a", "-f"]);
+      await removeContainersAndVolumes(who);
       await assertNoLeaks(snap, [who]);
     });
-    const cli = async (args: string[], expectCode = 0) => {
-      const r = await tsbox(who, args);
-      assert.equal(r.code, expectCode, `tsbox ${args.join(" ")}: ${r.stderr}`);
-      return r;
-    };
+    const cli = (args: string[], expect = 0) => tsboxExpect(who, args, { expect });
 
     it("a named volume is created on first use, filled from the image, and outlives its containers", async () => {
       const first = await cli(["run", "--name", "writer", "-v", "cfg:/etc", "busybox", "sh", "-c", "cat /etc/passwd | head -1; echo kept > /etc/note"]);

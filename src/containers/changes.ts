@@ -8,8 +8,8 @@
 import type { Writable } from "node:stream";
 import { spawnCopyHelper } from "../backends/native/copy-helper.js";
 import { LayerView } from "../image/layer-view.js";
-import { readRecords, recordToTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
-import type { ContainerFiles } from "./copy.js";
+import { type CopyRecord, readRecords, recordToTar } from "./copy-records.js";
+import { type ContainerFiles, recordsToTar } from "./copy.js";
 
 /** docker's change kinds (`ContainerChanges`): 0 changed, 1 added, 2 deleted. */
 export interface Change {
@@ -38,27 +38,16 @@ export async function containerChanges(files: ContainerFiles, lowers: string[]):
 
 /** The upper dir as an image layer tar on `out` (not ended): whiteouts in the OCI form. */
 export async function upperAsLayer(files: ContainerFiles, out: Writable): Promise<void> {
-  await files.run(async (target) => {
-    const reader = spawnCopyHelper(target, "read", "/", { name: "", markers: "1" }, { stdout: true });
-    try {
-      for await (const r of readRecords(reader.stdout!)) {
+  const empty = { async *[Symbol.asyncIterator]() {} };
+  const marker = (r: CopyRecord, path: string) => recordToTar({ ...r, type: "file", path, size: 0, mode: 0o600 }, empty);
+  await files.run(
+    (target) =>
+      recordsToTar(spawnCopyHelper(target, "read", "/", { name: "", markers: "1" }, { stdout: true }), out, (r, body) => {
         const slash = r.path.lastIndexOf("/");
-        const dir = slash < 0 ? "" : r.path.slice(0, slash + 1);
-        const name = r.path.slice(slash + 1);
-        const empty = { async *[Symbol.asyncIterator]() {} };
-        if (r.type === "whiteout") {
-          await writeTarEntry(out, recordToTar({ ...r, type: "file", path: `${dir}.wh.${name}`, size: 0, mode: 0o600 }, empty));
-          continue;
-        }
-        await writeTarEntry(out, recordToTar(r, r.body));
-        if (r.type === "dir" && r.opaque) await writeTarEntry(out, recordToTar({ ...r, type: "file", path: `${r.path}/.wh..wh..opq`, size: 0, mode: 0o600 }, empty));
-      }
-      await writeTarEnd(out);
-    } catch (err) {
-      reader.kill();
-      await reader.done.catch(() => {});
-      throw err;
-    }
-    await reader.done;
-  }, "upper");
+        if (r.type === "whiteout") return [marker(r, `${r.path.slice(0, slash + 1)}.wh.${r.path.slice(slash + 1)}`)];
+        const entry = recordToTar(r, body);
+        return r.type === "dir" && r.opaque ? [entry, marker(r, `${r.path}/.wh..wh..opq`)] : [entry];
+      }),
+    "upper",
+  );
 }

@@ -14,7 +14,8 @@ import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/n
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
 import { readTar } from "../image/tar.js";
 import type { ContainerPaths } from "../paths.js";
-import { readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
+import { type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
+import type { TarEntry } from "../image/tar.js";
 import type { ContainerState } from "./state.js";
 
 export interface CopyOptions {
@@ -187,10 +188,13 @@ export async function copyToContainer(c: ContainerFiles, src: string, dest: stri
   });
 }
 
-/** A reading helper's records as a tar archive on `out` (not ended). */
-export async function recordsToTar(reader: CopyHelper, out: Writable): Promise<void> {
+/**
+ * A reading helper's records as a tar archive on `out` (not ended);
+ * `entries` may turn one record into several entries (commit's whiteouts).
+ */
+export async function recordsToTar(reader: CopyHelper, out: Writable, entries: (r: CopyRecord, body: AsyncIterable<Buffer>) => TarEntry[] = (r, body) => [recordToTar(r, body)]): Promise<void> {
   try {
-    for await (const r of readRecords(reader.stdout!)) await writeTarEntry(out, recordToTar(r, r.body));
+    for await (const r of readRecords(reader.stdout!)) for (const e of entries(r, r.body)) await writeTarEntry(out, e);
     await writeTarEnd(out);
   } catch (err) {
     reader.kill();
