@@ -13,6 +13,9 @@ import { waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, processParent, readState, refreshStatus } from "./containers/state.js";
 import { ContainerError, isTsboxError } from "./errors.js";
 import { execRefusal } from "./spec/exec-process.js";
+import type { Change } from "./containers/changes.js";
+import type { CopyOptions } from "./containers/copy.js";
+import type { ContainerInspect } from "./containers/inspect.js";
 
 export type { ContainerStats, ExitStatus, LogEntry, StopOptions };
 
@@ -69,6 +72,22 @@ export interface ContainerOwner {
   /** Starts `cmd` in the running container `id` (whose init is `pid`). */
   execIn(id: string, pid: number, cmd: string[], options: SpawnOptions & { detach?: boolean }): Promise<ContainerProcess>;
   lifecycle(): LifecycleContext;
+  // the data side: docker's inspect shape, cp, commit, diff
+  inspectContainer(id: string): Promise<ContainerInspect>;
+  copyTo(id: string, src: string | Readable, dest: string, options?: CopyOptions): Promise<void>;
+  copyFrom(id: string, src: string, dest: string | Writable, options?: CopyOptions): Promise<void>;
+  commit(id: string, options?: CommitOptions): Promise<string>;
+  diff(id: string): Promise<Change[]>;
+}
+
+/** `Container.commit`: the new image's name and history entry, and Dockerfile instructions to apply. */
+export interface CommitOptions {
+  /** REPOSITORY[:TAG]; none: the image is known by its id only. */
+  name?: string;
+  message?: string;
+  author?: string;
+  /** `CMD ["x"]`, `ENV K=V`, … (docker commit --change). */
+  changes?: string[];
 }
 
 /** The container's process as its starter sees it: streams and end (`Runtime.run`). */
@@ -133,8 +152,13 @@ export class Container implements AsyncDisposable {
     return this.ctx;
   }
 
-  /** The container's record now (`docker inspect`'s State and more: see src/containers/state.ts). */
-  async inspect(): Promise<ContainerState> {
+  /** The container in docker's `inspect` shape (`.State.Running`, `.Config`, `.HostConfig`, `.Mounts`, …). */
+  inspect(): Promise<ContainerInspect> {
+    return this.owner.inspectContainer(this.id);
+  }
+
+  /** tsbox's own record of the container now (status, pids, exit, restarts: see src/containers/state.ts). */
+  async state(): Promise<ContainerState> {
     const state = readState(bundleOf(this.ctx, this.id));
     if (!state) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
     const fresh = refreshStatus(state);
@@ -224,7 +248,7 @@ export class Container implements AsyncDisposable {
 
   /** One sample of the container's resource use (the backend's cgroup accounting). */
   async stats(): Promise<ContainerStats> {
-    const state = await this.inspect();
+    const state = await this.state();
     if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
     const sample = this.ctx.backend.stats?.bind(this.ctx.backend);
     if (!sample) throw new ContainerError(`the ${this.ctx.backend.name} backend reports no resource use: it needs cgroup accounting, which this build does not support`);
@@ -252,7 +276,7 @@ export class Container implements AsyncDisposable {
    * log (its output went to whoever ran it).
    */
   async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
-    const state = await this.inspect();
+    const state = await this.state();
     if (state.supervisor === "foreground" || state.supervisor === null) {
       if (state.supervisor === "foreground") {
         throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (start it with -d, create/start or --restart for logs)`);
@@ -275,7 +299,7 @@ export class Container implements AsyncDisposable {
 
   /** The running container's streams from now on (docker `attach`); its monitor must run it. */
   async attach(options: Partial<AttachOptions> = {}): Promise<Attachment> {
-    const state = await this.inspect();
+    const state = await this.state();
     if (!isActive(state)) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
     if (state.supervisor !== "monitor") throw new ContainerError(`cannot attach to container ${shown(state)}: it runs in the foreground of the process that started it`);
     let attachment: Attachment | undefined;
@@ -359,6 +383,30 @@ export class Container implements AsyncDisposable {
   }
 
   /**
+   * Copies a host file or directory (or a tar archive from a Readable,
+   * extracted into the directory `dest`) into the container, running or
+   * not, with `docker cp`'s rules. Paths resolve inside the container.
+   */
+  copyTo(src: string | Readable, dest: string, options: CopyOptions = {}): Promise<void> {
+    return this.owner.copyTo(this.id, src, dest, options);
+  }
+
+  /** Copies `src` out of the container to a host path, or as a tar archive to a Writable. */
+  copyFrom(src: string, dest: string | Writable, options: CopyOptions = {}): Promise<void> {
+    return this.owner.copyFrom(this.id, src, dest, options);
+  }
+
+  /** A new image from the container's changes (`docker commit`); resolves with its id. */
+  commit(options: CommitOptions = {}): Promise<string> {
+    return this.owner.commit(this.id, options);
+  }
+
+  /** What changed in its file system: Kind 0 changed, 1 added, 2 deleted (`docker diff`). */
+  diff(): Promise<Change[]> {
+    return this.owner.diff(this.id);
+  }
+
+  /**
    * Collects stdout and stderr as UTF-8 and waits for the exit: the streams
    * of a run, or for a handle, its log once it has stopped.
    */
@@ -378,7 +426,7 @@ export class Container implements AsyncDisposable {
   }
 
   /** Deletes the container and its writable layer; a running one only with `force` (killed first). */
-  async remove(options: { force?: boolean } = {}): Promise<void> {
+  async remove(options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     if (this.removed) return;
     if (this.run && !this.exitStatus && !options.force) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
     await removeContainer(this.ctx, this.id, options);

@@ -196,3 +196,14 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, st
     await rmdir(lockPath).catch(() => {});
   }
 }
+
+/** The size of the files under `dir` (disk usage and prune reports); what cannot be read counts as nothing. */
+export async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) total += await treeBytes(path);
+    else total += (await lstat(path).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}

@@ -19,7 +19,13 @@ export {
   type ProcessOptions,
   type SpawnOptions,
 } from "./container.js";
-export type { RunOptions, VolumeOption } from "./spec/run-options.js";
+export type { RunOptions, VolumeOption, MountOption, UlimitOption } from "./spec/run-options.js";
+export type { CommitOptions } from "./container.js";
+export type { ContainerInspect, InspectState } from "./containers/inspect.js";
+export type { CopyOptions } from "./containers/copy.js";
+export type { Change } from "./containers/changes.js";
+export type { VolumeInfo } from "./containers/volumes.js";
+export type { DiskUsage } from "./containers/cleanup.js";
 export type { ContainerSpec } from "./spec/container-spec.js";
 export type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, StartOptions, StdioTarget } from "./backends/backend.js";
 export { NativeBackend, type NativeBackendOptions } from "./backends/native/native-backend.js";

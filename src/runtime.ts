@@ -2,10 +2,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
-import { Container, type ContainerOwner, type ExitStatus, type SpawnOptions } from "./container.js";
+import { type CommitOptions, Container, type ContainerOwner, type ExitStatus, type SpawnOptions } from "./container.js";
 import type { LifecycleContext } from "./containers/context.js";
 import { attachedProcess } from "./containers/attached-process.js";
-import { removeBundleDir } from "./containers/remove.js";
+import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
 import { ContainerNames } from "./containers/names.js";
 import { removeContainer } from "./containers/ops/remove.js";
 import { startContainer } from "./containers/ops/start.js";
@@ -30,6 +30,15 @@ import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions } from "./spec/run-options.js";
 import { resolveUser } from "./spec/user.js";
 import { isMapped, validateSpec } from "./spec/validate.js";
+// --- data side (cli-data): volumes, inspect ---
+import { buildInspectRecord, writeInspectRecord } from "./containers/inspect-record.js";
+import { type ContainerInspect, inspectContainer } from "./containers/inspect.js";
+import { readContainerVolumes, VolumeStore } from "./containers/volumes.js";
+import { resolveMounts } from "./containers/volumes-resolve.js";
+import { requireInitBinary } from "./backends/native/init-binary.js";
+import type { CopyOptions } from "./containers/copy.js";
+import type { Readable, Writable } from "node:stream";
+// --- end data side ---
 
 export interface RuntimeOptions {
   /** Where images, layers and containers live; default $TSBOX_DATA_DIR, $XDG_DATA_HOME/tsbox, ~/.local/share/tsbox. */
@@ -78,6 +87,8 @@ export class Runtime implements ContainerOwner {
   private readonly names: ContainerNames;
   private readonly ctx: LifecycleContext;
   private host: HostIdentity | undefined;
+  /** Named and anonymous volumes (`tsbox volume …`). */
+  readonly volumes: VolumeStore;
 
   constructor(options: RuntimeOptions = {}) {
     this.dataDir = options.dataDir ?? defaultDataDir();
@@ -99,6 +110,8 @@ export class Runtime implements ContainerOwner {
       host: () => (this.host ??= probeHostIdentity()),
       helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox")))[0]!,
     };
+    this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(this.ctx, dir));
+    this.ctx.volumes = this.volumes;
   }
 
   /**
@@ -230,8 +243,12 @@ export class Runtime implements ContainerOwner {
         this.names.reserve(options.name, id);
         reserved = true;
       }
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host });
+      // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.
+      const mounts = await resolveMounts(options, { volumes: this.volumes, layers, bundle, privileged: host.uid === 0 });
+      const initBinary = options.init ? this.initBinary() : undefined;
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
+      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, bundle }));
       const state: ContainerState = {
         id,
         name: options.name ?? null,
@@ -265,7 +282,8 @@ export class Runtime implements ContainerOwner {
       writeState(bundle, state);
       return { id, bundle, spec, state };
     } catch (err) {
-      await removeBundleDir(this.ctx, id, reserved ? options.name! : null).catch(() => {});
+      // Never created: its anonymous volumes go with it.
+      await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});
       throw err;
     }
   }
@@ -358,7 +376,8 @@ export class Runtime implements ContainerOwner {
   }
 
   /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
-  async removeContainer(ref: string, options: { force?: boolean } = {}): Promise<void> {
+  /** `volumes`: its anonymous volumes go too (`rm -v`). */
+  async removeContainer(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
     await removeContainer(this.ctx, await this.resolveContainer(ref), options);
   }
 
@@ -441,6 +460,149 @@ export class Runtime implements ContainerOwner {
     });
     if (remove) await removeBundleDir(this.ctx, id, name);
   }
+
+  // --- data side (cli-data) ---
+
+  /** A container in docker's `inspect` shape, by id, id prefix or name. */
+  async inspectContainer(ref: string): Promise<ContainerInspect> {
+    const id = await this.resolveContainer(ref);
+    const state = readState(this.paths.container(id));
+    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    return inspectContainer(this.paths, refreshStatus(state));
+  }
+
+  /**
+   * Copies out of a container (`docker cp CTR:SRC DEST`): `dest` is a host
+   * path (docker's rules for files and directories), or a Writable that gets
+   * a tar archive of `src`.
+   */
+  async copyFrom(ref: string, src: string, dest: string | Writable, options: CopyOptions = {}): Promise<void> {
+    const { copyFromContainer } = await import("./containers/copy.js");
+    const files = await this.containerFiles(ref);
+    if (typeof dest === "string") await copyFromContainer(files, src, dest, undefined, options);
+    else await copyFromContainer(files, src, "-", dest, options);
+  }
+
+  /** Copies into a container (`docker cp SRC CTR:DEST`): `src` is a host path, or a Readable tar archive extracted into the directory `dest`. */
+  async copyTo(ref: string, src: string | Readable, dest: string, options: CopyOptions = {}): Promise<void> {
+    const { copyToContainer } = await import("./containers/copy.js");
+    const files = await this.containerFiles(ref);
+    if (typeof src === "string") await copyToContainer(files, src, dest, undefined, options);
+    else await copyToContainer(files, "-", dest, src, options);
+  }
+
+  /** What changed in a container's file system (`docker diff`): Kind 0 changed, 1 added, 2 deleted. */
+  async diff(ref: string): Promise<import("./containers/changes.js").Change[]> {
+    const { containerChanges } = await import("./containers/changes.js");
+    const files = await this.containerFiles(ref);
+    return containerChanges(files, this.lowerDirs(await this.resolveContainer(ref)));
+  }
+
+  /**
+   * A new image from a container's writable layer (`docker commit`): its
+   * image's layers plus the container's changes (deletions as whiteouts),
+   * with the container's config (Cmd, Env, …) and `changes` applied.
+   * Returns the image id.
+   */
+  async commit(ref: string, options: CommitOptions = {}): Promise<string> {
+    const [{ upperAsLayer }, { checkImageName, storeImage, writeLayer }] = await Promise.all([import("./containers/changes.js"), import("./image/commit-image.js")]);
+    checkImageName(options.name);
+    const id = await this.resolveContainer(ref);
+    const files = await this.containerFiles(id);
+    const state = readState(this.paths.container(id));
+    const inspect = await this.inspectContainer(id);
+    const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar));
+    const c = inspect.Config;
+    return storeImage(this.imageStore.layout, {
+      parentManifest: state!.imageDigest,
+      config: {
+        ...(c.User ? { User: c.User } : {}),
+        Env: c.Env,
+        Cmd: c.Cmd,
+        Entrypoint: c.Entrypoint,
+        ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
+        Labels: c.Labels,
+        ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+        ...(c.Volumes ? { Volumes: c.Volumes } : {}),
+      },
+      changes: options.changes ?? [],
+      layer,
+      createdBy: [inspect.Path, ...inspect.Args].join(" "),
+      ...(options.message ? { comment: options.message } : {}),
+      ...(options.author ? { author: options.author } : {}),
+      ...(options.name ? { name: options.name } : {}),
+    });
+  }
+
+  /** A container's file system, flattened, as a tar archive (`docker export`); volumes are not in it. */
+  async export(ref: string, out: Writable): Promise<void> {
+    const [{ recordsToTar }, { spawnCopyHelper }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js")]);
+    const files = await this.containerFiles(ref);
+    await files.run((target) => recordsToTar(spawnCopyHelper(target, "read", "/", { name: "" }, { stdout: true }), out), "layers");
+  }
+
+  /** A tar archive (plain or gzip) as a one-layer image (`docker import`); returns its id. */
+  async import(input: AsyncIterable<Buffer>, options: { name?: string; message?: string; changes?: string[]; source?: string } = {}): Promise<string> {
+    const { importTarball } = await import("./image/commit-image.js");
+    return importTarball(this.imageStore.layout, input, {
+      changes: options.changes ?? [],
+      ...(options.message ? { message: options.message } : {}),
+      ...(options.name ? { name: options.name } : {}),
+      source: options.source ?? "-",
+    });
+  }
+
+  /** Deletes every container that is not running (`docker container prune`). */
+  async pruneContainers(): Promise<import("./containers/cleanup.js").ContainerPruneResult> {
+    return (await import("./containers/cleanup.js")).pruneContainers(this);
+  }
+
+  /** Deletes unnamed images no container uses, or with `all` every unused image, then the data nothing needs. */
+  async pruneImages(options: { all?: boolean } = {}): Promise<import("./containers/cleanup.js").ImagePruneResult> {
+    return (await import("./containers/cleanup.js")).pruneImages(this, options);
+  }
+
+  /** Disk usage of images, containers and volumes (`docker system df`). */
+  async diskUsage(): Promise<import("./containers/cleanup.js").DiskUsage> {
+    return (await import("./containers/cleanup.js")).diskUsage(this);
+  }
+
+  /** @internal A container's bundle paths. */
+  containerPaths(id: string): ContainerPaths {
+    return this.paths.container(id);
+  }
+
+  /** @internal Where an unpacked layer lives. */
+  layerPath(diffId: string): string {
+    return this.paths.layerDir(diffId);
+  }
+
+  private lowerDirs(id: string): string[] {
+    try {
+      const spec = JSON.parse(readFileSync(this.paths.container(id).config, "utf8")) as ContainerSpec;
+      return spec.root.overlay?.lower ?? [];
+    } catch {
+      return [];
+    }
+  }
+
+  /** @internal A container's files as tsbox-runtime's `copy` reaches them. */
+  async containerFiles(ref: string): Promise<import("./containers/copy.js").ContainerFiles> {
+    const { ContainerFiles } = await import("./containers/copy.js");
+    const id = await this.resolveContainer(ref);
+    const bundle = this.paths.container(id);
+    const state = readState(bundle);
+    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    return new ContainerFiles(bundle, refreshStatus(state));
+  }
+
+  /** The static tsbox-init for `--init` (native backend only: the vm guest cannot run a host binary). */
+  private initBinary(): string {
+    if (this.backend.name !== "native") throw new TsboxError(`--init is not supported on the ${this.backend.name} backend`, { code: "usage" });
+    return requireInitBinary();
+  }
+
+  // --- end data side ---
 }
 
 /**

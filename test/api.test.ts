@@ -7,14 +7,12 @@ import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { runJsonScript } from "./helpers/cli.js";
+import { runScriptAs } from "./helpers/run-as.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
 const script = fileURLToPath(new URL("./helpers/api-script.ts", import.meta.url));
-
-const runScenarios = (who: ReturnType<typeof identities>[number]) => runJsonScript(who, script);
 
 for (const who of identities()) {
   describe(`library API as ${who.name}`, () => {
@@ -23,7 +21,7 @@ for (const who of identities()) {
     afterEach(() => assertNoLeaks(snap, [who]));
 
     it("runs containers through Runtime and Container", async () => {
-      const r = await runScenarios(who);
+      const r = await runScriptAs(who, script);
       assert.deepEqual(r.output, { exitCode: 3, stdout: "out\n", stderr: "err\n" });
       assert.deepEqual(r.stdin, { exitCode: 0, stdout: "PIPED THROUGH\n", stderr: "" });
       assert.deepEqual(r.kill, { exitCode: 137, signal: "SIGKILL", oomKilled: false, pidWasNumber: true });

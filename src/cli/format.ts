@@ -1,44 +1,47 @@
-/** Plain-text tables and human units for `images`/`ps`, docker style. */
+/** Docker's human units and plain tables for listings (go-units' HumanSize and HumanDuration). */
+import { tabwrite } from "./format-output.js";
 
+/** Rows aligned as docker aligns them (header first). */
 export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3)))
-      .join("")
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join("\n") + "\n";
+  return tabwrite([header, ...rows].map((r) => r.join("\t")).join("\n") + "\n");
 }
 
-export function humanSize(bytes: number): string {
-  const units = ["B", "kB", "MB", "GB", "TB"];
+/** go-units HumanSizeWithPrecision: decimal units, `%.{precision}g`. */
+export function humanSize(bytes: number, precision = 3): string {
+  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
   let value = bytes;
   let unit = 0;
   while (value >= 1000 && unit < units.length - 1) {
     value /= 1000;
     unit++;
   }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 2 : 1).replace(/\.?0+$/, "")}${units[unit]}`;
+  return `${Number(value.toPrecision(precision))}${units[unit]}`;
 }
 
+/** go-units HumanDuration: "Less than a second", "5 seconds", "About a minute", "3 hours", "2 weeks"… */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return "Less than a second";
+  if (seconds === 1) return "1 second";
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes === 1) return "About a minute";
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3_600_000);
+  if (hours === 1) return "About an hour";
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
+}
+
+/** "5 minutes ago"; "N/A" for no time or the epoch (reproducible builds use it). */
 export function timeAgo(iso: string | null, now = Date.now()): string {
   if (!iso) return "N/A";
-  const seconds = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (!Number.isFinite(seconds)) return "N/A";
-  if (Date.parse(iso) <= 0) return "N/A"; // reproducible builds use the epoch
-  if (seconds < 60) return seconds <= 1 ? "Less than a second ago" : `${seconds} seconds ago`;
-  const steps: [number, string][] = [
-    [60, "minute"],
-    [3600, "hour"],
-    [86400, "day"],
-    [604800, "week"],
-    [2592000, "month"],
-    [31536000, "year"],
-  ];
-  let pick = steps[0]!;
-  for (const step of steps) if (seconds >= step[0]) pick = step;
-  const n = Math.floor(seconds / pick[0]);
-  return n === 1 ? `${pick[1] === "hour" ? "An" : "A"} ${pick[1]} ago` : `${n} ${pick[1]}s ago`;
+  const then = Date.parse(iso);
+  if (!Number.isFinite(then) || then <= 0) return "N/A";
+  return `${humanDuration(Math.max(0, now - then))} ago`;
 }
 
 /** Docker shows ids as the first 12 hex digits. */
@@ -46,24 +49,9 @@ export function shortId(id: string): string {
   return id.replace(/^sha256:/, "").slice(0, 12);
 }
 
+/** Docker's Ellipsis: at most `max` characters, the last one "…" when cut. */
 export function truncate(text: string, max: number): string {
-  return text.length <= max ? text : text.slice(0, max - 1) + "…";
+  const chars = [...text];
+  return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "…";
 }
 
-/** docker's HumanDuration ("Up 5 seconds", "Up About an hour"). */
-export function humanDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (!Number.isFinite(s) || s < 1) return "Less than a second";
-  if (s === 1) return "1 second";
-  if (s < 60) return `${s} seconds`;
-  const m = Math.floor(s / 60);
-  if (m === 1) return "About a minute";
-  if (m < 60) return `${m} minutes`;
-  const h = Math.round(s / 3600);
-  if (h === 1) return "About an hour";
-  if (h < 48) return `${h} hours`;
-  if (h < 24 * 14) return `${Math.floor(h / 24)} days`;
-  if (h < 24 * 60) return `${Math.floor(h / 24 / 7)} weeks`;
-  if (h < 24 * 365 * 2) return `${Math.floor(h / 24 / 30)} months`;
-  return `${Math.floor(h / 24 / 365)} years`;
-}

@@ -33,12 +33,25 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   push: async () => (await import("./commands/push.js")).pushCommand,
   tag: async () => (await import("./commands/tag.js")).tagCommand,
   rmi: async () => (await import("./commands/tag.js")).rmiCommand,
-  inspect: async () => (await import("./commands/tag.js")).inspectCommand,
   save: async () => (await import("./commands/save-load.js")).saveCommand,
   load: async () => (await import("./commands/save-load.js")).loadCommand,
   prune: async () => (await import("./commands/save-load.js")).pruneCommand,
   login: async () => (await import("./commands/login.js")).loginCommand,
   logout: async () => (await import("./commands/login.js")).logoutCommand,
+  // --- data commands (cli-data) ---
+  inspect: async () => (await import("./commands/inspect.js")).inspectCommand,
+  volume: async () => (await import("./commands/volume.js")).volumeCommand,
+  cp: async () => (await import("./commands/cp.js")).cpCommand,
+  diff: async () => (await import("./commands/diff.js")).diffCommand,
+  commit: async () => (await import("./commands/commit.js")).commitCommand,
+  import: async () => (await import("./commands/commit.js")).importCommand,
+  export: async () => (await import("./commands/export.js")).exportCommand,
+  system: async () => (await import("./commands/system.js")).systemCommand,
+  container: async () => {
+    const { containerCommand } = await import("./commands/prune.js");
+    return (args, ctx) => containerCommand(args, ctx, main);
+  },
+  // --- end data commands ---
 };
 
 const USAGE = `Usage: tsbox COMMAND [OPTIONS]
@@ -66,7 +79,7 @@ Commands:
   push      Push an image to a registry
   tag       Give an image another name
   rmi       Remove image names
-  inspect   Show an image's details (JSON)
+  inspect   Show containers, images or volumes (JSON, or -f TEMPLATE)
   save      Save images to a tar archive (docker or OCI format)
   load      Load images from a tar archive or OCI layout
   prune     Delete image data nothing needs
@@ -74,6 +87,14 @@ Commands:
   logout    Log out from a registry
   images    List images
   ps        List containers
+  volume    Manage volumes (create, ls, inspect, rm, prune)
+  cp        Copy files between a container and the host
+  diff      Show a container's file changes (A/C/D)
+  commit    Create an image from a container's changes
+  export    Export a container's filesystem as a tar archive
+  import    Create an image from a tar archive
+  container Manage containers (prune, and ls/rm/inspect/… as docker names them)
+  system    Disk usage (df) and pruning of everything unused (prune)
   info      Show backend and host information
   vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version

@@ -5,6 +5,7 @@ import type { RunOptions, VolumeOption } from "../spec/run-options.js";
 import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/docker-profile.js";
 import { allValues, type FlagDef, lastValue, parseFlags, type ParsedFlags } from "./flags.js";
 import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flags.js";
+import { dataFlagOptions, DATA_FLAGS, DATA_USAGE, readKeyValueFile } from "./run-flags-data.js";
 
 /** What `run` and `exec` both take: the process's stdio, environment, cwd and user. */
 export const PROCESS_FLAGS: FlagDef[] = [
@@ -35,6 +36,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "stop-signal", value: true },
   { name: "stop-timeout", value: true },
   { name: "log-opt", value: true, repeat: true },
+  ...DATA_FLAGS,
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -50,7 +52,9 @@ Options:
   -w, --workdir DIR      Working directory inside the container (absolute)
   -u, --user USER        UID[:GID] or NAME[:GROUP] from the image's /etc/passwd
   -h, --hostname NAME    Container hostname (default: the short id)
-  -v, --volume H:C[:ro]  Bind-mount host path H at container path C
+  -v, --volume H:C[:ro]  Bind-mount host path H at container path C; a NAME instead of H
+                         mounts the named volume (created on first use), C alone a new
+                         anonymous volume
       --read-only        Mount the container's root file system read-only
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
@@ -66,7 +70,7 @@ Options:
                          no-new-privileges[=true|false] (default true)
       --userns auto      As root: the container's ids are subordinate ids of its
                          own (the "containers" range of /etc/subuid), not the host's
-${RESOURCE_USAGE}`;
+${RESOURCE_USAGE}${DATA_USAGE}`;
 
 export interface RunRequest {
   options: RunOptions;
@@ -95,6 +99,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     readOnly: flags.bools.has("read-only"),
     remove: flags.bools.has("rm"),
     ...resourceOptions(flags),
+    ...dataFlagOptions(flags, env),
   };
   const workdir = lastValue(flags, "workdir");
   if (workdir !== undefined) options.workdir = workdir;
@@ -212,36 +217,36 @@ function resolveEnvEntry(entry: string, env: NodeJS.ProcessEnv): string | undefi
 }
 
 function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new UsageError(`cannot read env file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
   const out: string[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.replace(/^\s+/, "").replace(/\r$/, "");
-    if (line === "" || line.startsWith("#")) continue;
+  for (const line of readKeyValueFile(file, "env")) {
     const resolved = resolveEnvEntry(line, env);
     if (resolved !== undefined) out.push(resolved);
   }
   return out;
 }
 
-/** `HOST:CONTAINER[:ro|rw]`. Named volumes are not supported yet, so HOST must be absolute. */
+/**
+ * `-v`: `HOST:CONTAINER[:OPTIONS]` (HOST absolute: a bind mount),
+ * `NAME:CONTAINER[:OPTIONS]` (a named volume), or `CONTAINER` alone (a new
+ * anonymous volume). Options: ro, rw, nocopy (volumes), z/Z (ignored: no SELinux here).
+ */
 export function parseVolume(spec: string): VolumeOption {
   const parts = spec.split(":");
-  if (parts.length < 2 || parts.length > 3 || parts[0] === "" || parts[1] === "") {
-    throw new UsageError(`invalid volume ${spec}: expected HOST:CONTAINER[:ro|rw]`);
+  if (parts.length > 3 || parts.some((p) => p === "")) throw new UsageError(`invalid volume ${spec}: expected [HOST|NAME:]CONTAINER[:ro|rw]`);
+  if (parts.length === 1) {
+    if (!isAbsolute(parts[0]!)) throw new UsageError(`invalid volume ${spec}: container path ${parts[0]} must be absolute`);
+    return { container: parts[0]! };
   }
-  const [host, container, mode] = parts as [string, string, string | undefined];
-  if (!isAbsolute(host)) throw new UsageError(`invalid volume ${spec}: host path ${host} must be absolute (named volumes are not supported)`);
+  const [source, container, mode] = parts as [string, string, string | undefined];
   if (!isAbsolute(container)) throw new UsageError(`invalid volume ${spec}: container path ${container} must be absolute`);
-  let readonly = false;
+  const named = !source.includes("/");
+  if (!named && !isAbsolute(source)) throw new UsageError(`invalid volume ${spec}: host path ${source} must be absolute`);
+  const out: VolumeOption = named ? { volume: source, container } : { host: source, container };
   for (const option of (mode ?? "").split(",").filter((o) => o !== "")) {
-    if (option === "ro") readonly = true;
-    else if (option === "rw") readonly = false;
-    else throw new UsageError(`invalid volume ${spec}: unknown option "${option}" (ro or rw)`);
+    if (option === "ro") out.readonly = true;
+    else if (option === "rw") out.readonly = false;
+    else if (option === "nocopy" && named) out.noCopy = true;
+    else if (option !== "z" && option !== "Z") throw new UsageError(`invalid volume ${spec}: unknown option "${option}" (ro, rw${named ? ", nocopy" : ""})`);
   }
-  return { host, container, readonly };
+  return out;
 }

@@ -2,6 +2,7 @@ import type { Backend } from "../backends/backend.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
 import type { ContainerNames } from "./names.js";
+import type { VolumeStore } from "./volumes.js";
 
 /** What the lifecycle operations (ops/*.ts) work with: a Runtime hands them this. */
 export interface LifecycleContext {
@@ -11,6 +12,8 @@ export interface LifecycleContext {
   host(): HostIdentity;
   /** A read-only rootfs with /bin/rm and an empty /mnt (the embedded busybox layer), for rootless removal. */
   helperRoot(): Promise<string>;
+  /** Where a removed container's anonymous volumes go (`rm -v`, `--rm`); absent: they stay. */
+  volumes?: VolumeStore;
 }
 
 export function bundleOf(ctx: LifecycleContext, id: string): ContainerPaths {

@@ -1,11 +1,13 @@
-import { renameSync } from "node:fs";
-import { join } from "node:path";
+import { mkdtempSync, renameSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { TsboxError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 import { DEFAULT_CAPABILITIES, OCI_VERSION } from "../spec/defaults.js";
 import { idMappings } from "../spec/id-mappings.js";
 import type { LifecycleContext } from "./context.js";
+import { readState } from "./state.js";
+import { readContainerVolumes } from "./volumes.js";
 
 /**
  * Deletes a container that no longer runs: its bundle is first renamed
@@ -14,8 +16,11 @@ import type { LifecycleContext } from "./context.js";
  * file in a directory being deleted), then deleted; its name is freed.
  * The monitor does the same for `--rm` containers (native-rs/runtime/src/monitor/remove.rs).
  */
-export async function removeBundleDir(ctx: LifecycleContext, id: string, name: string | null): Promise<void> {
-  const dir = ctx.paths.container(id).dir;
+export async function removeBundleDir(ctx: LifecycleContext, id: string, name: string | null, options: { volumes?: boolean } = {}): Promise<void> {
+  const bundle = ctx.paths.container(id);
+  const dir = bundle.dir;
+  // Read before the bundle goes; deleted after, when no container holds them any more.
+  const anonymous = (options.volumes ?? readState(bundle)?.remove) ? readContainerVolumes(bundle).anonymous : [];
   // What lives outside the bundle first (a cgroup its dead runtime left), while the bundle still says where.
   await ctx.backend.cleanup?.(dir);
   const aside = join(ctx.paths.containers, `.removing-${id}-${process.pid}`);
@@ -26,18 +31,19 @@ export async function removeBundleDir(ctx: LifecycleContext, id: string, name: s
     if (!isErrno(err, "ENOENT")) throw err;
     moved = false;
   }
-  if (moved) await removeTreeOrInUserNamespace(ctx, aside);
+  if (moved) await removeOwnedTree(ctx, aside);
   if (name !== null) ctx.names.release(name, id);
+  await ctx.volumes?.removeAnonymous(anonymous);
 }
 
 /**
- * Rootless with subordinate ids, the upper dir can hold directories owned
+ * Deletes a tree containers wrote to (a bundle, a volume). Rootless with subordinate ids, the upper dir can hold directories owned
  * by ids other than the user's (a container process ran as uid 1000): the
  * user cannot delete inside them, but root of the container's user
  * namespace can. Then, like `podman unshare rm`, the deletion runs in a
  * helper container with the same id mappings.
  */
-async function removeTreeOrInUserNamespace(ctx: LifecycleContext, dir: string): Promise<void> {
+export async function removeOwnedTree(ctx: LifecycleContext, dir: string): Promise<void> {
   try {
     await removeTree(dir);
     return;
@@ -46,11 +52,18 @@ async function removeTreeOrInUserNamespace(ctx: LifecycleContext, dir: string): 
     const host = ctx.host();
     if (!denied || host.uid === 0 || !host.subuid) throw err;
   }
-  await removeInUserNamespace(ctx, dir);
+  // The helper's own bundle (its config.json) sits beside the tree, not in it.
+  const helperBundle = mkdtempSync(join(dirname(dir), ".rm-"));
+  try {
+    await emptyInUserNamespace(ctx, dir, helperBundle);
+  } finally {
+    await removeTree(helperBundle);
+  }
   await removeTree(dir);
 }
 
-async function removeInUserNamespace(ctx: LifecycleContext, dir: string): Promise<void> {
+/** `/bin/sh` and `rm` of the embedded busybox; the globs catch dot files. */
+async function emptyInUserNamespace(ctx: LifecycleContext, dir: string, bundleDir: string): Promise<void> {
   const maps = idMappings(ctx.host());
   const caps = [...DEFAULT_CAPABILITIES];
   const spec: ContainerSpec = {
@@ -58,7 +71,7 @@ async function removeInUserNamespace(ctx: LifecycleContext, dir: string): Promis
     process: {
       terminal: false,
       user: { uid: 0, gid: 0 },
-      args: ["/bin/rm", "-rf", "/mnt/upper", "/mnt/work", "/mnt/rootfs"],
+      args: ["/bin/sh", "-c", "rm -rf /mnt/* /mnt/.[!.]* /mnt/..?*"],
       env: ["PATH=/bin"],
       cwd: "/",
       capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
@@ -69,7 +82,7 @@ async function removeInUserNamespace(ctx: LifecycleContext, dir: string): Promis
     // A moment's rm needs no cgroup (and the container's name may still be its dead one's).
     linux: { namespaces: [{ type: "user" }, { type: "mount" }], ...maps, maskedPaths: [], readonlyPaths: [], cgroupsMode: "disabled" },
   };
-  const proc = await ctx.backend.start({ bundleDir: dir, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  const proc = await ctx.backend.start({ bundleDir, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
   const status = await proc.exited;
   if (status.exitCode !== 0) throw new TsboxError(`cannot remove ${dir}: cleanup in the user namespace failed (exit ${status.exitCode})`, { code: "container" });
 }

@@ -40,6 +40,25 @@ export class ChunkReader {
     }
   }
 
+  /** The bytes up to the next newline (not included), or null at a clean end of input; throws past `max` bytes. */
+  async readLine(max = 1 << 20): Promise<Buffer | null> {
+    for (let from = 0; ; ) {
+      const nl = this.buf.indexOf(0x0a, from);
+      if (nl >= 0) {
+        const line = this.buf.subarray(0, nl);
+        this.buf = this.buf.subarray(nl + 1);
+        return line;
+      }
+      if (this.buf.length > max) throw new Error(`line longer than ${max} bytes`);
+      if (this.ended) {
+        if (this.buf.length === 0) return null;
+        throw new Error("unexpected end of data inside a line");
+      }
+      from = this.buf.length;
+      await this.pull();
+    }
+  }
+
   async skip(n: number): Promise<void> {
     for await (const _ of this.chunks(n));
   }

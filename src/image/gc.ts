@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { isErrno, removeTree, withFileLock } from "../fs-util.js";
+import { isErrno, removeTree, treeBytes, withFileLock } from "../fs-util.js";
 import { DataPaths } from "../paths.js";
 import type { OciLayout } from "./layout.js";
 import { type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
@@ -74,7 +74,7 @@ export async function pruneStore(dataDir: string, layout: OciLayout): Promise<Pr
     for (const hex of await list(layerDir)) {
       const dir = join(layerDir, hex);
       if (diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
-      result.bytes += await treeSize(dir);
+      result.bytes += await treeBytes(dir);
       await removeTree(dir);
       result.layers++;
     }
@@ -120,14 +120,3 @@ async function list(dir: string): Promise<string[]> {
     throw err;
   }
 }
-
-async function treeSize(dir: string): Promise<number> {
-  let total = 0;
-  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) total += await treeSize(p);
-    else total += (await lstat(p).catch(() => ({ size: 0 }))).size;
-  }
-  return total;
-}
-

@@ -64,16 +64,34 @@ export class ImageStore {
   /** Resolves a user-typed reference to a runnable image, importing an embedded one if needed. */
   async getImage(input: string): Promise<StoredImage> {
     const image = await this.findImage(input);
-    if (!image) throw new TsboxError(`image not found: ${familiarName(parseReference(input))}`, { code: "image" });
+    if (!image) throw new TsboxError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}`, { code: "image" });
     return image;
   }
 
   /** Like getImage, but undefined when neither the store nor an embedded layout has it. */
   async findImage(input: string): Promise<StoredImage | undefined> {
+    if (IMAGE_ID_RE.test(input)) {
+      const byId = await this.findById(input.replace(/^sha256:/, ""));
+      if (byId) return byId;
+    }
     const ref = parseReference(input);
     const descriptor = findInIndex(await this.layout.readIndex(), ref) ?? (await this.importFromFallback(ref));
     if (!descriptor) return undefined;
     return this.readImage(this.layout, descriptor, canonicalName(ref));
+  }
+
+  /**
+   * An image by (a unique prefix of) its id, the config digest, as docker
+   * takes one: images `commit` and `import` made without a name have only that.
+   */
+  private async findById(hex: string): Promise<StoredImage | undefined> {
+    const found: StoredImage[] = [];
+    for (const d of (await this.layout.readIndex()).manifests) {
+      const image = await this.readImage(this.layout, d, d.annotations?.[Annotation.refName] ?? `sha256:${hex}`).catch(() => undefined);
+      if (image?.configDigest.startsWith(`sha256:${hex}`) && !found.some((f) => f.manifestDigest === image.manifestDigest)) found.push(image);
+    }
+    if (found.length > 1) throw new ImageError(`image id prefix ${hex} is ambiguous`);
+    return found[0];
   }
 
   /** The index.json entry that names `input` (a manifest, or an index for multi-platform loads). */
@@ -124,28 +142,49 @@ export class ImageStore {
     return name;
   }
 
-  /** What `tsbox inspect` shows: names, digests, platform, config and layers of one image. */
+  /**
+   * What `tsbox inspect` shows of an image: docker's image inspect shape
+   * (plus `Digest`, the manifest digest this store names).
+   */
   async inspect(input: string): Promise<Record<string, unknown>> {
     const image = await this.getImage(input);
-    const names: string[] = [];
+    const refs: ImageReference[] = [];
     for (const d of (await this.layout.readIndex()).manifests) {
       const n = d.annotations?.[Annotation.refName];
-      if (n && d.digest === image.manifestDigest) names.push(familiarName(parseReference(n)));
+      if (n && d.digest === image.manifestDigest) refs.push(parseReference(n));
     }
+    const run = image.config.config ?? {};
     return {
       Id: image.configDigest,
-      RepoTags: names.sort(),
-      Digest: image.manifestDigest,
-      MediaType: image.manifest.mediaType ?? null,
+      RepoTags: refs.map(familiarName).sort(),
+      RepoDigests: [...new Set(refs.map((r) => `${familiarName({ ...r, tag: undefined, digest: undefined } as ImageReference)}@${image.manifestDigest}`))].sort(),
+      Parent: "",
+      Comment: image.config.history?.[image.config.history.length - 1]?.comment ?? "",
       Created: image.config.created ?? null,
-      Os: image.config.os,
+      DockerVersion: "",
+      Author: (image.config as { author?: string }).author ?? "",
+      Config: {
+        Hostname: "",
+        Domainname: "",
+        User: run.User ?? "",
+        Env: run.Env ?? null,
+        Cmd: run.Cmd ?? null,
+        Image: "",
+        Volumes: (run as { Volumes?: unknown }).Volumes ?? null,
+        WorkingDir: run.WorkingDir ?? "",
+        Entrypoint: run.Entrypoint ?? null,
+        OnBuild: null,
+        Labels: run.Labels ?? null,
+        ...(run.StopSignal ? { StopSignal: run.StopSignal } : {}),
+      },
       Architecture: image.config.architecture,
       ...(image.config.variant ? { Variant: image.config.variant } : {}),
+      Os: image.config.os,
       Size: image.manifest.config.size + image.manifest.layers.reduce((sum, l) => sum + l.size, 0),
-      Config: image.config.config ?? {},
-      RootFS: image.config.rootfs,
-      Layers: image.manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
-      History: image.config.history ?? [],
+      GraphDriver: { Data: null, Name: "overlay" },
+      RootFS: { Type: "layers", Layers: image.config.rootfs.diff_ids },
+      Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
+      Digest: image.manifestDigest,
     };
   }
 
@@ -223,6 +262,9 @@ export class ImageStore {
     return { name, manifestDigest: manifestDescriptor.digest, manifest, configDigest: manifest.config.digest, config };
   }
 }
+
+/** An image id or a prefix of one (at least 12 hex digits), with or without `sha256:`. */
+const IMAGE_ID_RE = /^(sha256:)?[0-9a-f]{12,64}$/;
 
 function findInIndex(index: ImageIndex, ref: ImageReference): Descriptor | undefined {
   const wanted = canonicalName(ref);

@@ -55,6 +55,9 @@ export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): B
   if (!split) pax.path = path;
   if (Buffer.byteLength(linkname) > 100) pax.linkpath = linkname;
   if (size > 0o77777777777) pax.size = String(size);
+  // Subordinate ids can exceed what 7 octal digits hold.
+  if ((entry.uid ?? 0) > 0o7777777) pax.uid = String(entry.uid);
+  if ((entry.gid ?? 0) > 0o7777777) pax.gid = String(entry.gid);
   const parts: Buffer[] = [];
   if (Object.keys(pax).length > 0) {
     const body = encodePax(pax);
@@ -66,8 +69,8 @@ export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): B
       prefix: split ? split.prefix : "",
       typeflag: TYPEFLAG[entry.type],
       mode: entry.mode,
-      uid: entry.uid ?? 0,
-      gid: entry.gid ?? 0,
+      uid: pax.uid ? 0 : (entry.uid ?? 0),
+      gid: pax.gid ? 0 : (entry.gid ?? 0),
       uname: entry.uname,
       gname: entry.gname,
       size: pax.size ? 0 : size,
@@ -121,7 +124,7 @@ function header(f: HeaderFields): Buffer {
   h.write("00", 263, 2, "latin1");
   h.write(f.uname ?? "", 265, 32, "utf8");
   h.write(f.gname ?? "", 297, 32, "utf8");
-  if (f.devmajor || f.devminor) {
+  if (f.typeflag === "3" || f.typeflag === "4") {
     octal(h, 329, 8, f.devmajor ?? 0);
     octal(h, 337, 8, f.devminor ?? 0);
   }

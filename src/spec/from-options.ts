@@ -1,14 +1,13 @@
-import { statSync } from "node:fs";
 import { availableParallelism, release } from "node:os";
-import { isAbsolute, normalize } from "node:path";
 import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, MountSpec } from "./container-spec.js";
+import { applyUlimits, initArgs, initMount, overDefaultMounts } from "./data-options.js";
 import { defaultMounts, defaultRlimits } from "./defaults.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
 import { cgroupSettings, checkOomScoreAdj } from "./resources.js";
-import type { RunOptions, VolumeOption } from "./run-options.js";
+import type { RunOptions } from "./run-options.js";
 import { goArch } from "./security.js";
 import { resolveUser } from "./user.js";
 import { runSpec } from "./skeleton.js";
@@ -27,6 +26,13 @@ export interface SpecInputs {
   nofileHard?: number;
   /** For $TSBOX_CGROUPS and $TSBOX_CGROUP_PARENT; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The user's mounts (volumes, binds, tmpfs) resolved to host paths, in mount
+   * order (containers/volumes-resolve.ts); required when `options` asks for any.
+   */
+  mounts?: MountSpec[];
+  /** The static tsbox-init to run as PID 1 when `options.init` is set. */
+  initBinary?: string;
 }
 
 /**
@@ -43,7 +49,10 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const inside = auto && [{ containerID: 0, hostID: 0, size: auto.size }];
   const maps = inside ? { uidMappings: inside, gidMappings: inside } : idMappings(host);
   const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers);
-  return runSpec({
+  const asked = (options.volumes?.length ?? 0) + (options.mounts?.length ?? 0) + Object.keys(options.tmpfs ?? {}).length;
+  if (asked > 0 && inputs.mounts === undefined) throw new TsboxError("volumes, mounts and tmpfs must be resolved first (containers/volumes-resolve.ts)", { code: "runtime" });
+  if (options.init && !inputs.initBinary) throw new TsboxError("--init needs the static tsbox-init (run npm run build:native)", { code: "runtime" });
+  const spec = runSpec({
     id,
     options,
     image: imageConfig,
@@ -55,31 +64,18 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       ...(maps.gidMappings.length > 1 || host.uid === 0 || auto ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
     },
     root: { path: bundle.rootfs, overlay: { lower: layers, upper: bundle.upper, work: bundle.work } },
-    mounts: [...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(await volumeMounts(options.volumes ?? []))],
+    mounts: [
+      ...overDefaultMounts(defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), inputs.mounts ?? []),
+      ...(options.init && inputs.initBinary ? [initMount(inputs.initBinary)] : []),
+    ],
     maps,
-    rlimits: defaultRlimits(inputs.nofileHard),
+    rlimits: applyUlimits(defaultRlimits(inputs.nofileHard), options.ulimits ?? []),
     target: { arch: goArch(process.arch), kernel: release() },
     ...(auto ? { usernsAuto: auto } : {}),
     cgroups: cgroupSettings(id, options, inputs.env ?? process.env, availableParallelism()),
     ...(options.oomScoreAdj !== undefined ? { oomScoreAdj: checkOomScoreAdj(options.oomScoreAdj) } : {}),
   });
-}
-
-async function volumeMounts(volumes: VolumeOption[]): Promise<MountSpec[]> {
-  const mounts: MountSpec[] = [];
-  for (const v of volumes) {
-    const label = `${v.host}:${v.container}${v.readonly ? ":ro" : ""}`;
-    if (typeof v.host !== "string" || !isAbsolute(v.host)) throw new TsboxError(`invalid volume ${label}: host path ${v.host} must be absolute`, { code: "usage" });
-    if (typeof v.container !== "string" || !isAbsolute(v.container)) {
-      throw new TsboxError(`invalid volume ${label}: container path ${v.container} must be absolute`, { code: "usage" });
-    }
-    if (normalize(v.container) === "/") throw new TsboxError(`invalid volume ${label}: cannot mount over the container's /`, { code: "usage" });
-    try {
-      statSync(v.host);
-    } catch {
-      throw new TsboxError(`invalid volume ${label}: host path ${v.host} does not exist`, { code: "usage" });
-    }
-    mounts.push({ destination: normalize(v.container), type: "bind", source: normalize(v.host), options: ["rbind", v.readonly ? "ro" : "rw"] });
-  }
-  return mounts;
+  // --init: the tiny init is PID 1 and runs the command (its mount is above).
+  if (options.init) spec.process.args = initArgs(spec.process.args);
+  return spec;
 }

@@ -77,12 +77,53 @@ export interface RunOptions {
   stopTimeout?: number;
   /** Log rotation of a monitored container: bytes per file (default 10 MiB), files kept (default 3). */
   log?: { maxSize?: number; maxFiles?: number };
+  /** Mounts in docker's `--mount` terms: bind, named or anonymous volume, tmpfs. */
+  mounts?: MountOption[];
+  /** tmpfs mounts by container path, each with its mount options (`--tmpfs /run:size=64m,mode=1777`). */
+  tmpfs?: Record<string, string>;
+  /** Labels on the container (docker's Config.Labels, over the image's). */
+  labels?: Record<string, string>;
+  /** Per-process resource limits (`--ulimit nofile=1024:2048`); -1 is unlimited. */
+  ulimits?: UlimitOption[];
+  /** A tiny init as PID 1 that reaps zombies and forwards signals to the command (`--init`). */
+  init?: boolean;
 }
 
+/**
+ * `-v`: a host path (bind mount), a named volume (created on first use, and
+ * filled with the image's content at `container` when new), or with neither
+ * a new anonymous volume.
+ */
 export interface VolumeOption {
   /** Absolute host path; must exist. */
-  host: string;
+  host?: string;
+  /** Name of a volume (`tsbox volume ls`). */
+  volume?: string;
   /** Absolute path inside the container. */
   container: string;
   readonly?: boolean;
+  /** A volume: do not fill it with the image's content when it is new. */
+  noCopy?: boolean;
+}
+
+export type MountOption =
+  | { type: "bind"; source: string; target: string; readonly?: boolean; propagation?: string }
+  | {
+      type: "volume";
+      /** Volume name; none: a new anonymous volume. */
+      source?: string;
+      target: string;
+      readonly?: boolean;
+      /** Do not fill a new volume with the image's content at `target`. */
+      noCopy?: boolean;
+      /** Labels for a volume this mount creates. */
+      labels?: Record<string, string>;
+    }
+  | { type: "tmpfs"; target: string; /** bytes */ size?: number; /** e.g. 0o1777 */ mode?: number; options?: string[] };
+
+export interface UlimitOption {
+  /** docker's name: nofile, nproc, core, memlock, stack, … */
+  name: string;
+  soft: number;
+  hard: number;
 }

@@ -61,7 +61,8 @@ export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Pro
       clearTimeout(timer);
       resolve({ code: code ?? -1, signal, stdout, stderr });
     });
-    child.stdin.on("error", () => {}); // a command that never reads its input may close it first (EPIPE)
+    // A command that exits without reading its stdin must not fail the test with EPIPE.
+    child.stdin.on("error", () => {});
     child.stdin.end(opts.stdin ?? "");
   });
 }

@@ -36,7 +36,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const listed = (await rt.list({ all: true })).some((x) => x.id === c.id);
     const wait = await c.wait();
     await c.rename("lib-renamed");
-    const inspect = await c.inspect();
+    const inspect = await c.state();
 
     const sleeper = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
     await sleeper.start();
@@ -53,7 +53,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
 
     const monitored = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo first; exit 5"], restart: "on-failure:1" });
     const out = await monitored.output();
-    const after = await settled(() => monitored.inspect(), (s) => s.status === "exited" && s.restartCount === 1);
+    const after = await settled(() => monitored.state(), (s) => s.status === "exited" && s.restartCount === 1);
     await monitored.remove();
 
     await c.remove();

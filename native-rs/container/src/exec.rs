@@ -75,9 +75,15 @@ pub fn search_path(env: &[String]) -> Vec<String> {
 
 /// Only returns on failure.
 pub fn exec(process: &Process) -> Error {
+    execvp(&process.args, &process.env)
+}
+
+/// execve of `args` with `env`, `args[0]` looked up in the PATH of `env` when
+/// it has no slash (execvp's rules). Only returns on failure.
+pub fn execvp(args: &[String], env: &[String]) -> Error {
     let run = || -> Result<(), Error> {
-        let argv = cstrings(&process.args, "process.args")?;
-        let envp = cstrings(&process.env, "process.env")?;
+        let argv = cstrings(args, "process.args")?;
+        let envp = cstrings(env, "process.env")?;
         let (argv_p, envp_p) = (null_terminated(&argv), null_terminated(&envp));
         let execve = |path: &str| -> Errno {
             match CString::new(path) {
@@ -88,14 +94,17 @@ pub fn exec(process: &Process) -> Error {
                 Err(_) => EINVAL,
             }
         };
-        let program = &process.args[0];
+        let program = match args.first() {
+            Some(p) => p,
+            None => return Err(Error::new(ErrorKind::Spec, "no command to run")),
+        };
         if program.contains('/') {
             return Err(exec_error(program, execve(program)));
         }
         // Like execvp: keep looking past missing and forbidden candidates;
         // report "permission denied" only if nothing runnable was found.
         let mut denied = None;
-        for dir in search_path(&process.env) {
+        for dir in search_path(env) {
             match execve(&format!("{}/{}", dir.trim_end_matches('/'), program)) {
                 ENOENT | ENOTDIR | ELOOP => {}
                 EACCES => denied = Some(EACCES),

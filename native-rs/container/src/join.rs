@@ -185,6 +185,8 @@ pub fn spawn_with(
     // The container's cgroups, opened while we still see them (the kernel
     // checks a move against who opened cgroup.procs, and where).
     let placement = cgroups::of_process(pid).and_then(|m| Placement::open_lenient(&*m));
+    // Before joining the user namespace, where raising a hard limit is no longer ours to do.
+    crate::rlimits::preset(0, &process.rlimits);
     let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
     target.close();
     joined?;
@@ -218,6 +220,17 @@ pub fn spawn_with(
         _ => Ok(()),
     };
     parent.verdict(child, placed).map(|()| child)
+}
+
+/// Enters the namespaces of the running container whose init is `pid`,
+/// staying in them: its mounts (volumes included) are then ours and its root
+/// is our root, so every path resolves inside it (`tsbox cp`). No fork: the
+/// caller's file operations need no PID namespace.
+pub fn enter(pid: i32) -> Result<(), Error> {
+    let mut target = Target::open(pid)?;
+    let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
+    target.close();
+    joined
 }
 
 /// No process may be added to a PID namespace whose init has exited.

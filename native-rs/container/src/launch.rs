@@ -16,7 +16,7 @@ use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
 use crate::sys::{cred, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
-use crate::{idmapped, masked, mounts, network, oom_score, pivot, process_setup, rootfs};
+use crate::{idmapped, masked, mounts, network, oom_score, pivot, process_setup, rlimits, rootfs};
 use std::os::raw::c_int;
 use std::path::PathBuf;
 
@@ -90,7 +90,10 @@ pub fn spawn(
     };
     let ready = placed
         .and_then(|()| idmap::write_mappings(pid, &spec))
-        .and_then(|()| parent.release());
+        .and_then(|()| {
+            rlimits::preset(pid, &spec.process.rlimits);
+            parent.release()
+        });
     parent.verdict(pid, ready).map(|()| pid)
 }
 
@@ -134,7 +137,7 @@ fn prepare(spec: &mut Spec) -> Result<Prepared, Error> {
 
 /// Whose files this container's processes can write: the host side of its
 /// uid mappings, everybody without a user namespace of its own.
-fn symlink_planters(spec: &Spec) -> Owners {
+pub(crate) fn symlink_planters(spec: &Spec) -> Owners {
     if !spec.creates_namespace(NamespaceKind::User) {
         return Owners::everyone();
     }

@@ -9,6 +9,7 @@
 
 pub mod caps;
 pub mod cgroups;
+pub mod copy;
 pub mod dev;
 pub mod error;
 pub mod exec;
@@ -16,6 +17,7 @@ pub mod handoff;
 pub mod host;
 pub mod idmap;
 pub mod idmapped;
+pub mod init;
 pub mod join;
 pub mod json;
 pub mod launch;
@@ -39,6 +41,7 @@ pub mod syscall;
 pub mod terminal;
 pub mod user;
 pub mod userns_auto;
+pub mod view;
 
 pub use error::{Error, ErrorKind};
 

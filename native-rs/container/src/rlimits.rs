@@ -2,6 +2,7 @@
 //! since raising a hard limit needs CAP_SYS_RESOURCE).
 
 use crate::error::{Context, Error};
+use crate::sys::errno::EPERM;
 use crate::spec::Rlimit;
 use crate::syscall::Syscall;
 
@@ -31,14 +32,53 @@ pub fn from_name(name: &str) -> Option<u32> {
 
 pub fn apply(sys: &dyn Syscall, limits: &[Rlimit]) -> Result<(), Error> {
     for l in limits {
-        sys.setrlimit(l.resource, l.soft, l.hard).step(|| {
-            format!(
-                "setting {} to {}/{}",
-                NAMES[l.resource as usize], l.soft, l.hard
-            )
-        })?;
+        match sys.setrlimit(l.resource, l.soft, l.hard) {
+            Ok(()) => {}
+            // The usual cause, said plainly: the limit is above what this host lets us have.
+            Err(EPERM) => {
+                return Err(Error::errno(
+                    format!(
+                        "setting {} to {}:{} (raising a hard limit above the host's needs CAP_SYS_RESOURCE on the host)",
+                        NAMES[l.resource as usize],
+                        shown(l.soft),
+                        shown(l.hard)
+                    ),
+                    EPERM,
+                ))
+            }
+            Err(e) => {
+                return Err(e).step(|| {
+                    format!(
+                        "setting {} to {}:{}",
+                        NAMES[l.resource as usize],
+                        shown(l.soft),
+                        shown(l.hard)
+                    )
+                })
+            }
+        }
     }
     Ok(())
+}
+
+fn shown(v: u64) -> String {
+    if v == u64::MAX {
+        "unlimited".to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Sets the limits on process `pid` from outside its user namespace, where
+/// our privileges count: rlimits are not namespaced, and raising a hard limit
+/// takes CAP_SYS_RESOURCE in the initial user namespace, which root loses in
+/// the container's. Best effort: a limit we may not set either (rootless,
+/// above our own hard limit) is left to the process's own `apply`, which
+/// reports it.
+pub fn preset(pid: i32, limits: &[Rlimit]) {
+    for l in limits {
+        let _ = crate::sys::cred::prlimit(pid, l.resource, l.soft, l.hard);
+    }
 }
 
 #[cfg(test)]

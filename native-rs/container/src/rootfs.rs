@@ -82,6 +82,26 @@ fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> R
     }
 }
 
+/// A read-only overlay of `layers` (topmost first) at `target`: a stopped or
+/// running container's file system as it stands (its upper dir as the top
+/// layer), without taking its upper and work dirs (`tsbox export`).
+pub fn mount_layers_readonly(sys: &dyn Syscall, target: &Path, layers: &[PathBuf], host: &Host) -> Result<(), Error> {
+    let lower: Vec<String> = layers.iter().map(|l| escape(l)).collect();
+    let data = format!("lowerdir={}", lower.join(":"));
+    let attempts: &[&str] = if host.in_user_ns { &[",userxattr", ""] } else { &[""] };
+    let mut last = EINVAL;
+    for extra in attempts {
+        match sys.mount(Some(Path::new("overlay")), target, Some("overlay"), MS_RDONLY, Some(&format!("{}{}", data, extra))) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+        if last != EINVAL {
+            break;
+        }
+    }
+    Err(Error::errno(format!("mounting the layers on {}", target.display()), last))
+}
+
 /// Mount data longer than a page is rejected; a long layer list is then
 /// given relative to the layers' common parent, which becomes our cwd
 /// (overlayfs resolves the paths relative to the mounter's cwd).

@@ -7,12 +7,14 @@
 //!   tsbox-runtime stats|pause|resume|delete --bundle DIR
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
 //!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove]
+//!   tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view V]] …
 //!   tsbox-runtime probe
 //!   tsbox-runtime --version
 //!
 //! Usage errors: one line on stderr, exit 125.
 
 mod cgroup_ops;
+mod copy;
 mod detach;
 mod exec;
 mod flags;
@@ -32,7 +34,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -74,6 +76,10 @@ fn main() {
         }
         (Some("monitor"), _) => match parse_monitor(&args[1..]) {
             Ok(opts) => monitor::monitor(opts),
+            Err(msg) => usage_error(&msg),
+        },
+        (Some("copy"), _) => match parse_copy(&args[1..]) {
+            Ok(opts) => copy::copy(opts),
             Err(msg) => usage_error(&msg),
         },
         (None, _) => usage_error("missing command"),
@@ -184,5 +190,60 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
         open_stdin: flags.switch("--open-stdin"),
         attach_first: flags.switch("--attach-first"),
         remove: flags.switch("--remove"),
+    })
+}
+
+fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
+    use container::copy::read::ReadOptions;
+    use container::copy::write::WriteOptions;
+    use container::view::View;
+    let mut flags = Flags::parse(
+        args,
+        &["--op", "--path", "--pid", "--bundle", "--view", "--follow", "--name", "--content", "--markers", "--archive", "--status-fd"],
+    )?;
+    let text = |v: OsString| v.to_string_lossy().into_owned();
+    let mut flag = |name: &str| -> Result<bool, String> {
+        match flags.take(name).map(text).as_deref() {
+            None | Some("0") => Ok(false),
+            Some("1") => Ok(true),
+            Some(v) => Err(format!("{} {}: expected 0 or 1", name, v)),
+        }
+    };
+    let (follow, markers, archive) = (flag("--follow")?, flag("--markers")?, flag("--archive")?);
+    // Default 1: contents come with the stream.
+    let content = flags.take("--content").map(text).as_deref() != Some("0");
+    let op_name = flags.required("--op", "copy").map(text)?;
+    let path = PathBuf::from(flags.required("--path", "copy")?);
+    let op = match op_name.as_str() {
+        "stat" => copy::Op::Stat,
+        "read" => copy::Op::Read(ReadOptions {
+            follow,
+            name: flags.take("--name").map(text),
+            content,
+            markers,
+            skip: Vec::new(),
+        }),
+        "write" => copy::Op::Write(WriteOptions { archive }),
+        other => return Err(format!("--op {}: expected stat, read or write", other)),
+    };
+    let view = match flags.take("--view").map(text).as_deref() {
+        None | Some("merged") => View::Merged,
+        Some("layers") => View::Layers,
+        Some("upper") => View::Upper,
+        Some(v) => return Err(format!("--view {}: expected merged, layers or upper", v)),
+    };
+    let target = match (flags.take("--pid"), flags.take("--bundle")) {
+        (Some(_), Some(_)) => return Err("copy takes --pid or --bundle, not both".to_string()),
+        (Some(pid), None) => copy::Target::Running(
+            pid.to_str().and_then(|s| s.parse::<i32>().ok()).filter(|p| *p > 0).ok_or(format!("--pid {}: expected a process id", pid.to_string_lossy()))?,
+        ),
+        (None, Some(bundle)) => copy::Target::Stopped(PathBuf::from(bundle), view),
+        (None, None) => copy::Target::Host,
+    };
+    Ok(copy::Options {
+        target,
+        op,
+        path,
+        status_fd: flags.status_fd()?,
     })
 }

@@ -16,7 +16,7 @@ export async function attachCommand(args: string[], ctx: CliContext): Promise<nu
   if (flags.positionals.length !== 1) throw new UsageError(`"tsbox attach" requires exactly 1 container`);
   const sigProxy = lastValue(flags, "sig-proxy") !== "false";
   const container = await cliRuntime(ctx).get(flags.positionals[0]!);
-  const state = await container.inspect();
+  const state = await container.state();
   const interactive = state.openStdin && !flags.bools.has("no-stdin");
   const attachment = await container.attach({ stdin: interactive, stdout: true, stderr: true, stdinOnce: false });
   return streamAttachment(container, attachment, { interactive, sigProxy });

@@ -2,46 +2,60 @@ import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { parseFlags } from "../flags.js";
-import { humanDuration, shortId, table, timeAgo, truncate } from "../format.js";
+import { allValues, lastValue, parseFlags } from "../flags.js";
+import { writeFormatted } from "../format-output.js";
+import { containerContext, CONTAINER_FORMAT, matchFilters, parseFilters, type PsEntry, psEntries } from "./ps-context.js";
 
-const USAGE = `Usage: tsbox ps [-a] [--json]
+const USAGE = `Usage: tsbox ps [OPTIONS]
 
-List containers (running ones; -a for all).
+List containers (running ones unless -a).
+
+Options:
+  -a, --all             Show all containers
+  -f, --filter K=V      Filter: id, name, label, status, exited, ancestor, before, since, volume
+      --format FORMAT   table, table TEMPLATE, json, or a Go template (e.g. {{.Names}})
+  -n, --last N          Show the N most recently created containers (all states)
+  -l, --latest          Show the most recently created container
+      --no-trunc        Do not truncate ids and commands
+  -q, --quiet           Only ids
+  -s, --size            Show the writable layer's size
+      --json            The containers' state records as JSON
 `;
 
 export async function psCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "all", short: "a" }, { name: "json" }, { name: "quiet", short: "q" }]);
+  const flags = parseFlags(args, [
+    { name: "all", short: "a" },
+    { name: "json" },
+    { name: "quiet", short: "q" },
+    { name: "filter", short: "f", value: true, repeat: true },
+    { name: "format", value: true },
+    { name: "last", short: "n", value: true },
+    { name: "latest", short: "l" },
+    { name: "no-trunc" },
+    { name: "size", short: "s" },
+  ]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox ps" takes no arguments`);
-  const containers = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).containers({ all: flags.bools.has("all") });
-  if (flags.bools.has("json")) {
-    ctx.stdout.write(JSON.stringify(containers, null, 2) + "\n");
-    return 0;
-  }
-  if (flags.bools.has("quiet")) {
-    ctx.stdout.write(containers.map((c) => shortId(c.id) + "\n").join(""));
-    return 0;
-  }
-  const rows = containers.map((c) => [
-    shortId(c.id),
-    c.image,
-    truncate(JSON.stringify(c.command.join(" ")), 22),
-    timeAgo(c.created),
-    status(c),
-    c.name ?? "",
-  ]);
-  ctx.stdout.write(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"], rows));
-  return 0;
-}
+  const lastText = lastValue(flags, "last");
+  const last = flags.bools.has("latest") ? 1 : lastText === undefined ? -1 : Number(lastText);
+  if (!Number.isInteger(last)) throw new UsageError(`invalid value "${lastText}" for flag -n: expected a number`);
+  const filters = parseFilters(allValues(flags, "filter"));
 
-/** docker's STATUS column: Up 5 seconds, Up 2 minutes (Paused), Restarting (1) 3 seconds ago, Exited (0) …, Created. */
-function status(c: { status: string; exitCode: number | null; started: string | null; finished: string | null }): string {
-  const up = () => `Up ${humanDuration(Date.now() - Date.parse(c.started ?? ""))}`;
-  if (c.status === "running") return up();
-  if (c.status === "paused") return `${up()} (Paused)`;
-  if (c.status === "created") return "Created";
-  if (c.status === "restarting") return `Restarting (${c.exitCode ?? "unknown"}) ${timeAgo(c.finished)}`;
-  if (c.exitCode === null) return "Exited (unknown)";
-  return `Exited (${c.exitCode}) ${timeAgo(c.finished)}`;
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  if (flags.bools.has("json")) {
+    ctx.stdout.write(JSON.stringify(await runtime.containers({ all: flags.bools.has("all") }), null, 2) + "\n");
+    return 0;
+  }
+  // docker: -n/-l and a status filter look at every container.
+  const all = flags.bools.has("all") || last > 0 || filters.has("status") || filters.has("exited");
+  let entries: PsEntry[] = await psEntries(runtime);
+  if (!all) entries = entries.filter((e) => e.inspect.State.Running);
+  entries = await matchFilters(entries, filters, runtime);
+  if (last > 0) entries = entries.slice(0, last);
+  const trunc = !flags.bools.has("no-trunc");
+  const items = await Promise.all(entries.map((e) => containerContext(e, { trunc, size: flags.bools.has("size") })));
+  const format = lastValue(flags, "format");
+  const defaults = flags.bools.has("size") && format === undefined ? { ...CONTAINER_FORMAT, table: CONTAINER_FORMAT.table + "\t{{.Size}}" } : CONTAINER_FORMAT;
+  writeFormatted(ctx.stdout, items, format, defaults, flags.bools.has("quiet"));
+  return 0;
 }

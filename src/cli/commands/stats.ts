@@ -71,7 +71,7 @@ async function sampleRow(c: Container, previous: Map<string, { usageUsec: number
   let cpu: number;
   if (before) cpu = ((s.cpu.usageUsec - before.usageUsec) / Math.max(1, (now - before.at) * 1000)) * 100;
   else {
-    const started = Date.parse((await c.inspect()).started ?? "");
+    const started = Date.parse((await c.state()).started ?? "");
     cpu = Number.isFinite(started) ? (s.cpu.usageUsec / Math.max(1, (now - started) * 1000)) * 100 : 0;
   }
   const limit = s.memory.limit ?? totalmem();

@@ -30,14 +30,3 @@ export async function rmiCommand(args: string[], ctx: CliContext): Promise<numbe
   }
   return code;
 }
-
-export async function inspectCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, []);
-  if (flags.help) return ctx.stdout.write("Usage: tsbox inspect IMAGE [IMAGE...]\n\nShow images as JSON.\n"), 0;
-  if (flags.positionals.length === 0) throw new UsageError(`"tsbox inspect" requires at least one image`);
-  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  const out = [];
-  for (const name of flags.positionals) out.push(await runtime.inspectImage(name));
-  ctx.stdout.write(JSON.stringify(out, null, 2) + "\n");
-  return 0;
-}

@@ -8,7 +8,7 @@ import { signalContainer } from "./kill.js";
 import { stopMonitored } from "./stop.js";
 
 /** `rm [-f]`: a running container only with `force` (killed first, as docker does). */
-export async function removeContainer(ctx: LifecycleContext, id: string, options: { force?: boolean } = {}): Promise<void> {
+export async function removeContainer(ctx: LifecycleContext, id: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
   const bundle = bundleOf(ctx, id);
   const state = currentState(ctx, id);
   if (isActive(state)) {
@@ -28,5 +28,5 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
     if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`);
     return { name: fresh.name };
   });
-  if (name) await removeBundleDir(ctx, id, name.name);
+  if (name) await removeBundleDir(ctx, id, name.name, { volumes: options.volumes ?? false });
 }

@@ -96,11 +96,16 @@ pub fn setresgid(gid: u32) -> Result<(), Errno> {
 }
 
 pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
+    prlimit(0, resource, soft, hard)
+}
+
+/// setrlimit for process `pid` (0: ourselves).
+pub fn prlimit(pid: i32, resource: u32, soft: u64, hard: u64) -> Result<(), Errno> {
     let limit = Rlimit64 {
         rlim_cur: soft,
         rlim_max: hard,
     };
-    let ret = unsafe { ffi::prlimit64(0, resource as c_int, &limit, std::ptr::null_mut()) };
+    let ret = unsafe { ffi::prlimit64(pid, resource as c_int, &limit, std::ptr::null_mut()) };
     Errno::check(ret).map(drop)
 }
 

@@ -4,7 +4,7 @@
 //! raw syscall numbers are in `consts.rs`, struct layouts in `types.rs`.
 #![allow(non_camel_case_types)]
 
-use super::types::{PollFd, Rlimit64, SigAction, SigSet, Statvfs64};
+use super::types::{PollFd, Rlimit64, SigAction, SigSet, Statvfs64, Timespec};
 use std::os::raw::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 
 pub type pid_t = c_int;
@@ -72,6 +72,7 @@ extern "C" {
     pub fn kill(pid: pid_t, sig: c_int) -> c_int;
     pub fn sigaction(sig: c_int, act: *const SigAction, old: *mut SigAction) -> c_int;
     pub fn sigprocmask(how: c_int, set: *const SigSet, old: *mut SigSet) -> c_int;
+    pub fn sigwaitinfo(set: *const SigSet, info: *mut c_void) -> c_int;
 
     // file descriptors
     pub fn pipe2(fds: *mut c_int, flags: c_int) -> c_int;
@@ -84,4 +85,20 @@ extern "C" {
     pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int;
     pub fn open(path: *const c_char, flags: c_int, ...) -> c_int;
     pub fn dup2(old: c_int, new: c_int) -> c_int;
+
+    // files relative to a directory descriptor (sys/fs.rs)
+    pub fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
+    pub fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int;
+    pub fn linkat(
+        olddirfd: c_int,
+        oldpath: *const c_char,
+        newdirfd: c_int,
+        newpath: *const c_char,
+        flags: c_int,
+    ) -> c_int;
+    pub fn mknodat(dirfd: c_int, path: *const c_char, mode: c_uint, dev: u64) -> c_int;
+    pub fn fchmod(fd: c_int, mode: c_uint) -> c_int;
+    pub fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int;
+    pub fn utimensat(dirfd: c_int, path: *const c_char, times: *const Timespec, flags: c_int) -> c_int;
+    pub fn lgetxattr(path: *const c_char, name: *const c_char, value: *mut c_void, size: usize) -> isize;
 }

@@ -103,6 +103,25 @@ pub fn wait(pid: i32) -> Result<ExitStatus, Errno> {
     }
 }
 
+/// Reaps one child that has ended, if any (`waitpid(-1, WNOHANG)`): None
+/// when children remain but none has ended, ECHILD when there are none.
+pub fn reap_any() -> Result<Option<(i32, ExitStatus)>, Errno> {
+    let mut status: c_int = 0;
+    loop {
+        let r = unsafe { ffi::waitpid(-1, &mut status, WNOHANG) };
+        if r > 0 {
+            return Ok(Some((r, ExitStatus::from_raw(status))));
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        let e = Errno::last();
+        if e != EINTR {
+            return Err(e);
+        }
+    }
+}
+
 pub fn kill(pid: i32, sig: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::kill(pid, sig) }).map(drop)
 }

@@ -68,6 +68,31 @@ pub fn unblock(signals: &[c_int]) -> Result<(), Errno> {
     set_mask(SIG_UNBLOCK, &SigSet::of(signals))
 }
 
+/// Every signal (SIGKILL and SIGSTOP cannot be blocked anyway).
+pub fn all() -> SigSet {
+    let mut set = SigSet::empty();
+    for v in set.val.iter_mut() {
+        *v = !0;
+    }
+    set
+}
+
+/// Waits for one of `set` (blocked beforehand) to arrive; its number.
+pub fn wait_for(set: &SigSet) -> Result<c_int, Errno> {
+    // siginfo_t is 128 bytes on every Linux ABI; only the number is used.
+    let mut info = [0u8; 128];
+    loop {
+        let r = unsafe { ffi::sigwaitinfo(set, info.as_mut_ptr() as *mut c_void) };
+        if r > 0 {
+            return Ok(r);
+        }
+        let e = Errno::last();
+        if e != super::errno::EINTR {
+            return Err(e);
+        }
+    }
+}
+
 /// Saves and restores errno around a signal handler body.
 pub fn preserving_errno<F: FnOnce()>(f: F) {
     let saved = unsafe { *ffi::__errno_location() };

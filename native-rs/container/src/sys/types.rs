@@ -29,6 +29,14 @@ pub struct SigInfoHead {
     pub si_code: c_int,
 }
 
+/// `struct timespec` with glibc's default time_t (32-bit on i686, as the rest of this build).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Timespec {
+    pub tv_sec: std::os::raw::c_long,
+    pub tv_nsec: std::os::raw::c_long,
+}
+
 /// glibc `struct statvfs64` (bits/statvfs.h); 32-bit builds have `__f_unused`.
 #[repr(C)]
 pub struct Statvfs64 {
@@ -145,6 +153,7 @@ mod tests {
         assert_eq!(size_of::<Statvfs64>(), if wide { 112 } else { 96 });
         assert_eq!(size_of::<Ifreq>(), if wide { 40 } else { 32 });
         assert_eq!(size_of::<Rlimit64>(), 16);
+        assert_eq!(size_of::<Timespec>(), if wide { 16 } else { 8 });
         assert_eq!(size_of::<CapUserHeader>(), 8);
         assert_eq!(size_of::<CapUserData>(), 12);
         assert_eq!(size_of::<Winsize>(), 8);

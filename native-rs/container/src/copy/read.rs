@@ -1,0 +1,210 @@
+//! A tree as a record stream: `read` walks one path (a file, a link or a
+//! whole directory) depth-first in name order. Hard links after the first
+//! become `hardlink` records; sockets are left out.
+
+use super::record::{Kind, Record};
+use crate::error::{Error, ErrorKind};
+use crate::sys::fs;
+use std::collections::HashMap;
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+pub struct ReadOptions {
+    /// `cp -L`: follow the path itself if it is a symlink (never those below it).
+    pub follow: bool,
+    /// The name the path gets in the stream (default its last component; "" puts a directory's entries at the top).
+    pub name: Option<String>,
+    /// Leave file contents out (sizes stay): all `diff` needs.
+    pub content: bool,
+    /// The tree is an overlay upper layer: report its whiteouts and opaque directories.
+    pub markers: bool,
+    /// Directories not to descend into (pseudo file systems of a running container).
+    pub skip: Vec<PathBuf>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> ReadOptions {
+        ReadOptions {
+            follow: false,
+            name: None,
+            content: true,
+            markers: false,
+            skip: Vec::new(),
+        }
+    }
+}
+
+pub fn read(path: &Path, opts: &ReadOptions, out: &mut dyn Write) -> Result<(), Error> {
+    let meta = if opts.follow {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    };
+    let meta = meta.map_err(|e| io_error(path, e))?;
+    let name = match &opts.name {
+        // Only a directory's entries can stand at the top without it.
+        Some(n) if !n.is_empty() || meta.is_dir() => n.clone(),
+        _ => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let mut walker = Walker {
+        opts,
+        out,
+        links: HashMap::new(),
+    };
+    walker.entry(path, &name, &meta)
+}
+
+struct Walker<'a> {
+    opts: &'a ReadOptions,
+    out: &'a mut dyn Write,
+    /// (dev, ino) of multiply linked files already written → their path in the stream.
+    links: HashMap<(u64, u64), String>,
+}
+
+impl<'a> Walker<'a> {
+    fn entry(&mut self, path: &Path, rel: &str, meta: &Metadata) -> Result<(), Error> {
+        let ft = meta.file_type();
+        let kind = if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_symlink() {
+            Kind::Symlink
+        } else if ft.is_file() {
+            Kind::File
+        } else if ft.is_char_device() {
+            Kind::Char
+        } else if ft.is_block_device() {
+            Kind::Block
+        } else if ft.is_fifo() {
+            Kind::Fifo
+        } else {
+            return Ok(()); // sockets: nothing a copy can recreate
+        };
+        let mut r = Record::new(rel.to_string(), kind);
+        r.mode = meta.mode() & 0o7777;
+        r.uid = meta.uid();
+        r.gid = meta.gid();
+        r.mtime = meta.mtime();
+        match kind {
+            Kind::File => r.size = meta.size(),
+            Kind::Symlink => {
+                r.link = std::fs::read_link(path)
+                    .map_err(|e| io_error(path, e))?
+                    .to_str()
+                    .ok_or_else(|| not_utf8(path))?
+                    .to_string()
+            }
+            Kind::Char | Kind::Block => {
+                let dev = meta.rdev();
+                r.major = (((dev >> 32) & 0xfffff000) | ((dev >> 8) & 0xfff)) as u32;
+                r.minor = (((dev >> 12) & 0xffffff00) | (dev & 0xff)) as u32;
+            }
+            _ => {}
+        }
+        if self.opts.markers && self.is_whiteout(path, &r) {
+            r = Record::new(rel.to_string(), Kind::Whiteout);
+        }
+        if kind == Kind::Dir && self.opts.markers {
+            r.opaque = ["trusted.overlay.opaque", "user.overlay.opaque"]
+                .iter()
+                .any(|a| fs::lgetxattr(path, a).as_deref() == Some(b"y"));
+        }
+        if kind != Kind::Dir && meta.nlink() > 1 && r.kind != Kind::Whiteout {
+            let key = (meta.dev(), meta.ino());
+            if let Some(first) = self.links.get(&key) {
+                r.kind = Kind::Hardlink;
+                r.link = first.clone();
+                r.size = 0;
+            } else {
+                self.links.insert(key, rel.to_string());
+            }
+        }
+        let with_body = r.kind == Kind::File && self.opts.content;
+        if !rel.is_empty() {
+            self.header(&r)?;
+        }
+        if with_body {
+            self.body(path, r.size)?;
+        }
+        if kind == Kind::Dir && !self.opts.skip.iter().any(|s| s == path) {
+            let mut names: Vec<_> = std::fs::read_dir(path)
+                .map_err(|e| io_error(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.file_name()))
+                .collect();
+            names.sort();
+            for n in names {
+                let child = path.join(&n);
+                let name = n.to_str().ok_or_else(|| not_utf8(&child))?;
+                let rel = if rel.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{}/{}", rel, name)
+                };
+                match std::fs::symlink_metadata(&child) {
+                    Ok(m) => self.entry(&child, &rel, &m)?,
+                    // Gone since the listing (a running container changes its files).
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_error(&child, e)),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// overlay's whiteouts: a 0/0 character device, or (rootless layers) an
+    /// empty file marked `user.overlay.whiteout`.
+    fn is_whiteout(&self, path: &Path, r: &Record) -> bool {
+        match r.kind {
+            Kind::Char => r.major == 0 && r.minor == 0,
+            Kind::File => r.size == 0 && fs::lgetxattr(path, "user.overlay.whiteout").is_some(),
+            _ => false,
+        }
+    }
+
+    /// A stream without content (`content: false`) still carries sizes; its reader knows no bytes follow.
+    fn header(&mut self, r: &Record) -> Result<(), Error> {
+        self.out
+            .write_all(r.header().as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(write_error)
+    }
+
+    /// Exactly `size` bytes (a file that shrank meanwhile is padded with zeros, one that grew cut).
+    fn body(&mut self, path: &Path, size: u64) -> Result<(), Error> {
+        let file = File::open(path).map_err(|e| io_error(path, e))?;
+        let copied = io::copy(&mut file.take(size), self.out).map_err(write_error)?;
+        let mut left = size - copied;
+        let zeros = [0u8; 8192];
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            self.out.write_all(&zeros[..n]).map_err(write_error)?;
+            left -= n as u64;
+        }
+        Ok(())
+    }
+}
+
+fn io_error(path: &Path, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::NotFound {
+        return Error::new(
+            ErrorKind::NotFound,
+            format!("no such file or directory: {}", path.display()),
+        );
+    }
+    Error::new(ErrorKind::Setup, format!("reading {}: {}", path.display(), e))
+}
+
+fn not_utf8(path: &Path) -> Error {
+    Error::new(
+        ErrorKind::Setup,
+        format!("cannot copy {}: its name is not UTF-8", path.display()),
+    )
+}
+
+fn write_error(e: io::Error) -> Error {
+    Error::new(ErrorKind::Setup, format!("writing the copy stream: {}", e))
+}

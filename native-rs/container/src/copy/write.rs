@@ -1,0 +1,253 @@
+//! A record stream written out below a directory, as `tar x` would, with
+//! one rule more: nothing is written through a symlink. Every parent is
+//! opened component by component with O_NOFOLLOW from the target directory
+//! (missing ones are created), and final names are created with O_EXCL-like
+//! calls after removing what was there. In a container's view the target
+//! directory itself is resolved inside its root; on the host it is the
+//! user's own path.
+
+use super::record::{Kind, Record};
+use crate::error::{Error, ErrorKind};
+use crate::sys::consts::*;
+use crate::sys::errno::{EEXIST, EISDIR, ELOOP, ENOENT, ENOTDIR, EPERM};
+use crate::sys::fs::{self, Fd};
+use crate::sys::{fd, Errno};
+use std::io::{BufRead, Read};
+use std::os::raw::c_int;
+use std::path::Path;
+
+pub struct WriteOptions {
+    /// `cp -a`: keep the records' owners (otherwise files belong to whoever writes them: root in a container).
+    pub archive: bool,
+}
+
+pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result<(), Error> {
+    let root = fs::openat(AT_FDCWD, &dir.to_string_lossy(), O_RDONLY | O_DIRECTORY, 0).map_err(|e| match e {
+        ENOENT => Error::new(ErrorKind::NotFound, format!("no such directory: {}", dir.display())),
+        ENOTDIR => Error::new(ErrorKind::Setup, format!("not a directory: {}", dir.display())),
+        e => Error::errno(format!("opening {}", dir.display()), e),
+    })?;
+    let mut dirs: Vec<Record> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = input.read_line(&mut line).map_err(|e| Error::setup(format!("reading the copy stream: {}", e)))?;
+        if n == 0 {
+            break;
+        }
+        let record = Record::parse(line.trim_end_matches('\n'))?;
+        let parts = components(&record.path)?;
+        if parts.is_empty() {
+            // The target directory itself: only its metadata could come with it.
+            skip(input, record.size)?;
+            continue;
+        }
+        let (parent, name) = parent_of(root.0, &parts, &record.path)?;
+        create(&parent, name, &record, opts, input, root.0)?;
+        if record.kind == Kind::Dir {
+            dirs.push(record);
+        }
+    }
+    // Directory modes and times last (deepest first): a 0555 dir must stay writable while filled.
+    for d in dirs.iter().rev() {
+        let parts = components(&d.path)?;
+        let (parent, name) = parent_of(root.0, &parts, &d.path)?;
+        let dirfd = fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).map_err(|e| step(&d.path, "opening", e))?;
+        if opts.archive {
+            let _ = fs::lchownat(parent.0, name, d.uid, d.gid);
+        }
+        fs::fchmod(dirfd.0, d.mode).map_err(|e| step(&d.path, "setting the mode of", e))?;
+        let _ = fs::lutimesat(parent.0, name, d.mtime);
+    }
+    Ok(())
+}
+
+/// A record path's components; absolute paths and `..` are refused.
+fn components(path: &str) -> Result<Vec<&str>, Error> {
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    if path.starts_with('/') || parts.iter().any(|p| *p == "..") {
+        return Err(Error::new(ErrorKind::Spec, format!("refusing to write {}: it leaves the target directory", path)));
+    }
+    Ok(parts)
+}
+
+/// The open parent directory of `parts` (created as needed, never through a symlink) and the last name.
+fn parent_of<'p>(root: c_int, parts: &[&'p str], shown: &str) -> Result<(Fd, &'p str), Error> {
+    let mut current = Fd(dup(root)?);
+    for part in &parts[..parts.len() - 1] {
+        let next = match fs::openat(current.0, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0) {
+            Ok(fd) => fd,
+            Err(ENOENT) => {
+                match fs::mkdirat(current.0, part, 0o755) {
+                    Ok(()) | Err(EEXIST) => {}
+                    Err(e) => return Err(step(shown, "creating the parent directories of", e)),
+                }
+                fs::openat(current.0, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).map_err(|e| step(shown, "opening the parents of", e))?
+            }
+            Err(ELOOP) | Err(ENOTDIR) => {
+                return Err(Error::new(
+                    ErrorKind::Setup,
+                    format!("refusing to write {}: {} is a symlink or not a directory", shown, part),
+                ))
+            }
+            Err(e) => return Err(step(shown, "opening the parents of", e)),
+        };
+        current = next;
+    }
+    Ok((current, parts[parts.len() - 1]))
+}
+
+fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut dyn BufRead, root: c_int) -> Result<(), Error> {
+    if r.kind == Kind::Dir {
+        match fs::mkdirat(parent.0, name, 0o700) {
+            Ok(()) => {}
+            // An existing directory is merged into; anything else in the way is replaced.
+            Err(EEXIST) => {
+                if fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).is_err() {
+                    fs::unlinkat(parent.0, name, 0).map_err(|e| step(&r.path, "replacing", e))?;
+                    fs::mkdirat(parent.0, name, 0o700).map_err(|e| step(&r.path, "creating", e))?;
+                }
+            }
+            Err(e) => return Err(step(&r.path, "creating", e)),
+        }
+        return Ok(());
+    }
+    match fs::unlinkat(parent.0, name, 0) {
+        Ok(()) | Err(ENOENT) => {}
+        Err(EISDIR) | Err(EPERM) if is_dir(parent, name) => {
+            return Err(Error::new(ErrorKind::Setup, format!("cannot overwrite directory {} with a non-directory", r.path)))
+        }
+        Err(e) => return Err(step(&r.path, "replacing", e)),
+    }
+    match r.kind {
+        Kind::File => {
+            let file = fs::openat(parent.0, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).map_err(|e| step(&r.path, "creating", e))?;
+            copy_body(input, file.0, r.size, &r.path)?;
+            if opts.archive {
+                let _ = fs::lchownat(parent.0, name, r.uid, r.gid);
+            }
+            // After chown, which clears setuid bits.
+            fs::fchmod(file.0, r.mode).map_err(|e| step(&r.path, "setting the mode of", e))?;
+        }
+        Kind::Symlink => fs::symlinkat(&r.link, parent.0, name).map_err(|e| step(&r.path, "creating", e))?,
+        Kind::Hardlink => {
+            let target = components(&r.link)?;
+            if target.is_empty() {
+                return Err(Error::new(ErrorKind::Spec, format!("hard link {} has no target", r.path)));
+            }
+            let (tparent, tname) = parent_of(root, &target, &r.link)?;
+            fs::linkat(tparent.0, tname, parent.0, name).map_err(|e| step(&r.path, "linking", e))?;
+            return Ok(());
+        }
+        Kind::Char | Kind::Block | Kind::Fifo => {
+            let ty = match r.kind {
+                Kind::Char => S_IFCHR,
+                Kind::Block => S_IFBLK,
+                _ => S_IFIFO,
+            };
+            // Device nodes need privileges a container's root (or a user) rarely has: left out then, as a rootless tar does.
+            match fs::mknodat(parent.0, name, ty | r.mode, r.major, r.minor) {
+                Ok(()) => {}
+                Err(EPERM) => return Ok(()),
+                Err(e) => return Err(step(&r.path, "creating", e)),
+            }
+        }
+        Kind::Whiteout => return Err(Error::new(ErrorKind::Spec, format!("cannot write whiteout {}", r.path))),
+        Kind::Dir => unreachable!(),
+    }
+    if opts.archive && r.kind != Kind::File {
+        let _ = fs::lchownat(parent.0, name, r.uid, r.gid);
+    }
+    let _ = fs::lutimesat(parent.0, name, r.mtime);
+    Ok(())
+}
+
+fn is_dir(parent: &Fd, name: &str) -> bool {
+    fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).is_ok()
+}
+
+fn copy_body(input: &mut dyn BufRead, out: c_int, size: u64, shown: &str) -> Result<(), Error> {
+    let mut left = size;
+    let mut buf = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = left.min(buf.len() as u64) as usize;
+        let n = input.read(&mut buf[..want]).map_err(|e| Error::setup(format!("reading the copy stream: {}", e)))?;
+        if n == 0 {
+            return Err(Error::setup(format!("the copy stream ended inside {}", shown)));
+        }
+        fd::write_all(out, &buf[..n]).map_err(|e| step(shown, "writing", e))?;
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+fn skip(input: &mut dyn BufRead, size: u64) -> Result<(), Error> {
+    std::io::copy(&mut input.take(size), &mut std::io::sink()).map_err(|e| Error::setup(format!("reading the copy stream: {}", e)))?;
+    Ok(())
+}
+
+fn dup(fd: c_int) -> Result<c_int, Error> {
+    fs::openat(fd, ".", O_RDONLY | O_DIRECTORY, 0)
+        .map(|f| {
+            let raw = f.0;
+            std::mem::forget(f);
+            raw
+        })
+        .map_err(|e| Error::errno("opening the target directory", e))
+}
+
+fn step(path: &str, what: &str, e: Errno) -> Error {
+    Error::errno(format!("{} {}", what, path), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::copy::read::{self, ReadOptions};
+    use crate::paths::tests::TempDir;
+    use std::fs;
+    use std::io::Cursor;
+
+    fn write_to(dir: &Path, stream: &[u8]) -> Result<(), Error> {
+        write(dir, &WriteOptions { archive: false }, &mut Cursor::new(stream.to_vec()))
+    }
+
+    #[test]
+    fn round_trip_through_read_and_write() {
+        let t = TempDir::new("copy");
+        let src = t.0.join("src");
+        fs::create_dir_all(src.join("sub")).unwrap();
+        fs::write(src.join("sub/f"), "data").unwrap();
+        std::os::unix::fs::symlink("sub/f", src.join("link")).unwrap();
+        fs::hard_link(src.join("sub/f"), src.join("hard")).unwrap();
+        let mut stream = Vec::new();
+        read::read(&src, &ReadOptions { name: Some("copy".into()), ..ReadOptions::default() }, &mut stream).unwrap();
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        write_to(&dst, &stream).unwrap();
+        assert_eq!(fs::read_to_string(dst.join("copy/sub/f")).unwrap(), "data");
+        assert_eq!(fs::read_link(dst.join("copy/link")).unwrap(), Path::new("sub/f"));
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(fs::metadata(dst.join("copy/hard")).unwrap().ino(), fs::metadata(dst.join("copy/sub/f")).unwrap().ino());
+    }
+
+    #[test]
+    fn never_writes_outside_or_through_a_symlink() {
+        let t = TempDir::new("copy-escape");
+        let dst = t.0.join("dst");
+        let outside = t.0.join("outside");
+        fs::create_dir_all(&dst).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        let e = write_to(&dst, b"{\"path\":\"../x\",\"type\":\"dir\"}\n").unwrap_err();
+        assert!(e.message.contains("leaves the target directory"), "{}", e.message);
+        let e = write_to(&dst, b"{\"path\":\"/abs\",\"type\":\"dir\"}\n").unwrap_err();
+        assert!(e.message.contains("leaves the target directory"));
+        let stream = format!(
+            "{{\"path\":\"l\",\"type\":\"symlink\",\"link\":\"{}\"}}\n{{\"path\":\"l/f\",\"type\":\"file\",\"size\":1}}\nx",
+            outside.display()
+        );
+        let e = write_to(&dst, stream.as_bytes()).unwrap_err();
+        assert!(e.message.contains("l is a symlink"), "{}", e.message);
+        assert!(fs::read_dir(&outside).unwrap().next().is_none());
+    }
+}

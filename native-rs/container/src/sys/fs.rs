@@ -1,0 +1,93 @@
+//! Files named relative to an open directory (the *at calls): what writing
+//! below a directory without following symlinks on the way takes.
+
+use super::consts::*;
+use super::types::Timespec;
+use super::{cstr, ffi, Errno};
+use std::ffi::CString;
+use std::os::raw::{c_int, c_uint, c_void};
+
+fn name(n: &str) -> Result<CString, Errno> {
+    cstr(n)
+}
+
+/// An owned descriptor, closed on drop.
+pub struct Fd(pub c_int);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        super::fd::close(self.0);
+    }
+}
+
+pub fn openat(dir: c_int, path: &str, flags: c_int, mode: c_uint) -> Result<Fd, Errno> {
+    let p = name(path)?;
+    Errno::check(unsafe { ffi::openat(dir, p.as_ptr(), flags | O_CLOEXEC, mode) }).map(Fd)
+}
+
+pub fn mkdirat(dir: c_int, path: &str, mode: c_uint) -> Result<(), Errno> {
+    let p = name(path)?;
+    Errno::check(unsafe { ffi::mkdirat(dir, p.as_ptr(), mode) }).map(drop)
+}
+
+pub fn unlinkat(dir: c_int, path: &str, flags: c_int) -> Result<(), Errno> {
+    let p = name(path)?;
+    Errno::check(unsafe { ffi::unlinkat(dir, p.as_ptr(), flags) }).map(drop)
+}
+
+pub fn symlinkat(target: &str, dir: c_int, path: &str) -> Result<(), Errno> {
+    let (t, p) = (name(target)?, name(path)?);
+    Errno::check(unsafe { ffi::symlinkat(t.as_ptr(), dir, p.as_ptr()) }).map(drop)
+}
+
+/// A hard link; never follows a symlink `old` (flags 0).
+pub fn linkat(old_dir: c_int, old: &str, new_dir: c_int, new: &str) -> Result<(), Errno> {
+    let (o, n) = (name(old)?, name(new)?);
+    Errno::check(unsafe { ffi::linkat(old_dir, o.as_ptr(), new_dir, n.as_ptr(), 0) }).map(drop)
+}
+
+pub fn mknodat(dir: c_int, path: &str, mode: u32, major: u32, minor: u32) -> Result<(), Errno> {
+    let p = name(path)?;
+    // glibc's makedev for a 64-bit dev_t.
+    let dev = ((major as u64 & 0xfffff000) << 32)
+        | ((major as u64 & 0xfff) << 8)
+        | ((minor as u64 & 0xffffff00) << 12)
+        | (minor as u64 & 0xff);
+    Errno::check(unsafe { ffi::mknodat(dir, p.as_ptr(), mode, dev) }).map(drop)
+}
+
+pub fn fchmod(fd: c_int, mode: u32) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::fchmod(fd, mode) }).map(drop)
+}
+
+/// chown of `path` in `dir` itself, never a symlink's target.
+pub fn lchownat(dir: c_int, path: &str, uid: u32, gid: u32) -> Result<(), Errno> {
+    let p = name(path)?;
+    Errno::check(unsafe { ffi::fchownat(dir, p.as_ptr(), uid, gid, AT_SYMLINK_NOFOLLOW) }).map(drop)
+}
+
+/// Sets atime and mtime of `path` in `dir` (a symlink itself) to `secs`.
+pub fn lutimesat(dir: c_int, path: &str, secs: i64) -> Result<(), Errno> {
+    let p = name(path)?;
+    let t = Timespec {
+        tv_sec: secs as std::os::raw::c_long,
+        tv_nsec: 0,
+    };
+    let times = [t, t];
+    Errno::check(unsafe { ffi::utimensat(dir, p.as_ptr(), times.as_ptr(), AT_SYMLINK_NOFOLLOW) })
+        .map(drop)
+}
+
+/// The value of extended attribute `attr` of `path` (not following a
+/// symlink), or None when it has none (or the file system has no xattrs).
+pub fn lgetxattr(path: &std::path::Path, attr: &str) -> Option<Vec<u8>> {
+    let p = super::cpath(path).ok()?;
+    let a = name(attr).ok()?;
+    let mut buf = vec![0u8; 256];
+    let n = unsafe { ffi::lgetxattr(p.as_ptr(), a.as_ptr(), buf.as_mut_ptr() as *mut c_void, buf.len()) };
+    if n < 0 {
+        return None;
+    }
+    buf.truncate(n as usize);
+    Some(buf)
+}

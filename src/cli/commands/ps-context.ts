@@ -1,0 +1,205 @@
+/**
+ * What `tsbox ps` shows of a container: docker's ContainerContext (the
+ * fields `--format` templates use, the default columns and their titles)
+ * and its filters.
+ */
+import { ContainerError, UsageError } from "../../errors.js";
+import { treeBytes } from "../../fs-util.js";
+import type { ContainerInspect } from "../../containers/inspect.js";
+import type { ImageConfig } from "../../image/oci.js";
+import type { Runtime } from "../../runtime.js";
+import { strictContext } from "../format-template-exec.js";
+import type { FormatDefaults } from "../format-output.js";
+import { humanDuration, humanSize, shortId, timeAgo, truncate } from "../format.js";
+
+export interface PsEntry {
+  inspect: ContainerInspect;
+}
+
+export const CONTAINER_FORMAT: FormatDefaults = {
+  table: "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}",
+  quiet: "{{.ID}}",
+  typeName: "*formatter.ContainerContext",
+  headers: {
+    ID: "CONTAINER ID",
+    Names: "NAMES",
+    Image: "IMAGE",
+    Command: "COMMAND",
+    CreatedAt: "CREATED AT",
+    RunningFor: "CREATED",
+    Ports: "PORTS",
+    State: "STATE",
+    Status: "STATUS",
+    Size: "SIZE",
+    Labels: "LABELS",
+    Label: (name: unknown) => String(name).toUpperCase(),
+    Mounts: "MOUNTS",
+    LocalVolumes: "LOCAL VOLUMES",
+    Networks: "NETWORKS",
+  },
+};
+
+/** Every container, newest first, as inspect shows it. */
+export async function psEntries(runtime: Runtime): Promise<PsEntry[]> {
+  const out: PsEntry[] = [];
+  for (const state of await runtime.containers({ all: true })) {
+    try {
+      out.push({ inspect: await runtime.inspectContainer(state.id) });
+    } catch (err) {
+      if (!(err instanceof ContainerError)) throw err; // removed meanwhile
+    }
+  }
+  return out;
+}
+
+/** docker's `.Status`: "Up 5 seconds", "Exited (0) 2 minutes ago", "Created", … */
+export function statusText(c: ContainerInspect, now = Date.now()): string {
+  const s = c.State;
+  const since = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
+  if (s.Restarting) return `Restarting (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
+  if (s.Paused) return `Up ${since(s.StartedAt)} (Paused)`;
+  if (s.Running) return `Up ${since(s.StartedAt)}`;
+  if (s.Status === "removing") return "Removal In Progress";
+  if (s.Dead) return "Dead";
+  if (s.Status === "created") return "Created";
+  if (s.FinishedAt.startsWith("0001-")) return `Exited (${s.ExitCode})`;
+  return `Exited (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
+}
+
+/** One row for the template: docker's field names; `Label` is a method. */
+export async function containerContext(e: PsEntry, options: { trunc: boolean; size: boolean }): Promise<object> {
+  const c = e.inspect;
+  const labels = c.Config.Labels ?? {};
+  const command = [c.Path, ...c.Args].join(" ");
+  const mounts = c.Mounts.map((m) => (options.trunc ? truncate(m.Name ?? m.Source, 15) : (m.Name ?? m.Source)));
+  let size = "0B";
+  if (options.size) {
+    const rw = await treeBytes(c.GraphDriver.Data.UpperDir ?? "");
+    let virtual = rw;
+    for (const dir of (c.GraphDriver.Data.LowerDir ?? "").split(":").filter((d) => d !== "")) virtual += await treeBytes(dir);
+    size = `${humanSize(rw)} (virtual ${humanSize(virtual)})`;
+  }
+  return strictContext(CONTAINER_FORMAT.typeName, {
+    ID: options.trunc ? shortId(c.Id) : c.Id,
+    Names: c.Name.replace(/^\//, ""),
+    Image: options.trunc && c.Config.Image.startsWith("sha256:") ? shortId(c.Config.Image) : c.Config.Image,
+    Command: JSON.stringify(options.trunc ? truncate(command, 20) : command),
+    CreatedAt: goTimeString(new Date(c.Created)),
+    RunningFor: timeAgo(c.Created),
+    Ports: "",
+    State: c.State.Status,
+    Status: statusText(c),
+    Size: size,
+    Labels: Object.keys(labels)
+      .sort()
+      .map((k) => `${k}=${labels[k]}`)
+      .join(","),
+    Label: (name: unknown) => labels[String(name)] ?? "",
+    Mounts: mounts.join(","),
+    LocalVolumes: String(c.Mounts.filter((m) => m.Type === "volume").length),
+    Networks: String(c.HostConfig.NetworkMode ?? ""),
+  });
+}
+
+/** Go's time.Time.String(): `2006-01-02 15:04:05 -0700 MST` in local time. */
+export function goTimeString(d: Date): string {
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  const offset = -d.getTimezoneOffset();
+  const zone = new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(d).find((p) => p.type === "timeZoneName")?.value ?? "";
+  const sign = offset >= 0 ? "+" : "-";
+  const abs = Math.abs(offset);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${zone}`;
+}
+
+const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume"];
+const STATUSES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+
+/** `--filter K=V` flags: values per key (one key's values are alternatives, different keys must all match). */
+export function parseFilters(specs: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    if (eq <= 0) throw new UsageError(`bad format of filter (expected name=value): ${spec}`);
+    const key = spec.slice(0, eq).trim().toLowerCase();
+    const value = spec.slice(eq + 1);
+    if (!FILTER_KEYS.includes(key)) throw new UsageError(`invalid filter '${key}'`);
+    if (key === "status" && !STATUSES.includes(value)) throw new UsageError(`invalid filter 'status=${value}'`);
+    if (key === "exited" && !/^-?\d+$/.test(value)) throw new UsageError(`invalid filter 'exited=${value}'`);
+    out.set(key, [...(out.get(key) ?? []), value]);
+  }
+  return out;
+}
+
+export async function matchFilters(entries: PsEntry[], filters: Map<string, string[]>, runtime: Runtime): Promise<PsEntry[]> {
+  if (filters.size === 0) return entries;
+  const created = async (ref: string) => (await runtime.inspectContainer(ref)).Created;
+  const before = filters.get("before")?.[0];
+  const since = filters.get("since")?.[0];
+  const beforeTime = before === undefined ? undefined : await created(before);
+  const sinceTime = since === undefined ? undefined : await created(since);
+  const ancestors = await Promise.all((filters.get("ancestor") ?? []).map((a) => ancestorMatcher(a, runtime)));
+  const any = (key: string, test: (v: string) => boolean) => {
+    const values = filters.get(key);
+    return values === undefined || values.some(test);
+  };
+  const out: PsEntry[] = [];
+  for (const e of entries) {
+    const c = e.inspect;
+    const labels = c.Config.Labels ?? {};
+    const ok =
+      any("id", (v) => regexMatch(v, c.Id)) &&
+      any("name", (v) => regexMatch(v, c.Name.replace(/^\//, ""))) &&
+      // Every label filter must hold.
+      (filters.get("label") ?? []).every((v) => {
+        const eq = v.indexOf("=");
+        return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
+      }) &&
+      any("status", (v) => c.State.Status === v) &&
+      any("exited", (v) => c.State.Status === "exited" && c.State.ExitCode === Number(v)) &&
+      any("volume", (v) => c.Mounts.some((m) => m.Name === v || m.Source === v || m.Destination === v)) &&
+      (beforeTime === undefined || c.Created < beforeTime) &&
+      (sinceTime === undefined || c.Created > sinceTime) &&
+      (ancestors.length === 0 || (await someAsync(ancestors, (m) => m(c))));
+    if (ok) out.push(e);
+  }
+  return out;
+}
+
+async function someAsync<T>(items: T[], test: (item: T) => Promise<boolean>): Promise<boolean> {
+  for (const item of items) if (await test(item)) return true;
+  return false;
+}
+
+/** docker's filters match as unanchored regular expressions. */
+function regexMatch(pattern: string, text: string): boolean {
+  try {
+    return new RegExp(pattern).test(text);
+  } catch {
+    return text.includes(pattern);
+  }
+}
+
+/**
+ * `ancestor=IMAGE`: containers of that image or of an image built on it
+ * (its layers are a prefix of theirs); an image id prefix works too.
+ */
+async function ancestorMatcher(ref: string, runtime: Runtime): Promise<(c: ContainerInspect) => Promise<boolean>> {
+  const store = runtime.imageStore;
+  const image = await store.findImage(ref).catch(() => undefined);
+  const hex = /^(sha256:)?[0-9a-f]{1,64}$/.test(ref) ? ref.replace(/^sha256:/, "") : undefined;
+  const layersOf = new Map<string, string[] | undefined>();
+  const diffIds = async (configDigest: string) => {
+    if (!layersOf.has(configDigest)) {
+      const config = await store.layout.readJsonBlob<ImageConfig>(configDigest).catch(() => undefined);
+      layersOf.set(configDigest, config?.rootfs?.diff_ids);
+    }
+    return layersOf.get(configDigest);
+  };
+  const wanted = image?.config.rootfs.diff_ids;
+  return async (c) => {
+    if (image && c.Image === image.configDigest) return true;
+    if (hex !== undefined && c.Image.replace(/^sha256:/, "").startsWith(hex)) return true;
+    const theirs = await diffIds(c.Image);
+    return wanted !== undefined && theirs !== undefined && wanted.length <= theirs.length && wanted.every((d, i) => theirs[i] === d);
+  };
+}

@@ -1,0 +1,102 @@
+import { UsageError } from "../../errors.js";
+import { defaultDataDir } from "../../paths.js";
+import { Runtime } from "../../runtime.js";
+import { confirm } from "../confirm.js";
+import type { CliContext } from "../context.js";
+import { lastValue, parseFlags } from "../flags.js";
+import { strictContext } from "../format-template-exec.js";
+import { type FormatDefaults, writeFormatted } from "../format-output.js";
+import { humanSize, shortId, table, timeAgo, truncate } from "../format.js";
+
+const USAGE = `Usage: tsbox system COMMAND
+
+Commands:
+  df [-v] [--format F]           Show disk usage of images, containers and volumes
+  prune [-a] [--volumes] [-f]    Remove stopped containers, unused images (-a: all unused,
+                                 else unnamed ones) and with --volumes unused anonymous volumes
+`;
+
+const DF_FORMAT: FormatDefaults = {
+  table: "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
+  typeName: "*formatter.diskUsageImagesContext",
+  headers: { Type: "TYPE", TotalCount: "TOTAL", Active: "ACTIVE", Size: "SIZE", Reclaimable: "RECLAIMABLE" },
+};
+
+export async function systemCommand(args: string[], ctx: CliContext): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === "--help" || sub === "-h") {
+    (sub === undefined ? ctx.stderr : ctx.stdout).write(USAGE);
+    return sub === undefined ? 125 : 0;
+  }
+  if (sub === "df") return df(rest, ctx);
+  if (sub === "prune") return prune(rest, ctx);
+  if (sub === "info") return (await import("./info.js")).infoCommand(rest, ctx);
+  throw new UsageError(`unknown command: system ${sub} (see tsbox system --help)`);
+}
+
+async function df(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "verbose", short: "v" }, { name: "format", value: true }]);
+  if (flags.help) return ctx.stdout.write("Usage: tsbox system df [-v] [--format FORMAT]\n"), 0;
+  if (flags.positionals.length > 0) throw new UsageError(`"tsbox system df" takes no arguments`);
+  const usage = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).diskUsage();
+  const format = lastValue(flags, "format");
+  if (!flags.bools.has("verbose") || format !== undefined) {
+    const percent = (part: number, whole: number) => (whole === 0 ? "" : ` (${Math.round((part * 100) / whole)}%)`);
+    const items = usage.rows.map((r) =>
+      strictContext(DF_FORMAT.typeName, {
+        Type: r.Type,
+        TotalCount: String(r.TotalCount),
+        Active: String(r.Active),
+        Size: humanSize(r.Size),
+        Reclaimable: `${humanSize(r.Reclaimable)}${r.Type === "Build Cache" ? "" : percent(r.Reclaimable, r.Size)}`,
+      }),
+    );
+    writeFormatted(ctx.stdout, items, format, DF_FORMAT);
+    return 0;
+  }
+  ctx.stdout.write("Images space usage:\n\n");
+  ctx.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS"], usage.images.map((i) => {
+    const [repo, tag] = splitName(i.name);
+    return [repo, tag, shortId(i.id), timeAgo(i.created), humanSize(i.size), String(i.containers)];
+  })));
+  ctx.stdout.write("\nContainers space usage:\n\n");
+  ctx.stdout.write(table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"], usage.containers.map((c) => [
+    shortId(c.id), c.image, JSON.stringify(truncate(c.command.join(" "), 20)), String(c.volumes), humanSize(c.size), timeAgo(c.created), c.status, c.name,
+  ])));
+  ctx.stdout.write("\nLocal Volumes space usage:\n\n");
+  ctx.stdout.write(table(["VOLUME NAME", "LINKS", "SIZE"], usage.volumes.map((v) => [v.name, String(v.links), humanSize(v.size)])));
+  ctx.stdout.write("\nBuild cache usage: 0B\n");
+  return 0;
+}
+
+function splitName(name: string): [string, string] {
+  const colon = name.lastIndexOf(":");
+  return colon > name.lastIndexOf("/") ? [name.slice(0, colon), name.slice(colon + 1)] : [name, "<none>"];
+}
+
+async function prune(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "all", short: "a" }, { name: "volumes" }, { name: "force", short: "f" }]);
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  if (flags.positionals.length > 0) throw new UsageError(`"tsbox system prune" takes no arguments`);
+  const all = flags.bools.has("all");
+  const volumes = flags.bools.has("volumes");
+  const warning = [
+    "WARNING! This will remove:",
+    "  - all stopped containers",
+    ...(volumes ? ["  - all anonymous volumes not used by at least one container"] : []),
+    all ? "  - all images without at least one container associated to them" : "  - all dangling images",
+  ].join("\n");
+  if (!(await confirm(ctx, warning, flags.bools.has("force")))) return 0;
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  const containers = await runtime.pruneContainers();
+  const vols = volumes ? await runtime.volumes.prune() : { removed: [], bytes: 0 };
+  const images = await runtime.pruneImages({ all });
+  let out = "";
+  if (containers.removed.length > 0) out += `Deleted Containers:\n${containers.removed.join("\n")}\n\n`;
+  if (vols.removed.length > 0) out += `Deleted Volumes:\n${vols.removed.join("\n")}\n\n`;
+  const imageLines = [...images.untagged.map((n) => `untagged: ${n}`), ...images.deleted.map((d) => `deleted: ${d}`)];
+  if (imageLines.length > 0) out += `Deleted Images:\n${imageLines.join("\n")}\n\n`;
+  out += `Total reclaimed space: ${humanSize(containers.bytes + vols.bytes + images.bytes)}\n`;
+  ctx.stdout.write(out);
+  return 0;
+}

@@ -1,0 +1,149 @@
+/**
+ * `container prune`, `system prune` and `system df`: what the data dir
+ * holds (images: blobs and unpacked layers; containers: writable layers;
+ * volumes), what is in use, and deleting what is not.
+ */
+import { readFileSync } from "node:fs";
+import { treeBytes } from "../fs-util.js";
+import { Annotation, type ImageManifest } from "../image/oci.js";
+import { familiarName, parseReference } from "../image/reference.js";
+import type { Runtime } from "../runtime.js";
+import type { ContainerState } from "./state.js";
+import { readContainerVolumes, type VolumeInfo } from "./volumes.js";
+
+export interface ContainerPruneResult {
+  removed: string[];
+  bytes: number;
+}
+
+/** Deletes every container that is not running (their anonymous volumes stay, as with docker). */
+export async function pruneContainers(runtime: Runtime, keep: (c: ContainerState) => boolean = () => false): Promise<ContainerPruneResult> {
+  const result: ContainerPruneResult = { removed: [], bytes: 0 };
+  for (const c of await runtime.containers({ all: true })) {
+    if (c.status === "running" || keep(c)) continue;
+    const bytes = await treeBytes(runtime.containerPaths(c.id).upper);
+    try {
+      await runtime.removeContainer(c.id);
+    } catch {
+      continue; // started or removed meanwhile
+    }
+    result.removed.push(c.id);
+    result.bytes += bytes;
+  }
+  return result;
+}
+
+export interface ImagePruneResult {
+  untagged: string[];
+  /** Image ids (config digests) no name refers to any more. */
+  deleted: string[];
+  bytes: number;
+}
+
+/**
+ * Removes the images no container uses: only unnamed ones (docker's
+ * dangling images), or with `all` every unused one; then the blobs and
+ * unpacked layers nothing needs.
+ */
+export async function pruneImages(runtime: Runtime, options: { all?: boolean } = {}): Promise<ImagePruneResult> {
+  const layout = runtime.imageStore.layout;
+  const used = new Set((await runtime.containers({ all: true })).map((c) => c.imageDigest));
+  const result: ImagePruneResult = { untagged: [], deleted: [], bytes: 0 };
+  const doomed = new Set<string>();
+  await layout.updateIndex((index) => {
+    index.manifests = index.manifests.filter((d) => {
+      const name = d.annotations?.[Annotation.refName];
+      if (used.has(d.digest) || (name !== undefined && !options.all)) return true;
+      if (name !== undefined) result.untagged.push(familiarName(parseReference(name)));
+      doomed.add(d.digest);
+      return false;
+    });
+    // A manifest still named elsewhere in the index is not deleted.
+    for (const d of index.manifests) doomed.delete(d.digest);
+  });
+  for (const digest of doomed) {
+    try {
+      result.deleted.push(JSON.parse(readFileSync(layout.blobPath(digest), "utf8")).config?.digest ?? digest);
+    } catch {
+      result.deleted.push(digest);
+    }
+  }
+  const freed = await runtime.prune();
+  result.bytes = freed.bytes;
+  return result;
+}
+
+export interface UsageRow {
+  Type: "Images" | "Containers" | "Local Volumes" | "Build Cache";
+  TotalCount: number;
+  Active: number;
+  Size: number;
+  Reclaimable: number;
+}
+
+export interface DiskUsage {
+  rows: UsageRow[];
+  images: { name: string; id: string; created: string | null; size: number; containers: number }[];
+  containers: { id: string; name: string; image: string; command: string[]; created: string; status: string; size: number; volumes: number }[];
+  volumes: { name: string; links: number; size: number }[];
+}
+
+/** `docker system df`: sizes on disk (blobs, unpacked layers, writable layers, volume files). */
+export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
+  const layout = runtime.imageStore.layout;
+  const containers = await runtime.containers({ all: true });
+  const byManifest = new Map<string, number>();
+  for (const c of containers) byManifest.set(c.imageDigest, (byManifest.get(c.imageDigest) ?? 0) + 1);
+
+  const images: DiskUsage["images"] = [];
+  // What each image is made of on disk: its blobs and unpacked layers, which images share.
+  const parts = new Map<string, number>();
+  const imageParts: { parts: string[]; active: boolean }[] = [];
+  const part = async (key: string, size: () => Promise<number> | number) => {
+    if (!parts.has(key)) parts.set(key, await size());
+    return parts.get(key)!;
+  };
+  for (const summary of await runtime.images()) {
+    let size = 0;
+    const own: string[] = [];
+    try {
+      const manifest = JSON.parse(readFileSync(layout.blobPath(summary.manifestDigest), "utf8")) as ImageManifest;
+      for (const blob of [manifest.config, ...manifest.layers]) {
+        own.push(blob.digest);
+        size += await part(blob.digest, () => blob.size);
+      }
+      const config = JSON.parse(readFileSync(layout.blobPath(manifest.config.digest), "utf8")) as { rootfs?: { diff_ids?: string[] } };
+      for (const diffId of config.rootfs?.diff_ids ?? []) {
+        own.push(`layer:${diffId}`);
+        size += await part(`layer:${diffId}`, () => treeBytes(runtime.layerPath(diffId)));
+      }
+    } catch {
+      // an image whose blobs went missing counts as nothing
+    }
+    const count = byManifest.get(summary.manifestDigest) ?? 0;
+    images.push({ name: summary.name, id: summary.id, created: summary.created, size, containers: count });
+    imageParts.push({ parts: own, active: count > 0 });
+  }
+  const activeParts = new Set(imageParts.filter((i) => i.active).flatMap((i) => i.parts));
+  const imagesSize = [...parts.values()].reduce((a, b) => a + b, 0);
+  const imagesReclaimable = [...parts].filter(([k]) => !activeParts.has(k)).reduce((a, [, v]) => a + v, 0);
+  const sized: DiskUsage["containers"] = [];
+  for (const c of containers) {
+    sized.push({ id: c.id, name: c.name ?? c.id.slice(0, 12), image: c.image, command: c.command, created: c.created, status: c.status, size: await treeBytes(runtime.containerPaths(c.id).upper), volumes: readContainerVolumes(runtime.containerPaths(c.id)).names.length });
+  }
+  const volumes: DiskUsage["volumes"] = [];
+  for (const v of runtime.volumes.list() as VolumeInfo[]) volumes.push({ name: v.Name, links: runtime.volumes.users(v.Name).length, size: await treeBytes(v.Mountpoint) });
+
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  return {
+    rows: [
+      { Type: "Images", TotalCount: images.length, Active: images.filter((i) => i.containers > 0).length, Size: imagesSize, Reclaimable: imagesReclaimable },
+      { Type: "Containers", TotalCount: sized.length, Active: sized.filter((c) => c.status === "running").length, Size: sum(sized.map((c) => c.size)), Reclaimable: sum(sized.filter((c) => c.status !== "running").map((c) => c.size)) },
+      { Type: "Local Volumes", TotalCount: volumes.length, Active: volumes.filter((v) => v.links > 0).length, Size: sum(volumes.map((v) => v.size)), Reclaimable: sum(volumes.filter((v) => v.links === 0).map((v) => v.size)) },
+      { Type: "Build Cache", TotalCount: 0, Active: 0, Size: 0, Reclaimable: 0 },
+    ],
+    images,
+    containers: sized,
+    volumes,
+  };
+}

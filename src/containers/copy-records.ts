@@ -1,0 +1,123 @@
+/**
+ * The record streams tsbox-runtime's `copy` reads and writes
+ * (native-rs/container/src/copy): one JSON header line per entry, then a
+ * file's bytes. Here they become, and come from, the tar entries of
+ * src/image/tar.ts, so `cp … -`, `export`, `commit` and `import` share one
+ * tar reader and writer.
+ */
+import type { Writable } from "node:stream";
+import { LayerError } from "../errors.js";
+import { ChunkReader } from "../image/chunk-reader.js";
+import type { TarEntry, TarEntryType } from "../image/tar.js";
+import { entryHeader, tarPadding } from "../image/tar-writer.js";
+import { writeTo } from "../stream-write.js";
+
+/** A record's type: tar's, plus an overlay whiteout (upper layers only). */
+export type RecordType = "file" | "dir" | "symlink" | "hardlink" | "char" | "block" | "fifo" | "whiteout";
+
+export interface CopyRecord {
+  path: string;
+  type: RecordType;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  size: number;
+  link?: string;
+  /** A directory that hides the layers below it. */
+  opaque?: boolean;
+  major?: number;
+  minor?: number;
+}
+
+const TO_TAR: Record<Exclude<RecordType, "whiteout">, TarEntryType> = {
+  file: "file",
+  dir: "directory",
+  symlink: "symlink",
+  hardlink: "hardlink",
+  char: "chardev",
+  block: "blockdev",
+  fifo: "fifo",
+};
+
+/** Records of a stream, each with its body (consume it before asking for the next); `content: false` streams carry none. */
+export async function* readRecords(source: AsyncIterable<Buffer>, options: { content?: boolean } = {}): AsyncGenerator<CopyRecord & { body: AsyncIterable<Buffer> }> {
+  const reader = new ChunkReader(source);
+  for (;;) {
+    const line = await reader.readLine();
+    if (line === null) return;
+    let record: CopyRecord;
+    try {
+      record = JSON.parse(line.toString("utf8")) as CopyRecord;
+    } catch {
+      throw new LayerError(`malformed copy record: ${line.toString("utf8").slice(0, 200)}`);
+    }
+    const bodySize = record.type === "file" && options.content !== false ? record.size : 0;
+    let left = bodySize;
+    const body = {
+      async *[Symbol.asyncIterator]() {
+        for await (const chunk of reader.chunks(left)) {
+          left -= chunk.length;
+          yield chunk;
+        }
+      },
+    };
+    yield { ...record, body };
+    await reader.skip(left);
+  }
+}
+
+/** A record as a tar entry (whiteouts have no tar form of their own: see commit). */
+export function recordToTar(r: CopyRecord, body: AsyncIterable<Buffer>): TarEntry {
+  if (r.type === "whiteout") throw new LayerError(`a whiteout (${r.path}) cannot be copied`);
+  return {
+    path: r.path,
+    type: TO_TAR[r.type],
+    mode: r.mode,
+    uid: r.uid,
+    gid: r.gid,
+    size: r.type === "file" ? r.size : 0,
+    mtime: r.mtime,
+    linkname: r.link ?? "",
+    devmajor: r.major ?? 0,
+    devminor: r.minor ?? 0,
+    pax: {},
+    body,
+  };
+}
+
+/** A tar entry as a record: its header line. */
+export function tarToRecordHeader(e: TarEntry): Buffer {
+  const type = (Object.entries(TO_TAR).find(([, t]) => t === e.type)?.[0] ?? "file") as RecordType;
+  const record: CopyRecord = { path: e.path, type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: Math.floor(e.mtime), size: e.type === "file" ? e.size : 0 };
+  if (e.linkname) record.link = e.linkname;
+  if (type === "char" || type === "block") Object.assign(record, { major: e.devmajor, minor: e.devminor });
+  return Buffer.from(JSON.stringify(record) + "\n");
+}
+
+/** Tar entries → a record stream on `out` (not ended). */
+export async function writeRecordsFromTar(entries: AsyncIterable<TarEntry>, out: Writable): Promise<void> {
+  for await (const e of entries) {
+    await writeTo(out, tarToRecordHeader(e));
+    if (e.type === "file") for await (const chunk of e.body) await writeTo(out, chunk);
+  }
+}
+
+/** A tar entry written (header, body, padding) to `out`. */
+export async function writeTarEntry(out: Writable, e: TarEntry): Promise<void> {
+  const type = e.type as "file" | "directory" | "symlink" | "hardlink" | "chardev" | "blockdev" | "fifo";
+  await writeTo(out, entryHeader({ path: e.path, type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: Math.floor(e.mtime), linkname: e.linkname, devmajor: e.devmajor, devminor: e.devminor }, e.type === "file" ? e.size : 0));
+  if (e.type !== "file") return;
+  let written = 0;
+  for await (const chunk of e.body) {
+    written += chunk.length;
+    await writeTo(out, chunk);
+  }
+  if (written !== e.size) throw new LayerError(`${e.path}: ${written} bytes where ${e.size} were announced`);
+  await writeTo(out, tarPadding(e.size));
+}
+
+/** The two zero blocks that end a tar archive. */
+export function writeTarEnd(out: Writable): Promise<void> {
+  return writeTo(out, Buffer.alloc(1024));
+}

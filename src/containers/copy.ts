@@ -1,0 +1,223 @@
+/**
+ * `tsbox cp` (and `Container.copyTo/copyFrom`): files between the host and
+ * a container with docker's rules for what lands where. Every access to the
+ * container goes through tsbox-runtime's `copy` (its namespaces joined when
+ * it runs, its layers and volumes mounted in a namespace of their own when
+ * it does not), so container paths resolve inside its root and a symlink in
+ * the container never leads out of it. The host side is the same helper
+ * without namespaces, as the calling user.
+ */
+import { existsSync, statSync } from "node:fs";
+import { dirname, posix, resolve as resolvePath } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
+import { ContainerError, isTsboxError, UsageError } from "../errors.js";
+import { readTar } from "../image/tar.js";
+import type { ContainerPaths } from "../paths.js";
+import { type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
+import type { TarEntry } from "../image/tar.js";
+import type { ContainerState } from "./state.js";
+
+export interface CopyOptions {
+  /** `-a`: keep owners (uid/gid) as they are in the source. */
+  archive?: boolean;
+  /** `-L`: follow SRC itself when it is a symlink. */
+  follow?: boolean;
+}
+
+export interface PathStat {
+  exists: boolean;
+  type?: "dir" | "file" | "symlink" | "other";
+  mode?: number;
+  size?: number;
+  link?: string;
+  targetType?: "dir" | "file" | "symlink" | "other" | null;
+}
+
+/** A container as `tsbox-runtime copy` reaches it. */
+export class ContainerFiles {
+  constructor(
+    private readonly bundle: ContainerPaths,
+    private readonly state: ContainerState,
+  ) {
+    if (state.backend !== "native") {
+      throw new ContainerError(`copying files is not supported for containers of the ${state.backend} backend (their files live in the vm guest)`);
+    }
+  }
+
+  get name(): string {
+    return this.state.name ?? this.state.id.slice(0, 12);
+  }
+
+  /** The running container's namespaces, else its layers in `view`. */
+  target(view: "merged" | "layers" | "upper" = "merged"): CopyTarget {
+    if (view === "merged" && this.state.status === "running" && this.state.pid !== null) return { pid: this.state.pid };
+    if (!existsSync(this.bundle.config)) throw new ContainerError(`container ${this.name} has no file system yet (it never started)`);
+    return { bundle: this.bundle.dir, view };
+  }
+
+  /**
+   * Runs a helper against the container; when the container stopped between
+   * the look and the join, once more against its layers.
+   */
+  async run<T>(use: (target: CopyTarget) => Promise<T>, view: "merged" | "layers" | "upper" = "merged"): Promise<T> {
+    const target = this.target(view);
+    try {
+      return await use(target);
+    } catch (err) {
+      if ("pid" in target && isTsboxError(err) && err.code === "container") return use({ bundle: this.bundle.dir, view });
+      throw err;
+    }
+  }
+
+  stat(path: string): Promise<PathStat> {
+    return this.run((target) => statAt(target, path));
+  }
+}
+
+export async function statAt(target: CopyTarget, path: string): Promise<PathStat> {
+  const helper = spawnCopyHelper(target, "stat", path, {}, { stdout: true });
+  let text = "";
+  for await (const chunk of helper.stdout!) text += (chunk as Buffer).toString("utf8");
+  await helper.done;
+  return JSON.parse(text) as PathStat;
+}
+
+/** What a copy creates: SRC's tree under `name` (or its contents when "") inside the directory `dir`. */
+export interface CopyPlan {
+  dir: string;
+  name: string;
+}
+
+/** docker cp's rules (`docker cp --help`): where SRC goes given what DEST is. */
+export function planCopy(src: { path: string; isDir: boolean }, dest: { path: string; stat: PathStat }, shownDest = dest.path): CopyPlan {
+  const destIsDir = dest.stat.exists && (dest.stat.type === "dir" || (dest.stat.type === "symlink" && dest.stat.targetType === "dir"));
+  const trimmed = src.path.replace(/\/+$/, "");
+  const srcBase = posix.basename(trimmed === "" ? "/" : trimmed);
+  const destDir = posix.dirname(dest.path.replace(/\/+$/, "") || "/");
+  const destBase = posix.basename(dest.path.replace(/\/+$/, ""));
+  if (!src.isDir) {
+    if (!dest.stat.exists) {
+      if (dest.path.endsWith("/")) throw new ContainerError(`destination directory ${shownDest} does not exist`);
+      return { dir: destDir, name: destBase };
+    }
+    return destIsDir ? { dir: dest.path, name: srcBase } : { dir: destDir, name: destBase };
+  }
+  if (!dest.stat.exists) return { dir: destDir, name: destBase };
+  if (!destIsDir) throw new ContainerError(`cannot copy a directory onto the file ${shownDest}`);
+  // `SRC/.`: its contents, not the directory itself.
+  if (/(^|\/)\.$/.test(src.path) || srcBase === "/") return { dir: dest.path, name: "" };
+  return { dir: dest.path, name: srcBase };
+}
+
+function hostStat(path: string): PathStat {
+  try {
+    const st = statSync(path);
+    return { exists: true, type: st.isDirectory() ? "dir" : st.isFile() ? "file" : "other" };
+  } catch {
+    return { exists: false };
+  }
+}
+
+function srcIsDir(s: PathStat, follow: boolean): boolean {
+  return s.type === "dir" || (follow && s.type === "symlink" && s.targetType === "dir");
+}
+
+const flag = (on: boolean | undefined) => (on ? "1" : "0");
+
+/** Pipes one helper's records into another's; both must succeed (the cause of a failure is reported, not the broken pipe it made). */
+async function pipeHelpers(from: CopyHelper, to: CopyHelper): Promise<void> {
+  from.stdout!.pipe(to.stdin!);
+  const [read, written] = await Promise.allSettled([from.done, to.done]);
+  if (read.status === "rejected" && written.status === "rejected") {
+    const readMessage = String((read.reason as Error).message);
+    throw /writing the copy stream/.test(readMessage) ? written.reason : read.reason;
+  }
+  if (read.status === "rejected") throw read.reason;
+  if (written.status === "rejected") throw written.reason;
+}
+
+/** `cp CONTAINER:SRC DEST` (`-` DEST: a tar stream on `out`). */
+export async function copyFromContainer(c: ContainerFiles, src: string, dest: string, out: Writable | undefined, options: CopyOptions = {}): Promise<void> {
+  const srcPath = posix.resolve("/", src);
+  const keepDot = /(^|\/)\.$/.test(src) ? "/." : "";
+  await c.run(async (target) => {
+    const s = await statAt(target, srcPath);
+    if (!s.exists) throw new ContainerError(`Could not find the file ${src} in container ${c.name}`);
+    const isDir = srcIsDir(s, Boolean(options.follow));
+    if (dest === "-") {
+      if (!out) throw new UsageError("cp to - needs an output stream");
+      const reader = spawnCopyHelper(target, "read", srcPath, { follow: flag(options.follow) }, { stdout: true });
+      await recordsToTar(reader, out);
+      return;
+    }
+    const hostDest = resolvePath(dest) + (dest.endsWith("/") ? "/" : "");
+    const plan = planCopy({ path: srcPath + keepDot, isDir }, { path: hostDest, stat: hostStat(hostDest) }, dest);
+    if (!existsSync(plan.dir)) throw new ContainerError(`no such directory: ${dirname(dest) === "." ? plan.dir : dirname(dest)}`);
+    const reader = spawnCopyHelper(target, "read", srcPath, { follow: flag(options.follow), name: plan.name }, { stdout: true });
+    const writer = spawnCopyHelper({ host: true }, "write", plan.dir, { archive: flag(options.archive) }, { stdin: true });
+    await pipeHelpers(reader, writer);
+  });
+}
+
+/** `cp SRC CONTAINER:DEST` (`-` SRC: a tar stream from `input`, extracted into the directory DEST). */
+export async function copyToContainer(c: ContainerFiles, src: string, dest: string, input: Readable | undefined, options: CopyOptions = {}): Promise<void> {
+  const destPath = posix.resolve("/", dest) + (dest.endsWith("/") && dest !== "/" ? "/" : "");
+  await c.run(async (target) => {
+    const d = await statAt(target, destPath);
+    if (src === "-") {
+      if (!input) throw new UsageError("cp from - needs an input stream");
+      if (!d.exists || !(d.type === "dir" || d.targetType === "dir")) throw new ContainerError(`destination ${dest} in container ${c.name} must be an existing directory for a tar stream`);
+      const writer = spawnCopyHelper(target, "write", destPath, { archive: flag(options.archive) }, { stdin: true });
+      await tarToRecords(input, writer);
+      return;
+    }
+    const hostSrc = resolvePath(src);
+    const s = await statAt({ host: true }, hostSrc);
+    if (!s.exists) throw new ContainerError(`no such file or directory: ${src}`);
+    const isDir = srcIsDir(s, Boolean(options.follow));
+    const keepDot = /(^|\/)\.$/.test(src) ? "/." : "";
+    const plan = planCopy({ path: hostSrc + keepDot, isDir }, { path: destPath, stat: d }, dest);
+    if (plan.dir !== destPath) {
+      const parent = await statAt(target, plan.dir);
+      if (!parent.exists) throw new ContainerError(`no such directory in container ${c.name}: ${plan.dir}`);
+    }
+    const reader = spawnCopyHelper({ host: true }, "read", hostSrc, { follow: flag(options.follow), name: plan.name }, { stdout: true });
+    const writer = spawnCopyHelper(target, "write", plan.dir, { archive: flag(options.archive) }, { stdin: true });
+    await pipeHelpers(reader, writer);
+  });
+}
+
+/**
+ * A reading helper's records as a tar archive on `out` (not ended);
+ * `entries` may turn one record into several entries (commit's whiteouts).
+ */
+export async function recordsToTar(reader: CopyHelper, out: Writable, entries: (r: CopyRecord, body: AsyncIterable<Buffer>) => TarEntry[] = (r, body) => [recordToTar(r, body)]): Promise<void> {
+  try {
+    for await (const r of readRecords(reader.stdout!)) for (const e of entries(r, r.body)) await writeTarEntry(out, e);
+    await writeTarEnd(out);
+  } catch (err) {
+    reader.kill();
+    await reader.done.catch(() => {});
+    throw err;
+  }
+  await reader.done;
+}
+
+/** A tar archive from `input` into a writing helper. */
+async function tarToRecords(input: Readable, writer: CopyHelper): Promise<void> {
+  try {
+    await writeRecordsFromTar(readTar(input as AsyncIterable<Buffer>), writer.stdin!);
+    writer.stdin!.end();
+  } catch (err) {
+    // Our own error (a bad tar) wins; a broken pipe means the helper failed: its error says why.
+    if (isTsboxError(err)) writer.kill();
+    else writer.stdin!.destroy();
+    const helperErr = await writer.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    throw isTsboxError(err) ? err : (helperErr ?? err);
+  }
+  await writer.done;
+}

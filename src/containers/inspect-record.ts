@@ -1,0 +1,186 @@
+/**
+ * What `docker inspect` shows of a container that does not change while it
+ * lives (docker's config.v2.json + hostconfig.json): `Config`,
+ * `HostConfig`, `Mounts`, `GraphDriver`, the command and the image. Built
+ * from the request, the image and the spec when the container is created,
+ * and written to `<bundle>/inspect.json`; inspect.ts adds the live state.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomicSync } from "../fs-util.js";
+import type { ImageConfig } from "../image/oci.js";
+import type { ContainerPaths } from "../paths.js";
+import type { ContainerSpec } from "../spec/container-spec.js";
+import { INIT_PATH } from "../spec/data-options.js";
+import { DEFAULT_PATH_ENV } from "../spec/defaults.js";
+import { envList, mergeEnv } from "../spec/process-rules.js";
+import type { RunOptions } from "../spec/run-options.js";
+import type { InspectMount } from "./volumes-resolve.js";
+
+export interface InspectRecord {
+  Path: string;
+  Args: string[];
+  /** The image's config digest (docker's image id). */
+  Image: string;
+  Config: InspectConfig;
+  HostConfig: Record<string, unknown>;
+  Mounts: InspectMount[];
+  GraphDriver: { Data: Record<string, string>; Name: string };
+}
+
+export interface InspectConfig {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  AttachStdin: boolean;
+  AttachStdout: boolean;
+  AttachStderr: boolean;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  Env: string[];
+  Cmd: string[] | null;
+  Image: string;
+  Volumes: Record<string, object> | null;
+  WorkingDir: string;
+  Entrypoint: string[] | null;
+  OnBuild: null;
+  Labels: Record<string, string>;
+  StopSignal?: string;
+}
+
+export interface RecordInputs {
+  options: RunOptions;
+  image: { id: string; config: ImageConfig };
+  spec: ContainerSpec;
+  mounts: InspectMount[];
+  bundle: ContainerPaths;
+}
+
+export function buildInspectRecord({ options, image, spec, mounts, bundle }: RecordInputs): InspectRecord {
+  const imageRun = image.config.config ?? {};
+  // The user's command, not tsbox-init's wrapper around it (docker shows it the same way).
+  const command = spec.process.args[0] === INIT_PATH && options.init ? spec.process.args.slice(2) : spec.process.args;
+  const resources = (spec.linux.resources ?? {}) as OciResources;
+  const cpu = resources.cpu ?? {};
+  const binds = (options.volumes ?? []).map((v) => `${v.host ?? v.volume ?? ""}${v.host ?? v.volume ? ":" : ""}${v.container}${v.readonly ? ":ro" : ""}`);
+  return {
+    Path: command[0] ?? "",
+    Args: command.slice(1),
+    Image: image.id,
+    Config: {
+      Hostname: spec.hostname ?? "",
+      Domainname: "",
+      User: options.user ?? imageRun.User ?? "",
+      AttachStdin: Boolean(options.stdin),
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: Boolean(options.tty),
+      OpenStdin: Boolean(options.stdin),
+      StdinOnce: Boolean(options.stdin),
+      // The image's and the user's variables (docker adds HOSTNAME and HOME only when the process starts).
+      Env: configEnv(imageRun.Env ?? [], options.env),
+      Cmd: options.cmd && options.cmd.length > 0 ? options.cmd : options.entrypoint ? null : (imageRun.Cmd ?? null),
+      Image: options.image,
+      Volumes: volumesOf(image.config),
+      WorkingDir: options.workdir ?? imageRun.WorkingDir ?? "",
+      Entrypoint: options.entrypoint ?? imageRun.Entrypoint ?? null,
+      OnBuild: null,
+      Labels: { ...(imageRun.Labels ?? {}), ...(options.labels ?? {}) },
+      ...(imageRun.StopSignal ? { StopSignal: imageRun.StopSignal } : {}),
+    },
+    HostConfig: {
+      Binds: binds.length > 0 ? binds : null,
+      ContainerIDFile: "",
+      LogConfig: { Type: "json-file", Config: {} },
+      // No network but loopback today (docker's `--network none`).
+      NetworkMode: "none",
+      PortBindings: {},
+      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      AutoRemove: Boolean(options.remove),
+      VolumeDriver: "",
+      VolumesFrom: null,
+      CapAdd: null,
+      CapDrop: null,
+      Dns: [],
+      DnsOptions: [],
+      DnsSearch: [],
+      ExtraHosts: null,
+      Init: options.init ? true : null,
+      Privileged: false,
+      ReadonlyRootfs: Boolean(options.readOnly),
+      Tmpfs: options.tmpfs && Object.keys(options.tmpfs).length > 0 ? { ...options.tmpfs } : null,
+      ShmSize: 64 * 1024 * 1024,
+      Ulimits: options.ulimits && options.ulimits.length > 0 ? options.ulimits.map((u) => ({ Name: u.name, Hard: u.hard, Soft: u.soft })) : null,
+      ...(options.mounts && options.mounts.length > 0 ? { Mounts: options.mounts.map(apiMount) } : {}),
+      // linux.resources as docker names them (the spec holds OCI's names).
+      Memory: resources.memory?.limit ?? 0,
+      MemoryReservation: resources.memory?.reservation ?? 0,
+      MemorySwap: resources.memory?.swap ?? 0,
+      NanoCpus: cpu.quota && cpu.period ? Math.round((cpu.quota / cpu.period) * 1e9) : 0,
+      CpuShares: cpu.shares ?? 0,
+      CpuPeriod: cpu.period ?? 0,
+      CpuQuota: cpu.quota ?? 0,
+      CpusetCpus: cpu.cpus ?? "",
+      CpusetMems: cpu.mems ?? "",
+      BlkioWeight: resources.blockIO?.weight ?? 0,
+      PidsLimit: resources.pids?.limit ?? null,
+      OomScoreAdj: (spec.process as { oomScoreAdj?: number }).oomScoreAdj ?? 0,
+    },
+    Mounts: mounts,
+    GraphDriver: {
+      Data: {
+        LowerDir: spec.root.overlay?.lower.join(":") ?? spec.root.path,
+        MergedDir: bundle.rootfs,
+        UpperDir: bundle.upper,
+        WorkDir: bundle.work,
+      },
+      Name: "overlay",
+    },
+  };
+}
+
+function configEnv(imageEnv: string[], requested: RunOptions["env"]): string[] {
+  const env = mergeEnv(imageEnv, requested);
+  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH_ENV.slice("PATH=".length));
+  return envList(env);
+}
+
+/** The OCI `linux.resources` fields docker's HostConfig mirrors. */
+interface OciResources {
+  memory?: { limit?: number; reservation?: number; swap?: number };
+  cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
+  pids?: { limit?: number };
+  blockIO?: { weight?: number };
+}
+
+/** `--mount` as docker's API takes it (HostConfig.Mounts). */
+function apiMount(m: NonNullable<RunOptions["mounts"]>[number]): Record<string, unknown> {
+  switch (m.type) {
+    case "bind":
+      return { Type: "bind", Source: m.source, Target: m.target, ReadOnly: Boolean(m.readonly), ...(m.propagation ? { BindOptions: { Propagation: m.propagation } } : {}) };
+    case "volume":
+      return { Type: "volume", Source: m.source ?? "", Target: m.target, ReadOnly: Boolean(m.readonly), VolumeOptions: { NoCopy: Boolean(m.noCopy), Labels: m.labels ?? {} } };
+    case "tmpfs":
+      return { Type: "tmpfs", Target: m.target, TmpfsOptions: { ...(m.size !== undefined ? { SizeBytes: m.size } : {}), ...(m.mode !== undefined ? { Mode: m.mode } : {}) } };
+  }
+}
+
+function volumesOf(config: ImageConfig): Record<string, object> | null {
+  const volumes = (config.config as { Volumes?: Record<string, object> | null } | undefined)?.Volumes;
+  return volumes && Object.keys(volumes).length > 0 ? volumes : null;
+}
+
+const FILE = "inspect.json";
+
+export function writeInspectRecord(bundle: ContainerPaths, record: InspectRecord): void {
+  writeFileAtomicSync(join(bundle.dir, FILE), JSON.stringify(record) + "\n");
+}
+
+export function readInspectRecord(bundle: ContainerPaths): InspectRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(bundle.dir, FILE), "utf8")) as InspectRecord;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * `tsbox inspect` / `Container.inspect()`: a container in docker's shape
+ * (field names and types of docker's ContainerJSON), from its state.json
+ * (the live part) and inspect.json (what was fixed at creation).
+ */
+import { readFileSync } from "node:fs";
+import type { DataPaths } from "../paths.js";
+import type { ContainerSpec } from "../spec/container-spec.js";
+import { type InspectConfig, type InspectRecord, readInspectRecord } from "./inspect-record.js";
+import type { ContainerState } from "./state.js";
+import type { InspectMount } from "./volumes-resolve.js";
+
+/** Go's zero time, which docker prints for a time that has not happened. */
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+export interface InspectState {
+  Status: string;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export interface ContainerInspect {
+  Id: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: InspectState;
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  LogPath: string;
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  MountLabel: string;
+  ProcessLabel: string;
+  AppArmorProfile: string;
+  ExecIDs: string[] | null;
+  HostConfig: Record<string, unknown>;
+  GraphDriver: InspectRecord["GraphDriver"];
+  Mounts: InspectMount[];
+  Config: InspectConfig;
+  NetworkSettings: Record<string, unknown>;
+}
+
+/**
+ * Fields of docker's `.State` that the lifecycle's state.json may carry
+ * (read when present; today's state maps onto the rest).
+ */
+interface LifecycleFields {
+  startedAt?: string | null;
+  paused?: boolean;
+  restarting?: boolean;
+  oomKilled?: boolean;
+  restartCount?: number;
+}
+
+export function dockerState(state: ContainerState): InspectState {
+  const s = state as ContainerState & LifecycleFields;
+  const status = String(s.status);
+  const paused = s.paused ?? status === "paused";
+  const restarting = s.restarting ?? status === "restarting";
+  const running = status === "running" || paused || restarting;
+  return {
+    Status: paused ? "paused" : restarting ? "restarting" : status,
+    Running: running,
+    Paused: paused,
+    Restarting: restarting,
+    OOMKilled: s.oomKilled ?? false,
+    Dead: status === "dead",
+    Pid: running ? (s.pid ?? 0) : 0,
+    ExitCode: s.exitCode ?? 0,
+    Error: s.error ?? "",
+    // Until the state records it, a container that ran started when it was created (run = create + start).
+    StartedAt: s.startedAt ?? (status === "created" ? ZERO_TIME : s.created),
+    FinishedAt: status === "exited" || status === "dead" ? (s.finished ?? ZERO_TIME) : ZERO_TIME,
+  };
+}
+
+export function inspectContainer(paths: DataPaths, state: ContainerState): ContainerInspect {
+  const bundle = paths.container(state.id);
+  const record = readInspectRecord(bundle) ?? recordFromSpec(bundle.config, state);
+  return {
+    Id: state.id,
+    Created: state.created,
+    Path: record.Path,
+    Args: record.Args,
+    State: dockerState(state),
+    Image: record.Image,
+    ResolvConfPath: "",
+    HostnamePath: "",
+    HostsPath: "",
+    LogPath: "",
+    Name: `/${state.name ?? state.id.slice(0, 12)}`,
+    RestartCount: (state as ContainerState & LifecycleFields).restartCount ?? 0,
+    Driver: record.GraphDriver.Name,
+    Platform: "linux",
+    MountLabel: "",
+    ProcessLabel: "",
+    AppArmorProfile: "",
+    ExecIDs: null,
+    HostConfig: record.HostConfig,
+    GraphDriver: record.GraphDriver,
+    Mounts: record.Mounts,
+    Config: record.Config,
+    NetworkSettings: { Bridge: "", SandboxID: "", Ports: {}, SandboxKey: "", Gateway: "", IPAddress: "", MacAddress: "", Networks: {} },
+  };
+}
+
+/** A container made before inspect.json existed: what its spec still tells. */
+function recordFromSpec(configPath: string, state: ContainerState): InspectRecord {
+  let spec: Partial<ContainerSpec> = {};
+  try {
+    spec = JSON.parse(readFileSync(configPath, "utf8")) as ContainerSpec;
+  } catch {
+    // a bundle that never started: state.json is all there is
+  }
+  const args = spec.process?.args ?? state.command;
+  return {
+    Path: args[0] ?? "",
+    Args: args.slice(1),
+    Image: state.imageDigest,
+    Config: {
+      Hostname: spec.hostname ?? "",
+      Domainname: "",
+      User: "",
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: spec.process?.terminal ?? false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: spec.process?.env ?? [],
+      Cmd: args,
+      Image: state.image,
+      Volumes: null,
+      WorkingDir: spec.process?.cwd ?? "",
+      Entrypoint: null,
+      OnBuild: null,
+      Labels: {},
+    },
+    HostConfig: { AutoRemove: state.remove, ReadonlyRootfs: spec.root?.readonly ?? false, NetworkMode: "none" },
+    Mounts: [],
+    GraphDriver: { Data: {}, Name: "overlay" },
+  };
+}

@@ -1,0 +1,214 @@
+/**
+ * A new container's user mounts, docker's way: `-v` and `--mount` binds,
+ * named and anonymous volumes (created on first use; a new or empty volume
+ * gets what the image has at its mount point, unless `nocopy`), tmpfs
+ * mounts. Each becomes a spec mount plus the `.Mounts` entry `inspect`
+ * shows; the volumes used are recorded in the bundle under the volumes lock.
+ */
+import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, statSync, symlinkSync, utimesSync } from "node:fs";
+import { isAbsolute, join, posix } from "node:path";
+import { UsageError } from "../errors.js";
+import { LayerView } from "../image/layer-view.js";
+import type { ContainerPaths } from "../paths.js";
+import type { MountSpec } from "../spec/container-spec.js";
+import type { MountOption, RunOptions, VolumeOption } from "../spec/run-options.js";
+import { type ContainerVolumes, type VolumeStore, writeContainerVolumes } from "./volumes.js";
+
+/** One entry of docker's `.Mounts` in `inspect`. */
+export interface InspectMount {
+  Type: "bind" | "volume" | "tmpfs";
+  Name?: string;
+  Source: string;
+  Destination: string;
+  Driver?: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+export interface ResolvedMounts {
+  /** In mount order: parents before children. */
+  specs: MountSpec[];
+  inspect: InspectMount[];
+  volumes: ContainerVolumes;
+}
+
+export interface ResolveContext {
+  volumes: VolumeStore;
+  /** The image's unpacked layers, topmost first: what a new volume is filled from. */
+  layers: string[];
+  bundle: ContainerPaths;
+  /** Real root: copied files keep their owners. */
+  privileged: boolean;
+}
+
+type Request =
+  | { kind: "bind"; source: string; target: string; readonly: boolean; propagation: string; label: string; fromV: boolean }
+  | { kind: "volume"; name?: string; target: string; readonly: boolean; noCopy: boolean; labels: Record<string, string>; label: string; fromV: boolean }
+  | { kind: "tmpfs"; target: string; options: string[]; label: string; inspect: boolean };
+
+export async function resolveMounts(options: RunOptions, ctx: ResolveContext): Promise<ResolvedMounts> {
+  const requests = [...(options.volumes ?? []).map(fromVolumeOption), ...(options.mounts ?? []).map(fromMountOption), ...tmpfsRequests(options.tmpfs ?? {})];
+  const seen = new Set<string>();
+  for (const r of requests) {
+    if (seen.has(r.target)) throw new UsageError(`Duplicate mount point: ${r.target}`);
+    seen.add(r.target);
+  }
+  const resolved: { spec: MountSpec; inspect: InspectMount | null }[] = [];
+  const volumes: ContainerVolumes = { names: [], anonymous: [] };
+  const needVolumes = requests.some((r) => r.kind === "volume");
+  const resolveAll = async () => {
+    for (const r of requests) resolved.push(resolveOne(r, ctx, volumes));
+    // Before the lock is released: from now on `volume rm` sees these volumes in use.
+    if (needVolumes) writeContainerVolumes(ctx.bundle, volumes);
+  };
+  if (needVolumes) await ctx.volumes.locked(resolveAll);
+  else await resolveAll();
+  // Parents before children, whatever the order on the command line (docker sorts the same way).
+  const order = resolved.map((r, i) => ({ r, i })).sort((a, b) => depth(a.r.spec.destination) - depth(b.r.spec.destination) || a.i - b.i);
+  return {
+    specs: order.map(({ r }) => r.spec),
+    inspect: resolved.map((r) => r.inspect).filter((m): m is InspectMount => m !== null),
+    volumes,
+  };
+}
+
+function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolumes): { spec: MountSpec; inspect: InspectMount | null } {
+  switch (r.kind) {
+    case "bind": {
+      try {
+        statSync(r.source);
+      } catch {
+        throw new UsageError(`invalid mount ${r.label}: host path ${r.source} does not exist`);
+      }
+      return {
+        spec: { destination: r.target, type: "bind", source: r.source, options: ["rbind", r.readonly ? "ro" : "rw", ...(r.propagation ? [r.propagation] : [])] },
+        inspect: { Type: "bind", Source: r.source, Destination: r.target, Mode: r.fromV && r.readonly ? "ro" : "", RW: !r.readonly, Propagation: r.propagation || "rprivate" },
+      };
+    }
+    case "volume": {
+      const { volume, created } = ctx.volumes.ensure(r.name, r.labels);
+      if (!used.names.includes(volume.Name)) used.names.push(volume.Name);
+      if (r.name === undefined) used.anonymous.push(volume.Name);
+      if (!r.noCopy && (created || isEmptyDir(volume.Mountpoint))) fillFromImage(new LayerView(ctx.layers), r.target, volume.Mountpoint, ctx.privileged);
+      return {
+        spec: { destination: r.target, type: "bind", source: volume.Mountpoint, options: ["rbind", r.readonly ? "ro" : "rw"] },
+        inspect: { Type: "volume", Name: volume.Name, Source: volume.Mountpoint, Destination: r.target, Driver: "local", Mode: r.fromV ? "z" : "", RW: !r.readonly, Propagation: "" },
+      };
+    }
+    case "tmpfs":
+      return {
+        spec: { destination: r.target, type: "tmpfs", source: "tmpfs", options: r.options },
+        inspect: r.inspect ? { Type: "tmpfs", Source: "", Destination: r.target, Mode: "", RW: !r.options.includes("ro"), Propagation: "" } : null,
+      };
+  }
+}
+
+function target(path: string, label: string): string {
+  if (typeof path !== "string" || !isAbsolute(path)) throw new UsageError(`invalid mount ${label}: container path ${String(path)} must be absolute`);
+  const normal = posix.normalize(path).replace(/(.)\/$/, "$1");
+  if (normal === "/") throw new UsageError(`invalid mount ${label}: cannot mount over the container's /`);
+  return normal;
+}
+
+function fromVolumeOption(v: VolumeOption): Request {
+  const label = [v.host ?? v.volume, v.container].filter((x) => x !== undefined).join(":") + (v.readonly ? ":ro" : "");
+  if (v.host !== undefined && v.volume !== undefined) throw new UsageError(`invalid volume ${label}: give a host path or a volume name, not both`);
+  const dest = target(v.container, label);
+  if (v.host !== undefined) {
+    if (!isAbsolute(v.host)) throw new UsageError(`invalid volume ${label}: host path ${v.host} must be absolute`);
+    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: "", label, fromV: true };
+  }
+  return { kind: "volume", ...(v.volume !== undefined ? { name: v.volume } : {}), target: dest, readonly: Boolean(v.readonly), noCopy: Boolean(v.noCopy), labels: {}, label, fromV: true };
+}
+
+function fromMountOption(m: MountOption): Request {
+  const label = `type=${m.type},target=${m.target}`;
+  const dest = target(m.target, label);
+  switch (m.type) {
+    case "bind":
+      if (typeof m.source !== "string" || !isAbsolute(m.source)) throw new UsageError(`invalid mount ${label}: bind source ${String(m.source)} must be an absolute path`);
+      return { kind: "bind", source: posix.normalize(m.source), target: dest, readonly: Boolean(m.readonly), propagation: m.propagation ?? "", label, fromV: false };
+    case "volume":
+      return {
+        kind: "volume",
+        ...(m.source !== undefined && m.source !== "" ? { name: m.source } : {}),
+        target: dest,
+        readonly: Boolean(m.readonly),
+        noCopy: Boolean(m.noCopy),
+        labels: m.labels ?? {},
+        label,
+        fromV: false,
+      };
+    case "tmpfs":
+      return {
+        kind: "tmpfs",
+        target: dest,
+        options: ["nosuid", "nodev", ...(m.size !== undefined ? [`size=${m.size}`] : []), ...(m.mode !== undefined ? [`mode=${m.mode.toString(8)}`] : []), ...(m.options ?? [])],
+        label,
+        inspect: true,
+      };
+    default:
+      throw new UsageError(`invalid mount type "${(m as { type: string }).type}": bind, volume or tmpfs`);
+  }
+}
+
+/** `--tmpfs PATH:OPTIONS`: docker's defaults noexec,nosuid,nodev, the user's options after them (so `exec` wins). */
+function tmpfsRequests(tmpfs: Record<string, string>): Request[] {
+  return Object.entries(tmpfs).map(([path, opts]) => {
+    const label = opts ? `${path}:${opts}` : path;
+    const options = opts.split(",").filter((o) => o !== "");
+    for (const o of options) if (!/^[a-z]+(=[\w.:-]+)?$/i.test(o)) throw new UsageError(`invalid tmpfs option "${o}" in --tmpfs ${label}`);
+    return { kind: "tmpfs", target: target(path, label), options: ["noexec", "nosuid", "nodev", ...options], label, inspect: false } as Request;
+  });
+}
+
+function depth(path: string): number {
+  return path.split("/").filter((p) => p !== "").length;
+}
+
+function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Copies what the image has at `imagePath` into an empty volume, as docker
+ * fills a new volume: the directory's contents, mode and owner. Nothing
+ * when the image has no directory there. Symlinks are copied as links,
+ * never followed; device nodes and fifos are left out.
+ */
+function fillFromImage(view: LayerView, imagePath: string, dest: string, privileged: boolean): void {
+  const top = view.lookup(imagePath);
+  if (!top || !top.stat.isDirectory()) return;
+  const copy = (from: string, to: string) => {
+    for (const name of view.list(from)) {
+      const entry = view.lookup(posix.join(from, name));
+      if (!entry) continue;
+      const path = join(to, name);
+      const st = entry.stat;
+      if (st.isDirectory()) {
+        mkdirSync(path, { mode: 0o700 });
+        copy(posix.join(from, name), path);
+      } else if (st.isSymbolicLink()) {
+        symlinkSync(readlinkSync(entry.path), path);
+      } else if (st.isFile()) {
+        copyFileSync(entry.path, path);
+      } else {
+        continue;
+      }
+      finish(path, st);
+    }
+  };
+  const finish = (path: string, st: { mode: number; uid: number; gid: number; atime: Date; mtime: Date; isSymbolicLink(): boolean }) => {
+    if (privileged) lchownSync(path, st.uid, st.gid);
+    if (st.isSymbolicLink()) return lutimesSync(path, st.atime, st.mtime);
+    chmodSync(path, st.mode & 0o7777);
+    utimesSync(path, st.atime, st.mtime);
+  };
+  copy(imagePath, dest);
+  finish(dest, top.stat);
+}

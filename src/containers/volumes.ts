@@ -1,0 +1,236 @@
+/**
+ * Named volumes, docker's "local" driver: `<data>/volumes/<name>/_data` is
+ * the directory containers mount, `volume.json` beside it what `volume
+ * inspect` shows. A volume appears by renaming a complete temp dir into
+ * place and disappears by renaming it away before deletion, so no reader
+ * sees half of one. Which containers use a volume is recorded in each
+ * bundle (`volumes.json`, written under the volumes lock while the
+ * container is being created), so `volume rm` and `prune` never take a
+ * volume a container holds, even one still being created.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ContainerError, UsageError } from "../errors.js";
+import { isErrno, randomHex, removeTree, treeBytes, withFileLock, writeFileAtomicSync } from "../fs-util.js";
+import type { ContainerPaths, DataPaths } from "../paths.js";
+
+/** What `tsbox volume inspect` prints: docker's shape. */
+export interface VolumeInfo {
+  CreatedAt: string;
+  Driver: "local";
+  Labels: Record<string, string>;
+  Mountpoint: string;
+  Name: string;
+  Options: Record<string, string>;
+  Scope: "local";
+}
+
+/** Docker (23+) marks volumes made for a container's unnamed mount with this label. */
+export const ANONYMOUS_LABEL = "com.docker.volume.anonymous";
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/** One container's volumes (`<bundle>/volumes.json`). */
+export interface ContainerVolumes {
+  names: string[];
+  /** The anonymous ones among them: `rm -v` and `--rm` delete these. */
+  anonymous: string[];
+}
+
+export interface PruneResult {
+  removed: string[];
+  /** Bytes of the removed volumes' files. */
+  bytes: number;
+}
+
+export class VolumeStore {
+  readonly root: string;
+
+  /**
+   * `removeData` deletes a volume's directory (in a user namespace when a
+   * rootless container left files of subordinate ids in it).
+   */
+  constructor(
+    private readonly data: DataPaths,
+    private readonly removeData: (dir: string) => Promise<void> = removeTree,
+  ) {
+    this.root = join(data.root, "volumes");
+  }
+
+  /** `tsbox volume create`: the volume (an existing one as it is); no name makes an anonymous one. */
+  create(name?: string, labels: Record<string, string> = {}): Promise<VolumeInfo> {
+    return this.locked(async () => this.ensure(name, labels).volume);
+  }
+
+  /** `tsbox volume rm`: refuses a volume a container uses; `force` ignores a missing one. */
+  remove(name: string, options: { force?: boolean } = {}): Promise<boolean> {
+    return this.locked(() => this.removeUnlocked(name, options));
+  }
+
+  /**
+   * `tsbox volume prune`: deletes the volumes no container uses, only
+   * anonymous ones unless `all` (docker 23+), and only those `keep` lets go.
+   */
+  prune(options: { all?: boolean; filter?: (v: VolumeInfo) => boolean } = {}): Promise<PruneResult> {
+    return this.locked(async () => {
+      const result: PruneResult = { removed: [], bytes: 0 };
+      for (const v of this.list()) {
+        if (!options.all && !(ANONYMOUS_LABEL in v.Labels)) continue;
+        if (options.filter && !options.filter(v)) continue;
+        if (this.users(v.Name).length > 0) continue;
+        const bytes = await treeBytes(v.Mountpoint);
+        if (await this.removeUnlocked(v.Name, { force: true })) {
+          result.removed.push(v.Name);
+          result.bytes += bytes;
+        }
+      }
+      return result;
+    });
+  }
+
+  /** A deleted container's anonymous volumes (`rm -v`, `--rm`), unless another container uses one. */
+  async removeAnonymous(names: string[]): Promise<void> {
+    if (names.length === 0) return;
+    await this.locked(async () => {
+      for (const name of names) {
+        if (this.users(name).length === 0) await this.removeUnlocked(name, { force: true });
+      }
+    });
+  }
+
+  /** The directory containers mount. */
+  mountpoint(name: string): string {
+    return join(this.root, name, "_data");
+  }
+
+  static validName(name: string): boolean {
+    return NAME_RE.test(name) && name.length <= 255;
+  }
+
+  /** Runs `fn` under the volumes lock (creation, removal, use by a new container). */
+  locked<T>(fn: () => Promise<T>): Promise<T> {
+    mkdirSync(this.root, { recursive: true });
+    return withFileLock(join(this.root, ".lock"), fn);
+  }
+
+  /**
+   * The volume `name`, created when missing (docker's `volume create` of an
+   * existing name is not an error either). No name: a new anonymous one.
+   * Returns it and whether it was made now. Call under `locked`.
+   */
+  ensure(name: string | undefined, labels: Record<string, string> = {}): { volume: VolumeInfo; created: boolean } {
+    if (name !== undefined) {
+      if (!VolumeStore.validName(name)) {
+        throw new UsageError(
+          `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+        );
+      }
+      const existing = this.get(name);
+      if (existing) return { volume: existing, created: false };
+    }
+    const volumeName = name ?? randomHex(32);
+    const info: VolumeInfo = {
+      CreatedAt: rfc3339(new Date()),
+      Driver: "local",
+      Labels: name === undefined ? { ...labels, [ANONYMOUS_LABEL]: "" } : { ...labels },
+      Mountpoint: this.mountpoint(volumeName),
+      Name: volumeName,
+      Options: {},
+      Scope: "local",
+    };
+    const tmp = join(this.root, `.new-${randomHex(8)}`);
+    mkdirSync(join(tmp, "_data"), { recursive: true, mode: 0o755 });
+    try {
+      writeFileSync(join(tmp, "volume.json"), JSON.stringify(info, null, 2) + "\n");
+      renameSync(tmp, join(this.root, volumeName));
+    } catch (err) {
+      void removeTree(tmp);
+      // Another process made it first (outside our lock: an older tsbox): use theirs.
+      if ((isErrno(err, "ENOTEMPTY") || isErrno(err, "EEXIST")) && name !== undefined) {
+        const theirs = this.get(name);
+        if (theirs) return { volume: theirs, created: false };
+      }
+      throw err;
+    }
+    return { volume: info, created: true };
+  }
+
+  get(name: string): VolumeInfo | undefined {
+    if (!VolumeStore.validName(name)) return undefined;
+    try {
+      const info = JSON.parse(readFileSync(join(this.root, name, "volume.json"), "utf8")) as VolumeInfo;
+      return { ...info, Mountpoint: this.mountpoint(name) };
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR") || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  }
+
+  inspect(name: string): VolumeInfo {
+    const info = this.get(name);
+    if (!info) throw new ContainerError(`no such volume: ${name}`);
+    return info;
+  }
+
+  list(): VolumeInfo[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return [];
+      throw err;
+    }
+    return names
+      .filter((n) => !n.startsWith("."))
+      .map((n) => this.get(n))
+      .filter((v): v is VolumeInfo => v !== undefined)
+      .sort((a, b) => a.Name.localeCompare(b.Name));
+  }
+
+  /** Ids of the containers (any state) that use `name`. */
+  users(name: string): string[] {
+    const out: string[] = [];
+    let ids: string[];
+    try {
+      ids = readdirSync(this.data.containers);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return out;
+      throw err;
+    }
+    for (const id of ids) if (readContainerVolumes(this.data.container(id)).names.includes(name)) out.push(id);
+    return out;
+  }
+
+  /** Deletes a volume nobody uses (`force` does not change that: docker's -f only ignores a missing one). */
+  private async removeUnlocked(name: string, options: { force?: boolean }): Promise<boolean> {
+    if (!this.get(name)) {
+      if (options.force) return false;
+      throw new ContainerError(`no such volume: ${name}`);
+    }
+    const users = this.users(name);
+    if (users.length > 0) throw new ContainerError(`remove ${name}: volume is in use - [${users.join(", ")}]`);
+    const doomed = join(this.root, `.rm-${randomHex(8)}`);
+    renameSync(join(this.root, name), doomed);
+    await this.removeData(doomed);
+    return true;
+  }
+}
+
+/** Records the volumes a container uses, in its bundle. */
+export function writeContainerVolumes(bundle: ContainerPaths, volumes: ContainerVolumes): void {
+  writeFileAtomicSync(join(bundle.dir, "volumes.json"), JSON.stringify(volumes) + "\n");
+}
+
+export function readContainerVolumes(bundle: ContainerPaths): ContainerVolumes {
+  try {
+    const v = JSON.parse(readFileSync(join(bundle.dir, "volumes.json"), "utf8")) as ContainerVolumes;
+    return { names: v.names ?? [], anonymous: v.anonymous ?? [] };
+  } catch {
+    return { names: [], anonymous: [] };
+  }
+}
+
+/** Go's time.RFC3339 in UTC, as docker prints a volume's CreatedAt. */
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}

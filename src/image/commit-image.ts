@@ -1,0 +1,188 @@
+/**
+ * New images from a container's writable layer (`tsbox commit`) or a tar
+ * archive (`tsbox import`): the layer is gzip-compressed into a blob (its
+ * diff-id hashed on the way), the config is the parent's (or a fresh one)
+ * with the run config, changes and history of this step, and the manifest
+ * lists the parent's layers plus the new one. Blobs are verified on write
+ * like every other; the name is added to index.json last, so a failure
+ * leaves no half image (prune removes the orphan blobs).
+ */
+import { PassThrough, Transform, type Writable } from "node:stream";
+import { createGunzip, createGzip } from "node:zlib";
+import { ImageError, LayerError } from "../errors.js";
+import { DigestCounter } from "./hash.js";
+import type { OciLayout } from "./layout.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageManifest, MediaType } from "./oci.js";
+import { hostPlatform } from "./platform.js";
+import { canonicalName, parseReference } from "./reference.js";
+import { applyChanges, type CommitConfig } from "./commit-changes.js";
+import { detectCompression } from "./compression.js";
+import { readTar } from "./tar.js";
+import { writeTo } from "../stream-write.js";
+
+export interface NewLayer {
+  /** The compressed blob. */
+  descriptor: Descriptor;
+  /** sha256 of the uncompressed tar. */
+  diffId: string;
+}
+
+/**
+ * A layer blob from a tar that `produce` writes (with backpressure) to the
+ * stream it gets; resolves once the blob is in the store.
+ */
+export async function writeLayer(layout: OciLayout, produce: (tar: Writable) => Promise<void>): Promise<NewLayer> {
+  const diff = new DigestCounter();
+  const tar = new PassThrough({ highWaterMark: 256 * 1024 });
+  const hashing = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      diff.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const gzip = createGzip();
+  // A failure is reported once, through `produce` or the blob write; not as an unhandled stream error.
+  for (const s of [tar, hashing, gzip]) s.on("error", () => {});
+  tar.pipe(hashing).pipe(gzip);
+  await layout.init();
+  const stored = layout.writeBlob(gzip);
+  try {
+    await produce(tar);
+    tar.end();
+  } catch (err) {
+    gzip.destroy(err as Error);
+    await stored.catch(() => {});
+    throw err;
+  }
+  const { digest, size } = await stored;
+  return { descriptor: { mediaType: MediaType.ociLayerGzip, digest, size }, diffId: diff.digest() };
+}
+
+export interface ImageRequest {
+  /** The image built on (its manifest's digest in the store), or none for `import`. */
+  parentManifest?: string;
+  /** The new image's run config (Cmd, Env, …) before `changes`. */
+  config: CommitConfig;
+  changes: string[];
+  layer: NewLayer;
+  /** The history entry: what made the layer, and a message. */
+  createdBy: string;
+  comment?: string;
+  author?: string;
+  /** REPOSITORY[:TAG]; none: an image known by its id only. */
+  name?: string;
+}
+
+/** Stores the config, manifest and name of a new image; returns its id (the config digest). */
+export async function storeImage(layout: OciLayout, req: ImageRequest): Promise<string> {
+  const created = new Date().toISOString();
+  let parent: { manifest: ImageManifest; config: ImageConfig } | undefined;
+  if (req.parentManifest) {
+    const manifest = await layout.readJsonBlob<ImageManifest>(req.parentManifest);
+    parent = { manifest, config: await layout.readJsonBlob<ImageConfig>(manifest.config.digest) };
+  }
+  const platform = parent ? { os: parent.config.os, architecture: parent.config.architecture, ...(parent.config.variant ? { variant: parent.config.variant } : {}) } : hostPlatform();
+  const config: ImageConfig & { author?: string } = {
+    ...platform,
+    created,
+    ...(req.author ? { author: req.author } : {}),
+    config: applyChanges(req.config, req.changes),
+    rootfs: { type: "layers", diff_ids: [...(parent?.config.rootfs.diff_ids ?? []), req.layer.diffId] },
+    history: [
+      ...(parent?.config.history ?? []),
+      { created, created_by: req.createdBy, ...(req.comment ? { comment: req.comment } : {}), ...(req.author ? { author: req.author } : {}) },
+    ],
+  };
+  const configDescriptor = await layout.writeJsonBlob(config, MediaType.ociConfig);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.ociManifest,
+    config: configDescriptor,
+    layers: [...(parent?.manifest.layers ?? []), req.layer.descriptor],
+  };
+  const manifestDescriptor = await layout.writeJsonBlob(manifest, MediaType.ociManifest);
+  if (req.name !== undefined) {
+    const name = canonicalName(parseReference(req.name));
+    await layout.tag(name, manifestDescriptor, { [Annotation.imageName]: name });
+  } else {
+    // Unnamed (docker's <none>): listed in the index so prune keeps it, found by its id.
+    await layout.updateIndex((index) => {
+      index.manifests.push(manifestDescriptor);
+    });
+  }
+  return configDescriptor.digest;
+}
+
+/**
+ * `tsbox import`: a tar archive (plain or gzip) as the one layer of a new
+ * image. The archive is checked entry by entry as it streams into the blob
+ * (a file that is not a tar fails here, not at the first run); what it
+ * holds is checked again, like every layer, when a container unpacks it.
+ */
+export async function importTarball(layout: OciLayout, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string }): Promise<string> {
+  checkImageName(req.name);
+  const layer = await writeLayer(layout, async (tar) => {
+    const tapped = (async function* () {
+      for await (const chunk of await uncompressed(input)) {
+        await writeTo(tar, chunk);
+        yield chunk;
+      }
+    })();
+    let entries = 0;
+    try {
+      for await (const entry of readTar(tapped)) {
+        entries++;
+        for await (const _ of entry.body);
+      }
+    } catch (err) {
+      if (entries === 0 && err instanceof LayerError) throw new ImageError(`${req.source === "-" ? "the input" : req.source} is not a tar archive (${err.message})`);
+      throw err;
+    }
+    for await (const _ of tapped); // the end-of-archive blocks belong to the layer too
+    if (entries === 0) throw new ImageError(`${req.source} is an empty tar archive`);
+  });
+  return storeImage(layout, { config: {}, changes: req.changes, layer, createdBy: `tsbox import ${req.source}`, ...(req.message ? { comment: req.message } : {}), ...(req.name ? { name: req.name } : {}) });
+}
+
+/** The bytes of a tar archive that may be gzip-compressed (recognised by its magic bytes). */
+async function uncompressed(input: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
+  const it = input[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return (async function* () {})();
+  const head = first.value as Buffer;
+  const rest = (async function* () {
+    yield head;
+    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
+  })();
+  const kind = detectCompression(head);
+  if (kind === "zstd") throw new ImageError("zstd-compressed archives cannot be imported from a stream: decompress it first (zstd -d)");
+  if (kind === "none") return rest;
+  const gunzip = createGunzip();
+  void (async () => {
+    try {
+      for await (const chunk of rest) if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
+      gunzip.end();
+    } catch (err) {
+      gunzip.destroy(err as Error);
+    }
+  })();
+  return (async function* () {
+    try {
+      for await (const chunk of gunzip) yield chunk as Buffer;
+    } catch (err) {
+      throw new ImageError(`not a valid gzip archive: ${(err as Error).message}`);
+    }
+  })();
+}
+
+/** The REPOSITORY[:TAG] argument, checked before any work is done. */
+export function checkImageName(name: string | undefined): void {
+  if (name === undefined) return;
+  try {
+    const ref = parseReference(name);
+    if (ref.digest) throw new ImageError(`invalid reference format: ${name} (a digest cannot be given to a new image)`);
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw new ImageError(`invalid reference format: ${name}`);
+  }
+}

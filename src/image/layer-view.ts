@@ -1,0 +1,153 @@
+/**
+ * An image's file system as overlayfs shows it, read from its unpacked layer
+ * directories without mounting anything: upper layers hide lower ones,
+ * whiteouts delete, opaque directories hide everything below them. Layers
+ * hold overlay's own markers (src/image/unpack.ts): as root a 0/0 character
+ * device and `trusted.overlay.opaque=y`; rootless an empty file with
+ * `user.overlay.whiteout` and `user.overlay.opaque=y`.
+ *
+ * Used where the image's content matters outside a container: filling a new
+ * volume with what the image has at its mount point, and telling added from
+ * changed files in `tsbox diff`.
+ */
+import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
+import { join, posix } from "node:path";
+import type { NativeAddon } from "../backends/native/addon.js";
+import { hostXattrs } from "../backends/vm/p9/overlay-markers.js";
+
+type Xattrs = Pick<NativeAddon, "lgetxattr">;
+
+export interface LayerEntry {
+  /** The file in the layer that provides it. */
+  path: string;
+  stat: Stats;
+}
+
+export class LayerView {
+  private readonly xattrs: Xattrs | null;
+
+  /** `layers`: unpacked layer directories, topmost first (overlay's lowerdir order). */
+  constructor(private readonly layers: string[]) {
+    this.xattrs = hostXattrs();
+  }
+
+  /**
+   * What the image has at `path` (absolute in the image), following symlinks
+   * in the parent directories inside the image, never the last component.
+   */
+  lookup(path: string): LayerEntry | undefined {
+    const resolved = this.resolveParents(path);
+    return resolved === undefined ? undefined : this.find(resolved);
+  }
+
+  /** Names in the directory at `path` (resolved like `lookup`), upper layers first, whiteouts applied. */
+  list(path: string): string[] {
+    const dir = this.resolveParents(path);
+    if (dir === undefined) return [];
+    const parts = dir;
+    const seen = new Map<string, boolean>(); // name → visible
+    for (const layer of this.layers) {
+      const state = this.walk(layer, parts);
+      if (state === "absent") continue;
+      if (state === "hidden" || state === "notdir") break;
+      let names: string[];
+      try {
+        names = readdirSync(join(layer, ...parts));
+      } catch {
+        names = [];
+      }
+      for (const name of names) {
+        if (seen.has(name)) continue;
+        seen.set(name, !this.isWhiteout(join(layer, ...parts, name)));
+      }
+      if (state === "opaque") break;
+    }
+    return [...seen].filter(([, visible]) => visible).map(([name]) => name).sort();
+  }
+
+  /** The entry at `parts` with no symlink resolution: the topmost layer that has it, unless hidden above. */
+  private find(parts: string[]): LayerEntry | undefined {
+    for (const layer of this.layers) {
+      const state = this.walk(layer, parts.slice(0, -1));
+      if (state === "absent") continue;
+      if (state === "hidden" || state === "notdir") return undefined;
+      const path = join(layer, ...parts);
+      const stat = lstatOrUndefined(path);
+      if (stat) return this.isWhiteout(path, stat) ? undefined : { path, stat };
+      if (state === "opaque") return undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * How a layer treats the directory `parts`: it has it ("dir", or "opaque"
+   * when it or a parent hides the layers below), it has nothing there
+   * ("absent": look further down), or it deleted/replaced it ("hidden",
+   * "notdir": nothing below it shows).
+   */
+  private walk(layer: string, parts: string[]): "dir" | "opaque" | "absent" | "hidden" | "notdir" {
+    let opaque = false;
+    for (let i = 0; i <= parts.length; i++) {
+      const path = join(layer, ...parts.slice(0, i));
+      const stat = lstatOrUndefined(path);
+      if (!stat) return "absent";
+      if (this.isWhiteout(path, stat)) return "hidden";
+      if (!stat.isDirectory()) return "notdir";
+      if (i > 0 && this.isOpaque(path)) opaque = true;
+    }
+    return opaque ? "opaque" : "dir";
+  }
+
+  /** `path` with its parent directories' symlinks resolved inside the image (at most 40, like the kernel). */
+  private resolveParents(path: string, depth = 0): string[] | undefined {
+    const parts = split(path);
+    const out: string[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      out.push(parts[i]!);
+      if (i === parts.length - 1) break;
+      const entry = this.find(out);
+      if (!entry) return undefined;
+      if (entry.stat.isSymbolicLink()) {
+        if (depth >= 40) return undefined;
+        const target = readlinkSync(entry.path);
+        const base = target.startsWith("/") ? target : posix.join("/", ...out.slice(0, -1), target);
+        return this.resolveParents(posix.join(base, ...parts.slice(i + 1)), depth + 1);
+      }
+      if (!entry.stat.isDirectory()) return undefined;
+    }
+    return out;
+  }
+
+  private isWhiteout(path: string, stat = lstatOrUndefined(path)): boolean {
+    if (!stat) return false;
+    if (stat.isCharacterDevice()) return stat.rdev === 0;
+    if (!stat.isFile() || stat.size !== 0 || !this.xattrs) return false;
+    return attr(this.xattrs, path, "user.overlay.whiteout") !== null;
+  }
+
+  private isOpaque(path: string): boolean {
+    if (!this.xattrs) return false;
+    return ["trusted.overlay.opaque", "user.overlay.opaque"].some((name) => attr(this.xattrs!, path, name)?.toString() === "y");
+  }
+}
+
+/** `/a/b/../c` → ["a", "c"], never above the root. */
+function split(path: string): string[] {
+  return posix.normalize(posix.join("/", path)).split("/").filter((p) => p !== "");
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function attr(x: Xattrs, path: string, name: string): Buffer | null {
+  try {
+    return x.lgetxattr(path, name);
+  } catch {
+    return null; // no xattrs here (ENOTSUP), or not ours to read
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The data side of the CLI against real containers: `ps` (docker's columns,
+ * statuses, filters, --format), `inspect` (docker's field names for
+ * containers and images, -f templates), and the run flags --ulimit, -l,
+ * --label-file, --env-file. As root and as the unprivileged users.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync, chownSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { tsbox, type CliResult } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
+
+after(cleanupIdentities);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const who of identities()) {
+  describe(`ps and inspect as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(async () => {
+      await removeContainersAndVolumes(who);
+      await assertNoLeaks(snap, [who]);
+    });
+    const cli = (args: string[], expect = 0) => tsboxExpect(who, args, { expect });
+
+    /** Starts `tsbox run` in the background and waits until ps shows it running (wrapped: an async function would await the run). */
+    async function background(name: string, args: string[]): Promise<{ done: Promise<CliResult>; kill: () => void }> {
+      let pid = 0;
+      const done = tsbox(who, ["run", "--name", name, ...args], { timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
+      const kill = () => process.kill(pid, "SIGKILL");
+      for (let i = 0; i < 200; i++) {
+        const r = await tsbox(who, ["ps", "--filter", `name=^${name}$`, "--format", "{{.State}}"]);
+        if (r.stdout === "running\n") return { done, kill };
+        await sleep(50);
+      }
+      throw new Error(`${name} did not start`);
+    }
+
+    it("ps shows docker's columns and statuses; -a, -q, -n, -l, --no-trunc, filters", async () => {
+      await cli(["run", "--name", "done0", "-l", "tier=web", "busybox", "true"]);
+      await cli(["run", "--name", "done3", "busybox", "sh", "-c", "exit 3"], 3);
+      const running = await background("up", ["-l", "tier=db", "busybox", "sleep", "30"]);
+
+      const table = (await cli(["ps"])).stdout.split("\n");
+      assert.match(table[0]!, /^CONTAINER ID   IMAGE     COMMAND      CREATED\s+STATUS\s+PORTS     NAMES$/);
+      assert.equal(table.length, 3, "the header, one running container, the final newline");
+      assert.match(table[1]!, /^[0-9a-f]{12}   busybox   "sleep 30"   \S.* ago\s+Up (Less than a second|\d+ seconds?)\s+up$/);
+
+      const all = (await cli(["ps", "-a", "--format", "{{.Names}}|{{.Status}}|{{.State}}|{{.Command}}"])).stdout.trim().split("\n");
+      assert.equal(all.length, 3);
+      assert.match(all[0]!, /^up\|Up .*\|running\|"sleep 30"$/);
+      assert.match(all[1]!, /^done3\|Exited \(3\) .* ago\|exited\|"sh -c 'exit 3'"|^done3\|Exited \(3\) .* ago\|exited\|"sh -c exit 3"$/);
+      assert.match(all[2]!, /^done0\|Exited \(0\) .* ago\|exited\|"true"$/);
+
+      assert.equal((await cli(["ps", "-l", "--format", "{{.Names}}"])).stdout, "up\n");
+      assert.equal((await cli(["ps", "-n", "2", "--format", "{{.Names}}"])).stdout, "up\ndone3\n");
+      assert.match((await cli(["ps", "-q"])).stdout, /^[0-9a-f]{12}\n$/);
+      assert.match((await cli(["ps", "-q", "--no-trunc"])).stdout, /^[0-9a-f]{64}\n$/);
+      const names = (args: string[]) => cli(["ps", "-a", ...args, "--format", "{{.Names}}"]).then((r) => r.stdout.trim().split("\n").filter(Boolean).sort());
+      assert.deepEqual(await names(["--filter", "status=exited"]), ["done0", "done3"]);
+      assert.deepEqual(await names(["--filter", "exited=3"]), ["done3"]);
+      assert.deepEqual(await names(["--filter", "label=tier"]), ["done0", "up"]);
+      assert.deepEqual(await names(["--filter", "label=tier=db"]), ["up"]);
+      assert.deepEqual(await names(["--filter", "name=done"]), ["done0", "done3"]);
+      assert.deepEqual(await names(["--filter", "ancestor=busybox"]), ["done0", "done3", "up"]);
+      assert.deepEqual(await names(["--filter", "ancestor=busybox:nope"]), []);
+      assert.deepEqual(await names(["--filter", "since=done0"]), ["done3", "up"]);
+      assert.deepEqual(await names(["--filter", "before=done3"]), ["done0"]);
+      const json = JSON.parse((await cli(["ps", "--format", "json"])).stdout) as Record<string, string>;
+      assert.deepEqual(Object.keys(json), ["Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"]);
+      assert.equal(json.Labels, "tier=db");
+      assert.match(json.CreatedAt!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/);
+      const bad = await tsbox(who, ["ps", "--format", "{{.Nope}}"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /can't evaluate field Nope in type \*formatter\.ContainerContext/);
+
+      // inspect of the running container
+      const f = (await cli(["inspect", "-f", "{{.State.Status}} {{.State.Running}} {{gt .State.Pid 0}} {{.Name}} {{.RestartCount}} {{.Config.Labels.tier}} {{json .Config.Cmd}}", "up"])).stdout;
+      assert.equal(f, 'running true true /up 0 db ["sleep","30"]\n');
+      // Its CLI dies and the container with it (`rm -f` racing the CLI's exit bookkeeping is the lifecycle's business).
+      running.kill();
+      await running.done;
+    });
+
+    it("inspect uses docker's field names for containers and images", async () => {
+      const envFile = join(who.scratch, "env.list");
+      const labelFile = join(who.scratch, "labels.list");
+      writeFileSync(envFile, "# comment\nFROM_FILE=1\n\nOTHER=two words\n");
+      writeFileSync(labelFile, "team=storage\nplain\n");
+      for (const f of [envFile, labelFile]) chownSync(f, who.uid, who.gid);
+      const r = await cli([
+        "run", "--name", "insp", "-w", "/tmp", "-h", "box", "-e", "X=1", "--env-file", envFile,
+        "-l", "a=b", "--label-file", labelFile, "-v", `${who.scratch}:/host:ro`, "-v", "named:/named",
+        "--ulimit", "nofile=512:1024", "--ulimit", "nproc=2000:3000", "--read-only", "--tmpfs", "/run",
+        "busybox", "sh", "-c", "echo $FROM_FILE $OTHER; ulimit -n; ulimit -Hn; exit 7",
+      ], 7);
+      assert.equal(r.stdout, "1 two words\n512\n1024\n");
+      const [c] = JSON.parse((await cli(["inspect", "insp"])).stdout) as Record<string, any>[];
+      assert.match(c!.Id, /^[0-9a-f]{64}$/);
+      assert.equal(c!.Name, "/insp");
+      assert.equal(c!.Path, "sh");
+      assert.deepEqual(c!.Args, ["-c", "echo $FROM_FILE $OTHER; ulimit -n; ulimit -Hn; exit 7"]);
+      assert.match(c!.Image, /^sha256:[0-9a-f]{64}$/);
+      assert.deepEqual(Object.keys(c!.State), ["Status", "Running", "Paused", "Restarting", "OOMKilled", "Dead", "Pid", "ExitCode", "Error", "StartedAt", "FinishedAt"]);
+      assert.equal(c!.State.Status, "exited");
+      assert.equal(c!.State.ExitCode, 7);
+      assert.equal(c!.State.Running, false);
+      assert.ok(Date.parse(c!.State.FinishedAt) >= Date.parse(c!.State.StartedAt));
+      assert.equal(c!.Config.Hostname, "box");
+      assert.equal(c!.Config.WorkingDir, "/tmp");
+      assert.equal(c!.Config.Image, "busybox");
+      assert.ok(c!.Config.Env.includes("X=1") && c!.Config.Env.includes("OTHER=two words"));
+      assert.deepEqual(c!.Config.Labels, { a: "b", team: "storage", plain: "" });
+      assert.deepEqual(c!.Config.Cmd, ["sh", "-c", "echo $FROM_FILE $OTHER; ulimit -n; ulimit -Hn; exit 7"]);
+      assert.equal(c!.Config.Entrypoint, null);
+      assert.deepEqual(c!.HostConfig.Binds, [`${who.scratch}:/host:ro`, "named:/named"]);
+      assert.equal(c!.HostConfig.ReadonlyRootfs, true);
+      assert.equal(c!.HostConfig.AutoRemove, false);
+      assert.deepEqual(c!.HostConfig.Tmpfs, { "/run": "" });
+      assert.deepEqual(c!.HostConfig.Ulimits, [{ Name: "nofile", Hard: 1024, Soft: 512 }, { Name: "nproc", Hard: 3000, Soft: 2000 }]);
+      assert.deepEqual(c!.HostConfig.RestartPolicy, { Name: "no", MaximumRetryCount: 0 });
+      assert.equal(c!.HostConfig.Memory, 0);
+      assert.deepEqual(c!.Mounts, [
+        { Type: "bind", Source: who.scratch, Destination: "/host", Mode: "ro", RW: false, Propagation: "rprivate" },
+        { Type: "volume", Name: "named", Source: join(who.dataDir, "volumes", "named", "_data"), Destination: "/named", Driver: "local", Mode: "z", RW: true, Propagation: "" },
+      ]);
+      assert.equal(c!.GraphDriver.Name, "overlay");
+      assert.match(c!.GraphDriver.Data.UpperDir, new RegExp(`^${who.dataDir}/containers/${c!.Id}/upper$`));
+      assert.equal((await cli(["inspect", "--type", "container", "-f", "{{.State.ExitCode}} {{.HostConfig.ReadonlyRootfs}}", "insp"])).stdout, "7 true\n");
+
+      const [image] = JSON.parse((await cli(["inspect", "--type", "image", "busybox"])).stdout) as Record<string, any>[];
+      assert.equal(image!.Id, c!.Image, "the container's .Image is its image's id");
+      assert.deepEqual(image!.RepoTags, ["busybox:latest"]);
+      assert.equal(image!.Os, "linux");
+      assert.equal(image!.RootFS.Type, "layers");
+      assert.ok(Array.isArray(image!.Config.Cmd));
+      assert.equal((await cli(["inspect", "-f", "{{.Os}}/{{.Architecture}}", "busybox"])).stdout.trim(), `linux/${process.arch === "x64" ? "amd64" : process.arch}`);
+
+      const missing = await tsbox(who, ["inspect", "insp", "nosuchthing"]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^tsbox: no such object: nosuchthing\n$/);
+      assert.equal((JSON.parse(missing.stdout) as unknown[]).length, 1, "what was found is still printed");
+      await cli(["rm", "-v", "insp"]);
+      await cli(["volume", "rm", "named"]);
+    });
+
+    it("--init runs tsbox-init as PID 1: it reaps orphans and forwards signals", async () => {
+      assert.equal((await cli(["run", "--rm", "--init", "busybox", "ps", "-o", "pid,args"])).stdout, "PID   COMMAND\n    1 /dev/init -- ps -o pid,args\n    2 ps -o pid,args\n");
+      /** The states of every process under the container's PID 1, read on the host. */
+      const zombiesUnder = (pid: number): string[] => {
+        const out: string[] = [];
+        const walk = (p: number) => {
+          for (const child of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(" ").filter(Boolean).map(Number)) {
+            if (/^State:\s+Z/m.test(readFileSync(`/proc/${child}/status`, "utf8"))) out.push(String(child));
+            walk(child);
+          }
+        };
+        walk(pid);
+        return out;
+      };
+      // An orphan (its parent sh is gone) is reparented to PID 1; a PID 1 that is `sleep` never reaps it.
+      const orphan = ["sh", "-c", "sh -c 'sleep 0.2 &'; exec sleep 4"];
+      for (const init of [false, true]) {
+        const name = init ? "with-init" : "without-init";
+        const bg = await background(name, [...(init ? ["--init"] : []), "busybox", ...orphan]);
+        await sleep(1500);
+        const pid = Number((await cli(["inspect", "-f", "{{.State.Pid}}", name])).stdout);
+        assert.ok(pid > 0);
+        assert.equal(zombiesUnder(pid).length, init ? 0 : 1, init ? "tsbox-init reaped the orphan" : "without --init the orphan stays a zombie");
+        bg.kill();
+        await bg.done;
+      }
+      // SIGTERM reaches the command through tsbox-init (a plain `sleep` as PID 1 ignores it).
+      let cliPid = 0;
+      const term = tsbox(who, ["run", "--rm", "--init", "busybox", "sleep", "30"], { timeoutMs: 60_000, onSpawn: (p) => (cliPid = p) });
+      for (let i = 0; i < 100 && (await tsbox(who, ["ps", "-q"])).stdout === ""; i++) await sleep(100);
+      await sleep(300);
+      process.kill(cliPid, "SIGTERM");
+      assert.equal((await term).code, 143);
+      const missing = await tsbox(who, ["run", "--rm", "--init", "busybox", "nosuchcmd"]);
+      assert.equal(missing.code, 127);
+      assert.equal(missing.stderr, "tsbox-init: executable file not found in $PATH: nosuchcmd\n");
+      assert.equal((await tsbox(who, ["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"])).code, 7);
+      await cli(["run", "--name", "inited", "--init", "busybox", "true"]);
+      assert.equal((await cli(["inspect", "-f", "{{.HostConfig.Init}} {{.Path}} {{json .Args}}", "inited"])).stdout, 'true true []\n');
+      assert.equal((await cli(["diff", "inited"])).stdout, "", "nothing of the init reaches the writable layer");
+    });
+
+    it("--ulimit and --label errors are clear", async () => {
+      const bad = await tsbox(who, ["run", "--rm", "--ulimit", "nofiles=1", "busybox", "true"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /^tsbox: invalid ulimit "nofiles": expected one of /);
+      const order = await tsbox(who, ["run", "--rm", "--ulimit", "nofile=10:5", "busybox", "true"]);
+      assert.equal(order.code, 125);
+      assert.match(order.stderr, /soft limit 10 is above the hard limit 5/);
+      // This host's root lacks CAP_SYS_RESOURCE, and no unprivileged user has it: nothing may raise a hard limit.
+      const above = await tsbox(who, ["run", "--rm", "--ulimit", "nofile=1048576", "busybox", "true"]);
+      if (above.code !== 0) {
+        assert.equal(above.code, 125);
+        assert.match(above.stderr, /^tsbox: setting RLIMIT_NOFILE to 1048576:1048576 \(raising a hard limit above the host's needs CAP_SYS_RESOURCE on the host\): Operation not permitted\n$/);
+      }
+      const file = await tsbox(who, ["run", "--rm", "--label-file", "/no/such/file", "busybox", "true"]);
+      assert.equal(file.code, 125);
+      assert.match(file.stderr, /^tsbox: cannot read label file \/no\/such\/file: ENOENT\n$/);
+    });
+  });
+}

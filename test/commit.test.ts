@@ -1,0 +1,192 @@
+/**
+ * A container's files: `diff`, `commit` (run the new image and see the
+ * change and the deletion), `export`/`import` round trips, and `cp` both
+ * ways, with tar streams, into running and stopped containers, where a
+ * symlink in the container never leads out of it and a tar never writes
+ * through one. As root and as the unprivileged users, with the leak check.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, lstatSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
+import { TarWriter } from "../src/image/tar-writer.js";
+
+after(cleanupIdentities);
+
+const TSBOX = `${process.execPath} ${cliPath}`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A tar archive as the bytes tsbox reads on stdin. */
+function tar(entries: Parameters<TarWriter["add"]>[0][]): Buffer {
+  const w = new TarWriter();
+  for (const e of entries) w.add(e);
+  return w.finish();
+}
+
+for (const who of identities()) {
+  describe(`container files as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(async () => {
+      await removeContainersAndVolumes(who);
+      await assertNoLeaks(snap, [who]);
+    });
+    const cli = (args: string[], opts: { stdin?: string; expect?: number } = {}) => tsboxExpect(who, args, opts);
+    /** Binary stdin/stdout: the CLI in a shell pipeline, as this identity (the helper's stdin is text). */
+    const sh = (script: string) => tsbox(who, [], { argv: ["/bin/sh", "-c", script.replaceAll("TSBOX", TSBOX)] });
+    const out = (name: string) => join(who.scratch, name);
+
+    it("diff lists A/C/D; commit makes an image that has the change and the deletion", async () => {
+      await cli(["run", "--name", "w", "busybox", "sh", "-c", "echo new > /etc/newfile; rm /bin/ls; mkdir -p /opt/x; echo y > /opt/x/y; rm -rf /var; mkdir /var; echo z > /var/z"]);
+      assert.equal((await cli(["diff", "w"])).stdout, ["C /bin", "D /bin/ls", "C /etc", "A /etc/newfile", "A /opt", "A /opt/x", "A /opt/x/y", "C /var", "A /var/z", ""].join("\n"));
+      const id = (await cli(["commit", "-m", "snapshot one", "-a", "Tester <t@example.com>", "-c", 'CMD ["cat", "/etc/newfile"]', "-c", "ENV FOO=bar", "-c", "LABEL stage=one", "w", "snap:one"])).stdout.trim();
+      assert.match(id, /^sha256:[0-9a-f]{64}$/);
+      assert.equal((await cli(["run", "--rm", "snap:one"])).stdout, "new\n", "the committed Cmd runs");
+      const check = await cli(["run", "--rm", "snap:one", "sh", "-c", "test -e /bin/ls && echo ls-back; echo $FOO; ls /var; cat /opt/x/y; test -e /bin/cat && echo cat-kept"]);
+      assert.equal(check.stdout, "bar\nz\ny\ncat-kept\n", "the deletion (a whiteout) and the opaque /var hold in the new image");
+      const info = (await cli(["inspect", "-f", "{{.Id}}|{{.Comment}}|{{.Author}}|{{json .Config.Cmd}}|{{.Config.Labels.stage}}|{{len .RootFS.Layers}}", "snap:one"])).stdout.trim().split("|");
+      assert.deepEqual(info, [id, "snapshot one", "Tester <t@example.com>", '["cat","/etc/newfile"]', "one", "2"]);
+      assert.match((await cli(["images", "--json"])).stdout, /"name": "snap:one"/);
+      // A container of the committed image: its own diff is empty, its image id the new one.
+      await cli(["run", "--name", "second", "snap:one", "true"]);
+      assert.equal((await cli(["diff", "second"])).stdout, "");
+      assert.equal((await cli(["inspect", "-f", "{{.Image}}", "second"])).stdout.trim(), id);
+      assert.deepEqual((await cli(["ps", "-a", "--filter", "ancestor=busybox", "--format", "{{.Names}}"])).stdout.trim().split("\n").sort(), ["second", "w"], "a committed image descends from busybox");
+      // Unnamed: found by its id.
+      const bare = (await cli(["commit", "w"])).stdout.trim();
+      assert.equal((await cli(["run", "--rm", bare.slice(7, 19), "cat", "/etc/newfile"])).stdout, "new\n");
+      const bad = await tsbox(who, ["commit", "-c", "FROM x", "w"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /FROM is not a valid change command/);
+    });
+
+    it("export and import round trip a container's file system", async () => {
+      await cli(["run", "--name", "e", "-v", "vol:/vol", "busybox", "sh", "-c", "echo data > /vol/in-volume; echo kept > /kept; rm /bin/ls"]);
+      const tarPath = out("e.tar");
+      await cli(["export", "-o", tarPath, "e"]);
+      const list = (await tsbox(who, [], { argv: ["tar", "-tf", tarPath] })).stdout.split("\n");
+      assert.ok(list.includes("kept") && list.includes("bin/busybox") && list.includes("etc/passwd"), "the flattened file system");
+      assert.ok(!list.includes("bin/ls") && !list.some((p) => p.includes("in-volume")), "no deleted files, no volumes");
+      const id = (await cli(["import", "-m", "from export", "-c", 'CMD ["cat","/kept"]', tarPath, "imported:1"])).stdout.trim();
+      assert.match(id, /^sha256:/);
+      assert.equal((await cli(["run", "--rm", "imported:1"])).stdout, "kept\n");
+      assert.equal((await cli(["run", "--rm", "imported:1", "sh", "-c", "ls /bin/ls 2>&1 | head -c 2; echo; cat /etc/hostname 2>/dev/null; echo ok"])).stdout.split("\n")[0], "ls");
+      // gzip'd on stdin, through a shell (binary stdin)
+      writeFileSync(out("e.tar.gz"), gzipSync(readFileSync(tarPath)));
+      chownSync(out("e.tar.gz"), who.uid, who.gid);
+      const gz = await sh(`TSBOX import - fromgz < ${out("e.tar.gz")}`);
+      assert.equal(gz.code, 0, gz.stderr);
+      assert.equal((await cli(["run", "--rm", "fromgz", "cat", "/kept"])).stdout, "kept\n");
+      const notTar = await cli(["import", "-"], { stdin: "this is not a tar archive, it is much longer than nothing at all\n".repeat(20), expect: 125 });
+      assert.match(notTar.stderr, /^tsbox: truncated tar archive|^tsbox: the input is not a tar archive/);
+      assert.equal((await cli(["import", "/no/such.tar"], { expect: 125 })).stderr, "tsbox: cannot read /no/such.tar: ENOENT\n");
+      const tty = await tsbox(who, ["export", "nosuch"]);
+      assert.equal(tty.code, 125);
+      assert.match(tty.stderr, /no such container: nosuch/);
+    });
+
+    it("cp both ways, files and directories, docker's rules", async () => {
+      await cli(["run", "--name", "c", "busybox", "sh", "-c", "mkdir -p /data/sub && echo f > /data/f && echo g > /data/sub/g && ln -s f /data/link"]);
+      mkdirSync(out("host"), { recursive: true });
+      chownSync(out("host"), who.uid, who.gid);
+      // a directory into an existing directory, its contents with /., a file under a new name
+      await cli(["cp", "c:/data", out("host")]);
+      assert.deepEqual(readdirSync(out("host/data")).sort(), ["f", "link", "sub"]);
+      assert.equal(readlinkSync(out("host/data/link")), "f", "symlinks are copied as links");
+      await cli(["cp", "c:/data/.", out("host/contents")]);
+      assert.deepEqual(readdirSync(out("host/contents")).sort(), ["f", "link", "sub"]);
+      await cli(["cp", "c:/data/sub/g", out("host/renamed")]);
+      assert.equal(readFileSync(out("host/renamed"), "utf8"), "g\n");
+      await cli(["cp", "-L", "c:/data/link", out("host/followed")]);
+      assert.ok(lstatSync(out("host/followed")).isFile(), "-L copies the target");
+      // host → container
+      writeFileSync(out("host/in.txt"), "in\n");
+      chownSync(out("host/in.txt"), who.uid, who.gid);
+      await cli(["cp", out("host/in.txt"), "c:/data/"]);
+      await cli(["cp", out("host/data"), "c:/copied"]);
+      const back = await sh(`TSBOX cp c:/ - | tar -tf - | grep -E '^(data/in.txt|copied/sub/g|copied/link)$' | sort`);
+      assert.equal(back.stdout, "copied/link\ncopied/sub/g\ndata/in.txt\n", back.stderr);
+      // errors
+      assert.match((await cli(["cp", "c:/nope", out("host")], { expect: 125 })).stderr, /^tsbox: Could not find the file \/nope in container c\n$/);
+      assert.match((await cli(["cp", "c:/data", out("host/in.txt")], { expect: 125 })).stderr, /cannot copy a directory onto the file/);
+      assert.match((await cli(["cp", out("host/in.txt"), "c:/no/such/dir/"], { expect: 125 })).stderr, /destination directory \/no\/such\/dir\/ does not exist/);
+      assert.match((await cli(["cp", "c:/data", "nosuch:/x"], { expect: 125 })).stderr, /copying between containers is not supported/);
+    });
+
+    it("cp stays inside the container: symlinks resolve in its root, tar streams cannot write through links or ..", async () => {
+      await cli(["run", "--name", "s", "busybox", "sh", "-c", "mkdir /data && ln -s /../../../../../etc /data/escape && ln -s / /data/root"]);
+      // Reading through the link: the container's /etc/passwd (busybox's), not the host's.
+      const passwd = await sh("TSBOX cp s:/data/escape/passwd - | tar -xOf -");
+      assert.match(passwd.stdout, /^nobody:x:65534:65534:nobody:\/home:\/bin\/false$/m);
+      // Writing through it lands in the container's /etc.
+      const marker = `tsbox-cp-escape-${who.name}-${process.pid}`;
+      writeFileSync(out(marker), "x");
+      chownSync(out(marker), who.uid, who.gid);
+      await cli(["cp", out(marker), "s:/data/escape/"]);
+      assert.ok(!existsSync(join("/etc", marker)), "nothing was written to the host's /etc");
+      assert.equal((await cli(["cp", `s:/etc/${marker}`, "-"])).code, 0);
+      // A tar that tries to leave the directory, or to write through a link it made.
+      const dotdot = tar([{ path: "../evil", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") }]);
+      const throughLink = tar([
+        { path: "link", type: "symlink", mode: 0o777, mtime: 0, linkname: "/" },
+        { path: "link/etc/evil", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") },
+      ]);
+      for (const [name, bytes, message] of [
+        ["dotdot.tar", dotdot, /refusing to write \.\.\/evil: it leaves the target directory/],
+        ["link.tar", throughLink, /refusing to write link\/etc\/evil: link is a symlink or not a directory/],
+      ] as const) {
+        writeFileSync(out(name), bytes);
+        chownSync(out(name), who.uid, who.gid);
+        const r = await sh(`TSBOX cp - s:/data < ${out(name)}`);
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, message);
+      }
+      assert.equal((await cli(["cp", "s:/etc/evil", "-"], { expect: 125 })).code, 125, "nothing was written through the link");
+    });
+
+    it("cp into and out of a running container sees its tmpfs and volumes", async () => {
+      const script = "wait_for() { i=0; while [ ! -e $1 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; }; wait_for /scratch/go; cat /scratch/in /vol/in; echo out > /scratch/out; wait_for /scratch/done";
+      const run: Promise<CliResult> = tsbox(who, ["run", "--name", "live", "--tmpfs", "/scratch", "-v", "livevol:/vol", "busybox", "sh", "-c", script], { timeoutMs: 60_000 });
+      for (let i = 0; i < 100 && (await tsbox(who, ["ps", "-q", "--filter", "name=^live$"])).stdout === ""; i++) await sleep(100);
+      const file = (name: string, text: string) => {
+        writeFileSync(out(name), text);
+        chownSync(out(name), who.uid, who.gid);
+      };
+      file("in", "from host\n");
+      file("go", "");
+      file("done", "");
+      await cli(["cp", out("in"), "live:/scratch/in"]);
+      await cli(["cp", out("in"), "live:/vol/in"]);
+      await cli(["cp", out("go"), "live:/scratch/go"]);
+      for (let i = 0; i < 100; i++) {
+        if ((await tsbox(who, ["cp", "live:/scratch/out", out("got")])).code === 0) break;
+        await sleep(100);
+      }
+      assert.equal(readFileSync(out("got"), "utf8"), "out\n", "copied out of the running container's tmpfs");
+      await cli(["cp", out("done"), "live:/scratch/done"]);
+      const r = await run;
+      assert.equal(r.stdout, "from host\nfrom host\n", r.stderr);
+      // After it stopped: the tmpfs is gone, the volume is still mounted for cp.
+      await cli(["cp", "live:/vol/in", out("vol-after")]);
+      assert.equal(readFileSync(out("vol-after"), "utf8"), "from host\n");
+    });
+
+    if (who.name === "root") {
+      it("cp -a keeps owners", async () => {
+        await cli(["run", "--name", "own", "busybox", "true"]);
+        writeFileSync(out("owned"), "o");
+        chownSync(out("owned"), 1234, 4321);
+        await cli(["cp", "-a", out("owned"), "own:/owned"]);
+        await cli(["cp", out("owned"), "own:/plain"]);
+        const list = await sh("TSBOX cp own:/ - | tar -tvf - owned plain");
+        assert.match(list.stdout, /1234\/4321 .* owned/);
+        assert.match(list.stdout, /0\/0 .* plain/);
+      });
+    }
+  });
+}

@@ -1,0 +1,167 @@
+/**
+ * The `--format` engine without containers: Go text/template semantics for
+ * the values docker formats, docker's functions, `table` with Go's
+ * tabwriter settings, and the shapes docker's documentation shows.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { renderTemplate, strictContext } from "../src/cli/format-template-exec.js";
+import { prepareFormat, renderFormatted, tabwrite, type FormatDefaults } from "../src/cli/format-output.js";
+import { humanDuration, humanSize } from "../src/cli/format.js";
+import { sprintf } from "../src/cli/format-template-funcs.js";
+import { parseMount, parseUlimit } from "../src/cli/run-flags-data.js";
+import { parseVolume } from "../src/cli/run-flags.js";
+import { parseFilters, statusText } from "../src/cli/commands/ps-context.js";
+import type { ContainerInspect } from "../src/containers/inspect.js";
+
+const inspect = {
+  Id: "4fa6e0f0c6786287e131c3852c58a2e01cc697a68231826813597e4994f1d6e2",
+  State: { Status: "running", Running: true, Paused: false, Pid: 4242, ExitCode: 0, StartedAt: "2024-05-01T10:00:00Z" },
+  Name: "/web",
+  LogPath: "/var/lib/docker/containers/4fa6/4fa6-json.log",
+  Config: { Env: ["PATH=/bin", "A=1"], Cmd: ["sh", "-c", "sleep 9"], Entrypoint: null, Labels: { "com.example.vendor": "ACME", tier: "1" }, Tty: false },
+  HostConfig: { Memory: 33554432, NanoCpus: 200000000, PidsLimit: null, Binds: ["/h:/c:ro"], RestartPolicy: { Name: "no", MaximumRetryCount: 0 } },
+  NetworkSettings: { Networks: { bridge: { IPAddress: "172.17.0.2" } } },
+  Mounts: [{ Type: "volume", Name: "data", Destination: "/data", RW: true }],
+};
+
+const render = (t: string, data: unknown = inspect) => renderTemplate(t, data);
+
+describe("Go template semantics", () => {
+  it("prints values as Go's fmt does", () => {
+    assert.equal(render("{{.State.Running}}"), "true");
+    assert.equal(render("{{.State.Pid}}"), "4242");
+    assert.equal(render("{{.HostConfig.Memory}}"), "33554432");
+    assert.equal(render("{{.Config.Env}}"), "[PATH=/bin A=1]");
+    assert.equal(render("{{.Config.Labels}}"), "map[com.example.vendor:ACME tier:1]");
+    assert.equal(render("{{.Config.Entrypoint}}"), "<nil>");
+    assert.equal(render("{{.HostConfig.PidsLimit}}"), "<nil>");
+    assert.equal(render("{{.NoSuchField}}"), "<no value>", "a map's missing key");
+    assert.equal(render("{{.Config.Labels.missing}}|"), "|", "a map of strings gives the zero string");
+    assert.equal(render("{{index .Config.Labels \"com.example.vendor\"}}"), "ACME");
+  });
+
+  it("runs docker's documented inspect formats", () => {
+    assert.equal(render("{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"), "172.17.0.2");
+    assert.equal(render("{{.LogPath}}"), "/var/lib/docker/containers/4fa6/4fa6-json.log");
+    assert.equal(render("{{json .Config.Labels}}"), '{"com.example.vendor":"ACME","tier":"1"}');
+    assert.equal(render("{{json .State.Running}}"), "true");
+    assert.equal(render("{{.Name}}"), "/web");
+    assert.equal(render("{{range $p, $conf := .NetworkSettings.Networks}}{{$p}} -> {{$conf.IPAddress}}{{end}}"), "bridge -> 172.17.0.2");
+    assert.equal(render("{{range .Mounts}}{{.Name}}:{{.Destination}}{{if .RW}} rw{{end}}{{end}}"), "data:/data rw");
+    assert.equal(render("{{join .Config.Cmd \" \"}}"), "sh -c sleep 9");
+    assert.equal(render("{{upper .State.Status}} {{lower \"ABC\"}} {{title \"hello world\"}}"), "RUNNING abc Hello World");
+    assert.equal(render("{{split \"a:b:c\" \":\"}}"), "[a b c]");
+    assert.equal(render("{{len .Config.Env}} {{index .Config.Env 1}}"), "2 A=1");
+  });
+
+  it("has if/else if/else, with, range/else, variables, break and trimming", () => {
+    assert.equal(render('{{if eq .State.Status "exited"}}x{{else if .State.Running}}up{{else}}?{{end}}'), "up");
+    assert.equal(render("{{with .HostConfig.RestartPolicy}}{{.Name}}/{{.MaximumRetryCount}}{{end}}"), "no/0");
+    assert.equal(render("{{with .HostConfig.PidsLimit}}set{{else}}unset{{end}}"), "unset");
+    assert.equal(render("{{range .HostConfig.Nothing}}x{{else}}empty{{end}}"), "empty");
+    assert.equal(render("{{$n := .Name}}{{range .Config.Env}}{{$n}}{{end}}"), "/web/web");
+    assert.equal(render("{{range $i, $e := .Config.Env}}{{if $i}},{{end}}{{$i}}={{$e}}{{end}}"), "0=PATH=/bin,1=A=1");
+    assert.equal(render("{{range .Config.Env}}{{.}}{{break}}{{end}}"), "PATH=/bin");
+    assert.equal(render("a  {{- /* comment */ -}}  b"), "ab");
+    assert.equal(render("{{if and .State.Running (not .State.Paused)}}live{{end}}"), "live");
+    assert.equal(render("{{if or .State.Paused (gt .State.Pid 1)}}ok{{end}}"), "ok");
+    assert.equal(render("{{(index .Mounts 0).Name}}"), "data");
+  });
+
+  it("printf, print and pipelines", () => {
+    assert.equal(render('{{printf "%s has pid %d" .Name .State.Pid}}'), "/web has pid 4242");
+    assert.equal(render('{{.Name | printf "%q"}}'), '"/web"');
+    assert.equal(render('{{printf "%-6s|%5s|%05d|%x|%.2f|%t|%v" "ab" "cd" 42 255 3.14159 true .Config.Env}}'), "ab    |   cd|00042|ff|3.14|true|[PATH=/bin A=1]");
+    assert.equal(sprintf("%d %s", [1]), "1 %!s(MISSING)");
+    assert.equal(render('{{print "a" 1 2 "b"}}'), "a1 2b");
+    assert.equal(render('{{pad "x" 1 2}}|{{truncate "abcdef" 3}}'), " x  |abc");
+  });
+
+  it("reports errors in Go's words", () => {
+    const ctx = strictContext("*formatter.ContainerContext", { ID: "abc", Label: (k: unknown) => String(k) });
+    assert.throws(() => renderTemplate("{{.Nope}}", ctx), /template: :1:2: executing "" at <\.Nope>: can't evaluate field Nope in type \*formatter\.ContainerContext/);
+    assert.equal(renderTemplate('{{.Label "x"}}', ctx), "x");
+    assert.throws(() => render("{{.Name"), /template parsing error: .*unclosed action/);
+    assert.throws(() => render("{{if .Name}}x"), /unexpected EOF/);
+    assert.throws(() => render("{{end}}"), /unexpected \{\{end\}\}/);
+    assert.throws(() => render("{{nosuchfunc .Name}}"), /function "nosuchfunc" not defined/);
+    assert.throws(() => render("{{.State.Pid.X}}"), /can't evaluate field X in type int/);
+    assert.throws(() => render("{{index .Config.Env 9}}"), /index out of range: 9/);
+  });
+});
+
+describe("listing output", () => {
+  const defaults: FormatDefaults = {
+    table: "table {{.ID}}\t{{.Image}}\t{{.Names}}",
+    quiet: "{{.ID}}",
+    typeName: "*formatter.ContainerContext",
+    headers: { ID: "CONTAINER ID", Image: "IMAGE", Names: "NAMES", Label: (n: unknown) => String(n).toUpperCase() },
+  };
+  const rows = [
+    strictContext(defaults.typeName, { ID: "4fa6e0f0c678", Image: "busybox", Names: "web", Label: () => "x" }),
+    strictContext(defaults.typeName, { ID: "0123456789ab", Image: "registry.local/app:1", Names: "db", Label: () => "" }),
+  ];
+  const out = (format: string | undefined, quiet = false) => renderFormatted(rows, prepareFormat(format, defaults, quiet), defaults);
+
+  it("aligns tables like docker (Go tabwriter: minwidth 10, padding 3)", () => {
+    assert.equal(
+      out(undefined),
+      ["CONTAINER ID   IMAGE                  NAMES", "4fa6e0f0c678   busybox                web", "0123456789ab   registry.local/app:1   db", ""].join("\n"),
+    );
+    assert.equal(out("table {{.Names}}\\t{{.ID}}"), ["NAMES     CONTAINER ID", "web       4fa6e0f0c678", "db        0123456789ab", ""].join("\n"));
+    assert.equal(out('table {{.Names}}\t{{.Label "tier"}}'), ["NAMES     TIER", "web       x", "db        ", ""].join("\n"), "Go pads a cell before an empty last one");
+    assert.equal(tabwrite("a\tb\tc\nlonger-than-ten\tb\n"), "a                 b         c\nlonger-than-ten   b\n");
+  });
+
+  it("json, quiet and plain templates", () => {
+    assert.equal(out("json").split("\n")[0], '{"ID":"4fa6e0f0c678","Image":"busybox","Names":"web"}');
+    assert.equal(out(undefined, true), "4fa6e0f0c678\n0123456789ab\n");
+    assert.equal(out("{{.Names}}: {{.Image}}"), "web: busybox\ndb: registry.local/app:1\n");
+    assert.equal(out("table"), out(undefined));
+  });
+
+  it("docker's units", () => {
+    assert.equal(humanDuration(500), "Less than a second");
+    assert.equal(humanDuration(1000), "1 second");
+    assert.equal(humanDuration(45_000), "45 seconds");
+    assert.equal(humanDuration(61_000), "About a minute");
+    assert.equal(humanDuration(5 * 60_000), "5 minutes");
+    assert.equal(humanDuration(3_600_000), "About an hour");
+    assert.equal(humanDuration(3 * 3_600_000), "3 hours");
+    assert.equal(humanDuration(3 * 86_400_000), "3 days");
+    assert.equal(humanSize(0), "0B");
+    assert.equal(humanSize(1234), "1.23kB");
+    assert.equal(humanSize(4_300_000), "4.3MB");
+  });
+
+  it("docker's ps status texts", () => {
+    const now = Date.parse("2024-05-01T10:00:10Z");
+    const c = (state: Partial<ContainerInspect["State"]>) =>
+      ({ State: { Status: "running", Running: false, Paused: false, Restarting: false, Dead: false, ExitCode: 0, StartedAt: "2024-05-01T10:00:05Z", FinishedAt: "0001-01-01T00:00:00Z", ...state } }) as ContainerInspect;
+    assert.equal(statusText(c({ Running: true }), now), "Up 5 seconds");
+    assert.equal(statusText(c({ Running: true, Paused: true }), now), "Up 5 seconds (Paused)");
+    assert.equal(statusText(c({ Status: "created" }), now), "Created");
+    assert.equal(statusText(c({ Status: "exited", ExitCode: 3, FinishedAt: "2024-05-01T09:58:10Z" }), now), "Exited (3) 2 minutes ago");
+    assert.throws(() => parseFilters(["status=sleeping"]), /invalid filter 'status=sleeping'/);
+    assert.throws(() => parseFilters(["colour=red"]), /invalid filter 'colour'/);
+  });
+});
+
+describe("data flags", () => {
+  it("parses -v, --mount and --ulimit like docker", () => {
+    assert.deepEqual(parseVolume("/h:/c:ro"), { host: "/h", container: "/c", readonly: true });
+    assert.deepEqual(parseVolume("data:/c"), { volume: "data", container: "/c" });
+    assert.deepEqual(parseVolume("/anon"), { container: "/anon" });
+    assert.deepEqual(parseVolume("data:/c:nocopy,ro"), { volume: "data", container: "/c", noCopy: true, readonly: true });
+    assert.throws(() => parseVolume("rel/x:/c"), /must be absolute/);
+    assert.deepEqual(parseMount("type=bind,source=/h,target=/c,readonly"), { type: "bind", source: "/h", target: "/c", readonly: true });
+    assert.deepEqual(parseMount("src=data,dst=/d,volume-nocopy,volume-label=a=b"), { type: "volume", source: "data", target: "/d", noCopy: true, labels: { a: "b" } });
+    assert.deepEqual(parseMount("type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1770"), { type: "tmpfs", target: "/t", size: 64 * 1024 * 1024, mode: 0o1770 });
+    assert.throws(() => parseMount("type=bind,target=/c"), /needs a source/);
+    assert.throws(() => parseMount("type=tmpfs,target=/t,bind-propagation=shared"), /unexpected key 'bind-propagation'/);
+    assert.deepEqual(parseUlimit("nofile=1024:2048"), { name: "nofile", soft: 1024, hard: 2048 });
+    assert.deepEqual(parseUlimit("nproc=-1"), { name: "nproc", soft: -1, hard: -1 });
+    assert.throws(() => parseUlimit("nofile"), /invalid ulimit argument/);
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * The library's data API in a separate Node process (run as each test
+ * identity): inspect, copyTo/copyFrom (paths and tar streams), diff,
+ * commit, volumes and disk usage. Prints one JSON object of results.
+ *   node --import tsx test/helpers/api-data-script.ts SCRATCH_DIR
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
+import { Runtime } from "../../src/index.js";
+import { readTar } from "../../src/image/tar.js";
+import { TarWriter } from "../../src/image/tar-writer.js";
+
+const scratch = process.argv[2]!;
+const rt = new Runtime({});
+const results: Record<string, unknown> = {};
+
+const volume = await rt.volumes.create("apidata", { purpose: "test" });
+results.volume = { name: volume.Name, labels: volume.Labels };
+
+{
+  await using c = await rt.run({
+    image: "busybox",
+    cmd: ["sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; cat /tmp/in /data/t/x; echo made > /made; rm /bin/ls"],
+    volumes: [{ volume: "apidata", container: "/data" }],
+    labels: { app: "api" },
+    ulimits: [{ name: "nofile", soft: 256, hard: 512 }],
+    init: true,
+  });
+  const running = await c.inspect();
+  results.inspectRunning = { status: running.State.Status, running: running.State.Running, labels: running.Config.Labels, init: running.HostConfig.Init, mounts: running.Mounts.map((m) => `${m.Type}:${m.Name}:${m.Destination}`) };
+  // Into the running container: a host file by path, a directory as a tar stream.
+  mkdirSync(join(scratch, "api"), { recursive: true });
+  writeFileSync(join(scratch, "api", "in"), "from a path\n");
+  await c.copyTo(join(scratch, "api", "in"), "/tmp/in");
+  const w = new TarWriter();
+  w.add({ path: "t/", type: "directory", mode: 0o755, mtime: 0 });
+  w.add({ path: "t/x", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("from a tar\n") });
+  await c.copyTo(Readable.from([w.finish()]), "/data");
+  writeFileSync(join(scratch, "api", "go"), "");
+  await c.copyTo(join(scratch, "api", "go"), "/tmp/go");
+  results.output = await c.output();
+  // Out of the stopped container: as a tar stream, and to a path.
+  const tar = new PassThrough();
+  const copied = c.copyFrom("/made", tar);
+  const names: string[] = [];
+  for await (const e of readTar(tar as AsyncIterable<Buffer>)) {
+    names.push(e.path);
+    for await (const _ of e.body);
+  }
+  await copied;
+  await c.copyFrom("/made", join(scratch, "api", "made"));
+  results.copiedOut = { tarNames: names, file: readFileSync(join(scratch, "api", "made"), "utf8") };
+  results.diff = (await c.diff()).filter((d) => d.Path === "/made" || d.Path === "/bin/ls");
+  const id = await c.commit({ name: "api-commit:1", message: "from the API", changes: ["CMD cat /made"] });
+  const image = await rt.inspectImage("api-commit:1");
+  results.commit = { idOk: id === image.Id, comment: image.Comment };
+  const again = await rt.run({ image: "api-commit:1", remove: true });
+  results.committedRun = await again.output();
+  results.stopped = (await c.inspect()).State.Status;
+}
+results.usage = (await rt.diskUsage()).rows.map((r) => r.Type);
+await rt.volumes.remove("apidata");
+results.volumesLeft = rt.volumes.list().length;
+await rt.removeImage("api-commit:1");
+process.stdout.write(JSON.stringify(results));

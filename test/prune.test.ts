@@ -1,0 +1,76 @@
+/**
+ * `container prune`, `system prune [-a] [--volumes]` and `system df`
+ * against real containers, images and volumes, as root and as the
+ * unprivileged users: what is in use stays, the rest goes, and the figures
+ * add up.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { tsbox, type CliResult } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
+
+after(cleanupIdentities);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const who of identities()) {
+  describe(`prune and df as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(async () => {
+      await removeContainersAndVolumes(who);
+      await assertNoLeaks(snap, [who]);
+    });
+    const cli = (args: string[], opts: { stdin?: string } = {}) => tsboxExpect(who, args, opts);
+    const names = async () => (await cli(["ps", "-a", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
+
+    it("container prune removes stopped containers only, after a yes", async () => {
+      await cli(["run", "--name", "old1", "busybox", "sh", "-c", "echo 12345 > /f"]);
+      await cli(["run", "--name", "old2", "-v", "/anon", "busybox", "true"]);
+      let livePid = 0;
+      const live: Promise<CliResult> = tsbox(who, ["run", "--name", "live", "busybox", "sleep", "30"], { timeoutMs: 60_000, onSpawn: (pid) => (livePid = pid) });
+      for (let i = 0; i < 100 && (await tsbox(who, ["ps", "-q"])).stdout === ""; i++) await sleep(100);
+      const no = await cli(["container", "prune"], { stdin: "n\n" });
+      assert.match(no.stderr, /WARNING! This will remove all stopped containers\.\nAre you sure you want to continue\? \[y\/N\] $/);
+      assert.deepEqual(await names(), ["live", "old1", "old2"], "no answer, nothing removed");
+      const yes = await cli(["container", "prune"], { stdin: "y\n" });
+      assert.match(yes.stdout, /^Deleted Containers:\n[0-9a-f]{64}\n[0-9a-f]{64}\n\nTotal reclaimed space: \d+B\n$/);
+      assert.deepEqual(await names(), ["live"]);
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout.split("\n").filter(Boolean).length, 1, "container prune leaves volumes");
+      assert.equal((await cli(["container", "ls", "--format", "{{.Names}} {{.State}}"])).stdout, "live running\n", "docker's container ls alias");
+      // Its CLI dies (the container with it): `rm -f` racing the CLI's own exit bookkeeping is the lifecycle's business.
+      process.kill(livePid, "SIGKILL");
+      await live;
+    });
+
+    it("system df adds up; system prune removes unnamed images, -a every unused one, --volumes anonymous volumes", async () => {
+      await cli(["run", "--name", "keep", "-v", "named:/n", "-v", "/anon", "busybox", "sh", "-c", "echo data > /n/x; echo y > /made"]);
+      const unnamed = (await cli(["commit", "keep"])).stdout.trim();
+      await cli(["commit", "keep", "snap:1"]);
+      const df = (await cli(["system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}"])).stdout.trim().split("\n");
+      assert.equal(df.length, 4);
+      assert.match(df[0]!, /^Images\|2\|1\|[\d.]+[kM]B\|[\d.]+k?B \(\d+%\)$/, "busybox in use, snap:1 not (the unnamed one is not listed)");
+      assert.match(df[1]!, /^Containers\|1\|0\|\d+B\|\d+B \(100%\)$/);
+      assert.match(df[2]!, /^Local Volumes\|2\|2\|\d+B\|0B \(0%\)$/);
+      assert.equal(df[3], "Build Cache|0|0|0B|0B");
+      assert.match((await cli(["system", "df", "-v"])).stdout, /Images space usage:\n\nREPOSITORY   TAG       IMAGE ID       CREATED\s+SIZE\s+CONTAINERS\n/);
+
+      await cli(["rm", "keep"]); // its anonymous volume is now dangling, the named one unused
+      const first = await cli(["system", "prune", "--volumes", "-f"]);
+      assert.match(first.stdout, /^Deleted Volumes:\n[0-9a-f]{64}\n\nDeleted Images:\ndeleted: sha256:[0-9a-f]{64}\n\nTotal reclaimed space: /);
+      assert.ok(first.stdout.includes(`deleted: ${unnamed}`), "the unnamed image went");
+      assert.deepEqual((await cli(["volume", "ls", "-q"])).stdout, "named\n", "named volumes are not pruned");
+      assert.match((await cli(["images"])).stdout, /snap\s+1/, "named images are kept without -a");
+      const all = await cli(["system", "prune", "-a", "-f"]);
+      assert.match(all.stdout, /Deleted Images:\n(untagged: (busybox:latest|snap:1)\n){2}/);
+      assert.deepEqual(readdirSync(join(who.dataDir, "blobs", "sha256")), [], "every blob went");
+      assert.equal((await cli(["images", "--json"])).stdout.trim(), "[]");
+      // The embedded busybox comes back on the next run.
+      assert.equal((await cli(["run", "--rm", "busybox", "echo", "back"])).stdout, "back\n");
+    });
+  });
+}

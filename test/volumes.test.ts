@@ -1,0 +1,112 @@
+/**
+ * Named and anonymous volumes, docker's way: created on first use, filled
+ * with the image's content when new, kept across containers, refused for
+ * removal while a container holds them, deleted by `rm -v`, `--rm` and
+ * prune; --mount and --tmpfs. As root and as the unprivileged users.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { tsbox } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
+
+after(cleanupIdentities);
+
+for (const who of identities()) {
+  describe(`volumes as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(async () => {
+      await removeContainersAndVolumes(who);
+      await assertNoLeaks(snap, [who]);
+    });
+    const cli = (args: string[], expect = 0) => tsboxExpect(who, args, { expect });
+
+    it("a named volume is created on first use, filled from the image, and outlives its containers", async () => {
+      const first = await cli(["run", "--name", "writer", "-v", "cfg:/etc", "busybox", "sh", "-c", "cat /etc/passwd | head -1; echo kept > /etc/note"]);
+      assert.equal(first.stdout, "root:x:0:0:root:/root:/bin/sh\n", "the image's /etc was copied into the new volume");
+      const ls = await cli(["volume", "ls", "--format", "{{.Driver}} {{.Name}} {{.Links}}"]);
+      assert.equal(ls.stdout, "local cfg 1\n");
+      const info = JSON.parse((await cli(["volume", "inspect", "cfg"])).stdout) as Record<string, unknown>[];
+      assert.equal(info.length, 1);
+      assert.deepEqual(Object.keys(info[0]!).sort(), ["CreatedAt", "Driver", "Labels", "Mountpoint", "Name", "Options", "Scope"]);
+      assert.equal(info[0]!.Mountpoint, join(who.dataDir, "volumes", "cfg", "_data"));
+      assert.equal(readFileSync(join(info[0]!.Mountpoint as string, "note"), "utf8"), "kept\n");
+
+      // A second container sees what the first wrote; an existing volume is not refilled.
+      const second = await cli(["run", "--rm", "-v", "cfg:/etc:ro", "busybox", "sh", "-c", "cat /etc/note; rm /etc/group 2>&1 | sed 's/.*: //'"]);
+      assert.equal(second.stdout, "kept\nRead-only file system\n");
+      const inUse = await tsbox(who, ["volume", "rm", "cfg"]);
+      assert.notEqual(inUse.code, 0);
+      assert.match(inUse.stderr, /^tsbox: remove cfg: volume is in use - \[[0-9a-f]{64}\]\n$/);
+      await cli(["rm", "writer"]);
+      assert.equal((await cli(["volume", "rm", "cfg"])).stdout, "cfg\n");
+      assert.ok(!existsSync(join(who.dataDir, "volumes", "cfg")));
+      assert.match((await tsbox(who, ["volume", "inspect", "cfg"])).stderr, /no such volume: cfg/);
+    });
+
+    it("anonymous volumes go with rm -v and --rm; prune takes only unused anonymous ones unless -a", async () => {
+      await cli(["volume", "create", "--label", "keep=yes", "named"]);
+      await cli(["run", "--name", "anon", "-v", "/data", "busybox", "sh", "-c", "echo x > /data/f"]);
+      const volumes = () => readdirSync(join(who.dataDir, "volumes")).filter((n) => !n.startsWith(".")).sort();
+      const anon = volumes().find((n) => /^[0-9a-f]{64}$/.test(n));
+      assert.ok(anon, "an anonymous volume with a 64-hex name");
+      const labels = JSON.parse((await cli(["volume", "inspect", "-f", "{{json .Labels}}", anon])).stdout) as Record<string, string>;
+      assert.deepEqual(labels, { "com.docker.volume.anonymous": "" });
+      assert.equal((await cli(["ps", "-a", "--filter", `volume=${anon}`, "--format", "{{.Names}} {{.LocalVolumes}}"])).stdout, "anon 1\n");
+      await cli(["rm", "-v", "anon"]);
+      assert.deepEqual(volumes(), ["named"], "rm -v removed the anonymous volume");
+
+      await cli(["run", "--rm", "-v", "/data", "busybox", "true"]);
+      assert.deepEqual(volumes(), ["named"], "--rm removed it too");
+
+      await cli(["run", "--name", "left", "-v", "/data", "busybox", "true"]);
+      await cli(["rm", "left"]);
+      assert.equal(volumes().length, 2, "plain rm leaves it dangling");
+      assert.equal((await cli(["volume", "ls", "-q", "--filter", "dangling=true", "--filter", "label=keep"])).stdout, "named\n");
+      const pruned = await cli(["volume", "prune", "-f"]);
+      assert.match(pruned.stdout, /^Deleted Volumes:\n[0-9a-f]{64}\n\nTotal reclaimed space: 0B\n$/);
+      assert.deepEqual(volumes(), ["named"], "prune keeps named volumes");
+      assert.match((await cli(["volume", "prune", "-a", "-f"])).stdout, /^Deleted Volumes:\nnamed\n/);
+      assert.deepEqual(volumes(), []);
+    });
+
+    it("a volume holding files of other container users is still removed", async () => {
+      // Rootless with subordinate ids, uid 1000 in the container is a subuid the user cannot delete files of.
+      const chown = who.name === "single" ? "true" : "chown -R 1000:1000 /d/x && chmod 700 /d/x";
+      await cli(["run", "--rm", "-v", "owned:/d", "busybox", "sh", "-c", `mkdir -p /d/x/y && echo s > /d/x/y/f && ${chown}`]);
+      await cli(["volume", "rm", "owned"]);
+      assert.ok(!existsSync(join(who.dataDir, "volumes", "owned")));
+    });
+
+    it("--mount volume/bind/tmpfs and --tmpfs", async () => {
+      const r = await cli([
+        "run", "--rm",
+        "--mount", "type=volume,source=m1,target=/m1,volume-label=team=x",
+        "--mount", "type=volume,src=m2,dst=/etc,volume-nocopy,readonly",
+        "--mount", `type=bind,source=${who.scratch},target=/host,readonly`,
+        "--mount", "type=tmpfs,destination=/t,tmpfs-size=1m,tmpfs-mode=1770",
+        "--tmpfs", "/run:size=2m",
+        "busybox", "sh", "-c",
+        "ls -A /etc | wc -l; touch /m1/ok && echo m1-rw; touch /host/x 2>/dev/null || echo host-ro; " +
+          "grep -E ' /(t|run) ' /proc/mounts | cut -d' ' -f2-4 | sort; stat -c %a /t",
+      ]);
+      const lines = r.stdout.trim().split("\n");
+      assert.equal(lines[0], "0", "volume-nocopy leaves the new volume empty");
+      assert.deepEqual(lines.slice(1, 3), ["m1-rw", "host-ro"]);
+      assert.match(lines[3]!, /^\/run tmpfs rw,nosuid,nodev,noexec,.*size=2048k/);
+      assert.match(lines[4]!, /^\/t tmpfs rw,nosuid,nodev,.*size=1024k/);
+      assert.equal(lines[5], "1770");
+      assert.equal((await cli(["volume", "inspect", "-f", "{{.Labels.team}}", "m1"])).stdout, "x\n");
+      const dup = await tsbox(who, ["run", "--rm", "-v", "a:/x", "--tmpfs", "/x", "busybox", "true"]);
+      assert.equal(dup.code, 125);
+      assert.match(dup.stderr, /^tsbox: Duplicate mount point: \/x\n$/);
+      const bad = await tsbox(who, ["run", "--rm", "-v", "no/such:/x", "busybox", "true"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /host path no\/such must be absolute/);
+    });
+  });
+}
