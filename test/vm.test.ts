@@ -121,7 +121,6 @@ describe("vm backend", { skip: vmSkip }, () => {
     return {
       name: vm.name,
       capabilities: () => vm.capabilities(),
-      openImageStore: (dir) => vm.openImageStore(dir),
       start: (o: StartOptions) => vm.start({ ...o, spec: { ...o.spec, linux: { ...o.spec.linux, resources } } }),
     };
   };

@@ -1,5 +1,4 @@
 import type { Readable, Writable } from "node:stream";
-import type { ImageStore } from "../image/store.js";
 import type { ContainerSpec, ProcessSpec } from "../spec/container-spec.js";
 
 /**
@@ -24,11 +23,6 @@ export interface Backend {
    * container is not running. Optional: a backend without it cannot exec.
    */
   exec?(options: ExecStartOptions): Promise<ContainerProcess>;
-  /**
-   * The image store for this backend's platform when it is not the host's
-   * (the vm backend runs linux/386 images); default: the data dir's store.
-   */
-  openImageStore?(dataDir: string): ImageStore;
 }
 
 export interface BackendCapabilities {
@@ -38,7 +32,7 @@ export interface BackendCapabilities {
   terminal: boolean;
   /** Supports bind-mount volumes from the host. */
   volumes: boolean;
-  /** Image platforms it runs, e.g. `linux/amd64`. */
+  /** Image platforms it runs, e.g. `linux/amd64`; the first is the one picked from the (shared) image store. */
   platforms: string[];
 }
 

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TsboxError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
+import { missingNativeParts, NATIVE_TARGETS, nativePackageDir } from "../../parts.js";
 
 /** The N-API addon built from native-rs/addon. */
 export interface NativeAddon {
@@ -17,12 +18,21 @@ export interface NativeAddon {
   llistxattr(path: string): string[];
 }
 
-export const ADDON_FILE = "tsbox-native.linux-x64-gnu.node";
+/** The addon's file name in a native package. */
+export const ADDON_FILE = "tsbox-native.node";
 
 let cached: NativeAddon | undefined;
 
+/**
+ * $TSBOX_ADDON, else the installed native package's addon, else a
+ * checkout's build (napi names it after the platform).
+ */
 export function addonPath(): string {
-  return process.env.TSBOX_ADDON || join(packageRoot(), "native-rs", "dist", ADDON_FILE);
+  if (process.env.TSBOX_ADDON) return process.env.TSBOX_ADDON;
+  const installed = nativePackageDir();
+  if (installed) return join(installed, ADDON_FILE);
+  const target = NATIVE_TARGETS[`${process.platform}-${process.arch}`];
+  return join(packageRoot(), "native-rs", "dist", `tsbox-native.${target?.suffix ?? `${process.platform}-${process.arch}`}.node`);
 }
 
 /**
@@ -32,7 +42,7 @@ export function addonPath(): string {
 export async function loadAddon(): Promise<NativeAddon> {
   if (cached) return cached;
   const path = addonPath();
-  if (!existsSync(path)) throw new TsboxError(`native addon not built: run npm run build:native (missing ${path})`, { code: "runtime" });
+  if (!existsSync(path)) throw new TsboxError(`native addon not found: ${missingNativeParts()} (missing ${path})`, { code: "runtime" });
   try {
     const { createRequire } = await import("node:module");
     cached = createRequire(import.meta.url)(path) as NativeAddon;

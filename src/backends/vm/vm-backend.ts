@@ -2,7 +2,6 @@ import { basename } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError } from "../../errors.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ExecStartOptions, StartOptions } from "../backend.js";
-import { VmImageStore } from "./image-store.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
 export interface VmBackendOptions extends OpenOptions {
@@ -33,10 +32,6 @@ export class VmBackend implements Backend {
 
   capabilities(): BackendCapabilities {
     return { rootless: true, terminal: true, volumes: true, platforms: ["linux/386"] };
-  }
-
-  openImageStore(dataDir: string): VmImageStore {
-    return new VmImageStore(dataDir);
   }
 
   async start(options: StartOptions): Promise<ContainerProcess> {
