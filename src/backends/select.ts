@@ -37,7 +37,8 @@ export function chooseBackend(requested: string | undefined, env: NodeJS.Process
 /** Why the native backend cannot run here, or undefined when it can. */
 export function nativeUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (process.platform !== "linux") return `the native backend needs Linux (this is ${process.platform})`;
-  if (!findRuntimeBinary(env) || !existsSync(addonPath())) return missingNativeParts();
+  const addon = addonPath();
+  if (!findRuntimeBinary(env) || !addon || !existsSync(addon)) return missingNativeParts();
   const root = process.getuid?.() === 0;
   const sysctl = (path: string) => {
     try {

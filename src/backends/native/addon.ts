@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TsboxError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
-import { missingNativeParts, NATIVE_TARGETS, nativePackageDir } from "../../parts.js";
+import { isCheckout, missingNativeParts, NATIVE_TARGETS, nativePackageDir } from "../../parts.js";
 
 /** The N-API addon built from native-rs/addon. */
 export interface NativeAddon {
@@ -25,14 +25,15 @@ let cached: NativeAddon | undefined;
 
 /**
  * $TSBOX_ADDON, else the installed native package's addon, else a
- * checkout's build (napi names it after the platform).
+ * checkout's build (napi names it after the platform); undefined when
+ * there is none to look for.
  */
-export function addonPath(): string {
+export function addonPath(): string | undefined {
   if (process.env.TSBOX_ADDON) return process.env.TSBOX_ADDON;
   const installed = nativePackageDir();
   if (installed) return join(installed, ADDON_FILE);
   const target = NATIVE_TARGETS[`${process.platform}-${process.arch}`];
-  return join(packageRoot(), "native-rs", "dist", `tsbox-native.${target?.suffix ?? `${process.platform}-${process.arch}`}.node`);
+  return target && isCheckout() ? join(packageRoot(), "native-rs", "dist", `tsbox-native.${target.suffix}.node`) : undefined;
 }
 
 /**
@@ -42,7 +43,7 @@ export function addonPath(): string {
 export async function loadAddon(): Promise<NativeAddon> {
   if (cached) return cached;
   const path = addonPath();
-  if (!existsSync(path)) throw new TsboxError(`native addon not found: ${missingNativeParts()} (missing ${path})`, { code: "runtime" });
+  if (!path || !existsSync(path)) throw new TsboxError(`native addon not found: ${missingNativeParts()}${path ? ` (missing ${path})` : ""}`, { code: "runtime" });
   try {
     const { createRequire } = await import("node:module");
     cached = createRequire(import.meta.url)(path) as NativeAddon;

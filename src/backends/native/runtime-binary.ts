@@ -2,7 +2,7 @@ import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { TsboxError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
-import { missingNativeParts, nativePackageDir } from "../../parts.js";
+import { isCheckout, missingNativeParts, nativePackageDir } from "../../parts.js";
 
 /**
  * Candidate locations of the tsbox-runtime helper, in order of preference:
@@ -15,8 +15,7 @@ export function runtimeBinaryCandidates(env: NodeJS.ProcessEnv = process.env): s
   const root = packageRoot();
   return [
     ...(installed ? [join(installed, "tsbox-runtime")] : []),
-    join(root, "native-rs", "target", "release", "tsbox-runtime"),
-    join(root, "native-rs", "dist", "tsbox-runtime"),
+    ...(isCheckout() ? [join(root, "native-rs", "target", "release", "tsbox-runtime"), join(root, "native-rs", "dist", "tsbox-runtime")] : []),
   ];
 }
 

@@ -30,15 +30,16 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   const checks = linux ? hostChecks(identity.uid) : { kernel: `${process.platform} ${release()}`, cgroup: "n/a (not Linux)", overlayfs: false, warnings: [] };
   const warnings = [...checks.warnings];
   const runtime = findRuntimeBinary(ctx.env);
-  // Where the native backend cannot be, its parts' absence is the expected state, not a warning.
+  // One warning for missing native parts, and none where the native backend cannot be (not Linux, no build for this CPU).
   const nativePossible = nativePackageName() !== undefined;
-  if (!runtime && nativePossible) warnings.push(`tsbox-runtime not found (looked at ${runtimeBinaryCandidates(ctx.env).join(", ")}): ${missingNativeParts()}`);
-  let addon: { path: string; version: string | null; error: string | null };
+  const candidates = runtimeBinaryCandidates(ctx.env);
+  if (!runtime && nativePossible) warnings.push(`the native backend is unavailable: ${missingNativeParts()}${candidates.length > 0 ? ` (no tsbox-runtime at ${candidates.join(", ")})` : ""}`);
+  let addon: { path: string | null; version: string | null; error: string | null };
   try {
-    addon = { path: addonPath(), version: (await loadAddon()).version(), error: null };
+    addon = { path: addonPath() ?? null, version: (await loadAddon()).version(), error: null };
   } catch (err) {
-    addon = { path: addonPath(), version: null, error: errorMessage(err) };
-    if (nativePossible) warnings.push(`${errorMessage(err)} (needed for -t)`);
+    addon = { path: addonPath() ?? null, version: null, error: errorMessage(err) };
+    if (runtime) warnings.push(`${errorMessage(err)} (needed for -t)`);
   }
   const probe = runtime ? runProbe(runtime) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
@@ -75,7 +76,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     `backend:       ${info.backend} (${info.backendReason})`,
     `vm image:      ${info.vmImage}`,
     `runtime:       ${info.runtime ?? "not found"}`,
-    `addon:         ${addon.version ? `${addon.path} (${addon.version})` : `not loaded: ${addon.error}`}`,
+    `addon:         ${addon.version ? `${addon.path} (${addon.version})` : "not loaded"}`,
     `user:          uid ${info.uid}, gid ${info.gid}${info.rootless ? " (rootless)" : ""}`,
     `id mapping:    ${info.idMapping}`,
     `data dir:      ${info.dataDir}`,

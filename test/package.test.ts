@@ -1,0 +1,255 @@
+/**
+ * What a user gets from npm. Packs every package (scripts/pack.ts), then,
+ * in a clean environment that has Node and nothing of this repo — the
+ * unprivileged `tsbox-test` user, a fresh HOME, a PATH holding only node,
+ * npm, npx, sh and newuidmap/newgidmap (no cargo, rustc, gcc or make), the
+ * @tsbox scope pointed at a closed port so nothing of tsbox's own can come
+ * from a registry — installs the tarballs as a user would and runs the CLI
+ * and the README's library example: on this Linux host (native backend, and
+ * the vm backend when asked), and installed as for a Mac (`--os=darwin
+ * --cpu=arm64`: npm leaves the Linux package out, everything runs through
+ * the vm backend). Tarball sizes, contents and install times are checked
+ * and printed.
+ */
+import { describe, it, before, after, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ensureUser, type Identity } from "./helpers/identities.js";
+import { repoRoot } from "./helpers/cli.js";
+import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
+import { vmSkip } from "./helpers/vm.js";
+
+const isRoot = process.getuid!() === 0;
+const skip = vmSkip || (!isRoot && "needs root (installs as the unprivileged tsbox-test user)");
+
+interface Packed {
+  name: string;
+  file: string;
+  size: number;
+  unpackedSize: number;
+  entryCount: number;
+}
+
+/** The clean machine: its user, HOME, PATH and a work dir the tarballs are copied to. */
+interface Clean {
+  who: Identity;
+  home: string;
+  bin: string;
+  work: string;
+  tarballs: Record<string, string>;
+}
+
+let root: string;
+let clean: Clean;
+let packed: Packed[];
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a command as the clean user, in `cwd`, with nothing but PATH, HOME and LANG (and a quiet npm) in its environment. */
+function asUser(argv: string[], cwd: string, timeoutMs = 240_000): Promise<Result> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd,
+      uid: clean.who.uid,
+      gid: clean.who.gid,
+      // npm's "new version available" notice is no output of tsbox's.
+      env: { PATH: clean.bin, HOME: clean.home, LANG: "C.UTF-8", npm_config_update_notifier: "false" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${argv.join(" ")} timed out; stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - t0 });
+    });
+  });
+}
+
+function ok(r: Result, what: string): void {
+  assert.equal(r.code, 0, `${what}: exit ${r.code}\n${r.stderr}`);
+}
+
+/** npm as a user runs it, minus noise; tsbox's own packages can come only from the tarballs. */
+function npmInstall(dir: string, args: string[]): Promise<Result> {
+  return asUser(["npm", "install", "--no-audit", "--no-fund", "--fetch-retries=0", "--@tsbox:registry=http://127.0.0.1:9/", ...args], dir);
+}
+
+/** The first ```js block of the README: its library example. */
+function readmeExample(): string {
+  const m = /```js\n([\s\S]*?)```/.exec(readFileSync(join(repoRoot, "README.md"), "utf8"));
+  assert.ok(m, "README.md has a ```js example");
+  return m[1]!;
+}
+
+before(async () => {
+  if (skip) return;
+  root = mkdtempSync(join(tmpdir(), "package-test-"));
+  chmodSync(root, 0o755);
+  const t0 = performance.now();
+  execFileSync(process.execPath, ["--import", "tsx", join(repoRoot, "scripts", "pack.ts"), "--out", join(root, "packages")], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
+  packed = JSON.parse(readFileSync(join(root, "packages", "packages.json"), "utf8")) as Packed[];
+  process.stderr.write(`# packed ${packed.length} packages in ${Math.round(performance.now() - t0)} ms\n`);
+
+  const user = ensureUser("tsbox-test", false);
+  const home = join(root, "home");
+  const bin = join(root, "bin");
+  const work = join(root, "work");
+  for (const d of [home, bin, work]) mkdirSync(d);
+  // Exactly what a user's machine must have: Node with npm, a shell for npx, and newuidmap for rootless id ranges.
+  for (const tool of ["node", "npm", "npx", "sh", "newuidmap", "newgidmap"]) {
+    symlinkSync(realpathSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim()), join(bin, tool));
+  }
+  const tarballs: Record<string, string> = {};
+  for (const p of packed) {
+    tarballs[p.name] = join(work, p.file);
+    copyFileSync(join(root, "packages", p.file), tarballs[p.name]!);
+    chmodSync(tarballs[p.name]!, 0o644);
+  }
+  chownSync(home, user.uid, user.gid);
+  chownSync(work, user.uid, user.gid);
+  const dataDir = join(home, ".local", "share", "tsbox");
+  clean = { who: { name: "user", ...user, dataDir, scratch: home }, home, bin, work, tarballs };
+});
+
+after(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe("npm packages", { skip }, () => {
+  it("packs tsbox, the native package and the images package, in step, without tests, sources or build caches", () => {
+    const byName = Object.fromEntries(packed.map((p) => [p.name, p]));
+    assert.deepEqual(Object.keys(byName).sort(), ["@tsbox/images", "@tsbox/linux-x64-gnu", "tsbox"]);
+    for (const p of packed) process.stderr.write(`# ${p.file}: ${(p.size / 1e6).toFixed(2)} MB packed, ${(p.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${p.entryCount} files\n`);
+    const manifest = (p: Packed) => JSON.parse(execFileSync("tar", ["xzOf", join(root, "packages", p.file), "package/package.json"], { encoding: "utf8" })) as Record<string, Record<string, string> | string | string[]>;
+    const tsbox = manifest(byName.tsbox!);
+    const version = tsbox.version as string;
+    assert.deepEqual(tsbox.optionalDependencies, { "@tsbox/linux-x64-gnu": version });
+    assert.equal((tsbox.dependencies as Record<string, string>)["@tsbox/images"], version);
+    const native = manifest(byName["@tsbox/linux-x64-gnu"]!);
+    assert.equal(native.version, version);
+    assert.deepEqual([native.os, native.cpu, native.libc], [["linux"], ["x64"], ["glibc"]]);
+    assert.equal(manifest(byName["@tsbox/images"]!).version, version);
+    for (const p of packed) {
+      const m = manifest(p);
+      for (const hook of ["preinstall", "install", "postinstall", "prepare"]) assert.equal((m.scripts as Record<string, string> | undefined)?.[hook], undefined, `${p.name} has no ${hook} script`);
+      const list = execFileSync("tar", ["tvzf", join(root, "packages", p.file)], { encoding: "utf8" }).trim().split("\n");
+      const files = list.map((l) => l.split(/\s+/).slice(5).join(" "));
+      const bad = files.filter((f) => /(^|\/)(test|tests|src|native-rs|vm-images|node_modules|\.cache|target)\//.test(f) || /\.(map|rs)$|\.test\.|(?<!\.d)\.ts$|kernel\.config|linux-[0-9.]+/.test(f));
+      assert.deepEqual(bad, [], `${p.name} ships no tests, sources or build caches`);
+      if (p.name === "@tsbox/linux-x64-gnu") assert.match(list.find((l) => l.endsWith("package/tsbox-runtime"))!, /^-rwxr-xr-x/, "tsbox-runtime stays executable");
+    }
+  });
+
+  describe("installed on this Linux host", () => {
+    let app: string;
+    let snap: Snapshot;
+    before(async () => {
+      app = join(clean.work, "linux");
+      mkdirSync(app);
+      chownSync(app, clean.who.uid, clean.who.gid);
+      const r = await npmInstall(app, Object.values(clean.tarballs));
+      ok(r, "npm install");
+      process.stderr.write(`# npm install of ${Object.keys(clean.tarballs).join(", ")} (v86 from the registry): ${(r.ms / 1000).toFixed(1)} s\n`);
+    });
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [clean.who]));
+
+    it("npx tsbox run --rm busybox echo hello (native, rootless)", async () => {
+      const r = await asUser(["npx", "tsbox", "run", "--rm", "busybox", "echo", "hello"], app);
+      ok(r, "run");
+      assert.equal(r.stdout, "hello\n");
+      assert.equal(r.stderr, "");
+    });
+
+    it("npx tsbox info: the native backend, its parts from @tsbox/linux-x64-gnu, the guest from @tsbox/images", async () => {
+      const r = await asUser(["npx", "tsbox", "info", "--json"], app);
+      ok(r, "info");
+      const info = JSON.parse(r.stdout) as { backend: string; runtime: string; addon: { path: string; version: string }; vmImage: string; warnings: string[] };
+      assert.equal(info.backend, "native");
+      assert.equal(info.runtime, join(app, "node_modules", "@tsbox", "linux-x64-gnu", "tsbox-runtime"));
+      assert.equal(info.addon.path, join(app, "node_modules", "@tsbox", "linux-x64-gnu", "tsbox-native.node"));
+      assert.ok(info.addon.version, "the addon loads");
+      assert.match(info.vmImage, new RegExp(`^${join(app, "node_modules", "@tsbox", "images", "guest")} \\(guest [0-9a-f]{12}, v86 `));
+      ok(await asUser(["npx", "tsbox", "info"], app), "info as text");
+    });
+
+    it("npx tsbox run --backend vm --rm busybox uname -m prints i686", async () => {
+      const r = await asUser(["npx", "tsbox", "run", "--backend", "vm", "--rm", "busybox", "uname", "-m"], app);
+      ok(r, "vm run");
+      assert.equal(r.stdout, "i686\n");
+      process.stderr.write(`# first vm run of the installed package (cold boot, saves the user's snapshot): ${(r.ms / 1000).toFixed(1)} s\n`);
+      assert.ok(existsSync(join(clean.home, ".cache", "tsbox", "vm", "snapshot.state")), "the guest state is cached per user");
+      const images = JSON.parse((await asUser(["npx", "tsbox", "images", "--json"], app)).stdout) as { name: string; platform: string }[];
+      assert.deepEqual(images.map((i) => [i.name, i.platform]), [["busybox:latest", "linux/386"], ["busybox:latest", "linux/amd64"]], "one store, both platforms");
+    });
+
+    it("runs the README's library example", async () => {
+      writeFileSync(join(app, "example.mjs"), readmeExample());
+      const r = await asUser(["node", "example.mjs"], app);
+      ok(r, "example");
+      assert.match(r.stdout, /^0 hello from [0-9a-f]{12}\n\n$/);
+    });
+  });
+
+  describe("installed as on a Mac (npm install --os=darwin --cpu=arm64)", () => {
+    let app: string;
+    let snap: Snapshot;
+    before(async () => {
+      app = join(clean.work, "darwin");
+      mkdirSync(app);
+      chownSync(app, clean.who.uid, clean.who.gid);
+      // The packages a Mac gets: npm skips the optional Linux one (its registry lookup fails fast, nothing is fetched).
+      const r = await npmInstall(app, ["--os=darwin", "--cpu=arm64", clean.tarballs.tsbox!, clean.tarballs["@tsbox/images"]!]);
+      ok(r, "npm install");
+      process.stderr.write(`# npm install --os=darwin --cpu=arm64: ${(r.ms / 1000).toFixed(1)} s\n`);
+    });
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [clean.who]));
+
+    it("has no native package, and tsbox info says the vm backend runs and why", async () => {
+      assert.equal(existsSync(join(app, "node_modules", "@tsbox", "linux-x64-gnu")), false);
+      const r = await asUser(["npx", "tsbox", "info", "--json"], app);
+      ok(r, "info");
+      const info = JSON.parse(r.stdout) as { backend: string; backendReason: string; runtime: string | null };
+      assert.equal(info.backend, "vm");
+      assert.match(info.backendReason, /^automatic: @tsbox\/linux-x64-gnu is not installed/);
+      assert.equal(info.runtime, null);
+    });
+
+    it("runs every command through the vm backend", async () => {
+      let r = await asUser(["npx", "tsbox", "run", "--rm", "busybox", "echo", "hello"], app);
+      ok(r, "run");
+      assert.equal(r.stdout, "hello\n");
+      r = await asUser(["npx", "tsbox", "run", "--rm", "busybox", "uname", "-m"], app);
+      ok(r, "run uname");
+      assert.equal(r.stdout, "i686\n");
+      process.stderr.write(`# a vm run from the user's cached snapshot: ${(r.ms / 1000).toFixed(1)} s\n`);
+      r = await asUser(["npx", "tsbox", "images"], app);
+      ok(r, "images");
+      assert.match(r.stdout, /busybox +latest +linux\/386/);
+    });
+
+    it("runs the README's library example", async () => {
+      writeFileSync(join(app, "example.mjs"), readmeExample());
+      const r = await asUser(["node", "example.mjs"], app);
+      ok(r, "example");
+      assert.match(r.stdout, /^0 hello from [0-9a-f]{12}\n\n$/);
+    });
+  });
+});
