@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { isErrno, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
+import { pidAlive } from "../process-alive.js";
 
 export type ContainerStatus = "created" | "running" | "exited";
 
@@ -77,6 +78,8 @@ export function refreshStatus(state: ContainerState): ContainerState {
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null when the process is gone or a zombie. */
 export function processStartTime(pid: number): string | null {
+  // No /proc (macOS, Windows: the vm backend): only whether the pid is alive; a reused pid goes unnoticed there.
+  if (process.platform !== "linux") return pidAlive(pid) ? "alive" : null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may contain spaces and parens: split after the last ')'.
