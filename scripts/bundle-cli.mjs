@@ -1,9 +1,12 @@
-// Bundles the CLI for a fast start: `tsbox run` loads one file, dist/cli.mjs,
-// holding everything its path imports statically.
+// Bundles the CLI for a fast start: `tsbox run` loads one file, dist/cli.cjs,
+// holding everything its path imports statically. It is CommonJS, loaded by
+// bin/tsbox.js (CommonJS too, through bin/package.json): Node's ESM loader
+// (URL resolution, async source reads, module linking) costs a cold process
+// more than the whole bundle's compile (docs/architecture.md, "CLI start-up").
 //
 // The rule, with no list to keep: a module of ours that the code reaches
 // through a dynamic `await import("./x.js")` becomes a bundle of its own,
-// dist/cli-lazy/<its path under src/>.mjs, loaded only when that line runs
+// dist/cli-lazy/<its path under src/>.mjs (ESM: v86 is an ES module), loaded only when that line runs
 // (rare commands, terminals, hashing, layer unpacking, the vm backend…), so
 // its code and the Node built-ins it needs (node:crypto, node:zlib,
 // node:tty…) cost a plain `tsbox run` nothing. A static import puts the
@@ -46,8 +49,8 @@ const lazyImports = (outfile) => ({
 
 rmSync(lazyRoot, { recursive: true, force: true });
 for (const f of readdirSync(dist, { withFileTypes: true })) {
-  // Bundles of earlier layouts (dist/cli-<name>.mjs) too.
-  if (/^cli(-.*)?\.mjs$/.test(f.name)) rmSync(join(dist, f.name), { force: true });
+  // Bundles of earlier layouts (dist/cli.mjs, dist/cli-<name>.mjs) too.
+  if (/^cli(-.*)?\.(mjs|cjs)$/.test(f.name)) rmSync(join(dist, f.name), { force: true });
 }
 
 const common = {
@@ -64,10 +67,15 @@ const common = {
   logLevel: "warning",
 };
 
-const bundle = (entry, outfile) => build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile)] });
+const bundle = (entry, outfile, extra = {}) => build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile)], ...extra });
 
 // The entry first, then every lazy module it (transitively) reaches, a round at a time.
-await bundle(join(src, "cli", "main.ts"), join(dist, "cli.mjs"));
+await bundle(join(src, "cli", "main.ts"), join(dist, "cli.cjs"), {
+  format: "cjs",
+  // Modules find the package by their own location.
+  define: { "import.meta.url": "__tsbox_module_url" },
+  banner: { js: 'var __tsbox_module_url = require("node:url").pathToFileURL(__filename).href;' },
+});
 const built = new Set();
 for (;;) {
   const next = [...found].filter((s) => !built.has(s));

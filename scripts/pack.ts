@@ -154,7 +154,7 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
 // --- tsbox itself ----------------------------------------------------------
 {
   const dir = join(stage, "tsbox");
-  need(join(root, "dist", "cli.mjs"), "npm run build:ts");
+  need(join(root, "dist", "cli.cjs"), "npm run build:ts");
   need(join(root, "dist", "browser"), "npm run build:ts");
   // dist/ without source maps (they point at src/, which does not ship) and without these packages.
   cpSync(join(root, "dist"), join(dir, "dist"), {
@@ -162,6 +162,7 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
     filter: (src) => !src.endsWith(".map") && !src.startsWith(out) && !src.startsWith(join(root, "dist", "packages")),
   });
   copy(join(root, "bin", "tsbox.js"), join(dir, "bin", "tsbox.js"), 0o755);
+  copy(join(root, "bin", "package.json"), join(dir, "bin", "package.json"));
   copy(join(root, "README.md"), join(dir, "README.md"));
   const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as Record<string, unknown>;
   packed.push(

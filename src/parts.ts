@@ -10,8 +10,7 @@
  * importing tsbox works on any OS.
  */
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { packageRoot } from "./package-root.js";
 
 /** The npm scope of tsbox's own part packages. */
@@ -34,13 +33,19 @@ const found = new Map<string, string | undefined>();
 
 /**
  * The directory of an installed package, looked up the way Node resolves
- * `require(name)` from tsbox (nested, hoisted, pnpm's layout), by its
- * package.json, so a package's `exports` never hides it.
+ * `require(name)` from tsbox — `node_modules/<name>` in tsbox's directory
+ * and each directory above it (nested, hoisted and pnpm's layouts) — by its
+ * package.json, so a package's `exports` never hides it. A few stats: it
+ * runs on every `tsbox run`.
  */
 export function installedPackageDir(name: string): string | undefined {
   if (found.has(name)) return found.get(name);
-  const paths = createRequire(join(packageRoot(), "package.json")).resolve.paths(name) ?? [];
-  const dir = paths.map((p) => join(p, name)).find((d) => existsSync(join(d, "package.json")));
+  let dir: string | undefined;
+  for (let at = packageRoot(); dir === undefined; at = dirname(at)) {
+    const candidate = join(at, "node_modules", name);
+    if (basename(at) !== "node_modules" && existsSync(join(candidate, "package.json"))) dir = candidate;
+    if (dirname(at) === at) break;
+  }
   found.set(name, dir);
   return dir;
 }
