@@ -6,7 +6,7 @@
  *   tsbox                  the library, CLI and browser bundles (dist/, bin/); depends on
  *                          @tsbox/images and v86, and optionally on each native package
  *   @tsbox/linux-x64-gnu   tsbox-native.node + tsbox-runtime; os/cpu/libc fields, so npm
- *                          installs only the one for its host (one per NATIVE_TARGETS entry)
+ *   @tsbox/linux-arm64-gnu installs only the one for its host (one per NATIVE_TARGETS entry)
  *   @tsbox/images          platform-independent: the vm guest (kernel, initramfs, BIOS,
  *                          manifest.json with sha256 and versions) and the embedded
  *                          busybox images for linux/amd64 and linux/386
@@ -38,6 +38,12 @@ const rootPkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as 
   keywords?: string[];
 };
 const version = rootPkg.version;
+// One version for everything shipped: the binaries report their crate's version.
+for (const crate of ["addon", "runtime", "container", "agent"]) {
+  const cargo = readFileSync(join(root, "native-rs", crate, "Cargo.toml"), "utf8");
+  const v = /^version = "([^"]+)"/m.exec(cargo)?.[1];
+  if (v !== version) throw new Error(`native-rs/${crate}/Cargo.toml has version ${v}, package.json ${version}: keep them in step`);
+}
 
 function need(path: string, step: string): string {
   if (!existsSync(path)) throw new Error(`${relative(root, path)} is missing: run ${step} first`);
@@ -85,8 +91,9 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
   const host = target.rustTarget === "x86_64-unknown-linux-gnu" && process.arch === "x64";
   const runtime = host ? join(root, "native-rs", "target", "release", "tsbox-runtime") : join(root, "native-rs", "target", target.rustTarget, "release", "tsbox-runtime");
   const addon = join(root, "native-rs", "dist", `tsbox-native.${target.suffix}.node`);
-  copy(need(addon, "npm run build:native"), join(dir, "tsbox-native.node"), 0o755);
-  copy(need(runtime, "npm run build:native"), join(dir, "tsbox-runtime"), 0o755);
+  const step = host ? "npm run build:native" : "npm run build:native:cross";
+  copy(need(addon, step), join(dir, "tsbox-native.node"), 0o755);
+  copy(need(runtime, step), join(dir, "tsbox-runtime"), 0o755);
   writeFileSync(
     join(dir, "README.md"),
     `# ${name}\n\nThe ${os}/${cpu} (${target.libc}) native part of [tsbox](https://www.npmjs.com/package/tsbox): the N-API addon ` +

@@ -18,9 +18,15 @@ export const PARTS_SCOPE = "@tsbox";
 /** The platform-independent package: vm guest (kernel, initramfs, BIOS) and embedded images. */
 export const IMAGES_PACKAGE = `${PARTS_SCOPE}/images`;
 
-/** Native platforms a package is built for: `<process.platform>-<process.arch>` → libc suffix. */
+/**
+ * Native platforms a package is built for, by `<process.platform>-<process.arch>`:
+ * the package suffix (napi-rs's names), the Rust target and npm's `libc`.
+ * x64 is the host build (`npm run build:native`), arm64 a cross build
+ * (`npm run build:native:cross`, scripts/build-native-cross.sh).
+ */
 export const NATIVE_TARGETS: Record<string, { suffix: string; rustTarget: string; libc: string }> = {
   "linux-x64": { suffix: "linux-x64-gnu", rustTarget: "x86_64-unknown-linux-gnu", libc: "glibc" },
+  "linux-arm64": { suffix: "linux-arm64-gnu", rustTarget: "aarch64-unknown-linux-gnu", libc: "glibc" },
 };
 
 /** The native package for this host (`@tsbox/linux-x64-gnu`), or undefined when none is built for it. */

@@ -24,6 +24,18 @@ import { vmSkip } from "./helpers/vm.js";
 
 const isRoot = process.getuid!() === 0;
 const skip = vmSkip || (!isRoot && "needs root (installs as the unprivileged tsbox-test user)");
+/** Debian's arm64 Node, unpacked by scripts/arm64-node.sh (scripts/setup.sh runs it). */
+const arm64Sysroot = existsSync(join(repoRoot, ".cache", "arm64-node", "usr", "bin", "node")) ? join(repoRoot, ".cache", "arm64-node") : undefined;
+const arm64Skip = !arm64Sysroot ? "no arm64 Node: run scripts/arm64-node.sh" : !onPath("qemu-aarch64-static") ? "qemu-aarch64-static missing (apt-get install qemu-user-static)" : false;
+
+function onPath(command: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 interface Packed {
   name: string;
@@ -134,16 +146,18 @@ after(() => {
 describe("npm packages", { skip }, () => {
   it("packs tsbox, the native package and the images package, in step, without tests, sources or build caches", () => {
     const byName = Object.fromEntries(packed.map((p) => [p.name, p]));
-    assert.deepEqual(Object.keys(byName).sort(), ["@tsbox/images", "@tsbox/linux-x64-gnu", "tsbox"]);
+    assert.deepEqual(Object.keys(byName).sort(), ["@tsbox/images", "@tsbox/linux-arm64-gnu", "@tsbox/linux-x64-gnu", "tsbox"]);
     for (const p of packed) process.stderr.write(`# ${p.file}: ${(p.size / 1e6).toFixed(2)} MB packed, ${(p.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${p.entryCount} files\n`);
     const manifest = (p: Packed) => JSON.parse(execFileSync("tar", ["xzOf", join(root, "packages", p.file), "package/package.json"], { encoding: "utf8" })) as Record<string, Record<string, string> | string | string[]>;
     const tsbox = manifest(byName.tsbox!);
     const version = tsbox.version as string;
-    assert.deepEqual(tsbox.optionalDependencies, { "@tsbox/linux-x64-gnu": version });
+    assert.deepEqual(tsbox.optionalDependencies, { "@tsbox/linux-x64-gnu": version, "@tsbox/linux-arm64-gnu": version });
     assert.equal((tsbox.dependencies as Record<string, string>)["@tsbox/images"], version);
-    const native = manifest(byName["@tsbox/linux-x64-gnu"]!);
-    assert.equal(native.version, version);
-    assert.deepEqual([native.os, native.cpu, native.libc], [["linux"], ["x64"], ["glibc"]]);
+    for (const cpu of ["x64", "arm64"]) {
+      const native = manifest(byName[`@tsbox/linux-${cpu}-gnu`]!);
+      assert.equal(native.version, version);
+      assert.deepEqual([native.os, native.cpu, native.libc], [["linux"], [cpu], ["glibc"]]);
+    }
     assert.equal(manifest(byName["@tsbox/images"]!).version, version);
     for (const p of packed) {
       const m = manifest(p);
@@ -152,7 +166,7 @@ describe("npm packages", { skip }, () => {
       const files = list.map((l) => l.split(/\s+/).slice(5).join(" "));
       const bad = files.filter((f) => /(^|\/)(test|tests|src|native-rs|vm-images|node_modules|\.cache|target)\//.test(f) || /\.(map|rs)$|\.test\.|(?<!\.d)\.ts$|kernel\.config|linux-[0-9.]+/.test(f));
       assert.deepEqual(bad, [], `${p.name} ships no tests, sources or build caches`);
-      if (p.name === "@tsbox/linux-x64-gnu") assert.match(list.find((l) => l.endsWith("package/tsbox-runtime"))!, /^-rwxr-xr-x/, "tsbox-runtime stays executable");
+      if (p.name.startsWith("@tsbox/linux-")) assert.match(list.find((l) => l.endsWith("package/tsbox-runtime"))!, /^-rwxr-xr-x/, "tsbox-runtime stays executable");
     }
   });
 
@@ -163,9 +177,12 @@ describe("npm packages", { skip }, () => {
       app = join(clean.work, "linux");
       mkdirSync(app);
       chownSync(app, clean.who.uid, clean.who.gid);
-      const r = await npmInstall(app, Object.values(clean.tarballs));
+      // What a registry gives this host: tsbox, its images and the x64 native package (npm skips the arm64 one, whose lookup fails fast).
+      const here = ["tsbox", "@tsbox/images", "@tsbox/linux-x64-gnu"];
+      const r = await npmInstall(app, here.map((n) => clean.tarballs[n]!));
       ok(r, "npm install");
-      process.stderr.write(`# npm install of ${Object.keys(clean.tarballs).join(", ")} (v86 from the registry): ${(r.ms / 1000).toFixed(1)} s\n`);
+      process.stderr.write(`# npm install of ${here.join(", ")} (v86 from the registry): ${(r.ms / 1000).toFixed(1)} s\n`);
+      assert.equal(existsSync(join(app, "node_modules", "@tsbox", "linux-arm64-gnu")), false);
     });
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [clean.who]));
@@ -205,6 +222,19 @@ describe("npm packages", { skip }, () => {
       ok(r, "example");
       assert.match(r.stdout, /^0 hello from [0-9a-f]{12}\n\n$/);
     });
+  });
+
+  it("linux-arm64-gnu: tsbox-runtime runs and the addon loads in an arm64 Node (qemu-user)", { skip: arm64Skip }, async () => {
+    const dir = join(root, "arm64");
+    mkdirSync(dir);
+    execFileSync("tar", ["xzf", join(root, "packages", packed.find((p) => p.name === "@tsbox/linux-arm64-gnu")!.file), "-C", dir]);
+    const pkg = join(dir, "package");
+    const sysroot = arm64Sysroot!;
+    const qemu = (argv: string[]) => execFileSync("qemu-aarch64-static", ["-L", sysroot, ...argv], { encoding: "utf8", timeout: 120_000 });
+    assert.match(qemu([join(pkg, "tsbox-runtime"), "--version"]), /^tsbox-runtime \d+\.\d+\.\d+/);
+    const script = `const a = require(${JSON.stringify(join(pkg, "tsbox-native.node"))}); const p = a.openPty(80, 24); console.log(process.arch, a.version(), p.master > 2 && p.slave > 2);`;
+    const version = (JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
+    assert.equal(qemu([join(sysroot, "usr", "bin", "node"), "-e", script]).trim(), `arm64 ${version} true`);
   });
 
   describe("installed as on a Mac (npm install --os=darwin --cpu=arm64)", () => {
