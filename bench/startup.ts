@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmtMs, fmtRatio } from "./lib/stats.js";
 import { ensureUser } from "../test/helpers/identities.js";
+import { readPacked } from "../scripts/packed.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");
@@ -127,7 +128,7 @@ function installPackage(): string {
   execFileSync(process.execPath, ["--import", "tsx", join(repo, "scripts", "pack.ts"), "--out", packages], { stdio: ["ignore", "ignore", "inherit"], cwd: repo });
   const app = join(work, "app");
   sh(["mkdir", "-p", app]);
-  const tarballs = JSON.parse(readFileSync(join(packages, "packages.json"), "utf8")).map((p: { file: string }) => join(packages, p.file));
+  const tarballs = readPacked(packages).map((p) => join(packages, p.file));
   execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...tarballs], { cwd: app, stdio: ["ignore", "ignore", "inherit"] });
   sh(["chmod", "-R", "a+rX", app]);
   return join(app, "node_modules", ".bin", "tsbox");

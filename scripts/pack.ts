@@ -22,6 +22,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, re
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IMAGES_PACKAGE, NATIVE_TARGETS, PARTS_SCOPE } from "../src/parts.js";
+import { PACKED_INDEX, type Packed } from "./packed.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -57,20 +58,12 @@ mkdirSync(stage, { recursive: true });
 mkdirSync(out, { recursive: true });
 for (const f of readdirSync(out)) if (f.endsWith(".tgz")) rmSync(join(out, f));
 
-interface Packed {
-  name: string;
-  file: string;
-  size: number;
-  unpackedSize: number;
-  entryCount: number;
-}
-
 /** Writes package.json into `dir` and runs `npm pack` there. */
 function pack(dir: string, manifest: Record<string, unknown>): Packed {
   writeFileSync(join(dir, "package.json"), JSON.stringify({ version, license: rootPkg.license, engines: rootPkg.engines, ...manifest }, null, 2) + "\n");
   const json = execFileSync("npm", ["pack", "--json", "--pack-destination", out], { cwd: dir, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const [r] = JSON.parse(json) as { name: string; filename: string; size: number; unpackedSize: number; entryCount: number }[];
-  return { name: r!.name, file: join(out, r!.filename), size: r!.size, unpackedSize: r!.unpackedSize, entryCount: r!.entryCount };
+  return { name: r!.name, file: r!.filename, size: r!.size, unpackedSize: r!.unpackedSize, entryCount: r!.entryCount };
 }
 
 function copy(from: string, to: string, mode?: number): void {
@@ -192,6 +185,6 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
 rmSync(stage, { recursive: true, force: true });
 const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
 for (const p of packed) {
-  console.log(`${relative(process.cwd(), p.file).padEnd(44)} ${mb(p.size).padStart(9)} packed, ${mb(p.unpackedSize).padStart(9)} unpacked, ${String(p.entryCount).padStart(4)} files  (${p.name})`);
+  console.log(`${relative(process.cwd(), join(out, p.file)).padEnd(44)} ${mb(p.size).padStart(9)} packed, ${mb(p.unpackedSize).padStart(9)} unpacked, ${String(p.entryCount).padStart(4)} files  (${p.name})`);
 }
-writeFileSync(join(out, "packages.json"), JSON.stringify(packed.map((p) => ({ ...p, file: relative(out, p.file) })), null, 2) + "\n");
+writeFileSync(join(out, PACKED_INDEX), JSON.stringify(packed, null, 2) + "\n");

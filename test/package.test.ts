@@ -13,14 +13,15 @@
  */
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureUser, type Identity } from "./helpers/identities.js";
-import { repoRoot } from "./helpers/cli.js";
+import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
 import { vmSkip } from "./helpers/vm.js";
+import { readPacked, type Packed } from "../scripts/packed.js";
 
 const isRoot = process.getuid!() === 0;
 const skip = vmSkip || (!isRoot && "needs root (installs as the unprivileged tsbox-test user)");
@@ -37,14 +38,6 @@ function onPath(command: string): boolean {
   }
 }
 
-interface Packed {
-  name: string;
-  file: string;
-  size: number;
-  unpackedSize: number;
-  entryCount: number;
-}
-
 /** The clean machine: its user, HOME, PATH and a work dir the tarballs are copied to. */
 interface Clean {
   who: Identity;
@@ -58,39 +51,17 @@ let root: string;
 let clean: Clean;
 let packed: Packed[];
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
+interface Result extends CliResult {
   ms: number;
 }
 
 /** Runs a command as the clean user, in `cwd`, with nothing but PATH, HOME and LANG (and a quiet npm) in its environment. */
-function asUser(argv: string[], cwd: string, timeoutMs = 240_000): Promise<Result> {
+async function asUser(argv: string[], cwd: string, timeoutMs = 240_000): Promise<Result> {
   const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd,
-      uid: clean.who.uid,
-      gid: clean.who.gid,
-      // npm's "new version available" notice is no output of tsbox's.
-      env: { PATH: clean.bin, HOME: clean.home, LANG: "C.UTF-8", npm_config_update_notifier: "false" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${argv.join(" ")} timed out; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - t0 });
-    });
-  });
+  // npm's "new version available" notice is no output of tsbox's.
+  const bareEnv = { PATH: clean.bin, HOME: clean.home, LANG: "C.UTF-8", npm_config_update_notifier: "false" };
+  const r = await tsbox(clean.who, [], { argv, cwd, bareEnv, timeoutMs });
+  return { ...r, ms: performance.now() - t0 };
 }
 
 function ok(r: Result, what: string): void {
@@ -100,6 +71,17 @@ function ok(r: Result, what: string): void {
 /** npm as a user runs it, minus noise; tsbox's own packages can come only from the tarballs. */
 function npmInstall(dir: string, args: string[]): Promise<Result> {
   return asUser(["npm", "install", "--no-audit", "--no-fund", "--fetch-retries=0", "--@tsbox:registry=http://127.0.0.1:9/", ...args], dir);
+}
+
+/** A fresh project dir of the clean user with these packages' tarballs npm-installed; prints the time it took. */
+async function installApp(name: string, packages: string[], flags: string[] = []): Promise<string> {
+  const app = join(clean.work, name);
+  mkdirSync(app);
+  chownSync(app, clean.who.uid, clean.who.gid);
+  const r = await npmInstall(app, [...flags, ...packages.map((n) => clean.tarballs[n]!)]);
+  ok(r, "npm install");
+  process.stderr.write(`# npm install ${flags.join(" ")} of ${packages.join(", ")} (v86 from the registry or npm's cache): ${(r.ms / 1000).toFixed(1)} s\n`);
+  return app;
 }
 
 /** The first ```js block of the README: its library example. */
@@ -115,7 +97,7 @@ before(async () => {
   chmodSync(root, 0o755);
   const t0 = performance.now();
   execFileSync(process.execPath, ["--import", "tsx", join(repoRoot, "scripts", "pack.ts"), "--out", join(root, "packages")], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
-  packed = JSON.parse(readFileSync(join(root, "packages", "packages.json"), "utf8")) as Packed[];
+  packed = readPacked(join(root, "packages"));
   process.stderr.write(`# packed ${packed.length} packages in ${Math.round(performance.now() - t0)} ms\n`);
 
   const user = ensureUser("tsbox-test", false);
@@ -174,14 +156,8 @@ describe("npm packages", { skip }, () => {
     let app: string;
     let snap: Snapshot;
     before(async () => {
-      app = join(clean.work, "linux");
-      mkdirSync(app);
-      chownSync(app, clean.who.uid, clean.who.gid);
       // What a registry gives this host: tsbox, its images and the x64 native package (npm skips the arm64 one, whose lookup fails fast).
-      const here = ["tsbox", "@tsbox/images", "@tsbox/linux-x64-gnu"];
-      const r = await npmInstall(app, here.map((n) => clean.tarballs[n]!));
-      ok(r, "npm install");
-      process.stderr.write(`# npm install of ${here.join(", ")} (v86 from the registry): ${(r.ms / 1000).toFixed(1)} s\n`);
+      app = await installApp("linux", ["tsbox", "@tsbox/images", "@tsbox/linux-x64-gnu"]);
       assert.equal(existsSync(join(app, "node_modules", "@tsbox", "linux-arm64-gnu")), false);
     });
     beforeEach(() => (snap = snapshot()));
@@ -241,13 +217,8 @@ describe("npm packages", { skip }, () => {
     let app: string;
     let snap: Snapshot;
     before(async () => {
-      app = join(clean.work, "darwin");
-      mkdirSync(app);
-      chownSync(app, clean.who.uid, clean.who.gid);
-      // The packages a Mac gets: npm skips the optional Linux one (its registry lookup fails fast, nothing is fetched).
-      const r = await npmInstall(app, ["--os=darwin", "--cpu=arm64", clean.tarballs.tsbox!, clean.tarballs["@tsbox/images"]!]);
-      ok(r, "npm install");
-      process.stderr.write(`# npm install --os=darwin --cpu=arm64: ${(r.ms / 1000).toFixed(1)} s\n`);
+      // The packages a Mac gets: npm skips the optional Linux ones (their registry lookups fail fast, nothing is fetched).
+      app = await installApp("darwin", ["tsbox", "@tsbox/images"], ["--os=darwin", "--cpu=arm64"]);
     });
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [clean.who]));
