@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { fmtMs, fmtRatio } from "./lib/stats.js";
 import { ensureUser } from "../test/helpers/identities.js";
 import { readPacked } from "../scripts/packed.js";
+import { IMAGES_PACKAGE, nativePackageName } from "../src/parts.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");
@@ -128,8 +129,12 @@ function installPackage(): string {
   execFileSync(process.execPath, ["--import", "tsx", join(repo, "scripts", "pack.ts"), "--out", packages], { stdio: ["ignore", "ignore", "inherit"], cwd: repo });
   const app = join(work, "app");
   sh(["mkdir", "-p", app]);
-  const tarballs = readPacked(packages).map((p) => join(packages, p.file));
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", ...tarballs], { cwd: app, stdio: ["ignore", "ignore", "inherit"] });
+  // What a registry gives this host (npm refuses another CPU's native package given by name); tsbox's own
+  // scope points nowhere, so its other optional packages are skipped without a lookup that could fetch them.
+  const wanted = ["tsbox", IMAGES_PACKAGE, nativePackageName()];
+  const tarballs = readPacked(packages).filter((p) => wanted.includes(p.name)).map((p) => join(packages, p.file));
+  const npmArgs = ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", "--fetch-retries=0", "--@tsbox:registry=http://127.0.0.1:9/"];
+  execFileSync("npm", [...npmArgs, ...tarballs], { cwd: app, stdio: ["ignore", "ignore", "inherit"] });
   sh(["chmod", "-R", "a+rX", app]);
   return join(app, "node_modules", ".bin", "tsbox");
 }

@@ -14,7 +14,7 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureUser, type Identity } from "./helpers/identities.js";
@@ -187,7 +187,9 @@ describe("npm packages", { skip }, () => {
       ok(r, "vm run");
       assert.equal(r.stdout, "i686\n");
       process.stderr.write(`# first vm run of the installed package (cold boot, saves the user's snapshot): ${(r.ms / 1000).toFixed(1)} s\n`);
-      assert.ok(existsSync(join(clean.home, ".cache", "tsbox", "vm", "snapshot.state")), "the guest state is cached per user");
+      const cached = readdirSync(join(clean.home, ".cache", "tsbox", "vm")).filter((f) => f.endsWith(".state"));
+      assert.equal(cached.length, 1, "the guest state is cached per user");
+      assert.match(cached[0]!, /^snapshot-[0-9a-f]{16}\.state$/, "named by the guest and v86 it was made with");
       const images = JSON.parse((await asUser(["npx", "tsbox", "images", "--json"], app)).stdout) as { name: string; platform: string }[];
       assert.deepEqual(images.map((i) => [i.name, i.platform]), [["busybox:latest", "linux/386"], ["busybox:latest", "linux/amd64"]], "one store, both platforms");
     });
