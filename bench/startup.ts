@@ -1,6 +1,7 @@
 /**
  * bench/startup: median time to run `/bin/true` in the same busybox rootfs with
- * tsbox (library API in a warm Node process, and the CLI) and with the tools
+ * tsbox (library API in a warm Node process, the CLI of this checkout and the
+ * CLI of the npm packages installed as a user would) and with the tools
  * people use today (crun, runc, bwrap, podman), plus `unshare -Urpf`, the
  * floor. Each tool runs as root and as an unprivileged user where it can;
  * ratios are to the floor of the same user. Needs `scripts/setup.sh --bench`.
@@ -23,6 +24,8 @@ import { fmtMs, fmtRatio } from "./lib/stats.js";
 import { buildSpec } from "../src/spec/from-options.js";
 import type { ImageConfig } from "../src/image/oci.js";
 import { securitySettings, goArch } from "../src/spec/security.js";
+import { readPacked } from "../scripts/packed.js";
+import { IMAGES_PACKAGE, nativePackageName } from "../src/parts.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");
@@ -127,6 +130,27 @@ const record = (tool: string, who: Who, value: number | string, table: Row[] = r
   process.stderr.write(`  ${tool} as ${who.name}: ${typeof value === "number" ? fmtMs(value) : `n/a (${value})`}\n`);
 };
 
+/**
+ * tsbox as npm users get it: the packages of scripts/pack.ts installed into
+ * a fresh directory (v86 from npm's cache), run through node_modules/.bin.
+ */
+function installPackage(): string {
+  process.stderr.write("packing and installing the npm packages…\n");
+  const packages = join(work, "packages");
+  execFileSync(process.execPath, ["--import", "tsx", join(repo, "scripts", "pack.ts"), "--out", packages], { stdio: ["ignore", "ignore", "inherit"], cwd: repo });
+  const app = join(work, "app");
+  sh(["mkdir", "-p", app]);
+  // What a registry gives this host (npm refuses another CPU's native package given by name); tsbox's own
+  // scope points nowhere, so its other optional packages are skipped without a lookup that could fetch them.
+  const wanted = ["tsbox", IMAGES_PACKAGE, nativePackageName()];
+  const tarballs = readPacked(packages).filter((p) => wanted.includes(p.name)).map((p) => join(packages, p.file));
+  const npmArgs = ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=error", "--fetch-retries=0", "--@tsbox:registry=http://127.0.0.1:9/"];
+  execFileSync("npm", [...npmArgs, ...tarballs], { cwd: app, stdio: ["ignore", "ignore", "inherit"] });
+  sh(["chmod", "-R", "a+rX", app]);
+  return join(app, "node_modules", ".bin", "tsbox");
+}
+const installedCli = installPackage();
+
 for (const who of people) {
   process.stderr.write(`preparing as ${who.name}…\n`);
   const { rootfs, bundle } = prepare(who);
@@ -136,7 +160,8 @@ for (const who of people) {
   const apiArgv = asWho(who, [process.execPath, "--import", "tsx", join(repo, "bench/lib/api-loop.ts"), String(runs)]);
   const api = spawnSync(apiArgv[0]!, apiArgv.slice(1), { encoding: "utf8", cwd: repo });
   record("tsbox library API", who, api.status === 0 ? JSON.parse(api.stdout).medianMs : api.stderr.trim().split("\n").pop()!);
-  record("tsbox CLI", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} run --rm busybox /bin/true`));
+  record("tsbox CLI (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} run --rm busybox /bin/true`));
+  record("tsbox CLI (npm package)", who, hyperfine(who, `${installedCli} run --rm busybox /bin/true`));
   record("node -e 0", who, hyperfine(who, `${process.execPath} -e 0`));
   if (have("bwrap")) {
     record("bwrap", who, hyperfine(who, `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev /bin/true`));
@@ -188,11 +213,11 @@ if (securityOnly) process.exit(0);
 const floor = rows.find((r) => r.tool.startsWith("unshare"))!;
 const pad = (s: string, n: number) => s.padEnd(n);
 console.log(`\nstartup: median wall time of /bin/true, ${runs} runs each (ratio to the same user's unshare -Urpf floor)\n`);
-console.log(`${pad("tool", 24)}${pad("root", 12)}${pad("ratio", 9)}${pad("user", 12)}ratio`);
+console.log(`${pad("tool", 26)}${pad("root", 12)}${pad("ratio", 9)}${pad("user", 12)}ratio`);
 for (const r of rows) {
   const cell = (v: number | string | undefined) => (typeof v === "string" ? "n/a" : fmtMs(v));
   console.log(
-    `${pad(r.tool, 24)}${pad(cell(r.root), 12)}${pad(fmtRatio(num(r.root), num(floor.root)), 9)}${pad(cell(r.user), 12)}${fmtRatio(num(r.user), num(floor.user))}`,
+    `${pad(r.tool, 26)}${pad(cell(r.root), 12)}${pad(fmtRatio(num(r.root), num(floor.root)), 9)}${pad(cell(r.user), 12)}${fmtRatio(num(r.user), num(floor.user))}`,
   );
 }
 /** Each "+" row against the row it extends (the last one without "+"). */
@@ -215,7 +240,7 @@ const get = (tool: string, who: "root" | "user") => num(rows.find((r) => r.tool 
 console.log("\ntargets:");
 for (const who of ["root", "user"] as const) {
   const lib = get("tsbox library API", who);
-  const cli = get("tsbox CLI", who);
+  const cli = get("tsbox CLI (npm package)", who);
   const node = get("node -e 0", who);
   const bwrap = get("bwrap", who);
   const podman = get("podman run", who);
@@ -223,6 +248,6 @@ for (const who of ["root", "user"] as const) {
   if (lib === undefined || f === undefined) continue;
   console.log(`  ${who}: library API ${fmtRatio(lib, f)} of the floor (target <= 1.60x)` + (bwrap ? `, ${fmtRatio(lib, bwrap)} of bwrap (target <= 1.00x)` : ""));
   if (cli !== undefined && node !== undefined) {
-    console.log(`  ${who}: CLI ${(cli - node).toFixed(1)} ms above node -e 0 (target <= 15 ms)` + (podman ? `, ${(podman / cli).toFixed(1)}x faster than podman (target >= 2.5x)` : ""));
+    console.log(`  ${who}: CLI (npm package) ${(cli - node).toFixed(1)} ms above node -e 0 (target <= 15 ms)` + (podman ? `, ${(podman / cli).toFixed(1)}x faster than podman (target >= 3x)` : ""));
   }
 }

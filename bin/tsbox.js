@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// The CLI lives in dist/cli.mjs (one bundled module: `npm run build:ts`).
+// The CLI lives in dist/cli.cjs (one bundle: `npm run build:ts`). This file
+// and the bundle are CommonJS (bin/package.json): a cold start without
+// Node's ESM loader is measurably faster (docs/architecture.md).
+"use strict";
 try {
-  await import("../dist/cli.mjs");
+  require("../dist/cli.cjs");
 } catch (err) {
-  if (err?.code === "ERR_MODULE_NOT_FOUND" && String(err.message).includes("cli.mjs")) {
+  if (err && err.code === "MODULE_NOT_FOUND" && String(err.message).includes("cli.cjs")) {
     process.stderr.write("tsbox: CLI not built: run npm run build:ts\n");
     process.exit(125);
   }

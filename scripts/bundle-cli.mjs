@@ -1,92 +1,56 @@
-// Bundles the CLI for a fast start: `tsbox run` loads one file,
-// dist/cli.mjs, holding everything the run path needs. Modules the code
-// reaches only through dynamic import() (rare commands, terminals, hashing,
-// layer unpacking) become their own bundles, dist/cli-<name>.mjs, so their
-// Node built-ins (node:crypto, node:tty, node:zlib…) and code are not loaded
-// by a plain `tsbox run`. (esbuild's own code splitting would also work but
-// scatters the run path over several shared chunks, each a module load.)
-// No dependencies besides Node built-ins.
+// Bundles the CLI for a fast start: `tsbox run` loads one file, dist/cli.cjs,
+// holding everything its path imports statically. It is CommonJS, loaded by
+// bin/tsbox.js (CommonJS too, through bin/package.json): Node's ESM loader
+// (URL resolution, async source reads, module linking) costs a cold process
+// more than the whole bundle's compile (docs/architecture.md, "CLI start-up").
+//
+// The rule, with no list to keep: a module of ours that the code reaches
+// through a dynamic `await import("./x.js")` becomes a bundle of its own,
+// dist/cli-lazy/<its path under src/>.mjs (ESM: v86 is an ES module), loaded only when that line runs
+// (rare commands, terminals, hashing, layer unpacking, the vm backend…), so
+// its code and the Node built-ins it needs (node:crypto, node:zlib,
+// node:tty…) cost a plain `tsbox run` nothing. A static import puts the
+// module in the importer's bundle. New CLI commands follow it by being
+// loaded with `import("./commands/<name>.js")` in src/cli/main.ts.
+// (esbuild's own code splitting would also work, but scatters the run path
+// over several shared chunks, each a module load.)
+// No dependencies besides esbuild and Node built-ins.
 import { build } from "esbuild";
-import { readdirSync, rmSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const src = join(root, "src");
 const dist = join(root, "dist");
+const lazyRoot = join(dist, "cli-lazy");
 
-/** Loaded on demand; each gets its own bundle. */
-const LAZY = [
-  "src/cli/commands/images.ts",
-  "src/cli/commands/ps.ts",
-  "src/cli/commands/rm.ts",
-  "src/cli/commands/info.ts",
-  "src/cli/commands/version.ts",
-  "src/cli/commands/pull.ts",
-  "src/cli/commands/login.ts",
-  "src/cli/commands/push.ts",
-  "src/cli/commands/tag.ts",
-  // the lifecycle verbs (run's own path stays in dist/cli.mjs)
-  "src/cli/commands/create.ts",
-  "src/cli/commands/start.ts",
-  "src/cli/commands/attach.ts",
-  "src/cli/commands/exec.ts",
-  "src/cli/commands/logs.ts",
-  "src/cli/commands/stop.ts",
-  "src/cli/commands/kill.ts",
-  "src/cli/commands/pause.ts",
-  "src/cli/commands/wait.ts",
-  "src/cli/commands/rename.ts",
-  "src/cli/commands/top.ts",
-  "src/cli/commands/stats.ts",
-  "src/cli/commands/inspect.ts",
-  "src/cli/commands/volume.ts",
-  "src/cli/commands/cp.ts",
-  "src/containers/copy.ts",
-  "src/cli/commands/diff.ts",
-  "src/cli/commands/commit.ts",
-  "src/cli/commands/export.ts",
-  "src/containers/changes.ts",
-  "src/image/commit-image.ts",
-  "src/cli/commands/system.ts",
-  "src/cli/commands/prune.ts",
-  "src/containers/cleanup.ts",
-  "src/image/registry/push-image.ts",
-  "src/cli/commands/save-load.ts",
-  "src/image/archive.ts",
-  "src/image/gc.ts",
-  "src/cli/progress.ts",
-  "src/image/registry/pull-image.ts",
-  "src/image/compression.ts",
-  "src/backends/native/pty.ts",
-  "src/image/hash.ts",
-  "src/image/tar.ts",
-  "src/image/unpack.ts",
-  // the vm backend: emulator, 9p server and agent protocol load on its first container
-  "src/backends/vm/session.ts",
-  "src/backends/vm/container-run.ts",
-  "src/backends/vm/daemon.ts",
-  "src/cli/commands/vm.ts",
-].map((p) => join(root, p));
+/** Where a lazily loaded source module is bundled: its path under src/, in dist/cli-lazy/. */
+const lazyOut = (source) => join(lazyRoot, relative(src, source).replace(/\.ts$/, ".mjs"));
 
-const outName = (file) => `cli-${basename(file, ".ts")}.mjs`;
-const names = LAZY.map(outName);
-const clash = names.find((n, i) => names.indexOf(n) !== i);
-if (clash) throw new Error(`two lazy modules would both be bundled as dist/${clash}: rename one`);
+/** Lazy modules found so far (source paths), in the order found. */
+const found = new Set();
 
-/** Turns `import("./x.js")` of a lazy module into an import of its bundle (all bundles sit side by side). */
-const lazyImports = {
+/** Turns `import("./x.js")` of a module of ours into an import of its own bundle, relative to `outfile`. */
+const lazyImports = (outfile) => ({
   name: "lazy-imports",
   setup(b) {
-    b.onResolve({ filter: /\.js$/ }, (args) => {
+    b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (args) => {
       if (args.kind !== "dynamic-import") return undefined;
-      const source = join(args.resolveDir, args.path).replace(/\.js$/, ".ts");
-      return LAZY.includes(source) ? { path: `./${outName(source)}`, external: true } : undefined;
+      const source = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
+      if (!source.startsWith(src + "/") || !existsSync(source)) return undefined;
+      found.add(source);
+      let path = relative(dirname(outfile), lazyOut(source));
+      if (!path.startsWith(".")) path = `./${path}`;
+      return { path, external: true };
     });
   },
-};
+});
 
+rmSync(lazyRoot, { recursive: true, force: true });
 for (const f of readdirSync(dist, { withFileTypes: true })) {
-  if (/^cli(-.*)?\.mjs$/.test(f.name) || f.name === "cli-chunks") rmSync(join(dist, f.name), { recursive: true, force: true });
+  // Bundles of earlier layouts (dist/cli.mjs, dist/cli-<name>.mjs) too.
+  if (/^cli(-.*)?\.(mjs|cjs)$/.test(f.name)) rmSync(join(dist, f.name), { force: true });
 }
 
 const common = {
@@ -94,7 +58,6 @@ const common = {
   platform: "node",
   format: "esm",
   target: "node20",
-  plugins: [lazyImports],
   // v86 (1 MB of emulator) stays a package import, loaded only by the vm backend.
   external: ["v86"],
   // Smaller source parses faster; names are kept so stack traces stay readable.
@@ -104,7 +67,19 @@ const common = {
   logLevel: "warning",
 };
 
-await Promise.all([
-  build({ ...common, entryPoints: [join(root, "src/cli/main.ts")], outfile: join(dist, "cli.mjs") }),
-  ...LAZY.map((file) => build({ ...common, entryPoints: [file], outfile: join(dist, outName(file)) })),
-]);
+const bundle = (entry, outfile, extra = {}) => build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile)], ...extra });
+
+// The entry first, then every lazy module it (transitively) reaches, a round at a time.
+await bundle(join(src, "cli", "main.ts"), join(dist, "cli.cjs"), {
+  format: "cjs",
+  // Modules find the package by their own location.
+  define: { "import.meta.url": "__tsbox_module_url" },
+  banner: { js: 'var __tsbox_module_url = require("node:url").pathToFileURL(__filename).href;' },
+});
+const built = new Set();
+for (;;) {
+  const next = [...found].filter((s) => !built.has(s));
+  if (next.length === 0) break;
+  for (const s of next) built.add(s);
+  await Promise.all(next.map((s) => bundle(s, lazyOut(s))));
+}

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 . scripts/apt.sh
 
-packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3 chromium)
+# gcc-aarch64-linux-gnu links the linux-arm64-gnu package; qemu-user-static load-checks it (test/package.test.ts).
+packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3 chromium gcc-aarch64-linux-gnu qemu-user-static)
 if [ "${1:-}" = "--bench" ]; then packages+=(crun runc bubblewrap podman hyperfine); fi
 command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
 ensure_packages "system packages" "${packages[@]}"
@@ -31,6 +32,9 @@ fi
 
 say "building native addon and tsbox-runtime"
 npm run --silent build:native >/dev/null
+say "building them for linux-arm64-gnu (cross), and an arm64 Node to load-check them"
+npm run --silent build:native:cross
+bash scripts/arm64-node.sh >/dev/null
 say "building TypeScript"
 npm run --silent build:ts
 say "building the embedded busybox image"

@@ -8,6 +8,8 @@ import { basename, dirname, join } from "node:path";
  */
 export function randomHex(bytes: number): string {
   const buf = Buffer.allocUnsafe(bytes);
+  // Windows has no /dev/urandom: Web Crypto there (it loads what node:crypto does, once).
+  if (process.platform === "win32") return Buffer.from(globalThis.crypto.getRandomValues(buf)).toString("hex");
   const fd = openSync("/dev/urandom", "r");
   try {
     for (let off = 0; off < bytes; ) off += readSync(fd, buf, off, bytes - off, null);

@@ -6,7 +6,9 @@ let cached: string | undefined;
 
 /**
  * The tsbox package directory. Modules run from src/ (tsx), dist/ (tsc) or the
- * single bundled dist/cli.mjs, so the depth differs: walk up to package.json.
+ * CLI bundles (dist/cli.cjs, dist/cli-lazy/**), so the depth differs: walk up
+ * to package.json (bin/package.json only marks bin/ as CommonJS and is never
+ * passed: nothing runs from bin/ but the entry).
  */
 export function packageRoot(): string {
   if (cached !== undefined) return cached;

@@ -100,7 +100,9 @@ export class Runtime implements ContainerOwner {
       this.backendChoice = chooseBackend(options.backend);
       this.backend = createBackend(this.backendChoice);
     }
-    this.imageStore = this.backend.openImageStore?.(this.dataDir) ?? new ImageStore(this.dataDir);
+    // One store for every backend; the backend only decides which platform of an image runs.
+    const platform = backendPlatform(this.backend);
+    this.imageStore = new ImageStore(this.dataDir, platform ? { platform } : {});
     this.layers = new LayerCache(this.dataDir, this.imageStore.layout);
     this.names = new ContainerNames(this.paths);
     this.ctx = {
@@ -324,19 +326,24 @@ export class Runtime implements ContainerOwner {
     return this.imageStore.tag(source, target);
   }
 
-  /** Removes an image name; blobs and layers go with the next prune. */
-  removeImage(image: string): Promise<void> {
-    return this.imageStore.untag(image);
+  /** Removes an image name (every platform of it, or only `platform`); blobs and layers go with the next prune. */
+  removeImage(image: string, options: { platform?: Platform } = {}): Promise<void> {
+    return this.imageStore.untag(image, options.platform);
   }
 
-  inspectImage(image: string): Promise<Record<string, unknown>> {
-    return this.imageStore.inspect(image);
+  /** An image's details: for `platform`, else the backend's, else the one platform the store has of it. */
+  inspectImage(image: string, options: { platform?: Platform } = {}): Promise<Record<string, unknown>> {
+    return this.imageStore.inspect(image, options.platform);
   }
 
-  /** Writes images to a tar archive (a path, written atomically, or a stream): `docker` (default) or `oci` format. */
-  async save(images: string[], out: string | NodeJS.WritableStream, options: { format?: "docker" | "oci" } = {}): Promise<void> {
+  /**
+   * Writes images to a tar archive (a path, written atomically, or a
+   * stream): `docker` (default) or `oci` format; one platform of each image
+   * (`platform`, else the backend's, else the one the store has).
+   */
+  async save(images: string[], out: string | NodeJS.WritableStream, options: { format?: "docker" | "oci"; platform?: Platform } = {}): Promise<void> {
     const { saveImages } = await import("./image/archive.js");
-    return saveImages(this.imageStore, images, out as string, options.format ?? "docker");
+    return saveImages(this.imageStore, images, out as string, options.format ?? "docker", options.platform);
   }
 
   /** Loads the images of an archive (path or stream) or OCI layout directory; returns their names. */
@@ -348,6 +355,7 @@ export class Runtime implements ContainerOwner {
   /** Deletes blobs, unpacked layers and partial downloads nothing needs any more. */
   async prune(): Promise<{ blobs: number; layers: number; partials: number; bytes: number }> {
     const { pruneStore } = await import("./image/gc.js");
+    await this.imageStore.ensureMigrated(); // images of an older store's layout count as named
     return pruneStore(this.dataDir, this.imageStore.layout);
   }
 
@@ -364,7 +372,7 @@ export class Runtime implements ContainerOwner {
     return this.imageStore.getImage(input);
   }
 
-  /** Images in the store (the embedded busybox appears after its first use). */
+  /** Images in the store, one entry per name and platform (the embedded busybox appears after its first use). */
   images(): Promise<ImageSummary[]> {
     return this.imageStore.listImages();
   }
@@ -513,7 +521,7 @@ export class Runtime implements ContainerOwner {
     const inspect = await this.inspectContainer(id);
     const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar));
     const c = inspect.Config;
-    return storeImage(this.imageStore.layout, {
+    return storeImage(this.imageStore, {
       parentManifest: state!.imageDigest,
       config: {
         ...(c.User ? { User: c.User } : {}),
@@ -544,7 +552,7 @@ export class Runtime implements ContainerOwner {
   /** A tar archive (plain or gzip) as a one-layer image (`docker import`); returns its id. */
   async import(input: AsyncIterable<Buffer>, options: { name?: string; message?: string; changes?: string[]; source?: string } = {}): Promise<string> {
     const { importTarball } = await import("./image/commit-image.js");
-    return importTarball(this.imageStore.layout, input, {
+    return importTarball(this.imageStore, input, {
       changes: options.changes ?? [],
       ...(options.message ? { message: options.message } : {}),
       ...(options.name ? { name: options.name } : {}),

@@ -38,6 +38,7 @@ before(async () => {
     skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${token.host}/test/busybox:latest`, creds),
     skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${basic.host}/test/busybox:latest`, creds),
     skopeoCopy(`oci:${join(fixtures, "multi")}:latest`, `docker://${anon.host}/test/multi:latest`, ["--all"]),
+    skopeoCopy(`oci:${join(fixtures, "i386")}:latest`, `docker://${anon.host}/test/i386:latest`),
     skopeoCopy(`oci:${join(fixtures, "big")}:latest`, `docker://${anon.host}/test/big:latest`),
   ]);
   const { OciLayout } = await import("../src/image/layout.js");
@@ -96,8 +97,16 @@ for (const who of identities()) {
       const r = await tsbox(who, ["pull", "--platform", "linux/386", `${anon.host}/test/multi`], { env });
       ok(r);
       assert.match(r.stdout, /\(linux\/386\)/);
+      // One store: the name now holds both platforms.
+      images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
+      assert.deepEqual(images.map((i) => [i.platform, i.manifestDigest]), [["linux/386", multi.i386], ["linux/amd64", multi.amd64]]);
+      ok(await tsbox(who, ["rmi", "--platform", "linux/amd64", `${anon.host}/test/multi`], { env }));
       images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
       assert.deepEqual(images.map((i) => [i.platform, i.manifestDigest]), [["linux/386", multi.i386]]);
+      // The registry's index lists linux/amd64: run pulls it again.
+      ok(await tsbox(who, ["run", "--rm", `${anon.host}/test/multi`, "true"], { env }));
+      images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
+      assert.equal(images.length, 2);
       const none = await tsbox(who, ["pull", "--platform", "wasi/wasm", `${anon.host}/test/multi`], { env });
       assert.equal(none.code, 125);
       assert.match(none.stderr, /^tsbox: .*no image for platform wasi\/wasm \(it has linux\/amd64, linux\/386\)\n$/);
@@ -105,9 +114,26 @@ for (const who of identities()) {
       const vm = await tsbox(who, ["pull", `${anon.host}/test/multi`], { env: { ...env, TSBOX_BACKEND: "vm" } });
       ok(vm);
       assert.match(vm.stdout, /\(linux\/386\)/);
+      images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
+      assert.deepEqual(images.map((i) => [i.platform, i.manifestDigest]), [["linux/386", multi.i386], ["linux/amd64", multi.amd64]], "the vm's pull found its platform in the store");
       const missing = await tsbox(who, ["run", "--rm", `${anon.host}/test/nothing-here`, "true"], { env });
       assert.equal(missing.code, 125);
       assert.match(missing.stderr, /^tsbox: unable to find image 127\.0\.0\.1:\d+\/test\/nothing-here:latest locally, and pulling it failed: not found: .*\n$/);
+    });
+
+    it("refuses an image without the backend's platform before downloading its layers, naming the platform it has", async () => {
+      const env = freshStore(who);
+      const image = `${anon.host}/test/i386`;
+      const r = await tsbox(who, ["run", "--rm", image, "true"], { env });
+      assert.equal(r.code, 125);
+      assert.match(r.stderr, /^tsbox: unable to find image .*test\/i386:latest locally, and pulling it failed: .*has no image for platform linux\/amd64 \(it has linux\/386\)\n$/);
+      const layer = (await new (await import("../src/image/layout.js")).OciLayout(join(fixtures, "i386")).readJsonBlob<{ layers: { digest: string }[] }>(multi.i386)).layers[0]!.digest;
+      assert.equal(existsSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256", layer.slice(7))), false, "no layer was downloaded");
+      // Pulled for linux/386 (as for the vm backend), the native backend refuses it from the store, without a pull.
+      ok(await tsbox(who, ["pull", "--platform", "linux/386", image], { env }));
+      const again = await tsbox(who, ["run", "--rm", image, "true"], { env });
+      assert.equal(again.code, 125);
+      assert.match(again.stderr, /^tsbox: image .*test\/i386:latest has no linux\/amd64 variant here \(it has linux\/386\): tsbox pull --platform linux\/amd64 gets one if its registry has it\n$/);
     });
 
     it("pulls behind token auth after tsbox login, and refuses without", async () => {

@@ -8,7 +8,7 @@ import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
@@ -80,6 +80,24 @@ describe("vm backend", { skip: vmSkip }, () => {
     assert.ok(performance.now() - t0 < 15_000);
   });
 
+  it("runs a linux/386 image loaded through a native Runtime (one store, no pull); the native backend refuses it, naming its platform", async () => {
+    // The guest's busybox layout, named only by its tag, so `--name` decides its repository: a registry that does not exist.
+    const layout = join(scratch, "vm-only");
+    cpSync(join(loadVmImages().dir, "images", "busybox"), layout, { recursive: true });
+    const index = JSON.parse(readFileSync(join(layout, "index.json"), "utf8")) as { manifests: { annotations: Record<string, string> }[] };
+    index.manifests[0]!.annotations = { "org.opencontainers.image.ref.name": "latest" };
+    writeFileSync(join(layout, "index.json"), JSON.stringify(index));
+    const loaded = await new Runtime({ dataDir, backend: "native" }).load(layout, { repository: "127.0.0.1:1/vm-only" });
+    assert.deepEqual(loaded, ["127.0.0.1:1/vm-only:latest"]);
+    const c = await runtime(new VmBackend({ savePath: snapshotPath })).run({ image: "127.0.0.1:1/vm-only", cmd: ["uname", "-m"], remove: true });
+    const out = await c.output();
+    assert.equal(out.stdout, "i686\n", out.stderr);
+    await assert.rejects(
+      new Runtime({ dataDir, backend: "native" }).run({ image: "127.0.0.1:1/vm-only", cmd: ["true"], remove: true }),
+      /^ImageError: image 127\.0\.0\.1:1\/vm-only:latest has no linux\/amd64 variant here \(it has linux\/386\)/,
+    );
+  });
+
   it("reads on the host a file written in a volume inside the guest, and the other way round", async () => {
     const vol = mkdtempSync(join(scratch, "vol-"));
     writeFileSync(join(vol, "from-host"), "host says hi\n");
@@ -121,7 +139,6 @@ describe("vm backend", { skip: vmSkip }, () => {
     return {
       name: vm.name,
       capabilities: () => vm.capabilities(),
-      openImageStore: (dir) => vm.openImageStore(dir),
       start: (o: StartOptions) => vm.start({ ...o, spec: { ...o.spec, linux: { ...o.spec.linux, resources } } }),
     };
   };

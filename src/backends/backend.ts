@@ -1,5 +1,4 @@
 import type { Readable, Writable } from "node:stream";
-import type { ImageStore } from "../image/store.js";
 import type { ContainerSpec, ProcessSpec } from "../spec/container-spec.js";
 import type { Signal } from "../signals.js";
 
@@ -35,11 +34,6 @@ export interface Backend {
    * it, containers run only in the foreground of the process that runs them.
    */
   launch?(options: LaunchOptions): Promise<void>;
-  /**
-   * The image store for this backend's platform when it is not the host's
-   * (the vm backend runs linux/386 images); default: the data dir's store.
-   */
-  openImageStore?(dataDir: string): ImageStore;
   /**
    * Resource usage of the container whose bundle directory this is, read
    * from its cgroup. Works from the bundle alone, so a container another
@@ -80,7 +74,7 @@ export interface BackendCapabilities {
   terminal: boolean;
   /** Supports bind-mount volumes from the host. */
   volumes: boolean;
-  /** Image platforms it runs, e.g. `linux/amd64`. */
+  /** Image platforms it runs, e.g. `linux/amd64`; the first is the one picked from the (shared) image store. */
   platforms: string[];
 }
 

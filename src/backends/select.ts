@@ -1,8 +1,8 @@
 /**
  * Which backend runs containers: `--backend` / RuntimeOptions.backend, else
  * $TSBOX_BACKEND, else the automatic pick — native where its helper and
- * addon are built and this host lets us create user namespaces, otherwise
- * vm. Cheap on purpose (a few stat/read calls): it runs on every `tsbox run`.
+ * addon are installed (or built, in a checkout) and this host lets us create
+ * user namespaces, otherwise vm. Cheap on purpose (a few stat/read calls): it runs on every `tsbox run`.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { TsboxError } from "../errors.js";
@@ -10,6 +10,7 @@ import type { Backend } from "./backend.js";
 import { addonPath } from "./native/addon.js";
 import { NativeBackend } from "./native/native-backend.js";
 import { findRuntimeBinary } from "./native/runtime-binary.js";
+import { missingNativeParts } from "../parts.js";
 import { VmBackend } from "./vm/vm-backend.js";
 
 export type BackendName = "native" | "vm";
@@ -30,14 +31,14 @@ export function chooseBackend(requested: string | undefined, env: NodeJS.Process
     return { name: explicit.value as BackendName, reason: `chosen with ${explicit.from}` };
   }
   const unavailable = nativeUnavailable(env);
-  return unavailable ? { name: "vm", reason: `automatic: ${unavailable}` } : { name: "native", reason: "automatic: Linux user namespaces work here and tsbox-runtime is built" };
+  return unavailable ? { name: "vm", reason: `automatic: ${unavailable}` } : { name: "native", reason: "automatic: Linux user namespaces work here and the native parts are installed" };
 }
 
 /** Why the native backend cannot run here, or undefined when it can. */
 export function nativeUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (process.platform !== "linux") return `the native backend needs Linux (this is ${process.platform})`;
-  if (!findRuntimeBinary(env)) return "tsbox-runtime is not built";
-  if (!existsSync(addonPath())) return "the native addon is not built";
+  const addon = addonPath();
+  if (!findRuntimeBinary(env) || !addon || !existsSync(addon)) return missingNativeParts();
   const root = process.getuid?.() === 0;
   const sysctl = (path: string) => {
     try {

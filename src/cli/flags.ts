@@ -1,4 +1,6 @@
 import { UsageError } from "../errors.js";
+import type { Platform } from "../image/oci.js";
+import { parsePlatform } from "../image/platform.js";
 
 /**
  * A small docker/pflag-compatible flag parser: `--name value`,
@@ -112,4 +114,10 @@ export function lastValue(flags: ParsedFlags, name: string): string | undefined 
 
 export function allValues(flags: ParsedFlags, name: string): string[] {
   return flags.values.get(name) ?? [];
+}
+
+/** `--platform os/arch[/variant]`, parsed (one rule for every command that takes it). */
+export function platformFlag(flags: ParsedFlags): Platform | undefined {
+  const text = lastValue(flags, "platform");
+  return text === undefined ? undefined : parsePlatform(text);
 }

@@ -144,10 +144,8 @@ const ctx: CliContext = {
     return process.stderr;
   },
 };
-let code: number;
-try {
-  code = await main(process.argv.slice(2), ctx);
-} catch (err) {
-  code = reportError(err, ctx);
-}
-process.exit(code);
+// No top-level await: the same module also bundles as CommonJS.
+main(process.argv.slice(2), ctx).then(
+  (code) => process.exit(code),
+  (err: unknown) => process.exit(reportError(err, ctx)),
+);

@@ -3,6 +3,7 @@ import { isErrno, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { withContainerLock } from "./lock.js";
 import type { RestartPolicy } from "./restart-policy.js";
+import { pidAlive } from "../process-alive.js";
 
 /** docker's State.Status values (docker's "removing" and "dead" do not occur). */
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "exited";
@@ -184,6 +185,8 @@ export function supervisorAlive(state: ContainerState): boolean {
 
 /** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null when the process is gone or a zombie. */
 export function processStartTime(pid: number): string | null {
+  // No /proc (macOS, Windows: the vm backend): only whether the pid is alive; a reused pid goes unnoticed there.
+  if (process.platform !== "linux") return pidAlive(pid) ? "alive" : null;
   return statFields(pid)?.[19] ?? null;
 }
 

@@ -8,7 +8,7 @@ import { ImageError } from "../errors.js";
 import { randomHex, removeTree } from "../fs-util.js";
 import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
-import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType } from "./oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "./oci.js";
 import { canonicalName, familiarName, parseReference } from "./reference.js";
 import type { ImageStore } from "./store.js";
 import { readTar } from "./tar.js";
@@ -27,14 +27,15 @@ import { unpackLayer } from "./unpack.js";
  */
 export type ArchiveFormat = "docker" | "oci";
 
-export async function saveImages(store: ImageStore, names: string[], out: string | Writable, format: ArchiveFormat = "docker"): Promise<void> {
+export async function saveImages(store: ImageStore, names: string[], out: string | Writable, format: ArchiveFormat = "docker", platform?: Platform): Promise<void> {
   if (names.length === 0) throw new ImageError("nothing to save: name at least one image");
   const layout = store.layout;
   const blobs = new Map<string, number>();
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
   const dockerManifest: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
   for (const input of names) {
-    const image = await store.getImage(input);
+    // One platform per name (docker's manifest.json has room for one): the one asked for, else the store's, else the name's only one.
+    const image = await store.getImage(input, platform ?? (await store.defaultPlatformOf(input)));
     const ref = parseReference(input);
     const name = canonicalName(ref);
     const manifestSize = (await stat(layout.blobPath(image.manifestDigest))).size;
@@ -251,7 +252,7 @@ async function importDockerArchive(store: ImageStore, dir: string): Promise<stri
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
     const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
     for (const name of names) {
-      await layout.tag(name, { ...desc, platform: { os: config.os, architecture: config.architecture } }, { [Annotation.imageName]: name });
+      await store.putManifests(name, [{ ...desc, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } }]);
       loaded.push(name);
     }
   }

@@ -12,6 +12,7 @@ import { createGunzip, createGzip } from "node:zlib";
 import { ImageError, LayerError } from "../errors.js";
 import { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
+import type { ImageStore } from "./store.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageManifest, MediaType } from "./oci.js";
 import { hostPlatform } from "./platform.js";
 import { canonicalName, parseReference } from "./reference.js";
@@ -74,7 +75,8 @@ export interface ImageRequest {
 }
 
 /** Stores the config, manifest and name of a new image; returns its id (the config digest). */
-export async function storeImage(layout: OciLayout, req: ImageRequest): Promise<string> {
+export async function storeImage(store: ImageStore, req: ImageRequest): Promise<string> {
+  const layout = store.layout;
   const created = new Date().toISOString();
   let parent: { manifest: ImageManifest; config: ImageConfig } | undefined;
   if (req.parentManifest) {
@@ -103,11 +105,11 @@ export async function storeImage(layout: OciLayout, req: ImageRequest): Promise<
   const manifestDescriptor = await layout.writeJsonBlob(manifest, MediaType.ociManifest);
   if (req.name !== undefined) {
     const name = canonicalName(parseReference(req.name));
-    await layout.tag(name, manifestDescriptor, { [Annotation.imageName]: name });
+    await store.putManifests(name, [{ ...manifestDescriptor, platform }]);
   } else {
     // Unnamed (docker's <none>): listed in the index so prune keeps it, found by its id.
     await layout.updateIndex((index) => {
-      index.manifests.push(manifestDescriptor);
+      index.manifests.push({ ...manifestDescriptor, platform });
     });
   }
   return configDescriptor.digest;
@@ -119,9 +121,9 @@ export async function storeImage(layout: OciLayout, req: ImageRequest): Promise<
  * (a file that is not a tar fails here, not at the first run); what it
  * holds is checked again, like every layer, when a container unpacks it.
  */
-export async function importTarball(layout: OciLayout, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string }): Promise<string> {
+export async function importTarball(store: ImageStore, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string }): Promise<string> {
   checkImageName(req.name);
-  const layer = await writeLayer(layout, async (tar) => {
+  const layer = await writeLayer(store.layout, async (tar) => {
     const tapped = (async function* () {
       for await (const chunk of await uncompressed(input)) {
         await writeTo(tar, chunk);
@@ -141,7 +143,7 @@ export async function importTarball(layout: OciLayout, input: AsyncIterable<Buff
     for await (const _ of tapped); // the end-of-archive blocks belong to the layer too
     if (entries === 0) throw new ImageError(`${req.source} is an empty tar archive`);
   });
-  return storeImage(layout, { config: {}, changes: req.changes, layer, createdBy: `tsbox import ${req.source}`, ...(req.message ? { comment: req.message } : {}), ...(req.name ? { name: req.name } : {}) });
+  return storeImage(store, { config: {}, changes: req.changes, layer, createdBy: `tsbox import ${req.source}`, ...(req.message ? { comment: req.message } : {}), ...(req.name ? { name: req.name } : {}) });
 }
 
 /** The bytes of a tar archive that may be gzip-compressed (recognised by its magic bytes). */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { isErrno, removeTree, treeBytes, withFileLock } from "../fs-util.js";
 import { DataPaths } from "../paths.js";
 import type { OciLayout } from "./layout.js";
-import { type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
 import { pidAlive } from "../process-alive.js";
 
 export interface PruneResult {
@@ -29,6 +29,11 @@ export async function pruneStore(dataDir: string, layout: OciLayout): Promise<Pr
   await withFileLock(join(layout.dir, ".index.lock"), async () => {
     const blobs = new Set<string>();
     const diffIds = new Set<string>();
+    // The registry index a platform's manifest was pulled from (store.ts) tells which platforms it offers.
+    const keepSourceIndex = (d: Descriptor) => {
+      const indexDigest = d.annotations?.[Annotation.sourceIndex];
+      if (indexDigest) blobs.add(indexDigest);
+    };
     const visit = (digest: string, mediaType: string | undefined) => {
       if (blobs.has(digest)) return;
       let doc: ImageIndex & ImageManifest;
@@ -39,7 +44,10 @@ export async function pruneStore(dataDir: string, layout: OciLayout): Promise<Pr
       }
       blobs.add(digest);
       if (isIndexMediaType(mediaType ?? doc.mediaType) || Array.isArray(doc.manifests)) {
-        for (const d of doc.manifests ?? []) visit(d.digest, d.mediaType);
+        for (const d of doc.manifests ?? []) {
+          visit(d.digest, d.mediaType);
+          keepSourceIndex(d);
+        }
         return;
       }
       if (doc.config?.digest) {
@@ -55,8 +63,7 @@ export async function pruneStore(dataDir: string, layout: OciLayout): Promise<Pr
     };
     for (const d of (await layout.readIndex()).manifests) {
       visit(d.digest, d.mediaType);
-      const indexDigest = d.annotations?.["dev.tsbox.image.index.digest"];
-      if (indexDigest) blobs.add(indexDigest);
+      keepSourceIndex(d);
     }
 
     const blobDir = join(layout.dir, "blobs", "sha256");

@@ -139,12 +139,16 @@ export class OciLayout {
     return index;
   }
 
-  /** Read-modify-write of index.json under the layout's lock. */
-  async updateIndex(change: (index: ImageIndex) => ImageIndex | void): Promise<void> {
+  /**
+   * Read-modify-write of index.json under the layout's lock. `change` may
+   * be async (it may write a blob the new index names, and check blobs are
+   * still there: `prune` sweeps under the same lock).
+   */
+  async updateIndex(change: (index: ImageIndex) => ImageIndex | void | Promise<ImageIndex | void>): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await withFileLock(join(this.dir, ".index.lock"), async () => {
       const index = await this.readIndex();
-      const next = change(index) ?? index;
+      const next = (await change(index)) ?? index;
       await writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(next, null, 2) + "\n", { durable: true });
     });
   }

@@ -21,6 +21,8 @@ export const Annotation = {
   refName: "org.opencontainers.image.ref.name",
   /** Full image name, as containerd/nerdctl write it into OCI archives. */
   imageName: "io.containerd.image.name",
+  /** tsbox's, on a platform manifest in the store: digest of the registry index it was chosen from. */
+  sourceIndex: "dev.tsbox.image.index.digest",
 } as const;
 
 export interface Platform {

@@ -1,7 +1,9 @@
+import { existsSync } from "node:fs";
 import { ImageError, TsboxError } from "../errors.js";
 import { isErrno } from "../fs-util.js";
 import { embeddedLayouts } from "./embedded.js";
 import { OciLayout } from "./layout.js";
+import { migrateLegacyStores } from "./legacy-stores.js";
 import {
   Annotation,
   type Descriptor,
@@ -10,10 +12,13 @@ import {
   type ImageManifest,
   isIndexMediaType,
   isManifestMediaType,
+  MediaType,
   type Platform,
 } from "./oci.js";
 import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
 import { canonicalName, familiarName, type ImageReference, parseReference } from "./reference.js";
+
+const INDEX_ANNOTATION = Annotation.sourceIndex;
 
 /** An image ready to run: its manifest and config, read from the store. */
 export interface StoredImage {
@@ -40,20 +45,34 @@ export interface ImageSummary {
 }
 
 export interface ImageStoreOptions {
-  /** Layouts to import from when an image is missing; default: the package's images/. */
+  /** Layouts to import from when an image is missing; default: the embedded images. */
   fallbackLayouts?: () => OciLayout[];
+  /** The platform `getImage`/`findImage` pick when not told: the backend's (default: the host's). */
   platform?: Platform;
 }
 
+/** What the store has for a name and platform. */
+type Lookup =
+  | { kind: "found"; image: StoredImage }
+  /** Nothing local for it, and a registry may have it: pull. */
+  | { kind: "absent" }
+  /** The name is here, for other platforms only. */
+  | { kind: "other-platforms"; platforms: string[] };
+
 /**
- * The user's images: an OCI layout in the data dir whose index.json names
- * each manifest by its canonical reference (`ref.name` annotation).
- * Registry pulls and archive loads will land here through `importImage`.
+ * The user's images, for every backend and platform: one OCI layout in the
+ * data dir. index.json names each image once by its canonical reference
+ * (`ref.name` annotation), as docker's containerd store does: the entry is
+ * the image's manifest when the store has one platform of it, or an OCI
+ * index (written here) of the platforms it has. Adding an image for a
+ * platform replaces that platform of the name and keeps the others.
  */
 export class ImageStore {
   readonly layout: OciLayout;
+  /** The platform picked when a caller names none. */
+  readonly platform: Platform;
   private readonly fallbackLayouts: () => OciLayout[];
-  private readonly platform: Platform;
+  private migrated = false;
 
   constructor(dir: string, options: ImageStoreOptions = {}) {
     this.layout = new OciLayout(dir);
@@ -61,23 +80,29 @@ export class ImageStore {
     this.platform = options.platform ?? hostPlatform();
   }
 
-  /** Resolves a user-typed reference to a runnable image, importing an embedded one if needed. */
-  async getImage(input: string): Promise<StoredImage> {
-    const image = await this.findImage(input);
+  /** Resolves a user-typed reference to a runnable image for `platform`, importing an embedded one if needed. */
+  async getImage(input: string, platform: Platform = this.platform): Promise<StoredImage> {
+    const image = await this.findImage(input, platform);
     if (!image) throw new TsboxError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}`, { code: "image" });
     return image;
   }
 
-  /** Like getImage, but undefined when neither the store nor an embedded layout has it. */
-  async findImage(input: string): Promise<StoredImage | undefined> {
+  /**
+   * Like getImage, but undefined when a registry may have what is missing
+   * (the name is not here, or its registry index lists `platform`). A name
+   * held here only for other platforms is refused, naming them: nothing is
+   * downloaded for it.
+   */
+  async findImage(input: string, platform: Platform = this.platform): Promise<StoredImage | undefined> {
     if (IMAGE_ID_RE.test(input)) {
       const byId = await this.findById(input.replace(/^sha256:/, ""));
       if (byId) return byId;
     }
-    const ref = parseReference(input);
-    const descriptor = findInIndex(await this.layout.readIndex(), ref) ?? (await this.importFromFallback(ref));
-    if (!descriptor) return undefined;
-    return this.readImage(this.layout, descriptor, canonicalName(ref));
+    const found = await this.lookup(input, platform);
+    if (found.kind === "found") return found.image;
+    if (found.kind === "absent") return undefined;
+    const wanted = formatPlatform(platform);
+    throw new ImageError(`image ${familiarName(parseReference(input))} has no ${wanted} variant here (it has ${found.platforms.join(", ")}): tsbox pull --platform ${wanted} gets one if its registry has it`);
   }
 
   /**
@@ -85,25 +110,37 @@ export class ImageStore {
    * takes one: images `commit` and `import` made without a name have only that.
    */
   private async findById(hex: string): Promise<StoredImage | undefined> {
+    await this.ensureMigrated();
     const found: StoredImage[] = [];
-    for (const d of (await this.layout.readIndex()).manifests) {
-      const image = await this.readImage(this.layout, d, d.annotations?.[Annotation.refName] ?? `sha256:${hex}`).catch(() => undefined);
-      if (image?.configDigest.startsWith(`sha256:${hex}`) && !found.some((f) => f.manifestDigest === image.manifestDigest)) found.push(image);
+    for (const entry of (await this.layout.readIndex()).manifests) {
+      for (const d of await this.presentManifests(entry).catch(() => [])) {
+        const image = await this.readImage(d, entry.annotations?.[Annotation.refName] ?? `sha256:${hex}`).catch(() => undefined);
+        if (image?.configDigest.startsWith(`sha256:${hex}`) && !found.some((f) => f.manifestDigest === image.manifestDigest)) found.push(image);
+      }
     }
     if (found.length > 1) throw new ImageError(`image id prefix ${hex} is ambiguous`);
     return found[0];
   }
 
-  /** The index.json entry that names `input` (a manifest, or an index for multi-platform loads). */
+  /** The index.json entry that names `input` (a manifest, or an index of its platforms). */
   async findDescriptor(input: string): Promise<Descriptor | undefined> {
-    return findInIndex(await this.layout.readIndex(), parseReference(input));
+    await this.ensureMigrated();
+    return (await this.resolveEntry(await this.layout.readIndex(), parseReference(input)))?.descriptor;
   }
 
+  /** The platforms the store holds `input` for (none when it does not know the name). */
+  async platformsOf(input: string): Promise<Platform[]> {
+    const descriptor = await this.findDescriptor(input);
+    return descriptor ? (await this.presentManifests(descriptor)).map((d) => d.platform!) : [];
+  }
+
+  /** One row per image name and platform. */
   async listImages(): Promise<ImageSummary[]> {
+    await this.ensureMigrated();
     const index = await this.layout.readIndex();
     const out: ImageSummary[] = [];
-    for (const d of index.manifests) {
-      const refName = d.annotations?.[Annotation.refName];
+    for (const entry of index.manifests) {
+      const refName = entry.annotations?.[Annotation.refName];
       if (refName === undefined) continue;
       let ref: ImageReference;
       try {
@@ -111,30 +148,37 @@ export class ImageStore {
       } catch {
         continue;
       }
-      try {
-        const image = await this.readImage(this.layout, d, refName);
-        const familiar = familiarName({ ...ref, tag: undefined, digest: undefined } as ImageReference);
-        out.push({
-          name: familiarName(ref),
-          repository: familiar,
-          tag: ref.tag ?? null,
-          manifestDigest: image.manifestDigest,
-          id: image.configDigest,
-          created: image.config.created ?? null,
-          size: image.manifest.config.size + image.manifest.layers.reduce((sum, l) => sum + l.size, 0),
-          platform: formatPlatform(image.config),
-        });
-      } catch (err) {
-        if (!(err instanceof ImageError)) throw err;
+      for (const d of await this.presentManifests(entry)) {
+        try {
+          const image = await this.readImage(d, refName);
+          out.push({
+            name: familiarName(ref),
+            repository: familiarName({ ...ref, tag: undefined, digest: undefined } as ImageReference),
+            tag: ref.tag ?? null,
+            manifestDigest: image.manifestDigest,
+            id: image.configDigest,
+            created: image.config.created ?? null,
+            size: imageSize(image),
+            platform: formatPlatform(d.platform!),
+          });
+        } catch (err) {
+          if (!(err instanceof ImageError)) throw err;
+        }
       }
     }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
+    return out.sort((a, b) => a.name.localeCompare(b.name) || a.platform.localeCompare(b.platform));
   }
 
-  /** Gives the image named `source` a second name `target` (replacing what `target` named). */
+  /** Gives the image named `source` (every platform of it) a second name `target`, replacing what `target` named. */
   async tag(source: string, target: string): Promise<string> {
-    const image = await this.getImage(source);
-    const descriptor = (await this.findDescriptor(source)) ?? { mediaType: image.manifest.mediaType ?? "", digest: image.manifestDigest, size: 0 };
+    await this.ensureMigrated();
+    const ref = parseReference(source);
+    let resolved = await this.resolveEntry(await this.layout.readIndex(), ref);
+    if (!resolved) {
+      await this.getImage(source); // imports an embedded image, or says it is not found
+      resolved = (await this.resolveEntry(await this.layout.readIndex(), ref))!;
+    }
+    const descriptor = resolved.inner ?? resolved.descriptor;
     const name = canonicalName(parseReference(target));
     const { annotations: _old, ...rest } = descriptor;
     const keep = Object.fromEntries(Object.entries(descriptor.annotations ?? {}).filter(([k]) => k !== Annotation.refName && k !== Annotation.imageName));
@@ -144,14 +188,15 @@ export class ImageStore {
 
   /**
    * What `tsbox inspect` shows of an image: docker's image inspect shape
-   * (plus `Digest`, the manifest digest this store names).
+   * (plus `Digest`, the manifest digest this store names, and `Platforms`,
+   * every platform the store holds it for); the store's platform, else the one it has.
    */
-  async inspect(input: string): Promise<Record<string, unknown>> {
-    const image = await this.getImage(input);
+  async inspect(input: string, platform?: Platform): Promise<Record<string, unknown>> {
+    const image = await this.getImage(input, platform ?? (await this.defaultPlatformOf(input)));
     const refs: ImageReference[] = [];
     for (const d of (await this.layout.readIndex()).manifests) {
       const n = d.annotations?.[Annotation.refName];
-      if (n && d.digest === image.manifestDigest) refs.push(parseReference(n));
+      if (n && (await this.presentManifests(d)).some((m) => m.digest === image.manifestDigest)) refs.push(parseReference(n));
     }
     const run = image.config.config ?? {};
     return {
@@ -180,33 +225,177 @@ export class ImageStore {
       Architecture: image.config.architecture,
       ...(image.config.variant ? { Variant: image.config.variant } : {}),
       Os: image.config.os,
-      Size: image.manifest.config.size + image.manifest.layers.reduce((sum, l) => sum + l.size, 0),
+      Size: imageSize(image),
       GraphDriver: { Data: null, Name: "overlay" },
       RootFS: { Type: "layers", Layers: image.config.rootfs.diff_ids },
       Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
       Digest: image.manifestDigest,
+      Platforms: IMAGE_ID_RE.test(input) ? [formatPlatform({ os: image.config.os, architecture: image.config.architecture })] : (await this.platformsOf(input)).map(formatPlatform),
     };
   }
 
-  /** Removes a name from the store; `tsbox prune` then deletes what nothing names. */
-  async untag(input: string): Promise<void> {
-    const name = canonicalName(parseReference(input));
-    if (!(await this.layout.untag(name))) throw new ImageError(`image not found: ${input}`);
+  /**
+   * The platform to save or inspect `input` for when none is asked: the
+   * store's when the name has it, else the only (first) one it has.
+   */
+  async defaultPlatformOf(input: string): Promise<Platform> {
+    const platforms = await this.platformsOf(input);
+    return platforms.find((p) => platformMatches(p, this.platform)) ?? platforms[0] ?? this.platform;
   }
 
   /**
-   * Copies one image (manifest, config, layers; every blob re-verified)
-   * from another layout into the store and names it `name`.
+   * Removes a name (every platform of it), or only its `platform`;
+   * `tsbox prune` then deletes what nothing names.
    */
-  async importImage(source: OciLayout, descriptor: Descriptor, name: string): Promise<Descriptor> {
-    const manifestDescriptor = await this.selectManifest(source, descriptor);
-    const manifest = await source.readJsonBlob<ImageManifest>(manifestDescriptor.digest);
+  async untag(input: string, platform?: Platform): Promise<void> {
+    await this.ensureMigrated();
+    const name = canonicalName(parseReference(input));
+    if (!platform) {
+      if (!(await this.layout.untag(name))) throw new ImageError(`image not found: ${input}`);
+      return;
+    }
+    await this.layout.updateIndex(async (index) => {
+      const entry = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
+      if (!entry) throw new ImageError(`image not found: ${input}`);
+      const all = await this.manifestsOf(entry);
+      const rest = all.filter((d) => !platformMatches(d.platform, platform));
+      if (rest.length === all.length) throw new ImageError(`image ${input} has no ${formatPlatform(platform)} variant (it has ${all.map((d) => formatPlatform(d.platform!)).join(", ")})`);
+      index.manifests = index.manifests.filter((d) => d !== entry);
+      if (rest.length > 0) index.manifests.push(await this.entryFor(name, rest));
+    });
+  }
+
+  /**
+   * Copies an image (every platform of an index whose blobs the source has;
+   * every blob re-verified) from another layout into the store as `name`.
+   * With `keepExisting`, platforms the name already has here are not replaced.
+   */
+  async importImage(source: OciLayout, descriptor: Descriptor, name: string, options: { only?: Platform; keepExisting?: boolean } = {}): Promise<void> {
+    const candidates = (await manifestsIn(source, descriptor)).filter((d) => !options.only || platformMatches(d.platform, options.only));
+    const imported: Descriptor[] = [];
+    let firstError: unknown;
+    for (const d of candidates) {
+      try {
+        const manifest = await source.readJsonBlob<ImageManifest>(d.digest);
+        if (!manifest.config || !Array.isArray(manifest.layers)) throw new ImageError(`manifest ${d.digest} is malformed`);
+        await this.layout.init();
+        for (const blob of [manifest.config, ...manifest.layers]) await this.copyBlob(source, blob);
+        await this.copyBlob(source, d);
+        imported.push(d);
+      } catch (err) {
+        // An index may list platforms whose content the archive does not carry (docker saves them so).
+        if (!(err instanceof ImageError) || descriptor.digest === d.digest) throw err;
+        firstError ??= err;
+      }
+    }
+    if (imported.length === 0) {
+      if (firstError) throw firstError;
+      throw new ImageError(`${source.dir}: ${name} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}`);
+    }
+    await this.putManifests(name, imported, options.keepExisting ?? false);
+  }
+
+  /**
+   * Names these platform manifests (each with its `platform`) `name`: each
+   * replaces the name's manifest for the same platform (or, with
+   * `keepExisting`, is dropped if there is one). Under the index lock, and
+   * only once every blob they need is in the store: `prune` sweeps under the
+   * same lock, so a name never points at missing blobs.
+   */
+  async putManifests(name: string, manifests: Descriptor[], keepExisting = false): Promise<void> {
     await this.layout.init();
-    for (const blob of [manifest.config, ...manifest.layers]) await this.copyBlob(source, blob);
-    await this.copyBlob(source, manifestDescriptor);
-    const stored: Descriptor = { mediaType: manifestDescriptor.mediaType, digest: manifestDescriptor.digest, size: manifestDescriptor.size };
-    await this.layout.tag(name, stored, { [Annotation.imageName]: name });
-    return { ...stored, annotations: { [Annotation.refName]: name, [Annotation.imageName]: name } };
+    await this.layout.updateIndex(async (index) => {
+      for (const d of manifests) {
+        if (!d.platform) throw new Error(`putManifests: ${d.digest} has no platform`);
+        const manifest = await this.layout.readJsonBlob<ImageManifest>(d.digest);
+        for (const blob of [manifest.config, ...manifest.layers]) {
+          if (!existsSync(this.layout.blobPath(blob.digest))) throw new ImageError(`image ${name}: blob ${blob.digest} is no longer in the store (pruned meanwhile?): pull or load it again`);
+        }
+      }
+      const entry = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
+      const current = entry ? await this.presentManifests(entry) : [];
+      const taken = (d: Descriptor) => current.some((c) => samePlatform(c.platform, d.platform));
+      const incoming = keepExisting ? manifests.filter((d) => !taken(d)) : manifests;
+      const others = current.filter((c) => !incoming.some((d) => samePlatform(c.platform, d.platform)));
+      index.manifests = index.manifests.filter((d) => d !== entry);
+      index.manifests.push(await this.entryFor(name, [...others, ...incoming]));
+    });
+  }
+
+  /** The index.json entry naming these manifests: the manifest itself for one platform, else a new index of them. */
+  private async entryFor(name: string, manifests: Descriptor[]): Promise<Descriptor> {
+    const names = { [Annotation.refName]: name, [Annotation.imageName]: name };
+    const inner = manifests.map(({ mediaType, digest, size, platform, annotations }) => {
+      const source = annotations?.[INDEX_ANNOTATION];
+      return { mediaType, digest, size, platform: platform!, ...(source ? { annotations: { [INDEX_ANNOTATION]: source } } : {}) };
+    });
+    if (inner.length === 1) return { ...inner[0]!, annotations: { ...inner[0]!.annotations, ...names } };
+    inner.sort((a, b) => formatPlatform(a.platform).localeCompare(formatPlatform(b.platform)));
+    const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: inner };
+    return { ...(await this.layout.writeJsonBlob(index, MediaType.ociIndex)), annotations: names };
+  }
+
+  /** Takes over the images older versions kept in a store per platform (once; one stat when there are none). */
+  async ensureMigrated(): Promise<void> {
+    if (this.migrated) return;
+    this.migrated = true;
+    await migrateLegacyStores(this);
+  }
+
+  private async lookup(input: string, platform: Platform, fallback = true): Promise<Lookup> {
+    await this.ensureMigrated();
+    const ref = parseReference(input);
+    const resolved = await this.resolveEntry(await this.layout.readIndex(), ref);
+    const here = resolved ? (resolved.inner ? [resolved.inner] : await this.presentManifests(resolved.descriptor)) : [];
+    const match = here.find((d) => platformMatches(d.platform, platform));
+    if (match) return { kind: "found", image: await this.readImage(match, canonicalName(ref)) };
+    if (fallback && !resolved?.inner && (await this.importFromFallback(ref, platform))) return this.lookup(input, platform, false);
+    if (here.length === 0 || (await this.registryOffers(here, platform))) return { kind: "absent" };
+    return { kind: "other-platforms", platforms: here.map((d) => formatPlatform(d.platform!)) };
+  }
+
+  /** Whether a registry index one of these manifests was pulled from lists `platform`. */
+  private async registryOffers(manifests: Descriptor[], platform: Platform): Promise<boolean> {
+    for (const digest of new Set(manifests.map((d) => d.annotations?.[INDEX_ANNOTATION]).filter((d): d is string => d !== undefined))) {
+      try {
+        const index = await this.layout.readJsonBlob<ImageIndex>(digest);
+        if (index.manifests.some((d) => platformMatches(d.platform, platform))) return true;
+      } catch {
+        // not kept: nothing known
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The entry `ref` names: by name; for a digest reference also an entry
+   * whose manifest (or one of whose platforms, or the registry index it came
+   * from) has that digest.
+   */
+  private async resolveEntry(index: ImageIndex, ref: ImageReference): Promise<{ descriptor: Descriptor; inner?: Descriptor } | undefined> {
+    const wanted = canonicalName(ref);
+    const byName = index.manifests.find((d) => d.annotations?.[Annotation.refName] === wanted);
+    if (byName || !ref.digest) return byName && { descriptor: byName };
+    for (const d of index.manifests) {
+      if (d.digest === ref.digest || d.annotations?.[INDEX_ANNOTATION] === ref.digest) return { descriptor: d };
+      if (!isIndexMediaType(d.mediaType)) continue;
+      const inner = (await this.manifestsOf(d)).find((m) => m.digest === ref.digest);
+      if (inner) return { descriptor: d, inner };
+      if ((await this.manifestsOf(d)).some((m) => m.annotations?.[INDEX_ANNOTATION] === ref.digest)) return { descriptor: d };
+    }
+    return undefined;
+  }
+
+  /** The platform manifests an entry names (each with its `platform`), whether or not the store has their blobs. */
+  private manifestsOf(entry: Descriptor): Promise<Descriptor[]> {
+    return manifestsIn(this.layout, entry);
+  }
+
+  /** The platform manifests of an index.json entry that the store has (each with its `platform`). */
+  async presentManifests(entry: Descriptor): Promise<Descriptor[]> {
+    const out: Descriptor[] = [];
+    for (const d of await this.manifestsOf(entry)) if (await this.layout.hasBlob(d.digest)) out.push(d);
+    return out;
   }
 
   private async copyBlob(source: OciLayout, blob: Descriptor): Promise<void> {
@@ -224,7 +413,8 @@ export class ImageStore {
     }
   }
 
-  private async importFromFallback(ref: ImageReference): Promise<Descriptor | undefined> {
+  /** Imports the embedded image `ref` for `platform`, if there is one; whether it did. */
+  private async importFromFallback(ref: ImageReference, platform: Platform): Promise<boolean> {
     for (const layout of this.fallbackLayouts()) {
       let index: ImageIndex;
       try {
@@ -232,26 +422,19 @@ export class ImageStore {
       } catch {
         continue;
       }
-      const found = index.manifests.find((d) => descriptorNameMatches(d, ref));
-      if (found) return this.importImage(layout, found, canonicalName(ref));
+      for (const d of index.manifests.filter((d) => descriptorNameMatches(d, ref))) {
+        if (!(await manifestsIn(layout, d)).some((m) => platformMatches(m.platform, platform))) continue;
+        await this.importImage(layout, d, canonicalName(ref), { only: platform });
+        return true;
+      }
     }
-    return undefined;
+    return false;
   }
 
-  /** Follows an image index (multi-platform) down to the manifest for our platform. */
-  private async selectManifest(layout: OciLayout, descriptor: Descriptor): Promise<Descriptor> {
-    if (isManifestMediaType(descriptor.mediaType)) return descriptor;
-    if (!isIndexMediaType(descriptor.mediaType)) throw new ImageError(`unsupported manifest media type: ${descriptor.mediaType}`);
-    const index = await layout.readJsonBlob<ImageIndex>(descriptor.digest);
-    const match = index.manifests.find((d) => platformMatches(d.platform, this.platform));
-    if (!match) throw new ImageError(`image has no manifest for platform ${formatPlatform(this.platform)}`);
-    return this.selectManifest(layout, match);
-  }
-
-  private async readImage(layout: OciLayout, descriptor: Descriptor, name: string): Promise<StoredImage> {
-    const manifestDescriptor = await this.selectManifest(layout, descriptor);
-    const manifest = await layout.readJsonBlob<ImageManifest>(manifestDescriptor.digest);
-    if (!manifest.config || !Array.isArray(manifest.layers)) throw new ImageError(`manifest ${manifestDescriptor.digest} is malformed`);
+  private async readImage(descriptor: Descriptor, name: string): Promise<StoredImage> {
+    const layout = this.layout;
+    const manifest = await layout.readJsonBlob<ImageManifest>(descriptor.digest);
+    if (!manifest.config || !Array.isArray(manifest.layers)) throw new ImageError(`manifest ${descriptor.digest} is malformed`);
     const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
     if (config.rootfs?.type !== "layers" || !Array.isArray(config.rootfs.diff_ids)) {
       throw new ImageError(`image config ${manifest.config.digest} has no rootfs.diff_ids`);
@@ -259,19 +442,48 @@ export class ImageStore {
     if (config.rootfs.diff_ids.length !== manifest.layers.length) {
       throw new ImageError(`image ${name}: manifest lists ${manifest.layers.length} layers but config has ${config.rootfs.diff_ids.length} diff_ids`);
     }
-    return { name, manifestDigest: manifestDescriptor.digest, manifest, configDigest: manifest.config.digest, config };
+    return { name, manifestDigest: descriptor.digest, manifest, configDigest: manifest.config.digest, config };
   }
 }
 
 /** An image id or a prefix of one (at least 12 hex digits), with or without `sha256:`. */
 const IMAGE_ID_RE = /^(sha256:)?[0-9a-f]{12,64}$/;
 
-function findInIndex(index: ImageIndex, ref: ImageReference): Descriptor | undefined {
-  const wanted = canonicalName(ref);
-  return (
-    index.manifests.find((d) => d.annotations?.[Annotation.refName] === wanted) ??
-    (ref.digest ? index.manifests.find((d) => d.digest === ref.digest || d.annotations?.["dev.tsbox.image.index.digest"] === ref.digest) : undefined)
-  );
+/**
+ * The platform manifests a descriptor of `layout` names: itself, or an
+ * index's (nested indexes flattened), each with its `platform` (read from
+ * the image config when the descriptor has none). Attestation manifests
+ * (`unknown/unknown`) are no images. Unreadable documents name nothing.
+ */
+async function manifestsIn(layout: OciLayout, descriptor: Descriptor, depth = 0): Promise<Descriptor[]> {
+  if (isManifestMediaType(descriptor.mediaType)) {
+    if (descriptor.platform) return descriptor.platform.os === "unknown" ? [] : [descriptor];
+    try {
+      const manifest = await layout.readJsonBlob<ImageManifest>(descriptor.digest);
+      const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
+      return [{ ...descriptor, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } }];
+    } catch {
+      return [];
+    }
+  }
+  if (!isIndexMediaType(descriptor.mediaType) || depth > 4) return [];
+  let index: ImageIndex;
+  try {
+    index = await layout.readJsonBlob<ImageIndex>(descriptor.digest);
+  } catch {
+    return [];
+  }
+  const out: Descriptor[] = [];
+  for (const d of index.manifests ?? []) out.push(...(await manifestsIn(layout, d, depth + 1)));
+  return out;
+}
+
+function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean {
+  return a !== undefined && b !== undefined && a.os === b.os && a.architecture === b.architecture && (a.variant ?? "") === (b.variant ?? "");
+}
+
+function imageSize(image: StoredImage): number {
+  return image.manifest.config.size + image.manifest.layers.reduce((sum, l) => sum + l.size, 0);
 }
 
 /**

@@ -22,6 +22,10 @@ export interface CliOptions {
   onSpawn?: (pid: number) => void;
   /** Run this command line instead of the CLI (the args are then ignored), as the same identity. */
   argv?: string[];
+  /** Working directory (default: the identity's scratch dir). */
+  cwd?: string;
+  /** The whole environment, instead of the identity's (identityEnv) plus `env`. */
+  bareEnv?: Record<string, string>;
 }
 
 export function identityEnv(who: Identity): Record<string, string> {
@@ -43,8 +47,8 @@ export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Pro
     const child = spawn(cmd!, cmdArgs, {
       uid: who.uid,
       gid: who.gid,
-      cwd: who.scratch,
-      env: { ...identityEnv(who), ...opts.env },
+      cwd: opts.cwd ?? who.scratch,
+      env: opts.bareEnv ?? { ...identityEnv(who), ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";

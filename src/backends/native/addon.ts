@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { TsboxError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
+import { isCheckout, missingNativeParts, NATIVE_TARGETS, nativePackageDir } from "../../parts.js";
 
 /** The N-API addon built from native-rs/addon. */
 export interface NativeAddon {
@@ -19,12 +20,22 @@ export interface NativeAddon {
   tryLock(fd: number): number;
 }
 
-export const ADDON_FILE = "tsbox-native.linux-x64-gnu.node";
+/** The addon's file name in a native package. */
+export const ADDON_FILE = "tsbox-native.node";
 
 let cached: NativeAddon | undefined;
 
-export function addonPath(): string {
-  return process.env.TSBOX_ADDON || join(packageRoot(), "native-rs", "dist", ADDON_FILE);
+/**
+ * $TSBOX_ADDON, else the installed native package's addon, else a
+ * checkout's build (napi names it after the platform); undefined when
+ * there is none to look for.
+ */
+export function addonPath(): string | undefined {
+  if (process.env.TSBOX_ADDON) return process.env.TSBOX_ADDON;
+  const installed = nativePackageDir();
+  if (installed) return join(installed, ADDON_FILE);
+  const target = NATIVE_TARGETS[`${process.platform}-${process.arch}`];
+  return target && isCheckout() ? join(packageRoot(), "native-rs", "dist", `tsbox-native.${target.suffix}.node`) : undefined;
 }
 
 /**
@@ -34,7 +45,7 @@ export function addonPath(): string {
 export async function loadAddon(): Promise<NativeAddon> {
   if (cached) return cached;
   const path = addonPath();
-  if (!existsSync(path)) throw new TsboxError(`native addon not built: run npm run build:native (missing ${path})`, { code: "runtime" });
+  if (!path || !existsSync(path)) throw new TsboxError(`native addon not found: ${missingNativeParts()}${path ? ` (missing ${path})` : ""}`, { code: "runtime" });
   try {
     const { createRequire } = await import("node:module");
     cached = createRequire(import.meta.url)(path) as NativeAddon;

@@ -2,6 +2,7 @@ import { accessSync, constants } from "node:fs";
 import { join } from "node:path";
 import { TsboxError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
+import { isCheckout, nativePackageDir } from "../../parts.js";
 
 /**
  * The static tsbox-init (`native-rs/init`) that `--init` bind-mounts into a
@@ -10,8 +11,12 @@ import { packageRoot } from "../../package-root.js";
  */
 export function initBinaryCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
   if (env.TSBOX_INIT) return [env.TSBOX_INIT];
+  const installed = nativePackageDir();
   const root = packageRoot();
-  return [join(root, "native-rs", "target", "x86_64-unknown-linux-gnu", "release", "tsbox-init"), join(root, "native-rs", "dist", "tsbox-init")];
+  return [
+    ...(installed ? [join(installed, "tsbox-init")] : []),
+    ...(isCheckout() ? [join(root, "native-rs", "target", "x86_64-unknown-linux-gnu", "release", "tsbox-init"), join(root, "native-rs", "dist", "tsbox-init")] : []),
+  ];
 }
 
 export function requireInitBinary(env: NodeJS.ProcessEnv = process.env): string {

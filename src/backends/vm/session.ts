@@ -14,7 +14,7 @@ import { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
 import { loadVmImages, type VmImages } from "./images.js";
 import { DEFAULT_CONFIG, Machine, type MachineConfig, machineFingerprint } from "./machine.js";
-import { loadSnapshot, packagedSnapshotPath, removeSnapshot, userSnapshotPath, writeSnapshot } from "./snapshot.js";
+import { loadSnapshot, packagedSnapshotPath, removeOtherSnapshots, removeSnapshot, userSnapshotPath, userVmCacheDir, writeSnapshot } from "./snapshot.js";
 
 export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
@@ -46,7 +46,7 @@ export type OpenedMachine = LocalMachine | RemoteMachine;
 
 /** Where `tsbox vm start` keeps its socket and status: beside the user's snapshot. */
 export function daemonPaths(env: NodeJS.ProcessEnv = process.env): { dir: string; socket: string; status: string } {
-  const dir = dirname(userSnapshotPath(env));
+  const dir = userVmCacheDir(env);
   return { dir, socket: join(dir, "vm.sock"), status: join(dir, "vm.json") };
 }
 
@@ -139,7 +139,7 @@ export async function openMachine(options: OpenOptions = {}): Promise<LocalMachi
   const notice = options.notice ?? defaultNotice;
   const fingerprint = machineFingerprint(images, config);
   const mode = options.snapshot ?? "auto";
-  const userPath = options.savePath ?? userSnapshotPath(env);
+  const userPath = options.savePath ?? userSnapshotPath(fingerprint, env);
   let reason = "no snapshot yet";
 
   if (mode === "auto") {
@@ -172,6 +172,7 @@ export async function openMachine(options: OpenOptions = {}): Promise<LocalMachi
   if (mode !== "cold") {
     try {
       writeSnapshot(userPath, fingerprint, await machine.save());
+      if (!options.savePath) removeOtherSnapshots(userPath); // states of other tsbox or v86 versions
     } catch (err) {
       notice(`could not save the vm snapshot to ${userPath}: ${errorMessage(err)}`);
     }

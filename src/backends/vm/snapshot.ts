@@ -4,12 +4,13 @@
  * state file has a JSON sidecar naming its fingerprint, size and digest,
  * and nothing is restored unless all three match. Two places are looked at:
  * vm-images/dist/snapshot.* (made by `npm run build:vm`, shared by every
- * user of the package) and the user's cache ($TSBOX_CACHE_DIR,
- * $XDG_CACHE_HOME/tsbox, ~/.cache/tsbox: vm/snapshot.*), written after a
- * cold boot when the first is missing or unusable.
+ * user of a checkout; the npm packages ship none) and the user's cache
+ * ($TSBOX_CACHE_DIR, $XDG_CACHE_HOME/tsbox, ~/.cache/tsbox:
+ * vm/snapshot-<fingerprint hash>.*), written after a cold boot when the
+ * first is missing or unusable.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import type { SavedMachine } from "./machine.js";
@@ -21,9 +22,34 @@ export interface SnapshotMeta extends SnapshotRecord {
   created: string;
 }
 
-export function userSnapshotPath(env: NodeJS.ProcessEnv = process.env): string {
+/** The user's vm cache dir: saved states, and `tsbox vm start`'s socket and status. */
+export function userVmCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.TSBOX_CACHE_DIR || (env.XDG_CACHE_HOME ? join(env.XDG_CACHE_HOME, "tsbox") : join(env.HOME || homedir(), ".cache", "tsbox"));
-  return join(base, "vm", "snapshot.state");
+  return join(base, "vm");
+}
+
+/**
+ * The user's saved state for a machine fingerprint (guest image, v86
+ * version, devices): its name carries a hash of it, so another tsbox or v86
+ * version finds no state (a cold boot, silently) instead of a mismatched one.
+ */
+export function userSnapshotPath(fingerprint: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(userVmCacheDir(env), `snapshot-${createHash("sha256").update(fingerprint).digest("hex").slice(0, 16)}.state`);
+}
+
+/** Deletes the user's saved states other than `keep` (each is ≈ 11 MB; one machine at a time is the common case). */
+export function removeOtherSnapshots(keep: string): void {
+  const dir = dirname(keep);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    // snapshot.state: the unkeyed name of tsbox 0.1.
+    if (/^snapshot(-[0-9a-f]{16})?\.state$/.test(name) && join(dir, name) !== keep) removeSnapshot(join(dir, name));
+  }
 }
 
 export function packagedSnapshotPath(imagesDir: string): string {

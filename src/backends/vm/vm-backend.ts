@@ -4,7 +4,6 @@ import { ContainerError, isTsboxError } from "../../errors.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, LaunchOptions, StartOptions } from "../backend.js";
 import { parseContainerStats } from "../container-stats.js";
 import type { AgentLink } from "./agent-link.js";
-import { VmImageStore } from "./image-store.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
 export interface VmBackendOptions extends OpenOptions {
@@ -35,10 +34,6 @@ export class VmBackend implements Backend {
 
   capabilities(): BackendCapabilities {
     return { rootless: true, terminal: true, volumes: true, platforms: ["linux/386"] };
-  }
-
-  openImageStore(dataDir: string): VmImageStore {
-    return new VmImageStore(dataDir);
   }
 
   async start(options: StartOptions): Promise<ContainerProcess> {

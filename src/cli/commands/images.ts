@@ -7,7 +7,7 @@ import { humanSize, shortId, table, timeAgo } from "../format.js";
 
 const USAGE = `Usage: tsbox images [--json]
 
-List images in the local store.
+List images in the local store: one row per name and platform.
 `;
 
 export async function imagesCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -19,7 +19,7 @@ export async function imagesCommand(args: string[], ctx: CliContext): Promise<nu
     ctx.stdout.write(JSON.stringify(images, null, 2) + "\n");
     return 0;
   }
-  const rows = images.map((i) => [i.repository, i.tag ?? "<none>", shortId(i.id), timeAgo(i.created), humanSize(i.size)]);
-  ctx.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows));
+  const rows = images.map((i) => [i.repository, i.tag ?? "<none>", i.platform, shortId(i.id), timeAgo(i.created), humanSize(i.size)]);
+  ctx.stdout.write(table(["REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "CREATED", "SIZE"], rows));
   return 0;
 }

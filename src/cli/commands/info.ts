@@ -1,9 +1,11 @@
 import { spawnSync } from "node:child_process";
+import { release } from "node:os";
 import { addonPath, loadAddon } from "../../backends/native/addon.js";
 import { findRuntimeBinary, runtimeBinaryCandidates } from "../../backends/native/runtime-binary.js";
 import { chooseBackend } from "../../backends/select.js";
-import { vmImagesDir, vmImagesPresent } from "../../backends/vm/images.js";
+import { loadVmImages, v86Version } from "../../backends/vm/images.js";
 import { errorMessage, UsageError } from "../../errors.js";
+import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
 import { idMappings, probeHostIdentity } from "../../spec/id-mappings.js";
 import { tsboxVersion } from "../../version.js";
@@ -23,22 +25,27 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
 
   const identity = probeHostIdentity();
   const maps = idMappings(identity);
-  const checks = hostChecks(identity.uid);
+  // The host's namespaces, cgroups and id ranges matter to the native backend only, which needs Linux.
+  const linux = process.platform === "linux";
+  const checks = linux ? hostChecks(identity.uid) : { kernel: `${process.platform} ${release()}`, cgroup: "n/a (not Linux)", overlayfs: false, warnings: [] };
   const warnings = [...checks.warnings];
   const runtime = findRuntimeBinary(ctx.env);
-  if (!runtime) warnings.push(`tsbox-runtime not found (looked at ${runtimeBinaryCandidates(ctx.env).join(", ")}): run npm run build:native`);
-  let addon: { path: string; version: string | null; error: string | null };
+  // One warning for missing native parts, and none where the native backend cannot be (not Linux, no build for this CPU).
+  const nativePossible = nativePackageName() !== undefined;
+  const candidates = runtimeBinaryCandidates(ctx.env);
+  if (!runtime && nativePossible) warnings.push(`the native backend is unavailable: ${missingNativeParts()}${candidates.length > 0 ? ` (no tsbox-runtime at ${candidates.join(", ")})` : ""}`);
+  let addon: { path: string | null; version: string | null; error: string | null };
   try {
-    addon = { path: addonPath(), version: (await loadAddon()).version(), error: null };
+    addon = { path: addonPath() ?? null, version: (await loadAddon()).version(), error: null };
   } catch (err) {
-    addon = { path: addonPath(), version: null, error: errorMessage(err) };
-    warnings.push(`${errorMessage(err)} (needed for -t)`);
+    addon = { path: addonPath() ?? null, version: null, error: errorMessage(err) };
+    if (runtime) warnings.push(`${errorMessage(err)} (needed for -t)`);
   }
   const probe = runtime ? runProbe(runtime) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
   const cgroups = cgroupLines(probe?.result, identity.uid);
   if (cgroups.warning) warnings.push(cgroups.warning);
-  if (identity.uid !== 0 && !identity.subuid) {
+  if (linux && identity.uid !== 0 && !identity.subuid) {
     warnings.push(
       "no /etc/subuid range for this user: containers have only uid 0 (-u with another id fails); " +
         "an administrator can add one with: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER",
@@ -72,7 +79,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     `backend:       ${info.backend} (${info.backendReason})`,
     `vm image:      ${info.vmImage}`,
     `runtime:       ${info.runtime ?? "not found"}`,
-    `addon:         ${addon.version ? `${addon.path} (${addon.version})` : `not loaded: ${addon.error}`}`,
+    `addon:         ${addon.version ? `${addon.path} (${addon.version})` : "not loaded"}`,
     `user:          uid ${info.uid}, gid ${info.gid}${info.rootless ? " (rootless)" : ""}`,
     `id mapping:    ${info.idMapping}`,
     `data dir:      ${info.dataDir}`,
@@ -122,7 +129,14 @@ function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: 
 /** Which backend `tsbox run` would use here, and why; whether the vm guest image is built. */
 function backendInfo(requested: string | undefined, env: NodeJS.ProcessEnv): { backend: string; backendReason: string; vmImage: string } {
   const choice = chooseBackend(requested, env);
-  return { backend: choice.name, backendReason: choice.reason, vmImage: vmImagesPresent(env) ? vmImagesDir(env) : `not built (npm run build:vm)` };
+  let vmImage: string;
+  try {
+    const images = loadVmImages(env);
+    vmImage = `${images.dir} (guest ${images.manifest.imageId.slice(0, 12)}, v86 ${v86Version()})`;
+  } catch (err) {
+    vmImage = `not usable: ${errorMessage(err)}`;
+  }
+  return { backend: choice.name, backendReason: choice.reason, vmImage };
 }
 
 /** `tsbox-runtime probe`: JSON when it can, else its text. */

@@ -1,9 +1,8 @@
 import { UsageError } from "../../errors.js";
-import { parsePlatform } from "../../image/platform.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { lastValue, parseFlags } from "../flags.js";
+import { parseFlags, platformFlag } from "../flags.js";
 import { progressFor } from "../progress.js";
 import { withInterrupt } from "../interrupt.js";
 
@@ -21,8 +20,7 @@ export async function pullCommand(args: string[], ctx: CliContext): Promise<numb
   const flags = parseFlags(args, [{ name: "platform", value: true }, { name: "quiet", short: "q" }]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 1) throw new UsageError(`"tsbox pull" requires exactly one image`);
-  const platformText = lastValue(flags, "platform");
-  const platform = platformText !== undefined ? parsePlatform(platformText) : undefined;
+  const platform = platformFlag(flags);
   const quiet = flags.bools.has("quiet");
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   const display = progressFor(ctx.stderr, quiet);

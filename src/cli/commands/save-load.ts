@@ -2,7 +2,7 @@ import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { lastValue, parseFlags } from "../flags.js";
+import { lastValue, parseFlags, platformFlag } from "../flags.js";
 import { humanSize } from "../format.js";
 import { withInterrupt } from "../interrupt.js";
 
@@ -14,6 +14,8 @@ Options:
   -o, --output FILE        Write to FILE (atomically) instead of stdout
       --format docker|oci  docker (default): an OCI layout plus docker's manifest.json,
                            readable by docker load and skopeo; oci: an OCI layout only
+      --platform OS/ARCH   Which platform of each image (default: the backend's,
+                           else the one the store has)
 `;
 
 const LOAD_USAGE = `Usage: tsbox load [OPTIONS]
@@ -28,7 +30,7 @@ Options:
 `;
 
 export async function saveCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "output", short: "o", value: true }, { name: "format", value: true }]);
+  const flags = parseFlags(args, [{ name: "output", short: "o", value: true }, { name: "format", value: true }, { name: "platform", value: true }]);
   if (flags.help) return ctx.stdout.write(SAVE_USAGE), 0;
   if (flags.positionals.length === 0) throw new UsageError(`"tsbox save" requires at least one image`);
   const format = lastValue(flags, "format") ?? "docker";
@@ -37,7 +39,8 @@ export async function saveCommand(args: string[], ctx: CliContext): Promise<numb
   if (output === undefined && (ctx.stdout as { isTTY?: boolean }).isTTY) throw new UsageError("refusing to write an archive to a terminal: use -o FILE or redirect stdout");
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   return withInterrupt(ctx, "save", async () => {
-    await runtime.save(flags.positionals, output ?? (ctx.stdout as NodeJS.WritableStream), { format });
+    const platform = platformFlag(flags);
+    await runtime.save(flags.positionals, output ?? (ctx.stdout as NodeJS.WritableStream), { format, ...(platform ? { platform } : {}) });
     return 0;
   });
 }

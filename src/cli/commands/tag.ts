@@ -1,9 +1,10 @@
 import { errorMessage, isTsboxError, UsageError } from "../../errors.js";
+import { formatPlatform } from "../../image/platform.js";
 import { familiarName, parseReference } from "../../image/reference.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { parseFlags } from "../flags.js";
+import { parseFlags, platformFlag } from "../flags.js";
 
 export async function tagCommand(args: string[], ctx: CliContext): Promise<number> {
   const flags = parseFlags(args, []);
@@ -13,16 +14,22 @@ export async function tagCommand(args: string[], ctx: CliContext): Promise<numbe
   return 0;
 }
 
+const RMI_USAGE = `Usage: tsbox rmi [--platform OS/ARCH[/VARIANT]] IMAGE [IMAGE...]
+
+Remove image names (every platform of them, or only --platform's); \`tsbox prune\` frees their space.
+`;
+
 export async function rmiCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, []);
-  if (flags.help) return ctx.stdout.write("Usage: tsbox rmi IMAGE [IMAGE...]\n\nRemove image names; `tsbox prune` frees their space.\n"), 0;
+  const flags = parseFlags(args, [{ name: "platform", value: true }]);
+  if (flags.help) return ctx.stdout.write(RMI_USAGE), 0;
   if (flags.positionals.length === 0) throw new UsageError(`"tsbox rmi" requires at least one image`);
+  const platform = platformFlag(flags);
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   let code = 0;
   for (const name of flags.positionals) {
     try {
-      await runtime.removeImage(name);
-      ctx.stdout.write(`Untagged: ${familiarName(parseReference(name))}\n`);
+      await runtime.removeImage(name, platform ? { platform } : {});
+      ctx.stdout.write(`Untagged: ${familiarName(parseReference(name))}${platform ? ` (${formatPlatform(platform)})` : ""}\n`);
     } catch (err) {
       ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
       code = isTsboxError(err) ? err.exitCode : 125;

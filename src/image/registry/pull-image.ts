@@ -1,4 +1,3 @@
-import { existsSync } from "node:fs";
 import { ImageError } from "../../errors.js";
 import type { LayerCache } from "../layers.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "../oci.js";
@@ -42,7 +41,7 @@ export interface PullResult {
 }
 
 /** Annotation on a store entry: the index a platform's manifest came from. */
-export const INDEX_ANNOTATION = "dev.tsbox.image.index.digest";
+export const INDEX_ANNOTATION = Annotation.sourceIndex;
 
 const LAYER_TYPES = new Set<string>([
   MediaType.ociLayerTar,
@@ -105,6 +104,11 @@ export async function pullImage(store: ImageStore, input: string, options: PullO
 
   await fetchBlob(manifest.config, "config");
   const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
+  // A single-platform image says its platform only in its config: refuse a wrong one before any layer.
+  if (!indexDigest && (config.os !== platform.os || config.architecture !== platform.architecture)) {
+    const has = formatPlatform({ os: config.os ?? "?", architecture: config.architecture ?? "?", ...(config.variant ? { variant: config.variant } : {}) });
+    throw new ImageError(`${displayName(ref)} has no image for platform ${formatPlatform(platform)} (it has ${has})`);
+  }
   const diffIds = config.rootfs?.diff_ids;
   if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length) {
     throw new ImageError(`image config ${manifest.config.digest} does not list one diff_id per layer`);
@@ -130,14 +134,8 @@ export async function pullImage(store: ImageStore, input: string, options: PullO
     platform: chosenPlatform,
     annotations: { [Annotation.refName]: name, [Annotation.imageName]: name, ...(indexDigest ? { [INDEX_ANNOTATION]: indexDigest } : {}) },
   };
-  await layout.updateIndex((index) => {
-    // Under the index lock, which `prune` holds while it sweeps: nothing it removed can be named here.
-    for (const blob of [manifest.config, ...manifest.layers]) {
-      if (!existsSync(layout.blobPath(blob.digest))) throw new ImageError(`blob ${blob.digest} vanished during the pull (pruned?): pull again`);
-    }
-    index.manifests = index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== name);
-    index.manifests.push(entry);
-  });
+  // Replaces this platform of the name, keeps its others; checks the blobs are all there under the index lock.
+  await store.putManifests(name, [entry]);
   return { name, digest: top.digest, ...(indexDigest ? { indexDigest } : {}), platform: formatPlatform(chosenPlatform) };
 }
 

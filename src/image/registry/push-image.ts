@@ -33,7 +33,7 @@ export interface PushResult {
  * Uploads are one monolithic PUT per blob, streamed from the store.
  */
 export async function pushImage(store: ImageStore, source: string, destination: string | undefined, options: PushOptions = {}): Promise<PushResult> {
-  const image = await store.getImage(source);
+  const image = await store.getImage(source, await store.defaultPlatformOf(source));
   const ref = parseReference(destination ?? source);
   const repo = ref.path;
   const client = new RegistryClient(ref.domain, { ...(options.env ? { env: options.env } : {}), ...(options.signal ? { signal: options.signal } : {}) });
@@ -134,17 +134,19 @@ async function mountSources(store: ImageStore, domain: string, repo: string): Pr
       continue;
     }
     if (other.domain !== domain || other.path === repo) continue;
-    let manifest: ImageManifest;
-    try {
-      manifest = await store.layout.readJsonBlob<ImageManifest>(d.digest);
-    } catch {
-      continue;
-    }
-    for (const blob of [manifest.config, ...(manifest.layers ?? [])]) {
-      if (!blob?.digest) continue;
-      const list = out.get(blob.digest) ?? [];
-      if (!list.includes(other.path)) list.push(other.path);
-      out.set(blob.digest, list);
+    for (const platform of await store.presentManifests(d)) {
+      let manifest: ImageManifest;
+      try {
+        manifest = await store.layout.readJsonBlob<ImageManifest>(platform.digest);
+      } catch {
+        continue;
+      }
+      for (const blob of [manifest.config, ...(manifest.layers ?? [])]) {
+        if (!blob?.digest) continue;
+        const list = out.get(blob.digest) ?? [];
+        if (!list.includes(other.path)) list.push(other.path);
+        out.set(blob.digest, list);
+      }
     }
   }
   return out;

@@ -1,5 +1,5 @@
 //! Kernel and glibc constants. Values are from the uapi headers; the few that
-//! differ between x86_64 and i686 (syscall numbers) are split with `cfg`.
+//! differ between x86_64, i686 and aarch64 (syscall numbers) are split with `cfg`.
 
 use std::os::raw::{c_int, c_long, c_uint, c_ulong};
 
@@ -23,6 +23,14 @@ mod nr {
     pub const SYS_KEYCTL: c_long = 288;
     pub const SYS_MEMFD_CREATE: c_long = 356;
     pub const SYS_SECCOMP: c_long = 354;
+}
+// aarch64 uses the generic table (include/uapi/asm-generic/unistd.h).
+#[cfg(target_arch = "aarch64")]
+mod nr {
+    use std::os::raw::c_long;
+    pub const SYS_CLONE: c_long = 220;
+    pub const SYS_PIVOT_ROOT: c_long = 41;
+    pub const SYS_CAPSET: c_long = 91;
 }
 pub use nr::*;
 // Same numbers on every architecture (unified table from 424 on).

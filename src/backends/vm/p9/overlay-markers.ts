@@ -23,7 +23,9 @@ let loaded: Xattrs | null | undefined;
 export function hostXattrs(): Xattrs | null {
   if (loaded !== undefined) return loaded;
   try {
-    const addon = createRequire(import.meta.url)(addonPath()) as Partial<Xattrs>;
+    const path = addonPath();
+    if (!path) return (loaded = null);
+    const addon = createRequire(import.meta.url)(path) as Partial<Xattrs>;
     // An addon built before these calls existed: no xattrs rather than a TypeError (EIO in the guest) on every exec.
     loaded = typeof addon.lgetxattr === "function" && typeof addon.llistxattr === "function" ? (addon as Xattrs) : null;
   } catch {
