@@ -20,6 +20,7 @@ pub mod launch;
 pub mod masked;
 pub mod mounts;
 pub mod namespaces;
+pub mod net;
 pub mod network;
 pub mod paths;
 pub mod pivot;

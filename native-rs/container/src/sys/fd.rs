@@ -117,3 +117,16 @@ pub fn cloexec_from(from: c_int) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+/// An exclusive flock(2) on `fd`, waiting for it; released when the fd closes.
+pub fn lock_exclusive(fd: c_int) -> Result<(), Errno> {
+    loop {
+        if unsafe { ffi::flock(fd, LOCK_EX) } == 0 {
+            return Ok(());
+        }
+        let e = Errno::last();
+        if e != EINTR {
+            return Err(e);
+        }
+    }
+}

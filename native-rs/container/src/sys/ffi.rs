@@ -69,4 +69,12 @@ extern "C" {
     pub fn poll(fds: *mut PollFd, nfds: c_ulong, timeout: c_int) -> c_int;
     pub fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
     pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int;
+    pub fn bind(fd: c_int, addr: *const c_void, len: u32) -> c_int;
+    pub fn send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
+    pub fn recv(fd: c_int, buf: *mut c_void, len: usize, flags: c_int) -> isize;
+    pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int;
+    pub fn getsockopt(fd: c_int, level: c_int, name: c_int, value: *mut c_void, len: *mut u32) -> c_int;
+    pub fn splice(fd_in: c_int, off_in: *mut i64, fd_out: c_int, off_out: *mut i64, len: usize, flags: c_uint) -> isize;
+    pub fn flock(fd: c_int, operation: c_int) -> c_int;
+    pub fn unshare(flags: c_int) -> c_int;
 }

@@ -10,6 +10,7 @@ pub mod ffi;
 pub mod mount;
 pub mod net;
 pub mod process;
+pub mod socket;
 pub mod signal;
 pub mod tty;
 pub mod types;

@@ -81,3 +81,39 @@ pub fn pidfd_open(pid: i32) -> Result<c_int, Errno> {
 pub fn exit_now(code: i32) -> ! {
     unsafe { ffi::_exit(code) }
 }
+
+pub fn unshare(flags: c_int) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::unshare(flags) }).map(drop)
+}
+
+/// Waits for every child we still have (ECHILD ends it).
+pub fn reap_all_children() {
+    let mut status: c_int = 0;
+    loop {
+        let r = unsafe { ffi::waitpid(-1, &mut status, 0) };
+        if r == -1 && Errno::last() != EINTR {
+            return;
+        }
+    }
+}
+
+/// A process's start time in clock ticks since boot (field 22 of
+/// /proc/PID/stat): with the pid it names one process for good, so a pid
+/// recorded in a file is not mistaken for a later process that reused it.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// True while the process `pid` that started at `start` (see `start_time`) runs (a zombie counts as gone).
+pub fn alive(pid: i32, start: u64) -> bool {
+    if pid <= 0 || start_time(pid) != Some(start) {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/{}/stat", pid))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .map_or(false, |zombie| !zombie)
+}
