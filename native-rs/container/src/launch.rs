@@ -13,7 +13,7 @@ use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
 use crate::sys::{fd, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
-use crate::{masked, mounts, network, pivot, process_setup, rootfs};
+use crate::{masked, mounts, net, network, pivot, process_setup, rootfs};
 use std::os::raw::c_int;
 
 /// Starts the container process described by `spec` and returns its host pid
@@ -34,11 +34,51 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
         .step(|| format!("root.path {}", spec.root.path.display()))?;
     let mut host = Host::detect(&spec);
     let pipes = Pipes::open()?;
+    let flags = namespaces::clone_flags(&spec);
+
+    // --- networking (net/) ------------------------------------------------
+    // With networks to join, the network keeper clones the container from the
+    // namespaces the bridges live in, writes its id maps and attaches it; it
+    // stays to serve published ports and tears the network down at the end.
+    // Without, only the /etc files are written here.
+    let keeper_net = spec.network.as_ref().filter(|n| !n.attach.is_empty());
+    if let Some(net) = spec.network.as_ref().filter(|n| n.attach.is_empty()) {
+        if let Err(e) = net::files::write_all(net, &[]) {
+            pipes.close();
+            return Err(e);
+        }
+    }
+    if let Some(net) = keeper_net {
+        let child_pipes = pipes.clone();
+        let child = || {
+            child_pipes.into_child().exec_after(&spec.process, |sync_r| {
+                wait_for_id_maps(sync_r);
+                host.setgroups_denied = host::setgroups_denied();
+                setup(&LinuxSyscall, &spec, &host)
+            })
+        };
+        let pid = match net::keeper::start(&spec, net, flags, &pipes, child) {
+            Ok(pid) => pid,
+            Err(e) => {
+                pipes.close();
+                return Err(e);
+            }
+        };
+        on_clone(pid);
+        let parent = pipes.into_parent();
+        let ready = parent.release();
+        return parent.verdict(pid, ready).map(|()| pid).map_err(|e| {
+            // The keeper takes the network down once it sees the container gone.
+            process::reap_all_children();
+            e
+        });
+    }
+    // ----------------------------------------------------------------------
 
     // 1. New namespaces, all at once: the user namespace is created first by
     //    the kernel and owns the others, which is what lets an unprivileged
     //    user create them.
-    let pid = match process::clone_fork(namespaces::clone_flags(&spec)) {
+    let pid = match process::clone_fork(flags) {
         Ok(Forked::Child) => pipes.into_child().exec_after(&spec.process, |sync_r| {
             wait_for_id_maps(sync_r);
             host.setgroups_denied = host::setgroups_denied();
@@ -59,7 +99,7 @@ pub fn spawn(spec: &Spec, on_clone: &mut dyn FnMut(i32)) -> Result<i32, Error> {
     parent.verdict(pid, ready).map(|()| pid)
 }
 
-fn clone_error(spec: &Spec, e: Errno) -> Error {
+pub(crate) fn clone_error(spec: &Spec, e: Errno) -> Error {
     if spec.creates_namespace(NamespaceKind::User) && [EPERM, EINVAL, ENOSPC, EUSERS].contains(&e) {
         Error::errno(
             "creating a user namespace (are unprivileged user namespaces enabled?)",

@@ -4,6 +4,8 @@
 //!   tsbox-runtime run --bundle DIR [--status-fd N]
 //!   tsbox-runtime exec --pid PID --process FILE [--status-fd N]
 //!   tsbox-runtime probe
+//!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M --ready-fd N
+//!     (internal: started by a rootless container's network keeper)
 //!   tsbox-runtime --version
 //!
 //! Usage errors: one line on stderr, exit 125.
@@ -41,6 +43,10 @@ fn main() {
             Ok(opts) => exec::exec(opts),
             Err(msg) => usage_error(&msg),
         },
+        (Some("netns-holder"), _) => match parse_holder(&args[1..]) {
+            Ok(opts) => container::net::rootless::holder_main(opts),
+            Err(msg) => usage_error(&msg),
+        },
         (None, _) => usage_error("missing command"),
         (Some(cmd), _) => usage_error(&format!("unknown command or arguments: {}", cmd)),
     };
@@ -75,5 +81,18 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
         pid,
         process: PathBuf::from(flags.required("--process", "exec")?),
         status_fd: flags.status_fd()?,
+    })
+}
+
+fn parse_holder(args: &[OsString]) -> Result<container::net::rootless::HolderOptions, String> {
+    let mut flags = Flags::parse(args, &["--dir", "--helper", "--uid-map", "--gid-map", "--ready-fd"])?;
+    let text = |v: OsString| v.to_string_lossy().into_owned();
+    let ready = flags.required("--ready-fd", "netns-holder")?;
+    Ok(container::net::rootless::HolderOptions {
+        dir: PathBuf::from(flags.required("--dir", "netns-holder")?),
+        helper: text(flags.required("--helper", "netns-holder")?),
+        uid_mappings: text(flags.required("--uid-map", "netns-holder")?),
+        gid_mappings: text(flags.required("--gid-map", "netns-holder")?),
+        ready_fd: ready.to_str().and_then(|s| s.parse().ok()).ok_or("--ready-fd: expected a file descriptor number")?,
     })
 }

@@ -173,6 +173,12 @@ impl Netlink {
     }
 }
 
+impl Netlink {
+    pub fn raw_fd(&self) -> c_int {
+        self.fd
+    }
+}
+
 impl Drop for Netlink {
     fn drop(&mut self) {
         fd::close(self.fd);

@@ -130,3 +130,27 @@ pub fn lock_exclusive(fd: c_int) -> Result<(), Errno> {
         }
     }
 }
+
+/// /dev/null on 0, 1 and 2, and every other descriptor closed but `keep`:
+/// a process forked to live on its own holds nothing of its parent's
+/// (a container's stdio, a status pipe) open.
+pub fn detach_from_parent_fds(keep: &[c_int]) {
+    let null = unsafe { ffi::open(b"/dev/null\0".as_ptr() as *const std::os::raw::c_char, 2 | O_CLOEXEC) };
+    if null >= 0 {
+        for target in 0..3 {
+            unsafe { ffi::dup2(null, target) };
+        }
+        if null > 2 {
+            close(null);
+        }
+    }
+    let open: Vec<c_int> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(d) => d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect(),
+        Err(_) => return,
+    };
+    for fd in open {
+        if fd > 2 && !keep.contains(&fd) {
+            close(fd);
+        }
+    }
+}

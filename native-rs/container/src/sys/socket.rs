@@ -83,3 +83,43 @@ pub fn splice(from: c_int, to: c_int, len: usize) -> Result<usize, Errno> {
         Ok(n as usize)
     }
 }
+
+/// `struct sockaddr_in`
+#[repr(C)]
+struct SockaddrIn {
+    sin_family: u16,
+    sin_port: [u8; 2],
+    sin_addr: [u8; 4],
+    sin_zero: [u8; 8],
+}
+
+/// A non-blocking TCP socket whose connect to `addr` is under way (or
+/// done): wait for POLLOUT, then `connect_result`.
+pub fn tcp_connect_start(addr: std::net::SocketAddrV4) -> Result<c_int, Errno> {
+    let fd = Errno::check(unsafe { ffi::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) })?;
+    let sa = SockaddrIn {
+        sin_family: AF_INET as u16,
+        sin_port: addr.port().to_be_bytes(),
+        sin_addr: addr.ip().octets(),
+        sin_zero: [0; 8],
+    };
+    let r = unsafe { ffi::connect(fd, &sa as *const SockaddrIn as *const c_void, std::mem::size_of::<SockaddrIn>() as u32) };
+    if r == 0 || Errno::last().0 == EINPROGRESS {
+        return Ok(fd);
+    }
+    let e = Errno::last();
+    super::fd::close(fd);
+    Err(e)
+}
+
+/// The outcome of a non-blocking connect (SO_ERROR).
+pub fn connect_result(fd: c_int) -> Result<(), Errno> {
+    let mut err: c_int = 0;
+    let mut len = std::mem::size_of::<c_int>() as u32;
+    Errno::check(unsafe { ffi::getsockopt(fd, SOL_SOCKET, SO_ERROR, &mut err as *mut c_int as *mut c_void, &mut len) })?;
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(Errno(err))
+    }
+}
