@@ -17,7 +17,12 @@ import { parsePlatform } from "./image/platform.js";
 import { familiarName, parseReference } from "./image/reference.js";
 import { DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
-import { buildSpec } from "./spec/from-options.js";
+import { buildSpec, defaultHostname } from "./spec/from-options.js";
+import type { ImageConfig } from "./image/oci.js";
+import { type Attachment, readAttachments } from "./network/attachments.js";
+import { type NetworkInputs, type NetworkPlan, parseNetworkMode, peerNotRunning, planNetwork } from "./network/plan.js";
+import { rootlessNetwork } from "./network/rootless.js";
+import { DEFAULT_NETWORK, NetworkStore } from "./network/store.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions } from "./spec/run-options.js";
@@ -32,6 +37,8 @@ export interface RuntimeOptions {
    * where Linux namespaces work, else vm (see src/backends/select.ts).
    */
   backend?: Backend | "native" | "vm" | "auto";
+  /** The network containers join when `run` names none; default $TSBOX_NETWORK, else `bridge`. */
+  network?: string;
 }
 
 /** Process-level knobs the CLI needs and library users normally do not. */
@@ -42,6 +49,8 @@ export interface RunControl {
   onPullProgress?: (event: PullEvent) => void;
   /** Aborts that pull (Ctrl-C before the container exists). */
   signal?: AbortSignal;
+  /** Something the user should know but that does not stop the run; default: process.emitWarning. */
+  onWarning?: (message: string) => void;
 }
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
@@ -63,6 +72,8 @@ export class Runtime {
   private readonly layers: LayerCache;
   private readonly names: ContainerNames;
   private host: HostIdentity | undefined;
+  private readonly defaultNetwork: string;
+  private networkStore: NetworkStore | undefined;
 
   constructor(options: RuntimeOptions = {}) {
     this.dataDir = options.dataDir ?? defaultDataDir();
@@ -77,6 +88,12 @@ export class Runtime {
     this.imageStore = this.backend.openImageStore?.(this.dataDir) ?? new ImageStore(this.dataDir);
     this.layers = new LayerCache(this.dataDir, this.imageStore.layout);
     this.names = new ContainerNames(this.paths);
+    this.defaultNetwork = options.network ?? process.env.TSBOX_NETWORK ?? DEFAULT_NETWORK;
+  }
+
+  /** The networks of this data dir (`tsbox network …`). */
+  get networks(): NetworkStore {
+    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0));
   }
 
   /** Creates and starts a container; resolves once its command runs. */
@@ -97,7 +114,8 @@ export class Runtime {
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
       if (options.name !== undefined) this.names.reserve(options.name, id);
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host });
+      const network = await this.planNetwork(id, options, bundle.dir, image.config, control);
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, ...(network ? { network } : {}) });
       state = {
         id,
         name: options.name ?? null,
@@ -147,6 +165,56 @@ export class Runtime {
       }
       throw err;
     }
+  }
+
+  /**
+   * The network part of a new container's spec. A rootless bridge needs pasta
+   * or slirp4netns: without, an explicit --network fails and the default falls
+   * back to none, with a warning.
+   */
+  private async planNetwork(id: string, options: RunOptions, bundleDir: string, image: ImageConfig, control: RunControl): Promise<NetworkPlan | undefined> {
+    if (!this.backend.capabilities().networks) {
+      if (options.network !== undefined && options.network !== "none") throw new TsboxError(`the ${this.backend.name} backend has no --network ${options.network} yet`, { code: "usage" });
+      return undefined;
+    }
+    let mode = parseNetworkMode(options.network ?? this.defaultNetwork);
+    const host = (this.host ??= probeHostIdentity());
+    let rootless: NetworkInputs["rootless"] = null;
+    if (mode.kind === "bridge" && host.uid !== 0) {
+      const found = rootlessNetwork();
+      if (found.helper) {
+        rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
+      } else if (options.network === undefined) {
+        (control.onWarning ?? ((m: string) => process.emitWarning(m)))(`rootless bridge networking is unavailable (${found.reason}): running with --network none`);
+        mode = { kind: "none" };
+      } else {
+        throw new TsboxError(`--network ${options.network}: rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
+      }
+    }
+    return planNetwork({
+      id,
+      name: options.name ?? null,
+      hostname: defaultHostname(id, options),
+      options,
+      mode,
+      bundleDir,
+      store: this.networks,
+      rootless,
+      exposed: image.config?.ExposedPorts ?? null,
+      peer: async (ref) => {
+        const peerId = await this.resolveContainer(ref);
+        const state = readState(this.paths.container(peerId));
+        const current = state ? refreshStatus(state) : undefined;
+        if (!current || current.status !== "running" || current.pid === null) throw peerNotRunning(ref);
+        return { id: peerId, pid: current.pid, bundleDir: this.paths.container(peerId).dir };
+      },
+    });
+  }
+
+  /** A running container's networks: addresses and published ports (`tsbox port`). */
+  async containerNetworks(ref: string): Promise<Attachment[]> {
+    const id = await this.resolveContainer(ref);
+    return readAttachments(this.paths.container(id).dir);
   }
 
   /**

@@ -40,6 +40,8 @@ export interface BackendCapabilities {
   volumes: boolean;
   /** Image platforms it runs, e.g. `linux/amd64`. */
   platforms: string[];
+  /** Runs the spec's `network` section (bridges, ports): else containers get `--network none`. */
+  networks?: boolean;
 }
 
 /** Where a container's stdio goes when there is no terminal. */

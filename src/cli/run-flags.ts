@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
-import { allValues, type FlagDef, lastValue, parseFlags } from "./flags.js";
+import { allValues, type FlagDef, lastValue, type ParsedFlags, parseFlags } from "./flags.js";
 
 export const RUN_FLAGS: FlagDef[] = [
   { name: "rm" },
@@ -18,6 +18,16 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "name", value: true },
   { name: "entrypoint", value: true },
   { name: "backend", value: true },
+  // networking (src/network/)
+  { name: "network", value: true },
+  { name: "network-alias", value: true, repeat: true },
+  { name: "ip", value: true },
+  { name: "publish", short: "p", value: true, repeat: true },
+  { name: "publish-all", short: "P" },
+  { name: "add-host", value: true, repeat: true },
+  { name: "dns", value: true, repeat: true },
+  { name: "dns-search", value: true, repeat: true },
+  { name: "dns-option", value: true, repeat: true },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -38,6 +48,15 @@ Options:
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
       --backend NAME     native, vm or auto (default: $TSBOX_BACKEND, else auto)
+      --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name
+      --network-alias A  Another name on a user-defined network's DNS
+      --ip ADDR          A fixed IPv4 address on the network
+  -p, --publish SPEC     Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]
+  -P, --publish-all      Publish every port the image EXPOSEs on free host ports
+      --add-host H:IP    Add a line to /etc/hosts (IP may be host-gateway: the host)
+      --dns IP           A name server for /etc/resolv.conf
+      --dns-search DOM   A search domain for /etc/resolv.conf
+      --dns-option OPT   A resolver option for /etc/resolv.conf
 `;
 
 export interface RunRequest {
@@ -79,8 +98,32 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (hostname !== undefined) options.hostname = hostname;
   const name = lastValue(flags, "name");
   if (name !== undefined) options.name = name;
+  Object.assign(options, networkOptions(flags));
   const backend = lastValue(flags, "backend");
   return { options, interactive: flags.bools.has("interactive"), tty: flags.bools.has("tty"), ...(backend !== undefined ? { backend } : {}) };
+}
+
+/** The network flags as RunOptions (parsed further in src/network/plan.ts). */
+function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
+  const out: Partial<RunOptions> = {};
+  const network = lastValue(flags, "network");
+  if (network !== undefined) out.network = network;
+  const ip = lastValue(flags, "ip");
+  if (ip !== undefined) out.ip = ip;
+  const lists = [
+    ["network-alias", "networkAliases"],
+    ["publish", "publish"],
+    ["add-host", "addHosts"],
+    ["dns", "dns"],
+    ["dns-search", "dnsSearch"],
+    ["dns-option", "dnsOptions"],
+  ] as const;
+  for (const [flag, key] of lists) {
+    const values = allValues(flags, flag);
+    if (values.length > 0) out[key] = values;
+  }
+  if (flags.bools.has("publish-all")) out.publishAll = true;
+  return out;
 }
 
 /** `K=V` as is; a bare `K` takes this process's value (and is dropped when unset), like docker. */

@@ -7,6 +7,7 @@ import type { ContainerSpec, MountSpec } from "./container-spec.js";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultMounts, defaultRlimits, OCI_VERSION } from "./defaults.js";
 import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, defaultCapabilitySets, envList, mergeEnv, workingDir } from "./process-rules.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
+import type { NetworkPlan } from "../network/plan.js";
 import type { RunOptions, VolumeOption } from "./run-options.js";
 import { resolveUser } from "./user.js";
 import { isMapped, validateSpec } from "./validate.js";
@@ -21,6 +22,13 @@ export interface SpecInputs {
   host: HostIdentity;
   /** RLIMIT_NOFILE hard limit to pass on; default: this process's. */
   nofileHard?: number;
+  /** The network's part (src/network/plan.ts); none: the container has only lo. */
+  network?: NetworkPlan;
+}
+
+/** docker's default hostname: the short id. */
+export function defaultHostname(id: string, options: RunOptions): string {
+  return options.hostname ?? id.slice(0, 12);
 }
 
 /**
@@ -34,7 +42,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const maps = idMappings(host);
 
   const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers);
-  const hostname = options.hostname ?? id.slice(0, 12);
+  const hostname = inputs.network?.hostname ?? defaultHostname(id, options);
   const args = commandLine(options, imageConfig.Entrypoint ?? [], imageConfig.Cmd ?? []);
   const cwd = workingDir(options.workdir, imageConfig.WorkingDir);
   const env = addDefaultEnv(mergeEnv(imageConfig.Env ?? [], options.env), { hostname, home: user.home, tty: Boolean(options.tty) });
@@ -63,17 +71,27 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       overlay: { lower: layers, upper: bundle.upper, work: bundle.work },
     },
     hostname,
-    mounts: [...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(await volumeMounts(options.volumes ?? []))],
+    mounts: [...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(inputs.network?.mounts ?? []), ...(await volumeMounts(options.volumes ?? []))],
     linux: {
-      namespaces: [...CONTAINER_NAMESPACES],
+      namespaces: networkNamespaces(inputs.network),
       uidMappings: maps.uidMappings,
       gidMappings: maps.gidMappings,
       maskedPaths: [...DEFAULT_MASKED_PATHS],
       readonlyPaths: [...DEFAULT_READONLY_PATHS],
     },
   };
+  if (inputs.network?.network) spec.network = inputs.network.network;
   validateSpec(spec);
   return spec;
+}
+
+/** The namespaces to create or join: host networking has no network namespace; `container:X` joins X's user and network ones. */
+function networkNamespaces(plan: NetworkPlan | undefined): ContainerSpec["linux"]["namespaces"] {
+  return CONTAINER_NAMESPACES.filter((ns) => !(plan?.shareHost && ns.type === "network")).map((ns) => {
+    if (plan?.join && ns.type === "user") return { type: ns.type, path: plan.join.user };
+    if (plan?.join && ns.type === "network") return { type: ns.type, path: plan.join.network };
+    return { ...ns };
+  });
 }
 
 async function volumeMounts(volumes: VolumeOption[]): Promise<MountSpec[]> {

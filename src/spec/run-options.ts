@@ -1,3 +1,5 @@
+import type { PortMapping } from "./container-spec.js";
+
 /** What a user asks for when running a container (library API and CLI alike). */
 export interface RunOptions {
   /** Image reference, e.g. `busybox` or `busybox:latest`. */
@@ -31,6 +33,27 @@ export interface RunOptions {
   remove?: boolean;
   /** A unique name usable instead of the id. */
   name?: string;
+  // --- networking (src/network/plan.ts) ---
+  /**
+   * `bridge` (the default network), a network's name, `none` (only lo),
+   * `host` (the host's network) or `container:NAME|ID` (another running
+   * container's). Default: the Runtime's `network` option, $TSBOX_NETWORK, else `bridge`.
+   */
+  network?: string;
+  /** More names the container has on a user-defined network's DNS. */
+  networkAliases?: string[];
+  /** A fixed address on the network. */
+  ip?: string;
+  /** `-p`: `"8080:80"`, `"127.0.0.1:8080:80/udp"`, `"80"` (any free host port), or mappings. */
+  publish?: (string | PortMapping)[];
+  /** `-P`: publish every port the image EXPOSEs on free host ports. */
+  publishAll?: boolean;
+  /** `"NAME:IP"` lines for /etc/hosts; `"NAME:host-gateway"` is the host. */
+  addHosts?: string[];
+  /** Name servers, search domains and resolver options for /etc/resolv.conf (default: the network's). */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
 }
 
 export interface VolumeOption {

@@ -57,7 +57,7 @@ pub fn start<F: FnOnce() -> i32>(spec: &Spec, net: &NetworkSpec, clone_flags: c_
             fd::close(report_w);
             drop(published);
             // One line: the container holds a copy of the write end until it execs.
-            let report = read_line(report_r);
+            let report = fd::read_line(report_r);
             fd::close(report_r);
             let doc = json::parse(&String::from_utf8_lossy(&report)).ok();
             let pid = doc.as_ref().and_then(|d| d.get("pid")).and_then(|p| p.as_number()).and_then(|n| n.as_i64()).map(|p| p as i32);
@@ -310,15 +310,6 @@ impl<'a> Keeper<'a> {
             m.leave();
         }
     }
-}
-
-fn read_line(fd_: c_int) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut b = [0u8; 1];
-    while fd::read(fd_, &mut b) == Ok(1) && b[0] != b'\n' {
-        out.push(b[0]);
-    }
-    out
 }
 
 fn record_name(network: &str) -> String {

@@ -216,7 +216,8 @@ fn start_holder(r: &Rootless, spec: &Spec) -> Result<Holder, Error> {
         Ok(Forked::Child) => {
             // The go-between: start the holder in a session of its own and
             // leave, so it is nobody's child but init's.
-            let _ = fd::set_cloexec(ready_r);
+            // The holder inherits the write end (pipes are made close-on-exec).
+            unsafe { crate::sys::ffi::fcntl(ready_w, F_SETFD, 0) };
             let _ = unsafe { crate::sys::ffi::setsid() };
             let child = Command::new(&exe)
                 .arg("netns-holder")
@@ -246,10 +247,11 @@ fn start_holder(r: &Rootless, spec: &Spec) -> Result<Holder, Error> {
             return Err(Error::errno("forking", e));
         }
     }
-    let report = fd::read_to_end(ready_r).unwrap_or_default();
+    let report = fd::read_line(ready_r);
     fd::close(ready_r);
     let text = String::from_utf8_lossy(&report).trim().to_string();
     if text != "ok" {
+        stop(&r.dir);
         let why = if text.is_empty() { "it exited without a word".to_string() } else { text };
         return Err(Error::setup(format!("starting the rootless network ({}): {}", r.helper, why)));
     }
@@ -281,6 +283,8 @@ extern "C" fn on_event(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) 
 /// writes holder.json, reports "ok" (or the error) on the ready fd, and
 /// stays until SIGTERM or until the helper or the namespace process dies.
 pub fn holder_main(o: HolderOptions) -> i32 {
+    // Nothing we start may hold the ready pipe open.
+    let _ = fd::set_cloexec(o.ready_fd);
     let report = |text: &str| {
         let _ = fd::write_all(o.ready_fd, format!("{}\n", text).as_bytes());
     };

@@ -154,3 +154,14 @@ pub fn detach_from_parent_fds(keep: &[c_int]) {
         }
     }
 }
+
+/// Bytes up to the first newline (or EOF): one message on a pipe whose
+/// write end other processes may still hold.
+pub fn read_line(fd: c_int) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    while read(fd, &mut b) == Ok(1) && b[0] != b'\n' {
+        out.push(b[0]);
+    }
+    out
+}
