@@ -25,6 +25,8 @@ const LAZY = [
   "src/cli/commands/login.ts",
   "src/cli/commands/push.ts",
   "src/cli/commands/tag.ts",
+  "src/cli/commands/port.ts",
+  "src/cli/commands/network.ts",
   "src/image/registry/push-image.ts",
   "src/cli/commands/save-load.ts",
   "src/image/archive.ts",

@@ -20,7 +20,8 @@ import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec, defaultHostname } from "./spec/from-options.js";
 import type { ImageConfig } from "./image/oci.js";
 import { type Attachment, readAttachments } from "./network/attachments.js";
-import { type NetworkInputs, type NetworkPlan, parseNetworkMode, peerNotRunning, planNetwork } from "./network/plan.js";
+import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, peerNotRunning, planNetwork } from "./network/plan.js";
+import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, NetworkStore } from "./network/store.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
@@ -209,6 +210,58 @@ export class Runtime {
         return { id: peerId, pid: current.pid, bundleDir: this.paths.container(peerId).dir };
       },
     });
+  }
+
+  /** Joins a running container to one more network (`tsbox network connect`). */
+  async connectNetwork(network: string, ref: string, options: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    const id = await this.resolveContainer(ref);
+    const bundle = this.paths.container(id);
+    const state = readState(bundle);
+    const current = state ? refreshStatus(state) : undefined;
+    if (!current || current.status !== "running" || current.pid === null) throw new ContainerError(`container ${ref} is not running`);
+    if (!this.backend.connect) throw new TsboxError(`the ${this.backend.name} backend cannot connect running containers to networks`, { code: "usage" });
+    const config = this.networks.get(network);
+    if (readAttachments(bundle.dir).some((a) => a.network === config.name)) throw new ContainerError(`container ${ref} is already connected to network ${config.name}`);
+    const host = (this.host ??= probeHostIdentity());
+    let rootless: NetworkInputs["rootless"] = null;
+    if (host.uid !== 0) {
+      const found = rootlessNetwork();
+      if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
+      rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
+    }
+    const spec = JSON.parse(readFileSync(bundle.config, "utf8")) as ContainerSpec;
+    const net = connectSpec({
+      id,
+      name: current.name,
+      hostname: spec.hostname ?? id.slice(0, 12),
+      options: { image: current.image, ...(options.aliases?.length ? { networkAliases: options.aliases } : {}), ...(options.ip !== undefined ? { ip: options.ip } : {}) },
+      bundleDir: bundle.dir,
+      store: this.networks,
+      rootless,
+      network: config.name,
+    });
+    await this.backend.connect({ bundleDir: bundle.dir, container: current.pid, network: net });
+  }
+
+  /** Takes a running container off a network (its keeper for that network tears the attachment down). */
+  async disconnectNetwork(network: string, ref: string): Promise<void> {
+    const id = await this.resolveContainer(ref);
+    const config = this.networks.get(network);
+    const found = readAttachments(this.paths.container(id).dir).find((a) => a.network === config.name);
+    if (!found) throw new ContainerError(`container ${ref} is not connected to network ${config.name}`);
+    await stopProcess(found.keeper, String(found.keeperStart));
+  }
+
+  /** Removes the user-defined networks no container uses, and stops an idle rootless network namespace. */
+  async pruneNetworks(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const n of this.networks.list()) {
+      if (n.name === DEFAULT_NETWORK || this.networks.leases(n.name).length > 0) continue;
+      this.networks.remove(n.name);
+      removed.push(n.name);
+    }
+    await stopIdleRootlessNetwork(join(this.dataDir, "rootless-netns"));
+    return removed;
   }
 
   /** A running container's networks: addresses and published ports (`tsbox port`). */

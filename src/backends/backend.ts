@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import type { ImageStore } from "../image/store.js";
-import type { ContainerSpec, ProcessSpec } from "../spec/container-spec.js";
+import type { ContainerSpec, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
 
 /**
  * A backend turns a validated ContainerSpec into a running process. The
@@ -24,6 +24,11 @@ export interface Backend {
    * container is not running. Optional: a backend without it cannot exec.
    */
   exec?(options: ExecStartOptions): Promise<ContainerProcess>;
+  /**
+   * Joins a running container to one more network (`network connect`): the
+   * attachment lives until the container exits or `disconnect`. Optional.
+   */
+  connect?(options: { bundleDir: string; container: number; network: NetworkSpec }): Promise<void>;
   /**
    * The image store for this backend's platform when it is not the host's
    * (the vm backend runs linux/386 images); default: the data dir's store.

@@ -25,6 +25,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   prune: async () => (await import("./commands/save-load.js")).pruneCommand,
   login: async () => (await import("./commands/login.js")).loginCommand,
   logout: async () => (await import("./commands/login.js")).logoutCommand,
+  port: async () => (await import("./commands/port.js")).portCommand,
+  network: async () => (await import("./commands/network.js")).networkCommand,
 };
 
 const USAGE = `Usage: tsbox COMMAND [OPTIONS]
@@ -46,6 +48,8 @@ Commands:
   images    List images
   ps        List containers
   rm        Remove containers
+  port      List a container's published ports
+  network   Create, list, inspect, remove, connect and disconnect networks
   info      Show backend and host information
   vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version

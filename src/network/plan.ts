@@ -121,7 +121,22 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   };
 }
 
-function attachment(inputs: NetworkInputs, config: NetworkConfig, hostServers: string[]): NetworkAttachment {
+/** The `network` section `network connect` hands the running container's keeper: one more network, nothing else. */
+export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer"> & { network: string }): NetworkSpec {
+  const config = inputs.store.get(inputs.network);
+  return {
+    dir: join(inputs.bundleDir, "net"),
+    container: { id: inputs.id, ...(inputs.name !== null ? { name: inputs.name } : {}) },
+    hostname: inputs.hostname,
+    hosts: { extra: [] },
+    dns: { servers: [], search: [], options: [] },
+    attach: [attachment(inputs, config, readResolvConf().servers)],
+    ports: [],
+    ...(inputs.rootless ? { rootless: { dir: inputs.rootless.dir, helper: inputs.rootless.helper } } : {}),
+  };
+}
+
+function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless">, config: NetworkConfig, hostServers: string[]): NetworkAttachment {
   const aliases = inputs.options.networkAliases ?? [];
   if (aliases.length > 0 && !config.dns) throw new UsageError(`--network-alias needs a user-defined network (${config.name} has no DNS)`);
   for (const a of aliases) {

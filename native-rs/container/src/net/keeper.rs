@@ -76,6 +76,26 @@ pub fn start<F: FnOnce() -> i32>(spec: &Spec, net: &NetworkSpec, clone_flags: c_
     }
 }
 
+/// `tsbox-runtime net-attach` (`network connect`): joins `net`'s networks
+/// for the running container `pid` (no default route: it has one), reports
+/// on `report` like `start`'s keeper, then keeps the attachment until the
+/// container exits or SIGTERM (`network disconnect`).
+pub fn attach_running(spec: &Spec, net: &NetworkSpec, pid: i32, report: c_int) -> i32 {
+    let mut k = Keeper::new(spec, net, report);
+    let ready = k.join_networks().and_then(|()| k.attach_all(pid, false)).and_then(|()| k.record(&[]));
+    k.container = Some(pid);
+    if let Err(e) = ready {
+        k.container = None; // not ours to kill
+        k.send_report(false, Some(e));
+        k.tear_down();
+        return 1;
+    }
+    k.send_report(true, None);
+    k.serve(pid, Proxy::new(Vec::new(), Ipv4Addr::LOCALHOST));
+    k.tear_down();
+    0
+}
+
 struct Joined {
     att: Attachment,
     ip: Ipv4Addr,
@@ -150,18 +170,15 @@ impl<'a> Keeper<'a> {
 
     /// Steps 1–4; the container's pid.
     fn set_up<F: FnOnce() -> i32>(&mut self, clone_flags: c_int, pipes: &Pipes, child: F, published: &[Published]) -> Result<i32, Error> {
-        if let Some(r) = &self.net.rootless {
-            self.rootless = Some(rootless::enter(r, self.spec)?);
+        if let Err(e) = self.join_networks() {
+            pipes.close_copies();
+            return Err(e);
         }
-        let mut nl = Netlink::open()?;
-        for att in &self.net.attach {
-            let ip = bridge::join(&mut nl, att, &self.owner_for(att))?;
-            self.joined.push(Joined { att: att.clone(), ip, endpoint: None });
-        }
-        self.nl = Some(nl);
         let own: Vec<Ipv4Addr> = self.joined.iter().map(|j| j.ip).collect();
-        files::write_all(self.net, &own)?;
-
+        if let Err(e) = files::write_all(self.net, &own) {
+            pipes.close_copies();
+            return Err(e);
+        }
         let pid = match process::clone_fork(clone_flags | CLONE_PARENT) {
             Ok(Forked::Child) => process::exit_now(child()),
             Ok(Forked::Parent(pid)) => pid,
@@ -173,10 +190,7 @@ impl<'a> Keeper<'a> {
         self.container = Some(pid);
         pipes.close_copies();
         self.write_id_maps(pid)?;
-        let nl = self.nl.as_mut().expect("netlink socket");
-        for (i, j) in self.joined.iter_mut().enumerate() {
-            j.endpoint = Some(attach::attach(nl, pid, &j.att, j.ip, i == 0)?);
-        }
+        self.attach_all(pid, true)?;
         // As root, other hosts reach published ports through DNAT; rootless
         // (and from loopback) through the proxy, which holds the ports.
         if self.rootless.is_none() {
@@ -189,6 +203,35 @@ impl<'a> Keeper<'a> {
             }
         }
         Ok(pid)
+    }
+
+    /// Into the bridges' namespaces (rootless), then a lease on each network.
+    fn join_networks(&mut self) -> Result<(), Error> {
+        if let Some(r) = &self.net.rootless {
+            self.rootless = Some(rootless::enter(r, &self.spec.linux.uid_mappings, &self.spec.linux.gid_mappings)?);
+        }
+        let mut nl = Netlink::open()?;
+        let mut result = Ok(());
+        for att in &self.net.attach {
+            match bridge::join(&mut nl, att, &self.owner_for(att)) {
+                Ok(ip) => self.joined.push(Joined { att: att.clone(), ip, endpoint: None }),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        self.nl = Some(nl);
+        result
+    }
+
+    /// A veth into the container per network; `route`: the first one gets the default route.
+    fn attach_all(&mut self, pid: i32, route: bool) -> Result<(), Error> {
+        let nl = self.nl.as_mut().expect("netlink socket");
+        for (i, j) in self.joined.iter_mut().enumerate() {
+            j.endpoint = Some(attach::attach(nl, pid, &j.att, j.ip, route && i == 0)?);
+        }
+        Ok(())
     }
 
     fn owner_for(&self, att: &Attachment) -> Owner {

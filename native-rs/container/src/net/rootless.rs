@@ -86,13 +86,13 @@ pub struct Membership {
 
 /// Makes sure the holder runs (starting it, with the spec's id maps), registers
 /// us, and moves us into its user and network namespaces.
-pub fn enter(r: &Rootless, spec: &Spec) -> Result<Membership, Error> {
+pub fn enter(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<Membership, Error> {
     let me = std::process::id() as i32;
     let holder = {
         let _lock = Lock::acquire(&r.dir)?;
         let holder = match Holder::read(&r.dir).filter(Holder::alive) {
             Some(h) => h,
-            None => start_holder(r, spec)?,
+            None => start_holder(r, uid_maps, gid_maps)?,
         };
         let users = r.dir.join("users");
         fs::create_dir_all(&users).step(|| format!("creating {}", users.display()))?;
@@ -209,7 +209,7 @@ fn parse_maps(text: &str) -> Result<Vec<IdMapping>, String> {
 
 /// Spawns `<our binary> netns-holder …` detached (its own session, not our
 /// child) and waits until it reports ready.
-fn start_holder(r: &Rootless, spec: &Spec) -> Result<Holder, Error> {
+fn start_holder(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<Holder, Error> {
     let (ready_r, ready_w) = fd::pipe().step(|| "creating a pipe")?;
     let exe = std::fs::read_link("/proc/self/exe").step(|| "finding our own executable")?;
     match process::clone_fork(0) {
@@ -226,9 +226,9 @@ fn start_holder(r: &Rootless, spec: &Spec) -> Result<Holder, Error> {
                 .arg("--helper")
                 .arg(&r.helper)
                 .arg("--uid-map")
-                .arg(maps_arg(&spec.linux.uid_mappings))
+                .arg(maps_arg(uid_maps))
                 .arg("--gid-map")
-                .arg(maps_arg(&spec.linux.gid_mappings))
+                .arg(maps_arg(gid_maps))
                 .arg("--ready-fd")
                 .arg(ready_w.to_string())
                 .stdin(Stdio::null())
