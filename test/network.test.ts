@@ -13,7 +13,7 @@ import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess } from "node:child_process";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { tsbox, type CliResult } from "./helpers/cli.js";
+import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
 
@@ -128,6 +128,71 @@ for (const who of identities()) {
         assert.equal(r.stderr, `tsbox: cannot publish port 127.0.0.1:${taken.port}/tcp: it is already in use\n`);
       } finally {
         taken.close();
+      }
+    });
+
+    it("two containers on a user network talk TCP by name and alias, through its DNS", async () => {
+      const net = `app-${who.name}`;
+      const made = await run(["network", "create", net]);
+      assert.equal(made.code, 0, made.stderr);
+      const server = start(["run", "--rm", "--name", "srv", "--network", net, "--network-alias", "db", "busybox", "sh", "-c", "mkdir -p /www && echo hello from srv > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      try {
+        const client = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "for i in $(seq 100); do wget -q -O - http://srv/ 2>/dev/null && break; sleep 0.1; done; wget -q -O - http://db/; nslookup srv | grep Address: | tail -1"]);
+        assert.equal(client.code, 0, client.stderr);
+        assert.match(client.stdout, /^hello from srv\nhello from srv\n/);
+        assert.match(client.stdout, /Address: 10\.89\.\d+\.\d+/);
+        const inspect = JSON.parse((await run(["network", "inspect", net])).stdout) as { containers: Record<string, { names: string[] }> }[];
+        assert.ok(Object.values(inspect[0]!.containers).some((c) => c.names.includes("srv") && c.names.includes("db")));
+        const busy = await run(["network", "rm", net]);
+        assert.equal(busy.code, 125);
+        assert.match(busy.stderr, /has active endpoints/);
+      } finally {
+        await run(["rm", "-f", "srv"]);
+        await server.done;
+      }
+      const rm = await run(["network", "rm", net]);
+      assert.equal(rm.code, 0, rm.stderr);
+    });
+
+    it("connects a running container to a network and disconnects it", async () => {
+      const net = `extra-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      const box = start(["run", "--rm", "--name", "box", "busybox", "sleep", "60"]);
+      try {
+        await until("the container to run", async () => (JSON.parse((await run(["ps", "--json"])).stdout).some((c: { name: string }) => c.name === "box") ? true : undefined));
+        const c = await run(["network", "connect", "--alias", "second", net, "box"]);
+        assert.equal(c.code, 0, c.stderr);
+        const ping = await run(["run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "-W", "2", "second"]);
+        assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+        const d = await run(["network", "disconnect", net, "box"]);
+        assert.equal(d.code, 0, d.stderr);
+        const gone = await run(["run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "-W", "1", "second"]);
+        assert.notEqual(gone.code, 0, "the name is gone with the attachment");
+      } finally {
+        await run(["rm", "-f", "box"]);
+        await box.done;
+        await run(["network", "rm", net]);
+      }
+    });
+
+    // The single-id user takes the same paths as the user with subordinate ids: 100 runs each for root and one rootless user.
+    it("leaves no veth, rule, lease or process after 100 containers", { skip: who.name === "single" ? "covered as user" : false }, async () => {
+      const net = `churn-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      try {
+        const r = await tsbox(who, [], {
+          netns: ns.path,
+          env: { TSBOX_NETWORK: "bridge" },
+          timeoutMs: 300_000,
+          argv: [process.execPath, "--import", import.meta.resolve("tsx"), `${repoRoot}test/helpers/network-churn.ts`, "100", net],
+        });
+        assert.equal(r.code, 0, r.stderr);
+        const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { codes: number[]; runs: number; distinctAddresses: number };
+        assert.deepEqual(result.codes, []);
+        assert.equal(result.runs, 100);
+        assert.ok(result.distinctAddresses > 10, `addresses are handed out round robin (${result.distinctAddresses} distinct)`);
+      } finally {
+        await run(["network", "rm", net]);
       }
     });
 

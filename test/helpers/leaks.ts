@@ -95,7 +95,7 @@ export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<
   // Identity dirs of other suites running on the machine at the same time are theirs, not leaks.
   const newTmp = [...after.tmp].filter((t) => !before.tmp.has(t) && /tsbox/i.test(t) && !/^tsbox-(data|scratch|bench)-/.test(t));
   assert.deepEqual(newTmp, [], "no temp dirs may be left in /tmp");
-  const newLinks = [...after.links].filter((l) => !before.links.has(l) && /^(veth|tsbox)/.test(l));
-  assert.deepEqual(newLinks, [], "no veth or bridge may be left in the host's network namespace");
+  const newLinks = [...after.links].filter((l) => !before.links.has(l) && /^tsbox/.test(l));
+  assert.deepEqual(newLinks, [], "no tsbox veth or bridge may be left in the host's network namespace");
   for (const w of who) assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);
 }

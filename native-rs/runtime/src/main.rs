@@ -6,6 +6,8 @@
 //!   tsbox-runtime probe
 //!   tsbox-runtime net-attach --bundle DIR --pid PID --network FILE
 //!     (`network connect`: one line of JSON on stdout, then keeps the attachment)
+//!   tsbox-runtime net-dns --dir DIR --listen IP [--upstream IP]… --ready-fd N
+//!     (internal: a user-defined network's name server, started by its first container)
 //!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M --ready-fd N
 //!     (internal: started by a rootless container's network keeper)
 //!   tsbox-runtime --version
@@ -47,6 +49,10 @@ fn main() {
         },
         (Some("net-attach"), _) => match parse_net_attach(&args[1..]) {
             Ok((bundle, pid, file)) => net_attach(&bundle, pid, &file),
+            Err(msg) => usage_error(&msg),
+        },
+        (Some("net-dns"), _) => match parse_net_dns(&args[1..]) {
+            Ok(opts) => container::net::dns_server::main(opts),
             Err(msg) => usage_error(&msg),
         },
         (Some("netns-holder"), _) => match parse_holder(&args[1..]) {
@@ -128,4 +134,28 @@ fn net_attach(bundle: &std::path::Path, pid: i32, file: &std::path::Path) -> i32
             125
         }
     }
+}
+
+fn parse_net_dns(args: &[OsString]) -> Result<container::net::dns_server::Options, String> {
+    // --upstream may repeat: take those out before the one-of-each parser.
+    let mut upstream = Vec::new();
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--upstream" {
+            let v = it.next().ok_or("--upstream needs a value")?;
+            upstream.push(v.to_str().and_then(|s| s.parse().ok()).ok_or("--upstream: expected an IPv4 address")?);
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    let mut flags = Flags::parse(&rest, &["--dir", "--listen", "--ready-fd"])?;
+    let listen = flags.required("--listen", "net-dns")?;
+    let ready = flags.required("--ready-fd", "net-dns")?;
+    Ok(container::net::dns_server::Options {
+        dir: PathBuf::from(flags.required("--dir", "net-dns")?),
+        listen: listen.to_str().and_then(|s| s.parse().ok()).ok_or("--listen: expected an IPv4 address")?,
+        upstream,
+        ready_fd: ready.to_str().and_then(|s| s.parse().ok()).ok_or("--ready-fd: expected a file descriptor number")?,
+    })
 }

@@ -27,7 +27,7 @@ pub struct Endpoint {
 pub fn attach(nl: &mut Netlink, pid: i32, att: &Attachment, ip: Ipv4Addr, default_route: bool) -> Result<Endpoint, Error> {
     let netns_path = format!("/proc/{}/ns/net", pid);
     let netns = File::open(&netns_path).step(|| format!("opening {}", netns_path))?;
-    let host_if = format!("veth{}", random_hex(4));
+    let host_if = format!("tsbox{}", random_hex(4));
     let mut ifname = String::new();
     for n in 0..16 {
         let candidate = format!("eth{}", n);

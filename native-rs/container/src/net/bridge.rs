@@ -54,14 +54,17 @@ pub fn leave(nl: &mut Netlink, att: &Attachment, ip: Ipv4Addr, keeper: i32) {
 
 fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
     let step = || format!("creating bridge {} for network {}", att.bridge, att.name);
-    match link::create_bridge(nl, &att.bridge, att.mtu) {
-        Ok(()) | Err(EEXIST) => {}
+    // The bridge and its rules come and go together (`leave`): an existing
+    // bridge has them, and the iptables runs (tens of ms each) are skipped.
+    let created = match link::create_bridge(nl, &att.bridge, att.mtu) {
+        Ok(()) => true,
+        Err(EEXIST) => false,
         Err(e) => return Err(e).step(step),
-    }
+    };
     let index = link::index(nl, &att.bridge).step(step)?.ok_or_else(|| Error::setup(format!("bridge {} vanished", att.bridge)))?;
     link::add_address(nl, index, att.gateway, att.subnet.prefix).step(|| format!("adding {}/{} to bridge {}", att.gateway, att.subnet.prefix, att.bridge))?;
     link::set_up(nl, index).step(|| format!("bringing bridge {} up", att.bridge))?;
-    if att.nat {
+    if att.nat && created {
         firewall::enable_forwarding()?;
         Iptables::require()?.add_bridge(&att.bridge, &att.subnet.to_string())?;
     }

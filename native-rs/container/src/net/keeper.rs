@@ -131,7 +131,8 @@ impl<'a> Keeper<'a> {
         let mut names = vec![net.container_id.clone(), net.container_id.chars().take(12).collect()];
         names.extend(net.container_name.iter().cloned());
         names.push(net.hostname.clone());
-        names.dedup();
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         Keeper {
             spec,
             net,
@@ -299,6 +300,10 @@ impl<'a> Keeper<'a> {
 
     /// Step 5: until the container exits or SIGTERM.
     fn serve(&mut self, pid: i32, mut proxy: Proxy) {
+        // First, so the fds opened below are not among 0-2 (which get /dev/null).
+        let mut keep: Vec<c_int> = self.nl.as_ref().map(|n| n.raw_fd()).into_iter().collect();
+        keep.extend(proxy.fds());
+        fd::detach_from_parent_fds(&keep);
         let pidfd = process::pidfd_open(pid).ok();
         let (term_r, term_w) = match fd::pipe() {
             Ok(p) => p,
@@ -310,11 +315,6 @@ impl<'a> Keeper<'a> {
             let _ = signal::ignore(sig);
         }
         let _ = signal::install(SIGTERM, on_sigterm);
-        let mut keep = vec![term_r, term_w];
-        keep.extend(pidfd);
-        keep.extend(self.nl.as_ref().map(|n| n.raw_fd()));
-        keep.extend(proxy.fds());
-        fd::detach_from_parent_fds(&keep);
         loop {
             let mut fds = vec![PollFd { fd: term_r, events: 0x1, revents: 0 }];
             if let Some(p) = pidfd {

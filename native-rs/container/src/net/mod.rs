@@ -7,6 +7,8 @@
 pub mod addr;
 pub mod attach;
 pub mod bridge;
+pub mod daemon;
+pub mod dns;
 pub mod dns_server;
 pub mod files;
 pub mod firewall;

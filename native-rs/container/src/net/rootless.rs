@@ -12,6 +12,7 @@
 //! registers each keeper using it. The last keeper to leave stops it, so
 //! nothing stays once no rootless container runs. All under `<dir>/lock`.
 
+use super::daemon;
 use super::lock::Lock;
 use super::spec::Rootless;
 use crate::error::{Context, Error};
@@ -207,49 +208,20 @@ fn parse_maps(text: &str) -> Result<Vec<IdMapping>, String> {
         .collect()
 }
 
-/// Spawns `<our binary> netns-holder …` detached (its own session, not our
-/// child) and waits until it reports ready.
+/// Starts `<our binary> netns-holder …` detached and waits until it is ready.
 fn start_holder(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<Holder, Error> {
-    let (ready_r, ready_w) = fd::pipe().step(|| "creating a pipe")?;
-    let exe = std::fs::read_link("/proc/self/exe").step(|| "finding our own executable")?;
-    match process::clone_fork(0) {
-        Ok(Forked::Child) => {
-            // The go-between: start the holder in a session of its own and
-            // leave, so it is nobody's child but init's.
-            // The holder inherits the write end (pipes are made close-on-exec).
-            unsafe { crate::sys::ffi::fcntl(ready_w, F_SETFD, 0) };
-            let _ = unsafe { crate::sys::ffi::setsid() };
-            let child = Command::new(&exe)
-                .arg("netns-holder")
-                .arg("--dir")
-                .arg(&r.dir)
-                .arg("--helper")
-                .arg(&r.helper)
-                .arg("--uid-map")
-                .arg(maps_arg(uid_maps))
-                .arg("--gid-map")
-                .arg(maps_arg(gid_maps))
-                .arg("--ready-fd")
-                .arg(ready_w.to_string())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            process::exit_now(if child.is_ok() { 0 } else { 1 })
-        }
-        Ok(Forked::Parent(pid)) => {
-            fd::close(ready_w);
-            let _ = process::wait(pid);
-        }
-        Err(e) => {
-            fd::close(ready_r);
-            fd::close(ready_w);
-            return Err(Error::errno("forking", e));
-        }
-    }
-    let report = fd::read_line(ready_r);
-    fd::close(ready_r);
-    let text = String::from_utf8_lossy(&report).trim().to_string();
+    let args: Vec<String> = vec![
+        "netns-holder".into(),
+        "--dir".into(),
+        r.dir.display().to_string(),
+        "--helper".into(),
+        r.helper.clone(),
+        "--uid-map".into(),
+        maps_arg(uid_maps),
+        "--gid-map".into(),
+        maps_arg(gid_maps),
+    ];
+    let text = daemon::spawn(&args)?;
     if text != "ok" {
         stop(&r.dir);
         let why = if text.is_empty() { "it exited without a word".to_string() } else { text };
@@ -283,11 +255,8 @@ extern "C" fn on_event(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) 
 /// writes holder.json, reports "ok" (or the error) on the ready fd, and
 /// stays until SIGTERM or until the helper or the namespace process dies.
 pub fn holder_main(o: HolderOptions) -> i32 {
-    // Nothing we start may hold the ready pipe open.
-    let _ = fd::set_cloexec(o.ready_fd);
-    let report = |text: &str| {
-        let _ = fd::write_all(o.ready_fd, format!("{}\n", text).as_bytes());
-    };
+    let ready = daemon::Ready::new(o.ready_fd);
+    let report = |text: &str| ready.report(text);
     let maps = parse_maps(&o.uid_mappings).and_then(|u| parse_maps(&o.gid_mappings).map(|g| (u, g)));
     let (uid_maps, gid_maps) = match maps {
         Ok(m) => m,
@@ -344,8 +313,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
         report(&e.message);
         return 1;
     }
-    report("ok");
-    fd::close(o.ready_fd);
+    ready.ok();
     let mut helper = helper;
     // Until SIGTERM, or until the helper or the namespace process ends.
     loop {
