@@ -49,7 +49,8 @@ people.push({ name: "user", ...user, home: join(work, "user") });
 
 /** argv prefix that runs a command as `who` with a clean, predictable env. */
 function asWho(who: Who, argv: string[]): string[] {
-  const env = ["env", "-i", `PATH=${process.env.PATH}`, `HOME=${who.home}`, `TSBOX_DATA_DIR=${join(who.home, "data")}`];
+  // --network none like the peers' configs (an empty network namespace); bench/net.ts times networks.
+  const env = ["env", "-i", `PATH=${process.env.PATH}`, `HOME=${who.home}`, `TSBOX_DATA_DIR=${join(who.home, "data")}`, "TSBOX_NETWORK=none"];
   if (!isRoot || who.uid === 0) return [...env, ...argv];
   return ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--init-groups", "--", ...env, ...argv];
 }
