@@ -225,4 +225,47 @@ mod tests {
         );
         assert!(matches!(&items[2], Item::Rejected { channel: 1, .. }));
     }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The wire format as test/fixtures/contract/frames.json has it (the TS
+    /// side checks frame.ts against the same file).
+    #[test]
+    fn contract_frames() {
+        use container::contract::fixture;
+        use container::json::Json;
+        let doc = fixture("frames.json");
+        let num = |v: &Json, k: &str| v.get(k).unwrap().as_number().unwrap().as_u64().unwrap();
+        let types = doc.get("types").unwrap();
+        assert_eq!(
+            [CTRL, DATA, EOF, CREDIT, ERROR].map(u64::from),
+            ["ctrl", "data", "eof", "credit", "error"].map(|k| num(types, k))
+        );
+        assert_eq!(HEADER as u64, num(&doc, "header"));
+        assert_eq!(MAX_IN_PAYLOAD as u64, num(&doc, "agentMaxInPayload"));
+        assert_eq!(MAX_OUT_PAYLOAD as u64, num(&doc, "agentMaxOutPayload"));
+        for f in doc.get("frames").unwrap().as_array().unwrap() {
+            let (kind, chan) = (num(f, "type") as u8, num(f, "channel") as u32);
+            let payload = hex(f.get("payloadHex").unwrap().as_str().unwrap());
+            let wire = hex(f.get("wireHex").unwrap().as_str().unwrap());
+            assert_eq!(encode(kind, chan, &payload), wire);
+            let want = Frame {
+                kind,
+                channel: chan,
+                payload,
+            };
+            assert_eq!(Decoder::new(MAX_IN_PAYLOAD).push(&wire), vec![Item::Frame(want)]);
+        }
+        for r in doc.get("rejected").unwrap().as_array().unwrap() {
+            let items = Decoder::new(MAX_IN_PAYLOAD).push(&hex(r.get("wireHex").unwrap().as_str().unwrap()));
+            match &items[..] {
+                [Item::Rejected { channel, .. }] => assert_eq!(*channel as u64, num(r, "channel")),
+                other => panic!("expected one rejection, got {:?}", other),
+            }
+        }
+    }
 }

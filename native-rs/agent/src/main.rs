@@ -7,6 +7,8 @@
 //!   tsbox-agent --version
 
 mod agent;
+mod guest_dir;
+mod ops;
 mod cgroup;
 mod frame;
 mod guest_init;

@@ -41,17 +41,17 @@ impl ErrorKind {
         }
     }
 
-    fn parse(s: &str) -> Option<ErrorKind> {
-        [
-            ErrorKind::NotFound,
-            ErrorKind::Permission,
-            ErrorKind::Setup,
-            ErrorKind::Spec,
-            ErrorKind::NotRunning,
-        ]
-        .iter()
-        .copied()
-        .find(|k| k.as_str() == s)
+    /// Every kind, for parsing and for the TS↔Rust contract fixture.
+    pub const ALL: [ErrorKind; 5] = [
+        ErrorKind::NotFound,
+        ErrorKind::Permission,
+        ErrorKind::Setup,
+        ErrorKind::Spec,
+        ErrorKind::NotRunning,
+    ];
+
+    pub fn parse(s: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.iter().copied().find(|k| k.as_str() == s)
     }
 }
 
@@ -86,6 +86,16 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         self.kind.exit_code()
+    }
+
+    /// What a front end is told: `{kind, message, exitCode}`, the body of a
+    /// status `error` event and of a failed agent reply.
+    pub fn to_report(&self) -> Json {
+        Json::object(vec![
+            ("kind", Json::from(self.kind.as_str())),
+            ("message", Json::from(self.message.as_str())),
+            ("exitCode", Json::from(self.exit_code())),
+        ])
     }
 
     /// The wire form used on the child's error pipe.

@@ -36,6 +36,11 @@ pub mod terminal;
 pub mod user;
 
 pub use error::{Error, ErrorKind};
+
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+#[cfg(test)]
+mod contract_tests;
 pub use spec::Spec;
 
 /// Kept in step with Cargo.toml (rustc-only builds have no CARGO_PKG_VERSION).

@@ -38,12 +38,11 @@ impl StatusEvents {
 
     /// Reports a failure before or at execve; returns the exit code to use.
     pub fn error(&self, e: &Error) -> i32 {
-        self.emit(Json::object(vec![
-            ("event", Json::from("error")),
-            ("kind", Json::from(e.kind.as_str())),
-            ("message", Json::from(e.message.as_str())),
-            ("exitCode", Json::from(e.exit_code())),
-        ]));
+        let mut event = vec![("event".to_string(), Json::from("error"))];
+        if let Json::Object(report) = e.to_report() {
+            event.extend(report);
+        }
+        self.emit(Json::Object(event));
         if self.fd.is_none() {
             eprintln!("{}: {}", self.stderr_prefix, e.message);
         }

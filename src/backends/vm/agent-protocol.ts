@@ -51,6 +51,17 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** The ops the guest agent serves (native-rs/agent/src/ops; test/fixtures/contract/agent-ops.json). */
+export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "delete", "ping"] as const;
+export type AgentOp = (typeof AGENT_OPS)[number];
+/** Ops only the `tsbox vm` daemon answers: its 9p exports and its shutdown (daemon.ts). */
+export const DAEMON_OPS = ["export", "unexport", "shutdown"] as const;
+export type DaemonOp = (typeof DAEMON_OPS)[number];
+
+export function isAgentOp(op: unknown): op is AgentOp {
+  return (AGENT_OPS as readonly unknown[]).includes(op);
+}
+
 /** P: the payload type of relayed frames (Buffer in Node, Uint8Array in browsers). */
 export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   private readonly decoder: FrameDecoder<P>;
@@ -119,7 +130,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   }
 
   /** Sends a request; resolves with the reply, rejects with AgentRequestError or a timeout. */
-  request(op: string, fields: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<Reply> {
+  request(op: AgentOp | DaemonOp, fields: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<Reply> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {

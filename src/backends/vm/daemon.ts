@@ -11,6 +11,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { errorMessage } from "../../errors.js";
+import { isAgentOp } from "./agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "./frame.js";
 import { daemonPaths, openMachine, type OpenOptions } from "./session.js";
 
@@ -71,7 +72,8 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
           // Deleting a container deletes the processes exec'd into it too.
           if (op === "create") containers.add(String(fields.cid));
         }
-        const r = await link.request(String(op), fields, op === "wait" ? 0x7fffffff : 120_000);
+        if (!isAgentOp(op)) return reply({ id, ok: false, error: { kind: "spec", message: `unknown request ${JSON.stringify(op)}`, exitCode: 125 } });
+        const r = await link.request(op, fields, op === "wait" ? 0x7fffffff : 120_000);
         if (op === "delete") containers.delete(String(fields.cid));
         reply({ ...r, id });
       } catch (err) {

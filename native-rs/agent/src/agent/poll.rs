@@ -1,0 +1,91 @@
+//! One turn of the loop: wait on the link, the SIGCHLD self-pipe and every
+//! supervised process's status pipe and stdio, then hand each ready fd to
+//! its handler. Output is read only within the host's credit and while the
+//! link's queue is short, so a chatty container cannot grow our memory.
+
+use super::Agent;
+use container::sys::ffi;
+use container::sys::types::PollFd;
+use std::os::raw::c_int;
+
+/// Stop reading container output while this much is queued for the link.
+const LINK_OUT_HIGH: usize = 128 * 1024;
+
+const POLLIN: i16 = 0x1;
+const POLLOUT: i16 = 0x4;
+
+/// What a polled fd is.
+#[derive(Clone, Copy)]
+enum Target {
+    Link,
+    Sigchld,
+    Status(usize),
+    Out(usize, u8),
+    In(usize),
+}
+
+impl Agent {
+    pub(crate) fn poll_once(&mut self) {
+        let mut fds: Vec<PollFd> = Vec::new();
+        let mut targets: Vec<Target> = Vec::new();
+        let mut add = |fds: &mut Vec<PollFd>, fd: c_int, events: i16, t: Target| {
+            fds.push(PollFd {
+                fd,
+                events,
+                revents: 0,
+            });
+            targets.push(t);
+        };
+        let link_events = if self.out.is_empty() {
+            POLLIN
+        } else {
+            POLLIN | POLLOUT
+        };
+        add(&mut fds, self.link, link_events, Target::Link);
+        add(&mut fds, self.sigchld_r, POLLIN, Target::Sigchld);
+        let ids: Vec<String> = self.ctrs.keys().cloned().collect();
+        let link_busy = self.out.len() > LINK_OUT_HIGH;
+        for (i, id) in ids.iter().enumerate() {
+            let c = &self.ctrs[id];
+            if let Some(s) = c.status_r {
+                add(&mut fds, s, POLLIN, Target::Status(i));
+            }
+            for (k, s) in [(1u8, &c.io.stdout), (2u8, &c.io.stderr)] {
+                if let Some(s) = s {
+                    if !s.done && s.credit > 0 && !link_busy {
+                        add(&mut fds, s.fd, POLLIN, Target::Out(i, k));
+                    }
+                }
+            }
+            if let Some(s) = &c.io.stdin {
+                if !s.closed && (!s.pending.is_empty() || s.eof) {
+                    add(&mut fds, s.fd, POLLOUT, Target::In(i));
+                }
+            }
+        }
+        let n = unsafe { ffi::poll(fds.as_mut_ptr(), fds.len() as _, -1) };
+        if n <= 0 {
+            return;
+        }
+        for (p, t) in fds.iter().zip(targets.iter()) {
+            if p.revents == 0 {
+                continue;
+            }
+            match *t {
+                Target::Link => {
+                    if p.revents & POLLIN != 0 {
+                        self.read_link();
+                    }
+                }
+                Target::Sigchld => self.reap(),
+                Target::Status(i) => self.read_status(&ids[i]),
+                Target::Out(i, k) => self.read_output(&ids[i], k),
+                Target::In(i) => self.write_input(&ids[i]),
+            }
+        }
+        // Finished processes answer their waits once everything is drained.
+        for id in ids {
+            self.maybe_finish(&id);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The stdio pumps: a container's output to the link (at most the credit the
+//! host granted, one frame per read), and host input into its stdin as the
+//! pipe takes it, granting the host that many bytes more.
+
+use super::Agent;
+use crate::frame;
+use crate::sys;
+use container::sys::fd;
+
+impl Agent {
+    pub(crate) fn read_output(&mut self, cid: &str, which: u8) {
+        let mut frames: Vec<(u8, u32, Vec<u8>)> = Vec::new();
+        if let Some(c) = self.ctrs.get_mut(cid) {
+            let s = if which == 1 {
+                c.io.stdout.as_mut()
+            } else {
+                c.io.stderr.as_mut()
+            };
+            if let Some(s) = s {
+                let max = (s.credit as usize).min(frame::MAX_OUT_PAYLOAD);
+                let mut buf = vec![0u8; max];
+                match fd::read(s.fd, &mut buf) {
+                    Ok(0) => {
+                        s.done = true;
+                        frames.push((frame::EOF, s.chan, Vec::new()));
+                    }
+                    Ok(n) => {
+                        s.credit -= n as u64;
+                        buf.truncate(n);
+                        frames.push((frame::DATA, s.chan, buf));
+                    }
+                    Err(e) if e == sys::EAGAIN => {}
+                    // EIO: a pty master whose slaves are all closed.
+                    Err(_) => {
+                        s.done = true;
+                        frames.push((frame::EOF, s.chan, Vec::new()));
+                    }
+                }
+            }
+        }
+        for (k, ch, data) in frames {
+            self.send(k, ch, &data);
+        }
+    }
+
+    pub(crate) fn write_input(&mut self, cid: &str) {
+        let mut grant: Option<(u32, u32)> = None;
+        if let Some(s) = self.ctrs.get_mut(cid).and_then(|c| c.io.stdin.as_mut()) {
+            let mut written = 0usize;
+            while !s.pending.is_empty() {
+                let (a, _) = s.pending.as_slices();
+                match fd::write(s.fd, a) {
+                    Ok(n) => {
+                        s.pending.drain(..n);
+                        written += n;
+                    }
+                    Err(e) if e == sys::EAGAIN => break,
+                    Err(_) => {
+                        // The process closed its stdin: drop what it will never read.
+                        s.pending.clear();
+                        s.closed = true;
+                        fd::close(s.fd);
+                        break;
+                    }
+                }
+            }
+            if s.pending.is_empty() && s.eof && !s.closed {
+                s.closed = true;
+                fd::close(s.fd);
+            }
+            if written > 0 {
+                s.allowance += written as u64;
+                grant = Some((s.chan, written as u32));
+            }
+        }
+        if let Some((ch, n)) = grant {
+            self.send(frame::CREDIT, ch, &n.to_le_bytes());
+        }
+    }
+}

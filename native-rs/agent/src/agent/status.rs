@@ -1,0 +1,62 @@
+//! A supervisor's status pipe: the same newline-delimited JSON events
+//! tsbox-runtime writes (`container::status`): `started` answers the pending
+//! `start`/`exec`, `error` fails it, `exited` is kept for `wait`.
+
+use super::Agent;
+use container::json::{self, Json};
+use container::{Error, ErrorKind};
+
+impl Agent {
+    pub(crate) fn read_status(&mut self, cid: &str) {
+        let lines = match self.ctrs.get_mut(cid) {
+            Some(c) => c.read_status_lines(),
+            None => return,
+        };
+        for line in lines {
+            let ev = match json::parse(&line) {
+                Ok(ev) => ev,
+                Err(_) => continue,
+            };
+            let c = self.ctrs.get_mut(cid).unwrap();
+            let int = |key: &str| {
+                ev.get(key)
+                    .and_then(|v| v.as_number())
+                    .and_then(|n| n.as_i64())
+            };
+            match ev.get("event").and_then(|v| v.as_str()) {
+                Some("started") => {
+                    let pid = int("pid").map(|p| p as i32);
+                    c.pid = pid;
+                    if let Some(req) = c.start_req.take() {
+                        self.reply_ok(req, vec![("pid", Json::from(pid))]);
+                    }
+                }
+                Some("error") => {
+                    let kind = ev
+                        .get("kind")
+                        .and_then(|v| v.as_str())
+                        .and_then(ErrorKind::parse)
+                        .unwrap_or(ErrorKind::Setup);
+                    let message = ev
+                        .get("message")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("container setup failed");
+                    let e = Error::new(kind, message).to_report();
+                    c.error = Some(e.clone());
+                    if let Some(req) = c.start_req.take() {
+                        self.reply_err(req, e);
+                    }
+                }
+                Some("exited") => {
+                    let code = int("exitCode").unwrap_or(125) as i32;
+                    let sig = ev
+                        .get("signal")
+                        .and_then(|v| v.as_str())
+                        .map(|s| s.to_string());
+                    c.exited = Some((code, sig));
+                }
+                _ => {}
+            }
+        }
+    }
+}

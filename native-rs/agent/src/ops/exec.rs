@@ -1,0 +1,50 @@
+//! `exec`: a process in the running container `cid`, under the handle `eid`
+//! (which `wait`, `signal`, `resize`, `stats` and `delete` then take as their
+//! cid), in the container's cgroup. Answered once it runs, like `start`.
+
+use crate::agent::{no_such, op_error, Agent};
+use crate::supervisor::Job;
+use container::json::Json;
+use container::spec::Process;
+use container::ErrorKind;
+
+impl Agent {
+    pub(super) fn op_exec(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
+        let eid = req
+            .get("eid")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        self.check_new_id(&eid, "exec needs an eid")?;
+        let (pid, cg) = match self.ctrs.get(cid) {
+            Some(c) if c.parent.is_none() && c.running() => (c.pid.unwrap_or(0), c.cgroup.clone()),
+            Some(c) if c.parent.is_none() => {
+                return Err(op_error(
+                    ErrorKind::NotRunning,
+                    format!("container {} is not running", cid),
+                ))
+            }
+            _ => return Err(no_such(cid)),
+        };
+        let process_json = req
+            .get("process")
+            .ok_or_else(|| op_error(ErrorKind::Spec, "exec needs a process"))?;
+        let process = Process::parse(&process_json.to_string()).map_err(super::spec_error)?;
+        let chans = self.channels(req)?;
+        let job = Job::Exec {
+            pid,
+            process: &process,
+        };
+        let mut c = self.start_supervisor(
+            job,
+            chans,
+            process.terminal,
+            process.console_size,
+            cg.as_deref(),
+        )?;
+        c.parent = Some(cid.to_string());
+        c.start_req = Some(id);
+        self.add(&eid, c);
+        Ok(())
+    }
+}
