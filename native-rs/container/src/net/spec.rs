@@ -120,6 +120,13 @@ fn strings(o: &Json, path: &str, key: &str) -> Result<Vec<String>> {
     }
 }
 
+fn optional_string(o: &Json, path: &str, key: &str) -> Result<Option<String>> {
+    match present(o.get(key)) {
+        None => Ok(None),
+        Some(v) => v.as_str().map(|s| Some(s.to_string())).ok_or_else(|| err(&format!("{}.{}", path, key), "expected a string")),
+    }
+}
+
 fn ipv4(text: &str, path: &str) -> Result<Ipv4Addr> {
     text.parse().map_err(|_| err(path, format!("expected an IPv4 address, got {:?}", text)))
 }
@@ -142,11 +149,9 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
     let container = present(o.get("container")).filter(|c| c.is_object()).ok_or_else(|| err("network.container", "expected an object"))?;
     let hosts = present(o.get("hosts"));
     let mut extra_hosts = Vec::new();
-    let mut hosts_base = None;
+    let mut hosts_base: Option<PathBuf> = None;
     if let Some(h) = hosts {
-        if let Some(base) = present(h.get("base")).and_then(Json::as_str) {
-            hosts_base = Some(PathBuf::from(base));
-        }
+        hosts_base = optional_string(h, "network.hosts", "base")?.map(PathBuf::from);
         for (i, e) in items(h, "network.hosts", "extra")?.iter().enumerate() {
             let ep = format!("network.hosts.extra[{}]", i);
             extra_hosts.push(HostEntry {
@@ -184,7 +189,7 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
     Ok(Some(NetworkSpec {
         dir: PathBuf::from(string(o, p, "dir")?),
         container_id: string(container, "network.container", "id")?,
-        container_name: present(container.get("name")).and_then(Json::as_str).map(str::to_string),
+        container_name: optional_string(container, "network.container", "name")?,
         hostname: string(o, p, "hostname")?,
         hosts_base,
         extra_hosts,
@@ -220,9 +225,9 @@ fn attachment(a: &Json, path: &str) -> Result<Attachment> {
             .filter(|m| (576..=65535).contains(m))
             .ok_or_else(|| err(&format!("{}.mtu", path), "expected an MTU from 576 to 65535"))?,
     };
-    let ip = match present(a.get("ip")).and_then(Json::as_str) {
+    let ip = match optional_string(a, path, "ip")? {
         None => None,
-        Some(t) => Some(ipv4(t, &format!("{}.ip", path))?),
+        Some(t) => Some(ipv4(&t, &format!("{}.ip", path))?),
     };
     let mut upstream = Vec::new();
     for (i, s) in strings(a, path, "upstream")?.iter().enumerate() {
