@@ -181,7 +181,8 @@ export class Runtime {
     let mode = parseNetworkMode(options.network ?? this.defaultNetwork);
     const host = (this.host ??= probeHostIdentity());
     let rootless: NetworkInputs["rootless"] = null;
-    if (mode.kind === "bridge" && host.uid !== 0) {
+    // A guest's root makes its bridges itself: only this host's rootless users need the user-mode network.
+    if (mode.kind === "bridge" && host.uid !== 0 && this.backend.capabilities().networks === "host") {
       const found = rootlessNetwork();
       if (found.helper) {
         rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };

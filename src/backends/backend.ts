@@ -45,8 +45,12 @@ export interface BackendCapabilities {
   volumes: boolean;
   /** Image platforms it runs, e.g. `linux/amd64`. */
   platforms: string[];
-  /** Runs the spec's `network` section (bridges, ports): else containers get `--network none`. */
-  networks?: boolean;
+  /**
+   * Where the spec's `network` section (bridges, ports) is carried out: on
+   * this host ("host": rootless users go through pasta/slirp4netns) or in a
+   * guest whose root makes the bridges ("guest"). None: `--network none` only.
+   */
+  networks?: "host" | "guest";
 }
 
 /** Where a container's stdio goes when there is no terminal. */

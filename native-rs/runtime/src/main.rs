@@ -51,7 +51,7 @@ fn main() {
             Ok((bundle, pid, file)) => net_attach(&bundle, pid, &file),
             Err(msg) => usage_error(&msg),
         },
-        (Some("net-dns"), _) => match parse_net_dns(&args[1..]) {
+        (Some("net-dns"), _) => match container::net::dns_server::Options::parse(&text_args(&args[1..])) {
             Ok(opts) => container::net::dns_server::main(opts),
             Err(msg) => usage_error(&msg),
         },
@@ -136,26 +136,7 @@ fn net_attach(bundle: &std::path::Path, pid: i32, file: &std::path::Path) -> i32
     }
 }
 
-fn parse_net_dns(args: &[OsString]) -> Result<container::net::dns_server::Options, String> {
-    // --upstream may repeat: take those out before the one-of-each parser.
-    let mut upstream = Vec::new();
-    let mut rest = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if a == "--upstream" {
-            let v = it.next().ok_or("--upstream needs a value")?;
-            upstream.push(v.to_str().and_then(|s| s.parse().ok()).ok_or("--upstream: expected an IPv4 address")?);
-        } else {
-            rest.push(a.clone());
-        }
-    }
-    let mut flags = Flags::parse(&rest, &["--dir", "--listen", "--ready-fd"])?;
-    let listen = flags.required("--listen", "net-dns")?;
-    let ready = flags.required("--ready-fd", "net-dns")?;
-    Ok(container::net::dns_server::Options {
-        dir: PathBuf::from(flags.required("--dir", "net-dns")?),
-        listen: listen.to_str().and_then(|s| s.parse().ok()).ok_or("--listen: expected an IPv4 address")?,
-        upstream,
-        ready_fd: ready.to_str().and_then(|s| s.parse().ok()).ok_or("--ready-fd: expected a file descriptor number")?,
-    })
+
+fn text_args(args: &[OsString]) -> Vec<String> {
+    args.iter().map(|a| a.to_string_lossy().into_owned()).collect()
 }

@@ -38,7 +38,7 @@ export class NativeBackend implements Backend {
   constructor(private readonly options: NativeBackendOptions = {}) {}
 
   capabilities(): BackendCapabilities {
-    return { rootless: true, terminal: true, volumes: true, networks: true, platforms: ["linux/" + (process.arch === "x64" ? "amd64" : process.arch)] };
+    return { rootless: true, terminal: true, volumes: true, networks: "host", platforms: ["linux/" + (process.arch === "x64" ? "amd64" : process.arch)] };
   }
 
   start(options: StartOptions): Promise<ContainerProcess> {

@@ -3,6 +3,7 @@
 //! `on_request` sends back. The list is checked against the TS side by the
 //! contract fixture `test/fixtures/contract/agent-ops.json`.
 
+mod connect;
 mod create;
 mod delete;
 mod exec;
@@ -19,8 +20,8 @@ use container::json::Json;
 use container::ErrorKind;
 
 /// Every op the agent serves.
-pub const OPS: [&str; 10] = [
-    "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "delete", "ping",
+pub const OPS: [&str; 11] = [
+    "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "delete", "ping", "connect",
 ];
 
 impl Agent {
@@ -49,6 +50,7 @@ impl Agent {
             "wait" => self.op_wait(id, &cid),
             "stats" => self.op_stats(id, &cid),
             "delete" => self.op_delete(id, &cid),
+            "connect" => self.op_connect(id, &cid, req),
             "ping" => {
                 self.reply_ok(id, vec![]);
                 Ok(())

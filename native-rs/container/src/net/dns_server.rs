@@ -66,6 +66,35 @@ pub struct Options {
     pub ready_fd: i32,
 }
 
+impl Options {
+    /// `--dir DIR --listen IP [--upstream IP]… --ready-fd N` (what `ensure`
+    /// passes; tsbox-runtime and the vm agent both run `net-dns`).
+    pub fn parse(args: &[String]) -> Result<Options, String> {
+        let mut dir = None;
+        let mut listen = None;
+        let mut ready_fd = None;
+        let mut upstream = Vec::new();
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it.next().ok_or_else(|| format!("{} needs a value", flag))?;
+            let ip = || value.parse::<Ipv4Addr>().map_err(|_| format!("{}: expected an IPv4 address, got {:?}", flag, value));
+            match flag.as_str() {
+                "--dir" => dir = Some(PathBuf::from(value)),
+                "--listen" => listen = Some(ip()?),
+                "--upstream" => upstream.push(ip()?),
+                "--ready-fd" => ready_fd = Some(value.parse().map_err(|_| "--ready-fd: expected a file descriptor number".to_string())?),
+                other => return Err(format!("unknown option {}", other)),
+            }
+        }
+        Ok(Options {
+            dir: dir.ok_or("net-dns needs --dir DIR")?,
+            listen: listen.ok_or("net-dns needs --listen IP")?,
+            upstream,
+            ready_fd: ready_fd.ok_or("net-dns needs --ready-fd N")?,
+        })
+    }
+}
+
 struct Pending {
     client: SocketAddr,
     id: u16,

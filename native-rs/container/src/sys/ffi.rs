@@ -73,6 +73,7 @@ extern "C" {
     pub fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_int;
     pub fn bind(fd: c_int, addr: *const c_void, len: u32) -> c_int;
     pub fn connect(fd: c_int, addr: *const c_void, len: u32) -> c_int;
+    pub fn shutdown(fd: c_int, how: c_int) -> c_int;
     pub fn send(fd: c_int, buf: *const c_void, len: usize, flags: c_int) -> isize;
     pub fn recv(fd: c_int, buf: *mut c_void, len: usize, flags: c_int) -> isize;
     pub fn setsockopt(fd: c_int, level: c_int, name: c_int, value: *const c_void, len: u32) -> c_int;

@@ -123,3 +123,8 @@ pub fn connect_result(fd: c_int) -> Result<(), Errno> {
         Err(Errno(err))
     }
 }
+
+/// shutdown(SHUT_WR): the peer reads EOF, we can still read.
+pub fn shutdown_write(fd: c_int) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::shutdown(fd, 1) }).map(drop)
+}
