@@ -116,6 +116,11 @@ impl Flow {
                 Err(_) => return false,
             }
         }
+        if !self.pending() {
+            // All written: the whole buffer is free again (`room` looks at its end).
+            self.start = 0;
+            self.end = 0;
+        }
         if self.eof && !self.pending() && !self.shut {
             self.shut = true;
             let _ = to.shutdown(Shutdown::Write);
