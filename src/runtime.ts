@@ -24,7 +24,13 @@ import { parsePlatform } from "./image/platform.js";
 import { familiarName, parseReference } from "./image/reference.js";
 import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
-import { buildSpec } from "./spec/from-options.js";
+import { buildSpec, defaultHostname } from "./spec/from-options.js";
+import type { ImageConfig } from "./image/oci.js";
+import { type Attachment as NetworkAttachment, readAttachments } from "./network/attachments.js";
+import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, peerNotRunning, planNetwork } from "./network/plan.js";
+import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
+import { rootlessNetwork } from "./network/rootless.js";
+import { DEFAULT_NETWORK, NetworkStore } from "./network/store.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions } from "./spec/run-options.js";
@@ -48,6 +54,8 @@ export interface RuntimeOptions {
    * where Linux namespaces work, else vm (see src/backends/select.ts).
    */
   backend?: Backend | "native" | "vm" | "auto";
+  /** The network containers join when `run` names none; default $TSBOX_NETWORK, else `bridge`. */
+  network?: string;
 }
 
 /** Process-level knobs the CLI needs and library users normally do not. */
@@ -89,6 +97,8 @@ export class Runtime implements ContainerOwner {
   private host: HostIdentity | undefined;
   /** Named and anonymous volumes (`tsbox volume …`). */
   readonly volumes: VolumeStore;
+  private readonly defaultNetwork: string;
+  private networkStore: NetworkStore | undefined;
 
   constructor(options: RuntimeOptions = {}) {
     this.dataDir = options.dataDir ?? defaultDataDir();
@@ -114,6 +124,12 @@ export class Runtime implements ContainerOwner {
     };
     this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(this.ctx, dir));
     this.ctx.volumes = this.volumes;
+    this.defaultNetwork = options.network ?? process.env.TSBOX_NETWORK ?? DEFAULT_NETWORK;
+  }
+
+  /** The networks of this data dir (`tsbox network …`). */
+  get networks(): NetworkStore {
+    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0));
   }
 
   /**
@@ -248,7 +264,8 @@ export class Runtime implements ContainerOwner {
       // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.
       const mounts = await resolveMounts(options, { volumes: this.volumes, layers, bundle, privileged: host.uid === 0 });
       const initBinary = options.init ? this.initBinary() : undefined;
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}) });
+      const network = await this.planNetwork(id, options, bundle.dir, image.config, control);
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, bundle }));
       const state: ContainerState = {
@@ -302,6 +319,109 @@ export class Runtime implements ContainerOwner {
     } else {
       await removeBundleDir(this.ctx, id, state.name).catch(() => {});
     }
+  }
+
+  /**
+   * The network part of a new container's spec. A rootless bridge needs pasta
+   * or slirp4netns: without, an explicit --network fails and the default falls
+   * back to none, with a warning.
+   */
+  private async planNetwork(id: string, options: RunOptions, bundleDir: string, image: ImageConfig, control: RunControl): Promise<NetworkPlan | undefined> {
+    if (!this.backend.capabilities().networks) {
+      if (options.network !== undefined && options.network !== "none") throw new TsboxError(`the ${this.backend.name} backend has no --network ${options.network} yet`, { code: "usage" });
+      return undefined;
+    }
+    let mode = parseNetworkMode(options.network ?? this.defaultNetwork);
+    const host = (this.host ??= probeHostIdentity());
+    let rootless: NetworkInputs["rootless"] = null;
+    // A guest's root makes its bridges itself: only this host's rootless users need the user-mode network.
+    if (mode.kind === "bridge" && host.uid !== 0 && this.backend.capabilities().networks === "host") {
+      const found = rootlessNetwork();
+      if (found.helper) {
+        rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
+      } else if (options.network === undefined) {
+        (control.onWarning ?? ((m: string) => process.emitWarning(m)))(`rootless bridge networking is unavailable (${found.reason}): running with --network none`);
+        mode = { kind: "none" };
+      } else {
+        throw new TsboxError(`--network ${options.network}: rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
+      }
+    }
+    return planNetwork({
+      id,
+      name: options.name ?? null,
+      hostname: defaultHostname(id, options),
+      options,
+      mode,
+      bundleDir,
+      store: this.networks,
+      rootless,
+      exposed: image.config?.ExposedPorts ?? null,
+      peer: async (ref) => {
+        const peerId = await this.resolveContainer(ref);
+        const state = readState(this.paths.container(peerId));
+        const current = state ? refreshStatus(state) : undefined;
+        if (!current || current.status !== "running" || current.pid === null) throw peerNotRunning(ref);
+        return { id: peerId, pid: current.pid, bundleDir: this.paths.container(peerId).dir };
+      },
+    });
+  }
+
+  /** Joins a running container to one more network (`tsbox network connect`). */
+  async connectNetwork(network: string, ref: string, options: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    const id = await this.resolveContainer(ref);
+    const bundle = this.paths.container(id);
+    const state = readState(bundle);
+    const current = state ? refreshStatus(state) : undefined;
+    if (!current || current.status !== "running" || current.pid === null) throw new ContainerError(`container ${ref} is not running`);
+    if (!this.backend.connect) throw new TsboxError(`the ${this.backend.name} backend cannot connect running containers to networks`, { code: "usage" });
+    const config = this.networks.get(network);
+    if (readAttachments(bundle.dir).some((a) => a.network === config.name)) throw new ContainerError(`container ${ref} is already connected to network ${config.name}`);
+    const host = (this.host ??= probeHostIdentity());
+    let rootless: NetworkInputs["rootless"] = null;
+    if (host.uid !== 0) {
+      const found = rootlessNetwork();
+      if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
+      rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
+    }
+    const spec = JSON.parse(readFileSync(bundle.config, "utf8")) as ContainerSpec;
+    const net = connectSpec({
+      id,
+      name: current.name,
+      hostname: spec.hostname ?? id.slice(0, 12),
+      options: { image: current.image, ...(options.aliases?.length ? { networkAliases: options.aliases } : {}), ...(options.ip !== undefined ? { ip: options.ip } : {}) },
+      bundleDir: bundle.dir,
+      store: this.networks,
+      rootless,
+      network: config.name,
+    });
+    await this.backend.connect({ bundleDir: bundle.dir, container: current.pid, network: net });
+  }
+
+  /** Takes a running container off a network (its keeper for that network tears the attachment down). */
+  async disconnectNetwork(network: string, ref: string): Promise<void> {
+    const id = await this.resolveContainer(ref);
+    const config = this.networks.get(network);
+    const found = readAttachments(this.paths.container(id).dir).find((a) => a.network === config.name);
+    if (!found) throw new ContainerError(`container ${ref} is not connected to network ${config.name}`);
+    await stopProcess(found.keeper, String(found.keeperStart));
+  }
+
+  /** Removes the user-defined networks no container uses, and stops an idle rootless network namespace. */
+  async pruneNetworks(): Promise<string[]> {
+    const removed: string[] = [];
+    for (const n of this.networks.list()) {
+      if (n.name === DEFAULT_NETWORK || this.networks.leases(n.name).length > 0) continue;
+      this.networks.remove(n.name);
+      removed.push(n.name);
+    }
+    await stopIdleRootlessNetwork(join(this.dataDir, "rootless-netns"));
+    return removed;
+  }
+
+  /** A running container's networks: addresses and published ports (`tsbox port`). */
+  async containerNetworks(ref: string): Promise<NetworkAttachment[]> {
+    const id = await this.resolveContainer(ref);
+    return readAttachments(this.paths.container(id).dir);
   }
 
   /**

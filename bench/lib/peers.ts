@@ -46,7 +46,8 @@ export function benchPeople(work: string, user: boolean): Who[] {
 
 /** argv prefix that runs a command as `who` with a clean, predictable env. */
 export function asWho(who: Who, argv: string[]): string[] {
-  const env = ["env", "-i", `PATH=${process.env.PATH}`, `HOME=${who.home}`, `TSBOX_DATA_DIR=${join(who.home, "data")}`, `XDG_RUNTIME_DIR=${join(who.home, "xdg")}`];
+  // --network none like the peers' configs (an empty network namespace); bench/net.ts times networks.
+  const env = ["env", "-i", `PATH=${process.env.PATH}`, `HOME=${who.home}`, `TSBOX_DATA_DIR=${join(who.home, "data")}`, `XDG_RUNTIME_DIR=${join(who.home, "xdg")}`, "TSBOX_NETWORK=none"];
   if (!isRoot || who.uid === 0) return [...env, ...argv];
   return ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--init-groups", "--", ...env, ...argv];
 }

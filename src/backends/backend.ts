@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import type { ContainerSpec, ProcessSpec } from "../spec/container-spec.js";
+import type { ContainerSpec, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
 import type { Signal } from "../signals.js";
 
 /**
@@ -24,6 +24,11 @@ export interface Backend {
    * container is not running. Optional: a backend without it cannot exec.
    */
   exec?(options: ExecStartOptions): Promise<ContainerProcess>;
+  /**
+   * Joins a running container to one more network (`network connect`): the
+   * attachment lives until the container exits or `disconnect`. Optional.
+   */
+  connect?(options: { bundleDir: string; container: number; network: NetworkSpec }): Promise<void>;
   /**
    * Starts the container (its config.json is in the bundle) under a monitor
    * that outlives this process: it owns the container's stdio, writes its
@@ -76,6 +81,12 @@ export interface BackendCapabilities {
   volumes: boolean;
   /** Image platforms it runs, e.g. `linux/amd64`; the first is the one picked from the (shared) image store. */
   platforms: string[];
+  /**
+   * Where the spec's `network` section (bridges, ports) is carried out: on
+   * this host ("host": rootless users go through pasta/slirp4netns) or in a
+   * guest whose root makes the bridges ("guest"). None: `--network none` only.
+   */
+  networks?: "host" | "guest";
 }
 
 /** Where a container's stdio goes when there is no terminal. */

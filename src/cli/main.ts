@@ -52,6 +52,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     return (args, ctx) => containerCommand(args, ctx, main);
   },
   // --- end data commands ---
+  port: async () => (await import("./commands/port.js")).portCommand,
+  network: async () => (await import("./commands/network.js")).networkCommand,
 };
 
 const USAGE = `Usage: tsbox COMMAND [OPTIONS]
@@ -95,6 +97,8 @@ Commands:
   import    Create an image from a tar archive
   container Manage containers (prune, and ls/rm/inspect/… as docker names them)
   system    Disk usage (df) and pruning of everything unused (prune)
+  port      List a container's published ports
+  network   Create, list, inspect, remove, connect and disconnect networks
   info      Show backend and host information
   vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version

@@ -37,6 +37,16 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "stop-timeout", value: true },
   { name: "log-opt", value: true, repeat: true },
   ...DATA_FLAGS,
+  // networking (src/network/)
+  { name: "network", value: true },
+  { name: "network-alias", value: true, repeat: true },
+  { name: "ip", value: true },
+  { name: "publish", short: "p", value: true, repeat: true },
+  { name: "publish-all", short: "P" },
+  { name: "add-host", value: true, repeat: true },
+  { name: "dns", value: true, repeat: true },
+  { name: "dns-search", value: true, repeat: true },
+  { name: "dns-option", value: true, repeat: true },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -70,6 +80,16 @@ Options:
                          no-new-privileges[=true|false] (default true)
       --userns auto      As root: the container's ids are subordinate ids of its
                          own (the "containers" range of /etc/subuid), not the host's
+
+      --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name
+      --network-alias A  Another name on a user-defined network's DNS
+      --ip ADDR          A fixed IPv4 address on the network
+  -p, --publish SPEC     Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]
+  -P, --publish-all      Publish every port the image EXPOSEs on free host ports
+      --add-host H:IP    Add a line to /etc/hosts (IP may be host-gateway: the host)
+      --dns IP           A name server for /etc/resolv.conf
+      --dns-search DOM   A search domain for /etc/resolv.conf
+      --dns-option OPT   A resolver option for /etc/resolv.conf
 ${RESOURCE_USAGE}${DATA_USAGE}`;
 
 export interface RunRequest {
@@ -130,6 +150,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   }
   const logOpts = allValues(flags, "log-opt");
   if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
+  Object.assign(options, networkOptions(flags));
   const backend = lastValue(flags, "backend");
   return {
     options,
@@ -205,6 +226,29 @@ function readSeccompProfile(file: string): DockerSeccompProfile {
     throw new UsageError(`invalid seccomp profile ${file}: ${(err as Error).message}`);
   }
   return checkDockerProfile(json, file);
+}
+
+/** The network flags as RunOptions (parsed further in src/network/plan.ts). */
+function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
+  const out: Partial<RunOptions> = {};
+  const network = lastValue(flags, "network");
+  if (network !== undefined) out.network = network;
+  const ip = lastValue(flags, "ip");
+  if (ip !== undefined) out.ip = ip;
+  const lists = [
+    ["network-alias", "networkAliases"],
+    ["publish", "publish"],
+    ["add-host", "addHosts"],
+    ["dns", "dns"],
+    ["dns-search", "dnsSearch"],
+    ["dns-option", "dnsOptions"],
+  ] as const;
+  for (const [flag, key] of lists) {
+    const values = allValues(flags, flag);
+    if (values.length > 0) out[key] = values;
+  }
+  if (flags.bools.has("publish-all")) out.publishAll = true;
+  return out;
 }
 
 /** `K=V` as is; a bare `K` takes this process's value (and is dropped when unset), like docker. */

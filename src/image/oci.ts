@@ -63,6 +63,8 @@ export interface ImageRunConfig {
   WorkingDir?: string;
   Labels?: Record<string, string> | null;
   StopSignal?: string;
+  /** `{"80/tcp": {}}`: what `run -P` publishes. */
+  ExposedPorts?: Record<string, unknown> | null;
 }
 
 export interface ImageConfig {

@@ -19,6 +19,8 @@ export interface ContainerSpec {
   mounts: MountSpec[];
   linux: LinuxSpec;
   annotations?: Record<string, string>;
+  /** tsbox extension: networks to join, published ports, the /etc files (native-rs/container/src/net/spec.rs). */
+  network?: NetworkSpec;
 }
 
 export interface ProcessSpec {
@@ -171,4 +173,57 @@ export interface SeccompArg {
   /** MASKED_EQ: `(arg & value) === valueTwo`. */
   valueTwo?: number;
   op: SeccompOp;
+}
+
+/**
+ * What the container machinery does for a container's network before it
+ * starts (native-rs/container/src/net/): write `hosts`, `resolv.conf` and
+ * `hostname` into `dir` (the spec's mounts bind them onto /etc), and, for
+ * each of `attach`, join that network's bridge with a veth pair and an
+ * address leased from its subnet, then publish `ports`.
+ */
+export interface NetworkSpec {
+  /** Where the files and the attachment records (`attach-<network>.json`) go: the bundle's `net/`. */
+  dir: string;
+  container: { id: string; name?: string };
+  hostname: string;
+  hosts: {
+    /** Start from this hosts file (host networking); default: localhost lines. */
+    base?: string;
+    /** `--add-host` entries, resolved (host-gateway is an address here). */
+    extra: { ip: string; names: string[] }[];
+  };
+  dns: { servers: string[]; search: string[]; options: string[] };
+  /** Networks to join; the first gets the default route (and the published ports). */
+  attach: NetworkAttachment[];
+  ports: PortMapping[];
+  /** Rootless: the bridges live in the user's network namespace, kept in `dir`, reached through `helper`. */
+  rootless?: { dir: string; helper: "pasta" | "slirp4netns" };
+}
+
+export interface NetworkAttachment {
+  name: string;
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  mtu: number;
+  /** The network's state: leases, lock, DNS server pid. */
+  dir: string;
+  /** A DNS server on the gateway answers with the network's container names. */
+  dns: boolean;
+  /** Outbound traffic is masqueraded. */
+  nat: boolean;
+  aliases: string[];
+  /** A fixed address (`--ip`). */
+  ip?: string;
+  /** Where that DNS server sends other names. */
+  upstream: string[];
+}
+
+export interface PortMapping {
+  hostIp: string;
+  /** 0: any free port. */
+  hostPort: number;
+  containerPort: number;
+  protocol: "tcp" | "udp";
 }

@@ -9,10 +9,12 @@ import { type HostIdentity, idMappings } from "./id-mappings.js";
 import { cgroupSettings, checkOomScoreAdj } from "./resources.js";
 import type { RunOptions } from "./run-options.js";
 import { goArch } from "./security.js";
+import type { NetworkPlan } from "../network/plan.js";
 import { resolveUser } from "./user.js";
 import { runSpec } from "./skeleton.js";
 import { usernsAuto } from "./userns-auto.js";
-import { isMapped } from "./validate.js";
+import { isMapped, validateSpec } from "./validate.js";
+import { CONTAINER_NAMESPACES } from "./process-rules.js";
 
 export interface SpecInputs {
   id: string;
@@ -33,6 +35,13 @@ export interface SpecInputs {
   mounts?: MountSpec[];
   /** The static tsbox-init to run as PID 1 when `options.init` is set. */
   initBinary?: string;
+  /** The network's part (src/network/plan.ts); none: the container has only lo. */
+  network?: NetworkPlan;
+}
+
+/** docker's default hostname: the short id. */
+export function defaultHostname(id: string, options: RunOptions): string {
+  return options.hostname ?? id.slice(0, 12);
 }
 
 /**
@@ -54,7 +63,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   if (options.init && !inputs.initBinary) throw new TsboxError("--init needs the static tsbox-init (run npm run build:native)", { code: "runtime" });
   const spec = runSpec({
     id,
-    options,
+    options: { ...options, hostname: inputs.network?.hostname ?? defaultHostname(id, options) },
     image: imageConfig,
     user: {
       uid: user.uid,
@@ -65,7 +74,8 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     },
     root: { path: bundle.rootfs, overlay: { lower: layers, upper: bundle.upper, work: bundle.work } },
     mounts: [
-      ...overDefaultMounts(defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), inputs.mounts ?? []),
+      // The network's /etc files are defaults too: a user's -v over /etc/hosts wins, as in docker.
+      ...overDefaultMounts([...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(inputs.network?.mounts ?? [])], inputs.mounts ?? []),
       ...(options.init && inputs.initBinary ? [initMount(inputs.initBinary)] : []),
     ],
     maps,
@@ -77,5 +87,19 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   });
   // --init: the tiny init is PID 1 and runs the command (its mount is above).
   if (options.init) spec.process.args = initArgs(spec.process.args);
+  if (inputs.network) {
+    spec.linux.namespaces = networkNamespaces(inputs.network);
+    if (inputs.network.network) spec.network = inputs.network.network;
+    validateSpec(spec);
+  }
   return spec;
+}
+
+/** The namespaces to create or join: host networking has no network namespace; `container:X` joins X's user and network ones. */
+function networkNamespaces(plan: NetworkPlan): ContainerSpec["linux"]["namespaces"] {
+  return CONTAINER_NAMESPACES.filter((ns) => !(plan.shareHost && ns.type === "network")).map((ns) => {
+    if (plan.join && ns.type === "user") return { type: ns.type, path: plan.join.user };
+    if (plan.join && ns.type === "network") return { type: ns.type, path: plan.join.network };
+    return { ...ns };
+  });
 }

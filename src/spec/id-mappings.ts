@@ -1,6 +1,6 @@
-import { accessSync, constants, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
-import { delimiter, join } from "node:path";
+import { onPath } from "../on-path.js";
 import type { IdMapping } from "./container-spec.js";
 
 export interface IdRange {
@@ -68,16 +68,4 @@ export function findSubordinateRange(file: string, name: string | undefined, uid
     if (Number.isSafeInteger(range.start) && Number.isSafeInteger(range.count) && range.count > 0) return range;
   }
   return undefined;
-}
-
-function onPath(command: string): boolean {
-  const dirs = (process.env.PATH || "/usr/local/bin:/usr/bin:/bin").split(delimiter).concat(["/usr/sbin", "/sbin"]);
-  return dirs.some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
 }

@@ -1,5 +1,5 @@
 import type { DockerSeccompProfile } from "./seccomp/docker-profile.js";
-import type { CgroupsMode } from "./container-spec.js";
+import type { CgroupsMode, PortMapping } from "./container-spec.js";
 import type { ResourceOptions } from "./resources.js";
 
 export type { ResourceOptions };
@@ -87,6 +87,27 @@ export interface RunOptions {
   ulimits?: UlimitOption[];
   /** A tiny init as PID 1 that reaps zombies and forwards signals to the command (`--init`). */
   init?: boolean;
+  // --- networking (src/network/plan.ts) ---
+  /**
+   * `bridge` (the default network), a network's name, `none` (only lo),
+   * `host` (the host's network) or `container:NAME|ID` (another running
+   * container's). Default: the Runtime's `network` option, $TSBOX_NETWORK, else `bridge`.
+   */
+  network?: string;
+  /** More names the container has on a user-defined network's DNS. */
+  networkAliases?: string[];
+  /** A fixed address on the network. */
+  ip?: string;
+  /** `-p`: `"8080:80"`, `"127.0.0.1:8080:80/udp"`, `"80"` (any free host port), or mappings. */
+  publish?: (string | PortMapping)[];
+  /** `-P`: publish every port the image EXPOSEs on free host ports. */
+  publishAll?: boolean;
+  /** `"NAME:IP"` lines for /etc/hosts; `"NAME:host-gateway"` is the host. */
+  addHosts?: string[];
+  /** Name servers, search domains and resolver options for /etc/resolv.conf (default: the network's). */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
 }
 
 /**

@@ -26,6 +26,8 @@ export interface CliOptions {
   cwd?: string;
   /** The whole environment, instead of the identity's (identityEnv) plus `env`. */
   bareEnv?: Record<string, string>;
+  /** Run it in this network namespace (a /run/netns path; the test's own, see helpers/netns.ts). */
+  netns?: string;
 }
 
 export function identityEnv(who: Identity): Record<string, string> {
@@ -36,6 +38,9 @@ export function identityEnv(who: Identity): Record<string, string> {
     LANG: "C.UTF-8",
     // Containers' cgroups under this test process's own parent (test/helpers/cgroups.ts).
     TSBOX_CGROUP_PARENT: cgroupParent,
+    // Containers of the other suites get only lo: as root, a bridge would be made in the machine's own
+    // network namespace. test/network.test.ts sets it and runs inside network namespaces of its own.
+    TSBOX_NETWORK: process.env.TSBOX_NETWORK ?? "none",
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
   };
@@ -43,10 +48,11 @@ export function identityEnv(who: Identity): Record<string, string> {
 
 export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const [cmd, ...cmdArgs] = opts.argv ?? [process.execPath, cliPath, ...args];
+    const argv = opts.argv ?? [process.execPath, cliPath, ...args];
+    // nsenter (run as root) enters the namespace, then becomes the identity.
+    const [cmd, ...cmdArgs] = opts.netns ? ["nsenter", `--net=${opts.netns}`, "-S", String(who.uid), "-G", String(who.gid), "--", ...argv] : argv;
     const child = spawn(cmd!, cmdArgs, {
-      uid: who.uid,
-      gid: who.gid,
+      ...(opts.netns ? {} : { uid: who.uid, gid: who.gid }),
       cwd: opts.cwd ?? who.scratch,
       env: opts.bareEnv ?? { ...identityEnv(who), ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],

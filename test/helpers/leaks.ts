@@ -15,6 +15,8 @@ import { cgroupLeftovers } from "./cgroups.js";
 export interface Snapshot {
   mounts: Set<string>;
   tmp: Set<string>;
+  /** Network interfaces of this process's namespace (a leaked veth or bridge shows here). */
+  links: Set<string>;
 }
 
 function mountPoints(): Set<string> {
@@ -23,7 +25,7 @@ function mountPoints(): Set<string> {
 }
 
 export function snapshot(): Snapshot {
-  return { mounts: mountPoints(), tmp: new Set(readdirSync("/tmp")) };
+  return { mounts: mountPoints(), tmp: new Set(readdirSync("/tmp")), links: new Set(readdirSync("/sys/class/net")) };
 }
 
 /**
@@ -76,6 +78,16 @@ export function dataDirLeftovers(who: Identity): string[] {
     }
   };
   walk(who.dataDir, 0);
+  // A network's leases (native-rs/container/src/net/ipam.rs) go with their containers; the
+  // rootless network's holder (net/rootless.rs) with the last of them.
+  const networks = join(who.dataDir, "networks");
+  if (existsSync(networks)) {
+    for (const net of readdirSync(networks)) {
+      const leases = join(networks, net, "leases");
+      if (existsSync(leases)) left.push(...readdirSync(leases).map((l) => `networks/${net}/leases/${l}`));
+    }
+  }
+  if (existsSync(join(who.dataDir, "rootless-netns", "holder.json"))) left.push("rootless-netns/holder.json");
   return left;
 }
 
@@ -93,6 +105,8 @@ export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<
   // Identity dirs of other suites running on the machine at the same time are theirs, not leaks.
   const newTmp = [...after.tmp].filter((t) => !before.tmp.has(t) && /tsbox/i.test(t) && !/^tsbox-(data|scratch|bench)-/.test(t));
   assert.deepEqual(newTmp, [], "no temp dirs may be left in /tmp");
+  const newLinks = [...after.links].filter((l) => !before.links.has(l) && /^tsbox/.test(l));
+  assert.deepEqual(newLinks, [], "no tsbox veth or bridge may be left in the host's network namespace");
   for (const w of who) assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);
   // The cgroups of this process's containers (test/helpers/cgroups.ts) go with them.
   assert.deepEqual(cgroupLeftovers(), [], "no cgroup may outlive its container");

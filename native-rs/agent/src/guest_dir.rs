@@ -9,6 +9,9 @@ use container::sys::mount;
 use container::Spec;
 use std::path::Path;
 
+/// Where the guest keeps its networks' state (src/backends/vm/guest-spec.ts puts them there).
+pub const NETWORKS_DIR: &str = "/run/tsbox-net";
+
 /// Mounts the tmpfs and makes the dirs the spec names, which must lie in it.
 pub fn prepare(dir: &Path, spec: &Spec) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {}", dir.display(), e))?;
@@ -30,6 +33,18 @@ pub fn prepare(dir: &Path, spec: &Spec) -> Result<(), String> {
     if let Some(ov) = &spec.root.overlay {
         wanted.push(ov.upper.as_path());
         wanted.push(ov.work.as_path());
+    }
+    // Networks' shared state (leases, lock, DNS) outside the container's
+    // dir: the keeper works with the container root's file-system ids.
+    if let Some(net) = &spec.network {
+        for att in &net.attach {
+            if !att.dir.starts_with(NETWORKS_DIR) {
+                cleanup(dir);
+                return Err(format!("network dir {} is not under {}", att.dir.display(), NETWORKS_DIR));
+            }
+            std::fs::create_dir_all(&att.dir).map_err(|e| format!("creating {}: {}", att.dir.display(), e))?;
+            let _ = sys::chown(&att.dir, uid, gid);
+        }
     }
     for p in wanted {
         if !p.starts_with(dir) {

@@ -5,6 +5,7 @@
 //!
 //!   tsbox-agent [--device /dev/hvc1]
 //!   tsbox-agent --version
+//!   tsbox-agent net-dns … (a network's name server, started by its first container's keeper)
 
 mod agent;
 mod guest_dir;
@@ -22,6 +23,15 @@ fn main() {
         guest_init::run();
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("net-dns") {
+        std::process::exit(match container::net::dns_server::Options::parse(&args[1..]) {
+            Ok(o) => container::net::dns_server::main(o),
+            Err(m) => {
+                eprintln!("tsbox-agent net-dns: {}", m);
+                2
+            }
+        });
+    }
     let mut device = PathBuf::from("/dev/hvc1");
     let mut i = 0;
     while i < args.len() {

@@ -29,10 +29,13 @@ pub struct InStream {
     pub closed: bool,
     /// Bytes the host may still send without more credit.
     pub allowance: u64,
+    /// A socket (a published port's connection): EOF shuts our sending side
+    /// down instead of closing the fd, which the output side still reads.
+    pub socket: bool,
 }
 
 impl OutStream {
-    fn new(fd: c_int, chan: u32) -> OutStream {
+    pub fn new(fd: c_int, chan: u32) -> OutStream {
         OutStream {
             fd,
             chan,
@@ -43,7 +46,7 @@ impl OutStream {
 }
 
 impl InStream {
-    fn new(fd: c_int, chan: u32) -> InStream {
+    pub fn new(fd: c_int, chan: u32) -> InStream {
         InStream {
             fd,
             chan,
@@ -51,6 +54,20 @@ impl InStream {
             eof: false,
             closed: false,
             allowance: STREAM_WINDOW,
+            socket: false,
+        }
+    }
+
+    /// No more input: the pipe is closed, a socket's sending side shut down.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if self.socket {
+            let _ = container::sys::socket::shutdown_write(self.fd);
+        } else {
+            fd::close(self.fd);
         }
     }
 }

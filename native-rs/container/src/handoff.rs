@@ -17,6 +17,8 @@ use crate::sys::consts::SIGKILL;
 use crate::sys::{cred, fd, process, signal};
 use std::os::raw::c_int;
 
+/// Copies are plain fd numbers, for the other side of a fork.
+#[derive(Clone)]
 pub struct Pipes {
     sync_r: c_int,
     sync_w: c_int,
@@ -44,6 +46,15 @@ impl Pipes {
 
     /// When the fork failed.
     pub fn close(self) {
+        for fd in [self.sync_r, self.sync_w, self.err_r, self.err_w] {
+            fd::close(fd);
+        }
+    }
+
+    /// Closes this process's copies of all four ends (a process forked
+    /// after `open` that is neither the parent nor the child: the network
+    /// keeper, which clones the child for its parent).
+    pub fn close_copies(&self) {
         for fd in [self.sync_r, self.sync_w, self.err_r, self.err_w] {
             fd::close(fd);
         }

@@ -16,7 +16,7 @@ use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
 use crate::sys::{cred, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
-use crate::{idmapped, masked, mounts, network, oom_score, pivot, process_setup, rlimits, rootfs};
+use crate::{idmapped, masked, mounts, net, network, oom_score, pivot, process_setup, rlimits, rootfs};
 use std::os::raw::c_int;
 use std::path::PathBuf;
 
@@ -47,31 +47,49 @@ pub fn spawn(
     // Inherited by the child from us.
     oom_score::apply(spec.process.oom_score_adj)?;
     let pipes = Pipes::open()?;
+    let flags = namespaces::clone_flags(&spec);
+
+    // With networks to join, the network keeper (net/keeper.rs) clones the
+    // container from the namespaces the bridges live in, writes its id maps
+    // and attaches it; it stays to serve published ports and tears the
+    // network down at the end. Without, only the /etc files are written here.
+    let keeper_net = spec.network.as_ref().filter(|n| !n.attach.is_empty());
+    if let Some(net) = spec.network.as_ref().filter(|n| n.attach.is_empty()) {
+        if let Err(e) = net::files::write_all(net, &[]) {
+            pipes.close();
+            return Err(e);
+        }
+    }
 
     // 1. New namespaces, all at once: the user namespace is created first by
     //    the kernel and owns the others, which is what lets an unprivileged
     //    user create them. The child starts in its cgroup where the kernel
-    //    can (clone3 on v2); otherwise it is moved there below.
-    let flags = namespaces::clone_flags(&spec);
-    let (forked, moved) = clone_into(flags, cgroup);
-    host.unshare_cgroupns = moved && flags & CLONE_NEWCGROUP != 0;
-    let pid = match forked {
-        Ok(Forked::Child) => pipes.into_child().exec_after(&spec.process, |sync_r| {
-            handoff::wait_for_release(sync_r); // the id maps are written
-            host.setgroups_denied = host::setgroups_denied();
-            // Until its execve this is our code in the container's PID
-            // namespace, which may be shared with other containers (a
-            // linux.namespaces path): its /proc/PID/exe must stay closed to
-            // them (CVE-2019-5736). Not earlier: an unprivileged parent writes
-            // our uid_map, which non-dumpable would give to root.
-            cred::set_dumpable(false).step(|| "making the container process non-dumpable")?;
-            if spec.linux.userns_auto.is_some() {
-                let mut spec = spec.clone();
-                idmapped::become_container_root(&mut spec)?;
-                return setup(&LinuxSyscall, &spec, &prepared, &host);
+    //    can (clone3 on v2); otherwise it is moved there below, and makes its
+    //    cgroup namespace itself once it is there. The keeper always clones
+    //    plainly (the cgroup's descriptors are ours).
+    let (forked, moved) = match keeper_net {
+        Some(net) => {
+            let child_pipes = pipes.clone();
+            let keeper_flags = if cgroup.is_some() { flags & !CLONE_NEWCGROUP } else { flags };
+            host.unshare_cgroupns = cgroup.is_some() && flags & CLONE_NEWCGROUP != 0;
+            let (spec, prepared, host) = (&spec, &prepared, &host);
+            let child = move || child_pipes.into_child().exec_after(&spec.process, |sync_r| child_setup(spec, prepared, host, sync_r));
+            match net::keeper::start(spec, net, keeper_flags, &pipes, child) {
+                Ok(pid) => (Ok(Forked::Parent(pid)), cgroup.is_some()),
+                Err(e) => {
+                    pipes.close();
+                    return Err(e);
+                }
             }
-            setup(&LinuxSyscall, &spec, &prepared, &host)
-        }),
+        }
+        None => {
+            let (forked, moved) = clone_into(flags, cgroup);
+            host.unshare_cgroupns = moved && flags & CLONE_NEWCGROUP != 0;
+            (forked, moved)
+        }
+    };
+    let pid = match forked {
+        Ok(Forked::Child) => pipes.into_child().exec_after(&spec.process, |sync_r| child_setup(&spec, &prepared, &host, sync_r)),
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
             pipes.close();
@@ -81,20 +99,46 @@ pub fn spawn(
     on_clone(pid);
     let parent = pipes.into_parent();
     // 2. Into its cgroup (unless it started there), the child's id maps,
-    //    written from outside its user namespace; then the child is released.
-    //    The sync pipe stays open until the verdict: the child checks it to
-    //    know we are still alive right before execve.
+    //    written from outside its user namespace (by the keeper, which has
+    //    done so already); then the child is released. The sync pipe stays
+    //    open until the verdict: the child checks it to know we are still
+    //    alive right before execve.
     let placed = match (cgroup, moved) {
         (Some(p), true) => p.add(pid),
         _ => Ok(()),
     };
     let ready = placed
-        .and_then(|()| idmap::write_mappings(pid, &spec))
+        .and_then(|()| if keeper_net.is_some() { Ok(()) } else { idmap::write_mappings(pid, &spec) })
         .and_then(|()| {
             rlimits::preset(pid, &spec.process.rlimits);
             parent.release()
         });
-    parent.verdict(pid, ready).map(|()| pid)
+    parent.verdict(pid, ready).map(|()| pid).map_err(|e| {
+        if keeper_net.is_some() {
+            // The keeper takes the network down once it sees the container gone.
+            process::reap_all_children();
+        }
+        e
+    })
+}
+
+/// The child, released by the parent (its id maps written): steps 3–7.
+fn child_setup(spec: &Spec, prepared: &Prepared, host: &Host, sync_r: c_int) -> Result<(), Error> {
+    handoff::wait_for_release(sync_r);
+    let mut host = host.clone();
+    host.setgroups_denied = host::setgroups_denied();
+    // Until its execve this is our code in the container's PID namespace,
+    // which may be shared with other containers (a linux.namespaces path):
+    // its /proc/PID/exe must stay closed to them (CVE-2019-5736). Not
+    // earlier: an unprivileged parent writes our uid_map, which non-dumpable
+    // would give to root.
+    cred::set_dumpable(false).step(|| "making the container process non-dumpable")?;
+    if spec.linux.userns_auto.is_some() {
+        let mut spec = spec.clone();
+        idmapped::become_container_root(&mut spec)?;
+        return setup(&LinuxSyscall, &spec, prepared, &host);
+    }
+    setup(&LinuxSyscall, spec, prepared, &host)
 }
 
 /// What the parent prepares before clone for the child's [`setup`].
@@ -162,7 +206,7 @@ fn clone_into(flags: c_int, placement: Option<&Placement>) -> (Result<Forked, Er
     (process::clone_fork(flags & !CLONE_NEWCGROUP), true)
 }
 
-fn clone_error(spec: &Spec, e: Errno) -> Error {
+pub(crate) fn clone_error(spec: &Spec, e: Errno) -> Error {
     if spec.creates_namespace(NamespaceKind::User) && [EPERM, EINVAL, ENOSPC, EUSERS].contains(&e) {
         Error::errno(
             "creating a user namespace (are unprivileged user namespaces enabled?)",

@@ -24,6 +24,7 @@ pub mod launch;
 pub mod masked;
 pub mod mounts;
 pub mod namespaces;
+pub mod net;
 pub mod network;
 pub mod oom_score;
 pub mod paths;

@@ -7,6 +7,7 @@ use crate::caps::{self, CapSets};
 use crate::cgroups::{self, Resources};
 use crate::json::{self, Json};
 use crate::namespaces::NamespaceKind;
+use crate::net::spec::NetworkSpec;
 use crate::rlimits;
 use crate::seccomp::{self, Seccomp};
 use crate::userns_auto::{self, UsernsAuto};
@@ -42,6 +43,8 @@ pub struct Spec {
     pub hostname: Option<String>,
     pub mounts: Vec<Mount>,
     pub linux: Linux,
+    // --- networking (net/spec.rs) ---
+    pub network: Option<NetworkSpec>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -185,6 +188,9 @@ impl Spec {
             fix(&mut ov.upper);
             fix(&mut ov.work);
         }
+        if let Some(net) = &mut self.network {
+            fix(&mut net.dir);
+        }
         for m in &mut self.mounts {
             let bind = m.kind == "bind" || m.options.iter().any(|o| o == "bind" || o == "rbind");
             if bind && !m.source.is_empty() && !m.source.starts_with('/') {
@@ -205,6 +211,7 @@ impl Spec {
             hostname: optional(doc.get("hostname"), "hostname", string)?,
             mounts: list(doc.get("mounts"), "mounts", parse_mount)?,
             linux: parse_linux(linux)?,
+            network: crate::net::spec::parse(doc.get("network"))?,
         })
     }
 

@@ -85,6 +85,9 @@ impl StatusEvents {
         self.started(pid);
         match wait_exit(pid) {
             Ok((code, signal)) => {
+                // A network keeper is our child too: once it has taken the
+                // network down, `exited` means everything is released.
+                process::reap_all_children();
                 self.exited(code, signal, oom_killed());
                 code
             }

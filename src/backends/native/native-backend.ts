@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
 import { randomHex } from "../../fs-util.js";
-import type { ProcessSpec } from "../../spec/container-spec.js";
+import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
 import { parseContainerStats } from "../container-stats.js";
 import type { Pty } from "./pty.js";
@@ -40,7 +40,7 @@ export class NativeBackend implements Backend {
   constructor(private readonly options: NativeBackendOptions = {}) {}
 
   capabilities(): BackendCapabilities {
-    return { rootless: true, terminal: true, volumes: true, platforms: ["linux/" + (process.arch === "x64" ? "amd64" : process.arch)] };
+    return { rootless: true, terminal: true, volumes: true, networks: "host", platforms: ["linux/" + (process.arch === "x64" ? "amd64" : process.arch)] };
   }
 
   start(options: StartOptions): Promise<ContainerProcess> {
@@ -128,6 +128,39 @@ export class NativeBackend implements Backend {
       return { pid, monitorPid: -1, stdin: null, stdout: null, stderr: null, exited: new Promise(() => {}), kill: () => false, resize: () => {} };
     } finally {
       status.destroy();
+    }
+  }
+
+  /**
+   * `tsbox-runtime net-attach`: a keeper of its own for the new network,
+   * detached (it lives as long as the attachment); resolves once it reports.
+   */
+  async connect(options: { bundleDir: string; container: number; network: NetworkSpec }): Promise<void> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    const file = join(options.bundleDir, `connect-${randomHex(8)}.json`);
+    writeFileSync(file, JSON.stringify(options.network));
+    try {
+      const child = spawn(binary, ["net-attach", "--bundle", options.bundleDir, "--pid", String(options.container), "--network", file], { stdio: ["ignore", "pipe", "ignore"], detached: true });
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.on("error", reject);
+        child.stdout!.setEncoding("utf8").on("data", (d: string) => {
+          out += d;
+          if (out.includes("\n")) resolve(out.slice(0, out.indexOf("\n")));
+        });
+        child.stdout!.on("end", () => resolve(out));
+      });
+      child.stdout!.destroy();
+      child.unref();
+      let report: { ok?: boolean; error?: { kind: string; message: string; exitCode: number } };
+      try {
+        report = JSON.parse(line) as typeof report;
+      } catch {
+        throw new TsboxError(`tsbox-runtime net-attach ended without a report`, { code: "runtime" });
+      }
+      if (!report.ok) throw statusErrorToTsboxError({ event: "error", kind: report.error?.kind ?? "setup", message: report.error?.message ?? "attaching failed", exitCode: report.error?.exitCode ?? 125 });
+    } finally {
+      rmSync(file, { force: true });
     }
   }
 

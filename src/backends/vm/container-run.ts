@@ -11,6 +11,7 @@ import { TsboxError } from "../../errors.js";
 import { signalNumber } from "../../signals.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
+import { bindPorts, type Published, recordAttachments } from "./published-ports.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportNaming, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "./guest-spec.js";
 
 export type { ExportTable };
@@ -39,18 +40,34 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
     ctx.done();
   };
 
+  // Published ports: bound on this host before the container starts (a taken one fails it), closed with it.
+  let published: Published | undefined;
+  try {
+    published = options.spec.network?.ports.length ? await bindPorts(options.spec.network.ports) : undefined;
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const releaseAll = () => {
+    published?.close();
+    release();
+  };
   const terminal = options.spec.process.terminal;
   const io = openGuestStdio(ctx.link, options, terminal);
   let pid: number;
   try {
-    pid = await createAndStart(ctx.link, cid, guestSpec, io.channels, options.onWarning);
+    pid = await createAndStart(ctx.link, cid, guestSpec, io.channels, {
+      onWarning: options.onWarning,
+      started: (reply) => recordAttachments(options.bundleDir, reply.networks, published?.ports ?? []),
+    });
   } catch (err) {
     closeGuestStdio(io);
     await deleteInGuest(ctx.link, cid);
-    release();
+    releaseAll();
     throw err;
   }
-  return guestProcess(ctx.link, { handle: cid, pid, io, targets: options, terminal, release });
+  published?.serve(ctx.link, cid);
+  return guestProcess(ctx.link, { handle: cid, pid, io, targets: options, terminal, release: releaseAll });
 }
 
 /** Where a guest process's stdio goes (as StartOptions has it). */

@@ -9,6 +9,7 @@
 import type { ContainerSpec } from "../../spec/container-spec.js";
 import type { ExitStatus } from "../backend.js";
 import type { AgentProtocol } from "./agent-protocol.js";
+import { toGuestNetwork } from "./guest-network.js";
 import type { Export } from "./p9/server.js";
 
 export const GUEST_HOST_MOUNT = "/mnt/host";
@@ -55,8 +56,12 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
     out.root = { path: `${dir}/rootfs`, readonly: spec.root.readonly };
     out.mounts = [{ destination: "/", type: "bind", source: `${GUEST_HOST_MOUNT}/${name}`, options: ["rbind"] }, ...out.mounts];
   }
+  const net = spec.network ? toGuestNetwork(spec.network, dir) : undefined;
+  if (net) out.network = net.network;
   let n = 0;
   out.mounts = out.mounts.map((m) => {
+    const inGuest = net?.mount(m);
+    if (inGuest) return inGuest;
     if (m.type !== "bind" || m.source.startsWith(GUEST_HOST_MOUNT + "/")) return m;
     const readonly = m.options.includes("ro");
     const name = `v-${cid.slice(0, 16)}-${n++}`;
@@ -124,14 +129,23 @@ export interface GuestChannels {
 }
 
 /**
- * `create` + `start`; resolves with the container's pid in the guest (-1 if not told).
- * `onWarning` gets what `create` warns about (limits the guest cannot apply).
+ * `create` + `start`; resolves with the container's pid in the guest (-1 if
+ * not told). `onWarning` gets what `create` warns about (limits the guest
+ * cannot apply); `started` gets `start`'s whole answer (its `networks`: the
+ * attachment records of the container's network keeper).
  */
-export async function createAndStart(link: AgentProtocol<any>, cid: string, spec: ContainerSpec, channels: GuestChannels, onWarning?: (message: string) => void): Promise<number> {
+export async function createAndStart(
+  link: AgentProtocol<any>,
+  cid: string,
+  spec: ContainerSpec,
+  channels: GuestChannels,
+  hooks: { onWarning?: ((message: string) => void) | undefined; started?: (reply: Record<string, unknown>) => void } = {},
+): Promise<number> {
   const created = await link.request("create", { cid, spec, ...channels }, 60_000);
-  if (Array.isArray(created.warnings)) for (const w of created.warnings) if (typeof w === "string") onWarning?.(w);
-  const started = await link.request("start", { cid }, 120_000);
-  return typeof started.pid === "number" ? started.pid : -1;
+  if (Array.isArray(created.warnings)) for (const w of created.warnings) if (typeof w === "string") hooks.onWarning?.(w);
+  const reply = await link.request("start", { cid }, 120_000);
+  hooks.started?.(reply);
+  return typeof reply.pid === "number" ? reply.pid : -1;
 }
 
 /** Waits for the exit (the output channels' EOFs come first on the link). */

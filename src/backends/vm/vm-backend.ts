@@ -33,7 +33,7 @@ export class VmBackend implements Backend {
   constructor(private readonly options: VmBackendOptions = {}) {}
 
   capabilities(): BackendCapabilities {
-    return { rootless: true, terminal: true, volumes: true, platforms: ["linux/386"] };
+    return { rootless: true, terminal: true, volumes: true, networks: "guest", platforms: ["linux/386"] };
   }
 
   async start(options: StartOptions): Promise<ContainerProcess> {

@@ -75,7 +75,7 @@ impl Agent {
             frame::DATA => self.on_stdin_data(f.channel, &f.payload),
             frame::EOF => {
                 if let Some(id) = self.in_chans.get(&f.channel).cloned() {
-                    if let Some(s) = self.ctrs.get_mut(&id).and_then(|c| c.io.stdin.as_mut()) {
+                    if let Some(s) = self.streams_mut(&id).and_then(|io| io.stdin.as_mut()) {
                         s.eof = true;
                     }
                 }
@@ -98,7 +98,7 @@ impl Agent {
             }
         };
         let mut over = false;
-        if let Some(s) = self.ctrs.get_mut(&id).and_then(|c| c.io.stdin.as_mut()) {
+        if let Some(s) = self.streams_mut(&id).and_then(|io| io.stdin.as_mut()) {
             if s.eof || (payload.len() as u64) > s.allowance {
                 over = true;
             } else {
@@ -123,8 +123,8 @@ impl Agent {
         }
         let n = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]) as u64;
         if let Some(id) = self.out_chans.get(&chan).cloned() {
-            if let Some(c) = self.ctrs.get_mut(&id) {
-                for s in [c.io.stdout.as_mut(), c.io.stderr.as_mut()]
+            if let Some(io) = self.streams_mut(&id) {
+                for s in [io.stdout.as_mut(), io.stderr.as_mut()]
                     .into_iter()
                     .flatten()
                 {

@@ -16,11 +16,13 @@
 //! | `status.rs` | a supervisor's status events |
 //! | `pumps.rs` | container output to the link, host input to the container |
 //! | `reply.rs` | answers and errors on channel 0 |
+//! | `socks.rs` | connections into containers (`connect`) |
 
 mod link;
 mod poll;
 mod pumps;
 mod reply;
+pub mod socks;
 mod status;
 mod table;
 
@@ -69,6 +71,8 @@ pub struct Agent {
     pub(crate) in_chans: HashMap<u32, String>,
     /// stdout/stderr channel -> handle
     pub(crate) out_chans: HashMap<u32, String>,
+    /// Connections into containers (`connect`), by handle.
+    pub(crate) socks: HashMap<String, socks::Sock>,
 }
 
 pub fn log(msg: &str) {
@@ -92,6 +96,7 @@ impl Agent {
             ctrs: HashMap::new(),
             in_chans: HashMap::new(),
             out_chans: HashMap::new(),
+            socks: HashMap::new(),
         })
     }
 

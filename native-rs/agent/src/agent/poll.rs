@@ -22,6 +22,7 @@ enum Target {
     Status(usize),
     Out(usize, u8),
     In(usize),
+    Connect(usize),
 }
 
 impl Agent {
@@ -43,21 +44,36 @@ impl Agent {
         };
         add(&mut fds, self.link, link_events, Target::Link);
         add(&mut fds, self.sigchld_r, POLLIN, Target::Sigchld);
-        let ids: Vec<String> = self.ctrs.keys().cloned().collect();
+        // Processes first, then connections: one list of handles.
+        let mut ids: Vec<String> = self.ctrs.keys().cloned().collect();
+        let processes = ids.len();
+        ids.extend(self.socks.keys().cloned());
         let link_busy = self.out.len() > LINK_OUT_HIGH;
         for (i, id) in ids.iter().enumerate() {
-            let c = &self.ctrs[id];
-            if let Some(s) = c.status_r {
-                add(&mut fds, s, POLLIN, Target::Status(i));
-            }
-            for (k, s) in [(1u8, &c.io.stdout), (2u8, &c.io.stderr)] {
+            let io = match self.ctrs.get(id) {
+                Some(c) => {
+                    if let Some(s) = c.status_r {
+                        add(&mut fds, s, POLLIN, Target::Status(i));
+                    }
+                    &c.io
+                }
+                None => {
+                    let sock = &self.socks[id];
+                    if sock.connecting.is_some() {
+                        add(&mut fds, sock.fd, POLLOUT, Target::Connect(i));
+                        continue;
+                    }
+                    &sock.io
+                }
+            };
+            for (k, s) in [(1u8, &io.stdout), (2u8, &io.stderr)] {
                 if let Some(s) = s {
                     if !s.done && s.credit > 0 && !link_busy {
                         add(&mut fds, s.fd, POLLIN, Target::Out(i, k));
                     }
                 }
             }
-            if let Some(s) = &c.io.stdin {
+            if let Some(s) = &io.stdin {
                 if !s.closed && (!s.pending.is_empty() || s.eof) {
                     add(&mut fds, s.fd, POLLOUT, Target::In(i));
                 }
@@ -81,11 +97,13 @@ impl Agent {
                 Target::Status(i) => self.read_status(&ids[i]),
                 Target::Out(i, k) => self.read_output(&ids[i], k),
                 Target::In(i) => self.write_input(&ids[i]),
+                Target::Connect(i) => self.sock_connected(&ids[i]),
             }
         }
         // Finished processes answer their waits once everything is drained.
-        for id in ids {
-            self.maybe_finish(&id);
+        for id in &ids[..processes] {
+            self.maybe_finish(id);
         }
+        self.reap_socks();
     }
 }

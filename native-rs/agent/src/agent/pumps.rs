@@ -10,11 +10,11 @@ use container::sys::fd;
 impl Agent {
     pub(crate) fn read_output(&mut self, cid: &str, which: u8) {
         let mut frames: Vec<(u8, u32, Vec<u8>)> = Vec::new();
-        if let Some(c) = self.ctrs.get_mut(cid) {
+        if let Some(io) = self.streams_mut(cid) {
             let s = if which == 1 {
-                c.io.stdout.as_mut()
+                io.stdout.as_mut()
             } else {
-                c.io.stderr.as_mut()
+                io.stderr.as_mut()
             };
             if let Some(s) = s {
                 let max = (s.credit as usize).min(frame::MAX_OUT_PAYLOAD);
@@ -45,7 +45,7 @@ impl Agent {
 
     pub(crate) fn write_input(&mut self, cid: &str) {
         let mut grant: Option<(u32, u32)> = None;
-        if let Some(s) = self.ctrs.get_mut(cid).and_then(|c| c.io.stdin.as_mut()) {
+        if let Some(s) = self.streams_mut(cid).and_then(|io| io.stdin.as_mut()) {
             let mut written = 0usize;
             while !s.pending.is_empty() {
                 let (a, _) = s.pending.as_slices();
@@ -58,15 +58,13 @@ impl Agent {
                     Err(_) => {
                         // The process closed its stdin: drop what it will never read.
                         s.pending.clear();
-                        s.closed = true;
-                        fd::close(s.fd);
+                        s.close();
                         break;
                     }
                 }
             }
             if s.pending.is_empty() && s.eof && !s.closed {
-                s.closed = true;
-                fd::close(s.fd);
+                s.close();
             }
             if written > 0 {
                 s.allowance += written as u64;

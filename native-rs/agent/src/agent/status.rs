@@ -28,7 +28,8 @@ impl Agent {
                     let pid = int("pid").map(|p| p as i32);
                     c.pid = pid;
                     if let Some(req) = c.start_req.take() {
-                        self.reply_ok(req, vec![("pid", Json::from(pid))]);
+                        let networks = if c.parent.is_none() { network_records(cid) } else { Json::Array(Vec::new()) };
+                        self.reply_ok(req, vec![("pid", Json::from(pid)), ("networks", networks)]);
                     }
                 }
                 Some("error") => {
@@ -60,4 +61,22 @@ impl Agent {
             }
         }
     }
+}
+
+/// The attachment records its network keeper wrote (`net/attach-*.json` in
+/// the container's guest dir): the host shows them (`tsbox port`, inspect).
+fn network_records(cid: &str) -> Json {
+    let dir = crate::supervisor::container_dir(cid).join("net");
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("attach-") && name.ends_with(".json") {
+                if let Some(doc) = std::fs::read_to_string(e.path()).ok().and_then(|t| json::parse(&t).ok()) {
+                    out.push(doc);
+                }
+            }
+        }
+    }
+    Json::Array(out)
 }

@@ -3,6 +3,7 @@
 //! `on_request` sends back. The list is checked against the TS side by the
 //! contract fixture `test/fixtures/contract/agent-ops.json`.
 
+mod connect;
 mod create;
 mod delete;
 mod exec;
@@ -22,9 +23,9 @@ use container::ErrorKind;
 
 /// Every op the agent serves (checked against the contract fixture).
 #[cfg_attr(not(test), allow(dead_code))]
-pub const OPS: [&str; 12] = [
+pub const OPS: [&str; 13] = [
     "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume",
-    "delete", "ping",
+    "delete", "ping", "connect",
 ];
 
 impl Agent {
@@ -55,6 +56,7 @@ impl Agent {
             "pause" => self.op_pause(id, &cid),
             "resume" => self.op_resume(id, &cid),
             "delete" => self.op_delete(id, &cid),
+            "connect" => self.op_connect(id, &cid, req),
             "ping" => {
                 self.reply_ok(id, vec![]);
                 Ok(())

@@ -202,3 +202,20 @@ pub const IFNAMSIZ: usize = 16;
 pub const AF_INET: c_int = 2;
 pub const SOCK_DGRAM: c_int = 2;
 pub const SOCK_CLOEXEC: c_int = O_CLOEXEC;
+
+// sockets and netlink (net/netlink.rs)
+pub const AF_NETLINK: c_int = 16;
+pub const SOCK_RAW: c_int = 3;
+pub const NETLINK_ROUTE: c_int = 0;
+pub const SOL_SOCKET: c_int = 1;
+pub const SOL_IP: c_int = 0;
+pub const SO_RCVTIMEO: c_int = 20;
+pub const SO_ERROR: c_int = 4;
+pub const SOCK_STREAM: c_int = 1;
+pub const SOCK_NONBLOCK: c_int = 0o4000;
+pub const EINPROGRESS: i32 = 115;
+pub const SO_ORIGINAL_DST: c_int = 80;
+pub const SPLICE_F_MOVE: u32 = 1;
+pub const SPLICE_F_NONBLOCK: u32 = 2;
+
+pub const CLONE_PARENT: c_int = 0x0000_8000;

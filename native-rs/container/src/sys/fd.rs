@@ -196,6 +196,30 @@ pub fn dup_onto(old: c_int, new: c_int) -> Result<(), Errno> {
     }
 }
 
+/// /dev/null on 0, 1 and 2, and every other descriptor closed but `keep`:
+/// a process forked to live on its own holds nothing of its parent's
+/// (a container's stdio, a status pipe) open.
+pub fn detach_from_parent_fds(keep: &[c_int]) {
+    let null = unsafe { ffi::open(b"/dev/null\0".as_ptr() as *const std::os::raw::c_char, 2 | O_CLOEXEC) };
+    if null >= 0 {
+        for target in 0..3 {
+            unsafe { ffi::dup2(null, target) };
+        }
+        if null > 2 {
+            close(null);
+        }
+    }
+    let open: Vec<c_int> = match std::fs::read_dir("/proc/self/fd") {
+        Ok(d) => d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect(),
+        Err(_) => return,
+    };
+    for fd in open {
+        if fd > 2 && !keep.contains(&fd) {
+            close(fd);
+        }
+    }
+}
+
 pub fn set_nonblocking(fd: c_int) -> Result<(), Errno> {
     let flags = Errno::check(unsafe { ffi::fcntl(fd, F_GETFL) })?;
     Errno::check(unsafe { ffi::fcntl(fd, F_SETFL, flags | O_NONBLOCK) }).map(drop)
@@ -228,4 +252,15 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: c_int) -> Result<usize, Errno> {
     } else {
         Err(e)
     }
+}
+
+/// Bytes up to the first newline (or EOF): one message on a pipe whose
+/// write end other processes may still hold.
+pub fn read_line(fd: c_int) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut b = [0u8; 1];
+    while read(fd, &mut b) == Ok(1) && b[0] != b'\n' {
+        out.push(b[0]);
+    }
+    out
 }

@@ -13,6 +13,7 @@ pub mod mount;
 pub mod net;
 pub mod path;
 pub mod process;
+pub mod socket;
 pub mod signal;
 pub mod tty;
 pub mod types;

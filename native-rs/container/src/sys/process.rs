@@ -174,6 +174,38 @@ pub fn try_wait(pid: i32) -> Result<Option<ExitStatus>, Errno> {
     }
 }
 
+/// Waits for every child we still have (ECHILD ends it).
+pub fn reap_all_children() {
+    let mut status: c_int = 0;
+    loop {
+        let r = unsafe { ffi::waitpid(-1, &mut status, 0) };
+        if r == -1 && Errno::last() != EINTR {
+            return;
+        }
+    }
+}
+
 pub fn own_pid() -> i32 {
     unsafe { ffi::getpid() }
+}
+
+/// A process's start time in clock ticks since boot (field 22 of
+/// /proc/PID/stat): with the pid it names one process for good, so a pid
+/// recorded in a file is not mistaken for a later process that reused it.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// True while the process `pid` that started at `start` (see `start_time`) runs (a zombie counts as gone).
+pub fn alive(pid: i32, start: u64) -> bool {
+    if pid <= 0 || start_time(pid) != Some(start) {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/{}/stat", pid))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 1..].trim_start().starts_with('Z')))
+        .map_or(false, |zombie| !zombie)
 }

@@ -56,6 +56,17 @@ pub fn reset_all() {
     let _ = set_mask(SIG_SETMASK, &SigSet::empty());
 }
 
+/// SIG_IGN for `sig`.
+pub fn ignore(sig: c_int) -> Result<(), Errno> {
+    let act = SigAction {
+        sa_sigaction: 1,
+        sa_mask: SigSet::empty(),
+        sa_flags: 0,
+        sa_restorer: 0,
+    };
+    Errno::check(unsafe { ffi::sigaction(sig, &act, std::ptr::null_mut()) }).map(drop)
+}
+
 pub fn set_mask(how: c_int, set: &SigSet) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::sigprocmask(how, set, std::ptr::null_mut()) }).map(drop)
 }

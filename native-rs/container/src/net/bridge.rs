@@ -1,0 +1,72 @@
+//! A network's shared state, changed only under its lock: the bridge (with
+//! the gateway address, up), its NAT rule and forwarding, the leases, and
+//! its DNS server. The first container to join creates them; the last to
+//! leave removes them (as netavark does), so nothing is left behind once a
+//! network has no containers.
+
+use super::firewall::{self, Iptables};
+use super::ipam::{self, Owner};
+use super::link;
+use super::lock::Lock;
+use super::netlink::Netlink;
+use super::spec::Attachment;
+use super::dns_server;
+use crate::error::{Context, Error};
+use crate::sys::errno::EEXIST;
+use std::net::Ipv4Addr;
+
+/// Joins `att`'s network in our network namespace: its bridge is set up if
+/// needed, and an address is leased to `owner`.
+pub fn join(nl: &mut Netlink, att: &Attachment, owner: &Owner) -> Result<Ipv4Addr, Error> {
+    let _lock = Lock::acquire(&att.dir)?;
+    ensure_bridge(nl, att)?;
+    let ip = ipam::allocate(&att.dir, att.subnet, att.gateway, att.ip, owner)?;
+    if att.dns {
+        if let Err(e) = dns_server::ensure(att) {
+            ipam::release(&att.dir, ip, owner.keeper);
+            return Err(e);
+        }
+    }
+    Ok(ip)
+}
+
+/// Gives the address back; the last container out removes the bridge,
+/// its rules and the DNS server.
+pub fn leave(nl: &mut Netlink, att: &Attachment, ip: Ipv4Addr, keeper: i32) {
+    let _lock = match Lock::acquire(&att.dir) {
+        Ok(l) => l,
+        Err(_) => return,
+    };
+    ipam::release(&att.dir, ip, keeper);
+    if !ipam::live(&att.dir).is_empty() {
+        return;
+    }
+    if att.dns {
+        dns_server::stop(&att.dir);
+    }
+    if att.nat {
+        if let Some(ipt) = Iptables::find() {
+            ipt.remove_bridge(&att.bridge, &att.subnet.to_string());
+        }
+    }
+    let _ = link::delete(nl, &att.bridge);
+}
+
+fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
+    let step = || format!("creating bridge {} for network {}", att.bridge, att.name);
+    // The bridge and its rules come and go together (`leave`): an existing
+    // bridge has them, and the iptables runs (tens of ms each) are skipped.
+    let created = match link::create_bridge(nl, &att.bridge, att.mtu) {
+        Ok(()) => true,
+        Err(EEXIST) => false,
+        Err(e) => return Err(e).step(step),
+    };
+    let index = link::index(nl, &att.bridge).step(step)?.ok_or_else(|| Error::setup(format!("bridge {} vanished", att.bridge)))?;
+    link::add_address(nl, index, att.gateway, att.subnet.prefix).step(|| format!("adding {}/{} to bridge {}", att.gateway, att.subnet.prefix, att.bridge))?;
+    link::set_up(nl, index).step(|| format!("bringing bridge {} up", att.bridge))?;
+    if att.nat && created {
+        firewall::enable_forwarding()?;
+        Iptables::require()?.add_bridge(&att.bridge, &att.subnet.to_string())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! A network's name server (`tsbox-runtime net-dns`), as docker's embedded
+//! DNS and podman's aardvark-dns do for user-defined networks: it answers
+//! on the gateway address with the addresses of the network's containers,
+//! looked up by name, short id or alias in the network's leases (so it never
+//! holds a stale copy), and passes other names to the upstream servers.
+//! The first container of the network starts it, the last stops it
+//! (`bridge.rs`, under the network's lock); `<network dir>/dns.json` names it.
+
+use super::daemon;
+use super::dns::{self, Question};
+use super::ipam;
+use super::spec::Attachment;
+use crate::error::Error;
+use crate::json::{self, Json};
+use crate::sys::consts::SIGTERM;
+use crate::sys::process;
+use crate::sys::types::PollFd;
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const STATE: &str = "dns.json";
+
+fn running(dir: &Path) -> Option<(i32, u64)> {
+    let doc = json::parse(&std::fs::read_to_string(dir.join(STATE)).ok()?).ok()?;
+    let pid = doc.get("pid")?.as_number()?.as_i64()? as i32;
+    let start = doc.get("start")?.as_number()?.as_u64()?;
+    Some((pid, start)).filter(|(p, s)| process::alive(*p, *s))
+}
+
+/// Starts the network's server unless it runs; called under the network's lock.
+pub fn ensure(att: &Attachment) -> Result<(), Error> {
+    if running(&att.dir).is_some() {
+        return Ok(());
+    }
+    let mut args: Vec<String> = vec!["net-dns".into(), "--dir".into(), att.dir.display().to_string(), "--listen".into(), att.gateway.to_string()];
+    for u in &att.upstream {
+        args.push("--upstream".into());
+        args.push(u.to_string());
+    }
+    let text = daemon::spawn(&args)?;
+    if text != "ok" {
+        return Err(Error::setup(format!("starting the DNS server of network {}: {}", att.name, if text.is_empty() { "it exited without a word" } else { &text })));
+    }
+    Ok(())
+}
+
+/// Stops it (and waits until it is gone); under the network's lock.
+pub fn stop(dir: &Path) {
+    if let Some((pid, start)) = running(dir) {
+        let _ = process::kill(pid, SIGTERM);
+        let until = Instant::now() + Duration::from_secs(5);
+        while process::alive(pid, start) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let _ = std::fs::remove_file(dir.join(STATE));
+}
+
+pub struct Options {
+    pub dir: PathBuf,
+    pub listen: Ipv4Addr,
+    pub upstream: Vec<Ipv4Addr>,
+    pub ready_fd: i32,
+}
+
+impl Options {
+    /// `--dir DIR --listen IP [--upstream IP]… --ready-fd N` (what `ensure`
+    /// passes; tsbox-runtime and the vm agent both run `net-dns`).
+    pub fn parse(args: &[String]) -> Result<Options, String> {
+        let mut dir = None;
+        let mut listen = None;
+        let mut ready_fd = None;
+        let mut upstream = Vec::new();
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it.next().ok_or_else(|| format!("{} needs a value", flag))?;
+            let ip = || value.parse::<Ipv4Addr>().map_err(|_| format!("{}: expected an IPv4 address, got {:?}", flag, value));
+            match flag.as_str() {
+                "--dir" => dir = Some(PathBuf::from(value)),
+                "--listen" => listen = Some(ip()?),
+                "--upstream" => upstream.push(ip()?),
+                "--ready-fd" => ready_fd = Some(value.parse().map_err(|_| "--ready-fd: expected a file descriptor number".to_string())?),
+                other => return Err(format!("unknown option {}", other)),
+            }
+        }
+        Ok(Options {
+            dir: dir.ok_or("net-dns needs --dir DIR")?,
+            listen: listen.ok_or("net-dns needs --listen IP")?,
+            upstream,
+            ready_fd: ready_fd.ok_or("net-dns needs --ready-fd N")?,
+        })
+    }
+}
+
+struct Pending {
+    client: SocketAddr,
+    id: u16,
+    since: Instant,
+}
+
+/// The server. Ends on SIGTERM (default action) or, as a safety net when
+/// its stopper was killed, once the network has had no live lease for a
+/// while.
+pub fn main(o: Options) -> i32 {
+    let ready = daemon::Ready::new(o.ready_fd);
+    let socket = match UdpSocket::bind(SocketAddrV4::new(o.listen, 53)) {
+        Ok(s) => s,
+        Err(e) => {
+            ready.report(&format!("binding {}:53: {}", o.listen, e));
+            return 1;
+        }
+    };
+    let upstream = match UdpSocket::bind("0.0.0.0:0") {
+        Ok(s) => s,
+        Err(e) => {
+            ready.report(&format!("opening the upstream socket: {}", e));
+            return 1;
+        }
+    };
+    let me = std::process::id() as i32;
+    let state = Json::object(vec![("pid", Json::from(me)), ("start", Json::from(process::start_time(me).unwrap_or(0)))]);
+    if let Err(e) = super::files::write(&o.dir, STATE, &state.to_string()) {
+        ready.report(&e.message);
+        return 1;
+    }
+    ready.ok();
+    crate::sys::fd::detach_from_parent_fds(&[socket.as_raw_fd(), upstream.as_raw_fd()]);
+    let _ = socket.set_nonblocking(true);
+    let _ = upstream.set_nonblocking(true);
+
+    let mut pending: HashMap<u16, Pending> = HashMap::new();
+    let mut next_id: u16 = (me as u16).wrapping_mul(31);
+    let mut idle_since: Option<Instant> = None;
+    let mut last_check = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut fds = [PollFd { fd: socket.as_raw_fd(), events: 0x1, revents: 0 }, PollFd { fd: upstream.as_raw_fd(), events: 0x1, revents: 0 }];
+        let _ = super::proxy::poll(&mut fds, 1000);
+        while let Ok((n, client)) = socket.recv_from(&mut buf) {
+            let packet = &buf[..n];
+            let q = match dns::parse_query(packet) {
+                Some(q) => q,
+                None => continue,
+            };
+            match lookup(&o.dir, &q) {
+                Some(addrs) => {
+                    let _ = socket.send_to(&dns::answer(packet, &q, dns::RCODE_OK, &addrs), client);
+                }
+                // A single label is a container's name or nothing: no upstream
+                // knows it, and a fast "no" beats a resolver's timeout.
+                None if o.upstream.is_empty() || !q.name.contains('.') => {
+                    let _ = socket.send_to(&dns::answer(packet, &q, dns::RCODE_NXDOMAIN, &[]), client);
+                }
+                None => {
+                    next_id = next_id.wrapping_add(1);
+                    pending.insert(next_id, Pending { client, id: q.id, since: Instant::now() });
+                    let _ = upstream.send_to(&dns::with_id(packet, next_id), SocketAddrV4::new(o.upstream[0], 53));
+                }
+            }
+        }
+        while let Ok((n, from)) = upstream.recv_from(&mut buf) {
+            if n < 12 || !o.upstream.iter().any(|u| SocketAddr::V4(SocketAddrV4::new(*u, 53)) == from) {
+                continue;
+            }
+            let ours = u16::from_be_bytes([buf[0], buf[1]]);
+            if let Some(p) = pending.remove(&ours) {
+                let _ = socket.send_to(&dns::with_id(&buf[..n], p.id), p.client);
+            }
+        }
+        pending.retain(|_, p| p.since.elapsed() < Duration::from_secs(5));
+        if last_check.elapsed() >= Duration::from_secs(1) {
+            last_check = Instant::now();
+            if ipam::live(&o.dir).is_empty() {
+                let since = *idle_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_secs(10) {
+                    let _ = std::fs::remove_file(o.dir.join(STATE));
+                    return 0;
+                }
+            } else {
+                idle_since = None;
+            }
+        }
+    }
+}
+
+/// The network's addresses for the question's name: Some(empty) for a
+/// known name asked for another type (AAAA: there is none, no need to ask
+/// elsewhere), None for a name we do not know.
+fn lookup(dir: &Path, q: &Question) -> Option<Vec<Ipv4Addr>> {
+    let found: Vec<Ipv4Addr> = ipam::live(dir)
+        .into_iter()
+        .filter(|(_, o)| o.names.iter().any(|n| n.eq_ignore_ascii_case(&q.name)))
+        .map(|(ip, _)| ip)
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    Some(if q.qtype == dns::TYPE_A || q.qtype == dns::TYPE_ANY { found } else { Vec::new() })
+}

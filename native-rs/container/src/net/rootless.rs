@@ -1,0 +1,511 @@
+//! Rootless bridges (podman's rootless-netns model). An unprivileged user
+//! cannot create a veth in the host's network namespace, so the bridges live
+//! in a network namespace owned by a user namespace of the user's, held open
+//! by a small daemon (`tsbox-runtime netns-holder`, one per data dir) and
+//! connected to the host's network by pasta or slirp4netns (tap0
+//! 10.0.2.100/24, gateway 10.0.2.2 = the host's loopback, DNS 10.0.2.3, both
+//! helpers configured alike). A container's keeper joins those namespaces
+//! and clones the container from there, so the container's user namespace is
+//! a child of the holder's: its owner may then move a veth into it.
+//!
+//! `<dir>/holder.json` describes the running holder; `<dir>/users/<pid>`
+//! registers each keeper using it. The last keeper to leave stops it, so
+//! nothing stays once no rootless container runs. All under `<dir>/lock`.
+
+use super::daemon;
+use super::lock::Lock;
+use super::spec::Rootless;
+use crate::error::{Context, Error};
+use crate::idmap::{self, IdKind};
+use crate::json::{self, Json};
+use crate::spec::{IdMapping, Spec};
+use crate::sys::consts::*;
+use crate::sys::process::{self, Forked};
+use crate::sys::types::SigInfoHead;
+use crate::sys::{cred, fd, net, signal};
+use std::fs::{self, File};
+use std::os::raw::{c_int, c_void};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The address the containers reach the host's loopback at (`host-gateway`).
+pub const HOST_ADDRESS: &str = "10.0.2.2";
+/// The helper's DNS forwarder.
+pub const DNS_ADDRESS: &str = "10.0.2.3";
+
+/// What holder.json says.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub pid: i32,
+    pub start: u64,
+    /// The process whose namespaces are the rootless network.
+    pub ns_pid: i32,
+    pub helper: String,
+    pub uid_mappings: Vec<IdMapping>,
+    pub gid_mappings: Vec<IdMapping>,
+}
+
+impl Holder {
+    fn read(dir: &Path) -> Option<Holder> {
+        let doc = json::parse(&fs::read_to_string(dir.join("holder.json")).ok()?).ok()?;
+        let num = |k: &str| doc.get(k).and_then(|v| v.as_number()).and_then(|n| n.as_i64());
+        let maps = |k: &str| -> Option<Vec<IdMapping>> {
+            doc.get(k)?
+                .as_array()?
+                .iter()
+                .map(|m| {
+                    let n = |f: &str| m.get(f).and_then(|v| v.as_number()).and_then(|n| n.as_u32());
+                    Some(IdMapping { container_id: n("containerID")?, host_id: n("hostID")?, size: n("size")? })
+                })
+                .collect()
+        };
+        Some(Holder {
+            pid: num("pid")? as i32,
+            start: num("start")? as u64,
+            ns_pid: num("nsPid")? as i32,
+            helper: doc.get("helper")?.as_str()?.to_string(),
+            uid_mappings: maps("uidMappings")?,
+            gid_mappings: maps("gidMappings")?,
+        })
+    }
+
+    fn alive(&self) -> bool {
+        process::alive(self.pid, self.start)
+    }
+}
+
+/// A keeper's registration with the holder, and the holder's id maps.
+pub struct Membership {
+    dir: PathBuf,
+    holder: Holder,
+    me: i32,
+}
+
+/// Makes sure the holder runs (starting it, with the spec's id maps), registers
+/// us, and moves us into its user and network namespaces.
+pub fn enter(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<Membership, Error> {
+    let me = std::process::id() as i32;
+    let holder = {
+        let _lock = Lock::acquire(&r.dir)?;
+        let holder = match Holder::read(&r.dir).filter(Holder::alive) {
+            Some(h) => h,
+            None => start_holder(r, uid_maps, gid_maps)?,
+        };
+        let users = r.dir.join("users");
+        fs::create_dir_all(&users).step(|| format!("creating {}", users.display()))?;
+        let start = process::start_time(me).unwrap_or(0);
+        fs::write(users.join(me.to_string()), start.to_string()).step(|| format!("registering in {}", users.display()))?;
+        holder
+    };
+    let membership = Membership { dir: r.dir.clone(), holder, me };
+    // User namespace first: its capabilities are what let us join the network one.
+    for (kind, flag) in [("user", CLONE_NEWUSER), ("net", CLONE_NEWNET)] {
+        let path = format!("/proc/{}/ns/{}", membership.holder.ns_pid, kind);
+        let step = || format!("joining the rootless network namespace ({})", path);
+        let file = match File::open(&path).step(step) {
+            Ok(f) => f,
+            Err(e) => {
+                membership.leave();
+                return Err(e);
+            }
+        };
+        if let Err(e) = process::setns(file.as_raw_fd(), flag).step(step) {
+            membership.leave();
+            return Err(e);
+        }
+    }
+    Ok(membership)
+}
+
+impl Membership {
+    /// The container's id maps, whose host ids are translated into the
+    /// holder's user namespace (the container's is its child), written
+    /// directly: we are root in there.
+    pub fn write_id_maps(&self, pid: i32, spec: &Spec) -> Result<(), Error> {
+        let uid = translate(&spec.linux.uid_mappings, &self.holder.uid_mappings)?;
+        let gid = translate(&spec.linux.gid_mappings, &self.holder.gid_mappings)?;
+        idmap::write_map(pid, IdKind::Uid, &uid, 0, true)?;
+        idmap::write_map(pid, IdKind::Gid, &gid, 0, true)
+    }
+
+    /// Unregisters; the last one out stops the holder.
+    pub fn leave(self) {
+        let _lock = match Lock::acquire(&self.dir) {
+            Ok(l) => l,
+            Err(_) => return,
+        };
+        let users = self.dir.join("users");
+        let _ = fs::remove_file(users.join(self.me.to_string()));
+        let live = fs::read_dir(&users)
+            .map(|d| {
+                d.flatten().any(|e| {
+                    let pid: i32 = e.file_name().to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let start: u64 = fs::read_to_string(e.path()).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+                    let alive = process::alive(pid, start);
+                    if !alive {
+                        let _ = fs::remove_file(e.path());
+                    }
+                    alive
+                })
+            })
+            .unwrap_or(false);
+        if !live {
+            stop(&self.dir);
+        }
+    }
+}
+
+/// Stops the holder described in `dir` (if any) and waits until it is gone.
+pub fn stop(dir: &Path) {
+    if let Some(h) = Holder::read(dir).filter(Holder::alive) {
+        let _ = process::kill(h.pid, SIGTERM);
+        let until = Instant::now() + Duration::from_secs(5);
+        while h.alive() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let _ = fs::remove_file(dir.join("holder.json"));
+    let _ = fs::remove_dir(dir.join("users"));
+}
+
+/// Host ids of `maps` as ids of the holder's namespace.
+pub fn translate(maps: &[IdMapping], holder: &[IdMapping]) -> Result<Vec<IdMapping>, Error> {
+    maps.iter()
+        .map(|m| {
+            holder
+                .iter()
+                .find(|h| m.host_id >= h.host_id && m.host_id as u64 + m.size as u64 <= h.host_id as u64 + h.size as u64)
+                .map(|h| IdMapping { host_id: h.container_id + (m.host_id - h.host_id), ..*m })
+                .ok_or_else(|| {
+                    Error::setup(format!(
+                        "host ids {}-{} are not mapped in the rootless network namespace (its maps: {}); stop it with `tsbox network prune` and retry",
+                        m.host_id,
+                        m.host_id as u64 + m.size as u64 - 1,
+                        idmap::map_text(holder).trim_end().replace('\n', ", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn maps_arg(maps: &[IdMapping]) -> String {
+    maps.iter().map(|m| format!("{}:{}:{}", m.container_id, m.host_id, m.size)).collect::<Vec<_>>().join(",")
+}
+
+fn parse_maps(text: &str) -> Result<Vec<IdMapping>, String> {
+    text.split(',')
+        .map(|m| {
+            let n: Vec<u32> = m.split(':').filter_map(|x| x.parse().ok()).collect();
+            if n.len() != 3 || n[2] == 0 {
+                return Err(format!("bad id map {:?}", m));
+            }
+            Ok(IdMapping { container_id: n[0], host_id: n[1], size: n[2] })
+        })
+        .collect()
+}
+
+/// Starts `<our binary> netns-holder …` detached and waits until it is ready.
+fn start_holder(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<Holder, Error> {
+    let args: Vec<String> = vec![
+        "netns-holder".into(),
+        "--dir".into(),
+        r.dir.display().to_string(),
+        "--helper".into(),
+        r.helper.clone(),
+        "--uid-map".into(),
+        maps_arg(uid_maps),
+        "--gid-map".into(),
+        maps_arg(gid_maps),
+    ];
+    let text = daemon::spawn(&args)?;
+    if text != "ok" {
+        stop(&r.dir);
+        let why = if text.is_empty() { "it exited without a word".to_string() } else { text };
+        return Err(Error::setup(format!("starting the rootless network ({}): {}", r.helper, why)));
+    }
+    Holder::read(&r.dir).ok_or_else(|| Error::setup(format!("the rootless network holder wrote no {}", r.dir.join("holder.json").display())))
+}
+
+// ------------------------------------------------------------ the holder
+
+pub struct HolderOptions {
+    pub dir: PathBuf,
+    pub helper: String,
+    pub uid_mappings: String,
+    pub gid_mappings: String,
+    pub ready_fd: c_int,
+}
+
+static EVENT_W: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_event(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
+    signal::preserving_errno(|| {
+        let w = EVENT_W.load(Ordering::SeqCst);
+        if w >= 0 {
+            let _ = fd::write(w, b"e");
+        }
+    });
+}
+
+/// `tsbox-runtime netns-holder`: creates the namespaces, connects them,
+/// writes holder.json, reports "ok" (or the error) on the ready fd, and
+/// stays until SIGTERM or until the helper or the namespace process dies.
+pub fn holder_main(o: HolderOptions) -> i32 {
+    let ready = daemon::Ready::new(o.ready_fd);
+    let report = |text: &str| ready.report(text);
+    let maps = parse_maps(&o.uid_mappings).and_then(|u| parse_maps(&o.gid_mappings).map(|g| (u, g)));
+    let (uid_maps, gid_maps) = match maps {
+        Ok(m) => m,
+        Err(m) => {
+            report(&m);
+            return 1;
+        }
+    };
+    let (event_r, event_w) = match fd::pipe() {
+        Ok(p) => p,
+        Err(e) => {
+            report(&format!("creating a pipe: {}", e));
+            return 1;
+        }
+    };
+    EVENT_W.store(event_w, Ordering::SeqCst);
+    signal::reset_all();
+    for sig in [SIGINT, SIGQUIT, SIGHUP, 13] {
+        let _ = signal::ignore(sig);
+    }
+    let _ = signal::install(SIGTERM, on_term);
+    let _ = signal::install(SIGCHLD, on_event);
+
+    let ns = match NamespaceProcess::start(&uid_maps, &gid_maps) {
+        Ok(n) => n,
+        Err(m) => {
+            report(&m);
+            return 1;
+        }
+    };
+    let helper = match start_helper(&o.helper, ns.pid, &o.dir) {
+        Ok(h) => h,
+        Err(m) => {
+            ns.stop();
+            report(&m);
+            return 1;
+        }
+    };
+    let me = std::process::id() as i32;
+    let doc = Json::object(vec![
+        ("pid", Json::from(me)),
+        ("start", Json::from(process::start_time(me).unwrap_or(0))),
+        ("nsPid", Json::from(ns.pid)),
+        ("helper", Json::from(o.helper.as_str())),
+        ("helperPid", Json::from(helper.id() as i32)),
+        ("hostAddress", Json::from(HOST_ADDRESS)),
+        ("dns", Json::from(DNS_ADDRESS)),
+        ("uidMappings", maps_json(&uid_maps)),
+        ("gidMappings", maps_json(&gid_maps)),
+    ]);
+    if let Err(e) = super::files::write(&o.dir, "holder.json", &doc.to_string()) {
+        stop_helper(helper);
+        ns.stop();
+        report(&e.message);
+        return 1;
+    }
+    ready.ok();
+    let mut helper = helper;
+    // Until SIGTERM, or until the helper or the namespace process ends.
+    loop {
+        let mut byte = [0u8; 16];
+        let _ = fd::read(event_r, &mut byte);
+        let helper_done = matches!(helper.try_wait(), Ok(Some(_)));
+        if helper_done || !process::alive(ns.pid, ns.start) || terminated() {
+            break;
+        }
+    }
+    stop_helper(helper);
+    ns.stop();
+    let _ = fs::remove_file(o.dir.join("holder.json"));
+    0
+}
+
+/// SIGCHLD and SIGTERM share the event pipe; only SIGTERM sets this.
+fn terminated() -> bool {
+    TERM.load(Ordering::SeqCst)
+}
+
+static TERM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_term(sig: c_int, info: *mut SigInfoHead, ctx: *mut c_void) {
+    TERM.store(true, Ordering::SeqCst);
+    on_event(sig, info, ctx);
+}
+
+fn maps_json(maps: &[IdMapping]) -> Json {
+    Json::Array(
+        maps.iter()
+            .map(|m| Json::object(vec![("containerID", Json::from(m.container_id)), ("hostID", Json::from(m.host_id)), ("size", Json::from(m.size))]))
+            .collect(),
+    )
+}
+
+/// The process whose user and network namespaces are the rootless network:
+/// it brings lo up and then only waits, dying with the holder.
+struct NamespaceProcess {
+    pid: i32,
+    start: u64,
+    keep_w: c_int,
+}
+
+impl NamespaceProcess {
+    fn start(uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<NamespaceProcess, String> {
+        let (go_r, go_w) = fd::pipe().map_err(|e| format!("creating a pipe: {}", e))?;
+        let (done_r, done_w) = fd::pipe().map_err(|e| format!("creating a pipe: {}", e))?;
+        let pid = match process::clone_fork(CLONE_NEWUSER | CLONE_NEWNET) {
+            Ok(Forked::Child) => {
+                let _ = cred::set_pdeathsig(SIGKILL);
+                fd::close(go_w);
+                fd::close(done_r);
+                let mut b = [0u8; 1];
+                if fd::read(go_r, &mut b) != Ok(1) {
+                    process::exit_now(1);
+                }
+                let ok = net::set_link_up("lo").is_ok();
+                let _ = fd::write_all(done_w, if ok { b"1" } else { b"0" });
+                fd::close(done_w);
+                fd::detach_from_parent_fds(&[go_r]);
+                // Until the holder closes its end (or dies).
+                while fd::read(go_r, &mut b).map_or(false, |n| n > 0) {}
+                process::exit_now(0)
+            }
+            Ok(Forked::Parent(pid)) => pid,
+            Err(e) => return Err(format!("creating the user and network namespaces: {}", e)),
+        };
+        fd::close(go_r);
+        fd::close(done_w);
+        let ns = NamespaceProcess { pid, start: process::start_time(pid).unwrap_or(0), keep_w: go_w };
+        let euid = cred::geteuid();
+        let maps = idmap::write_map(pid, IdKind::Uid, uid_maps, euid, euid == 0).and_then(|()| idmap::write_map(pid, IdKind::Gid, gid_maps, cred::getegid(), euid == 0));
+        if let Err(e) = maps {
+            ns.stop();
+            return Err(e.message);
+        }
+        let _ = fd::write_all(ns.keep_w, b"1");
+        let mut b = [0u8; 1];
+        let ok = fd::read(done_r, &mut b) == Ok(1) && b[0] == b'1';
+        fd::close(done_r);
+        if !ok {
+            ns.stop();
+            return Err("bringing lo up in the rootless network namespace failed".into());
+        }
+        Ok(ns)
+    }
+
+    fn stop(self) {
+        fd::close(self.keep_w);
+        let _ = process::kill(self.pid, SIGKILL);
+        let _ = process::wait(self.pid);
+    }
+}
+
+/// pasta or slirp4netns attached to the namespace process, configured alike.
+fn start_helper(helper: &str, ns_pid: i32, dir: &Path) -> Result<std::process::Child, String> {
+    let program = super::find_program(helper).ok_or_else(|| format!("{} not found (Debian/Ubuntu package {})", helper, if helper == "pasta" { "passt" } else { helper }))?;
+    let mut cmd = Command::new(&program);
+    let (ready_r, ready_w) = fd::pipe().map_err(|e| format!("creating a pipe: {}", e))?;
+    match helper {
+        "pasta" => {
+            cmd.args(["--config-net", "--foreground", "--quiet", "--ipv4-only", "-t", "none", "-u", "none", "-T", "none", "-U", "none"]);
+            cmd.args(["-a", "10.0.2.100", "-n", "24", "-g", HOST_ADDRESS, "-I", "tap0", "--dns-forward", DNS_ADDRESS, "-m", "65520"]);
+            cmd.arg(ns_pid.to_string());
+        }
+        "slirp4netns" => {
+            cmd.args(["--configure", "--mtu=65520", &format!("--ready-fd={}", ready_w)]);
+            cmd.arg(ns_pid.to_string()).arg("tap0");
+        }
+        other => return Err(format!("unknown rootless network helper {:?} (pasta or slirp4netns)", other)),
+    }
+    let keep = ready_w;
+    unsafe {
+        cmd.pre_exec(move || {
+            // The helper dies with the holder, and gets the ready pipe.
+            let _ = cred::set_pdeathsig(SIGTERM);
+            crate::sys::ffi::fcntl(keep, F_SETFD, 0);
+            Ok(())
+        });
+    }
+    let log = File::create(dir.join("helper.log")).ok();
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    match log {
+        Some(f) => cmd.stderr(f),
+        None => cmd.stderr(Stdio::null()),
+    };
+    let child = cmd.spawn().map_err(|e| format!("running {}: {}", program.display(), e));
+    fd::close(ready_w);
+    let mut child = child?;
+    let ready = match helper {
+        "slirp4netns" => {
+            let mut b = [0u8; 1];
+            fd::read(ready_r, &mut b) == Ok(1)
+        }
+        _ => wait_for_default_route(ns_pid, &mut child),
+    };
+    fd::close(ready_r);
+    let _ = fs::remove_file(dir.join("helper.log"));
+    if !ready {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{} did not configure the network namespace", helper));
+    }
+    Ok(child)
+}
+
+/// pasta has no ready signal in this version: its configuration is done
+/// once the namespace has a default route on tap0.
+fn wait_for_default_route(ns_pid: i32, child: &mut std::process::Child) -> bool {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        let routes = fs::read_to_string(format!("/proc/{}/net/route", ns_pid)).unwrap_or_default();
+        if routes.lines().any(|l| l.starts_with("tap0\t00000000")) {
+            return true;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    false
+}
+
+fn stop_helper(mut child: std::process::Child) {
+    let _ = process::kill(child.id() as i32, SIGTERM);
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(c: u32, h: u32, s: u32) -> IdMapping {
+        IdMapping { container_id: c, host_id: h, size: s }
+    }
+
+    #[test]
+    fn translates_into_the_holder() {
+        let holder = [m(0, 1001, 1), m(1, 200000, 65536)];
+        let got = translate(&[m(0, 1001, 1), m(1, 200000, 65536)], &holder).unwrap();
+        assert_eq!(got, [m(0, 0, 1), m(1, 1, 65536)]);
+        let e = translate(&[m(0, 1002, 1)], &holder).unwrap_err();
+        assert!(e.message.starts_with("host ids 1002-1002 are not mapped"), "{}", e.message);
+        assert_eq!(parse_maps(&maps_arg(&holder)).unwrap(), holder);
+    }
+}

@@ -1,0 +1,314 @@
+//! The spec's `network` section (a tsbox extension, like `root.overlay`;
+//! src/spec/container-spec.ts `NetworkSpec` is authoritative): which networks
+//! to attach the container to, its ports, and what goes into its /etc/hosts,
+//! /etc/resolv.conf and /etc/hostname. Errors name the JSON path.
+
+use super::addr::Subnet;
+use crate::json::Json;
+use crate::spec::SpecError;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkSpec {
+    /// Where the generated files and the attachment records go (the bundle's `net/`).
+    pub dir: PathBuf,
+    pub container_id: String,
+    pub container_name: Option<String>,
+    pub hostname: String,
+    /// The host's hosts file to start from (host networking), else localhost lines.
+    pub hosts_base: Option<PathBuf>,
+    pub extra_hosts: Vec<HostEntry>,
+    pub dns: Dns,
+    pub attach: Vec<Attachment>,
+    pub ports: Vec<Port>,
+    pub rootless: Option<Rootless>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostEntry {
+    pub ip: String,
+    pub names: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dns {
+    pub servers: Vec<String>,
+    pub search: Vec<String>,
+    pub options: Vec<String>,
+}
+
+/// One network the container joins: a bridge, its subnet, where its state lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub bridge: String,
+    pub subnet: Subnet,
+    pub gateway: Ipv4Addr,
+    pub mtu: u32,
+    /// Leases, lock and DNS pid file of the network.
+    pub dir: PathBuf,
+    /// A DNS server answers on the gateway with the names of the containers.
+    pub dns: bool,
+    /// Outbound traffic is masqueraded (needs iptables where it runs).
+    pub nat: bool,
+    pub aliases: Vec<String>,
+    pub ip: Option<Ipv4Addr>,
+    /// Where the network's DNS server sends the names it does not know.
+    pub upstream: Vec<Ipv4Addr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Port {
+    pub host_ip: Ipv4Addr,
+    /// 0: any free port.
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: Protocol,
+}
+
+/// Rootless: the bridges live in a network namespace held open per user
+/// (`rootless.rs`), reached by `helper` (pasta or slirp4netns).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rootless {
+    pub dir: PathBuf,
+    pub helper: String,
+}
+
+type Result<T> = std::result::Result<T, SpecError>;
+
+fn err(path: &str, message: impl Into<String>) -> SpecError {
+    SpecError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+fn present(v: Option<&Json>) -> Option<&Json> {
+    v.filter(|v| !v.is_null())
+}
+
+fn string(o: &Json, path: &str, key: &str) -> Result<String> {
+    present(o.get(key))
+        .and_then(Json::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| err(&format!("{}.{}", path, key), "expected a string"))
+}
+
+fn strings(o: &Json, path: &str, key: &str) -> Result<Vec<String>> {
+    match present(o.get(key)) {
+        None => Ok(Vec::new()),
+        Some(v) => v
+            .as_array()
+            .and_then(|a| a.iter().map(|s| s.as_str().map(str::to_string)).collect::<Option<Vec<_>>>())
+            .ok_or_else(|| err(&format!("{}.{}", path, key), "expected an array of strings")),
+    }
+}
+
+fn optional_string(o: &Json, path: &str, key: &str) -> Result<Option<String>> {
+    match present(o.get(key)) {
+        None => Ok(None),
+        Some(v) => v.as_str().map(|s| Some(s.to_string())).ok_or_else(|| err(&format!("{}.{}", path, key), "expected a string")),
+    }
+}
+
+fn ipv4(text: &str, path: &str) -> Result<Ipv4Addr> {
+    text.parse().map_err(|_| err(path, format!("expected an IPv4 address, got {:?}", text)))
+}
+
+fn items<'a>(o: &'a Json, path: &str, key: &str) -> Result<&'a [Json]> {
+    match present(o.get(key)) {
+        None => Ok(&[]),
+        Some(v) => v.as_array().ok_or_else(|| err(&format!("{}.{}", path, key), "expected an array")),
+    }
+}
+
+/// None when the spec has no `network` (or it is null).
+pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
+    let o = match present(v) {
+        None => return Ok(None),
+        Some(o) if o.is_object() => o,
+        Some(_) => return Err(err("network", "expected an object")),
+    };
+    let p = "network";
+    let container = present(o.get("container")).filter(|c| c.is_object()).ok_or_else(|| err("network.container", "expected an object"))?;
+    let hosts = present(o.get("hosts"));
+    let mut extra_hosts = Vec::new();
+    let mut hosts_base: Option<PathBuf> = None;
+    if let Some(h) = hosts {
+        hosts_base = optional_string(h, "network.hosts", "base")?.map(PathBuf::from);
+        for (i, e) in items(h, "network.hosts", "extra")?.iter().enumerate() {
+            let ep = format!("network.hosts.extra[{}]", i);
+            extra_hosts.push(HostEntry {
+                ip: string(e, &ep, "ip")?,
+                names: strings(e, &ep, "names")?,
+            });
+        }
+    }
+    let dns = match present(o.get("dns")) {
+        None => Dns::default(),
+        Some(d) => Dns {
+            servers: strings(d, "network.dns", "servers")?,
+            search: strings(d, "network.dns", "search")?,
+            options: strings(d, "network.dns", "options")?,
+        },
+    };
+    let mut attach = Vec::new();
+    for (i, a) in items(o, p, "attach")?.iter().enumerate() {
+        attach.push(attachment(a, &format!("network.attach[{}]", i))?);
+    }
+    let mut ports = Vec::new();
+    for (i, a) in items(o, p, "ports")?.iter().enumerate() {
+        ports.push(port(a, &format!("network.ports[{}]", i))?);
+    }
+    let rootless = match present(o.get("rootless")) {
+        None => None,
+        Some(r) => Some(Rootless {
+            dir: PathBuf::from(string(r, "network.rootless", "dir")?),
+            helper: string(r, "network.rootless", "helper")?,
+        }),
+    };
+    if !ports.is_empty() && attach.is_empty() {
+        return Err(err("network.ports", "publishing ports needs a network to attach to"));
+    }
+    Ok(Some(NetworkSpec {
+        dir: PathBuf::from(string(o, p, "dir")?),
+        container_id: string(container, "network.container", "id")?,
+        container_name: optional_string(container, "network.container", "name")?,
+        hostname: string(o, p, "hostname")?,
+        hosts_base,
+        extra_hosts,
+        dns,
+        attach,
+        ports,
+        rootless,
+    }))
+}
+
+fn attachment(a: &Json, path: &str) -> Result<Attachment> {
+    let subnet_text = string(a, path, "subnet")?;
+    let subnet = Subnet::parse(&subnet_text).map_err(|m| err(&format!("{}.subnet", path), m))?;
+    let gateway = ipv4(&string(a, path, "gateway")?, &format!("{}.gateway", path))?;
+    if !subnet.contains(gateway) {
+        return Err(err(&format!("{}.gateway", path), format!("{} is not in {}", gateway, subnet)));
+    }
+    let bridge = string(a, path, "bridge")?;
+    if bridge.is_empty() || bridge.len() > 15 || bridge.contains('/') {
+        return Err(err(&format!("{}.bridge", path), "expected an interface name of 1 to 15 characters"));
+    }
+    let flag = |key: &str| -> Result<bool> {
+        match present(a.get(key)) {
+            None => Ok(false),
+            Some(v) => v.as_bool().ok_or_else(|| err(&format!("{}.{}", path, key), "expected true or false")),
+        }
+    };
+    let mtu = match present(a.get("mtu")) {
+        None => 1500,
+        Some(v) => v
+            .as_number()
+            .and_then(|n| n.as_u32())
+            .filter(|m| (576..=65535).contains(m))
+            .ok_or_else(|| err(&format!("{}.mtu", path), "expected an MTU from 576 to 65535"))?,
+    };
+    let ip = match optional_string(a, path, "ip")? {
+        None => None,
+        Some(t) => Some(ipv4(&t, &format!("{}.ip", path))?),
+    };
+    let mut upstream = Vec::new();
+    for (i, s) in strings(a, path, "upstream")?.iter().enumerate() {
+        upstream.push(ipv4(s, &format!("{}.upstream[{}]", path, i))?);
+    }
+    Ok(Attachment {
+        name: string(a, path, "name")?,
+        bridge,
+        subnet,
+        gateway,
+        mtu,
+        dir: PathBuf::from(string(a, path, "dir")?),
+        dns: flag("dns")?,
+        nat: flag("nat")?,
+        aliases: strings(a, path, "aliases")?,
+        ip,
+        upstream,
+    })
+}
+
+fn port(a: &Json, path: &str) -> Result<Port> {
+    let num = |key: &str, min: u32| -> Result<u16> {
+        present(a.get(key))
+            .and_then(Json::as_number)
+            .and_then(|n| n.as_u32())
+            .filter(|n| *n >= min && *n <= 65535)
+            .map(|n| n as u16)
+            .ok_or_else(|| err(&format!("{}.{}", path, key), format!("expected a port number from {} to 65535", min)))
+    };
+    let protocol = match string(a, path, "protocol")?.as_str() {
+        "tcp" => Protocol::Tcp,
+        "udp" => Protocol::Udp,
+        other => return Err(err(&format!("{}.protocol", path), format!("expected tcp or udp, got {:?}", other))),
+    };
+    Ok(Port {
+        host_ip: ipv4(&string(a, path, "hostIp")?, &format!("{}.hostIp", path))?,
+        host_port: num("hostPort", 0)?,
+        container_port: num("containerPort", 1)?,
+        protocol,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::json;
+
+    pub const SAMPLE: &str = r#"{
+      "dir": "/b/net", "container": {"id": "abc", "name": "web"}, "hostname": "abc",
+      "hosts": {"extra": [{"ip": "10.0.2.2", "names": ["host.tsbox.internal"]}]},
+      "dns": {"servers": ["10.89.0.1"], "search": ["example.com"], "options": ["ndots:2"]},
+      "attach": [{"name": "app", "bridge": "tsbox-1234", "subnet": "10.89.0.0/24", "gateway": "10.89.0.1",
+                  "mtu": 65520, "dir": "/d/networks/app", "dns": true, "nat": true, "aliases": ["db"],
+                  "upstream": ["10.0.2.3"]}],
+      "ports": [{"hostIp": "127.0.0.1", "hostPort": 8080, "containerPort": 80, "protocol": "tcp"}],
+      "rootless": {"dir": "/d/rootless-netns", "helper": "pasta"}
+    }"#;
+
+    #[test]
+    fn parses() {
+        let n = parse(Some(&json::parse(SAMPLE).unwrap())).unwrap().unwrap();
+        assert_eq!(n.container_name.as_deref(), Some("web"));
+        assert_eq!(n.attach[0].subnet.to_string(), "10.89.0.0/24");
+        assert_eq!(n.attach[0].mtu, 65520);
+        assert!(n.attach[0].dns && n.attach[0].nat);
+        assert_eq!(n.ports[0].protocol, Protocol::Tcp);
+        assert_eq!(n.extra_hosts[0].names, ["host.tsbox.internal"]);
+        assert_eq!(n.rootless.unwrap().helper, "pasta");
+        assert_eq!(parse(None).unwrap(), None);
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        let bad = |from: &str, to: &str| {
+            let text = SAMPLE.replace(from, to);
+            parse(Some(&json::parse(&text).unwrap())).unwrap_err().to_string()
+        };
+        assert_eq!(bad("\"10.89.0.0/24\"", "\"10.89.0.0/33\""), "network.attach[0].subnet: \"10.89.0.0/33\": the prefix length must be 0 to 30");
+        assert_eq!(bad("\"gateway\": \"10.89.0.1\"", "\"gateway\": \"10.1.0.1\""), "network.attach[0].gateway: 10.1.0.1 is not in 10.89.0.0/24");
+        assert_eq!(bad("\"protocol\": \"tcp\"", "\"protocol\": \"sctp\""), "network.ports[0].protocol: expected tcp or udp, got \"sctp\"");
+        assert_eq!(bad("\"containerPort\": 80", "\"containerPort\": 0"), "network.ports[0].containerPort: expected a port number from 1 to 65535");
+        assert_eq!(bad("\"tsbox-1234\"", "\"a-name-that-is-too-long\""), "network.attach[0].bridge: expected an interface name of 1 to 15 characters");
+    }
+}

@@ -1,0 +1,83 @@
+/**
+ * `-p` on the vm backend, as Docker Desktop does it: the host listens, and
+ * carries each accepted connection over the agent link (`connect` op: a
+ * TCP connection to the container's port, on two credit-controlled
+ * channels) to the container's address in the guest. The listeners live as
+ * long as the container (they are closed with its release).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import { TsboxError } from "../../errors.js";
+import type { PortMapping } from "../../spec/container-spec.js";
+import type { AgentLink } from "./agent-link.js";
+
+export interface Published {
+  /** With the host ports really bound (0 asked for any). */
+  ports: PortMapping[];
+  /** Starts carrying connections to container `cid`. */
+  serve(link: AgentLink, cid: string): void;
+  close(): void;
+}
+
+/** Binds every port first, so a taken one fails the start before the container runs. */
+export async function bindPorts(ports: PortMapping[]): Promise<Published> {
+  const servers: Server[] = [];
+  const bound: PortMapping[] = [];
+  let target: { link: AgentLink; cid: string } | undefined;
+  const close = () => servers.forEach((s) => s.close());
+  try {
+    for (const p of ports) {
+      if (p.protocol !== "tcp") throw new TsboxError(`cannot publish port ${p.hostIp}:${p.hostPort}/${p.protocol}: the vm backend publishes TCP ports only`, { code: "usage" });
+      const server = createServer((conn) => (target ? relay(target.link, target.cid, p.containerPort, conn) : conn.destroy()));
+      servers.push(server);
+      const port = await new Promise<number>((resolve, reject) => {
+        server.once("error", (err: NodeJS.ErrnoException) =>
+          reject(new TsboxError(`cannot publish port ${p.hostIp}:${p.hostPort}/tcp: ${err.code === "EADDRINUSE" ? "it is already in use" : err.message}`, { code: "setup" })),
+        );
+        server.listen(p.hostPort, p.hostIp, () => resolve((server.address() as { port: number }).port));
+      });
+      bound.push({ ...p, hostPort: port });
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return { ports: bound, serve: (link, cid) => (target = { link, cid }), close };
+}
+
+/** One connection: a stream pair on the link, spliced to the socket. */
+function relay(link: AgentLink, cid: string, port: number, conn: Socket): void {
+  const input = link.openInput();
+  const output = link.openOutput();
+  conn.on("error", () => {});
+  conn.pause();
+  link.request("connect", { cid, port, stdin: input.channel, stdout: output.channel }, 30_000).then(
+    () => {
+      conn.pipe(input.writable);
+      output.readable.pipe(conn);
+      conn.resume();
+      conn.on("close", () => input.writable.destroyed || input.writable.end());
+    },
+    () => {
+      // Nothing listens there (or the container is gone): the client sees the close.
+      input.finish();
+      output.onEof();
+      conn.destroy();
+    },
+  );
+}
+
+/**
+ * `<bundle>/net/attach-<network>.json` on the host (what `tsbox port` reads;
+ * the guest's keeper wrote the guest's copy), with the host ports bound here.
+ */
+export function recordAttachments(bundleDir: string, networks: unknown, ports: PortMapping[]): void {
+  if (!Array.isArray(networks)) return;
+  const dir = join(bundleDir, "net");
+  mkdirSync(dir, { recursive: true });
+  networks.forEach((n: Record<string, unknown>, i) => {
+    if (typeof n.network !== "string") return;
+    writeFileSync(join(dir, `attach-${n.network}.json`), JSON.stringify({ ...n, ports: i === 0 ? ports : [] }));
+  });
+}

@@ -1,0 +1,123 @@
+import { UsageError } from "../../errors.js";
+import { defaultDataDir } from "../../paths.js";
+import { Runtime } from "../../runtime.js";
+import type { CliContext } from "../context.js";
+import { allValues, lastValue, parseFlags } from "../flags.js";
+import { shortId, table } from "../format.js";
+
+const USAGE = `Usage: tsbox network COMMAND
+
+Manage networks. Containers on one user-defined network reach each other by
+name (a DNS server answers on the network's gateway).
+
+Commands:
+  create [--subnet CIDR] [--gateway IP] [--internal] [-o mtu=N] [--label K=V] NAME
+  ls [-q] [--json]                       List networks
+  inspect NETWORK...                     Show networks and their containers (JSON)
+  rm NETWORK...                          Remove networks without containers
+  prune [-f]                             Remove every unused user-defined network
+  connect [--alias A] [--ip IP] NETWORK CONTAINER
+  disconnect NETWORK CONTAINER
+`;
+
+export async function networkCommand(args: string[], ctx: CliContext): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
+    (sub === undefined ? ctx.stderr : ctx.stdout).write(USAGE);
+    return sub === undefined ? 125 : 0;
+  }
+  const runtime = () => new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  switch (sub) {
+    case "create": {
+      const flags = parseFlags(rest, [
+        { name: "subnet", value: true },
+        { name: "gateway", value: true },
+        { name: "internal" },
+        { name: "opt", short: "o", value: true, repeat: true },
+        { name: "label", value: true, repeat: true },
+        { name: "driver", short: "d", value: true },
+      ]);
+      if (flags.help) return ctx.stdout.write(USAGE), 0;
+      const [name, extra] = flags.positionals;
+      if (name === undefined || extra !== undefined) throw new UsageError(`"tsbox network create" takes one network name`);
+      const driver = lastValue(flags, "driver");
+      if (driver !== undefined && driver !== "bridge") throw new UsageError(`unknown network driver ${driver} (only bridge)`);
+      let mtu: number | undefined;
+      for (const opt of allValues(flags, "opt")) {
+        const m = /^(?:com\.docker\.network\.driver\.)?mtu=(\d+)$/.exec(opt);
+        if (!m) throw new UsageError(`unknown network option ${opt} (mtu=N)`);
+        mtu = Number(m[1]);
+      }
+      const labels = Object.fromEntries(allValues(flags, "label").map((l) => [l.split("=")[0]!, l.slice(l.indexOf("=") + 1)]));
+      const subnet = lastValue(flags, "subnet");
+      const gateway = lastValue(flags, "gateway");
+      const config = runtime().networks.create(name, {
+        ...(subnet !== undefined ? { subnet } : {}),
+        ...(gateway !== undefined ? { gateway } : {}),
+        ...(mtu !== undefined ? { mtu } : {}),
+        internal: flags.bools.has("internal"),
+        labels,
+      });
+      ctx.stdout.write(config.id + "\n");
+      return 0;
+    }
+    case "ls":
+    case "list": {
+      const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }]);
+      if (flags.help) return ctx.stdout.write(USAGE), 0;
+      const store = runtime().networks;
+      store.ensureDefault();
+      const nets = store.list();
+      if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify(nets, null, 2) + "\n");
+      else if (flags.bools.has("quiet")) ctx.stdout.write(nets.map((n) => shortId(n.id) + "\n").join(""));
+      else ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE"], nets.map((n) => [shortId(n.id), n.name, n.driver, n.subnet, n.gateway, n.bridge])));
+      return 0;
+    }
+    case "inspect": {
+      const flags = parseFlags(rest, []);
+      if (flags.positionals.length === 0) throw new UsageError(`"tsbox network inspect" requires at least one network`);
+      const store = runtime().networks;
+      const out = flags.positionals.map((ref) => {
+        const n = store.get(ref);
+        const containers = Object.fromEntries(store.leases(n.name).map((l) => [l.container, { names: l.names, ipv4Address: `${l.ip}/${n.subnet.split("/")[1]}` }]));
+        return { ...n, containers };
+      });
+      ctx.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      return 0;
+    }
+    case "rm":
+    case "remove": {
+      const flags = parseFlags(rest, []);
+      if (flags.positionals.length === 0) throw new UsageError(`"tsbox network rm" requires at least one network`);
+      const store = runtime().networks;
+      for (const ref of flags.positionals) {
+        store.remove(ref);
+        ctx.stdout.write(ref + "\n");
+      }
+      return 0;
+    }
+    case "prune": {
+      const flags = parseFlags(rest, [{ name: "force", short: "f" }]);
+      if (flags.help) return ctx.stdout.write(USAGE), 0;
+      const removed = await runtime().pruneNetworks();
+      if (removed.length > 0) ctx.stdout.write("Deleted Networks:\n" + removed.map((n) => n + "\n").join(""));
+      return 0;
+    }
+    case "connect":
+    case "disconnect": {
+      const flags = parseFlags(rest, sub === "connect" ? [{ name: "alias", value: true, repeat: true }, { name: "ip", value: true }] : [{ name: "force", short: "f" }]);
+      if (flags.help) return ctx.stdout.write(USAGE), 0;
+      const [network, container, extra] = flags.positionals;
+      if (network === undefined || container === undefined || extra !== undefined) throw new UsageError(`"tsbox network ${sub}" takes a network and a container`);
+      if (sub === "connect") {
+        const ip = lastValue(flags, "ip");
+        await runtime().connectNetwork(network, container, { aliases: allValues(flags, "alias"), ...(ip !== undefined ? { ip } : {}) });
+      } else {
+        await runtime().disconnectNetwork(network, container);
+      }
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown network command: ${sub} (see tsbox network --help)`);
+  }
+}

@@ -1,0 +1,192 @@
+import { existsSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
+import { join } from "node:path";
+import { ContainerError, UsageError } from "../errors.js";
+import type { MountSpec, NetworkAttachment, NetworkSpec, PortMapping } from "../spec/container-spec.js";
+import type { RunOptions } from "../spec/run-options.js";
+import { reachableFromBridge, readResolvConf } from "./host-files.js";
+import { parseIPv4 } from "./ipv4.js";
+import { exposedPorts, parsePublish } from "./ports.js";
+import { ROOTLESS_DNS, ROOTLESS_HOST_ADDRESS, type RootlessHelper } from "./rootless.js";
+import { DEFAULT_NETWORK, type NetworkConfig, type NetworkStore } from "./store.js";
+
+/** What `--network` asked for, parsed. */
+export type NetworkMode = { kind: "none" } | { kind: "host" } | { kind: "container"; ref: string } | { kind: "bridge"; name: string };
+
+export function parseNetworkMode(text: string): NetworkMode {
+  if (text === "none") return { kind: "none" };
+  if (text === "host") return { kind: "host" };
+  if (text.startsWith("container:")) {
+    const ref = text.slice("container:".length);
+    if (ref === "") throw new UsageError(`--network container: needs a container name or id`);
+    return { kind: "container", ref };
+  }
+  if (text === "") throw new UsageError("--network needs a value (bridge, none, host, container:NAME or a network name)");
+  return { kind: "bridge", name: text === "default" ? DEFAULT_NETWORK : text };
+}
+
+/** A running container another one can share the network of (`--network container:X`). */
+export interface NetworkPeer {
+  id: string;
+  pid: number;
+  bundleDir: string;
+}
+
+export interface NetworkInputs {
+  id: string;
+  name: string | null;
+  hostname: string;
+  options: RunOptions;
+  mode: NetworkMode;
+  bundleDir: string;
+  store: NetworkStore;
+  /** Rootless: the helper, and the dir of the user's network namespace. */
+  rootless: { helper: RootlessHelper; dir: string } | null;
+  exposed?: Record<string, unknown> | null;
+  /** Resolves `container:X`. */
+  peer: (ref: string) => Promise<NetworkPeer>;
+}
+
+/** The network's part of a ContainerSpec: from-options.ts puts it in. */
+export interface NetworkPlan {
+  network?: NetworkSpec;
+  /** host: no network namespace of its own. */
+  shareHost: boolean;
+  /** container:X: X's user and network namespaces. */
+  join?: { user: string; network: string };
+  mounts: MountSpec[];
+  /** host networking shows the host's hostname by default, as docker does. */
+  hostname?: string;
+}
+
+const ETC_FILES = ["hosts", "resolv.conf", "hostname"] as const;
+
+export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
+  const { options, mode } = inputs;
+  const ports = [...(options.publish ?? []).flatMap((p) => (typeof p === "string" ? parsePublish(p) : [checkPort(p)])), ...(options.publishAll ? exposedPorts(inputs.exposed ?? undefined) : [])];
+  if (mode.kind !== "bridge") {
+    if (ports.length > 0) throw new UsageError(`publishing ports needs a bridge network, not --network ${mode.kind}`);
+    if ((options.networkAliases ?? []).length > 0) throw new UsageError(`--network-alias needs a user-defined network`);
+    if (options.ip !== undefined) throw new UsageError(`--ip needs a bridge network`);
+  }
+  if (mode.kind === "container") {
+    const peer = await inputs.peer(mode.ref);
+    if (options.addHosts?.length || options.dns?.length || options.dnsSearch?.length || options.dnsOptions?.length) {
+      throw new UsageError(`--add-host and --dns options conflict with --network container:${mode.ref} (its files are shared)`);
+    }
+    const peerNet = join(peer.bundleDir, "net");
+    return {
+      shareHost: false,
+      join: { user: `/proc/${peer.pid}/ns/user`, network: `/proc/${peer.pid}/ns/net` },
+      mounts: ETC_FILES.filter((f) => existsSync(join(peerNet, f))).map((f) => etcMount(f, join(peerNet, f))),
+    };
+  }
+
+  const hostResolv = readResolvConf();
+  const hostname = mode.kind === "host" && options.hostname === undefined ? osHostname() : inputs.hostname;
+  const attach: NetworkAttachment[] = [];
+  if (mode.kind === "bridge") {
+    const config = inputs.store.get(mode.name);
+    attach.push(attachment(inputs, config, hostResolv.servers));
+  }
+  const first = attach[0];
+  const gatewayForHost = mode.kind === "host" ? "127.0.0.1" : !first ? undefined : inputs.rootless ? ROOTLESS_HOST_ADDRESS : first.gateway;
+  const servers = options.dns?.length
+    ? options.dns
+    : mode.kind === "host"
+      ? hostResolv.servers
+      : first?.dns
+        ? [first.gateway]
+        : inputs.rootless && first
+          ? [ROOTLESS_DNS]
+          : reachableFromBridge(hostResolv.servers);
+  const network: NetworkSpec = {
+    dir: join(inputs.bundleDir, "net"),
+    container: { id: inputs.id, ...(inputs.name !== null ? { name: inputs.name } : {}) },
+    hostname,
+    hosts: {
+      ...(mode.kind === "host" ? { base: "/etc/hosts" } : {}),
+      extra: (options.addHosts ?? []).map((h) => parseAddHost(h, gatewayForHost)),
+    },
+    dns: { servers, search: options.dnsSearch ?? hostResolv.search, options: options.dnsOptions ?? hostResolv.options },
+    attach,
+    ports,
+    ...(inputs.rootless && attach.length > 0 ? { rootless: { dir: inputs.rootless.dir, helper: inputs.rootless.helper } } : {}),
+  };
+  return {
+    network,
+    shareHost: mode.kind === "host",
+    mounts: ETC_FILES.map((f) => etcMount(f, join(network.dir, f))),
+    ...(mode.kind === "host" && options.hostname === undefined ? { hostname } : {}),
+  };
+}
+
+/** The `network` section `network connect` hands the running container's keeper: one more network, nothing else. */
+export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer"> & { network: string }): NetworkSpec {
+  const config = inputs.store.get(inputs.network);
+  return {
+    dir: join(inputs.bundleDir, "net"),
+    container: { id: inputs.id, ...(inputs.name !== null ? { name: inputs.name } : {}) },
+    hostname: inputs.hostname,
+    hosts: { extra: [] },
+    dns: { servers: [], search: [], options: [] },
+    attach: [attachment(inputs, config, readResolvConf().servers)],
+    ports: [],
+    ...(inputs.rootless ? { rootless: { dir: inputs.rootless.dir, helper: inputs.rootless.helper } } : {}),
+  };
+}
+
+function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless">, config: NetworkConfig, hostServers: string[]): NetworkAttachment {
+  const aliases = inputs.options.networkAliases ?? [];
+  if (aliases.length > 0 && !config.dns) throw new UsageError(`--network-alias needs a user-defined network (${config.name} has no DNS)`);
+  for (const a of aliases) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/.test(a)) throw new UsageError(`invalid --network-alias "${a}"`);
+  }
+  const ip = inputs.options.ip;
+  if (ip !== undefined && parseIPv4(ip) === undefined) throw new UsageError(`invalid --ip ${ip}: not an IPv4 address`);
+  return {
+    name: config.name,
+    bridge: config.bridge,
+    subnet: config.subnet,
+    gateway: config.gateway,
+    mtu: config.mtu,
+    dir: inputs.store.dir(config.name),
+    dns: config.dns,
+    nat: !config.internal,
+    aliases,
+    ...(ip !== undefined ? { ip } : {}),
+    upstream: inputs.rootless ? [ROOTLESS_DNS] : reachableFromBridge(hostServers),
+  };
+}
+
+function checkPort(p: PortMapping): PortMapping {
+  const ok = (n: number, min: number) => Number.isInteger(n) && n >= min && n <= 65535;
+  if (!ok(p.containerPort, 1) || !ok(p.hostPort, 0) || (p.protocol !== "tcp" && p.protocol !== "udp") || parseIPv4(p.hostIp) === undefined) {
+    throw new UsageError(`invalid port mapping ${JSON.stringify(p)}`);
+  }
+  return p;
+}
+
+/** `NAME:IP` (docker also takes `NAME=IP`); `host-gateway` is the host as the container sees it. */
+export function parseAddHost(text: string, hostGateway: string | undefined): { ip: string; names: string[] } {
+  const sep = text.search(/[:=]/);
+  const name = sep > 0 ? text.slice(0, sep) : "";
+  let ip = sep > 0 ? text.slice(sep + 1) : "";
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name) || ip === "") throw new UsageError(`invalid --add-host "${text}": expected NAME:IP or NAME:host-gateway`);
+  if (ip === "host-gateway") {
+    if (hostGateway === undefined) throw new UsageError(`--add-host ${text}: host-gateway needs a bridge or host network`);
+    ip = hostGateway;
+  } else if (parseIPv4(ip) === undefined && !/^[0-9a-fA-F:]+$/.test(ip)) {
+    throw new UsageError(`invalid --add-host "${text}": ${ip} is not an IP address`);
+  }
+  return { ip, names: [name] };
+}
+
+function etcMount(file: string, source: string): MountSpec {
+  return { destination: `/etc/${file}`, type: "bind", source, options: ["rbind", "rw"] };
+}
+
+/** A friendlier message for a peer that is not running. */
+export function peerNotRunning(ref: string): ContainerError {
+  return new ContainerError(`cannot join the network of container ${ref}: it is not running`);
+}

@@ -1,0 +1,37 @@
+import { accessSync, constants } from "node:fs";
+import { onPath } from "../on-path.js";
+
+/** How a rootless container's bridge reaches the host (native-rs/container/src/net/rootless.rs). */
+export type RootlessHelper = "pasta" | "slirp4netns";
+
+/** Addresses of the user-mode network, the same with both helpers. */
+export const ROOTLESS_HOST_ADDRESS = "10.0.2.2";
+export const ROOTLESS_DNS = "10.0.2.3";
+
+export interface RootlessNetwork {
+  /** The helper to use, or why there is none. */
+  helper: RootlessHelper | null;
+  reason: string;
+}
+
+/**
+ * `$TSBOX_ROOTLESS_NETWORK` (pasta or slirp4netns) if set, else pasta, else
+ * slirp4netns, whichever is installed; both need a usable /dev/net/tun.
+ */
+export function rootlessNetwork(env: NodeJS.ProcessEnv = process.env): RootlessNetwork {
+  const asked = env.TSBOX_ROOTLESS_NETWORK;
+  if (asked !== undefined && asked !== "pasta" && asked !== "slirp4netns") {
+    return { helper: null, reason: `TSBOX_ROOTLESS_NETWORK=${asked} is neither pasta nor slirp4netns` };
+  }
+  const candidates: RootlessHelper[] = asked ? [asked] : ["pasta", "slirp4netns"];
+  const helper = candidates.find((c) => onPath(c, env));
+  if (!helper) {
+    return { helper: null, reason: `${candidates.join(" or ")} is not installed (Debian/Ubuntu packages passt, slirp4netns)` };
+  }
+  try {
+    accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
+  } catch {
+    return { helper: null, reason: "/dev/net/tun is not readable and writable by this user (distributions make it 0666; an administrator can: chmod 0666 /dev/net/tun)" };
+  }
+  return { helper, reason: asked ? `TSBOX_ROOTLESS_NETWORK=${asked}` : `${helper} is installed` };
+}

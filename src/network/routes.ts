@@ -1,0 +1,38 @@
+import { readFileSync } from "node:fs";
+import type { Subnet } from "./ipv4.js";
+
+/**
+ * The IPv4 routes of this process's network namespace (/proc/net/route:
+ * little-endian hex), without the default route: the subnets a new bridge
+ * network must not overlap.
+ */
+export function routedSubnets(file = "/proc/net/route"): Subnet[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  const out: Subnet[] = [];
+  for (const line of text.trim().split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const dest = leHex(f[1]);
+    const m = leHex(f[7]);
+    if (dest === undefined || m === undefined || m === 0) continue;
+    out.push({ base: dest, prefix: 32 - zeroBits(m) });
+  }
+  return out;
+}
+
+/** "0000A8C0" (little-endian) → 192.168.0.0 as a number. */
+function leHex(hex: string | undefined): number | undefined {
+  if (hex === undefined || !/^[0-9A-Fa-f]{8}$/.test(hex)) return undefined;
+  const n = parseInt(hex, 16);
+  return (((n & 0xff) << 24) | (((n >>> 8) & 0xff) << 16) | (((n >>> 16) & 0xff) << 8) | ((n >>> 24) & 0xff)) >>> 0;
+}
+
+function zeroBits(m: number): number {
+  let zeros = 0;
+  for (let i = 0; i < 32; i++) if (((m >>> i) & 1) === 0) zeros++;
+  return zeros;
+}

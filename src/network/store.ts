@@ -1,0 +1,195 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ContainerError, UsageError } from "../errors.js";
+import { isErrno, randomHex, writeFileAtomicSync } from "../fs-util.js";
+import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
+import { routedSubnets } from "./routes.js";
+import { liveLeases, type Lease } from "./leases.js";
+
+/** `<data dir>/networks/<name>/config.json`: a network, as `network create` made it. */
+export interface NetworkConfig {
+  name: string;
+  id: string;
+  driver: "bridge";
+  subnet: string;
+  gateway: string;
+  /** The Linux bridge (at most 15 characters). */
+  bridge: string;
+  mtu: number;
+  /** A DNS server on the gateway resolves the containers' names (user-defined networks). */
+  dns: boolean;
+  /** No outbound NAT: containers reach each other and the gateway only. */
+  internal: boolean;
+  created: string;
+  labels: Record<string, string>;
+}
+
+/** docker's name for the default network; its bridge is tsbox0. */
+export const DEFAULT_NETWORK = "bridge";
+/** Modes `--network` takes that are not network names. */
+export const RESERVED_NAMES = ["bridge", "none", "host", "default"];
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
+/** The default network's subnet (podman's), then the pool user networks are cut from, as /24s. */
+const DEFAULT_SUBNETS = ["10.88.0.0/16", "10.87.0.0/16", "10.86.0.0/16"];
+const POOL_FIRST = (10 << 24) | (89 << 16);
+const POOL_SIZE = 1024; // 10.89.0.0/24 … 10.92.255.0/24
+
+export interface CreateOptions {
+  subnet?: string;
+  gateway?: string;
+  internal?: boolean;
+  mtu?: number;
+  labels?: Record<string, string>;
+}
+
+/**
+ * The networks of one data dir. Names are directory names; the state the
+ * container machinery keeps per network (leases, lock, DNS pid) lives beside
+ * config.json (native-rs/container/src/net/ipam.rs).
+ */
+export class NetworkStore {
+  readonly root: string;
+
+  constructor(dataDir: string, private readonly rootless: boolean) {
+    this.root = join(dataDir, "networks");
+  }
+
+  dir(name: string): string {
+    return join(this.root, name);
+  }
+
+  list(): NetworkConfig[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.root);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return [];
+      throw err;
+    }
+    return names.flatMap((n) => this.read(n) ?? []).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** By name, id or unique id prefix. */
+  find(ref: string): NetworkConfig | undefined {
+    if (ref === DEFAULT_NETWORK || ref === "default") return this.ensureDefault();
+    const byName = NAME_RE.test(ref) ? this.read(ref) : undefined;
+    if (byName) return byName;
+    if (!/^[0-9a-f]{3,64}$/.test(ref)) return undefined;
+    const matches = this.list().filter((n) => n.id.startsWith(ref));
+    if (matches.length > 1) throw new UsageError(`network id prefix ${ref} is ambiguous`);
+    return matches[0];
+  }
+
+  get(ref: string): NetworkConfig {
+    const found = this.find(ref);
+    if (!found) throw new ContainerError(`network ${ref} not found`);
+    return found;
+  }
+
+  /** The default network, made on first use with a subnet nothing on this host routes. */
+  ensureDefault(): NetworkConfig {
+    const existing = this.read(DEFAULT_NETWORK);
+    if (existing) return existing;
+    const routed = routedSubnets();
+    const taken = [...routed, ...this.subnets()];
+    const subnet = DEFAULT_SUBNETS.map((s) => parseSubnet(s) as Subnet).find((s) => !taken.some((t) => overlaps(s, t)));
+    if (!subnet) throw new ContainerError(`no free subnet for the default network (tried ${DEFAULT_SUBNETS.join(", ")}); create one with tsbox network create --subnet`);
+    return this.write({ ...this.base(DEFAULT_NETWORK, subnet), bridge: "tsbox0", dns: false });
+  }
+
+  create(name: string, options: CreateOptions = {}): NetworkConfig {
+    if (!NAME_RE.test(name)) throw new UsageError(`invalid network name "${name}": letters, digits, '_', '.' and '-', starting with a letter or digit`);
+    if (RESERVED_NAMES.includes(name)) throw new UsageError(`network name "${name}" is reserved (bridge, none, host and default are modes)`);
+    if (this.read(name)) throw new ContainerError(`network with name ${name} already exists`);
+    let subnet: Subnet;
+    const others = this.subnets();
+    if (options.subnet !== undefined) {
+      const parsed = parseSubnet(options.subnet);
+      if (typeof parsed === "string") throw new UsageError(`invalid --subnet: ${parsed}`);
+      const clash = this.list().find((n) => overlaps(parseSubnet(n.subnet) as Subnet, parsed));
+      if (clash) throw new UsageError(`subnet ${options.subnet} overlaps network ${clash.name} (${clash.subnet})`);
+      subnet = parsed;
+    } else {
+      const taken = [...routedSubnets(), ...others];
+      let found: Subnet | undefined;
+      for (let i = 0; i < POOL_SIZE && !found; i++) {
+        const candidate = { base: (POOL_FIRST + i * 256) >>> 0, prefix: 24 };
+        if (!taken.some((t) => overlaps(candidate, t))) found = candidate;
+      }
+      if (!found) throw new ContainerError("no free subnet left in 10.89.0.0/22-10.92.255.0/24; give one with --subnet");
+      subnet = found;
+    }
+    let gateway: string | undefined;
+    if (options.gateway !== undefined) {
+      const gw = parseIPv4(options.gateway);
+      if (gw === undefined || !contains(subnet, gw) || gw === subnet.base) throw new UsageError(`invalid --gateway ${options.gateway}: not a host address of ${formatSubnet(subnet)}`);
+      gateway = options.gateway;
+    }
+    if (options.mtu !== undefined && (!Number.isInteger(options.mtu) || options.mtu < 576 || options.mtu > 65535)) {
+      throw new UsageError(`invalid mtu ${options.mtu}: expected 576 to 65535`);
+    }
+    const config = this.base(name, subnet);
+    return this.write({
+      ...config,
+      bridge: `tsbox-${config.id.slice(0, 9)}`,
+      dns: true,
+      internal: options.internal ?? false,
+      ...(gateway ? { gateway } : {}),
+      ...(options.mtu ? { mtu: options.mtu } : {}),
+      labels: options.labels ?? {},
+    });
+  }
+
+  /** Removes a network nothing is attached to. */
+  remove(ref: string): NetworkConfig {
+    const config = this.get(ref);
+    if (config.name === DEFAULT_NETWORK) throw new UsageError(`bridge is the default network and cannot be removed`);
+    const users = this.leases(config.name);
+    if (users.length > 0) {
+      throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`);
+    }
+    rmSync(this.dir(config.name), { recursive: true, force: true });
+    return config;
+  }
+
+  /** The live leases of a network: who is attached, at which address. */
+  leases(name: string): Lease[] {
+    return liveLeases(this.dir(name));
+  }
+
+  private base(name: string, subnet: Subnet): NetworkConfig {
+    return {
+      name,
+      id: randomHex(32),
+      driver: "bridge",
+      subnet: formatSubnet(subnet),
+      gateway: formatIPv4(subnet.base + 1),
+      bridge: "",
+      // Rootless traffic leaves through pasta/slirp4netns's 65520-byte tap: big frames are far faster there.
+      mtu: this.rootless ? 65520 : 1500,
+      dns: false,
+      internal: false,
+      created: new Date().toISOString(),
+      labels: {},
+    };
+  }
+
+  private subnets(): Subnet[] {
+    return this.list().map((n) => parseSubnet(n.subnet) as Subnet);
+  }
+
+  private read(name: string): NetworkConfig | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.dir(name), "config.json"), "utf8")) as NetworkConfig;
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR") || err instanceof SyntaxError) return undefined;
+      throw err;
+    }
+  }
+
+  private write(config: NetworkConfig): NetworkConfig {
+    mkdirSync(this.dir(config.name), { recursive: true, mode: 0o700 });
+    writeFileAtomicSync(join(this.dir(config.name), "config.json"), JSON.stringify(config, null, 2) + "\n");
+    return config;
+  }
+}

@@ -1,0 +1,15 @@
+import { accessSync, constants } from "node:fs";
+import { delimiter, join } from "node:path";
+
+/** True when `command` is an executable on PATH or in the sbin dirs (often missing from a user's PATH). */
+export function onPath(command: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const dirs = (env.PATH || "/usr/local/bin:/usr/bin:/bin").split(delimiter).concat(["/usr/sbin", "/sbin"]);
+  return dirs.some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * A network namespace of the test's own, standing in for "the host" of the
+ * containers under test: root bridge tests make their bridge, NAT rules and
+ * addresses here, never in the machine's network (other engineers test on
+ * it at the same time). It has lo and a veth pair with a TEST-NET-2 address
+ * and a default route, so it looks like a host with an uplink (pasta wants
+ * one); nothing answers on that uplink.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class TestNetns {
+  readonly name: string;
+  readonly path: string;
+
+  private constructor(name: string) {
+    this.name = name;
+    this.path = `/run/netns/${name}`;
+  }
+
+  static create(): TestNetns {
+    const ns = new TestNetns(`tsbox-t-${randomBytes(4).toString("hex")}`);
+    execFileSync("ip", ["netns", "add", ns.name]);
+    const ip = (...args: string[]) => execFileSync("ip", ["-n", ns.name, ...args]);
+    ip("link", "set", "lo", "up");
+    ip("link", "add", "uplink0", "type", "veth", "peer", "name", "uplink1");
+    ip("addr", "add", "198.51.100.2/24", "dev", "uplink0");
+    ip("link", "set", "uplink0", "up");
+    ip("link", "set", "uplink1", "up");
+    ip("route", "add", "default", "via", "198.51.100.1");
+    return ns;
+  }
+
+  /** Runs a command in the namespace as root. */
+  run(argv: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      const child = this.spawn(argv);
+      let stdout = "";
+      let stderr = "";
+      child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL");
+        reject(new Error(`${argv.join(" ")} timed out in ${this.name}; stderr: ${stderr}`));
+      }, options.timeoutMs ?? 20_000);
+      child.on("error", reject);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+      child.stdin!.end(options.input ?? "");
+    });
+  }
+
+  spawn(argv: string[]): ChildProcess {
+    return spawn("ip", ["netns", "exec", this.name, ...argv], { stdio: ["pipe", "pipe", "pipe"] });
+  }
+
+  /** Interfaces in the namespace (its own lo and uplink pair excluded). */
+  links(): string[] {
+    const out = execFileSync("ip", ["-n", this.name, "-o", "link", "show"]).toString();
+    return out
+      .split("\n")
+      .map((l) => /^\d+:\s+([^:@]+)/.exec(l)?.[1] ?? "")
+      .filter((n) => n !== "" && !["lo", "uplink0", "uplink1"].includes(n));
+  }
+
+  /** iptables rules that name a subnet, bridge or container (tsbox's empty chains and their jumps are allowed to stay). */
+  rules(): string[] {
+    const lines: string[] = [];
+    for (const table of ["nat", "filter"]) {
+      const out = execFileSync("ip", ["netns", "exec", this.name, "iptables", "-w", "-t", table, "-S"]).toString();
+      lines.push(...out.split("\n").filter((l) => l.startsWith("-A TSBOX-")));
+    }
+    return lines;
+  }
+
+  destroy(): void {
+    execFileSync("ip", ["netns", "delete", this.name]);
+  }
+}
+
+/** Namespaces a crashed earlier run left (named tsbox-t-*). */
+export function staleTestNamespaces(): string[] {
+  try {
+    return readdirSync("/run/netns").filter((n) => n.startsWith("tsbox-t-"));
+  } catch {
+    return [];
+  }
+}

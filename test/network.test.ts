@@ -1,0 +1,205 @@
+/**
+ * Container networking on the native backend, as root and as the
+ * unprivileged test users: the default bridge, host.tsbox.internal, published
+ * ports, --network none, a taken port, user networks with names, and that
+ * nothing (veths, bridges, NAT rules, leases, the rootless network
+ * namespace) is left behind.
+ *
+ * Every container runs inside a network namespace this file makes
+ * (helpers/netns.ts), which stands in for the host: the root bridge, its NAT
+ * rules and addresses live there, never in the machine's own network.
+ */
+import { describe, it, before, after, beforeEach, afterEach } from "node:test";
+import assert from "node:assert/strict";
+import { type ChildProcess } from "node:child_process";
+import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { TestNetns } from "./helpers/netns.js";
+
+let ns: TestNetns;
+/** An HTTP server on the namespace's side ("the host"), on 0.0.0.0. */
+let hostServer: ChildProcess;
+let hostPort = 0;
+
+before(async () => {
+  ns = TestNetns.create();
+  hostServer = ns.spawn([process.execPath, "-e", "require('http').createServer((q, r) => r.end('hello from the host\\n')).listen(0, '0.0.0.0', function () { console.log(this.address().port) })"]);
+  hostPort = await new Promise<number>((resolve, reject) => {
+    hostServer.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
+    hostServer.once("exit", () => reject(new Error("the host-side server did not start")));
+  });
+});
+
+after(() => {
+  hostServer?.kill("SIGKILL");
+  ns?.destroy();
+  cleanupIdentities();
+});
+
+/** A listener in the namespace on 127.0.0.1, to make a port taken. */
+async function occupyPort(): Promise<{ port: number; close: () => void }> {
+  const child = ns.spawn([process.execPath, "-e", "require('net').createServer().listen(0, '127.0.0.1', function () { console.log(this.address().port) })"]);
+  const port = await new Promise<number>((resolve) => child.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim()))));
+  return { port, close: () => child.kill("SIGKILL") };
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await probe();
+    if (got !== undefined) return got;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const who of identities()) {
+  describe(`networking as ${who.name}`, () => {
+    const run = (args: string[], env: Record<string, string> = {}) => tsbox(who, args, { netns: ns.path, env: { TSBOX_NETWORK: "bridge", ...env }, timeoutMs: 60_000 });
+    /** A CLI that keeps running (a server container); resolves when it ends. */
+    const start = (args: string[]): { done: Promise<CliResult> } => ({ done: run(args) });
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(async () => {
+      await assertNoLeaks(snap, [who]);
+      // The default network's bridge and NAT rule go with its last container.
+      assert.deepEqual(ns.links(), [], "no bridge or veth is left in the test's namespace");
+      assert.deepEqual(ns.rules(), [], "no NAT or forwarding rule is left");
+    });
+
+    it("puts the container on the default bridge: eth0, an address, a default route, its /etc files", async () => {
+      const r = await run(["run", "--rm", "--hostname", "box", "--dns-search", "example.test", "busybox", "sh", "-c", "ls /sys/class/net; ip -4 -o addr show eth0; ip route; cat /etc/hosts /etc/resolv.conf /etc/hostname"]);
+      assert.equal(r.code, 0, r.stderr);
+      const ifaces = r.stdout.split("\n").filter((l) => /^(lo|eth\d)$/.test(l));
+      assert.deepEqual(ifaces, ["eth0", "lo"]);
+      const addr = /inet (10\.88\.\d+\.\d+)\/16/.exec(r.stdout)?.[1];
+      assert.ok(addr, `eth0 has an address of 10.88.0.0/16: ${r.stdout}`);
+      assert.match(r.stdout, /default via 10\.88\.0\.1 dev eth0/);
+      assert.match(r.stdout, new RegExp(`^${addr.replace(/\./g, "\\.")}\\tbox$`, "m"), "/etc/hosts names the container's own address");
+      assert.match(r.stdout, /^127\.0\.0\.1\tlocalhost$/m);
+      assert.match(r.stdout, /^search example\.test$/m);
+      assert.match(r.stdout, /^nameserver /m);
+      assert.match(r.stdout, /^box$/m);
+    });
+
+    it("reaches a server on the host side as host.tsbox.internal", async () => {
+      const r = await run(["run", "--rm", "--add-host", "host.tsbox.internal:host-gateway", "busybox", "sh", "-c", `grep host.tsbox.internal /etc/hosts; wget -q -O - http://host.tsbox.internal:${hostPort}/`]);
+      assert.equal(r.code, 0, r.stderr);
+      // As root the host is the bridge's gateway; rootless, the user-mode network's address for the host's loopback.
+      const expected = who.name === "root" ? "10.88.0.1" : "10.0.2.2";
+      assert.match(r.stdout, new RegExp(`^${expected.replace(/\./g, "\\.")}\\thost\\.tsbox\\.internal$`, "m"));
+      assert.match(r.stdout, /hello from the host/);
+    });
+
+    it("publishes a port: busybox httpd inside answers a client on 127.0.0.1", async () => {
+      const name = `web-${who.name}`;
+      let hostAddr = "";
+      const server = start(["run", "--rm", "--name", name, "-p", "127.0.0.1::80", "busybox", "sh", "-c", "mkdir -p /www && echo hello from httpd > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      try {
+        hostAddr = await until("the published port", async () => {
+          const p = await run(["port", name, "80/tcp"]);
+          return p.code === 0 && /^127\.0\.0\.1:\d+$/.test(p.stdout.trim()) ? p.stdout.trim() : undefined;
+        });
+        assert.notEqual(hostAddr, "127.0.0.1:0", "the kernel's free port is reported");
+        const listed = await run(["port", name]);
+        assert.equal(listed.stdout, `80/tcp -> ${hostAddr}\n`);
+        const got = await until("httpd's answer", async () => {
+          const c = await ns.run(["busybox", "wget", "-q", "-O", "-", `http://${hostAddr}/`]);
+          return c.code === 0 ? c.stdout : undefined;
+        });
+        assert.equal(got, "hello from httpd\n");
+      } finally {
+        const rm = await run(["rm", "-f", name]);
+        assert.equal(rm.code, 0, rm.stderr);
+        await server.done;
+      }
+      // The port is released with the container: it can be bound again.
+      const [ip, port] = hostAddr.split(":");
+      const rebind = await ns.run([process.execPath, "-e", `require('net').createServer().listen(${port}, '${ip}', function () { this.close() })`]);
+      assert.equal(rebind.code, 0, `port ${hostAddr} is free again: ${rebind.stderr}`);
+    });
+
+    it("fails clearly when the host port is taken", async () => {
+      const taken = await occupyPort();
+      try {
+        const r = await run(["run", "--rm", "-p", `127.0.0.1:${taken.port}:80`, "busybox", "true"]);
+        assert.equal(r.code, 125);
+        assert.equal(r.stderr, `tsbox: cannot publish port 127.0.0.1:${taken.port}/tcp: it is already in use\n`);
+      } finally {
+        taken.close();
+      }
+    });
+
+    it("two containers on a user network talk TCP by name and alias, through its DNS", async () => {
+      const net = `app-${who.name}`;
+      const made = await run(["network", "create", net]);
+      assert.equal(made.code, 0, made.stderr);
+      const server = start(["run", "--rm", "--name", "srv", "--network", net, "--network-alias", "db", "busybox", "sh", "-c", "mkdir -p /www && echo hello from srv > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      try {
+        const client = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "for i in $(seq 100); do wget -q -O - http://srv/ 2>/dev/null && break; sleep 0.1; done; wget -q -O - http://db/; nslookup srv | grep Address: | tail -1"]);
+        assert.equal(client.code, 0, client.stderr);
+        assert.match(client.stdout, /^hello from srv\nhello from srv\n/);
+        assert.match(client.stdout, /Address: 10\.89\.\d+\.\d+/);
+        const inspect = JSON.parse((await run(["network", "inspect", net])).stdout) as { containers: Record<string, { names: string[] }> }[];
+        assert.ok(Object.values(inspect[0]!.containers).some((c) => c.names.includes("srv") && c.names.includes("db")));
+        const busy = await run(["network", "rm", net]);
+        assert.equal(busy.code, 125);
+        assert.match(busy.stderr, /has active endpoints/);
+      } finally {
+        await run(["rm", "-f", "srv"]);
+        await server.done;
+      }
+      const rm = await run(["network", "rm", net]);
+      assert.equal(rm.code, 0, rm.stderr);
+    });
+
+    it("connects a running container to a network and disconnects it", async () => {
+      const net = `extra-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      const box = start(["run", "--rm", "--name", "box", "busybox", "sleep", "60"]);
+      try {
+        await until("the container to run", async () => (JSON.parse((await run(["ps", "--json"])).stdout).some((c: { name: string }) => c.name === "box") ? true : undefined));
+        const c = await run(["network", "connect", "--alias", "second", net, "box"]);
+        assert.equal(c.code, 0, c.stderr);
+        const ping = await run(["run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "-W", "2", "second"]);
+        assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+        const d = await run(["network", "disconnect", net, "box"]);
+        assert.equal(d.code, 0, d.stderr);
+        const gone = await run(["run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "-W", "1", "second"]);
+        assert.notEqual(gone.code, 0, "the name is gone with the attachment");
+      } finally {
+        await run(["rm", "-f", "box"]);
+        await box.done;
+        await run(["network", "rm", net]);
+      }
+    });
+
+    // The single-id user takes the same paths as the user with subordinate ids: 100 runs each for root and one rootless user.
+    it("leaves no veth, rule, lease or process after 100 containers", { skip: who.name === "single" ? "covered as user" : false }, async () => {
+      const net = `churn-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      try {
+        const r = await tsbox(who, [], {
+          netns: ns.path,
+          env: { TSBOX_NETWORK: "bridge" },
+          timeoutMs: 300_000,
+          argv: [process.execPath, "--import", import.meta.resolve("tsx"), `${repoRoot}test/helpers/network-churn.ts`, "100", net],
+        });
+        assert.equal(r.code, 0, r.stderr);
+        const result = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { codes: number[]; runs: number; distinctAddresses: number };
+        assert.deepEqual(result.codes, []);
+        assert.equal(result.runs, 100);
+        assert.ok(result.distinctAddresses > 10, `addresses are handed out round robin (${result.distinctAddresses} distinct)`);
+      } finally {
+        await run(["network", "rm", net]);
+      }
+    });
+
+    it("--network none has only lo and reaches nothing", async () => {
+      const r = await run(["run", "--rm", "--network", "none", "busybox", "sh", "-c", `ls /sys/class/net; wget -q -O - http://198.51.100.2:${hostPort}/ || echo unreachable`]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trim().split("\n"), ["lo", "unreachable"]);
+    });
+  });
+}
