@@ -257,11 +257,9 @@ async function defineTests(): Promise<void> {
         assert.match(addKey!, /^(ok \d+|errno 38)$/);
         assert.equal(nested, "ok 0", "unconfined, a nested user namespace is the kernel's call");
         assert.equal(mount, "errno 1", "no CAP_SYS_ADMIN: the kernel refuses the mount itself");
-        // The vm guest agent's exec does not pass the container's filter on yet (join::spawn_with).
-        if (!vm) {
-          const exec = await scenario(who, "execFilter");
-          assert.deepEqual(exec, { default: "errno 1", unconfined: "ok 0", transcript: exec.transcript });
-        }
+        // exec'd processes get the container's filter (join::spawn_with; the vm agent keeps it per container).
+        const exec = await scenario(who, "execFilter");
+        assert.deepEqual(exec, { default: "errno 1", unconfined: "ok 0", transcript: exec.transcript });
       });
 
       it("leaves ordinary programs alone under the default profile", async () => {

@@ -10,6 +10,7 @@
 use crate::sys;
 use container::join;
 use container::launch;
+use container::seccomp::Seccomp;
 use container::spec::Process;
 use container::status::StatusEvents;
 use container::sys::consts::{SIGKILL, SYS_CLOSE_RANGE};
@@ -35,8 +36,13 @@ pub enum Job<'a> {
         gate_r: c_int,
         cgroup: Option<&'a dyn Manager>,
     },
-    /// A process joining the running container whose init is `pid`.
-    Exec { pid: i32, process: &'a Process },
+    /// A process joining the running container whose init is `pid`, under
+    /// the container's system-call filter.
+    Exec {
+        pid: i32,
+        process: &'a Process,
+        seccomp: Option<&'a Seccomp>,
+    },
 }
 
 const STATUS_FD: c_int = 3;
@@ -70,7 +76,11 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     let events = StatusEvents::new(Some(STATUS_FD), "tsbox-agent");
     match job {
         Job::Container { spec, cgroup, .. } => run_container(spec, cgroup, &events),
-        Job::Exec { pid, process } => run_exec(pid, process, &events),
+        Job::Exec {
+            pid,
+            process,
+            seccomp,
+        } => run_exec(pid, process, seccomp, &events),
     }
 }
 
@@ -109,8 +119,8 @@ fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvent
 
 /// join::spawn puts the process into the container's cgroup itself (it
 /// finds it from the init's /proc/PID/cgroup).
-fn run_exec(pid: i32, process: &Process, events: &StatusEvents) -> i32 {
-    events.supervise(join::spawn(pid, process, &mut |_| {}), &mut || false)
+fn run_exec(pid: i32, process: &Process, seccomp: Option<&Seccomp>, events: &StatusEvents) -> i32 {
+    events.supervise(join::spawn_with(pid, process, seccomp, &mut |_| {}), &mut || false)
 }
 
 /// `sources` onto 0, 1, 2, …, everything else closed; a negative one of the

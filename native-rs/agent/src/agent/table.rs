@@ -9,6 +9,7 @@ use crate::supervisor::{self, Job};
 use crate::sys;
 use container::cgroups::Manager;
 use container::json::Json;
+use container::seccomp::Seccomp;
 use container::spec::ConsoleSize;
 use container::sys::consts::SIGKILL;
 use container::sys::{fd, process, signal};
@@ -37,6 +38,8 @@ pub struct Ctr {
     pub cgroup: Option<Box<dyn Manager>>,
     /// The container's tmpfs; None for an exec'd process.
     pub dir: Option<PathBuf>,
+    /// The container's `linux.seccomp`, which its exec'd processes get too.
+    pub seccomp: Option<Seccomp>,
     /// For an exec'd process: the container it runs in.
     pub parent: Option<String>,
     deleted: bool,
@@ -59,6 +62,7 @@ impl Ctr {
             supervisor_status: None,
             cgroup: None,
             dir: None,
+            seccomp: None,
             parent: None,
             deleted: false,
         }

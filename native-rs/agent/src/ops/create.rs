@@ -73,6 +73,7 @@ impl Agent {
         c.gate_w = Some(gate_w);
         c.cgroup = cg;
         c.dir = Some(dir);
+        c.seccomp = spec.linux.seccomp.clone();
         self.add(cid, c);
         let warnings: Vec<String> = prepared.warning.into_iter().collect();
         self.reply_ok(id, vec![("warnings", Json::from(warnings))]);

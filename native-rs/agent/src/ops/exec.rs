@@ -17,8 +17,8 @@ impl Agent {
             .unwrap_or("")
             .to_string();
         self.check_new_id(&eid, "exec needs an eid")?;
-        let pid = match self.ctrs.get(cid) {
-            Some(c) if c.parent.is_none() && c.running() => c.pid.unwrap_or(0),
+        let (pid, seccomp) = match self.ctrs.get(cid) {
+            Some(c) if c.parent.is_none() && c.running() => (c.pid.unwrap_or(0), c.seccomp.clone()),
             Some(c) if c.parent.is_none() => {
                 return Err(op_error(
                     ErrorKind::NotRunning,
@@ -35,6 +35,7 @@ impl Agent {
         let job = Job::Exec {
             pid,
             process: &process,
+            seccomp: seccomp.as_ref(),
         };
         let mut c = self.start_supervisor(
             job,
