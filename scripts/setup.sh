@@ -11,7 +11,8 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 . scripts/apt.sh
 
 # gcc-aarch64-linux-gnu links the linux-arm64-gnu package; qemu-user-static load-checks it (test/package.test.ts).
-packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3 chromium gcc-aarch64-linux-gnu qemu-user-static)
+# passt (pasta) and slirp4netns: rootless networks; iptables: NAT and published ports as root (test/network.test.ts).
+packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3 chromium gcc-aarch64-linux-gnu qemu-user-static passt slirp4netns iptables)
 if [ "${1:-}" = "--bench" ]; then packages+=(crun runc bubblewrap podman hyperfine); fi
 command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
 ensure_packages "system packages" "${packages[@]}"
