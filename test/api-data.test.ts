@@ -7,7 +7,7 @@ import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { runScriptAs } from "./helpers/run-as.js";
+import { runJsonScript } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
@@ -21,7 +21,7 @@ for (const who of identities()) {
     afterEach(() => assertNoLeaks(snap, [who]));
 
     it("inspects, copies both ways, diffs and commits through Container; volumes through Runtime", async () => {
-      const r = await runScriptAs(who, script, [who.scratch]);
+      const r = await runJsonScript(who, script, [who.scratch]);
       assert.deepEqual(r.volume, { name: "apidata", labels: { purpose: "test" } });
       assert.deepEqual(r.inspectRunning, { status: "running", running: true, labels: { app: "api" }, init: true, mounts: ["volume:apidata:/data"] });
       assert.deepEqual(r.output, { exitCode: 0, stdout: "from a path\nfrom a tar\n", stderr: "" });

@@ -7,7 +7,7 @@ import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { runScriptAs } from "./helpers/run-as.js";
+import { runJsonScript } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
@@ -21,7 +21,7 @@ for (const who of identities()) {
     afterEach(() => assertNoLeaks(snap, [who]));
 
     it("runs containers through Runtime and Container", async () => {
-      const r = await runScriptAs(who, script);
+      const r = await runJsonScript(who, script);
       assert.deepEqual(r.output, { exitCode: 3, stdout: "out\n", stderr: "err\n" });
       assert.deepEqual(r.stdin, { exitCode: 0, stdout: "PIPED THROUGH\n", stderr: "" });
       assert.deepEqual(r.kill, { exitCode: 137, signal: "SIGKILL", oomKilled: false, pidWasNumber: true });
