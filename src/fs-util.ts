@@ -170,6 +170,16 @@ export function isErrno(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as NodeJS.ErrnoException).code === code;
 }
 
+/** A directory's entries; none when it does not exist (yet). */
+export function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return [];
+    throw err;
+  }
+}
+
 /**
  * A cross-process lock made of an exclusively created directory, for short
  * read-modify-write sections (index.json). A lock older than `staleMs` is

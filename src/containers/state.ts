@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { isErrno, writeFileAtomicSync } from "../fs-util.js";
+import { isErrno, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { withContainerLock } from "./lock.js";
 import type { RestartPolicy } from "./restart-policy.js";
@@ -144,13 +144,7 @@ export function updateStateLocked(paths: ContainerPaths, change: (state: Contain
 
 /** Every container with a readable state.json; status corrected for processes that died unseen. */
 export async function listStates(data: DataPaths): Promise<ContainerState[]> {
-  let ids: string[];
-  try {
-    ids = readdirSync(data.containers).filter((id) => !id.startsWith("."));
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return [];
-    throw err;
-  }
+  const ids = readdirOrEmpty(data.containers).filter((id) => !id.startsWith("."));
   const states: ContainerState[] = [];
   for (const id of ids) {
     const state = readState(data.container(id));

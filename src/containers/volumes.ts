@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
-import { isErrno, randomHex, removeTree, treeBytes, withFileLock, writeFileAtomicSync } from "../fs-util.js";
+import { isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes, withFileLock, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 
 /** What `tsbox volume inspect` prints: docker's shape. */
@@ -173,14 +173,7 @@ export class VolumeStore {
   }
 
   list(): VolumeInfo[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.root);
-    } catch (err) {
-      if (isErrno(err, "ENOENT")) return [];
-      throw err;
-    }
-    return names
+    return readdirOrEmpty(this.root)
       .filter((n) => !n.startsWith("."))
       .map((n) => this.get(n))
       .filter((v): v is VolumeInfo => v !== undefined)

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
-import { isErrno, randomHex, writeFileAtomicSync } from "../fs-util.js";
+import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
 import { routedSubnets } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
@@ -59,14 +59,7 @@ export class NetworkStore {
   }
 
   list(): NetworkConfig[] {
-    let names: string[];
-    try {
-      names = readdirSync(this.root);
-    } catch (err) {
-      if (isErrno(err, "ENOENT")) return [];
-      throw err;
-    }
-    return names.flatMap((n) => this.read(n) ?? []).sort((a, b) => a.name.localeCompare(b.name));
+    return readdirOrEmpty(this.root).flatMap((n) => this.read(n) ?? []).sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** By name, id or unique id prefix. */

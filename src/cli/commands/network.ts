@@ -4,6 +4,7 @@ import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { shortId, table } from "../format.js";
+import { groupUsage, isHelp } from "../group-command.js";
 
 const USAGE = `Usage: tsbox network COMMAND
 
@@ -22,10 +23,7 @@ Commands:
 
 export async function networkCommand(args: string[], ctx: CliContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
-    (sub === undefined ? ctx.stderr : ctx.stdout).write(USAGE);
-    return sub === undefined ? 125 : 0;
-  }
+  if (sub === undefined || isHelp(sub)) return groupUsage(sub, USAGE, ctx);
   const runtime = () => new Runtime({ dataDir: defaultDataDir(ctx.env) });
   switch (sub) {
     case "create": {

@@ -5,6 +5,7 @@ import { confirm } from "../confirm.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
 import { pruneReport } from "./volume.js";
+import { groupUsage, isHelp } from "../group-command.js";
 
 const CONTAINER_USAGE = `Usage: tsbox container COMMAND
 
@@ -17,10 +18,7 @@ const ALIASES: Record<string, string> = { ls: "ps", list: "ps", ps: "ps", rm: "r
 
 export async function containerCommand(args: string[], ctx: CliContext, main: (argv: string[], ctx: CliContext) => Promise<number>): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    (sub === undefined ? ctx.stderr : ctx.stdout).write(CONTAINER_USAGE);
-    return sub === undefined ? 125 : 0;
-  }
+  if (sub === undefined || isHelp(sub)) return groupUsage(sub, CONTAINER_USAGE, ctx);
   if (sub === "prune") return containerPrune(rest, ctx);
   const alias = ALIASES[sub];
   if (!alias) throw new UsageError(`unknown command: container ${sub} (see tsbox container --help)`);

@@ -7,6 +7,7 @@ import { lastValue, parseFlags } from "../flags.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, table, timeAgo, truncate } from "../format.js";
+import { groupUsage, isHelp } from "../group-command.js";
 
 const USAGE = `Usage: tsbox system COMMAND
 
@@ -24,10 +25,7 @@ const DF_FORMAT: FormatDefaults = {
 
 export async function systemCommand(args: string[], ctx: CliContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === "--help" || sub === "-h") {
-    (sub === undefined ? ctx.stderr : ctx.stdout).write(USAGE);
-    return sub === undefined ? 125 : 0;
-  }
+  if (sub === undefined || isHelp(sub)) return groupUsage(sub, USAGE, ctx);
   if (sub === "df") return df(rest, ctx);
   if (sub === "prune") return prune(rest, ctx);
   if (sub === "info") return (await import("./info.js")).infoCommand(rest, ctx);

@@ -9,6 +9,7 @@ import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize } from "../format.js";
 import { printInspected } from "./inspect.js";
+import { groupUsage, isHelp } from "../group-command.js";
 
 const USAGE = `Usage: tsbox volume COMMAND
 
@@ -41,10 +42,7 @@ const VOLUME_FORMAT: FormatDefaults = {
 
 export async function volumeCommand(args: string[], ctx: CliContext): Promise<number> {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === "--help" || sub === "-h" || sub === "help") {
-    (sub === undefined ? ctx.stderr : ctx.stdout).write(USAGE);
-    return sub === undefined ? 125 : 0;
-  }
+  if (sub === undefined || isHelp(sub)) return groupUsage(sub, USAGE, ctx);
   const runtime = () => new Runtime({ dataDir: defaultDataDir(ctx.env) });
   switch (sub) {
     case "create":
