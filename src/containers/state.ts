@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { isErrno, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { withContainerLock } from "./lock.js";

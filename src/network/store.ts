@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
 import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
