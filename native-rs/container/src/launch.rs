@@ -42,6 +42,11 @@ pub fn spawn(
     let mut spec = spec.clone();
     spec.root.path = std::fs::canonicalize(&spec.root.path)
         .step(|| format!("root.path {}", spec.root.path.display()))?;
+    // The network's /etc files first: they are bind sources, checked in
+    // prepare (the keeper fills in the addresses later, in place).
+    if let Some(net) = &spec.network {
+        net::files::write_all(net, &[])?;
+    }
     let prepared = prepare(&mut spec)?;
     let mut host = Host::detect(&spec);
     // Inherited by the child from us.
@@ -52,14 +57,8 @@ pub fn spawn(
     // With networks to join, the network keeper (net/keeper.rs) clones the
     // container from the namespaces the bridges live in, writes its id maps
     // and attaches it; it stays to serve published ports and tears the
-    // network down at the end. Without, only the /etc files are written here.
+    // network down at the end. Without, the /etc files above are all.
     let keeper_net = spec.network.as_ref().filter(|n| !n.attach.is_empty());
-    if let Some(net) = spec.network.as_ref().filter(|n| n.attach.is_empty()) {
-        if let Err(e) = net::files::write_all(net, &[]) {
-            pipes.close();
-            return Err(e);
-        }
-    }
 
     // 1. New namespaces, all at once: the user namespace is created first by
     //    the kernel and owns the others, which is what lets an unprivileged

@@ -47,13 +47,34 @@ pub fn resolv_conf(dns: &Dns) -> String {
 /// Writes the three files (each temp-then-rename) into `net.dir`.
 pub fn write_all(net: &NetworkSpec, own: &[Ipv4Addr]) -> Result<(), Error> {
     fs::create_dir_all(&net.dir).step(|| format!("creating {}", net.dir.display()))?;
+    for (name, text) in render(net, own)? {
+        write(&net.dir, name, &text)?;
+    }
+    Ok(())
+}
+
+/// The same files once the keeper knows the container's addresses, written
+/// in place: the launch checked them as bind sources by inode before the
+/// clone (paths::Source), and the container has not started to read them.
+pub fn update_all(net: &NetworkSpec, own: &[Ipv4Addr]) -> Result<(), Error> {
+    for (name, text) in render(net, own)? {
+        let path = net.dir.join(name);
+        let mut f = fs::OpenOptions::new().write(true).truncate(true).open(&path).step(|| format!("writing {}", path.display()))?;
+        std::io::Write::write_all(&mut f, text.as_bytes()).step(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn render(net: &NetworkSpec, own: &[Ipv4Addr]) -> Result<[(&'static str, String); 3], Error> {
     let base = match &net.hosts_base {
         Some(p) => Some(fs::read_to_string(p).step(|| format!("reading {}", p.display()))?),
         None => None,
     };
-    write(&net.dir, "hosts", &hosts(net, own, base.as_deref()))?;
-    write(&net.dir, "resolv.conf", &resolv_conf(&net.dns))?;
-    write(&net.dir, "hostname", &format!("{}\n", net.hostname))
+    Ok([
+        ("hosts", hosts(net, own, base.as_deref())),
+        ("resolv.conf", resolv_conf(&net.dns)),
+        ("hostname", format!("{}\n", net.hostname)),
+    ])
 }
 
 /// Temp-then-rename, so a reader never sees half a file.

@@ -176,7 +176,7 @@ impl<'a> Keeper<'a> {
             return Err(e);
         }
         let own: Vec<Ipv4Addr> = self.joined.iter().map(|j| j.ip).collect();
-        if let Err(e) = files::write_all(self.net, &own) {
+        if let Err(e) = files::update_all(self.net, &own) {
             pipes.close_copies();
             return Err(e);
         }
