@@ -35,6 +35,8 @@ export interface SpecInputs {
   mounts?: MountSpec[];
   /** The static tsbox-init to run as PID 1 when `options.init` is set. */
   initBinary?: string;
+  /** The mount points of the network's /etc files, above the image's layers (network/init-layer.ts). */
+  initLayer?: string;
   /** The network's part (src/network/plan.ts); none: the container has only lo. */
   network?: NetworkPlan;
 }
@@ -72,7 +74,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       // A single-id mapping means setgroups=deny: supplementary groups cannot be set.
       ...(maps.gidMappings.length > 1 || host.uid === 0 || auto ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
     },
-    root: { path: bundle.rootfs, overlay: { lower: layers, upper: bundle.upper, work: bundle.work } },
+    root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work } },
     mounts: [
       // The network's /etc files are defaults too: a user's -v over /etc/hosts wins, as in docker.
       ...overDefaultMounts([...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5) }), ...(inputs.network?.mounts ?? [])], inputs.mounts ?? []),
