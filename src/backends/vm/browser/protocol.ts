@@ -78,6 +78,8 @@ export interface Calls {
   inspectImage: [[string], Record<string, unknown>];
   /** A running container's (or exec's) resource usage, by its page id. */
   stats: [[number], GuestStats];
+  /** Freezes (`true`) or thaws a running container's processes: the guest's cgroup freezer. */
+  freeze: [[number, boolean], void];
   /** Deletes the stored images and saved guest state. */
   clearStorage: [[], void];
 }

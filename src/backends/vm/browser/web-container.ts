@@ -37,6 +37,7 @@ export interface WebContainerOwner {
   removeContainer(id: string): Promise<void>;
   execIn(container: Container, cmd: string[], options: SpawnOptions): Promise<WebProcess>;
   stats(proc: WebProcess): Promise<GuestStats>;
+  freeze(proc: WebProcess, frozen: boolean): Promise<void>;
 }
 
 /** Output kept for `logs()`: the newest LOG_BYTES of it. */
@@ -181,12 +182,16 @@ export class Container implements AsyncDisposable {
     return this.owner.stats(this.proc);
   }
 
-  pause(): Promise<void> {
-    return Promise.reject(new TsboxError("pause is not supported in the browser yet (the guest agent has no freezer op)", { code: "runtime" }));
+  /** Freezes all its processes (the guest's cgroup freezer) until `unpause`. */
+  async pause(): Promise<void> {
+    if (this.exitStatus) throw this.notRunning();
+    await this.owner.freeze(this.proc, true);
   }
 
-  unpause(): Promise<void> {
-    return Promise.reject(new TsboxError("unpause is not supported in the browser yet (the guest agent has no freezer op)", { code: "runtime" }));
+  /** Thaws it after `pause`. */
+  async unpause(): Promise<void> {
+    if (this.exitStatus) throw this.notRunning();
+    await this.owner.freeze(this.proc, false);
   }
 
   /** Deletes an exited container (its writable layer went with its exit, in the guest's memory). */

@@ -237,6 +237,7 @@ export class Runtime {
         );
       },
       stats: (proc: WebProcess) => this.call("stats", [this.pageIds.get(proc) ?? -1]) as Promise<GuestStats>,
+      freeze: (proc: WebProcess, frozen: boolean) => this.call("freeze", [this.pageIds.get(proc) ?? -1, frozen]) as Promise<void>,
     };
   }
 

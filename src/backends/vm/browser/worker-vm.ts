@@ -195,6 +195,8 @@ export class WorkerVm {
       }
       case "stats":
         return (await this.stats(a[0] as number)) as Calls[M][1];
+      case "freeze":
+        return (await this.freeze(a[0] as number, a[1] as boolean)) as Calls[M][1];
       case "clearStorage":
         return (await this.store.clear()) as Calls[M][1];
       default:
@@ -205,6 +207,12 @@ export class WorkerVm {
   /** One container of `true` in busybox, start to end: v86 compiles the kernel's container paths on the way. */
   private async warmUp(): Promise<void> {
     await this.run(0, { image: "busybox", cmd: ["true"], stdin: false });
+  }
+
+  private async freeze(id: number, frozen: boolean): Promise<void> {
+    const p = this.running.get(id);
+    if (!p) throw new ContainerError("the container is not running");
+    await this.machine.link.request(frozen ? "pause" : "resume", { cid: p.handle }, 30_000);
   }
 
   private async stats(id: number): Promise<GuestStats> {
