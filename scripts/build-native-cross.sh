@@ -37,5 +37,5 @@ flags=(--edition 2021 --target "$target" -C opt-level=3 -C codegen-units=1 -C li
   --extern container="$out/libcontainer.rlib" -L "$out" -o "$out/tsbox-init"
 version="$(sed -n 's/^version = "\(.*\)"$/\1/p' native-rs/addon/Cargo.toml | head -1)" # what cargo gives env!("CARGO_PKG_VERSION")
 CARGO_PKG_VERSION="$version" "$rustc163" "${flags[@]}" -C lto=fat -C strip=symbols --crate-type cdylib \
-  --crate-name tsbox_native native-rs/addon/src/lib.rs -o "$addon"
+  --crate-name tsbox_native native-rs/addon/src/lib.rs --extern container="$out/libcontainer.rlib" -L "$out" -o "$addon"
 echo "linux-arm64-gnu: tsbox-runtime $(stat -c %s "$out/tsbox-runtime") bytes, addon $(stat -c %s "$addon") bytes" >&2

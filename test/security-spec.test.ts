@@ -12,13 +12,24 @@ import { ALL_CAPABILITIES, tweakCapabilities } from "../src/spec/capabilities.js
 import { DEFAULT_CAPABILITIES } from "../src/spec/defaults.js";
 import { DEFAULT_SECCOMP_PROFILE } from "../src/spec/seccomp/default-profile.js";
 import { checkDockerProfile, compareVersions, toOciSeccomp } from "../src/spec/seccomp/docker-profile.js";
-import { securitySettings } from "../src/spec/security.js";
+import { goArch, securitySettings } from "../src/spec/security.js";
 import { securityOptions } from "../src/cli/run-flags.js";
 import { validateSpec } from "../src/spec/validate.js";
-import type { ContainerSpec } from "../src/spec/container-spec.js";
+import type { ContainerSpec, LinuxSeccomp } from "../src/spec/container-spec.js";
 
 const repo = (p: string) => readFileSync(fileURLToPath(new URL(`../${p}`, import.meta.url)), "utf8");
 const amd64 = { arch: "amd64", kernel: "6.1.0-18-amd64" };
+
+/** The least spec validateSpec takes. */
+function minimalSpec(cwd: string, seccomp?: LinuxSeccomp): ContainerSpec {
+  return {
+    ociVersion: "1.0.2",
+    process: { terminal: false, user: { uid: 0, gid: 0 }, args: ["true"], env: [], cwd, noNewPrivileges: true },
+    root: { path: "/r", readonly: false },
+    mounts: [],
+    linux: { namespaces: [{ type: "mount" }], uidMappings: [], gidMappings: [], maskedPaths: [], readonlyPaths: [], ...(seccomp ? { seccomp } : {}) },
+  };
+}
 
 /** Every name the OCI seccomp object allows unconditionally. */
 function allowed(caps: string[], target = amd64): Set<string> {
@@ -68,6 +79,18 @@ describe("seccomp profiles", () => {
     assert.ok(!allowed([...DEFAULT_CAPABILITIES], { arch: "386", kernel: "6.1" }).has("arch_prctl"));
   });
 
+  it("gives an arm64 host docker's arm64 architectures, which spec validation accepts", () => {
+    const arm64 = { arch: goArch("arm64"), kernel: "6.1.0-18-arm64" };
+    const oci = securitySettings({}, arm64).seccomp!;
+    // The runtime filters aarch64 and, with no arm32 table, kills arm32 processes.
+    assert.deepEqual(oci.architectures, ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]);
+    const plain = allowed([...DEFAULT_CAPABILITIES], arm64);
+    for (const name of ["read", "openat", "execve"]) assert.ok(plain.has(name), name);
+    for (const name of ["arch_prctl", "modify_ldt"]) assert.ok(!plain.has(name), `${name} is x86 only`);
+    assert.ok(!plain.has("keyctl"));
+    validateSpec(minimalSpec("/", oci));
+  });
+
   it("names only system calls the runtime's tables know (recv and send exist on other architectures)", () => {
     const known = new Set([...repo("native-rs/container/src/seccomp/syscalls.rs").matchAll(/\("([a-z0-9_]+)", \d+\)/g)].map((m) => m[1]));
     const names = DEFAULT_SECCOMP_PROFILE.syscalls!.flatMap((s) => s.names ?? []);
@@ -111,13 +134,7 @@ describe("security options", () => {
   });
 
   it("refuses a working directory that is a /proc magic link", () => {
-    const spec = (cwd: string): ContainerSpec => ({
-      ociVersion: "1.0.2",
-      process: { terminal: false, user: { uid: 0, gid: 0 }, args: ["true"], env: [], cwd, noNewPrivileges: true },
-      root: { path: "/r", readonly: false },
-      mounts: [],
-      linux: { namespaces: [{ type: "mount" }], uidMappings: [], gidMappings: [], maskedPaths: [], readonlyPaths: [] },
-    });
+    const spec = (cwd: string) => minimalSpec(cwd);
     for (const cwd of ["/proc/self/fd/3", "/proc/1/cwd", "/proc/thread-self/root/etc", "/proc//self/fd", "/proc/12/task/13/fd/0"]) {
       assert.throws(() => validateSpec(spec(cwd)), /process\.cwd: the working directory .* is a link to an open file under \/proc/, cwd);
     }

@@ -150,7 +150,7 @@ export interface LinuxSeccomp {
   defaultAction: SeccompAction;
   /** The errno of SCMP_ACT_ERRNO as the default action; OCI's default is EPERM (1). */
   defaultErrnoRet?: number;
-  /** SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32 (others are ignored on x86). */
+  /** SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32, SCMP_ARCH_AARCH64 (others get no table: their processes are killed). */
   architectures?: string[];
   /** SECCOMP_FILTER_FLAG_TSYNC, _LOG, _SPEC_ALLOW. */
   flags?: string[];

@@ -14,7 +14,7 @@ import { DEFAULT_SECCOMP_PROFILE } from "./seccomp/default-profile.js";
 import { checkDockerProfile, toOciSeccomp } from "./seccomp/docker-profile.js";
 
 export interface SecurityTarget {
-  /** Go's architecture name, as docker profiles use it: "amd64", "386". */
+  /** Go's architecture name, as docker profiles use it: "amd64", "386", "arm64". */
   arch: string;
   /** Kernel release (for profile entries with minKernel). */
   kernel: string;

@@ -1,8 +1,10 @@
 /**
  * Docker's default seccomp profile (moby profiles/seccomp/default.json, the
- * x86 part: the entries for ppc64le, arm, s390 and riscv can never apply on
- * the x86 hosts and vm guest tsbox runs on), in docker's own format, so it
- * goes through the same translation as a user's `seccomp=PROFILE.json`.
+ * x86 and arm64 part: the entries for ppc64le, s390 and riscv can never apply
+ * on the x86_64/arm64 hosts and i686 vm guest tsbox runs on, nor arm's
+ * arm32-only calls, which the runtime has no table for), in docker's own
+ * format, so it goes through the same translation as a user's
+ * `seccomp=PROFILE.json`.
  * An allow-list: whatever is not named fails with EPERM. Among what it
  * leaves out: keyctl/add_key/request_key (the kernel keyring is not
  * namespaced), mount/umount, unshare/setns and clone with namespace flags
@@ -59,7 +61,11 @@ const personality = (value: number) => ({
 export const DEFAULT_SECCOMP_PROFILE: DockerSeccompProfile = {
   defaultAction: "SCMP_ACT_ERRNO",
   defaultErrnoRet: 1,
-  archMap: [{ architecture: "SCMP_ARCH_X86_64", subArchitectures: ["SCMP_ARCH_X86", "SCMP_ARCH_X32"] }],
+  archMap: [
+    { architecture: "SCMP_ARCH_X86_64", subArchitectures: ["SCMP_ARCH_X86", "SCMP_ARCH_X32"] },
+    // The runtime has no arm32 table: it filters aarch64 and kills arm32 processes.
+    { architecture: "SCMP_ARCH_AARCH64", subArchitectures: ["SCMP_ARCH_ARM"] },
+  ],
   syscalls: [
     { names: names(ALWAYS_ALLOWED), action: "SCMP_ACT_ALLOW" },
     { names: ["process_vm_readv", "process_vm_writev", "ptrace"], action: "SCMP_ACT_ALLOW", includes: { minKernel: "4.8" } },

@@ -13,7 +13,7 @@ import type { LinuxSeccomp, SeccompAction, SeccompArg, SeccompOp, SeccompSyscall
 export interface DockerSeccompProfile {
   defaultAction: SeccompAction;
   defaultErrnoRet?: number;
-  /** The host architecture (SCMP_ARCH_X86_64) and the others its kernel runs (X86, X32). */
+  /** The host architecture (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64) and the others its kernel runs (X86, X32; ARM). */
   archMap?: { architecture: string; subArchitectures: string[] | null }[];
   /** The older form: the architectures themselves. */
   architectures?: string[];
@@ -45,7 +45,7 @@ export interface DockerCondition {
 
 /** What decides the entries with includes/excludes. */
 export interface SeccompTarget {
-  /** Go's name of the architecture: "amd64" or "386". */
+  /** Go's name of the architecture: "amd64", "386" or "arm64". */
   arch: string;
   /** The container's capabilities ("CAP_…"). */
   caps: readonly string[];
@@ -66,8 +66,14 @@ export const SECCOMP_ACTIONS: readonly SeccompAction[] = [
 export const SECCOMP_OPS: readonly SeccompOp[] = ["SCMP_CMP_EQ", "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_GT", "SCMP_CMP_GE", "SCMP_CMP_MASKED_EQ"];
 export const SECCOMP_FLAGS: readonly string[] = ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"];
 
-/** Go arch names for each libseccomp one (docker's table, the x86 part). */
-const SCMP_TO_GO: Record<string, string> = { SCMP_ARCH_X86_64: "amd64", SCMP_ARCH_X86: "386", SCMP_ARCH_X32: "x32" };
+/** Go arch names for each libseccomp one (docker's table, the x86 and arm part). */
+const SCMP_TO_GO: Record<string, string> = {
+  SCMP_ARCH_X86_64: "amd64",
+  SCMP_ARCH_X86: "386",
+  SCMP_ARCH_X32: "x32",
+  SCMP_ARCH_AARCH64: "arm64",
+  SCMP_ARCH_ARM: "arm",
+};
 
 /**
  * Checks a parsed profile (`source` names it in errors: a file, "the seccomp

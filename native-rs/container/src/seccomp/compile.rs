@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!   A = arch; one jump per architecture; else kill the process
-//! arch:
+//! arch:      (per architecture compiled: its AUDIT_ARCH and syscall table)
 //!   A = nr   (x86_64: an x32 call, nr | 0x40000000, gets the default action)
 //!   binary search over intervals of syscall numbers that share an outcome:
 //!     ret ACTION                       the usual case
@@ -15,17 +15,24 @@
 //! Entries for one syscall are tried in profile order; an entry without
 //! argument checks ends the list. Names this architecture does not have are
 //! skipped (libseccomp and runc do the same).
+//!
+//! Which architectures: the one the runtime is built for, plus those of the
+//! profile's list its kernel can also run and we have a table for
+//! ([`companions`]). [`compile_for`] takes the native one as an argument so
+//! every target's program is tested on any build host.
 
 use super::bpf::{Asm, Label, SockFilter, JEQ_K, JGE_K, JGT_K, MAX_INSNS};
 use super::syscalls;
 use super::{Action, ArgRule, Arch, Op, Seccomp};
 use std::collections::BTreeMap;
 
+/// EM_* | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE (linux/audit.h).
 const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
 const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const AUDIT_ARCH_AARCH64: u32 = 0xC000_00B7;
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-/// Offsets in struct seccomp_data: nr, arch, then args[6] as u64 (x86 is
-/// little-endian: low word first).
+/// Offsets in struct seccomp_data: nr, arch, then args[6] as u64 (all our
+/// architectures are little-endian: low word first).
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
 const OFF_ARGS: u32 = 16;
@@ -53,32 +60,62 @@ enum Leaf {
     Rules(usize),
 }
 
+type Table = &'static [(&'static str, u32)];
+
+/// An architecture's AUDIT_ARCH_* value and syscall table; None for those we
+/// have no table for (x32 is handled inside x86_64's section).
+fn arch_info(arch: Arch) -> Option<(u32, Table)> {
+    match arch {
+        Arch::X86_64 => Some((AUDIT_ARCH_X86_64, syscalls::X86_64)),
+        Arch::X86 => Some((AUDIT_ARCH_I386, syscalls::I386)),
+        Arch::Aarch64 => Some((AUDIT_ARCH_AARCH64, syscalls::AARCH64)),
+        Arch::X32 | Arch::Other => None,
+    }
+}
+
+/// The other architectures a `native` process may switch to by exec'ing a
+/// binary of theirs (the kernel's compat modes), filtered when the profile
+/// lists them. arm64 kernels may run arm32 too, but without an arm32 table
+/// those processes get the unknown-architecture kill, like libseccomp gives
+/// an architecture the profile does not list.
+fn companions(native: Arch) -> &'static [Arch] {
+    match native {
+        Arch::X86_64 => &[Arch::X86],
+        Arch::X86 => &[Arch::X86_64],
+        _ => &[],
+    }
+}
+
+/// The program for the architecture this runtime is built for.
 pub fn compile(s: &Seccomp) -> Result<Vec<SockFilter>, String> {
-    let mut arches = vec![Arch::native()];
+    compile_for(s, Arch::native())
+}
+
+/// The program for a runtime built for `native`.
+pub fn compile_for(s: &Seccomp, native: Arch) -> Result<Vec<SockFilter>, String> {
+    if arch_info(native).is_none() {
+        return Err(format!("no seccomp syscall table for this architecture ({:?})", native));
+    }
+    // Native first: the one jump for nearly every call.
+    let mut arches = vec![native];
     for a in &s.architectures {
-        if matches!(a, Arch::X86_64 | Arch::X86) && !arches.contains(a) {
+        if companions(native).contains(a) && !arches.contains(a) {
             arches.push(*a);
         }
     }
-    arches.sort_by_key(|a| *a != Arch::X86_64);
     let mut asm = Asm::default();
     asm.load(OFF_ARCH);
-    let labels: Vec<(Arch, Label)> = arches.iter().map(|a| (*a, asm.label())).collect();
-    for (arch, label) in &labels {
-        let audit = match arch {
-            Arch::X86_64 => AUDIT_ARCH_X86_64,
-            _ => AUDIT_ARCH_I386,
-        };
-        asm.jump_if(JEQ_K, audit, *label);
+    let sections: Vec<(Arch, u32, Table, Label)> = arches
+        .iter()
+        .filter_map(|a| arch_info(*a).map(|(audit, table)| (*a, audit, table, asm.label())))
+        .collect();
+    for (_, audit, _, label) in &sections {
+        asm.jump_if(JEQ_K, *audit, *label);
     }
     // An architecture the profile does not cover (libseccomp's default).
     asm.ret(action_value(Action::KillProcess));
-    for (arch, label) in labels {
+    for (arch, _, table, label) in sections {
         asm.bind(label);
-        let table = match arch {
-            Arch::X86_64 => syscalls::X86_64,
-            _ => syscalls::I386,
-        };
         arch_section(&mut asm, s, table, arch == Arch::X86_64);
     }
     let len = asm.len();
@@ -243,6 +280,7 @@ mod tests {
 
     const EPERM: u32 = 0x0005_0001;
     const ALLOW: u32 = 0x7fff_0000;
+    const KILL: u32 = 0x8000_0000;
 
     fn rule(names: &[&str], action: Action, args: Vec<ArgRule>) -> SyscallRule {
         SyscallRule {
@@ -264,7 +302,7 @@ mod tests {
     fn profile() -> Seccomp {
         Seccomp {
             default_action: Action::Errno(1),
-            architectures: vec![Arch::X86_64, Arch::X86, Arch::X32],
+            architectures: vec![Arch::X86_64, Arch::X86, Arch::X32, Arch::Aarch64, Arch::Other],
             flags: 0,
             syscalls: vec![
                 rule(&["read", "write", "close", "exit_group", "no_such_call"], Action::Allow, vec![]),
@@ -280,6 +318,8 @@ mod tests {
         }
     }
 
+    type Call = fn(&[SockFilter], &str, [u64; 6]) -> u32;
+
     fn x64(p: &[SockFilter], name: &str, args: [u64; 6]) -> u32 {
         run(p, lookup(syscalls::X86_64, name).unwrap(), AUDIT_ARCH_X86_64, args)
     }
@@ -288,11 +328,22 @@ mod tests {
         run(p, lookup(syscalls::I386, name).unwrap(), AUDIT_ARCH_I386, args)
     }
 
+    fn a64(p: &[SockFilter], name: &str, args: [u64; 6]) -> u32 {
+        run(p, lookup(syscalls::AARCH64, name).unwrap(), AUDIT_ARCH_AARCH64, args)
+    }
+
+    /// Each program with the calls of the architectures it covers: an
+    /// x86_64 runtime's (x86_64 and i386 calls) and an aarch64 runtime's.
+    fn programs() -> Vec<(Vec<SockFilter>, Call)> {
+        let x86 = compile_for(&profile(), Arch::X86_64).unwrap();
+        let arm = compile_for(&profile(), Arch::Aarch64).unwrap();
+        vec![(x86.clone(), x64 as Call), (x86, i386 as Call), (arm, a64 as Call)]
+    }
+
     #[test]
     fn allow_list_and_default() {
-        let p = compile(&profile()).unwrap();
         let none = [0; 6];
-        for f in [x64, i386] {
+        for (p, f) in programs() {
             for name in ["read", "write", "close", "exit_group"] {
                 assert_eq!(f(&p, name, none), ALLOW, "{}", name);
             }
@@ -301,19 +352,69 @@ mod tests {
             }
             assert_eq!(f(&p, "clone3", none), 0x0005_0026);
         }
+        let p = compile_for(&profile(), Arch::X86_64).unwrap();
         // Newer than anything the profile names: ENOSYS, so libc falls back.
         assert_eq!(run(&p, 470, AUDIT_ARCH_X86_64, none), 0x0005_0026);
         assert_eq!(run(&p, 100_000, AUDIT_ARCH_I386, none), 0x0005_0026);
         // x32 calls get the default; other architectures are killed.
         assert_eq!(run(&p, 0x4000_0000, AUDIT_ARCH_X86_64, none), EPERM);
-        assert_eq!(run(&p, 0, 0xC000_00B7, none), 0x8000_0000);
+        assert_eq!(run(&p, 0, AUDIT_ARCH_AARCH64, none), KILL);
     }
 
     #[test]
+    fn aarch64_uses_its_own_numbers_and_audit_arch() {
+        let none = [0; 6];
+        let p = compile_for(&profile(), Arch::Aarch64).unwrap();
+        // The generic table's numbers, not i386's (3 is read there, 63 umask).
+        assert_eq!(run(&p, 63, AUDIT_ARCH_AARCH64, none), ALLOW, "read");
+        assert_eq!(run(&p, 219, AUDIT_ARCH_AARCH64, none), EPERM, "keyctl");
+        assert_eq!(run(&p, 435, AUDIT_ARCH_AARCH64, none), 0x0005_0026, "clone3");
+        assert_eq!(run(&p, 470, AUDIT_ARCH_AARCH64, none), 0x0005_0026);
+        // x86 and arm32 (no table) processes are killed, whatever the profile lists.
+        let arm32 = 0x4000_0028;
+        for audit in [AUDIT_ARCH_X86_64, AUDIT_ARCH_I386, arm32] {
+            assert_eq!(run(&p, 63, audit, none), KILL, "{:#x}", audit);
+        }
+        // A runtime built for an architecture without a table says so.
+        assert!(compile_for(&profile(), Arch::Other).unwrap_err().contains("no seccomp syscall table"));
+    }
+
+    #[test]
+    fn tables_are_sorted_and_aarch64_has_the_generic_numbers() {
+        for table in [syscalls::X86_64, syscalls::I386, syscalls::AARCH64] {
+            assert!(table.windows(2).all(|w| w[0].0 < w[1].0), "sorted for binary search");
+        }
+        let known = [
+            ("read", 63),
+            ("write", 64),
+            ("openat", 56),
+            ("clone", 220),
+            ("execve", 221),
+            ("mount", 40),
+            ("unshare", 97),
+            ("keyctl", 219),
+            ("bpf", 280),
+            ("clone3", 435),
+            ("fcntl", 25),
+            ("mmap", 222),
+            ("fstat", 80),
+            ("seccomp", 277),
+            ("memfd_create", 279),
+            ("pivot_root", 41),
+            ("capset", 91),
+        ];
+        for (name, nr) in known {
+            assert_eq!(lookup(syscalls::AARCH64, name), Some(nr), "{}", name);
+        }
+        // The generic table has only the *at forms and 64-bit names.
+        for name in ["open", "stat", "fork", "fcntl64", "mmap2", "arch_specific_syscall"] {
+            assert_eq!(lookup(syscalls::AARCH64, name), None, "{}", name);
+        }
+    }
+    #[test]
     fn argument_rules() {
-        let p = compile(&profile()).unwrap();
         let a = |v: u64, w: u64, x: u64| [v, w, x, 0, 0, 0];
-        for f in [x64, i386] {
+        for (p, f) in programs() {
             assert_eq!(f(&p, "personality", a(0, 0, 0)), ALLOW);
             assert_eq!(f(&p, "personality", a(0xffff_ffff, 0, 0)), ALLOW);
             assert_eq!(f(&p, "personality", a(8, 0, 0)), EPERM);
@@ -343,14 +444,25 @@ mod tests {
         let mut p = profile();
         p.default_action = Action::Allow;
         p.syscalls = vec![rule(&["mount"], Action::Errno(13), vec![])];
-        let prog = compile(&p).unwrap();
+        let prog = compile_for(&p, Arch::X86_64).unwrap();
         assert_eq!(x64(&prog, "mount", [0; 6]), 0x0005_000d);
         assert_eq!(x64(&prog, "read", [0; 6]), ALLOW);
         assert_eq!(run(&prog, 470, AUDIT_ARCH_X86_64, [0; 6]), ALLOW);
-        // Every syscall of both tables in one allow-list still fits.
-        let all: Vec<&str> = syscalls::X86_64.iter().chain(syscalls::I386).map(|(n, _)| *n).collect();
+        let prog = compile_for(&p, Arch::Aarch64).unwrap();
+        assert_eq!(a64(&prog, "mount", [0; 6]), 0x0005_000d);
+        assert_eq!(run(&prog, 470, AUDIT_ARCH_AARCH64, [0; 6]), ALLOW);
+        // Every syscall of every table in one allow-list still fits.
+        let all: Vec<&str> = syscalls::X86_64
+            .iter()
+            .chain(syscalls::I386)
+            .chain(syscalls::AARCH64)
+            .map(|(n, _)| *n)
+            .collect();
         let mut big = profile();
         big.syscalls = vec![rule(&all, Action::Allow, vec![])];
-        assert!(compile(&big).unwrap().len() < 200);
+        assert!(compile_for(&big, Arch::X86_64).unwrap().len() < 200);
+        assert!(compile_for(&big, Arch::Aarch64).unwrap().len() < 200);
+        // And the build target's own program is one of these.
+        assert_eq!(compile(&big).unwrap(), compile_for(&big, Arch::native()).unwrap());
     }
 }

@@ -46,6 +46,7 @@ fn arch(v: &Json, path: &str) -> Result<Arch> {
         "SCMP_ARCH_X86_64" => Arch::X86_64,
         "SCMP_ARCH_X86" => Arch::X86,
         "SCMP_ARCH_X32" => Arch::X32,
+        "SCMP_ARCH_AARCH64" => Arch::Aarch64,
         n if n.starts_with("SCMP_ARCH_") => Arch::Other,
         n => return fail(path.into(), format!("unknown architecture {:?}", n)),
     })
@@ -147,7 +148,7 @@ mod tests {
     fn reads_the_oci_form() {
         let s = parsed(
             r#"{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,
-                "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_AARCH64"],
+                "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_AARCH64","SCMP_ARCH_ARM"],
                 "flags":["SECCOMP_FILTER_FLAG_SPEC_ALLOW"],
                 "syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"},
                             {"names":["clone"],"action":"SCMP_ACT_ALLOW",
@@ -156,7 +157,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.default_action, Action::Errno(1));
-        assert_eq!(s.architectures, [Arch::X86_64, Arch::X86, Arch::Other]);
+        assert_eq!(s.architectures, [Arch::X86_64, Arch::X86, Arch::Aarch64, Arch::Other]);
         assert_eq!(s.flags, 4);
         assert_eq!(s.syscalls[1].args[0].op, Op::MaskedEq);
         assert_eq!(s.syscalls[1].args[0].value, 2114060288);

@@ -4,13 +4,16 @@
 //! (the default profile lives in src/spec/seccomp/) into this form.
 //!
 //! * `config.rs`: JSON → [`Seccomp`], errors naming the JSON path.
-//! * `syscalls.rs`: name → number for x86_64 and i386 (generated).
+//! * `syscalls.rs`: name → number for x86_64, i386 and aarch64 (generated).
 //! * `bpf.rs`: instructions and a small assembler with labels.
 //! * `compile.rs`: the program: dispatch on the architecture, a binary
 //!   search over syscall numbers, argument checks.
 //!
-//! The program is the same on both targets (the vm guest agent is i686): it
-//! handles every x86 architecture the profile lists.
+//! The program covers the build target's architecture and, when the profile
+//! lists them, the others its kernel can run that we have a table for: on
+//! x86_64 and i686 (the vm guest agent) both x86 ones, x32 getting the
+//! default action; on aarch64 only aarch64 (no arm32 table: 32-bit ARM
+//! processes meet the unknown-architecture kill).
 
 mod bpf;
 mod compile;
@@ -74,7 +77,9 @@ pub enum Arch {
     X86_64,
     X86,
     X32,
-    /// Named by the profile, but not an x86 architecture: never seen here.
+    Aarch64,
+    /// Named by the profile, but without a table here (arm, mips, s390x…):
+    /// its processes are killed, as libseccomp does for unlisted ones.
     Other,
 }
 
@@ -83,8 +88,12 @@ impl Arch {
     pub fn native() -> Arch {
         if cfg!(target_arch = "x86_64") {
             Arch::X86_64
-        } else {
+        } else if cfg!(target_arch = "x86") {
             Arch::X86
+        } else if cfg!(target_arch = "aarch64") {
+            Arch::Aarch64
+        } else {
+            Arch::Other
         }
     }
 }

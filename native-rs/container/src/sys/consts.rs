@@ -31,6 +31,9 @@ mod nr {
     pub const SYS_CLONE: c_long = 220;
     pub const SYS_PIVOT_ROOT: c_long = 41;
     pub const SYS_CAPSET: c_long = 91;
+    pub const SYS_KEYCTL: c_long = 219;
+    pub const SYS_MEMFD_CREATE: c_long = 279;
+    pub const SYS_SECCOMP: c_long = 277;
 }
 pub use nr::*;
 // Same numbers on every architecture (unified table from 424 on).
