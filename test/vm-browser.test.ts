@@ -273,6 +273,34 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.ok(!r.after.includes("example.test/tools/box:1"));
   });
 
+  it("pauses and unpauses a container through the guest's cgroup freezer", async () => {
+    const r = await vm.eval(`
+      const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "i=0; while true; i=$((i+1)); do echo $i; sleep 0.1; done"] });
+      let out = "";
+      const dec = new TextDecoder();
+      const reading = (async () => { for await (const ch of c.stdout) out += dec.decode(ch); })();
+      const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+      await wait(1500);
+      await c.pause();
+      await wait(500); // what was in flight arrives
+      const before = out.length;
+      await wait(2000);
+      const during = out.length;
+      await c.unpause();
+      await wait(2000);
+      const after = out.length;
+      await c.kill("SIGKILL");
+      await c.wait();
+      await reading;
+      await c.remove();
+      return { before, during, after, late: await c.pause().catch(failure) };`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.ok(r.before > 0, JSON.stringify(r));
+    assert.equal(r.during, r.before, "no output while frozen");
+    assert.ok(r.after > r.during, "output again once thawed");
+    assert.match(r.late.message, /is not running/);
+  });
+
   it("reports a running container's cgroup stats and keeps its logs; names and removal", async () => {
     const r = await vm.eval(`
       const c = await rt.run({ image: "busybox", name: "stats-me", cmd: ["sh", "-c", "echo one; echo two >&2; sleep 30"] });
