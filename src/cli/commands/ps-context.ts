@@ -14,6 +14,10 @@ import { humanDuration, humanSize, shortId, timeAgo, truncate } from "../format.
 
 export interface PsEntry {
   inspect: ContainerInspect;
+  /** docker's PORTS column: the published ports of a running container. */
+  ports: string;
+  /** It ended without anyone seeing its exit (its supervisor was killed): docker's inspect has no word for that. */
+  unknownExit: boolean;
 }
 
 export const CONTAINER_FORMAT: FormatDefaults = {
@@ -44,7 +48,13 @@ export async function psEntries(runtime: Runtime): Promise<PsEntry[]> {
   const out: PsEntry[] = [];
   for (const state of await runtime.containers({ all: true })) {
     try {
-      out.push({ inspect: await runtime.inspectContainer(state.id) });
+      const running = state.status === "running" || state.status === "paused";
+      const ports = running ? (await runtime.containerNetworks(state.id)).flatMap((a) => a.ports) : [];
+      out.push({
+        inspect: await runtime.inspectContainer(state.id),
+        ports: ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(", "),
+        unknownExit: state.status === "exited" && state.exitCode === null,
+      });
     } catch (err) {
       if (!(err instanceof ContainerError)) throw err; // removed meanwhile
     }
@@ -53,8 +63,9 @@ export async function psEntries(runtime: Runtime): Promise<PsEntry[]> {
 }
 
 /** docker's `.Status`: "Up 5 seconds", "Exited (0) 2 minutes ago", "Created", … */
-export function statusText(c: ContainerInspect, now = Date.now()): string {
+export function statusText(c: ContainerInspect, now = Date.now(), unknownExit = false): string {
   const s = c.State;
+  if (unknownExit) return "Exited (unknown)";
   const since = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
   if (s.Restarting) return `Restarting (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
   if (s.Paused) return `Up ${since(s.StartedAt)} (Paused)`;
@@ -86,9 +97,9 @@ export async function containerContext(e: PsEntry, options: { trunc: boolean; si
     Command: JSON.stringify(options.trunc ? truncate(command, 20) : command),
     CreatedAt: goTimeString(new Date(c.Created)),
     RunningFor: timeAgo(c.Created),
-    Ports: "",
+    Ports: e.ports,
     State: c.State.Status,
-    Status: statusText(c),
+    Status: statusText(c, Date.now(), e.unknownExit),
     Size: size,
     Labels: Object.keys(labels)
       .sort()
