@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 
 /// Runs `<our executable> ARGS… --ready-fd N` detached; returns its ready line.
 pub fn spawn(args: &[String]) -> Result<String, Error> {
-    let exe = std::fs::read_link("/proc/self/exe").step(|| "finding our own executable")?;
+    // Not its path: run from a sealed memfd copy (sealed_exe.rs), we have
+    // none, but /proc/self/exe still executes what we are.
+    let exe = "/proc/self/exe";
     let (ready_r, ready_w) = fd::pipe().step(|| "creating a pipe")?;
     match process::clone_fork(0) {
         Ok(Forked::Child) => {
@@ -21,7 +23,7 @@ pub fn spawn(args: &[String]) -> Result<String, Error> {
             unsafe { ffi::setsid() };
             // Dispositions and the mask survive execve: the starter may block SIGTERM.
             signal::reset_all();
-            let child = Command::new(&exe)
+            let child = Command::new(exe)
                 .args(args)
                 .arg("--ready-fd")
                 .arg(ready_w.to_string())
