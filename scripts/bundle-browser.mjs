@@ -13,14 +13,15 @@
 // not. v86 touches Node modules only in branches it takes under Node
 // (`typeof process`, `typeof require`): those get an empty module.
 import { build } from "esbuild";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "dist", "browser");
-const v86Dir = join(root, "node_modules", "v86");
+// Real path: esbuild names importers by it (node_modules may be a symlink, as pnpm and worktrees make it).
+const v86Dir = realpathSync(join(root, "node_modules", "v86"));
 
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
