@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { ContainerError } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
@@ -21,12 +22,19 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
       if (!(await supervisorGone(state))) throw new ContainerError(`container ${shown(state)} did not stop`);
     }
   }
-  const name = await withContainerLock(bundle.dir, () => {
-    const now = readState(bundle);
-    if (!now) return undefined;
-    const fresh = refreshStatus(now);
-    if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`);
-    return { name: fresh.name };
-  });
+  let name: { name: string | null } | undefined;
+  try {
+    name = await withContainerLock(bundle.dir, () => {
+      const now = readState(bundle);
+      if (!now) return undefined;
+      const fresh = refreshStatus(now);
+      if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`);
+      return { name: fresh.name };
+    });
+  } catch (err) {
+    // A `--rm` container removes itself once killed: then it is gone, as asked.
+    if (isActive(state) && state.remove && !existsSync(bundle.dir)) return;
+    throw err;
+  }
   if (name) await removeBundleDir(ctx, id, name.name, { volumes: options.volumes ?? false });
 }
