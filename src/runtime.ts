@@ -269,7 +269,7 @@ export class Runtime implements ContainerOwner {
       const initLayer = network ? makeInitLayer(bundle.dir, network.mounts) : undefined;
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
-      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, bundle }));
+      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));
       const state: ContainerState = {
         id,
         name: options.name ?? null,
@@ -762,4 +762,12 @@ let startTime: string | null | undefined;
 /** This process's /proc start time, recorded as a container's creator: it never changes, so it is read once. */
 function ownStartTime(): string | null {
   return startTime === undefined ? (startTime = processStartTime(process.pid)) : startTime;
+}
+
+/** docker's HostConfig.NetworkMode of what `planNetwork` made (a rootless fallback to none included). */
+function networkModeOf(plan: NetworkPlan | undefined, asked: string): string {
+  if (!plan) return "none";
+  if (plan.shareHost) return "host";
+  if (plan.join) return asked;
+  return plan.network && plan.network.attach.length > 0 ? asked : "none";
 }

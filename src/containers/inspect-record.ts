@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { writeFileAtomicSync } from "../fs-util.js";
 import type { ImageConfig } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
-import type { ContainerSpec } from "../spec/container-spec.js";
+import type { ContainerSpec, PortMapping } from "../spec/container-spec.js";
 import { INIT_PATH } from "../spec/data-options.js";
 import { DEFAULT_PATH_ENV } from "../spec/defaults.js";
 import { envList, mergeEnv } from "../spec/process-rules.js";
@@ -55,9 +55,11 @@ export interface RecordInputs {
   spec: ContainerSpec;
   mounts: InspectMount[];
   bundle: ContainerPaths;
+  /** docker's HostConfig.NetworkMode: bridge, none, host, container:ID or a network's name. */
+  networkMode: string;
 }
 
-export function buildInspectRecord({ options, image, spec, mounts, bundle }: RecordInputs): InspectRecord {
+export function buildInspectRecord({ options, image, spec, mounts, bundle, networkMode }: RecordInputs): InspectRecord {
   const imageRun = image.config.config ?? {};
   // The user's command, not tsbox-init's wrapper around it (docker shows it the same way).
   const command = spec.process.args[0] === INIT_PATH && options.init ? spec.process.args.slice(2) : spec.process.args;
@@ -93,9 +95,8 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle }: Rec
       Binds: binds.length > 0 ? binds : null,
       ContainerIDFile: "",
       LogConfig: { Type: "json-file", Config: {} },
-      // No network but loopback today (docker's `--network none`).
-      NetworkMode: "none",
-      PortBindings: {},
+      NetworkMode: networkMode,
+      PortBindings: portBindings(spec.network?.ports ?? []),
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
       AutoRemove: Boolean(options.remove),
       VolumeDriver: "",
@@ -183,4 +184,11 @@ export function readInspectRecord(bundle: ContainerPaths): InspectRecord | undef
   } catch {
     return undefined;
   }
+}
+
+/** docker's `"80/tcp": [{ HostIp, HostPort }]` map of published ports (HostPort "" for a free port). */
+export function portBindings(ports: PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort === 0 ? "" : String(p.hostPort) });
+  return out;
 }

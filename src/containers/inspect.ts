@@ -6,7 +6,8 @@
 import { readFileSync } from "node:fs";
 import type { DataPaths } from "../paths.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
-import { type InspectConfig, type InspectRecord, readInspectRecord } from "./inspect-record.js";
+import { type InspectConfig, type InspectRecord, portBindings, readInspectRecord } from "./inspect-record.js";
+import { type Attachment, readAttachments } from "../network/attachments.js";
 import type { ContainerState } from "./state.js";
 import type { InspectMount } from "./volumes-resolve.js";
 
@@ -113,7 +114,7 @@ export function inspectContainer(paths: DataPaths, state: ContainerState): Conta
     GraphDriver: record.GraphDriver,
     Mounts: record.Mounts,
     Config: record.Config,
-    NetworkSettings: { Bridge: "", SandboxID: "", Ports: {}, SandboxKey: "", Gateway: "", IPAddress: "", MacAddress: "", Networks: {} },
+    NetworkSettings: networkSettings(state.status === "running" || state.status === "paused" ? readAttachments(bundle.dir) : []),
   };
 }
 
@@ -149,8 +150,26 @@ function recordFromSpec(configPath: string, state: ContainerState): InspectRecor
       OnBuild: null,
       Labels: {},
     },
-    HostConfig: { AutoRemove: state.remove, ReadonlyRootfs: spec.root?.readonly ?? false, NetworkMode: "none" },
+    HostConfig: { AutoRemove: state.remove, ReadonlyRootfs: spec.root?.readonly ?? false, NetworkMode: spec.network ? "bridge" : "none" },
     Mounts: [],
     GraphDriver: { Data: {}, Name: "overlay" },
+  };
+}
+
+/** docker's NetworkSettings of a running container, from its keeper's attachment records (the first network first). */
+function networkSettings(attachments: Attachment[]): Record<string, unknown> {
+  const first = attachments[0];
+  return {
+    Bridge: first?.bridge ?? "",
+    SandboxID: "",
+    Ports: portBindings(attachments.flatMap((a) => a.ports)),
+    SandboxKey: "",
+    Gateway: first?.gateway ?? "",
+    IPAddress: first?.ip ?? "",
+    IPPrefixLen: first?.prefix ?? 0,
+    MacAddress: first?.mac ?? "",
+    Networks: Object.fromEntries(
+      attachments.map((a) => [a.network, { Aliases: a.aliases, Gateway: a.gateway, IPAddress: a.ip, IPPrefixLen: a.prefix, MacAddress: a.mac }]),
+    ),
   };
 }

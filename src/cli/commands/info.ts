@@ -12,6 +12,7 @@ import { tsboxVersion } from "../../version.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
 import { hostChecks } from "../host-checks.js";
+import { networkLines, networkReport } from "../../network/host-report.js";
 
 const USAGE = `Usage: tsbox info [--json]
 
@@ -45,6 +46,9 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
   const cgroups = cgroupLines(probe?.result, identity.uid);
   if (cgroups.warning) warnings.push(cgroups.warning);
+  const network = networkReport(identity.uid, ctx.env);
+  const networkLine = networkLines(network, identity.uid);
+  if (linux && networkLine.warning) warnings.push(networkLine.warning);
   if (linux && identity.uid !== 0 && !identity.subuid) {
     warnings.push(
       "no /etc/subuid range for this user: containers have only uid 0 (-u with another id fails); " +
@@ -68,6 +72,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs).
     cgroup: (probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown",
     probe: probe?.result ?? null,
+    network,
     warnings,
   };
   if (flags.bools.has("json")) {
@@ -86,6 +91,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     `kernel:        ${info.kernel ?? "unknown"}`,
     `cgroup:        ${info.cgroup}`,
     ...cgroups.lines,
+    networkLine.line,
   ];
   if (probe?.result !== undefined && probe.result !== null) {
     // Its cgroups part is summarised above (--json has it all).

@@ -1,0 +1,41 @@
+/**
+ * What `tsbox info` says about networking on this host for this user: the
+ * default network, the rootless helper (rootless.ts's choice, or why there
+ * is none) and, as root, the firewall tool that makes NAT and published
+ * ports (`iptables`, nf_tables or legacy: what it reports).
+ */
+import { spawnSync } from "node:child_process";
+import { rootlessNetwork } from "./rootless.js";
+import { DEFAULT_NETWORK } from "./store.js";
+
+export interface NetworkReport {
+  defaultNetwork: string;
+  /** Rootless: pasta or slirp4netns, or null with the reason bridges fall back to none. */
+  rootlessHelper: string | null;
+  rootlessReason: string | null;
+  /** As root: e.g. "iptables v1.8.9 (nf_tables)", or null when there is none (bridges then have no NAT). */
+  firewall: string | null;
+}
+
+export function networkReport(uid: number, env: NodeJS.ProcessEnv): NetworkReport {
+  const defaultNetwork = env.TSBOX_NETWORK ?? DEFAULT_NETWORK;
+  if (uid !== 0) {
+    const found = rootlessNetwork(env);
+    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, firewall: null };
+  }
+  const v = spawnSync("iptables", ["--version"], { encoding: "utf8", env });
+  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, firewall: v.status === 0 ? v.stdout.trim() : null };
+}
+
+/** The `network:` line of `tsbox info`, and a warning when bridges cannot work here. */
+export function networkLines(r: NetworkReport, uid: number): { line: string; warning?: string } {
+  if (uid !== 0) {
+    if (r.rootlessHelper) return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason})` };
+    return {
+      line: `network:       default ${r.defaultNetwork}; rootless bridges unavailable: ${r.rootlessReason}`,
+      warning: `rootless bridge networking is unavailable (${r.rootlessReason}): containers run with --network none unless you pick one`,
+    };
+  }
+  if (r.firewall) return { line: `network:       default ${r.defaultNetwork}; NAT and published ports through ${r.firewall}` };
+  return { line: `network:       default ${r.defaultNetwork}; no iptables: bridges get no NAT or published ports`, warning: "iptables is not installed: bridge networks cannot NAT or publish ports (Debian/Ubuntu package iptables)" };
+}
