@@ -44,7 +44,7 @@ function dumpTrace(title: string) {
   const t0 = lines[0]?.[0] ?? 0; let prev = t0;
   for (const [t, who, w] of lines) { console.log(`${(t - t0).toFixed(1).padStart(8)} +${(t - prev).toFixed(1).padStart(6)}  ${who.padEnd(5)} ${w}`); prev = t; }
 }
-const med = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]; };
+const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
 function summarize(name: string, totals: number[], logs: [string, number][][]) {
   const ops = new Map<string, number[]>();
   for (const l of logs) for (const [op, ms] of l) (ops.get(op) ?? ops.set(op, []).get(op)!).push(ms);
