@@ -4,7 +4,9 @@
  * first output, a container round trip (`true`: create, start, wait, delete),
  * an exec round trip (`true` in a running container) and an agent ping in a
  * running guest, 9p read throughput from a volume, and `true` and exec on
- * the native backend for comparison. Needs `npm run build:vm`.
+ * the native backend for comparison. Each row with a target (issue 13)
+ * shows the figure as a ratio of it, and the vm's round trips as ratios of
+ * the native backend's in the same run. Needs `npm run build:vm`.
  *
  *   node --import tsx bench/vm.ts [--runs N]
  */
@@ -54,6 +56,11 @@ async function firstOutput(rt: Runtime, cmd: string[]): Promise<{ first: number;
   return { first, total: performance.now() - t0 };
 }
 
+/** Issue 13's targets, in milliseconds. */
+const TARGETS = { cold: 3000, snapshot: 300, trip: 300, exec: 30 };
+/** `figure` beside its target: "1.8x the target (< 30 ms)". */
+const vsTarget = (ms: number, target: number) => `${fmtMs(ms)}  ${(ms / target).toFixed(2)}x the target (< ${fmtMs(target)})`;
+
 try {
   const rows: [string, string][] = [];
 
@@ -63,7 +70,7 @@ try {
     const backend = new VmBackend({ snapshot: "cold-save", savePath });
     cold.push((await firstOutput(new Runtime({ dataDir, backend }), ["echo", "hi"])).first);
   }
-  rows.push(["vm cold boot → first output", fmtMs(median(cold))]);
+  rows.push(["vm cold boot → first output", vsTarget(median(cold), TARGETS.cold)]);
 
   const warm: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -71,18 +78,22 @@ try {
     warm.push((await firstOutput(new Runtime({ dataDir, backend }), ["echo", "hi"])).first);
     if (backend.lastStart?.kind !== "restore") throw new Error(`expected a snapshot start, got ${JSON.stringify(backend.lastStart)}`);
   }
-  rows.push(["vm snapshot start → first output", fmtMs(median(warm))]);
+  rows.push(["vm snapshot start → first output", vsTarget(median(warm), TARGETS.snapshot)]);
 
   // One running guest for the rest.
   const backend = new VmBackend({ savePath, idleMs: 60_000 });
   const rt = new Runtime({ dataDir, backend });
   const opened = await backend.acquire();
+  let vmTrip = NaN;
+  let vmExec = NaN;
   try {
     await firstOutput(rt, ["true"]);
     const trips: number[] = [];
     for (let i = 0; i < runs; i++) trips.push((await firstOutput(rt, ["true"])).total);
-    rows.push(["vm container round trip (`true`, guest running)", fmtMs(median(trips))]);
-    rows.push(["vm exec round trip (`exec true` in a running container)", fmtMs(await execRoundTrip(rt))]);
+    vmTrip = median(trips);
+    rows.push(["vm container round trip (`true`, guest running)", vsTarget(vmTrip, TARGETS.trip)]);
+    vmExec = await execRoundTrip(rt);
+    rows.push(["vm exec round trip (`exec true` in a running container)", vsTarget(vmExec, TARGETS.exec)]);
     const pings: number[] = [];
     for (let i = 0; i < runs * 5; i++) {
       const t0 = performance.now();
@@ -104,7 +115,8 @@ try {
       catRuns.push(performance.now() - t0);
     }
     const secs = (median(catRuns) - median(trips)) / 1000;
-    rows.push(["vm 9p read throughput (32 MiB file in a volume)", `${(size / 1024 / 1024 / secs).toFixed(1)} MiB/s`]);
+    // On a loaded machine the difference of two medians can be noise.
+    rows.push(["vm 9p read throughput (32 MiB file in a volume)", secs > 0 ? `${(size / 1024 / 1024 / secs).toFixed(1)} MiB/s` : "n/a (within the noise of a round trip)"]);
   } finally {
     backend.release();
     await backend.shutdown();
@@ -116,8 +128,10 @@ try {
     await firstOutput(native, ["true"]);
     const t: number[] = [];
     for (let i = 0; i < runs; i++) t.push((await firstOutput(native, ["true"])).total);
-    rows.push(["native `true` (for comparison)", fmtMs(median(t))]);
-    rows.push(["native exec round trip (`exec true` in a running container)", fmtMs(await execRoundTrip(native))]);
+    const nativeTrip = median(t);
+    rows.push(["native `true` (for comparison)", `${fmtMs(nativeTrip)}  (vm: ${(vmTrip / nativeTrip).toFixed(1)}x)`]);
+    const nativeExec = await execRoundTrip(native);
+    rows.push(["native exec round trip (`exec true` in a running container)", `${fmtMs(nativeExec)}  (vm: ${(vmExec / nativeExec).toFixed(1)}x)`]);
   } catch (err) {
     rows.push(["native `true` and exec (for comparison)", `unavailable: ${(err as Error).message}`]);
   }

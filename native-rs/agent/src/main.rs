@@ -56,6 +56,12 @@ fn main() {
     if let Err(e) = container::sys::cred::setrlimit(7, 1 << 20, 1 << 20) {
         eprintln!("tsbox-agent: raising RLIMIT_NOFILE: {}", e.description());
     }
+    // Profiling: `TSBOX_TRACE=1` on the kernel command line (init's environment).
+    if std::env::var_os("TSBOX_TRACE").is_some() {
+        if let Ok(fd) = sys::open_path(std::path::Path::new("/dev/console"), sys::O_RDWR | sys::O_NOCTTY | sys::O_CLOEXEC) {
+            container::trace::set_fd(fd);
+        }
+    }
     let link = match open_link(&device) {
         Ok(fd) => fd,
         Err(m) => {

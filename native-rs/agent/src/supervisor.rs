@@ -8,9 +8,8 @@
 //! does not own.
 
 use crate::sys;
-use container::join;
+use container::join::{self, Known};
 use container::launch;
-use container::seccomp::Seccomp;
 use container::spec::Process;
 use container::status::StatusEvents;
 use container::sys::consts::{SIGKILL, SYS_CLOSE_RANGE};
@@ -36,12 +35,12 @@ pub enum Job<'a> {
         gate_r: c_int,
         cgroup: Option<&'a dyn Manager>,
     },
-    /// A process joining the running container whose init is `pid`, under
-    /// the container's system-call filter.
+    /// A process joining the running container whose init is `pid`, with
+    /// what the agent knows of it (its system-call filter, cgroup, namespaces).
     Exec {
         pid: i32,
         process: &'a Process,
-        seccomp: Option<&'a Seccomp>,
+        known: Known<'a>,
     },
 }
 
@@ -62,6 +61,7 @@ pub fn fork(job: Job, stdio: &Stdio, status_w: c_int) -> Result<i32, Error> {
 }
 
 fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
+    container::trace::mark("supervisor: forked");
     signal::reset_all();
     // The agent is the guest's init; if it died nothing here would make sense.
     let _ = cred::set_pdeathsig(SIGKILL);
@@ -72,6 +72,7 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     if arrange_fds(&fds).is_err() {
         return 125;
     }
+    reopen_trace();
     // The agent reads this supervisor's events from STATUS_FD.
     let events = StatusEvents::new(Some(STATUS_FD), "tsbox-agent");
     match job {
@@ -79,8 +80,8 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
         Job::Exec {
             pid,
             process,
-            seccomp,
-        } => run_exec(pid, process, seccomp, &events),
+            known,
+        } => run_exec(pid, process, known, &events),
     }
 }
 
@@ -91,6 +92,7 @@ fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvent
         return 125;
     }
     fd::close(GATE_FD);
+    container::trace::mark("supervisor: gate open");
     // Opened while we are still root with our own fs ids (see below).
     let placement = match cgroup.map(Placement::open).transpose() {
         Ok(p) => p,
@@ -117,10 +119,18 @@ fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvent
     events.supervise(spawned, &mut || cgroup.map_or(false, |m| m.oom_kills() > 0))
 }
 
-/// join::spawn puts the process into the container's cgroup itself (it
-/// finds it from the init's /proc/PID/cgroup).
-fn run_exec(pid: i32, process: &Process, seccomp: Option<&Seccomp>, events: &StatusEvents) -> i32 {
-    events.supervise(join::spawn_with(pid, process, seccomp, &mut |_| {}), &mut || false)
+/// join::spawn puts the process into the container's cgroup itself.
+fn run_exec(pid: i32, process: &Process, known: Known, events: &StatusEvents) -> i32 {
+    events.supervise(join::spawn_known(pid, process, known, &mut |_| {}), &mut || false)
+}
+
+/// The trace descriptor (if tracing) was closed with the rest: the
+/// console again, close-on-exec.
+fn reopen_trace() {
+    if container::trace::fd() >= 0 {
+        let to = sys::open_path(Path::new("/dev/console"), sys::O_RDWR | sys::O_NOCTTY | sys::O_CLOEXEC).unwrap_or(-1);
+        container::trace::set_fd(to);
+    }
 }
 
 /// `sources` onto 0, 1, 2, …, everything else closed; a negative one of the

@@ -118,6 +118,7 @@ impl ChildEnds {
         if fd::peer_closed(self.sync_r) {
             process::exit_now(1);
         }
+        crate::trace::mark("child: execve");
         exec::exec(process)
     }
 }

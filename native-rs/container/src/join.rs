@@ -13,7 +13,7 @@
 //! that took over the pid; /proc/PID/ns/* files, all opened before the first
 //! join, are the fallback.
 
-use crate::cgroups::{self, Placement};
+use crate::cgroups::{self, Manager, Placement};
 use crate::error::{Context, Error, ErrorKind};
 use crate::handoff::{self, Pipes};
 use crate::host::Host;
@@ -37,11 +37,34 @@ pub struct Target {
     pidfd: Option<c_int>,
     /// The namespaces that are not ours, in join order, as open ns files.
     files: Vec<(NamespaceKind, c_int)>,
+    /// The namespaces the caller knows are the container's own (clone
+    /// flags): joined through the pidfd without opening the files.
+    known: Option<c_int>,
     host: Host,
+}
+
+/// What the caller already knows about the container, each saving a probe
+/// per exec (the vm guest's agent keeps them from `create`: under
+/// emulation each probe costs milliseconds).
+#[derive(Default)]
+pub struct Known<'a> {
+    /// The namespaces it made (its spec's, as clone flags), instead of
+    /// comparing each /proc/PID/ns file with ours. Taken only with a pidfd.
+    pub namespaces: Option<c_int>,
+    /// Its cgroup, instead of reading /proc/PID/cgroup and our mountinfo.
+    pub cgroup: Option<&'a dyn Manager>,
+    /// Its system-call filter, compiled once.
+    pub filter: Option<&'a Filter>,
 }
 
 impl Target {
     pub fn open(pid: i32) -> Result<Target, Error> {
+        Target::open_known(pid, None)
+    }
+
+    /// `open`; with `known` namespaces and a pidfd, no ns file is opened
+    /// (they are, later, if this kernel cannot setns on a pidfd).
+    pub fn open_known(pid: i32, known: Option<c_int>) -> Result<Target, Error> {
         let pidfd = match process::pidfd_open(pid) {
             Ok(fd) => Some(fd),
             Err(ENOSYS) => None,
@@ -52,8 +75,18 @@ impl Target {
             pid,
             pidfd,
             files: Vec::new(),
+            known: None,
             host: Host::of_process(pid),
         };
+        if let (Some(flags), Some(_)) = (known, target.pidfd) {
+            // The same refusal as below: a container has its own mount namespace.
+            if flags & NamespaceKind::Mount.clone_flag() == 0 {
+                target.close();
+                return Err(not_a_container(pid));
+            }
+            target.known = Some(flags);
+            return Ok(target);
+        }
         if let Err(e) = target.open_namespaces() {
             target.close();
             return Err(e);
@@ -87,13 +120,7 @@ impl Target {
         // pid is not (any more) a container's init, and "joining" it would
         // run the command beside us on the host.
         if !self.files.iter().any(|(k, _)| *k == NamespaceKind::Mount) {
-            return Err(Error::new(
-                ErrorKind::NotRunning,
-                format!(
-                    "process {} is not a container's init (it shares our mount namespace)",
-                    self.pid
-                ),
-            ));
+            return Err(not_a_container(self.pid));
         }
         Ok(())
     }
@@ -118,8 +145,19 @@ impl Target {
     }
 
     fn flags(&self) -> c_int {
-        self.files.iter().fold(0, |f, (k, _)| f | k.clone_flag())
+        self.known
+            .unwrap_or_else(|| self.files.iter().fold(0, |f, (k, _)| f | k.clone_flag()))
     }
+}
+
+fn not_a_container(pid: i32) -> Error {
+    Error::new(
+        ErrorKind::NotRunning,
+        format!(
+            "process {} is not a container's init (it shares our mount namespace)",
+            pid
+        ),
+    )
 }
 
 fn not_running(pid: i32) -> Error {
@@ -145,6 +183,8 @@ pub fn join_namespaces(sys: &dyn Syscall, target: &Target) -> Result<(), Error> 
         match sys.setns(pidfd, target.flags()) {
             Ok(()) => return Ok(()),
             Err(ESRCH) => return Err(not_running(target.pid)),
+            // No setns on a pidfd here, and no files opened: the caller opens them.
+            Err(EINVAL) if target.known.is_some() => return Err(Error::errno(joining(), EINVAL)),
             Err(EINVAL) => {}
             Err(e) => return Err(Error::errno(joining(), e)),
         }
@@ -176,20 +216,47 @@ pub fn spawn_with(
     on_fork: &mut dyn FnMut(i32),
 ) -> Result<i32, Error> {
     let filter = seccomp.map(Filter::compile).transpose()?;
+    spawn_known(pid, process, Known { filter: filter.as_ref(), ..Known::default() }, on_fork)
+}
+
+/// `spawn`, with what the caller knows about the container instead of
+/// probing for it (see [`Known`]); without a filter there is none.
+pub fn spawn_known(
+    pid: i32,
+    process: &Process,
+    known: Known,
+    on_fork: &mut dyn FnMut(i32),
+) -> Result<i32, Error> {
+    let filter = known.filter;
     // From the fork until its execve our child is in the container's PID
     // namespace, a process of ours its root could open /proc/PID/exe of
     // (CVE-2019-5736): non-dumpable, those files need CAP_SYS_PTRACE over
     // the host. The fork inherits it; the execve of the command resets it.
     cred::set_dumpable(false).step(|| "making the exec helper non-dumpable")?;
-    let mut target = Target::open(pid)?;
+    crate::trace::mark("join: start");
+    let mut target = Target::open_known(pid, known.namespaces)?;
+    crate::trace::mark("join: target open");
     // The container's cgroups, opened while we still see them (the kernel
     // checks a move against who opened cgroup.procs, and where).
-    let placement = cgroups::of_process(pid).and_then(|m| Placement::open_lenient(&*m));
+    let placement = match known.cgroup {
+        Some(m) => Placement::open_lenient(m),
+        None => cgroups::of_process(pid).and_then(|m| Placement::open_lenient(&*m)),
+    };
+    crate::trace::mark("join: placement open");
     // Before joining the user namespace, where raising a hard limit is no longer ours to do.
     crate::rlimits::preset(0, &process.rlimits);
-    let joined = keeping_parent_death_signal(|| join_namespaces(&LinuxSyscall, &target));
+    let joined = keeping_parent_death_signal(|| match join_namespaces(&LinuxSyscall, &target) {
+        // A kernel before 5.8 (no setns on a pidfd): the files after all.
+        Err(e) if target.known.is_some() && e.errno == Some(EINVAL.0) => {
+            target.known = None;
+            target.open_namespaces()?;
+            join_namespaces(&LinuxSyscall, &target)
+        }
+        joined => joined,
+    });
     target.close();
     joined?;
+    crate::trace::mark("join: joined");
     let host = target.host;
     oom_score::apply(process.oom_score_adj)?;
     let pipes = Pipes::open()?;
@@ -205,7 +272,8 @@ pub fn spawn_with(
             if moved {
                 handoff::wait_for_release(sync_r); // in the cgroup now
             }
-            process_setup::apply(&LinuxSyscall, process, &host, filter.as_ref())
+            crate::trace::mark("join child: released");
+            process_setup::apply(&LinuxSyscall, process, &host, filter)
         }),
         Ok(Forked::Parent(child)) => child,
         Err(e) => {
@@ -214,12 +282,16 @@ pub fn spawn_with(
         }
     };
     on_fork(child);
+    crate::trace::mark("join: forked");
     let parent = pipes.into_parent();
     let placed = match (&placement, moved) {
         (Some(p), true) => p.add(child).and_then(|()| parent.release()),
         _ => Ok(()),
     };
-    parent.verdict(child, placed).map(|()| child)
+    crate::trace::mark("join: placed");
+    let verdict = parent.verdict(child, placed).map(|()| child);
+    crate::trace::mark("join: verdict");
+    verdict
 }
 
 /// Enters the namespaces of the running container whose init is `pid`,
@@ -284,6 +356,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, k)| (*k, 10 + i as c_int))
                 .collect(),
+            known: None,
             host: Host {
                 in_user_ns: true,
                 setgroups_denied: true,
@@ -321,6 +394,24 @@ mod tests {
         let sys = recorder();
         join_namespaces(&sys, &target(None)).unwrap();
         assert_eq!(sys.calls(), want[1..]);
+    }
+
+    /// Namespaces the caller knows (the agent, from the spec): joined
+    /// through the pidfd, no file opened; a kernel without setns on a
+    /// pidfd gets an error the spawn answers by opening the files.
+    #[test]
+    fn known_namespaces_join_through_the_pidfd() {
+        let mut t = target(Some(3));
+        t.files.clear();
+        t.known = Some(NamespaceKind::Mount.clone_flag() | NamespaceKind::Pid.clone_flag());
+        let sys = recorder();
+        join_namespaces(&sys, &t).unwrap();
+        assert_eq!(sys.calls(), ["setns 3 pid+mnt"]);
+        let sys = recorder();
+        sys.fail_when("setns 3 ", EINVAL);
+        let e = join_namespaces(&sys, &t).unwrap_err();
+        assert_eq!(e.errno, Some(EINVAL.0));
+        assert_eq!(sys.calls(), ["setns 3 pid+mnt"]);
     }
 
     #[test]

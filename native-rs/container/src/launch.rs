@@ -48,7 +48,9 @@ pub fn spawn(
         net::files::write_all(net, &[])?;
     }
     let prepared = prepare(&mut spec)?;
+    crate::trace::mark("launch: prepared");
     let mut host = Host::detect(&spec);
+    crate::trace::mark("launch: host detected");
     // Inherited by the child from us.
     oom_score::apply(spec.process.oom_score_adj)?;
     let pipes = Pipes::open()?;
@@ -96,6 +98,7 @@ pub fn spawn(
         }
     };
     on_clone(pid);
+    crate::trace::mark("launch: cloned");
     let parent = pipes.into_parent();
     // 2. Into its cgroup (unless it started there), the child's id maps,
     //    written from outside its user namespace (by the keeper, which has
@@ -112,7 +115,10 @@ pub fn spawn(
             rlimits::preset(pid, &spec.process.rlimits);
             parent.release()
         });
-    parent.verdict(pid, ready).map(|()| pid).map_err(|e| {
+    crate::trace::mark("launch: released");
+    let verdict = parent.verdict(pid, ready);
+    crate::trace::mark("launch: verdict");
+    verdict.map(|()| pid).map_err(|e| {
         if keeper_net.is_some() {
             // The keeper takes the network down once it sees the container gone.
             process::reap_all_children();
@@ -124,6 +130,7 @@ pub fn spawn(
 /// The child, released by the parent (its id maps written): steps 3–7.
 fn child_setup(spec: &Spec, prepared: &Prepared, host: &Host, sync_r: c_int) -> Result<(), Error> {
     handoff::wait_for_release(sync_r);
+    crate::trace::mark("child: released");
     let mut host = host.clone();
     host.setgroups_denied = host::setgroups_denied();
     // Until its execve this is our code in the container's PID namespace,
@@ -165,7 +172,9 @@ fn prepare(spec: &mut Spec) -> Result<Prepared, Error> {
         spec.linux.gid_mappings = gids;
     }
     let mut sources = mounts::check_sources(&spec.mounts, &symlink_planters(spec))?;
+    crate::trace::mark("launch: sources checked");
     let filter = spec.linux.seccomp.as_ref().map(Filter::compile).transpose()?;
+    crate::trace::mark("launch: filter compiled");
     let lowers = if spec.linux.userns_auto.is_some() {
         idmapped::prepare(spec, &mut sources)?
     } else {
@@ -236,6 +245,7 @@ pub fn setup(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -
             .step(|| format!("attaching an idmapped layer on {}", dir.display()))?;
     }
     rootfs::mount_root(sys, &spec.root, host)?;
+    crate::trace::mark("child: root mounted");
 
     // 4. The spec's mounts, destinations resolved inside the root so a
     //    symlink in the image cannot send a mount onto the host; sources
@@ -245,12 +255,14 @@ pub fn setup(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -
     paths::open_in_root(root, &spec.process.cwd, Create::Dir)
         .step(|| format!("creating the working directory {}", spec.process.cwd))?;
 
+    crate::trace::mark("child: mounts done");
     // 5. Hide what the container must not see or change (under /proc, /sys).
     masked::mask(sys, root, &spec.linux.masked_paths)?;
     masked::make_readonly(sys, root, &spec.linux.readonly_paths, host)?;
 
     // 6. Into the new root; the host's tree is detached, unreachable after.
     pivot::pivot_root(sys, root)?;
+    crate::trace::mark("child: pivoted");
     if spec.root.readonly {
         rootfs::remount_root_readonly(sys, host)?;
     }
@@ -264,6 +276,7 @@ pub fn setup(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -
     if spec.creates_namespace(NamespaceKind::Network) {
         network::loopback_up(sys)?;
     }
+    crate::trace::mark("child: process setup");
     process_setup::apply(sys, &spec.process, host, prepared.filter.as_ref())
 }
 

@@ -40,6 +40,7 @@ pub mod status;
 pub mod sys;
 pub mod syscall;
 pub mod terminal;
+pub mod trace;
 pub mod user;
 pub mod userns_auto;
 pub mod view;

@@ -159,7 +159,9 @@ pub fn mount_all(
 ) -> Result<(), Error> {
     mounts.iter().enumerate().try_for_each(|(i, m)| {
         let source = sources.get(i).and_then(|s| s.as_ref());
-        mount_one(sys, root, m, source, host, terminal)
+        let r = mount_one(sys, root, m, source, host, terminal);
+        crate::trace::mark(&format!("child: mounted {} {}", m.kind, m.destination));
+        r
     })
 }
 

@@ -85,10 +85,12 @@ impl StatusEvents {
         self.started(pid);
         match wait_exit(pid) {
             Ok((code, signal)) => {
+                crate::trace::mark("supervise: waited");
                 // A network keeper is our child too: once it has taken the
                 // network down, `exited` means everything is released.
                 process::reap_all_children();
                 self.exited(code, signal, oom_killed());
+                crate::trace::mark("supervise: exited sent");
                 code
             }
             Err(e) => self.error(&Error::errno("waiting for the container", e)),

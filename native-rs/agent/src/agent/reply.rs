@@ -26,6 +26,7 @@ impl Agent {
     }
 
     pub(crate) fn reply_ok(&mut self, id: u64, mut fields: Vec<(&str, Json)>) {
+        container::trace::mark(&format!("agent: reply {}", id));
         let mut all = vec![("id", Json::from(id)), ("ok", Json::from(true))];
         all.append(&mut fields);
         self.send_json(Json::object(all));

@@ -49,6 +49,7 @@ impl Agent {
                     }
                 }
                 Some("exited") => {
+                    container::trace::mark(&format!("agent: exited {}", cid));
                     let code = int("exitCode").unwrap_or(125) as i32;
                     let sig = ev
                         .get("signal")

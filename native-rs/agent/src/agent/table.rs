@@ -9,7 +9,7 @@ use crate::supervisor::{self, Job};
 use crate::sys;
 use container::cgroups::Manager;
 use container::json::Json;
-use container::seccomp::Seccomp;
+use container::seccomp::Filter;
 use container::spec::ConsoleSize;
 use container::sys::consts::SIGKILL;
 use container::sys::{fd, process, signal};
@@ -38,8 +38,12 @@ pub struct Ctr {
     pub cgroup: Option<Box<dyn Manager>>,
     /// The container's tmpfs; None for an exec'd process.
     pub dir: Option<PathBuf>,
-    /// The container's `linux.seccomp`, which its exec'd processes get too.
-    pub seccomp: Option<Seccomp>,
+    /// The container's `linux.seccomp`, which its exec'd processes get too,
+    /// compiled once at `create`.
+    pub filter: Option<Filter>,
+    /// The namespaces it made (clone flags), which an exec joins without
+    /// probing /proc; None when it joined existing ones (probed then).
+    pub namespaces: Option<c_int>,
     /// For an exec'd process: the container it runs in.
     pub parent: Option<String>,
     deleted: bool,
@@ -62,7 +66,8 @@ impl Ctr {
             supervisor_status: None,
             cgroup: None,
             dir: None,
-            seccomp: None,
+            filter: None,
+            namespaces: None,
             parent: None,
             deleted: false,
         }

@@ -8,6 +8,8 @@ use crate::agent::{op_error, Agent};
 use crate::guest_dir;
 use crate::supervisor::{self, Job};
 use container::cgroups;
+use container::namespaces;
+use container::seccomp::Filter;
 use container::json::Json;
 use container::sys::fd;
 use container::{ErrorKind, Spec};
@@ -21,13 +23,25 @@ impl Agent {
         let mut spec = Spec::parse(&spec_json.to_string()).map_err(super::spec_error)?;
         let chans = self.channels(req)?;
         let setup = |m: String| op_error(ErrorKind::Setup, m);
+        // For its execs: the filter compiled once, the namespaces it makes.
+        let filter = spec
+            .linux
+            .seccomp
+            .as_ref()
+            .map(Filter::compile)
+            .transpose()
+            .map_err(|e| e.to_report())?;
+        let joins_existing = spec.linux.namespaces.iter().any(|ns| ns.path.is_some());
+        let namespaces = (!joins_existing).then(|| namespaces::clone_flags(&spec));
 
         let dir = supervisor::container_dir(cid);
         guest_dir::prepare(&dir, &spec).map_err(setup)?;
+        container::trace::mark("create: dir prepared");
         if let Err(m) = guest_dir::mount_overlay_root(&mut spec) {
             guest_dir::cleanup(&dir);
             return Err(setup(m));
         }
+        container::trace::mark("create: overlay mounted");
         let path = spec
             .linux
             .cgroups_path
@@ -41,6 +55,7 @@ impl Agent {
                     return Err(e.to_report());
                 }
             };
+        container::trace::mark("create: cgroup made");
         let cg = prepared.manager;
         let undo = |cg: &Option<Box<dyn cgroups::Manager>>| {
             if let Some(m) = cg {
@@ -73,7 +88,8 @@ impl Agent {
         c.gate_w = Some(gate_w);
         c.cgroup = cg;
         c.dir = Some(dir);
-        c.seccomp = spec.linux.seccomp.clone();
+        c.filter = filter;
+        c.namespaces = namespaces;
         self.add(cid, c);
         let warnings: Vec<String> = prepared.warning.into_iter().collect();
         self.reply_ok(id, vec![("warnings", Json::from(warnings))]);

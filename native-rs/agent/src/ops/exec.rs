@@ -6,6 +6,7 @@
 use crate::agent::{no_such, op_error, Agent};
 use crate::supervisor::Job;
 use container::json::Json;
+use container::join::Known;
 use container::spec::Process;
 use container::ErrorKind;
 
@@ -17,8 +18,10 @@ impl Agent {
             .unwrap_or("")
             .to_string();
         self.check_new_id(&eid, "exec needs an eid")?;
-        let (pid, seccomp) = match self.ctrs.get(cid) {
-            Some(c) if c.parent.is_none() && c.running() => (c.pid.unwrap_or(0), c.seccomp.clone()),
+        let (pid, filter, namespaces) = match self.ctrs.get(cid) {
+            Some(c) if c.parent.is_none() && c.running() => {
+                (c.pid.unwrap_or(0), c.filter.clone(), c.namespaces)
+            }
             Some(c) if c.parent.is_none() => {
                 return Err(op_error(
                     ErrorKind::NotRunning,
@@ -32,17 +35,22 @@ impl Agent {
             .ok_or_else(|| op_error(ErrorKind::Spec, "exec needs a process"))?;
         let process = Process::parse(&process_json.to_string()).map_err(super::spec_error)?;
         let chans = self.channels(req)?;
+        // Lent to the supervisor (forked: it gets its own copy).
+        let cgroup = self.ctrs.get_mut(cid).and_then(|c| c.cgroup.take());
         let job = Job::Exec {
             pid,
             process: &process,
-            seccomp: seccomp.as_ref(),
+            known: Known {
+                namespaces,
+                cgroup: cgroup.as_deref(),
+                filter: filter.as_ref(),
+            },
         };
-        let mut c = self.start_supervisor(
-            job,
-            chans,
-            process.terminal,
-            process.console_size,
-        )?;
+        let started = self.start_supervisor(job, chans, process.terminal, process.console_size);
+        if let Some(c) = self.ctrs.get_mut(cid) {
+            c.cgroup = cgroup;
+        }
+        let mut c = started?;
         c.parent = Some(cid.to_string());
         c.start_req = Some(id);
         self.add(&eid, c);

@@ -44,6 +44,7 @@ impl Agent {
             .and_then(|v| v.as_str())
             .unwrap_or("")
             .to_string();
+        container::trace::mark(&format!("agent: {} {}", op, cid));
         let result = match op {
             "hello" => self.op_hello(id, req),
             "create" => self.op_create(id, &cid, req),
