@@ -50,6 +50,9 @@ export interface UnpackResult {
   skippedDevices: string[];
 }
 
+/** Synchronous work between two turns of the event loop, at most (about). */
+const YIELD_EVERY_MS = 4;
+
 /** Symlinks followed when resolving one inside an archive (as the kernel's MAXSYMLINKS). */
 const MAX_LINK_HOPS = 40;
 
@@ -71,7 +74,15 @@ const MAX_LINK_HOPS = 40;
  */
 export async function unpackLayer(entries: AsyncIterable<TarEntry>, root: string, options: UnpackOptions): Promise<UnpackResult> {
   const unpacker = new LayerUnpacker(root, options);
+  let turn = performance.now();
   for await (const entry of entries) {
+    // Entries arrive through promises alone (microtasks): without a turn of the
+    // event loop now and then, a chunk of many small entries would hold up every
+    // other download, timer and signal of the process.
+    if (performance.now() - turn > YIELD_EVERY_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turn = performance.now();
+    }
     try {
       await unpacker.add(entry);
     } catch (err) {
