@@ -12,7 +12,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # gcc-aarch64-linux-gnu links the linux-arm64-gnu package; qemu-user-static load-checks it (test/package.test.ts).
 # passt (pasta) and slirp4netns: rootless networks; iptables: NAT and published ports as root (test/network.test.ts).
-packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd python3 chromium gcc-aarch64-linux-gnu qemu-user-static passt slirp4netns iptables)
+packages=(busybox-static uidmap gcc-multilib docker-registry skopeo umoci zstd mmdebstrap pigz python3 chromium gcc-aarch64-linux-gnu qemu-user-static passt slirp4netns iptables)
 if [ "${1:-}" = "--bench" ]; then packages+=(crun runc bubblewrap podman hyperfine); fi
 command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
 ensure_packages "system packages" "${packages[@]}"

@@ -5,6 +5,13 @@ import { LayerError } from "../errors.js";
 
 export type Compression = "gzip" | "zstd" | "none";
 
+/**
+ * Reads stay at 64 KiB: 1 MiB reads gunzip a real layer ~0.2 s faster but
+ * hold libuv's pool threads long enough to stall concurrent downloads.
+ */
+const READ_CHUNK = 64 * 1024;
+const INFLATE_CHUNK = 256 * 1024;
+
 /** Layers are recognised by their magic bytes, not their media type (which registries get wrong). */
 export function detectCompression(head: Uint8Array): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
@@ -28,12 +35,14 @@ export interface Decompressed {
 export async function decompressedStream(file: FileHandle, path: string, digest: string): Promise<Decompressed> {
   const { buffer, bytesRead } = await file.read(Buffer.alloc(4), 0, 4, 0);
   const kind = detectCompression(buffer.subarray(0, bytesRead));
-  const raw = file.createReadStream({ start: 0, autoClose: false });
+  // Large inflate chunks: each one is a round trip to zlib's thread and a turn
+  // of the tar parser; 16 KiB (the default) costs 2x the gunzip time on a real layer.
+  const raw = file.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_CHUNK });
   if (kind === "none") {
     return { stream: raw, done: async () => {}, translate: (e) => e, destroy: () => raw.destroy() };
   }
   if (kind === "gzip") {
-    const gunzip = createGunzip();
+    const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK });
     raw.on("error", (err) => gunzip.destroy(err));
     raw.pipe(gunzip);
     return {
