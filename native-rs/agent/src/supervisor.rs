@@ -108,11 +108,11 @@ fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvent
             .find(|m| m.container_id == 0)
             .map_or(0, |m| m.host_id)
     };
-    sys::set_fs_ids(
+    container::sys::cred::set_fs_ids(
         root_id(&spec.linux.uid_mappings),
         root_id(&spec.linux.gid_mappings),
     );
-    let mut on_clone = |_pid: i32| sys::set_fs_ids(0, 0);
+    let mut on_clone = |_pid: i32| container::sys::cred::set_fs_ids(0, 0);
     // Into its cgroup as on the host (moved through the files opened above:
     // clone3 checks our current, switched, fs ids against the root cgroup's).
     let spawned = launch::spawn(spec, placement.as_ref(), &mut on_clone);

@@ -29,8 +29,6 @@ extern "C" {
     fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
     fn waitpid(pid: c_int, status: *mut c_int, options: c_int) -> c_int;
     fn clock_settime(clock: c_int, ts: *const Timespec) -> c_int;
-    fn setfsuid(uid: u32) -> c_int;
-    fn setfsgid(gid: u32) -> c_int;
     #[link_name = "chown"]
     fn chown_raw(path: *const c_char, uid: u32, gid: u32) -> c_int;
 }
@@ -114,10 +112,3 @@ pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), Errno> {
     Errno::check(unsafe { chown_raw(c.as_ptr(), uid, gid) }).map(drop)
 }
 
-/// File-system ids only (euid stays): files made with them belong to `uid`/`gid`.
-pub fn set_fs_ids(uid: u32, gid: u32) {
-    unsafe {
-        setfsgid(gid);
-        setfsuid(uid);
-    }
-}

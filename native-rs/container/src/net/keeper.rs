@@ -190,6 +190,9 @@ impl<'a> Keeper<'a> {
         };
         self.container = Some(pid);
         pipes.close_copies();
+        // A caller that works with a user's file-system ids (the vm agent's
+        // supervisor) lent them to the clone; the maps need our own.
+        crate::sys::cred::reset_fs_ids();
         self.write_id_maps(pid)?;
         self.attach_all(pid, true)?;
         // As root, other hosts reach published ports through DNAT; rootless

@@ -113,6 +113,20 @@ pub fn sethostname(name: &str) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::sethostname(name.as_ptr() as *const _, name.len()) }).map(drop)
 }
 
+/// File-system ids only (the effective ids stay): files made and
+/// permission checks (uid_map writes included) then go by `uid`/`gid`.
+pub fn set_fs_ids(uid: u32, gid: u32) {
+    unsafe {
+        ffi::setfsgid(gid);
+        ffi::setfsuid(uid);
+    }
+}
+
+/// File-system ids back to the effective ids.
+pub fn reset_fs_ids() {
+    set_fs_ids(geteuid(), getegid());
+}
+
 pub fn geteuid() -> u32 {
     unsafe { ffi::geteuid() }
 }

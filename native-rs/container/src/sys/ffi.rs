@@ -57,6 +57,8 @@ extern "C" {
     pub fn geteuid() -> uid_t;
     pub fn getgid() -> gid_t;
     pub fn getegid() -> gid_t;
+    pub fn setfsuid(uid: uid_t) -> c_int;
+    pub fn setfsgid(gid: gid_t) -> c_int;
     pub fn getpid() -> pid_t;
     pub fn getppid() -> pid_t;
     pub fn setsid() -> pid_t;
