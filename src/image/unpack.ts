@@ -185,7 +185,7 @@ class LayerUnpacker {
 
   private async writeFile(entry: TarEntry, target: string): Promise<void> {
     // O_EXCL: never opens an existing name, so never follows a symlink there.
-    const fd = openSync(target, CREATE_FILE, 0o600);
+    const fd = openSync(target, createFile(), 0o600);
     try {
       for await (const chunk of entry.body) writeAll(fd, chunk);
       // chown before chmod: chown clears setuid/setgid bits.
@@ -261,7 +261,7 @@ class LayerUnpacker {
     }
     const path = join(dir, hidden);
     // 0600, not 0000: setting a user.* xattr needs write permission on the file.
-    closeSync(openSync(path, CREATE_FILE, 0o600));
+    closeSync(openSync(path, createFile(), 0o600));
     await setMarker(path, "user.overlay.whiteout", "y");
     this.xwhiteoutDirs.add(dirRel);
   }
@@ -388,7 +388,10 @@ class LayerUnpacker {
   }
 }
 
-const CREATE_FILE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW; // libuv adds O_CLOEXEC
+/** New files only, never through a symlink (libuv adds O_CLOEXEC). A function, not a constant: the browser bundle imports this module without node:fs. */
+function createFile(): number {
+  return constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+}
 
 /** lstat without an exception (and its stack trace) for a missing name. */
 function lstatOrUndefined(path: string): Stats | undefined {
