@@ -1,8 +1,9 @@
-import { closeSync, constants, openSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { loadAddon } from "../backends/native/addon.js";
 import { ContainerError } from "../errors.js";
 import { isErrno } from "../fs-util.js";
+import { pidAlive } from "../process-alive.js";
 
 /** The lock file in a bundle; the monitor (native-rs/runtime/src/state_file.rs) locks the same file. */
 export const LOCK_FILE = "lock";
@@ -18,7 +19,9 @@ const WAIT_MS = 30_000;
  * Never blocks Node's thread: a busy lock is retried on a timer.
  */
 export async function withContainerLock<T>(bundleDir: string, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
-  const addon = await loadAddon();
+  const addon = await loadAddon().catch(() => undefined);
+  // No native addon (macOS, Windows: only the vm backend, whose monitors are ours too): Node has no flock.
+  if (!addon) return withOwnerFile(bundleDir, fn);
   let fd: number;
   try {
     fd = openSync(join(bundleDir, LOCK_FILE), constants.O_RDWR | constants.O_CREAT, 0o600);
@@ -35,6 +38,51 @@ export async function withContainerLock<T>(bundleDir: string, fn: (lockFd: numbe
     return await fn(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * The lock without flock: `<bundle>/lock.owner`, created exclusively and
+ * holding our pid, removed when done; one whose process is gone (killed
+ * while holding it) is stale and taken over. Only where every process on
+ * the data dir lacks the addon, so the two kinds never meet.
+ */
+async function withOwnerFile<T>(bundleDir: string, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
+  const path = join(bundleDir, `${LOCK_FILE}.owner`);
+  const deadline = Date.now() + WAIT_MS;
+  let fd: number | undefined;
+  for (let delay = 1; fd === undefined; delay = Math.min(delay * 2, 50)) {
+    try {
+      fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+      writeSync(fd, String(process.pid));
+      break;
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) throw new ContainerError(`no such container: ${bundleId(bundleDir)}`);
+      if (!isErrno(err, "EEXIST")) throw err;
+    }
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(path, "utf8"));
+    } catch {
+      continue; // released meanwhile
+    }
+    // An empty file is one being written: its maker is alive.
+    if (owner > 0 && !pidAlive(owner)) {
+      try {
+        unlinkSync(path);
+      } catch (err) {
+        if (!isErrno(err, "ENOENT")) throw err;
+      }
+      continue;
+    }
+    if (Date.now() > deadline) throw new ContainerError(`container ${bundleId(bundleDir)} is busy: another tsbox process has held its lock for ${WAIT_MS / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+  try {
+    return await fn(fd);
+  } finally {
+    closeSync(fd);
+    unlinkSync(path);
   }
 }
 
