@@ -17,6 +17,6 @@ build() { # target-triple extra-flags...
   echo "rust 1.63 $target: $(stat -c %s "$dir/tsbox-runtime") bytes" >&2
 }
 build x86_64-unknown-linux-gnu
-build i686-unknown-linux-gnu -C target-feature=+crt-static
+build i686-unknown-linux-gnu -C target-feature=+crt-static -C linker=i686-linux-gnu-gcc
 file "$out/i686-unknown-linux-gnu/tsbox-runtime" 2>/dev/null | grep -q 'statically linked' \
   || [ ! -x /usr/bin/file ] || { echo "i686 tsbox-runtime is not static" >&2; exit 1; }

@@ -2,7 +2,7 @@
  * secprobe: what a hostile process inside a container tries, as one static
  * binary the security tests put into containers through a read-only volume
  * (busybox has no keyctl, and its shell is too slow to race the runtime).
- * Built by test/helpers/secprobe.ts with gcc (-m32 for the vm guest).
+ * Built by test/helpers/secprobe.ts with gcc (i686-linux-gnu-gcc for the vm guest).
  *
  *   secprobe keyring          session keyring id, or "errno N"
  *   secprobe add-key          add_key("user", ...) to the session keyring

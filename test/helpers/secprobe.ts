@@ -2,7 +2,7 @@
  * The hostile process of the security tests (test/helpers/secprobe.c),
  * compiled once per test process into a temp dir that containers get as a
  * read-only volume at /probe. Static, so it runs in any image: x86_64 for the
- * native backend, i386 (`gcc -m32`, gcc-multilib) for the vm guest.
+ * native backend, i386 (`i686-linux-gnu-gcc`) for the vm guest.
  */
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
@@ -19,9 +19,8 @@ export function secprobeDir(arch: "x64" | "ia32" = "x64"): string {
   if (existing) return existing;
   const dir = mkdtempSync(join(tmpdir(), `secprobe-${arch}-`));
   chmodSync(dir, 0o755);
-  // Debian's gcc-multilib has no i386 <asm/*.h>; the x86_64 ones serve both (they switch on __i386__).
-  const m32 = arch === "ia32" ? ["-m32", "-idirafter", "/usr/include/x86_64-linux-gnu"] : [];
-  execFileSync("gcc", [...m32, "-static", "-O2", "-o", join(dir, "secprobe"), source], { stdio: ["ignore", "ignore", "inherit"] });
+  // i386: Debian's i686 cross gcc (scripts/setup.sh), which has the i386 libc and <asm/*.h>.
+  execFileSync(arch === "ia32" ? "i686-linux-gnu-gcc" : "gcc", ["-static", "-O2", "-o", join(dir, "secprobe"), source], { stdio: ["ignore", "ignore", "inherit"] });
   built.set(arch, dir);
   return dir;
 }
