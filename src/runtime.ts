@@ -529,6 +529,8 @@ export class Runtime implements ContainerOwner {
   async resolveContainer(ref: string): Promise<string> {
     const byName = this.names.lookup(ref);
     if (byName) return byName;
+    // A whole id (what ps, inspect and the lifecycle verbs pass on): its state file, not a listing of every container.
+    if (/^[0-9a-f]{64}$/.test(ref) && readState(this.paths.container(ref))) return ref;
     if (/^[0-9a-f]+$/.test(ref)) {
       const matches = (await listStates(this.paths)).filter((s) => s.id.startsWith(ref));
       if (matches.length === 1) return matches[0]!.id;

@@ -1,6 +1,6 @@
-import { closeSync, constants, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { loadAddon } from "../backends/native/addon.js";
+import { addonPath, loadAddon } from "../backends/native/addon.js";
 import { ContainerError } from "../errors.js";
 import { isErrno } from "../fs-util.js";
 import { pidAlive } from "../process-alive.js";
@@ -19,9 +19,11 @@ const WAIT_MS = 30_000;
  * Never blocks Node's thread: a busy lock is retried on a timer.
  */
 export async function withContainerLock<T>(bundleDir: string, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
-  const addon = await loadAddon().catch(() => undefined);
-  // No native addon (macOS, Windows: only the vm backend, whose monitors are ours too): Node has no flock.
-  if (!addon) return withOwnerFile(bundleDir, fn);
+  // No native addon here at all (macOS, Windows: only the vm backend, whose monitors are ours too): Node has
+  // no flock. One that is there but fails to load is an error, not a reason to take the other kind of lock.
+  const path = addonPath();
+  if (!path || !existsSync(path)) return withOwnerFile(bundleDir, fn);
+  const addon = await loadAddon();
   let fd: number;
   try {
     fd = openSync(join(bundleDir, LOCK_FILE), constants.O_RDWR | constants.O_CREAT, 0o600);
