@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
 import { NativeBackend } from "../src/backends/native/native-backend.js";
-import { VmBackend } from "../src/backends/vm/vm-backend.js";
+import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { vmSkip } from "../test/helpers/vm.js";
 import { fmtMs, median } from "./lib/stats.js";
 

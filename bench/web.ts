@@ -16,7 +16,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { Runtime } from "../src/index.js";
 import { packageRoot } from "../src/package-root.js";
-import { VmBackend } from "../src/backends/vm/vm-backend.js";
+import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { chromiumSkip, launchChromium, serveStatic } from "../test/helpers/browser.js";
 import { vmSkip } from "../test/helpers/vm.js";
 import { fmtMs, median } from "./lib/stats.js";

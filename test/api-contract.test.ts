@@ -14,7 +14,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { Runtime } from "../src/index.js";
 import { ContainerError, TsboxError } from "../src/errors.js";
-import { VmBackend } from "../src/backends/vm/vm-backend.js";
+import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { bundleBrowser, chromiumSkip, launchChromium, serveVmPage, type StaticServer, VmPage } from "./helpers/browser.js";
 import { vmSkip } from "./helpers/vm.js";
 

@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { containerErrorCode } from "../src/errors.js";
 import { parseStatusLine } from "../src/backends/native/status-events.js";
-import { encodeFrame, FrameDecoder, FrameType, HEADER, AGENT_MAX_PAYLOAD } from "../src/backends/vm/frame.js";
-import { AGENT_OPS } from "../src/backends/vm/agent-protocol.js";
+import { encodeFrame, FrameDecoder, FrameType, HEADER, AGENT_MAX_PAYLOAD } from "../src/backends/vm/core/frame.js";
+import { AGENT_OPS } from "../src/backends/vm/core/agent-protocol.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the host side of the agent protocol (src/backends/vm/frame.ts and
+ * Fuzzing the host side of the agent protocol (src/backends/vm/core/frame.ts and
  * the link above it, agent-protocol.ts) as a hostile guest would drive it:
  * streams of valid frames (oversized ones too), garbage and mutations, cut
  * into random chunks. The decoder never throws, never buffers more than one
@@ -10,8 +10,8 @@
  */
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { AgentLink } from "../src/backends/vm/agent-link.js";
-import { encodeFrame, FrameDecoder, FrameType, HEADER } from "../src/backends/vm/frame.js";
+import { AgentLink } from "../src/backends/vm/node/agent-link.js";
+import { encodeFrame, FrameDecoder, FrameType, HEADER } from "../src/backends/vm/core/frame.js";
 import { fuzz, mutate, type Rng } from "./helpers/fuzz.js";
 
 const MAX = 64 * 1024;

@@ -1,5 +1,5 @@
 /**
- * Fuzzing the 9p server (src/backends/vm/p9/server.ts) as a hostile guest
+ * Fuzzing the 9p server (src/backends/vm/core/p9/server.ts) as a hostile guest
  * kernel would: sequences of well-formed requests of every type with
  * random fids, names ("..", "/", NUL, long), flags, offsets and counts,
  * mutated requests and random bytes — over a NodeFs export of a temp
@@ -17,11 +17,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { O, type P9Fs } from "../src/backends/vm/p9/fs.js";
-import { MemoryFs } from "../src/backends/vm/p9/memory-fs.js";
-import { NodeFs } from "../src/backends/vm/p9/node-fs.js";
-import { P9Server } from "../src/backends/vm/p9/server.js";
-import { MessageReader, MessageWriter } from "../src/backends/vm/p9/wire.js";
+import { O, type P9Fs } from "../src/backends/vm/core/p9/fs.js";
+import { MemoryFs } from "../src/backends/vm/core/p9/memory-fs.js";
+import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
+import { P9Server } from "../src/backends/vm/core/p9/server.js";
+import { MessageReader, MessageWriter } from "../src/backends/vm/core/p9/wire.js";
 import { fuzz, mutate, type Rng } from "./helpers/fuzz.js";
 import { T } from "./helpers/p9-client.js";
 

@@ -3,7 +3,7 @@
  * the layers' whiteouts and opaque dirs however the host unpacked them —
  * as root (0/0 character devices, trusted xattrs) or rootless
  * (`user.overlay.*` xattrs, which the 9p server presents in overlay's root
- * form, src/backends/vm/p9/overlay-markers.ts).
+ * form, src/backends/vm/node/p9/overlay-markers.ts).
  */
 import assert from "node:assert/strict";
 import { chownSync, mkdirSync, rmSync } from "node:fs";

@@ -12,7 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
-import { VmBackend } from "../src/backends/vm/vm-backend.js";
+import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { vmSkip } from "./helpers/vm.js";
 
 describe("vm networking", { skip: vmSkip }, () => {

@@ -13,12 +13,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
 import type { Backend, StartOptions } from "../src/backends/backend.js";
-import { VmBackend } from "../src/backends/vm/vm-backend.js";
-import { AgentLink } from "../src/backends/vm/agent-link.js";
-import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/frame.js";
-import { loadVmImages } from "../src/backends/vm/images.js";
-import { DEFAULT_CONFIG, Machine } from "../src/backends/vm/machine.js";
-import { openMachine } from "../src/backends/vm/session.js";
+import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
+import { AgentLink } from "../src/backends/vm/node/agent-link.js";
+import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
+import { loadVmImages } from "../src/backends/vm/node/images.js";
+import { DEFAULT_CONFIG, Machine } from "../src/backends/vm/node/machine.js";
+import { openMachine } from "../src/backends/vm/node/session.js";
 import { vmSkip } from "./helpers/vm.js";
 import { cliPath } from "./helpers/cli.js";
 

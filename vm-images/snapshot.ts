@@ -4,10 +4,10 @@
  * warm. Does nothing when a valid snapshot for this image, v86 and device
  * set is there already. Part of `npm run build:vm`.
  */
-import { loadVmImages } from "../src/backends/vm/images.js";
-import { DEFAULT_CONFIG, machineFingerprint } from "../src/backends/vm/machine.js";
-import { openMachine } from "../src/backends/vm/session.js";
-import { loadSnapshot, packagedSnapshotPath } from "../src/backends/vm/snapshot.js";
+import { loadVmImages } from "../src/backends/vm/node/images.js";
+import { DEFAULT_CONFIG, machineFingerprint } from "../src/backends/vm/node/machine.js";
+import { openMachine } from "../src/backends/vm/node/session.js";
+import { loadSnapshot, packagedSnapshotPath } from "../src/backends/vm/node/snapshot.js";
 
 const images = loadVmImages();
 const path = packagedSnapshotPath(images.dir);

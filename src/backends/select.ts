@@ -11,7 +11,7 @@ import { addonPath } from "./native/addon.js";
 import { NativeBackend } from "./native/native-backend.js";
 import { findRuntimeBinary } from "./native/runtime-binary.js";
 import { missingNativeParts } from "../parts.js";
-import { VmBackend } from "./vm/vm-backend.js";
+import { VmBackend } from "./vm/node/vm-backend.js";
 
 export type BackendName = "native" | "vm";
 export const BACKEND_NAMES: readonly BackendName[] = ["native", "vm"];

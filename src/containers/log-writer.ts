@@ -1,6 +1,6 @@
 /**
  * A container's log in docker's json-file format, written by the vm
- * daemon's monitor (src/backends/vm/monitor.ts) exactly as the native monitor
+ * daemon's monitor (src/backends/vm/node/monitor.ts) exactly as the native monitor
  * writes it (native-rs/runtime/src/monitor/logfile.rs; both checked on
  * test/fixtures/contract/log-lines.json): one entry per line of output or per
  * write that ends inside a line, invalid UTF-8 as U+FFFD, a character cut

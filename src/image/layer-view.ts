@@ -13,7 +13,7 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { join, posix } from "node:path";
 import type { NativeAddon } from "../backends/native/addon.js";
-import { hostXattrs } from "../backends/vm/p9/overlay-markers.js";
+import { hostXattrs } from "../backends/vm/node/p9/overlay-markers.js";
 
 type Xattrs = Pick<NativeAddon, "lgetxattr">;
 

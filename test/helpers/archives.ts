@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadVmImages } from "../../src/backends/vm/images.js";
+import { loadVmImages } from "../../src/backends/vm/node/images.js";
 import { TarWriter } from "../../src/image/tar-writer.js";
 
 /** vm-images' linux/386 busybox layout: its manifest's config and layer blobs. */

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Container, Runtime, type RunOptions } from "../../src/index.js";
-import { VmBackend } from "../../src/backends/vm/vm-backend.js";
+import { VmBackend } from "../../src/backends/vm/node/vm-backend.js";
 
 // On the vm backend one guest serves every scenario (restoring one per container is slow on a loaded machine).
 const vmBackend = process.env.TSBOX_BACKEND === "vm" ? new VmBackend({ idleMs: 600_000 }) : undefined;

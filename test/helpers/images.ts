@@ -134,7 +134,7 @@ export async function buildLayeredLayout(
  */
 export async function vmLayeredFixture(name: string, layerEntries: TarWriteEntry[][]): Promise<{ dir: string; layout: string }> {
   const { tmpdir } = await import("node:os");
-  const { vmImagesDir } = await import("../../src/backends/vm/images.js");
+  const { vmImagesDir } = await import("../../src/backends/vm/node/images.js");
   const dir = mkdtempSync(join(tmpdir(), "vm-fixtures-"));
   chmodSync(dir, 0o755);
   const layout = join(dir, "layout");

@@ -3,9 +3,9 @@
  * P9Server the way the guest kernel does (one request, one reply), so a test
  * can play a hostile guest — any message, any fid — against the real server.
  */
-import { O } from "../../src/backends/vm/p9/fs.js";
-import type { P9Server } from "../../src/backends/vm/p9/server.js";
-import { MessageReader, MessageWriter } from "../../src/backends/vm/p9/wire.js";
+import { O } from "../../src/backends/vm/core/p9/fs.js";
+import type { P9Server } from "../../src/backends/vm/core/p9/server.js";
+import { MessageReader, MessageWriter } from "../../src/backends/vm/core/p9/wire.js";
 
 /** Message types (requests; the reply is type + 1, Rlerror is 7). */
 export const T = {

@@ -6,9 +6,9 @@
  *
  *   node --import tsx test/helpers/p9-probe.ts DIR NAME...
  */
-import { O } from "../../src/backends/vm/p9/fs.js";
-import { NodeFs } from "../../src/backends/vm/p9/node-fs.js";
-import { P9Server } from "../../src/backends/vm/p9/server.js";
+import { O } from "../../src/backends/vm/core/p9/fs.js";
+import { NodeFs } from "../../src/backends/vm/node/p9/node-fs.js";
+import { P9Server } from "../../src/backends/vm/core/p9/server.js";
 import { p9Client } from "./p9-client.js";
 
 const [dir, ...names] = process.argv.slice(2);

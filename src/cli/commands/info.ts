@@ -3,7 +3,7 @@ import { release } from "node:os";
 import { addonPath, loadAddon } from "../../backends/native/addon.js";
 import { findRuntimeBinary, runtimeBinaryCandidates } from "../../backends/native/runtime-binary.js";
 import { chooseBackend } from "../../backends/select.js";
-import { loadVmImages, v86Version } from "../../backends/vm/images.js";
+import { loadVmImages, v86Version } from "../../backends/vm/node/images.js";
 import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";

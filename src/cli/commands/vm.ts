@@ -16,11 +16,11 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
   const [sub, ...rest] = flags.positionals;
   if (flags.help || sub === undefined) return (sub === undefined && !flags.help ? ctx.stderr : ctx.stdout).write(USAGE), flags.help ? 0 : 125;
   if (rest.length > 0) throw new UsageError(`"tsbox vm ${sub}" takes no arguments`);
-  const { connectDaemon, daemonStatus, ensureDaemon } = await import("../../backends/vm/session.js");
+  const { connectDaemon, daemonStatus, ensureDaemon } = await import("../../backends/vm/node/session.js");
   const running = () => daemonStatus(ctx.env);
   switch (sub) {
     case "serve": {
-      const { serveVm } = await import("../../backends/vm/daemon.js");
+      const { serveVm } = await import("../../backends/vm/node/daemon.js");
       await serveVm({ env: ctx.env });
       await new Promise(() => {}); // until stopped
       return 0;

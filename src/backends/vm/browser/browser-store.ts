@@ -9,7 +9,7 @@
  * same store lives in memory for the page's lifetime.
  */
 import type { Descriptor, ImageConfig } from "../../../image/oci.js";
-import type { P9State } from "../p9/server.js";
+import type { P9State } from "../core/p9/server.js";
 
 export interface StoredImage {
   /** Canonical name, e.g. docker.io/library/busybox:latest. */

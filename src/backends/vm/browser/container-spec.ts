@@ -11,8 +11,8 @@ import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { defaultMounts } from "../../../spec/defaults.js";
 import { runSpec } from "../../../spec/skeleton.js";
 import { type ImageFileReader, lookupUser, type ResolvedUser } from "../../../spec/user-lookup.js";
-import { isDirectory, O, S_IFMT, S_IFREG } from "../p9/fs.js";
-import type { MemoryFs } from "../p9/memory-fs.js";
+import { isDirectory, O, S_IFMT, S_IFREG } from "../core/p9/fs.js";
+import type { MemoryFs } from "../core/p9/memory-fs.js";
 import type { RunRequest } from "./protocol.js";
 
 /** Owner of the memory fs's files, in the guest: container root maps to it (like a rootless host's user). */

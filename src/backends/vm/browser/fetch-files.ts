@@ -1,5 +1,5 @@
 /** Fetching the Worker's inputs, with byte counts for the page's progress bar, and digest checks. */
-import { concat, hex } from "../bytes.js";
+import { concat, hex } from "../core/bytes.js";
 import type { Source } from "./protocol.js";
 
 export interface LoadProgress {

@@ -14,7 +14,7 @@ import { assertDigest } from "../../../image/digest.js";
 import { type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType } from "../../../image/oci.js";
 import { formatPlatform, platformMatches } from "../../../image/platform.js";
 import { readTar } from "../../../image/tar.js";
-import { concat } from "../bytes.js";
+import { concat } from "../core/bytes.js";
 import type { BrowserStore, StoredImage } from "./browser-store.js";
 import { fetchBytes, sha256Hex } from "./fetch-files.js";
 import { decompressed } from "./image-root.js";

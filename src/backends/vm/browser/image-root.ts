@@ -14,9 +14,9 @@
 import { LayerError } from "../../../errors.js";
 import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX } from "../../../image/layer-paths.js";
 import { readTar, type TarEntry } from "../../../image/tar.js";
-import { utf8 } from "../bytes.js";
-import { childPath, isDirectory, O } from "../p9/fs.js";
-import type { MemoryFs } from "../p9/memory-fs.js";
+import { utf8 } from "../core/bytes.js";
+import { childPath, isDirectory, O } from "../core/p9/fs.js";
+import type { MemoryFs } from "../core/p9/memory-fs.js";
 
 
 export interface ImageRootResult {

@@ -4,7 +4,7 @@
  * are named by a page-chosen `id`; everything else is a `call` answered by
  * a `reply` with the same number.
  */
-import type { MachineConfig } from "../guest-machine.js";
+import type { MachineConfig } from "../core/guest-machine.js";
 import type { ContainerStats } from "../../backend.js";
 
 /** A file the Worker fetches (a URL, resolved against the page) or is handed. */

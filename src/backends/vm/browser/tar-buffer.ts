@@ -5,7 +5,7 @@
  * `Buffer` (scripts/bundle-browser.mjs), so the Worker reads layers with
  * the same tar reader as Node. Not a general Buffer.
  */
-import { concat } from "../bytes.js";
+import { concat } from "../core/bytes.js";
 
 const utf8 = new TextDecoder();
 

@@ -12,8 +12,8 @@
 import type { ExitStatus, SpawnOptions } from "../../../container.js";
 import { checkContainerName, nameInUse } from "../../../containers/names.js";
 import { ContainerError, TsboxError, UsageError } from "../../../errors.js";
-import { hex } from "../bytes.js";
-import type { MachineConfig } from "../guest-machine.js";
+import { hex } from "../core/bytes.js";
+import type { MachineConfig } from "../core/guest-machine.js";
 import type { RunOptions } from "../../../spec/run-options.js";
 import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";

@@ -1,6 +1,6 @@
 /** The agent protocol in the Worker: stdio channels posted to the page, no Node streams. */
-import { InputPump, OutputChannelBase } from "../agent-channels.js";
-import { AgentProtocol, type ConsoleTransport } from "../agent-protocol.js";
+import { InputPump, OutputChannelBase } from "../core/agent-channels.js";
+import { AgentProtocol, type ConsoleTransport } from "../core/agent-protocol.js";
 
 /** Bytes of a channel's output posted to the page and not yet taken by its reader, before the agent is told to wait. */
 const PAGE_WINDOW = 256 * 1024;

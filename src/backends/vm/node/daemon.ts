@@ -12,10 +12,10 @@
  */
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
-import { errorMessage } from "../../errors.js";
-import { creditOverrun, OutputCredit } from "./agent-channels.js";
-import { isAgentOp } from "./agent-protocol.js";
-import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "./frame.js";
+import { errorMessage } from "../../../errors.js";
+import { creditOverrun, OutputCredit } from "../core/agent-channels.js";
+import { isAgentOp } from "../core/agent-protocol.js";
+import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "../core/frame.js";
 import { type LaunchRequest, VmMonitor } from "./monitor.js";
 import { type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
 

@@ -15,17 +15,17 @@ import { closeSync, constants, existsSync, openSync, readFileSync, rmSync } from
 import { createServer, type Server, type Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { errorMessage, isTsboxError } from "../../errors.js";
-import { removeTree } from "../../fs-util.js";
-import { LogWriter, type LogStream } from "../../containers/log-writer.js";
-import { MONITOR_SOCKET, type RunEnd } from "../../containers/monitor-client.js";
-import { ContainerNames } from "../../containers/names.js";
-import { nextRestartDelay, parseRestartPolicy, type RestartPolicy, restartsAfter } from "../../containers/restart-policy.js";
-import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "../../containers/stdcopy.js";
-import { processStartTime, readState, updateState, updateStateLocked } from "../../containers/state.js";
-import { DataPaths, type ContainerPaths } from "../../paths.js";
-import type { ContainerSpec } from "../../spec/container-spec.js";
-import type { ContainerProcess } from "../backend.js";
+import { errorMessage, isTsboxError } from "../../../errors.js";
+import { removeTree } from "../../../fs-util.js";
+import { LogWriter, type LogStream } from "../../../containers/log-writer.js";
+import { MONITOR_SOCKET, type RunEnd } from "../../../containers/monitor-client.js";
+import { ContainerNames } from "../../../containers/names.js";
+import { nextRestartDelay, parseRestartPolicy, type RestartPolicy, restartsAfter } from "../../../containers/restart-policy.js";
+import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "../../../containers/stdcopy.js";
+import { processStartTime, readState, updateState, updateStateLocked } from "../../../containers/state.js";
+import { DataPaths, type ContainerPaths } from "../../../paths.js";
+import type { ContainerSpec } from "../../../spec/container-spec.js";
+import type { ContainerProcess } from "../../backend.js";
 import { type RunContext, startInGuest } from "./container-run.js";
 
 export interface LaunchRequest {

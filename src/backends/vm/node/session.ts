@@ -8,8 +8,8 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
-import { errorMessage, TsboxError } from "../../errors.js";
-import { packageRoot } from "../../package-root.js";
+import { errorMessage, TsboxError } from "../../../errors.js";
+import { packageRoot } from "../../../package-root.js";
 import { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
 import { loadVmImages, type VmImages } from "./images.js";
@@ -35,7 +35,7 @@ export interface LocalMachine {
   exports?: undefined;
 }
 
-/** A guest run by `tsbox vm start` (src/backends/vm/daemon.ts), reached over its socket. */
+/** A guest run by `tsbox vm start` (src/backends/vm/node/daemon.ts), reached over its socket. */
 export interface RemoteMachine {
   machine: { link: AgentLink; destroy(): Promise<void> };
   start: { kind: "daemon"; socket: string };

@@ -3,10 +3,10 @@
  * shared with the browser Worker) with container stdio as Node streams.
  */
 import { Readable, Writable } from "node:stream";
-import { InputPump, OutputChannelBase } from "./agent-channels.js";
-import { AgentProtocol } from "./agent-protocol.js";
+import { InputPump, OutputChannelBase } from "../core/agent-channels.js";
+import { AgentProtocol } from "../core/agent-protocol.js";
 
-export { AgentRequestError, CONSOLE_EVENT_MAX, type AgentError, type ConsoleTransport, type Reply } from "./agent-protocol.js";
+export { AgentRequestError, CONSOLE_EVENT_MAX, type AgentError, type ConsoleTransport, type Reply } from "../core/agent-protocol.js";
 
 export class AgentLink extends AgentProtocol<Buffer> {
   /** A channel for container output (guest → host). */

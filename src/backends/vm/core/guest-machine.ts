@@ -5,7 +5,7 @@
  * console's port 1 (/dev/hvc1 inside). Loading the emulator and the guest
  * files is the caller's part (machine.ts in Node, browser/worker.ts).
  */
-import { TsboxError } from "../../errors.js";
+import { TsboxError } from "../../../errors.js";
 import type { AgentProtocol, ConsoleTransport } from "./agent-protocol.js";
 import type { P9Server, P9State } from "./p9/server.js";
 

@@ -6,12 +6,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentLink } from "./agent-link.js";
-import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type MachineConfig, type SavedMachine, type V86Constructor } from "./guest-machine.js";
+import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type MachineConfig, type SavedMachine, type V86Constructor } from "../core/guest-machine.js";
 import { type VmImages, v86Dir, v86Version } from "./images.js";
 import { NodeFs } from "./p9/node-fs.js";
-import { P9Server } from "./p9/server.js";
+import { P9Server } from "../core/p9/server.js";
 
-export { DEFAULT_CONFIG, type MachineConfig, type SavedMachine } from "./guest-machine.js";
+export { DEFAULT_CONFIG, type MachineConfig, type SavedMachine } from "../core/guest-machine.js";
 
 /** What makes a saved state loadable: the same guest image, emulator and devices. */
 export function machineFingerprint(images: VmImages, config: MachineConfig): string {

@@ -3,16 +3,16 @@
  * to guest paths and its 9p exports registered (guest-spec.ts, shared with
  * the browser Worker), `create` + `start` through the agent, stdio channels
  * as Node streams, `wait` + `delete` (the last two shared with exec'd
- * processes, src/backends/vm/exec.ts).
+ * processes, src/backends/vm/node/exec.ts).
  */
 import { createHash } from "node:crypto";
 import type { Readable, Writable } from "node:stream";
-import { TsboxError } from "../../errors.js";
-import { signalNumber } from "../../signals.js";
-import type { ContainerProcess, ExitStatus, StartOptions } from "../backend.js";
+import { TsboxError } from "../../../errors.js";
+import { signalNumber } from "../../../signals.js";
+import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
 import { bindPorts, type Published, recordAttachments } from "./published-ports.js";
-import { acquireExports, createAndStart, deleteInGuest, type ExportNaming, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "./guest-spec.js";
+import { acquireExports, createAndStart, deleteInGuest, type ExportNaming, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../core/guest-spec.js";
 
 export type { ExportTable };
 

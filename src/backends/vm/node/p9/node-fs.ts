@@ -1,8 +1,8 @@
 /** P9Fs over the host's real file system (node:fs, synchronous: microseconds on a local disk). */
 import * as fs from "node:fs";
-import { openRegular } from "../../../image/safe-open.js";
-import { FsError } from "./errno.js";
-import { O, type P9Fs, type P9Stat, type P9StatFs } from "./fs.js";
+import { openRegular } from "../../../../image/safe-open.js";
+import { FsError } from "../../core/p9/errno.js";
+import { O, type P9Fs, type P9Stat, type P9StatFs } from "../../core/p9/fs.js";
 import { hostXattrs, presentStat, presentXattr, presentXattrNames } from "./overlay-markers.js";
 
 export class NodeFs implements P9Fs {

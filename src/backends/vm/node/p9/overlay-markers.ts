@@ -11,9 +11,9 @@
  * attributes themselves are never shown (a container must not forge them).
  */
 import { createRequire } from "node:module";
-import type { NativeAddon } from "../../native/addon.js";
-import { addonPath } from "../../native/addon.js";
-import { S_IFCHR, S_IFMT, S_IFREG, type P9Stat } from "./fs.js";
+import type { NativeAddon } from "../../../native/addon.js";
+import { addonPath } from "../../../native/addon.js";
+import { S_IFCHR, S_IFMT, S_IFREG, type P9Stat } from "../../core/p9/fs.js";
 
 type Xattrs = Pick<NativeAddon, "lgetxattr" | "llistxattr">;
 

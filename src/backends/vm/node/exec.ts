@@ -4,11 +4,11 @@
  * container's cgroup), under a handle of its own that `wait`, `signal`,
  * `resize` and `delete` take as they take a container's id.
  */
-import { randomHex } from "../../fs-util.js";
-import type { ContainerProcess, ExecStartOptions } from "../backend.js";
+import { randomHex } from "../../../fs-util.js";
+import type { ContainerProcess, ExecStartOptions } from "../../backend.js";
 import type { AgentLink } from "./agent-link.js";
 import { closeGuestStdio, guestProcess, openGuestStdio } from "./container-run.js";
-import { deleteInGuest } from "./guest-spec.js";
+import { deleteInGuest } from "../core/guest-spec.js";
 
 export interface ExecContext {
   link: AgentLink;

@@ -14,8 +14,8 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import type { SavedMachine } from "./machine.js";
-import type { P9State } from "./p9/server.js";
-import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "./snapshot-check.js";
+import type { P9State } from "../core/p9/server.js";
+import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../core/snapshot-check.js";
 
 export interface SnapshotMeta extends SnapshotRecord {
   p9: P9State;

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TsboxError } from "../../errors.js";
-import { packageRoot } from "../../package-root.js";
-import { IMAGES_PACKAGE, installedPackageDir, isCheckout } from "../../parts.js";
+import { TsboxError } from "../../../errors.js";
+import { packageRoot } from "../../../package-root.js";
+import { IMAGES_PACKAGE, installedPackageDir, isCheckout } from "../../../parts.js";
 
 /** vm-images/dist/manifest.json, written by vm-images/build.sh. */
 export interface VmManifest {

@@ -1,8 +1,8 @@
 import { basename } from "node:path";
 import { writeFileSync } from "node:fs";
-import { ContainerError, isTsboxError } from "../../errors.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, LaunchOptions, StartOptions } from "../backend.js";
-import { parseContainerStats } from "../container-stats.js";
+import { ContainerError, isTsboxError } from "../../../errors.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, LaunchOptions, StartOptions } from "../../backend.js";
+import { parseContainerStats } from "../../container-stats.js";
 import type { AgentLink } from "./agent-link.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
@@ -83,7 +83,7 @@ export class VmBackend implements Backend {
         300_000,
       );
       if (options.beforeStart) {
-        const { connectMonitor } = await import("../../containers/monitor-client.js");
+        const { connectMonitor } = await import("../../../containers/monitor-client.js");
         // The daemon starts the container once we have attached: as soon as its socket answers.
         for (let probe = await connectMonitor(options.bundleDir); !probe; probe = await connectMonitor(options.bundleDir)) {
           await Promise.race([launched.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 20))]);

@@ -8,8 +8,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { TsboxError } from "../../errors.js";
-import type { PortMapping } from "../../spec/container-spec.js";
+import { TsboxError } from "../../../errors.js";
+import type { PortMapping } from "../../../spec/container-spec.js";
 import type { AgentLink } from "./agent-link.js";
 
 export interface Published {

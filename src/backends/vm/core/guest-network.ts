@@ -5,7 +5,7 @@
  * files and each network's state live in guest dirs; published ports are
  * the host's to listen on (published-ports.ts), not the guest's.
  */
-import type { MountSpec, NetworkSpec } from "../../spec/container-spec.js";
+import type { MountSpec, NetworkSpec } from "../../../spec/container-spec.js";
 
 /** Each network's state in the guest (native-rs/agent/src/guest_dir.rs NETWORKS_DIR). */
 export const GUEST_NETWORKS_DIR = "/run/tsbox-net";

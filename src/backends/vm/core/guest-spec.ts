@@ -6,8 +6,8 @@
  * counted across the containers that share them, and the agent's
  * create/start and wait/delete sequences.
  */
-import type { ContainerSpec } from "../../spec/container-spec.js";
-import type { ExitStatus } from "../backend.js";
+import type { ContainerSpec } from "../../../spec/container-spec.js";
+import type { ExitStatus } from "../../backend.js";
 import type { AgentProtocol } from "./agent-protocol.js";
 import { toGuestNetwork } from "./guest-network.js";
 import type { Export } from "./p9/server.js";
