@@ -12,6 +12,7 @@ import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, processParent, readState, refreshStatus } from "./containers/state.js";
 import { ContainerError, isTsboxError } from "./errors.js";
+import { ProcessHandle } from "./process-handle.js";
 import { execRefusal } from "./spec/exec-process.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
@@ -455,54 +456,13 @@ export class Container implements AsyncDisposable {
  * A process started in a running container by `Container.spawn`. It dies
  * with the container (it is in its PID namespace).
  */
-export class ExecProcess implements AsyncDisposable {
-  readonly stdin: Writable | null;
-  readonly stdout: Readable | null;
-  readonly stderr: Readable | null;
-  private exitStatus: ExitStatus | undefined;
-
-  constructor(private readonly proc: ContainerProcess) {
-    this.stdin = proc.stdin;
-    this.stdout = proc.stdout;
-    this.stderr = proc.stderr;
-    proc.exited.then((status) => (this.exitStatus = status)).catch(() => {});
+export class ExecProcess extends ProcessHandle<Writable, Readable> {
+  protected text(stream: Readable | null): Promise<string> {
+    return collect(stream);
   }
 
-  /** Its pid as the backend sees it: on the host (native), in the guest (vm). */
-  get pid(): number {
-    return this.proc.pid;
-  }
-
-  get running(): boolean {
-    return this.exitStatus === undefined;
-  }
-
-  /** Resolves once it ended: exit code (128+n when killed by signal n) and signal name. */
-  wait(): Promise<ExitStatus> {
-    return this.proc.exited;
-  }
-
-  /** Sends a signal; false when it already ended. */
-  kill(signal: NodeJS.Signals | number = "SIGTERM"): boolean {
-    return this.exitStatus === undefined && this.proc.kill(signal);
-  }
-
-  /** Resizes its terminal (with `tty`); otherwise does nothing. */
-  resize(cols: number, rows: number): void {
-    if (!this.exitStatus) this.proc.resize(cols, rows);
-  }
-
-  /** Collects stdout and stderr as UTF-8 and waits for the end. */
-  async output(): Promise<ExecResult> {
-    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.proc.exited]);
-    return { exitCode: status.exitCode, signal: status.signal, stdout, stderr };
-  }
-
-  /** `await using p = await c.spawn(…)`: kills it if needed and waits for the end. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.exitStatus) this.proc.kill("SIGKILL");
-    this.stdin?.destroy();
-    await this.proc.exited.catch(() => {});
+  protected closeStdin(stdin: Writable): void {
+    stdin.destroy();
   }
 }
 

@@ -11,6 +11,7 @@ import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions
 import { ContainerError, TsboxError } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { execRefusal } from "../../../spec/exec-process.js";
+import { ProcessHandle } from "../../../process-handle.js";
 import type { GuestStats } from "./protocol.js";
 import type { WebOutput, WebProcess, WebStdin } from "./web-process.js";
 
@@ -223,51 +224,13 @@ export class Container implements AsyncDisposable {
 }
 
 /** A process started in a running container by `Container.spawn` (Node's `ExecProcess`). */
-export class ExecProcess implements AsyncDisposable {
-  readonly stdin: WebStdin | null;
-  readonly stdout: WebOutput | null;
-  readonly stderr: WebOutput | null;
-  private exitStatus: ExitStatus | undefined;
-
-  /** @internal */
-  constructor(private readonly proc: WebProcess) {
-    this.stdin = proc.stdin;
-    this.stdout = proc.stdout;
-    this.stderr = proc.stderr;
-    proc.exited.then((status) => (this.exitStatus = status)).catch(() => {});
+export class ExecProcess extends ProcessHandle<WebStdin, WebOutput> {
+  protected text(stream: WebOutput | null): Promise<string> {
+    return collect(stream);
   }
 
-  /** Its pid in the guest. */
-  get pid(): number {
-    return this.proc.pid;
-  }
-
-  get running(): boolean {
-    return this.exitStatus === undefined;
-  }
-
-  wait(): Promise<ExitStatus> {
-    return this.proc.exited;
-  }
-
-  /** Sends a signal; false when it already ended. */
-  kill(signal: Signal = "SIGTERM"): boolean {
-    return this.exitStatus === undefined && this.proc.kill(signal);
-  }
-
-  resize(cols: number, rows: number): void {
-    if (!this.exitStatus) this.proc.resize(cols, rows);
-  }
-
-  async output(): Promise<ExecResult> {
-    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.proc.exited]);
-    return { exitCode: status.exitCode, signal: status.signal, stdout, stderr };
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.exitStatus) this.proc.kill("SIGKILL");
-    await this.stdin?.abort().catch(() => {});
-    await this.proc.exited.catch(() => {});
+  protected async closeStdin(stdin: WebStdin): Promise<void> {
+    await stdin.abort().catch(() => {});
   }
 }
 

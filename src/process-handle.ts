@@ -1,0 +1,67 @@
+/**
+ * What an exec'd process is to a caller, whatever its streams are: Node's
+ * `ExecProcess` (src/container.ts, Node streams) and the browser's
+ * (web-container.ts, WHATWG streams) are this class over their platform's
+ * stream types, so the verbs and their rules have one home. No Node built-in
+ * here: the browser bundle loads it.
+ */
+import type { ContainerProcess, ExitStatus } from "./backends/backend.js";
+import type { ExecResult } from "./container.js";
+import type { Signal } from "./signals.js";
+
+export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
+  readonly stdin: In | null;
+  readonly stdout: Out | null;
+  readonly stderr: Out | null;
+  private exitStatus: ExitStatus | undefined;
+
+  constructor(private readonly proc: ContainerProcess<In, Out>) {
+    this.stdin = proc.stdin;
+    this.stdout = proc.stdout;
+    this.stderr = proc.stderr;
+    proc.exited.then((status) => (this.exitStatus = status)).catch(() => {});
+  }
+
+  /** Its pid as the backend sees it: on the host (native), in the guest (vm). */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  get running(): boolean {
+    return this.exitStatus === undefined;
+  }
+
+  /** Resolves once it ended: exit code (128+n when killed by signal n) and signal name. */
+  wait(): Promise<ExitStatus> {
+    return this.proc.exited;
+  }
+
+  /** Sends a signal; false when it already ended. */
+  kill(signal: Signal = "SIGTERM"): boolean {
+    return this.exitStatus === undefined && this.proc.kill(signal);
+  }
+
+  /** Resizes its terminal (with `tty`); otherwise does nothing. */
+  resize(cols: number, rows: number): void {
+    if (!this.exitStatus) this.proc.resize(cols, rows);
+  }
+
+  /** Collects stdout and stderr as UTF-8 and waits for the end. */
+  async output(): Promise<ExecResult> {
+    const [stdout, stderr, status] = await Promise.all([this.text(this.stdout), this.text(this.stderr), this.proc.exited]);
+    return { exitCode: status.exitCode, signal: status.signal, stdout, stderr };
+  }
+
+  /** `await using p = await c.spawn(…)`: kills it if needed and waits for the end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.exitStatus) this.proc.kill("SIGKILL");
+    if (this.stdin) await this.closeStdin(this.stdin);
+    await this.proc.exited.catch(() => {});
+  }
+
+  /** A whole output stream as UTF-8 text ("" for none). */
+  protected abstract text(stream: Out | null): Promise<string>;
+
+  /** Lets go of stdin without waiting for the process to read it. */
+  protected abstract closeStdin(stdin: In): Promise<void> | void;
+}
