@@ -12,8 +12,7 @@ import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, processParent, readState, refreshStatus } from "./containers/state.js";
 import { ContainerError, isTsboxError } from "./errors.js";
-import { ProcessHandle } from "./process-handle.js";
-import { execRefusal } from "./spec/exec-process.js";
+import { execToEnd, ProcessHandle } from "./process-handle.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import type { ContainerInspect } from "./containers/inspect.js";
@@ -320,22 +319,9 @@ export class Container implements AsyncDisposable {
    * be run resolves too: 127 (not found) or 126, with docker's message on
    * stderr. Rejects with a ContainerError when the container is not running.
    */
-  async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+  exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const { stdin, ...rest } = options;
-    let proc: ExecProcess;
-    try {
-      proc = await this.spawn(cmd, { ...rest, stdin: stdin !== undefined });
-    } catch (err) {
-      const refused = execRefusal(err);
-      if (refused) return refused;
-      throw err;
-    }
-    if (stdin !== undefined) {
-      // A terminal's input has no end to send: only a pipe gets EOF.
-      if (options.tty) proc.stdin!.write(stdin);
-      else proc.stdin!.end(stdin);
-    }
-    return proc.output();
+    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty));
   }
 
   /**
@@ -463,6 +449,11 @@ export class ExecProcess extends ProcessHandle<Writable, Readable> {
 
   protected closeStdin(stdin: Writable): void {
     stdin.destroy();
+  }
+
+  protected writeStdin(stdin: Writable, data: string | Uint8Array, end: boolean): void {
+    if (end) stdin.end(data);
+    else stdin.write(data);
   }
 }
 

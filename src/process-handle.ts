@@ -8,6 +8,7 @@
 import type { ContainerProcess, ExitStatus } from "./backends/backend.js";
 import type { ExecResult } from "./container.js";
 import type { Signal } from "./signals.js";
+import { execRefusal } from "./spec/exec-process.js";
 
 export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
   readonly stdin: In | null;
@@ -59,9 +60,39 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
     await this.proc.exited.catch(() => {});
   }
 
+  /** @internal Writes `data` to stdin, then closes it when `end` (`Container.exec`'s input). */
+  feedInput(data: string | Uint8Array, end: boolean): void {
+    if (this.stdin) this.writeStdin(this.stdin, data, end);
+  }
+
   /** A whole output stream as UTF-8 text ("" for none). */
   protected abstract text(stream: Out | null): Promise<string>;
 
   /** Lets go of stdin without waiting for the process to read it. */
   protected abstract closeStdin(stdin: In): Promise<void> | void;
+
+  protected abstract writeStdin(stdin: In, data: string | Uint8Array, end: boolean): void;
+}
+
+/**
+ * `Container.exec` on either platform: starts the process, gives it `input`,
+ * collects its output to the end. A command that cannot be run resolves too:
+ * 127 (not found) or 126, with docker's message on stderr.
+ */
+export async function execToEnd(
+  spawn: (withStdin: boolean) => Promise<ProcessHandle<unknown, unknown>>,
+  input: string | Uint8Array | undefined,
+  tty: boolean,
+): Promise<ExecResult> {
+  let proc: ProcessHandle<unknown, unknown>;
+  try {
+    proc = await spawn(input !== undefined);
+  } catch (err) {
+    const refused = execRefusal(err);
+    if (refused) return refused;
+    throw err;
+  }
+  // A terminal's input has no end to send: only a pipe gets EOF.
+  if (input !== undefined) proc.feedInput(input, !tty);
+  return proc.output();
 }

@@ -156,13 +156,23 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     t.diagnostic(`cold boot ${coldBoot.ms} ms, then a container start to exit ${r.ms} ms`);
   });
 
-  it("runs the command as PID 1 of its own PID namespace, with its own hostname", async () => {
-    const r = await vm.eval(`const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo $$; hostname; ls /proc | grep -c '^[0-9]'"], hostname: "in-a-browser" }); return c.output();`);
+  it("runs the command as PID 1 of its own PID namespace, with its own hostname and /etc files", async () => {
+    const r = await vm.eval(`const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo $$; hostname; ls /proc | grep -c '^[0-9]'; cat /etc/hostname; grep -c localhost /etc/hosts; ls /sys/class/net"], hostname: "in-a-browser" }); return c.output();`);
     assert.equal(r.exitCode, 0, r.stderr);
-    const [pid, hostname, procs] = r.stdout.trim().split("\n");
+    const [pid, hostname, procs, etcHostname, localhost, nets] = r.stdout.trim().split("\n");
     assert.equal(pid, "1");
     assert.equal(hostname, "in-a-browser");
     assert.ok(Number(procs) <= 3, `sees ${procs} processes`);
+    assert.equal(etcHostname, "in-a-browser");
+    assert.ok(Number(localhost) >= 1, r.stdout);
+    assert.equal(nets, "lo");
+  });
+
+  it("has loopback only: a client to a closed port there fails cleanly (exit 1, not a crash)", async () => {
+    const r = await vm.eval(`const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "wget -q -O - http://localhost:1/; echo wget=$?; nc 127.0.0.1 1 </dev/null; echo nc=$?"] }); return c.output();`);
+    assert.equal(r.exitCode, 0, r.stderr);
+    assert.match(r.stdout, /wget=1\nnc=1\n/);
+    assert.match(r.stderr, /Connection refused/);
   });
 
   it("gives every container a fresh writable layer", async () => {

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
 import type { MountSpec, NetworkAttachment, NetworkSpec, PortMapping } from "../spec/container-spec.js";
 import type { RunOptions } from "../spec/run-options.js";
+import { ETC_FILES, etcMount, etcMounts } from "./etc-files.js";
 import { reachableFromBridge, readResolvConf } from "./host-files.js";
 import { parseIPv4 } from "./ipv4.js";
 import { exposedPorts, parsePublish } from "./ports.js";
@@ -58,8 +59,6 @@ export interface NetworkPlan {
   /** host networking shows the host's hostname by default, as docker does. */
   hostname?: string;
 }
-
-const ETC_FILES = ["hosts", "resolv.conf", "hostname"] as const;
 
 export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   const { options, mode } = inputs;
@@ -116,7 +115,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   return {
     network,
     shareHost: mode.kind === "host",
-    mounts: ETC_FILES.map((f) => etcMount(f, join(network.dir, f))),
+    mounts: etcMounts(network.dir),
     ...(mode.kind === "host" && options.hostname === undefined ? { hostname } : {}),
   };
 }
@@ -180,10 +179,6 @@ export function parseAddHost(text: string, hostGateway: string | undefined): { i
     throw new UsageError(`invalid --add-host "${text}": ${ip} is not an IP address`);
   }
   return { ip, names: [name] };
-}
-
-function etcMount(file: string, source: string): MountSpec {
-  return { destination: `/etc/${file}`, type: "bind", source, options: ["rbind", "rw"] };
 }
 
 /** A friendlier message for a peer that is not running. */

@@ -8,6 +8,7 @@
  */
 import type { ImageRunConfig } from "../../../image/oci.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
+import { etcMounts, isolatedNetwork } from "../../../network/etc-files.js";
 import { defaultMounts } from "../../../spec/defaults.js";
 import { runSpec } from "../../../spec/skeleton.js";
 import { type ImageFileReader, lookupUser, type ResolvedUser } from "../../../spec/user-lookup.js";
@@ -37,18 +38,23 @@ export interface BrowserSpecInputs {
 
 export async function browserContainerSpec({ cid, imageRoot, image = {}, request, fs }: BrowserSpecInputs): Promise<ContainerSpec> {
   const user = await lookupUser(request.user ?? (image.User || "0"), imageFileReader(fs, imageRoot));
-  return runSpec({
+  // No networks in a page, but the files every container has (localhost in /etc/hosts, /etc/hostname):
+  // the guest's agent writes them under the container's dir (guest-network.ts maps `net/`).
+  const net = `/containers/${cid}/net`;
+  const spec = runSpec({
     id: cid,
     options: request,
     image,
     user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, home: user.home },
     // The guest translation (guest-spec.ts) puts the root and the writable layer in the guest's tmpfs.
     root: { path: `/containers/${cid}/rootfs`, overlay: { lower: [imageRoot], upper: `/containers/${cid}/upper`, work: `/containers/${cid}/work` } },
-    mounts: defaultMounts({ ttyGroupMapped: true }),
+    mounts: [...defaultMounts({ ttyGroupMapped: true }), ...etcMounts(net)],
     maps: { uidMappings: RANGE, gidMappings: RANGE },
     // spec/defaults.ts defaultRlimits, with the guest's hard limit (it reads the host's).
     rlimits: [{ type: "RLIMIT_NOFILE", soft: 1024, hard: GUEST_NOFILE_HARD }],
   });
+  spec.network = isolatedNetwork(net, { id: cid }, spec.hostname ?? cid.slice(0, 12));
+  return spec;
 }
 
 /** An exec's user (`uid[:gid]` or names), resolved in the container's image. */

@@ -2,7 +2,7 @@
  * `Container` and `ExecProcess` of `tsbox/browser`: the verbs, options and
  * results of Node's (src/container.ts), over WHATWG streams. Their rules
  * are the same: `run` resolves once the command runs; `exec` resolves with
- * 127/126 and the message when the command cannot run (execRefusal, shared);
+ * 127/126 and the message when the command cannot run (execToEnd, shared);
  * `stop` is SIGTERM then SIGKILL; `remove` refuses a running container;
  * `await using` kills and removes. What a browser cannot do yet is refused
  * with a clear error, never ignored.
@@ -10,8 +10,7 @@
 import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions } from "../../../container.js";
 import { ContainerError, TsboxError } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
-import { execRefusal } from "../../../spec/exec-process.js";
-import { ProcessHandle } from "../../../process-handle.js";
+import { execToEnd, ProcessHandle } from "../../../process-handle.js";
 import type { GuestStats } from "./protocol.js";
 import type { WebOutput, WebProcess, WebStdin } from "./web-process.js";
 
@@ -120,24 +119,9 @@ export class Container implements AsyncDisposable {
   }
 
   /** Runs `cmd` in the running container to its end (Node's `Container.exec`). */
-  async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+  exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const { stdin, ...rest } = options;
-    let proc: ExecProcess;
-    try {
-      proc = await this.spawn(cmd, { ...rest, stdin: stdin !== undefined });
-    } catch (err) {
-      const refused = execRefusal(err);
-      if (refused) return refused;
-      throw err;
-    }
-    if (stdin !== undefined) {
-      const writer = proc.stdin!.getWriter();
-      void writer.write(typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin).catch(() => {});
-      // A terminal's input has no end to send: only a pipe gets EOF.
-      if (!options.tty) void writer.close().catch(() => {});
-      writer.releaseLock();
-    }
-    return proc.output();
+    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty));
   }
 
   /** Starts `cmd` in the running container; resolves once it runs (Node's `Container.spawn`). */
@@ -231,6 +215,13 @@ export class ExecProcess extends ProcessHandle<WebStdin, WebOutput> {
 
   protected async closeStdin(stdin: WebStdin): Promise<void> {
     await stdin.abort().catch(() => {});
+  }
+
+  protected writeStdin(stdin: WebStdin, data: string | Uint8Array, end: boolean): void {
+    const writer = stdin.getWriter();
+    void writer.write(typeof data === "string" ? new TextEncoder().encode(data) : data).catch(() => {});
+    if (end) void writer.close().catch(() => {});
+    writer.releaseLock();
   }
 }
 

@@ -1,0 +1,24 @@
+/**
+ * The /etc files every container with a network namespace gets (`hosts`,
+ * `resolv.conf`, `hostname`): written by the container machinery into the
+ * network spec's `dir` (native-rs/container/src/net/files.rs) and bound
+ * onto /etc. Pure, so hosts (plan.ts) and the browser Worker make the same
+ * mounts and the same spec for a container without networks.
+ */
+import type { MountSpec, NetworkSpec } from "../spec/container-spec.js";
+
+export const ETC_FILES = ["hosts", "resolv.conf", "hostname"] as const;
+
+export function etcMount(file: string, source: string): MountSpec {
+  return { destination: `/etc/${file}`, type: "bind", source, options: ["rbind", "rw"] };
+}
+
+/** The binds of the files kept in `dir`. */
+export function etcMounts(dir: string): MountSpec[] {
+  return ETC_FILES.map((f) => etcMount(f, `${dir}/${f}`));
+}
+
+/** `--network none` where there is no host to take DNS settings from (the browser): loopback, the files, nothing else. */
+export function isolatedNetwork(dir: string, container: NetworkSpec["container"], hostname: string): NetworkSpec {
+  return { dir, container, hostname, hosts: { extra: [] }, dns: { servers: [], search: [], options: [] }, attach: [], ports: [] };
+}
