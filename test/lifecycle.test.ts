@@ -160,9 +160,12 @@ for (const who of identities()) {
       await new Promise((r) => setTimeout(r, 600));
       assert.equal(state(who, "phoenix").status, "exited", "a stopped container is not restarted");
       assert.equal(state(who, "phoenix").restartCount, stopped.restartCount);
-      // start runs it again under its policy, with a fresh count.
+      // start runs it again under its policy, with a fresh count; inspect's StartedAt is that start.
+      const before = JSON.parse((await ok(who, ["inspect", "phoenix"])).stdout)[0].State;
       await ok(who, ["start", "phoenix"]);
       assert.equal(state(who, "phoenix").restartCount, 0);
+      const after = JSON.parse((await ok(who, ["inspect", "phoenix"])).stdout)[0].State;
+      assert.ok(Date.parse(after.StartedAt) > Date.parse(before.FinishedAt), `${after.StartedAt} is not after the stop at ${before.FinishedAt}`);
       await ok(who, ["rm", "-f", "flaky", "phoenix"]);
 
       const bad = await tsbox(who, ["run", "-d", "--restart", "sometimes", "busybox", "true"]);

@@ -59,7 +59,6 @@ export interface ContainerInspect {
  * (read when present; today's state maps onto the rest).
  */
 interface LifecycleFields {
-  startedAt?: string | null;
   paused?: boolean;
   restarting?: boolean;
   oomKilled?: boolean;
@@ -82,8 +81,9 @@ export function dockerState(state: ContainerState): InspectState {
     Pid: running ? (s.pid ?? 0) : 0,
     ExitCode: s.exitCode ?? 0,
     Error: s.error ?? "",
-    // Until the state records it, a container that ran started when it was created (run = create + start).
-    StartedAt: s.startedAt ?? (status === "created" ? ZERO_TIME : s.created),
+    // The last start (`start`, `restart` and restart policies move it), as docker's; a state written before
+    // `started` was recorded started when it was created (run = create + start).
+    StartedAt: s.started ?? (status === "created" ? ZERO_TIME : s.created),
     FinishedAt: status === "exited" || status === "dead" ? (s.finished ?? ZERO_TIME) : ZERO_TIME,
   };
 }
