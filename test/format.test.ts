@@ -7,7 +7,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { renderTemplate, strictContext } from "../src/cli/format-template-exec.js";
 import { prepareFormat, renderFormatted, tabwrite, type FormatDefaults } from "../src/cli/format-output.js";
-import { humanDuration, humanSize } from "../src/cli/format.js";
+import { bytesSize, humanDuration, humanSize } from "../src/cli/format.js";
+import { parseNetDev } from "../src/network/net-io.js";
 import { sprintf } from "../src/cli/format-template-funcs.js";
 import { parseMount, parseUlimit } from "../src/cli/run-flags-data.js";
 import { parseVolume } from "../src/cli/run-flags.js";
@@ -133,6 +134,20 @@ describe("listing output", () => {
     assert.equal(humanSize(0), "0B");
     assert.equal(humanSize(1234), "1.23kB");
     assert.equal(humanSize(4_300_000), "4.3MB");
+    assert.equal(bytesSize(0), "0B");
+    assert.equal(bytesSize(616_448), "602KiB");
+    assert.equal(bytesSize(25_277_000_000), "23.54GiB");
+  });
+
+  it("NET I/O from /proc/<pid>/net/dev: every interface but loopback", () => {
+    const text = [
+      "Inter-|   Receive                                                |  Transmit",
+      " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed",
+      "    lo:    5000      50    0    0    0     0          0         0     5000      50    0    0    0     0       0          0",
+      "  eth0:    1200      12    0    0    0     0          0         0      300       3    0    0    0     0       0          0",
+      "  eth1:      34       1    0    0    0     0          0         0        6       1    0    0    0     0       0          0",
+    ].join("\n");
+    assert.deepEqual(parseNetDev(text), { rxBytes: 1234, txBytes: 306 });
   });
 
   it("docker's ps status texts", () => {

@@ -109,6 +109,17 @@ for (const who of identities()) {
           return c.code === 0 ? c.stdout : undefined;
         });
         assert.equal(got, "hello from httpd\n");
+        // stats' NET I/O: the container's eth0 carried that answer (docker's units). Rootless
+        // without a delegated cgroup there are no stats (test/cgroups.test.ts checks that error).
+        const io = await run(["stats", "--no-stream", "--format", "{{.NetIO}}", name]);
+        if (io.code === 0) {
+          const [rx, tx] = io.stdout.trim().split(" / ");
+          assert.match(`${rx} ${tx}`, /^\d+(\.\d+)?(B|kB|MB) \d+(\.\d+)?(B|kB|MB)$/, io.stdout);
+          assert.notEqual(tx, "0B", "the answer went out of eth0");
+        } else {
+          assert.notEqual(who.name, "root", io.stderr);
+          assert.match(io.stderr, /has no cgroup/);
+        }
       } finally {
         const rm = await run(["rm", "-f", name]);
         assert.equal(rm.code, 0, rm.stderr);

@@ -18,6 +18,18 @@ export function humanSize(bytes: number, precision = 3): string {
   return `${Number(value.toPrecision(precision))}${units[unit]}`;
 }
 
+/** go-units BytesSize: binary units, `%.4g` (docker's memory figures). */
+export function bytesSize(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number(value.toPrecision(4))}${units[unit]}`;
+}
+
 /** go-units HumanDuration: "Less than a second", "5 seconds", "About a minute", "3 hours", "2 weeks"… */
 export function humanDuration(ms: number): string {
   const seconds = Math.floor(ms / 1000);

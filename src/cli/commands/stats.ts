@@ -5,7 +5,8 @@ import { errorMessage, UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
-import { humanSize, shortId, table } from "../format.js";
+import { readNetIO } from "../../network/net-io.js";
+import { bytesSize, humanSize, shortId, table } from "../format.js";
 
 const USAGE = `Usage: tsbox stats [OPTIONS] [CONTAINER...]
 
@@ -75,14 +76,17 @@ async function sampleRow(c: Container, previous: Map<string, { usageUsec: number
     cpu = Number.isFinite(started) ? (s.cpu.usageUsec / Math.max(1, (now - started) * 1000)) * 100 : 0;
   }
   const limit = s.memory.limit ?? totalmem();
+  const state = await c.state();
+  // Host pids only: a vm container's pid is the guest's.
+  const net = state.backend === "native" && state.pid ? readNetIO(state.pid) : undefined;
   return {
     Container: c.name ?? shortId(c.id),
     ID: noTrunc ? c.id : shortId(c.id),
     Name: c.name ?? "--",
     CPUPerc: `${cpu.toFixed(2)}%`,
-    MemUsage: `${humanSize(s.memory.usage).replace("B", "iB")} / ${humanSize(limit)}`,
+    MemUsage: `${bytesSize(s.memory.usage)} / ${bytesSize(limit)}`,
     MemPerc: `${((s.memory.usage / limit) * 100).toFixed(2)}%`,
-    NetIO: "--",
+    NetIO: net ? `${humanSize(net.rxBytes)} / ${humanSize(net.txBytes)}` : "--",
     BlockIO: `${humanSize(s.io.readBytes)} / ${humanSize(s.io.writeBytes)}`,
     PIDs: String(s.pids.current),
   };
