@@ -51,6 +51,13 @@ for (const who of identities()) {
       await cli(["run", "--name", "keep", "-v", "named:/n", "-v", "/anon", "busybox", "sh", "-c", "echo data > /n/x; echo y > /made"]);
       const unnamed = (await cli(["commit", "keep"])).stdout.trim();
       await cli(["commit", "keep", "snap:1"]);
+      // docker's management command names (management.ts): the same commands.
+      assert.match((await cli(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])).stdout, /^snap:1$/m);
+      assert.match((await cli(["image", "inspect", "-f", "{{.Id}}", "snap:1"])).stdout, /^sha256:[0-9a-f]{64}\n$/);
+      await cli(["image", "tag", "snap:1", "snap:2"]);
+      assert.match((await cli(["image", "rm", "snap:2"])).stdout, /snap:2/);
+      assert.equal((await cli(["container", "inspect", "-f", "{{.Name}}", "keep"])).stdout, "/keep\n");
+      assert.equal((await tsbox(who, ["image", "history", "snap:1"])).stderr, "tsbox: unknown command: image history (see tsbox image --help)\n");
       const df = (await cli(["system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}"])).stdout.trim().split("\n");
       assert.equal(df.length, 4);
       assert.match(df[0]!, /^Images\|2\|1\|[\d.]+[kM]B\|[\d.]+k?B \(\d+%\)$/, "busybox in use, snap:1 not (the unnamed one is not listed)");

@@ -48,8 +48,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   export: async () => (await import("./commands/export.js")).exportCommand,
   system: async () => (await import("./commands/system.js")).systemCommand,
   container: async () => {
-    const { containerCommand } = await import("./commands/prune.js");
-    return (args, ctx) => containerCommand(args, ctx, main);
+    const { managementCommand } = await import("./commands/management.js");
+    return (args, ctx) => managementCommand("container", args, ctx, main);
+  },
+  image: async () => {
+    const { managementCommand } = await import("./commands/management.js");
+    return (args, ctx) => managementCommand("image", args, ctx, main);
   },
   // --- end data commands ---
   port: async () => (await import("./commands/port.js")).portCommand,
@@ -95,7 +99,8 @@ Commands:
   commit    Create an image from a container's changes
   export    Export a container's filesystem as a tar archive
   import    Create an image from a tar archive
-  container Manage containers (prune, and ls/rm/inspect/… as docker names them)
+  container Manage containers (docker's container ls/rm/inspect/prune/…)
+  image     Manage images (docker's image ls/rm/inspect/pull/prune/…)
   system    Disk usage (df) and pruning of everything unused (prune)
   port      List a container's published ports
   network   Create, list, inspect, remove, connect and disconnect networks

@@ -1,25 +1,76 @@
 import { UsageError } from "../../errors.js";
+import type { ImageSummary } from "../../image/store.js";
+import { parseReference } from "../../image/reference.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { parseFlags } from "../flags.js";
-import { humanSize, shortId, table, timeAgo } from "../format.js";
+import { lastValue, parseFlags } from "../flags.js";
+import { strictContext } from "../format-template-exec.js";
+import { type FormatDefaults, writeFormatted } from "../format-output.js";
+import { humanSize, shortId, timeAgo } from "../format.js";
+import { goTimeString } from "./ps-context.js";
 
-const USAGE = `Usage: tsbox images [--json]
+const USAGE = `Usage: tsbox images [OPTIONS] [REPOSITORY[:TAG]]
 
 List images in the local store: one row per name and platform.
+
+Options:
+  -q, --quiet         Only image IDs
+      --no-trunc      Whole image IDs
+      --digests       Show manifest digests
+      --format FMT    table, json, or a Go template ({{.Repository}}, {{.Tag}}, {{.ID}},
+                      {{.Digest}}, {{.Platform}}, {{.CreatedSince}}, {{.CreatedAt}}, {{.Size}})
+      --json          The store's records as one JSON array
 `;
 
+/** docker's ImageContext, with the platform tsbox lists each image by. */
+const IMAGE_FORMAT: FormatDefaults = {
+  table: "table {{.Repository}}\t{{.Tag}}\t{{.Platform}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+  quiet: "{{.ID}}",
+  typeName: "*formatter.ImageContext",
+  headers: { Repository: "REPOSITORY", Tag: "TAG", Platform: "PLATFORM", ID: "IMAGE ID", Digest: "DIGEST", CreatedSince: "CREATED", CreatedAt: "CREATED AT", Size: "SIZE", Containers: "CONTAINERS" },
+};
+
 export async function imagesCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "json" }]);
+  const flags = parseFlags(args, [{ name: "json" }, { name: "quiet", short: "q" }, { name: "no-trunc" }, { name: "digests" }, { name: "all", short: "a" }, { name: "format", value: true }]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
-  if (flags.positionals.length > 0) throw new UsageError(`"tsbox images" takes no arguments`);
-  const images = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images();
+  if (flags.positionals.length > 1) throw new UsageError(`"tsbox images" takes at most one argument (REPOSITORY[:TAG])`);
+  let images = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images();
+  const wanted = flags.positionals[0];
+  if (wanted !== undefined) images = images.filter(matches(wanted));
   if (flags.bools.has("json")) {
     ctx.stdout.write(JSON.stringify(images, null, 2) + "\n");
     return 0;
   }
-  const rows = images.map((i) => [i.repository, i.tag ?? "<none>", i.platform, shortId(i.id), timeAgo(i.created), humanSize(i.size)]);
-  ctx.stdout.write(table(["REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "CREATED", "SIZE"], rows));
+  const trunc = !flags.bools.has("no-trunc");
+  const quiet = flags.bools.has("quiet");
+  // -q lists each image once, however many names it has (docker's).
+  const listed = quiet ? images.filter((img, i) => images.findIndex((o) => o.id === img.id) === i) : images;
+  const format = lastValue(flags, "format");
+  const defaults = flags.bools.has("digests") && format === undefined ? { ...IMAGE_FORMAT, table: IMAGE_FORMAT.table.replace("\t{{.ID}}", "\t{{.Digest}}\t{{.ID}}") } : IMAGE_FORMAT;
+  writeFormatted(ctx.stdout, listed.map((img) => imageContext(img, trunc)), format, defaults, quiet);
   return 0;
+}
+
+/** `images busybox` or `images busybox:1.36`: docker's reference filter (a name without a tag lists every tag). */
+function matches(text: string): (img: ImageSummary) => boolean {
+  const ref = parseReference(text);
+  const tagged = /:[^/]+$/.test(text);
+  return (img) => {
+    const other = parseReference(img.name);
+    return other.domain === ref.domain && other.path === ref.path && (!tagged || img.tag === ref.tag);
+  };
+}
+
+function imageContext(img: ImageSummary, trunc: boolean): object {
+  return strictContext(IMAGE_FORMAT.typeName, {
+    Repository: img.repository,
+    Tag: img.tag ?? "<none>",
+    Platform: img.platform,
+    ID: trunc ? shortId(img.id) : img.id,
+    Digest: img.manifestDigest,
+    CreatedSince: timeAgo(img.created),
+    CreatedAt: img.created ? goTimeString(new Date(img.created)) : "",
+    Size: humanSize(img.size),
+  });
 }
