@@ -46,6 +46,17 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
     });
 
+    it("a data directory it cannot write: what failed and what to do", async (t) => {
+      // Under a file (every user), and in root's home (only users are denied). (Not under /proc: Node's
+      // recursive mkdir never returns there.)
+      const dirs = ["/etc/hostname/tsbox-data", ...(who.name === "root" ? [] : ["/root/tsbox-data"])];
+      for (const dir of dirs) {
+        const r = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_DATA_DIR: dir } });
+        oneLine(r, 125, new RegExp(`\\(tsbox keeps images and containers in ${dir}: make it writable, or set TSBOX_DATA_DIR`));
+        t.diagnostic(r.stderr.trim());
+      }
+    });
+
     it("bad volume", async () => {
       oneLine(await tsbox(who, ["run", "--rm", "-v", "/does/not/exist:/data", "busybox", "true"]), 125, /\/does\/not\/exist/);
       oneLine(await tsbox(who, ["run", "--rm", "-v", "relative/dir:/data", "busybox", "true"]), 125, /absolute/);

@@ -4,6 +4,7 @@
  */
 import { errorMessage, isTsboxError, UsageError } from "../errors.js";
 import { runCommand } from "./commands/run.js";
+import { errorHint } from "./error-hints.js";
 import type { CliContext, Command } from "./context.js";
 
 // `run` is the hot path and loaded up front; the rest on demand.
@@ -128,7 +129,8 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
 /** One line on stderr, docker's exit code. */
 export function reportError(err: unknown, ctx: CliContext): number {
   const message = errorMessage(err).replace(/\s*\n\s*/g, " ");
-  ctx.stderr.write(`tsbox: ${message}\n`);
+  const hint = errorHint(err, ctx.env);
+  ctx.stderr.write(`tsbox: ${message}${hint ? ` (${hint})` : ""}\n`);
   if (ctx.env.TSBOX_DEBUG && err instanceof Error && err.stack) ctx.stderr.write(err.stack + "\n");
   return isTsboxError(err) ? err.exitCode : 125;
 }
