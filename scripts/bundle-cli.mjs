@@ -47,6 +47,40 @@ const lazyImports = (outfile) => ({
   },
 });
 
+/**
+ * Node built-ins that `node` itself has not loaded by the time our code runs
+ * (child_process, net, stream, os, fs/promises, tty…) are loaded on first
+ * use, not when the bundle starts: esbuild hoists every `require("node:x")`
+ * to the top of the CommonJS bundle, and loading child_process, net and the
+ * stream machinery cost `tsbox --help` more than a third of its time over
+ * `node -e 0`. Each becomes a small module of getters that requires the real
+ * one when a property is first read (esbuild reads imports as properties at
+ * the point of use, so `spawn(...)` loads child_process at its first call).
+ * Only the CommonJS entry bundle: the lazy bundles are loaded when needed anyway.
+ */
+const BOOT_LOADED = new Set(["fs", "path", "url", "events", "buffer", "util", "timers", "module", "querystring", "async_hooks"]);
+const lazyBuiltins = {
+  name: "lazy-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => {
+      const name = args.path.slice(5);
+      if (args.namespace === "lazy-builtin" || BOOT_LOADED.has(name)) return { path: args.path, external: true };
+      return { path: args.path, namespace: "lazy-builtin" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, async (args) => {
+      const { createRequire } = await import("node:module");
+      const real = createRequire(import.meta.url)(args.path);
+      const getters = Object.getOwnPropertyNames(real)
+        .filter((k) => /^[A-Za-z_$][\w$]*$/.test(k))
+        .map((k) => `${k}:{get:()=>load().${k},enumerable:true}`);
+      return {
+        contents: `let m;const load=()=>m??=require(${JSON.stringify(args.path)});module.exports=Object.defineProperties({},{${getters.join(",")}});`,
+        loader: "js",
+      };
+    });
+  },
+};
+
 rmSync(lazyRoot, { recursive: true, force: true });
 for (const f of readdirSync(dist, { withFileTypes: true })) {
   // Bundles of earlier layouts (dist/cli.mjs, dist/cli-<name>.mjs) too.
@@ -67,7 +101,7 @@ const common = {
   logLevel: "warning",
 };
 
-const bundle = (entry, outfile, extra = {}) => build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile)], ...extra });
+const bundle = (entry, outfile, extra = {}, plugins = []) => build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile), ...plugins], ...extra });
 
 // The entry first, then every lazy module it (transitively) reaches, a round at a time.
 await bundle(join(src, "cli", "main.ts"), join(dist, "cli.cjs"), {
@@ -75,7 +109,7 @@ await bundle(join(src, "cli", "main.ts"), join(dist, "cli.cjs"), {
   // Modules find the package by their own location.
   define: { "import.meta.url": "__tsbox_module_url" },
   banner: { js: 'var __tsbox_module_url = require("node:url").pathToFileURL(__filename).href;' },
-});
+}, [lazyBuiltins]);
 const built = new Set();
 for (;;) {
   const next = [...found].filter((s) => !built.has(s));

@@ -26,6 +26,8 @@ interface HelperStdio {
   stderr: StdioTarget;
   newSession?: boolean;
   onWarning?: (message: string) => void;
+  /** The helper runs with --record. */
+  recording?: boolean;
 }
 
 /**
@@ -44,8 +46,10 @@ export class NativeBackend implements Backend {
   }
 
   start(options: StartOptions): Promise<ContainerProcess> {
-    writeFileSync(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
-    return this.runHelper(["run", "--bundle", options.bundleDir], options.spec.process, options);
+    if (!options.specWritten) writeFileSync(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
+    // --record: the helper keeps state.json as a monitor would (run.rs), so this process takes no lock and writes nothing more.
+    const record = options.record ? ["--record", ...(options.record.remove ? ["--remove"] : [])] : [];
+    return this.runHelper(["run", "--bundle", options.bundleDir, ...record], options.spec.process, { ...options, recording: options.record !== undefined });
   }
 
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {
@@ -180,12 +184,12 @@ export class NativeBackend implements Backend {
     } finally {
       pty?.closeSlave();
     }
-    return supervise(child, binary, pty, stdio.stdin, stdio.onWarning);
+    return supervise(child, binary, pty, stdio.stdin, stdio.onWarning, stdio.recording ?? false);
   }
 }
 
 /** Wires the helper's status events and exit into a ContainerProcess; resolves on `started`. */
-function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning?: (message: string) => void): Promise<ContainerProcess> {
+function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning: ((message: string) => void) | undefined, recording: boolean): Promise<ContainerProcess> {
   return new Promise((resolve, reject) => {
     let exitedEvent: ExitStatus | undefined;
     let settled = false;
@@ -223,7 +227,10 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
       fail(new TsboxError(`cannot run tsbox-runtime (${binary}): ${err.message}`, { code: "runtime", cause: err }));
     });
 
+    // A helper that reported the exit and left normally has recorded it (run.rs does so before it exits).
+    let endRecorded = false;
     const exited: Promise<ExitStatus> = helperDone.then(async ({ code, signal }) => {
+      endRecorded = recording && exitedEvent !== undefined && signal === null;
       if (pty) await pty.hungUp;
       pty?.close();
       // Nobody reads the container's stdin any more: release the pipe even if the caller never ends it.
@@ -256,6 +263,8 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
       resize(cols, rows) {
         pty?.resize(cols, rows);
       },
+      recorded: recording,
+      endRecorded: () => endRecorded,
     });
   });
 }
