@@ -7,7 +7,7 @@ import { TsboxError } from "../../errors.js";
 import { randomHex } from "../../fs-util.js";
 import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
-import { parseContainerStats } from "../container-stats.js";
+import { readCgroupStats } from "./cgroup-stats.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
@@ -65,15 +65,12 @@ export class NativeBackend implements Backend {
     }
   }
 
+  /** Read here, from the cgroup files (`tsbox-runtime stats` reads the same): no helper to start. */
   async stats(bundleDir: string): Promise<ContainerStats> {
-    const out = await this.runCommand(["stats", "--bundle", bundleDir]);
-    let value: unknown;
-    try {
-      value = JSON.parse(out);
-    } catch {
-      value = undefined;
-    }
-    return parseContainerStats(value, "tsbox-runtime stats");
+    const stats = readCgroupStats(bundleDir);
+    if (stats) return stats;
+    const id = bundleDir.slice(bundleDir.lastIndexOf("/") + 1).slice(0, 12);
+    throw new TsboxError(`container ${id} has no cgroup (it is not running, or runs without cgroups)`, { code: "container" });
   }
 
   async pause(bundleDir: string): Promise<void> {
