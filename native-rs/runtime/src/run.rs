@@ -165,3 +165,55 @@ pub fn name_of(bundle: &Path) -> String {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "container".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use container::json;
+    use std::fs;
+
+    fn state_of(bundle: &Path) -> Json {
+        json::parse(&fs::read_to_string(bundle.join("state.json")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn records_a_foreground_run_then_its_exit_or_removes_it() {
+        let data = std::env::temp_dir().join(format!("tsbox-record-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&data);
+        let bundle = data.join("containers").join("c0ffee");
+        fs::create_dir_all(&bundle).unwrap();
+        fs::create_dir_all(data.join("names")).unwrap();
+        fs::write(bundle.join("state.json"), r#"{"id":"c0ffee","name":"web","status":"created","pid":null,"monitorPid":null}"#).unwrap();
+        std::os::unix::fs::symlink("c0ffee", data.join("names").join("web")).unwrap();
+
+        record_started(&bundle, 4242);
+        let s = state_of(&bundle);
+        assert_eq!(s.get("status").and_then(Json::as_str), Some("running"));
+        assert_eq!(s.get("supervisor").and_then(Json::as_str), Some("foreground"));
+        assert_eq!(s.get("pid").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(4242));
+        let own = i64::from(process::own_pid());
+        assert_eq!(s.get("monitorPid").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(own));
+        assert!(s.get("monitorStartTime").and_then(Json::as_str).is_some());
+
+        let end = Ended { code: 137, signal: Some("SIGKILL".into()), oom_killed: true };
+        record_ended(&bundle, &end, false);
+        let s = state_of(&bundle);
+        assert_eq!(s.get("status").and_then(Json::as_str), Some("exited"));
+        assert_eq!(s.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(137));
+        assert_eq!(s.get("signal").and_then(Json::as_str), Some("SIGKILL"));
+        assert_eq!(s.get("pid"), Some(&Json::Null));
+
+        // A record about another run (restarted by someone else) is left alone, and so is the bundle.
+        fs::write(bundle.join("state.json"), r#"{"id":"c0ffee","name":"web","status":"running","monitorPid":1}"#).unwrap();
+        record_ended(&bundle, &end, true);
+        assert_eq!(state_of(&bundle).get("status").and_then(Json::as_str), Some("running"));
+
+        // --remove: the bundle and the name go.
+        record_started(&bundle, 4243);
+        record_ended(&bundle, &end, true);
+        assert!(!bundle.exists());
+        assert!(fs::symlink_metadata(data.join("names").join("web")).is_err());
+        assert_eq!(fs::read_dir(data.join("containers")).unwrap().count(), 0, "nothing left aside");
+        fs::remove_dir_all(&data).unwrap();
+    }
+}
