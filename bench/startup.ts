@@ -160,6 +160,7 @@ for (const who of people) {
   const apiArgv = asWho(who, [process.execPath, "--import", "tsx", join(repo, "bench/lib/api-loop.ts"), String(runs)]);
   const api = spawnSync(apiArgv[0]!, apiArgv.slice(1), { encoding: "utf8", cwd: repo });
   record("tsbox library API", who, api.status === 0 ? JSON.parse(api.stdout).medianMs : api.stderr.trim().split("\n").pop()!);
+  record("tsbox --help (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} --help`));
   record("tsbox CLI (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} run --rm busybox /bin/true`));
   record("tsbox CLI (npm package)", who, hyperfine(who, `${installedCli} run --rm busybox /bin/true`));
   record("node -e 0", who, hyperfine(who, `${process.execPath} -e 0`));
@@ -212,7 +213,7 @@ printSecurityTable();
 if (securityOnly) process.exit(0);
 const floor = rows.find((r) => r.tool.startsWith("unshare"))!;
 const pad = (s: string, n: number) => s.padEnd(n);
-console.log(`\nstartup: median wall time of /bin/true, ${runs} runs each (ratio to the same user's unshare -Urpf floor)\n`);
+console.log(`\nstartup: median wall time of /bin/true, ${runs} runs each (ratio to the same user's unshare -Urpf floor; environment cleared, so NODE_EXTRA_CA_CERTS, ~60 ms per Node start here, is unset)\n`);
 console.log(`${pad("tool", 26)}${pad("root", 12)}${pad("ratio", 9)}${pad("user", 12)}ratio`);
 for (const r of rows) {
   const cell = (v: number | string | undefined) => (typeof v === "string" ? "n/a" : fmtMs(v));
@@ -250,4 +251,6 @@ for (const who of ["root", "user"] as const) {
   if (cli !== undefined && node !== undefined) {
     console.log(`  ${who}: CLI (npm package) ${(cli - node).toFixed(1)} ms above node -e 0 (target <= 15 ms)` + (podman ? `, ${(podman / cli).toFixed(1)}x faster than podman (target >= 3x)` : ""));
   }
+  const help = get("tsbox --help (checkout)", who);
+  if (help !== undefined && node !== undefined) console.log(`  ${who}: tsbox --help ${(help - node).toFixed(1)} ms above node -e 0 (what loading the CLI costs; the run's own work is the rest)`);
 }

@@ -3,6 +3,65 @@
 // and the bundle are CommonJS (bin/package.json): a cold start without
 // Node's ESM loader is measurably faster (docs/architecture.md).
 "use strict";
+const { join, relative } = require("node:path");
+
+/**
+ * Compiling the bundles is a large part of a short command's time: V8's code
+ * cache of each (what it compiled by the end of the run, so the functions a
+ * command used too) is kept per user and Node version in
+ * $XDG_CACHE_HOME/tsbox/code-cache (Node 20 has no module.enableCompileCache).
+ * A cache V8 rejects, or none yet, is (re)written at exit. TSBOX_CODE_CACHE=0: off.
+ */
+function useCodeCache(dist) {
+  const base = process.env.XDG_CACHE_HOME || (process.env.HOME && join(process.env.HOME, ".cache"));
+  if (process.env.TSBOX_CODE_CACHE === "0" || !base) return;
+  const vm = require("node:vm");
+  const fs = require("node:fs");
+  const Module = require("node:module");
+  const dir = join(base, "tsbox", "code-cache");
+  const stale = [];
+  const compile = Module.prototype._compile;
+  Module.prototype._compile = function (content, filename) {
+    // A vm.Script cannot import() (the vm backend's `import("v86")`) without an experimental option: those compile as usual.
+    if (!filename.startsWith(dist) || /(?<![.\w$])import\(\s*["'`]/.test(content)) return compile.call(this, content, filename);
+    let file;
+    let cachedData;
+    try {
+      const st = fs.statSync(filename);
+      const prefix = `${process.version}-${process.arch}-${relative(dist, filename).replace(/[/\\]/g, "_")}-`;
+      file = { prefix, path: join(dir, `${prefix}${st.size}-${Math.floor(st.mtimeMs)}`) };
+      cachedData = fs.readFileSync(file.path);
+    } catch {
+      // none yet
+    }
+    const script = new vm.Script(Module.wrap(content), { filename, cachedData });
+    if (file && (cachedData === undefined || script.cachedDataRejected)) stale.push({ script, file });
+    const fn = script.runInThisContext({ displayErrors: true });
+    const dirname = require("node:path").dirname(filename);
+    return fn.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname);
+  };
+  process.once("exit", () => {
+    for (const { script, file } of stale) {
+      try {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        // Caches of earlier builds of the same bundle go.
+        for (const old of fs.readdirSync(dir)) if (old.startsWith(file.prefix)) fs.rmSync(join(dir, old), { force: true });
+        const tmp = `${file.path}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, script.createCachedData());
+        fs.renameSync(tmp, file.path);
+      } catch {
+        // a read-only home: no cache, same result
+      }
+    }
+  });
+}
+
+const dist = join(__dirname, "..", "dist") + require("node:path").sep;
+try {
+  useCodeCache(dist);
+} catch {
+  // the plain require below still works
+}
 try {
   require("../dist/cli.cjs");
 } catch (err) {

@@ -6,14 +6,18 @@
 //
 // The rule, with no list to keep: a module of ours that the code reaches
 // through a dynamic `await import("./x.js")` becomes a bundle of its own,
-// dist/cli-lazy/<its path under src/>.mjs (ESM: v86 is an ES module), loaded only when that line runs
+// dist/cli-lazy/<its path under src/>.cjs, required only when that line runs
 // (rare commands, terminals, hashing, layer unpacking, the vm backend…), so
 // its code and the Node built-ins it needs (node:crypto, node:zlib,
 // node:tty…) cost a plain `tsbox run` nothing. A static import puts the
 // module in the importer's bundle. New CLI commands follow it by being
 // loaded with `import("./commands/<name>.js")` in src/cli/main.ts.
-// (esbuild's own code splitting would also work, but scatters the run path
-// over several shared chunks, each a module load.)
+// Every bundle is CommonJS and a lazy one is loaded by `require`: an ESM
+// lazy bundle (`import()`) started Node's ESM loader, whose resolution and
+// translation cost `tsbox logs` or `stats` more than the command's own work.
+// (v86, an ES module, stays a real `import("v86")`: esbuild keeps dynamic
+// imports of external packages.) esbuild's own code splitting would also
+// work, but scatters the run path over several shared chunks, each a module load.
 // No dependencies besides esbuild and Node built-ins.
 import { build } from "esbuild";
 import { existsSync, readdirSync, rmSync } from "node:fs";
@@ -26,7 +30,7 @@ const dist = join(root, "dist");
 const lazyRoot = join(dist, "cli-lazy");
 
 /** Where a lazily loaded source module is bundled: its path under src/, in dist/cli-lazy/. */
-const lazyOut = (source) => join(lazyRoot, relative(src, source).replace(/\.ts$/, ".mjs"));
+const lazyOut = (source) => join(lazyRoot, relative(src, source).replace(/\.ts$/, ".cjs"));
 
 /** Lazy modules found so far (source paths), in the order found. */
 const found = new Set();
@@ -42,10 +46,46 @@ const lazyImports = (outfile) => ({
       found.add(source);
       let path = relative(dirname(outfile), lazyOut(source));
       if (!path.startsWith(".")) path = `./${path}`;
-      return { path, external: true };
+      // A one-line module in the importer's bundle, run when the import() is: it requires the lazy bundle.
+      return { path, namespace: "lazy-bundle" };
     });
+    b.onLoad({ filter: /.*/, namespace: "lazy-bundle" }, (args) => ({ contents: `module.exports = require(${JSON.stringify(args.path)});`, loader: "js" }));
+    b.onResolve({ filter: /.*/, namespace: "lazy-bundle" }, (args) => ({ path: args.path, external: true }));
   },
 });
+
+/**
+ * Node built-ins that `node` itself has not loaded by the time our code runs
+ * (child_process, net, stream, os, fs/promises, tty…) are loaded on first
+ * use, not when the bundle starts: esbuild hoists every `require("node:x")`
+ * to the top of the CommonJS bundle, and loading child_process, net and the
+ * stream machinery cost `tsbox --help` more than a third of its time over
+ * `node -e 0`. Each becomes a small module of getters that requires the real
+ * one when a property is first read (esbuild reads imports as properties at
+ * the point of use, so `spawn(...)` loads child_process at its first call).
+ */
+const BOOT_LOADED = new Set(["fs", "path", "url", "events", "buffer", "util", "timers", "module", "querystring", "async_hooks"]);
+const lazyBuiltins = {
+  name: "lazy-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => {
+      const name = args.path.slice(5);
+      if (args.namespace === "lazy-builtin" || BOOT_LOADED.has(name)) return { path: args.path, external: true };
+      return { path: args.path, namespace: "lazy-builtin" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, async (args) => {
+      const { createRequire } = await import("node:module");
+      const real = createRequire(import.meta.url)(args.path);
+      const getters = Object.getOwnPropertyNames(real)
+        .filter((k) => /^[A-Za-z_$][\w$]*$/.test(k))
+        .map((k) => `${k}:{get:()=>load().${k},enumerable:true}`);
+      return {
+        contents: `let m;const load=()=>m??=require(${JSON.stringify(args.path)});module.exports=Object.defineProperties({},{${getters.join(",")}});`,
+        loader: "js",
+      };
+    });
+  },
+};
 
 rmSync(lazyRoot, { recursive: true, force: true });
 for (const f of readdirSync(dist, { withFileTypes: true })) {
@@ -56,10 +96,13 @@ for (const f of readdirSync(dist, { withFileTypes: true })) {
 const common = {
   bundle: true,
   platform: "node",
-  format: "esm",
+  format: "cjs",
   target: "node20",
   // v86 (1 MB of emulator) stays a package import, loaded only by the vm backend.
   external: ["v86"],
+  // Modules find the package by their own location.
+  define: { "import.meta.url": "__tsbox_module_url" },
+  banner: { js: 'var __tsbox_module_url = require("node:url").pathToFileURL(__filename).href;' },
   // Smaller source parses faster; names are kept so stack traces stay readable.
   minifyWhitespace: true,
   minifySyntax: true,
@@ -67,15 +110,10 @@ const common = {
   logLevel: "warning",
 };
 
-const bundle = (entry, outfile, extra = {}) => build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile)], ...extra });
+const bundle = (entry, outfile) => build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile), lazyBuiltins] });
 
 // The entry first, then every lazy module it (transitively) reaches, a round at a time.
-await bundle(join(src, "cli", "main.ts"), join(dist, "cli.cjs"), {
-  format: "cjs",
-  // Modules find the package by their own location.
-  define: { "import.meta.url": "__tsbox_module_url" },
-  banner: { js: 'var __tsbox_module_url = require("node:url").pathToFileURL(__filename).href;' },
-});
+await bundle(join(src, "cli", "main.ts"), join(dist, "cli.cjs"));
 const built = new Set();
 for (;;) {
   const next = [...found].filter((s) => !built.has(s));

@@ -129,7 +129,7 @@ export class Container implements AsyncDisposable {
     this.stderr = run?.proc.stderr ?? null;
     if (run) {
       this.done = run.proc.exited.then(async (status) => {
-        if (run.foreground) await owner.finish(id, status, run.proc.monitorPid);
+        if (run.foreground && !run.proc.endRecorded?.()) await owner.finish(id, status, run.proc.monitorPid);
         this.exitStatus = status;
         if (run.autoRemove) this.removed = true;
         return status;

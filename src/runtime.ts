@@ -143,26 +143,32 @@ export class Runtime implements ContainerOwner {
     if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("run needs an image", { code: "usage" });
     if (options.restart !== undefined && parseRestartPolicy(options.restart).name !== "no") return this.runMonitored(options, control);
     await this.collectOrphans();
-    const { id, bundle, spec, state } = await this.prepare(options, control);
+    const { id, bundle, spec, state, anonymousVolumes } = await this.prepare(options, control);
     try {
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
+      const remove = options.remove ?? false;
       const proc = await this.backend.start({
         bundleDir: bundle.dir,
         spec,
+        specWritten: true,
         stdin,
         stdout: options.stdout ?? "pipe",
         stderr: options.stderr ?? "pipe",
         newSession: control.newSession ?? false,
         onWarning: control.onWarning ?? ((message) => process.emitWarning(message, { type: "TsboxWarning" })),
+        // Anonymous volumes go through the volume store's lock: a --rm container with some is this process's to remove.
+        ...(remove && anonymousVolumes ? {} : { record: { remove } }),
       });
-      await updateState(bundle, () => ({
-        status: "running",
-        supervisor: "foreground",
-        pid: proc.pid,
-        monitorPid: proc.monitorPid,
-        monitorStartTime: processStartTime(proc.monitorPid),
-        started: new Date().toISOString(),
-      }));
+      if (!proc.recorded) {
+        await updateState(bundle, () => ({
+          status: "running",
+          supervisor: "foreground",
+          pid: proc.pid,
+          monitorPid: proc.monitorPid,
+          monitorStartTime: processStartTime(proc.monitorPid),
+          started: new Date().toISOString(),
+        }));
+      }
       return new Container(this, id, options.name ?? null, { proc, autoRemove: options.remove ?? false, foreground: true });
     } catch (err) {
       await this.failedStart(id, state, err, options.remove ?? false);
@@ -238,7 +244,7 @@ export class Runtime implements ContainerOwner {
   }
 
   /** The bundle, name, config.json and a "created" state.json of a new container. */
-  private async prepare(options: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState }> {
+  private async prepare(options: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean }> {
     const restartPolicy = parseRestartPolicy(options.restart ?? "no");
     if (options.restart !== undefined && restartPolicy.name !== "no" && options.remove) {
       throw new UsageError("--restart and --rm cannot be combined: a container that restarts is never removed");
@@ -301,7 +307,7 @@ export class Runtime implements ContainerOwner {
         log: { maxSize: options.log?.maxSize ?? DEFAULT_LOG.maxSize, maxFiles: options.log?.maxFiles ?? DEFAULT_LOG.maxFiles },
       };
       writeState(bundle, state);
-      return { id, bundle, spec, state };
+      return { id, bundle, spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
     } catch (err) {
       // Never created: its anonymous volumes go with it.
       await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});

@@ -111,6 +111,15 @@ export interface StartOptions {
   newSession?: boolean;
   /** Something the user should know that does not stop the start (limits this host cannot apply). */
   onWarning?: (message: string) => void;
+  /** `bundleDir/config.json` already holds `spec` (the backend need not write it again). */
+  specWritten?: boolean;
+  /**
+   * A foreground run: the backend may keep the container's state.json itself
+   * (`running` before the start resolves, then the exit, or with `remove`
+   * the container deleted), as a monitor does; `ContainerProcess.recorded`
+   * says whether it does.
+   */
+  record?: { remove: boolean };
 }
 
 export interface LaunchOptions {
@@ -174,4 +183,8 @@ export interface ContainerProcess<In = Writable, Out = Readable> {
   kill(signal: Signal): boolean;
   /** Terminal size, with a terminal; otherwise a no-op. */
   resize(cols: number, rows: number): void;
+  /** `StartOptions.record` was honoured: state.json says `running` already. */
+  readonly recorded?: boolean;
+  /** Once `exited` settled: the end was recorded (or the container removed) as asked. */
+  endRecorded?(): boolean;
 }

@@ -139,3 +139,43 @@ fn contract_capabilities() {
     let ours: Vec<String> = crate::caps::NAMES.iter().map(|n| n.to_string()).collect();
     assert_eq!(ours, listed);
 }
+
+/// `cgroup-stats.json`: the stats a container's cgroup files give, as
+/// `cgroups::Manager::stats` reads them (the CLI's src/backends/native/cgroup-stats.ts
+/// reads the same fixture).
+#[test]
+fn contract_cgroup_stats() {
+    let doc = fixture("cgroup-stats.json");
+    let cases = match doc.get("cases") {
+        Some(Json::Array(cases)) => cases.clone(),
+        _ => panic!("cgroup-stats.json has no cases"),
+    };
+    for (i, case) in cases.iter().enumerate() {
+        let name = case.get("name").and_then(Json::as_str).unwrap_or("?");
+        let root = std::env::temp_dir().join(format!("tsbox-cgroup-stats-{}-{}", std::process::id(), i));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut controllers: Vec<String> = Vec::new();
+        if let Some(Json::Object(files)) = case.get("files") {
+            for (path, text) in files {
+                let file = root.join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(&file, text.as_str().unwrap()).unwrap();
+                let controller = path.split('/').next().unwrap().to_string();
+                if !controllers.contains(&controller) {
+                    controllers.push(controller);
+                }
+            }
+        }
+        let dirs: Vec<(String, Json)> = controllers
+            .iter()
+            .map(|c| (c.clone(), Json::from(root.join(c).display().to_string())))
+            .collect();
+        let version = case.get("version").and_then(Json::as_str).unwrap();
+        let record = Json::object(vec![("version", Json::from(version)), ("dirs", Json::object(dirs))]);
+        let manager = crate::cgroups::record::parse(&record.to_string()).expect("a cgroup record");
+        let got = manager.stats().to_json().to_string();
+        let want = case.get("stats").unwrap().to_string();
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(got, want, "cgroup-stats.json case {:?}", name);
+    }
+}

@@ -78,6 +78,17 @@ impl StatusEvents {
     /// `started`, then (after waiting for it) `exited`. Returns the exit code
     /// to leave with. `oom_killed` is asked once the process has ended.
     pub fn supervise(&self, spawned: Result<i32, Error>, oom_killed: &mut dyn FnMut() -> bool) -> i32 {
+        self.supervise_then(spawned, oom_killed, &mut |_| {})
+    }
+
+    /// `supervise`, telling `ended` how the process ended (exit code,
+    /// signal, OOM kill) right after `exited` is reported.
+    pub fn supervise_then(
+        &self,
+        spawned: Result<i32, Error>,
+        oom_killed: &mut dyn FnMut() -> bool,
+        ended: &mut dyn FnMut(&Ended),
+    ) -> i32 {
         let pid = match spawned {
             Ok(pid) => pid,
             Err(e) => return self.error(&e),
@@ -89,13 +100,27 @@ impl StatusEvents {
                 // A network keeper is our child too: once it has taken the
                 // network down, `exited` means everything is released.
                 process::reap_all_children();
-                self.exited(code, signal, oom_killed());
+                let end = Ended {
+                    code,
+                    signal,
+                    oom_killed: oom_killed(),
+                };
+                self.exited(end.code, end.signal.clone(), end.oom_killed);
                 crate::trace::mark("supervise: exited sent");
+                ended(&end);
                 code
             }
             Err(e) => self.error(&Error::errno("waiting for the container", e)),
         }
     }
+}
+
+/// How a supervised process ended, as `exited` reports it.
+#[derive(Clone)]
+pub struct Ended {
+    pub code: i32,
+    pub signal: Option<String>,
+    pub oom_killed: bool,
 }
 
 /// Waits for the container's init: its exit code, or 128+n and the signal's

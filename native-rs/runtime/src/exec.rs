@@ -44,6 +44,8 @@ pub fn exec(opts: Options) -> i32 {
         spawn: |input: &Input, on_fork: &mut dyn FnMut(i32)| {
             join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), on_fork)
         },
+        on_started: None,
+        on_ended: None,
         // The container's init reports its OOM kills.
         oom_killed: |_| false,
     })

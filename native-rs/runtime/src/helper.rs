@@ -5,7 +5,7 @@
 
 use crate::signals;
 use container::error::Error;
-use container::status::StatusEvents;
+use container::status::{Ended, StatusEvents};
 use container::sys::consts::SIGKILL;
 use container::sys::{cred, process};
 
@@ -20,6 +20,10 @@ pub struct Start<T> {
     pub spawn: fn(&T, &mut dyn FnMut(i32)) -> Result<i32, Error>,
     /// Asked once it has ended: did the OOM killer strike its cgroup?
     pub oom_killed: fn(&T) -> bool,
+    /// Told its pid once it runs, before `started` is reported.
+    pub on_started: Option<Box<dyn FnOnce(i32)>>,
+    /// Told how it ended once T is dropped (its cgroup gone), before we exit.
+    pub on_ended: Option<Box<dyn FnOnce(&Ended)>>,
 }
 
 pub fn serve<T>(start: Start<T>) -> i32 {
@@ -35,7 +39,16 @@ pub fn serve<T>(start: Start<T>) -> i32 {
     match ready {
         Ok(input) => {
             let spawned = (start.spawn)(&input, &mut signals::forward_to);
-            events.supervise(spawned, &mut || (start.oom_killed)(&input))
+            if let (Ok(pid), Some(f)) = (&spawned, start.on_started) {
+                f(*pid);
+            }
+            let mut end = None;
+            let code = events.supervise_then(spawned, &mut || (start.oom_killed)(&input), &mut |e| end = Some(e.clone()));
+            drop(input);
+            if let (Some(e), Some(f)) = (end, start.on_ended) {
+                f(&e);
+            }
+            code
         }
         Err(e) => events.error(&e),
     }

@@ -1,7 +1,7 @@
 //! tsbox-runtime: the single-threaded helper the native backend spawns (and
 //! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
 //!
-//!   tsbox-runtime run --bundle DIR [--status-fd N]
+//!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove]]
 //!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach]
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
 //!   tsbox-runtime stats|pause|resume|delete --bundle DIR
@@ -40,7 +40,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -161,10 +161,17 @@ fn usage_error(msg: &str) -> i32 {
 }
 
 fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
-    let mut flags = Flags::parse(args, &["--bundle", "--status-fd"])?;
+    let mut flags = Flags::parse_with_switches(args, &["--bundle", "--status-fd"], &["--record", "--remove"])?;
+    let record = flags.switch("--record");
+    let remove = flags.switch("--remove");
+    if remove && !record {
+        return Err("run: --remove needs --record".into());
+    }
     Ok(run::Options {
         bundle: PathBuf::from(flags.required("--bundle", "run")?),
         status_fd: flags.status_fd()?,
+        record,
+        remove,
     })
 }
 

@@ -1,18 +1,32 @@
 //! `tsbox-runtime run`: load the bundle, make the container's cgroup, start
 //! the container, forward signals, wait, report. Exits with the container's
 //! code, 128+signal, or 125/126/127 when it could not be started.
+//!
+//! `--record` (a foreground `tsbox run`): we also keep the container's
+//! state.json, as a monitor does — `running` with the pid before `started`
+//! is reported, its exit once it ended — and with `--remove` delete the
+//! container instead (`--rm`). The front end then needs no lock, no
+//! state write and no removal of its own on the `run` path.
 
 use crate::helper::{self, Start};
 use container::cgroups::{self, record, Manager, Placement};
 use container::error::Error;
 use container::launch;
-use container::status::StatusEvents;
+use crate::monitor::remove;
+use crate::state_file::{self, Lock, StateFile};
+use container::json::Json;
+use container::status::{Ended, StatusEvents};
+use container::sys::{fd, process};
 use container::Spec;
 use std::path::{Path, PathBuf};
 
 pub struct Options {
     pub bundle: PathBuf,
     pub status_fd: Option<i32>,
+    /// Keep state.json (a foreground run: nobody else supervises it).
+    pub record: bool,
+    /// With `record`: delete the container once it has ended.
+    pub remove: bool,
 }
 
 struct Run {
@@ -38,6 +52,8 @@ impl Drop for Cgroup {
 
 pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
+    let (started_at, ended_at) = (bundle.clone(), bundle.clone());
+    let remove = opts.remove;
     helper::serve(Start {
         status_fd: opts.status_fd,
         detach: false,
@@ -47,7 +63,74 @@ pub fn run(opts: Options) -> i32 {
             launch::spawn(&r.spec, placement.as_ref(), on_clone)
         },
         oom_killed: |r: &Run| r.cgroup.as_ref().map_or(false, |c| c.manager.oom_kills() > 0),
+        on_started: if opts.record {
+            Some(Box::new(move |pid| record_started(&started_at, pid)))
+        } else {
+            None
+        },
+        on_ended: if opts.record {
+            Some(Box::new(move |end: &Ended| record_ended(&ended_at, end, remove)))
+        } else {
+            None
+        },
     })
+}
+
+/// The fields src/containers/state.ts documents for a foreground run; the
+/// monitor pid is ours (signals and `exec` checks go through us).
+fn record_started(bundle: &Path, pid: i32) {
+    let own = process::own_pid();
+    let _ = StateFile::new(bundle).update(
+        Lock::Take,
+        vec![
+            ("status", Json::from("running")),
+            ("supervisor", Json::from("foreground")),
+            ("pid", Json::from(pid)),
+            ("monitorPid", Json::from(own)),
+            ("monitorStartTime", Json::from(state_file::start_time(own))),
+            ("started", state_file::now()),
+        ],
+    );
+}
+
+/// The exit, or with `remove` the container deleted: only while the record
+/// is still about this run (another process may have removed or restarted
+/// it meanwhile). Removal renames the bundle aside under the lock, as
+/// src/containers/remove.ts does, then deletes it and frees the name.
+fn record_ended(bundle: &Path, end: &Ended, remove: bool) {
+    let lock = match state_file::take_lock(bundle) {
+        Ok(fd) => fd,
+        Err(_) => return,
+    };
+    let state = StateFile::new(bundle);
+    let own = i64::from(process::own_pid());
+    let ours = state.read().map_or(false, |s| s.get("monitorPid").and_then(Json::as_number).and_then(|n| n.as_i64()) == Some(own));
+    if !ours {
+        fd::close(lock);
+        return;
+    }
+    if remove {
+        let id = bundle.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        let aside = bundle.with_file_name(format!(".removing-{}-{}", id.to_string_lossy(), own));
+        let moved = std::fs::rename(bundle, &aside).is_ok();
+        fd::close(lock);
+        if moved {
+            remove::remove_moved(&aside, &id);
+        }
+        return;
+    }
+    let _ = state.update(
+        Lock::Held,
+        vec![
+            ("status", Json::from("exited")),
+            ("pid", Json::Null),
+            ("exitCode", Json::from(end.code)),
+            ("signal", Json::from(end.signal.clone())),
+            ("oomKilled", Json::from(end.oom_killed)),
+            ("finished", state_file::now()),
+        ],
+    );
+    fd::close(lock);
 }
 
 fn load(bundle: &Path, events: &StatusEvents) -> Result<Run, Error> {
@@ -81,4 +164,56 @@ pub fn name_of(bundle: &Path) -> String {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "container".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use container::json;
+    use std::fs;
+
+    fn state_of(bundle: &Path) -> Json {
+        json::parse(&fs::read_to_string(bundle.join("state.json")).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn records_a_foreground_run_then_its_exit_or_removes_it() {
+        let data = std::env::temp_dir().join(format!("tsbox-record-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&data);
+        let bundle = data.join("containers").join("c0ffee");
+        fs::create_dir_all(&bundle).unwrap();
+        fs::create_dir_all(data.join("names")).unwrap();
+        fs::write(bundle.join("state.json"), r#"{"id":"c0ffee","name":"web","status":"created","pid":null,"monitorPid":null}"#).unwrap();
+        std::os::unix::fs::symlink("c0ffee", data.join("names").join("web")).unwrap();
+
+        record_started(&bundle, 4242);
+        let s = state_of(&bundle);
+        assert_eq!(s.get("status").and_then(Json::as_str), Some("running"));
+        assert_eq!(s.get("supervisor").and_then(Json::as_str), Some("foreground"));
+        assert_eq!(s.get("pid").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(4242));
+        let own = i64::from(process::own_pid());
+        assert_eq!(s.get("monitorPid").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(own));
+        assert!(s.get("monitorStartTime").and_then(Json::as_str).is_some());
+
+        let end = Ended { code: 137, signal: Some("SIGKILL".into()), oom_killed: true };
+        record_ended(&bundle, &end, false);
+        let s = state_of(&bundle);
+        assert_eq!(s.get("status").and_then(Json::as_str), Some("exited"));
+        assert_eq!(s.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(137));
+        assert_eq!(s.get("signal").and_then(Json::as_str), Some("SIGKILL"));
+        assert_eq!(s.get("pid"), Some(&Json::Null));
+
+        // A record about another run (restarted by someone else) is left alone, and so is the bundle.
+        fs::write(bundle.join("state.json"), r#"{"id":"c0ffee","name":"web","status":"running","monitorPid":1}"#).unwrap();
+        record_ended(&bundle, &end, true);
+        assert_eq!(state_of(&bundle).get("status").and_then(Json::as_str), Some("running"));
+
+        // --remove: the bundle and the name go.
+        record_started(&bundle, 4243);
+        record_ended(&bundle, &end, true);
+        assert!(!bundle.exists());
+        assert!(fs::symlink_metadata(data.join("names").join("web")).is_err());
+        assert_eq!(fs::read_dir(data.join("containers")).unwrap().count(), 0, "nothing left aside");
+        fs::remove_dir_all(&data).unwrap();
+    }
 }

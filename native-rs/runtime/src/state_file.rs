@@ -55,6 +55,12 @@ impl StateFile {
         result
     }
 
+    /// state.json as it is now (None when it is gone or unreadable).
+    pub fn read(&self) -> Option<Json> {
+        let text = fs::read_to_string(self.dir.join(STATE_FILE)).ok()?;
+        json::parse(&text).ok().filter(Json::is_object)
+    }
+
     fn rewrite(&self, changes: Vec<(&str, Json)>) -> io::Result<()> {
         let path = self.dir.join(STATE_FILE);
         let text = match fs::read_to_string(&path) {
@@ -81,7 +87,7 @@ impl StateFile {
 }
 
 /// Opens and locks `<bundle>/lock`; closing the fd releases it.
-fn take_lock(dir: &Path) -> io::Result<c_int> {
+pub fn take_lock(dir: &Path) -> io::Result<c_int> {
     let lock = fd::open_path(&dir.join(LOCK_FILE), O_RDWR | O_CREAT | O_CLOEXEC, 0o600).map_err(to_io)?;
     if let Err(e) = fd::flock(lock, LOCK_EX) {
         fd::close(lock);

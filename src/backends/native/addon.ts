@@ -39,16 +39,19 @@ export function addonPath(): string | undefined {
 }
 
 /**
- * Loads the addon once. Only terminals and host probes need it, so it (and
- * node:module) is loaded on first use, not at start-up.
+ * Loads the addon once, on first use. Through `process.dlopen` (what
+ * require does for a .node file): `import("node:module")` would start
+ * Node's ESM loader in the CommonJS CLI bundle, which cost more than the
+ * dlopen itself.
  */
 export async function loadAddon(): Promise<NativeAddon> {
   if (cached) return cached;
   const path = addonPath();
   if (!path || !existsSync(path)) throw new TsboxError(`native addon not found: ${missingNativeParts()}${path ? ` (missing ${path})` : ""}`, { code: "runtime" });
   try {
-    const { createRequire } = await import("node:module");
-    cached = createRequire(import.meta.url)(path) as NativeAddon;
+    const module = { exports: {} as NativeAddon };
+    process.dlopen(module, path);
+    cached = module.exports;
   } catch (err) {
     throw new TsboxError(`cannot load the native addon ${path}: ${(err as Error).message}`, { code: "runtime", cause: err });
   }

@@ -7,7 +7,7 @@ import { TsboxError } from "../../errors.js";
 import { randomHex } from "../../fs-util.js";
 import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
-import { parseContainerStats } from "../container-stats.js";
+import { readCgroupStats } from "./cgroup-stats.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
@@ -26,6 +26,8 @@ interface HelperStdio {
   stderr: StdioTarget;
   newSession?: boolean;
   onWarning?: (message: string) => void;
+  /** The helper runs with --record. */
+  recording?: boolean;
 }
 
 /**
@@ -44,8 +46,10 @@ export class NativeBackend implements Backend {
   }
 
   start(options: StartOptions): Promise<ContainerProcess> {
-    writeFileSync(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
-    return this.runHelper(["run", "--bundle", options.bundleDir], options.spec.process, options);
+    if (!options.specWritten) writeFileSync(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
+    // --record: the helper keeps state.json as a monitor would (run.rs), so this process takes no lock and writes nothing more.
+    const record = options.record ? ["--record", ...(options.record.remove ? ["--remove"] : [])] : [];
+    return this.runHelper(["run", "--bundle", options.bundleDir, ...record], options.spec.process, { ...options, recording: options.record !== undefined });
   }
 
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {
@@ -61,15 +65,12 @@ export class NativeBackend implements Backend {
     }
   }
 
+  /** Read here, from the cgroup files (`tsbox-runtime stats` reads the same): no helper to start. */
   async stats(bundleDir: string): Promise<ContainerStats> {
-    const out = await this.runCommand(["stats", "--bundle", bundleDir]);
-    let value: unknown;
-    try {
-      value = JSON.parse(out);
-    } catch {
-      value = undefined;
-    }
-    return parseContainerStats(value, "tsbox-runtime stats");
+    const stats = readCgroupStats(bundleDir);
+    if (stats) return stats;
+    const id = bundleDir.slice(bundleDir.lastIndexOf("/") + 1).slice(0, 12);
+    throw new TsboxError(`container ${id} has no cgroup (it is not running, or runs without cgroups)`, { code: "container" });
   }
 
   async pause(bundleDir: string): Promise<void> {
@@ -180,12 +181,12 @@ export class NativeBackend implements Backend {
     } finally {
       pty?.closeSlave();
     }
-    return supervise(child, binary, pty, stdio.stdin, stdio.onWarning);
+    return supervise(child, binary, pty, stdio.stdin, stdio.onWarning, stdio.recording ?? false);
   }
 }
 
 /** Wires the helper's status events and exit into a ContainerProcess; resolves on `started`. */
-function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning?: (message: string) => void): Promise<ContainerProcess> {
+function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning: ((message: string) => void) | undefined, recording: boolean): Promise<ContainerProcess> {
   return new Promise((resolve, reject) => {
     let exitedEvent: ExitStatus | undefined;
     let settled = false;
@@ -223,7 +224,10 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
       fail(new TsboxError(`cannot run tsbox-runtime (${binary}): ${err.message}`, { code: "runtime", cause: err }));
     });
 
+    // A helper that reported the exit and left normally has recorded it (run.rs does so before it exits).
+    let endRecorded = false;
     const exited: Promise<ExitStatus> = helperDone.then(async ({ code, signal }) => {
+      endRecorded = recording && exitedEvent !== undefined && signal === null;
       if (pty) await pty.hungUp;
       pty?.close();
       // Nobody reads the container's stdin any more: release the pipe even if the caller never ends it.
@@ -256,6 +260,8 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
       resize(cols, rows) {
         pty?.resize(cols, rows);
       },
+      recorded: recording,
+      endRecorded: () => endRecorded,
     });
   });
 }

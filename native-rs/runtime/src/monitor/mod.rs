@@ -17,7 +17,7 @@
 
 pub mod clients;
 pub mod logfile;
-mod remove;
+pub mod remove;
 pub mod restart;
 mod supervisor;
 mod wakeup;

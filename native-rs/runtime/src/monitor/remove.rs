@@ -9,12 +9,22 @@ use container::idmap;
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd};
 use container::Spec;
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 pub fn remove_container(bundle: &Path) {
+    if let Some(id) = bundle.file_name() {
+        remove_moved(bundle, &id.to_os_string());
+    }
+}
+
+/// `remove_container` of a bundle already renamed aside (to
+/// `containers/.removing-<id>-<pid>`, so no other process sees it any more)
+/// whose container id is `id`.
+pub fn remove_moved(bundle: &Path, id: &OsStr) {
     let name = state_name(bundle);
     // Read before the tree goes: the id maps for a retry.
     let spec = Spec::load(bundle).ok();
@@ -25,7 +35,7 @@ pub fn remove_container(bundle: &Path) {
         let _ = remove_tree(bundle);
     }
     if let Some(name) = name {
-        release_name(bundle, &name);
+        release_name(bundle, id, &name);
     }
 }
 
@@ -36,10 +46,10 @@ fn state_name(bundle: &Path) -> Option<String> {
 }
 
 /// `<data>/names/<name>` → `<id>` (src/containers/names.ts), if it is still ours.
-fn release_name(bundle: &Path, name: &str) {
-    let (containers, id) = match (bundle.parent(), bundle.file_name()) {
-        (Some(c), Some(id)) => (c, id),
-        _ => return,
+fn release_name(bundle: &Path, id: &OsStr, name: &str) {
+    let containers = match bundle.parent() {
+        Some(c) => c,
+        None => return,
     };
     let link = match containers.parent() {
         Some(data) => data.join("names").join(name),

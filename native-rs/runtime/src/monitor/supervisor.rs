@@ -92,9 +92,12 @@ fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
     }
     // The monitor's listener, clients, log and the other ends stay with it.
     fd::close_from(4);
+    // The monitor records the state itself (it knows about restarts).
     process::exit_now(run::run(run::Options {
         bundle,
         status_fd: Some(3),
+        record: false,
+        remove: false,
     }))
 }
 
