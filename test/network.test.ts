@@ -12,6 +12,9 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -87,6 +90,7 @@ for (const who of identities()) {
       // The default network's bridge and NAT rule go with its last container.
       assert.deepEqual(ns.links(), [], "no bridge or veth is left in the test's namespace");
       assert.deepEqual(ns.rules(), [], "no NAT or forwarding rule is left");
+      assert.deepEqual(ns.leases(), [], "no lease is left in the namespace's network state");
     });
 
     it("puts the container on the default bridge: eth0, an address, a default route, its /etc files", async () => {
@@ -193,6 +197,30 @@ for (const who of identities()) {
         await run(["rm", "-f", "box"]);
         await box.done;
         await run(["network", "rm", net]);
+      }
+    });
+
+    // Root's bridges live in the caller's network namespace, which data dirs share: tsbox0's leases are keyed by it.
+    it("two data dirs on one bridge (tsbox0) lease distinct addresses and keep the bridge while either uses it", { skip: who.name !== "root" ? "rootless data dirs each have their own network namespace" : false }, async () => {
+      const other = mkdtempSync(join(tmpdir(), "tsbox-data-second-"));
+      const name = `first-${who.name}`;
+      const first = start(["run", "--rm", "--name", name, "busybox", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; ping -c 1 -W 2 10.88.0.1 >/dev/null && echo bridge-still-up"]);
+      try {
+        const a = await until("the first container's address", async () => /inet (\S+)\//.exec((await run(["exec", name, "ip", "-4", "-o", "addr", "show", "eth0"])).stdout)?.[1]);
+        const second = await run(["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0; ping -c 1 -W 2 10.88.0.1 >/dev/null && echo gateway-ok"], { TSBOX_DATA_DIR: other });
+        assert.equal(second.code, 0, second.stderr);
+        const b = /inet (\S+)\/16/.exec(second.stdout)?.[1];
+        assert.ok(b?.startsWith("10.88."), `the second data dir chose the same default subnet: ${second.stdout}`);
+        assert.notEqual(b, a, "never the same address twice on one bridge");
+        assert.match(second.stdout, /gateway-ok/);
+        assert.equal((await run(["exec", name, "touch", "/tmp/go"])).code, 0);
+        const r = await first.done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /bridge-still-up/, "the second container's exit left the first one's bridge");
+      } finally {
+        await run(["rm", "-f", name]);
+        await first.done;
+        rmSync(other, { recursive: true, force: true });
       }
     });
 

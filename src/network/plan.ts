@@ -150,7 +150,7 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
     subnet: config.subnet,
     gateway: config.gateway,
     mtu: config.mtu,
-    dir: inputs.store.dir(config.name),
+    dir: inputs.store.stateDir(config),
     dns: config.dns,
     nat: !config.internal,
     aliases,
