@@ -210,6 +210,7 @@ pub const SOCK_CLOEXEC: c_int = O_CLOEXEC;
 pub const AF_NETLINK: c_int = 16;
 pub const SOCK_RAW: c_int = 3;
 pub const NETLINK_ROUTE: c_int = 0;
+pub const NETLINK_NETFILTER: c_int = 12;
 pub const SOL_SOCKET: c_int = 1;
 pub const SOL_IP: c_int = 0;
 pub const SO_RCVTIMEO: c_int = 20;

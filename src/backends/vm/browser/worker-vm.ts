@@ -16,6 +16,7 @@ import { execProcessSpec } from "../../../spec/exec-process.js";
 import { validateSpec } from "../../../spec/validate.js";
 import type { InputPump } from "../agent-channels.js";
 import { hex } from "../bytes.js";
+import { refuseOutbound } from "../outbound-protocol.js";
 import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type SavedMachine, type V86Constructor } from "../guest-machine.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../guest-spec.js";
 import { MemoryFs } from "../p9/memory-fs.js";
@@ -86,7 +87,11 @@ export class WorkerVm {
     const machine = new GuestMachine<WorkerLink>({
       config,
       p9: new P9Server(fs),
-      makeLink: (transport) => new WorkerLink(transport),
+      makeLink: (transport) => {
+        const link = new WorkerLink(transport);
+        refuseOutbound(link, "a browser page cannot open connections for the vm guest (no outbound network in the browser)");
+        return link;
+      },
       loadV86: async () => V86 as unknown as V86Constructor,
       // A restore needs none of the boot files: memory, BIOS included, comes from the state.
       loadFiles: () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm: { module: wasm } }),
