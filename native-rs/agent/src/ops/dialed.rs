@@ -2,12 +2,12 @@
 //! container's connection (`net_relay`'s `dial` event): host → container
 //! bytes on `stdin`, container → host on `stdout`, answered once spliced;
 //! or `{dial, error}`: the host could not, and the container's connection is
-//! closed.
+//! reset.
 
 use crate::agent::socks::Sock;
 use crate::agent::{op_error, Agent};
 use container::json::Json;
-use container::sys::fd;
+use container::sys::{fd, socket};
 use container::ErrorKind;
 
 impl Agent {
@@ -19,6 +19,8 @@ impl Agent {
             _ => return Err(op_error(ErrorKind::Spec, "dialed names no waiting connection")),
         };
         if req.get("error").is_some() {
+            // The guest's kernel accepted before the host could try: a reset is the nearest to a refusal.
+            let _ = socket::reset_on_close(conn);
             fd::close(conn);
             self.reply_ok(id, vec![]);
             return Ok(());

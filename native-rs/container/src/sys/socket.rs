@@ -137,6 +137,12 @@ pub fn original_dst(fd: c_int) -> Result<std::net::SocketAddrV4, Errno> {
     Ok(std::net::SocketAddrV4::new(sa.sin_addr.into(), u16::from_be_bytes(sa.sin_port)))
 }
 
+/// SO_LINGER 0: the close that follows sends RST, not FIN.
+pub fn reset_on_close(fd: c_int) -> Result<(), Errno> {
+    let linger: [c_int; 2] = [1, 0];
+    Errno::check(unsafe { ffi::setsockopt(fd, SOL_SOCKET, SO_LINGER, linger.as_ptr() as *const c_void, std::mem::size_of_val(&linger) as u32) }).map(drop)
+}
+
 /// shutdown(SHUT_WR): the peer reads EOF, we can still read.
 pub fn shutdown_write(fd: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::shutdown(fd, 1) }).map(drop)
