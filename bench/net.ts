@@ -256,7 +256,7 @@ const modes: Mode[] = [
   { ...tsboxMode("tsbox --network host, root", root, {}, ["--network", "host"], "127.0.0.1"), publish: { na: "no ports to publish (the host's own)" } },
 ];
 if (!process.argv.includes("--no-vm")) {
-  modes.push({ ...tsboxMode("tsbox vm backend", root, { TSBOX_NETWORK: "bridge" }, ["--backend", "vm"], { na: "the guest has no route to the host" }) });
+  modes.push({ ...tsboxMode("tsbox vm backend", root, { TSBOX_NETWORK: "bridge" }, ["--backend", "vm"], "10.0.2.2") });
 }
 const podman = podmanMode();
 

@@ -363,6 +363,7 @@ export class Runtime implements ContainerOwner {
       bundleDir,
       store: this.networks,
       rootless,
+      userMode: this.backend.capabilities().networks === "guest",
       exposed: image.config?.ExposedPorts ?? null,
       peer: async (ref) => {
         const peerId = await this.resolveContainer(ref);

@@ -12,10 +12,14 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
+import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 
 let ns: TestNetns;
 /** An HTTP server on the namespace's side ("the host"), on 0.0.0.0. */
@@ -32,6 +36,7 @@ before(async () => {
 });
 
 after(() => {
+  removeStaticTools();
   hostServer?.kill("SIGKILL");
   ns?.destroy();
   cleanupIdentities();
@@ -42,6 +47,25 @@ async function occupyPort(): Promise<{ port: number; close: () => void }> {
   const child = ns.spawn([process.execPath, "-e", "require('net').createServer().listen(0, '127.0.0.1', function () { console.log(this.address().port) })"]);
   const port = await new Promise<number>((resolve) => child.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim()))));
   return { port, close: () => child.kill("SIGKILL") };
+}
+
+/** Sends `ping` to a UDP port in the namespace until an answer comes (at most 10 s): the answer, or "". */
+async function udpPing(hostAddr: string): Promise<string> {
+  const [ip, port] = hostAddr.split(":");
+  const script = `const s = require('dgram').createSocket('udp4'); let n = 0;
+    s.on('message', (m) => { console.log(m.toString()); process.exit(0); });
+    const t = setInterval(() => { if (n++ === 50) process.exit(1); s.send('ping', ${port}, '${ip}'); }, 200);`;
+  const r = await ns.run([process.execPath, "-e", script]);
+  return r.code === 0 ? r.stdout.trim() : "";
+}
+
+/** `tsbox port NAME SPEC` once it answers with an address. */
+async function publishedAddress(run: (args: string[]) => Promise<CliResult>, name: string, spec: string, ip = "127.0.0.1"): Promise<string> {
+  return until(`the published port ${spec}`, async () => {
+    const p = await run(["port", name, spec]);
+    const addr = p.stdout.trim();
+    return p.code === 0 && new RegExp(`^${ip.replace(/\./g, "\\.")}:[1-9]\\d*$`).test(addr) ? addr : undefined;
+  });
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
@@ -66,6 +90,7 @@ for (const who of identities()) {
       // The default network's bridge and NAT rule go with its last container.
       assert.deepEqual(ns.links(), [], "no bridge or veth is left in the test's namespace");
       assert.deepEqual(ns.rules(), [], "no NAT or forwarding rule is left");
+      assert.deepEqual(ns.leases(), [], "no lease is left in the namespace's network state");
     });
 
     it("puts the container on the default bridge: eth0, an address, a default route, its /etc files", async () => {
@@ -186,6 +211,30 @@ for (const who of identities()) {
       }
     });
 
+    // Root's bridges live in the caller's network namespace, which data dirs share: tsbox0's leases are keyed by it.
+    it("two data dirs on one bridge (tsbox0) lease distinct addresses and keep the bridge while either uses it", { skip: who.name !== "root" ? "rootless data dirs each have their own network namespace" : false }, async () => {
+      const other = mkdtempSync(join(tmpdir(), "tsbox-data-second-"));
+      const name = `first-${who.name}`;
+      const first = start(["run", "--rm", "--name", name, "busybox", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; ping -c 1 -W 2 10.88.0.1 >/dev/null && echo bridge-still-up"]);
+      try {
+        const a = await until("the first container's address", async () => /inet (\S+)\//.exec((await run(["exec", name, "ip", "-4", "-o", "addr", "show", "eth0"])).stdout)?.[1]);
+        const second = await run(["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0; ping -c 1 -W 2 10.88.0.1 >/dev/null && echo gateway-ok"], { TSBOX_DATA_DIR: other });
+        assert.equal(second.code, 0, second.stderr);
+        const b = /inet (\S+)\/16/.exec(second.stdout)?.[1];
+        assert.ok(b?.startsWith("10.88."), `the second data dir chose the same default subnet: ${second.stdout}`);
+        assert.notEqual(b, a, "never the same address twice on one bridge");
+        assert.match(second.stdout, /gateway-ok/);
+        assert.equal((await run(["exec", name, "touch", "/tmp/go"])).code, 0);
+        const r = await first.done;
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /bridge-still-up/, "the second container's exit left the first one's bridge");
+      } finally {
+        await run(["rm", "-f", name]);
+        await first.done;
+        rmSync(other, { recursive: true, force: true });
+      }
+    });
+
     // The single-id user takes the same paths as the user with subordinate ids: 100 runs each for root and one rootless user.
     it("leaves no veth, rule, lease or process after 100 containers", { skip: who.name === "single" ? "covered as user" : false }, async () => {
       const net = `churn-${who.name}`;
@@ -204,6 +253,88 @@ for (const who of identities()) {
         assert.ok(result.distinctAddresses > 10, `addresses are handed out round robin (${result.distinctAddresses} distinct)`);
       } finally {
         await run(["network", "rm", net]);
+      }
+    });
+
+    it("--network host: the host's interfaces and loopback, host-gateway is 127.0.0.1", async () => {
+      const r = await run(["run", "--rm", "--network", "host", "--add-host", "host.tsbox.internal:host-gateway", "busybox", "sh", "-c", `ip -o link | cut -d: -f2 | cut -d@ -f1; grep host.tsbox.internal /etc/hosts; wget -q -O - http://host.tsbox.internal:${hostPort}/`]);
+      assert.equal(r.code, 0, r.stderr);
+      const ifaces = r.stdout.split("\n").map((l) => l.trim()).filter((l) => /^(lo|uplink\d|eth\d)$/.test(l)).sort();
+      assert.deepEqual(ifaces, ["lo", "uplink0", "uplink1"], "the test namespace's own interfaces");
+      assert.match(r.stdout, /^127\.0\.0\.1\thost\.tsbox\.internal$/m);
+      assert.match(r.stdout, /hello from the host/);
+      const p = await run(["run", "--rm", "--network", "host", "-p", "8080:80", "busybox", "true"]);
+      assert.equal(p.code, 125, "host networking publishes nothing");
+      assert.equal(p.stderr.split("\n").length, 2, `one line: ${p.stderr}`);
+    });
+
+    it("--network container:NAME shares the running container's network namespace", async () => {
+      const name = `peer-${who.name}`;
+      // httpd on the peer's loopback only: reachable from its own network namespace alone.
+      const server = start(["run", "--rm", "--name", name, "busybox", "sh", "-c", "mkdir -p /www && echo hello from the peer > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www"]);
+      try {
+        const addr = await until("the peer's address", async () => {
+          const e = await run(["exec", name, "ip", "-4", "-o", "addr", "show", "eth0"]);
+          return /inet (\S+)\//.exec(e.stdout)?.[1];
+        });
+        const r = await run(["run", "--rm", "--network", `container:${name}`, "busybox", "sh", "-c", "for i in $(seq 100); do wget -q -O - http://127.0.0.1/ 2>/dev/null && break; sleep 0.1; done; ip -4 -o addr show eth0"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^hello from the peer\n/);
+        assert.match(r.stdout, new RegExp(`inet ${addr.replace(/\./g, "\\.")}/`), "the same eth0");
+        const dns = await run(["run", "--rm", "--network", `container:${name}`, "--dns", "192.0.2.53", "busybox", "true"]);
+        assert.equal(dns.code, 125, "its /etc files are the peer's");
+        const gone = await run(["run", "--rm", "--network", "container:no-such-peer", "busybox", "true"]);
+        assert.equal(gone.code, 125);
+        assert.match(gone.stderr, /no-such-peer/);
+      } finally {
+        await run(["rm", "-f", name]);
+        await server.done;
+      }
+    });
+
+    it("publishes a UDP port: -p 127.0.0.1::PORT/udp reaches a UDP server inside, and is released", async () => {
+      const name = `udp-${who.name}`;
+      const tools = staticToolDir("udp-echo");
+      const server = start(["run", "--rm", "--name", name, "-v", `${tools}:/tools:ro`, "-p", "127.0.0.1::7777/udp", "busybox", "/tools/udp-echo", "7777"]);
+      let hostAddr = "";
+      try {
+        hostAddr = await publishedAddress(run, name, "7777/udp");
+        assert.equal((await run(["port", name])).stdout, `7777/udp -> ${hostAddr}\n`);
+        assert.equal(await udpPing(hostAddr), "echo:ping");
+      } finally {
+        await run(["rm", "-f", name]);
+        await server.done;
+      }
+      const [ip, port] = hostAddr.split(":");
+      const rebind = await ns.run([process.execPath, "-e", `require('dgram').createSocket('udp4').bind(${port}, '${ip}', function () { this.close() })`]);
+      assert.equal(rebind.code, 0, `udp ${hostAddr} is free again: ${rebind.stderr}`);
+    });
+
+    it("-P publishes every EXPOSEd port of the image (tcp and udp) on free host ports", async () => {
+      const image = `exposed-${who.name}`;
+      const base = `exposed-base-${who.name}`;
+      assert.equal((await run(["run", "--name", base, "--network", "none", "busybox", "true"])).code, 0);
+      const commit = await run(["commit", "-c", "EXPOSE 80", "-c", "EXPOSE 7777/udp", base, image]);
+      assert.equal(commit.code, 0, commit.stderr);
+      await run(["rm", base]);
+      const name = `pub-all-${who.name}`;
+      const tools = staticToolDir("udp-echo");
+      const server = start(["run", "--rm", "--name", name, "-P", "-v", `${tools}:/tools:ro`, image, "sh", "-c", "/tools/udp-echo 7777 & mkdir -p /www && echo hello from -P > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      try {
+        const tcp = await publishedAddress(run, name, "80/tcp", "0.0.0.0");
+        const udp = await publishedAddress(run, name, "7777/udp", "0.0.0.0");
+        const lines = (await run(["port", name])).stdout.trim().split("\n").sort();
+        assert.deepEqual(lines, [`7777/udp -> ${udp}`, `80/tcp -> ${tcp}`]);
+        const got = await until("httpd's answer", async () => {
+          const c = await ns.run(["busybox", "wget", "-q", "-O", "-", `http://127.0.0.1:${tcp.split(":")[1]}/`]);
+          return c.code === 0 ? c.stdout : undefined;
+        });
+        assert.equal(got, "hello from -P\n");
+        assert.equal(await udpPing(`127.0.0.1:${udp.split(":")[1]}`), "echo:ping");
+      } finally {
+        await run(["rm", "-f", name]);
+        await server.done;
+        await run(["rmi", image]);
       }
     });
 

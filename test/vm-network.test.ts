@@ -2,13 +2,16 @@
  * Networking on the vm backend: the guest's agent runs the same network
  * code as tsbox-runtime (bridge, veths, leases, the network's DNS server),
  * and a published port is a listener on this host whose connections the
- * agent carries to the container (`connect` op). Everything but the host's
- * listeners lives in the guest, so these run in the test's own process.
+ * agent carries to the container (`connect` op). Containers reach out
+ * through the agent's relay (net_relay: `dial`/`resolve` events), which
+ * this process answers. Everything but the host's sockets lives in the
+ * guest, so these run in the test's own process.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, type Server } from "node:net";
+import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
@@ -19,7 +22,8 @@ describe("vm networking", { skip: vmSkip }, () => {
   const scratch = mkdtempSync(join(tmpdir(), "tsbox-vm-net-"));
   const dataDir = join(scratch, "data");
   // One guest for the whole suite: it stays up between containers.
-  const backend = new VmBackend({ idleMs: 120_000 });
+  // Its own cache dir: never a `tsbox vm` daemon some other run left on this machine (another guest, another agent).
+  const backend = new VmBackend({ idleMs: 120_000, env: { ...process.env, TSBOX_CACHE_DIR: join(scratch, "cache") } });
   const rt = new Runtime({ dataDir, backend, network: "bridge" });
 
   before(() => {
@@ -88,6 +92,61 @@ describe("vm networking", { skip: vmSkip }, () => {
     } finally {
       taken.close();
     }
+  });
+
+  /** An HTTP server on this host's 127.0.0.1 (a port the guest knows nothing of). */
+  async function hostHttp(text: string): Promise<{ port: number; server: Server }> {
+    const server = createHttpServer((_q, r) => r.end(text));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    return { port: (server.address() as { port: number }).port, server };
+  }
+
+  it("reaches a server on this host as host.tsbox.internal (host-gateway), from the default bridge and a user network", async () => {
+    const { port, server } = await hostHttp("hello from the host\n");
+    try {
+      for (const network of ["bridge", "vmapp"]) {
+        const c = await rt.run({ image: "busybox", network, addHosts: ["host.tsbox.internal:host-gateway"], cmd: ["sh", "-c", `grep host.tsbox.internal /etc/hosts; wget -q -O - http://host.tsbox.internal:${port}/`], remove: true });
+        const out = await c.output();
+        assert.equal(out.exitCode, 0, `${network}: ${out.stderr}`);
+        assert.match(out.stdout, /^10\.0\.2\.2\thost\.tsbox\.internal\nhello from the host\n$/, network);
+      }
+    } finally {
+      server.close();
+    }
+  });
+
+  it("connects out to this host's address and streams 1 MiB each way; a closed port is a reset", async () => {
+    // An echo server on this host: what goes in comes back, byte for byte.
+    const echo = createServer((s) => s.pipe(s));
+    await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", () => resolve()));
+    const port = (echo.address() as { port: number }).port;
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", () => resolve()));
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    try {
+      const script = `echo "closed: $(wget -O - http://10.0.2.2:${closedPort}/ 2>&1 | tail -1)"; head -c 1048576 /dev/urandom > /tmp/in; nc 10.0.2.2 ${port} < /tmp/in > /tmp/out & pid=$!; for i in $(seq 300); do [ "$(wc -c < /tmp/out)" = 1048576 ] && break; sleep 0.1; done; kill $pid 2>/dev/null; cmp /tmp/in /tmp/out && echo same`;
+      const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", script], remove: true });
+      const out = await c.output();
+      assert.equal(out.exitCode, 0, out.stderr);
+      // The guest's kernel accepted before the host could try: a refusal comes back as a reset.
+      assert.match(out.stdout, /^closed: .*reset by peer\nsame\n$/);
+    } finally {
+      echo.close();
+    }
+  });
+
+  it("resolves names through this host's resolver (nameserver 10.0.2.3), an unknown one is NXDOMAIN", async () => {
+    const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "cat /etc/resolv.conf; nslookup localhost 2>&1 | tail -2; nslookup no-such-name.invalid 2>&1; true"], remove: true });
+    const out = await c.output();
+    assert.equal(out.exitCode, 0, out.stderr);
+    assert.match(out.stdout, /^nameserver 10\.0\.2\.3$/m);
+    assert.match(out.stdout, /Address: 127\.0\.0\.1/);
+    assert.match(out.stdout, /can't find no-such-name\.invalid: NXDOMAIN/);
+    // A user network's DNS answers containers' names itself and forwards the rest to the same relay.
+    const u = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "nslookup no-such-name.invalid 2>&1"], remove: true });
+    const uo = await u.output();
+    assert.match(uo.stdout, /can't find no-such-name\.invalid: NXDOMAIN/, uo.stdout + uo.stderr);
   });
 
   it("--network none has only lo and reaches nothing", async () => {

@@ -43,6 +43,12 @@ export interface NetworkInputs {
   store: NetworkStore;
   /** Rootless: the helper, and the dir of the user's network namespace. */
   rootless: { helper: RootlessHelper; dir: string } | null;
+  /**
+   * The host and a DNS forwarder are at the user-mode addresses (10.0.2.2,
+   * 10.0.2.3) although not rootless: the vm guest's agent serves them
+   * (native-rs/agent/src/net_relay).
+   */
+  userMode?: boolean;
   exposed?: Record<string, unknown> | null;
   /** Resolves `container:X`. */
   peer: (ref: string) => Promise<NetworkPeer>;
@@ -89,14 +95,15 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     attach.push(attachment(inputs, config, hostResolv.servers));
   }
   const first = attach[0];
-  const gatewayForHost = mode.kind === "host" ? "127.0.0.1" : !first ? undefined : inputs.rootless ? ROOTLESS_HOST_ADDRESS : first.gateway;
+  const userMode = inputs.rootless !== null || inputs.userMode === true;
+  const gatewayForHost = mode.kind === "host" ? "127.0.0.1" : !first ? undefined : userMode ? ROOTLESS_HOST_ADDRESS : first.gateway;
   const servers = options.dns?.length
     ? options.dns
     : mode.kind === "host"
       ? hostResolv.servers
       : first?.dns
         ? [first.gateway]
-        : inputs.rootless && first
+        : userMode && first
           ? [ROOTLESS_DNS]
           : reachableFromBridge(hostResolv.servers);
   const network: NetworkSpec = {
@@ -135,7 +142,7 @@ export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer"> & { net
   };
 }
 
-function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless">, config: NetworkConfig, hostServers: string[]): NetworkAttachment {
+function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless" | "userMode">, config: NetworkConfig, hostServers: string[]): NetworkAttachment {
   const aliases = inputs.options.networkAliases ?? [];
   if (aliases.length > 0 && !config.dns) throw new UsageError(`--network-alias needs a user-defined network (${config.name} has no DNS)`);
   for (const a of aliases) {
@@ -149,12 +156,12 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
     subnet: config.subnet,
     gateway: config.gateway,
     mtu: config.mtu,
-    dir: inputs.store.dir(config.name),
+    dir: inputs.store.stateDir(config),
     dns: config.dns,
     nat: !config.internal,
     aliases,
     ...(ip !== undefined ? { ip } : {}),
-    upstream: inputs.rootless ? [ROOTLESS_DNS] : reachableFromBridge(hostServers),
+    upstream: inputs.rootless || inputs.userMode ? [ROOTLESS_DNS] : reachableFromBridge(hostServers),
   };
 }
 

@@ -4,9 +4,9 @@ import type { Subnet } from "./ipv4.js";
 /**
  * The IPv4 routes of this process's network namespace (/proc/net/route:
  * little-endian hex), without the default route: the subnets a new bridge
- * network must not overlap.
+ * network must not overlap (but those through `exceptDevice`).
  */
-export function routedSubnets(file = "/proc/net/route"): Subnet[] {
+export function routedSubnets(file = "/proc/net/route", exceptDevice?: string): Subnet[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -16,6 +16,7 @@ export function routedSubnets(file = "/proc/net/route"): Subnet[] {
   const out: Subnet[] = [];
   for (const line of text.trim().split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
+    if (f[0] === exceptDevice) continue;
     const dest = leHex(f[1]);
     const m = leHex(f[7]);
     if (dest === undefined || m === undefined || m === 0) continue;

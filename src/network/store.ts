@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
 import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
@@ -26,6 +26,7 @@ export interface NetworkConfig {
 
 /** docker's name for the default network; its bridge is tsbox0. */
 export const DEFAULT_NETWORK = "bridge";
+const DEFAULT_BRIDGE = "tsbox0";
 /** Modes `--network` takes that are not network names. */
 export const RESERVED_NAMES = ["bridge", "none", "host", "default"];
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
@@ -42,10 +43,18 @@ export interface CreateOptions {
   labels?: Record<string, string>;
 }
 
+/** As root, the networks' shared state by network namespace and bridge (`stateDir`). */
+export const HOST_STATE_ROOT = "/run/tsbox-net";
+
+/** `HOST_STATE_ROOT`'s directory for a network namespace (a `/proc/PID/ns/net` or `/run/netns/NAME` path). */
+export function netnsStateDir(netnsPath = "/proc/self/ns/net"): string {
+  return join(HOST_STATE_ROOT, `netns-${statSync(netnsPath).ino}`);
+}
+
 /**
- * The networks of one data dir. Names are directory names; the state the
- * container machinery keeps per network (leases, lock, DNS pid) lives beside
- * config.json (native-rs/container/src/net/ipam.rs).
+ * The networks of one data dir. Names are directory names; for the state the
+ * container machinery keeps per network (leases, lock, DNS pid;
+ * native-rs/container/src/net/ipam.rs) see `stateDir`.
  */
 export class NetworkStore {
   readonly root: string;
@@ -56,6 +65,18 @@ export class NetworkStore {
 
   dir(name: string): string {
     return join(this.root, name);
+  }
+
+  /**
+   * Where a network's leases, lock and DNS server's pid live. Rootless,
+   * beside config.json: the bridge is in this data dir's own network
+   * namespace (rootless-netns/). As root the bridge is in the caller's
+   * network namespace, which other data dirs share (tsbox0 above all), so
+   * the state is keyed by that namespace and the bridge: two data dirs never
+   * lease one address twice, nor does one remove a bridge the other still uses.
+   */
+  stateDir(config: NetworkConfig): string {
+    return this.rootless ? this.dir(config.name) : join(netnsStateDir(), config.bridge);
   }
 
   list(): NetworkConfig[] {
@@ -83,11 +104,12 @@ export class NetworkStore {
   ensureDefault(): NetworkConfig {
     const existing = this.read(DEFAULT_NETWORK);
     if (existing) return existing;
-    const routed = routedSubnets();
+    // tsbox0's own route is another data dir's default network in this namespace: the same subnet is chosen, so they agree.
+    const routed = routedSubnets(undefined, DEFAULT_BRIDGE);
     const taken = [...routed, ...this.subnets()];
     const subnet = DEFAULT_SUBNETS.map((s) => parseSubnet(s) as Subnet).find((s) => !taken.some((t) => overlaps(s, t)));
     if (!subnet) throw new ContainerError(`no free subnet for the default network (tried ${DEFAULT_SUBNETS.join(", ")}); create one with tsbox network create --subnet`);
-    return this.write({ ...this.base(DEFAULT_NETWORK, subnet), bridge: "tsbox0", dns: false });
+    return this.write({ ...this.base(DEFAULT_NETWORK, subnet), bridge: DEFAULT_BRIDGE, dns: false });
   }
 
   create(name: string, options: CreateOptions = {}): NetworkConfig {
@@ -142,12 +164,14 @@ export class NetworkStore {
       throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`);
     }
     rmSync(this.dir(config.name), { recursive: true, force: true });
+    if (!this.rootless) rmSync(this.stateDir(config), { recursive: true, force: true });
     return config;
   }
 
   /** The live leases of a network: who is attached, at which address. */
   leases(name: string): Lease[] {
-    return liveLeases(this.dir(name));
+    const config = this.read(name);
+    return config ? liveLeases(this.stateDir(config)) : [];
   }
 
   private base(name: string, subnet: Subnet): NetworkConfig {

@@ -8,7 +8,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { netnsStateDir } from "../../src/network/store.js";
 
 export interface RunResult {
   code: number;
@@ -82,7 +84,19 @@ export class TestNetns {
     return lines;
   }
 
+  /** Root's leases in this namespace, `BRIDGE/IP` (src/network/store.ts `stateDir`: keyed by namespace and bridge). */
+  leases(): string[] {
+    const dir = netnsStateDir(this.path);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir).flatMap((bridge) => {
+      const leases = join(dir, bridge, "leases");
+      return existsSync(leases) ? readdirSync(leases).map((ip) => `${bridge}/${ip}`) : [];
+    });
+  }
+
   destroy(): void {
+    // The namespace's network state (locks, the allocator's last pick) goes with it.
+    rmSync(netnsStateDir(this.path), { recursive: true, force: true });
     execFileSync("ip", ["netns", "delete", this.name]);
   }
 }

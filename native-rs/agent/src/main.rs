@@ -9,6 +9,7 @@
 
 mod agent;
 mod guest_dir;
+mod net_relay;
 mod ops;
 mod frame;
 mod guest_init;
@@ -76,6 +77,11 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // The containers' way out through the host (DNS, TCP); without it they reach only the guest.
+    match net_relay::Relay::start() {
+        Ok(r) => agent.relay = Some(r),
+        Err(m) => eprintln!("tsbox-agent: no outbound network for containers: {}", m),
+    }
     agent.run()
 }
 

@@ -73,6 +73,8 @@ pub struct Agent {
     pub(crate) out_chans: HashMap<u32, String>,
     /// Connections into containers (`connect`), by handle.
     pub(crate) socks: HashMap<String, socks::Sock>,
+    /// Containers' outbound TCP and DNS through the host (`net_relay`).
+    pub(crate) relay: Option<crate::net_relay::Relay>,
 }
 
 pub fn log(msg: &str) {
@@ -97,6 +99,7 @@ impl Agent {
             in_chans: HashMap::new(),
             out_chans: HashMap::new(),
             socks: HashMap::new(),
+            relay: None,
         })
     }
 

@@ -23,6 +23,8 @@ enum Target {
     Out(usize, u8),
     In(usize),
     Connect(usize),
+    RelayAccept,
+    RelayDns,
 }
 
 impl Agent {
@@ -44,6 +46,10 @@ impl Agent {
         };
         add(&mut fds, self.link, link_events, Target::Link);
         add(&mut fds, self.sigchld_r, POLLIN, Target::Sigchld);
+        if let Some(r) = &self.relay {
+            add(&mut fds, r.listener_fd(), POLLIN, Target::RelayAccept);
+            add(&mut fds, r.dns_fd(), POLLIN, Target::RelayDns);
+        }
         // Processes first, then connections: one list of handles.
         let mut ids: Vec<String> = self.ctrs.keys().cloned().collect();
         let processes = ids.len();
@@ -98,6 +104,8 @@ impl Agent {
                 Target::Out(i, k) => self.read_output(&ids[i], k),
                 Target::In(i) => self.write_input(&ids[i]),
                 Target::Connect(i) => self.sock_connected(&ids[i]),
+                Target::RelayAccept => self.relay_accept(),
+                Target::RelayDns => self.relay_dns(),
             }
         }
         // Finished processes answer their waits once everything is drained.

@@ -6,10 +6,12 @@
 mod connect;
 mod create;
 mod delete;
+mod dialed;
 mod exec;
 mod hello;
 mod pause;
 mod resize;
+mod resolved;
 mod resume;
 mod signal;
 mod start;
@@ -23,9 +25,9 @@ use container::ErrorKind;
 
 /// Every op the agent serves (checked against the contract fixture).
 #[cfg_attr(not(test), allow(dead_code))]
-pub const OPS: [&str; 13] = [
+pub const OPS: [&str; 15] = [
     "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume",
-    "delete", "ping", "connect",
+    "delete", "ping", "connect", "dialed", "resolved",
 ];
 
 impl Agent {
@@ -58,6 +60,8 @@ impl Agent {
             "resume" => self.op_resume(id, &cid),
             "delete" => self.op_delete(id, &cid),
             "connect" => self.op_connect(id, &cid, req),
+            "dialed" => self.op_dialed(id, req),
+            "resolved" => self.op_resolved(id, req),
             "ping" => {
                 self.reply_ok(id, vec![]);
                 Ok(())

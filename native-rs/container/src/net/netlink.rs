@@ -97,6 +97,12 @@ impl Message {
     pub fn bytes(&mut self) -> Vec<u8> {
         self.finish(1).to_vec()
     }
+
+    /// The finished message with sequence number `seq`, for a batch of
+    /// several in one send (nfnetlink's transactions).
+    pub fn encode(&mut self, seq: u32) -> Vec<u8> {
+        self.finish(seq).to_vec()
+    }
 }
 
 fn pad(buf: &mut Vec<u8>) {

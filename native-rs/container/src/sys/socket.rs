@@ -18,7 +18,12 @@ struct SockaddrNl {
 /// the network namespace of the calling thread. Replies that take longer
 /// than `timeout_ms` fail with EAGAIN instead of hanging the caller.
 pub fn netlink_route(timeout_ms: u32) -> Result<c_int, Errno> {
-    let fd = Errno::check(unsafe { ffi::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE) })?;
+    netlink(NETLINK_ROUTE, timeout_ms)
+}
+
+/// The same for another netlink protocol (NETLINK_NETFILTER: the vm agent's nftables rule).
+pub fn netlink(protocol: c_int, timeout_ms: u32) -> Result<c_int, Errno> {
+    let fd = Errno::check(unsafe { ffi::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol) })?;
     let addr = SockaddrNl {
         nl_family: AF_NETLINK as u16,
         nl_pad: 0,
@@ -122,6 +127,20 @@ pub fn connect_result(fd: c_int) -> Result<(), Errno> {
     } else {
         Err(Errno(err))
     }
+}
+
+/// The destination a NATed (DNAT/REDIRECT) TCP connection was made to (SO_ORIGINAL_DST).
+pub fn original_dst(fd: c_int) -> Result<std::net::SocketAddrV4, Errno> {
+    let mut sa = SockaddrIn { sin_family: 0, sin_port: [0; 2], sin_addr: [0; 4], sin_zero: [0; 8] };
+    let mut len = std::mem::size_of::<SockaddrIn>() as u32;
+    Errno::check(unsafe { ffi::getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &mut sa as *mut SockaddrIn as *mut c_void, &mut len) })?;
+    Ok(std::net::SocketAddrV4::new(sa.sin_addr.into(), u16::from_be_bytes(sa.sin_port)))
+}
+
+/// SO_LINGER 0: the close that follows sends RST, not FIN.
+pub fn reset_on_close(fd: c_int) -> Result<(), Errno> {
+    let linger: [c_int; 2] = [1, 0];
+    Errno::check(unsafe { ffi::setsockopt(fd, SOL_SOCKET, SO_LINGER, linger.as_ptr() as *const c_void, std::mem::size_of_val(&linger) as u32) }).map(drop)
 }
 
 /// shutdown(SHUT_WR): the peer reads EOF, we can still read.

@@ -61,6 +61,8 @@ export interface ContainerInfo {
 
 /** What `run` takes in a browser: Node's RunOptions keys, minus what a page cannot have. */
 const RUN_KEYS = new Set(["image", "cmd", "entrypoint", "env", "workdir", "user", "hostname", "readOnly", "tty", "stdin", "stdout", "stderr", "remove", "name", "volumes"]);
+/** RunOptions that need a network the browser cannot give (they get a message that says why). */
+const NETWORK_KEYS = new Set(["network", "publish", "publishAll", "addHosts", "dns", "dnsSearch", "dnsOptions", "ip", "networkAliases"]);
 const OPTION_KEYS = new Set(["assets", "files", "workerUrl", "storage", "warmUp", "config", "onProgress", "onNotice", "backend"]);
 
 export class Runtime {
@@ -348,7 +350,9 @@ export class Runtime {
 function checkRunOptions(options: RunOptions): RunRequest {
   if (typeof options?.image !== "string" || options.image === "") throw new UsageError("run needs an image");
   for (const key of Object.keys(options)) {
-    if (!RUN_KEYS.has(key) && (options as unknown as Record<string, unknown>)[key] !== undefined) throw new UsageError(`run option "${key}" is not supported in the browser`);
+    if (RUN_KEYS.has(key) || (options as unknown as Record<string, unknown>)[key] === undefined) continue;
+    if (NETWORK_KEYS.has(key)) throw new UsageError(`run option "${key}" is not supported in the browser: a page cannot open sockets, so its containers have no network (only --network none)`);
+    throw new UsageError(`run option "${key}" is not supported in the browser`);
   }
   if (options.volumes !== undefined && options.volumes.length > 0) throw new UsageError("volumes are not supported in the browser: a page has no host directories to mount");
   if (options.stdin === "inherit" || options.stdout === "inherit" || options.stderr === "inherit") {

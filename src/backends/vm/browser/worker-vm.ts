@@ -21,6 +21,7 @@ import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type G
 import { MemoryFs } from "../core/p9/memory-fs.js";
 import { P9Server } from "../core/p9/server.js";
 import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../core/snapshot-check.js";
+import { refuseOutbound } from "../core/outbound-protocol.js";
 import { type BrowserStore, openBrowserStore, type StoredImage } from "./browser-store.js";
 import { browserContainerSpec, execUser, GUEST_FILE_OWNER } from "./container-spec.js";
 import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
@@ -86,7 +87,11 @@ export class WorkerVm {
     const machine = new GuestMachine<WorkerLink>({
       config,
       p9: new P9Server(fs),
-      makeLink: (transport) => new WorkerLink(transport),
+      makeLink: (transport) => {
+        const link = new WorkerLink(transport);
+        refuseOutbound(link, "a browser page cannot open connections for the vm guest (no outbound network in the browser)");
+        return link;
+      },
       loadV86: async () => V86 as unknown as V86Constructor,
       // A restore needs none of the boot files: memory, BIOS included, comes from the state.
       loadFiles: () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm: { module: wasm } }),

@@ -36,8 +36,8 @@ const MAX_LINK_WINDOW = 16;
  * a container's input without bound.
  */
 const LINK_QUEUE_HIGH = 256 * 1024;
-/** The agent's only unsolicited event; anything else is ignored. */
-const AGENT_EVENTS: ReadonlySet<string> = new Set(["ready"]);
+/** The agent's unsolicited events (ready; a container's connection out and DNS question: outbound-protocol.ts); anything else is ignored. */
+const AGENT_EVENTS: ReadonlySet<string> = new Set(["ready", "dial", "resolve"]);
 
 export interface ConsoleTransport {
   /** Hands one console input event (≤ CONSOLE_EVENT_MAX bytes) to the guest. */
@@ -68,7 +68,7 @@ interface Pending {
 }
 
 /** The ops the guest agent serves (native-rs/agent/src/ops; test/fixtures/contract/agent-ops.json). */
-export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume", "delete", "ping", "connect"] as const;
+export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume", "delete", "ping", "connect", "dialed", "resolved"] as const;
 export type AgentOp = (typeof AGENT_OPS)[number];
 /** Ops only the `tsbox vm` daemon answers: its 9p exports, detached containers (`launch`, `containers`) and its shutdown (daemon.ts). */
 export const DAEMON_OPS = ["export", "unexport", "shutdown", "launch", "containers"] as const;

@@ -1,9 +1,11 @@
 /**
  * A container's `network` section as the guest's agent runs it (pure, shared
  * with the browser Worker): the guest's root makes the bridges, so there is
- * no rootless user-mode network and no NAT (nothing leaves the guest); the
- * files and each network's state live in guest dirs; published ports are
- * the host's to listen on (published-ports.ts), not the guest's.
+ * no rootless user-mode network and no NAT (containers leave the guest
+ * through the agent's relay instead: TCP and DNS at 10.0.2.2/10.0.2.3,
+ * native-rs/agent/src/net_relay, outbound.ts); the files and each network's
+ * state live in guest dirs; published ports are the host's to listen on
+ * (published-ports.ts), not the guest's.
  */
 import type { MountSpec, NetworkSpec } from "../../../spec/container-spec.js";
 
@@ -18,7 +20,7 @@ export function toGuestNetwork(net: NetworkSpec, containerDir: string): { networ
     ...rest,
     dir,
     hosts,
-    attach: net.attach.map((a) => ({ ...a, dir: `${GUEST_NETWORKS_DIR}/${a.name}`, nat: false, upstream: [] })),
+    attach: net.attach.map((a) => ({ ...a, dir: `${GUEST_NETWORKS_DIR}/${a.name}`, nat: false })),
     ports: [],
   };
   // The /etc files are bound from the guest dir the keeper writes them to, not exported from the host.

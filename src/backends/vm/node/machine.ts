@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AgentLink } from "./agent-link.js";
 import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type MachineConfig, type SavedMachine, type V86Constructor } from "../core/guest-machine.js";
+import { serveOutbound } from "./outbound.js";
 import { type VmImages, v86Dir, v86Version } from "./images.js";
 import { NodeFs } from "./p9/node-fs.js";
 import { P9Server } from "../core/p9/server.js";
@@ -26,7 +27,7 @@ export class Machine extends GuestMachine<AgentLink> {
     super({
       config,
       p9: new P9Server(new NodeFs()),
-      makeLink: (transport) => new AgentLink(transport),
+      makeLink: (transport) => serveOutbound(new AgentLink(transport)),
       loadV86: async () => ((await import("v86")) as unknown as { V86: V86Constructor }).V86,
       loadFiles: () => ({
         bios: fileBuffer(images.bios),

@@ -6,11 +6,12 @@
  * long as the container (they are closed with its release).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { TsboxError } from "../../../errors.js";
 import type { PortMapping } from "../../../spec/container-spec.js";
 import type { AgentLink } from "./agent-link.js";
+import { spliceOverLink } from "./link-socket.js";
 
 export interface Published {
   /** With the host ports really bound (0 asked for any). */
@@ -29,7 +30,7 @@ export async function bindPorts(ports: PortMapping[]): Promise<Published> {
   try {
     for (const p of ports) {
       if (p.protocol !== "tcp") throw new TsboxError(`cannot publish port ${p.hostIp}:${p.hostPort}/${p.protocol}: the vm backend publishes TCP ports only`, { code: "usage" });
-      const server = createServer((conn) => (target ? relay(target.link, target.cid, p.containerPort, conn) : conn.destroy()));
+      const server = createServer((conn) => (target ? spliceOverLink(target.link, conn, "connect", { cid: target.cid, port: p.containerPort }) : conn.destroy()));
       servers.push(server);
       const port = await new Promise<number>((resolve, reject) => {
         server.once("error", (err: NodeJS.ErrnoException) =>
@@ -44,28 +45,6 @@ export async function bindPorts(ports: PortMapping[]): Promise<Published> {
     throw err;
   }
   return { ports: bound, serve: (link, cid) => (target = { link, cid }), close };
-}
-
-/** One connection: a stream pair on the link, spliced to the socket. */
-function relay(link: AgentLink, cid: string, port: number, conn: Socket): void {
-  const input = link.openInput();
-  const output = link.openOutput();
-  conn.on("error", () => {});
-  conn.pause();
-  link.request("connect", { cid, port, stdin: input.channel, stdout: output.channel }, 30_000).then(
-    () => {
-      conn.pipe(input.writable);
-      output.readable.pipe(conn);
-      conn.resume();
-      conn.on("close", () => input.writable.destroyed || input.writable.end());
-    },
-    () => {
-      // Nothing listens there (or the container is gone): the client sees the close.
-      input.finish();
-      output.onEof();
-      conn.destroy();
-    },
-  );
 }
 
 /**
