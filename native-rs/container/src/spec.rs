@@ -159,7 +159,13 @@ impl Spec {
             path: String::new(),
             message: e.to_string(),
         })?;
-        let spec = Spec::from_json(&doc)?;
+        Spec::from_document(&doc)
+    }
+
+    /// A spec from JSON parsed already (the vm agent's request carries it:
+    /// printing and parsing it again cost as much as the first parse).
+    pub fn from_document(doc: &Json) -> Result<Spec> {
+        let spec = Spec::from_json(doc)?;
         spec.validate()?;
         Ok(spec)
     }
@@ -292,7 +298,12 @@ impl Process {
             path: String::new(),
             message: e.to_string(),
         })?;
-        let process = parse_process(object(Some(&doc), "process")?)?;
+        Process::from_document(&doc)
+    }
+
+    /// A process from JSON parsed already (see [`Spec::from_document`]).
+    pub fn from_document(doc: &Json) -> Result<Process> {
+        let process = parse_process(object(Some(doc), "process")?)?;
         process.validate()?;
         Ok(process)
     }
