@@ -7,7 +7,9 @@
  * with the host's, for the last run of each, each line with the guest's
  * instruction counter (v86's, read as the line is written: the guest's work
  * in emulated instructions, which, unlike milliseconds, does not move with the
- * host's load). Per round trip the median of guest instructions too. Boots its own guest (the
+ * host's load). Per round trip the median of guest instructions too, and the
+ * 9p requests the guest made (each one stops the guest until the host's
+ * server answers). Boots its own guest (the
  * command line is part of the snapshot's fingerprint). A profiling aid, not
  * a benchmark: bench/vm.ts has the figures.
  *
@@ -19,6 +21,16 @@ import { join } from "node:path";
 import { Runtime } from "../src/index.js";
 import { VmBackend } from "../src/backends/vm/vm-backend.js";
 import { DEFAULT_CONFIG } from "../src/backends/vm/machine.js";
+import { P9Server } from "../src/backends/vm/p9/server.js";
+/** 9p requests the guest made (and how many were Tread), and the host's milliseconds answering them. */
+const p9 = { requests: 0, reads: 0, ms: 0 };
+const handle9p = P9Server.prototype.handle;
+P9Server.prototype.handle = function (req: Uint8Array, reply: (buf: Uint8Array) => void) {
+  const t0 = performance.now();
+  p9.requests++;
+  if (req[4] === 116) p9.reads++;
+  try { return handle9p.call(this, req, reply); } finally { p9.ms += performance.now() - t0; }
+};
 const runs = Number(process.argv[2] ?? 15);
 const scratch = mkdtempSync(join(tmpdir(), "tsbox-prof-"));
 const TRACE = !!process.env.TRACE;
@@ -57,6 +69,8 @@ function dumpTrace(title: string) {
 }
 const med = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? NaN;
 function summarize(name: string, totals: number[], logs: [string, number][][], instr: number[]) {
+  console.log(`${name}: per run ${(p9.requests / totals.length).toFixed(0)} 9p requests (${(p9.reads / totals.length).toFixed(0)} reads), ${(p9.ms / totals.length).toFixed(1)} ms in the host's 9p server`);
+  p9.requests = p9.reads = p9.ms = 0;
   const ops = new Map<string, number[]>();
   for (const l of logs) for (const [op, ms] of l) (ops.get(op) ?? ops.set(op, []).get(op)!).push(ms);
   console.log(`${name}: median ${med(totals).toFixed(1)} ms  [${totals.map((t) => t.toFixed(0)).join(" ")}]`);
@@ -65,6 +79,7 @@ function summarize(name: string, totals: number[], logs: [string, number][][], i
 }
 traces.length = 0;
 for (let w = 0; w < 3; w++) await (await rt.run({ image: "busybox", cmd: ["true"], remove: true })).wait();
+p9.requests = p9.reads = p9.ms = 0;
 {
   const totals: number[] = [], logs: [string, number][][] = [], instr: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -81,6 +96,7 @@ for (let w = 0; w < 3; w++) await (await rt.run({ image: "busybox", cmd: ["true"
 {
   await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
   for (let w = 0; w < 3; w++) await c.exec(["true"]);
+  p9.requests = p9.reads = p9.ms = 0;
   const totals: number[] = [], logs: [string, number][][] = [], instr: number[] = [];
   for (let i = 0; i < runs; i++) {
     log = [];
