@@ -784,6 +784,15 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn from_document_is_parse() {
+        // The vm agent builds specs from its request's parsed JSON: same result, same checks.
+        let doc = json::parse(&sample_json()).unwrap();
+        assert_eq!(Spec::from_document(&doc).unwrap(), Spec::parse(&sample_json()).unwrap());
+        let bad = json::parse(r#"{"ociVersion":"1.0.2"}"#).unwrap();
+        assert!(Spec::from_document(&bad).is_err());
+    }
+
+    #[test]
     fn parses_sample() {
         let mut spec = Spec::parse(&sample_json()).unwrap();
         spec.resolve_relative_to(Path::new("/bundle"));
