@@ -71,13 +71,11 @@ describe("vm backend", { skip: vmSkip }, () => {
 
   it("starts from the snapshot and delivers output and exit code", async () => {
     const backend = new VmBackend({ savePath: snapshotPath });
-    const t0 = performance.now();
     const c = await runtime(backend).run({ image: "busybox", cmd: ["sh", "-c", "echo warm; exit 3"], remove: true });
     const out = await c.output();
     assert.ok(backend.lastStart?.kind === "restore", `started by ${JSON.stringify(backend.lastStart)}`);
     assert.equal(out.stdout, "warm\n");
     assert.equal(out.exitCode, 3);
-    assert.ok(performance.now() - t0 < 15_000);
   });
 
   it("runs a linux/386 image loaded through a native Runtime (one store, no pull); the native backend refuses it, naming its platform", async () => {

@@ -10,6 +10,7 @@
 use crate::sys;
 use container::join::{self, Known};
 use container::launch;
+use container::seccomp::Filter;
 use container::spec::Process;
 use container::status::StatusEvents;
 use container::sys::consts::{SIGKILL, SYS_CLOSE_RANGE};
@@ -34,6 +35,8 @@ pub enum Job<'a> {
         spec: &'a Spec,
         gate_r: c_int,
         cgroup: Option<&'a dyn Manager>,
+        /// Its `linux.seccomp`, compiled by the agent.
+        filter: Option<&'a Filter>,
     },
     /// A process joining the running container whose init is `pid`, with
     /// what the agent knows of it (its system-call filter, cgroup, namespaces).
@@ -76,7 +79,9 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     // The agent reads this supervisor's events from STATUS_FD.
     let events = StatusEvents::new(Some(STATUS_FD), "tsbox-agent");
     match job {
-        Job::Container { spec, cgroup, .. } => run_container(spec, cgroup, &events),
+        Job::Container {
+            spec, cgroup, filter, ..
+        } => run_container(spec, cgroup, filter, &events),
         Job::Exec {
             pid,
             process,
@@ -85,7 +90,12 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     }
 }
 
-fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvents) -> i32 {
+fn run_container(
+    spec: &Spec,
+    cgroup: Option<&dyn Manager>,
+    filter: Option<&Filter>,
+    events: &StatusEvents,
+) -> i32 {
     // Wait for `start`. EOF: the container was deleted before it started.
     let mut byte = [0u8; 1];
     if fd::read(GATE_FD, &mut byte) != Ok(1) {
@@ -115,7 +125,7 @@ fn run_container(spec: &Spec, cgroup: Option<&dyn Manager>, events: &StatusEvent
     let mut on_clone = |_pid: i32| container::sys::cred::set_fs_ids(0, 0);
     // Into its cgroup as on the host (moved through the files opened above:
     // clone3 checks our current, switched, fs ids against the root cgroup's).
-    let spawned = launch::spawn(spec, placement.as_ref(), &mut on_clone);
+    let spawned = launch::spawn_compiled(spec, placement.as_ref(), &mut on_clone, filter);
     events.supervise(spawned, &mut || cgroup.map_or(false, |m| m.oom_kills() > 0))
 }
 

@@ -34,6 +34,18 @@ pub fn spawn(
     cgroup: Option<&Placement>,
     on_clone: &mut dyn FnMut(i32),
 ) -> Result<i32, Error> {
+    spawn_compiled(spec, cgroup, on_clone, None)
+}
+
+/// [`spawn`] with `linux.seccomp` compiled already (`filter`: what
+/// `Filter::compile` made of this spec's profile; the vm agent compiles a
+/// profile once for all its containers and their execs). None: compiled here.
+pub fn spawn_compiled(
+    spec: &Spec,
+    cgroup: Option<&Placement>,
+    on_clone: &mut dyn FnMut(i32),
+    filter: Option<&Filter>,
+) -> Result<i32, Error> {
     // Existing namespaces (linux.namespaces[].path) are joined by the parent,
     // so the child inherits them; user first, mount last.
     namespaces::join_existing(spec)?;
@@ -47,7 +59,7 @@ pub fn spawn(
     if let Some(net) = &spec.network {
         net::files::write_all(net, &[])?;
     }
-    let prepared = prepare(&mut spec)?;
+    let prepared = prepare(&mut spec, filter)?;
     crate::trace::mark("launch: prepared");
     let mut host = Host::detect(&spec);
     crate::trace::mark("launch: host detected");
@@ -55,6 +67,7 @@ pub fn spawn(
     oom_score::apply(spec.process.oom_score_adj)?;
     let pipes = Pipes::open()?;
     let flags = namespaces::clone_flags(&spec);
+    crate::trace::mark("launch: pipes open");
 
     // With networks to join, the network keeper (net/keeper.rs) clones the
     // container from the namespaces the bridges live in, writes its id maps
@@ -90,7 +103,10 @@ pub fn spawn(
         }
     };
     let pid = match forked {
-        Ok(Forked::Child) => pipes.into_child().exec_after(&spec.process, |sync_r| child_setup(&spec, &prepared, &host, sync_r)),
+        Ok(Forked::Child) => {
+            crate::trace::mark("child: cloned");
+            pipes.into_child().exec_after(&spec.process, |sync_r| child_setup(&spec, &prepared, &host, sync_r))
+        }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
             pipes.close();
@@ -163,7 +179,7 @@ pub struct Prepared {
 /// In the parent, before clone: the id slice of --userns=auto, bind sources
 /// checked where file owners are seen as the host sees them (paths::Owners;
 /// the child reopens and compares), the seccomp program, idmapped mounts.
-fn prepare(spec: &mut Spec) -> Result<Prepared, Error> {
+fn prepare(spec: &mut Spec, compiled: Option<&Filter>) -> Result<Prepared, Error> {
     if let Some(auto) = spec.linux.userns_auto {
         auto.check(spec)?;
         let slot = auto.claim()?;
@@ -173,7 +189,10 @@ fn prepare(spec: &mut Spec) -> Result<Prepared, Error> {
     }
     let mut sources = mounts::check_sources(&spec.mounts, &symlink_planters(spec))?;
     crate::trace::mark("launch: sources checked");
-    let filter = spec.linux.seccomp.as_ref().map(Filter::compile).transpose()?;
+    let filter = match (&spec.linux.seccomp, compiled) {
+        (Some(_), Some(f)) => Some(f.clone()),
+        (profile, _) => profile.as_ref().map(Filter::compile).transpose()?,
+    };
     crate::trace::mark("launch: filter compiled");
     let lowers = if spec.linux.userns_auto.is_some() {
         idmapped::prepare(spec, &mut sources)?

@@ -159,7 +159,13 @@ impl Spec {
             path: String::new(),
             message: e.to_string(),
         })?;
-        let spec = Spec::from_json(&doc)?;
+        Spec::from_document(&doc)
+    }
+
+    /// A spec from JSON parsed already (the vm agent's request carries it:
+    /// printing and parsing it again cost as much as the first parse).
+    pub fn from_document(doc: &Json) -> Result<Spec> {
+        let spec = Spec::from_json(doc)?;
         spec.validate()?;
         Ok(spec)
     }
@@ -292,7 +298,12 @@ impl Process {
             path: String::new(),
             message: e.to_string(),
         })?;
-        let process = parse_process(object(Some(&doc), "process")?)?;
+        Process::from_document(&doc)
+    }
+
+    /// A process from JSON parsed already (see [`Spec::from_document`]).
+    pub fn from_document(doc: &Json) -> Result<Process> {
+        let process = parse_process(object(Some(doc), "process")?)?;
         process.validate()?;
         Ok(process)
     }
@@ -770,6 +781,15 @@ pub(crate) mod tests {
         if let Json::Object(m) = member(doc, parent) {
             m.retain(|(k, _)| k != last);
         }
+    }
+
+    #[test]
+    fn from_document_is_parse() {
+        // The vm agent builds specs from its request's parsed JSON: same result, same checks.
+        let doc = json::parse(&sample_json()).unwrap();
+        assert_eq!(Spec::from_document(&doc).unwrap(), Spec::parse(&sample_json()).unwrap());
+        let bad = json::parse(r#"{"ociVersion":"1.0.2"}"#).unwrap();
+        assert!(Spec::from_document(&bad).is_err());
     }
 
     #[test]

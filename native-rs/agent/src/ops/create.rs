@@ -12,7 +12,30 @@ use container::namespaces;
 use container::seccomp::Filter;
 use container::json::Json;
 use container::sys::fd;
+use container::seccomp::Seccomp;
 use container::{ErrorKind, Spec};
+use std::cell::RefCell;
+
+thread_local! {
+    /// The last profile compiled and its program: containers nearly always
+    /// bring the same (the default) profile, and compiling it is a good part
+    /// of a container's set-up under emulation (bench/vm-trace.ts).
+    static LAST_FILTER: RefCell<Option<(Seccomp, Filter)>> = RefCell::new(None);
+}
+
+/// `profile` compiled, or the program of the same profile compiled before.
+fn compiled(profile: &Seccomp) -> Result<Filter, container::Error> {
+    LAST_FILTER.with(|last| {
+        if let Some((p, f)) = &*last.borrow() {
+            if p == profile {
+                return Ok(f.clone());
+            }
+        }
+        let f = Filter::compile(profile)?;
+        *last.borrow_mut() = Some((profile.clone(), f.clone()));
+        Ok(f)
+    })
+}
 
 impl Agent {
     pub(super) fn op_create(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
@@ -20,17 +43,19 @@ impl Agent {
         let spec_json = req
             .get("spec")
             .ok_or_else(|| op_error(ErrorKind::Spec, "create needs a spec"))?;
-        let mut spec = Spec::parse(&spec_json.to_string()).map_err(super::spec_error)?;
+        let mut spec = Spec::from_document(spec_json).map_err(super::spec_error)?;
+        container::trace::mark("create: spec parsed");
         let chans = self.channels(req)?;
         let setup = |m: String| op_error(ErrorKind::Setup, m);
-        // For its execs: the filter compiled once, the namespaces it makes.
+        // For the container and its execs: the filter compiled once, the namespaces it makes.
         let filter = spec
             .linux
             .seccomp
             .as_ref()
-            .map(Filter::compile)
+            .map(compiled)
             .transpose()
             .map_err(|e| e.to_report())?;
+        container::trace::mark("create: filter compiled");
         let joins_existing = spec.linux.namespaces.iter().any(|ns| ns.path.is_some());
         let namespaces = (!joins_existing).then(|| namespaces::clone_flags(&spec));
 
@@ -74,6 +99,7 @@ impl Agent {
             spec: &spec,
             gate_r,
             cgroup: cg.as_deref(),
+            filter: filter.as_ref(),
         };
         let started = self.start_supervisor(job, chans, spec.process.terminal, spec.process.console_size);
         fd::close(gate_r);

@@ -33,7 +33,7 @@ impl Agent {
         let process_json = req
             .get("process")
             .ok_or_else(|| op_error(ErrorKind::Spec, "exec needs a process"))?;
-        let process = Process::parse(&process_json.to_string()).map_err(super::spec_error)?;
+        let process = Process::from_document(process_json).map_err(super::spec_error)?;
         let chans = self.channels(req)?;
         // Lent to the supervisor (forked: it gets its own copy).
         let cgroup = self.ctrs.get_mut(cid).and_then(|c| c.cgroup.take());
