@@ -8,26 +8,22 @@ export function table(header: string[], rows: string[][]): string {
 
 /** go-units HumanSizeWithPrecision: decimal units, `%.{precision}g`. */
 export function humanSize(bytes: number, precision = 3): string {
-  const units = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return `${Number(value.toPrecision(precision))}${units[unit]}`;
+  return scaled(bytes, 1000, ["B", "kB", "MB", "GB", "TB", "PB"], precision);
 }
 
 /** go-units BytesSize: binary units, `%.4g` (docker's memory figures). */
 export function bytesSize(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  return scaled(bytes, 1024, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4);
+}
+
+function scaled(bytes: number, base: number, units: string[], precision: number): string {
   let value = bytes;
   let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
+  while (value >= base && unit < units.length - 1) {
+    value /= base;
     unit++;
   }
-  return `${Number(value.toPrecision(4))}${units[unit]}`;
+  return `${Number(value.toPrecision(precision))}${units[unit]}`;
 }
 
 /** go-units HumanDuration: "Less than a second", "5 seconds", "About a minute", "3 hours", "2 weeks"… */
