@@ -65,6 +65,7 @@ export async function statsCommand(args: string[], ctx: CliContext): Promise<num
 
 async function sampleRow(c: Container, previous: Map<string, { usageUsec: number; at: number }>, noTrunc: boolean): Promise<Row> {
   const s: ContainerStats = await c.stats();
+  const state = await c.state();
   const now = Date.now();
   const before = previous.get(c.id);
   previous.set(c.id, { usageUsec: s.cpu.usageUsec, at: now });
@@ -72,11 +73,10 @@ async function sampleRow(c: Container, previous: Map<string, { usageUsec: number
   let cpu: number;
   if (before) cpu = ((s.cpu.usageUsec - before.usageUsec) / Math.max(1, (now - before.at) * 1000)) * 100;
   else {
-    const started = Date.parse((await c.state()).started ?? "");
+    const started = Date.parse(state.started ?? "");
     cpu = Number.isFinite(started) ? (s.cpu.usageUsec / Math.max(1, (now - started) * 1000)) * 100 : 0;
   }
   const limit = s.memory.limit ?? totalmem();
-  const state = await c.state();
   // Host pids only: a vm container's pid is the guest's.
   const net = state.backend === "native" && state.pid ? readNetIO(state.pid) : undefined;
   return {
