@@ -40,8 +40,9 @@ function useCodeCache(dist) {
     const dirname = require("node:path").dirname(filename);
     return fn.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname);
   };
-  process.once("exit", () => {
-    for (const { script, file } of stale) {
+  // "tsbox:exec": `run` is about to become tsbox-runtime (execve), and exit never comes.
+  const save = () => {
+    for (const { script, file } of stale.splice(0)) {
       try {
         fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
         // Caches of earlier builds of the same bundle go.
@@ -53,7 +54,9 @@ function useCodeCache(dist) {
         // a read-only home: no cache, same result
       }
     }
-  });
+  };
+  process.once("exit", save);
+  process.once("tsbox:exec", save);
 }
 
 const dist = join(__dirname, "..", "dist") + require("node:path").sep;

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import type { ContainerProcess, ContainerStats, ExitStatus } from "./backends/backend.js";
+import type { ContainerProcess, ContainerStats, ExitStatus, HandOffOptions } from "./backends/backend.js";
 import { bundleOf, type LifecycleContext, shown } from "./containers/context.js";
 import { type LogEntry, type LogReadOptions, readLogs } from "./containers/logs.js";
 import { type Attachment, type AttachOptions, attachMonitor, MonitorRefusal } from "./containers/monitor-client.js";
@@ -331,7 +331,7 @@ export class Container implements AsyncDisposable {
    * Rejects like `Runtime.run` when the command cannot be run (exitCode
    * 127/126), and with a ContainerError when the container is not running.
    */
-  async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean } = {}): Promise<ExecProcess> {
+  async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> } = {}): Promise<ExecProcess> {
     if (this.exitStatus) throw this.notRunning();
     const pid = this.run ? this.run.proc.pid : this.initPid();
     try {

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Backend, ContainerProcess, ContainerStats, StdioTarget } from "./backends/backend.js";
+import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { type CommitOptions, Container, type ContainerOwner, type ExitStatus, type SpawnOptions } from "./container.js";
 import type { LifecycleContext } from "./containers/context.js";
@@ -72,6 +72,12 @@ export interface RunControl {
    * cannot apply); default: `process.emitWarning`.
    */
   onWarning?: (message: string) => void;
+  /**
+   * The CLI's foreground run: where the backend can (native, no terminal, our
+   * own stdout and stderr), this process becomes the container's supervisor
+   * and never returns (`Backend.handOff`); `beforeExec` runs just before.
+   */
+  handOff?: Pick<HandOffOptions, "beforeExec">;
 }
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
@@ -147,6 +153,8 @@ export class Runtime implements ContainerOwner {
     try {
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const remove = options.remove ?? false;
+      const handOff = control.handOff && !options.tty && stdin !== "pipe" && options.stdout === "inherit" && options.stderr === "inherit" && !(remove && anonymousVolumes);
+      if (handOff && this.backend.handOff) await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...control.handOff });
       const proc = await this.backend.start({
         bundleDir: bundle.dir,
         spec,
@@ -552,7 +560,7 @@ export class Runtime implements ContainerOwner {
   }
 
   /** @internal `Container.spawn`: `cmd` in the running container whose init is `pid`, with its process's defaults. */
-  async execIn(id: string, pid: number, cmd: string[], options: SpawnOptions & { detach?: boolean }): Promise<ContainerProcess> {
+  async execIn(id: string, pid: number, cmd: string[], options: SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> }): Promise<ContainerProcess> {
     if (!this.backend.exec) throw new TsboxError(`the ${this.backend.name} backend cannot run processes in a container`, { code: "runtime" });
     const bundle = this.paths.container(id);
     const backend = readState(bundle)?.backend;
@@ -565,6 +573,9 @@ export class Runtime implements ContainerOwner {
     const processSpec = await execProcess(spec, cmd, options, layers, canSetGroups);
     // The checks of `run`, with their messages (an unmapped user, say), in the container's setting.
     validateSpec({ ...spec, process: processSpec });
+    if (options.handOff && this.backend.handOffExec && !options.tty && !options.detach) {
+      await this.backend.handOffExec({ pid, bundleDir: bundle.dir, process: processSpec, stdin: options.stdin ? "inherit" : "ignore", ...options.handOff });
+    }
     return this.backend.exec({
       pid,
       bundleDir: bundle.dir,

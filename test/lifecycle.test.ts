@@ -101,6 +101,26 @@ for (const who of identities()) {
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
     });
 
+    it("a foreground run (the CLI becomes tsbox-runtime): exit codes, stdin only with -i, a failed start recorded or removed", async () => {
+      assert.equal((await tsbox(who, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"])).code, 3);
+      const both = await tsbox(who, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2"]);
+      assert.deepEqual([both.stdout, both.stderr], ["out\n", "err\n"]);
+      // docker: without -i the container's stdin is closed, with -i it is ours.
+      assert.equal((await ok(who, ["run", "--rm", "--network", "none", "busybox", "cat"], { stdin: "typed\n" })).stdout, "");
+      assert.equal((await ok(who, ["run", "--rm", "-i", "--network", "none", "busybox", "cat"], { stdin: "typed\n" })).stdout, "typed\n");
+      const missing = await tsbox(who, ["run", "--name", "never", "--network", "none", "busybox", "no-such-command"]);
+      assert.equal(missing.code, 127);
+      assert.equal(missing.stderr, "tsbox: executable file not found in $PATH: no-such-command\n");
+      const never = state(who, "never");
+      assert.deepEqual([never.status, never.exitCode, never.error, never.creatorPid], ["exited", 127, "executable file not found in $PATH: no-such-command", null]);
+      assert.equal((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "never"])).stdout, "exited 127\n");
+      await ok(who, ["rm", "never"]);
+      const gone = await tsbox(who, ["run", "--rm", "--name", "gone", "--network", "none", "busybox", "no-such-command"]);
+      assert.equal(gone.code, 127);
+      assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
+      assert.equal(existsSync(join(who.dataDir, "names", "gone")), false);
+    });
+
     it("exec runs in the container: its PID 1, files, env, cwd, user, stdin, exit codes, -d", async () => {
       await ok(who, ["run", "-d", "--name", "box", "-e", "FROM_RUN=yes", "busybox", "sh", "-c", "echo made > /tmp/file; exec sleep 600"]);
       await until("the container's file", async () => (await tsbox(who, ["exec", "box", "cat", "/tmp/file"])).stdout === "made\n");

@@ -17,6 +17,16 @@ export interface Backend {
    */
   start(options: StartOptions): Promise<ContainerProcess>;
   /**
+   * A foreground start in which this process hands itself over: it becomes
+   * the container's supervisor (execve), which keeps the state as `record`
+   * says and exits with the container's code, or reports a failed start on
+   * stderr as the CLI does. Resolves never; rejects when the handover could
+   * not happen (the process is then as it was). Native only: the CLI's `run`.
+   */
+  handOff?(options: HandOffOptions & { bundleDir: string; remove: boolean }): Promise<never>;
+  /** `exec`'s handover, as `handOff` (the CLI's `exec` without a terminal). */
+  handOffExec?(options: HandOffOptions & { pid: number; bundleDir: string; process: ProcessSpec }): Promise<never>;
+  /**
    * Starts a second process in a running container (`docker exec`): it
    * joins the namespaces (and, where the backend has them, the cgroup) of
    * the container's init. Resolves once the command has been exec'd; rejects
@@ -120,6 +130,14 @@ export interface StartOptions {
    * says whether it does.
    */
   record?: { remove: boolean };
+}
+
+/** What `handOff` and `handOffExec` share (the process's stdout and stderr are always ours). */
+export interface HandOffOptions {
+  /** Whether the process reads our stdin (`-i`), or /dev/null. */
+  stdin: "inherit" | "ignore";
+  /** Last words before execve (the CLI's code cache is written at exit, which never comes). */
+  beforeExec?: () => void;
 }
 
 export interface LaunchOptions {

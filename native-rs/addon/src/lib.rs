@@ -2,6 +2,7 @@
 //! done by the `tsbox-runtime` helper built from the same `container` crate
 //! (see docs/architecture.md for why a helper process).
 
+mod handoff;
 mod lock;
 mod napi;
 mod pty;
@@ -54,6 +55,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "lgetxattr", Some(xattr::lgetxattr_js))?;
         export(env, exports, "llistxattr", Some(xattr::llistxattr_js))?;
         export(env, exports, "tryLock", Some(lock::try_lock_js))?;
+        export(env, exports, "handOff", Some(handoff::hand_off_js))?;
         Ok(exports)
     })
 }

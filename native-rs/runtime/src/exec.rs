@@ -20,6 +20,9 @@ pub struct Options {
     pub status_fd: Option<i32>,
     /// `exec -d`: leave the caller behind (detach.rs) and run on our own.
     pub detach: bool,
+    /// We replaced the `tsbox exec` CLI's process (helper::Start); the
+    /// process file, written for us alone, goes once read.
+    pub front_end: bool,
 }
 
 struct Input {
@@ -29,12 +32,17 @@ struct Input {
 }
 
 pub fn exec(opts: Options) -> i32 {
-    let (pid, file, bundle) = (opts.pid, opts.process, opts.bundle);
+    let (pid, file, bundle, front_end) = (opts.pid, opts.process, opts.bundle, opts.front_end);
     helper::serve(Start {
         status_fd: opts.status_fd,
+        front_end,
         detach: opts.detach,
         load: Box::new(move |_| {
-            let process = Process::load(&file)?;
+            let process = Process::load(&file);
+            if front_end {
+                let _ = std::fs::remove_file(&file);
+            }
+            let process = process?;
             let seccomp = match bundle {
                 Some(b) => Spec::load(&b)?.linux.seccomp,
                 None => None,
@@ -46,6 +54,7 @@ pub fn exec(opts: Options) -> i32 {
         },
         on_started: None,
         on_ended: None,
+        on_failed: None,
         // The container's init reports its OOM kills.
         oom_killed: |_| false,
     })

@@ -11,6 +11,10 @@ use container::sys::{cred, process};
 
 pub struct Start<T> {
     pub status_fd: Option<i32>,
+    /// We replaced the `tsbox` CLI's process (`run --front-end`): errors and
+    /// warnings are its lines (`tsbox: …`), and we answer to no parent: like
+    /// the CLI, we run until the container ends, whoever started us.
+    pub front_end: bool,
     /// Detach from the caller first (`exec -d`): then nobody's death is ours.
     pub detach: bool,
     /// Reads the input and prepares what the start needs (a container's
@@ -24,11 +28,28 @@ pub struct Start<T> {
     pub on_started: Option<Box<dyn FnOnce(i32)>>,
     /// Told how it ended once T is dropped (its cgroup gone), before we exit.
     pub on_ended: Option<Box<dyn FnOnce(&Ended)>>,
+    /// Told why it could not be started, once T is dropped.
+    pub on_failed: Option<Box<dyn FnOnce(&Error)>>,
+}
+
+/// Whose lines our errors and warnings are on stderr (without a status fd).
+pub fn stderr_prefix(front_end: bool) -> &'static str {
+    if front_end {
+        "tsbox"
+    } else {
+        "tsbox-runtime"
+    }
 }
 
 pub fn serve<T>(start: Start<T>) -> i32 {
-    let events = StatusEvents::new(start.status_fd, "tsbox-runtime");
-    let attached = if start.detach { crate::detach::detach() } else { die_with_parent() };
+    let events = StatusEvents::new(start.status_fd, stderr_prefix(start.front_end));
+    let attached = if start.detach {
+        crate::detach::detach()
+    } else if start.front_end {
+        Ok(())
+    } else {
+        die_with_parent()
+    };
     let ready = attached
         .and_then(|()| (start.load)(&events))
         .and_then(|input| {
@@ -36,21 +57,34 @@ pub fn serve<T>(start: Start<T>) -> i32 {
                 .map_err(|e| Error::errno("installing signal handlers", e))?;
             Ok(input)
         });
+    let failed = |e: Error, on_failed: Option<Box<dyn FnOnce(&Error)>>| {
+        let code = events.error(&e);
+        if let Some(f) = on_failed {
+            f(&e);
+        }
+        code
+    };
     match ready {
         Ok(input) => {
-            let spawned = (start.spawn)(&input, &mut signals::forward_to);
-            if let (Ok(pid), Some(f)) = (&spawned, start.on_started) {
-                f(*pid);
+            let spawned = match (start.spawn)(&input, &mut signals::forward_to) {
+                Ok(pid) => pid,
+                Err(e) => {
+                    drop(input);
+                    return failed(e, start.on_failed);
+                }
+            };
+            if let Some(f) = start.on_started {
+                f(spawned);
             }
             let mut end = None;
-            let code = events.supervise_then(spawned, &mut || (start.oom_killed)(&input), &mut |e| end = Some(e.clone()));
+            let code = events.supervise_then(Ok(spawned), &mut || (start.oom_killed)(&input), &mut |e| end = Some(e.clone()));
             drop(input);
             if let (Some(e), Some(f)) = (end, start.on_ended) {
                 f(&e);
             }
             code
         }
-        Err(e) => events.error(&e),
+        Err(e) => failed(e, start.on_failed),
     }
 }
 

@@ -1,8 +1,8 @@
 //! tsbox-runtime: the single-threaded helper the native backend spawns (and
 //! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
 //!
-//!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove]]
-//!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach]
+//!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]]
+//!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end]
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
 //!   tsbox-runtime stats|pause|resume|delete --bundle DIR
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
@@ -40,7 +40,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -55,7 +55,7 @@ fn main() {
             0
         }
         (Some("run"), _) => match parse_run(&args[1..]) {
-            Ok(opts) => protected(opts.status_fd).map_or_else(|c| c, |()| run::run(opts)),
+            Ok(opts) => protected(opts.status_fd, helper::stderr_prefix(opts.front_end)).map_or_else(|c| c, |()| run::run(opts)),
             Err(msg) => usage_error(&msg),
         },
         (Some("seccomp"), _) => match Flags::parse(&args[1..], &["--bundle"]).and_then(|mut f| f.required("--bundle", "seccomp")) {
@@ -63,7 +63,7 @@ fn main() {
             Err(msg) => usage_error(&msg),
         },
         (Some("exec"), _) => match parse_exec(&args[1..]) {
-            Ok(opts) => protected(opts.status_fd).map_or_else(|c| c, |()| exec::exec(opts)),
+            Ok(opts) => protected(opts.status_fd, helper::stderr_prefix(opts.front_end)).map_or_else(|c| c, |()| exec::exec(opts)),
             Err(msg) => usage_error(&msg),
         },
         (Some(cmd @ ("stats" | "pause" | "resume" | "delete")), _) => {
@@ -109,10 +109,10 @@ fn main() {
 /// Before anything of a container exists: re-executes us from a sealed copy
 /// (container::sealed_exe) and closes descriptors we did not open ourselves;
 /// on failure, the exit code after reporting the error.
-fn protected(status_fd: Option<i32>) -> Result<(), i32> {
+fn protected(status_fd: Option<i32>, stderr_prefix: &'static str) -> Result<(), i32> {
     let sealed = sealed_exe::Method::from_env().and_then(sealed_exe::ensure);
     if let Err(e) = sealed {
-        return Err(StatusEvents::new(status_fd, "tsbox-runtime").error(&e));
+        return Err(StatusEvents::new(status_fd, stderr_prefix).error(&e));
     }
     // A descriptor inherited from whoever started us (a shell's `exec 5<dir`)
     // has no business near a container.
@@ -161,22 +161,28 @@ fn usage_error(msg: &str) -> i32 {
 }
 
 fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
-    let mut flags = Flags::parse_with_switches(args, &["--bundle", "--status-fd"], &["--record", "--remove"])?;
+    let mut flags = Flags::parse_with_switches(args, &["--bundle", "--status-fd"], &["--record", "--remove", "--front-end"])?;
     let record = flags.switch("--record");
     let remove = flags.switch("--remove");
+    let front_end = flags.switch("--front-end");
     if remove && !record {
         return Err("run: --remove needs --record".into());
     }
+    let status_fd = flags.status_fd()?;
+    if front_end && (!record || status_fd.is_some()) {
+        return Err("run: --front-end needs --record and no --status-fd".into());
+    }
     Ok(run::Options {
         bundle: PathBuf::from(flags.required("--bundle", "run")?),
-        status_fd: flags.status_fd()?,
+        status_fd,
         record,
         remove,
+        front_end,
     })
 }
 
 fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
-    let mut flags = Flags::parse_with_switches(args, &["--pid", "--process", "--bundle", "--status-fd"], &["--detach"])?;
+    let mut flags = Flags::parse_with_switches(args, &["--pid", "--process", "--bundle", "--status-fd"], &["--detach", "--front-end"])?;
     let pid = flags.required("--pid", "exec")?;
     let pid = pid
         .to_str()
@@ -186,12 +192,17 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
             "--pid {}: expected a process id",
             pid.to_string_lossy()
         ))?;
+    let (status_fd, detach, front_end) = (flags.status_fd()?, flags.switch("--detach"), flags.switch("--front-end"));
+    if front_end && (detach || status_fd.is_some()) {
+        return Err("exec: --front-end takes neither --detach nor --status-fd".into());
+    }
     Ok(exec::Options {
         pid,
         process: PathBuf::from(flags.required("--process", "exec")?),
         bundle: flags.take("--bundle").map(PathBuf::from),
-        status_fd: flags.status_fd()?,
-        detach: flags.switch("--detach"),
+        status_fd,
+        detach,
+        front_end,
     })
 }
 

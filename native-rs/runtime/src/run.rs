@@ -27,6 +27,8 @@ pub struct Options {
     pub record: bool,
     /// With `record`: delete the container once it has ended.
     pub remove: bool,
+    /// With `record`: we replaced the `tsbox` CLI's process (helper::Start).
+    pub front_end: bool,
 }
 
 struct Run {
@@ -52,10 +54,11 @@ impl Drop for Cgroup {
 
 pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
-    let (started_at, ended_at) = (bundle.clone(), bundle.clone());
+    let (started_at, ended_at, failed_at) = (bundle.clone(), bundle.clone(), bundle.clone());
     let remove = opts.remove;
     helper::serve(Start {
         status_fd: opts.status_fd,
+        front_end: opts.front_end,
         detach: false,
         load: Box::new(move |events| load(&bundle, events)),
         spawn: |r: &Run, on_clone: &mut dyn FnMut(i32)| {
@@ -70,6 +73,12 @@ pub fn run(opts: Options) -> i32 {
         },
         on_ended: if opts.record {
             Some(Box::new(move |end: &Ended| record_ended(&ended_at, end, remove)))
+        } else {
+            None
+        },
+        // A front end that spawned us records a failed start itself (src/runtime.ts failedStart).
+        on_failed: if opts.front_end {
+            Some(Box::new(move |e: &Error| record_failed(&failed_at, e, remove)))
         } else {
             None
         },
@@ -98,13 +107,49 @@ fn record_started(bundle: &Path, pid: i32) {
 /// it meanwhile). Removal renames the bundle aside under the lock, as
 /// src/containers/remove.ts does, then deletes it and frees the name.
 fn record_ended(bundle: &Path, end: &Ended, remove: bool) {
+    record_end(
+        bundle,
+        remove,
+        vec![
+            ("status", Json::from("exited")),
+            ("pid", Json::Null),
+            ("exitCode", Json::from(end.code)),
+            ("signal", Json::from(end.signal.clone())),
+            ("oomKilled", Json::from(end.oom_killed)),
+            ("finished", state_file::now()),
+        ],
+    );
+}
+
+/// A start that failed, as src/runtime.ts `failedStart` records it (docker's
+/// exit code and the message), or with `remove` the container deleted.
+fn record_failed(bundle: &Path, e: &Error, remove: bool) {
+    record_end(
+        bundle,
+        remove,
+        vec![
+            ("status", Json::from("exited")),
+            ("exitCode", Json::from(e.exit_code())),
+            ("error", Json::from(e.message.as_str())),
+            ("finished", state_file::now()),
+            ("creatorPid", Json::Null),
+        ],
+    );
+}
+
+/// `fields` written into state.json, or with `remove` the container deleted.
+fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
     let lock = match state_file::take_lock(bundle) {
         Ok(fd) => fd,
         Err(_) => return,
     };
     let state = StateFile::new(bundle);
     let own = i64::from(process::own_pid());
-    let ours = state.read().map_or(false, |s| s.get("monitorPid").and_then(Json::as_number).and_then(|n| n.as_i64()) == Some(own));
+    // Ours: we started it (monitorPid), or, before that, we are the front end that created it (creatorPid).
+    let ours = state.read().map_or(false, |s| {
+        let pid_of = |key: &str| s.get(key).and_then(Json::as_number).and_then(|n| n.as_i64());
+        pid_of("monitorPid") == Some(own) || (pid_of("monitorPid").is_none() && pid_of("creatorPid") == Some(own))
+    });
     if !ours {
         fd::close(lock);
         return;
@@ -119,17 +164,7 @@ fn record_ended(bundle: &Path, end: &Ended, remove: bool) {
         }
         return;
     }
-    let _ = state.update(
-        Lock::Held,
-        vec![
-            ("status", Json::from("exited")),
-            ("pid", Json::Null),
-            ("exitCode", Json::from(end.code)),
-            ("signal", Json::from(end.signal.clone())),
-            ("oomKilled", Json::from(end.oom_killed)),
-            ("finished", state_file::now()),
-        ],
-    );
+    let _ = state.update(Lock::Held, fields);
     fd::close(lock);
 }
 
@@ -214,6 +249,41 @@ mod tests {
         assert!(!bundle.exists());
         assert!(fs::symlink_metadata(data.join("names").join("web")).is_err());
         assert_eq!(fs::read_dir(data.join("containers")).unwrap().count(), 0, "nothing left aside");
+        fs::remove_dir_all(&data).unwrap();
+    }
+
+    #[test]
+    fn a_front_end_records_its_failed_start_or_removes_it() {
+        use container::error::ErrorKind;
+        let data = std::env::temp_dir().join(format!("tsbox-record-failed-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&data);
+        let bundle = data.join("containers").join("f00d");
+        fs::create_dir_all(&bundle).unwrap();
+        fs::create_dir_all(data.join("names")).unwrap();
+        std::os::unix::fs::symlink("f00d", data.join("names").join("job")).unwrap();
+        let own = process::own_pid();
+        let created = format!(r#"{{"id":"f00d","name":"job","status":"created","pid":null,"monitorPid":null,"creatorPid":{}}}"#, own);
+        let missing = Error::new(ErrorKind::NotFound, "executable file not found in $PATH: nope");
+
+        // Created by another process: not ours to record.
+        fs::write(bundle.join("state.json"), r#"{"id":"f00d","status":"created","monitorPid":null,"creatorPid":1}"#).unwrap();
+        record_failed(&bundle, &missing, false);
+        assert_eq!(state_of(&bundle).get("status").and_then(Json::as_str), Some("created"));
+
+        // Ours (the CLI became us): the failure as src/runtime.ts failedStart writes it.
+        fs::write(bundle.join("state.json"), &created).unwrap();
+        record_failed(&bundle, &missing, false);
+        let s = state_of(&bundle);
+        assert_eq!(s.get("status").and_then(Json::as_str), Some("exited"));
+        assert_eq!(s.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(127));
+        assert_eq!(s.get("error").and_then(Json::as_str), Some("executable file not found in $PATH: nope"));
+        assert_eq!(s.get("creatorPid"), Some(&Json::Null));
+
+        // --rm: the container and its name go.
+        fs::write(bundle.join("state.json"), &created).unwrap();
+        record_failed(&bundle, &missing, true);
+        assert!(!bundle.exists());
+        assert!(fs::symlink_metadata(data.join("names").join("job")).is_err());
         fs::remove_dir_all(&data).unwrap();
     }
 }

@@ -18,6 +18,11 @@ export interface NativeAddon {
   llistxattr(path: string): string[];
   /** flock(fd, LOCK_EX | LOCK_NB): 1 once held, 0 while another open file holds it. */
   tryLock(fd: number): number;
+  /**
+   * execve(path, args split at NUL bytes) with our environment, `stdinFd`
+   * (when >= 0) onto fd 0 first; returns only by throwing (errno name as `code`).
+   */
+  handOff(path: string, args: string, stdinFd: number): never;
 }
 
 /** The addon's file name in a native package. */

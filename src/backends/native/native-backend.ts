@@ -1,12 +1,13 @@
 import { type ChildProcess, execFile, spawn, type StdioOptions } from "node:child_process";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
 import { randomHex } from "../../fs-util.js";
 import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
+import { loadAddon } from "./addon.js";
 import { readCgroupStats } from "./cgroup-stats.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
@@ -50,6 +51,40 @@ export class NativeBackend implements Backend {
     // --record: the helper keeps state.json as a monitor would (run.rs), so this process takes no lock and writes nothing more.
     const record = options.record ? ["--record", ...(options.record.remove ? ["--remove"] : [])] : [];
     return this.runHelper(["run", "--bundle", options.bundleDir, ...record], options.spec.process, { ...options, recording: options.record !== undefined });
+  }
+
+  /**
+   * `tsbox-runtime run --record --front-end` in this process's place: the
+   * helper keeps the state (as with `start`'s `record`), forwards signals,
+   * prints a failed start as `tsbox: …` and exits with the container's code.
+   */
+  handOff(options: HandOffOptions & { bundleDir: string; remove: boolean }): Promise<never> {
+    return this.become(["run", "--bundle", options.bundleDir, "--record", ...(options.remove ? ["--remove"] : []), "--front-end"], options);
+  }
+
+  /** `tsbox-runtime exec --front-end` in this process's place (it deletes the process file once read). */
+  handOffExec(options: HandOffOptions & { pid: number; bundleDir: string; process: ProcessSpec }): Promise<never> {
+    const processFile = join(options.bundleDir, `exec-${randomHex(8)}.json`);
+    writeFileSync(processFile, JSON.stringify(options.process));
+    return this.become(["exec", "--pid", String(options.pid), "--process", processFile, "--bundle", options.bundleDir, "--front-end"], options).catch((err: unknown) => {
+      rmSync(processFile, { force: true });
+      throw err;
+    });
+  }
+
+  /** execve of the helper with `args` (Backend.handOff): returns only by throwing. */
+  private async become(args: string[], options: HandOffOptions): Promise<never> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    const addon = await loadAddon();
+    // Without -i the process reads nothing of ours, as with `start`'s "ignore".
+    const stdinFd = options.stdin === "ignore" ? openSync("/dev/null", "r") : -1;
+    options.beforeExec?.();
+    try {
+      addon.handOff(binary, [binary, ...args].join("\0"), stdinFd);
+    } catch (err) {
+      throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
+    }
+    throw new TsboxError("tsbox-runtime did not take over", { code: "runtime" });
   }
 
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {

@@ -1,5 +1,6 @@
 import { UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
+import { CLI_HAND_OFF } from "../hand-off.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { flagEnvironment, PROCESS_FLAGS } from "../run-flags.js";
@@ -41,6 +42,7 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
     ...(tty ? { tty: hostTerminalSize() } : {}),
     stdin: interactive && !detach,
     detach,
+    handOff: CLI_HAND_OFF,
   });
   if (detach) return 0;
   const forward = (signal: NodeJS.Signals) => proc.kill(signal);

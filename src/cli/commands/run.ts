@@ -2,6 +2,7 @@ import { defaultDataDir } from "../../paths.js";
 import type { Container } from "../../container.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
+import { CLI_HAND_OFF } from "../hand-off.js";
 import { parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
 import { attachTerminal, hostTerminalSize } from "../terminal.js";
@@ -37,7 +38,11 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
   for (const signal of FORWARDED) process.on(signal, forward);
   let restore: (() => void) | undefined;
   try {
-    container = await runtime.run(options, { newSession: true, onWarning: (message) => ctx.stderr.write(`tsbox: warning: ${message}\n`) });
+    container = await runtime.run(options, {
+      newSession: true,
+      onWarning: (message) => ctx.stderr.write(`tsbox: warning: ${message}\n`),
+      handOff: CLI_HAND_OFF,
+    });
     for (const signal of pending.splice(0)) void container.kill(signal);
     if (tty) restore = attachTerminal(container, interactive);
     const status = await container.wait();

@@ -98,6 +98,7 @@ fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
         status_fd: Some(3),
         record: false,
         remove: false,
+        front_end: false,
     }))
 }
 

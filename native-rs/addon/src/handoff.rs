@@ -1,0 +1,64 @@
+//! `execve(2)` for the CLI's foreground `run`: once the bundle is written,
+//! this process *becomes* `tsbox-runtime run --front-end` (same pid, same
+//! stdio, same terminal), so Node's child_process, a fork of the whole Node
+//! process, the wait and Node's own exit are not paid (docs/architecture.md,
+//! "CLI start-up").
+//!
+//! JS: `handOff(path: string, args: string, stdinFd: number): never`, `args`
+//! being argv joined with NUL bytes (a NUL cannot occur in an argument);
+//! `stdinFd >= 0` becomes fd 0 first (docker's closed stdin: /dev/null).
+//! Returns only by throwing, with the errno name as `code`; the process is
+//! then as it was (the signal mask restored, fd 0 possibly replaced).
+
+use crate::napi::ffi::{napi_callback_info, napi_env, napi_value};
+use crate::napi::{guard, JsError};
+use container::sys::consts::{F_GETFL, F_SETFD, F_SETFL, O_NONBLOCK, SIG_SETMASK};
+use container::sys::ffi;
+use container::sys::types::SigSet;
+use std::ffi::CString;
+use std::os::raw::{c_char, c_int};
+use std::ptr;
+
+extern "C" {
+    static environ: *const *const c_char;
+    fn dup2(old: c_int, new: c_int) -> c_int;
+}
+
+pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, |env| {
+        let args = env.args(info, 3)?;
+        let path = env.string_arg(&args, 0, "path")?;
+        let argv = env.string_arg(&args, 1, "args")?;
+        let stdin_fd = env.i32_arg(&args, 2, "stdinFd")?;
+        let path = CString::new(path).map_err(|_| JsError::new("EINVAL", "path contains a NUL byte"))?;
+        let argv: Vec<CString> = argv.split('\0').map(|a| CString::new(a).expect("split at NUL")).collect();
+        let mut argv_p: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        argv_p.push(ptr::null());
+        if stdin_fd >= 0 && unsafe { dup2(stdin_fd, 0) } < 0 {
+            return Err(JsError::os(std::io::Error::last_os_error(), "replacing stdin"));
+        }
+        plain_stdio();
+        // Handlers go back to SIG_DFL by themselves at execve; the mask does not.
+        let mut old = SigSet::empty();
+        unsafe { ffi::sigprocmask(SIG_SETMASK, &SigSet::empty(), &mut old) };
+        unsafe { ffi::execve(path.as_ptr(), argv_p.as_ptr(), environ) };
+        let err = std::io::Error::last_os_error();
+        unsafe { ffi::sigprocmask(SIG_SETMASK, &old, ptr::null_mut()) };
+        Err(JsError::os(err, "starting tsbox-runtime"))
+    })
+}
+
+/// Node marks fds 0–2 close-on-exec (and a pipe may be left non-blocking):
+/// the helper and the container get them as a spawned child's would be,
+/// inherited and blocking.
+fn plain_stdio() {
+    for fd in 0..3 {
+        unsafe {
+            ffi::fcntl(fd, F_SETFD, 0 as c_int);
+            let flags = ffi::fcntl(fd, F_GETFL);
+            if flags >= 0 && flags & O_NONBLOCK != 0 {
+                ffi::fcntl(fd, F_SETFL, flags & !O_NONBLOCK);
+            }
+        }
+    }
+}
