@@ -6,6 +6,7 @@ import { errorMessage, isTsboxError, UsageError } from "../errors.js";
 import { runCommand } from "./commands/run.js";
 import { errorHint } from "./error-hints.js";
 import type { CliContext, Command } from "./context.js";
+import { fdOutput } from "./fd-output.js";
 
 // `run` is the hot path and loaded up front; the rest on demand.
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -135,25 +136,14 @@ export function reportError(err: unknown, ctx: CliContext): number {
   return isTsboxError(err) ? err.exitCode : 125;
 }
 
-// process.stdout/stderr are made on first use, and making one for a terminal
-// costs ~10 ms (node:tty): `tsbox run` hands the container its fds and never
-// touches them, so the context creates them only when a command writes.
-let stdoutReady = false;
+// process.stdout/stderr are made only when a command needs a stream (fd-output.ts):
+// a command that prints text writes to the descriptors, and `tsbox run` hands the
+// container its fds and never touches them.
 const ctx: CliContext = {
   env: process.env,
-  get stdout() {
-    if (!stdoutReady) {
-      stdoutReady = true;
-      // `tsbox images | head` closes our stdout early: that is not an error.
-      process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-        if (err.code === "EPIPE") process.exit(0);
-      });
-    }
-    return process.stdout;
-  },
-  get stderr() {
-    return process.stderr;
-  },
+  // `tsbox images | head` closes our stdout early: that is not an error.
+  stdout: fdOutput(1, () => process.stdout.on("error", (err: NodeJS.ErrnoException) => void (err.code === "EPIPE" && process.exit(0))), () => process.exit(0)),
+  stderr: fdOutput(2, () => process.stderr, () => {}),
 };
 // No top-level await: the same module also bundles as CommonJS.
 main(process.argv.slice(2), ctx).then(

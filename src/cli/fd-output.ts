@@ -1,0 +1,51 @@
+import { writeSync } from "node:fs";
+import type { Writable } from "node:stream";
+
+/**
+ * The CLI's stdout or stderr. Making `process.stdout`/`stderr` loads
+ * node:stream's whole stack (and node:net or node:tty), none of it in Node's
+ * startup snapshot: 10–40 ms of CPU for a command that prints one line. So a
+ * plain `write` goes straight to the descriptor, synchronously, as Node's own
+ * stdio writes files, pipes and terminals on Linux; anything else (a stream
+ * piped into it, `isTTY`, events, `end`) is the real stream's, made on first
+ * use. Writes stay in call order: the real stream writes synchronously too,
+ * and once it holds unwritten data (a non-blocking pipe that was full) every
+ * later write goes through it.
+ */
+export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: () => void): Writable {
+  let stream: NodeJS.WriteStream | undefined;
+  const theStream = () => (stream ??= real());
+  const write = (chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void): boolean => {
+    const done = typeof encoding === "function" ? encoding : cb;
+    if (stream && stream.writableLength > 0) return stream.write(chunk, done);
+    let bytes = typeof chunk === "string" ? Buffer.from(chunk, typeof encoding === "string" ? encoding : "utf8") : chunk;
+    while (bytes.length > 0) {
+      try {
+        bytes = bytes.subarray(writeSync(fd, bytes));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // A reader that went away (`tsbox images | head`) is not an error.
+        if (code === "EPIPE") return onClosed(), false;
+        // A non-blocking pipe that is full: the stream waits for it.
+        if (code === "EAGAIN") return theStream().write(bytes, done);
+        throw err;
+      }
+    }
+    if (done) process.nextTick(done);
+    return true;
+  };
+  return new Proxy({} as Writable, {
+    get(_target, key) {
+      if (key === "write") return write;
+      const s = theStream();
+      const value: unknown = Reflect.get(s, key, s);
+      return typeof value === "function" ? value.bind(s) : value;
+    },
+    set(_target, key, value) {
+      return Reflect.set(theStream(), key, value);
+    },
+    has(_target, key) {
+      return key === "write" || Reflect.has(theStream(), key);
+    },
+  });
+}
