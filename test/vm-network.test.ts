@@ -10,6 +10,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createSocket } from "node:dgram";
 import { createServer, type Server } from "node:net";
 import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -17,6 +18,25 @@ import { join } from "node:path";
 import { Runtime } from "../src/index.js";
 import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { vmSkip } from "./helpers/vm.js";
+import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+
+/** Sends `text` from a socket of its own to 127.0.0.1:port until an answer comes (at most 10 s). */
+async function udpAsk(port: number, text: string): Promise<string> {
+  const s = createSocket("udp4");
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let n = 0;
+      const t = setInterval(() => (n++ === 50 ? reject(new Error(`no UDP answer from 127.0.0.1:${port}`)) : s.send(text, port, "127.0.0.1")), 200);
+      s.on("message", (m) => {
+        clearInterval(t);
+        resolve(m.toString());
+      });
+      s.send(text, port, "127.0.0.1");
+    });
+  } finally {
+    s.close();
+  }
+}
 
 describe("vm networking", { skip: vmSkip }, () => {
   const scratch = mkdtempSync(join(tmpdir(), "tsbox-vm-net-"));
@@ -30,6 +50,7 @@ describe("vm networking", { skip: vmSkip }, () => {
     rt.networks.create("vmapp");
   });
   after(async () => {
+    removeStaticTools();
     await backend.shutdown();
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -92,6 +113,31 @@ describe("vm networking", { skip: vmSkip }, () => {
     } finally {
       taken.close();
     }
+  });
+
+  it("publishes a UDP port: each host peer gets its own answers through the agent, and the port is released", async () => {
+    const tools = staticToolDir("udp-echo", "ia32");
+    const srv = await rt.run({ image: "busybox", name: "udp", publish: ["127.0.0.1::7777/udp"], volumes: [{ host: tools, container: "/tools", readonly: true }], cmd: ["/tools/udp-echo", "7777"], remove: true });
+    let port = 0;
+    try {
+      port = (await rt.containerNetworks("udp"))[0]!.ports[0]!.hostPort;
+      assert.ok(port > 0);
+      // Two peers at once: each answer goes back to the socket that asked.
+      const [a, b] = await Promise.all([udpAsk(port, "first"), udpAsk(port, "second")]);
+      assert.equal(a, "echo:first");
+      assert.equal(b, "echo:second");
+      const big = "x".repeat(1400);
+      assert.equal(await udpAsk(port, big), `echo:${big}`);
+      const shown = (await rt.inspectContainer("udp")).NetworkSettings;
+      assert.deepEqual(shown.Ports, { "7777/udp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] });
+    } finally {
+      await srv.kill("SIGKILL");
+      await srv.wait();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const s = createSocket("udp4").once("error", reject);
+      s.bind(port, "127.0.0.1", () => s.close(() => resolve()));
+    });
   });
 
   /** An HTTP server on this host's 127.0.0.1 (a port the guest knows nothing of). */

@@ -5,6 +5,7 @@
 
 mod connect;
 mod create;
+mod datagram;
 mod delete;
 mod dialed;
 mod exec;
@@ -25,9 +26,9 @@ use container::ErrorKind;
 
 /// Every op the agent serves (checked against the contract fixture).
 #[cfg_attr(not(test), allow(dead_code))]
-pub const OPS: [&str; 15] = [
+pub const OPS: [&str; 16] = [
     "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume",
-    "delete", "ping", "connect", "dialed", "resolved",
+    "delete", "ping", "connect", "dialed", "resolved", "datagram",
 ];
 
 impl Agent {
@@ -60,6 +61,7 @@ impl Agent {
             "resume" => self.op_resume(id, &cid),
             "delete" => self.op_delete(id, &cid),
             "connect" => self.op_connect(id, &cid, req),
+            "datagram" => self.op_datagram(id, &cid, req),
             "dialed" => self.op_dialed(id, req),
             "resolved" => self.op_resolved(id, req),
             "ping" => {
