@@ -140,6 +140,32 @@ describe("vm networking", { skip: vmSkip }, () => {
     });
   });
 
+  it("connects a running container to a user network (with an alias) and disconnects it", async () => {
+    const box = await rt.run({ image: "busybox", name: "box", network: "bridge", cmd: ["sleep", "600"], remove: true });
+    try {
+      await rt.connectNetwork("vmapp", "box", { aliases: ["second"] });
+      const nets = await rt.containerNetworks("box");
+      assert.deepEqual(nets.map((n) => n.network).sort(), ["bridge", "vmapp"]);
+      const shown = (await rt.inspectContainer("box")).NetworkSettings as { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> };
+      assert.match(shown.Networks.vmapp!.IPAddress, /^10\.89\.0\.\d+$/);
+      assert.deepEqual(shown.Networks.vmapp!.Aliases, ["second"]);
+      const reach = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ping -c 1 -W 2 second >/dev/null && ping -c 1 -W 2 box >/dev/null && echo reached"], remove: true });
+      const out = await reach.output();
+      assert.equal(out.stdout, "reached\n", out.stderr);
+      await rt.disconnectNetwork("vmapp", "box");
+      assert.deepEqual((await rt.containerNetworks("box")).map((n) => n.network), ["bridge"]);
+      const gone = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ping -c 1 -W 1 second >/dev/null 2>&1 && echo reached || echo gone"], remove: true });
+      assert.equal((await gone.output()).stdout, "gone\n", "the alias went with the attachment");
+      // Connected again, then the container ends: its keeper releases the lease there too.
+      await rt.connectNetwork("vmapp", "box");
+    } finally {
+      await box.kill("SIGKILL");
+      await box.wait();
+    }
+    const after = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ls /run 2>/dev/null; ping -c 1 -W 1 box >/dev/null 2>&1 && echo reached || echo gone"], remove: true });
+    assert.match((await after.output()).stdout, /gone\n$/, "the name went with the container");
+  });
+
   /** An HTTP server on this host's 127.0.0.1 (a port the guest knows nothing of). */
   async function hostHttp(text: string): Promise<{ port: number; server: Server }> {
     const server = createHttpServer((_q, r) => r.end(text));

@@ -6,7 +6,7 @@
  * (published-udp.ts). The listeners live as long as the container (they are
  * closed with its release).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { TsboxError } from "../../../errors.js";
@@ -75,4 +75,20 @@ export function recordAttachments(bundleDir: string, networks: unknown, ports: P
     if (typeof n.network !== "string") return;
     writeFileSync(join(dir, `attach-${n.network}.json`), JSON.stringify({ ...n, ports: i === 0 ? ports : [] }));
   });
+}
+
+/** The host's copy of one network's record (`network disconnect`). */
+export function removeAttachment(bundleDir: string, network: string): void {
+  rmSync(join(bundleDir, "net", `attach-${network}.json`), { force: true });
+}
+
+/** Every record, once the container is gone from the guest (its keepers have torn down there). */
+export function removeAttachments(bundleDir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(bundleDir, "net"));
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith("attach-") && n.endsWith(".json")) rmSync(join(bundleDir, "net", n), { force: true });
 }
