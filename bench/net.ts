@@ -3,6 +3,7 @@
  * host → a published port, for tsbox's bridge as root, rootless bridges
  * through pasta and slirp4netns, host networking and the vm backend, beside
  * podman's rootless networking (slirp4netns, its port forwarder), in one run.
+ * The vm row reaches the host at 10.0.2.2 through the agent's relay.
  * Everything happens in a network namespace made for the run (the "host":
  * test/helpers/netns.ts), never on this machine's own network. Needs root and
  * `scripts/setup.sh --bench` (podman); missing pieces are reported n/a.
@@ -286,10 +287,12 @@ for (const [name, r] of results) {
 }
 const get = (name: string) => results.find(([n]) => n === name)?.[1];
 const pod = get("podman rootless (slirp4netns)");
-for (const name of ["tsbox rootless, pasta", "tsbox rootless, slirp4netns"]) {
+for (const name of ["tsbox rootless, pasta", "tsbox rootless, slirp4netns", "tsbox vm backend"]) {
   const r = get(name);
   if (!r || !pod) continue;
   const ratio = (a: number | string, b: number | string) => (typeof a === "number" && typeof b === "number" ? `${(a / b).toFixed(2)}x` : "n/a");
-  console.log(`${name} / podman: container → host ${ratio(r.toHostMbps, pod.toHostMbps)}, host → published port ${ratio(r.publishedMbps, pod.publishedMbps)} (target >= 1.00x)`);
+  // The vm row has no target: every byte crosses the emulated guest and its console link.
+  const target = name.includes("vm") ? "" : " (target >= 1.00x)";
+  console.log(`${name} / podman: container → host ${ratio(r.toHostMbps, pod.toHostMbps)}, host → published port ${ratio(r.publishedMbps, pod.publishedMbps)}${target}`);
 }
 process.exit(0);

@@ -395,7 +395,9 @@ export class Runtime implements ContainerOwner {
     if (readAttachments(bundle.dir).some((a) => a.network === config.name)) throw new ContainerError(`container ${ref} is already connected to network ${config.name}`);
     const host = (this.host ??= probeHostIdentity());
     let rootless: NetworkInputs["rootless"] = null;
-    if (host.uid !== 0) {
+    const inGuest = this.backend.capabilities().networks === "guest";
+    // A guest's root makes its bridges itself (as at the start): only this host's rootless users need the user-mode network.
+    if (host.uid !== 0 && !inGuest) {
       const found = rootlessNetwork();
       if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
       rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
@@ -409,6 +411,7 @@ export class Runtime implements ContainerOwner {
       bundleDir: bundle.dir,
       store: this.networks,
       rootless,
+      userMode: inGuest,
       network: config.name,
     });
     await this.backend.connect({ bundleDir: bundle.dir, container: current.pid, network: net });
@@ -420,7 +423,8 @@ export class Runtime implements ContainerOwner {
     const config = this.networks.get(network);
     const found = readAttachments(this.paths.container(id).dir).find((a) => a.network === config.name);
     if (!found) throw new ContainerError(`container ${ref} is not connected to network ${config.name}`);
-    await stopProcess(found.keeper, String(found.keeperStart));
+    if (this.backend.disconnect) await this.backend.disconnect({ bundleDir: this.paths.container(id).dir, network: config.name });
+    else await stopProcess(found.keeper, String(found.keeperStart));
   }
 
   /** Removes the user-defined networks no container uses, and stops an idle rootless network namespace. */
@@ -618,7 +622,7 @@ export class Runtime implements ContainerOwner {
     const id = await this.resolveContainer(ref);
     const state = readState(this.paths.container(id));
     if (!state) throw new ContainerError(`no such container: ${ref}`);
-    return inspectContainer(this.paths, refreshStatus(state));
+    return inspectContainer(this.paths, refreshStatus(state), (name) => this.networks.idOf(name));
   }
 
   /**

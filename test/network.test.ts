@@ -68,6 +68,13 @@ async function publishedAddress(run: (args: string[]) => Promise<CliResult>, nam
   });
 }
 
+/** `tsbox inspect -f TEMPLATE NAME`'s output line. */
+async function inspectField(run: (args: string[]) => Promise<CliResult>, name: string, template: string): Promise<string> {
+  const r = await run(["inspect", "-f", template, name]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.replace(/\n$/, "");
+}
+
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -134,6 +141,15 @@ for (const who of identities()) {
           return c.code === 0 ? c.stdout : undefined;
         });
         assert.equal(got, "hello from httpd\n");
+        // docker's view of it: the default bridge's address at the top level and under Networks, the binding in Ports.
+        const ip = await inspectField(run, name, "{{.NetworkSettings.IPAddress}}");
+        assert.match(ip, /^10\.8[678]\.\d+\.\d+$/);
+        assert.equal(await inspectField(run, name, "{{range .NetworkSettings.Networks}}{{.IPAddress}}/{{.IPPrefixLen}} via {{.Gateway}}{{end}}"), `${ip}/16 via ${ip.split(".").slice(0, 2).join(".")}.0.1`);
+        assert.equal(await inspectField(run, name, "{{.HostConfig.NetworkMode}} {{.NetworkSettings.IPPrefixLen}} {{.NetworkSettings.Gateway}}"), `bridge 16 ${ip.split(".").slice(0, 2).join(".")}.0.1`);
+        assert.match(await inspectField(run, name, "{{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.NetworkID}}"), /^([0-9a-f]{2}:){5}[0-9a-f]{2} [0-9a-f]{64}$/);
+        assert.equal(await inspectField(run, name, "{{json .NetworkSettings.Ports}}"), `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"${hostAddr.split(":")[1]}"}]}`);
+        const ps = await run(["ps", "--filter", `name=^${name}$`, "--format", "{{.Networks}} {{.Ports}}"]);
+        assert.equal(ps.stdout, `bridge ${hostAddr}->80/tcp\n`);
         // stats' NET I/O: the container's eth0 carried that answer (docker's units). Rootless
         // without a delegated cgroup there are no stats (test/cgroups.test.ts checks that error).
         const io = await run(["stats", "--no-stream", "--format", "{{.NetIO}}", name]);
@@ -177,6 +193,9 @@ for (const who of identities()) {
         assert.equal(client.code, 0, client.stderr);
         assert.match(client.stdout, /^hello from srv\nhello from srv\n/);
         assert.match(client.stdout, /Address: 10\.89\.\d+\.\d+/);
+        // On a user network only, docker's top-level address is empty (it is the default bridge's); the network's entry has it.
+        assert.equal(await inspectField(run, "srv", "{{.NetworkSettings.IPAddress}}|{{.HostConfig.NetworkMode}}"), `|${net}`);
+        assert.match(await inspectField(run, "srv", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}} {{.Aliases}} {{.DNSNames}}{{end}}`), /^10\.89\.\d+\.\d+ \[db\] \[srv [0-9a-f]{12} db\]$/);
         const inspect = JSON.parse((await run(["network", "inspect", net])).stdout) as { containers: Record<string, { names: string[] }> }[];
         assert.ok(Object.values(inspect[0]!.containers).some((c) => c.names.includes("srv") && c.names.includes("db")));
         const busy = await run(["network", "rm", net]);
@@ -200,8 +219,13 @@ for (const who of identities()) {
         assert.equal(c.code, 0, c.stderr);
         const ping = await run(["run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "-W", "2", "second"]);
         assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+        const netId = (JSON.parse((await run(["network", "inspect", net])).stdout) as { id: string }[])[0]!.id;
+        assert.match(await inspectField(run, "box", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}} {{.Aliases}} {{.NetworkID}}{{end}}`), new RegExp(`^10\\.89\\.\\d+\\.\\d+ \\[second\\] ${netId}$`));
+        assert.match(await inspectField(run, "box", "{{.NetworkSettings.IPAddress}}"), /^10\.8[678]\./, "the default bridge's address stays at the top level");
+        assert.equal((await run(["ps", "--filter", "name=^box$", "--format", "{{.Networks}}"])).stdout, `bridge,${net}\n`);
         const d = await run(["network", "disconnect", net, "box"]);
         assert.equal(d.code, 0, d.stderr);
+        await until("the attachment to go", async () => ((await run(["ps", "--filter", "name=^box$", "--format", "{{.Networks}}"])).stdout === "bridge\n" ? true : undefined));
         const gone = await run(["run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "-W", "1", "second"]);
         assert.notEqual(gone.code, 0, "the name is gone with the attachment");
       } finally {
@@ -314,9 +338,11 @@ for (const who of identities()) {
       const image = `exposed-${who.name}`;
       const base = `exposed-base-${who.name}`;
       assert.equal((await run(["run", "--name", base, "--network", "none", "busybox", "true"])).code, 0);
+      const baseNetworks = (await run(["inspect", "-f", "{{.HostConfig.NetworkMode}} {{range $n, $e := .NetworkSettings.Networks}}{{$n}}{{end}}", base])).stdout;
       const commit = await run(["commit", "-c", "EXPOSE 80", "-c", "EXPOSE 7777/udp", base, image]);
       assert.equal(commit.code, 0, commit.stderr);
       await run(["rm", base]);
+      assert.equal(baseNetworks, "none none\n", "--network none is docker's network none");
       const name = `pub-all-${who.name}`;
       const tools = staticToolDir("udp-echo");
       const server = start(["run", "--rm", "--name", name, "-P", "-v", `${tools}:/tools:ro`, image, "sh", "-c", "/tools/udp-echo 7777 & mkdir -p /www && echo hello from -P > /www/index.html && exec httpd -f -p 80 -h /www"]);
@@ -331,6 +357,23 @@ for (const who of identities()) {
         });
         assert.equal(got, "hello from -P\n");
         assert.equal(await udpPing(`127.0.0.1:${udp.split(":")[1]}`), "echo:ping");
+        assert.equal(await inspectField(run, name, "{{json .NetworkSettings.Ports}}"), JSON.stringify({ "7777/udp": [{ HostIp: "0.0.0.0", HostPort: udp.split(":")[1] }], "80/tcp": [{ HostIp: "0.0.0.0", HostPort: tcp.split(":")[1] }] }));
+        // Exposed but not published: docker's null. Stopped: docker's empty addresses and no ports.
+        const one = `pub-one-${who.name}`;
+        const partly = start(["run", "--name", one, "-p", "127.0.0.1::80", image, "sleep", "60"]);
+        try {
+          const bound = await publishedAddress(run, one, "80/tcp");
+          assert.equal(await inspectField(run, one, "{{json .NetworkSettings.Ports}}"), JSON.stringify({ "7777/udp": null, "80/tcp": [{ HostIp: "127.0.0.1", HostPort: bound.split(":")[1] }] }));
+          assert.equal(await inspectField(run, one, "{{json .Config.ExposedPorts}}"), '{"7777/udp":{},"80/tcp":{}}');
+          assert.equal((await run(["stop", "-t", "0", one])).code, 0);
+          await partly.done;
+          const stopped = await inspectField(run, one, "{{.HostConfig.NetworkMode}}|{{.NetworkSettings.IPAddress}}|{{json .NetworkSettings.Ports}}|{{range $n, $e := .NetworkSettings.Networks}}{{$n}}={{$e.IPAddress}}{{end}}");
+          assert.equal(stopped, "bridge||{}|bridge=");
+          assert.equal((await run(["ps", "-a", "--filter", `name=^${one}$`, "--format", "{{.Networks}}"])).stdout, "bridge\n");
+        } finally {
+          await run(["rm", "-f", one]);
+          await partly.done;
+        }
       } finally {
         await run(["rm", "-f", name]);
         await server.done;

@@ -10,6 +10,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createSocket } from "node:dgram";
 import { createServer, type Server } from "node:net";
 import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -17,6 +18,25 @@ import { join } from "node:path";
 import { Runtime } from "../src/index.js";
 import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { vmSkip } from "./helpers/vm.js";
+import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+
+/** Sends `text` from a socket of its own to 127.0.0.1:port until an answer comes (at most 10 s). */
+async function udpAsk(port: number, text: string): Promise<string> {
+  const s = createSocket("udp4");
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let n = 0;
+      const t = setInterval(() => (n++ === 50 ? reject(new Error(`no UDP answer from 127.0.0.1:${port}`)) : s.send(text, port, "127.0.0.1")), 200);
+      s.on("message", (m) => {
+        clearInterval(t);
+        resolve(m.toString());
+      });
+      s.send(text, port, "127.0.0.1");
+    });
+  } finally {
+    s.close();
+  }
+}
 
 describe("vm networking", { skip: vmSkip }, () => {
   const scratch = mkdtempSync(join(tmpdir(), "tsbox-vm-net-"));
@@ -30,6 +50,7 @@ describe("vm networking", { skip: vmSkip }, () => {
     rt.networks.create("vmapp");
   });
   after(async () => {
+    removeStaticTools();
     await backend.shutdown();
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -92,6 +113,57 @@ describe("vm networking", { skip: vmSkip }, () => {
     } finally {
       taken.close();
     }
+  });
+
+  it("publishes a UDP port: each host peer gets its own answers through the agent, and the port is released", async () => {
+    const tools = staticToolDir("udp-echo", "ia32");
+    const srv = await rt.run({ image: "busybox", name: "udp", publish: ["127.0.0.1::7777/udp"], volumes: [{ host: tools, container: "/tools", readonly: true }], cmd: ["/tools/udp-echo", "7777"], remove: true });
+    let port = 0;
+    try {
+      port = (await rt.containerNetworks("udp"))[0]!.ports[0]!.hostPort;
+      assert.ok(port > 0);
+      // Two peers at once: each answer goes back to the socket that asked.
+      const [a, b] = await Promise.all([udpAsk(port, "first"), udpAsk(port, "second")]);
+      assert.equal(a, "echo:first");
+      assert.equal(b, "echo:second");
+      const big = "x".repeat(1400);
+      assert.equal(await udpAsk(port, big), `echo:${big}`);
+      const shown = (await rt.inspectContainer("udp")).NetworkSettings;
+      assert.deepEqual(shown.Ports, { "7777/udp": [{ HostIp: "127.0.0.1", HostPort: String(port) }] });
+    } finally {
+      await srv.kill("SIGKILL");
+      await srv.wait();
+    }
+    await new Promise<void>((resolve, reject) => {
+      const s = createSocket("udp4").once("error", reject);
+      s.bind(port, "127.0.0.1", () => s.close(() => resolve()));
+    });
+  });
+
+  it("connects a running container to a user network (with an alias) and disconnects it", async () => {
+    const box = await rt.run({ image: "busybox", name: "box", network: "bridge", cmd: ["sleep", "600"], remove: true });
+    try {
+      await rt.connectNetwork("vmapp", "box", { aliases: ["second"] });
+      const nets = await rt.containerNetworks("box");
+      assert.deepEqual(nets.map((n) => n.network).sort(), ["bridge", "vmapp"]);
+      const shown = (await rt.inspectContainer("box")).NetworkSettings as { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> };
+      assert.match(shown.Networks.vmapp!.IPAddress, /^10\.89\.0\.\d+$/);
+      assert.deepEqual(shown.Networks.vmapp!.Aliases, ["second"]);
+      const reach = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ping -c 1 -W 2 second >/dev/null && ping -c 1 -W 2 box >/dev/null && echo reached"], remove: true });
+      const out = await reach.output();
+      assert.equal(out.stdout, "reached\n", out.stderr);
+      await rt.disconnectNetwork("vmapp", "box");
+      assert.deepEqual((await rt.containerNetworks("box")).map((n) => n.network), ["bridge"]);
+      const gone = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ping -c 1 -W 1 second >/dev/null 2>&1 && echo reached || echo gone"], remove: true });
+      assert.equal((await gone.output()).stdout, "gone\n", "the alias went with the attachment");
+      // Connected again, then the container ends: its keeper releases the lease there too.
+      await rt.connectNetwork("vmapp", "box");
+    } finally {
+      await box.kill("SIGKILL");
+      await box.wait();
+    }
+    const after = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ls /run 2>/dev/null; ping -c 1 -W 1 box >/dev/null 2>&1 && echo reached || echo gone"], remove: true });
+    assert.match((await after.output()).stdout, /gone\n$/, "the name went with the container");
   });
 
   /** An HTTP server on this host's 127.0.0.1 (a port the guest knows nothing of). */

@@ -40,6 +40,11 @@ export interface Backend {
    */
   connect?(options: { bundleDir: string; container: number; network: NetworkSpec }): Promise<void>;
   /**
+   * Takes the container off a network `connect` (or its start) joined. Optional: without it the
+   * keeper named in the attachment record is a process of this host and is stopped here.
+   */
+  disconnect?(options: { bundleDir: string; network: string }): Promise<void>;
+  /**
    * Starts the container (its config.json is in the bundle) under a monitor
    * that outlives this process: it owns the container's stdio, writes its
    * log, records its state, applies the restart policy and serves

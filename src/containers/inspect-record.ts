@@ -47,6 +47,8 @@ export interface InspectConfig {
   OnBuild: null;
   Labels: Record<string, string>;
   StopSignal?: string;
+  /** The image's EXPOSE and the published ports, as `{"80/tcp": {}}` (absent when none, as docker omits it). */
+  ExposedPorts?: Record<string, object>;
 }
 
 export interface RecordInputs {
@@ -89,6 +91,7 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle, netwo
       Entrypoint: options.entrypoint ?? imageRun.Entrypoint ?? null,
       OnBuild: null,
       Labels: { ...(imageRun.Labels ?? {}), ...(options.labels ?? {}) },
+      ...exposedPorts(imageRun.ExposedPorts, spec.network?.ports ?? []),
       ...(imageRun.StopSignal ? { StopSignal: imageRun.StopSignal } : {}),
     },
     HostConfig: {
@@ -139,6 +142,11 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle, netwo
       Name: "overlay",
     },
   };
+}
+
+function exposedPorts(image: Record<string, unknown> | null | undefined, published: PortMapping[]): { ExposedPorts?: Record<string, object> } {
+  const keys = [...Object.keys(image ?? {}).map((k) => (k.includes("/") ? k : `${k}/tcp`)), ...published.map((p) => `${p.containerPort}/${p.protocol}`)];
+  return keys.length > 0 ? { ExposedPorts: Object.fromEntries([...new Set(keys)].sort().map((k) => [k, {}])) } : {};
 }
 
 function configEnv(imageEnv: string[], requested: RunOptions["env"]): string[] {

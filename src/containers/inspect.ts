@@ -6,8 +6,9 @@
 import { readFileSync } from "node:fs";
 import type { DataPaths } from "../paths.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
-import { type InspectConfig, type InspectRecord, portBindings, readInspectRecord } from "./inspect-record.js";
-import { type Attachment, readAttachments } from "../network/attachments.js";
+import { type InspectConfig, type InspectRecord, readInspectRecord } from "./inspect-record.js";
+import { networkSettings } from "./inspect-network.js";
+import { readAttachments } from "../network/attachments.js";
 import type { ContainerState } from "./state.js";
 import type { InspectMount } from "./volumes-resolve.js";
 
@@ -88,9 +89,12 @@ export function dockerState(state: ContainerState): InspectState {
   };
 }
 
-export function inspectContainer(paths: DataPaths, state: ContainerState): ContainerInspect {
+/** `networkId`: a network's id by name ("" when it is gone). */
+export function inspectContainer(paths: DataPaths, state: ContainerState, networkId: (name: string) => string = () => ""): ContainerInspect {
   const bundle = paths.container(state.id);
   const record = readInspectRecord(bundle) ?? recordFromSpec(bundle.config, state);
+  const running = state.status === "running" || state.status === "paused";
+  const mode = String(record.HostConfig.NetworkMode ?? "none");
   return {
     Id: state.id,
     Created: state.created,
@@ -114,7 +118,16 @@ export function inspectContainer(paths: DataPaths, state: ContainerState): Conta
     GraphDriver: record.GraphDriver,
     Mounts: record.Mounts,
     Config: record.Config,
-    NetworkSettings: networkSettings(state.status === "running" || state.status === "paused" ? readAttachments(bundle.dir) : []),
+    NetworkSettings: networkSettings({
+      mode,
+      running,
+      planned: mode === "none" || mode === "host" || mode.startsWith("container:") ? [] : plannedNetworks(bundle.config),
+      attachments: running ? readAttachments(bundle.dir) : [],
+      exposed: Object.keys(record.Config.ExposedPorts ?? {}),
+      containerId: state.id,
+      containerName: state.name ?? state.id.slice(0, 12),
+      networkId,
+    }),
   };
 }
 
@@ -156,20 +169,12 @@ function recordFromSpec(configPath: string, state: ContainerState): InspectRecor
   };
 }
 
-/** docker's NetworkSettings of a running container, from its keeper's attachment records (the first network first). */
-function networkSettings(attachments: Attachment[]): Record<string, unknown> {
-  const first = attachments[0];
-  return {
-    Bridge: first?.bridge ?? "",
-    SandboxID: "",
-    Ports: portBindings(attachments.flatMap((a) => a.ports)),
-    SandboxKey: "",
-    Gateway: first?.gateway ?? "",
-    IPAddress: first?.ip ?? "",
-    IPPrefixLen: first?.prefix ?? 0,
-    MacAddress: first?.mac ?? "",
-    Networks: Object.fromEntries(
-      attachments.map((a) => [a.network, { Aliases: a.aliases, Gateway: a.gateway, IPAddress: a.ip, IPPrefixLen: a.prefix, MacAddress: a.mac }]),
-    ),
-  };
+/** The networks the spec joins at a start (the first gets the default route). */
+function plannedNetworks(configPath: string): { name: string; aliases: string[]; dns: boolean }[] {
+  try {
+    const spec = JSON.parse(readFileSync(configPath, "utf8")) as Partial<ContainerSpec>;
+    return (spec.network?.attach ?? []).map((a) => ({ name: a.name, aliases: a.aliases, dns: a.dns }));
+  } catch {
+    return [];
+  }
 }

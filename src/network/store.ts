@@ -94,6 +94,11 @@ export class NetworkStore {
     return matches[0];
   }
 
+  /** A network's id by its exact name, "" when there is none (inspect of a container whose network was removed). */
+  idOf(name: string): string {
+    return NAME_RE.test(name) ? (this.read(name)?.id ?? "") : "";
+  }
+
   get(ref: string): NetworkConfig {
     const found = this.find(ref);
     if (!found) throw new ContainerError(`network ${ref} not found`);

@@ -18,6 +18,8 @@ pub struct OutStream {
     pub credit: u64,
     /// EOF seen and sent to the host.
     pub done: bool,
+    /// A UDP socket: one DATA frame per datagram, read only with room for the largest.
+    pub datagram: bool,
 }
 
 /// Host input the agent writes into the process as its pipe accepts it.
@@ -32,6 +34,9 @@ pub struct InStream {
     /// A socket (a published port's connection): EOF shuts our sending side
     /// down instead of closing the fd, which the output side still reads.
     pub socket: bool,
+    /// A UDP socket: each DATA frame is sent as one datagram at once (one
+    /// the socket cannot take is dropped, as UDP does), never queued.
+    pub datagram: bool,
 }
 
 impl OutStream {
@@ -41,6 +46,7 @@ impl OutStream {
             chan,
             credit: STREAM_WINDOW,
             done: false,
+            datagram: false,
         }
     }
 }
@@ -55,6 +61,7 @@ impl InStream {
             closed: false,
             allowance: STREAM_WINDOW,
             socket: false,
+            datagram: false,
         }
     }
 

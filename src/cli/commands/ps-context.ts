@@ -6,6 +6,7 @@
 import { ContainerError, UsageError } from "../../errors.js";
 import { treeBytes } from "../../fs-util.js";
 import type { ContainerInspect } from "../../containers/inspect.js";
+import { networkNames } from "../../containers/inspect-network.js";
 import type { ImageConfig } from "../../image/oci.js";
 import type { Runtime } from "../../runtime.js";
 import { strictContext } from "../format-template-exec.js";
@@ -111,7 +112,7 @@ export async function containerContext(e: PsEntry, options: { trunc: boolean; si
     Label: (name: unknown) => labels[String(name)] ?? "",
     Mounts: mounts.join(","),
     LocalVolumes: String(c.Mounts.filter((m) => m.Type === "volume").length),
-    Networks: String(c.HostConfig.NetworkMode ?? ""),
+    Networks: networkNames(c.NetworkSettings),
   });
 }
 

@@ -75,8 +75,22 @@ impl Agent {
             frame::DATA => self.on_stdin_data(f.channel, &f.payload),
             frame::EOF => {
                 if let Some(id) = self.in_chans.get(&f.channel).cloned() {
-                    if let Some(s) = self.streams_mut(&id).and_then(|io| io.stdin.as_mut()) {
-                        s.eof = true;
+                    let mut ended: Option<u32> = None;
+                    if let Some(io) = self.streams_mut(&id) {
+                        if let Some(s) = io.stdin.as_mut() {
+                            s.eof = true;
+                            // A datagram peer has no half-close: the host's EOF (idle expiry) ends both directions.
+                            if s.datagram {
+                                s.closed = true;
+                                if let Some(o) = io.stdout.as_mut().filter(|o| !o.done) {
+                                    o.done = true;
+                                    ended = Some(o.chan);
+                                }
+                            }
+                        }
+                    }
+                    if let Some(chan) = ended {
+                        self.send(frame::EOF, chan, &[]);
                     }
                 }
             }
@@ -98,15 +112,25 @@ impl Agent {
             }
         };
         let mut over = false;
+        let mut sent: Option<u32> = None;
         if let Some(s) = self.streams_mut(&id).and_then(|io| io.stdin.as_mut()) {
             if s.eof || (payload.len() as u64) > s.allowance {
                 over = true;
+            } else if s.datagram {
+                // Sent (or dropped) now, so the credit goes straight back.
+                if !s.closed {
+                    let _ = container::sys::socket::send(s.fd, payload);
+                }
+                sent = Some(s.chan);
             } else {
                 s.allowance -= payload.len() as u64;
                 if !s.closed {
                     s.pending.extend(payload.iter());
                 }
             }
+        }
+        if let Some(chan) = sent {
+            self.send(frame::CREDIT, chan, &(payload.len() as u32).to_le_bytes());
         }
         if over {
             self.reject(

@@ -4,6 +4,7 @@
 //! link's queue is short, so a chatty container cannot grow our memory.
 
 use super::Agent;
+use crate::frame;
 use container::sys::ffi;
 use container::sys::types::PollFd;
 use std::os::raw::c_int;
@@ -74,7 +75,9 @@ impl Agent {
             };
             for (k, s) in [(1u8, &io.stdout), (2u8, &io.stderr)] {
                 if let Some(s) = s {
-                    if !s.done && s.credit > 0 && !link_busy {
+                    // A datagram is read whole: only with credit for the largest one a frame carries.
+                    let room = if s.datagram { frame::MAX_OUT_PAYLOAD as u64 } else { 1 };
+                    if !s.done && s.credit >= room && !link_busy {
                         add(&mut fds, s.fd, POLLIN, Target::Out(i, k));
                     }
                 }

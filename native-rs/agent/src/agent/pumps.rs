@@ -11,12 +11,24 @@ impl Agent {
     pub(crate) fn read_output(&mut self, cid: &str, which: u8) {
         let mut frames: Vec<(u8, u32, Vec<u8>)> = Vec::new();
         if let Some(io) = self.streams_mut(cid) {
-            let s = if which == 1 {
+            let mut s = if which == 1 {
                 io.stdout.as_mut()
             } else {
                 io.stderr.as_mut()
             };
-            if let Some(s) = s {
+            let datagram = s.as_ref().map_or(false, |s| s.datagram);
+            if let (true, Some(s)) = (datagram, s.as_mut()) {
+                // One datagram, one frame; a longer one than a frame carries is dropped
+                // (its length is seen by reading one byte more), an error (ICMP's refusal) ignored.
+                let mut buf = vec![0u8; frame::MAX_OUT_PAYLOAD + 1];
+                if let Ok(n) = container::sys::socket::recv(s.fd, &mut buf) {
+                    if n <= frame::MAX_OUT_PAYLOAD {
+                        s.credit -= n as u64;
+                        buf.truncate(n);
+                        frames.push((frame::DATA, s.chan, buf));
+                    }
+                }
+            } else if let Some(s) = s {
                 let max = (s.credit as usize).min(frame::MAX_OUT_PAYLOAD);
                 let mut buf = vec![0u8; max];
                 match fd::read(s.fd, &mut buf) {

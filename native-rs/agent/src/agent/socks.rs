@@ -1,7 +1,9 @@
 //! Connections into containers (a published port on the vm backend: the
 //! host listens and carries each connection over the link, as Docker
 //! Desktop does): one TCP socket per connection, its two directions on two
-//! channels with the same credit rules as a process's stdin and stdout.
+//! channels with the same credit rules as a process's stdin and stdout. A
+//! published UDP port's peer (`datagram`) is a connected UDP socket whose
+//! channels carry one datagram per DATA frame.
 
 use super::{op_error, Agent};
 use crate::stdio::{InStream, OutStream, Streams};
@@ -31,6 +33,19 @@ impl Sock {
                 pty_master: None,
             },
         }
+    }
+
+    /// A UDP socket connected to a container's port (`datagram`): ready at once.
+    pub fn datagram(fd: c_int, host_to_guest: u32, guest_to_host: u32) -> Sock {
+        let mut sock = Sock::new(fd, 0, host_to_guest, guest_to_host);
+        sock.connecting = None;
+        if let Some(s) = sock.io.stdin.as_mut() {
+            s.datagram = true;
+        }
+        if let Some(s) = sock.io.stdout.as_mut() {
+            s.datagram = true;
+        }
+        sock
     }
 
     /// Both directions over: the container side sent EOF and so did the host.

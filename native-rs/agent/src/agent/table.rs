@@ -46,6 +46,8 @@ pub struct Ctr {
     pub namespaces: Option<c_int>,
     /// For an exec'd process: the container it runs in.
     pub parent: Option<String>,
+    /// A container's spec as `create` parsed it (a `net-attach` keeper runs with it).
+    pub spec: Option<Box<container::Spec>>,
     deleted: bool,
 }
 
@@ -68,6 +70,7 @@ impl Ctr {
             dir: None,
             filter: None,
             namespaces: None,
+            spec: None,
             parent: None,
             deleted: false,
         }

@@ -13,6 +13,16 @@ use std::net::SocketAddrV4;
 
 impl Agent {
     pub(super) fn op_connect(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
+        let (addr, input, output) = self.sock_target(cid, req, "connect")?;
+        let fd = socket::tcp_connect_start(addr)
+            .map_err(|e| op_error(ErrorKind::Setup, format!("connecting to {}: {}", addr, e.description())))?;
+        self.add_sock(format!("sock:{}", output), Sock::new(fd, id, input, output));
+        Ok(())
+    }
+
+    /// What `connect` and `datagram` ask for: the running container's address
+    /// on its first network with the port, and the host's two channels.
+    pub(super) fn sock_target(&self, cid: &str, req: &Json, op: &str) -> Result<(SocketAddrV4, u32, u32), Json> {
         if !self.ctrs.get(cid).map_or(false, |c| c.parent.is_none() && c.running()) {
             return Err(if self.ctrs.contains_key(cid) { op_error(ErrorKind::NotRunning, format!("container {} is not running", cid)) } else { no_such(cid) });
         }
@@ -21,16 +31,12 @@ impl Agent {
             .and_then(|v| v.as_number())
             .and_then(|n| n.as_u32())
             .filter(|p| (1..=65535).contains(p))
-            .ok_or_else(|| op_error(ErrorKind::Spec, "connect needs a port from 1 to 65535"))? as u16;
+            .ok_or_else(|| op_error(ErrorKind::Spec, format!("{} needs a port from 1 to 65535", op)))? as u16;
         let chans = self.channels(req)?;
         let (input, output) = match (chans.stdin, chans.stdout) {
             (Some(i), Some(o)) => (i, o),
-            _ => return Err(op_error(ErrorKind::Spec, "connect needs a stdin and a stdout channel")),
+            _ => return Err(op_error(ErrorKind::Spec, format!("{} needs a stdin and a stdout channel", op))),
         };
-        let ip = self.container_address(cid)?;
-        let fd = socket::tcp_connect_start(SocketAddrV4::new(ip, port))
-            .map_err(|e| op_error(ErrorKind::Setup, format!("connecting to {}:{}: {}", ip, port, e.description())))?;
-        self.add_sock(format!("sock:{}", output), Sock::new(fd, id, input, output));
-        Ok(())
+        Ok((SocketAddrV4::new(self.container_address(cid)?, port), input, output))
     }
 }

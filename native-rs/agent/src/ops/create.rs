@@ -116,6 +116,7 @@ impl Agent {
         c.dir = Some(dir);
         c.filter = filter;
         c.namespaces = namespaces;
+        c.spec = Some(Box::new(spec));
         self.add(cid, c);
         let warnings: Vec<String> = prepared.warning.into_iter().collect();
         self.reply_ok(id, vec![("warnings", Json::from(warnings))]);

@@ -5,10 +5,12 @@
 
 mod connect;
 mod create;
+mod datagram;
 mod delete;
 mod dialed;
 mod exec;
 mod hello;
+mod net_attach;
 mod pause;
 mod resize;
 mod resolved;
@@ -25,9 +27,9 @@ use container::ErrorKind;
 
 /// Every op the agent serves (checked against the contract fixture).
 #[cfg_attr(not(test), allow(dead_code))]
-pub const OPS: [&str; 15] = [
+pub const OPS: [&str; 18] = [
     "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume",
-    "delete", "ping", "connect", "dialed", "resolved",
+    "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach",
 ];
 
 impl Agent {
@@ -60,6 +62,9 @@ impl Agent {
             "resume" => self.op_resume(id, &cid),
             "delete" => self.op_delete(id, &cid),
             "connect" => self.op_connect(id, &cid, req),
+            "datagram" => self.op_datagram(id, &cid, req),
+            "net-attach" => self.op_net_attach(id, &cid, req),
+            "net-detach" => self.op_net_detach(id, &cid, req),
             "dialed" => self.op_dialed(id, req),
             "resolved" => self.op_resolved(id, req),
             "ping" => {

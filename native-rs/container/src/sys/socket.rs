@@ -101,7 +101,17 @@ struct SockaddrIn {
 /// A non-blocking TCP socket whose connect to `addr` is under way (or
 /// done): wait for POLLOUT, then `connect_result`.
 pub fn tcp_connect_start(addr: std::net::SocketAddrV4) -> Result<c_int, Errno> {
-    let fd = Errno::check(unsafe { ffi::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) })?;
+    connected(SOCK_STREAM, addr)
+}
+
+/// A non-blocking UDP socket connected to `addr`: `send`/`recv` datagrams to
+/// and from that peer only (the kernel picks our port).
+pub fn udp_connect(addr: std::net::SocketAddrV4) -> Result<c_int, Errno> {
+    connected(SOCK_DGRAM, addr)
+}
+
+fn connected(kind: c_int, addr: std::net::SocketAddrV4) -> Result<c_int, Errno> {
+    let fd = Errno::check(unsafe { ffi::socket(AF_INET, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) })?;
     let sa = SockaddrIn {
         sin_family: AF_INET as u16,
         sin_port: addr.port().to_be_bytes(),

@@ -196,3 +196,75 @@ export class InputPump implements InputEndpoint {
     }
   }
 }
+
+/**
+ * Datagrams leaving on a channel (a published UDP port's peer): each is one
+ * DATA frame, which the agent sends as one datagram. Nothing is queued: one
+ * beyond the agent's credit or while the link is full is dropped, as a
+ * full socket buffer drops UDP.
+ */
+export class DatagramInput implements InputEndpoint {
+  private credit: number;
+  private finished = false;
+
+  constructor(
+    readonly channel: number,
+    window: number,
+    private readonly sendFrame: (type: number, payload?: Uint8Array) => void,
+    private readonly release: () => void,
+    private readonly room: (wake: () => void) => boolean = () => true,
+  ) {
+    this.credit = window;
+  }
+
+  /** False: dropped. */
+  send(datagram: Uint8Array): boolean {
+    if (this.finished || datagram.length > this.credit || !this.room(() => {})) return false;
+    this.credit -= datagram.length;
+    this.sendFrame(FrameType.data, datagram);
+    return true;
+  }
+
+  onCredit(n: number): void {
+    this.credit += n;
+  }
+
+  /** EOF: the agent closes its socket and ends the other direction. */
+  end(): void {
+    if (this.finished) return;
+    this.sendFrame(FrameType.eof);
+    this.fail();
+  }
+
+  fail(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.release();
+  }
+}
+
+/** Datagrams arriving on a channel, handed on one by one (the credit goes straight back). */
+export class DatagramOutput extends OutputChannelBase {
+  constructor(
+    channel: number,
+    grant: (n: number) => void,
+    release: () => void,
+    window: number,
+    private readonly handlers: { datagram(data: Uint8Array): void; end(): void },
+  ) {
+    super(channel, grant, release, window);
+  }
+
+  protected deliver(data: Uint8Array): boolean {
+    this.handlers.datagram(data);
+    return true;
+  }
+
+  protected end(): void {
+    this.handlers.end();
+  }
+
+  protected abort(): void {
+    this.handlers.end();
+  }
+}

@@ -3,7 +3,7 @@
  * shared with the browser Worker) with container stdio as Node streams.
  */
 import { Readable, Writable } from "node:stream";
-import { InputPump, OutputChannelBase } from "../core/agent-channels.js";
+import { DatagramInput, DatagramOutput, InputPump, OutputChannelBase } from "../core/agent-channels.js";
 import { AgentProtocol } from "../core/agent-protocol.js";
 
 export { AgentRequestError, CONSOLE_EVENT_MAX, type AgentError, type ConsoleTransport, type Reply } from "../core/agent-protocol.js";
@@ -17,6 +17,16 @@ export class AgentLink extends AgentProtocol<Buffer> {
   /** A channel for container input (host → guest). */
   openInput(): InputChannel {
     return this.addInput((channel, window, send, release, room) => new InputChannel(channel, window, send, release, room));
+  }
+
+  /** Datagrams to the guest, one DATA frame each (a published UDP port's peer). */
+  openDatagramInput(): DatagramInput {
+    return this.addInput((channel, window, send, release, room) => new DatagramInput(channel, window, send, release, room));
+  }
+
+  /** Datagrams from the guest, one DATA frame each. */
+  openDatagramOutput(handlers: { datagram(data: Uint8Array): void; end(): void }): DatagramOutput {
+    return this.addOutput((channel, grant, release, window) => new DatagramOutput(channel, grant, release, window, handlers));
   }
 }
 

@@ -11,7 +11,7 @@ import { TsboxError } from "../../../errors.js";
 import { signalNumber } from "../../../signals.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
-import { bindPorts, type Published, recordAttachments } from "./published-ports.js";
+import { bindPorts, type Published, recordAttachments, removeAttachments } from "./published-ports.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportNaming, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../core/guest-spec.js";
 
 export type { ExportTable };
@@ -50,6 +50,7 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
   }
   const releaseAll = () => {
     published?.close();
+    removeAttachments(options.bundleDir);
     release();
   };
   const terminal = options.spec.process.terminal;

@@ -112,8 +112,8 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
           return;
         }
         if (op === "hello") return reply({ id, ok: true, daemon: true });
-        // Every op that opens stream channels (`connect`: a published port's connection).
-        if (op === "create" || op === "exec" || op === "connect") {
+        // Every op that opens stream channels (`connect`, `datagram`: a published port's connection or UDP peer).
+        if (op === "create" || op === "exec" || op === "connect" || op === "datagram") {
           for (const k of ["stdin", "stdout", "stderr"]) {
             if (typeof fields[k] !== "number") continue;
             const guest = link.allocChannel();

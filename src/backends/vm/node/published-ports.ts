@@ -2,16 +2,18 @@
  * `-p` on the vm backend, as Docker Desktop does it: the host listens, and
  * carries each accepted connection over the agent link (`connect` op: a
  * TCP connection to the container's port, on two credit-controlled
- * channels) to the container's address in the guest. The listeners live as
- * long as the container (they are closed with its release).
+ * channels) to the container's address in the guest; UDP per peer
+ * (published-udp.ts). The listeners live as long as the container (they are
+ * closed with its release).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { TsboxError } from "../../../errors.js";
 import type { PortMapping } from "../../../spec/container-spec.js";
 import type { AgentLink } from "./agent-link.js";
 import { spliceOverLink } from "./link-socket.js";
+import { bindUdp, type UdpListener } from "./published-udp.js";
 
 export interface Published {
   /** With the host ports really bound (0 asked for any). */
@@ -23,19 +25,26 @@ export interface Published {
 
 /** Binds every port first, so a taken one fails the start before the container runs. */
 export async function bindPorts(ports: PortMapping[]): Promise<Published> {
-  const servers: Server[] = [];
+  const closers: (() => void)[] = [];
+  const udp: UdpListener[] = [];
   const bound: PortMapping[] = [];
   let target: { link: AgentLink; cid: string } | undefined;
-  const close = () => servers.forEach((s) => s.close());
+  const close = () => closers.forEach((c) => c());
+  const taken = (p: PortMapping, err: NodeJS.ErrnoException) =>
+    new TsboxError(`cannot publish port ${p.hostIp}:${p.hostPort}/${p.protocol}: ${err.code === "EADDRINUSE" ? "it is already in use" : err.message}`, { code: "setup" });
   try {
     for (const p of ports) {
-      if (p.protocol !== "tcp") throw new TsboxError(`cannot publish port ${p.hostIp}:${p.hostPort}/${p.protocol}: the vm backend publishes TCP ports only`, { code: "usage" });
+      if (p.protocol === "udp") {
+        const listener = await bindUdp(p.hostIp, p.hostPort, p.containerPort).catch((err: NodeJS.ErrnoException) => Promise.reject(taken(p, err)));
+        closers.push(listener.close);
+        udp.push(listener);
+        bound.push({ ...p, hostPort: listener.port });
+        continue;
+      }
       const server = createServer((conn) => (target ? spliceOverLink(target.link, conn, "connect", { cid: target.cid, port: p.containerPort }) : conn.destroy()));
-      servers.push(server);
+      closers.push(() => server.close());
       const port = await new Promise<number>((resolve, reject) => {
-        server.once("error", (err: NodeJS.ErrnoException) =>
-          reject(new TsboxError(`cannot publish port ${p.hostIp}:${p.hostPort}/tcp: ${err.code === "EADDRINUSE" ? "it is already in use" : err.message}`, { code: "setup" })),
-        );
+        server.once("error", (err: NodeJS.ErrnoException) => reject(taken(p, err)));
         server.listen(p.hostPort, p.hostIp, () => resolve((server.address() as { port: number }).port));
       });
       bound.push({ ...p, hostPort: port });
@@ -44,7 +53,14 @@ export async function bindPorts(ports: PortMapping[]): Promise<Published> {
     close();
     throw err;
   }
-  return { ports: bound, serve: (link, cid) => (target = { link, cid }), close };
+  return {
+    ports: bound,
+    serve: (link, cid) => {
+      target = { link, cid };
+      for (const u of udp) u.serve(link, cid);
+    },
+    close,
+  };
 }
 
 /**
@@ -59,4 +75,20 @@ export function recordAttachments(bundleDir: string, networks: unknown, ports: P
     if (typeof n.network !== "string") return;
     writeFileSync(join(dir, `attach-${n.network}.json`), JSON.stringify({ ...n, ports: i === 0 ? ports : [] }));
   });
+}
+
+/** The host's copy of one network's record (`network disconnect`). */
+export function removeAttachment(bundleDir: string, network: string): void {
+  rmSync(join(bundleDir, "net", `attach-${network}.json`), { force: true });
+}
+
+/** Every record, once the container is gone from the guest (its keepers have torn down there). */
+export function removeAttachments(bundleDir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(join(bundleDir, "net"));
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith("attach-") && n.endsWith(".json")) rmSync(join(bundleDir, "net", n), { force: true });
 }

@@ -3,7 +3,11 @@ import { writeFileSync } from "node:fs";
 import { ContainerError, isTsboxError } from "../../../errors.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, LaunchOptions, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
+import type { NetworkSpec } from "../../../spec/container-spec.js";
+import { toGuestNetwork } from "../core/guest-network.js";
+import { GUEST_RUN_DIR } from "../core/guest-spec.js";
 import type { AgentLink } from "./agent-link.js";
+import { recordAttachments, removeAttachment } from "./published-ports.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
 export interface VmBackendOptions extends OpenOptions {
@@ -96,6 +100,24 @@ export class VmBackend implements Backend {
     }
   }
 
+  /**
+   * `network connect`: the agent forks a keeper in the guest running
+   * tsbox-runtime net-attach's code (`net-attach` op); its record is kept
+   * on this host beside the others (what inspect, ps and port read).
+   */
+  async connect(options: { bundleDir: string; container: number; network: NetworkSpec }): Promise<void> {
+    const cid = basename(options.bundleDir);
+    const { network } = toGuestNetwork(options.network, `${GUEST_RUN_DIR}/${cid}`);
+    const reply = await this.askAboutContainer("net-attach", options.bundleDir, { network });
+    recordAttachments(options.bundleDir, reply.networks, []);
+  }
+
+  /** `network disconnect`: the guest's keeper for that network tears its attachment down (`net-detach`). */
+  async disconnect(options: { bundleDir: string; network: string }): Promise<void> {
+    await this.askAboutContainer("net-detach", options.bundleDir, { network: options.network });
+    removeAttachment(options.bundleDir, options.network);
+  }
+
   async stats(bundleDir: string): Promise<ContainerStats> {
     const reply = await this.askAboutContainer("stats", bundleDir);
     return parseContainerStats(reply.stats, "the vm agent");
@@ -115,11 +137,11 @@ export class VmBackend implements Backend {
    * runs; never boots a guest for it. The agent's refusals (no such
    * container, no cgroup) become ContainerErrors.
    */
-  private async askAboutContainer(op: "stats" | "pause" | "resume", bundleDir: string): Promise<Record<string, unknown>> {
+  private async askAboutContainer(op: "stats" | "pause" | "resume" | "net-attach" | "net-detach", bundleDir: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const cid = basename(bundleDir);
     const ask = async (link: AgentLink) => {
       try {
-        return await link.request(op, { cid }, 30_000);
+        return await link.request(op, { ...fields, cid }, 30_000);
       } catch (err) {
         if (isTsboxError(err) && err.code !== "runtime") throw new ContainerError(err.message);
         throw err;
