@@ -182,9 +182,11 @@ export class Container implements AsyncDisposable {
   /**
    * Runs a created or stopped container under its monitor (it outlives this
    * process; its output goes to `logs()`). A no-op when it runs already.
+   * `handOff` is the CLI's (`run -d`): this process may become the monitor's
+   * starter and never return.
    */
-  async start(): Promise<void> {
-    await startContainer(this.ctx, this.id);
+  async start(options: { handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string } } = {}): Promise<void> {
+    await startContainer(this.ctx, this.id, options.handOff ? { handOff: options.handOff } : {});
   }
 
   /**

@@ -101,7 +101,7 @@ for (const who of identities()) {
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
     });
 
-    it("a foreground run (the CLI becomes tsbox-runtime): exit codes, stdin only with -i, a failed start recorded or removed", async () => {
+    it("run and run -d hand the CLI's process over: exit codes, stdin only with -i, a failed start recorded or removed", async () => {
       assert.equal((await tsbox(who, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"])).code, 3);
       const both = await tsbox(who, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2"]);
       assert.deepEqual([both.stdout, both.stderr], ["out\n", "err\n"]);
@@ -119,6 +119,13 @@ for (const who of identities()) {
       assert.equal(gone.code, 127);
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
       assert.equal(existsSync(join(who.dataDir, "names", "gone")), false);
+      // run -d hands over too (to the monitor's starter): the same report, record and removal.
+      const detached = await tsbox(who, ["run", "-d", "--name", "never-d", "--network", "none", "busybox", "no-such-command"]);
+      assert.deepEqual([detached.code, detached.stdout, detached.stderr], [127, "", "tsbox: executable file not found in $PATH: no-such-command\n"]);
+      assert.equal((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "never-d"])).stdout, "exited 127\n");
+      await ok(who, ["rm", "never-d"]);
+      assert.equal((await tsbox(who, ["run", "-d", "--rm", "--network", "none", "busybox", "no-such-command"])).code, 127);
+      assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
     });
 
     it("exec runs in the container: its PID 1, files, env, cwd, user, stdin, exit codes, -d", async () => {

@@ -27,6 +27,12 @@ export interface Backend {
   /** `exec`'s handover, as `handOff` (the CLI's `exec` without a terminal). */
   handOffExec?(options: HandOffOptions & { pid: number; bundleDir: string; process: ProcessSpec }): Promise<never>;
   /**
+   * `launch`'s handover (the CLI's `run -d`): this process becomes the
+   * starter of the container's monitor, which prints `print` once the
+   * container runs, or reports, records and (with `remove`) deletes a failed start.
+   */
+  handOffLaunch?(options: LaunchOptions & HandOffOptions & { print: string }): Promise<never>;
+  /**
    * Starts a second process in a running container (`docker exec`): it
    * joins the namespaces (and, where the backend has them, the cgroup) of
    * the container's init. Resolves once the command has been exec'd; rejects

@@ -4,9 +4,11 @@
 //! process, the wait and Node's own exit are not paid (docs/architecture.md,
 //! "CLI start-up").
 //!
-//! JS: `handOff(path: string, args: string, stdinFd: number): never`, `args`
-//! being argv joined with NUL bytes (a NUL cannot occur in an argument);
-//! `stdinFd >= 0` becomes fd 0 first (docker's closed stdin: /dev/null).
+//! JS: `handOff(path: string, args: string, stdinFd: number, keepFd: number): never`,
+//! `args` being argv joined with NUL bytes (a NUL cannot occur in an
+//! argument); `stdinFd >= 0` becomes fd 0 first (docker's closed stdin:
+//! /dev/null); `keepFd >= 0` stays open across execve (the container's lock,
+//! handed to the monitor by number).
 //! Returns only by throwing, with the errno name as `code`; the process is
 //! then as it was (the signal mask restored, fd 0 possibly replaced).
 
@@ -26,10 +28,11 @@ extern "C" {
 
 pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
-        let args = env.args(info, 3)?;
+        let args = env.args(info, 4)?;
         let path = env.string_arg(&args, 0, "path")?;
         let argv = env.string_arg(&args, 1, "args")?;
         let stdin_fd = env.i32_arg(&args, 2, "stdinFd")?;
+        let keep_fd = env.i32_arg(&args, 3, "keepFd")?;
         let path = CString::new(path).map_err(|_| JsError::new("EINVAL", "path contains a NUL byte"))?;
         let argv: Vec<CString> = argv.split('\0').map(|a| CString::new(a).expect("split at NUL")).collect();
         let mut argv_p: Vec<*const c_char> = argv.iter().map(|a| a.as_ptr()).collect();
@@ -38,6 +41,9 @@ pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) ->
             return Err(JsError::os(std::io::Error::last_os_error(), "replacing stdin"));
         }
         plain_stdio();
+        if keep_fd >= 0 && unsafe { ffi::fcntl(keep_fd, F_SETFD, 0 as c_int) } < 0 {
+            return Err(JsError::os(std::io::Error::last_os_error(), "keeping the container's lock"));
+        }
         // Handlers go back to SIG_DFL by themselves at execve; the mask does not.
         let mut old = SigSet::empty();
         unsafe { ffi::sigprocmask(SIG_SETMASK, &SigSet::empty(), &mut old) };

@@ -16,6 +16,12 @@ use std::path::Path;
 /// one exit (0 once the grandchild exists, 125 if a fork failed, which the
 /// front end also learns from the status pipe closing without a word).
 pub fn detach() -> Result<(), Error> {
+    detach_then(|| 0)
+}
+
+/// `detach`, the original process running `stay` once the grandchild exists
+/// and exiting with its code (a front end waiting to hear how the start went).
+pub fn detach_then(stay: impl FnOnce() -> i32) -> Result<(), Error> {
     match process::clone_fork(0).step(|| "forking the monitor")? {
         Forked::Parent(middle) => {
             // The middle process exits at once: reap it, so no zombie is left
@@ -24,7 +30,7 @@ pub fn detach() -> Result<(), Error> {
                 Ok(process::ExitStatus::Code(c)) => c,
                 _ => 125,
             };
-            process::exit_now(code)
+            process::exit_now(if code == 0 { stay() } else { code })
         }
         Forked::Child => {}
     }

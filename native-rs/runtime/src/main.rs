@@ -6,7 +6,7 @@
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
 //!   tsbox-runtime stats|pause|resume|delete --bundle DIR
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
-//!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove]
+//!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT]
 //!   tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view V]] …
 //!   tsbox-runtime probe
 //!   tsbox-runtime net-attach --bundle DIR --pid PID --network FILE
@@ -40,7 +40,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -209,23 +209,30 @@ fn parse_exec(args: &[OsString]) -> Result<exec::Options, String> {
 fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
     let mut flags = Flags::parse_with_switches(
         args,
-        &["--bundle", "--status-fd", "--lock-fd", "--restart", "--log-max-size", "--log-max-files"],
+        &["--bundle", "--status-fd", "--lock-fd", "--restart", "--log-max-size", "--log-max-files", "--front-end"],
         &["--open-stdin", "--attach-first", "--remove"],
     )?;
+    let front_end = flags.take("--front-end").map(|t| t.to_string_lossy().into_owned());
+    let status_fd = flags.status_fd()?;
+    let attach_first = flags.switch("--attach-first");
+    if front_end.is_some() && (status_fd.is_some() || attach_first) {
+        return Err("monitor: --front-end takes neither --status-fd nor --attach-first".into());
+    }
     let restart = match flags.take("--restart") {
         Some(p) => monitor::restart::Policy::parse(&p.to_string_lossy())?,
         None => monitor::restart::Policy::No,
     };
     Ok(monitor::Options {
         bundle: PathBuf::from(flags.required("--bundle", "monitor")?),
-        status_fd: flags.status_fd()?,
+        status_fd,
         lock_fd: flags.fd("--lock-fd")?,
         restart,
         log_max_size: flags.number("--log-max-size")?.unwrap_or(10 * 1024 * 1024),
         log_max_files: flags.number("--log-max-files")?.unwrap_or(3) as u32,
         open_stdin: flags.switch("--open-stdin"),
-        attach_first: flags.switch("--attach-first"),
+        attach_first,
         remove: flags.switch("--remove"),
+        front_end,
     })
 }
 

@@ -155,13 +155,7 @@ fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
         return;
     }
     if remove {
-        let id = bundle.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        let aside = bundle.with_file_name(format!(".removing-{}-{}", id.to_string_lossy(), own));
-        let moved = std::fs::rename(bundle, &aside).is_ok();
-        fd::close(lock);
-        if moved {
-            remove::remove_moved(&aside, &id);
-        }
+        remove::remove_locked(bundle, lock);
         return;
     }
     let _ = state.update(Lock::Held, fields);

@@ -20,9 +20,10 @@ export interface NativeAddon {
   tryLock(fd: number): number;
   /**
    * execve(path, args split at NUL bytes) with our environment, `stdinFd`
-   * (when >= 0) onto fd 0 first; returns only by throwing (errno name as `code`).
+   * (when >= 0) onto fd 0 first, `keepFd` (when >= 0) left open across it;
+   * returns only by throwing (errno name as `code`).
    */
-  handOff(path: string, args: string, stdinFd: number): never;
+  handOff(path: string, args: string, stdinFd: number, keepFd: number): never;
 }
 
 /** The addon's file name in a native package. */

@@ -13,12 +13,11 @@ import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./s
 const STATUS_FD = 3;
 const LOCK_FD = 4;
 
-export async function launchMonitor(binary: string, options: LaunchOptions): Promise<void> {
-  const args = [
+/** `tsbox-runtime monitor`'s arguments but the status fd and the lock's fd number (both ways of starting it). */
+export function monitorArgs(options: LaunchOptions): string[] {
+  return [
     "monitor",
     "--bundle", options.bundleDir,
-    "--status-fd", String(STATUS_FD),
-    "--lock-fd", String(LOCK_FD),
     "--restart", options.restart,
     "--log-max-size", String(options.log.maxSize),
     "--log-max-files", String(options.log.maxFiles),
@@ -26,6 +25,10 @@ export async function launchMonitor(binary: string, options: LaunchOptions): Pro
     ...(options.beforeStart ? ["--attach-first"] : []),
     ...(options.remove ? ["--remove"] : []),
   ];
+}
+
+export async function launchMonitor(binary: string, options: LaunchOptions): Promise<void> {
+  const args = [...monitorArgs(options), "--status-fd", String(STATUS_FD), "--lock-fd", String(LOCK_FD)];
   const child = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe", "pipe", options.lockFd] });
   let stderr = "";
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));

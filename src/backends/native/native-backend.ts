@@ -72,15 +72,21 @@ export class NativeBackend implements Backend {
     });
   }
 
+  /** `tsbox-runtime monitor --front-end ID` in this process's place (the lock's fd stays open for it). */
+  async handOffLaunch(options: LaunchOptions & HandOffOptions & { print: string }): Promise<never> {
+    const { monitorArgs } = await import("./monitor.js");
+    return this.become([...monitorArgs(options), "--lock-fd", String(options.lockFd), "--front-end", options.print], options, options.lockFd);
+  }
+
   /** execve of the helper with `args` (Backend.handOff): returns only by throwing. */
-  private async become(args: string[], options: HandOffOptions): Promise<never> {
+  private async become(args: string[], options: HandOffOptions, keepFd = -1): Promise<never> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
     const addon = await loadAddon();
     // Without -i the process reads nothing of ours, as with `start`'s "ignore".
     const stdinFd = options.stdin === "ignore" ? openSync("/dev/null", "r") : -1;
     options.beforeExec?.();
     try {
-      addon.handOff(binary, [binary, ...args].join("\0"), stdinFd);
+      addon.handOff(binary, [binary, ...args].join("\0"), stdinFd, keepFd);
     } catch (err) {
       throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
     }

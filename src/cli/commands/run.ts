@@ -64,7 +64,8 @@ async function runDetached(request: RunRequest, ctx: CliContext): Promise<number
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const container = await runtime.create(options);
-  await container.start();
+  // The native helper takes this process over, starts the monitor and prints the id itself.
+  await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id } });
   ctx.stdout.write(container.id + "\n");
   return 0;
 }

@@ -1,3 +1,4 @@
+import type { HandOffOptions } from "../../backends/backend.js";
 import { ContainerError } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
@@ -8,6 +9,12 @@ import { isActive, readState, refreshStatus, updateStateLocked } from "../state.
 export interface StartOptions {
   /** Called once the monitor listens, before the container runs: attach here (`start -a`). */
   beforeStart?: () => Promise<void>;
+  /**
+   * The CLI's `run -d`: where the backend can, this process becomes the
+   * monitor's starter (`Backend.handOffLaunch`), which prints `print` once the
+   * container runs (or reports, records and cleans up a failed start) and exits.
+   */
+  handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string };
 }
 
 /**
@@ -33,16 +40,19 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
         throw new ContainerError(`container ${shown(state)} belongs to the ${state.backend} backend (this is ${ctx.backend.name})`);
       }
       updateStateLocked(bundle, () => ({ supervisor: "monitor", restartCount: 0, creatorPid: null, creatorStartTime: null }));
+      const launchOptions = {
+        bundleDir: bundle.dir,
+        lockFd,
+        restart: formatRestartPolicy(state.restartPolicy),
+        log: state.log,
+        openStdin: state.openStdin,
+        remove: state.remove,
+        ...(options.beforeStart ? { beforeStart: options.beforeStart } : {}),
+      };
+      const handOff = options.handOff && !options.beforeStart ? ctx.backend.handOffLaunch?.bind(ctx.backend) : undefined;
       try {
-        await launch({
-          bundleDir: bundle.dir,
-          lockFd,
-          restart: formatRestartPolicy(state.restartPolicy),
-          log: state.log,
-          openStdin: state.openStdin,
-          remove: state.remove,
-          ...(options.beforeStart ? { beforeStart: options.beforeStart } : {}),
-        });
+        if (handOff) await handOff({ ...launchOptions, ...options.handOff!, stdin: "ignore" });
+        await launch(launchOptions);
       } catch (err) {
         // The monitor records what it saw; a monitor that never ran could not.
         const message = err instanceof Error ? err.message : String(err);

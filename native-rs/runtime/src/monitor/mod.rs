@@ -16,6 +16,7 @@
 //! then `started` or `error`, and closes both fds: the lock is released.
 
 pub mod clients;
+mod front_end;
 pub mod logfile;
 pub mod remove;
 pub mod restart;
@@ -63,11 +64,45 @@ pub struct Options {
     pub attach_first: bool,
     /// Delete the bundle once the container is done (`--rm`).
     pub remove: bool,
+    /// `--front-end TEXT`: the CLI's `run -d` became us; print TEXT once it
+    /// started (front_end.rs).
+    pub front_end: Option<String>,
 }
 
-pub fn monitor(opts: Options) -> i32 {
+pub fn monitor(mut opts: Options) -> i32 {
+    // --front-end: we report to the process we leave behind, over a pipe.
+    let mut waiting = None;
+    if let Some(print) = opts.front_end.take() {
+        match fd::pipe() {
+            Ok((r, w)) => {
+                opts.status_fd = Some(w);
+                waiting = Some((r, w, print));
+            }
+            Err(e) => {
+                eprintln!("tsbox: starting the container's monitor: {}", e);
+                return 125;
+            }
+        }
+    }
     let events = StatusEvents::new(opts.status_fd, "tsbox-runtime monitor");
-    if let Err(e) = detach::detach() {
+    let detached = match &waiting {
+        Some((r, w, print)) => {
+            let (bundle, remove, lock) = (opts.bundle.clone(), opts.remove, opts.lock_fd);
+            detach::detach_then(|| {
+                // Only the monitor may hold the pipe's write end and the lock now.
+                fd::close(*w);
+                if let Some(l) = lock {
+                    fd::close(l);
+                }
+                front_end::wait_for_start(front_end::Waiting { status: *r, bundle: &bundle, print, remove })
+            })
+        }
+        None => detach::detach(),
+    };
+    if let Some((r, _, _)) = &waiting {
+        fd::close(*r);
+    }
+    if let Err(e) = detached {
         return events.error(&e);
     }
     let bundle = opts.bundle.clone();

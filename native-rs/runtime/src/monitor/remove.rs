@@ -15,6 +15,19 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+/// With the container's lock held through `lock` (closed here): the bundle
+/// renamed aside, so no other process sees it any more, as
+/// src/containers/remove.ts does, then deleted with its name.
+pub fn remove_locked(bundle: &Path, lock: std::os::raw::c_int) {
+    let id = bundle.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let aside = bundle.with_file_name(format!(".removing-{}-{}", id.to_string_lossy(), process::own_pid()));
+    let moved = fs::rename(bundle, &aside).is_ok();
+    fd::close(lock);
+    if moved {
+        remove_moved(&aside, &id);
+    }
+}
+
 pub fn remove_container(bundle: &Path) {
     if let Some(id) = bundle.file_name() {
         remove_moved(bundle, &id.to_os_string());
