@@ -103,6 +103,10 @@ pub fn monitor(mut opts: Options) -> i32 {
         fd::close(*r);
     }
     if let Err(e) = detached {
+        // Still the front end's process: nobody reads the pipe.
+        if waiting.is_some() {
+            eprintln!("tsbox: {}", e.message);
+        }
         return events.error(&e);
     }
     let bundle = opts.bundle.clone();
