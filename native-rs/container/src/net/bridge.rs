@@ -20,6 +20,7 @@ use std::net::Ipv4Addr;
 pub fn join(nl: &mut Netlink, att: &Attachment, owner: &Owner) -> Result<Ipv4Addr, Error> {
     let _lock = Lock::acquire(&att.dir)?;
     ensure_bridge(nl, att)?;
+    crate::trace::mark("bridge: ensured");
     let ip = ipam::allocate(&att.dir, att.subnet, att.gateway, att.ip, owner)?;
     if att.dns {
         if let Err(e) = dns_server::ensure(att) {
