@@ -15,7 +15,7 @@
  *
  *   [TRACE=1] [NETWORK=none] node --import tsx bench/vm-trace.ts [RUNS]
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
@@ -112,3 +112,5 @@ p9.requests = p9.reads = p9.ms = 0;
 }
 backend.release();
 await backend.shutdown();
+// Its data dir and snapshot: nothing of a run is left in /tmp.
+rmSync(scratch, { recursive: true, force: true });

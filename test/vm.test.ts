@@ -17,7 +17,9 @@ import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { AgentLink } from "../src/backends/vm/node/agent-link.js";
 import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
 import { loadVmImages } from "../src/backends/vm/node/images.js";
-import { DEFAULT_CONFIG, Machine } from "../src/backends/vm/node/machine.js";
+import { DEFAULT_CONFIG, Machine, v86Module } from "../src/backends/vm/node/machine.js";
+import { v86Options, type V86Like } from "../src/backends/vm/core/guest-machine.js";
+import { WRITTEN_BEFORE_RESTORE } from "../src/backends/vm/core/v86-memory.js";
 import { openMachine } from "../src/backends/vm/node/session.js";
 import { vmSkip } from "./helpers/vm.js";
 import { cliPath } from "./helpers/cli.js";
@@ -76,6 +78,26 @@ describe("vm backend", { skip: vmSkip }, () => {
     assert.ok(backend.lastStart?.kind === "restore", `started by ${JSON.stringify(backend.lastStart)}`);
     assert.equal(out.stdout, "warm\n");
     assert.equal(out.exitCode, 3);
+  });
+
+  it("before a restore the emulator has written no guest memory above the BIOS (so the restore need not zero it)", async () => {
+    // What freshMemoryRestore relies on, on the real emulator: a restore's options without the state and
+    // not started, so the memory is as restore_state finds it.
+    const images = loadVmImages();
+    const bios = readFileSync(images.bios);
+    const files = { bios: bios.buffer.slice(bios.byteOffset, bios.byteOffset + bios.byteLength), kernel: new ArrayBuffer(0), initrd: new ArrayBuffer(0), wasm: await v86Module() };
+    const options: Record<string, unknown> = { ...v86Options(DEFAULT_CONFIG, files, new ArrayBuffer(0), () => {}), initial_state: undefined, autostart: false };
+    options.wasm_fn = async (env: WebAssembly.Imports) => (await WebAssembly.instantiate(files.wasm, env)).exports;
+    const { V86 } = (await import("v86")) as unknown as { V86: new (o: Record<string, unknown>) => V86Like & { v86: { cpu: { is_memory_zeroed(a: number, n: number): number } } } };
+    const emu = new V86(options);
+    try {
+      await new Promise<void>((resolve) => emu.add_listener("emulator-loaded", () => resolve()));
+      const size = DEFAULT_CONFIG.memoryMb * 1024 * 1024;
+      assert.equal(emu.v86.cpu.is_memory_zeroed(0, WRITTEN_BEFORE_RESTORE), 0, "the BIOS is in the first MiB: the check reads real memory");
+      assert.equal(emu.v86.cpu.is_memory_zeroed(WRITTEN_BEFORE_RESTORE, size - WRITTEN_BEFORE_RESTORE), 1);
+    } finally {
+      await emu.destroy();
+    }
   });
 
   it("runs a linux/386 image loaded through a native Runtime (one store, no pull); the native backend refuses it, naming its platform", async () => {

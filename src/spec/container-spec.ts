@@ -213,6 +213,8 @@ export interface NetworkAttachment {
   dns: boolean;
   /** Outbound traffic is masqueraded. */
   nat: boolean;
+  /** The bridge and its rules stay when the network's last container leaves (the vm guest's: they go with the guest). */
+  keepBridge?: boolean;
   aliases: string[];
   /** A fixed address (`--ip`). */
   ip?: string;

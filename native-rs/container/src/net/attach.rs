@@ -44,6 +44,7 @@ pub fn attach(nl: &mut Netlink, pid: i32, att: &Attachment, ip: Ipv4Addr, defaul
     if ifname.is_empty() {
         return Err(Error::setup("the container has no free interface name eth0..eth15"));
     }
+    crate::trace::mark("attach: veth pair made");
     let done = configure(nl, &netns_path, &host_if, &ifname, att, ip, default_route);
     match done {
         Ok(mac) => Ok(Endpoint { host_if, ifname, mac }),
@@ -59,11 +60,13 @@ fn configure(nl: &mut Netlink, netns: &str, host_if: &str, ifname: &str, att: &A
     let bridge = link::index(nl, &att.bridge).step(|| format!("looking up bridge {}", att.bridge))?.ok_or_else(|| Error::setup(format!("bridge {} is gone", att.bridge)))?;
     link::set_master(nl, host_index, bridge).step(|| format!("attaching {} to bridge {}", host_if, att.bridge))?;
     link::set_up(nl, host_index).step(|| format!("bringing {} up", host_if))?;
+    crate::trace::mark("attach: bridge port up");
 
     let mut inside = Netlink::open_in(Path::new(netns))?;
     let index = link::index(&mut inside, ifname).step(|| format!("looking up {} in the container", ifname))?.ok_or_else(|| Error::setup(format!("{} is missing in the container", ifname)))?;
     link::add_address(&mut inside, index, ip, att.subnet.prefix).step(|| format!("adding {}/{} to the container's {}", ip, att.subnet.prefix, ifname))?;
     link::set_up(&mut inside, index).step(|| format!("bringing the container's {} up", ifname))?;
+    crate::trace::mark("attach: address, link up");
     if default_route {
         link::add_default_route(&mut inside, att.gateway).step(|| format!("adding the container's default route via {}", att.gateway))?;
     }

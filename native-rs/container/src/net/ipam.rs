@@ -89,11 +89,23 @@ fn pick(dir: &Path, subnet: Subnet, gateway: Ipv4Addr, requested: Option<Ipv4Add
             Err(Error::setup(format!("address {} is already in use on this network", ip)))
         };
     }
-    let hosts: Vec<Ipv4Addr> = subnet.hosts().filter(|h| *h != gateway).collect();
+    // The host addresses as a ring of numbers, never as a list: the default
+    // network is a /16 (65,534 hosts), and listing them cost more than the
+    // rest of a container's network set-up in the vm guest.
+    let first = u32::from(subnet.network) as u64 + 1;
+    let end = u32::from(subnet.broadcast()) as u64;
+    let count = end.saturating_sub(first);
     let last = fs::read_to_string(dir.join("last")).ok().and_then(|s| s.trim().parse::<Ipv4Addr>().ok());
-    let start = last.and_then(|l| hosts.iter().position(|h| *h == l)).map_or(0, |i| i + 1);
-    for i in 0..hosts.len() {
-        let ip = hosts[(start + i) % hosts.len()];
+    let start = last
+        .filter(|l| *l != gateway)
+        .map(|l| u32::from(l) as u64)
+        .filter(|l| (first..end).contains(l))
+        .map_or(0, |l| l - first + 1);
+    for i in 0..count {
+        let ip = Ipv4Addr::from((first + (start + i) % count) as u32);
+        if ip == gateway {
+            continue;
+        }
         if take(&leases, ip, tmp)? {
             return Ok(ip);
         }
@@ -204,5 +216,22 @@ mod tests {
         names.sort();
         assert_eq!(names.len(), 5);
         assert!(names.iter().all(|n| n.parse::<Ipv4Addr>().is_ok()));
+    }
+
+    #[test]
+    fn large_subnet_wraps_past_the_gateway() {
+        let t = TempDir::new("ipam-wide");
+        let subnet = Subnet::parse("10.88.0.0/16").unwrap();
+        let gw: Ipv4Addr = "10.88.0.1".parse().unwrap();
+        fs::create_dir_all(t.0.join("leases")).unwrap();
+        fs::write(t.0.join("last"), "10.88.255.254").unwrap();
+        assert_eq!(allocate(&t.0, subnet, gw, None, &me("a")).unwrap().to_string(), "10.88.0.2");
+        assert_eq!(allocate(&t.0, subnet, gw, None, &me("b")).unwrap().to_string(), "10.88.0.3");
+        // A gateway in the middle is skipped; a cursor outside the subnet starts over.
+        let mid: Ipv4Addr = "10.88.0.5".parse().unwrap();
+        fs::write(t.0.join("last"), "10.88.0.4").unwrap();
+        assert_eq!(allocate(&t.0, subnet, mid, None, &me("c")).unwrap().to_string(), "10.88.0.6");
+        fs::write(t.0.join("last"), "192.168.0.9").unwrap();
+        assert_eq!(allocate(&t.0, subnet, gw, None, &me("d")).unwrap().to_string(), "10.88.0.4");
     }
 }

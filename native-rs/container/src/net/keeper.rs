@@ -175,6 +175,7 @@ impl<'a> Keeper<'a> {
             pipes.close_copies();
             return Err(e);
         }
+        crate::trace::mark("keeper: networks joined");
         let own: Vec<Ipv4Addr> = self.joined.iter().map(|j| j.ip).collect();
         if let Err(e) = files::update_all(self.net, &own) {
             pipes.close_copies();
@@ -189,12 +190,15 @@ impl<'a> Keeper<'a> {
             }
         };
         self.container = Some(pid);
+        crate::trace::mark("keeper: cloned");
         pipes.close_copies();
         // A caller that works with a user's file-system ids (the vm agent's
         // supervisor) lent them to the clone; the maps need our own.
         crate::sys::cred::reset_fs_ids();
         self.write_id_maps(pid)?;
+        crate::trace::mark("keeper: id maps written");
         self.attach_all(pid, true)?;
+        crate::trace::mark("keeper: attached");
         // As root, other hosts reach published ports through DNAT; rootless
         // (and from loopback) through the proxy, which holds the ports.
         if self.rootless.is_none() {

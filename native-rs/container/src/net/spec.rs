@@ -52,6 +52,9 @@ pub struct Attachment {
     pub dns: bool,
     /// Outbound traffic is masqueraded (needs iptables where it runs).
     pub nat: bool,
+    /// The bridge (and its rules) stays when the network's last container
+    /// leaves: the vm guest's, whose bridges go with the guest.
+    pub keep_bridge: bool,
     pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
     /// Where the network's DNS server sends the names it does not know.
@@ -242,6 +245,7 @@ fn attachment(a: &Json, path: &str) -> Result<Attachment> {
         dir: PathBuf::from(string(a, path, "dir")?),
         dns: flag("dns")?,
         nat: flag("nat")?,
+        keep_bridge: flag("keepBridge")?,
         aliases: strings(a, path, "aliases")?,
         ip,
         upstream,

@@ -94,7 +94,7 @@ export class WorkerVm {
       },
       loadV86: async () => V86 as unknown as V86Constructor,
       // A restore needs none of the boot files: memory, BIOS included, comes from the state.
-      loadFiles: () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm: { module: wasm } }),
+      loadFiles: () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm }),
     });
     const kind: StartKind = found?.kind ?? "cold";
     const booting = () => progress("booting", { start: kind });

@@ -8,6 +8,7 @@
 import { TsboxError } from "../../../errors.js";
 import type { AgentProtocol, ConsoleTransport } from "./agent-protocol.js";
 import type { P9Server, P9State } from "./p9/server.js";
+import { freshMemoryRestore } from "./v86-memory.js";
 
 export interface MachineConfig {
   /** Guest RAM in MiB; at least 128 (the initrd is placed at 64 MiB). */
@@ -32,12 +33,12 @@ export interface SavedMachine {
   p9: P9State;
 }
 
-/** The guest's files, and v86's wasm by path (Node) or compiled (browsers). */
+/** The guest's files, and v86's wasm compiled (instantiated here). */
 export interface GuestFiles {
   bios: ArrayBuffer;
   kernel: ArrayBuffer;
   initrd: ArrayBuffer;
-  wasm: { path: string } | { module: WebAssembly.Module };
+  wasm: WebAssembly.Module;
 }
 
 export interface V86Like {
@@ -139,27 +140,7 @@ export class GuestMachine<L extends AgentProtocol<any>> {
   private async startEmulator(state: ArrayBuffer | undefined): Promise<void> {
     const [V86, files] = await Promise.all([this.parts.loadV86(), this.parts.loadFiles()]);
     const loaded = new Promise<void>((resolve) => {
-      const options: Record<string, unknown> = {
-        bios: { buffer: files.bios },
-        bzimage: { buffer: files.kernel },
-        initrd: { buffer: files.initrd },
-        cmdline: this.config.cmdline,
-        memory_size: this.config.memoryMb * 1024 * 1024,
-        vga_memory_size: 2 * 1024 * 1024,
-        autostart: true,
-        disable_keyboard: true,
-        disable_mouse: true,
-        disable_speaker: true,
-        acpi: false,
-        fastboot: true,
-        virtio_console: true,
-        filesystem: { handle9p: (req: Uint8Array, reply: (buf: Uint8Array) => void) => this.p9.handle(req, reply) },
-        log_level: 0,
-      };
-      const wasm = files.wasm;
-      if ("path" in wasm) options.wasm_path = wasm.path;
-      else options.wasm_fn = async (env: WebAssembly.Imports) => (await WebAssembly.instantiate(wasm.module, env)).exports;
-      if (state) options.initial_state = { buffer: state };
+      const options = v86Options(this.config, files, state, (req, reply) => this.p9.handle(req, reply));
       const emu = new V86(options);
       this.emulator = emu;
       emu.add_listener("emulator-loaded", () => resolve());
@@ -176,6 +157,40 @@ export class GuestMachine<L extends AgentProtocol<any>> {
     const tail = this.serial.trim().split("\n").slice(-5).join(" | ");
     return new TsboxError(tail ? `${message} (guest console: ${tail})` : message, { code: "runtime" });
   }
+}
+
+/**
+ * v86's options for a cold boot (`state` undefined) or a restore. A restore
+ * gives the emulator no kernel or initrd (the state holds the booted guest),
+ * so its memory is untouched but for the BIOS when restore_state runs, and
+ * `freshMemoryRestore` spares zeroing the rest.
+ */
+export function v86Options(
+  config: MachineConfig,
+  files: GuestFiles,
+  state: ArrayBuffer | undefined,
+  handle9p: (req: Uint8Array, reply: (buf: Uint8Array) => void) => void,
+): Record<string, unknown> {
+  const instantiate = async (env: WebAssembly.Imports) => (await WebAssembly.instantiate(files.wasm, env)).exports;
+  const boot = state
+    ? { initial_state: { buffer: state }, wasm_fn: async (env: WebAssembly.Imports) => freshMemoryRestore(await instantiate(env)) }
+    : { bzimage: { buffer: files.kernel }, initrd: { buffer: files.initrd }, wasm_fn: instantiate };
+  return {
+    bios: { buffer: files.bios },
+    cmdline: config.cmdline,
+    memory_size: config.memoryMb * 1024 * 1024,
+    vga_memory_size: 2 * 1024 * 1024,
+    autostart: true,
+    disable_keyboard: true,
+    disable_mouse: true,
+    disable_speaker: true,
+    acpi: false,
+    fastboot: true,
+    virtio_console: true,
+    filesystem: { handle9p },
+    log_level: 0,
+    ...boot,
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

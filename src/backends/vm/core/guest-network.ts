@@ -3,7 +3,9 @@
  * with the browser Worker): the guest's root makes the bridges, so there is
  * no rootless user-mode network and no NAT (containers leave the guest
  * through the agent's relay instead: TCP and DNS at 10.0.2.2/10.0.2.3,
- * native-rs/agent/src/net_relay, outbound.ts); the files and each network's
+ * native-rs/agent/src/net_relay, outbound.ts); a bridge stays up once made
+ * (it goes with the guest; made and removed per container it cost ≈ 1 M of a
+ * round trip's 18 M guest instructions); the files and each network's
  * state live in guest dirs; published ports are the host's to listen on
  * (published-ports.ts), not the guest's.
  */
@@ -20,7 +22,7 @@ export function toGuestNetwork(net: NetworkSpec, containerDir: string): { networ
     ...rest,
     dir,
     hosts,
-    attach: net.attach.map((a) => ({ ...a, dir: `${GUEST_NETWORKS_DIR}/${a.name}`, nat: false })),
+    attach: net.attach.map((a) => ({ ...a, dir: `${GUEST_NETWORKS_DIR}/${a.name}`, nat: false, keepBridge: true })),
     ports: [],
   };
   // The /etc files are bound from the guest dir the keeper writes them to, not exported from the host.

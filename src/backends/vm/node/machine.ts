@@ -29,12 +29,11 @@ export class Machine extends GuestMachine<AgentLink> {
       p9: new P9Server(new NodeFs()),
       makeLink: (transport) => serveOutbound(new AgentLink(transport)),
       loadV86: async () => ((await import("v86")) as unknown as { V86: V86Constructor }).V86,
-      loadFiles: () => ({
+      loadFiles: async () => ({
         bios: fileBuffer(images.bios),
         kernel: fileBuffer(images.kernel),
         initrd: fileBuffer(images.initrd),
-        // Under Node v86 needs its wasm by path.
-        wasm: { path: join(v86Dir(), "build", "v86.wasm") },
+        wasm: await v86Module(),
       }),
     });
   }
@@ -52,6 +51,14 @@ export class Machine extends GuestMachine<AgentLink> {
     await m.startFrom(saved, timeoutMs);
     return m;
   }
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+/** v86's wasm, compiled once per process (every guest of a process instantiates the same module). */
+export function v86Module(): Promise<WebAssembly.Module> {
+  compiled ??= WebAssembly.compile(readFileSync(join(v86Dir(), "build", "v86.wasm")));
+  return compiled;
 }
 
 function fileBuffer(path: string): ArrayBuffer {
