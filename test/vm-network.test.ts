@@ -82,12 +82,14 @@ describe("vm networking", { skip: vmSkip }, () => {
       assert.ok(port > 0, "the host port the kernel picked is recorded");
       let body = "";
       for (let i = 0; i < 100 && body === ""; i++) {
-        body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => "");
+        // Until httpd listens the port accepts and closes at once (as docker's proxy does); undici's fetch
+        // can hang on such a connection forever, so each try has its own deadline.
+        body = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => "");
         if (body === "") await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(body, "hello-through-the-agent\n");
       // A bigger answer (1 MiB) crosses the link's stream flow control.
-      const big = await fetch(`http://127.0.0.1:${port}/big`).then((r) => r.arrayBuffer());
+      const big = await fetch(`http://127.0.0.1:${port}/big`, { signal: AbortSignal.timeout(60_000) }).then((r) => r.arrayBuffer());
       assert.equal(big.byteLength, 1 << 20);
     } finally {
       await srv.kill("SIGKILL");
