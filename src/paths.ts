@@ -11,13 +11,32 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.HOME || homedir(), ".local", "share", "tsbox");
 }
 
+/**
+ * How an unpacked layer marks what it deletes (src/image/whiteout-form.ts):
+ * "overlay" — overlayfs's own markers (device nodes, xattrs), what the
+ * native backend mounts; "oci" — the layer's `.wh.` files kept as they are,
+ * on hosts with no xattr calls (no native addon: macOS, Windows), where only
+ * the vm backend reads layers and its 9p server presents them as overlay's.
+ * Each form has its own directory, so a layer is never read in the other form.
+ */
+export type WhiteoutForm = "overlay" | "oci";
+
+/** The directory of "oci"-form layers under `layers/`. */
+export const OCI_FORM_DIR = "oci";
+
+/** True for a path inside an "oci"-form layer (`…/layers/oci/sha256/<hex>/…`, either separator). */
+export function inOciFormLayer(path: string): boolean {
+  return OCI_FORM_PATH.test(path);
+}
+const OCI_FORM_PATH = new RegExp(String.raw`[\\/]layers[\\/]${OCI_FORM_DIR}[\\/]sha256[\\/][0-9a-f]{64}([\\/]|$)`);
+
 export class DataPaths {
   constructor(readonly root: string) {}
 
   /** Unpacked layer for an uncompressed-tar digest, e.g. `sha256:ab…`. */
-  layerDir(diffId: string): string {
+  layerDir(diffId: string, form: WhiteoutForm = "overlay"): string {
     const [algorithm, hex] = splitDigest(diffId);
-    return join(this.root, "layers", algorithm, hex);
+    return form === "oci" ? join(this.root, "layers", OCI_FORM_DIR, algorithm, hex) : join(this.root, "layers", algorithm, hex);
   }
 
   /** Parent of unpack temp dirs (`.unpack-*`); on the same fs as the layers so a rename publishes. */

@@ -728,7 +728,7 @@ export class Runtime implements ContainerOwner {
 
   /** @internal Where an unpacked layer lives. */
   layerPath(diffId: string): string {
-    return this.paths.layerDir(diffId);
+    return this.layers.layerDir(diffId);
   }
 
   private lowerDirs(id: string): string[] {

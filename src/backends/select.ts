@@ -4,10 +4,10 @@
  * addon are installed (or built, in a checkout) and this host lets us create
  * user namespaces, otherwise vm. Cheap on purpose (a few stat/read calls): it runs on every `tsbox run`.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { TsboxError } from "../errors.js";
 import type { Backend } from "./backend.js";
-import { addonPath } from "./native/addon.js";
+import { addonPresent } from "./native/addon.js";
 import { NativeBackend } from "./native/native-backend.js";
 import { findRuntimeBinary } from "./native/runtime-binary.js";
 import { missingNativeParts } from "../parts.js";
@@ -37,8 +37,7 @@ export function chooseBackend(requested: string | undefined, env: NodeJS.Process
 /** Why the native backend cannot run here, or undefined when it can. */
 export function nativeUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (process.platform !== "linux") return `the native backend needs Linux (this is ${process.platform})`;
-  const addon = addonPath();
-  if (!findRuntimeBinary(env) || !addon || !existsSync(addon)) return missingNativeParts();
+  if (!findRuntimeBinary(env) || !addonPresent()) return missingNativeParts();
   const root = process.getuid?.() === 0;
   const sysctl = (path: string) => {
     try {

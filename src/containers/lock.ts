@@ -1,6 +1,6 @@
-import { closeSync, constants, existsSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { addonPath, loadAddon } from "../backends/native/addon.js";
+import { addonPresent, loadAddon } from "../backends/native/addon.js";
 import { ContainerError } from "../errors.js";
 import { isErrno } from "../fs-util.js";
 import { pidAlive } from "../process-alive.js";
@@ -21,8 +21,7 @@ const WAIT_MS = 30_000;
 export async function withContainerLock<T>(bundleDir: string, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
   // No native addon here at all (macOS, Windows: only the vm backend, whose monitors are ours too): Node has
   // no flock. One that is there but fails to load is an error, not a reason to take the other kind of lock.
-  const path = addonPath();
-  if (!path || !existsSync(path)) return withOwnerFile(bundleDir, fn);
+  if (!addonPresent()) return withOwnerFile(bundleDir, fn);
   const addon = await loadAddon();
   let fd: number;
   try {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isErrno, removeTree, treeBytes, withFileLock } from "../fs-util.js";
-import { DataPaths } from "../paths.js";
+import { DataPaths, OCI_FORM_DIR } from "../paths.js";
 import type { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
 import { pidAlive } from "../process-alive.js";
@@ -77,13 +77,15 @@ export async function pruneStore(dataDir: string, layout: OciLayout): Promise<Pr
     }
 
     const inUse = containerLowerDirs(paths);
-    const layerDir = join(paths.layersRoot, "sha256");
-    for (const hex of await list(layerDir)) {
-      const dir = join(layerDir, hex);
-      if (diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
-      result.bytes += await treeBytes(dir);
-      await removeTree(dir);
-      result.layers++;
+    // Both whiteout forms (paths.ts): a host that gained or lost the native addon may hold layers of each.
+    for (const layerDir of [join(paths.layersRoot, "sha256"), join(paths.layersRoot, OCI_FORM_DIR, "sha256")]) {
+      for (const hex of await list(layerDir)) {
+        const dir = join(layerDir, hex);
+        if (diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
+        result.bytes += await treeBytes(dir);
+        await removeTree(dir);
+        result.layers++;
+      }
     }
 
     const downloads = join(layout.dir, ".downloads");

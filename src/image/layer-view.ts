@@ -4,7 +4,8 @@
  * whiteouts delete, opaque directories hide everything below them. Layers
  * hold overlay's own markers (src/image/unpack.ts): as root a 0/0 character
  * device and `trusted.overlay.opaque=y`; rootless an empty file with
- * `user.overlay.whiteout` and `user.overlay.opaque=y`.
+ * `user.overlay.whiteout` and `user.overlay.opaque=y`; on hosts without the
+ * native addon, the layer's own `.wh.` files (whiteout-form.ts).
  *
  * Used where the image's content matters outside a container: filling a new
  * volume with what the image has at its mount point, and telling added from
@@ -14,6 +15,7 @@ import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { join, posix } from "node:path";
 import type { NativeAddon } from "../backends/native/addon.js";
 import { hostXattrs } from "../backends/vm/node/p9/overlay-markers.js";
+import { deletedName, hasOpaqueMarker, hasWhiteoutMarker, isMarkerName } from "./whiteout-form.js";
 
 type Xattrs = Pick<NativeAddon, "lgetxattr">;
 
@@ -57,6 +59,11 @@ export class LayerView {
         names = [];
       }
       for (const name of names) {
+        if (isMarkerName(name)) {
+          const deleted = deletedName(name);
+          if (deleted !== undefined && !seen.has(deleted)) seen.set(deleted, false);
+          continue;
+        }
         if (seen.has(name)) continue;
         seen.set(name, !this.isWhiteout(join(layer, ...parts, name)));
       }
@@ -74,7 +81,7 @@ export class LayerView {
       const path = join(layer, ...parts);
       const stat = lstatOrUndefined(path);
       if (stat) return this.isWhiteout(path, stat) ? undefined : { path, stat };
-      if (state === "opaque") return undefined;
+      if (state === "opaque" || hasWhiteoutMarker(join(layer, ...parts.slice(0, -1)), parts[parts.length - 1]!)) return undefined;
     }
     return undefined;
   }
@@ -90,7 +97,7 @@ export class LayerView {
     for (let i = 0; i <= parts.length; i++) {
       const path = join(layer, ...parts.slice(0, i));
       const stat = lstatOrUndefined(path);
-      if (!stat) return "absent";
+      if (!stat) return i > 0 && hasWhiteoutMarker(join(layer, ...parts.slice(0, i - 1)), parts[i - 1]!) ? "hidden" : "absent";
       if (this.isWhiteout(path, stat)) return "hidden";
       if (!stat.isDirectory()) return "notdir";
       if (i > 0 && this.isOpaque(path)) opaque = true;
@@ -120,12 +127,14 @@ export class LayerView {
 
   private isWhiteout(path: string, stat = lstatOrUndefined(path)): boolean {
     if (!stat) return false;
+    if (isMarkerName(posix.basename(path))) return true;
     if (stat.isCharacterDevice()) return stat.rdev === 0;
     if (!stat.isFile() || stat.size !== 0 || !this.xattrs) return false;
     return attr(this.xattrs, path, "user.overlay.whiteout") !== null;
   }
 
   private isOpaque(path: string): boolean {
+    if (hasOpaqueMarker(path)) return true;
     if (!this.xattrs) return false;
     return ["trusted.overlay.opaque", "user.overlay.opaque"].some((name) => attr(this.xattrs!, path, name)?.toString() === "y");
   }

@@ -1,20 +1,23 @@
 import { statSync } from "node:fs";
 import { open, mkdir, mkdtemp, rename } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { LayerError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
-import { DataPaths } from "../paths.js";
+import { DataPaths, type WhiteoutForm } from "../paths.js";
 import type { LayerLimits } from "./compression.js";
 import type { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
 import type { Descriptor } from "./oci.js";
 import type { StoredImage } from "./store.js";
+import { hostWhiteoutForm } from "./whiteout-form.js";
 
 export interface LayerCacheOptions {
   /** Real root: unpack with ownership, device nodes and whiteouts. Default: uid 0. */
   privileged?: boolean;
   /** Size and ratio caps (default: compression.ts DEFAULT_LAYER_LIMITS, with TSBOX_MAX_LAYER_SIZE/_RATIO). */
   limits?: Partial<LayerLimits>;
+  /** How deletions are marked (default: whiteout-form.ts hostWhiteoutForm()). */
+  whiteouts?: WhiteoutForm;
 }
 
 /**
@@ -27,6 +30,7 @@ export class LayerCache {
   private readonly paths: DataPaths;
   private readonly privileged: boolean;
   private readonly limits: Partial<LayerLimits>;
+  readonly whiteouts: WhiteoutForm;
 
   constructor(
     dataDir: string,
@@ -36,6 +40,12 @@ export class LayerCache {
     this.paths = new DataPaths(dataDir);
     this.privileged = options.privileged ?? process.getuid?.() === 0;
     this.limits = options.limits ?? {};
+    this.whiteouts = options.whiteouts ?? hostWhiteoutForm();
+  }
+
+  /** Where the layer `diffId` is (or would be) unpacked. */
+  layerDir(diffId: string): string {
+    return this.paths.layerDir(diffId, this.whiteouts);
   }
 
   /** Directories of the image's layers, topmost first (overlay lowerdir order), unpacking missing ones. */
@@ -50,7 +60,7 @@ export class LayerCache {
 
   /** The layer's directory if it is unpacked, without unpacking it. */
   async findLayer(diffId: string): Promise<string | undefined> {
-    const dir = this.paths.layerDir(diffId);
+    const dir = this.layerDir(diffId);
     try {
       statSync(dir); // sync: on every `run`, and cheaper than a thread-pool round trip
       return dir;
@@ -63,7 +73,7 @@ export class LayerCache {
   async ensureLayer(blob: Descriptor, diffId: string): Promise<string> {
     const existing = await this.findLayer(diffId);
     if (existing) return existing;
-    const dest = this.paths.layerDir(diffId);
+    const dest = this.layerDir(diffId);
     await mkdir(this.paths.layersRoot, { recursive: true });
     const tmp = await mkdtemp(join(this.paths.layersRoot, `.unpack-${diffId.slice(7, 19)}-`));
     let published = false;
@@ -74,7 +84,7 @@ export class LayerCache {
         }
         throw err;
       });
-      await mkdir(join(dest, ".."), { recursive: true });
+      await mkdir(dirname(dest), { recursive: true });
       try {
         await rename(tmp, dest);
         published = true;
@@ -106,7 +116,7 @@ export class LayerCache {
     const diff = new DigestCounter();
     const tapped = tap(limitExpansion(source.stream, `layer ${blob.digest}`, blob.size, limits), diff);
     try {
-      await unpackLayer(readTar(tapped), dir, { privileged: this.privileged });
+      await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts });
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
       await source.done();
     } catch (err) {

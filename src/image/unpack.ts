@@ -23,6 +23,7 @@ import { LayerError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
 import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX } from "./layer-paths.js";
 import type { TarEntry } from "./tar.js";
+import type { WhiteoutForm } from "../paths.js";
 import { loadAddon, type NativeAddon } from "../backends/native/addon.js";
 
 export interface UnpackOptions {
@@ -42,6 +43,12 @@ export interface UnpackOptions {
    * it, or block on a FIFO.
    */
   archive?: boolean;
+  /**
+   * How deletions are marked (paths.ts WhiteoutForm; default "overlay"). In
+   * the "oci" form (hosts with no xattr calls) a whiteout stays the empty
+   * `.wh.` file the layer has, and pax xattrs are left out.
+   */
+  whiteouts?: WhiteoutForm;
 }
 
 export interface UnpackResult {
@@ -195,7 +202,7 @@ class LayerUnpacker {
     } finally {
       closeSync(fd);
     }
-    if (!this.options.archive) await this.applyXattrs(entry, target);
+    if (!this.options.archive && this.options.whiteouts !== "oci") await this.applyXattrs(entry, target);
   }
 
   /**
@@ -241,25 +248,33 @@ class LayerUnpacker {
    * Rootless (overlay mounted with `userxattr`): device nodes cannot be made,
    * so an empty file with `user.overlay.whiteout` whose directory carries
    * `user.overlay.opaque=x` ("holds xattr whiteouts", Linux >= 6.7), and
-   * `user.overlay.opaque=y` on an opaque dir.
+   * `user.overlay.opaque=y` on an opaque dir. In the "oci" form, the marker
+   * file itself (whiteout-form.ts reads it).
    */
   private async whiteout(entry: TarEntry, rel: string, name: string): Promise<void> {
     const dirRel = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
     if (dirRel !== "") this.ensureParents(rel, entry.path);
     const dir = join(this.root, dirRel);
-    if (name === OPAQUE_MARKER) {
+    const oci = this.options.whiteouts === "oci";
+    if (name === OPAQUE_MARKER && !oci) {
       this.opaqueDirs.add(dirRel);
       return;
     }
-    const hidden = whiteoutTarget(name, entry.path);
-    const hiddenRel = dirRel === "" ? hidden : `${dirRel}/${hidden}`;
-    await this.clearTarget(hiddenRel, false);
-    if (this.options.privileged) {
-      // overlayfs whiteout: a character device 0/0 with the hidden name.
-      await runTool("mknod", ["-m", "000", join(dir, hidden), "c", "0", "0"]);
+    const hidden = name === OPAQUE_MARKER ? undefined : whiteoutTarget(name, entry.path);
+    const hiddenRel = hidden === undefined ? undefined : dirRel === "" ? hidden : `${dirRel}/${hidden}`;
+    // A whiteout hides lower layers only: an entry of this layer it names goes (overlay's form has one name for both).
+    if (hiddenRel !== undefined) await this.clearTarget(hiddenRel, false);
+    if (oci) {
+      await this.clearTarget(rel, false);
+      closeSync(openSync(join(this.root, rel), createFile(), 0o600));
       return;
     }
-    const path = join(dir, hidden);
+    if (this.options.privileged) {
+      // overlayfs whiteout: a character device 0/0 with the hidden name.
+      await runTool("mknod", ["-m", "000", join(dir, hidden!), "c", "0", "0"]);
+      return;
+    }
+    const path = join(dir, hidden!);
     // 0600, not 0000: setting a user.* xattr needs write permission on the file.
     closeSync(openSync(path, createFile(), 0o600));
     await setMarker(path, "user.overlay.whiteout", "y");

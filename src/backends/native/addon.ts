@@ -45,6 +45,16 @@ export function addonPath(): string | undefined {
 }
 
 /**
+ * Is there an addon to load here? False on macOS and Windows, and where the
+ * native package was not installed: then nothing Linux-only may be asked
+ * of it (locks, whiteout markers, ptys) and the vm backend runs everything.
+ */
+export function addonPresent(): boolean {
+  const path = addonPath();
+  return path !== undefined && existsSync(path);
+}
+
+/**
  * Loads the addon once, on first use. Through `process.dlopen` (what
  * require does for a .node file): `import("node:module")` would start
  * Node's ESM loader in the CommonJS CLI bundle, which cost more than the

@@ -3,6 +3,8 @@ import * as fs from "node:fs";
 import { openRegular } from "../../../../image/safe-open.js";
 import { FsError } from "../../core/p9/errno.js";
 import { O, type P9Fs, type P9Stat, type P9StatFs } from "../../core/p9/fs.js";
+import { inOciFormLayer } from "../../../../paths.js";
+import { presentOciNames, presentOciStat, presentOciXattr, presentOciXattrNames } from "./oci-whiteouts.js";
 import { hostXattrs, presentStat, presentXattr, presentXattrNames } from "./overlay-markers.js";
 
 export class NodeFs implements P9Fs {
@@ -13,15 +15,18 @@ export class NodeFs implements P9Fs {
   }
 
   lstat(path: string): P9Stat {
+    if (inOciFormLayer(path)) return presentOciStat(path, (p) => toStat(fs.lstatSync(p, { bigint: true })));
     return presentStat(path, toStat(fs.lstatSync(path, { bigint: true })), hostXattrs());
   }
 
   stat(path: string): P9Stat {
+    if (inOciFormLayer(path)) return presentOciStat(path, (p) => toStat(fs.statSync(p, { bigint: true })));
     return presentStat(path, toStat(fs.statSync(path, { bigint: true })), hostXattrs());
   }
 
   readdir(path: string): string[] {
-    return fs.readdirSync(path);
+    const names = fs.readdirSync(path);
+    return inOciFormLayer(path) ? presentOciNames(names) : names;
   }
 
   readlink(path: string): string {
@@ -115,12 +120,13 @@ export class NodeFs implements P9Fs {
   // Node has no xattr calls: the native addon's, where it is built; else none.
   getxattr(path: string, name: string): Uint8Array {
     const x = hostXattrs();
-    const value = x ? presentXattr(path, name, x) : null;
+    const value = inOciFormLayer(path) ? presentOciXattr(path, name) : x ? presentXattr(path, name, x) : null;
     if (value === null) throw new FsError("ENODATA", "getxattr", path);
     return value;
   }
 
   listxattr(path: string): string[] {
+    if (inOciFormLayer(path)) return presentOciXattrNames(path);
     const x = hostXattrs();
     return x ? presentXattrNames(path, x) : [];
   }

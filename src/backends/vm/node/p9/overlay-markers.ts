@@ -35,7 +35,8 @@ export function hostXattrs(): Xattrs | null {
 }
 
 const USER_OVERLAY = "user.overlay.";
-const TRUSTED_OPAQUE = "trusted.overlay.opaque";
+/** How the guest sees an opaque directory of a layer, whatever the host marked. */
+export const TRUSTED_OPAQUE = "trusted.overlay.opaque";
 
 /** `st` as the guest must see it: a rootless whiteout becomes a 0/0 character device. */
 export function presentStat(path: string, st: P9Stat, x: Xattrs | null): P9Stat {
