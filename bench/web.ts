@@ -53,7 +53,15 @@ async function loadToPrompt(page: Page, reload: boolean): Promise<number> {
   const t0 = performance.now();
   await (reload ? page.reload() : page.goto(url));
   await untilPrompt(page);
-  return performance.now() - t0;
+  const ms = performance.now() - t0;
+  // Where the time went: the page's steps (ms since navigation) and the Worker's (ms since its start).
+  const { times, steps } = await page.evaluate(() => {
+    const s = (globalThis as any).playground.state;
+    return { times: s.times as Record<string, number>, steps: s.steps as Record<string, number> };
+  });
+  const line = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ");
+  process.stderr.write(`  page: ${line(times)}, prompt ${Math.round(ms)} | worker: ${line(steps)}\n`);
+  return ms;
 }
 
 /** A key typed into xterm to its echo written back by the guest's pty, timed in the page. */

@@ -38,6 +38,8 @@ type Post = (message: WorkerMessage) => void;
 type StartKind = NonNullable<ProgressEvent["start"]>;
 
 const BUSYBOX = canonicalName(parseReference("busybox"));
+/** How long after `ready` the warm-up waits for the page's first containers to be asked for. */
+const WARM_UP_GRACE_MS = 250;
 
 /** A process in the guest: a container (with its spec and image root) or one exec'd into a container. */
 interface Running {
@@ -55,6 +57,8 @@ export class WorkerVm {
   /** Image roots in the memory fs, by manifest digest. */
   private readonly roots = new Map<string, Promise<string>>();
   private readonly exportTable: ExportTable;
+  /** The page's containers not yet started (settle when started or failed). */
+  private readonly pageStarts = new Set<Promise<void>>();
 
   private constructor(
     private readonly machine: GuestMachine<WorkerLink>,
@@ -68,6 +72,8 @@ export class WorkerVm {
 
   static async start(req: StartRequest, post: Post): Promise<WorkerVm> {
     const t0 = performance.now();
+    const steps: Record<string, number> = {};
+    const step = <T>(name: string, value: T): T => ((steps[name] = Math.round(performance.now() - t0)), value);
     const progress = (phase: BootPhase, extra: Omit<ProgressEvent, "phase"> = {}) => post({ type: "progress", phase, ...extra });
     const loading = loadingReporter((p) => progress("loading", p));
     progress("loading", { loaded: 0, total: 0 });
@@ -75,12 +81,14 @@ export class WorkerVm {
     const config = req.config ?? DEFAULT_CONFIG;
     const notice = (message: string) => post({ type: "notice", message });
     const [store, wasm, fingerprint] = await Promise.all([
-      openBrowserStore(req.database).catch((err: Error) => (notice(`${err.message}: images and the guest state are kept in memory only`), openBrowserStore(null))),
+      openBrowserStore(req.database)
+        .catch((err: Error) => (notice(`${err.message}: images and the guest state are kept in memory only`), openBrowserStore(null)))
+        .then((s) => step("store", s)),
       // v86's wasm compiles while the other files are still arriving.
-      loadFiles({ wasm: req.files.wasm }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)),
-      fetchJson<{ imageId: string }>(req.files.manifest).then((m) => fingerprintOf(m.imageId, TSBOX_V86_VERSION, config)),
+      loadFiles({ wasm: req.files.wasm }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)).then((w) => step("wasm", w)),
+      fetchJson<{ imageId: string }>(req.files.manifest).then((m) => step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config))),
     ]);
-    const found = await savedState(store, req.files.snapshot, fingerprint, loading("snapshot"), notice);
+    const found = step("state", await savedState(store, req.files.snapshot, fingerprint, loading("snapshot"), notice));
     const guest = found ? undefined : await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
 
     const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
@@ -97,26 +105,43 @@ export class WorkerVm {
       loadFiles: () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm }),
     });
     const kind: StartKind = found?.kind ?? "cold";
-    const booting = () => progress("booting", { start: kind });
+    const booting = () => (step("emulator", 0), progress("booting", { start: kind }));
     if (found) await machine.startFrom(found.saved, 20_000, booting);
     else {
       await machine.startCold(90_000, booting);
       await saveState(machine, store, fingerprint).catch((err: Error) => notice(`the guest state could not be saved for the next visit: ${err.message}`));
     }
+    step("hello", 0);
     const vm = new WorkerVm(machine, fs, store, req.busybox, post);
     // v86's JIT cache is not in the state: after a restore the first container runs interpreted.
     const warm = kind !== "cold" && req.warmUp !== "off" ? () => vm.warmUp().catch((err: Error) => notice(`warm-up failed: ${err.message}`)) : undefined;
     if (warm && req.warmUp === "before-ready") {
       progress("warming", { start: kind });
       await warm();
+      step("warm", 0);
     }
-    progress("ready", { start: kind, elapsedMs: Math.round(performance.now() - t0) });
-    if (warm && req.warmUp === "after-ready") void warm();
+    progress("ready", { start: kind, elapsedMs: Math.round(performance.now() - t0), steps });
+    // A container the page starts at `ready` (the playground's shell) would share
+    // the interpreted guest with the warm-up and take twice as long: the warm-up
+    // gives the page's first requests a moment to arrive and lets them start first.
+    if (warm && req.warmUp === "after-ready") setTimeout(() => void vm.pageStartsSettled().then(warm), WARM_UP_GRACE_MS);
     return vm;
   }
 
-  /** Runs one container; its output, exit or failure go to `post` under `id`. */
-  async run(id: number, request: RunRequest): Promise<void> {
+  /** Runs one of the page's containers; its output, exit or failure go to `post` under `id`. */
+  run(id: number, request: RunRequest): Promise<void> {
+    let started!: () => void;
+    const starting = new Promise<void>((resolve) => (started = resolve)).then(() => void this.pageStarts.delete(starting));
+    this.pageStarts.add(starting);
+    return this.runContainer(id, request, started).finally(started);
+  }
+
+  /** Resolves once every container the page asked for so far has started or failed. */
+  private async pageStartsSettled(): Promise<void> {
+    await Promise.all(this.pageStarts);
+  }
+
+  private async runContainer(id: number, request: RunRequest, onStarted: () => void = () => {}): Promise<void> {
     const image = await this.image(request.image);
     const imageRoot = await this.imageRoot(image);
     const cid = randomHex(32);
@@ -124,7 +149,7 @@ export class WorkerVm {
     const guest = toGuestSpec(spec, cid, { layerExportName: (dir) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}` });
     const release = await acquireExports(this.exportTable, this.refs, guest.exports);
     const terminal = spec.process.terminal;
-    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release);
+    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release, onStarted);
   }
 
   /**
@@ -211,7 +236,7 @@ export class WorkerVm {
 
   /** One container of `true` in busybox, start to end: v86 compiles the kernel's container paths on the way. */
   private async warmUp(): Promise<void> {
-    await this.run(0, { image: "busybox", cmd: ["true"], stdin: false });
+    await this.runContainer(0, { image: "busybox", cmd: ["true"], stdin: false });
   }
 
   private async freeze(id: number, frozen: boolean): Promise<void> {
@@ -285,6 +310,7 @@ export class WorkerVm {
     proc: { handle: string; stdin: boolean; terminal: boolean; container?: Running["container"] },
     start: (channels: GuestChannels) => Promise<number>,
     release: () => void = () => {},
+    onStarted: () => void = () => {},
   ): Promise<void> {
     const link = this.machine.link;
     const stdin = proc.stdin ? link.openInput() : undefined;
@@ -299,6 +325,7 @@ export class WorkerVm {
         throw err;
       });
       this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
+      onStarted();
       const status = await waitForExit(link, proc.handle);
       this.post({ type: "exit", id, ...status });
     } finally {
