@@ -40,6 +40,14 @@ type StartKind = NonNullable<ProgressEvent["start"]>;
 const BUSYBOX = canonicalName(parseReference("busybox"));
 /** How long after `ready` the warm-up waits for the page's first containers to be asked for. */
 const WARM_UP_GRACE_MS = 250;
+/** How long after its start a page's container without output still holds the warm-up back. */
+const FIRST_OUTPUT_WAIT_MS = 1000;
+
+/** What `runProcess` tells its caller on the way. */
+interface ProcessHooks {
+  started?: () => void;
+  output?: () => void;
+}
 
 /** A process in the guest: a container (with its spec and image root) or one exec'd into a container. */
 interface Running {
@@ -130,18 +138,21 @@ export class WorkerVm {
 
   /** Runs one of the page's containers; its output, exit or failure go to `post` under `id`. */
   run(id: number, request: RunRequest): Promise<void> {
-    let started!: () => void;
-    const starting = new Promise<void>((resolve) => (started = resolve)).then(() => void this.pageStarts.delete(starting));
+    let settle!: () => void;
+    const starting = new Promise<void>((resolve) => (settle = resolve)).then(() => void this.pageStarts.delete(starting));
     this.pageStarts.add(starting);
-    return this.runContainer(id, request, started).finally(started);
+    // Its start ends at its first output (a shell's prompt: the exec of the
+    // shell itself), or a moment after the agent started it.
+    const hooks: ProcessHooks = { started: () => setTimeout(settle, FIRST_OUTPUT_WAIT_MS), output: settle };
+    return this.runContainer(id, request, hooks).finally(settle);
   }
 
-  /** Resolves once every container the page asked for so far has started or failed. */
+  /** Resolves once every container the page asked for so far has started (as `run` says) or failed. */
   private async pageStartsSettled(): Promise<void> {
     await Promise.all(this.pageStarts);
   }
 
-  private async runContainer(id: number, request: RunRequest, onStarted: () => void = () => {}): Promise<void> {
+  private async runContainer(id: number, request: RunRequest, hooks?: ProcessHooks): Promise<void> {
     const image = await this.image(request.image);
     const imageRoot = await this.imageRoot(image);
     const cid = randomHex(32);
@@ -149,7 +160,7 @@ export class WorkerVm {
     const guest = toGuestSpec(spec, cid, { layerExportName: (dir) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}` });
     const release = await acquireExports(this.exportTable, this.refs, guest.exports);
     const terminal = spec.process.terminal;
-    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release, onStarted);
+    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release, hooks);
   }
 
   /**
@@ -310,11 +321,11 @@ export class WorkerVm {
     proc: { handle: string; stdin: boolean; terminal: boolean; container?: Running["container"] },
     start: (channels: GuestChannels) => Promise<number>,
     release: () => void = () => {},
-    onStarted: () => void = () => {},
+    hooks: ProcessHooks = {},
   ): Promise<void> {
     const link = this.machine.link;
     const stdin = proc.stdin ? link.openInput() : undefined;
-    const output = (stream: "stdout" | "stderr") => link.openOutput((data) => this.post({ type: stream, id, data }));
+    const output = (stream: "stdout" | "stderr") => link.openOutput((data) => (this.post({ type: stream, id, data }), hooks.output?.()));
     const outputs = { stdout: output("stdout"), ...(proc.terminal ? {} : { stderr: output("stderr") }) };
     const channels = { stdin: stdin?.channel ?? null, stdout: outputs.stdout.channel, stderr: outputs.stderr?.channel ?? null };
     this.running.set(id, { handle: proc.handle, stdin, outputs, ...(proc.container ? { container: proc.container } : {}) });
@@ -325,7 +336,7 @@ export class WorkerVm {
         throw err;
       });
       this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
-      onStarted();
+      hooks.started?.();
       const status = await waitForExit(link, proc.handle);
       this.post({ type: "exit", id, ...status });
     } finally {
@@ -368,7 +379,8 @@ async function savedState(
   const unusable = (what: string, why: string) => (notice(`${what} is not usable: ${why}: booting the vm from scratch`), undefined);
   const stored = await store.getState().catch(() => undefined);
   if (stored) {
-    const problem = fingerprintProblem(stored, fingerprint) ?? integrityProblem(stored, stored.state.byteLength, await sha256Hex(stored.state));
+    // Its digest was checked (or made) before it was stored, with its record, in one transaction.
+    const problem = fingerprintProblem(stored, fingerprint) ?? integrityProblem(stored, stored.state.byteLength, undefined);
     if (!problem) return { kind: "stored", saved: { state: stored.state, p9: stored.p9 } };
     await store.deleteState().catch(() => {});
     // The served snapshot may still fit (a new guest image with its own snapshot).
