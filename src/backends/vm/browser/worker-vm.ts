@@ -26,7 +26,7 @@ import { type BrowserStore, openBrowserStore, type StoredImage } from "./browser
 import { browserContainerSpec, execUser, GUEST_FILE_OWNER } from "./container-spec.js";
 import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
 import { importArchive, importLayoutUrl } from "./image-import.js";
-import { buildImageRoot } from "./image-root.js";
+import { ImageRoots } from "./image-roots.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
 import { type PageOutput, WorkerLink } from "./worker-link.js";
 import { parseContainerStats } from "../../container-stats.js";
@@ -37,7 +37,6 @@ declare const TSBOX_V86_VERSION: string;
 type Post = (message: WorkerMessage) => void;
 type StartKind = NonNullable<ProgressEvent["start"]>;
 
-const BUSYBOX = canonicalName(parseReference("busybox"));
 /** How long after `ready` the warm-up waits for the page's first containers to be asked for. */
 const WARM_UP_GRACE_MS = 250;
 /** How long after its start a page's container without output still holds the warm-up back. */
@@ -62,8 +61,6 @@ export class WorkerVm {
   private readonly refs = new Map<string, number>();
   /** Containers and exec'd processes by the page's id. */
   private readonly running = new Map<number, Running>();
-  /** Image roots in the memory fs, by manifest digest. */
-  private readonly roots = new Map<string, Promise<string>>();
   private readonly exportTable: ExportTable;
   /** The page's containers not yet started (settle when started or failed). */
   private readonly pageStarts = new Set<Promise<void>>();
@@ -72,7 +69,7 @@ export class WorkerVm {
     private readonly machine: GuestMachine<WorkerLink>,
     private readonly fs: MemoryFs,
     private readonly store: BrowserStore,
-    private readonly busyboxLayout: string,
+    private readonly images: ImageRoots,
     private readonly post: Post,
   ) {
     this.exportTable = { add: (name, exp) => machine.p9.addExport(name, exp), remove: (name) => machine.p9.removeExport(name) };
@@ -96,10 +93,14 @@ export class WorkerVm {
       loadFiles({ wasm: req.files.wasm }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)).then((w) => step("wasm", w)),
       fetchJson<{ imageId: string }>(req.files.manifest).then((m) => step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config))),
     ]);
+    const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
+    const images = new ImageRoots(fs, store, req.busybox);
+    // The warm-up's image root (busybox: the playground's too) is read and
+    // unpacked while the state is read and restored; a failure shows at its use.
+    if (req.warmUp !== "off") void images.image("busybox").then((i) => images.root(i)).catch(() => {});
     const found = step("state", await savedState(store, req.files.snapshot, fingerprint, loading("snapshot"), notice));
     const guest = found ? undefined : await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
 
-    const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
     const machine = new GuestMachine<WorkerLink>({
       config,
       p9: new P9Server(fs),
@@ -120,7 +121,7 @@ export class WorkerVm {
       await saveState(machine, store, fingerprint).catch((err: Error) => notice(`the guest state could not be saved for the next visit: ${err.message}`));
     }
     step("hello", 0);
-    const vm = new WorkerVm(machine, fs, store, req.busybox, post);
+    const vm = new WorkerVm(machine, fs, store, images, post);
     // v86's JIT cache is not in the state: after a restore the first container runs interpreted.
     const warm = kind !== "cold" && req.warmUp !== "off" ? () => vm.warmUp().catch((err: Error) => notice(`warm-up failed: ${err.message}`)) : undefined;
     if (warm && req.warmUp === "before-ready") {
@@ -153,8 +154,8 @@ export class WorkerVm {
   }
 
   private async runContainer(id: number, request: RunRequest, hooks?: ProcessHooks): Promise<void> {
-    const image = await this.image(request.image);
-    const imageRoot = await this.imageRoot(image);
+    const image = await this.images.image(request.image);
+    const imageRoot = await this.images.root(image);
     const cid = randomHex(32);
     const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
     const guest = toGuestSpec(spec, cid, { layerExportName: (dir) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}` });
@@ -231,7 +232,7 @@ export class WorkerVm {
         return undefined as Calls[M][1];
       }
       case "inspectImage": {
-        const image = await this.image(a[0] as string, false);
+        const image = await this.images.image(a[0] as string, false);
         return { Id: image.configDigest, RepoTags: [familiarName(parseReference(image.name))], RepoDigests: [], Created: image.created, Os: image.config.os, Architecture: image.config.architecture, Config: image.config.config ?? {}, RootFS: image.config.rootfs } as Calls[M][1];
       }
       case "stats":
@@ -266,49 +267,6 @@ export class WorkerVm {
       ...parseContainerStats(r.stats, "the vm agent"),
       guest: { memTotalKiB: n(guest.memTotalKiB), memAvailableKiB: n(guest.memAvailableKiB), containers: n(guest.containers) ?? 0 },
     };
-  }
-
-  /** A stored image by name; the embedded busybox is taken from its layout on first use. */
-  private async image(input: string, fetchEmbedded = true): Promise<StoredImage> {
-    const name = canonicalName(parseReference(input));
-    let image = await this.store.getImage(name);
-    if (!image && name === BUSYBOX && fetchEmbedded) {
-      await importLayoutUrl(this.store, this.busyboxLayout, BUSYBOX);
-      image = await this.store.getImage(name);
-    }
-    if (!image) throw new ImageError(`unable to find image ${familiarName(parseReference(input))}: load it first (Runtime.load with a docker save archive)`);
-    return image;
-  }
-
-  /** The image's merged root in the memory fs, built once per manifest. */
-  private imageRoot(image: StoredImage): Promise<string> {
-    const key = image.manifestDigest.slice("sha256:".length, "sha256:".length + 24);
-    let root = this.roots.get(key);
-    if (!root) {
-      const path = `/images/${key}`;
-      root = (async () => {
-        if (!this.fs.readdir("/").includes("images")) this.fs.mkdir("/images", 0o755);
-        const blobs = await Promise.all(
-          image.layers.map(async (l) => {
-            const blob = await this.store.getBlob(l.digest);
-            if (!blob) throw new ImageError(`image ${image.name} is incomplete: layer ${l.digest} is missing from the store`);
-            return blob;
-          }),
-        );
-        await buildImageRoot(this.fs, path, blobs);
-        return path;
-      })();
-      root.catch(() => {
-        this.roots.delete(key);
-        try {
-          this.fs.removeTree(path);
-        } catch {
-          // never made
-        }
-      });
-      this.roots.set(key, root);
-    }
-    return root;
   }
 
   /**
