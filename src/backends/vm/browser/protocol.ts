@@ -124,6 +124,8 @@ export interface ProgressEvent {
   start?: "cold" | "stored" | "snapshot";
   /** ready: milliseconds since `start`. */
   elapsedMs?: number;
+  /** ready: when each step of the start ended, in ms since `start` (where the start's time goes). */
+  steps?: Record<string, number>;
 }
 
 export interface WorkerFailure {

@@ -26,7 +26,7 @@ import { type BrowserStore, openBrowserStore, type StoredImage } from "./browser
 import { browserContainerSpec, execUser, GUEST_FILE_OWNER } from "./container-spec.js";
 import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
 import { importArchive, importLayoutUrl } from "./image-import.js";
-import { buildImageRoot } from "./image-root.js";
+import { ImageRoots } from "./image-roots.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
 import { type PageOutput, WorkerLink } from "./worker-link.js";
 import { parseContainerStats } from "../../container-stats.js";
@@ -37,7 +37,16 @@ declare const TSBOX_V86_VERSION: string;
 type Post = (message: WorkerMessage) => void;
 type StartKind = NonNullable<ProgressEvent["start"]>;
 
-const BUSYBOX = canonicalName(parseReference("busybox"));
+/** How long after `ready` the warm-up waits for the page's first containers to be asked for. */
+const WARM_UP_GRACE_MS = 250;
+/** How long after its start a page's container without output still holds the warm-up back. */
+const FIRST_OUTPUT_WAIT_MS = 1000;
+
+/** What `runProcess` tells its caller on the way. */
+interface ProcessHooks {
+  started?: () => void;
+  output?: () => void;
+}
 
 /** A process in the guest: a container (with its spec and image root) or one exec'd into a container. */
 interface Running {
@@ -52,15 +61,15 @@ export class WorkerVm {
   private readonly refs = new Map<string, number>();
   /** Containers and exec'd processes by the page's id. */
   private readonly running = new Map<number, Running>();
-  /** Image roots in the memory fs, by manifest digest. */
-  private readonly roots = new Map<string, Promise<string>>();
   private readonly exportTable: ExportTable;
+  /** The page's containers not yet started (settle when started or failed). */
+  private readonly pageStarts = new Set<Promise<void>>();
 
   private constructor(
     private readonly machine: GuestMachine<WorkerLink>,
     private readonly fs: MemoryFs,
     private readonly store: BrowserStore,
-    private readonly busyboxLayout: string,
+    private readonly images: ImageRoots,
     private readonly post: Post,
   ) {
     this.exportTable = { add: (name, exp) => machine.p9.addExport(name, exp), remove: (name) => machine.p9.removeExport(name) };
@@ -68,6 +77,8 @@ export class WorkerVm {
 
   static async start(req: StartRequest, post: Post): Promise<WorkerVm> {
     const t0 = performance.now();
+    const steps: Record<string, number> = {};
+    const step = <T>(name: string, value: T): T => ((steps[name] = Math.round(performance.now() - t0)), value);
     const progress = (phase: BootPhase, extra: Omit<ProgressEvent, "phase"> = {}) => post({ type: "progress", phase, ...extra });
     const loading = loadingReporter((p) => progress("loading", p));
     progress("loading", { loaded: 0, total: 0 });
@@ -75,15 +86,21 @@ export class WorkerVm {
     const config = req.config ?? DEFAULT_CONFIG;
     const notice = (message: string) => post({ type: "notice", message });
     const [store, wasm, fingerprint] = await Promise.all([
-      openBrowserStore(req.database).catch((err: Error) => (notice(`${err.message}: images and the guest state are kept in memory only`), openBrowserStore(null))),
+      openBrowserStore(req.database)
+        .catch((err: Error) => (notice(`${err.message}: images and the guest state are kept in memory only`), openBrowserStore(null)))
+        .then((s) => step("store", s)),
       // v86's wasm compiles while the other files are still arriving.
-      loadFiles({ wasm: req.files.wasm }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)),
-      fetchJson<{ imageId: string }>(req.files.manifest).then((m) => fingerprintOf(m.imageId, TSBOX_V86_VERSION, config)),
+      loadFiles({ wasm: req.files.wasm }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)).then((w) => step("wasm", w)),
+      fetchJson<{ imageId: string }>(req.files.manifest).then((m) => step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config))),
     ]);
-    const found = await savedState(store, req.files.snapshot, fingerprint, loading("snapshot"), notice);
+    const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
+    const images = new ImageRoots(fs, store, req.busybox);
+    // The warm-up's image root (busybox: the playground's too) is read and
+    // unpacked while the state is read and restored; a failure shows at its use.
+    if (req.warmUp !== "off") void images.image("busybox").then((i) => images.root(i)).catch(() => {});
+    const found = step("state", await savedState(store, req.files.snapshot, fingerprint, loading("snapshot"), notice));
     const guest = found ? undefined : await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
 
-    const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
     const machine = new GuestMachine<WorkerLink>({
       config,
       p9: new P9Server(fs),
@@ -97,34 +114,54 @@ export class WorkerVm {
       loadFiles: () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm }),
     });
     const kind: StartKind = found?.kind ?? "cold";
-    const booting = () => progress("booting", { start: kind });
+    const booting = () => (step("emulator", 0), progress("booting", { start: kind }));
     if (found) await machine.startFrom(found.saved, 20_000, booting);
     else {
       await machine.startCold(90_000, booting);
       await saveState(machine, store, fingerprint).catch((err: Error) => notice(`the guest state could not be saved for the next visit: ${err.message}`));
     }
-    const vm = new WorkerVm(machine, fs, store, req.busybox, post);
+    step("hello", 0);
+    const vm = new WorkerVm(machine, fs, store, images, post);
     // v86's JIT cache is not in the state: after a restore the first container runs interpreted.
     const warm = kind !== "cold" && req.warmUp !== "off" ? () => vm.warmUp().catch((err: Error) => notice(`warm-up failed: ${err.message}`)) : undefined;
     if (warm && req.warmUp === "before-ready") {
       progress("warming", { start: kind });
       await warm();
+      step("warm", 0);
     }
-    progress("ready", { start: kind, elapsedMs: Math.round(performance.now() - t0) });
-    if (warm && req.warmUp === "after-ready") void warm();
+    progress("ready", { start: kind, elapsedMs: Math.round(performance.now() - t0), steps });
+    // A container the page starts at `ready` (the playground's shell) would share
+    // the interpreted guest with the warm-up and take twice as long: the warm-up
+    // gives the page's first requests a moment to arrive and lets them start first.
+    if (warm && req.warmUp === "after-ready") setTimeout(() => void vm.pageStartsSettled().then(warm), WARM_UP_GRACE_MS);
     return vm;
   }
 
-  /** Runs one container; its output, exit or failure go to `post` under `id`. */
-  async run(id: number, request: RunRequest): Promise<void> {
-    const image = await this.image(request.image);
-    const imageRoot = await this.imageRoot(image);
+  /** Runs one of the page's containers; its output, exit or failure go to `post` under `id`. */
+  run(id: number, request: RunRequest): Promise<void> {
+    let settle!: () => void;
+    const starting = new Promise<void>((resolve) => (settle = resolve)).then(() => void this.pageStarts.delete(starting));
+    this.pageStarts.add(starting);
+    // Its start ends at its first output (a shell's prompt: the exec of the
+    // shell itself), or a moment after the agent started it.
+    const hooks: ProcessHooks = { started: () => setTimeout(settle, FIRST_OUTPUT_WAIT_MS), output: settle };
+    return this.runContainer(id, request, hooks).finally(settle);
+  }
+
+  /** Resolves once every container the page asked for so far has started (as `run` says) or failed. */
+  private async pageStartsSettled(): Promise<void> {
+    await Promise.all(this.pageStarts);
+  }
+
+  private async runContainer(id: number, request: RunRequest, hooks?: ProcessHooks): Promise<void> {
+    const image = await this.images.image(request.image);
+    const imageRoot = await this.images.root(image);
     const cid = randomHex(32);
     const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
     const guest = toGuestSpec(spec, cid, { layerExportName: (dir) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}` });
     const release = await acquireExports(this.exportTable, this.refs, guest.exports);
     const terminal = spec.process.terminal;
-    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release);
+    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release, hooks);
   }
 
   /**
@@ -195,7 +232,7 @@ export class WorkerVm {
         return undefined as Calls[M][1];
       }
       case "inspectImage": {
-        const image = await this.image(a[0] as string, false);
+        const image = await this.images.image(a[0] as string, false);
         return { Id: image.configDigest, RepoTags: [familiarName(parseReference(image.name))], RepoDigests: [], Created: image.created, Os: image.config.os, Architecture: image.config.architecture, Config: image.config.config ?? {}, RootFS: image.config.rootfs } as Calls[M][1];
       }
       case "stats":
@@ -211,7 +248,7 @@ export class WorkerVm {
 
   /** One container of `true` in busybox, start to end: v86 compiles the kernel's container paths on the way. */
   private async warmUp(): Promise<void> {
-    await this.run(0, { image: "busybox", cmd: ["true"], stdin: false });
+    await this.runContainer(0, { image: "busybox", cmd: ["true"], stdin: false });
   }
 
   private async freeze(id: number, frozen: boolean): Promise<void> {
@@ -232,49 +269,6 @@ export class WorkerVm {
     };
   }
 
-  /** A stored image by name; the embedded busybox is taken from its layout on first use. */
-  private async image(input: string, fetchEmbedded = true): Promise<StoredImage> {
-    const name = canonicalName(parseReference(input));
-    let image = await this.store.getImage(name);
-    if (!image && name === BUSYBOX && fetchEmbedded) {
-      await importLayoutUrl(this.store, this.busyboxLayout, BUSYBOX);
-      image = await this.store.getImage(name);
-    }
-    if (!image) throw new ImageError(`unable to find image ${familiarName(parseReference(input))}: load it first (Runtime.load with a docker save archive)`);
-    return image;
-  }
-
-  /** The image's merged root in the memory fs, built once per manifest. */
-  private imageRoot(image: StoredImage): Promise<string> {
-    const key = image.manifestDigest.slice("sha256:".length, "sha256:".length + 24);
-    let root = this.roots.get(key);
-    if (!root) {
-      const path = `/images/${key}`;
-      root = (async () => {
-        if (!this.fs.readdir("/").includes("images")) this.fs.mkdir("/images", 0o755);
-        const blobs = await Promise.all(
-          image.layers.map(async (l) => {
-            const blob = await this.store.getBlob(l.digest);
-            if (!blob) throw new ImageError(`image ${image.name} is incomplete: layer ${l.digest} is missing from the store`);
-            return blob;
-          }),
-        );
-        await buildImageRoot(this.fs, path, blobs);
-        return path;
-      })();
-      root.catch(() => {
-        this.roots.delete(key);
-        try {
-          this.fs.removeTree(path);
-        } catch {
-          // never made
-        }
-      });
-      this.roots.set(key, root);
-    }
-    return root;
-  }
-
   /**
    * A guest process under `handle` (a container's cid, an exec's eid): its
    * stdio channels, `start` (which must send its request before it first
@@ -285,10 +279,11 @@ export class WorkerVm {
     proc: { handle: string; stdin: boolean; terminal: boolean; container?: Running["container"] },
     start: (channels: GuestChannels) => Promise<number>,
     release: () => void = () => {},
+    hooks: ProcessHooks = {},
   ): Promise<void> {
     const link = this.machine.link;
     const stdin = proc.stdin ? link.openInput() : undefined;
-    const output = (stream: "stdout" | "stderr") => link.openOutput((data) => this.post({ type: stream, id, data }));
+    const output = (stream: "stdout" | "stderr") => link.openOutput((data) => (this.post({ type: stream, id, data }), hooks.output?.()));
     const outputs = { stdout: output("stdout"), ...(proc.terminal ? {} : { stderr: output("stderr") }) };
     const channels = { stdin: stdin?.channel ?? null, stdout: outputs.stdout.channel, stderr: outputs.stderr?.channel ?? null };
     this.running.set(id, { handle: proc.handle, stdin, outputs, ...(proc.container ? { container: proc.container } : {}) });
@@ -299,6 +294,7 @@ export class WorkerVm {
         throw err;
       });
       this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
+      hooks.started?.();
       const status = await waitForExit(link, proc.handle);
       this.post({ type: "exit", id, ...status });
     } finally {
@@ -341,7 +337,8 @@ async function savedState(
   const unusable = (what: string, why: string) => (notice(`${what} is not usable: ${why}: booting the vm from scratch`), undefined);
   const stored = await store.getState().catch(() => undefined);
   if (stored) {
-    const problem = fingerprintProblem(stored, fingerprint) ?? integrityProblem(stored, stored.state.byteLength, await sha256Hex(stored.state));
+    // Its digest was checked (or made) before it was stored, with its record, in one transaction.
+    const problem = fingerprintProblem(stored, fingerprint) ?? integrityProblem(stored, stored.state.byteLength, undefined);
     if (!problem) return { kind: "stored", saved: { state: stored.state, p9: stored.p9 } };
     await store.deleteState().catch(() => {});
     // The served snapshot may still fit (a new guest image with its own snapshot).

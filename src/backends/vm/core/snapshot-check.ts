@@ -21,7 +21,13 @@ export function fingerprintProblem(record: Pick<SnapshotRecord, "fingerprint">, 
   return record.fingerprint === fingerprint ? undefined : "it was made by another guest image, emulator version or device set";
 }
 
-/** Why a state of `size` bytes with this SHA-256 (hex) is not the one its record vouches for; undefined: it is. */
-export function integrityProblem(record: Pick<SnapshotRecord, "size" | "sha256">, size: number, sha256: string): string | undefined {
-  return size === record.size && sha256 === record.sha256 ? undefined : "it is corrupt (size or digest differs from its record)";
+/**
+ * Why a state of `size` bytes with this SHA-256 (hex) is not the one its
+ * record vouches for; undefined: it is. `sha256` undefined checks the size
+ * only: for a state its keeper checked before storing it with its record in
+ * one write (the browser's IndexedDB), where hashing it again on every start
+ * would cost more than the rest of the read.
+ */
+export function integrityProblem(record: Pick<SnapshotRecord, "size" | "sha256">, size: number, sha256: string | undefined): string | undefined {
+  return size === record.size && (sha256 === undefined || sha256 === record.sha256) ? undefined : "it is corrupt (size or digest differs from its record)";
 }

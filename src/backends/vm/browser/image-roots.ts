@@ -1,0 +1,67 @@
+/**
+ * The Worker's images by name (browser-store.ts; the embedded busybox is
+ * imported from its served layout on first use) and their merged roots in
+ * the memory fs, each built once per manifest and served over 9p.
+ */
+import { ImageError } from "../../../errors.js";
+import { canonicalName, familiarName, parseReference } from "../../../image/reference.js";
+import type { MemoryFs } from "../core/p9/memory-fs.js";
+import type { BrowserStore, StoredImage } from "./browser-store.js";
+import { importLayoutUrl } from "./image-import.js";
+import { buildImageRoot } from "./image-root.js";
+
+export const BUSYBOX = canonicalName(parseReference("busybox"));
+
+export class ImageRoots {
+  /** Image roots in the memory fs, by manifest digest. */
+  private readonly roots = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly fs: MemoryFs,
+    private readonly store: BrowserStore,
+    private readonly busyboxLayout: string,
+  ) {}
+
+  /** A stored image by name; the embedded busybox is taken from its layout on first use. */
+  async image(input: string, fetchEmbedded = true): Promise<StoredImage> {
+    const name = canonicalName(parseReference(input));
+    let image = await this.store.getImage(name);
+    if (!image && name === BUSYBOX && fetchEmbedded) {
+      await importLayoutUrl(this.store, this.busyboxLayout, BUSYBOX);
+      image = await this.store.getImage(name);
+    }
+    if (!image) throw new ImageError(`unable to find image ${familiarName(parseReference(input))}: load it first (Runtime.load with a docker save archive)`);
+    return image;
+  }
+
+  /** The image's merged root in the memory fs, built once per manifest. */
+  root(image: StoredImage): Promise<string> {
+    const key = image.manifestDigest.slice("sha256:".length, "sha256:".length + 24);
+    let root = this.roots.get(key);
+    if (!root) {
+      const path = `/images/${key}`;
+      root = (async () => {
+        if (!this.fs.readdir("/").includes("images")) this.fs.mkdir("/images", 0o755);
+        const blobs = await Promise.all(
+          image.layers.map(async (l) => {
+            const blob = await this.store.getBlob(l.digest);
+            if (!blob) throw new ImageError(`image ${image.name} is incomplete: layer ${l.digest} is missing from the store`);
+            return blob;
+          }),
+        );
+        await buildImageRoot(this.fs, path, blobs);
+        return path;
+      })();
+      root.catch(() => {
+        this.roots.delete(key);
+        try {
+          this.fs.removeTree(path);
+        } catch {
+          // never made
+        }
+      });
+      this.roots.set(key, root);
+    }
+    return root;
+  }
+}
