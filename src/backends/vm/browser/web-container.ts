@@ -8,7 +8,7 @@
  * with a clear error, never ignored.
  */
 import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions } from "../../../container.js";
-import { ContainerError, TsboxError } from "../../../errors.js";
+import { ContainerError } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { execToEnd, ProcessHandle } from "../../../process-handle.js";
 import type { GuestStats } from "./protocol.js";
