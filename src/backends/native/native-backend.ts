@@ -364,6 +364,8 @@ function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, 
   return new Promise((resolve, reject) => {
     let exitedEvent: ExitStatus | undefined;
     let settled = false;
+    // Whether the run said anything: one that did was forked, and must not be started again elsewhere.
+    let reported = false;
     const fail = (err: Error) => {
       if (settled) return;
       settled = true;
@@ -380,6 +382,7 @@ function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, 
       status.on("error", () => ((statusEnded = true), maybeDone()));
       void helper.exited.then((e) => ((exit = e), maybeDone()));
       readStatusEvents(status, (event: StatusEvent) => {
+        reported = true;
         if (event.event === "warning") {
           onWarning?.(event.message);
         } else if (event.event === "started" && !settled) {
@@ -399,7 +402,7 @@ function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, 
 
     helper.started.catch((err: Error) => {
       pty?.close();
-      if (err instanceof WarmHelperGone) fail(err);
+      if (err instanceof WarmHelperGone && !reported) fail(err);
       else fail(new TsboxError(`cannot run tsbox-runtime (${binary}): ${err.message}`, { code: "runtime", cause: err }));
     });
 
