@@ -166,6 +166,7 @@ export class Runtime implements ContainerOwner {
         onWarning: control.onWarning ?? ((message) => process.emitWarning(message, { type: "TsboxWarning" })),
         // Anonymous volumes go through the volume store's lock: a --rm container with some is this process's to remove.
         ...(remove && anonymousVolumes ? {} : { record: { remove } }),
+        oneShot: control.handOff !== undefined,
       });
       if (!proc.recorded) {
         await updateState(bundle, () => ({

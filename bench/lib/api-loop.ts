@@ -2,14 +2,24 @@
  * Times the tsbox library API in a warm Node process: `runs` containers of
  * `/bin/true`, one after another, after a few warm-up runs. Prints the median
  * in ms as JSON. Run as whichever user is being measured.
+ *
+ *   api-loop.ts RUNS [warm|spawn] [RUN-OPTIONS-JSON]
+ * `warm` (default): runs go through the backend's warm helper (one
+ * `tsbox-runtime serve`, a fork per run); `spawn`: a `tsbox-runtime run`
+ * spawned per run, the path before it. RUN-OPTIONS-JSON: more `run` options
+ * (`{"seccomp":"unconfined"}`, say), to price one part of a run by switching it off.
  */
 import { Runtime } from "../../src/index.js";
+import { NativeBackend } from "../../src/backends/native/native-backend.js";
 import { median } from "./stats.js";
 
 const runs = Number(process.argv[2] ?? 40);
-const rt = new Runtime({});
+const path = process.argv[3] ?? "warm";
+if (path !== "warm" && path !== "spawn") throw new Error(`api-loop: path ${path}: expected warm or spawn`);
+const extra = JSON.parse(process.argv[4] ?? "{}") as Record<string, unknown>;
+const rt = new Runtime({ backend: new NativeBackend({ warmHelper: path === "warm" }) });
 const once = async () => {
-  const c = await rt.run({ image: "busybox", cmd: ["/bin/true"], remove: true });
+  const c = await rt.run({ image: "busybox", cmd: ["/bin/true"], remove: true, ...extra });
   const { exitCode } = await c.wait();
   if (exitCode !== 0) throw new Error(`/bin/true exited ${exitCode}`);
 };

@@ -141,6 +141,11 @@ export interface StartOptions {
    * says whether it does.
    */
   record?: { remove: boolean };
+  /**
+   * The caller runs this one container and exits (the CLI): a backend that
+   * keeps a helper warm for later runs need not start one.
+   */
+  oneShot?: boolean;
 }
 
 /** What `handOff` and `handOffExec` share (the process's stdout and stderr are always ours). */

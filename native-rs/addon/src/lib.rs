@@ -2,6 +2,7 @@
 //! done by the `tsbox-runtime` helper built from the same `container` crate
 //! (see docs/architecture.md for why a helper process).
 
+mod fdpass;
 mod handoff;
 mod lock;
 mod napi;
@@ -56,6 +57,8 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "llistxattr", Some(xattr::llistxattr_js))?;
         export(env, exports, "tryLock", Some(lock::try_lock_js))?;
         export(env, exports, "handOff", Some(handoff::hand_off_js))?;
+        export(env, exports, "socketPair", Some(fdpass::socket_pair_js))?;
+        export(env, exports, "sendFds", Some(fdpass::send_fds_js))?;
         Ok(exports)
     })
 }

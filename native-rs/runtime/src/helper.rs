@@ -91,7 +91,7 @@ pub fn serve<T>(start: Start<T>) -> i32 {
 /// Die with whoever started us: a container process must not outlive a
 /// front end that was SIGKILLed (the container's process in turn dies with
 /// us). If the parent is already gone, the check after arming tells.
-fn die_with_parent() -> Result<(), Error> {
+pub fn die_with_parent() -> Result<(), Error> {
     let parent = process::parent_pid();
     if cred::set_pdeathsig(SIGKILL).is_err() || process::parent_pid() != parent {
         return Err(Error::setup(

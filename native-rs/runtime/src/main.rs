@@ -8,6 +8,8 @@
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
 //!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT]
 //!   tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view V]] …
+//!   tsbox-runtime serve --control-fd N
+//!     (the native backend's warm helper: runs over a socket, see serve/)
 //!   tsbox-runtime probe
 //!   tsbox-runtime net-attach --bundle DIR --pid PID --network FILE
 //!     (`network connect`: one line of JSON on stdout, then keeps the attachment)
@@ -27,6 +29,7 @@ mod flags;
 mod helper;
 mod monitor;
 mod run;
+mod serve;
 mod signals;
 mod state_file;
 mod timefmt;
@@ -40,7 +43,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -56,6 +59,11 @@ fn main() {
         }
         (Some("run"), _) => match parse_run(&args[1..]) {
             Ok(opts) => protected(opts.status_fd, helper::stderr_prefix(opts.front_end)).map_or_else(|c| c, |()| run::run(opts)),
+            Err(msg) => usage_error(&msg),
+        },
+        (Some("serve"), _) => match Flags::parse(&args[1..], &["--control-fd"]).and_then(|mut f| f.fd("--control-fd")).and_then(|fd| fd.ok_or_else(|| "serve: --control-fd is required".to_string())) {
+            // Sealed once here: every run forked from us runs from the sealed copy.
+            Ok(control) => protected(Some(control), "tsbox-runtime").map_or_else(|c| c, |()| serve::serve(control)),
             Err(msg) => usage_error(&msg),
         },
         (Some("seccomp"), _) => match Flags::parse(&args[1..], &["--bundle"]).and_then(|mut f| f.required("--bundle", "seccomp")) {

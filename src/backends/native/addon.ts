@@ -24,6 +24,10 @@ export interface NativeAddon {
    * returns only by throwing (errno name as `code`).
    */
   handOff(path: string, args: string, stdinFd: number, keepFd: number): never;
+  /** A connected pair of close-on-exec Unix stream sockets, both owned by the caller. */
+  socketPair(): [number, number];
+  /** Sends all of `text` on socket `sock` with `fds` attached to its first byte (the warm helper's requests). */
+  sendFds(sock: number, text: string, ...fds: number[]): void;
 }
 
 /** The addon's file name in a native package. */

@@ -1,21 +1,30 @@
 import { type ChildProcess, execFile, spawn, type StdioOptions } from "node:child_process";
-import { existsSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { Socket } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
+import { type Signal, signalNumber } from "../../signals.js";
 import { randomHex } from "../../fs-util.js";
 import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
-import { loadAddon } from "./addon.js";
+import { loadAddon, type NativeAddon } from "./addon.js";
 import { readCgroupStats } from "./cgroup-stats.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
+import { type SupervisorExit, WarmHelper, WarmHelperGone } from "./warm-helper.js";
 
 export interface NativeBackendOptions {
   /** Path of tsbox-runtime; default $TSBOX_RUNTIME or the package's build output. */
   runtimeBinary?: string;
+  /**
+   * Run foreground containers through one warm `tsbox-runtime serve` of this
+   * backend (a fork per run instead of a spawn); default true unless
+   * $TSBOX_WARM_HELPER is "0". Runs it cannot take use the spawn path.
+   */
+  warmHelper?: boolean;
 }
 
 const STATUS_FD = 3;
@@ -40,7 +49,22 @@ interface HelperStdio {
 export class NativeBackend implements Backend {
   readonly name = "native";
 
-  constructor(private readonly options: NativeBackendOptions = {}) {}
+  /** undefined: not tried yet; null: not available here (no addon), the spawn path runs everything. */
+  private warm: WarmHelper | null | undefined;
+
+  constructor(private readonly options: NativeBackendOptions = {}) {
+    if (options.warmHelper === false || (options.warmHelper === undefined && process.env.TSBOX_WARM_HELPER === "0")) this.warm = null;
+  }
+
+  /** The warm helper's pid while it runs (tests). */
+  get warmHelperPid(): number | undefined {
+    return this.warm?.pid;
+  }
+
+  /** Ends the warm helper (and any run still going through it); the next run starts a new one. */
+  close(): void {
+    this.warm?.stop();
+  }
 
   capabilities(): BackendCapabilities {
     return { rootless: true, terminal: true, volumes: true, networks: "host", platforms: ["linux/" + (process.arch === "x64" ? "amd64" : process.arch)] };
@@ -49,8 +73,80 @@ export class NativeBackend implements Backend {
   start(options: StartOptions): Promise<ContainerProcess> {
     if (!options.specWritten) writeFileSync(join(options.bundleDir, "config.json"), JSON.stringify(options.spec));
     // --record: the helper keeps state.json as a monitor would (run.rs), so this process takes no lock and writes nothing more.
+    const stdio = { ...options, recording: options.record !== undefined };
+    if (!options.oneShot && this.warm !== null) return this.runWarm(options, stdio);
     const record = options.record ? ["--record", ...(options.record.remove ? ["--remove"] : [])] : [];
-    return this.runHelper(["run", "--bundle", options.bundleDir, ...record], options.spec.process, { ...options, recording: options.record !== undefined });
+    return this.runHelper(["run", "--bundle", options.bundleDir, ...record], options.spec.process, stdio);
+  }
+
+  /**
+   * `start` through the warm helper: the same `tsbox-runtime run` as a fork
+   * of it, on descriptors we send (the status socket, stdio); the spawn path
+   * when the helper cannot be had or went away before forking.
+   */
+  private async runWarm(options: StartOptions, stdio: HelperStdio): Promise<ContainerProcess> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    let addon: NativeAddon;
+    try {
+      addon = await loadAddon();
+      this.warm ??= new WarmHelper(binary, addon);
+    } catch {
+      this.warm = null;
+    }
+    if (!this.warm) return this.start({ ...options, oneShot: true });
+    const spec = options.spec.process;
+    const pty = spec.terminal ? await (await import("./pty.js")).Pty.open(spec.consoleSize?.width ?? 80, spec.consoleSize?.height ?? 24) : undefined;
+    const theirs: number[] = [];
+    const ours: Socket[] = [];
+    const pair = (): [number, number] => {
+      const p = addon!.socketPair() as [number, number];
+      theirs.push(p[1]);
+      return p;
+    };
+    let run;
+    let status: Socket;
+    const streams: [Writable | null, Readable | null, Readable | null] = [null, null, null];
+    try {
+      const [statusOurs, statusTheirs] = pair();
+      status = new Socket({ fd: statusOurs, readable: true, writable: false });
+      ours.push(status);
+      const slots = [stdio.stdin, stdio.stdout, stdio.stderr].map((target, i): number | undefined => {
+        if (pty) return pty.slave;
+        if (target === "inherit") return i;
+        if (target === "ignore") return undefined;
+        const [mine, child] = pair();
+        const socket = new Socket({ fd: mine, readable: i !== 0, writable: i === 0 });
+        ours.push(socket);
+        streams[i] = socket;
+        return child;
+      }) as [number | undefined, number | undefined, number | undefined];
+      const record = options.record;
+      run = this.warm.run({ bundle: options.bundleDir, record: record !== undefined, remove: record?.remove ?? false, newSession: stdio.newSession ?? false }, statusTheirs, slots);
+    } catch (err) {
+      for (const s of ours) s.destroy();
+      pty?.close();
+      throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
+    } finally {
+      // The helper has its copies (or never will): ours would keep the container's pipes open.
+      for (const fd of theirs) closeSync(fd);
+      pty?.closeSlave();
+    }
+    const warmRun = run;
+    const helper: HelperProcess = {
+      status,
+      stdin: streams[0],
+      stdout: streams[1],
+      stderr: streams[2],
+      exited: warmRun.reaped,
+      started: warmRun.forked,
+      kill: (signal) => warmRun.kill(signalNumber(signal) ?? 15),
+    };
+    return supervise(helper, binary, pty, stdio.stdin, stdio.onWarning, stdio.recording ?? false).catch((err: unknown) => {
+      // Gone before forking: nothing started, so the spawn path may run it.
+      if (!(err instanceof WarmHelperGone)) throw err;
+      for (const s of ours) s.destroy();
+      return this.start({ ...options, oneShot: true });
+    });
   }
 
   /**
@@ -222,36 +318,80 @@ export class NativeBackend implements Backend {
     } finally {
       pty?.closeSlave();
     }
-    return supervise(child, binary, pty, stdio.stdin, stdio.onWarning, stdio.recording ?? false);
+    return supervise(childHelper(child), binary, pty, stdio.stdin, stdio.onWarning, stdio.recording ?? false);
   }
 }
 
+/** What `supervise` needs of a run's helper: a spawned `tsbox-runtime run`, or a fork of the warm helper. */
+interface HelperProcess {
+  status: Readable;
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  /** Its pid once it runs; rejects if it never did. */
+  started: Promise<number>;
+  exited: Promise<SupervisorExit>;
+  kill(signal: Signal): boolean;
+}
+
+function childHelper(child: ChildProcess): HelperProcess {
+  const exited = new Promise<SupervisorExit>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  const started = new Promise<number>((resolve, reject) => {
+    if (child.pid !== undefined) resolve(child.pid);
+    child.on("error", reject);
+  });
+  started.catch(() => {});
+  return {
+    status: child.stdio[STATUS_FD] as Readable,
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    started,
+    exited,
+    kill(signal) {
+      if (child.exitCode !== null || child.signalCode !== null) return false;
+      try {
+        return child.kill(signal as NodeJS.Signals | number);
+      } catch {
+        return false;
+      }
+    },
+  };
+}
+
 /** Wires the helper's status events and exit into a ContainerProcess; resolves on `started`. */
-function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning: ((message: string) => void) | undefined, recording: boolean): Promise<ContainerProcess> {
+function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning: ((message: string) => void) | undefined, recording: boolean): Promise<ContainerProcess> {
   return new Promise((resolve, reject) => {
     let exitedEvent: ExitStatus | undefined;
     let settled = false;
-    const fail = (err: TsboxError) => {
+    // Whether the run said anything: one that did was forked, and must not be started again elsewhere.
+    let reported = false;
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
       reject(err);
     };
 
     // The helper's exit is the container's end; its status pipe closes at the same time.
-    const helperDone = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
+    const helperDone = new Promise<SupervisorExit>((done) => {
       let statusEnded = false;
-      let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+      let exit: SupervisorExit | undefined;
       const maybeDone = () => statusEnded && exit && done(exit);
-      const status = child.stdio[STATUS_FD] as Readable;
+      const status = helper.status;
       status.on("end", () => ((statusEnded = true), maybeDone()));
       status.on("error", () => ((statusEnded = true), maybeDone()));
-      child.on("exit", (code, signal) => ((exit = { code, signal }), maybeDone()));
+      void helper.exited.then((e) => ((exit = e), maybeDone()));
       readStatusEvents(status, (event: StatusEvent) => {
+        reported = true;
         if (event.event === "warning") {
           onWarning?.(event.message);
         } else if (event.event === "started" && !settled) {
-          settled = true;
-          resolve(handle(event.pid));
+          // A warm helper's fork reports its pid on another channel: wait for both.
+          void helper.started.then((monitorPid) => {
+            if (settled) return;
+            settled = true;
+            resolve(handle(event.pid, monitorPid));
+          }, () => {});
         } else if (event.event === "error") {
           fail(statusErrorToTsboxError(event));
         } else if (event.event === "exited") {
@@ -260,9 +400,10 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
       });
     });
 
-    child.on("error", (err) => {
+    helper.started.catch((err: Error) => {
       pty?.close();
-      fail(new TsboxError(`cannot run tsbox-runtime (${binary}): ${err.message}`, { code: "runtime", cause: err }));
+      if (err instanceof WarmHelperGone && !reported) fail(err);
+      else fail(new TsboxError(`cannot run tsbox-runtime (${binary}): ${err.message}`, { code: "runtime", cause: err }));
     });
 
     // A helper that reported the exit and left normally has recorded it (run.rs does so before it exits).
@@ -272,7 +413,7 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
       if (pty) await pty.hungUp;
       pty?.close();
       // Nobody reads the container's stdin any more: release the pipe even if the caller never ends it.
-      child.stdin?.destroy();
+      helper.stdin?.destroy();
       if (!settled) {
         fail(new TsboxError(`tsbox-runtime exited (${signal ?? `code ${code}`}) before starting the process`, { code: "runtime" }));
       }
@@ -283,21 +424,14 @@ function supervise(child: ChildProcess, binary: string, pty: Pty | undefined, st
     // A failed start is reported through the rejection; nobody may await `exited` then.
     exited.catch(() => {});
 
-    const handle = (pid: number): ContainerProcess => ({
+    const handle = (pid: number, monitorPid: number): ContainerProcess => ({
       pid,
-      monitorPid: child.pid ?? -1,
-      stdin: pty ? (stdin === "pipe" ? pty.input : null) : (child.stdin as Writable | null),
-      stdout: pty ? pty.output : (child.stdout as Readable | null),
-      stderr: pty ? null : (child.stderr as Readable | null),
+      monitorPid,
+      stdin: pty ? (stdin === "pipe" ? pty.input : null) : helper.stdin,
+      stdout: pty ? pty.output : helper.stdout,
+      stderr: pty ? null : helper.stderr,
       exited,
-      kill(signal) {
-        if (child.exitCode !== null || child.signalCode !== null) return false;
-        try {
-          return child.kill(signal);
-        } catch {
-          return false;
-        }
-      },
+      kill: (signal) => helper.kill(signal),
       resize(cols, rows) {
         pty?.resize(cols, rows);
       },

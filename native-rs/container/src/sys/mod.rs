@@ -6,6 +6,7 @@ pub mod consts;
 pub mod cred;
 pub mod errno;
 pub mod fd;
+pub mod fdpass;
 pub mod fs;
 pub mod keyring;
 pub mod ffi;

@@ -21,7 +21,7 @@ pub mod logfile;
 pub mod remove;
 pub mod restart;
 mod supervisor;
-mod wakeup;
+pub(crate) mod wakeup;
 
 use crate::detach;
 use crate::state_file::{self, Lock, StateFile};

@@ -22,14 +22,21 @@ extern "C" fn handler(sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
     });
 }
 
-/// Installs the handlers; returns the read end to poll.
+/// Installs the handlers (SIGCHLD and the forwarded signals); returns the
+/// read end to poll.
 pub fn install() -> Result<c_int, Errno> {
+    let mut signals = vec![SIGCHLD];
+    signals.extend_from_slice(&FORWARDED);
+    install_for(&signals)
+}
+
+/// The handler for `signals` only (the warm helper wakes up on SIGCHLD alone).
+pub fn install_for(signals: &[c_int]) -> Result<c_int, Errno> {
     let (r, w) = fd::pipe()?;
     fd::set_nonblocking(r)?;
     fd::set_nonblocking(w)?;
     WRITE_END.store(w, Ordering::SeqCst);
-    signal::install(SIGCHLD, handler)?;
-    for sig in FORWARDED {
+    for &sig in signals {
         signal::install(sig, handler)?;
     }
     Ok(r)

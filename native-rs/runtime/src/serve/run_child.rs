@@ -1,0 +1,58 @@
+//! One run, forked from the warm helper: exactly `tsbox-runtime run
+//! --status-fd 3` (`run::run`) on the descriptors the request brought, as
+//! the monitor's per-run supervisor is (monitor/supervisor.rs). Nothing of
+//! the server stays open in it: fds 0-3 are the run's, the rest is closed.
+
+use super::request::RunRequest;
+use crate::run;
+use container::error::{Context, Error};
+use container::sys::consts::{O_CLOEXEC, O_RDWR};
+use container::sys::process::{self, Forked};
+use container::sys::{cred, fd, signal, tty};
+use std::os::raw::c_int;
+use std::path::Path;
+
+/// `fds`: the status pipe, then the stdio slots the request marked present.
+pub fn fork(run: &RunRequest, fds: &[c_int]) -> Result<i32, Error> {
+    match process::clone_fork(0).step(|| "forking the run's supervisor")? {
+        Forked::Parent(pid) => Ok(pid),
+        Forked::Child => child(run, fds),
+    }
+}
+
+fn child(run: &RunRequest, fds: &[c_int]) -> ! {
+    // The server's ignored signals and SIGCHLD handler are not ours.
+    signal::reset_all();
+    let _ = cred::set_name("tsbox-supervise");
+    let mut sources = fds[1..].iter();
+    let mut stdio: [c_int; 3] = [-1; 3];
+    for (slot, given) in run.stdio.iter().enumerate() {
+        let source = if *given { sources.next() } else { None };
+        stdio[slot] = match source {
+            Some(f) => *f,
+            None => match fd::open_path(Path::new("/dev/null"), O_RDWR | O_CLOEXEC, 0) {
+                Ok(null) => null,
+                Err(_) => process::exit_now(125),
+            },
+        };
+    }
+    // Every source is received (>= 4: the server holds 0-3), so dup2 onto
+    // 0-3 never overwrites one not yet moved.
+    for (target, source) in stdio.iter().chain(Some(&fds[0])).enumerate() {
+        if fd::dup_onto(*source, target as c_int).is_err() {
+            process::exit_now(125);
+        }
+    }
+    fd::close_from(4);
+    if run.new_session && tty::setsid().is_err() {
+        process::exit_now(125);
+    }
+    process::exit_now(run::run(run::Options {
+        bundle: run.bundle.clone(),
+        status_fd: Some(3),
+        record: run.record,
+        remove: run.remove,
+        front_end: false,
+    }))
+}
+

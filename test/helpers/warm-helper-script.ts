@@ -1,0 +1,69 @@
+/**
+ * The native backend's warm helper (`tsbox-runtime serve`) seen from a
+ * Runtime in this process, run as the identity under test:
+ *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|owner
+ * `concurrent` and `restart` print one JSON object of results; `owner` prints
+ * the pids of its helper, the run's supervisor and the container, then
+ * waits to be killed.
+ */
+import { readFileSync } from "node:fs";
+import { Runtime } from "../../src/index.js";
+import type { NativeBackend } from "../../src/backends/native/native-backend.js";
+
+const rt = new Runtime({});
+const backend = rt.backend as NativeBackend;
+const parentOf = (pid: number) => Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+const alive = (pid: number) => {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+};
+const until = async (what: () => boolean) => {
+  for (let i = 0; i < 250 && !what(); i++) await new Promise((r) => setTimeout(r, 20));
+  return what();
+};
+const results: Record<string, unknown> = {};
+
+switch (process.argv[2]) {
+  case "concurrent": {
+    // Four at once through one helper: each its own supervisor (the helper's child), output and exit.
+    const started = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => {
+        const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", `echo run${i}; ls /proc/self/fd; sleep 3; exit ${i}`], remove: true });
+        return { c, supervisor: parentOf(c.pid) };
+      }),
+    );
+    const runs = started.map((s) => s.c);
+    const helper = backend.warmHelperPid;
+    const supervisors = started.map((s) => s.supervisor);
+    results.sameHelper = supervisors.every((s) => parentOf(s) === helper);
+    results.distinctSupervisors = new Set(supervisors).size === 4;
+    results.outputs = await Promise.all(runs.map((c) => c.output()));
+    results.helperAfter = backend.warmHelperPid === helper && helper !== undefined && alive(helper);
+    break;
+  }
+  case "restart": {
+    // A helper killed while a container runs takes it along; the next run starts a new helper.
+    const c = await rt.run({ image: "busybox", cmd: ["sleep", "60"], remove: true });
+    const first = backend.warmHelperPid!;
+    process.kill(first, "SIGKILL");
+    results.killedRun = await c.wait();
+    results.firstGone = await until(() => !alive(first));
+    const again = await rt.run({ image: "busybox", cmd: ["echo", "again"], remove: true });
+    results.again = await again.output();
+    results.newHelper = backend.warmHelperPid !== undefined && backend.warmHelperPid !== first;
+    break;
+  }
+  case "owner": {
+    const c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    console.log(JSON.stringify({ helper: backend.warmHelperPid, supervisor: parentOf(c.pid), container: c.pid }));
+    await new Promise(() => setInterval(() => {}, 1000));
+    break;
+  }
+  default:
+    throw new Error(`unknown scenario ${process.argv[2]}`);
+}
+console.log(JSON.stringify(results));
+// Idle, the helper must not keep us alive: no explicit exit here.

@@ -1,0 +1,78 @@
+/**
+ * The native backend's warm helper (native-rs/runtime/src/serve,
+ * src/backends/native/warm-helper.ts): one `tsbox-runtime serve` per Runtime
+ * that forks a supervisor per run. Its own behaviour, as root and as the
+ * unprivileged users: concurrent runs through one helper, a killed helper
+ * restarted by the next run, and nothing left when its owner is SIGKILLed.
+ * (The runs themselves are the api/process/isolation/lifecycle suites'.)
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { identityEnv, runJsonScript } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+
+after(cleanupIdentities);
+
+const script = fileURLToPath(new URL("./helpers/warm-helper-script.ts", import.meta.url));
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const alive = (pid: number) => {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+};
+
+for (const who of identities()) {
+  describe(`warm helper as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("runs containers concurrently through one helper, each under a supervisor of its own", async () => {
+      const r = await runJsonScript(who, script, ["concurrent"]);
+      assert.equal(r.sameHelper, true, "every supervisor is the one helper's child");
+      assert.equal(r.distinctSupervisors, true);
+      assert.equal(r.helperAfter, true, "the helper outlives its runs");
+      // Nothing of the helper reaches a container: fds 0-2, and ls's own directory.
+      assert.deepEqual(
+        r.outputs,
+        [0, 1, 2, 3].map((i) => ({ exitCode: i, stdout: `run${i}\n0\n1\n2\n3\n`, stderr: "" })),
+      );
+    });
+
+    it("restarts a helper that was killed; the run it had ends with it", async () => {
+      const r = await runJsonScript(who, script, ["restart"]);
+      assert.equal(r.killedRun.exitCode, 137);
+      assert.equal(r.firstGone, true);
+      assert.deepEqual(r.again, { exitCode: 0, stdout: "again\n", stderr: "" });
+      assert.equal(r.newHelper, true);
+    });
+
+    it("dies with its owner: a SIGKILLed Node process leaves no helper, supervisor or container", async () => {
+      const child = spawn(process.execPath, ["--import", "tsx", script, "owner"], { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "inherit"] });
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+          out += d;
+          if (out.includes("\n")) resolve(out.slice(0, out.indexOf("\n")));
+        });
+        child.on("exit", (code) => reject(new Error(`the owner exited (${code}) before reporting`)));
+      });
+      const pids = JSON.parse(line) as { helper: number; supervisor: number; container: number };
+      for (const pid of Object.values(pids)) assert.ok(alive(pid), `${pid} runs before the owner is killed`);
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+      for (let i = 0; i < 250 && Object.values(pids).some(alive); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(Object.entries(pids).filter(([, pid]) => alive(pid)), [], "nothing outlives the owner");
+      // The container's bundle of a killed run is collected by the next run, as after any killed front end.
+      const collect = await runJsonScript(who, script, ["restart"]);
+      assert.deepEqual(collect.again.stdout, "again\n");
+    });
+  });
+}
