@@ -44,6 +44,8 @@ import { type ContainerInspect, inspectContainer } from "./containers/inspect.js
 import { readContainerVolumes, VolumeStore } from "./containers/volumes.js";
 import { resolveMounts } from "./containers/volumes-resolve.js";
 import { requireInitBinary } from "./backends/native/init-binary.js";
+import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
+import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import type { Readable, Writable } from "node:stream";
 // --- end data side ---
@@ -445,12 +447,29 @@ export class Runtime implements ContainerOwner {
     else await stopProcess(found.keeper, String(found.keeperStart));
   }
 
+  /**
+   * `network rm`: the network's record, and as root its bridge, rules and
+   * DNS server, which stay while it exists (`keepBridge`; `tsbox-runtime net-remove`).
+   */
+  async removeNetwork(ref: string): Promise<void> {
+    const config = this.networks.get(ref);
+    if (config.name !== DEFAULT_NETWORK && this.networks.leases(config.name).length === 0 && this.backend.capabilities().networks === "host" && (this.host ??= probeHostIdentity()).uid === 0) {
+      const dir = this.networks.stateDir(config);
+      if (existsSync(dir)) {
+        const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(config.internal ? [] : ["--nat"])];
+        const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
+        if (done.status !== 0) throw new ContainerError(`removing network ${config.name}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`);
+      }
+    }
+    this.networks.remove(config.name);
+  }
+
   /** Removes the user-defined networks no container uses, and stops an idle rootless network namespace. */
   async pruneNetworks(): Promise<string[]> {
     const removed: string[] = [];
     for (const n of this.networks.list()) {
       if (n.name === DEFAULT_NETWORK || this.networks.leases(n.name).length > 0) continue;
-      this.networks.remove(n.name);
+      await this.removeNetwork(n.name);
       removed.push(n.name);
     }
     await stopIdleRootlessNetwork(join(this.dataDir, "rootless-netns"));

@@ -11,6 +11,7 @@
 //!   tsbox-runtime probe
 //!   tsbox-runtime net-attach --bundle DIR --pid PID --network FILE
 //!     (`network connect`: one line of JSON on stdout, then keeps the attachment)
+//!   tsbox-runtime net-remove --dir DIR --bridge NAME --subnet CIDR [--nat]
 //!   tsbox-runtime net-dns --dir DIR --listen IP [--upstream IP]… --ready-fd N
 //!     (internal: a user-defined network's name server, started by its first container)
 //!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M --ready-fd N
@@ -90,6 +91,16 @@ fn main() {
         },
         (Some("net-attach"), _) => match parse_net_attach(&args[1..]) {
             Ok((bundle, pid, file)) => net_attach(&bundle, pid, &file),
+            Err(msg) => usage_error(&msg),
+        },
+        (Some("net-remove"), _) => match parse_net_remove(&args[1..]) {
+            Ok((dir, bridge, subnet, nat)) => match container::net::bridge::remove(&dir, &bridge, &subnet, nat) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("tsbox-runtime: {}", e);
+                    e.exit_code()
+                }
+            },
             Err(msg) => usage_error(&msg),
         },
         (Some("net-dns"), _) => match container::net::dns_server::Options::parse(&text_args(&args[1..])) {
@@ -310,6 +321,18 @@ fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, PathBuf), String
     let pid = flags.required("--pid", "net-attach")?;
     let pid = pid.to_str().and_then(|s| s.parse::<i32>().ok()).filter(|p| *p > 0).ok_or("--pid: expected a process id")?;
     Ok((bundle, pid, PathBuf::from(flags.required("--network", "net-attach")?)))
+}
+
+/// `network rm` as root: the dir of the network's state, its bridge and subnet, and whether it has NAT rules.
+fn parse_net_remove(args: &[OsString]) -> Result<(PathBuf, String, String, bool), String> {
+    let nat = args.iter().any(|a| a == "--nat");
+    let rest: Vec<OsString> = args.iter().filter(|a| *a != "--nat").cloned().collect();
+    let mut flags = Flags::parse(&rest, &["--dir", "--bridge", "--subnet"])?;
+    let dir = PathBuf::from(flags.required("--dir", "net-remove")?);
+    let text = |v: OsString| v.into_string().map_err(|_| "net-remove: arguments must be UTF-8".to_string());
+    let bridge = text(flags.required("--bridge", "net-remove")?)?;
+    let subnet = text(flags.required("--subnet", "net-remove")?)?;
+    Ok((dir, bridge, subnet, nat))
 }
 
 /// Attaches the running container to more networks: the container's own
