@@ -448,15 +448,18 @@ export class Runtime implements ContainerOwner {
   }
 
   /**
-   * `network rm`: the network's record, and as root its bridge, rules and
-   * DNS server, which stay while it exists (`keepBridge`; `tsbox-runtime net-remove`).
+   * `network rm`: the network's record, and its bridge, rules and DNS
+   * server, which stay while it exists (`keepBridge`; `tsbox-runtime
+   * net-remove`; rootless in the user's namespace while its holder runs).
    */
   async removeNetwork(ref: string): Promise<void> {
     const config = this.networks.get(ref);
-    if (config.name !== DEFAULT_NETWORK && this.networks.leases(config.name).length === 0 && this.backend.capabilities().networks === "host" && (this.host ??= probeHostIdentity()).uid === 0) {
+    if (config.name !== DEFAULT_NETWORK && this.networks.leases(config.name).length === 0 && this.backend.capabilities().networks === "host") {
       const dir = this.networks.stateDir(config);
-      if (existsSync(dir)) {
-        const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(config.internal ? [] : ["--nat"])];
+      // Rootless the bridge is in the user's namespace, if its holder still runs.
+      const rootless = (this.host ??= probeHostIdentity()).uid !== 0 ? join(this.dataDir, "rootless-netns") : undefined;
+      if (existsSync(dir) && (!rootless || existsSync(join(rootless, "holder.json")))) {
+        const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(config.internal ? [] : ["--nat"]), ...(rootless ? ["--rootless-dir", rootless] : [])];
         const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
         if (done.status !== 0) throw new ContainerError(`removing network ${config.name}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`);
       }

@@ -94,7 +94,7 @@ fn main() {
             Err(msg) => usage_error(&msg),
         },
         (Some("net-remove"), _) => match parse_net_remove(&args[1..]) {
-            Ok((dir, bridge, subnet, nat)) => match container::net::bridge::remove(&dir, &bridge, &subnet, nat) {
+            Ok((dir, bridge, subnet, nat, rootless)) => match net_remove(&dir, &bridge, &subnet, nat, rootless.as_deref()) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("tsbox-runtime: {}", e);
@@ -323,16 +323,27 @@ fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, PathBuf), String
     Ok((bundle, pid, PathBuf::from(flags.required("--network", "net-attach")?)))
 }
 
-/// `network rm` as root: the dir of the network's state, its bridge and subnet, and whether it has NAT rules.
-fn parse_net_remove(args: &[OsString]) -> Result<(PathBuf, String, String, bool), String> {
+/// `network rm`: the dir of the network's state, its bridge and subnet, whether it has NAT rules, and
+/// rootless the dir of the user's network namespace (the bridge is in there while its holder runs).
+fn parse_net_remove(args: &[OsString]) -> Result<(PathBuf, String, String, bool, Option<PathBuf>), String> {
     let nat = args.iter().any(|a| a == "--nat");
     let rest: Vec<OsString> = args.iter().filter(|a| *a != "--nat").cloned().collect();
-    let mut flags = Flags::parse(&rest, &["--dir", "--bridge", "--subnet"])?;
+    let mut flags = Flags::parse(&rest, &["--dir", "--bridge", "--subnet", "--rootless-dir"])?;
     let dir = PathBuf::from(flags.required("--dir", "net-remove")?);
     let text = |v: OsString| v.into_string().map_err(|_| "net-remove: arguments must be UTF-8".to_string());
     let bridge = text(flags.required("--bridge", "net-remove")?)?;
     let subnet = text(flags.required("--subnet", "net-remove")?)?;
-    Ok((dir, bridge, subnet, nat))
+    let rootless = flags.take("--rootless-dir").map(PathBuf::from);
+    Ok((dir, bridge, subnet, nat, rootless))
+}
+
+fn net_remove(dir: &std::path::Path, bridge: &str, subnet: &str, nat: bool, rootless: Option<&std::path::Path>) -> Result<(), container::error::Error> {
+    if let Some(r) = rootless {
+        if !container::net::rootless::enter_existing(r)? {
+            return Ok(());
+        }
+    }
+    container::net::bridge::remove(dir, bridge, subnet, nat)
 }
 
 /// Attaches the running container to more networks: the container's own
