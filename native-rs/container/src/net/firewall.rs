@@ -215,9 +215,7 @@ impl Saved {
     /// our chains and jumps) is missing; None when nothing is. A chain is
     /// declared only when missing: `--noflush` still empties a declared one.
     fn missing(&self, rules: &[Rule]) -> Option<String> {
-        let mut batch = String::new();
-        for table in ["nat", "filter"] {
-            let mut lines = String::new();
+        batch(|table, lines| {
             for (t, chain, parent) in CHAINS.iter() {
                 if *t != table || !rules.iter().any(|r| r.table == table && r.chain == *chain) {
                     continue;
@@ -234,36 +232,36 @@ impl Saved {
                     lines.push_str(&format!("-A {} {}\n", r.chain, r.spec));
                 }
             }
-            if !lines.is_empty() {
-                batch.push_str(&format!("*{}\n{}COMMIT\n", table, lines));
-            }
-        }
-        if batch.is_empty() {
-            None
-        } else {
-            Some(batch)
-        }
+        })
     }
 
     /// The batch deleting every copy of `rules` there is; None when none is.
     fn present(&self, rules: &[Rule]) -> Option<String> {
-        let mut batch = String::new();
-        for table in ["nat", "filter"] {
-            let mut lines = String::new();
+        batch(|table, lines| {
             for r in rules.iter().filter(|r| r.table == table) {
                 for _ in 0..self.count(table, &format!("-A {} {}", r.chain, r.spec)) {
                     lines.push_str(&format!("-D {} {}\n", r.chain, r.spec));
                 }
             }
-            if !lines.is_empty() {
-                batch.push_str(&format!("*{}\n{}COMMIT\n", table, lines));
-            }
+        })
+    }
+}
+
+/// An iptables-restore batch of the lines `table_lines` writes for each
+/// table (a table with none is left out); None when there are none at all.
+fn batch(mut table_lines: impl FnMut(&str, &mut String)) -> Option<String> {
+    let mut batch = String::new();
+    for table in ["nat", "filter"] {
+        let mut lines = String::new();
+        table_lines(table, &mut lines);
+        if !lines.is_empty() {
+            batch.push_str(&format!("*{}\n{}COMMIT\n", table, lines));
         }
-        if batch.is_empty() {
-            None
-        } else {
-            Some(batch)
-        }
+    }
+    if batch.is_empty() {
+        None
+    } else {
+        Some(batch)
     }
 }
 
