@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
@@ -27,6 +27,7 @@ import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec, defaultHostname } from "./spec/from-options.js";
 import type { ImageConfig } from "./image/oci.js";
 import { type Attachment as NetworkAttachment, readAttachments } from "./network/attachments.js";
+import { readSpec, recordConnect, recordDisconnect, recordedNetworks } from "./network/connected.js";
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, peerNotRunning, planNetwork } from "./network/plan.js";
 import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
 import { makeInitLayer } from "./network/init-layer.js";
@@ -43,6 +44,8 @@ import { type ContainerInspect, inspectContainer } from "./containers/inspect.js
 import { readContainerVolumes, VolumeStore } from "./containers/volumes.js";
 import { resolveMounts } from "./containers/volumes-resolve.js";
 import { requireInitBinary } from "./backends/native/init-binary.js";
+import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
+import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import type { Readable, Writable } from "node:stream";
 // --- end data side ---
@@ -384,16 +387,27 @@ export class Runtime implements ContainerOwner {
     });
   }
 
-  /** Joins a running container to one more network (`tsbox network connect`). */
+  /**
+   * Joins a container to one more network (`tsbox network connect`): a
+   * running one at once, and every start after (the record, network/connected.ts);
+   * a created or stopped one joins it at its next start, as in docker.
+   */
   async connectNetwork(network: string, ref: string, options: { aliases?: string[]; ip?: string } = {}): Promise<void> {
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
     const state = readState(bundle);
     const current = state ? refreshStatus(state) : undefined;
-    if (!current || current.status !== "running" || current.pid === null) throw new ContainerError(`container ${ref} is not running`);
-    if (!this.backend.connect) throw new TsboxError(`the ${this.backend.name} backend cannot connect running containers to networks`, { code: "usage" });
+    if (!current) throw new ContainerError(`no such container: ${ref}`);
+    const running = current.status === "running" && current.pid !== null;
+    if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`);
+    if (running && !this.backend.connect) throw new TsboxError(`the ${this.backend.name} backend cannot connect running containers to networks`, { code: "usage" });
     const config = this.networks.get(network);
-    if (readAttachments(bundle.dir).some((a) => a.network === config.name)) throw new ContainerError(`container ${ref} is already connected to network ${config.name}`);
+    const spec = readSpec(bundle.config);
+    if (!spec.network || spec.linux?.namespaces?.some((n) => n.type === "network" && n.path !== undefined) || spec.network.hosts.base !== undefined) {
+      throw new ContainerError(`container ${ref} shares another network namespace (--network host or container:): it cannot be connected to networks`);
+    }
+    const connected = recordedNetworks(spec).includes(config.name) || (running && readAttachments(bundle.dir).some((a) => a.network === config.name));
+    if (connected) throw new ContainerError(`container ${ref} is already connected to network ${config.name}`);
     const host = (this.host ??= probeHostIdentity());
     let rootless: NetworkInputs["rootless"] = null;
     const inGuest = this.backend.capabilities().networks === "guest";
@@ -403,7 +417,6 @@ export class Runtime implements ContainerOwner {
       if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
       rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
     }
-    const spec = JSON.parse(readFileSync(bundle.config, "utf8")) as ContainerSpec;
     const net = connectSpec({
       id,
       name: current.name,
@@ -415,17 +428,44 @@ export class Runtime implements ContainerOwner {
       userMode: inGuest,
       network: config.name,
     });
-    await this.backend.connect({ bundleDir: bundle.dir, container: current.pid, network: net });
+    if (running) await this.backend.connect!({ bundleDir: bundle.dir, container: current.pid!, network: net });
+    // After the attachment: a refused one (a taken --ip) is not recorded either.
+    recordConnect(bundle.config, net);
   }
 
-  /** Takes a running container off a network (its keeper for that network tears the attachment down). */
+  /** Takes a container off a network: its keeper for that network tears the attachment down, and later starts leave it out. */
   async disconnectNetwork(network: string, ref: string): Promise<void> {
     const id = await this.resolveContainer(ref);
+    const bundle = this.paths.container(id);
     const config = this.networks.get(network);
-    const found = readAttachments(this.paths.container(id).dir).find((a) => a.network === config.name);
-    if (!found) throw new ContainerError(`container ${ref} is not connected to network ${config.name}`);
-    if (this.backend.disconnect) await this.backend.disconnect({ bundleDir: this.paths.container(id).dir, network: config.name });
+    const state = readState(bundle);
+    const running = state ? refreshStatus(state).status === "running" : false;
+    const found = running ? readAttachments(bundle.dir).find((a) => a.network === config.name) : undefined;
+    const recorded = existsSync(bundle.config) && recordDisconnect(bundle.config, config.name);
+    if (!found && !recorded) throw new ContainerError(`container ${ref} is not connected to network ${config.name}`);
+    if (!found) return;
+    if (this.backend.disconnect) await this.backend.disconnect({ bundleDir: bundle.dir, network: config.name });
     else await stopProcess(found.keeper, String(found.keeperStart));
+  }
+
+  /**
+   * `network rm`: the network's record, and its bridge, rules and DNS
+   * server, which stay while it exists (`keepBridge`; `tsbox-runtime
+   * net-remove`; rootless in the user's namespace while its holder runs).
+   */
+  async removeNetwork(ref: string): Promise<void> {
+    const config = this.networks.get(ref);
+    if (config.name !== DEFAULT_NETWORK && this.networks.leases(config.name).length === 0 && this.backend.capabilities().networks === "host") {
+      const dir = this.networks.stateDir(config);
+      // Rootless the bridge is in the user's namespace, if its holder still runs.
+      const rootless = (this.host ??= probeHostIdentity()).uid !== 0 ? join(this.dataDir, "rootless-netns") : undefined;
+      if (existsSync(dir) && (!rootless || existsSync(join(rootless, "holder.json")))) {
+        const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(config.internal ? [] : ["--nat"]), ...(rootless ? ["--rootless-dir", rootless] : [])];
+        const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
+        if (done.status !== 0) throw new ContainerError(`removing network ${config.name}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`);
+      }
+    }
+    this.networks.remove(config.name);
   }
 
   /** Removes the user-defined networks no container uses, and stops an idle rootless network namespace. */
@@ -433,7 +473,7 @@ export class Runtime implements ContainerOwner {
     const removed: string[] = [];
     for (const n of this.networks.list()) {
       if (n.name === DEFAULT_NETWORK || this.networks.leases(n.name).length > 0) continue;
-      this.networks.remove(n.name);
+      await this.removeNetwork(n.name);
       removed.push(n.name);
     }
     await stopIdleRootlessNetwork(join(this.dataDir, "rootless-netns"));

@@ -94,9 +94,10 @@ for (const who of identities()) {
     beforeEach(() => (snap = snapshot()));
     afterEach(async () => {
       await assertNoLeaks(snap, [who]);
-      // The default network's bridge and NAT rule go with its last container.
-      assert.deepEqual(ns.links(), [], "no bridge or veth is left in the test's namespace");
-      assert.deepEqual(ns.rules(), [], "no NAT or forwarding rule is left");
+      // Root's default bridge and its NAT and forwarding rules stay once made (as docker0: a run on an existing
+      // network runs no iptables); no veth, no removed user network's bridge, no other rule is left.
+      assert.deepEqual(ns.links().filter((l) => l !== "tsbox0"), [], "no veth or user network's bridge is left in the test's namespace");
+      assert.deepEqual(ns.rules().filter((r) => !/^-A TSBOX-(POSTROUTING|FORWARD) .*tsbox0 -j (MASQUERADE|ACCEPT)$/.test(r)), [], "no other NAT or forwarding rule is left");
       assert.deepEqual(ns.leases(), [], "no lease is left in the namespace's network state");
     });
 
@@ -231,6 +232,50 @@ for (const who of identities()) {
       } finally {
         await run(["rm", "-f", "box"]);
         await box.done;
+        await run(["network", "rm", net]);
+      }
+    });
+
+    it("keeps a connected network across restart, a restart policy's restart and stop + start; disconnect takes it off the record", async () => {
+      const net = `kept-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      // The first run waits for /tmp/go and fails (the policy restarts it); later runs sleep.
+      const script = "if [ -e /restarted ]; then exec sleep 600; fi; touch /restarted; while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 1";
+      const eth1 = async () => until("eth1's address", async () => /inet (10\.89\.\d+\.\d+)\//.exec((await run(["exec", "kept", "ip", "-4", "-o", "addr", "show", "eth1"])).stdout)?.[1]);
+      const networks = async () => (await run(["ps", "-a", "--filter", "name=^kept$", "--format", "{{.Networks}}"])).stdout;
+      const byAlias = async () => (await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "ping -c 1 -W 2 second >/dev/null && echo reached"])).stdout;
+      try {
+        const d = await run(["run", "-d", "--name", "kept", "--restart", "on-failure:1", "busybox", "sh", "-c", script]);
+        assert.equal(d.code, 0, d.stderr);
+        const c = await run(["network", "connect", "--alias", "second", net, "kept"]);
+        assert.equal(c.code, 0, c.stderr);
+        await eth1();
+        assert.equal((await run(["exec", "kept", "touch", "/tmp/go"])).code, 0);
+        await until("the policy's restart", async () => ((await inspectField(run, "kept", "{{.RestartCount}} {{.State.Status}}")) === "1 running" ? true : undefined));
+        await eth1();
+        assert.equal(await networks(), `bridge,${net}\n`, "the restart policy's run is on both networks");
+        assert.equal(await byAlias(), "reached\n", "with its alias");
+        assert.equal((await run(["restart", "-t", "0", "kept"])).code, 0);
+        await eth1();
+        assert.equal(await byAlias(), "reached\n", "restart keeps the network and the alias");
+        assert.equal((await run(["stop", "-t", "0", "kept"])).code, 0);
+        assert.equal(await networks(), `bridge,${net}\n`, "a stopped container shows its record's networks, as docker's ps");
+        assert.match(await inspectField(run, "kept", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}"), new RegExp(`^(bridge ${net}|${net} bridge) $`));
+        // Off the record while stopped (docker allows it), and on again: the next start has it.
+        assert.equal((await run(["network", "disconnect", net, "kept"])).code, 0);
+        assert.equal((await run(["network", "disconnect", net, "kept"])).code, 125, "not connected any more");
+        assert.equal((await run(["network", "connect", "--alias", "second", net, "kept"])).code, 0);
+        assert.equal((await run(["start", "kept"])).code, 0);
+        await eth1();
+        assert.equal(await networks(), `bridge,${net}\n`);
+        // Disconnected while running: gone now and at the next start.
+        assert.equal((await run(["network", "disconnect", net, "kept"])).code, 0);
+        assert.equal((await run(["restart", "-t", "0", "kept"])).code, 0);
+        await until("the restarted container", async () => ((await inspectField(run, "kept", "{{.State.Status}}")) === "running" ? true : undefined));
+        assert.equal(await networks(), "bridge\n");
+        assert.match((await run(["exec", "kept", "ls", "/sys/class/net"])).stdout, /^eth0\nlo\n$/);
+      } finally {
+        await run(["rm", "-f", "kept"]);
         await run(["network", "rm", net]);
       }
     });

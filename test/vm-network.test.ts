@@ -168,6 +168,31 @@ describe("vm networking", { skip: vmSkip }, () => {
     assert.match((await after.output()).stdout, /gone\n$/, "the name went with the container");
   });
 
+  // Detached: the `tsbox vm` daemon's guest runs it (a second guest, of this suite's cache dir), stopped at the end.
+  it("a detached container keeps a connected network across restart (the daemon's monitor)", async () => {
+    const env = { ...process.env, TSBOX_CACHE_DIR: join(scratch, "cache") };
+    const box = await rt.create({ image: "busybox", name: "kept", network: "bridge", cmd: ["sleep", "600"] });
+    try {
+      await box.start();
+      await rt.connectNetwork("vmapp", "kept", { aliases: ["second"] });
+      await box.restart({ timeout: 0 });
+      assert.deepEqual((await rt.containerNetworks("kept")).map((n) => n.network).sort(), ["bridge", "vmapp"]);
+      const ip = await box.spawn(["sh", "-c", "ip -4 -o addr show eth1"]);
+      assert.match((await ip.output()).stdout, /inet 10\.89\.0\.\d+\//, "eth1 is on vmapp again after the restart");
+      await rt.disconnectNetwork("vmapp", "kept");
+      await box.restart({ timeout: 0 });
+      assert.deepEqual((await rt.containerNetworks("kept")).map((n) => n.network), ["bridge"], "disconnect took it off the record");
+    } finally {
+      await box.remove({ force: true });
+      const { daemonStatus } = await import("../src/backends/vm/node/session.js");
+      const daemon = daemonStatus(env);
+      if (daemon) {
+        process.kill(daemon.pid, "SIGTERM");
+        for (let i = 0; i < 100 && daemonStatus(env); i++) await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+
   /** An HTTP server on this host's 127.0.0.1 (a port the guest knows nothing of). */
   async function hostHttp(text: string): Promise<{ port: number; server: Server }> {
     const server = createHttpServer((_q, r) => r.end(text));

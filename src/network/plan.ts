@@ -162,6 +162,9 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
     aliases,
     ...(ip !== undefined ? { ip } : {}),
     upstream: inputs.rootless || inputs.userMode ? [ROOTLESS_DNS] : reachableFromBridge(hostServers),
+    // A bridge and its rules stay once made (as docker0), until `network rm`: a run on an existing network runs no
+    // iptables. Rootless ones go at the latest with the user's namespace; the vm guest's are kept by toGuestNetwork.
+    ...(!inputs.userMode ? { keepBridge: true } : {}),
   };
 }
 

@@ -13,6 +13,7 @@
 //!   tsbox-runtime probe
 //!   tsbox-runtime net-attach --bundle DIR --pid PID --network FILE
 //!     (`network connect`: one line of JSON on stdout, then keeps the attachment)
+//!   tsbox-runtime net-remove --dir DIR --bridge NAME --subnet CIDR [--nat]
 //!   tsbox-runtime net-dns --dir DIR --listen IP [--upstream IP]… --ready-fd N
 //!     (internal: a user-defined network's name server, started by its first container)
 //!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M --ready-fd N
@@ -98,6 +99,16 @@ fn main() {
         },
         (Some("net-attach"), _) => match parse_net_attach(&args[1..]) {
             Ok((bundle, pid, file)) => net_attach(&bundle, pid, &file),
+            Err(msg) => usage_error(&msg),
+        },
+        (Some("net-remove"), _) => match parse_net_remove(&args[1..]) {
+            Ok((dir, bridge, subnet, nat, rootless)) => match net_remove(&dir, &bridge, &subnet, nat, rootless.as_deref()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("tsbox-runtime: {}", e);
+                    e.exit_code()
+                }
+            },
             Err(msg) => usage_error(&msg),
         },
         (Some("net-dns"), _) => match container::net::dns_server::Options::parse(&text_args(&args[1..])) {
@@ -318,6 +329,29 @@ fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, PathBuf), String
     let pid = flags.required("--pid", "net-attach")?;
     let pid = pid.to_str().and_then(|s| s.parse::<i32>().ok()).filter(|p| *p > 0).ok_or("--pid: expected a process id")?;
     Ok((bundle, pid, PathBuf::from(flags.required("--network", "net-attach")?)))
+}
+
+/// `network rm`: the dir of the network's state, its bridge and subnet, whether it has NAT rules, and
+/// rootless the dir of the user's network namespace (the bridge is in there while its holder runs).
+fn parse_net_remove(args: &[OsString]) -> Result<(PathBuf, String, String, bool, Option<PathBuf>), String> {
+    let nat = args.iter().any(|a| a == "--nat");
+    let rest: Vec<OsString> = args.iter().filter(|a| *a != "--nat").cloned().collect();
+    let mut flags = Flags::parse(&rest, &["--dir", "--bridge", "--subnet", "--rootless-dir"])?;
+    let dir = PathBuf::from(flags.required("--dir", "net-remove")?);
+    let text = |v: OsString| v.into_string().map_err(|_| "net-remove: arguments must be UTF-8".to_string());
+    let bridge = text(flags.required("--bridge", "net-remove")?)?;
+    let subnet = text(flags.required("--subnet", "net-remove")?)?;
+    let rootless = flags.take("--rootless-dir").map(PathBuf::from);
+    Ok((dir, bridge, subnet, nat, rootless))
+}
+
+fn net_remove(dir: &std::path::Path, bridge: &str, subnet: &str, nat: bool, rootless: Option<&std::path::Path>) -> Result<(), container::error::Error> {
+    if let Some(r) = rootless {
+        if !container::net::rootless::enter_existing(r)? {
+            return Ok(());
+        }
+    }
+    container::net::bridge::remove(dir, bridge, subnet, nat)
 }
 
 /// Attaches the running container to more networks: the container's own

@@ -87,9 +87,8 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     case "remove": {
       const flags = parseFlags(rest, []);
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network rm" requires at least one network`);
-      const store = runtime().networks;
       for (const ref of flags.positionals) {
-        store.remove(ref);
+        await runtime().removeNetwork(ref);
         ctx.stdout.write(ref + "\n");
       }
       return 0;

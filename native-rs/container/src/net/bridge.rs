@@ -1,8 +1,10 @@
 //! A network's shared state, changed only under its lock: the bridge (with
 //! the gateway address, up), its NAT rule and forwarding, the leases, and
 //! its DNS server. The first container to join creates them; the last to
-//! leave removes them (as netavark does), so nothing is left behind once a
-//! network has no containers.
+//! leave stops the DNS server and removes the bridge and its rules (as
+//! netavark does) unless the network keeps its bridge (`keep_bridge`: root's
+//! networks and the vm guest's, as docker keeps docker0): then `remove`
+//! (`network rm`) takes them away.
 
 use super::firewall::{self, Iptables};
 use super::ipam::{self, Owner};
@@ -12,7 +14,8 @@ use super::netlink::Netlink;
 use super::spec::Attachment;
 use super::dns_server;
 use crate::error::{Context, Error};
-use crate::sys::errno::EEXIST;
+use crate::sys::errno::{EEXIST, ENODEV};
+use std::path::Path;
 use std::net::Ipv4Addr;
 
 /// Joins `att`'s network in our network namespace: its bridge is set up if
@@ -58,10 +61,30 @@ pub fn leave(nl: &mut Netlink, att: &Attachment, ip: Ipv4Addr, keeper: i32) {
     let _ = link::delete(nl, &att.bridge);
 }
 
+/// `network rm` of a network that keeps its bridge: its DNS server, rules
+/// and bridge go; refused while a container holds a lease.
+pub fn remove(dir: &Path, bridge: &str, subnet: &str, nat: bool) -> Result<(), Error> {
+    let _lock = Lock::acquire(dir)?;
+    if !ipam::live(dir).is_empty() {
+        return Err(Error::setup(format!("the network of bridge {} has active endpoints", bridge)));
+    }
+    dns_server::stop(dir);
+    if nat {
+        if let Some(ipt) = Iptables::find() {
+            ipt.remove_bridge(bridge, subnet);
+        }
+    }
+    let mut nl = Netlink::open()?;
+    match link::delete(&mut nl, bridge) {
+        Ok(()) | Err(ENODEV) => Ok(()),
+        Err(e) => Err(e).step(|| format!("deleting bridge {}", bridge)),
+    }
+}
+
 fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
     let step = || format!("creating bridge {} for network {}", att.bridge, att.name);
-    // The bridge and its rules come and go together (`leave`): an existing
-    // bridge has them, and the iptables runs (tens of ms each) are skipped.
+    // The bridge and its rules come and go together (`leave`, `remove`): an
+    // existing bridge has them, and iptables is not run at all.
     let created = match link::create_bridge(nl, &att.bridge, att.mtu) {
         Ok(()) => true,
         Err(EEXIST) => false,

@@ -121,6 +121,26 @@ pub fn enter(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Re
     Ok(membership)
 }
 
+/// Steps into the running holder's user and network namespaces without
+/// registering (`tsbox-runtime net-remove` of a rootless network: its kept
+/// bridge is in there). False when no holder runs: nothing of it is left.
+pub fn enter_existing(dir: &Path) -> Result<bool, Error> {
+    let holder = {
+        let _lock = Lock::acquire(dir)?;
+        match Holder::read(dir).filter(Holder::alive) {
+            Some(h) => h,
+            None => return Ok(false),
+        }
+    };
+    for (kind, flag) in [("user", CLONE_NEWUSER), ("net", CLONE_NEWNET)] {
+        let path = format!("/proc/{}/ns/{}", holder.ns_pid, kind);
+        let step = || format!("joining the rootless network namespace ({})", path);
+        let file = File::open(&path).step(step)?;
+        process::setns(file.as_raw_fd(), flag).step(step)?;
+    }
+    Ok(true)
+}
+
 impl Membership {
     /// The container's id maps, whose host ids are translated into the
     /// holder's user namespace (the container's is its child), written
