@@ -55,9 +55,21 @@ emulator.add_listener("serial0-output-byte", (b: number) => {
 });
 const hostMark = (what: string) => { if (TRACE) traces.push(`tsbox-trace ${(performance.timeOrigin + performance.now()).toFixed(3)} host ${what} @${icount()}`); };
 let log: [string, number][] = [];
-/** Bytes of each request's JSON, by op (the link carries them through the guest's console). */
+/** Bytes of each request as it went on the link (after seccompRef), by op; DUMP=OP prints one request's fields. */
 const sizes = new Map<string, number>();
-link.request = async (op: string, args: any, t: number) => { sizes.set(op, JSON.stringify({ id: 0, op, ...args }).length); if (process.env.DUMP === op) console.log(JSON.stringify(args, null, 1)); const t0 = performance.now(); hostMark(`request ${op}`); try { return await orig(op, args, t); } finally { hostMark(`replied ${op}`); log.push([op, performance.now() - t0]); } };
+let lastRequestBytes = 0;
+const sendFrame = link.sendFrame.bind(link);
+link.sendFrame = (type: number, channel: number, payload?: Uint8Array) => { if (type === 1 && channel === 0) lastRequestBytes = payload?.length ?? 0; return sendFrame(type, channel, payload); };
+link.request = async (op: string, args: any, t: number) => {
+  if (process.env.DUMP === op) console.log(JSON.stringify(args, null, 1));
+  const t0 = performance.now();
+  hostMark(`request ${op}`);
+  try {
+    const reply = orig(op, args, t);
+    sizes.set(op, lastRequestBytes);
+    return await reply;
+  } finally { hostMark(`replied ${op}`); log.push([op, performance.now() - t0]); }
+};
 function dumpTrace(title: string) {
   if (!TRACE) return;
   // Ordered by the instruction counter (exact), not by the clocks (host and guest differ by a few ms).
