@@ -55,7 +55,21 @@ emulator.add_listener("serial0-output-byte", (b: number) => {
 });
 const hostMark = (what: string) => { if (TRACE) traces.push(`tsbox-trace ${(performance.timeOrigin + performance.now()).toFixed(3)} host ${what} @${icount()}`); };
 let log: [string, number][] = [];
-link.request = async (op: string, args: any, t: number) => { const t0 = performance.now(); hostMark(`request ${op}`); try { return await orig(op, args, t); } finally { hostMark(`replied ${op}`); log.push([op, performance.now() - t0]); } };
+/** Bytes of each request as it went on the link (after seccompRef), by op; DUMP=OP prints one request's fields. */
+const sizes = new Map<string, number>();
+let lastRequestBytes = 0;
+const sendFrame = link.sendFrame.bind(link);
+link.sendFrame = (type: number, channel: number, payload?: Uint8Array) => { if (type === 1 && channel === 0) lastRequestBytes = payload?.length ?? 0; return sendFrame(type, channel, payload); };
+link.request = async (op: string, args: any, t: number) => {
+  if (process.env.DUMP === op) console.log(JSON.stringify(args, null, 1));
+  const t0 = performance.now();
+  hostMark(`request ${op}`);
+  try {
+    const reply = orig(op, args, t);
+    sizes.set(op, lastRequestBytes);
+    return await reply;
+  } finally { hostMark(`replied ${op}`); log.push([op, performance.now() - t0]); }
+};
 function dumpTrace(title: string) {
   if (!TRACE) return;
   // Ordered by the instruction counter (exact), not by the clocks (host and guest differ by a few ms).
@@ -75,7 +89,7 @@ function summarize(name: string, totals: number[], logs: [string, number][][], i
   for (const l of logs) for (const [op, ms] of l) (ops.get(op) ?? ops.set(op, []).get(op)!).push(ms);
   console.log(`${name}: median ${med(totals).toFixed(1)} ms  [${totals.map((t) => t.toFixed(0)).join(" ")}]`);
   console.log(`   guest instructions: median ${(med(instr) / 1e6).toFixed(2)} M  [${instr.map((n) => (n / 1e6).toFixed(1)).join(" ")}]`);
-  for (const [op, a] of ops) console.log(`   ${op}: median ${med(a).toFixed(1)} ms`);
+  for (const [op, a] of ops) console.log(`   ${op}: median ${med(a).toFixed(1)} ms, ${sizes.get(op)} bytes`);
 }
 traces.length = 0;
 for (let w = 0; w < 3; w++) await (await rt.run({ image: "busybox", cmd: ["true"], remove: true })).wait();

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { containerErrorCode } from "../src/errors.js";
 import { parseStatusLine } from "../src/backends/native/status-events.js";
 import { encodeFrame, FrameDecoder, FrameType, HEADER, AGENT_MAX_PAYLOAD } from "../src/backends/vm/core/frame.js";
-import { AGENT_OPS } from "../src/backends/vm/core/agent-protocol.js";
+import { AGENT_OPS, AgentProtocol } from "../src/backends/vm/core/agent-protocol.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 
@@ -65,4 +65,45 @@ test("frames: the wire format of the agent protocol", () => {
 
 test("agent ops: what AgentProtocol may send is what the agent serves", () => {
   assert.deepEqual([...AGENT_OPS], fixture<string[]>("agent-ops.json"));
+});
+
+test("seccomp by reference: what the guest link puts on the wire for each create", async () => {
+  interface Wire { seccompRef?: number; seccomp: boolean }
+  const doc = fixture<{ profiles: Record<string, unknown>; steps: ({ hello: true } | { profile: string | null; wire: Wire })[] }>("seccomp-ref.json");
+  const sent: Record<string, any>[] = [];
+  const decoder = new FrameDecoder(1 << 20);
+  const link: AgentProtocol<Uint8Array> = new AgentProtocol<Uint8Array>({
+    send: (bytes) => {
+      for (const item of decoder.push(bytes)) if (item.kind === "frame") sent.push(JSON.parse(Buffer.from(item.frame.payload).toString("utf8")));
+      // The agent consumed it: credit back, so the link's window never closes.
+      queueMicrotask(() => link.receive(encodeFrame(FrameType.credit, 0, new Uint8Array(new Uint32Array([bytes.length]).buffer))));
+    },
+  }, (b) => b);
+  const answer = (fields: Record<string, unknown>) => link.receive(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id: sent.at(-1)!.id, ok: true, ...fields }))));
+  const hello = async () => { const done = link.hello(5000); answer({ seccompRef: true }); await done; };
+  await hello();
+  for (const step of doc.steps) {
+    if ("hello" in step) { await hello(); continue; }
+    const spec = structuredClone(specFull) as Record<string, any>;
+    if (step.profile === null) delete spec.linux.seccomp;
+    else spec.linux.seccomp = doc.profiles[step.profile];
+    const reply = link.request("create", { cid: "c", spec });
+    const req = sent.at(-1)!;
+    assert.equal(req.op, "create");
+    assert.equal(req.seccompRef, step.wire.seccompRef, JSON.stringify(step));
+    assert.equal(req.spec.linux.seccomp !== undefined, step.wire.seccomp, JSON.stringify(step));
+    if (step.wire.seccomp) assert.deepEqual(req.spec.linux.seccomp, spec.linux.seccomp);
+    // Everything but the profile goes as it was given.
+    assert.deepEqual({ ...req.spec, linux: { ...req.spec.linux, seccomp: undefined } }, { ...spec, linux: { ...spec.linux, seccomp: undefined } });
+    answer({});
+    await reply;
+  }
+  // A guest whose hello does not offer it gets every profile in full.
+  const done = link.hello(5000); answer({}); await done;
+  for (let i = 0; i < 2; i++) {
+    const reply = link.request("create", { cid: "c", spec: specFull });
+    assert.equal(sent.at(-1)!.seccompRef, undefined);
+    assert.deepEqual(sent.at(-1)!.spec.linux.seccomp, specFull.linux.seccomp);
+    answer({}); await reply;
+  }
 });

@@ -80,6 +80,38 @@ describe("vm backend", { skip: vmSkip }, () => {
     assert.equal(out.exitCode, 3);
   });
 
+  it("every container gets its seccomp filter, also when the create names the profile by reference (seccompRef)", async () => {
+    const backend = new VmBackend({ savePath: snapshotPath });
+    const opened = await backend.acquire();
+    try {
+      // The create requests as they go on the guest's link.
+      const creates: Record<string, any>[] = [];
+      const link = opened.machine.link;
+      const sendFrame = link.sendFrame.bind(link);
+      link.sendFrame = (type, channel, payload) => {
+        if (type === FrameType.ctrl && channel === 0 && payload) {
+          const req = JSON.parse(Buffer.from(payload).toString("utf8"));
+          if (req.op === "create") creates.push(req);
+        }
+        return sendFrame(type, channel, payload);
+      };
+      const rt = runtime(backend);
+      const mode = async (seccomp?: "unconfined") => {
+        const c = await rt.run({ image: "busybox", cmd: ["grep", "^Seccomp:", "/proc/self/status"], remove: true, ...(seccomp ? { seccomp } : {}) });
+        return (await c.output()).stdout.replace(/\s+/g, " ").trim();
+      };
+      // The default profile in full, then by its number; unconfined sends none; the default again by number.
+      assert.deepEqual([await mode(), await mode(), await mode("unconfined"), await mode()], ["Seccomp: 2", "Seccomp: 2", "Seccomp: 0", "Seccomp: 2"]);
+      const wire = creates.map((r) => [r.seccompRef, r.spec.linux.seccomp !== undefined]);
+      const ref = wire[0]![0];
+      assert.equal(typeof ref, "number");
+      assert.deepEqual(wire, [[ref, true], [ref, false], [undefined, false], [ref, false]]);
+    } finally {
+      backend.release();
+      await backend.shutdown();
+    }
+  });
+
   it("before a restore the emulator has written no guest memory above the BIOS (so the restore need not zero it)", async () => {
     // What freshMemoryRestore relies on, on the real emulator: a restore's options without the state and
     // not started, so the memory is as restore_state finds it.

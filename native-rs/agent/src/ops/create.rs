@@ -17,24 +17,70 @@ use container::{ErrorKind, Spec};
 use std::cell::RefCell;
 
 thread_local! {
-    /// The last profile compiled and its program: containers nearly always
-    /// bring the same (the default) profile, and compiling it is a good part
-    /// of a container's set-up under emulation (bench/vm-trace.ts).
-    static LAST_FILTER: RefCell<Option<(Seccomp, Filter)>> = RefCell::new(None);
+    /// The last profile compiled, its program and the host's reference to
+    /// it: containers nearly always bring the same (the default) profile, and
+    /// compiling it is a good part of a container's set-up under emulation
+    /// (bench/vm-trace.ts); sending it again, 5.6 KB through the guest's
+    /// console, and parsing it is another (see `resolve_profile`).
+    static LAST_FILTER: RefCell<Option<Kept>> = RefCell::new(None);
 }
 
-/// `profile` compiled, or the program of the same profile compiled before.
-fn compiled(profile: &Seccomp) -> Result<Filter, container::Error> {
+struct Kept {
+    /// The create request's `seccompRef` that carried it, if any.
+    reference: Option<u64>,
+    profile: Seccomp,
+    filter: Filter,
+}
+
+/// `profile` compiled, or the program of the same profile compiled before;
+/// kept under `reference` for the creates that name it instead of sending it.
+fn compiled(profile: &Seccomp, reference: Option<u64>) -> Result<Filter, container::Error> {
     LAST_FILTER.with(|last| {
-        if let Some((p, f)) = &*last.borrow() {
-            if p == profile {
-                return Ok(f.clone());
+        if let Some(k) = last.borrow_mut().as_mut() {
+            if k.profile == *profile {
+                k.reference = reference.or(k.reference);
+                return Ok(k.filter.clone());
             }
         }
-        let f = Filter::compile(profile)?;
-        *last.borrow_mut() = Some((profile.clone(), f.clone()));
-        Ok(f)
+        let filter = Filter::compile(profile)?;
+        *last.borrow_mut() = Some(Kept { reference, profile: profile.clone(), filter: filter.clone() });
+        Ok(filter)
     })
+}
+
+/// The create's seccomp profile and its program. The host sends a profile
+/// once per session with a `seccompRef` number (`core/seccomp-ref.ts`) and
+/// later creates with the same profile send only that number and no
+/// `linux.seccomp`: the profile kept under it goes into the spec. A number
+/// the agent does not hold (the host never does that) is a spec error, never
+/// a container without its filter. Contract: test/fixtures/contract/seccomp-ref.json.
+fn resolve_profile(spec: &mut Spec, reference: Option<u64>) -> Result<Option<Filter>, container::Error> {
+    if let Some(profile) = spec.linux.seccomp.as_ref() {
+        return compiled(profile, reference).map(Some);
+    }
+    let reference = match reference {
+        Some(r) => r,
+        None => return Ok(None),
+    };
+    LAST_FILTER.with(|last| match &*last.borrow() {
+        Some(k) if k.reference == Some(reference) => {
+            spec.linux.seccomp = Some(k.profile.clone());
+            Ok(Some(k.filter.clone()))
+        }
+        _ => Err(container::Error::new(
+            ErrorKind::Spec,
+            format!("create names seccomp profile {}, which the agent does not hold", reference),
+        )),
+    })
+}
+
+/// A new session (`hello`): the host's references start anew.
+pub(crate) fn forget_profile_refs() {
+    LAST_FILTER.with(|last| {
+        if let Some(k) = last.borrow_mut().as_mut() {
+            k.reference = None;
+        }
+    });
 }
 
 impl Agent {
@@ -48,13 +94,11 @@ impl Agent {
         let chans = self.channels(req)?;
         let setup = |m: String| op_error(ErrorKind::Setup, m);
         // For the container and its execs: the filter compiled once, the namespaces it makes.
-        let filter = spec
-            .linux
-            .seccomp
-            .as_ref()
-            .map(compiled)
-            .transpose()
-            .map_err(|e| e.to_report())?;
+        let reference = req
+            .get("seccompRef")
+            .and_then(|v| v.as_number())
+            .and_then(|n| n.as_u64());
+        let filter = resolve_profile(&mut spec, reference).map_err(|e| e.to_report())?;
         container::trace::mark("create: filter compiled");
         let joins_existing = spec.linux.namespaces.iter().any(|ns| ns.path.is_some());
         let namespaces = (!joins_existing).then(|| namespaces::clone_flags(&spec));
@@ -121,5 +165,60 @@ impl Agent {
         let warnings: Vec<String> = prepared.warning.into_iter().collect();
         self.reply_ok(id, vec![("warnings", Json::from(warnings))]);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{forget_profile_refs, resolve_profile};
+    use container::contract::fixture;
+    use container::json::Json;
+    use container::{ErrorKind, Spec};
+
+    /// spec-full.json with the named profile as linux.seccomp (or none).
+    fn spec_with(profile: Option<&Json>) -> Spec {
+        let mut doc = fixture("spec-full.json");
+        let mut spec = match profile {
+            Some(p) => {
+                let mut linux = doc.get("linux").unwrap().clone();
+                linux.set("seccomp", p.clone());
+                doc.set("linux", linux);
+                Spec::from_document(&doc).unwrap()
+            }
+            None => Spec::from_document(&doc).unwrap(),
+        };
+        if profile.is_none() {
+            spec.linux.seccomp = None;
+        }
+        spec
+    }
+
+    fn wire(step: &Json) -> (bool, Option<u64>) {
+        let sent = step.get("seccomp").and_then(Json::as_bool).unwrap();
+        let reference = step.get("seccompRef").and_then(|v| v.as_number()).and_then(|n| n.as_u64());
+        (sent, reference)
+    }
+
+    #[test]
+    fn contract_seccomp_ref() {
+        let fx = fixture("seccomp-ref.json");
+        let profiles = fx.get("profiles").unwrap();
+        for step in fx.get("steps").unwrap().as_array().unwrap() {
+            if step.get("hello").is_some() {
+                forget_profile_refs();
+                continue;
+            }
+            let profile = step.get("profile").unwrap().as_str().and_then(|n| profiles.get(n));
+            let want = profile.map(|p| spec_with(Some(p)).linux.seccomp.unwrap());
+            let (sent, reference) = wire(step.get("wire").unwrap());
+            // On the wire: the spec with the profile only when the host sends it in full.
+            let mut spec = spec_with(if sent { profile } else { None });
+            let filter = resolve_profile(&mut spec, reference).unwrap();
+            assert_eq!(spec.linux.seccomp, want, "step {}", step);
+            assert_eq!(filter.is_some(), want.is_some(), "step {}", step);
+        }
+        let (_, reference) = wire(fx.get("unknownRef").unwrap());
+        let err = resolve_profile(&mut spec_with(None), reference).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Spec);
     }
 }

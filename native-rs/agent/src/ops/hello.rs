@@ -32,6 +32,7 @@ impl Agent {
         }
         // Everything read so far is accounted: the host starts counting anew.
         self.reported = self.decoder.consumed;
+        super::create::forget_profile_refs();
         self.reply_ok(
             id,
             vec![
@@ -40,6 +41,8 @@ impl Agent {
                 ("streamWindow", Json::from(STREAM_WINDOW)),
                 ("maxFrame", Json::from(frame::MAX_IN_PAYLOAD as u64)),
                 ("containers", Json::from(self.ctrs.len() as u64)),
+                // Creates may name the session's last seccomp profile instead of sending it (create.rs).
+                ("seccompRef", Json::from(true)),
             ],
         );
         Ok(())

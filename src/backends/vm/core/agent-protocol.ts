@@ -14,6 +14,7 @@ import { containerErrorCode, TsboxError } from "../../../errors.js";
 import type { InputEndpoint, OutputEndpoint } from "./agent-channels.js";
 import { fromUtf8, hex, u32le, utf8, view } from "./bytes.js";
 import { Emitter } from "./emitter.js";
+import { SeccompRefs } from "./seccomp-ref.js";
 import { AGENT_MAX_PAYLOAD, encodeFrame, FrameDecoder, FrameType, HOST_MAX_PAYLOAD, type Frame } from "./frame.js";
 
 /** One virtio-console input event: v86 truncates anything longer. */
@@ -93,6 +94,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   private nextId = 1;
   private nextChannel = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly seccompRefs = new SeccompRefs();
   private readonly inputs = new Map<number, InputEndpoint>();
   private readonly outputs = new Map<number, OutputEndpoint>();
   private closedWith: Error | undefined;
@@ -129,6 +131,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
    */
   async hello(timeoutMs: number): Promise<Reply> {
     this.resetLink();
+    this.seccompRefs.reset(false);
     const seed = new Uint8Array(32);
     globalThis.crypto.getRandomValues(seed);
     const deadline = Date.now() + timeoutMs;
@@ -137,6 +140,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
       try {
         const reply = await this.request("hello", { time: Date.now(), seed: hex(seed) }, Math.min(left, 1500));
         this.resetLink();
+        this.seccompRefs.reset(reply.seccompRef === true);
         if (typeof reply.window === "number" && reply.window > 0) this.window = Math.min(Math.floor(reply.window), MAX_LINK_WINDOW);
         if (typeof reply.streamWindow === "number" && reply.streamWindow > 0) this.streamWindow = Math.min(Math.floor(reply.streamWindow), MAX_STREAM_WINDOW);
         return reply;
@@ -156,7 +160,8 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
         reject(new TsboxError(`the vm guest did not answer ${op} within ${Math.round(timeoutMs / 100) / 10} s`, { code: "runtime" }));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.sendFrame(FrameType.ctrl, 0, utf8(JSON.stringify({ id, op, ...fields })));
+      const wire = op === "create" ? this.seccompRefs.encode(fields) : fields;
+      this.sendFrame(FrameType.ctrl, 0, utf8(JSON.stringify({ id, op, ...wire })));
     });
   }
 
