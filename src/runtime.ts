@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
@@ -611,7 +611,7 @@ export class Runtime implements ContainerOwner {
     const backend = readState(bundle)?.backend;
     // Never a guest pid for a host exec (or the other way round).
     if (backend !== undefined && backend !== this.backend.name) throw new ContainerError(`container ${id.slice(0, 12)} belongs to the ${backend} backend, not ${this.backend.name}`);
-    const spec = JSON.parse(readFileSync(join(bundle.dir, "config.json"), "utf8")) as ContainerSpec;
+    const spec = readSpec(bundle.config);
     // The container's /etc/passwd: its writable layer (the native one; the vm's lives in the guest) over the image.
     const layers = [bundle.upper, ...(spec.root.overlay?.lower ?? [spec.root.path])];
     const canSetGroups = spec.linux.gidMappings.length > 1 || (this.host ??= probeHostIdentity()).uid === 0;
@@ -774,8 +774,7 @@ export class Runtime implements ContainerOwner {
 
   private lowerDirs(id: string): string[] {
     try {
-      const spec = JSON.parse(readFileSync(this.paths.container(id).config, "utf8")) as ContainerSpec;
-      return spec.root.overlay?.lower ?? [];
+      return readSpec(this.paths.container(id).config).root.overlay?.lower ?? [];
     } catch {
       return [];
     }

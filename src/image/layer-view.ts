@@ -15,6 +15,7 @@ import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { join, posix } from "node:path";
 import type { NativeAddon } from "../backends/native/addon.js";
 import { hostXattrs } from "../backends/vm/node/p9/overlay-markers.js";
+import { inOciFormLayer } from "../paths.js";
 import { deletedName, hasOpaqueMarker, hasWhiteoutMarker, isMarkerName } from "./whiteout-form.js";
 
 type Xattrs = Pick<NativeAddon, "lgetxattr">;
@@ -81,7 +82,7 @@ export class LayerView {
       const path = join(layer, ...parts);
       const stat = lstatOrUndefined(path);
       if (stat) return this.isWhiteout(path, stat) ? undefined : { path, stat };
-      if (state === "opaque" || hasWhiteoutMarker(join(layer, ...parts.slice(0, -1)), parts[parts.length - 1]!)) return undefined;
+      if (state === "opaque" || (inOciFormLayer(layer) && hasWhiteoutMarker(join(layer, ...parts.slice(0, -1)), parts[parts.length - 1]!))) return undefined;
     }
     return undefined;
   }
@@ -97,10 +98,10 @@ export class LayerView {
     for (let i = 0; i <= parts.length; i++) {
       const path = join(layer, ...parts.slice(0, i));
       const stat = lstatOrUndefined(path);
-      if (!stat) return i > 0 && hasWhiteoutMarker(join(layer, ...parts.slice(0, i - 1)), parts[i - 1]!) ? "hidden" : "absent";
+      if (!stat) return i > 0 && inOciFormLayer(layer) && hasWhiteoutMarker(join(layer, ...parts.slice(0, i - 1)), parts[i - 1]!) ? "hidden" : "absent";
       if (this.isWhiteout(path, stat)) return "hidden";
       if (!stat.isDirectory()) return "notdir";
-      if (i > 0 && this.isOpaque(path)) opaque = true;
+      if (i > 0 && this.isOpaque(path, inOciFormLayer(layer))) opaque = true;
     }
     return opaque ? "opaque" : "dir";
   }
@@ -133,8 +134,8 @@ export class LayerView {
     return attr(this.xattrs, path, "user.overlay.whiteout") !== null;
   }
 
-  private isOpaque(path: string): boolean {
-    if (hasOpaqueMarker(path)) return true;
+  private isOpaque(path: string, ociForm: boolean): boolean {
+    if (ociForm) return hasOpaqueMarker(path);
     if (!this.xattrs) return false;
     return ["trusted.overlay.opaque", "user.overlay.opaque"].some((name) => attr(this.xattrs!, path, name)?.toString() === "y");
   }

@@ -4,9 +4,9 @@
  * deletes, `.wh..wh..opq` in a directory that hides the layers below. Two
  * readers need these rules: the image's view on the host (layer-view.ts)
  * and the vm guest's 9p server (vm/node/p9/oci-whiteouts.ts), which shows
- * such a layer in overlay's own form. An overlay-form layer never holds a
- * `.wh.` name (the unpacker turns each into overlay's marker), so reading
- * every layer by these rules is safe.
+ * such a layer in overlay's own form; both look for markers only inside
+ * oci-form layers (paths.ts `inOciFormLayer`): an overlay-form layer never
+ * holds a `.wh.` name, the unpacker turns each into overlay's marker.
  */
 import { lstatSync } from "node:fs";
 import { join } from "node:path";

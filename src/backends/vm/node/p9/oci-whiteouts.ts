@@ -7,9 +7,9 @@
  * whiteout-form.ts holds the rules, this only presents them.
  */
 import { basename, dirname } from "node:path";
-import { deletedName, hasOpaqueMarker, hasWhiteoutMarker, isMarkerName, markerPath } from "../../../../image/whiteout-form.js";
+import { deletedName, hasOpaqueMarker, isMarkerName, markerPath } from "../../../../image/whiteout-form.js";
 import { FsError } from "../../core/p9/errno.js";
-import { S_IFCHR, type P9Stat } from "../../core/p9/fs.js";
+import { isRegular, S_IFCHR, type P9Stat } from "../../core/p9/fs.js";
 import { TRUSTED_OPAQUE } from "./overlay-markers.js";
 
 /** `stat(path)` of the layer, with whiteouts where the markers say (built from the marker's own times and inode). */
@@ -19,8 +19,15 @@ export function presentOciStat(path: string, stat: (path: string) => P9Stat): P9
   try {
     return stat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT" || !hasWhiteoutMarker(dirname(path), name)) throw err;
-    return { ...stat(markerPath(dirname(path), name)), mode: S_IFCHR, rdev: 0n, size: 0n, blocks: 0n, nlink: 1n };
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    let marker: P9Stat;
+    try {
+      marker = stat(markerPath(dirname(path), name));
+    } catch {
+      throw err;
+    }
+    if (!isRegular(marker)) throw err;
+    return { ...marker, mode: S_IFCHR, rdev: 0n, size: 0n, blocks: 0n, nlink: 1n };
   }
 }
 
