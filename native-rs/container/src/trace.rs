@@ -1,5 +1,6 @@
 //! Timing marks for profiling the set-up (the vm guest's agent turns them
-//! on with `TSBOX_TRACE=1` on the guest kernel's command line): one line
+//! on with `TSBOX_TRACE=1` on the guest kernel's command line, the host's
+//! `tsbox-runtime` with `TSBOX_TRACE_FD=N` in its environment): one line
 //! `tsbox-trace <unix ms> <pid> <what>` per mark on a descriptor the caller
 //! chose (the guest's console). Off, a mark is one atomic load.
 
