@@ -13,7 +13,6 @@ mod net_relay;
 mod ops;
 mod frame;
 mod guest_init;
-mod spare;
 mod supervisor;
 mod stdio;
 mod sys;

@@ -47,7 +47,7 @@ pub enum Job<'a> {
     },
 }
 
-pub(crate) const STATUS_FD: c_int = 3;
+const STATUS_FD: c_int = 3;
 const GATE_FD: c_int = 4;
 
 /// Forks the supervisor; returns its pid. The caller closes its copies of
@@ -130,13 +130,13 @@ fn run_container(
 }
 
 /// join::spawn puts the process into the container's cgroup itself.
-pub(crate) fn run_exec(pid: i32, process: &Process, known: Known, events: &StatusEvents) -> i32 {
+fn run_exec(pid: i32, process: &Process, known: Known, events: &StatusEvents) -> i32 {
     events.supervise(join::spawn_known(pid, process, known, &mut |_| {}), &mut || false)
 }
 
 /// The trace descriptor (if tracing) was closed with the rest: the
 /// console again, close-on-exec.
-pub(crate) fn reopen_trace() {
+fn reopen_trace() {
     if container::trace::fd() >= 0 {
         let to = sys::open_path(Path::new("/dev/console"), sys::O_RDWR | sys::O_NOCTTY | sys::O_CLOEXEC).unwrap_or(-1);
         container::trace::set_fd(to);
@@ -145,7 +145,7 @@ pub(crate) fn reopen_trace() {
 
 /// `sources` onto 0, 1, 2, …, everything else closed; a negative one of the
 /// first three is /dev/null.
-pub(crate) fn arrange_fds(sources: &[c_int]) -> Result<(), Errno> {
+fn arrange_fds(sources: &[c_int]) -> Result<(), Errno> {
     // Park the sources above anything we overwrite, so no dup2 clobbers one.
     let mut parked = Vec::with_capacity(sources.len());
     for (i, &src) in sources.iter().enumerate() {

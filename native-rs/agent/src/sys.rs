@@ -1,8 +1,6 @@
 //! The few libc calls the agent needs beyond container::sys (which stays
 //! the container machinery's own surface). Static glibc provides them all.
 
-use container::sys::consts::POLLIN;
-use container::sys::types::PollFd;
 use container::sys::{cpath, fd, Errno};
 
 // The container crate's surface, for the agent's modules that name them here.
@@ -33,7 +31,6 @@ extern "C" {
     fn clock_settime(clock: c_int, ts: *const Timespec) -> c_int;
     #[link_name = "chown"]
     fn chown_raw(path: *const c_char, uid: u32, gid: u32) -> c_int;
-    fn sched_setscheduler(pid: c_int, policy: c_int, param: *const c_int) -> c_int;
 }
 
 const TCSANOW: c_int = 0;
@@ -115,20 +112,3 @@ pub fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), Errno> {
     Errno::check(unsafe { chown_raw(c.as_ptr(), uid, gid) }).map(drop)
 }
 
-
-const SCHED_OTHER: c_int = 0;
-const SCHED_IDLE: c_int = 5;
-
-/// Process `pid` (0: us) to SCHED_IDLE (runs only when nothing else wants
-/// the CPU) or back to SCHED_OTHER; a failure leaves the policy as it was,
-/// which is only slower.
-pub fn set_idle_priority_of(pid: c_int, idle: bool) {
-    let param: c_int = 0; // struct sched_param { int sched_priority; }: 0 for both policies
-    unsafe { sched_setscheduler(pid, if idle { SCHED_IDLE } else { SCHED_OTHER }, &param) };
-}
-
-/// Whether any of `fds` has input right now (poll with no wait).
-pub fn readable_now(fds: &[c_int]) -> bool {
-    let mut set: Vec<PollFd> = fds.iter().map(|&fd| PollFd { fd, events: POLLIN, revents: 0 }).collect();
-    fd::poll(&mut set, 0).map_or(false, |n| n > 0)
-}

@@ -301,18 +301,6 @@ impl Process {
         Process::from_document(&doc)
     }
 
-    /// Only what a process's stdio is made from (its `terminal` and
-    /// `consoleSize`), read as [`Process::from_document`] reads them: the vm
-    /// agent opens the stdio and leaves the whole process to its exec
-    /// supervisor, which parses it before anything runs.
-    pub fn stdio_of(doc: &Json) -> Result<(bool, Option<ConsoleSize>)> {
-        let p = object(Some(doc), "process")?;
-        Ok((
-            boolean(p.get("terminal"), "process.terminal")?,
-            optional(p.get("consoleSize"), "process.consoleSize", console_size)?,
-        ))
-    }
-
     /// A process from JSON parsed already (see [`Spec::from_document`]).
     pub fn from_document(doc: &Json) -> Result<Process> {
         let process = parse_process(object(Some(doc), "process")?)?;
@@ -802,18 +790,6 @@ pub(crate) mod tests {
         assert_eq!(Spec::from_document(&doc).unwrap(), Spec::parse(&sample_json()).unwrap());
         let bad = json::parse(r#"{"ociVersion":"1.0.2"}"#).unwrap();
         assert!(Spec::from_document(&bad).is_err());
-    }
-
-    #[test]
-    fn stdio_of_reads_what_from_document_reads() {
-        let doc = json::parse(&sample_json()).unwrap();
-        let process = doc.get("process").unwrap();
-        let full = Process::from_document(process).unwrap();
-        assert_eq!(Process::stdio_of(process).unwrap(), (full.terminal, full.console_size));
-        let sized = json::parse(r#"{"terminal":true,"consoleSize":{"height":24,"width":80}}"#).unwrap();
-        assert_eq!(Process::stdio_of(&sized).unwrap(), (true, Some(ConsoleSize { height: 24, width: 80 })));
-        let bad = json::parse(r#"{"terminal":true,"consoleSize":{"height":70000,"width":80}}"#).unwrap();
-        assert!(Process::stdio_of(&bad).is_err());
     }
 
     #[test]

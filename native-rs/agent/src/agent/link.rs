@@ -67,9 +67,7 @@ impl Agent {
         match f.kind {
             frame::CTRL => {
                 let text = String::from_utf8_lossy(&f.payload).into_owned();
-                let parsed = json::parse(&text);
-                self.request_text = text;
-                match parsed {
+                match json::parse(&text) {
                     Ok(req) => self.on_request(&req),
                     Err(e) => self.reject(0, &format!("malformed request: {}", e)),
                 }

@@ -64,7 +64,7 @@ pub struct Agent {
     pub(crate) out: VecDeque<u8>,
     /// Link bytes consumed and already reported to the host in CREDIT frames.
     pub(crate) reported: u64,
-    pub(crate) sigchld_r: c_int,
+    sigchld_r: c_int,
     /// Supervised processes by handle: a container's cid or an exec's eid.
     pub(crate) ctrs: HashMap<String, Ctr>,
     /// stdin channel -> handle
@@ -75,10 +75,6 @@ pub struct Agent {
     pub(crate) socks: HashMap<String, socks::Sock>,
     /// Containers' outbound TCP and DNS through the host (`net_relay`).
     pub(crate) relay: Option<crate::net_relay::Relay>,
-    /// A supervisor forked ahead for the next `exec` (`spare.rs`).
-    pub(crate) spare: Option<crate::spare::Spare>,
-    /// The request being handled, as it came (an `exec` hands it to the spare).
-    pub(crate) request_text: String,
 }
 
 pub fn log(msg: &str) {
@@ -104,8 +100,6 @@ impl Agent {
             out_chans: HashMap::new(),
             socks: HashMap::new(),
             relay: None,
-            spare: None,
-            request_text: String::new(),
         })
     }
 

@@ -30,7 +30,6 @@ enum Target {
 
 impl Agent {
     pub(crate) fn poll_once(&mut self) {
-        self.keep_spare();
         let mut fds: Vec<PollFd> = Vec::new();
         let mut targets: Vec<Target> = Vec::new();
         let mut add = |fds: &mut Vec<PollFd>, fd: c_int, events: i16, t: Target| {

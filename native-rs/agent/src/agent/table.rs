@@ -140,21 +140,6 @@ impl Agent {
         terminal: bool,
         size: Option<ConsoleSize>,
     ) -> Result<Ctr, Json> {
-        self.start_process(chans, terminal, size, |stdio, status_w| supervisor::fork(job, stdio, status_w))
-    }
-
-    /// Stdio and a status pipe, then `launch` (which starts the supervisor
-    /// with them and returns its pid).
-    pub(crate) fn start_process<F>(
-        &mut self,
-        chans: Channels,
-        terminal: bool,
-        size: Option<ConsoleSize>,
-        launch: F,
-    ) -> Result<Ctr, Json>
-    where
-        F: FnOnce(&supervisor::Stdio, c_int) -> Result<i32, container::Error>,
-    {
         let io = ProcessStdio::open(chans, terminal, size).map_err(|e| {
             op_error(
                 ErrorKind::Setup,
@@ -172,7 +157,7 @@ impl Agent {
                     ));
                 }
             };
-        let forked = launch(&io.child, status_w);
+        let forked = supervisor::fork(job, &io.child, status_w);
         fd::close(status_w);
         let streams = io.into_streams();
         match forked {
@@ -225,9 +210,6 @@ impl Agent {
             }
         }
         while let Some((pid, status)) = sys::reap_any() {
-            if self.spare.as_ref().map_or(false, |s| s.pid == pid) {
-                self.spare.take().unwrap().dismiss(); // it died before its job
-            }
             for c in self.ctrs.values_mut() {
                 if c.supervisor == pid {
                     c.supervisor_status = Some(status);
@@ -283,7 +265,7 @@ impl Agent {
             }
         }
         if deleted {
-                let c = self.ctrs.remove(cid).unwrap();
+            let c = self.ctrs.remove(cid).unwrap();
             for chan in c.io.channels() {
                 self.in_chans.remove(&chan);
                 self.out_chans.remove(&chan);

@@ -1,9 +1,7 @@
 //! `exec`: a process in the running container `cid`, under the handle `eid`
 //! (which `wait`, `signal`, `resize`, `stats` and `delete` then take as their
 //! cid), in the container's cgroup (container::join finds it from the init).
-//! Answered once it runs, like `start`. A spare supervisor forked while the
-//! agent was idle takes it if there is one (`spare.rs`): the agent then only
-//! opens the stdio, and the spare parses the process before anything runs.
+//! Answered once it runs, like `start`.
 
 use crate::agent::{no_such, op_error, Agent};
 use crate::supervisor::Job;
@@ -20,8 +18,10 @@ impl Agent {
             .unwrap_or("")
             .to_string();
         self.check_new_id(&eid, "exec needs an eid")?;
-        let pid = match self.ctrs.get(cid) {
-            Some(c) if c.parent.is_none() && c.running() => c.pid.unwrap_or(0),
+        let (pid, filter, namespaces) = match self.ctrs.get(cid) {
+            Some(c) if c.parent.is_none() && c.running() => {
+                (c.pid.unwrap_or(0), c.filter.clone(), c.namespaces)
+            }
             Some(c) if c.parent.is_none() => {
                 return Err(op_error(
                     ErrorKind::NotRunning,
@@ -33,42 +33,23 @@ impl Agent {
         let process_json = req
             .get("process")
             .ok_or_else(|| op_error(ErrorKind::Spec, "exec needs a process"))?;
+        let process = Process::from_document(process_json).map_err(super::spec_error)?;
         let chans = self.channels(req)?;
-        let started = if let Some(spare) = self.take_spare(cid, pid) {
-            let (terminal, size) = match Process::stdio_of(process_json) {
-                Ok(s) => s,
-                Err(e) => {
-                    spare.dismiss();
-                    return Err(super::spec_error(e));
-                }
-            };
-            let request = std::mem::take(&mut self.request_text);
-            self.start_process(chans, terminal, size, |stdio, status_w| {
-                spare.hand(pid, &request, stdio, status_w)
-            })
-        } else {
-            let process = Process::from_document(process_json).map_err(super::spec_error)?;
-            let (filter, namespaces) = match self.ctrs.get(cid) {
-                Some(c) => (c.filter.clone(), c.namespaces),
-                None => (None, None),
-            };
-            // Lent to the supervisor (forked: it gets its own copy).
-            let cgroup = self.ctrs.get_mut(cid).and_then(|c| c.cgroup.take());
-            let job = Job::Exec {
-                pid,
-                process: &process,
-                known: Known {
-                    namespaces,
-                    cgroup: cgroup.as_deref(),
-                    filter: filter.as_ref(),
-                },
-            };
-            let started = self.start_supervisor(job, chans, process.terminal, process.console_size);
-            if let Some(c) = self.ctrs.get_mut(cid) {
-                c.cgroup = cgroup;
-            }
-            started
+        // Lent to the supervisor (forked: it gets its own copy).
+        let cgroup = self.ctrs.get_mut(cid).and_then(|c| c.cgroup.take());
+        let job = Job::Exec {
+            pid,
+            process: &process,
+            known: Known {
+                namespaces,
+                cgroup: cgroup.as_deref(),
+                filter: filter.as_ref(),
+            },
         };
+        let started = self.start_supervisor(job, chans, process.terminal, process.console_size);
+        if let Some(c) = self.ctrs.get_mut(cid) {
+            c.cgroup = cgroup;
+        }
         let mut c = started?;
         c.parent = Some(cid.to_string());
         c.start_req = Some(id);
