@@ -13,7 +13,7 @@
  * command line is part of the snapshot's fingerprint). A profiling aid, not
  * a benchmark: bench/vm.ts has the figures.
  *
- *   [TRACE=1] [NETWORK=none] node --import tsx bench/vm-trace.ts [RUNS]
+ *   [TRACE=1] [NETWORK=none] [PAUSE=MS] node --import tsx bench/vm-trace.ts [RUNS]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -34,6 +34,7 @@ P9Server.prototype.handle = function (req: Uint8Array, reply: (buf: Uint8Array) 
 const runs = Number(process.argv[2] ?? 15);
 const scratch = mkdtempSync(join(tmpdir(), "tsbox-prof-"));
 const TRACE = !!process.env.TRACE;
+const PAUSE = Number(process.env.PAUSE ?? 0);
 const config = TRACE ? { ...DEFAULT_CONFIG, cmdline: DEFAULT_CONFIG.cmdline + " TSBOX_TRACE=1" } : DEFAULT_CONFIG;
 { const b = new VmBackend({ snapshot: "cold-save", savePath: join(scratch, "s.state"), config }); await b.acquire(); b.release(); await b.shutdown(); }
 const backend = new VmBackend({ savePath: join(scratch, "s.state"), idleMs: 60_000, config });
@@ -113,6 +114,8 @@ p9.requests = p9.reads = p9.ms = 0;
   p9.requests = p9.reads = p9.ms = 0;
   const totals: number[] = [], logs: [string, number][][] = [], instr: number[] = [];
   for (let i = 0; i < runs; i++) {
+    // PAUSE=MS: a quiet guest between execs (a user at a prompt), not one exec right behind another.
+    if (PAUSE > 0) { await new Promise((r) => setTimeout(r, PAUSE)); traces.length = 0; }
     log = [];
     const t0 = performance.now(), i0 = icount();
     await c.exec(["true"]);

@@ -106,6 +106,14 @@ export interface GuestProcessInit {
   terminal: boolean;
   /** Once the process is gone from the guest (waited for and deleted). */
   release: () => void;
+  /** Its `wait`, already sent (an exec's goes right behind the `exec` request). */
+  exit?: Promise<ExitStatus>;
+  /**
+   * Report the exit as soon as it is known, with the `delete` sent but not yet
+   * answered (an exec's handle: the agent answers in order, so any later
+   * request finds it gone); `release` still waits for the answer.
+   */
+  exitBeforeDelete?: boolean;
 }
 
 /** A started guest process as a ContainerProcess: `wait`, then `delete` of its handle, then `release`. */
@@ -121,7 +129,7 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
   let exitStatus: ExitStatus | undefined;
   const exited: Promise<ExitStatus> = (async () => {
     try {
-      exitStatus = await waitForExit(link, handle);
+      exitStatus = await (init.exit ?? waitForExit(link, handle));
       // Inherited output reaches our stdout before the exit is reported.
       if (targets.stdout === "inherit") await outputDone(io.stdout?.readable);
       if (targets.stderr === "inherit") await outputDone(io.stderr?.readable);
@@ -132,8 +140,8 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
         process.stdin.pause();
       }
       io.stdin?.writable.destroy();
-      await deleteInGuest(link, handle);
-      init.release();
+      const deleted = deleteInGuest(link, handle).then(() => init.release());
+      if (!init.exitBeforeDelete) await deleted;
     }
   })();
   exited.catch(() => {});

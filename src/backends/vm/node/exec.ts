@@ -8,7 +8,7 @@ import { randomHex } from "../../../fs-util.js";
 import type { ContainerProcess, ExecStartOptions } from "../../backend.js";
 import type { AgentLink } from "./agent-link.js";
 import { closeGuestStdio, guestProcess, openGuestStdio } from "./container-run.js";
-import { deleteInGuest } from "../core/guest-spec.js";
+import { deleteInGuest, waitForExit } from "../core/guest-spec.js";
 
 export interface ExecContext {
   link: AgentLink;
@@ -22,8 +22,14 @@ export async function execInGuest(ctx: ExecContext, cid: string, options: ExecSt
   const terminal = options.process.terminal;
   const io = openGuestStdio(ctx.link, options, terminal);
   let pid: number;
+  // `wait` goes right behind `exec` (one link round trip less per exec: the
+  // agent takes requests in order, so the handle exists when `wait` arrives;
+  // if the exec fails, the wait fails with it and is dropped).
+  const starting = ctx.link.request("exec", { cid, eid, process: options.process, ...io.channels }, 120_000);
+  const exit = waitForExit(ctx.link, eid);
+  exit.catch(() => {});
   try {
-    const started = await ctx.link.request("exec", { cid, eid, process: options.process, ...io.channels }, 120_000);
+    const started = await starting;
     pid = typeof started.pid === "number" ? started.pid : -1;
   } catch (err) {
     closeGuestStdio(io);
@@ -32,5 +38,5 @@ export async function execInGuest(ctx: ExecContext, cid: string, options: ExecSt
     ctx.done();
     throw err;
   }
-  return guestProcess(ctx.link, { handle: eid, pid, io, targets: options, terminal, release: ctx.done });
+  return guestProcess(ctx.link, { handle: eid, pid, io, targets: options, terminal, release: ctx.done, exit, exitBeforeDelete: true });
 }
