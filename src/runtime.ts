@@ -30,7 +30,7 @@ import { type Attachment as NetworkAttachment, readAttachments } from "./network
 import { readSpec, recordConnect, recordDisconnect, recordedNetworks } from "./network/connected.js";
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, peerNotRunning, planNetwork } from "./network/plan.js";
 import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
-import { makeInitLayer } from "./network/init-layer.js";
+import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, NetworkStore } from "./network/store.js";
 import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
@@ -284,7 +284,7 @@ export class Runtime implements ContainerOwner {
       const mounts = await resolveMounts(options, { volumes: this.volumes, layers, bundle, privileged: host.uid === 0 });
       const initBinary = options.init ? this.initBinary() : undefined;
       const network = await this.planNetwork(id, options, bundle.dir, image.config, control);
-      const initLayer = network ? makeInitLayer(bundle.dir, network.mounts) : undefined;
+      const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));

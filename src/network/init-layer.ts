@@ -1,24 +1,39 @@
 /**
  * docker's "init layer": the mount points of the files tsbox binds over an
- * image's own (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`), made as
- * empty files in a small directory of the bundle that sits on top of the
- * image's layers. Without it the kernel's mount point would be created in
- * the container's writable layer, and `diff`, `commit` and `export` would
- * show files the user never wrote.
+ * image's own (`/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`), empty
+ * files in a small directory that sits on top of the image's layers.
+ * Without it the kernel's mount point would be created in the container's
+ * writable layer, and `diff`, `commit` and `export` would show files the
+ * user never wrote. Its content depends only on which files are bound, so
+ * one per set of files is shared read-only by every container of a data dir
+ * (`<data>/init-layers/<key>`): a run neither makes nor deletes it.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
+import { isErrno } from "../fs-util.js";
 import type { MountSpec } from "../spec/container-spec.js";
 
-/** Makes `<bundle>/init` for the file mounts among `mounts`; its path, or undefined when there are none. */
-export function makeInitLayer(bundleDir: string, mounts: MountSpec[]): string | undefined {
-  const files = mounts.filter((m) => m.type === "bind" && m.destination.startsWith("/etc/")).map((m) => posix.normalize(m.destination));
+/** The init layer for the file mounts among `mounts` (made on first use); undefined when there are none. */
+export function ensureInitLayer(dataDir: string, mounts: MountSpec[]): string | undefined {
+  const files = [...new Set(mounts.filter((m) => m.type === "bind" && m.destination.startsWith("/etc/")).map((m) => posix.normalize(m.destination)))].sort();
   if (files.length === 0) return undefined;
-  const root = join(bundleDir, "init");
-  for (const file of files) {
-    const path = join(root, file);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    writeFileSync(path, "", { mode: 0o644 });
+  const parent = join(dataDir, "init-layers");
+  const root = join(parent, createHash("sha256").update(files.join("\0")).digest("hex").slice(0, 16));
+  if (existsSync(root)) return root;
+  // Made aside, then renamed: a layer that exists is whole, and a racing run's copy is simply dropped.
+  mkdirSync(parent, { recursive: true });
+  const tmp = mkdtempSync(join(parent, ".tmp-"));
+  try {
+    for (const file of files) {
+      const path = join(tmp, file);
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      writeFileSync(path, "", { mode: 0o644 });
+    }
+    renameSync(tmp, root);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (!(isErrno(err, "EEXIST") || isErrno(err, "ENOTEMPTY")) || !existsSync(root)) throw err;
   }
   return root;
 }
