@@ -3,9 +3,9 @@
  * (field names and types of docker's ContainerJSON), from its state.json
  * (the live part) and inspect.json (what was fixed at creation).
  */
-import { readFileSync } from "node:fs";
 import type { DataPaths } from "../paths.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
+import { readSpec } from "./spec-file.js";
 import { type InspectConfig, type InspectRecord, readInspectRecord } from "./inspect-record.js";
 import { networkSettings } from "./inspect-network.js";
 import { readAttachments } from "../network/attachments.js";
@@ -135,7 +135,7 @@ export function inspectContainer(paths: DataPaths, state: ContainerState, networ
 function recordFromSpec(configPath: string, state: ContainerState): InspectRecord {
   let spec: Partial<ContainerSpec> = {};
   try {
-    spec = JSON.parse(readFileSync(configPath, "utf8")) as ContainerSpec;
+    spec = readSpec(configPath);
   } catch {
     // a bundle that never started: state.json is all there is
   }
@@ -172,7 +172,7 @@ function recordFromSpec(configPath: string, state: ContainerState): InspectRecor
 /** The networks the spec joins at a start (the first gets the default route). */
 function plannedNetworks(configPath: string): { name: string; aliases: string[]; dns: boolean }[] {
   try {
-    const spec = JSON.parse(readFileSync(configPath, "utf8")) as Partial<ContainerSpec>;
+    const spec: Partial<ContainerSpec> = readSpec(configPath);
     return (spec.network?.attach ?? []).map((a) => ({ name: a.name, aliases: a.aliases, dns: a.dns }));
   } catch {
     return [];

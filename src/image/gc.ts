@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { readSpec } from "../containers/spec-file.js";
 import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isErrno, removeTree, treeBytes, withFileLock } from "../fs-util.js";
@@ -112,7 +113,7 @@ function containerLowerDirs(paths: DataPaths): Set<string> {
   }
   for (const id of ids) {
     try {
-      const spec = JSON.parse(readFileSync(paths.container(id).config, "utf8")) as { root?: { overlay?: { lower?: string[] } } };
+      const spec = readSpec(paths.container(id).config);
       for (const dir of spec.root?.overlay?.lower ?? []) out.add(dir);
     } catch {
       // a bundle being created or removed: its layers are named by an image anyway

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readSpec } from "../containers/spec-file.js";
 import { writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerSpec, NetworkAttachment, NetworkSpec } from "../spec/container-spec.js";
 
@@ -10,10 +10,6 @@ import type { ContainerSpec, NetworkAttachment, NetworkSpec } from "../spec/cont
  * survives `restart`, `stop` + `start` and a restart policy, as in docker
  * (the same aliases and `--ip`; a new lease).
  */
-export function readSpec(configPath: string): ContainerSpec {
-  return JSON.parse(readFileSync(configPath, "utf8")) as ContainerSpec;
-}
-
 export function recordedNetworks(spec: ContainerSpec): string[] {
   return (spec.network?.attach ?? []).map((a) => a.name);
 }

@@ -11,7 +11,7 @@
  * guest (container-run.ts), its output logged and passed to attached
  * clients, its end recorded, then restarted or done.
  */
-import { closeSync, constants, existsSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, constants, existsSync, openSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -25,6 +25,7 @@ import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from ".
 import { processStartTime, readState, updateState, updateStateLocked } from "../../../containers/state.js";
 import { DataPaths, type ContainerPaths } from "../../../paths.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
+import { readSpec } from "../../../containers/spec-file.js";
 import type { ContainerProcess } from "../../backend.js";
 import { type RunContext, startInGuest } from "./container-run.js";
 
@@ -251,7 +252,7 @@ export class VmMonitor {
   }
 
   private spec(): ContainerSpec {
-    return JSON.parse(readFileSync(this.paths.config, "utf8")) as ContainerSpec;
+    return readSpec(this.paths.config);
   }
 
   // ------------------------------------------------------------ runs
