@@ -14,7 +14,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # passt (pasta) and slirp4netns: rootless networks; iptables: NAT and published ports as root (test/network.test.ts).
 # i686: the vm agent and the i386 test probe link with the i686 cross gcc (gcc-multilib conflicts with the
 # aarch64 cross compiler, so it cannot serve).
-packages=(busybox-static uidmap gcc-i686-linux-gnu libc6-dev-i386-cross docker-registry skopeo umoci zstd mmdebstrap pigz python3 chromium gcc-aarch64-linux-gnu qemu-user-static passt slirp4netns iptables)
+packages=(busybox-static uidmap gcc-i686-linux-gnu libc6-dev-i386-cross docker-registry skopeo umoci zstd mmdebstrap pigz python3 chromium gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static passt slirp4netns iptables)
 if [ "${1:-}" = "--bench" ]; then packages+=(crun runc bubblewrap podman hyperfine); fi
 command -v cargo >/dev/null 2>&1 || packages+=(cargo rustc)
 ensure_packages "system packages" "${packages[@]}"
