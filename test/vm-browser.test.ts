@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import type { Browser } from "playwright-core";
 import { buildImageRoot } from "../src/backends/vm/browser/image-root.js";
+import { requestedSize, standbyKey } from "../src/backends/vm/browser/standby.js";
+import { WorkerLink } from "../src/backends/vm/browser/worker-link.js";
 import { loadVmImages } from "../src/backends/vm/node/images.js";
 import { DEFAULT_CONFIG, machineFingerprint } from "../src/backends/vm/node/machine.js";
 import { MemoryFs } from "../src/backends/vm/core/p9/memory-fs.js";
@@ -31,7 +33,9 @@ function memoryFile(fs: MemoryFs, path: string, text: string): void {
 
 describe("9p over an in-memory file system (no guest)", () => {
   const ENOENT = 2;
+  const EBADF = 9;
   const EACCES = 13;
+  const ESTALE = 116;
   const EROFS = 30;
   const ENODATA = 61;
 
@@ -47,7 +51,7 @@ describe("9p over an in-memory file system (no guest)", () => {
     const server = new P9Server(fs);
     server.addExport("rw", { path: "/rw", readonly: false });
     server.addExport("ro", { path: "/ro", readonly: true });
-    return { fs, c: client(server) };
+    return { fs, server, c: client(server) };
   };
 
   it("serves files, and writes the guest makes land in the tree", () => {
@@ -58,6 +62,21 @@ describe("9p over an in-memory file system (no guest)", () => {
     const dir = c.walk("rw");
     c.create(dir, "new");
     assert.deepEqual(fs.readdir("/rw").sort(), ["escape", "hello", "new", "up"]);
+  });
+
+  it("reopens, after a restore, what a fid held open when the state was saved (once its export is served again)", () => {
+    const { fs, server, c } = setup();
+    const hello = c.walk("rw", "hello");
+    c.open(hello);
+    const unopened = c.walk("rw", "hello");
+    // A restore: the fids come back holding nothing; a read fails until the export is served again.
+    const restored = new P9Server(fs);
+    restored.loadState(JSON.parse(JSON.stringify(server.saveState())));
+    const r = client(restored, 65536, { attached: true });
+    assert.equal(r.errno(() => r.read(hello)), ESTALE);
+    restored.addExport("rw", { path: "/rw", readonly: false });
+    assert.equal(r.read(hello), "hello from memory\n");
+    assert.equal(r.errno(() => r.read(unopened)), EBADF, "a fid that was never opened reads nothing");
   });
 
   it("never follows a symlink out of an export, nor walks through one or past a missing name", () => {
@@ -104,6 +123,35 @@ describe("9p over an in-memory file system (no guest)", () => {
     const escape = layer([{ path: "link", type: "symlink", mode: 0o777, mtime: 1, linkname: "/outside" }, file("link/x", "through the link")]);
     await assert.rejects(buildImageRoot(new MemoryFs(), "/img", [escape]), /refusing to write link\/x through link/);
     await assert.rejects(buildImageRoot(new MemoryFs(), "/img", [layer([file("../x", "up")])]), /escapes the layer root/);
+  });
+
+  it("matches a run to the standby started for the same options, whatever its terminal size", () => {
+    const shell = { image: "busybox", cmd: ["sh"], stdin: true, env: { PS1: "$ " }, tty: { cols: 80, rows: 24 } };
+    const key = standbyKey(shell);
+    assert.equal(standbyKey({ tty: { cols: 132, rows: 50 }, env: { PS1: "$ " }, stdin: true, cmd: ["sh"], image: "docker.io/library/busybox:latest" }), key);
+    assert.notEqual(standbyKey({ ...shell, cmd: ["ash"] }), key);
+    assert.notEqual(standbyKey({ ...shell, tty: false }), key);
+    assert.notEqual(standbyKey({ ...shell, image: "busybox:1.36" }), key);
+    assert.notEqual(standbyKey({ ...shell, user: "1000" }), key);
+    assert.deepEqual(requestedSize(shell), { cols: 80, rows: 24 });
+    assert.equal(requestedSize({ ...shell, tty: true }), null);
+  });
+
+  it("numbers a restored guest's link on from the saved session: no request id or channel of it is reused", () => {
+    const sent: Uint8Array[] = [];
+    const saved = new WorkerLink({ send: (b) => sent.push(b) });
+    void saved.request("ping", {}, 10).catch(() => {});
+    const kept = saved.openOutput(() => {});
+    const numbering = saved.numbering();
+    assert.deepEqual(numbering, { nextId: 2, nextChannel: 2 });
+    const restored = new WorkerLink({ send: () => {} });
+    restored.continueNumbering(numbering);
+    // The kept container's channel is registered under its own number; new ones come after it.
+    assert.equal(restored.openOutput(() => {}, kept.channel).channel, kept.channel);
+    assert.equal(restored.openInput().channel, 2);
+    assert.equal(restored.numbering().nextId, 2);
+    saved.close(new Error("done"));
+    restored.close(new Error("done"));
   });
 });
 

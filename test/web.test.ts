@@ -152,7 +152,10 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await shot("4-archive");
   });
 
-  it("after a reload, lists the loaded image and starts from the state this browser saved", async (t) => {
+  it("after a reload, lists the loaded image and starts from the state this browser saved, its shell already running", async (t) => {
+    // The first visit stores a state with a shell started ahead (the Runtime's `standby`).
+    await page.waitForFunction(() => (globalThis as any).playground.state.standbySaved, null, { timeout: 120_000 });
+    const attachedId = () => page.evaluate(() => (globalThis as any).playground.state.attached.container.id as string);
     const t0 = Date.now();
     await page.reload();
     await ready();
@@ -162,6 +165,17 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     const options = await page.$$eval("#image option", (os) => os.map((o) => (o as HTMLOptionElement).value));
     assert.ok(options.includes("example.test/dropped:1"), options.join(","));
     await shot("5-reloaded");
+    await page.click("#terminal");
+    const first = await attachedId();
+    assert.match(await type("echo kept > /tmp/kept; echo ok-$(cat /tmp/kept)"), /^ok-kept$/m);
+
+    // The next visit gets the same saved shell, as it was saved: nothing of the last visit's.
+    await page.reload();
+    await ready();
+    await waitFor(PROMPT);
+    assert.equal(await attachedId(), first, "the shell is the stored standby, restored");
+    await page.click("#terminal");
+    assert.match(await type("ls /tmp/kept; echo hello"), /No such file or directory[\s\S]*^hello$/m);
   });
 
   it("clears the saved data with its button", async () => {

@@ -41,9 +41,13 @@ const state = {
   times,
   /** The Worker's own steps of the start (ProgressEvent.steps). */
   steps: {} as Record<string, number>,
+  /** A state with a shell started ahead was stored: the next visit's shell is already running. */
+  standbySaved: false,
 };
 
-const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m) });
+/** The shell the page opens: kept started ahead (the Runtime's `standby`), so a returning visit's shell is already running. */
+const shellOptions = (image: string) => ({ image, cmd: ["sh"], tty: { cols: term.cols, rows: term.rows }, stdin: true, env: { PS1: "\\u@\\h:\\w\\$ " } });
+const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m), standby: shellOptions("busybox") });
 // For tests and the curious: the page's own objects.
 Object.assign(globalThis, { playground: { rt, term, state } });
 
@@ -54,6 +58,8 @@ new ResizeObserver(() => fit.fit()).observe($("terminal-pane"));
 
 function showProgress(e: ProgressEvent): void {
   mark(e.phase);
+  // After `ready`: the next shell is running ahead (and, when `saved`, stored for the next visit).
+  if (e.phase === "standby") return void (state.standbySaved ||= e.saved === true);
   const bar = $("progress");
   const text =
     e.phase === "loading"
@@ -104,7 +110,7 @@ function attach(container: Container, proc: Container | ExecProcess): void {
 
 async function runShell(): Promise<void> {
   const t0 = performance.now();
-  const c = await rt.run({ image: state.selected, cmd: ["sh"], tty: { cols: term.cols, rows: term.rows }, stdin: true, env: { PS1: "\\u@\\h:\\w\\$ " } });
+  const c = await rt.run(shellOptions(state.selected));
   mark("shell");
   state.containers.push(c);
   void c.wait().then(() => renderContainers());

@@ -44,7 +44,8 @@ export interface P9Client {
   fid(): number;
 }
 
-export function p9Client(server: P9Server, msize = 65536): P9Client {
+/** `attached`: the server's fids were restored (loadState): no version or attach, which would reset them. */
+export function p9Client(server: P9Server, msize = 65536, options: { attached?: boolean } = {}): P9Client {
   let tag = 0;
   const call = (type: number, build: (w: MessageWriter) => void): MessageReader => {
     const w = new MessageWriter();
@@ -69,8 +70,10 @@ export function p9Client(server: P9Server, msize = 65536): P9Client {
     }
     return 0;
   };
-  call(T.version, (w) => (w.u32(msize), w.str("9P2000.L")));
-  call(T.attach, (w) => (w.u32(0), w.u32(0xffffffff), w.str("root"), w.str(""), w.u32(0)));
+  if (!options.attached) {
+    call(T.version, (w) => (w.u32(msize), w.str("9P2000.L")));
+    call(T.attach, (w) => (w.u32(0), w.u32(0xffffffff), w.str("root"), w.str(""), w.u32(0)));
+  }
   let nextFid = 1;
   const walkTo = (fid: number, newfid: number, names: string[]) => {
     const walked = call(T.walk, (w) => (w.u32(fid), w.u32(newfid), w.u16(names.length), names.forEach((n) => w.str(n)))).u16();

@@ -9,7 +9,9 @@
  * same store lives in memory for the page's lifetime.
  */
 import type { Descriptor, ImageConfig } from "../../../image/oci.js";
+import type { LinkNumbering } from "../core/agent-protocol.js";
 import type { P9State } from "../core/p9/server.js";
+import type { StandbyRecord } from "./standby.js";
 
 export interface StoredImage {
   /** Canonical name, e.g. docker.io/library/busybox:latest. */
@@ -28,6 +30,10 @@ export interface StoredState {
   sha256: string;
   p9: P9State;
   state: ArrayBuffer;
+  /** Saved while containers ran: the link's numbering then, the standby to take and the containers to delete. */
+  link?: LinkNumbering;
+  standby?: StandbyRecord;
+  orphans?: string[];
 }
 
 const STORES = ["blobs", "images", "states"] as const;

@@ -38,6 +38,8 @@ export interface StartRequest {
   database: string | null;
   warmUp: WarmUp;
   config?: MachineConfig;
+  /** A container to keep started ahead of the `run` that asks for it (standby.ts). */
+  standby?: RunRequest;
 }
 
 /** `Runtime.run`'s options as they cross to the Worker (checked on the page). */
@@ -112,7 +114,8 @@ export type PageMessage =
   | { type: "ack"; id: number; stream: "stdout" | "stderr"; bytes: number }
   | { type: "call"; call: number; method: CallName; args: unknown[] };
 
-export type BootPhase = "loading" | "booting" | "warming" | "ready";
+/** The start's phases; "standby": after `ready`, the standby container runs (and `saved`: a state with it was stored). */
+export type BootPhase = "loading" | "booting" | "warming" | "ready" | "standby";
 
 export interface ProgressEvent {
   phase: BootPhase;
@@ -126,6 +129,8 @@ export interface ProgressEvent {
   elapsedMs?: number;
   /** ready: when each step of the start ended, in ms since `start` (where the start's time goes). */
   steps?: Record<string, number>;
+  /** standby: the state saved with it replaced the stored one (the next visit takes it). */
+  saved?: boolean;
 }
 
 export interface WorkerFailure {

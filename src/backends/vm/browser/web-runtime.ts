@@ -36,6 +36,14 @@ export interface RuntimeOptions {
   storage?: string | false;
   /** After a restore, run one throwaway container so v86's JIT is warm (default "after-ready"). */
   warmUp?: WarmUp;
+  /**
+   * A container to start ahead of time (e.g. a page's shell): the first
+   * `run` with these options (a terminal size aside, which becomes a
+   * resize) takes it running, its output so far first. It is kept in the
+   * state this browser saves, so a returning visit's `run` needs no create
+   * and start in the restored guest; after one is taken, another is started.
+   */
+  standby?: RunOptions;
   /** Guest memory and kernel command line; a saved state only restores with the one it was made with. */
   config?: MachineConfig;
   /** Boot progress: loading (bytes), booting, warming, ready. */
@@ -63,7 +71,7 @@ export interface ContainerInfo {
 const RUN_KEYS = new Set(["image", "cmd", "entrypoint", "env", "workdir", "user", "hostname", "readOnly", "tty", "stdin", "stdout", "stderr", "remove", "name", "volumes"]);
 /** RunOptions that need a network the browser cannot give (they get a message that says why). */
 const NETWORK_KEYS = new Set(["network", "publish", "publishAll", "addHosts", "dns", "dnsSearch", "dnsOptions", "ip", "networkAliases"]);
-const OPTION_KEYS = new Set(["assets", "files", "workerUrl", "storage", "warmUp", "config", "onProgress", "onNotice", "backend"]);
+const OPTION_KEYS = new Set(["assets", "files", "workerUrl", "storage", "warmUp", "standby", "config", "onProgress", "onNotice", "backend"]);
 
 export class Runtime {
   readonly backend = { name: "vm" as const };
@@ -81,6 +89,7 @@ export class Runtime {
   private readonly pageIds = new WeakMap<object, number>();
   /** Containers run with `remove`: forgotten once they exit. */
   private readonly autoRemove = new Set<string>();
+  private readonly standby: RunRequest | undefined;
 
   constructor(private readonly options: RuntimeOptions = {}) {
     for (const key of Object.keys(options)) {
@@ -90,6 +99,7 @@ export class Runtime {
     if (options.backend !== undefined && options.backend !== "vm" && options.backend !== "auto") {
       throw new UsageError(`backend "${String(options.backend)}" is not available in a browser: only the vm backend runs there`);
     }
+    if (options.standby) this.standby = checkRunOptions(options.standby);
   }
 
   /** Starts the guest now (else the first call does): resolves once containers can run. */
@@ -341,6 +351,7 @@ export class Runtime {
         database: this.database(),
         warmUp: this.options.warmUp ?? "after-ready",
         ...(this.options.config ? { config: this.options.config } : {}),
+        ...(this.standby ? { standby: this.standby } : {}),
       });
     });
   }

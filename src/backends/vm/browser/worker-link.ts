@@ -10,13 +10,16 @@ export class WorkerLink extends AgentProtocol<Uint8Array> {
     super(transport, (bytes) => bytes);
   }
 
-  /** Output goes to `post` as it arrives; credit goes back as the page's reader takes it. */
-  openOutput(post: (data: Uint8Array) => void): PageOutput {
-    return this.addOutput((channel, grant, release, window) => new PageOutput(channel, grant, release, window, post));
+  /**
+   * Output goes to `post` as it arrives; credit goes back as the page's
+   * reader takes it. `channel`: one a restored guest already uses.
+   */
+  openOutput(post: (data: Uint8Array) => void, channel?: number): PageOutput {
+    return this.addOutput((ch, grant, release, window) => new PageOutput(ch, grant, release, window, post), channel);
   }
 
-  openInput(): InputPump {
-    return this.addInput((channel, window, send, release, room) => new InputPump(channel, window, send, release, room));
+  openInput(channel?: number): InputPump {
+    return this.addInput((ch, window, send, release, room) => new InputPump(ch, window, send, release, room), channel);
   }
 }
 

@@ -18,6 +18,7 @@ import type { InputPump } from "../core/agent-channels.js";
 import { hex } from "../core/bytes.js";
 import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type SavedMachine, type V86Constructor } from "../core/guest-machine.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../core/guest-spec.js";
+import type { PageOutput } from "./worker-link.js";
 import { MemoryFs } from "../core/p9/memory-fs.js";
 import { P9Server } from "../core/p9/server.js";
 import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../core/snapshot-check.js";
@@ -28,7 +29,8 @@ import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-file
 import { importArchive, importLayoutUrl } from "./image-import.js";
 import { ImageRoots } from "./image-roots.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
-import { type PageOutput, WorkerLink } from "./worker-link.js";
+import { WorkerLink } from "./worker-link.js";
+import { requestedSize, type StandbyRecord, standbyKey } from "./standby.js";
 import { parseContainerStats } from "../../container-stats.js";
 
 /** v86's version, put in by scripts/bundle-browser.mjs (a saved state is only valid for the same build). */
@@ -57,6 +59,27 @@ interface Running {
   container?: { spec: ContainerSpec; imageRoot: string };
 }
 
+/** Where a process's output goes: the page under its id, or (a standby nobody took yet) held. */
+interface Route {
+  id: number | null;
+  held: Uint8Array[];
+}
+
+/** A standby container (standby.ts): started, its output held, until a `run` with its key takes it. */
+interface Standby {
+  key: string;
+  /** Resolves once it runs (a restored one: once its image root is served again); undefined: it failed. */
+  ready: Promise<StandbyRecord | undefined>;
+  route: Route;
+  running: Running;
+  release: () => void;
+}
+
+/** Quiet output this long after the standby's first output: its prompt is out, the state may be saved. */
+const STANDBY_QUIET_MS = 300;
+/** A standby that prints nothing is saved after this long all the same. */
+const STANDBY_SILENT_MS = 3000;
+
 export class WorkerVm {
   private readonly refs = new Map<string, number>();
   /** Containers and exec'd processes by the page's id. */
@@ -64,6 +87,8 @@ export class WorkerVm {
   private readonly exportTable: ExportTable;
   /** The page's containers not yet started (settle when started or failed). */
   private readonly pageStarts = new Set<Promise<void>>();
+  /** The standby not taken yet. */
+  private standby: Standby | undefined;
 
   private constructor(
     private readonly machine: GuestMachine<WorkerLink>,
@@ -71,6 +96,7 @@ export class WorkerVm {
     private readonly store: BrowserStore,
     private readonly images: ImageRoots,
     private readonly post: Post,
+    private readonly options: { standby: RunRequest | undefined; savesState: boolean; fingerprint: string; savedKey: string | undefined },
   ) {
     this.exportTable = { add: (name, exp) => machine.p9.addExport(name, exp), remove: (name) => machine.p9.removeExport(name) };
   }
@@ -121,9 +147,19 @@ export class WorkerVm {
       await saveState(machine, store, fingerprint).catch((err: Error) => notice(`the guest state could not be saved for the next visit: ${err.message}`));
     }
     step("hello", 0);
-    const vm = new WorkerVm(machine, fs, store, images, post);
+    const wanted = req.standby && standbyKey(req.standby);
+    const kept = found?.standby?.key === wanted ? found?.standby : undefined;
+    const vm = new WorkerVm(machine, fs, store, images, post, { standby: req.standby, savesState: req.database !== null, fingerprint, savedKey: kept?.key });
+    // Containers that ran when the state was saved (the saving page's own) are not this page's.
+    for (const cid of [...(found?.orphans ?? []), ...(found?.standby && !kept ? [found.standby.cid] : [])]) void deleteInGuest(machine.link, cid);
+    if (kept) vm.reviveStandby(kept);
     // v86's JIT cache is not in the state: after a restore the first container runs interpreted.
-    const warm = kind !== "cold" && req.warmUp !== "off" ? () => vm.warmUp().catch((err: Error) => notice(`warm-up failed: ${err.message}`)) : undefined;
+    // With a standby asked for, making one is the warm-up (and on a first visit, what the next one restores).
+    const warm = req.standby
+      ? () => vm.keepStandby().catch((err: Error) => notice(`the standby container failed: ${err.message}`))
+      : kind !== "cold" && req.warmUp !== "off"
+        ? () => vm.warmUp().catch((err: Error) => notice(`warm-up failed: ${err.message}`))
+        : undefined;
     if (warm && req.warmUp === "before-ready") {
       progress("warming", { start: kind });
       await warm();
@@ -133,7 +169,7 @@ export class WorkerVm {
     // A container the page starts at `ready` (the playground's shell) would share
     // the interpreted guest with the warm-up and take twice as long: the warm-up
     // gives the page's first requests a moment to arrive and lets them start first.
-    if (warm && req.warmUp === "after-ready") setTimeout(() => void vm.pageStartsSettled().then(warm), WARM_UP_GRACE_MS);
+    if (warm && (req.warmUp === "after-ready" || (req.standby && req.warmUp !== "before-ready"))) setTimeout(() => void vm.pageStartsSettled().then(warm), WARM_UP_GRACE_MS);
     return vm;
   }
 
@@ -145,7 +181,135 @@ export class WorkerVm {
     // Its start ends at its first output (a shell's prompt: the exec of the
     // shell itself), or a moment after the agent started it.
     const hooks: ProcessHooks = { started: () => setTimeout(settle, FIRST_OUTPUT_WAIT_MS), output: settle };
-    return this.runContainer(id, request, hooks).finally(settle);
+    const standby = this.standby && this.standby.key === keyOf(request) ? this.standby : undefined;
+    if (standby) this.standby = undefined;
+    return (standby ? this.takeStandby(id, request, standby, hooks) : this.runContainer(id, request, hooks)).finally(settle);
+  }
+
+  /** The page's `run` gets the standby: already running, its held output first. */
+  private async takeStandby(id: number, request: RunRequest, standby: Standby, hooks: ProcessHooks): Promise<void> {
+    const record = await standby.ready;
+    // It failed or ended before it was taken: the run starts its own.
+    if (!record) return this.runContainer(id, request, hooks);
+    const { route, running } = standby;
+    this.running.set(id, running);
+    this.post({ type: "started", id, pid: record.pid, cid: record.cid });
+    route.id = id;
+    const held = route.held.splice(0);
+    for (const data of held) this.post({ type: "stdout", id, data });
+    hooks.started?.();
+    if (held.length > 0) hooks.output?.();
+    const size = requestedSize(request);
+    if (size && (size.cols !== record.size?.cols || size.rows !== record.size?.rows)) this.resize(id, size.cols, size.rows);
+    // The next one starts once the page's starts are done (as the warm-up does).
+    setTimeout(() => void this.pageStartsSettled().then(() => this.keepStandby()), WARM_UP_GRACE_MS);
+    await this.follow(id, running, standby.release);
+  }
+
+  /**
+   * Starts a standby (unless one waits untaken) and, when the stored state
+   * has none with its key, saves the guest's state with it for the next visit.
+   */
+  async keepStandby(): Promise<void> {
+    const request = this.options.standby;
+    if (!request || this.standby) return;
+    const standby = this.startStandby(request);
+    this.standby = standby;
+    const record = await standby.ready;
+    if (!record) {
+      if (this.standby === standby) this.standby = undefined;
+      return;
+    }
+    let saved = false;
+    if (this.options.savesState && this.options.savedKey !== record.key) {
+      await this.outputQuiet(standby.route);
+      // Taken meanwhile (the page ran its shell): a used container is not what the next visit should get.
+      if (this.standby === standby) {
+        await this.saveWithStandby(standby, record);
+        saved = true;
+      }
+    }
+    this.post({ type: "progress", phase: "standby", saved });
+  }
+
+  /** Resolves once the held output has been quiet a moment after its first bytes (or silent a while). */
+  private async outputQuiet(route: Route): Promise<void> {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (let waited = 0; route.held.length === 0 && waited < STANDBY_SILENT_MS; waited += 50) await sleep(50);
+    for (let n = -1; n !== route.held.length; ) {
+      n = route.held.length;
+      await sleep(STANDBY_QUIET_MS);
+    }
+    // What the host has queued for the guest is not in a state saved now.
+    while (!this.machine.link.drained) await sleep(20);
+  }
+
+  private async saveWithStandby(standby: Standby, record: StandbyRecord): Promise<void> {
+    const orphans = [...this.running.values()].filter((r) => r.container && r !== standby.running).map((r) => r.handle);
+    const output = concat(standby.route.held);
+    const saved = await this.machine.save();
+    await this.store.putState({
+      fingerprint: this.options.fingerprint,
+      size: saved.state.byteLength,
+      sha256: await sha256Hex(saved.state),
+      p9: saved.p9,
+      state: saved.state,
+      ...(saved.link ? { link: saved.link } : {}),
+      standby: { ...record, output },
+      orphans,
+    });
+    this.options.savedKey = record.key;
+  }
+
+  /** Starts a container for `request` whose output is held until a `run` takes it. */
+  private startStandby(request: RunRequest): Standby {
+    const route: Route = { id: null, held: [] };
+    const holder: { release: () => void } = { release: () => {} };
+    const cid = randomHex(32);
+    const io = this.openIo(route, request.stdin, Boolean(request.tty));
+    const running: Running = { handle: cid, stdin: io.stdin, outputs: io.outputs };
+    const ready = (async (): Promise<StandbyRecord | undefined> => {
+      try {
+        const image = await this.images.image(request.image);
+        const imageRoot = await this.images.root(image);
+        const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
+        running.container = { spec, imageRoot };
+        const guest = toGuestSpec(spec, cid, { layerExportName });
+        holder.release = await acquireExports(this.exportTable, this.refs, guest.exports);
+        const pid = await createAndStart(this.machine.link, cid, guest.spec, io.channels);
+        const output = new Uint8Array(0);
+        return { key: standbyKey(request), cid, pid, image: { name: image.name, manifestDigest: image.manifestDigest }, imageRoot, spec, exports: guest.exports, channels: io.channels, size: requestedSize(request), output };
+      } catch {
+        io.close();
+        await deleteInGuest(this.machine.link, cid);
+        holder.release();
+        return undefined;
+      }
+    })();
+    return { key: standbyKey(request), ready, route, running, release: () => holder.release() };
+  }
+
+  /** A restored state's standby: its channels again, its image root served again before it is taken. */
+  reviveStandby(record: StandbyRecord): void {
+    const route: Route = { id: null, held: record.output.length > 0 ? [record.output] : [] };
+    const io = this.openIo(route, record.channels.stdin !== null, record.spec.process.terminal, record.channels);
+    const running: Running = { handle: record.cid, stdin: io.stdin, outputs: io.outputs, container: { spec: record.spec, imageRoot: record.imageRoot } };
+    const holder: { release: () => void } = { release: () => {} };
+    const ready = (async (): Promise<StandbyRecord | undefined> => {
+      try {
+        const image = await this.images.image(record.image.name);
+        if (image.manifestDigest !== record.image.manifestDigest) throw new Error("its image changed");
+        if ((await this.images.root(image)) !== record.imageRoot) throw new Error("its image root moved");
+        holder.release = await acquireExports(this.exportTable, this.refs, record.exports);
+        return record;
+      } catch {
+        io.close();
+        await deleteInGuest(this.machine.link, record.cid);
+        holder.release();
+        return undefined;
+      }
+    })();
+    this.standby = { key: record.key, ready, route, running, release: () => holder.release() };
   }
 
   /** Resolves once every container the page asked for so far has started (as `run` says) or failed. */
@@ -158,7 +322,7 @@ export class WorkerVm {
     const imageRoot = await this.images.root(image);
     const cid = randomHex(32);
     const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
-    const guest = toGuestSpec(spec, cid, { layerExportName: (dir) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}` });
+    const guest = toGuestSpec(spec, cid, { layerExportName });
     const release = await acquireExports(this.exportTable, this.refs, guest.exports);
     const terminal = spec.process.terminal;
     await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release, hooks);
@@ -281,30 +445,85 @@ export class WorkerVm {
     release: () => void = () => {},
     hooks: ProcessHooks = {},
   ): Promise<void> {
-    const link = this.machine.link;
-    const stdin = proc.stdin ? link.openInput() : undefined;
-    const output = (stream: "stdout" | "stderr") => link.openOutput((data) => (this.post({ type: stream, id, data }), hooks.output?.()));
-    const outputs = { stdout: output("stdout"), ...(proc.terminal ? {} : { stderr: output("stderr") }) };
-    const channels = { stdin: stdin?.channel ?? null, stdout: outputs.stdout.channel, stderr: outputs.stderr?.channel ?? null };
-    this.running.set(id, { handle: proc.handle, stdin, outputs, ...(proc.container ? { container: proc.container } : {}) });
+    const io = this.openIo({ id, held: [] }, proc.stdin, proc.terminal, undefined, hooks.output);
+    const running: Running = { handle: proc.handle, stdin: io.stdin, outputs: io.outputs, ...(proc.container ? { container: proc.container } : {}) };
+    this.running.set(id, running);
+    let pid: number;
     try {
-      const pid = await start(channels).catch((err: unknown) => {
-        outputs.stdout.onEof();
+      pid = await start(io.channels);
+    } catch (err) {
+      io.close();
+      await this.cleanUp(id, running, release);
+      throw err;
+    }
+    this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
+    hooks.started?.();
+    await this.follow(id, running, release);
+  }
+
+  /**
+   * A process's stdio channels, output posted along `route` (held while it
+   * has no page id). `channels`: the numbers a restored guest already uses.
+   */
+  private openIo(route: Route, stdin: boolean, terminal: boolean, channels?: GuestChannels, onOutput?: () => void) {
+    const link = this.machine.link;
+    const input = stdin ? link.openInput(channels?.stdin ?? undefined) : undefined;
+    const output = (stream: "stdout" | "stderr", channel: number | undefined) =>
+      link.openOutput((data) => {
+        if (route.id === null) route.held.push(data);
+        else this.post({ type: stream, id: route.id, data });
+        onOutput?.();
+      }, channel);
+    const outputs: Running["outputs"] = { stdout: output("stdout", channels?.stdout ?? undefined), ...(terminal ? {} : { stderr: output("stderr", channels?.stderr ?? undefined) }) };
+    return {
+      stdin: input,
+      outputs,
+      channels: { stdin: input?.channel ?? null, stdout: outputs.stdout!.channel, stderr: outputs.stderr?.channel ?? null } as GuestChannels,
+      /** The process never ran (or is given up): its channels end. */
+      close: () => {
+        input?.finish();
+        outputs.stdout?.onEof();
         outputs.stderr?.onEof();
-        throw err;
-      });
-      this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
-      hooks.started?.();
-      const status = await waitForExit(link, proc.handle);
+      },
+    };
+  }
+
+  /** Waits for the process's exit, tells the page, and removes it from the guest. */
+  private async follow(id: number, running: Running, release: () => void): Promise<void> {
+    try {
+      const status = await waitForExit(this.machine.link, running.handle);
       this.post({ type: "exit", id, ...status });
     } finally {
-      stdin?.finish();
-      this.running.delete(id);
-      // A process that failed at execve is known to the agent until deleted.
-      await deleteInGuest(link, proc.handle);
-      release();
+      await this.cleanUp(id, running, release);
     }
   }
+
+  private async cleanUp(id: number, running: Running, release: () => void): Promise<void> {
+    running.stdin?.finish();
+    if (this.running.get(id) === running) this.running.delete(id);
+    // A process that failed at execve is known to the agent until deleted.
+    await deleteInGuest(this.machine.link, running.handle);
+    release();
+  }
+}
+
+/** The request's standby key; none for one whose image name does not parse (its run says why). */
+function keyOf(request: RunRequest): string | undefined {
+  try {
+    return standbyKey(request);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The 9p export of an image root in the memory fs (the layer's directory name). */
+const layerExportName = (dir: string) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}`;
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) (out.set(c, at), (at += c.length));
+  return out;
 }
 
 /** Byte counts of several concurrent loads, summed for the page. */
@@ -333,13 +552,16 @@ async function savedState(
   fingerprint: string,
   onProgress: (p: LoadProgress) => void,
   notice: (message: string) => void,
-): Promise<{ kind: StartKind; saved: SavedMachine } | undefined> {
+): Promise<{ kind: StartKind; saved: SavedMachine; standby?: StandbyRecord; orphans?: string[] } | undefined> {
   const unusable = (what: string, why: string) => (notice(`${what} is not usable: ${why}: booting the vm from scratch`), undefined);
   const stored = await store.getState().catch(() => undefined);
   if (stored) {
     // Its digest was checked (or made) before it was stored, with its record, in one transaction.
     const problem = fingerprintProblem(stored, fingerprint) ?? integrityProblem(stored, stored.state.byteLength, undefined);
-    if (!problem) return { kind: "stored", saved: { state: stored.state, p9: stored.p9 } };
+    if (!problem) {
+      const saved: SavedMachine = { state: stored.state, p9: stored.p9, ...(stored.link ? { link: stored.link } : {}) };
+      return { kind: "stored", saved, ...(stored.standby ? { standby: stored.standby } : {}), ...(stored.orphans ? { orphans: stored.orphans } : {}) };
+    }
     await store.deleteState().catch(() => {});
     // The served snapshot may still fit (a new guest image with its own snapshot).
     if (!served) return unusable("the stored guest state", problem);
@@ -361,7 +583,7 @@ async function savedState(
   return { kind: "snapshot", saved };
 }
 
-/** The freshly booted guest's state, stored for the next visit (the agent is idle: nothing runs yet). */
+/** The freshly booted guest's state, stored for the next visit (nothing runs yet). */
 async function saveState(machine: GuestMachine<WorkerLink>, store: BrowserStore, fingerprint: string): Promise<void> {
   const saved = await machine.save();
   await store.putState({ fingerprint, size: saved.state.byteLength, sha256: await sha256Hex(saved.state), p9: saved.p9, state: saved.state });

@@ -45,6 +45,16 @@ export interface ConsoleTransport {
   send(bytes: Uint8Array): void;
 }
 
+/**
+ * The numbering a session of the link has used: a restored guest may still
+ * hold request ids (a `wait`) and channels of the session it was saved in,
+ * so the next session numbers on from there.
+ */
+export interface LinkNumbering {
+  nextId: number;
+  nextChannel: number;
+}
+
 export interface AgentError {
   kind: string;
   message: string;
@@ -165,6 +175,22 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
     });
   }
 
+  /** Where this session's numbering is (kept with a saved state: `continueNumbering`). */
+  numbering(): LinkNumbering {
+    return { nextId: this.nextId, nextChannel: this.nextChannel };
+  }
+
+  /** Numbers on from a saved session's numbering, so no id or channel of that session is reused. */
+  continueNumbering(saved: LinkNumbering): void {
+    if (Number.isSafeInteger(saved.nextId)) this.nextId = Math.max(this.nextId, saved.nextId);
+    if (Number.isSafeInteger(saved.nextChannel)) this.nextChannel = Math.max(this.nextChannel, saved.nextChannel);
+  }
+
+  /** Nothing waits in the host's queue: what was sent is in the guest's memory (and in a state saved now). */
+  get drained(): boolean {
+    return this.queued === 0;
+  }
+
   /** A fresh channel number for a stream someone else carries (the daemon's relay). */
   allocChannel(): number {
     return this.nextChannel++;
@@ -208,9 +234,12 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
     return this.streamWindow;
   }
 
-  /** Registers an output channel built by `make` (with its number, a credit grant, a release and the stream window). */
-  protected addOutput<T extends OutputEndpoint>(make: (channel: number, grant: (n: number) => void, release: () => void, window: number) => T): T {
-    const channel = this.nextChannel++;
+  /**
+   * Registers an output channel built by `make` (with its number, a credit
+   * grant, a release and the stream window); `channel`: one a restored guest
+   * already uses (a container it kept), else a fresh one.
+   */
+  protected addOutput<T extends OutputEndpoint>(make: (channel: number, grant: (n: number) => void, release: () => void, window: number) => T, channel = this.nextChannel++): T {
     const ch = make(
       channel,
       (n) => this.sendFrame(FrameType.credit, channel, u32le(n)),
@@ -224,8 +253,8 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   /** Registers an input channel built by `make` (with its number, the stream window, a frame sender, a release and the link's room). */
   protected addInput<T extends InputEndpoint>(
     make: (channel: number, window: number, send: (type: number, payload?: Uint8Array) => void, release: () => void, room: (wake: () => void) => boolean) => T,
+    channel = this.nextChannel++,
   ): T {
-    const channel = this.nextChannel++;
     const ch = make(
       channel,
       this.streamWindow,

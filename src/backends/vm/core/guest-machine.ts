@@ -6,7 +6,7 @@
  * files is the caller's part (machine.ts in Node, browser/worker.ts).
  */
 import { TsboxError } from "../../../errors.js";
-import type { AgentProtocol, ConsoleTransport } from "./agent-protocol.js";
+import type { AgentProtocol, ConsoleTransport, LinkNumbering } from "./agent-protocol.js";
 import type { P9Server, P9State } from "./p9/server.js";
 import { freshMemoryRestore } from "./v86-memory.js";
 
@@ -31,6 +31,8 @@ export function fingerprintOf(imageId: string, v86Version: string, config: Machi
 export interface SavedMachine {
   state: ArrayBuffer;
   p9: P9State;
+  /** The link's numbering when saved (absent: saved idle, at a session's start). */
+  link?: LinkNumbering;
 }
 
 /** The guest's files, and v86's wasm compiled (instantiated here). */
@@ -97,6 +99,7 @@ export class GuestMachine<L extends AgentProtocol<any>> {
   async startFrom(saved: SavedMachine, timeoutMs: number, onEmulatorLoaded?: () => void): Promise<void> {
     const t0 = performance.now();
     this.p9.loadState(saved.p9);
+    if (saved.link) this.link.continueNumbering(saved.link);
     try {
       await this.startEmulator(saved.state);
       onEmulatorLoaded?.();
@@ -109,11 +112,18 @@ export class GuestMachine<L extends AgentProtocol<any>> {
     this.bootMs = performance.now() - t0;
   }
 
-  /** The guest's state now, for a later `startFrom` (the agent must be idle). */
+  /**
+   * The guest's state now, for a later `startFrom`: with the 9p fids and
+   * the link's numbering (the guest may hold requests and channels of this
+   * session; what the host has not sent yet is not in the state, so the
+   * link must be drained).
+   */
   async save(): Promise<SavedMachine> {
     if (!this.emulator) throw new TsboxError("the vm is not running", { code: "runtime" });
+    if (!this.link.drained) throw new TsboxError("the vm's link is busy: its state cannot be saved now", { code: "runtime" });
+    const link = this.link.numbering();
     const state = await this.emulator.save_state();
-    return { state, p9: this.p9.saveState() };
+    return { state, p9: this.p9.saveState(), link };
   }
 
   /** The last lines the guest printed on its serial console (kernel messages, init errors). */

@@ -14,6 +14,10 @@ export interface Fid {
   rel: string;
   uid: number;
   fd?: number;
+  /** The host flags `fd` was opened with (no create or truncate): a restored fid reopens with them. */
+  flags?: number;
+  /** Restored from a saved state while it held an fd: reopened with these flags at its first read or write. */
+  reopen?: number;
   dirEntries?: DirEntry[];
   opened?: boolean;
   /** A fid made by xattrwalk: the value (or NUL-separated names) it reads. */
@@ -150,10 +154,15 @@ export class FidTable {
     this.fids.clear();
   }
 
-  /** Replaces the table with fids restored from a snapshot (they hold nothing open). */
+  /**
+   * Replaces the table with fids restored from a snapshot. They hold
+   * nothing open: one that held an fd when saved (a file the guest has
+   * open or mapped) reopens at its next read or write, when its export is
+   * served again.
+   */
   load(fids: Iterable<[number, Fid]>): void {
     this.clear();
-    for (const [n, f] of fids) this.add(n, { exportName: f.exportName, rel: f.rel, uid: f.uid });
+    for (const [n, f] of fids) this.add(n, { exportName: f.exportName, rel: f.rel, uid: f.uid, ...(typeof f.reopen === "number" ? { reopen: f.reopen } : {}) });
   }
 
   /** Counters for tests and bench/. */

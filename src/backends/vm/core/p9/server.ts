@@ -48,7 +48,8 @@ export interface Export {
 
 /** What survives a snapshot: the guest kernel keeps fids across it. */
 export interface P9State {
-  fids: [number, { exportName: string | null; rel: string; uid: number }][];
+  /** `reopen`: the host open flags of a fid that held an fd (fid-table.ts `load`). */
+  fids: [number, { exportName: string | null; rel: string; uid: number; reopen?: number }][];
 }
 
 export class P9Server {
@@ -91,7 +92,12 @@ export class P9Server {
   }
 
   saveState(): P9State {
-    return { fids: [...this.fids.entries()].map(([n, f]) => [n, { exportName: f.exportName, rel: f.rel, uid: f.uid }]) };
+    return {
+      fids: [...this.fids.entries()].map(([n, f]) => {
+        const reopen = f.fd !== undefined ? f.flags : f.reopen;
+        return [n, { exportName: f.exportName, rel: f.rel, uid: f.uid, ...(reopen !== undefined ? { reopen } : {}) }];
+      }),
+    };
   }
 
   loadState(state: P9State): void {
@@ -246,6 +252,7 @@ export class P9Server {
           const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND)) | O.NOFOLLOW;
           this.fids.reserveOpen(f);
           this.fids.setFd(f, this.fs.open(this.hostPath(f, true), hostFlags));
+          f.flags = hostFlags & ~O.TRUNC;
           f.opened = true;
         }
         w.qid(this.qidOf(f));
@@ -267,7 +274,7 @@ export class P9Server {
         this.chownNew(p, f.uid, gid);
         this.fids.dropDirEntries(f);
         this.fids.setFd(f, fd);
-        Object.assign(f, child, { opened: true });
+        Object.assign(f, child, { opened: true, flags: hostFlags & ~(O.TRUNC | O.EXCL | O.CREAT) });
         w.qid(this.qidOf(f));
         w.u32(this.msize - 24);
         return;
@@ -282,9 +289,9 @@ export class P9Server {
           w.raw(part);
           return;
         }
-        if (f.fd === undefined) throw new P9Error(E.EBADF);
+        const fd = this.fdOf(f);
         const buf = new Uint8Array(count);
-        const n = this.fs.read(f.fd, buf, Number(offset));
+        const n = this.fs.read(fd, buf, Number(offset));
         this.stats.bytesRead += n;
         w.u32(n);
         w.raw(buf.subarray(0, n));
@@ -295,9 +302,9 @@ export class P9Server {
         const offset = r.u64();
         const count = r.u32();
         const data = r.bytes(count);
-        if (f.fd === undefined) throw new P9Error(E.EBADF);
+        const fd = this.fdOf(f);
         this.writable(f);
-        const n = this.fs.write(f.fd, data, Number(offset));
+        const n = this.fs.write(fd, data, Number(offset));
         this.stats.bytesWritten += n;
         w.u32(n);
         return;
@@ -453,6 +460,20 @@ export class P9Server {
       default:
         throw new P9Error(E.EOPNOTSUPP);
     }
+  }
+
+  /** The fid's open fd; a restored fid that held one reopens it now (its export is served again by then). */
+  private fdOf(f: Fid): number {
+    if (f.fd !== undefined) return f.fd;
+    if (f.reopen === undefined) throw new P9Error(E.EBADF);
+    // As at lopen: only a regular file is opened on the host (a FIFO put there since would block).
+    const st = this.lstat(f);
+    if (st === null || !isRegular(st)) throw new P9Error(E.EBADF);
+    this.fids.reserveOpen(f);
+    this.fids.setFd(f, this.fs.open(this.hostPath(f, true), f.reopen));
+    f.flags = f.reopen;
+    f.reopen = undefined;
+    return f.fd!;
   }
 
   private fid(n: number): Fid {

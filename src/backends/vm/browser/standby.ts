@@ -1,0 +1,46 @@
+/**
+ * A standby: a container the Worker starts ahead of the page's `run` (the
+ * Runtime's `standby` option, e.g. the playground's shell), kept in the
+ * saved guest state so a returning visit's first `run` with the same options
+ * takes a container that is already running — no create and start in a
+ * restored guest whose JIT is empty. Its output until then (a shell's
+ * prompt) is held and handed to the run that takes it.
+ */
+import { canonicalName, parseReference } from "../../../image/reference.js";
+import type { ContainerSpec } from "../../../spec/container-spec.js";
+import type { GuestChannels, GuestExport } from "../core/guest-spec.js";
+import type { RunRequest } from "./protocol.js";
+
+/** What a saved state keeps of its standby (browser-store.ts StoredState). */
+export interface StandbyRecord {
+  /** `standbyKey` of the request it was started for. */
+  key: string;
+  cid: string;
+  pid: number;
+  /** The image as it was (a reloaded name with other content does not match). */
+  image: { name: string; manifestDigest: string };
+  imageRoot: string;
+  spec: ContainerSpec;
+  exports: GuestExport[];
+  channels: GuestChannels;
+  /** Its terminal size, when it has one (a `run` with another size resizes it). */
+  size: { cols: number; rows: number } | null;
+  /** What it printed before the state was saved. */
+  output: Uint8Array;
+}
+
+/**
+ * The request without its terminal size (the one thing a `run` may change:
+ * it becomes a resize), keys sorted and the image name canonical: equal keys,
+ * the same container.
+ */
+export function standbyKey(request: RunRequest): string {
+  const { tty, image, ...rest } = request;
+  const normal: Record<string, unknown> = { ...rest, image: canonicalName(parseReference(image)), tty: Boolean(tty) };
+  return JSON.stringify(Object.fromEntries(Object.keys(normal).sort().map((k) => [k, normal[k]])));
+}
+
+/** The terminal size a request asks for, if it gives one. */
+export function requestedSize(request: RunRequest): { cols: number; rows: number } | null {
+  return typeof request.tty === "object" && request.tty !== null ? { cols: request.tty.cols, rows: request.tty.rows } : null;
+}
