@@ -25,6 +25,19 @@ interface Attachment {
 const times: Record<string, number> = { script: Math.round(performance.now()) };
 const mark = (name: string) => (times[name] ??= Math.round(performance.now()));
 
+/** The shell the page opens (a terminal of the window's size when it has one). */
+function shellOptions(image: string, size?: { cols: number; rows: number }) {
+  return { image, cmd: ["sh"], tty: size ?? true, stdin: true, env: { PS1: "\\u@\\h:\\w\\$ " } };
+}
+
+// The guest starts first, while the page builds its terminal: the Worker's
+// script, the saved state and the restore are the start's longest steps. The
+// shell is kept started ahead (the Runtime's `standby`, also in the saved
+// state), so a returning visit's shell is already running; its terminal
+// size follows at the `run` (a resize).
+const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m), standby: shellOptions("busybox") });
+const booting = rt.boot();
+
 const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false, scrollback: 5000 });
 const fit = new FitAddon();
 term.loadAddon(fit);
@@ -45,9 +58,6 @@ const state = {
   standbySaved: false,
 };
 
-/** The shell the page opens: kept started ahead (the Runtime's `standby`), so a returning visit's shell is already running. */
-const shellOptions = (image: string) => ({ image, cmd: ["sh"], tty: { cols: term.cols, rows: term.rows }, stdin: true, env: { PS1: "\\u@\\h:\\w\\$ " } });
-const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m), standby: shellOptions("busybox") });
 // For tests and the curious: the page's own objects.
 Object.assign(globalThis, { playground: { rt, term, state } });
 
@@ -110,7 +120,7 @@ function attach(container: Container, proc: Container | ExecProcess): void {
 
 async function runShell(): Promise<void> {
   const t0 = performance.now();
-  const c = await rt.run(shellOptions(state.selected));
+  const c = await rt.run(shellOptions(state.selected, { cols: term.cols, rows: term.rows }));
   mark("shell");
   state.containers.push(c);
   void c.wait().then(() => renderContainers());
@@ -228,7 +238,7 @@ drop.ondrop = (e) => {
 };
 
 await act(async () => {
-  await rt.boot();
+  await booting;
   // The shell first: the image list is a Worker call the prompt need not wait for.
   await Promise.all([runShell(), refreshImages()]);
   setInterval(() => void pollStats().catch(() => {}), 1000);

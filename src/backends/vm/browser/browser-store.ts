@@ -12,6 +12,7 @@ import type { Descriptor, ImageConfig } from "../../../image/oci.js";
 import type { LinkNumbering } from "../core/agent-protocol.js";
 import type { P9State } from "../core/p9/server.js";
 import type { StandbyRecord } from "./standby.js";
+import { openStateFiles, type StateFiles } from "./state-files.js";
 
 export interface StoredImage {
   /** Canonical name, e.g. docker.io/library/busybox:latest. */
@@ -60,13 +61,22 @@ export async function openBrowserStore(database: string | null): Promise<Browser
   return IdbStore.open(database);
 }
 
+/** The states store's record: the state's bytes as a Blob in it, or in the OPFS file it names (state-files.ts). */
+type StateRecord = Omit<StoredState, "state"> & { state?: Blob | ArrayBuffer; file?: string };
+
 class IdbStore implements BrowserStore {
   private constructor(
     private db: IDBDatabase,
     private readonly name: string,
+    private readonly files: StateFiles | undefined,
   ) {}
 
   static async open(name: string): Promise<IdbStore> {
+    const [db, files] = await Promise.all([IdbStore.openDb(name), openStateFiles(name)]);
+    return new IdbStore(db, name, files);
+  }
+
+  private static async openDb(name: string): Promise<IDBDatabase> {
     const db = await request(
       (() => {
         const req = indexedDB.open(name, 1);
@@ -76,7 +86,7 @@ class IdbStore implements BrowserStore {
         return req;
       })(),
     );
-    return new IdbStore(db, name);
+    return db;
   }
 
   async getBlob(digest: string): Promise<Uint8Array | undefined> {
@@ -111,22 +121,45 @@ class IdbStore implements BrowserStore {
     });
   }
 
-  // The state's bytes are kept as a Blob: Chromium reads a 12 MiB Blob back
-  // 2.5x faster than the same ArrayBuffer (≈ 0.4 s vs ≈ 1 s on this loaded
-  // machine; the ArrayBuffer is deserialized from the record on the reading
-  // thread). The record and its bytes stay in one transaction.
+  // The state's bytes go to an OPFS file where a sync access handle can
+  // read it (in the Worker: state-files.ts), else into the record as a
+  // Blob, which Chromium reads back 2.5x faster than the same ArrayBuffer
+  // (that one is deserialized from the record on the reading thread). Not
+  // gzip'd: a quarter of the bytes, but DecompressionStream inflates them
+  // slower than the bytes saved read (docs/architecture.md).
   async getState(): Promise<StoredState | undefined> {
-    const record = await this.get<Omit<StoredState, "state"> & { state: Blob | ArrayBuffer }>("states", GUEST_STATE);
+    const record = await this.get<StateRecord>("states", GUEST_STATE);
     if (!record) return undefined;
-    return { ...record, state: record.state instanceof Blob ? await record.state.arrayBuffer() : record.state };
+    const { file, state, ...rest } = record;
+    if (file !== undefined) {
+      if (!this.files) return undefined;
+      return { ...rest, state: await this.files.read(file) };
+    }
+    if (state === undefined) return undefined;
+    return { ...rest, state: state instanceof Blob ? await state.arrayBuffer() : state };
   }
 
-  putState(state: StoredState): Promise<void> {
-    return this.write(["states"], (tx) => tx.objectStore("states").put({ ...state, state: new Blob([state.state]) }, GUEST_STATE));
+  async putState(state: StoredState): Promise<void> {
+    if (this.files) {
+      // The file first, then the record that names it; older files go after.
+      const file = `state-${state.sha256.slice(0, 32)}`;
+      await this.files.write(file, state.state);
+      const { state: _bytes, ...rest } = state;
+      await this.write(["states"], (tx) => tx.objectStore("states").put({ ...rest, file } satisfies StateRecord, GUEST_STATE));
+      await this.files.prune(file);
+      return;
+    }
+    await this.write(["states"], (tx) => tx.objectStore("states").put({ ...state, state: new Blob([state.state]) } satisfies StateRecord, GUEST_STATE));
+    // A page closed right after the put's transaction completed has left a
+    // blob Chromium could not read ("the requested file could not be read")
+    // at the next visit; reading its last byte back first has not.
+    const record = await this.get<StateRecord>("states", GUEST_STATE);
+    if (record?.state instanceof Blob && record.state.size > 0) await record.state.slice(record.state.size - 1).arrayBuffer();
   }
 
-  deleteState(): Promise<void> {
-    return this.write(["states"], (tx) => tx.objectStore("states").delete(GUEST_STATE));
+  async deleteState(): Promise<void> {
+    await this.write(["states"], (tx) => tx.objectStore("states").delete(GUEST_STATE));
+    await this.files?.prune();
   }
 
   async clear(): Promise<void> {
@@ -134,7 +167,8 @@ class IdbStore implements BrowserStore {
     await this.write([...STORES], (tx) => STORES.forEach((s) => tx.objectStore(s).clear()));
     this.db.close();
     await request(indexedDB.deleteDatabase(this.name)).catch(() => {});
-    this.db = await (await IdbStore.open(this.name)).db;
+    await this.files?.prune();
+    this.db = await IdbStore.openDb(this.name);
   }
 
   private async get<T>(store: StoreName, key: string): Promise<T | undefined> {

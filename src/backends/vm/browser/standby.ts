@@ -44,3 +44,41 @@ export function standbyKey(request: RunRequest): string {
 export function requestedSize(request: RunRequest): { cols: number; rows: number } | null {
   return typeof request.tty === "object" && request.tty !== null ? { cols: request.tty.cols, rows: request.tty.rows } : null;
 }
+
+/** A standby record as JSON (a served snapshot's sidecar): its output as base64. */
+export function standbyToJson(record: StandbyRecord): Record<string, unknown> {
+  return { ...record, output: btoa(String.fromCharCode(...record.output)) };
+}
+
+/**
+ * A sidecar's standby, checked for the shape the Worker relies on (it comes
+ * from the page's host, beside a state whose digest is checked); undefined
+ * for anything else: the guest's container is then deleted, not taken.
+ */
+export function standbyFromJson(value: unknown): StandbyRecord | undefined {
+  const v = value as Record<string, any> | null;
+  if (typeof v !== "object" || v === null) return undefined;
+  const channel = (c: unknown) => c === null || (Number.isSafeInteger(c) && (c as number) > 0);
+  const ok =
+    typeof v.key === "string" &&
+    typeof v.cid === "string" &&
+    /^[0-9a-f]{64}$/.test(v.cid) &&
+    Number.isSafeInteger(v.pid) &&
+    typeof v.image?.name === "string" &&
+    typeof v.image?.manifestDigest === "string" &&
+    typeof v.imageRoot === "string" &&
+    typeof v.spec?.process?.terminal === "boolean" &&
+    Array.isArray(v.exports) &&
+    v.exports.every((e: any) => typeof e?.name === "string" && typeof e?.path === "string" && typeof e?.readonly === "boolean") &&
+    channel(v.channels?.stdin) &&
+    Number.isSafeInteger(v.channels?.stdout) &&
+    channel(v.channels?.stderr) &&
+    (v.size === null || (Number.isSafeInteger(v.size?.cols) && Number.isSafeInteger(v.size?.rows))) &&
+    typeof v.output === "string";
+  if (!ok) return undefined;
+  try {
+    return { ...(v as StandbyRecord), output: Uint8Array.from(atob(v.output), (c) => c.charCodeAt(0)) };
+  } catch {
+    return undefined;
+  }
+}

@@ -17,6 +17,7 @@ import type { MachineConfig } from "../core/guest-machine.js";
 import type { RunOptions } from "../../../spec/run-options.js";
 import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
+import { stateFilesDir } from "./state-files.js";
 import { Container } from "./web-container.js";
 import { WebProcess } from "./web-process.js";
 
@@ -204,12 +205,15 @@ export class Runtime {
   /** Deletes the loaded images and the saved guest state (the next start boots cold). */
   async clearStorage(): Promise<void> {
     if (this.booted || this.options.storage === false) return this.call("clearStorage", []);
+    const database = this.database() ?? "tsbox";
     await new Promise<void>((resolve, reject) => {
-      const req = indexedDB.deleteDatabase(this.database() ?? "tsbox");
+      const req = indexedDB.deleteDatabase(database);
       req.onsuccess = () => resolve();
       req.onerror = () => reject(new TsboxError(`could not clear the browser's storage: ${req.error?.message}`, { code: "runtime" }));
       req.onblocked = () => resolve();
     });
+    // The saved state's bytes (state-files.ts), where the Worker kept them in OPFS.
+    await navigator.storage?.getDirectory?.().then((root) => root.removeEntry(stateFilesDir(database), { recursive: true })).catch(() => {});
   }
 
   /** Stops the guest; running containers fail. */

@@ -23,7 +23,7 @@ import { MemoryFs } from "../core/p9/memory-fs.js";
 import { P9Server } from "../core/p9/server.js";
 import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../core/snapshot-check.js";
 import { refuseOutbound } from "../core/outbound-protocol.js";
-import { type BrowserStore, openBrowserStore, type StoredImage } from "./browser-store.js";
+import { type BrowserStore, openBrowserStore, type StoredImage, type StoredState } from "./browser-store.js";
 import { browserContainerSpec, execUser, GUEST_FILE_OWNER } from "./container-spec.js";
 import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
 import { importArchive, importLayoutUrl } from "./image-import.js";
@@ -111,20 +111,25 @@ export class WorkerVm {
 
     const config = req.config ?? DEFAULT_CONFIG;
     const notice = (message: string) => post({ type: "notice", message });
-    const [store, wasm, fingerprint] = await Promise.all([
-      openBrowserStore(req.database)
-        .catch((err: Error) => (notice(`${err.message}: images and the guest state are kept in memory only`), openBrowserStore(null)))
-        .then((s) => step("store", s)),
-      // v86's wasm compiles while the other files are still arriving.
+    const opened = openBrowserStore(req.database)
+      .catch((err: Error) => (notice(`${err.message}: images and the guest state are kept in memory only`), openBrowserStore(null)))
+      .then((s) => step("store", s));
+    const [store, wasm, fingerprint, stored] = await Promise.all([
+      opened,
+      // v86's wasm compiles while the other files are still arriving, and the stored state is read meanwhile.
       loadFiles({ wasm: req.files.wasm }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)).then((w) => step("wasm", w)),
       fetchJson<{ imageId: string }>(req.files.manifest).then((m) => step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config))),
+      opened.then((s) => s.getState()).then(
+        (state) => step("stored", state),
+        () => undefined,
+      ),
     ]);
     const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
     const images = new ImageRoots(fs, store, req.busybox);
     // The warm-up's image root (busybox: the playground's too) is read and
     // unpacked while the state is read and restored; a failure shows at its use.
     if (req.warmUp !== "off") void images.image("busybox").then((i) => images.root(i)).catch(() => {});
-    const found = step("state", await savedState(store, req.files.snapshot, fingerprint, loading("snapshot"), notice));
+    const found = step("state", await savedState(store, stored, req.files.snapshot, fingerprint, loading("snapshot"), notice));
     const guest = found ? undefined : await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
 
     const machine = new GuestMachine<WorkerLink>({
@@ -548,13 +553,13 @@ function loadingReporter(report: (p: LoadProgress) => void): (group: string) => 
  */
 async function savedState(
   store: BrowserStore,
+  stored: StoredState | undefined,
   served: StartRequest["files"]["snapshot"],
   fingerprint: string,
   onProgress: (p: LoadProgress) => void,
   notice: (message: string) => void,
 ): Promise<{ kind: StartKind; saved: SavedMachine; standby?: StandbyRecord; orphans?: string[] } | undefined> {
   const unusable = (what: string, why: string) => (notice(`${what} is not usable: ${why}: booting the vm from scratch`), undefined);
-  const stored = await store.getState().catch(() => undefined);
   if (stored) {
     // Its digest was checked (or made) before it was stored, with its record, in one transaction.
     const problem = fingerprintProblem(stored, fingerprint) ?? integrityProblem(stored, stored.state.byteLength, undefined);
