@@ -5,6 +5,7 @@
 //   tsbox.js, tsbox-vm-worker.js, v86.wasm, guest/   dist/browser (scripts/bundle-browser.mjs)
 // The page imports ./tsbox.js as any embedding page would.
 import { build } from "esbuild";
+import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,3 +44,6 @@ await build({
 cpSync(join(out, "playground-style.css"), join(out, "playground.css"));
 rmSync(join(out, "playground-style.css"));
 rmSync(join(out, "playground-style.css.map"), { force: true });
+
+// The served snapshot with the playground's shell already running (web/snapshot.ts), in place of the idle one.
+execFileSync(process.execPath, ["--import", "tsx", join(root, "web", "snapshot.ts"), out], { stdio: "inherit" });

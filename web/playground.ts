@@ -8,6 +8,7 @@
 import { FitAddon } from "@xterm/addon-fit";
 import { Terminal } from "@xterm/xterm";
 import { type Container, type ExecProcess, type ProgressEvent, Runtime } from "../src/browser.js";
+import { shellOptions } from "./shell.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const MiB = 1024 * 1024;
@@ -25,16 +26,11 @@ interface Attachment {
 const times: Record<string, number> = { script: Math.round(performance.now()) };
 const mark = (name: string) => (times[name] ??= Math.round(performance.now()));
 
-/** The shell the page opens (a terminal of the window's size when it has one). */
-function shellOptions(image: string, size?: { cols: number; rows: number }) {
-  return { image, cmd: ["sh"], tty: size ?? true, stdin: true, env: { PS1: "\\u@\\h:\\w\\$ " } };
-}
-
 // The guest starts first, while the page builds its terminal: the Worker's
 // script, the saved state and the restore are the start's longest steps. The
 // shell is kept started ahead (the Runtime's `standby`, also in the saved
-// state), so a returning visit's shell is already running; its terminal
-// size follows at the `run` (a resize).
+// state and in the served snapshot: snapshot.ts), so a visit's shell is
+// already running; its terminal size follows at the `run` (a resize).
 const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m), standby: shellOptions("busybox") });
 const booting = rt.boot();
 

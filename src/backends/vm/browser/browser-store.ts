@@ -142,8 +142,7 @@ class IdbStore implements BrowserStore {
   async putState(state: StoredState): Promise<void> {
     if (this.files) {
       // The file first, then the record that names it; older files go after.
-      const file = `state-${state.sha256.slice(0, 32)}`;
-      await this.files.write(file, state.state);
+      const file = await this.files.write(`state-${state.sha256.slice(0, 16)}`, state.state);
       const { state: _bytes, ...rest } = state;
       await this.write(["states"], (tx) => tx.objectStore("states").put({ ...rest, file } satisfies StateRecord, GUEST_STATE));
       await this.files.prune(file);

@@ -1,19 +1,18 @@
 /**
- * The saved guest state's bytes in the origin private file system (OPFS),
- * read and written through a sync access handle (dedicated Workers only):
- * one read() straight into memory, where IndexedDB hands a Blob back through
- * the browser's blob pipes (a 14 MB state: ≈ 0.4–0.6 s against ≈ 20 ms,
- * docs/architecture.md). Files are named by the state's digest and written
- * before the IndexedDB record that names them (browser-store.ts), so a record
- * never names a half-written file; a file no record names is pruned.
+ * The saved guest state's bytes in the origin private file system (OPFS):
+ * written through a sync access handle (dedicated Workers only) in one
+ * write, read back as a File (no lock: a Worker torn down by a reload
+ * mid-read must not leave the next visit waiting on the file), where
+ * IndexedDB hands a Blob back through the browser's blob pipes (a 14 MB
+ * state: docs/architecture.md). Each write is a new file named after the
+ * state's digest and written before the IndexedDB record that names it
+ * (browser-store.ts), so a record never names a half-written file; files no
+ * record names are pruned.
  */
 
 /** The part of FileSystemSyncAccessHandle used here (lib.dom does not declare it). */
 interface SyncAccessHandle {
-  getSize(): number;
-  read(buffer: Uint8Array, options: { at: number }): number;
   write(buffer: Uint8Array, options: { at: number }): number;
-  truncate(size: number): void;
   flush(): void;
   close(): void;
 }
@@ -21,8 +20,8 @@ interface SyncAccessHandle {
 type SyncFileHandle = FileSystemFileHandle & { createSyncAccessHandle(): Promise<SyncAccessHandle> };
 
 export interface StateFiles {
-  /** Writes `bytes` as `name` (kept as it is when a file of that name and size is there: names are digests). */
-  write(name: string, bytes: ArrayBuffer): Promise<void>;
+  /** Writes `bytes` to a new file; returns its name (`prefix` and a unique tail). */
+  write(prefix: string, bytes: ArrayBuffer): Promise<string>;
   read(name: string): Promise<ArrayBuffer>;
   /** Removes every state file but `keep` (files another tab holds open stay). */
   prune(keep?: string): Promise<void>;
@@ -46,29 +45,23 @@ export async function openStateFiles(database: string): Promise<StateFiles | und
 class OpfsStateFiles implements StateFiles {
   constructor(private readonly dir: FileSystemDirectoryHandle) {}
 
-  async write(name: string, bytes: ArrayBuffer): Promise<void> {
-    const handle = await this.open(name, true);
+  async write(prefix: string, bytes: ArrayBuffer): Promise<string> {
+    const name = `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    const file = (await this.dir.getFileHandle(name, { create: true })) as SyncFileHandle;
+    // A lock a torn-down Worker still holds must not stall the save.
+    const handle = await withTimeout(file.createSyncAccessHandle(), LOCK_WAIT_MS, `OPFS file ${name} is locked`);
     try {
-      if (handle.getSize() === bytes.byteLength) return;
-      handle.truncate(0);
       const n = handle.write(new Uint8Array(bytes), { at: 0 });
       if (n !== bytes.byteLength) throw new Error(`wrote ${n} of ${bytes.byteLength} bytes`);
       handle.flush();
     } finally {
       handle.close();
     }
+    return name;
   }
 
   async read(name: string): Promise<ArrayBuffer> {
-    const handle = await this.open(name, false);
-    try {
-      const buf = new Uint8Array(handle.getSize());
-      const n = handle.read(buf, { at: 0 });
-      if (n !== buf.length) throw new Error(`read ${n} of ${buf.length} bytes`);
-      return buf.buffer;
-    } finally {
-      handle.close();
-    }
+    return (await (await this.dir.getFileHandle(name)).getFile()).arrayBuffer();
   }
 
   async prune(keep?: string): Promise<void> {
@@ -76,9 +69,17 @@ class OpfsStateFiles implements StateFiles {
     for await (const name of (this.dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
     for (const name of names) if (name !== keep) await this.dir.removeEntry(name).catch(() => {});
   }
+}
 
-  private async open(name: string, create: boolean): Promise<SyncAccessHandle> {
-    const file = (await this.dir.getFileHandle(name, { create })) as SyncFileHandle;
-    return file.createSyncAccessHandle();
-  }
+/** How long a write waits for its new file's sync access handle. */
+const LOCK_WAIT_MS = 2000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    p.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
 }

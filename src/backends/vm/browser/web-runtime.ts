@@ -100,7 +100,7 @@ export class Runtime {
     if (options.backend !== undefined && options.backend !== "vm" && options.backend !== "auto") {
       throw new UsageError(`backend "${String(options.backend)}" is not available in a browser: only the vm backend runs there`);
     }
-    if (options.standby) this.standby = checkRunOptions(options.standby);
+    if (options.standby) this.standby = runRequest(options.standby);
   }
 
   /** Starts the guest now (else the first call does): resolves once containers can run. */
@@ -110,7 +110,7 @@ export class Runtime {
 
   /** Creates and starts a container; resolves once its command runs. */
   async run(options: RunOptions, control: Record<string, unknown> = {}): Promise<Container> {
-    const request = checkRunOptions(options);
+    const request = runRequest(options);
     for (const key of Object.keys(control)) throw new UsageError(`run control "${key}" is not supported in the browser`);
     const name = options.name ?? null;
     if (name !== null) {
@@ -362,7 +362,7 @@ export class Runtime {
 }
 
 /** RunOptions → the Worker's request; anything a browser cannot do is refused by name. */
-function checkRunOptions(options: RunOptions): RunRequest {
+export function runRequest(options: RunOptions): RunRequest {
   if (typeof options?.image !== "string" || options.image === "") throw new UsageError("run needs an image");
   for (const key of Object.keys(options)) {
     if (RUN_KEYS.has(key) || (options as unknown as Record<string, unknown>)[key] === undefined) continue;

@@ -30,7 +30,7 @@ import { importArchive, importLayoutUrl } from "./image-import.js";
 import { ImageRoots } from "./image-roots.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
 import { WorkerLink } from "./worker-link.js";
-import { requestedSize, type StandbyRecord, standbyKey } from "./standby.js";
+import { requestedSize, type StandbyRecord, standbyFromJson, standbyKey } from "./standby.js";
 import { parseContainerStats } from "../../container-stats.js";
 
 /** v86's version, put in by scripts/bundle-browser.mjs (a saved state is only valid for the same build). */
@@ -57,6 +57,12 @@ interface Running {
   stdin: InputPump | undefined;
   outputs: Partial<Record<"stdout" | "stderr", PageOutput>>;
   container?: { spec: ContainerSpec; imageRoot: string };
+  /**
+   * Input and resizes wait for this: a restored standby is taken before its
+   * image root is served again, and what it reads (or a SIGWINCH redraw)
+   * may fault in pages of its binary over 9p.
+   */
+  gate?: Promise<void>;
 }
 
 /** Where a process's output goes: the page under its id, or (a standby nobody took yet) held. */
@@ -73,12 +79,18 @@ interface Standby {
   route: Route;
   running: Running;
   release: () => void;
+  /** A run took it. */
+  taken: () => void;
 }
 
 /** Quiet output this long after the standby's first output: its prompt is out, the state may be saved. */
 const STANDBY_QUIET_MS = 300;
 /** A standby that prints nothing is saved after this long all the same. */
 const STANDBY_SILENT_MS = 3000;
+/** A restored standby's image root is unpacked once a run took it, or after this long without one. */
+const UNPACK_AFTER_MS = 500;
+/** The page's input and resizes quiet this long before a new standby is made. */
+const INPUT_QUIET_MS = 2000;
 
 export class WorkerVm {
   private readonly refs = new Map<string, number>();
@@ -89,6 +101,8 @@ export class WorkerVm {
   private readonly pageStarts = new Set<Promise<void>>();
   /** The standby not taken yet. */
   private standby: Standby | undefined;
+  /** When the page last wrote input or resized a terminal. */
+  private lastInput = 0;
 
   private constructor(
     private readonly machine: GuestMachine<WorkerLink>,
@@ -96,7 +110,13 @@ export class WorkerVm {
     private readonly store: BrowserStore,
     private readonly images: ImageRoots,
     private readonly post: Post,
-    private readonly options: { standby: RunRequest | undefined; savesState: boolean; fingerprint: string; savedKey: string | undefined },
+    private readonly options: {
+      standby: RunRequest | undefined;
+      savesState: boolean;
+      fingerprint: string;
+      /** The key of the standby the stored state holds, once it is stored. */
+      savedKey: Promise<string | undefined>;
+    },
   ) {
     this.exportTable = { add: (name, exp) => machine.p9.addExport(name, exp), remove: (name) => machine.p9.removeExport(name) };
   }
@@ -128,7 +148,10 @@ export class WorkerVm {
     const images = new ImageRoots(fs, store, req.busybox);
     // The warm-up's image root (busybox: the playground's too) is read and
     // unpacked while the state is read and restored; a failure shows at its use.
-    if (req.warmUp !== "off") void images.image("busybox").then((i) => images.root(i)).catch(() => {});
+    // With a standby only the image is looked up now: unpacking its root is
+    // CPU work on this thread, left until the page's first run took it.
+    if (req.standby) void images.image(req.standby.image).catch(() => {});
+    else if (req.warmUp !== "off") void images.image("busybox").then((i) => images.root(i)).catch(() => {});
     const found = step("state", await savedState(store, stored, req.files.snapshot, fingerprint, loading("snapshot"), notice));
     const guest = found ? undefined : await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
 
@@ -154,7 +177,8 @@ export class WorkerVm {
     step("hello", 0);
     const wanted = req.standby && standbyKey(req.standby);
     const kept = found?.standby?.key === wanted ? found?.standby : undefined;
-    const vm = new WorkerVm(machine, fs, store, images, post, { standby: req.standby, savesState: req.database !== null, fingerprint, savedKey: kept?.key });
+    const savedKey = (found?.storing ?? Promise.resolve()).then(() => kept?.key, () => undefined);
+    const vm = new WorkerVm(machine, fs, store, images, post, { standby: req.standby, savesState: req.database !== null, fingerprint, savedKey });
     // Containers that ran when the state was saved (the saving page's own) are not this page's.
     for (const cid of [...(found?.orphans ?? []), ...(found?.standby && !kept ? [found.standby.cid] : [])]) void deleteInGuest(machine.link, cid);
     if (kept) vm.reviveStandby(kept);
@@ -206,8 +230,11 @@ export class WorkerVm {
     if (held.length > 0) hooks.output?.();
     const size = requestedSize(request);
     if (size && (size.cols !== record.size?.cols || size.rows !== record.size?.rows)) this.resize(id, size.cols, size.rows);
-    // The next one starts once the page's starts are done (as the warm-up does).
-    setTimeout(() => void this.pageStartsSettled().then(() => this.keepStandby()), WARM_UP_GRACE_MS);
+    standby.taken();
+    // The next one starts once the page's starts are done and its terminal has
+    // been quiet a while: made in a guest whose JIT is cold, it would slow the
+    // first keystrokes' echo.
+    setTimeout(() => void this.pageStartsSettled().then(() => this.quietFor(INPUT_QUIET_MS)).then(() => this.keepStandby()), WARM_UP_GRACE_MS);
     await this.follow(id, running, standby.release);
   }
 
@@ -225,16 +252,27 @@ export class WorkerVm {
       if (this.standby === standby) this.standby = undefined;
       return;
     }
-    let saved = false;
-    if (this.options.savesState && this.options.savedKey !== record.key) {
+    let saved = (await this.options.savedKey) === record.key;
+    if (this.options.savesState && !saved) {
       await this.outputQuiet(standby.route);
       // Taken meanwhile (the page ran its shell): a used container is not what the next visit should get.
       if (this.standby === standby) {
-        await this.saveWithStandby(standby, record);
+        const captured = await this.capture(standby, record);
+        await this.store.putState({
+          fingerprint: this.options.fingerprint,
+          size: captured.saved.state.byteLength,
+          sha256: await sha256Hex(captured.saved.state),
+          p9: captured.saved.p9,
+          state: captured.saved.state,
+          ...(captured.saved.link ? { link: captured.saved.link } : {}),
+          standby: captured.standby,
+          orphans: captured.orphans,
+        });
+        this.options.savedKey = Promise.resolve(record.key);
         saved = true;
       }
     }
-    this.post({ type: "progress", phase: "standby", saved });
+    this.post({ type: "progress", phase: "standby", saved: this.options.savesState && saved });
   }
 
   /** Resolves once the held output has been quiet a moment after its first bytes (or silent a while). */
@@ -249,21 +287,21 @@ export class WorkerVm {
     while (!this.machine.link.drained) await sleep(20);
   }
 
-  private async saveWithStandby(standby: Standby, record: StandbyRecord): Promise<void> {
+  /** The guest's state with the standby running in it, started and quiet (web/snapshot.ts: the playground's served snapshot). */
+  async captureStandby(): Promise<{ saved: SavedMachine; standby: StandbyRecord; orphans: string[] }> {
+    const standby = this.standby;
+    const record = standby && (await standby.ready);
+    if (!standby || !record || this.standby !== standby) throw new ContainerError("no standby container is running");
+    await this.outputQuiet(standby.route);
+    return this.capture(standby, record);
+  }
+
+  /** The state now, with the standby's record and output, and the other containers (which a restore deletes). */
+  private async capture(standby: Standby, record: StandbyRecord): Promise<{ saved: SavedMachine; standby: StandbyRecord; orphans: string[] }> {
     const orphans = [...this.running.values()].filter((r) => r.container && r !== standby.running).map((r) => r.handle);
     const output = concat(standby.route.held);
     const saved = await this.machine.save();
-    await this.store.putState({
-      fingerprint: this.options.fingerprint,
-      size: saved.state.byteLength,
-      sha256: await sha256Hex(saved.state),
-      p9: saved.p9,
-      state: saved.state,
-      ...(saved.link ? { link: saved.link } : {}),
-      standby: { ...record, output },
-      orphans,
-    });
-    this.options.savedKey = record.key;
+    return { saved, standby: { ...record, output }, orphans };
   }
 
   /** Starts a container for `request` whose output is held until a `run` takes it. */
@@ -291,30 +329,45 @@ export class WorkerVm {
         return undefined;
       }
     })();
-    return { key: standbyKey(request), ready, route, running, release: () => holder.release() };
+    return { key: standbyKey(request), ready, route, running, release: () => holder.release(), taken: () => {} };
   }
 
-  /** A restored state's standby: its channels again, its image root served again before it is taken. */
+  /**
+   * A restored state's standby: its channels again, taken as soon as its
+   * image is known to be the same; its image root is served again meanwhile,
+   * its input and resizes held until then (`Running.gate`).
+   */
   reviveStandby(record: StandbyRecord): void {
     const route: Route = { id: null, held: record.output.length > 0 ? [record.output] : [] };
     const io = this.openIo(route, record.channels.stdin !== null, record.spec.process.terminal, record.channels);
-    const running: Running = { handle: record.cid, stdin: io.stdin, outputs: io.outputs, container: { spec: record.spec, imageRoot: record.imageRoot } };
     const holder: { release: () => void } = { release: () => {} };
-    const ready = (async (): Promise<StandbyRecord | undefined> => {
-      try {
-        const image = await this.images.image(record.image.name);
-        if (image.manifestDigest !== record.image.manifestDigest) throw new Error("its image changed");
-        if ((await this.images.root(image)) !== record.imageRoot) throw new Error("its image root moved");
-        holder.release = await acquireExports(this.exportTable, this.refs, record.exports);
+    const gone = async () => {
+      io.close();
+      await deleteInGuest(this.machine.link, record.cid);
+      holder.release();
+    };
+    const image = this.images.image(record.image.name).then((i) => {
+      if (i.manifestDigest !== record.image.manifestDigest) throw new Error("its image changed");
+      return i;
+    });
+    let taken!: () => void;
+    const take = new Promise<void>((resolve) => (taken = resolve));
+    const served = image.then(async (i) => {
+      await Promise.race([take, new Promise((r) => setTimeout(r, UNPACK_AFTER_MS))]);
+      if ((await this.images.root(i)) !== record.imageRoot) throw new Error("its image root moved");
+      holder.release = await acquireExports(this.exportTable, this.refs, record.exports);
+    });
+    const running: Running = { handle: record.cid, stdin: io.stdin, outputs: io.outputs, container: { spec: record.spec, imageRoot: record.imageRoot }, gate: served.catch(() => {}) };
+    void served.then(() => delete running.gate, () => {});
+    const ready = image.then(
+      () => {
+        // Taken or not, a standby whose root cannot be served again goes (a taken one exits).
+        served.catch(() => void gone());
         return record;
-      } catch {
-        io.close();
-        await deleteInGuest(this.machine.link, record.cid);
-        holder.release();
-        return undefined;
-      }
-    })();
-    this.standby = { key: record.key, ready, route, running, release: () => holder.release() };
+      },
+      async () => (await gone(), undefined),
+    );
+    this.standby = { key: record.key, ready, route, running, release: () => holder.release(), taken };
   }
 
   /** Resolves once every container the page asked for so far has started (as `run` says) or failed. */
@@ -358,11 +411,11 @@ export class WorkerVm {
   }
 
   writeStdin(id: number, data: Uint8Array): void {
-    this.running.get(id)?.stdin?.write(data);
+    this.whenOpen(id, (p) => p.stdin?.write(data));
   }
 
   endStdin(id: number): void {
-    this.running.get(id)?.stdin?.end();
+    this.whenOpen(id, (p) => p.stdin?.end());
   }
 
   kill(id: number, signal: number): void {
@@ -371,8 +424,21 @@ export class WorkerVm {
   }
 
   resize(id: number, cols: number, rows: number): void {
+    this.whenOpen(id, (p) => void this.machine.link.request("resize", { cid: p.handle, cols, rows }, 30_000).catch(() => {}));
+  }
+
+  /** Resolves once the page has written no input and resized nothing for `ms`. */
+  private async quietFor(ms: number): Promise<void> {
+    for (let left = ms; left > 0; left = this.lastInput + ms - performance.now()) await new Promise((r) => setTimeout(r, left));
+  }
+
+  /** Runs `fn` on the process now, or (in order) once its gate opens. */
+  private whenOpen(id: number, fn: (p: Running) => void): void {
+    this.lastInput = performance.now();
     const p = this.running.get(id);
-    if (p) this.machine.link.request("resize", { cid: p.handle, cols, rows }, 30_000).catch(() => {});
+    if (!p) return;
+    if (p.gate) void p.gate.then(() => fn(p));
+    else fn(p);
   }
 
   ack(id: number, stream: "stdout" | "stderr", bytes: number): void {
@@ -558,7 +624,7 @@ async function savedState(
   fingerprint: string,
   onProgress: (p: LoadProgress) => void,
   notice: (message: string) => void,
-): Promise<{ kind: StartKind; saved: SavedMachine; standby?: StandbyRecord; orphans?: string[] } | undefined> {
+): Promise<{ kind: StartKind; saved: SavedMachine; standby?: StandbyRecord; orphans?: string[]; storing?: Promise<void> } | undefined> {
   const unusable = (what: string, why: string) => (notice(`${what} is not usable: ${why}: booting the vm from scratch`), undefined);
   if (stored) {
     // Its digest was checked (or made) before it was stored, with its record, in one transaction.
@@ -583,9 +649,16 @@ async function savedState(
   const { state } = await loadFiles({ state: served.state }, onProgress);
   const corrupt = integrityProblem(meta, state.byteLength, await sha256Hex(state));
   if (corrupt) return unusable("vm snapshot", corrupt);
-  const saved = { state, p9: meta.p9 ?? { fids: [] } };
-  void store.putState({ fingerprint, size: meta.size, sha256: meta.sha256, p9: saved.p9, state }).catch(() => {});
-  return { kind: "snapshot", saved };
+  const saved: SavedMachine = { state, p9: meta.p9 ?? { fids: [] }, ...(meta.link ? { link: meta.link } : {}) };
+  // A served snapshot may hold a container started ahead (the playground's shell: web/snapshot.ts).
+  const standby = meta.standby === undefined ? undefined : standbyFromJson(meta.standby);
+  const orphans = Array.isArray(meta.orphans) ? meta.orphans.filter((c): c is string => typeof c === "string") : [];
+  // One that does not parse is not taken: its container goes with the others.
+  const badCid = meta.standby !== undefined && !standby ? (meta.standby as { cid?: unknown } | null)?.cid : undefined;
+  if (typeof badCid === "string") orphans.push(badCid);
+  const storing = store.putState({ fingerprint, size: meta.size, sha256: meta.sha256, p9: saved.p9, state, ...(saved.link ? { link: saved.link } : {}), ...(standby ? { standby } : {}), orphans });
+  storing.catch(() => {});
+  return { kind: "snapshot", saved, ...(standby ? { standby } : {}), orphans, storing };
 }
 
 /** The freshly booted guest's state, stored for the next visit (nothing runs yet). */

@@ -6,6 +6,7 @@
  * Node (snapshot.ts, node:crypto) and the browser Worker (WebCrypto, its
  * stored and served states) hash with their own tools and ask here.
  */
+import type { LinkNumbering } from "./agent-protocol.js";
 import type { P9State } from "./p9/server.js";
 
 /** The JSON sidecar of a state file (Node), or the record beside a state in IndexedDB (browser). */
@@ -14,6 +15,11 @@ export interface SnapshotRecord {
   size: number;
   sha256: string;
   p9?: P9State;
+  /** Saved with containers running (the playground's served snapshot, web/snapshot.ts): the link's numbering then, */
+  link?: LinkNumbering;
+  /** the container started ahead (browser/standby.ts, as JSON), and the containers a restore deletes. */
+  standby?: unknown;
+  orphans?: string[];
 }
 
 /** Why a state made for `record.fingerprint` cannot be restored by a guest with `fingerprint`; undefined: it can. */
