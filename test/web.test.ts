@@ -162,8 +162,10 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await waitFor(PROMPT);
     t.diagnostic(`returning visit: page load → prompt ${Date.now() - t0} ms`);
     assert.equal(await page.evaluate(() => (globalThis as any).playground.state.start), "stored");
+    // The prompt (a shell taken running) can come before the image list.
+    await page.waitForFunction(() => document.querySelectorAll("#image option").length > 1, null, { timeout: 30_000 }).catch(() => {});
     const options = await page.$$eval("#image option", (os) => os.map((o) => (o as HTMLOptionElement).value));
-    assert.ok(options.includes("example.test/dropped:1"), options.join(","));
+    assert.ok(options.includes("example.test/dropped:1"), `image list: ${options.join(",")}`);
     await shot("5-reloaded");
     await page.click("#terminal");
     const first = await attachedId();
@@ -184,6 +186,7 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await page.reload();
     await ready();
     assert.notEqual(await page.evaluate(() => (globalThis as any).playground.state.start), "stored");
+    await page.waitForFunction(() => document.querySelectorAll("#image option").length > 0, null, { timeout: 30_000 });
     const options = await page.$$eval("#image option", (os) => os.map((o) => (o as HTMLOptionElement).value));
     assert.deepEqual(options, ["busybox:latest"]);
     assert.deepEqual(errors, []);

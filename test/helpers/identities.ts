@@ -27,6 +27,7 @@ const isRoot = process.getuid!() === 0;
 
 /** Creates the user when missing (a system user gets no /etc/subuid range); its uid and gid. */
 export function ensureUser(name: string, system: boolean): { uid: number; gid: number } {
+  ensureTunForUsers();
   try {
     execFileSync("id", ["-u", name], { stdio: "ignore" });
   } catch {
@@ -42,6 +43,23 @@ export function ensureUser(name: string, system: boolean): { uid: number; gid: n
   const uid = Number(execFileSync("id", ["-u", name]).toString().trim());
   const gid = Number(execFileSync("id", ["-g", name]).toString().trim());
   return { uid, gid };
+}
+
+/**
+ * Rootless bridge networking (pasta, slirp4netns) opens /dev/net/tun as the
+ * user. Distributions ship it 0666 (udev); where it is 0600 (a fresh machine
+ * here was) tsbox warns and runs with `--network none`, and every rootless
+ * network test fails: the test users get the usual mode, with a notice.
+ */
+function ensureTunForUsers(): void {
+  try {
+    const mode = statSync("/dev/net/tun").mode & 0o777;
+    if (mode === 0o666) return;
+    process.stderr.write(`# test set-up: /dev/net/tun is ${mode.toString(8)}: making it 0666, as distributions ship it, for the unprivileged test users\n`);
+    chmodSync("/dev/net/tun", 0o666);
+  } catch {
+    // no tun device: the networking tests report what the host lacks
+  }
 }
 
 function hasSubordinateIds(name: string): boolean {
