@@ -15,7 +15,7 @@ import { Runtime } from "../src/index.js";
 import type { Backend, StartOptions } from "../src/backends/backend.js";
 import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { AgentLink } from "../src/backends/vm/node/agent-link.js";
-import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
+import { encodeFrame, FrameDecoder, FrameType, HEADER } from "../src/backends/vm/core/frame.js";
 import { loadVmImages } from "../src/backends/vm/node/images.js";
 import { DEFAULT_CONFIG, Machine, v86Module } from "../src/backends/vm/node/machine.js";
 import { v86Options, type V86Like } from "../src/backends/vm/core/guest-machine.js";
@@ -43,6 +43,21 @@ describe("vm protocol (no guest)", () => {
   it("a guest that does not answer gives a clear error", async () => {
     const link = new AgentLink({ send: () => {} });
     await assert.rejects(link.request("ping", {}, 200), /the vm guest did not answer ping within 0\.2 s/);
+  });
+
+  it("holds what is sent while a hello is unanswered, and sends it after the answer", async () => {
+    const sent: Buffer[] = [];
+    const link = new AgentLink({ send: (b) => sent.push(Buffer.from(b)) });
+    const hello = link.hello(5000);
+    const ping = link.request("ping", {}, 5000);
+    const ops = () => sent.map((b) => JSON.parse(b.subarray(HEADER).toString()).op as string);
+    assert.deepEqual(ops(), ["hello"], "only the hello goes out first");
+    assert.equal(link.drained, false, "held frames are not in a state saved now");
+    link.receive(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id: 1, ok: true }))));
+    await hello;
+    assert.deepEqual(ops(), ["hello", "ping"]);
+    link.receive(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id: 2, ok: true, pong: 1 }))));
+    assert.equal((await ping).pong, 1);
   });
 
   it("never has more console events in flight than the window", () => {

@@ -169,12 +169,20 @@ export class WorkerVm {
     });
     const kind: StartKind = found?.kind ?? "cold";
     const booting = () => (step("emulator", 0), progress("booting", { start: kind }));
-    if (found) await machine.startFrom(found.saved, 20_000, booting);
+    // A restore is `ready` once the emulator runs: the page's first run (a standby's take) posts its
+    // output without asking the agent, and its requests go out after the `hello`.
+    if (found) {
+      await machine.startFrom(found.saved, 20_000, booting, true);
+      void machine.answered.then(
+        () => step("hello", 0),
+        (err: Error) => notice(`the vm guest did not come back: ${err.message}`),
+      );
+    }
     else {
       await machine.startCold(90_000, booting);
       await saveState(machine, store, fingerprint).catch((err: Error) => notice(`the guest state could not be saved for the next visit: ${err.message}`));
     }
-    step("hello", 0);
+    if (!found) step("hello", 0);
     const wanted = req.standby && standbyKey(req.standby);
     const kept = found?.standby?.key === wanted ? found?.standby : undefined;
     const savedKey = (found?.storing ?? Promise.resolve()).then(() => kept?.key, () => undefined);

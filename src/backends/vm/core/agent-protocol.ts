@@ -104,6 +104,14 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   private nextId = 1;
   private nextChannel = 1;
   private readonly pending = new Map<number, Pending>();
+  /**
+   * Frames sent while a session's `hello` is unanswered, sent after it: the
+   * link's accounting restarts at the answer, and a frame sent across that
+   * restart could be counted twice or not at all (and overrun the guest's
+   * receive buffers). undefined: no `hello` is pending.
+   */
+  private held: Uint8Array[] | undefined;
+  private sendingHello = false;
   private readonly seccompRefs = new SeccompRefs();
   private readonly inputs = new Map<number, InputEndpoint>();
   private readonly outputs = new Map<number, OutputEndpoint>();
@@ -142,20 +150,31 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   async hello(timeoutMs: number): Promise<Reply> {
     this.resetLink();
     this.seccompRefs.reset(false);
+    this.held ??= [];
     const seed = new Uint8Array(32);
     globalThis.crypto.getRandomValues(seed);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const left = deadline - Date.now();
       try {
-        const reply = await this.request("hello", { time: Date.now(), seed: hex(seed) }, Math.min(left, 1500));
+        this.sendingHello = true;
+        const answer = this.request("hello", { time: Date.now(), seed: hex(seed) }, Math.min(left, 1500));
+        this.sendingHello = false;
+        const reply = await answer;
         this.resetLink();
         this.seccompRefs.reset(reply.seccompRef === true);
         if (typeof reply.window === "number" && reply.window > 0) this.window = Math.min(Math.floor(reply.window), MAX_LINK_WINDOW);
         if (typeof reply.streamWindow === "number" && reply.streamWindow > 0) this.streamWindow = Math.min(Math.floor(reply.streamWindow), MAX_STREAM_WINDOW);
+        const held = this.held ?? [];
+        this.held = undefined;
+        for (const bytes of held) this.enqueue(bytes);
         return reply;
       } catch (err) {
-        if (this.closed || Date.now() + 10 >= deadline || !(err instanceof TsboxError && /did not answer/.test(err.message))) throw err;
+        this.sendingHello = false;
+        if (this.closed || Date.now() + 10 >= deadline || !(err instanceof TsboxError && /did not answer/.test(err.message))) {
+          this.held = undefined;
+          throw err;
+        }
       }
     }
   }
@@ -188,7 +207,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
 
   /** Nothing waits in the host's queue: what was sent is in the guest's memory (and in a state saved now). */
   get drained(): boolean {
-    return this.queued === 0;
+    return this.queued === 0 && !this.held?.length;
   }
 
   /** A fresh channel number for a stream someone else carries (the daemon's relay). */
@@ -274,6 +293,10 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
 
   private enqueue(bytes: Uint8Array): void {
     if (this.closedWith || bytes.length === 0) return;
+    if (this.held && !this.sendingHello) {
+      this.held.push(bytes);
+      return;
+    }
     this.queue.push(bytes);
     this.queued += bytes.length;
     this.pump();

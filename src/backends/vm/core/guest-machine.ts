@@ -72,6 +72,8 @@ export class GuestMachine<L extends AgentProtocol<any>> {
   private destroyed = false;
   /** Milliseconds from the start call to a live agent. */
   bootMs = 0;
+  /** Settles with the agent's `hello` (the start's, or a restore's answered after `startFrom` returned). */
+  answered: Promise<void> = Promise.resolve();
 
   constructor(private readonly parts: GuestMachineParts<L>) {
     this.config = parts.config;
@@ -95,21 +97,29 @@ export class GuestMachine<L extends AgentProtocol<any>> {
     this.bootMs = performance.now() - t0;
   }
 
-  /** Restores a saved state; resolves once the agent answered `hello`. */
-  async startFrom(saved: SavedMachine, timeoutMs: number, onEmulatorLoaded?: () => void): Promise<void> {
+  /**
+   * Restores a saved state; resolves once the agent answered `hello`, or
+   * (`early`) once the emulator runs: requests made meanwhile go out after
+   * the `hello` (agent-protocol.ts), and `answered` settles with it (a
+   * failure destroys the machine, so they fail with its reason).
+   */
+  async startFrom(saved: SavedMachine, timeoutMs: number, onEmulatorLoaded?: () => void, early = false): Promise<void> {
     const t0 = performance.now();
     this.p9.loadState(saved.p9);
     if (saved.link) this.link.continueNumbering(saved.link);
+    const fail = async (err: unknown) => {
+      await this.destroy();
+      throw err instanceof TsboxError ? this.failure(err.message) : err;
+    };
     try {
       await this.startEmulator(saved.state);
       onEmulatorLoaded?.();
-      await this.link.hello(timeoutMs);
     } catch (err) {
-      await this.destroy();
-      if (err instanceof TsboxError) throw this.failure(err.message);
-      throw err;
+      await fail(err);
     }
-    this.bootMs = performance.now() - t0;
+    this.answered = this.link.hello(timeoutMs).then(() => void (this.bootMs = performance.now() - t0), fail);
+    if (!early) await this.answered;
+    else this.answered.catch(() => {});
   }
 
   /**
