@@ -122,7 +122,7 @@ class IdbStore implements BrowserStore {
   }
 
   // The state's bytes go to an OPFS file where a sync access handle can
-  // read it (in the Worker: state-files.ts), else into the record as a
+  // write it (in the Worker: state-files.ts), else into the record as a
   // Blob, which Chromium reads back 2.5x faster than the same ArrayBuffer
   // (that one is deserialized from the record on the reading thread). Not
   // gzip'd: a quarter of the bytes, but DecompressionStream inflates them

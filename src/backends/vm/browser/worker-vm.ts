@@ -18,7 +18,6 @@ import type { InputPump } from "../core/agent-channels.js";
 import { hex } from "../core/bytes.js";
 import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type SavedMachine, type V86Constructor } from "../core/guest-machine.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../core/guest-spec.js";
-import type { PageOutput } from "./worker-link.js";
 import { MemoryFs } from "../core/p9/memory-fs.js";
 import { P9Server } from "../core/p9/server.js";
 import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../core/snapshot-check.js";
@@ -29,7 +28,7 @@ import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-file
 import { importArchive, importLayoutUrl } from "./image-import.js";
 import { ImageRoots } from "./image-roots.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
-import { WorkerLink } from "./worker-link.js";
+import { type PageOutput, WorkerLink } from "./worker-link.js";
 import { requestedSize, type StandbyRecord, standbyFromJson, standbyKey } from "./standby.js";
 import { parseContainerStats } from "../../container-stats.js";
 
@@ -74,7 +73,7 @@ interface Route {
 /** A standby container (standby.ts): started, its output held, until a `run` with its key takes it. */
 interface Standby {
   key: string;
-  /** Resolves once it runs (a restored one: once its image root is served again); undefined: it failed. */
+  /** Resolves once it runs (a restored one: once its image is known to be the same); undefined: it failed. */
   ready: Promise<StandbyRecord | undefined>;
   route: Route;
   running: Running;
@@ -177,13 +176,12 @@ export class WorkerVm {
         () => step("hello", 0),
         (err: Error) => notice(`the vm guest did not come back: ${err.message}`),
       );
-    }
-    else {
+    } else {
       await machine.startCold(90_000, booting);
       await saveState(machine, store, fingerprint).catch((err: Error) => notice(`the guest state could not be saved for the next visit: ${err.message}`));
     }
     if (!found) step("hello", 0);
-    const wanted = req.standby && standbyKey(req.standby);
+    const wanted = req.standby && keyOf(req.standby);
     const kept = found?.standby?.key === wanted ? found?.standby : undefined;
     const savedKey = (found?.storing ?? Promise.resolve()).then(() => kept?.key, () => undefined);
     const vm = new WorkerVm(machine, fs, store, images, post, { standby: req.standby, savesState: req.database !== null, fingerprint, savedKey });
