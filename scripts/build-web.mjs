@@ -2,11 +2,12 @@
 // static host serves as it is (no special headers: no SharedArrayBuffer, no
 // cross-origin isolation needed):
 //   index.html, playground.js, playground.css   the page (web/), xterm.js bundled in
-//   tsbox.js, tsbox-vm-worker.js, v86.wasm, guest/   dist/browser (scripts/bundle-browser.mjs)
+//   tsbox.js, tsbox-vm-worker.js, v86.wasm, guest/   dist/browser (scripts/bundle-browser.mjs), its
+//                                                    snapshot.state replaced by the playground's (web/snapshot.ts)
 // The page imports ./tsbox.js as any embedding page would.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -46,4 +47,5 @@ rmSync(join(out, "playground-style.css"));
 rmSync(join(out, "playground-style.css.map"), { force: true });
 
 // The served snapshot with the playground's shell already running (web/snapshot.ts), in place of the idle one.
-execFileSync(process.execPath, ["--import", "tsx", join(root, "web", "snapshot.ts"), out], { stdio: "inherit" });
+if (existsSync(join(out, "guest", "snapshot.state.json"))) execFileSync(process.execPath, ["--import", "tsx", join(root, "web", "snapshot.ts"), out], { stdio: "inherit" });
+else console.warn("build:web: no served snapshot in dist/web/guest (npm run build:vm): the playground boots its guest cold");
