@@ -8,7 +8,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { packageRoot } from "../src/package-root.js";
@@ -80,6 +80,9 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await waitFor(PROMPT);
     t.diagnostic(`page load → prompt ${Date.now() - t0} ms (start: ${await page.evaluate(() => (globalThis as any).playground.state.start)})`);
     assert.match(await page.textContent("#progress-text") ?? "", /^ready \(/);
+    // A first visit's shell is the one the served snapshot holds running (web/snapshot.ts).
+    const served = JSON.parse(readFileSync(join(packageRoot(), "dist", "web", "guest", "snapshot.state.json"), "utf8")) as { standby?: { cid: string } };
+    assert.equal(await page.evaluate(() => (globalThis as any).playground.state.attached.container.id), served.standby?.cid);
     await shot("1-prompt");
   });
 
