@@ -10,6 +10,8 @@
  * record names are pruned.
  */
 
+import { withTimeout } from "../core/guest-machine.js";
+
 /** The part of FileSystemSyncAccessHandle used here (lib.dom does not declare it). */
 interface SyncAccessHandle {
   write(buffer: Uint8Array, options: { at: number }): number;
@@ -49,7 +51,7 @@ class OpfsStateFiles implements StateFiles {
     const name = `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     const file = (await this.dir.getFileHandle(name, { create: true })) as SyncFileHandle;
     // A lock a torn-down Worker still holds must not stall the save.
-    const handle = await withTimeout(file.createSyncAccessHandle(), LOCK_WAIT_MS, `OPFS file ${name} is locked`);
+    const handle = await withTimeout(file.createSyncAccessHandle(), LOCK_WAIT_MS, () => new Error(`OPFS file ${name} is locked`));
     try {
       const n = handle.write(new Uint8Array(bytes), { at: 0 });
       if (n !== bytes.byteLength) throw new Error(`wrote ${n} of ${bytes.byteLength} bytes`);
@@ -73,13 +75,3 @@ class OpfsStateFiles implements StateFiles {
 
 /** How long a write waits for its new file's sync access handle. */
 const LOCK_WAIT_MS = 2000;
-
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(message)), ms);
-    p.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
-    );
-  });
-}

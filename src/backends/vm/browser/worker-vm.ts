@@ -264,16 +264,7 @@ export class WorkerVm {
       // Taken meanwhile (the page ran its shell): a used container is not what the next visit should get.
       if (this.standby === standby) {
         const captured = await this.capture(standby, record);
-        await this.store.putState({
-          fingerprint: this.options.fingerprint,
-          size: captured.saved.state.byteLength,
-          sha256: await sha256Hex(captured.saved.state),
-          p9: captured.saved.p9,
-          state: captured.saved.state,
-          ...(captured.saved.link ? { link: captured.saved.link } : {}),
-          standby: captured.standby,
-          orphans: captured.orphans,
-        });
+        await this.store.putState({ ...(await stateRecord(this.options.fingerprint, captured.saved)), standby: captured.standby, orphans: captured.orphans });
         this.options.savedKey = Promise.resolve(record.key);
         saved = true;
       }
@@ -319,12 +310,9 @@ export class WorkerVm {
     const running: Running = { handle: cid, stdin: io.stdin, outputs: io.outputs };
     const ready = (async (): Promise<StandbyRecord | undefined> => {
       try {
-        const image = await this.images.image(request.image);
-        const imageRoot = await this.images.root(image);
-        const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
+        const { image, imageRoot, spec, guest, release } = await this.prepareContainer(cid, request);
         running.container = { spec, imageRoot };
-        const guest = toGuestSpec(spec, cid, { layerExportName });
-        holder.release = await acquireExports(this.exportTable, this.refs, guest.exports);
+        holder.release = release;
         const pid = await createAndStart(this.machine.link, cid, guest.spec, io.channels);
         const output = new Uint8Array(0);
         return { key: standbyKey(request), cid, pid, image: { name: image.name, manifestDigest: image.manifestDigest }, imageRoot, spec, exports: guest.exports, channels: io.channels, size: requestedSize(request), output };
@@ -382,14 +370,20 @@ export class WorkerVm {
   }
 
   private async runContainer(id: number, request: RunRequest, hooks?: ProcessHooks): Promise<void> {
+    const cid = randomHex(32);
+    const { spec, imageRoot, guest, release } = await this.prepareContainer(cid, request);
+    const terminal = spec.process.terminal;
+    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release, hooks);
+  }
+
+  /** A container's image and root, its spec for the guest, and its exports held (`release` lets them go). */
+  private async prepareContainer(cid: string, request: RunRequest) {
     const image = await this.images.image(request.image);
     const imageRoot = await this.images.root(image);
-    const cid = randomHex(32);
     const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
     const guest = toGuestSpec(spec, cid, { layerExportName });
     const release = await acquireExports(this.exportTable, this.refs, guest.exports);
-    const terminal = spec.process.terminal;
-    await this.runProcess(id, { handle: cid, stdin: request.stdin, terminal, container: { spec, imageRoot } }, (channels) => createAndStart(this.machine.link, cid, guest.spec, channels), release, hooks);
+    return { image, imageRoot, spec, guest, release };
   }
 
   /**
@@ -669,8 +663,12 @@ async function savedState(
 
 /** The freshly booted guest's state, stored for the next visit (nothing runs yet). */
 async function saveState(machine: GuestMachine<WorkerLink>, store: BrowserStore, fingerprint: string): Promise<void> {
-  const saved = await machine.save();
-  await store.putState({ fingerprint, size: saved.state.byteLength, sha256: await sha256Hex(saved.state), p9: saved.p9, state: saved.state });
+  await store.putState(await stateRecord(fingerprint, await machine.save()));
+}
+
+/** A saved guest as the store keeps it: its fingerprint, size and digest beside it. */
+async function stateRecord(fingerprint: string, saved: SavedMachine): Promise<StoredState> {
+  return { fingerprint, size: saved.state.byteLength, sha256: await sha256Hex(saved.state), p9: saved.p9, state: saved.state, ...(saved.link ? { link: saved.link } : {}) };
 }
 
 function summary(image: StoredImage): BrowserImageSummary {

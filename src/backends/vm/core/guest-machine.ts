@@ -213,7 +213,8 @@ export function v86Options(
   };
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+/** `p`, or `onTimeout()`'s error once `ms` have passed (browser/state-files.ts uses it too). */
+export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(onTimeout()), ms);
     p.then(
