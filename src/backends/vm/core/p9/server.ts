@@ -52,6 +52,9 @@ export interface P9State {
   fids: [number, { exportName: string | null; rel: string; uid: number; reopen?: number }][];
 }
 
+/** An open's host flags as a restored fid reopens them: the file is there, with what was written since. */
+const reopenFlags = (hostFlags: number) => hostFlags & ~(O.TRUNC | O.EXCL | O.CREAT);
+
 export class P9Server {
   private readonly exports = new Map<string, Export & { real: string }>();
   private readonly fids: FidTable;
@@ -252,7 +255,7 @@ export class P9Server {
           const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND)) | O.NOFOLLOW;
           this.fids.reserveOpen(f);
           this.fids.setFd(f, this.fs.open(this.hostPath(f, true), hostFlags));
-          f.flags = hostFlags & ~O.TRUNC;
+          f.flags = reopenFlags(hostFlags);
           f.opened = true;
         }
         w.qid(this.qidOf(f));
@@ -274,7 +277,7 @@ export class P9Server {
         this.chownNew(p, f.uid, gid);
         this.fids.dropDirEntries(f);
         this.fids.setFd(f, fd);
-        Object.assign(f, child, { opened: true, flags: hostFlags & ~(O.TRUNC | O.EXCL | O.CREAT) });
+        Object.assign(f, child, { opened: true, flags: reopenFlags(hostFlags) });
         w.qid(this.qidOf(f));
         w.u32(this.msize - 24);
         return;
