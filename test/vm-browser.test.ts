@@ -138,8 +138,7 @@ describe("9p over an in-memory file system (no guest)", () => {
   });
 
   it("numbers a restored guest's link on from the saved session: no request id or channel of it is reused", () => {
-    const sent: Uint8Array[] = [];
-    const saved = new WorkerLink({ send: (b) => sent.push(b) });
+    const saved = new WorkerLink({ send: () => {} });
     void saved.request("ping", {}, 10).catch(() => {});
     const kept = saved.openOutput(() => {});
     const numbering = saved.numbering();
