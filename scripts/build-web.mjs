@@ -1,7 +1,8 @@
 // `npm run build:web`: the playground as a static folder, dist/web/, that any
 // static host serves as it is (no special headers: no SharedArrayBuffer, no
 // cross-origin isolation needed):
-//   index.html, playground.js, playground.css   the page (web/), xterm.js bundled in
+//   index.html, playground.js, playground.css   the page (web/); xterm.js in terminal.js, imported after the
+//                                                guest's Worker started
 //   tsbox.js, tsbox-vm-worker.js, v86.wasm, guest/   dist/browser (scripts/bundle-browser.mjs), its
 //                                                    snapshot.state replaced by the playground's (web/snapshot.ts)
 // The page imports ./tsbox.js as any embedding page would.
@@ -31,6 +32,9 @@ const libraryAsSibling = {
 await build({
   entryPoints: { playground: join(root, "web", "playground.ts"), "playground-style": join(root, "web", "playground.css") },
   outdir: out,
+  // terminal.js (xterm.js) is a chunk of its own, named so: playground.js imports it once the guest is booting.
+  splitting: true,
+  chunkNames: "[name]",
   bundle: true,
   platform: "browser",
   format: "esm",

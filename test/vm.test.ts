@@ -19,7 +19,7 @@ import { encodeFrame, FrameDecoder, FrameType, HEADER } from "../src/backends/vm
 import { loadVmImages } from "../src/backends/vm/node/images.js";
 import { DEFAULT_CONFIG, Machine, v86Module } from "../src/backends/vm/node/machine.js";
 import { v86Options, type V86Like } from "../src/backends/vm/core/guest-machine.js";
-import { WRITTEN_BEFORE_RESTORE } from "../src/backends/vm/core/v86-memory.js";
+import { splitGuestMemory, WRITTEN_BEFORE_RESTORE, writeGuestPages } from "../src/backends/vm/core/v86-memory.js";
 import { openMachine } from "../src/backends/vm/node/session.js";
 import { vmSkip } from "./helpers/vm.js";
 import { cliPath } from "./helpers/cli.js";
@@ -58,6 +58,53 @@ describe("vm protocol (no guest)", () => {
     assert.deepEqual(ops(), ["hello", "ping"]);
     link.receive(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ id: 2, ok: true, pong: 1 }))));
     assert.equal((await ping).pong, 1);
+  });
+
+  it("splits a v86 state into the rest and its guest pages, and writes the pages where they were", () => {
+    // v86's layout (src/state.js): header, JSON info block, buffers at 4-aligned offsets; the CPU's
+    // state array holds the packed pages at [77] and their bitmap at [78].
+    const build = (buffers: Uint8Array[], state: unknown[]) => {
+      let at = 0;
+      const infos = buffers.map((b) => ({ offset: ((at = (at + 3) & ~3), (at += b.length), at - b.length), length: b.length }));
+      const info = new TextEncoder().encode(JSON.stringify({ buffer_infos: infos, state }));
+      const start = (16 + info.length + 3) & ~3;
+      const out = new ArrayBuffer(start + at);
+      new Int32Array(out, 0, 4).set([-2039052682, 6, out.byteLength, info.length]);
+      new Uint8Array(out, 16).set(info);
+      buffers.forEach((b, i) => new Uint8Array(out, start + infos[i]!.offset).set(b));
+      return out;
+    };
+    const page = (fill: number) => new Uint8Array(4096).fill(fill);
+    const packed = new Uint8Array([...page(1), ...page(2), ...page(3)]);
+    const bitmap = new Uint8Array([0b0000_0110, 0b1000_0000]); // pages 1, 2 and 15
+    const other = new Uint8Array([9, 8, 7]);
+    const cpu: unknown[] = [];
+    cpu[3] = { __state_type__: "Uint8Array", buffer_id: 0 };
+    cpu[77] = { __state_type__: "Uint8Array", buffer_id: 1 };
+    cpu[78] = { __state_type__: "Uint8Array", buffer_id: 2 };
+    const state = build([other, packed, bitmap], cpu);
+    const split = splitGuestMemory(state)!;
+    assert.ok(split, "a state of v86's format splits");
+    assert.deepEqual([...split.pages.bitmap], [...bitmap]);
+    assert.equal(split.pages.packed.buffer, state, "the pages are read from the state itself, not copied");
+    const rest = new Int32Array(split.rest, 0, 4);
+    assert.deepEqual([rest[0], rest[1], rest[2]], [-2039052682, 6, split.rest.byteLength]);
+    const info = JSON.parse(new TextDecoder().decode(new Uint8Array(split.rest, 16, rest[3]))) as { buffer_infos: { offset: number; length: number }[]; state: unknown[] };
+    assert.deepEqual(info.state, JSON.parse(JSON.stringify(cpu)));
+    assert.deepEqual(info.buffer_infos.map((b) => b.length), [3, 0, 0]);
+    const start = (16 + rest[3]! + 3) & ~3;
+    assert.deepEqual([...new Uint8Array(split.rest, start + info.buffer_infos[0]!.offset, 3)], [9, 8, 7]);
+    const memory = new Uint8Array(16 * 4096).fill(0xee);
+    writeGuestPages(memory, split.pages);
+    const at = (p: number) => memory[p * 4096 + 100];
+    assert.deepEqual([at(0), at(1), at(2), at(3), at(14), at(15)], [0xee, 1, 2, 0xee, 0xee, 3]);
+    // Anything else goes to v86 whole: another format, or pages that do not add up to the bitmap.
+    assert.equal(splitGuestMemory(new ArrayBuffer(8)), undefined);
+    assert.equal(splitGuestMemory(build([other, packed.subarray(4096), bitmap], cpu)), undefined);
+    const wrongVersion = build([other, packed, bitmap], cpu);
+    new Int32Array(wrongVersion, 4, 1)[0] = 5;
+    assert.equal(splitGuestMemory(wrongVersion), undefined);
+    assert.equal(splitGuestMemory(build([other, packed, bitmap], cpu.slice(0, 77))), undefined);
   });
 
   it("never has more console events in flight than the window", () => {
@@ -145,6 +192,32 @@ describe("vm backend", { skip: vmSkip }, () => {
     } finally {
       await emu.destroy();
     }
+  });
+
+  it("restores guest memory from a split state exactly as v86's own restore does", async () => {
+    const buf = readFileSync(join(loadVmImages().dir, "snapshot.state"));
+    const state = () => buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+    const files = { bios: new ArrayBuffer(0), kernel: new ArrayBuffer(0), initrd: new ArrayBuffer(0), wasm: await v86Module() };
+    assert.ok(splitGuestMemory(state()), "the snapshot is restored through the split");
+    const { V86 } = (await import("v86")) as unknown as { V86: new (o: Record<string, unknown>) => V86Like & { v86: { cpu: { mem8: Uint8Array } } } };
+    const memoryAfter = async (options: Record<string, unknown>) => {
+      const emu = new V86({ ...options, autostart: false });
+      try {
+        await new Promise<void>((resolve) => emu.add_listener("emulator-loaded", () => resolve()));
+        const m = emu.v86.cpu.mem8;
+        return createHash("sha256").update(new Uint8Array(m.buffer, m.byteOffset, m.byteLength)).digest("hex");
+      } finally {
+        await emu.destroy();
+      }
+    };
+    const split = await memoryAfter(v86Options(DEFAULT_CONFIG, files, state(), () => {}));
+    // v86's own: the whole state, all memory zeroed first.
+    const own = await memoryAfter({
+      ...v86Options(DEFAULT_CONFIG, files, state(), () => {}),
+      initial_state: { buffer: state() },
+      wasm_fn: async (env: WebAssembly.Imports) => (await WebAssembly.instantiate(files.wasm, env)).exports,
+    });
+    assert.equal(split, own);
   });
 
   it("runs a linux/386 image loaded through a native Runtime (one store, no pull); the native backend refuses it, naming its platform", async () => {

@@ -5,8 +5,6 @@
  * import of ../src/browser.js becomes the page's own ./tsbox.js at bundle
  * time, so the playground uses exactly what embedders get.
  */
-import { FitAddon } from "@xterm/addon-fit";
-import { Terminal } from "@xterm/xterm";
 import { type Container, type ExecProcess, type ProgressEvent, Runtime } from "../src/browser.js";
 import { shellOptions } from "./shell.js";
 
@@ -26,21 +24,6 @@ interface Attachment {
 const times: Record<string, number> = { script: Math.round(performance.now()) };
 const mark = (name: string) => (times[name] ??= Math.round(performance.now()));
 
-// The guest starts first, while the page builds its terminal: the Worker's
-// script, the saved state and the restore are the start's longest steps. The
-// shell is kept started ahead (the Runtime's `standby`, also in the saved
-// state and in the served snapshot: snapshot.ts), so a visit's shell is
-// already running; its terminal size follows at the `run` (a resize).
-const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m), standby: shellOptions("busybox") });
-const booting = rt.boot();
-
-const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false, scrollback: 5000 });
-const fit = new FitAddon();
-term.loadAddon(fit);
-term.open($("terminal"));
-fit.fit();
-mark("xterm");
-
 const state = {
   start: undefined as ProgressEvent["start"],
   bootMs: 0,
@@ -54,8 +37,26 @@ const state = {
   standbySaved: false,
 };
 
-// For tests and the curious: the page's own objects.
-Object.assign(globalThis, { playground: { rt, term, state } });
+// The guest starts first, while the page loads and builds its terminal: the
+// Worker's script, the saved state and the restore are the start's longest
+// steps (xterm.js, most of the page's script, is imported after: terminal.ts).
+// The shell is kept started ahead (the Runtime's `standby`, also in the saved
+// state and in the served snapshot: snapshot.ts), so a visit's shell is
+// already running; its terminal size follows at the `run` (a resize).
+const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m), standby: shellOptions("busybox") });
+const booting = rt.boot();
+// For tests and the curious: the page's own objects (`term` once it is built).
+const playground: { rt: Runtime; state: typeof state; term?: InstanceType<typeof Terminal> } = { rt, state };
+Object.assign(globalThis, { playground });
+
+const { FitAddon, Terminal } = await import("./terminal.js");
+const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false, scrollback: 5000 });
+const fit = new FitAddon();
+term.loadAddon(fit);
+term.open($("terminal"));
+fit.fit();
+playground.term = term;
+mark("xterm");
 
 const encoder = new TextEncoder();
 term.onData((data) => void state.attached?.writer.write(encoder.encode(data)).catch(() => {}));

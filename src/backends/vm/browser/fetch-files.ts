@@ -53,6 +53,20 @@ export async function fetchBytes(url: string, onBytes: (loaded: number, total: n
   return concat(chunks, loaded).buffer as ArrayBuffer;
 }
 
+/**
+ * v86's wasm, compiled. From a URL it is compiled as it arrives
+ * (`compileStreaming`), which also lets the browser cache the compiled code
+ * for the next visit; a host that labels it other than application/wasm
+ * (which compileStreaming refuses) gets it compiled whole.
+ */
+export async function compileWasm(source: Source): Promise<WebAssembly.Module> {
+  if (typeof source !== "string") return WebAssembly.compile(source);
+  const res = await fetch(source);
+  if (!res.ok) throw new Error(`could not fetch ${source}: HTTP ${res.status}`);
+  const streams = res.headers.get("content-type")?.split(";")[0]?.trim() === "application/wasm" && typeof WebAssembly.compileStreaming === "function";
+  return streams ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
+}
+
 export async function fetchJson<T>(source: Source): Promise<T> {
   const bytes = typeof source === "string" ? await fetchBytes(source) : source;
   return JSON.parse(new TextDecoder().decode(bytes)) as T;

@@ -24,7 +24,7 @@ import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../co
 import { refuseOutbound } from "../core/outbound-protocol.js";
 import { type BrowserStore, openBrowserStore, type StoredImage, type StoredState } from "./browser-store.js";
 import { browserContainerSpec, execUser, GUEST_FILE_OWNER } from "./container-spec.js";
-import { fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
+import { compileWasm, fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
 import { importArchive, importLayoutUrl } from "./image-import.js";
 import { ImageRoots } from "./image-roots.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
@@ -136,7 +136,7 @@ export class WorkerVm {
     const [store, wasm, fingerprint, stored] = await Promise.all([
       opened,
       // v86's wasm compiles while the other files are still arriving, and the stored state is read meanwhile.
-      loadFiles({ wasm: req.files.wasm }, loading("wasm")).then((f) => WebAssembly.compile(f.wasm)).then((w) => step("wasm", w)),
+      compileWasm(req.files.wasm).then((w) => step("wasm", w)),
       fetchJson<{ imageId: string }>(req.files.manifest).then((m) => step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config))),
       opened.then((s) => s.getState()).then(
         (state) => step("stored", state),

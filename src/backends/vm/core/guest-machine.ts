@@ -8,7 +8,7 @@
 import { TsboxError } from "../../../errors.js";
 import type { AgentProtocol, ConsoleTransport, LinkNumbering } from "./agent-protocol.js";
 import type { P9Server, P9State } from "./p9/server.js";
-import { freshMemoryRestore } from "./v86-memory.js";
+import { freshMemoryRestore, splitGuestMemory } from "./v86-memory.js";
 
 export interface MachineConfig {
   /** Guest RAM in MiB; at least 128 (the initrd is placed at 64 MiB). */
@@ -23,9 +23,15 @@ export const DEFAULT_CONFIG: MachineConfig = {
   cmdline: "console=ttyS0 quiet loglevel=3 init_on_free=1 mitigations=off tsc=reliable no_timer_check panic=-1 rdinit=/init",
 };
 
+/**
+ * The guest has no screen: v86's smallest VGA memory (it rounds anything below up to this),
+ * which a saved state holds whole (2 MiB of it was 13 % of a state).
+ */
+const VGA_MEMORY_BYTES = 256 * 1024;
+
 /** What makes a saved state loadable: the same guest image, emulator and devices. */
 export function fingerprintOf(imageId: string, v86Version: string, config: MachineConfig): string {
-  return JSON.stringify({ image: imageId, v86: v86Version, memoryMb: config.memoryMb, cmdline: config.cmdline, devices: "virtio-console,virtio-9p,serial0" });
+  return JSON.stringify({ image: imageId, v86: v86Version, memoryMb: config.memoryMb, cmdline: config.cmdline, devices: `virtio-console,virtio-9p,serial0,vga-${VGA_MEMORY_BYTES}` });
 }
 
 export interface SavedMachine {
@@ -182,8 +188,9 @@ export class GuestMachine<L extends AgentProtocol<any>> {
 /**
  * v86's options for a cold boot (`state` undefined) or a restore. A restore
  * gives the emulator no kernel or initrd (the state holds the booted guest),
- * so its memory is untouched but for the BIOS when restore_state runs, and
- * `freshMemoryRestore` spares zeroing the rest.
+ * so its memory is untouched but for the BIOS when restore_state runs:
+ * `freshMemoryRestore` spares zeroing the rest and writes the guest's pages
+ * straight from the state (`splitGuestMemory`).
  */
 export function v86Options(
   config: MachineConfig,
@@ -192,14 +199,18 @@ export function v86Options(
   handle9p: (req: Uint8Array, reply: (buf: Uint8Array) => void) => void,
 ): Record<string, unknown> {
   const instantiate = async (env: WebAssembly.Imports) => (await WebAssembly.instantiate(files.wasm, env)).exports;
+  const split = state && splitGuestMemory(state);
   const boot = state
-    ? { initial_state: { buffer: state }, wasm_fn: async (env: WebAssembly.Imports) => freshMemoryRestore(await instantiate(env)) }
+    ? {
+        initial_state: { buffer: split ? split.rest : state },
+        wasm_fn: async (env: WebAssembly.Imports) => freshMemoryRestore(await instantiate(env), split ? split.pages : undefined),
+      }
     : { bzimage: { buffer: files.kernel }, initrd: { buffer: files.initrd }, wasm_fn: instantiate };
   return {
     bios: { buffer: files.bios },
     cmdline: config.cmdline,
     memory_size: config.memoryMb * 1024 * 1024,
-    vga_memory_size: 2 * 1024 * 1024,
+    vga_memory_size: VGA_MEMORY_BYTES,
     autostart: true,
     disable_keyboard: true,
     disable_mouse: true,
