@@ -37,18 +37,23 @@ const state = {
   standbySaved: false,
 };
 
-// The guest starts first, while the page loads and builds its terminal: the
-// Worker's script, the saved state and the restore are the start's longest
-// steps (xterm.js, most of the page's script, is imported after: terminal.ts).
-// The shell is kept started ahead (the Runtime's `standby`, also in the saved
-// state and in the served snapshot: snapshot.ts), so a visit's shell is
-// already running; its terminal size follows at the `run` (a resize).
+// The guest starts first, and the page builds its terminal while the guest is
+// restored: the Worker's script, the saved state and the restore are the
+// start's longest steps, and xterm.js (most of the page's script:
+// terminal.ts) is imported once the Worker runs, since parsing it held the
+// Worker's start up. The shell is kept started ahead (the Runtime's
+// `standby`, also in the saved state and in the served snapshot: snapshot.ts),
+// so a visit's shell is already running; its terminal size follows at the
+// `run` (a resize).
+let workerRuns!: () => void;
+const running = new Promise<void>((resolve) => (workerRuns = resolve));
 const rt = new Runtime({ onProgress: showProgress, onNotice: (m) => status(m), standby: shellOptions("busybox") });
 const booting = rt.boot();
 // For tests and the curious: the page's own objects (`term` once it is built).
 const playground: { rt: Runtime; state: typeof state; term?: InstanceType<typeof Terminal> } = { rt, state };
 Object.assign(globalThis, { playground });
 
+await Promise.race([running, booting.catch(() => {})]);
 const { FitAddon, Terminal } = await import("./terminal.js");
 const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false, scrollback: 5000 });
 const fit = new FitAddon();
@@ -64,6 +69,7 @@ term.onResize(({ cols, rows }) => state.attached?.proc.resize(cols, rows));
 new ResizeObserver(() => fit.fit()).observe($("terminal-pane"));
 
 function showProgress(e: ProgressEvent): void {
+  workerRuns();
   mark(e.phase);
   // After `ready`: the next shell is running ahead (and, when `saved`, stored for the next visit).
   if (e.phase === "standby") return void (state.standbySaved ||= e.saved === true);

@@ -133,27 +133,11 @@ export class WorkerVm {
     const opened = openBrowserStore(req.database)
       .catch((err: Error) => (notice(`${err.message}: images and the guest state are kept in memory only`), openBrowserStore(null)))
       .then((s) => step("store", s));
-    const [store, wasm, fingerprint, stored] = await Promise.all([
-      opened,
-      // v86's wasm compiles while the other files are still arriving, and the stored state is read meanwhile.
-      compileWasm(req.files.wasm).then((w) => step("wasm", w)),
-      fetchJson<{ imageId: string }>(req.files.manifest).then((m) => step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config))),
-      opened.then((s) => s.getState()).then(
-        (state) => step("stored", state),
-        () => undefined,
-      ),
-    ]);
+    // v86's wasm compiles as it arrives, while the stored state is read.
+    const wasm = compileWasm(req.files.wasm).then((w) => step("wasm", w));
+    wasm.catch(() => {}); // its failure is the start's, at the emulator's making
     const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
-    const images = new ImageRoots(fs, store, req.busybox);
-    // The warm-up's image root (busybox: the playground's too) is read and
-    // unpacked while the state is read and restored; a failure shows at its use.
-    // With a standby only the image is looked up now: unpacking its root is
-    // CPU work on this thread, left until the page's first run took it.
-    if (req.standby) void images.image(req.standby.image).catch(() => {});
-    else if (req.warmUp !== "off") void images.image("busybox").then((i) => images.root(i)).catch(() => {});
-    const found = step("state", await savedState(store, stored, req.files.snapshot, fingerprint, loading("snapshot"), notice));
-    const guest = found ? undefined : await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
-
+    let guest: Record<"bios" | "kernel" | "initrd", ArrayBuffer> | undefined;
     const machine = new GuestMachine<WorkerLink>({
       config,
       p9: new P9Server(fs),
@@ -164,8 +148,29 @@ export class WorkerVm {
       },
       loadV86: async () => V86 as unknown as V86Constructor,
       // A restore needs none of the boot files: memory, BIOS included, comes from the state.
-      loadFiles: () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm }),
+      loadFiles: async () => ({ bios: guest?.bios ?? new ArrayBuffer(0), kernel: guest?.kernel ?? new ArrayBuffer(0), initrd: guest?.initrd ?? new ArrayBuffer(0), wasm: await wasm }),
     });
+    // The standby's image (or the warm-up's: busybox, the playground's too) is
+    // looked up while the state is read and restored: the take waits for it. A
+    // warm-up's root is unpacked meanwhile too; a standby's root is CPU work on
+    // this thread, left until the page's first run took it. A failure shows at its use.
+    const images = opened.then((store) => new ImageRoots(fs, store, req.busybox));
+    if (req.standby) void images.then((i) => i.image(req.standby!.image)).catch(() => {});
+    else if (req.warmUp !== "off") void images.then((i) => i.image("busybox").then((image) => i.root(image))).catch(() => {});
+    const [store, fingerprint, stored] = await Promise.all([
+      opened,
+      fetchJson<{ imageId: string }>(req.files.manifest).then((m) => step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config))),
+      opened.then((s) => s.getState()).then(
+        (state) => step("stored", state),
+        () => undefined,
+      ),
+    ]);
+    // While the served snapshot downloads, v86's init runs (a stored state is read
+    // on this thread, which the init would hold up as long as it saves).
+    const downloading = () => machine.prepareRestore();
+    const found = step("state", await savedState(store, stored, req.files.snapshot, fingerprint, loading("snapshot"), notice, downloading));
+    if (!found) guest = await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
+
     const kind: StartKind = found?.kind ?? "cold";
     const booting = () => (step("emulator", 0), progress("booting", { start: kind }));
     // A restore is `ready` once the emulator runs: the page's first run (a standby's take) posts its
@@ -184,7 +189,7 @@ export class WorkerVm {
     const wanted = req.standby && keyOf(req.standby);
     const kept = found?.standby?.key === wanted ? found?.standby : undefined;
     const savedKey = (found?.storing ?? Promise.resolve()).then(() => kept?.key, () => undefined);
-    const vm = new WorkerVm(machine, fs, store, images, post, { standby: req.standby, savesState: req.database !== null, fingerprint, savedKey });
+    const vm = new WorkerVm(machine, fs, store, await images, post, { standby: req.standby, savesState: req.database !== null, fingerprint, savedKey });
     // Containers that ran when the state was saved (the saving page's own) are not this page's.
     for (const cid of [...(found?.orphans ?? []), ...(found?.standby && !kept ? [found.standby.cid] : [])]) void deleteInGuest(machine.link, cid);
     if (kept) vm.reviveStandby(kept);
@@ -614,8 +619,9 @@ function loadingReporter(report: (p: LoadProgress) => void): (group: string) => 
 
 /**
  * A state this guest can restore: the one this browser saved, else the
- * served snapshot (kept in the store for the next visit). One that does not
- * fit (snapshot-check.ts) gives a notice and is not used.
+ * served snapshot (kept in the store for the next visit; `downloading` is
+ * called as its bytes are fetched). One that does not fit (snapshot-check.ts)
+ * gives a notice and is not used.
  */
 async function savedState(
   store: BrowserStore,
@@ -624,6 +630,7 @@ async function savedState(
   fingerprint: string,
   onProgress: (p: LoadProgress) => void,
   notice: (message: string) => void,
+  downloading: () => void,
 ): Promise<{ kind: StartKind; saved: SavedMachine; standby?: StandbyRecord; orphans?: string[]; storing?: Promise<void> } | undefined> {
   const unusable = (what: string, why: string) => (notice(`${what} is not usable: ${why}: booting the vm from scratch`), undefined);
   if (stored) {
@@ -646,6 +653,7 @@ async function savedState(
   }
   const mismatch = fingerprintProblem(meta, fingerprint);
   if (mismatch) return unusable("vm snapshot", mismatch);
+  downloading();
   const { state } = await loadFiles({ state: served.state }, onProgress);
   const corrupt = integrityProblem(meta, state.byteLength, await sha256Hex(state));
   if (corrupt) return unusable("vm snapshot", corrupt);

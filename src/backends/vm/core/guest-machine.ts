@@ -8,7 +8,7 @@
 import { TsboxError } from "../../../errors.js";
 import type { AgentProtocol, ConsoleTransport, LinkNumbering } from "./agent-protocol.js";
 import type { P9Server, P9State } from "./p9/server.js";
-import { freshMemoryRestore, splitGuestMemory } from "./v86-memory.js";
+import { RestoreHooks, splitGuestMemory } from "./v86-memory.js";
 
 export interface MachineConfig {
   /** Guest RAM in MiB; at least 128 (the initrd is placed at 64 MiB). */
@@ -51,6 +51,8 @@ export interface GuestFiles {
 
 export interface V86Like {
   add_listener(event: string, fn: (arg: unknown) => void): void;
+  restore_state(state: ArrayBuffer): Promise<void>;
+  run(): void;
   save_state(): Promise<ArrayBuffer>;
   destroy(): Promise<void>;
   stop(): Promise<void>;
@@ -74,6 +76,8 @@ export class GuestMachine<L extends AgentProtocol<any>> {
   readonly link: L;
   readonly p9: P9Server;
   private emulator: V86Like | undefined;
+  /** An emulator made ahead of its restore (prepareRestore), with the hooks its state's pages go to. */
+  private prepared: Promise<RestoreHooks> | undefined;
   private serial = "";
   private destroyed = false;
   /** Milliseconds from the start call to a live agent. */
@@ -92,6 +96,7 @@ export class GuestMachine<L extends AgentProtocol<any>> {
     const t0 = performance.now();
     const ready = new Promise<void>((resolve) => this.link.once("ready", () => resolve()));
     try {
+      await this.discardPrepared();
       await this.startEmulator(undefined);
       onEmulatorLoaded?.();
       await withTimeout(ready, timeoutMs, () => this.failure(`the vm guest did not start its agent within ${timeoutMs / 1000} s`));
@@ -118,7 +123,17 @@ export class GuestMachine<L extends AgentProtocol<any>> {
       throw err instanceof TsboxError ? this.failure(err.message) : err;
     };
     try {
-      await this.startEmulator(saved.state);
+      const prepared = await this.prepared?.catch(() => undefined);
+      this.prepared = undefined;
+      if (prepared) {
+        const split = splitGuestMemory(saved.state);
+        prepared.pages = split?.pages;
+        await this.emulator!.restore_state(split ? split.rest : saved.state);
+        this.emulator!.run();
+      } else {
+        await this.discardPrepared();
+        await this.startEmulator(saved.state);
+      }
       onEmulatorLoaded?.();
     } catch (err) {
       await fail(err);
@@ -163,10 +178,33 @@ export class GuestMachine<L extends AgentProtocol<any>> {
     this.p9.closeAll();
   }
 
-  private async startEmulator(state: ArrayBuffer | undefined): Promise<void> {
+  /**
+   * Makes the emulator for a restore ahead of the state (v86's init: its wasm
+   * instantiated, memory and devices set up, ≈ 0.1 s of CPU in a page), so
+   * that work overlaps reading the state; `startFrom` then only restores.
+   * A `startCold` after it makes its own.
+   */
+  prepareRestore(): void {
+    if (this.emulator || this.prepared) return;
+    const hooks = new RestoreHooks();
+    this.prepared = this.startEmulator(hooks).then(() => hooks);
+    this.prepared.catch(() => {});
+  }
+
+  private async discardPrepared(): Promise<void> {
+    const prepared = this.prepared;
+    this.prepared = undefined;
+    if (!prepared) return;
+    await prepared.catch(() => {});
+    const emu = this.emulator;
+    this.emulator = undefined;
+    await emu?.destroy().catch(() => {});
+  }
+
+  private async startEmulator(restore: ArrayBuffer | RestoreHooks | undefined): Promise<void> {
     const [V86, files] = await Promise.all([this.parts.loadV86(), this.parts.loadFiles()]);
     const loaded = new Promise<void>((resolve) => {
-      const options = v86Options(this.config, files, state, (req, reply) => this.p9.handle(req, reply));
+      const options = v86Options(this.config, files, restore, (req, reply) => this.p9.handle(req, reply));
       const emu = new V86(options);
       this.emulator = emu;
       emu.add_listener("emulator-loaded", () => resolve());
@@ -186,26 +224,27 @@ export class GuestMachine<L extends AgentProtocol<any>> {
 }
 
 /**
- * v86's options for a cold boot (`state` undefined) or a restore. A restore
- * gives the emulator no kernel or initrd (the state holds the booted guest),
- * so its memory is untouched but for the BIOS when restore_state runs:
- * `freshMemoryRestore` spares zeroing the rest and writes the guest's pages
- * straight from the state (`splitGuestMemory`).
+ * v86's options for a cold boot (`restore` undefined), a restore of `state`,
+ * or an emulator made ahead of its state (`RestoreHooks`: not started, its
+ * `restore_state` called later). A restore gives the emulator no kernel or
+ * initrd (the state holds the booted guest), so its memory is untouched but
+ * for the BIOS when restore_state runs: the hooks (v86-memory.ts) spare
+ * zeroing the rest and write the guest's pages straight from the state.
  */
 export function v86Options(
   config: MachineConfig,
   files: GuestFiles,
-  state: ArrayBuffer | undefined,
+  restore: ArrayBuffer | RestoreHooks | undefined,
   handle9p: (req: Uint8Array, reply: (buf: Uint8Array) => void) => void,
 ): Record<string, unknown> {
   const instantiate = async (env: WebAssembly.Imports) => (await WebAssembly.instantiate(files.wasm, env)).exports;
-  const split = state && splitGuestMemory(state);
-  const boot = state
-    ? {
-        initial_state: { buffer: split ? split.rest : state },
-        wasm_fn: async (env: WebAssembly.Imports) => freshMemoryRestore(await instantiate(env), split ? split.pages : undefined),
-      }
-    : { bzimage: { buffer: files.kernel }, initrd: { buffer: files.initrd }, wasm_fn: instantiate };
+  const hooked = (hooks: RestoreHooks) => async (env: WebAssembly.Imports) => hooks.wrap(await instantiate(env));
+  let boot: Record<string, unknown>;
+  if (restore instanceof RestoreHooks) boot = { wasm_fn: hooked(restore), autostart: false };
+  else if (restore) {
+    const split = splitGuestMemory(restore);
+    boot = { initial_state: { buffer: split ? split.rest : restore }, wasm_fn: hooked(new RestoreHooks(split?.pages)) };
+  } else boot = { bzimage: { buffer: files.kernel }, initrd: { buffer: files.initrd }, wasm_fn: instantiate };
   return {
     bios: { buffer: files.bios },
     cmdline: config.cmdline,

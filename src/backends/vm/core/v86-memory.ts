@@ -127,35 +127,44 @@ type ZeroMemory = (addr: number, length: number) => void;
 type AllocateMemory = (size: number) => number;
 
 /**
- * `exports` whose `zero_memory` zeroes only below WRITTEN_BEFORE_RESTORE on its
- * first call (the restore's, before the guest ever ran) and everything after;
- * given `pages` (the state was split), that first call also writes them.
- * For a new emulator that is restored and was given no kernel or initrd.
+ * The hooks of one restore into a new emulator that was given no kernel or
+ * initrd: `wrap` its wasm exports when they are instantiated; their
+ * `zero_memory`'s first call (the restore's, before the guest ever ran)
+ * zeroes only below WRITTEN_BEFORE_RESTORE and writes `pages` (set them
+ * before `restore_state` when the state was split); later calls are v86's own.
  */
-export function freshMemoryRestore(exports: WebAssembly.Exports, pages?: GuestPages): WebAssembly.Exports {
-  const zero = exports.zero_memory as ZeroMemory | undefined;
-  const allocate = exports.allocate_memory as AllocateMemory | undefined;
-  const memory = exports.memory as WebAssembly.Memory | undefined;
-  if (typeof zero !== "function") return exports;
-  if (pages && (typeof allocate !== "function" || !(memory instanceof WebAssembly.Memory))) throw new Error("this v86 build cannot be restored from a split state");
-  let guest: { at: number; size: number } | undefined;
-  const allocateMemory: AllocateMemory = (size) => {
-    const at = allocate!(size);
-    // The first allocation is the guest's memory (CPU.create_memory); VGA memory comes later.
-    guest ??= { at: at >>> 0, size };
-    return at;
-  };
-  let fresh = true;
-  const zeroMemory: ZeroMemory = (addr, length) => {
-    if (!fresh) return zero(addr, length);
-    fresh = false;
-    const end = Math.min(addr + length, WRITTEN_BEFORE_RESTORE);
-    if (addr < end) zero(addr, end - addr);
-    if (pages) {
-      if (!guest) throw new Error("v86 zeroed guest memory before allocating it");
-      writeGuestPages(new Uint8Array(memory!.buffer, guest.at, guest.size), pages);
+export class RestoreHooks {
+  pages: GuestPages | undefined;
+
+  constructor(pages?: GuestPages) {
+    this.pages = pages;
+  }
+
+  wrap(exports: WebAssembly.Exports): WebAssembly.Exports {
+    const zero = exports.zero_memory as ZeroMemory | undefined;
+    const allocate = exports.allocate_memory as AllocateMemory | undefined;
+    const memory = exports.memory as WebAssembly.Memory | undefined;
+    if (typeof zero !== "function" || typeof allocate !== "function" || !(memory instanceof WebAssembly.Memory)) {
+      throw new Error("this v86 build has no zero_memory, allocate_memory or memory export: its restore cannot be hooked");
     }
-  };
-  // instance.exports is frozen: a copy with every other export as it is.
-  return { ...exports, zero_memory: zeroMemory, ...(typeof allocate === "function" ? { allocate_memory: allocateMemory } : {}) };
+    let guest: { at: number; size: number } | undefined;
+    const allocateMemory: AllocateMemory = (size) => {
+      const at = allocate(size);
+      // The first allocation is the guest's memory (CPU.create_memory); VGA memory has its own.
+      guest ??= { at: at >>> 0, size };
+      return at;
+    };
+    let fresh = true;
+    const zeroMemory: ZeroMemory = (addr, length) => {
+      if (!fresh) return zero(addr, length);
+      fresh = false;
+      const end = Math.min(addr + length, WRITTEN_BEFORE_RESTORE);
+      if (addr < end) zero(addr, end - addr);
+      if (!this.pages) return;
+      if (!guest) throw new Error("v86 zeroed guest memory before allocating it");
+      writeGuestPages(new Uint8Array(memory.buffer, guest.at, guest.size), this.pages);
+    };
+    // instance.exports is frozen: a copy with every other export as it is.
+    return { ...exports, zero_memory: zeroMemory, allocate_memory: allocateMemory };
+  }
 }
