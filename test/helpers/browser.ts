@@ -63,8 +63,13 @@ export async function serveStatic(routes: Record<string, string>, pages: Record<
       res.writeHead(404).end();
       return;
     }
+    // Validators as static hosts (and serve:web) send them: a returning page revalidates (304).
+    const st = statSync(file);
+    const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+    const headers = { "content-type": TYPES[extname(file)] ?? "application/octet-stream", etag, "last-modified": st.mtime.toUTCString() };
+    if (req.headers["if-none-match"] === etag) return void res.writeHead(304, headers).end();
     const body = readFileSync(file);
-    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "content-length": body.length });
+    res.writeHead(200, { ...headers, "content-length": body.length });
     res.end(body);
   });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
