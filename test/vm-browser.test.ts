@@ -6,9 +6,12 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Browser } from "playwright-core";
+import { openBrowserStore } from "../src/backends/vm/browser/browser-store.js";
 import { buildImageRoot } from "../src/backends/vm/browser/image-root.js";
+import { ImageRoots } from "../src/backends/vm/browser/image-roots.js";
 import { requestedSize, standbyKey } from "../src/backends/vm/browser/standby.js";
 import { WorkerLink } from "../src/backends/vm/browser/worker-link.js";
 import { loadVmImages } from "../src/backends/vm/node/images.js";
@@ -19,7 +22,7 @@ import { P9Server } from "../src/backends/vm/core/p9/server.js";
 import { loadSnapshot, packagedSnapshotPath } from "../src/backends/vm/node/snapshot.js";
 import { TarWriter } from "../src/image/tar-writer.js";
 import { dockerArchive, ociArchive } from "./helpers/archives.js";
-import { bundleBrowser, chromiumSkip, launchChromium, serveVmPage, type StartResult, type StaticServer, VmPage } from "./helpers/browser.js";
+import { bundleBrowser, chromiumSkip, launchChromium, serveStatic, serveVmPage, type StartResult, type StaticServer, VmPage } from "./helpers/browser.js";
 import { vmSkip } from "./helpers/vm.js";
 import { p9Client as client } from "./helpers/p9-client.js";
 
@@ -151,6 +154,20 @@ describe("9p over an in-memory file system (no guest)", () => {
     assert.equal(restored.numbering().nextId, 2);
     saved.close(new Error("done"));
     restored.close(new Error("done"));
+  });
+
+  it("imports the embedded busybox once when two lookups overlap (a standby's and the warm-up's)", { skip: vmSkip }, async () => {
+    const layout = await serveStatic({ "/": join(loadVmImages().dir, "images", "busybox") });
+    try {
+      const images = new ImageRoots(new MemoryFs(), await openBrowserStore(null), `${layout.url}/`);
+      const [a, b] = await Promise.all([images.image("busybox"), images.image("docker.io/library/busybox:latest")]);
+      assert.equal(a.manifestDigest, b.manifestDigest);
+      assert.equal(layout.served.filter((p) => p === "/index.json").length, 1, layout.served.join(" "));
+      await images.image("busybox");
+      assert.equal(layout.served.filter((p) => p === "/index.json").length, 1, "once stored, it is not fetched again");
+    } finally {
+      await layout.close();
+    }
   });
 });
 

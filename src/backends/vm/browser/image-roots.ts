@@ -15,6 +15,8 @@ export const BUSYBOX = canonicalName(parseReference("busybox"));
 export class ImageRoots {
   /** Image roots in the memory fs, by manifest digest. */
   private readonly roots = new Map<string, Promise<string>>();
+  /** The embedded busybox's import under way: a second lookup meanwhile waits for it instead of importing again. */
+  private importing: Promise<void> | undefined;
 
   constructor(
     private readonly fs: MemoryFs,
@@ -27,7 +29,14 @@ export class ImageRoots {
     const name = canonicalName(parseReference(input));
     let image = await this.store.getImage(name);
     if (!image && name === BUSYBOX && fetchEmbedded) {
-      await importLayoutUrl(this.store, this.busyboxLayout, BUSYBOX);
+      this.importing ??= importLayoutUrl(this.store, this.busyboxLayout, BUSYBOX).then(
+        () => void (this.importing = undefined),
+        (err: unknown) => {
+          this.importing = undefined;
+          throw err;
+        },
+      );
+      await this.importing;
       image = await this.store.getImage(name);
     }
     if (!image) throw new ImageError(`unable to find image ${familiarName(parseReference(input))}: load it first (Runtime.load with a docker save archive)`);
