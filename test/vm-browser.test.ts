@@ -156,7 +156,7 @@ describe("9p over an in-memory file system (no guest)", () => {
     restored.close(new Error("done"));
   });
 
-  it("imports the embedded busybox once when two lookups overlap (a standby's and the warm-up's)", { skip: vmSkip }, async () => {
+  it("imports the embedded busybox once when two lookups overlap (a standby's and the warm-up's), and knows its digest without importing it", { skip: vmSkip }, async () => {
     const layout = await serveStatic({ "/": join(loadVmImages().dir, "images", "busybox") });
     try {
       const images = new ImageRoots(new MemoryFs(), await openBrowserStore(null), `${layout.url}/`);
@@ -165,6 +165,13 @@ describe("9p over an in-memory file system (no guest)", () => {
       assert.equal(layout.served.filter((p) => p === "/index.json").length, 1, layout.served.join(" "));
       await images.image("busybox");
       assert.equal(layout.served.filter((p) => p === "/index.json").length, 1, "once stored, it is not fetched again");
+      assert.equal(await images.manifestDigest("busybox"), a.manifestDigest);
+
+      // A restored standby's check: the digest from the layout's index alone, nothing imported.
+      const fresh = new ImageRoots(new MemoryFs(), await openBrowserStore(null), `${layout.url}/`);
+      const before = layout.served.length;
+      assert.equal(await fresh.manifestDigest("busybox"), a.manifestDigest);
+      assert.deepEqual(layout.served.slice(before), ["/index.json"]);
     } finally {
       await layout.close();
     }

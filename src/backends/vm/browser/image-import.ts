@@ -27,13 +27,21 @@ type Files = (rel: string) => Promise<Uint8Array | undefined>;
 
 /** An OCI image layout over HTTP, stored under `name` (its linux/386 manifest). */
 export async function importLayoutUrl(store: BrowserStore, url: string, name: string): Promise<string> {
-  const base = url.endsWith("/") ? url : url + "/";
-  const files: Files = async (rel) => new Uint8Array(await fetchBytes(base + rel));
-  const index = json<ImageIndex>(await need(files, "index.json", url), `${url}index.json`);
+  await importManifest(store, layoutFiles(url), await layoutDescriptor(url), [name], url);
+  return name;
+}
+
+/** The descriptor of a layout's linux/386 manifest (or of its only one), from its index.json alone. */
+export async function layoutDescriptor(url: string): Promise<Descriptor> {
+  const index = json<ImageIndex>(await need(layoutFiles(url), "index.json", url), `${url}index.json`);
   const descriptor = index.manifests?.find((d) => platformMatches(d.platform, GUEST_PLATFORM)) ?? (index.manifests?.length === 1 ? index.manifests[0] : undefined);
   if (!descriptor) throw new ImageError(`image layout ${url} has no ${formatPlatform(GUEST_PLATFORM)} manifest`);
-  await importManifest(store, files, descriptor, [name], url);
-  return name;
+  return descriptor;
+}
+
+function layoutFiles(url: string): Files {
+  const base = url.endsWith("/") ? url : url + "/";
+  return async (rel) => new Uint8Array(await fetchBytes(base + rel));
 }
 
 /** Every image of an archive; returns their names. */

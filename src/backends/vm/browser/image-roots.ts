@@ -4,10 +4,11 @@
  * the memory fs, each built once per manifest and served over 9p.
  */
 import { ImageError } from "../../../errors.js";
+import { assertDigest } from "../../../image/digest.js";
 import { canonicalName, familiarName, parseReference } from "../../../image/reference.js";
 import type { MemoryFs } from "../core/p9/memory-fs.js";
 import type { BrowserStore, StoredImage } from "./browser-store.js";
-import { importLayoutUrl } from "./image-import.js";
+import { importLayoutUrl, layoutDescriptor } from "./image-import.js";
 import { buildImageRoot } from "./image-root.js";
 
 export const BUSYBOX = canonicalName(parseReference("busybox"));
@@ -41,6 +42,23 @@ export class ImageRoots {
     }
     if (!image) throw new ImageError(`unable to find image ${familiarName(parseReference(input))}: load it first (Runtime.load with a docker save archive)`);
     return image;
+  }
+
+  /**
+   * The manifest digest `input` names: the stored image's, else (the embedded
+   * busybox, not imported yet) its served layout's, from its index.json alone
+   * — what a restored standby's take checks without waiting for the import.
+   */
+  async manifestDigest(input: string): Promise<string> {
+    const name = canonicalName(parseReference(input));
+    const served = async () => assertDigest((await layoutDescriptor(this.busyboxLayout)).digest, "manifest");
+    // While it is being imported the store has no other busybox, and a lookup would
+    // wait for the import's transaction to commit (IndexedDB orders them).
+    if (name === BUSYBOX && this.importing) return served();
+    const image = await this.store.getImage(name);
+    if (image) return image.manifestDigest;
+    if (name === BUSYBOX) return served();
+    return (await this.image(input)).manifestDigest;
   }
 
   /** The image's merged root in the memory fs, built once per manifest. */

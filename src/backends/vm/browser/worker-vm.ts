@@ -345,20 +345,23 @@ export class WorkerVm {
       await deleteInGuest(this.machine.link, record.cid);
       holder.release();
     };
-    const image = this.images.image(record.image.name).then((i) => {
-      if (i.manifestDigest !== record.image.manifestDigest) throw new Error("its image changed");
-      return i;
+    // Taken once its image is known to be the same (on a first visit: from the embedded
+    // layout's index, not after its import); its root is served again after that.
+    const same = this.images.manifestDigest(record.image.name).then((digest) => {
+      if (digest !== record.image.manifestDigest) throw new Error("its image changed");
     });
     let taken!: () => void;
     const take = new Promise<void>((resolve) => (taken = resolve));
-    const served = image.then(async (i) => {
+    const served = same.then(async () => {
       await Promise.race([take, new Promise((r) => setTimeout(r, UNPACK_AFTER_MS))]);
-      if ((await this.images.root(i)) !== record.imageRoot) throw new Error("its image root moved");
+      const image = await this.images.image(record.image.name);
+      if (image.manifestDigest !== record.image.manifestDigest) throw new Error("its image changed");
+      if ((await this.images.root(image)) !== record.imageRoot) throw new Error("its image root moved");
       holder.release = await acquireExports(this.exportTable, this.refs, record.exports);
     });
     const running: Running = { handle: record.cid, stdin: io.stdin, outputs: io.outputs, container: { spec: record.spec, imageRoot: record.imageRoot }, gate: served.catch(() => {}) };
     void served.then(() => delete running.gate, () => {});
-    const ready = image.then(
+    const ready = same.then(
       () => {
         // Taken or not, a standby whose root cannot be served again goes (a taken one exits).
         served.catch(() => void gone());
