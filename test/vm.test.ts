@@ -19,7 +19,7 @@ import { encodeFrame, FrameDecoder, FrameType, HEADER } from "../src/backends/vm
 import { loadVmImages } from "../src/backends/vm/node/images.js";
 import { DEFAULT_CONFIG, Machine, v86Module } from "../src/backends/vm/node/machine.js";
 import { v86Options, type V86Like } from "../src/backends/vm/core/guest-machine.js";
-import { splitGuestMemory, WRITTEN_BEFORE_RESTORE, writeGuestPages } from "../src/backends/vm/core/v86-memory.js";
+import { RestoreHooks, splitGuestMemory, WRITTEN_BEFORE_RESTORE, writeGuestPages } from "../src/backends/vm/core/v86-memory.js";
 import { openMachine } from "../src/backends/vm/node/session.js";
 import { vmSkip } from "./helpers/vm.js";
 import { cliPath } from "./helpers/cli.js";
@@ -194,16 +194,17 @@ describe("vm backend", { skip: vmSkip }, () => {
     }
   });
 
-  it("restores guest memory from a split state exactly as v86's own restore does", async () => {
+  it("restores guest memory from a split state exactly as v86's own restore does, also into an emulator made ahead of its state", async () => {
     const buf = readFileSync(join(loadVmImages().dir, "snapshot.state"));
     const state = () => buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
     const files = { bios: new ArrayBuffer(0), kernel: new ArrayBuffer(0), initrd: new ArrayBuffer(0), wasm: await v86Module() };
     assert.ok(splitGuestMemory(state()), "the snapshot is restored through the split");
     const { V86 } = (await import("v86")) as unknown as { V86: new (o: Record<string, unknown>) => V86Like & { v86: { cpu: { mem8: Uint8Array } } } };
-    const memoryAfter = async (options: Record<string, unknown>) => {
+    const memoryAfter = async (options: Record<string, unknown>, restore?: (emu: V86Like) => Promise<void>) => {
       const emu = new V86({ ...options, autostart: false });
       try {
         await new Promise<void>((resolve) => emu.add_listener("emulator-loaded", () => resolve()));
+        await restore?.(emu);
         const m = emu.v86.cpu.mem8;
         return createHash("sha256").update(new Uint8Array(m.buffer, m.byteOffset, m.byteLength)).digest("hex");
       } finally {
@@ -217,7 +218,15 @@ describe("vm backend", { skip: vmSkip }, () => {
       initial_state: { buffer: state() },
       wasm_fn: async (env: WebAssembly.Imports) => (await WebAssembly.instantiate(files.wasm, env)).exports,
     });
+    // Made ahead of its state (GuestMachine.prepareRestore), restored once the state is there.
+    const hooks = new RestoreHooks();
+    const ahead = await memoryAfter(v86Options(DEFAULT_CONFIG, files, hooks, () => {}), async (emu) => {
+      const { rest, pages } = splitGuestMemory(state())!;
+      hooks.pages = pages;
+      await emu.restore_state(rest);
+    });
     assert.equal(split, own);
+    assert.equal(ahead, own);
   });
 
   it("runs a linux/386 image loaded through a native Runtime (one store, no pull); the native backend refuses it, naming its platform", async () => {

@@ -124,8 +124,8 @@ export class GuestMachine<L extends AgentProtocol<any>> {
     };
     try {
       const prepared = await this.prepared?.catch(() => undefined);
-      this.prepared = undefined;
       if (prepared) {
+        this.prepared = undefined;
         const split = splitGuestMemory(saved.state);
         prepared.pages = split?.pages;
         await this.emulator!.restore_state(split ? split.rest : saved.state);
