@@ -145,3 +145,7 @@ console.log(`  keystroke → echo in the terminal                     ${fmtMs(me
 console.log(`  new container → first output, in the page            ${fmtMs(median(samples.container))}  [< 300 ms]`);
 console.log(`  Node vm: snapshot start → first output               ${fmtMs(median(node.start))}`);
 console.log(`  Node vm: new container → first output (guest up)     ${fmtMs(median(node.container))}`);
+// The load moves the page and Node alike: the ratios are what compares across runs and machines.
+const ratio = (a: number[], b: number[]) => `${(median(a) / median(b)).toFixed(2)}x`;
+console.log(`  ratios to Node's snapshot start → first output: first visit ${ratio(samples.cold, node.start)}, returning ${ratio(samples.returning, node.start)}`);
+console.log(`  a new container in the page / in Node's running guest: ${ratio(samples.container, node.container)}`);
