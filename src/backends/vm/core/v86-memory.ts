@@ -2,7 +2,7 @@
  * A restore that writes guest memory once. v86's `restore_state` copies
  * every buffer of the state out of it (`ArrayBuffer.slice`), then
  * `unpack_memory` zeroes all guest memory and copies the state's nonzero
- * pages into it: the guest's pages (10 MiB of a 14 MiB state) are copied
+ * pages into it: the guest's pages (10 MiB of a 12 MiB state) are copied
  * twice and all 256 MiB are written once more. Here:
  *
  * - *Nothing zeroed that is zero already.* In a new emulator guest memory is
