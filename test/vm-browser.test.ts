@@ -6,6 +6,8 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Browser } from "playwright-core";
@@ -415,6 +417,31 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
       assert.match(r.error!, /could not fetch http:\/\/127\.0\.0\.1:\d+\/dist\/guest\/no-such-kernel: HTTP 404/);
     } finally {
       await p.close();
+    }
+  });
+
+  it("boots cold with a notice when the served snapshot is corrupt (the emulator made while it downloaded is let go)", async (t) => {
+    const images = loadVmImages();
+    if (loadSnapshot(packagedSnapshotPath(images.dir), machineFingerprint(images, DEFAULT_CONFIG)).kind !== "ok") return t.skip("vm-images has no usable snapshot");
+    const bad = mkdtempSync(join(tmpdir(), "vm-browser-bad-"));
+    const state = readFileSync(join(images.dir, "snapshot.state"));
+    const mid = state.length >> 1;
+    state.writeUInt8(state.readUInt8(mid) ^ 0xff, mid);
+    writeFileSync(join(bad, "snapshot.state"), state);
+    copyFileSync(join(images.dir, "snapshot.state.json"), join(bad, "snapshot.state.json"));
+    const badServer = await serveVmPage({ "/bad/": bad });
+    const p = await VmPage.open(browser, badServer);
+    try {
+      const r = await p.boot({ storage: false, warmUp: "off", files: { snapshot: { state: "/bad/snapshot.state", meta: "/bad/snapshot.state.json" } } });
+      assert.ok(r.ok, r.error);
+      assert.equal(r.events.at(-1)!.start, "cold");
+      assert.match(r.notices.join("\n"), /vm snapshot is not usable: it is corrupt/);
+      const out = await p.eval(`const c = await rt.run({ image: "busybox", cmd: ["echo", "booted cold"] }); return c.output();`);
+      assert.equal(out.stdout, "booted cold\n");
+    } finally {
+      await p.close();
+      await badServer.close();
+      rmSync(bad, { recursive: true, force: true });
     }
   });
 

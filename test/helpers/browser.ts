@@ -113,8 +113,8 @@ window.pageReady = true;
 </script>`;
 
 /** The page at "/", dist/browser (bundles, v86.wasm, guest/) at /dist/. */
-export function serveVmPage(): Promise<StaticServer> {
-  return serveStatic({ "/dist/": join(packageRoot(), "dist", "browser") }, { "/": VM_PAGE });
+export function serveVmPage(extra: Record<string, string> = {}): Promise<StaticServer> {
+  return serveStatic({ "/dist/": join(packageRoot(), "dist", "browser"), ...extra }, { "/": VM_PAGE });
 }
 
 export interface StartResult {
