@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -134,26 +134,32 @@ describe("vm 9p fid table: bounded, no fd leaks (no guest)", () => {
     server.addExport("x", { path: dir, readonly: false });
     return { dir, server, c: p9Client(server) };
   };
-  const openFds = () => {
-    try {
-      return execFileSync("ls", [`/proc/${process.pid}/fd`], { encoding: "utf8" }).trim().split("\n").length;
-    } catch {
-      return -1;
-    }
+  /** This process's descriptors on files of `dir` (counting all of them was at the mercy of the test runner's own). */
+  const fdsUnder = (dir: string) => {
+    const root = realpathSync(dir) + "/";
+    return readdirSync("/proc/self/fd").filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
+      } catch {
+        return false;
+      }
+    }).length;
   };
 
   it("refuses a newfid in use instead of dropping (and leaking) its open fd", () => {
-    const { server, c } = setup();
-    const before = openFds();
+    const { dir, server, c } = setup();
     const a = c.walk("x", "f1");
     c.open(a);
+    assert.equal(fdsUnder(dir), 1);
     for (let i = 0; i < 50; i++) assert.equal(c.errno(() => c.walkTo(0, a, ["x", "f2"])), EINVAL);
     assert.equal(c.read(a), "file 1\n", "the fid still names what it named");
+    assert.equal(fdsUnder(dir), 1, "the refused walks opened nothing");
     // A walk onto itself replaces the fid and closes what it held.
     c.walkTo(a, a, []);
     assert.equal(server.fidCounts().open, 0);
+    assert.equal(fdsUnder(dir), 0);
     c.clunk(a);
-    assert.equal(openFds(), before);
+    assert.equal(fdsUnder(dir), 0);
   });
 
   it("bounds fids, open files, path length and cached listings", () => {
