@@ -23,6 +23,7 @@ import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
 import { P9Server } from "../src/backends/vm/core/p9/server.js";
 import { MessageReader, MessageWriter } from "../src/backends/vm/core/p9/wire.js";
 import { fuzz, mutate, type Rng } from "./helpers/fuzz.js";
+import { fdsUnder } from "./helpers/leaks.js";
 import { T } from "./helpers/p9-client.js";
 
 const child = process.env.TSBOX_FUZZ_P9;
@@ -94,7 +95,7 @@ function nodeTarget(): Target {
       h.update(readdirSync(sandbox).sort().join(","));
       return h.digest("hex");
     },
-    openFds: () => readdirSync("/proc/self/fd").length,
+    openFds: () => fdsUnder(sandbox),
     close: () => {
       server.closeAll();
       rmSync(sandbox, { recursive: true, force: true });

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -23,7 +23,7 @@ import type { ContainerSpec } from "../src/spec/container-spec.js";
 import { repoRoot, tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
 import { vmLayeredFixture } from "./helpers/images.js";
-import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
+import { assertNoLeaks, fdsUnder, type Snapshot, snapshot } from "./helpers/leaks.js";
 import { p9Client } from "./helpers/p9-client.js";
 import { vmSkip } from "./helpers/vm.js";
 
@@ -134,18 +134,6 @@ describe("vm 9p fid table: bounded, no fd leaks (no guest)", () => {
     server.addExport("x", { path: dir, readonly: false });
     return { dir, server, c: p9Client(server) };
   };
-  /** This process's descriptors on files of `dir` (counting all of them was at the mercy of the test runner's own). */
-  const fdsUnder = (dir: string) => {
-    const root = realpathSync(dir) + "/";
-    return readdirSync("/proc/self/fd").filter((fd) => {
-      try {
-        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
-      } catch {
-        return false;
-      }
-    }).length;
-  };
-
   it("refuses a newfid in use instead of dropping (and leaking) its open fd", () => {
     const { dir, server, c } = setup();
     const a = c.walk("x", "f1");

@@ -6,7 +6,7 @@
  * their state, logs and sockets, names, containers' cgroups), and a check that a later snapshot
  * has nothing new.
  */
-import { readdirSync, readFileSync, existsSync } from "node:fs";
+import { readdirSync, readFileSync, existsSync, readlinkSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import type { Identity } from "./identities.js";
@@ -110,4 +110,21 @@ export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<
   for (const w of who) assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);
   // The cgroups of this process's containers (test/helpers/cgroups.ts) go with them.
   assert.deepEqual(cgroupLeftovers(), [], "no cgroup may outlive its container");
+}
+
+/**
+ * This process's descriptors on files under `dir` (deleted ones too): what a
+ * leak check of a file server counts, where counting all of them would be at
+ * the mercy of the test runner's own.
+ */
+export function fdsUnder(dir: string): number {
+  // A deleted dir's files still show under its path, marked "(deleted)".
+  const root = (existsSync(dir) ? realpathSync(dir) : dir) + "/";
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(root);
+    } catch {
+      return false;
+    }
+  }).length;
 }
