@@ -32,7 +32,7 @@ const libraryAsSibling = {
 await build({
   entryPoints: { playground: join(root, "web", "playground.ts"), "playground-style": join(root, "web", "playground.css") },
   outdir: out,
-  // terminal.js (xterm.js) is a chunk of its own, named so: playground.js imports it once the guest is booting.
+  // terminal.js (xterm.js) is a chunk of its own, named so: playground.js imports it once the guest's Worker runs.
   splitting: true,
   chunkNames: "[name]",
   bundle: true,
