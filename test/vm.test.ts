@@ -220,11 +220,7 @@ describe("vm backend", { skip: vmSkip }, () => {
     });
     // Made ahead of its state (GuestMachine.prepareRestore), restored once the state is there.
     const hooks = new RestoreHooks();
-    const ahead = await memoryAfter(v86Options(DEFAULT_CONFIG, files, hooks, () => {}), async (emu) => {
-      const { rest, pages } = splitGuestMemory(state())!;
-      hooks.pages = pages;
-      await emu.restore_state(rest);
-    });
+    const ahead = await memoryAfter(v86Options(DEFAULT_CONFIG, files, hooks, () => {}), (emu) => emu.restore_state(hooks.take(state())));
     assert.equal(split, own);
     assert.equal(ahead, own);
   });

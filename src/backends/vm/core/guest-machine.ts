@@ -8,7 +8,7 @@
 import { TsboxError } from "../../../errors.js";
 import type { AgentProtocol, ConsoleTransport, LinkNumbering } from "./agent-protocol.js";
 import type { P9Server, P9State } from "./p9/server.js";
-import { RestoreHooks, splitGuestMemory } from "./v86-memory.js";
+import { RestoreHooks } from "./v86-memory.js";
 
 export interface MachineConfig {
   /** Guest RAM in MiB; at least 128 (the initrd is placed at 64 MiB). */
@@ -126,9 +126,7 @@ export class GuestMachine<L extends AgentProtocol<any>> {
       const prepared = await this.prepared?.catch(() => undefined);
       if (prepared) {
         this.prepared = undefined;
-        const split = splitGuestMemory(saved.state);
-        prepared.pages = split?.pages;
-        await this.emulator!.restore_state(split ? split.rest : saved.state);
+        await this.emulator!.restore_state(prepared.take(saved.state));
         this.emulator!.run();
       } else {
         await this.discardPrepared();
@@ -242,8 +240,8 @@ export function v86Options(
   let boot: Record<string, unknown>;
   if (restore instanceof RestoreHooks) boot = { wasm_fn: hooked(restore), autostart: false };
   else if (restore) {
-    const split = splitGuestMemory(restore);
-    boot = { initial_state: { buffer: split ? split.rest : restore }, wasm_fn: hooked(new RestoreHooks(split?.pages)) };
+    const hooks = new RestoreHooks();
+    boot = { initial_state: { buffer: hooks.take(restore) }, wasm_fn: hooked(hooks) };
   } else boot = { bzimage: { buffer: files.kernel }, initrd: { buffer: files.initrd }, wasm_fn: instantiate };
   return {
     bios: { buffer: files.bios },

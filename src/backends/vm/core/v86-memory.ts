@@ -128,16 +128,20 @@ type AllocateMemory = (size: number) => number;
 
 /**
  * The hooks of one restore into a new emulator that was given no kernel or
- * initrd: `wrap` its wasm exports when they are instantiated; their
- * `zero_memory`'s first call (the restore's, before the guest ever ran)
- * zeroes only below WRITTEN_BEFORE_RESTORE and writes `pages` (set them
- * before `restore_state` when the state was split); later calls are v86's own.
+ * initrd: `wrap` its wasm exports when they are instantiated, and give v86
+ * `take(state)` to restore. Their `zero_memory`'s first call (the
+ * restore's, before the guest ever ran) zeroes only below
+ * WRITTEN_BEFORE_RESTORE and writes the pages `take` kept; later calls are
+ * v86's own.
  */
 export class RestoreHooks {
-  pages: GuestPages | undefined;
+  private pages: GuestPages | undefined;
 
-  constructor(pages?: GuestPages) {
-    this.pages = pages;
+  /** What v86 restores of `state`: without its pages, kept here for the restore to write, when it splits. */
+  take(state: ArrayBuffer): ArrayBuffer {
+    const split = splitGuestMemory(state);
+    this.pages = split?.pages;
+    return split ? split.rest : state;
   }
 
   wrap(exports: WebAssembly.Exports): WebAssembly.Exports {
