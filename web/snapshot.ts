@@ -9,15 +9,16 @@
  *   node --import tsx web/snapshot.ts [dist/web]
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join, resolve, sep } from "node:path";
+import { join, resolve } from "node:path";
 import { packageRoot } from "../src/package-root.js";
 import type { WorkerMessage } from "../src/backends/vm/browser/protocol.js";
 import { standbyToJson } from "../src/backends/vm/browser/standby.js";
 import { runRequest } from "../src/backends/vm/browser/web-runtime.js";
 import type { SnapshotRecord } from "../src/backends/vm/core/snapshot-check.js";
+import { fileUnder, sendFile } from "../scripts/static-files.mjs";
 import { shellOptions } from "./shell.js";
 
 const dir = resolve(process.argv[2] ?? join(packageRoot(), "dist", "web"));
@@ -32,10 +33,9 @@ const { WorkerVm } = await import("../src/backends/vm/browser/worker-vm.js");
 
 // The embedded busybox is read as a page reads it: an OCI layout over HTTP.
 const server = createServer((req, res) => {
-  const file = resolve(join(dir, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname)));
-  if (!file.startsWith(dir + sep) || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end();
-  res.writeHead(200, { "content-length": statSync(file).size });
-  createReadStream(file).pipe(res);
+  const file = fileUnder(dir, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
+  if (!file) return void res.writeHead(404).end();
+  sendFile(req, res, file);
 });
 await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
 const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

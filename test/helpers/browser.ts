@@ -5,11 +5,12 @@
  * drives BrowserVm (dist/browser) for the test.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { extname, join, resolve, sep } from "node:path";
+import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { packageRoot } from "../../src/package-root.js";
+import { CONTENT_TYPES, fileUnder, sendFile } from "../../scripts/static-files.mjs";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -23,16 +24,6 @@ export async function launchChromium(): Promise<Browser> {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".map": "application/json",
-  ".json": "application/json",
-  ".wasm": "application/wasm",
-};
 
 export interface StaticServer {
   url: string;
@@ -52,25 +43,14 @@ export async function serveStatic(routes: Record<string, string>, pages: Record<
     served.push(path);
     const page = pages[path];
     if (page !== undefined) {
-      res.writeHead(200, { "content-type": TYPES[".html"]! });
+      res.writeHead(200, { "content-type": CONTENT_TYPES[".html"]! });
       res.end(page);
       return;
     }
     const prefix = Object.keys(routes).find((p) => path.startsWith(p));
-    const dir = prefix === undefined ? undefined : resolve(routes[prefix]!);
-    const file = dir === undefined ? undefined : resolve(join(dir, path.slice(prefix!.length)));
-    if (!dir || !file || !file.startsWith(dir + sep) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    // Validators as static hosts (and serve:web) send them: a returning page revalidates (304).
-    const st = statSync(file);
-    const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-    const headers = { "content-type": TYPES[extname(file)] ?? "application/octet-stream", etag, "last-modified": st.mtime.toUTCString() };
-    if (req.headers["if-none-match"] === etag) return void res.writeHead(304, headers).end();
-    const body = readFileSync(file);
-    res.writeHead(200, { ...headers, "content-length": body.length });
-    res.end(body);
+    const file = prefix === undefined ? undefined : fileUnder(routes[prefix]!, path.slice(prefix.length));
+    if (!file) return void res.writeHead(404).end();
+    sendFile(req, res, file);
   });
   await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
   const { port } = server.address() as { port: number };
