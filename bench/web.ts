@@ -1,11 +1,15 @@
 /**
  * bench/web: the playground (dist/web) in Debian's headless Chromium beside
  * Node's vm backend, in one run. Page: load → shell prompt for a first visit
- * (nothing stored: the served snapshot) and a returning one (the state this
- * browser saved), a keystroke's echo in the terminal, and a new container's
- * first output once the guest runs (after the JIT warm-up, and with the
- * warm-up off). Node: snapshot start → first output and a container's first
- * output in a running guest. Needs `npm run build:vm` and /usr/bin/chromium.
+ * (a new browser profile: nothing stored, nothing cached) and a returning
+ * one (a new page in the same profile once the first has saved the guest
+ * state), a keystroke's echo in the terminal, and a new container's first
+ * output once the guest runs. Each visitor's browser has its profile on disk,
+ * as a real one does, so a returning visit finds what Chromium keeps between
+ * visits (HTTP cache, compiled scripts and wasm); the same returning visit in
+ * a private window, which keeps none of that, is printed beside it. Node:
+ * snapshot start → first output and a container's first output in a running
+ * guest. Needs `npm run build:vm` and /usr/bin/chromium.
  *
  *   node --import tsx bench/web.ts [--runs N]
  */
@@ -13,11 +17,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { Runtime } from "../src/index.js";
 import { packageRoot } from "../src/package-root.js";
 import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
-import { chromiumSkip, launchChromium, serveStatic } from "../test/helpers/browser.js";
+import { chromiumSkip, launchChromium, launchChromiumProfile, serveStatic } from "../test/helpers/browser.js";
 import { vmSkip } from "../test/helpers/vm.js";
 import { fmtMs, median } from "./lib/stats.js";
 
@@ -99,17 +103,26 @@ function containerInPage(page: Page): Promise<number> {
   });
 }
 
-const samples = { cold: [] as number[], returning: [] as number[], firstKey: [] as number[], echo: [] as number[], container: [] as number[] };
-for (let i = 0; i < runs; i++) {
-  // A new context has nothing stored: a first visit. The returning one is a
-  // new page once the first has stored the guest state with its shell started
-  // ahead and closed (a reload would also time the old page's teardown).
-  const context = await browser.newContext();
+const samples = { cold: [] as number[], returning: [] as number[], returningPrivate: [] as number[], firstKey: [] as number[], echo: [] as number[], container: [] as number[] };
+
+/** A first visit to the prompt (timed into `cold`, if given) and the page closed once it stored the guest state with its shell started ahead. */
+async function firstVisit(context: BrowserContext, cold?: number[]): Promise<void> {
   const first = await context.newPage();
-  samples.cold.push(await loadToPrompt(first));
+  const ms = await loadToPrompt(first);
+  cold?.push(ms);
   await first.waitForFunction(standbyStored, null, { timeout: 120_000, polling: 100 });
   await first.close();
-  const page = await context.newPage();
+}
+
+for (let i = 0; i < runs; i++) {
+  // A visitor's browser: a new profile has nothing stored, a first visit. The
+  // returning one is a new page in it (a reload would also time the old page's teardown).
+  const profile = mkdtempSync(join(tmpdir(), "tsbox-bench-profile-"));
+  const visitor = await launchChromiumProfile(profile);
+  // A browser in use before the visit: its profile's caches and stores set up, by another site (another origin).
+  await visitor.pages()[0]!.goto(`${server.url.replace("127.0.0.1", "localhost")}/playground.css`);
+  await firstVisit(visitor, samples.cold);
+  const page = await visitor.newPage();
   samples.returning.push(await loadToPrompt(page));
   // The first key right at the prompt waits for the restored shell's image root to be served again
   // (its input is held until then); the others are the terminal's steady echo.
@@ -117,7 +130,14 @@ for (let i = 0; i < runs; i++) {
   await new Promise((r) => setTimeout(r, 1000));
   for (let k = 0; k < 5; k++) samples.echo.push(await keystrokeEcho(page));
   for (let k = 0; k < 3; k++) samples.container.push(await containerInPage(page));
-  await context.close();
+  await visitor.close();
+  rmSync(profile, { recursive: true, force: true });
+
+  // The same returning visit in a private window (nothing on disk: no compiled code kept).
+  const privateWindow = await browser.newContext();
+  await firstVisit(privateWindow);
+  samples.returningPrivate.push(await loadToPrompt(await privateWindow.newPage()));
+  await privateWindow.close();
 }
 
 // Node's vm backend, same hour: snapshot start → first output, then containers in the running guest.
@@ -145,6 +165,7 @@ await server.close();
 console.log(`bench/web: ${runs} runs, medians (issue's targets in brackets)`);
 console.log(`  page load → prompt, first visit (served snapshot) ${fmtMs(median(samples.cold))}  [< 3 s cold]`);
 console.log(`  page load → prompt, returning visit (stored state)  ${fmtMs(median(samples.returning))}  [< 1 s]`);
+console.log(`    the same in a private window (no code kept)       ${fmtMs(median(samples.returningPrivate))}`);
 console.log(`  keystroke → echo in the terminal                     ${fmtMs(median(samples.echo))}  [< 50 ms]`);
 console.log(`    the first key, typed as the prompt shows            ${fmtMs(median(samples.firstKey))}`);
 console.log(`  new container → first output, in the page            ${fmtMs(median(samples.container))}  [< 300 ms]`);
@@ -152,5 +173,5 @@ console.log(`  Node vm: snapshot start → first output               ${fmtMs(me
 console.log(`  Node vm: new container → first output (guest up)     ${fmtMs(median(node.container))}`);
 // The load moves the page and Node alike: the ratios are what compares across runs and machines.
 const ratio = (a: number[], b: number[]) => `${(median(a) / median(b)).toFixed(2)}x`;
-console.log(`  ratios to Node's snapshot start → first output: first visit ${ratio(samples.cold, node.start)}, returning ${ratio(samples.returning, node.start)}`);
+console.log(`  ratios to Node's snapshot start → first output: first visit ${ratio(samples.cold, node.start)}, returning ${ratio(samples.returning, node.start)} (private window ${ratio(samples.returningPrivate, node.start)})`);
 console.log(`  a new container in the page / in Node's running guest: ${ratio(samples.container, node.container)}`);

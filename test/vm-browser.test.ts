@@ -468,6 +468,17 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
       assert.equal(second.events.at(-1)!.start, "stored");
       t.diagnostic(`${first.events.at(-1)!.start} start ${first.ms} ms, stored start ${second.ms} ms`);
 
+      // The state file held open for writing (another tab's Worker saving): read as a File instead, still the stored start.
+      const held = await p.eval(`
+        const src = "onmessage = async (e) => { const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(e.data); const names = []; for await (const name of dir.keys()) names.push(name); self.handles = await Promise.all(names.map(async (n) => (await dir.getFileHandle(n)).createSyncAccessHandle())); postMessage(names.length); };";
+        window.holder = new Worker(URL.createObjectURL(new Blob([src], { type: "text/javascript" })));
+        return new Promise((resolve) => { window.holder.onmessage = (e) => resolve(e.data); window.holder.postMessage(arg); });`, `tsbox-${storage}`);
+      assert.equal(held, 1, "one state file, held open");
+      const locked = await p.boot({ storage, warmUp: "off" });
+      await p.eval(`window.holder.terminate();`);
+      assert.ok(locked.ok, locked.error);
+      assert.equal(locked.events.at(-1)!.start, "stored", locked.notices.join("; "));
+
       // Another memory size: neither state fits; both are refused before v86 sees them.
       const mismatched = await p.boot({ storage, warmUp: "off", config: { ...DEFAULT_CONFIG, memoryMb: 192 } });
       assert.ok(mismatched.ok, mismatched.error);

@@ -2,18 +2,20 @@
  * The playground (web/, `npm run build:web`) end to end in Debian's
  * Chromium: served by a plain static server (no special headers), typed into
  * like a visitor would, answers read from the terminal (xterm's buffer).
- * One page is reused (one guest boot for the file); screenshots go to
- * test-artifacts/web/ (gitignored).
+ * One page is reused (one guest boot for the file), in a browser profile on
+ * disk as a visitor's (OPFS and the caches on disk, not a private window's);
+ * screenshots go to test-artifacts/web/ (gitignored).
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { packageRoot } from "../src/package-root.js";
 import { dockerArchive } from "./helpers/archives.js";
-import { chromiumSkip, launchChromium, serveStatic, type StaticServer } from "./helpers/browser.js";
+import { chromiumSkip, launchChromiumProfile, serveStatic, type StaticServer } from "./helpers/browser.js";
 import { vmSkip } from "./helpers/vm.js";
 
 const ARTIFACTS = join(packageRoot(), "test-artifacts", "web");
@@ -22,7 +24,7 @@ const PROMPT = /[#$] *$/;
 
 describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
   let server: StaticServer;
-  let browser: Browser;
+  let profile: string;
   let context: BrowserContext;
   let page: Page;
   const errors: string[] = [];
@@ -58,9 +60,9 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     execFileSync(process.execPath, [join(packageRoot(), "scripts", "build-web.mjs")], { stdio: "inherit" });
     server = await serveStatic({ "/": join(packageRoot(), "dist", "web") });
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1200, height: 700 } });
-    page = await context.newPage();
+    profile = mkdtempSync(join(tmpdir(), "tsbox-web-profile-"));
+    context = await launchChromiumProfile(profile, { width: 1200, height: 700 });
+    page = context.pages()[0] ?? (await context.newPage());
     page.on("pageerror", (e) => errors.push(e.message));
     page.on("console", (m) => void (m.type() === "error" && errors.push(m.text())));
     // A first visit: nothing stored yet.
@@ -70,7 +72,8 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
   });
 
   after(async () => {
-    await browser?.close();
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
     await server?.close();
   });
 

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { packageRoot } from "../../src/package-root.js";
 import { CONTENT_TYPES, fileUnder, sendFile } from "../../scripts/static-files.mjs";
 
@@ -17,12 +17,22 @@ export const CHROMIUM = "/usr/bin/chromium";
 /** Why the browser suites cannot run here, or false. */
 export const chromiumSkip: string | false = existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing: install Debian's chromium (scripts/setup.sh does)`;
 
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+/** A browser whose contexts are private windows: storage kept while a context lives, nothing on disk. */
 export async function launchChromium(): Promise<Browser> {
   const { chromium } = await import("playwright-core");
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A browser with a profile on disk in `userDataDir`, as a visitor's own: its
+ * HTTP cache, and the compiled code Chromium keeps beside it (V8's code cache
+ * for scripts, compiled wasm), outlive a page; a private window keeps neither.
+ */
+export async function launchChromiumProfile(userDataDir: string, viewport?: { width: number; height: number }): Promise<BrowserContext> {
+  const { chromium } = await import("playwright-core");
+  return chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, ...(viewport ? { viewport } : {}) });
 }
 
 export interface StaticServer {
