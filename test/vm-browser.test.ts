@@ -26,6 +26,8 @@ import { TarWriter } from "../src/image/tar-writer.js";
 import { dockerArchive, ociArchive } from "./helpers/archives.js";
 import { bundleBrowser, chromiumSkip, launchChromium, serveStatic, serveVmPage, type StartResult, type StaticServer, VmPage } from "./helpers/browser.js";
 import { vmSkip } from "./helpers/vm.js";
+import { EMBEDDED_BUSYBOX } from "./helpers/images.js";
+import { skopeoCopy, startRegistry } from "./helpers/registry.js";
 import { p9Client as client } from "./helpers/p9-client.js";
 
 // ---- no guest -----------------------------------------------------------
@@ -354,6 +356,45 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.match(r.wrong.message, /is linux\/amd64: the vm guest runs linux\/386 images/);
     assert.ok(r.images.includes("example.test/tools/box:1 linux/386") && r.images.includes("example.test/tools/old:2 linux/386"), JSON.stringify(r.images));
     assert.ok(!r.after.includes("example.test/tools/box:1"));
+  });
+
+  it("pulls from a registry that allows the page (CORS), anonymously and through a Bearer token; refuses another platform's and a registry that does not", async () => {
+    const open = await startRegistry({ cors: true });
+    const tokened = await startRegistry({ cors: true, auth: "token" });
+    const closed = await startRegistry();
+    try {
+      const guestBusybox = join(loadVmImages().dir, "images", "busybox");
+      for (const reg of [open, tokened]) await skopeoCopy(`oci:${guestBusybox}`, `docker://${reg.host}/tools/busybox:386`);
+      await skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${open.host}/tools/amd64:latest`);
+      const seeded = tokened.tokenRequests.length;
+      const manifestDigest = (JSON.parse(readFileSync(join(guestBusybox, "index.json"), "utf8")) as { manifests: { digest: string }[] }).manifests[0]!.digest;
+      const r = await vm.eval(`
+        const pulled = await rt.pull(arg.open + "/tools/busybox:386");
+        const out = await (await rt.run({ image: pulled.name, cmd: ["echo", "pulled"] })).output();
+        const byToken = await rt.pull(arg.tokened + "/tools/busybox:386");
+        const byDigest = await rt.pull(arg.open + "/tools/busybox@" + pulled.digest);
+        const wrong = await rt.pull(arg.open + "/tools/amd64").catch(failure);
+        const missing = await rt.pull(arg.open + "/tools/nothing:1").catch(failure);
+        const refused = await rt.pull(arg.closed + "/tools/busybox:386").catch(failure);
+        const images = (await rt.images()).map((i) => i.name);
+        for (const name of [pulled.name, byToken.name, byDigest.name]) await rt.removeImage(name);
+        return { pulled, out, byToken, byDigest, wrong, missing, refused, images };`, { open: open.host, tokened: tokened.host, closed: closed.host });
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.deepEqual(r.pulled, { name: `${open.host}/tools/busybox:386`, digest: manifestDigest });
+      assert.equal(r.out.stdout, "pulled\n", JSON.stringify(r.out));
+      assert.equal(r.byToken.digest, manifestDigest);
+      const page = tokened.tokenRequests.slice(seeded);
+      assert.deepEqual(page.map((t) => t.user), [null], "one anonymous token");
+      assert.deepEqual(page[0]!.scopes, ["repository:tools/busybox:pull"]);
+      assert.equal(r.byDigest.name, `${open.host}/tools/busybox@${manifestDigest}`);
+      assert.equal(r.wrong.name, "ImageError");
+      assert.match(r.wrong.message, /linux\/386/);
+      assert.match(r.missing.message, /not found/);
+      assert.match(r.refused.message, /cannot reach .*CORS/);
+      assert.ok(r.images.includes(`${open.host}/tools/busybox:386`), JSON.stringify(r.images));
+    } finally {
+      await Promise.all([open.stop(), tokened.stop(), closed.stop()]);
+    }
   });
 
   it("pauses and unpauses a container through the guest's cgroup freezer", async () => {

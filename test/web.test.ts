@@ -17,6 +17,8 @@ import { packageRoot } from "../src/package-root.js";
 import { dockerArchive } from "./helpers/archives.js";
 import { chromiumSkip, launchChromiumProfile, serveStatic, type StaticServer } from "./helpers/browser.js";
 import { vmSkip } from "./helpers/vm.js";
+import { skopeoCopy, startRegistry } from "./helpers/registry.js";
+import { loadVmImages } from "../src/backends/vm/node/images.js";
 
 const ARTIFACTS = join(packageRoot(), "test-artifacts", "web");
 /** The shell's prompt at the end of the terminal (root's `#`, a user's `$`). */
@@ -156,6 +158,25 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await page.click("#terminal");
     assert.match(await type("echo archive=$FROM_ARCHIVE"), /^archive=yes$/m);
     await shot("4-archive");
+  });
+
+  it("pulls an image named in the image box from a registry that allows the page (CORS) and runs it", async () => {
+    const registry = await startRegistry({ cors: true });
+    try {
+      await skopeoCopy(`oci:${join(loadVmImages().dir, "images", "busybox")}`, `docker://${registry.host}/tools/pulled:1`);
+      await page.fill("#layout-url", `${registry.host}/tools/pulled:1`);
+      await page.press("#layout-url", "Enter");
+      await page.waitForFunction(() => /^pulled /.test(document.getElementById("status")!.textContent ?? ""), null, { timeout: 60_000 });
+      assert.equal(await page.inputValue("#image"), `${registry.host}/tools/pulled:1`);
+      await page.click("#run");
+      await page.waitForFunction(() => (globalThis as any).playground.state.attached.container.running);
+      await waitFor(PROMPT);
+      await page.click("#terminal");
+      assert.match(await type("cat /proc/1/comm"), /^sh$/m);
+      await shot("4b-pulled");
+    } finally {
+      await registry.stop();
+    }
   });
 
   it("after a reload, lists the loaded image and starts from the state this browser saved, its shell already running", async (t) => {

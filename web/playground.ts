@@ -222,10 +222,18 @@ $<HTMLInputElement>("archive").onchange = act(async () => {
 });
 $("layout-form").onsubmit = (e) => {
   e.preventDefault();
-  const url = $<HTMLInputElement>("layout-url").value.trim();
+  const input = $<HTMLInputElement>("layout-url").value.trim();
   act(async () => {
-    const name = `${new URL(url, location.href).host || "local"}${new URL(url, location.href).pathname.replace(/\/+$/, "")}`.toLowerCase().replace(/[^a-z0-9._/-]/g, "-");
-    await rt.loadLayout(url, name);
+    // A URL names an OCI image layout; anything else is an image to pull from a registry that allows this page (CORS).
+    if (!/^(https?:)?\/\/|^\.{0,2}\//.test(input)) {
+      status(`pulling ${input}…`);
+      const { name } = await rt.pull(input);
+      // The list shows docker's short names (docker.io/library/ dropped).
+      await refreshImages(name.replace(/^docker\.io\/(library\/(?!.*\/))?/, ""));
+      return status(`pulled ${name}`);
+    }
+    const name = `${new URL(input, location.href).host || "local"}${new URL(input, location.href).pathname.replace(/\/+$/, "")}`.toLowerCase().replace(/[^a-z0-9._/-]/g, "-");
+    await rt.loadLayout(input, name);
     await refreshImages(name);
     status(`added ${name}`);
   })();

@@ -7,7 +7,7 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,9 +30,19 @@ export interface RegistryOptions {
   httpHost?: string;
   /** The address the token server listens on and its realm names (default 127.0.0.1). */
   tokenHost?: string;
+  /** Let any origin's pages read it (CORS headers on the registry's and the token server's answers). */
+  cors?: boolean;
 }
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
+
+/** What a registry must send for a page of another origin to pull from it (distribution answers preflights itself). */
+const CORS_HEADERS = `  headers:
+    Access-Control-Allow-Origin: ['*']
+    Access-Control-Allow-Methods: ['HEAD', 'GET', 'OPTIONS']
+    Access-Control-Allow-Headers: ['Authorization', 'Accept']
+    Access-Control-Expose-Headers: ['Docker-Content-Digest', 'WWW-Authenticate']
+`;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,6 +74,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? "");
       const [user, pass] = basic ? Buffer.from(basic[1]!, "base64").toString().split(/:(.*)/s) : [null, null];
       tokenRequests.push({ user: user ?? null, scopes });
+      if (options.cors) res.setHeader("access-control-allow-origin", "*");
       if (options.users && (!user || options.users[user] !== pass)) {
         res.writeHead(401, { "content-type": "application/json" }).end(JSON.stringify({ details: "bad credentials" }));
         return;
@@ -112,7 +123,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:${port}
-${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${authYaml}`,
+${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.cors ? CORS_HEADERS : ""}${authYaml}`,
   );
   const child: ChildProcess = spawn(REGISTRY_BINARY, ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -139,7 +150,41 @@ ${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${authYaml}`,
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+  if (options.cors && auth !== "none") {
+    // distribution asks for credentials on a preflight too; a page reaches such a registry through a front that answers them.
+    const front = await preflightFront(port);
+    return { host: front.host, storage, tokenRequests, stop: async () => (await front.close(), await stop()) };
+  }
   return { host: `127.0.0.1:${port}`, storage, tokenRequests, stop };
+}
+
+/**
+ * A front for an authenticating registry at 127.0.0.1:`port`, as a site would
+ * put one: it answers CORS preflights itself (no credentials are sent with
+ * them) and passes every other request through unchanged, Host included, so
+ * the registry's Location headers name the front.
+ */
+async function preflightFront(port: number): Promise<{ host: string; close(): Promise<void> }> {
+  const server = createHttpServer((req, res) => {
+    if (req.method === "OPTIONS") {
+      res.writeHead(204, {
+        "access-control-allow-origin": "*",
+        "access-control-allow-methods": "HEAD, GET, OPTIONS",
+        "access-control-allow-headers": "Authorization, Accept",
+      });
+      res.end();
+      return;
+    }
+    const upstream = httpRequest({ host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  return { host, close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))) };
 }
 
 /** The key id docker's libtrust derives from a public key, which distribution matches with a token's `kid`. */

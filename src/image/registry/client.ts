@@ -1,8 +1,9 @@
 import { ImageError, TsboxError } from "../../errors.js";
 import { sha256Digest } from "../hash.js";
-import { MediaType } from "../oci.js";
-import { DEFAULT_DOMAIN } from "../reference.js";
 import { type Credentials, findCredentials } from "./credentials.js";
+import { type Challenge, isLoopbackRegistry, MANIFEST_ACCEPT, parseChallenge, pullScope, registryError, registryHost } from "./endpoint.js";
+
+export { MANIFEST_ACCEPT, parseChallenge, pullScope, pushScope, registryError } from "./endpoint.js";
 
 /**
  * A client for one registry speaking the OCI distribution API (`/v2/`).
@@ -43,13 +44,6 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-interface Challenge {
-  scheme: "basic" | "bearer";
-  params: Record<string, string>;
-}
-
-export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest].join(", ");
-
 /** Manifests and indexes are small; anything larger is refused rather than buffered. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** Redirects followed per request (fetch's own limit is 20). */
@@ -72,7 +66,7 @@ export class RegistryClient {
     this.env = options.env ?? process.env;
     this.signal = options.signal;
     if (options.credentials) this.credentials = options.credentials;
-    const host = domain === DEFAULT_DOMAIN ? "registry-1.docker.io" : domain;
+    const host = registryHost(domain);
     this.baseUrl = `${isInsecure(domain, this.env) ? "http" : "https"}://${host}`;
     this.origin = new URL(this.baseUrl).origin;
   }
@@ -211,40 +205,6 @@ export class RegistryClient {
   }
 }
 
-export function pullScope(repo: string): string {
-  return `repository:${repo}:pull`;
-}
-
-export function pushScope(repo: string): string {
-  return `repository:${repo}:pull,push`;
-}
-
-/** One line from a registry's error response (`{"errors":[{"code","message"}]}`). */
-export async function registryError(res: Response, what: string): Promise<TsboxError> {
-  let detail = "";
-  try {
-    const text = (await res.text()).slice(0, 4096);
-    const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-    detail = (body.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
-  } catch {
-    // not JSON: the status says enough
-  }
-  if (res.status === 404) return new ImageError(`not found: ${what}${detail ? ` (${detail})` : ""}`);
-  return new ImageError(`${what}: registry answered ${res.status} ${res.statusText}${detail ? ` (${detail})` : ""}`);
-}
-
-export function parseChallenge(header: string | null): Challenge | undefined {
-  if (!header) return undefined;
-  const m = /^\s*(\w+)\s*(.*)$/.exec(header);
-  if (!m) return undefined;
-  const scheme = m[1]!.toLowerCase();
-  if (scheme !== "basic" && scheme !== "bearer") return undefined;
-  const params: Record<string, string> = {};
-  const re = /(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g;
-  for (let p; (p = re.exec(m[2]!)); ) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, "$1") : p[3]!;
-  return { scheme, params };
-}
-
 interface HopRequest {
   url: string;
   method: string;
@@ -293,8 +253,8 @@ function withUrl(res: Response, url: string): Response {
 }
 
 function isInsecure(domain: string, env: NodeJS.ProcessEnv): boolean {
+  if (isLoopbackRegistry(domain)) return true;
   const host = domain.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  if (host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host)) return true;
   const list = (env.TSBOX_INSECURE_REGISTRIES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   return list.includes(domain) || list.includes(host);
 }

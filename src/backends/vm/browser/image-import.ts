@@ -23,7 +23,7 @@ import { decompressed } from "./image-root.js";
 export const GUEST_PLATFORM = { os: "linux", architecture: "386" };
 
 /** A file of a layout or archive by its relative path; undefined when it has none. */
-type Files = (rel: string) => Promise<Uint8Array | undefined>;
+export type Files = (rel: string) => Promise<Uint8Array | undefined>;
 
 /** An OCI image layout over HTTP, stored under `name` (its linux/386 manifest). */
 export async function importLayoutUrl(store: BrowserStore, url: string, name: string): Promise<string> {
@@ -65,7 +65,7 @@ export async function importArchive(store: BrowserStore, archive: Uint8Array, op
 }
 
 /** A manifest (or a multi-platform index: its linux/386 manifest), its config and layers, all checked, stored under `names`. */
-async function importManifest(store: BrowserStore, files: Files, descriptor: Descriptor, names: string[], what: string): Promise<void> {
+export async function importManifest(store: BrowserStore, files: Files, descriptor: Descriptor, names: string[], what: string): Promise<void> {
   const blobs = new Map<string, Uint8Array>();
   const blob = async (d: Descriptor) => {
     const digest = assertDigest(d.digest, "blob");

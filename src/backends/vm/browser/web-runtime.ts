@@ -166,7 +166,11 @@ export class Runtime {
     return this.call("loadLayout", [new URL(url, location.href).href, name]);
   }
 
-  /** Refused for now: a browser pulls only where a registry allows CORS, which this build does not speak yet. */
+  /**
+   * Pulls an image's linux/386 manifest from a registry that lets this page's
+   * origin read it (CORS: Access-Control-Allow-Origin, and Accept and
+   * Authorization allowed), anonymously; loopback registries over http.
+   */
   pull(image: string): Promise<{ name: string; digest: string }> {
     return this.call("pull", [image]);
   }

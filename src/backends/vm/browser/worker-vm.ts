@@ -27,6 +27,7 @@ import { browserContainerSpec, execUser, GUEST_FILE_OWNER } from "./container-sp
 import { compileWasm, fetchJson, type LoadProgress, loadFiles, sha256Hex } from "./fetch-files.js";
 import { importArchive, importLayoutUrl } from "./image-import.js";
 import { ImageRoots } from "./image-roots.js";
+import { pullImage } from "./registry-pull.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
 import { type PageOutput, WorkerLink } from "./worker-link.js";
 import { requestedSize, type StandbyRecord, standbyFromJson, standbyKey } from "./standby.js";
@@ -467,7 +468,7 @@ export class WorkerVm {
       case "loadLayout":
         return (await importLayoutUrl(this.store, a[0] as string, canonicalName(parseReference(a[1] as string)))) as Calls[M][1];
       case "pull":
-        throw new ImageError(`cannot pull ${a[0]}: pulling from a registry is not supported in the browser yet (load a docker save archive instead)`);
+        return (await pullImage(this.store, a[0] as string)) as Calls[M][1];
       case "removeImage": {
         const name = canonicalName(parseReference(a[0] as string));
         if (!(await this.store.getImage(name))) throw new ImageError(`no such image: ${a[0]}`);

@@ -1,0 +1,18 @@
+import { join } from "node:path";
+import { loadVmImages } from "../src/backends/vm/node/images.js";
+import { launchChromium, serveVmPage, VmPage } from "../test/helpers/browser.js";
+import { skopeoCopy, startRegistry } from "../test/helpers/registry.js";
+const open = await startRegistry({ cors: true });
+await skopeoCopy(`oci:${join(loadVmImages().dir, "images", "busybox")}`, `docker://${open.host}/tools/busybox:386`);
+const server = await serveVmPage();
+const browser = await launchChromium();
+const vm = await VmPage.open(browser, server);
+vm.page.on("console", (m) => console.log("console:", m.text()));
+vm.page.on("requestfailed", (r) => console.log("failed:", r.method(), r.url(), r.failure()?.errorText));
+const b = await vm.boot({ storage: false, warmUp: "off" });
+console.log("boot", b.ok, b.error);
+const r = await vm.eval(`return await fetch("http://${open.host}/v2/tools/busybox/manifests/386", { headers: { accept: "application/vnd.oci.image.manifest.v1+json" } }).then((r) => r.status + " " + r.headers.get("content-type"), (e) => "ERR " + e.message);`);
+console.log("page fetch:", r);
+const p = await vm.eval(`return await rt.pull(arg + "/tools/busybox:386").catch(failure);`, open.host);
+console.log("pull:", JSON.stringify(p));
+await browser.close(); await server.close(); await open.stop(); process.exit(0);

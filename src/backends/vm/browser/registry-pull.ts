@@ -1,0 +1,124 @@
+/**
+ * `pull` in the browser: an image from a registry that lets this page's
+ * origin read it (CORS), anonymously — a page has no docker credentials.
+ * The OCI distribution API over fetch: the manifest or index (its linux/386
+ * manifest), the config and the layers, each checked against its digest,
+ * stored as an imported layout is (image-import.ts `importManifest`). A
+ * registry that answers 401 with a Bearer challenge gets a token from its
+ * realm without credentials. Loopback registries are spoken to over http,
+ * as docker does; all others over https.
+ */
+import { ImageError } from "../../../errors.js";
+import { assertDigest } from "../../../image/digest.js";
+import { type Descriptor, type ImageIndex } from "../../../image/oci.js";
+import { canonicalName, parseReference } from "../../../image/reference.js";
+import { isLoopbackRegistry, MANIFEST_ACCEPT, parseChallenge, pullScope, registryError, registryHost } from "../../../image/registry/endpoint.js";
+import type { BrowserStore } from "./browser-store.js";
+import { sha256Hex } from "./fetch-files.js";
+import { importManifest } from "./image-import.js";
+
+/** Manifests and indexes are small; anything larger is refused rather than buffered (as the Node client does). */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** Pulls `input` (e.g. `127.0.0.1:5000/busybox:latest`) into the store; returns its name and manifest digest. */
+export async function pullImage(store: BrowserStore, input: string): Promise<{ name: string; digest: string }> {
+  const ref = parseReference(input);
+  const name = canonicalName(ref);
+  const registry = new PageRegistry(ref.domain, ref.path);
+  const reference = ref.digest ?? ref.tag ?? "latest";
+  const top = await registry.manifest(reference);
+  if (ref.digest !== undefined && top.descriptor.digest !== ref.digest) {
+    throw new ImageError(`${name}: the registry sent a manifest with digest ${top.descriptor.digest}`);
+  }
+  // An index's manifests come from the manifests endpoint, everything else from blobs.
+  const manifests = new Map<string, Uint8Array>([[top.descriptor.digest, top.bytes]]);
+  const listed = new Set((parse<ImageIndex>(top.bytes).manifests ?? []).map((d) => d.digest));
+  await importManifest(
+    store,
+    async (rel) => {
+      const digest = assertDigest(`sha256:${rel.replace(/^blobs\/sha256\//, "")}`, "blob");
+      if (manifests.has(digest)) return manifests.get(digest);
+      if (listed.has(digest)) return (await registry.manifest(digest)).bytes;
+      return registry.blob(digest);
+    },
+    top.descriptor,
+    [name],
+    `registry ${ref.domain}`,
+  );
+  const stored = await store.getImage(name);
+  if (!stored) throw new ImageError(`${name}: not stored`);
+  return { name, digest: stored.manifestDigest };
+}
+
+class PageRegistry {
+  private readonly base: string;
+  private token: string | undefined;
+
+  constructor(
+    private readonly domain: string,
+    private readonly repo: string,
+  ) {
+    this.base = `${isLoopbackRegistry(domain) ? "http" : "https"}://${registryHost(domain)}`;
+  }
+
+  /** A manifest or index by tag or digest, with its descriptor (digest computed here). */
+  async manifest(reference: string): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
+    const what = `${this.domain}/${this.repo}:${reference}`;
+    const res = await this.get(`/v2/${this.repo}/manifests/${reference}`, { accept: MANIFEST_ACCEPT });
+    if (!res.ok) throw await registryError(res, what);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (bytes.length > MAX_MANIFEST_BYTES) throw new ImageError(`manifest ${what} is too large (${bytes.length} bytes)`);
+    const digest = `sha256:${await sha256Hex(bytes)}`;
+    if (reference.startsWith("sha256:") && digest !== reference) throw new ImageError(`manifest ${what} does not match its digest (got ${digest})`);
+    // The header is readable only where the registry exposes it; where it is, it must agree.
+    const declared = res.headers.get("docker-content-digest");
+    if (declared && declared !== digest) throw new ImageError(`manifest ${what}: the registry says ${declared}, its bytes are ${digest}`);
+    const mediaType = res.headers.get("content-type")?.split(";")[0]?.trim() || parse<{ mediaType?: string }>(bytes).mediaType || "";
+    return { descriptor: { mediaType, digest, size: bytes.length }, bytes };
+  }
+
+  /** A blob's bytes (checked against the digest by the importer). */
+  async blob(digest: string): Promise<Uint8Array> {
+    const res = await this.get(`/v2/${this.repo}/blobs/${digest}`);
+    if (!res.ok) throw await registryError(res, `${this.domain}/${this.repo}@${digest}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** GET, answering a Bearer challenge once with an anonymous token. */
+  private async get(path: string, headers: Record<string, string> = {}): Promise<Response> {
+    const res = await this.fetch(this.base + path, headers);
+    if (res.status !== 401 || this.token !== undefined) return res;
+    const challenge = parseChallenge(res.headers.get("www-authenticate"));
+    await res.body?.cancel().catch(() => {});
+    if (challenge?.scheme !== "bearer" || !challenge.params.realm) {
+      throw new ImageError(`${this.domain} asks for credentials: a page pulls anonymously only (pull with tsbox on Node and load the archive instead)`);
+    }
+    const realm = new URL(challenge.params.realm);
+    if (challenge.params.service) realm.searchParams.set("service", challenge.params.service);
+    realm.searchParams.append("scope", pullScope(this.repo));
+    const tokenRes = await this.fetch(realm.toString(), {});
+    if (!tokenRes.ok) throw await registryError(tokenRes, `${this.domain}: an anonymous token`);
+    const body = parse<{ token?: string; access_token?: string }>(new Uint8Array(await tokenRes.arrayBuffer()));
+    this.token = body.token ?? body.access_token;
+    if (!this.token) throw new ImageError(`${this.domain}: its token server sent no token`);
+    return this.fetch(this.base + path, headers);
+  }
+
+  private async fetch(url: string, headers: Record<string, string>): Promise<Response> {
+    const sameOrigin = new URL(url).origin === new URL(this.base).origin;
+    try {
+      return await fetch(url, { headers: { ...headers, ...(this.token && sameOrigin ? { authorization: `Bearer ${this.token}` } : {}) } });
+    } catch (err) {
+      // A page sees a refused CORS request and an unreachable host alike.
+      throw new ImageError(`cannot reach ${new URL(url).host} from this page: ${(err as Error).message} (is it up, and does it allow this page's origin (CORS)?)`, err);
+    }
+  }
+}
+
+function parse<T>(bytes: Uint8Array): T {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  } catch (err) {
+    throw new ImageError("the registry sent a manifest that is not valid JSON", err);
+  }
+}
