@@ -23,7 +23,7 @@ import { decompressed } from "./image-root.js";
 export const GUEST_PLATFORM = { os: "linux", architecture: "386" };
 
 /** A file of a layout or archive by its relative path; undefined when it has none. */
-export type Files = (rel: string) => Promise<Uint8Array | undefined>;
+type Files = (rel: string) => Promise<Uint8Array | undefined>;
 
 /** An OCI image layout over HTTP, stored under `name` (its linux/386 manifest). */
 export async function importLayoutUrl(store: BrowserStore, url: string, name: string): Promise<string> {
