@@ -369,7 +369,8 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
       const seeded = tokened.tokenRequests.length;
       const manifestDigest = (JSON.parse(readFileSync(join(guestBusybox, "index.json"), "utf8")) as { manifests: { digest: string }[] }).manifests[0]!.digest;
       const r = await vm.eval(`
-        const pulled = await rt.pull(arg.open + "/tools/busybox:386");
+        const events = [];
+        const pulled = await rt.pull(arg.open + "/tools/busybox:386", { onProgress: (e) => events.push(e) });
         const out = await (await rt.run({ image: pulled.name, cmd: ["echo", "pulled"] })).output();
         const byToken = await rt.pull(arg.tokened + "/tools/busybox:386");
         const byDigest = await rt.pull(arg.open + "/tools/busybox@" + pulled.digest);
@@ -378,10 +379,16 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
         const refused = await rt.pull(arg.closed + "/tools/busybox:386").catch(failure);
         const images = (await rt.images()).map((i) => i.name);
         for (const name of [pulled.name, byToken.name, byDigest.name]) await rt.removeImage(name);
-        return { pulled, out, byToken, byDigest, wrong, missing, refused, images };`, { open: open.host, tokened: tokened.host, closed: closed.host });
+        return { pulled, events, out, byToken, byDigest, wrong, missing, refused, images };`, { open: open.host, tokened: tokened.host, closed: closed.host });
       assert.equal(r.error, undefined, JSON.stringify(r.error));
       assert.deepEqual(r.pulled, { name: `${open.host}/tools/busybox:386`, digest: manifestDigest });
       assert.equal(r.out.stdout, "pulled\n", JSON.stringify(r.out));
+      // Progress as Node's pull reports it: per blob, downloading, then done with its size.
+      const layer = (JSON.parse(readFileSync(join(guestBusybox, "blobs", "sha256", manifestDigest.slice(7)), "utf8")) as { layers: { digest: string; size: number }[] }).layers[0]!;
+      const mine = r.events.filter((e: { id: string }) => e.id === layer.digest.slice(7, 19));
+      assert.deepEqual(mine[0], { id: layer.digest.slice(7, 19), kind: "layer", status: "downloading", current: 0, total: layer.size });
+      assert.deepEqual(mine.at(-1), { id: layer.digest.slice(7, 19), kind: "layer", status: "done", current: layer.size, total: layer.size });
+      assert.ok(r.events.some((e: { kind: string; status: string }) => e.kind === "config" && e.status === "done"), JSON.stringify(r.events));
       assert.equal(r.byToken.digest, manifestDigest);
       const page = tokened.tokenRequests.slice(seeded);
       assert.deepEqual(page.map((t) => t.user), [null], "one anonymous token");

@@ -227,7 +227,9 @@ $("layout-form").onsubmit = (e) => {
     // A URL names an OCI image layout; anything else is an image to pull from a registry that allows this page (CORS).
     if (!/^(https?:)?\/\/|^\.{0,2}\//.test(input)) {
       status(`pulling ${input}…`);
-      const { name } = await rt.pull(input);
+      const { name } = await rt.pull(input, {
+        onProgress: (e) => status(`pulling ${input}: ${e.kind} ${e.id} ${e.status === "done" ? "done" : `${((e.current ?? 0) / MiB).toFixed(1)}${e.total ? ` of ${(e.total / MiB).toFixed(1)}` : ""} MiB`}`),
+      });
       // The list shows docker's short names (docker.io/library/ dropped).
       await refreshImages(name.replace(/^docker\.io\/(library\/(?!.*\/))?/, ""));
       return status(`pulled ${name}`);

@@ -150,5 +150,7 @@ export type WorkerMessage =
   | { type: "exit"; id: number; exitCode: number; signal: string | null; oomKilled: boolean }
   | { type: "run-failed"; id: number; error: WorkerFailure }
   | { type: "start-failed"; error: WorkerFailure }
+  /** A call's progress on the way to its reply (a pull's PullEvents). */
+  | { type: "call-progress"; call: number; event: unknown }
   | { type: "reply"; call: number; ok: true; value: unknown }
   | { type: "reply"; call: number; ok: false; error: WorkerFailure };

@@ -6,22 +6,27 @@
  * stored as an imported layout is (image-import.ts `importManifest`). A
  * registry that answers 401 with a Bearer challenge gets a token from its
  * realm without credentials. Loopback registries are spoken to over http,
- * as docker does; all others over https.
+ * as docker does; all others over https. Progress as Node's pull reports it
+ * (`PullEvent`s per blob: downloading with bytes so far, then done).
  */
 import { ImageError } from "../../../errors.js";
 import { assertDigest } from "../../../image/digest.js";
 import { type Descriptor, type ImageIndex } from "../../../image/oci.js";
 import { canonicalName, parseReference } from "../../../image/reference.js";
 import { isLoopbackRegistry, MANIFEST_ACCEPT, parseChallenge, pullScope, registryError, registryHost } from "../../../image/registry/endpoint.js";
+import type { PullEvent } from "../../../image/registry/pull-image.js";
+import { concat } from "../core/bytes.js";
 import type { BrowserStore } from "./browser-store.js";
 import { sha256Hex } from "./fetch-files.js";
 import { importManifest } from "./image-import.js";
 
 /** Manifests and indexes are small; anything larger is refused rather than buffered (as the Node client does). */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** How often a blob's download reports its bytes so far. */
+const PROGRESS_EVERY_MS = 100;
 
 /** Pulls `input` (e.g. `127.0.0.1:5000/busybox:latest`) into the store; returns its name and manifest digest. */
-export async function pullImage(store: BrowserStore, input: string): Promise<{ name: string; digest: string }> {
+export async function pullImage(store: BrowserStore, input: string, onProgress: (event: PullEvent) => void = () => {}): Promise<{ name: string; digest: string }> {
   const ref = parseReference(input);
   const name = canonicalName(ref);
   const registry = new PageRegistry(ref.domain, ref.path);
@@ -33,13 +38,23 @@ export async function pullImage(store: BrowserStore, input: string): Promise<{ n
   // An index's manifests come from the manifests endpoint, everything else from blobs.
   const manifests = new Map<string, Uint8Array>([[top.descriptor.digest, top.bytes]]);
   const listed = new Set((parse<ImageIndex>(top.bytes).manifests ?? []).map((d) => d.digest));
+  const configs = new Set<string>();
+  const manifest = (bytes: Uint8Array) => {
+    const config = parse<{ config?: { digest?: string } }>(bytes).config?.digest;
+    if (config) configs.add(config);
+    return bytes;
+  };
   await importManifest(
     store,
     async (rel) => {
       const digest = assertDigest(`sha256:${rel.replace(/^blobs\/sha256\//, "")}`, "blob");
-      if (manifests.has(digest)) return manifests.get(digest);
-      if (listed.has(digest)) return (await registry.manifest(digest)).bytes;
-      return registry.blob(digest);
+      if (manifests.has(digest)) return manifest(manifests.get(digest)!);
+      if (listed.has(digest)) return manifest((await registry.manifest(digest)).bytes);
+      const id = digest.slice("sha256:".length, "sha256:".length + 12);
+      const kind = configs.has(digest) ? "config" : "layer";
+      const bytes = await registry.blob(digest, (current, total) => onProgress({ id, kind, status: "downloading", current, ...(total !== undefined ? { total } : {}) }));
+      onProgress({ id, kind, status: "done", current: bytes.length, total: bytes.length });
+      return bytes;
     },
     top.descriptor,
     [name],
@@ -77,11 +92,25 @@ class PageRegistry {
     return { descriptor: { mediaType, digest, size: bytes.length }, bytes };
   }
 
-  /** A blob's bytes (checked against the digest by the importer). */
-  async blob(digest: string): Promise<Uint8Array> {
+  /** A blob's bytes (checked against the digest by the importer), `progress` told as they arrive. */
+  async blob(digest: string, progress: (current: number, total: number | undefined) => void): Promise<Uint8Array> {
     const res = await this.get(`/v2/${this.repo}/blobs/${digest}`);
-    if (!res.ok) throw await registryError(res, `${this.domain}/${this.repo}@${digest}`);
-    return new Uint8Array(await res.arrayBuffer());
+    if (!res.ok || !res.body) throw await registryError(res, `${this.domain}/${this.repo}@${digest}`);
+    const length = Number(res.headers.get("content-length"));
+    const total = Number.isSafeInteger(length) && length > 0 ? length : undefined;
+    const chunks: Uint8Array[] = [];
+    let current = 0;
+    let told = 0;
+    progress(0, total);
+    for (const reader = res.body.getReader(); ; ) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      current += value.length;
+      // A few events a second: each one crosses to the page.
+      if (performance.now() - told >= PROGRESS_EVERY_MS) (told = performance.now()), progress(current, total);
+    }
+    return concat(chunks);
   }
 
   /** GET, answering a Bearer challenge once with an anonymous token. */

@@ -14,6 +14,7 @@ import { checkContainerName, nameInUse } from "../../../containers/names.js";
 import { ContainerError, TsboxError, UsageError } from "../../../errors.js";
 import { hex } from "../core/bytes.js";
 import type { MachineConfig } from "../core/guest-machine.js";
+import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
 import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
@@ -82,7 +83,7 @@ export class Runtime {
   private nextId = 1;
   private nextCall = 1;
   private readonly processes = new Map<number, WebProcess>();
-  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; progress?: (event: never) => void }>();
   private readonly records = new Map<string, ContainerInfo>();
   private readonly names = new Map<string, string>();
   private readonly live = new Map<string, Container>();
@@ -171,8 +172,8 @@ export class Runtime {
    * origin read it (CORS: Access-Control-Allow-Origin, and Accept and
    * Authorization allowed), anonymously; loopback registries over http.
    */
-  pull(image: string): Promise<{ name: string; digest: string }> {
-    return this.call("pull", [image]);
+  pull(image: string, options: { onProgress?: (event: PullEvent) => void } = {}): Promise<{ name: string; digest: string }> {
+    return this.call("pull", [image], options.onProgress);
   }
 
   /** Images in the browser's store (the embedded busybox appears after its first use). */
@@ -292,12 +293,12 @@ export class Runtime {
     return proc;
   }
 
-  private async call<M extends CallName>(method: M, args: Calls[M][0]): Promise<Calls[M][1]> {
+  private async call<M extends CallName>(method: M, args: Calls[M][0], progress?: (event: never) => void): Promise<Calls[M][1]> {
     await this.boot();
     if (this.failed) throw this.failed;
     const call = this.nextCall++;
     return new Promise((resolve, reject) => {
-      this.calls.set(call, { resolve: resolve as (v: unknown) => void, reject });
+      this.calls.set(call, { resolve: resolve as (v: unknown) => void, reject, ...(progress ? { progress } : {}) });
       this.send({ type: "call", call, method, args: args as unknown[] });
     });
   }
@@ -341,6 +342,8 @@ export class Runtime {
             return this.options.onNotice?.(msg.message);
           case "start-failed":
             return fail(reviveError(msg.error));
+          case "call-progress":
+            return this.calls.get(msg.call)?.progress?.(msg.event as never);
           case "reply": {
             const c = this.calls.get(msg.call);
             this.calls.delete(msg.call);

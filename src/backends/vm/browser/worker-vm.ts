@@ -454,8 +454,8 @@ export class WorkerVm {
     this.running.get(id)?.outputs[stream]?.taken(bytes);
   }
 
-  /** The page's other requests. */
-  async call<M extends keyof Calls>(method: M, args: Calls[M][0]): Promise<Calls[M][1]> {
+  /** The page's other requests; `progress` carries a long one's events (a pull's) to the page. */
+  async call<M extends keyof Calls>(method: M, args: Calls[M][0], progress?: (event: unknown) => void): Promise<Calls[M][1]> {
     const a = args as unknown[];
     switch (method) {
       case "images":
@@ -468,7 +468,7 @@ export class WorkerVm {
       case "loadLayout":
         return (await importLayoutUrl(this.store, a[0] as string, canonicalName(parseReference(a[1] as string)))) as Calls[M][1];
       case "pull":
-        return (await pullImage(this.store, a[0] as string)) as Calls[M][1];
+        return (await pullImage(this.store, a[0] as string, progress)) as Calls[M][1];
       case "removeImage": {
         const name = canonicalName(parseReference(a[0] as string));
         if (!(await this.store.getImage(name))) throw new ImageError(`no such image: ${a[0]}`);

@@ -39,7 +39,7 @@ scope.onmessage = ({ data: msg }) => {
       case "ack":
         return guest.ack(msg.id, msg.stream, msg.bytes);
       case "call":
-        return guest.call(msg.method, msg.args as never).then(
+        return guest.call(msg.method, msg.args as never, (event) => post({ type: "call-progress", call: msg.call, event })).then(
           (value) => post({ type: "reply", call: msg.call, ok: true, value }),
           (err: unknown) => post({ type: "reply", call: msg.call, ok: false, error: failure(err) }),
         );
