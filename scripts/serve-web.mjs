@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fileUnder, sendFile } from "./static-files.mjs";
+import { fileUnder, requestPath, sendFile } from "./static-files.mjs";
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "web");
 const arg = process.argv.indexOf("--port");
@@ -16,7 +16,8 @@ if (!existsSync(join(dir, "index.html"))) {
   process.exit(1);
 }
 const server = createServer((req, res) => {
-  const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+  const path = requestPath(req);
+  if (path === undefined) return res.writeHead(400).end("bad request\n");
   const file = fileUnder(dir, path.endsWith("/") ? path + "index.html" : path);
   if (!file) return res.writeHead(404).end("not found\n");
   sendFile(req, res, file);

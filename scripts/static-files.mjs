@@ -14,6 +14,15 @@ export const CONTENT_TYPES = {
   ".wasm": "application/wasm",
 };
 
+/** The request's URL path, decoded; undefined when it does not decode (answer 400, not a crashed server). */
+export function requestPath(req) {
+  try {
+    return decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+  } catch {
+    return undefined;
+  }
+}
+
 /** `rel` (a URL path, decoded) as a regular file under `dir`; undefined for anything else, or outside `dir`. */
 export function fileUnder(dir, rel) {
   const root = resolve(dir);

@@ -18,7 +18,7 @@ import type { WorkerMessage } from "../src/backends/vm/browser/protocol.js";
 import { standbyToJson } from "../src/backends/vm/browser/standby.js";
 import { runRequest } from "../src/backends/vm/browser/web-runtime.js";
 import type { SnapshotRecord } from "../src/backends/vm/core/snapshot-check.js";
-import { fileUnder, sendFile } from "../scripts/static-files.mjs";
+import { fileUnder, requestPath, sendFile } from "../scripts/static-files.mjs";
 import { shellOptions } from "./shell.js";
 
 const dir = resolve(process.argv[2] ?? join(packageRoot(), "dist", "web"));
@@ -33,8 +33,9 @@ const { WorkerVm } = await import("../src/backends/vm/browser/worker-vm.js");
 
 // The embedded busybox is read as a page reads it: an OCI layout over HTTP.
 const server = createServer((req, res) => {
-  const file = fileUnder(dir, decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname));
-  if (!file) return void res.writeHead(404).end();
+  const path = requestPath(req);
+  const file = path === undefined ? undefined : fileUnder(dir, path);
+  if (!file) return void res.writeHead(path === undefined ? 400 : 404).end();
   sendFile(req, res, file);
 });
 await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { packageRoot } from "../../src/package-root.js";
-import { CONTENT_TYPES, fileUnder, sendFile } from "../../scripts/static-files.mjs";
+import { CONTENT_TYPES, fileUnder, requestPath, sendFile } from "../../scripts/static-files.mjs";
 
 export const CHROMIUM = "/usr/bin/chromium";
 
@@ -49,7 +49,8 @@ export interface StaticServer {
 export async function serveStatic(routes: Record<string, string>, pages: Record<string, string> = {}): Promise<StaticServer> {
   const served: string[] = [];
   const server: Server = createServer((req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+    const path = requestPath(req);
+    if (path === undefined) return void res.writeHead(400).end();
     served.push(path);
     const page = pages[path];
     if (page !== undefined) {
