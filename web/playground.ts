@@ -230,8 +230,9 @@ $("layout-form").onsubmit = (e) => {
       const { name } = await rt.pull(input, {
         onProgress: (e) => status(`pulling ${input}: ${e.kind} ${e.id} ${e.status === "done" ? "done" : `${((e.current ?? 0) / MiB).toFixed(1)}${e.total ? ` of ${(e.total / MiB).toFixed(1)}` : ""} MiB`}`),
       });
-      // The list shows docker's short names (docker.io/library/ dropped).
-      await refreshImages(name.replace(/^docker\.io\/(library\/(?!.*\/))?/, ""));
+      // The list shows docker's short names; the rule is the library's, a chunk loaded only here.
+      const { familiarName, parseReference } = await import("../src/image/reference.js");
+      await refreshImages(familiarName(parseReference(name)));
       return status(`pulled ${name}`);
     }
     const name = `${new URL(input, location.href).host || "local"}${new URL(input, location.href).pathname.replace(/\/+$/, "")}`.toLowerCase().replace(/[^a-z0-9._/-]/g, "-");
