@@ -64,8 +64,11 @@ export async function importArchive(store: BrowserStore, archive: Uint8Array, op
   throw new ImageError("not an image archive: it has neither index.json (OCI) nor manifest.json (docker)");
 }
 
-/** A manifest (or a multi-platform index: its linux/386 manifest), its config and layers, all checked, stored under `names`. */
-export async function importManifest(store: BrowserStore, files: Files, descriptor: Descriptor, names: string[], what: string): Promise<void> {
+/**
+ * A manifest (or a multi-platform index: its linux/386 manifest), its config
+ * and layers, all checked, stored under `names`; returns the stored manifest's digest.
+ */
+export async function importManifest(store: BrowserStore, files: Files, descriptor: Descriptor, names: string[], what: string): Promise<string> {
   const blobs = new Map<string, Uint8Array>();
   const blob = async (d: Descriptor) => {
     const digest = assertDigest(d.digest, "blob");
@@ -87,6 +90,7 @@ export async function importManifest(store: BrowserStore, files: Files, descript
   checkPlatform(config, names[0]!);
   for (const layer of manifest.layers) await blob(layer);
   for (const name of names) await store.putImage(record(name, descriptor.digest, manifest, config), blobs);
+  return descriptor.digest;
 }
 
 async function importDockerArchive(store: BrowserStore, files: Files, entries: DockerArchiveEntry[]): Promise<string[]> {

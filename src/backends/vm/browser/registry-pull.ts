@@ -30,13 +30,9 @@ export async function pullImage(store: BrowserStore, input: string, onProgress: 
   const ref = parseReference(input);
   const name = canonicalName(ref);
   const registry = new PageRegistry(ref.domain, ref.path);
-  const reference = ref.digest ?? ref.tag ?? "latest";
-  const top = await registry.manifest(reference);
-  if (ref.digest !== undefined && top.descriptor.digest !== ref.digest) {
-    throw new ImageError(`${name}: the registry sent a manifest with digest ${top.descriptor.digest}`);
-  }
+  // By digest, `manifest` checks the bytes against it.
+  const top = await registry.manifest(ref.digest ?? ref.tag ?? "latest");
   // An index's manifests come from the manifests endpoint, everything else from blobs.
-  const manifests = new Map<string, Uint8Array>([[top.descriptor.digest, top.bytes]]);
   const listed = new Set((parse<ImageIndex>(top.bytes).manifests ?? []).map((d) => d.digest));
   const configs = new Set<string>();
   const manifest = (bytes: Uint8Array) => {
@@ -44,11 +40,11 @@ export async function pullImage(store: BrowserStore, input: string, onProgress: 
     if (config) configs.add(config);
     return bytes;
   };
-  await importManifest(
+  const manifestDigest = await importManifest(
     store,
     async (rel) => {
       const digest = assertDigest(`sha256:${rel.replace(/^blobs\/sha256\//, "")}`, "blob");
-      if (manifests.has(digest)) return manifest(manifests.get(digest)!);
+      if (digest === top.descriptor.digest) return manifest(top.bytes);
       if (listed.has(digest)) return manifest((await registry.manifest(digest)).bytes);
       const id = digest.slice("sha256:".length, "sha256:".length + 12);
       const kind = configs.has(digest) ? "config" : "layer";
@@ -60,9 +56,7 @@ export async function pullImage(store: BrowserStore, input: string, onProgress: 
     [name],
     `registry ${ref.domain}`,
   );
-  const stored = await store.getImage(name);
-  if (!stored) throw new ImageError(`${name}: not stored`);
-  return { name, digest: stored.manifestDigest };
+  return { name, digest: manifestDigest };
 }
 
 class PageRegistry {
