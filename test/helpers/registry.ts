@@ -36,13 +36,17 @@ export interface RegistryOptions {
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
 
-/** What a registry must send for a page of another origin to pull from it (distribution answers preflights itself). */
-const CORS_HEADERS = `  headers:
-    Access-Control-Allow-Origin: ['*']
-    Access-Control-Allow-Methods: ['HEAD', 'GET', 'OPTIONS']
-    Access-Control-Allow-Headers: ['Authorization', 'Accept']
-    Access-Control-Expose-Headers: ['Docker-Content-Digest', 'WWW-Authenticate']
-`;
+/** What a registry must send for a page of another origin to pull from it. */
+const CORS: Record<string, string> = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Methods": "HEAD, GET, OPTIONS",
+  "Access-Control-Allow-Headers": "Authorization, Accept",
+  "Access-Control-Expose-Headers": "Docker-Content-Digest, WWW-Authenticate",
+};
+/** The same as distribution's `http.headers` (it then answers preflights itself, when it authenticates nothing). */
+const CORS_YAML = `  headers:\n${Object.entries(CORS)
+  .map(([name, value]) => `    ${name}: [${value.split(", ").map((v) => `'${v}'`).join(", ")}]\n`)
+  .join("")}`;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -123,7 +127,7 @@ storage:
     enabled: true
 http:
   addr: 127.0.0.1:${port}
-${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.cors ? CORS_HEADERS : ""}${authYaml}`,
+${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.cors ? CORS_YAML : ""}${authYaml}`,
   );
   const child: ChildProcess = spawn(REGISTRY_BINARY, ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -166,15 +170,7 @@ ${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.cors ? CORS_
  */
 async function preflightFront(port: number): Promise<{ host: string; close(): Promise<void> }> {
   const server = createHttpServer((req, res) => {
-    if (req.method === "OPTIONS") {
-      res.writeHead(204, {
-        "access-control-allow-origin": "*",
-        "access-control-allow-methods": "HEAD, GET, OPTIONS",
-        "access-control-allow-headers": "Authorization, Accept",
-      });
-      res.end();
-      return;
-    }
+    if (req.method === "OPTIONS") return void res.writeHead(204, CORS).end();
     const upstream = httpRequest({ host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.pipe(res);
