@@ -14,6 +14,7 @@ import type { Browser } from "playwright-core";
 import { openBrowserStore } from "../src/backends/vm/browser/browser-store.js";
 import { buildImageRoot } from "../src/backends/vm/browser/image-root.js";
 import { ImageRoots } from "../src/backends/vm/browser/image-roots.js";
+import { stateFilesDir } from "../src/backends/vm/browser/state-files.js";
 import { requestedSize, standbyKey } from "../src/backends/vm/browser/standby.js";
 import { WorkerLink } from "../src/backends/vm/browser/worker-link.js";
 import { loadVmImages } from "../src/backends/vm/node/images.js";
@@ -520,7 +521,7 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
       const held = await p.eval(`
         const src = "onmessage = async (e) => { const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle(e.data); const names = []; for await (const name of dir.keys()) names.push(name); self.handles = await Promise.all(names.map(async (n) => (await dir.getFileHandle(n)).createSyncAccessHandle())); postMessage(names.length); };";
         window.holder = new Worker(URL.createObjectURL(new Blob([src], { type: "text/javascript" })));
-        return new Promise((resolve) => { window.holder.onmessage = (e) => resolve(e.data); window.holder.postMessage(arg); });`, `tsbox-${storage}`);
+        return new Promise((resolve) => { window.holder.onmessage = (e) => resolve(e.data); window.holder.postMessage(arg); });`, stateFilesDir(storage));
       assert.equal(held, 1, "one state file, held open");
       const locked = await p.boot({ storage, warmUp: "off" });
       await p.eval(`window.holder.terminate();`);
