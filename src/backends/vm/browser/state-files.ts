@@ -52,7 +52,7 @@ class OpfsStateFiles implements StateFiles {
     const name = `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     const file = (await this.dir.getFileHandle(name, { create: true })) as SyncFileHandle;
     // A lock a torn-down Worker still holds must not stall the save.
-    const handle = await withTimeout(file.createSyncAccessHandle(), LOCK_WAIT_MS, () => new Error(`OPFS file ${name} is locked`));
+    const handle = await openHandle(file, "readwrite", LOCK_WAIT_MS);
     try {
       const n = handle.write(new Uint8Array(bytes), { at: 0 });
       if (n !== bytes.byteLength) throw new Error(`wrote ${n} of ${bytes.byteLength} bytes`);
@@ -86,11 +86,7 @@ class OpfsStateFiles implements StateFiles {
  * made it exclusive) leaves the read to `getFile()`, which takes no lock.
  */
 async function readThroughHandle(file: SyncFileHandle): Promise<ArrayBuffer> {
-  const opening = file.createSyncAccessHandle({ mode: "read-only" });
-  const handle = await withTimeout(opening, READ_LOCK_WAIT_MS, () => {
-    void opening.then((late) => late.close()).catch(() => {});
-    return new Error("OPFS file is locked");
-  });
+  const handle = await openHandle(file, "read-only", READ_LOCK_WAIT_MS);
   try {
     const size = handle.getSize();
     const bytes = new Uint8Array(size);
@@ -100,6 +96,15 @@ async function readThroughHandle(file: SyncFileHandle): Promise<ArrayBuffer> {
   } finally {
     handle.close();
   }
+}
+
+/** A sync access handle on `file`, or an error after `waitMs`; one granted later is closed, not left holding the lock. */
+async function openHandle(file: SyncFileHandle, mode: "readwrite" | "read-only", waitMs: number): Promise<SyncAccessHandle> {
+  const opening = file.createSyncAccessHandle({ mode });
+  return withTimeout(opening, waitMs, () => {
+    void opening.then((late) => late.close()).catch(() => {});
+    return new Error(`OPFS file ${file.name} is locked`);
+  });
 }
 
 /** How long a write waits for its new file's sync access handle. */
