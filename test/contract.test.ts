@@ -11,6 +11,7 @@ import { parseStatusLine } from "../src/backends/native/status-events.js";
 import { encodeFrame, FrameDecoder, FrameType, HEADER, AGENT_MAX_PAYLOAD } from "../src/backends/vm/core/frame.js";
 import { AGENT_OPS, AgentProtocol } from "../src/backends/vm/core/agent-protocol.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
+import { LATE_PROCESS_FIELDS, spareFits } from "../src/backends/vm/core/spare.js";
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
@@ -106,4 +107,18 @@ test("seccomp by reference: what the guest link puts on the wire for each create
     assert.deepEqual(sent.at(-1)!.spec.linux.seccomp, specFull.linux.seccomp);
     answer({}); await reply;
   }
+});
+
+test("spare-process.json: a spare takes a run's spec that differs only in the process's late fields", () => {
+  const doc = fixture<{ late: string[]; spare: ContainerSpec["process"]; fits: ContainerSpec["process"][]; misfits: { differs: string; process: ContainerSpec["process"] }[] }>("spare-process.json");
+  assert.deepEqual([...LATE_PROCESS_FIELDS], doc.late);
+  const spec = (process: ContainerSpec["process"]) => ({ ...(structuredClone(specFull) as ContainerSpec), process });
+  const spare = spec(doc.spare);
+  for (const p of doc.fits) assert.ok(spareFits(spare, spec(p)), JSON.stringify(p));
+  for (const m of doc.misfits) assert.ok(!spareFits(spare, spec(m.process)), m.differs);
+  // Anything outside the process is the spare's too (its root, mounts, hostname were set up with it).
+  assert.ok(!spareFits(spare, { ...spec(doc.spare), hostname: "other" }));
+  // Key order is not a difference.
+  const reordered = Object.fromEntries(Object.entries(doc.spare).reverse()) as ContainerSpec["process"];
+  assert.ok(spareFits(spare, spec(reordered)));
 });

@@ -278,6 +278,45 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.deepEqual(r.exit, { exitCode: 0, signal: null, oomKilled: false });
   });
 
+  it("runs a container in a spare made while the guest was idle: the run's own command, environment, directory and user; another kind gets its own, and no spare is left over", async () => {
+    const r = await vm.eval(`
+      const idle = () => new Promise((r) => setTimeout(r, 6000));
+      const kind = { image: "busybox", stdin: false };
+      await (await rt.run({ ...kind, cmd: ["true"] })).output();
+      // The spare is made once the page's starts are done and its input has been quiet a while.
+      await idle();
+      const t0 = performance.now();
+      const script = 'echo "$0 $(id -u) $(pwd) $FOO $(cat /proc/1/comm)"; cut -d" " -f1 /proc/uptime; cut -d" " -f22 /proc/1/stat';
+      const spare = await (await rt.run({ ...kind, cmd: ["sh", "-c", script, "spare"], env: { FOO: "bar" }, workdir: "/made/here", user: "1000" })).output();
+      const asked = since(t0) / 1000;
+      await idle();
+      const missing = await rt.run({ ...kind, cmd: ["no-such-command"] }).catch(failure);
+      await idle();
+      const again = await (await rt.run({ ...kind, cmd: ["sh", "-c", "ls /made 2>&1; id -u"] })).output();
+      const other = await (await rt.run({ ...kind, hostname: "elsewhere", cmd: ["hostname"] })).output();
+      await idle();
+      const sleeper = await rt.run({ ...kind, cmd: ["sleep", "30"] });
+      await idle();
+      const stats = await sleeper.stats();
+      await sleeper.kill("SIGKILL");
+      await sleeper.wait();
+      return { spare, asked, missing, again, other, containers: stats.guest.containers };`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    const [line, uptime, started] = r.spare.stdout.trim().split("\n");
+    assert.equal(line, "spare 1000 /made/here bar sh", r.spare.stderr);
+    assert.equal(r.spare.exitCode, 0);
+    // Its PID 1 was cloned before the run was asked for (USER_HZ 100): the spare's, set up ahead.
+    assert.ok(Number(started) / 100 < Number(uptime) - r.asked - 1, `PID 1 started at ${Number(started) / 100} s, the run asked at ${Number(uptime) - r.asked} s`);
+    // A command that is not there fails as in a container of its own.
+    assert.equal(r.missing.exitCode, 127, JSON.stringify(r.missing));
+    assert.match(r.missing.message, /no-such-command/);
+    // The next spare is a new container: nothing of the last one's files, the image's user.
+    assert.equal(r.again.stdout, "ls: /made: No such file or directory\n0\n");
+    assert.equal(r.other.stdout, "elsewhere\n");
+    // The sleeper and one spare for the next run like it: the spare of the other kind was removed.
+    assert.equal(r.containers, 2);
+  });
+
   it("rejects run with exit code 127 for a missing command, and refuses what a page cannot do by name", async () => {
     const r = await vm.eval(`
       const outcome = async (fn) => { try { await fn(); return "ran"; } catch (e) { return failure(e); } };

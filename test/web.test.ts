@@ -55,6 +55,15 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await page.keyboard.type(line + "\n");
     return waitFor(PROMPT, from + line.length);
   };
+  /** Clicks "new container" and waits until the terminal shows that container (the one attached before may still be running). */
+  const runNew = async () => {
+    const before = await page.evaluate(() => (globalThis as any).playground.state.attached?.container.id as string | undefined);
+    await page.click("#run");
+    await page.waitForFunction((id) => {
+      const c = (globalThis as any).playground.state.attached?.container;
+      return c !== undefined && c.id !== id && c.running;
+    }, before, { timeout: 60_000 });
+  };
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
   const ready = () => page.waitForFunction(() => (globalThis as any).playground?.state.attached !== undefined, null, { timeout: 180_000 });
 
@@ -115,9 +124,7 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
 
   it("runs a fresh container that does not see another's files, and execs into it", async () => {
     await type("echo secret > /tmp/mark; cat /tmp/mark");
-    const first: string = await page.evaluate(() => (globalThis as any).playground.state.attached.container.id);
-    await page.click("#run");
-    await page.waitForFunction((id) => (globalThis as any).playground.state.attached.container.id !== id, first);
+    await runNew();
     await waitFor(PROMPT);
     await page.click("#terminal");
     const fresh = await type("ls /tmp/mark; echo mine > /tmp/own");
@@ -152,8 +159,7 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     }, archive);
     await page.waitForFunction(() => /loaded example\.test\/dropped:1/.test(document.getElementById("status")!.textContent ?? ""), null, { timeout: 60_000 });
     assert.equal(await page.inputValue("#image"), "example.test/dropped:1");
-    await page.click("#run");
-    await page.waitForFunction(() => (globalThis as any).playground.state.attached.container.running);
+    await runNew();
     await waitFor(PROMPT);
     await page.click("#terminal");
     assert.match(await type("echo archive=$FROM_ARCHIVE"), /^archive=yes$/m);
@@ -168,8 +174,7 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
       await page.press("#layout-url", "Enter");
       await page.waitForFunction(() => /^pulled /.test(document.getElementById("status")!.textContent ?? ""), null, { timeout: 60_000 });
       assert.equal(await page.inputValue("#image"), `${registry.host}/tools/pulled:1`);
-      await page.click("#run");
-      await page.waitForFunction(() => (globalThis as any).playground.state.attached.container.running);
+      await runNew();
       await waitFor(PROMPT);
       await page.click("#terminal");
       assert.match(await type("cat /proc/1/comm"), /^sh$/m);

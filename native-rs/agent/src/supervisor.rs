@@ -30,10 +30,12 @@ pub struct Stdio {
 
 pub enum Job<'a> {
     /// A new container, started when a byte arrives on `gate_r`, in its
-    /// cgroup (made by `create`).
+    /// cgroup (made by `create`). A spare (container::spare) is set up at
+    /// once and reads its process from `gate_r` instead.
     Container {
         spec: &'a Spec,
         gate_r: c_int,
+        spare: bool,
         cgroup: Option<&'a dyn Manager>,
         /// Its `linux.seccomp`, compiled by the agent.
         filter: Option<&'a Filter>,
@@ -80,8 +82,8 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     let events = StatusEvents::new(Some(STATUS_FD), "tsbox-agent");
     match job {
         Job::Container {
-            spec, cgroup, filter, ..
-        } => run_container(spec, cgroup, filter, &events),
+            spec, cgroup, filter, spare, ..
+        } => run_container(spec, cgroup, filter, spare, &events),
         Job::Exec {
             pid,
             process,
@@ -94,15 +96,19 @@ fn run_container(
     spec: &Spec,
     cgroup: Option<&dyn Manager>,
     filter: Option<&Filter>,
+    spare: bool,
     events: &StatusEvents,
 ) -> i32 {
     // Wait for `start`. EOF: the container was deleted before it started.
-    let mut byte = [0u8; 1];
-    if fd::read(GATE_FD, &mut byte) != Ok(1) {
-        return 125;
+    // A spare's container waits for it, once set up.
+    if !spare {
+        let mut byte = [0u8; 1];
+        if fd::read(GATE_FD, &mut byte) != Ok(1) {
+            return 125;
+        }
+        fd::close(GATE_FD);
+        container::trace::mark("supervisor: gate open");
     }
-    fd::close(GATE_FD);
-    container::trace::mark("supervisor: gate open");
     // Opened while we are still root with our own fs ids (see below).
     let placement = match cgroup.map(Placement::open).transpose() {
         Ok(p) => p,
@@ -125,7 +131,13 @@ fn run_container(
     let mut on_clone = |_pid: i32| container::sys::cred::set_fs_ids(0, 0);
     // Into its cgroup as on the host (moved through the files opened above:
     // clone3 checks our current, switched, fs ids against the root cgroup's).
-    let spawned = launch::spawn_compiled(spec, placement.as_ref(), &mut on_clone, filter);
+    let spawned = if spare {
+        let spawned = launch::spawn_spare(spec, placement.as_ref(), &mut on_clone, filter, GATE_FD);
+        fd::close(GATE_FD);
+        spawned
+    } else {
+        launch::spawn_compiled(spec, placement.as_ref(), &mut on_clone, filter)
+    };
     events.supervise(spawned, &mut || cgroup.map_or(false, |m| m.oom_kills() > 0))
 }
 

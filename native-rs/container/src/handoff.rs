@@ -92,34 +92,44 @@ impl ChildEnds {
     where
         F: FnOnce(c_int) -> Result<(), Error>,
     {
+        self.exec_prepared(|sync_r| prepare(sync_r).map(|()| process.clone()))
+    }
+
+    /// [`exec_after`](Self::exec_after) of the process `prepare` returns (a
+    /// spare container's, known only once it is set up).
+    pub fn exec_prepared<F>(self, prepare: F) -> !
+    where
+        F: FnOnce(c_int) -> Result<Process, Error>,
+    {
         // Dispositions and the mask survive execve (Rust ignores SIGPIPE; the
         // runtime blocks forwarded signals around the fork): start clean.
         signal::reset_all();
-        let err = self.until_exec(process, prepare);
+        let err = self.until_exec(prepare);
         let _ = fd::write_all(self.err_w, err.to_json().to_string().as_bytes());
         process::exit_now(err.exit_code())
     }
 
     /// Returns only with the error that stopped it.
-    fn until_exec<F>(&self, process: &Process, prepare: F) -> Error
+    fn until_exec<F>(&self, prepare: F) -> Error
     where
-        F: FnOnce(c_int) -> Result<(), Error>,
+        F: FnOnce(c_int) -> Result<Process, Error>,
     {
         // Die with the parent from the very start; `prepare` re-arms it last,
         // since the uid switch clears it.
         if let Err(e) = cred::set_pdeathsig(SIGKILL).step(|| "setting the parent-death signal") {
             return e;
         }
-        if let Err(e) = prepare(self.sync_r) {
-            return e;
-        }
+        let process = match prepare(self.sync_r) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
         // If the parent died before PDEATHSIG was re-armed, nothing would
         // kill us: it holds the sync pipe open for as long as it lives.
         if fd::peer_closed(self.sync_r) {
             process::exit_now(1);
         }
         crate::trace::mark("child: execve");
-        exec::exec(process)
+        exec::exec(&process)
     }
 }
 

@@ -10,15 +10,15 @@ use crate::idmap;
 use crate::namespaces::{self, NamespaceKind};
 use crate::paths::{self, Create, Owners, Source};
 use crate::seccomp::Filter;
-use crate::spec::Spec;
+use crate::spec::{Process, Spec};
 use crate::sys::consts::CLONE_NEWCGROUP;
 use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
 use crate::sys::{cred, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
-use crate::{idmapped, masked, mounts, net, network, oom_score, pivot, process_setup, rlimits, rootfs};
+use crate::{idmapped, masked, mounts, net, network, oom_score, pivot, process_setup, rlimits, rootfs, spare};
 use std::os::raw::c_int;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Starts the container process described by `spec` and returns its host pid
 /// once its execve has succeeded. `on_clone` runs in the parent right after
@@ -45,6 +45,29 @@ pub fn spawn_compiled(
     cgroup: Option<&Placement>,
     on_clone: &mut dyn FnMut(i32),
     filter: Option<&Filter>,
+) -> Result<i32, Error> {
+    spawn_with(spec, cgroup, on_clone, filter, None)
+}
+
+/// [`spawn_compiled`] of a spare container (spare.rs): set up now, its
+/// process read from `late` once it is. Returns, as a container's start
+/// does, after the execve of that process: it waits as long as the spare does.
+pub fn spawn_spare(
+    spec: &Spec,
+    cgroup: Option<&Placement>,
+    on_clone: &mut dyn FnMut(i32),
+    filter: Option<&Filter>,
+    late: c_int,
+) -> Result<i32, Error> {
+    spawn_with(spec, cgroup, on_clone, filter, Some(late))
+}
+
+fn spawn_with(
+    spec: &Spec,
+    cgroup: Option<&Placement>,
+    on_clone: &mut dyn FnMut(i32),
+    filter: Option<&Filter>,
+    late: Option<c_int>,
 ) -> Result<i32, Error> {
     // Existing namespaces (linux.namespaces[].path) are joined by the parent,
     // so the child inherits them; user first, mount last.
@@ -87,7 +110,7 @@ pub fn spawn_compiled(
             let keeper_flags = if cgroup.is_some() { flags & !CLONE_NEWCGROUP } else { flags };
             host.unshare_cgroupns = cgroup.is_some() && flags & CLONE_NEWCGROUP != 0;
             let (spec, prepared, host) = (&spec, &prepared, &host);
-            let child = move || child_pipes.into_child().exec_after(&spec.process, |sync_r| child_setup(spec, prepared, host, sync_r));
+            let child = move || child_pipes.into_child().exec_prepared(|sync_r| child_setup(spec, prepared, host, sync_r, late));
             match net::keeper::start(spec, net, keeper_flags, &pipes, child) {
                 Ok(pid) => (Ok(Forked::Parent(pid)), cgroup.is_some()),
                 Err(e) => {
@@ -105,7 +128,7 @@ pub fn spawn_compiled(
     let pid = match forked {
         Ok(Forked::Child) => {
             crate::trace::mark("child: cloned");
-            pipes.into_child().exec_after(&spec.process, |sync_r| child_setup(&spec, &prepared, &host, sync_r))
+            pipes.into_child().exec_prepared(|sync_r| child_setup(&spec, &prepared, &host, sync_r, late))
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
@@ -144,7 +167,8 @@ pub fn spawn_compiled(
 }
 
 /// The child, released by the parent (its id maps written): steps 3–7.
-fn child_setup(spec: &Spec, prepared: &Prepared, host: &Host, sync_r: c_int) -> Result<(), Error> {
+/// Returns the process to execve: the spec's, or a spare's from `late`.
+fn child_setup(spec: &Spec, prepared: &Prepared, host: &Host, sync_r: c_int, late: Option<c_int>) -> Result<Process, Error> {
     handoff::wait_for_release(sync_r);
     crate::trace::mark("child: released");
     let mut host = host.clone();
@@ -158,9 +182,23 @@ fn child_setup(spec: &Spec, prepared: &Prepared, host: &Host, sync_r: c_int) -> 
     if spec.linux.userns_auto.is_some() {
         let mut spec = spec.clone();
         idmapped::become_container_root(&mut spec)?;
-        return setup(&LinuxSyscall, &spec, prepared, &host);
+        return setup_then_process(&LinuxSyscall, &spec, prepared, &host, late);
     }
-    setup(&LinuxSyscall, spec, prepared, &host)
+    setup_then_process(&LinuxSyscall, spec, prepared, &host, late)
+}
+
+fn setup_then_process(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host, late: Option<c_int>) -> Result<Process, Error> {
+    let from = match late {
+        None => return setup(sys, spec, prepared, host).map(|()| spec.process.clone()),
+        Some(fd) => fd,
+    };
+    setup_container(sys, spec, prepared, host)?;
+    let process = spare::receive(from, &spec.process)?;
+    // Its working directory, made as `setup` makes the spec's (inside the root, "/" now).
+    paths::open_in_root(Path::new("/"), &process.cwd, Create::Dir)
+        .step(|| format!("creating the working directory {}", process.cwd))?;
+    process_setup::apply(sys, &process, host, prepared.filter.as_ref())?;
+    Ok(process)
 }
 
 /// What the parent prepares before clone for the child's [`setup`].
@@ -246,6 +284,12 @@ pub(crate) fn clone_error(spec: &Spec, e: Errno) -> Error {
 
 /// Child side, steps 3–7 of the setup order, ending right before execve.
 pub fn setup(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -> Result<(), Error> {
+    setup_container(sys, spec, prepared, host)?;
+    process_setup::apply(sys, &spec.process, host, prepared.filter.as_ref())
+}
+
+/// Steps 3–7 but the process's own set-up: what a spare container does ahead.
+fn setup_container(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -> Result<(), Error> {
     let root = &spec.root.path;
 
     // 2b. The cgroup namespace, rooted at the cgroup the parent moved us into.
@@ -296,7 +340,7 @@ pub fn setup(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -
         network::loopback_up(sys)?;
     }
     crate::trace::mark("child: process setup");
-    process_setup::apply(sys, &spec.process, host, prepared.filter.as_ref())
+    Ok(())
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub mod process_setup;
 pub mod rlimits;
 pub mod rootfs;
 pub mod sealed_exe;
+pub mod spare;
 pub mod seccomp;
 pub mod spec;
 pub mod status;

@@ -23,6 +23,8 @@ pub struct Ctr {
     pub pid: Option<i32>,
     /// A created container's start gate (`start` writes it).
     pub gate_w: Option<c_int>,
+    /// A spare container (`create` with `spare`): `start` writes its process to the gate.
+    pub spare: bool,
     pub status_r: Option<c_int>,
     status_buf: Vec<u8>,
     pub io: Streams,
@@ -57,6 +59,7 @@ impl Ctr {
             supervisor,
             pid: None,
             gate_w: None,
+            spare: false,
             status_r: Some(status_r),
             status_buf: Vec::new(),
             io,

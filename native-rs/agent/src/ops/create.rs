@@ -1,4 +1,6 @@
-//! `create`: a container from the host's spec, stopped at its start gate.
+//! `create`: a container from the host's spec, stopped at its start gate
+//! (with `spare`: set up at once, waiting there for its process; see
+//! container::spare).
 //! Its guest dir (tmpfs + the image's overlay as root), its cgroup (the same
 //! `container::cgroups` as on the host: the guest is pure v2), its stdio on
 //! the channels the host picked, and a forked supervisor. The reply carries
@@ -92,6 +94,7 @@ impl Agent {
         let mut spec = Spec::from_document(spec_json).map_err(super::spec_error)?;
         container::trace::mark("create: spec parsed");
         let chans = self.channels(req)?;
+        let spare = req.get("spare").and_then(Json::as_bool) == Some(true);
         let setup = |m: String| op_error(ErrorKind::Setup, m);
         // For the container and its execs: the filter compiled once, the namespaces it makes.
         let reference = req
@@ -142,6 +145,7 @@ impl Agent {
         let job = Job::Container {
             spec: &spec,
             gate_r,
+            spare,
             cgroup: cg.as_deref(),
             filter: filter.as_ref(),
         };
@@ -156,6 +160,7 @@ impl Agent {
             }
         };
         c.gate_w = Some(gate_w);
+        c.spare = spare;
         c.cgroup = cg;
         c.dir = Some(dir);
         c.filter = filter;

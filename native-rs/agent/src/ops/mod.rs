@@ -52,7 +52,7 @@ impl Agent {
         let result = match op {
             "hello" => self.op_hello(id, req),
             "create" => self.op_create(id, &cid, req),
-            "start" => self.op_start(id, &cid),
+            "start" => self.op_start(id, &cid, req),
             "exec" => self.op_exec(id, &cid, req),
             "signal" => self.op_signal(id, &cid, req),
             "resize" => self.op_resize(id, &cid, req),

@@ -40,6 +40,16 @@ export function standbyKey(request: RunRequest): string {
   return JSON.stringify(Object.fromEntries(Object.keys(normal).sort().map((k) => [k, normal[k]])));
 }
 
+/**
+ * The key of the spare container (core/spare.ts) a request may take: its
+ * standby key without what a spare is given at start (the process's command,
+ * environment, working directory and user).
+ */
+export function spareKey(request: RunRequest): string {
+  const { cmd: _cmd, entrypoint: _entrypoint, env: _env, workdir: _workdir, user: _user, ...shape } = request;
+  return standbyKey(shape);
+}
+
 /** The terminal size a request asks for, if it gives one. */
 export function requestedSize(request: RunRequest): { cols: number; rows: number } | null {
   return typeof request.tty === "object" && request.tty !== null ? { cols: request.tty.cols, rows: request.tty.rows } : null;

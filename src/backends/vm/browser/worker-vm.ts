@@ -30,7 +30,8 @@ import { ImageRoots } from "./image-roots.js";
 import { pullImage } from "./registry-pull.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
 import { type PageOutput, WorkerLink } from "./worker-link.js";
-import { requestedSize, type StandbyRecord, standbyFromJson, standbyKey } from "./standby.js";
+import { requestedSize, spareKey, type StandbyRecord, standbyFromJson, standbyKey } from "./standby.js";
+import { createSpare, spareFits, startSpare } from "../core/spare.js";
 import { parseContainerStats } from "../../container-stats.js";
 
 /** v86's version, put in by scripts/bundle-browser.mjs (a saved state is only valid for the same build). */
@@ -83,13 +84,32 @@ interface Standby {
   taken: () => void;
 }
 
+/**
+ * A spare container (core/spare.ts): made for the shape of the page's last
+ * run (or the API's default), waiting in the guest for its process; a `run`
+ * with its key whose spec fits takes it.
+ */
+interface Spare {
+  key: string;
+  cid: string;
+  route: Route;
+  running: Running;
+  /** What the run that takes it is told of its output. */
+  sink: ProcessHooks;
+  /** Its spec in the guest and image root once `create` answered; undefined: it failed. */
+  created: Promise<{ guestSpec: ContainerSpec; imageRoot: string } | undefined>;
+  /** Its channels end (it never ran). */
+  close: () => void;
+  release: () => void;
+}
+
 /** Quiet output this long after the standby's first output: its prompt is out, the state may be saved. */
 const STANDBY_QUIET_MS = 300;
 /** A standby that prints nothing is saved after this long all the same. */
 const STANDBY_SILENT_MS = 3000;
 /** A restored standby's image root is unpacked once a run took it, or after this long without one. */
 const UNPACK_AFTER_MS = 500;
-/** The page's input and resizes quiet this long before a new standby is made. */
+/** The page's input and resizes quiet this long before a new standby or spare is made. */
 const INPUT_QUIET_MS = 2000;
 
 export class WorkerVm {
@@ -101,6 +121,8 @@ export class WorkerVm {
   private readonly pageStarts = new Set<Promise<void>>();
   /** The standby not taken yet. */
   private standby: Standby | undefined;
+  /** The spare container not taken yet. */
+  private spare: Spare | undefined;
   /** When the page last wrote input or resized a terminal. */
   private lastInput = 0;
 
@@ -210,7 +232,10 @@ export class WorkerVm {
     // A container the page starts at `ready` (the playground's shell) would share
     // the interpreted guest with the warm-up and take twice as long: the warm-up
     // gives the page's first requests a moment to arrive and lets them start first.
-    if (warm && (req.warmUp === "after-ready" || (req.standby && req.warmUp !== "before-ready"))) setTimeout(() => void vm.pageStartsSettled().then(warm), WARM_UP_GRACE_MS);
+    // The page's first `run` of the API's default kind (no terminal, no input) finds a spare, made after the warm-up.
+    const spare = () => (req.warmUp === "off" ? undefined : vm.spareLater({ image: req.standby?.image ?? "busybox", cmd: ["true"], stdin: false }));
+    if (warm && (req.warmUp === "after-ready" || (req.standby && req.warmUp !== "before-ready"))) setTimeout(() => void vm.pageStartsSettled().then(warm).then(spare), WARM_UP_GRACE_MS);
+    else setTimeout(() => void spare(), WARM_UP_GRACE_MS);
     return vm;
   }
 
@@ -221,10 +246,106 @@ export class WorkerVm {
     this.pageStarts.add(starting);
     // Its start ends at its first output (a shell's prompt: the exec of the
     // shell itself), or a moment after the agent started it.
-    const hooks: ProcessHooks = { started: () => setTimeout(settle, FIRST_OUTPUT_WAIT_MS), output: settle };
+    let ran = false;
+    const hooks: ProcessHooks = { started: () => ((ran = true), setTimeout(settle, FIRST_OUTPUT_WAIT_MS)), output: settle };
     const standby = this.standby && this.standby.key === keyOf(request) ? this.standby : undefined;
     if (standby) this.standby = undefined;
-    return (standby ? this.takeStandby(id, request, standby, hooks) : this.runContainer(id, request, hooks)).finally(settle);
+    const spare = !standby && this.spare && this.spare.key === spareKeyOf(request) ? this.spare : undefined;
+    if (spare) this.spare = undefined;
+    // The next run like this one takes a spare, made once this one has started
+    // (the standby's kind has its own: the standby; a run that failed keeps the spare there is).
+    const standbyKind = this.options.standby !== undefined && keyOf(this.options.standby) === keyOf(request);
+    if (!standbyKind) void starting.then(() => (ran ? this.spareLater(request) : undefined));
+    const running = standby ? this.takeStandby(id, request, standby, hooks) : spare ? this.takeSpare(id, request, spare, hooks) : this.runContainer(id, request, hooks);
+    return running.finally(settle);
+  }
+
+  /**
+   * The page's `run` in the spare: its spec made for the spare's cid, the
+   * process given at `start` if the rest is the spare's; otherwise the spare
+   * goes and the run makes its own container.
+   */
+  private async takeSpare(id: number, request: RunRequest, spare: Spare, hooks: ProcessHooks): Promise<void> {
+    const fit = await this.fitSpare(spare, request).catch(() => undefined);
+    if (!fit) {
+      // A failure here (no such image, a user it does not have) is the run's own, which says why.
+      this.dropSpare(spare);
+      return this.runContainer(id, request, hooks);
+    }
+    const { created, spec, guest } = fit;
+    const { route, running } = spare;
+    running.container = { spec, imageRoot: created.imageRoot };
+    this.running.set(id, running);
+    route.id = id;
+    spare.sink.output = hooks.output;
+    let pid: number;
+    try {
+      pid = await startSpare(this.machine.link, spare.cid, guest.spec.process);
+    } catch (err) {
+      spare.close();
+      await this.cleanUp(id, running, spare.release);
+      throw err;
+    }
+    this.post({ type: "started", id, pid, cid: spare.cid });
+    hooks.started?.();
+    await this.follow(id, running, spare.release);
+  }
+
+  /** The run's spec for the spare's cid, if the spare was created and the spec fits it. */
+  private async fitSpare(spare: Spare, request: RunRequest) {
+    const created = await spare.created;
+    if (!created) return undefined;
+    const image = await this.images.image(request.image);
+    const imageRoot = await this.images.root(image);
+    if (imageRoot !== created.imageRoot) return undefined;
+    const spec = await browserContainerSpec({ cid: spare.cid, imageRoot, image: image.config.config, request, fs: this.fs });
+    const guest = toGuestSpec(spec, spare.cid, { layerExportName });
+    return spareFits(created.guestSpec, guest.spec) ? { created, spec, guest } : undefined;
+  }
+
+  /** A spare for `request`'s kind once the page's starts are done and its input quiet, unless one is there. */
+  private async spareLater(request: RunRequest): Promise<void> {
+    await this.pageStartsSettled();
+    await this.quietFor(INPUT_QUIET_MS);
+    const key = spareKeyOf(request);
+    if (key === undefined || this.spare?.key === key) return;
+    if (this.spare) this.dropSpare(this.spare);
+    this.spare = this.makeSpare(key, request);
+  }
+
+  /** Creates a spare container for `request`'s kind; its channels' output is held until a run takes it. */
+  private makeSpare(key: string, request: RunRequest): Spare {
+    const cid = randomHex(32);
+    const route: Route = { id: null, held: [] };
+    const sink: ProcessHooks = {};
+    const io = this.openIo(route, request.stdin, Boolean(request.tty), undefined, () => sink.output?.());
+    const holder = { release: () => {} };
+    const created = (async () => {
+      try {
+        const { imageRoot, guest, release } = await this.prepareContainer(cid, request);
+        holder.release = release;
+        await createSpare(this.machine.link, cid, guest.spec, io.channels);
+        return { guestSpec: guest.spec, imageRoot };
+      } catch {
+        io.close();
+        await deleteInGuest(this.machine.link, cid);
+        holder.release();
+        return undefined;
+      }
+    })();
+    const running: Running = { handle: cid, stdin: io.stdin, outputs: io.outputs };
+    return { key, cid, route, running, sink, created, close: io.close, release: () => holder.release() };
+  }
+
+  /** Removes a spare nobody took from the guest. */
+  private dropSpare(spare: Spare): void {
+    if (this.spare === spare) this.spare = undefined;
+    void spare.created.then(async (created) => {
+      if (!created) return;
+      spare.close();
+      await deleteInGuest(this.machine.link, spare.cid);
+      spare.release();
+    });
   }
 
   /** The page's `run` gets the standby: already running, its held output first. */
@@ -302,6 +423,7 @@ export class WorkerVm {
   /** The state now, with the standby's record and output, and the other containers (which a restore deletes). */
   private async capture(standby: Standby, record: StandbyRecord): Promise<{ saved: SavedMachine; standby: StandbyRecord; orphans: string[] }> {
     const orphans = [...this.running.values()].filter((r) => r.container && r !== standby.running).map((r) => r.handle);
+    if (this.spare) orphans.push(this.spare.cid);
     const output = concat(standby.route.held);
     const saved = await this.machine.save();
     return { saved, standby: { ...record, output }, orphans };
@@ -591,6 +713,15 @@ export class WorkerVm {
 function keyOf(request: RunRequest): string | undefined {
   try {
     return standbyKey(request);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The request's spare key (standby.ts spareKey); none for one whose image name does not parse. */
+function spareKeyOf(request: RunRequest): string | undefined {
+  try {
+    return spareKey(request);
   } catch {
     return undefined;
   }
