@@ -36,7 +36,12 @@ export interface RuntimeOptions {
   workerUrl?: string | URL;
   /** IndexedDB database for loaded images and the saved guest state (default "tsbox"); false: memory only. */
   storage?: string | false;
-  /** After a restore, run one throwaway container so v86's JIT is warm (default "after-ready"). */
+  /**
+   * After a restore, run one throwaway container so v86's JIT is warm, then
+   * keep a spare container of the default kind (busybox, or the standby's
+   * image; no terminal, no stdin) for the first `run` (default "after-ready";
+   * "off": neither). Later spares follow the page's own runs either way.
+   */
   warmUp?: WarmUp;
   /**
    * A container to start ahead of time (e.g. a page's shell): the first
