@@ -112,12 +112,17 @@ test("seccomp by reference: what the guest link puts on the wire for each create
 test("spare-process.json: a spare takes a run's spec that differs only in the process's late fields", () => {
   const doc = fixture<{ late: string[]; spare: ContainerSpec["process"]; fits: ContainerSpec["process"][]; misfits: { differs: string; process: ContainerSpec["process"] }[] }>("spare-process.json");
   assert.deepEqual([...LATE_PROCESS_FIELDS], doc.late);
-  const spec = (process: ContainerSpec["process"]) => ({ ...(structuredClone(specFull) as ContainerSpec), process });
+  const writable = { ...specFull.root, readonly: false };
+  const spec = (process: ContainerSpec["process"]) => ({ ...(structuredClone(specFull) as ContainerSpec), root: writable, process });
   const spare = spec(doc.spare);
   for (const p of doc.fits) assert.ok(spareFits(spare, spec(p)), JSON.stringify(p));
   for (const m of doc.misfits) assert.ok(!spareFits(spare, spec(m.process)), m.differs);
   // Anything outside the process is the spare's too (its root, mounts, hostname were set up with it).
   assert.ok(!spareFits(spare, { ...spec(doc.spare), hostname: "other" }));
+  // A read-only root takes another working directory only if it was there at the set-up: not at all.
+  const readonly = (cwd: string) => ({ ...spec({ ...doc.spare, cwd }), root: { ...specFull.root, readonly: true } }) as ContainerSpec;
+  assert.ok(spareFits(readonly("/"), readonly("/")));
+  assert.ok(!spareFits(readonly("/"), readonly("/work")));
   // Key order is not a difference.
   const reordered = Object.fromEntries(Object.entries(doc.spare).reverse()) as ContainerSpec["process"];
   assert.ok(spareFits(spare, spec(reordered)));

@@ -232,8 +232,13 @@ export class WorkerVm {
     // A container the page starts at `ready` (the playground's shell) would share
     // the interpreted guest with the warm-up and take twice as long: the warm-up
     // gives the page's first requests a moment to arrive and lets them start first.
-    // The page's first `run` of the API's default kind (no terminal, no input) finds a spare, made after the warm-up.
-    const spare = () => (req.warmUp === "off" ? undefined : vm.spareLater({ image: req.standby?.image ?? "busybox", cmd: ["true"], stdin: false }));
+    // The page's first `run` of the API's default kind (no terminal, no input) finds a spare, made after the
+    // warm-up once the page has had a moment to start typing (then: once it has been quiet as long).
+    const spare = async () => {
+      if (req.warmUp === "off") return;
+      await new Promise((r) => setTimeout(r, INPUT_QUIET_MS));
+      await vm.spareLater({ image: req.standby?.image ?? "busybox", cmd: ["true"], stdin: false });
+    };
     if (warm && (req.warmUp === "after-ready" || (req.standby && req.warmUp !== "before-ready"))) setTimeout(() => void vm.pageStartsSettled().then(warm).then(spare), WARM_UP_GRACE_MS);
     else setTimeout(() => void spare(), WARM_UP_GRACE_MS);
     return vm;

@@ -13,8 +13,14 @@ import type { GuestChannels } from "./guest-spec.js";
 /** What a start may change, by their names in the OCI `process` object. */
 export const LATE_PROCESS_FIELDS = ["args", "env", "cwd", "user"] as const;
 
-/** Whether `run` (a spec made for the spare's cid) is the spare's but for its process's late fields. */
+/**
+ * Whether `run` (a spec made for the spare's cid) is the spare's but for its
+ * process's late fields. On a read-only root the working directory must be
+ * the spare's: the container makes a missing one only before the root is
+ * remounted read-only, which a spare has done already.
+ */
 export function spareFits(spare: ContainerSpec, run: ContainerSpec): boolean {
+  if (run.root.readonly && run.process.cwd !== spare.process.cwd) return false;
   const early = (spec: ContainerSpec) => {
     const process: Record<string, unknown> = { ...spec.process };
     for (const field of LATE_PROCESS_FIELDS) delete process[field];
