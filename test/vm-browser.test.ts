@@ -278,7 +278,7 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.deepEqual(r.exit, { exitCode: 0, signal: null, oomKilled: false });
   });
 
-  it("runs a container in a spare made while the guest was idle: the run's own command, environment, directory and user; another kind gets its own, and no spare is left over", async () => {
+  it("runs a container in a spare made while the guest was idle: the run's own command, environment, directory, user and terminal size; another kind gets its own, and no spare is left over", async () => {
     const r = await vm.eval(`
       const idle = () => new Promise((r) => setTimeout(r, 6000));
       const kind = { image: "busybox", stdin: false };
@@ -293,6 +293,12 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
       const missing = await rt.run({ ...kind, cmd: ["no-such-command"] }).catch(failure);
       await idle();
       const again = await (await rt.run({ ...kind, cmd: ["sh", "-c", "ls /made 2>&1; id -u"] })).output();
+      // A terminal of another size: the spare made for the last one's kind takes it.
+      await (await rt.run({ image: "busybox", tty: { cols: 80, rows: 24 }, stdin: false, cmd: ["true"] })).output();
+      await idle();
+      const t1 = performance.now();
+      const tty = await (await rt.run({ image: "busybox", tty: { cols: 100, rows: 30 }, stdin: false, cmd: ["sh", "-c", 'stty size; cut -d" " -f1 /proc/uptime; cut -d" " -f22 /proc/1/stat'] })).output();
+      const ttyAsked = since(t1) / 1000;
       const other = await (await rt.run({ ...kind, hostname: "elsewhere", cmd: ["hostname"] })).output();
       await idle();
       const sleeper = await rt.run({ ...kind, cmd: ["sleep", "30"] });
@@ -300,18 +306,23 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
       const stats = await sleeper.stats();
       await sleeper.kill("SIGKILL");
       await sleeper.wait();
-      return { spare, asked, missing, again, other, containers: stats.guest.containers };`);
+      return { spare, asked, missing, again, tty, ttyAsked, other, containers: stats.guest.containers };`);
     assert.equal(r.error, undefined, JSON.stringify(r.error));
+    // Its PID 1 was cloned before the run was asked for (USER_HZ 100): the spare's, set up ahead.
+    const madeAhead = (uptime: string, started: string, asked: number) =>
+      assert.ok(Number(started) / 100 < Number(uptime) - asked - 1, `PID 1 started at ${Number(started) / 100} s, the run asked at ${Number(uptime) - asked} s`);
     const [line, uptime, started] = r.spare.stdout.trim().split("\n");
     assert.equal(line, "spare 1000 /made/here bar sh", r.spare.stderr);
     assert.equal(r.spare.exitCode, 0);
-    // Its PID 1 was cloned before the run was asked for (USER_HZ 100): the spare's, set up ahead.
-    assert.ok(Number(started) / 100 < Number(uptime) - r.asked - 1, `PID 1 started at ${Number(started) / 100} s, the run asked at ${Number(uptime) - r.asked} s`);
+    madeAhead(uptime, started, r.asked);
     // A command that is not there fails as in a container of its own.
     assert.equal(r.missing.exitCode, 127, JSON.stringify(r.missing));
     assert.match(r.missing.message, /no-such-command/);
     // The next spare is a new container: nothing of the last one's files, the image's user.
     assert.equal(r.again.stdout, "ls: /made: No such file or directory\n0\n");
+    const [size, ttyUptime, ttyStarted] = r.tty.stdout.trim().split(/\r?\n/);
+    assert.equal(size, "30 100");
+    madeAhead(ttyUptime, ttyStarted, r.ttyAsked);
     assert.equal(r.other.stdout, "elsewhere\n");
     // The sleeper and one spare for the next run like it: the spare of the other kind was removed.
     assert.equal(r.containers, 2);

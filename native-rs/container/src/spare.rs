@@ -2,8 +2,10 @@
 //! given only at start. The vm agent makes one while the guest is idle (a
 //! container's namespaces, root, mounts and pivot are what costs under
 //! emulation), and `start` hands it the run's command, environment, working
-//! directory and user. Everything else about the process shaped what was set
-//! up already (its terminal, limits, capabilities…) and must be the spare's.
+//! directory, user and terminal size (set on the terminal with the rest of the
+//! process's own set-up). Everything else about the process shaped what was
+//! set up already (whether it has a terminal, its limits, capabilities…) and
+//! must be the spare's.
 //! Contract: test/fixtures/contract/spare-process.json.
 
 use crate::error::{Context, Error, ErrorKind};
@@ -12,7 +14,7 @@ use crate::sys::{fd, process};
 use std::os::raw::c_int;
 
 /// What a start may change, by their names in the OCI `process` object.
-pub const LATE_FIELDS: [&str; 4] = ["args", "env", "cwd", "user"];
+pub const LATE_FIELDS: [&str; 5] = ["args", "env", "cwd", "user", "consoleSize"];
 
 /// The process for a spare whose own is `spare`: the start's document
 /// (`null`: the spare's own process), checked to differ only in LATE_FIELDS.
@@ -26,12 +28,12 @@ pub fn bind(spare: &Process, doc: &str) -> Result<Process, Error> {
     kept.env = spare.env.clone();
     kept.cwd = spare.cwd.clone();
     kept.user = spare.user.clone();
+    kept.console_size = spare.console_size;
     if kept == *spare {
         return Ok(late);
     }
     let differs = [
         ("terminal", kept.terminal != spare.terminal),
-        ("consoleSize", kept.console_size != spare.console_size),
         ("capabilities", kept.capabilities != spare.capabilities),
         ("rlimits", kept.rlimits != spare.rlimits),
         ("noNewPrivileges", kept.no_new_privileges != spare.no_new_privileges),

@@ -42,8 +42,9 @@ export function standbyKey(request: RunRequest): string {
 
 /**
  * The key of the spare container (core/spare.ts) a request may take: its
- * standby key without what a spare is given at start (the process's command,
- * environment, working directory and user).
+ * standby key (which leaves out the terminal size) without the rest of what a
+ * spare is given at start (the process's command, environment, working
+ * directory and user).
  */
 export function spareKey(request: RunRequest): string {
   const { cmd: _cmd, entrypoint: _entrypoint, env: _env, workdir: _workdir, user: _user, ...shape } = request;

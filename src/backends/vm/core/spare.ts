@@ -11,7 +11,7 @@ import type { AgentProtocol } from "./agent-protocol.js";
 import type { GuestChannels } from "./guest-spec.js";
 
 /** What a start may change, by their names in the OCI `process` object. */
-export const LATE_PROCESS_FIELDS = ["args", "env", "cwd", "user"] as const;
+export const LATE_PROCESS_FIELDS = ["args", "env", "cwd", "user", "consoleSize"] as const;
 
 /**
  * Whether `run` (a spec made for the spare's cid) is the spare's but for its
