@@ -6,7 +6,8 @@
  * state), a keystroke's echo in the terminal, and a new container's first
  * output once the guest runs: after a pause, as a visitor or an embedding
  * page starts one (the Worker has a spare container ready by then), and
- * back to back (each run waits for the spare still being made, or makes its own). Each visitor's browser has its profile on disk,
+ * back to back (each run waits for the spare still being made, or makes its
+ * own). Each visitor's browser has its profile on disk,
  * as a real one does, so a returning visit finds what Chromium keeps between
  * visits (HTTP cache, compiled scripts and wasm); the same returning visit in
  * a private window, which keeps none of that, is printed beside it. Node:
