@@ -195,8 +195,7 @@ fn setup_then_process(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host:
     setup_container(sys, spec, prepared, host)?;
     let process = spare::receive(from, &spec.process)?;
     // Its working directory, made as `setup` makes the spec's (inside the root, "/" now).
-    paths::open_in_root(Path::new("/"), &process.cwd, Create::Dir)
-        .step(|| format!("creating the working directory {}", process.cwd))?;
+    make_cwd(Path::new("/"), &process.cwd)?;
     process_setup::apply(sys, &process, host, prepared.filter.as_ref())?;
     Ok(process)
 }
@@ -288,6 +287,13 @@ pub fn setup(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -
     process_setup::apply(sys, &spec.process, host, prepared.filter.as_ref())
 }
 
+/// The process's working directory under `root`, made if missing, never through a symlink out of it.
+fn make_cwd(root: &Path, cwd: &str) -> Result<(), Error> {
+    paths::open_in_root(root, cwd, Create::Dir)
+        .map(|_| ())
+        .step(|| format!("creating the working directory {}", cwd))
+}
+
 /// Steps 3–7 but the process's own set-up: what a spare container does ahead.
 fn setup_container(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -> Result<(), Error> {
     let root = &spec.root.path;
@@ -315,8 +321,7 @@ fn setup_container(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &H
     //    are the files the parent checked.
     mounts::mount_all(sys, root, &spec.mounts, &prepared.sources, host, spec.process.terminal)?;
     // The cwd is created the same way (it may lie in a volume just mounted).
-    paths::open_in_root(root, &spec.process.cwd, Create::Dir)
-        .step(|| format!("creating the working directory {}", spec.process.cwd))?;
+    make_cwd(root, &spec.process.cwd)?;
 
     crate::trace::mark("child: mounts done");
     // 5. Hide what the container must not see or change (under /proc, /sys).

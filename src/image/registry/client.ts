@@ -1,7 +1,7 @@
 import { ImageError, TsboxError } from "../../errors.js";
 import { sha256Digest } from "../hash.js";
 import { type Credentials, findCredentials } from "./credentials.js";
-import { type Challenge, isLoopbackRegistry, MANIFEST_ACCEPT, parseChallenge, pullScope, registryError, registryHost } from "./endpoint.js";
+import { type Challenge, isLoopbackRegistry, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseChallenge, pullScope, registryError, registryHost, registryHostname } from "./endpoint.js";
 
 export { MANIFEST_ACCEPT, parseChallenge, pullScope, pushScope, registryError } from "./endpoint.js";
 
@@ -44,8 +44,6 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-/** Manifests and indexes are small; anything larger is refused rather than buffered. */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** Redirects followed per request (fetch's own limit is 20). */
 const MAX_REDIRECTS = 10;
 
@@ -254,7 +252,7 @@ function withUrl(res: Response, url: string): Response {
 
 function isInsecure(domain: string, env: NodeJS.ProcessEnv): boolean {
   if (isLoopbackRegistry(domain)) return true;
-  const host = domain.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const host = registryHostname(domain);
   const list = (env.TSBOX_INSECURE_REGISTRIES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
   return list.includes(domain) || list.includes(host);
 }

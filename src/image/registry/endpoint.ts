@@ -10,14 +10,22 @@ import { DEFAULT_DOMAIN } from "../reference.js";
 
 export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest].join(", ");
 
+/** Manifests and indexes are small; anything larger is refused rather than buffered. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
 /** The host a registry domain is reached at (docker.io's API is on registry-1.docker.io). */
 export function registryHost(domain: string): string {
   return domain === DEFAULT_DOMAIN ? "registry-1.docker.io" : domain;
 }
 
+/** A registry domain's host name: without its port, an IPv6 address without brackets. */
+export function registryHostname(domain: string): string {
+  return domain.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+}
+
 /** localhost, 127.0.0.0/8 and ::1: registries docker (and tsbox) speak to over plain HTTP. */
 export function isLoopbackRegistry(domain: string): boolean {
-  const host = domain.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const host = registryHostname(domain);
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 

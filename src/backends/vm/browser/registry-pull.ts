@@ -13,15 +13,13 @@ import { ImageError } from "../../../errors.js";
 import { assertDigest } from "../../../image/digest.js";
 import { type Descriptor, type ImageIndex } from "../../../image/oci.js";
 import { canonicalName, parseReference } from "../../../image/reference.js";
-import { isLoopbackRegistry, MANIFEST_ACCEPT, parseChallenge, pullScope, registryError, registryHost } from "../../../image/registry/endpoint.js";
+import { isLoopbackRegistry, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseChallenge, pullScope, registryError, registryHost } from "../../../image/registry/endpoint.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import { concat } from "../core/bytes.js";
 import type { BrowserStore } from "./browser-store.js";
 import { sha256Hex } from "./fetch-files.js";
 import { importManifest } from "./image-import.js";
 
-/** Manifests and indexes are small; anything larger is refused rather than buffered (as the Node client does). */
-const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 /** How often a blob's download reports its bytes so far. */
 const PROGRESS_EVERY_MS = 100;
 

@@ -277,35 +277,20 @@ export class WorkerVm {
       this.dropSpare(spare);
       return this.runContainer(id, request, hooks);
     }
-    const { created, spec, guest } = fit;
+    const { imageRoot, spec, guest } = fit;
     const { route, running } = spare;
-    running.container = { spec, imageRoot: created.imageRoot };
-    this.running.set(id, running);
+    running.container = { spec, imageRoot };
     route.id = id;
     spare.sink.output = hooks.output;
-    let pid: number;
-    try {
-      pid = await startSpare(this.machine.link, spare.cid, guest.spec.process);
-    } catch (err) {
-      spare.close();
-      await this.cleanUp(id, running, spare.release);
-      throw err;
-    }
-    this.post({ type: "started", id, pid, cid: spare.cid });
-    hooks.started?.();
-    await this.follow(id, running, spare.release);
+    await this.startAndFollow(id, running, spare.close, () => startSpare(this.machine.link, spare.cid, guest.spec.process), spare.release, hooks);
   }
 
   /** The run's spec for the spare's cid, if the spare was created and the spec fits it. */
   private async fitSpare(spare: Spare, request: RunRequest) {
     const created = await spare.created;
     if (!created) return undefined;
-    const image = await this.images.image(request.image);
-    const imageRoot = await this.images.root(image);
-    if (imageRoot !== created.imageRoot) return undefined;
-    const spec = await browserContainerSpec({ cid: spare.cid, imageRoot, image: image.config.config, request, fs: this.fs });
-    const guest = toGuestSpec(spec, spare.cid, { layerExportName });
-    return spareFits(created.guestSpec, guest.spec) ? { created, spec, guest } : undefined;
+    const made = await this.containerSpec(spare.cid, request);
+    return made.imageRoot === created.imageRoot && spareFits(created.guestSpec, made.guest.spec) ? made : undefined;
   }
 
   /** A spare for `request`'s kind once the page's starts are done and its input quiet, unless one is there. */
@@ -514,12 +499,17 @@ export class WorkerVm {
 
   /** A container's image and root, its spec for the guest, and its exports held (`release` lets them go). */
   private async prepareContainer(cid: string, request: RunRequest) {
+    const made = await this.containerSpec(cid, request);
+    const release = await acquireExports(this.exportTable, this.refs, made.guest.exports);
+    return { ...made, release };
+  }
+
+  /** A container's image and root, and its spec on the page and in the guest. */
+  private async containerSpec(cid: string, request: RunRequest) {
     const image = await this.images.image(request.image);
     const imageRoot = await this.images.root(image);
     const spec = await browserContainerSpec({ cid, imageRoot, image: image.config.config, request, fs: this.fs });
-    const guest = toGuestSpec(spec, cid, { layerExportName });
-    const release = await acquireExports(this.exportTable, this.refs, guest.exports);
-    return { image, imageRoot, spec, guest, release };
+    return { image, imageRoot, spec, guest: toGuestSpec(spec, cid, { layerExportName }) };
   }
 
   /**
@@ -654,16 +644,24 @@ export class WorkerVm {
   ): Promise<void> {
     const io = this.openIo({ id, held: [] }, proc.stdin, proc.terminal, undefined, hooks.output);
     const running: Running = { handle: proc.handle, stdin: io.stdin, outputs: io.outputs, ...(proc.container ? { container: proc.container } : {}) };
+    await this.startAndFollow(id, running, io.close, () => start(io.channels), release, hooks);
+  }
+
+  /**
+   * The page's process `id` is `running`: `start` it (its channels end with
+   * `close` if that fails), tell the page, then follow it to its exit.
+   */
+  private async startAndFollow(id: number, running: Running, close: () => void, start: () => Promise<number>, release: () => void, hooks: ProcessHooks): Promise<void> {
     this.running.set(id, running);
     let pid: number;
     try {
-      pid = await start(io.channels);
+      pid = await start();
     } catch (err) {
-      io.close();
+      close();
       await this.cleanUp(id, running, release);
       throw err;
     }
-    this.post({ type: "started", id, pid, ...(proc.container ? { cid: proc.handle } : {}) });
+    this.post({ type: "started", id, pid, ...(running.container ? { cid: running.handle } : {}) });
     hooks.started?.();
     await this.follow(id, running, release);
   }

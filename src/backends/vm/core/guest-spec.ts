@@ -141,10 +141,25 @@ export async function createAndStart(
   channels: GuestChannels,
   hooks: { onWarning?: ((message: string) => void) | undefined; started?: (reply: Record<string, unknown>) => void } = {},
 ): Promise<number> {
-  const created = await link.request("create", { cid, spec, ...channels }, 60_000);
-  if (Array.isArray(created.warnings)) for (const w of created.warnings) if (typeof w === "string") hooks.onWarning?.(w);
-  const reply = await link.request("start", { cid }, 120_000);
+  for (const w of await requestCreate(link, cid, spec, channels)) hooks.onWarning?.(w);
+  const reply = await requestStart(link, cid);
   hooks.started?.(reply);
+  return pidOf(reply);
+}
+
+/** `create` (`fields`: more of the request, a spare's flag); resolves with its warnings. */
+export async function requestCreate(link: AgentProtocol<any>, cid: string, spec: ContainerSpec, channels: GuestChannels, fields: Record<string, unknown> = {}): Promise<string[]> {
+  const created = await link.request("create", { cid, spec, ...channels, ...fields }, 60_000);
+  return Array.isArray(created.warnings) ? created.warnings.filter((w): w is string => typeof w === "string") : [];
+}
+
+/** `start` (`fields`: more of the request, a spare's process); resolves with its whole answer. */
+export function requestStart(link: AgentProtocol<any>, cid: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  return link.request("start", { cid, ...fields }, 120_000);
+}
+
+/** The guest pid a `start` answered with (-1 if not told). */
+export function pidOf(reply: Record<string, unknown>): number {
   return typeof reply.pid === "number" ? reply.pid : -1;
 }
 

@@ -8,7 +8,7 @@
  */
 import type { ContainerSpec } from "../../../spec/container-spec.js";
 import type { AgentProtocol } from "./agent-protocol.js";
-import type { GuestChannels } from "./guest-spec.js";
+import { type GuestChannels, pidOf, requestCreate, requestStart } from "./guest-spec.js";
 
 /** What a start may change, by their names in the OCI `process` object. */
 export const LATE_PROCESS_FIELDS = ["args", "env", "cwd", "user", "consoleSize"] as const;
@@ -30,15 +30,13 @@ export function spareFits(spare: ContainerSpec, run: ContainerSpec): boolean {
 }
 
 /** `create` of a spare; resolves with the warnings `create` gives (limits the guest cannot apply). */
-export async function createSpare(link: AgentProtocol<any>, cid: string, spec: ContainerSpec, channels: GuestChannels): Promise<string[]> {
-  const created = await link.request("create", { cid, spec, ...channels, spare: true }, 60_000);
-  return Array.isArray(created.warnings) ? created.warnings.filter((w): w is string => typeof w === "string") : [];
+export function createSpare(link: AgentProtocol<any>, cid: string, spec: ContainerSpec, channels: GuestChannels): Promise<string[]> {
+  return requestCreate(link, cid, spec, channels, { spare: true });
 }
 
 /** `start` of a spare with `process`; resolves with the pid in the guest once that process runs (-1 if not told). */
 export async function startSpare(link: AgentProtocol<any>, cid: string, process: ContainerSpec["process"]): Promise<number> {
-  const reply = await link.request("start", { cid, process }, 120_000);
-  return typeof reply.pid === "number" ? reply.pid : -1;
+  return pidOf(await requestStart(link, cid, { process }));
 }
 
 /** JSON with object keys sorted: equal values, equal text. */
