@@ -45,6 +45,20 @@ for (const who of identities()) {
       );
     });
 
+    it("gives each container a user namespace of its own with the user's maps, written without a setuid helper per run", async () => {
+      const r = await runJsonScript(who, script, ["maps"]);
+      assert.deepEqual(r.exitCodes, [0, 0]);
+      assert.notEqual(r.namespaces[0], r.namespaces[1], "one user namespace per container");
+      const uidMappings: { containerID: number; hostID: number; size: number }[] = r.uidMappings;
+      const host = uidMappings.map((m) => [m.containerID, m.hostID, m.size]);
+      assert.deepEqual(r.hostView, [host, host], "the host sees the user's ids");
+      // Rootless with subordinate ids, the helper's nest (native-rs/container/src/nest.rs) is the
+      // containers' parent namespace: seen from inside, the same ids are the nest's.
+      const inside = uidMappings.length > 1 ? uidMappings.map((m) => [m.containerID, m.containerID, m.size]) : host;
+      assert.deepEqual(r.insideView, [inside, inside]);
+      assert.deepEqual(r.containersLeft, [], "both removed, a file of a subordinate id included");
+    });
+
     it("restarts a helper that was killed; the run it had ends with it", async () => {
       const r = await runJsonScript(who, script, ["restart"]);
       assert.equal(r.killedRun.exitCode, 137);

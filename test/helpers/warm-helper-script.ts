@@ -1,13 +1,15 @@
 /**
  * The native backend's warm helper (`tsbox-runtime serve`) seen from a
  * Runtime in this process, run as the identity under test:
- *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|owner
+ *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|owner|maps
  * `concurrent` and `restart` print one JSON object of results; `owner` prints
  * the pids of its helper, the run's supervisor and the container, then
  * waits to be killed.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
 import { Runtime } from "../../src/index.js";
+import { idMappings, probeHostIdentity } from "../../src/spec/id-mappings.js";
 import type { NativeBackend } from "../../src/backends/native/native-backend.js";
 
 const rt = new Runtime({});
@@ -60,6 +62,20 @@ switch (process.argv[2]) {
     const c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     console.log(JSON.stringify({ helper: backend.warmHelperPid, supervisor: parentOf(c.pid), container: c.pid }));
     await new Promise(() => setInterval(() => {}, 1000));
+    break;
+  }
+  case "maps": {
+    // Two at once: the id maps as the host sees them and from inside, each container's user namespace,
+    // and a file of a subordinate id in each writable layer, which the removal must delete.
+    const script = "cat /proc/self/uid_map; touch /owned; chown 1000:1000 /owned 2>/dev/null; sleep 2";
+    const runs = await Promise.all([0, 1].map(() => rt.run({ image: "busybox", cmd: ["sh", "-c", script], remove: true })));
+    results.hostView = runs.map((c) => readFileSync(`/proc/${c.pid}/uid_map`, "utf8").trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number)));
+    results.namespaces = runs.map((c) => readlinkSync(`/proc/${c.pid}/ns/user`));
+    const outputs = await Promise.all(runs.map((c) => c.output()));
+    results.exitCodes = outputs.map((o) => o.exitCode);
+    results.insideView = outputs.map((o) => o.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number)));
+    results.uidMappings = idMappings(probeHostIdentity()).uidMappings;
+    results.containersLeft = readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers"));
     break;
   }
   default:

@@ -101,6 +101,28 @@ pub fn write_map(
     }
 }
 
+/// `maps` (host ids) as ids of a user namespace whose own maps are `outer`:
+/// what a process in there writes for a child namespace of it. None when
+/// some host id of `maps` has no id in there.
+pub fn translate(maps: &[IdMapping], outer: &[IdMapping]) -> Result<Vec<IdMapping>, IdMapping> {
+    maps.iter()
+        .map(|m| {
+            outer
+                .iter()
+                .find(|o| m.host_id >= o.host_id && m.host_id as u64 + m.size as u64 <= o.host_id as u64 + o.size as u64)
+                .map(|o| IdMapping { host_id: o.container_id + (m.host_id - o.host_id), ..*m })
+                .ok_or(*m)
+        })
+        .collect()
+}
+
+/// Both maps of `pid`, already translated into our user namespace (the
+/// parent of `pid`'s), where we are root: written directly.
+pub fn write_translated(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), Error> {
+    write_map(pid, IdKind::Uid, uid, 0, true)?;
+    write_map(pid, IdKind::Gid, gid, 0, true)
+}
+
 pub fn deny_setgroups(pid: i32) -> Result<(), Error> {
     let path = format!("/proc/{}/setgroups", pid);
     std::fs::write(&path, "deny").step(|| format!("writing {}", path))
@@ -172,5 +194,15 @@ mod tests {
             Method::Helper
         );
         assert_eq!(method(&[m(0, 0, 4294967295)], 0, true), Method::Direct);
+    }
+
+    #[test]
+    fn translates_into_an_outer_namespace() {
+        let outer = [m(0, 1001, 1), m(1, 200000, 65536)];
+        assert_eq!(translate(&[m(0, 1001, 1), m(1, 200000, 65536)], &outer).unwrap(), [m(0, 0, 1), m(1, 1, 65536)]);
+        // A part of a range, and a range not covered whole.
+        assert_eq!(translate(&[m(5, 200010, 10)], &outer).unwrap(), [m(5, 11, 10)]);
+        assert_eq!(translate(&[m(0, 1001, 1), m(1, 265530, 10)], &outer).unwrap_err(), m(1, 265530, 10));
+        assert_eq!(translate(&[m(0, 1002, 1)], &outer).unwrap_err(), m(0, 1002, 1));
     }
 }

@@ -8,6 +8,7 @@ use crate::handoff::{self, Pipes};
 use crate::host::{self, Host};
 use crate::idmap;
 use crate::namespaces::{self, NamespaceKind};
+use crate::nest::Nest;
 use crate::paths::{self, Create, Owners, Source};
 use crate::seccomp::Filter;
 use crate::spec::{Process, Spec};
@@ -37,6 +38,18 @@ pub fn spawn(
     spawn_compiled(spec, cgroup, on_clone, None)
 }
 
+/// [`spawn`] from a nest (nest.rs) if there is one that can hold this
+/// container's user namespace: then its id maps need no setuid helper. This
+/// process stays in the nest afterwards.
+pub fn spawn_nested(
+    spec: &Spec,
+    cgroup: Option<&Placement>,
+    on_clone: &mut dyn FnMut(i32),
+    nest: Option<&Nest>,
+) -> Result<i32, Error> {
+    spawn_with(spec, cgroup, on_clone, None, None, nest)
+}
+
 /// [`spawn`] with `linux.seccomp` compiled already (`filter`: what
 /// `Filter::compile` made of this spec's profile; the vm agent compiles a
 /// profile once for all its containers and their execs). None: compiled here.
@@ -46,7 +59,7 @@ pub fn spawn_compiled(
     on_clone: &mut dyn FnMut(i32),
     filter: Option<&Filter>,
 ) -> Result<i32, Error> {
-    spawn_with(spec, cgroup, on_clone, filter, None)
+    spawn_with(spec, cgroup, on_clone, filter, None, None)
 }
 
 /// [`spawn_compiled`] of a spare container (spare.rs): set up now, its
@@ -59,7 +72,7 @@ pub fn spawn_spare(
     filter: Option<&Filter>,
     late: c_int,
 ) -> Result<i32, Error> {
-    spawn_with(spec, cgroup, on_clone, filter, Some(late))
+    spawn_with(spec, cgroup, on_clone, filter, Some(late), None)
 }
 
 fn spawn_with(
@@ -68,6 +81,7 @@ fn spawn_with(
     on_clone: &mut dyn FnMut(i32),
     filter: Option<&Filter>,
     late: Option<c_int>,
+    nest: Option<&Nest>,
 ) -> Result<i32, Error> {
     // Existing namespaces (linux.namespaces[].path) are joined by the parent,
     // so the child inherits them; user first, mount last.
@@ -97,6 +111,18 @@ fn spawn_with(
     // and attaches it; it stays to serve published ports and tears the
     // network down at the end. Without, the /etc files above are all.
     let keeper_net = spec.network.as_ref().filter(|n| !n.attach.is_empty());
+    // Everything above saw files as the host does; from here on we may be
+    // the nest's root. (The keeper writes its maps from its holder's.)
+    let nested = match nest.filter(|_| keeper_net.is_none()) {
+        Some(n) => match n.enter_for(&spec) {
+            Ok(entered) => entered,
+            Err(e) => {
+                pipes.close();
+                return Err(e);
+            }
+        },
+        None => None,
+    };
 
     // 1. New namespaces, all at once: the user namespace is created first by
     //    the kernel and owns the others, which is what lets an unprivileged
@@ -140,8 +166,8 @@ fn spawn_with(
     crate::trace::mark("launch: cloned");
     let parent = pipes.into_parent();
     // 2. Into its cgroup (unless it started there), the child's id maps,
-    //    written from outside its user namespace (by the keeper, which has
-    //    done so already); then the child is released. The sync pipe stays
+    //    written from outside its user namespace (from the nest directly;
+    //    by the keeper, which has done so already); then the child is released. The sync pipe stays
     //    open until the verdict: the child checks it to know we are still
     //    alive right before execve.
     let placed = match (cgroup, moved) {
@@ -149,7 +175,11 @@ fn spawn_with(
         _ => Ok(()),
     };
     let ready = placed
-        .and_then(|()| if keeper_net.is_some() { Ok(()) } else { idmap::write_mappings(pid, &spec) })
+        .and_then(|()| match (&nested, keeper_net) {
+            (_, Some(_)) => Ok(()),
+            (Some(n), None) => idmap::write_translated(pid, &n.uid_mappings, &n.gid_mappings),
+            (None, None) => idmap::write_mappings(pid, &spec),
+        })
         .and_then(|()| {
             rlimits::preset(pid, &spec.process.rlimits);
             parent.release()

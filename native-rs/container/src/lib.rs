@@ -25,6 +25,7 @@ pub mod masked;
 pub mod mounts;
 pub mod namespaces;
 pub mod net;
+pub mod nest;
 pub mod network;
 pub mod oom_score;
 pub mod paths;

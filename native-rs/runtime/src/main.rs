@@ -203,6 +203,7 @@ fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
         record,
         remove,
         front_end,
+        nest: None,
     })
 }
 

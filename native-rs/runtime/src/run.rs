@@ -12,6 +12,7 @@ use crate::helper::{self, Start};
 use container::cgroups::{self, record, Manager, Placement};
 use container::error::Error;
 use container::launch;
+use container::nest::Nest;
 use crate::monitor::remove;
 use crate::state_file::{self, Lock, StateFile};
 use container::json::Json;
@@ -29,11 +30,14 @@ pub struct Options {
     pub remove: bool,
     /// With `record`: we replaced the `tsbox` CLI's process (helper::Start).
     pub front_end: bool,
+    /// A user namespace holding the rootless id maps (the warm helper's).
+    pub nest: Option<Nest>,
 }
 
 struct Run {
     spec: Spec,
     cgroup: Option<Cgroup>,
+    nest: Option<Nest>,
 }
 
 /// The container's cgroup, recorded in the bundle (cgroup.json) for as long
@@ -56,14 +60,15 @@ pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
     let (started_at, ended_at, failed_at) = (bundle.clone(), bundle.clone(), bundle.clone());
     let remove = opts.remove;
+    let nest = opts.nest;
     helper::serve(Start {
         status_fd: opts.status_fd,
         front_end: opts.front_end,
         detach: false,
-        load: Box::new(move |events| load(&bundle, events)),
+        load: Box::new(move |events| load(&bundle, events).map(|(spec, cgroup)| Run { spec, cgroup, nest })),
         spawn: |r: &Run, on_clone: &mut dyn FnMut(i32)| {
             let placement = r.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;
-            launch::spawn(&r.spec, placement.as_ref(), on_clone)
+            launch::spawn_nested(&r.spec, placement.as_ref(), on_clone, r.nest.as_ref())
         },
         oom_killed: |r: &Run| r.cgroup.as_ref().map_or(false, |c| c.manager.oom_kills() > 0),
         on_started: if opts.record {
@@ -139,6 +144,7 @@ fn record_failed(bundle: &Path, e: &Error, remove: bool) {
 
 /// `fields` written into state.json, or with `remove` the container deleted.
 fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
+    container::trace::mark("run: record_end");
     let lock = match state_file::take_lock(bundle) {
         Ok(fd) => fd,
         Err(_) => return,
@@ -162,8 +168,10 @@ fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
     fd::close(lock);
 }
 
-fn load(bundle: &Path, events: &StatusEvents) -> Result<Run, Error> {
+fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), Error> {
+    container::trace::mark("run: load");
     let spec = Spec::load(bundle)?;
+    container::trace::mark("run: spec loaded");
     // Default: tsbox/<container id> under the cgroup tsbox may use.
     let path = spec
         .linux
@@ -185,7 +193,8 @@ fn load(bundle: &Path, events: &StatusEvents) -> Result<Run, Error> {
         }
         None => None,
     };
-    Ok(Run { spec, cgroup })
+    container::trace::mark("run: cgroup made");
+    Ok((spec, cgroup))
 }
 
 pub fn name_of(bundle: &Path) -> String {

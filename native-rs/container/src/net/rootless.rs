@@ -148,8 +148,7 @@ impl Membership {
     pub fn write_id_maps(&self, pid: i32, spec: &Spec) -> Result<(), Error> {
         let uid = translate(&spec.linux.uid_mappings, &self.holder.uid_mappings)?;
         let gid = translate(&spec.linux.gid_mappings, &self.holder.gid_mappings)?;
-        idmap::write_map(pid, IdKind::Uid, &uid, 0, true)?;
-        idmap::write_map(pid, IdKind::Gid, &gid, 0, true)
+        idmap::write_translated(pid, &uid, &gid)
     }
 
     /// Unregisters; the last one out stops the holder.
@@ -194,22 +193,14 @@ pub fn stop(dir: &Path) {
 
 /// Host ids of `maps` as ids of the holder's namespace.
 pub fn translate(maps: &[IdMapping], holder: &[IdMapping]) -> Result<Vec<IdMapping>, Error> {
-    maps.iter()
-        .map(|m| {
-            holder
-                .iter()
-                .find(|h| m.host_id >= h.host_id && m.host_id as u64 + m.size as u64 <= h.host_id as u64 + h.size as u64)
-                .map(|h| IdMapping { host_id: h.container_id + (m.host_id - h.host_id), ..*m })
-                .ok_or_else(|| {
-                    Error::setup(format!(
-                        "host ids {}-{} are not mapped in the rootless network namespace (its maps: {}); stop it with `tsbox network prune` and retry",
-                        m.host_id,
-                        m.host_id as u64 + m.size as u64 - 1,
-                        idmap::map_text(holder).trim_end().replace('\n', ", ")
-                    ))
-                })
-        })
-        .collect()
+    idmap::translate(maps, holder).map_err(|m| {
+        Error::setup(format!(
+            "host ids {}-{} are not mapped in the rootless network namespace (its maps: {}); stop it with `tsbox network prune` and retry",
+            m.host_id,
+            m.host_id as u64 + m.size as u64 - 1,
+            idmap::map_text(holder).trim_end().replace('\n', ", ")
+        ))
+    })
 }
 
 fn maps_arg(maps: &[IdMapping]) -> String {

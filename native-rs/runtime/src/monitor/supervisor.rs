@@ -99,6 +99,7 @@ fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
         record: false,
         remove: false,
         front_end: false,
+        nest: None,
     }))
 }
 

@@ -12,6 +12,11 @@
 //! control socket and a SIGCHLD self-pipe; replies are the supervisor's pid
 //! once forked and its exit status once reaped.
 //!
+//! Rootless, the first run whose id maps need newuidmap/newgidmap makes the
+//! nest (container::nest): a user namespace with those maps, kept by a
+//! descriptor, that every later run clones its container's user namespace
+//! from, writing the maps itself instead of through two setuid helpers.
+//!
 //! Lifetime: we die with the process that started us — its end of the
 //! control socket closing (EOF: we exit), or its death (PDEATHSIG SIGKILL,
 //! armed before reading anything) — and each supervisor dies with us
@@ -24,13 +29,16 @@ mod run_child;
 use crate::helper;
 use crate::monitor::wakeup;
 use crate::signals::FORWARDED;
+use container::nest::Nest;
 use container::sys::consts::{POLLERR, POLLHUP, POLLIN, SIGCHLD};
 use container::sys::process::{self, ExitStatus};
 use container::sys::types::PollFd;
 use container::sys::{fd, fdpass, signal};
 use request::Request;
 use std::collections::HashMap;
+use container::Spec;
 use std::os::raw::c_int;
+use std::path::Path;
 
 pub fn serve(control: c_int) -> i32 {
     if let Err(e) = helper::die_with_parent() {
@@ -52,7 +60,7 @@ pub fn serve(control: c_int) -> i32 {
             return 125;
         }
     };
-    Server { control, runs: HashMap::new(), pending: Vec::new(), fds: Vec::new() }.run(wake)
+    Server { control, runs: HashMap::new(), pending: Vec::new(), fds: Vec::new(), nest: None }.run(wake)
 }
 
 struct Server {
@@ -63,6 +71,9 @@ struct Server {
     pending: Vec<u8>,
     /// Descriptors received and not yet claimed by a request, oldest first.
     fds: Vec<c_int>,
+    /// None until the first run; then the nest, if its maps needed one and
+    /// it could be made (otherwise each run maps its ids as ever).
+    nest: Option<Option<Nest>>,
 }
 
 impl Server {
@@ -121,8 +132,12 @@ impl Server {
             self.reply(&request::failed(Some(run.id), "the request's descriptors did not arrive"));
             return;
         }
+        container::trace::mark("serve: request");
         let fds: Vec<c_int> = self.fds.drain(..count).collect();
-        match run_child::fork(&run, &fds) {
+        if self.nest.is_none() {
+            self.nest = Some(make_nest(&run.bundle));
+        }
+        match run_child::fork(&run, &fds, self.nest.as_ref().and_then(Option::as_ref)) {
             Ok(pid) => {
                 self.runs.insert(pid, run.id);
                 self.reply(&request::forked(run.id, pid));
@@ -152,4 +167,12 @@ impl Server {
         // stopped reading is gone (EPIPE), which the next poll tells us.
         let _ = fd::write_all(self.control, line.as_bytes());
     }
+}
+
+/// The nest for the maps of the first run's spec, when they need one. Not
+/// made (an unreadable spec, no newuidmap): the runs map their own ids and
+/// report what fails there.
+fn make_nest(bundle: &Path) -> Option<Nest> {
+    let spec = Spec::load(bundle).ok().filter(Nest::worth_it)?;
+    Nest::make(&spec.linux.uid_mappings, &spec.linux.gid_mappings).ok()
 }

@@ -1,11 +1,14 @@
 //! One run, forked from the warm helper: exactly `tsbox-runtime run
 //! --status-fd 3` (`run::run`) on the descriptors the request brought, as
 //! the monitor's per-run supervisor is (monitor/supervisor.rs). Nothing of
-//! the server stays open in it: fds 0-3 are the run's, the rest is closed.
+//! the server stays open in it: fds 0-3 are the run's, 4 the nest's (if
+//! any: container::nest, the user namespace of the rootless id maps), the
+//! rest is closed.
 
 use super::request::RunRequest;
 use crate::run;
 use container::error::{Context, Error};
+use container::nest::Nest;
 use container::sys::consts::{O_CLOEXEC, O_RDWR};
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd, signal, tty};
@@ -13,15 +16,16 @@ use std::os::raw::c_int;
 use std::path::Path;
 
 /// `fds`: the status pipe, then the stdio slots the request marked present.
-pub fn fork(run: &RunRequest, fds: &[c_int]) -> Result<i32, Error> {
+pub fn fork(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> Result<i32, Error> {
     match process::clone_fork(0).step(|| "forking the run's supervisor")? {
         Forked::Parent(pid) => Ok(pid),
-        Forked::Child => child(run, fds),
+        Forked::Child => child(run, fds, nest),
     }
 }
 
-fn child(run: &RunRequest, fds: &[c_int]) -> ! {
+fn child(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> ! {
     // The server's ignored signals and SIGCHLD handler are not ours.
+    container::trace::mark("child: forked");
     signal::reset_all();
     let _ = cred::set_name("tsbox-supervise");
     let mut sources = fds[1..].iter();
@@ -43,7 +47,12 @@ fn child(run: &RunRequest, fds: &[c_int]) -> ! {
             process::exit_now(125);
         }
     }
-    fd::close_from(4);
+    // The nest's descriptor is >= 4 too (the server opened it after 0-3).
+    let nest = match nest.map(|n| n.copy_at(4)).transpose() {
+        Ok(n) => n,
+        Err(_) => process::exit_now(125),
+    };
+    fd::close_from(if nest.is_some() { 5 } else { 4 });
     if run.new_session && tty::setsid().is_err() {
         process::exit_now(125);
     }
@@ -53,6 +62,7 @@ fn child(run: &RunRequest, fds: &[c_int]) -> ! {
         record: run.record,
         remove: run.remove,
         front_end: false,
+        nest,
     }))
 }
 
