@@ -23,7 +23,7 @@ after(cleanupIdentities);
 
 const vm = process.env.TSBOX_BACKEND === "vm";
 const script = fileURLToPath(new URL("./helpers/cgroups-script.ts", import.meta.url));
-const LIMITED = ["oom", "cpu", "pids", "pause", "stats"];
+const LIMITED = ["oom", "cpu", "pids", "pause", "stats", "view"];
 
 const scenarios = (who: Identity, names: string[], delegation?: Delegation) => runJsonScript(who, script, names, delegation?.wrap);
 
@@ -57,6 +57,15 @@ function limitsBite(get: () => Record<string, any>) {
     assert.equal(r.during, r.before, "no output while paused");
     assert.ok(r.after > r.during, "output again after unpause");
     if (!vm) assert.match(r.state, /^(FROZEN|.*frozen 1.*)$/s, "the freezer says frozen");
+  });
+
+  it("the container sees its own cgroup at /sys/fs/cgroup, read-only", () => {
+    const v = get().view;
+    assert.equal(v.exitCode, 0, JSON.stringify(v));
+    assert.equal(v["memory.max"] ?? v["memory/memory.limit_in_bytes"], String(32 * 1024 * 1024), JSON.stringify(v));
+    assert.equal(v["pids.max"] ?? v["pids/pids.max"], "10");
+    assert.match(v["cpu.max"] ?? v["cpu/cpu.cfs_quota_us"], /^50000( 100000)?$/);
+    assert.equal(v.write, "refused");
   });
 
   it("stats are plausible", () => {
@@ -147,7 +156,7 @@ for (const who of identities()) {
 
     describe("without one", () => {
       let results: Record<string, any> = {};
-      before(async () => (results = await scenarios(who, ["unlimited", "required", "nostats"])), { timeout: 60_000 });
+      before(async () => (results = await scenarios(who, ["unlimited", "required", "nostats", "noview"])), { timeout: 60_000 });
 
       it("runs without the limits and warns once, naming each", () => {
         const r = results.unlimited;
@@ -173,6 +182,10 @@ for (const who of identities()) {
         const text = await tsbox(who, ["info"]);
         assert.match(text.stdout, /^cgroups you: {3}none \(this user/m);
         assert.match(text.stderr, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: containers run without resource limits/m);
+      });
+
+      it("sees no cgroup at /sys/fs/cgroup, not even the host's", () => {
+        assert.deepEqual(results.noview, { exitCode: 0, entries: 0 });
       });
 
       it("has no stats", () => {

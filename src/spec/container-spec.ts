@@ -72,7 +72,7 @@ export interface OverlaySpec {
 
 export interface MountSpec {
   destination: string;
-  /** "bind", "proc", "tmpfs", "sysfs", "devpts", "mqueue", … */
+  /** "bind", "proc", "tmpfs", "sysfs", "devpts", "mqueue", "cgroup", … */
   type: string;
   source: string;
   /** OCI mount options: "ro", "rw", "nosuid", "nodev", "noexec", "rbind", "bind", "mode=755", … */

@@ -41,7 +41,8 @@ export const DEFAULT_READONLY_PATHS: readonly string[] = ["/proc/bus", "/proc/fs
 export const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /**
- * runc's default mounts. devpts gets `gid=5` (tty) only when gid 5 is mapped
+ * runc's default mounts (the cgroup one shows the container its own cgroup,
+ * read-only: native-rs/container/src/cgroup_view.rs). devpts gets `gid=5` (tty) only when gid 5 is mapped
  * in the user namespace: with a single-id rootless mapping the mount fails.
  */
 export function defaultMounts(options: { ttyGroupMapped: boolean }): MountSpec[] {
@@ -57,6 +58,7 @@ export function defaultMounts(options: { ttyGroupMapped: boolean }): MountSpec[]
     { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+    { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
   ];
 }
 

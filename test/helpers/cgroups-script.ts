@@ -106,6 +106,24 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await sleep(200);
     return await c.stats(); // before `await using` kills it
   },
+  // The container's own cgroup at /sys/fs/cgroup, read-only (docker's mount): the limits as the kernel
+  // holds them, found where programs look (v2 names, else v1's per-hierarchy ones); a write is refused.
+  async view() {
+    const files = ["memory.max", "memory/memory.limit_in_bytes", "pids.max", "pids/pids.max", "cpu.max", "cpu/cpu.cfs_quota_us"];
+    const script = [
+      `for f in ${files.join(" ")}; do [ -f /sys/fs/cgroup/$f ] && echo "$f=$(cat /sys/fs/cgroup/$f)"; done`,
+      "(echo 5 > /sys/fs/cgroup/pids.max || echo 5 > /sys/fs/cgroup/pids/pids.max) 2>/dev/null && echo write=done || echo write=refused",
+    ].join("; ");
+    const c = await run({ cmd: ["sh", "-c", script], resources: { memory: "32m", pidsLimit: 10, cpus: 0.5 } });
+    const { stdout, exitCode } = await c.output();
+    return { exitCode, ...Object.fromEntries(stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])) };
+  },
+  // Without a cgroup: nothing at /sys/fs/cgroup (none of the host's tree either).
+  async noview() {
+    const c = await run({ cmd: ["sh", "-c", "ls -A /sys/fs/cgroup | wc -l"] });
+    const { stdout, exitCode } = await c.output();
+    return { exitCode, entries: Number(stdout.trim()) };
+  },
   // Limits a rootless user without a delegated cgroup cannot have: one warning, the container still runs.
   async unlimited() {
     const c = await run({ cmd: ["true"], resources: { memory: "32m", pidsLimit: 10 } });

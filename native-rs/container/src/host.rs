@@ -2,6 +2,7 @@
 
 use crate::namespaces::NamespaceKind;
 use crate::spec::Spec;
+use std::path::PathBuf;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Host {
@@ -17,6 +18,9 @@ pub struct Host {
     /// moved it into its cgroup after the clone (no clone3 into a cgroup on
     /// v1), and a cgroup namespace is rooted where its creator is.
     pub unshare_cgroupns: bool,
+    /// The container's cgroup directories, named by their controllers
+    /// (`Manager::dirs`): what a `cgroup` mount shows it (cgroup_view.rs).
+    pub cgroup_view: Vec<(String, PathBuf)>,
 }
 
 impl Host {
@@ -27,6 +31,7 @@ impl Host {
             setgroups_denied: false,
             last_cap: last_cap(),
             unshare_cgroupns: false,
+            cgroup_view: Vec::new(),
         }
     }
 
@@ -38,6 +43,7 @@ impl Host {
             setgroups_denied: setgroups_denied_in(&format!("/proc/{}/setgroups", pid)),
             last_cap: last_cap(),
             unshare_cgroupns: false,
+            cgroup_view: Vec::new(),
         }
     }
 }

@@ -362,6 +362,7 @@ mod tests {
                 setgroups_denied: true,
                 last_cap: 40,
                 unshare_cgroupns: false,
+                cgroup_view: Vec::new(),
             },
         }
     }

@@ -99,6 +99,7 @@ fn spawn_with(
     let prepared = prepare(&mut spec, filter)?;
     crate::trace::mark("launch: prepared");
     let mut host = Host::detect(&spec);
+    host.cgroup_view = cgroup.map(|p| p.view().to_vec()).unwrap_or_default();
     crate::trace::mark("launch: host detected");
     // Inherited by the child from us.
     oom_score::apply(spec.process.oom_score_adj)?;
@@ -412,6 +413,7 @@ mod tests {
             setgroups_denied: true,
             last_cap: 40,
             unshare_cgroupns: false,
+            cgroup_view: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! through [`syscall::Syscall`].
 
 pub mod caps;
+pub mod cgroup_view;
 pub mod cgroups;
 pub mod copy;
 pub mod dev;

@@ -180,6 +180,9 @@ fn mount_one(
     host: &Host,
     terminal: bool,
 ) -> Result<(), Error> {
+    if m.kind == "cgroup" {
+        return crate::cgroup_view::mount(sys, root, &m.destination, &host.cgroup_view, host);
+    }
     let opts = parse_options(&m.options);
     let bind_step = || format!("bind-mounting {} on {}", m.source, m.destination);
     let source = match (is_bind(m, &opts), checked) {
@@ -367,6 +370,7 @@ mod tests {
             setgroups_denied: false,
             last_cap: 40,
             unshare_cgroupns: false,
+            cgroup_view: Vec::new(),
         };
         let sys = RecordingSyscall::new(Path::new("/r"))
             .with_mount_flags(MS_NOSUID | MS_NODEV | MS_RELATIME | MS_RDONLY);

@@ -158,6 +158,7 @@ mod tests {
             setgroups_denied: true,
             last_cap: 40,
             unshare_cgroupns: false,
+            cgroup_view: Vec::new(),
         };
         let sources = mounts::check_sources(&data_mounts(&spec), &paths::Owners::everyone()).unwrap();
         let sys = RecordingSyscall::new(&rootfs);

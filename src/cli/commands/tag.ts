@@ -14,13 +14,15 @@ export async function tagCommand(args: string[], ctx: CliContext): Promise<numbe
   return 0;
 }
 
-const RMI_USAGE = `Usage: tsbox rmi [--platform OS/ARCH[/VARIANT]] IMAGE [IMAGE...]
+const RMI_USAGE = `Usage: tsbox rmi [-f] [--no-prune] [--platform OS/ARCH[/VARIANT]] IMAGE [IMAGE...]
 
 Remove image names (every platform of them, or only --platform's); \`tsbox prune\` frees their space.
+Containers made from an image keep their layers, so docker's -f (remove a name in use) and --no-prune
+(keep the layers) change nothing here and are accepted as they are.
 `;
 
 export async function rmiCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "platform", value: true }]);
+  const flags = parseFlags(args, [{ name: "platform", value: true }, { name: "force", short: "f" }, { name: "no-prune" }]);
   if (flags.help) return ctx.stdout.write(RMI_USAGE), 0;
   if (flags.positionals.length === 0) throw new UsageError(`"tsbox rmi" requires at least one image`);
   const platform = platformFlag(flags);

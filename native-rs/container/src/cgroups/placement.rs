@@ -21,6 +21,9 @@ const O_DIRECTORY: c_int = 0o200000;
 pub struct Placement {
     dir_fd: Option<c_int>,
     procs: Vec<(PathBuf, c_int)>,
+    /// The cgroup's directories by controller, for the container's own view
+    /// of them (cgroup_view.rs; empty when joining, as `exec` does).
+    view: Vec<(String, PathBuf)>,
 }
 
 impl Placement {
@@ -28,6 +31,7 @@ impl Placement {
         let mut p = Placement {
             dir_fd: None,
             procs: Vec::new(),
+            view: m.dirs(),
         };
         if let Some(dir) = m.clone_into() {
             let f = OpenOptions::new()
@@ -54,10 +58,16 @@ impl Placement {
     /// cgroup.procs files (see `join::spawn` for why not clone3). The ones we
     /// may not move a process into (someone else's, gone) are skipped rather
     /// than failing the exec, which then runs in the caller's cgroup there.
+    /// The cgroup's directories by controller (`Manager::dirs`).
+    pub fn view(&self) -> &[(String, PathBuf)] {
+        &self.view
+    }
+
     pub fn open_lenient(m: &dyn Manager) -> Option<Placement> {
         let mut p = Placement {
             dir_fd: None,
             procs: Vec::new(),
+            view: Vec::new(),
         };
         for (_, dir) in m.dirs() {
             let file = dir.join("cgroup.procs");
