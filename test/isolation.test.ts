@@ -44,7 +44,8 @@ for (const who of identities()) {
       assert.equal(r.code, 0, r.stderr);
       const mounts = r.stdout.trim().split("\n").map((l) => {
         const [pre, post] = l.split(" - ");
-        return { point: pre!.split(" ")[4]!, fstype: post!.split(" ")[0]! };
+        const f = pre!.split(" ");
+        return { point: f[4]!, options: f[5]!, fstype: post!.split(" ")[0]! };
       });
       const root = mounts.find((m) => m.point === "/");
       assert.equal(root?.fstype, "overlay");
@@ -53,7 +54,11 @@ for (const who of identities()) {
       }
       // Nothing of the host's own mount table shows through (overlay's options do name its layer dirs).
       assert.ok(!mounts.some((m) => m.point.includes(who.dataDir)), "host mount points are not visible");
-      assert.ok(!mounts.some((m) => m.point.startsWith("/sys/fs/cgroup/memory")));
+      // Cgroups show only as the container's own, read-only (cgroup_view.rs; that they hold its limits, not
+      // a host hierarchy's, is test/cgroups.test.ts's "sees its own cgroup").
+      for (const m of mounts.filter((m) => m.point.startsWith("/sys/fs/cgroup"))) {
+        assert.match(m.options, /(^|,)ro(,|$)/, `${m.point} is read-only`);
+      }
     });
 
     it("has a network namespace with only lo, and lo is up", async () => {
