@@ -275,7 +275,8 @@ async function defineTests(): Promise<void> {
           "date +%s >/dev/null && id -u && hostname >/dev/null",
           "chmod 600 f && stat -c %a f",
           "awk 'BEGIN { print 6 * 7 }'",
-          "nc -l -p 4444 > /tmp/got & sleep 0.3; echo over-tcp | nc 127.0.0.1 4444; wait; cat /tmp/got",
+          // The client retries until the listener is up (a fixed pause lost the race on a loaded machine).
+          "nc -l -p 4444 > /tmp/got & for i in $(seq 50); do echo over-tcp | nc 127.0.0.1 4444 && break; sleep 0.1; done; wait; cat /tmp/got",
         ].join("; ");
         const r = await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", script]);
         assert.equal(r.code, 0, r.stdout + r.stderr);

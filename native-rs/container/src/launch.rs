@@ -178,7 +178,8 @@ fn spawn_with(
     let ready = placed
         .and_then(|()| match (&nested, keeper_net) {
             (_, Some(_)) => Ok(()),
-            (Some(n), None) => idmap::write_translated(pid, &n.uid_mappings, &n.gid_mappings),
+            // Root in the nest, we write them directly.
+            (Some(n), None) => idmap::write_both(pid, &n.uid_mappings, &n.gid_mappings, true),
             (None, None) => idmap::write_mappings(pid, &spec),
         })
         .and_then(|()| {

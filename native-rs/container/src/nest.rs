@@ -13,7 +13,7 @@
 //! in its holder's namespace (net/rootless.rs).
 
 use crate::error::{Context, Error};
-use crate::idmap::{self, IdKind, Method};
+use crate::idmap::{self, Method};
 use crate::namespaces::NamespaceKind;
 use crate::spec::{IdMapping, Spec};
 use crate::sys::consts::{CLONE_NEWUSER, O_CLOEXEC, O_RDONLY, SIGKILL};
@@ -29,7 +29,7 @@ pub struct Nest {
     gid_mappings: Vec<IdMapping>,
 }
 
-/// The container's maps as the nest's ids, for [`idmap::write_translated`].
+/// The container's maps as the nest's ids, which the nest's root writes directly.
 pub struct Entered {
     pub uid_mappings: Vec<IdMapping>,
     pub gid_mappings: Vec<IdMapping>,
@@ -67,8 +67,7 @@ impl Nest {
             }
         };
         fd::close(go_r);
-        let made = idmap::write_map(pid, IdKind::Uid, uid_mappings, cred::geteuid(), false)
-            .and_then(|()| idmap::write_map(pid, IdKind::Gid, gid_mappings, cred::getegid(), false))
+        let made = idmap::write_both(pid, uid_mappings, gid_mappings, cred::geteuid() == 0)
             .and_then(|()| {
                 let path = format!("/proc/{}/ns/user", pid);
                 fd::open_path(Path::new(&path), O_RDONLY | O_CLOEXEC, 0).step(|| format!("opening {}", path))

@@ -16,7 +16,7 @@ use super::daemon;
 use super::lock::Lock;
 use super::spec::Rootless;
 use crate::error::{Context, Error};
-use crate::idmap::{self, IdKind};
+use crate::idmap;
 use crate::json::{self, Json};
 use crate::spec::{IdMapping, Spec};
 use crate::sys::consts::*;
@@ -148,7 +148,7 @@ impl Membership {
     pub fn write_id_maps(&self, pid: i32, spec: &Spec) -> Result<(), Error> {
         let uid = translate(&spec.linux.uid_mappings, &self.holder.uid_mappings)?;
         let gid = translate(&spec.linux.gid_mappings, &self.holder.gid_mappings)?;
-        idmap::write_translated(pid, &uid, &gid)
+        idmap::write_both(pid, &uid, &gid, true)
     }
 
     /// Unregisters; the last one out stops the holder.
@@ -397,7 +397,7 @@ impl NamespaceProcess {
         fd::close(done_w);
         let ns = NamespaceProcess { pid, start: process::start_time(pid).unwrap_or(0), keep_w: go_w };
         let euid = cred::geteuid();
-        let maps = idmap::write_map(pid, IdKind::Uid, uid_maps, euid, euid == 0).and_then(|()| idmap::write_map(pid, IdKind::Gid, gid_maps, cred::getegid(), euid == 0));
+        let maps = idmap::write_both(pid, uid_maps, gid_maps, euid == 0);
         if let Err(e) = maps {
             ns.stop();
             return Err(e.message);
