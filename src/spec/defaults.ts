@@ -42,8 +42,9 @@ export const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/
 
 /**
  * runc's default mounts (the cgroup one shows the container its own cgroup,
- * read-only: native-rs/container/src/cgroup_view.rs). devpts gets `gid=5` (tty) only when gid 5 is mapped
- * in the user namespace: with a single-id rootless mapping the mount fails.
+ * read-only: native-rs/container/src/cgroup_view.rs). devpts gets `gid=5`
+ * (tty) only when gid 5 is mapped in the user namespace: with a single-id
+ * rootless mapping the mount fails.
  */
 export function defaultMounts(options: { ttyGroupMapped: boolean }): MountSpec[] {
   return [

@@ -168,9 +168,9 @@ fn spawn_with(
     let parent = pipes.into_parent();
     // 2. Into its cgroup (unless it started there), the child's id maps,
     //    written from outside its user namespace (from the nest directly;
-    //    by the keeper, which has done so already); then the child is released. The sync pipe stays
-    //    open until the verdict: the child checks it to know we are still
-    //    alive right before execve.
+    //    by the keeper, which has done so already); then the child is
+    //    released. The sync pipe stays open until the verdict: the child
+    //    checks it to know we are still alive right before execve.
     let placed = match (cgroup, moved) {
         (Some(p), true) => p.add(pid),
         _ => Ok(()),

@@ -104,8 +104,4 @@ impl Nest {
         process::setns(self.fd, CLONE_NEWUSER).step(|| "joining the user namespace of the id maps")?;
         Ok(Some(Entered { uid_mappings, gid_mappings }))
     }
-
-    pub fn close(self) {
-        fd::close(self.fd);
-    }
 }

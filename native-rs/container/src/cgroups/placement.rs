@@ -54,15 +54,15 @@ impl Placement {
         Ok(p)
     }
 
-    /// For joining a running container's cgroups (exec): only the
-    /// cgroup.procs files (see `join::spawn` for why not clone3). The ones we
-    /// may not move a process into (someone else's, gone) are skipped rather
-    /// than failing the exec, which then runs in the caller's cgroup there.
     /// The cgroup's directories by controller (`Manager::dirs`).
     pub fn view(&self) -> &[(String, PathBuf)] {
         &self.view
     }
 
+    /// For joining a running container's cgroups (exec): only the
+    /// cgroup.procs files (see `join::spawn` for why not clone3). The ones we
+    /// may not move a process into (someone else's, gone) are skipped rather
+    /// than failing the exec, which then runs in the caller's cgroup there.
     pub fn open_lenient(m: &dyn Manager) -> Option<Placement> {
         let mut p = Placement {
             dir_fd: None,

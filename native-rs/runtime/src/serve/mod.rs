@@ -30,13 +30,13 @@ use crate::helper;
 use crate::monitor::wakeup;
 use crate::signals::FORWARDED;
 use container::nest::Nest;
+use container::Spec;
 use container::sys::consts::{POLLERR, POLLHUP, POLLIN, SIGCHLD};
 use container::sys::process::{self, ExitStatus};
 use container::sys::types::PollFd;
 use container::sys::{fd, fdpass, signal};
 use request::Request;
 use std::collections::HashMap;
-use container::Spec;
 use std::os::raw::c_int;
 use std::path::Path;
 
