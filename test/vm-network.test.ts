@@ -236,11 +236,12 @@ describe("vm networking", { skip: vmSkip }, () => {
   });
 
   it("resolves names through this host's resolver (nameserver 10.0.2.3), an unknown one is NXDOMAIN", async () => {
-    const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "cat /etc/resolv.conf; nslookup localhost 2>&1 | tail -2; nslookup no-such-name.invalid 2>&1; true"], remove: true });
+    const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "cat /etc/resolv.conf; nslookup localhost 2>&1; nslookup no-such-name.invalid 2>&1; true"], remove: true });
     const out = await c.output();
     assert.equal(out.exitCode, 0, out.stderr);
     assert.match(out.stdout, /^nameserver 10\.0\.2\.3$/m);
-    assert.match(out.stdout, /Address: 127\.0\.0\.1/);
+    // The whole answer, not its last lines: where busybox puts the (empty) AAAA part varies.
+    assert.match(out.stdout, /Name:\s+localhost\nAddress: 127\.0\.0\.1$/m);
     assert.match(out.stdout, /can't find no-such-name\.invalid: NXDOMAIN/);
     // A user network's DNS answers containers' names itself and forwards the rest to the same relay.
     const u = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "nslookup no-such-name.invalid 2>&1"], remove: true });
