@@ -17,14 +17,16 @@
 
 use crate::error::{Context, Error};
 use crate::host::Host;
-use crate::mounts::remount_bind;
-use crate::paths::{self, Create, Owners};
-use crate::sys::consts::{MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT};
+use crate::mounts::bind_host_dir;
+use crate::paths::{self, Create};
+use crate::sys::consts::{MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT};
 use crate::syscall::Syscall;
 use std::os::raw::c_ulong;
 use std::path::{Path, PathBuf};
 
 const LOCKED: c_ulong = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+/// Each bind's options (docker's cgroup mount's).
+const READ_ONLY: &[&str] = &["ro", "nosuid", "nodev", "noexec"];
 
 /// Mounts the view of `dirs` (the container's cgroup directories, named by
 /// their controllers as `Manager::dirs` names them: "unified" on v2) at
@@ -33,7 +35,7 @@ pub fn mount(sys: &dyn Syscall, root: &Path, destination: &str, dirs: &[(String,
     let step = || format!("mounting the container's cgroup on {}", destination);
     match dirs {
         [] => Ok(()),
-        [(name, dir)] if name == "unified" => bind_read_only(sys, root, destination, dir, host),
+        [(name, dir)] if name == "unified" => bind_host_dir(sys, root, dir, destination, READ_ONLY, host),
         _ => {
             let target = paths::open_in_root(root, destination, Create::Dir).step(step)?;
             sys.mount(Some(Path::new("tmpfs")), &target.proc_path(), Some("tmpfs"), LOCKED, Some("mode=755,size=64k"))
@@ -42,7 +44,7 @@ pub fn mount(sys: &dyn Syscall, root: &Path, destination: &str, dirs: &[(String,
             let tmpfs = paths::reopen_mounted(root, destination, &verify).step(step)?;
             for (name, dir) in dirs {
                 let at = format!("{}/{}", destination.trim_end_matches('/'), name);
-                bind_read_only(sys, root, &at, dir, host)?;
+                bind_host_dir(sys, root, dir, &at, READ_ONLY, host)?;
                 if name.contains(',') {
                     for part in name.split(',') {
                         // A fresh tmpfs of our own mount namespace: nobody else can have planted anything in it.
@@ -54,16 +56,6 @@ pub fn mount(sys: &dyn Syscall, root: &Path, destination: &str, dirs: &[(String,
                 .map_err(|e| Error::errno(step(), e))
         }
     }
-}
-
-fn bind_read_only(sys: &dyn Syscall, root: &Path, destination: &str, dir: &Path, host: &Host) -> Result<(), Error> {
-    let source = paths::open_source(&dir.display().to_string(), &Owners::everyone()).step(|| format!("opening the container's cgroup {}", dir.display()))?;
-    let target = paths::open_in_root(root, destination, Create::Dir).step(|| format!("creating mount point {}", destination))?;
-    sys.mount(Some(&source.proc_path()), &target.proc_path(), None, MS_BIND, None)
-        .map_err(|e| Error::errno(format!("bind-mounting {}", dir.display()), e))?;
-    let verify = |now: &paths::Resolved| sys.verify_mount(now, Some(&source), &target);
-    let mounted = paths::reopen_mounted(root, destination, &verify).step(|| format!("mounting {}", destination))?;
-    remount_bind(sys, &mounted.proc_path(), MS_RDONLY | LOCKED, host).map_err(|e| Error::errno(format!("making {} read-only", destination), e))
 }
 
 #[cfg(test)]

@@ -96,8 +96,8 @@ pub fn write_map(
 }
 
 /// `maps` (host ids) as ids of a user namespace whose own maps are `outer`:
-/// what a process in there writes for a child namespace of it. None when
-/// some host id of `maps` has no id in there.
+/// what a process in there writes for a child namespace of it. Err: the
+/// first mapping whose host ids have no ids in there.
 pub fn translate(maps: &[IdMapping], outer: &[IdMapping]) -> Result<Vec<IdMapping>, IdMapping> {
     maps.iter()
         .map(|m| {

@@ -165,6 +165,20 @@ pub fn mount_all(
     })
 }
 
+/// A bind mount the set-up adds itself (cgroup_view.rs): host directory
+/// `source`, opened here, at `destination` with `options`, through the very
+/// path the spec's bind mounts take.
+pub(crate) fn bind_host_dir(sys: &dyn Syscall, root: &Path, source: &Path, destination: &str, options: &[&str], host: &Host) -> Result<(), Error> {
+    let m = Mount {
+        destination: destination.to_string(),
+        kind: "bind".to_string(),
+        source: source.display().to_string(),
+        options: options.iter().map(|o| o.to_string()).collect(),
+    };
+    let checked = Source::check(&m.source, &Owners::everyone()).step(|| format!("opening {}", m.source))?;
+    mount_one(sys, root, &m, Some(&checked), host, false)
+}
+
 fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
     m.kind == "bind" || opts.flags & MS_BIND != 0
 }

@@ -40,8 +40,7 @@ impl Nest {
     /// maps: then a nest with its maps is worth making.
     pub fn worth_it(spec: &Spec) -> bool {
         let privileged = cred::geteuid() == 0;
-        spec.creates_namespace(NamespaceKind::User)
-            && spec.linux.userns_auto.is_none()
+        can_nest(spec)
             && (idmap::method(&spec.linux.uid_mappings, cred::geteuid(), privileged) == Method::Helper
                 || idmap::method(&spec.linux.gid_mappings, cred::getegid(), privileged) == Method::Helper)
     }
@@ -92,7 +91,7 @@ impl Nest {
     /// here on this process is the nest's root (its files are still the
     /// user's, its capabilities only cover the user's ids).
     pub fn enter_for(&self, spec: &Spec) -> Result<Option<Entered>, Error> {
-        if !spec.creates_namespace(NamespaceKind::User) || spec.linux.userns_auto.is_some() {
+        if !can_nest(spec) {
             return Ok(None);
         }
         let maps = idmap::translate(&spec.linux.uid_mappings, &self.uid_mappings)
@@ -104,4 +103,10 @@ impl Nest {
         process::setns(self.fd, CLONE_NEWUSER).step(|| "joining the user namespace of the id maps")?;
         Ok(Some(Entered { uid_mappings, gid_mappings }))
     }
+}
+
+/// A container that makes a user namespace of its own, with the spec's maps
+/// (`--userns=auto` takes a slice of root's ids instead).
+fn can_nest(spec: &Spec) -> bool {
+    spec.creates_namespace(NamespaceKind::User) && spec.linux.userns_auto.is_none()
 }
