@@ -12,5 +12,38 @@ cargo test --quiet --manifest-path native-rs/Cargo.toml 2>&1
 echo "# Rust 1.63 build of native-rs/container + runtime (x86_64 and static i686)" >&2
 bash scripts/check-rust163.sh
 npm run --silent build:ts
+
+# The test users, made once here: the two lanes below would race to create them.
+node --import tsx -e 'const m = await import("./test/helpers/identities.ts"); m.identities(); m.cleanupIdentities();'
+
+# Two lanes at once, a file at a time in each: the vm backend and the browser (the
+# emulator keeps a core busy) beside the native suites and the fuzzers, about
+# even in time. Nothing is shared between them: each test process has its own
+# users' dirs and cgroup parent, containers get only lo (a root bridge would be
+# made in the machine's own network namespace; network.test.ts uses namespaces
+# of its own), and the vm lane's temp files go to a TMPDIR of its own, so each
+# lane's leak checks see only its own work. The files that rebuild or pack the
+# browser bundles are all in the vm lane.
+shopt -s nullglob
+vm_lane=(test/vm*.test.ts test/web.test.ts test/security-vm.test.ts test/api.test.ts test/api-contract.test.ts test/package.test.ts)
+native_lane=()
+for f in test/*.test.ts; do
+  [[ " ${vm_lane[*]} " == *" $f "* ]] || native_lane+=("$f")
+done
+lane_tmp=$(mktemp -d /tmp/tsbox-scratch-lane-XXXXXX)
+chmod 1777 "$lane_tmp"
+vm_log="$lane_tmp.log"
+trap 'rm -rf "$lane_tmp" "$vm_log"' EXIT
 # A hung file fails after 20 minutes (each file runs as one test) instead of stalling CI.
-node --import tsx --test --test-timeout=1200000 test/*.test.ts
+run_lane() { node --import tsx --test --test-timeout=1200000 "$@"; }
+echo "# vm lane (${#vm_lane[@]} files) in the background; its report follows the native lane's" >&2
+TMPDIR="$lane_tmp" run_lane "${vm_lane[@]}" >"$vm_log" 2>&1 &
+vm_pid=$!
+native_status=0
+run_lane "${native_lane[@]}" || native_status=$?
+vm_status=0
+wait "$vm_pid" || vm_status=$?
+echo "# vm lane:" >&2
+cat "$vm_log"
+echo "# native lane exited $native_status, vm lane $vm_status" >&2
+[ "$native_status" -eq 0 ] && [ "$vm_status" -eq 0 ]

@@ -13,7 +13,8 @@ export type TsboxErrorCode =
   | "permission" // cannot execute / permission denied (126)
   | "setup" // container setup failed in tsbox-runtime
   | "runtime" // the helper or addon is missing or misbehaved
-  | "container"; // unknown container, name in use, …
+  | "container" // unknown container, name in use, …
+  | "build"; // a Dockerfile build failed (exit 1, as docker build)
 
 /**
  * The code for an error `kind` reported by the container machinery (the

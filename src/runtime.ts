@@ -730,6 +730,22 @@ export class Runtime implements ContainerOwner {
     });
   }
 
+  /**
+   * Builds an image from a Dockerfile (`docker build`): its stages run in
+   * containers of this runtime (native backend), each layer step's result is
+   * kept as the build cache, and the final image gets `tags`.
+   */
+  async build(options: import("./build/builder.js").BuildOptions): Promise<import("./build/builder.js").BuildResult> {
+    const { build } = await import("./build/builder.js");
+    return build(this, options);
+  }
+
+  /** An image's history, newest step first (`docker history`). */
+  async history(ref: string): Promise<import("./image/history.js").HistoryRow[]> {
+    const { imageHistory } = await import("./image/history.js");
+    return imageHistory(this.imageStore, ref);
+  }
+
   /** A container's file system, flattened, as a tar archive (`docker export`); volumes are not in it. */
   async export(ref: string, out: Writable): Promise<void> {
     const [{ recordsToTar }, { spawnCopyHelper }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js")]);

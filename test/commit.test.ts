@@ -118,6 +118,14 @@ for (const who of identities()) {
       assert.match((await cli(["cp", "c:/data", "nosuch:/x"], { expect: 125 })).stderr, /copying between containers is not supported/);
     });
 
+    it("cp into a created container that never started (docker's create, cp, start)", async () => {
+      writeFileSync(out("before-start.txt"), "put there before the start\n");
+      await cli(["create", "--name", "fresh", "busybox", "cat", "/tmp/before-start.txt"]);
+      await cli(["cp", out("before-start.txt"), "fresh:/tmp/"]);
+      assert.equal((await cli(["start", "-a", "fresh"])).stdout, "put there before the start\n");
+      await cli(["rm", "fresh"]);
+    });
+
     it("cp stays inside the container: symlinks resolve in its root, tar streams cannot write through links or ..", async () => {
       await cli(["run", "--name", "s", "busybox", "sh", "-c", "mkdir /data && ln -s /../../../../../etc /data/escape && ln -s / /data/root"]);
       // Reading through the link: the container's /etc/passwd (busybox's), not the host's.

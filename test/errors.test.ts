@@ -46,6 +46,13 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
     });
 
+    it("-it without a terminal on stdin: docker's refusal, exit 1 (-t alone runs)", async () => {
+      oneLine(await tsbox(who, ["run", "-it", "--rm", "busybox", "true"]), 1, /the input device is not a TTY/);
+      const ttyOnly = await tsbox(who, ["run", "-t", "--rm", "busybox", "echo", "ran"]);
+      assert.equal(ttyOnly.code, 0, ttyOnly.stderr);
+      assert.match(ttyOnly.stdout, /^ran\r?\n$/);
+    });
+
     it("a data directory it cannot write: what failed and what to do", async (t) => {
       // Under a file (every user), and in root's home (only users are denied). (Not under /proc: Node's
       // recursive mkdir never returns there.)

@@ -59,6 +59,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   },
   // --- end data commands ---
   port: async () => (await import("./commands/port.js")).portCommand,
+  build: async () => (await import("./commands/build.js")).buildCommand,
+  history: async () => (await import("./commands/history.js")).historyCommand,
   network: async () => (await import("./commands/network.js")).networkCommand,
 };
 
@@ -85,6 +87,8 @@ Commands:
   stats     Show containers' resource use
   pull      Pull an image from a registry
   push      Push an image to a registry
+  build     Build an image from a Dockerfile
+  history   Show the history of an image
   tag       Give an image another name
   rmi       Remove image names
   inspect   Show containers, images or volumes (JSON, or -f TEMPLATE)

@@ -1,10 +1,16 @@
 import type { Readable, Writable } from "node:stream";
+import { TsboxError } from "../errors.js";
 
 /** What has a terminal to connect to: a container or a process exec'd into one. */
 export interface TerminalPeer {
   stdin: Writable | null;
   stdout: Readable | null;
   resize(cols: number, rows: number): void;
+}
+
+/** docker's check for `-it`: a terminal's input needs a terminal to read from (exit 1, as docker's). */
+export function requireInputTerminal(tty: boolean, interactive: boolean): void {
+  if (tty && interactive && !process.stdin.isTTY) throw new TsboxError("the input device is not a TTY", { exitCode: 1, code: "usage" });
 }
 
 /** The host terminal's size, or 80x24 when stdout is not a terminal. */

@@ -13,7 +13,7 @@ import { ImageError, LayerError } from "../errors.js";
 import { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
 import type { ImageStore } from "./store.js";
-import { Annotation, type Descriptor, type ImageConfig, type ImageManifest, MediaType } from "./oci.js";
+import { type Descriptor, type ImageConfig, type ImageManifest, MediaType, type Platform } from "./oci.js";
 import { hostPlatform } from "./platform.js";
 import { canonicalName, parseReference } from "./reference.js";
 import { applyChanges, type CommitConfig } from "./commit-changes.js";
@@ -76,6 +76,32 @@ export interface ImageRequest {
 
 /** Stores the config, manifest and name of a new image; returns its id (the config digest). */
 export async function storeImage(store: ImageStore, req: ImageRequest): Promise<string> {
+  const { createdBy, name, ...rest } = req;
+  return (await storeImageEntry(store, { ...rest, history: [createdBy], names: name !== undefined ? [canonicalName(parseReference(name))] : [] })).id;
+}
+
+/** A new image as `storeImageEntry` takes it: `tsbox build`'s steps have more than commit's. */
+export interface ImageEntryRequest {
+  parentManifest?: string;
+  config: CommitConfig;
+  changes?: string[];
+  /** The new layer; none: a config-only image on the parent's layers. */
+  layer?: NewLayer;
+  /** What this image adds to the history: metadata steps (empty layers), then, with a layer, the step that made it. */
+  history: string[];
+  /** Of the last history entry. */
+  comment?: string;
+  author?: string;
+  /** The platform of an image without a parent (default the host's). */
+  platform?: Platform;
+  /** Canonical names; none: an image known by its id only. */
+  names?: string[];
+  /** Annotations of its unnamed index entry (the build cache's key). */
+  annotations?: Record<string, string>;
+}
+
+/** Stores the config, manifest and names of a new image; its id (the config digest) and manifest. */
+export async function storeImageEntry(store: ImageStore, req: ImageEntryRequest): Promise<{ id: string; manifest: Descriptor }> {
   const layout = store.layout;
   const created = new Date().toISOString();
   let parent: { manifest: ImageManifest; config: ImageConfig } | undefined;
@@ -83,16 +109,23 @@ export async function storeImage(store: ImageStore, req: ImageRequest): Promise<
     const manifest = await layout.readJsonBlob<ImageManifest>(req.parentManifest);
     parent = { manifest, config: await layout.readJsonBlob<ImageConfig>(manifest.config.digest) };
   }
-  const platform = parent ? { os: parent.config.os, architecture: parent.config.architecture, ...(parent.config.variant ? { variant: parent.config.variant } : {}) } : hostPlatform();
+  const platform = parent ? { os: parent.config.os, architecture: parent.config.architecture, ...(parent.config.variant ? { variant: parent.config.variant } : {}) } : (req.platform ?? hostPlatform());
+  const last = req.history.length - 1;
   const config: ImageConfig & { author?: string } = {
     ...platform,
     created,
     ...(req.author ? { author: req.author } : {}),
-    config: applyChanges(req.config, req.changes),
-    rootfs: { type: "layers", diff_ids: [...(parent?.config.rootfs.diff_ids ?? []), req.layer.diffId] },
+    config: applyChanges(req.config, req.changes ?? []),
+    rootfs: { type: "layers", diff_ids: [...(parent?.config.rootfs.diff_ids ?? []), ...(req.layer ? [req.layer.diffId] : [])] },
     history: [
       ...(parent?.config.history ?? []),
-      { created, created_by: req.createdBy, ...(req.comment ? { comment: req.comment } : {}), ...(req.author ? { author: req.author } : {}) },
+      ...req.history.map((createdBy, i) => ({
+        created,
+        created_by: createdBy,
+        ...(i === last && req.comment ? { comment: req.comment } : {}),
+        ...(i === last && req.author ? { author: req.author } : {}),
+        ...(i < last || !req.layer ? { empty_layer: true } : {}),
+      })),
     ],
   };
   const configDescriptor = await layout.writeJsonBlob(config, MediaType.ociConfig);
@@ -100,19 +133,29 @@ export async function storeImage(store: ImageStore, req: ImageRequest): Promise<
     schemaVersion: 2,
     mediaType: MediaType.ociManifest,
     config: configDescriptor,
-    layers: [...(parent?.manifest.layers ?? []), req.layer.descriptor],
+    layers: [...(parent?.manifest.layers ?? []), ...(req.layer ? [req.layer.descriptor] : [])],
   };
   const manifestDescriptor = await layout.writeJsonBlob(manifest, MediaType.ociManifest);
-  if (req.name !== undefined) {
-    const name = canonicalName(parseReference(req.name));
-    await store.putManifests(name, [{ ...manifestDescriptor, platform }]);
-  } else {
-    // Unnamed (docker's <none>): listed in the index so prune keeps it, found by its id.
-    await layout.updateIndex((index) => {
-      index.manifests.push({ ...manifestDescriptor, platform });
-    });
-  }
-  return configDescriptor.digest;
+  await nameEntry(store, manifestDescriptor, platform, req.names ?? [], req.annotations);
+  return { id: configDescriptor.digest, manifest: manifestDescriptor };
+}
+
+/** Gives a stored image (by its manifest) `names`; returns its id and manifest. */
+export async function nameManifest(store: ImageStore, manifestDigest: string, platform: Platform, names: string[]): Promise<{ id: string; manifest: Descriptor }> {
+  const manifest = await store.layout.readJsonBlob<ImageManifest>(manifestDigest);
+  const descriptor: Descriptor = { mediaType: manifest.mediaType ?? MediaType.ociManifest, digest: manifestDigest, size: (await store.layout.readBlob(manifestDigest)).length };
+  if (names.length > 0) await nameEntry(store, descriptor, platform, names);
+  return { id: manifest.config.digest, manifest: descriptor };
+}
+
+/** The index entries of a new manifest: one per name, or one unnamed (docker's <none>) that prune keeps and ids find. */
+async function nameEntry(store: ImageStore, descriptor: Descriptor, platform: Platform, names: string[], annotations?: Record<string, string>): Promise<void> {
+  for (const name of names) await store.putManifests(name, [{ ...descriptor, platform }]);
+  // Annotated (a build step's image): kept unnamed too, where the build cache finds it.
+  if (names.length > 0 && !annotations) return;
+  await store.layout.updateIndex((index) => {
+    index.manifests.push({ ...descriptor, platform, ...(annotations ? { annotations } : {}) });
+  });
 }
 
 /**

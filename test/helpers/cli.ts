@@ -43,6 +43,8 @@ export function identityEnv(who: Identity): Record<string, string> {
     TSBOX_NETWORK: process.env.TSBOX_NETWORK ?? "none",
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
+    // The test lane's own temp dir (scripts/test.sh), where its leak checks look.
+    ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
   };
 }
 

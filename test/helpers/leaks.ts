@@ -2,11 +2,12 @@
  * "Nothing leaks": a snapshot of what a container run could leave behind on
  * the host (mounts in the host's mount table, live processes of the test users
  * or of tsbox-runtime — container monitors included, their command line names
- * the bundle —, temp entries in /tmp and in the data dirs, container dirs with
+ * the bundle —, temp entries in the temp dir (a test lane's own TMPDIR, scripts/test.sh) and in the data dirs, container dirs with
  * their state, logs and sockets, names, containers' cgroups), and a check that a later snapshot
  * has nothing new.
  */
 import { readdirSync, readFileSync, existsSync, readlinkSync, realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 import type { Identity } from "./identities.js";
@@ -25,7 +26,7 @@ function mountPoints(): Set<string> {
 }
 
 export function snapshot(): Snapshot {
-  return { mounts: mountPoints(), tmp: new Set(readdirSync("/tmp")), links: new Set(readdirSync("/sys/class/net")) };
+  return { mounts: mountPoints(), tmp: new Set(readdirSync(tmpdir())), links: new Set(readdirSync("/sys/class/net")) };
 }
 
 /**
@@ -104,7 +105,7 @@ export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<
   assert.deepEqual(newMounts, [], "no mounts may leak into the host mount table");
   // Identity dirs of other suites running on the machine at the same time are theirs, not leaks.
   const newTmp = [...after.tmp].filter((t) => !before.tmp.has(t) && /tsbox/i.test(t) && !/^tsbox-(data|scratch|bench)-/.test(t));
-  assert.deepEqual(newTmp, [], "no temp dirs may be left in /tmp");
+  assert.deepEqual(newTmp, [], `no temp dirs may be left in ${tmpdir()}`);
   const newLinks = [...after.links].filter((l) => !before.links.has(l) && /^tsbox/.test(l));
   assert.deepEqual(newLinks, [], "no tsbox veth or bridge may be left in the host's network namespace");
   for (const w of who) assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);

@@ -115,12 +115,18 @@ pub fn enter_view(sys: &dyn Syscall, spec: &Spec, view: View, sources: &[Option<
 /// kernel file systems or /dev (nor --init's binary there): what `cp` of a
 /// stopped container sees, as docker's does.
 fn data_mounts(spec: &Spec) -> Vec<Mount> {
+    // The network's /etc files are written when the container starts: one
+    // that never started (`create`, then `cp` into it) has none to bind yet.
+    let unwritten = |m: &Mount| match &spec.network {
+        Some(net) => Path::new(&m.source).starts_with(&net.dir) && !Path::new(&m.source).exists(),
+        None => false,
+    };
     spec.mounts
         .iter()
         .filter(|m| {
             let dest = paths::normalize(&m.destination);
             let bind = m.kind == "bind" || m.options.iter().any(|o| o == "bind" || o == "rbind");
-            bind && !["/dev", "/proc", "/sys"].iter().any(|p| dest == *p || dest.starts_with(&format!("{}/", p)))
+            bind && !unwritten(m) && !["/dev", "/proc", "/sys"].iter().any(|p| dest == *p || dest.starts_with(&format!("{}/", p)))
         })
         .cloned()
         .collect()

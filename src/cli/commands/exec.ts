@@ -4,7 +4,7 @@ import { CLI_HAND_OFF } from "../hand-off.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { flagEnvironment, PROCESS_FLAGS } from "../run-flags.js";
-import { attachTerminal, hostTerminalSize } from "../terminal.js";
+import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
 
 const USAGE = `Usage: tsbox exec [OPTIONS] CONTAINER COMMAND [ARG...]
 
@@ -32,6 +32,7 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
   const tty = flags.bools.has("tty");
   const interactive = flags.bools.has("interactive");
   const detach = flags.bools.has("detach");
+  if (!detach) requireInputTerminal(tty, interactive);
   const cwd = lastValue(flags, "workdir");
   const user = lastValue(flags, "user");
   const container = await cliRuntime(ctx).get(ref);

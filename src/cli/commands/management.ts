@@ -36,9 +36,9 @@ diff, commit, export, prune.
     usage: `Usage: tsbox image COMMAND
 
 Manage images: ls (images), pull, push, tag, rm (rmi), inspect, save, load,
-import, prune.
+import, prune, build, history.
 `,
-    aliases: { ...same("pull", "push", "tag", "inspect", "save", "load", "import", "prune"), ls: "images", list: "images", rm: "rmi", remove: "rmi" },
+    aliases: { ...same("pull", "push", "tag", "inspect", "save", "load", "import", "build", "history"), ls: "images", list: "images", rm: "rmi", remove: "rmi" },
   },
 };
 
@@ -47,6 +47,7 @@ export async function managementCommand(group: keyof typeof GROUPS, args: string
   const [sub, ...rest] = args;
   if (sub === undefined || isHelp(sub)) return groupUsage(sub, usage, ctx);
   if (group === "container" && sub === "prune") return (await import("./prune.js")).containerPrune(rest, ctx);
+  if (group === "image" && sub === "prune") return (await import("./prune.js")).imagePrune(rest, ctx);
   const command = aliases[sub];
   if (!command) throw new UsageError(`unknown command: ${group} ${sub} (see tsbox ${group} --help)`);
   return main([command, ...(sub === "inspect" ? ["--type", group] : []), ...rest], ctx);

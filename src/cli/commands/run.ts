@@ -5,7 +5,7 @@ import type { CliContext } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
 import { parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
-import { attachTerminal, hostTerminalSize } from "../terminal.js";
+import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
 
 /** Signals the CLI receives and passes on (the container runs in its own session, so only we do). */
 const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
@@ -18,6 +18,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
   }
   const { options, interactive, tty } = request;
   if (request.detach) return runDetached(request, ctx);
+  requireInputTerminal(tty, interactive);
   // Without a tty the container gets our own stdio fds: no copying, and EOF,
   // isatty and buffering behave as if the command ran here.
   options.stdin = interactive ? (tty ? true : "inherit") : false;

@@ -8,6 +8,7 @@ import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, table, timeAgo, truncate } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
+import { imagePruneLines } from "./prune.js";
 
 const USAGE = `Usage: tsbox system COMMAND
 
@@ -92,7 +93,7 @@ async function prune(args: string[], ctx: CliContext): Promise<number> {
   let out = "";
   if (containers.removed.length > 0) out += `Deleted Containers:\n${containers.removed.join("\n")}\n\n`;
   if (vols.removed.length > 0) out += `Deleted Volumes:\n${vols.removed.join("\n")}\n\n`;
-  const imageLines = [...images.untagged.map((n) => `untagged: ${n}`), ...images.deleted.map((d) => `deleted: ${d}`)];
+  const imageLines = imagePruneLines(images);
   if (imageLines.length > 0) out += `Deleted Images:\n${imageLines.join("\n")}\n\n`;
   out += `Total reclaimed space: ${humanSize(containers.bytes + vols.bytes + images.bytes)}\n`;
   ctx.stdout.write(out);

@@ -1,0 +1,594 @@
+/**
+ * `tsbox build`: a Dockerfile's stages run in order, each instruction
+ * changing the stage's image config (ENV, WORKDIR, CMD, …) or adding a
+ * layer: RUN in a container of the image so far, whose writable layer is
+ * committed (deletions as whiteouts), and COPY/ADD written into a stopped
+ * container of it through the same safe copy helper as `tsbox cp`. Every
+ * layer step's image is kept as the build cache (cache.ts); only the stages
+ * the target needs are built; the final image gets the tags.
+ */
+import { readFileSync } from "node:fs";
+import { posix } from "node:path";
+import type { Runtime } from "../runtime.js";
+import type { CommitConfig } from "../image/commit-changes.js";
+import type { ImageConfig, Platform } from "../image/oci.js";
+import { formatPlatform, parsePlatform, platformMatches } from "../image/platform.js";
+import { BuildError } from "./build-error.js";
+import { CACHE_KEY_ANNOTATION, chainKey, findCached } from "./cache.js";
+import { BuildContext, sourcesDigest } from "./context.js";
+import { type Dockerfile, type Instruction, keyValuePairs, parseDockerfile, splitWords } from "./dockerfile.js";
+import { copyStep, type CopyRequest } from "./copy-step.js";
+import { runStep } from "./run-step.js";
+import { errorMessage } from "../errors.js";
+import { canonicalName, parseReference } from "../image/reference.js";
+import { nameManifest, storeImageEntry } from "../image/commit-image.js";
+
+export interface BuildOptions {
+  /** The build context: the directory COPY and ADD read from. */
+  context: string;
+  /** The Dockerfile's path (default `Dockerfile` in the context; a relative path is the context's). */
+  dockerfile?: string;
+  /** The Dockerfile's text instead of a file. */
+  dockerfileText?: string;
+  /** Names for the image (`-t`). */
+  tags?: string[];
+  /** `--build-arg`: values for the Dockerfile's ARGs. */
+  buildArgs?: Record<string, string>;
+  /** The stage to build (default the last). */
+  target?: string;
+  /** Run every step again instead of taking earlier builds' images. */
+  noCache?: boolean;
+  /** Pull every FROM image, even one the store has. */
+  pull?: boolean;
+  /** Labels added to the final image. */
+  labels?: Record<string, string>;
+  /** The network of RUN's containers (default the runtime's). */
+  network?: string;
+  /** Progress lines and RUN's output, as they come. */
+  onOutput?: (text: string) => void;
+  /** Aborts the build (the running step's container is removed). */
+  signal?: AbortSignal;
+}
+
+export interface BuildResult {
+  /** The image id (config digest). */
+  id: string;
+  /** The names it was given, canonical. */
+  tags: string[];
+}
+
+/** The image's run config, with what docker's holds beyond OCI's (Shell, Healthcheck, OnBuild). */
+export type StageConfig = CommitConfig & { Shell?: string[]; Healthcheck?: unknown };
+
+/** A stage while it builds. */
+export interface Stage {
+  index: number;
+  name?: string;
+  /** The image so far; undefined while a `FROM scratch` stage has no layer. */
+  image?: { manifestDigest: string; configDigest: string };
+  platform: Platform;
+  config: StageConfig;
+  /** Metadata steps since the last stored image, for its history (empty_layer entries). */
+  pending: string[];
+  /** The cache chain's key so far. */
+  key: string;
+  /** ARGs in scope and their values. */
+  args: Map<string, string>;
+  /** Whether this stage set CMD (ENTRYPOINT clears an inherited one). */
+  cmdSet: boolean;
+  author?: string;
+}
+
+const DEFAULT_SHELL = ["/bin/sh", "-c"];
+/** BuildKit's automatic platform ARGs, here always this runtime's platform. */
+function platformArgs(p: Platform): Record<string, string> {
+  const platform = formatPlatform(p);
+  const os = p.os;
+  const arch = p.architecture;
+  const variant = p.variant ?? "";
+  return {
+    TARGETPLATFORM: platform, TARGETOS: os, TARGETARCH: arch, TARGETVARIANT: variant,
+    BUILDPLATFORM: platform, BUILDOS: os, BUILDARCH: arch, BUILDVARIANT: variant,
+  };
+}
+/** ARGs every Dockerfile may use without declaring them (docker's proxy variables). */
+const PREDEFINED = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"];
+
+export async function build(rt: Runtime, options: BuildOptions): Promise<BuildResult> {
+  if (rt.backend.name !== "native") throw new BuildError(`tsbox build needs the native backend (this runtime uses the ${rt.backend.name} backend)`);
+  const say = options.onOutput ?? (() => {});
+  const context = new BuildContext(options.context);
+  let text = options.dockerfileText;
+  if (text === undefined) {
+    const file = posix.resolve(context.root, options.dockerfile ?? "Dockerfile");
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      throw new BuildError(`failed to read the Dockerfile: ${options.dockerfile ?? "Dockerfile"}: no such file in ${options.context}`);
+    }
+  }
+  const dockerfile = parseDockerfile(text);
+  for (const tag of options.tags ?? []) checkTag(tag);
+  const b = new Build(rt, dockerfile, context, options, say);
+  return b.run();
+}
+
+function checkTag(tag: string): void {
+  try {
+    if (parseReference(tag).digest) throw new Error("digest");
+  } catch {
+    throw new BuildError(`invalid tag "${tag}": expected NAME[:TAG]`);
+  }
+}
+
+class Build {
+  private readonly platform: Platform;
+  private readonly buildArgs: Map<string, string>;
+  private readonly usedArgs = new Set<string>();
+  private readonly stages: { from: Instruction; body: Instruction[]; name?: string }[] = [];
+  private readonly globalArgs = new Map<string, string>();
+  private readonly results = new Map<number, Stage>();
+  private step = 0;
+  private steps = 0;
+  /** Each warning once (every RUN's container would repeat a host's missing cgroup delegation). */
+  private readonly warned = new Set<string>();
+  private readonly say: (text: string) => void;
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly file: Dockerfile,
+    private readonly context: BuildContext,
+    private readonly options: BuildOptions,
+    say: (text: string) => void,
+  ) {
+    this.say = (text) => {
+      if (text.startsWith("[warning]")) {
+        if (this.warned.has(text)) return;
+        this.warned.add(text);
+      }
+      say(text);
+    };
+    this.platform = rt.imageStore.platform;
+    this.buildArgs = new Map(Object.entries(options.buildArgs ?? {}));
+  }
+
+  async run(): Promise<BuildResult> {
+    this.split();
+    const target = this.targetIndex();
+    const needed = this.needed(target);
+    this.steps = [...needed].reduce((n, i) => n + 1 + this.stages[i]!.body.length, 0);
+    for (const i of [...needed].sort((a, b) => a - b)) {
+      this.options.signal?.throwIfAborted();
+      this.results.set(i, await this.buildStage(i));
+    }
+    const unused = [...this.buildArgs.keys()].filter((k) => !this.usedArgs.has(k) && !PREDEFINED.includes(k));
+    if (unused.length > 0) this.say(`[warning] one or more build-args were not consumed: ${unused.join(", ")}\n`);
+    return this.finish(this.results.get(target)!);
+  }
+
+  /** Stages by FROM; ARGs before the first FROM are the global ones (FROM lines may use them). */
+  private split(): void {
+    for (const ins of this.file.instructions) {
+      if (ins.keyword === "FROM") {
+        const words = splitWords(ins.rest, this.globalArgs, this.file.escape, ins.line);
+        if (words.length !== 1 && !(words.length === 3 && words[1]!.toUpperCase() === "AS")) {
+          throw new BuildError(`dockerfile parse error on line ${ins.line}: FROM requires either one or three arguments (IMAGE [AS NAME])`);
+        }
+        const name = words[2]?.toLowerCase();
+        if (name !== undefined && (!/^[a-z][a-z0-9._-]*$/.test(name) || this.stages.some((s) => s.name === name))) {
+          throw new BuildError(`dockerfile parse error on line ${ins.line}: ${this.stages.some((s) => s.name === name) ? `duplicate stage name "${name}"` : `invalid stage name "${words[2]}"`}`);
+        }
+        this.stages.push({ from: ins, body: [], ...(name !== undefined ? { name } : {}) });
+      } else if (this.stages.length === 0) {
+        if (ins.keyword !== "ARG") throw new BuildError(`dockerfile parse error on line ${ins.line}: no build stage in current context (${ins.keyword} before the first FROM)`);
+        for (const [k, v] of this.argWords(ins, this.globalArgs)) {
+          const given = this.buildArgs.get(k);
+          if (given !== undefined) this.usedArgs.add(k);
+          const value = given ?? v;
+          if (value !== undefined) this.globalArgs.set(k, value);
+          else this.globalArgs.delete(k);
+        }
+      } else this.stages[this.stages.length - 1]!.body.push(ins);
+    }
+    if (this.stages.length === 0) throw new BuildError("the Dockerfile has no FROM instruction: nothing to build");
+  }
+
+  private targetIndex(): number {
+    const target = this.options.target;
+    if (target === undefined) return this.stages.length - 1;
+    const i = this.stages.findIndex((s) => s.name === target.toLowerCase());
+    if (i < 0) throw new BuildError(`target stage "${target}" could not be found`);
+    return i;
+  }
+
+  /** The stage `target` and those its FROM and COPY --from name, transitively. */
+  private needed(target: number): Set<number> {
+    const out = new Set<number>();
+    const visit = (i: number) => {
+      if (out.has(i)) return;
+      out.add(i);
+      const s = this.stages[i]!;
+      const base = splitWords(s.from.rest, this.globalArgs, this.file.escape, s.from.line)[0]!;
+      const refs = [base, ...s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from")).map((ins) => ins.flags.get("from")!)];
+      for (const ref of refs) {
+        const j = this.stageRef(ref, i);
+        if (j !== undefined) visit(j);
+      }
+    };
+    visit(target);
+    return out;
+  }
+
+  /** A stage named (or numbered) `ref` before stage `before`, if `ref` is one. */
+  private stageRef(ref: string, before: number): number | undefined {
+    const byName = this.stages.findIndex((s, j) => j < before && s.name === ref.toLowerCase());
+    if (byName >= 0) return byName;
+    if (/^\d+$/.test(ref)) {
+      const n = Number(ref);
+      if (n >= before) throw new BuildError(`invalid stage reference ${ref}: a stage can only use earlier stages`);
+      return n;
+    }
+    return undefined;
+  }
+
+  private progress(ins: Instruction, note = ""): void {
+    this.step++;
+    this.say(`[${this.step}/${this.steps}] ${ins.text}${note}\n`);
+  }
+
+  private async buildStage(i: number): Promise<Stage> {
+    const s = this.stages[i]!;
+    const stage = await this.from(i, s.from);
+    for (const ins of s.body) {
+      this.options.signal?.throwIfAborted();
+      await this.instruction(stage, ins);
+    }
+    return stage;
+  }
+
+  private async from(index: number, ins: Instruction): Promise<Stage> {
+    const words = splitWords(ins.rest, this.globalArgs, this.file.escape, ins.line);
+    const base = words[0]!;
+    const asked = ins.flags.get("platform");
+    if (asked !== undefined) {
+      const p = splitWords(asked, new Map([...this.globalArgs, ...Object.entries(platformArgs(this.platform))]), this.file.escape, ins.line)[0] ?? "";
+      let wanted: Platform;
+      try {
+        wanted = parsePlatform(p);
+      } catch {
+        throw new BuildError(`line ${ins.line}: invalid platform "${p}"`);
+      }
+      if (!platformMatches(wanted, this.platform)) throw new BuildError(`line ${ins.line}: tsbox build makes images for ${formatPlatform(this.platform)} (this runtime's platform), not ${p}`);
+    }
+    const stage: Stage = { index, name: this.stages[index]!.name, platform: this.platform, config: {}, pending: [], key: "", args: new Map(), cmdSet: false };
+    if (stage.name === undefined) delete stage.name;
+    const prior = this.stageRef(base, index);
+    if (prior !== undefined) {
+      const from = this.results.get(prior)!;
+      this.progress(ins);
+      stage.config = structuredClone(from.config);
+      if (from.image) stage.image = { ...from.image };
+      stage.pending = [...from.pending];
+      stage.key = from.key;
+      return stage;
+    }
+    if (base.toLowerCase() === "scratch") {
+      this.progress(ins);
+      stage.key = chainKey("", "FROM scratch");
+      return stage;
+    }
+    this.progress(ins);
+    const image = await this.baseImage(base, ins);
+    stage.image = { manifestDigest: image.manifestDigest, configDigest: image.configDigest };
+    stage.config = structuredClone((image.config.config ?? {}) as StageConfig);
+    stage.key = chainKey("", `FROM ${image.manifestDigest}`);
+    // The base's ONBUILD triggers run first, as if written here; the new image does not inherit them.
+    const triggers = stage.config.OnBuild ?? [];
+    delete stage.config.OnBuild;
+    for (const trigger of triggers) {
+      const parsed = parseDockerfile(trigger).instructions[0];
+      if (!parsed || ["ONBUILD", "FROM", "MAINTAINER"].includes(parsed.keyword)) throw new BuildError(`line ${ins.line}: the base image's ONBUILD trigger "${trigger}" is not allowed`);
+      this.say(`  running the base image's ONBUILD ${trigger}\n`);
+      await this.instruction(stage, { ...parsed, line: ins.line }, false);
+    }
+    return stage;
+  }
+
+  private async baseImage(ref: string, ins: Instruction): Promise<{ manifestDigest: string; configDigest: string; config: ImageConfig }> {
+    const store = this.rt.imageStore;
+    let image = this.options.pull ? undefined : await store.findImage(ref).catch((err) => {
+      throw new BuildError(`line ${ins.line}: ${errorMessage(err)}`);
+    });
+    if (!image) {
+      this.say(`  pulling ${ref}\n`);
+      try {
+        await this.rt.pull(ref, this.options.signal ? { signal: this.options.signal } : {});
+      } catch (err) {
+        if (err instanceof Error && err.name === "AbortError") throw err;
+        throw new BuildError(`line ${ins.line}: unable to find image ${ref} locally, and pulling it failed: ${errorMessage(err)}`, err);
+      }
+      image = await store.getImage(ref);
+    }
+    return image;
+  }
+
+  /** Variables for substitution: the stage's ARGs, overridden by its ENV. */
+  private vars(stage: Stage): Map<string, string> {
+    const vars = new Map(stage.args);
+    for (const e of stage.config.Env ?? []) {
+      const eq = e.indexOf("=");
+      vars.set(eq < 0 ? e : e.slice(0, eq), eq < 0 ? "" : e.slice(eq + 1));
+    }
+    return vars;
+  }
+
+  private argWords(ins: Instruction, vars: ReadonlyMap<string, string>): [string, string | undefined][] {
+    const words = splitWords(ins.rest, vars, this.file.escape, ins.line);
+    if (words.length === 0) throw new BuildError(`dockerfile parse error on line ${ins.line}: ARG requires at least one argument`);
+    return words.map((w) => {
+      const eq = w.indexOf("=");
+      const name = eq < 0 ? w : w.slice(0, eq);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new BuildError(`dockerfile parse error on line ${ins.line}: invalid ARG name "${name}"`);
+      return [name, eq < 0 ? undefined : w.slice(eq + 1)];
+    });
+  }
+
+  /** One instruction of a stage; `shown` false for ONBUILD triggers (their FROM's step counts them). */
+  private async instruction(stage: Stage, ins: Instruction, shown = true): Promise<void> {
+    const vars = this.vars(stage);
+    const words = () => splitWords(ins.rest, vars, this.file.escape, ins.line);
+    const config = stage.config;
+    const meta = (history: string, keyText = history) => {
+      if (shown) this.progress(ins);
+      stage.pending.push(history);
+      stage.key = chainKey(stage.key, keyText);
+    };
+    switch (ins.keyword) {
+      case "ARG": {
+        const parts: string[] = [];
+        for (const [k, v] of this.argWords(ins, vars)) {
+          const given = this.buildArgs.get(k);
+          if (given !== undefined) this.usedArgs.add(k);
+          const value = given ?? v ?? this.globalArgs.get(k) ?? platformArgs(this.platform)[k];
+          if (value !== undefined) stage.args.set(k, value);
+          parts.push(value !== undefined ? `${k}=${value}` : k);
+        }
+        // docker's rule: a new ARG value misses the cache where it is used (RUN's key has it), not where declared.
+        return meta(`ARG ${parts.join(" ")}`, `ARG ${parts.map((p) => p.split("=")[0]).join(" ")}`);
+      }
+      case "ENV": {
+        const pairs = keyValuePairs(ins, vars, this.file.escape, true);
+        const env = [...(config.Env ?? [])];
+        for (const [k, v] of pairs) {
+          const i = env.findIndex((e) => e === k || e.startsWith(`${k}=`));
+          if (i >= 0) env[i] = `${k}=${v}`;
+          else env.push(`${k}=${v}`);
+        }
+        config.Env = env;
+        return meta(`ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`);
+      }
+      case "LABEL": {
+        const pairs = keyValuePairs(ins, vars, this.file.escape, true);
+        config.Labels = { ...(config.Labels ?? {}), ...Object.fromEntries(pairs) };
+        return meta(`LABEL ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`);
+      }
+      case "MAINTAINER":
+        stage.author = ins.rest;
+        return meta(`MAINTAINER ${ins.rest}`);
+      case "CMD":
+        config.Cmd = this.command(stage, ins);
+        stage.cmdSet = true;
+        return meta(`CMD ${JSON.stringify(config.Cmd)}`);
+      case "ENTRYPOINT":
+        config.Entrypoint = this.command(stage, ins);
+        // docker: an ENTRYPOINT set here drops a CMD the base image had.
+        if (!stage.cmdSet) config.Cmd = null;
+        return meta(`ENTRYPOINT ${JSON.stringify(config.Entrypoint)}`);
+      case "SHELL":
+        if (!ins.json || ins.json.length === 0) throw new BuildError(`dockerfile parse error on line ${ins.line}: SHELL requires the arguments to be in JSON form`);
+        config.Shell = ins.json;
+        return meta(`SHELL ${JSON.stringify(ins.json)}`);
+      case "WORKDIR": {
+        const w = words();
+        if (w.length !== 1) throw new BuildError(`dockerfile parse error on line ${ins.line}: WORKDIR requires exactly one argument`);
+        config.WorkingDir = posix.resolve(config.WorkingDir || "/", w[0]!);
+        return meta(`WORKDIR ${config.WorkingDir}`);
+      }
+      case "USER": {
+        const w = words();
+        if (w.length !== 1) throw new BuildError(`dockerfile parse error on line ${ins.line}: USER requires exactly one argument`);
+        config.User = w[0]!;
+        return meta(`USER ${config.User}`);
+      }
+      case "EXPOSE": {
+        const ports = { ...(config.ExposedPorts ?? {}) };
+        for (const p of words()) {
+          if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(p)) throw new BuildError(`line ${ins.line}: invalid port "${p}" in EXPOSE`);
+          ports[p.includes("/") ? p.toLowerCase() : `${p}/tcp`] = {};
+        }
+        // Sorted, as docker's (a Go map) comes out.
+        config.ExposedPorts = Object.fromEntries(Object.entries(ports).sort(([a], [b]) => a.localeCompare(b)));
+        return meta(`EXPOSE ${words().join(" ")}`);
+      }
+      case "VOLUME": {
+        const paths = ins.json ?? words();
+        if (paths.length === 0 || paths.some((p) => p === "")) throw new BuildError(`dockerfile parse error on line ${ins.line}: VOLUME specified can not be an empty string`);
+        config.Volumes = { ...(config.Volumes ?? {}), ...Object.fromEntries(paths.map((p) => [p, {}])) };
+        return meta(`VOLUME ${JSON.stringify(paths)}`);
+      }
+      case "STOPSIGNAL": {
+        const w = words();
+        if (w.length !== 1) throw new BuildError(`dockerfile parse error on line ${ins.line}: STOPSIGNAL requires exactly one argument`);
+        config.StopSignal = w[0]!;
+        return meta(`STOPSIGNAL ${w[0]}`);
+      }
+      case "HEALTHCHECK":
+        config.Healthcheck = this.healthcheck(ins);
+        return meta(`HEALTHCHECK ${ins.rest}`);
+      case "ONBUILD": {
+        const trigger = ins.rest.trim();
+        const kw = trigger.split(/\s+/)[0]!.toUpperCase();
+        if (["ONBUILD", "FROM", "MAINTAINER"].includes(kw)) throw new BuildError(`dockerfile parse error on line ${ins.line}: ${kw} isn't allowed as an ONBUILD trigger`);
+        config.OnBuild = [...(config.OnBuild ?? []), trigger];
+        return meta(`ONBUILD ${trigger}`);
+      }
+      case "RUN":
+        return this.layerStep(stage, ins, shown, this.runKey(stage, ins), (annotations) => runStep(this.rt, stage, ins, { argv: this.runArgv(stage, ins), env: this.runEnv(stage), annotations }, this.options, this.say));
+      case "COPY":
+      case "ADD": {
+        const request = await this.copyRequest(stage, ins, words());
+        return this.layerStep(stage, ins, shown, `${ins.keyword} ${request.cacheKey}`, (annotations) => copyStep(this.rt, stage, request, annotations, this.say));
+      }
+      default:
+        throw new BuildError(`line ${ins.line}: ${ins.keyword} is not supported`);
+    }
+  }
+
+  /** CMD/ENTRYPOINT/RUN's argv: the exec form as written, the shell form through SHELL. */
+  private command(stage: Stage, ins: Instruction): string[] {
+    if (ins.json) return ins.json;
+    if (ins.rest.trim() === "") throw new BuildError(`dockerfile parse error on line ${ins.line}: ${ins.keyword} requires at least one argument`);
+    return [...(stage.config.Shell ?? DEFAULT_SHELL), ins.rest];
+  }
+
+  private runArgv(stage: Stage, ins: Instruction): string[] {
+    if (ins.flags.size > 0) throw new BuildError(`line ${ins.line}: RUN ${[...ins.flags.keys()].map((f) => `--${f}`).join(" ")} is not supported by tsbox build`);
+    return this.command(stage, ins);
+  }
+
+  /** RUN's environment: ARGs in scope (not kept in the image), then the image's ENV. */
+  private runEnv(stage: Stage): string[] {
+    const env = new Map<string, string>();
+    for (const [k, v] of stage.args) env.set(k, v);
+    for (const e of stage.config.Env ?? []) {
+      const eq = e.indexOf("=");
+      env.set(eq < 0 ? e : e.slice(0, eq), eq < 0 ? "" : e.slice(eq + 1));
+    }
+    return [...env].map(([k, v]) => `${k}=${v}`);
+  }
+
+  /** RUN's cache step: the command and the build args it sees (docker's rule: ARG values are part of the key). */
+  private runKey(stage: Stage, ins: Instruction): string {
+    const args = [...stage.args].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+    return `RUN ${JSON.stringify(this.command(stage, ins))} ${JSON.stringify(args)} ${this.options.network ?? ""}`;
+  }
+
+  private healthcheck(ins: Instruction): unknown {
+    const rest = ins.rest.trim();
+    if (/^NONE$/i.test(rest)) return { Test: ["NONE"] };
+    const m = /^CMD\s+([\s\S]+)$/i.exec(rest);
+    if (!m) throw new BuildError(`dockerfile parse error on line ${ins.line}: HEALTHCHECK expects CMD COMMAND or NONE`);
+    const cmd = m[1]!.trim();
+    let test: string[];
+    try {
+      const v = JSON.parse(cmd) as unknown;
+      test = Array.isArray(v) ? ["CMD", ...(v as string[])] : ["CMD-SHELL", cmd];
+    } catch {
+      test = ["CMD-SHELL", cmd];
+    }
+    const seconds = (flag: string) => {
+      const v = ins.flags.get(flag);
+      if (v === undefined) return undefined;
+      const m2 = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
+      if (!m2) throw new BuildError(`line ${ins.line}: HEALTHCHECK --${flag}=${v}: expected a duration such as 30s`);
+      const unit = { ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }[m2[2] as "ms"];
+      return Math.round(Number(m2[1]) * unit);
+    };
+    const retries = ins.flags.get("retries");
+    return {
+      Test: test,
+      ...(seconds("interval") !== undefined ? { Interval: seconds("interval") } : {}),
+      ...(seconds("timeout") !== undefined ? { Timeout: seconds("timeout") } : {}),
+      ...(seconds("start-period") !== undefined ? { StartPeriod: seconds("start-period") } : {}),
+      ...(retries !== undefined ? { Retries: Number(retries) } : {}),
+    };
+  }
+
+  private async copyRequest(stage: Stage, ins: Instruction, words: string[]): Promise<CopyRequest> {
+    const all = ins.json ?? words;
+    if (all.length < 2) throw new BuildError(`dockerfile parse error on line ${ins.line}: ${ins.keyword} requires at least two arguments, but only ${all.length} provided`);
+    const vars = this.vars(stage);
+    const expanded = ins.json ? ins.json.map((w) => splitWords(JSON.stringify(w).slice(1, -1), vars, this.file.escape, ins.line).join(" ")) : all;
+    const sources = expanded.slice(0, -1);
+    let dest = expanded[expanded.length - 1]!;
+    const endsWithSlash = dest.endsWith("/") || dest === "." || dest.endsWith("/.");
+    dest = posix.resolve(stage.config.WorkingDir || "/", dest);
+    const flag = (name: string) => {
+      const v = ins.flags.get(name);
+      return v === undefined ? undefined : splitWords(v, vars, this.file.escape, ins.line).join(" ");
+    };
+    for (const unsupported of ["link", "parents", "exclude", "checksum", "keep-git-dir"]) {
+      if (ins.flags.has(unsupported) && unsupported !== "link") throw new BuildError(`line ${ins.line}: ${ins.keyword} --${unsupported} is not supported by tsbox build`);
+    }
+    const chmod = flag("chmod");
+    if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) throw new BuildError(`line ${ins.line}: --chmod=${chmod}: expected an octal mode such as 755`);
+    const base = { ins, dest, destIsDir: endsWithSlash, ...(flag("chown") !== undefined ? { chown: flag("chown")! } : {}), ...(chmod !== undefined ? { chmod: parseInt(chmod, 8) } : {}) };
+    const from = flag("from");
+    if (from !== undefined) {
+      if (ins.keyword === "ADD") throw new BuildError(`line ${ins.line}: ADD does not take --from`);
+      const j = this.stageRef(from, stage.index);
+      const image = j !== undefined ? this.results.get(j)?.image : await this.baseImage(from, ins);
+      if (!image) throw new BuildError(`line ${ins.line}: stage ${from} has no files (FROM scratch with nothing added)`);
+      for (const s of sources) if (/[*?[]/.test(s)) throw new BuildError(`line ${ins.line}: wildcards in COPY --from are not supported by tsbox build: ${s}`);
+      return { ...base, kind: "image", image: image.configDigest, paths: sources, cacheKey: `${JSON.stringify(ins.text)} from ${image.configDigest} to ${dest}` };
+    }
+    const urls = ins.keyword === "ADD" ? sources.filter((s) => /^https?:\/\//i.test(s)) : [];
+    if (urls.length > 0) {
+      if (urls.length !== sources.length) throw new BuildError(`line ${ins.line}: ADD mixes URLs and context files: give them one ADD each`);
+      return { ...base, kind: "urls", urls, cacheKey: `${JSON.stringify(ins.text)} urls to ${dest}` };
+    }
+    const resolved = this.context.resolve(sources, ins.line);
+    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, cacheKey: `${JSON.stringify(ins.text)} ${await sourcesDigest(resolved)} to ${dest} ${base.chown ?? ""} ${chmod ?? ""}` };
+  }
+
+  /** A step that adds a layer: taken from the cache when an earlier build made it, else run and kept. */
+  private async layerStep(stage: Stage, ins: Instruction, shown: boolean, keyText: string, make: (annotations: Record<string, string>) => Promise<{ manifestDigest: string; configDigest: string }>): Promise<void> {
+    const key = chainKey(stage.key, keyText);
+    const cached = this.options.noCache || ins.keyword === "ADD" && /https?:\/\//i.test(ins.rest) ? undefined : await findCached(this.rt.imageStore.layout, key);
+    if (cached) {
+      if (shown) this.progress(ins, " (cached)");
+      const config = await this.rt.imageStore.layout.readJsonBlob<ImageConfig>(cached.configDigest);
+      stage.image = cached;
+      stage.config = structuredClone((config.config ?? {}) as StageConfig);
+    } else {
+      if (shown) this.progress(ins);
+      const made = await make({ [CACHE_KEY_ANNOTATION]: key });
+      stage.image = made;
+    }
+    stage.pending = [];
+    stage.key = key;
+  }
+
+  /** The target stage as the build's image: pending metadata and --label in a config of its own, then the tags. */
+  private async finish(stage: Stage): Promise<BuildResult> {
+    const labels = this.options.labels ?? {};
+    if (Object.keys(labels).length > 0) {
+      stage.config.Labels = { ...(stage.config.Labels ?? {}), ...labels };
+      stage.pending.push(`LABEL ${Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+    }
+    const tags = (this.options.tags ?? []).map((t) => canonicalName(parseReference(t)));
+    const store = this.rt.imageStore;
+    // Nothing after the last layer step: the image is that step's (docker gives it the same id). Else a
+    // config-only image, itself kept in the cache, so that an unchanged build gives the same id again.
+    const key = chainKey(stage.key, `IMAGE ${JSON.stringify(stage.pending)} ${stage.author ?? ""}`);
+    const cached = stage.pending.length === 0 || this.options.noCache ? undefined : await findCached(store.layout, key);
+    const stored =
+      stage.pending.length === 0 && stage.image
+        ? await nameManifest(store, stage.image.manifestDigest, stage.platform, tags)
+        : cached
+          ? await nameManifest(store, cached.manifestDigest, stage.platform, tags)
+          : await storeImageEntry(store, {
+              ...(stage.image ? { parentManifest: stage.image.manifestDigest } : {}),
+              config: stage.config,
+              history: stage.pending,
+              platform: stage.platform,
+              ...(stage.author ? { author: stage.author } : {}),
+              names: tags,
+              annotations: { [CACHE_KEY_ANNOTATION]: key },
+            });
+    this.say(`writing image ${stored.id}\n`);
+    for (const t of this.options.tags ?? []) this.say(`naming to ${t}\n`);
+    return { id: stored.id, tags };
+  }
+}
+

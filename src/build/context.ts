@@ -1,0 +1,182 @@
+/**
+ * The build context: the directory COPY and ADD read from. A source is a
+ * path relative to it (a leading `/` too), with Go wildcards; it must stay
+ * inside the context — `..` and symlinks that lead out are refused, as
+ * docker refuses them — and what `.dockerignore` lists is not there.
+ * Inside a copied directory symlinks are copied as links, never followed.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from "node:fs";
+import { join, posix, sep } from "node:path";
+import { BuildError } from "./build-error.js";
+import { hasWildcards, IgnoreRules, matchPath } from "./patterns.js";
+
+/** One file system entry of a source, named relative to what the copy creates. */
+export interface ContextItem {
+  /** `/`-separated, relative to the copy's destination; "" is a file source itself. */
+  name: string;
+  /** Host path to read. */
+  path: string;
+  type: "file" | "dir" | "symlink";
+  mode: number;
+  size: number;
+  mtime: number;
+  link: string;
+}
+
+/** What one source adds: a file (named by the copy's rules), or a directory's contents. */
+export interface ContextSource {
+  /** The source as written, for messages. */
+  shown: string;
+  /** Its path relative to the context. */
+  rel: string;
+  isDir: boolean;
+  items: ContextItem[];
+}
+
+export class BuildContext {
+  readonly root: string;
+  readonly ignore: IgnoreRules;
+
+  /** `dir`: the context directory; `.dockerignore` in it applies (or `ignoreText` when given). */
+  constructor(dir: string, ignoreText?: string) {
+    try {
+      this.root = realpathSync(dir);
+    } catch {
+      throw new BuildError(`unable to prepare context: path "${dir}" not found`);
+    }
+    if (!lstatSync(this.root).isDirectory()) throw new BuildError(`unable to prepare context: ${dir} is not a directory`);
+    let text = ignoreText;
+    if (text === undefined) {
+      try {
+        text = readFileSync(join(this.root, ".dockerignore"), "utf8");
+      } catch {
+        text = "";
+      }
+    }
+    this.ignore = new IgnoreRules(text);
+  }
+
+  /** The sources a COPY or ADD names, wildcards expanded; a missing or escaping one is an error. */
+  resolve(sources: string[], line: number): ContextSource[] {
+    const out: ContextSource[] = [];
+    for (const source of sources) {
+      const rel = this.relative(source, line);
+      const matches = hasWildcards(rel) ? this.glob(rel) : this.exists(rel) ? [rel] : [];
+      if (matches.length === 0) {
+        throw new BuildError(hasWildcards(rel) ? `line ${line}: no source files were specified: no file in the build context matches ${source}` : `line ${line}: ${source}: not found in the build context`);
+      }
+      for (const m of matches) out.push(this.source(m, source, line));
+    }
+    return out;
+  }
+
+  /** A source path as a context-relative path ("" is the context itself); `..` out of it is refused. */
+  private relative(source: string, line: number): string {
+    // A leading `/` is the context's root; `..` above it is refused (docker's classic builder did; BuildKit clamps).
+    const norm = posix.normalize(source.replace(/^\/+/, "") || ".");
+    if (norm === ".." || norm.startsWith("../")) throw new BuildError(`line ${line}: forbidden path outside the build context: ${source}`);
+    return norm.replace(/\/+$/, "").replace(/^\.$/, "");
+  }
+
+  private exists(rel: string): boolean {
+    if (rel !== "" && this.ignore.ignores(rel)) return false;
+    try {
+      lstatSync(join(this.root, rel));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Context paths that match `pattern` component by component, ignored ones left out. */
+  private glob(pattern: string): string[] {
+    let found = [""];
+    for (const part of pattern.split("/")) {
+      const next: string[] = [];
+      for (const dir of found) {
+        if (!hasWildcards(part)) {
+          const p = dir ? `${dir}/${part}` : part;
+          if (this.exists(p)) next.push(p);
+          continue;
+        }
+        let names: string[];
+        try {
+          names = readdirSync(this.inside(dir, 0, dir));
+        } catch {
+          continue;
+        }
+        for (const name of names.sort()) {
+          const p = dir ? `${dir}/${name}` : name;
+          if (matchPath(part, name) && !this.ignore.ignores(p)) next.push(p);
+        }
+      }
+      found = next;
+    }
+    return found;
+  }
+
+  /**
+   * The host path of `rel` with every symlink on the way resolved; it must
+   * still be inside the context (docker: "forbidden path outside the build context").
+   */
+  private inside(rel: string, line: number, shown: string): string {
+    let real: string;
+    try {
+      real = realpathSync(join(this.root, rel));
+    } catch {
+      throw new BuildError(`line ${line}: ${shown}: not found in the build context (a symlink that leads nowhere)`);
+    }
+    if (real !== this.root && !real.startsWith(this.root + sep)) throw new BuildError(`line ${line}: forbidden path outside the build context: ${shown} (a symlink leads to ${real})`);
+    return real;
+  }
+
+  private source(rel: string, shown: string, line: number): ContextSource {
+    // The source itself is followed when it is a symlink (docker does), within the context only.
+    const path = rel === "" ? this.root : this.inside(rel, line, shown);
+    const st = lstatSync(path);
+    if (st.isDirectory()) return { shown, rel, isDir: true, items: this.walk(path, rel, "") };
+    if (!st.isFile()) throw new BuildError(`line ${line}: ${shown} is not a regular file or directory`);
+    return { shown, rel, isDir: false, items: [item("", path, st)] };
+  }
+
+  /** A directory's contents, depth first, names sorted; ignored entries left out. */
+  private walk(dir: string, relDir: string, prefix: string): ContextItem[] {
+    const out: ContextItem[] = [];
+    for (const name of readdirSync(dir).sort()) {
+      const rel = relDir ? `${relDir}/${name}` : name;
+      const path = join(dir, name);
+      const st = lstatSync(path);
+      const ignored = this.ignore.ignores(rel);
+      if (ignored && !(st.isDirectory() && this.ignore.mayReinclude(rel))) continue;
+      const named = prefix ? `${prefix}/${name}` : name;
+      if (st.isDirectory()) {
+        const inner = this.walk(path, rel, named);
+        if (!ignored || inner.length > 0) out.push(item(named, path, st), ...inner);
+      } else if (st.isFile() || st.isSymbolicLink()) out.push(item(named, path, st));
+      // Sockets, FIFOs and devices are not copied (docker's context upload skips them too).
+    }
+    return out;
+  }
+}
+
+function item(name: string, path: string, st: Stats): ContextItem {
+  const type = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "file";
+  return { name, path, type, mode: st.mode & 0o7777, size: type === "file" ? st.size : 0, mtime: Math.floor(st.mtimeMs / 1000), link: type === "symlink" ? readlinkSync(path) : "" };
+}
+
+/**
+ * A digest of what the sources hold (names, types, modes, link targets and
+ * file contents; not times or owners): COPY's part of a build-cache key.
+ */
+export async function sourcesDigest(sources: ContextSource[]): Promise<string> {
+  const h = createHash("sha256");
+  for (const s of sources) {
+    h.update(`source ${s.rel} ${s.isDir}\0`);
+    for (const it of s.items) {
+      h.update(`${it.type} ${it.name} ${it.mode.toString(8)} ${it.size} ${it.link}\0`);
+      if (it.type === "file") for await (const chunk of createReadStream(it.path)) h.update(chunk as Buffer);
+    }
+  }
+  return `sha256:${h.digest("hex")}`;
+}

@@ -1,0 +1,241 @@
+/**
+ * COPY and ADD: the sources (context files, another stage's or image's
+ * files, ADD's local tar archives unpacked, ADD's URLs downloaded) as one tar
+ * stream written into a stopped container of the stage's image by the copy
+ * helper of `tsbox cp` (paths resolve inside its root, through its own
+ * symlinks, never the host's), whose writable layer becomes the step's
+ * layer. docker's rules: a directory source copies its contents; more than
+ * one source needs a destination ending in `/`; missing directories are
+ * made; everything belongs to root unless `--chown` says otherwise.
+ */
+import { createReadStream } from "node:fs";
+import { posix } from "node:path";
+import { PassThrough, Readable, type Writable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import type { Runtime } from "../runtime.js";
+import type { ContainerFiles, PathStat } from "../containers/copy.js";
+import { copyFromContainer, copyToContainer } from "../containers/copy.js";
+import { writeTarEnd, writeTarEntry } from "../containers/copy-records.js";
+import { detectCompression } from "../image/compression.js";
+import { readTar, type TarEntry } from "../image/tar.js";
+import { errorMessage } from "../errors.js";
+import type { Instruction } from "./dockerfile.js";
+import type { Stage } from "./builder.js";
+import { BuildError } from "./build-error.js";
+import { commitStep, storeLayerStep } from "./commit-step.js";
+import type { ContextSource } from "./context.js";
+import { lookupOwner, type Owner } from "./owner.js";
+
+interface CopyBase {
+  ins: Instruction;
+  /** Absolute, WORKDIR applied. */
+  dest: string;
+  /** The destination was written as a directory (a trailing `/`, or `.`). */
+  destIsDir: boolean;
+  chown?: string;
+  chmod?: number;
+  /** What, besides the chain so far, decides the step's result. */
+  cacheKey: string;
+}
+
+export type CopyRequest = CopyBase &
+  (
+    | { kind: "context" | "add"; sources: ContextSource[] }
+    | { kind: "image"; image: string; paths: string[] }
+    | { kind: "urls"; urls: string[] }
+  );
+
+/** What one source puts under the destination: a file (named by the copy's rules) or a tree. */
+interface Unit {
+  isDir: boolean;
+  /** A file's own name (its basename), used when the destination is a directory. */
+  name: string;
+  /** Entries named relative to the unit ("" is a file unit's file); owners kept only when `ownersKept`. */
+  entries: () => AsyncIterable<TarEntry>;
+  ownersKept?: boolean;
+}
+
+export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, annotations: Record<string, string>, say: (text: string) => void): Promise<{ manifestDigest: string; configDigest: string }> {
+  const containers: string[] = [];
+  const container = async (image: string) => {
+    const c = await rt.create({ image, entrypoint: ["true"], network: "none" });
+    containers.push(c.id);
+    return rt.containerFiles(c.id);
+  };
+  try {
+    const files = stage.image ? await container(stage.image.configDigest) : undefined;
+    const owner = req.chown !== undefined ? await lookupOwner(files, req.chown, req.ins.line) : { uid: 0, gid: 0 };
+    const units = await unitsOf(req, (image) => container(image), say);
+    if (units.length > 1 && !req.destIsDir) throw new BuildError(`line ${req.ins.line}: when using ${req.ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
+    const destStat: PathStat = files ? await files.stat(req.dest) : { exists: false };
+    const existingDir = destStat.exists && (destStat.type === "dir" || destStat.targetType === "dir");
+    if (destStat.exists && !existingDir && units.some((u) => u.isDir)) throw new BuildError(`line ${req.ins.line}: cannot copy a directory onto the file ${req.dest}`);
+    const destIsDir = req.destIsDir || existingDir || units.some((u) => u.isDir);
+    const targetDir = destIsDir ? req.dest : posix.dirname(req.dest);
+    // The nearest directory that exists: where the stream is unpacked; the ones below it are made.
+    let base = targetDir;
+    const missing: string[] = [];
+    while (base !== "/") {
+      const st = files ? await files.stat(base) : { exists: false };
+      if (st.exists) {
+        if (st.type !== "dir" && st.targetType !== "dir") throw new BuildError(`line ${req.ins.line}: ${base} is not a directory in the image`);
+        break;
+      }
+      missing.unshift(base);
+      base = posix.dirname(base);
+    }
+    const rel = (p: string) => posix.relative(base, p);
+    const produce = async (out: Writable) => {
+      const now = Math.floor(Date.now() / 1000);
+      for (const dir of missing) await writeTarEntry(out, entry(rel(dir) + "/", "directory", 0o755, owner, now));
+      for (const unit of units) {
+        const at = unit.isDir ? rel(targetDir) : rel(destIsDir ? posix.join(targetDir, unit.name) : req.dest);
+        for await (const e of unit.entries()) {
+          const name = e.path === "" ? at : posix.join(at, e.path);
+          if (name === "" || name === ".") continue; // the destination directory itself exists already
+          const own = unit.ownersKept && req.chown === undefined ? { uid: e.uid, gid: e.gid } : owner;
+          const linkname = e.type === "hardlink" ? posix.join(rel(targetDir), e.linkname) : e.linkname;
+          await writeTarEntry(out, { ...e, path: e.type === "directory" ? name + "/" : name, linkname, uid: own.uid, gid: own.gid, mode: req.chmod ?? e.mode });
+        }
+      }
+      await writeTarEnd(out);
+    };
+    if (!files) return await storeLayerStep(rt, stage, async (tar) => produce(tar), `${req.ins.text} # tsbox build`, annotations);
+    const stream = new PassThrough({ highWaterMark: 256 * 1024 });
+    const producing = produce(stream).then(
+      () => stream.end(),
+      (err: unknown) => {
+        stream.destroy(err as Error);
+        throw err;
+      },
+    );
+    await Promise.all([copyToContainer(files, "-", base, stream, { archive: true }), producing]);
+    return await commitStep(rt, stage, containers[0]!, `${req.ins.text} # tsbox build`, annotations);
+  } finally {
+    for (const id of containers) await rt.removeContainer(id, { force: true, volumes: true }).catch(() => {});
+  }
+}
+
+function entry(path: string, type: TarEntry["type"], mode: number, owner: Owner, mtime: number): TarEntry {
+  return { path, type, mode, uid: owner.uid, gid: owner.gid, size: 0, mtime, linkname: "", devmajor: 0, devminor: 0, pax: {}, body: (async function* () {})() };
+}
+
+async function unitsOf(req: CopyRequest, container: (image: string) => Promise<ContainerFiles>, say: (text: string) => void): Promise<Unit[]> {
+  const units: Unit[] = [];
+  switch (req.kind) {
+    case "image": {
+      const files = await container(req.image);
+      for (const path of req.paths) {
+        const abs = posix.resolve("/", path);
+        const st = await files.stat(abs);
+        if (!st.exists) throw new BuildError(`line ${req.ins.line}: ${path}: not found in ${req.ins.flags.get("from")}`);
+        const isDir = st.type === "dir" || st.targetType === "dir";
+        units.push({ isDir, name: posix.basename(abs), entries: () => imageEntries(files, abs, isDir) });
+      }
+      return units;
+    }
+    case "urls":
+      for (const url of req.urls) units.push(await download(url, req.ins, say));
+      return units;
+    default:
+      for (const s of req.sources) {
+        if (!s.isDir && req.kind === "add" && (await archiveKind(s.items[0]!.path)) !== undefined) units.push(archiveUnit(s, req.ins));
+        else units.push({ isDir: s.isDir, name: posix.basename(s.rel), entries: () => contextEntries(s) });
+      }
+      return units;
+  }
+}
+
+/** ADD of a URL: the file, 0600 as docker makes it, dated by Last-Modified. */
+async function download(url: string, ins: Instruction, say: (text: string) => void): Promise<Unit> {
+  say(`  downloading ${url}\n`);
+  let body: Buffer;
+  let mtime = Math.floor(Date.now() / 1000);
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+    body = Buffer.from(await res.arrayBuffer());
+    const modified = res.headers.get("last-modified");
+    if (modified && !Number.isNaN(Date.parse(modified))) mtime = Math.floor(Date.parse(modified) / 1000);
+  } catch (err) {
+    throw new BuildError(`line ${ins.line}: ADD ${url}: ${errorMessage(err)}`);
+  }
+  const name = posix.basename(new URL(url).pathname) || "index.html";
+  return {
+    isDir: false,
+    name,
+    entries: async function* () {
+      yield { path: "", type: "file" as const, mode: 0o600, uid: 0, gid: 0, size: body.length, mtime, linkname: "", devmajor: 0, devminor: 0, pax: {}, body: Readable.from([body]) };
+    },
+  };
+}
+
+async function* contextEntries(s: ContextSource): AsyncGenerator<TarEntry> {
+  for (const it of s.items) {
+    const type = it.type === "dir" ? "directory" : it.type;
+    yield { path: it.name, type, mode: it.mode, uid: 0, gid: 0, size: it.size, mtime: it.mtime, linkname: it.link, devmajor: 0, devminor: 0, pax: {}, body: it.type === "file" ? createReadStream(it.path) : (async function* () {})() };
+  }
+}
+
+/** Another image's files at `path` (docker cp's stream: a tree is named after its last component, which is dropped). */
+async function* imageEntries(files: ContainerFiles, path: string, isDir: boolean): AsyncGenerator<TarEntry> {
+  const stream = new PassThrough({ highWaterMark: 256 * 1024 });
+  const reading = copyFromContainer(files, path, "-", stream).then(
+    () => stream.end(),
+    (err: unknown) => stream.destroy(err as Error),
+  );
+  try {
+    for await (const e of readTar(stream)) {
+      const name = e.path.replace(/^\.?\/+/, "").replace(/\/+$/, "");
+      const slash = name.indexOf("/");
+      const inner = isDir ? (slash < 0 ? "" : name.slice(slash + 1)) : "";
+      if (isDir && inner === "") {
+        for await (const _ of e.body);
+        continue;
+      }
+      const linkname = e.type === "hardlink" ? e.linkname.replace(/^\.?\/+/, "").slice(e.linkname.replace(/^\.?\/+/, "").indexOf("/") + 1) : e.linkname;
+      yield { ...e, path: inner, linkname };
+    }
+  } finally {
+    await reading;
+  }
+}
+
+/** A local tar archive (plain or gzip) ADD unpacks instead of copying; undefined: not an archive. */
+async function archiveKind(path: string): Promise<"tar" | "gzip" | undefined> {
+  const head = await new Promise<Buffer>((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = createReadStream(path, { start: 0, end: 511 });
+    s.on("data", (c) => chunks.push(c as Buffer));
+    s.on("end", () => resolve(Buffer.concat(chunks)));
+    s.on("error", () => resolve(Buffer.alloc(0)));
+  });
+  if (detectCompression(head) === "gzip") return "gzip";
+  if (head.length >= 262 && head.subarray(257, 262).toString("latin1") === "ustar") return "tar";
+  return undefined;
+}
+
+function archiveUnit(s: ContextSource, ins: Instruction): Unit {
+  const path = s.items[0]!.path;
+  return {
+    isDir: true,
+    name: posix.basename(s.rel),
+    ownersKept: true,
+    entries: () =>
+      (async function* () {
+        let input: AsyncIterable<Buffer> = createReadStream(path);
+        if ((await archiveKind(path)) === "gzip") input = createReadStream(path).pipe(createGunzip());
+        for await (const e of readTar(input)) {
+          const name = posix.normalize("/" + e.path).slice(1).replace(/\/+$/, "");
+          if (e.path.split("/").includes("..") || (e.type === "hardlink" && e.linkname.split("/").includes(".."))) {
+            throw new BuildError(`line ${ins.line}: ADD ${s.shown}: the archive has an entry outside its root: ${e.path}`);
+          }
+          if (name === "") {
+            for await (const _ of e.body);
+            continue;
+          }
+          yield { ...e, path: name, linkname: e.type === "hardlink" ? posix.normalize("/" + e.linkname).slice(1) : e.linkname };
+        }
+      })(),
+  };
+}

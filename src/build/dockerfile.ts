@@ -1,0 +1,218 @@
+/**
+ * Dockerfile syntax (docs.docker.com/reference/dockerfile): parser directives
+ * (`# escape=`), comments, line continuations, and each instruction's words.
+ * Pure: the builder (builder.ts) gives meaning to what this returns. Every
+ * error names the line, as docker's "dockerfile parse error on line N" does.
+ */
+import { BuildError } from "./build-error.js";
+
+export interface Instruction {
+  /** Upper case: FROM, RUN, COPY, … */
+  keyword: string;
+  /** `--name=value` flags before the arguments (COPY --from=…, FROM --platform=…). */
+  flags: Map<string, string>;
+  /** The arguments as written, continuation lines joined (the shell form's command). */
+  rest: string;
+  /** The exec form's words when the arguments are a JSON array of strings. */
+  json?: string[];
+  /** 1-based line of the instruction's first line. */
+  line: number;
+  /** The instruction as shown in progress output and history: keyword and arguments on one line. */
+  text: string;
+}
+
+export interface Dockerfile {
+  /** `\` (default) or a backtick (`# escape=\``). */
+  escape: string;
+  instructions: Instruction[];
+}
+
+const KNOWN = new Set([
+  "FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT", "VOLUME", "USER",
+  "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+]);
+
+/** Flags each instruction takes; any other is an error (docker: "unknown flag"). */
+const FLAGS: Record<string, string[]> = {
+  FROM: ["platform"],
+  COPY: ["from", "chown", "chmod", "link", "parents", "exclude"],
+  ADD: ["chown", "chmod", "link", "checksum", "keep-git-dir", "exclude"],
+  HEALTHCHECK: ["interval", "timeout", "start-period", "start-interval", "retries"],
+  RUN: ["mount", "network", "security"],
+};
+
+export function parseDockerfile(text: string): Dockerfile {
+  const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
+  let escape = "\\";
+  let i = 0;
+  // Directives: `# key=value` lines at the very top, before anything else (a blank line ends them).
+  const seen = new Set<string>();
+  for (; i < lines.length; i++) {
+    const m = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/.exec(lines[i]!);
+    if (!m) break;
+    const key = m[1]!.toLowerCase();
+    if (seen.has(key)) throw new BuildError(`dockerfile parse error on line ${i + 1}: only one ${key} parser directive can be used`);
+    seen.add(key);
+    if (key === "escape") {
+      if (m[2] !== "\\" && m[2] !== "`") throw new BuildError(`dockerfile parse error on line ${i + 1}: invalid escape token '${m[2]}' does not match ` + "` or \\");
+      escape = m[2]!;
+    }
+  }
+  const instructions: Instruction[] = [];
+  while (i < lines.length) {
+    const raw = lines[i]!;
+    if (/^\s*(#|$)/.test(raw)) {
+      i++;
+      continue;
+    }
+    const start = i;
+    let joined = "";
+    let line = raw;
+    // Continuation: the escape character last on the line (trailing blanks ignored); comment lines inside are dropped.
+    for (;;) {
+      const trimmed = line.replace(/\s+$/, "");
+      if (trimmed.endsWith(escape) && !trimmed.endsWith(escape + escape)) {
+        joined += trimmed.slice(0, -1);
+        i++;
+        while (i < lines.length && /^\s*#/.test(lines[i]!)) i++;
+        if (i >= lines.length) break;
+        line = lines[i]!;
+        continue;
+      }
+      joined += line;
+      i++;
+      break;
+    }
+    instructions.push(parseInstruction(joined.trim(), start + 1));
+  }
+  return { escape, instructions };
+}
+
+function parseInstruction(text: string, line: number): Instruction {
+  const m = /^(\S+)\s*([\s\S]*)$/.exec(text)!;
+  const keyword = m[1]!.toUpperCase();
+  if (!KNOWN.has(keyword)) throw new BuildError(`dockerfile parse error on line ${line}: unknown instruction: ${m[1]}`);
+  let rest = m[2]!;
+  const flags = new Map<string, string>();
+  if (FLAGS[keyword]) {
+    for (;;) {
+      const f = /^--([a-z-]+)(?:=(\S*))?(?:\s+|$)/.exec(rest);
+      if (!f) break;
+      if (!FLAGS[keyword]?.includes(f[1]!)) throw new BuildError(`dockerfile parse error on line ${line}: unknown flag: --${f[1]} (${keyword})`);
+      flags.set(f[1]!, f[2] ?? "true");
+      rest = rest.slice(f[0].length);
+    }
+  }
+  if (/<<-?["']?[A-Za-z_]/.test(rest) && (keyword === "RUN" || keyword === "COPY" || keyword === "ADD")) {
+    throw new BuildError(`dockerfile parse error on line ${line}: heredocs (<<EOF) are not supported by tsbox build`);
+  }
+  const json = jsonForm(rest);
+  const instruction: Instruction = { keyword, flags, rest, line, text: `${keyword} ${[...flags].map(([k, v]) => `--${k}=${v} `).join("")}${rest}`.trim() };
+  if (json) instruction.json = json;
+  return instruction;
+}
+
+/** `["a", "b"]`: the exec form; anything else (including invalid JSON) is the shell form, as docker reads it. */
+function jsonForm(rest: string): string[] | undefined {
+  if (!rest.startsWith("[")) return undefined;
+  try {
+    const v = JSON.parse(rest) as unknown;
+    if (Array.isArray(v) && v.every((w) => typeof w === "string")) return v as string[];
+  } catch {
+    // shell form
+  }
+  return undefined;
+}
+
+/**
+ * Splits arguments into words the way docker's shell lexer does for ENV,
+ * LABEL, ARG, COPY and friends: blanks separate words, quotes group and are
+ * removed, the escape character quotes the next one, and `$VAR`, `${VAR}`,
+ * `${VAR:-default}` and `${VAR:+alternate}` expand from `vars` (single
+ * quotes keep `$` as it is).
+ */
+export function splitWords(text: string, vars: ReadonlyMap<string, string>, escape = "\\", line = 0): string[] {
+  const words: string[] = [];
+  let word = "";
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = null;
+      else word += c;
+      continue;
+    }
+    if (c === escape && i + 1 < text.length) {
+      const next = text[++i]!;
+      // Inside double quotes only the quote, the escape and `$` are escapable.
+      word += quote === '"' && next !== '"' && next !== escape && next !== "$" ? c + next : next;
+      inWord = true;
+      continue;
+    }
+    if (quote === '"') {
+      if (c === '"') quote = null;
+      else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line);
+      else word += c;
+      continue;
+    }
+    if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      word = "";
+      inWord = false;
+      continue;
+    }
+    inWord = true;
+    if (c === '"' || c === "'") quote = c;
+    else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line);
+    else word += c;
+  }
+  if (quote) throw new BuildError(`dockerfile parse error on line ${line}: unmatched ${quote} in: ${text}`);
+  if (inWord) words.push(word);
+  return words;
+}
+
+/** Expands the variable at text[i] (a `$`); returns the index of its last character. */
+function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number): number {
+  const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1));
+  if (simple) {
+    emit(vars.get(simple[0]) ?? "");
+    return i + simple[0].length;
+  }
+  if (text[i + 1] !== "{") {
+    emit("$");
+    return i;
+  }
+  const end = text.indexOf("}", i + 2);
+  if (end < 0) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
+  const body = text.slice(i + 2, end);
+  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([\s\S]*))?$/.exec(body);
+  if (!m) throw new BuildError(`dockerfile parse error on line ${line}: bad substitution \${${body}}`);
+  const value = vars.get(m[1]!);
+  if (m[2] === "-") emit(value ? value : m[3]!);
+  else if (m[2] === "+") emit(value ? m[3]! : "");
+  else emit(value ?? "");
+  return end;
+}
+
+/**
+ * `KEY=VALUE …` (ENV, LABEL, ARG with values), or ENV's and LABEL's old
+ * `KEY the rest` form; values expanded with `vars` as they were before this
+ * instruction (docker: `ENV a=1 b=$a` gives b the earlier a).
+ */
+export function keyValuePairs(ins: Instruction, vars: ReadonlyMap<string, string>, escape: string, allowOldForm: boolean): [string, string][] {
+  const words = splitWords(ins.rest, vars, escape, ins.line);
+  if (words.length === 0) throw new BuildError(`dockerfile parse error on line ${ins.line}: ${ins.keyword} requires at least one argument`);
+  if (!words[0]!.includes("=")) {
+    if (!allowOldForm || words.length < 2) throw new BuildError(`dockerfile parse error on line ${ins.line}: ${ins.keyword} names must be followed by =VALUE: ${ins.rest}`);
+    // The old form: the first word is the key, the rest of the line (expanded, blanks kept) the value.
+    const key = words[0]!;
+    const after = ins.rest.trimStart().slice(ins.rest.trimStart().search(/\s/)).trim();
+    return [[key, splitWords(after, vars, escape, ins.line).join(" ")]];
+  }
+  return words.map((w) => {
+    const eq = w.indexOf("=");
+    if (eq <= 0) throw new BuildError(`dockerfile parse error on line ${ins.line}: ${ins.keyword} expects KEY=VALUE, got: ${w}`);
+    return [w.slice(0, eq), w.slice(eq + 1)];
+  });
+}

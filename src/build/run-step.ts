@@ -1,0 +1,47 @@
+/**
+ * RUN: the command in a container of the stage's image (its ENV, the ARGs
+ * in scope, WORKDIR and USER; never the image's ENTRYPOINT), its output
+ * shown as it comes; then its writable layer, deletions as whiteouts, is
+ * the new image's layer. The container is removed whatever happens.
+ */
+import type { Runtime } from "../runtime.js";
+import type { Instruction } from "./dockerfile.js";
+import type { BuildOptions, Stage } from "./builder.js";
+import { BuildError } from "./build-error.js";
+import { commitStep } from "./commit-step.js";
+
+export interface RunStepRequest {
+  argv: string[];
+  env: string[];
+  annotations: Record<string, string>;
+}
+
+export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: RunStepRequest, options: BuildOptions, say: (text: string) => void): Promise<{ manifestDigest: string; configDigest: string }> {
+  if (!stage.image) throw new BuildError(`line ${ins.line}: RUN has nothing to run: this stage is FROM scratch with no files yet`);
+  const c = await rt.run({
+    image: stage.image.configDigest,
+    entrypoint: req.argv,
+    env: req.env,
+    workdir: stage.config.WorkingDir || "/",
+    user: stage.config.User || "0",
+    ...(options.network !== undefined ? { network: options.network } : {}),
+    stdout: "pipe",
+    stderr: "pipe",
+  }, { onWarning: (w) => say(`[warning] ${w}\n`) });
+  const onAbort = () => void c.kill("SIGKILL").catch(() => {});
+  options.signal?.addEventListener("abort", onAbort);
+  try {
+    const pump = async (stream: NodeJS.ReadableStream | null) => {
+      if (stream) for await (const chunk of stream) say(String(chunk));
+    };
+    const [status] = await Promise.all([c.wait(), pump(c.stdout), pump(c.stderr)]);
+    options.signal?.throwIfAborted();
+    if (status.exitCode !== 0) {
+      throw new BuildError(`process "${req.argv.join(" ")}" did not complete successfully: exit code: ${status.exitCode}${status.oomKilled ? " (killed: out of memory)" : ""}`);
+    }
+    return await commitStep(rt, stage, c.id, `RUN ${req.argv.join(" ")} # tsbox build`, req.annotations);
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    await rt.removeContainer(c.id, { force: true, volumes: true }).catch(() => {});
+  }
+}

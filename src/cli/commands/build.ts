@@ -1,0 +1,112 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UsageError } from "../../errors.js";
+import { defaultDataDir } from "../../paths.js";
+import { Runtime } from "../../runtime.js";
+import type { CliContext } from "../context.js";
+import { allValues, lastValue, parseFlags } from "../flags.js";
+import { withInterrupt } from "../interrupt.js";
+import { shortId } from "../format.js";
+
+const USAGE = `Usage: tsbox build [OPTIONS] PATH | -
+
+Build an image from a Dockerfile. PATH is the build context; - reads the
+Dockerfile from stdin and builds with no context.
+
+Options:
+      --build-arg LIST    A build-time variable: KEY=VALUE, or KEY to take its value from the environment
+  -f, --file STRING       The Dockerfile (default PATH/Dockerfile; - reads it from stdin)
+      --iidfile STRING    Write the image ID to the file
+      --label LIST        Set metadata for the image (KEY=VALUE)
+      --network STRING    The network of RUN instructions (default, none, host, or a network's name)
+      --no-cache          Run every step again instead of taking earlier builds' results
+      --pull              Pull every FROM image, even one the store has
+  -q, --quiet             Print only the image ID (on stdout), no progress
+  -t, --tag LIST          Name (and tag) the image: NAME[:TAG]
+      --target STRING     Build this stage (default the last)
+      --platform STRING   The image's platform: only this runtime's
+      --progress STRING   auto, plain or tty (the output is plain text either way)
+      --rm, --force-rm    Accepted: the step containers are always removed
+
+Progress and RUN's output go to stderr.
+`;
+
+export async function buildCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [
+    { name: "build-arg", value: true, repeat: true },
+    { name: "file", short: "f", value: true },
+    { name: "iidfile", value: true },
+    { name: "label", value: true, repeat: true },
+    { name: "network", value: true },
+    { name: "no-cache" },
+    { name: "pull" },
+    { name: "quiet", short: "q" },
+    { name: "tag", short: "t", value: true, repeat: true },
+    { name: "target", value: true },
+    { name: "platform", value: true },
+    { name: "progress", value: true },
+    { name: "rm" },
+    { name: "force-rm" },
+  ]);
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  if (flags.positionals.length !== 1) throw new UsageError(`"tsbox build" requires exactly 1 argument: the build context (PATH, or - for a Dockerfile on stdin)`);
+  const [path] = flags.positionals as [string];
+  if (/^(https?|git):\/\/|^git@/.test(path)) throw new UsageError(`building from a URL or git repository is not supported: clone or download it, then build the directory`);
+  const progress = lastValue(flags, "progress");
+  if (progress !== undefined && !["auto", "plain", "tty", "quiet"].includes(progress)) throw new UsageError(`invalid --progress ${progress}: expected auto, plain, tty or quiet`);
+  const buildArgs: Record<string, string> = {};
+  for (const a of allValues(flags, "build-arg")) {
+    const eq = a.indexOf("=");
+    if (eq === 0) throw new UsageError(`invalid --build-arg "${a}": expected KEY=VALUE or KEY`);
+    if (eq > 0) buildArgs[a.slice(0, eq)] = a.slice(eq + 1);
+    else if (ctx.env[a] !== undefined) buildArgs[a] = ctx.env[a]!;
+  }
+  const labels: Record<string, string> = {};
+  for (const l of allValues(flags, "label")) {
+    const eq = l.indexOf("=");
+    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
+  }
+  const file = lastValue(flags, "file");
+  const stdinDockerfile = path === "-" || file === "-";
+  if (path === "-" && file !== undefined && file !== "-") throw new UsageError("with - as the context (a Dockerfile on stdin) there is no -f");
+  if (stdinDockerfile && process.stdin.isTTY) throw new UsageError("no Dockerfile on stdin: redirect stdin (tsbox build - < Dockerfile)");
+  const quiet = flags.bools.has("quiet") || progress === "quiet";
+  const rt = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  const platform = lastValue(flags, "platform");
+  if (platform !== undefined) {
+    const { formatPlatform, parsePlatform, platformMatches } = await import("../../image/platform.js");
+    if (!platformMatches(parsePlatform(platform), rt.imageStore.platform)) throw new UsageError(`tsbox build makes images for ${formatPlatform(rt.imageStore.platform)} (this runtime's platform), not ${platform}`);
+  }
+  // `-`: no context, as docker's: an empty directory stands for it.
+  const empty = path === "-" ? mkdtempSync(join(tmpdir(), "tsbox-build-empty-")) : undefined;
+  try {
+    return await withInterrupt(ctx, "build", async (signal) => {
+      const result = await rt.build({
+        context: empty ?? path,
+        ...(stdinDockerfile ? { dockerfileText: readFileSync(0, "utf8") } : file !== undefined ? { dockerfile: file } : {}),
+        tags: allValues(flags, "tag"),
+        buildArgs,
+        labels,
+        ...(lastValue(flags, "target") !== undefined ? { target: lastValue(flags, "target")! } : {}),
+        ...(lastValue(flags, "network") !== undefined ? { network: networkOf(lastValue(flags, "network")!) } : {}),
+        noCache: flags.bools.has("no-cache"),
+        pull: flags.bools.has("pull"),
+        signal,
+        ...(quiet ? {} : { onOutput: (text: string) => void ctx.stderr.write(text) }),
+      });
+      const iidfile = lastValue(flags, "iidfile");
+      if (iidfile !== undefined) writeFileSync(iidfile, result.id);
+      if (quiet) ctx.stdout.write(result.id + "\n");
+      else ctx.stderr.write(`Successfully built ${shortId(result.id)}\n`);
+      return 0;
+    });
+  } finally {
+    if (empty) rmSync(empty, { recursive: true, force: true });
+  }
+}
+
+/** docker build's `--network default` is the runtime's own default network. */
+function networkOf(name: string): string {
+  return name === "default" ? (process.env.TSBOX_NETWORK ?? "bridge") : name;
+}

@@ -1,0 +1,41 @@
+/**
+ * `tsbox history`: an image's config history, newest first, each step with
+ * the size of the layer it made (0 for metadata steps). Only the newest row
+ * has an image id of its own; docker shows `<missing>` for the others.
+ */
+import type { ImageConfig } from "./oci.js";
+import type { ImageStore, StoredImage } from "./store.js";
+
+export interface HistoryRow {
+  id: string | null;
+  created: string | null;
+  createdBy: string;
+  /** The layer's (compressed) size; 0 for a step that made none. */
+  size: number;
+  comment: string;
+}
+
+export async function imageHistory(store: ImageStore, ref: string): Promise<HistoryRow[]> {
+  let image: StoredImage;
+  try {
+    image = await store.getImage(ref);
+  } catch (err) {
+    // Another platform's image: the one the name has (as inspect shows it).
+    const platform = await store.defaultPlatformOf(ref).catch(() => undefined);
+    if (!platform) throw err;
+    image = await store.getImage(ref, platform);
+  }
+  const layers = image.manifest.layers;
+  const history: NonNullable<ImageConfig["history"]> = image.config.history ?? layers.map(() => ({}));
+  let next = 0;
+  const rows: HistoryRow[] = history.map((h) => ({
+    id: null,
+    created: h.created ?? null,
+    createdBy: h.created_by ?? "",
+    size: h.empty_layer ? 0 : (layers[next++]?.size ?? 0),
+    comment: h.comment ?? "",
+  }));
+  rows.reverse();
+  if (rows[0]) rows[0].id = image.configDigest;
+  return rows;
+}

@@ -1,0 +1,242 @@
+/**
+ * `tsbox build`: real Dockerfiles built into the store and run, as root and
+ * as the unprivileged users — stages, ARG/ENV substitution, WORKDIR, COPY's
+ * rules (directories, wildcards, .dockerignore, --from, --chown), ADD's
+ * archives, RUN's layer with its deletions, the cache, a Dockerfile on
+ * stdin, the library API — and what a docker user or a hostile context may
+ * throw at it: unknown instructions, failing RUNs, `..` and symlinks out of
+ * the context. Every case ends with the leak check.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { repoRoot, tsbox } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
+import { TarWriter } from "../src/image/tar-writer.js";
+
+after(cleanupIdentities);
+
+/** A context directory of `files` (path → content; a `{ link }` makes a symlink), owned by `who`. */
+function context(who: Identity, name: string, files: Record<string, string | { link: string } | Buffer>): string {
+  const dir = join(who.scratch, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  for (const [path, content] of Object.entries(files)) {
+    const full = join(dir, path);
+    mkdirSync(dirname(full), { recursive: true });
+    if (typeof content === "object" && !Buffer.isBuffer(content)) symlinkSync(content.link, full);
+    else writeFileSync(full, content);
+  }
+  execFileSync("chown", ["-R", "-h", `${who.uid}:${who.gid}`, dir]);
+  return dir;
+}
+
+/** The owner (`uid/gid`) `path` has in the newest layer of `image` that holds it, read from `tsbox save`. */
+async function layerOwner(who: Identity, image: string, path: string): Promise<string> {
+  const dir = join(who.scratch, `saved-${Date.now()}`);
+  mkdirSync(dir);
+  execFileSync("chown", [`${who.uid}:${who.gid}`, dir]);
+  const saved = await tsbox(who, ["save", "-o", join(dir, "image.tar"), image]);
+  assert.equal(saved.code, 0, saved.stderr);
+  execFileSync("tar", ["-xf", join(dir, "image.tar"), "-C", dir]);
+  const manifest = JSON.parse(execFileSync("tar", ["-xOf", join(dir, "image.tar"), "manifest.json"], { encoding: "utf8" })) as { Layers: string[] }[];
+  let owner = "";
+  for (const layer of manifest[0]!.Layers) {
+    const listing = execFileSync("tar", ["-tvzf", join(dir, layer)], { encoding: "utf8" });
+    const line = listing.split("\n").find((l) => l.endsWith(` ${path}`));
+    if (line) owner = line.split(/\s+/)[1]!;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return owner;
+}
+
+const MULTI_STAGE = `# syntax=docker/dockerfile:1
+# escape=\\
+ARG BASE=busybox
+FROM $BASE AS build
+ARG GREETING=hello
+ENV APP_HOME=/srv/app \\
+    MODE=prod
+WORKDIR $APP_HOME
+COPY src/ ./src/
+COPY *.txt notes/
+RUN echo "$GREETING from $MODE" > greeting && ls src > listing
+
+FROM busybox
+LABEL org.example.stage=final "org.example.two words"="a value"
+COPY --from=build /srv/app /app
+COPY --chown=@ID@:@ID@ owned.txt /home/owned.txt
+RUN rm /bin/ls
+WORKDIR /app
+USER @ID@
+EXPOSE 8080/tcp 53/udp
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat greeting listing; echo notes/*; stat -c %u:%g /home/owned.txt; id -u; test -e /bin/ls || echo no-ls; test -e src/secret.key || echo no-key; echo $APP_HOME."]
+`;
+
+for (const who of identities()) {
+  describe(`build as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(async () => {
+      await removeContainersAndVolumes(who);
+      await assertNoLeaks(snap, [who]);
+    });
+    const cli = (args: string[], opts: { stdin?: string; expect?: number } = {}) => tsboxExpect(who, args, opts);
+    const build = (args: string[], opts: { stdin?: string } = {}) => tsbox(who, ["build", ...args], { timeoutMs: 120_000, ...opts });
+    // The single-id user's containers have one id, 0: the files and the user are its.
+    const id = who.name === "single" ? 0 : 1000;
+
+    it("builds a multi-stage Dockerfile — ARG, ENV, WORKDIR, COPY of directories and wildcards, .dockerignore, --from, --chown, RUN's deletions — and the image runs as built", async () => {
+      const ctx = context(who, "app", {
+        Dockerfile: MULTI_STAGE.replaceAll("@ID@", String(id)),
+        ".dockerignore": "**/*.key\nignored/\n",
+        "src/a.js": "a",
+        "src/lib/b.js": "b",
+        "src/secret.key": "k",
+        "one.txt": "1",
+        "two.txt": "2",
+        "owned.txt": "mine",
+        "ignored/x": "x",
+      });
+      const r = await build(["--build-arg", "GREETING=hi", "-t", "app:1", "-t", "app:latest", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /\[1\/\d+\] FROM \$BASE AS build/);
+      assert.match(r.stderr, /Successfully built [0-9a-f]{12}/);
+      const run = await cli(["run", "--rm", "app:1"]);
+      // A rootless run shows every file of an image as its root's (layers unpack without owners: docs/architecture.md,
+      // "Layers"); the owners the build gave are in the image's layer, checked below.
+      const shown = who.name === "user" ? "0:0" : `${id}:${id}`;
+      assert.equal(run.stdout, ["hi from prod", "a.js", "lib", "notes/one.txt notes/owned.txt notes/two.txt", shown, String(id), "no-ls", "no-key", "."].join("\n") + "\n");
+      assert.equal(await layerOwner(who, "app:1", "home/owned.txt"), `${id}/${id}`);
+      const info = await cli(["inspect", "-f", "{{.Config.WorkingDir}}|{{.Config.User}}|{{json .Config.Entrypoint}}|{{index .Config.Labels \"org.example.stage\"}}|{{index .Config.Labels \"org.example.two words\"}}|{{json .Config.ExposedPorts}}|{{len .RootFS.Layers}}", "app:latest"]);
+      assert.equal(info.stdout.trim(), `/app|${id}|["/bin/sh","-c"]|final|a value|{"53/udp":{},"8080/tcp":{}}|4`);
+      // Both names are the same image; its history names every step, newest first.
+      assert.equal((await cli(["inspect", "-f", "{{.Id}}", "app:1"])).stdout, (await cli(["inspect", "-f", "{{.Id}}", "app:latest"])).stdout);
+      const history = (await cli(["history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", "app:1"])).stdout.trim().split("\n");
+      assert.match(history[0]!, /^sha256:[0-9a-f]{64}\|CMD \["cat greeting/);
+      assert.ok(history.some((h) => h === "<missing>|RUN /bin/sh -c rm /bin/ls # tsbox build"), history.join("\n"));
+      assert.ok(history.some((h) => h.startsWith(`<missing>|COPY --chown=${id}:${id} owned.txt /home/owned.txt`)), history.join("\n"));
+      // The intermediate steps are not listed as images; only the names are.
+      const names = (await cli(["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout.trim().split("\n").sort();
+      assert.deepEqual(names, ["app:1", "app:latest", "busybox:latest"]);
+      await cli(["rmi", "app:1", "app:latest"]);
+    });
+
+    it("takes unchanged steps from the cache, runs again what a changed file touches, and --no-cache runs everything", async () => {
+      const ctx = context(who, "cached", {
+        Dockerfile: "FROM busybox\nARG V=1\nCOPY data.txt /data.txt\nRUN cat /data.txt > /copy.txt\nCMD [\"cat\", \"/copy.txt\"]\n",
+        "data.txt": "first",
+      });
+      const first = await build(["-q", "-t", "cached", ctx]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /^sha256:[0-9a-f]{64}\n$/, "-q prints the id alone");
+      assert.equal(first.stderr, "", "-q prints no progress");
+      const again = await build(["-t", "cached", ctx]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /COPY data\.txt \/data\.txt \(cached\)/);
+      assert.match(again.stderr, /RUN cat \/data\.txt > \/copy\.txt \(cached\)/);
+      assert.equal((await cli(["inspect", "-f", "{{.Id}}", "cached"])).stdout.trim(), first.stdout.trim(), "the same steps make the same image");
+      // A build arg the RUN sees is part of its key.
+      const arg = await build(["--build-arg", "V=2", "-t", "cached", ctx]);
+      assert.match(arg.stderr, /COPY data\.txt \/data\.txt \(cached\)/, arg.stderr);
+      assert.doesNotMatch(arg.stderr, /RUN cat .*\(cached\)/, "a new ARG value misses the cache where it is used");
+      writeFileSync(join(ctx, "data.txt"), "second");
+      const changed = await build(["-t", "cached", ctx]);
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.doesNotMatch(changed.stderr, /\(cached\)/, "a changed source runs its COPY and every step after it");
+      assert.equal((await cli(["run", "--rm", "cached"])).stdout, "second");
+      const fresh = await build(["--no-cache", "-t", "cached", ctx]);
+      assert.doesNotMatch(fresh.stderr, /\(cached\)/);
+      // `image prune` drops the cache with the dangling images.
+      await cli(["rmi", "cached"]);
+      await cli(["image", "prune", "-f"]);
+      const cold = await build(["-t", "cached", ctx]);
+      assert.doesNotMatch(cold.stderr, /\(cached\)/);
+      await cli(["rmi", "cached"]);
+    });
+
+    it("builds a Dockerfile from stdin without a context, from -f elsewhere, and ADD unpacks a local tar.gz", async () => {
+      const fromStdin = await build(["-q", "-t", "stdin:1", "-"], { stdin: 'FROM busybox\nRUN echo made > /made\nCMD ["cat", "/made"]\n' });
+      assert.equal(fromStdin.code, 0, fromStdin.stderr);
+      assert.equal((await cli(["run", "--rm", "stdin:1"])).stdout, "made\n");
+      const tar = new TarWriter();
+      tar.add({ path: "inner/", type: "directory", mode: 0o755, mtime: 0 });
+      tar.add({ path: "inner/file", type: "file", mode: 0o640, uid: who.name === "single" ? 0 : 7, gid: who.name === "single" ? 0 : 8, mtime: 0, data: Buffer.from("unpacked\n") });
+      const ctx = context(who, "addctx", { "bundle.tar.gz": gzipSync(tar.finish()), "build/app.Dockerfile": "FROM busybox\nADD bundle.tar.gz /opt/\nADD bundle.tar.gz /kept/as-file.tgz\n" });
+      const r = await build(["-f", "build/app.Dockerfile", "-t", "added", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      const out = await cli(["run", "--rm", "added", "sh", "-c", "cat /opt/inner/file; stat -c %a /opt/inner/file; ls /kept/as-file.tgz/inner"]);
+      assert.equal(out.stdout, "unpacked\n640\nfile\n", "an archive is unpacked, whatever the destination's name");
+      assert.equal(await layerOwner(who, "added", "opt/inner/file"), who.name === "single" ? "0/0" : "7/8", "with its owners");
+      await cli(["rmi", "stdin:1", "added"]);
+    });
+
+    it("refuses bad Dockerfiles and contexts that reach out, with the line, exit 1, and no container or image left", async () => {
+      const outside = join(who.scratch, "outside-secret");
+      writeFileSync(outside, "secret");
+      const ctx = context(who, "bad", {
+        "ok.txt": "ok",
+        "escape": { link: "/etc" },
+        "escape-file": { link: outside },
+        "tree/inner-link": { link: outside },
+      });
+      const cases: [string, RegExp][] = [
+        ["FROM busybox\nFOO bar\n", /line 2: unknown instruction: FOO/],
+        ["RUN true\n", /no build stage in current context \(RUN before the first FROM\)/],
+        ["# nothing\n", /no FROM instruction/],
+        ["FROM busybox\nRUN exit 3\n", /process "\/bin\/sh -c exit 3" did not complete successfully: exit code: 3/],
+        ["FROM busybox\nCOPY ../outside-secret /x\n", /forbidden path outside the build context: \.\.\/outside-secret/],
+        ["FROM busybox\nCOPY escape/passwd /x\n", /forbidden path outside the build context: escape\/passwd/],
+        ["FROM busybox\nCOPY escape-file /x\n", /forbidden path outside the build context/],
+        ["FROM busybox\nCOPY missing.txt /x\n", /missing\.txt: not found in the build context/],
+        ["FROM busybox\nCOPY --bogus=1 ok.txt /x\n", /line 2: unknown flag: --bogus/],
+        ["FROM busybox\nCOPY ok.txt ok.txt /x\n", /destination must be a directory and end with a \//],
+        ["FROM busybox AS one\nFROM one AS one\n", /duplicate stage name "one"/],
+        ["FROM busybox\nRUN --mount=type=cache,target=/c true\n", /RUN --mount is not supported/],
+        ["FROM scratch\nRUN true\n", /RUN has nothing to run/],
+        ["FROM busybox\nENV\n", /ENV requires at least one argument/],
+        ["FROM 127.0.0.1:1/nothing:1\n", /line 1: unable to find image 127\.0\.0\.1:1\/nothing:1 locally/],
+      ];
+      for (const [dockerfile, error] of cases) {
+        const r = await build(["-t", "bad:1", "-f", "-", ctx], { stdin: dockerfile });
+        assert.equal(r.code, 1, `${dockerfile}: ${r.stderr}`);
+        assert.match(r.stderr, error, dockerfile);
+      }
+      assert.doesNotMatch((await cli(["images"])).stdout, /^bad\s/m, "a failed build names nothing");
+      assert.equal((await cli(["ps", "-aq"])).stdout, "", "no step container is left");
+      // A symlink inside a copied directory is copied as a link, never followed to the host.
+      const ok = await build(["-t", "links", "-f", "-", ctx], { stdin: "FROM busybox\nCOPY tree /tree\n" });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal((await cli(["run", "--rm", "links", "sh", "-c", "readlink /tree/inner-link; cat /tree/inner-link 2>/dev/null || echo not-there"])).stdout, `${outside}\nnot-there\n`);
+      await cli(["rmi", "links"]);
+      const usage = await build([]);
+      assert.equal(usage.code, 125);
+      assert.match(usage.stderr, /requires exactly 1 argument/);
+    });
+
+    it("builds through the library API (Runtime.build)", async () => {
+      const ctx = context(who, "lib", { "hello.txt": "from the library" });
+      const script = `
+        const { Runtime } = await import(${JSON.stringify(new URL("../src/index.ts", import.meta.url).pathname)});
+        const rt = new Runtime();
+        const lines = [];
+        const built = await rt.build({ context: ${JSON.stringify(ctx)}, dockerfileText: 'FROM busybox\\nCOPY hello.txt /\\nCMD ["cat", "/hello.txt"]\\n', tags: ["lib:1"], onOutput: (t) => lines.push(t) });
+        const out = await (await rt.run({ image: "lib:1", remove: true })).output();
+        console.log(JSON.stringify({ id: built.id, tags: built.tags, stdout: out.stdout, progress: lines.join("") }));`;
+      const r = await tsbox(who, [], { argv: [process.execPath, "--import", "tsx", "--input-type=module", "-e", script], cwd: repoRoot, timeoutMs: 120_000 });
+      assert.equal(r.code, 0, r.stderr);
+      const res = JSON.parse(r.stdout) as { id: string; tags: string[]; stdout: string; progress: string };
+      assert.match(res.id, /^sha256:[0-9a-f]{64}$/);
+      assert.deepEqual(res.tags, ["docker.io/library/lib:1"]);
+      assert.equal(res.stdout, "from the library");
+      assert.match(res.progress, /\[2\/3\] COPY hello\.txt \//);
+      await cli(["rmi", "lib:1"]);
+    });
+  });
+}

@@ -1,0 +1,65 @@
+/**
+ * The Dockerfile parser, the word lexer and the path patterns of
+ * `tsbox build` (no containers): docker's rules for directives, line
+ * continuations, comments, flags, the exec form, quoting and `$VAR`
+ * expansion, COPY's wildcards and `.dockerignore`.
+ */
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { keyValuePairs, parseDockerfile, splitWords } from "../src/build/dockerfile.js";
+import { IgnoreRules, matchPath } from "../src/build/patterns.js";
+
+describe("Dockerfile syntax", () => {
+  it("reads directives, continuations (comments inside them dropped), flags and the exec form", () => {
+    const f = parseDockerfile(["# syntax=docker/dockerfile:1", "# escape=`", "", "# a comment", "from busybox AS base", "RUN echo a `", "  # dropped", "  && echo b", 'CMD ["sh", "-c", "echo hi"]', "COPY --from=base --chown=1:2 a b/", "ENTRYPOINT [not json"].join("\n"));
+    assert.equal(f.escape, "`");
+    assert.deepEqual(f.instructions.map((i) => [i.keyword, i.line]), [["FROM", 5], ["RUN", 6], ["CMD", 9], ["COPY", 10], ["ENTRYPOINT", 11]]);
+    assert.equal(f.instructions[1]!.rest, "echo a   && echo b");
+    assert.deepEqual(f.instructions[2]!.json, ["sh", "-c", "echo hi"]);
+    assert.deepEqual([...f.instructions[3]!.flags], [["from", "base"], ["chown", "1:2"]]);
+    assert.equal(f.instructions[3]!.rest, "a b/");
+    assert.equal(f.instructions[4]!.json, undefined, "invalid JSON is the shell form");
+  });
+
+  it("names the line of what it refuses", () => {
+    assert.throws(() => parseDockerfile("FROM x\n\nBOGUS y"), /line 3: unknown instruction: BOGUS/);
+    assert.throws(() => parseDockerfile("FROM x\nCOPY --nope a b"), /line 2: unknown flag: --nope/);
+    assert.throws(() => parseDockerfile("# escape=x\nFROM x"), /invalid escape token/);
+    assert.throws(() => parseDockerfile("FROM x\nRUN <<EOF\necho\nEOF"), /heredocs/);
+  });
+
+  it("splits words as docker's lexer: quotes, escapes, $VAR, ${VAR:-default}, ${VAR:+alt}", () => {
+    const vars = new Map([["A", "one"], ["EMPTY", ""]]);
+    assert.deepEqual(splitWords(`a "b c" 'd $A' \\$A $A\${A}x "\${NONE:-dflt}" \${A:+alt} \${EMPTY:-e}`, vars), ["a", "b c", "d $A", "$A", "oneonex", "dflt", "alt", "e"]);
+    assert.deepEqual(splitWords('x\\ y "q\\"uote"', vars), ["x y", 'q"uote']);
+    assert.throws(() => splitWords('"open', vars, "\\", 4), /line 4: unmatched "/);
+    assert.throws(() => splitWords("${A", vars, "\\", 5), /line 5: missing '}'/);
+  });
+
+  it("reads KEY=VALUE pairs with the values before the instruction, and ENV's old form", () => {
+    const [env] = parseDockerfile('ENV A=1 B="two words" C=$A').instructions;
+    assert.deepEqual(keyValuePairs(env!, new Map([["A", "old"]]), "\\", true), [["A", "1"], ["B", "two words"], ["C", "old"]]);
+    const [old] = parseDockerfile("ENV NAME the whole  rest").instructions;
+    assert.deepEqual(keyValuePairs(old!, new Map(), "\\", true), [["NAME", "the whole rest"]]);
+    const [bad] = parseDockerfile("LABEL =x").instructions;
+    assert.throws(() => keyValuePairs(bad!, new Map(), "\\", true), /expects KEY=VALUE/);
+  });
+});
+
+describe("build path patterns", () => {
+  it("COPY's wildcards stay within one path component", () => {
+    assert.ok(matchPath("*.txt", "a.txt"));
+    assert.ok(!matchPath("*.txt", "dir/a.txt"));
+    assert.ok(matchPath("src/?.js", "src/a.js"));
+    assert.ok(matchPath("[a-c]*", "beta"));
+    assert.ok(!matchPath("[!a-c]*", "beta"));
+  });
+
+  it(".dockerignore: ** spans directories, a directory covers its contents, the last matching line decides", () => {
+    const rules = new IgnoreRules("# comment\n**/*.key\nnode_modules\n/build/\ndocs/*\n!docs/keep.md\n");
+    for (const ignored of ["a.key", "deep/er/b.key", "node_modules", "node_modules/x/y.js", "build/out", "docs/other.md"]) assert.ok(rules.ignores(ignored), ignored);
+    for (const kept of ["src/a.js", "docs/keep.md", "builder/x", "keyfile"]) assert.ok(!rules.ignores(kept), kept);
+    assert.ok(rules.mayReinclude("docs"));
+    assert.ok(!rules.mayReinclude("node_modules"));
+  });
+});
