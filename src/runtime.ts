@@ -124,7 +124,12 @@ export class Runtime implements ContainerOwner {
     // One store for every backend; the backend only decides which platform of an image runs.
     const platform = backendPlatform(this.backend);
     this.imageStore = new ImageStore(this.dataDir, platform ? { platform } : {});
-    this.layers = new LayerCache(this.dataDir, this.imageStore.layout);
+    this.layers = new LayerCache(this.dataDir, this.imageStore.layout, {
+      // Rootless with subordinate ids, files keep the owners their layer gives (containers/layer-owners.ts);
+      // not for the vm backend, whose 9p server reads the layers as this user.
+      ...(this.backend.name === "native" ? { applyOwners: async (dir, owners) => (await import("./containers/layer-owners.js")).applyLayerOwners(this.ctx, dir, owners) } : {}),
+      removeDir: (dir) => removeOwnedTree(this.ctx, dir),
+    });
     this.names = new ContainerNames(this.paths);
     this.ctx = {
       paths: this.paths,
@@ -539,7 +544,7 @@ export class Runtime implements ContainerOwner {
   async prune(): Promise<{ blobs: number; layers: number; partials: number; bytes: number }> {
     const { pruneStore } = await import("./image/gc.js");
     await this.imageStore.ensureMigrated(); // images of an older store's layout count as named
-    return pruneStore(this.dataDir, this.imageStore.layout);
+    return pruneStore(this.dataDir, this.imageStore.layout, (dir) => removeOwnedTree(this.ctx, dir));
   }
 
   /** The stored image, pulling it when it is missing (as `docker run` does). */

@@ -143,6 +143,39 @@ for (const who of identities()) {
     });
   });
 
+  describe(`file owners in layers as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("keeps the owners a layer gives, rootless too (setgid bits and all), and prune deletes such a layer", async () => {
+      const env = freshStore(who);
+      const owned = (e: TarWriteEntry, uid: number, gid: number): TarWriteEntry => ({ ...e, uid, gid });
+      const layout = await layoutWith("test/owners:1", [[
+        owned({ path: "home/app", type: "directory", mode: 0o750, mtime: 0 }, 1000, 1000),
+        owned(file("home/app/notes", "mine", 0o600), 1000, 1000),
+        owned({ path: "home/app/link", type: "symlink", mode: 0o777, mtime: 0, linkname: "notes" }, 1000, 1000),
+        owned({ path: "srv", type: "directory", mode: 0o2775, mtime: 0 }, 0, 50),
+        owned(file("srv/tool", "#!/bin/sh\n", 0o2755), 0, 50),
+      ]]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--rm", "-u", "1000:1000", "test/owners:1", "sh", "-c", "stat -c '%n %u:%g %a' /home/app /home/app/notes /srv /srv/tool; stat -c '%n %u:%g' -L /home/app/link; echo more >> /home/app/notes && cat /home/app/notes"], { env });
+      // The single-id user has one id: every file is its root's, and uid 1000 cannot exist.
+      if (who.name === "single") {
+        assert.notEqual(r.code, 0);
+      } else {
+        ok(r);
+        assert.equal(r.stdout, ["/home/app 1000:1000 750", "/home/app/notes 1000:1000 600", "/srv 0:50 2775", "/srv/tool 0:50 2755", "/home/app/link 1000:1000", "minemore", ""].join("\n"));
+      }
+      const diffIds = JSON.parse((await tsbox(who, ["inspect", "-f", "{{json .RootFS.Layers}}", "test/owners:1"], { env })).stdout) as string[];
+      const ownedLayer = join(env.TSBOX_DATA_DIR!, "layers", "sha256", diffIds.at(-1)!.slice(7));
+      assert.ok(existsSync(ownedLayer));
+      ok(await tsbox(who, ["rmi", "test/owners:1"], { env }));
+      ok(await tsbox(who, ["prune"], { env }));
+      assert.ok(!existsSync(ownedLayer), "prune deleted the layer, files of other ids and all");
+    });
+  });
+
   describe(`hostile layers as ${who.name}`, () => {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));

@@ -1,11 +1,8 @@
-import { mkdtempSync, renameSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { TsboxError } from "../errors.js";
+import { renameSync } from "node:fs";
+import { join } from "node:path";
 import { isErrno, removeTree } from "../fs-util.js";
-import type { ContainerSpec } from "../spec/container-spec.js";
-import { DEFAULT_CAPABILITIES, OCI_VERSION } from "../spec/defaults.js";
-import { idMappings } from "../spec/id-mappings.js";
 import type { LifecycleContext } from "./context.js";
+import { inUserNamespace } from "./user-namespace.js";
 import { readState } from "./state.js";
 import { readContainerVolumes } from "./volumes.js";
 
@@ -52,37 +49,6 @@ export async function removeOwnedTree(ctx: LifecycleContext, dir: string): Promi
     const host = ctx.host();
     if (!denied || host.uid === 0 || !host.subuid) throw err;
   }
-  // The helper's own bundle (its config.json) sits beside the tree, not in it.
-  const helperBundle = mkdtempSync(join(dirname(dir), ".rm-"));
-  try {
-    await emptyInUserNamespace(ctx, dir, helperBundle);
-  } finally {
-    await removeTree(helperBundle);
-  }
+  await inUserNamespace(ctx, dir, "rm -rf /mnt/* /mnt/.[!.]* /mnt/..?*", `cannot remove ${dir}: cleanup in the user namespace`);
   await removeTree(dir);
-}
-
-/** `/bin/sh` and `rm` of the embedded busybox; the globs catch dot files. */
-async function emptyInUserNamespace(ctx: LifecycleContext, dir: string, bundleDir: string): Promise<void> {
-  const maps = idMappings(ctx.host());
-  const caps = [...DEFAULT_CAPABILITIES];
-  const spec: ContainerSpec = {
-    ociVersion: OCI_VERSION,
-    process: {
-      terminal: false,
-      user: { uid: 0, gid: 0 },
-      args: ["/bin/sh", "-c", "rm -rf /mnt/* /mnt/.[!.]* /mnt/..?*"],
-      env: ["PATH=/bin"],
-      cwd: "/",
-      capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
-      noNewPrivileges: true,
-    },
-    root: { path: await ctx.helperRoot(), readonly: true },
-    mounts: [{ destination: "/mnt", type: "bind", source: dir, options: ["rbind", "rw"] }],
-    // A moment's rm needs no cgroup (and the container's name may still be its dead one's).
-    linux: { namespaces: [{ type: "user" }, { type: "mount" }], ...maps, maskedPaths: [], readonlyPaths: [], cgroupsMode: "disabled" },
-  };
-  const proc = await ctx.backend.start({ bundleDir, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
-  const status = await proc.exited;
-  if (status.exitCode !== 0) throw new TsboxError(`cannot remove ${dir}: cleanup in the user namespace failed (exit ${status.exitCode})`, { code: "container" });
 }

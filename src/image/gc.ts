@@ -24,7 +24,8 @@ export interface PruneResult {
  * its blobs are all still there, so a pull racing a prune fails cleanly
  * instead of naming a half-deleted image.
  */
-export async function pruneStore(dataDir: string, layout: OciLayout): Promise<PruneResult> {
+/** `removeDir` deletes an unpacked layer (rootless, other ids may own files in it: removeOwnedTree). */
+export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: (dir: string) => Promise<void> = removeTree): Promise<PruneResult> {
   const result: PruneResult = { blobs: 0, layers: 0, partials: 0, bytes: 0 };
   const paths = new DataPaths(dataDir);
   await withFileLock(join(layout.dir, ".index.lock"), async () => {
@@ -84,7 +85,7 @@ export async function pruneStore(dataDir: string, layout: OciLayout): Promise<Pr
         const dir = join(layerDir, hex);
         if (diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
         result.bytes += await treeBytes(dir);
-        await removeTree(dir);
+        await removeDir(dir);
         result.layers++;
       }
     }

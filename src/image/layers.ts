@@ -9,6 +9,7 @@ import type { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
 import type { Descriptor } from "./oci.js";
 import type { StoredImage } from "./store.js";
+import type { LayerOwner } from "./unpack.js";
 import { hostWhiteoutForm } from "./whiteout-form.js";
 
 export interface LayerCacheOptions {
@@ -18,6 +19,14 @@ export interface LayerCacheOptions {
   limits?: Partial<LayerLimits>;
   /** How deletions are marked (default: whiteout-form.ts hostWhiteoutForm()). */
   whiteouts?: WhiteoutForm;
+  /**
+   * Rootless: gives the files of an unpacked layer the owners its tar says,
+   * where this user can (containers/layer-owners.ts); unprivileged unpacks
+   * note them for it.
+   */
+  applyOwners?: (dir: string, owners: LayerOwner[]) => Promise<void>;
+  /** Deletes a layer being unpacked that failed (its files may be other ids' then); default removeTree. */
+  removeDir?: (dir: string) => Promise<void>;
 }
 
 /**
@@ -31,6 +40,8 @@ export class LayerCache {
   private readonly privileged: boolean;
   private readonly limits: Partial<LayerLimits>;
   readonly whiteouts: WhiteoutForm;
+  private readonly applyOwners: LayerCacheOptions["applyOwners"];
+  private readonly removeDir: (dir: string) => Promise<void>;
 
   constructor(
     dataDir: string,
@@ -41,6 +52,8 @@ export class LayerCache {
     this.privileged = options.privileged ?? process.getuid?.() === 0;
     this.limits = options.limits ?? {};
     this.whiteouts = options.whiteouts ?? hostWhiteoutForm();
+    this.applyOwners = options.applyOwners;
+    this.removeDir = options.removeDir ?? removeTree;
   }
 
   /** Where the layer `diffId` is (or would be) unpacked. */
@@ -94,7 +107,7 @@ export class LayerCache {
       }
       return dest;
     } finally {
-      if (!published) await removeTree(tmp);
+      if (!published) await this.removeDir(tmp);
     }
   }
 
@@ -115,8 +128,9 @@ export class LayerCache {
     const source = await decompressedStream(file, path, blob.digest);
     const diff = new DigestCounter();
     const tapped = tap(limitExpansion(source.stream, `layer ${blob.digest}`, blob.size, limits), diff);
+    let owners: LayerOwner[] = [];
     try {
-      await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts });
+      ({ owners } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts, owners: this.applyOwners !== undefined }));
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
       await source.done();
     } catch (err) {
@@ -127,6 +141,7 @@ export class LayerCache {
     }
     const actual = diff.digest();
     if (actual !== diffId) throw new LayerError(`layer ${blob.digest} does not match its diff_id: expected ${diffId}, got ${actual}`);
+    if (owners.length > 0) await this.applyOwners!(dir, owners);
   }
 }
 

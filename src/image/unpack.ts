@@ -30,7 +30,8 @@ export interface UnpackOptions {
   /**
    * Running as real root: keep the tar's uid/gid, create device nodes and
    * overlay whiteouts. Rootless, every file stays owned by the invoking
-   * user: with a single-id user namespace, a lower file owned by an
+   * user here (`owners` notes the tar's for a pass in the user's user
+   * namespace): with a single-id user namespace, a lower file owned by an
    * unmapped id makes overlay copy-up fail with EOVERFLOW.
    */
   privileged: boolean;
@@ -49,12 +50,30 @@ export interface UnpackOptions {
    * `.wh.` file the layer has, and pax xattrs are left out.
    */
   whiteouts?: WhiteoutForm;
+  /**
+   * Rootless: note the owners (other than 0:0) the tar gives, for a pass
+   * that applies them in a user namespace with the user's subordinate ids
+   * (layer-owners.ts); the files themselves stay the user's here.
+   */
+  owners?: boolean;
+}
+
+/** An owner the tar gave an entry that an unprivileged unpack could not apply. */
+export interface LayerOwner {
+  /** Relative to the layer's root; every parent is a real directory of the layer. */
+  path: string;
+  uid: number;
+  gid: number;
+  /** To restore after the chown (which clears setuid/setgid); undefined for a symlink. */
+  mode?: number;
 }
 
 export interface UnpackResult {
   entries: number;
   /** Device nodes left out because only root can create them. */
   skippedDevices: string[];
+  /** With `owners`: what is left to chown, in the final tree. */
+  owners: LayerOwner[];
 }
 
 /** Synchronous work between two turns of the event loop, at most (about). */
@@ -101,7 +120,7 @@ export async function unpackLayer(entries: AsyncIterable<TarEntry>, root: string
   } catch (err) {
     throw asLayerError(err, "the layer's directories");
   }
-  return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices };
+  return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices, owners: unpacker.ownersLeft() };
 }
 
 class LayerUnpacker {
@@ -116,6 +135,8 @@ class LayerUnpacker {
   private readonly xwhiteoutDirs = new Set<string>();
   /** Archive mode: symlinks (path → target), resolved into hard links at the end. */
   private readonly archiveLinks = new Map<string, string>();
+  /** With `owners`: the tar's owner of each path not owned 0:0 (a later entry of the same path replaces it). */
+  private readonly owners = new Map<string, LayerOwner>();
 
   constructor(
     private readonly root: string,
@@ -144,6 +165,10 @@ class LayerUnpacker {
     this.ensureParents(rel, entry.path);
     const target = join(this.root, rel);
     const existing = await this.clearTarget(rel, entry.type === "directory");
+    if (this.options.owners && !this.options.privileged) {
+      if (entry.uid !== 0 || entry.gid !== 0) this.owners.set(rel, { path: rel, uid: entry.uid, gid: entry.gid, ...(entry.type === "symlink" ? {} : { mode: entry.mode & 0o7777 }) });
+      else this.owners.delete(rel);
+    }
 
     switch (entry.type) {
       case "directory":
@@ -223,6 +248,24 @@ class LayerUnpacker {
         if (!["ENOTSUP", "EPERM", "EACCES", "ERANGE", "E2BIG"].includes(String((err as NodeJS.ErrnoException).code))) throw err;
       }
     }
+  }
+
+  /**
+   * The noted owners of paths still in the tree as noted: every parent a
+   * real directory (lstat, no symlink followed) and the entry itself there.
+   * A path a later entry removed, or put under a symlink, is left out.
+   */
+  ownersLeft(): LayerOwner[] {
+    const realDir = new Map<string, boolean>([["", true]]);
+    const isRealDir = (rel: string): boolean => {
+      let known = realDir.get(rel);
+      if (known === undefined) {
+        known = isRealDir(posix.dirname(rel) === "." ? "" : posix.dirname(rel)) && lstatOrUndefined(join(this.root, rel))?.isDirectory() === true;
+        realDir.set(rel, known);
+      }
+      return known;
+    };
+    return [...this.owners.values()].filter((o) => isRealDir(posix.dirname(o.path) === "." ? "" : posix.dirname(o.path)) && lstatOrUndefined(join(this.root, o.path)) !== undefined);
   }
 
   private async hardlink(entry: TarEntry, target: string): Promise<void> {

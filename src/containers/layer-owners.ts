@@ -1,0 +1,56 @@
+/**
+ * Rootless layers with their owners. An unprivileged unpack leaves every
+ * file the user's (the container's root); the owners the tar gave are then
+ * applied by root of the user's own user namespace (user-namespace.ts), so
+ * a file of uid 1000 in the image is uid 1000 in every container, as with
+ * podman. Nothing to do as root (the unpack chowns itself) or without
+ * subordinate ids (one mapped id: nobody else to give a file to); an id
+ * beyond the user's range stays root's, as before.
+ */
+import type { LayerOwner } from "../image/unpack.js";
+import { idMappings } from "../spec/id-mappings.js";
+import type { LifecycleContext } from "./context.js";
+import { inUserNamespace } from "./user-namespace.js";
+
+/** `sh -c` takes one argument of at most 128 KiB. */
+const SCRIPT_BYTES = 96 * 1024;
+
+export async function applyLayerOwners(ctx: LifecycleContext, dir: string, owners: LayerOwner[]): Promise<void> {
+  const host = ctx.host();
+  if (host.uid === 0 || !host.subuid) return;
+  const maps = idMappings(host);
+  const mapped = (id: number, ranges: { containerID: number; size: number }[]) => ranges.some((r) => id >= r.containerID && id < r.containerID + r.size);
+  const todo = owners.filter((o) => mapped(o.uid, maps.uidMappings) && mapped(o.gid, maps.gidMappings));
+  for (const batch of batches(todo)) await inUserNamespace(ctx, dir, script(batch), `giving the files of layer ${dir} their owners`);
+}
+
+/** `./path`, single-quoted for sh (never read as an option). */
+const quote = (path: string) => `'./${path.replace(/'/g, "'\\''")}'`;
+
+function script(owners: LayerOwner[]): string {
+  const byOwner = new Map<string, string[]>();
+  for (const o of owners) byOwner.set(`${o.uid}:${o.gid}`, [...(byOwner.get(`${o.uid}:${o.gid}`) ?? []), quote(o.path)]);
+  const lines = ["set -e", "cd /mnt"];
+  for (const [owner, paths] of byOwner) lines.push(`chown -h ${owner} ${paths.join(" ")}`);
+  // chown clears setuid and setgid: the modes that have them (or sticky) again.
+  for (const o of owners) if (o.mode !== undefined && (o.mode & 0o7000) !== 0) lines.push(`chmod ${o.mode.toString(8)} ${quote(o.path)}`);
+  return lines.join("\n");
+}
+
+function batches(owners: LayerOwner[]): LayerOwner[][] {
+  const out: LayerOwner[][] = [];
+  let current: LayerOwner[] = [];
+  let bytes = 0;
+  for (const o of owners) {
+    const size = o.path.length * 2 + 64;
+    if (bytes + size > SCRIPT_BYTES && current.length > 0) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(o);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
