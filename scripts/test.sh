@@ -21,26 +21,28 @@ node --import tsx -e 'const m = await import("./test/helpers/identities.ts"); m.
 # even in time. Nothing is shared between them: each test process has its own
 # users' dirs and cgroup parent, containers get only lo (a root bridge would be
 # made in the machine's own network namespace; network.test.ts uses namespaces
-# of its own), and the vm lane's temp files go to a TMPDIR of its own, so each
-# lane's leak checks see only its own work. The files that rebuild or pack the
-# browser bundles are all in the vm lane.
+# of its own), and each lane's temp files go to a TMPDIR of its own, so each
+# lane's leak checks see only its own work (helpers/leaks.ts). The files that
+# rebuild or pack the browser bundles are all in the vm lane.
 shopt -s nullglob
 vm_lane=(test/vm*.test.ts test/web.test.ts test/security-vm.test.ts test/api.test.ts test/api-contract.test.ts test/package.test.ts)
 native_lane=()
 for f in test/*.test.ts; do
   [[ " ${vm_lane[*]} " == *" $f "* ]] || native_lane+=("$f")
 done
-lane_tmp=$(mktemp -d /tmp/tsbox-scratch-lane-XXXXXX)
-chmod 1777 "$lane_tmp"
-vm_log="$lane_tmp.log"
-trap 'rm -rf "$lane_tmp" "$vm_log"' EXIT
+# Each lane's temp files (and what a test mounts there) in a dir of its own.
+native_tmp=$(mktemp -d /tmp/tsbox-scratch-lane-XXXXXX)
+vm_tmp=$(mktemp -d /tmp/tsbox-scratch-lane-XXXXXX)
+chmod 1777 "$native_tmp" "$vm_tmp"
+vm_log="$vm_tmp.log"
+trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log"' EXIT
 # A hung file fails after 20 minutes (each file runs as one test) instead of stalling CI.
 run_lane() { node --import tsx --test --test-timeout=1200000 "$@"; }
 echo "# vm lane (${#vm_lane[@]} files) in the background; its report follows the native lane's" >&2
-TMPDIR="$lane_tmp" run_lane "${vm_lane[@]}" >"$vm_log" 2>&1 &
+TMPDIR="$vm_tmp" run_lane "${vm_lane[@]}" >"$vm_log" 2>&1 &
 vm_pid=$!
 native_status=0
-run_lane "${native_lane[@]}" || native_status=$?
+TMPDIR="$native_tmp" run_lane "${native_lane[@]}" || native_status=$?
 vm_status=0
 wait "$vm_pid" || vm_status=$?
 echo "# vm lane:" >&2

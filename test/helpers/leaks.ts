@@ -92,6 +92,16 @@ export function dataDirLeftovers(who: Identity): string[] {
   return left;
 }
 
+/**
+ * A mount another test process made at the same time (scripts/test.sh runs
+ * two lanes at once): its network namespaces (helpers/netns.ts names them
+ * with its pid), and what it mounts in its lane's own temp dir.
+ */
+function anotherTestProcesses(mount: string): boolean {
+  if (mount.startsWith("/run/netns/tsbox-t-")) return !mount.startsWith(`/run/netns/tsbox-t-${process.pid}-`);
+  return mount.startsWith("/tmp/tsbox-scratch-lane-") && !mount.startsWith(`${tmpdir()}/`);
+}
+
 /** Waits briefly for exiting processes, then asserts nothing new is left. */
 export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<void> {
   let stray = strayProcesses(who);
@@ -101,7 +111,7 @@ export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<
   }
   assert.deepEqual(stray, [], "no container processes may outlive a run");
   const after = snapshot();
-  const newMounts = [...after.mounts].filter((m) => !before.mounts.has(m));
+  const newMounts = [...after.mounts].filter((m) => !before.mounts.has(m) && !anotherTestProcesses(m));
   assert.deepEqual(newMounts, [], "no mounts may leak into the host mount table");
   // Identity dirs of other suites running on the machine at the same time are theirs, not leaks.
   const newTmp = [...after.tmp].filter((t) => !before.tmp.has(t) && /tsbox/i.test(t) && !/^tsbox-(data|scratch|bench)-/.test(t));

@@ -28,7 +28,8 @@ export class TestNetns {
   }
 
   static create(): TestNetns {
-    const ns = new TestNetns(`tsbox-t-${randomBytes(4).toString("hex")}`);
+    // The pid in the name: another test process's namespaces are its own (helpers/leaks.ts).
+    const ns = new TestNetns(`tsbox-t-${process.pid}-${randomBytes(4).toString("hex")}`);
     execFileSync("ip", ["netns", "add", ns.name]);
     const ip = (...args: string[]) => execFileSync("ip", ["-n", ns.name, ...args]);
     ip("link", "set", "lo", "up");
