@@ -166,7 +166,8 @@ for (const who of identities()) {
       tar.add({ path: "inner/", type: "directory", mode: 0o755, mtime: 0 });
       tar.add({ path: "inner/file", type: "file", mode: 0o640, uid: who.name === "single" ? 0 : 7, gid: who.name === "single" ? 0 : 8, mtime: 0, data: Buffer.from("unpacked\n") });
       const ctx = context(who, "addctx", { "bundle.tar.gz": gzipSync(tar.finish()), "build/app.Dockerfile": "FROM busybox\nADD bundle.tar.gz /opt/\nADD bundle.tar.gz /kept/as-file.tgz\n" });
-      const r = await build(["-f", "build/app.Dockerfile", "-t", "added", ctx]);
+      const r = await tsbox(who, ["build", "-f", "addctx/build/app.Dockerfile", "-t", "added", ctx], { timeoutMs: 120_000, cwd: who.scratch });
+      assert.equal((await build(["-f", "build/app.Dockerfile", ctx])).code, 1, "-f is the current directory's, not the context's");
       assert.equal(r.code, 0, r.stderr);
       const out = await cli(["run", "--rm", "added", "sh", "-c", "cat /opt/inner/file; stat -c %a:%u:%g /opt/inner/file; ls /kept/as-file.tgz/inner"]);
       const owner = who.name === "single" ? "0:0" : "7:8";

@@ -1,6 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -16,7 +16,7 @@ Dockerfile from stdin and builds with no context.
 
 Options:
       --build-arg LIST    A build-time variable: KEY=VALUE, or KEY to take its value from the environment
-  -f, --file STRING       The Dockerfile (default PATH/Dockerfile; - reads it from stdin)
+  -f, --file STRING       The Dockerfile (default PATH/Dockerfile; relative to the current directory; - reads it from stdin)
       --iidfile STRING    Write the image ID to the file
       --label LIST        Set metadata for the image (KEY=VALUE)
       --network STRING    The network of RUN instructions (default, none, host, or a network's name)
@@ -84,7 +84,8 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
     return await withInterrupt(ctx, "build", async (signal) => {
       const result = await rt.build({
         context: empty ?? path,
-        ...(stdinDockerfile ? { dockerfileText: readFileSync(0, "utf8") } : file !== undefined ? { dockerfile: file } : {}),
+        // docker's rule: -f is relative to the current directory, not to the context.
+        ...(stdinDockerfile ? { dockerfileText: readFileSync(0, "utf8") } : file !== undefined ? { dockerfile: resolve(file) } : {}),
         tags: allValues(flags, "tag"),
         buildArgs,
         labels,
