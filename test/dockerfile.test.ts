@@ -6,7 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { keyValuePairs, parseDockerfile, splitWords } from "../src/build/dockerfile.js";
+import { expandWord, keyValuePairs, parseDockerfile, splitWords } from "../src/build/dockerfile.js";
 import { IgnoreRules, matchPath } from "../src/build/patterns.js";
 
 describe("Dockerfile syntax", () => {
@@ -33,6 +33,8 @@ describe("Dockerfile syntax", () => {
     assert.deepEqual(splitWords(`a "b c" 'd $A' \\$A $A\${A}x "\${NONE:-dflt}" \${A:+alt} \${EMPTY:-e}`, vars), ["a", "b c", "d $A", "$A", "oneonex", "dflt", "alt", "e"]);
     assert.deepEqual(splitWords('x\\ y "q\\"uote"', vars), ["x y", 'q"uote']);
     assert.throws(() => splitWords('"open', vars, "\\", 4), /line 4: unmatched "/);
+    // An exec-form word: variables only, its quotes are the JSON's.
+    assert.equal(expandWord("it's $A ${NONE:-x} \\$A", vars), "it's one x $A");
     assert.throws(() => splitWords("${A", vars, "\\", 5), /line 5: missing '}'/);
   });
 

@@ -16,7 +16,7 @@ import { formatPlatform, parsePlatform, platformMatches } from "../image/platfor
 import { BuildError } from "./build-error.js";
 import { CACHE_KEY_ANNOTATION, chainKey, findCached } from "./cache.js";
 import { BuildContext, sourcesDigest } from "./context.js";
-import { type Dockerfile, type Instruction, keyValuePairs, parseDockerfile, splitWords } from "./dockerfile.js";
+import { type Dockerfile, expandWord, type Instruction, keyValuePairs, parseDockerfile, splitWords } from "./dockerfile.js";
 import { copyStep, type CopyRequest } from "./copy-step.js";
 import { runStep } from "./run-step.js";
 import { errorMessage } from "../errors.js";
@@ -436,7 +436,7 @@ class Build {
         return this.layerStep(stage, ins, shown, this.runKey(stage, ins), (annotations) => runStep(this.rt, stage, ins, { argv: this.runArgv(stage, ins), env: this.runEnv(stage), annotations }, this.options, this.say));
       case "COPY":
       case "ADD": {
-        const request = await this.copyRequest(stage, ins, words());
+        const request = await this.copyRequest(stage, ins, ins.json ? [] : words());
         return this.layerStep(stage, ins, shown, `${ins.keyword} ${request.cacheKey}`, (annotations) => copyStep(this.rt, stage, request, annotations, this.say));
       }
       default:
@@ -508,7 +508,7 @@ class Build {
     const all = ins.json ?? words;
     if (all.length < 2) throw new BuildError(`dockerfile parse error on line ${ins.line}: ${ins.keyword} requires at least two arguments, but only ${all.length} provided`);
     const vars = this.vars(stage);
-    const expanded = ins.json ? ins.json.map((w) => splitWords(JSON.stringify(w).slice(1, -1), vars, this.file.escape, ins.line).join(" ")) : all;
+    const expanded = ins.json ? ins.json.map((w) => expandWord(w, vars, this.file.escape, ins.line)) : all;
     const sources = expanded.slice(0, -1);
     let dest = expanded[expanded.length - 1]!;
     const endsWithSlash = dest.endsWith("/") || dest === "." || dest.endsWith("/.");
@@ -517,8 +517,9 @@ class Build {
       const v = ins.flags.get(name);
       return v === undefined ? undefined : splitWords(v, vars, this.file.escape, ins.line).join(" ");
     };
-    for (const unsupported of ["link", "parents", "exclude", "checksum", "keep-git-dir"]) {
-      if (ins.flags.has(unsupported) && unsupported !== "link") throw new BuildError(`line ${ins.line}: ${ins.keyword} --${unsupported} is not supported by tsbox build`);
+    // --link (a layer of its own, for reuse) changes nothing of the result here: accepted.
+    for (const unsupported of ["parents", "exclude", "checksum", "keep-git-dir"]) {
+      if (ins.flags.has(unsupported)) throw new BuildError(`line ${ins.line}: ${ins.keyword} --${unsupported} is not supported by tsbox build`);
     }
     const chmod = flag("chmod");
     if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) throw new BuildError(`line ${ins.line}: --chmod=${chmod}: expected an octal mode such as 755`);

@@ -172,6 +172,18 @@ export function splitWords(text: string, vars: ReadonlyMap<string, string>, esca
   return words;
 }
 
+/** `$VAR` forms expanded in one exec-form word, nothing else touched (its quotes are the JSON's, already gone). */
+export function expandWord(text: string, vars: ReadonlyMap<string, string>, escape = "\\", line = 0): string {
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === escape && text[i + 1] === "$") out += text[++i];
+    else if (c === "$") i = expand(text, i, vars, (s) => (out += s), line);
+    else out += c;
+  }
+  return out;
+}
+
 /** Expands the variable at text[i] (a `$`); returns the index of its last character. */
 function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number): number {
   const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1));
