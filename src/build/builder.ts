@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { posix } from "node:path";
 import type { Runtime } from "../runtime.js";
-import type { CommitConfig } from "../image/commit-changes.js";
+import { type CommitConfig, mergeKeyValues } from "../image/commit-changes.js";
 import type { ImageConfig, Platform } from "../image/oci.js";
 import { formatPlatform, parsePlatform, platformMatches } from "../image/platform.js";
 import { BuildError } from "./build-error.js";
@@ -358,13 +358,7 @@ class Build {
       }
       case "ENV": {
         const pairs = keyValuePairs(ins, vars, this.file.escape, true);
-        const env = [...(config.Env ?? [])];
-        for (const [k, v] of pairs) {
-          const i = env.findIndex((e) => e === k || e.startsWith(`${k}=`));
-          if (i >= 0) env[i] = `${k}=${v}`;
-          else env.push(`${k}=${v}`);
-        }
-        config.Env = env;
+        config.Env = mergeKeyValues(config.Env ?? [], pairs);
         return meta(`ENV ${pairs.map(([k, v]) => `${k}=${v}`).join(" ")}`);
       }
       case "LABEL": {
@@ -456,15 +450,9 @@ class Build {
     return this.command(stage, ins);
   }
 
-  /** RUN's environment: ARGs in scope (not kept in the image), then the image's ENV. */
+  /** RUN's environment: the substitution variables — ARGs in scope (not kept in the image), then the image's ENV. */
   private runEnv(stage: Stage): string[] {
-    const env = new Map<string, string>();
-    for (const [k, v] of stage.args) env.set(k, v);
-    for (const e of stage.config.Env ?? []) {
-      const eq = e.indexOf("=");
-      env.set(eq < 0 ? e : e.slice(0, eq), eq < 0 ? "" : e.slice(eq + 1));
-    }
-    return [...env].map(([k, v]) => `${k}=${v}`);
+    return [...this.vars(stage)].map(([k, v]) => `${k}=${v}`);
   }
 
   /** RUN's cache step: the command and the build args it sees (docker's rule: ARG values are part of the key). */
@@ -494,14 +482,14 @@ class Build {
       const unit = { ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }[m2[2] as "ms"];
       return Math.round(Number(m2[1]) * unit);
     };
+    const out: Record<string, unknown> = { Test: test };
+    for (const [flag, field] of [["interval", "Interval"], ["timeout", "Timeout"], ["start-period", "StartPeriod"]] as const) {
+      const ns = seconds(flag);
+      if (ns !== undefined) out[field] = ns;
+    }
     const retries = ins.flags.get("retries");
-    return {
-      Test: test,
-      ...(seconds("interval") !== undefined ? { Interval: seconds("interval") } : {}),
-      ...(seconds("timeout") !== undefined ? { Timeout: seconds("timeout") } : {}),
-      ...(seconds("start-period") !== undefined ? { StartPeriod: seconds("start-period") } : {}),
-      ...(retries !== undefined ? { Retries: Number(retries) } : {}),
-    };
+    if (retries !== undefined) out.Retries = Number(retries);
+    return out;
   }
 
   private async copyRequest(stage: Stage, ins: Instruction, words: string[]): Promise<CopyRequest> {
@@ -523,7 +511,8 @@ class Build {
     }
     const chmod = flag("chmod");
     if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) throw new BuildError(`line ${ins.line}: --chmod=${chmod}: expected an octal mode such as 755`);
-    const base = { ins, dest, destIsDir: endsWithSlash, ...(flag("chown") !== undefined ? { chown: flag("chown")! } : {}), ...(chmod !== undefined ? { chmod: parseInt(chmod, 8) } : {}) };
+    const chown = flag("chown");
+    const base = { ins, dest, destIsDir: endsWithSlash, ...(chown !== undefined ? { chown } : {}), ...(chmod !== undefined ? { chmod: parseInt(chmod, 8) } : {}) };
     const from = flag("from");
     if (from !== undefined) {
       if (ins.keyword === "ADD") throw new BuildError(`line ${ins.line}: ADD does not take --from`);

@@ -38,21 +38,19 @@ export class BuildContext {
   readonly root: string;
   readonly ignore: IgnoreRules;
 
-  /** `dir`: the context directory; `.dockerignore` in it applies (or `ignoreText` when given). */
-  constructor(dir: string, ignoreText?: string) {
+  /** `dir`: the context directory; `.dockerignore` in it applies. */
+  constructor(dir: string) {
     try {
       this.root = realpathSync(dir);
     } catch {
       throw new BuildError(`unable to prepare context: path "${dir}" not found`);
     }
     if (!lstatSync(this.root).isDirectory()) throw new BuildError(`unable to prepare context: ${dir} is not a directory`);
-    let text = ignoreText;
-    if (text === undefined) {
-      try {
-        text = readFileSync(join(this.root, ".dockerignore"), "utf8");
-      } catch {
-        text = "";
-      }
+    let text = "";
+    try {
+      text = readFileSync(join(this.root, ".dockerignore"), "utf8");
+    } catch {
+      // none: nothing ignored
     }
     this.ignore = new IgnoreRules(text);
   }

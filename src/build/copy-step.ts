@@ -64,7 +64,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
   };
   try {
     const files = stage.image ? await container(stage.image.configDigest) : undefined;
-    const owner = req.chown !== undefined ? await lookupOwner(files, req.chown, req.ins.line) : { uid: 0, gid: 0 };
+    const owner = req.chown !== undefined ? await lookupOwner(rt, stage, req.chown, req.ins.line) : { uid: 0, gid: 0 };
     const units = await unitsOf(req, (image) => container(image), say);
     if (units.length > 1 && !req.destIsDir) throw new BuildError(`line ${req.ins.line}: when using ${req.ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
     const destStat: PathStat = files ? await files.stat(req.dest) : { exists: false };

@@ -101,10 +101,11 @@ function keyValues(rest: string, change: string, allowSpaceForm: boolean): [stri
   return out;
 }
 
-function mergeKeyValues(env: string[], pairs: [string, string][]): string[] {
+/** `K=V` entries with `pairs` set: an existing key's entry replaced in place (a bare `K` too), a new one appended. */
+export function mergeKeyValues(env: string[], pairs: [string, string][]): string[] {
   const out = [...env];
   for (const [k, v] of pairs) {
-    const i = out.findIndex((e) => e.startsWith(`${k}=`));
+    const i = out.findIndex((e) => e === k || e.startsWith(`${k}=`));
     if (i >= 0) out[i] = `${k}=${v}`;
     else out.push(`${k}=${v}`);
   }

@@ -72,6 +72,7 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
   if (path === "-" && file !== undefined && file !== "-") throw new UsageError("with - as the context (a Dockerfile on stdin) there is no -f");
   if (stdinDockerfile && process.stdin.isTTY) throw new UsageError("no Dockerfile on stdin: redirect stdin (tsbox build - < Dockerfile)");
   const quiet = flags.bools.has("quiet") || progress === "quiet";
+  const network = lastValue(flags, "network");
   const rt = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   const platform = lastValue(flags, "platform");
   if (platform !== undefined) {
@@ -90,7 +91,8 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
         buildArgs,
         labels,
         ...(lastValue(flags, "target") !== undefined ? { target: lastValue(flags, "target")! } : {}),
-        ...(lastValue(flags, "network") !== undefined ? { network: networkOf(lastValue(flags, "network")!) } : {}),
+        // docker's `--network default` is the runtime's default network: none given.
+        ...(network !== undefined && network !== "default" ? { network } : {}),
         noCache: flags.bools.has("no-cache"),
         pull: flags.bools.has("pull"),
         signal,
@@ -105,9 +107,4 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
   } finally {
     if (empty) rmSync(empty, { recursive: true, force: true });
   }
-}
-
-/** docker build's `--network default` is the runtime's own default network. */
-function networkOf(name: string): string {
-  return name === "default" ? (process.env.TSBOX_NETWORK ?? "bridge") : name;
 }
