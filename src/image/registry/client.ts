@@ -1,5 +1,6 @@
 import { ImageError, TsboxError } from "../../errors.js";
 import { sha256Digest } from "../hash.js";
+import { bodyBytes } from "./body.js";
 import { type Credentials, findCredentials } from "./credentials.js";
 import { type Challenge, isLoopbackRegistry, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseChallenge, pullScope, registryError, registryHost, registryHostname } from "./endpoint.js";
 
@@ -117,8 +118,7 @@ export class RegistryClient {
     if (!res.ok) throw await registryError(res, `${this.domain}/${repo}:${reference}`);
     const declared = Number(res.headers.get("content-length") ?? 0);
     if (declared > MAX_MANIFEST_BYTES) throw new ImageError(`manifest ${repo}:${reference} is too large (${declared} bytes)`);
-    const data = Buffer.from(await res.arrayBuffer());
-    if (data.length > MAX_MANIFEST_BYTES) throw new ImageError(`manifest ${repo}:${reference} is too large (${data.length} bytes)`);
+    const data = await bodyBytes(res, this.signal, MAX_MANIFEST_BYTES, () => new ImageError(`manifest ${repo}:${reference} is too large (over ${MAX_MANIFEST_BYTES} bytes)`));
     const digest = sha256Digest(data);
     const expected = reference.startsWith("sha256:") ? reference : res.headers.get("docker-content-digest");
     if (expected && expected !== digest) throw new ImageError(`manifest ${repo}:${reference} does not match its digest: expected ${expected}, got ${digest}`);

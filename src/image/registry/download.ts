@@ -6,6 +6,7 @@ import { isErrno, randomHex } from "../../fs-util.js";
 import { DigestCounter } from "../hash.js";
 import type { OciLayout } from "../layout.js";
 import type { Descriptor } from "../oci.js";
+import { bodyChunks } from "./body.js";
 import { pullScope, type RegistryClient, registryError } from "./client.js";
 import { pidAlive } from "../../process-alive.js";
 
@@ -74,7 +75,7 @@ export async function downloadBlob(layout: OciLayout, client: RegistryClient, re
       if (counter.size === 0) await fh.truncate(0);
       options.onProgress?.(counter.size, blob.size);
       try {
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        for await (const chunk of bodyChunks(res, options.signal)) {
           const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
           if (counter.size + buf.length > blob.size) {
             keep = false;
