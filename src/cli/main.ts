@@ -149,6 +149,13 @@ const ctx: CliContext = {
   stdout: fdOutput(1, () => process.stdout.on("error", (err: NodeJS.ErrnoException) => void (err.code === "EPIPE" && process.exit(0))), () => process.exit(0)),
   stderr: fdOutput(2, () => process.stderr, () => {}),
 };
+// A command whose promise is still pending when nothing is left to wait for
+// (a lost callback, a read that never settles) would otherwise exit 0: a
+// failure must never look like success.
+process.once("beforeExit", () => {
+  ctx.stderr.write("tsbox: internal error: the command stopped before it finished (please report this)\n");
+  process.exit(125);
+});
 // No top-level await: the same module also bundles as CommonJS.
 main(process.argv.slice(2), ctx).then(
   (code) => process.exit(code),
