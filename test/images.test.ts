@@ -155,6 +155,8 @@ for (const who of identities()) {
         owned({ path: "home/app", type: "directory", mode: 0o750, mtime: 0 }, 1000, 1000),
         owned(file("home/app/notes", "mine", 0o600), 1000, 1000),
         owned({ path: "home/app/link", type: "symlink", mode: 0o777, mtime: 0, linkname: "notes" }, 1000, 1000),
+        // A hard link to that symlink is one too: its setuid mode must not reach notes through it.
+        owned({ path: "home/app/hl", type: "hardlink", mode: 0o4755, mtime: 0, linkname: "home/app/link" }, 1000, 1000),
         owned({ path: "srv", type: "directory", mode: 0o2775, mtime: 0 }, 0, 50),
         owned(file("srv/tool", "#!/bin/sh\n", 0o2755), 0, 50),
       ]]);

@@ -265,7 +265,16 @@ class LayerUnpacker {
       }
       return known;
     };
-    return [...this.owners.values()].filter((o) => isRealDir(posix.dirname(o.path) === "." ? "" : posix.dirname(o.path)) && lstatOrUndefined(join(this.root, o.path)) !== undefined);
+    const left: LayerOwner[] = [];
+    for (const o of this.owners.values()) {
+      if (!isRealDir(posix.dirname(o.path) === "." ? "" : posix.dirname(o.path))) continue;
+      const st = lstatOrUndefined(join(this.root, o.path));
+      if (st === undefined) continue;
+      // A hard link to a symlink is a symlink: chmod would follow it, so it gets no mode.
+      if (st.isSymbolicLink() && o.mode !== undefined) left.push({ path: o.path, uid: o.uid, gid: o.gid });
+      else left.push(o);
+    }
+    return left;
   }
 
   private async hardlink(entry: TarEntry, target: string): Promise<void> {
