@@ -514,9 +514,18 @@ export class Runtime implements ContainerOwner {
     return this.imageStore.tag(source, target);
   }
 
-  /** Removes an image name (every platform of it, or only `platform`); blobs and layers go with the next prune. */
-  removeImage(image: string, options: { platform?: Platform } = {}): Promise<void> {
-    return this.imageStore.untag(image, options.platform);
+  /**
+   * Removes an image name (every platform of it, or only `platform`), or by
+   * its id every entry of that image (docker's `rmi ID`: one with several
+   * names only with `force`); blobs and layers go with the next prune.
+   */
+  async removeImage(image: string, options: { platform?: Platform; force?: boolean } = {}): Promise<{ untagged: string[]; deleted?: string }> {
+    if (await this.imageStore.isImageId(image)) {
+      const { id, untagged } = await this.imageStore.removeById(image, options.force ? { force: true } : {});
+      return { untagged, deleted: id };
+    }
+    await this.imageStore.untag(image, options.platform);
+    return { untagged: [familiarName(parseReference(image))] };
   }
 
   /** An image's details: for `platform`, else the backend's, else the one platform the store has of it. */
@@ -560,9 +569,12 @@ export class Runtime implements ContainerOwner {
     return this.imageStore.getImage(input);
   }
 
-  /** Images in the store, one entry per name and platform (the embedded busybox appears after its first use). */
-  images(): Promise<ImageSummary[]> {
-    return this.imageStore.listImages();
+  /**
+   * Images in the store, one entry per name and platform (the embedded busybox appears after its first use),
+   * then those without a name (`<none>`; with `all` the build cache's step images too).
+   */
+  images(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
+    return this.imageStore.listImages(options);
   }
 
   /** Containers in the data dir, newest first; `all: false` keeps only running ones. */

@@ -214,6 +214,18 @@ for (const who of identities()) {
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal((await cli(["run", "--rm", "links", "sh", "-c", "readlink /tree/inner-link; cat /tree/inner-link 2>/dev/null || echo not-there"])).stdout, `${outside}\nnot-there\n`);
       await cli(["rmi", "links"]);
+      // A build killed in a RUN cannot remove its step container: the next build removes it.
+      let pid = 0;
+      const killed = tsbox(who, ["build", "-f", "-", ctx], { stdin: "FROM busybox\nRUN sleep 60\n", timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
+      const running = async () => /^tsbox-build-\d+-[0-9a-f]{8}$/m.test((await cli(["ps", "--format", "{{.Names}}"])).stdout);
+      for (let i = 0; i < 300 && !(await running()); i++) await new Promise((r) => setTimeout(r, 100));
+      process.kill(pid, "SIGKILL");
+      await killed;
+      assert.match((await cli(["ps", "-a", "--format", "{{.Names}}"])).stdout, /^tsbox-build-\d+-[0-9a-f]{8}\n$/);
+      const next = await build(["-q", "-f", "-", ctx], { stdin: "FROM busybox\nRUN true\n" });
+      assert.equal(next.code, 0, next.stderr);
+      assert.equal((await cli(["ps", "-aq"])).stdout, "", "the next build removed the killed one's step");
+      await cli(["rmi", next.stdout.trim()]);
       const usage = await build([]);
       assert.equal(usage.code, 125);
       assert.match(usage.stderr, /requires exactly 1 argument/);

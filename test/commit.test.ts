@@ -60,6 +60,21 @@ for (const who of identities()) {
       // Unnamed: found by its id.
       const bare = (await cli(["commit", "w"])).stdout.trim();
       assert.equal((await cli(["run", "--rm", bare.slice(7, 19), "cat", "/etc/newfile"])).stdout, "new\n");
+      // docker's <none>: listed, filtered as dangling, tagged and removed by id.
+      const short = bare.slice(7, 19);
+      assert.match((await cli(["images"])).stdout, new RegExp(`^<none>\\s+<none>\\s+linux/\\w+\\s+${short}\\s`, "m"));
+      assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, `${short}\n`);
+      assert.doesNotMatch((await cli(["images", "--filter", "dangling=false"])).stdout, /<none>/);
+      assert.match((await cli(["images", "--filter", "reference=sn*:one"])).stdout, /^snap\s+one\s/m);
+      await cli(["tag", short, "named:1"]);
+      await cli(["tag", bare, "named:2"]);
+      assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, "", "a tagged image is no longer dangling");
+      const refused = await tsbox(who, ["rmi", short]);
+      assert.equal(refused.code, 125);
+      assert.match(refused.stderr, /^tsbox: conflict: unable to delete [0-9a-f]{12} \(must be forced\) - image is referenced in multiple repositories$/m);
+      assert.equal((await cli(["rmi", "-f", short])).stdout, `Untagged: named:1\nUntagged: named:2\nDeleted: ${bare}\n`);
+      assert.match((await tsbox(who, ["run", "--rm", short, "true"])).stderr, /image not found|unable to find image/);
+      assert.equal((await tsbox(who, ["images", "--filter", "since=x"])).code, 125, "an unknown filter is refused");
       const bad = await tsbox(who, ["commit", "-c", "FROM x", "w"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /FROM is not a valid change command/);

@@ -61,7 +61,7 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["image", "frobnicate", "snap:1"])).stderr, "tsbox: unknown command: image frobnicate (see tsbox image --help)\n");
       const df = (await cli(["system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Active}}|{{.Size}}|{{.Reclaimable}}"])).stdout.trim().split("\n");
       assert.equal(df.length, 4);
-      assert.match(df[0]!, /^Images\|2\|1\|[\d.]+[kM]B\|[\d.]+k?B \(\d+%\)$/, "busybox in use, snap:1 not (the unnamed one is not listed)");
+      assert.match(df[0]!, /^Images\|3\|1\|[\d.]+[kM]B\|[\d.]+k?B \(\d+%\)$/, "busybox in use, snap:1 and the unnamed one (docker's <none>) not");
       assert.match(df[1]!, /^Containers\|1\|0\|\d+B\|\d+B \(100%\)$/);
       assert.match(df[2]!, /^Local Volumes\|2\|2\|\d+B\|0B \(0%\)$/);
       assert.equal(df[3], "Build Cache|0|0|0B|0B");

@@ -22,6 +22,7 @@ import { runStep } from "./run-step.js";
 import { errorMessage } from "../errors.js";
 import { canonicalName, parseReference } from "../image/reference.js";
 import { nameManifest, storeImageEntry } from "../image/commit-image.js";
+import { removeOrphanedSteps } from "./step-containers.js";
 
 export interface BuildOptions {
   /** The build context: the directory COPY and ADD read from. */
@@ -109,6 +110,7 @@ export async function build(rt: Runtime, options: BuildOptions): Promise<BuildRe
   }
   const dockerfile = parseDockerfile(text);
   for (const tag of options.tags ?? []) checkTag(tag);
+  await removeOrphanedSteps(rt);
   const b = new Build(rt, dockerfile, context, options, say);
   return b.run();
 }
@@ -576,6 +578,8 @@ class Build {
               names: tags,
               annotations: { [CACHE_KEY_ANNOTATION]: key },
             });
+    // Without a tag the image is listed as <none> (docker's dangling image), not only kept in the cache.
+    if (tags.length === 0) await nameManifest(store, stored.manifest.digest, stage.platform, []);
     this.say(`writing image ${stored.id}\n`);
     for (const t of this.options.tags ?? []) this.say(`naming to ${t}\n`);
     return { id: stored.id, tags };

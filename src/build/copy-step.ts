@@ -25,6 +25,7 @@ import { BuildError } from "./build-error.js";
 import { commitStep, storeLayerStep } from "./commit-step.js";
 import type { ContextSource } from "./context.js";
 import { lookupOwner, type Owner } from "./owner.js";
+import { stepContainer } from "./step-containers.js";
 
 interface CopyBase {
   ins: Instruction;
@@ -58,7 +59,7 @@ interface Unit {
 export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, annotations: Record<string, string>, say: (text: string) => void): Promise<{ manifestDigest: string; configDigest: string }> {
   const containers: string[] = [];
   const container = async (image: string) => {
-    const c = await rt.create({ image, entrypoint: ["true"], network: "none" });
+    const c = await rt.create({ ...stepContainer(), image, entrypoint: ["true"], network: "none" });
     containers.push(c.id);
     return rt.containerFiles(c.id);
   };

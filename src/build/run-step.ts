@@ -9,6 +9,7 @@ import type { Instruction } from "./dockerfile.js";
 import type { BuildOptions, Stage } from "./builder.js";
 import { BuildError } from "./build-error.js";
 import { commitStep } from "./commit-step.js";
+import { stepContainer } from "./step-containers.js";
 
 export interface RunStepRequest {
   argv: string[];
@@ -19,6 +20,7 @@ export interface RunStepRequest {
 export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: RunStepRequest, options: BuildOptions, say: (text: string) => void): Promise<{ manifestDigest: string; configDigest: string }> {
   if (!stage.image) throw new BuildError(`line ${ins.line}: RUN has nothing to run: this stage is FROM scratch with no files yet`);
   const c = await rt.run({
+    ...stepContainer(),
     image: stage.image.configDigest,
     entrypoint: req.argv,
     env: req.env,

@@ -13,7 +13,7 @@ import { ImageError, LayerError } from "../errors.js";
 import { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
 import type { ImageStore } from "./store.js";
-import { type Descriptor, type ImageConfig, type ImageManifest, MediaType, type Platform } from "./oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageManifest, MediaType, type Platform } from "./oci.js";
 import { hostPlatform } from "./platform.js";
 import { canonicalName, parseReference } from "./reference.js";
 import { applyChanges, type CommitConfig } from "./commit-changes.js";
@@ -140,21 +140,27 @@ export async function storeImageEntry(store: ImageStore, req: ImageEntryRequest)
   return { id: configDescriptor.digest, manifest: manifestDescriptor };
 }
 
-/** Gives a stored image (by its manifest) `names`; returns its id and manifest. */
+/** Gives a stored image (by its manifest) `names`, or none: then it is listed as docker's <none>; returns its id and manifest. */
 export async function nameManifest(store: ImageStore, manifestDigest: string, platform: Platform, names: string[]): Promise<{ id: string; manifest: Descriptor }> {
   const manifest = await store.layout.readJsonBlob<ImageManifest>(manifestDigest);
   const descriptor: Descriptor = { mediaType: manifest.mediaType ?? MediaType.ociManifest, digest: manifestDigest, size: (await store.layout.readBlob(manifestDigest)).length };
-  if (names.length > 0) await nameEntry(store, descriptor, platform, names);
+  await nameEntry(store, descriptor, platform, names);
   return { id: manifest.config.digest, manifest: descriptor };
 }
 
-/** The index entries of a new manifest: one per name, or one unnamed (docker's <none>) that prune keeps and ids find. */
+/**
+ * The index entries of a new manifest: one per name, or one unnamed (docker's
+ * <none>: a dangling image, listed, kept until `image prune`, found by id).
+ * An annotated one (a build step's image, where the build cache finds it) is
+ * kept unnamed beside its names: an intermediate image, listed by `images -a`.
+ */
 async function nameEntry(store: ImageStore, descriptor: Descriptor, platform: Platform, names: string[], annotations?: Record<string, string>): Promise<void> {
   for (const name of names) await store.putManifests(name, [{ ...descriptor, platform }]);
-  // Annotated (a build step's image): kept unnamed too, where the build cache finds it.
   if (names.length > 0 && !annotations) return;
   await store.layout.updateIndex((index) => {
-    index.manifests.push({ ...descriptor, platform, ...(annotations ? { annotations } : {}) });
+    const unnamed = (d: Descriptor) => d.digest === descriptor.digest && d.annotations?.[Annotation.refName] === undefined;
+    const same = annotations ? (d: Descriptor) => unnamed(d) && JSON.stringify(d.annotations) === JSON.stringify(annotations) : (d: Descriptor) => unnamed(d) && d.annotations === undefined;
+    if (!index.manifests.some(same)) index.manifests.push({ ...descriptor, platform, ...(annotations ? { annotations } : {}) });
   });
 }
 

@@ -31,10 +31,12 @@ export interface StoredImage {
 }
 
 export interface ImageSummary {
-  /** Familiar name, e.g. `busybox:latest`. */
+  /** Familiar name, e.g. `busybox:latest`; `<none>` for an image known by its id only. */
   name: string;
   repository: string;
   tag: string | null;
+  /** No name: a commit, import or build without one (docker's dangling image), or with `all` a build step's. */
+  dangling: boolean;
   manifestDigest: string;
   /** Config digest: docker's "IMAGE ID". */
   id: string;
@@ -110,12 +112,17 @@ export class ImageStore {
    * takes one: images `commit` and `import` made without a name have only that.
    */
   private async findById(hex: string): Promise<StoredImage | undefined> {
+    return (await this.byId(hex))?.image;
+  }
+
+  /** The image with (a unique prefix of) this id, and its platform manifest's descriptor. */
+  private async byId(hex: string): Promise<{ image: StoredImage; manifest: Descriptor } | undefined> {
     await this.ensureMigrated();
-    const found: StoredImage[] = [];
+    const found: { image: StoredImage; manifest: Descriptor }[] = [];
     for (const entry of (await this.layout.readIndex()).manifests) {
       for (const d of await this.presentManifests(entry).catch(() => [])) {
         const image = await this.readImage(d, entry.annotations?.[Annotation.refName] ?? `sha256:${hex}`).catch(() => undefined);
-        if (image?.configDigest.startsWith(`sha256:${hex}`) && !found.some((f) => f.manifestDigest === image.manifestDigest)) found.push(image);
+        if (image?.configDigest.startsWith(`sha256:${hex}`) && !found.some((f) => f.image.manifestDigest === image.manifestDigest)) found.push({ image, manifest: d });
       }
     }
     if (found.length > 1) throw new ImageError(`image id prefix ${hex} is ambiguous`);
@@ -134,39 +141,54 @@ export class ImageStore {
     return descriptor ? (await this.presentManifests(descriptor)).map((d) => d.platform!) : [];
   }
 
-  /** One row per image name and platform. */
-  async listImages(): Promise<ImageSummary[]> {
+  /**
+   * One row per image name and platform, then one per image without a name
+   * (docker's <none>, newest first): those a commit, import or untagged build
+   * made, and with `all` the build cache's step images too (docker's
+   * intermediate images). An image that has a name is not listed unnamed.
+   */
+  async listImages(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
     await this.ensureMigrated();
     const index = await this.layout.readIndex();
-    const out: ImageSummary[] = [];
+    const named: ImageSummary[] = [];
+    const unnamed: ImageSummary[] = [];
+    const row = (image: StoredImage, d: Descriptor, ref: ImageReference | undefined): ImageSummary => ({
+      name: ref ? familiarName(ref) : "<none>",
+      repository: ref ? familiarName({ ...ref, tag: undefined, digest: undefined } as ImageReference) : "<none>",
+      tag: ref?.tag ?? null,
+      dangling: ref === undefined,
+      manifestDigest: image.manifestDigest,
+      id: image.configDigest,
+      created: image.config.created ?? null,
+      size: imageSize(image),
+      platform: formatPlatform(d.platform!),
+    });
     for (const entry of index.manifests) {
       const refName = entry.annotations?.[Annotation.refName];
-      if (refName === undefined) continue;
-      let ref: ImageReference;
-      try {
-        ref = parseReference(refName);
-      } catch {
-        continue;
+      let ref: ImageReference | undefined;
+      if (refName !== undefined) {
+        try {
+          ref = parseReference(refName);
+        } catch {
+          continue;
+        }
+      } else if (entry.annotations !== undefined && !options.all) {
+        continue; // a build step's image
       }
       for (const d of await this.presentManifests(entry)) {
         try {
-          const image = await this.readImage(d, refName);
-          out.push({
-            name: familiarName(ref),
-            repository: familiarName({ ...ref, tag: undefined, digest: undefined } as ImageReference),
-            tag: ref.tag ?? null,
-            manifestDigest: image.manifestDigest,
-            id: image.configDigest,
-            created: image.config.created ?? null,
-            size: imageSize(image),
-            platform: formatPlatform(d.platform!),
-          });
+          (ref ? named : unnamed).push(row(await this.readImage(d, refName ?? d.digest), d, ref));
         } catch (err) {
           if (!(err instanceof ImageError)) throw err;
         }
       }
     }
-    return out.sort((a, b) => a.name.localeCompare(b.name) || a.platform.localeCompare(b.platform));
+    const hasName = new Set(named.map((r) => r.manifestDigest));
+    const seen = new Set<string>();
+    const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !seen.has(r.manifestDigest) && seen.add(r.manifestDigest));
+    named.sort((a, b) => a.name.localeCompare(b.name) || a.platform.localeCompare(b.platform));
+    none.sort((a, b) => (b.created ?? "").localeCompare(a.created ?? ""));
+    return [...named, ...none];
   }
 
   /** Gives the image named `source` (every platform of it) a second name `target`, replacing what `target` named. */
@@ -176,9 +198,10 @@ export class ImageStore {
     let resolved = await this.resolveEntry(await this.layout.readIndex(), ref);
     if (!resolved) {
       await this.getImage(source); // imports an embedded image, or says it is not found
-      resolved = (await this.resolveEntry(await this.layout.readIndex(), ref))!;
+      resolved = await this.resolveEntry(await this.layout.readIndex(), ref);
     }
-    const descriptor = resolved.inner ?? resolved.descriptor;
+    // Not a name: an image id (docker's `tag 4f2a… name`), one platform's manifest.
+    const descriptor = resolved ? (resolved.inner ?? resolved.descriptor) : (await this.byId(source.replace(/^sha256:/, "")))!.manifest;
     const name = canonicalName(parseReference(target));
     const { annotations: _old, ...rest } = descriptor;
     const keep = Object.fromEntries(Object.entries(descriptor.annotations ?? {}).filter(([k]) => k !== Annotation.refName && k !== Annotation.imageName));
@@ -266,6 +289,48 @@ export class ImageStore {
       index.manifests = index.manifests.filter((d) => d !== entry);
       if (rest.length > 0) index.manifests.push(await this.entryFor(name, rest));
     });
+  }
+
+  /**
+   * docker's `rmi ID`: every entry of the image with this id goes — its
+   * names (refused when it has several, unless `force`), its <none> entry and
+   * its build cache entries; a name of several platforms keeps the others.
+   * Returns the names removed and the id.
+   */
+  async removeById(input: string, options: { force?: boolean } = {}): Promise<{ id: string; untagged: string[] }> {
+    const found = await this.byId(input.replace(/^sha256:/, ""));
+    if (!found) throw new TsboxError(`image not found: ${input}`, { code: "image" });
+    const digest = found.manifest.digest;
+    const untagged: string[] = [];
+    await this.layout.updateIndex(async (index) => {
+      const kept: Descriptor[] = [];
+      for (const d of index.manifests) {
+        const name = d.annotations?.[Annotation.refName];
+        const inner = d.digest === digest ? [] : isIndexMediaType(d.mediaType) ? await this.manifestsOf(d) : undefined;
+        if (inner === undefined || (inner.length > 0 && !inner.some((m) => m.digest === digest))) {
+          kept.push(d);
+          continue;
+        }
+        if (name !== undefined) untagged.push(name);
+        const rest = inner.filter((m) => m.digest !== digest);
+        if (rest.length > 0 && name !== undefined) kept.push(await this.entryFor(name, rest));
+      }
+      if (untagged.length > 1 && !options.force) {
+        throw new ImageError(`conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is referenced in multiple repositories`);
+      }
+      index.manifests = kept;
+    });
+    return { id: found.image.configDigest, untagged: untagged.map((n) => familiarName(parseReference(n))) };
+  }
+
+  /** Whether `input` is an image id (or a prefix of one) rather than a name the store has. */
+  async isImageId(input: string): Promise<boolean> {
+    if (!IMAGE_ID_RE.test(input)) return false;
+    try {
+      return (await this.findDescriptor(input)) === undefined;
+    } catch {
+      return true; // sha256:… is no name
+    }
   }
 
   /**
@@ -451,6 +516,8 @@ export class ImageStore {
 
 /** An image id or a prefix of one (at least 12 hex digits), with or without `sha256:`. */
 const IMAGE_ID_RE = /^(sha256:)?[0-9a-f]{12,64}$/;
+
+const shortHex = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
 
 /**
  * The platform manifests a descriptor of `layout` names: itself, or an

@@ -1,10 +1,11 @@
 import { UsageError } from "../../errors.js";
 import type { ImageSummary } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
+import { matchPath } from "../../build/patterns.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { lastValue, parseFlags } from "../flags.js";
+import { allValues, lastValue, parseFlags } from "../flags.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, timeAgo } from "../format.js";
@@ -12,9 +13,11 @@ import { goTimeString } from "./ps-context.js";
 
 const USAGE = `Usage: tsbox images [OPTIONS] [REPOSITORY[:TAG]]
 
-List images in the local store: one row per name and platform.
+List images in the local store: one row per name and platform, then the images without a name (<none>).
 
 Options:
+  -a, --all           Also the build cache's step images (docker's intermediate images)
+  -f, --filter K=V    dangling=true|false, reference=PATTERN (e.g. busybox*, */app:*)
   -q, --quiet         Only image IDs
       --no-trunc      Whole image IDs
       --digests       Show manifest digests
@@ -32,10 +35,19 @@ const IMAGE_FORMAT: FormatDefaults = {
 };
 
 export async function imagesCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "json" }, { name: "quiet", short: "q" }, { name: "no-trunc" }, { name: "digests" }, { name: "all", short: "a" }, { name: "format", value: true }]);
+  const flags = parseFlags(args, [
+    { name: "json" },
+    { name: "quiet", short: "q" },
+    { name: "no-trunc" },
+    { name: "digests" },
+    { name: "all", short: "a" },
+    { name: "filter", short: "f", value: true, repeat: true },
+    { name: "format", value: true },
+  ]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length > 1) throw new UsageError(`"tsbox images" takes at most one argument (REPOSITORY[:TAG])`);
-  let images = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images();
+  const keep = imageFilter(allValues(flags, "filter"));
+  let images = (await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images({ all: flags.bools.has("all") })).filter(keep);
   const wanted = flags.positionals[0];
   if (wanted !== undefined) images = images.filter(matches(wanted));
   if (flags.bools.has("json")) {
@@ -52,11 +64,28 @@ export async function imagesCommand(args: string[], ctx: CliContext): Promise<nu
   return 0;
 }
 
+/** `--filter dangling=…` and `--filter reference=…` (docker's: a glob on `repo` or `repo:tag`), each key ANDed, values ORed. */
+function imageFilter(specs: string[]): (img: ImageSummary) => boolean {
+  const byKey = new Map<string, string[]>();
+  for (const spec of specs) {
+    const m = /^([a-z]+)=(.*)$/.exec(spec);
+    if (!m || !["dangling", "reference"].includes(m[1]!)) throw new UsageError(`invalid filter '${spec}' (tsbox images filters: dangling, reference)`);
+    if (m[1] === "dangling" && !["true", "false", "1", "0"].includes(m[2]!)) throw new UsageError(`invalid filter 'dangling=${m[2]}'`);
+    byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), m[2]!]);
+  }
+  const dangling = byKey.get("dangling")?.map((x) => x === "true" || x === "1");
+  const references = byKey.get("reference");
+  return (img) =>
+    (dangling === undefined || dangling.includes(img.dangling)) &&
+    (references === undefined || (!img.dangling && references.some((p) => matchPath(p, img.repository) || matchPath(p, `${img.repository}:${img.tag ?? ""}`))));
+}
+
 /** `images busybox` or `images busybox:1.36`: docker's reference filter (a name without a tag lists every tag). */
 function matches(text: string): (img: ImageSummary) => boolean {
   const ref = parseReference(text);
   const tagged = /:[^/]+$/.test(text);
   return (img) => {
+    if (img.dangling) return false;
     const other = parseReference(img.name);
     return other.domain === ref.domain && other.path === ref.path && (!tagged || img.tag === ref.tag);
   };

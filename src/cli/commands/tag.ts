@@ -1,6 +1,5 @@
 import { errorMessage, isTsboxError, UsageError } from "../../errors.js";
 import { formatPlatform } from "../../image/platform.js";
-import { familiarName, parseReference } from "../../image/reference.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -16,9 +15,10 @@ export async function tagCommand(args: string[], ctx: CliContext): Promise<numbe
 
 const RMI_USAGE = `Usage: tsbox rmi [-f] [--no-prune] [--platform OS/ARCH[/VARIANT]] IMAGE [IMAGE...]
 
-Remove image names (every platform of them, or only --platform's); \`tsbox prune\` frees their space.
-Containers made from an image keep their layers, so docker's -f (remove a name in use) and --no-prune
-(keep the layers) change nothing here and are accepted as they are.
+Remove image names (every platform of them, or only --platform's), or by IMAGE ID the image with all
+its names (-f when it has several); \`tsbox prune\` frees their space. Containers made from an image
+keep their layers, so a name in use is removed without -f, and --no-prune (keep the layers) changes
+nothing here.
 `;
 
 export async function rmiCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -30,8 +30,9 @@ export async function rmiCommand(args: string[], ctx: CliContext): Promise<numbe
   let code = 0;
   for (const name of flags.positionals) {
     try {
-      await runtime.removeImage(name, platform ? { platform } : {});
-      ctx.stdout.write(`Untagged: ${familiarName(parseReference(name))}${platform ? ` (${formatPlatform(platform)})` : ""}\n`);
+      const removed = await runtime.removeImage(name, { ...(platform ? { platform } : {}), ...(flags.bools.has("force") ? { force: true } : {}) });
+      for (const untagged of removed.untagged) ctx.stdout.write(`Untagged: ${untagged}${platform && !removed.deleted ? ` (${formatPlatform(platform)})` : ""}\n`);
+      if (removed.deleted) ctx.stdout.write(`Deleted: ${removed.deleted}\n`);
     } catch (err) {
       ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
       code = isTsboxError(err) ? err.exitCode : 125;
