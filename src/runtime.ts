@@ -25,7 +25,7 @@ import { familiarName, parseReference } from "./image/reference.js";
 import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec, defaultHostname } from "./spec/from-options.js";
-import type { ImageConfig } from "./image/oci.js";
+import { type ImageConfig, imageVolumePaths } from "./image/oci.js";
 import { type Attachment as NetworkAttachment, readAttachments } from "./network/attachments.js";
 import { readSpec } from "./containers/spec-file.js";
 import { recordConnect, recordDisconnect, recordedNetworks } from "./network/connected.js";
@@ -287,7 +287,7 @@ export class Runtime implements ContainerOwner {
         reserved = true;
       }
       // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.
-      const mounts = await resolveMounts(options, { volumes: this.volumes, layers, bundle, privileged: host.uid === 0 });
+      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0 });
       const initBinary = options.init ? this.initBinary() : undefined;
       const network = await this.planNetwork(id, options, bundle.dir, image.config, control);
       const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;

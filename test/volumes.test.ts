@@ -74,6 +74,29 @@ for (const who of identities()) {
       assert.deepEqual(volumes(), []);
     });
 
+    it("an image's VOLUMEs get anonymous volumes filled from the image (or tmpfs, or none); a -v at the path wins", async () => {
+      // The build writes under the VOLUME path after declaring it: kept in the image (BuildKit's rule).
+      const built = await tsbox(who, ["build", "-q", "-t", "withvol", "-"], { stdin: "FROM busybox\nRUN mkdir /data && echo seed > /data/seed\nVOLUME /data\nRUN echo after > /data/after\n", timeoutMs: 60_000 });
+      assert.equal(built.code, 0, built.stderr);
+      await cli(["run", "--name", "db", "--read-only", "withvol", "sh", "-c", "cat /data/seed /data/after; echo mine > /data/mine"]);
+      const mounts = (await cli(["inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Destination}} {{.Name}}{{end}}", "db"])).stdout.trim();
+      const volume = /^volume \/data ([0-9a-f]{64})$/.exec(mounts)?.[1];
+      assert.ok(volume, mounts);
+      assert.equal(readFileSync(join(who.dataDir, "volumes", volume, "_data", "mine"), "utf8"), "mine\n", "written to the volume, though the root is read-only");
+      assert.equal((await cli(["inspect", "-f", "{{json .Config.Volumes}}", "db"])).stdout.trim(), '{"/data":{}}');
+      assert.equal((await cli(["diff", "db"])).stdout, "", "nothing in the container's own layer");
+      await cli(["rm", "db"]);
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, `${volume}\n`, "rm without -v leaves the anonymous volume");
+      await cli(["run", "--rm", "withvol", "true"]);
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, `${volume}\n`, "--rm removes its own");
+      assert.equal((await cli(["run", "--rm", "-v", "mine:/data", "--read-only", "withvol", "sh", "-c", "cat /data/seed; grep -c ' /data ' /proc/mounts"])).stdout, "seed\n1\n", "a named volume there takes the place of the anonymous one");
+      assert.match((await cli(["run", "--rm", "--image-volume", "tmpfs", "withvol", "sh", "-c", "ls /data; grep ' /data ' /proc/mounts"])).stdout, /^tmpfs \/data tmpfs /m);
+      const ignored = await tsbox(who, ["run", "--rm", "--read-only", "--image-volume", "ignore", "withvol", "sh", "-c", "echo x > /data/x"]);
+      assert.notEqual(ignored.code, 0, "ignored: /data is the read-only image's");
+      assert.equal((await tsbox(who, ["run", "--rm", "--image-volume", "bogus", "withvol", "true"])).code, 125);
+      await cli(["rmi", "withvol"]);
+    });
+
     it("a volume holding files of other container users is still removed", async () => {
       // Rootless with subordinate ids, uid 1000 in the container is a subuid the user cannot delete files of.
       const chown = who.name === "single" ? "true" : "chown -R 1000:1000 /d/x && chmod 700 /d/x";

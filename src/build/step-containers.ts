@@ -13,9 +13,13 @@ import type { Runtime } from "../runtime.js";
 const PID_LABEL = "org.tsbox.build.pid";
 const NAME_PREFIX = "tsbox-build-";
 
-/** The name and labels of a new step container of this process's build. */
-export function stepContainer(): { name: string; labels: Record<string, string> } {
-  return { name: `${NAME_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`, labels: { [PID_LABEL]: String(process.pid) } };
+/**
+ * The options every step container has: its name and labels, and no volumes
+ * for the image's VOLUMEs — a step writes into the image, also under a
+ * VOLUME path (BuildKit keeps such changes; the classic builder lost them).
+ */
+export function stepContainer(): { name: string; labels: Record<string, string>; imageVolume: "ignore" } {
+  return { name: `${NAME_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`, labels: { [PID_LABEL]: String(process.pid) }, imageVolume: "ignore" };
 }
 
 /** Removes the step containers whose builder process no longer runs. */

@@ -1,12 +1,13 @@
 /**
  * `tsbox run`'s data and mount flags, docker's syntax: `--mount`,
- * `--tmpfs`, `--ulimit`, `-l/--label`, `--label-file`, `--init`.
+ * `--tmpfs`, `--ulimit`, `-l/--label`, `--label-file`, `--init`, and
+ * podman's `--image-volume`.
  */
 import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { MountOption, RunOptions, UlimitOption } from "../spec/run-options.js";
-import { allValues, type FlagDef, type ParsedFlags } from "./flags.js";
+import { allValues, type FlagDef, lastValue, type ParsedFlags } from "./flags.js";
 
 export const DATA_FLAGS: FlagDef[] = [
   { name: "mount", value: true, repeat: true },
@@ -15,6 +16,7 @@ export const DATA_FLAGS: FlagDef[] = [
   { name: "label", short: "l", value: true, repeat: true },
   { name: "label-file", value: true, repeat: true },
   { name: "init" },
+  { name: "image-volume", value: true },
 ];
 
 export const DATA_USAGE = `      --mount SPEC       type=bind|volume|tmpfs,source=…,target=…[,readonly][,volume-nocopy]
@@ -24,6 +26,8 @@ export const DATA_USAGE = `      --mount SPEC       type=bind|volume|tmpfs,sourc
   -l, --label K=V        Set a label on the container
       --label-file FILE  Read labels from FILE (K=V lines)
       --init             Run a tiny init as PID 1 that reaps zombies and forwards signals
+      --image-volume M   The image's VOLUME paths: volume (default: an anonymous volume each),
+                         tmpfs, or ignore
 `;
 
 export function dataFlagOptions(flags: ParsedFlags, _env: NodeJS.ProcessEnv): Partial<RunOptions> {
@@ -45,6 +49,13 @@ export function dataFlagOptions(flags: ParsedFlags, _env: NodeJS.ProcessEnv): Pa
   for (const entry of allValues(flags, "label")) setLabel(labels, entry);
   if (Object.keys(labels).length > 0) out.labels = labels;
   if (flags.bools.has("init")) out.init = true;
+  const imageVolume = lastValue(flags, "image-volume");
+  if (imageVolume !== undefined) {
+    if (imageVolume !== "volume" && imageVolume !== "tmpfs" && imageVolume !== "ignore") {
+      throw new UsageError(`invalid --image-volume ${imageVolume}: volume, tmpfs or ignore`);
+    }
+    out.imageVolume = imageVolume;
+  }
   return out;
 }
 

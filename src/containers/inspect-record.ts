@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../fs-util.js";
-import type { ImageConfig } from "../image/oci.js";
+import { type ImageConfig, imageVolumePaths } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, PortMapping } from "../spec/container-spec.js";
 import { INIT_PATH } from "../spec/data-options.js";
@@ -176,8 +176,8 @@ function apiMount(m: NonNullable<RunOptions["mounts"]>[number]): Record<string, 
 }
 
 function volumesOf(config: ImageConfig): Record<string, object> | null {
-  const volumes = (config.config as { Volumes?: Record<string, object> | null } | undefined)?.Volumes;
-  return volumes && Object.keys(volumes).length > 0 ? volumes : null;
+  const paths = imageVolumePaths(config);
+  return paths.length > 0 ? Object.fromEntries(paths.map((p) => [p, {}])) : null;
 }
 
 const FILE = "inspect.json";

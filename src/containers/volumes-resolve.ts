@@ -2,8 +2,10 @@
  * A new container's user mounts, docker's way: `-v` and `--mount` binds,
  * named and anonymous volumes (created on first use; a new or empty volume
  * gets what the image has at its mount point, unless `nocopy`), tmpfs
- * mounts. Each becomes a spec mount plus the `.Mounts` entry `inspect`
- * shows; the volumes used are recorded in the bundle under the volumes lock.
+ * mounts, and an anonymous volume for each VOLUME of the image that no
+ * mount of the run covers. Each becomes a spec mount plus the `.Mounts`
+ * entry `inspect` shows; the volumes used are recorded in the bundle under
+ * the volumes lock.
  */
 import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { isAbsolute, join, posix } from "node:path";
@@ -35,6 +37,8 @@ export interface ResolvedMounts {
 
 export interface ResolveContext {
   volumes: VolumeStore;
+  /** The image's VOLUME paths (its config's `Volumes`). */
+  imageVolumes: string[];
   /** The image's unpacked layers, topmost first: what a new volume is filled from. */
   layers: string[];
   bundle: ContainerPaths;
@@ -53,6 +57,11 @@ export async function resolveMounts(options: RunOptions, ctx: ResolveContext): P
   for (const r of requests) {
     if (seen.has(r.target)) throw new UsageError(`Duplicate mount point: ${r.target}`);
     seen.add(r.target);
+  }
+  for (const r of imageVolumeRequests(ctx.imageVolumes, options.imageVolume ?? "volume")) {
+    if (seen.has(r.target)) continue; // the run's own mount there takes its place
+    seen.add(r.target);
+    requests.push(r);
   }
   const resolved: { spec: MountSpec; inspect: InspectMount | null }[] = [];
   const volumes: ContainerVolumes = { names: [], anonymous: [] };
@@ -160,6 +169,18 @@ function tmpfsRequests(tmpfs: Record<string, string>): Request[] {
     const options = opts.split(",").filter((o) => o !== "");
     for (const o of options) if (!/^[a-z]+(=[\w.:-]+)?$/i.test(o)) throw new UsageError(`invalid tmpfs option "${o}" in --tmpfs ${label}`);
     return { kind: "tmpfs", target: target(path, label), options: ["noexec", "nosuid", "nodev", ...options], label, inspect: false } as Request;
+  });
+}
+
+/** The image's VOLUMEs as the run's own `-v PATH` (or `--tmpfs PATH`) would be. */
+function imageVolumeRequests(paths: string[], mode: "volume" | "tmpfs" | "ignore"): Request[] {
+  if (mode === "ignore") return [];
+  return paths.map((path) => {
+    const label = `VOLUME ${path} of the image`;
+    const dest = target(path, label);
+    return mode === "tmpfs"
+      ? { kind: "tmpfs", target: dest, options: ["noexec", "nosuid", "nodev"], label, inspect: true }
+      : { kind: "volume", target: dest, readonly: false, noCopy: false, labels: {}, label, fromV: false };
   });
 }
 

@@ -65,6 +65,14 @@ export interface ImageRunConfig {
   StopSignal?: string;
   /** `{"80/tcp": {}}`: what `run -P` publishes. */
   ExposedPorts?: Record<string, unknown> | null;
+  /** `{"/data": {}}`: the image's VOLUME paths. */
+  Volumes?: Record<string, unknown> | null;
+}
+
+/** The image's VOLUME paths (none when the config's `Volumes` is not an object). */
+export function imageVolumePaths(config: ImageConfig): string[] {
+  const volumes = config.config?.Volumes;
+  return volumes && typeof volumes === "object" && !Array.isArray(volumes) ? Object.keys(volumes) : [];
 }
 
 export interface ImageConfig {

@@ -81,6 +81,12 @@ export interface RunOptions {
   mounts?: MountOption[];
   /** tmpfs mounts by container path, each with its mount options (`--tmpfs /run:size=64m,mode=1777`). */
   tmpfs?: Record<string, string>;
+  /**
+   * The image's VOLUME paths (podman's `--image-volume`): `volume` (default, docker's) an anonymous
+   * volume each, filled from the image; `tmpfs` a tmpfs each; `ignore` none (the path stays in the
+   * container's own layer). A mount of the run at the same path takes its place.
+   */
+  imageVolume?: "volume" | "tmpfs" | "ignore";
   /** Labels on the container (docker's Config.Labels, over the image's). */
   labels?: Record<string, string>;
   /** Per-process resource limits (`--ulimit nofile=1024:2048`); -1 is unlimited. */
