@@ -199,6 +199,18 @@ for (const who of identities()) {
       assert.equal(readFileSync(out("vol-after"), "utf8"), "from host\n");
     });
 
+    it("a failed cp leaves a running container's file system as it was", async () => {
+      await cli(["run", "-d", "--name", "busy", "busybox", "sleep", "600"]);
+      writeFileSync(out("f"), "f\n");
+      chownSync(out("f"), who.uid, who.gid);
+      assert.match((await tsbox(who, ["cp", "busy:/nonexistent", out("x")])).stderr, /Could not find the file \/nonexistent in container busy/);
+      assert.match((await tsbox(who, ["cp", out("f"), "busy:/nonexistent/sub/"])).stderr, /destination directory \/nonexistent\/sub\/ does not exist/);
+      // Writes under the image's own directories copy up through the container's overlay work dir.
+      assert.equal((await cli(["exec", "busy", "sh", "-c", "touch /etc/after /tmp/after && echo ok"])).stdout, "ok\n");
+      await cli(["cp", out("f"), "busy:/var/"]);
+      assert.equal((await cli(["exec", "busy", "cat", "/var/f"])).stdout, "f\n");
+    });
+
     if (who.name === "root") {
       it("cp -a keeps owners", async () => {
         await cli(["run", "--name", "own", "busybox", "true"]);

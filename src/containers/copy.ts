@@ -17,6 +17,7 @@ import type { ContainerPaths } from "../paths.js";
 import { type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
 import type { TarEntry } from "../image/tar.js";
 import type { ContainerState } from "./state.js";
+import { pidAlive } from "../process-alive.js";
 
 export interface CopyOptions {
   /** `-a`: keep owners (uid/gid) as they are in the source. */
@@ -49,23 +50,32 @@ export class ContainerFiles {
     return this.state.name ?? this.state.id.slice(0, 12);
   }
 
-  /** The running container's namespaces, else its layers in `view`. */
+  /**
+   * The namespaces of a container whose process lives (running or paused),
+   * else its layers in `view`. Never the merged layers of a live container:
+   * a second overlay mount of its upper and work dirs would reset the work
+   * dir under the container's own mount, and its writes would fail.
+   */
   target(view: "merged" | "layers" | "upper" = "merged"): CopyTarget {
-    if (view === "merged" && this.state.status === "running" && this.state.pid !== null) return { pid: this.state.pid };
+    if (view === "merged" && this.alive()) return { pid: this.state.pid! };
     if (!existsSync(this.bundle.config)) throw new ContainerError(`container ${this.name} has no file system yet (it never started)`);
     return { bundle: this.bundle.dir, view };
   }
 
+  private alive(): boolean {
+    return (this.state.status === "running" || this.state.status === "paused") && this.state.pid !== null && pidAlive(this.state.pid);
+  }
+
   /**
    * Runs a helper against the container; when the container stopped between
-   * the look and the join, once more against its layers.
+   * the look and the join (its process is gone), once more against its layers.
    */
   async run<T>(use: (target: CopyTarget) => Promise<T>, view: "merged" | "layers" | "upper" = "merged"): Promise<T> {
     const target = this.target(view);
     try {
       return await use(target);
     } catch (err) {
-      if ("pid" in target && isTsboxError(err) && err.code === "container") return use({ bundle: this.bundle.dir, view });
+      if ("pid" in target && isTsboxError(err) && err.code === "container" && !this.alive()) return use({ bundle: this.bundle.dir, view });
       throw err;
     }
   }
