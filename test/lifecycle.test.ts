@@ -169,6 +169,7 @@ for (const who of identities()) {
       await ok(who, ["stop", "polite"]);
       assert.equal((await ok(who, ["wait", "polite"])).stdout, "7\n");
       assert.equal((await ok(who, ["logs", "polite"])).stdout, "ready\nbye\n");
+      assert.equal((await ok(who, ["inspect", "-f", "{{.Config.StopSignal}} {{.Config.StopTimeout}}", "polite"])).stdout, "USR1 30\n");
       await ok(who, ["rm", "stubborn", "polite"]);
     });
 
@@ -177,6 +178,7 @@ for (const who of identities()) {
       await until("the last restart", () => state(who, "flaky").status === "exited" && state(who, "flaky").restartCount === 2);
       assert.equal(state(who, "flaky").exitCode, 3);
       assert.deepEqual(state(who, "flaky").restartPolicy, { name: "on-failure", maximumRetryCount: 2 });
+      assert.equal((await ok(who, ["inspect", "-f", "{{json .HostConfig.RestartPolicy}} {{.RestartCount}}", "flaky"])).stdout, '{"Name":"on-failure","MaximumRetryCount":2} 2\n');
       assert.equal((await ok(who, ["logs", "flaky"])).stdout, "run\nrun\nrun\n");
 
       await ok(who, ["run", "-d", "--name", "phoenix", "--restart", "always", "busybox", "sh", "-c", "echo up; sleep 0.2"]);

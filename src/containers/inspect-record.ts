@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../fs-util.js";
 import { type ImageConfig, imageVolumePaths } from "../image/oci.js";
+import { parseRestartPolicy } from "./restart-policy.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, PortMapping } from "../spec/container-spec.js";
 import { INIT_PATH } from "../spec/data-options.js";
@@ -47,6 +48,7 @@ export interface InspectConfig {
   OnBuild: null;
   Labels: Record<string, string>;
   StopSignal?: string;
+  StopTimeout?: number;
   /** The image's EXPOSE and the published ports, as `{"80/tcp": {}}` (absent when none, as docker omits it). */
   ExposedPorts?: Record<string, object>;
 }
@@ -92,7 +94,8 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle, netwo
       OnBuild: null,
       Labels: { ...(imageRun.Labels ?? {}), ...(options.labels ?? {}) },
       ...exposedPorts(imageRun.ExposedPorts, spec.network?.ports ?? []),
-      ...(imageRun.StopSignal ? { StopSignal: imageRun.StopSignal } : {}),
+      ...(options.stopSignal || imageRun.StopSignal ? { StopSignal: options.stopSignal || imageRun.StopSignal } : {}),
+      ...(options.stopTimeout !== undefined ? { StopTimeout: options.stopTimeout } : {}),
     },
     HostConfig: {
       Binds: binds.length > 0 ? binds : null,
@@ -100,7 +103,7 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle, netwo
       LogConfig: { Type: "json-file", Config: {} },
       NetworkMode: networkMode,
       PortBindings: portBindings(spec.network?.ports ?? []),
-      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      RestartPolicy: restartPolicyOf(options.restart),
       AutoRemove: Boolean(options.remove),
       VolumeDriver: "",
       VolumesFrom: null,
@@ -173,6 +176,11 @@ function apiMount(m: NonNullable<RunOptions["mounts"]>[number]): Record<string, 
     case "tmpfs":
       return { Type: "tmpfs", Target: m.target, TmpfsOptions: { ...(m.size !== undefined ? { SizeBytes: m.size } : {}), ...(m.mode !== undefined ? { Mode: m.mode } : {}) } };
   }
+}
+
+function restartPolicyOf(text: string | undefined): { Name: string; MaximumRetryCount: number } {
+  const policy = parseRestartPolicy(text ?? "no");
+  return { Name: policy.name, MaximumRetryCount: policy.maximumRetryCount };
 }
 
 function volumesOf(config: ImageConfig): Record<string, object> | null {
