@@ -153,17 +153,6 @@ export class OciLayout {
     });
   }
 
-  /** Points `refName` at `descriptor`, replacing whatever had that name. */
-  async tag(refName: string, descriptor: Descriptor, extraAnnotations: Record<string, string> = {}): Promise<void> {
-    await this.updateIndex((index) => {
-      index.manifests = index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== refName);
-      index.manifests.push({
-        ...descriptor,
-        annotations: { ...descriptor.annotations, ...extraAnnotations, [Annotation.refName]: refName },
-      });
-    });
-  }
-
   /** Removes `refName` from index.json; blobs stay until a later garbage collection. */
   async untag(refName: string): Promise<boolean> {
     let found = false;

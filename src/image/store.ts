@@ -205,7 +205,12 @@ export class ImageStore {
     const name = canonicalName(parseReference(target));
     const { annotations: _old, ...rest } = descriptor;
     const keep = Object.fromEntries(Object.entries(descriptor.annotations ?? {}).filter(([k]) => k !== Annotation.refName && k !== Annotation.imageName));
-    await this.layout.tag(name, rest, { ...keep, [Annotation.imageName]: name });
+    await this.layout.updateIndex(async (index) => {
+      const previous = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
+      index.manifests = index.manifests.filter((d) => d !== previous);
+      index.manifests.push({ ...rest, annotations: { ...keep, [Annotation.imageName]: name, [Annotation.refName]: name } });
+      if (previous) await this.keepUnnamed(index, await this.manifestsOf(previous));
+    });
     return name;
   }
 
@@ -387,7 +392,25 @@ export class ImageStore {
       const others = current.filter((c) => !incoming.some((d) => samePlatform(c.platform, d.platform)));
       index.manifests = index.manifests.filter((d) => d !== entry);
       index.manifests.push(await this.entryFor(name, [...others, ...incoming]));
+      await this.keepUnnamed(index, current.filter((c) => !others.includes(c)));
     });
+  }
+
+  /**
+   * Manifests a name was moved off (a rebuild, a newer pull, a tag) stay as
+   * <none> — docker's dangling images — unless a name or a <none> entry
+   * still has them; `image prune` removes them.
+   */
+  private async keepUnnamed(index: ImageIndex, replaced: Descriptor[]): Promise<void> {
+    for (const m of replaced) {
+      let held = false;
+      for (const d of index.manifests) {
+        if (d.annotations !== undefined && d.annotations[Annotation.refName] === undefined) continue; // the build cache's
+        held = d.digest === m.digest || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some((x) => x.digest === m.digest));
+        if (held) break;
+      }
+      if (!held) index.manifests.push({ mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.platform ? { platform: m.platform } : {}) });
+    }
   }
 
   /** The index.json entry naming these manifests: the manifest itself for one platform, else a new index of them. */
