@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerProcess, ContainerStats, ExitStatus, HandOffOptions } from "./backends/backend.js";
-import { bundleOf, type LifecycleContext, shown } from "./containers/context.js";
+import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "./containers/context.js";
 import { type LogEntry, type LogReadOptions, readLogs } from "./containers/logs.js";
 import { type Attachment, type AttachOptions, attachMonitor, MonitorRefusal } from "./containers/monitor-client.js";
 import { killContainer } from "./containers/ops/kill.js";
@@ -254,7 +254,9 @@ export class Container implements AsyncDisposable {
     if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
     const sample = this.ctx.backend.stats?.bind(this.ctx.backend);
     if (!sample) throw new ContainerError(`the ${this.ctx.backend.name} backend reports no resource use: it needs cgroup accounting, which this build does not support`);
-    return sample(bundleOf(this.ctx, this.id).dir);
+    return sample(bundleOf(this.ctx, this.id).dir).catch((err: unknown) => {
+      throw withoutCgroupError(err, state, "has no stats");
+    });
   }
 
   /** A sample every `intervalMs` (default 1000) while the container runs. */
@@ -353,6 +355,7 @@ export class Container implements AsyncDisposable {
   private initPid(): number {
     const found = readState(bundleOf(this.ctx, this.id));
     const state = found && refreshStatus(found);
+    if (state?.status === "paused") throw new ContainerError(`container ${this.currentName ?? this.id.slice(0, 12)} is paused, unpause the container before exec`);
     if (!state || state.status !== "running" || state.pid === null) throw this.notRunning();
     if (state.backend === "native") {
       const parent = processParent(state.pid);

@@ -1,3 +1,4 @@
+import { ContainerError } from "../errors.js";
 import type { Backend } from "../backends/backend.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
@@ -23,4 +24,15 @@ export function bundleOf(ctx: LifecycleContext, id: string): ContainerPaths {
 /** How a container is named in messages: its name, else the short id. */
 export function shown(state: { id: string; name: string | null }): string {
   return state.name ?? state.id.slice(0, 12);
+}
+
+/**
+ * The backends' "has no cgroup" about a container known to run: it runs
+ * without one (rootless without a delegated cgroup), said as such, with
+ * what it cannot do; other errors pass.
+ */
+export function withoutCgroupError(err: unknown, state: { id: string; name: string | null }, cannot: string): unknown {
+  if (!(err instanceof Error) || !/has no cgroup/.test(err.message)) return err;
+  const why = process.getuid?.() === 0 ? "this host gives containers none" : "this host delegates no cgroup to this user";
+  return new ContainerError(`container ${shown(state)} runs without a cgroup (${why}; see tsbox info), so it ${cannot}`);
 }

@@ -1,5 +1,5 @@
 import { ContainerError } from "../../errors.js";
-import { bundleOf, type LifecycleContext, shown } from "../context.js";
+import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { readState, refreshStatus, updateStateLocked } from "../state.js";
 
@@ -14,7 +14,9 @@ export async function setPaused(ctx: LifecycleContext, id: string, freeze: boole
     const state = refreshStatus(found);
     if (freeze && state.status !== "running") throw new ContainerError(`container ${shown(state)} is not running`);
     if (!freeze && state.status !== "paused") throw new ContainerError(`container ${shown(state)} is not paused`);
-    await act(bundle.dir);
+    await act(bundle.dir).catch((err: unknown) => {
+      throw withoutCgroupError(err, state, `cannot be ${freeze ? "paused" : "unpaused"}`);
+    });
     updateStateLocked(bundle, () => ({ status: freeze ? "paused" : "running" }));
   });
 }
