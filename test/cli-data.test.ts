@@ -6,7 +6,7 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync, chownSync, readFileSync } from "node:fs";
+import { writeFileSync, chownSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -206,6 +206,25 @@ for (const who of identities()) {
       const file = await tsbox(who, ["run", "--rm", "--label-file", "/no/such/file", "busybox", "true"]);
       assert.equal(file.code, 125);
       assert.match(file.stderr, /^tsbox: cannot read label file \/no\/such\/file: ENOENT\n$/);
+      // A shell script's `export A=1` is no env-file line (docker's error), not a variable named "export A".
+      const envFile = join(who.scratch, "script.env");
+      writeFileSync(envFile, "A=1\nexport B=2\n");
+      chownSync(envFile, who.uid, who.gid);
+      const exported = await tsbox(who, ["run", "--rm", "--env-file", envFile, "busybox", "true"]);
+      assert.equal(exported.code, 125);
+      assert.match(exported.stderr, /variable 'export B' contains whitespaces/);
+      const long = "n".repeat(300);
+      assert.match((await tsbox(who, ["run", "--name", long, "busybox", "true"])).stderr, /^tsbox: invalid container name "n{32}…": at most 128 characters\n$/);
+      assert.match((await tsbox(who, ["rm", long])).stderr, /^tsbox: no such container: n{300}\n$/);
+    });
+
+    it("-v ./dir binds a directory relative to the current one (docker 23+)", async () => {
+      const dir = join(who.scratch, "reldir");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, "f"), "relative\n");
+      chownSync(dir, who.uid, who.gid);
+      assert.equal((await tsbox(who, ["run", "--rm", "-v", "./reldir:/x:ro", "busybox", "cat", "/x/f"], { cwd: who.scratch })).stdout, "relative\n");
+      assert.match((await tsbox(who, ["run", "--rm", "-v", "rel/dir:/x", "busybox", "true"])).stderr, /host path rel\/dir must be absolute \(or start with \.\/\)/);
     });
   });
 }

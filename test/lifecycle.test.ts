@@ -85,6 +85,7 @@ for (const who of identities()) {
       assert.match(tail.stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line 3\n$/);
       assert.match(tail.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z oops\n$/);
       assert.equal((await ok(who, ["logs", "--since", "1h", "--until", "2000-01-01T00:00:00Z", "ticker"])).stdout, "");
+      assert.equal((await ok(who, ["logs", "--tail", "-1", "ticker"])).stdout, "line 1\nline 2\nline 3\n", "a negative --tail is all (docker's)");
       const s = state(who, "ticker");
       assert.equal(s.status, "exited");
       assert.equal(s.exitCode, 0);

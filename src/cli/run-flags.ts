@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { isAbsolute, resolve as resolvePath } from "node:path";
 import { UsageError } from "../errors.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
 import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/docker-profile.js";
@@ -263,6 +263,9 @@ function resolveEnvEntry(entry: string, env: NodeJS.ProcessEnv): string | undefi
 function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
   for (const line of readKeyValueFile(file, "env")) {
+    // docker's rule: a name with blanks (`export A=1`, a shell script's line) is refused, not taken as "export A".
+    const name = line.split("=", 1)[0]!;
+    if (/\s/.test(name)) throw new UsageError(`poorly formatted environment file ${file}: variable '${name}' contains whitespaces`);
     const resolved = resolveEnvEntry(line, env);
     if (resolved !== undefined) out.push(resolved);
   }
@@ -283,9 +286,10 @@ export function parseVolume(spec: string): VolumeOption {
   }
   const [source, container, mode] = parts as [string, string, string | undefined];
   if (!isAbsolute(container)) throw new UsageError(`invalid volume ${spec}: container path ${container} must be absolute`);
-  const named = !source.includes("/");
-  if (!named && !isAbsolute(source)) throw new UsageError(`invalid volume ${spec}: host path ${source} must be absolute`);
-  const out: VolumeOption = named ? { volume: source, container } : { host: source, container };
+  // A name has no `/` and does not start with `.`; `./dir` and `../dir` are host paths from here (docker 23+).
+  const named = !source.includes("/") && !source.startsWith(".");
+  if (!named && !isAbsolute(source) && !/^\.\.?(\/|$)/.test(source)) throw new UsageError(`invalid volume ${spec}: host path ${source} must be absolute (or start with ./)`);
+  const out: VolumeOption = named ? { volume: source, container } : { host: resolvePath(source), container };
   for (const option of (mode ?? "").split(",").filter((o) => o !== "")) {
     if (option === "ro") out.readonly = true;
     else if (option === "rw") out.readonly = false;

@@ -8,7 +8,10 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Docker's container name rule (pure: the browser's Runtime checks names with it too). */
 export function checkContainerName(name: string): void {
-  if (typeof name !== "string" || !NAME_RE.test(name) || name.length > 128) {
+  if (typeof name === "string" && NAME_RE.test(name) && name.length > 128) {
+    throw new ContainerError(`invalid container name "${name.slice(0, 32)}…": at most 128 characters`);
+  }
+  if (typeof name !== "string" || !NAME_RE.test(name)) {
     throw new ContainerError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
 }
@@ -53,7 +56,7 @@ export class ContainerNames {
 
   /** The id holding `name`, if that container still exists. */
   lookup(name: string): string | undefined {
-    if (!NAME_RE.test(name)) return undefined;
+    if (!NAME_RE.test(name) || name.length > 128) return undefined;
     let id: string;
     try {
       id = readlinkSync(join(this.dir, name));

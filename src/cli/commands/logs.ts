@@ -29,7 +29,9 @@ export async function logsCommand(args: string[], ctx: CliContext): Promise<numb
   ]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 1) throw new UsageError(`"tsbox logs" requires exactly 1 container`);
-  const tailText = lastValue(flags, "tail");
+  const tailGiven = lastValue(flags, "tail");
+  // docker takes a negative count as "all".
+  const tailText = tailGiven !== undefined && /^-\d+$/.test(tailGiven) ? "all" : tailGiven;
   if (tailText !== undefined && tailText !== "all" && !/^\d+$/.test(tailText)) throw new UsageError(`invalid value "${tailText}" for --tail: a number or "all"`);
   const since = lastValue(flags, "since");
   const until = lastValue(flags, "until");
