@@ -163,7 +163,7 @@ const scenarios: Record<string, Scenario> = {
 
   async tty(rt) {
     await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
-    const sized = await c.exec(["sh", "-c", "stty size; [ -t 0 ] && [ -t 1 ] && echo terminal; echo $TERM"], { tty: { cols: 90, rows: 20 } });
+    const sized = await c.exec(["sh", "-c", "stty size; [ -t 0 ] && [ -t 1 ] && echo terminal; echo $TERM; tty; ls -1 /dev/pts"], { tty: { cols: 90, rows: 20 } });
     const p = await c.spawn(["sh", "-c", "read line; echo \"got $line\"; stty size"], { tty: true });
     p.resize(100, 30);
     p.stdin!.write("typed\n");
@@ -299,7 +299,8 @@ async function defineTests(): Promise<void> {
 
       it("gives a terminal of the asked size, with input and resize", async () => {
         const r = await scenario(who, "tty");
-        assert.deepEqual(r.sized, { exitCode: 0, signal: null, stdout: "20 90\r\nterminal\r\nxterm\r\n", stderr: "" });
+        // The terminal is the container's own /dev/pts/N, so ttyname(3) (tty, sudo, ssh) finds it.
+        assert.deepEqual(r.sized, { exitCode: 0, signal: null, stdout: "20 90\r\nterminal\r\nxterm\r\n/dev/pts/0\r\n0\r\nptmx\r\n", stderr: "" });
         assert.equal(r.typed.exitCode, 0);
         assert.match(r.typed.stdout, /got typed\r\n30 100\r\n$/);
       });

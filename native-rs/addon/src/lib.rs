@@ -21,6 +21,20 @@ unsafe extern "C" fn version(env: napi_env, _info: napi_callback_info) -> napi_v
     guard(env, |env| env.string(env!("CARGO_PKG_VERSION")))
 }
 
+/// openPtyIn(root, cols, rows) -> { master, slave }: of the devpts under `root`.
+unsafe extern "C" fn open_pty_in(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, |env| {
+        let args = env.args(info, 3)?;
+        let root = env.string_arg(&args, 0, "root")?;
+        let cols = dimension(env, &args, 1, "cols")?;
+        let rows = dimension(env, &args, 2, "rows")?;
+        let pty = pty::open_pty_in(&root, cols, rows).map_err(|e| JsError::os(e, "opening a pty in the container"))?;
+        let master = env.int(pty.master)?;
+        let slave = env.int(pty.slave)?;
+        env.object(&[("master", master), ("slave", slave)])
+    })
+}
+
 /// openPty(cols, rows) -> { master, slave }
 unsafe extern "C" fn open_pty(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
@@ -51,6 +65,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
     guard(env, |env| {
         export(env, exports, "version", Some(version))?;
         export(env, exports, "openPty", Some(open_pty))?;
+        export(env, exports, "openPtyIn", Some(open_pty_in))?;
         export(env, exports, "resizePty", Some(resize_pty))?;
         export(env, exports, "lsetxattr", Some(xattr::lsetxattr_js))?;
         export(env, exports, "lgetxattr", Some(xattr::lgetxattr_js))?;

@@ -24,6 +24,13 @@ pub fn open_pty(cols: u16, rows: u16) -> io::Result<Pty> {
     Ok(Pty { master, slave })
 }
 
+/// A pty pair of the devpts at `root`/dev/pts (`tsbox exec -t`: the running
+/// container's, through /proc/PID/root), so the slave has its name there.
+pub fn open_pty_in(root: &str, cols: u16, rows: u16) -> io::Result<Pty> {
+    let (master, slave) = tty::open_pty_in(std::path::Path::new(root), cols, rows).map_err(io_error)?;
+    Ok(Pty { master, slave })
+}
+
 /// Sets the window size; the kernel sends SIGWINCH to the pty's foreground group.
 pub fn resize(fd: c_int, cols: u16, rows: u16) -> io::Result<()> {
     tty::set_winsize(fd, rows, cols).map_err(io_error)

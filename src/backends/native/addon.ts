@@ -9,6 +9,8 @@ export interface NativeAddon {
   version(): string;
   /** A new pty pair; both fds are owned by the caller. */
   openPty(cols: number, rows: number): { master: number; slave: number };
+  /** A new pty pair of the devpts at `root`/dev/pts (resolved inside `root`; it must be a pty master). */
+  openPtyIn(root: string, cols: number, rows: number): { master: number; slave: number };
   resizePty(fd: number, cols: number, rows: number): void;
   /** lsetxattr(2); throws an Error whose `code` is the errno name (EPERM, ENOTSUP, …). */
   lsetxattr(path: string, name: string, value: string): void;

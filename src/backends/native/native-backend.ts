@@ -196,7 +196,8 @@ export class NativeBackend implements Backend {
     // --bundle: the container's config.json, whose seccomp filter the exec'd process gets too.
     const args = ["exec", "--pid", String(options.pid), "--process", processFile, "--bundle", options.bundleDir, ...(options.detach ? ["--detach"] : [])];
     try {
-      return options.detach ? await this.runDetached(args) : await this.runHelper(args, options.process, options);
+      // A terminal of the container's own devpts: the process finds its name (ttyname) there.
+      return options.detach ? await this.runDetached(args) : await this.runHelper(args, options.process, options, `/proc/${options.pid}/root`);
     } finally {
       rmSync(processFile, { force: true });
     }
@@ -302,12 +303,16 @@ export class NativeBackend implements Backend {
     }
   }
 
-  /** Spawns tsbox-runtime with `args` (+ the status fd); resolves once the process of `spec` runs. */
-  private async runHelper(args: string[], spec: ProcessSpec, stdio: HelperStdio): Promise<ContainerProcess> {
+  /**
+   * Spawns tsbox-runtime with `args` (+ the status fd); resolves once the
+   * process of `spec` runs. A terminal is of the devpts under `ptyRoot` when
+   * there is one (a running container's), else the host's.
+   */
+  private async runHelper(args: string[], spec: ProcessSpec, stdio: HelperStdio, ptyRoot?: string): Promise<ContainerProcess> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
     const size = spec.consoleSize;
     // node:tty and the addon are loaded only for terminals.
-    const pty = spec.terminal ? await (await import("./pty.js")).Pty.open(size?.width ?? 80, size?.height ?? 24) : undefined;
+    const pty = spec.terminal ? await (await import("./pty.js")).Pty.open(size?.width ?? 80, size?.height ?? 24, ptyRoot) : undefined;
     let child: ChildProcess;
     try {
       const fds: StdioOptions = pty ? [pty.slave, pty.slave, pty.slave, "pipe"] : [stdio.stdin, stdio.stdout, stdio.stderr, "pipe"];

@@ -20,16 +20,29 @@ export class Pty {
   private readonly socket: ReadStream;
   private slaveOpen = true;
 
-  static async open(cols: number, rows: number): Promise<Pty> {
-    return new Pty(await loadAddon(), cols, rows);
+  /**
+   * With `root` (an exec into a running container: /proc/PID/root), the pty
+   * of that container's devpts, so the process's terminal is /dev/pts/N in
+   * it and ttyname(3) finds it (sudo, ssh, tty); else, or when that fails,
+   * one of the host's.
+   */
+  static async open(cols: number, rows: number, root?: string): Promise<Pty> {
+    const addon = await loadAddon();
+    let pair: { master: number; slave: number } | undefined;
+    if (root !== undefined) {
+      try {
+        pair = addon.openPtyIn(root, cols, rows);
+      } catch {
+        // no devpts of its own there (or not a ptmx): the host's
+      }
+    }
+    return new Pty(addon, pair ?? addon.openPty(cols, rows));
   }
 
   private constructor(
     private readonly addon: NativeAddon,
-    cols: number,
-    rows: number,
+    { master, slave }: { master: number; slave: number },
   ) {
-    const { master, slave } = addon.openPty(cols, rows);
     this.master = master;
     this.slave = slave;
     // A tty handle reads the master non-blockingly on the event loop (a

@@ -197,6 +197,7 @@ pub const WNOHANG: c_int = 1;
 pub const TIOCSCTTY: c_ulong = 0x540E;
 pub const TIOCSWINSZ: c_ulong = 0x5414;
 pub const TIOCSPTLCK: c_ulong = 0x4004_5431; // _IOW('T', 0x31, int)
+pub const TIOCGPTN: c_ulong = 0x8004_5430; // _IOR('T', 0x30, unsigned int)
 pub const TIOCGPTPEER: c_ulong = 0x5441; // _IO('T', 0x41), Linux >= 4.13
 pub const SIOCGIFFLAGS: c_ulong = 0x8913;
 pub const SIOCSIFFLAGS: c_ulong = 0x8914;

@@ -225,6 +225,11 @@ pub fn set_nonblocking(fd: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::fcntl(fd, F_SETFL, flags | O_NONBLOCK) }).map(drop)
 }
 
+pub fn set_blocking(fd: c_int) -> Result<(), Errno> {
+    let flags = Errno::check(unsafe { ffi::fcntl(fd, F_GETFL) })?;
+    Errno::check(unsafe { ffi::fcntl(fd, F_SETFL, flags & !O_NONBLOCK) }).map(drop)
+}
+
 /// flock(2) `LOCK_EX` (blocking, retried on EINTR) or `LOCK_UN`. The lock
 /// belongs to the open file description: it is released when every
 /// descriptor sharing it is closed, including by a process that dies.

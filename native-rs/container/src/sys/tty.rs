@@ -33,6 +33,41 @@ pub fn open_pty(cols: u16, rows: u16) -> Result<(c_int, c_int), Errno> {
         O_RDWR | O_NOCTTY | O_CLOEXEC,
         0,
     )?;
+    pair(master, cols, rows)
+}
+
+/// A new pty pair of the devpts mounted at `root`/dev/pts (a running
+/// container's, through /proc/PID/root): the slave is /dev/pts/N *there*,
+/// so ttyname(3) works for a process that joins that container. The path
+/// is resolved inside `root` (no symlink leads out), and what it opens must
+/// answer as a pty master, or nothing is kept: a container may have put
+/// anything at that path.
+pub fn open_pty_in(root: &std::path::Path, cols: u16, rows: u16) -> Result<(c_int, c_int), Errno> {
+    let dir = super::path::open_path(root, O_DIRECTORY)?;
+    let master = super::path::openat2(
+        dir,
+        std::path::Path::new("dev/pts/ptmx"),
+        O_RDWR | O_NOCTTY | O_NONBLOCK,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    );
+    super::fd::close(dir);
+    let master = master?;
+    // Opened non-blocking (a device put there could wait for a carrier);
+    // a pty master answers TIOCGPTN, then becomes blocking like one from /dev/ptmx.
+    let checked = (|| {
+        let mut n: c_int = 0;
+        Errno::check(unsafe { ffi::ioctl(master, TIOCGPTN, &mut n as *mut c_int) })?;
+        super::fd::set_blocking(master)
+    })();
+    if let Err(e) = checked {
+        super::fd::close(master);
+        return Err(e);
+    }
+    pair(master, cols, rows)
+}
+
+/// The slave of a new master (unlocked, sized); closes the master on failure.
+fn pair(master: c_int, cols: u16, rows: u16) -> Result<(c_int, c_int), Errno> {
     let slave = (|| {
         let unlock: c_int = 0;
         Errno::check(unsafe { ffi::ioctl(master, TIOCSPTLCK, &unlock as *const c_int) })?;
