@@ -6,7 +6,7 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
@@ -95,6 +95,22 @@ for (const who of identities()) {
       assert.notEqual(ignored.code, 0, "ignored: /data is the read-only image's");
       assert.equal((await tsbox(who, ["run", "--rm", "--image-volume", "bogus", "withvol", "true"])).code, 125);
       await cli(["rmi", "withvol"]);
+    });
+
+    it("nothing but the kernel's procfs goes on /proc: an image's VOLUME /proc, a bind or tmpfs over /proc/sys (runc's rule)", async () => {
+      const hostile = await tsbox(who, ["build", "-q", "-t", "procvol", "-"], { stdin: "FROM busybox\nVOLUME /proc\n", timeoutMs: 60_000 });
+      assert.equal(hostile.code, 0, hostile.stderr);
+      for (const args of [["procvol", "true"], ["-v", `${who.scratch}:/proc/sys`, "busybox", "true"], ["--tmpfs", "/proc/sys/kernel", "busybox", "true"]]) {
+        const r = await tsbox(who, ["run", "--rm", ...args]);
+        assert.equal(r.code, 125, args.join(" "));
+        assert.match(r.stderr, /^tsbox: cannot mount \S+ on \/proc(\/sys(\/kernel)?)?: only the kernel's \/proc goes there/, args.join(" "));
+      }
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, "", "the refused run's anonymous volume went with it");
+      // runc's list of /proc files a bind may replace (lxcfs' per-container views).
+      const cpuinfo = join(who.scratch, "cpuinfo");
+      writeFileSync(cpuinfo, "processor : 0\n");
+      assert.equal((await cli(["run", "--rm", "-v", `${cpuinfo}:/proc/cpuinfo:ro`, "busybox", "cat", "/proc/cpuinfo"])).stdout, "processor : 0\n");
+      await cli(["rmi", "procvol"]);
     });
 
     it("a volume holding files of other container users is still removed", async () => {

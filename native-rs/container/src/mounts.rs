@@ -2,7 +2,7 @@
 //! the new root (step 4 of the setup order).
 
 use crate::dev;
-use crate::error::{Context, Error};
+use crate::error::{Context, Error, ErrorKind};
 use crate::host::Host;
 use crate::paths::{self, Create, Owners, Resolved, Source};
 use crate::spec::Mount;
@@ -136,6 +136,7 @@ pub fn check_sources(mounts: &[Mount], planters: &Owners) -> Result<Vec<Option<S
     mounts
         .iter()
         .map(|m| {
+            check_proc_destination(m)?;
             if !is_bind(m, &parse_options(&m.options)) {
                 return Ok(None);
             }
@@ -144,6 +145,49 @@ pub fn check_sources(mounts: &[Mount], planters: &Owners) -> Result<Vec<Option<S
                 .step(|| format!("bind-mounting {} on {}", m.source, m.destination))
         })
         .collect()
+}
+
+/// Files of /proc a bind mount may replace (runc's list: what lxcfs and
+/// friends provide per container).
+const PROC_BIND_ALLOWED: [&str; 10] = [
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// /proc is the kernel's: only procfs goes there, and below it only a bind
+/// of one of PROC_BIND_ALLOWED. Anything else (an image's `VOLUME /proc`, a
+/// tmpfs over /proc/sys) would hide what the masks and read-only paths
+/// guard, or put files of the container's choosing where the set-up expects
+/// the kernel's (runc's CVE-2019-16884 and CVE-2019-19921 came that way).
+fn check_proc_destination(m: &Mount) -> Result<(), Error> {
+    let dest = paths::normalize(&m.destination);
+    let allowed = if dest == "/proc" {
+        m.kind == "proc"
+    } else if dest.starts_with("/proc/") {
+        is_bind(m, &parse_options(&m.options)) && PROC_BIND_ALLOWED.contains(&dest.as_str())
+    } else {
+        true
+    };
+    if allowed {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Spec,
+        format!(
+            "cannot mount {} on {}: only the kernel's /proc goes there{}",
+            if m.kind == "bind" || m.kind.is_empty() { m.source.as_str() } else { m.kind.as_str() },
+            m.destination,
+            if dest == "/proc" { "" } else { " (of /proc, only /proc/cpuinfo, meminfo, stat, … may be bind-mounted)" }
+        ),
+    ))
 }
 
 /// Mounts every entry in order. `sources`: from `check_sources`.
@@ -349,6 +393,31 @@ mod tests {
 
     fn opts(list: &[&str]) -> MountOptions {
         parse_options(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn keeps_proc_for_the_kernel() {
+        let m = |dest: &str, kind: &str, options: &[&str]| Mount {
+            destination: dest.to_string(),
+            kind: kind.to_string(),
+            source: "/src".to_string(),
+            options: options.iter().map(|o| o.to_string()).collect(),
+        };
+        assert!(check_proc_destination(&m("/proc", "proc", &[])).is_ok());
+        assert!(check_proc_destination(&m("/proc/cpuinfo", "bind", &["rbind", "ro"])).is_ok());
+        assert!(check_proc_destination(&m("/procfs", "tmpfs", &[])).is_ok());
+        assert!(check_proc_destination(&m("/srv/proc", "bind", &["rbind"])).is_ok());
+        for bad in [
+            m("/proc", "bind", &["rbind"]),
+            m("/proc/", "tmpfs", &[]),
+            m("/proc/sys", "bind", &["rbind"]),
+            m("/proc/./sys/../sys/kernel", "tmpfs", &[]),
+            m("/proc/cpuinfo", "tmpfs", &[]),
+            m("//proc//self", "bind", &["rbind"]),
+        ] {
+            let e = check_proc_destination(&bad).expect_err(&bad.destination);
+            assert!(e.to_string().contains("only the kernel's /proc goes there"), "{}", e);
+        }
     }
 
     #[test]
