@@ -20,7 +20,7 @@ import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.j
 import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
 import type { PushOptions, PushResult } from "./image/registry/push-image.js";
 import type { Platform } from "./image/oci.js";
-import { parsePlatform } from "./image/platform.js";
+import { formatPlatform, parsePlatform, platformMatches } from "./image/platform.js";
 import { familiarName, parseReference } from "./image/reference.js";
 import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
@@ -269,7 +269,7 @@ export class Runtime implements ContainerOwner {
     }
     const stopSignal = parseSignal(options.stopSignal ?? "SIGTERM").name;
     if (options.stopTimeout !== undefined && !Number.isInteger(options.stopTimeout)) throw new UsageError(`invalid stop timeout ${options.stopTimeout}: whole seconds`);
-    const image = await this.resolveImage(options.image, control);
+    const image = await this.resolveImage(options.image, control, options.platform);
     const layers = await this.layers.ensureLayers(image);
     const host = (this.host ??= probeHostIdentity());
 
@@ -556,17 +556,28 @@ export class Runtime implements ContainerOwner {
     return pruneStore(this.dataDir, this.imageStore.layout, (dir) => removeOwnedTree(this.ctx, dir));
   }
 
-  /** The stored image, pulling it when it is missing (as `docker run` does). */
-  private async resolveImage(input: string, control: RunControl): Promise<StoredImage> {
-    const found = await this.imageStore.findImage(input);
+  /** The stored image (of `platformText`, one the backend runs), pulling it when it is missing (as `docker run` does). */
+  private async resolveImage(input: string, control: RunControl, platformText?: string): Promise<StoredImage> {
+    const platform = platformText === undefined ? undefined : this.runnablePlatform(platformText);
+    const found = await this.imageStore.findImage(input, platform);
     if (found) return found;
     try {
-      await this.pull(input, { ...(control.onPullProgress ? { onProgress: control.onPullProgress } : {}), ...(control.signal ? { signal: control.signal } : {}) });
+      await this.pull(input, { ...(platform ? { platform } : {}), ...(control.onPullProgress ? { onProgress: control.onPullProgress } : {}), ...(control.signal ? { signal: control.signal } : {}) });
     } catch (err) {
       if (err instanceof Error && err.name === "AbortError") throw err;
       throw new ImageError(`unable to find image ${familiarName(parseReference(input))} locally, and pulling it failed: ${errorMessage(err)}`, err);
     }
-    return this.imageStore.getImage(input);
+    return this.imageStore.getImage(input, platform);
+  }
+
+  /** A platform the backend runs, parsed; else docker's clear refusal naming what it runs. */
+  private runnablePlatform(text: string): Platform {
+    const wanted = parsePlatform(text);
+    const runs = this.backend.capabilities().platforms;
+    if (!runs.some((p) => platformMatches(parsePlatform(p), wanted))) {
+      throw new UsageError(`the ${this.backend.name} backend cannot run ${formatPlatform(wanted)} images: it runs ${runs.join(", ")}${this.backend.name === "native" ? " (--backend vm runs linux/386)" : ""}`);
+    }
+    return wanted;
   }
 
   /**

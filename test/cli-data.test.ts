@@ -213,6 +213,11 @@ for (const who of identities()) {
       const exported = await tsbox(who, ["run", "--rm", "--env-file", envFile, "busybox", "true"]);
       assert.equal(exported.code, 125);
       assert.match(exported.stderr, /variable 'export B' contains whitespaces/);
+      // docker's --platform: the backend's own runs; another is refused, naming what it runs.
+      assert.equal((await cli(["run", "--rm", "--platform", `linux/${process.arch === "x64" ? "amd64" : process.arch}`, "busybox", "echo", "ok"])).stdout, "ok\n");
+      const arm = await tsbox(who, ["run", "--rm", "--platform", "linux/s390x", "busybox", "true"]);
+      assert.equal(arm.code, 125);
+      assert.match(arm.stderr, /^tsbox: the native backend cannot run linux\/s390x images: it runs linux\/\w+ \(--backend vm runs linux\/386\)\n$/);
       const long = "n".repeat(300);
       assert.match((await tsbox(who, ["run", "--name", long, "busybox", "true"])).stderr, /^tsbox: invalid container name "n{32}…": at most 128 characters\n$/);
       assert.match((await tsbox(who, ["rm", long])).stderr, /^tsbox: no such container: n{300}\n$/);

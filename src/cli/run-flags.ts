@@ -26,6 +26,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "name", value: true },
   { name: "entrypoint", value: true },
   { name: "backend", value: true },
+  { name: "platform", value: true },
   { name: "cap-add", value: true, repeat: true },
   { name: "cap-drop", value: true, repeat: true },
   { name: "security-opt", value: true, repeat: true },
@@ -69,6 +70,7 @@ Options:
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
       --backend NAME     native, vm or auto (default: $TSBOX_BACKEND, else auto)
+      --platform P       The image's platform, one the backend runs (native: the host's, vm: linux/386)
   -d, --detach           Run it in the background and print its id
       --restart POLICY   no, on-failure[:N], always or unless-stopped
       --stop-signal SIG  Signal tsbox stop sends first (default SIGTERM)
@@ -129,6 +131,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (hostname !== undefined) options.hostname = hostname;
   const name = lastValue(flags, "name");
   if (name !== undefined) options.name = name;
+  const platform = lastValue(flags, "platform");
+  if (platform !== undefined) options.platform = platform;
   Object.assign(options, securityOptions(allValues(flags, "security-opt")));
   const capAdd = allValues(flags, "cap-add");
   const capDrop = allValues(flags, "cap-drop");

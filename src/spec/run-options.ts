@@ -8,6 +8,8 @@ export type { ResourceOptions };
 export interface RunOptions {
   /** Image reference, e.g. `busybox` or `busybox:latest`. */
   image: string;
+  /** `os/arch[/variant]` of the image to run (docker's `--platform`): one the backend runs; default its own. */
+  platform?: string;
   /** Replaces the image's Cmd. */
   cmd?: string[];
   /** Replaces the image's Entrypoint (and then the image's Cmd is dropped, as in docker). */
