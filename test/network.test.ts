@@ -197,8 +197,11 @@ for (const who of identities()) {
         // On a user network only, docker's top-level address is empty (it is the default bridge's); the network's entry has it.
         assert.equal(await inspectField(run, "srv", "{{.NetworkSettings.IPAddress}}|{{.HostConfig.NetworkMode}}"), `|${net}`);
         assert.match(await inspectField(run, "srv", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}} {{.Aliases}} {{.DNSNames}}{{end}}`), /^10\.89\.\d+\.\d+ \[db\] \[srv [0-9a-f]{12} db\]$/);
-        const inspect = JSON.parse((await run(["network", "inspect", net])).stdout) as { containers: Record<string, { names: string[] }> }[];
-        assert.ok(Object.values(inspect[0]!.containers).some((c) => c.names.includes("srv") && c.names.includes("db")));
+        const inspect = JSON.parse((await run(["network", "inspect", net])).stdout) as { Name: string; IPAM: { Config: { Subnet: string }[] }; Containers: Record<string, { Name: string; IPv4Address: string }> }[];
+        assert.equal(inspect[0]!.Name, net);
+        assert.match(inspect[0]!.IPAM.Config[0]!.Subnet, /^10\.89\.\d+\.0\/24$/);
+        assert.ok(Object.values(inspect[0]!.Containers).some((c) => c.Name === "srv" && /^10\.89\.\d+\.\d+\/24$/.test(c.IPv4Address)), JSON.stringify(inspect));
+        assert.equal((await run(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}} {{len .Containers}}", net])).stdout, `${inspect[0]!.IPAM.Config[0]!.Subnet.replace(/0\/24$/, "1")} 1\n`);
         const busy = await run(["network", "rm", net]);
         assert.equal(busy.code, 125);
         assert.match(busy.stderr, /has active endpoints/);
@@ -220,7 +223,7 @@ for (const who of identities()) {
         assert.equal(c.code, 0, c.stderr);
         const ping = await run(["run", "--rm", "--network", net, "busybox", "ping", "-c", "1", "-W", "2", "second"]);
         assert.equal(ping.code, 0, ping.stdout + ping.stderr);
-        const netId = (JSON.parse((await run(["network", "inspect", net])).stdout) as { id: string }[])[0]!.id;
+        const netId = (JSON.parse((await run(["network", "inspect", net])).stdout) as { Id: string }[])[0]!.Id;
         assert.match(await inspectField(run, "box", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}} {{.Aliases}} {{.NetworkID}}{{end}}`), new RegExp(`^10\\.89\\.\\d+\\.\\d+ \\[second\\] ${netId}$`));
         assert.match(await inspectField(run, "box", "{{.NetworkSettings.IPAddress}}"), /^10\.8[678]\./, "the default bridge's address stays at the top level");
         assert.equal((await run(["ps", "--filter", "name=^box$", "--format", "{{.Networks}}"])).stdout, `bridge,${net}\n`);

@@ -5,6 +5,9 @@ import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { shortId, table } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
+import { printInspected } from "./inspect.js";
+import type { NetworkConfig } from "../../network/store.js";
+import type { Lease } from "../../network/leases.js";
 
 const USAGE = `Usage: tsbox network COMMAND
 
@@ -14,7 +17,7 @@ name (a DNS server answers on the network's gateway).
 Commands:
   create [--subnet CIDR] [--gateway IP] [--internal] [-o mtu=N] [--label K=V] NAME
   ls [-q] [--json]                       List networks
-  inspect NETWORK...                     Show networks and their containers (JSON)
+  inspect [-f TEMPLATE] NETWORK...       Show networks and their containers (docker's JSON)
   rm NETWORK...                          Remove networks without containers
   prune [-f]                             Remove every unused user-defined network
   connect [--alias A] [--ip IP] NETWORK CONTAINER
@@ -72,16 +75,15 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       return 0;
     }
     case "inspect": {
-      const flags = parseFlags(rest, []);
+      const flags = parseFlags(rest, [{ name: "format", short: "f", value: true }]);
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network inspect [-f TEMPLATE] NETWORK...\n"), 0;
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network inspect" requires at least one network`);
-      const store = runtime().networks;
-      const out = flags.positionals.map((ref) => {
-        const n = store.get(ref);
-        const containers = Object.fromEntries(store.leases(n.name).map((l) => [l.container, { names: l.names, ipv4Address: `${l.ip}/${n.subnet.split("/")[1]}` }]));
-        return { ...n, containers };
+      const rt = runtime();
+      const names = new Map((await rt.containers({ all: true })).map((c) => [c.id, c.name ?? c.id.slice(0, 12)]));
+      return printInspected(ctx, flags.positionals, lastValue(flags, "format"), async (ref) => {
+        const n = rt.networks.get(ref);
+        return dockerNetwork(n, rt.networks.leases(n.name), (id) => names.get(id) ?? id.slice(0, 12));
       });
-      ctx.stdout.write(JSON.stringify(out, null, 2) + "\n");
-      return 0;
     }
     case "rm":
     case "remove": {
@@ -117,4 +119,26 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     default:
       throw new UsageError(`unknown network command: ${sub} (see tsbox network --help)`);
   }
+}
+
+/** A network in docker's `network inspect` shape (`{{.IPAM.Config}}`, `{{range .Containers}}{{.IPv4Address}}{{end}}`). */
+function dockerNetwork(n: NetworkConfig, leases: Lease[], nameOf: (id: string) => string): object {
+  const prefix = n.subnet.split("/")[1];
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: "local",
+    Driver: n.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: "default", Options: {}, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    Internal: n.internal,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: Object.fromEntries(leases.map((l) => [l.container, { Name: nameOf(l.container), EndpointID: "", MacAddress: "", IPv4Address: `${l.ip}/${prefix}`, IPv6Address: "" }])),
+    Options: { "com.docker.network.bridge.name": n.bridge, "com.docker.network.driver.mtu": String(n.mtu), "dev.tsbox.network.dns": String(n.dns) },
+    Labels: n.labels,
+  };
 }
