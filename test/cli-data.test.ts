@@ -213,6 +213,9 @@ for (const who of identities()) {
       const exported = await tsbox(who, ["run", "--rm", "--env-file", envFile, "busybox", "true"]);
       assert.equal(exported.code, 125);
       assert.match(exported.stderr, /variable 'export B' contains whitespaces/);
+      // docker's `version -f` / `info -f` for scripts.
+      assert.match((await cli(["version", "-f", "{{.Client.Version}} {{.Server.Os}}"])).stdout, /^\d+\.\d+\.\d+\S* linux\n$/);
+      assert.equal((await cli(["info", "-f", "{{.backend}}"])).stdout, "native\n");
       // docker's --platform: the backend's own runs; another is refused, naming what it runs.
       assert.equal((await cli(["run", "--rm", "--platform", `linux/${process.arch === "x64" ? "amd64" : process.arch}`, "busybox", "echo", "ok"])).stdout, "ok\n");
       const arm = await tsbox(who, ["run", "--rm", "--platform", "linux/s390x", "busybox", "true"]);

@@ -10,17 +10,17 @@ import { defaultDataDir } from "../../paths.js";
 import { idMappings, probeHostIdentity } from "../../spec/id-mappings.js";
 import { tsboxVersion } from "../../version.js";
 import type { CliContext } from "../context.js";
-import { parseFlags } from "../flags.js";
+import { lastValue, parseFlags } from "../flags.js";
 import { hostChecks } from "../host-checks.js";
 import { networkLines, networkReport } from "../../network/host-report.js";
 
-const USAGE = `Usage: tsbox info [--json]
+const USAGE = `Usage: tsbox info [--json | -f TEMPLATE]
 
 Show the backend, its helper binaries, the data dir and what this host allows.
 `;
 
 export async function infoCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "json" }, { name: "backend", value: true }]);
+  const flags = parseFlags(args, [{ name: "json" }, { name: "format", short: "f", value: true }, { name: "backend", value: true }]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox info" takes no arguments`);
 
@@ -75,6 +75,11 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     network,
     warnings,
   };
+  const format = lastValue(flags, "format");
+  if (format !== undefined) {
+    ctx.stdout.write((await import("../format-template-exec.js")).renderTemplate(format, info) + "\n");
+    return 0;
+  }
   if (flags.bools.has("json")) {
     ctx.stdout.write(JSON.stringify(info, null, 2) + "\n");
     return 0;
