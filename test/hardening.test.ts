@@ -76,6 +76,12 @@ for (const who of identities()) {
       assert.equal(r.code, 4, r.stdout + r.stderr);
       // Without -i the host terminal stays cooked, so its own onlcr adds a second \r (as with docker).
       assert.match(r.stdout, /\/dev\/console\r*\n27 91\r*\n/);
+      // With -i the host terminal is raw, output processing off too (docker's): the pty's \r\n arrives as it is.
+      const raw = await tsbox(who, [], { argv: ["script", "-qec", inner.replace("run --rm -t", "run --rm -it"), "/dev/null"] });
+      assert.equal(raw.code, 4, raw.stdout + raw.stderr);
+      // (script(1) turns its stdin's end into a NUL the container's pty may echo as ^@.)
+      assert.match(raw.stdout, /\/dev\/console\r\n(\^@)?27 91\r\n/);
+      assert.doesNotMatch(raw.stdout, /\r\r\n/);
     });
   });
 }

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../errors.js";
+import { loadedAddon } from "../backends/native/addon.js";
 
 /** What has a terminal to connect to: a container or a process exec'd into one. */
 export interface TerminalPeer {
@@ -27,7 +28,16 @@ export function hostTerminalSize(): { cols: number; rows: number } {
 export function attachTerminal(container: TerminalPeer, forwardInput: boolean): () => void {
   const stdin = process.stdin;
   const raw = forwardInput && stdin.isTTY;
-  if (raw) stdin.setRawMode(true);
+  if (raw) {
+    stdin.setRawMode(true);
+    // Node's raw mode keeps output post-processing, so the pty's "\r\n" would reach the screen as "\r\r\n";
+    // off as in docker's raw mode (setRawMode(false) restores the terminal as it was).
+    try {
+      loadedAddon()?.rawOutput(0);
+    } catch {
+      // not a terminal we may change: the extra \r shows nowhere on a screen
+    }
+  }
   if (forwardInput && container.stdin) {
     stdin.pipe(container.stdin);
     // Writes after the container is gone fail with EIO; nothing to tell the user.

@@ -48,6 +48,16 @@ unsafe extern "C" fn open_pty(env: napi_env, info: napi_callback_info) -> napi_v
     })
 }
 
+/// rawOutput(fd): output post-processing off on a terminal (after Node's setRawMode).
+unsafe extern "C" fn raw_output(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, |env| {
+        let args = env.args(info, 1)?;
+        let fd = env.i32_arg(&args, 0, "fd")?;
+        pty::raw_output(fd).map_err(|e| JsError::os(e, "setting the terminal's output mode"))?;
+        env.undefined()
+    })
+}
+
 /// resizePty(fd, cols, rows)
 unsafe extern "C" fn resize_pty(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
@@ -67,6 +77,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "openPty", Some(open_pty))?;
         export(env, exports, "openPtyIn", Some(open_pty_in))?;
         export(env, exports, "resizePty", Some(resize_pty))?;
+        export(env, exports, "rawOutput", Some(raw_output))?;
         export(env, exports, "lsetxattr", Some(xattr::lsetxattr_js))?;
         export(env, exports, "lgetxattr", Some(xattr::lgetxattr_js))?;
         export(env, exports, "llistxattr", Some(xattr::llistxattr_js))?;

@@ -31,6 +31,11 @@ pub fn open_pty_in(root: &str, cols: u16, rows: u16) -> io::Result<Pty> {
     Ok(Pty { master, slave })
 }
 
+/// Output post-processing off on the host terminal `fd` (see tty::raw_output).
+pub fn raw_output(fd: c_int) -> io::Result<()> {
+    tty::raw_output(fd).map_err(io_error)
+}
+
 /// Sets the window size; the kernel sends SIGWINCH to the pty's foreground group.
 pub fn resize(fd: c_int, cols: u16, rows: u16) -> io::Result<()> {
     tty::set_winsize(fd, rows, cols).map_err(io_error)

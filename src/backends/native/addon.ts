@@ -12,6 +12,8 @@ export interface NativeAddon {
   /** A new pty pair of the devpts at `root`/dev/pts (resolved inside `root`; it must be a pty master). */
   openPtyIn(root: string, cols: number, rows: number): { master: number; slave: number };
   resizePty(fd: number, cols: number, rows: number): void;
+  /** Output post-processing (OPOST) off on terminal `fd`: what Node's raw mode leaves on. */
+  rawOutput(fd: number): void;
   /** lsetxattr(2); throws an Error whose `code` is the errno name (EPERM, ENOTSUP, …). */
   lsetxattr(path: string, name: string, value: string): void;
   /** lgetxattr(2): the value, or null when the file has no such attribute. */
@@ -35,7 +37,9 @@ export interface NativeAddon {
 /** The addon's file name in a native package. */
 export const ADDON_FILE = "tsbox-native.node";
 
-let cached: NativeAddon | undefined;
+/** On globalThis, not in this module: the CLI's lazy bundles each carry a copy of this module. */
+const LOADED = Symbol.for("tsbox.native-addon");
+type AddonHolder = { [LOADED]?: NativeAddon };
 
 /**
  * $TSBOX_ADDON, else the installed native package's addon, else a
@@ -60,22 +64,27 @@ export function addonPresent(): boolean {
   return path !== undefined && existsSync(path);
 }
 
+/** The addon if this process has loaded it already (a native container's pty did), else undefined. */
+export function loadedAddon(): NativeAddon | undefined {
+  return (globalThis as AddonHolder)[LOADED];
+}
+
 /**
- * Loads the addon once, on first use. Through `process.dlopen` (what
- * require does for a .node file): `import("node:module")` would start
+ * Loads the addon once per process, on first use. Through `process.dlopen`
+ * (what require does for a .node file): `import("node:module")` would start
  * Node's ESM loader in the CommonJS CLI bundle, which cost more than the
  * dlopen itself.
  */
 export async function loadAddon(): Promise<NativeAddon> {
-  if (cached) return cached;
+  const loaded = loadedAddon();
+  if (loaded) return loaded;
   const path = addonPath();
   if (!path || !existsSync(path)) throw new TsboxError(`native addon not found: ${missingNativeParts()}${path ? ` (missing ${path})` : ""}`, { code: "runtime" });
   try {
     const module = { exports: {} as NativeAddon };
     process.dlopen(module, path);
-    cached = module.exports;
+    return ((globalThis as AddonHolder)[LOADED] = module.exports);
   } catch (err) {
     throw new TsboxError(`cannot load the native addon ${path}: ${(err as Error).message}`, { code: "runtime", cause: err });
   }
-  return cached;
 }

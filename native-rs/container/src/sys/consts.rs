@@ -196,6 +196,10 @@ pub const WNOHANG: c_int = 1;
 // ioctls (asm-generic values, identical on x86 and x86_64)
 pub const TIOCSCTTY: c_ulong = 0x540E;
 pub const TIOCSWINSZ: c_ulong = 0x5414;
+pub const TCGETS: c_ulong = 0x5401;
+pub const TCSETS: c_ulong = 0x5402;
+/// termios c_oflag: output post-processing (ONLCR and friends apply only with it).
+pub const OPOST: u32 = 0o1;
 pub const TIOCSPTLCK: c_ulong = 0x4004_5431; // _IOW('T', 0x31, int)
 pub const TIOCGPTN: c_ulong = 0x8004_5430; // _IOR('T', 0x30, unsigned int)
 pub const TIOCGPTPEER: c_ulong = 0x5441; // _IO('T', 0x41), Linux >= 4.13

@@ -24,6 +24,30 @@ pub fn set_winsize(fd: c_int, rows: u16, cols: u16) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::ioctl(fd, TIOCSWINSZ, &ws as *const Winsize) }).map(drop)
 }
 
+/// The kernel's `struct termios` (TCGETS/TCSETS), the same on x86_64 and i686.
+#[repr(C)]
+struct KernelTermios {
+    iflag: u32,
+    oflag: u32,
+    cflag: u32,
+    lflag: u32,
+    line: u8,
+    cc: [u8; 19],
+}
+
+/// Turns output post-processing off on the terminal `fd` (cfmakeraw's
+/// part that Node's raw mode leaves on): a container's pty already turns
+/// "\n" into "\r\n", and the host terminal must pass that through as is.
+pub fn raw_output(fd: c_int) -> Result<(), Errno> {
+    let mut t = KernelTermios { iflag: 0, oflag: 0, cflag: 0, lflag: 0, line: 0, cc: [0; 19] };
+    Errno::check(unsafe { ffi::ioctl(fd, TCGETS, &mut t as *mut KernelTermios) })?;
+    if t.oflag & OPOST == 0 {
+        return Ok(());
+    }
+    t.oflag &= !OPOST;
+    Errno::check(unsafe { ffi::ioctl(fd, TCSETS, &t as *const KernelTermios) }).map(drop)
+}
+
 /// A new pty pair from /dev/ptmx: (master, slave), both close-on-exec and
 /// not our controlling terminal. The slave is opened through the master
 /// (TIOCGPTPEER), so no other process can race us to /dev/pts/N.
