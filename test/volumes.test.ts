@@ -6,8 +6,10 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -95,6 +97,33 @@ for (const who of identities()) {
       assert.notEqual(ignored.code, 0, "ignored: /data is the read-only image's");
       assert.equal((await tsbox(who, ["run", "--rm", "--image-volume", "bogus", "withvol", "true"])).code, 125);
       await cli(["rmi", "withvol"]);
+    });
+
+    it("filling a volume never follows a symlink a container plants in it meanwhile", async () => {
+      // The image has /data/d0…d149, each with a world-writable file; a running container with the same (empty)
+      // volume swaps each dN for a symlink to a host dir the moment it appears (inotify + RENAME_EXCHANGE,
+      // fixtures/volume-racer.c). The fill must touch nothing there.
+      const marker = join(who.scratch, "host-marker");
+      mkdirSync(marker, { recursive: true });
+      writeFileSync(join(marker, "f"), "host\n", { mode: 0o600 });
+      chownSync(marker, who.uid, who.gid);
+      const dockerfile = "FROM busybox\nRUN for i in $(seq 0 149); do mkdir -p /data/d$i && for j in 1 2 3 4 5 6 7 8; do echo x > /data/d$i/f$j; done; chmod 666 /data/d$i/*; done\n";
+      const built = await tsbox(who, ["build", "-q", "-t", "manydirs", "-"], { stdin: dockerfile, timeoutMs: 60_000 });
+      assert.equal(built.code, 0, built.stderr);
+      await cli(["volume", "create", "raced"]);
+      const racer = join(who.scratch, "volume-racer");
+      execFileSync("gcc", ["-static", "-O2", "-o", racer, fileURLToPath(new URL("fixtures/volume-racer.c", import.meta.url))]);
+      chownSync(racer, who.uid, who.gid);
+      await cli(["run", "-d", "--name", "racer", "-v", "raced:/vol", "-v", `${racer}:/racer:ro`, "busybox", "/racer", marker]);
+      for (let i = 0; i < 100 && !(await cli(["logs", "racer"])).stdout.includes("ready"); i++) await new Promise((r) => setTimeout(r, 50));
+      await cli(["run", "--rm", "-v", "raced:/data", "manydirs", "true"]);
+      assert.deepEqual(readdirSync(marker), ["f"], "nothing written into the host dir");
+      assert.match((await cli(["logs", "racer"])).stdout, /^ready\n/);
+      assert.equal(statSync(join(marker, "f")).mode & 0o777, 0o600, "nor its file's mode changed");
+      assert.equal(readFileSync(join(marker, "f"), "utf8"), "host\n");
+      await cli(["rm", "-f", "racer"]);
+      await cli(["volume", "rm", "raced"]);
+      await cli(["rmi", "manydirs"]);
     });
 
     it("nothing but the kernel's procfs goes on /proc: an image's VOLUME /proc, a bind or tmpfs over /proc/sys (runc's rule)", async () => {

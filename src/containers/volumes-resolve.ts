@@ -7,8 +7,9 @@
  * entry `inspect` shows; the volumes used are recorded in the bundle under
  * the volumes lock.
  */
-import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, readdirSync, readlinkSync, statSync, symlinkSync, utimesSync } from "node:fs";
-import { isAbsolute, join, posix } from "node:path";
+import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync } from "node:fs";
+import { dirname, isAbsolute, join, posix } from "node:path";
+import { isErrno } from "../fs-util.js";
 import { UsageError } from "../errors.js";
 import { LayerView } from "../image/layer-view.js";
 import type { ContainerPaths } from "../paths.js";
@@ -201,10 +202,49 @@ function isEmptyDir(dir: string): boolean {
  * fills a new volume: the directory's contents, mode and owner. Nothing
  * when the image has no directory there. Symlinks are copied as links,
  * never followed; device nodes and fifos are left out.
+ *
+ * The copy is made in a private directory beside the volume's `_data` and
+ * its top-level entries are then renamed in: a running container that has
+ * the volume mounted can swap a directory of it for a symlink at any time,
+ * and a copy by path into `_data` would follow that link out to the host
+ * (chmod, chown and writes as this process). A rename never follows a
+ * symlink it replaces, and a name the container made meanwhile is left.
  */
 function fillFromImage(view: LayerView, imagePath: string, dest: string, privileged: boolean): void {
   const top = view.lookup(imagePath);
   if (!top || !top.stat.isDirectory()) return;
+  const staging = mkdtempSync(join(dirname(dest), ".fill-"));
+  try {
+    copyTree(view, imagePath, staging, privileged);
+    for (const name of readdirSync(staging)) {
+      try {
+        renameSync(join(staging, name), join(dest, name));
+      } catch (err) {
+        if (!["EEXIST", "ENOTEMPTY", "ENOTDIR", "EISDIR"].some((code) => isErrno(err, code))) throw err;
+      }
+    }
+  } finally {
+    removeStaging(staging);
+  }
+  finishCopy(dest, top.stat, privileged);
+}
+
+/** What was not moved in (names the container made meanwhile); its copied dirs may be read-only. */
+function removeStaging(dir: string): void {
+  const writable = (d: string) => {
+    chmodSync(d, 0o700);
+    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) writable(join(d, e.name));
+  };
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch {
+    writable(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The image's tree under `from` as a copy in `to` (a directory no container can reach). */
+function copyTree(view: LayerView, from: string, to: string, privileged: boolean): void {
   const copy = (from: string, to: string) => {
     for (const name of view.list(from)) {
       const entry = view.lookup(posix.join(from, name));
@@ -221,15 +261,16 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, privile
       } else {
         continue;
       }
-      finish(path, st);
+      finishCopy(path, st, privileged);
     }
   };
-  const finish = (path: string, st: { mode: number; uid: number; gid: number; atime: Date; mtime: Date; isSymbolicLink(): boolean }) => {
-    if (privileged) lchownSync(path, st.uid, st.gid);
-    if (st.isSymbolicLink()) return lutimesSync(path, st.atime, st.mtime);
-    chmodSync(path, st.mode & 0o7777);
-    utimesSync(path, st.atime, st.mtime);
-  };
-  copy(imagePath, dest);
-  finish(dest, top.stat);
+  copy(from, to);
+}
+
+/** Owner (as root), mode and times of a copied entry. */
+function finishCopy(path: string, st: { mode: number; uid: number; gid: number; atime: Date; mtime: Date; isSymbolicLink(): boolean }, privileged: boolean): void {
+  if (privileged) lchownSync(path, st.uid, st.gid);
+  if (st.isSymbolicLink()) return lutimesSync(path, st.atime, st.mtime);
+  chmodSync(path, st.mode & 0o7777);
+  utimesSync(path, st.atime, st.mtime);
 }
