@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fsyncSync, lstatSync, openSync, readdirSync, readSync, renameSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -218,4 +218,17 @@ export async function treeBytes(dir: string): Promise<number> {
     else total += (await lstat(path).catch(() => ({ size: 0 }))).size;
   }
   return total;
+}
+
+/**
+ * Makes `dir` (and missing parents) 0700, and takes group and other access
+ * off it when it has some and is ours: for what holds an image's files as
+ * they are (setuid binaries, device nodes and file capabilities as root, or
+ * the user's own setuid copies rootless), which no other user may reach
+ * (docker keeps /var/lib/docker 0710 for the same reason).
+ */
+export function ensurePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = statSync(dir);
+  if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(dir, st.mode & 0o700);
 }

@@ -37,6 +37,8 @@ for (const who of identities()) {
       assert.deepEqual(Object.keys(info[0]!).sort(), ["CreatedAt", "Driver", "Labels", "Mountpoint", "Name", "Options", "Scope"]);
       assert.equal(info[0]!.Mountpoint, join(who.dataDir, "volumes", "cfg", "_data"));
       assert.equal(readFileSync(join(info[0]!.Mountpoint as string, "note"), "utf8"), "kept\n");
+      // What holds an image's files as they are (setuid binaries, device nodes, owners) is no other user's to reach.
+      for (const dir of ["volumes", "layers"]) assert.equal(statSync(join(who.dataDir, dir)).mode & 0o777, 0o700, dir);
 
       // A second container sees what the first wrote; an existing volume is not refilled.
       const second = await cli(["run", "--rm", "-v", "cfg:/etc:ro", "busybox", "sh", "-c", "cat /etc/note; rm /etc/group 2>&1 | sed 's/.*: //'"]);

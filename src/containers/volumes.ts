@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
-import { isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes, withFileLock, writeFileAtomicSync } from "../fs-util.js";
+import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes, withFileLock, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 
 /** What `tsbox volume inspect` prints: docker's shape. */
@@ -109,7 +109,8 @@ export class VolumeStore {
 
   /** Runs `fn` under the volumes lock (creation, removal, use by a new container). */
   locked<T>(fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.root, { recursive: true });
+    // Private: a volume filled from an image as root keeps its setuid files and owners.
+    ensurePrivateDir(this.root);
     return withFileLock(join(this.root, ".lock"), fn);
   }
 

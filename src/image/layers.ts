@@ -2,7 +2,7 @@ import { statSync } from "node:fs";
 import { open, mkdir, mkdtemp, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { LayerError } from "../errors.js";
-import { isErrno, removeTree } from "../fs-util.js";
+import { ensurePrivateDir, isErrno, removeTree } from "../fs-util.js";
 import { DataPaths, type WhiteoutForm } from "../paths.js";
 import type { LayerLimits } from "./compression.js";
 import type { DigestCounter } from "./hash.js";
@@ -42,6 +42,7 @@ export class LayerCache {
   readonly whiteouts: WhiteoutForm;
   private readonly applyOwners: LayerCacheOptions["applyOwners"];
   private readonly removeDir: (dir: string) => Promise<void>;
+  private secured = false;
 
   constructor(
     dataDir: string,
@@ -84,10 +85,14 @@ export class LayerCache {
   }
 
   async ensureLayer(blob: Descriptor, diffId: string): Promise<string> {
+    // Once per process: layers/ is private (a store made before this rule is tightened here).
+    if (!this.secured) {
+      ensurePrivateDir(this.paths.layersRoot);
+      this.secured = true;
+    }
     const existing = await this.findLayer(diffId);
     if (existing) return existing;
     const dest = this.layerDir(diffId);
-    await mkdir(this.paths.layersRoot, { recursive: true });
     const tmp = await mkdtemp(join(this.paths.layersRoot, `.unpack-${diffId.slice(7, 19)}-`));
     let published = false;
     try {
