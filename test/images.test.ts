@@ -178,6 +178,34 @@ for (const who of identities()) {
     });
   });
 
+  describe(`layer xattrs as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("applies binary xattr values as they are: a file capability as root, user.* rootless", async () => {
+      const env = freshStore(who);
+      const cap = Buffer.from([0x01, 0, 0, 0x02, 0, 0x20, 0, 0, ...new Array(12).fill(0)]); // CAP_NET_RAW, effective
+      const raw = Buffer.from([0xff, 0x00, 0x80, 0xc3]);
+      const layout = await layoutWith("test/xattrs:1", [[
+        { ...file("bin/pinger", "#!/bin/sh\n", 0o755), pax: { "SCHILY.xattr.security.capability": cap.toString("latin1"), "SCHILY.xattr.user.raw": raw.toString("latin1") } },
+      ]]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--rm", "test/xattrs:1", "cat", "/bin/pinger"], { env });
+      ok(r);
+      const diffIds = JSON.parse((await tsbox(who, ["inspect", "-f", "{{json .RootFS.Layers}}", "test/xattrs:1"], { env })).stdout) as string[];
+      const unpacked = join(env.TSBOX_DATA_DIR!, "layers", "sha256", diffIds.at(-1)!.slice(7), "bin", "pinger");
+      const { loadAddon } = await import("../src/backends/native/addon.js");
+      const addon = await loadAddon();
+      // user.* only where the file system takes them (tmpfs before 6.6 did not).
+      const user = addon.lgetxattr(unpacked, "user.raw");
+      if (user !== null) assert.deepEqual(user, raw);
+      if (who.name === "root") assert.deepEqual(addon.lgetxattr(unpacked, "security.capability"), cap);
+      else assert.equal(addon.lgetxattr(unpacked, "security.capability"), null, "rootless: no security.* from a layer");
+      ok(await tsbox(who, ["rmi", "test/xattrs:1"], { env }));
+    });
+  });
+
   describe(`hostile layers as ${who.name}`, () => {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));

@@ -23,6 +23,7 @@ import { layerLimits } from "../src/image/compression.js";
 import { OciLayout } from "../src/image/layout.js";
 import { MediaType } from "../src/image/oci.js";
 import { readTar } from "../src/image/tar.js";
+import { xattrBytes } from "../src/image/layer-paths.js";
 import { paxHeader, TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
 import { identityEnv, repoRoot, tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
@@ -199,6 +200,22 @@ describe("tar reader: bounded metadata", () => {
       entries.push(e);
     }
     assert.equal(entries[0]!.pax["SCHILY.xattr.user.big"]!.length, 300 * 1024);
+  });
+
+  it("keeps an xattr's value as bytes (a file capability is binary, not UTF-8), other records as text", async () => {
+    // vfs_cap_data v2 with the effective flag and CAP_NET_RAW permitted: bytes 0x00, 0x01, 0x02, 0x20 and none ASCII text.
+    const cap = Buffer.from([0x01, 0, 0, 0x02, 0, 0x20, 0, 0, ...new Array(12).fill(0)]);
+    const high = Buffer.from([0xff, 0xfe, 0x80, 0xc3, 0x28]);
+    const t = new TarWriter();
+    t.add({ path: "ping", type: "file", mode: 0o755, mtime: 0, data: Buffer.from("x"), pax: { "SCHILY.xattr.security.capability": cap.toString("latin1"), "SCHILY.xattr.user.raw": high.toString("latin1"), path: "pïng" } });
+    const entries = [];
+    for await (const e of readTar((async function* () { yield t.finish(); })())) {
+      for await (const _ of e.body);
+      entries.push(e);
+    }
+    assert.deepEqual(Buffer.from(xattrBytes(entries[0]!.pax["SCHILY.xattr.security.capability"]!)), cap);
+    assert.deepEqual(Buffer.from(xattrBytes(entries[0]!.pax["SCHILY.xattr.user.raw"]!)), high);
+    assert.equal(entries[0]!.path, "pïng", "a path stays UTF-8");
   });
 });
 

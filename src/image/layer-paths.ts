@@ -8,8 +8,17 @@ import { LayerError } from "../errors.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_MARKER = ".wh..wh..opq";
-/** pax records carrying extended attributes. */
+/**
+ * pax records carrying extended attributes. Their values are bytes, not
+ * text (file capabilities, ACLs): in a TarEntry's `pax` they are kept as
+ * byte strings, one char per byte (latin1); `xattrBytes` gives them back.
+ */
 export const XATTR_PREFIX = "SCHILY.xattr.";
+
+/** The bytes of an xattr record's value (see XATTR_PREFIX). */
+export function xattrBytes(value: string): Uint8Array {
+  return Uint8Array.from(value, (c) => c.charCodeAt(0) & 0xff);
+}
 
 /** Layer-relative path ("" for the root), or a LayerError for anything that could escape. */
 export function sanitizeLayerPath(path: string, what: string): string {

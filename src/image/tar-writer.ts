@@ -3,6 +3,7 @@
  * when a path or link target does not fit. Output is a pure function of
  * the entries, so layers built from the same input hash the same.
  */
+import { XATTR_PREFIX } from "./layer-paths.js";
 
 export interface TarWriteEntry {
   path: string;
@@ -159,14 +160,15 @@ function paxName(path: string): string {
 }
 
 function encodePax(records: Record<string, string>): Buffer {
-  let out = "";
+  const out: Buffer[] = [];
   for (const [key, value] of Object.entries(records)) {
-    const body = ` ${key}=${value}\n`;
-    let len = Buffer.byteLength(body) + 1;
-    while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
-    out += len + body;
+    // An xattr's value is a byte string (see XATTR_PREFIX); every other value is UTF-8 text.
+    const body = Buffer.concat([Buffer.from(` ${key}=`, "utf8"), Buffer.from(value, key.startsWith(XATTR_PREFIX) ? "latin1" : "utf8"), Buffer.from("\n")]);
+    let len = body.length + 1;
+    while (String(len).length + body.length !== len) len = String(len).length + body.length;
+    out.push(Buffer.from(String(len)), body);
   }
-  return Buffer.from(out, "utf8");
+  return Buffer.concat(out);
 }
 
 function pad(data: Buffer): Buffer {

@@ -1,5 +1,6 @@
 import { LayerError } from "../errors.js";
 import { ChunkReader } from "./chunk-reader.js";
+import { XATTR_PREFIX } from "./layer-paths.js";
 
 /**
  * A streaming tar reader for image layers: ustar, pax extended headers
@@ -218,9 +219,13 @@ export function parsePax(body: Buffer): Record<string, string> {
     if (space < 0) break;
     const len = parseInt(body.toString("latin1", pos, space), 10);
     if (!Number.isInteger(len) || len <= 0 || pos + len > body.length) throw new LayerError("malformed pax header");
-    const record = body.toString("utf8", space + 1, pos + len - 1);
-    const eq = record.indexOf("=");
-    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
+    const record = body.subarray(space + 1, pos + len - 1);
+    const eq = record.indexOf(0x3d);
+    if (eq > 0) {
+      const key = record.toString("utf8", 0, eq);
+      // An xattr's value is bytes (see XATTR_PREFIX); every other value is UTF-8 text.
+      out[key] = record.toString(key.startsWith(XATTR_PREFIX) ? "latin1" : "utf8", eq + 1);
+    }
     pos += len;
   }
   return out;

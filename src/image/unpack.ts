@@ -21,7 +21,7 @@ import {
 import { join, posix } from "node:path";
 import { LayerError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
-import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX } from "./layer-paths.js";
+import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX, xattrBytes } from "./layer-paths.js";
 import type { TarEntry } from "./tar.js";
 import type { WhiteoutForm } from "../paths.js";
 import { loadAddon, type NativeAddon } from "../backends/native/addon.js";
@@ -243,7 +243,7 @@ class LayerUnpacker {
       if (/^(trusted|user)\.overlay\./.test(name)) continue;
       if (!this.options.privileged && !name.startsWith("user.")) continue;
       try {
-        (await addon()).lsetxattr(target, name, value);
+        (await addon()).lsetxattr(target, name, Buffer.from(xattrBytes(value)));
       } catch (err) {
         if (!["ENOTSUP", "EPERM", "EACCES", "ERANGE", "E2BIG"].includes(String((err as NodeJS.ErrnoException).code))) throw err;
       }

@@ -6,7 +6,8 @@
 //! The vm backend's 9p server reads them back, to show the guest's overlayfs
 //! the whiteouts and opaque dirs of rootless-unpacked layers.
 //!
-//! JS: `lsetxattr(path: string, name: string, value: string): void`,
+//! JS: `lsetxattr(path: string, name: string, value: Buffer | string): void` (a
+//! Buffer's bytes as they are: capabilities and ACLs are binary),
 //! `lgetxattr(path: string, name: string): Buffer | null` (null: no such
 //! attribute), `llistxattr(path: string): string[]`; errors are thrown as an
 //! Error whose `code` is the errno name (EPERM, ENOTSUP, ENOSPC, ...).
@@ -60,7 +61,7 @@ pub unsafe extern "C" fn lsetxattr_js(env: napi_env, info: napi_callback_info) -
         let args = env.args(info, 3)?;
         let path = env.string_arg(&args, 0, "path")?;
         let name = env.string_arg(&args, 1, "name")?;
-        let value = env.string_arg(&args, 2, "value")?;
+        let value = env.bytes_arg(&args, 2, "value")?;
         let what = format!("setxattr {name} on {path}");
         let (cpath, cname) = (c_string(path, "path")?, c_string(name, "name")?);
         let ret = lsetxattr(cpath.as_ptr(), cname.as_ptr(), value.as_ptr() as *const c_void, value.len(), 0);

@@ -15,7 +15,7 @@ export interface NativeAddon {
   /** Output post-processing (OPOST) off on terminal `fd`: what Node's raw mode leaves on. */
   rawOutput(fd: number): void;
   /** lsetxattr(2); throws an Error whose `code` is the errno name (EPERM, ENOTSUP, …). */
-  lsetxattr(path: string, name: string, value: string): void;
+  lsetxattr(path: string, name: string, value: Buffer | string): void;
   /** lgetxattr(2): the value, or null when the file has no such attribute. */
   lgetxattr(path: string, name: string): Buffer | null;
   /** llistxattr(2): the attribute names (those this process may see). */

@@ -82,6 +82,24 @@ impl Env {
         Ok(out)
     }
 
+    /// A Buffer's bytes as they are, or a string's UTF-8.
+    pub fn bytes_arg(self, args: &[napi_value], index: usize, name: &str) -> Result<Vec<u8>, JsError> {
+        let value = *args
+            .get(index)
+            .ok_or_else(|| JsError::new("ERR_INVALID_ARG", format!("missing argument {name}")))?;
+        let mut is_buffer = false;
+        if unsafe { napi_is_buffer(self.0, value, &mut is_buffer) } != NAPI_OK || !is_buffer {
+            return self.string_arg(args, index, name).map(String::into_bytes);
+        }
+        let mut data: *mut std::os::raw::c_void = ptr::null_mut();
+        let mut len = 0usize;
+        check(unsafe { napi_get_buffer_info(self.0, value, &mut data, &mut len) }, "napi_get_buffer_info")?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(unsafe { std::slice::from_raw_parts(data as *const u8, len) }.to_vec())
+    }
+
     pub fn string_arg(self, args: &[napi_value], index: usize, name: &str) -> Result<String, JsError> {
         let value = *args
             .get(index)

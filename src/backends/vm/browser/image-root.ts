@@ -12,9 +12,8 @@
  * xattrs and never `*.overlay.*` ones (they would forge whiteouts).
  */
 import { LayerError } from "../../../errors.js";
-import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX } from "../../../image/layer-paths.js";
+import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX, xattrBytes } from "../../../image/layer-paths.js";
 import { readTar, type TarEntry } from "../../../image/tar.js";
-import { utf8 } from "../core/bytes.js";
 import { childPath, isDirectory, O } from "../core/p9/fs.js";
 import type { MemoryFs } from "../core/p9/memory-fs.js";
 
@@ -131,7 +130,7 @@ class LayerApplier {
     for (const [key, value] of Object.entries(entry.pax)) {
       if (!key.startsWith(XATTR_PREFIX)) continue;
       const attr = key.slice(XATTR_PREFIX.length);
-      if (attr.startsWith("user.") && !attr.startsWith("user.overlay.")) this.fs.setxattr(path, attr, utf8(value));
+      if (attr.startsWith("user.") && !attr.startsWith("user.overlay.")) this.fs.setxattr(path, attr, xattrBytes(value));
     }
   }
 
