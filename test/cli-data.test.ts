@@ -221,6 +221,9 @@ for (const who of identities()) {
       const arm = await tsbox(who, ["run", "--rm", "--platform", "linux/s390x", "busybox", "true"]);
       assert.equal(arm.code, 125);
       assert.match(arm.stderr, /^tsbox: the native backend cannot run linux\/s390x images: it runs linux\/\w+ \(--backend vm runs linux\/386\)\n$/);
+      // A name's control characters never reach the terminal raw (an escape sequence could rewrite it).
+      const esc = await tsbox(who, ["run", "--name", "a\x1b[2Jb", "busybox", "true"]);
+      assert.equal(esc.stderr, 'tsbox: invalid container name "a\\x1b[2Jb": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n');
       const long = "n".repeat(300);
       assert.match((await tsbox(who, ["run", "--name", long, "busybox", "true"])).stderr, /^tsbox: invalid container name "n{32}…": at most 128 characters\n$/);
       assert.match((await tsbox(who, ["rm", long])).stderr, /^tsbox: no such container: n{300}\n$/);

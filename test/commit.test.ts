@@ -44,6 +44,10 @@ for (const who of identities()) {
     it("diff lists A/C/D; commit makes an image that has the change and the deletion", async () => {
       await cli(["run", "--name", "w", "busybox", "sh", "-c", "echo new > /etc/newfile; rm /bin/ls; mkdir -p /opt/x; echo y > /opt/x/y; rm -rf /var; mkdir /var; echo z > /var/z"]);
       assert.equal((await cli(["diff", "w"])).stdout, ["C /bin", "D /bin/ls", "C /etc", "A /etc/newfile", "A /opt", "A /opt/x", "A /opt/x/y", "C /var", "A /var/z", ""].join("\n"));
+      // A name with an escape sequence or a newline is shown escaped: one line per change, the terminal left alone.
+      await cli(["run", "--name", "esc", "busybox", "sh", "-c", "touch \"/a$(printf '\\033]0;PWN\\007')\" \"/b$(printf '\\nA forged')\""]);
+      assert.equal((await cli(["diff", "esc"])).stdout, "A /a\\x1b]0;PWN\\x07\nA /b\\x0aA forged\n");
+      await cli(["rm", "esc"]);
       const id = (await cli(["commit", "-m", "snapshot one", "-a", "Tester <t@example.com>", "-c", 'CMD ["cat", "/etc/newfile"]', "-c", "ENV FOO=bar", "-c", "LABEL stage=one", "w", "snap:one"])).stdout.trim();
       assert.match(id, /^sha256:[0-9a-f]{64}$/);
       assert.equal((await cli(["run", "--rm", "snap:one"])).stdout, "new\n", "the committed Cmd runs");

@@ -5,6 +5,7 @@
 import { errorMessage, isTsboxError, UsageError } from "../errors.js";
 import { runCommand } from "./commands/run.js";
 import { errorHint } from "./error-hints.js";
+import { escapeControls } from "./escape.js";
 import type { CliContext, Command } from "./context.js";
 import { fdOutput } from "./fd-output.js";
 
@@ -133,7 +134,8 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
 
 /** One line on stderr, docker's exit code. */
 export function reportError(err: unknown, ctx: CliContext): number {
-  const message = errorMessage(err).replace(/\s*\n\s*/g, " ");
+  // One line, and no control characters a hostile name could carry to the terminal.
+  const message = escapeControls(errorMessage(err).replace(/\s*\n\s*/g, " "));
   const hint = errorHint(err, ctx.env);
   ctx.stderr.write(`tsbox: ${message}${hint ? ` (${hint})` : ""}\n`);
   if (ctx.env.TSBOX_DEBUG && err instanceof Error && err.stack) ctx.stderr.write(err.stack + "\n");

@@ -3,6 +3,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
+import { escapeControls } from "../escape.js";
 
 const USAGE = `Usage: tsbox diff CONTAINER
 
@@ -15,6 +16,6 @@ export async function diffCommand(args: string[], ctx: CliContext): Promise<numb
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 1) throw new UsageError(`"tsbox diff" requires exactly 1 argument`);
   const changes = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).diff(flags.positionals[0]!);
-  ctx.stdout.write(changes.map((c) => `${"CAD"[c.Kind]} ${c.Path}\n`).join(""));
+  ctx.stdout.write(changes.map((c) => `${"CAD"[c.Kind]} ${escapeControls(c.Path)}\n`).join(""));
   return 0;
 }
