@@ -65,7 +65,7 @@ function prepare(who: Who): { rootfs: string; bundle: string } {
   chmodSync(join(who.home, "xdg"), 0o700);
   sh(["chown", "-R", `${who.uid}:${who.gid}`, who.home]);
   // Let tsbox import and unpack its embedded busybox image; reuse that very layer as the peers' rootfs.
-  sh(asWho(who, [process.execPath, join(repo, "bin/tsbox.js"), "run", "--rm", "busybox", "true"]));
+  sh(asWho(who, [process.execPath, join(repo, "bin/tsbox.js"), "run", "--rm", "--network", "none", "busybox", "true"]));
   const layers = join(who.home, "data", "layers", "sha256");
   const layer = join(layers, sh(["ls", layers]).trim().split("\n")[0]!);
   const rootfs = join(who.home, "rootfs");
@@ -165,8 +165,8 @@ for (const who of people) {
     record(tool, who, api.status === 0 ? JSON.parse(api.stdout).medianMs : api.stderr.trim().split("\n").pop()!);
   }
   record("tsbox --help (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} --help`));
-  record("tsbox CLI (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} run --rm busybox /bin/true`));
-  record("tsbox CLI (npm package)", who, hyperfine(who, `${installedCli} run --rm busybox /bin/true`));
+  record("tsbox CLI (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} run --rm --network none busybox /bin/true`));
+  record("tsbox CLI (npm package)", who, hyperfine(who, `${installedCli} run --rm --network none busybox /bin/true`));
   record("node -e 0", who, hyperfine(who, `${process.execPath} -e 0`));
   if (have("bwrap")) {
     record("bwrap", who, hyperfine(who, `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev /bin/true`));

@@ -77,7 +77,8 @@ describe("vm networking", { skip: vmSkip }, () => {
     try {
       const nets = await rt.containerNetworks("pub");
       assert.equal(nets[0]?.network, "bridge");
-      assert.match(nets[0]!.ip, /^10\.88\.\d+\.\d+$/);
+      // 10.88.0.0/16, or the next /16 down when the host routes that one (its own tsbox0 as root, say).
+      assert.match(nets[0]!.ip, /^10\.8\d\.\d+\.\d+$/);
       port = nets[0]!.ports[0]!.hostPort;
       assert.ok(port > 0, "the host port the kernel picked is recorded");
       let body = "";

@@ -135,6 +135,7 @@ impl ProcessStdio {
         chans: Channels,
         terminal: bool,
         size: Option<ConsoleSize>,
+        pty_root: Option<&std::path::Path>,
     ) -> Result<ProcessStdio, Errno> {
         let mut io = ProcessStdio {
             child: Stdio {
@@ -151,7 +152,7 @@ impl ProcessStdio {
             child_fds: Vec::new(),
         };
         let built = if terminal {
-            io.open_pty(chans, size)
+            io.open_pty(chans, size, pty_root)
         } else {
             io.open_pipes(chans)
         };
@@ -166,8 +167,8 @@ impl ProcessStdio {
 
     /// The slave is all three of the process's stdio and becomes its
     /// controlling terminal; the master carries both directions here.
-    fn open_pty(&mut self, chans: Channels, size: Option<ConsoleSize>) -> Result<(), Errno> {
-        let (master, slave) = sys::open_pty()?;
+    fn open_pty(&mut self, chans: Channels, size: Option<ConsoleSize>, root: Option<&std::path::Path>) -> Result<(), Errno> {
+        let (master, slave) = sys::open_pty(root)?;
         self.streams.pty_master = Some(master);
         self.child_fds.push(slave);
         self.child = Stdio {

@@ -70,7 +70,15 @@ pub fn set_exclusive(fd: c_int) -> Result<(), Errno> {
 }
 
 /// A new pty pair (container::sys::tty::open_pty); the caller sets the size.
-pub fn open_pty() -> Result<(c_int, c_int), Errno> {
+/// With `root` (an exec: /proc/PID/root of the container), one of that
+/// container's devpts, so the process's terminal has a name there
+/// (ttyname); the guest's own when that fails.
+pub fn open_pty(root: Option<&std::path::Path>) -> Result<(c_int, c_int), Errno> {
+    if let Some(root) = root {
+        if let Ok(pair) = container::sys::tty::open_pty_in(root, 80, 24) {
+            return Ok(pair);
+        }
+    }
     container::sys::tty::open_pty(80, 24)
 }
 

@@ -142,8 +142,9 @@ impl Agent {
         chans: Channels,
         terminal: bool,
         size: Option<ConsoleSize>,
+        pty_root: Option<&std::path::Path>,
     ) -> Result<Ctr, Json> {
-        let io = ProcessStdio::open(chans, terminal, size).map_err(|e| {
+        let io = ProcessStdio::open(chans, terminal, size, pty_root).map_err(|e| {
             op_error(
                 ErrorKind::Setup,
                 format!("setting up stdio: {}", e.description()),

@@ -149,7 +149,7 @@ impl Agent {
             cgroup: cg.as_deref(),
             filter: filter.as_ref(),
         };
-        let started = self.start_supervisor(job, chans, spec.process.terminal, spec.process.console_size);
+        let started = self.start_supervisor(job, chans, spec.process.terminal, spec.process.console_size, None);
         fd::close(gate_r);
         let mut c = match started {
             Ok(c) => c,

@@ -46,7 +46,9 @@ impl Agent {
                 filter: filter.as_ref(),
             },
         };
-        let started = self.start_supervisor(job, chans, process.terminal, process.console_size);
+        // A terminal of the container's own devpts: the process finds its name (ttyname) there.
+        let root = std::path::PathBuf::from(format!("/proc/{}/root", pid));
+        let started = self.start_supervisor(job, chans, process.terminal, process.console_size, Some(&root));
         if let Some(c) = self.ctrs.get_mut(cid) {
             c.cgroup = cgroup;
         }
