@@ -79,6 +79,21 @@ export function removeTestCgroups(): void {
   for (const dir of findDirs(cgroupParent)) removeCgroupTree(dir);
 }
 
+// Every file that runs containers as root gets a parent; one without cleanupIdentities (the vm and package
+// suites, which also run the CLI) left it behind, one per test run. The last word at exit; a cgroup still in
+// use stays (the leak checks report what is in it).
+if (process.getuid?.() === 0) {
+  process.once("exit", () => {
+    for (const dir of findDirs(cgroupParent)) {
+      try {
+        rmdirSync(dir); // only an empty one goes
+      } catch {
+        // in use, or gone
+      }
+    }
+  });
+}
+
 export interface Delegation {
   /** The delegated cgroup in each v1 hierarchy. */
   dirs: string[];
