@@ -243,7 +243,9 @@ for (const who of identities()) {
       const net = `kept-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
       // The first run waits for /tmp/go and fails (the policy restarts it); later runs sleep.
-      const script = "if [ -e /restarted ]; then exec sleep 600; fi; touch /restarted; while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 1";
+      // (It fails a moment after /tmp/go appears: the exec that made it must end first, or the end of the
+      // container's PID 1 kills it, exit 137.)
+      const script = "if [ -e /restarted ]; then exec sleep 600; fi; touch /restarted; while [ ! -e /tmp/go ]; do sleep 0.1; done; sleep 0.5; exit 1";
       const eth1 = async () => until("eth1's address", async () => /inet (10\.89\.\d+\.\d+)\//.exec((await run(["exec", "kept", "ip", "-4", "-o", "addr", "show", "eth1"])).stdout)?.[1]);
       const networks = async () => (await run(["ps", "-a", "--filter", "name=^kept$", "--format", "{{.Networks}}"])).stdout;
       const byAlias = async () => (await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "ping -c 1 -W 2 second >/dev/null && echo reached"])).stdout;
