@@ -98,6 +98,11 @@ export async function removeTree(path: string): Promise<void> {
   }
 }
 
+/** `removeTree` all at once, for synchronous callers (read-only directories made writable on the way). */
+export function removeTreeNow(path: string): void {
+  removeTreeSync(path, { left: Infinity });
+}
+
 const SYNC_BUDGET = 256;
 const OVER_BUDGET = Symbol("over budget");
 

@@ -7,9 +7,9 @@
  * entry `inspect` shows; the volumes used are recorded in the bundle under
  * the volumes lock.
  */
-import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, utimesSync } from "node:fs";
+import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
-import { isErrno } from "../fs-util.js";
+import { isErrno, removeTreeNow } from "../fs-util.js";
 import { UsageError } from "../errors.js";
 import { LayerView } from "../image/layer-view.js";
 import type { ContainerPaths } from "../paths.js";
@@ -224,23 +224,9 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, privile
       }
     }
   } finally {
-    removeStaging(staging);
+    removeTreeNow(staging); // what was not moved in (names the container made meanwhile); copied dirs may be read-only
   }
   finishCopy(dest, top.stat, privileged);
-}
-
-/** What was not moved in (names the container made meanwhile); its copied dirs may be read-only. */
-function removeStaging(dir: string): void {
-  const writable = (d: string) => {
-    chmodSync(d, 0o700);
-    for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) writable(join(d, e.name));
-  };
-  try {
-    rmSync(dir, { recursive: true, force: true });
-  } catch {
-    writable(dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** The image's tree under `from` as a copy in `to` (a directory no container can reach). */
