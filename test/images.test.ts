@@ -141,6 +141,23 @@ for (const who of identities()) {
       // hostname, hosts and resolv.conf are tsbox's, bound over the image as docker's are.
       assert.equal(r.stdout, "group\nhostname\nhosts\nkept\npasswd\nresolv.conf\n--\nnew\n");
     });
+
+    it("makes a layer's FIFOs, and as root its device nodes, with their exact modes", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/nodes:1", [[
+        dir("srv"),
+        // 0666: a mode the umask would narrow if it were not set afterwards.
+        { path: "srv/null2", type: "chardev", mode: 0o666, mtime: 0, devmajor: 1, devminor: 3 },
+        { path: "srv/loop9", type: "blockdev", mode: 0o600, mtime: 0, devmajor: 7, devminor: 9 },
+        { path: "srv/pipe", type: "fifo", mode: 0o666, mtime: 0 },
+      ]]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--rm", "test/nodes:1", "sh", "-c", "cd /srv && for f in *; do stat -c '%n %F %a %t:%T' $f; done"], { env });
+      ok(r);
+      const pipe = "pipe fifo 666 0:0\n";
+      // Rootless, device nodes cannot be made: they are left out, as podman does.
+      assert.equal(r.stdout, who.name === "root" ? `loop9 block special file 600 7:9\nnull2 character special file 666 1:3\n${pipe}` : pipe);
+    });
   });
 
   describe(`file owners in layers as ${who.name}`, () => {

@@ -5,6 +5,7 @@
 mod fdpass;
 mod handoff;
 mod lock;
+mod mknod;
 mod napi;
 mod pty;
 mod xattr;
@@ -81,6 +82,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "lsetxattr", Some(xattr::lsetxattr_js))?;
         export(env, exports, "lgetxattr", Some(xattr::lgetxattr_js))?;
         export(env, exports, "llistxattr", Some(xattr::llistxattr_js))?;
+        export(env, exports, "mknod", Some(mknod::mknod_js))?;
         export(env, exports, "tryLock", Some(lock::try_lock_js))?;
         export(env, exports, "handOff", Some(handoff::hand_off_js))?;
         export(env, exports, "socketPair", Some(fdpass::socket_pair_js))?;

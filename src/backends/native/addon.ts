@@ -20,6 +20,8 @@ export interface NativeAddon {
   lgetxattr(path: string, name: string): Buffer | null;
   /** llistxattr(2): the attribute names (those this process may see). */
   llistxattr(path: string): string[];
+  /** mknod(2) of a character or block device or FIFO (`mode` with its S_IF* type bits; masked by the umask). */
+  mknod(path: string, mode: number, major: number, minor: number): void;
   /** flock(fd, LOCK_EX | LOCK_NB): 1 once held, 0 while another open file holds it. */
   tryLock(fd: number): number;
   /**
