@@ -517,14 +517,19 @@ export class Runtime implements ContainerOwner {
   /**
    * Removes an image name (every platform of it, or only `platform`), or by
    * its id every entry of that image (docker's `rmi ID`: one with several
-   * names only with `force`); blobs and layers go with the next prune.
+   * names only with `force`); blobs and layers go with the next prune. An
+   * image a container uses keeps its last name unless `force` (then it
+   * stays as <none>), as docker's conflict says.
    */
   async removeImage(image: string, options: { platform?: Platform; force?: boolean } = {}): Promise<{ untagged: string[]; deleted?: string }> {
+    const inUse = new Map<string, string>();
+    for (const c of await this.containers({ all: true })) inUse.set(c.imageDigest, c.id);
+    const remove = { inUse, ...(options.force ? { force: true } : {}) };
     if (await this.imageStore.isImageId(image)) {
-      const { id, untagged } = await this.imageStore.removeById(image, options.force ? { force: true } : {});
-      return { untagged, deleted: id };
+      const { id, untagged, kept } = await this.imageStore.removeById(image, remove);
+      return kept ? { untagged } : { untagged, deleted: id };
     }
-    await this.imageStore.untag(image, options.platform);
+    await this.imageStore.untag(image, options.platform, remove);
     return { untagged: [familiarName(parseReference(image))] };
   }
 

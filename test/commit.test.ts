@@ -82,6 +82,21 @@ for (const who of identities()) {
       const bad = await tsbox(who, ["commit", "-c", "FROM x", "w"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /FROM is not a valid change command/);
+      // docker's conflict: the last name of an image a container uses stays, unless forced (then it is <none>).
+      const snapShort = id.slice(7, 19);
+      const inUse = await tsbox(who, ["rmi", "snap:one"]);
+      assert.equal(inUse.code, 125);
+      const secondId = (await cli(["inspect", "-f", "{{.Id}}", "second"])).stdout.trim();
+      assert.equal(inUse.stderr, `tsbox: conflict: unable to remove repository reference "snap:one" (must force) - container ${secondId.slice(0, 12)} is using its referenced image ${snapShort}\n`);
+      const byId = await tsbox(who, ["rmi", snapShort]);
+      assert.match(byId.stderr, new RegExp(`^tsbox: conflict: unable to delete ${snapShort} \\(must be forced\\) - image is being used by container ${secondId.slice(0, 12)}$`, "m"));
+      assert.equal((await cli(["rmi", "-f", "snap:one"])).stdout, "Untagged: snap:one\n");
+      assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, `${snapShort}\n`, "kept as <none>");
+      assert.equal((await cli(["start", "-a", "second"])).code, 0, "the container still starts");
+      assert.equal((await cli(["rmi", "-f", snapShort])).stdout, "", "forced by id while in use: kept, nothing deleted");
+      await cli(["rm", "second"]);
+      assert.match((await cli(["image", "prune", "-f"])).stdout, new RegExp(snapShort));
+      assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, "");
     });
 
     it("export and import round trip a container's file system", async () => {

@@ -221,6 +221,28 @@ async function defineTests(): Promise<void> {
         assert.match(exec.error.message, /working dir/i);
       });
 
+      it("never hands the CLI's terminal to a process without -t: run, run -i and exec get pipes it is relayed through", { skip: vm && "a guest's processes never hold a host descriptor" }, async () => {
+        // Open read-write, the terminal would let a process (or one it leaves behind in a running container) read what the user types.
+        const probeCmd = "for f in 0 1 2; do [ -t $f ] && echo fd$f-is-the-terminal; done; echo shown-out; echo shown-err >&2";
+        const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+        const underPty = (args: string[]) => tsbox(who, [], { argv: ["script", "-qec", [process.execPath, cliPath, ...args].map(quote).join(" "), "/dev/null"] });
+        const control = await underPty(["run", "--rm", "-t", "busybox", "sh", "-c", probeCmd]);
+        assert.match(control.stdout, /fd1-is-the-terminal/, `with -t the process has a terminal: ${control.stdout}${control.stderr}`);
+        const name = `term-${who.name}`;
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "60"])).code, 0);
+        try {
+          for (const args of [["run", "--rm", "busybox"], ["run", "--rm", "-i", "busybox"], ["exec", name], ["exec", "-i", name]]) {
+            const r = await underPty([...args, "sh", "-c", `${probeCmd}; exit 3`]);
+            assert.doesNotMatch(r.stdout, /is-the-terminal/, args.join(" "));
+            assert.match(r.stdout, /shown-out\r?\n/, args.join(" "));
+            assert.match(r.stdout, /shown-err\r?\n/, args.join(" "));
+            assert.equal(r.code, 3, `the exit code through script -e: ${args.join(" ")}`);
+          }
+        } finally {
+          await tsbox(who, ["rm", "-f", name]);
+        }
+      });
+
       it("gives every container and exec its own session: no caller terminal, no caller keyring", async () => {
         const r = await scenario(who, "session", { underPty: true });
         const hostKeyring = r.callerKeyring;

@@ -152,17 +152,6 @@ export class OciLayout {
       await writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(next, null, 2) + "\n", { durable: true });
     });
   }
-
-  /** Removes `refName` from index.json; blobs stay until a later garbage collection. */
-  async untag(refName: string): Promise<boolean> {
-    let found = false;
-    await this.updateIndex((index) => {
-      const before = index.manifests.length;
-      index.manifests = index.manifests.filter((d) => d.annotations?.[Annotation.refName] !== refName);
-      found = index.manifests.length !== before;
-    });
-    return found;
-  }
 }
 
 function emptyIndex(): ImageIndex {

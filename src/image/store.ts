@@ -46,6 +46,14 @@ export interface ImageSummary {
   platform: string;
 }
 
+/** How `untag` and `removeById` treat images containers use. */
+export interface RemoveOptions {
+  /** Manifest digest → the id of a container using that image. */
+  inUse?: ReadonlyMap<string, string>;
+  /** Remove the name even so: the image stays as <none> while a container uses it. */
+  force?: boolean;
+}
+
 export interface ImageStoreOptions {
   /** Layouts to import from when an image is missing; default: the embedded images. */
   fallbackLayouts?: () => OciLayout[];
@@ -276,37 +284,58 @@ export class ImageStore {
 
   /**
    * Removes a name (every platform of it), or only its `platform`;
-   * `tsbox prune` then deletes what nothing names.
+   * `tsbox prune` then deletes what nothing names. An image a container
+   * uses (`inUse`: manifest digest → a container id) may not lose its last
+   * name — docker's conflict — unless `force`, which keeps it as <none>.
    */
-  async untag(input: string, platform?: Platform): Promise<void> {
+  async untag(input: string, platform?: Platform, options: RemoveOptions = {}): Promise<void> {
     await this.ensureMigrated();
     const name = canonicalName(parseReference(input));
-    if (!platform) {
-      if (!(await this.layout.untag(name))) throw new ImageError(`image not found: ${input}`);
-      return;
-    }
     await this.layout.updateIndex(async (index) => {
       const entry = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
       if (!entry) throw new ImageError(`image not found: ${input}`);
       const all = await this.manifestsOf(entry);
-      const rest = all.filter((d) => !platformMatches(d.platform, platform));
-      if (rest.length === all.length) throw new ImageError(`image ${input} has no ${formatPlatform(platform)} variant (it has ${all.map((d) => formatPlatform(d.platform!)).join(", ")})`);
+      const rest = platform ? all.filter((d) => !platformMatches(d.platform, platform)) : [];
+      if (platform && rest.length === all.length) throw new ImageError(`image ${input} has no ${formatPlatform(platform)} variant (it has ${all.map((d) => formatPlatform(d.platform!)).join(", ")})`);
       index.manifests = index.manifests.filter((d) => d !== entry);
       if (rest.length > 0) index.manifests.push(await this.entryFor(name, rest));
+      await this.guardInUse(index, all.filter((d) => !rest.includes(d)), options, (container, id) => `conflict: unable to remove repository reference "${familiarName(parseReference(input))}" (must force) - container ${container} is using its referenced image ${id}`);
     });
+  }
+
+  /**
+   * Of `removed` manifests, those a container uses and nothing in `index`
+   * holds any more: refused (the message from `conflict`) unless `force`,
+   * which keeps them as <none> entries (returned).
+   */
+  private async guardInUse(index: ImageIndex, removed: Descriptor[], options: RemoveOptions, conflict: (container: string, id: string) => string): Promise<Descriptor[]> {
+    const orphaned: Descriptor[] = [];
+    for (const m of removed) {
+      const container = options.inUse?.get(m.digest);
+      if (container === undefined || (await this.isHeld(index, m.digest))) continue;
+      if (!options.force) {
+        const config = (await this.layout.readJsonBlob<ImageManifest>(m.digest)).config.digest;
+        throw new ImageError(conflict(container.slice(0, 12), shortHex(config)));
+      }
+      orphaned.push(m);
+    }
+    await this.keepUnnamed(index, orphaned);
+    return orphaned;
   }
 
   /**
    * docker's `rmi ID`: every entry of the image with this id goes — its
    * names (refused when it has several, unless `force`), its <none> entry and
    * its build cache entries; a name of several platforms keeps the others.
-   * Returns the names removed and the id.
+   * Returns the names removed, the id, and whether the image was kept as
+   * <none> (`force` while a container uses it).
    */
-  async removeById(input: string, options: { force?: boolean } = {}): Promise<{ id: string; untagged: string[] }> {
+  async removeById(input: string, options: RemoveOptions = {}): Promise<{ id: string; untagged: string[]; kept: boolean }> {
     const found = await this.byId(input.replace(/^sha256:/, ""));
     if (!found) throw new TsboxError(`image not found: ${input}`, { code: "image" });
     const digest = found.manifest.digest;
     const untagged: string[] = [];
+    let inUse = false;
     await this.layout.updateIndex(async (index) => {
       const kept: Descriptor[] = [];
       for (const d of index.manifests) {
@@ -324,8 +353,9 @@ export class ImageStore {
         throw new ImageError(`conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is referenced in multiple repositories`);
       }
       index.manifests = kept;
+      inUse = (await this.guardInUse(index, [found.manifest], options, (container) => `conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is being used by container ${container}`)).length > 0;
     });
-    return { id: found.image.configDigest, untagged: untagged.map((n) => familiarName(parseReference(n))) };
+    return { id: found.image.configDigest, untagged: untagged.map((n) => familiarName(parseReference(n))), kept: inUse };
   }
 
   /** Whether `input` is an image id (or a prefix of one) rather than a name the store has. */
@@ -403,14 +433,17 @@ export class ImageStore {
    */
   private async keepUnnamed(index: ImageIndex, replaced: Descriptor[]): Promise<void> {
     for (const m of replaced) {
-      let held = false;
-      for (const d of index.manifests) {
-        if (d.annotations !== undefined && d.annotations[Annotation.refName] === undefined) continue; // the build cache's
-        held = d.digest === m.digest || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some((x) => x.digest === m.digest));
-        if (held) break;
-      }
-      if (!held) index.manifests.push({ mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.platform ? { platform: m.platform } : {}) });
+      if (!(await this.isHeld(index, m.digest))) index.manifests.push({ mediaType: m.mediaType, digest: m.digest, size: m.size, ...(m.platform ? { platform: m.platform } : {}) });
     }
+  }
+
+  /** Whether a name or a <none> entry of `index` (not the build cache's) has the manifest `digest`. */
+  private async isHeld(index: ImageIndex, digest: string): Promise<boolean> {
+    for (const d of index.manifests) {
+      if (d.annotations !== undefined && d.annotations[Annotation.refName] === undefined) continue; // the build cache's
+      if (d.digest === digest || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some((x) => x.digest === digest))) return true;
+    }
+    return false;
   }
 
   /** The index.json entry naming these manifests: the manifest itself for one platform, else a new index of them. */

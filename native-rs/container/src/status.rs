@@ -78,15 +78,18 @@ impl StatusEvents {
     /// `started`, then (after waiting for it) `exited`. Returns the exit code
     /// to leave with. `oom_killed` is asked once the process has ended.
     pub fn supervise(&self, spawned: Result<i32, Error>, oom_killed: &mut dyn FnMut() -> bool) -> i32 {
-        self.supervise_then(spawned, oom_killed, &mut |_| {})
+        self.supervise_then(spawned, oom_killed, &mut |_| {}, &mut |_| {})
     }
 
-    /// `supervise`, telling `ended` how the process ended (exit code,
-    /// signal, OOM kill) right after `exited` is reported.
+    /// `supervise`, calling `running` once `started` is reported (it
+    /// returns once the process has ended, or at once), and telling `ended`
+    /// how the process ended (exit code, signal, OOM kill) right after
+    /// `exited` is reported.
     pub fn supervise_then(
         &self,
         spawned: Result<i32, Error>,
         oom_killed: &mut dyn FnMut() -> bool,
+        running: &mut dyn FnMut(i32),
         ended: &mut dyn FnMut(&Ended),
     ) -> i32 {
         let pid = match spawned {
@@ -94,6 +97,7 @@ impl StatusEvents {
             Err(e) => return self.error(&e),
         };
         self.started(pid);
+        running(pid);
         match wait_exit(pid) {
             Ok((code, signal)) => {
                 crate::trace::mark("supervise: waited");

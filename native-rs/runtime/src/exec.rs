@@ -52,6 +52,7 @@ pub fn exec(opts: Options) -> i32 {
         spawn: |input: &Input, on_fork: &mut dyn FnMut(i32)| {
             join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), on_fork)
         },
+        terminal: |input: &Input| input.process.terminal,
         on_started: None,
         on_ended: None,
         on_failed: None,

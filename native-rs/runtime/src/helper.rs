@@ -3,7 +3,7 @@
 //! forwarded to the process once it exists, then `started`/`exited` (or
 //! `error`) and its exit code as ours.
 
-use crate::signals;
+use crate::{relay, signals};
 use container::error::Error;
 use container::status::{Ended, StatusEvents};
 use container::sys::consts::SIGKILL;
@@ -22,6 +22,9 @@ pub struct Start<T> {
     pub load: Box<dyn FnOnce(&StatusEvents) -> Result<T, Error>>,
     /// Starts it; the callback gets its pid right after the clone or fork.
     pub spawn: fn(&T, &mut dyn FnMut(i32)) -> Result<i32, Error>,
+    /// Whether the process has a terminal of its own (`-t`): else our
+    /// terminals are relayed, never handed to it (relay.rs).
+    pub terminal: fn(&T) -> bool,
     /// Asked once it has ended: did the OOM killer strike its cgroup?
     pub oom_killed: fn(&T) -> bool,
     /// Told its pid once it runs, before `started` is reported.
@@ -66,9 +69,26 @@ pub fn serve<T>(start: Start<T>) -> i32 {
     };
     match ready {
         Ok(input) => {
-            let spawned = match (start.spawn)(&input, &mut signals::forward_to) {
+            let prepared = if (start.terminal)(&input) {
+                None
+            } else {
+                match relay::prepare() {
+                    Ok(p) => p,
+                    Err(e) => {
+                        drop(input);
+                        return failed(Error::errno("relaying the terminal", e), start.on_failed);
+                    }
+                }
+            };
+            let spawned = (start.spawn)(&input, &mut signals::forward_to);
+            let mut relayed = prepared.map(relay::Prepared::restore);
+            let spawned = match spawned {
                 Ok(pid) => pid,
                 Err(e) => {
+                    if let Some(r) = relayed.as_mut() {
+                        r.flush();
+                    }
+                    drop(relayed);
                     drop(input);
                     return failed(e, start.on_failed);
                 }
@@ -77,7 +97,17 @@ pub fn serve<T>(start: Start<T>) -> i32 {
                 f(spawned);
             }
             let mut end = None;
-            let code = events.supervise_then(Ok(spawned), &mut || (start.oom_killed)(&input), &mut |e| end = Some(e.clone()));
+            let code = events.supervise_then(
+                Ok(spawned),
+                &mut || (start.oom_killed)(&input),
+                &mut |pid| {
+                    if let Some(r) = relayed.as_mut() {
+                        r.run(pid);
+                    }
+                },
+                &mut |e| end = Some(e.clone()),
+            );
+            drop(relayed);
             drop(input);
             if let (Some(e), Some(f)) = (end, start.on_ended) {
                 f(&e);

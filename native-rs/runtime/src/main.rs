@@ -1,5 +1,6 @@
-//! tsbox-runtime: the single-threaded helper the native backend spawns (and
-//! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
+//! tsbox-runtime: the helper the native backend spawns (and the vm guest
+//! agent runs); single-threaded but for relay.rs's threads, made after the
+//! container's process is. See docs/architecture.md "tsbox-runtime protocol".
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]]
 //!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end]
@@ -29,6 +30,7 @@ mod exec;
 mod flags;
 mod helper;
 mod monitor;
+mod relay;
 mod run;
 mod serve;
 mod signals;

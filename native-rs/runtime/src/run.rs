@@ -70,6 +70,7 @@ pub fn run(opts: Options) -> i32 {
             let placement = r.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;
             launch::spawn_nested(&r.spec, placement.as_ref(), on_clone, r.nest.as_ref())
         },
+        terminal: |r: &Run| r.spec.process.terminal,
         oom_killed: |r: &Run| r.cgroup.as_ref().map_or(false, |c| c.manager.oom_kills() > 0),
         on_started: if opts.record {
             Some(Box::new(move |pid| record_started(&started_at, pid)))

@@ -35,6 +35,12 @@ struct KernelTermios {
     cc: [u8; 19],
 }
 
+/// Whether `fd` is a terminal (TCGETS answers, as isatty(3) asks).
+pub fn is_terminal(fd: c_int) -> bool {
+    let mut t = KernelTermios { iflag: 0, oflag: 0, cflag: 0, lflag: 0, line: 0, cc: [0; 19] };
+    unsafe { ffi::ioctl(fd, TCGETS, &mut t as *mut KernelTermios) == 0 }
+}
+
 /// Turns output post-processing off on the terminal `fd` (cfmakeraw's
 /// part that Node's raw mode leaves on): a container's pty already turns
 /// "\n" into "\r\n", and the host terminal must pass that through as is.

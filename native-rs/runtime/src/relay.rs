@@ -1,0 +1,229 @@
+//! The caller's terminal never reaches a container process that has no
+//! terminal of its own (`run` or `exec` without `-t`), as with docker and
+//! podman, whose processes write to pipes. Handed a terminal as fd 0, 1 or
+//! 2, the process could read the user's keystrokes from it (a terminal is
+//! opened read-write) and write to it, and a process it leaves behind in a
+//! running container would keep doing so after `tsbox exec` returned. So
+//! each of our fds 0–2 that is a terminal is swapped for a pipe while the
+//! process is spawned, and we relay between the two until it ends. Files
+//! and pipes are passed on as they are: nothing reads through them.
+//!
+//! In our own thread, by poll(2): `exec` has joined the container's PID
+//! namespace by then, where no thread can be made (clone(2): EINVAL).
+
+use container::sys::consts::{POLLIN, POLLOUT};
+use container::sys::errno::EAGAIN;
+use container::sys::types::PollFd;
+use container::sys::{fd, process, tty, Errno};
+use std::os::raw::c_int;
+
+const CHUNK: usize = 64 * 1024;
+/// What is still relayed once the process has ended: a process it left
+/// behind may hold the pipe and write on for ever.
+const DRAIN_LIMIT: usize = 1 << 20;
+
+/// One of fds 0–2 swapped for a pipe.
+struct Stream {
+    target: c_int,
+    /// Our copy of the terminal (close-on-exec: no process of the container's gets it).
+    terminal: c_int,
+    /// Our end of the pipe (its write end for stdin, else its read end); -1 once it ended.
+    ours: c_int,
+}
+
+/// Fds 0–2 as the process is to get them, until `restore`.
+pub struct Prepared {
+    streams: Vec<Stream>,
+}
+
+/// Swaps each of fds 0–2 that is a terminal for a pipe; None when none is.
+pub fn prepare() -> Result<Option<Prepared>, Errno> {
+    let mut prepared = Prepared { streams: Vec::new() };
+    for target in 0..3 {
+        if !tty::is_terminal(target) {
+            continue;
+        }
+        let terminal = fd::dup(target)?;
+        let (read, write) = match fd::pipe() {
+            Ok(p) => p,
+            Err(e) => {
+                fd::close(terminal);
+                prepared.restore();
+                return Err(e);
+            }
+        };
+        let (theirs, ours) = if target == 0 { (read, write) } else { (write, read) };
+        let swapped = fd::dup_onto(theirs, target);
+        fd::close(theirs);
+        prepared.streams.push(Stream { target, terminal, ours });
+        if let Err(e) = swapped {
+            prepared.restore();
+            return Err(e);
+        }
+    }
+    Ok(if prepared.streams.is_empty() { None } else { Some(prepared) })
+}
+
+impl Prepared {
+    /// Once the process is spawned (or failed to be): our fds 0–2 are the
+    /// terminals again (our own messages go there).
+    pub fn restore(self) -> Relay {
+        for s in &self.streams {
+            let _ = fd::dup_onto(s.terminal, s.target);
+        }
+        Relay { streams: self.streams, input: Vec::new() }
+    }
+}
+
+/// Relaying between the terminals and a running process's pipes.
+pub struct Relay {
+    streams: Vec<Stream>,
+    /// Typed input the process has not taken yet (its pipe is full).
+    input: Vec<u8>,
+}
+
+impl Relay {
+    /// Relays until the process `pid` has ended (not reaped: the caller
+    /// waits for it), then what it left in the pipes, at most DRAIN_LIMIT.
+    pub fn run(&mut self, pid: i32) {
+        // Readable once the process has ended; before Linux 5.3, a look every 50 ms.
+        let pidfd = process::pidfd_open(pid).unwrap_or(-1);
+        self.nonblocking();
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let mut fds = vec![PollFd { fd: pidfd, events: POLLIN, revents: 0 }];
+            for s in &self.streams {
+                let (fd_, events) = match (s.target, s.ours >= 0) {
+                    (_, false) => (-1, 0),
+                    (0, true) if self.input.is_empty() => (s.terminal, POLLIN),
+                    (0, true) => (s.ours, POLLOUT),
+                    _ => (s.ours, POLLIN),
+                };
+                fds.push(PollFd { fd: fd_, events, revents: 0 });
+            }
+            if fd::poll(&mut fds, if pidfd >= 0 { -1 } else { 50 }).is_err() {
+                break;
+            }
+            if fds[0].revents != 0 || (pidfd < 0 && has_ended(pid)) {
+                break;
+            }
+            for (i, ready) in fds[1..].iter().enumerate() {
+                if ready.revents != 0 {
+                    self.step(i, &mut buf);
+                }
+            }
+        }
+        if pidfd >= 0 {
+            fd::close(pidfd);
+        }
+        self.drain(&mut buf);
+    }
+
+    /// What is in the pipes now (a spawn that failed: our own warnings).
+    pub fn flush(&mut self) {
+        self.nonblocking();
+        self.drain(&mut vec![0u8; CHUNK]);
+    }
+
+    /// Our ends only (a pipe's two ends are two open files): a full or
+    /// empty pipe never stops the loop.
+    fn nonblocking(&self) {
+        for s in self.streams.iter().filter(|s| s.ours >= 0) {
+            let _ = fd::set_nonblocking(s.ours);
+        }
+    }
+
+    /// One read (and its write) on stream `i`, which poll found ready.
+    fn step(&mut self, i: usize, buf: &mut [u8]) {
+        let s = &mut self.streams[i];
+        if s.target != 0 {
+            match fd::read(s.ours, buf) {
+                Err(e) if e == EAGAIN => {}
+                Ok(n) if n > 0 => {
+                    if write_waiting(s.terminal, &buf[..n]).is_err() {
+                        end(s);
+                    }
+                }
+                _ => end(s),
+            }
+            return;
+        }
+        if self.input.is_empty() {
+            match fd::read(s.terminal, buf) {
+                Err(e) if e == EAGAIN => return,
+                // ^D: the process reads the end of its input.
+                Ok(0) | Err(_) => return end(s),
+                Ok(n) => self.input.extend_from_slice(&buf[..n]),
+            }
+        }
+        match fd::write(s.ours, &self.input) {
+            Ok(n) => {
+                self.input.drain(..n);
+            }
+            Err(e) if e == EAGAIN => {}
+            // It closed its stdin: what is typed next stays the terminal's.
+            Err(_) => {
+                self.input.clear();
+                end(s);
+            }
+        }
+    }
+
+    fn drain(&mut self, buf: &mut [u8]) {
+        let mut left = DRAIN_LIMIT;
+        for s in self.streams.iter_mut().filter(|s| s.target != 0 && s.ours >= 0) {
+            while left > 0 {
+                match fd::read(s.ours, &mut buf[..CHUNK.min(left)]) {
+                    Ok(n) if n > 0 => {
+                        left -= n;
+                        if write_waiting(s.terminal, &buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        for s in self.streams.iter_mut() {
+            end(s);
+            fd::close(s.terminal);
+        }
+    }
+}
+
+fn end(s: &mut Stream) {
+    if s.ours >= 0 {
+        fd::close(s.ours);
+        s.ours = -1;
+    }
+}
+
+/// Whether `pid`, our child, has ended (a zombie not reaped yet).
+fn has_ended(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid)) {
+        // "PID (comm) S …": the state follows the last ')'.
+        Ok(stat) => stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next()).map_or(true, |c| c == 'Z' || c == 'X'),
+        Err(_) => true,
+    }
+}
+
+/// A write that waits when the terminal is non-blocking (Node leaves its
+/// terminals so; the mode belongs to the open file, which we share).
+fn write_waiting(fd_: c_int, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        match fd::write(fd_, data) {
+            Ok(n) => data = &data[n..],
+            Err(e) if e == EAGAIN => {
+                let mut fds = [PollFd { fd: fd_, events: POLLOUT, revents: 0 }];
+                fd::poll(&mut fds, -1)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
