@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -49,6 +49,31 @@ export async function writeFileAtomic(path: string, data: string | Buffer, optio
     await unlink(tmp).catch(() => {});
     throw err;
   }
+}
+
+/** Where a user's output file goes (`outputFile`). */
+export interface OutputFile {
+  /** The file to create and write. */
+  write: string;
+  /** Renamed over this once complete; undefined: `write` is the target itself. */
+  renameTo?: string;
+}
+
+/**
+ * A user's output file (`save -o`, `export -o`): a new or regular file is
+ * written as a temp sibling renamed over it once complete (a failed write
+ * leaves no half file), found through symlinks so a link stays a link;
+ * anything else — /dev/null, a FIFO, a terminal — is written into as it is:
+ * a rename would replace the device node itself (as root, the host's
+ * /dev/null). A directory is refused.
+ */
+export function outputFile(path: string): OutputFile {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return { write: `${path}.${process.pid}.${randomHex(4)}.tmp`, renameTo: path };
+  if (st.isDirectory()) throw Object.assign(new Error(`${path} is a directory`), { code: "EISDIR" });
+  if (!st.isFile()) return { write: path };
+  const target = realpathSync(path);
+  return { write: `${target}.${process.pid}.${randomHex(4)}.tmp`, renameTo: target };
 }
 
 /**

@@ -8,12 +8,12 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { tsbox, type CliResult } from "./helpers/cli.js";
+import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
 import { runTool } from "./helpers/registry.js";
@@ -140,6 +140,28 @@ for (const who of identities()) {
       ok(r);
       // hostname, hosts and resolv.conf are tsbox's, bound over the image as docker's are.
       assert.equal(r.stdout, "group\nhostname\nhosts\nkept\npasswd\nresolv.conf\n--\nnew\n");
+    });
+
+    it("save -o and export -o write into a device or FIFO as it is, and through a symlink: never replace it", async () => {
+      const env = freshStore(who);
+      const dir = join(who.scratch, `out-${Math.random().toString(16).slice(2)}`);
+      mkdirSync(dir);
+      chownSync(dir, who.uid, who.gid);
+      const sh = (script: string) => tsbox(who, [], { env, argv: ["sh", "-c", script], cwd: dir });
+      // A FIFO read by `wc -c` while the archive goes in; a rename over it would have left a regular file.
+      const fifo = await sh(`mkfifo p && (wc -c < p > count &) && "${process.execPath}" "${cliPath}" save -o p busybox && sleep 0.2 && test -p p && cat count`);
+      assert.equal(fifo.code, 0, fifo.stderr);
+      assert.ok(Number(fifo.stdout.trim()) > 100_000, `the archive went through the FIFO: ${fifo.stdout}`);
+      ok(await sh(`echo x > real && ln -s real link && "${process.execPath}" "${cliPath}" save -o link busybox && test -L link && test $(wc -c < real) -gt 100000`));
+      if (who.name === "root") {
+        execFileSync("mknod", ["-m", "666", join(dir, "null"), "c", "1", "3"]);
+        ok(await tsbox(who, ["save", "-o", join(dir, "null"), "busybox"], { env }));
+        ok(await tsbox(who, ["run", "--name", "to-null", "busybox", "true"], { env }));
+        ok(await tsbox(who, ["export", "-o", join(dir, "null"), "to-null"], { env }));
+        ok(await tsbox(who, ["rm", "to-null"], { env }));
+        assert.ok(statSync(join(dir, "null")).isCharacterDevice(), "still the device node");
+      }
+      assert.deepEqual(readdirSync(dir).filter((n) => n.endsWith(".tmp")), [], "no temp file is left");
     });
 
     it("makes a layer's FIFOs, and as root its device nodes, with their exact modes", async () => {

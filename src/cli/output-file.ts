@@ -2,13 +2,13 @@ import { createWriteStream } from "node:fs";
 import { rename, unlink } from "node:fs/promises";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { randomHex } from "../fs-util.js";
+import { outputFile } from "../fs-util.js";
 import { UsageError } from "../errors.js";
 import type { CliContext } from "./context.js";
 
 /**
- * An archive written to `-o FILE` (temp then rename: a failed write leaves
- * no half file) or to stdout, never to a terminal.
+ * An archive written to `-o FILE` (fs-util's outputFile: a regular file
+ * through a temp one, a device as it is) or to stdout, never to a terminal.
  */
 export async function writeArchive(ctx: CliContext, output: string | undefined, write: (out: Writable) => Promise<void>): Promise<void> {
   if (output === undefined) {
@@ -16,19 +16,19 @@ export async function writeArchive(ctx: CliContext, output: string | undefined, 
     await write(ctx.stdout);
     return;
   }
-  const tmp = `${output}.${process.pid}.${randomHex(4)}.tmp`;
-  const file = createWriteStream(tmp, { flags: "wx", mode: 0o644 });
+  const target = outputFile(output);
+  const file = createWriteStream(target.write, { flags: target.renameTo ? "wx" : "w", mode: 0o644 });
   let done = false;
   try {
     await write(file);
     file.end();
     await finished(file);
-    await rename(tmp, output);
+    if (target.renameTo) await rename(target.write, target.renameTo);
     done = true;
   } finally {
     if (!done) {
       file.destroy();
-      await unlink(tmp).catch(() => {});
+      if (target.renameTo) await unlink(target.write).catch(() => {});
     }
   }
 }

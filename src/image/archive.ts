@@ -5,7 +5,7 @@ import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
-import { randomHex, removeTree } from "../fs-util.js";
+import { outputFile, removeTree } from "../fs-util.js";
 import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "./oci.js";
@@ -55,8 +55,8 @@ export async function saveImages(store: ImageStore, names: string[], out: string
     });
   }
 
-  const target = typeof out === "string" ? `${out}.${process.pid}.${randomHex(4)}.tmp` : undefined;
-  const stream: Writable = target ? createWriteStream(target, { flags: "wx", mode: 0o644 }) : (out as Writable);
+  const target = typeof out === "string" ? outputFile(out) : undefined;
+  const stream: Writable = target ? createWriteStream(target.write, { flags: target.renameTo ? "wx" : "w", mode: 0o644 }) : (out as Writable);
   const write = (chunk: Buffer) => new Promise<void>((resolve, reject) => {
     if (stream.write(chunk)) return resolve();
     const onDrain = () => (stream.off("error", reject), resolve());
@@ -94,12 +94,14 @@ export async function saveImages(store: ImageStore, names: string[], out: string
     if (target) {
       (stream as WriteStream).end();
       await finished(stream).catch(() => {});
-      if (done) {
-        const fh = await open(target, "r");
+      if (!target.renameTo) {
+        // Written into as it is (a device, a FIFO): nothing to publish or remove.
+      } else if (done) {
+        const fh = await open(target.write, "r");
         await fh.sync().finally(() => fh.close());
-        await rename(target, out as string);
+        await rename(target.write, target.renameTo);
       } else {
-        await unlink(target).catch(() => {});
+        await unlink(target.write).catch(() => {});
       }
     }
   }
