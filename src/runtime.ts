@@ -466,7 +466,7 @@ export class Runtime implements ContainerOwner {
       // Rootless the bridge is in the user's namespace, if its holder still runs.
       const rootless = (this.host ??= probeHostIdentity()).uid !== 0 ? join(this.dataDir, "rootless-netns") : undefined;
       if (existsSync(dir) && (!rootless || existsSync(join(rootless, "holder.json")))) {
-        const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(config.internal ? [] : ["--nat"]), ...(rootless ? ["--rootless-dir", rootless] : [])];
+        const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(rootless ? ["--rootless-dir", rootless] : [])];
         const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
         if (done.status !== 0) throw new ContainerError(`removing network ${config.name}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`);
       }

@@ -97,7 +97,8 @@ for (const who of identities()) {
       // Root's default bridge and its NAT and forwarding rules stay once made (as docker0: a run on an existing
       // network runs no iptables); no veth, no removed user network's bridge, no other rule is left.
       assert.deepEqual(ns.links().filter((l) => l !== "tsbox0"), [], "no veth or user network's bridge is left in the test's namespace");
-      assert.deepEqual(ns.rules().filter((r) => !/^-A TSBOX-(POSTROUTING|FORWARD) .*tsbox0 -j (MASQUERADE|ACCEPT)$/.test(r)), [], "no other NAT or forwarding rule is left");
+      const kept = /^-A TSBOX-(POSTROUTING|FORWARD|ISOLATION-1|ISOLATION-2) (.*tsbox0 -j (MASQUERADE|ACCEPT|TSBOX-ISOLATION-2|DROP)|-j TSBOX-ISOLATION-1)$/;
+      assert.deepEqual(ns.rules().filter((r) => !kept.test(r)), [], "no other NAT, forwarding or isolation rule is left");
       assert.deepEqual(ns.leases(), [], "no lease is left in the namespace's network state");
     });
 
@@ -211,6 +212,27 @@ for (const who of identities()) {
       }
       const rm = await run(["network", "rm", net]);
       assert.equal(rm.code, 0, rm.stderr);
+    });
+
+    it("isolates networks from each other, as docker does: another network's container is out of reach, its own network's is not", async () => {
+      const [a, b] = [`isoa-${who.name}`, `isob-${who.name}`];
+      for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
+      const server = start(["run", "--rm", "--name", "iso-srv", "--network", b, "busybox", "sh", "-c", "mkdir -p /www && echo reached > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      try {
+        const ip = await until("the server's address", async () => (await run(["inspect", "-f", `{{with index .NetworkSettings.Networks "${b}"}}{{.IPAddress}}{{end}}`, "iso-srv"])).stdout.trim() || undefined);
+        // busybox's wget -T crashes (static build) and ignores SIGTERM: timeout(1) with SIGKILL bounds it instead.
+        const same = await run(["run", "--rm", "--network", b, "busybox", "sh", "-c", `for i in $(seq 50); do timeout -s KILL 3 wget -q -O - http://${ip}/ && exit 0; sleep 0.1; done; exit 1`]);
+        assert.equal(same.stdout, "reached\n", same.stderr);
+        for (const from of [a, "bridge"]) {
+          // Not wget as PID 1, which a SIGKILL from inside its namespace does not end.
+          const other = await run(["run", "--rm", "--network", from, "busybox", "sh", "-c", `timeout -s KILL 3 wget -q -O - http://${ip}/; echo exit=$?`]);
+          assert.match(other.stdout, /^exit=[1-9]\d*\n$/, `reached from ${from}: ${other.stdout}`);
+        }
+      } finally {
+        await run(["rm", "-f", "iso-srv"]);
+        await server.done;
+        for (const n of [a, b]) assert.equal((await run(["network", "rm", n])).code, 0);
+      }
     });
 
     it("connects a running container to a network and disconnects it", async () => {

@@ -14,7 +14,7 @@
 //!   tsbox-runtime probe
 //!   tsbox-runtime net-attach --bundle DIR --pid PID --network FILE
 //!     (`network connect`: one line of JSON on stdout, then keeps the attachment)
-//!   tsbox-runtime net-remove --dir DIR --bridge NAME --subnet CIDR [--nat]
+//!   tsbox-runtime net-remove --dir DIR --bridge NAME --subnet CIDR [--rootless-dir DIR]
 //!   tsbox-runtime net-dns --dir DIR --listen IP [--upstream IP]… --ready-fd N
 //!     (internal: a user-defined network's name server, started by its first container)
 //!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M --ready-fd N
@@ -109,7 +109,7 @@ fn main() {
             Err(msg) => usage_error(&msg),
         },
         (Some("net-remove"), _) => match parse_net_remove(&args[1..]) {
-            Ok((dir, bridge, subnet, nat, rootless)) => match net_remove(&dir, &bridge, &subnet, nat, rootless.as_deref()) {
+            Ok((dir, bridge, subnet, rootless)) => match net_remove(&dir, &bridge, &subnet, rootless.as_deref()) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("tsbox-runtime: {}", e);
@@ -342,25 +342,23 @@ fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, PathBuf), String
 
 /// `network rm`: the dir of the network's state, its bridge and subnet, whether it has NAT rules, and
 /// rootless the dir of the user's network namespace (the bridge is in there while its holder runs).
-fn parse_net_remove(args: &[OsString]) -> Result<(PathBuf, String, String, bool, Option<PathBuf>), String> {
-    let nat = args.iter().any(|a| a == "--nat");
-    let rest: Vec<OsString> = args.iter().filter(|a| *a != "--nat").cloned().collect();
-    let mut flags = Flags::parse(&rest, &["--dir", "--bridge", "--subnet", "--rootless-dir"])?;
+fn parse_net_remove(args: &[OsString]) -> Result<(PathBuf, String, String, Option<PathBuf>), String> {
+    let mut flags = Flags::parse(args, &["--dir", "--bridge", "--subnet", "--rootless-dir"])?;
     let dir = PathBuf::from(flags.required("--dir", "net-remove")?);
     let text = |v: OsString| v.into_string().map_err(|_| "net-remove: arguments must be UTF-8".to_string());
     let bridge = text(flags.required("--bridge", "net-remove")?)?;
     let subnet = text(flags.required("--subnet", "net-remove")?)?;
     let rootless = flags.take("--rootless-dir").map(PathBuf::from);
-    Ok((dir, bridge, subnet, nat, rootless))
+    Ok((dir, bridge, subnet, rootless))
 }
 
-fn net_remove(dir: &std::path::Path, bridge: &str, subnet: &str, nat: bool, rootless: Option<&std::path::Path>) -> Result<(), container::error::Error> {
+fn net_remove(dir: &std::path::Path, bridge: &str, subnet: &str, rootless: Option<&std::path::Path>) -> Result<(), container::error::Error> {
     if let Some(r) = rootless {
         if !container::net::rootless::enter_existing(r)? {
             return Ok(());
         }
     }
-    container::net::bridge::remove(dir, bridge, subnet, nat)
+    container::net::bridge::remove(dir, bridge, subnet)
 }
 
 /// Attaches the running container to more networks: the container's own

@@ -53,26 +53,22 @@ pub fn leave(nl: &mut Netlink, att: &Attachment, ip: Ipv4Addr, keeper: i32) {
     if att.keep_bridge {
         return;
     }
-    if att.nat {
-        if let Some(ipt) = Iptables::find() {
-            ipt.remove_bridge(&att.bridge, &att.subnet.to_string());
-        }
+    if let Some(ipt) = Iptables::find() {
+        ipt.remove_bridge(&att.bridge, &att.subnet.to_string());
     }
     let _ = link::delete(nl, &att.bridge);
 }
 
 /// `network rm` of a network that keeps its bridge: its DNS server, rules
 /// and bridge go; refused while a container holds a lease.
-pub fn remove(dir: &Path, bridge: &str, subnet: &str, nat: bool) -> Result<(), Error> {
+pub fn remove(dir: &Path, bridge: &str, subnet: &str) -> Result<(), Error> {
     let _lock = Lock::acquire(dir)?;
     if !ipam::live(dir).is_empty() {
         return Err(Error::setup(format!("the network of bridge {} has active endpoints", bridge)));
     }
     dns_server::stop(dir);
-    if nat {
-        if let Some(ipt) = Iptables::find() {
-            ipt.remove_bridge(bridge, subnet);
-        }
+    if let Some(ipt) = Iptables::find() {
+        ipt.remove_bridge(bridge, subnet);
     }
     let mut nl = Netlink::open()?;
     match link::delete(&mut nl, bridge) {
@@ -95,7 +91,12 @@ fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
     link::set_up(nl, index).step(|| format!("bringing bridge {} up", att.bridge))?;
     if att.nat && created {
         firewall::enable_forwarding()?;
-        Iptables::require()?.add_bridge(&att.bridge, &att.subnet.to_string())?;
+        Iptables::require()?.add_bridge(&att.bridge, &att.subnet.to_string(), true)?;
+    } else if created {
+        // An --internal network: its isolation where the host has iptables (forwarding may be off anyway).
+        if let Some(ipt) = Iptables::find() {
+            ipt.add_bridge(&att.bridge, &att.subnet.to_string(), false)?;
+        }
     }
     Ok(())
 }

@@ -12,6 +12,13 @@
 //!   nat    PREROUTING, OUTPUT (not to 127/8), dst-type LOCAL -> TSBOX-DNAT:
 //!          [-d HOSTIP] ! -i BRIDGE -p PROTO --dport HOSTPORT -j DNAT --to-destination IP:PORT
 //!   filter FORWARD -> TSBOX-FORWARD: -i BRIDGE -j ACCEPT, -o BRIDGE -j ACCEPT
+//!   filter TSBOX-FORWARD (at its top) -> TSBOX-ISOLATION-1, docker's two stages:
+//!          -i BRIDGE ! -o BRIDGE -j TSBOX-ISOLATION-2, and there -o BRIDGE -j DROP
+//!          (an --internal network: -i BRIDGE ! -o BRIDGE -j DROP, ! -i BRIDGE -o BRIDGE -j DROP)
+//!
+//! So a container reaches the others of its network and, through NAT, the
+//! outside, never a container of another network (a bridge of another
+//! network is one hop away through the host).
 
 use super::spec::Port;
 use crate::error::Error;
@@ -83,23 +90,31 @@ impl Iptables {
         }
     }
 
-    /// Outbound traffic of a bridge's subnet masqueraded; forwarding allowed:
+    /// With `nat`, outbound traffic of a bridge's subnet masqueraded and
+    /// forwarding allowed; always, no forwarding to or from another bridge:
     /// what of it is missing, in one batch.
-    pub fn add_bridge(&self, bridge: &str, subnet: &str) -> Result<(), Error> {
+    pub fn add_bridge(&self, bridge: &str, subnet: &str, nat: bool) -> Result<(), Error> {
         let saved = Saved::parse(&self.save()?);
-        match saved.missing(&bridge_rules(bridge, subnet)) {
+        let mut rules = bridge_rules(bridge, subnet, nat);
+        // Bridges made before isolation existed (kept until `network rm`) get theirs now.
+        for other in saved.nat_bridges().into_iter().filter(|b| b != bridge) {
+            rules.extend(isolation(&other));
+        }
+        match saved.missing(&rules) {
             Some(batch) => self.restore(&batch),
             None => Ok(()),
         }
     }
 
-    /// Removes the bridge's rules (every copy; the chains and jumps stay).
+    /// Removes the bridge's rules, of either kind (every copy; the chains and jumps stay).
     pub fn remove_bridge(&self, bridge: &str, subnet: &str) {
         let saved = match self.save() {
             Ok(text) => Saved::parse(&text),
             Err(_) => return,
         };
-        if let Some(batch) = saved.present(&bridge_rules(bridge, subnet)) {
+        let mut rules = bridge_rules(bridge, subnet, true);
+        rules.extend(bridge_rules(bridge, subnet, false));
+        if let Some(batch) = saved.present(&rules) {
             let _ = self.restore(&batch);
         }
     }
@@ -169,15 +184,36 @@ struct Rule {
     spec: String,
 }
 
-/// Our chains (each jumped to from the top of a built-in one) and a bridge's rules in them.
-const CHAINS: [(&str, &str, &str); 2] = [("nat", "TSBOX-POSTROUTING", "POSTROUTING"), ("filter", "TSBOX-FORWARD", "FORWARD")];
+/// Our chains, each with the chain whose top jumps to it (none: only our rules do), in the order they are made.
+const CHAINS: [(&str, &str, Option<&str>); 4] = [
+    ("nat", "TSBOX-POSTROUTING", Some("POSTROUTING")),
+    ("filter", "TSBOX-FORWARD", Some("FORWARD")),
+    ("filter", "TSBOX-ISOLATION-1", Some("TSBOX-FORWARD")),
+    ("filter", "TSBOX-ISOLATION-2", None),
+];
 
-fn bridge_rules(bridge: &str, subnet: &str) -> Vec<Rule> {
-    let mut rules = vec![Rule { table: "nat", chain: "TSBOX-POSTROUTING", spec: masquerade(bridge, subnet).join(" ") }];
-    for r in forward(bridge) {
-        rules.push(Rule { table: "filter", chain: "TSBOX-FORWARD", spec: r.join(" ") });
+fn bridge_rules(bridge: &str, subnet: &str, nat: bool) -> Vec<Rule> {
+    let rule = |table, chain, spec: Vec<&str>| Rule { table, chain, spec: spec.join(" ") };
+    if !nat {
+        return vec![
+            rule("filter", "TSBOX-ISOLATION-1", vec!["-i", bridge, "!", "-o", bridge, "-j", "DROP"]),
+            rule("filter", "TSBOX-ISOLATION-1", vec!["!", "-i", bridge, "-o", bridge, "-j", "DROP"]),
+        ];
     }
+    let mut rules = vec![rule("nat", "TSBOX-POSTROUTING", masquerade(bridge, subnet))];
+    for r in forward(bridge) {
+        rules.push(rule("filter", "TSBOX-FORWARD", r));
+    }
+    rules.extend(isolation(bridge));
     rules
+}
+
+/// A NAT network's bridge in docker's two isolation stages.
+fn isolation(bridge: &str) -> [Rule; 2] {
+    [
+        Rule { table: "filter", chain: "TSBOX-ISOLATION-1", spec: format!("-i {0} ! -o {0} -j TSBOX-ISOLATION-2", bridge) },
+        Rule { table: "filter", chain: "TSBOX-ISOLATION-2", spec: format!("-o {} -j DROP", bridge) },
+    ]
 }
 
 /// What `iptables-save` printed: the chains and `-A` lines of each table.
@@ -203,6 +239,15 @@ impl Saved {
         saved
     }
 
+    /// The bridges of NAT networks: those TSBOX-FORWARD accepts from.
+    fn nat_bridges(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|(t, _)| t == "filter")
+            .filter_map(|(_, l)| l.strip_prefix("-A TSBOX-FORWARD -i ")?.strip_suffix(" -j ACCEPT").map(str::to_string))
+            .collect()
+    }
+
     fn has_chain(&self, table: &str, chain: &str) -> bool {
         self.chains.iter().any(|(t, c)| t == table && c == chain)
     }
@@ -216,15 +261,21 @@ impl Saved {
     /// declared only when missing: `--noflush` still empties a declared one.
     fn missing(&self, rules: &[Rule]) -> Option<String> {
         batch(|table, lines| {
-            for (t, chain, parent) in CHAINS.iter() {
-                if *t != table || !rules.iter().any(|r| r.table == table && r.chain == *chain) {
-                    continue;
-                }
+            // A table with rules to add gets all our chains of it (declared first, then jumped to).
+            if !rules.iter().any(|r| r.table == table) {
+                return;
+            }
+            let ours = || CHAINS.iter().filter(|(t, _, _)| *t == table);
+            for (_, chain, _) in ours() {
                 if !self.has_chain(table, chain) {
                     lines.push_str(&format!(":{} - [0:0]\n", chain));
                 }
-                if self.count(table, &format!("-A {} -j {}", parent, chain)) == 0 {
-                    lines.push_str(&format!("-I {} -j {}\n", parent, chain));
+            }
+            for (_, chain, parent) in ours() {
+                if let Some(parent) = parent {
+                    if self.count(table, &format!("-A {} -j {}", parent, chain)) == 0 {
+                        lines.push_str(&format!("-I {} -j {}\n", parent, chain));
+                    }
                 }
             }
             for r in rules.iter().filter(|r| r.table == table) {
@@ -316,24 +367,42 @@ mod tests {
 
     #[test]
     fn batches_only_what_is_missing() {
-        let rules = bridge_rules("tsbox0", "10.88.0.0/16");
+        let rules = bridge_rules("tsbox0", "10.88.0.0/16", true);
         let empty = Saved::parse("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\nCOMMIT\n");
         assert_eq!(
             empty.missing(&rules).unwrap(),
             "*nat\n:TSBOX-POSTROUTING - [0:0]\n-I POSTROUTING -j TSBOX-POSTROUTING\n-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE\nCOMMIT\n\
-             *filter\n:TSBOX-FORWARD - [0:0]\n-I FORWARD -j TSBOX-FORWARD\n-A TSBOX-FORWARD -i tsbox0 -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\nCOMMIT\n"
+             *filter\n:TSBOX-FORWARD - [0:0]\n:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n\
+             -I FORWARD -j TSBOX-FORWARD\n-I TSBOX-FORWARD -j TSBOX-ISOLATION-1\n\
+             -A TSBOX-FORWARD -i tsbox0 -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n\
+             -A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\nCOMMIT\n"
         );
         assert!(empty.present(&rules).is_none());
-        // Another bridge's rules are there already: only this one's are added, no chain is declared (that would flush it).
+        // Another bridge's rules are there already, from before isolation: only this one's are added, the
+        // isolation chains and jump are made, and no existing chain is declared (that would flush it).
         let other = "*nat\n:POSTROUTING ACCEPT [0:0]\n:TSBOX-POSTROUTING - [0:0]\n-A POSTROUTING -j TSBOX-POSTROUTING\n-A TSBOX-POSTROUTING -s 10.89.0.0/24 ! -o tsbox-1 -j MASQUERADE\n-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE\nCOMMIT\n\
                      *filter\n:TSBOX-FORWARD - [0:0]\n-A FORWARD -j TSBOX-FORWARD\n-A TSBOX-FORWARD -i tsbox0 -j ACCEPT\nCOMMIT\n";
         let saved = Saved::parse(other);
-        assert_eq!(saved.missing(&rules).unwrap(), "*filter\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\nCOMMIT\n");
+        assert_eq!(saved.nat_bridges(), ["tsbox0"]);
+        assert_eq!(
+            saved.missing(&rules).unwrap(),
+            "*filter\n:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-I TSBOX-FORWARD -j TSBOX-ISOLATION-1\n\
+             -A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n-A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\nCOMMIT\n"
+        );
         assert_eq!(
             saved.present(&rules).unwrap(),
             "*nat\n-D TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE\nCOMMIT\n*filter\n-D TSBOX-FORWARD -i tsbox0 -j ACCEPT\nCOMMIT\n"
         );
-        let complete = format!("{}-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n", other.trim_end_matches("COMMIT\n"));
+        let complete = format!(
+            "{}:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-A TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n\
+             -A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\n",
+            other.trim_end_matches("COMMIT\n")
+        );
         assert!(Saved::parse(&complete).missing(&rules).is_none());
+        // An --internal network: dropped both ways at the first stage.
+        assert_eq!(
+            bridge_rules("tsbox-2", "10.89.2.0/24", false).iter().map(|r| format!("{} {}", r.chain, r.spec)).collect::<Vec<_>>(),
+            ["TSBOX-ISOLATION-1 -i tsbox-2 ! -o tsbox-2 -j DROP", "TSBOX-ISOLATION-1 ! -i tsbox-2 -o tsbox-2 -j DROP"]
+        );
     }
 }
