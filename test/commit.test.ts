@@ -8,7 +8,9 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, lstatSync, readlinkSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
@@ -189,6 +191,25 @@ for (const who of identities()) {
         assert.match(r.stderr, message);
       }
       assert.equal((await cli(["cp", "s:/etc/evil", "-"], { expect: 125 })).code, 125, "nothing was written through the link");
+    });
+
+    it("cp out of a running container that swaps a file for a FIFO or a link to /dev/tty ends, reading neither", async () => {
+      const racer = out("swap-racer");
+      execFileSync("gcc", ["-static", "-O2", "-o", racer, fileURLToPath(new URL("fixtures/swap-racer.c", import.meta.url))]);
+      chownSync(racer, who.uid, who.gid);
+      const script = "mkdir /d && head -c 100 /dev/zero > /d/f && mkfifo /d/p && ln -s /dev/tty /d/t && exec /racer /d/f /d/p /d/t";
+      await cli(["run", "-d", "--name", "swapper", "-v", `${racer}:/racer:ro`, "busybox", "sh", "-c", script]);
+      for (let i = 0; i < 100 && !(await cli(["logs", "swapper"])).stdout.includes("ready"); i++) await sleep(50);
+      for (let i = 0; i < 8; i++) {
+        // A FIFO opened by path used to hang the copy for ever, and /dev/tty would have been our terminal.
+        const r = await tsbox(who, ["cp", "swapper:/d", out(`swapped-${i}`)], { timeoutMs: 20_000 });
+        assert.equal(r.code, 0, r.stderr);
+        for (const name of readdirSync(out(`swapped-${i}`))) {
+          const st = lstatSync(out(`swapped-${i}/${name}`));
+          if (st.isFile()) assert.ok(st.size === 100 && readFileSync(out(`swapped-${i}/${name}`)).every((b) => b === 0), `${name}: the file's bytes or zeros`);
+        }
+      }
+      await cli(["rm", "-f", "swapper"]);
     });
 
     it("cp into and out of a running container sees its tmpfs and volumes", async () => {

@@ -4,9 +4,11 @@
 
 use super::record::{Kind, Record};
 use crate::error::{Error, ErrorKind};
+use crate::sys::consts::{O_NOFOLLOW, O_NONBLOCK};
+use crate::sys::errno::{EINVAL, ELOOP};
 use crate::sys::fs;
 use std::collections::HashMap;
-use std::fs::{File, Metadata};
+use std::fs::Metadata;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -92,11 +94,12 @@ impl<'a> Walker<'a> {
         match kind {
             Kind::File => r.size = meta.size(),
             Kind::Symlink => {
-                r.link = std::fs::read_link(path)
-                    .map_err(|e| io_error(path, e))?
-                    .to_str()
-                    .ok_or_else(|| not_utf8(path))?
-                    .to_string()
+                r.link = match std::fs::read_link(path) {
+                    Ok(l) => l.to_str().ok_or_else(|| not_utf8(path))?.to_string(),
+                    // No longer a link (EINVAL) or gone: changed since the listing, as a running container may.
+                    Err(e) if e.raw_os_error() == Some(EINVAL.0) || e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(io_error(path, e)),
+                }
             }
             Kind::Char | Kind::Block => {
                 let dev = meta.rdev();
@@ -174,9 +177,26 @@ impl<'a> Walker<'a> {
     }
 
     /// Exactly `size` bytes (a file that shrank meanwhile is padded with zeros, one that grew cut).
+    /// A running container may have swapped the file since its lstat: never
+    /// through a symlink (O_NOFOLLOW), never waiting on a FIFO (O_NONBLOCK),
+    /// and nothing but a regular file is read — a device such as /dev/tty
+    /// would be our own terminal. Anything else is padded like a shrunk file.
     fn body(&mut self, path: &Path, size: u64) -> Result<(), Error> {
-        let file = File::open(path).map_err(|e| io_error(path, e))?;
-        let copied = io::copy(&mut file.take(size), self.out).map_err(write_error)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let opened = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(O_NOFOLLOW | O_NONBLOCK)
+            .open(path);
+        let file = match opened {
+            Ok(f) if f.metadata().map(|m| m.file_type().is_file()).unwrap_or(false) => Some(f),
+            Ok(_) => None,
+            Err(e) if e.raw_os_error() == Some(ELOOP.0) => None,
+            Err(e) => return Err(io_error(path, e)),
+        };
+        let copied = match file {
+            Some(f) => io::copy(&mut f.take(size), self.out).map_err(write_error)?,
+            None => 0,
+        };
         let mut left = size - copied;
         let zeros = [0u8; 8192];
         while left > 0 {
