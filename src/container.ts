@@ -7,9 +7,10 @@ import { killContainer } from "./containers/ops/kill.js";
 import { setPaused } from "./containers/ops/pause.js";
 import { removeContainer } from "./containers/ops/remove.js";
 import { renameContainer } from "./containers/ops/rename.js";
+import { restartContainer } from "./containers/ops/restart.js";
 import { startContainer } from "./containers/ops/start.js";
 import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
-import { waitContainer } from "./containers/ops/wait.js";
+import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, processParent, readState, refreshStatus } from "./containers/state.js";
 import { ContainerError, isTsboxError } from "./errors.js";
 import { execToEnd, ProcessHandle } from "./process-handle.js";
@@ -218,7 +219,11 @@ export class Container implements AsyncDisposable {
     if (this.exitStatus) return this.exitStatus;
     if (!this.run) {
       await stopContainer(this.ctx, this.id, options);
-      return this.wait();
+      return this.wait().catch((err: unknown) => {
+        // Removed once it stopped (`--rm`): stopped all the same, with what is no longer recorded.
+        if (isTsboxError(err) && err.code === "container" && /^no such container/.test(err.message)) return { exitCode: UNKNOWN_EXIT, signal: null, oomKilled: false };
+        throw err;
+      });
     }
     // Our own run: through its process handle, whatever the backend.
     const proc = this.run.proc;
@@ -233,10 +238,14 @@ export class Container implements AsyncDisposable {
     }
   }
 
-  /** `stop`, then `start` (under a monitor). */
+  /** `stop`, then `start` (under a monitor); a monitored container is restarted in place by its monitor. */
   async restart(options: StopOptions = {}): Promise<void> {
-    await this.stop(options);
-    await startContainer(this.ctx, this.id);
+    if (this.run) {
+      await this.stop(options);
+      await startContainer(this.ctx, this.id);
+      return;
+    }
+    await restartContainer(this.ctx, this.id, options);
   }
 
   /** Freezes every process of the container (cgroup freezer); `unpause` thaws them. */

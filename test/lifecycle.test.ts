@@ -102,6 +102,20 @@ for (const who of identities()) {
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
     });
 
+    it("--rm containers: stop succeeds though the record goes, restart keeps a detached one and runs it again", async () => {
+      await ok(who, ["run", "-d", "--rm", "--name", "brief", "busybox", "sh", "-c", "echo started; exec sleep 100"]);
+      assert.equal((await ok(who, ["restart", "-t", "1", "brief"])).stdout, "brief\n");
+      await until("the second run's output", async () => (await ok(who, ["logs", "brief"])).stdout === "started\nstarted\n");
+      assert.match((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "brief"])).stdout, /^running 0\n$/);
+      assert.equal((await ok(who, ["stop", "-t", "1", "brief"])).stdout, "brief\n");
+      // A foreground run --rm, stopped from another CLI.
+      const fg = tsbox(who, ["run", "--rm", "--name", "brief-fg", "busybox", "sleep", "100"]);
+      await until("the foreground container", async () => (await ok(who, ["ps", "-q", "--filter", "name=^brief-fg$"])).stdout !== "");
+      assert.equal((await ok(who, ["stop", "-t", "1", "brief-fg"])).stdout, "brief-fg\n");
+      assert.notEqual((await fg).code, 0);
+      await until("both removed", async () => (await ok(who, ["ps", "-a", "-q"])).stdout === "");
+    });
+
     it("run and run -d hand the CLI's process over: exit codes, stdin only with -i, a failed start recorded or removed", async () => {
       assert.equal((await tsbox(who, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"])).code, 3);
       const both = await tsbox(who, ["run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo out; echo err >&2"]);

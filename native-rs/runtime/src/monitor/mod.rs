@@ -200,6 +200,9 @@ struct Monitor {
     attach_until: Option<Instant>,
     kill_at: Option<Instant>,
     manual_stop: bool,
+    /// `restart` asked for (a stop with `restart`): the run that ends is started
+    /// again at once, not counted as a policy's restart, and never removed.
+    restart_requested: bool,
     last: Option<Outcome>,
     done: bool,
     own_start_time: Option<String>,
@@ -259,6 +262,7 @@ impl Monitor {
             attach_until: if opts.attach_first { Some(Instant::now() + ATTACH_WAIT) } else { None },
             kill_at: None,
             manual_stop: false,
+            restart_requested: false,
             last: None,
             done: false,
             own_start_time: state_file::start_time(process::own_pid()),
@@ -446,7 +450,8 @@ impl Monitor {
         }
         // A container removed meanwhile (`rm -f` raced us, or its data dir went) has nothing to restart.
         let removed = !Path::new("state.json").exists();
-        let again = !removed && self.policy.restarts(outcome.exit_code(), self.restarts, self.manual_stop);
+        let requested = std::mem::replace(&mut self.restart_requested, false) && !removed;
+        let again = !removed && (requested || self.policy.restarts(outcome.exit_code(), self.restarts, self.manual_stop));
         let mut fields = vec![
             ("status", Json::from(if again { "restarting" } else { "exited" })),
             ("pid", Json::Null),
@@ -455,7 +460,10 @@ impl Monitor {
         fields.extend(outcome.fields());
         let _ = self.state.update(self.lock(), fields);
         self.last = Some(outcome);
-        if again {
+        if requested {
+            self.notify_end();
+            self.launch();
+        } else if again {
             self.notify_end();
             let delay = restart::next_delay(self.backoff, ran);
             self.backoff = Some(delay);
@@ -562,7 +570,9 @@ impl Monitor {
             }
             "kill" | "stop" => {
                 let sig = int("signal").unwrap_or(if op == "kill" { SIGKILL as i64 } else { 15 }) as c_int;
-                if op == "stop" || flag("stop") {
+                if flag("restart") {
+                    self.restart_requested = true;
+                } else if op == "stop" || flag("stop") {
                     self.manual_stop = true;
                 }
                 if restarting && self.manual_stop {

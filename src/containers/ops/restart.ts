@@ -1,0 +1,42 @@
+import { bundleOf, type LifecycleContext } from "../context.js";
+import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
+import { parseSignal } from "../signals.js";
+import { type ContainerState, isActive, readState, refreshStatus, supervisorAlive } from "../state.js";
+import { currentState } from "./current.js";
+import { startContainer } from "./start.js";
+import { stopContainer, type StopOptions } from "./stop.js";
+
+/**
+ * `restart`: a running monitored container is stopped and started again by
+ * its monitor, in place — its `--rm` does not remove it in between, as
+ * docker's restart keeps an auto-removed container, and a policy's restart
+ * count stays; any other (stopped, paused, a foreground run, a monitor that
+ * does not restart in place) is stopped, then started under a monitor.
+ */
+export async function restartContainer(ctx: LifecycleContext, id: string, options: StopOptions = {}): Promise<void> {
+  const state = currentState(ctx, id);
+  if (state.supervisor === "monitor" && isActive(state) && state.status !== "paused") {
+    const signal = parseSignal(options.signal ?? state.stopSignal).number;
+    const timeout = options.timeout ?? state.stopTimeout;
+    try {
+      const answered = await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal, timeout, restart: true });
+      if (answered !== undefined && (await startedAgain(ctx, id, state))) return;
+    } catch (err) {
+      if (!(err instanceof MonitorRefusal)) throw err;
+    }
+  }
+  await stopContainer(ctx, id, options);
+  await startContainer(ctx, id);
+}
+
+/** Whether the monitor began a new run after the one `before` saw (false once it is gone without one). */
+async function startedAgain(ctx: LifecycleContext, id: string, before: ContainerState): Promise<boolean> {
+  for (;;) {
+    const found = readState(bundleOf(ctx, id));
+    if (!found) return false;
+    const now = refreshStatus(found);
+    if (now.started !== before.started) return true;
+    if (!supervisorAlive(now)) return false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
