@@ -190,6 +190,8 @@ for (const who of identities()) {
         ["RUN true\n", /no build stage in current context \(RUN before the first FROM\)/],
         ["# nothing\n", /no FROM instruction/],
         ["FROM busybox\nRUN exit 3\n", /process "\/bin\/sh -c exit 3" did not complete successfully: exit code: 3/],
+        // A step that cannot start: exit 1 as any failed step, and its container (recorded as exited 127) goes too.
+        ['FROM busybox\nRUN ["/nonexistent"]\n', /process "\/nonexistent" did not complete successfully: no such file or directory: \/nonexistent/],
         ["FROM busybox\nCOPY ../outside-secret /x\n", /forbidden path outside the build context: \.\.\/outside-secret/],
         ["FROM busybox\nCOPY escape/passwd /x\n", /forbidden path outside the build context: escape\/passwd/],
         ["FROM busybox\nCOPY escape-file /x\n", /forbidden path outside the build context/],
@@ -214,6 +216,11 @@ for (const who of identities()) {
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal((await cli(["run", "--rm", "links", "sh", "-c", "readlink /tree/inner-link; cat /tree/inner-link 2>/dev/null || echo not-there"])).stdout, `${outside}\nnot-there\n`);
       await cli(["rmi", "links"]);
+      // Two steps that change nothing both make the empty layer: the image has it twice, and builds and runs on.
+      const twice = await build(["-q", "-t", "twice", "-f", "-", ctx], { stdin: "FROM busybox\nRUN true\nRUN true\nRUN echo x > /x\n" });
+      assert.equal(twice.code, 0, twice.stderr);
+      assert.equal((await cli(["run", "--rm", "twice", "cat", "/x"])).stdout, "x\n");
+      await cli(["rmi", "twice"]);
       // A build killed in a RUN cannot remove its step container: the next build removes it.
       let pid = 0;
       const killed = tsbox(who, ["build", "-f", "-", ctx], { stdin: "FROM busybox\nRUN sleep 60\n", timeoutMs: 60_000, onSpawn: (p) => (pid = p) });

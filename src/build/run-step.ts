@@ -10,6 +10,7 @@ import type { BuildOptions, Stage } from "./builder.js";
 import { BuildError } from "./build-error.js";
 import { commitStep } from "./commit-step.js";
 import { stepContainer } from "./step-containers.js";
+import { isTsboxError } from "../errors.js";
 
 export interface RunStepRequest {
   argv: string[];
@@ -19,8 +20,9 @@ export interface RunStepRequest {
 
 export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: RunStepRequest, options: BuildOptions, say: (text: string) => void): Promise<{ manifestDigest: string; configDigest: string }> {
   if (!stage.image) throw new BuildError(`line ${ins.line}: RUN has nothing to run: this stage is FROM scratch with no files yet`);
+  const step = stepContainer();
   const c = await rt.run({
-    ...stepContainer(),
+    ...step,
     image: stage.image.configDigest,
     entrypoint: req.argv,
     env: req.env,
@@ -29,7 +31,13 @@ export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: 
     ...(options.network !== undefined ? { network: options.network } : {}),
     stdout: "pipe",
     stderr: "pipe",
-  }, { onWarning: (w) => say(`[warning] ${w}\n`) });
+  }, { onWarning: (w) => say(`[warning] ${w}\n`) }).catch(async (err: unknown) => {
+    // A start that failed is recorded (exited, 125): not a container to leave behind.
+    await rt.removeContainer(step.name, { force: true, volumes: true }).catch(() => {});
+    // A failed step, as any other (exit 1), with why it could not start.
+    if (isTsboxError(err) && err.code !== "usage") throw new BuildError(`process "${req.argv.join(" ")}" did not complete successfully: ${err.message}`);
+    throw err;
+  });
   const onAbort = () => void c.kill("SIGKILL").catch(() => {});
   options.signal?.addEventListener("abort", onAbort);
   try {

@@ -62,14 +62,20 @@ export class LayerCache {
     return this.paths.layerDir(diffId, this.whiteouts);
   }
 
-  /** Directories of the image's layers, topmost first (overlay lowerdir order), unpacking missing ones. */
+  /**
+   * Directories of the image's layers, topmost first (overlay lowerdir
+   * order), unpacking missing ones. A layer the image has twice (two `RUN`
+   * steps that changed nothing both make the empty layer) is listed once, at
+   * its topmost place: overlayfs refuses a directory twice (ELOOP), and the
+   * same diff applied again on top makes the lower copy change nothing.
+   */
   async ensureLayers(image: StoredImage): Promise<string[]> {
     const dirs: string[] = [];
     const diffIds = image.config.rootfs.diff_ids;
     for (let i = 0; i < image.manifest.layers.length; i++) {
       dirs.push(await this.ensureLayer(image.manifest.layers[i]!, diffIds[i]!));
     }
-    return dirs.reverse();
+    return [...new Set(dirs.reverse())];
   }
 
   /** The layer's directory if it is unpacked, without unpacking it. */
