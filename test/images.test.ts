@@ -102,6 +102,13 @@ for (const who of identities()) {
       const run = await tsbox(who, ["run", "--rm", "busybox", "echo", "loaded"], { env });
       ok(run);
       assert.equal(run.stdout, "loaded\n");
+      // One image (one config, one id) under two manifests, the docker archive's and the OCI one's: docker's rmi ID.
+      const ids = (await tsbox(who, ["images", "-q"], { env })).stdout.trim().split("\n");
+      assert.equal(new Set(ids).size, 1, ids.join(" "));
+      assert.match((await tsbox(who, ["rmi", ids[0]!], { env })).stderr, /referenced in multiple repositories/);
+      const removed = (await tsbox(who, ["rmi", "-f", ids[0]!], { env })).stdout.trim().split("\n").sort();
+      assert.match(removed.join("\n"), new RegExp(`^Deleted: sha256:${ids[0]}[0-9a-f]{52}\nUntagged: busybox:latest\nUntagged: copy/bb:2$`));
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
       rmSync(docker);
       rmSync(oci);
     });

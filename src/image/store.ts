@@ -123,8 +123,12 @@ export class ImageStore {
     return (await this.byId(hex))?.image;
   }
 
-  /** The image with (a unique prefix of) this id, and its platform manifest's descriptor. */
-  private async byId(hex: string): Promise<{ image: StoredImage; manifest: Descriptor } | undefined> {
+  /**
+   * The image with (a unique prefix of) this id, and the descriptors of
+   * every manifest of it: the same image (config) loaded as a docker and as
+   * an OCI archive has two manifests, and is one image, as in docker.
+   */
+  private async byId(hex: string): Promise<{ image: StoredImage; manifests: Descriptor[] } | undefined> {
     await this.ensureMigrated();
     const found: { image: StoredImage; manifest: Descriptor }[] = [];
     for (const entry of (await this.layout.readIndex()).manifests) {
@@ -133,8 +137,8 @@ export class ImageStore {
         if (image?.configDigest.startsWith(`sha256:${hex}`) && !found.some((f) => f.image.manifestDigest === image.manifestDigest)) found.push({ image, manifest: d });
       }
     }
-    if (found.length > 1) throw new ImageError(`image id prefix ${hex} is ambiguous`);
-    return found[0];
+    if (new Set(found.map((f) => f.image.configDigest)).size > 1) throw new ImageError(`image id prefix ${hex} is ambiguous`);
+    return found.length === 0 ? undefined : { image: found[0]!.image, manifests: found.map((f) => f.manifest) };
   }
 
   /** The index.json entry that names `input` (a manifest, or an index of its platforms). */
@@ -209,7 +213,7 @@ export class ImageStore {
       resolved = await this.resolveEntry(await this.layout.readIndex(), ref);
     }
     // Not a name: an image id (docker's `tag 4f2a… name`), one platform's manifest.
-    const descriptor = resolved ? (resolved.inner ?? resolved.descriptor) : (await this.byId(source.replace(/^sha256:/, "")))!.manifest;
+    const descriptor = resolved ? (resolved.inner ?? resolved.descriptor) : (await this.byId(source.replace(/^sha256:/, "")))!.manifests[0]!;
     const name = canonicalName(parseReference(target));
     const { annotations: _old, ...rest } = descriptor;
     const keep = Object.fromEntries(Object.entries(descriptor.annotations ?? {}).filter(([k]) => k !== Annotation.refName && k !== Annotation.imageName));
@@ -333,27 +337,27 @@ export class ImageStore {
   async removeById(input: string, options: RemoveOptions = {}): Promise<{ id: string; untagged: string[]; kept: boolean }> {
     const found = await this.byId(input.replace(/^sha256:/, ""));
     if (!found) throw new TsboxError(`image not found: ${input}`, { code: "image" });
-    const digest = found.manifest.digest;
+    const digests = new Set(found.manifests.map((m) => m.digest));
     const untagged: string[] = [];
     let inUse = false;
     await this.layout.updateIndex(async (index) => {
       const kept: Descriptor[] = [];
       for (const d of index.manifests) {
         const name = d.annotations?.[Annotation.refName];
-        const inner = d.digest === digest ? [] : isIndexMediaType(d.mediaType) ? await this.manifestsOf(d) : undefined;
-        if (inner === undefined || (inner.length > 0 && !inner.some((m) => m.digest === digest))) {
+        const inner = digests.has(d.digest) ? [] : isIndexMediaType(d.mediaType) ? await this.manifestsOf(d) : undefined;
+        if (inner === undefined || (inner.length > 0 && !inner.some((m) => digests.has(m.digest)))) {
           kept.push(d);
           continue;
         }
         if (name !== undefined) untagged.push(name);
-        const rest = inner.filter((m) => m.digest !== digest);
+        const rest = inner.filter((m) => !digests.has(m.digest));
         if (rest.length > 0 && name !== undefined) kept.push(await this.entryFor(name, rest));
       }
       if (untagged.length > 1 && !options.force) {
         throw new ImageError(`conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is referenced in multiple repositories`);
       }
       index.manifests = kept;
-      inUse = (await this.guardInUse(index, [found.manifest], options, (container) => `conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is being used by container ${container}`)).length > 0;
+      inUse = (await this.guardInUse(index, found.manifests, options, (container) => `conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is being used by container ${container}`)).length > 0;
     });
     return { id: found.image.configDigest, untagged: untagged.map((n) => familiarName(parseReference(n))), kept: inUse };
   }
