@@ -82,6 +82,8 @@ export interface RunControl {
    * and never returns (`Backend.handOff`); `beforeExec` runs just before.
    */
   handOff?: Pick<HandOffOptions, "beforeExec">;
+  /** Told the container's id once it exists, before it starts (the CLI's `--cidfile`). */
+  onCreated?: (id: string) => void;
 }
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
@@ -160,6 +162,7 @@ export class Runtime implements ContainerOwner {
     await this.collectOrphans();
     const { id, bundle, spec, state, anonymousVolumes } = await this.prepare(options, control);
     try {
+      control.onCreated?.(id);
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const remove = options.remove ?? false;
       const handOff = control.handOff && !options.tty && stdin !== "pipe" && options.stdout === "inherit" && options.stderr === "inherit" && !(remove && anonymousVolumes);
@@ -269,7 +272,7 @@ export class Runtime implements ContainerOwner {
     }
     const stopSignal = parseSignal(options.stopSignal ?? "SIGTERM").name;
     if (options.stopTimeout !== undefined && !Number.isInteger(options.stopTimeout)) throw new UsageError(`invalid stop timeout ${options.stopTimeout}: whole seconds`);
-    const image = await this.resolveImage(options.image, control, options.platform);
+    const image = await this.resolveImage(options.image, control, options.platform, options.pull);
     const layers = await this.layers.ensureLayers(image);
     const host = (this.host ??= probeHostIdentity());
 
@@ -561,16 +564,19 @@ export class Runtime implements ContainerOwner {
     return pruneStore(this.dataDir, this.imageStore.layout, (dir) => removeOwnedTree(this.ctx, dir));
   }
 
-  /** The stored image (of `platformText`, one the backend runs), pulling it when it is missing (as `docker run` does). */
-  private async resolveImage(input: string, control: RunControl, platformText?: string): Promise<StoredImage> {
+  /** The stored image (of `platformText`, one the backend runs), pulling it when it is missing (as `docker run` does) or as `pull` says. */
+  private async resolveImage(input: string, control: RunControl, platformText?: string, pull: RunOptions["pull"] = "missing"): Promise<StoredImage> {
     const platform = platformText === undefined ? undefined : this.runnablePlatform(platformText);
-    const found = await this.imageStore.findImage(input, platform);
+    const found = pull === "always" ? undefined : await this.imageStore.findImage(input, platform);
     if (found) return found;
+    if (pull === "never") throw new ImageError(`no such image: ${familiarName(parseReference(input))} (--pull never)`);
     try {
       await this.pull(input, { ...(platform ? { platform } : {}), ...(control.onPullProgress ? { onProgress: control.onPullProgress } : {}), ...(control.signal ? { signal: control.signal } : {}) });
     } catch (err) {
       if (err instanceof Error && err.name === "AbortError") throw err;
-      throw new ImageError(`unable to find image ${familiarName(parseReference(input))} locally, and pulling it failed: ${errorMessage(err)}`, err);
+      const name = familiarName(parseReference(input));
+      if (pull === "always") throw new ImageError(`pulling ${name} failed (--pull always): ${errorMessage(err)}`, err);
+      throw new ImageError(`unable to find image ${name} locally, and pulling it failed: ${errorMessage(err)}`, err);
     }
     return this.imageStore.getImage(input, platform);
   }

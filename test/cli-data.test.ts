@@ -237,5 +237,18 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["run", "--rm", "-v", "./reldir:/x:ro", "busybox", "cat", "/x/f"], { cwd: who.scratch })).stdout, "relative\n");
       assert.match((await tsbox(who, ["run", "--rm", "-v", "rel/dir:/x", "busybox", "true"])).stderr, /host path rel\/dir must be absolute \(or start with \.\/\)/);
     });
+
+    it("--cidfile gets the id (a file already there is refused), --pull never does not pull", async () => {
+      const cid = join(who.scratch, `cid-${Math.random().toString(16).slice(2)}`);
+      const first = await tsbox(who, ["run", "--rm", "--cidfile", cid, "busybox", "true"]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(readFileSync(cid, "utf8"), /^[0-9a-f]{64}$/);
+      const again = await tsbox(who, ["run", "-d", "--cidfile", cid, "busybox", "true"]);
+      assert.equal(again.code, 125);
+      assert.match(again.stderr, /container ID file found/);
+      const never = await tsbox(who, ["run", "--rm", "--pull", "never", "127.0.0.1:1/nothing:1", "true"]);
+      assert.equal(never.code, 125);
+      assert.equal(never.stderr, "tsbox: no such image: 127.0.0.1:1/nothing:1 (--pull never)\n");
+    });
   });
 }

@@ -11,7 +11,7 @@ import { bytesSize, humanDuration, humanSize } from "../src/cli/format.js";
 import { parseNetDev } from "../src/network/net-io.js";
 import { sprintf } from "../src/cli/format-template-funcs.js";
 import { parseMount, parseUlimit } from "../src/cli/run-flags-data.js";
-import { parseVolume } from "../src/cli/run-flags.js";
+import { parseRunArgs, parseVolume, securityOptions } from "../src/cli/run-flags.js";
 import { parseFilters, statusText } from "../src/cli/commands/ps-context.js";
 import type { ContainerInspect } from "../src/containers/inspect.js";
 
@@ -178,5 +178,25 @@ describe("data flags", () => {
     assert.deepEqual(parseUlimit("nofile=1024:2048"), { name: "nofile", soft: 1024, hard: 2048 });
     assert.deepEqual(parseUlimit("nproc=-1"), { name: "nproc", soft: -1, hard: -1 });
     assert.throws(() => parseUlimit("nofile"), /invalid ulimit argument/);
+    // Suffixes compose files carry, taken as docker on Linux takes them.
+    assert.deepEqual(parseVolume("/h:/c:cached,rprivate"), { host: "/h", container: "/c" });
+    assert.throws(() => parseVolume("/h:/c:rshared"), /unknown option "rshared"/);
+  });
+
+  it("parses docker's everyday run flags: --net, --pull, --cidfile, --userns host, --security-opt label/apparmor, --dns checks", () => {
+    const run = (...args: string[]) => {
+      const r = parseRunArgs([...args, "busybox"], {});
+      assert.notEqual(r, "help");
+      return r as Exclude<typeof r, "help">;
+    };
+    assert.equal(run("--net", "none").options.network, "none");
+    assert.equal(run("--pull", "never").options.pull, "never");
+    assert.throws(() => run("--pull", "sometimes"), /invalid --pull sometimes: missing, always or never/);
+    assert.equal(run("--cidfile", "/tmp/x").cidfile, "/tmp/x");
+    assert.equal(run("--userns", "host").options.userns, undefined);
+    assert.deepEqual(securityOptions(["label=disable", "apparmor=unconfined", "label:disable"]), {});
+    assert.throws(() => securityOptions(["apparmor=docker-default"]), /invalid --security-opt apparmor=docker-default/);
+    assert.deepEqual(run("--dns", "1.1.1.1", "--dns", "2001:db8::1").options.dns, ["1.1.1.1", "2001:db8::1"]);
+    assert.throws(() => run("--dns", "notanip"), /invalid --dns notanip: not an IP address/);
   });
 });

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { UsageError } from "../errors.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
@@ -31,6 +32,8 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "cap-drop", value: true, repeat: true },
   { name: "security-opt", value: true, repeat: true },
   { name: "userns", value: true },
+  { name: "pull", value: true },
+  { name: "cidfile", value: true },
   ...RESOURCE_FLAGS,
   { name: "detach", short: "d" },
   { name: "restart", value: true },
@@ -40,6 +43,7 @@ export const RUN_FLAGS: FlagDef[] = [
   ...DATA_FLAGS,
   // networking (src/network/)
   { name: "network", value: true },
+  { name: "net", value: true },
   { name: "network-alias", value: true, repeat: true },
   { name: "ip", value: true },
   { name: "publish", short: "p", value: true, repeat: true },
@@ -79,11 +83,14 @@ Options:
       --cap-add CAP      Add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL)
       --cap-drop CAP     Drop a capability (ALL: all but the added ones)
       --security-opt OPT seccomp=unconfined, seccomp=PROFILE.json (docker's format),
-                         no-new-privileges[=true|false] (default true)
+                         no-new-privileges[=true|false] (default true); label=disable and
+                         apparmor=unconfined are taken (tsbox applies neither)
       --userns auto      As root: the container's ids are subordinate ids of its
                          own (the "containers" range of /etc/subuid), not the host's
+      --pull POLICY      missing (default: pull an image not here), always, never
+      --cidfile FILE     Write the container's id to FILE (which must not exist)
 
-      --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name
+      --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name (--net too)
       --network-alias A  Another name on a user-defined network's DNS
       --ip ADDR          A fixed IPv4 address on the network
   -p, --publish SPEC     Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]
@@ -101,6 +108,8 @@ export interface RunRequest {
   detach: boolean;
   /** --backend: native, vm or auto. */
   backend?: string;
+  /** --cidfile: where the container's id is written once it exists. */
+  cidfile?: string;
 }
 
 /** `tsbox run` arguments → RunOptions; everything after IMAGE is the command, as in docker. */
@@ -139,9 +148,15 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (capAdd.length > 0) options.capAdd = capAdd;
   if (capDrop.length > 0) options.capDrop = capDrop;
   const userns = lastValue(flags, "userns");
-  if (userns !== undefined) {
-    if (userns !== "auto") throw new UsageError(`invalid --userns ${userns}: tsbox knows --userns=auto`);
+  // docker's only value, `host`, is what tsbox does anyway (no remapping but a rootless user's own).
+  if (userns !== undefined && userns !== "host") {
+    if (userns !== "auto") throw new UsageError(`invalid --userns ${userns}: tsbox knows --userns=auto and host`);
     options.userns = "auto";
+  }
+  const pull = lastValue(flags, "pull");
+  if (pull !== undefined) {
+    if (pull !== "missing" && pull !== "always" && pull !== "never") throw new UsageError(`invalid --pull ${pull}: missing, always or never`);
+    options.pull = pull;
   }
   const restart = lastValue(flags, "restart");
   if (restart !== undefined) options.restart = restart;
@@ -156,12 +171,14 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
   Object.assign(options, networkOptions(flags));
   const backend = lastValue(flags, "backend");
+  const cidfile = lastValue(flags, "cidfile");
   return {
     options,
     interactive: flags.bools.has("interactive"),
     tty: flags.bools.has("tty"),
     detach: flags.bools.has("detach"),
     ...(backend !== undefined ? { backend } : {}),
+    ...(cidfile !== undefined ? { cidfile } : {}),
   };
 }
 
@@ -209,8 +226,10 @@ export function securityOptions(opts: string[]): Pick<RunOptions, "seccomp" | "n
       else throw new UsageError(`invalid --security-opt ${opt}: no-new-privileges takes true or false`);
     } else if (key === "seccomp" && value !== undefined && value !== "") {
       out.seccomp = value === "unconfined" ? "unconfined" : readSeccompProfile(value);
+    } else if ((key === "label" && value === "disable") || (key === "apparmor" && value === "unconfined")) {
+      // What tsbox does anyway: it applies no SELinux label and no AppArmor profile (scripts and compose files pass these).
     } else {
-      throw new UsageError(`invalid --security-opt ${opt}: tsbox knows seccomp=unconfined, seccomp=PROFILE.json and no-new-privileges`);
+      throw new UsageError(`invalid --security-opt ${opt}: tsbox knows seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges, label=disable and apparmor=unconfined`);
     }
   }
   return out;
@@ -235,7 +254,8 @@ function readSeccompProfile(file: string): DockerSeccompProfile {
 /** The network flags as RunOptions (parsed further in src/network/plan.ts). */
 function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
   const out: Partial<RunOptions> = {};
-  const network = lastValue(flags, "network");
+  // --net: docker's older spelling, still taken.
+  const network = lastValue(flags, "network") ?? lastValue(flags, "net");
   if (network !== undefined) out.network = network;
   const ip = lastValue(flags, "ip");
   if (ip !== undefined) out.ip = ip;
@@ -251,6 +271,7 @@ function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
     const values = allValues(flags, flag);
     if (values.length > 0) out[key] = values;
   }
+  for (const dns of out.dns ?? []) if (isIP(dns) === 0) throw new UsageError(`invalid --dns ${dns}: not an IP address`);
   if (flags.bools.has("publish-all")) out.publishAll = true;
   return out;
 }
@@ -279,7 +300,8 @@ function readEnvFile(file: string, env: NodeJS.ProcessEnv): string[] {
 /**
  * `-v`: `HOST:CONTAINER[:OPTIONS]` (HOST absolute: a bind mount),
  * `NAME:CONTAINER[:OPTIONS]` (a named volume), or `CONTAINER` alone (a new
- * anonymous volume). Options: ro, rw, nocopy (volumes), z/Z (ignored: no SELinux here).
+ * anonymous volume). Options: ro, rw, nocopy (volumes); z/Z, cached, delegated,
+ * consistent, private and rprivate are taken as no-ops.
  */
 export function parseVolume(spec: string): VolumeOption {
   const parts = spec.split(":");
@@ -298,7 +320,11 @@ export function parseVolume(spec: string): VolumeOption {
     if (option === "ro") out.readonly = true;
     else if (option === "rw") out.readonly = false;
     else if (option === "nocopy" && named) out.noCopy = true;
-    else if (option !== "z" && option !== "Z") throw new UsageError(`invalid volume ${spec}: unknown option "${option}" (ro, rw${named ? ", nocopy" : ""})`);
+    // Taken as docker on Linux takes them: SELinux relabelling (no SELinux here), Docker Desktop's consistency
+    // hints, and private propagation (what every bind is).
+    else if (!["z", "Z", "cached", "delegated", "consistent", "private", "rprivate"].includes(option)) {
+      throw new UsageError(`invalid volume ${spec}: unknown option "${option}" (ro, rw${named ? ", nocopy" : ""})`);
+    }
   }
   return out;
 }

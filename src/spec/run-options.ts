@@ -10,6 +10,8 @@ export interface RunOptions {
   image: string;
   /** `os/arch[/variant]` of the image to run (docker's `--platform`): one the backend runs; default its own. */
   platform?: string;
+  /** docker's `--pull`: `missing` (default) pulls an image not in the store, `always` before every run, `never` not at all. */
+  pull?: "missing" | "always" | "never";
   /** Replaces the image's Cmd. */
   cmd?: string[];
   /** Replaces the image's Entrypoint (and then the image's Cmd is dropped, as in docker). */

@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -16,6 +17,7 @@ export async function createCommand(args: string[], ctx: CliContext): Promise<nu
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const container = await runtime.create(options);
+  if (request.cidfile !== undefined) writeFileSync(request.cidfile, container.id, { flag: "wx" });
   ctx.stdout.write(container.id + "\n");
   return 0;
 }

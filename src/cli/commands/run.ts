@@ -1,3 +1,4 @@
+import { existsSync, writeFileSync } from "node:fs";
 import { defaultDataDir } from "../../paths.js";
 import type { Container } from "../../container.js";
 import { Runtime } from "../../runtime.js";
@@ -17,7 +18,8 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
     return 0;
   }
   const { options, interactive, tty } = request;
-  if (request.detach) return runDetached(request, ctx);
+  const cidfile = cidFileWriter(request.cidfile);
+  if (request.detach) return runDetached(request, ctx, cidfile);
   requireInputTerminal(tty, interactive);
   // Without a tty the container gets our own stdio fds: no copying, and EOF,
   // isatty and buffering behave as if the command ran here.
@@ -43,6 +45,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
       newSession: true,
       onWarning: (message) => ctx.stderr.write(`tsbox: warning: ${message}\n`),
       handOff: CLI_HAND_OFF,
+      onCreated: cidfile,
     });
     for (const signal of pending.splice(0)) void container.kill(signal);
     if (tty) restore = attachTerminal(container, interactive);
@@ -55,7 +58,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
 }
 
 /** `run -d`: created, started under its monitor, its id printed. */
-async function runDetached(request: RunRequest, ctx: CliContext): Promise<number> {
+async function runDetached(request: RunRequest, ctx: CliContext, cidfile: (id: string) => void): Promise<number> {
   const { options, interactive, tty } = request;
   if (options.remove && options.restart !== undefined && options.restart !== "no") {
     throw new UsageError("--restart and --rm cannot be combined: a container that restarts is never removed");
@@ -65,8 +68,19 @@ async function runDetached(request: RunRequest, ctx: CliContext): Promise<number
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const container = await runtime.create(options);
+  cidfile(container.id);
   // The native helper takes this process over, starts the monitor and prints the id itself.
   await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id } });
   ctx.stdout.write(container.id + "\n");
   return 0;
+}
+
+/**
+ * docker's `--cidfile FILE`: the id written once the container exists; a
+ * file already there is refused first (it may be another container's).
+ */
+function cidFileWriter(path: string | undefined): (id: string) => void {
+  if (path === undefined) return () => {};
+  if (existsSync(path)) throw new UsageError(`container ID file found, make sure the other container isn't running or delete ${path}`);
+  return (id) => writeFileSync(path, id, { flag: "wx" });
 }
