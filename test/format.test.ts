@@ -158,6 +158,8 @@ describe("listing output", () => {
     assert.equal(statusText(c({ Running: true, Paused: true }), now), "Up 5 seconds (Paused)");
     assert.equal(statusText(c({ Status: "created" }), now), "Created");
     assert.equal(statusText(c({ Status: "exited", ExitCode: 3, FinishedAt: "2024-05-01T09:58:10Z" }), now), "Exited (3) 2 minutes ago");
+    assert.equal(statusText(c({ Status: "restarting", Restarting: true, ExitCode: 1, FinishedAt: "2024-05-01T10:00:07Z" }), now), "Restarting (1) 3 seconds ago");
+    assert.equal(statusText(c({ Status: "restarting", Restarting: true, ExitCode: 1 }), now), "Restarting (1)");
     assert.throws(() => parseFilters(["status=sleeping"]), /invalid filter 'status=sleeping'/);
     assert.throws(() => parseFilters(["colour=red"]), /invalid filter 'colour'/);
   });

@@ -85,7 +85,8 @@ export function dockerState(state: ContainerState): InspectState {
     // The last start (`start`, `restart` and restart policies move it), as docker's; a state written before
     // `started` was recorded started when it was created (run = create + start).
     StartedAt: s.started ?? (status === "created" ? ZERO_TIME : s.created),
-    FinishedAt: status === "exited" || status === "dead" ? (s.finished ?? ZERO_TIME) : ZERO_TIME,
+    // Restarting: the run that just ended (docker's too; zero made ps say "2027 years ago").
+    FinishedAt: status === "exited" || status === "dead" || status === "restarting" ? (s.finished ?? ZERO_TIME) : ZERO_TIME,
   };
 }
 

@@ -68,7 +68,7 @@ export function statusText(c: ContainerInspect, now = Date.now(), unknownExit = 
   const s = c.State;
   if (unknownExit) return "Exited (unknown)";
   const since = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
-  if (s.Restarting) return `Restarting (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
+  if (s.Restarting) return s.FinishedAt.startsWith("0001-") ? `Restarting (${s.ExitCode})` : `Restarting (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
   if (s.Paused) return `Up ${since(s.StartedAt)} (Paused)`;
   if (s.Running) return `Up ${since(s.StartedAt)}`;
   if (s.Status === "removing") return "Removal In Progress";
