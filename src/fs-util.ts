@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -239,12 +239,35 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, st
   }
 }
 
-/** The size of the files under `dir` (disk usage and prune reports); what cannot be read counts as nothing. */
+/**
+ * The size of the files under `dir` (disk usage and prune reports); what
+ * cannot be read counts as nothing. A running container may swap a
+ * directory of its upper dir or a volume for a symlink while we walk: on
+ * Linux each directory is opened `O_NOFOLLOW` below its parent's descriptor
+ * (`/proc/self/fd/N/name`), so the walk never leaves the tree.
+ */
 export async function treeBytes(dir: string): Promise<number> {
+  if (process.platform !== "linux") return treeBytesByPath(dir);
+  const opened = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch(() => undefined);
+  if (!opened) return 0;
+  try {
+    const here = `/proc/self/fd/${opened.fd}`;
+    let total = 0;
+    for (const e of await readdir(here, { withFileTypes: true }).catch(() => [])) {
+      if (e.isDirectory()) total += await treeBytes(`${here}/${e.name}`);
+      else total += (await lstat(`${here}/${e.name}`).catch(() => ({ size: 0 }))).size;
+    }
+    return total;
+  } finally {
+    await opened.close();
+  }
+}
+
+async function treeBytesByPath(dir: string): Promise<number> {
   let total = 0;
   for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
     const path = join(dir, e.name);
-    if (e.isDirectory()) total += await treeBytes(path);
+    if (e.isDirectory()) total += await treeBytesByPath(path);
     else total += (await lstat(path).catch(() => ({ size: 0 }))).size;
   }
   return total;

@@ -1,0 +1,36 @@
+/**
+ * src/fs-util.ts rules that guard the host from what a container or a user
+ * put in a path: the disk-usage walk never follows a symlink (a running
+ * container may swap a directory for one), and a user's output file that is
+ * a device, FIFO or symlink is written through, never replaced. No containers.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, it } from "node:test";
+import { outputFile, treeBytes } from "../src/fs-util.js";
+
+const dir = mkdtempSync(join(tmpdir(), "fs-util-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+it("treeBytes counts the tree's files and no symlink's target", async () => {
+  mkdirSync(join(dir, "tree/a/b"), { recursive: true });
+  writeFileSync(join(dir, "tree/a/b/f"), "x".repeat(1000));
+  writeFileSync(join(dir, "tree/g"), "yy");
+  symlinkSync("/usr", join(dir, "tree/usr-link")); // counted as the link itself: 4 bytes
+  assert.equal(await treeBytes(join(dir, "tree")), 1006);
+  assert.equal(await treeBytes(join(dir, "tree/usr-link")), 0, "a symlink where a directory was is not walked");
+  assert.equal(await treeBytes(join(dir, "missing")), 0);
+});
+
+it("outputFile: a regular or new file through a temp sibling, a device or FIFO as it is, a symlink's target, never a directory", () => {
+  const fresh = outputFile(join(dir, "new.tar"));
+  assert.equal(fresh.renameTo, join(dir, "new.tar"));
+  assert.match(fresh.write, /new\.tar\.\d+\.[0-9a-f]{8}\.tmp$/);
+  writeFileSync(join(dir, "real.tar"), "");
+  symlinkSync("real.tar", join(dir, "link.tar"));
+  assert.equal(outputFile(join(dir, "link.tar")).renameTo, join(dir, "real.tar"));
+  assert.deepEqual(outputFile("/dev/null"), { write: "/dev/null" });
+  assert.throws(() => outputFile(dir), /is a directory/);
+});
