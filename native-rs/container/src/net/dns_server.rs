@@ -132,7 +132,24 @@ pub fn main(o: Options) -> i32 {
     let _ = upstream.set_nonblocking(true);
 
     let mut pending: HashMap<u16, Pending> = HashMap::new();
-    let mut next_id: u16 = (me as u16).wrapping_mul(31);
+    // Upstream query ids are random, never a sequence: a container that can
+    // send packets with a forged source (NET_RAW) must not be able to guess
+    // the id of a query it caused and answer it first (cache poisoning for
+    // every container of the network). The upstream port is the kernel's pick.
+    let mut random = std::fs::File::open("/dev/urandom").ok();
+    // Mixed in so the loop ends even without /dev/urandom.
+    let mut counter: u16 = (me as u16).wrapping_mul(31);
+    let mut fresh_id = |pending: &HashMap<u16, Pending>| loop {
+        let mut b = [0u8; 2];
+        if let Some(f) = random.as_mut() {
+            let _ = std::io::Read::read_exact(f, &mut b);
+        }
+        counter = counter.wrapping_add(1);
+        let id = u16::from_ne_bytes(b) ^ counter;
+        if !pending.contains_key(&id) || pending.len() >= u16::MAX as usize {
+            return id;
+        }
+    };
     let mut idle_since: Option<Instant> = None;
     let mut last_check = Instant::now();
     let mut buf = [0u8; 4096];
@@ -155,9 +172,9 @@ pub fn main(o: Options) -> i32 {
                     let _ = socket.send_to(&dns::answer(packet, &q, dns::RCODE_NXDOMAIN, &[]), client);
                 }
                 None => {
-                    next_id = next_id.wrapping_add(1);
-                    pending.insert(next_id, Pending { client, id: q.id, since: Instant::now() });
-                    let _ = upstream.send_to(&dns::with_id(packet, next_id), SocketAddrV4::new(o.upstream[0], 53));
+                    let id = fresh_id(&pending);
+                    pending.insert(id, Pending { client, id: q.id, since: Instant::now() });
+                    let _ = upstream.send_to(&dns::with_id(packet, id), SocketAddrV4::new(o.upstream[0], 53));
                 }
             }
         }
