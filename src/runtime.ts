@@ -364,12 +364,13 @@ export class Runtime implements ContainerOwner {
     const host = (this.host ??= probeHostIdentity());
     let rootless: NetworkInputs["rootless"] = null;
     // A guest's root makes its bridges itself: only this host's rootless users need the user-mode network.
+    const warn = control.onWarning ?? ((m: string) => process.emitWarning(m, { type: "TsboxWarning" }));
     if (mode.kind === "bridge" && host.uid !== 0 && this.backend.capabilities().networks === "host") {
       const found = rootlessNetwork();
       if (found.helper) {
         rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
       } else if (options.network === undefined) {
-        (control.onWarning ?? ((m: string) => process.emitWarning(m)))(`rootless bridge networking is unavailable (${found.reason}): running with --network none`);
+        warn(`rootless bridge networking is unavailable (${found.reason}): running with --network none`);
         mode = { kind: "none" };
       } else {
         throw new TsboxError(`--network ${options.network}: rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
@@ -386,6 +387,7 @@ export class Runtime implements ContainerOwner {
       rootless,
       userMode: this.backend.capabilities().networks === "guest",
       exposed: image.config?.ExposedPorts ?? null,
+      warn,
       peer: async (ref) => {
         const peerId = await this.resolveContainer(ref);
         const state = readState(this.paths.container(peerId));

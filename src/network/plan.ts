@@ -52,6 +52,8 @@ export interface NetworkInputs {
   exposed?: Record<string, unknown> | null;
   /** Resolves `container:X`. */
   peer: (ref: string) => Promise<NetworkPeer>;
+  /** A warning that does not stop the run. */
+  warn: (message: string) => void;
 }
 
 /** The network's part of a ContainerSpec: from-options.ts puts it in. */
@@ -68,9 +70,12 @@ export interface NetworkPlan {
 
 export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   const { options, mode } = inputs;
-  const ports = [...(options.publish ?? []).flatMap((p) => (typeof p === "string" ? parsePublish(p) : [checkPort(p)])), ...(options.publishAll ? exposedPorts(inputs.exposed ?? undefined) : [])];
+  let ports = [...(options.publish ?? []).flatMap((p) => (typeof p === "string" ? parsePublish(p) : [checkPort(p)])), ...(options.publishAll ? exposedPorts(inputs.exposed ?? undefined) : [])];
   if (mode.kind !== "bridge") {
-    if (ports.length > 0) throw new UsageError(`publishing ports needs a bridge network, not --network ${mode.kind}`);
+    // docker's rules: with the host's network or none there is nothing to publish (a warning), a shared one refuses.
+    if (ports.length > 0 && mode.kind === "container") throw new UsageError(`conflicting options: port publishing and --network container:${mode.ref}`);
+    if (ports.length > 0) inputs.warn(`published ports are discarded with --network ${mode.kind}`);
+    ports = [];
     if ((options.networkAliases ?? []).length > 0) throw new UsageError(`--network-alias needs a user-defined network`);
     if (options.ip !== undefined) throw new UsageError(`--ip needs a bridge network`);
   }
@@ -128,7 +133,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
 }
 
 /** The `network` section `network connect` hands the running container's keeper: one more network, nothing else. */
-export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer"> & { network: string }): NetworkSpec {
+export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string }): NetworkSpec {
   const config = inputs.store.get(inputs.network);
   return {
     dir: join(inputs.bundleDir, "net"),
