@@ -6,7 +6,9 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { writeFileSync, chownSync, mkdirSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -236,6 +238,24 @@ for (const who of identities()) {
       chownSync(dir, who.uid, who.gid);
       assert.equal((await tsbox(who, ["run", "--rm", "-v", "./reldir:/x:ro", "busybox", "cat", "/x/f"], { cwd: who.scratch })).stdout, "relative\n");
       assert.match((await tsbox(who, ["run", "--rm", "-v", "rel/dir:/x", "busybox", "true"])).stderr, /host path rel\/dir must be absolute \(or start with \.\/\)/);
+    });
+
+    it("--sysctl sets its own namespaces' parameters, never the host's; ping needs no raw socket (docker's ping_group_range)", async () => {
+      const icmp = join(who.scratch, "icmp-socket");
+      execFileSync("gcc", ["-static", "-O2", "-o", icmp, fileURLToPath(new URL("fixtures/icmp-socket.c", import.meta.url))]);
+      chownSync(icmp, who.uid, who.gid);
+      const user = who.name === "single" ? [] : ["-u", "1000:1000"];
+      const r = await tsbox(who, ["run", "--rm", ...user, "-v", `${icmp}:/icmp:ro`, "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "--sysctl", "kernel.shmmni=1000", "busybox", "sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmni; /icmp"]);
+      assert.equal(r.stdout, "80\n1000\nicmp socket\n", r.stderr);
+      for (const [args, message] of [
+        [["--sysctl", "kernel.core_pattern=|/x"], /sysctl kernel\.core_pattern is not in a namespace of the container's own: it would change the host/],
+        [["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"], /sysctl net\.ipv4\.ip_forward needs a network namespace of the container's own/],
+        [["--sysctl", "net.ipv4..x=1"], /invalid sysctl name/],
+      ] as const) {
+        const refused = await tsbox(who, ["run", "--rm", ...args, "busybox", "true"]);
+        assert.equal(refused.code, 125, refused.stderr);
+        assert.match(refused.stderr, message);
+      }
     });
 
     it("--cidfile gets the id (a file already there is refused), --pull never does not pull", async () => {

@@ -33,6 +33,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "security-opt", value: true, repeat: true },
   { name: "userns", value: true },
   { name: "pull", value: true },
+  { name: "sysctl", value: true, repeat: true },
   { name: "cidfile", value: true },
   ...RESOURCE_FLAGS,
   { name: "detach", short: "d" },
@@ -88,6 +89,8 @@ Options:
       --userns auto      As root: the container's ids are subordinate ids of its
                          own (the "containers" range of /etc/subuid), not the host's
       --pull POLICY      missing (default: pull an image not here), always, never
+      --sysctl K=V       A parameter of the container's own IPC, network or UTS namespace
+                         (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname)
       --cidfile FILE     Write the container's id to FILE (which must not exist)
 
       --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name (--net too)
@@ -152,6 +155,15 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (userns !== undefined && userns !== "host") {
     if (userns !== "auto") throw new UsageError(`invalid --userns ${userns}: tsbox knows --userns=auto and host`);
     options.userns = "auto";
+  }
+  const sysctls = allValues(flags, "sysctl");
+  if (sysctls.length > 0) {
+    options.sysctls = {};
+    for (const entry of sysctls) {
+      const eq = entry.indexOf("=");
+      if (eq <= 0) throw new UsageError(`invalid --sysctl ${entry}: expected NAME=VALUE`);
+      options.sysctls[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
   }
   const pull = lastValue(flags, "pull");
   if (pull !== undefined) {

@@ -109,6 +109,8 @@ export interface LinuxSpec {
   cgroupsMode?: CgroupsMode;
   /** The system-call filter (OCI's form); absent: none (seccomp=unconfined). */
   seccomp?: LinuxSeccomp;
+  /** Kernel parameters of the container's own IPC, network and UTS namespaces (spec/sysctl.ts). */
+  sysctl?: Record<string, string>;
   /**
    * tsbox extension (`--userns=auto`), instead of uidMappings/gidMappings:
    * the runtime maps container ids 0..size-1 onto a slice of these host

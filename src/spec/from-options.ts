@@ -1,3 +1,4 @@
+import { containerSysctls } from "./sysctl.js";
 import { availableParallelism, release } from "node:os";
 import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
@@ -94,6 +95,8 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     if (inputs.network.network) spec.network = inputs.network.network;
     validateSpec(spec);
   }
+  const sysctl = containerSysctls(spec, options.sysctls);
+  if (Object.keys(sysctl).length > 0) spec.linux.sysctl = sysctl;
   return spec;
 }
 

@@ -95,6 +95,8 @@ export interface RunOptions {
   labels?: Record<string, string>;
   /** Per-process resource limits (`--ulimit nofile=1024:2048`); -1 is unlimited. */
   ulimits?: UlimitOption[];
+  /** docker's `--sysctl`: parameters of the container's own IPC, network or UTS namespace (`net.ipv4.ip_forward: "1"`). */
+  sysctls?: Record<string, string>;
   /** A tiny init as PID 1 that reaps zombies and forwards signals to the command (`--init`). */
   init?: boolean;
   // --- networking (src/network/plan.ts) ---

@@ -256,6 +256,7 @@ fn prepare(spec: &mut Spec, compiled: Option<&Filter>) -> Result<Prepared, Error
         spec.linux.uid_mappings = uids;
         spec.linux.gid_mappings = gids;
     }
+    crate::sysctl::check(&spec.linux.sysctl, |kind| spec.creates_namespace(kind))?;
     let mut sources = mounts::check_sources(&spec.mounts, &symlink_planters(spec))?;
     crate::trace::mark("launch: sources checked");
     let filter = match (&spec.linux.seccomp, compiled) {
@@ -335,6 +336,10 @@ fn setup_container(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &H
         sys.unshare(CLONE_NEWCGROUP)
             .step(|| "creating the cgroup namespace")?;
     }
+
+    // 2c. Kernel parameters of its own namespaces, through the host's /proc
+    //     still mounted here (the container's /proc/sys is read-only).
+    crate::sysctl::apply(sys, &spec.linux.sysctl)?;
 
     // 3. Nothing below may propagate to the host's mounts. Then the image
     //    (its layers idmapped first under --userns=auto).

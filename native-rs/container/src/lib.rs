@@ -42,6 +42,7 @@ pub mod spec;
 pub mod status;
 pub mod sys;
 pub mod syscall;
+pub mod sysctl;
 pub mod terminal;
 pub mod trace;
 pub mod user;

@@ -134,6 +134,8 @@ pub struct Linux {
     pub resources: Resources,
     pub cgroups_path: Option<String>,
     pub cgroups_mode: cgroups::Mode,
+    /// `linux.sysctl`, in name order (sysctl.rs).
+    pub sysctl: Vec<(String, String)>,
 }
 
 impl Spec {
@@ -598,6 +600,10 @@ fn parse_linux(l: &Json) -> Result<Linux> {
         cgroups_path: optional(l.get("cgroupsPath"), "linux.cgroupsPath", cgroups_path)?,
         cgroups_mode: optional(l.get("cgroupsMode"), "linux.cgroupsMode", cgroups_mode)?
             .unwrap_or(cgroups::Mode::Enabled),
+        sysctl: match present(l.get("sysctl")) {
+            None => Vec::new(),
+            Some(v) => crate::sysctl::parse(v, "linux.sysctl")?,
+        },
     })
 }
 

@@ -68,6 +68,18 @@ impl Syscall for LinuxSyscall {
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
         cred::sethostname(name)
     }
+    fn write_sysctl(&self, key: &str, value: &str) -> Result<(), Errno> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let io = |e: std::io::Error| Errno(e.raw_os_error().unwrap_or(5));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(crate::sys::consts::O_NOFOLLOW)
+            .open(path)
+            .map_err(io)?;
+        f.write_all(value.as_bytes()).map_err(io)
+    }
     fn set_link_up(&self, name: &str) -> Result<(), Errno> {
         net::set_link_up(name)
     }

@@ -53,6 +53,8 @@ pub trait Syscall {
     /// seccomp(SECCOMP_SET_MODE_FILTER) with a compiled program.
     fn load_seccomp(&self, program: &[SockFilter], flags: u32) -> Result<(), Errno>;
     fn sethostname(&self, name: &str) -> Result<(), Errno>;
+    /// Writes `value` to /proc/sys/<key, dots as slashes> (sysctl.rs checked the name).
+    fn write_sysctl(&self, key: &str, value: &str) -> Result<(), Errno>;
     fn set_link_up(&self, name: &str) -> Result<(), Errno>;
     fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> Result<(), Errno>;
     fn setsid(&self) -> Result<(), Errno>;

@@ -148,6 +148,9 @@ impl Syscall for RecordingSyscall {
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
         self.record(format!("sethostname {}", name))
     }
+    fn write_sysctl(&self, key: &str, value: &str) -> Result<(), Errno> {
+        self.record(format!("sysctl {}={}", key, value))
+    }
     fn set_link_up(&self, name: &str) -> Result<(), Errno> {
         self.record(format!("link_up {}", name))
     }

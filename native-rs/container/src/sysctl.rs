@@ -1,0 +1,109 @@
+//! `linux.sysctl`: kernel parameters of the container's own namespaces, as
+//! runc allows them — IPC (`kernel.msg*`, `kernel.sem`, `kernel.shm*`,
+//! `fs.mqueue.*`), network (`net.*`) and UTS (`kernel.domainname`) — and
+//! only where the container has that namespace of its own: anything else
+//! would change the host. Written through /proc/sys before the container's
+//! /proc replaces the host's (its /proc/sys is read-only), by the container's
+//! root: /proc/sys/net and the IPC files show the writer's namespaces.
+
+use crate::error::{Context, Error};
+use crate::json::Json;
+use crate::namespaces::NamespaceKind;
+use crate::spec::SpecError;
+use crate::syscall::Syscall;
+
+const IPC_KEYS: [&str; 8] = [
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "kernel.shmall",
+    "kernel.shmmax",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+];
+
+/// The namespace `key` belongs to; None: the host's, never the container's to set.
+pub fn scope(key: &str) -> Option<NamespaceKind> {
+    if IPC_KEYS.contains(&key) || key.starts_with("fs.mqueue.") {
+        Some(NamespaceKind::Ipc)
+    } else if key.starts_with("net.") {
+        Some(NamespaceKind::Network)
+    } else if key == "kernel.domainname" {
+        Some(NamespaceKind::Uts)
+    } else {
+        None
+    }
+}
+
+/// `linux.sysctl` (an object of strings), in name order; keys are dotted
+/// names of letters, digits, `_` and `-` (never a path).
+pub fn parse(v: &Json, path: &str) -> Result<Vec<(String, String)>, SpecError> {
+    let fail = |message: String| SpecError { path: path.to_string(), message };
+    let members = match v {
+        Json::Object(m) => m,
+        _ => return Err(fail("expected an object of strings".into())),
+    };
+    let mut out = Vec::new();
+    for (key, value) in members {
+        let value = value.as_str().ok_or_else(|| SpecError { path: format!("{}.{}", path, key), message: "expected a string".into() })?;
+        let named = key.split('.').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        if !named {
+            return Err(fail(format!("invalid sysctl name {:?}", key)));
+        }
+        if value.contains('\n') {
+            return Err(fail(format!("{}: the value has a line break", key)));
+        }
+        out.push((key.clone(), value.to_string()));
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    Ok(out)
+}
+
+/// Each entry's namespace must be one the container creates.
+pub fn check(entries: &[(String, String)], creates: impl Fn(NamespaceKind) -> bool) -> Result<(), SpecError> {
+    for (key, _) in entries {
+        let fail = |message: String| Err(SpecError { path: "linux.sysctl".into(), message });
+        match scope(key) {
+            None => return fail(format!("sysctl {} is not in a namespace of the container's own: it would change the host", key)),
+            Some(kind) if !creates(kind) => return fail(format!("sysctl {} needs a {} namespace of the container's own", key, kind.spec_name())),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+pub fn apply(sys: &dyn Syscall, entries: &[(String, String)]) -> Result<(), Error> {
+    for (key, value) in entries {
+        sys.write_sysctl(key, value)
+            .step(|| format!("setting sysctl {}={}", key, value))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syscall::RecordingSyscall;
+
+    #[test]
+    fn only_namespaced_names_and_no_paths() {
+        let doc = crate::json::parse(r#"{"net.ipv4.ping_group_range": "0 65535", "kernel.shmmax": "1024"}"#).unwrap();
+        let entries = parse(&doc, "linux.sysctl").unwrap();
+        assert_eq!(entries[0].0, "kernel.shmmax");
+        assert!(check(&entries, |_| true).is_ok());
+        let err = check(&entries, |k| k != NamespaceKind::Network).unwrap_err();
+        assert!(err.message.contains("needs a network namespace"), "{}", err.message);
+        for bad in [r#"{"kernel.core_pattern": "|/x"}"#, r#"{"vm.overcommit_memory": "1"}"#] {
+            let e = parse(&crate::json::parse(bad).unwrap(), "linux.sysctl").unwrap();
+            assert!(check(&e, |_| true).unwrap_err().message.contains("change the host"));
+        }
+        for bad in [r#"{"net.ipv4..x": "1"}"#, r#"{"net/../../x": "1"}"#, r#"{"net.a": 1}"#, r#"{"net.a": "1\n2"}"#] {
+            assert!(parse(&crate::json::parse(bad).unwrap(), "linux.sysctl").is_err(), "{}", bad);
+        }
+        let sys = RecordingSyscall::new(std::path::Path::new("/"));
+        apply(&sys, &entries).unwrap();
+        assert_eq!(sys.calls(), ["sysctl kernel.shmmax=1024", "sysctl net.ipv4.ping_group_range=0 65535"]);
+    }
+}
