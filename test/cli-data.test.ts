@@ -98,6 +98,8 @@ for (const who of identities()) {
         "run", "--name", "insp", "-w", "/tmp", "-h", "box", "-e", "X=1", "--env-file", envFile,
         "-l", "a=b", "--label-file", labelFile, "-v", `${who.scratch}:/host:ro`, "-v", "named:/named",
         "--ulimit", "nofile=512:1024", "--ulimit", "nproc=2000:3000", "--read-only", "--tmpfs", "/run",
+        "--cap-add", "NET_ADMIN", "--cap-drop", "MKNOD", "--add-host", "a:1.2.3.4", "--dns", "8.8.8.8",
+        "--security-opt", "no-new-privileges", "--sysctl", "kernel.shmmni=1000",
         "busybox", "sh", "-c", "echo $FROM_FILE $OTHER; ulimit -n; ulimit -Hn; exit 7",
       ], 7);
       assert.equal(r.stdout, "1 two words\n512\n1024\n");
@@ -112,6 +114,11 @@ for (const who of identities()) {
       assert.equal(c!.State.ExitCode, 7);
       assert.equal(c!.State.Running, false);
       assert.ok(Date.parse(c!.State.FinishedAt) >= Date.parse(c!.State.StartedAt));
+      // The user's options as docker shows them back; a foreground run keeps no log.
+      const h = c!.HostConfig;
+      assert.deepEqual([h.CapAdd, h.CapDrop, h.ExtraHosts, h.Dns, h.SecurityOpt, h.Sysctls], [["NET_ADMIN"], ["MKNOD"], ["a:1.2.3.4"], ["8.8.8.8"], ["no-new-privileges=true"], { "kernel.shmmni": "1000" }]);
+      assert.equal(c!.LogPath, "");
+      assert.match(c!.HostsPath, /\/net\/hosts$/);
       assert.equal(c!.Config.Hostname, "box");
       assert.equal(c!.Config.WorkingDir, "/tmp");
       assert.equal(c!.Config.Image, "busybox");

@@ -107,12 +107,14 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle, netwo
       AutoRemove: Boolean(options.remove),
       VolumeDriver: "",
       VolumesFrom: null,
-      CapAdd: null,
-      CapDrop: null,
-      Dns: [],
-      DnsOptions: [],
-      DnsSearch: [],
-      ExtraHosts: null,
+      CapAdd: options.capAdd?.length ? [...options.capAdd] : null,
+      CapDrop: options.capDrop?.length ? [...options.capDrop] : null,
+      Dns: [...(options.dns ?? [])],
+      DnsOptions: [...(options.dnsOptions ?? [])],
+      DnsSearch: [...(options.dnsSearch ?? [])],
+      ExtraHosts: options.addHosts?.length ? [...options.addHosts] : null,
+      ...securityOpt(options),
+      ...(options.sysctls && Object.keys(options.sysctls).length > 0 ? { Sysctls: { ...options.sysctls } } : {}),
       Init: options.init ? true : null,
       Privileged: false,
       ReadonlyRootfs: Boolean(options.readOnly),
@@ -207,4 +209,13 @@ export function portBindings(ports: PortMapping[]): Record<string, { HostIp: str
   const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort === 0 ? "" : String(p.hostPort) });
   return out;
+}
+
+/** docker's `HostConfig.SecurityOpt`: what the user's `--security-opt`s set (absent when none). */
+function securityOpt(options: RunOptions): { SecurityOpt?: string[] } {
+  const out: string[] = [];
+  if (options.noNewPrivileges !== undefined) out.push(`no-new-privileges=${options.noNewPrivileges}`);
+  if (options.seccomp === "unconfined") out.push("seccomp=unconfined");
+  else if (options.seccomp !== undefined) out.push(`seccomp=${JSON.stringify(options.seccomp)}`);
+  return out.length > 0 ? { SecurityOpt: out } : {};
 }

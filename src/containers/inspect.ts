@@ -3,7 +3,10 @@
  * (field names and types of docker's ContainerJSON), from its state.json
  * (the live part) and inspect.json (what was fixed at creation).
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { DataPaths } from "../paths.js";
+import { LOG_FILE } from "./logs.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 import { readSpec } from "./spec-file.js";
 import { type InspectConfig, type InspectRecord, readInspectRecord } from "./inspect-record.js";
@@ -90,6 +93,12 @@ export function dockerState(state: ContainerState): InspectState {
   };
 }
 
+/** The /etc files tsbox writes for the container (under `<bundle>/net`), where they exist. */
+function etcPaths(bundleDir: string): Pick<ContainerInspect, "ResolvConfPath" | "HostnamePath" | "HostsPath"> {
+  const path = (name: string) => (existsSync(join(bundleDir, "net", name)) ? join(bundleDir, "net", name) : "");
+  return { ResolvConfPath: path("resolv.conf"), HostnamePath: path("hostname"), HostsPath: path("hosts") };
+}
+
 /** `networkId`: a network's id by name ("" when it is gone). */
 export function inspectContainer(paths: DataPaths, state: ContainerState, networkId: (name: string) => string = () => ""): ContainerInspect {
   const bundle = paths.container(state.id);
@@ -103,10 +112,9 @@ export function inspectContainer(paths: DataPaths, state: ContainerState, networ
     Args: record.Args,
     State: dockerState(state),
     Image: record.Image,
-    ResolvConfPath: "",
-    HostnamePath: "",
-    HostsPath: "",
-    LogPath: "",
+    ...etcPaths(bundle.dir),
+    // A detached (monitored) container's JSON-lines log; a foreground run keeps none.
+    LogPath: state.supervisor === "monitor" ? join(bundle.dir, LOG_FILE) : "",
     Name: `/${state.name ?? state.id.slice(0, 12)}`,
     RestartCount: (state as ContainerState & LifecycleFields).restartCount ?? 0,
     Driver: record.GraphDriver.Name,
