@@ -265,7 +265,7 @@ for (const who of identities()) {
       }
     });
 
-    it("--cidfile gets the id (a file already there is refused), --pull never does not pull", async () => {
+    it("--cidfile gets the id (a file already there is refused), --pull never does not pull, load of a missing file says so", async () => {
       const cid = join(who.scratch, `cid-${Math.random().toString(16).slice(2)}`);
       const first = await tsbox(who, ["run", "--rm", "--cidfile", cid, "busybox", "true"]);
       assert.equal(first.code, 0, first.stderr);
@@ -276,6 +276,8 @@ for (const who of identities()) {
       const never = await tsbox(who, ["run", "--rm", "--pull", "never", "127.0.0.1:1/nothing:1", "true"]);
       assert.equal(never.code, 125);
       assert.equal(never.stderr, "tsbox: no such image: 127.0.0.1:1/nothing:1 (--pull never)\n");
+      const missing = await tsbox(who, ["load", "-i", join(who.scratch, "no-such.tar")]);
+      assert.equal(missing.stderr, `tsbox: cannot read ${join(who.scratch, "no-such.tar")}: no such file or directory\n`);
     });
   });
 }

@@ -183,6 +183,12 @@ for (const who of identities()) {
       } finally {
         taken.close();
       }
+      if (who.name !== "root") {
+        // Rootless, a privileged port: what to do instead.
+        const low = await run(["run", "--rm", "-p", "127.0.0.1:80:80", "busybox", "true"]);
+        assert.equal(low.code, 125);
+        assert.match(low.stderr, /^tsbox: cannot publish port 127\.0\.0\.1:80\/tcp: ports below \d+ need root \(use a higher host port, e\.g\. -p 8080:80/);
+      }
     });
 
     it("two containers on a user network talk TCP by name and alias, through its DNS", async () => {

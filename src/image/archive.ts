@@ -118,7 +118,9 @@ export interface LoadOptions {
 
 /** Loads every image of an archive (file, stdin stream) or OCI layout directory. Returns the names loaded. */
 export async function loadImages(store: ImageStore, dataDir: string, input: string | NodeJS.ReadableStream, options: LoadOptions = {}): Promise<string[]> {
-  const inputStat = typeof input === "string" ? await stat(input).catch(() => undefined) : undefined;
+  const inputStat = typeof input === "string" ? await stat(input).catch((err: NodeJS.ErrnoException) => {
+    throw new ImageError(`cannot read ${input}: ${err.code === "ENOENT" ? "no such file or directory" : err.code === "EACCES" ? "permission denied" : err.message}`);
+  }) : undefined;
   if (typeof input === "string" && inputStat?.isDirectory()) {
     await checkLayoutTree(input);
     return importLayout(store, new OciLayout(input), options);

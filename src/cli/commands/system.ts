@@ -18,6 +18,16 @@ Commands:
                                  else unnamed ones) and with --volumes unused anonymous volumes
 `;
 
+const PRUNE_USAGE = `Usage: tsbox system prune [OPTIONS]
+
+Remove stopped containers and unnamed images, then the blobs and layers nothing needs.
+
+Options:
+  -a, --all       Remove every image no container uses, not only unnamed ones
+      --volumes   Remove anonymous volumes no container uses too
+  -f, --force     Do not ask for confirmation
+`;
+
 const DF_FORMAT: FormatDefaults = {
   table: "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}",
   typeName: "*formatter.diskUsageImagesContext",
@@ -75,7 +85,7 @@ function splitName(name: string): [string, string] {
 
 async function prune(args: string[], ctx: CliContext): Promise<number> {
   const flags = parseFlags(args, [{ name: "all", short: "a" }, { name: "volumes" }, { name: "force", short: "f" }]);
-  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  if (flags.help) return ctx.stdout.write(PRUNE_USAGE), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox system prune" takes no arguments`);
   const all = flags.bools.has("all");
   const volumes = flags.bools.has("volumes");

@@ -8,7 +8,7 @@
 
 use super::spec::{Port, Protocol};
 use crate::error::Error;
-use crate::sys::errno::{EADDRINUSE, EAGAIN, EINTR};
+use crate::sys::errno::{EACCES, EADDRINUSE, EAGAIN, EINTR};
 use crate::sys::types::PollFd;
 use crate::sys::{socket, Errno};
 use std::collections::HashMap;
@@ -44,6 +44,15 @@ fn bind_one(p: &Port) -> Result<Published, Error> {
     let fail = |e: std::io::Error| {
         if e.raw_os_error() == Some(EADDRINUSE.0) {
             Error::setup(format!("cannot publish port {}: it is already in use", shown()))
+        } else if e.raw_os_error() == Some(EACCES.0) {
+            // Rootless: ports below net.ipv4.ip_unprivileged_port_start (1024 by default) need root.
+            let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap_or_default();
+            Error::setup(format!(
+                "cannot publish port {}: ports below {} need root (use a higher host port, e.g. -p 8080:{}, or lower net.ipv4.ip_unprivileged_port_start)",
+                shown(),
+                start.trim().parse::<u32>().unwrap_or(1024),
+                p.container_port
+            ))
         } else {
             Error::setup(format!("cannot publish port {}: {}", shown(), e))
         }
