@@ -1,7 +1,9 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerProcess, ContainerStats, ExitStatus, HandOffOptions } from "./backends/backend.js";
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "./containers/context.js";
-import { type LogEntry, type LogReadOptions, readLogs } from "./containers/logs.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { LOG_FILE, type LogEntry, type LogReadOptions, readLogs } from "./containers/logs.js";
 import { type Attachment, type AttachOptions, attachMonitor, MonitorRefusal } from "./containers/monitor-client.js";
 import { killContainer } from "./containers/ops/kill.js";
 import { setPaused } from "./containers/ops/pause.js";
@@ -284,19 +286,18 @@ export class Container implements AsyncDisposable {
   }
 
   /**
-   * The log of a monitored container: `{stream, time, data}` entries, oldest
-   * first; `follow` keeps going until it stops. A foreground run keeps no
-   * log (its output went to whoever ran it).
+   * The log of a container: `{stream, time, data}` entries, oldest first;
+   * `follow` keeps going until it stops. A monitored container has one, and
+   * a foreground run of the CLI without `--rm` and a terminal (its helper
+   * keeps it); other foreground runs' output went only to whoever ran them.
    */
   async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
     const state = await this.state();
-    if (state.supervisor === "foreground" || state.supervisor === null) {
-      if (state.supervisor === "foreground") {
-        throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (start it with -d, create/start or --restart for logs)`);
-      }
-      return;
-    }
     const bundle = bundleOf(this.ctx, this.id);
+    if (state.supervisor === "foreground" && !existsSync(join(bundle.dir, LOG_FILE))) {
+      throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (run it without --rm or -t from the CLI, or with -d, for logs)`);
+    }
+    if (state.supervisor === null) return;
     const active = () => {
       const s = readState(bundle);
       return s !== undefined && isActive(refreshStatus(s));

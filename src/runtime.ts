@@ -166,7 +166,8 @@ export class Runtime implements ContainerOwner {
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const remove = options.remove ?? false;
       const handOff = control.handOff && !options.tty && stdin !== "pipe" && options.stdout === "inherit" && options.stderr === "inherit" && !(remove && anonymousVolumes);
-      if (handOff && this.backend.handOff) await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...control.handOff });
+      // Kept for `logs`, as docker keeps a foreground container's output; a --rm one goes with its log.
+      if (handOff && this.backend.handOff) await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...(remove ? {} : { log: state.log }), ...control.handOff });
       const proc = await this.backend.start({
         bundleDir: bundle.dir,
         spec,

@@ -102,6 +102,19 @@ for (const who of identities()) {
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
     });
 
+    it("a foreground run keeps its output for logs, as docker does (stdout and stderr apart); --rm keeps none", async () => {
+      const r = await tsbox(who, ["run", "--name", "fg-logged", "busybox", "sh", "-c", "echo out; echo err >&2; printf partial; exit 3"]);
+      assert.equal(r.code, 3);
+      assert.equal(r.stdout, "out\npartial", "the output still reaches the caller as it was");
+      assert.equal(r.stderr, "err\n");
+      const logs = await ok(who, ["logs", "fg-logged"]);
+      assert.equal(logs.stdout, "out\npartial");
+      assert.equal(logs.stderr, "err\n");
+      await ok(who, ["rm", "fg-logged"]);
+      await ok(who, ["run", "--rm", "--name", "fg-gone", "busybox", "echo", "hi"]);
+      assert.deepEqual(readdirSync(join(who.dataDir, "containers")), [], "a --rm run leaves no log behind");
+    });
+
     it("--rm containers: stop succeeds though the record goes, restart keeps a detached one and runs it again", async () => {
       await ok(who, ["run", "-d", "--rm", "--name", "brief", "busybox", "sh", "-c", "echo started; exec sleep 100"]);
       assert.equal((await ok(who, ["restart", "-t", "1", "brief"])).stdout, "brief\n");

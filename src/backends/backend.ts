@@ -23,7 +23,7 @@ export interface Backend {
    * stderr as the CLI does. Resolves never; rejects when the handover could
    * not happen (the process is then as it was). Native only: the CLI's `run`.
    */
-  handOff?(options: HandOffOptions & { bundleDir: string; remove: boolean }): Promise<never>;
+  handOff?(options: HandOffOptions & { bundleDir: string; remove: boolean; log?: { maxSize: number; maxFiles: number } }): Promise<never>;
   /** `exec`'s handover, as `handOff` (the CLI's `exec` without a terminal). */
   handOffExec?(options: HandOffOptions & { pid: number; bundleDir: string; process: ProcessSpec }): Promise<never>;
   /**

@@ -113,8 +113,8 @@ export function inspectContainer(paths: DataPaths, state: ContainerState, networ
     State: dockerState(state),
     Image: record.Image,
     ...etcPaths(bundle.dir),
-    // A detached (monitored) container's JSON-lines log; a foreground run keeps none.
-    LogPath: state.supervisor === "monitor" ? join(bundle.dir, LOG_FILE) : "",
+    // Its JSON-lines log: a monitored container's, or a foreground run's that kept one.
+    LogPath: existsSync(join(bundle.dir, LOG_FILE)) ? join(bundle.dir, LOG_FILE) : "",
     Name: `/${state.name ?? state.id.slice(0, 12)}`,
     RestartCount: (state as ContainerState & LifecycleFields).restartCount ?? 0,
     Driver: record.GraphDriver.Name,

@@ -53,6 +53,7 @@ pub fn exec(opts: Options) -> i32 {
             join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), on_fork)
         },
         terminal: |input: &Input| input.process.terminal,
+        log: None,
         on_started: None,
         on_ended: None,
         on_failed: None,

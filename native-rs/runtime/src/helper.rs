@@ -3,6 +3,7 @@
 //! forwarded to the process once it exists, then `started`/`exited` (or
 //! `error`) and its exit code as ours.
 
+use crate::monitor::logfile::LogFile;
 use crate::{relay, signals};
 use container::error::Error;
 use container::status::{Ended, StatusEvents};
@@ -25,6 +26,9 @@ pub struct Start<T> {
     /// Whether the process has a terminal of its own (`-t`): else our
     /// terminals are relayed, never handed to it (relay.rs).
     pub terminal: fn(&T) -> bool,
+    /// Keep the output in the container's log too, as a monitor does (a
+    /// foreground `run` without `--rm`): then fds 1 and 2 are relayed.
+    pub log: Option<LogConfig>,
     /// Asked once it has ended: did the OOM killer strike its cgroup?
     pub oom_killed: fn(&T) -> bool,
     /// Told its pid once it runs, before `started` is reported.
@@ -33,6 +37,20 @@ pub struct Start<T> {
     pub on_ended: Option<Box<dyn FnOnce(&Ended)>>,
     /// Told why it could not be started, once T is dropped.
     pub on_failed: Option<Box<dyn FnOnce(&Error)>>,
+}
+
+/// Where and how big the container's log is (monitor/logfile.rs).
+pub struct LogConfig {
+    pub dir: std::path::PathBuf,
+    pub max_size: u64,
+    pub max_files: u32,
+}
+
+impl LogConfig {
+    fn open(self) -> Result<LogFile, Error> {
+        LogFile::open(&self.dir, self.max_size, self.max_files)
+            .map_err(|e| Error::setup(format!("opening the container's log in {}: {}", self.dir.display(), e)))
+    }
 }
 
 /// Whose lines our errors and warnings are on stderr (without a status fd).
@@ -69,10 +87,17 @@ pub fn serve<T>(start: Start<T>) -> i32 {
     };
     match ready {
         Ok(input) => {
+            let log = match start.log.filter(|_| !(start.terminal)(&input)).map(LogConfig::open).transpose() {
+                Ok(l) => l,
+                Err(e) => {
+                    drop(input);
+                    return failed(e, start.on_failed);
+                }
+            };
             let prepared = if (start.terminal)(&input) {
                 None
             } else {
-                match relay::prepare() {
+                match relay::prepare(log.is_some()) {
                     Ok(p) => p,
                     Err(e) => {
                         drop(input);
@@ -81,7 +106,7 @@ pub fn serve<T>(start: Start<T>) -> i32 {
                 }
             };
             let spawned = (start.spawn)(&input, &mut signals::forward_to);
-            let mut relayed = prepared.map(relay::Prepared::restore);
+            let mut relayed = prepared.map(|p| p.restore(log));
             let spawned = match spawned {
                 Ok(pid) => pid,
                 Err(e) => {

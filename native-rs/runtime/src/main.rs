@@ -2,7 +2,7 @@
 //! agent runs); single-threaded but for relay.rs's threads, made after the
 //! container's process is. See docs/architecture.md "tsbox-runtime protocol".
 //!
-//!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]]
+//!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]]
 //!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end]
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
 //!   tsbox-runtime stats|pause|resume|delete --bundle DIR
@@ -46,7 +46,7 @@ use flags::Flags;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -188,8 +188,14 @@ fn usage_error(msg: &str) -> i32 {
 }
 
 fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
-    let mut flags = Flags::parse_with_switches(args, &["--bundle", "--status-fd"], &["--record", "--remove", "--front-end"])?;
+    let mut flags = Flags::parse_with_switches(args, &["--bundle", "--status-fd", "--log-max-size", "--log-max-files"], &["--record", "--remove", "--front-end"])?;
     let record = flags.switch("--record");
+    let (log_size, log_files) = (flags.number("--log-max-size")?, flags.number("--log-max-files")?);
+    let log = match (log_size, log_files) {
+        (None, None) => None,
+        (size, files) if record => Some((size.unwrap_or(10 * 1024 * 1024), files.unwrap_or(3) as u32)),
+        _ => return Err("run: --log-max-size and --log-max-files need --record".into()),
+    };
     let remove = flags.switch("--remove");
     let front_end = flags.switch("--front-end");
     if remove && !record {
@@ -206,6 +212,7 @@ fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
         remove,
         front_end,
         nest: None,
+        log,
     })
 }
 

@@ -10,12 +10,18 @@
 //!
 //! In our own thread, by poll(2): `exec` has joined the container's PID
 //! namespace by then, where no thread can be made (clone(2): EINVAL).
+//!
+//! With a log (a foreground `tsbox run` without `--rm`: docker keeps its
+//! output for `logs`), fds 1 and 2 are relayed whatever they are, and what
+//! passes is written to the container's log as a monitor writes it.
 
 use container::sys::consts::{POLLIN, POLLOUT};
 use container::sys::errno::EAGAIN;
 use container::sys::types::PollFd;
+use crate::monitor::logfile::{self, LogFile};
 use container::sys::{fd, process, tty, Errno};
 use std::os::raw::c_int;
+use std::time::SystemTime;
 
 const CHUNK: usize = 64 * 1024;
 /// What is still relayed once the process has ended: a process it left
@@ -25,8 +31,8 @@ const DRAIN_LIMIT: usize = 1 << 20;
 /// One of fds 0–2 swapped for a pipe.
 struct Stream {
     target: c_int,
-    /// Our copy of the terminal (close-on-exec: no process of the container's gets it).
-    terminal: c_int,
+    /// Our copy of what the fd was, a terminal or (with a log) anything (close-on-exec: no process of the container's gets it).
+    outer: c_int,
     /// Our end of the pipe (its write end for stdin, else its read end); -1 once it ended.
     ours: c_int,
 }
@@ -36,28 +42,29 @@ pub struct Prepared {
     streams: Vec<Stream>,
 }
 
-/// Swaps each of fds 0–2 that is a terminal for a pipe; None when none is.
-pub fn prepare() -> Result<Option<Prepared>, Errno> {
+/// Swaps each of fds 0–2 that is a terminal (with `log`, also 1 and 2
+/// whatever they are) for a pipe; None when none is.
+pub fn prepare(log: bool) -> Result<Option<Prepared>, Errno> {
     let mut prepared = Prepared { streams: Vec::new() };
     for target in 0..3 {
-        if !tty::is_terminal(target) {
+        if !(tty::is_terminal(target) || (log && target > 0 && fd::is_open(target))) {
             continue;
         }
-        let terminal = fd::dup(target)?;
+        let outer = fd::dup(target)?;
         let (read, write) = match fd::pipe() {
             Ok(p) => p,
             Err(e) => {
-                fd::close(terminal);
-                prepared.restore();
+                fd::close(outer);
+                prepared.put_back();
                 return Err(e);
             }
         };
         let (theirs, ours) = if target == 0 { (read, write) } else { (write, read) };
         let swapped = fd::dup_onto(theirs, target);
         fd::close(theirs);
-        prepared.streams.push(Stream { target, terminal, ours });
+        prepared.streams.push(Stream { target, outer, ours });
         if let Err(e) = swapped {
-            prepared.restore();
+            prepared.put_back();
             return Err(e);
         }
     }
@@ -65,21 +72,26 @@ pub fn prepare() -> Result<Option<Prepared>, Errno> {
 }
 
 impl Prepared {
-    /// Once the process is spawned (or failed to be): our fds 0–2 are the
-    /// terminals again (our own messages go there).
-    pub fn restore(self) -> Relay {
+    /// Once the process is spawned (or failed to be): our fds 0–2 are what
+    /// they were again (our own messages go there); output goes to `log` too.
+    pub fn restore(self, log: Option<LogFile>) -> Relay {
+        self.put_back();
+        Relay { streams: self.streams, input: Vec::new(), log }
+    }
+
+    fn put_back(&self) {
         for s in &self.streams {
-            let _ = fd::dup_onto(s.terminal, s.target);
+            let _ = fd::dup_onto(s.outer, s.target);
         }
-        Relay { streams: self.streams, input: Vec::new() }
     }
 }
 
-/// Relaying between the terminals and a running process's pipes.
+/// Relaying between the caller's fds and a running process's pipes.
 pub struct Relay {
     streams: Vec<Stream>,
     /// Typed input the process has not taken yet (its pipe is full).
     input: Vec<u8>,
+    log: Option<LogFile>,
 }
 
 impl Relay {
@@ -95,7 +107,7 @@ impl Relay {
             for s in &self.streams {
                 let (fd_, events) = match (s.target, s.ours >= 0) {
                     (_, false) => (-1, 0),
-                    (0, true) if self.input.is_empty() => (s.terminal, POLLIN),
+                    (0, true) if self.input.is_empty() => (s.outer, POLLIN),
                     (0, true) => (s.ours, POLLOUT),
                     _ => (s.ours, POLLIN),
                 };
@@ -140,16 +152,20 @@ impl Relay {
             match fd::read(s.ours, buf) {
                 Err(e) if e == EAGAIN => {}
                 Ok(n) if n > 0 => {
-                    if write_waiting(s.terminal, &buf[..n]).is_err() {
+                    log(&mut self.log, s.target, Some(&buf[..n]));
+                    if write_waiting(s.outer, &buf[..n]).is_err() {
                         end(s);
                     }
                 }
-                _ => end(s),
+                _ => {
+                    log(&mut self.log, s.target, None);
+                    end(s);
+                }
             }
             return;
         }
         if self.input.is_empty() {
-            match fd::read(s.terminal, buf) {
+            match fd::read(s.outer, buf) {
                 Err(e) if e == EAGAIN => return,
                 // ^D: the process reads the end of its input.
                 Ok(0) | Err(_) => return end(s),
@@ -176,13 +192,15 @@ impl Relay {
                 match fd::read(s.ours, &mut buf[..CHUNK.min(left)]) {
                     Ok(n) if n > 0 => {
                         left -= n;
-                        if write_waiting(s.terminal, &buf[..n]).is_err() {
+                        log(&mut self.log, s.target, Some(&buf[..n]));
+                        if write_waiting(s.outer, &buf[..n]).is_err() {
                             break;
                         }
                     }
                     _ => break,
                 }
             }
+            log(&mut self.log, s.target, None);
         }
     }
 }
@@ -191,8 +209,21 @@ impl Drop for Relay {
     fn drop(&mut self) {
         for s in self.streams.iter_mut() {
             end(s);
-            fd::close(s.terminal);
+            fd::close(s.outer);
         }
+    }
+}
+
+/// Output of fd `target` (1 or 2) to the log, if there is one; None: its end
+/// (a character cut by the last read goes out as it is). A log that cannot
+/// be written loses entries, never the output itself.
+fn log(log: &mut Option<LogFile>, target: c_int, data: Option<&[u8]>) {
+    if let Some(l) = log.as_mut() {
+        let stream = if target == 2 { logfile::Stream::Stderr } else { logfile::Stream::Stdout };
+        let _ = match data {
+            Some(d) => l.write(stream, d, SystemTime::now()),
+            None => l.flush_stream(stream, SystemTime::now()),
+        };
     }
 }
 

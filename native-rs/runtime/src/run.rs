@@ -8,7 +8,7 @@
 //! container instead (`--rm`). The front end then needs no lock, no
 //! state write and no removal of its own on the `run` path.
 
-use crate::helper::{self, Start};
+use crate::helper::{self, LogConfig, Start};
 use container::cgroups::{self, record, Manager, Placement};
 use container::error::Error;
 use container::launch;
@@ -32,6 +32,8 @@ pub struct Options {
     pub front_end: bool,
     /// A user namespace holding the rootless id maps (the warm helper's).
     pub nest: Option<Nest>,
+    /// With `record`: keep the output in the bundle's log (max size, files), as docker does for `logs`.
+    pub log: Option<(u64, u32)>,
 }
 
 struct Run {
@@ -58,7 +60,7 @@ impl Drop for Cgroup {
 
 pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
-    let (started_at, ended_at, failed_at) = (bundle.clone(), bundle.clone(), bundle.clone());
+    let (started_at, ended_at, failed_at, log_dir) = (bundle.clone(), bundle.clone(), bundle.clone(), bundle.clone());
     let remove = opts.remove;
     let nest = opts.nest;
     helper::serve(Start {
@@ -71,6 +73,7 @@ pub fn run(opts: Options) -> i32 {
             launch::spawn_nested(&r.spec, placement.as_ref(), on_clone, r.nest.as_ref())
         },
         terminal: |r: &Run| r.spec.process.terminal,
+        log: opts.log.map(|(max_size, max_files)| LogConfig { dir: log_dir, max_size, max_files }),
         oom_killed: |r: &Run| r.cgroup.as_ref().map_or(false, |c| c.manager.oom_kills() > 0),
         on_started: if opts.record {
             Some(Box::new(move |pid| record_started(&started_at, pid)))

@@ -152,10 +152,12 @@ export class NativeBackend implements Backend {
   /**
    * `tsbox-runtime run --record --front-end` in this process's place: the
    * helper keeps the state (as with `start`'s `record`), forwards signals,
-   * prints a failed start as `tsbox: …` and exits with the container's code.
+   * prints a failed start as `tsbox: …` and exits with the container's code;
+   * with `log` it keeps the output in the container's log too (docker's `logs`).
    */
-  handOff(options: HandOffOptions & { bundleDir: string; remove: boolean }): Promise<never> {
-    return this.become(["run", "--bundle", options.bundleDir, "--record", ...(options.remove ? ["--remove"] : []), "--front-end"], options);
+  handOff(options: HandOffOptions & { bundleDir: string; remove: boolean; log?: { maxSize: number; maxFiles: number } }): Promise<never> {
+    const log = options.log ? ["--log-max-size", String(options.log.maxSize), "--log-max-files", String(options.log.maxFiles)] : [];
+    return this.become(["run", "--bundle", options.bundleDir, "--record", ...(options.remove ? ["--remove"] : []), "--front-end", ...log], options);
   }
 
   /** `tsbox-runtime exec --front-end` in this process's place (it deletes the process file once read). */

@@ -100,6 +100,7 @@ fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
         remove: false,
         front_end: false,
         nest: None,
+        log: None,
     }))
 }
 

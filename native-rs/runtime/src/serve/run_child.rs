@@ -63,6 +63,7 @@ fn child(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> ! {
         remove: run.remove,
         front_end: false,
         nest,
+        log: None,
     }))
 }
 
