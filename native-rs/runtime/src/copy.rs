@@ -42,6 +42,10 @@ pub struct Options {
 
 pub fn copy(opts: Options) -> i32 {
     let events = StatusEvents::new(opts.status_fd, "tsbox-runtime");
+    // A copy whose caller was killed stops too, wherever it waits (a FIFO, a full pipe).
+    if let Err(e) = crate::helper::die_with_parent() {
+        return events.error(&e);
+    }
     let mut op = opts.op;
     let path = opts.path;
     let result = match opts.target {
