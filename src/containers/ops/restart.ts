@@ -29,14 +29,20 @@ export async function restartContainer(ctx: LifecycleContext, id: string, option
   await startContainer(ctx, id);
 }
 
-/** Whether the monitor began a new run after the one `before` saw (false once it is gone without one). */
+/**
+ * Whether the monitor began a new run after the one `before` saw. One that
+ * restarts in place says "restarting" from the stop until the new run is
+ * recorded; "exited" (a monitor that only stopped it, as the vm's does) or
+ * a monitor gone means no new run is coming.
+ */
 async function startedAgain(ctx: LifecycleContext, id: string, before: ContainerState): Promise<boolean> {
-  for (;;) {
+  for (let waited = 0; waited < 60_000; waited += 20) {
     const found = readState(bundleOf(ctx, id));
     if (!found) return false;
     const now = refreshStatus(found);
     if (now.started !== before.started) return true;
-    if (!supervisorAlive(now)) return false;
+    if (now.status === "exited" || !supervisorAlive(now)) return false;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  return false;
 }
