@@ -223,7 +223,7 @@ export class Container implements AsyncDisposable {
       await stopContainer(this.ctx, this.id, options);
       return this.wait().catch((err: unknown) => {
         // Removed once it stopped (`--rm`): stopped all the same, with what is no longer recorded.
-        if (isTsboxError(err) && err.code === "container" && /^no such container/.test(err.message)) return { exitCode: UNKNOWN_EXIT, signal: null, oomKilled: false };
+        if (isGone(err)) return { exitCode: UNKNOWN_EXIT, signal: null, oomKilled: false };
         throw err;
       });
     }
@@ -448,9 +448,14 @@ export class Container implements AsyncDisposable {
       await this.remove({ force: true });
     } catch (err) {
       // Removed meanwhile (its --rm, another process): nothing left to do.
-      if (!(isTsboxError(err) && /no such container/.test(err.message))) throw err;
+      if (!isGone(err)) throw err;
     }
   }
+}
+
+/** The error of a container no longer recorded (its `--rm`, another process's `rm`). */
+function isGone(err: unknown): boolean {
+  return isTsboxError(err) && err.code === "container" && /^no such container/.test(err.message);
 }
 
 /**

@@ -1,6 +1,8 @@
-import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, createWriteStream, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import type { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 
 /**
  * Random hex, for temp names and container ids. Read from /dev/urandom:
@@ -120,6 +122,33 @@ export async function removeTree(path: string): Promise<void> {
   } catch (err) {
     if (err !== OVER_BUDGET) throw err;
     await removeTreeAsync(path);
+  }
+}
+
+/**
+ * Writes a user's output file by `outputFile`'s rules with `write`: a
+ * regular file is published (flushed to disk, renamed into place) only once
+ * complete, and a failed write leaves no half file.
+ */
+export async function writeOutputFile(path: string, write: (out: Writable) => Promise<void>): Promise<void> {
+  const target = outputFile(path);
+  const file = createWriteStream(target.write, { flags: target.renameTo ? "wx" : "w", mode: 0o644 });
+  let done = false;
+  try {
+    await write(file);
+    file.end();
+    await finished(file);
+    if (target.renameTo) {
+      const fh = await open(target.write, "r");
+      await fh.sync().finally(() => fh.close());
+      await rename(target.write, target.renameTo);
+    }
+    done = true;
+  } finally {
+    if (!done) {
+      file.destroy();
+      if (target.renameTo) await unlink(target.write).catch(() => {});
+    }
   }
 }
 

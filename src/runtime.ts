@@ -86,6 +86,11 @@ export interface RunControl {
   onCreated?: (id: string) => void;
 }
 
+/** Where a run's warnings go: the caller's `onWarning`, else Node's warnings. */
+function warningsOf(control: RunControl): (message: string) => void {
+  return control.onWarning ?? ((message) => process.emitWarning(message, { type: "TsboxWarning" }));
+}
+
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
 export type ContainerInfo = ContainerState;
@@ -176,7 +181,7 @@ export class Runtime implements ContainerOwner {
         stdout: options.stdout ?? "pipe",
         stderr: options.stderr ?? "pipe",
         newSession: control.newSession ?? false,
-        onWarning: control.onWarning ?? ((message) => process.emitWarning(message, { type: "TsboxWarning" })),
+        onWarning: warningsOf(control),
         // Anonymous volumes go through the volume store's lock: a --rm container with some is this process's to remove.
         ...(remove && anonymousVolumes ? {} : { record: { remove } }),
         oneShot: control.handOff !== undefined,
@@ -365,7 +370,7 @@ export class Runtime implements ContainerOwner {
     const host = (this.host ??= probeHostIdentity());
     let rootless: NetworkInputs["rootless"] = null;
     // A guest's root makes its bridges itself: only this host's rootless users need the user-mode network.
-    const warn = control.onWarning ?? ((m: string) => process.emitWarning(m, { type: "TsboxWarning" }));
+    const warn = warningsOf(control);
     if (mode.kind === "bridge" && host.uid !== 0 && this.backend.capabilities().networks === "host") {
       const found = rootlessNetwork();
       if (found.helper) {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { UsageError } from "../errors.js";
@@ -192,6 +192,17 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     ...(backend !== undefined ? { backend } : {}),
     ...(cidfile !== undefined ? { cidfile } : {}),
   };
+}
+
+/**
+ * docker's `--cidfile FILE` (run and create): the id written once the
+ * container exists; a file already there is refused first (it may be
+ * another container's).
+ */
+export function cidFileWriter(path: string | undefined): (id: string) => void {
+  if (path === undefined) return () => {};
+  if (existsSync(path)) throw new UsageError(`container ID file found, make sure the other container isn't running or delete ${path}`);
+  return (id) => writeFileSync(path, id, { flag: "wx" });
 }
 
 /** docker's json-file options: `max-size=10m` (k, m, g), `max-file=3`. */

@@ -1,11 +1,10 @@
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { lstat, mkdir, mkdtemp, open, readFile, realpath, rename, stat, unlink } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { lstat, mkdir, mkdtemp, open, readFile, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
-import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
-import { outputFile, removeTree } from "../fs-util.js";
+import { removeTree, writeOutputFile } from "../fs-util.js";
 import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "./oci.js";
@@ -29,6 +28,7 @@ export type ArchiveFormat = "docker" | "oci";
 
 export async function saveImages(store: ImageStore, names: string[], out: string | Writable, format: ArchiveFormat = "docker", platform?: Platform): Promise<void> {
   if (names.length === 0) throw new ImageError("nothing to save: name at least one image");
+  if (typeof out === "string") return writeOutputFile(out, (file) => saveImages(store, names, file, format, platform));
   const layout = store.layout;
   const blobs = new Map<string, number>();
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
@@ -55,56 +55,36 @@ export async function saveImages(store: ImageStore, names: string[], out: string
     });
   }
 
-  const target = typeof out === "string" ? outputFile(out) : undefined;
-  const stream: Writable = target ? createWriteStream(target.write, { flags: target.renameTo ? "wx" : "w", mode: 0o644 }) : (out as Writable);
   const write = (chunk: Buffer) => new Promise<void>((resolve, reject) => {
-    if (stream.write(chunk)) return resolve();
-    const onDrain = () => (stream.off("error", reject), resolve());
-    stream.once("drain", onDrain);
-    stream.once("error", reject);
+    if (out.write(chunk)) return resolve();
+    const onDrain = () => (out.off("error", reject), resolve());
+    out.once("drain", onDrain);
+    out.once("error", reject);
   });
-  let done = false;
-  try {
-    const dir = (path: string) => write(entryHeader({ path, type: "directory", mode: 0o755, mtime: 0 }, 0));
-    const file = async (path: string, data: Buffer) => {
-      await write(entryHeader({ path, type: "file", mode: 0o644, mtime: 0 }, data.length));
-      await write(data);
-      await write(tarPadding(data.length));
-    };
-    await file("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" })));
-    await dir("blobs");
-    await dir("blobs/sha256");
-    for (const [digest] of blobs) {
-      const path = layout.blobPath(digest);
-      const size = (await stat(path)).size;
-      await write(entryHeader({ path: blobName(digest), type: "file", mode: 0o644, mtime: 0 }, size));
-      let written = 0;
-      for await (const chunk of createReadStream(path)) {
-        written += (chunk as Buffer).length;
-        await write(chunk as Buffer);
-      }
-      if (written !== size) throw new ImageError(`blob ${digest} changed while it was saved`);
-      await write(tarPadding(size));
+  const dir = (path: string) => write(entryHeader({ path, type: "directory", mode: 0o755, mtime: 0 }, 0));
+  const file = async (path: string, data: Buffer) => {
+    await write(entryHeader({ path, type: "file", mode: 0o644, mtime: 0 }, data.length));
+    await write(data);
+    await write(tarPadding(data.length));
+  };
+  await file("oci-layout", Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" })));
+  await dir("blobs");
+  await dir("blobs/sha256");
+  for (const [digest] of blobs) {
+    const path = layout.blobPath(digest);
+    const size = (await stat(path)).size;
+    await write(entryHeader({ path: blobName(digest), type: "file", mode: 0o644, mtime: 0 }, size));
+    let written = 0;
+    for await (const chunk of createReadStream(path)) {
+      written += (chunk as Buffer).length;
+      await write(chunk as Buffer);
     }
-    await file("index.json", Buffer.from(JSON.stringify(index)));
-    if (format === "docker") await file("manifest.json", Buffer.from(JSON.stringify(dockerManifest)));
-    await write(Buffer.alloc(1024));
-    done = true;
-  } finally {
-    if (target) {
-      (stream as WriteStream).end();
-      await finished(stream).catch(() => {});
-      if (!target.renameTo) {
-        // Written into as it is (a device, a FIFO): nothing to publish or remove.
-      } else if (done) {
-        const fh = await open(target.write, "r");
-        await fh.sync().finally(() => fh.close());
-        await rename(target.write, target.renameTo);
-      } else {
-        await unlink(target.write).catch(() => {});
-      }
-    }
+    if (written !== size) throw new ImageError(`blob ${digest} changed while it was saved`);
+    await write(tarPadding(size));
   }
+  await file("index.json", Buffer.from(JSON.stringify(index)));
+  if (format === "docker") await file("manifest.json", Buffer.from(JSON.stringify(dockerManifest)));
+  await write(Buffer.alloc(1024));
 }
 
 function blobName(digest: string): string {

@@ -509,6 +509,7 @@ function octal(mode: number): string {
 }
 
 const NODE_TYPES = { chardev: 0o020000, blockdev: 0o060000, fifo: 0o010000 } as const;
+let hasAddon: boolean | undefined;
 
 /**
  * A device node or FIFO with exactly `mode`'s permission bits. Through the
@@ -517,7 +518,8 @@ const NODE_TYPES = { chardev: 0o020000, blockdev: 0o060000, fifo: 0o010000 } as 
  * thousands of times.
  */
 async function makeNode(path: string, type: keyof typeof NODE_TYPES, mode: number, major = 0, minor = 0): Promise<void> {
-  if (!addonPresent()) {
+  // Looked for once: a layer may hold thousands of whiteouts.
+  if (!(hasAddon ??= addonPresent())) {
     if (type === "fifo") return runTool("mkfifo", ["-m", octal(mode), path]);
     return runTool("mknod", ["-m", octal(mode), path, type === "chardev" ? "c" : "b", String(major), String(minor)]);
   }

@@ -87,14 +87,15 @@ pub fn serve<T>(start: Start<T>) -> i32 {
     };
     match ready {
         Ok(input) => {
-            let log = match start.log.filter(|_| !(start.terminal)(&input)).map(LogConfig::open).transpose() {
+            let terminal = (start.terminal)(&input);
+            let log = match start.log.filter(|_| !terminal).map(LogConfig::open).transpose() {
                 Ok(l) => l,
                 Err(e) => {
                     drop(input);
                     return failed(e, start.on_failed);
                 }
             };
-            let prepared = if (start.terminal)(&input) {
+            let prepared = if terminal {
                 None
             } else {
                 match relay::prepare(log.is_some()) {

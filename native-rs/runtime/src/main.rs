@@ -1,6 +1,5 @@
-//! tsbox-runtime: the helper the native backend spawns (and the vm guest
-//! agent runs); single-threaded but for relay.rs's threads, made after the
-//! container's process is. See docs/architecture.md "tsbox-runtime protocol".
+//! tsbox-runtime: the single-threaded helper the native backend spawns (and
+//! the vm guest agent runs). See docs/architecture.md "tsbox-runtime protocol".
 //!
 //!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]]
 //!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end]
@@ -43,6 +42,7 @@ use container::sealed_exe;
 use container::status::StatusEvents;
 use container::sys::fd;
 use flags::Flags;
+use monitor::logfile;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -193,7 +193,7 @@ fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
     let (log_size, log_files) = (flags.number("--log-max-size")?, flags.number("--log-max-files")?);
     let log = match (log_size, log_files) {
         (None, None) => None,
-        (size, files) if record => Some((size.unwrap_or(10 * 1024 * 1024), files.unwrap_or(3) as u32)),
+        (size, files) if record => Some((size.unwrap_or(logfile::DEFAULT_MAX_SIZE), files.map_or(logfile::DEFAULT_MAX_FILES, |n| n as u32))),
         _ => return Err("run: --log-max-size and --log-max-files need --record".into()),
     };
     let remove = flags.switch("--remove");
@@ -262,8 +262,8 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
         status_fd,
         lock_fd: flags.fd("--lock-fd")?,
         restart,
-        log_max_size: flags.number("--log-max-size")?.unwrap_or(10 * 1024 * 1024),
-        log_max_files: flags.number("--log-max-files")?.unwrap_or(3) as u32,
+        log_max_size: flags.number("--log-max-size")?.unwrap_or(logfile::DEFAULT_MAX_SIZE),
+        log_max_files: flags.number("--log-max-files")?.map_or(logfile::DEFAULT_MAX_FILES, |n| n as u32),
         open_stdin: flags.switch("--open-stdin"),
         attach_first,
         remove: flags.switch("--remove"),
@@ -347,7 +347,7 @@ fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, PathBuf), String
     Ok((bundle, pid, PathBuf::from(flags.required("--network", "net-attach")?)))
 }
 
-/// `network rm`: the dir of the network's state, its bridge and subnet, whether it has NAT rules, and
+/// `network rm`: the dir of the network's state, its bridge and subnet, and
 /// rootless the dir of the user's network namespace (the bridge is in there while its holder runs).
 fn parse_net_remove(args: &[OsString]) -> Result<(PathBuf, String, String, Option<PathBuf>), String> {
     let mut flags = Flags::parse(args, &["--dir", "--bridge", "--subnet", "--rootless-dir"])?;

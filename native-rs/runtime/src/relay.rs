@@ -100,6 +100,8 @@ impl Relay {
     pub fn run(&mut self, pid: i32) {
         // Readable once the process has ended; before Linux 5.3, a look every 50 ms.
         let pidfd = process::pidfd_open(pid).unwrap_or(-1);
+        let start = if pidfd < 0 { process::start_time(pid) } else { None };
+        let ended = || start.map_or(true, |s| !process::alive(pid, s));
         self.nonblocking();
         let mut buf = vec![0u8; CHUNK];
         loop {
@@ -116,7 +118,7 @@ impl Relay {
             if fd::poll(&mut fds, if pidfd >= 0 { -1 } else { 50 }).is_err() {
                 break;
             }
-            if fds[0].revents != 0 || (pidfd < 0 && has_ended(pid)) {
+            if fds[0].revents != 0 || (pidfd < 0 && ended()) {
                 break;
             }
             for (i, ready) in fds[1..].iter().enumerate() {
@@ -231,15 +233,6 @@ fn end(s: &mut Stream) {
     if s.ours >= 0 {
         fd::close(s.ours);
         s.ours = -1;
-    }
-}
-
-/// Whether `pid`, our child, has ended (a zombie not reaped yet).
-fn has_ended(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{}/stat", pid)) {
-        // "PID (comm) S …": the state follows the last ')'.
-        Ok(stat) => stat.rfind(')').and_then(|i| stat[i + 1..].trim_start().chars().next()).map_or(true, |c| c == 'Z' || c == 'X'),
-        Err(_) => true,
     }
 }
 

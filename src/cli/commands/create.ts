@@ -1,8 +1,7 @@
-import { writeFileSync } from "node:fs";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { parseRunArgs, RUN_USAGE } from "../run-flags.js";
+import { cidFileWriter, parseRunArgs, RUN_USAGE } from "../run-flags.js";
 import { hostTerminalSize } from "../terminal.js";
 
 /** `create`: `run`'s flags; the container is made, not started; its id printed. */
@@ -13,11 +12,12 @@ export async function createCommand(args: string[], ctx: CliContext): Promise<nu
     return 0;
   }
   const { options, interactive, tty } = request;
+  const cidfile = cidFileWriter(request.cidfile);
   options.stdin = interactive;
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const container = await runtime.create(options);
-  if (request.cidfile !== undefined) writeFileSync(request.cidfile, container.id, { flag: "wx" });
+  cidfile(container.id);
   ctx.stdout.write(container.id + "\n");
   return 0;
 }

@@ -1,10 +1,9 @@
-import { existsSync, writeFileSync } from "node:fs";
 import { defaultDataDir } from "../../paths.js";
 import type { Container } from "../../container.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
-import { parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
+import { cidFileWriter, parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
 import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
 
@@ -73,14 +72,4 @@ async function runDetached(request: RunRequest, ctx: CliContext, cidfile: (id: s
   await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id } });
   ctx.stdout.write(container.id + "\n");
   return 0;
-}
-
-/**
- * docker's `--cidfile FILE`: the id written once the container exists; a
- * file already there is refused first (it may be another container's).
- */
-function cidFileWriter(path: string | undefined): (id: string) => void {
-  if (path === undefined) return () => {};
-  if (existsSync(path)) throw new UsageError(`container ID file found, make sure the other container isn't running or delete ${path}`);
-  return (id) => writeFileSync(path, id, { flag: "wx" });
 }

@@ -18,6 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub const FILE_NAME: &str = "container.log";
+/// Rotation when a caller names none (src/containers/state.ts DEFAULT_LOG, which
+/// the front end always passes, is the same).
+pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024;
+pub const DEFAULT_MAX_FILES: u32 = 3;
 
 pub struct LogFile {
     path: PathBuf,
