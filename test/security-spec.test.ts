@@ -1,7 +1,7 @@
 /**
  * The security part of the spec, without containers (fast tier): docker's
  * capability arithmetic, docker's seccomp profile translated for a
- * container's capabilities and kernel, the --security-opt forms, the
+ * container's capabilities and kernel, the --security-opt, --privileged and --device forms, the
  * working-directory rule, and the name tables TS and Rust must agree on.
  */
 import { describe, it } from "node:test";
@@ -14,6 +14,7 @@ import { DEFAULT_SECCOMP_PROFILE } from "../src/spec/seccomp/default-profile.js"
 import { checkDockerProfile, compareVersions, toOciSeccomp } from "../src/spec/seccomp/docker-profile.js";
 import { goArch, securitySettings } from "../src/spec/security.js";
 import { securityOptions } from "../src/cli/run-flags.js";
+import { parseDeviceFlag, privilegedDevices, requestedDevices } from "../src/containers/devices.js";
 import { validateSpec } from "../src/spec/validate.js";
 import type { ContainerSpec, LinuxSeccomp } from "../src/spec/container-spec.js";
 
@@ -133,6 +134,45 @@ describe("security options", () => {
     assert.equal(securitySettings({ seccomp: "unconfined" }, amd64).seccomp, undefined);
     assert.equal(securitySettings({ noNewPrivileges: false }, amd64).noNewPrivileges, false);
     assert.throws(() => securitySettings({ seccomp: "strict" as "default" }, amd64), /expected "default", "unconfined" or a profile/);
+  });
+
+  it("lifts capabilities, filter and masking for --privileged, and masking alone for systempaths=unconfined", () => {
+    const d = securitySettings({}, amd64);
+    assert.ok(d.maskedPaths.includes("/proc/kcore") && d.readonlyPaths.includes("/proc/sys"));
+    const p = securitySettings({ privileged: true, seccomp: "default" }, amd64);
+    assert.deepEqual(p.capabilities.bounding, ALL_CAPABILITIES);
+    assert.equal(p.seccomp, undefined, "docker's --privileged has no filter, whatever the profile");
+    assert.deepEqual([p.maskedPaths, p.readonlyPaths], [[], []]);
+    assert.equal(p.noNewPrivileges, true, "no_new_privs stays what was asked");
+    // A --cap-drop still drops (podman's rule; docker takes it too).
+    assert.ok(!securitySettings({ privileged: true, capDrop: ["SYS_ADMIN"] }, amd64).capabilities.bounding.includes("CAP_SYS_ADMIN"));
+    const s = securitySettings({ systemPaths: "unconfined" }, amd64);
+    assert.deepEqual([s.maskedPaths, s.readonlyPaths, s.capabilities.bounding], [[], [], d.capabilities.bounding]);
+    assert.ok(s.seccomp);
+    assert.deepEqual(securityOptions(["systempaths=unconfined"]), { systemPaths: "unconfined" });
+    assert.throws(() => securityOptions(["systempaths=all"]), /invalid --security-opt systempaths=all/);
+    assert.throws(() => securitySettings({ privileged: "yes" as unknown as boolean }, amd64), /privileged must be true or false/);
+  });
+
+  it("reads docker's --device forms and refuses what it cannot give", () => {
+    assert.deepEqual(parseDeviceFlag("/dev/fuse"), { path: "/dev/fuse" });
+    assert.deepEqual(parseDeviceFlag("/dev/sdc:/dev/xvdc"), { path: "/dev/sdc", containerPath: "/dev/xvdc" });
+    assert.deepEqual(parseDeviceFlag("/dev/sdc:rw"), { path: "/dev/sdc", permissions: "rw" });
+    assert.deepEqual(parseDeviceFlag("/dev/sdc:/dev/xvdc:rwm"), { path: "/dev/sdc", containerPath: "/dev/xvdc", permissions: "rwm" });
+    assert.throws(() => parseDeviceFlag("/dev/a:/b:rw:x"), /expected HOST\[:CONTAINER\[:PERMISSIONS\]\]/);
+    assert.throws(() => parseDeviceFlag("/dev/a::rw"), /expected HOST/);
+    const [zero] = requestedDevices([{ path: "/dev/zero", containerPath: "/dev/z/./zero" }]);
+    assert.deepEqual(zero, { source: "/dev/zero", target: "/dev/z/zero", inspect: { PathOnHost: "/dev/zero", PathInContainer: "/dev/z/zero", CgroupPermissions: "rwm" } });
+    assert.throws(() => requestedDevices([{ path: "/dev/zero", permissions: "r" }]), /gives a device read and write access/);
+    assert.throws(() => requestedDevices([{ path: "/dev/zero", permissions: "rwx" }]), /permissions are r, w and m/);
+    assert.throws(() => requestedDevices([{ path: "/etc/hostname" }]), /\/etc\/hostname is not a device node/);
+    assert.throws(() => requestedDevices([{ path: "/dev/no-such-node" }]), /\/dev\/no-such-node does not exist/);
+    assert.throws(() => requestedDevices([{ path: "dev/zero" }]), /host path must be absolute/);
+    assert.throws(() => requestedDevices([{ path: "/dev/zero", containerPath: "zero" }]), /container path must be absolute/);
+    // A directory gives every node under it; --privileged the host's /dev but what every container has.
+    const all = privilegedDevices().map((d) => d.target);
+    assert.ok(!all.includes("/dev/null") && !all.some((t) => t.startsWith("/dev/pts/")), all.join(" "));
+    assert.ok(all.every((t) => t.startsWith("/dev/")));
   });
 
   it("refuses a working directory that is a /proc magic link", () => {

@@ -344,6 +344,43 @@ async function defineTests(): Promise<void> {
         assert.equal(bad.code, 125);
         assert.match(bad.stderr, /unknown capability: "NOT_A_CAP"/);
       });
+
+      it("--privileged lifts capabilities, filter and masks and brings the host's devices; --device binds one node", async () => {
+        const look = "grep -E '^(CapEff|Seccomp):' /proc/self/status; grep -cE ' /proc/(keys|sys) ' /proc/self/mounts; grep ' /sys ' /proc/self/mounts";
+        const plain = await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", look]);
+        assert.match(plain.stdout, /Seccomp:\s+2\n2\n.* ro,/, plain.stderr);
+        const host = vm ? [] : (await import("../src/containers/devices.js")).privilegedDevices().map((d) => d.target);
+        const extra = host.length > 0 ? `; test -e ${host[0]} && echo has-${host[0]}` : "";
+        const p = await tsbox(who, ["run", "--rm", "--privileged", "busybox", "sh", "-c", look + extra]);
+        assert.equal(p.code, 0, p.stderr);
+        const eff = BigInt(`0x${/CapEff:\s+(\S+)/.exec(p.stdout)?.[1] ?? "0"}`);
+        assert.equal(eff & 0x3fffffffffn, 0x3fffffffffn, `every capability up to CAP_AUDIT_READ: ${p.stdout}`);
+        assert.match(p.stdout, /Seccomp:\s+0\n0\n.* rw,/, "no filter, /proc/keys and /proc/sys not masked, /sys writable");
+        if (host.length > 0) assert.match(p.stdout, new RegExp(`has-${host[0]}`), `the host's ${host[0]}`);
+        const name = `priv-${who.name}`;
+        assert.equal((await tsbox(who, ["create", "--name", name, "--privileged", "busybox", "true"])).code, 0);
+        assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.Privileged}}", name])).stdout, "true\n");
+        await tsbox(who, ["rm", name]);
+        if (vm) {
+          const refused = await tsbox(who, ["run", "--rm", "--device", "/dev/zero", "busybox", "true"]);
+          assert.equal(refused.code, 125);
+          assert.match(refused.stderr, /--device needs the native backend/);
+          return;
+        }
+        // A node the user may open (the container opens it as the host user it maps to), nested dirs made.
+        const dev = await tsbox(who, ["run", "--rm", "--device", "/dev/zero:/dev/a/b/zero", "--device", "/dev/null:rw", "busybox", "sh", "-c", "ls -l /dev/a/b/zero; head -c 3 /dev/a/b/zero | od -An -tx1; echo x > /dev/null && echo wrote"]);
+        assert.equal(dev.code, 0, dev.stderr);
+        assert.match(dev.stdout, /^c.* 1,\s+5 .*\/dev\/a\/b\/zero\n 00 00 00\nwrote\n$/);
+        await tsbox(who, ["create", "--name", name, "--device", "/dev/zero:/dev/z", "busybox", "true"]);
+        const devices = await tsbox(who, ["inspect", "-f", "{{json .HostConfig.Devices}}", name]);
+        assert.deepEqual(JSON.parse(devices.stdout), [{ PathOnHost: "/dev/zero", PathInContainer: "/dev/z", CgroupPermissions: "rwm" }]);
+        await tsbox(who, ["rm", name]);
+        for (const [flag, message] of [["/etc/hostname", /is not a device node/], ["/dev/no-such-node", /does not exist/], ["/dev/zero:r", /read and write access/]] as const) {
+          const r = await tsbox(who, ["run", "--rm", "--device", flag, "busybox", "true"]);
+          assert.equal(r.code, 125, flag);
+          assert.match(r.stderr, message);
+        }
+      });
     });
   }
 

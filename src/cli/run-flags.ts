@@ -7,6 +7,7 @@ import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/d
 import { allValues, type FlagDef, lastValue, parseFlags, type ParsedFlags } from "./flags.js";
 import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flags.js";
 import { dataFlagOptions, DATA_FLAGS, DATA_USAGE, readKeyValueFile } from "./run-flags-data.js";
+import { parseDeviceFlag } from "../containers/devices.js";
 
 /** What `run` and `exec` both take: the process's stdio, environment, cwd and user. */
 export const PROCESS_FLAGS: FlagDef[] = [
@@ -31,6 +32,8 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "cap-add", value: true, repeat: true },
   { name: "cap-drop", value: true, repeat: true },
   { name: "security-opt", value: true, repeat: true },
+  { name: "privileged" },
+  { name: "device", value: true, repeat: true },
   { name: "userns", value: true },
   { name: "pull", value: true },
   { name: "sysctl", value: true, repeat: true },
@@ -84,8 +87,12 @@ Options:
       --cap-add CAP      Add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL)
       --cap-drop CAP     Drop a capability (ALL: all but the added ones)
       --security-opt OPT seccomp=unconfined, seccomp=PROFILE.json (docker's format),
-                         no-new-privileges[=true|false] (default true); label=disable and
-                         apparmor=unconfined are taken (tsbox applies neither)
+                         no-new-privileges[=true|false] (default true), systempaths=unconfined
+                         (no masked /proc, /sys paths); label=disable and apparmor=unconfined
+                         are taken (tsbox applies neither)
+      --privileged       Every capability, no seccomp filter, nothing masked, a writable /sys
+                         and the host's devices (still in a user namespace: see docs/security.md)
+      --device H[:C[:P]] Give the container the host's device node H (at C; P: rw or rwm)
       --userns auto      As root: the container's ids are subordinate ids of its
                          own (the "containers" range of /etc/subuid), not the host's
       --pull POLICY      missing (default: pull an image not here), always, never
@@ -146,6 +153,9 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const platform = lastValue(flags, "platform");
   if (platform !== undefined) options.platform = platform;
   Object.assign(options, securityOptions(allValues(flags, "security-opt")));
+  if (flags.bools.has("privileged")) options.privileged = true;
+  const devices = allValues(flags, "device").map(parseDeviceFlag);
+  if (devices.length > 0) options.devices = devices;
   const capAdd = allValues(flags, "cap-add");
   const capDrop = allValues(flags, "cap-drop");
   if (capAdd.length > 0) options.capAdd = capAdd;
@@ -237,8 +247,8 @@ export function flagEnvironment(flags: ParsedFlags, env: NodeJS.ProcessEnv): str
  * docker's `--security-opt`: `seccomp=unconfined|PROFILE.json` and
  * `no-new-privileges[=|:true|false]` (`:` is docker's older separator).
  */
-export function securityOptions(opts: string[]): Pick<RunOptions, "seccomp" | "noNewPrivileges"> {
-  const out: Pick<RunOptions, "seccomp" | "noNewPrivileges"> = {};
+export function securityOptions(opts: string[]): Pick<RunOptions, "seccomp" | "noNewPrivileges" | "systemPaths"> {
+  const out: Pick<RunOptions, "seccomp" | "noNewPrivileges" | "systemPaths"> = {};
   for (const opt of opts) {
     const sep = /[=:]/.exec(opt);
     const key = sep ? opt.slice(0, sep.index) : opt;
@@ -249,10 +259,12 @@ export function securityOptions(opts: string[]): Pick<RunOptions, "seccomp" | "n
       else throw new UsageError(`invalid --security-opt ${opt}: no-new-privileges takes true or false`);
     } else if (key === "seccomp" && value !== undefined && value !== "") {
       out.seccomp = value === "unconfined" ? "unconfined" : readSeccompProfile(value);
+    } else if (key === "systempaths" && value === "unconfined") {
+      out.systemPaths = "unconfined";
     } else if ((key === "label" && value === "disable") || (key === "apparmor" && value === "unconfined")) {
       // What tsbox does anyway: it applies no SELinux label and no AppArmor profile (scripts and compose files pass these).
     } else {
-      throw new UsageError(`invalid --security-opt ${opt}: tsbox knows seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges, label=disable and apparmor=unconfined`);
+      throw new UsageError(`invalid --security-opt ${opt}: tsbox knows seccomp=unconfined, seccomp=PROFILE.json, no-new-privileges, systempaths=unconfined, label=disable and apparmor=unconfined`);
     }
   }
   return out;

@@ -17,6 +17,7 @@ import { DEFAULT_PATH_ENV } from "../spec/defaults.js";
 import { envList, mergeEnv } from "../spec/process-rules.js";
 import type { RunOptions } from "../spec/run-options.js";
 import type { InspectMount } from "./volumes-resolve.js";
+import type { DeviceBind } from "./devices.js";
 
 export interface InspectRecord {
   Path: string;
@@ -58,12 +59,14 @@ export interface RecordInputs {
   image: { id: string; config: ImageConfig };
   spec: ContainerSpec;
   mounts: InspectMount[];
+  /** docker's HostConfig.Devices: the `--device`s asked for (default none). */
+  devices?: DeviceBind["inspect"][];
   bundle: ContainerPaths;
   /** docker's HostConfig.NetworkMode: bridge, none, host, container:ID or a network's name. */
   networkMode: string;
 }
 
-export function buildInspectRecord({ options, image, spec, mounts, bundle, networkMode }: RecordInputs): InspectRecord {
+export function buildInspectRecord({ options, image, spec, mounts, devices = [], bundle, networkMode }: RecordInputs): InspectRecord {
   const imageRun = image.config.config ?? {};
   // The user's command, not tsbox-init's wrapper around it (docker shows it the same way).
   const command = spec.process.args[0] === INIT_PATH && options.init ? spec.process.args.slice(2) : spec.process.args;
@@ -116,7 +119,8 @@ export function buildInspectRecord({ options, image, spec, mounts, bundle, netwo
       ...securityOpt(options),
       ...(options.sysctls && Object.keys(options.sysctls).length > 0 ? { Sysctls: { ...options.sysctls } } : {}),
       Init: options.init ? true : null,
-      Privileged: false,
+      Privileged: options.privileged === true,
+      Devices: devices.map((d) => ({ ...d })),
       ReadonlyRootfs: Boolean(options.readOnly),
       Tmpfs: options.tmpfs && Object.keys(options.tmpfs).length > 0 ? { ...options.tmpfs } : null,
       ShmSize: 64 * 1024 * 1024,
@@ -215,6 +219,7 @@ export function portBindings(ports: PortMapping[]): Record<string, { HostIp: str
 function securityOpt(options: RunOptions): { SecurityOpt?: string[] } {
   const out: string[] = [];
   if (options.noNewPrivileges !== undefined) out.push(`no-new-privileges=${options.noNewPrivileges}`);
+  if (options.systemPaths === "unconfined") out.push("systempaths=unconfined");
   if (options.seccomp === "unconfined") out.push("seccomp=unconfined");
   else if (options.seccomp !== undefined) out.push(`seccomp=${JSON.stringify(options.seccomp)}`);
   return out.length > 0 ? { SecurityOpt: out } : {};

@@ -2,8 +2,8 @@
  * A new container's user mounts, docker's way: `-v` and `--mount` binds,
  * named and anonymous volumes (created on first use; a new or empty volume
  * gets what the image has at its mount point, unless `nocopy`), tmpfs
- * mounts, and an anonymous volume for each VOLUME of the image that no
- * mount of the run covers. Each becomes a spec mount plus the `.Mounts`
+ * mounts, host devices (devices.ts), and an anonymous volume for each
+ * VOLUME of the image that no mount of the run covers. Each becomes a spec mount plus the `.Mounts`
  * entry `inspect` shows; the volumes used are recorded in the bundle under
  * the volumes lock.
  */
@@ -16,6 +16,7 @@ import type { ContainerPaths } from "../paths.js";
 import type { MountSpec } from "../spec/container-spec.js";
 import type { MountOption, RunOptions, VolumeOption } from "../spec/run-options.js";
 import { type ContainerVolumes, type VolumeStore, writeContainerVolumes } from "./volumes.js";
+import { type DeviceBind, privilegedDevices, requestedDevices } from "./devices.js";
 
 /** One entry of docker's `.Mounts` in `inspect`. */
 export interface InspectMount {
@@ -34,6 +35,8 @@ export interface ResolvedMounts {
   specs: MountSpec[];
   inspect: InspectMount[];
   volumes: ContainerVolumes;
+  /** docker's `HostConfig.Devices`: the `--device`s asked for. */
+  devices: DeviceBind["inspect"][];
 }
 
 export interface ResolveContext {
@@ -45,12 +48,15 @@ export interface ResolveContext {
   bundle: ContainerPaths;
   /** Real root: copied files keep their owners. */
   privileged: boolean;
+  /** Whether the backend's containers run on this host, so its device nodes mean something (native). */
+  hostDevices: boolean;
 }
 
 type Request =
   | { kind: "bind"; source: string; target: string; readonly: boolean; propagation: string; label: string; fromV: boolean }
   | { kind: "volume"; name?: string; target: string; readonly: boolean; noCopy: boolean; labels: Record<string, string>; label: string; fromV: boolean }
-  | { kind: "tmpfs"; target: string; options: string[]; label: string; inspect: boolean };
+  | { kind: "tmpfs"; target: string; options: string[]; label: string; inspect: boolean }
+  | { kind: "device"; source: string; target: string };
 
 export async function resolveMounts(options: RunOptions, ctx: ResolveContext): Promise<ResolvedMounts> {
   const requests = [...(options.volumes ?? []).map(fromVolumeOption), ...(options.mounts ?? []).map(fromMountOption), ...tmpfsRequests(options.tmpfs ?? {})];
@@ -59,6 +65,14 @@ export async function resolveMounts(options: RunOptions, ctx: ResolveContext): P
     if (seen.has(r.target)) throw new UsageError(`Duplicate mount point: ${r.target}`);
     seen.add(r.target);
   }
+  const devices = deviceRequests(options, ctx.hostDevices);
+  for (const d of devices.asked) {
+    if (seen.has(d.target)) throw new UsageError(`Duplicate mount point: ${d.target}`);
+    seen.add(d.target);
+    requests.push({ kind: "device", source: d.source, target: d.target });
+  }
+  // --privileged's host nodes yield to the run's own mounts and devices.
+  for (const d of devices.privileged) if (!seen.has(d.target)) requests.push({ kind: "device", source: d.source, target: d.target });
   for (const r of imageVolumeRequests(ctx.imageVolumes, options.imageVolume ?? "volume")) {
     if (seen.has(r.target)) continue; // the run's own mount there takes its place
     seen.add(r.target);
@@ -80,7 +94,17 @@ export async function resolveMounts(options: RunOptions, ctx: ResolveContext): P
     specs: order.map(({ r }) => r.spec),
     inspect: resolved.map((r) => r.inspect).filter((m): m is InspectMount => m !== null),
     volumes,
+    devices: devices.asked.map((d) => d.inspect),
   };
+}
+
+function deviceRequests(options: RunOptions, hostDevices: boolean): { asked: DeviceBind[]; privileged: DeviceBind[] } {
+  if (!hostDevices) {
+    // The vm's containers see the guest's devices: a host path names nothing there.
+    if (options.devices?.length) throw new UsageError("--device needs the native backend: a vm container's devices are the guest's");
+    return { asked: [], privileged: [] };
+  }
+  return { asked: requestedDevices(options.devices ?? []), privileged: options.privileged === true ? privilegedDevices() : [] };
 }
 
 function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolumes): { spec: MountSpec; inspect: InspectMount | null } {
@@ -111,6 +135,9 @@ function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolumes): { 
         spec: { destination: r.target, type: "tmpfs", source: "tmpfs", options: r.options },
         inspect: r.inspect ? { Type: "tmpfs", Source: "", Destination: r.target, Mode: "", RW: !r.options.includes("ro"), Propagation: "" } : null,
       };
+    case "device":
+      // docker lists devices in HostConfig.Devices, not .Mounts.
+      return { spec: { destination: r.target, type: "bind", source: r.source, options: ["bind", "rw", "nosuid", "noexec"] }, inspect: null };
   }
 }
 

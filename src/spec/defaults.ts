@@ -44,9 +44,9 @@ export const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/
  * runc's default mounts (the cgroup one shows the container its own cgroup,
  * read-only: native-rs/container/src/cgroup_view.rs). devpts gets `gid=5`
  * (tty) only when gid 5 is mapped in the user namespace: with a single-id
- * rootless mapping the mount fails.
+ * rootless mapping the mount fails. `--privileged` gets a writable /sys.
  */
-export function defaultMounts(options: { ttyGroupMapped: boolean }): MountSpec[] {
+export function defaultMounts(options: { ttyGroupMapped: boolean; writableSys?: boolean }): MountSpec[] {
   return [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
@@ -58,7 +58,7 @@ export function defaultMounts(options: { ttyGroupMapped: boolean }): MountSpec[]
     },
     { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", options.writableSys ? "rw" : "ro"] },
     { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },
   ];
 }

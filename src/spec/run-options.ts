@@ -53,6 +53,16 @@ export interface RunOptions {
   /** no_new_privs: setuid binaries and file capabilities grant nothing. Default true. */
   noNewPrivileges?: boolean;
   /**
+   * docker's `--privileged`: every capability (of the container's user
+   * namespace), no seccomp filter, no masked or read-only kernel paths, a
+   * writable /sys and, on the native backend, the host's device nodes.
+   */
+  privileged?: boolean;
+  /** docker's `--security-opt systempaths=unconfined`: /proc and /sys paths are neither masked nor read-only. */
+  systemPaths?: "default" | "unconfined";
+  /** Host device nodes for the container (docker's `--device`; native backend only). */
+  devices?: DeviceOption[];
+  /**
    * `"auto"`: the container's root is a subordinate id of its own, not the
    * host's root (tsbox as root only; see docs/security.md).
    */
@@ -159,4 +169,14 @@ export interface UlimitOption {
   name: string;
   soft: number;
   hard: number;
+}
+
+/** docker's `--device HOST[:CONTAINER[:PERMISSIONS]]`. */
+export interface DeviceOption {
+  /** The host's device node (a directory: every node under it). */
+  path: string;
+  /** Where the container sees it; default the same path. */
+  containerPath?: string;
+  /** docker's cgroup permissions, `rwm`: tsbox gives a device read and write, so they must include both. */
+  permissions?: string;
 }

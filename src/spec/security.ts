@@ -1,14 +1,15 @@
 /**
  * The security part of a container's spec from what the user asked:
  * capabilities (docker's --cap-add/--cap-drop), the seccomp filter
- * (docker's default profile, none, or the user's profile) and
+ * (docker's default profile, none, or the user's profile), no_new_privs
+ * and the masked and read-only kernel paths; `--privileged` lifts all but
  * no_new_privs. Pure: the caller says which architecture and kernel the
  * container runs on.
  */
 import { UsageError } from "../errors.js";
 import { tweakCapabilities } from "./capabilities.js";
 import type { Capabilities, LinuxSeccomp } from "./container-spec.js";
-import { DEFAULT_CAPABILITIES } from "./defaults.js";
+import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./defaults.js";
 import type { RunOptions } from "./run-options.js";
 import { DEFAULT_SECCOMP_PROFILE } from "./seccomp/default-profile.js";
 import { checkDockerProfile, toOciSeccomp } from "./seccomp/docker-profile.js";
@@ -25,21 +26,32 @@ export interface SecuritySettings {
   /** Absent: no filter. */
   seccomp?: LinuxSeccomp;
   noNewPrivileges: boolean;
+  maskedPaths: string[];
+  readonlyPaths: string[];
 }
 
-type SecurityOptions = Pick<RunOptions, "capAdd" | "capDrop" | "seccomp" | "noNewPrivileges">;
+type SecurityOptions = Pick<RunOptions, "capAdd" | "capDrop" | "seccomp" | "noNewPrivileges" | "privileged" | "systemPaths">;
 
 export function securitySettings(options: SecurityOptions, target: SecurityTarget): SecuritySettings {
-  const caps = tweakCapabilities(DEFAULT_CAPABILITIES, options.capAdd ?? [], options.capDrop ?? []);
+  if (options.privileged !== undefined && typeof options.privileged !== "boolean") throw new UsageError("privileged must be true or false");
+  if (options.systemPaths !== undefined && options.systemPaths !== "default" && options.systemPaths !== "unconfined") {
+    throw new UsageError(`systemPaths: expected "default" or "unconfined", got "${String(options.systemPaths)}"`);
+  }
+  // docker's --privileged: every capability (a --cap-drop still drops), no filter, nothing masked.
+  const privileged = options.privileged === true;
+  const caps = tweakCapabilities(DEFAULT_CAPABILITIES, [...(privileged ? ["ALL"] : []), ...(options.capAdd ?? [])], options.capDrop ?? []);
   const capabilities: Capabilities = { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] };
   if (options.noNewPrivileges !== undefined && typeof options.noNewPrivileges !== "boolean") {
     throw new UsageError("noNewPrivileges must be true or false");
   }
-  const profile = seccompProfile(options.seccomp);
+  const profile = privileged ? undefined : seccompProfile(options.seccomp);
+  const unmasked = privileged || options.systemPaths === "unconfined";
   return {
     capabilities,
     ...(profile ? { seccomp: toOciSeccomp(profile, { arch: target.arch, caps, kernel: target.kernel }) } : {}),
     noNewPrivileges: options.noNewPrivileges ?? true,
+    maskedPaths: unmasked ? [] : [...DEFAULT_MASKED_PATHS],
+    readonlyPaths: unmasked ? [] : [...DEFAULT_READONLY_PATHS],
   };
 }
 

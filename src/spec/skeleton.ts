@@ -9,7 +9,7 @@
  */
 import type { ImageRunConfig } from "../image/oci.js";
 import type { ContainerSpec, IdMapping, LinuxSpec, MountSpec, Rlimit } from "./container-spec.js";
-import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, OCI_VERSION } from "./defaults.js";
+import { OCI_VERSION } from "./defaults.js";
 import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, envList, mergeEnv, workingDir } from "./process-rules.js";
 import type { RunOptions } from "./run-options.js";
 import { securitySettings, type SecurityTarget } from "./security.js";
@@ -17,7 +17,7 @@ import { validateSpec } from "./validate.js";
 
 export interface SkeletonInputs {
   id: string;
-  options: Pick<RunOptions, "cmd" | "entrypoint" | "env" | "workdir" | "hostname" | "tty" | "readOnly" | "capAdd" | "capDrop" | "seccomp" | "noNewPrivileges">;
+  options: Pick<RunOptions, "cmd" | "entrypoint" | "env" | "workdir" | "hostname" | "tty" | "readOnly" | "capAdd" | "capDrop" | "seccomp" | "noNewPrivileges" | "privileged" | "systemPaths">;
   image: ImageRunConfig;
   /** The resolved user; `home` is $HOME unless the image or the options set it. */
   user: { uid: number; gid: number; additionalGids?: number[]; home: string };
@@ -67,8 +67,8 @@ export function runSpec(inputs: SkeletonInputs): ContainerSpec {
       ...(inputs.usernsAuto
         ? { uidMappings: [], gidMappings: [], usernsAuto: inputs.usernsAuto }
         : { uidMappings: inputs.maps.uidMappings, gidMappings: inputs.maps.gidMappings }),
-      maskedPaths: [...DEFAULT_MASKED_PATHS],
-      readonlyPaths: [...DEFAULT_READONLY_PATHS],
+      maskedPaths: security.maskedPaths,
+      readonlyPaths: security.readonlyPaths,
       ...(security.seccomp ? { seccomp: security.seccomp } : {}),
       ...inputs.cgroups,
     },
