@@ -196,7 +196,7 @@ export class Runtime implements ContainerOwner {
           started: new Date().toISOString(),
         }));
       }
-      return new Container(this, id, options.name ?? null, { proc, autoRemove: options.remove ?? false, foreground: true });
+      return new Container(this, id, state.name, { proc, autoRemove: options.remove ?? false, foreground: true });
     } catch (err) {
       await this.failedStart(id, state, err, options.remove ?? false);
       throw err;
@@ -205,7 +205,7 @@ export class Runtime implements ContainerOwner {
 
   /** `run` with a restart policy: started under its monitor, attached to from the first byte. */
   private async runMonitored(options: RunOptions, control: RunControl): Promise<Container> {
-    const { id, bundle } = await this.prepare(options, control);
+    const { id, bundle, state } = await this.prepare(options, control);
     let attachment: Attachment | undefined;
     try {
       await startContainer(this.ctx, id, {
@@ -223,7 +223,7 @@ export class Runtime implements ContainerOwner {
       stdout: options.stdout ?? "pipe",
       stderr: options.stderr ?? "pipe",
     });
-    return new Container(this, id, options.name ?? null, { proc, autoRemove: false, foreground: false });
+    return new Container(this, id, state.name, { proc, autoRemove: false, foreground: false });
   }
 
   /**
@@ -291,18 +291,18 @@ export class Runtime implements ContainerOwner {
     try {
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
-      if (options.name !== undefined) {
-        this.names.reserve(options.name, id);
-        reserved = true;
-      }
+      // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash).
+      if (options.name !== undefined) this.names.reserve(options.name, id);
+      else options = { ...options, name: this.names.reserveGenerated(id) };
+      reserved = true;
       // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.
-      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0 });
+      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, hostDevices: this.backend.name === "native" });
       const initBinary = options.init ? this.initBinary() : undefined;
       const network = await this.planNetwork(id, options, bundle.dir, image.config, control);
       const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
-      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));
+      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, devices: mounts.devices, bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));
       const state: ContainerState = {
         id,
         name: options.name ?? null,

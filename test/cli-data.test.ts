@@ -76,6 +76,14 @@ for (const who of identities()) {
       assert.deepEqual(Object.keys(json), ["Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"]);
       assert.equal(json.Labels, "tier=db");
       assert.match(json.CreatedAt!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \S+$/);
+      // Unnamed: docker's adjective_surname, which the container answers to, and which its removal frees.
+      const unnamed = (await cli(["create", "busybox", "true"])).stdout.trim();
+      const generated = (await cli(["inspect", "-f", "{{.Name}}", unnamed])).stdout.trim().slice(1);
+      assert.match(generated, /^[a-z]+_[a-z_]+\d?$/);
+      assert.equal((await cli(["ps", "-a", "--filter", `id=${unnamed}`, "--format", "{{.Names}}"])).stdout, `${generated}\n`);
+      assert.equal((await cli(["rm", generated])).code, 0);
+      assert.equal((await cli(["create", "--name", generated, "busybox", "true"])).code, 0, "the name is free again");
+      await cli(["rm", generated]);
       const bad = await tsbox(who, ["ps", "--format", "{{.Nope}}"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /can't evaluate field Nope in type \*formatter\.ContainerContext/);

@@ -15,6 +15,8 @@ import { readLogs, type LogEntry } from "../src/containers/logs.js";
 import { LogWriter, type LogStream } from "../src/containers/log-writer.js";
 import { refreshStatus, readState, type ContainerState } from "../src/containers/state.js";
 import { parseSignal } from "../src/containers/signals.js";
+import { generatedName } from "../src/containers/generated-name.js";
+import { checkContainerName } from "../src/containers/names.js";
 import { parseTimeArg } from "../src/cli/time-arg.js";
 import { DataPaths } from "../src/paths.js";
 
@@ -142,5 +144,22 @@ describe("CLI arguments", () => {
     assert.equal(parseTimeArg("1h30m", "--since", now).toISOString(), "2024-06-01T10:30:00.000Z");
     assert.equal(parseTimeArg("45s", "--since", now).toISOString(), "2024-06-01T11:59:15.000Z");
     assert.throws(() => parseTimeArg("yesterday", "--since"), /invalid value "yesterday" for --since/);
+  });
+});
+
+describe("generated container names", () => {
+  it("are docker's adjective_surname, valid names, with a digit once a pick was taken", () => {
+    const seq = (values: number[]) => () => values.shift() ?? 0;
+    assert.equal(generatedName(0, seq([0, 0])), "agile_babbage");
+    assert.equal(generatedName(0, seq([0.9999, 0.9999])), "zen_yonath");
+    assert.equal(generatedName(3, seq([0, 0, 0.75])), "agile_babbage7");
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const name = generatedName(i % 2);
+      checkContainerName(name);
+      assert.match(name, /^[a-z]+_[a-z_]+\d?$/);
+      seen.add(name);
+    }
+    assert.ok(seen.size > 150, `${seen.size} different names of 200`);
   });
 });

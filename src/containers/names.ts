@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { ContainerError } from "../errors.js";
 import { isErrno } from "../fs-util.js";
 import type { DataPaths } from "../paths.js";
+import { generatedName } from "./generated-name.js";
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -52,6 +53,19 @@ export class ContainerNames {
       }
     }
     throw new ContainerError(`the container name "${name}" is already in use`);
+  }
+
+  /** A generated name (docker's `adjective_surname`) reserved for `id`: another pick while one is taken. */
+  reserveGenerated(id: string): string {
+    for (let attempt = 0; ; attempt++) {
+      const name = generatedName(attempt);
+      try {
+        this.reserve(name, id);
+        return name;
+      } catch (err) {
+        if (!(err instanceof ContainerError) || attempt >= 50) throw err;
+      }
+    }
   }
 
   /** The id holding `name`, if that container still exists. */
