@@ -72,6 +72,14 @@ for (const who of identities()) {
       assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, `${short}\n`);
       assert.doesNotMatch((await cli(["images", "--filter", "dangling=false"])).stdout, /<none>/);
       assert.match((await cli(["images", "--filter", "reference=sn*:one"])).stdout, /^snap\s+one\s/m);
+      // Newest first, as docker lists them; before/since an image, labels.
+      const names = async (...args: string[]) => (await cli(["images", ...args, "--format", "{{.Repository}}:{{.Tag}}"])).stdout.trim().split("\n");
+      assert.deepEqual((await names()).slice(0, 2), ["<none>:<none>", "snap:one"]);
+      assert.deepEqual(await names("--filter", "since=snap:one"), ["<none>:<none>"]);
+      assert.deepEqual(await names("--filter", `before=${short}`, "--filter", "reference=snap"), ["snap:one"]);
+      assert.ok(!(await names("--filter", "before=snap:one")).some((n) => n === "snap:one" || n === "<none>:<none>"));
+      assert.deepEqual(await names("--filter", "label=stage=one"), ["snap:one"]);
+      assert.deepEqual(await names("--filter", "label=stage=two"), [""]);
       await cli(["tag", short, "named:1"]);
       await cli(["tag", bare, "named:2"]);
       assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, "", "a tagged image is no longer dangling");
@@ -80,7 +88,8 @@ for (const who of identities()) {
       assert.match(refused.stderr, /^tsbox: conflict: unable to delete [0-9a-f]{12} \(must be forced\) - image is referenced in multiple repositories$/m);
       assert.equal((await cli(["rmi", "-f", short])).stdout, `Untagged: named:1\nUntagged: named:2\nDeleted: ${bare}\n`);
       assert.match((await tsbox(who, ["run", "--rm", short, "true"])).stderr, /image not found|unable to find image/);
-      assert.equal((await tsbox(who, ["images", "--filter", "since=x"])).code, 125, "an unknown filter is refused");
+      assert.equal((await tsbox(who, ["images", "--filter", "since=nosuchimage"])).code, 125, "since an image that is not here");
+      assert.equal((await tsbox(who, ["images", "--filter", "until=1h"])).code, 125, "an unknown filter is refused");
       const bad = await tsbox(who, ["commit", "-c", "FROM x", "w"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /FROM is not a valid change command/);

@@ -44,6 +44,8 @@ export interface ImageSummary {
   /** Compressed size of config + layers. */
   size: number;
   platform: string;
+  /** The image config's labels (docker's `LABEL`s). */
+  labels: Record<string, string>;
 }
 
 /** How `untag` and `removeById` treat images containers use. */
@@ -154,10 +156,11 @@ export class ImageStore {
   }
 
   /**
-   * One row per image name and platform, then one per image without a name
-   * (docker's <none>, newest first): those a commit, import or untagged build
-   * made, and with `all` the build cache's step images too (docker's
-   * intermediate images). An image that has a name is not listed unnamed.
+   * One row per image name and platform and one per image without a name
+   * (docker's <none>: what a commit, import or untagged build made, and with
+   * `all` the build cache's step images too, docker's intermediate images),
+   * newest first as docker lists them. An image that has a name is not
+   * listed unnamed.
    */
   async listImages(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
     await this.ensureMigrated();
@@ -174,6 +177,7 @@ export class ImageStore {
       created: image.config.created ?? null,
       size: imageSize(image),
       platform: formatPlatform(d.platform!),
+      labels: { ...(image.config.config?.Labels ?? {}) },
     });
     for (const entry of index.manifests) {
       const refName = entry.annotations?.[Annotation.refName];
@@ -198,9 +202,8 @@ export class ImageStore {
     const hasName = new Set(named.map((r) => r.manifestDigest));
     const seen = new Set<string>();
     const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !seen.has(r.manifestDigest) && seen.add(r.manifestDigest));
-    named.sort((a, b) => a.name.localeCompare(b.name) || a.platform.localeCompare(b.platform));
-    none.sort((a, b) => (b.created ?? "").localeCompare(a.created ?? ""));
-    return [...named, ...none];
+    const time = (r: ImageSummary) => (r.created ? Date.parse(r.created) || 0 : 0);
+    return [...named, ...none].sort((a, b) => time(b) - time(a) || a.name.localeCompare(b.name) || a.platform.localeCompare(b.platform));
   }
 
   /** Gives the image named `source` (every platform of it) a second name `target`, replacing what `target` named. */

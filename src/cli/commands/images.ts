@@ -13,11 +13,12 @@ import { goTimeString } from "./ps-context.js";
 
 const USAGE = `Usage: tsbox images [OPTIONS] [REPOSITORY[:TAG]]
 
-List images in the local store: one row per name and platform, then the images without a name (<none>).
+List images in the local store, newest first: one row per name and platform, and the images without a name (<none>).
 
 Options:
   -a, --all           Also the build cache's step images (docker's intermediate images)
-  -f, --filter K=V    dangling=true|false, reference=PATTERN (e.g. busybox*, */app:*)
+  -f, --filter K=V    dangling=true|false, reference=PATTERN (e.g. busybox*, */app:*),
+                      label=KEY[=VALUE], before=IMAGE, since=IMAGE
   -q, --quiet         Only image IDs
       --no-trunc      Whole image IDs
       --digests       Show manifest digests
@@ -46,8 +47,8 @@ export async function imagesCommand(args: string[], ctx: CliContext): Promise<nu
   ]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length > 1) throw new UsageError(`"tsbox images" takes at most one argument (REPOSITORY[:TAG])`);
-  const keep = imageFilter(allValues(flags, "filter"));
-  let images = (await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images({ all: flags.bools.has("all") })).filter(keep);
+  const all = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images({ all: flags.bools.has("all") });
+  let images = all.filter(imageFilter(allValues(flags, "filter"), all));
   const wanted = flags.positionals[0];
   if (wanted !== undefined) images = images.filter(matches(wanted));
   if (flags.bools.has("json")) {
@@ -64,20 +65,50 @@ export async function imagesCommand(args: string[], ctx: CliContext): Promise<nu
   return 0;
 }
 
-/** `--filter dangling=…` and `--filter reference=…` (docker's: a glob on `repo` or `repo:tag`), each key ANDed, values ORed. */
-function imageFilter(specs: string[]): (img: ImageSummary) => boolean {
+const FILTER_KEYS = ["dangling", "reference", "label", "before", "since"];
+
+/**
+ * docker's `--filter`s: `dangling`, `reference` (a glob on `repo` or
+ * `repo:tag`), `label=KEY[=VALUE]`, and `before`/`since` an image (by name or
+ * id) of `listed`: older or newer than it. Keys ANDed, a key's values ORed.
+ */
+function imageFilter(specs: string[], listed: ImageSummary[]): (img: ImageSummary) => boolean {
   const byKey = new Map<string, string[]>();
   for (const spec of specs) {
     const m = /^([a-z]+)=(.*)$/.exec(spec);
-    if (!m || !["dangling", "reference"].includes(m[1]!)) throw new UsageError(`invalid filter '${spec}' (tsbox images filters: dangling, reference)`);
+    if (!m || !FILTER_KEYS.includes(m[1]!)) throw new UsageError(`invalid filter '${spec}' (tsbox images filters: ${FILTER_KEYS.join(", ")})`);
     if (m[1] === "dangling" && !["true", "false", "1", "0"].includes(m[2]!)) throw new UsageError(`invalid filter 'dangling=${m[2]}'`);
     byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), m[2]!]);
   }
   const dangling = byKey.get("dangling")?.map((x) => x === "true" || x === "1");
   const references = byKey.get("reference");
+  const labels = byKey.get("label")?.map((l) => /^([^=]*)(?:=(.*))?$/s.exec(l)!);
+  const time = (img: ImageSummary) => (img.created ? Date.parse(img.created) || 0 : 0);
+  const pivot = (key: string) => byKey.get(key)?.map((ref) => time(findListed(listed, ref)));
+  const before = pivot("before");
+  const since = pivot("since");
   return (img) =>
     (dangling === undefined || dangling.includes(img.dangling)) &&
-    (references === undefined || (!img.dangling && references.some((p) => matchPath(p, img.repository) || matchPath(p, `${img.repository}:${img.tag ?? ""}`))));
+    (references === undefined || (!img.dangling && references.some((p) => matchPath(p, img.repository) || matchPath(p, `${img.repository}:${img.tag ?? ""}`)))) &&
+    (labels === undefined || labels.some(([, key, value]) => img.labels[key!] !== undefined && (value === undefined || img.labels[key!] === value))) &&
+    (before === undefined || before.some((t) => time(img) < t)) &&
+    (since === undefined || since.some((t) => time(img) > t));
+}
+
+/** The image a `before=`/`since=` filter names: a name (`busybox`, `app:1`) or an id (prefix). */
+function findListed(listed: ImageSummary[], ref: string): ImageSummary {
+  const hex = /^(sha256:)?([0-9a-f]{1,64})$/.exec(ref)?.[2];
+  const byId = hex !== undefined ? listed.find((img) => img.id.replace(/^sha256:/, "").startsWith(hex)) : undefined;
+  let found = byId;
+  if (!found) {
+    try {
+      found = listed.find(matches(ref.includes(":") || ref.includes("@") ? ref : `${ref}:latest`));
+    } catch {
+      // not a reference either
+    }
+  }
+  if (!found) throw new UsageError(`no such image: ${ref}`);
+  return found;
 }
 
 /** `images busybox` or `images busybox:1.36`: docker's reference filter (a name without a tag lists every tag). */
