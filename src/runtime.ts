@@ -821,6 +821,11 @@ export class Runtime implements ContainerOwner {
     return (await import("./containers/cleanup.js")).pruneImages(this, options);
   }
 
+  /** Deletes the build cache's RUN --mount=type=cache directories (`system prune`). */
+  async pruneBuildCache(): Promise<import("./containers/cleanup.js").ContainerPruneResult> {
+    return (await import("./containers/cleanup.js")).pruneBuildCache(this);
+  }
+
   /** Disk usage of images, containers and volumes (`docker system df`). */
   async diskUsage(): Promise<import("./containers/cleanup.js").DiskUsage> {
     return (await import("./containers/cleanup.js")).diskUsage(this);

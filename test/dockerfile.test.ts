@@ -7,6 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { expandWord, keyValuePairs, parseDockerfile, splitWords } from "../src/build/dockerfile.js";
+import { heredocScript } from "../src/build/builder.js";
 import { IgnoreRules, matchPath } from "../src/build/patterns.js";
 
 describe("Dockerfile syntax", () => {
@@ -25,7 +26,24 @@ describe("Dockerfile syntax", () => {
     assert.throws(() => parseDockerfile("FROM x\n\nBOGUS y"), /line 3: unknown instruction: BOGUS/);
     assert.throws(() => parseDockerfile("FROM x\nCOPY --nope a b"), /line 2: unknown flag: --nope/);
     assert.throws(() => parseDockerfile("# escape=x\nFROM x"), /invalid escape token/);
-    assert.throws(() => parseDockerfile("FROM x\nRUN <<EOF\necho\nEOF"), /heredocs/);
+    assert.throws(() => parseDockerfile("FROM x\nRUN <<EOF\necho\n"), /line 2: unterminated heredoc: no line EOF closes <<EOF/);
+  });
+
+  it("reads here-documents: bodies, <<- tab stripping, quoted delimiters, several per instruction, repeated flags", () => {
+    const f = parseDockerfile(["FROM x", "RUN --mount=type=cache,target=/a --mount=type=tmpfs,target=/b <<EOF", "echo $A", "EOF", "COPY <<-'ONE' <<TWO /d/", "\tkept $A", "\tONE", "two", "TWO", "RUN echo $((1<<2))", "CMD x"].join("\n"));
+    assert.deepEqual(f.instructions.map((i) => [i.keyword, i.line]), [["FROM", 1], ["RUN", 2], ["COPY", 5], ["RUN", 10], ["CMD", 11]]);
+    const run = f.instructions[1]!;
+    assert.deepEqual(run.flagList, [["mount", "type=cache,target=/a"], ["mount", "type=tmpfs,target=/b"]]);
+    assert.deepEqual(run.heredocs, [{ name: "EOF", body: "echo $A\n", expand: true, raw: "echo $A\nEOF" }]);
+    assert.deepEqual(f.instructions[2]!.heredocs, [
+      { name: "ONE", body: "kept $A\n", expand: false, raw: "\tkept $A\n\tONE" },
+      { name: "TWO", body: "two\n", expand: true, raw: "two\nTWO" },
+    ]);
+    assert.equal(f.instructions[3]!.heredocs, undefined, "a shift is no here-document");
+    // What RUN's shell gets: the document alone as the script, a #! one through its interpreter, else command and documents.
+    assert.equal(heredocScript("<<EOF", run.heredocs!), "echo $A\n");
+    assert.equal(heredocScript("<<EOF", [{ name: "EOF", body: "#!/usr/bin/env python3\nprint(1)\nTSBOX_SCRIPT\n", expand: true, raw: "" }]), "exec /usr/bin/env python3 /dev/stdin <<'TSBOX_SCRIPT_'\nprint(1)\nTSBOX_SCRIPT\nTSBOX_SCRIPT_\n");
+    assert.equal(heredocScript("cat <<EOF > /f", run.heredocs!), "cat <<EOF > /f\necho $A\nEOF");
   });
 
   it("splits words as docker's lexer: quotes, escapes, $VAR, ${VAR:-default}, ${VAR:+alt}", () => {

@@ -7,6 +7,7 @@
  * layer step's image is kept as the build cache (cache.ts); only the stages
  * the target needs are built; the final image gets the tags.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { posix } from "node:path";
 import type { Runtime } from "../runtime.js";
@@ -16,9 +17,10 @@ import { formatPlatform, parsePlatform, platformMatches } from "../image/platfor
 import { BuildError } from "./build-error.js";
 import { CACHE_KEY_ANNOTATION, chainKey, findCached } from "./cache.js";
 import { BuildContext, sourcesDigest } from "./context.js";
-import { type Dockerfile, expandWord, type Instruction, keyValuePairs, parseDockerfile, splitWords } from "./dockerfile.js";
+import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePairs, parseDockerfile, splitWords } from "./dockerfile.js";
 import { copyStep, type CopyRequest } from "./copy-step.js";
 import { runStep } from "./run-step.js";
+import { type RunMounts, runMounts } from "./run-mounts.js";
 import { errorMessage } from "../errors.js";
 import { canonicalName, parseReference } from "../image/reference.js";
 import { nameManifest, storeImageEntry } from "../image/commit-image.js";
@@ -81,6 +83,24 @@ export interface Stage {
 }
 
 const DEFAULT_SHELL = ["/bin/sh", "-c"];
+
+/**
+ * What RUN's shell runs for a command with here-documents (BuildKit's rules):
+ * `RUN <<EOF` alone runs the document as the script (one starting `#!` through
+ * that interpreter, reading it from stdin as a file); otherwise the command
+ * and the documents as written go to the shell, which reads them itself.
+ */
+export function heredocScript(command: string, docs: readonly Heredoc[]): string {
+  const alone = docs.length === 1 && /^<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\1$/.test(command.trim());
+  if (!alone) return `${command}\n${docs.map((d) => d.raw).join("\n")}`;
+  const body = docs[0]!.body;
+  if (!body.startsWith("#!")) return body;
+  const newline = body.indexOf("\n");
+  const lines = new Set(body.split("\n"));
+  let delimiter = "TSBOX_SCRIPT";
+  while (lines.has(delimiter)) delimiter += "_";
+  return `exec ${body.slice(2, newline).trim()} /dev/stdin <<'${delimiter}'\n${body.slice(newline + 1)}${delimiter}\n`;
+}
 /** BuildKit's automatic platform ARGs, here always this runtime's platform. */
 function platformArgs(p: Platform): Record<string, string> {
   const platform = formatPlatform(p);
@@ -428,8 +448,12 @@ class Build {
         config.OnBuild = [...(config.OnBuild ?? []), trigger];
         return meta(`ONBUILD ${trigger}`);
       }
-      case "RUN":
-        return this.layerStep(stage, ins, shown, this.runKey(stage, ins), (annotations) => runStep(this.rt, stage, ins, { argv: this.runArgv(stage, ins), env: this.runEnv(stage), annotations }, this.options, this.say));
+      case "RUN": {
+        const argv = this.command(stage, ins);
+        const setup = this.runSetup(stage, ins);
+        const key = `${this.runKey(stage, ins)} ${setup.network ?? ""} ${JSON.stringify(setup.mounts)}${setup.boundSources.length > 0 ? ` ${await sourcesDigest(this.context.resolve(setup.boundSources, ins.line))}` : ""}`;
+        return this.layerStep(stage, ins, shown, key, (annotations) => runStep(this.rt, stage, ins, { argv, env: this.runEnv(stage), annotations, mounts: setup.mounts, ...(setup.network ? { network: setup.network } : {}) }, this.options, this.say));
+      }
       case "COPY":
       case "ADD": {
         const request = await this.copyRequest(stage, ins, ins.json ? [] : words());
@@ -443,13 +467,22 @@ class Build {
   /** CMD/ENTRYPOINT/RUN's argv: the exec form as written, the shell form through SHELL. */
   private command(stage: Stage, ins: Instruction): string[] {
     if (ins.json) return ins.json;
+    if (ins.heredocs) return [...(stage.config.Shell ?? DEFAULT_SHELL), heredocScript(ins.rest, ins.heredocs)];
     if (ins.rest.trim() === "") throw new BuildError(`dockerfile parse error on line ${ins.line}: ${ins.keyword} requires at least one argument`);
     return [...(stage.config.Shell ?? DEFAULT_SHELL), ins.rest];
   }
 
-  private runArgv(stage: Stage, ins: Instruction): string[] {
-    if (ins.flags.size > 0) throw new BuildError(`line ${ins.line}: RUN ${[...ins.flags.keys()].map((f) => `--${f}`).join(" ")} is not supported by tsbox build`);
-    return this.command(stage, ins);
+  /** RUN's `--mount`s (run-mounts.ts) and `--network=default|none|host`; `--security=insecure` is refused. */
+  private runSetup(stage: Stage, ins: Instruction): RunMounts & { network?: string } {
+    if (ins.flags.has("security")) throw new BuildError(`line ${ins.line}: RUN --security is not supported by tsbox build`);
+    const values = (name: string) => ins.flagList.filter(([k]) => k === name).map(([, v]) => splitWords(v, this.vars(stage), this.file.escape, ins.line).join(" "));
+    const setup: RunMounts & { network?: string } = runMounts(values("mount"), this.context, this.rt.dataDir, stage.config.WorkingDir || "/", ins.line);
+    const network = ins.flags.get("network");
+    if (network !== undefined) {
+      if (!["default", "none", "host"].includes(network)) throw new BuildError(`line ${ins.line}: RUN --network=${network}: expected default, none or host`);
+      if (network !== "default") setup.network = network;
+    }
+    return setup;
   }
 
   /** RUN's environment: the substitution variables — ARGs in scope (not kept in the image), then the image's ENV. */
@@ -529,8 +562,16 @@ class Build {
       if (urls.length !== sources.length) throw new BuildError(`line ${ins.line}: ADD mixes URLs and context files: give them one ADD each`);
       return { ...base, kind: "urls", urls, cacheKey: `${JSON.stringify(ins.text)} urls to ${dest}` };
     }
-    const resolved = this.context.resolve(sources, ins.line);
-    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, cacheKey: `${JSON.stringify(ins.text)} ${await sourcesDigest(resolved)} to ${dest} ${base.chown ?? ""} ${chmod ?? ""}` };
+    // `COPY <<EOF /dest`: a here-document is a file named after its delimiter, its `$VAR`s expanded unless quoted.
+    const docs = new Map((ins.heredocs ?? []).map((d) => [d.name, d]));
+    const docName = (source: string) => /^<<-?([A-Za-z_][A-Za-z0-9_]*)$/.exec(source)?.[1];
+    const heredocs = sources.flatMap((source) => {
+      const doc = docs.get(docName(source) ?? "");
+      return doc ? [{ name: doc.name, content: doc.expand ? expandWord(doc.body, vars, this.file.escape, ins.line) : doc.body }] : [];
+    });
+    const resolved = this.context.resolve(sources.filter((source) => !docs.has(docName(source) ?? "")), ins.line);
+    const docsKey = heredocs.length > 0 ? ` heredocs ${createHash("sha256").update(JSON.stringify(heredocs)).digest("hex")}` : "";
+    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, heredocs, cacheKey: `${JSON.stringify(ins.text)} ${await sourcesDigest(resolved)}${docsKey} to ${dest} ${base.chown ?? ""} ${chmod ?? ""}` };
   }
 
   /** A step that adds a layer: taken from the cache when an earlier build made it, else run and kept. */

@@ -1,6 +1,6 @@
 /**
- * COPY and ADD: the sources (context files, another stage's or image's
- * files, ADD's local tar archives unpacked, ADD's URLs downloaded) as one tar
+ * COPY and ADD: the sources (context files, here-documents, another stage's
+ * or image's files, ADD's local tar archives unpacked, ADD's URLs downloaded) as one tar
  * stream written into a stopped container of the stage's image by the copy
  * helper of `tsbox cp` (paths resolve inside its root, through its own
  * symlinks, never the host's), whose writable layer becomes the step's
@@ -41,7 +41,7 @@ interface CopyBase {
 
 export type CopyRequest = CopyBase &
   (
-    | { kind: "context" | "add"; sources: ContextSource[] }
+    | { kind: "context" | "add"; sources: ContextSource[]; heredocs?: { name: string; content: string }[] }
     | { kind: "image"; image: string; paths: string[] }
     | { kind: "urls"; urls: string[] }
   );
@@ -143,6 +143,7 @@ async function unitsOf(req: CopyRequest, container: (image: string) => Promise<C
         if (!s.isDir && req.kind === "add" && (await archiveKind(s.items[0]!.path)) !== undefined) units.push(archiveUnit(s, req.ins));
         else units.push({ isDir: s.isDir, name: posix.basename(s.rel), entries: () => contextEntries(s) });
       }
+      for (const doc of req.heredocs ?? []) units.push(fileUnit(doc.name, Buffer.from(doc.content), 0o644, Math.floor(Date.now() / 1000)));
       return units;
   }
 }
@@ -161,12 +162,16 @@ async function download(url: string, ins: Instruction, say: (text: string) => vo
   } catch (err) {
     throw new BuildError(`line ${ins.line}: ADD ${url}: ${errorMessage(err)}`);
   }
-  const name = posix.basename(new URL(url).pathname) || "index.html";
+  return fileUnit(posix.basename(new URL(url).pathname) || "index.html", body, 0o600, mtime);
+}
+
+/** One file made of `body` (a download, a here-document). */
+function fileUnit(name: string, body: Buffer, mode: number, mtime: number): Unit {
   return {
     isDir: false,
     name,
     entries: async function* () {
-      yield { path: "", type: "file" as const, mode: 0o600, uid: 0, gid: 0, size: body.length, mtime, linkname: "", devmajor: 0, devminor: 0, pax: {}, body: Readable.from([body]) };
+      yield { path: "", type: "file" as const, mode, uid: 0, gid: 0, size: body.length, mtime, linkname: "", devmajor: 0, devminor: 0, pax: {}, body: Readable.from([body]) };
     },
   };
 }

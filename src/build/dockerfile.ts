@@ -1,6 +1,7 @@
 /**
  * Dockerfile syntax (docs.docker.com/reference/dockerfile): parser directives
- * (`# escape=`), comments, line continuations, and each instruction's words.
+ * (`# escape=`), comments, line continuations, here-documents, and each
+ * instruction's words.
  * Pure: the builder (builder.ts) gives meaning to what this returns. Every
  * error names the line, as docker's "dockerfile parse error on line N" does.
  */
@@ -9,8 +10,10 @@ import { BuildError } from "./build-error.js";
 export interface Instruction {
   /** Upper case: FROM, RUN, COPY, … */
   keyword: string;
-  /** `--name=value` flags before the arguments (COPY --from=…, FROM --platform=…). */
+  /** `--name=value` flags before the arguments (COPY --from=…, FROM --platform=…): the last of each name. */
   flags: Map<string, string>;
+  /** Every flag in order, repeats included (RUN --mount=… --mount=…). */
+  flagList: [string, string][];
   /** The arguments as written, continuation lines joined (the shell form's command). */
   rest: string;
   /** The exec form's words when the arguments are a JSON array of strings. */
@@ -19,7 +22,24 @@ export interface Instruction {
   line: number;
   /** The instruction as shown in progress output and history: keyword and arguments on one line. */
   text: string;
+  /** RUN, COPY and ADD's here-documents (`<<EOF` … `EOF`), in the order they were opened. */
+  heredocs?: Heredoc[];
 }
+
+/** A here-document of RUN, COPY or ADD (docker's Dockerfile 1.4 syntax). */
+export interface Heredoc {
+  /** The delimiter word: COPY's file name. */
+  name: string;
+  /** Its lines, each ending in a newline (`<<-` strips their leading tabs). */
+  body: string;
+  /** `<<EOF` unquoted: `$VAR`s in COPY's content expand; `<<"EOF"` or `<<'EOF'`: as written. */
+  expand: boolean;
+  /** The lines as written, the closing delimiter's included: what RUN hands its shell after the command. */
+  raw: string;
+}
+
+/** `<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'` (a letter or `_` first, so `$((1<<2))` is no here-document). */
+const HEREDOC = /<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g;
 
 export interface Dockerfile {
   /** `\` (default) or a backtick (`# escape=\``). */
@@ -83,7 +103,26 @@ export function parseDockerfile(text: string): Dockerfile {
       i++;
       break;
     }
-    instructions.push(parseInstruction(joined.trim(), start + 1));
+    const ins = parseInstruction(joined.trim(), start + 1);
+    if (!ins.json && (ins.keyword === "RUN" || ins.keyword === "COPY" || ins.keyword === "ADD")) {
+      const heredocs: Heredoc[] = [];
+      for (const m of ins.rest.matchAll(HEREDOC)) {
+        const [, strip, quote, name] = m as unknown as [string, string, string, string];
+        const body: string[] = [];
+        const raw: string[] = [];
+        for (;;) {
+          if (i >= lines.length) throw new BuildError(`dockerfile parse error on line ${start + 1}: unterminated heredoc: no line ${name} closes <<${strip}${quote}${name}${quote}`);
+          const text = lines[i++]!;
+          raw.push(text);
+          const content = strip ? text.replace(/^\t+/, "") : text;
+          if (content === name) break;
+          body.push(content);
+        }
+        heredocs.push({ name, body: body.map((l) => `${l}\n`).join(""), expand: quote === "", raw: raw.join("\n") });
+      }
+      if (heredocs.length > 0) ins.heredocs = heredocs;
+    }
+    instructions.push(ins);
   }
   return { escape, instructions };
 }
@@ -94,20 +133,19 @@ function parseInstruction(text: string, line: number): Instruction {
   if (!KNOWN.has(keyword)) throw new BuildError(`dockerfile parse error on line ${line}: unknown instruction: ${m[1]}`);
   let rest = m[2]!;
   const flags = new Map<string, string>();
+  const flagList: [string, string][] = [];
   if (FLAGS[keyword]) {
     for (;;) {
       const f = /^--([a-z-]+)(?:=(\S*))?(?:\s+|$)/.exec(rest);
       if (!f) break;
       if (!FLAGS[keyword]?.includes(f[1]!)) throw new BuildError(`dockerfile parse error on line ${line}: unknown flag: --${f[1]} (${keyword})`);
       flags.set(f[1]!, f[2] ?? "true");
+      flagList.push([f[1]!, f[2] ?? "true"]);
       rest = rest.slice(f[0].length);
     }
   }
-  if (/<<-?["']?[A-Za-z_]/.test(rest) && (keyword === "RUN" || keyword === "COPY" || keyword === "ADD")) {
-    throw new BuildError(`dockerfile parse error on line ${line}: heredocs (<<EOF) are not supported by tsbox build`);
-  }
   const json = jsonForm(rest);
-  const instruction: Instruction = { keyword, flags, rest, line, text: `${keyword} ${[...flags].map(([k, v]) => `--${k}=${v} `).join("")}${rest}`.trim() };
+  const instruction: Instruction = { keyword, flags, flagList, rest, line, text: `${keyword} ${flagList.map(([k, v]) => `--${k}=${v} `).join("")}${rest}`.trim() };
   if (json) instruction.json = json;
   return instruction;
 }

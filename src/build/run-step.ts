@@ -5,6 +5,7 @@
  * the new image's layer. The container is removed whatever happens.
  */
 import type { Runtime } from "../runtime.js";
+import type { MountOption } from "../spec/run-options.js";
 import type { Instruction } from "./dockerfile.js";
 import type { BuildOptions, Stage } from "./builder.js";
 import { BuildError } from "./build-error.js";
@@ -16,6 +17,10 @@ export interface RunStepRequest {
   argv: string[];
   env: string[];
   annotations: Record<string, string>;
+  /** RUN --mount's (run-mounts.ts): not part of the step's layer. */
+  mounts?: MountOption[];
+  /** RUN --network: this step's network instead of the build's. */
+  network?: string;
 }
 
 export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: RunStepRequest, options: BuildOptions, say: (text: string) => void): Promise<{ manifestDigest: string; configDigest: string }> {
@@ -28,7 +33,8 @@ export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: 
     env: req.env,
     workdir: stage.config.WorkingDir || "/",
     user: stage.config.User || "0",
-    ...(options.network !== undefined ? { network: options.network } : {}),
+    ...((req.network ?? options.network) !== undefined ? { network: req.network ?? options.network } : {}),
+    ...(req.mounts?.length ? { mounts: req.mounts } : {}),
     stdout: "pipe",
     stderr: "pipe",
   }, { onWarning: (w) => say(`[warning] ${w}\n`) }).catch(async (err: unknown) => {

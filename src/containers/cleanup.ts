@@ -1,9 +1,13 @@
 /**
  * `container prune`, `system prune` and `system df`: what the data dir
  * holds (images: blobs and unpacked layers; containers: writable layers;
- * volumes), what is in use, and deleting what is not.
+ * volumes; the build cache's RUN --mount=type=cache dirs), what is in use,
+ * and deleting what is not.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { cacheMountsDir } from "../build/run-mounts.js";
+import { removeOwnedTree } from "./remove.js";
 import { treeBytes } from "../fs-util.js";
 import { Annotation, type ImageManifest } from "../image/oci.js";
 import { familiarName, parseReference } from "../image/reference.js";
@@ -73,6 +77,38 @@ export async function pruneImages(runtime: Runtime, options: { all?: boolean } =
   return result;
 }
 
+/**
+ * The directories of RUN --mount=type=cache (`system prune`, docker's build
+ * cache): each renamed aside first, so a build that starts meanwhile makes
+ * a new one; removed as their owner (a rootless build's files belong to its
+ * subordinate ids).
+ */
+export async function pruneBuildCache(runtime: Runtime): Promise<ContainerPruneResult> {
+  const result: ContainerPruneResult = { removed: [], bytes: 0 };
+  const dir = cacheMountsDir(runtime.dataDir);
+  for (const name of cacheDirs(dir)) {
+    const bytes = await treeBytes(join(dir, name));
+    const doomed = join(dir, `.rm-${name}`);
+    try {
+      renameSync(join(dir, name), doomed);
+    } catch {
+      continue; // another prune took it
+    }
+    await removeOwnedTree(runtime.lifecycle(), doomed);
+    result.removed.push(name);
+    result.bytes += bytes;
+  }
+  return result;
+}
+
+function cacheDirs(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((name) => !name.startsWith("."));
+  } catch {
+    return [];
+  }
+}
+
 export interface UsageRow {
   Type: "Images" | "Containers" | "Local Volumes" | "Build Cache";
   TotalCount: number;
@@ -134,13 +170,16 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
   const volumes: DiskUsage["volumes"] = [];
   for (const v of runtime.volumes.list() as VolumeInfo[]) volumes.push({ name: v.Name, links: runtime.volumes.users(v.Name).length, size: await treeBytes(v.Mountpoint) });
 
+  const cacheDir = cacheMountsDir(runtime.dataDir);
+  const cache: number[] = [];
+  for (const name of cacheDirs(cacheDir)) cache.push(await treeBytes(join(cacheDir, name)));
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
     rows: [
       { Type: "Images", TotalCount: images.length, Active: images.filter((i) => i.containers > 0).length, Size: imagesSize, Reclaimable: imagesReclaimable },
       { Type: "Containers", TotalCount: sized.length, Active: sized.filter((c) => c.status === "running").length, Size: sum(sized.map((c) => c.size)), Reclaimable: sum(sized.filter((c) => c.status !== "running").map((c) => c.size)) },
       { Type: "Local Volumes", TotalCount: volumes.length, Active: volumes.filter((v) => v.links > 0).length, Size: sum(volumes.map((v) => v.size)), Reclaimable: sum(volumes.filter((v) => v.links === 0).map((v) => v.size)) },
-      { Type: "Build Cache", TotalCount: 0, Active: 0, Size: 0, Reclaimable: 0 },
+      { Type: "Build Cache", TotalCount: cache.length, Active: 0, Size: sum(cache), Reclaimable: sum(cache) },
     ],
     images,
     containers: sized,

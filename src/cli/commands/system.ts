@@ -15,12 +15,14 @@ const USAGE = `Usage: tsbox system COMMAND
 Commands:
   df [-v] [--format F]           Show disk usage of images, containers and volumes
   prune [-a] [--volumes] [-f]    Remove stopped containers, unused images (-a: all unused,
-                                 else unnamed ones) and with --volumes unused anonymous volumes
+                                 else unnamed ones), the build cache and with --volumes unused
+                                 anonymous volumes
 `;
 
 const PRUNE_USAGE = `Usage: tsbox system prune [OPTIONS]
 
-Remove stopped containers and unnamed images, then the blobs and layers nothing needs.
+Remove stopped containers, unnamed images and the build cache (RUN --mount=type=cache
+directories), then the blobs and layers nothing needs.
 
 Options:
   -a, --all       Remove every image no container uses, not only unnamed ones
@@ -94,18 +96,21 @@ async function prune(args: string[], ctx: CliContext): Promise<number> {
     "  - all stopped containers",
     ...(volumes ? ["  - all anonymous volumes not used by at least one container"] : []),
     all ? "  - all images without at least one container associated to them" : "  - all dangling images",
+    "  - all build cache",
   ].join("\n");
   if (!(await confirm(ctx, warning, flags.bools.has("force")))) return 0;
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   const containers = await runtime.pruneContainers();
   const vols = volumes ? await runtime.volumes.prune() : { removed: [], bytes: 0 };
   const images = await runtime.pruneImages({ all });
+  const cache = await runtime.pruneBuildCache();
   let out = "";
   if (containers.removed.length > 0) out += `Deleted Containers:\n${containers.removed.join("\n")}\n\n`;
   if (vols.removed.length > 0) out += `Deleted Volumes:\n${vols.removed.join("\n")}\n\n`;
   const imageLines = imagePruneLines(images);
   if (imageLines.length > 0) out += `Deleted Images:\n${imageLines.join("\n")}\n\n`;
-  out += `Total reclaimed space: ${humanSize(containers.bytes + vols.bytes + images.bytes)}\n`;
+  if (cache.removed.length > 0) out += `Deleted build cache objects:\n${cache.removed.join("\n")}\n\n`;
+  out += `Total reclaimed space: ${humanSize(containers.bytes + vols.bytes + images.bytes + cache.bytes)}\n`;
   ctx.stdout.write(out);
   return 0;
 }
