@@ -15,6 +15,7 @@ import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readState, refreshStatus, updateState, writeState } from "./containers/state.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { randomHex } from "./fs-util.js";
+import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
 import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
@@ -165,6 +166,10 @@ export class Runtime implements ContainerOwner {
     if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("run needs an image", { code: "usage" });
     if (options.restart !== undefined && parseRestartPolicy(options.restart).name !== "no") return this.runMonitored(options, control);
     await this.collectOrphans();
+    // Only a container's monitor runs health checks: say so rather than show none.
+    if (options.healthcheck && this.backend.name === "native") {
+      warningsOf(control)("health checks run in containers started detached (-d, create/start or a restart policy); this foreground run has none");
+    }
     const { id, bundle, spec, state, anonymousVolumes } = await this.prepare(options, control);
     try {
       control.onCreated?.(id);
@@ -302,7 +307,11 @@ export class Runtime implements ContainerOwner {
       const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
-      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, devices: mounts.devices, bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));
+      // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
+      const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
+      if (healthcheck && this.backend.name === "native") writeHealthcheck(bundle.dir, healthcheck, spec.process);
+      else if (options.healthcheck) warningsOf(control)(`the ${this.backend.name} backend runs no health checks yet`);
+      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, devices: mounts.devices, ...(healthcheck ? { healthcheck } : {}), bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));
       const state: ContainerState = {
         id,
         name: options.name ?? null,

@@ -13,6 +13,7 @@ import { AGENT_OPS, AgentProtocol } from "../src/backends/vm/core/agent-protocol
 import type { ContainerSpec } from "../src/spec/container-spec.js";
 import { LATE_PROCESS_FIELDS, spareFits } from "../src/backends/vm/core/spare.js";
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
+import { effectiveHealthcheck, healthTiming, type HealthcheckOptions } from "../src/containers/healthcheck.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
 
@@ -126,4 +127,13 @@ test("spare-process.json: a spare takes a run's spec that differs only in the pr
   // Key order is not a difference.
   const reordered = Object.fromEntries(Object.entries(doc.spare).reverse()) as ContainerSpec["process"];
   assert.ok(spareFits(spare, spec(reordered)));
+});
+
+test("healthcheck.json: the image's HEALTHCHECK and the run's flags become the timing file the monitor reads", () => {
+  const doc = fixture<{ configs: { image?: unknown; options?: HealthcheckOptions; file: object; error?: string }[] }>("healthcheck.json");
+  for (const c of doc.configs.filter((c) => c.error === undefined)) {
+    const config = effectiveHealthcheck(c.image, c.options);
+    assert.ok(config);
+    assert.deepEqual(healthTiming(config), c.file);
+  }
 });

@@ -230,6 +230,44 @@ for (const who of identities()) {
       assert.equal(bad.stderr, 'tsbox: invalid restart policy "sometimes": use no, always, unless-stopped or on-failure[:max-retries]\n');
     });
 
+    it("health checks: --health-* and the image's HEALTHCHECK run by the monitor; ps, inspect and the health filter show them", async () => {
+      const health = async (ref: string) => JSON.parse((await ok(who, ["inspect", "-f", "{{json .State.Health}}", ref])).stdout);
+      // Healthy once /tmp/ok exists; after two failures in a row unhealthy; the probe's output is kept.
+      await ok(who, ["run", "-d", "--name", "hc", "--health-cmd", "echo probe-out; test -e /tmp/ok", "--health-interval", "200ms", "--health-retries", "2", "busybox", "sleep", "60"]);
+      assert.match((await ok(who, ["ps", "--format", "{{.Status}}", "--filter", "name=^hc$"])).stdout, /\((health: starting|unhealthy)\)\n$/);
+      await ok(who, ["exec", "hc", "touch", "/tmp/ok"]);
+      await until("healthy", async () => (await health("hc")).Status === "healthy");
+      assert.equal((await ok(who, ["ps", "-q", "--filter", "health=healthy"])).stdout.trim().length, 12);
+      assert.match((await ok(who, ["ps", "--format", "{{.Status}}", "--filter", "name=^hc$"])).stdout, /^Up .* \(healthy\)\n$/);
+      await ok(who, ["exec", "hc", "rm", "/tmp/ok"]);
+      await until("unhealthy", async () => (await health("hc")).Status === "unhealthy");
+      const h = await health("hc");
+      assert.ok(h.FailingStreak >= 2 && h.Log.length <= 5, JSON.stringify(h));
+      assert.deepEqual([h.Log.at(-1).ExitCode, h.Log.at(-1).Output], [1, "probe-out\n"]);
+      assert.match(h.Log.at(-1).Start, /^\d{4}-\d\d-\d\dT/);
+      assert.deepEqual(JSON.parse((await ok(who, ["inspect", "-f", "{{json .Config.Healthcheck}}", "hc"])).stdout), { Test: ["CMD-SHELL", "echo probe-out; test -e /tmp/ok"], Interval: 200_000_000, Retries: 2 });
+      // A probe that overruns its timeout is killed and counts as a failure.
+      await ok(who, ["run", "-d", "--name", "slow", "--health-cmd", "sleep 5", "--health-interval", "200ms", "--health-timeout", "300ms", "--health-retries", "1", "busybox", "sleep", "60"]);
+      await until("timed out", async () => (await health("slow")).Status === "unhealthy");
+      assert.deepEqual([(await health("slow")).Log[0].ExitCode, (await health("slow")).Log[0].Output], [-1, "Health check exceeded timeout (300ms)"]);
+      // The image's HEALTHCHECK (exec form) applies without flags.
+      const built = await tsbox(who, ["build", "-q", "-t", "hcimg", "-"], { stdin: 'FROM busybox\nHEALTHCHECK --interval=200ms --retries=1 CMD ["true"]\n', timeoutMs: 60_000 });
+      assert.equal(built.code, 0, built.stderr);
+      await ok(who, ["run", "-d", "--name", "img", "hcimg", "sleep", "60"]);
+      await until("the image's check", async () => (await health("img")).Status === "healthy");
+      await ok(who, ["rm", "-f", "img"]);
+      await ok(who, ["rmi", "hcimg"]);
+      // --no-healthcheck: none; a foreground run has no monitor, so no checks and no Health.
+      await ok(who, ["run", "-d", "--name", "none", "--no-healthcheck", "busybox", "sleep", "60"]);
+      assert.equal((await ok(who, ["inspect", "-f", "{{json .State.Health}}", "none"])).stdout, "null\n");
+      assert.equal((await ok(who, ["ps", "-q", "--filter", "health=none", "--filter", "name=none"])).stdout.trim().length, 12);
+      await ok(who, ["rm", "-f", "hc", "slow", "none"]);
+      const bad = await tsbox(who, ["run", "--rm", "--health-interval", "soon", "busybox", "true"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /invalid duration "soon" for --health-interval/);
+      assert.equal((await tsbox(who, ["run", "--rm", "--no-healthcheck", "--health-cmd", "true", "busybox", "true"])).code, 125);
+    });
+
     it("create, start -a, attach, rename, kill, wait", async () => {
       const created = await ok(who, ["create", "--name", "later", "busybox", "sh", "-c", "echo hi; echo err >&2; exit 4"]);
       assert.match(created.stdout, /^[0-9a-f]{64}\n$/);

@@ -20,6 +20,7 @@ import { BuildContext, sourcesDigest } from "./context.js";
 import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePairs, parseDockerfile, splitWords } from "./dockerfile.js";
 import { copyStep, type CopyRequest } from "./copy-step.js";
 import { runStep } from "./run-step.js";
+import { parseDuration } from "../containers/healthcheck.js";
 import { type RunMounts, runMounts } from "./run-mounts.js";
 import { errorMessage } from "../errors.js";
 import { canonicalName, parseReference } from "../image/reference.js";
@@ -512,13 +513,14 @@ class Build {
     const seconds = (flag: string) => {
       const v = ins.flags.get(flag);
       if (v === undefined) return undefined;
-      const m2 = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v);
-      if (!m2) throw new BuildError(`line ${ins.line}: HEALTHCHECK --${flag}=${v}: expected a duration such as 30s`);
-      const unit = { ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 }[m2[2] as "ms"];
-      return Math.round(Number(m2[1]) * unit);
+      try {
+        return parseDuration(v, `--${flag}`);
+      } catch {
+        throw new BuildError(`line ${ins.line}: HEALTHCHECK --${flag}=${v}: expected a duration such as 30s`);
+      }
     };
     const out: Record<string, unknown> = { Test: test };
-    for (const [flag, field] of [["interval", "Interval"], ["timeout", "Timeout"], ["start-period", "StartPeriod"]] as const) {
+    for (const [flag, field] of [["interval", "Interval"], ["timeout", "Timeout"], ["start-period", "StartPeriod"], ["start-interval", "StartInterval"]] as const) {
       const ns = seconds(flag);
       if (ns !== undefined) out[field] = ns;
     }

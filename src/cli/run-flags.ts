@@ -8,6 +8,7 @@ import { allValues, type FlagDef, lastValue, parseFlags, type ParsedFlags } from
 import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flags.js";
 import { dataFlagOptions, DATA_FLAGS, DATA_USAGE, readKeyValueFile } from "./run-flags-data.js";
 import { parseDeviceFlag } from "../containers/devices.js";
+import { type HealthcheckOptions, parseDuration } from "../containers/healthcheck.js";
 
 /** What `run` and `exec` both take: the process's stdio, environment, cwd and user. */
 export const PROCESS_FLAGS: FlagDef[] = [
@@ -38,6 +39,13 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "pull", value: true },
   { name: "sysctl", value: true, repeat: true },
   { name: "cidfile", value: true },
+  { name: "health-cmd", value: true },
+  { name: "health-interval", value: true },
+  { name: "health-timeout", value: true },
+  { name: "health-retries", value: true },
+  { name: "health-start-period", value: true },
+  { name: "health-start-interval", value: true },
+  { name: "no-healthcheck" },
   ...RESOURCE_FLAGS,
   { name: "detach", short: "d" },
   { name: "restart", value: true },
@@ -99,6 +107,10 @@ Options:
       --sysctl K=V       A parameter of the container's own IPC, network or UTS namespace
                          (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*, kernel.domainname)
       --cidfile FILE     Write the container's id to FILE (which must not exist)
+      --health-cmd CMD   A health check (run by the monitor of a -d or created container):
+                         --health-interval D (30s), --health-timeout D (30s), --health-retries N
+                         (3), --health-start-period D, --health-start-interval D (5s);
+                         --no-healthcheck turns the image's HEALTHCHECK off
 
       --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name (--net too)
       --network-alias A  Another name on a user-defined network's DNS
@@ -152,6 +164,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (name !== undefined) options.name = name;
   const platform = lastValue(flags, "platform");
   if (platform !== undefined) options.platform = platform;
+  const healthcheck = healthFlags(flags);
+  if (healthcheck !== undefined) options.healthcheck = healthcheck;
   Object.assign(options, securityOptions(allValues(flags, "security-opt")));
   if (flags.bools.has("privileged")) options.privileged = true;
   const devices = allValues(flags, "device").map(parseDeviceFlag);
@@ -241,6 +255,25 @@ export function flagEnvironment(flags: ParsedFlags, env: NodeJS.ProcessEnv): str
     if (resolved !== undefined) environment.push(resolved);
   }
   return environment;
+}
+
+/** `--health-*` and `--no-healthcheck` (durations in Go's form: 30s, 1m30s, 500ms) → RunOptions.healthcheck. */
+function healthFlags(flags: ParsedFlags): HealthcheckOptions | false | undefined {
+  const off = flags.bools.has("no-healthcheck");
+  const out: HealthcheckOptions = {};
+  const cmd = lastValue(flags, "health-cmd");
+  if (cmd !== undefined) out.test = cmd;
+  for (const [flag, key] of [["health-interval", "interval"], ["health-timeout", "timeout"], ["health-start-period", "startPeriod"], ["health-start-interval", "startInterval"]] as const) {
+    const v = lastValue(flags, flag);
+    if (v !== undefined) out[key] = parseDuration(v, `--${flag}`) / 1e6;
+  }
+  const retries = lastValue(flags, "health-retries");
+  if (retries !== undefined) {
+    if (!/^\d+$/.test(retries)) throw new UsageError(`invalid value "${retries}" for --health-retries: a whole number`);
+    out.retries = Number(retries);
+  }
+  if (off && Object.keys(out).length > 0) throw new UsageError("--no-healthcheck conflicts with --health-* options");
+  return off ? false : Object.keys(out).length > 0 ? out : undefined;
 }
 
 /**

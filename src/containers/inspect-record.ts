@@ -18,6 +18,7 @@ import { envList, mergeEnv } from "../spec/process-rules.js";
 import type { RunOptions } from "../spec/run-options.js";
 import type { InspectMount } from "./volumes-resolve.js";
 import type { DeviceBind } from "./devices.js";
+import type { HealthConfig } from "./healthcheck.js";
 
 export interface InspectRecord {
   Path: string;
@@ -52,6 +53,8 @@ export interface InspectConfig {
   StopTimeout?: number;
   /** The image's EXPOSE and the published ports, as `{"80/tcp": {}}` (absent when none, as docker omits it). */
   ExposedPorts?: Record<string, object>;
+  /** The health check in force: the image's HEALTHCHECK with the run's flags over it. */
+  Healthcheck?: HealthConfig;
 }
 
 export interface RecordInputs {
@@ -59,6 +62,8 @@ export interface RecordInputs {
   image: { id: string; config: ImageConfig };
   spec: ContainerSpec;
   mounts: InspectMount[];
+  /** The health check in force (healthcheck.ts `effectiveHealthcheck`). */
+  healthcheck?: HealthConfig;
   /** docker's HostConfig.Devices: the `--device`s asked for (default none). */
   devices?: DeviceBind["inspect"][];
   bundle: ContainerPaths;
@@ -66,7 +71,7 @@ export interface RecordInputs {
   networkMode: string;
 }
 
-export function buildInspectRecord({ options, image, spec, mounts, devices = [], bundle, networkMode }: RecordInputs): InspectRecord {
+export function buildInspectRecord({ options, image, spec, mounts, devices = [], healthcheck, bundle, networkMode }: RecordInputs): InspectRecord {
   const imageRun = image.config.config ?? {};
   // The user's command, not tsbox-init's wrapper around it (docker shows it the same way).
   const command = spec.process.args[0] === INIT_PATH && options.init ? spec.process.args.slice(2) : spec.process.args;
@@ -99,6 +104,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       ...exposedPorts(imageRun.ExposedPorts, spec.network?.ports ?? []),
       ...(options.stopSignal || imageRun.StopSignal ? { StopSignal: options.stopSignal || imageRun.StopSignal } : {}),
       ...(options.stopTimeout !== undefined ? { StopTimeout: options.stopTimeout } : {}),
+      ...(healthcheck ? { Healthcheck: healthcheck } : {}),
     },
     HostConfig: {
       Binds: binds.length > 0 ? binds : null,

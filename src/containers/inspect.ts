@@ -13,6 +13,7 @@ import { type InspectConfig, type InspectRecord, readInspectRecord } from "./ins
 import { networkSettings } from "./inspect-network.js";
 import { readAttachments } from "../network/attachments.js";
 import type { ContainerState } from "./state.js";
+import { type HealthState, readHealth } from "./healthcheck.js";
 import type { InspectMount } from "./volumes-resolve.js";
 
 /** Go's zero time, which docker prints for a time that has not happened. */
@@ -30,6 +31,8 @@ export interface InspectState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Present when the container has a health check (docker's). */
+  Health?: HealthState;
 }
 
 export interface ContainerInspect {
@@ -93,6 +96,16 @@ export function dockerState(state: ContainerState): InspectState {
   };
 }
 
+/**
+ * docker's State.Health: what the container's monitor last reported (it
+ * writes "starting" as each run starts). A container run in the foreground
+ * has no monitor to run the checks, and shows none.
+ */
+function healthOf(bundleDir: string, record: InspectRecord): { Health?: HealthState } {
+  const health = record.Config.Healthcheck ? readHealth(bundleDir) : undefined;
+  return health ? { Health: health } : {};
+}
+
 /** The /etc files tsbox writes for the container (under `<bundle>/net`), where they exist. */
 function etcPaths(bundleDir: string): Pick<ContainerInspect, "ResolvConfPath" | "HostnamePath" | "HostsPath"> {
   const path = (name: string) => (existsSync(join(bundleDir, "net", name)) ? join(bundleDir, "net", name) : "");
@@ -110,7 +123,7 @@ export function inspectContainer(paths: DataPaths, state: ContainerState, networ
     Created: state.created,
     Path: record.Path,
     Args: record.Args,
-    State: dockerState(state),
+    State: { ...dockerState(state), ...healthOf(bundle.dir, record) },
     Image: record.Image,
     ...etcPaths(bundle.dir),
     // Its JSON-lines log: a monitored container's, or a foreground run's that kept one.

@@ -67,6 +67,8 @@ export interface ImageRunConfig {
   ExposedPorts?: Record<string, unknown> | null;
   /** `{"/data": {}}`: the image's VOLUME paths. */
   Volumes?: Record<string, unknown> | null;
+  /** HEALTHCHECK: docker's HealthConfig (containers/healthcheck.ts). */
+  Healthcheck?: unknown;
 }
 
 /** The image's VOLUME paths (none when the config's `Volumes` is not an object). */

@@ -1,4 +1,5 @@
 import type { DockerSeccompProfile } from "./seccomp/docker-profile.js";
+import type { HealthcheckOptions } from "../containers/healthcheck.js";
 import type { CgroupsMode, PortMapping } from "./container-spec.js";
 import type { ResourceOptions } from "./resources.js";
 
@@ -62,6 +63,13 @@ export interface RunOptions {
   systemPaths?: "default" | "unconfined";
   /** Host device nodes for the container (docker's `--device`; native backend only). */
   devices?: DeviceOption[];
+  /**
+   * docker's health check over the image's HEALTHCHECK (`--health-cmd`,
+   * `--health-interval`, …; durations in ms); `false` turns the image's off
+   * (`--no-healthcheck`). Run by the container's monitor: containers started
+   * detached or with `create`/`start` (native backend).
+   */
+  healthcheck?: HealthcheckOptions | false;
   /**
    * `"auto"`: the container's root is a subordinate id of its own, not the
    * host's root (tsbox as root only; see docs/security.md).

@@ -70,7 +70,7 @@ export function statusText(c: ContainerInspect, now = Date.now(), unknownExit = 
   const since = (iso: string) => humanDuration(Math.max(0, now - Date.parse(iso)));
   if (s.Restarting) return s.FinishedAt.startsWith("0001-") ? `Restarting (${s.ExitCode})` : `Restarting (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
   if (s.Paused) return `Up ${since(s.StartedAt)} (Paused)`;
-  if (s.Running) return `Up ${since(s.StartedAt)}`;
+  if (s.Running) return `Up ${since(s.StartedAt)}${s.Health ? (s.Health.Status === "starting" ? " (health: starting)" : ` (${s.Health.Status})`) : ""}`;
   if (s.Status === "removing") return "Removal In Progress";
   if (s.Dead) return "Dead";
   if (s.Status === "created") return "Created";
@@ -126,7 +126,8 @@ export function goTimeString(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${zone}`;
 }
 
-const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume"];
+const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "health"];
+const HEALTH = ["starting", "healthy", "unhealthy", "none"];
 const STATUSES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 
 /** `--filter K=V` flags: values per key (one key's values are alternatives, different keys must all match). */
@@ -140,6 +141,7 @@ export function parseFilters(specs: string[]): Map<string, string[]> {
     if (!FILTER_KEYS.includes(key)) throw new UsageError(`invalid filter '${key}'`);
     if (key === "status" && !STATUSES.includes(value)) throw new UsageError(`invalid filter 'status=${value}'`);
     if (key === "exited" && !/^-?\d+$/.test(value)) throw new UsageError(`invalid filter 'exited=${value}'`);
+    if (key === "health" && !HEALTH.includes(value)) throw new UsageError(`invalid filter 'health=${value}' (${HEALTH.join(", ")})`);
     out.set(key, [...(out.get(key) ?? []), value]);
   }
   return out;
@@ -172,6 +174,7 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
       any("status", (v) => c.State.Status === v) &&
       any("exited", (v) => c.State.Status === "exited" && c.State.ExitCode === Number(v)) &&
       any("volume", (v) => c.Mounts.some((m) => m.Name === v || m.Source === v || m.Destination === v)) &&
+      any("health", (v) => (c.State.Health?.Status ?? "none") === v) &&
       (beforeTime === undefined || c.Created < beforeTime) &&
       (sinceTime === undefined || c.Created > sinceTime) &&
       (ancestors.length === 0 || (await someAsync(ancestors, (m) => m(c))));

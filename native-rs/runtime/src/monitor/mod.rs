@@ -3,8 +3,9 @@
 //! the container through a supervisor per run (supervisor.rs: the same code
 //! as `tsbox-runtime run`), owns the container's stdio, logs it
 //! (logfile.rs), records the run-time state (../state_file.rs), serves
-//! `<bundle>/attach.sock` (clients.rs) and applies the restart policy
-//! (restart.rs). It exits once the container is done for good.
+//! `<bundle>/attach.sock` (clients.rs), applies the restart policy
+//! (restart.rs) and runs the health checks (health.rs). It exits once the
+//! container is done for good.
 //!
 //! Start-up handshake with the front end (src/backends/native/monitor.ts):
 //! the front end holds the container's lock and hands it over as `--lock-fd`
@@ -17,6 +18,7 @@
 
 pub mod clients;
 mod front_end;
+pub mod health;
 pub mod logfile;
 pub mod remove;
 pub mod restart;
@@ -206,6 +208,8 @@ struct Monitor {
     last: Option<Outcome>,
     done: bool,
     own_start_time: Option<String>,
+    /// The container's health check, when it has one.
+    health: Option<health::Health>,
 }
 
 impl Monitor {
@@ -238,6 +242,7 @@ impl Monitor {
             Err(e) => return Err((e, events)),
         };
         Ok(Monitor {
+            health: health::Config::load(Path::new(".")).map(|c| health::Health::new(c, Path::new("."))),
             state: StateFile::new(Path::new(".")),
             bundle: opts.bundle,
             policy: opts.restart,
@@ -348,6 +353,9 @@ impl Monitor {
         }
         let restarted = self.started_once;
         self.started_once = true;
+        if let Some(h) = self.health.as_mut() {
+            h.run_started(Instant::now());
+        }
         let lock = self.lock();
         let mut fields = vec![
             ("status", Json::from("running")),
@@ -432,6 +440,9 @@ impl Monitor {
     }
 
     fn run_ended_after(&mut self, outcome: Outcome, ran: Duration) {
+        if let Some(h) = self.health.as_mut() {
+            h.run_ended();
+        }
         let first_failed = !self.started_once;
         if first_failed {
             // Never ran: the front end gets the error and nothing restarts.
@@ -693,6 +704,9 @@ impl Monitor {
                 }
             }
         }
+        if let Some(out) = self.health.as_ref().and_then(health::Health::output_fd) {
+            add(&mut fds, out, POLLIN, Source::Health);
+        }
         let stdin_backlog = self.run.as_ref().map_or(0, |r| r.stdin_pending.len());
         for (k, c) in self.clients.iter().enumerate() {
             let mut ev = 0;
@@ -711,6 +725,7 @@ impl Monitor {
             self.kill_at,
             self.attach_until,
             self.run.as_ref().and_then(|r| r.drain_until),
+            self.health.as_ref().and_then(health::Health::deadline),
         ]
         .iter()
         .flatten()
@@ -736,6 +751,11 @@ impl Monitor {
                 Source::Status => self.read_status(),
                 Source::Output(k) => self.read_output(k),
                 Source::Input => self.write_input(),
+                Source::Health => {
+                    if let Some(h) = self.health.as_mut() {
+                        h.read_output();
+                    }
+                }
                 Source::Client(k) => {
                     if pfd.revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL) != 0 && !matches!(self.clients[k].mode, Mode::Closing) {
                         let events = self.clients[k].read();
@@ -900,6 +920,13 @@ impl Monitor {
         if self.attach_until.map_or(false, |t| t <= now) && self.run.is_none() {
             self.launch();
         }
+        // A frozen container cannot answer: its checks wait until it is unpaused (`pause` is recorded in state.json).
+        let init = self.run.as_ref().filter(|r| r.reaped.is_none()).and_then(|r| r.pid);
+        let paused = || self.state.read().map_or(false, |s| s.get("status").and_then(Json::as_str) == Some("paused"));
+        let init = if self.health.as_ref().map_or(false, |h| h.due(now)) && paused() { None } else { init };
+        if let Some(h) = self.health.as_mut() {
+            h.tick(now, init);
+        }
     }
 
     fn check_run_end(&mut self) {
@@ -938,6 +965,7 @@ enum Source {
     Status,
     Output(usize),
     Input,
+    Health,
     Client(usize),
 }
 
