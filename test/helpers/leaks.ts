@@ -95,9 +95,13 @@ export function dataDirLeftovers(who: Identity): string[] {
 /**
  * A mount another test process made at the same time (scripts/test.sh runs
  * two lanes at once): its network namespaces (helpers/netns.ts names them
- * with its pid), and what it mounts in its lane's own temp dir.
+ * with its pid, and iproute2's /run/netns itself), and what it mounts in its
+ * lane's own temp dir.
  */
 function anotherTestProcesses(mount: string): boolean {
+  // iproute2 makes /run/netns a mount of its own the first time a namespace is added on a machine (a fresh CI
+  // machine: while a test of the other lane runs) and keeps it for good.
+  if (mount === "/run/netns") return true;
   if (mount.startsWith("/run/netns/tsbox-t-")) return !mount.startsWith(`/run/netns/tsbox-t-${process.pid}-`);
   return mount.startsWith("/tmp/tsbox-scratch-lane-") && !mount.startsWith(`${tmpdir()}/`);
 }
