@@ -23,7 +23,7 @@ after(cleanupIdentities);
 
 const vm = process.env.TSBOX_BACKEND === "vm";
 const script = fileURLToPath(new URL("./helpers/cgroups-script.ts", import.meta.url));
-const LIMITED = ["oom", "cpu", "pids", "pause", "stats", "view"];
+const LIMITED = ["oom", "cpu", "pids", "pause", "stats", "view", ...(vm ? [] : ["update"])];
 
 const scenarios = (who: Identity, names: string[], delegation?: Delegation) => runJsonScript(who, script, names, delegation?.wrap);
 
@@ -66,6 +66,15 @@ function limitsBite(get: () => Record<string, any>) {
     assert.equal(v["pids.max"] ?? v["pids/pids.max"], "10");
     assert.match(v["cpu.max"] ?? v["cpu/cpu.cfs_quota_us"], /^50000( 100000)?$/);
     assert.equal(v.write, "refused");
+  });
+
+  it("update gives a running container new limits; one the kernel refuses changes nothing", { skip: vm && "the vm backend cannot update a running container" }, () => {
+    const r = get().update;
+    assert.equal(r.warning, null, JSON.stringify(r));
+    assert.deepEqual([r.memory, r.pids, r.hostMemory, r.hostPids], [48 * 1024 * 1024, 20, 48 * 1024 * 1024, 20], JSON.stringify(r));
+    assert.match(r.quota, /^50000( 100000)?$/);
+    assert.match(r.refused, /memory\.(limit_in_bytes|max).*(busy|Device or resource busy)/i, JSON.stringify(r));
+    assert.equal(r.memoryAfter, 48 * 1024 * 1024, "the refused limit is not recorded either");
   });
 
   it("stats are plausible", () => {
@@ -156,7 +165,7 @@ for (const who of identities()) {
 
     describe("without one", () => {
       let results: Record<string, any> = {};
-      before(async () => (results = await scenarios(who, ["unlimited", "required", "nostats", "noview"])), { timeout: 60_000 });
+      before(async () => (results = await scenarios(who, ["unlimited", "required", "nostats", "noview", "noupdate"])), { timeout: 60_000 });
 
       it("runs without the limits and warns once, naming each", () => {
         const r = results.unlimited;
@@ -186,6 +195,11 @@ for (const who of identities()) {
 
       it("sees no cgroup at /sys/fs/cgroup, not even the host's", () => {
         assert.deepEqual(results.noview, { exitCode: 0, entries: 0 });
+      });
+
+      it("update records the limits for the next start, with a warning", () => {
+        assert.equal(results.noupdate.memory, 48 * 1024 * 1024, JSON.stringify(results.noupdate));
+        assert.match(results.noupdate.warning, /^container \S+ runs without a cgroup \(this host delegates no cgroup to this user; see tsbox info\), so it takes the new limits at its next start$/);
       });
 
       it("has no stats", () => {
@@ -256,6 +270,32 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       const r = await tsbox(who, ["run", "--rm", ...flags, "busybox", "true"]);
       assert.equal(r.code, 125, `${flags.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, want, flags.join(" "));
+    }
+  });
+
+  it("update: docker's flags on a stopped container, recorded for its next start; what it refuses", async () => {
+    const created = await tsbox(who, ["create", "--name", "upd", "-m", "32m", "--memory-swap", "64m", "busybox", "true"]);
+    assert.equal(created.code, 0, created.stderr);
+    try {
+      assert.deepEqual(await tsbox(who, ["update", "--cpus", "0.5", "--pids-limit", "7", "upd"]).then((r) => [r.code, r.stdout, r.stderr]), [0, "upd\n", ""]);
+      const fields = "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}";
+      assert.equal((await tsbox(who, ["inspect", "-f", fields, "upd"])).stdout, `${32 << 20} ${64 << 20} 500000000 7\n`);
+      const refused: [string[], RegExp, number][] = [
+        [["upd"], /you must provide one or more flags/, 125],
+        [["-m", "128m", "upd"], /Memory limit should be smaller than already set memoryswap limit/, 1],
+        [["--restart", "always", "upd"], /update --restart is not supported/, 125],
+        [["-m", "64m", "nosuch"], /no such container: nosuch/, 1],
+      ];
+      for (const [args, want, code] of refused) {
+        const r = await tsbox(who, ["update", ...args]);
+        assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+        assert.match(r.stderr, want);
+      }
+      // Both at once: swap first, then the memory, as docker documents.
+      assert.equal((await tsbox(who, ["update", "-m", "128m", "--memory-swap", "256m", "upd"])).code, 0);
+      assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.Memory}}", "upd"])).stdout, `${128 << 20}\n`);
+    } finally {
+      await tsbox(who, ["rm", "-f", "upd"]);
     }
   });
 

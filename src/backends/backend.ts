@@ -73,6 +73,12 @@ export interface Backend {
   /** Thaws a paused container; rejects like `stats`. */
   resume?(bundleDir: string): Promise<void>;
   /**
+   * Writes the limits of the bundle's config.json into the running
+   * container's cgroup; resolves with the limits this host cannot apply
+   * (empty when all were), rejects like `stats`.
+   */
+  update?(bundleDir: string): Promise<string>;
+  /**
    * Removes what a container left on the host outside its bundle when the
    * process that ran it died (its cgroup, and anything still in it). Called
    * before a bundle is deleted; a no-op when there is nothing.

@@ -25,6 +25,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   kill: async () => (await import("./commands/kill.js")).killCommand,
   pause: async () => (await import("./commands/pause.js")).pauseCommand,
   unpause: async () => (await import("./commands/pause.js")).unpauseCommand,
+  update: async () => (await import("./commands/update.js")).updateCommand,
   wait: async () => (await import("./commands/wait.js")).waitCommand,
   rename: async () => (await import("./commands/rename.js")).renameCommand,
   top: async () => (await import("./commands/top.js")).topCommand,
@@ -78,6 +79,7 @@ Commands:
   kill      Send a signal to containers
   pause     Freeze containers' processes
   unpause   Thaw paused containers
+  update    Change containers' cgroup limits
   wait      Wait for containers to stop, print their exit codes
   rm        Remove containers
   rename    Rename a container

@@ -76,7 +76,6 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
   // The user's command, not tsbox-init's wrapper around it (docker shows it the same way).
   const command = spec.process.args[0] === INIT_PATH && options.init ? spec.process.args.slice(2) : spec.process.args;
   const resources = (spec.linux.resources ?? {}) as OciResources;
-  const cpu = resources.cpu ?? {};
   const binds = (options.volumes ?? []).map((v) => `${v.host ?? v.volume ?? ""}${v.host ?? v.volume ? ":" : ""}${v.container}${v.readonly ? ":ro" : ""}`);
   return {
     Path: command[0] ?? "",
@@ -132,18 +131,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       ShmSize: 64 * 1024 * 1024,
       Ulimits: options.ulimits && options.ulimits.length > 0 ? options.ulimits.map((u) => ({ Name: u.name, Hard: u.hard, Soft: u.soft })) : null,
       ...(options.mounts && options.mounts.length > 0 ? { Mounts: options.mounts.map(apiMount) } : {}),
-      // linux.resources as docker names them (the spec holds OCI's names).
-      Memory: resources.memory?.limit ?? 0,
-      MemoryReservation: resources.memory?.reservation ?? 0,
-      MemorySwap: resources.memory?.swap ?? 0,
-      NanoCpus: cpu.quota && cpu.period ? Math.round((cpu.quota / cpu.period) * 1e9) : 0,
-      CpuShares: cpu.shares ?? 0,
-      CpuPeriod: cpu.period ?? 0,
-      CpuQuota: cpu.quota ?? 0,
-      CpusetCpus: cpu.cpus ?? "",
-      CpusetMems: cpu.mems ?? "",
-      BlkioWeight: resources.blockIO?.weight ?? 0,
-      PidsLimit: resources.pids?.limit ?? null,
+      ...hostConfigResources(resources),
       OomScoreAdj: (spec.process as { oomScoreAdj?: number }).oomScoreAdj ?? 0,
     },
     Mounts: mounts,
@@ -201,6 +189,24 @@ function volumesOf(config: ImageConfig): Record<string, object> | null {
 }
 
 const FILE = "inspect.json";
+
+/** linux.resources as docker's HostConfig names them (the spec holds OCI's names); `update` rewrites these. */
+export function hostConfigResources(resources: OciResources): Record<string, unknown> {
+  const cpu = resources.cpu ?? {};
+  return {
+    Memory: resources.memory?.limit ?? 0,
+    MemoryReservation: resources.memory?.reservation ?? 0,
+    MemorySwap: resources.memory?.swap ?? 0,
+    NanoCpus: cpu.quota && cpu.period ? Math.round((cpu.quota / cpu.period) * 1e9) : 0,
+    CpuShares: cpu.shares ?? 0,
+    CpuPeriod: cpu.period ?? 0,
+    CpuQuota: cpu.quota ?? 0,
+    CpusetCpus: cpu.cpus ?? "",
+    CpusetMems: cpu.mems ?? "",
+    BlkioWeight: resources.blockIO?.weight ?? 0,
+    PidsLimit: resources.pids?.limit ?? null,
+  };
+}
 
 export function writeInspectRecord(bundle: ContainerPaths, record: InspectRecord): void {
   writeFileAtomicSync(join(bundle.dir, FILE), JSON.stringify(record) + "\n");

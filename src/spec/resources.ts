@@ -127,6 +127,29 @@ export function resourcesFromOptions(opts: ResourceOptions, cpuCount: number): L
   return Object.keys(r).length > 0 ? r : undefined;
 }
 
+/**
+ * `update`: the container's limits with `change` over them, field by field
+ * (docker's). A `--memory-swap` alone is checked against the limit the
+ * container has; the result must still hold together (swap ≥ memory ≥
+ * reservation).
+ */
+export function mergeResources(current: LinuxResources | undefined, change: ResourceOptions, cpuCount: number): LinuxResources {
+  const limit = current?.memory?.limit;
+  const asked = change.memorySwap !== undefined && change.memory === undefined && limit ? { ...change, memory: limit } : change;
+  const next = resourcesFromOptions(asked, cpuCount) ?? {};
+  const merged: LinuxResources = structuredClone(current ?? {});
+  if (next.memory) merged.memory = { ...merged.memory, ...next.memory };
+  if (next.cpu) merged.cpu = { ...merged.cpu, ...next.cpu };
+  if (next.pids) merged.pids = next.pids;
+  if (next.blockIO) merged.blockIO = next.blockIO;
+  const m = merged.memory;
+  if (m?.limit && m.swap !== undefined && m.swap > 0 && m.swap < m.limit) {
+    throw new UsageError("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time");
+  }
+  if (m?.limit && m.reservation && m.reservation > m.limit) throw new UsageError("minimum memory limit can not be less than memory reservation limit");
+  return merged;
+}
+
 export function checkOomScoreAdj(adj: number): number {
   if (!Number.isInteger(adj) || adj < -1000 || adj > 1000) throw new UsageError(`invalid value ${adj}, range for oom score adj is [-1000, 1000]`);
   return adj;

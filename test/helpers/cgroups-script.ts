@@ -118,6 +118,31 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const { stdout, exitCode } = await c.output();
     return { exitCode, ...Object.fromEntries(stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])) };
   },
+  // update: new limits reach the running container's cgroup and its record; one the kernel refuses (below
+  // what the container uses: 12 MiB in its /dev/shm, on a host without swap) changes nothing.
+  async update() {
+    await using c = await run({ cmd: ["sh", "-c", "head -c 12m /dev/zero > /dev/shm/fill; echo filled; exec sleep 30"], resources: { memory: "32m", pidsLimit: 10 } });
+    const seen: string[] = [];
+    void lines(c, seen);
+    while (seen.length === 0) await sleep(20);
+    const warning = await c.update({ memory: "48m", pidsLimit: 20, cpus: 0.5 });
+    const s = await c.stats();
+    const quota = readControl(cgroupDirs(c), "cpu", "cpu.cfs_quota_us", "cpu.max");
+    let refused = "";
+    try {
+      await c.update({ memory: "6m" });
+    } catch (e) {
+      refused = (e as Error).message;
+    }
+    const after = await c.stats();
+    const host = (await c.inspect()).HostConfig;
+    return { warning: warning ?? null, memory: s.memory.limit, pids: s.pids.limit, quota, refused, memoryAfter: after.memory.limit, hostMemory: host.Memory, hostPids: host.PidsLimit };
+  },
+  // update without a cgroup: recorded for the next start, with one warning.
+  async noupdate() {
+    await using c = await run({ cmd: ["sleep", "30"] });
+    return { warning: (await c.update({ memory: "48m" })) ?? null, memory: (await c.inspect()).HostConfig.Memory };
+  },
   // Without a cgroup: nothing at /sys/fs/cgroup (none of the host's tree either).
   async noview() {
     const c = await run({ cmd: ["sh", "-c", "ls -A /sys/fs/cgroup | wc -l"] });

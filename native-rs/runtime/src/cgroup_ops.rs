@@ -1,16 +1,21 @@
-//! `tsbox-runtime stats|pause|resume|delete --bundle DIR`: the container's
-//! cgroup, found from its bundle alone (the `cgroup.json` that `run` writes),
-//! so any process can ask about a container another one started. Exit 0, or
-//! 125 with one stderr line (no such cgroup, a freezer that fails).
+//! `tsbox-runtime stats|pause|resume|update|delete --bundle DIR`: the
+//! container's cgroup, found from its bundle alone (the `cgroup.json` that
+//! `run` writes), so any process can ask about a container another one
+//! started. Exit 0, or 125 with one stderr line (no such cgroup, a freezer
+//! that fails, a limit the kernel refuses).
 
-use container::cgroups::{record, Manager};
+use container::cgroups::{describe, record, Manager};
 use container::error::Error;
+use container::Spec;
 use std::path::Path;
 
 pub enum Op {
     Stats,
     Pause,
     Resume,
+    /// Writes the limits of the bundle's config.json (`tsbox update` rewrote
+    /// them) into the live cgroup; prints the ones this host cannot apply.
+    Update,
     /// Removes what a container whose runtime died left behind: its cgroup
     /// (killing anything still in it) and the record. Nothing to do is fine.
     Delete,
@@ -35,12 +40,22 @@ pub fn run(op: Op, bundle: &Path) -> i32 {
         }
         Op::Pause => manager.freeze(),
         Op::Resume => manager.thaw(),
+        Op::Update => update(&*manager, bundle),
         Op::Delete => delete(&*manager, bundle),
     };
     match done {
         Ok(()) => 0,
         Err(e) => fail(&e.message),
     }
+}
+
+fn update(manager: &dyn Manager, bundle: &Path) -> Result<(), Error> {
+    let spec = Spec::load(bundle).map_err(Error::from)?;
+    let dropped = manager.apply(&spec.linux.resources)?;
+    if !dropped.is_empty() {
+        println!("{}", describe(&dropped));
+    }
+    Ok(())
 }
 
 fn delete(manager: &dyn Manager, bundle: &Path) -> Result<(), Error> {

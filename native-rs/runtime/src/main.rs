@@ -4,7 +4,7 @@
 //!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]]
 //!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end]
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
-//!   tsbox-runtime stats|pause|resume|delete --bundle DIR
+//!   tsbox-runtime stats|pause|resume|update|delete --bundle DIR
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
 //!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT]
 //!   tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view V]] …
@@ -46,7 +46,7 @@ use monitor::logfile;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|update|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -82,11 +82,12 @@ fn main() {
             Ok(opts) => protected(opts.status_fd, helper::stderr_prefix(opts.front_end)).map_or_else(|c| c, |()| exec::exec(opts)),
             Err(msg) => usage_error(&msg),
         },
-        (Some(cmd @ ("stats" | "pause" | "resume" | "delete")), _) => {
+        (Some(cmd @ ("stats" | "pause" | "resume" | "update" | "delete")), _) => {
             let op = match cmd {
                 "stats" => cgroup_ops::Op::Stats,
                 "pause" => cgroup_ops::Op::Pause,
                 "resume" => cgroup_ops::Op::Resume,
+                "update" => cgroup_ops::Op::Update,
                 _ => cgroup_ops::Op::Delete,
             };
             match Flags::parse(&args[1..], &["--bundle"])

@@ -221,6 +221,10 @@ export class NativeBackend implements Backend {
     await this.runCommand(["resume", "--bundle", bundleDir]);
   }
 
+  async update(bundleDir: string): Promise<string> {
+    return (await this.runCommand(["update", "--bundle", bundleDir])).trim();
+  }
+
   /** A cgroup recorded in the bundle means its runtime died before removing it. */
   async cleanup(bundleDir: string): Promise<void> {
     if (existsSync(join(bundleDir, "cgroup.json"))) await this.runCommand(["delete", "--bundle", bundleDir]);

@@ -26,7 +26,7 @@ unpause, wait, rm, rename, exec, attach, logs, top, stats, port, inspect, cp,
 diff, commit, export, prune.
 `,
     aliases: {
-      ...same("ps", "create", "run", "start", "stop", "restart", "kill", "pause", "unpause", "wait", "rm", "rename", "exec", "attach", "logs", "top", "stats", "port", "inspect", "cp", "diff", "commit", "export"),
+      ...same("ps", "create", "run", "start", "stop", "restart", "kill", "pause", "unpause", "update", "wait", "rm", "rename", "exec", "attach", "logs", "top", "stats", "port", "inspect", "cp", "diff", "commit", "export"),
       ls: "ps",
       list: "ps",
       remove: "rm",
