@@ -112,6 +112,8 @@ pub struct Health {
     run_began: Option<Instant>,
     next_at: Option<Instant>,
     probe: Option<Probe>,
+    /// Probes killed but not yet reaped (one frozen with its container exits only once thawed): never waited for.
+    killed: Vec<Child>,
 }
 
 impl Health {
@@ -125,6 +127,7 @@ impl Health {
             run_began: None,
             next_at: None,
             probe: None,
+            killed: Vec::new(),
         }
     }
 
@@ -183,6 +186,7 @@ impl Health {
 
     /// Starts a probe that is due, ends one that finished or overran. `init_pid`: the container's init (none: skip this one).
     pub fn tick(&mut self, now: Instant, init_pid: Option<i32>) {
+        self.killed.retain_mut(|c| !matches!(c.try_wait(), Ok(Some(_)) | Err(_)));
         if let Some(p) = self.probe.as_mut() {
             if !p.timed_out && now >= p.deadline {
                 p.timed_out = true;
@@ -289,8 +293,10 @@ impl Health {
     fn kill_probe(&mut self) {
         if let Some(mut p) = self.probe.take() {
             let _ = p.child.kill();
-            let _ = p.child.wait();
             fd::close(p.output);
+            if !matches!(p.child.try_wait(), Ok(Some(_))) {
+                self.killed.push(p.child);
+            }
         }
     }
 
