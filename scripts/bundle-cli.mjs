@@ -64,7 +64,7 @@ const lazyImports = (outfile) => ({
  * one when a property is first read (esbuild reads imports as properties at
  * the point of use, so `spawn(...)` loads child_process at its first call).
  */
-const BOOT_LOADED = new Set(["fs", "path", "url", "events", "buffer", "util", "timers", "module", "querystring", "async_hooks"]);
+const BOOT_LOADED = new Set(["fs", "path", "url", "events", "buffer", "util", "timers", "querystring", "async_hooks"]);
 const lazyBuiltins = {
   name: "lazy-builtins",
   setup(b) {

@@ -14,12 +14,22 @@ import { dirname, join, posix } from "node:path";
 import { isErrno } from "../fs-util.js";
 import type { MountSpec } from "../spec/container-spec.js";
 
+/**
+ * The layer's directory name: the files themselves, escaped (one-to-one, and no
+ * node:crypto to load on a run's path, which brings Node's whole stream stack
+ * with it); a digest only for a set too long for a file name.
+ */
+function layerKey(files: string[]): string {
+  const text = encodeURIComponent(files.join("\n"));
+  return text.length <= 200 ? text : createHash("sha256").update(files.join("\0")).digest("hex").slice(0, 32);
+}
+
 /** The init layer for the file mounts among `mounts` (made on first use); undefined when there are none. */
 export function ensureInitLayer(dataDir: string, mounts: MountSpec[]): string | undefined {
   const files = [...new Set(mounts.filter((m) => m.type === "bind" && m.destination.startsWith("/etc/")).map((m) => posix.normalize(m.destination)))].sort();
   if (files.length === 0) return undefined;
   const parent = join(dataDir, "init-layers");
-  const root = join(parent, createHash("sha256").update(files.join("\0")).digest("hex").slice(0, 16));
+  const root = join(parent, layerKey(files));
   if (existsSync(root)) return root;
   // Made aside, then renamed: a layer that exists is whole, and a racing run's copy is simply dropped.
   mkdirSync(parent, { recursive: true });
