@@ -5,7 +5,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { statSync, readFileSync } from "node:fs";
+import { rmSync, statSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
@@ -80,6 +80,40 @@ for (const who of identities()) {
         assert.equal(r.stdout.trim().split("\n").length, 1, `only the header inside: ${r.stdout}`);
       } finally {
         execFileSync("ipcrm", ["-m", id]);
+      }
+    });
+
+    it("--ipc host|none, --shm-size and --pid host: what docker gives", async () => {
+      // --ipc host: the host's SysV segments and /dev/shm.
+      const id = /(\d+)/.exec(execFileSync("ipcmk", ["-M", "4096"]).toString())![1]!;
+      const marker = `/dev/shm/tsbox-ipc-${who.name}-${process.pid}`;
+      writeFileSync(marker, "from-the-host");
+      try {
+        const r = await tsbox(who, ["run", "--rm", "--ipc", "host", "busybox", "sh", "-c", `wc -l < /proc/sysvipc/shm; cat ${marker}`]);
+        assert.equal(r.code, 0, r.stderr);
+        const [lines, content] = r.stdout.trim().split("\n");
+        assert.ok(Number(lines) > 1, `the host's segment: ${r.stdout}`);
+        assert.equal(content, "from-the-host");
+      } finally {
+        execFileSync("ipcrm", ["-m", id]);
+        rmSync(marker, { force: true });
+      }
+      const none = await tsbox(who, ["run", "--rm", "--ipc", "none", "busybox", "sh", "-c", "test -e /dev/shm && echo there || echo none"]);
+      assert.equal(none.stdout, "none\n", none.stderr);
+      const sized = await tsbox(who, ["run", "--rm", "--shm-size", "128m", "busybox", "sh", "-c", "df -k /dev/shm | tail -1"]);
+      assert.match(sized.stdout, /\s131072\s/, sized.stderr);
+      for (const bad of [["--ipc", "bogus"], ["--pid", "container:x"], ["--ipc", "host", "--shm-size", "1g"]]) {
+        assert.equal((await tsbox(who, ["run", "--rm", ...bad, "busybox", "true"])).code, 125, bad.join(" "));
+      }
+      // --pid host: the host's processes, this test's among them. Only the container's cgroup can end what it
+      // leaves behind then, so without one (a user with no delegated cgroup) it is refused.
+      const pid = await tsbox(who, ["run", "--rm", "--pid", "host", "busybox", "sh", "-c", `test -d /proc/${process.pid} && echo sees-host; echo $$`]);
+      if (who.name === "root") {
+        assert.equal(pid.code, 0, pid.stderr);
+        assert.match(pid.stdout, /^sees-host\n(?!1\n)\d+\n$/);
+      } else {
+        assert.equal(pid.code, 125, pid.stdout);
+        assert.match(pid.stderr, /cgroups are required/);
       }
     });
 

@@ -35,6 +35,9 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "security-opt", value: true, repeat: true },
   { name: "privileged" },
   { name: "device", value: true, repeat: true },
+  { name: "ipc", value: true },
+  { name: "pid", value: true },
+  { name: "shm-size", value: true },
   { name: "userns", value: true },
   { name: "pull", value: true },
   { name: "sysctl", value: true, repeat: true },
@@ -101,6 +104,10 @@ Options:
       --privileged       Every capability, no seccomp filter, nothing masked, a writable /sys
                          and the host's devices (still in a user namespace: see docs/security.md)
       --device H[:C[:P]] Give the container the host's device node H (at C; P: rw or rwm)
+      --ipc MODE         private/shareable (default), host (the host's IPC namespace and
+                         /dev/shm) or none (no /dev/shm)
+      --pid host         The host's PID namespace and /proc
+      --shm-size BYTES   Size of /dev/shm (default 64m)
       --userns auto      As root: the container's ids are subordinate ids of its
                          own (the "containers" range of /etc/subuid), not the host's
       --pull POLICY      missing (default: pull an image not here), always, never
@@ -168,6 +175,12 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (healthcheck !== undefined) options.healthcheck = healthcheck;
   Object.assign(options, securityOptions(allValues(flags, "security-opt")));
   if (flags.bools.has("privileged")) options.privileged = true;
+  const ipc = lastValue(flags, "ipc");
+  if (ipc !== undefined) options.ipc = ipc as RunOptions["ipc"]; // checked in spec/ipc-pid.ts, as the library's
+  const pid = lastValue(flags, "pid");
+  if (pid !== undefined) options.pid = pid as RunOptions["pid"];
+  const shmSize = lastValue(flags, "shm-size");
+  if (shmSize !== undefined) options.shmSize = shmSize;
   const devices = allValues(flags, "device").map(parseDeviceFlag);
   if (devices.length > 0) options.devices = devices;
   const capAdd = allValues(flags, "cap-add");

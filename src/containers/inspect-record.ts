@@ -19,6 +19,7 @@ import type { RunOptions } from "../spec/run-options.js";
 import type { InspectMount } from "./volumes-resolve.js";
 import type { DeviceBind } from "./devices.js";
 import type { HealthConfig } from "./healthcheck.js";
+import { shmMode } from "../spec/ipc-pid.js";
 
 export interface InspectRecord {
   Path: string;
@@ -128,7 +129,9 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       Devices: devices.map((d) => ({ ...d })),
       ReadonlyRootfs: Boolean(options.readOnly),
       Tmpfs: options.tmpfs && Object.keys(options.tmpfs).length > 0 ? { ...options.tmpfs } : null,
-      ShmSize: 64 * 1024 * 1024,
+      ShmSize: shmSizeOf(options),
+      IpcMode: options.ipc ?? "private",
+      PidMode: options.pid === "host" ? "host" : "",
       Ulimits: options.ulimits && options.ulimits.length > 0 ? options.ulimits.map((u) => ({ Name: u.name, Hard: u.hard, Soft: u.soft })) : null,
       ...(options.mounts && options.mounts.length > 0 ? { Mounts: options.mounts.map(apiMount) } : {}),
       ...hostConfigResources(resources),
@@ -225,6 +228,12 @@ export function portBindings(ports: PortMapping[]): Record<string, { HostIp: str
   const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort === 0 ? "" : String(p.hostPort) });
   return out;
+}
+
+/** docker's HostConfig.ShmSize: the /dev/shm tmpfs's bytes (0 when it is the host's or none). */
+function shmSizeOf(options: RunOptions): number {
+  const shm = shmMode(options);
+  return typeof shm === "object" ? shm.size : 0;
 }
 
 /** docker's `HostConfig.SecurityOpt`: what the user's `--security-opt`s set (absent when none). */

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { MountSpec, Rlimit } from "./container-spec.js";
+import { DEFAULT_SHM_SIZE, type ShmMode } from "./ipc-pid.js";
 
 export const OCI_VERSION = "1.0.2";
 
@@ -44,9 +45,11 @@ export const DEFAULT_PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/
  * runc's default mounts (the cgroup one shows the container its own cgroup,
  * read-only: native-rs/container/src/cgroup_view.rs). devpts gets `gid=5`
  * (tty) only when gid 5 is mapped in the user namespace: with a single-id
- * rootless mapping the mount fails. `--privileged` gets a writable /sys.
+ * rootless mapping the mount fails. `--privileged` gets a writable /sys;
+ * `shm` is docker's /dev/shm (ipc-pid.ts; default a 64 MiB tmpfs).
  */
-export function defaultMounts(options: { ttyGroupMapped: boolean; writableSys?: boolean }): MountSpec[] {
+export function defaultMounts(options: { ttyGroupMapped: boolean; writableSys?: boolean; shm?: ShmMode }): MountSpec[] {
+  const shm = options.shm ?? { size: DEFAULT_SHM_SIZE };
   return [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
@@ -56,7 +59,11 @@ export function defaultMounts(options: { ttyGroupMapped: boolean; writableSys?: 
       source: "devpts",
       options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", ...(options.ttyGroupMapped ? ["gid=5"] : [])],
     },
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] },
+    ...(shm === "none"
+      ? []
+      : shm === "host"
+        ? [{ destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rw", "nosuid", "nodev"] }]
+        : [{ destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${Math.ceil(shm.size / 1024)}k`] }]),
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", options.writableSys ? "rw" : "ro"] },
     { destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid", "noexec", "nodev", "relatime", "ro"] },

@@ -1,4 +1,6 @@
 import { containerSysctls } from "./sysctl.js";
+import { hostNamespaces, shmMode } from "./ipc-pid.js";
+import { existsSync } from "node:fs";
 import { availableParallelism, release } from "node:os";
 import { TsboxError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
@@ -78,7 +80,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work } },
     mounts: [
       // The network's /etc files are defaults too: a user's -v over /etc/hosts wins, as in docker.
-      ...overDefaultMounts([...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5), writableSys: options.privileged === true }), ...(inputs.network?.mounts ?? [])], inputs.mounts ?? []),
+      ...overDefaultMounts([...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5), writableSys: options.privileged === true, shm: shmMode(options) }), ...(inputs.network?.mounts ?? [])], inputs.mounts ?? []),
       ...(options.init && inputs.initBinary ? [initMount(inputs.initBinary)] : []),
     ],
     maps,
@@ -94,6 +96,16 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     spec.linux.namespaces = networkNamespaces(inputs.network);
     if (inputs.network.network) spec.network = inputs.network.network;
     validateSpec(spec);
+  }
+  // --pid host, --ipc host: those namespaces are the host's (and so are /proc and /dev/shm).
+  const shared = hostNamespaces(options);
+  if (shared.size > 0) spec.linux.namespaces = spec.linux.namespaces.filter((ns) => !shared.has(ns.type as "ipc" | "pid"));
+  // A fresh mqueue needs an IPC namespace of its own: with the host's, the runtime binds the host's /dev/mqueue, or there is none.
+  if (shared.has("ipc") && !existsSync("/dev/mqueue")) spec.mounts = spec.mounts.filter((m) => m.destination !== "/dev/mqueue");
+  if (shared.has("pid")) {
+    // Without a PID namespace of its own, only the cgroup ends what the container leaves running.
+    if (spec.linux.cgroupsMode === "disabled") throw new TsboxError("--pid host needs the container's cgroup (it ends the processes the container leaves behind): not with --cgroups=disabled", { code: "usage" });
+    spec.linux.cgroupsMode = "required";
   }
   const sysctl = containerSysctls(spec, options.sysctls);
   if (Object.keys(sysctl).length > 0) spec.linux.sysctl = sysctl;

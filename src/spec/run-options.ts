@@ -1,7 +1,7 @@
 import type { DockerSeccompProfile } from "./seccomp/docker-profile.js";
 import type { HealthcheckOptions } from "../containers/healthcheck.js";
 import type { CgroupsMode, PortMapping } from "./container-spec.js";
-import type { ResourceOptions } from "./resources.js";
+import type { MemorySize, ResourceOptions } from "./resources.js";
 
 export type { ResourceOptions };
 
@@ -61,6 +61,16 @@ export interface RunOptions {
   privileged?: boolean;
   /** docker's `--security-opt systempaths=unconfined`: /proc and /sys paths are neither masked nor read-only. */
   systemPaths?: "default" | "unconfined";
+  /**
+   * docker's `--ipc`: `private`/`shareable` (the default: an IPC namespace
+   * and a /dev/shm of its own), `host` (the host's IPC namespace and
+   * /dev/shm; native backend) or `none` (no /dev/shm).
+   */
+  ipc?: "private" | "shareable" | "host" | "none";
+  /** docker's `--pid host`: the host's PID namespace and /proc (native backend). */
+  pid?: "private" | "host";
+  /** Size of the container's /dev/shm (docker's `--shm-size`; default 64m). */
+  shmSize?: MemorySize;
   /** Host device nodes for the container (docker's `--device`; native backend only). */
   devices?: DeviceOption[];
   /**

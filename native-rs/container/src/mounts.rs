@@ -347,6 +347,8 @@ fn mount_fs(
         // A fresh sysfs needs a network namespace owned by our user
         // namespace; without one, show the host's read-only instead.
         Err(EPERM) if m.kind == "sysfs" => bind_host_instead(sys, "/sys", root, m, target, opts, host),
+        // A fresh proc needs a PID namespace of our own (`--pid host` has none): the host's, as docker shows it.
+        Err(EPERM) if m.kind == "proc" => bind_host_instead(sys, "/proc", root, m, target, opts, host),
         // Likewise mqueue needs an IPC namespace of our own.
         Err(EPERM) if m.kind == "mqueue" && Path::new("/dev/mqueue").is_dir() => {
             bind_host_instead(sys, "/dev/mqueue", root, m, target, opts, host)
