@@ -452,7 +452,7 @@ class Build {
       case "RUN": {
         const argv = this.command(stage, ins);
         const setup = this.runSetup(stage, ins);
-        const key = `${this.runKey(stage, ins)} ${setup.network ?? ""} ${JSON.stringify(setup.mounts)}${setup.boundSources.length > 0 ? ` ${await sourcesDigest(this.context.resolve(setup.boundSources, ins.line))}` : ""}`;
+        const key = `${this.runKey(stage, argv)} ${setup.network ?? ""} ${JSON.stringify(setup.mounts)}${setup.boundSources.length > 0 ? ` ${await sourcesDigest(this.context.resolve(setup.boundSources, ins.line))}` : ""}`;
         return this.layerStep(stage, ins, shown, key, (annotations) => runStep(this.rt, stage, ins, { argv, env: this.runEnv(stage), annotations, mounts: setup.mounts, ...(setup.network ? { network: setup.network } : {}) }, this.options, this.say));
       }
       case "COPY":
@@ -492,9 +492,9 @@ class Build {
   }
 
   /** RUN's cache step: the command and the build args it sees (docker's rule: ARG values are part of the key). */
-  private runKey(stage: Stage, ins: Instruction): string {
+  private runKey(stage: Stage, argv: string[]): string {
     const args = [...stage.args].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
-    return `RUN ${JSON.stringify(this.command(stage, ins))} ${JSON.stringify(args)} ${this.options.network ?? ""}`;
+    return `RUN ${JSON.stringify(argv)} ${JSON.stringify(args)} ${this.options.network ?? ""}`;
   }
 
   private healthcheck(ins: Instruction): unknown {

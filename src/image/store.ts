@@ -48,6 +48,11 @@ export interface ImageSummary {
   labels: Record<string, string>;
 }
 
+/** An image's creation time in ms (0 when its config names none): what `images` sorts and filters by. */
+export function createdTime(image: ImageSummary): number {
+  return image.created ? Date.parse(image.created) || 0 : 0;
+}
+
 /** How `untag` and `removeById` treat images containers use. */
 export interface RemoveOptions {
   /** Manifest digest → the id of a container using that image. */
@@ -202,8 +207,7 @@ export class ImageStore {
     const hasName = new Set(named.map((r) => r.manifestDigest));
     const seen = new Set<string>();
     const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !seen.has(r.manifestDigest) && seen.add(r.manifestDigest));
-    const time = (r: ImageSummary) => (r.created ? Date.parse(r.created) || 0 : 0);
-    return [...named, ...none].sort((a, b) => time(b) - time(a) || a.name.localeCompare(b.name) || a.platform.localeCompare(b.platform));
+    return [...named, ...none].sort((a, b) => createdTime(b) - createdTime(a) || a.name.localeCompare(b.name) || a.platform.localeCompare(b.platform));
   }
 
   /** Gives the image named `source` (every platform of it) a second name `target`, replacing what `target` named. */

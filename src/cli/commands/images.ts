@@ -1,5 +1,5 @@
 import { UsageError } from "../../errors.js";
-import type { ImageSummary } from "../../image/store.js";
+import { createdTime, type ImageSummary } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
 import { matchPath } from "../../build/patterns.js";
 import { defaultDataDir } from "../../paths.js";
@@ -83,16 +83,15 @@ function imageFilter(specs: string[], listed: ImageSummary[]): (img: ImageSummar
   const dangling = byKey.get("dangling")?.map((x) => x === "true" || x === "1");
   const references = byKey.get("reference");
   const labels = byKey.get("label")?.map((l) => /^([^=]*)(?:=(.*))?$/s.exec(l)!);
-  const time = (img: ImageSummary) => (img.created ? Date.parse(img.created) || 0 : 0);
-  const pivot = (key: string) => byKey.get(key)?.map((ref) => time(findListed(listed, ref)));
+  const pivot = (key: string) => byKey.get(key)?.map((ref) => createdTime(findListed(listed, ref)));
   const before = pivot("before");
   const since = pivot("since");
   return (img) =>
     (dangling === undefined || dangling.includes(img.dangling)) &&
     (references === undefined || (!img.dangling && references.some((p) => matchPath(p, img.repository) || matchPath(p, `${img.repository}:${img.tag ?? ""}`)))) &&
     (labels === undefined || labels.some(([, key, value]) => img.labels[key!] !== undefined && (value === undefined || img.labels[key!] === value))) &&
-    (before === undefined || before.some((t) => time(img) < t)) &&
-    (since === undefined || since.some((t) => time(img) > t));
+    (before === undefined || before.some((t) => createdTime(img) < t)) &&
+    (since === undefined || since.some((t) => createdTime(img) > t));
 }
 
 /** The image a `before=`/`since=` filter names: a name (`busybox`, `app:1`) or an id (prefix). */

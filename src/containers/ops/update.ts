@@ -23,12 +23,13 @@ export async function updateResources(ctx: LifecycleContext, id: string, change:
     const found = readState(bundle);
     if (!found) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
     const state = refreshStatus(found);
-    const spec = JSON.parse(readFileSync(bundle.config, "utf8")) as ContainerSpec;
+    const specText = readFileSync(bundle.config, "utf8");
+    const spec = JSON.parse(specText) as ContainerSpec;
     const resources = mergeResources(spec.linux.resources, change, availableParallelism());
     if (spec.linux.cgroupsMode === "disabled") throw new ContainerError(`container ${shown(state)} runs without cgroups (--cgroups=disabled): it takes no limits`);
     const running = isActive(state) && state.status !== "restarting";
     if (running && !ctx.backend.update) throw new ContainerError(`the ${ctx.backend.name} backend cannot update a running container's limits`);
-    const before = { spec: readFileSync(bundle.config, "utf8"), record: readInspectRecord(bundle) };
+    const before = { spec: specText, record: readInspectRecord(bundle) };
     spec.linux.resources = resources;
     writeFileAtomicSync(bundle.config, JSON.stringify(spec));
     if (before.record) writeInspectRecord(bundle, { ...before.record, HostConfig: { ...before.record.HostConfig, ...hostConfigResources(resources) } });
