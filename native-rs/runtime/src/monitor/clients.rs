@@ -12,9 +12,11 @@
 
 use container::json::{self, Json};
 use std::io::{self, Read, Write};
+use std::net::Shutdown;
 use std::os::raw::c_int;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 pub const STDIN: u8 = 0;
 pub const STDOUT: u8 = 1;
@@ -26,6 +28,8 @@ const MAX_MESSAGE: usize = 1 << 20;
 /// Over this much unsent output, the monitor stops reading the container
 /// (its writes block, as with a slow `docker attach`) until the client catches up.
 pub const HIGH_WATER: usize = 256 * 1024;
+/// How long an answered client may keep its end open before the monitor closes it.
+pub const LINGER: Duration = Duration::from_secs(2);
 
 pub enum Mode {
     /// Waiting for the request line.
@@ -34,8 +38,14 @@ pub enum Mode {
     Attached(Attach),
     /// Answer pending (`wait`, `stop`): the reply comes at the run's end.
     Waiting,
-    /// Answered: closed once the output is flushed.
+    /// Answered: shut for writing once the output is flushed.
     Closing,
+    /// Answered, flushed and shut for writing: what the client still sends is
+    /// read and dropped until it closes (or `LINGER` passes). Closing at once
+    /// would fail the client's late writes (stdin typed as the container
+    /// ended) with EPIPE, and a client that drops its socket on a write error
+    /// (Node does) would lose the output and the end it had not yet read.
+    Lingering(Instant),
 }
 
 #[derive(Clone, Copy)]
@@ -110,6 +120,13 @@ impl Client {
                 break;
             }
         }
+        if let Mode::Lingering(_) = self.mode {
+            self.input.clear();
+            if self.input_ended {
+                self.closed = true;
+            }
+            return Vec::new();
+        }
         let events = self.parse();
         if self.input.len() > MAX_MESSAGE + 8 {
             self.closed = true;
@@ -167,7 +184,7 @@ impl Client {
                         _ => {}
                     }
                 }
-                Mode::Waiting | Mode::Closing => break,
+                Mode::Waiting | Mode::Closing | Mode::Lingering(_) => break,
             }
         }
         events
@@ -218,17 +235,46 @@ impl Client {
             }
         }
         if self.output.is_empty() && matches!(self.mode, Mode::Closing) {
-            self.closed = true;
+            self.linger();
         }
         !self.closed
     }
 
-    /// Last chance before the monitor exits: whatever is queued, blocking briefly.
-    pub fn flush_blocking(&mut self) {
+    /// Everything is said: the client reads our end of stream and closes its side.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        self.mode = Mode::Lingering(Instant::now() + LINGER);
+        // A client that already ended its input has nothing more to send.
+        self.closed = self.closed || self.input_ended;
+    }
+
+    /// When a lingering client is closed regardless.
+    pub fn linger_deadline(&self) -> Option<Instant> {
+        match self.mode {
+            Mode::Lingering(until) => Some(until),
+            _ => None,
+        }
+    }
+
+    /// Last chance before the monitor exits: whatever is queued, blocking
+    /// until `deadline`, then the client's close awaited (see `Lingering`).
+    pub fn finish_blocking(&mut self, deadline: Instant) {
+        let left = || Some(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
         let _ = self.stream.set_nonblocking(false);
-        let _ = self.stream.set_write_timeout(Some(std::time::Duration::from_secs(2)));
+        let _ = self.stream.set_write_timeout(left());
         let _ = self.stream.write_all(&self.output);
         self.output.clear();
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let mut buf = [0u8; 16384];
+        while !self.input_ended && Instant::now() < deadline {
+            let _ = self.stream.set_read_timeout(left());
+            match self.stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
     }
 }
 
@@ -240,4 +286,71 @@ fn control(payload: &[u8]) -> Option<Event> {
     let size = v.get("resize")?;
     let dim = |k: &str| size.get(k).and_then(Json::as_number).and_then(|n| n.as_u64()).and_then(|n| u16::try_from(n).ok());
     Some(Event::Resize(dim("cols")?, dim("rows")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered() -> (Client, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let mut c = Client::new(ours).unwrap();
+        c.mode = Mode::Attached(Attach { stdin: true, stdout: true, stderr: true, stdin_once: false });
+        c.frame(STDOUT, b"got quit\n");
+        c.frame(CONTROL, b"{\"exited\":{}}");
+        c.mode = Mode::Closing;
+        (c, theirs)
+    }
+
+    fn read_to_end(s: &mut UnixStream) -> Vec<u8> {
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        all
+    }
+
+    #[test]
+    fn an_answered_client_can_still_write_and_reads_everything_then_eof() {
+        let (mut c, mut theirs) = answered();
+        assert!(c.flush());
+        assert!(c.linger_deadline().is_some(), "flushed and shut for writing, not closed");
+        // Stdin typed as the container ended: accepted (no EPIPE), dropped.
+        theirs.write_all(&[0, 0, 0, 0, 0, 0, 0, 4, b'l', b'a', b't', b'e']).unwrap();
+        assert!(c.read().is_empty());
+        assert!(!c.closed);
+        let got = read_to_end(&mut theirs);
+        assert_eq!(&got[8..17], b"got quit\n");
+        assert!(got.ends_with(b"{\"exited\":{}}"));
+        drop(theirs);
+        c.read();
+        assert!(c.closed, "the client's close ends the lingering");
+    }
+
+    #[test]
+    fn a_client_that_already_ended_its_input_is_closed_once_flushed() {
+        let (mut c, theirs) = answered();
+        theirs.shutdown(Shutdown::Write).unwrap();
+        c.read();
+        c.flush();
+        assert!(c.closed);
+    }
+
+    #[test]
+    fn finish_blocking_waits_for_the_clients_close_and_no_longer() {
+        let (mut c, mut theirs) = answered();
+        let peer = std::thread::spawn(move || {
+            theirs.write_all(b"late").unwrap();
+            read_to_end(&mut theirs)
+        });
+        let start = Instant::now();
+        c.finish_blocking(Instant::now() + Duration::from_secs(5));
+        let got = peer.join().unwrap();
+        assert!(got.ends_with(b"{\"exited\":{}}"));
+        assert!(start.elapsed() < Duration::from_secs(5), "returned at the client's close, not the deadline");
+
+        // A client that never closes is given up at the deadline.
+        let (mut c, _theirs) = answered();
+        let start = Instant::now();
+        c.finish_blocking(Instant::now() + Duration::from_millis(100));
+        assert!(start.elapsed() >= Duration::from_millis(100));
+    }
 }

@@ -710,7 +710,8 @@ impl Monitor {
         let stdin_backlog = self.run.as_ref().map_or(0, |r| r.stdin_pending.len());
         for (k, c) in self.clients.iter().enumerate() {
             let mut ev = 0;
-            if !matches!(c.mode, Mode::Closing) && !c.input_ended && stdin_backlog < clients::HIGH_WATER {
+            let lingering = c.linger_deadline().is_some();
+            if lingering || (!matches!(c.mode, Mode::Closing) && !c.input_ended && stdin_backlog < clients::HIGH_WATER) {
                 ev |= POLLIN;
             }
             if c.wants_write() {
@@ -729,8 +730,9 @@ impl Monitor {
         ]
         .iter()
         .flatten()
-        .min()
-        .copied();
+        .copied()
+        .chain(self.clients.iter().filter_map(Client::linger_deadline))
+        .min();
         let timeout = deadline.map_or(-1, |d| {
             let left = d.saturating_duration_since(now);
             std::cmp::min(left.as_millis() as u64 + 1, i32::MAX as u64) as c_int
@@ -782,7 +784,8 @@ impl Monitor {
         if let (true, Some(run)) = (hung_up_once, self.run.as_mut()) {
             run.stdin_closing = true;
         }
-        self.clients.retain(|c| !c.closed);
+        let now = Instant::now();
+        self.clients.retain(|c| !c.closed && c.linger_deadline().map_or(true, |t| t > now));
         self.close_stdin_if_asked();
         self.timers();
         self.check_run_end();
@@ -945,8 +948,9 @@ impl Monitor {
 
     /// Leaves: queued replies are delivered, and with `--rm` the bundle goes.
     fn finish(mut self) -> i32 {
+        let deadline = Instant::now() + clients::LINGER;
         for c in self.clients.iter_mut() {
-            c.flush_blocking();
+            c.finish_blocking(deadline);
         }
         self.clients.clear();
         let code = self.last.as_ref().map_or(0, Outcome::exit_code);
