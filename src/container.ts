@@ -15,7 +15,7 @@ import { restartContainer } from "./containers/ops/restart.js";
 import { startContainer } from "./containers/ops/start.js";
 import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
-import { type ContainerState, isActive, processParent, readState, refreshStatus } from "./containers/state.js";
+import { type ContainerState, isActive, processParent, readCurrentState, readState } from "./containers/state.js";
 import { ContainerError, isTsboxError } from "./errors.js";
 import { execToEnd, ProcessHandle } from "./process-handle.js";
 import type { Change } from "./containers/changes.js";
@@ -164,9 +164,8 @@ export class Container implements AsyncDisposable {
 
   /** tsbox's own record of the container now (status, pids, exit, restarts: see src/containers/state.ts). */
   async state(): Promise<ContainerState> {
-    const state = readState(bundleOf(this.ctx, this.id));
-    if (!state) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
-    const fresh = refreshStatus(state);
+    const fresh = readCurrentState(bundleOf(this.ctx, this.id));
+    if (!fresh) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
     this.currentName = fresh.name;
     return fresh;
   }
@@ -174,14 +173,14 @@ export class Container implements AsyncDisposable {
   /** Host pid of the container's first process (in the guest on the vm backend); 0 when it does not run. */
   get pid(): number {
     if (this.run) return this.run.proc.pid;
-    const state = readState(bundleOf(this.ctx, this.id));
-    return state && isActive(refreshStatus(state)) ? (state.pid ?? 0) : 0;
+    const state = readCurrentState(bundleOf(this.ctx, this.id));
+    return state && isActive(state) ? (state.pid ?? 0) : 0;
   }
 
   get running(): boolean {
     if (this.run) return this.exitStatus === undefined;
-    const state = readState(bundleOf(this.ctx, this.id));
-    return state !== undefined && isActive(refreshStatus(state));
+    const state = readCurrentState(bundleOf(this.ctx, this.id));
+    return state !== undefined && isActive(state);
   }
 
   /**
@@ -310,8 +309,8 @@ export class Container implements AsyncDisposable {
     }
     if (state.supervisor === null) return;
     const active = () => {
-      const s = readState(bundle);
-      return s !== undefined && isActive(refreshStatus(s));
+      const s = readCurrentState(bundle);
+      return s !== undefined && isActive(s);
     };
     yield* readLogs(bundle.dir, options, active);
   }
@@ -374,8 +373,7 @@ export class Container implements AsyncDisposable {
    * run's helper), which a recycled pid cannot be.
    */
   private initPid(): number {
-    const found = readState(bundleOf(this.ctx, this.id));
-    const state = found && refreshStatus(found);
+    const state = readCurrentState(bundleOf(this.ctx, this.id));
     if (state?.status === "paused") throw new ContainerError(`container ${this.currentName ?? this.id.slice(0, 12)} is paused, unpause the container before exec`);
     if (!state || state.status !== "running" || state.pid === null) throw this.notRunning();
     if (state.backend === "native") {

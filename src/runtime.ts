@@ -12,7 +12,7 @@ import { startContainer } from "./containers/ops/start.js";
 import { type Attachment, attachMonitor } from "./containers/monitor-client.js";
 import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { parseSignal } from "./containers/signals.js";
-import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readState, refreshStatus, updateState, writeState } from "./containers/state.js";
+import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { randomHex } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
@@ -408,8 +408,7 @@ export class Runtime implements ContainerOwner {
       warn,
       peer: async (ref) => {
         const peerId = await this.resolveContainer(ref);
-        const state = readState(this.paths.container(peerId));
-        const current = state ? refreshStatus(state) : undefined;
+        const current = readCurrentState(this.paths.container(peerId));
         if (!current || current.status !== "running" || current.pid === null) throw peerNotRunning(ref);
         return { id: peerId, pid: current.pid, bundleDir: this.paths.container(peerId).dir };
       },
@@ -424,8 +423,7 @@ export class Runtime implements ContainerOwner {
   async connectNetwork(network: string, ref: string, options: { aliases?: string[]; ip?: string } = {}): Promise<void> {
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
-    const state = readState(bundle);
-    const current = state ? refreshStatus(state) : undefined;
+    const current = readCurrentState(bundle);
     if (!current) throw new ContainerError(`no such container: ${ref}`);
     const running = current.status === "running" && current.pid !== null;
     if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`);
@@ -467,8 +465,7 @@ export class Runtime implements ContainerOwner {
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
     const config = this.networks.get(network);
-    const state = readState(bundle);
-    const running = state ? refreshStatus(state).status === "running" : false;
+    const running = readCurrentState(bundle)?.status === "running";
     const found = running ? readAttachments(bundle.dir).find((a) => a.network === config.name) : undefined;
     const recorded = existsSync(bundle.config) && recordDisconnect(bundle.config, config.name);
     if (!found && !recorded) throw new ContainerError(`container ${ref} is not connected to network ${config.name}`);
@@ -721,9 +718,9 @@ export class Runtime implements ContainerOwner {
   /** A container in docker's `inspect` shape, by id, id prefix or name. */
   async inspectContainer(ref: string): Promise<ContainerInspect> {
     const id = await this.resolveContainer(ref);
-    const state = readState(this.paths.container(id));
+    const state = readCurrentState(this.paths.container(id));
     if (!state) throw new ContainerError(`no such container: ${ref}`);
-    return inspectContainer(this.paths, refreshStatus(state), (name) => this.networks.idOf(name));
+    return inspectContainer(this.paths, state, (name) => this.networks.idOf(name));
   }
 
   /**
@@ -866,9 +863,9 @@ export class Runtime implements ContainerOwner {
     const { ContainerFiles } = await import("./containers/copy.js");
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
-    const state = readState(bundle);
+    const state = readCurrentState(bundle);
     if (!state) throw new ContainerError(`no such container: ${ref}`);
-    return new ContainerFiles(bundle, refreshStatus(state));
+    return new ContainerFiles(bundle, state);
   }
 
   /** The static tsbox-init for `--init` (native backend only: the vm guest cannot run a host binary). */

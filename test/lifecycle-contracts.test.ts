@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { nextRestartDelay, parseRestartPolicy, restartsAfter } from "../src/containers/restart-policy.js";
 import { readLogs, type LogEntry } from "../src/containers/logs.js";
 import { LogWriter, type LogStream } from "../src/containers/log-writer.js";
-import { refreshStatus, readState, type ContainerState } from "../src/containers/state.js";
+import { readCurrentState, refreshStatus, readState, type ContainerState } from "../src/containers/state.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { generatedName } from "../src/containers/generated-name.js";
 import { checkContainerName } from "../src/containers/names.js";
@@ -127,6 +127,13 @@ describe("state.json", () => {
     assert.equal(refreshStatus(created).status, "created", "created for good: no creator to outlive");
     assert.equal(refreshStatus({ ...created, creatorPid: 2 ** 22 + 1, creatorStartTime: "1" }).status, "exited", "its creator died while starting it");
     assert.equal(refreshStatus({ ...s, monitorPid: process.pid, monitorStartTime: readFileSync(`/proc/${process.pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19]! }).status, "running");
+  });
+  it("reads a record again once its supervisor is found dead: the end it wrote before dying wins", () => {
+    const dead = { id: "f".repeat(64), name: null, status: "running", exitCode: null, monitorPid: 2 ** 22 + 1, monitorStartTime: "1", created: "2024-01-01T00:00:00.000Z" };
+    writeFileSync(paths.state, JSON.stringify(dead));
+    assert.deepEqual([readCurrentState(paths)!.status, readCurrentState(paths)!.exitCode], ["exited", null], "died unseen: the code is unknown");
+    writeFileSync(paths.state, JSON.stringify({ ...dead, status: "exited", exitCode: 137, signal: "SIGKILL" }));
+    assert.deepEqual([readCurrentState(paths)!.status, readCurrentState(paths)!.exitCode], ["exited", 137]);
   });
 });
 

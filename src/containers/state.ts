@@ -142,13 +142,27 @@ export function updateStateLocked(paths: ContainerPaths, change: (state: Contain
   return next;
 }
 
+/**
+ * state.json with its status true now (refreshStatus). A supervisor found
+ * dead is read again: it records the run's end before it exits, so a first
+ * read that raced that last write would report an exit code lost.
+ */
+export function readCurrentState(paths: ContainerPaths): ContainerState | undefined {
+  const state = readState(paths);
+  if (!state) return undefined;
+  const fresh = refreshStatus(state);
+  if (fresh === state) return fresh;
+  const again = readState(paths);
+  return again && refreshStatus(again);
+}
+
 /** Every container with a readable state.json; status corrected for processes that died unseen. */
 export async function listStates(data: DataPaths): Promise<ContainerState[]> {
   const ids = readdirOrEmpty(data.containers).filter((id) => !id.startsWith("."));
   const states: ContainerState[] = [];
   for (const id of ids) {
-    const state = readState(data.container(id));
-    if (state) states.push(refreshStatus(state));
+    const state = readCurrentState(data.container(id));
+    if (state) states.push(state);
   }
   return states.sort((a, b) => b.created.localeCompare(a.created));
 }

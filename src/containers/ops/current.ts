@@ -1,12 +1,12 @@
 import { ContainerError } from "../../errors.js";
 import { bundleOf, type LifecycleContext } from "../context.js";
-import { type ContainerState, readState, refreshStatus, supervisorAlive } from "../state.js";
+import { type ContainerState, readCurrentState, supervisorAlive } from "../state.js";
 
 /** The container's state as it is now (a dead supervisor taken into account). */
 export function currentState(ctx: LifecycleContext, id: string): ContainerState {
-  const state = readState(bundleOf(ctx, id));
+  const state = readCurrentState(bundleOf(ctx, id));
   if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
-  return refreshStatus(state);
+  return state;
 }
 
 /** Resolves once the container's supervisor (monitor or foreground helper) is gone. */

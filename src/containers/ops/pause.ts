@@ -1,7 +1,7 @@
 import { ContainerError } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
 import { withContainerLock } from "../lock.js";
-import { readState, refreshStatus, updateStateLocked } from "../state.js";
+import { readCurrentState, updateStateLocked } from "../state.js";
 
 /** `pause` (`freeze: true`) and `unpause`: the cgroup freezer, through the backend; status paused ↔ running. */
 export async function setPaused(ctx: LifecycleContext, id: string, freeze: boolean): Promise<void> {
@@ -9,9 +9,8 @@ export async function setPaused(ctx: LifecycleContext, id: string, freeze: boole
   const act = freeze ? ctx.backend.pause?.bind(ctx.backend) : ctx.backend.resume?.bind(ctx.backend);
   if (!act) throw new ContainerError(`the ${ctx.backend.name} backend cannot ${freeze ? "pause" : "unpause"} containers: it needs the cgroup freezer, which this build does not support`);
   await withContainerLock(bundle.dir, async () => {
-    const found = readState(bundle);
-    if (!found) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
-    const state = refreshStatus(found);
+    const state = readCurrentState(bundle);
+    if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
     if (freeze && state.status !== "running") throw new ContainerError(`container ${shown(state)} is not running`);
     if (!freeze && state.status !== "paused") throw new ContainerError(`container ${shown(state)} is not paused`);
     await act(bundle.dir).catch((err: unknown) => {

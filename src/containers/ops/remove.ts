@@ -3,7 +3,7 @@ import { ContainerError } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
-import { isActive, readState, refreshStatus } from "../state.js";
+import { isActive, readCurrentState } from "../state.js";
 import { currentState, supervisorGone } from "./current.js";
 import { signalContainer } from "./kill.js";
 import { stopMonitored } from "./stop.js";
@@ -25,9 +25,8 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
   let name: { name: string | null } | undefined;
   try {
     name = await withContainerLock(bundle.dir, () => {
-      const now = readState(bundle);
-      if (!now) return undefined;
-      const fresh = refreshStatus(now);
+      const fresh = readCurrentState(bundle);
+      if (!fresh) return undefined;
       if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`);
       return { name: fresh.name };
     });

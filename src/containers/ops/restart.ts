@@ -1,7 +1,7 @@
 import { bundleOf, type LifecycleContext } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
-import { type ContainerState, isActive, readState, refreshStatus, supervisorAlive } from "../state.js";
+import { type ContainerState, isActive, readCurrentState, supervisorAlive } from "../state.js";
 import { currentState } from "./current.js";
 import { startContainer } from "./start.js";
 import { stopContainer, type StopOptions } from "./stop.js";
@@ -37,9 +37,8 @@ export async function restartContainer(ctx: LifecycleContext, id: string, option
  */
 async function startedAgain(ctx: LifecycleContext, id: string, before: ContainerState): Promise<boolean> {
   for (let waited = 0; waited < 60_000; waited += 20) {
-    const found = readState(bundleOf(ctx, id));
-    if (!found) return false;
-    const now = refreshStatus(found);
+    const now = readCurrentState(bundleOf(ctx, id));
+    if (!now) return false;
     if (now.started !== before.started) return true;
     if (now.status === "exited" || !supervisorAlive(now)) return false;
     await new Promise((resolve) => setTimeout(resolve, 20));

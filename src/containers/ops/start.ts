@@ -4,7 +4,7 @@ import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
 import { formatRestartPolicy } from "../restart-policy.js";
-import { isActive, readState, refreshStatus, updateStateLocked } from "../state.js";
+import { isActive, readCurrentState, readState, updateStateLocked } from "../state.js";
 
 export interface StartOptions {
   /** Called once the monitor listens, before the container runs: attach here (`start -a`). */
@@ -31,9 +31,8 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
   let removeAfter = false;
   try {
     return await withContainerLock(bundle.dir, async (lockFd) => {
-      const found = readState(bundle);
-      if (!found) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
-      const state = refreshStatus(found);
+      const state = readCurrentState(bundle);
+      if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
       if (state.status === "paused") throw new ContainerError(`cannot start paused container ${shown(state)}: unpause it instead`);
       if (isActive(state)) return false;
       if (state.backend !== ctx.backend.name) {

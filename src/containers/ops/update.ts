@@ -14,15 +14,14 @@ import { mergeResources, type ResourceOptions } from "../../spec/resources.js";
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
 import { hostConfigResources, readInspectRecord, writeInspectRecord } from "../inspect-record.js";
 import { withContainerLock } from "../lock.js";
-import { isActive, readState, refreshStatus } from "../state.js";
+import { isActive, readCurrentState } from "../state.js";
 
 /** Resolves with a warning when the limits could not all reach the running container (none: they did, or it is not running). */
 export async function updateResources(ctx: LifecycleContext, id: string, change: ResourceOptions): Promise<string | undefined> {
   const bundle = bundleOf(ctx, id);
   return withContainerLock(bundle.dir, async () => {
-    const found = readState(bundle);
-    if (!found) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
-    const state = refreshStatus(found);
+    const state = readCurrentState(bundle);
+    if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
     const specText = readFileSync(bundle.config, "utf8");
     const spec = JSON.parse(specText) as ContainerSpec;
     const resources = mergeResources(spec.linux.resources, change, availableParallelism());

@@ -1,7 +1,7 @@
 import type { ExitStatus } from "../../backends/backend.js";
 import { bundleOf, type LifecycleContext } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
-import { isActive, readState, refreshStatus } from "../state.js";
+import { isActive, readCurrentState } from "../state.js";
 import { currentState } from "./current.js";
 
 /** The exit code `wait` reports when the supervisor died unseen and nobody knows the real one. */
@@ -27,9 +27,9 @@ export async function waitContainer(ctx: LifecycleContext, id: string): Promise<
     } else {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const next = readState(bundle);
+    const next = readCurrentState(bundle);
     // Removed while we waited (`--rm`): it ended, with what we last knew.
     if (!next) return { exitCode: state.exitCode ?? UNKNOWN_EXIT, signal: state.signal, oomKilled: state.oomKilled };
-    state = refreshStatus(next);
+    state = next;
   }
 }
