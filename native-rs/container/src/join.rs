@@ -261,7 +261,8 @@ pub fn spawn_known(
     oom_score::apply(process.oom_score_adj)?;
     let pipes = Pipes::open()?;
     // The child is the first of ours in the container's PID namespace; it
-    // waits until we moved it into the container's cgroup. Not clone3 into
+    // waits until we moved it into the container's v2 cgroup (it enters v1's
+    // itself, placement.rs) before it runs anything. Not clone3 into
     // the cgroup: in the container's cgroup namespace our own cgroup is out
     // of view, and the kernel refuses a move from there (ENOENT); a write
     // through cgroup.procs opened before the join is checked in our old one.
@@ -269,8 +270,9 @@ pub fn spawn_known(
     let forked = process::clone_fork(0);
     let child = match forked {
         Ok(Forked::Child) => pipes.into_child().exec_after(process, |sync_r| {
-            if moved {
-                handoff::wait_for_release(sync_r); // in the cgroup now
+            if let Some(p) = &placement {
+                handoff::wait_for_release(sync_r); // in v2's cgroup now
+                p.enter()?; // into v1's (placement.rs)
             }
             crate::trace::mark("join child: released");
             process_setup::apply(&LinuxSyscall, process, &host, filter)

@@ -137,7 +137,7 @@ fn spawn_with(
             let keeper_flags = if cgroup.is_some() { flags & !CLONE_NEWCGROUP } else { flags };
             host.unshare_cgroupns = cgroup.is_some() && flags & CLONE_NEWCGROUP != 0;
             let (spec, prepared, host) = (&spec, &prepared, &host);
-            let child = move || child_pipes.into_child().exec_prepared(|sync_r| child_setup(spec, prepared, host, sync_r, late));
+            let child = move || child_pipes.into_child().exec_prepared(|sync_r| child_setup(spec, prepared, host, cgroup, sync_r, late));
             match net::keeper::start(spec, net, keeper_flags, &pipes, child) {
                 Ok(pid) => (Ok(Forked::Parent(pid)), cgroup.is_some()),
                 Err(e) => {
@@ -155,7 +155,7 @@ fn spawn_with(
     let pid = match forked {
         Ok(Forked::Child) => {
             crate::trace::mark("child: cloned");
-            pipes.into_child().exec_prepared(|sync_r| child_setup(&spec, &prepared, &host, sync_r, late))
+            pipes.into_child().exec_prepared(|sync_r| child_setup(&spec, &prepared, &host, cgroup, sync_r, late))
         }
         Ok(Forked::Parent(pid)) => pid,
         Err(e) => {
@@ -166,7 +166,8 @@ fn spawn_with(
     on_clone(pid);
     crate::trace::mark("launch: cloned");
     let parent = pipes.into_parent();
-    // 2. Into its cgroup (unless it started there), the child's id maps,
+    // 2. Into its v2 cgroup (unless it started there; v1's it enters itself
+    //    once released: placement.rs), the child's id maps,
     //    written from outside its user namespace (from the nest directly;
     //    by the keeper, which has done so already); then the child is
     //    released. The sync pipe stays open until the verdict: the child
@@ -200,9 +201,20 @@ fn spawn_with(
 
 /// The child, released by the parent (its id maps written): steps 3–7.
 /// Returns the process to execve: the spec's, or a spare's from `late`.
-fn child_setup(spec: &Spec, prepared: &Prepared, host: &Host, sync_r: c_int, late: Option<c_int>) -> Result<Process, Error> {
+fn child_setup(
+    spec: &Spec,
+    prepared: &Prepared,
+    host: &Host,
+    cgroup: Option<&Placement>,
+    sync_r: c_int,
+    late: Option<c_int>,
+) -> Result<Process, Error> {
     handoff::wait_for_release(sync_r);
     crate::trace::mark("child: released");
+    // Into its v1 cgroups (placement.rs: by itself, it is cheaper), before its cgroup namespace is made.
+    if let Some(p) = cgroup {
+        p.enter()?;
+    }
     let mut host = host.clone();
     host.setgroups_denied = host::setgroups_denied();
     // Until its execve this is our code in the container's PID namespace,
