@@ -20,7 +20,7 @@
 // work, but scatters the run path over several shared chunks, each a module load.
 // No dependencies besides esbuild and Node built-ins.
 import { build } from "esbuild";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -110,10 +110,77 @@ const common = {
   logLevel: "warning",
 };
 
-const bundle = (entry, outfile) => build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile), lazyBuiltins] });
+/**
+ * One copy of each module across the bundles. A lazy bundle would otherwise
+ * hold its own copy of everything it imports statically — for most commands
+ * the whole runtime again (30 bundles of ~260 KB each, and a second code
+ * cache to load per command). Instead a module that the main bundle holds is
+ * taken from it: dist/cli.cjs exports `__tsboxShared`, each such module's
+ * namespace by its path under src/, and a lazy bundle's import of it is a
+ * one-line module reading that. (cli.cjs is always loaded first: the lazy
+ * bundles are reached only through its `import()`s, which run after it has
+ * been evaluated.)
+ */
+const mainEntry = join(src, "cli", "main.ts");
+const mainOut = join(dist, "cli.cjs");
+/** Source paths of the modules in the main bundle (pass 1), and those a lazy bundle took from it. */
+let inMain = new Set();
+const shared = new Set();
+const sharedKey = (source) => relative(src, source);
+const sharedExport = (outfile, key) => {
+  let path = relative(dirname(outfile), mainOut);
+  if (!path.startsWith(".")) path = `./${path}`;
+  return `module.exports = require(${JSON.stringify(path)}).__tsboxShared[${JSON.stringify(key)}];`;
+};
+const sharedModules = (outfile) => ({
+  name: "shared-modules",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (args) => {
+      if (args.kind === "dynamic-import" || args.namespace !== "file") return undefined;
+      const source = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
+      if (!inMain.has(source) || source === mainEntry) return undefined;
+      shared.add(source);
+      return { path: sharedKey(source), namespace: "shared-module" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "shared-module" }, (args) => ({ contents: sharedExport(outfile, args.path), loader: "js" }));
+    b.onResolve({ filter: /.*/, namespace: "shared-module" }, (args) => ({ path: args.path, external: true }));
+  },
+});
+/** The main bundle's entry: main.ts first (its order of evaluation unchanged), then the shared modules' namespaces exported. */
+const registryEntry = {
+  name: "shared-registry",
+  setup(b) {
+    b.onResolve({ filter: /^tsbox:cli-entry$/ }, () => ({ path: "cli-entry", namespace: "cli-entry" }));
+    b.onLoad({ filter: /.*/, namespace: "cli-entry" }, () => {
+      const keys = [...shared].sort();
+      return {
+        resolveDir: src,
+        loader: "js",
+        contents: [
+          `import ${JSON.stringify(mainEntry)};`,
+          ...keys.map((source, i) => `import * as m${i} from ${JSON.stringify(source)};`),
+          `export const __tsboxShared = {${keys.map((source, i) => `${JSON.stringify(sharedKey(source))}: m${i}`).join(",")}};`,
+        ].join("\n"),
+      };
+    });
+  },
+};
 
-// The entry first, then every lazy module it (transitively) reaches, a round at a time.
-await bundle(join(src, "cli", "main.ts"), join(dist, "cli.cjs"));
+const bundle = (entry, outfile) => {
+  // A lazily imported module that the main bundle holds anyway: the same instance.
+  if (inMain.has(entry)) {
+    shared.add(entry);
+    mkdirSync(dirname(outfile), { recursive: true });
+    writeFileSync(outfile, sharedExport(outfile, sharedKey(entry)) + "\n");
+    return undefined;
+  }
+  return build({ ...common, entryPoints: [entry], outfile, plugins: [lazyImports(outfile), sharedModules(outfile), lazyBuiltins] });
+};
+
+// Pass 1: what the main bundle holds (and the lazy modules it reaches).
+const first = await build({ ...common, entryPoints: [mainEntry], outfile: mainOut, write: false, metafile: true, absWorkingDir: root, plugins: [lazyImports(mainOut), lazyBuiltins] });
+inMain = new Set(Object.keys(first.metafile.inputs).filter((p) => /^src\/.*\.ts$/.test(p)).map((p) => join(root, p)));
+// Every lazy module the main bundle (transitively) reaches, a round at a time.
 const built = new Set();
 for (;;) {
   const next = [...found].filter((s) => !built.has(s));
@@ -121,3 +188,5 @@ for (;;) {
   for (const s of next) built.add(s);
   await Promise.all(next.map((s) => bundle(s, lazyOut(s))));
 }
+// Pass 2: the main bundle, exporting what the lazy ones take from it.
+await build({ ...common, entryPoints: ["tsbox:cli-entry"], outfile: mainOut, absWorkingDir: root, plugins: [registryEntry, lazyImports(mainOut), lazyBuiltins] });
