@@ -26,6 +26,7 @@ import { errorMessage } from "../errors.js";
 import { canonicalName, parseReference } from "../image/reference.js";
 import { nameManifest, storeImageEntry } from "../image/commit-image.js";
 import { removeOrphanedSteps } from "./step-containers.js";
+import { compareText } from "../compare.js";
 
 export interface BuildOptions {
   /** The build context: the directory COPY and ADD read from. */
@@ -424,7 +425,7 @@ class Build {
           ports[p.includes("/") ? p.toLowerCase() : `${p}/tcp`] = {};
         }
         // Sorted, as docker's (a Go map) comes out.
-        config.ExposedPorts = Object.fromEntries(Object.entries(ports).sort(([a], [b]) => a.localeCompare(b)));
+        config.ExposedPorts = Object.fromEntries(Object.entries(ports).sort(([a], [b]) => compareText(a, b)));
         return meta(`EXPOSE ${words().join(" ")}`);
       }
       case "VOLUME": {
@@ -493,7 +494,7 @@ class Build {
 
   /** RUN's cache step: the command and the build args it sees (docker's rule: ARG values are part of the key). */
   private runKey(stage: Stage, argv: string[]): string {
-    const args = [...stage.args].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
+    const args = [...stage.args].sort(([a], [b]) => compareText(a, b)).map(([k, v]) => `${k}=${v}`);
     return `RUN ${JSON.stringify(argv)} ${JSON.stringify(args)} ${this.options.network ?? ""}`;
   }
 

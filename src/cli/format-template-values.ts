@@ -54,7 +54,8 @@ export function printValue(value: unknown, nested = false): string {
 
 /** Integers in full (no exponent up to 2^53), other numbers like Go's %v for float64. */
 export function formatNumber(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toLocaleString("en-US", { useGrouping: false, maximumFractionDigits: 0 });
+  // String() writes every digit below 1e21 already; not toLocaleString, whose first use loads ICU (~4 ms).
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return Object.is(n, -0) ? "-0" : String(n);
   const text = String(n);
   // Go writes exponents with at least two digits: 1e+21, 1e-07.
   return text.replace(/e([+-])(\d)$/, "e$10$2");

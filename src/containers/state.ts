@@ -4,6 +4,7 @@ import type { ContainerPaths, DataPaths } from "../paths.js";
 import { withContainerLock } from "./lock.js";
 import type { RestartPolicy } from "./restart-policy.js";
 import { pidAlive } from "../process-alive.js";
+import { compareText } from "../compare.js";
 
 /** docker's State.Status values (docker's "removing" and "dead" do not occur). */
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "exited";
@@ -164,7 +165,7 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
     const state = readCurrentState(data.container(id));
     if (state) states.push(state);
   }
-  return states.sort((a, b) => b.created.localeCompare(a.created));
+  return states.sort((a, b) => compareText(b.created, a.created));
 }
 
 /** Running, paused or waiting to restart: a supervisor is there. */

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
 import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes, withFileLock, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
+import { compareText } from "../compare.js";
 
 /** What `tsbox volume inspect` prints: docker's shape. */
 export interface VolumeInfo {
@@ -178,7 +179,7 @@ export class VolumeStore {
       .filter((n) => !n.startsWith("."))
       .map((n) => this.get(n))
       .filter((v): v is VolumeInfo => v !== undefined)
-      .sort((a, b) => a.Name.localeCompare(b.Name));
+      .sort((a, b) => compareText(a.Name, b.Name));
   }
 
   /** Ids of the containers (any state) that use `name`. */

@@ -17,6 +17,7 @@ import {
 } from "./oci.js";
 import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
 import { canonicalName, familiarName, type ImageReference, parseReference } from "./reference.js";
+import { compareText } from "../compare.js";
 
 const INDEX_ANNOTATION = Annotation.sourceIndex;
 
@@ -207,7 +208,7 @@ export class ImageStore {
     const hasName = new Set(named.map((r) => r.manifestDigest));
     const seen = new Set<string>();
     const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !seen.has(r.manifestDigest) && seen.add(r.manifestDigest));
-    return [...named, ...none].sort((a, b) => createdTime(b) - createdTime(a) || a.name.localeCompare(b.name) || a.platform.localeCompare(b.platform));
+    return [...named, ...none].sort((a, b) => createdTime(b) - createdTime(a) || compareText(a.name, b.name) || compareText(a.platform, b.platform));
   }
 
   /** Gives the image named `source` (every platform of it) a second name `target`, replacing what `target` named. */
@@ -465,7 +466,7 @@ export class ImageStore {
       return { mediaType, digest, size, platform: platform!, ...(source ? { annotations: { [INDEX_ANNOTATION]: source } } : {}) };
     });
     if (inner.length === 1) return { ...inner[0]!, annotations: { ...inner[0]!.annotations, ...names } };
-    inner.sort((a, b) => formatPlatform(a.platform).localeCompare(formatPlatform(b.platform)));
+    inner.sort((a, b) => compareText(formatPlatform(a.platform), formatPlatform(b.platform)));
     const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: inner };
     return { ...(await this.layout.writeJsonBlob(index, MediaType.ociIndex)), annotations: names };
   }

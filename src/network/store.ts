@@ -5,6 +5,7 @@ import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-u
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
 import { routedSubnets } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
+import { compareText } from "../compare.js";
 
 /** `<data dir>/networks/<name>/config.json`: a network, as `network create` made it. */
 export interface NetworkConfig {
@@ -80,7 +81,7 @@ export class NetworkStore {
   }
 
   list(): NetworkConfig[] {
-    return readdirOrEmpty(this.root).flatMap((n) => this.read(n) ?? []).sort((a, b) => a.name.localeCompare(b.name));
+    return readdirOrEmpty(this.root).flatMap((n) => this.read(n) ?? []).sort((a, b) => compareText(a.name, b.name));
   }
 
   /** By name, id or unique id prefix. */

@@ -96,7 +96,7 @@ export async function containerContext(e: PsEntry, options: { trunc: boolean; si
     Names: c.Name.replace(/^\//, ""),
     Image: options.trunc && c.Config.Image.startsWith("sha256:") ? shortId(c.Config.Image) : c.Config.Image,
     Command: JSON.stringify(options.trunc ? truncate(command, 20) : command),
-    // A getter: the zone's name comes from Intl, whose first use costs ~50 ms, and few formats show it.
+    // A getter: the zone's name comes from Intl, whose first use costs ~10 ms, and few formats show it.
     get CreatedAt() {
       return goTimeString(new Date(c.Created));
     },
