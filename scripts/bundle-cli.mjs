@@ -60,9 +60,12 @@ const lazyImports = (outfile) => ({
  * use, not when the bundle starts: esbuild hoists every `require("node:x")`
  * to the top of the CommonJS bundle, and loading child_process, net and the
  * stream machinery cost `tsbox --help` more than a third of its time over
- * `node -e 0`. Each becomes a small module of getters that requires the real
- * one when a property is first read (esbuild reads imports as properties at
- * the point of use, so `spawn(...)` loads child_process at its first call).
+ * `node -e 0`. Each becomes a small module whose exports object inherits from
+ * a Proxy that requires the real one when a property is first read (esbuild
+ * reads imports as properties at the point of use, so `spawn(...)` loads
+ * child_process at its first call). Not an object of getters, one per
+ * export: making those, and esbuild's copy of each into every importer's
+ * namespace (`__toESM`, which copies own properties only), cost a start ~2 ms.
  */
 const BOOT_LOADED = new Set(["fs", "path", "url", "events", "buffer", "util", "timers", "querystring", "async_hooks"]);
 const lazyBuiltins = {
@@ -73,17 +76,10 @@ const lazyBuiltins = {
       if (args.namespace === "lazy-builtin" || BOOT_LOADED.has(name)) return { path: args.path, external: true };
       return { path: args.path, namespace: "lazy-builtin" };
     });
-    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, async (args) => {
-      const { createRequire } = await import("node:module");
-      const real = createRequire(import.meta.url)(args.path);
-      const getters = Object.getOwnPropertyNames(real)
-        .filter((k) => /^[A-Za-z_$][\w$]*$/.test(k))
-        .map((k) => `${k}:{get:()=>load().${k},enumerable:true}`);
-      return {
-        contents: `let m;const load=()=>m??=require(${JSON.stringify(args.path)});module.exports=Object.defineProperties({},{${getters.join(",")}});`,
-        loader: "js",
-      };
-    });
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({
+      contents: `let m;const load=()=>m??=require(${JSON.stringify(args.path)});module.exports=Object.create(new Proxy({},{get:(_,k)=>load()[k]}));`,
+      loader: "js",
+    }));
   },
 };
 
@@ -100,9 +96,9 @@ const common = {
   target: "node20",
   // v86 (1 MB of emulator) stays a package import, loaded only by the vm backend.
   external: ["v86"],
-  // Modules find the package by their own location.
-  define: { "import.meta.url": "__tsbox_module_url" },
-  banner: { js: 'var __tsbox_module_url = require("node:url").pathToFileURL(__filename).href;' },
+  // Modules find the package by their own location, computed when first asked (pathToFileURL costs a start ~0.5 ms).
+  define: { "import.meta.url": "__tsbox_meta.url" },
+  banner: { js: 'var __tsbox_meta = { get url() { return (this.u ??= require("node:url").pathToFileURL(__filename).href); } };' },
   // Smaller source parses faster; names are kept so stack traces stay readable.
   minifyWhitespace: true,
   minifySyntax: true,
