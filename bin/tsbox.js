@@ -23,8 +23,9 @@ function useCodeCache(dist) {
   const stale = [];
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (content, filename) {
-    // A vm.Script cannot import() (the vm backend's `import("v86")`) without an experimental option: those compile as usual.
-    if (!filename.startsWith(dist) || /(?<![.\w$])import\(\s*["'`]/.test(content)) return compile.call(this, content, filename);
+    // A vm.Script cannot import() (the vm backend's `import("v86")`) without an experimental option: the bundler marks
+    // the bundles that do (scripts/bundle-cli.mjs), and those compile as usual.
+    if (!filename.startsWith(dist) || content.startsWith("//tsbox:import()\n")) return compile.call(this, content, filename);
     let file;
     let cachedData;
     try {

@@ -20,7 +20,7 @@
 // work, but scatters the run path over several shared chunks, each a module load.
 // No dependencies besides esbuild and Node built-ins.
 import { build } from "esbuild";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -186,3 +186,13 @@ for (;;) {
 }
 // Pass 2: the main bundle, exporting what the lazy ones take from it.
 await build({ ...common, entryPoints: ["tsbox:cli-entry"], outfile: mainOut, absWorkingDir: root, plugins: [registryEntry, lazyImports(mainOut), lazyBuiltins] });
+
+// A vm.Script cannot import() (bin/tsbox.js compiles our bundles with V8's code cache through one): a bundle that
+// keeps a real import() (v86, or a built-in esbuild leaves as one) starts with this line and is compiled as usual.
+// Marked once here, so the loader need not search 300 KB of source on every start.
+const DYNAMIC_IMPORT_MARK = "//tsbox:import()\n";
+const bundles = (dir) => readdirSync(dir, { withFileTypes: true }).flatMap((f) => (f.isDirectory() ? bundles(join(dir, f.name)) : f.name.endsWith(".cjs") ? [join(dir, f.name)] : []));
+for (const file of [mainOut, ...bundles(lazyRoot)]) {
+  const text = readFileSync(file, "utf8");
+  if (/(?<![.\w$])import\(\s*["'`]/.test(text)) writeFileSync(file, DYNAMIC_IMPORT_MARK + text);
+}
