@@ -48,6 +48,16 @@ export class DataPaths {
     return join(this.root, "containers");
   }
 
+  /**
+   * `containers/.rm-<id>`: a `--rm` container not yet removed. Whoever removes
+   * it deletes this too (src/containers/remove.ts, the helpers' remove.rs), so
+   * the ones left are the orphans of a runtime that died (`collectOrphans`):
+   * found without reading every container's state.
+   */
+  removalMarker(id: string): string {
+    return join(this.containers, `.rm-${id}`);
+  }
+
   container(id: string): ContainerPaths {
     const dir = join(this.containers, id);
     return {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
@@ -14,7 +14,7 @@ import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
-import { randomHex } from "./fs-util.js";
+import { randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
@@ -295,6 +295,7 @@ export class Runtime implements ContainerOwner {
     let reserved = false;
     try {
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
+      if (options.remove) writeFileSync(this.paths.removalMarker(id), "");
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
       // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash).
       if (options.name !== undefined) this.names.reserve(options.name, id);
@@ -635,10 +636,12 @@ export class Runtime implements ContainerOwner {
    * is left.
    */
   async collectOrphans(): Promise<void> {
-    for (const state of await listStates(this.paths)) {
-      if (state.remove && state.status === "exited" && state.finished === null) {
-        await removeContainer(this.ctx, state.id).catch(() => {});
-      }
+    for (const id of readdirOrEmpty(this.paths.containers)) {
+      if (!id.startsWith(".rm-")) continue;
+      const state = readCurrentState(this.paths.container(id.slice(4)));
+      // A marker whose removal was cut short after the bundle went: nothing else is left.
+      if (!state) rmSync(join(this.paths.containers, id), { force: true });
+      else if (state.remove && state.status === "exited" && state.finished === null) await removeContainer(this.ctx, state.id).catch(() => {});
     }
   }
 

@@ -14,6 +14,7 @@ import type { ContainerSpec } from "../src/spec/container-spec.js";
 import { LATE_PROCESS_FIELDS, spareFits } from "../src/backends/vm/core/spare.js";
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { effectiveHealthcheck, healthTiming, type HealthcheckOptions } from "../src/containers/healthcheck.js";
+import { DataPaths } from "../src/paths.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
 
@@ -136,4 +137,9 @@ test("healthcheck.json: the image's HEALTHCHECK and the run's flags become the t
     assert.ok(config);
     assert.deepEqual(healthTiming(config), c.file);
   }
+});
+
+test("data-layout.json: where a --rm container's removal marker lives, which the helpers' removal deletes too", () => {
+  const doc = fixture<{ id: string; removalMarker: string }>("data-layout.json");
+  assert.equal(new DataPaths("/data").removalMarker(doc.id), `/data/${doc.removalMarker}`);
 });

@@ -1,4 +1,4 @@
-import { renameSync } from "node:fs";
+import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno, removeTree } from "../fs-util.js";
 import type { LifecycleContext } from "./context.js";
@@ -29,6 +29,7 @@ export async function removeBundleDir(ctx: LifecycleContext, id: string, name: s
     moved = false;
   }
   if (moved) await removeOwnedTree(ctx, aside);
+  rmSync(ctx.paths.removalMarker(id), { force: true });
   if (name !== null) ctx.names.release(name, id);
   await ctx.volumes?.removeAnonymous(anonymous);
 }

@@ -9,11 +9,11 @@ use container::idmap;
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd};
 use container::Spec;
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// With the container's lock held through `lock` (closed here): the bundle
 /// renamed aside, so no other process sees it any more, as
@@ -47,9 +47,20 @@ pub fn remove_moved(bundle: &Path, id: &OsStr) {
         }
         let _ = remove_tree(bundle);
     }
+    if let Some(containers) = bundle.parent() {
+        let _ = fs::remove_file(removal_marker(containers, id));
+    }
     if let Some(name) = name {
         release_name(bundle, id, &name);
     }
+}
+
+/// `containers/.rm-<id>`, made with a `--rm` container (src/paths.ts
+/// `removalMarker`): one left behind names an orphan to collect.
+pub fn removal_marker(containers: &Path, id: &OsStr) -> PathBuf {
+    let mut name = OsString::from(".rm-");
+    name.push(id);
+    containers.join(name)
 }
 
 fn state_name(bundle: &Path) -> Option<String> {
@@ -128,5 +139,19 @@ fn remove_in_user_namespace(bundle: &Path, spec: &Spec) -> io::Result<()> {
             fd::close(sync_w);
             Err(io::Error::from_raw_os_error(e.0))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use container::json;
+
+    #[test]
+    fn contract_data_layout() {
+        let f = json::parse(include_str!("../../../../test/fixtures/contract/data-layout.json")).unwrap();
+        let id = f.get("id").and_then(|v| v.as_str()).unwrap();
+        let want = f.get("removalMarker").and_then(|v| v.as_str()).unwrap();
+        assert_eq!(removal_marker(Path::new("containers"), OsStr::new(id)), Path::new(want));
     }
 }

@@ -356,7 +356,9 @@ export class VmMonitor {
     if (this.req.remove && this.startedOnce) {
       const state = readState(this.paths);
       await removeTree(this.req.bundle).catch(() => {});
-      if (state?.name) new ContainerNames(new DataPaths(dirname(dirname(this.req.bundle)))).release(state.name, basename(this.req.bundle));
+      const data = new DataPaths(dirname(dirname(this.req.bundle)));
+      rmSync(data.removalMarker(basename(this.req.bundle)), { force: true });
+      if (state?.name) new ContainerNames(data).release(state.name, basename(this.req.bundle));
     }
     this.onDone(this);
     this.finish();
