@@ -143,6 +143,15 @@ describe("CLI arguments", () => {
     assert.deepEqual(parseSignal("sigkill"), { number: 9, name: "SIGKILL" });
     assert.deepEqual(parseSignal("10"), { number: 10, name: "SIGUSR1" });
     assert.throws(() => parseSignal("NOPE"), { message: "invalid signal: NOPE", exitCode: 125 });
+    // Linux's numbers whatever the host (macOS's SIGUSR1 is 30, Linux's SIGPWR), and docker's real-time forms.
+    assert.deepEqual(parseSignal("USR1"), { number: 10, name: "SIGUSR1" });
+    assert.deepEqual(parseSignal("PWR"), { number: 30, name: "SIGPWR" });
+    assert.deepEqual(parseSignal("6"), { number: 6, name: "SIGABRT" });
+    assert.deepEqual(parseSignal("RTMIN+3"), { number: 37, name: "SIGRTMIN+3" });
+    assert.deepEqual(parseSignal("sigrtmax"), { number: 64, name: "SIGRTMAX" });
+    assert.deepEqual(parseSignal("40"), { number: 40, name: "SIG40" });
+    assert.throws(() => parseSignal("RTMAX+1"), { message: "invalid signal: RTMAX+1" });
+    assert.throws(() => parseSignal("RTMIN+31"), { message: "invalid signal: RTMIN+31" });
   });
   it("times: RFC 3339, Unix seconds, durations before now", () => {
     const now = Date.parse("2024-06-01T12:00:00Z");
