@@ -1,0 +1,45 @@
+/**
+ * bin/tsbox.js keeps V8's code cache of each CLI bundle per user: written when
+ * there is none or V8 rejects it, and again when a command that has not yet
+ * contributed to it runs, so the cache holds what every command used (the first
+ * line lists them). Through the real CLI, with commands that need no container.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { cliPath } from "./helpers/cli.js";
+
+test("the main bundle's code cache grows with each new command, is kept otherwise, and a bad one is replaced", (t) => {
+  const home = mkdtempSync(join(tmpdir(), "tsbox-code-cache-"));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const env = { PATH: process.env.PATH ?? "", HOME: home, XDG_CACHE_HOME: join(home, "cache"), TSBOX_DATA_DIR: join(home, "data") };
+  const tsbox = (...args: string[]) => execFileSync(process.execPath, [cliPath, ...args], { env, encoding: "utf8" });
+  const dir = join(home, "cache", "tsbox", "code-cache");
+  const main = () => {
+    const name = readdirSync(dir).find((f) => /-cli\.cjs-\d+-\d+$/.test(f));
+    assert.ok(name, `a cache of cli.cjs in ${readdirSync(dir).join(", ")}`);
+    const path = join(dir, name);
+    const data = readFileSync(path);
+    return { path, header: data.subarray(0, data.indexOf(10)).toString(), size: data.length, mtime: statSync(path).mtimeMs };
+  };
+
+  assert.match(tsbox("ps"), /^CONTAINER ID/);
+  const first = main();
+  assert.equal(first.header, "tsbox-cc1 ps");
+  tsbox("ps", "-a");
+  assert.deepEqual(main(), first, "a command that contributed already leaves it as it is");
+  tsbox("images");
+  const merged = main();
+  assert.equal(merged.header, "tsbox-cc1 ps,images");
+  assert.ok(merged.size > first.size, `the functions images compiled too (${first.size} -> ${merged.size} bytes)`);
+
+  // Garbage where V8's data was: rejected, the command still works, and a good cache replaces it.
+  writeFileSync(merged.path, Buffer.concat([Buffer.from("tsbox-cc1 ps,images\n"), Buffer.alloc(4096, 7)]));
+  assert.match(tsbox("ps"), /^CONTAINER ID/);
+  const replaced = main();
+  assert.equal(replaced.header, "tsbox-cc1 ps");
+  assert.ok(replaced.size > 4096);
+});
