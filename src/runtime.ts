@@ -301,8 +301,8 @@ export class Runtime implements ContainerOwner {
       if (options.name !== undefined) this.names.reserve(options.name, id);
       else options = { ...options, name: this.names.reserveGenerated(id) };
       reserved = true;
-      if (this.backend.name !== "native" && (options.pid === "host" || options.ipc === "host")) {
-        throw new UsageError(`--pid host and --ipc host need the native backend: a ${this.backend.name} container's host is the guest`);
+      if (this.backend.name !== "native" && (options.pid === "host" || options.ipc === "host" || options.uts === "host")) {
+        throw new UsageError(`--pid host, --ipc host and --uts host need the native backend: a ${this.backend.name} container's host is the guest`);
       }
       // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.
       const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, hostDevices: this.backend.name === "native" });

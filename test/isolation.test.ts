@@ -5,7 +5,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { rmSync, statSync, readFileSync, writeFileSync } from "node:fs";
+import { readlinkSync, rmSync, statSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
@@ -88,7 +88,7 @@ for (const who of identities()) {
         // A vm container's host is the guest: the host modes are refused there.
         const r = await tsbox(who, ["run", "--rm", "--ipc", "host", "busybox", "true"]);
         assert.equal(r.code, 125);
-        assert.match(r.stderr, /--pid host and --ipc host need the native backend/);
+        assert.match(r.stderr, /--pid host, --ipc host and --uts host need the native backend/);
         return;
       }
       // --ipc host: the host's SysV segments and /dev/shm.
@@ -109,7 +109,11 @@ for (const who of identities()) {
       assert.equal(none.stdout, "none\n", none.stderr);
       const sized = await tsbox(who, ["run", "--rm", "--shm-size", "128m", "busybox", "sh", "-c", "df -k /dev/shm | tail -1"]);
       assert.match(sized.stdout, /\s131072\s/, sized.stderr);
-      for (const bad of [["--ipc", "bogus"], ["--pid", "container:x"], ["--ipc", "host", "--shm-size", "1g"]]) {
+      // --uts host: the host's hostname, in /etc/hostname too, and not the container's to change.
+      const uts = await tsbox(who, ["run", "--rm", "--uts", "host", "busybox", "sh", "-c", "hostname; cat /etc/hostname; readlink /proc/self/ns/uts; hostname changed 2>/dev/null || echo refused"]);
+      assert.equal(uts.stdout, `${hostname()}\n${hostname()}\n${readlinkSync("/proc/self/ns/uts")}\nrefused\n`, uts.stderr);
+      assert.equal(hostname(), uts.stdout.split("\n")[0]);
+      for (const bad of [["--ipc", "bogus"], ["--pid", "container:x"], ["--ipc", "host", "--shm-size", "1g"], ["--uts", "private"], ["--uts", "host", "-h", "x"]]) {
         assert.equal((await tsbox(who, ["run", "--rm", ...bad, "busybox", "true"])).code, 125, bad.join(" "));
       }
       // --pid host: the host's processes, this test's among them. Only the container's cgroup can end what it

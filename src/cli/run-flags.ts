@@ -37,6 +37,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "device", value: true, repeat: true },
   { name: "ipc", value: true },
   { name: "pid", value: true },
+  { name: "uts", value: true },
   { name: "shm-size", value: true },
   { name: "userns", value: true },
   { name: "pull", value: true },
@@ -107,6 +108,7 @@ Options:
       --ipc MODE         private/shareable (default), host (the host's IPC namespace and
                          /dev/shm) or none (no /dev/shm)
       --pid host         The host's PID namespace and /proc
+      --uts host         The host's UTS namespace: its hostname (not with -h)
       --shm-size BYTES   Size of /dev/shm (default 64m)
       --userns auto      As root: the container's ids are subordinate ids of its
                          own (the "containers" range of /etc/subuid), not the host's
@@ -179,6 +181,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (ipc !== undefined) options.ipc = ipc as RunOptions["ipc"]; // checked in spec/ipc-pid.ts, as the library's
   const pid = lastValue(flags, "pid");
   if (pid !== undefined) options.pid = pid as RunOptions["pid"];
+  const uts = lastValue(flags, "uts");
+  if (uts !== undefined) options.uts = uts as RunOptions["uts"];
   const shmSize = lastValue(flags, "shm-size");
   if (shmSize !== undefined) options.shmSize = shmSize;
   const devices = allValues(flags, "device").map(parseDeviceFlag);

@@ -93,7 +93,9 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   }
 
   const hostResolv = readResolvConf();
-  const hostname = mode.kind === "host" && options.hostname === undefined ? osHostname() : inputs.hostname;
+  // Host networking (docker's rule) and the host's UTS namespace show the host's hostname.
+  const hostsName = (mode.kind === "host" || options.uts === "host") && options.hostname === undefined;
+  const hostname = hostsName ? osHostname() : inputs.hostname;
   const attach: NetworkAttachment[] = [];
   if (mode.kind === "bridge") {
     const config = inputs.store.get(mode.name);
@@ -128,7 +130,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     network,
     shareHost: mode.kind === "host",
     mounts: etcMounts(network.dir),
-    ...(mode.kind === "host" && options.hostname === undefined ? { hostname } : {}),
+    ...(hostsName ? { hostname } : {}),
   };
 }
 

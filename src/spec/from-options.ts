@@ -97,9 +97,10 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     if (inputs.network.network) spec.network = inputs.network.network;
     validateSpec(spec);
   }
-  // --pid host, --ipc host: those namespaces are the host's (and so are /proc and /dev/shm).
+  // --pid host, --ipc host, --uts host: those namespaces are the host's (and so are /proc, /dev/shm, the hostname).
   const shared = hostNamespaces(options);
-  if (shared.size > 0) spec.linux.namespaces = spec.linux.namespaces.filter((ns) => !shared.has(ns.type as "ipc" | "pid"));
+  if (shared.size > 0) spec.linux.namespaces = spec.linux.namespaces.filter((ns) => !shared.has(ns.type as "ipc" | "pid" | "uts"));
+  if (shared.has("uts")) delete spec.hostname;
   // A fresh mqueue needs an IPC namespace of its own: with the host's, the runtime binds the host's /dev/mqueue, or there is none.
   if (shared.has("ipc") && !existsSync("/dev/mqueue")) spec.mounts = spec.mounts.filter((m) => m.destination !== "/dev/mqueue");
   if (shared.has("pid")) {

@@ -69,6 +69,8 @@ export interface RunOptions {
   ipc?: "private" | "shareable" | "host" | "none";
   /** docker's `--pid host`: the host's PID namespace and /proc (native backend). */
   pid?: "private" | "host";
+  /** docker's `--uts host`: the host's UTS namespace, so its hostname (native backend; not with `hostname`). */
+  uts?: "host";
   /** Size of the container's /dev/shm (docker's `--shm-size`; default 64m). */
   shmSize?: MemorySize;
   /** Host device nodes for the container (docker's `--device`; native backend only). */
