@@ -636,11 +636,12 @@ export class Runtime implements ContainerOwner {
    * is left.
    */
   async collectOrphans(): Promise<void> {
-    for (const id of readdirOrEmpty(this.paths.containers)) {
-      if (!id.startsWith(".rm-")) continue;
-      const state = readCurrentState(this.paths.container(id.slice(4)));
+    for (const entry of readdirOrEmpty(this.paths.containers)) {
+      const id = /^\.rm-([0-9a-f]{64})$/.exec(entry)?.[1];
+      if (id === undefined) continue;
+      const state = readCurrentState(this.paths.container(id));
       // A marker whose removal was cut short after the bundle went: nothing else is left.
-      if (!state) rmSync(join(this.paths.containers, id), { force: true });
+      if (!state) rmSync(this.paths.removalMarker(id), { force: true });
       else if (state.remove && state.status === "exited" && state.finished === null) await removeContainer(this.ctx, state.id).catch(() => {});
     }
   }
