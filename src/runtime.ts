@@ -11,6 +11,7 @@ import { removeContainer } from "./containers/ops/remove.js";
 import { startContainer } from "./containers/ops/start.js";
 import { type Attachment, attachMonitor } from "./containers/monitor-client.js";
 import { parseRestartPolicy } from "./containers/restart-policy.js";
+import { hostNamespaces } from "./spec/ipc-pid.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
@@ -301,7 +302,7 @@ export class Runtime implements ContainerOwner {
       if (options.name !== undefined) this.names.reserve(options.name, id);
       else options = { ...options, name: this.names.reserveGenerated(id) };
       reserved = true;
-      if (this.backend.name !== "native" && (options.pid === "host" || options.ipc === "host" || options.uts === "host")) {
+      if (this.backend.name !== "native" && hostNamespaces(options).size > 0) {
         throw new UsageError(`--pid host, --ipc host and --uts host need the native backend: a ${this.backend.name} container's host is the guest`);
       }
       // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.

@@ -112,7 +112,6 @@ for (const who of identities()) {
       // --uts host: the host's hostname, in /etc/hostname too, and not the container's to change.
       const uts = await tsbox(who, ["run", "--rm", "--uts", "host", "busybox", "sh", "-c", "hostname; cat /etc/hostname; readlink /proc/self/ns/uts; hostname changed 2>/dev/null || echo refused"]);
       assert.equal(uts.stdout, `${hostname()}\n${hostname()}\n${readlinkSync("/proc/self/ns/uts")}\nrefused\n`, uts.stderr);
-      assert.equal(hostname(), uts.stdout.split("\n")[0]);
       for (const bad of [["--ipc", "bogus"], ["--pid", "container:x"], ["--ipc", "host", "--shm-size", "1g"], ["--uts", "private"], ["--uts", "host", "-h", "x"]]) {
         assert.equal((await tsbox(who, ["run", "--rm", ...bad, "busybox", "true"])).code, 125, bad.join(" "));
       }
