@@ -14,7 +14,7 @@ import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { repoRoot, tsbox } from "./helpers/cli.js";
+import { repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { TarWriter } from "../src/image/tar-writer.js";
@@ -265,7 +265,7 @@ for (const who of identities()) {
       const killed = tsbox(who, ["build", "-f", "-", ctx], { stdin: "FROM busybox\nRUN sleep 60\n", timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
       const running = async () => /^tsbox-build-\d+-[0-9a-f]{8}$/m.test((await cli(["ps", "--format", "{{.Names}}"])).stdout);
       for (let i = 0; i < 300 && !(await running()); i++) await new Promise((r) => setTimeout(r, 100));
-      process.kill(pid, "SIGKILL");
+      signalSpawned(pid, "SIGKILL");
       await killed;
       assert.match((await cli(["ps", "-a", "--format", "{{.Names}}"])).stdout, /^tsbox-build-\d+-[0-9a-f]{8}\n$/);
       const next = await build(["-q", "-f", "-", ctx], { stdin: "FROM busybox\nRUN true\n" });

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { cliPath, runJsonScript, tsbox } from "./helpers/cli.js";
+import { cliPath, runJsonScript, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { cgroupLeftovers, cgroupMounts, delegate, type Delegation } from "./helpers/cgroups.js";
 
@@ -90,8 +90,8 @@ function limitsBite(get: () => Record<string, any>) {
   });
 }
 
-/** Containers with a cgroup left (one directory per v1 hierarchy each). */
-const leftContainers = () => new Set(cgroupLeftovers().map((d) => d.split("/").at(-1))).size;
+/** Containers with a cgroup left (one directory per v1 hierarchy each), but those in `earlier`. */
+const leftContainers = (earlier = new Set<string>()) => new Set(cgroupLeftovers().map((d) => d.split("/").at(-1)!).filter((id) => !earlier.has(id))).size;
 
 /** A runtime SIGKILLed mid-run leaves its cgroup; whoever collects the orphan bundle removes it. */
 function crashCleanup(who: Identity, getDelegation: () => Delegation | undefined) {
@@ -99,18 +99,21 @@ function crashCleanup(who: Identity, getDelegation: () => Delegation | undefined
     const delegation = getDelegation();
     const wrap = (args: string[]) => (delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
     const args = ["run", "--rm", "-m", "32m", "busybox", "sleep", "30"];
+    // What an earlier failure left is not this container's (nor its pid 0 one to kill: that is our process group).
+    const earlier = new Set(cgroupLeftovers().map((d) => d.split("/").at(-1)!));
     let cli = 0;
     const running = tsbox(who, args, { ...wrap(args), onSpawn: (pid) => (cli = pid), timeoutMs: 30_000 });
-    for (let i = 0; i < 300 && leftContainers() === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(leftContainers(), 1, "the container has a cgroup");
-    // The CLI dies; tsbox-runtime and the container die with it (PDEATHSIG); the cgroup stays.
-    process.kill(cli, "SIGKILL");
+    for (let i = 0; i < 300 && (cli === 0 || leftContainers(earlier) === 0); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(cli > 0, "the CLI started");
+    assert.equal(leftContainers(earlier), 1, "the container has a cgroup");
+    // The CLI dies, at any moment of the start; tsbox-runtime and the container die with it (PDEATHSIG); the cgroup stays.
+    signalSpawned(cli, "SIGKILL");
     await running;
-    assert.equal(leftContainers(), 1, "the cgroup outlived its runtime");
+    assert.equal(leftContainers(earlier), 1, "the cgroup outlived its runtime");
     const next = ["run", "--rm", "busybox", "true"];
     const r = await tsbox(who, next, wrap(next));
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(cgroupLeftovers(), [], "collected with the orphan bundle");
+    assert.deepEqual(cgroupLeftovers().filter((d) => !earlier.has(d.split("/").at(-1)!)), [], "collected with the orphan bundle");
   });
 }
 

@@ -11,7 +11,7 @@ import { writeFileSync, chownSync, mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { tsbox, type CliResult } from "./helpers/cli.js";
+import { signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 
@@ -33,7 +33,7 @@ for (const who of identities()) {
     async function background(name: string, args: string[]): Promise<{ done: Promise<CliResult>; kill: () => void }> {
       let pid = 0;
       const done = tsbox(who, ["run", "--name", name, ...args], { timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
-      const kill = () => process.kill(pid, "SIGKILL");
+      const kill = () => signalSpawned(pid, "SIGKILL");
       for (let i = 0; i < 200; i++) {
         const r = await tsbox(who, ["ps", "--filter", `name=^${name}$`, "--format", "{{.State}}"]);
         if (r.stdout === "running\n") return { done, kill };
@@ -196,7 +196,7 @@ for (const who of identities()) {
       const term = tsbox(who, ["run", "--rm", "--init", "busybox", "sleep", "30"], { timeoutMs: 60_000, onSpawn: (p) => (cliPid = p) });
       for (let i = 0; i < 100 && (await tsbox(who, ["ps", "-q"])).stdout === ""; i++) await sleep(100);
       await sleep(300);
-      process.kill(cliPid, "SIGTERM");
+      signalSpawned(cliPid, "SIGTERM");
       assert.equal((await term).code, 143);
       const missing = await tsbox(who, ["run", "--rm", "--init", "busybox", "nosuchcmd"]);
       assert.equal(missing.code, 127);

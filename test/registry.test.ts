@@ -12,7 +12,7 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { tsbox } from "./helpers/cli.js";
+import { signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
 import { buildI386Layout, buildLayeredLayout, buildMultiPlatformLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
@@ -276,7 +276,7 @@ for (const who of identities()) {
         const partial = join(env.TSBOX_DATA_DIR!, ".downloads");
         for (let i = 0; i < 100 && !(existsSync(partial) && readdirSync(partial).length > 0); i++) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 200)); // let the half that was sent reach the file
-        process.kill(pid, "SIGINT");
+        signalSpawned(pid, "SIGINT");
         const first = await pulling;
         assert.equal(first.code, 130, first.stderr);
         assert.match(first.stderr, /^tsbox: pull interrupted/);

@@ -99,3 +99,12 @@ export function runJsonScript(who: Identity, script: string, args: string[] = []
     });
   });
 }
+
+/**
+ * Signals a process `onSpawn` reported. A pid still 0 (not spawned yet) is an
+ * error here: `process.kill(0, …)` would signal the test's whole process group.
+ */
+export function signalSpawned(pid: number, signal: NodeJS.Signals): void {
+  if (!(pid > 0)) throw new Error(`no process to send ${signal} to (pid ${pid}): it was not spawned yet`);
+  process.kill(pid, signal);
+}

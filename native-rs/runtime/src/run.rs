@@ -182,21 +182,20 @@ fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), 
         .cgroups_path
         .clone()
         .unwrap_or_else(|| format!("tsbox/{}", name_of(bundle)));
-    let prepared = cgroups::prepare_here(&path, &spec.linux.resources, spec.linux.cgroups_mode)?;
+    // Recorded before its directories exist: a runtime killed meanwhile leaves them all named.
+    let mut write_record = |m: &dyn Manager| record::write(bundle, m);
+    let prepared = cgroups::prepare_here(&path, &mut write_record, &spec.linux.resources, spec.linux.cgroups_mode)
+        .map_err(|e| {
+            record::remove(bundle);
+            e
+        })?;
     if let Some(w) = &prepared.warning {
         events.warning(w);
     }
-    let cgroup = match prepared.manager {
-        Some(manager) => {
-            let c = Cgroup {
-                manager,
-                bundle: bundle.to_path_buf(),
-            };
-            record::write(bundle, &*c.manager)?;
-            Some(c)
-        }
-        None => None,
-    };
+    let cgroup = prepared.manager.map(|manager| Cgroup {
+        manager,
+        bundle: bundle.to_path_buf(),
+    });
     container::trace::mark("run: cgroup made");
     Ok((spec, cgroup))
 }

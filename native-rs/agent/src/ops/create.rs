@@ -120,7 +120,8 @@ impl Agent {
             .clone()
             .unwrap_or_else(|| format!("tsbox/{}", cid));
         let prepared =
-            match cgroups::prepare_here(&path, &spec.linux.resources, spec.linux.cgroups_mode) {
+            // The guest's cgroups go with its container (undo below) or its machine: no record.
+            match cgroups::prepare_here(&path, &mut |_| Ok(()), &spec.linux.resources, spec.linux.cgroups_mode) {
                 Ok(p) => p,
                 Err(e) => {
                     guest_dir::cleanup(&dir);

@@ -61,15 +61,56 @@ impl Mode {
 }
 
 pub enum Outcome {
-    Created(Box<dyn Manager>),
+    Planned(Plan),
     /// No cgroup can be made here, and why.
     Unavailable(String),
 }
 
-/// Makes the cgroup `path` (OCI `cgroupsPath`: absolute from each
-/// hierarchy's root, relative from the base `who` may create in) and returns
-/// its manager: v2 where the cgroup2 hierarchy has the controllers, v1 (also
-/// on hybrid hosts) where v1 hierarchies hold them.
+/// A cgroup not made yet: its manager (over directories that do not exist
+/// yet) and the levels to make. Planning first lets a start record where
+/// the cgroup will be before any directory exists: a runtime killed while
+/// making them leaves a record naming them all (`record`), never a
+/// directory nobody knows of.
+pub struct Plan {
+    pub manager: Box<dyn Manager>,
+    levels: Vec<Level>,
+}
+
+/// `leaf` and the missing levels from `base` (which exists) down to it.
+struct Level {
+    base: PathBuf,
+    leaf: PathBuf,
+    /// v1 (with whether the hierarchy carries cpuset), or v2.
+    v1_cpuset: Option<bool>,
+}
+
+impl Plan {
+    /// A manager whose cgroup already exists (tests' doubles).
+    pub fn made(manager: Box<dyn Manager>) -> Plan {
+        Plan { manager, levels: Vec::new() }
+    }
+
+    /// Makes the directories; on an error the leaves made so far go again.
+    pub fn make(self) -> Result<Box<dyn Manager>, Error> {
+        for (i, l) in self.levels.iter().enumerate() {
+            let made = match l.v1_cpuset {
+                Some(cpuset) => v1::make_dirs(&l.base, &l.leaf, cpuset),
+                None => v2::make_dirs(&l.base, &l.leaf),
+            };
+            if let Err(e) = made {
+                let leaves: Vec<&Path> = self.levels[..i].iter().map(|l| l.leaf.as_path()).collect();
+                let _ = remove::kill_and_remove(&leaves, false);
+                return Err(e);
+            }
+        }
+        Ok(self.manager)
+    }
+}
+
+/// Plans the cgroup `path` (OCI `cgroupsPath`: absolute from each
+/// hierarchy's root, relative from the base `who` may create in): v2 where
+/// the cgroup2 hierarchy has the controllers, v1 (also on hybrid hosts)
+/// where v1 hierarchies hold them. Nothing is made yet ([`Plan::make`]).
 pub fn create(layout: &Layout, who: &Creator, path: &str) -> Result<Outcome, Error> {
     match layout.kind {
         Kind::V2 => match layout.v2.as_ref() {
@@ -102,6 +143,15 @@ fn outside(path: &str, base: &Path) -> String {
     )
 }
 
+/// Another's cgroup is never shared, and never named in our record (whose
+/// collector would kill what runs in it).
+fn must_be_new(dir: &Path) -> Result<(), Error> {
+    if dir.exists() {
+        return Err(Error::setup(format!("creating cgroup {}: it already exists", dir.display())));
+    }
+    Ok(())
+}
+
 fn create_v2(h: &layout::Hierarchy, who: &Creator, path: &str) -> Result<Outcome, Error> {
     let base = match delegation::base(h, who) {
         Ok(b) => b,
@@ -111,12 +161,14 @@ fn create_v2(h: &layout::Hierarchy, who: &Creator, path: &str) -> Result<Outcome
         Some(d) => d,
         None => return Ok(Outcome::Unavailable(outside(path, &base))),
     };
-    v2::make_dirs(&base, &dir)?;
-    Ok(Outcome::Created(Box::new(V2Manager::new(dir))))
+    must_be_new(&dir)?;
+    Ok(Outcome::Planned(Plan {
+        manager: Box::new(V2Manager::new(dir.clone())),
+        levels: vec![Level { base, leaf: dir, v1_cpuset: None }],
+    }))
 }
 
 fn create_v1(layout: &Layout, who: &Creator, path: &str) -> Result<Outcome, Error> {
-    let mut dirs: Vec<(Vec<String>, PathBuf)> = Vec::new();
     let mut missing: Vec<(String, String)> = Vec::new();
     let mut plans = Vec::new();
     for h in &layout.v1 {
@@ -136,15 +188,14 @@ fn create_v1(layout: &Layout, who: &Creator, path: &str) -> Result<Outcome, Erro
         let why = missing.first().map(|(_, w)| w.clone()).unwrap_or_default();
         return Ok(Outcome::Unavailable(why));
     }
+    let mut dirs = Vec::new();
+    let mut levels = Vec::new();
     for (h, (base, dir)) in plans {
-        if let Err(e) = v1::make_dirs(&base, &dir, h.has("cpuset")) {
-            let made = V1Manager::new(dirs, Vec::new());
-            let _ = made.destroy();
-            return Err(e);
-        }
-        dirs.push((h.controllers.clone(), dir));
+        must_be_new(&dir)?;
+        dirs.push((h.controllers.clone(), dir.clone()));
+        levels.push(Level { base, leaf: dir, v1_cpuset: Some(h.has("cpuset")) });
     }
-    Ok(Outcome::Created(Box::new(V1Manager::new(dirs, missing))))
+    Ok(Outcome::Planned(Plan { manager: Box::new(V1Manager::new(dirs, missing)), levels }))
 }
 
 /// The cgroups of a running process, where they differ from ours: what a
@@ -187,11 +238,16 @@ impl std::fmt::Debug for Prepared {
     }
 }
 
+/// Where a start records its cgroup before making it (`record::write`).
+pub type Recorder<'a> = &'a mut dyn FnMut(&dyn Manager) -> Result<(), Error>;
+
 /// The policy of `mode` around `create` (the factory, [`create`] in real
 /// use) and `apply`: a cgroup with `resources` applied, or none (with a
 /// warning when limits were asked for), or an error under `Mode::Required`.
+/// `record` learns the cgroup before its directories are made.
 pub fn prepare(
     create: &mut dyn FnMut() -> Result<Outcome, Error>,
+    record: Recorder,
     resources: &Resources,
     mode: Mode,
 ) -> Result<Prepared, Error> {
@@ -200,8 +256,8 @@ pub fn prepare(
         return none(None);
     }
     let wanted = resources.requested();
-    let manager = match create()? {
-        Outcome::Created(m) => m,
+    let plan = match create()? {
+        Outcome::Planned(p) => p,
         Outcome::Unavailable(why) if mode == Mode::Required => {
             return Err(Error::setup(format!("cgroups are required, but {}", why)))
         }
@@ -210,6 +266,8 @@ pub fn prepare(
             return none(Some(format!("{}: running without {}", why, resources::names(&wanted))))
         }
     };
+    record(&*plan.manager)?;
+    let manager = plan.make()?;
     let dropped = match manager.apply(resources) {
         Ok(d) => d,
         Err(e) => {
@@ -232,9 +290,9 @@ pub fn prepare(
 }
 
 /// [`prepare`] on this host, as this process: what a container start calls.
-pub fn prepare_here(path: &str, resources: &Resources, mode: Mode) -> Result<Prepared, Error> {
+pub fn prepare_here(path: &str, record: Recorder, resources: &Resources, mode: Mode) -> Result<Prepared, Error> {
     let (layout, who) = (Layout::detect(), Creator::current());
-    prepare(&mut || create(&layout, &who, path), resources, mode)
+    prepare(&mut || create(&layout, &who, path), record, resources, mode)
 }
 
 /// "CPU shares and CPU quota (why); pids limit (why)", grouped by reason.
@@ -259,6 +317,10 @@ mod tests {
     use super::*;
     use crate::paths::tests::TempDir;
 
+    fn no_record(_: &dyn Manager) -> Result<(), Error> {
+        Ok(())
+    }
+
     fn limits() -> Resources {
         let mut r = Resources::default();
         r.memory.limit = Some(32 << 20);
@@ -270,28 +332,28 @@ mod tests {
     fn policy_of_each_mode() {
         let r = limits();
         let created = |dropped: Vec<Dropped>| {
-            move || Ok(Outcome::Created(Box::new(TestManager::new(dropped.clone())) as Box<dyn Manager>))
+            move || Ok(Outcome::Planned(Plan::made(Box::new(TestManager::new(dropped.clone())))))
         };
         let mut unavailable = || Ok(Outcome::Unavailable("this user (uid 7) has no delegated cgroup".into()));
 
         // Everything applies: a cgroup, no warning.
-        let p = prepare(&mut created(vec![]), &r, Mode::Enabled).unwrap();
+        let p = prepare(&mut created(vec![]), &mut no_record, &r, Mode::Enabled).unwrap();
         assert!(p.manager.is_some() && p.warning.is_none());
         // No cgroup at all: one warning naming each limit; none without limits.
-        let p = prepare(&mut unavailable, &r, Mode::Enabled).unwrap();
+        let p = prepare(&mut unavailable, &mut no_record, &r, Mode::Enabled).unwrap();
         assert!(p.manager.is_none());
         assert_eq!(
             p.warning.as_deref(),
             Some("this user (uid 7) has no delegated cgroup: running without memory limit and pids limit")
         );
-        assert!(prepare(&mut unavailable, &Resources::default(), Mode::Enabled).unwrap().warning.is_none());
+        assert!(prepare(&mut unavailable, &mut no_record, &Resources::default(), Mode::Enabled).unwrap().warning.is_none());
         // Required: an error instead, also without limits.
-        let e = prepare(&mut unavailable, &Resources::default(), Mode::Required).unwrap_err();
+        let e = prepare(&mut unavailable, &mut no_record, &Resources::default(), Mode::Required).unwrap_err();
         assert_eq!(e.message, "cgroups are required, but this user (uid 7) has no delegated cgroup");
         assert_eq!(e.exit_code(), 125);
         // Disabled: never asks.
         let mut asked = false;
-        let p = prepare(&mut || { asked = true; unavailable() }, &r, Mode::Disabled).unwrap();
+        let p = prepare(&mut || { asked = true; unavailable() }, &mut no_record, &r, Mode::Disabled).unwrap();
         assert!(!asked && p.manager.is_none() && p.warning.is_none());
     }
 
@@ -306,8 +368,8 @@ mod tests {
         let made = TestManager::new(dropped.clone());
         let calls = made.calls.clone();
         let mut create = Some(made);
-        let mut once = || Ok(Outcome::Created(Box::new(create.take().unwrap()) as Box<dyn Manager>));
-        let p = prepare(&mut once, &r, Mode::Enabled).unwrap();
+        let mut once = || Ok(Outcome::Planned(Plan::made(Box::new(create.take().unwrap()))));
+        let p = prepare(&mut once, &mut no_record, &r, Mode::Enabled).unwrap();
         assert_eq!(
             p.warning.as_deref(),
             Some("running without CPU shares and CPU quota (the cpu controller is not delegated); block-I/O weight (this kernel has no blkio.weight)")
@@ -317,8 +379,8 @@ mod tests {
         let made = TestManager::new(dropped);
         let calls = made.calls.clone();
         let mut create = Some(made);
-        let mut once = || Ok(Outcome::Created(Box::new(create.take().unwrap()) as Box<dyn Manager>));
-        let e = prepare(&mut once, &r, Mode::Required).unwrap_err();
+        let mut once = || Ok(Outcome::Planned(Plan::made(Box::new(create.take().unwrap()))));
+        let e = prepare(&mut once, &mut no_record, &r, Mode::Required).unwrap_err();
         assert!(e.message.starts_with("cgroups are required, but cannot apply CPU shares"), "{}", e.message);
         // The cgroup made for nothing is removed.
         assert_eq!(calls.borrow().as_slice(), ["apply", "destroy"]);
@@ -340,7 +402,7 @@ mod tests {
         assert_eq!(layout.kind, Kind::V2);
         let root = Creator { euid: 0, privileged: true };
         let m = match create(&layout, &root, "tsbox/c1").unwrap() {
-            Outcome::Created(m) => m,
+            Outcome::Planned(p) => p.make().unwrap(),
             Outcome::Unavailable(w) => panic!("{}", w),
         };
         let leaf = mount.join("tsbox/c1");
@@ -366,7 +428,7 @@ mod tests {
         let user = Creator { euid: crate::sys::cred::geteuid(), privileged: false };
         match create(&layout, &user, "/elsewhere/c2") {
             Ok(Outcome::Unavailable(why)) | Err(Error { message: why, .. }) => assert!(why.contains("cgroupsPath /elsewhere/c2 is outside") || why.contains("no delegated cgroup"), "{}", why),
-            Ok(Outcome::Created(_)) => panic!("created outside the delegation"),
+            Ok(Outcome::Planned(_)) => panic!("created outside the delegation"),
         }
     }
 
@@ -390,10 +452,17 @@ mod tests {
         let layout = Layout::parse(&mounts, "3:memory:/\n2:cpuset:/\n1:pids:/\n", |_| None);
         assert_eq!((layout.kind, layout.v1.len()), (Kind::V1, 3));
         let root = Creator { euid: 0, privileged: true };
-        let m = match create(&layout, &root, "/tsbox/c1").unwrap() {
-            Outcome::Created(m) => m,
-            Outcome::Unavailable(w) => panic!("{}", w),
+        // The record comes first: a runtime killed while the levels are made
+        // leaves no directory its record does not name.
+        let mut recorded = Vec::new();
+        let mut record = |m: &dyn Manager| {
+            recorded = m.dirs().into_iter().map(|(_, d)| (d.exists(), d)).collect();
+            Ok(())
         };
+        let prepared = prepare(&mut || create(&layout, &root, "/tsbox/c1"), &mut record, &Resources::default(), Mode::Enabled).unwrap();
+        let m = prepared.manager.unwrap();
+        assert_eq!(recorded.iter().map(|(e, _)| *e).collect::<Vec<_>>(), [false; 3]);
+        assert_eq!(recorded.into_iter().map(|(_, d)| d).collect::<Vec<_>>(), m.dirs().into_iter().map(|(_, d)| d).collect::<Vec<_>>());
         assert_eq!(m.dirs().len(), 3);
         assert!(t.0.join("cpuset/tsbox/c1").is_dir());
         assert_eq!(std::fs::read_to_string(t.0.join("cpuset/tsbox/cpuset.cpus")).unwrap(), "0-1");
