@@ -7,8 +7,7 @@ import { LOG_FILE, type LogEntry, type LogReadOptions, readLogs } from "./contai
 import { type Attachment, type AttachOptions, attachMonitor, MonitorRefusal } from "./containers/monitor-client.js";
 import { killContainer } from "./containers/ops/kill.js";
 import { setPaused } from "./containers/ops/pause.js";
-import { updateResources } from "./containers/ops/update.js";
-import type { ResourceOptions } from "./spec/resources.js";
+import { type ContainerUpdate, updateContainer } from "./containers/ops/update.js";
 import { removeContainer } from "./containers/ops/remove.js";
 import { renameContainer } from "./containers/ops/rename.js";
 import { restartContainer } from "./containers/ops/restart.js";
@@ -262,11 +261,12 @@ export class Container implements AsyncDisposable {
 
   /**
    * New cgroup limits (docker's `update`: `{ memory: "64m", cpus: 0.5 }`),
-   * over the ones it has; a running container gets them at once. Resolves
-   * with a warning when the host could not apply them all.
+   * over the ones it has, and a new restart policy (`{ restart: "always" }`);
+   * a running container gets them at once. Resolves with a warning when the
+   * host could not apply them all.
    */
-  update(resources: ResourceOptions): Promise<string | undefined> {
-    return updateResources(this.ctx, this.id, resources);
+  update(change: ContainerUpdate): Promise<string | undefined> {
+    return updateContainer(this.ctx, this.id, change);
   }
 
   /** One sample of the container's resource use (the backend's cgroup accounting). */

@@ -23,6 +23,7 @@ export type { RunOptions, VolumeOption, MountOption, UlimitOption } from "./spec
 export type { CommitOptions } from "./container.js";
 export type { ContainerInspect, InspectState } from "./containers/inspect.js";
 export type { CopyOptions } from "./containers/copy.js";
+export type { ContainerUpdate } from "./containers/ops/update.js";
 export type { Change } from "./containers/changes.js";
 export type { VolumeInfo } from "./containers/volumes.js";
 export type { DiskUsage } from "./containers/cleanup.js";

@@ -230,6 +230,32 @@ for (const who of identities()) {
       assert.equal(bad.stderr, 'tsbox: invalid restart policy "sometimes": use no, always, unless-stopped or on-failure[:max-retries]\n');
     });
 
+    it("update --restart: the running container's monitor applies the new policy; a --rm container takes none", async () => {
+      // Fails once /tmp/go exists (it stays in the container's layer across restarts).
+      await ok(who, ["run", "-d", "--name", "later", "busybox", "sh", "-c", "until [ -e /tmp/go ]; do sleep 0.05; done; echo run; exit 4"]);
+      await ok(who, ["update", "--restart", "on-failure:2", "later"]);
+      assert.deepEqual(state(who, "later").restartPolicy, { name: "on-failure", maximumRetryCount: 2 });
+      assert.equal((await ok(who, ["inspect", "-f", "{{json .HostConfig.RestartPolicy}}", "later"])).stdout, '{"Name":"on-failure","MaximumRetryCount":2}\n');
+      await ok(who, ["exec", "later", "touch", "/tmp/go"]);
+      await until("the last restart", () => state(who, "later").status === "exited" && state(who, "later").restartCount === 2);
+      assert.equal((await ok(who, ["logs", "later"])).stdout, "run\nrun\nrun\n");
+      // Back to no, with a limit in the same command: the next start runs once.
+      await ok(who, ["update", "--restart", "no", "--pids-limit", "50", "later"]);
+      assert.equal((await ok(who, ["inspect", "-f", "{{.HostConfig.RestartPolicy.Name}} {{.HostConfig.PidsLimit}}", "later"])).stdout, "no 50\n");
+      await ok(who, ["start", "later"]);
+      assert.equal((await ok(who, ["wait", "later"])).stdout, "4\n");
+      assert.equal(state(who, "later").restartCount, 0);
+
+      await ok(who, ["run", "-d", "--rm", "--name", "brief", "busybox", "sleep", "60"]);
+      const refused = await tsbox(who, ["update", "--restart", "always", "brief"]);
+      assert.equal(refused.code, 1, "docker's exit for a container that refuses the update");
+      assert.match(refused.stderr, /restart policy cannot change, it is removed when it exits \(--rm\)/);
+      assert.equal(state(who, "brief").restartPolicy.name, "no");
+      const bad = await tsbox(who, ["update", "--restart", "always:1", "later"]);
+      assert.deepEqual([bad.code, bad.stderr], [125, 'tsbox: invalid restart policy "always:1": only on-failure takes a maximum retry count\n']);
+      await ok(who, ["rm", "-f", "later", "brief"]);
+    });
+
     it("health checks: --health-* and the image's HEALTHCHECK run by the monitor; ps, inspect and the health filter show them", async () => {
       const health = async (ref: string) => JSON.parse((await ok(who, ["inspect", "-f", "{{json .State.Health}}", ref])).stdout);
       // Healthy once /tmp/ok exists; after two failures in a row unhealthy; the probe's output is kept.

@@ -105,19 +105,31 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["rm", "stubborn"]);
   });
 
-  it("restart policies count restarts; attach streams a running container; rm -f kills one", async () => {
+  it("restart policies (also from update --restart) count restarts; attach streams a running container; rm -f kills one", async () => {
     await ok(["run", "-d", "--name", "flaky", "--restart", "on-failure:1", "busybox", "sh", "-c", "echo run; exit 3"]);
     await until("its one restart", () => state("flaky").status === "exited" && state("flaky").restartCount === 1);
     assert.equal(state("flaky").exitCode, 3);
     assert.equal((await ok(["logs", "flaky"])).stdout, "run\nrun\n");
+    // update --restart reaches the running container's monitor.
+    await ok(["run", "-d", "--name", "later", "busybox", "sh", "-c", 'trap "echo run; exit 4" USR1; echo up; while :; do sleep 0.05; done']);
+    await ok(["update", "--restart", "on-failure:1", "later"]);
+    // Each run's trap is set once it said "up": the n-th run gets USR1 after the n-th "up".
+    const usr1 = async (label: string, run: number) => {
+      await until(label, async () => (await tsbox(["logs", "later"])).stdout === "up\nrun\n".repeat(run - 1) + "up\n");
+      await ok(["kill", "-s", "USR1", "later"]);
+    };
+    await usr1("the first run", 1);
+    await usr1("the restarted run", 2);
+    await until("its one restart", () => state("later").status === "exited" && state("later").restartCount === 1);
+    assert.equal((await ok(["logs", "later"])).stdout, "up\nrun\nup\nrun\n");
 
     await ok(["run", "-d", "-i", "--name", "talker", "busybox", "sh", "-c", 'while read l; do echo "got $l"; [ "$l" = quit ] && exit 6; done']);
     const attached = await tsbox(["attach", "talker"], "one\nquit\n");
     assert.deepEqual([attached.code, attached.stdout], [6, "got one\ngot quit\n"]);
 
     await ok(["run", "-d", "--name", "sleeper", "busybox", "sleep", "600"]);
-    await ok(["rm", "-f", "sleeper", "flaky", "talker"]);
-    assert.doesNotMatch((await ok(["ps", "-a"])).stdout, /sleeper|flaky|talker/);
+    await ok(["rm", "-f", "sleeper", "flaky", "talker", "later"]);
+    assert.doesNotMatch((await ok(["ps", "-a"])).stdout, /sleeper|flaky|talker|later/);
   });
 
   it("vm stop refuses while containers run, and --force kills them, recorded", async () => {

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../fs-util.js";
 import { type ImageConfig, imageVolumePaths } from "../image/oci.js";
-import { parseRestartPolicy } from "./restart-policy.js";
+import { parseRestartPolicy, type RestartPolicy } from "./restart-policy.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, PortMapping } from "../spec/container-spec.js";
 import { INIT_PATH } from "../spec/data-options.js";
@@ -183,7 +183,11 @@ function apiMount(m: NonNullable<RunOptions["mounts"]>[number]): Record<string, 
 }
 
 function restartPolicyOf(text: string | undefined): { Name: string; MaximumRetryCount: number } {
-  const policy = parseRestartPolicy(text ?? "no");
+  return restartPolicyRecord(parseRestartPolicy(text ?? "no"));
+}
+
+/** `.HostConfig.RestartPolicy` (also what `update --restart` writes). */
+export function restartPolicyRecord(policy: RestartPolicy): { Name: string; MaximumRetryCount: number } {
   return { Name: policy.name, MaximumRetryCount: policy.maximumRetryCount };
 }
 

@@ -1,7 +1,8 @@
 /**
  * `update`: new cgroup limits for a container (docker's `update`), merged into
  * its config.json (what each later start applies) and its inspect record,
- * then written into its live cgroup when it runs (the backend's `update`).
+ * then written into its live cgroup when it runs (the backend's `update`);
+ * and a new restart policy (`--restart`), recorded, then told to its monitor.
  * Under the container's lock, so a start racing it runs with the old limits
  * or the new ones, never half of each.
  */
@@ -12,38 +13,82 @@ import { writeFileAtomicSync } from "../../fs-util.js";
 import type { ContainerSpec } from "../../spec/container-spec.js";
 import { mergeResources, type ResourceOptions } from "../../spec/resources.js";
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
-import { hostConfigResources, readInspectRecord, writeInspectRecord } from "../inspect-record.js";
+import { hostConfigResources, readInspectRecord, restartPolicyRecord, writeInspectRecord } from "../inspect-record.js";
 import { withContainerLock } from "../lock.js";
-import { isActive, readCurrentState } from "../state.js";
+import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
+import { formatRestartPolicy, parseRestartPolicy, type RestartPolicy } from "../restart-policy.js";
+import type { ContainerPaths } from "../../paths.js";
+import { type ContainerState, isActive, readCurrentState, updateStateLocked } from "../state.js";
 
-/** Resolves with a warning when the limits could not all reach the running container (none: they did, or it is not running). */
-export async function updateResources(ctx: LifecycleContext, id: string, change: ResourceOptions): Promise<string | undefined> {
+/** What `Container.update` changes: cgroup limits, and docker's `restart` policy (`"on-failure:3"`). */
+export interface ContainerUpdate extends ResourceOptions {
+  restart?: string;
+}
+
+/**
+ * Resolves with a warning when a change could not all reach the running
+ * container (none: it did, or it is not running). Nothing changes when the
+ * new policy is refused.
+ */
+export async function updateContainer(ctx: LifecycleContext, id: string, change: ContainerUpdate): Promise<string | undefined> {
+  const { restart, ...resources } = change;
+  const policy = restart === undefined ? undefined : parseRestartPolicy(restart);
   const bundle = bundleOf(ctx, id);
-  return withContainerLock(bundle.dir, async () => {
+  const warnings: string[] = [];
+  const state = await withContainerLock(bundle.dir, async () => {
     const state = readCurrentState(bundle);
     if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
-    const specText = readFileSync(bundle.config, "utf8");
-    const spec = JSON.parse(specText) as ContainerSpec;
-    const resources = mergeResources(spec.linux.resources, change, availableParallelism());
-    if (spec.linux.cgroupsMode === "disabled") throw new ContainerError(`container ${shown(state)} runs without cgroups (--cgroups=disabled): it takes no limits`);
-    const running = isActive(state) && state.status !== "restarting";
-    if (running && !ctx.backend.update) throw new ContainerError(`the ${ctx.backend.name} backend cannot update a running container's limits`);
-    const before = { spec: specText, record: readInspectRecord(bundle) };
-    spec.linux.resources = resources;
-    writeFileAtomicSync(bundle.config, JSON.stringify(spec));
-    if (before.record) writeInspectRecord(bundle, { ...before.record, HostConfig: { ...before.record.HostConfig, ...hostConfigResources(resources) } });
-    if (!running) return undefined;
-    let dropped: string;
-    try {
-      dropped = await ctx.backend.update!(bundle.dir);
-    } catch (err) {
-      const without = withoutCgroupError(err, state, "takes the new limits at its next start");
-      if (without !== err) return (without as Error).message;
-      // The kernel refused one (a memory limit below what it uses): the container keeps the limits it has.
-      writeFileAtomicSync(bundle.config, before.spec);
-      if (before.record) writeInspectRecord(bundle, before.record);
-      throw err;
+    // docker's rule: a container removed when it exits is never restarted.
+    if (policy && policy.name !== "no" && state.remove) throw new ContainerError(`cannot update container ${shown(state)}: its restart policy cannot change, it is removed when it exits (--rm)`);
+    if (Object.values(resources).some((v) => v !== undefined)) {
+      const warning = await updateResourcesLocked(ctx, bundle, state, resources);
+      if (warning) warnings.push(warning);
     }
-    return dropped ? `container ${shown(state)}: this host cannot apply ${dropped}` : undefined;
+    if (policy) recordPolicyLocked(bundle, policy);
+    return state;
   });
+  // The monitor, outside the lock: it takes the lock itself to record a run's end.
+  if (policy && isActive(state)) {
+    const told = await monitorRequest(bundle.dir, { op: "policy", restart: formatRestartPolicy(policy) }).catch((err: unknown) => {
+      if (err instanceof MonitorRefusal) throw new ContainerError(`container ${shown(state)}: ${err.message}`);
+      throw err;
+    });
+    // A foreground run has no monitor to restart it: the policy is the next start's.
+    if (told === undefined && state.supervisor === "foreground") warnings.push(`container ${shown(state)} runs in the foreground: its restart policy applies from its next start`);
+  }
+  return warnings.length > 0 ? warnings.join("; ") : undefined;
+}
+
+/** state.json (what `start` gives the next monitor) and the inspect record's `.HostConfig.RestartPolicy`. */
+function recordPolicyLocked(bundle: ContainerPaths, policy: RestartPolicy): void {
+  updateStateLocked(bundle, () => ({ restartPolicy: policy }));
+  const record = readInspectRecord(bundle);
+  if (record) writeInspectRecord(bundle, { ...record, HostConfig: { ...record.HostConfig, RestartPolicy: restartPolicyRecord(policy) } });
+}
+
+/** The limits, with the container's lock held: a warning when they could not all reach the running container. */
+async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPaths, state: ContainerState, change: ResourceOptions): Promise<string | undefined> {
+  const specText = readFileSync(bundle.config, "utf8");
+  const spec = JSON.parse(specText) as ContainerSpec;
+  const resources = mergeResources(spec.linux.resources, change, availableParallelism());
+  if (spec.linux.cgroupsMode === "disabled") throw new ContainerError(`container ${shown(state)} runs without cgroups (--cgroups=disabled): it takes no limits`);
+  const running = isActive(state) && state.status !== "restarting";
+  if (running && !ctx.backend.update) throw new ContainerError(`the ${ctx.backend.name} backend cannot update a running container's limits`);
+  const before = { spec: specText, record: readInspectRecord(bundle) };
+  spec.linux.resources = resources;
+  writeFileAtomicSync(bundle.config, JSON.stringify(spec));
+  if (before.record) writeInspectRecord(bundle, { ...before.record, HostConfig: { ...before.record.HostConfig, ...hostConfigResources(resources) } });
+  if (!running) return undefined;
+  let dropped: string;
+  try {
+    dropped = await ctx.backend.update!(bundle.dir);
+  } catch (err) {
+    const without = withoutCgroupError(err, state, "takes the new limits at its next start");
+    if (without !== err) return (without as Error).message;
+    // The kernel refused one (a memory limit below what it uses): the container keeps the limits it has.
+    writeFileAtomicSync(bundle.config, before.spec);
+    if (before.record) writeInspectRecord(bundle, before.record);
+    throw err;
+  }
+  return dropped ? `container ${shown(state)}: this host cannot apply ${dropped}` : undefined;
 }

@@ -623,6 +623,14 @@ impl Monitor {
                 self.resize(cols, rows);
                 self.clients[i].reply(ok_reply());
             }
+            // `update --restart`: the policy of the runs that end from now on.
+            "policy" => match Policy::parse(req.get("restart").and_then(Json::as_str).unwrap_or("")) {
+                Ok(policy) => {
+                    self.policy = policy;
+                    self.clients[i].reply(ok_reply());
+                }
+                Err(message) => self.clients[i].reply(error_reply(&message)),
+            },
             "status" => {
                 let status = if running { "running" } else if restarting { "restarting" } else { "exited" };
                 let pid = self.run.as_ref().and_then(|r| r.pid);

@@ -53,7 +53,7 @@ interface Client {
 
 export class VmMonitor {
   private readonly paths: ContainerPaths;
-  private readonly policy: RestartPolicy;
+  private policy: RestartPolicy;
   private readonly log: LogWriter;
   private server: Server | undefined;
   private readonly clients = new Set<Client>();
@@ -221,6 +221,14 @@ export class VmMonitor {
         return;
       case "resize":
         this.proc?.resize(num("cols", 80), num("rows", 24));
+        return this.reply(client, { ok: true });
+      case "policy":
+        // `update --restart`: the policy of the runs that end from now on.
+        try {
+          this.policy = parseRestartPolicy(typeof req.restart === "string" ? req.restart : "");
+        } catch (err) {
+          return this.reply(client, { ok: false, error: (err as Error).message });
+        }
         return this.reply(client, { ok: true });
       case "status":
         return this.reply(client, { ok: true, status: running ? "running" : restarting ? "restarting" : "exited", pid: this.proc?.pid ?? null, restartCount: this.restarts });
