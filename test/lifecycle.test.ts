@@ -9,7 +9,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
@@ -31,6 +31,10 @@ function state(who: Identity, ref: string): Record<string, any> {
   return JSON.parse(readFileSync(join(who.dataDir, "containers", id, "state.json"), "utf8"));
 }
 
+/** Whether a container holds `name` (its names/ symlink points at a bare id: existsSync would always say no). */
+function nameTaken(who: Identity, name: string): boolean {
+  return readdirSync(join(who.dataDir, "names")).includes(name);
+}
 
 function alive(pid: number): boolean {
   try {
@@ -98,7 +102,7 @@ for (const who of identities()) {
       // As uid 1000 where there is one: rootless, its files belong to a subordinate id the user cannot delete alone.
       const user = who.name === "single" ? [] : ["-u", "1000"];
       await ok(who, ["run", "-d", "--rm", "--name", "fleeting", ...user, "busybox", "sh", "-c", "mkdir -p /tmp/d && touch /tmp/d/f; sleep 0.3"]);
-      await until("its removal", () => !existsSync(join(who.dataDir, "names", "fleeting")) && readdirSync(join(who.dataDir, "containers")).length === 0);
+      await until("its removal", () => !nameTaken(who, "fleeting") && readdirSync(join(who.dataDir, "containers")).length === 0);
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
     });
 
@@ -146,7 +150,7 @@ for (const who of identities()) {
       const gone = await tsbox(who, ["run", "--rm", "--name", "gone", "--network", "none", "busybox", "no-such-command"]);
       assert.equal(gone.code, 127);
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
-      assert.equal(existsSync(join(who.dataDir, "names", "gone")), false);
+      assert.equal(nameTaken(who, "gone"), false);
       // run -d hands over too (to the monitor's starter): the same report, record and removal.
       const detached = await tsbox(who, ["run", "-d", "--name", "never-d", "--network", "none", "busybox", "no-such-command"]);
       assert.deepEqual([detached.code, detached.stdout, detached.stderr], [127, "", "tsbox: executable file not found in $PATH: no-such-command\n"]);
@@ -253,7 +257,21 @@ for (const who of identities()) {
       assert.equal(state(who, "brief").restartPolicy.name, "no");
       const bad = await tsbox(who, ["update", "--restart", "always:1", "later"]);
       assert.deepEqual([bad.code, bad.stderr], [125, 'tsbox: invalid restart policy "always:1": only on-failure takes a maximum retry count\n']);
-      await ok(who, ["rm", "-f", "later", "brief"]);
+      // A foreground run has no monitor: recorded for its next start, with a warning.
+      const fg = tsbox(who, ["run", "--name", "fg", "busybox", "sleep", "30"], { timeoutMs: 60_000 });
+      const fgRunning = () => {
+        try {
+          return state(who, "fg").status === "running";
+        } catch {
+          return false; // its name or state.json not written yet
+        }
+      };
+      await until("the foreground run", fgRunning);
+      const warned = await ok(who, ["update", "--restart", "always", "fg"]);
+      assert.match(warned.stderr, /^tsbox: warning: container fg runs in the foreground: its restart policy applies from its next start\n$/);
+      assert.equal(state(who, "fg").restartPolicy.name, "always");
+      await ok(who, ["rm", "-f", "later", "brief", "fg"]);
+      await fg;
     });
 
     it("health checks: --health-* and the image's HEALTHCHECK run by the monitor; ps, inspect and the health filter show them", async () => {

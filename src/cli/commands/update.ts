@@ -32,7 +32,7 @@ export async function updateCommand(args: string[], ctx: CliContext): Promise<nu
   const resources = resourceOptions(flags).resources;
   const restart = flags.values.get("restart")?.at(-1);
   if (!resources && restart === undefined) throw new UsageError("you must provide one or more flags when using this command");
-  // A policy docker would refuse fails here, before any container changes.
+  // An invalid policy is one usage error (125), not a failure per container.
   if (restart !== undefined) parseRestartPolicy(restart);
   return eachContainer(ctx, "update", flags.positionals, async (c) => {
     const warning = await c.update({ ...resources, ...(restart !== undefined ? { restart } : {}) });
