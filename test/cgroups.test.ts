@@ -286,7 +286,7 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       const refused: [string[], RegExp, number][] = [
         [["upd"], /you must provide one or more flags/, 125],
         [["-m", "128m", "upd"], /Memory limit should be smaller than already set memoryswap limit/, 1],
-        [["--restart", "always", "upd"], /update --restart is not supported/, 125],
+        [["--restart", "sometimes", "upd"], /invalid restart policy "sometimes"/, 125],
         [["-m", "64m", "nosuch"], /no such container: nosuch/, 1],
       ];
       for (const [args, want, code] of refused) {
