@@ -626,6 +626,11 @@ fn uint64(v: Option<&Json>, path: &str) -> Result<u64> {
         .ok_or_else(|| expected(path, "a non-negative integer"))
 }
 
+/// A `linux.resources` object alone (the vm agent's `update` op gets one).
+pub fn parse_resources(v: &Json) -> Result<Resources> {
+    resources(Some(v), "linux.resources")
+}
+
 fn resources(v: Option<&Json>, path: &str) -> Result<Resources> {
     let r = object(v, path)?;
     let mut out = Resources::default();

@@ -18,6 +18,7 @@ mod resume;
 mod signal;
 mod start;
 mod stats;
+mod update;
 mod wait;
 
 use crate::agent::{op_error, Agent};
@@ -27,9 +28,10 @@ use container::ErrorKind;
 
 /// Every op the agent serves (checked against the contract fixture).
 #[cfg_attr(not(test), allow(dead_code))]
-pub const OPS: [&str; 18] = [
+pub const OPS: [&str; 19] = [
     "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume",
     "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach",
+    "update",
 ];
 
 impl Agent {
@@ -60,6 +62,7 @@ impl Agent {
             "stats" => self.op_stats(id, &cid),
             "pause" => self.op_pause(id, &cid),
             "resume" => self.op_resume(id, &cid),
+            "update" => self.op_update(id, &cid, req),
             "delete" => self.op_delete(id, &cid),
             "connect" => self.op_connect(id, &cid, req),
             "datagram" => self.op_datagram(id, &cid, req),

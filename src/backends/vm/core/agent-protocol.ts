@@ -79,7 +79,7 @@ interface Pending {
 }
 
 /** The ops the guest agent serves (native-rs/agent/src/ops; test/fixtures/contract/agent-ops.json). */
-export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume", "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach"] as const;
+export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume", "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach", "update"] as const;
 export type AgentOp = (typeof AGENT_OPS)[number];
 /** Ops only the `tsbox vm` daemon answers: its 9p exports, detached containers (`launch`, `containers`) and its shutdown (daemon.ts). */
 export const DAEMON_OPS = ["export", "unexport", "shutdown", "launch", "containers"] as const;

@@ -1,8 +1,9 @@
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError, isTsboxError } from "../../../errors.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, LaunchOptions, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
+import { readSpec } from "../../../containers/spec-file.js";
 import type { NetworkSpec } from "../../../spec/container-spec.js";
 import { toGuestNetwork } from "../core/guest-network.js";
 import { GUEST_RUN_DIR } from "../core/guest-spec.js";
@@ -131,13 +132,20 @@ export class VmBackend implements Backend {
     await this.askAboutContainer("resume", bundleDir);
   }
 
+  /** `update` of a running container: config.json's limits into its cgroup in the guest (the agent's `update`). */
+  async update(bundleDir: string): Promise<string> {
+    const { resources } = readSpec(join(bundleDir, "config.json")).linux;
+    const reply = await this.askAboutContainer("update", bundleDir, { resources: resources ?? {} });
+    return typeof reply.dropped === "string" ? reply.dropped : "";
+  }
+
   /**
    * An agent op about the container of `bundleDir` (its cid is the bundle's
    * name), in the guest this backend holds, else in the one `tsbox vm start`
    * runs; never boots a guest for it. The agent's refusals (no such
    * container, no cgroup) become ContainerErrors.
    */
-  private async askAboutContainer(op: "stats" | "pause" | "resume" | "net-attach" | "net-detach", bundleDir: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  private async askAboutContainer(op: "stats" | "pause" | "resume" | "update" | "net-attach" | "net-detach", bundleDir: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const cid = basename(bundleDir);
     const ask = async (link: AgentLink) => {
       try {
