@@ -10,7 +10,7 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -110,11 +110,28 @@ function crashCleanup(who: Identity, getDelegation: () => Delegation | undefined
     // The CLI dies, at any moment of the start; tsbox-runtime and the container die with it (PDEATHSIG); the cgroup stays.
     signalSpawned(cli, "SIGKILL");
     await running;
-    assert.equal(leftContainers(earlier), 1, "the cgroup outlived its runtime");
+    // Should this fail: what the data dir held (a rare failure here was never explained).
+    const bundles = () => {
+      const dir = join(who.dataDir, "containers");
+      const read = (e: string) => {
+        try {
+          return `${e}: ${readFileSync(join(dir, e, "state.json"), "utf8")} cgroup.json: ${readFileSync(join(dir, e, "cgroup.json"), "utf8")}`;
+        } catch (err) {
+          return `${e} (${(err as Error).message})`;
+        }
+      };
+      try {
+        return readdirSync(dir).map(read).join("\n");
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    assert.equal(leftContainers(earlier), 1, `the cgroup outlived its runtime\n${bundles()}`);
     const next = ["run", "--rm", "busybox", "true"];
     const r = await tsbox(who, next, wrap(next));
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(cgroupLeftovers().filter((d) => !earlier.has(d.split("/").at(-1)!)), [], "collected with the orphan bundle");
+    const left = cgroupLeftovers().filter((d) => !earlier.has(d.split("/").at(-1)!));
+    assert.deepEqual(left, [], `collected with the orphan bundle\n${r.stderr}\n${bundles()}`);
   });
 }
 
