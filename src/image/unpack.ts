@@ -240,6 +240,8 @@ class LayerUnpacker {
     for (const [key, value] of Object.entries(entry.pax)) {
       if (!key.startsWith(XATTR_PREFIX)) continue;
       const name = key.slice(XATTR_PREFIX.length);
+      // A C string to the kernel: a NUL would cut it into another attribute's name.
+      if (name.includes("\0")) throw new LayerError(`refusing layer entry ${shorten(entry.path)}: a NUL byte in an extended attribute's name`);
       if (/^(trusted|user)\.overlay\./.test(name)) continue;
       if (!this.options.privileged && !name.startsWith("user.")) continue;
       try {
