@@ -58,6 +58,11 @@ export class DataPaths {
     return join(this.containers, `.rm-${id}`);
   }
 
+  /** The container id a `containers/` entry marks for removal (`removalMarker`'s name), if it is one. */
+  removalMarkerId(entry: string): string | undefined {
+    return /^\.rm-([0-9a-f]{64})$/.exec(entry)?.[1];
+  }
+
   container(id: string): ContainerPaths {
     const dir = join(this.containers, id);
     return {

@@ -638,7 +638,7 @@ export class Runtime implements ContainerOwner {
    */
   async collectOrphans(): Promise<void> {
     for (const entry of readdirOrEmpty(this.paths.containers)) {
-      const id = /^\.rm-([0-9a-f]{64})$/.exec(entry)?.[1];
+      const id = this.paths.removalMarkerId(entry);
       if (id === undefined) continue;
       const state = readCurrentState(this.paths.container(id));
       // A marker whose removal was cut short after the bundle went: nothing else is left.

@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { containerErrorCode } from "../src/errors.js";
 import { parseStatusLine } from "../src/backends/native/status-events.js";
 import { encodeFrame, FrameDecoder, FrameType, HEADER, AGENT_MAX_PAYLOAD } from "../src/backends/vm/core/frame.js";
@@ -141,5 +142,9 @@ test("healthcheck.json: the image's HEALTHCHECK and the run's flags become the t
 
 test("data-layout.json: where a --rm container's removal marker lives, which the helpers' removal deletes too", () => {
   const doc = fixture<{ id: string; removalMarker: string }>("data-layout.json");
-  assert.equal(new DataPaths("/data").removalMarker(doc.id), `/data/${doc.removalMarker}`);
+  const paths = new DataPaths("/data");
+  assert.equal(paths.removalMarker(doc.id), `/data/${doc.removalMarker}`);
+  // collectOrphans reads the id back; nothing else in containers/ is taken for one.
+  assert.equal(paths.removalMarkerId(basename(doc.removalMarker)), doc.id);
+  for (const other of [doc.id, `.rm-${doc.id.slice(1)}`, `.rm-${doc.id}.tmp`, `.removing-${doc.id}-1`]) assert.equal(paths.removalMarkerId(other), undefined, other);
 });
