@@ -66,8 +66,9 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { quota, share: (s1.cpu.usageUsec - s0.cpu.usageUsec) / elapsedUsec, throttledPeriods: s1.cpu.throttledPeriods };
   },
   // --pids-limit 10: a fork bomb never has more than 10 processes, and the kernel says it refused forks.
+  // The bomb runs in a subshell: a shell whose fork is refused exits ("can't fork"), and init must outlive it.
   async pids() {
-    await using c = await run({ cmd: ["sh", "-c", "f() { f | f & }; f; exec cat"], resources: { pidsLimit: 10 }, stdin: true });
+    await using c = await run({ cmd: ["sh", "-c", "(f() { f | f & }; f) & exec cat"], resources: { pidsLimit: 10 }, stdin: true });
     let most = 0;
     let limit: number | null = null;
     for (let i = 0; i < 20; i++) {

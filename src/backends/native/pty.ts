@@ -1,4 +1,4 @@
-import { closeSync } from "node:fs";
+import { closeSync, readSync } from "node:fs";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { ReadStream } from "node:tty";
 import { isErrno } from "../../fs-util.js";
@@ -46,18 +46,26 @@ export class Pty {
     this.master = master;
     this.slave = slave;
     // A tty handle reads the master non-blockingly on the event loop (a
-    // file stream would park a threadpool thread in read()).
-    this.socket = new ReadStream(master);
+    // file stream would park a threadpool thread in read()). Half-open: its
+    // end must not close the master before `drain` has read it.
+    this.socket = new ReadStream(master, { allowHalfOpen: true });
     const output = new PassThrough();
-    this.socket.pipe(output);
+    this.socket.pipe(output, { end: false });
     this.hungUp = new Promise((resolve) => {
-      this.socket.once("end", resolve);
-      this.socket.once("close", resolve);
-      this.socket.on("error", (err) => {
-        // EIO is how a pty master reports that the other side hung up: end of output.
-        if (isErrno(err, "EIO")) output.end();
-        else output.destroy(err);
+      const end = () => {
+        if (!output.writableEnded && !output.destroyed) output.end();
         resolve();
+      };
+      this.socket.once("end", () => {
+        drain(master, output);
+        end();
+      });
+      this.socket.once("close", end);
+      this.socket.on("error", (err) => {
+        // EIO is how a pty master reports that the other side hung up (after
+        // the kernel pushed what was written): the end of the output.
+        if (!isErrno(err, "EIO")) output.destroy(err);
+        end();
       });
     });
     this.output = output;
@@ -78,5 +86,30 @@ export class Pty {
   close(): void {
     this.closeSlave();
     this.socket.destroy();
+  }
+}
+
+/** Reads at most this much after a hang-up: a process that reopens the slave cannot keep us here. */
+const DRAIN_LIMIT = 4 * 1024 * 1024;
+
+/**
+ * libuv ends a stream on a hang-up once a read came back short, assuming the
+ * reader has everything; a pty's last writes may still be on their way to the
+ * master then (the kernel pushes them through a work queue, which a read
+ * waits for). So after the end, read the master until it says EIO: the slave
+ * is closed, and those reads never block.
+ */
+function drain(master: number, output: PassThrough): void {
+  const buffer = Buffer.alloc(64 * 1024);
+  for (let total = 0; total < DRAIN_LIMIT; ) {
+    let n: number;
+    try {
+      n = readSync(master, buffer);
+    } catch {
+      return; // EIO: all read (EAGAIN: the slave was opened again; its later output is not this run's)
+    }
+    if (n === 0) return;
+    output.write(Buffer.from(buffer.subarray(0, n)));
+    total += n;
   }
 }
