@@ -27,6 +27,7 @@ import type { ImageConfig } from "../src/image/oci.js";
 import { securitySettings, goArch } from "../src/spec/security.js";
 import { readPacked } from "../scripts/packed.js";
 import { IMAGES_PACKAGE, nativePackageName } from "../src/parts.js";
+import { bundlePaths } from "../src/paths.js";
 
 const repo = fileURLToPath(new URL("..", import.meta.url));
 const runsArg = process.argv.indexOf("--runs");
@@ -88,7 +89,7 @@ const hideUnifiedCgroup = (argv: string[]) => hideUnified(work, argv);
 async function prepareSecurity(who: Who, rootfs: string, crunBundle: string): Promise<{ plain: string; filtered: string; auto?: string; crunFiltered: string; bpf: string }> {
   const make = async (name: string, seccomp: "default" | "unconfined", userns?: "auto") => {
     const dir = join(who.home, name);
-    const paths = { dir, config: join(dir, "config.json"), state: join(dir, "state.json"), rootfs: join(dir, "rootfs"), upper: join(dir, "upper"), work: join(dir, "work") };
+    const paths = bundlePaths(dir);
     sh(["mkdir", "-p", paths.rootfs, paths.upper, paths.work]);
     const spec = await buildSpec({
       id: `bench${name.replace(/[^a-z]/g, "")}`,

@@ -64,16 +64,21 @@ export class DataPaths {
   }
 
   container(id: string): ContainerPaths {
-    const dir = join(this.containers, id);
-    return {
-      dir,
-      config: join(dir, "config.json"),
-      state: join(dir, "state.json"),
-      rootfs: join(dir, "rootfs"),
-      upper: join(dir, "upper"),
-      work: join(dir, "work"),
-    };
+    return bundlePaths(join(this.containers, id));
   }
+}
+
+/** The files of the container whose bundle is `dir`. */
+export function bundlePaths(dir: string): ContainerPaths {
+  return {
+    dir,
+    config: join(dir, "config.json"),
+    state: join(dir, "state.json"),
+    rootfs: join(dir, "rootfs"),
+    upper: join(dir, "upper"),
+    work: join(dir, "work"),
+    guestLayer: join(dir, "guest-layer"),
+  };
 }
 
 export interface ContainerPaths {
@@ -85,6 +90,8 @@ export interface ContainerPaths {
   rootfs: string;
   upper: string;
   work: string;
+  /** vm backend: the guest's writable layer, kept here between runs (a record stream, kept_layer.rs). */
+  guestLayer: string;
 }
 
 function splitDigest(digest: string): [string, string] {

@@ -2,7 +2,8 @@
  * The lifecycle on the vm backend: detached containers live in the `tsbox
  * vm` daemon's guest (started on demand), under the daemon's monitor, with
  * the same state, log, socket and CLI as native ones: run -d, ps, logs -f,
- * exec, stats, stop's escalation, restart policies, attach, rm; `vm stop`
+ * exec, stats, stop's escalation, restart policies, attach, rm, a writable
+ * layer kept across runs; `vm stop`
  * refuses while containers run and `--force` kills them, recorded. Nothing
  * may leak (the daemon included).
  */
@@ -130,6 +131,32 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["run", "-d", "--name", "sleeper", "busybox", "sleep", "600"]);
     await ok(["rm", "-f", "sleeper", "flaky", "talker", "later"]);
     assert.doesNotMatch((await ok(["ps", "-a"])).stdout, /sleeper|flaky|talker|later/);
+  });
+
+  it("a container's files outlive its runs (start, restart, a foreground run started again), deletions and replaced dirs too", async () => {
+    // Each run counts itself in /data; the first also deletes an image file (a whiteout), replaces
+    // /bin with a dir of its own holding 12 of the image's 269 entries (opaque), links and chowns.
+    const applets = "sh cat mkdir stat ls tr chown ln rm cp wc";
+    const script = [
+      "n=$(cat /data/count 2>/dev/null || echo 0); n=$((n+1)); mkdir -p /data; echo $n > /data/count",
+      `if [ $n = 1 ]; then rm /etc/group; ln -s count /data/link; chown 1000:1000 /data/count; mkdir /t; cp /bin/busybox /t/; rm -rf /bin; /t/busybox mkdir /bin; /t/busybox cp /t/busybox /bin/; for a in ${applets}; do /t/busybox ln -s busybox /bin/$a; done; /t/busybox rm -r /t; fi`,
+      'echo "run $n $(cat /data/link) $(stat -c %u:%g /data/count) $([ -e /etc/group ] && echo group || echo no-group) $(ls /bin | wc -l)"',
+    ].join("; ");
+    await ok(["run", "-d", "--name", "keeper", "busybox", "sh", "-c", script]);
+    assert.equal((await ok(["wait", "keeper"])).stdout, "0\n");
+    await ok(["start", "keeper"]);
+    assert.equal((await ok(["wait", "keeper"])).stdout, "0\n");
+    await ok(["restart", "keeper"]);
+    await until("the third run", async () => (await tsbox(["logs", "keeper"])).stdout.includes("run 3"));
+    assert.equal((await ok(["logs", "keeper"])).stdout, "run 1 1 1000:1000 no-group 12\nrun 2 2 1000:1000 no-group 12\nrun 3 3 1000:1000 no-group 12\n");
+    await ok(["rm", "-f", "keeper"]);
+
+    // A foreground run (no monitor, its own guest) keeps its layer for a later start too; --rm keeps nothing.
+    const again = "cat /k 2>/dev/null || echo none; echo kept > /k";
+    assert.equal((await ok(["run", "--name", "fg", "busybox", "sh", "-c", again])).stdout, "none\n");
+    assert.equal((await ok(["start", "-a", "fg"])).stdout, "kept\n");
+    await ok(["rm", "fg"]);
+    assert.equal((await ok(["run", "--rm", "busybox", "sh", "-c", again])).stdout, "none\n");
   });
 
   it("vm stop refuses while containers run, and --force kills them, recorded", async () => {

@@ -11,6 +11,9 @@ use container::syscall::LinuxSyscall;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
+/// Where the host's 9p exports appear (src/backends/vm/core/guest-spec.ts: GUEST_HOST_MOUNT).
+pub const HOST_MOUNT: &str = "/mnt/host";
+
 /// Marks the tmpfs root, so the re-exec'd init knows the move is done.
 const MARKER: &str = "/.tsbox-root";
 const MS_MOVE: std::os::raw::c_ulong = 8192;
@@ -71,7 +74,7 @@ fn mount_guest_fs() -> Result<(), String> {
     // served by the host's 9p2000.L server (src/backends/vm/p9). nodev: a
     // device node in a layer or volume never reaches a guest device (volumes
     // are bind mounts of this one and keep the flag).
-    if let Err(m) = mnt("host9p", "/mnt/host", "9p", MS_NODEV, "trans=virtio,version=9p2000.L,msize=512000") {
+    if let Err(m) = mnt("host9p", HOST_MOUNT, "9p", MS_NODEV, "trans=virtio,version=9p2000.L,msize=512000") {
         eprintln!("tsbox-agent: {}", m);
     }
     container::sys::cred::sethostname("tsbox-vm").map_err(|e| step("setting the hostname", e))?;

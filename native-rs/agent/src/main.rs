@@ -13,6 +13,7 @@ mod net_relay;
 mod ops;
 mod frame;
 mod guest_init;
+mod kept_layer;
 mod supervisor;
 mod stdio;
 mod sys;

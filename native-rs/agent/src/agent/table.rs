@@ -4,6 +4,7 @@
 
 use super::{op_error, Agent};
 use crate::guest_dir;
+use crate::kept_layer::KeptLayer;
 use crate::stdio::{Channels, ProcessStdio, Streams};
 use crate::supervisor::{self, Job};
 use crate::sys;
@@ -40,6 +41,8 @@ pub struct Ctr {
     pub cgroup: Option<Box<dyn Manager>>,
     /// The container's tmpfs; None for an exec'd process.
     pub dir: Option<PathBuf>,
+    /// Its writable layer, saved for its next run once it has ended (kept_layer.rs).
+    pub layer: Option<KeptLayer>,
     /// The container's `linux.seccomp`, which its exec'd processes get too,
     /// compiled once at `create`.
     pub filter: Option<Filter>,
@@ -71,6 +74,7 @@ impl Ctr {
             supervisor_status: None,
             cgroup: None,
             dir: None,
+            layer: None,
             filter: None,
             namespaces: None,
             spec: None,
@@ -281,6 +285,12 @@ impl Agent {
             if let Some(cg) = &c.cgroup {
                 if let Err(e) = cg.destroy() {
                     super::log(&e.message);
+                }
+            }
+            // Its processes are gone (the cgroup with them): the layer is what it left.
+            if let Some(layer) = &c.layer {
+                if let Err(m) = layer.save() {
+                    super::log(&m);
                 }
             }
             if let Some(dir) = &c.dir {

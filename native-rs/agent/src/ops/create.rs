@@ -4,10 +4,13 @@
 //! Its guest dir (tmpfs + the image's overlay as root), its cgroup (the same
 //! `container::cgroups` as on the host: the guest is pure v2), its stdio on
 //! the channels the host picked, and a forked supervisor. The reply carries
-//! the warnings about limits not applied.
+//! the warnings about limits not applied. With `layer` (a file of a host
+//! export), the writable layer an earlier run saved there comes back.
 
 use crate::agent::{op_error, Agent};
 use crate::guest_dir;
+use crate::guest_init::HOST_MOUNT;
+use crate::kept_layer::{self, KeptLayer};
 use crate::supervisor::{self, Job};
 use container::cgroups;
 use container::namespaces;
@@ -17,6 +20,7 @@ use container::sys::fd;
 use container::seccomp::Seccomp;
 use container::{ErrorKind, Spec};
 use std::cell::RefCell;
+use std::path::Path;
 
 thread_local! {
     /// The last profile compiled, its program and the host's reference to
@@ -106,9 +110,19 @@ impl Agent {
         let joins_existing = spec.linux.namespaces.iter().any(|ns| ns.path.is_some());
         let namespaces = (!joins_existing).then(|| namespaces::clone_flags(&spec));
 
+        let saved = kept_layer::requested(req, Path::new(HOST_MOUNT)).map_err(|m| op_error(ErrorKind::Spec, m))?;
         let dir = supervisor::container_dir(cid);
         guest_dir::prepare(&dir, &spec).map_err(setup)?;
         container::trace::mark("create: dir prepared");
+        // The layer an earlier run left, into the upper dir before the overlay is mounted on it.
+        let layer = match (saved, &spec.root.overlay) {
+            (Some(saved), Some(ov)) => Some(KeptLayer { upper: ov.upper.clone(), saved }),
+            _ => None,
+        };
+        if let Err(m) = layer.as_ref().map_or(Ok(()), KeptLayer::restore) {
+            guest_dir::cleanup(&dir);
+            return Err(setup(m));
+        }
         if let Err(m) = guest_dir::mount_overlay_root(&mut spec) {
             guest_dir::cleanup(&dir);
             return Err(setup(m));
@@ -164,6 +178,7 @@ impl Agent {
         c.spare = spare;
         c.cgroup = cg;
         c.dir = Some(dir);
+        c.layer = layer;
         c.filter = filter;
         c.namespaces = namespaces;
         c.spec = Some(Box::new(spec));

@@ -19,6 +19,11 @@ use std::path::Path;
 pub struct WriteOptions {
     /// `cp -a`: keep the records' owners (otherwise files belong to whoever writes them: root in a container).
     pub archive: bool,
+    /// The target is an overlay upper dir being restored (the vm guest's saved
+    /// writable layer): whiteout records become whiteouts (0/0 character
+    /// devices) and opaque directories get `trusted.overlay.opaque`. Takes the
+    /// privileges the guest's root has; refused otherwise.
+    pub markers: bool,
 }
 
 pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result<(), Error> {
@@ -110,6 +115,10 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
             }
             Err(e) => return Err(step(&r.path, "creating", e)),
         }
+        if opts.markers && r.opaque {
+            let dir = fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).map_err(|e| step(&r.path, "opening", e))?;
+            fs::fsetxattr(dir.0, "trusted.overlay.opaque", b"y").map_err(|e| step(&r.path, "marking opaque", e))?;
+        }
         return Ok(());
     }
     match fs::unlinkat(parent.0, name, 0) {
@@ -152,6 +161,7 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
                 Err(e) => return Err(step(&r.path, "creating", e)),
             }
         }
+        Kind::Whiteout if opts.markers => fs::mknodat(parent.0, name, S_IFCHR, 0, 0).map_err(|e| step(&r.path, "creating the whiteout", e))?,
         Kind::Whiteout => return Err(Error::new(ErrorKind::Spec, format!("cannot write whiteout {}", r.path))),
         Kind::Dir => unreachable!(),
     }
@@ -209,7 +219,7 @@ mod tests {
     use std::io::Cursor;
 
     fn write_to(dir: &Path, stream: &[u8]) -> Result<(), Error> {
-        write(dir, &WriteOptions { archive: false }, &mut Cursor::new(stream.to_vec()))
+        write(dir, &WriteOptions { archive: false, markers: false }, &mut Cursor::new(stream.to_vec()))
     }
 
     #[test]
@@ -249,5 +259,39 @@ mod tests {
         let e = write_to(&dst, stream.as_bytes()).unwrap_err();
         assert!(e.message.contains("l is a symlink"), "{}", e.message);
         assert!(fs::read_dir(&outside).unwrap().next().is_none());
+    }
+
+    /// An upper dir's whiteouts and opaque directories survive read → write
+    /// with markers (the vm guest's saved writable layer); without markers a
+    /// whiteout is refused. Whiteouts and trusted.* xattrs take root.
+    #[test]
+    fn restores_an_upper_dirs_markers() {
+        if crate::sys::cred::geteuid() != 0 {
+            return;
+        }
+        let t = TempDir::new("copy-upper");
+        let src = t.0.join("src");
+        fs::create_dir_all(src.join("opaque/kept")).unwrap();
+        fs::write(src.join("opaque/kept/f"), "x").unwrap();
+        let dir = crate::sys::fs::openat(AT_FDCWD, &src.join("opaque").to_string_lossy(), O_RDONLY | O_DIRECTORY, 0).unwrap();
+        crate::sys::fs::fsetxattr(dir.0, "trusted.overlay.opaque", b"y").unwrap();
+        let top = crate::sys::fs::openat(AT_FDCWD, &src.to_string_lossy(), O_RDONLY | O_DIRECTORY, 0).unwrap();
+        crate::sys::fs::mknodat(top.0, "gone", S_IFCHR, 0, 0).unwrap();
+        let mut stream = Vec::new();
+        read::read(&src, &ReadOptions { name: Some(String::new()), markers: true, ..ReadOptions::default() }, &mut stream).unwrap();
+
+        let refused = t.0.join("refused");
+        fs::create_dir_all(&refused).unwrap();
+        assert!(write_to(&refused, &stream).unwrap_err().message.contains("cannot write whiteout gone"));
+
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        write(&dst, &WriteOptions { archive: true, markers: true }, &mut Cursor::new(stream)).unwrap();
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let gone = fs::symlink_metadata(dst.join("gone")).unwrap();
+        assert!(gone.file_type().is_char_device() && gone.rdev() == 0);
+        assert_eq!(crate::sys::fs::lgetxattr(&dst.join("opaque"), "trusted.overlay.opaque"), Some(b"y".to_vec()));
+        assert_eq!(crate::sys::fs::lgetxattr(&dst.join("opaque/kept"), "trusted.overlay.opaque"), None);
+        assert_eq!(fs::read_to_string(dst.join("opaque/kept/f")).unwrap(), "x");
     }
 }

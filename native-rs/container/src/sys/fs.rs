@@ -78,6 +78,12 @@ pub fn lutimesat(dir: c_int, path: &str, secs: i64) -> Result<(), Errno> {
         .map(drop)
 }
 
+/// Sets extended attribute `attr` of the open file `fd` to `value`.
+pub fn fsetxattr(fd: c_int, attr: &str, value: &[u8]) -> Result<(), Errno> {
+    let a = name(attr)?;
+    Errno::check(unsafe { ffi::fsetxattr(fd, a.as_ptr(), value.as_ptr() as *const c_void, value.len(), 0) }).map(drop)
+}
+
 /// The value of extended attribute `attr` of `path` (not following a
 /// symlink), or None when it has none (or the file system has no xattrs).
 pub fn lgetxattr(path: &std::path::Path, attr: &str) -> Option<Vec<u8>> {

@@ -2,7 +2,8 @@
  * The pure part of running a container in a guest, shared by Node
  * (container-run.ts) and the browser Worker: a host spec translated to
  * guest paths (layers and volumes as 9p exports under /mnt/host, the root
- * and the overlay's writable layer in a tmpfs of the guest), exports
+ * and the overlay's writable layer in a tmpfs of the guest, kept between
+ * runs in a host directory when asked), exports
  * counted across the containers that share them, and the agent's
  * create/start and wait/delete sequences.
  */
@@ -28,6 +29,8 @@ export interface GuestSpec {
   spec: ContainerSpec;
   /** 9p exports this container needs. */
   exports: GuestExport[];
+  /** The guest path of the file its writable layer is kept in between runs (`create`'s `layer`), if kept. */
+  layer?: string;
 }
 
 /** What the translation asks of the side that serves the files. */
@@ -36,10 +39,18 @@ export interface ExportNaming {
   layerExportName(dir: string): string;
 }
 
-/** Host paths → guest paths. `cid` names the container in the guest. */
-export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNaming): GuestSpec {
+/** The file of a kept layer in its export (native-rs/agent/src/kept_layer.rs writes and reads it). */
+const KEPT_LAYER_FILE = "layer.records";
+
+/**
+ * Host paths → guest paths. `cid` names the container in the guest. With
+ * `keptLayerDir` (a host directory of the container's), its writable layer
+ * is saved there when a run ends and restored at the next one's `create`.
+ */
+export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNaming, keptLayerDir?: string): GuestSpec {
   const exports: GuestExport[] = [];
   const dir = `${GUEST_RUN_DIR}/${cid}`;
+  let layer: string | undefined;
   const out: ContainerSpec = structuredClone(spec);
   out.root = { ...spec.root, path: `${dir}/rootfs` };
   if (spec.root.overlay) {
@@ -49,6 +60,11 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
       return `${GUEST_HOST_MOUNT}/${name}`;
     });
     out.root.overlay = { lower, upper: `${dir}/upper`, work: `${dir}/work` };
+    if (keptLayerDir !== undefined) {
+      const name = `w-${cid.slice(0, 16)}`;
+      exports.push({ name, path: keptLayerDir, readonly: false, shared: false });
+      layer = `${GUEST_HOST_MOUNT}/${name}/${KEPT_LAYER_FILE}`;
+    }
   } else {
     // A plain directory root: exported as is (read-only when the spec says so).
     const name = `r-${cid.slice(0, 16)}`;
@@ -70,7 +86,7 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
     exports.push({ name, path: m.source, readonly, shared: false });
     return { ...m, source: `${GUEST_HOST_MOUNT}/${name}` };
   });
-  return { spec: out, exports };
+  return { spec: out, exports, ...(layer !== undefined ? { layer } : {}) };
 }
 
 /** Where 9p exports are registered: the in-process server, or the vm daemon's. */
@@ -140,8 +156,9 @@ export async function createAndStart(
   spec: ContainerSpec,
   channels: GuestChannels,
   hooks: { onWarning?: ((message: string) => void) | undefined; started?: (reply: Record<string, unknown>) => void } = {},
+  fields: Record<string, unknown> = {},
 ): Promise<number> {
-  for (const w of await requestCreate(link, cid, spec, channels)) hooks.onWarning?.(w);
+  for (const w of await requestCreate(link, cid, spec, channels, fields)) hooks.onWarning?.(w);
   const reply = await requestStart(link, cid);
   hooks.started?.(reply);
   return pidOf(reply);
@@ -169,7 +186,10 @@ export async function waitForExit(link: AgentProtocol<any>, cid: string): Promis
   return { exitCode: typeof r.exitCode === "number" ? r.exitCode : 125, signal: typeof r.signal === "string" ? r.signal : null, oomKilled: r.oomKilled === true };
 }
 
-/** Removes the container from the guest; failures are ignored (the guest may be gone). */
-export async function deleteInGuest(link: AgentProtocol<any>, cid: string): Promise<void> {
-  await link.request("delete", { cid }, 10_000).catch(() => {});
+/**
+ * Removes the container from the guest; failures are ignored (the guest may
+ * be gone). `timeoutMs`: longer when the agent saves a kept layer first.
+ */
+export async function deleteInGuest(link: AgentProtocol<any>, cid: string, timeoutMs = 10_000): Promise<void> {
+  await link.request("delete", { cid }, timeoutMs).catch(() => {});
 }

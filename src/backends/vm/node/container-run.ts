@@ -3,11 +3,15 @@
  * to guest paths and its 9p exports registered (guest-spec.ts, shared with
  * the browser Worker), `create` + `start` through the agent, stdio channels
  * as Node streams, `wait` + `delete` (the last two shared with exec'd
- * processes, src/backends/vm/node/exec.ts).
+ * processes, src/backends/vm/node/exec.ts). A container that outlives its
+ * run keeps its writable layer in its bundle between runs.
  */
 import { createHash } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
+import { readState } from "../../../containers/state.js";
 import { TsboxError } from "../../../errors.js";
+import { bundlePaths } from "../../../paths.js";
 import { signalNumber } from "../../../signals.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
@@ -33,7 +37,8 @@ const hostNaming: ExportNaming = {
 
 /** Creates and starts the container; resolves once its command runs. */
 export async function startInGuest(ctx: RunContext, options: StartOptions, cid: string): Promise<ContainerProcess> {
-  const { spec: guestSpec, exports } = toGuestSpec(options.spec, cid, hostNaming);
+  const keptLayerDir = keptLayer(options.bundleDir);
+  const { spec: guestSpec, exports, layer } = toGuestSpec(options.spec, cid, hostNaming, keptLayerDir);
   const releaseExports = await acquireExports(ctx.p9, ctx.exportRefs, exports);
   const release = () => {
     releaseExports();
@@ -57,10 +62,14 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
   const io = openGuestStdio(ctx.link, options, terminal);
   let pid: number;
   try {
-    pid = await createAndStart(ctx.link, cid, guestSpec, io.channels, {
-      onWarning: options.onWarning,
-      started: (reply) => recordAttachments(options.bundleDir, reply.networks, published?.ports ?? []),
-    });
+    pid = await createAndStart(
+      ctx.link,
+      cid,
+      guestSpec,
+      io.channels,
+      { onWarning: options.onWarning, started: (reply) => recordAttachments(options.bundleDir, reply.networks, published?.ports ?? []) },
+      layer !== undefined ? { layer } : {},
+    );
   } catch (err) {
     closeGuestStdio(io);
     await deleteInGuest(ctx.link, cid);
@@ -68,7 +77,22 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
     throw err;
   }
   published?.serve(ctx.link, cid);
-  return guestProcess(ctx.link, { handle: cid, pid, io, targets: options, terminal, release: releaseAll });
+  // The agent saves a kept layer before it answers the delete: as long as writing it to the host takes.
+  const deleteTimeoutMs = layer !== undefined ? 600_000 : undefined;
+  return guestProcess(ctx.link, { handle: cid, pid, io, targets: options, terminal, release: releaseAll, deleteTimeoutMs });
+}
+
+/**
+ * The host directory a container's guest layer is kept in between its runs
+ * (made here), or undefined for one that goes with its run (`--rm`) or has
+ * no record of its own.
+ */
+function keptLayer(bundleDir: string): string | undefined {
+  const paths = bundlePaths(bundleDir);
+  const state = readState(paths);
+  if (!state || state.remove) return undefined;
+  mkdirSync(paths.guestLayer, { recursive: true, mode: 0o700 });
+  return paths.guestLayer;
 }
 
 /** Where a guest process's stdio goes (as StartOptions has it). */
@@ -106,6 +130,8 @@ export interface GuestProcessInit {
   terminal: boolean;
   /** Once the process is gone from the guest (waited for and deleted). */
   release: () => void;
+  /** How long its `delete` may take (deleteInGuest's default otherwise). */
+  deleteTimeoutMs?: number | undefined;
   /** Its `wait`, already sent (an exec's goes right behind the `exec` request). */
   exit?: Promise<ExitStatus>;
   /**
@@ -140,7 +166,7 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
         process.stdin.pause();
       }
       io.stdin?.writable.destroy();
-      const deleted = deleteInGuest(link, handle).then(() => init.release());
+      const deleted = deleteInGuest(link, handle, init.deleteTimeoutMs).then(() => init.release());
       if (!init.exitBeforeDelete) await deleted;
     }
   })();

@@ -205,9 +205,12 @@ export class VmMonitor {
           this.cancelRestart();
           return this.reply(client, { ok: true, ...(req.op === "stop" ? this.last : {}) });
         }
-        if (!running || !this.proc!.kill(signal)) return this.reply(client, { ok: false, error: "the container is not running" });
+        const sent = running && this.proc!.kill(signal);
+        if (!sent && (!running || req.op === "kill")) return this.reply(client, { ok: false, error: "the container is not running" });
         if (req.op === "kill") return this.reply(client, { ok: true });
+        // Not sent: its run has ended and is being put away (a kept layer saved): a stop is answered once it is recorded.
         client.waiting = true;
+        if (!sent) return;
         const timeout = num("timeout", 10);
         if (timeout >= 0 && signal !== 9) {
           clearTimeout(this.killTimer);
