@@ -16,6 +16,7 @@ import { LATE_PROCESS_FIELDS, spareFits } from "../src/backends/vm/core/spare.js
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { effectiveHealthcheck, healthTiming, type HealthcheckOptions } from "../src/containers/healthcheck.js";
 import { DataPaths } from "../src/paths.js";
+import { GUEST_HOST_MOUNT, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
 
@@ -147,4 +148,17 @@ test("data-layout.json: where a --rm container's removal marker lives, which the
   // collectOrphans reads the id back; nothing else in containers/ is taken for one.
   assert.equal(paths.removalMarkerId(basename(doc.removalMarker)), doc.id);
   for (const other of [doc.id, `.rm-${doc.id.slice(1)}`, `.rm-${doc.id}.tmp`, `.removing-${doc.id}-1`]) assert.equal(paths.removalMarkerId(other), undefined, other);
+});
+
+test("a vm container's kept layer: the export of its directory and the file create names", () => {
+  const doc = fixture<{ hostMount: string; cid: string; keptLayerDir: string; export: { name: string; readonly: boolean; shared: boolean }; create: { layer: string } }>("kept-layer.json");
+  assert.equal(GUEST_HOST_MOUNT, doc.hostMount);
+  const naming = { layerExportName: (dir: string) => `l-${basename(dir)}` };
+  const kept = toGuestSpec(specFull as unknown as ContainerSpec, doc.cid, naming, doc.keptLayerDir);
+  assert.equal(kept.layer, doc.create.layer);
+  assert.deepEqual(kept.exports.find((e) => e.name === doc.export.name), { ...doc.export, path: doc.keptLayerDir });
+  // Without a directory (--rm, the browser) nothing is kept.
+  const plain = toGuestSpec(specFull as unknown as ContainerSpec, doc.cid, naming);
+  assert.equal(plain.layer, undefined);
+  assert.ok(!plain.exports.some((e) => e.name === doc.export.name));
 });

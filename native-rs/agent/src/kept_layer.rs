@@ -69,20 +69,22 @@ pub fn requested(req: &container::json::Json, exports_dir: &Path) -> Result<Opti
 #[cfg(test)]
 mod tests {
     use super::requested;
+    use crate::guest_init::HOST_MOUNT;
+    use container::contract::fixture;
     use container::json::Json;
     use std::path::Path;
 
-    fn req(layer: &str) -> Json {
-        Json::object(vec![("layer", Json::from(layer))])
-    }
-
     #[test]
-    fn the_saved_layer_is_a_file_of_an_export() {
-        let host = Path::new("/mnt/host");
-        assert_eq!(requested(&req("/mnt/host/w-1/layer"), host).unwrap().unwrap(), Path::new("/mnt/host/w-1/layer"));
-        assert!(requested(&Json::object::<&str>(vec![]), host).unwrap().is_none());
-        for bad in ["/etc/passwd", "/mnt/host/../etc/x", "/mnt/host/w-1/../../etc/x", "/mnt/host/layer"] {
-            assert!(requested(&req(bad), host).is_err(), "{}", bad);
+    fn contract_kept_layer() {
+        let fx = fixture("kept-layer.json");
+        assert_eq!(fx.get("hostMount").and_then(Json::as_str), Some(HOST_MOUNT));
+        let host = Path::new(HOST_MOUNT);
+        let create = fx.get("create").unwrap();
+        let layer = create.get("layer").and_then(Json::as_str).unwrap();
+        assert_eq!(requested(create, host).unwrap().unwrap(), Path::new(layer));
+        for bad in fx.get("refused").unwrap().as_array().unwrap() {
+            assert!(requested(&Json::object(vec![("layer", bad.clone())]), host).is_err(), "{}", bad);
         }
+        assert!(requested(&Json::object::<&str>(vec![]), host).unwrap().is_none());
     }
 }
