@@ -551,6 +551,8 @@ impl Monitor {
         let int = |k: &str| req.get(k).and_then(Json::as_number).and_then(|n| n.as_i64());
         let flag = |k: &str| req.get(k).and_then(Json::as_bool).unwrap_or(false);
         let running = self.run.as_ref().map_or(false, |r| r.reaped.is_none());
+        // Its process has ended but the run is not put away yet (output draining): its end is not recorded.
+        let ending = self.run.as_ref().map_or(false, |r| r.reaped.is_some());
         let restarting = self.restart_at.is_some();
         match op.as_str() {
             "attach" => {
@@ -598,6 +600,10 @@ impl Monitor {
                     return;
                 }
                 if !running || !self.signal(sig) {
+                    // A stop then is answered with that end (`rm -f` must find it recorded).
+                    if ending && op == "stop" {
+                        return;
+                    }
                     return self.clients[i].reply(error_reply("the container is not running"));
                 }
                 if op == "kill" {
@@ -611,7 +617,7 @@ impl Monitor {
                 }
             }
             "wait" => {
-                if !running && !restarting {
+                if !running && !ending && !restarting {
                     let mut body = self.last.as_ref().map(Outcome::to_json).unwrap_or_else(|| Json::object(Vec::<(&str, Json)>::new()));
                     body.set("ok", Json::from(true));
                     self.clients[i].reply(body);
