@@ -133,7 +133,7 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     assert.doesNotMatch((await ok(["ps", "-a"])).stdout, /sleeper|flaky|talker|later/);
   });
 
-  it("a container's files outlive its runs (start, restart, a foreground run started again), deletions and replaced dirs too", async () => {
+  it("a container's files outlive its runs (start, restart, a foreground run started again), deletions and replaced dirs too; diff and commit read them", async () => {
     // Each run counts itself in /data; the first also deletes an image file (a whiteout), replaces
     // /bin with a dir of its own holding 12 of the image's 269 entries (opaque), links and chowns.
     const applets = "sh cat mkdir stat ls tr chown ln rm cp wc";
@@ -149,7 +149,20 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["restart", "keeper"]);
     await until("the third run", async () => (await tsbox(["logs", "keeper"])).stdout.includes("run 3"));
     assert.equal((await ok(["logs", "keeper"])).stdout, "run 1 1 1000:1000 no-group 12\nrun 2 2 1000:1000 no-group 12\nrun 3 3 1000:1000 no-group 12\n");
-    await ok(["rm", "-f", "keeper"]);
+    // diff and commit read the layer the stopped container's guest kept; a running one is refused.
+    assert.equal((await ok(["wait", "keeper"])).stdout, "0\n");
+    const bin = ["busybox", ...applets.split(" ")].sort().map((a) => `C /bin/${a}`);
+    const changes = ["C /bin", ...bin, "A /data", "A /data/count", "A /data/link", "C /etc", "D /etc/group"];
+    assert.deepEqual((await ok(["diff", "keeper"])).stdout.trim().split("\n"), changes);
+    await ok(["commit", "keeper", "kept-img"]);
+    const probe = "cat /data/count; stat -c %u:%g /data/count; ls /bin | wc -l; [ -e /etc/group ] || echo no-group";
+    assert.equal((await ok(["run", "--rm", "kept-img", "sh", "-c", probe])).stdout, "3\n1000:1000\n12\nno-group\n");
+    await ok(["rmi", "kept-img"]);
+    await ok(["run", "-d", "--name", "live", "busybox", "sleep", "600"]);
+    const refused = await tsbox(["diff", "live"]);
+    assert.equal(refused.code, 125);
+    assert.match(refused.stderr, /container live runs in the vm guest: its changes can be read once it has stopped/);
+    await ok(["rm", "-f", "keeper", "live"]);
 
     // A foreground run (no monitor, its own guest) keeps its layer for a later start too; --rm keeps nothing.
     const again = "cat /k 2>/dev/null || echo none; echo kept > /k";

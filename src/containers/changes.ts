@@ -2,11 +2,11 @@
  * A container's writable layer as changes (`tsbox diff`) and as an image
  * layer (`tsbox commit`), read from its upper dir through tsbox-runtime's
  * `copy` (in the container's user namespace, where files of any of its users
- * are readable): overlay's whiteouts become deletions (`D`, `.wh.NAME`),
- * its opaque directories `.wh..wh..opq`.
+ * are readable), or for a stopped vm container from the layer its guest kept
+ * (`ContainerFiles.upperRecords`): overlay's whiteouts become deletions (`D`,
+ * `.wh.NAME`), its opaque directories `.wh..wh..opq`.
  */
 import type { Writable } from "node:stream";
-import { spawnCopyHelper } from "../backends/native/copy-helper.js";
 import { LayerView } from "../image/layer-view.js";
 import { type CopyRecord, readRecords, recordToTar } from "./copy-records.js";
 import { type ContainerFiles, recordsToTar } from "./copy.js";
@@ -20,34 +20,28 @@ export interface Change {
 /** What `docker diff` lists, in path order: added and changed entries of the upper dir, and its deletions. */
 export async function containerChanges(files: ContainerFiles, lowers: string[]): Promise<Change[]> {
   const image = new LayerView(lowers);
-  return files.run(async (target) => {
-    const reader = spawnCopyHelper(target, "read", "/", { name: "", markers: "1", content: "0" }, { stdout: true });
-    const changes: Change[] = [];
-    try {
-      for await (const r of readRecords(reader.stdout!, { content: false })) {
-        const path = `/${r.path}`;
-        if (r.type === "whiteout") changes.push({ Kind: 2, Path: path });
-        else changes.push({ Kind: image.lookup(path) ? 0 : 1, Path: path });
-      }
-    } finally {
-      await reader.done;
+  const reader = files.upperRecords(false);
+  const changes: Change[] = [];
+  try {
+    for await (const r of readRecords(reader.stdout!, { content: reader.bodies })) {
+      const path = `/${r.path}`;
+      if (r.type === "whiteout") changes.push({ Kind: 2, Path: path });
+      else changes.push({ Kind: image.lookup(path) ? 0 : 1, Path: path });
     }
-    return changes.sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
-  }, "upper");
+  } finally {
+    await reader.done;
+  }
+  return changes.sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
 }
 
 /** The upper dir as an image layer tar on `out` (not ended): whiteouts in the OCI form. */
 export async function upperAsLayer(files: ContainerFiles, out: Writable): Promise<void> {
   const empty = { async *[Symbol.asyncIterator]() {} };
   const marker = (r: CopyRecord, path: string) => recordToTar({ ...r, type: "file", path, size: 0, mode: 0o600 }, empty);
-  await files.run(
-    (target) =>
-      recordsToTar(spawnCopyHelper(target, "read", "/", { name: "", markers: "1" }, { stdout: true }), out, (r, body) => {
-        const slash = r.path.lastIndexOf("/");
-        if (r.type === "whiteout") return [marker(r, `${r.path.slice(0, slash + 1)}.wh.${r.path.slice(slash + 1)}`)];
-        const entry = recordToTar(r, body);
-        return r.type === "dir" && r.opaque ? [entry, marker(r, `${r.path}/.wh..wh..opq`)] : [entry];
-      }),
-    "upper",
-  );
+  await recordsToTar(files.upperRecords(true), out, (r, body) => {
+    const slash = r.path.lastIndexOf("/");
+    if (r.type === "whiteout") return [marker(r, `${r.path.slice(0, slash + 1)}.wh.${r.path.slice(slash + 1)}`)];
+    const entry = recordToTar(r, body);
+    return r.type === "dir" && r.opaque ? [entry, marker(r, `${r.path}/.wh..wh..opq`)] : [entry];
+  });
 }

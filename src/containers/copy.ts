@@ -7,16 +7,17 @@
  * the container never leads out of it. The host side is the same helper
  * without namespaces, as the calling user.
  */
-import { existsSync, statSync } from "node:fs";
-import { dirname, posix, resolve as resolvePath } from "node:path";
-import type { Readable, Writable } from "node:stream";
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { dirname, join, posix, resolve as resolvePath } from "node:path";
+import { Readable, type Writable } from "node:stream";
+import { KEPT_LAYER_FILE } from "../backends/vm/core/guest-spec.js";
 import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
 import { readTar } from "../image/tar.js";
 import type { ContainerPaths } from "../paths.js";
 import { type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
 import type { TarEntry } from "../image/tar.js";
-import type { ContainerState } from "./state.js";
+import { type ContainerState, isActive } from "./state.js";
 import { pidAlive } from "../process-alive.js";
 
 export interface CopyOptions {
@@ -35,16 +36,18 @@ export interface PathStat {
   targetType?: "dir" | "file" | "symlink" | "other" | null;
 }
 
+/** The writable layer as a record stream (`ContainerFiles.upperRecords`). */
+export interface UpperRecords extends CopyHelper {
+  /** Whether file bodies follow their headers (a saved layer always has them). */
+  bodies: boolean;
+}
+
 /** A container as `tsbox-runtime copy` reaches it. */
 export class ContainerFiles {
   constructor(
     private readonly bundle: ContainerPaths,
     private readonly state: ContainerState,
-  ) {
-    if (state.backend !== "native") {
-      throw new ContainerError(`copying files is not supported for containers of the ${state.backend} backend (their files live in the vm guest)`);
-    }
-  }
+  ) {}
 
   get name(): string {
     return this.state.name ?? this.state.id.slice(0, 12);
@@ -57,6 +60,9 @@ export class ContainerFiles {
    * dir under the container's own mount, and its writes would fail.
    */
   target(view: "merged" | "layers" | "upper" = "merged"): CopyTarget {
+    if (this.state.backend !== "native") {
+      throw new ContainerError(`copying files is not supported for containers of the ${this.state.backend} backend (their files live in the vm guest)`);
+    }
     if (view === "merged" && this.alive()) return { pid: this.state.pid! };
     if (!existsSync(this.bundle.config)) throw new ContainerError(`container ${this.name} has no file system yet (it never started)`);
     return { bundle: this.bundle.dir, view };
@@ -82,6 +88,26 @@ export class ContainerFiles {
 
   stat(path: string): Promise<PathStat> {
     return this.run((target) => statAt(target, path));
+  }
+
+  /**
+   * The writable layer as records with overlay markers (whiteouts, opaque
+   * dirs), owners as the container sees them: read by the helper from the
+   * upper dir, or for a stopped vm container the same stream its guest saved
+   * when the run ended (native-rs/agent/src/kept_layer.rs). `content`: whether
+   * file bodies are wanted (the helper leaves them out otherwise).
+   */
+  upperRecords(content: boolean): UpperRecords {
+    if (this.state.backend === "native") {
+      const options: Record<string, string> = { name: "", markers: "1", ...(content ? {} : { content: "0" }) };
+      return { ...spawnCopyHelper(this.target("upper"), "read", "/", options, { stdout: true }), bodies: content };
+    }
+    // (Its pid is the guest's: whether it runs is what its record says.)
+    if (isActive(this.state)) throw new ContainerError(`container ${this.name} runs in the vm guest: its changes can be read once it has stopped`);
+    const file = join(this.bundle.guestLayer, KEPT_LAYER_FILE);
+    // None yet: it never ran to its end (or ran with --rm): no changes.
+    const stdout = existsSync(file) ? createReadStream(file) : Readable.from([]);
+    return { stdin: null, stdout, done: Promise.resolve(), kill: () => stdout.destroy(), bodies: true };
   }
 }
 

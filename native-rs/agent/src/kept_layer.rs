@@ -8,16 +8,30 @@
 //! wrote, as docker and the native backend do; a run the guest dies under
 //! loses only its own changes (the previous save is replaced by rename).
 
+use container::copy::owners::Owners;
 use container::copy::read::{self, ReadOptions};
 use container::copy::write::{self, WriteOptions};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
+/// The owners a user namespace with these maps sees; None without one.
+pub fn owners_of(spec: &container::Spec) -> Option<Owners> {
+    let (uids, gids) = (&spec.linux.uid_mappings, &spec.linux.gid_mappings);
+    if uids.is_empty() && gids.is_empty() {
+        return None;
+    }
+    Some(Owners { uids: uids.clone(), gids: gids.clone() })
+}
+
 /// Where a container's layer is, and where it is kept.
 pub struct KeptLayer {
     pub upper: PathBuf,
     pub saved: PathBuf,
+    /// The container's id maps: the file holds owners as the container sees
+    /// them, as the native helper's view of an upper dir does, so the host
+    /// reads it the same way (`diff`, `commit`). None: no user namespace.
+    pub owners: Option<Owners>,
 }
 
 impl KeptLayer {
@@ -28,7 +42,7 @@ impl KeptLayer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(format!("opening the container's saved layer {}: {}", self.saved.display(), e)),
         };
-        let opts = WriteOptions { archive: true, markers: true };
+        let opts = WriteOptions { archive: true, markers: true, owners: self.owners.clone() };
         write::write(&self.upper, &opts, &mut BufReader::with_capacity(1 << 16, file))
             .map_err(|e| format!("restoring the container's writable layer: {}", e.message))
     }
@@ -39,7 +53,7 @@ impl KeptLayer {
         let partial = self.saved.with_extension("partial");
         let written = (|| {
             let mut out = BufWriter::with_capacity(1 << 16, File::create(&partial).map_err(|e| e.to_string())?);
-            let opts = ReadOptions { name: Some(String::new()), markers: true, ..ReadOptions::default() };
+            let opts = ReadOptions { name: Some(String::new()), markers: true, owners: self.owners.clone(), ..ReadOptions::default() };
             read::read(&self.upper, &opts, &mut out).map_err(|e| e.message)?;
             let file = out.into_inner().map_err(|e| e.to_string())?;
             file.sync_all().map_err(|e| e.to_string())?;

@@ -302,7 +302,7 @@ fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
             markers,
             skip: Vec::new(),
         }),
-        "write" => copy::Op::Write(WriteOptions { archive, markers: false }),
+        "write" => copy::Op::Write(WriteOptions { archive, markers: false, owners: None }),
         other => return Err(format!("--op {}: expected stat, read or write", other)),
     };
     let view = match flags.take("--view").map(text).as_deref() {

@@ -116,7 +116,7 @@ impl Agent {
         container::trace::mark("create: dir prepared");
         // The layer an earlier run left, into the upper dir before the overlay is mounted on it.
         let layer = match (saved, &spec.root.overlay) {
-            (Some(saved), Some(ov)) => Some(KeptLayer { upper: ov.upper.clone(), saved }),
+            (Some(saved), Some(ov)) => Some(KeptLayer { upper: ov.upper.clone(), saved, owners: kept_layer::owners_of(&spec) }),
             _ => None,
         };
         if let Err(m) = layer.as_ref().map_or(Ok(()), KeptLayer::restore) {

@@ -2,6 +2,7 @@
 //! whole directory) depth-first in name order. Hard links after the first
 //! become `hardlink` records; sockets are left out.
 
+use super::owners::Owners;
 use super::record::{Kind, Record};
 use crate::error::{Error, ErrorKind};
 use crate::sys::consts::{O_NOFOLLOW, O_NONBLOCK};
@@ -24,6 +25,8 @@ pub struct ReadOptions {
     pub markers: bool,
     /// Directories not to descend into (pseudo file systems of a running container).
     pub skip: Vec<PathBuf>,
+    /// Owners as a user namespace sees them (the tree is read from outside it).
+    pub owners: Option<Owners>,
 }
 
 impl Default for ReadOptions {
@@ -34,6 +37,7 @@ impl Default for ReadOptions {
             content: true,
             markers: false,
             skip: Vec::new(),
+            owners: None,
         }
     }
 }
@@ -88,8 +92,8 @@ impl<'a> Walker<'a> {
         };
         let mut r = Record::new(rel.to_string(), kind);
         r.mode = meta.mode() & 0o7777;
-        r.uid = meta.uid();
-        r.gid = meta.gid();
+        let (uid, gid) = (meta.uid(), meta.gid());
+        (r.uid, r.gid) = self.opts.owners.as_ref().map_or((uid, gid), |o| o.inside(uid, gid));
         r.mtime = meta.mtime();
         match kind {
             Kind::File => r.size = meta.size(),

@@ -6,6 +6,7 @@
 //! directory itself is resolved inside its root; on the host it is the
 //! user's own path.
 
+use super::owners::Owners;
 use super::record::{Kind, Record};
 use crate::error::{Error, ErrorKind};
 use crate::sys::consts::*;
@@ -24,6 +25,14 @@ pub struct WriteOptions {
     /// devices) and opaque directories get `trusted.overlay.opaque`. Takes the
     /// privileges the guest's root has; refused otherwise.
     pub markers: bool,
+    /// With `archive`: the records' owners are a user namespace's ids, and files get the ids they stand for outside it.
+    pub owners: Option<Owners>,
+}
+
+impl WriteOptions {
+    fn owner(&self, r: &Record) -> (u32, u32) {
+        self.owners.as_ref().map_or((r.uid, r.gid), |o| o.outside(r.uid, r.gid))
+    }
 }
 
 pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result<(), Error> {
@@ -59,7 +68,8 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
         let (parent, name) = parent_of(root.0, &parts, &d.path)?;
         let dirfd = fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).map_err(|e| step(&d.path, "opening", e))?;
         if opts.archive {
-            let _ = fs::lchownat(parent.0, name, d.uid, d.gid);
+            let (uid, gid) = opts.owner(d);
+            let _ = fs::lchownat(parent.0, name, uid, gid);
         }
         fs::fchmod(dirfd.0, d.mode).map_err(|e| step(&d.path, "setting the mode of", e))?;
         let _ = fs::lutimesat(parent.0, name, d.mtime);
@@ -133,7 +143,8 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
             let file = fs::openat(parent.0, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).map_err(|e| step(&r.path, "creating", e))?;
             copy_body(input, file.0, r.size, &r.path)?;
             if opts.archive {
-                let _ = fs::lchownat(parent.0, name, r.uid, r.gid);
+                let (uid, gid) = opts.owner(r);
+                let _ = fs::lchownat(parent.0, name, uid, gid);
             }
             // After chown, which clears setuid bits.
             fs::fchmod(file.0, r.mode).map_err(|e| step(&r.path, "setting the mode of", e))?;
@@ -166,7 +177,8 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
         Kind::Dir => unreachable!(),
     }
     if opts.archive && r.kind != Kind::File {
-        let _ = fs::lchownat(parent.0, name, r.uid, r.gid);
+        let (uid, gid) = opts.owner(r);
+        let _ = fs::lchownat(parent.0, name, uid, gid);
     }
     let _ = fs::lutimesat(parent.0, name, r.mtime);
     Ok(())
@@ -219,7 +231,7 @@ mod tests {
     use std::io::Cursor;
 
     fn write_to(dir: &Path, stream: &[u8]) -> Result<(), Error> {
-        write(dir, &WriteOptions { archive: false, markers: false }, &mut Cursor::new(stream.to_vec()))
+        write(dir, &WriteOptions { archive: false, markers: false, owners: None }, &mut Cursor::new(stream.to_vec()))
     }
 
     #[test]
@@ -286,7 +298,7 @@ mod tests {
 
         let dst = t.0.join("dst");
         fs::create_dir_all(&dst).unwrap();
-        write(&dst, &WriteOptions { archive: true, markers: true }, &mut Cursor::new(stream)).unwrap();
+        write(&dst, &WriteOptions { archive: true, markers: true, owners: None }, &mut Cursor::new(stream)).unwrap();
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let gone = fs::symlink_metadata(dst.join("gone")).unwrap();
         assert!(gone.file_type().is_char_device() && gone.rdev() == 0);

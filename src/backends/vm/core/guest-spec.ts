@@ -40,7 +40,7 @@ export interface ExportNaming {
 }
 
 /** The file of a kept layer in its export (native-rs/agent/src/kept_layer.rs writes and reads it). */
-const KEPT_LAYER_FILE = "layer.records";
+export const KEPT_LAYER_FILE = "layer.records";
 
 /**
  * Host paths → guest paths. `cid` names the container in the guest. With
