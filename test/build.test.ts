@@ -10,7 +10,8 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
@@ -88,7 +89,7 @@ for (const who of identities()) {
       await assertNoLeaks(snap, [who]);
     });
     const cli = (args: string[], opts: { stdin?: string; expect?: number } = {}) => tsboxExpect(who, args, opts);
-    const build = (args: string[], opts: { stdin?: string } = {}) => tsbox(who, ["build", ...args], { timeoutMs: 120_000, ...opts });
+    const build = (args: string[], opts: { stdin?: string | Buffer } = {}) => tsbox(who, ["build", ...args], { timeoutMs: 120_000, ...opts });
     // The single-id user's containers have one id, 0: the files and the user are its.
     const id = who.name === "single" ? 0 : 1000;
 
@@ -174,6 +175,38 @@ for (const who of identities()) {
       assert.equal(out.stdout, `unpacked\n640:${owner}\nfile\n`, "an archive is unpacked, whatever the destination's name");
       assert.equal(await layerOwner(who, "added", "opt/inner/file"), who.name === "single" ? "0/0" : "7/8", "with its owners");
       await cli(["rmi", "stdin:1", "added"]);
+    });
+
+    it("builds a tar archive on stdin as the context (gzip'd too, -f inside it), and refuses one that climbs out", async () => {
+      const file = (path: string, text: string) => ({ path, type: "file" as const, mode: 0o644, mtime: 0, data: Buffer.from(text) });
+      const tar = new TarWriter();
+      tar.add(file("Dockerfile", 'FROM busybox\nCOPY data.txt /data.txt\nCMD ["cat", "/data.txt"]\n'));
+      tar.add(file("data.txt", "from the archive\n"));
+      tar.add({ path: "sub/", type: "directory", mode: 0o755, mtime: 0 });
+      tar.add(file("sub/Alt", "FROM busybox\nCOPY sub/ /s/\n"));
+      const archive = tar.finish();
+      const plain = await build(["-q", "-t", "tarctx:1", "-"], { stdin: archive });
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.equal((await cli(["run", "--rm", "tarctx:1"])).stdout, "from the archive\n");
+      const alt = await build(["-q", "-t", "tarctx:2", "-f", "sub/Alt", "-"], { stdin: gzipSync(archive) });
+      assert.equal(alt.code, 0, alt.stderr);
+      assert.equal((await cli(["run", "--rm", "tarctx:2", "ls", "/s"])).stdout, "Alt\n");
+      await cli(["rmi", "tarctx:1", "tarctx:2"]);
+
+      const climbing = new TarWriter();
+      climbing.add(file("Dockerfile", "FROM busybox\n"));
+      climbing.add(file("../escaped", "x"));
+      const refused = await build(["-t", "evil", "-"], { stdin: climbing.finish() });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /^tsbox: cannot read the context archive on stdin: .*escaped/);
+      assert.ok(!existsSync(join(tmpdir(), "escaped")), "nothing lands beside the unpacked context");
+      // A Dockerfile that is a link (here to a host file) is not followed.
+      const linked = new TarWriter();
+      linked.add({ path: "Dockerfile", type: "symlink", mode: 0o777, mtime: 0, linkname: "/etc/passwd" });
+      const notFollowed = await build(["-t", "evil", "-"], { stdin: linked.finish() });
+      assert.equal(notFollowed.code, 1);
+      assert.match(notFollowed.stderr, /^tsbox: Dockerfile in the context archive is not a regular file/);
+      assert.equal((await build(["-f", "../Dockerfile", "-"], { stdin: archive })).code, 125, "-f must stay inside the archive");
     });
 
     it("builds here-documents and RUN --mount (a cache kept between builds, a read-only bind of the context, a tmpfs), none of it in the layer", async () => {

@@ -15,7 +15,7 @@ export interface CliResult {
 }
 
 export interface CliOptions {
-  stdin?: string;
+  stdin?: string | Buffer;
   env?: Record<string, string>;
   timeoutMs?: number;
   /** Called once the process is spawned, e.g. to send it a signal later. */

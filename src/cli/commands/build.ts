@@ -1,6 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -11,12 +10,15 @@ import { shortId } from "../format.js";
 
 const USAGE = `Usage: tsbox build [OPTIONS] PATH | -
 
-Build an image from a Dockerfile. PATH is the build context; - reads the
-Dockerfile from stdin and builds with no context.
+Build an image from a Dockerfile. PATH is the build context; - reads stdin:
+a tar archive (plain or gzip'd) is the context, with its Dockerfile inside
+(-f names another path in it); anything else is the Dockerfile, built with
+no context.
 
 Options:
       --build-arg LIST    A build-time variable: KEY=VALUE, or KEY to take its value from the environment
-  -f, --file STRING       The Dockerfile (default PATH/Dockerfile; relative to the current directory; - reads it from stdin)
+  -f, --file STRING       The Dockerfile (default PATH/Dockerfile; relative to the current directory, or
+                          to the archive with - as PATH; - reads it from stdin)
       --iidfile STRING    Write the image ID to the file
       --label LIST        Set metadata for the image (KEY=VALUE)
       --network STRING    The network of RUN instructions (default, none, host, or a network's name)
@@ -50,7 +52,7 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
     { name: "force-rm" },
   ]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
-  if (flags.positionals.length !== 1) throw new UsageError(`"tsbox build" requires exactly 1 argument: the build context (PATH, or - for a Dockerfile on stdin)`);
+  if (flags.positionals.length !== 1) throw new UsageError(`"tsbox build" requires exactly 1 argument: the build context (PATH, or - for stdin)`);
   const [path] = flags.positionals as [string];
   if (/^(https?|git):\/\/|^git@/.test(path)) throw new UsageError(`building from a URL or git repository is not supported: clone or download it, then build the directory`);
   const progress = lastValue(flags, "progress");
@@ -68,9 +70,7 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
     labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
   }
   const file = lastValue(flags, "file");
-  const stdinDockerfile = path === "-" || file === "-";
-  if (path === "-" && file !== undefined && file !== "-") throw new UsageError("with - as the context (a Dockerfile on stdin) there is no -f");
-  if (stdinDockerfile && process.stdin.isTTY) throw new UsageError("no Dockerfile on stdin: redirect stdin (tsbox build - < Dockerfile)");
+  if ((path === "-" || file === "-") && process.stdin.isTTY) throw new UsageError("nothing on stdin: redirect it (tsbox build - < Dockerfile, or a tar archive of the context)");
   const quiet = flags.bools.has("quiet") || progress === "quiet";
   const network = lastValue(flags, "network");
   const rt = new Runtime({ dataDir: defaultDataDir(ctx.env) });
@@ -79,14 +79,14 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
     const { formatPlatform, parsePlatform, platformMatches } = await import("../../image/platform.js");
     if (!platformMatches(parsePlatform(platform), rt.imageStore.platform)) throw new UsageError(`tsbox build makes images for ${formatPlatform(rt.imageStore.platform)} (this runtime's platform), not ${platform}`);
   }
-  // `-`: no context, as docker's: an empty directory stands for it.
-  const empty = path === "-" ? mkdtempSync(join(tmpdir(), "tsbox-build-empty-")) : undefined;
+  // `-`: stdin is the context as a tar archive, or a Dockerfile and no context (an empty directory stands for it).
+  const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(readFileSync(0), file) : undefined;
   try {
     return await withInterrupt(ctx, "build", async (signal) => {
       const result = await rt.build({
-        context: empty ?? path,
+        context: fromStdin?.context ?? path,
         // docker's rule: -f is relative to the current directory, not to the context.
-        ...(stdinDockerfile ? { dockerfileText: readFileSync(0, "utf8") } : file !== undefined ? { dockerfile: resolve(file) } : {}),
+        ...(fromStdin ? { dockerfileText: fromStdin.dockerfileText } : file === "-" ? { dockerfileText: readFileSync(0, "utf8") } : file !== undefined ? { dockerfile: resolve(file) } : {}),
         tags: allValues(flags, "tag"),
         buildArgs,
         labels,
@@ -105,6 +105,6 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
       return 0;
     });
   } finally {
-    if (empty) rmSync(empty, { recursive: true, force: true });
+    fromStdin?.cleanup();
   }
 }

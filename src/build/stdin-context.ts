@@ -1,0 +1,77 @@
+/**
+ * `tsbox build -`: what stdin holds decides what it is, as docker decides —
+ * a tar archive (plain or gzip'd) is the whole context with its Dockerfile
+ * inside (`-f` names another path in it), anything else is a Dockerfile and
+ * the build has no context. The archive is unpacked by the image layers'
+ * unpacker (no entry lands outside the temp dir), and the Dockerfile is read
+ * only as a regular file of the archive, never through a link.
+ */
+import { lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, posix } from "node:path";
+import { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { UsageError } from "../errors.js";
+import { detectCompression, layerLimits, limitExpansion } from "../image/compression.js";
+import { readTar } from "../image/tar.js";
+import { unpackLayer } from "../image/unpack.js";
+import { BuildError } from "./build-error.js";
+
+export interface StdinBuild {
+  /** The unpacked context, or an empty directory when stdin was a Dockerfile. */
+  context: string;
+  dockerfileText: string;
+  /** Removes the temp dir. */
+  cleanup(): void;
+}
+
+/** A tar header has "ustar" at byte 257 (POSIX and GNU forms alike). */
+function isTar(data: Buffer): boolean {
+  return data.length >= 512 && data.toString("latin1", 257, 262) === "ustar";
+}
+
+/** `input` is all of stdin; `file` the `-f` given, if any. */
+export async function stdinBuild(input: Buffer, file: string | undefined): Promise<StdinBuild> {
+  const compression = detectCompression(input);
+  if (compression === "zstd") throw new UsageError("a zstd-compressed context on stdin is not supported: send it as tar or tar.gz");
+  // A gzip'd archive is unpacked as it inflates, within the layers' limits (a bomb stops there).
+  const archive: AsyncIterable<Buffer> | undefined =
+    compression === "gzip" ? limitExpansion(Readable.from([input]).pipe(createGunzip()), "the context on stdin", input.length, layerLimits()) : isTar(input) ? Readable.from([input]) : undefined;
+  const context = mkdtempSync(join(tmpdir(), "tsbox-build-stdin-"));
+  const cleanup = () => rmSync(context, { recursive: true, force: true });
+  try {
+    if (archive === undefined) {
+      if (file !== undefined && file !== "-") throw new UsageError("with a Dockerfile on stdin (- as the context) there is no -f");
+      return { context, dockerfileText: input.toString("utf8"), cleanup };
+    }
+    if (file === "-") throw new UsageError("stdin holds the context (a tar archive): -f names the Dockerfile in it, not -");
+    try {
+      await unpackLayer(readTar(archive), context, { privileged: false, whiteouts: "oci" });
+    } catch (err) {
+      throw new BuildError(`cannot read the context archive on stdin: ${(err as Error).message}`, err);
+    }
+    return { context, dockerfileText: readDockerfile(context, file ?? "Dockerfile"), cleanup };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
+/** The Dockerfile at `name` in the context: a regular file reached through real directories only. */
+function readDockerfile(context: string, name: string): string {
+  const parts = posix.normalize(name).split("/").filter((p) => p !== "" && p !== ".");
+  if (posix.isAbsolute(name) || parts.includes("..") || parts.length === 0) throw new UsageError(`-f ${name}: the Dockerfile must be a path inside the context archive`);
+  let path = context;
+  for (const [i, part] of parts.entries()) {
+    path = join(path, part);
+    let stat;
+    try {
+      stat = lstatSync(path);
+    } catch {
+      throw new BuildError(`the context archive on stdin has no ${parts.join("/")}`);
+    }
+    const last = i === parts.length - 1;
+    if (last ? !stat.isFile() : !stat.isDirectory()) throw new BuildError(`${parts.slice(0, i + 1).join("/")} in the context archive is not a ${last ? "regular file" : "directory"}`);
+  }
+  return readFileSync(path, "utf8");
+}
