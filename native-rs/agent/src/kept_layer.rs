@@ -2,9 +2,9 @@
 //! upper dir lives in the container's tmpfs, which goes when a run ends;
 //! the host (which keeps the container until `rm`) exports a directory of
 //! its bundle, and the layer is saved there as a record stream (the copy
-//! module's, with overlay markers: whiteouts and opaque dirs) when the run
-//! ends, then written back into the next run's upper dir before the overlay
-//! is mounted. So `restart` and `stop` + `start` find what the container
+//! module's, with overlay markers — whiteouts and opaque dirs — and owners
+//! as the container sees them) when the run ends, then written back into the
+//! next run's upper dir before the overlay is mounted. So `restart` and `stop` + `start` find what the container
 //! wrote, as docker and the native backend do; a run the guest dies under
 //! loses only its own changes (the previous save is replaced by rename).
 

@@ -301,6 +301,7 @@ fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
             content,
             markers,
             skip: Vec::new(),
+            owners: None,
         }),
         "write" => copy::Op::Write(WriteOptions { archive, markers: false, owners: None }),
         other => return Err(format!("--op {}: expected stat, read or write", other)),
