@@ -96,8 +96,8 @@ const DRAIN_LIMIT = 4 * 1024 * 1024;
  * libuv ends a stream on a hang-up once a read came back short, assuming the
  * reader has everything; a pty's last writes may still be on their way to the
  * master then (the kernel pushes them through a work queue, which a read
- * waits for). So after the end, read the master until it says EIO: the slave
- * is closed, and those reads never block.
+ * waits for only when it finds nothing). So after the end, read the master
+ * until it says EIO: the slave is closed, and those reads never block.
  */
 function drain(master: number, output: PassThrough): void {
   const buffer = Buffer.alloc(64 * 1024);

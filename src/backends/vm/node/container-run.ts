@@ -11,6 +11,7 @@ import { mkdirSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
 import { readState } from "../../../containers/state.js";
 import { TsboxError } from "../../../errors.js";
+import { isErrno } from "../../../fs-util.js";
 import { bundlePaths } from "../../../paths.js";
 import { signalNumber } from "../../../signals.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
@@ -91,7 +92,12 @@ function keptLayer(bundleDir: string): string | undefined {
   const paths = bundlePaths(bundleDir);
   const state = readState(paths);
   if (!state || state.remove) return undefined;
-  mkdirSync(paths.guestLayer, { recursive: true, mode: 0o700 });
+  try {
+    // Not recursive: a bundle removed meanwhile must not come back as this dir alone.
+    mkdirSync(paths.guestLayer, { mode: 0o700 });
+  } catch (err) {
+    if (!isErrno(err, "EEXIST")) throw err;
+  }
   return paths.guestLayer;
 }
 
