@@ -61,7 +61,7 @@ export class ContainerFiles {
    */
   target(view: "merged" | "layers" | "upper" = "merged"): CopyTarget {
     if (this.state.backend !== "native") {
-      throw new ContainerError(`copying files is not supported for containers of the ${this.state.backend} backend (their files live in the vm guest)`);
+      throw new ContainerError(`copying files is not supported for containers of the ${this.state.backend} backend yet (their files live in the vm guest; diff and commit read a stopped one's)`);
     }
     if (view === "merged" && this.alive()) return { pid: this.state.pid! };
     if (!existsSync(this.bundle.config)) throw new ContainerError(`container ${this.name} has no file system yet (it never started)`);
