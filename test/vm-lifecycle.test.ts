@@ -164,7 +164,8 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     assert.match(refused.stderr, /container live runs in the vm guest: its changes can be read once it has stopped/);
     await ok(["rm", "-f", "keeper", "live"]);
 
-    // A foreground run (no monitor, its own guest) keeps its layer for a later start too; --rm keeps nothing.
+    // A foreground run (no monitor, its own guest) keeps its layer for a later start too; an --rm run, whose layer
+    // is not kept (no export, nothing saved), runs as before.
     const again = "cat /k 2>/dev/null || echo none; echo kept > /k";
     assert.equal((await ok(["run", "--name", "fg", "busybox", "sh", "-c", again])).stdout, "none\n");
     assert.equal((await ok(["start", "-a", "fg"])).stdout, "kept\n");
