@@ -62,7 +62,7 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
             dirs.push(record);
         }
     }
-    // Directory modes and times last (deepest first): a 0555 dir must stay writable while filled.
+    // Directory modes, times and opaque marks last (deepest first): a 0555 dir must stay writable while filled.
     for d in dirs.iter().rev() {
         let parts = components(&d.path)?;
         let (parent, name) = parent_of(root.0, &parts, &d.path)?;
@@ -70,6 +70,9 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
         if opts.archive {
             let (uid, gid) = opts.owner(d);
             let _ = fs::lchownat(parent.0, name, uid, gid);
+        }
+        if opts.markers && d.opaque {
+            fs::fsetxattr(dirfd.0, "trusted.overlay.opaque", b"y").map_err(|e| step(&d.path, "marking opaque", e))?;
         }
         fs::fchmod(dirfd.0, d.mode).map_err(|e| step(&d.path, "setting the mode of", e))?;
         let _ = fs::lutimesat(parent.0, name, d.mtime);
@@ -124,10 +127,6 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
                 }
             }
             Err(e) => return Err(step(&r.path, "creating", e)),
-        }
-        if opts.markers && r.opaque {
-            let dir = fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).map_err(|e| step(&r.path, "opening", e))?;
-            fs::fsetxattr(dir.0, "trusted.overlay.opaque", b"y").map_err(|e| step(&r.path, "marking opaque", e))?;
         }
         return Ok(());
     }
