@@ -31,7 +31,8 @@ import { type ImageConfig, imageVolumePaths } from "./image/oci.js";
 import { type Attachment as NetworkAttachment, readAttachments } from "./network/attachments.js";
 import { readSpec } from "./containers/spec-file.js";
 import { recordConnect, recordDisconnect, recordedNetworks } from "./network/connected.js";
-import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, peerNotRunning, planNetwork } from "./network/plan.js";
+import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, planNetwork } from "./network/plan.js";
+import { PeerResolver, withPeerNetwork } from "./containers/peer.js";
 import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
@@ -308,9 +309,12 @@ export class Runtime implements ContainerOwner {
       // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.
       const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, hostDevices: this.backend.name === "native" });
       const initBinary = options.init ? this.initBinary() : undefined;
-      const network = await this.planNetwork(id, options, bundle.dir, image.config, control);
+      options = withPeerNetwork(options);
+      const peers = new PeerResolver((ref) => this.resolveContainer(ref), (peerId) => this.paths.container(peerId), options);
+      const network = await this.planNetwork(id, options, bundle.dir, image.config, control, peers);
+      const peer = await peers.namespaces();
       const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}) });
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
@@ -375,7 +379,7 @@ export class Runtime implements ContainerOwner {
    * or slirp4netns: without, an explicit --network fails and the default falls
    * back to none, with a warning.
    */
-  private async planNetwork(id: string, options: RunOptions, bundleDir: string, image: ImageConfig, control: RunControl): Promise<NetworkPlan | undefined> {
+  private async planNetwork(id: string, options: RunOptions, bundleDir: string, image: ImageConfig, control: RunControl, peers: PeerResolver): Promise<NetworkPlan | undefined> {
     if (!this.backend.capabilities().networks) {
       if (options.network !== undefined && options.network !== "none") throw new TsboxError(`the ${this.backend.name} backend has no --network ${options.network} yet`, { code: "usage" });
       return undefined;
@@ -408,12 +412,7 @@ export class Runtime implements ContainerOwner {
       userMode: this.backend.capabilities().networks === "guest",
       exposed: image.config?.ExposedPorts ?? null,
       warn,
-      peer: async (ref) => {
-        const peerId = await this.resolveContainer(ref);
-        const current = readCurrentState(this.paths.container(peerId));
-        if (!current || current.status !== "running" || current.pid === null) throw peerNotRunning(ref);
-        return { id: peerId, pid: current.pid, bundleDir: this.paths.container(peerId).dir };
-      },
+      peer: (ref) => peers.network(ref),
     });
   }
 

@@ -127,6 +127,41 @@ for (const who of identities()) {
       }
     });
 
+    it("--pid, --ipc and --network container:X join the namespaces of X as it runs at each start", async () => {
+      const peer = `peer-ns-${who.name}`;
+      const joiner = `joiner-ns-${who.name}`;
+      const made = await tsbox(who, ["run", "-d", "--name", peer, "busybox", "sh", "-c", "echo from-the-peer > /dev/shm/note; exec sleep 600"]);
+      assert.equal(made.code, 0, made.stderr);
+      try {
+        const links = "for n in ipc net pid; do readlink /proc/self/ns/$n; done";
+        const its = await tsbox(who, ["exec", peer, "sh", "-c", links]);
+        assert.equal(its.code, 0, its.stderr);
+        // Its processes, its /dev/shm both ways, its IPC, network (the default with --pid/--ipc) and PID namespaces.
+        const r = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "--ipc", `container:${peer}`, "busybox", "sh", "-c", `ps -o args | grep -c '^sleep 600'; cat /dev/shm/note; echo from-the-joiner > /dev/shm/back; ${links}`]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, `1\nfrom-the-peer\n${its.stdout}`);
+        assert.equal((await tsbox(who, ["exec", peer, "cat", "/dev/shm/back"])).stdout, "from-the-joiner\n");
+        // A container made to join X joins X's new init after X restarted, and refuses to start while X is stopped.
+        const created = await tsbox(who, ["create", "--name", joiner, "--pid", `container:${peer}`, "busybox", "sh", "-c", "ps -o args | grep -c '^sleep 600'"]);
+        assert.equal(created.code, 0, created.stderr);
+        assert.equal((await tsbox(who, ["restart", "-t", "0", peer])).code, 0);
+        const again = await tsbox(who, ["start", "-a", joiner]);
+        assert.deepEqual([again.code, again.stdout], [0, "1\n"], again.stderr);
+        assert.equal((await tsbox(who, ["stop", "-t", "0", peer])).code, 0);
+        const stopped = await tsbox(who, ["start", "-a", joiner]);
+        assert.equal(stopped.code, 125, stopped.stdout);
+        assert.match(stopped.stderr, /cannot join the namespaces of container [0-9a-f]{12}: it is not running/);
+        // A bridge of its own cannot be attached from X's user namespace; two different peers cannot be joined.
+        const bridge = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "--network", "bridge", "busybox", "true"]);
+        assert.equal(bridge.code, 125);
+        assert.match(bridge.stderr, /--network bridge cannot be combined with --pid container:/);
+        const two = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "--ipc", `container:${joiner}`, "busybox", "true"]);
+        assert.equal(two.code, 125);
+      } finally {
+        await tsbox(who, ["rm", "-f", peer, joiner]);
+      }
+    });
+
     it("maps uid 0 inside to the invoking user outside", async () => {
       const r = await tsbox(who, [
         "run", "--rm", "-v", `${who.scratch}:/data`, "busybox",

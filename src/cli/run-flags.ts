@@ -106,8 +106,10 @@ Options:
                          and the host's devices (still in a user namespace: see docs/security.md)
       --device H[:C[:P]] Give the container the host's device node H (at C; P: rw or rwm)
       --ipc MODE         private/shareable (default), host (the host's IPC namespace and
-                         /dev/shm) or none (no /dev/shm)
-      --pid host         The host's PID namespace and /proc
+                         /dev/shm), none (no /dev/shm) or container:NAME (a running
+                         container's IPC namespace and /dev/shm)
+      --pid MODE         host (the host's PID namespace and /proc) or container:NAME
+                         (a running container's: its processes are seen, and signalled)
       --uts host         The host's UTS namespace: its hostname (not with -h)
       --shm-size BYTES   Size of /dev/shm (default 64m)
       --userns auto      As root: the container's ids are subordinate ids of its

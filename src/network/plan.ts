@@ -61,8 +61,8 @@ export interface NetworkPlan {
   network?: NetworkSpec;
   /** host: no network namespace of its own. */
   shareHost: boolean;
-  /** container:X: X's user and network namespaces. */
-  join?: { user: string; network: string };
+  /** container:X: X's user and network namespaces (X's id). */
+  join?: { container: string };
   mounts: MountSpec[];
   /** host networking shows the host's hostname by default, as docker does. */
   hostname?: string;
@@ -87,7 +87,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     const peerNet = join(peer.bundleDir, "net");
     return {
       shareHost: false,
-      join: { user: `/proc/${peer.pid}/ns/user`, network: `/proc/${peer.pid}/ns/net` },
+      join: { container: peer.id },
       mounts: ETC_FILES.filter((f) => existsSync(join(peerNet, f))).map((f) => etcMount(f, join(peerNet, f))),
     };
   }
@@ -198,7 +198,3 @@ export function parseAddHost(text: string, hostGateway: string | undefined): { i
   return { ip, names: [name] };
 }
 
-/** A friendlier message for a peer that is not running. */
-export function peerNotRunning(ref: string): ContainerError {
-  return new ContainerError(`cannot join the network of container ${ref}: it is not running`);
-}

@@ -87,8 +87,20 @@ export interface IdMapping {
   size: number;
 }
 
+/**
+ * A namespace to create (neither field), to join by `path`, or (tsbox) to
+ * join as the running container `container` (its id) has it: looked up at
+ * each start, which sets `path` (native-rs/container/src/peer.rs; the vm
+ * backend's container-run.ts).
+ */
+export interface NamespaceEntry {
+  type: NamespaceType;
+  path?: string;
+  container?: string;
+}
+
 export interface LinuxSpec {
-  namespaces: { type: NamespaceType; path?: string }[];
+  namespaces: NamespaceEntry[];
   uidMappings: IdMapping[];
   gidMappings: IdMapping[];
   maskedPaths: string[];

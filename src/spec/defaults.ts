@@ -63,6 +63,9 @@ export function defaultMounts(options: { ttyGroupMapped: boolean; writableSys?: 
       ? []
       : shm === "host"
         ? [{ destination: "/dev/shm", type: "bind", source: "/dev/shm", options: ["rbind", "rw", "nosuid", "nodev"] }]
+        : shm === "peer"
+          ? // The joined container's /dev/shm, as it sees it (native-rs mounts.rs, PEER_MOUNT).
+            [{ destination: "/dev/shm", type: "peer", source: "/dev/shm", options: [] }]
         : [{ destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${Math.ceil(shm.size / 1024)}k`] }]),
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", options.writableSys ? "rw" : "ro"] },

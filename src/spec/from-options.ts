@@ -42,6 +42,8 @@ export interface SpecInputs {
   initLayer?: string;
   /** The network's part (src/network/plan.ts); none: the container has only lo. */
   network?: NetworkPlan;
+  /** `--pid container:X`, `--ipc container:X`: X's id and the namespaces joined (with X's user namespace). */
+  peer?: { id: string; join: ("pid" | "ipc")[] };
 }
 
 /** docker's default hostname: the short id. */
@@ -95,8 +97,12 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   if (inputs.network) {
     spec.linux.namespaces = networkNamespaces(inputs.network);
     if (inputs.network.network) spec.network = inputs.network.network;
-    validateSpec(spec);
   }
+  if (inputs.peer) {
+    const { id: peer, join } = inputs.peer;
+    spec.linux.namespaces = spec.linux.namespaces.map((ns) => (ns.type === "user" || join.includes(ns.type as "pid" | "ipc") ? { type: ns.type, container: peer } : ns));
+  }
+  if (inputs.network || inputs.peer) validateSpec(spec);
   // --pid host, --ipc host, --uts host: those namespaces are the host's (and so are /proc, /dev/shm, the hostname).
   const shared = hostNamespaces(options);
   if (shared.size > 0) spec.linux.namespaces = spec.linux.namespaces.filter((ns) => !shared.has(ns.type as "ipc" | "pid" | "uts"));
@@ -104,7 +110,8 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   // A fresh mqueue needs an IPC namespace of its own: with the host's, the runtime binds the host's /dev/mqueue, or there is none.
   if (shared.has("ipc") && !existsSync("/dev/mqueue")) spec.mounts = spec.mounts.filter((m) => m.destination !== "/dev/mqueue");
   if (shared.has("pid")) {
-    // Without a PID namespace of its own, only the cgroup ends what the container leaves running.
+    // Without a PID namespace of its own, only the cgroup ends what the container leaves running. (In another
+    // container's, what it leaves lives on until that one ends, its PID namespace with it.)
     if (spec.linux.cgroupsMode === "disabled") throw new TsboxError("--pid host needs the container's cgroup (it ends the processes the container leaves behind): not with --cgroups=disabled", { code: "usage" });
     spec.linux.cgroupsMode = "required";
   }
@@ -116,8 +123,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
 /** The namespaces to create or join: host networking has no network namespace; `container:X` joins X's user and network ones. */
 function networkNamespaces(plan: NetworkPlan): ContainerSpec["linux"]["namespaces"] {
   return CONTAINER_NAMESPACES.filter((ns) => !(plan.shareHost && ns.type === "network")).map((ns) => {
-    if (plan.join && ns.type === "user") return { type: ns.type, path: plan.join.user };
-    if (plan.join && ns.type === "network") return { type: ns.type, path: plan.join.network };
+    if (plan.join && (ns.type === "user" || ns.type === "network")) return { type: ns.type, container: plan.join.container };
     return { ...ns };
   });
 }

@@ -64,11 +64,12 @@ export interface RunOptions {
   /**
    * docker's `--ipc`: `private`/`shareable` (the default: an IPC namespace
    * and a /dev/shm of its own), `host` (the host's IPC namespace and
-   * /dev/shm; native backend) or `none` (no /dev/shm).
+   * /dev/shm; native backend), `none` (no /dev/shm) or `container:NAME`
+   * (that running container's IPC namespace and /dev/shm).
    */
-  ipc?: "private" | "shareable" | "host" | "none";
-  /** docker's `--pid host`: the host's PID namespace and /proc (native backend). */
-  pid?: "private" | "host";
+  ipc?: "private" | "shareable" | "host" | "none" | `container:${string}`;
+  /** docker's `--pid host` (the host's PID namespace and /proc; native backend) or `container:NAME` (that running container's). */
+  pid?: "private" | "host" | `container:${string}`;
   /** docker's `--uts host`: the host's UTS namespace, so its hostname (native backend; not with `hostname`). */
   uts?: "host";
   /** Size of the container's /dev/shm (docker's `--shm-size`; default 64m). */

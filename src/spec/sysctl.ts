@@ -5,6 +5,7 @@
  * (native-rs/container/src/sysctl.rs), before anything starts.
  */
 import type { ContainerSpec, IdMapping } from "./container-spec.js";
+import { createsNamespace } from "./process-rules.js";
 
 /**
  * docker's default since 20.10: `net.ipv4.ping_group_range` open to every
@@ -13,8 +14,7 @@ import type { ContainerSpec, IdMapping } from "./container-spec.js";
  * from 0 up (the kernel refuses a range with unmapped ids).
  */
 export function containerSysctls(spec: ContainerSpec, asked: Record<string, string> = {}): Record<string, string> {
-  const ns = spec.linux.namespaces;
-  const ownNetwork = ns.some((n) => n.type === "network" && n.path === undefined);
+  const ownNetwork = createsNamespace(spec, "network");
   const out: Record<string, string> = {};
   const top = highestGid(spec);
   if (ownNetwork && top !== undefined) out["net.ipv4.ping_group_range"] = `0 ${top}`;
@@ -24,7 +24,7 @@ export function containerSysctls(spec: ContainerSpec, asked: Record<string, stri
 /** The highest gid of the run's contiguous range from 0; undefined when 0 is not mapped. */
 function highestGid(spec: ContainerSpec): number | undefined {
   const l = spec.linux;
-  const ownUser = l.namespaces.some((n) => n.type === "user" && n.path === undefined);
+  const ownUser = createsNamespace(spec, "user");
   if (!ownUser) return l.namespaces.some((n) => n.type === "user") ? undefined : 2147483647;
   const maps: IdMapping[] = l.usernsAuto ? [{ containerID: 0, hostID: 0, size: l.usernsAuto.size }] : l.gidMappings;
   let end = 0;

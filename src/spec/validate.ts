@@ -116,6 +116,7 @@ function validateLinux(spec: ContainerSpec): void {
     if (seen.has(ns.type)) fail(`linux.namespaces[${i}].type`, `duplicate namespace "${ns.type}"`);
     seen.add(ns.type);
     if (ns.path !== undefined) absolute(ns.path, `linux.namespaces[${i}].path`);
+    if (ns.container !== undefined && !/^[0-9a-f]{64}$/.test(ns.container)) fail(`linux.namespaces[${i}].container`, "must be a container id (64 hex digits)");
   });
   validateMappings(l.uidMappings, "linux.uidMappings");
   validateMappings(l.gidMappings, "linux.gidMappings");

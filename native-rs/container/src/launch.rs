@@ -3,7 +3,7 @@
 //! up to execve (through `Syscall`, so its order is unit tested).
 
 use crate::cgroups::{placement, Placement};
-use crate::error::{Context, Error};
+use crate::error::{Context, Error, ErrorKind};
 use crate::handoff::{self, Pipes};
 use crate::host::{self, Host};
 use crate::idmap;
@@ -12,7 +12,7 @@ use crate::nest::Nest;
 use crate::paths::{self, Create, Owners, Source};
 use crate::seccomp::Filter;
 use crate::spec::{Process, Spec};
-use crate::sys::consts::CLONE_NEWCGROUP;
+use crate::sys::consts::{CLONE_NEWCGROUP, O_CLOEXEC, O_RDONLY};
 use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
 use crate::sys::{cred, Errno};
@@ -255,6 +255,9 @@ pub struct Prepared {
     /// Idmapped clones of the image layers and the directories to attach them
     /// on, which the spec's overlay names as its lower layers (--userns=auto).
     pub lowers: Vec<(c_int, PathBuf)>,
+    /// The mount namespace of the container whose IPC namespace this one
+    /// joins, when the spec takes a mount from it (mounts::PEER_MOUNT).
+    pub peer_mnt: Option<c_int>,
 }
 
 /// In the parent, before clone: the id slice of --userns=auto, bind sources
@@ -281,11 +284,25 @@ fn prepare(spec: &mut Spec, compiled: Option<&Filter>) -> Result<Prepared, Error
     } else {
         Vec::new()
     };
+    let peer_mnt = match spec.mounts.iter().any(|m| m.kind == mounts::PEER_MOUNT) {
+        true => Some(open_peer_mnt(spec)?),
+        false => None,
+    };
     Ok(Prepared {
         sources,
         filter,
         lowers,
+        peer_mnt,
     })
+}
+
+/// The mount namespace beside the IPC namespace the spec joins
+/// (`/proc/PID/ns/ipc` → `/proc/PID/ns/mnt`), opened while /proc is the host's.
+fn open_peer_mnt(spec: &Spec) -> Result<c_int, Error> {
+    let ipc = spec.linux.namespaces.iter().find(|ns| ns.kind == NamespaceKind::Ipc).and_then(|ns| ns.path.as_ref());
+    let mnt = ipc.and_then(|p| p.parent()).map(|dir| dir.join("mnt"));
+    let mnt = mnt.ok_or_else(|| Error::new(ErrorKind::Spec, "a peer mount needs the IPC namespace of a container to join"))?;
+    crate::sys::fd::open_path(&mnt, O_RDONLY | O_CLOEXEC, 0).step(|| format!("opening {}", mnt.display()))
 }
 
 /// Whose files this container's processes can write: the host side of its
@@ -368,7 +385,7 @@ fn setup_container(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &H
     // 4. The spec's mounts, destinations resolved inside the root so a
     //    symlink in the image cannot send a mount onto the host; sources
     //    are the files the parent checked.
-    mounts::mount_all(sys, root, &spec.mounts, &prepared.sources, host, spec.process.terminal)?;
+    mounts::mount_all(sys, root, &spec.mounts, &prepared.sources, host, spec.process.terminal, prepared.peer_mnt)?;
     // The cwd is created the same way (it may lie in a volume just mounted).
     make_cwd(root, &spec.process.cwd)?;
 
@@ -463,6 +480,7 @@ mod tests {
             sources: sources(&spec),
             filter: Some(filter.clone()),
             lowers: Vec::new(),
+            peer_mnt: None,
         };
         setup(&sys, &spec, &prepared, &host()).unwrap();
 

@@ -30,6 +30,7 @@ pub mod nest;
 pub mod network;
 pub mod oom_score;
 pub mod paths;
+pub mod peer;
 pub mod pivot;
 pub mod probe;
 pub mod process_setup;

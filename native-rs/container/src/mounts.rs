@@ -10,7 +10,8 @@ use crate::sys::consts::*;
 use crate::sys::errno::{EINVAL, EPERM};
 use crate::sys::Errno;
 use crate::syscall::Syscall;
-use std::os::raw::c_ulong;
+use std::os::raw::{c_int, c_ulong};
+use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -192,7 +193,8 @@ fn check_proc_destination(m: &Mount) -> Result<(), Error> {
 
 /// Mounts every entry in order. `sources`: from `check_sources`.
 /// `terminal`: stdin is the container's terminal, to be shown as
-/// /dev/console when /dev is ours.
+/// /dev/console when /dev is ours. `peer_mnt`: the mount namespace `peer`
+/// mounts come from (launch::Prepared).
 pub fn mount_all(
     sys: &dyn Syscall,
     root: &Path,
@@ -200,10 +202,15 @@ pub fn mount_all(
     sources: &[Option<Source>],
     host: &Host,
     terminal: bool,
+    peer_mnt: Option<c_int>,
 ) -> Result<(), Error> {
     mounts.iter().enumerate().try_for_each(|(i, m)| {
         let source = sources.get(i).and_then(|s| s.as_ref());
-        let r = mount_one(sys, root, m, source, host, terminal);
+        let r = if m.kind == PEER_MOUNT {
+            mount_from_peer(sys, root, m, peer_mnt)
+        } else {
+            mount_one(sys, root, m, source, host, terminal)
+        };
         crate::trace::mark(&format!("child: mounted {} {}", m.kind, m.destination));
         r
     })
@@ -221,6 +228,32 @@ pub(crate) fn bind_host_dir(sys: &dyn Syscall, root: &Path, source: &Path, desti
     };
     let checked = Source::check(&m.source, &Owners::everyone()).step(|| format!("opening {}", m.source))?;
     mount_one(sys, root, &m, Some(&checked), host, false)
+}
+
+/// A mount of the container whose IPC namespace this one joins (docker's
+/// `--ipc container:X` shares X's /dev/shm): `source` is the path as X sees it.
+pub const PEER_MOUNT: &str = "peer";
+
+/// A bind mount cannot reach into another mount namespace, so the mount is
+/// cloned from inside X's (open_tree; there our root is X's, so X's
+/// symlinks resolve within X, never to the host) and attached here after
+/// coming back. Only the child does this, before it pivots: it is
+/// single-threaded and shares no fs state, as setns to a mount namespace
+/// requires, and it holds every capability in X's user namespace, which it
+/// joined.
+fn mount_from_peer(sys: &dyn Syscall, root: &Path, m: &Mount, peer_mnt: Option<c_int>) -> Result<(), Error> {
+    let step = || format!("mounting the shared container's {} on {}", m.source, m.destination);
+    let peer = peer_mnt.ok_or_else(|| Error::new(ErrorKind::Spec, format!("{}: no container to take it from", step())))?;
+    let target = paths::open_in_root(root, &m.destination, Create::Dir).step(|| format!("creating mount point {}", m.destination))?;
+    let own = std::fs::File::open("/proc/self/ns/mnt").step(step)?;
+    sys.setns(peer, CLONE_NEWNS).step(step)?;
+    let tree = sys.open_tree_clone(Path::new(&m.source));
+    // Back before anything else: the rest of the set-up works in our namespace.
+    sys.setns(own.as_raw_fd(), CLONE_NEWNS).step(step)?;
+    let tree = tree.step(step)?;
+    let attached = sys.move_mount(tree, &target).step(step);
+    crate::sys::fd::close(tree);
+    attached
 }
 
 fn is_bind(m: &Mount, opts: &MountOptions) -> bool {

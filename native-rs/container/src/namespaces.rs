@@ -1,7 +1,7 @@
 //! Namespace kinds, the clone(2) flags for new ones, and joining existing
 //! ones (`linux.namespaces[].path`) from the parent before clone.
 
-use crate::error::{Context, Error};
+use crate::error::{Context, Error, ErrorKind};
 use crate::spec::Spec;
 use crate::sys::consts::*;
 use crate::sys::process;
@@ -85,7 +85,7 @@ pub fn clone_flags(spec: &Spec) -> c_int {
     spec.linux
         .namespaces
         .iter()
-        .filter(|ns| ns.path.is_none())
+        .filter(|ns| ns.path.is_none() && ns.container.is_none())
         .fold(0, |flags, ns| flags | ns.kind.clone_flag())
 }
 
@@ -105,6 +105,13 @@ pub fn flag_names(flags: c_int) -> String {
 pub fn join_existing(spec: &Spec) -> Result<(), Error> {
     for kind in NamespaceKind::ALL {
         let ns = spec.linux.namespaces.iter().find(|ns| ns.kind == kind);
+        if let Some(id) = ns.filter(|ns| ns.path.is_none()).and_then(|ns| ns.container.as_ref()) {
+            // Only a spec loaded from its bundle finds its peer (peer.rs).
+            return Err(Error::new(
+                ErrorKind::Spec,
+                format!("the {} namespace of container {} was not looked up", kind.spec_name(), id),
+            ));
+        }
         if let Some(path) = ns.and_then(|ns| ns.path.as_ref()) {
             let step = || format!("joining {} namespace {}", kind.spec_name(), path.display());
             let file = File::open(path).step(step)?;

@@ -110,6 +110,9 @@ pub struct Mount {
 pub struct Namespace {
     pub kind: NamespaceKind,
     pub path: Option<PathBuf>,
+    /// tsbox: the namespace of this running container (its id), joined as it
+    /// is at each start, which sets `path` (peer.rs).
+    pub container: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,6 +156,7 @@ impl Spec {
         })?;
         let mut spec = Spec::parse(&text)?;
         spec.resolve_relative_to(bundle);
+        crate::peer::resolve(&mut spec, bundle)?;
         Ok(spec)
     }
 
@@ -181,7 +185,7 @@ impl Spec {
         self.linux
             .namespaces
             .iter()
-            .any(|ns| ns.kind == kind && ns.path.is_none())
+            .any(|ns| ns.kind == kind && ns.path.is_none() && ns.container.is_none())
     }
 
     fn resolve_relative_to(&mut self, bundle: &Path) {
@@ -237,6 +241,24 @@ impl Spec {
                     &format!("linux.namespaces[{}]", i),
                     &format!("duplicate {} namespace", ns.kind.spec_name()),
                 );
+            }
+        }
+        // One peer, and its user namespace: only there do we hold the
+        // capabilities to join the others (each container has its own).
+        let peers: Vec<&String> = self.linux.namespaces.iter().filter_map(|ns| ns.container.as_ref()).collect();
+        if let Some(first) = peers.first() {
+            if peers.iter().any(|p| p != first) {
+                return fail("linux.namespaces", "the namespaces of one container only can be joined");
+            }
+            let user = self.linux.namespaces.iter().find(|ns| ns.kind == NamespaceKind::User);
+            if user.and_then(|ns| ns.container.as_ref()) != Some(*first) {
+                return fail("linux.namespaces", "joining a container's namespaces needs its user namespace too");
+            }
+        }
+        if self.mounts.iter().any(|m| m.kind == crate::mounts::PEER_MOUNT) {
+            let ipc = self.linux.namespaces.iter().find(|ns| ns.kind == NamespaceKind::Ipc);
+            if !ipc.map_or(false, |ns| ns.path.is_some() || ns.container.is_some()) {
+                return fail("mounts", "a peer mount needs the IPC namespace of a container to join");
             }
         }
         if !self.has_namespace(NamespaceKind::Mount) {
@@ -702,9 +724,16 @@ fn namespace(v: &Json, path: &str) -> Result<Namespace> {
             name
         ),
     })?;
+    let container = optional(o.get("container"), &key(path, "container"), string)?;
+    if let Some(id) = &container {
+        if !crate::peer::valid_id(id) {
+            return Err(expected(&key(path, "container"), "a container id (64 hex digits)"));
+        }
+    }
     Ok(Namespace {
         kind,
         path: optional(o.get("path"), &key(path, "path"), string)?.map(PathBuf::from),
+        container,
     })
 }
 

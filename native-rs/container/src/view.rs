@@ -91,7 +91,7 @@ pub fn enter_view(sys: &dyn Syscall, spec: &Spec, view: View, sources: &[Option<
     match (view, ov) {
         (View::Merged, _) => {
             rootfs::mount_root(sys, &spec.root, host)?;
-            mounts::mount_all(sys, root, &data_mounts(spec), sources, host, false)?;
+            mounts::mount_all(sys, root, &data_mounts(spec), sources, host, false, None)?;
         }
         (View::Layers, Some(ov)) => {
             let layers: Vec<_> = std::iter::once(ov.upper.clone()).chain(ov.lower.iter().cloned()).collect();

@@ -23,6 +23,9 @@ impl Syscall for LinuxSyscall {
     fn umount2(&self, target: &Path, flags: c_int) -> Result<(), Errno> {
         mount::umount2(target, flags)
     }
+    fn open_tree_clone(&self, path: &Path) -> Result<c_int, Errno> {
+        mount::open_tree_clone(path, false)
+    }
     fn move_mount(&self, tree: c_int, target: &Resolved) -> Result<(), Errno> {
         mount::move_mount(tree, target.fd())
     }

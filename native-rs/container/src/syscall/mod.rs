@@ -26,6 +26,8 @@ pub trait Syscall {
         data: Option<&str>,
     ) -> Result<(), Errno>;
     fn umount2(&self, target: &Path, flags: c_int) -> Result<(), Errno>;
+    /// A detached copy of the mount at `path` (open_tree(OPEN_TREE_CLONE)).
+    fn open_tree_clone(&self, path: &Path) -> Result<c_int, Errno>;
     /// Attaches the detached mount `tree` (open_tree) on the directory `target`.
     fn move_mount(&self, tree: c_int, target: &Resolved) -> Result<(), Errno>;
     /// The `MS_*` flags the mount at `path` currently has (from statvfs).

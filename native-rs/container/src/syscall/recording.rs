@@ -98,6 +98,10 @@ impl Syscall for RecordingSyscall {
         }
         self.record(line)
     }
+    fn open_tree_clone(&self, path: &Path) -> Result<c_int, Errno> {
+        self.record(format!("open_tree {}", self.show(path)))?;
+        Ok(-1)
+    }
     fn move_mount(&self, tree: c_int, target: &Resolved) -> Result<(), Errno> {
         let _ = tree; // descriptor numbers vary from run to run
         self.record(format!("move_mount -> {}", self.show(&target.proc_path())))

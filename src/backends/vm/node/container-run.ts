@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
+import { peerNamespacePaths } from "../../../containers/peer.js";
 import { readState } from "../../../containers/state.js";
 import { TsboxError } from "../../../errors.js";
 import { isErrno } from "../../../fs-util.js";
@@ -39,7 +40,7 @@ const hostNaming: ExportNaming = {
 /** Creates and starts the container; resolves once its command runs. */
 export async function startInGuest(ctx: RunContext, options: StartOptions, cid: string): Promise<ContainerProcess> {
   const keptLayerDir = keptLayer(options.bundleDir);
-  const { spec: guestSpec, exports, layer } = toGuestSpec(options.spec, cid, hostNaming, keptLayerDir);
+  const { spec: guestSpec, exports, layer } = toGuestSpec(peerNamespacePaths(options.spec, options.bundleDir), cid, hostNaming, keptLayerDir);
   const releaseExports = await acquireExports(ctx.p9, ctx.exportRefs, exports);
   const release = () => {
     releaseExports();

@@ -1,0 +1,103 @@
+//! A container that shares another's namespaces (docker's `--network`,
+//! `--pid` and `--ipc container:X`). The spec names the peer by id
+//! (`linux.namespaces[].container`, a tsbox field beside OCI's `path`), and
+//! every start joins the namespaces of the peer's init as it is *then*: a
+//! `/proc/PID/ns` path written when the container was created names a
+//! process that is gone once the peer has restarted, or another process that
+//! took over its pid. Peers live beside the bundle (`<containers>/<id>/`)
+//! and their `state.json` (src/containers/state.ts) says whether and where
+//! they run.
+
+use crate::json::{self, Json};
+use crate::spec::{Spec, SpecError};
+use crate::sys::process;
+use std::path::{Path, PathBuf};
+
+/// Container ids are 32 random bytes in hex: nothing that could climb out of
+/// the containers directory.
+pub fn valid_id(id: &str) -> bool {
+    id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Fills in `path` of every namespace that names a peer container.
+pub fn resolve(spec: &mut Spec, bundle: &Path) -> Result<(), SpecError> {
+    let wanted: Vec<String> = spec.linux.namespaces.iter().filter_map(|ns| ns.container.clone()).collect();
+    let id = match wanted.first() {
+        Some(id) => id.clone(),
+        None => return Ok(()),
+    };
+    let containers = bundle.parent().unwrap_or_else(|| Path::new("/"));
+    let pid = running_pid(&containers.join(&id)).map_err(|why| SpecError {
+        path: String::new(),
+        message: format!(
+            "cannot join the namespaces of container {}: {}",
+            &id[..12],
+            why
+        ),
+    })?;
+    for ns in spec.linux.namespaces.iter_mut().filter(|ns| ns.container.is_some()) {
+        ns.path = Some(ns_path(pid, ns.kind.proc_name()));
+    }
+    Ok(())
+}
+
+pub fn ns_path(pid: i32, kind: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{}/ns/{}", pid, kind))
+}
+
+/// The pid of the peer's init, if its supervisor is alive and says it runs.
+fn running_pid(bundle: &Path) -> Result<i32, String> {
+    let text = std::fs::read_to_string(bundle.join("state.json")).map_err(|_| "there is no such container".to_string())?;
+    let state = json::parse(&text).map_err(|_| "its state.json is unreadable".to_string())?;
+    let status = state.get("status").and_then(Json::as_str).unwrap_or("");
+    let pid = state.get("pid").and_then(Json::as_number).and_then(|n| n.as_i64()).unwrap_or(0);
+    let monitor = state.get("monitorPid").and_then(Json::as_number).and_then(|n| n.as_i64()).unwrap_or(0);
+    let monitor_start = state.get("monitorStartTime").and_then(Json::as_str).and_then(|s| s.parse::<u64>().ok());
+    let alive = match monitor_start {
+        Some(start) => monitor > 0 && monitor <= i32::MAX as i64 && process::alive(monitor as i32, start),
+        None => false,
+    };
+    if (status != "running" && status != "paused") || pid <= 0 || pid > i32::MAX as i64 || !alive {
+        return Err("it is not running".to_string());
+    }
+    Ok(pid as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_hex_only() {
+        assert!(valid_id(&"a0".repeat(32)));
+        assert!(!valid_id("../../etc"));
+        assert!(!valid_id(&"A0".repeat(32)));
+        assert!(!valid_id(&"a0".repeat(31)));
+    }
+
+    #[test]
+    fn a_peer_runs_only_while_its_supervisor_does() {
+        let dir = std::env::temp_dir().join(format!("tsbox-peer-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let me = std::process::id() as i32;
+        let start = process::start_time(me).unwrap();
+        let write = |status: &str, monitor_start: u64| {
+            let text = format!(
+                r#"{{"status":"{}","pid":{},"monitorPid":{},"monitorStartTime":"{}"}}"#,
+                status, me, me, monitor_start
+            );
+            std::fs::write(dir.join("state.json"), text).unwrap();
+        };
+        write("running", start);
+        assert_eq!(running_pid(&dir), Ok(me));
+        write("paused", start);
+        assert_eq!(running_pid(&dir), Ok(me));
+        write("exited", start);
+        assert_eq!(running_pid(&dir), Err("it is not running".to_string()));
+        // A recycled pid: another start time.
+        write("running", start + 1);
+        assert_eq!(running_pid(&dir), Err("it is not running".to_string()));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(running_pid(&dir), Err("there is no such container".to_string()));
+    }
+}
