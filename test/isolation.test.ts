@@ -150,7 +150,7 @@ for (const who of identities()) {
         assert.equal((await tsbox(who, ["stop", "-t", "0", peer])).code, 0);
         const stopped = await tsbox(who, ["start", "-a", joiner]);
         assert.equal(stopped.code, 125, stopped.stdout);
-        assert.match(stopped.stderr, /cannot join the namespaces of container [0-9a-f]{12}: it is not running/);
+        assert.equal(stopped.stderr, `tsbox: cannot join the namespaces of container ${peer}: it is not running\n`);
         // A bridge of its own cannot be attached from X's user namespace; two different peers cannot be joined.
         const bridge = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "--network", "bridge", "busybox", "true"]);
         assert.equal(bridge.code, 125);
@@ -159,6 +159,8 @@ for (const who of identities()) {
         assert.equal(two.code, 125);
       } finally {
         await tsbox(who, ["rm", "-f", peer, joiner]);
+        // Detached vm containers started the user's guest daemon: it goes too, or it would count as a leak.
+        if (process.env.TSBOX_BACKEND === "vm") await tsbox(who, ["vm", "stop", "--force"]);
       }
     });
 

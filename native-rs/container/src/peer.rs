@@ -27,13 +27,10 @@ pub fn resolve(spec: &mut Spec, bundle: &Path) -> Result<(), SpecError> {
         None => return Ok(()),
     };
     let containers = bundle.parent().unwrap_or_else(|| Path::new("/"));
-    let pid = running_pid(&containers.join(&id)).map_err(|why| SpecError {
+    let peer = containers.join(&id);
+    let pid = running_pid(&peer).map_err(|why| SpecError {
         path: String::new(),
-        message: format!(
-            "cannot join the namespaces of container {}: {}",
-            &id[..12],
-            why
-        ),
+        message: format!("cannot join the namespaces of container {}: {}", name_of(&peer, &id), why),
     })?;
     for ns in spec.linux.namespaces.iter_mut().filter(|ns| ns.container.is_some()) {
         ns.path = Some(ns_path(pid, ns.kind.proc_name()));
@@ -43,6 +40,15 @@ pub fn resolve(spec: &mut Spec, bundle: &Path) -> Result<(), SpecError> {
 
 pub fn ns_path(pid: i32, kind: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{}/ns/{}", pid, kind))
+}
+
+/// Its name, as the user knows it, else its short id.
+fn name_of(bundle: &Path, id: &str) -> String {
+    let state = std::fs::read_to_string(bundle.join("state.json")).ok().and_then(|t| json::parse(&t).ok());
+    match state.as_ref().and_then(|s| s.get("name")).and_then(Json::as_str) {
+        Some(name) if !name.is_empty() => name.to_string(),
+        _ => id[..12].to_string(),
+    }
 }
 
 /// The pid of the peer's init, if its supervisor is alive and says it runs.
