@@ -260,6 +260,19 @@ pub struct Prepared {
     pub peer_mnt: Option<c_int>,
 }
 
+/// The parent's copies of the descriptors go with it (the child has its own
+/// from the clone): a long-lived helper or monitor launches many containers.
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        for (tree, _) in &self.lowers {
+            crate::sys::fd::close(*tree);
+        }
+        if let Some(fd) = self.peer_mnt {
+            crate::sys::fd::close(fd);
+        }
+    }
+}
+
 /// In the parent, before clone: the id slice of --userns=auto, bind sources
 /// checked where file owners are seen as the host sees them (paths::Owners;
 /// the child reopens and compares), the seccomp program, idmapped mounts.
@@ -436,10 +449,9 @@ mod tests {
     }
 
     fn unfiltered(spec: &Spec) -> Prepared {
-        Prepared {
-            sources: sources(spec),
-            ..Prepared::default()
-        }
+        let mut prepared = Prepared::default();
+        prepared.sources = sources(spec);
+        prepared
     }
 
     fn host() -> Host {
