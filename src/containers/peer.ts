@@ -15,7 +15,7 @@ import type { ContainerSpec } from "../spec/container-spec.js";
 import { peerRefs } from "../spec/ipc-pid.js";
 import type { RunOptions } from "../spec/run-options.js";
 import { readSpec } from "./spec-file.js";
-import { readCurrentState } from "./state.js";
+import { type ContainerState, readCurrentState } from "./state.js";
 
 type Shared = "network" | "pid" | "ipc";
 
@@ -58,11 +58,11 @@ export class PeerResolver {
     }
     if (this.found) return this.found.peer;
     const bundle = this.paths(id);
-    const current = readCurrentState(bundle);
-    if (!current || (current.status !== "running" && current.status !== "paused") || current.pid === null) {
+    const pid = livePid(readCurrentState(bundle));
+    if (pid === undefined) {
       throw new ContainerError(`cannot join the ${what === "network" ? "network" : `${what.toUpperCase()} namespace`} of container ${ref}: it is not running`);
     }
-    const peer = { id, pid: current.pid, bundleDir: bundle.dir };
+    const peer = { id, pid, bundleDir: bundle.dir };
     this.found = { ref, what, peer };
     return peer;
   }
@@ -83,6 +83,12 @@ export function withPeerNetwork(options: RunOptions): RunOptions {
   if (network === "none" || network === "host" || network.startsWith("container:")) return options;
   const flag = refs.pid !== undefined ? `--pid ${options.pid}` : `--ipc ${options.ipc}`;
   throw new UsageError(`--network ${network} cannot be combined with ${flag}: joining that container's namespaces takes its user namespace, where no bridge can be attached; use its network (the default here, --network container:${ref}), none or host`);
+}
+
+/** The pid of a container's init while it runs (or is paused): whose namespaces a joiner takes. */
+function livePid(state: ContainerState | undefined): number | undefined {
+  if (!state || (state.status !== "running" && state.status !== "paused") || state.pid === null) return undefined;
+  return state.pid;
 }
 
 /** X must have the namespace (not the host's), and for IPC a /dev/shm to share. */
@@ -108,10 +114,8 @@ export function peerNamespacePaths(spec: ContainerSpec, bundleDir: string): Cont
   const id = spec.linux.namespaces.find((n) => n.container !== undefined)?.container;
   if (id === undefined) return spec;
   const current = readCurrentState(bundlePaths(join(dirname(bundleDir), id)));
-  if (!current || (current.status !== "running" && current.status !== "paused") || current.pid === null) {
-    throw new ContainerError(`cannot join the namespaces of container ${current?.name ?? id.slice(0, 12)}: it is not running`);
-  }
-  const pid = current.pid;
+  const pid = livePid(current);
+  if (pid === undefined) throw new ContainerError(`cannot join the namespaces of container ${current?.name ?? id.slice(0, 12)}: it is not running`);
   const namespaces = spec.linux.namespaces.map((n) => (n.container === undefined ? n : { type: n.type, path: `/proc/${pid}/ns/${PROC_NS_NAMES[n.type]}` }));
   return { ...spec, linux: { ...spec.linux, namespaces } };
 }

@@ -9,7 +9,7 @@ import { DEFAULT_CAPABILITIES, DEFAULT_PATH_ENV } from "./defaults.js";
 import type { ContainerSpec } from "./container-spec.js";
 
 /** Whether the spec makes a namespace of this type (rather than joining one, or sharing the host's). */
-export function createsNamespace(spec: { linux: { namespaces: { type: string; path?: string; container?: string }[] } }, type: string): boolean {
+export function createsNamespace(spec: Pick<ContainerSpec, "linux">, type: string): boolean {
   return spec.linux.namespaces.some((n) => n.type === type && n.path === undefined && n.container === undefined);
 }
 

@@ -21,40 +21,38 @@ pub fn valid_id(id: &str) -> bool {
 
 /// Fills in `path` of every namespace that names a peer container.
 pub fn resolve(spec: &mut Spec, bundle: &Path) -> Result<(), SpecError> {
-    let wanted: Vec<String> = spec.linux.namespaces.iter().filter_map(|ns| ns.container.clone()).collect();
-    let id = match wanted.first() {
-        Some(id) => id.clone(),
+    // spec.rs's validation made sure every entry names the same container.
+    let id = match spec.linux.namespaces.iter().find_map(|ns| ns.container.clone()) {
+        Some(id) => id,
         None => return Ok(()),
     };
     let containers = bundle.parent().unwrap_or_else(|| Path::new("/"));
-    let peer = containers.join(&id);
-    let pid = running_pid(&peer).map_err(|why| SpecError {
+    let state = read_state(&containers.join(&id));
+    let pid = state.as_ref().map_err(String::clone).and_then(running_pid).map_err(|why| SpecError {
         path: String::new(),
-        message: format!("cannot join the namespaces of container {}: {}", name_of(&peer, &id), why),
+        message: format!("cannot join the namespaces of container {}: {}", name_of(state.as_ref().ok(), &id), why),
     })?;
     for ns in spec.linux.namespaces.iter_mut().filter(|ns| ns.container.is_some()) {
-        ns.path = Some(ns_path(pid, ns.kind.proc_name()));
+        ns.path = Some(PathBuf::from(format!("/proc/{}/ns/{}", pid, ns.kind.proc_name())));
     }
     Ok(())
 }
 
-pub fn ns_path(pid: i32, kind: &str) -> PathBuf {
-    PathBuf::from(format!("/proc/{}/ns/{}", pid, kind))
+fn read_state(bundle: &Path) -> Result<Json, String> {
+    let text = std::fs::read_to_string(bundle.join("state.json")).map_err(|_| "there is no such container".to_string())?;
+    json::parse(&text).map_err(|_| "its state.json is unreadable".to_string())
 }
 
 /// Its name, as the user knows it, else its short id.
-fn name_of(bundle: &Path, id: &str) -> String {
-    let state = std::fs::read_to_string(bundle.join("state.json")).ok().and_then(|t| json::parse(&t).ok());
-    match state.as_ref().and_then(|s| s.get("name")).and_then(Json::as_str) {
+fn name_of(state: Option<&Json>, id: &str) -> String {
+    match state.and_then(|s| s.get("name")).and_then(Json::as_str) {
         Some(name) if !name.is_empty() => name.to_string(),
         _ => id[..12].to_string(),
     }
 }
 
 /// The pid of the peer's init, if its supervisor is alive and says it runs.
-fn running_pid(bundle: &Path) -> Result<i32, String> {
-    let text = std::fs::read_to_string(bundle.join("state.json")).map_err(|_| "there is no such container".to_string())?;
-    let state = json::parse(&text).map_err(|_| "its state.json is unreadable".to_string())?;
+fn running_pid(state: &Json) -> Result<i32, String> {
     let status = state.get("status").and_then(Json::as_str).unwrap_or("");
     let pid = state.get("pid").and_then(Json::as_number).and_then(|n| n.as_i64()).unwrap_or(0);
     let monitor = state.get("monitorPid").and_then(Json::as_number).and_then(|n| n.as_i64()).unwrap_or(0);
@@ -94,16 +92,17 @@ mod tests {
             );
             std::fs::write(dir.join("state.json"), text).unwrap();
         };
+        let pid = || read_state(&dir).and_then(|s| running_pid(&s));
         write("running", start);
-        assert_eq!(running_pid(&dir), Ok(me));
+        assert_eq!(pid(), Ok(me));
         write("paused", start);
-        assert_eq!(running_pid(&dir), Ok(me));
+        assert_eq!(pid(), Ok(me));
         write("exited", start);
-        assert_eq!(running_pid(&dir), Err("it is not running".to_string()));
+        assert_eq!(pid(), Err("it is not running".to_string()));
         // A recycled pid: another start time.
         write("running", start + 1);
-        assert_eq!(running_pid(&dir), Err("it is not running".to_string()));
+        assert_eq!(pid(), Err("it is not running".to_string()));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(running_pid(&dir), Err("there is no such container".to_string()));
+        assert_eq!(pid(), Err("there is no such container".to_string()));
     }
 }
