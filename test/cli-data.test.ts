@@ -233,6 +233,13 @@ for (const who of identities()) {
       // docker's `version -f` / `info -f` for scripts.
       assert.match((await cli(["version", "-f", "{{.Client.Version}} {{.Server.Os}}"])).stdout, /^\d+\.\d+\.\d+\S* linux\n$/);
       assert.equal((await cli(["info", "-f", "{{.backend}}"])).stdout, "native\n");
+      // docker's names, and its `json` keyword (the whole object), for info, version and inspect.
+      assert.match((await cli(["info", "-f", "{{.ServerVersion}} {{.OSType}} {{.CgroupVersion}} {{.NCPU}}"])).stdout, /^\d+\.\d+\.\d+\S* linux [12] [1-9]\d*\n$/);
+      const infoJson = JSON.parse((await cli(["info", "--format", "json"])).stdout) as { backend: string; DockerRootDir: string };
+      assert.equal(infoJson.backend, "native");
+      assert.equal(infoJson.DockerRootDir, JSON.parse((await cli(["info", "--json"])).stdout).dataDir);
+      assert.equal((JSON.parse((await cli(["version", "--format", "json"])).stdout) as { Client: { Os: string } }).Client.Os, "linux");
+      assert.equal((JSON.parse((await cli(["inspect", "--format", "json", "busybox"])).stdout) as { Os: string }).Os, "linux");
       // docker's --platform: the backend's own runs; another is refused, naming what it runs.
       assert.equal((await cli(["run", "--rm", "--platform", `linux/${process.arch === "x64" ? "amd64" : process.arch}`, "busybox", "echo", "ok"])).stdout, "ok\n");
       const arm = await tsbox(who, ["run", "--rm", "--platform", "linux/s390x", "busybox", "true"]);

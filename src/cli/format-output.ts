@@ -7,7 +7,7 @@
  * typed literally in a format become tab and newline, as in docker.
  */
 import type { Writable } from "node:stream";
-import { renderTemplate, strictContext } from "./format-template-exec.js";
+import { formatTemplate, renderTemplate, strictContext } from "./format-template-exec.js";
 import { parseTemplate, type Template } from "./format-template-parse.js";
 
 export interface FormatDefaults {
@@ -30,7 +30,7 @@ export interface PreparedFormat {
 export function prepareFormat(format: string | undefined, defaults: FormatDefaults, quiet = false): PreparedFormat {
   let text = format ?? "";
   if (text === "") text = quiet && defaults.quiet ? defaults.quiet : defaults.table;
-  if (text === "json") text = "{{json .}}";
+  text = formatTemplate(text);
   if (text === "table") text = defaults.table;
   const table = text.startsWith("table");
   if (table) text = text.slice("table".length);

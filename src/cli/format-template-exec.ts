@@ -21,6 +21,11 @@ class Break {}
 class Continue {}
 
 /** Parses and runs `source` against `data`; errors are one-line UsageErrors in Go's wording. */
+/** A `--format` value as a template: docker's `json` keyword means `{{json .}}`. */
+export function formatTemplate(format: string): string {
+  return format === "json" ? "{{json .}}" : format;
+}
+
 export function renderTemplate(source: string | Template, data: unknown, funcs: Record<string, TemplateFunction> = {}): string {
   const template = typeof source === "string" ? parseTemplate(source) : source;
   return new Executor(template, data, { ...TEMPLATE_FUNCTIONS, ...funcs }).run();

@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { release } from "node:os";
+import { availableParallelism, hostname, machine, release, totalmem } from "node:os";
 import { addonPath, loadAddon } from "../../backends/native/addon.js";
 import { findRuntimeBinary, runtimeBinaryCandidates } from "../../backends/native/runtime-binary.js";
 import { chooseBackend } from "../../backends/select.js";
@@ -14,9 +14,11 @@ import { lastValue, parseFlags } from "../flags.js";
 import { hostChecks } from "../host-checks.js";
 import { networkLines, networkReport } from "../../network/host-report.js";
 
-const USAGE = `Usage: tsbox info [--json | -f TEMPLATE]
+const USAGE = `Usage: tsbox info [--json | -f TEMPLATE | -f json]
 
 Show the backend, its helper binaries, the data dir and what this host allows.
+Templates also see docker's names: {{.ServerVersion}}, {{.KernelVersion}},
+{{.Architecture}}, {{.NCPU}}, {{.MemTotal}}, {{.CgroupVersion}}, {{.DockerRootDir}}, …
 `;
 
 export async function infoCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -75,13 +77,16 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     network,
     warnings,
   };
+  // What scripts read: tsbox's fields, then docker's names for the same host.
+  const machineReadable = { ...info, ...dockerInfo(info) };
   const format = lastValue(flags, "format");
   if (format !== undefined) {
-    ctx.stdout.write((await import("../format-template-exec.js")).renderTemplate(format, info) + "\n");
+    const { formatTemplate, renderTemplate } = await import("../format-template-exec.js");
+    ctx.stdout.write(renderTemplate(formatTemplate(format), machineReadable) + "\n");
     return 0;
   }
   if (flags.bools.has("json")) {
-    ctx.stdout.write(JSON.stringify(info, null, 2) + "\n");
+    ctx.stdout.write(JSON.stringify(machineReadable, null, 2) + "\n");
     return 0;
   }
   const lines = [
@@ -161,6 +166,23 @@ function runProbe(binary: string): { result: unknown; error: string | null } {
   } catch {
     return { result: out, error: null };
   }
+}
+
+/** docker info's names for what scripts ask of it (`docker info -f '{{.CgroupVersion}}'`): daemonless, the server is this tsbox. */
+function dockerInfo(info: { version: string; kernel: string | null; cgroup: string; dataDir: string }): Record<string, unknown> {
+  return {
+    ServerVersion: info.version,
+    OSType: "linux",
+    KernelVersion: info.kernel ?? release(),
+    Architecture: machine(),
+    NCPU: availableParallelism(),
+    MemTotal: totalmem(),
+    Name: hostname(),
+    DockerRootDir: info.dataDir,
+    Driver: "overlay",
+    // docker says 1 on a hybrid host too: its controllers are v1's.
+    CgroupVersion: info.cgroup === "v2" ? "2" : info.cgroup === "v1" || info.cgroup === "hybrid" ? "1" : "",
+  };
 }
 
 function formatProbe(result: unknown, indent = "  "): string[] {

@@ -4,7 +4,7 @@ import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { lastValue, parseFlags, platformFlag } from "../flags.js";
 import type { Platform } from "../../image/oci.js";
-import { renderTemplate } from "../format-template-exec.js";
+import { formatTemplate, renderTemplate } from "../format-template-exec.js";
 import { parseTemplate } from "../format-template-parse.js";
 
 const USAGE = `Usage: tsbox inspect [OPTIONS] NAME|ID [NAME|ID...]
@@ -58,7 +58,7 @@ async function inspectOne(runtime: Runtime, ref: string, type: Kind | undefined,
  * per name not found, exit status 1 if any was not.
  */
 export async function printInspected(ctx: CliContext, refs: string[], format: string | undefined, find: (ref: string) => Promise<unknown>): Promise<number> {
-  const template = format === undefined ? undefined : parseTemplate(format);
+  const template = format === undefined ? undefined : parseTemplate(formatTemplate(format));
   const found: unknown[] = [];
   let code = 0;
   for (const ref of refs) {

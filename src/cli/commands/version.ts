@@ -19,6 +19,9 @@ export async function versionCommand(args: string[], ctx: CliContext): Promise<n
   const side = { Version: tsboxVersion(), NodeVersion: process.version, Os: process.platform, Arch: process.arch === "x64" ? "amd64" : process.arch };
   const data = { Client: side, Server: side };
   if (format === undefined) ctx.stdout.write(JSON.stringify(data, null, 2) + "\n");
-  else ctx.stdout.write((await import("../format-template-exec.js")).renderTemplate(format, data) + "\n");
+  else {
+    const { formatTemplate, renderTemplate } = await import("../format-template-exec.js");
+    ctx.stdout.write(renderTemplate(formatTemplate(format), data) + "\n");
+  }
   return 0;
 }
