@@ -141,9 +141,21 @@ for (const who of identities()) {
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout, `1\nfrom-the-peer\n${its.stdout}`);
         assert.equal((await tsbox(who, ["exec", peer, "cat", "/dev/shm/back"])).stdout, "from-the-joiner\n");
+        // A bridge of its own cannot be attached from X's user namespace.
+        const bridge = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "--network", "bridge", "busybox", "true"]);
+        assert.equal(bridge.code, 125);
+        assert.match(bridge.stderr, /--network bridge cannot be combined with --pid container:/);
+        // Its user namespace is X's: there is none of its own to pick ids for.
+        const auto = await tsbox(who, ["run", "--rm", "--userns", "auto", "--network", `container:${peer}`, "busybox", "true"]);
+        assert.equal(auto.code, 125);
+        assert.match(auto.stderr, /^tsbox: --userns auto cannot be combined with --network container:peer-ns-\w+: the container runs in that container's user namespace\n$/);
         // A container made to join X joins X's new init after X restarted, and refuses to start while X is stopped.
         const created = await tsbox(who, ["create", "--name", joiner, "--pid", `container:${peer}`, "busybox", "sh", "-c", "ps -o args | grep -c '^sleep 600'"]);
         assert.equal(created.code, 0, created.stderr);
+        // Two different containers cannot be joined (each has a user namespace of its own).
+        const two = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "--ipc", `container:${joiner}`, "busybox", "true"]);
+        assert.equal(two.code, 125);
+        assert.match(two.stderr, /name different containers/);
         assert.equal((await tsbox(who, ["restart", "-t", "0", peer])).code, 0);
         const again = await tsbox(who, ["start", "-a", joiner]);
         assert.deepEqual([again.code, again.stdout], [0, "1\n"], again.stderr);
@@ -151,12 +163,6 @@ for (const who of identities()) {
         const stopped = await tsbox(who, ["start", "-a", joiner]);
         assert.equal(stopped.code, 125, stopped.stdout);
         assert.equal(stopped.stderr, `tsbox: cannot join the namespaces of container ${peer}: it is not running\n`);
-        // A bridge of its own cannot be attached from X's user namespace; two different peers cannot be joined.
-        const bridge = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "--network", "bridge", "busybox", "true"]);
-        assert.equal(bridge.code, 125);
-        assert.match(bridge.stderr, /--network bridge cannot be combined with --pid container:/);
-        const two = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "--ipc", `container:${joiner}`, "busybox", "true"]);
-        assert.equal(two.code, 125);
       } finally {
         await tsbox(who, ["rm", "-f", peer, joiner]);
         // Detached vm containers started the user's guest daemon: it goes too, or it would count as a leak.

@@ -25,7 +25,7 @@ export class PeerResolver {
   constructor(
     private readonly resolve: (ref: string) => Promise<string>,
     private readonly paths: (id: string) => ContainerPaths,
-    private readonly options: Pick<RunOptions, "ipc" | "pid">,
+    private readonly options: Pick<RunOptions, "ipc" | "pid" | "userns">,
   ) {}
 
   /** `--network container:X`. */
@@ -57,6 +57,9 @@ export class PeerResolver {
       );
     }
     if (this.found) return this.found.peer;
+    if (this.options.userns !== undefined) {
+      throw new UsageError(`--userns ${this.options.userns} cannot be combined with --${what} container:${ref}: the container runs in that container's user namespace`);
+    }
     const bundle = this.paths(id);
     const pid = livePid(readCurrentState(bundle));
     if (pid === undefined) {
