@@ -159,12 +159,17 @@ for (const who of identities()) {
         assert.equal((await tsbox(who, ["restart", "-t", "0", peer])).code, 0);
         const again = await tsbox(who, ["start", "-a", joiner]);
         assert.deepEqual([again.code, again.stdout], [0, "1\n"], again.stderr);
+        // One that runs on after X stopped (its network namespace lives while it does) is still there to exec into.
+        const lasting = await tsbox(who, ["run", "-d", "--name", `${joiner}-net`, "--network", `container:${peer}`, "busybox", "sleep", "600"]);
+        assert.equal(lasting.code, 0, lasting.stderr);
         assert.equal((await tsbox(who, ["stop", "-t", "0", peer])).code, 0);
+        const exec = await tsbox(who, ["exec", `${joiner}-net`, "echo", "still"]);
+        assert.deepEqual([exec.code, exec.stdout], [0, "still\n"], exec.stderr);
         const stopped = await tsbox(who, ["start", "-a", joiner]);
         assert.equal(stopped.code, 125, stopped.stdout);
         assert.equal(stopped.stderr, `tsbox: cannot join the namespaces of container ${peer}: it is not running\n`);
       } finally {
-        await tsbox(who, ["rm", "-f", peer, joiner]);
+        await tsbox(who, ["rm", "-f", peer, joiner, `${joiner}-net`]);
         // Detached vm containers started the user's guest daemon: it goes too, or it would count as a leak.
         if (process.env.TSBOX_BACKEND === "vm") await tsbox(who, ["vm", "stop", "--force"]);
       }

@@ -19,7 +19,8 @@ pub fn valid_id(id: &str) -> bool {
     id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// Fills in `path` of every namespace that names a peer container.
+/// Fills in `path` of every namespace that names a peer container: what a
+/// run does (runtime/src/run.rs) before it launches from the bundle.
 pub fn resolve(spec: &mut Spec, bundle: &Path) -> Result<(), SpecError> {
     // spec.rs's validation made sure every entry names the same container.
     let id = match spec.linux.namespaces.iter().find_map(|ns| ns.container.clone()) {

@@ -156,7 +156,6 @@ impl Spec {
         })?;
         let mut spec = Spec::parse(&text)?;
         spec.resolve_relative_to(bundle);
-        crate::peer::resolve(&mut spec, bundle)?;
         Ok(spec)
     }
 

@@ -174,7 +174,10 @@ fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
 
 fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), Error> {
     container::trace::mark("run: load");
-    let spec = Spec::load(bundle)?;
+    let mut spec = Spec::load(bundle)?;
+    // Only a run joins a peer container (--network/--pid/--ipc container:X),
+    // as it is now; exec, cp, update and removal read the spec without it.
+    container::peer::resolve(&mut spec, bundle)?;
     container::trace::mark("run: spec loaded");
     // Default: tsbox/<container id> under the cgroup tsbox may use.
     let path = spec
