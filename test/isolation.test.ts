@@ -159,12 +159,19 @@ for (const who of identities()) {
         assert.equal((await tsbox(who, ["restart", "-t", "0", peer])).code, 0);
         const again = await tsbox(who, ["start", "-a", joiner]);
         assert.deepEqual([again.code, again.stdout], [0, "1\n"], again.stderr);
-        // One that runs on after X stopped (its network namespace lives while it does) is still there to exec into.
-        const lasting = await tsbox(who, ["run", "-d", "--name", `${joiner}-net`, "--network", `container:${peer}`, "busybox", "sleep", "600"]);
+        // One that runs on after X stopped (its network namespace lives while it does) is still there to exec into,
+        // and once stopped its files are read in a user namespace of its own (it had X's).
+        const lasting = await tsbox(who, ["run", "-d", "--name", `${joiner}-net`, "--network", `container:${peer}`, "busybox", "sh", "-c", "echo kept > /kept; exec sleep 600"]);
         assert.equal(lasting.code, 0, lasting.stderr);
         assert.equal((await tsbox(who, ["stop", "-t", "0", peer])).code, 0);
-        const exec = await tsbox(who, ["exec", `${joiner}-net`, "echo", "still"]);
-        assert.deepEqual([exec.code, exec.stdout], [0, "still\n"], exec.stderr);
+        const exec = await tsbox(who, ["exec", `${joiner}-net`, "cat", "/kept"]);
+        assert.deepEqual([exec.code, exec.stdout], [0, "kept\n"], exec.stderr);
+        if (process.env.TSBOX_BACKEND !== "vm") {
+          assert.equal((await tsbox(who, ["stop", "-t", "0", `${joiner}-net`])).code, 0);
+          const copied = await tsbox(who, ["cp", `${joiner}-net:/kept`, "-"]);
+          assert.equal(copied.code, 0, copied.stderr);
+          assert.match(copied.stdout, /kept\n/);
+        }
         const stopped = await tsbox(who, ["start", "-a", joiner]);
         assert.equal(stopped.code, 125, stopped.stdout);
         assert.equal(stopped.stderr, `tsbox: cannot join the namespaces of container ${peer}: it is not running\n`);

@@ -36,6 +36,15 @@ pub enum View {
 pub fn run(spec: &Spec, view: View, op: &mut dyn FnMut() -> Result<(), Error>, report: &dyn Fn(&Error) -> i32) -> Result<i32, Error> {
     let mut spec = spec.clone();
     spec.root.path = std::fs::canonicalize(&spec.root.path).step(|| format!("root.path {}", spec.root.path.display()))?;
+    // A container that joined another's user namespace (--network/--pid/--ipc
+    // container:X) ran with the id maps its spec carries, X's: its view makes
+    // a user namespace of its own from them (rootless, a mount namespace needs one).
+    if !spec.linux.uid_mappings.is_empty() && !spec.linux.gid_mappings.is_empty() {
+        for ns in spec.linux.namespaces.iter_mut().filter(|ns| ns.kind == NamespaceKind::User) {
+            ns.path = None;
+            ns.container = None;
+        }
+    }
     let mut host = Host::detect(&spec);
     // Bind sources checked here, where owners are seen as the host sees them
     // (a symlink a container planted in a volume is not followed: launch.rs).
