@@ -12,6 +12,7 @@ import { startContainer } from "./containers/ops/start.js";
 import { type Attachment, attachMonitor } from "./containers/monitor-client.js";
 import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { hostNamespaces } from "./spec/ipc-pid.js";
+import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
@@ -431,7 +432,7 @@ export class Runtime implements ContainerOwner {
     if (running && !this.backend.connect) throw new TsboxError(`the ${this.backend.name} backend cannot connect running containers to networks`, { code: "usage" });
     const config = this.networks.get(network);
     const spec = readSpec(bundle.config);
-    if (!spec.network || spec.linux?.namespaces?.some((n) => n.type === "network" && n.path !== undefined) || spec.network.hosts.base !== undefined) {
+    if (!spec.network || !createsNamespace(spec, "network") || spec.network.hosts.base !== undefined) {
       throw new ContainerError(`container ${ref} shares another network namespace (--network host or container:): it cannot be connected to networks`);
     }
     const connected = recordedNetworks(spec).includes(config.name) || (running && readAttachments(bundle.dir).some((a) => a.network === config.name));
