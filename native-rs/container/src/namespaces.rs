@@ -106,7 +106,7 @@ pub fn join_existing(spec: &Spec) -> Result<(), Error> {
     for kind in NamespaceKind::ALL {
         let ns = spec.linux.namespaces.iter().find(|ns| ns.kind == kind);
         if let Some(id) = ns.filter(|ns| ns.path.is_none()).and_then(|ns| ns.container.as_ref()) {
-            // Only a spec loaded from its bundle finds its peer (peer.rs).
+            // A run looks its peer up first (peer.rs, runtime/src/run.rs); nothing else may launch one.
             return Err(Error::new(
                 ErrorKind::Spec,
                 format!("the {} namespace of container {} was not looked up", kind.spec_name(), id),
