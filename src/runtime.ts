@@ -34,6 +34,7 @@ import { readSpec } from "./containers/spec-file.js";
 import { recordConnect, recordDisconnect, recordedNetworks } from "./network/connected.js";
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, planNetwork } from "./network/plan.js";
 import { PeerResolver, withPeerNetwork } from "./containers/peer.js";
+import { recordEvent, recordTransition } from "./containers/events.js";
 import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
@@ -353,6 +354,7 @@ export class Runtime implements ContainerOwner {
         log: { maxSize: options.log?.maxSize ?? DEFAULT_LOG.maxSize, maxFiles: options.log?.maxFiles ?? DEFAULT_LOG.maxFiles },
       };
       writeState(bundle, state);
+      recordEvent(bundle.dir, state, "create");
       return { id, bundle, spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
     } catch (err) {
       // Never created: its anonymous volumes go with it.
@@ -705,12 +707,13 @@ export class Runtime implements ContainerOwner {
     let name: string | null = null;
     await updateState(bundle, (state) => {
       if (state.monitorPid !== monitorPid) return undefined;
-      if (state.remove) {
-        remove = true;
-        name = state.name;
-        return undefined;
-      }
-      return { status: "exited", pid: null, exitCode: status.exitCode, signal: status.signal, oomKilled: status.oomKilled, finished: new Date().toISOString() };
+      const end = { status: "exited" as const, pid: null, exitCode: status.exitCode, signal: status.signal, oomKilled: status.oomKilled, finished: new Date().toISOString() };
+      if (!state.remove) return end;
+      // Not written, as the bundle goes: its events (die, oom) are recorded as the write would have.
+      recordTransition(bundle.dir, state, { ...state, ...end });
+      remove = true;
+      name = state.name;
+      return undefined;
     }).catch((err: unknown) => {
       // Removed meanwhile (`rm -f` from another process): nothing to record.
       if (!(isTsboxError(err) && err.code === "container")) throw err;

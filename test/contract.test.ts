@@ -16,6 +16,8 @@ import { LATE_PROCESS_FIELDS, spareFits } from "../src/backends/vm/core/spare.js
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { effectiveHealthcheck, healthTiming, type HealthcheckOptions } from "../src/containers/healthcheck.js";
 import { DataPaths } from "../src/paths.js";
+import { EVENTS_FILE, EVENTS_MAX_BYTES, EVENTS_ROTATED, eventLine, eventsFileOf, statusActions } from "../src/containers/events.js";
+import type { ContainerStatus } from "../src/containers/state.js";
 import { GUEST_HOST_MOUNT, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
@@ -161,4 +163,22 @@ test("a vm container's kept layer: the export of its directory and the file crea
   const plain = toGuestSpec(specFull as unknown as ContainerSpec, doc.cid, naming);
   assert.equal(plain.layer, undefined);
   assert.ok(!plain.exports.some((e) => e.name === doc.export.name));
+});
+
+test("events.json: which state changes are which docker events, and the exact line each is written as", () => {
+  const doc = fixture<{
+    file: string;
+    rotated: string;
+    maxBytes: number;
+    transitions: { before: ContainerStatus; after: ContainerStatus; oomKilled?: boolean; actions: string[] }[];
+    lines: { event: { action: string; id: string; image: string; name: string | null; exitCode?: number; timeNano: string }; line: string }[];
+  }>("events.json");
+  assert.deepEqual([EVENTS_FILE, EVENTS_ROTATED, EVENTS_MAX_BYTES], [doc.file, doc.rotated, doc.maxBytes]);
+  for (const t of doc.transitions) {
+    assert.deepEqual(statusActions({ status: t.before }, { status: t.after, oomKilled: t.oomKilled ?? false }), t.actions, `${t.before} -> ${t.after}`);
+  }
+  for (const c of doc.lines) assert.equal(eventLine({ ...c.event, timeNano: BigInt(c.event.timeNano) }), c.line);
+  // Only a bundle of a data dir's containers/ has an events file.
+  assert.equal(eventsFileOf("/data/containers/c0ffee"), `/data/${doc.file}`);
+  assert.equal(eventsFileOf("/tmp/bundle"), undefined);
 });

@@ -75,7 +75,8 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await assertNoLeaks(snap, [who]);
   });
 
-  it("detached containers: run -d starts the vm on demand; ps, logs -f, exec, stats, stop, rm", async () => {
+  it("detached containers: run -d starts the vm on demand; ps, logs -f, exec, stats, stop, rm; events", async () => {
+    const since = String(Math.floor(Date.now() / 1000) - 1);
     const script = "echo up; while [ ! -f /tmp/go ]; do sleep 0.1; done; echo went; echo oops >&2";
     const r = await ok(["run", "-d", "--name", "web", "busybox", "sh", "-c", script]);
     assert.match(r.stdout, /^[0-9a-f]{64}\n$/);
@@ -104,6 +105,9 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     assert.equal((await ok(["wait", "stubborn"])).stdout, "137\n");
     assert.match((await ok(["logs", "stubborn"])).stdout, /got-term/);
     await ok(["rm", "stubborn"]);
+    // The vm's monitor records what the native one does (events.test.ts follows the native backend).
+    const events = await ok(["events", "--since", since, "--until", "0s", "--format", "{{.Action}} {{.Actor.Attributes.name}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}"]);
+    assert.equal(events.stdout, ["create web", "start web", "die web 0", "destroy web", "create stubborn", "start stubborn", "die stubborn 137", "destroy stubborn", ""].join("\n"));
   });
 
   it("restart policies (also from update --restart) count restarts; attach streams a running container; rm -f kills one", async () => {

@@ -27,6 +27,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   unpause: async () => (await import("./commands/pause.js")).unpauseCommand,
   update: async () => (await import("./commands/update.js")).updateCommand,
   wait: async () => (await import("./commands/wait.js")).waitCommand,
+  events: async () => (await import("./commands/events.js")).eventsCommand,
   rename: async () => (await import("./commands/rename.js")).renameCommand,
   top: async () => (await import("./commands/top.js")).topCommand,
   stats: async () => (await import("./commands/stats.js")).statsCommand,
@@ -88,6 +89,7 @@ Commands:
   logs      Show a container's output
   top       Show a container's processes
   stats     Show containers' resource use
+  events    Show what happens to containers (create, start, die, …)
   pull      Pull an image from a registry
   push      Push an image to a registry
   build     Build an image from a Dockerfile

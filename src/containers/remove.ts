@@ -1,3 +1,4 @@
+import { recordEvent } from "./events.js";
 import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno, removeTree } from "../fs-util.js";
@@ -17,7 +18,8 @@ export async function removeBundleDir(ctx: LifecycleContext, id: string, name: s
   const bundle = ctx.paths.container(id);
   const dir = bundle.dir;
   // Read before the bundle goes; deleted after, when no container holds them any more.
-  const anonymous = (options.volumes ?? readState(bundle)?.remove) ? readContainerVolumes(bundle).anonymous : [];
+  const state = readState(bundle);
+  const anonymous = (options.volumes ?? state?.remove) ? readContainerVolumes(bundle).anonymous : [];
   // What lives outside the bundle first (a cgroup its dead runtime left), while the bundle still says where.
   await ctx.backend.cleanup?.(dir);
   const aside = join(ctx.paths.containers, `.removing-${id}-${process.pid}`);
@@ -28,6 +30,7 @@ export async function removeBundleDir(ctx: LifecycleContext, id: string, name: s
     if (!isErrno(err, "ENOENT")) throw err;
     moved = false;
   }
+  if (moved && state) recordEvent(dir, state, "destroy");
   if (moved) await removeOwnedTree(ctx, aside);
   rmSync(ctx.paths.removalMarker(id), { force: true });
   if (name !== null) ctx.names.release(name, id);

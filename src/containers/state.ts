@@ -1,3 +1,4 @@
+import { recordTransition } from "./events.js";
 import { readFileSync } from "node:fs";
 import { isErrno, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
@@ -140,6 +141,7 @@ export function updateStateLocked(paths: ContainerPaths, change: (state: Contain
   if (!fields) return state;
   const next = { ...state, ...fields };
   writeState(paths, next);
+  recordTransition(paths.dir, state, next);
   return next;
 }
 

@@ -25,6 +25,7 @@
 mod cgroup_ops;
 mod copy;
 mod detach;
+mod events;
 mod exec;
 mod flags;
 mod helper;

@@ -165,6 +165,14 @@ fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
         return;
     }
     if remove {
+        // Not written, as the bundle goes: its events (die, oom) are recorded as a write would have.
+        if let Some(before) = state.read() {
+            let mut after = before.clone();
+            for (key, value) in &fields {
+                after.set(key, value.clone());
+            }
+            crate::events::record_transition(bundle, &crate::events::Status::of(&before), &after);
+        }
         remove::remove_locked(bundle, lock);
         return;
     }

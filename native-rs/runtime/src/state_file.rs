@@ -72,6 +72,10 @@ impl StateFile {
             .ok()
             .filter(Json::is_object)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "state.json is not a JSON object"))?;
+        let before = {
+            let was = crate::events::Status::of(&state);
+            (was.status.to_string(), was.oom_killed)
+        };
         for (key, value) in changes {
             state.set(key, value);
         }
@@ -82,7 +86,10 @@ impl StateFile {
         fs::rename(&tmp, &path).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             e
-        })
+        })?;
+        let was = crate::events::Status { status: &before.0, oom_killed: before.1 };
+        crate::events::record_transition(&self.dir, &was, &state);
+        Ok(())
     }
 }
 

@@ -38,7 +38,11 @@ pub fn remove_container(bundle: &Path) {
 /// `containers/.removing-<id>-<pid>`, so no other process sees it any more)
 /// whose container id is `id`.
 pub fn remove_moved(bundle: &Path, id: &OsStr) {
-    let name = state_name(bundle);
+    let state = fs::read_to_string(bundle.join("state.json")).ok().and_then(|t| container::json::parse(&t).ok());
+    if let Some(state) = &state {
+        crate::events::record(bundle, state, "destroy");
+    }
+    let name = state.as_ref().and_then(|v| v.get("name")).and_then(|n| n.as_str()).map(str::to_string);
     // Read before the tree goes: the id maps for a retry.
     let spec = Spec::load(bundle).ok();
     if remove_tree(bundle).is_err() {
@@ -61,12 +65,6 @@ pub fn removal_marker(containers: &Path, id: &OsStr) -> PathBuf {
     let mut name = OsString::from(".rm-");
     name.push(id);
     containers.join(name)
-}
-
-fn state_name(bundle: &Path) -> Option<String> {
-    let text = fs::read_to_string(bundle.join("state.json")).ok()?;
-    let v = container::json::parse(&text).ok()?;
-    v.get("name").and_then(|n| n.as_str()).map(str::to_string)
 }
 
 /// `<data>/names/<name>` → `<id>` (src/containers/names.ts), if it is still ours.

@@ -11,6 +11,7 @@
  * guest (container-run.ts), its output logged and passed to attached
  * clients, its end recorded, then restarted or done.
  */
+import { recordEvent } from "../../../containers/events.js";
 import { closeSync, constants, existsSync, openSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
@@ -366,6 +367,7 @@ export class VmMonitor {
     this.log.close();
     if (this.req.remove && this.startedOnce) {
       const state = readState(this.paths);
+      if (state) recordEvent(this.req.bundle, state, "destroy");
       await removeTree(this.req.bundle).catch(() => {});
       const data = new DataPaths(dirname(dirname(this.req.bundle)));
       rmSync(data.removalMarker(basename(this.req.bundle)), { force: true });

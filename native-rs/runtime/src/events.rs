@@ -1,0 +1,195 @@
+//! docker's container events (src/containers/events.ts tells the whole
+//! story): what the runtime does to a container's state.json — start, die,
+//! oom, pause, unpause — and the removal of a `--rm` one, appended to the
+//! data dir's `events.log` as docker's event message. The same rules as the
+//! TypeScript side, checked by test/fixtures/contract/events.json.
+
+use container::json::Json;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub const FILE: &str = "events.log";
+const ROTATED: &str = "events.log.1";
+const MAX_BYTES: u64 = 1024 * 1024;
+
+/// What a container's state says of it, for its events.
+pub struct Status<'a> {
+    pub status: &'a str,
+    pub oom_killed: bool,
+}
+
+impl<'a> Status<'a> {
+    pub fn of(state: &'a Json) -> Status<'a> {
+        Status {
+            status: state.get("status").and_then(Json::as_str).unwrap_or(""),
+            oom_killed: state.get("oomKilled").and_then(Json::as_bool).unwrap_or(false),
+        }
+    }
+}
+
+/// `oom` when it was OOM-killed, then the status change's own event.
+pub fn status_actions(before: &Status, after: &Status) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if !before.oom_killed && after.oom_killed {
+        out.push("oom");
+    }
+    let live = |s: &str| s == "running" || s == "paused";
+    let (was, now) = (before.status, after.status);
+    if now == "running" && (was == "created" || was == "exited" || was == "restarting") {
+        out.push("start");
+    } else if now == "running" && was == "paused" {
+        out.push("unpause");
+    } else if now == "paused" && was == "running" {
+        out.push("pause");
+    } else if (now == "exited" || now == "restarting") && live(was) {
+        out.push("die");
+    }
+    out
+}
+
+pub struct Event<'a> {
+    pub action: &'a str,
+    pub id: &'a str,
+    pub image: &'a str,
+    pub name: Option<&'a str>,
+    /// `die`: the exit code.
+    pub exit_code: Option<i64>,
+    /// Nanoseconds since the epoch.
+    pub time_nano: u64,
+}
+
+/// One line of the file (without its newline).
+pub fn line(e: &Event) -> String {
+    let mut attributes: Vec<(String, Json)> = Vec::new();
+    if let (true, Some(code)) = (e.action == "die", e.exit_code) {
+        attributes.push(("exitCode".into(), Json::from(code.to_string())));
+    }
+    attributes.push(("image".into(), Json::from(e.image)));
+    attributes.push(("name".into(), Json::from(e.name.unwrap_or(""))));
+    Json::object(vec![
+        ("status", Json::from(e.action)),
+        ("id", Json::from(e.id)),
+        ("from", Json::from(e.image)),
+        ("Type", Json::from("container")),
+        ("Action", Json::from(e.action)),
+        ("Actor", Json::object(vec![("ID", Json::from(e.id)), ("Attributes", Json::Object(attributes))])),
+        ("scope", Json::from("local")),
+        ("time", Json::from(e.time_nano / 1_000_000_000)),
+        ("timeNano", Json::from(e.time_nano)),
+    ])
+    .to_string()
+}
+
+/// Records what a change of `<bundle>/state.json` from `before` to `after` means.
+pub fn record_transition(bundle: &Path, before: &Status, after: &Json) {
+    let actions = status_actions(before, &Status::of(after));
+    if !actions.is_empty() {
+        let lines: Vec<String> = actions.iter().map(|a| line(&event_of(after, a, now_nano()))).collect();
+        append(bundle, &lines);
+    }
+}
+
+/// Records `action` (`destroy`) of the container whose state this is.
+pub fn record(bundle: &Path, state: &Json, action: &str) {
+    append(bundle, &[line(&event_of(state, action, now_nano()))]);
+}
+
+fn event_of<'a>(state: &'a Json, action: &'a str, time_nano: u64) -> Event<'a> {
+    let text = |k: &str| state.get(k).and_then(Json::as_str);
+    Event {
+        action,
+        id: text("id").unwrap_or(""),
+        image: text("image").unwrap_or(""),
+        name: text("name"),
+        exit_code: state.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()),
+        time_nano,
+    }
+}
+
+fn now_nano() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// `<data>/events.log` for `<data>/containers/<id>` (or its `.removing-…`
+/// name); none for a bundle kept anywhere else (a test's, a caller's own).
+fn file_of(bundle: &Path) -> Option<PathBuf> {
+    // The monitor names its bundle "." (it works from inside it); a path's
+    // components leave a trailing "." out.
+    let bundle = if bundle.is_absolute() { bundle.to_path_buf() } else { std::env::current_dir().ok()?.join(bundle) };
+    let containers = bundle.parent()?;
+    if containers.file_name()? != "containers" {
+        return None;
+    }
+    Some(containers.parent()?.join(FILE))
+}
+
+/// One O_APPEND write, then the rotation of a file grown too big. Events are
+/// bookkeeping: failing to write one never fails what the container did.
+fn append(bundle: &Path, lines: &[String]) {
+    let file = match file_of(bundle) {
+        Some(f) => f,
+        None => return,
+    };
+    let text: String = lines.iter().map(|l| format!("{}\n", l)).collect();
+    let written = OpenOptions::new().append(true).create(true).open(&file).and_then(|mut f| f.write_all(text.as_bytes()));
+    if written.is_ok() && fs::metadata(&file).map(|m| m.len() > MAX_BYTES).unwrap_or(false) {
+        let _ = fs::rename(&file, file.with_file_name(ROTATED));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use container::json;
+
+    fn fixture() -> Json {
+        json::parse(include_str!("../../../test/fixtures/contract/events.json")).unwrap()
+    }
+
+    #[test]
+    fn contract_events() {
+        let f = fixture();
+        assert_eq!(f.get("file").and_then(Json::as_str), Some(FILE));
+        assert_eq!(f.get("rotated").and_then(Json::as_str), Some(ROTATED));
+        assert_eq!(f.get("maxBytes").and_then(Json::as_number).and_then(|n| n.as_u64()), Some(MAX_BYTES));
+        for t in f.get("transitions").and_then(Json::as_array).unwrap() {
+            let s = |k: &str| t.get(k).and_then(Json::as_str).unwrap();
+            let oom = t.get("oomKilled").and_then(Json::as_bool).unwrap_or(false);
+            let want: Vec<&str> = t.get("actions").and_then(Json::as_array).unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+            let got = status_actions(&Status { status: s("before"), oom_killed: false }, &Status { status: s("after"), oom_killed: oom });
+            assert_eq!(got, want, "{} -> {}", s("before"), s("after"));
+        }
+        for case in f.get("lines").and_then(Json::as_array).unwrap() {
+            let e = case.get("event").unwrap();
+            let text = |k: &str| e.get(k).and_then(Json::as_str);
+            let event = Event {
+                action: text("action").unwrap(),
+                id: text("id").unwrap(),
+                image: text("image").unwrap(),
+                name: text("name"),
+                exit_code: e.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()),
+                time_nano: text("timeNano").unwrap().parse().unwrap(),
+            };
+            assert_eq!(line(&event), case.get("line").and_then(Json::as_str).unwrap());
+        }
+    }
+
+    #[test]
+    fn appends_beside_the_containers_dir_and_rotates() {
+        let data = std::env::temp_dir().join(format!("tsbox-events-{}", std::process::id()));
+        let bundle = data.join("containers").join("c1");
+        fs::create_dir_all(&bundle).unwrap();
+        let state = json::parse(r#"{"id":"c1","image":"busybox","name":"web","status":"running","exitCode":3}"#).unwrap();
+        record_transition(&bundle, &Status { status: "created", oom_killed: false }, &state);
+        record(&bundle, &state, "destroy");
+        let text = fs::read_to_string(data.join(FILE)).unwrap();
+        let actions: Vec<String> = text.lines().map(|l| json::parse(l).unwrap().get("Action").and_then(Json::as_str).unwrap().to_string()).collect();
+        assert_eq!(actions, ["start", "destroy"]);
+        fs::write(data.join(FILE), vec![b'x'; MAX_BYTES as usize]).unwrap();
+        record(&bundle, &state, "destroy");
+        assert!(data.join(ROTATED).exists() && !data.join(FILE).exists());
+        fs::remove_dir_all(&data).unwrap();
+    }
+}

@@ -1,0 +1,190 @@
+import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { UsageError } from "../../errors.js";
+import { EVENTS_FILE, EVENTS_ROTATED } from "../../containers/events.js";
+import { defaultDataDir } from "../../paths.js";
+import type { CliContext } from "../context.js";
+import { allValues, lastValue, parseFlags } from "../flags.js";
+import { parseTimeArg } from "../time-arg.js";
+
+const USAGE = `Usage: tsbox events [OPTIONS]
+
+Show what happens to containers: create, start, die, oom, pause, unpause,
+rename and destroy, as any tsbox process or monitor records them. Without
+--since, from now on only; without --until, it keeps printing until Ctrl-C.
+
+Options:
+      --since TIME     Events from TIME on (2024-01-02T15:04:05Z, Unix seconds, or 10m ago)
+      --until TIME     Events before TIME, then exit
+  -f, --filter K=V     container=NAME|ID, event=ACTION, image=IMAGE, type=container;
+                       the same key twice matches either value
+      --format F       A Go template per event ({{.Action}}, {{.Actor.Attributes.name}}, …), or json
+`;
+
+const FILTER_KEYS = ["container", "event", "image", "type"];
+const POLL_MS = 100;
+
+interface EventRecord {
+  Action: string;
+  Type: string;
+  from: string;
+  Actor: { ID: string; Attributes: Record<string, string> };
+}
+
+export async function eventsCommand(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "since", value: true }, { name: "until", value: true }, { name: "filter", short: "f", value: true, repeat: true }, { name: "format", value: true }]);
+  if (flags.help) return ctx.stdout.write(USAGE), 0;
+  if (flags.positionals.length > 0) throw new UsageError(`"tsbox events" takes no arguments`);
+  const since = optionalTime(lastValue(flags, "since"), "--since");
+  const until = optionalTime(lastValue(flags, "until"), "--until");
+  const matches = eventFilter(allValues(flags, "filter"));
+  const print = await printer(lastValue(flags, "format"), (text) => ctx.stdout.write(text));
+  const show = (line: string) => {
+    const time = BigInt(/"timeNano":(\d+)/.exec(line)?.[1] ?? "0");
+    if (since !== undefined && time < since) return;
+    if (until !== undefined && time >= until) return;
+    let event: EventRecord;
+    try {
+      event = JSON.parse(line) as EventRecord;
+    } catch {
+      return; // a line cut short by a full disk
+    }
+    if (matches(event)) print(line, event, time);
+  };
+
+  const dir = defaultDataDir(ctx.env);
+  const current = join(dir, EVENTS_FILE);
+  const tail = new FileTail(current);
+  if (since !== undefined) {
+    for (const line of readLines(join(dir, EVENTS_ROTATED))) show(line);
+    tail.readNew().forEach(show);
+  } else {
+    tail.skipToEnd();
+  }
+  if (until !== undefined && until <= nowNano()) return 0;
+  // Ctrl-C ends it quietly, as docker's does; so does --until's time.
+  process.once("SIGINT", () => process.exit(0));
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    tail.readNew().forEach(show);
+    if (until !== undefined && nowNano() >= until) return 0;
+  }
+}
+
+function optionalTime(value: string | undefined, flag: string): bigint | undefined {
+  return value === undefined ? undefined : BigInt(parseTimeArg(value, flag).getTime()) * 1_000_000n;
+}
+
+function nowNano(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+/** docker's filters: keys AND, the same key's values OR. */
+export function eventFilter(specs: string[]): (e: EventRecord) => boolean {
+  const wanted = new Map<string, string[]>();
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    const key = eq < 0 ? spec : spec.slice(0, eq);
+    if (eq < 0 || !FILTER_KEYS.includes(key)) throw new UsageError(`invalid filter "${spec}": tsbox events filters by ${FILTER_KEYS.map((k) => `${k}=…`).join(", ")}`);
+    wanted.set(key, [...(wanted.get(key) ?? []), spec.slice(eq + 1)]);
+  }
+  const test: Record<string, (e: EventRecord, v: string) => boolean> = {
+    container: (e, v) => e.Actor.ID === v || e.Actor.Attributes.name === v || (v.length >= 12 && e.Actor.ID.startsWith(v)),
+    event: (e, v) => e.Action === v,
+    image: (e, v) => e.from === v || e.from === `${v}:latest`,
+    type: (e, v) => e.Type === v,
+  };
+  return (e) => [...wanted].every(([key, values]) => values.some((v) => test[key]!(e, v)));
+}
+
+/** docker's line: `TIME container ACTION ID (k=v, …)`, or the --format template; json is the line as written. */
+async function printer(format: string | undefined, write: (text: string) => void): Promise<(line: string, e: EventRecord, time: bigint) => void> {
+  if (format === "json" || format === "{{json .}}") return (line) => write(line + "\n");
+  if (format !== undefined) {
+    const { formatTemplate, renderTemplate } = await import("../format-template-exec.js");
+    const { parseTemplate } = await import("../format-template-parse.js");
+    const template = parseTemplate(formatTemplate(format));
+    return (_line, e) => write(renderTemplate(template, e) + "\n");
+  }
+  return (_line, e, time) => {
+    const seconds = new Date(Number(time / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
+    const fraction = String(time % 1_000_000_000n).padStart(9, "0");
+    const attributes = Object.keys(e.Actor.Attributes)
+      .sort()
+      .map((k) => `${k}=${e.Actor.Attributes[k]}`)
+      .join(", ");
+    write(`${seconds}.${fraction}Z ${e.Type} ${e.Action} ${e.Actor.ID} (${attributes})\n`);
+  };
+}
+
+function readLines(file: string): string[] {
+  try {
+    return readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * New whole lines of the events file since the last read. A file rotated
+ * meanwhile (renamed to events.log.1 by a writer) is read to its end through
+ * the descriptor still open on it, then the new file from its start.
+ */
+class FileTail {
+  private fd: number | undefined;
+  private ino = -1;
+  private offset = 0;
+  private partial = "";
+
+  constructor(private readonly path: string) {}
+
+  skipToEnd(): void {
+    this.open();
+    if (this.fd !== undefined) this.offset = statSync(this.path).size;
+  }
+
+  readNew(): string[] {
+    if (this.fd === undefined) this.open();
+    const lines = this.drain();
+    let ino = -1;
+    try {
+      ino = statSync(this.path).ino;
+    } catch {
+      // Not there (yet, or between a rotation's rename and the next write).
+    }
+    if (this.fd !== undefined && ino !== -1 && ino !== this.ino) {
+      closeSync(this.fd);
+      this.fd = undefined;
+      this.offset = 0;
+      this.partial = "";
+      this.open();
+      lines.push(...this.drain());
+    }
+    return lines;
+  }
+
+  private open(): void {
+    try {
+      this.fd = openSync(this.path, "r");
+      this.ino = statSync(this.path).ino;
+    } catch {
+      this.fd = undefined;
+    }
+  }
+
+  private drain(): string[] {
+    if (this.fd === undefined) return [];
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(64 * 1024);
+    for (;;) {
+      const n = readSync(this.fd, buf, 0, buf.length, this.offset);
+      if (n === 0) break;
+      chunks.push(Buffer.from(buf.subarray(0, n)));
+      this.offset += n;
+    }
+    const text = this.partial + Buffer.concat(chunks).toString("utf8");
+    const lines = text.split("\n");
+    this.partial = lines.pop() ?? "";
+    return lines.filter((l) => l !== "");
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * docker's container events, daemonless: every tsbox process, and
+ * tsbox-runtime (native-rs/runtime/src/events.rs), appends what it did to one
+ * JSON-lines file of the data dir — where a container's status changes
+ * (state.ts `updateStateLocked`, the runtime's `StateFile`), and where it is
+ * created, renamed and destroyed. A line is docker's event message, as
+ * `docker events --format '{{json .}}'` prints it. The rules both sides
+ * follow are checked by test/fixtures/contract/events.json.
+ */
+import { appendFileSync, renameSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import type { ContainerStatus } from "./state.js";
+
+export const EVENTS_FILE = "events.log";
+/** The file is moved here once it passes EVENTS_MAX_BYTES (one older file kept). */
+export const EVENTS_ROTATED = "events.log.1";
+export const EVENTS_MAX_BYTES = 1024 * 1024;
+
+export interface ContainerEvent {
+  action: string;
+  id: string;
+  image: string;
+  name: string | null;
+  /** `die`: the exit code. */
+  exitCode?: number | null;
+  /** `rename`: the name before. */
+  oldName?: string | null;
+  /** Nanoseconds since the epoch. */
+  timeNano: bigint;
+}
+
+type StatusOf = { status: ContainerStatus; oomKilled?: boolean };
+
+/** The events a change of state.json means: `oom` when it was OOM-killed, then the status change's own. */
+export function statusActions(before: StatusOf, after: StatusOf): string[] {
+  const out: string[] = [];
+  if (!before.oomKilled && after.oomKilled) out.push("oom");
+  const was = before.status;
+  const now = after.status;
+  const live = (s: ContainerStatus) => s === "running" || s === "paused";
+  if (now === "running" && (was === "created" || was === "exited" || was === "restarting")) out.push("start");
+  else if (now === "running" && was === "paused") out.push("unpause");
+  else if (now === "paused" && was === "running") out.push("pause");
+  else if ((now === "exited" || now === "restarting") && live(was)) out.push("die");
+  return out;
+}
+
+/** One line of the file (without its newline). */
+export function eventLine(e: ContainerEvent): string {
+  const attributes: Record<string, string> = {};
+  if (e.action === "die" && e.exitCode !== undefined && e.exitCode !== null) attributes.exitCode = String(e.exitCode);
+  attributes.image = e.image;
+  attributes.name = e.name ?? "";
+  if (e.oldName !== undefined && e.oldName !== null) attributes.oldName = e.oldName;
+  const head = JSON.stringify({ status: e.action, id: e.id, from: e.image, Type: "container", Action: e.action, Actor: { ID: e.id, Attributes: attributes }, scope: "local" });
+  // timeNano does not fit a double: written from the bigint's digits.
+  return `${head.slice(0, -1)},"time":${e.timeNano / 1_000_000_000n},"timeNano":${e.timeNano}}`;
+}
+
+/** Now, in nanoseconds since the epoch. */
+export function nowNano(): bigint {
+  const ms = BigInt(Date.now());
+  return ms * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+}
+
+/** The events file of a container's bundle (`<data>/containers/<id>`); none for a bundle kept anywhere else. */
+export function eventsFileOf(bundleDir: string): string | undefined {
+  const containers = dirname(bundleDir);
+  return basename(containers) === "containers" ? join(dirname(containers), EVENTS_FILE) : undefined;
+}
+
+/**
+ * Appends lines (one write, O_APPEND: concurrent writers do not interleave
+ * within a line), then rotates a file grown past its size. Events are
+ * bookkeeping: a failure to write one never fails what the container did.
+ */
+export function appendEvents(file: string | undefined, lines: string[]): void {
+  if (file === undefined || lines.length === 0) return;
+  try {
+    appendFileSync(file, lines.map((l) => l + "\n").join(""));
+    if (statSync(file).size > EVENTS_MAX_BYTES) renameSync(file, join(dirname(file), EVENTS_ROTATED));
+  } catch {
+    // The data dir is going away (a test's, a prune), or full: nothing to record in.
+  }
+}
+
+type StateOf = { id: string; image: string; name: string | null; exitCode: number | null } & StatusOf;
+
+/** Records what a state.json change means (state.ts calls it for every write). */
+export function recordTransition(bundleDir: string, before: StateOf, after: StateOf): void {
+  const actions = statusActions(before, after);
+  if (actions.length === 0) return;
+  const timeNano = nowNano();
+  appendEvents(
+    eventsFileOf(bundleDir),
+    actions.map((action) => eventLine({ action, id: after.id, image: after.image, name: after.name, exitCode: after.exitCode, timeNano })),
+  );
+}
+
+/** Records `create`, `destroy` or `rename` of a container. */
+export function recordEvent(bundleDir: string, state: Omit<StateOf, "status" | "exitCode">, action: "create" | "destroy" | "rename", oldName?: string | null): void {
+  appendEvents(eventsFileOf(bundleDir), [eventLine({ action, id: state.id, image: state.image, name: state.name, timeNano: nowNano(), ...(oldName !== undefined ? { oldName } : {}) })]);
+}

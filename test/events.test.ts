@@ -1,0 +1,68 @@
+/**
+ * `tsbox events`: what tsbox processes and tsbox-runtime's monitors record
+ * (src/containers/events.ts, native-rs/runtime/src/events.rs), as root and
+ * as unprivileged users, on both backends (the vm's monitor and front end
+ * are TypeScript): history between --since and --until, following new
+ * events, filters, docker's formats.
+ */
+import { describe, it, beforeEach, afterEach, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { cliPath, identityEnv, tsbox } from "./helpers/cli.js";
+import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { until } from "./helpers/until.js";
+
+after(cleanupIdentities);
+
+for (const who of identities()) {
+  describe(`events as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("follows a container's life, by the monitor and the front end, and shows the past between --since and --until", async () => {
+      const name = `ev-${who.name}`;
+      const since = String(Math.floor(Date.now() / 1000) - 1);
+      // Following from --since: what happened before it started reading is there too, so nothing races.
+      const format = "{{.Action}} {{.Actor.Attributes.name}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}";
+      const follower = spawn(process.execPath, [cliPath, "events", "--since", since, "--filter", `container=${name}`, "--filter", `container=${name}-2`, "--format", format], {
+        uid: who.uid,
+        gid: who.gid,
+        cwd: who.scratch,
+        env: identityEnv(who),
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      follower.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+      const ended = new Promise<number | null>((resolve) => follower.on("close", resolve));
+      try {
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+        assert.equal((await tsbox(who, ["rename", name, `${name}-2`])).code, 0);
+        assert.equal((await tsbox(who, ["stop", "-t", "0", `${name}-2`])).code, 0);
+        assert.equal((await tsbox(who, ["rm", `${name}-2`])).code, 0);
+        // A foreground --rm run: its runtime records the end it never writes to state.json.
+        assert.equal((await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", "exit 3"])).code, 3);
+        await until("the destroy event", () => out.includes(`destroy ${name}-2\n`));
+      } finally {
+        follower.kill("SIGINT");
+      }
+      assert.equal(await ended, 0, "Ctrl-C ends events quietly");
+      assert.equal(out, [`create ${name}`, `start ${name}`, `rename ${name}-2`, `die ${name}-2 137`, `destroy ${name}-2`, ""].join("\n"));
+
+      // The past, then exit: only the foreground run's die, as docker's JSON message.
+      const past = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", "event=die", "--filter", "image=busybox", "--format", "json"]);
+      assert.equal(past.code, 0, past.stderr);
+      const dies = past.stdout.trim().split("\n").map((l) => JSON.parse(l) as { Type: string; Action: string; Actor: { Attributes: Record<string, string> } });
+      assert.deepEqual(dies.map((d) => [d.Type, d.Action, d.Actor.Attributes.exitCode]), [["container", "die", "137"], ["container", "die", "3"]]);
+      // docker's default line.
+      const text = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}-2`, "--filter", "event=destroy"]);
+      assert.match(text.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z container destroy [0-9a-f]{64} \\(image=busybox, name=${name}-2\\)\\n$`));
+      const bad = await tsbox(who, ["events", "--filter", "label=x"]);
+      assert.equal(bad.code, 125);
+      assert.match(bad.stderr, /^tsbox: invalid filter "label=x": tsbox events filters by container=…, event=…, image=…, type=…\n$/);
+      // The detached container started the user's guest daemon: it goes too, or it would count as a leak.
+      if (process.env.TSBOX_BACKEND === "vm") await tsbox(who, ["vm", "stop", "--force"]);
+    });
+  });
+}
