@@ -4,12 +4,9 @@
  * monitor (native-rs/runtime/src/monitor/logfile.rs). `follow` keeps
  * reading as it grows, across rotations, until the container stops.
  */
-// Sync file calls: node:fs/promises (with node:readline behind it) is not in
-// Node's startup snapshot and cost a short `tsbox logs` ~10 ms to load; a log
-// is local and capped by rotation.
-import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync, watch, type FSWatcher } from "node:fs";
+import { readdirSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
-import { isErrno } from "../fs-util.js";
+import { LineCursor } from "../line-cursor.js";
 
 export const LOG_FILE = "container.log";
 
@@ -46,8 +43,8 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
     .filter((m): m is RegExpExecArray => m !== null)
     .sort((a, b) => Number(b[1]) - Number(a[1]))
     .map((m) => join(bundleDir, m[0]));
-  const current = new LogCursor(join(bundleDir, LOG_FILE));
-  await current.open();
+  const current = new LineCursor(join(bundleDir, LOG_FILE));
+  current.open();
 
   const backlog: LogEntry[] = [];
   const take = function* (entries: LogEntry[]) {
@@ -60,34 +57,34 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
     }
   };
   for (const file of rotated) {
-    const c = new LogCursor(file);
-    await c.open();
-    yield* take(await c.readAvailable());
-    await c.close();
+    const c = new LineCursor(file);
+    c.open();
+    yield* take(readEntries(c));
+    c.close();
   }
-  yield* take(await current.readAvailable());
+  yield* take(readEntries(current));
   yield* backlog.splice(0);
   if (!options.follow) {
-    await current.close();
+    current.close();
     return;
   }
 
   const waker = new ChangeWaiter(bundleDir);
   try {
     for (;;) {
-      const fresh = (await current.readAvailable()).filter(wanted);
+      const fresh = readEntries(current).filter(wanted);
       yield* fresh;
       if (fresh.length > 0) continue;
-      if (await current.rotated()) {
+      if (current.rotated()) {
         // The old file is read to its end: on to the new one.
-        await current.reopen();
+        current.reopen();
         continue;
       }
       if (!active()) {
         // One last look: output written just before the end.
-        yield* (await current.readAvailable()).filter(wanted);
-        if (!(await current.rotated())) break;
-        await current.reopen();
+        yield* readEntries(current).filter(wanted);
+        if (!current.rotated()) break;
+        current.reopen();
         continue;
       }
       if (until !== undefined && new Date().toISOString().replace("Z", "000000Z") >= until) break;
@@ -95,7 +92,7 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
     }
   } finally {
     waker.close();
-    await current.close();
+    current.close();
   }
 }
 
@@ -112,68 +109,9 @@ function nanoTime(d: Date): string {
   return d.toISOString().replace("Z", "000000Z");
 }
 
-class LogCursor {
-  private fd: number | undefined;
-  private ino: number | undefined;
-  private offset = 0;
-  private partial = "";
-
-  constructor(private readonly path: string) {}
-
-  async open(): Promise<void> {
-    try {
-      this.fd = openSync(this.path, "r");
-      this.ino = fstatSync(this.fd).ino;
-    } catch (err) {
-      if (!isErrno(err, "ENOENT")) throw err;
-      this.fd = undefined;
-      this.ino = undefined;
-    }
-    this.offset = 0;
-    this.partial = "";
-  }
-
-  async reopen(): Promise<void> {
-    await this.close();
-    await this.open();
-  }
-
-  /** Whether the name now points at another file than the one being read. */
-  async rotated(): Promise<boolean> {
-    try {
-      return statSync(this.path).ino !== this.ino;
-    } catch {
-      return false;
-    }
-  }
-
-  /** The complete lines written since the last call. */
-  async readAvailable(): Promise<LogEntry[]> {
-    if (this.fd === undefined) {
-      await this.open();
-      if (this.fd === undefined) return [];
-    }
-    const entries: LogEntry[] = [];
-    const buf = Buffer.allocUnsafe(256 * 1024);
-    for (;;) {
-      const bytesRead = readSync(this.fd, buf, 0, buf.length, this.offset);
-      if (bytesRead === 0) break;
-      this.offset += bytesRead;
-      const text = this.partial + buf.toString("utf8", 0, bytesRead);
-      const lines = text.split("\n");
-      this.partial = lines.pop() ?? "";
-      for (const line of lines) {
-        const entry = parseLine(line);
-        if (entry) entries.push(entry);
-      }
-    }
-    return entries;
-  }
-
-  async close(): Promise<void> {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-  }
+/** The log entries among a cursor's new lines. */
+function readEntries(cursor: LineCursor): LogEntry[] {
+  return cursor.readLines().flatMap((line) => parseLine(line) ?? []);
 }
 
 function parseLine(line: string): LogEntry | undefined {

@@ -1,7 +1,7 @@
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "../../errors.js";
 import { EVENTS_FILE, EVENTS_ROTATED } from "../../containers/events.js";
+import { LineCursor } from "../../line-cursor.js";
 import { defaultDataDir } from "../../paths.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
@@ -54,19 +54,20 @@ export async function eventsCommand(args: string[], ctx: CliContext): Promise<nu
 
   const dir = defaultDataDir(ctx.env);
   const current = join(dir, EVENTS_FILE);
-  const tail = new FileTail(current);
+  const cursor = new LineCursor(current);
+  cursor.open();
   if (since !== undefined) {
-    for (const line of readLines(join(dir, EVENTS_ROTATED))) show(line);
-    tail.readNew().forEach(show);
+    readLines(join(dir, EVENTS_ROTATED)).forEach(show);
+    readNew(cursor).forEach(show);
   } else {
-    tail.skipToEnd();
+    cursor.skipToEnd();
   }
   if (until !== undefined && until <= nowNano()) return 0;
   // Ctrl-C ends it quietly, as docker's does; so does --until's time.
   process.once("SIGINT", () => process.exit(0));
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    tail.readNew().forEach(show);
+    readNew(cursor).forEach(show);
     if (until !== undefined && nowNano() >= until) return 0;
   }
 }
@@ -117,74 +118,20 @@ async function printer(format: string | undefined, write: (text: string) => void
   };
 }
 
+/** The lines of a file there is no need to follow (the rotated one). */
 function readLines(file: string): string[] {
-  try {
-    return readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
-  } catch {
-    return [];
-  }
+  const cursor = new LineCursor(file);
+  cursor.open();
+  const lines = cursor.readLines();
+  cursor.close();
+  return lines;
 }
 
-/**
- * New whole lines of the events file since the last read. A file rotated
- * meanwhile (renamed to events.log.1 by a writer) is read to its end through
- * the descriptor still open on it, then the new file from its start.
- */
-class FileTail {
-  private fd: number | undefined;
-  private ino = -1;
-  private offset = 0;
-  private partial = "";
-
-  constructor(private readonly path: string) {}
-
-  skipToEnd(): void {
-    this.open();
-    if (this.fd !== undefined) this.offset = statSync(this.path).size;
-  }
-
-  readNew(): string[] {
-    if (this.fd === undefined) this.open();
-    const lines = this.drain();
-    let ino = -1;
-    try {
-      ino = statSync(this.path).ino;
-    } catch {
-      // Not there (yet, or between a rotation's rename and the next write).
-    }
-    if (this.fd !== undefined && ino !== -1 && ino !== this.ino) {
-      closeSync(this.fd);
-      this.fd = undefined;
-      this.offset = 0;
-      this.partial = "";
-      this.open();
-      lines.push(...this.drain());
-    }
-    return lines;
-  }
-
-  private open(): void {
-    try {
-      this.fd = openSync(this.path, "r");
-      this.ino = statSync(this.path).ino;
-    } catch {
-      this.fd = undefined;
-    }
-  }
-
-  private drain(): string[] {
-    if (this.fd === undefined) return [];
-    const chunks: Buffer[] = [];
-    const buf = Buffer.alloc(64 * 1024);
-    for (;;) {
-      const n = readSync(this.fd, buf, 0, buf.length, this.offset);
-      if (n === 0) break;
-      chunks.push(Buffer.from(buf.subarray(0, n)));
-      this.offset += n;
-    }
-    const text = this.partial + Buffer.concat(chunks).toString("utf8");
-    const lines = text.split("\n");
-    this.partial = lines.pop() ?? "";
-    return lines.filter((l) => l !== "");
-  }
+/** New lines of the events file; one its writer rotated meanwhile is read to its end first. */
+function readNew(cursor: LineCursor): string[] {
+  const lines = cursor.readLines();
+  if (!cursor.rotated()) return lines;
+  lines.push(...cursor.readLines());
+  cursor.reopen();
+  return [...lines, ...cursor.readLines()];
 }
