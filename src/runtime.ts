@@ -873,7 +873,7 @@ export class Runtime implements ContainerOwner {
     const bundle = this.paths.container(id);
     const state = readCurrentState(bundle);
     if (!state) throw new ContainerError(`no such container: ${ref}`);
-    return new ContainerFiles(bundle, state);
+    return new ContainerFiles(bundle, state, this.runtimeFor(state.backend).backend);
   }
 
   /** The static tsbox-init for `--init` (native backend only: the vm guest cannot run a host binary). */

@@ -10,9 +10,10 @@
 import { describe, it, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chownSync, mkdtempSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readTar } from "../src/image/tar.js";
 import { cliPath } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
 import type { Identity } from "./helpers/identities.js";
@@ -36,23 +37,42 @@ const env = {
 interface Result {
   code: number;
   stdout: string;
+  /** stdout as it came (a tar archive). */
+  bytes: Buffer;
   stderr: string;
 }
 
-function tsbox(args: string[], stdin = ""): Promise<Result> {
+function tsbox(args: string[], stdin: string | Buffer = ""): Promise<Result> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], { env, cwd: scratch, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
+    const out: Buffer[] = [];
     let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stdout.on("data", (d: Buffer) => out.push(d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
     const timer = setTimeout(() => (child.kill("SIGKILL"), reject(new Error(`tsbox ${args.join(" ")} timed out: ${stderr}`))), 120_000);
-    child.on("close", (code) => (clearTimeout(timer), resolve({ code: code ?? -1, stdout, stderr })));
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const bytes = Buffer.concat(out);
+      resolve({ code: code ?? -1, stdout: bytes.toString("utf8"), bytes, stderr });
+    });
     child.stdin.end(stdin);
   });
 }
 
-async function ok(args: string[], stdin = ""): Promise<Result> {
+/** A tar archive's entries: path, owner and (for files) content. */
+async function tarEntries(tar: Buffer): Promise<{ path: string; owner: string; text: string }[]> {
+  const entries = [];
+  for await (const e of readTar((async function* () {
+    yield tar;
+  })())) {
+    let text = "";
+    for await (const chunk of e.body) text += chunk.toString("utf8");
+    entries.push({ path: e.path, owner: `${e.uid}:${e.gid}`, text });
+  }
+  return entries;
+}
+
+async function ok(args: string[], stdin: string | Buffer = ""): Promise<Result> {
   const r = await tsbox(args, stdin);
   assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
   return r;
@@ -175,6 +195,43 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     assert.equal((await ok(["start", "-a", "fg"])).stdout, "kept\n");
     await ok(["rm", "fg"]);
     assert.equal((await ok(["run", "--rm", "busybox", "sh", "-c", again])).stdout, "none\n");
+  });
+
+  it("cp both ways (files, directories, tar streams) and export of a running container, in its guest; a stopped one is refused saying why", async () => {
+    const vol = join(scratch, "cp-vol");
+    mkdirSync(join(scratch, "cp-in", "dir", "sub"), { recursive: true });
+    mkdirSync(vol);
+    writeFileSync(join(scratch, "cp-in", "note"), "hello\n");
+    writeFileSync(join(scratch, "cp-in", "dir", "sub", "f"), "deep\n");
+    writeFileSync(join(vol, "volume-file"), "not the container's\n");
+    await ok(["run", "-d", "--name", "files", "-v", `${vol}:/data`, "busybox", "sleep", "600"]);
+    await ok(["cp", join(scratch, "cp-in", "note"), "files:/tmp/"]);
+    await ok(["cp", join(scratch, "cp-in", "dir"), "files:/root/"]);
+    const seen = await ok(["exec", "files", "sh", "-c", "cat /tmp/note; find /root/dir | sort; cat /root/dir/sub/f"]);
+    assert.equal(seen.stdout, "hello\n/root/dir\n/root/dir/sub\n/root/dir/sub/f\ndeep\n");
+
+    // Out as a tar stream, with the owner the container gave it; and that stream back in, into another directory.
+    await ok(["exec", "files", "chown", "1000:1000", "/tmp/note"]);
+    const tar = (await ok(["cp", "files:/tmp/note", "-"])).bytes;
+    assert.deepEqual(await tarEntries(tar), [{ path: "note", owner: "1000:1000", text: "hello\n" }]);
+    await ok(["cp", "-", "files:/root"], tar);
+    assert.equal((await ok(["exec", "files", "cat", "/root/note"])).stdout, "hello\n");
+    // Out to a host path.
+    await ok(["cp", "files:/root/dir", join(scratch, "cp-out")]);
+    assert.equal(readFileSync(join(scratch, "cp-out", "sub", "f"), "utf8"), "deep\n");
+    const missing = await tsbox(["cp", "files:/nope", join(scratch, "x")]);
+    assert.deepEqual([missing.code, missing.stderr], [125, "tsbox: Could not find the file /nope in container files\n"]);
+
+    // export: the container's files, not what is mounted over them (the volume, /proc).
+    const exported = (await tarEntries((await ok(["export", "files"])).bytes)).map((e) => e.path);
+    for (const p of ["etc/passwd", "tmp/note", "root/dir/sub/f", "root/note", "data/", "proc/"]) assert.ok(exported.includes(p), `${p} in ${exported.join(" ")}`);
+    assert.deepEqual(exported.filter((p) => /^(data|proc|sys)\/./.test(p)), []);
+
+    await ok(["stop", "-t", "0", "files"]);
+    const stopped = await tsbox(["cp", "files:/tmp/note", "-"]);
+    assert.equal(stopped.code, 125);
+    assert.match(stopped.stderr, /container files is not running: files of a vm container are copied while it runs/);
+    await ok(["rm", "files"]);
   });
 
   it("vm stop refuses while containers run, and --force kills them, recorded", async () => {

@@ -41,6 +41,13 @@ export interface Backend {
    */
   exec?(options: ExecStartOptions): Promise<ContainerProcess>;
   /**
+   * `tsbox cp` and `export` of a running container whose files live where
+   * this process cannot reach them (the vm guest's): the copy operation of
+   * `tsbox-runtime copy --pid`, run in the container's namespaces there.
+   * Resolves once it runs. Optional: the native backend's copies run the helper here.
+   */
+  copy?(bundleDir: string, request: CopyRequest): Promise<CopyHelper>;
+  /**
    * Joins a running container to one more network (`network connect`): the
    * attachment lives until the container exits or `disconnect`. Optional.
    */
@@ -194,6 +201,38 @@ export interface ExecStartOptions {
   stderr: StdioTarget;
   /** `exec -d`: the process runs on its own, nobody waits for it; resolves once it runs, with no streams. */
   detach?: boolean;
+}
+
+/** What a copy of `tsbox cp` / `export` asks beyond its op and path (tsbox-runtime copy's switches). */
+export interface CopyOptionsOfOp {
+  /** `cp -L`: follow the path itself when it is a symlink. */
+  follow?: boolean;
+  /** The name the path gets in the record stream ("": a directory's entries at the top). */
+  name?: string;
+  /** false: file bodies left out (sizes stay). */
+  content?: boolean;
+  /** The tree is an overlay upper dir: report its whiteouts and opaque dirs. */
+  markers?: boolean;
+  /** `cp -a`: keep the records' owners. */
+  archive?: boolean;
+}
+
+/** One copy operation in a running container of a backend's guest (`Backend.copy`). */
+export interface CopyRequest extends Omit<CopyOptionsOfOp, "markers"> {
+  op: "stat" | "read" | "write";
+  /** Absolute, in the container. */
+  path: string;
+  /** Directories a `read` does not descend into (the volumes, for `export`). */
+  skip?: string[];
+}
+
+/** A copy operation under way: records in on `stdin` (write) or out on `stdout` (read, stat's JSON). */
+export interface CopyHelper {
+  stdin: Writable | null;
+  stdout: Readable | null;
+  /** Settles when it ended: rejects with its error (docker's exit codes) unless it succeeded. */
+  done: Promise<void>;
+  kill(): void;
 }
 
 export interface ExitStatus {

@@ -12,7 +12,9 @@ import { dirname, join, posix, resolve as resolvePath } from "node:path";
 import { Readable, type Writable } from "node:stream";
 import { KEPT_LAYER_FILE } from "../backends/vm/core/guest-spec.js";
 import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
+import type { Backend } from "../backends/backend.js";
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
+import { readSpec } from "./spec-file.js";
 import { readTar } from "../image/tar.js";
 import type { ContainerPaths } from "../paths.js";
 import { type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
@@ -47,6 +49,8 @@ export class ContainerFiles {
   constructor(
     private readonly bundle: ContainerPaths,
     private readonly state: ContainerState,
+    /** The container's backend (the vm's copies run in its guest). */
+    private readonly backend?: Pick<Backend, "copy">,
   ) {}
 
   get name(): string {
@@ -60,12 +64,24 @@ export class ContainerFiles {
    * dir under the container's own mount, and its writes would fail.
    */
   target(view: "merged" | "layers" | "upper" = "merged"): CopyTarget {
-    if (this.state.backend !== "native") {
-      throw new ContainerError(`copying files is not supported for containers of the ${this.state.backend} backend yet (their files live in the vm guest; diff and commit read a stopped one's)`);
-    }
+    if (this.state.backend !== "native") return this.guestTarget(view);
     if (view === "merged" && this.alive()) return { pid: this.state.pid! };
     if (!existsSync(this.bundle.config)) throw new ContainerError(`container ${this.name} has no file system yet (it never started)`);
     return { bundle: this.bundle.dir, view };
+  }
+
+  /**
+   * A vm container's files, in its guest: while it runs (its pid is the
+   * guest's: whether it runs is what its record says). Its `layers`, for
+   * `export`, are its files without what is mounted over them (volumes, tmpfs).
+   */
+  private guestTarget(view: "merged" | "layers" | "upper"): CopyTarget {
+    const copy = this.backend?.copy?.bind(this.backend);
+    if (!copy || view === "upper") throw new ContainerError(`copying files is not supported for containers of the ${this.state.backend} backend`);
+    if (!isActive(this.state)) throw new ContainerError(`container ${this.name} is not running: files of a vm container are copied while it runs (diff and commit read a stopped one's changes)`);
+    const skip = view === "layers" ? mountDestinations(this.bundle.config) : [];
+    const bundleDir = this.bundle.dir;
+    return { guest: (request) => copy(bundleDir, skip.length > 0 && request.op === "read" ? { ...request, skip } : request) };
   }
 
   private alive(): boolean {
@@ -99,8 +115,7 @@ export class ContainerFiles {
    */
   upperRecords(content: boolean): UpperRecords {
     if (this.state.backend === "native") {
-      const options: Record<string, string> = { name: "", markers: "1", ...(content ? {} : { content: "0" }) };
-      return { ...spawnCopyHelper(this.target("upper"), "read", "/", options, { stdout: true }), bodies: content };
+      return { ...spawnCopyHelper(this.target("upper"), "read", "/", { name: "", markers: true, content }, { stdout: true }), bodies: content };
     }
     // (Its pid is the guest's: whether it runs is what its record says.)
     if (isActive(this.state)) throw new ContainerError(`container ${this.name} runs in the vm guest: its changes can be read once it has stopped`);
@@ -146,6 +161,11 @@ export function planCopy(src: { path: string; isDir: boolean }, dest: { path: st
   return { dir: dest.path, name: srcBase };
 }
 
+/** What a container's spec mounts over its root (volumes, tmpfs, /dev): not the files `export` shows. */
+function mountDestinations(config: string): string[] {
+  return readSpec(config).mounts.map((m) => posix.resolve("/", m.destination));
+}
+
 function hostStat(path: string): PathStat {
   try {
     const st = statSync(path);
@@ -158,8 +178,6 @@ function hostStat(path: string): PathStat {
 function srcIsDir(s: PathStat, follow: boolean): boolean {
   return s.type === "dir" || (follow && s.type === "symlink" && s.targetType === "dir");
 }
-
-const flag = (on: boolean | undefined) => (on ? "1" : "0");
 
 /** Pipes one helper's records into another's; both must succeed (the cause of a failure is reported, not the broken pipe it made). */
 async function pipeHelpers(from: CopyHelper, to: CopyHelper): Promise<void> {
@@ -183,15 +201,15 @@ export async function copyFromContainer(c: ContainerFiles, src: string, dest: st
     const isDir = srcIsDir(s, Boolean(options.follow));
     if (dest === "-") {
       if (!out) throw new UsageError("cp to - needs an output stream");
-      const reader = spawnCopyHelper(target, "read", srcPath, { follow: flag(options.follow) }, { stdout: true });
+      const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow) }, { stdout: true });
       await recordsToTar(reader, out);
       return;
     }
     const hostDest = resolvePath(dest) + (dest.endsWith("/") ? "/" : "");
     const plan = planCopy({ path: srcPath + keepDot, isDir }, { path: hostDest, stat: hostStat(hostDest) }, dest);
     if (!existsSync(plan.dir)) throw new ContainerError(`no such directory: ${dirname(dest) === "." ? plan.dir : dirname(dest)}`);
-    const reader = spawnCopyHelper(target, "read", srcPath, { follow: flag(options.follow), name: plan.name }, { stdout: true });
-    const writer = spawnCopyHelper({ host: true }, "write", plan.dir, { archive: flag(options.archive) }, { stdin: true });
+    const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
+    const writer = spawnCopyHelper({ host: true }, "write", plan.dir, { archive: Boolean(options.archive) }, { stdin: true });
     await pipeHelpers(reader, writer);
   });
 }
@@ -204,7 +222,7 @@ export async function copyToContainer(c: ContainerFiles, src: string, dest: stri
     if (src === "-") {
       if (!input) throw new UsageError("cp from - needs an input stream");
       if (!d.exists || !(d.type === "dir" || d.targetType === "dir")) throw new ContainerError(`destination ${dest} in container ${c.name} must be an existing directory for a tar stream`);
-      const writer = spawnCopyHelper(target, "write", destPath, { archive: flag(options.archive) }, { stdin: true });
+      const writer = spawnCopyHelper(target, "write", destPath, { archive: Boolean(options.archive) }, { stdin: true });
       await tarToRecords(input, writer);
       return;
     }
@@ -218,8 +236,8 @@ export async function copyToContainer(c: ContainerFiles, src: string, dest: stri
       const parent = await statAt(target, plan.dir);
       if (!parent.exists) throw new ContainerError(`no such directory in container ${c.name}: ${plan.dir}`);
     }
-    const reader = spawnCopyHelper({ host: true }, "read", hostSrc, { follow: flag(options.follow), name: plan.name }, { stdout: true });
-    const writer = spawnCopyHelper(target, "write", plan.dir, { archive: flag(options.archive) }, { stdin: true });
+    const reader = spawnCopyHelper({ host: true }, "read", hostSrc, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
+    const writer = spawnCopyHelper(target, "write", plan.dir, { archive: Boolean(options.archive) }, { stdin: true });
     await pipeHelpers(reader, writer);
   });
 }

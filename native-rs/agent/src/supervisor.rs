@@ -8,6 +8,7 @@
 //! does not own.
 
 use crate::sys;
+use container::copy::op::{self as copy_op, Op};
 use container::join::{self, Known};
 use container::launch;
 use container::seccomp::Filter;
@@ -17,7 +18,7 @@ use container::sys::consts::{SIGKILL, SYS_CLOSE_RANGE};
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd, ffi, signal, Errno};
 use container::cgroups::{Manager, Placement};
-use container::{Error, Spec};
+use container::{view, Error, Spec};
 use std::os::raw::{c_int, c_long, c_uint};
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,12 @@ pub enum Job<'a> {
         pid: i32,
         process: &'a Process,
         known: Known<'a>,
+    },
+    /// `tsbox cp` in the running container whose init is `pid` (ops/copy.rs).
+    Copy {
+        pid: i32,
+        op: Op,
+        path: PathBuf,
     },
 }
 
@@ -89,6 +96,7 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
             process,
             known,
         } => run_exec(pid, process, known, &events),
+        Job::Copy { pid, op, path } => run_copy(pid, op, &path, &events),
     }
 }
 
@@ -144,6 +152,26 @@ fn run_container(
 /// join::spawn puts the process into the container's cgroup itself.
 fn run_exec(pid: i32, process: &Process, known: Known, events: &StatusEvents) -> i32 {
     events.supervise(join::spawn_known(pid, process, known, &mut |_| {}), &mut || false)
+}
+
+/// The copy runs in a child that joins the container (setns into a mount
+/// namespace wants a single-threaded process that has nothing else to do),
+/// reported like an exec'd process; its own error goes to its stderr
+/// channel, as `tsbox-runtime copy`'s to its status fd.
+fn run_copy(pid: i32, mut op: Op, path: &Path, events: &StatusEvents) -> i32 {
+    let forked = match process::clone_fork(0) {
+        Ok(Forked::Child) => {
+            let errors = StatusEvents::new(Some(2), "tsbox-agent");
+            let code = match view::enter_running(pid).and_then(|()| copy_op::perform(&mut op, path, true)) {
+                Ok(()) => 0,
+                Err(e) => errors.error(&e),
+            };
+            process::exit_now(code)
+        }
+        Ok(Forked::Parent(child)) => Ok(child),
+        Err(e) => Err(Error::errno("forking the copy", e)),
+    };
+    events.supervise(forked, &mut || false)
 }
 
 /// The trace descriptor (if tracing) was closed with the rest: the

@@ -274,8 +274,6 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
 }
 
 fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
-    use container::copy::read::ReadOptions;
-    use container::copy::write::WriteOptions;
     use container::view::View;
     let mut flags = Flags::parse(
         args,
@@ -294,19 +292,14 @@ fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
     let content = flags.take("--content").map(text).as_deref() != Some("0");
     let op_name = flags.required("--op", "copy").map(text)?;
     let path = PathBuf::from(flags.required("--path", "copy")?);
-    let op = match op_name.as_str() {
-        "stat" => copy::Op::Stat,
-        "read" => copy::Op::Read(ReadOptions {
-            follow,
-            name: flags.take("--name").map(text),
-            content,
-            markers,
-            skip: Vec::new(),
-            owners: None,
-        }),
-        "write" => copy::Op::Write(WriteOptions { archive, markers: false, owners: None }),
-        other => return Err(format!("--op {}: expected stat, read or write", other)),
-    };
+    let op = copy::Op::from_request(container::copy::op::Request {
+        op: &op_name,
+        follow,
+        name: flags.take("--name").map(text),
+        content,
+        markers,
+        archive,
+    })?;
     let view = match flags.take("--view").map(text).as_deref() {
         None | Some("merged") => View::Merged,
         Some("layers") => View::Layers,

@@ -1,31 +1,38 @@
 import { spawn } from "node:child_process";
-import type { Readable, Writable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
+import type { CopyHelper, CopyOptionsOfOp, CopyRequest } from "../backend.js";
 import { TsboxError } from "../../errors.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, statusErrorToTsboxError, type StatusEvent } from "./status-events.js";
 
-/** Where `tsbox-runtime copy` works: a running container, a stopped one's view of its layers, or the host. */
-export type CopyTarget = { pid: number } | { bundle: string; view: "merged" | "layers" | "upper" } | { host: true };
+export type { CopyHelper };
 
-export interface CopyHelper {
-  /** Its stdin (a record stream for `write`), or null. */
-  stdin: Writable | null;
-  /** Its stdout (records for `read`, JSON for `stat`), or null. */
-  stdout: Readable | null;
-  /** Settles when it exited: rejects with its error (docker's exit codes) unless it succeeded. */
-  done: Promise<void>;
-  kill(): void;
-}
+/**
+ * Where a copy works: through `tsbox-runtime copy`, a running container, a
+ * stopped one's view of its layers, or the host; or a running container
+ * of the vm guest, through its backend (`Backend.copy`).
+ */
+export type CopyTarget = { pid: number } | { bundle: string; view: "merged" | "layers" | "upper" } | { host: true } | { guest: (request: CopyRequest) => Promise<CopyHelper> };
 
 /**
  * Spawns `tsbox-runtime copy` (docs/architecture.md): it reads or writes a
- * container's files inside the container's root, as the container's root.
+ * container's files inside the container's root, as the container's root;
+ * for a guest target the backend runs the same operation in its guest.
  */
-export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write", path: string, flags: Record<string, string> = {}, io: { stdin?: boolean; stdout?: boolean } = {}): CopyHelper {
+export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write", path: string, options: CopyOptionsOfOp = {}, io: { stdin?: boolean; stdout?: boolean } = {}): CopyHelper {
+  if ("guest" in target) {
+    const { markers, ...rest } = options;
+    if (markers) throw new TsboxError("overlay markers are read from a stopped container's layer only", { code: "runtime" });
+    return whenStarted(target.guest({ op, path, ...rest }), io);
+  }
   const args = ["copy", "--op", op, "--path", path, "--status-fd", "3"];
   if ("pid" in target) args.push("--pid", String(target.pid));
   else if ("bundle" in target) args.push("--bundle", target.bundle, "--view", target.view);
-  for (const [k, v] of Object.entries(flags)) args.push(`--${k}`, v);
+  if (options.follow) args.push("--follow", "1");
+  if (options.name !== undefined) args.push("--name", options.name);
+  if (options.content === false) args.push("--content", "0");
+  if (options.markers) args.push("--markers", "1");
+  if (options.archive) args.push("--archive", "1");
   const child = spawn(requireRuntimeBinary(), args, { stdio: [io.stdin ? "pipe" : "ignore", io.stdout ? "pipe" : "ignore", "pipe", "pipe"] });
   let error: TsboxError | undefined;
   let stderr = "";
@@ -49,6 +56,43 @@ export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write
     done,
     kill: () => {
       if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
+/**
+ * A copy that starts later (the guest's: a request over the agent link) as
+ * one whose streams exist now, like a spawned helper's. If it cannot start,
+ * its output ends and `done` rejects with the reason.
+ */
+function whenStarted(pending: Promise<CopyHelper>, io: { stdin?: boolean; stdout?: boolean }): CopyHelper {
+  const stdin = io.stdin ? new PassThrough() : null;
+  const stdout = io.stdout ? new PassThrough() : null;
+  let started: CopyHelper | undefined;
+  let killed = false;
+  const done = pending.then(
+    (helper) => {
+      started = helper;
+      if (killed) helper.kill();
+      if (stdin && helper.stdin) stdin.pipe(helper.stdin);
+      if (stdout && helper.stdout) helper.stdout.pipe(stdout);
+      else stdout?.end();
+      return helper.done;
+    },
+    (err: unknown) => {
+      stdout?.end();
+      stdin?.destroy();
+      throw err;
+    },
+  );
+  done.catch(() => {});
+  return {
+    stdin,
+    stdout,
+    done,
+    kill: () => {
+      killed = true;
+      started?.kill();
     },
   };
 }

@@ -4,6 +4,7 @@
 //! contract fixture `test/fixtures/contract/agent-ops.json`.
 
 mod connect;
+mod copy;
 mod create;
 mod datagram;
 mod delete;
@@ -28,10 +29,10 @@ use container::ErrorKind;
 
 /// Every op the agent serves (checked against the contract fixture).
 #[cfg_attr(not(test), allow(dead_code))]
-pub const OPS: [&str; 19] = [
+pub const OPS: [&str; 20] = [
     "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume",
     "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach",
-    "update",
+    "update", "copy",
 ];
 
 impl Agent {
@@ -56,6 +57,7 @@ impl Agent {
             "create" => self.op_create(id, &cid, req),
             "start" => self.op_start(id, &cid, req),
             "exec" => self.op_exec(id, &cid, req),
+            "copy" => self.op_copy(id, &cid, req),
             "signal" => self.op_signal(id, &cid, req),
             "resize" => self.op_resize(id, &cid, req),
             "wait" => self.op_wait(id, &cid),

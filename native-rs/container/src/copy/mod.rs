@@ -7,6 +7,7 @@
 //! stopped one's layers mounted in a namespace of its own, the host) is
 //! [`crate::view`]'s business: these modules only see paths.
 
+pub mod op;
 pub mod owners;
 pub mod read;
 pub mod record;

@@ -79,8 +79,10 @@ interface Pending {
 }
 
 /** The ops the guest agent serves (native-rs/agent/src/ops; test/fixtures/contract/agent-ops.json). */
-export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume", "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach", "update"] as const;
+export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume", "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach", "update", "copy"] as const;
 export type AgentOp = (typeof AGENT_OPS)[number];
+/** The agent ops whose request names stream channels (`stdin`, `stdout`, `stderr`): a relay must map them (daemon.ts). */
+export const STREAM_OPS: readonly AgentOp[] = ["create", "exec", "copy", "connect", "datagram"];
 /** Ops only the `tsbox vm` daemon answers: its 9p exports, detached containers (`launch`, `containers`) and its shutdown (daemon.ts). */
 export const DAEMON_OPS = ["export", "unexport", "shutdown", "launch", "containers"] as const;
 export type DaemonOp = (typeof DAEMON_OPS)[number];

@@ -14,7 +14,7 @@ import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { errorMessage } from "../../../errors.js";
 import { creditOverrun, OutputCredit } from "../core/agent-channels.js";
-import { isAgentOp } from "../core/agent-protocol.js";
+import { isAgentOp, STREAM_OPS } from "../core/agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "../core/frame.js";
 import { type LaunchRequest, VmMonitor } from "./monitor.js";
 import { type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
@@ -113,7 +113,7 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
         }
         if (op === "hello") return reply({ id, ok: true, daemon: true });
         // Every op that opens stream channels (`connect`, `datagram`: a published port's connection or UDP peer).
-        if (op === "create" || op === "exec" || op === "connect" || op === "datagram") {
+        if ((STREAM_OPS as readonly unknown[]).includes(op)) {
           for (const k of ["stdin", "stdout", "stderr"]) {
             if (typeof fields[k] !== "number") continue;
             const guest = link.allocChannel();

@@ -1,13 +1,14 @@
 import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError, isTsboxError } from "../../../errors.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, LaunchOptions, StartOptions } from "../../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, LaunchOptions, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
 import type { NetworkSpec } from "../../../spec/container-spec.js";
 import { toGuestNetwork } from "../core/guest-network.js";
 import { GUEST_RUN_DIR } from "../core/guest-spec.js";
 import type { AgentLink } from "./agent-link.js";
+import type { ExecContext } from "./exec.js";
 import { recordAttachments, removeAttachment } from "./published-ports.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
@@ -58,14 +59,31 @@ export class VmBackend implements Backend {
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {
     const { execInGuest } = await import("./exec.js");
     const cid = basename(options.bundleDir);
-    if (this.current && this.users > 0) return this.inGuest((opened, done) => execInGuest({ link: opened.machine.link, done }, cid, options));
+    return this.inRunningGuest(async (ctx, remote) => {
+      const proc = await execInGuest(ctx, cid, options);
+      // `exec -d`: nobody waits for it; the connection may go.
+      if (options.detach && remote) await remote.machine.destroy();
+      return proc;
+    });
+  }
+
+  /** `tsbox cp`/`export` of a container of the running guest: the agent's `copy` op (copy.ts). */
+  async copy(bundleDir: string, request: CopyRequest): Promise<CopyHelper> {
+    const { copyInGuest } = await import("./copy.js");
+    return this.inRunningGuest((ctx) => copyInGuest(ctx, basename(bundleDir), request));
+  }
+
+  /**
+   * `use` with the link of the running guest (never starts one): ours, or
+   * the `tsbox vm` daemon's (a detached container, or one another process
+   * runs there), whose connection goes when `use` fails or its process is done.
+   */
+  private async inRunningGuest<T>(use: (ctx: ExecContext, remote?: OpenedMachine) => Promise<T>): Promise<T> {
+    if (this.current && this.users > 0) return this.inGuest((opened, done) => use({ link: opened.machine.link, done }));
     const remote = await (await import("./session.js")).connectDaemon(this.options.env);
     if (!remote) throw new ContainerError("the container is not running (its vm guest is gone)");
     try {
-      const proc = await execInGuest({ link: remote.machine.link, done: () => void remote.machine.destroy() }, cid, options);
-      // `exec -d`: nobody waits for it; the connection may go.
-      if (options.detach) await remote.machine.destroy();
-      return proc;
+      return await use({ link: remote.machine.link, done: () => void remote.machine.destroy() }, remote);
     } catch (err) {
       await remote.machine.destroy();
       throw err;
