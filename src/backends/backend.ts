@@ -41,10 +41,11 @@ export interface Backend {
    */
   exec?(options: ExecStartOptions): Promise<ContainerProcess>;
   /**
-   * `tsbox cp` and `export` of a running container whose files live where
-   * this process cannot reach them (the vm guest's): the copy operation of
-   * `tsbox-runtime copy --pid`, run in the container's namespaces there.
-   * Resolves once it runs. Optional: the native backend's copies run the helper here.
+   * `tsbox cp` and `export` of a container whose files live where this
+   * process cannot reach them (the vm guest's): the copy operation of
+   * `tsbox-runtime copy`, run there in the container's namespaces while it
+   * runs, else in a view of its layers. Resolves once it runs. Optional:
+   * the native backend's copies run the helper here.
    */
   copy?(bundleDir: string, request: CopyRequest): Promise<CopyHelper>;
   /**
@@ -222,8 +223,10 @@ export interface CopyRequest extends Omit<CopyOptionsOfOp, "markers"> {
   op: "stat" | "read" | "write";
   /** Absolute, in the container. */
   path: string;
-  /** Directories a `read` does not descend into (the volumes, for `export`). */
+  /** Directories a `read` of a running container does not descend into (what is mounted over its root, for `export`). */
   skip?: string[];
+  /** Of a stopped container: its files as it runs (with its volumes, read-write), or its layers alone, read-only (`export`). */
+  view?: "merged" | "layers";
 }
 
 /** A copy operation under way: records in on `stdin` (write) or out on `stdout` (read, stat's JSON). */

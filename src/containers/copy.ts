@@ -71,17 +71,18 @@ export class ContainerFiles {
   }
 
   /**
-   * A vm container's files, in its guest: while it runs (its pid is the
-   * guest's: whether it runs is what its record says). Its `layers`, for
-   * `export`, are its files without what is mounted over them (volumes, tmpfs).
+   * A vm container's files, in its guest (its pid is the guest's: whether it
+   * runs is what its record says): its namespaces while it runs, else a view
+   * of its layers. Its `layers`, for `export`, are its files without what is
+   * mounted over them (volumes, tmpfs).
    */
   private guestTarget(view: "merged" | "layers" | "upper"): CopyTarget {
     const copy = this.backend?.copy?.bind(this.backend);
     if (!copy || view === "upper") throw new ContainerError(`copying files is not supported for containers of the ${this.state.backend} backend`);
-    if (!isActive(this.state)) throw new ContainerError(`container ${this.name} is not running: files of a vm container are copied while it runs (diff and commit read a stopped one's changes)`);
-    const skip = view === "layers" ? mountDestinations(this.bundle.config) : [];
+    if (!isActive(this.state) && !existsSync(this.bundle.config)) throw new ContainerError(`container ${this.name} has no file system yet (it never started)`);
+    const layersOnly = view === "layers" ? { view: "layers" as const, skip: mountDestinations(this.bundle.config) } : {};
     const bundleDir = this.bundle.dir;
-    return { guest: (request) => copy(bundleDir, skip.length > 0 && request.op === "read" ? { ...request, skip } : request) };
+    return { guest: (request) => copy(bundleDir, request.op === "read" ? { ...request, ...layersOnly } : request) };
   }
 
   private alive(): boolean {

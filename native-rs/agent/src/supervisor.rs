@@ -48,12 +48,20 @@ pub enum Job<'a> {
         process: &'a Process,
         known: Known<'a>,
     },
-    /// `tsbox cp` in the running container whose init is `pid` (ops/copy.rs).
+    /// `tsbox cp` in a container (ops/copy.rs).
     Copy {
-        pid: i32,
+        target: CopyIn<'a>,
         op: Op,
         path: PathBuf,
     },
+}
+
+/// Where a copy works.
+pub enum CopyIn<'a> {
+    /// The running container whose init is this pid: its namespaces.
+    Running(i32),
+    /// A stopped container whose root the agent has mounted: a view of it.
+    Stopped(&'a Spec, view::View),
 }
 
 const STATUS_FD: c_int = 3;
@@ -96,7 +104,7 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
             process,
             known,
         } => run_exec(pid, process, known, &events),
-        Job::Copy { pid, op, path } => run_copy(pid, op, &path, &events),
+        Job::Copy { target, op, path } => run_copy(target, op, &path, &events),
     }
 }
 
@@ -158,15 +166,16 @@ fn run_exec(pid: i32, process: &Process, known: Known, events: &StatusEvents) ->
 /// namespace wants a single-threaded process that has nothing else to do),
 /// reported like an exec'd process; its own error goes to its stderr
 /// channel, as `tsbox-runtime copy`'s to its status fd.
-fn run_copy(pid: i32, mut op: Op, path: &Path, events: &StatusEvents) -> i32 {
+fn run_copy(target: CopyIn, mut op: Op, path: &Path, events: &StatusEvents) -> i32 {
     let forked = match process::clone_fork(0) {
         Ok(Forked::Child) => {
             let errors = StatusEvents::new(Some(2), "tsbox-agent");
-            let code = match view::enter_running(pid).and_then(|()| copy_op::perform(&mut op, path, true)) {
-                Ok(()) => 0,
-                Err(e) => errors.error(&e),
+            let done = match target {
+                CopyIn::Running(pid) => view::enter_running(pid).and_then(|()| copy_op::perform(&mut op, path, true)).map(|()| 0),
+                // The view's child reports its own error and exits with its code.
+                CopyIn::Stopped(spec, v) => view::run(spec, v, &mut || copy_op::perform(&mut op, path, false), &|e| errors.error(e)),
             };
-            process::exit_now(code)
+            process::exit_now(done.unwrap_or_else(|e| errors.error(&e)))
         }
         Ok(Forked::Parent(child)) => Ok(child),
         Err(e) => Err(Error::errno("forking the copy", e)),

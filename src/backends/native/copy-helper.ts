@@ -2,7 +2,8 @@ import { spawn } from "node:child_process";
 import { PassThrough, type Readable } from "node:stream";
 import type { CopyHelper, CopyOptionsOfOp, CopyRequest } from "../backend.js";
 import { TsboxError } from "../../errors.js";
-import { requireRuntimeBinary } from "./runtime-binary.js";
+import { hostCopy } from "../../containers/host-copy.js";
+import { findRuntimeBinary, requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, statusErrorToTsboxError, type StatusEvent } from "./status-events.js";
 
 export type { CopyHelper };
@@ -25,6 +26,8 @@ export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write
     if (markers) throw new TsboxError("overlay markers are read from a stopped container's layer only", { code: "runtime" });
     return whenStarted(target.guest({ op, path, ...rest }), io);
   }
+  // Without the helper (the vm backend alone: macOS, Windows), the host's side in JS.
+  if ("host" in target && !findRuntimeBinary()) return hostCopy(op, path, options);
   const args = ["copy", "--op", op, "--path", path, "--status-fd", "3"];
   if ("pid" in target) args.push("--pid", String(target.pid));
   else if ("bundle" in target) args.push("--bundle", target.bundle, "--view", target.view);

@@ -1,16 +1,26 @@
-//! `copy`: `tsbox cp` (and `export`) of a running container — the same
-//! operation as `tsbox-runtime copy --pid` (container::copy::op) inside the
-//! container's namespaces, under the handle `eid` like an exec'd process
-//! (`wait`, `signal`, `delete` take it). Records travel on its stdout or
-//! stdin channel, a `stat` answer on stdout, and a failure as a status
-//! event line on its stderr channel (the native helper's status fd).
+//! `copy`: `tsbox cp` (and `export`) — the same operation as `tsbox-runtime
+//! copy` (container::copy::op), under the handle `eid` like an exec'd
+//! process (`wait`, `signal`, `delete` take it). Records travel on its
+//! stdout or stdin channel, a `stat` answer on stdout, and a failure as a
+//! status event line on its stderr channel (the native helper's status fd).
+//!
+//! Of a running container `cid`: in its namespaces (`--pid`). Of a stopped
+//! one, whose files are its image's layers under the layer its runs kept
+//! (kept_layer.rs): the request carries its guest `spec` and `layer`, as
+//! `create`'s do, and its overlay is mounted in a guest dir of the handle's
+//! for this copy alone (`--bundle`'s view); a `write` saves the layer back
+//! when the handle is deleted.
 
 use crate::agent::{no_such, op_error, Agent};
-use crate::supervisor::Job;
+use crate::guest_dir;
+use crate::guest_init::HOST_MOUNT;
+use crate::kept_layer::{self, KeptLayer};
+use crate::supervisor::{self, CopyIn, Job};
 use container::copy::op::{Op, Request};
 use container::json::Json;
-use container::ErrorKind;
-use std::path::PathBuf;
+use container::view::View;
+use container::{ErrorKind, Spec};
+use std::path::{Path, PathBuf};
 
 impl Agent {
     pub(super) fn op_copy(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
@@ -20,6 +30,11 @@ impl Agent {
             .unwrap_or("")
             .to_string();
         self.check_new_id(&eid, "copy needs an eid")?;
+        let (op, path, view) = copy_request(req)?;
+        let chans = self.channels(req)?;
+        if let Some(spec) = req.get("spec") {
+            return self.copy_stopped(id, &eid, spec, req, op, path, view, chans);
+        }
         let pid = match self.ctrs.get(cid) {
             Some(c) if c.parent.is_none() && c.running() => c.pid.unwrap_or(0),
             Some(c) if c.parent.is_none() => {
@@ -30,33 +45,79 @@ impl Agent {
             }
             _ => return Err(no_such(cid)),
         };
-        let copy = req
-            .get("copy")
-            .ok_or_else(|| op_error(ErrorKind::Spec, "copy needs a copy object"))?;
-        let text = |key: &str| copy.get(key).and_then(|v| v.as_str());
-        let switch = |key: &str| copy.get(key).and_then(|v| v.as_bool());
-        let path = text("path")
-            .filter(|p| p.starts_with('/'))
-            .map(PathBuf::from)
-            .ok_or_else(|| op_error(ErrorKind::Spec, "copy needs an absolute path"))?;
-        let mut op = Op::from_request(Request {
-            op: text("op").unwrap_or(""),
-            follow: switch("follow") == Some(true),
-            name: text("name").map(|n| n.to_string()),
-            content: switch("content") != Some(false),
-            markers: false,
-            archive: switch("archive") == Some(true),
-        })
-        .map_err(|m| op_error(ErrorKind::Spec, m))?;
-        // `export`: the container's volumes are not its files.
-        if let (Op::Read(o), Some(Json::Array(skip))) = (&mut op, copy.get("skip")) {
-            o.skip = skip.iter().filter_map(|p| p.as_str()).map(PathBuf::from).collect();
-        }
-        let chans = self.channels(req)?;
-        let mut c = self.start_supervisor(Job::Copy { pid, op, path }, chans, false, None, None)?;
+        let mut c = self.start_supervisor(Job::Copy { target: CopyIn::Running(pid), op, path }, chans, false, None, None)?;
         c.parent = Some(cid.to_string());
         c.start_req = Some(id);
         self.add(&eid, c);
         Ok(())
     }
+
+    #[allow(clippy::too_many_arguments)]
+    fn copy_stopped(&mut self, id: u64, eid: &str, spec: &Json, req: &Json, op: Op, path: PathBuf, view: View, chans: crate::stdio::Channels) -> Result<(), Json> {
+        let mut spec = Spec::from_document(spec).map_err(super::spec_error)?;
+        let setup = |m: String| op_error(ErrorKind::Setup, m);
+        let saved = kept_layer::requested(req, Path::new(HOST_MOUNT)).map_err(|m| op_error(ErrorKind::Spec, m))?;
+        let dir = supervisor::container_dir(eid);
+        guest_dir::prepare(&dir, &spec).map_err(setup)?;
+        let layer = match (saved, &spec.root.overlay) {
+            (Some(saved), Some(ov)) => Some(KeptLayer { upper: ov.upper.clone(), saved, owners: kept_layer::owners_of(&spec) }),
+            _ => None,
+        };
+        let mounted = layer
+            .as_ref()
+            .map_or(Ok(()), KeptLayer::restore)
+            .and_then(|()| guest_dir::mount_overlay_root(&mut spec));
+        if let Err(m) = mounted {
+            guest_dir::cleanup(&dir);
+            return Err(setup(m));
+        }
+        let writes = matches!(op, Op::Write(_));
+        let job = Job::Copy { target: CopyIn::Stopped(&spec, view), op, path };
+        let mut c = match self.start_supervisor(job, chans, false, None, None) {
+            Ok(c) => c,
+            Err(e) => {
+                guest_dir::cleanup(&dir);
+                return Err(e);
+            }
+        };
+        c.dir = Some(dir);
+        // Saved back when the handle is deleted, once the copy has ended; a read changed nothing.
+        c.layer = if writes { layer } else { None };
+        c.start_req = Some(id);
+        self.add(eid, c);
+        Ok(())
+    }
+}
+
+/// The request's `copy` object: the operation, its path (absolute, in the
+/// container) and, for a stopped container, its view (`layers`: `export`'s).
+fn copy_request(req: &Json) -> Result<(Op, PathBuf, View), Json> {
+    let copy = req
+        .get("copy")
+        .ok_or_else(|| op_error(ErrorKind::Spec, "copy needs a copy object"))?;
+    let text = |key: &str| copy.get(key).and_then(|v| v.as_str());
+    let switch = |key: &str| copy.get(key).and_then(|v| v.as_bool());
+    let path = text("path")
+        .filter(|p| p.starts_with('/'))
+        .map(PathBuf::from)
+        .ok_or_else(|| op_error(ErrorKind::Spec, "copy needs an absolute path"))?;
+    let mut op = Op::from_request(Request {
+        op: text("op").unwrap_or(""),
+        follow: switch("follow") == Some(true),
+        name: text("name").map(|n| n.to_string()),
+        content: switch("content") != Some(false),
+        markers: false,
+        archive: switch("archive") == Some(true),
+    })
+    .map_err(|m| op_error(ErrorKind::Spec, m))?;
+    // A running container's `export`: what is mounted over its root is not its files.
+    if let (Op::Read(o), Some(Json::Array(skip))) = (&mut op, copy.get("skip")) {
+        o.skip = skip.iter().filter_map(|p| p.as_str()).map(PathBuf::from).collect();
+    }
+    let view = match text("view") {
+        None | Some("merged") => View::Merged,
+        Some("layers") => View::Layers,
+        Some(v) => return Err(op_error(ErrorKind::Spec, format!("copy view {}: expected merged or layers", v))),
+    };
+    Ok((op, path, view))
 }

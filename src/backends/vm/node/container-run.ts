@@ -32,7 +32,7 @@ export interface RunContext {
 }
 
 /** Export names on the host. */
-const hostNaming: ExportNaming = {
+export const hostNaming: ExportNaming = {
   // Layers are content-addressed and immutable: one export per layer, shared.
   layerExportName: (dir) => `l-${createHash("sha256").update(dir).digest("hex").slice(0, 24)}`,
 };
@@ -89,7 +89,7 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
  * (made here), or undefined for one that goes with its run (`--rm`) or has
  * no record of its own.
  */
-function keptLayer(bundleDir: string): string | undefined {
+export function keptLayer(bundleDir: string): string | undefined {
   const paths = bundlePaths(bundleDir);
   const state = readState(paths);
   if (!state || state.remove) return undefined;

@@ -8,6 +8,9 @@ import type { NetworkSpec } from "../../../spec/container-spec.js";
 import { toGuestNetwork } from "../core/guest-network.js";
 import { GUEST_RUN_DIR } from "../core/guest-spec.js";
 import type { AgentLink } from "./agent-link.js";
+import type { ExportTable } from "./container-run.js";
+import { isActive, readState } from "../../../containers/state.js";
+import { bundlePaths } from "../../../paths.js";
 import type { ExecContext } from "./exec.js";
 import { recordAttachments, removeAttachment } from "./published-ports.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
@@ -45,10 +48,12 @@ export class VmBackend implements Backend {
   async start(options: StartOptions): Promise<ContainerProcess> {
     writeFileSync(`${options.bundleDir}/config.json`, JSON.stringify(options.spec));
     const { startInGuest } = await import("./container-run.js");
-    return this.inGuest(async (opened, done) => {
-      const p9 = opened.exports ?? { add: (n: string, e: { path: string; readonly: boolean }) => opened.machine.p9.addExport(n, e), remove: (n: string) => opened.machine.p9.removeExport(n) };
-      return startInGuest({ link: opened.machine.link, p9, exportRefs: this.exportRefs, done }, options, basename(options.bundleDir));
-    });
+    return this.inGuest(async (opened, done) => startInGuest({ link: opened.machine.link, p9: this.exportTable(opened), exportRefs: this.exportRefs, done }, options, basename(options.bundleDir)));
+  }
+
+  /** Where a guest's 9p exports are registered: the daemon's table, or our machine's server. */
+  private exportTable(opened: OpenedMachine): ExportTable {
+    return opened.exports ?? { add: (n: string, e: { path: string; readonly: boolean }) => opened.machine.p9.addExport(n, e), remove: (n: string) => opened.machine.p9.removeExport(n) };
   }
 
   /**
@@ -67,10 +72,16 @@ export class VmBackend implements Backend {
     });
   }
 
-  /** `tsbox cp`/`export` of a container of the running guest: the agent's `copy` op (copy.ts). */
+  /**
+   * `tsbox cp`/`export`: the agent's `copy` op (copy.ts), in a running
+   * container, or in a view of a stopped one's layers in a guest started
+   * for it if none runs.
+   */
   async copy(bundleDir: string, request: CopyRequest): Promise<CopyHelper> {
-    const { copyInGuest } = await import("./copy.js");
-    return this.inRunningGuest((ctx) => copyInGuest(ctx, basename(bundleDir), request));
+    const { copyInGuest, copyInStoppedGuest } = await import("./copy.js");
+    const state = readState(bundlePaths(bundleDir));
+    if (state && isActive(state)) return this.inRunningGuest((ctx) => copyInGuest(ctx, basename(bundleDir), request));
+    return this.inGuest((opened, done) => copyInStoppedGuest({ link: opened.machine.link, p9: this.exportTable(opened), exportRefs: this.exportRefs, done }, bundleDir, request));
   }
 
   /**
