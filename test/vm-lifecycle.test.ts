@@ -95,7 +95,7 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await assertNoLeaks(snap, [who]);
   });
 
-  it("detached containers: run -d starts the vm on demand; ps, logs -f, exec, stats, stop, rm; events", async () => {
+  it("detached containers: run -d starts the vm on demand; ps, logs -f, exec, top, stats, stop, rm; events", async () => {
     const since = String(Math.floor(Date.now() / 1000) - 1);
     const script = "echo up; while [ ! -f /tmp/go ]; do sleep 0.1; done; echo went; echo oops >&2";
     const r = await ok(["run", "-d", "--name", "web", "busybox", "sh", "-c", script]);
@@ -106,6 +106,10 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const probe = await ok(["exec", "web", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; hostname"]);
     assert.equal(probe.stdout.split("\n")[0], `sh -c ${script} `);
     assert.equal(probe.stdout.split("\n")[1], r.stdout.slice(0, 12));
+    // top: the guest's processes in ps -ef's columns, users by the image's names.
+    const top = (await ok(["top", "web"])).stdout.split("\n");
+    assert.match(top[0]!, /^UID +PID +PPID +C +STIME +TTY +TIME +CMD$/);
+    assert.ok(top.some((l) => /^root +\d+ +\d+ +\d+ +\d\d:\d\d +\? +\d\d:\d\d:\d\d sh -c echo up;/.test(l)), top.join("\n"));
     const stats = await ok(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "web"]);
     const [name, pids, usage] = stats.stdout.trim().split(" ");
     assert.equal(name, "web");

@@ -76,6 +76,12 @@ export interface Backend {
    * cgroups). Optional: a backend without cgroups has none of the three.
    */
   stats?(bundleDir: string): Promise<ContainerStats>;
+  /**
+   * The processes of a running container as its kernel's /proc shows them,
+   * for `top` where the host's `ps` cannot see them (the vm guest's); rejects
+   * like `stats`. Optional: the native backend's are the host's own.
+   */
+  processes?(bundleDir: string): Promise<KernelProcesses>;
   /** Freezes every process of the container (cgroup freezer); rejects like `stats`. */
   pause?(bundleDir: string): Promise<void>;
   /** Thaws a paused container; rejects like `stats`. */
@@ -202,6 +208,13 @@ export interface ExecStartOptions {
   stderr: StdioTarget;
   /** `exec -d`: the process runs on its own, nobody waits for it; resolves once it runs, with no streams. */
   detach?: boolean;
+}
+
+/** A container's processes as `Backend.processes` reports them; times in clock ticks (1/100 s). */
+export interface KernelProcesses {
+  processes: { pid: number; ppid: number; uid: number; tty: number; cpuTicks: number; startTicks: number; cmd: string }[];
+  /** The kernel's uptime when they were read. */
+  uptimeTicks: number;
 }
 
 /** What a copy of `tsbox cp` / `export` asks beyond its op and path (tsbox-runtime copy's switches). */

@@ -1,6 +1,9 @@
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { ContainerError, TsboxError } from "../../errors.js";
+import { ContainerError, TsboxError, UsageError } from "../../errors.js";
+import { parsePasswd, readImageFile } from "../../spec/user.js";
+import { readSpec } from "../spec-file.js";
+import { processTable } from "./process-table.js";
 import type { LifecycleContext } from "../context.js";
 import { shown } from "../context.js";
 import { processParent, processStartTime } from "../state.js";
@@ -23,7 +26,8 @@ export interface TopResult {
 export async function topContainer(ctx: LifecycleContext, id: string, psArgs: string[]): Promise<TopResult> {
   const state = currentState(ctx, id);
   if (state.status !== "running" && state.status !== "paused") throw new ContainerError(`container ${shown(state)} is not running`);
-  if (ctx.backend.name !== "native" || state.pid === null) throw new ContainerError(`top is not supported for ${ctx.backend.name} containers`);
+  if (ctx.backend.name !== "native") return kernelTop(ctx, id, psArgs);
+  if (state.pid === null) throw new ContainerError(`container ${shown(state)} is not running`);
   const pids = new Set(containerPids(state.pid));
   const out = await new Promise<string>((resolve, reject) => {
     execFile("ps", psArgs.length > 0 ? psArgs : ["-ef"], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
@@ -36,6 +40,28 @@ export async function topContainer(ctx: LifecycleContext, id: string, psArgs: st
   const column = titles.indexOf("PID");
   if (column < 0) throw new TsboxError(`ps ${psArgs.join(" ")} printed no PID column`, { code: "usage" });
   return { titles, lines: [header, ...rows.filter((r) => pids.has(Number(r.trim().split(/\s+/)[column])))] };
+}
+
+/**
+ * A container whose processes the host's `ps` cannot see (the vm guest's):
+ * the backend reads them from its kernel, shown in `ps -ef`'s columns with
+ * the users the image's /etc/passwd names.
+ */
+async function kernelTop(ctx: LifecycleContext, id: string, psArgs: string[]): Promise<TopResult> {
+  if (!ctx.backend.processes) throw new ContainerError(`top is not supported for ${ctx.backend.name} containers`);
+  if (psArgs.length > 0 && psArgs.join(" ") !== "-ef") throw new UsageError(`top of a ${ctx.backend.name} container takes no ps options: it shows ps -ef's columns`);
+  const bundle = ctx.paths.container(id);
+  const kp = await ctx.backend.processes(bundle.dir);
+  const spec = readSpec(bundle.config);
+  const passwd = await readImageFile(spec.root.overlay?.lower ?? [spec.root.path], "etc/passwd").catch(() => undefined);
+  const names = new Map((passwd ? parsePasswd(passwd) : []).map((e) => [e.uid, e.name] as const));
+  const maps = spec.linux.uidMappings;
+  const containerUid = (uid: number) => {
+    const m = maps.find((m) => uid >= m.hostID && uid < m.hostID + m.size);
+    return m ? m.containerID + (uid - m.hostID) : uid;
+  };
+  const lines = processTable(kp, names, containerUid, Date.now());
+  return { titles: lines[0]!.trim().split(/\s+/), lines };
 }
 
 /** Host pids of the processes in the container whose init is `init`. */

@@ -19,6 +19,7 @@ mod resume;
 mod signal;
 mod start;
 mod stats;
+mod top;
 mod update;
 mod wait;
 
@@ -29,10 +30,10 @@ use container::ErrorKind;
 
 /// Every op the agent serves (checked against the contract fixture).
 #[cfg_attr(not(test), allow(dead_code))]
-pub const OPS: [&str; 20] = [
+pub const OPS: [&str; 21] = [
     "hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume",
     "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach",
-    "update", "copy",
+    "update", "copy", "top",
 ];
 
 impl Agent {
@@ -62,6 +63,7 @@ impl Agent {
             "resize" => self.op_resize(id, &cid, req),
             "wait" => self.op_wait(id, &cid),
             "stats" => self.op_stats(id, &cid),
+            "top" => self.op_top(id, &cid),
             "pause" => self.op_pause(id, &cid),
             "resume" => self.op_resume(id, &cid),
             "update" => self.op_update(id, &cid, req),

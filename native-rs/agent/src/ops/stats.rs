@@ -31,7 +31,7 @@ impl Agent {
 }
 
 impl Agent {
-    /// The cgroup of a running container (`stats`, `pause`, `resume`).
+    /// The cgroup of a running container (`stats`, `top`, `pause`, `resume`).
     pub(super) fn cgroup_of(&self, cid: &str) -> Result<&dyn container::cgroups::Manager, Json> {
         let c = self.ctrs.get(cid).ok_or_else(|| no_such(cid))?;
         match (&c.cgroup, c.running()) {

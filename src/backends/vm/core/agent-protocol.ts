@@ -79,7 +79,7 @@ interface Pending {
 }
 
 /** The ops the guest agent serves (native-rs/agent/src/ops; test/fixtures/contract/agent-ops.json). */
-export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume", "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach", "update", "copy"] as const;
+export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize", "wait", "stats", "pause", "resume", "delete", "ping", "connect", "dialed", "resolved", "datagram", "net-attach", "net-detach", "update", "copy", "top"] as const;
 export type AgentOp = (typeof AGENT_OPS)[number];
 /** The agent ops whose request names stream channels (`stdin`, `stdout`, `stderr`): a relay must map them (daemon.ts). */
 export const STREAM_OPS: readonly AgentOp[] = ["create", "exec", "copy", "connect", "datagram"];

@@ -1,7 +1,7 @@
 import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError, isTsboxError } from "../../../errors.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, LaunchOptions, StartOptions } from "../../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
 import type { NetworkSpec } from "../../../spec/container-spec.js";
@@ -153,6 +153,13 @@ export class VmBackend implements Backend {
     return parseContainerStats(reply.stats, "the vm agent");
   }
 
+  /** `top`: the container's processes as the guest's /proc shows them (the agent's `top`). */
+  async processes(bundleDir: string): Promise<KernelProcesses> {
+    const reply = await this.askAboutContainer("top", bundleDir);
+    if (!Array.isArray(reply.processes) || typeof reply.uptimeTicks !== "number") throw new ContainerError("the vm agent's top answer is malformed");
+    return { processes: reply.processes as KernelProcesses["processes"], uptimeTicks: reply.uptimeTicks };
+  }
+
   async pause(bundleDir: string): Promise<void> {
     await this.askAboutContainer("pause", bundleDir);
   }
@@ -174,7 +181,7 @@ export class VmBackend implements Backend {
    * runs; never boots a guest for it. The agent's refusals (no such
    * container, no cgroup) become ContainerErrors.
    */
-  private async askAboutContainer(op: "stats" | "pause" | "resume" | "update" | "net-attach" | "net-detach", bundleDir: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  private async askAboutContainer(op: "stats" | "top" | "pause" | "resume" | "update" | "net-attach" | "net-detach", bundleDir: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const cid = basename(bundleDir);
     const ask = async (link: AgentLink) => {
       try {
