@@ -49,7 +49,6 @@ import { buildInspectRecord, writeInspectRecord } from "./containers/inspect-rec
 import { type ContainerInspect, inspectContainer } from "./containers/inspect.js";
 import { readContainerVolumes, VolumeStore } from "./containers/volumes.js";
 import { resolveMounts } from "./containers/volumes-resolve.js";
-import { requireInitBinary } from "./backends/native/init-binary.js";
 import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
 import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
@@ -876,10 +875,10 @@ export class Runtime implements ContainerOwner {
     return new ContainerFiles(bundle, state, this.runtimeFor(state.backend).backend);
   }
 
-  /** The static tsbox-init for `--init` (native backend only: the vm guest cannot run a host binary). */
+  /** The static tsbox-init for `--init`: the host's build, or the vm guest's own. */
   private initBinary(): string {
-    if (this.backend.name !== "native") throw new TsboxError(`--init is not supported on the ${this.backend.name} backend`, { code: "usage" });
-    return requireInitBinary();
+    if (!this.backend.initBinary) throw new TsboxError(`--init is not supported on the ${this.backend.name} backend`, { code: "usage" });
+    return this.backend.initBinary();
   }
 
   // --- end data side ---

@@ -18,7 +18,8 @@ import { effectiveHealthcheck, healthTiming, type HealthcheckOptions } from "../
 import { DataPaths } from "../src/paths.js";
 import { EVENTS_FILE, EVENTS_MAX_BYTES, EVENTS_ROTATED, eventLine, eventsFileOf, statusActions } from "../src/containers/events.js";
 import type { ContainerStatus } from "../src/containers/state.js";
-import { GUEST_HOST_MOUNT, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
+import { GUEST_HOST_MOUNT, GUEST_INIT_SOURCE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
+import { INIT_PATH, initMount } from "../src/spec/data-options.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
 
@@ -68,6 +69,16 @@ test("frames: the wire format of the agent protocol", () => {
     assert.equal(items[0]!.kind, "rejected");
     assert.equal(items[0]!.kind === "rejected" && items[0]!.channel, r.channel);
   }
+});
+
+test("--init on the vm backend: the spec's source for the guest's own binary, at the path the agent answers to", () => {
+  const doc = fixture<{ initPath: string; source: string; guestSource: string }>("guest-init.json");
+  assert.equal(INIT_PATH, doc.initPath);
+  assert.equal(GUEST_INIT_SOURCE, doc.source);
+  const spec = specFull as unknown as ContainerSpec;
+  const { spec: guest, exports } = toGuestSpec({ ...spec, mounts: [initMount(GUEST_INIT_SOURCE)] }, "c".repeat(64), { layerExportName: (d) => d });
+  assert.deepEqual(guest.mounts, [{ ...initMount(GUEST_INIT_SOURCE), source: doc.guestSource }]);
+  assert.ok(!exports.some((e) => e.path === GUEST_INIT_SOURCE));
 });
 
 test("agent ops: what AgentProtocol may send is what the agent serves", () => {

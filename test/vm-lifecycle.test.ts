@@ -249,6 +249,25 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["rm", "fresh"]);
   });
 
+  it("--init in the guest: the agent as tsbox-init, PID 1 that reaps orphans and forwards signals", async () => {
+    assert.equal((await ok(["run", "--rm", "--init", "busybox", "ps", "-o", "pid,args"])).stdout, "PID   COMMAND\n    1 /dev/init -- ps -o pid,args\n    2 ps -o pid,args\n");
+    // An orphan (its parent sh is gone) goes to PID 1: tsbox-init reaps it, a PID 1 that is `sleep` never does.
+    for (const init of [false, true]) {
+      await ok(["run", "-d", ...(init ? ["--init"] : []), "--name", "orphans", "busybox", "sh", "-c", "sh -c 'sleep 0.2 &'; exec sleep 600"]);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await ok(["exec", "orphans", "sh", "-c", "ps -o stat | grep -c Z || true"])).stdout, init ? "0\n" : "1\n", `init: ${init}`);
+      await ok(["rm", "-f", "orphans"]);
+    }
+    const missing = await tsbox(["run", "--rm", "--init", "busybox", "nosuchcmd"]);
+    assert.deepEqual([missing.code, missing.stderr], [127, "tsbox-init: executable file not found in $PATH: nosuchcmd\n"]);
+    assert.equal((await tsbox(["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"])).code, 7);
+    // stop's SIGTERM reaches `sleep` through tsbox-init (as PID 1 itself, sleep would ignore it until the SIGKILL).
+    await ok(["run", "-d", "--init", "--name", "inited", "busybox", "sleep", "600"]);
+    await ok(["stop", "-t", "30", "inited"]);
+    assert.equal((await ok(["wait", "inited"])).stdout, "143\n");
+    await ok(["rm", "inited"]);
+  });
+
   it("vm stop refuses while containers run, and --force kills them, recorded", async () => {
     await ok(["run", "-d", "--name", "keep", "busybox", "sleep", "600"]);
     const refused = await tsbox(["vm", "stop"]);

@@ -77,6 +77,11 @@ export interface Backend {
    */
   stats?(bundleDir: string): Promise<ContainerStats>;
   /**
+   * `--init`'s static tsbox-init as the backend's mounts name it: a host
+   * path, or the vm guest's own. Throws when there is none.
+   */
+  initBinary?(): string;
+  /**
    * The processes of a running container as its kernel's /proc shows them,
    * for `top` where the host's `ps` cannot see them (the vm guest's); rejects
    * like `stats`. Optional: the native backend's are the host's own.

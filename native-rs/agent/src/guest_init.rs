@@ -13,6 +13,8 @@ use std::path::Path;
 
 /// Where the host's 9p exports appear (src/backends/vm/core/guest-spec.ts: GUEST_HOST_MOUNT).
 pub const HOST_MOUNT: &str = "/mnt/host";
+/// This binary in the guest's root (`run --init` binds it into containers: main.rs).
+pub const AGENT_PATH: &str = "/init";
 
 /// Marks the tmpfs root, so the re-exec'd init knows the move is done.
 const MARKER: &str = "/.tsbox-root";
@@ -45,16 +47,16 @@ fn move_to_tmpfs() -> Result<(), String> {
     for d in ["dev", "proc", "sys", "tmp", "run", "root", "mnt/host"] {
         mkdir(&new.join(d))?;
     }
-    std::fs::copy("/init", new.join("init")).map_err(|e| format!("copying /init: {}", e))?;
+    std::fs::copy(AGENT_PATH, new.join(&AGENT_PATH[1..])).map_err(|e| format!("copying {}: {}", AGENT_PATH, e))?;
     std::fs::write(new.join(&MARKER[1..]), b"").map_err(|e| format!("writing {}: {}", MARKER, e))?;
     // Free the initramfs's copy (the kernel keeps the running image alive).
-    let _ = std::fs::remove_file("/init");
+    let _ = std::fs::remove_file(AGENT_PATH);
     chdir(new).map_err(|e| step("chdir /newroot", e))?;
     mount(Some(Path::new(".")), Path::new("/"), None, MS_MOVE, None).map_err(|e| step("moving the tmpfs onto /", e))?;
     sys::chroot(Path::new(".")).map_err(|e| step("chroot", e))?;
     chdir(Path::new("/")).map_err(|e| step("chdir /", e))?;
-    let err = std::process::Command::new("/init").exec();
-    Err(format!("re-executing /init: {}", err))
+    let err = std::process::Command::new(AGENT_PATH).exec();
+    Err(format!("re-executing {}: {}", AGENT_PATH, err))
 }
 
 fn mount_guest_fs() -> Result<(), String> {

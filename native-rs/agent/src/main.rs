@@ -6,6 +6,7 @@
 //!   tsbox-agent [--device /dev/hvc1]
 //!   tsbox-agent --version
 //!   tsbox-agent net-dns … (a network's name server, started by its first container's keeper)
+//!   /dev/init -- COMMAND [ARG...] (`run --init`: bound there read-only, it is the container's tsbox-init)
 
 mod agent;
 mod guest_dir;
@@ -20,7 +21,18 @@ mod sys;
 
 use std::path::PathBuf;
 
+/// Where `run --init` binds this binary in a container (src/spec/data-options.ts
+/// INIT_PATH; contract: test/fixtures/contract/guest-init.json). Started as
+/// that, it is the container's PID 1 — not the guest's, which is PID 1 too.
+const INIT_PATH: &str = "/dev/init";
+
 fn main() {
+    if std::env::args_os().next().map_or(false, |a| a == INIT_PATH) {
+        // As native-rs/init's tsbox-init: `/dev/init -- COMMAND…`.
+        let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+        let env: Vec<String> = std::env::vars_os().map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy())).collect();
+        std::process::exit(container::init::run(&args, &env));
+    }
     if guest_init::is_init() {
         guest_init::run();
     }
@@ -95,4 +107,17 @@ fn open_link(device: &std::path::Path) -> Result<std::os::raw::c_int, String> {
     sys::set_exclusive(link).map_err(|e| format!("cannot make {} exclusive: {}", dev, e.description()))?;
     sys::make_raw(link).map_err(|e| format!("cannot put {} in raw mode: {}", dev, e.description()))?;
     Ok(link)
+}
+
+#[cfg(test)]
+mod tests {
+    use container::contract::fixture;
+    use container::json::Json;
+
+    #[test]
+    fn contract_guest_init() {
+        let fx = fixture("guest-init.json");
+        assert_eq!(fx.get("initPath").and_then(Json::as_str), Some(super::INIT_PATH));
+        assert_eq!(fx.get("guestSource").and_then(Json::as_str), Some(crate::guest_init::AGENT_PATH));
+    }
 }

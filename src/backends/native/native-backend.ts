@@ -15,6 +15,7 @@ import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
 import { type SupervisorExit, WarmHelper, WarmHelperGone } from "./warm-helper.js";
+import { requireInitBinary } from "./init-binary.js";
 
 export interface NativeBackendOptions {
   /** Path of tsbox-runtime; default $TSBOX_RUNTIME or the package's build output. */
@@ -48,6 +49,11 @@ interface HelperStdio {
  */
 export class NativeBackend implements Backend {
   readonly name = "native";
+
+  /** The static tsbox-init (native-rs/init) beside tsbox-runtime. */
+  initBinary(): string {
+    return requireInitBinary();
+  }
 
   /** undefined: not tried yet; null: not available here (no addon), the spawn path runs everything. */
   private warm: WarmHelper | null | undefined;

@@ -15,6 +15,13 @@ import type { Export } from "./p9/server.js";
 
 export const GUEST_HOST_MOUNT = "/mnt/host";
 export const GUEST_RUN_DIR = "/run/tsbox";
+/**
+ * `--init`'s binary on the vm backend, as a spec's mount source: the agent
+ * itself (the guest's /init), which runs as tsbox-init when started as
+ * /dev/init (native-rs/agent/src/main.rs; contract: guest-init.json).
+ * Absolute, as every mount source of a spec, and no path a host has.
+ */
+export const GUEST_INIT_SOURCE = "/.tsbox-vm-guest/init";
 
 export interface GuestExport {
   name: string;
@@ -78,6 +85,7 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
   out.mounts = out.mounts.map((m) => {
     const inGuest = net?.mount(m);
     if (inGuest) return inGuest;
+    if (m.source === GUEST_INIT_SOURCE) return { ...m, source: "/init" };
     if (m.type !== "bind" || m.source.startsWith(GUEST_HOST_MOUNT + "/")) return m;
     const readonly = m.options.includes("ro");
     const name = `v-${cid.slice(0, 16)}-${n++}`;

@@ -6,7 +6,7 @@ import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
 import type { NetworkSpec } from "../../../spec/container-spec.js";
 import { toGuestNetwork } from "../core/guest-network.js";
-import { GUEST_RUN_DIR } from "../core/guest-spec.js";
+import { GUEST_INIT_SOURCE, GUEST_RUN_DIR } from "../core/guest-spec.js";
 import type { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
 import { isActive, readState } from "../../../containers/state.js";
@@ -40,6 +40,11 @@ export class VmBackend implements Backend {
   lastStart: OpenedMachine["start"] | undefined;
 
   constructor(private readonly options: VmBackendOptions = {}) {}
+
+  /** `--init`: the agent itself, the guest's /init (GUEST_INIT_SOURCE). */
+  initBinary(): string {
+    return GUEST_INIT_SOURCE;
+  }
 
   capabilities(): BackendCapabilities {
     return { rootless: true, terminal: true, volumes: true, networks: "guest", platforms: ["linux/386"] };
