@@ -118,7 +118,6 @@ function platformArgs(p: Platform): Record<string, string> {
 const PREDEFINED = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"];
 
 export async function build(rt: Runtime, options: BuildOptions): Promise<BuildResult> {
-  if (rt.backend.name !== "native") throw new BuildError(`tsbox build needs the native backend (this runtime uses the ${rt.backend.name} backend)`);
   const say = options.onOutput ?? (() => {});
   const context = new BuildContext(options.context);
   let text = options.dockerfileText;
