@@ -832,8 +832,12 @@ export class Runtime implements ContainerOwner {
     return (await import("./containers/cleanup.js")).pruneContainers(this);
   }
 
-  /** Deletes unnamed images no container uses, or with `all` every unused image, then the data nothing needs. */
-  async pruneImages(options: { all?: boolean } = {}): Promise<import("./containers/cleanup.js").ImagePruneResult> {
+  /**
+   * Deletes unnamed images no container uses, or with `all` every unused
+   * image, then the data nothing needs; `buildSteps`: only the step images
+   * builds kept as their cache.
+   */
+  async pruneImages(options: { all?: boolean; buildSteps?: boolean } = {}): Promise<import("./containers/cleanup.js").ImagePruneResult> {
     return (await import("./containers/cleanup.js")).pruneImages(this, options);
   }
 

@@ -156,6 +156,16 @@ for (const who of identities()) {
       await cli(["image", "prune", "-f"]);
       const cold = await build(["-t", "cached", ctx]);
       assert.doesNotMatch(cold.stderr, /\(cached\)/);
+      // docker's `builder prune`: the cache only; the named image stays and runs, an unnamed commit stays.
+      await cli(["run", "--name", "committed", "busybox", "true"]);
+      const unnamed = (await cli(["commit", "committed"])).stdout.trim();
+      const pruned = await cli(["builder", "prune", "-f"]);
+      assert.match(pruned.stdout, /^Deleted build cache objects:\n(sha256:[0-9a-f]{64}\n)+\nTotal reclaimed space: /);
+      assert.equal((await cli(["run", "--rm", "cached"])).stdout, "second");
+      await cli(["image", "inspect", unnamed]);
+      await cli(["rm", "committed"]);
+      await cli(["rmi", unnamed]);
+      assert.doesNotMatch((await build(["-t", "cached", ctx])).stderr, /\(cached\)/);
       await cli(["rmi", "cached"]);
     });
 

@@ -3,8 +3,9 @@
  * under the key of the chain of steps that made it (the base image's
  * manifest, then every instruction as expanded, and what a COPY read). A
  * later build with the same chain takes the image instead of running the
- * step. `tsbox image prune` (dangling images) deletes these entries; a step
- * whose blobs are gone is simply run again.
+ * step. `tsbox builder prune` (these alone) and `tsbox image prune` (every
+ * dangling image) delete these entries; a step whose blobs are gone is
+ * simply run again.
  */
 import { createHash } from "node:crypto";
 import type { OciLayout } from "../image/layout.js";

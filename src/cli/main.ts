@@ -60,6 +60,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
     const { managementCommand } = await import("./commands/management.js");
     return (args, ctx) => managementCommand("image", args, ctx, main);
   },
+  builder: async () => {
+    const { builderCommand } = await import("./commands/prune.js");
+    return (args, ctx) => builderCommand(args, ctx, main);
+  },
   // --- end data commands ---
   port: async () => (await import("./commands/port.js")).portCommand,
   build: async () => (await import("./commands/build.js")).buildCommand,
@@ -112,6 +116,7 @@ Commands:
   import    Create an image from a tar archive
   container Manage containers (docker's container ls/rm/inspect/prune/…)
   image     Manage images (docker's image ls/rm/inspect/pull/prune/…)
+  builder   Manage builds (build, prune: the build cache)
   system    Disk usage (df) and pruning of everything unused (prune)
   port      List a container's published ports
   network   Create, list, inspect, remove, connect and disconnect networks

@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { CACHE_KEY_ANNOTATION } from "../build/cache.js";
 import { cacheMountsDir } from "../build/run-mounts.js";
 import { removeOwnedTree } from "./remove.js";
 import { treeBytes } from "../fs-util.js";
@@ -49,7 +50,7 @@ export interface ImagePruneResult {
  * dangling images), or with `all` every unused one; then the blobs and
  * unpacked layers nothing needs.
  */
-export async function pruneImages(runtime: Runtime, options: { all?: boolean } = {}): Promise<ImagePruneResult> {
+export async function pruneImages(runtime: Runtime, options: { all?: boolean; buildSteps?: boolean } = {}): Promise<ImagePruneResult> {
   const layout = runtime.imageStore.layout;
   const used = new Set((await runtime.containers({ all: true })).map((c) => c.imageDigest));
   const result: ImagePruneResult = { untagged: [], deleted: [], bytes: 0 };
@@ -58,6 +59,8 @@ export async function pruneImages(runtime: Runtime, options: { all?: boolean } =
     index.manifests = index.manifests.filter((d) => {
       const name = d.annotations?.[Annotation.refName];
       if (used.has(d.digest) || (name !== undefined && !options.all)) return true;
+      // `builder prune`: only what builds kept as their cache.
+      if (options.buildSteps && d.annotations?.[CACHE_KEY_ANNOTATION] === undefined) return true;
       if (name !== undefined) result.untagged.push(familiarName(parseReference(name)));
       doomed.add(d.digest);
       return false;

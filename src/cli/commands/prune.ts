@@ -4,6 +4,7 @@ import { Runtime } from "../../runtime.js";
 import { confirm } from "../confirm.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
+import { groupUsage, isHelp } from "../group-command.js";
 import { pruneReport } from "./volume.js";
 
 /** docker's lines for the images a prune removed: names untagged, then image ids deleted. */
@@ -36,5 +37,36 @@ export async function containerPrune(args: string[], ctx: CliContext): Promise<n
   if (!(await confirm(ctx, "WARNING! This will remove all stopped containers.", flags.bools.has("force")))) return 0;
   const r = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).pruneContainers();
   ctx.stdout.write(pruneReport("Deleted Containers", r.removed, r.bytes));
+  return 0;
+}
+
+const BUILDER_USAGE = `Usage: tsbox builder COMMAND
+
+Manage builds: build (tsbox build), prune.
+`;
+
+/** `tsbox builder`: docker's group for builds. */
+export async function builderCommand(args: string[], ctx: CliContext, main: (argv: string[], ctx: CliContext) => Promise<number>): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || isHelp(sub)) return groupUsage(sub, BUILDER_USAGE, ctx);
+  if (sub === "build") return main(["build", ...rest], ctx);
+  if (sub === "prune") return builderPrune(rest, ctx);
+  throw new UsageError(`unknown command: builder ${sub} (see tsbox builder --help)`);
+}
+
+/**
+ * `tsbox builder prune`: the build cache — the step images builds kept (no
+ * name, no container) and RUN --mount=type=cache directories. Every step
+ * image is unnamed, so `-a` (docker: not only dangling ones) removes the same.
+ */
+async function builderPrune(args: string[], ctx: CliContext): Promise<number> {
+  const flags = parseFlags(args, [{ name: "force", short: "f" }, { name: "all", short: "a" }]);
+  if (flags.help) return ctx.stdout.write("Usage: tsbox builder prune [-a] [-f]\n\nRemove the build cache: the images of build steps no container uses, and RUN --mount=type=cache directories.\n"), 0;
+  if (flags.positionals.length > 0) throw new UsageError(`"tsbox builder prune" takes no arguments`);
+  if (!(await confirm(ctx, "WARNING! This will remove all dangling build cache.", flags.bools.has("force")))) return 0;
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  const steps = await runtime.pruneImages({ buildSteps: true });
+  const mounts = await runtime.pruneBuildCache();
+  ctx.stdout.write(pruneReport("Deleted build cache objects", [...steps.deleted, ...mounts.removed], steps.bytes + mounts.bytes));
   return 0;
 }
