@@ -15,6 +15,7 @@ import { startContainer } from "./containers/ops/start.js";
 import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, processParent, readCurrentState, readState } from "./containers/state.js";
+import { recordEvent } from "./containers/events.js";
 import { ContainerError, isTsboxError } from "./errors.js";
 import { execToEnd, ProcessHandle } from "./process-handle.js";
 import type { Change } from "./containers/changes.js";
@@ -334,6 +335,7 @@ export class Container implements AsyncDisposable {
       throw err;
     }
     if (!attachment) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
+    recordEvent(bundleOf(this.ctx, this.id).dir, state, "attach");
     return attachment;
   }
 

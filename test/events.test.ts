@@ -48,7 +48,7 @@ for (const who of identities()) {
         follower.kill("SIGINT");
       }
       assert.equal(await ended, 0, "Ctrl-C ends events quietly");
-      assert.equal(out, [`create ${name}`, `start ${name}`, `rename ${name}-2`, `die ${name}-2 137`, `destroy ${name}-2`, ""].join("\n"));
+      assert.equal(out, [`create ${name}`, `start ${name}`, `rename ${name}-2`, `kill ${name}-2`, `die ${name}-2 137`, `stop ${name}-2`, `destroy ${name}-2`, ""].join("\n"));
 
       // The past, then exit: only the foreground run's die, as docker's JSON message.
       const past = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", "event=die", "--filter", "image=busybox", "--format", "json"]);
@@ -58,6 +58,22 @@ for (const who of identities()) {
       // docker's default line.
       const text = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}-2`, "--filter", "event=destroy"]);
       assert.match(text.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z container destroy [0-9a-f]{64} \\(image=busybox, name=${name}-2\\)\\n$`));
+      // The verbs' own events, with kill's signal: a PID 1 ignores SIGHUP (no handler), the restart's SIGTERM too,
+      // so the stop timeout's SIGKILL ends it; rm -f kills a running one.
+      const verbs = `${name}-verbs`;
+      assert.equal((await tsbox(who, ["run", "-d", "--name", verbs, "busybox", "sleep", "600"])).code, 0);
+      assert.equal((await tsbox(who, ["kill", "-s", "HUP", verbs])).code, 0);
+      assert.equal((await tsbox(who, ["restart", "-t", "0", verbs])).code, 0);
+      assert.equal((await tsbox(who, ["rm", "-f", verbs])).code, 0);
+      const verbFormat = "{{.Action}}{{with .Actor.Attributes.signal}} {{.}}{{end}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}";
+      const done = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${verbs}`, "--format", verbFormat]);
+      assert.equal(done.stdout, ["create", "start", "kill 1", "kill 15", "die 137", "start", "restart", "kill 9", "die 137", "destroy", ""].join("\n"));
+      const attached = `${name}-attached`;
+      assert.equal((await tsbox(who, ["run", "-d", "--name", attached, "busybox", "sleep", "1"])).code, 0);
+      assert.equal((await tsbox(who, ["attach", attached])).code, 0);
+      assert.equal((await tsbox(who, ["rm", attached])).code, 0);
+      const attachEvents = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${attached}`, "--format", verbFormat]);
+      assert.equal(attachEvents.stdout, ["create", "start", "attach", "die 0", "destroy", ""].join("\n"));
       const bad = await tsbox(who, ["events", "--filter", "label=x"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /^tsbox: invalid filter "label=x": tsbox events filters by container=…, event=…, image=…, type=…\n$/);

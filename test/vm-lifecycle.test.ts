@@ -131,7 +131,7 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["rm", "stubborn"]);
     // The vm's monitor records what the native one does (events.test.ts follows the native backend).
     const events = await ok(["events", "--since", since, "--until", "0s", "--format", "{{.Action}} {{.Actor.Attributes.name}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}"]);
-    assert.equal(events.stdout, ["create web", "start web", "die web 0", "destroy web", "create stubborn", "start stubborn", "die stubborn 137", "destroy stubborn", ""].join("\n"));
+    assert.equal(events.stdout, ["create web", "start web", "die web 0", "destroy web", "create stubborn", "start stubborn", "kill stubborn", "die stubborn 137", "stop stubborn", "destroy stubborn", ""].join("\n"));
   });
 
   it("restart policies (also from update --restart) count restarts; attach streams a running container; rm -f kills one", async () => {

@@ -25,6 +25,8 @@ export interface ContainerEvent {
   exitCode?: number | null;
   /** `rename`: the name before. */
   oldName?: string | null;
+  /** `kill`: the signal's number. */
+  signal?: number;
   /** Nanoseconds since the epoch. */
   timeNano: bigint;
 }
@@ -52,6 +54,7 @@ export function eventLine(e: ContainerEvent): string {
   attributes.image = e.image;
   attributes.name = e.name ?? "";
   if (e.oldName !== undefined && e.oldName !== null) attributes.oldName = e.oldName;
+  if (e.signal !== undefined) attributes.signal = String(e.signal);
   const head = JSON.stringify({ status: e.action, id: e.id, from: e.image, Type: "container", Action: e.action, Actor: { ID: e.id, Attributes: attributes }, scope: "local" });
   // timeNano does not fit a double: written from the bigint's digits.
   return `${head.slice(0, -1)},"time":${e.timeNano / 1_000_000_000n},"timeNano":${e.timeNano}}`;
@@ -97,7 +100,17 @@ export function recordTransition(bundleDir: string, before: StateOf, after: Stat
   );
 }
 
-/** Records `create`, `destroy` or `rename` of a container. */
-export function recordEvent(bundleDir: string, state: Omit<StateOf, "status" | "exitCode">, action: "create" | "destroy" | "rename", oldName?: string | null): void {
-  appendEvents(eventsFileOf(bundleDir), [eventLine({ action, id: state.id, image: state.image, name: state.name, timeNano: nowNano(), ...(oldName !== undefined ? { oldName } : {}) })]);
+/**
+ * Records what was done to a container rather than what its state became:
+ * `create`, `destroy`, `rename` (with the old name), and the front end's
+ * verbs as docker reports them — `kill` (with the signal; `stop` sends one
+ * too), `stop` once it has stopped, `restart`, `attach`.
+ */
+export function recordEvent(
+  bundleDir: string,
+  state: Omit<StateOf, "status" | "exitCode">,
+  action: "create" | "destroy" | "rename" | "kill" | "stop" | "restart" | "attach",
+  extra: { oldName?: string | null; signal?: number } = {},
+): void {
+  appendEvents(eventsFileOf(bundleDir), [eventLine({ action, id: state.id, image: state.image, name: state.name, timeNano: nowNano(), ...extra })]);
 }

@@ -4,6 +4,7 @@ import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
 import { type ContainerState, isActive, processParent, supervisorAlive } from "../state.js";
+import { recordEvent } from "../events.js";
 import { currentState } from "./current.js";
 
 /**
@@ -17,6 +18,7 @@ export async function killContainer(ctx: LifecycleContext, id: string, signal: s
   const sig = parseSignal(signal);
   if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
   const stop = sig.number === 9 || sig.name === parseSignal(state.stopSignal).name;
+  recordEvent(bundleOf(ctx, id).dir, state, "kill", { signal: sig.number });
   if (!(await signalContainer(ctx, state, sig.number, stop))) throw new ContainerError(`container ${shown(state)} is not running`);
 }
 

@@ -5,6 +5,7 @@ import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
 import { isActive, readCurrentState } from "../state.js";
 import { currentState, supervisorGone } from "./current.js";
+import { recordEvent } from "../events.js";
 import { signalContainer } from "./kill.js";
 import { stopMonitored } from "./stop.js";
 
@@ -16,6 +17,7 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
     if (!options.force) throw new ContainerError(`cannot remove running container ${shown(state)}: stop it first or use --force`);
     // SIGKILL reaches a frozen container only once it thaws.
     if (state.status === "paused") await ctx.backend.resume?.(bundle.dir).catch(() => {});
+    recordEvent(bundle.dir, state, "kill", { signal: 9 });
     const answered = state.supervisor === "monitor" && (await stopMonitored(ctx, id, 9, -1));
     if (!answered) {
       await signalContainer(ctx, state, 9, true);

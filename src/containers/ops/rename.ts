@@ -14,5 +14,5 @@ export async function renameContainer(ctx: LifecycleContext, id: string, newName
     return { name: newName };
   });
   if (old !== null) ctx.names.release(old, id);
-  if (renamed) recordEvent(bundle.dir, renamed, "rename", old);
+  if (renamed) recordEvent(bundle.dir, renamed, "rename", { oldName: old });
 }

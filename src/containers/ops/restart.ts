@@ -2,6 +2,7 @@ import { bundleOf, type LifecycleContext } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
 import { type ContainerState, isActive, readCurrentState, supervisorAlive } from "../state.js";
+import { recordEvent } from "../events.js";
 import { currentState } from "./current.js";
 import { startContainer } from "./start.js";
 import { stopContainer, type StopOptions } from "./stop.js";
@@ -15,9 +16,16 @@ import { stopContainer, type StopOptions } from "./stop.js";
  */
 export async function restartContainer(ctx: LifecycleContext, id: string, options: StopOptions = {}): Promise<void> {
   const state = currentState(ctx, id);
+  await restarting(ctx, state, options);
+  recordEvent(bundleOf(ctx, id).dir, state, "restart");
+}
+
+async function restarting(ctx: LifecycleContext, state: ContainerState, options: StopOptions): Promise<void> {
+  const id = state.id;
   if (state.supervisor === "monitor" && isActive(state) && state.status !== "paused") {
     const signal = parseSignal(options.signal ?? state.stopSignal).number;
     const timeout = options.timeout ?? state.stopTimeout;
+    recordEvent(bundleOf(ctx, id).dir, state, "kill", { signal });
     try {
       const answered = await monitorRequest(bundleOf(ctx, id).dir, { op: "stop", signal, timeout, restart: true });
       if (answered !== undefined && (await startedAgain(ctx, id, state))) return;

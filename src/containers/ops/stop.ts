@@ -1,7 +1,8 @@
 import { bundleOf, type LifecycleContext } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
-import { isActive, supervisorAlive } from "../state.js";
+import { recordEvent } from "../events.js";
+import { type ContainerState, isActive, supervisorAlive } from "../state.js";
 import { currentState, supervisorGone } from "./current.js";
 import { signalForeground } from "./kill.js";
 
@@ -24,10 +25,18 @@ export async function stopContainer(ctx: LifecycleContext, id: string, options: 
   if (!isActive(state)) return;
   const sig = parseSignal(options.signal ?? state.stopSignal).number;
   const timeout = options.timeout ?? state.stopTimeout;
-  if (state.status === "paused") await ctx.backend.resume?.(bundleOf(ctx, id).dir).catch(() => {});
+  const bundle = bundleOf(ctx, id).dir;
+  // docker's events of a stop: `kill` with the stop signal, the container's `die`, then `stop`.
+  recordEvent(bundle, state, "kill", { signal: sig });
+  await stopping(ctx, state, sig, timeout);
+  recordEvent(bundle, state, "stop");
+}
+
+async function stopping(ctx: LifecycleContext, state: ContainerState, sig: number, timeout: number): Promise<void> {
+  if (state.status === "paused") await ctx.backend.resume?.(bundleOf(ctx, state.id).dir).catch(() => {});
   if (state.supervisor === "monitor") {
     // Answered once the exit is recorded; the monitor's last steps need no waiting for.
-    if (await stopMonitored(ctx, id, sig, timeout)) return;
+    if (await stopMonitored(ctx, state.id, sig, timeout)) return;
     // No monitor answered: it is gone or going.
     await supervisorGone(state);
     return;
