@@ -194,22 +194,6 @@ describe("npm packages", { skip }, () => {
       assert.deepEqual(images.map((i) => [i.name, i.platform]), [["busybox:latest", "linux/386"], ["busybox:latest", "linux/amd64"]], "one store, both platforms");
     });
 
-    it("cp into and out of a detached container, the host's side without tsbox-runtime", async () => {
-      writeFileSync(join(app, "note.txt"), "from the host\n");
-      ok(await asUser(["npx", "tsbox", "run", "-d", "--name", "mac", "busybox", "sleep", "600"], app), "run -d");
-      try {
-        ok(await asUser(["npx", "tsbox", "cp", "note.txt", "mac:/tmp/"], app), "cp in");
-        const r = await asUser(["npx", "tsbox", "exec", "mac", "cat", "/tmp/note.txt"], app);
-        ok(r, "exec");
-        assert.equal(r.stdout, "from the host\n");
-        ok(await asUser(["npx", "tsbox", "cp", "mac:/etc", "copied-etc"], app), "cp out");
-        assert.match(readFileSync(join(app, "copied-etc", "passwd"), "utf8"), /^root:x:0:0:/);
-      } finally {
-        ok(await asUser(["npx", "tsbox", "rm", "-f", "mac"], app), "rm");
-        ok(await asUser(["npx", "tsbox", "vm", "stop", "--force"], app), "vm stop");
-      }
-    });
-
     it("runs the README's library example", async () => {
       writeFileSync(join(app, "example.mjs"), readmeExample());
       const r = await asUser(["node", "example.mjs"], app);
