@@ -236,7 +236,7 @@ export interface CopyOptionsOfOp {
   archive?: boolean;
 }
 
-/** One copy operation in a running container of a backend's guest (`Backend.copy`). */
+/** One copy operation in a container of a backend's guest (`Backend.copy`). */
 export interface CopyRequest extends Omit<CopyOptionsOfOp, "markers"> {
   op: "stat" | "read" | "write";
   /** Absolute, in the container. */

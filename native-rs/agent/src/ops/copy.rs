@@ -13,14 +13,12 @@
 
 use crate::agent::{no_such, op_error, Agent};
 use crate::guest_dir;
-use crate::guest_init::HOST_MOUNT;
-use crate::kept_layer::{self, KeptLayer};
 use crate::supervisor::{self, CopyIn, Job};
 use container::copy::op::{Op, Request};
 use container::json::Json;
 use container::view::View;
 use container::{ErrorKind, Spec};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 impl Agent {
     pub(super) fn op_copy(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
@@ -55,22 +53,8 @@ impl Agent {
     #[allow(clippy::too_many_arguments)]
     fn copy_stopped(&mut self, id: u64, eid: &str, spec: &Json, req: &Json, op: Op, path: PathBuf, view: View, chans: crate::stdio::Channels) -> Result<(), Json> {
         let mut spec = Spec::from_document(spec).map_err(super::spec_error)?;
-        let setup = |m: String| op_error(ErrorKind::Setup, m);
-        let saved = kept_layer::requested(req, Path::new(HOST_MOUNT)).map_err(|m| op_error(ErrorKind::Spec, m))?;
         let dir = supervisor::container_dir(eid);
-        guest_dir::prepare(&dir, &spec).map_err(setup)?;
-        let layer = match (saved, &spec.root.overlay) {
-            (Some(saved), Some(ov)) => Some(KeptLayer { upper: ov.upper.clone(), saved, owners: kept_layer::owners_of(&spec) }),
-            _ => None,
-        };
-        let mounted = layer
-            .as_ref()
-            .map_or(Ok(()), KeptLayer::restore)
-            .and_then(|()| guest_dir::mount_overlay_root(&mut spec));
-        if let Err(m) = mounted {
-            guest_dir::cleanup(&dir);
-            return Err(setup(m));
-        }
+        let layer = super::create::mount_root(&dir, &mut spec, req)?;
         let writes = matches!(op, Op::Write(_));
         let job = Job::Copy { target: CopyIn::Stopped(&spec, view), op, path };
         let mut c = match self.start_supervisor(job, chans, false, None, None) {

@@ -80,6 +80,30 @@ fn resolve_profile(spec: &mut Spec, reference: Option<u64>) -> Result<Option<Fil
     })
 }
 
+/// The guest dir `dir` of a container (or of a copy's view) with its root
+/// mounted: the tmpfs, the layer its runs kept (the request's `layer`)
+/// written back into the upper dir, the image's overlay on the root (the
+/// spec's overlay is taken out). Returns that layer, to save when it ends;
+/// on failure nothing is left.
+pub(super) fn mount_root(dir: &Path, spec: &mut Spec, req: &Json) -> Result<Option<KeptLayer>, Json> {
+    let setup = |m: String| op_error(ErrorKind::Setup, m);
+    let saved = kept_layer::requested(req, Path::new(HOST_MOUNT)).map_err(|m| op_error(ErrorKind::Spec, m))?;
+    guest_dir::prepare(dir, spec).map_err(setup)?;
+    container::trace::mark("create: dir prepared");
+    // The layer an earlier run left, into the upper dir before the overlay is mounted on it.
+    let layer = match (saved, &spec.root.overlay) {
+        (Some(saved), Some(ov)) => Some(KeptLayer { upper: ov.upper.clone(), saved, owners: kept_layer::owners_of(spec) }),
+        _ => None,
+    };
+    let mounted = layer.as_ref().map_or(Ok(()), KeptLayer::restore).and_then(|()| guest_dir::mount_overlay_root(spec));
+    if let Err(m) = mounted {
+        guest_dir::cleanup(dir);
+        return Err(setup(m));
+    }
+    container::trace::mark("create: overlay mounted");
+    Ok(layer)
+}
+
 /// A new session (`hello`): the host's references start anew.
 pub(crate) fn forget_profile_refs() {
     LAST_FILTER.with(|last| {
@@ -110,24 +134,8 @@ impl Agent {
         let joins_existing = spec.linux.namespaces.iter().any(|ns| ns.path.is_some());
         let namespaces = (!joins_existing).then(|| namespaces::clone_flags(&spec));
 
-        let saved = kept_layer::requested(req, Path::new(HOST_MOUNT)).map_err(|m| op_error(ErrorKind::Spec, m))?;
         let dir = supervisor::container_dir(cid);
-        guest_dir::prepare(&dir, &spec).map_err(setup)?;
-        container::trace::mark("create: dir prepared");
-        // The layer an earlier run left, into the upper dir before the overlay is mounted on it.
-        let layer = match (saved, &spec.root.overlay) {
-            (Some(saved), Some(ov)) => Some(KeptLayer { upper: ov.upper.clone(), saved, owners: kept_layer::owners_of(&spec) }),
-            _ => None,
-        };
-        if let Err(m) = layer.as_ref().map_or(Ok(()), KeptLayer::restore) {
-            guest_dir::cleanup(&dir);
-            return Err(setup(m));
-        }
-        if let Err(m) = guest_dir::mount_overlay_root(&mut spec) {
-            guest_dir::cleanup(&dir);
-            return Err(setup(m));
-        }
-        container::trace::mark("create: overlay mounted");
+        let layer = mount_root(&dir, &mut spec, req)?;
         let path = spec
             .linux
             .cgroups_path
