@@ -243,8 +243,12 @@ export interface CopyRequest extends Omit<CopyOptionsOfOp, "markers"> {
   path: string;
   /** Directories a `read` of a running container does not descend into (what is mounted over its root, for `export`). */
   skip?: string[];
-  /** Of a stopped container: its files as it runs (with its volumes, read-write), or its layers alone, read-only (`export`). */
-  view?: "merged" | "layers";
+  /**
+   * Of a stopped container: its files as it runs (with its volumes,
+   * read-write), or its layers alone, read-only (`export`). Of a running
+   * one, `upper`: its writable layer with overlay markers (`diff`, `commit`).
+   */
+  view?: "merged" | "layers" | "upper";
 }
 
 /** A copy operation under way: records in on `stdin` (write) or out on `stdout` (read, stat's JSON). */

@@ -110,16 +110,22 @@ export class ContainerFiles {
   /**
    * The writable layer as records with overlay markers (whiteouts, opaque
    * dirs), owners as the container sees them: read by the helper from the
-   * upper dir, or for a stopped vm container the same stream its guest saved
-   * when the run ended (native-rs/agent/src/kept_layer.rs). `content`: whether
-   * file bodies are wanted (the helper leaves them out otherwise).
+   * upper dir (by the agent for a running vm container), or for a stopped vm
+   * container the same stream its guest saved when the run ended
+   * (native-rs/agent/src/kept_layer.rs). `content`: whether file bodies are
+   * wanted (the helper leaves them out otherwise).
    */
   upperRecords(content: boolean): UpperRecords {
     if (this.state.backend === "native") {
       return { ...spawnCopyHelper(this.target("upper"), "read", "/", { name: "", markers: true, content }, { stdout: true }), bodies: content };
     }
-    // (Its pid is the guest's: whether it runs is what its record says.)
-    if (isActive(this.state)) throw new ContainerError(`container ${this.name} runs in the vm guest: its changes can be read once it has stopped`);
+    // (Its pid is the guest's: whether it runs is what its record says.) Running: its upper dir, read in the guest.
+    if (isActive(this.state)) {
+      const copy = this.backend?.copy?.bind(this.backend);
+      if (!copy) throw new ContainerError(`container ${this.name} runs in the vm guest: its changes can be read once it has stopped`);
+      const bundleDir = this.bundle.dir;
+      return { ...spawnCopyHelper({ guest: (request) => copy(bundleDir, { ...request, view: "upper" }) }, "read", "/", { content }, { stdout: true }), bodies: content };
+    }
     const file = join(this.bundle.guestLayer, KEPT_LAYER_FILE);
     // None yet: it never ran to its end (or ran with --rm): no changes.
     const stdout = existsSync(file) ? createReadStream(file) : Readable.from([]);

@@ -62,6 +62,8 @@ pub enum CopyIn<'a> {
     Running(i32),
     /// A stopped container whose root the agent has mounted: a view of it.
     Stopped(&'a Spec, view::View),
+    /// A path of the guest's own (a running container's upper dir).
+    Guest,
 }
 
 const STATUS_FD: c_int = 3;
@@ -174,6 +176,7 @@ fn run_copy(target: CopyIn, mut op: Op, path: &Path, events: &StatusEvents) -> i
                 CopyIn::Running(pid) => view::enter_running(pid).and_then(|()| copy_op::perform(&mut op, path, true)).map(|()| 0),
                 // The view's child reports its own error and exits with its code.
                 CopyIn::Stopped(spec, v) => view::run(spec, v, &mut || copy_op::perform(&mut op, path, false), &|e| errors.error(e)),
+                CopyIn::Guest => copy_op::perform(&mut op, path, false).map(|()| 0),
             };
             process::exit_now(done.unwrap_or_else(|e| errors.error(&e)))
         }

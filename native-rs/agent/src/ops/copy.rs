@@ -4,7 +4,8 @@
 //! stdout or stdin channel, a `stat` answer on stdout, and a failure as a
 //! status event line on its stderr channel (the native helper's status fd).
 //!
-//! Of a running container `cid`: in its namespaces (`--pid`). Of a stopped
+//! Of a running container `cid`: in its namespaces (`--pid`), or its upper
+//! dir read from the guest (`--view upper`, for `diff` and `commit`). Of a stopped
 //! one, whose files are its image's layers under the layer its runs kept
 //! (kept_layer.rs): the request carries its guest `spec` and `layer`, as
 //! `create`'s do, and its overlay is mounted in a guest dir of the handle's
@@ -13,6 +14,7 @@
 
 use crate::agent::{no_such, op_error, Agent};
 use crate::guest_dir;
+use crate::kept_layer;
 use crate::supervisor::{self, CopyIn, Job};
 use container::copy::op::{Op, Request};
 use container::json::Json;
@@ -28,13 +30,13 @@ impl Agent {
             .unwrap_or("")
             .to_string();
         self.check_new_id(&eid, "copy needs an eid")?;
-        let (op, path, view) = copy_request(req)?;
+        let (mut op, mut path, view) = copy_request(req)?;
         let chans = self.channels(req)?;
         if let Some(spec) = req.get("spec") {
             return self.copy_stopped(id, &eid, spec, req, op, path, view, chans);
         }
-        let pid = match self.ctrs.get(cid) {
-            Some(c) if c.parent.is_none() && c.running() => c.pid.unwrap_or(0),
+        let (pid, owners) = match self.ctrs.get(cid) {
+            Some(c) if c.parent.is_none() && c.running() => (c.pid.unwrap_or(0), c.spec.as_deref().and_then(kept_layer::owners_of)),
             Some(c) if c.parent.is_none() => {
                 return Err(op_error(
                     ErrorKind::NotRunning,
@@ -43,7 +45,21 @@ impl Agent {
             }
             _ => return Err(no_such(cid)),
         };
-        let mut c = self.start_supervisor(Job::Copy { target: CopyIn::Running(pid), op, path }, chans, false, None, None)?;
+        // `diff`/`commit` of a running container: its upper dir as the guest
+        // has it, with overlay markers and owners as the container sees them —
+        // the form of the layer its runs keep (kept_layer.rs).
+        let target = match (view, &mut op) {
+            (View::Upper, Op::Read(o)) => {
+                o.markers = true;
+                o.owners = owners;
+                o.name = Some(String::new());
+                path = supervisor::container_dir(cid).join("upper");
+                CopyIn::Guest
+            }
+            (View::Upper, _) => return Err(op_error(ErrorKind::Spec, "a container's upper dir is only read")),
+            _ => CopyIn::Running(pid),
+        };
+        let mut c = self.start_supervisor(Job::Copy { target, op, path }, chans, false, None, None)?;
         c.parent = Some(cid.to_string());
         c.start_req = Some(id);
         self.add(&eid, c);
@@ -52,6 +68,10 @@ impl Agent {
 
     #[allow(clippy::too_many_arguments)]
     fn copy_stopped(&mut self, id: u64, eid: &str, spec: &Json, req: &Json, op: Op, path: PathBuf, view: View, chans: crate::stdio::Channels) -> Result<(), Json> {
+        if view == View::Upper {
+            // A stopped container's upper dir is the kept layer's file, on the host.
+            return Err(op_error(ErrorKind::Spec, "the upper view is of running containers"));
+        }
         let mut spec = Spec::from_document(spec).map_err(super::spec_error)?;
         let dir = supervisor::container_dir(eid);
         let layer = super::create::mount_root(&dir, &mut spec, req)?;
@@ -74,7 +94,8 @@ impl Agent {
 }
 
 /// The request's `copy` object: the operation, its path (absolute, in the
-/// container) and, for a stopped container, its view (`layers`: `export`'s).
+/// container) and its view (`layers`: a stopped container's for `export`;
+/// `upper`: a running one's writable layer, for `diff` and `commit`).
 fn copy_request(req: &Json) -> Result<(Op, PathBuf, View), Json> {
     let copy = req
         .get("copy")
@@ -101,7 +122,8 @@ fn copy_request(req: &Json) -> Result<(Op, PathBuf, View), Json> {
     let view = match text("view") {
         None | Some("merged") => View::Merged,
         Some("layers") => View::Layers,
-        Some(v) => return Err(op_error(ErrorKind::Spec, format!("copy view {}: expected merged or layers", v))),
+        Some("upper") => View::Upper,
+        Some(v) => return Err(op_error(ErrorKind::Spec, format!("copy view {}: expected merged, layers or upper", v))),
     };
     Ok((op, path, view))
 }

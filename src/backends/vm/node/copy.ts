@@ -19,8 +19,9 @@ import type { ExecContext } from "./exec.js";
 
 /** Starts `request` in the running guest container `cid`; resolves once it runs. */
 export function copyInGuest(ctx: ExecContext, cid: string, request: CopyRequest): Promise<CopyHelper> {
-  const { view: _, ...rest } = request;
-  return startCopy(ctx, `${cid.slice(0, 12)}-c${randomHex(6)}`, { cid, copy: rest }, false);
+  // Its namespaces, or with `upper` its writable layer read from the guest.
+  const { view, ...rest } = request;
+  return startCopy(ctx, `${cid.slice(0, 12)}-c${randomHex(6)}`, { cid, copy: view === "upper" ? { ...rest, view } : rest }, false);
 }
 
 /**
