@@ -30,6 +30,18 @@ pub enum View {
     Upper,
 }
 
+impl View {
+    /// A view by the name the front end gives it (`--view`, the vm agent's `copy.view`); none names `merged`.
+    pub fn from_name(name: Option<&str>) -> Result<View, String> {
+        match name {
+            None | Some("merged") => Ok(View::Merged),
+            Some("layers") => Ok(View::Layers),
+            Some("upper") => Ok(View::Upper),
+            Some(v) => Err(format!("view {}: expected merged, layers or upper", v)),
+        }
+    }
+}
+
 /// Runs `op` in a child whose `/` is `view` of the stopped container
 /// described by `spec`; returns the child's exit code (`op`'s error is
 /// reported by `report` in the child, which returns the code to exit with).

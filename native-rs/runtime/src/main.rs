@@ -300,12 +300,7 @@ fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
         markers,
         archive,
     })?;
-    let view = match flags.take("--view").map(text).as_deref() {
-        None | Some("merged") => View::Merged,
-        Some("layers") => View::Layers,
-        Some("upper") => View::Upper,
-        Some(v) => return Err(format!("--view {}: expected merged, layers or upper", v)),
-    };
+    let view = View::from_name(flags.take("--view").map(text).as_deref()).map_err(|m| format!("--{}", m))?;
     let target = match (flags.take("--pid"), flags.take("--bundle")) {
         (Some(_), Some(_)) => return Err("copy takes --pid or --bundle, not both".to_string()),
         (Some(pid), None) => copy::Target::Running(

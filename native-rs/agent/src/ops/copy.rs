@@ -119,11 +119,6 @@ fn copy_request(req: &Json) -> Result<(Op, PathBuf, View), Json> {
     if let (Op::Read(o), Some(Json::Array(skip))) = (&mut op, copy.get("skip")) {
         o.skip = skip.iter().filter_map(|p| p.as_str()).map(PathBuf::from).collect();
     }
-    let view = match text("view") {
-        None | Some("merged") => View::Merged,
-        Some("layers") => View::Layers,
-        Some("upper") => View::Upper,
-        Some(v) => return Err(op_error(ErrorKind::Spec, format!("copy view {}: expected merged, layers or upper", v))),
-    };
+    let view = View::from_name(text("view")).map_err(|m| op_error(ErrorKind::Spec, format!("copy {}", m)))?;
     Ok((op, path, view))
 }

@@ -19,7 +19,8 @@ pub enum Op {
 }
 
 /// What the front end may ask for (`--op` and its switches, or the agent's
-/// `copy` object); overlay markers are never asked for from outside the view.
+/// `copy` object). `markers`: the tree is an overlay upper dir, whose
+/// whiteouts and opaque dirs are reported (`diff`, `commit`).
 pub struct Request<'a> {
     pub op: &'a str,
     pub follow: bool,
