@@ -24,12 +24,7 @@ use std::path::PathBuf;
 
 impl Agent {
     pub(super) fn op_copy(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
-        let eid = req
-            .get("eid")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string();
-        self.check_new_id(&eid, "copy needs an eid")?;
+        let eid = self.new_eid(req, "copy")?;
         let (mut op, mut path, view) = copy_request(req)?;
         let chans = self.channels(req)?;
         if let Some(spec) = req.get("spec") {

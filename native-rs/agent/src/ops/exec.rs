@@ -12,12 +12,7 @@ use container::ErrorKind;
 
 impl Agent {
     pub(super) fn op_exec(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
-        let eid = req
-            .get("eid")
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string();
-        self.check_new_id(&eid, "exec needs an eid")?;
+        let eid = self.new_eid(req, "exec")?;
         let (pid, filter, namespaces) = match self.ctrs.get(cid) {
             Some(c) if c.parent.is_none() && c.running() => {
                 (c.pid.unwrap_or(0), c.filter.clone(), c.namespaces)

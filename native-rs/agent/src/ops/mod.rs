@@ -110,6 +110,13 @@ impl Agent {
         Ok(())
     }
 
+    /// The request's `eid`: the handle of a process it starts in a container (`exec`, `copy`), new.
+    fn new_eid(&self, req: &Json, op: &str) -> Result<String, Json> {
+        let eid = req.get("eid").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        self.check_new_id(&eid, &format!("{} needs an eid", op))?;
+        Ok(eid)
+    }
+
     /// The request's stdio channel numbers; each must be new and not 0.
     fn channels(&self, req: &Json) -> Result<Channels, Json> {
         let chan = |name: &str| {
