@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
@@ -6,6 +6,7 @@ import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { withInterrupt } from "../interrupt.js";
+import { readStdin } from "../read-stdin.js";
 import { shortId } from "../format.js";
 
 const USAGE = `Usage: tsbox build [OPTIONS] PATH | -
@@ -80,13 +81,14 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
     if (!platformMatches(parsePlatform(platform), rt.imageStore.platform)) throw new UsageError(`tsbox build makes images for ${formatPlatform(rt.imageStore.platform)} (this runtime's platform), not ${platform}`);
   }
   // `-`: stdin is the context as a tar archive, or a Dockerfile and no context (an empty directory stands for it).
-  const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(readFileSync(0), file) : undefined;
+  const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(await readStdin(), file) : undefined;
+  const dockerfileFromStdin = !fromStdin && file === "-" ? (await readStdin()).toString("utf8") : undefined;
   try {
     return await withInterrupt(ctx, "build", async (signal) => {
       const result = await rt.build({
         context: fromStdin?.context ?? path,
         // docker's rule: -f is relative to the current directory, not to the context.
-        ...(fromStdin ? { dockerfileText: fromStdin.dockerfileText } : file === "-" ? { dockerfileText: readFileSync(0, "utf8") } : file !== undefined ? { dockerfile: resolve(file) } : {}),
+        ...(fromStdin ? { dockerfileText: fromStdin.dockerfileText } : dockerfileFromStdin !== undefined ? { dockerfileText: dockerfileFromStdin } : file !== undefined ? { dockerfile: resolve(file) } : {}),
         tags: allValues(flags, "tag"),
         buildArgs,
         labels,

@@ -1,10 +1,10 @@
-import { readFileSync } from "node:fs";
 import { UsageError } from "../../errors.js";
 import { RegistryClient } from "../../image/registry/client.js";
 import { removeCredentials, saveCredentials } from "../../image/registry/credentials.js";
 import { DEFAULT_DOMAIN } from "../../image/reference.js";
 import type { CliContext } from "../context.js";
 import { lastValue, parseFlags } from "../flags.js";
+import { readStdin } from "../read-stdin.js";
 
 const USAGE = `Usage: tsbox login [OPTIONS] [REGISTRY]
 
@@ -32,7 +32,7 @@ export async function loginCommand(args: string[], ctx: CliContext): Promise<num
   let password = lastValue(flags, "password");
   if (flags.bools.has("password-stdin")) {
     if (password !== undefined) throw new UsageError("--password and --password-stdin cannot be used together");
-    password = readFileSync(0, "utf8").replace(/\r?\n$/, "");
+    password = (await readStdin()).toString("utf8").replace(/\r?\n$/, "");
   }
   if (!username || password === undefined || password === "") throw new UsageError(`"tsbox login" needs --username and a password (--password-stdin)`);
   const client = new RegistryClient(domain, { env: ctx.env, credentials: { username, password } });
