@@ -78,6 +78,9 @@ describe("layers in the OCI whiteout form (hosts without the native addon)", () 
     assert.deepEqual([...fs.getxattr(join(upper, "opq"), "trusted.overlay.opaque")], [0x79]);
     assert.deepEqual(fs.listxattr(join(upper, "opq")), ["trusted.overlay.opaque"]);
     assert.throws(() => fs.getxattr(join(upper, "etc"), "trusted.overlay.opaque"), { code: "ENODATA" });
+    // A file's attributes too: overlay's copy-up lists them for every file it copies (a file holds no marker).
+    assert.deepEqual(fs.listxattr(join(lower, "etc", "kept")), []);
+    assert.throws(() => fs.getxattr(join(lower, "etc", "kept"), "trusted.overlay.opaque"), { code: "ENODATA" });
     assert.deepEqual(fs.readdir(join(upper, "opq")), ["new"]);
 
     // A volume or any other directory is served as it is, `.wh.` names included.

@@ -10,6 +10,7 @@
  */
 import { lstatSync } from "node:fs";
 import { join } from "node:path";
+import { isErrno } from "../fs-util.js";
 import { addonPresent } from "../backends/native/addon.js";
 import type { WhiteoutForm } from "../paths.js";
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from "./layer-paths.js";
@@ -36,10 +37,20 @@ export function markerPath(dir: string, name: string): string {
 
 /** Does the layer delete `name` in `dir`? */
 export function hasWhiteoutMarker(dir: string, name: string): boolean {
-  return lstatSync(markerPath(dir, name), { throwIfNoEntry: false })?.isFile() ?? false;
+  return isMarkerFile(markerPath(dir, name));
 }
 
-/** Does `dir` hide what lower layers have in it? */
+/** Does `dir` hide what lower layers have in it? False for a file (asked of every file's xattrs: the 9p server). */
 export function hasOpaqueMarker(dir: string): boolean {
-  return lstatSync(join(dir, OPAQUE_MARKER), { throwIfNoEntry: false })?.isFile() ?? false;
+  return isMarkerFile(join(dir, OPAQUE_MARKER));
+}
+
+function isMarkerFile(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch (err) {
+    // ENOTDIR: the "directory" is a file, which holds no marker.
+    if (isErrno(err, "ENOTDIR")) return false;
+    throw err;
+  }
 }
