@@ -30,6 +30,12 @@ export function inOciFormLayer(path: string): boolean {
 }
 const OCI_FORM_PATH = new RegExp(String.raw`[\\/]layers[\\/]${OCI_FORM_DIR}[\\/]sha256[\\/][0-9a-f]{64}([\\/]|$)`);
 
+/** True for an unpacked layer's own directory (`…/layers/[oci/]sha256/<hex>`, either separator). */
+export function isLayerDir(path: string): boolean {
+  return LAYER_DIR_PATH.test(path);
+}
+const LAYER_DIR_PATH = new RegExp(String.raw`[\\/]layers[\\/](${OCI_FORM_DIR}[\\/])?sha256[\\/][0-9a-f]{64}$`);
+
 export class DataPaths {
   constructor(readonly root: string) {}
 

@@ -137,7 +137,8 @@ export class Runtime implements ContainerOwner {
     this.imageStore = new ImageStore(this.dataDir, platform ? { platform } : {});
     this.layers = new LayerCache(this.dataDir, this.imageStore.layout, {
       // Rootless with subordinate ids, files keep the owners their layer gives (containers/layer-owners.ts);
-      // not for the vm backend, whose 9p server reads the layers as this user.
+      // not for the vm backend, whose 9p server reads the layers as this user and presents the notes of
+      // the owners instead (image/owner-notes.ts).
       ...(this.backend.name === "native" ? { applyOwners: async (dir, owners) => (await import("./containers/layer-owners.js")).applyLayerOwners(this.ctx, dir, owners) } : {}),
       removeDir: (dir) => removeOwnedTree(this.ctx, dir),
     });
@@ -315,7 +316,8 @@ export class Runtime implements ContainerOwner {
       const network = await this.planNetwork(id, options, bundle.dir, image.config, control, peers);
       const peer = await peers.namespaces();
       const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
+      const ids = this.backend.containerIdentity?.(host) ?? host;
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Browser } from "playwright-core";
 import { openBrowserStore } from "../src/backends/vm/browser/browser-store.js";
+import { GUEST_FILE_OWNER, guestIdOf } from "../src/backends/vm/browser/container-spec.js";
 import { buildImageRoot } from "../src/backends/vm/browser/image-root.js";
 import { ImageRoots } from "../src/backends/vm/browser/image-roots.js";
 import { stateFilesDir } from "../src/backends/vm/browser/state-files.js";
@@ -120,17 +121,22 @@ describe("9p over an in-memory file system (no guest)", () => {
     };
     const file = (path: string, text: string) => ({ path, type: "file" as const, mode: 0o644, mtime: 1000, data: Buffer.from(text) });
     const dir = (path: string) => ({ path, type: "directory" as const, mode: 0o755, mtime: 1000 });
-    const lower = layer([dir("etc/"), file("etc/keep", "k"), file("etc/gone", "g"), dir("opaque/"), file("opaque/old", "o"), { path: "lib", type: "symlink", mode: 0o777, mtime: 1, linkname: "usr/lib" }]);
+    const lower = layer([dir("etc/"), file("etc/keep", "k"), file("etc/gone", "g"), dir("opaque/"), file("opaque/old", "o"), { path: "lib", type: "symlink", mode: 0o777, mtime: 1, linkname: "usr/lib" }, { ...dir("home/app/"), uid: 1000, gid: 1000, mode: 0o700 }, { ...file("home/app/su", "s"), mode: 0o4755, gid: 50 }]);
     const upper = layer([file("etc/.wh.gone", ""), dir("opaque/"), file("opaque/.wh..wh..opq", ""), file("opaque/new", "n"), file("lib/real", "replaces the lower symlink")]);
     const fs = new MemoryFs();
-    await buildImageRoot(fs, "/img", [lower, upper]);
+    await buildImageRoot(fs, "/img", [lower, upper], guestIdOf);
     assert.deepEqual(fs.readdir("/img/etc"), ["keep"]);
+    // The image's owners, as container ids on the guest's (container-spec.ts: container 0 = GUEST_FILE_OWNER).
+    const owner = (path: string) => ((st) => [st.uid, st.gid, st.mode & 0o7777])(fs.lstat(path));
+    assert.deepEqual(owner("/img/home/app"), [GUEST_FILE_OWNER + 1000, GUEST_FILE_OWNER + 1000, 0o700]);
+    assert.deepEqual(owner("/img/home/app/su"), [GUEST_FILE_OWNER, GUEST_FILE_OWNER + 50, 0o4755]);
+    assert.deepEqual(owner("/img/etc/keep"), [GUEST_FILE_OWNER, GUEST_FILE_OWNER, 0o644]);
     assert.deepEqual(fs.readdir("/img/opaque"), ["new"]);
     assert.deepEqual(fs.readdir("/img/lib"), ["real"]);
 
     const escape = layer([{ path: "link", type: "symlink", mode: 0o777, mtime: 1, linkname: "/outside" }, file("link/x", "through the link")]);
-    await assert.rejects(buildImageRoot(new MemoryFs(), "/img", [escape]), /refusing to write link\/x through link/);
-    await assert.rejects(buildImageRoot(new MemoryFs(), "/img", [layer([file("../x", "up")])]), /escapes the layer root/);
+    await assert.rejects(buildImageRoot(new MemoryFs(), "/img", [escape], guestIdOf), /refusing to write link\/x through link/);
+    await assert.rejects(buildImageRoot(new MemoryFs(), "/img", [layer([file("../x", "up")])], guestIdOf), /escapes the layer root/);
   });
 
   it("matches a run to the standby started for the same options, whatever its terminal size", () => {

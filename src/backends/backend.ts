@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerSpec, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
 import type { Signal } from "../signals.js";
+import type { HostIdentity } from "../spec/id-mappings.js";
 
 /**
  * A backend turns a validated ContainerSpec into a running process. The
@@ -81,6 +82,13 @@ export interface Backend {
    * path, or the vm guest's own. Throws when there is none.
    */
   initBinary?(): string;
+  /**
+   * Whose ids a container's user namespace maps (spec/id-mappings.ts) on
+   * this host: the host's own by default; the vm guest's where the host has
+   * no subordinate ids (the guest is the backend's own, so its containers
+   * may have a range of ids there anyway).
+   */
+  containerIdentity?(host: HostIdentity): HostIdentity;
   /**
    * The processes of a running container as its kernel's /proc shows them,
    * for `top` where the host's `ps` cannot see them (the vm guest's); rejects

@@ -15,13 +15,15 @@ import { inUserNamespace } from "./user-namespace.js";
 /** `sh -c` takes one argument of at most 128 KiB. */
 const SCRIPT_BYTES = 96 * 1024;
 
-export async function applyLayerOwners(ctx: LifecycleContext, dir: string, owners: LayerOwner[]): Promise<void> {
+/** False where this user cannot (no subordinate ids): the layer keeps them as notes (image/owner-notes.ts). */
+export async function applyLayerOwners(ctx: LifecycleContext, dir: string, owners: LayerOwner[]): Promise<boolean> {
   const host = ctx.host();
-  if (host.uid === 0 || !host.subuid) return;
+  if (host.uid === 0 || !host.subuid) return false;
   const maps = idMappings(host);
   const mapped = (id: number, ranges: { containerID: number; size: number }[]) => ranges.some((r) => id >= r.containerID && id < r.containerID + r.size);
   const todo = owners.filter((o) => mapped(o.uid, maps.uidMappings) && mapped(o.gid, maps.gidMappings));
   for (const batch of batches(todo)) await inUserNamespace(ctx, dir, script(batch), `giving the files of layer ${dir} their owners`);
+  return true;
 }
 
 /** `./path`, single-quoted for sh (never read as an option). */

@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readSpec } from "../containers/spec-file.js";
 import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isErrno, removeTree, treeBytes, withFileLock } from "../fs-util.js";
 import { DataPaths, OCI_FORM_DIR } from "../paths.js";
 import type { OciLayout } from "./layout.js";
+import { OWNER_NOTES_SUFFIX, removeOwnerNotes } from "./owner-notes.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
 import { pidAlive } from "../process-alive.js";
 
@@ -81,11 +82,19 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
     const inUse = containerLowerDirs(paths);
     // Both whiteout forms (paths.ts): a host that gained or lost the native addon may hold layers of each.
     for (const layerDir of [join(paths.layersRoot, "sha256"), join(paths.layersRoot, OCI_FORM_DIR, "sha256")]) {
-      for (const hex of await list(layerDir)) {
+      for (const name of await list(layerDir)) {
+        // A layer's owner notes (owner-notes.ts) go with it; a note whose layer is gone goes too.
+        const hex = name.endsWith(OWNER_NOTES_SUFFIX) ? name.slice(0, -OWNER_NOTES_SUFFIX.length) : name;
         const dir = join(layerDir, hex);
-        if (diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
+        // (a notes file being written: its temp name)
+        if (!/^[0-9a-f]{64}$/.test(hex) || diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
+        if (hex !== name) {
+          if (!existsSync(dir)) removeOwnerNotes(dir);
+          continue;
+        }
         result.bytes += await treeBytes(dir);
         await removeDir(dir);
+        removeOwnerNotes(dir);
         result.layers++;
       }
     }

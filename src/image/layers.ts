@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { open, mkdir, mkdtemp, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { LayerError } from "../errors.js";
@@ -9,6 +9,7 @@ import type { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
 import type { Descriptor } from "./oci.js";
 import type { StoredImage } from "./store.js";
+import { ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "./owner-notes.js";
 import type { LayerOwner } from "./unpack.js";
 import { hostWhiteoutForm } from "./whiteout-form.js";
 
@@ -21,10 +22,11 @@ export interface LayerCacheOptions {
   whiteouts?: WhiteoutForm;
   /**
    * Rootless: gives the files of an unpacked layer the owners its tar says,
-   * where this user can (containers/layer-owners.ts); unprivileged unpacks
-   * note them for it.
+   * where this user can (containers/layer-owners.ts); false where it cannot.
+   * Owners not applied are kept as the layer's notes (owner-notes.ts), which
+   * a later use with this option applies.
    */
-  applyOwners?: (dir: string, owners: LayerOwner[]) => Promise<void>;
+  applyOwners?: (dir: string, owners: LayerOwner[]) => Promise<boolean>;
   /** Deletes a layer being unpacked that failed (its files may be other ids' then); default removeTree. */
   removeDir?: (dir: string) => Promise<void>;
 }
@@ -97,18 +99,23 @@ export class LayerCache {
       this.secured = true;
     }
     const existing = await this.findLayer(diffId);
-    if (existing) return existing;
+    if (existing) {
+      if (this.applyOwners && !this.privileged) await this.applyNotedOwners(existing);
+      return existing;
+    }
     const dest = this.layerDir(diffId);
     const tmp = await mkdtemp(join(this.paths.layersRoot, `.unpack-${diffId.slice(7, 19)}-`));
     let published = false;
     try {
-      await this.unpackInto(blob, diffId, tmp).catch((err: unknown) => {
+      const unapplied = await this.unpackInto(blob, diffId, tmp).catch((err: unknown) => {
         if (isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) {
           throw new LayerError(`no space left on device while unpacking layer ${blob.digest} into ${this.paths.layersRoot}`);
         }
         throw err;
       });
       await mkdir(dirname(dest), { recursive: true });
+      // Before the layer is published: a layer that is there always has its notes.
+      if (unapplied.length > 0) writeOwnerNotes(dest, unapplied);
       try {
         await rename(tmp, dest);
         published = true;
@@ -122,7 +129,19 @@ export class LayerCache {
     }
   }
 
-  private async unpackInto(blob: Descriptor, diffId: string, dir: string): Promise<void> {
+  /**
+   * Gives a published layer the owners its notes keep (another backend or a
+   * host without subordinate ids unpacked it), where this user now can.
+   * Sync stat: on every rootless `run`, for each of its layers.
+   */
+  private async applyNotedOwners(dir: string): Promise<void> {
+    if (!existsSync(ownerNotesPath(dir))) return;
+    const owners = readOwnerNotes(dir);
+    if (owners && (await this.applyOwners!(dir, owners))) removeOwnerNotes(dir);
+  }
+
+  /** Unpacks and verifies the layer; the owners it could not apply (an unprivileged unpack). */
+  private async unpackInto(blob: Descriptor, diffId: string, dir: string): Promise<LayerOwner[]> {
     // Loaded lazily: only a cold start (first run of an image) unpacks.
     const [{ readTar }, { unpackLayer }, { DigestCounter }, { decompressedStream, layerLimits, limitExpansion }] = await Promise.all([
       import("./tar.js"),
@@ -141,7 +160,7 @@ export class LayerCache {
     const tapped = tap(limitExpansion(source.stream, `layer ${blob.digest}`, blob.size, limits), diff);
     let owners: LayerOwner[] = [];
     try {
-      ({ owners } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts, owners: this.applyOwners !== undefined }));
+      ({ owners } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts, owners: !this.privileged }));
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
       await source.done();
     } catch (err) {
@@ -152,7 +171,8 @@ export class LayerCache {
     }
     const actual = diff.digest();
     if (actual !== diffId) throw new LayerError(`layer ${blob.digest} does not match its diff_id: expected ${diffId}, got ${actual}`);
-    if (owners.length > 0) await this.applyOwners!(dir, owners);
+    if (owners.length > 0 && this.applyOwners && (await this.applyOwners(dir, owners))) return [];
+    return owners;
   }
 }
 

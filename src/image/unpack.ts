@@ -53,7 +53,8 @@ export interface UnpackOptions {
   /**
    * Rootless: note the owners (other than 0:0) the tar gives, for a pass
    * that applies them in a user namespace with the user's subordinate ids
-   * (layer-owners.ts); the files themselves stay the user's here.
+   * (layer-owners.ts) or, where none can, for the layer's notes
+   * (owner-notes.ts); the files themselves stay the user's here.
    */
   owners?: boolean;
 }

@@ -40,6 +40,8 @@ export interface P9Client {
   unlinkat(dir: number, name: string): void;
   truncate(fid: number, size: number): void;
   xattr(fid: number, name: string): string;
+  /** Mode and owner, as the guest sees them. */
+  getattr(fid: number): { mode: number; uid: number; gid: number };
   /** A fid number nothing uses yet. */
   fid(): number;
 }
@@ -123,6 +125,12 @@ export function p9Client(server: P9Server, msize = 65536, options: { attached?: 
         w.u64(BigInt(size));
         for (let i = 0; i < 4; i++) w.u64(0n);
       }),
+    getattr: (fid) => {
+      const r = call(T.getattr, (w) => (w.u32(fid), w.u64(0x7ffn)));
+      r.u64(); // valid
+      r.bytes(13); // qid
+      return { mode: r.u32(), uid: r.u32(), gid: r.u32() };
+    },
     xattr: (fid, name) => {
       const attrFid = nextFid++;
       const size = Number(call(T.xattrwalk, (w) => (w.u32(fid), w.u32(attrFid), w.str(name))).u64());

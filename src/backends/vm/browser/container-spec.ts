@@ -27,6 +27,11 @@ const GUEST_NOFILE_HARD = 4096;
  */
 const RANGE = [{ containerID: 0, hostID: GUEST_FILE_OWNER, size: 65536 }];
 
+/** The guest's id for an id an image gives its files: container `id` through RANGE (the kernel's overflow id beyond it). */
+export function guestIdOf(id: number): number {
+  return id < RANGE[0]!.size ? RANGE[0]!.hostID + id : 65534;
+}
+
 export interface BrowserSpecInputs {
   cid: string;
   /** The image's merged root in the memory fs. */

@@ -8,8 +8,9 @@
  * The rules of src/image/unpack.ts, for an in-memory tree: no absolute
  * paths or `..`, never writing through a symlink this layer made, hard
  * links only to files already in the tree, device nodes skipped (as a
- * rootless host does), owners left to the memory fs's user, only `user.*`
- * xattrs and never `*.overlay.*` ones (they would forge whiteouts).
+ * rootless host does), owners as the image gives them (through `guestId`:
+ * the ids a container sees them as), only `user.*` xattrs and never
+ * `*.overlay.*` ones (they would forge whiteouts).
  */
 import { LayerError } from "../../../errors.js";
 import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX, xattrBytes } from "../../../image/layer-paths.js";
@@ -24,12 +25,15 @@ export interface ImageRootResult {
   skipped: string[];
 }
 
-/** Applies `layers` (gzip or plain tar blobs, lowest first) to the directory `root` (created). */
-export async function buildImageRoot(fs: MemoryFs, root: string, layers: readonly Uint8Array[]): Promise<ImageRootResult> {
+/**
+ * Applies `layers` (gzip or plain tar blobs, lowest first) to the directory
+ * `root` (created); `guestId` turns the tar's owners into the memory fs's.
+ */
+export async function buildImageRoot(fs: MemoryFs, root: string, layers: readonly Uint8Array[], guestId: (id: number) => number): Promise<ImageRootResult> {
   fs.mkdir(root, 0o755);
   const result: ImageRootResult = { entries: 0, skipped: [] };
   for (const blob of layers) {
-    const layer = new LayerApplier(fs, root, result);
+    const layer = new LayerApplier(fs, root, result, guestId);
     // tar.ts types its chunks as Node Buffers; its reader takes any Uint8Array.
     for await (const entry of readTar(decompressed(blob) as AsyncIterable<Buffer>)) await layer.add(entry);
     layer.finish();
@@ -68,6 +72,7 @@ class LayerApplier {
     private readonly fs: MemoryFs,
     private readonly root: string,
     private readonly result: ImageRootResult,
+    private readonly guestId: (id: number) => number,
   ) {}
 
   async add(entry: TarEntry): Promise<void> {
@@ -106,6 +111,8 @@ class LayerApplier {
         this.result.skipped.push(rel);
         return;
     }
+    // A hard link is its target's node, with the target's owner.
+    if (entry.type !== "hardlink") this.fs.lchown(path, this.guestId(entry.uid), this.guestId(entry.gid));
     this.written.add(rel);
   }
 

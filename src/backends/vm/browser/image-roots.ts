@@ -9,6 +9,7 @@ import { canonicalName, familiarName, parseReference } from "../../../image/refe
 import type { MemoryFs } from "../core/p9/memory-fs.js";
 import type { BrowserStore, StoredImage } from "./browser-store.js";
 import { importLayoutUrl, layoutDescriptor } from "./image-import.js";
+import { guestIdOf } from "./container-spec.js";
 import { buildImageRoot } from "./image-root.js";
 
 export const BUSYBOX = canonicalName(parseReference("busybox"));
@@ -76,7 +77,7 @@ export class ImageRoots {
             return blob;
           }),
         );
-        await buildImageRoot(this.fs, path, blobs);
+        await buildImageRoot(this.fs, path, blobs, guestIdOf);
         return path;
       })();
       root.catch(() => {

@@ -11,6 +11,8 @@ import type { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
 import { isActive, readState } from "../../../containers/state.js";
 import { bundlePaths } from "../../../paths.js";
+import type { HostIdentity } from "../../../spec/id-mappings.js";
+import { guestIdentity } from "./guest-ids.js";
 import type { ExecContext } from "./exec.js";
 import { recordAttachments, removeAttachment } from "./published-ports.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
@@ -44,6 +46,10 @@ export class VmBackend implements Backend {
   /** `--init`: the agent itself, the guest's /init (GUEST_INIT_SOURCE). */
   initBinary(): string {
     return GUEST_INIT_SOURCE;
+  }
+
+  containerIdentity(host: HostIdentity): HostIdentity {
+    return guestIdentity(host);
   }
 
   capabilities(): BackendCapabilities {

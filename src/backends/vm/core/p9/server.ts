@@ -46,6 +46,9 @@ export interface Export {
   readonly: boolean;
 }
 
+/** The owner the guest sees for a path of an export (relative to its root), where it is not the file's own. */
+export type PresentedOwners = (rel: string) => { uid: number; gid: number } | undefined;
+
 /** What survives a snapshot: the guest kernel keeps fids across it. */
 export interface P9State {
   /** `reopen`: the host open flags of a fid that held an fd (fid-table.ts `load`). */
@@ -56,15 +59,20 @@ export interface P9State {
 const reopenFlags = (hostFlags: number) => hostFlags & ~(O.TRUNC | O.EXCL | O.CREAT);
 
 export class P9Server {
-  private readonly exports = new Map<string, Export & { real: string }>();
+  private readonly exports = new Map<string, Export & { real: string; owners?: PresentedOwners }>();
   private readonly fids: FidTable;
   private msize = 8192;
   /** Counters for bench/ and tests. */
   readonly stats = { requests: 0, bytesRead: 0, bytesWritten: 0 };
 
+  /**
+   * `ownersOf`: asked once per export added, for owners to show in place of
+   * the files' (a layer's noted owners: node/p9/noted-owners.ts).
+   */
   constructor(
     private readonly fs: P9Fs,
     limits: FidLimits = DEFAULT_FID_LIMITS,
+    private readonly ownersOf?: (exp: Export) => PresentedOwners | undefined,
   ) {
     this.fids = new FidTable(limits, (fd) => {
       try {
@@ -83,7 +91,8 @@ export class P9Server {
   /** Makes `dir` visible to the guest as /mnt/host/<name>. */
   addExport(name: string, exp: Export): void {
     if (!/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..") throw new Error(`bad 9p export name ${name}`);
-    this.exports.set(name, { ...exp, real: this.fs.realpath(exp.path) });
+    const owners = this.ownersOf?.(exp);
+    this.exports.set(name, { ...exp, real: this.fs.realpath(exp.path), ...(owners ? { owners } : {}) });
   }
 
   removeExport(name: string): void {
@@ -597,11 +606,12 @@ export class P9Server {
       return;
     }
     const st = this.fs.lstat(this.hostPath(f, false));
+    const owner = this.exports.get(f.exportName)?.owners?.(f.rel);
     w.u64(BigInt(GETATTR_BASIC));
     w.raw(qidFromStat(st));
     w.u32(st.mode);
-    w.u32(st.uid);
-    w.u32(st.gid);
+    w.u32(owner?.uid ?? st.uid);
+    w.u32(owner?.gid ?? st.gid);
     w.u64(st.nlink);
     w.u64(st.rdev);
     w.u64(st.size);
