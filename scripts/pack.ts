@@ -159,10 +159,13 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
   const dir = join(stage, "tsbox");
   need(join(root, "dist", "cli.cjs"), "npm run build:ts");
   need(join(root, "dist", "browser"), "npm run build:ts");
-  // dist/ without source maps (they point at src/, which does not ship) and without these packages.
+  // dist/ without source maps (they point at src/, which does not ship), these packages, the
+  // playground (`npm run build:web`: a site of the repo's, 24 MB, not the library's browser bundle),
+  // or tsc's output of src/cli (the CLI ships as the cli.cjs and cli-lazy/ bundles; the library imports none of it).
+  const left = [out, join(root, "dist", "packages"), join(root, "dist", "web"), join(root, "dist", "cli")];
   cpSync(join(root, "dist"), join(dir, "dist"), {
     recursive: true,
-    filter: (src) => !src.endsWith(".map") && !src.startsWith(out) && !src.startsWith(join(root, "dist", "packages")),
+    filter: (src) => !src.endsWith(".map") && !left.some((d) => src === d || src.startsWith(d + "/")),
   });
   copy(join(root, "bin", "tsbox.js"), join(dir, "bin", "tsbox.js"), 0o755);
   copy(join(root, "bin", "package.json"), join(dir, "bin", "package.json"));
