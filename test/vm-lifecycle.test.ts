@@ -13,6 +13,7 @@ import { spawn } from "node:child_process";
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { bytesSize } from "../src/cli/format.js";
 import { readTar } from "../src/image/tar.js";
 import { cliPath } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
@@ -111,10 +112,13 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     assert.match(top[0]!, /^UID +PID +PPID +C +STIME +TTY +TIME +CMD$/);
     assert.ok(top.some((l) => /^root +\d+ +\d+ +\d+ +\d\d:\d\d +\? +\d\d:\d\d:\d\d sh -c echo up;/.test(l)), top.join("\n"));
     const stats = await ok(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "web"]);
-    const [name, pids, usage] = stats.stdout.trim().split(" ");
+    const [name, pids, usage, , limit] = stats.stdout.trim().split(" ");
     assert.equal(name, "web");
     assert.ok(Number(pids) >= 1, stats.stdout);
     assert.notEqual(usage, "0B", stats.stdout);
+    // No limit of its own: the guest's memory is its limit, not the host's.
+    const memTotalKiB = Number(/^MemTotal: +(\d+) kB$/m.exec((await ok(["exec", "web", "cat", "/proc/meminfo"])).stdout)?.[1]);
+    assert.equal(limit, bytesSize(memTotalKiB * 1024), stats.stdout);
     const following = ok(["logs", "-f", "web"]);
     await ok(["exec", "web", "touch", "/tmp/go"]);
     const logs = await following;

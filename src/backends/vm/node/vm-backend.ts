@@ -161,7 +161,11 @@ export class VmBackend implements Backend {
 
   async stats(bundleDir: string): Promise<ContainerStats> {
     const reply = await this.askAboutContainer("stats", bundleDir);
-    return parseContainerStats(reply.stats, "the vm agent");
+    const stats = parseContainerStats(reply.stats, "the vm agent");
+    // Without a limit of its own a container may use the guest's memory, not the host's (docker on a Mac shows its VM's).
+    const guestKiB = (reply.guest as { memTotalKiB?: unknown } | undefined)?.memTotalKiB;
+    if (stats.memory.limit === null && typeof guestKiB === "number") stats.memory.limit = guestKiB * 1024;
+    return stats;
   }
 
   /** `top`: the container's processes as the guest's /proc shows them (the agent's `top`). */
