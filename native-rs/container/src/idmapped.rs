@@ -126,8 +126,7 @@ pub fn become_container_root(spec: &mut Spec) -> Result<(), Error> {
             *dir = PathBuf::from(format!("/proc/self/fd/{}", d));
         }
     }
-    crate::sys::cred::setresgid(0).map_err(|e| Error::errno("becoming the container's root (gid 0)", e))?;
-    crate::sys::cred::setresuid(0).map_err(|e| Error::errno("becoming the container's root (uid 0)", e))
+    crate::user::become_root()
 }
 
 /// The container's root owns its writable layer (only the top directories

@@ -14,6 +14,15 @@ fn hint(e: Errno) -> &'static str {
     }
 }
 
+/// Root of the user namespace the process is in: files it creates then
+/// belong to the container's root. A process that entered the namespace as an
+/// id it does not map (the vm agent, guest root, in a rootless container's;
+/// root in a `--userns=auto` one's) would otherwise create them as nobody.
+pub fn become_root() -> Result<(), Error> {
+    crate::sys::cred::setresgid(0).map_err(|e| Error::errno(format!("becoming the container's root (gid 0){}", hint(e)), e))?;
+    crate::sys::cred::setresuid(0).map_err(|e| Error::errno(format!("becoming the container's root (uid 0){}", hint(e)), e))
+}
+
 /// Supplementary groups first (needs CAP_SETGID), then gid, then uid (after
 /// which we could no longer change the others).
 pub fn switch(sys: &dyn Syscall, user: &User, setgroups_denied: bool) -> Result<(), Error> {

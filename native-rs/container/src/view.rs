@@ -3,7 +3,8 @@
 //! namespaces joined ([`crate::join::enter`]), or, for one that is not
 //! running, its layers mounted in a fresh user + mount namespace with its id
 //! maps, which dies with the operation. Either way paths resolve inside the
-//! container's root only, and files are created as its root user.
+//! container's root only, and files are created as its root user (whatever
+//! id the caller came in as: `user::become_root`).
 
 use crate::error::{Context, Error};
 use crate::host::{self, Host};
@@ -76,7 +77,9 @@ pub fn run(spec: &Spec, view: View, op: &mut dyn FnMut() -> Result<(), Error>, r
                 process::exit_now(1);
             }
             host.setgroups_denied = host::setgroups_denied();
-            let code = match enter_view(&LinuxSyscall, &spec, view, &sources, &host).and_then(|()| op()) {
+            // Its maps name the container's root (a --userns=auto spec has none yet: its ids are picked per run).
+            let as_root = || if spec.linux.uid_mappings.is_empty() { Ok(()) } else { crate::user::become_root() };
+            let code = match enter_view(&LinuxSyscall, &spec, view, &sources, &host).and_then(|()| as_root()).and_then(|()| op()) {
                 Ok(()) => 0,
                 Err(e) => report(&e),
             };
@@ -153,9 +156,10 @@ fn data_mounts(spec: &Spec) -> Vec<Mount> {
         .collect()
 }
 
-/// For `--pid`: the running container's namespaces, staying in them.
+/// For `--pid`: the running container's namespaces, staying in them, as its root.
 pub fn enter_running(pid: i32) -> Result<(), Error> {
-    crate::join::enter(pid)
+    crate::join::enter(pid)?;
+    crate::user::become_root()
 }
 
 /// Pseudo file systems a running container has mounted: a copy of its `/` does not descend into them.

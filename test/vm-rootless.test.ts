@@ -1,0 +1,114 @@
+/**
+ * The vm backend as an unprivileged user — every macOS and Windows user's
+ * case, and the test users here: with subordinate ids (`user`) and without
+ * (`single`, as on a Mac, whose vm containers get a range of the guest's own
+ * ids). Files copied in belong to the container's root (docker cp's rule),
+ * owners the container gave survive stop, start and commit, and a build's
+ * COPY --chown and RUN chown give the image's user its files. The rest of the
+ * vm lifecycle runs as root in vm-lifecycle.test.ts.
+ */
+import assert from "node:assert/strict";
+import { chownSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { cliPath, tsbox } from "./helpers/cli.js";
+import { cleanupIdentities, identities, type Identity } from "./helpers/identities.js";
+import { assertNoLeaks, type Snapshot, snapshot } from "./helpers/leaks.js";
+import { until } from "./helpers/until.js";
+import { vmSkip } from "./helpers/vm.js";
+
+/** The owners (uid/gid) of `tar tv`'s entries, by path. */
+function tarOwners(listing: string): Record<string, string> {
+  const owners: Record<string, string> = {};
+  for (const line of listing.trim().split("\n")) {
+    const cols = line.split(/\s+/);
+    owners[cols[cols.length - 1]!] = cols[1]!;
+  }
+  return owners;
+}
+
+/** A file of `who` in its scratch dir. */
+function ownedFile(who: Identity, rel: string, text: string): void {
+  const path = join(who.scratch, rel);
+  writeFileSync(path, text);
+  chownSync(path, who.uid, who.gid);
+}
+
+describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
+  after(() => cleanupIdentities());
+
+  for (const who of identities().filter((w) => w.name !== "root")) {
+    describe(`as ${who.name}`, () => {
+      const env = { TSBOX_BACKEND: "vm" };
+      const run = (args: string[], cwd?: string) => tsbox(who, args, { env, ...(cwd ? { cwd } : {}) });
+      const ok = async (args: string[], cwd?: string) => {
+        const r = await run(args, cwd);
+        assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
+        return r;
+      };
+      let snap: Snapshot;
+      before(() => (snap = snapshot()));
+      after(async () => {
+        await run(["vm", "stop", "--force"]);
+        await assertNoLeaks(snap, [who]);
+      });
+
+      it("cp gives what it copies in to the container's root, running or stopped; the owners the container gave survive stop, start and commit", async () => {
+        ownedFile(who, "note.txt", "hello\n");
+        await ok(["run", "-d", "--name", "box", "busybox", "sleep", "600"]);
+        try {
+          await ok(["cp", "note.txt", "box:/tmp/"]);
+          assert.equal((await ok(["exec", "box", "stat", "-c", "%u:%g", "/tmp/note.txt"])).stdout, "0:0\n");
+          await ok(["exec", "box", "chown", "1000:1000", "/tmp/note.txt"]);
+          await ok(["stop", "-t", "0", "box"]);
+          await ok(["cp", "note.txt", "box:/root/"]);
+          await ok(["start", "box"]);
+          assert.equal((await ok(["exec", "box", "stat", "-c", "%u:%g %n", "/root/note.txt", "/tmp/note.txt"])).stdout, "0:0 /root/note.txt\n1000:1000 /tmp/note.txt\n");
+          await ok(["commit", "box", "rootless-commit"]);
+          assert.equal((await ok(["run", "--rm", "rootless-commit", "stat", "-c", "%u:%g %n", "/root/note.txt", "/tmp/note.txt"])).stdout, "0:0 /root/note.txt\n1000:1000 /tmp/note.txt\n");
+        } finally {
+          await run(["rm", "-f", "box"]);
+          await run(["rmi", "rootless-commit"]);
+        }
+      });
+
+      it("cp out keeps the owners the container gave, in the tar stream", async () => {
+        await ok(["run", "-d", "--name", "out", "busybox", "sh", "-c", "mkdir /d && touch /d/f && chown -R 1000:1000 /d && touch /ready && sleep 600"]);
+        try {
+          await until("the container made its files", async () => (await run(["exec", "out", "test", "-e", "/ready"])).code === 0, 30_000, 100);
+          const r = await tsbox(who, [], { env, argv: ["bash", "-c", `set -o pipefail; "${process.execPath}" "${cliPath}" cp out:/d - | tar -tv --numeric-owner -f -`] });
+          assert.equal(r.code, 0, r.stderr);
+          assert.deepEqual(tarOwners(r.stdout), { "d/": "1000/1000", "d/f": "1000/1000" });
+        } finally {
+          await run(["rm", "-f", "out"]);
+        }
+      });
+
+      it("build: RUN chown and COPY --chown give the image's user its files, and it can write there", async () => {
+        const ctx = join(who.scratch, "rootless-build");
+        mkdirSync(ctx, { recursive: true });
+        chownSync(ctx, who.uid, who.gid);
+        ownedFile(who, "rootless-build/note.txt", "hello\n");
+        ownedFile(
+          who,
+          "rootless-build/Dockerfile",
+          [
+            "FROM busybox",
+            "RUN echo app:x:1000:1000::/home/app:/bin/sh >> /etc/passwd && mkdir -p /home/app && chown 1000:1000 /home/app && chmod 700 /home/app",
+            "COPY --chown=1000:1000 note.txt /home/app/",
+            "USER app",
+            "WORKDIR /home/app",
+            "",
+          ].join("\n"),
+        );
+        await ok(["build", "-q", "-t", "rootless-build", "."], ctx);
+        try {
+          const r = await ok(["run", "--rm", "rootless-build", "sh", "-c", "id -u; stat -c '%u:%g %a %n' . note.txt; echo more >> note.txt && touch new && echo wrote"]);
+          assert.equal(r.stdout, "1000\n1000:1000 700 .\n1000:1000 644 note.txt\nwrote\n");
+        } finally {
+          await run(["rmi", "rootless-build"]);
+        }
+      });
+    });
+  }
+});
