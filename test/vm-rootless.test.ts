@@ -53,6 +53,13 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         await assertNoLeaks(snap, [who]);
       });
 
+      it("tsbox info: the vm containers' ids, and no warning of what only native containers lack", async () => {
+        const info = JSON.parse((await ok(["info", "--json"])).stdout) as { backend: string; idMapping: string; warnings: string[] };
+        assert.equal(info.backend, "vm");
+        assert.match(info.idMapping, who.name === "single" ? /^the guest's ids 100000\+65536 \(vm backend; this host gives the user no \/etc\/subuid range\)$/ : /^subordinate ids \d+\+\d+ via newuidmap$/);
+        assert.deepEqual(info.warnings.filter((w) => /subuid|delegated cgroup/.test(w)), []);
+      });
+
       it("cp gives what it copies in to the container's root, running or stopped; the owners the container gave survive stop, start and commit", async () => {
         ownedFile(who, "note.txt", "hello\n");
         await ok(["run", "-d", "--name", "box", "busybox", "sleep", "600"]);

@@ -7,7 +7,8 @@ import { loadVmImages, v86Version } from "../../backends/vm/node/images.js";
 import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
-import { idMappings, probeHostIdentity } from "../../spec/id-mappings.js";
+import { type HostIdentity, idMappings, probeHostIdentity } from "../../spec/id-mappings.js";
+import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
 import { tsboxVersion } from "../../version.js";
 import type { CliContext } from "../context.js";
 import { lastValue, parseFlags } from "../flags.js";
@@ -27,7 +28,10 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox info" takes no arguments`);
 
   const identity = probeHostIdentity();
-  const maps = idMappings(identity);
+  const backend = backendInfo(flags.values.get("backend")?.at(-1), ctx.env);
+  // A vm container's ids are the guest's (backends/vm/node/guest-ids.ts): a range even where the host gives none.
+  const vm = backend.backend === "vm";
+  const maps = vm ? guestIdMappings(identity) : idMappings(identity);
   // The host's namespaces, cgroups and id ranges matter to the native backend only, which needs Linux.
   const linux = process.platform === "linux";
   const checks = linux ? hostChecks(identity.uid) : { kernel: `${process.platform} ${release()}`, cgroup: "n/a (not Linux)", overlayfs: false, warnings: [] };
@@ -47,11 +51,13 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   const probe = runtime ? runProbe(runtime) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
   const cgroups = cgroupLines(probe?.result, identity.uid);
-  if (cgroups.warning) warnings.push(cgroups.warning);
+  // The host's cgroups limit native containers; a vm container's are the guest's cgroup2, which always has them.
+  if (cgroups.warning && !vm) warnings.push(cgroups.warning);
+  if (vm) cgroups.lines.push("cgroups vm:    the guest's cgroup2 (limits, stats and pause of vm containers)");
   const network = networkReport(identity.uid, ctx.env);
   const networkLine = networkLines(network, identity.uid);
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
-  if (linux && identity.uid !== 0 && !identity.subuid) {
+  if (linux && !vm && identity.uid !== 0 && !identity.subuid) {
     warnings.push(
       "no /etc/subuid range for this user: containers have only uid 0 (-u with another id fails); " +
         "an administrator can add one with: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER",
@@ -60,13 +66,13 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
 
   const info = {
     version: tsboxVersion(),
-    ...backendInfo(flags.values.get("backend")?.at(-1), ctx.env),
+    ...backend,
     runtime: runtime ?? null,
     addon,
     uid: identity.uid,
     gid: identity.gid,
     rootless: identity.uid !== 0,
-    idMapping: identity.uid === 0 ? "identity (root)" : identity.subuid ? `subordinate ids ${identity.subuid.start}+${identity.subuid.count} via newuidmap` : "single id (no /etc/subuid range)",
+    idMapping: idMappingLine(identity, vm),
     uidMappings: maps.uidMappings,
     gidMappings: maps.gidMappings,
     dataDir: defaultDataDir(ctx.env),
@@ -143,6 +149,13 @@ function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: 
 }
 
 /** Which backend `tsbox run` would use here, and why; whether the vm guest image is built. */
+function idMappingLine(identity: HostIdentity, vm: boolean): string {
+  if (identity.uid === 0) return "identity (root)";
+  if (identity.subuid) return `subordinate ids ${identity.subuid.start}+${identity.subuid.count} via newuidmap`;
+  const guest = guestIdentity(identity).subuid!;
+  return vm ? `the guest's ids ${guest.start}+${guest.count} (vm backend; this host gives the user no /etc/subuid range)` : "single id (no /etc/subuid range)";
+}
+
 function backendInfo(requested: string | undefined, env: NodeJS.ProcessEnv): { backend: string; backendReason: string; vmImage: string } {
   const choice = chooseBackend(requested, env);
   let vmImage: string;
