@@ -111,8 +111,10 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const top = (await ok(["top", "web"])).stdout.split("\n");
     assert.match(top[0]!, /^UID +PID +PPID +C +STIME +TTY +TIME +CMD$/);
     assert.ok(top.some((l) => /^root +\d+ +\d+ +\d+ +\d\d:\d\d +\? +\d\d:\d\d:\d\d sh -c echo up;/.test(l)), top.join("\n"));
-    const stats = await ok(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", "web"]);
-    const [name, pids, usage, , limit] = stats.stdout.trim().split(" ");
+    const stats = await ok(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}} {{.NetIO}}", "web"]);
+    const [name, pids, usage, , limit, ...netIO] = stats.stdout.trim().split(" ");
+    // NET I/O from the guest's /proc/PID/net/dev of the container, as a native one's from the host's.
+    assert.match(netIO.join(" "), /^\d+(\.\d+)?(B|kB|MB) \/ \d+(\.\d+)?(B|kB|MB)$/, stats.stdout);
     assert.equal(name, "web");
     assert.ok(Number(pids) >= 1, stats.stdout);
     assert.notEqual(usage, "0B", stats.stdout);

@@ -2,6 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import type { ContainerSpec, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
 import type { Signal } from "../signals.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
+import type { NetIO } from "../network/net-io.js";
 
 /**
  * A backend turns a validated ContainerSpec into a running process. The
@@ -124,6 +125,8 @@ export interface ContainerStats {
   cpu: { usageUsec: number; userUsec: number; systemUsec: number; throttledUsec: number | null; throttledPeriods: number | null };
   pids: { current: number; limit: number | null };
   io: { readBytes: number; writeBytes: number };
+  /** Its network namespace's traffic but loopback's (docker's NET I/O), where the backend reads it. */
+  network?: NetIO;
 }
 
 export interface BackendCapabilities {

@@ -11,6 +11,9 @@ import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
 import { readCgroupStats } from "./cgroup-stats.js";
+import { readState } from "../../containers/state.js";
+import { readNetIO } from "../../network/net-io.js";
+import { bundlePaths } from "../../paths.js";
 import type { Pty } from "./pty.js";
 import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
@@ -214,7 +217,11 @@ export class NativeBackend implements Backend {
   /** Read here, from the cgroup files (`tsbox-runtime stats` reads the same): no helper to start. */
   async stats(bundleDir: string): Promise<ContainerStats> {
     const stats = readCgroupStats(bundleDir);
-    if (stats) return stats;
+    if (stats) {
+      const pid = readState(bundlePaths(bundleDir))?.pid;
+      const network = pid ? readNetIO(pid) : undefined;
+      return network ? { ...stats, network } : stats;
+    }
     const id = bundleDir.slice(bundleDir.lastIndexOf("/") + 1).slice(0, 12);
     throw new TsboxError(`container ${id} has no cgroup (it is not running, or runs without cgroups)`, { code: "container" });
   }

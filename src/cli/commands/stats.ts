@@ -5,7 +5,6 @@ import { errorMessage, UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
-import { readNetIO } from "../../network/net-io.js";
 import { bytesSize, humanSize, shortId, table } from "../format.js";
 
 const USAGE = `Usage: tsbox stats [OPTIONS] [CONTAINER...]
@@ -77,8 +76,7 @@ async function sampleRow(c: Container, previous: Map<string, { usageUsec: number
     cpu = Number.isFinite(started) ? (s.cpu.usageUsec / Math.max(1, (now - started) * 1000)) * 100 : 0;
   }
   const limit = s.memory.limit ?? totalmem();
-  // Host pids only: a vm container's pid is the guest's.
-  const net = state.backend === "native" && state.pid ? readNetIO(state.pid) : undefined;
+  const net = s.network;
   return {
     Container: c.name ?? shortId(c.id),
     ID: noTrunc ? c.id : shortId(c.id),

@@ -1,6 +1,8 @@
 //! `stats`: the guest's memory and container count; with a cid, that
 //! container's cgroup statistics (`stats`: what `tsbox-runtime stats` prints,
-//! the contract fixture stats.json) and pid too.
+//! the contract fixture stats.json), pid, and its network namespace's
+//! /proc/PID/net/dev as it is (`netDev`: the front end reads NET I/O from it
+//! as from a native container's, src/network/net-io.ts).
 
 use crate::agent::{no_such, Agent};
 use container::json::Json;
@@ -24,8 +26,9 @@ impl Agent {
             return Ok(());
         }
         let stats = self.cgroup_of(cid)?.stats().to_json();
-        let pid = Json::from(self.ctrs.get(cid).and_then(|c| c.pid));
-        self.reply_ok(id, vec![("stats", stats), ("pid", pid), ("guest", guest)]);
+        let pid = self.ctrs.get(cid).and_then(|c| c.pid);
+        let net_dev = pid.and_then(|p| std::fs::read_to_string(format!("/proc/{}/net/dev", p)).ok());
+        self.reply_ok(id, vec![("stats", stats), ("pid", Json::from(pid)), ("guest", guest), ("netDev", Json::from(net_dev))]);
         Ok(())
     }
 }

@@ -13,6 +13,7 @@ import { isActive, readState } from "../../../containers/state.js";
 import { bundlePaths } from "../../../paths.js";
 import type { HostIdentity } from "../../../spec/id-mappings.js";
 import { guestIdentity } from "./guest-ids.js";
+import { parseNetDev } from "../../../network/net-io.js";
 import type { ExecContext } from "./exec.js";
 import { recordAttachments, removeAttachment } from "./published-ports.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
@@ -165,6 +166,7 @@ export class VmBackend implements Backend {
     // Without a limit of its own a container may use the guest's memory, not the host's (docker on a Mac shows its VM's).
     const guestKiB = (reply.guest as { memTotalKiB?: unknown } | undefined)?.memTotalKiB;
     if (stats.memory.limit === null && typeof guestKiB === "number") stats.memory.limit = guestKiB * 1024;
+    if (typeof reply.netDev === "string") stats.network = parseNetDev(reply.netDev);
     return stats;
   }
 
