@@ -819,9 +819,12 @@ export class Runtime implements ContainerOwner {
   }
 
   /** A tar archive (plain or gzip) as a one-layer image (`docker import`); returns its id. */
-  async import(input: AsyncIterable<Buffer>, options: { name?: string; message?: string; changes?: string[]; source?: string } = {}): Promise<string> {
+  async import(input: AsyncIterable<Buffer>, options: { name?: string; message?: string; changes?: string[]; source?: string; platform?: string } = {}): Promise<string> {
     const { importTarball } = await import("./image/commit-image.js");
+    // Docker's: the platform it is run on, i.e. the backend's (a Mac's vm: linux/386), unless given.
+    const platform = options.platform !== undefined ? parsePlatform(options.platform) : backendPlatform(this.backend);
     return importTarball(this.imageStore, input, {
+      ...(platform ? { platform } : {}),
       changes: options.changes ?? [],
       ...(options.message ? { message: options.message } : {}),
       ...(options.name ? { name: options.name } : {}),

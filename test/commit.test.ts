@@ -130,6 +130,16 @@ for (const who of identities()) {
       const notTar = await cli(["import", "-"], { stdin: "this is not a tar archive, it is much longer than nothing at all\n".repeat(20), expect: 125 });
       assert.match(notTar.stderr, /^tsbox: truncated tar archive|^tsbox: the input is not a tar archive/);
       assert.equal((await cli(["import", "/no/such.tar"], { expect: 125 })).stderr, "tsbox: cannot read /no/such.tar: ENOENT\n");
+      // The platform: the backend's (docker's: the daemon's), e.g. linux/386 on the vm backend, or --platform.
+      const platformOf = async (ref: string) => (await cli(["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", ref])).stdout.trim();
+      assert.equal(await platformOf("imported:1"), `linux/${process.arch === "x64" ? "amd64" : process.arch}`);
+      const forVm = await tsbox(who, ["import", tarPath, "for-vm:1"], { env: { TSBOX_BACKEND: "vm" } });
+      assert.equal(forVm.code, 0, forVm.stderr);
+      assert.equal(await platformOf("for-vm:1"), "linux/386");
+      await cli(["import", "--platform", "linux/arm64", tarPath, "arm:1"]);
+      assert.equal(await platformOf("arm:1"), "linux/arm64");
+      assert.match((await cli(["run", "--rm", "arm:1", "true"], { expect: 125 })).stderr, /has no linux\/amd64 variant here \(it has linux\/arm64\)/);
+      assert.match((await cli(["import", "--platform", "amd64", tarPath], { expect: 125 })).stderr, /invalid platform "amd64"/);
       const tty = await tsbox(who, ["export", "nosuch"]);
       assert.equal(tty.code, 125);
       assert.match(tty.stderr, /no such container: nosuch/);

@@ -170,7 +170,7 @@ async function nameEntry(store: ImageStore, descriptor: Descriptor, platform: Pl
  * (a file that is not a tar fails here, not at the first run); what it
  * holds is checked again, like every layer, when a container unpacks it.
  */
-export async function importTarball(store: ImageStore, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string }): Promise<string> {
+export async function importTarball(store: ImageStore, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string; platform?: Platform }): Promise<string> {
   checkImageName(req.name);
   const layer = await writeLayer(store.layout, async (tar) => {
     const tapped = (async function* () {
@@ -192,7 +192,7 @@ export async function importTarball(store: ImageStore, input: AsyncIterable<Buff
     for await (const _ of tapped); // the end-of-archive blocks belong to the layer too
     if (entries === 0) throw new ImageError(`${req.source} is an empty tar archive`);
   });
-  return storeImage(store, { config: {}, changes: req.changes, layer, createdBy: `tsbox import ${req.source}`, ...(req.message ? { comment: req.message } : {}), ...(req.name ? { name: req.name } : {}) });
+  return storeImage(store, { config: {}, changes: req.changes, layer, createdBy: `tsbox import ${req.source}`, ...(req.message ? { comment: req.message } : {}), ...(req.name ? { name: req.name } : {}), ...(req.platform ? { platform: req.platform } : {}) });
 }
 
 /** The bytes of a tar archive that may be gzip-compressed (recognised by its magic bytes). */

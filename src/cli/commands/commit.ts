@@ -22,6 +22,7 @@ Import a tar archive (plain or gzip) as a one-layer image.
 Options:
   -c, --change LIST      Apply a Dockerfile instruction (as for commit)
   -m, --message STRING   Commit message for the imported image
+      --platform STRING  The image's platform (default: what the backend runs, e.g. linux/386 on vm)
 `;
 
 export async function commitCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -69,9 +70,11 @@ export async function importCommand(args: string[], ctx: CliContext): Promise<nu
     input = stream;
   }
   const message = lastValue(flags, "message");
+  const platform = lastValue(flags, "platform");
   const id = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).import(input, {
     changes: allValues(flags, "change"),
     source,
+    ...(platform !== undefined ? { platform } : {}),
     ...(name !== undefined ? { name } : {}),
     ...(message !== undefined ? { message } : {}),
   });
