@@ -20,9 +20,9 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 const dataDir = join(scratch, "data");
 const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: scratch, TSBOX_DATA_DIR: dataDir, TSBOX_CACHE_DIR: join(scratch, "cache"), TSBOX_BACKEND: "vm", LANG: "C.UTF-8" };
 
-function tsbox(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function tsbox(args: string[], backend = "vm"): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], { env, cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...env, TSBOX_BACKEND: backend }, cwd: scratch, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -32,8 +32,8 @@ function tsbox(args: string[]): Promise<{ code: number; stdout: string; stderr: 
   });
 }
 
-async function ok(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const r = await tsbox(args);
+async function ok(args: string[], backend = "vm"): Promise<{ stdout: string; stderr: string }> {
+  const r = await tsbox(args, backend);
   assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
   return r;
 }
@@ -44,6 +44,19 @@ describe("tsbox build on the vm backend", { skip: vmSkip }, () => {
   after(async () => {
     await tsbox(["vm", "stop", "--force"]);
     await assertNoLeaks(snap, [{ name: "root", uid: process.getuid!(), gid: process.getgid!(), dataDir, scratch }]);
+  });
+
+  it("FROM scratch makes an image of the backend's platform, each its own (one build cache for both)", async () => {
+    const ctx = join(scratch, "scratch-ctx");
+    mkdirSync(ctx);
+    writeFileSync(join(ctx, "f"), "x\n");
+    writeFileSync(join(ctx, "Dockerfile"), "FROM scratch\nCOPY f /f\n");
+    const native = (await ok(["build", "-q", "-t", "scratch-native", ctx], "native")).stdout.trim();
+    const vm = (await ok(["build", "-q", "-t", "scratch-vm", ctx])).stdout.trim();
+    assert.notEqual(vm, native, "not the native build's cached image");
+    assert.equal((await ok(["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "scratch-native"])).stdout.trim(), `linux/${process.arch === "x64" ? "amd64" : process.arch}`);
+    assert.equal((await ok(["image", "inspect", "-f", "{{.Os}}/{{.Architecture}}", "scratch-vm"])).stdout.trim(), "linux/386");
+    await ok(["rmi", "scratch-native", "scratch-vm"]);
   });
 
   it("stages, RUN (a deletion too), COPY, COPY --from, RUN --mount cache and bind; cached the second time", async () => {

@@ -297,7 +297,8 @@ class Build {
     }
     if (base.toLowerCase() === "scratch") {
       this.progress(ins);
-      stage.key = chainKey("", "FROM scratch");
+      // The platform is the image's own: a scratch build for the vm (linux/386) is not the native one's.
+      stage.key = chainKey("", `FROM scratch ${formatPlatform(this.platform)}`);
       return stage;
     }
     this.progress(ins);
