@@ -7,7 +7,6 @@ import { readSpec } from "../../../containers/spec-file.js";
 import type { NetworkSpec } from "../../../spec/container-spec.js";
 import { toGuestNetwork } from "../core/guest-network.js";
 import { GUEST_INIT_SOURCE, GUEST_RUN_DIR } from "../core/guest-spec.js";
-import type { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
 import { isActive, readState } from "../../../containers/state.js";
 import { bundlePaths } from "../../../paths.js";
@@ -101,10 +100,10 @@ export class VmBackend implements Backend {
    * the `tsbox vm` daemon's (a detached container, or one another process
    * runs there), whose connection goes when `use` fails or its process is done.
    */
-  private async inRunningGuest<T>(use: (ctx: ExecContext, remote?: OpenedMachine) => Promise<T>): Promise<T> {
+  private async inRunningGuest<T>(use: (ctx: ExecContext, remote?: OpenedMachine) => Promise<T>, notRunning = "the container is not running (its vm guest is gone)"): Promise<T> {
     if (this.current && this.users > 0) return this.inGuest((opened, done) => use({ link: opened.machine.link, done }));
     const remote = await (await import("./session.js")).connectDaemon(this.options.env);
-    if (!remote) throw new ContainerError("the container is not running (its vm guest is gone)");
+    if (!remote) throw new ContainerError(notRunning);
     try {
       return await use({ link: remote.machine.link, done: () => void remote.machine.destroy() }, remote);
     } catch (err) {
@@ -200,23 +199,17 @@ export class VmBackend implements Backend {
    */
   private async askAboutContainer(op: "stats" | "top" | "pause" | "resume" | "update" | "net-attach" | "net-detach", bundleDir: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const cid = basename(bundleDir);
-    const ask = async (link: AgentLink) => {
+    // One request: the guest (ours, or the daemon's connection) is let go as soon as it answers.
+    return this.inRunningGuest(async ({ link, done }) => {
       try {
         return await link.request(op, { ...fields, cid }, 30_000);
       } catch (err) {
         if (isTsboxError(err) && err.code !== "runtime") throw new ContainerError(err.message);
         throw err;
+      } finally {
+        done();
       }
-    };
-    if (this.current && this.users > 0) return ask((await this.current).machine.link);
-    const { connectDaemon } = await import("./session.js");
-    const remote = await connectDaemon(this.options.env);
-    if (!remote) throw new ContainerError(`container ${cid.slice(0, 12)} is not running (no vm guest runs it here, nor a tsbox vm start one)`);
-    try {
-      return await ask(remote.machine.link);
-    } finally {
-      await remote.machine.destroy();
-    }
+    }, `container ${cid.slice(0, 12)} is not running (no vm guest runs it here, nor a tsbox vm start one)`);
   }
 
   /**
