@@ -148,7 +148,7 @@ function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: 
   return { lines };
 }
 
-/** Which backend `tsbox run` would use here, and why; whether the vm guest image is built. */
+/** Whose ids a container's user namespace maps, as `info` says it. */
 function idMappingLine(identity: HostIdentity, vm: boolean): string {
   if (identity.uid === 0) return "identity (root)";
   if (identity.subuid) return `subordinate ids ${identity.subuid.start}+${identity.subuid.count} via newuidmap`;
@@ -156,6 +156,7 @@ function idMappingLine(identity: HostIdentity, vm: boolean): string {
   return vm ? `the guest's ids ${guest.start}+${guest.count} (vm backend; this host gives the user no /etc/subuid range)` : "single id (no /etc/subuid range)";
 }
 
+/** Which backend `tsbox run` would use here, and why; whether the vm guest image is built. */
 function backendInfo(requested: string | undefined, env: NodeJS.ProcessEnv): { backend: string; backendReason: string; vmImage: string } {
   const choice = chooseBackend(requested, env);
   let vmImage: string;
