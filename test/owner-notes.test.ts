@@ -3,16 +3,17 @@
  * unprivileged unpack keeps the owners it could not give beside the layer;
  * a backend that can give them later does, once; pruning takes the notes
  * with the layer; the vm's 9p server presents them through the guest's id
- * maps (src/backends/vm/node/p9/noted-owners.ts, guest-ids.ts).
+ * maps (src/backends/vm/node/p9/presented-owners.ts, guest-ids.ts), and a
+ * volume's files as their asker's.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { guestIdentity } from "../src/backends/vm/node/guest-ids.js";
-import { notedOwners } from "../src/backends/vm/node/p9/noted-owners.js";
+import { presentedOwners } from "../src/backends/vm/node/p9/presented-owners.js";
 import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
 import { DEFAULT_FID_LIMITS } from "../src/backends/vm/core/p9/fid-table.js";
 import { P9Server } from "../src/backends/vm/core/p9/server.js";
@@ -109,10 +110,10 @@ describe("owner notes of unprivileged unpacks", () => {
 });
 
 describe("the vm's 9p server shows a layer's noted owners", () => {
-  const attrs = async (host: Parameters<typeof notedOwners>[0], readonly = true) => {
+  const attrs = async (host: Parameters<typeof presentedOwners>[0], readonly = true) => {
     const s = await layerStore(ENTRIES);
     const layer = await new LayerCache(s.dir, s.layout, { privileged: false }).ensureLayer(s.blob, s.diffId);
-    const server = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, notedOwners(host));
+    const server = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners(host));
     server.addExport("layer", { path: layer, readonly });
     const c = p9Client(server);
     const of = (...names: string[]) => {
@@ -143,6 +144,33 @@ describe("the vm's 9p server shows a layer's noted owners", () => {
   it("not for a writable export (a volume), whose files are the host's", async () => {
     const { of } = await attrs({ uid: 501, gid: 20 }, false);
     assert.deepEqual(of("home", "app"), [me.uid, me.gid]);
+  });
+
+  it("not as root, whose files have their own owners", async () => {
+    const { of } = await attrs({ uid: 0, gid: 0 });
+    assert.deepEqual(of("home", "app"), [me.uid, me.gid]);
+  });
+
+  it("a bind mount's or volume's files as the container's user's, where a chown changes nothing (Docker Desktop's file sharing)", () => {
+    const dir = mkdtempSync(join(scratch, "volume-"));
+    writeFileSync(join(dir, "project.json"), "{}");
+    const server = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners({ uid: 501, gid: 20 }));
+    server.addExport("vol", { path: dir, readonly: false, shownOwner: { uid: 100999, gid: 100999 } });
+    server.addExport("plain", { path: dir, readonly: false });
+    const c = p9Client(server);
+    const owner = (exp: string, ...names: string[]) => ((a) => [a.uid, a.gid])(c.getattr(c.walk(exp, ...names)));
+    assert.deepEqual(owner("vol", "project.json"), [100999, 100999], "the image's uid 1000 (guest 100999)");
+    assert.deepEqual(owner("vol"), [100999, 100999], "the directory itself too");
+    assert.deepEqual(owner("plain", "project.json"), [me.uid, me.gid], "no container user named: the file's own");
+    c.chown(c.walk("vol", "project.json"), 100032, 100032);
+    assert.deepEqual(owner("vol", "project.json"), [100999, 100999]);
+    assert.equal(statSync(join(dir, "project.json")).uid, me.uid, "the host's file is untouched");
+    assert.equal(c.errno(() => c.chown(c.walk("plain", "project.json"), 100032, 100032)), me.uid === 0 ? 0 : 1, "elsewhere a chown the host cannot do is EPERM");
+    // As root the files have their own owners.
+    const asRoot = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners({ uid: 0, gid: 0 }));
+    asRoot.addExport("vol", { path: dir, readonly: false, shownOwner: { uid: 100999, gid: 100999 } });
+    const r = p9Client(asRoot);
+    assert.notEqual(r.getattr(r.walk("vol")).uid, 100999);
   });
 
   it("the guest's range keeps clear of the user's own id", () => {

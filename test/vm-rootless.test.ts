@@ -8,7 +8,7 @@
  * vm lifecycle runs as root in vm-lifecycle.test.ts.
  */
 import assert from "node:assert/strict";
-import { chownSync, mkdirSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cliPath, tsbox } from "./helpers/cli.js";
@@ -89,6 +89,27 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         } finally {
           await run(["rm", "-f", "out"]);
         }
+      });
+
+      it("a container whose user is not root works in its bind mounts and volumes, as Docker Desktop's file sharing lets it", async () => {
+        const project = join(who.scratch, "project");
+        mkdirSync(project, { recursive: true });
+        chownSync(project, who.uid, who.gid);
+        ownedFile(who, "project/package.json", "{}\n");
+        const r = await ok(["run", "--rm", "-u", "1000:1000", "-v", `${project}:/app`, "-v", "rootless-vol:/data", "-w", "/app", "busybox", "sh", "-c", "echo built > out.txt && mkdir dist && touch /data/cache && chown 1000 package.json && stat -c '%u:%g %n' . package.json out.txt dist /data/cache"]);
+        assert.equal(r.stdout, "1000:1000 .\n1000:1000 package.json\n1000:1000 out.txt\n1000:1000 dist\n1000:1000 /data/cache\n");
+        // On the host they are the user's; the container's root sees them as its own, as before.
+        const st = statSync(join(project, "out.txt"));
+        assert.deepEqual([st.uid, st.gid], [who.uid, who.gid]);
+        assert.equal((await ok(["run", "--rm", "-v", `${project}:/app`, "busybox", "stat", "-c", "%u:%g", "/app/out.txt"])).stdout, "0:0\n");
+        // Detached: the export goes through the vm daemon.
+        await ok(["run", "-d", "--name", "worker", "-u", "1000:1000", "-v", `${project}:/app`, "busybox", "sleep", "600"]);
+        try {
+          assert.equal((await ok(["exec", "worker", "sh", "-c", "touch /app/from-daemon && stat -c '%u:%g' /app/from-daemon"])).stdout, "1000:1000\n");
+        } finally {
+          await run(["rm", "-f", "worker"]);
+        }
+        await ok(["volume", "rm", "rootless-vol"]);
       });
 
       it("build: RUN chown and COPY --chown give the image's user its files, and it can write there", async () => {

@@ -42,6 +42,8 @@ export interface P9Client {
   xattr(fid: number, name: string): string;
   /** Mode and owner, as the guest sees them. */
   getattr(fid: number): { mode: number; uid: number; gid: number };
+  /** chown (setattr with uid and gid). */
+  chown(fid: number, uid: number, gid: number): void;
   /** A fid number nothing uses yet. */
   fid(): number;
 }
@@ -123,6 +125,16 @@ export function p9Client(server: P9Server, msize = 65536, options: { attached?: 
         w.u32(8); // P9_ATTR_SIZE
         for (let i = 0; i < 3; i++) w.u32(0);
         w.u64(BigInt(size));
+        for (let i = 0; i < 4; i++) w.u64(0n);
+      }),
+    chown: (fid, uid, gid) =>
+      void call(T.setattr, (w) => {
+        w.u32(fid);
+        w.u32(2 | 4); // P9_ATTR_UID | P9_ATTR_GID
+        w.u32(0);
+        w.u32(uid);
+        w.u32(gid);
+        w.u64(0n);
         for (let i = 0; i < 4; i++) w.u64(0n);
       }),
     getattr: (fid) => {

@@ -8,6 +8,7 @@
  * create/start and wait/delete sequences.
  */
 import type { ContainerSpec } from "../../../spec/container-spec.js";
+import { mappedId } from "../../../spec/id-mappings.js";
 import type { ExitStatus } from "../../backend.js";
 import type { AgentProtocol } from "./agent-protocol.js";
 import { toGuestNetwork } from "./guest-network.js";
@@ -30,6 +31,8 @@ export interface GuestExport {
   readonly: boolean;
   /** Image layers: one export per layer, shared by the containers using it. */
   shared: boolean;
+  /** A bind mount's or volume's files as the container's user's where the host cannot chown (p9/server.ts Export). */
+  shownOwner?: { uid: number; gid: number };
 }
 
 export interface GuestSpec {
@@ -81,6 +84,7 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
   }
   const net = spec.network ? toGuestNetwork(spec.network, dir) : undefined;
   if (net) out.network = net.network;
+  const userOwner = volumeOwner(spec);
   let n = 0;
   out.mounts = out.mounts.map((m) => {
     const inGuest = net?.mount(m);
@@ -91,10 +95,25 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
     const name = `v-${cid.slice(0, 16)}-${n++}`;
     // The source itself, directory or file: a file volume exports that file
     // alone (its directory would give the guest every sibling, read-write).
-    exports.push({ name, path: m.source, readonly, shared: false });
+    exports.push({ name, path: m.source, readonly, shared: false, ...(userOwner ? { shownOwner: userOwner } : {}) });
     return { ...m, source: `${GUEST_HOST_MOUNT}/${name}` };
   });
   return { spec: out, exports, ...(layer !== undefined ? { layer } : {}) };
+}
+
+/**
+ * Who a rootless host's bind mounts and volumes look owned by in the
+ * container: its user, where that is not its root (whose the user's files
+ * already are). A 9p server run by an unprivileged user cannot give a file
+ * to another id, so an image's `USER node` could not write in a mounted
+ * project; Docker Desktop's file sharing lets it, and so does this.
+ */
+function volumeOwner(spec: ContainerSpec): { uid: number; gid: number } | undefined {
+  const { uid, gid } = spec.process.user;
+  if (uid === 0) return undefined;
+  const guestUid = mappedId(uid, spec.linux.uidMappings);
+  const guestGid = mappedId(gid, spec.linux.gidMappings);
+  return guestUid !== undefined && guestGid !== undefined ? { uid: guestUid, gid: guestGid } : undefined;
 }
 
 /** Where 9p exports are registered: the in-process server, or the vm daemon's. */
@@ -132,7 +151,7 @@ export async function acquireExports(table: ExportTable, refs: Map<string, numbe
       refs.set(e.name, count + 1);
       held.push(e);
       if (count === 0) {
-        const added = Promise.resolve(table.add(e.name, { path: e.path, readonly: e.readonly }));
+        const added = Promise.resolve(table.add(e.name, { path: e.path, readonly: e.readonly, ...(e.shownOwner ? { shownOwner: e.shownOwner } : {}) }));
         inFlight.set(e.name, added);
         void added.finally(() => inFlight.delete(e.name)).catch(() => {});
       }

@@ -16,6 +16,7 @@ import { errorMessage } from "../../../errors.js";
 import { creditOverrun, OutputCredit } from "../core/agent-channels.js";
 import { isAgentOp, STREAM_OPS } from "../core/agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "../core/frame.js";
+import type { Export } from "../core/p9/server.js";
 import { type LaunchRequest, VmMonitor } from "./monitor.js";
 import { type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
 
@@ -50,7 +51,7 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
   // layer may be used by both, and must stay until its last user is gone.
   const exportUsers = new Map<string, number>();
   const exports = {
-    add: (name: string, exp: { path: string; readonly: boolean }) => {
+    add: (name: string, exp: Export) => {
       const n = exportUsers.get(name) ?? 0;
       if (n === 0) machine.p9.addExport(name, exp);
       exportUsers.set(name, n + 1);
@@ -88,7 +89,7 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
       const { id, op, ...fields } = req;
       try {
         if (op === "export") {
-          exports.add(String(fields.name), { path: String(fields.path), readonly: fields.readonly === true });
+          exports.add(String(fields.name), { path: String(fields.path), readonly: fields.readonly === true, ...shownOwnerField(fields.shownOwner) });
           return reply({ id, ok: true });
         }
         if (op === "unexport") {
@@ -198,4 +199,11 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
   };
   process.on("SIGTERM", () => void stop());
   process.on("SIGINT", () => void stop());
+}
+
+/** An `export` request's shownOwner (guest ids), when it is one. */
+function shownOwnerField(value: unknown): Pick<Export, "shownOwner"> {
+  const o = value as { uid?: unknown; gid?: unknown } | null | undefined;
+  const id = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
+  return o && id(o.uid) && id(o.gid) ? { shownOwner: { uid: o.uid, gid: o.gid } } : {};
 }

@@ -12,7 +12,7 @@ import { type VmImages, v86Dir, v86Version } from "./images.js";
 import { NodeFs } from "./p9/node-fs.js";
 import { P9Server } from "../core/p9/server.js";
 import { DEFAULT_FID_LIMITS } from "../core/p9/fid-table.js";
-import { notedOwners } from "./p9/noted-owners.js";
+import { presentedOwners } from "./p9/presented-owners.js";
 import { probeHostIdentity } from "../../../spec/id-mappings.js";
 
 export { DEFAULT_CONFIG, type MachineConfig, type SavedMachine } from "../core/guest-machine.js";
@@ -29,7 +29,7 @@ export class Machine extends GuestMachine<AgentLink> {
   ) {
     super({
       config,
-      p9: new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, notedOwners(probeHostIdentity())),
+      p9: new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners(probeHostIdentity())),
       makeLink: (transport) => serveOutbound(new AgentLink(transport)),
       loadV86: async () => ((await import("v86")) as unknown as { V86: V86Constructor }).V86,
       loadFiles: async () => ({

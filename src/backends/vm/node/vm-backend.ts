@@ -64,7 +64,7 @@ export class VmBackend implements Backend {
 
   /** Where a guest's 9p exports are registered: the daemon's table, or our machine's server. */
   private exportTable(opened: OpenedMachine): ExportTable {
-    return opened.exports ?? { add: (n: string, e: { path: string; readonly: boolean }) => opened.machine.p9.addExport(n, e), remove: (n: string) => opened.machine.p9.removeExport(n) };
+    return opened.exports ?? { add: (n, e) => opened.machine.p9.addExport(n, e), remove: (n) => opened.machine.p9.removeExport(n) };
   }
 
   /**

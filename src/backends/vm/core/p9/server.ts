@@ -44,10 +44,21 @@ export interface Export {
   /** Directory or file served (a host path in Node); a file export is that file alone. */
   path: string;
   readonly: boolean;
+  /**
+   * A container's bind mount or volume whose user is not its root: the
+   * owner (guest ids) to show its files as where the server cannot give
+   * them their own (node/p9/presented-owners.ts).
+   */
+  shownOwner?: { uid: number; gid: number };
 }
 
-/** The owner the guest sees for a path of an export (relative to its root), where it is not the file's own. */
-export type PresentedOwners = (rel: string) => { uid: number; gid: number } | undefined;
+/** Owners the guest sees in an export in place of the files' own (node/p9/presented-owners.ts). */
+export interface PresentedOwners {
+  /** For a path (relative to the export's root); undefined: the file's own. */
+  ownerOf(rel: string): { uid: number; gid: number } | undefined;
+  /** A chown is accepted and changes nothing (the owners shown are not the files'). */
+  chownIgnored: boolean;
+}
 
 /** What survives a snapshot: the guest kernel keeps fids across it. */
 export interface P9State {
@@ -67,7 +78,7 @@ export class P9Server {
 
   /**
    * `ownersOf`: asked once per export added, for owners to show in place of
-   * the files' (a layer's noted owners: node/p9/noted-owners.ts).
+   * the files' (node/p9/presented-owners.ts).
    */
   constructor(
     private readonly fs: P9Fs,
@@ -236,8 +247,10 @@ export class P9Server {
           const u = valid & 2 ? uid : st.uid;
           const g = valid & 4 ? gid : st.gid;
           if (u !== st.uid || g !== st.gid) {
-            if (!this.fs.canChown) throw new P9Error(E.EPERM);
-            this.fs.chown(p, u, g);
+            if (this.exports.get(f.exportName!)?.owners?.chownIgnored) {
+              // shown as its requester's whoever asks: nothing to change
+            } else if (!this.fs.canChown) throw new P9Error(E.EPERM);
+            else this.fs.chown(p, u, g);
           }
         }
         if (valid & 8) this.fs.truncate(p, Number(size));
@@ -606,7 +619,7 @@ export class P9Server {
       return;
     }
     const st = this.fs.lstat(this.hostPath(f, false));
-    const owner = this.exports.get(f.exportName)?.owners?.(f.rel);
+    const owner = this.exports.get(f.exportName)?.owners?.ownerOf(f.rel);
     w.u64(BigInt(GETATTR_BASIC));
     w.raw(qidFromStat(st));
     w.u32(st.mode);

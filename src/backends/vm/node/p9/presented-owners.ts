@@ -1,0 +1,55 @@
+/**
+ * The owners the guest sees where the host cannot give files their own: a
+ * 9p server run by an unprivileged user (every macOS and Windows user) has
+ * only files of that user, which the guest shows as the container's root's.
+ *
+ * - A layer's noted owners (image/owner-notes.ts): the tar gave them, the
+ *   unpack could not; shown through the container ids' mapping into the
+ *   guest (guest-ids.ts), so a file of uid 1000 in the image is uid 1000 in
+ *   every vm container. Only for a layer's own directory, read-only.
+ * - A bind mount or volume of a container whose user is not root
+ *   (`Export.shownOwner`, core/guest-spec.ts): every file as that user's, as
+ *   Docker Desktop's file sharing lets an image's `USER node` work in a
+ *   mounted project; a chown there is accepted and changes nothing (the
+ *   host cannot make the file another's). The directory is the user's, and
+ *   the server writes to it as the user whoever asks.
+ *
+ * As root the files have their own owners: nothing is presented.
+ */
+import type { IdMapping } from "../../../../spec/container-spec.js";
+import { type HostIdentity, mappedId } from "../../../../spec/id-mappings.js";
+import { readOwnerNotes } from "../../../../image/owner-notes.js";
+import { isLayerDir } from "../../../../paths.js";
+import type { Export, PresentedOwners } from "../../core/p9/server.js";
+import { guestIdMappings } from "../guest-ids.js";
+
+/** What the guest's kernel shows for an id no mapping reaches (overflowuid). */
+const OVERFLOW_ID = 65534;
+
+export function presentedOwners(host: HostIdentity): (exp: Export) => PresentedOwners | undefined {
+  if (host.uid === 0) return () => undefined;
+  const maps = guestIdMappings(host);
+  return (exp) => {
+    const shown = exp.shownOwner;
+    if (shown) return { ownerOf: () => shown, chownIgnored: true };
+    if (exp.readonly && isLayerDir(exp.path)) return noted(exp.path, maps);
+    return undefined;
+  };
+}
+
+function noted(layerDir: string, maps: ReturnType<typeof guestIdMappings>): PresentedOwners | undefined {
+  let notes;
+  try {
+    notes = readOwnerNotes(layerDir);
+  } catch {
+    return undefined; // unreadable notes: the files' own owners, as before there were notes
+  }
+  if (!notes || notes.length === 0) return undefined;
+  const table = new Map(notes.map((o) => [o.path, { uid: toGuest(o.uid, maps.uidMappings), gid: toGuest(o.gid, maps.gidMappings) }]));
+  return { ownerOf: (rel) => table.get(rel), chownIgnored: false };
+}
+
+/** A container id's guest id; one no mapping reaches is shown as the kernel shows such ids. */
+function toGuest(id: number, maps: IdMapping[]): number {
+  return mappedId(id, maps) ?? OVERFLOW_ID;
+}
