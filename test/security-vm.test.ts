@@ -35,7 +35,8 @@ after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Only what toGuestSpec reads: the root and the mounts. */
 function specWith(mounts: ContainerSpec["mounts"], lower: string[]): ContainerSpec {
-  return { root: { path: "/unused", readonly: false, overlay: { lower, upper: "/u", work: "/w" } }, mounts } as unknown as ContainerSpec;
+  const linux = { uidMappings: [], gidMappings: [] };
+  return { root: { path: "/unused", readonly: false, overlay: { lower, upper: "/u", work: "/w" } }, mounts, process: { user: { uid: 0, gid: 0 } }, linux } as unknown as ContainerSpec;
 }
 
 describe("vm file volumes: 9p as a hostile guest sees it (no guest)", () => {
