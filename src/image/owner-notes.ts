@@ -6,7 +6,7 @@
  * (containers/layer-owners.ts), but where it cannot — no subordinate ids
  * (macOS, Windows, a user without /etc/subuid), or the vm backend unpacked
  * the layer — the notes keep what the image said: the vm's 9p server
- * presents them to the guest (backends/vm/node/p9/noted-owners.ts), and the
+ * presents them to the guest (backends/vm/node/p9/presented-owners.ts), and the
  * native backend applies them at its first use of the layer where it can.
  * Written before the layer is published (write then rename), so a layer
  * never lacks its notes; removed with the layer (gc.ts).

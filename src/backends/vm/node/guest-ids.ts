@@ -6,7 +6,7 @@
  * the native backend chowned reads alike in both); where it gives none
  * (macOS, Windows, a user without /etc/subuid), the guest still has every id
  * to give, and its containers get a range of 65536 there — what the 9p
- * server presents a layer's noted owners as (p9/noted-owners.ts).
+ * server presents a layer's noted owners as (p9/presented-owners.ts).
  */
 import { type HostIdentity, idMappings } from "../../../spec/id-mappings.js";
 import type { IdMapping } from "../../../spec/container-spec.js";
