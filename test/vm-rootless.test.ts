@@ -34,6 +34,14 @@ function ownedFile(who: Identity, rel: string, text: string): void {
   chownSync(path, who.uid, who.gid);
 }
 
+/** A directory of `who` in its scratch dir; its path. */
+function ownedDir(who: Identity, rel: string): string {
+  const path = join(who.scratch, rel);
+  mkdirSync(path, { recursive: true });
+  chownSync(path, who.uid, who.gid);
+  return path;
+}
+
 describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
   after(() => cleanupIdentities());
 
@@ -45,6 +53,15 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         const r = await run(args, cwd);
         assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
         return r;
+      };
+      /** `run -d --name NAME …args`, `use`, then `rm -f` whatever happened. */
+      const detached = async (name: string, args: string[], use: () => Promise<void>) => {
+        await ok(["run", "-d", "--name", name, ...args]);
+        try {
+          await use();
+        } finally {
+          await run(["rm", "-f", name]);
+        }
       };
       let snap: Snapshot;
       before(() => (snap = snapshot()));
@@ -62,39 +79,34 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
 
       it("cp gives what it copies in to the container's root, running or stopped; the owners the container gave survive stop, start and commit", async () => {
         ownedFile(who, "note.txt", "hello\n");
-        await ok(["run", "-d", "--name", "box", "busybox", "sleep", "600"]);
         try {
-          await ok(["cp", "note.txt", "box:/tmp/"]);
-          assert.equal((await ok(["exec", "box", "stat", "-c", "%u:%g", "/tmp/note.txt"])).stdout, "0:0\n");
-          await ok(["exec", "box", "chown", "1000:1000", "/tmp/note.txt"]);
-          await ok(["stop", "-t", "0", "box"]);
-          await ok(["cp", "note.txt", "box:/root/"]);
-          await ok(["start", "box"]);
-          assert.equal((await ok(["exec", "box", "stat", "-c", "%u:%g %n", "/root/note.txt", "/tmp/note.txt"])).stdout, "0:0 /root/note.txt\n1000:1000 /tmp/note.txt\n");
-          await ok(["commit", "box", "rootless-commit"]);
-          assert.equal((await ok(["run", "--rm", "rootless-commit", "stat", "-c", "%u:%g %n", "/root/note.txt", "/tmp/note.txt"])).stdout, "0:0 /root/note.txt\n1000:1000 /tmp/note.txt\n");
+          await detached("box", ["busybox", "sleep", "600"], async () => {
+            await ok(["cp", "note.txt", "box:/tmp/"]);
+            assert.equal((await ok(["exec", "box", "stat", "-c", "%u:%g", "/tmp/note.txt"])).stdout, "0:0\n");
+            await ok(["exec", "box", "chown", "1000:1000", "/tmp/note.txt"]);
+            await ok(["stop", "-t", "0", "box"]);
+            await ok(["cp", "note.txt", "box:/root/"]);
+            await ok(["start", "box"]);
+            assert.equal((await ok(["exec", "box", "stat", "-c", "%u:%g %n", "/root/note.txt", "/tmp/note.txt"])).stdout, "0:0 /root/note.txt\n1000:1000 /tmp/note.txt\n");
+            await ok(["commit", "box", "rootless-commit"]);
+            assert.equal((await ok(["run", "--rm", "rootless-commit", "stat", "-c", "%u:%g %n", "/root/note.txt", "/tmp/note.txt"])).stdout, "0:0 /root/note.txt\n1000:1000 /tmp/note.txt\n");
+          });
         } finally {
-          await run(["rm", "-f", "box"]);
           await run(["rmi", "rootless-commit"]);
         }
       });
 
       it("cp out keeps the owners the container gave, in the tar stream", async () => {
-        await ok(["run", "-d", "--name", "out", "busybox", "sh", "-c", "mkdir /d && touch /d/f && chown -R 1000:1000 /d && touch /ready && sleep 600"]);
-        try {
+        await detached("out", ["busybox", "sh", "-c", "mkdir /d && touch /d/f && chown -R 1000:1000 /d && touch /ready && sleep 600"], async () => {
           await until("the container made its files", async () => (await run(["exec", "out", "test", "-e", "/ready"])).code === 0, 30_000, 100);
           const r = await tsbox(who, [], { env, argv: ["bash", "-c", `set -o pipefail; "${process.execPath}" "${cliPath}" cp out:/d - | tar -tv --numeric-owner -f -`] });
           assert.equal(r.code, 0, r.stderr);
           assert.deepEqual(tarOwners(r.stdout), { "d/": "1000/1000", "d/f": "1000/1000" });
-        } finally {
-          await run(["rm", "-f", "out"]);
-        }
+        });
       });
 
       it("a container whose user is not root works in its bind mounts and volumes, as Docker Desktop's file sharing lets it", async () => {
-        const project = join(who.scratch, "project");
-        mkdirSync(project, { recursive: true });
-        chownSync(project, who.uid, who.gid);
+        const project = ownedDir(who, "project");
         ownedFile(who, "project/package.json", "{}\n");
         const r = await ok(["run", "--rm", "-u", "1000:1000", "-v", `${project}:/app`, "-v", "rootless-vol:/data", "-w", "/app", "busybox", "sh", "-c", "echo built > out.txt && mkdir dist && touch /data/cache && chown 1000 package.json && stat -c '%u:%g %n' . package.json out.txt dist /data/cache"]);
         assert.equal(r.stdout, "1000:1000 .\n1000:1000 package.json\n1000:1000 out.txt\n1000:1000 dist\n1000:1000 /data/cache\n");
@@ -103,19 +115,14 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         assert.deepEqual([st.uid, st.gid], [who.uid, who.gid]);
         assert.equal((await ok(["run", "--rm", "-v", `${project}:/app`, "busybox", "stat", "-c", "%u:%g", "/app/out.txt"])).stdout, "0:0\n");
         // Detached: the export goes through the vm daemon.
-        await ok(["run", "-d", "--name", "worker", "-u", "1000:1000", "-v", `${project}:/app`, "busybox", "sleep", "600"]);
-        try {
+        await detached("worker", ["-u", "1000:1000", "-v", `${project}:/app`, "busybox", "sleep", "600"], async () => {
           assert.equal((await ok(["exec", "worker", "sh", "-c", "touch /app/from-daemon && stat -c '%u:%g' /app/from-daemon"])).stdout, "1000:1000\n");
-        } finally {
-          await run(["rm", "-f", "worker"]);
-        }
+        });
         await ok(["volume", "rm", "rootless-vol"]);
       });
 
       it("build: RUN chown and COPY --chown give the image's user its files, and it can write there", async () => {
-        const ctx = join(who.scratch, "rootless-build");
-        mkdirSync(ctx, { recursive: true });
-        chownSync(ctx, who.uid, who.gid);
+        const ctx = ownedDir(who, "rootless-build");
         ownedFile(who, "rootless-build/note.txt", "hello\n");
         ownedFile(
           who,

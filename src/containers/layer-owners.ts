@@ -9,6 +9,7 @@
  */
 import type { LayerOwner } from "../image/unpack.js";
 import { idMappings } from "../spec/id-mappings.js";
+import { isMapped } from "../spec/validate.js";
 import type { LifecycleContext } from "./context.js";
 import { inUserNamespace } from "./user-namespace.js";
 
@@ -20,8 +21,7 @@ export async function applyLayerOwners(ctx: LifecycleContext, dir: string, owner
   const host = ctx.host();
   if (host.uid === 0 || !host.subuid) return false;
   const maps = idMappings(host);
-  const mapped = (id: number, ranges: { containerID: number; size: number }[]) => ranges.some((r) => id >= r.containerID && id < r.containerID + r.size);
-  const todo = owners.filter((o) => mapped(o.uid, maps.uidMappings) && mapped(o.gid, maps.gidMappings));
+  const todo = owners.filter((o) => isMapped(maps.uidMappings, o.uid) && isMapped(maps.gidMappings, o.gid));
   for (const batch of batches(todo)) await inUserNamespace(ctx, dir, script(batch), `giving the files of layer ${dir} their owners`);
   return true;
 }

@@ -13,6 +13,7 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import { isErrno, writeFileAtomicSync } from "../fs-util.js";
+import { isId32 } from "../spec/mapped-ids.js";
 import type { LayerOwner } from "./unpack.js";
 
 export const OWNER_NOTES_SUFFIX = ".owners";
@@ -37,7 +38,7 @@ export function readOwnerNotes(layerDir: string): LayerOwner[] | undefined {
   const rows: unknown = JSON.parse(text);
   if (!Array.isArray(rows)) throw new Error(`${ownerNotesPath(layerDir)}: not a list of owners`);
   return rows.map((row: unknown) => {
-    if (!Array.isArray(row) || typeof row[0] !== "string" || !isId(row[1]) || !isId(row[2]) || (row[3] !== undefined && !isId(row[3]))) {
+    if (!Array.isArray(row) || typeof row[0] !== "string" || !isId32(row[1]) || !isId32(row[2]) || (row[3] !== undefined && !isId32(row[3]))) {
       throw new Error(`${ownerNotesPath(layerDir)}: a malformed owner ${JSON.stringify(row)}`);
     }
     return row[3] === undefined ? { path: row[0], uid: row[1], gid: row[2] } : { path: row[0], uid: row[1], gid: row[2], mode: row[3] };
@@ -47,5 +48,3 @@ export function readOwnerNotes(layerDir: string): LayerOwner[] | undefined {
 export function removeOwnerNotes(layerDir: string): void {
   rmSync(ownerNotesPath(layerDir), { force: true });
 }
-
-const isId = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;

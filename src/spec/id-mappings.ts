@@ -52,12 +52,6 @@ export function idMappings(host: HostIdentity): { uidMappings: IdMapping[]; gidM
   return { uidMappings: build(host.uid, host.subuid), gidMappings: build(host.gid, host.subgid) };
 }
 
-/** The host id (a vm container's: the guest's) a container id maps to; undefined where no mapping reaches it. */
-export function mappedId(id: number, maps: IdMapping[]): number | undefined {
-  const m = maps.find((r) => id >= r.containerID && id < r.containerID + r.size);
-  return m ? m.hostID + (id - m.containerID) : undefined;
-}
-
 /** `name:start:count` or `uid:start:count` lines; the first match wins, as in shadow-utils. */
 export function findSubordinateRange(file: string, name: string | undefined, uid: number): IdRange | undefined {
   let text: string;

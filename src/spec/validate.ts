@@ -1,5 +1,6 @@
 import { SpecError } from "../errors.js";
 import type { ContainerSpec, IdMapping, LinuxSpec, NamespaceType, SeccompAction } from "./container-spec.js";
+import { mappedId } from "./mapped-ids.js";
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPS } from "./seccomp/docker-profile.js";
 
 const NAMESPACES: readonly NamespaceType[] = ["user", "pid", "mount", "uts", "ipc", "network", "cgroup"];
@@ -235,7 +236,7 @@ function validateMappings(maps: IdMapping[], field: string): void {
 }
 
 export function isMapped(maps: IdMapping[], id: number): boolean {
-  return maps.some((m) => id >= m.containerID && id < m.containerID + m.size);
+  return mappedId(id, maps) !== undefined;
 }
 
 function rootlessHint(maps: IdMapping[]): string {

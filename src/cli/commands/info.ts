@@ -152,8 +152,9 @@ function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: 
 function idMappingLine(identity: HostIdentity, vm: boolean): string {
   if (identity.uid === 0) return "identity (root)";
   if (identity.subuid) return `subordinate ids ${identity.subuid.start}+${identity.subuid.count} via newuidmap`;
+  if (!vm) return "single id (no /etc/subuid range)";
   const guest = guestIdentity(identity).subuid!;
-  return vm ? `the guest's ids ${guest.start}+${guest.count} (vm backend; this host gives the user no /etc/subuid range)` : "single id (no /etc/subuid range)";
+  return `the guest's ids ${guest.start}+${guest.count} (vm backend; this host gives the user no /etc/subuid range)`;
 }
 
 /** Which backend `tsbox run` would use here, and why; whether the vm guest image is built. */

@@ -15,6 +15,7 @@ import { type ImageFileReader, lookupUser, type ResolvedUser } from "../../../sp
 import { isDirectory, O, S_IFMT, S_IFREG } from "../core/p9/fs.js";
 import type { MemoryFs } from "../core/p9/memory-fs.js";
 import type { RunRequest } from "./protocol.js";
+import { shownId } from "../../../spec/mapped-ids.js";
 
 /** Owner of the memory fs's files, in the guest: container root maps to it (like a rootless host's user). */
 export const GUEST_FILE_OWNER = 1000;
@@ -29,7 +30,7 @@ const RANGE = [{ containerID: 0, hostID: GUEST_FILE_OWNER, size: 65536 }];
 
 /** The guest's id for an id an image gives its files: container `id` through RANGE (the kernel's overflow id beyond it). */
 export function guestIdOf(id: number): number {
-  return id < RANGE[0]!.size ? RANGE[0]!.hostID + id : 65534;
+  return shownId(id, RANGE);
 }
 
 export interface BrowserSpecInputs {

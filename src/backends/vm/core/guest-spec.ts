@@ -8,7 +8,7 @@
  * create/start and wait/delete sequences.
  */
 import type { ContainerSpec } from "../../../spec/container-spec.js";
-import { mappedId } from "../../../spec/id-mappings.js";
+import { mappedId } from "../../../spec/mapped-ids.js";
 import type { ExitStatus } from "../../backend.js";
 import type { AgentProtocol } from "./agent-protocol.js";
 import { toGuestNetwork } from "./guest-network.js";

@@ -17,6 +17,7 @@ import { creditOverrun, OutputCredit } from "../core/agent-channels.js";
 import { isAgentOp, STREAM_OPS } from "../core/agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "../core/frame.js";
 import type { Export } from "../core/p9/server.js";
+import { isId32 } from "../../../spec/mapped-ids.js";
 import { type LaunchRequest, VmMonitor } from "./monitor.js";
 import { type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
 
@@ -204,6 +205,5 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
 /** An `export` request's shownOwner (guest ids), when it is one. */
 function shownOwnerField(value: unknown): Pick<Export, "shownOwner"> {
   const o = value as { uid?: unknown; gid?: unknown } | null | undefined;
-  const id = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
-  return o && id(o.uid) && id(o.gid) ? { shownOwner: { uid: o.uid, gid: o.gid } } : {};
+  return o && isId32(o.uid) && isId32(o.gid) ? { shownOwner: { uid: o.uid, gid: o.gid } } : {};
 }

@@ -16,15 +16,12 @@
  *
  * As root the files have their own owners: nothing is presented.
  */
-import type { IdMapping } from "../../../../spec/container-spec.js";
-import { type HostIdentity, mappedId } from "../../../../spec/id-mappings.js";
+import type { HostIdentity } from "../../../../spec/id-mappings.js";
+import { shownId } from "../../../../spec/mapped-ids.js";
 import { readOwnerNotes } from "../../../../image/owner-notes.js";
 import { isLayerDir } from "../../../../paths.js";
 import type { Export, PresentedOwners } from "../../core/p9/server.js";
 import { guestIdMappings } from "../guest-ids.js";
-
-/** What the guest's kernel shows for an id no mapping reaches (overflowuid). */
-const OVERFLOW_ID = 65534;
 
 export function presentedOwners(host: HostIdentity): (exp: Export) => PresentedOwners | undefined {
   if (host.uid === 0) return () => undefined;
@@ -45,11 +42,6 @@ function noted(layerDir: string, maps: ReturnType<typeof guestIdMappings>): Pres
     return undefined; // unreadable notes: the files' own owners, as before there were notes
   }
   if (!notes || notes.length === 0) return undefined;
-  const table = new Map(notes.map((o) => [o.path, { uid: toGuest(o.uid, maps.uidMappings), gid: toGuest(o.gid, maps.gidMappings) }]));
+  const table = new Map(notes.map((o) => [o.path, { uid: shownId(o.uid, maps.uidMappings), gid: shownId(o.gid, maps.gidMappings) }]));
   return { ownerOf: (rel) => table.get(rel), chownIgnored: false };
-}
-
-/** A container id's guest id; one no mapping reaches is shown as the kernel shows such ids. */
-function toGuest(id: number, maps: IdMapping[]): number {
-  return mappedId(id, maps) ?? OVERFLOW_ID;
 }
