@@ -36,6 +36,12 @@ export function isLayerDir(path: string): boolean {
 }
 const LAYER_DIR_PATH = new RegExp(String.raw`[\\/]layers[\\/](${OCI_FORM_DIR}[\\/])?sha256[\\/][0-9a-f]{64}$`);
 
+/** True for a named or anonymous volume's data directory (`…/volumes/<name>/_data`, either separator). */
+export function isVolumeDataDir(path: string): boolean {
+  return VOLUME_DATA_PATH.test(path);
+}
+const VOLUME_DATA_PATH = /[\\/]volumes[\\/][A-Za-z0-9][A-Za-z0-9_.-]*[\\/]_data$/;
+
 export class DataPaths {
   constructor(readonly root: string) {}
 

@@ -3,11 +3,12 @@
  * unprivileged unpack keeps the owners it could not give beside the layer;
  * a backend that can give them later does, once; pruning takes the notes
  * with the layer; the vm's 9p server presents them through the guest's id
- * maps (src/backends/vm/node/p9/presented-owners.ts, guest-ids.ts), and a
- * volume's files as their asker's.
+ * maps (src/backends/vm/node/p9/presented-owners.ts, guest-ids.ts), a
+ * volume's files as its container user's, and the owners a guest gave files
+ * of a volume or bind mount (owner-records.ts).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -17,6 +18,7 @@ import { presentedOwners } from "../src/backends/vm/node/p9/presented-owners.js"
 import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
 import { DEFAULT_FID_LIMITS } from "../src/backends/vm/core/p9/fid-table.js";
 import { P9Server } from "../src/backends/vm/core/p9/server.js";
+import { O } from "../src/backends/vm/core/p9/fs.js";
 import { pruneStore } from "../src/image/gc.js";
 import { sha256Digest } from "../src/image/hash.js";
 import { LayerCache } from "../src/image/layers.js";
@@ -151,7 +153,7 @@ describe("the vm's 9p server shows a layer's noted owners", () => {
     assert.deepEqual(of("home", "app"), [me.uid, me.gid]);
   });
 
-  it("a bind mount's or volume's files as the container's user's, where a chown changes nothing (Docker Desktop's file sharing)", () => {
+  it("a bind mount's or volume's files as the container's user's, a chown kept as Docker Desktop's file sharing keeps it", () => {
     const dir = mkdtempSync(join(scratch, "volume-"));
     writeFileSync(join(dir, "project.json"), "{}");
     const server = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners({ uid: 501, gid: 20 }));
@@ -163,14 +165,71 @@ describe("the vm's 9p server shows a layer's noted owners", () => {
     assert.deepEqual(owner("vol"), [100999, 100999], "the directory itself too");
     assert.deepEqual(owner("plain", "project.json"), [me.uid, me.gid], "no container user named: the file's own");
     c.chown(c.walk("vol", "project.json"), 100032, 100032);
-    assert.deepEqual(owner("vol", "project.json"), [100999, 100999]);
+    assert.deepEqual(owner("vol", "project.json"), [100032, 100032]);
+    assert.deepEqual(owner("plain", "project.json"), [100032, 100032], "one table for the directory, whichever export asks");
     assert.equal(statSync(join(dir, "project.json")).uid, me.uid, "the host's file is untouched");
-    assert.equal(c.errno(() => c.chown(c.walk("plain", "project.json"), 100032, 100032)), me.uid === 0 ? 0 : 1, "elsewhere a chown the host cannot do is EPERM");
+    c.chown(c.walk("vol", "project.json"), 100999, 100999);
+    assert.deepEqual(owner("plain", "project.json"), [me.uid, me.gid], "back to the export's own: nothing kept");
     // As root the files have their own owners.
     const asRoot = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners({ uid: 0, gid: 0 }));
     asRoot.addExport("vol", { path: dir, readonly: false, shownOwner: { uid: 100999, gid: 100999 } });
     const r = p9Client(asRoot);
     assert.notEqual(r.getattr(r.walk("vol")).uid, 100999);
+  });
+
+  it("a volume keeps the owners its containers gave (a database image's entrypoint chowns it, then drops to its user)", () => {
+    const host = { uid: 501, gid: 20 }; // no subordinate ids: container 0 is the user, 1.. the guest's 100000..
+    const data = join(mkdtempSync(join(scratch, "data-")), "volumes", "pgdata", "_data");
+    mkdirSync(data, { recursive: true });
+    const serve = () => {
+      const server = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners(host));
+      server.addExport("v", { path: data, readonly: false });
+      return server;
+    };
+    const server = serve();
+    const root = p9Client(server, 65536, { uid: me.uid }); // the container's root: the user's files are its own
+    const pg = p9Client(server, 65536, { uid: 100998, rootFid: 10_000 }); // the image's uid 999
+    const owner = (...names: string[]) => ((a) => [a.uid, a.gid])(root.getattr(root.walk("v", ...names)));
+    root.chown(root.walk("v"), 100998, 100998);
+    assert.deepEqual(owner(), [100998, 100998]);
+    pg.mkdir(pg.walk("v"), "base", 100998);
+    pg.create(pg.walk("v", "base"), "PG_VERSION", O.WRONLY, 100998);
+    root.create(root.walk("v"), "root-made", O.WRONLY, me.gid);
+    assert.deepEqual(owner("base", "PG_VERSION"), [100998, 100998], "a file its user made is its user's");
+    assert.deepEqual(owner("root-made"), [me.uid, me.gid], "the container root's are the user's files: nothing kept");
+    for (const f of ["", "base", "base/PG_VERSION", "root-made"]) assert.equal(statSync(join(data, f)).uid, me.uid, "the host's files stay the user's");
+    pg.rename(pg.walk("v", "base"), pg.walk("v"), "global");
+    assert.deepEqual(owner("global", "PG_VERSION"), [100998, 100998], "a renamed directory's files keep theirs");
+    pg.create(pg.walk("v"), "postmaster.pid", O.WRONLY, 100998);
+    pg.unlinkat(pg.walk("v"), "postmaster.pid");
+    root.create(root.walk("v"), "postmaster.pid", O.WRONLY, me.gid);
+    assert.deepEqual(owner("postmaster.pid"), [me.uid, me.gid], "a removed file's owner is not its successor's");
+    assert.equal(existsSync(ownerNotesPath(data)), false, "written a moment after the change, not at once");
+    server.removeExport("v");
+    const kept = readOwnerNotes(data)!.map((o) => [o.path, o.uid, o.gid]).sort();
+    assert.deepEqual(kept, [["", 999, 999], ["global", 999, 999], ["global/PG_VERSION", 999, 999]], "kept in container ids beside the data");
+    // The next start (a new guest, or a user whose guest ids differ) reads them through its own maps.
+    const next = serve();
+    const again = p9Client(next);
+    assert.deepEqual(((a) => [a.uid, a.gid])(again.getattr(again.walk("v", "global", "PG_VERSION"))), [100998, 100998]);
+    next.removeExport("v");
+    const withIds = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners({ uid: 1002, gid: 1002, subuid: { start: 165536, count: 65536 }, subgid: { start: 165536, count: 65536 } }));
+    withIds.addExport("v", { path: data, readonly: false });
+    const w = p9Client(withIds);
+    assert.deepEqual(((a) => [a.uid, a.gid])(w.getattr(w.walk("v"))), [165536 + 998, 165536 + 998]);
+  });
+
+  it("a bind mount's kept owners live while it is exported, with no file beside the user's project", () => {
+    const project = mkdtempSync(join(scratch, "project-"));
+    const server = new P9Server(new NodeFs(), DEFAULT_FID_LIMITS, presentedOwners({ uid: 501, gid: 20 }));
+    server.addExport("b", { path: project, readonly: false });
+    const c = p9Client(server);
+    c.chown(c.walk("b"), 100032, 100032);
+    assert.equal(c.getattr(c.walk("b")).uid, 100032);
+    server.removeExport("b");
+    assert.equal(existsSync(ownerNotesPath(project)), false);
+    server.addExport("b", { path: project, readonly: false });
+    assert.equal(c.getattr(c.walk("b")).uid, me.uid, "a new export: the files' own again");
   });
 
   it("the guest's range keeps clear of the user's own id", () => {

@@ -121,6 +121,22 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         await ok(["volume", "rm", "rootless-vol"]);
       });
 
+      it("a root entrypoint that chowns its volume and drops to its user (postgres, mysql, redis) finds its files its own, on the next start too", async () => {
+        // The official database images' pattern: as root, chown the data dir; then run as the image's user.
+        const entrypoint = (then: string) =>
+          `echo pg:x:999:999::/:/bin/sh >> /etc/passwd && chown -R 999:999 /data && su pg -s /bin/sh -c '${then}'`;
+        const first = await ok(["run", "--rm", "-v", "rootless-db:/data", "busybox", "sh", "-c", entrypoint("mkdir /data/base && echo 16 > /data/base/PG_VERSION && chmod 700 /data/base && stat -c \"%u:%g %n\" /data /data/base /data/base/PG_VERSION")]);
+        assert.equal(first.stdout, "999:999 /data\n999:999 /data/base\n999:999 /data/base/PG_VERSION\n");
+        const again = await ok(["run", "--rm", "-v", "rootless-db:/data", "busybox", "sh", "-c", entrypoint("cat /data/base/PG_VERSION && stat -c \"%u:%g %a\" /data/base")]);
+        assert.equal(again.stdout, "16\n999:999 700\n");
+        // The host's files stay the user's.
+        const project = ownedDir(who, "db-bind");
+        const bind = await ok(["run", "--rm", "-v", `${project}:/data`, "busybox", "sh", "-c", entrypoint("touch /data/pid && stat -c \"%u:%g\" /data/pid")]);
+        assert.equal(bind.stdout, "999:999\n");
+        assert.equal(statSync(join(project, "pid")).uid, who.uid);
+        await ok(["volume", "rm", "rootless-db"]);
+      });
+
       it("build: RUN chown and COPY --chown give the image's user its files, and it can write there", async () => {
         const ctx = ownedDir(who, "rootless-build");
         ownedFile(who, "rootless-build/note.txt", "hello\n");

@@ -13,6 +13,12 @@ export function mappedId(id: number, maps: IdMapping[]): number | undefined {
   return m ? m.hostID + (id - m.containerID) : undefined;
 }
 
+/** The container id a host id (a vm container's: a guest id) is, through the mappings; undefined where none reaches it. */
+export function unmappedId(id: number, maps: IdMapping[]): number | undefined {
+  const m = maps.find((r) => id >= r.hostID && id < r.hostID + r.size);
+  return m ? m.containerID + (id - m.hostID) : undefined;
+}
+
 /** `mappedId`, or the overflow id where no mapping reaches it: the id a file of that owner is shown with. */
 export function shownId(id: number, maps: IdMapping[]): number {
   return mappedId(id, maps) ?? OVERFLOW_ID;

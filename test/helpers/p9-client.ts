@@ -30,7 +30,8 @@ export interface P9Client {
   /** Walks `names` from `fid` to the given `newfid` (a test may pick one in use). */
   walkTo(fid: number, newfid: number, names: string[]): number;
   open(fid: number, flags?: number): MessageReader;
-  create(dir: number, name: string, flags?: number): MessageReader;
+  create(dir: number, name: string, flags?: number, gid?: number): MessageReader;
+  mkdir(dir: number, name: string, gid?: number): void;
   read(fid: number, count?: number): string;
   write(fid: number, data: string): number;
   readdir(fid: number): string[];
@@ -48,8 +49,13 @@ export interface P9Client {
   fid(): number;
 }
 
-/** `attached`: the server's fids were restored (loadState): no version or attach, which would reset them. */
-export function p9Client(server: P9Server, msize = 65536, options: { attached?: boolean } = {}): P9Client {
+/**
+ * `attached`: the server's fids were restored (loadState): no version or attach, which would reset them.
+ * `uid`: the guest user the client attaches as (the guest attaches per user), root by default.
+ * `rootFid`: a second client of the same session (another guest user's attach) takes fids from there on.
+ */
+export function p9Client(server: P9Server, msize = 65536, options: { attached?: boolean; uid?: number; rootFid?: number } = {}): P9Client {
+  const rootFid = options.rootFid ?? 0;
   let tag = 0;
   const call = (type: number, build: (w: MessageWriter) => void): MessageReader => {
     const w = new MessageWriter();
@@ -75,10 +81,10 @@ export function p9Client(server: P9Server, msize = 65536, options: { attached?: 
     return 0;
   };
   if (!options.attached) {
-    call(T.version, (w) => (w.u32(msize), w.str("9P2000.L")));
-    call(T.attach, (w) => (w.u32(0), w.u32(0xffffffff), w.str("root"), w.str(""), w.u32(0)));
+    if (rootFid === 0) call(T.version, (w) => (w.u32(msize), w.str("9P2000.L")));
+    call(T.attach, (w) => (w.u32(rootFid), w.u32(0xffffffff), w.str("root"), w.str(""), w.u32(options.uid ?? 0)));
   }
-  let nextFid = 1;
+  let nextFid = rootFid + 1;
   const walkTo = (fid: number, newfid: number, names: string[]) => {
     const walked = call(T.walk, (w) => (w.u32(fid), w.u32(newfid), w.u16(names.length), names.forEach((n) => w.str(n)))).u16();
     if (walked < names.length) throw new Error(`walk stopped after ${walked} of ${names.length} names`);
@@ -88,10 +94,11 @@ export function p9Client(server: P9Server, msize = 65536, options: { attached?: 
     call,
     errno,
     walkTo,
-    walk: (...names) => walkTo(0, nextFid++, names),
+    walk: (...names) => walkTo(rootFid, nextFid++, names),
     fid: () => nextFid++,
     open: (fid, flags = O.RDONLY) => call(T.lopen, (w) => (w.u32(fid), w.u32(flags))),
-    create: (dir, name, flags = O.WRONLY) => call(T.lcreate, (w) => (w.u32(dir), w.str(name), w.u32(flags), w.u32(0o644), w.u32(0))),
+    create: (dir, name, flags = O.WRONLY, gid = 0) => call(T.lcreate, (w) => (w.u32(dir), w.str(name), w.u32(flags), w.u32(0o644), w.u32(gid))),
+    mkdir: (dir, name, gid = 0) => void call(T.mkdir, (w) => (w.u32(dir), w.str(name), w.u32(0o755), w.u32(gid))),
     read: (fid, count = 4096) => {
       const r = call(T.read, (w) => (w.u32(fid), w.u64(0n), w.u32(count)));
       return new TextDecoder().decode(r.bytes(r.u32()));

@@ -52,12 +52,28 @@ export interface Export {
   shownOwner?: { uid: number; gid: number };
 }
 
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
 /** Owners the guest sees in an export in place of the files' own (node/p9/presented-owners.ts). */
 export interface PresentedOwners {
   /** For a path (relative to the export's root); undefined: the file's own. */
-  ownerOf(rel: string): { uid: number; gid: number } | undefined;
-  /** A chown is accepted and changes nothing (the owners shown are not the files'). */
-  chownIgnored: boolean;
+  ownerOf(rel: string): Owner | undefined;
+  /**
+   * Where the host cannot give files to other ids (an unprivileged server):
+   * keeps `owner` as the file's — a chown, or the owner of a file the guest
+   * made — in place of failing or losing it; `own` is the host file's. Absent:
+   * a chown is the host's (EPERM where it cannot).
+   */
+  record?(rel: string, owner: Owner, own: Owner): void;
+  /** A file the guest renamed: what was kept for it and below it follows it. */
+  moved?(from: string, to: string): void;
+  /** A file the guest removed. */
+  removed?(rel: string): void;
+  /** The export is gone. */
+  release?(): void;
 }
 
 /** What survives a snapshot: the guest kernel keeps fids across it. */
@@ -107,6 +123,7 @@ export class P9Server {
   }
 
   removeExport(name: string): void {
+    this.exports.get(name)?.owners?.release?.();
     this.exports.delete(name);
   }
 
@@ -223,6 +240,7 @@ export class P9Server {
         const p = this.hostPath(f, false);
         if (isDirectory(this.fs.lstat(p))) this.fs.rmdir(p);
         else this.fs.unlink(p);
+        this.ownersOfFid(f)?.removed?.(f.rel);
         return;
       }
       case T.getattr: {
@@ -244,12 +262,13 @@ export class P9Server {
         if (valid & 1) this.fs.chmod(p, mode & 0o7777);
         if (valid & 6) {
           const st = this.fs.stat(p);
-          const u = valid & 2 ? uid : st.uid;
-          const g = valid & 4 ? gid : st.gid;
-          if (u !== st.uid || g !== st.gid) {
-            if (this.exports.get(f.exportName!)?.owners?.chownIgnored) {
-              // shown as its requester's whoever asks: nothing to change
-            } else if (!this.fs.canChown) throw new P9Error(E.EPERM);
+          const owners = this.ownersOfFid(f);
+          const shown = owners?.ownerOf(f.rel) ?? st;
+          const u = valid & 2 ? uid : shown.uid;
+          const g = valid & 4 ? gid : shown.gid;
+          if (u !== shown.uid || g !== shown.gid) {
+            if (owners?.record) owners.record(f.rel, { uid: u, gid: g }, st);
+            else if (!this.fs.canChown) throw new P9Error(E.EPERM);
             else this.fs.chown(p, u, g);
           }
         }
@@ -296,7 +315,7 @@ export class P9Server {
         const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND | O.EXCL)) | O.CREAT | O.NOFOLLOW;
         this.fids.reserveOpen(f);
         const fd = this.fs.open(p, hostFlags, mode & 0o7777);
-        this.chownNew(p, f.uid, gid);
+        this.chownNew(child, p, gid);
         this.fids.dropDirEntries(f);
         this.fids.setFd(f, fd);
         Object.assign(f, child, { opened: true, flags: reopenFlags(hostFlags) });
@@ -371,7 +390,7 @@ export class P9Server {
         const child: Fid = { exportName: f.exportName, rel: this.childRel(f, name), uid: f.uid };
         const p = this.hostPath(child, false);
         this.fs.mkdir(p, mode & 0o7777);
-        this.chownNew(p, f.uid, gid);
+        this.chownNew(child, p, gid);
         w.qid(this.qidOf(child));
         return;
       }
@@ -384,7 +403,7 @@ export class P9Server {
         const child: Fid = { exportName: f.exportName, rel: this.childRel(f, name), uid: f.uid };
         const p = this.hostPath(child, false);
         this.fs.symlink(target, p);
-        this.chownNew(p, f.uid, gid);
+        this.chownNew(child, p, gid);
         w.qid(this.qidOf(child));
         return;
       }
@@ -426,6 +445,7 @@ export class P9Server {
           if (isDirectory(this.fs.lstat(p))) throw new P9Error(E.EISDIR);
           this.fs.unlink(p);
         }
+        this.ownersOfFid(dir)?.removed?.(this.childRel(dir, name));
         return;
       }
       case T.fsync: {
@@ -574,9 +594,19 @@ export class P9Server {
     if (exp.readonly) throw new P9Error(E.EROFS);
   }
 
-  /** Files the guest creates belong to the guest user when we can do that (root); else to us. */
-  private chownNew(p: string, uid: number, gid: number): void {
-    if (this.fs.canChown) this.fs.lchown(p, uid, gid);
+  /**
+   * Files the guest creates belong to the guest user: kept by the export's
+   * presented owners where it has them (an unprivileged server's files are
+   * all its own), else given on the host when we can (root).
+   */
+  private chownNew(child: Fid, p: string, gid: number): void {
+    const owners = this.ownersOfFid(child);
+    if (owners?.record) owners.record(child.rel, { uid: child.uid, gid }, this.fs.lstat(p));
+    else if (this.fs.canChown) this.fs.lchown(p, child.uid, gid);
+  }
+
+  private ownersOfFid(f: Fid): PresentedOwners | undefined {
+    return f.exportName === null ? undefined : this.exports.get(f.exportName)?.owners;
   }
 
   private renameFid(from: Fid, toDir: Fid, name: string): void {
@@ -586,6 +616,7 @@ export class P9Server {
     if (from.exportName !== toDir.exportName) throw new P9Error(E.EXDEV);
     const target: Fid = { ...toDir, rel: this.childRel(toDir, name) };
     this.fs.rename(this.hostPath(from, false), this.hostPath(target, false));
+    this.ownersOfFid(from)?.moved?.(from.rel, target.rel);
     // Fids below the old path follow the file.
     const prefix = from.rel;
     for (const f of this.fids.values()) {

@@ -7,34 +7,50 @@
  *   unpack could not; shown through the container ids' mapping into the
  *   guest (guest-ids.ts), so a file of uid 1000 in the image is uid 1000 in
  *   every vm container. Only for a layer's own directory, read-only.
- * - A bind mount or volume of a container whose user is not root
- *   (`Export.shownOwner`, core/guest-spec.ts): every file as that user's, as
- *   Docker Desktop's file sharing lets an image's `USER node` work in a
- *   mounted project; a chown there is accepted and changes nothing (the
- *   host cannot make the file another's). The directory is the user's, and
- *   the server writes to it as the user whoever asks.
+ * - A bind mount or volume: the owners the guest gave its files there
+ *   (owner-records.ts: a chown, a file a non-root user made), and where
+ *   the container's user is not root (`Export.shownOwner`,
+ *   core/guest-spec.ts) every other file as that user's, as Docker
+ *   Desktop's file sharing lets an image's `USER node` work in a mounted
+ *   project. The directory stays the user's, and the server writes to it
+ *   as the user whoever asks.
  *
  * As root the files have their own owners: nothing is presented.
  */
 import type { HostIdentity } from "../../../../spec/id-mappings.js";
 import { shownId } from "../../../../spec/mapped-ids.js";
 import { readOwnerNotes } from "../../../../image/owner-notes.js";
-import { isLayerDir } from "../../../../paths.js";
+import { isLayerDir, isVolumeDataDir } from "../../../../paths.js";
 import type { Export, PresentedOwners } from "../../core/p9/server.js";
 import { guestIdMappings } from "../guest-ids.js";
+import { acquireOwnerRecords, type GuestMaps } from "./owner-records.js";
 
 export function presentedOwners(host: HostIdentity): (exp: Export) => PresentedOwners | undefined {
   if (host.uid === 0) return () => undefined;
   const maps = guestIdMappings(host);
   return (exp) => {
-    const shown = exp.shownOwner;
-    if (shown) return { ownerOf: () => shown, chownIgnored: true };
-    if (exp.readonly && isLayerDir(exp.path)) return noted(exp.path, maps);
-    return undefined;
+    if (!exp.readonly) return recorded(exp, maps);
+    return isLayerDir(exp.path) ? noted(exp.path, maps) : undefined;
   };
 }
 
-function noted(layerDir: string, maps: ReturnType<typeof guestIdMappings>): PresentedOwners | undefined {
+function recorded(exp: Export, maps: GuestMaps): PresentedOwners {
+  const { records, release } = acquireOwnerRecords(exp.path, isVolumeDataDir(exp.path) ? maps : undefined);
+  const shown = exp.shownOwner;
+  return {
+    ownerOf: (rel) => records.get(rel) ?? shown,
+    record: (rel, owner, own) => {
+      const plain = shown ?? own; // what the file shows with nothing kept
+      if (owner.uid === plain.uid && owner.gid === plain.gid) records.delete(rel);
+      else records.set(rel, { uid: owner.uid, gid: owner.gid });
+    },
+    moved: (from, to) => records.move(from, to),
+    removed: (rel) => records.delete(rel),
+    release,
+  };
+}
+
+function noted(layerDir: string, maps: GuestMaps): PresentedOwners | undefined {
   let notes;
   try {
     notes = readOwnerNotes(layerDir);
@@ -43,5 +59,5 @@ function noted(layerDir: string, maps: ReturnType<typeof guestIdMappings>): Pres
   }
   if (!notes || notes.length === 0) return undefined;
   const table = new Map(notes.map((o) => [o.path, { uid: shownId(o.uid, maps.uidMappings), gid: shownId(o.gid, maps.gidMappings) }]));
-  return { ownerOf: (rel) => table.get(rel), chownIgnored: false };
+  return { ownerOf: (rel) => table.get(rel) };
 }
