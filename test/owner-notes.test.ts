@@ -15,6 +15,7 @@ import { after, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
 import { guestIdentity } from "../src/backends/vm/node/guest-ids.js";
 import { presentedOwners } from "../src/backends/vm/node/p9/presented-owners.js";
+import { MAX_RECORDS, OwnerRecords } from "../src/backends/vm/node/p9/owner-records.js";
 import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
 import { DEFAULT_FID_LIMITS } from "../src/backends/vm/core/p9/fid-table.js";
 import { P9Server } from "../src/backends/vm/core/p9/server.js";
@@ -230,6 +231,15 @@ describe("the vm's 9p server shows a layer's noted owners", () => {
     assert.equal(existsSync(ownerNotesPath(project)), false);
     server.addExport("b", { path: project, readonly: false });
     assert.equal(c.getattr(c.walk("b")).uid, me.uid, "a new export: the files' own again");
+  });
+
+  it("keeps at most MAX_RECORDS owners per directory (a container making millions of files of another owner)", () => {
+    const records = new OwnerRecords(mkdtempSync(join(scratch, "many-")), undefined);
+    for (let i = 0; i < MAX_RECORDS; i++) records.set(`f${i}`, { uid: 100998, gid: 100998 });
+    records.set("one-more", { uid: 100998, gid: 100998 });
+    assert.equal(records.get("one-more"), undefined, "past the bound: the export's own owner");
+    records.set("f0", { uid: 100032, gid: 100032 });
+    assert.deepEqual(records.get("f0"), { uid: 100032, gid: 100032 }, "a kept file's owner still changes");
   });
 
   it("the guest's range keeps clear of the user's own id", () => {

@@ -27,6 +27,13 @@ export interface GuestMaps {
 
 /** How long a change waits before the table is written: a `chown -R` writes it once. */
 const SAVE_DELAY_MS = 200;
+/**
+ * Owners kept per directory at most: a database's data dir holds thousands
+ * of files; a container making millions of files of another owner would
+ * otherwise grow the server's memory and each write of the table with them.
+ * Past it a file shows the export's own owner.
+ */
+export const MAX_RECORDS = 200_000;
 
 export class OwnerRecords {
   private readonly owners = new Map<string, Owner>();
@@ -44,7 +51,7 @@ export class OwnerRecords {
     } catch {
       return; // unreadable: the files' own owners, as before anything was kept
     }
-    for (const n of notes ?? []) this.owners.set(n.path, { uid: shownId(n.uid, kept.uidMappings), gid: shownId(n.gid, kept.gidMappings) });
+    for (const n of (notes ?? []).slice(0, MAX_RECORDS)) this.owners.set(n.path, { uid: shownId(n.uid, kept.uidMappings), gid: shownId(n.gid, kept.gidMappings) });
   }
 
   get(rel: string): Owner | undefined {
@@ -52,6 +59,7 @@ export class OwnerRecords {
   }
 
   set(rel: string, owner: Owner): void {
+    if (this.owners.size >= MAX_RECORDS && !this.owners.has(rel)) return;
     this.owners.set(rel, owner);
     this.changed();
   }
