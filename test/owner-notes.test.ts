@@ -201,6 +201,9 @@ describe("the vm's 9p server shows a layer's noted owners", () => {
     for (const f of ["", "base", "base/PG_VERSION", "root-made"]) assert.equal(statSync(join(data, f)).uid, me.uid, "the host's files stay the user's");
     pg.rename(pg.walk("v", "base"), pg.walk("v"), "global");
     assert.deepEqual(owner("global", "PG_VERSION"), [100998, 100998], "a renamed directory's files keep theirs");
+    pg.link(pg.walk("v", "global"), pg.walk("v", "global", "PG_VERSION"), "PG_VERSION.bak");
+    assert.deepEqual(owner("global", "PG_VERSION.bak"), [100998, 100998], "a hard link: the same file's owner");
+    pg.unlinkat(pg.walk("v", "global"), "PG_VERSION.bak");
     pg.create(pg.walk("v"), "postmaster.pid", O.WRONLY, 100998);
     pg.unlinkat(pg.walk("v"), "postmaster.pid");
     root.create(root.walk("v"), "postmaster.pid", O.WRONLY, me.gid);

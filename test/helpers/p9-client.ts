@@ -39,6 +39,8 @@ export interface P9Client {
   remove(fid: number): void;
   rename(fid: number, dir: number, name: string): void;
   unlinkat(dir: number, name: string): void;
+  /** A hard link named `name` in `dir` to `target`'s file. */
+  link(dir: number, target: number, name: string): void;
   truncate(fid: number, size: number): void;
   xattr(fid: number, name: string): string;
   /** Mode and owner, as the guest sees them. */
@@ -126,6 +128,7 @@ export function p9Client(server: P9Server, msize = 65536, options: { attached?: 
     remove: (fid) => void call(T.remove, (w) => w.u32(fid)),
     rename: (fid, dir, name) => void call(T.rename, (w) => (w.u32(fid), w.u32(dir), w.str(name))),
     unlinkat: (dir, name) => void call(T.unlinkat, (w) => (w.u32(dir), w.str(name), w.u32(0))),
+    link: (dir, target, name) => void call(T.link, (w) => (w.u32(dir), w.u32(target), w.str(name))),
     truncate: (fid, size) =>
       void call(T.setattr, (w) => {
         w.u32(fid);

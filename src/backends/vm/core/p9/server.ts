@@ -416,7 +416,13 @@ export class P9Server {
         const name = checkName(r.str());
         this.writable(dir);
         if (dir.exportName !== target.exportName) throw new P9Error(E.EXDEV);
-        this.fs.link(this.hostPath(target, false), this.hostPath({ ...dir, rel: this.childRel(dir, name) }, false));
+        const link: Fid = { ...dir, rel: this.childRel(dir, name) };
+        const p = this.hostPath(link, false);
+        this.fs.link(this.hostPath(target, false), p);
+        // One file, two names: the owner kept for the first is the new name's too.
+        const owners = this.ownersOfFid(dir);
+        const kept = owners?.ownerOf(target.rel);
+        if (kept && owners?.record) owners.record(link.rel, kept, this.fs.lstat(p));
         return;
       }
       case T.rename: {
