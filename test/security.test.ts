@@ -418,6 +418,36 @@ async function defineTests(): Promise<void> {
         assert.match(exec.own, /^0\s+\d+\s+65536$/);
       });
 
+      it("keeps a stopped container's files its own: cp into it, and its next run even when another container took its slice", async () => {
+        const src = join(who().scratch, "auto-cp");
+        writeFileSync(src, "copied\n");
+        const name = "auto-keeps";
+        const ok = async (args: string[]) => {
+          const r = await tsbox(who(), args);
+          assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
+          return r.stdout;
+        };
+        await ok(["create", "--name", name, "--userns=auto", "busybox", "sh", "-c", "head -1 /proc/self/uid_map; ls -ln /etc/copied /etc/mine | awk '{ print $3, $4 }'; echo more >> /etc/mine && echo writable"]);
+        try {
+          await ok(["cp", src, `${name}:/etc/copied`]); // before its first run: no slice yet
+          await ok(["cp", src, `${name}:/etc/mine`]);
+          const first = (await ok(["start", "-a", name])).trim().split("\n");
+          assert.deepEqual(first.slice(1), ["0 0", "0 0", "writable"]);
+          await ok(["cp", src, `${name}:/etc/copied`]); // stopped, its slice free
+          // Another container takes the first free slice — this one's — while it is stopped.
+          await ok(["run", "-d", "--name", `${name}-other`, "--userns=auto", "busybox", "sleep", "60"]);
+          try {
+            const second = (await ok(["start", "-a", name])).trim().split("\n");
+            assert.notEqual(second[0], first[0], "another slice");
+            assert.deepEqual(second.slice(1), ["0 0", "0 0", "writable"], "its files moved to it");
+          } finally {
+            await tsbox(who(), ["rm", "-f", `${name}-other`]);
+          }
+        } finally {
+          await tsbox(who(), ["rm", "-f", name]);
+        }
+      });
+
       it("is for root only, and says where its ids come from", async () => {
         const user = identities().find((w) => w.name === "user")!;
         const r = await tsbox(user, ["run", "--rm", "--userns=auto", "busybox", "true"]);

@@ -278,11 +278,8 @@ impl Drop for Prepared {
 /// the child reopens and compares), the seccomp program, idmapped mounts.
 fn prepare(spec: &mut Spec, compiled: Option<&Filter>) -> Result<Prepared, Error> {
     if let Some(auto) = spec.linux.userns_auto {
-        auto.check(spec)?;
-        let slot = auto.claim()?;
-        let (uids, gids) = auto.mappings(slot);
-        spec.linux.uid_mappings = uids;
-        spec.linux.gid_mappings = gids;
+        // The lock stays open until this supervisor exits: the slice is the container's while it runs.
+        let _lock = crate::userns_auto::take(&auto, spec)?;
     }
     crate::sysctl::check(&spec.linux.sysctl, |kind| spec.creates_namespace(kind))?;
     let mut sources = mounts::check_sources(&spec.mounts, &symlink_planters(spec))?;
@@ -369,6 +366,18 @@ fn make_cwd(root: &Path, cwd: &str) -> Result<(), Error> {
         .step(|| format!("creating the working directory {}", cwd))
 }
 
+/// The image's layers idmapped by the parent (--userns=auto, idmapped.rs),
+/// attached where the spec's overlay names them; after make_private.
+pub fn attach_lowers(sys: &dyn Syscall, lowers: &[(c_int, PathBuf)]) -> Result<(), Error> {
+    for (tree, dir) in lowers {
+        let at = paths::open_source(&dir.display().to_string(), &Owners::everyone())
+            .step(|| format!("attaching an idmapped layer on {}", dir.display()))?;
+        sys.move_mount(*tree, &at)
+            .step(|| format!("attaching an idmapped layer on {}", dir.display()))?;
+    }
+    Ok(())
+}
+
 /// Steps 3–7 but the process's own set-up: what a spare container does ahead.
 fn setup_container(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host) -> Result<(), Error> {
     let root = &spec.root.path;
@@ -386,12 +395,7 @@ fn setup_container(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &H
     // 3. Nothing below may propagate to the host's mounts. Then the image
     //    (its layers idmapped first under --userns=auto).
     rootfs::make_private(sys)?;
-    for (tree, dir) in &prepared.lowers {
-        let at = paths::open_source(&dir.display().to_string(), &Owners::everyone())
-            .step(|| format!("attaching an idmapped layer on {}", dir.display()))?;
-        sys.move_mount(*tree, &at)
-            .step(|| format!("attaching an idmapped layer on {}", dir.display()))?;
-    }
+    attach_lowers(sys, &prepared.lowers)?;
     rootfs::mount_root(sys, &spec.root, host)?;
     crate::trace::mark("child: root mounted");
 

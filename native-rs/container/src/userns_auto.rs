@@ -9,18 +9,25 @@
 //! the slice with it, and two live containers can never get the same one,
 //! whichever tsbox (data dir, user of sudo) started them. A stopped container
 //! keeps its files in its upper dir under those ids, but nothing of it runs:
-//! the next container with the slice cannot reach them.
+//! the next container with the slice cannot reach them. Its next run (or a
+//! `cp` into it) takes the same slice again — the one its upper dir belongs
+//! to — when that is free; when another container holds it meanwhile, the
+//! run takes another and moves the writable layer's owners over to it first
+//! ([`take`]), so the container's files stay its own.
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Context, Error, ErrorKind};
 use crate::json::Json;
 use crate::namespaces::NamespaceKind;
 use crate::spec::{expected, key, object, IdMapping, Spec, SpecError};
 use crate::sys::consts::*;
 use crate::sys::{ffi, Errno};
+use std::ffi::CString;
 use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::raw::c_int;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::IntoRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Its own top directory (not under /run/tsbox): it must be searchable.
 pub const LOCK_DIR: &str = "/run/tsbox-userns";
@@ -110,9 +117,17 @@ impl UsernsAuto {
         (map(self.uids), map(self.gids))
     }
 
-    /// Takes the first free slice; the lock stays with this process until it
-    /// exits (its descriptor is close-on-exec and never closed).
-    pub fn claim(&self) -> Result<u32, Error> {
+    /// The slice whose first id is `uid`, if the pool has one there.
+    pub fn slot_of(&self, uid: u32) -> Option<u32> {
+        let offset = uid.checked_sub(self.uids.start)?;
+        let slot = offset / self.size;
+        (offset % self.size == 0 && slot < self.slots()).then(|| slot)
+    }
+
+    /// Takes `preferred` when it is free, else the first free slice. The
+    /// lock is the returned descriptor (close-on-exec): kept open, it holds
+    /// the slice until this process exits.
+    pub fn claim(&self, preferred: Option<u32>) -> Result<(u32, c_int), Error> {
         // Searchable (0711), not listable: the containers' roots reach their
         // mount points below it (idmapped.rs).
         DirBuilder::new()
@@ -121,7 +136,8 @@ impl UsernsAuto {
             .create(LOCK_DIR)
             .and_then(|()| std::fs::set_permissions(LOCK_DIR, std::fs::Permissions::from_mode(0o711)))
             .map_err(|e| Error::setup(format!("--userns=auto: creating {}: {}", LOCK_DIR, e)))?;
-        for slot in 0..self.slots() {
+        let others = (0..self.slots()).filter(|s| Some(*s) != preferred);
+        for slot in preferred.into_iter().chain(others) {
             let first = self.uids.start + slot * self.size;
             let file = OpenOptions::new()
                 .read(true)
@@ -133,7 +149,7 @@ impl UsernsAuto {
                 .map_err(|e| Error::setup(format!("--userns=auto: opening a lock in {}: {}", LOCK_DIR, e)))?;
             let fd = file.into_raw_fd();
             if unsafe { ffi::flock(fd, LOCK_EX | LOCK_NB) } == 0 {
-                return Ok(slot); // fd deliberately kept open: the claim
+                return Ok((slot, fd));
             }
             let e = Errno::last();
             crate::sys::fd::close(fd);
@@ -152,10 +168,111 @@ impl UsernsAuto {
     }
 }
 
+/// The spec's slice for a run (or a view of a stopped container): the one
+/// its writable layer belongs to when that is free, else another, to which
+/// the layer's owners move first. Sets the spec's mappings; returns the lock
+/// (see [`UsernsAuto::claim`]).
+pub fn take(auto: &UsernsAuto, spec: &mut Spec) -> Result<c_int, Error> {
+    auto.check(spec)?;
+    let layer: Vec<PathBuf> = spec.root.overlay.iter().flat_map(|ov| vec![ov.upper.clone(), ov.work.clone()]).collect();
+    let last = layer.first().and_then(|upper| std::fs::metadata(upper).ok()).and_then(|m| auto.slot_of(m.uid()));
+    let (slot, lock) = auto.claim(last)?;
+    let (uids, gids) = auto.mappings(slot);
+    if let Some(old) = last.filter(|old| *old != slot) {
+        let (from_uids, from_gids) = auto.mappings(old);
+        let shift = Shift {
+            uid: (from_uids[0].host_id, uids[0].host_id),
+            gid: (from_gids[0].host_id, gids[0].host_id),
+            size: auto.size,
+        };
+        for dir in &layer {
+            if let Err(e) = shift.tree(dir) {
+                crate::sys::fd::close(lock);
+                return Err(e);
+            }
+        }
+    }
+    spec.linux.uid_mappings = uids;
+    spec.linux.gid_mappings = gids;
+    Ok(lock)
+}
+
+/// Owners in one slice moved to the same place in another: `(from, to)` first ids.
+struct Shift {
+    uid: (u32, u32),
+    gid: (u32, u32),
+    size: u32,
+}
+
+impl Shift {
+    fn id(&self, id: u32, (from, to): (u32, u32)) -> u32 {
+        if id >= from && id - from < self.size {
+            to + (id - from)
+        } else {
+            id
+        }
+    }
+
+    /// Every entry of `dir` and below it, symlinks themselves (never
+    /// followed). A chown clears a file's set-id bits: they are put back.
+    fn tree(&self, dir: &Path) -> Result<(), Error> {
+        let meta = std::fs::symlink_metadata(dir).step(|| format!("reading {}", dir.display()))?;
+        let (uid, gid) = (self.id(meta.uid(), self.uid), self.id(meta.gid(), self.gid));
+        if (uid, gid) != (meta.uid(), meta.gid()) {
+            let path = CString::new(dir.as_os_str().as_bytes()).map_err(|_| Error::setup(format!("{}: a NUL in the path", dir.display())))?;
+            Errno::check(unsafe { ffi::fchownat(AT_FDCWD, path.as_ptr(), uid, gid, AT_SYMLINK_NOFOLLOW) })
+                .map_err(|e| Error::errno(format!("--userns=auto: moving {} to the container's new ids", dir.display()), e))?;
+            if meta.file_type().is_file() && meta.mode() & 0o6000 != 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(meta.mode() & 0o7777))
+                    .step(|| format!("restoring the mode of {}", dir.display()))?;
+            }
+        }
+        if meta.file_type().is_dir() {
+            for entry in std::fs::read_dir(dir).step(|| format!("reading {}", dir.display()))? {
+                let entry = entry.step(|| format!("reading {}", dir.display()))?;
+                self.tree(&entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::json;
+    use crate::paths::tests::TempDir;
+
+    #[test]
+    fn a_shift_moves_the_slice_s_owners_and_keeps_set_id_bits() {
+        if unsafe { ffi::geteuid() } != 0 {
+            return; // chown to other ids: root only
+        }
+        let t = TempDir::new("shift");
+        let (dir, file, link, foreign) = (t.0.join("d"), t.0.join("d/setuid"), t.0.join("d/link"), t.0.join("d/foreign"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(&file, "x").unwrap();
+        std::fs::write(&foreign, "y").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        let chown = |p: &Path, u: u32, g: u32| {
+            let c = CString::new(p.as_os_str().as_bytes()).unwrap();
+            assert_eq!(unsafe { ffi::fchownat(AT_FDCWD, c.as_ptr(), u, g, AT_SYMLINK_NOFOLLOW) }, 0);
+        };
+        chown(&dir, 200000, 300000);
+        chown(&file, 200000 + 1000, 300000 + 1000);
+        chown(&link, 200000 + 7, 300000 + 7);
+        chown(&foreign, 5, 6); // outside the slice: left alone
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o4755)).unwrap();
+        let shift = Shift { uid: (200000, 400000), gid: (300000, 500000), size: 65536 };
+        shift.tree(&dir).unwrap();
+        let owner = |p: &Path| std::fs::symlink_metadata(p).map(|m| (m.uid(), m.gid())).unwrap();
+        assert_eq!(owner(&dir), (400000, 500000));
+        assert_eq!(owner(&file), (401000, 501000));
+        assert_eq!(owner(&link), (400007, 500007), "the symlink itself");
+        assert_eq!(owner(Path::new("/etc/passwd")), (0, 0), "never its target");
+        assert_eq!(owner(&foreign), (5, 6));
+        assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o7777, 0o4755, "chown clears set-id bits: put back");
+    }
 
     #[test]
     fn slices_of_the_pools() {
@@ -164,6 +281,8 @@ mod tests {
         assert_eq!(a.slots(), 2);
         let (u, g) = a.mappings(1);
         assert_eq!((u[0].host_id, u[0].size, g[0].host_id), (165536, 65536, 365536));
+        assert_eq!((a.slot_of(100000), a.slot_of(165536), a.slot_of(231072)), (Some(0), Some(1), None), "the pools hold two slices");
+        assert_eq!((a.slot_of(100001), a.slot_of(99999), a.slot_of(0)), (None, None, None), "only a slice's first id");
         let bad = json::parse(r#"{"size":65536,"uids":{"start":0,"count":10},"gids":{"start":0,"count":10}}"#).unwrap();
         assert!(parse(Some(&bad), "linux.usernsAuto").unwrap_err().to_string().contains("at least one slice"));
     }

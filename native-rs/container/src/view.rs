@@ -58,13 +58,50 @@ pub fn run(spec: &Spec, view: View, op: &mut dyn FnMut() -> Result<(), Error>, r
             ns.container = None;
         }
     }
-    let mut host = Host::detect(&spec);
+    let host = Host::detect(&spec);
     // Bind sources checked here, where owners are seen as the host sees them
     // (a symlink a container planted in a volume is not followed: launch.rs).
-    let sources = match view {
-        View::Merged => mounts::check_sources(&data_mounts(&spec), &crate::launch::symlink_planters(&spec))?,
+    let planters = crate::launch::symlink_planters(&spec);
+    spec.mounts = data_mounts(&spec);
+    let mut sources = match view {
+        View::Merged => mounts::check_sources(&spec.mounts, &planters)?,
         _ => Vec::new(),
     };
+    // --userns=auto: the slice its writable layer belongs to, and the image
+    // and volumes idmapped into it, as its runs have them (launch.rs).
+    let (lock, lowers) = match spec.linux.userns_auto {
+        Some(auto) => {
+            let lock = crate::userns_auto::take(&auto, &mut spec)?;
+            match crate::idmapped::prepare(&mut spec, &mut sources) {
+                Ok(lowers) => (Some(lock), lowers),
+                Err(e) => {
+                    fd::close(lock);
+                    return Err(e);
+                }
+            }
+        }
+        None => (None, Vec::new()),
+    };
+    let result = in_child(&mut spec, view, &sources, host, &lowers, op, report);
+    for (tree, _) in &lowers {
+        fd::close(*tree);
+    }
+    if let Some(lock) = lock {
+        fd::close(lock);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn in_child(
+    spec: &mut Spec,
+    view: View,
+    sources: &[Option<paths::Source>],
+    mut host: Host,
+    lowers: &[(std::os::raw::c_int, std::path::PathBuf)],
+    op: &mut dyn FnMut() -> Result<(), Error>,
+    report: &dyn Fn(&Error) -> i32,
+) -> Result<i32, Error> {
     let (sync_r, sync_w) = fd::pipe().step(|| "creating a pipe")?;
     let flags = if spec.creates_namespace(NamespaceKind::User) { CLONE_NEWUSER | CLONE_NEWNS } else { CLONE_NEWNS };
     match process::clone_fork(flags) {
@@ -77,9 +114,12 @@ pub fn run(spec: &Spec, view: View, op: &mut dyn FnMut() -> Result<(), Error>, r
                 process::exit_now(1);
             }
             host.setgroups_denied = host::setgroups_denied();
-            // Its maps name the container's root (a --userns=auto spec has none yet: its ids are picked per run).
+            // The writable layer named by descriptors before the container's root can no longer reach root's data dir.
+            let auto = if spec.linux.userns_auto.is_some() { crate::idmapped::become_container_root(spec) } else { Ok(()) };
+            // Its maps name the container's root.
             let as_root = || if spec.linux.uid_mappings.is_empty() { Ok(()) } else { crate::user::become_root() };
-            let code = match enter_view(&LinuxSyscall, &spec, view, &sources, &host).and_then(|()| as_root()).and_then(|()| op()) {
+            let entered = auto.and_then(|()| enter_view(&LinuxSyscall, spec, view, sources, &host, lowers));
+            let code = match entered.and_then(|()| as_root()).and_then(|()| op()) {
                 Ok(()) => 0,
                 Err(e) => report(&e),
             };
@@ -87,7 +127,7 @@ pub fn run(spec: &Spec, view: View, op: &mut dyn FnMut() -> Result<(), Error>, r
         }
         Ok(Forked::Parent(pid)) => {
             fd::close(sync_r);
-            let ready = idmap::write_mappings(pid, &spec).and_then(|()| fd::write_all(sync_w, b"1").step(|| "releasing the view"));
+            let ready = idmap::write_mappings(pid, spec).and_then(|()| fd::write_all(sync_w, b"1").step(|| "releasing the view"));
             fd::close(sync_w);
             if let Err(e) = ready {
                 let _ = process::kill(pid, SIGKILL);
@@ -107,15 +147,24 @@ pub fn run(spec: &Spec, view: View, op: &mut dyn FnMut() -> Result<(), Error>, r
     }
 }
 
-/// The child's side: private mounts, the view at the root mount point, pivot.
-pub fn enter_view(sys: &dyn Syscall, spec: &Spec, view: View, sources: &[Option<paths::Source>], host: &Host) -> Result<(), Error> {
+/// The child's side: private mounts, the idmapped layers attached
+/// (`--userns=auto`), the view at the root mount point, pivot.
+pub fn enter_view(
+    sys: &dyn Syscall,
+    spec: &Spec,
+    view: View,
+    sources: &[Option<paths::Source>],
+    host: &Host,
+    lowers: &[(std::os::raw::c_int, std::path::PathBuf)],
+) -> Result<(), Error> {
     let root = &spec.root.path;
     rootfs::make_private(sys)?;
+    crate::launch::attach_lowers(sys, lowers)?;
     let ov = spec.root.overlay.as_ref();
     match (view, ov) {
         (View::Merged, _) => {
             rootfs::mount_root(sys, &spec.root, host)?;
-            mounts::mount_all(sys, root, &data_mounts(spec), sources, host, false, None)?;
+            mounts::mount_all(sys, root, &spec.mounts, sources, host, false, None)?;
         }
         (View::Layers, Some(ov)) => {
             let layers: Vec<_> = std::iter::once(ov.upper.clone()).chain(ov.lower.iter().cloned()).collect();
@@ -191,9 +240,10 @@ mod tests {
             unshare_cgroupns: false,
             cgroup_view: Vec::new(),
         };
-        let sources = mounts::check_sources(&data_mounts(&spec), &paths::Owners::everyone()).unwrap();
+        spec.mounts = data_mounts(&spec); // as run() gives enter_view
+        let sources = mounts::check_sources(&spec.mounts, &paths::Owners::everyone()).unwrap();
         let sys = RecordingSyscall::new(&rootfs);
-        enter_view(&sys, &spec, view, &sources, &host).unwrap();
+        enter_view(&sys, &spec, view, &sources, &host, &[]).unwrap();
         let vol_shown = vol.display().to_string();
         sys.calls()
             .into_iter()
