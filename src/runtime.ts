@@ -39,7 +39,8 @@ import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, NetworkStore } from "./network/store.js";
-import { type HostIdentity, probeHostIdentity } from "./spec/id-mappings.js";
+import { type HostIdentity, idMappings, probeHostIdentity } from "./spec/id-mappings.js";
+import type { LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions } from "./spec/run-options.js";
 import { resolveUser } from "./spec/user.js";
@@ -139,7 +140,7 @@ export class Runtime implements ContainerOwner {
       // Rootless with subordinate ids, files keep the owners their layer gives (containers/layer-owners.ts);
       // not for the vm backend, whose 9p server reads the layers as this user and presents the notes of
       // the owners instead (image/owner-notes.ts).
-      ...(this.backend.name === "native" ? { applyOwners: async (dir, owners) => (await import("./containers/layer-owners.js")).applyLayerOwners(this.ctx, dir, owners) } : {}),
+      ...(this.backend.name === "native" ? { applyOwners: (dir, owners) => this.giveOwners(dir, owners) } : {}),
       removeDir: (dir) => removeOwnedTree(this.ctx, dir),
     });
     this.names = new ContainerNames(this.paths);
@@ -309,14 +310,16 @@ export class Runtime implements ContainerOwner {
         throw new UsageError(`--pid host, --ipc host and --uts host need the native backend: a ${this.backend.name} container's host is the guest`);
       }
       // Volumes, binds, tmpfs and --init's binary; inspect.json for docker's inspect shape.
-      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, hostDevices: this.backend.name === "native" });
+      const ids = this.backend.containerIdentity?.(host) ?? host;
+      const native = this.backend.name === "native";
+      const owners = { maps: idMappings(ids), ...(native ? { give: (dir: string, list: LayerOwner[]) => this.giveOwners(dir, list) } : {}) };
+      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, hostDevices: native });
       const initBinary = options.init ? this.initBinary() : undefined;
       options = withPeerNetwork(options);
       const peers = new PeerResolver((ref) => this.resolveContainer(ref), (peerId) => this.paths.container(peerId), options);
       const network = await this.planNetwork(id, options, bundle.dir, image.config, control, peers);
       const peer = await peers.namespaces();
       const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;
-      const ids = this.backend.containerIdentity?.(host) ?? host;
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
@@ -368,6 +371,15 @@ export class Runtime implements ContainerOwner {
    * A container that never got to run is kept only when it was created and
    * the user did not ask for removal (as docker keeps it "Created").
    */
+  /**
+   * Rootless native: files given their owners by root of the user's own
+   * namespace (a layer's, a filled volume's: containers/layer-owners.ts);
+   * false where this user has no subordinate ids.
+   */
+  private async giveOwners(dir: string, owners: LayerOwner[]): Promise<boolean> {
+    return (await import("./containers/layer-owners.js")).applyLayerOwners(this.ctx, dir, owners);
+  }
+
   private async failedStart(id: string, state: ContainerState, err: unknown, remove: boolean): Promise<void> {
     if (!remove) {
       const message = err instanceof Error ? err.message : String(err);

@@ -137,6 +137,18 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         await ok(["volume", "rm", "rootless-db"]);
       });
 
+      it("a volume filled from the image keeps its owners, so the image's USER can write in its VOLUME", async () => {
+        const ctx = ownedDir(who, "uservol-build");
+        ownedFile(who, "uservol-build/Dockerfile", "FROM busybox\nRUN mkdir -p /home/app/data/cache && chown -R 1000:1000 /home/app/data && chmod 700 /home/app/data/cache\nVOLUME /home/app/data\nUSER 1000\n");
+        await ok(["build", "-q", "-t", "uservol", "."], ctx);
+        try {
+          const r = await ok(["run", "--rm", "uservol", "sh", "-c", "stat -c '%u:%g %a %n' /home/app/data/cache && touch /home/app/data/cache/new && echo wrote"]);
+          assert.equal(r.stdout, "1000:1000 700 /home/app/data/cache\nwrote\n");
+        } finally {
+          await run(["rmi", "uservol"]);
+        }
+      });
+
       it("build: RUN chown and COPY --chown give the image's user its files, and it can write there", async () => {
         const ctx = ownedDir(who, "rootless-build");
         ownedFile(who, "rootless-build/note.txt", "hello\n");

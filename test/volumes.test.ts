@@ -101,6 +101,17 @@ for (const who of identities()) {
       await cli(["rmi", "withvol"]);
     });
 
+    it("a filled volume keeps the image's owners, so the image's USER can write in its VOLUME (jenkins, grafana)", { skip: who.name === "single" && "one id: no user 1000 in its containers" }, async () => {
+      const dockerfile = "FROM busybox\nRUN mkdir -p /home/app/data/cache && echo seed > /home/app/data/seed && chown -R 1000:1000 /home/app/data\nVOLUME /home/app/data\nUSER 1000\n";
+      const built = await tsbox(who, ["build", "-q", "-t", "uservol", "-"], { stdin: dockerfile, timeoutMs: 60_000 });
+      assert.equal(built.code, 0, built.stderr);
+      const expected = "1000:1000 /home/app/data\n1000:1000 /home/app/data/cache\n1000:1000 /home/app/data/seed\nwrote\n";
+      const script = "stat -c '%u:%g %n' /home/app/data /home/app/data/cache /home/app/data/seed && echo x > /home/app/data/cache/new && echo wrote";
+      assert.equal((await cli(["run", "--rm", "-v", "appdata:/home/app/data", "uservol", "sh", "-c", script])).stdout, expected, "a named volume");
+      assert.equal((await cli(["run", "--rm", "uservol", "sh", "-c", script])).stdout, expected, "the image's anonymous one");
+      await cli(["rmi", "uservol"]);
+    });
+
     it("filling a volume never follows a symlink a container plants in it meanwhile", async () => {
       // The image has /data/d0…d149, each with a world-writable file; a running container with the same (empty)
       // volume swaps each dN for a symlink to a host dir the moment it appears (inotify + RENAME_EXCHANGE,

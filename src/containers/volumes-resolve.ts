@@ -11,9 +11,12 @@ import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, mkdtempSyn
 import { dirname, isAbsolute, join, posix } from "node:path";
 import { isErrno, removeTreeNow } from "../fs-util.js";
 import { UsageError } from "../errors.js";
-import { LayerView } from "../image/layer-view.js";
+import { type LayerEntry, LayerView } from "../image/layer-view.js";
+import { readOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
+import type { LayerOwner } from "../image/unpack.js";
+import { unmappedId } from "../spec/mapped-ids.js";
 import type { ContainerPaths } from "../paths.js";
-import type { MountSpec } from "../spec/container-spec.js";
+import type { IdMapping, MountSpec } from "../spec/container-spec.js";
 import type { MountOption, RunOptions, VolumeOption } from "../spec/run-options.js";
 import { type ContainerVolumes, type VolumeStore, writeContainerVolumes } from "./volumes.js";
 import { type DeviceBind, privilegedDevices, requestedDevices } from "./devices.js";
@@ -48,6 +51,14 @@ export interface ResolveContext {
   bundle: ContainerPaths;
   /** Real root: copied files keep their owners. */
   privileged: boolean;
+  /**
+   * Rootless: the ids the layers' files have in a container (the backend's
+   * maps), and how to give a filled volume's files their owners where this
+   * user can (native, with subordinate ids). Where it cannot they are kept
+   * beside the volume's data (`_data.owners`), which the vm's 9p server
+   * presents (backends/vm/node/p9/owner-records.ts).
+   */
+  owners?: { maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }; give?: (dir: string, owners: LayerOwner[]) => Promise<boolean> };
   /** Whether the backend's containers run on this host, so its device nodes mean something (native). */
   hostDevices: boolean;
 }
@@ -82,7 +93,7 @@ export async function resolveMounts(options: RunOptions, ctx: ResolveContext): P
   const volumes: ContainerVolumes = { names: [], anonymous: [] };
   const needVolumes = requests.some((r) => r.kind === "volume");
   const resolveAll = async () => {
-    for (const r of requests) resolved.push(resolveOne(r, ctx, volumes));
+    for (const r of requests) resolved.push(await resolveOne(r, ctx, volumes));
     // Before the lock is released: from now on `volume rm` sees these volumes in use.
     if (needVolumes) writeContainerVolumes(ctx.bundle, volumes);
   };
@@ -107,7 +118,7 @@ function deviceRequests(options: RunOptions, hostDevices: boolean): { asked: Dev
   return { asked: requestedDevices(options.devices ?? []), privileged: options.privileged === true ? privilegedDevices() : [] };
 }
 
-function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolumes): { spec: MountSpec; inspect: InspectMount | null } {
+async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolumes): Promise<{ spec: MountSpec; inspect: InspectMount | null }> {
   switch (r.kind) {
     case "bind": {
       try {
@@ -124,7 +135,7 @@ function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolumes): { 
       const { volume, created } = ctx.volumes.ensure(r.name, r.labels);
       if (!used.names.includes(volume.Name)) used.names.push(volume.Name);
       if (r.name === undefined) used.anonymous.push(volume.Name);
-      if (!r.noCopy && (created || isEmptyDir(volume.Mountpoint))) fillFromImage(new LayerView(ctx.layers), r.target, volume.Mountpoint, ctx.privileged);
+      if (!r.noCopy && (created || isEmptyDir(volume.Mountpoint))) await fill(ctx, r.target, volume.Mountpoint);
       return {
         spec: { destination: r.target, type: "bind", source: volume.Mountpoint, options: ["rbind", r.readonly ? "ro" : "rw"] },
         inspect: { Type: "volume", Name: volume.Name, Source: volume.Mountpoint, Destination: r.target, Driver: "local", Mode: r.fromV ? "z" : "", RW: !r.readonly, Propagation: "" },
@@ -224,6 +235,42 @@ function isEmptyDir(dir: string): boolean {
   }
 }
 
+/** A new volume with what the image has at `target`, its files with their owners (see ResolveContext.owners). */
+async function fill(ctx: ResolveContext, target: string, dest: string): Promise<void> {
+  const owners = ctx.privileged ? undefined : { ids: ctx.owners?.maps ?? { uidMappings: [], gidMappings: [] }, noted: new Map<string, Map<string, LayerOwner>>(), found: [] as LayerOwner[] };
+  fillFromImage(new LayerView(ctx.layers), target, dest, owners);
+  if (!owners || owners.found.length === 0) return;
+  if (await ctx.owners?.give?.(dest, owners.found)) return;
+  writeOwnerNotes(dest, owners.found);
+}
+
+/** Rootless: the container ids of the layers' files, by their notes or their host owners; what was copied with another owner than root. */
+interface CopiedOwners {
+  ids: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+  noted: Map<string, Map<string, LayerOwner>>;
+  found: LayerOwner[];
+}
+
+function noteOwner(owners: CopiedOwners, entry: LayerEntry, rel: string): void {
+  let notes = owners.noted.get(entry.layer);
+  if (!notes) {
+    let list: LayerOwner[] | undefined;
+    try {
+      list = readOwnerNotes(entry.layer);
+    } catch {
+      list = undefined; // unreadable notes: the files' own owners
+    }
+    notes = new Map((list ?? []).map((o) => [o.path, o]));
+    owners.noted.set(entry.layer, notes);
+  }
+  const st = entry.stat;
+  const noted = notes.get(entry.rel);
+  const uid = noted?.uid ?? unmappedId(st.uid, owners.ids.uidMappings) ?? 0;
+  const gid = noted?.gid ?? unmappedId(st.gid, owners.ids.gidMappings) ?? 0;
+  if (uid === 0 && gid === 0) return;
+  owners.found.push(st.mode & 0o7000 && !st.isSymbolicLink() ? { path: rel, uid, gid, mode: st.mode & 0o7777 } : { path: rel, uid, gid });
+}
+
 /**
  * Copies what the image has at `imagePath` into an empty volume, as docker
  * fills a new volume: the directory's contents, mode and owner. Nothing
@@ -237,12 +284,13 @@ function isEmptyDir(dir: string): boolean {
  * (chmod, chown and writes as this process). A rename never follows a
  * symlink it replaces, and a name the container made meanwhile is left.
  */
-function fillFromImage(view: LayerView, imagePath: string, dest: string, privileged: boolean): void {
+function fillFromImage(view: LayerView, imagePath: string, dest: string, owners: CopiedOwners | undefined): void {
   const top = view.lookup(imagePath);
   if (!top || !top.stat.isDirectory()) return;
+  const privileged = owners === undefined;
   const staging = mkdtempSync(join(dirname(dest), ".fill-"));
   try {
-    copyTree(view, imagePath, staging, privileged);
+    copyTree(view, imagePath, staging, owners);
     for (const name of readdirSync(staging)) {
       try {
         renameSync(join(staging, name), join(dest, name));
@@ -254,19 +302,21 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, privile
     removeTreeNow(staging); // what was not moved in (names the container made meanwhile); copied dirs may be read-only
   }
   finishCopy(dest, top.stat, privileged);
+  if (owners) noteOwner(owners, top, "");
 }
 
 /** The image's tree under `from` as a copy in `to` (a directory no container can reach). */
-function copyTree(view: LayerView, from: string, to: string, privileged: boolean): void {
-  const copy = (from: string, to: string) => {
+function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwners | undefined): void {
+  const copy = (from: string, to: string, rel: string) => {
     for (const name of view.list(from)) {
       const entry = view.lookup(posix.join(from, name));
       if (!entry) continue;
       const path = join(to, name);
+      const entryRel = rel === "" ? name : `${rel}/${name}`;
       const st = entry.stat;
       if (st.isDirectory()) {
         mkdirSync(path, { mode: 0o700 });
-        copy(posix.join(from, name), path);
+        copy(posix.join(from, name), path, entryRel);
       } else if (st.isSymbolicLink()) {
         symlinkSync(readlinkSync(entry.path), path);
       } else if (st.isFile()) {
@@ -274,10 +324,11 @@ function copyTree(view: LayerView, from: string, to: string, privileged: boolean
       } else {
         continue;
       }
-      finishCopy(path, st, privileged);
+      finishCopy(path, st, owners === undefined);
+      if (owners) noteOwner(owners, entry, entryRel);
     }
   };
-  copy(from, to);
+  copy(from, to, "");
 }
 
 /** Owner (as root), mode and times of a copied entry. */

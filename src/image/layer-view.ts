@@ -23,6 +23,9 @@ type Xattrs = Pick<NativeAddon, "lgetxattr">;
 export interface LayerEntry {
   /** The file in the layer that provides it. */
   path: string;
+  /** That layer's directory, and the file's path in it (`a/b`). */
+  layer: string;
+  rel: string;
   stat: Stats;
 }
 
@@ -81,7 +84,7 @@ export class LayerView {
       if (state === "hidden" || state === "notdir") return undefined;
       const path = join(layer, ...parts);
       const stat = lstatOrUndefined(path);
-      if (stat) return this.isWhiteout(path, stat) ? undefined : { path, stat };
+      if (stat) return this.isWhiteout(path, stat) ? undefined : { path, layer, rel: parts.join("/"), stat };
       if (state === "opaque" || (inOciFormLayer(layer) && hasWhiteoutMarker(join(layer, ...parts.slice(0, -1)), parts[parts.length - 1]!))) return undefined;
     }
     return undefined;
