@@ -118,6 +118,8 @@ export class Runtime implements ContainerOwner {
   private readonly names: ContainerNames;
   private readonly ctx: LifecycleContext;
   private host: HostIdentity | undefined;
+  /** A vm Runtime's native backend for files of the user's subordinate ids on this host (LifecycleContext.hostBackend). */
+  private hostNative: Backend | undefined;
   /** Named and anonymous volumes (`tsbox volume …`). */
   readonly volumes: VolumeStore;
   private readonly defaultNetwork: string;
@@ -150,6 +152,7 @@ export class Runtime implements ContainerOwner {
       names: this.names,
       host: () => (this.host ??= probeHostIdentity()),
       helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox")))[0]!,
+      hostBackend: () => (this.backend.name === "native" ? this.backend : (this.hostNative ??= createBackend({ name: "native", reason: "files of the user's subordinate ids" }))),
     };
     this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(this.ctx, dir));
     this.ctx.volumes = this.volumes;

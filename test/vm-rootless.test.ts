@@ -137,6 +137,14 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         await ok(["volume", "rm", "rootless-db"]);
       });
 
+      it("a volume's owners the vm kept are given by a later native use, and read alike on both backends", { skip: who.name === "single" && "no subordinate ids: the native backend has one id" }, async () => {
+        await ok(["run", "--rm", "-v", "both-backends:/d", "busybox", "sh", "-c", "mkdir /d/x && chown 1000:1000 /d/x && chmod 700 /d/x"]);
+        const native = await tsbox(who, ["run", "--rm", "-v", "both-backends:/d", "busybox", "stat", "-c", "%u:%g %a", "/d/x"], { env: { TSBOX_BACKEND: "native" } });
+        assert.equal(native.stdout, "1000:1000 700\n", native.stderr);
+        assert.equal((await ok(["run", "--rm", "-v", "both-backends:/d", "busybox", "stat", "-c", "%u:%g %a", "/d/x"])).stdout, "1000:1000 700\n");
+        await ok(["volume", "rm", "both-backends"]);
+      });
+
       it("a volume filled from the image keeps its owners, so the image's USER can write in its VOLUME", async () => {
         const ctx = ownedDir(who, "uservol-build");
         ownedFile(who, "uservol-build/Dockerfile", "FROM busybox\nRUN mkdir -p /home/app/data/cache && chown -R 1000:1000 /home/app/data && chmod 700 /home/app/data/cache\nVOLUME /home/app/data\nUSER 1000\n");

@@ -13,6 +13,12 @@ export interface LifecycleContext {
   host(): HostIdentity;
   /** A read-only rootfs with /bin/rm and an empty /mnt (the embedded busybox layer), for rootless removal. */
   helperRoot(): Promise<string>;
+  /**
+   * The backend that works on this host's files in the user's namespace
+   * (user-namespace.ts): the native one, whichever runs the containers — a
+   * vm backend's guest cannot reach files of the user's subordinate ids.
+   */
+  hostBackend(): Backend;
   /** Where a removed container's anonymous volumes go (`rm -v`, `--rm`); absent: they stay. */
   volumes?: VolumeStore;
 }

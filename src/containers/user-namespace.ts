@@ -35,7 +35,7 @@ export async function inUserNamespace(ctx: LifecycleContext, dir: string, script
       // A moment's work needs no cgroup (and a container's name may still be its dead one's).
       linux: { namespaces: [{ type: "user" }, { type: "mount" }], ...idMappings(ctx.host()), maskedPaths: [], readonlyPaths: [], cgroupsMode: "disabled" },
     };
-    const proc = await ctx.backend.start({ bundleDir, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const proc = await ctx.hostBackend().start({ bundleDir, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
     const status = await proc.exited;
     if (status.exitCode !== 0) throw new TsboxError(`${what} failed (exit ${status.exitCode})`, { code: "container" });
   } finally {

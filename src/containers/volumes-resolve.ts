@@ -7,12 +7,12 @@
  * entry `inspect` shows; the volumes used are recorded in the bundle under
  * the volumes lock.
  */
-import { chmodSync, copyFileSync, lchownSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lchownSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
 import { isErrno, removeTreeNow } from "../fs-util.js";
 import { UsageError } from "../errors.js";
 import { type LayerEntry, LayerView } from "../image/layer-view.js";
-import { readOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
+import { ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
 import type { LayerOwner } from "../image/unpack.js";
 import { unmappedId } from "../spec/mapped-ids.js";
 import type { ContainerPaths } from "../paths.js";
@@ -136,6 +136,7 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
       if (!used.names.includes(volume.Name)) used.names.push(volume.Name);
       if (r.name === undefined) used.anonymous.push(volume.Name);
       if (!r.noCopy && (created || isEmptyDir(volume.Mountpoint))) await fill(ctx, r.target, volume.Mountpoint);
+      else await giveKeptOwners(ctx, volume.Mountpoint);
       return {
         spec: { destination: r.target, type: "bind", source: volume.Mountpoint, options: ["rbind", r.readonly ? "ro" : "rw"] },
         inspect: { Type: "volume", Name: volume.Name, Source: volume.Mountpoint, Destination: r.target, Driver: "local", Mode: r.fromV ? "z" : "", RW: !r.readonly, Propagation: "" },
@@ -242,6 +243,28 @@ async function fill(ctx: ResolveContext, target: string, dest: string): Promise<
   if (!owners || owners.found.length === 0) return;
   if (await ctx.owners?.give?.(dest, owners.found)) return;
   writeOwnerNotes(dest, owners.found);
+}
+
+/**
+ * Owners kept beside a volume's data where they could not be given (the vm
+ * backend's, or a fill without subordinate ids), given at a native use that
+ * can, and then dropped: the volume reads alike on both backends (as a
+ * layer's notes do: image/layers.ts).
+ */
+async function giveKeptOwners(ctx: ResolveContext, dir: string): Promise<void> {
+  if (ctx.privileged || !ctx.owners?.give || !existsSync(ownerNotesPath(dir))) return;
+  let kept: LayerOwner[] | undefined;
+  try {
+    kept = readOwnerNotes(dir);
+  } catch {
+    return; // unreadable: the files keep their own owners
+  }
+  try {
+    if (kept && kept.length > 0 && !(await ctx.owners.give(dir, kept))) return;
+  } catch {
+    return; // a file they name is gone (changed on the host meanwhile): they stay for the vm, the run goes on
+  }
+  removeOwnerNotes(dir);
 }
 
 /** Rootless: the container ids of the layers' files, by their notes or their host owners; what was copied with another owner than root. */
