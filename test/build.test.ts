@@ -151,7 +151,13 @@ for (const who of identities()) {
       assert.equal((await cli(["run", "--rm", "cached"])).stdout, "second");
       const fresh = await build(["--no-cache", "-t", "cached", ctx]);
       assert.doesNotMatch(fresh.stderr, /\(cached\)/);
-      // `image prune` drops the cache with the dangling images.
+      // `image prune` drops the cache with the dangling images; the named image its last step made stays, and is
+      // not reported deleted.
+      const named = (await cli(["inspect", "-f", "{{.Id}}", "cached"])).stdout.trim();
+      const pruned0 = await cli(["image", "prune", "-f"]);
+      assert.match(pruned0.stdout, /^Deleted Images:\n(deleted: sha256:[0-9a-f]{64}\n)+\nTotal reclaimed space: /);
+      assert.ok(!pruned0.stdout.includes(named), pruned0.stdout);
+      assert.equal((await cli(["inspect", "-f", "{{.Id}}", "cached"])).stdout.trim(), named);
       await cli(["rmi", "cached"]);
       await cli(["image", "prune", "-f"]);
       const cold = await build(["-t", "cached", ctx]);

@@ -99,6 +99,11 @@ for (const who of identities()) {
       ok(await tsbox(who, ["tag", "busybox", "copy/bb:2"], { env }));
       ok(await tsbox(who, ["rmi", "busybox"], { env }));
       ok(await tsbox(who, ["load", "-i", oci], { env }));
+      // `docker save | gzip | docker load`: gzip'd, on stdin, and nothing on stderr (no listener warnings).
+      const gzipped = await tsbox(who, ["load"], { env, stdin: gzipSync(readFileSync(docker), { level: 1 }) });
+      ok(gzipped);
+      assert.equal(gzipped.stdout, "Loaded image: docker.io/library/busybox:latest\n");
+      assert.equal(gzipped.stderr, "");
       const run = await tsbox(who, ["run", "--rm", "busybox", "echo", "loaded"], { env });
       ok(run);
       assert.equal(run.stdout, "loaded\n");

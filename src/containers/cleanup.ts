@@ -55,6 +55,7 @@ export async function pruneImages(runtime: Runtime, options: { all?: boolean; bu
   const used = new Set((await runtime.containers({ all: true })).map((c) => c.imageDigest));
   const result: ImagePruneResult = { untagged: [], deleted: [], bytes: 0 };
   const doomed = new Set<string>();
+  let remaining: string[] = [];
   await layout.updateIndex((index) => {
     index.manifests = index.manifests.filter((d) => {
       const name = d.annotations?.[Annotation.refName];
@@ -67,14 +68,19 @@ export async function pruneImages(runtime: Runtime, options: { all?: boolean; bu
     });
     // A manifest still named elsewhere in the index is not deleted.
     for (const d of index.manifests) doomed.delete(d.digest);
+    remaining = index.manifests.map((d) => d.digest);
   });
-  for (const digest of doomed) {
+  // Reported by image id, as docker does; an id another manifest still has (a build's last step
+  // and the image it named are one image) is not gone.
+  const imageId = (manifest: string) => {
     try {
-      result.deleted.push(JSON.parse(readFileSync(layout.blobPath(digest), "utf8")).config?.digest ?? digest);
+      return (JSON.parse(readFileSync(layout.blobPath(manifest), "utf8")) as { config?: { digest?: string } }).config?.digest ?? manifest;
     } catch {
-      result.deleted.push(digest);
+      return manifest;
     }
-  }
+  };
+  const kept = new Set(doomed.size > 0 ? remaining.map(imageId) : []);
+  for (const id of new Set([...doomed].map(imageId))) if (!kept.has(id)) result.deleted.push(id);
   const freed = await runtime.prune();
   result.bytes = freed.bytes;
   return result;

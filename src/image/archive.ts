@@ -4,6 +4,7 @@ import { join, sep } from "node:path";
 import type { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
+import { writeTo } from "../stream-write.js";
 import { removeTree, writeOutputFile } from "../fs-util.js";
 import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
@@ -55,12 +56,7 @@ export async function saveImages(store: ImageStore, names: string[], out: string
     });
   }
 
-  const write = (chunk: Buffer) => new Promise<void>((resolve, reject) => {
-    if (out.write(chunk)) return resolve();
-    const onDrain = () => (out.off("error", reject), resolve());
-    out.once("drain", onDrain);
-    out.once("error", reject);
-  });
+  const write = (chunk: Buffer) => writeTo(out, chunk);
   const dir = (path: string) => write(entryHeader({ path, type: "directory", mode: 0o755, mtime: 0 }, 0));
   const file = async (path: string, data: Buffer) => {
     await write(entryHeader({ path, type: "file", mode: 0o644, mtime: 0 }, data.length));
@@ -135,7 +131,7 @@ async function extract(source: NodeJS.ReadableStream, dir: string, what: string,
       try {
         for await (const chunk of rest()) {
           if (gunzip.destroyed) break; // the reader gave up (a bad archive, a cap)
-          if (!gunzip.write(chunk)) await new Promise((r) => (gunzip.once("drain", r), gunzip.once("close", r)));
+          await writeTo(gunzip, chunk);
         }
         gunzip.end();
       } catch (err) {

@@ -211,7 +211,7 @@ async function uncompressed(input: AsyncIterable<Buffer>): Promise<AsyncIterable
   const gunzip = createGunzip();
   void (async () => {
     try {
-      for await (const chunk of rest) if (!gunzip.write(chunk)) await new Promise((r) => gunzip.once("drain", r));
+      for await (const chunk of rest) await writeTo(gunzip, chunk);
       gunzip.end();
     } catch (err) {
       gunzip.destroy(err as Error);
