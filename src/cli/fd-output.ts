@@ -12,7 +12,7 @@ import type { Writable } from "node:stream";
  * and once it holds unwritten data (a non-blocking pipe that was full) every
  * later write goes through it.
  */
-export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: () => void): Writable {
+export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: () => void): Writable & { flushed(): Promise<void> } {
   let stream: NodeJS.WriteStream | undefined;
   const theStream = () => (stream ??= real());
   const write = (chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), cb?: (err?: Error | null) => void): boolean => {
@@ -34,9 +34,21 @@ export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: ()
     if (done) process.nextTick(done);
     return true;
   };
-  return new Proxy({} as Writable, {
+  /**
+   * Resolves once what the real stream holds is written: `process.exit`
+   * drops it otherwise (a pipe whose reader is slower than us: `tsbox save |
+   * gzip` lost the archive's tail).
+   */
+  // Polled: a timer keeps the event loop alive, which a pipe's pending write does not always do.
+  const flushed = () =>
+    new Promise<void>((resolve) => {
+      const check = () => (!stream || stream.writableLength === 0 || stream.destroyed ? resolve() : setTimeout(check, 2));
+      check();
+    });
+  return new Proxy({} as Writable & { flushed(): Promise<void> }, {
     get(_target, key) {
       if (key === "write") return write;
+      if (key === "flushed") return flushed;
       const s = theStream();
       const value: unknown = Reflect.get(s, key, s);
       return typeof value === "function" ? value.bind(s) : value;
@@ -45,7 +57,7 @@ export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: ()
       return Reflect.set(theStream(), key, value);
     },
     has(_target, key) {
-      return key === "write" || Reflect.has(theStream(), key);
+      return key === "write" || key === "flushed" || Reflect.has(theStream(), key);
     },
   });
 }

@@ -154,12 +154,10 @@ export function reportError(err: unknown, ctx: CliContext): number {
 // process.stdout/stderr are made only when a command needs a stream (fd-output.ts):
 // a command that prints text writes to the descriptors, and `tsbox run` hands the
 // container its fds and never touches them.
-const ctx: CliContext = {
-  env: process.env,
-  // `tsbox images | head` closes our stdout early: that is not an error.
-  stdout: fdOutput(1, () => process.stdout.on("error", (err: NodeJS.ErrnoException) => void (err.code === "EPIPE" && process.exit(0))), () => process.exit(0)),
-  stderr: fdOutput(2, () => process.stderr, () => {}),
-};
+// `tsbox images | head` closes our stdout early: that is not an error.
+const stdout = fdOutput(1, () => process.stdout.on("error", (err: NodeJS.ErrnoException) => void (err.code === "EPIPE" && process.exit(0))), () => process.exit(0));
+const stderr = fdOutput(2, () => process.stderr, () => {});
+const ctx: CliContext = { env: process.env, stdout, stderr };
 // A command whose promise is still pending when nothing is left to wait for
 // (a lost callback, a read that never settles) would otherwise exit 0: a
 // failure must never look like success.
@@ -167,8 +165,7 @@ process.once("beforeExit", () => {
   ctx.stderr.write("tsbox: internal error: the command stopped before it finished (please report this)\n");
   process.exit(125);
 });
-// No top-level await: the same module also bundles as CommonJS.
-main(process.argv.slice(2), ctx).then(
-  (code) => process.exit(code),
-  (err: unknown) => process.exit(reportError(err, ctx)),
-);
+// No top-level await: the same module also bundles as CommonJS. Exit once what
+// the output streams hold is written (process.exit would drop it).
+const exit = (code: number) => void Promise.all([stdout.flushed(), stderr.flushed()]).then(() => process.exit(code));
+main(process.argv.slice(2), ctx).then(exit, (err: unknown) => exit(reportError(err, ctx)));
