@@ -197,6 +197,8 @@ export class Runtime implements ContainerOwner {
         onWarning: warningsOf(control),
         // Anonymous volumes go through the volume store's lock: a --rm container with some is this process's to remove.
         ...(remove && anonymousVolumes ? {} : { record: { remove } }),
+        // A backend that cannot hand over keeps the foreground run's log itself.
+        ...(handOff && !remove ? { log: state.log } : {}),
         oneShot: control.handOff !== undefined,
       });
       if (!proc.recorded) {

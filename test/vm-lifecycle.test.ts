@@ -207,7 +207,12 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const again = "cat /k 2>/dev/null || echo none; echo kept > /k";
     assert.equal((await ok(["run", "--name", "fg", "busybox", "sh", "-c", again])).stdout, "none\n");
     assert.equal((await ok(["start", "-a", "fg"])).stdout, "kept\n");
-    await ok(["rm", "fg"]);
+    // Its output is kept for `logs`, as docker keeps an attached run's: both runs, each stream.
+    assert.equal((await ok(["logs", "fg"])).stdout, "none\nkept\n");
+    await ok(["run", "--name", "fg-err", "busybox", "sh", "-c", "echo out; echo err >&2"]);
+    const logged = await ok(["logs", "fg-err"]);
+    assert.deepEqual([logged.stdout, logged.stderr], ["out\n", "err\n"]);
+    await ok(["rm", "fg", "fg-err"]);
     assert.equal((await ok(["run", "--rm", "busybox", "sh", "-c", again])).stdout, "none\n");
   });
 

@@ -178,6 +178,13 @@ export interface StartOptions {
    */
   record?: { remove: boolean };
   /**
+   * Keep what the container writes to an "inherit" stdout or stderr in its
+   * log too (docker's json-file, containers/log-writer.ts): the CLI's
+   * foreground run, which docker's `logs` shows afterwards. The native
+   * backend's CLI run hands itself over instead, whose helper keeps it.
+   */
+  log?: { maxSize: number; maxFiles: number };
+  /**
    * The caller runs this one container and exits (the CLI): a backend that
    * keeps a helper warm for later runs need not start one.
    */

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import type { Readable, Writable } from "node:stream";
+import { LogWriter } from "../../../containers/log-writer.js";
 import { peerNamespacePaths } from "../../../containers/peer.js";
 import { readState } from "../../../containers/state.js";
 import { TsboxError } from "../../../errors.js";
@@ -81,7 +82,8 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
   published?.serve(ctx.link, cid);
   // The agent saves a kept layer before it answers the delete: as long as writing it to the host takes.
   const deleteTimeoutMs = layer !== undefined ? 600_000 : undefined;
-  return guestProcess(ctx.link, { handle: cid, pid, io, targets: options, terminal, release: releaseAll, deleteTimeoutMs });
+  const log = options.log ? new LogWriter(options.bundleDir, options.log.maxSize, options.log.maxFiles) : undefined;
+  return guestProcess(ctx.link, { handle: cid, pid, io, targets: options, terminal, release: releaseAll, deleteTimeoutMs, ...(log ? { log } : {}) });
 }
 
 /**
@@ -147,6 +149,8 @@ export interface GuestProcessInit {
    * request finds it gone); `release` still waits for the answer.
    */
   exitBeforeDelete?: boolean;
+  /** Where "inherit" output is kept as well (StartOptions.log); closed once the output ended. */
+  log?: LogWriter;
 }
 
 /** A started guest process as a ContainerProcess: `wait`, then `delete` of its handle, then `release`. */
@@ -155,6 +159,11 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
   // "inherit": our own stdio, as the native backend hands over its fds.
   if (targets.stdout === "inherit" && io.stdout) io.stdout.readable.pipe(process.stdout, { end: false });
   if (targets.stderr === "inherit" && io.stderr) io.stderr.readable.pipe(process.stderr, { end: false });
+  const log = init.log;
+  if (log) {
+    if (targets.stdout === "inherit") io.stdout?.readable.on("data", (d: Buffer) => log.write("stdout", d));
+    if (targets.stderr === "inherit") io.stderr?.readable.on("data", (d: Buffer) => log.write("stderr", d));
+  }
   if (targets.stdin === "inherit" && io.stdin) process.stdin.pipe(io.stdin.writable);
   const outputDone = (r: Readable | undefined) =>
     r ? new Promise<void>((resolve) => (r.readableEnded || r.destroyed ? resolve() : (r.once("end", resolve), r.once("close", resolve)))) : Promise.resolve();
@@ -166,8 +175,11 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
       // Inherited output reaches our stdout before the exit is reported.
       if (targets.stdout === "inherit") await outputDone(io.stdout?.readable);
       if (targets.stderr === "inherit") await outputDone(io.stderr?.readable);
+      log?.flush("stdout");
+      log?.flush("stderr");
       return exitStatus;
     } finally {
+      log?.close();
       if (targets.stdin === "inherit" && io.stdin) {
         process.stdin.unpipe(io.stdin.writable);
         process.stdin.pause();
