@@ -128,7 +128,7 @@ export interface UsageRow {
 
 export interface DiskUsage {
   rows: UsageRow[];
-  images: { name: string; id: string; created: string | null; size: number; containers: number }[];
+  images: { name: string; platform: string; id: string; created: string | null; size: number; containers: number }[];
   containers: { id: string; name: string; image: string; command: string[]; created: string; status: string; size: number; volumes: number }[];
   volumes: { name: string; links: number; size: number }[];
 }
@@ -166,7 +166,7 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
       // an image whose blobs went missing counts as nothing
     }
     const count = byManifest.get(summary.manifestDigest) ?? 0;
-    images.push({ name: summary.name, id: summary.id, created: summary.created, size, containers: count });
+    images.push({ name: summary.name, platform: summary.platform, id: summary.id, created: summary.created, size, containers: count });
     imageParts.push({ parts: own, active: count > 0 });
   }
   const activeParts = new Set(imageParts.filter((i) => i.active).flatMap((i) => i.parts));

@@ -66,9 +66,10 @@ async function df(args: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   ctx.stdout.write("Images space usage:\n\n");
-  ctx.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS"], usage.images.map((i) => {
+  // With the platform, as `images` lists them: one store holds several of one name.
+  ctx.stdout.write(table(["REPOSITORY", "TAG", "PLATFORM", "IMAGE ID", "CREATED", "SIZE", "CONTAINERS"], usage.images.map((i) => {
     const [repo, tag] = splitName(i.name);
-    return [repo, tag, shortId(i.id), timeAgo(i.created), humanSize(i.size), String(i.containers)];
+    return [repo, tag, i.platform, shortId(i.id), timeAgo(i.created), humanSize(i.size), String(i.containers)];
   })));
   ctx.stdout.write("\nContainers space usage:\n\n");
   ctx.stdout.write(table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"], usage.containers.map((c) => [
