@@ -8,7 +8,7 @@
  * vm lifecycle runs as root in vm-lifecycle.test.ts.
  */
 import assert from "node:assert/strict";
-import { chownSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cliPath, tsbox } from "./helpers/cli.js";
@@ -138,7 +138,8 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
       });
 
       it("a volume's owners the vm kept are given by a later native use, and read alike on both backends", { skip: who.name === "single" && "no subordinate ids: the native backend has one id" }, async () => {
-        await ok(["run", "--rm", "-v", "both-backends:/d", "busybox", "sh", "-c", "mkdir /d/x && chown 1000:1000 /d/x && chmod 700 /d/x"]);
+        await ok(["run", "--rm", "-v", "both-backends:/d", "busybox", "sh", "-c", "mkdir /d/x /d/gone && chown 1000:1000 /d/x /d/gone && chmod 700 /d/x"]);
+        rmdirSync(join(who.dataDir, "volumes", "both-backends", "_data", "gone")); // changed on the host meanwhile
         const native = await tsbox(who, ["run", "--rm", "-v", "both-backends:/d", "busybox", "stat", "-c", "%u:%g %a", "/d/x"], { env: { TSBOX_BACKEND: "native" } });
         assert.equal(native.stdout, "1000:1000 700\n", native.stderr);
         assert.equal((await ok(["run", "--rm", "-v", "both-backends:/d", "busybox", "stat", "-c", "%u:%g %a", "/d/x"])).stdout, "1000:1000 700\n");

@@ -7,7 +7,7 @@
  * entry `inspect` shows; the volumes used are recorded in the bundle under
  * the volumes lock.
  */
-import { chmodSync, copyFileSync, existsSync, lchownSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
 import { isErrno, removeTreeNow } from "../fs-util.js";
 import { UsageError } from "../errors.js";
@@ -259,12 +259,24 @@ async function giveKeptOwners(ctx: ResolveContext, dir: string): Promise<void> {
   } catch {
     return; // unreadable: the files keep their own owners
   }
+  // Only files still there (the host may have changed the volume since); one that cannot be looked up as the
+  // user (below a directory of another id) is left to the chown. A path out of the directory is no file of it.
+  const present = (kept ?? []).filter((o) => o.path === "" || (!o.path.split("/").includes("..") && lstatErrno(join(dir, o.path)) !== "ENOENT"));
   try {
-    if (kept && kept.length > 0 && !(await ctx.owners.give(dir, kept))) return;
+    if (present.length > 0 && !(await ctx.owners.give(dir, present))) return;
   } catch {
-    return; // a file they name is gone (changed on the host meanwhile): they stay for the vm, the run goes on
+    return; // the chown failed: they stay for the vm, and the run goes on
   }
   removeOwnerNotes(dir);
+}
+
+function lstatErrno(path: string): string | undefined {
+  try {
+    lstatSync(path);
+    return undefined;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code;
+  }
 }
 
 /** Rootless: the container ids of the layers' files, by their notes or their host owners; what was copied with another owner than root. */
