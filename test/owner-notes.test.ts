@@ -204,6 +204,10 @@ describe("the vm's 9p server shows a layer's noted owners", () => {
     pg.link(pg.walk("v", "global"), pg.walk("v", "global", "PG_VERSION"), "PG_VERSION.bak");
     assert.deepEqual(owner("global", "PG_VERSION.bak"), [100998, 100998], "a hard link: the same file's owner");
     pg.unlinkat(pg.walk("v", "global"), "PG_VERSION.bak");
+    pg.create(pg.walk("v", "global"), "wal.tmp", O.WRONLY, 100998);
+    pg.rename(pg.walk("v", "global", "wal.tmp"), pg.walk("v", "global"), "wal");
+    assert.deepEqual(owner("global", "wal"), [100998, 100998], "a renamed file keeps its owner");
+    pg.unlinkat(pg.walk("v", "global"), "wal");
     pg.create(pg.walk("v"), "postmaster.pid", O.WRONLY, 100998);
     pg.unlinkat(pg.walk("v"), "postmaster.pid");
     root.create(root.walk("v"), "postmaster.pid", O.WRONLY, me.gid);

@@ -68,8 +68,8 @@ export interface PresentedOwners {
    * a chown is the host's (EPERM where it cannot).
    */
   record?(rel: string, owner: Owner, own: Owner): void;
-  /** A file the guest renamed: what was kept for it and below it follows it. */
-  moved?(from: string, to: string): void;
+  /** A file the guest renamed: what was kept for it (and below it, a directory) follows it. */
+  moved?(from: string, to: string, directory: boolean): void;
   /** A file the guest removed. */
   removed?(rel: string): void;
   /** The export is gone. */
@@ -621,8 +621,10 @@ export class P9Server {
     this.notExportRoot(from);
     if (from.exportName !== toDir.exportName) throw new P9Error(E.EXDEV);
     const target: Fid = { ...toDir, rel: this.childRel(toDir, name) };
-    this.fs.rename(this.hostPath(from, false), this.hostPath(target, false));
-    this.ownersOfFid(from)?.moved?.(from.rel, target.rel);
+    const to = this.hostPath(target, false);
+    this.fs.rename(this.hostPath(from, false), to);
+    const owners = this.ownersOfFid(from);
+    if (owners?.moved) owners.moved(from.rel, target.rel, isDirectory(this.fs.lstat(to)));
     // Fids below the old path follow the file.
     const prefix = from.rel;
     for (const f of this.fids.values()) {

@@ -68,9 +68,13 @@ export class OwnerRecords {
     if (this.owners.delete(rel)) this.changed();
   }
 
-  /** A rename: what was kept for `from` and below it is now for `to`; what `to` replaced is gone. */
-  move(from: string, to: string): void {
-    const moving = [...this.owners].filter(([rel]) => rel === from || rel.startsWith(from + "/"));
+  /**
+   * A rename: what was kept for `from` (and below it, a directory: a scan of
+   * the table) is now for `to`; what `to` replaced is gone.
+   */
+  move(from: string, to: string, directory: boolean): void {
+    const own = this.owners.get(from);
+    const moving = directory ? [...this.owners].filter(([rel]) => rel === from || rel.startsWith(from + "/")) : own ? [[from, own] as const] : [];
     const replaced = this.owners.delete(to);
     if (moving.length === 0 && !replaced) return;
     for (const [rel] of moving) this.owners.delete(rel);

@@ -44,7 +44,7 @@ function recorded(exp: Export, maps: GuestMaps): PresentedOwners {
       if (owner.uid === plain.uid && owner.gid === plain.gid) records.delete(rel);
       else records.set(rel, { uid: owner.uid, gid: owner.gid });
     },
-    moved: (from, to) => records.move(from, to),
+    moved: (from, to, directory) => records.move(from, to, directory),
     removed: (rel) => records.delete(rel),
     release,
   };
