@@ -342,6 +342,32 @@ for (const who of identities()) {
       await ok(who, ["rm", "renamed", "talker1", "talker2", "talker3", "target"]);
     });
 
+    it("attach to a terminal: ctrl-p ctrl-q (or --detach-keys) leaves it running, and a later attach finds it as it was", async () => {
+      await ok(who, ["run", "-dit", "--name", "shell", "busybox", "sh"]);
+      // A terminal for the CLI (script), typed into slowly: the keys reach it once it is in raw mode.
+      const typed = (keys: string[], args: string[] = []) =>
+        tsbox(who, [], {
+          argv: ["sh", "-c", `(sleep 1; ${keys.map((k) => `printf '${k}'`).join("; sleep 0.5; ")}; sleep 1) | script -qec '"${process.execPath}" "${cliPath}" attach ${args.join(" ")} shell' /dev/null`],
+        });
+      const first = await typed(["echo $((6*7))\\n", "\\020\\021"]);
+      assert.equal(first.code, 1, first.stderr);
+      assert.match(first.stdout.replace(/\r/g, ""), /^42$/m);
+      assert.match(first.stdout + first.stderr, /read escape sequence/);
+      assert.equal(state(who, "shell").status, "running", "still running");
+      // Another sequence; a ctrl-p that begins none goes on to the shell (its history: the echo again).
+      const second = await typed(["\\020\\n", "\\030q"], ["--detach-keys", "ctrl-x,q"]);
+      assert.equal(second.code, 1);
+      assert.match(second.stdout.replace(/\r/g, ""), /^42$/m);
+      const third = await typed(["\\030q"], ["--detach-keys", "ctrl-x,q"]);
+      assert.equal(third.code, 1);
+      const bad = await tsbox(who, ["attach", "--detach-keys", "ctrl-9", "shell"]);
+      assert.deepEqual([bad.code, bad.stderr], [125, "tsbox: invalid detach keys (ctrl-9): expected keys like ctrl-p,ctrl-q (a character, or ctrl- and one of a-z @ [ \\ ] ^ _)\n"]);
+      // Its stdin stayed open: a last attach ends it.
+      const last = await typed(["exit 3\\n"]);
+      assert.equal(last.code, 3, last.stderr);
+      await ok(who, ["rm", "shell"]);
+    });
+
     it("a SIGKILLed monitor or CLI leaves state that ps -a shows truthfully and rm cleans", async () => {
       await ok(who, ["run", "-d", "--name", "orphan", "busybox", "sleep", "600"]);
       const s = state(who, "orphan");

@@ -1,5 +1,6 @@
 import type { Container } from "../container.js";
 import type { Attachment } from "../containers/monitor-client.js";
+import { DetachFilter } from "./detach-keys.js";
 import { attachTerminal } from "./terminal.js";
 
 /** Signals passed to the container while attached (docker's --sig-proxy). */
@@ -8,22 +9,34 @@ const PROXIED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SI
 /**
  * Connects this terminal (or these pipes) to an attachment until the
  * container's run ends; returns its exit code (docker `attach`, `start -a`).
+ * With a terminal, `detachKeys` leave it running: exit 1 and "read escape
+ * sequence", as docker.
  */
-export async function streamAttachment(container: Container, attachment: Attachment, options: { interactive: boolean; sigProxy: boolean }): Promise<number> {
+export async function streamAttachment(container: Container, attachment: Attachment, options: { interactive: boolean; sigProxy: boolean; detachKeys?: number[] }): Promise<number> {
   const forward = (signal: NodeJS.Signals) => void container.kill(signal).catch(() => {});
   const proxy = options.sigProxy && !attachment.tty;
   if (proxy) for (const s of PROXIED) process.on(s, forward);
   let restore: (() => void) | undefined;
+  let detached: () => void = () => {};
+  const detach = new Promise<"detached">((resolve) => (detached = () => resolve("detached")));
   try {
     if (attachment.tty) {
-      restore = attachTerminal({ stdin: attachment.stdin, stdout: attachment.stdout, resize: (c, r) => attachment.resize(c, r) }, options.interactive);
+      const keys = options.detachKeys?.length ? { filter: new DetachFilter(options.detachKeys), onDetach: () => detached() } : undefined;
+      restore = attachTerminal({ stdin: attachment.stdin, stdout: attachment.stdout, resize: (c, r) => attachment.resize(c, r) }, options.interactive, keys);
     } else {
       attachment.stdout?.pipe(process.stdout, { end: false });
       attachment.stderr?.pipe(process.stderr, { end: false });
       if (options.interactive && attachment.stdin) process.stdin.pipe(attachment.stdin);
     }
     const drained = Promise.all([attachment.stdout, attachment.stderr].map((s) => (s ? new Promise((r) => (s.once("end", r), s.once("close", r))) : undefined)));
-    const end = await attachment.ended;
+    const end = await Promise.race([attachment.ended, detach]);
+    if (end === "detached") {
+      attachment.close(); // the container keeps running, its stdin open for the next attach
+      restore?.();
+      restore = undefined;
+      process.stderr.write("read escape sequence\n");
+      return 1;
+    }
     await drained;
     return (end ?? (await container.wait())).exitCode;
   } finally {

@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../errors.js";
 import { loadedAddon } from "../backends/native/addon.js";
+import type { DetachFilter } from "./detach-keys.js";
 
 /** What has a terminal to connect to: a container or a process exec'd into one. */
 export interface TerminalPeer {
@@ -23,9 +24,10 @@ export function hostTerminalSize(): { cols: number; rows: number } {
 /**
  * Connects the host terminal to a container's pty: raw mode so keystrokes
  * (^C included) reach the container unmodified, window size changes
- * forwarded. Returns the function that restores the host terminal.
+ * forwarded. With `detach`, its keys are not passed on but call `onDetach`
+ * (detach-keys.ts). Returns the function that restores the host terminal.
  */
-export function attachTerminal(container: TerminalPeer, forwardInput: boolean): () => void {
+export function attachTerminal(container: TerminalPeer, forwardInput: boolean, detach?: { filter: DetachFilter; onDetach: () => void }): () => void {
   const stdin = process.stdin;
   const raw = forwardInput && stdin.isTTY;
   if (raw) {
@@ -38,10 +40,19 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean): 
       // not a terminal we may change: the extra \r shows nowhere on a screen
     }
   }
+  let onData: ((chunk: Buffer) => void) | undefined;
   if (forwardInput && container.stdin) {
-    stdin.pipe(container.stdin);
+    const input = container.stdin;
+    if (detach) {
+      onData = (chunk) => {
+        const { pass, detach: done } = detach.filter.push(chunk);
+        if (pass.length > 0) input.write(pass);
+        if (done) detach.onDetach();
+      };
+      stdin.on("data", onData);
+    } else stdin.pipe(input);
     // Writes after the container is gone fail with EIO; nothing to tell the user.
-    container.stdin.on("error", () => {});
+    input.on("error", () => {});
   }
   container.stdout?.pipe(process.stdout, { end: false });
   const onResize = () => {
@@ -52,6 +63,7 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean): 
   return () => {
     process.stdout.off("resize", onResize);
     if (forwardInput) {
+      if (onData) stdin.off("data", onData);
       stdin.unpipe();
       stdin.pause();
     }
