@@ -37,9 +37,9 @@ export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: ()
   /**
    * Resolves once what the real stream holds is written: `process.exit`
    * drops it otherwise (a pipe whose reader is slower than us: `tsbox save |
-   * gzip` lost the archive's tail).
+   * gzip` lost the archive's tail). Polled: a timer keeps the event loop
+   * alive, which a pipe's pending write does not always do.
    */
-  // Polled: a timer keeps the event loop alive, which a pipe's pending write does not always do.
   const flushed = () =>
     new Promise<void>((resolve) => {
       const check = () => (!stream || stream.writableLength === 0 || stream.destroyed ? resolve() : setTimeout(check, 2));

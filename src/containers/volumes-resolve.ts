@@ -261,22 +261,20 @@ async function giveKeptOwners(ctx: ResolveContext, dir: string): Promise<void> {
   }
   // Only files still there (the host may have changed the volume since); one that cannot be looked up as the
   // user (below a directory of another id) is left to the chown. A path out of the directory is no file of it.
-  const present = (kept ?? []).filter((o) => o.path === "" || (!o.path.split("/").includes("..") && lstatErrno(join(dir, o.path)) !== "ENOENT"));
+  const gone = (rel: string) => {
+    try {
+      return lstatSync(join(dir, rel)), false;
+    } catch (err) {
+      return isErrno(err, "ENOENT");
+    }
+  };
+  const present = (kept ?? []).filter((o) => o.path === "" || (!o.path.split("/").includes("..") && !gone(o.path)));
   try {
     if (present.length > 0 && !(await ctx.owners.give(dir, present))) return;
   } catch {
     return; // the chown failed: they stay for the vm, and the run goes on
   }
   removeOwnerNotes(dir);
-}
-
-function lstatErrno(path: string): string | undefined {
-  try {
-    lstatSync(path);
-    return undefined;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code;
-  }
 }
 
 /** Rootless: the container ids of the layers' files, by their notes or their host owners; what was copied with another owner than root. */
