@@ -263,7 +263,8 @@ async function giveKeptOwners(ctx: ResolveContext, dir: string): Promise<void> {
   // user (below a directory of another id) is left to the chown. A path out of the directory is no file of it.
   const gone = (rel: string) => {
     try {
-      return lstatSync(join(dir, rel)), false;
+      lstatSync(join(dir, rel));
+      return false;
     } catch (err) {
       return isErrno(err, "ENOENT");
     }
