@@ -54,6 +54,15 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
         return r;
       };
+      /** `build -t TAG` of `dir`, `use`, then `rmi` whatever happened. */
+      const built = async (tag: string, dir: string, use: () => Promise<void>) => {
+        await ok(["build", "-q", "-t", tag, "."], dir);
+        try {
+          await use();
+        } finally {
+          await run(["rmi", tag]);
+        }
+      };
       /** `run -d --name NAME …args`, `use`, then `rm -f` whatever happened. */
       const detached = async (name: string, args: string[], use: () => Promise<void>) => {
         await ok(["run", "-d", "--name", name, ...args]);
@@ -149,13 +158,10 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
       it("a volume filled from the image keeps its owners, so the image's USER can write in its VOLUME", async () => {
         const ctx = ownedDir(who, "uservol-build");
         ownedFile(who, "uservol-build/Dockerfile", "FROM busybox\nRUN mkdir -p /home/app/data/cache && chown -R 1000:1000 /home/app/data && chmod 700 /home/app/data/cache\nVOLUME /home/app/data\nUSER 1000\n");
-        await ok(["build", "-q", "-t", "uservol", "."], ctx);
-        try {
+        await built("uservol", ctx, async () => {
           const r = await ok(["run", "--rm", "uservol", "sh", "-c", "stat -c '%u:%g %a %n' /home/app/data/cache && touch /home/app/data/cache/new && echo wrote"]);
           assert.equal(r.stdout, "1000:1000 700 /home/app/data/cache\nwrote\n");
-        } finally {
-          await run(["rmi", "uservol"]);
-        }
+        });
       });
 
       it("build: RUN chown and COPY --chown give the image's user its files, and it can write there", async () => {
@@ -173,13 +179,10 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
             "",
           ].join("\n"),
         );
-        await ok(["build", "-q", "-t", "rootless-build", "."], ctx);
-        try {
+        await built("rootless-build", ctx, async () => {
           const r = await ok(["run", "--rm", "rootless-build", "sh", "-c", "id -u; stat -c '%u:%g %a %n' . note.txt; echo more >> note.txt && touch new && echo wrote"]);
           assert.equal(r.stdout, "1000\n1000:1000 700 .\n1000:1000 644 note.txt\nwrote\n");
-        } finally {
-          await run(["rmi", "rootless-build"]);
-        }
+        });
       });
     });
   }
