@@ -12,7 +12,7 @@ import { dirname, isAbsolute, join, posix } from "node:path";
 import { isErrno, removeTreeNow } from "../fs-util.js";
 import { UsageError } from "../errors.js";
 import { type LayerEntry, LayerView } from "../image/layer-view.js";
-import { ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
+import { ownerNotesOrNone, ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
 import type { LayerOwner } from "../image/unpack.js";
 import { unmappedId } from "../spec/mapped-ids.js";
 import type { ContainerPaths } from "../paths.js";
@@ -287,16 +287,7 @@ interface CopiedOwners {
 
 function noteOwner(owners: CopiedOwners, entry: LayerEntry, rel: string): void {
   let notes = owners.noted.get(entry.layer);
-  if (!notes) {
-    let list: LayerOwner[] | undefined;
-    try {
-      list = readOwnerNotes(entry.layer);
-    } catch {
-      list = undefined; // unreadable notes: the files' own owners
-    }
-    notes = new Map((list ?? []).map((o) => [o.path, o]));
-    owners.noted.set(entry.layer, notes);
-  }
+  if (!notes) owners.noted.set(entry.layer, (notes = new Map(ownerNotesOrNone(entry.layer).map((o) => [o.path, o]))));
   const st = entry.stat;
   const noted = notes.get(entry.rel);
   const uid = noted?.uid ?? unmappedId(st.uid, owners.ids.uidMappings) ?? 0;

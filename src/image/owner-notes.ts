@@ -45,6 +45,15 @@ export function readOwnerNotes(layerDir: string): LayerOwner[] | undefined {
   });
 }
 
+/** The notes, or none where they cannot be read (the files then show their own owners, as before there were notes). */
+export function ownerNotesOrNone(layerDir: string): LayerOwner[] {
+  try {
+    return readOwnerNotes(layerDir) ?? [];
+  } catch {
+    return [];
+  }
+}
+
 export function removeOwnerNotes(layerDir: string): void {
   rmSync(ownerNotesPath(layerDir), { force: true });
 }

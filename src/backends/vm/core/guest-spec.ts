@@ -12,7 +12,7 @@ import { mappedId } from "../../../spec/mapped-ids.js";
 import type { ExitStatus } from "../../backend.js";
 import type { AgentProtocol } from "./agent-protocol.js";
 import { toGuestNetwork } from "./guest-network.js";
-import type { Export } from "./p9/server.js";
+import type { Export, Owner } from "./p9/server.js";
 
 export const GUEST_HOST_MOUNT = "/mnt/host";
 export const GUEST_RUN_DIR = "/run/tsbox";
@@ -32,7 +32,7 @@ export interface GuestExport {
   /** Image layers: one export per layer, shared by the containers using it. */
   shared: boolean;
   /** A bind mount's or volume's files as the container's user's where the host cannot chown (p9/server.ts Export). */
-  shownOwner?: { uid: number; gid: number };
+  shownOwner?: Owner;
 }
 
 export interface GuestSpec {
@@ -108,7 +108,7 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
  * to another id, so an image's `USER node` could not write in a mounted
  * project; Docker Desktop's file sharing lets it, and so does this.
  */
-function volumeOwner(spec: ContainerSpec): { uid: number; gid: number } | undefined {
+function volumeOwner(spec: ContainerSpec): Owner | undefined {
   const { uid, gid } = spec.process.user;
   if (uid === 0) return undefined;
   const guestUid = mappedId(uid, spec.linux.uidMappings);

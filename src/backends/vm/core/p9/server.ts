@@ -49,7 +49,7 @@ export interface Export {
    * owner (guest ids) to show its files as where the server cannot give
    * them their own (node/p9/presented-owners.ts).
    */
-  shownOwner?: { uid: number; gid: number };
+  shownOwner?: Owner;
 }
 
 export interface Owner {
@@ -658,7 +658,7 @@ export class P9Server {
       return;
     }
     const st = this.fs.lstat(this.hostPath(f, false));
-    const owner = this.exports.get(f.exportName)?.owners?.ownerOf(f.rel);
+    const owner = this.ownersOfFid(f)?.ownerOf(f.rel);
     w.u64(BigInt(GETATTR_BASIC));
     w.raw(qidFromStat(st));
     w.u32(st.mode);

@@ -17,7 +17,7 @@
 import { realpathSync } from "node:fs";
 import type { IdMapping } from "../../../../spec/container-spec.js";
 import { shownId, unmappedId } from "../../../../spec/mapped-ids.js";
-import { readOwnerNotes, writeOwnerNotes } from "../../../../image/owner-notes.js";
+import { ownerNotesOrNone, writeOwnerNotes } from "../../../../image/owner-notes.js";
 import type { Owner } from "../../core/p9/server.js";
 
 export interface GuestMaps {
@@ -44,14 +44,7 @@ export class OwnerRecords {
     readonly dir: string,
     private readonly kept: GuestMaps | undefined,
   ) {
-    if (!kept) return;
-    let notes;
-    try {
-      notes = readOwnerNotes(dir);
-    } catch {
-      return; // unreadable: the files' own owners, as before anything was kept
-    }
-    for (const n of (notes ?? []).slice(0, MAX_RECORDS)) this.owners.set(n.path, { uid: shownId(n.uid, kept.uidMappings), gid: shownId(n.gid, kept.gidMappings) });
+    if (kept) for (const [path, owner] of notedGuestOwners(dir, kept).slice(0, MAX_RECORDS)) this.owners.set(path, owner);
   }
 
   get(rel: string): Owner | undefined {
@@ -112,6 +105,11 @@ export class OwnerRecords {
       // the volume is gone (removed while exported) or its disk full: the guest keeps its view
     }
   }
+}
+
+/** The owners noted beside `dir` (container ids), as the guest sees them through its maps. */
+export function notedGuestOwners(dir: string, maps: GuestMaps): [string, Owner][] {
+  return ownerNotesOrNone(dir).map((n) => [n.path, { uid: shownId(n.uid, maps.uidMappings), gid: shownId(n.gid, maps.gidMappings) }]);
 }
 
 /**

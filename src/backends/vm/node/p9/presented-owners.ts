@@ -18,12 +18,10 @@
  * As root the files have their own owners: nothing is presented.
  */
 import type { HostIdentity } from "../../../../spec/id-mappings.js";
-import { shownId } from "../../../../spec/mapped-ids.js";
-import { readOwnerNotes } from "../../../../image/owner-notes.js";
 import { isLayerDir, isVolumeDataDir } from "../../../../paths.js";
 import type { Export, PresentedOwners } from "../../core/p9/server.js";
 import { guestIdMappings } from "../guest-ids.js";
-import { acquireOwnerRecords, type GuestMaps } from "./owner-records.js";
+import { acquireOwnerRecords, type GuestMaps, notedGuestOwners } from "./owner-records.js";
 
 export function presentedOwners(host: HostIdentity): (exp: Export) => PresentedOwners | undefined {
   if (host.uid === 0) return () => undefined;
@@ -51,13 +49,8 @@ function recorded(exp: Export, maps: GuestMaps): PresentedOwners {
 }
 
 function noted(layerDir: string, maps: GuestMaps): PresentedOwners | undefined {
-  let notes;
-  try {
-    notes = readOwnerNotes(layerDir);
-  } catch {
-    return undefined; // unreadable notes: the files' own owners, as before there were notes
-  }
-  if (!notes || notes.length === 0) return undefined;
-  const table = new Map(notes.map((o) => [o.path, { uid: shownId(o.uid, maps.uidMappings), gid: shownId(o.gid, maps.gidMappings) }]));
+  const owners = notedGuestOwners(layerDir, maps);
+  if (owners.length === 0) return undefined;
+  const table = new Map(owners);
   return { ownerOf: (rel) => table.get(rel) };
 }
