@@ -413,7 +413,7 @@ export class Runtime implements ContainerOwner {
     if (mode.kind === "bridge" && host.uid !== 0 && this.backend.capabilities().networks === "host") {
       const found = rootlessNetwork();
       if (found.helper) {
-        rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
+        rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
       } else if (options.network === undefined) {
         warn(`rootless bridge networking is unavailable (${found.reason}): running with --network none`);
         mode = { kind: "none" };
@@ -464,7 +464,7 @@ export class Runtime implements ContainerOwner {
     if (host.uid !== 0 && !inGuest) {
       const found = rootlessNetwork();
       if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
-      rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns") };
+      rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
     }
     const net = connectSpec({
       id,

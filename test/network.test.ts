@@ -12,13 +12,14 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
+import { processStartTime } from "../src/containers/state.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 
 let ns: TestNetns;
@@ -96,7 +97,10 @@ for (const who of identities()) {
       await assertNoLeaks(snap, [who]);
       // Root's default bridge and its NAT and forwarding rules stay once made (as docker0: a run on an existing
       // network runs no iptables); no veth, no removed user network's bridge, no other rule is left.
-      assert.deepEqual(ns.links().filter((l) => l !== "tsbox0"), [], "no veth or user network's bridge is left in the test's namespace");
+      // An exited container's veth is deleted by a detached child of its keeper (net/attach.rs): wait for it.
+      const left = () => ns.links().filter((l) => l !== "tsbox0");
+      for (let i = 0; i < 100 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(left(), [], "no veth or user network's bridge is left in the test's namespace");
       const kept = /^-A TSBOX-(POSTROUTING|FORWARD|ISOLATION-1|ISOLATION-2) (.*tsbox0 -j (MASQUERADE|ACCEPT|TSBOX-ISOLATION-2|DROP)|-j TSBOX-ISOLATION-1)$/;
       assert.deepEqual(ns.rules().filter((r) => !kept.test(r)), [], "no other NAT, forwarding or isolation rule is left");
       assert.deepEqual(ns.leases(), [], "no lease is left in the namespace's network state");
@@ -335,6 +339,29 @@ for (const who of identities()) {
         await first.done;
         rmSync(other, { recursive: true, force: true });
       }
+    });
+
+    it("keeps the rootless network up for TSBOX_ROOTLESS_NETWORK_IDLE seconds: the next run reuses it, then it goes by itself or with network prune", { skip: who.name === "root" ? "root's bridges live in the host's namespace" : false }, async () => {
+      const holderFile = join(who.dataDir, "rootless-netns", "holder.json");
+      const holder = () => (existsSync(holderFile) ? (JSON.parse(readFileSync(holderFile, "utf8")) as { pid: number; start: number; helperPid: number; idleSeconds: number }) : undefined);
+      const first = await run(["run", "--rm", "busybox", "true"], { TSBOX_ROOTLESS_NETWORK_IDLE: "3" });
+      assert.equal(first.code, 0, first.stderr);
+      const kept = holder();
+      assert.ok(kept && processStartTime(kept.pid) === String(kept.start), "the holder outlives its only container");
+      assert.equal(kept.idleSeconds, 3);
+      const second = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://10.0.2.2:${hostPort}/`], { TSBOX_ROOTLESS_NETWORK_IDLE: "3" });
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /hello from the host/, "the reused network reaches the host");
+      assert.equal(holder()?.pid, kept.pid, "the second run joined the same holder");
+      // Idle for 3 s (checked each second): it retires, and pasta or slirp4netns and the namespace go with it.
+      await until("the idle holder to retire", async () => (holder() === undefined && processStartTime(kept.pid) === null && processStartTime(kept.helperPid) === null ? true : undefined), 15_000);
+      // One that would stay ten minutes: network prune stops it now.
+      assert.equal((await run(["run", "--rm", "busybox", "true"], { TSBOX_ROOTLESS_NETWORK_IDLE: "600" })).code, 0);
+      const long = holder();
+      assert.ok(long && long.pid !== kept.pid, "a new holder after the old one retired");
+      assert.equal((await run(["network", "prune", "-f"])).code, 0);
+      assert.equal(holder(), undefined);
+      assert.equal(processStartTime(long.pid), null, "network prune stopped the idle holder");
     });
 
     // The single-id user takes the same paths as the user with subordinate ids: 100 runs each for root and one rootless user.

@@ -13,6 +13,8 @@ export interface NetworkReport {
   /** Rootless: pasta or slirp4netns, or null with the reason bridges fall back to none. */
   rootlessHelper: string | null;
   rootlessReason: string | null;
+  /** Rootless: how long the user's network namespace stays after its last container. */
+  rootlessIdleSeconds: number | null;
   /** As root: e.g. "iptables v1.8.9 (nf_tables)", or null when there is none (bridges then have no NAT). */
   firewall: string | null;
 }
@@ -21,16 +23,19 @@ export function networkReport(uid: number, env: NodeJS.ProcessEnv): NetworkRepor
   const defaultNetwork = env.TSBOX_NETWORK ?? DEFAULT_NETWORK;
   if (uid !== 0) {
     const found = rootlessNetwork(env);
-    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, firewall: null };
+    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, rootlessIdleSeconds: found.idleSeconds, firewall: null };
   }
   const v = spawnSync("iptables", ["--version"], { encoding: "utf8", env });
-  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, firewall: v.status === 0 ? v.stdout.trim() : null };
+  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, rootlessIdleSeconds: null, firewall: v.status === 0 ? v.stdout.trim() : null };
 }
 
 /** The `network:` line of `tsbox info`, and a warning when bridges cannot work here. */
 export function networkLines(r: NetworkReport, uid: number): { line: string; warning?: string } {
   if (uid !== 0) {
-    if (r.rootlessHelper) return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason})` };
+    if (r.rootlessHelper) {
+      const stays = r.rootlessIdleSeconds ? `, kept ${r.rootlessIdleSeconds} s after the last container` : "";
+      return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason}${stays})` };
+    }
     return {
       line: `network:       default ${r.defaultNetwork}; rootless bridges unavailable: ${r.rootlessReason}`,
       warning: `rootless bridge networking is unavailable (${r.rootlessReason}): containers run with --network none unless you pick one`,

@@ -8,7 +8,7 @@ import { ETC_FILES, etcMount, etcMounts } from "./etc-files.js";
 import { reachableFromBridge, readResolvConf } from "./host-files.js";
 import { parseIPv4 } from "./ipv4.js";
 import { exposedPorts, parsePublish } from "./ports.js";
-import { ROOTLESS_DNS, ROOTLESS_HOST_ADDRESS, type RootlessHelper } from "./rootless.js";
+import { ROOTLESS_DNS, ROOTLESS_HOST_ADDRESS } from "./rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, type NetworkStore } from "./store.js";
 
 /** What `--network` asked for, parsed. */
@@ -41,8 +41,8 @@ export interface NetworkInputs {
   mode: NetworkMode;
   bundleDir: string;
   store: NetworkStore;
-  /** Rootless: the helper, and the dir of the user's network namespace. */
-  rootless: { helper: RootlessHelper; dir: string } | null;
+  /** Rootless: the helper, the dir of the user's network namespace and how long it stays idle. */
+  rootless: NonNullable<NetworkSpec["rootless"]> | null;
   /**
    * The host and a DNS forwarder are at the user-mode addresses (10.0.2.2,
    * 10.0.2.3) although not rootless: the vm guest's agent serves them
@@ -124,7 +124,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     dns: { servers, search: options.dnsSearch ?? hostResolv.search, options: options.dnsOptions ?? hostResolv.options },
     attach,
     ports,
-    ...(inputs.rootless && attach.length > 0 ? { rootless: { dir: inputs.rootless.dir, helper: inputs.rootless.helper } } : {}),
+    ...(inputs.rootless && attach.length > 0 ? { rootless: inputs.rootless } : {}),
   };
   return {
     network,
@@ -145,7 +145,7 @@ export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"
     dns: { servers: [], search: [], options: [] },
     attach: [attachment(inputs, config, readResolvConf().servers)],
     ports: [],
-    ...(inputs.rootless ? { rootless: { dir: inputs.rootless.dir, helper: inputs.rootless.helper } } : {}),
+    ...(inputs.rootless ? { rootless: inputs.rootless } : {}),
   };
 }
 

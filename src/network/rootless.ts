@@ -1,4 +1,5 @@
 import { accessSync, constants } from "node:fs";
+import { UsageError } from "../errors.js";
 import { onPath } from "../on-path.js";
 
 /** How a rootless container's bridge reaches the host (native-rs/container/src/net/rootless.rs). */
@@ -12,6 +13,22 @@ export interface RootlessNetwork {
   /** The helper to use, or why there is none. */
   helper: RootlessHelper | null;
   reason: string;
+  /** Seconds the user's network namespace stays up after its last container (`$TSBOX_ROOTLESS_NETWORK_IDLE`). */
+  idleSeconds: number;
+}
+
+/**
+ * By default the namespace, its helper and its bridges' rules outlive the
+ * last container by a minute, so a run soon after skips starting them (as
+ * podman's rootless-netns and docker's daemon stay); 0 stops them with it.
+ */
+export const DEFAULT_IDLE_SECONDS = 60;
+
+function idleSeconds(env: NodeJS.ProcessEnv): number {
+  const text = env.TSBOX_ROOTLESS_NETWORK_IDLE;
+  if (text === undefined || text === "") return DEFAULT_IDLE_SECONDS;
+  if (!/^\d{1,9}$/.test(text)) throw new UsageError(`TSBOX_ROOTLESS_NETWORK_IDLE=${text}: expected a whole number of seconds (0: stop with the last container)`);
+  return Number(text);
 }
 
 /**
@@ -19,6 +36,11 @@ export interface RootlessNetwork {
  * slirp4netns, whichever is installed; both need a usable /dev/net/tun.
  */
 export function rootlessNetwork(env: NodeJS.ProcessEnv = process.env): RootlessNetwork {
+  const found = chooseHelper(env);
+  return { ...found, idleSeconds: idleSeconds(env) };
+}
+
+function chooseHelper(env: NodeJS.ProcessEnv): Omit<RootlessNetwork, "idleSeconds"> {
   const asked = env.TSBOX_ROOTLESS_NETWORK;
   if (asked !== undefined && asked !== "pasta" && asked !== "slirp4netns") {
     return { helper: null, reason: `TSBOX_ROOTLESS_NETWORK=${asked} is neither pasta nor slirp4netns` };

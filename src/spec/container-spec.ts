@@ -212,7 +212,8 @@ export interface NetworkSpec {
   attach: NetworkAttachment[];
   ports: PortMapping[];
   /** Rootless: the bridges live in the user's network namespace, kept in `dir`, reached through `helper`. */
-  rootless?: { dir: string; helper: "pasta" | "slirp4netns" };
+  /** `idleSeconds`: how long the namespace stays after its last container (absent: 0, it stops with it). */
+  rootless?: { dir: string; helper: "pasta" | "slirp4netns"; idleSeconds?: number };
 }
 
 export interface NetworkAttachment {

@@ -41,6 +41,9 @@ export function identityEnv(who: Identity): Record<string, string> {
     // Containers of the other suites get only lo: as root, a bridge would be made in the machine's own
     // network namespace. test/network.test.ts sets it and runs inside network namespaces of its own.
     TSBOX_NETWORK: process.env.TSBOX_NETWORK ?? "none",
+    // A rootless network stops with its last container, so each test's leak check finds nothing; the
+    // idle stay is network.test.ts's own case.
+    TSBOX_ROOTLESS_NETWORK_IDLE: process.env.TSBOX_ROOTLESS_NETWORK_IDLE ?? "0",
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
     // The test lane's own temp dir (scripts/test.sh), where its leak checks look.

@@ -16,7 +16,7 @@
 //!   tsbox-runtime net-remove --dir DIR --bridge NAME --subnet CIDR [--rootless-dir DIR]
 //!   tsbox-runtime net-dns --dir DIR --listen IP [--upstream IP]… --ready-fd N
 //!     (internal: a user-defined network's name server, started by its first container)
-//!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M --ready-fd N
+//!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M [--idle-seconds S] --ready-fd N
 //!     (internal: started by a rootless container's network keeper)
 //!   tsbox-runtime --version
 //!
@@ -318,7 +318,7 @@ fn parse_copy(args: &[OsString]) -> Result<copy::Options, String> {
 }
 
 fn parse_holder(args: &[OsString]) -> Result<container::net::rootless::HolderOptions, String> {
-    let mut flags = Flags::parse(args, &["--dir", "--helper", "--uid-map", "--gid-map", "--ready-fd"])?;
+    let mut flags = Flags::parse(args, &["--dir", "--helper", "--uid-map", "--gid-map", "--idle-seconds", "--ready-fd"])?;
     let text = |v: OsString| v.to_string_lossy().into_owned();
     let ready = flags.required("--ready-fd", "netns-holder")?;
     Ok(container::net::rootless::HolderOptions {
@@ -326,6 +326,7 @@ fn parse_holder(args: &[OsString]) -> Result<container::net::rootless::HolderOpt
         helper: text(flags.required("--helper", "netns-holder")?),
         uid_mappings: text(flags.required("--uid-map", "netns-holder")?),
         gid_mappings: text(flags.required("--gid-map", "netns-holder")?),
+        idle_seconds: flags.number("--idle-seconds")?.map_or(0, |n| n.min(u32::MAX as u64) as u32),
         ready_fd: ready.to_str().and_then(|s| s.parse().ok()).ok_or("--ready-fd: expected a file descriptor number")?,
     })
 }

@@ -8,6 +8,8 @@ use super::netlink::Netlink;
 use super::spec::Attachment;
 use crate::error::{Context, Error};
 use crate::sys::errno::EEXIST;
+use crate::sys::fd;
+use crate::sys::process::{self, Forked};
 use std::fs::File;
 use std::net::Ipv4Addr;
 use std::os::unix::io::AsRawFd;
@@ -77,6 +79,27 @@ fn configure(nl: &mut Netlink, netns: &str, host_if: &str, ifname: &str, att: &A
 /// Removes the pair (gone with the container's namespace already is fine).
 pub fn detach(nl: &mut Netlink, ep: &Endpoint) {
     let _ = link::delete(nl, &ep.host_if);
+}
+
+/// Removes these host ends in a child nobody waits for (it keeps only the
+/// netlink socket, so published ports close with the caller); where it
+/// cannot fork, here and now.
+pub fn detach_detached(mut nl: Netlink, host_ifs: Vec<String>) {
+    match process::clone_fork(0) {
+        Ok(Forked::Child) => {
+            fd::close_inherited(&[nl.raw_fd()]);
+            for name in &host_ifs {
+                let _ = link::delete(&mut nl, name);
+            }
+            process::exit_now(0)
+        }
+        Ok(Forked::Parent(_)) => {}
+        Err(_) => {
+            for name in &host_ifs {
+                let _ = link::delete(&mut nl, name);
+            }
+        }
+    }
 }
 
 /// `n` random bytes as hex, from the kernel's generator.

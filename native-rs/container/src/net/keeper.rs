@@ -347,14 +347,29 @@ impl<'a> Keeper<'a> {
                 ipt.remove_dnat(bridge, port, *ip, &self.net.container_id);
             }
         }
+        // A veth's deletion waits out RCU grace periods (20–40 ms here), the
+        // largest part of a networked run's end. Once the container has
+        // exited its end of the pair is in a dying namespace and nothing
+        // waits for the deletion (not even an address: they are handed out
+        // round robin), so it happens detached; a running container's
+        // (`network disconnect`) goes before we report.
+        let exited = self.container.map_or(true, container_gone);
+        let mut later = Vec::new();
         if let Some(nl) = self.nl.as_mut() {
             for j in &self.joined {
                 if let Some(ep) = &j.endpoint {
-                    attach::detach(nl, ep);
+                    if exited {
+                        later.push(ep.host_if.clone());
+                    } else {
+                        attach::detach(nl, ep);
+                    }
                 }
                 bridge::leave(nl, &j.att, j.ip, self.owner.keeper);
                 let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
             }
+        }
+        if let (Some(nl), false) = (self.nl.take(), later.is_empty()) {
+            attach::detach_detached(nl, later);
         }
         if let Some(m) = self.rootless.take() {
             m.leave();

@@ -9,8 +9,10 @@
 //! a child of the holder's: its owner may then move a veth into it.
 //!
 //! `<dir>/holder.json` describes the running holder; `<dir>/users/<pid>`
-//! registers each keeper using it. The last keeper to leave stops it, so
-//! nothing stays once no rootless container runs. All under `<dir>/lock`.
+//! registers each keeper using it. Once no registered keeper is alive the
+//! holder stays `idle_seconds` more (the next run then skips the holder, the
+//! id-map helpers, pasta and the bridge's rules) and then retires itself; with
+//! 0 the last keeper to leave stops it. All under `<dir>/lock`.
 
 use super::daemon;
 use super::lock::Lock;
@@ -21,7 +23,7 @@ use crate::json::{self, Json};
 use crate::spec::{IdMapping, Spec};
 use crate::sys::consts::*;
 use crate::sys::process::{self, Forked};
-use crate::sys::types::SigInfoHead;
+use crate::sys::types::{PollFd, SigInfoHead};
 use crate::sys::{cred, fd, net, signal};
 use std::fs::{self, File};
 use std::os::raw::{c_int, c_void};
@@ -47,6 +49,8 @@ pub struct Holder {
     pub helper: String,
     pub uid_mappings: Vec<IdMapping>,
     pub gid_mappings: Vec<IdMapping>,
+    /// How long it stays once idle (0: the last keeper stops it).
+    pub idle_seconds: u32,
 }
 
 impl Holder {
@@ -70,6 +74,7 @@ impl Holder {
             helper: doc.get("helper")?.as_str()?.to_string(),
             uid_mappings: maps("uidMappings")?,
             gid_mappings: maps("gidMappings")?,
+            idle_seconds: num("idleSeconds").unwrap_or(0) as u32,
         })
     }
 
@@ -151,31 +156,37 @@ impl Membership {
         idmap::write_both(pid, &uid, &gid, true)
     }
 
-    /// Unregisters; the last one out stops the holder.
+    /// Unregisters; the last one out stops a holder that does not stay idle.
     pub fn leave(self) {
         let _lock = match Lock::acquire(&self.dir) {
             Ok(l) => l,
             Err(_) => return,
         };
-        let users = self.dir.join("users");
-        let _ = fs::remove_file(users.join(self.me.to_string()));
-        let live = fs::read_dir(&users)
-            .map(|d| {
-                d.flatten().any(|e| {
-                    let pid: i32 = e.file_name().to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-                    let start: u64 = fs::read_to_string(e.path()).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-                    let alive = process::alive(pid, start);
-                    if !alive {
-                        let _ = fs::remove_file(e.path());
-                    }
-                    alive
-                })
-            })
-            .unwrap_or(false);
-        if !live {
+        let _ = fs::remove_file(self.dir.join("users").join(self.me.to_string()));
+        if self.holder.idle_seconds == 0 && !any_live_user(&self.dir) {
             stop(&self.dir);
         }
     }
+}
+
+/// Whether a registered keeper still runs; the registrations of dead ones
+/// (SIGKILLed keepers) are removed on the way.
+fn any_live_user(dir: &Path) -> bool {
+    let users = match fs::read_dir(dir.join("users")) {
+        Ok(d) => d,
+        Err(_) => return false,
+    };
+    let mut live = false;
+    for e in users.flatten() {
+        let pid: i32 = e.file_name().to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let start: u64 = fs::read_to_string(e.path()).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        if process::alive(pid, start) {
+            live = true;
+        } else {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    live
 }
 
 /// Stops the holder described in `dir` (if any) and waits until it is gone.
@@ -221,7 +232,7 @@ fn parse_maps(text: &str) -> Result<Vec<IdMapping>, String> {
 
 /// Starts `<our binary> netns-holder …` detached and waits until it is ready.
 fn start_holder(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<Holder, Error> {
-    let args: Vec<String> = vec![
+    let mut args: Vec<String> = vec![
         "netns-holder".into(),
         "--dir".into(),
         r.dir.display().to_string(),
@@ -232,6 +243,9 @@ fn start_holder(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) ->
         "--gid-map".into(),
         maps_arg(gid_maps),
     ];
+    if r.idle_seconds > 0 {
+        args.extend(["--idle-seconds".to_string(), r.idle_seconds.to_string()]);
+    }
     let text = daemon::spawn(&args)?;
     if text != "ok" {
         stop(&r.dir);
@@ -248,6 +262,7 @@ pub struct HolderOptions {
     pub helper: String,
     pub uid_mappings: String,
     pub gid_mappings: String,
+    pub idle_seconds: u32,
     pub ready_fd: c_int,
 }
 
@@ -264,7 +279,8 @@ extern "C" fn on_event(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) 
 
 /// `tsbox-runtime netns-holder`: creates the namespaces, connects them,
 /// writes holder.json, reports "ok" (or the error) on the ready fd, and
-/// stays until SIGTERM or until the helper or the namespace process dies.
+/// stays until SIGTERM, until the helper or the namespace process dies, or
+/// until it has had no live keeper for `idle_seconds` (when not 0).
 pub fn holder_main(o: HolderOptions) -> i32 {
     let ready = daemon::Ready::new(o.ready_fd);
     let report = |text: &str| ready.report(text);
@@ -317,6 +333,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
         ("dns", Json::from(DNS_ADDRESS)),
         ("uidMappings", maps_json(&uid_maps)),
         ("gidMappings", maps_json(&gid_maps)),
+        ("idleSeconds", Json::from(o.idle_seconds)),
     ]);
     if let Err(e) = super::files::write(&o.dir, "holder.json", &doc.to_string()) {
         stop_helper(helper);
@@ -326,19 +343,58 @@ pub fn holder_main(o: HolderOptions) -> i32 {
     }
     ready.ok();
     let mut helper = helper;
-    // Until SIGTERM, or until the helper or the namespace process ends.
+    let idle_for = Duration::from_secs(o.idle_seconds as u64);
+    let mut idle_since: Option<Instant> = None;
     loop {
-        let mut byte = [0u8; 16];
-        let _ = fd::read(event_r, &mut byte);
+        // Events only, or a look at the keepers every second while it may retire.
+        let mut pfd = [PollFd { fd: event_r, events: POLLIN, revents: 0 }];
+        if fd::poll(&mut pfd, if o.idle_seconds == 0 { -1 } else { 1000 }).unwrap_or(0) > 0 {
+            let mut byte = [0u8; 16];
+            let _ = fd::read(event_r, &mut byte);
+        }
         let helper_done = matches!(helper.try_wait(), Ok(Some(_)));
         if helper_done || !process::alive(ns.pid, ns.start) || terminated() {
+            break;
+        }
+        if o.idle_seconds == 0 {
+            continue;
+        }
+        if any_live_user(&o.dir) {
+            idle_since = None;
+        } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= idle_for && retire(&o.dir, me) {
             break;
         }
     }
     stop_helper(helper);
     ns.stop();
-    let _ = fs::remove_file(o.dir.join("holder.json"));
+    // Not under the lock: `stop` holds it while it waits for us. While we
+    // live and holder.json names us, no other holder can replace it.
+    forget(&o.dir, me);
     0
+}
+
+/// Ends an idle holder's service: under the lock, with still no live keeper,
+/// its holder.json goes, so the next keeper starts a new holder rather than
+/// joining this one while it stops.
+fn retire(dir: &Path, me: i32) -> bool {
+    let _lock = match Lock::acquire(dir) {
+        Ok(l) => l,
+        Err(_) => return false,
+    };
+    if any_live_user(dir) {
+        return false;
+    }
+    forget(dir, me);
+    true
+}
+
+/// Removes holder.json and the users dir if they are still this holder's
+/// (a new holder may already have written its own).
+fn forget(dir: &Path, me: i32) {
+    if Holder::read(dir).map_or(false, |h| h.pid == me) {
+        let _ = fs::remove_file(dir.join("holder.json"));
+        let _ = fs::remove_dir(dir.join("users"));
+    }
 }
 
 /// SIGCHLD and SIGTERM share the event pipe; only SIGTERM sets this.

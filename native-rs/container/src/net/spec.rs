@@ -91,6 +91,9 @@ pub struct Port {
 pub struct Rootless {
     pub dir: PathBuf,
     pub helper: String,
+    /// Seconds the namespace stays up after its last container left, so the
+    /// next run finds it (0: it stops with the last container).
+    pub idle_seconds: u32,
 }
 
 type Result<T> = std::result::Result<T, SpecError>;
@@ -184,6 +187,13 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
         Some(r) => Some(Rootless {
             dir: PathBuf::from(string(r, "network.rootless", "dir")?),
             helper: string(r, "network.rootless", "helper")?,
+            idle_seconds: match present(r.get("idleSeconds")) {
+                None => 0,
+                Some(v) => v
+                    .as_number()
+                    .and_then(|n| n.as_u32())
+                    .ok_or_else(|| err("network.rootless.idleSeconds", "expected a number of seconds"))?,
+            },
         }),
     };
     if !ports.is_empty() && attach.is_empty() {
@@ -287,7 +297,7 @@ pub(crate) mod tests {
                   "mtu": 65520, "dir": "/d/networks/app", "dns": true, "nat": true, "aliases": ["db"],
                   "upstream": ["10.0.2.3"]}],
       "ports": [{"hostIp": "127.0.0.1", "hostPort": 8080, "containerPort": 80, "protocol": "tcp"}],
-      "rootless": {"dir": "/d/rootless-netns", "helper": "pasta"}
+      "rootless": {"dir": "/d/rootless-netns", "helper": "pasta", "idleSeconds": 60}
     }"#;
 
     #[test]
@@ -299,7 +309,8 @@ pub(crate) mod tests {
         assert!(n.attach[0].dns && n.attach[0].nat);
         assert_eq!(n.ports[0].protocol, Protocol::Tcp);
         assert_eq!(n.extra_hosts[0].names, ["host.tsbox.internal"]);
-        assert_eq!(n.rootless.unwrap().helper, "pasta");
+        let rootless = n.rootless.unwrap();
+        assert_eq!((rootless.helper.as_str(), rootless.idle_seconds), ("pasta", 60));
         assert_eq!(parse(None).unwrap(), None);
     }
 
@@ -314,5 +325,6 @@ pub(crate) mod tests {
         assert_eq!(bad("\"protocol\": \"tcp\"", "\"protocol\": \"sctp\""), "network.ports[0].protocol: expected tcp or udp, got \"sctp\"");
         assert_eq!(bad("\"containerPort\": 80", "\"containerPort\": 0"), "network.ports[0].containerPort: expected a port number from 1 to 65535");
         assert_eq!(bad("\"tsbox-1234\"", "\"a-name-that-is-too-long\""), "network.attach[0].bridge: expected an interface name of 1 to 15 characters");
+        assert_eq!(bad("\"idleSeconds\": 60", "\"idleSeconds\": -1"), "network.rootless.idleSeconds: expected a number of seconds");
     }
 }

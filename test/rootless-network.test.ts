@@ -1,0 +1,28 @@
+/**
+ * The rootless network's settings from the environment (src/network/rootless.ts):
+ * which helper, and how long the namespace stays once idle. No containers.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { DEFAULT_IDLE_SECONDS, rootlessNetwork } from "../src/network/rootless.js";
+import { UsageError } from "../src/errors.js";
+
+const env = (vars: Record<string, string>) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", ...vars });
+
+test("the namespace stays a minute by default, TSBOX_ROOTLESS_NETWORK_IDLE seconds when set (0: not at all)", () => {
+  assert.equal(rootlessNetwork(env({})).idleSeconds, DEFAULT_IDLE_SECONDS);
+  assert.equal(DEFAULT_IDLE_SECONDS, 60);
+  assert.equal(rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK_IDLE: "" })).idleSeconds, 60);
+  assert.equal(rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK_IDLE: "0" })).idleSeconds, 0);
+  assert.equal(rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK_IDLE: "300" })).idleSeconds, 300);
+  for (const bad of ["-1", "1.5", "1m", "ten", "9999999999"]) {
+    assert.throws(() => rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK_IDLE: bad })), (e: unknown) => e instanceof UsageError && e.message === `TSBOX_ROOTLESS_NETWORK_IDLE=${bad}: expected a whole number of seconds (0: stop with the last container)`);
+  }
+});
+
+test("TSBOX_ROOTLESS_NETWORK names the helper, or says why there is none", () => {
+  const bad = rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK: "vpnkit" }));
+  assert.deepEqual([bad.helper, bad.reason], [null, "TSBOX_ROOTLESS_NETWORK=vpnkit is neither pasta nor slirp4netns"]);
+  const asked = rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK: "slirp4netns" }));
+  assert.ok(asked.helper === "slirp4netns" ? asked.reason === "TSBOX_ROOTLESS_NETWORK=slirp4netns" : /^slirp4netns is not installed|^\/dev\/net\/tun/.test(asked.reason), asked.reason);
+});
