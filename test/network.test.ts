@@ -343,7 +343,7 @@ for (const who of identities()) {
 
     it("keeps the rootless network up for TSBOX_ROOTLESS_NETWORK_IDLE seconds: the next run reuses it, then it goes by itself or with network prune", { skip: who.name === "root" ? "root's bridges live in the host's namespace" : false }, async () => {
       const holderFile = join(who.dataDir, "rootless-netns", "holder.json");
-      const holder = () => (existsSync(holderFile) ? (JSON.parse(readFileSync(holderFile, "utf8")) as { pid: number; start: number; helperPid: number; idleSeconds: number }) : undefined);
+      const holder = () => (existsSync(holderFile) ? (JSON.parse(readFileSync(holderFile, "utf8")) as { pid: number; start: number; helperPid: number; helper: string; idleSeconds: number }) : undefined);
       const first = await run(["run", "--rm", "busybox", "true"], { TSBOX_ROOTLESS_NETWORK_IDLE: "3" });
       assert.equal(first.code, 0, first.stderr);
       const kept = holder();
@@ -355,10 +355,16 @@ for (const who of identities()) {
       assert.equal(holder()?.pid, kept.pid, "the second run joined the same holder");
       // Idle for 3 s (checked each second): it retires, and pasta or slirp4netns and the namespace go with it.
       await until("the idle holder to retire", async () => (holder() === undefined && processStartTime(kept.pid) === null && processStartTime(kept.helperPid) === null ? true : undefined), 15_000);
-      // One that would stay ten minutes: network prune stops it now.
-      assert.equal((await run(["run", "--rm", "busybox", "true"], { TSBOX_ROOTLESS_NETWORK_IDLE: "600" })).code, 0);
+      // One that would stay ten minutes: a run asking for the other helper replaces it while idle, network prune stops it now.
+      assert.equal((await run(["run", "--rm", "busybox", "true"], { TSBOX_ROOTLESS_NETWORK_IDLE: "600", TSBOX_ROOTLESS_NETWORK: "pasta" })).code, 0);
+      const pasta = holder();
+      assert.ok(pasta && pasta.pid !== kept.pid, "a new holder after the old one retired");
+      const other = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://10.0.2.2:${hostPort}/`], { TSBOX_ROOTLESS_NETWORK_IDLE: "600", TSBOX_ROOTLESS_NETWORK: "slirp4netns" });
+      assert.equal(other.code, 0, other.stderr);
+      assert.match(other.stdout, /hello from the host/);
       const long = holder();
-      assert.ok(long && long.pid !== kept.pid, "a new holder after the old one retired");
+      assert.ok(long && long.pid !== pasta.pid && long.helper === "slirp4netns", "an idle holder of another helper was replaced");
+      assert.equal(processStartTime(pasta.pid), null);
       assert.equal((await run(["network", "prune", "-f"])).code, 0);
       assert.equal(holder(), undefined);
       assert.equal(processStartTime(long.pid), null, "network prune stopped the idle holder");

@@ -353,7 +353,7 @@ impl<'a> Keeper<'a> {
         // waits for the deletion (not even an address: they are handed out
         // round robin), so it happens detached; a running container's
         // (`network disconnect`) goes before we report.
-        let exited = self.container.map_or(true, container_gone);
+        let exited = self.container.map_or(false, container_gone);
         let mut later = Vec::new();
         if let Some(nl) = self.nl.as_mut() {
             for j in &self.joined {

@@ -3,10 +3,12 @@
 //! to the rootless network namespace happens under one.
 
 use crate::error::{Context, Error};
-use crate::sys::consts::LOCK_EX;
+use crate::sys::consts::{LOCK_EX, LOCK_NB};
+use crate::sys::errno::EAGAIN;
 use crate::sys::fd;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
+use std::os::raw::c_int;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
@@ -17,6 +19,15 @@ pub struct Lock {
 impl Lock {
     /// Creates `dir` if needed, then waits for its lock.
     pub fn acquire(dir: &Path) -> Result<Lock, Error> {
+        Lock::take(dir, LOCK_EX)?.ok_or_else(|| Error::setup("the lock was not taken"))
+    }
+
+    /// The lock if nobody holds it now (None if somebody does).
+    pub fn try_acquire(dir: &Path) -> Result<Option<Lock>, Error> {
+        Lock::take(dir, LOCK_EX | LOCK_NB)
+    }
+
+    fn take(dir: &Path, operation: c_int) -> Result<Option<Lock>, Error> {
         fs::create_dir_all(dir).step(|| format!("creating {}", dir.display()))?;
         let path = dir.join("lock");
         let file = OpenOptions::new()
@@ -26,7 +37,10 @@ impl Lock {
             .mode(0o600)
             .open(&path)
             .step(|| format!("opening {}", path.display()))?;
-        fd::flock(file.as_raw_fd(), LOCK_EX).step(|| format!("locking {}", path.display()))?;
-        Ok(Lock { _file: file })
+        match fd::flock(file.as_raw_fd(), operation) {
+            Ok(()) => Ok(Some(Lock { _file: file })),
+            Err(EAGAIN) if operation & LOCK_NB != 0 => Ok(None),
+            Err(e) => Err(Error::errno(format!("locking {}", path.display()), e)),
+        }
     }
 }

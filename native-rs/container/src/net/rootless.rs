@@ -81,6 +81,11 @@ impl Holder {
     fn alive(&self) -> bool {
         process::alive(self.pid, self.start)
     }
+
+    /// Whether a container asking for `r` with these id maps can use it.
+    fn serves(&self, r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> bool {
+        self.helper == r.helper && idmap::translate(uid_maps, &self.uid_mappings).is_ok() && idmap::translate(gid_maps, &self.gid_mappings).is_ok()
+    }
 }
 
 /// A keeper's registration with the holder, and the holder's id maps.
@@ -97,7 +102,12 @@ pub fn enter(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Re
     let holder = {
         let _lock = Lock::acquire(&r.dir)?;
         let holder = match Holder::read(&r.dir).filter(Holder::alive) {
-            Some(h) => h,
+            Some(h) if h.serves(r, uid_maps, gid_maps) || any_live_user(&r.dir) => h,
+            // An idle one started with another helper or for other ids.
+            Some(_) => {
+                stop(&r.dir);
+                start_holder(r, uid_maps, gid_maps)?
+            }
             None => start_holder(r, uid_maps, gid_maps)?,
         };
         let users = r.dir.join("users");
@@ -377,9 +387,11 @@ pub fn holder_main(o: HolderOptions) -> i32 {
 /// its holder.json goes, so the next keeper starts a new holder rather than
 /// joining this one while it stops.
 fn retire(dir: &Path, me: i32) -> bool {
-    let _lock = match Lock::acquire(dir) {
-        Ok(l) => l,
-        Err(_) => return false,
+    // Not waiting: whoever holds the lock may be stopping us (`stop`), or
+    // joining, which the next look sees.
+    let _lock = match Lock::try_acquire(dir) {
+        Ok(Some(l)) => l,
+        _ => return false,
     };
     if any_live_user(dir) {
         return false;
