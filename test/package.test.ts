@@ -161,7 +161,11 @@ describe("npm packages", { skip }, () => {
       assert.equal(existsSync(join(app, "node_modules", "@tsbox", "linux-arm64-gnu")), false);
     });
     beforeEach(() => (snap = snapshot()));
-    afterEach(() => assertNoLeaks(snap, [clean.who]));
+    afterEach(async () => {
+      // A rootless run's network namespace stays a minute after it (TSBOX_ROOTLESS_NETWORK_IDLE); a user ends it so.
+      ok(await asUser(["npx", "tsbox", "network", "prune", "-f"], app), "network prune");
+      await assertNoLeaks(snap, [clean.who]);
+    });
 
     it("npx tsbox run --rm busybox echo hello (native, rootless)", async () => {
       const r = await asUser(["npx", "tsbox", "run", "--rm", "busybox", "echo", "hello"], app);

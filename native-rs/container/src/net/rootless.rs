@@ -387,6 +387,10 @@ pub fn holder_main(o: HolderOptions) -> i32 {
 /// its holder.json goes, so the next keeper starts a new holder rather than
 /// joining this one while it stops.
 fn retire(dir: &Path, me: i32) -> bool {
+    // Its data dir was removed: nobody can join, and nothing is to be made again.
+    if !dir.is_dir() {
+        return true;
+    }
     // Not waiting: whoever holds the lock may be stopping us (`stop`), or
     // joining, which the next look sees.
     let _lock = match Lock::try_acquire(dir) {
