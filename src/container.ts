@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { LOG_FILE, type LogEntry, type LogReadOptions, readLogs } from "./containers/logs.js";
 import { type Attachment, type AttachOptions, attachMonitor, MonitorRefusal } from "./containers/monitor-client.js";
+import { parseSignal } from "./containers/signals.js";
 import { killContainer } from "./containers/ops/kill.js";
 import { setPaused } from "./containers/ops/pause.js";
 import { type ContainerUpdate, updateContainer } from "./containers/ops/update.js";
@@ -201,10 +202,11 @@ export class Container implements AsyncDisposable {
     return this.done ?? waitContainer(this.ctx, this.id);
   }
 
-  /** Sends a signal to the container's first process. A no-op once it exited. */
+  /** Sends a signal to the container's first process (docker's forms: SIGTERM, TERM, 15). A no-op once it exited; a UsageError for an unknown signal. */
   async kill(signal: NodeJS.Signals | number = "SIGKILL"): Promise<void> {
     if (this.run) {
-      if (!this.exitStatus) this.run.proc.kill(signal);
+      const { number } = parseSignal(signal);
+      if (!this.exitStatus) this.run.proc.kill(number);
       return;
     }
     try {
@@ -359,6 +361,7 @@ export class Container implements AsyncDisposable {
    */
   async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> } = {}): Promise<ExecProcess> {
     if (this.exitStatus) throw this.notRunning();
+    if (this.run) this.refuseIfPaused();
     const pid = this.run ? this.run.proc.pid : this.initPid();
     try {
       return new ExecProcess(await this.owner.execIn(this.id, pid, cmd, options));
@@ -375,8 +378,7 @@ export class Container implements AsyncDisposable {
    * run's helper), which a recycled pid cannot be.
    */
   private initPid(): number {
-    const state = readCurrentState(bundleOf(this.ctx, this.id));
-    if (state?.status === "paused") throw new ContainerError(`container ${this.currentName ?? this.id.slice(0, 12)} is paused, unpause the container before exec`);
+    const state = this.refuseIfPaused();
     if (!state || state.status !== "running" || state.pid === null) throw this.notRunning();
     if (state.backend === "native") {
       const parent = processParent(state.pid);
@@ -384,6 +386,13 @@ export class Container implements AsyncDisposable {
       if (supervisor !== state.monitorPid) throw this.notRunning();
     }
     return state.pid;
+  }
+
+  /** Its record; a paused container takes no exec (it would wait, frozen, until unpaused). */
+  private refuseIfPaused(): ReturnType<typeof readCurrentState> {
+    const state = readCurrentState(bundleOf(this.ctx, this.id));
+    if (state?.status === "paused") throw new ContainerError(`container ${this.currentName ?? this.id.slice(0, 12)} is paused, unpause the container before exec`);
+    return state;
   }
 
   private notRunning(): ContainerError {

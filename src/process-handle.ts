@@ -8,6 +8,7 @@
 import type { ContainerProcess, ExitStatus } from "./backends/backend.js";
 import type { ExecResult } from "./container.js";
 import type { Signal } from "./signals.js";
+import { parseSignal } from "./containers/signals.js";
 import { execRefusal } from "./spec/exec-process.js";
 
 export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
@@ -37,9 +38,10 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
     return this.proc.exited;
   }
 
-  /** Sends a signal; false when it already ended. */
-  kill(signal: Signal = "SIGTERM"): boolean {
-    return this.exitStatus === undefined && this.proc.kill(signal);
+  /** Sends a signal (docker's forms: SIGTERM, TERM, 15); false when it already ended. A UsageError for an unknown signal. */
+  kill(signal: Signal | string = "SIGTERM"): boolean {
+    const { number } = parseSignal(signal);
+    return this.exitStatus === undefined && this.proc.kill(number);
   }
 
   /** Resizes its terminal (with `tty`); otherwise does nothing. */

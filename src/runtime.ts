@@ -43,6 +43,7 @@ import { type HostIdentity, idMappings, probeHostIdentity } from "./spec/id-mapp
 import type { LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions } from "./spec/run-options.js";
+import { checkRunOptionTypes } from "./spec/run-options-check.js";
 import { resolveUser } from "./spec/user.js";
 import { isMapped, validateSpec } from "./spec/validate.js";
 // --- data side (cli-data): volumes, inspect ---
@@ -287,6 +288,7 @@ export class Runtime implements ContainerOwner {
 
   /** The bundle, name, config.json and a "created" state.json of a new container. */
   private async prepare(options: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean }> {
+    checkRunOptionTypes(options);
     const restartPolicy = parseRestartPolicy(options.restart ?? "no");
     if (options.restart !== undefined && restartPolicy.name !== "no" && options.remove) {
       throw new UsageError("--restart and --rm cannot be combined: a container that restarts is never removed");

@@ -145,6 +145,61 @@ const scenarios: Record<string, Scenario> = {
     return { container, exec };
   },
 
+  // A short process's output read after it ended, and many at once: Node discards a child's unread stdio at its
+  // exit, which lost such output (5 of 100 concurrent execs) before the helper's streams were taken at once.
+  async outputKept(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const p = await c.spawn(["sh", "-c", "echo out; echo err >&2"], { stdin: false });
+    await p.wait();
+    await new Promise((r) => setTimeout(r, 300));
+    const later = await p.output();
+    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => c.exec(["sh", "-c", `echo x${i}; echo e${i} >&2; exit 3`])));
+    const wrong = many.filter((r, i) => r.stdout !== `x${i}\n` || r.stderr !== `e${i}\n` || r.exitCode !== 3).length;
+    return { later, wrong };
+  },
+
+  // exec into a paused container is refused (as docker's), from the run's own handle too, which used to wait.
+  async paused(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    try {
+      await c.pause();
+    } catch (err) {
+      // A user without a delegated cgroup (this machine's test users): no freezer, and a clear error.
+      return { noCgroup: failure(err).message };
+    }
+    const errors = [];
+    for (const attempt of [() => c.exec(["true"]), async () => (await rt.get(c.id)).exec(["true"])]) {
+      try {
+        await attempt();
+        errors.push("no error");
+      } catch (err) {
+        errors.push(failure(err));
+      }
+    }
+    await c.unpause();
+    const after = await c.exec(["echo", "thawed"]);
+    return { name: c.name, errors, after };
+  },
+
+  // docker's signal forms to the run's handle and to an exec'd process; an unknown one is a UsageError, not SIGTERM.
+  async signals(rt) {
+    const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "trap 'exit 15' TERM; while :; do sleep 0.05; done"], remove: true });
+    const p = await c.spawn(["sleep", "600"], { stdin: false });
+    const bad = [];
+    for (const attempt of [() => c.kill("SIGFOO" as NodeJS.Signals), () => c.kill(99), () => p.kill("SIGFOO")]) {
+      try {
+        await attempt();
+        bad.push("no error");
+      } catch (err) {
+        bad.push(failure(err));
+      }
+    }
+    p.kill("KILL");
+    const exec = await p.wait();
+    await c.kill("KILL" as NodeJS.Signals);
+    return { bad, exec, container: await c.wait() };
+  },
+
   async afterExit(rt) {
     const name = `exec-after-${process.pid}`;
     const c = await rt.run({ image: "busybox", name, cmd: ["true"], remove: true });
@@ -299,6 +354,30 @@ async function defineTests(): Promise<void> {
         const r = await scenario(who, "diesWithContainer");
         assert.deepEqual(r.container, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
         assert.deepEqual(r.exec, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+      });
+
+      it("keeps a finished process's output until it is read, for many at once too", async () => {
+        const r = await scenario(who, "outputKept");
+        assert.deepEqual(r.later, { exitCode: 0, signal: null, stdout: "out\n", stderr: "err\n" });
+        assert.equal(r.wrong, 0);
+      });
+
+      it("refuses exec into a paused container, from the run's handle too", async () => {
+        const r = await scenario(who, "paused");
+        if (r.noCgroup) return assert.match(r.noCgroup, /runs without a cgroup \(.*\), so it cannot be paused$/);
+        for (const e of r.errors) assert.deepEqual([e.message, e.code], [`container ${r.name} is paused, unpause the container before exec`, "container"]);
+        assert.equal(r.after.stdout, "thawed\n");
+      });
+
+      it("takes docker's signal forms and refuses unknown signals", async () => {
+        const r = await scenario(who, "signals");
+        assert.deepEqual(r.bad.map((e: { message: string; name: string }) => [e.name, e.message]), [
+          ["UsageError", "invalid signal: SIGFOO"],
+          ["UsageError", "invalid signal: 99"],
+          ["UsageError", "invalid signal: SIGFOO"],
+        ]);
+        assert.deepEqual(r.exec, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+        assert.deepEqual(r.container, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
       });
 
       it("refuses exec into a container that has exited, naming it", async () => {

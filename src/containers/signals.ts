@@ -1,4 +1,5 @@
 import { UsageError } from "../errors.js";
+import { SIGNALS } from "../signals.js";
 
 export interface Signal {
   number: number;
@@ -7,18 +8,13 @@ export interface Signal {
 }
 
 /**
- * Linux's signal numbers (x86, arm and the generic ABI: every architecture
- * tsbox runs containers on, natively or in the guest). Not Node's
- * os.constants.signals, which are the host's: on macOS SIGUSR1 is 30, which
- * a Linux container would receive as SIGPWR, and Windows names only a few.
- * The first name of a number is the one shown.
+ * Linux's signal numbers (the same on every architecture tsbox runs
+ * containers on, natively or in the guest: ../signals.ts), not Node's
+ * os.constants.signals, which are the host's: on macOS SIGUSR1 is 30, which a
+ * Linux container would receive as SIGPWR. The first name of a number is the
+ * one shown.
  */
-const LINUX_SIGNALS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGIOT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9,
-  SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15, SIGSTKFLT: 16, SIGCHLD: 17, SIGCONT: 18,
-  SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25, SIGVTALRM: 26, SIGPROF: 27,
-  SIGWINCH: 28, SIGIO: 29, SIGPOLL: 29, SIGPWR: 30, SIGSYS: 31,
-};
+const LINUX_SIGNALS: Record<string, number> = SIGNALS;
 const SIGRTMIN = 34;
 const SIGRTMAX = 64;
 

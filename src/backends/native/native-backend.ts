@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, rmSync, writeFileSync } from "node:fs"
 import { Socket } from "node:net";
 import { constants } from "node:os";
 import { join } from "node:path";
-import type { Readable, Writable } from "node:stream";
+import { PassThrough, type Readable, type Writable } from "node:stream";
 import { TsboxError } from "../../errors.js";
 import { type Signal, signalNumber } from "../../signals.js";
 import { randomHex } from "../../fs-util.js";
@@ -365,11 +365,14 @@ function childHelper(child: ChildProcess): HelperProcess {
     child.on("error", reject);
   });
   started.catch(() => {});
+  // Node drains and discards a child's stdout and stderr that nobody reads yet when it exits: the caller
+  // may read a short process's output later (an exec among many), so ours take it at once.
+  const kept = (stream: Readable | null) => (stream ? stream.pipe(new PassThrough()) : null);
   return {
     status: child.stdio[STATUS_FD] as Readable,
     stdin: child.stdin,
-    stdout: child.stdout,
-    stderr: child.stderr,
+    stdout: kept(child.stdout),
+    stderr: kept(child.stderr),
     started,
     exited,
     kill(signal) {

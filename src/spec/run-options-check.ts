@@ -1,0 +1,111 @@
+/**
+ * The shape of `RunOptions` as JavaScript hands it over (no compiler checked
+ * it): each option of the right kind, so `cmd: "echo hi"` is a UsageError
+ * naming `cmd` rather than the command `e`, and `user: 1000` is not a
+ * TypeError from deep inside. Values within a kind (an enum, a memory size,
+ * a port) are checked later by the option's own parser.
+ */
+import { UsageError } from "../errors.js";
+import type { RunOptions } from "./run-options.js";
+
+type Kind = "pipeOrInherit" | "string" | "strings" | "boolean" | "number" | "object" | "array" | "stringMap" | "stringOrNumber" | "env" | "tty" | "stdin" | "seccomp" | "healthcheck" | "publish";
+
+/** Every option's kind: the mapped type makes a new option fail to compile until it is listed. */
+const KINDS: { [K in keyof Required<RunOptions>]: Kind } = {
+  image: "string",
+  platform: "string",
+  pull: "string",
+  cmd: "strings",
+  entrypoint: "strings",
+  env: "env",
+  workdir: "string",
+  user: "string",
+  hostname: "string",
+  volumes: "array",
+  readOnly: "boolean",
+  tty: "tty",
+  stdin: "stdin",
+  stdout: "pipeOrInherit",
+  stderr: "pipeOrInherit",
+  remove: "boolean",
+  name: "string",
+  capAdd: "strings",
+  capDrop: "strings",
+  seccomp: "seccomp",
+  noNewPrivileges: "boolean",
+  privileged: "boolean",
+  systemPaths: "string",
+  ipc: "string",
+  pid: "string",
+  uts: "string",
+  shmSize: "stringOrNumber",
+  devices: "array",
+  healthcheck: "healthcheck",
+  userns: "string",
+  resources: "object",
+  cgroups: "string",
+  cgroupParent: "string",
+  oomScoreAdj: "number",
+  restart: "string",
+  stopSignal: "stringOrNumber",
+  stopTimeout: "number",
+  log: "object",
+  mounts: "array",
+  tmpfs: "stringMap",
+  imageVolume: "string",
+  labels: "stringMap",
+  ulimits: "array",
+  sysctls: "stringMap",
+  init: "boolean",
+  network: "string",
+  networkAliases: "strings",
+  ip: "string",
+  publish: "publish",
+  publishAll: "boolean",
+  addHosts: "strings",
+  dns: "strings",
+  dnsSearch: "strings",
+  dnsOptions: "strings",
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStrings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string");
+const isStringMap = (v: unknown) => isObject(v) && Object.values(v).every((s) => typeof s === "string");
+
+const CHECKS: Record<Kind, [(v: unknown) => boolean, string]> = {
+  pipeOrInherit: [(v) => v === "pipe" || v === "inherit", '"pipe" or "inherit"'],
+  string: [(v) => typeof v === "string", "a string"],
+  strings: [isStrings, "an array of strings"],
+  boolean: [(v) => typeof v === "boolean", "true or false"],
+  number: [(v) => typeof v === "number", "a number"],
+  object: [isObject, "an object"],
+  array: [Array.isArray, "an array"],
+  stringMap: [isStringMap, "an object of strings"],
+  stringOrNumber: [(v) => typeof v === "string" || typeof v === "number", "a string or a number"],
+  env: [(v) => isStrings(v) || isStringMap(v), 'an array of "KEY=VALUE" strings or an object of strings'],
+  tty: [(v) => typeof v === "boolean" || isObject(v), "true, false or { cols, rows }"],
+  stdin: [(v) => typeof v === "boolean" || v === "inherit", 'true, false or "inherit"'],
+  seccomp: [(v) => typeof v === "string" || isObject(v), "a string or a profile object"],
+  healthcheck: [(v) => v === false || isObject(v), "an object or false"],
+  publish: [(v) => Array.isArray(v) && v.every((p) => typeof p === "string" || isObject(p)), "an array of strings or port objects"],
+};
+
+/** Throws a UsageError naming the first option of the wrong kind (or an unknown one). */
+export function checkRunOptionTypes(options: unknown): void {
+  if (!isObject(options)) throw new UsageError(`run options: expected an object, got ${describe(options)}`);
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const kind = (KINDS as Record<string, Kind>)[key];
+    if (kind === undefined) throw new UsageError(`run options: unknown option ${JSON.stringify(key)}`);
+    const [ok, expected] = CHECKS[kind];
+    if (!ok(value)) throw new UsageError(`run options: ${key}: expected ${expected}, got ${describe(value)}`);
+  }
+  if (options.image === undefined) throw new UsageError("run options: image: expected a string, got nothing");
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  return typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
+}

@@ -1,0 +1,49 @@
+/**
+ * The library's RunOptions as plain JavaScript hands them over
+ * (src/spec/run-options-check.ts), and signal names (src/containers/signals.ts):
+ * a wrong kind is a UsageError naming the option. No containers.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { checkRunOptionTypes } from "../src/spec/run-options-check.js";
+import { parseSignal } from "../src/containers/signals.js";
+import { UsageError } from "../src/errors.js";
+
+const refused = (options: unknown, message: string) =>
+  assert.throws(() => checkRunOptionTypes(options), (e: unknown) => e instanceof UsageError && e.code === "usage" && e.message === message);
+
+test("options of the wrong kind are refused, naming the option", () => {
+  refused({ image: "busybox", cmd: "echo hi" }, 'run options: cmd: expected an array of strings, got the string "echo hi"');
+  refused({ image: "busybox", entrypoint: ["sh", 1] }, "run options: entrypoint: expected an array of strings, got an array");
+  refused({ image: "busybox", env: "A=B" }, 'run options: env: expected an array of "KEY=VALUE" strings or an object of strings, got the string "A=B"');
+  refused({ image: "busybox", env: { A: 1 } }, 'run options: env: expected an array of "KEY=VALUE" strings or an object of strings, got an object');
+  refused({ image: "busybox", volumes: { host: "/tmp", container: "/x" } }, "run options: volumes: expected an array, got an object");
+  refused({ image: "busybox", user: 1000 }, "run options: user: expected a string, got number 1000");
+  refused({ image: "busybox", stdout: "ignore" }, 'run options: stdout: expected "pipe" or "inherit", got the string "ignore"');
+  refused({ image: "busybox", remove: "yes" }, 'run options: remove: expected true or false, got the string "yes"');
+  refused({ image: "busybox", tty: 1 }, "run options: tty: expected true, false or { cols, rows }, got number 1");
+  refused({ image: "busybox", volume: ["/x"] }, 'run options: unknown option "volume"');
+  refused({ cmd: ["true"] }, "run options: image: expected a string, got nothing");
+  refused("busybox", 'run options: expected an object, got the string "busybox"');
+  refused(null, "run options: expected an object, got null");
+});
+
+test("options of the right kinds pass, and undefined means unset", () => {
+  for (const ok of [
+    { image: "busybox" },
+    { image: "busybox", cmd: ["true"], env: ["A=1"], tty: { cols: 80, rows: 24 }, stdin: "inherit", healthcheck: false, shmSize: "64m", stopSignal: 15 },
+    { image: "busybox", env: { A: "1" }, seccomp: "unconfined", publish: ["8080:80", { containerPort: 80 }], resources: { memory: "32m" }, name: undefined },
+  ]) {
+    assert.doesNotThrow(() => checkRunOptionTypes(ok));
+  }
+});
+
+test("signals in docker's forms; anything else is a UsageError", () => {
+  assert.deepEqual(parseSignal("KILL"), { number: 9, name: "SIGKILL" });
+  assert.deepEqual(parseSignal("sigusr1"), { number: 10, name: "SIGUSR1" });
+  assert.deepEqual(parseSignal(6), { number: 6, name: "SIGABRT" });
+  assert.deepEqual(parseSignal("RTMIN+3"), { number: 37, name: "SIGRTMIN+3" });
+  for (const bad of ["SIGFOO", 0, 99, "1.5", ""]) {
+    assert.throws(() => parseSignal(bad), (e: unknown) => e instanceof UsageError && e.message === `invalid signal: ${bad}`);
+  }
+});
