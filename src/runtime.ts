@@ -157,6 +157,7 @@ export class Runtime implements ContainerOwner {
     };
     this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(this.ctx, dir));
     this.ctx.volumes = this.volumes;
+    this.ctx.networks = () => this.networks;
     this.defaultNetwork = options.network ?? process.env.TSBOX_NETWORK ?? DEFAULT_NETWORK;
   }
 
@@ -488,13 +489,17 @@ export class Runtime implements ContainerOwner {
   async disconnectNetwork(network: string, ref: string): Promise<void> {
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
-    const config = this.networks.get(network);
+    // A removed network can still be taken off a stopped container's record (its start refuses it).
+    const name = this.networks.find(network)?.name ?? network;
     const running = readCurrentState(bundle)?.status === "running";
-    const found = running ? readAttachments(bundle.dir).find((a) => a.network === config.name) : undefined;
-    const recorded = existsSync(bundle.config) && recordDisconnect(bundle.config, config.name);
-    if (!found && !recorded) throw new ContainerError(`container ${ref} is not connected to network ${config.name}`);
+    const found = running ? readAttachments(bundle.dir).find((a) => a.network === name) : undefined;
+    const recorded = existsSync(bundle.config) && recordDisconnect(bundle.config, name);
+    if (!found && !recorded) {
+      this.networks.get(network);
+      throw new ContainerError(`container ${ref} is not connected to network ${name}`);
+    }
     if (!found) return;
-    if (this.backend.disconnect) await this.backend.disconnect({ bundleDir: bundle.dir, network: config.name });
+    if (this.backend.disconnect) await this.backend.disconnect({ bundleDir: bundle.dir, network: name });
     else await stopProcess(found.keeper, String(found.keeperStart));
   }
 
@@ -518,11 +523,23 @@ export class Runtime implements ContainerOwner {
     this.networks.remove(config.name);
   }
 
-  /** Removes the user-defined networks no container uses, and stops an idle rootless network namespace. */
+  /**
+   * Removes the user-defined networks no container uses — running, or
+   * stopped with the network on its record (docker's rule: its next start
+   * needs it) —, and stops an idle rootless network namespace.
+   */
   async pruneNetworks(): Promise<string[]> {
     const removed: string[] = [];
+    const recorded = new Set<string>();
+    for (const state of await listStates(this.paths)) {
+      try {
+        for (const name of recordedNetworks(readSpec(this.paths.container(state.id).config))) recorded.add(name);
+      } catch {
+        // a container being removed, or one without a config: it holds nothing
+      }
+    }
     for (const n of this.networks.list()) {
-      if (n.name === DEFAULT_NETWORK || this.networks.leases(n.name).length > 0) continue;
+      if (n.name === DEFAULT_NETWORK || recorded.has(n.name) || this.networks.leases(n.name).length > 0) continue;
       await this.removeNetwork(n.name);
       removed.push(n.name);
     }

@@ -224,6 +224,50 @@ for (const who of identities()) {
       assert.equal(rm.code, 0, rm.stderr);
     });
 
+    it("a user network's neighbours keep resolving a container across its restarts and rename; ps --filter network; a removed network is refused at start; system prune takes unused networks", async () => {
+      const net = `life-${who.name}`;
+      const gone = `gone-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      try {
+        for (const name of ["w", "c"]) assert.equal((await run(["run", "-d", "--name", name, "--network", net, "busybox", "sleep", "600"])).code, 0);
+        const resolves = async (name: string) => (await run(["exec", "c", "nslookup", name])).code === 0;
+        assert.ok(await until("w's name", async () => ((await resolves("w")) ? true : undefined)));
+        // The bridge keeps its own address as ports come and go: c's cached gateway stays right (it took ~30 s to expire).
+        for (let i = 0; i < 2; i++) {
+          assert.equal((await run(["restart", "-t", "0", "w"])).code, 0);
+          assert.equal(await resolves("w"), true, `w resolves right after restart ${i + 1}`);
+        }
+        assert.equal((await run(["ps", "--filter", `network=${net}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort().join(","), "c,w");
+        assert.equal((await run(["ps", "--filter", "network=nonesuch", "-q"])).stdout, "");
+        assert.equal((await run(["rename", "w", "w2"])).code, 0);
+        assert.equal(await resolves("w2"), true, "the new name resolves at once");
+        assert.equal((await run(["restart", "-t", "0", "w2"])).code, 0);
+        assert.equal(await resolves("w2"), true, "and after a restart");
+      } finally {
+        await run(["rm", "-f", "w", "w2", "c"]);
+      }
+      // docker: a network removed while a stopped container is on it fails that container's start.
+      assert.equal((await run(["network", "create", gone])).code, 0);
+      assert.equal((await run(["create", "--name", "orphan", "--network", gone, "busybox", "true"])).code, 0);
+      try {
+        assert.equal((await run(["network", "rm", gone])).code, 0);
+        const refused = await run(["start", "orphan"]);
+        assert.equal(refused.code, 1, "start's code for a container it could not start, as docker's");
+        assert.equal(refused.stderr, `tsbox: network ${gone} not found: it was removed after container orphan was connected to it (tsbox network disconnect ${gone} orphan)\n`);
+        assert.equal((await run(["network", "disconnect", gone, "orphan"])).code, 0);
+        assert.equal((await run(["start", "-a", "orphan"])).code, 0);
+        // A stopped container's network is in use: prune keeps it; unused ones go with system prune.
+        assert.equal((await run(["network", "connect", net, "orphan"])).code, 0);
+        assert.equal((await run(["network", "prune", "-f"])).stdout, "");
+        assert.equal((await run(["rm", "orphan"])).code, 0);
+        assert.match((await run(["system", "prune", "-f"])).stdout, new RegExp(`^Deleted Networks:\n${net}\n`, "m"));
+        assert.equal((await run(["network", "ls", "-q", "--filter", `name=${net}`])).stdout, "");
+      } finally {
+        await run(["rm", "-f", "orphan"]);
+        await run(["network", "rm", net]);
+      }
+    });
+
     it("isolates networks from each other, as docker does: another network's container is out of reach, its own network's is not", async () => {
       const [a, b] = [`isoa-${who.name}`, `isob-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);

@@ -4,6 +4,7 @@ import type { ContainerPaths, DataPaths } from "../paths.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
 import type { ContainerNames } from "./names.js";
 import type { VolumeStore } from "./volumes.js";
+import type { NetworkStore } from "../network/store.js";
 
 /** What the lifecycle operations (ops/*.ts) work with: a Runtime hands them this. */
 export interface LifecycleContext {
@@ -21,6 +22,8 @@ export interface LifecycleContext {
   hostBackend(): Backend;
   /** Where a removed container's anonymous volumes go (`rm -v`, `--rm`); absent: they stay. */
   volumes?: VolumeStore;
+  /** The data dir's networks, which a start checks its recorded ones against; absent: not checked. */
+  networks?: () => NetworkStore;
 }
 
 export function bundleOf(ctx: LifecycleContext, id: string): ContainerPaths {

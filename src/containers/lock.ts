@@ -18,22 +18,32 @@ const WAIT_MS = 30_000;
  * inherits it, and with it the lock, until it has written its first state).
  * Never blocks Node's thread: a busy lock is retried on a timer.
  */
-export async function withContainerLock<T>(bundleDir: string, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
+export function withContainerLock<T>(bundleDir: string, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
+  const id = bundleId(bundleDir);
+  return withDirLock(bundleDir, { missing: `no such container: ${id}`, busy: `container ${id} is busy` }, fn);
+}
+
+/**
+ * The same lock on another directory's `lock` file, e.g. a network's state
+ * (native-rs/container/src/net/lock.rs takes it there); `says` words the
+ * errors.
+ */
+export async function withDirLock<T>(dir: string, says: { missing: string; busy: string }, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
   // No native addon here at all (macOS, Windows: only the vm backend, whose monitors are ours too): Node has
   // no flock. One that is there but fails to load is an error, not a reason to take the other kind of lock.
-  if (!addonPresent()) return withOwnerFile(bundleDir, fn);
+  if (!addonPresent()) return withOwnerFile(dir, says, fn);
   const addon = await loadAddon();
   let fd: number;
   try {
-    fd = openSync(join(bundleDir, LOCK_FILE), constants.O_RDWR | constants.O_CREAT, 0o600);
+    fd = openSync(join(dir, LOCK_FILE), constants.O_RDWR | constants.O_CREAT, 0o600);
   } catch (err) {
-    if (isErrno(err, "ENOENT")) throw new ContainerError(`no such container: ${bundleId(bundleDir)}`);
+    if (isErrno(err, "ENOENT")) throw new ContainerError(says.missing);
     throw err;
   }
   try {
     const deadline = Date.now() + WAIT_MS;
     for (let delay = 1; addon.tryLock(fd) !== 1; delay = Math.min(delay * 2, 50)) {
-      if (Date.now() > deadline) throw new ContainerError(`container ${bundleId(bundleDir)} is busy: another tsbox process has held its lock for ${WAIT_MS / 1000} s`);
+      if (Date.now() > deadline) throw new ContainerError(`${says.busy}: another tsbox process has held its lock for ${WAIT_MS / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
     return await fn(fd);
@@ -48,8 +58,8 @@ export async function withContainerLock<T>(bundleDir: string, fn: (lockFd: numbe
  * while holding it) is stale and taken over. Only where every process on
  * the data dir lacks the addon, so the two kinds never meet.
  */
-async function withOwnerFile<T>(bundleDir: string, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
-  const path = join(bundleDir, `${LOCK_FILE}.owner`);
+async function withOwnerFile<T>(dir: string, says: { missing: string; busy: string }, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
+  const path = join(dir, `${LOCK_FILE}.owner`);
   const deadline = Date.now() + WAIT_MS;
   let fd: number | undefined;
   for (let delay = 1; fd === undefined; delay = Math.min(delay * 2, 50)) {
@@ -58,7 +68,7 @@ async function withOwnerFile<T>(bundleDir: string, fn: (lockFd: number) => Promi
       writeSync(fd, String(process.pid));
       break;
     } catch (err) {
-      if (isErrno(err, "ENOENT")) throw new ContainerError(`no such container: ${bundleId(bundleDir)}`);
+      if (isErrno(err, "ENOENT")) throw new ContainerError(says.missing);
       if (!isErrno(err, "EEXIST")) throw err;
     }
     let owner = NaN;
@@ -76,7 +86,7 @@ async function withOwnerFile<T>(bundleDir: string, fn: (lockFd: number) => Promi
       }
       continue;
     }
-    if (Date.now() > deadline) throw new ContainerError(`container ${bundleId(bundleDir)} is busy: another tsbox process has held its lock for ${WAIT_MS / 1000} s`);
+    if (Date.now() > deadline) throw new ContainerError(`${says.busy}: another tsbox process has held its lock for ${WAIT_MS / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
   try {

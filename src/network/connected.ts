@@ -1,6 +1,7 @@
 import { readSpec } from "../containers/spec-file.js";
 import { writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerSpec, NetworkAttachment, NetworkSpec } from "../spec/container-spec.js";
+import { DEFAULT_NETWORK, type NetworkStore } from "./store.js";
 
 /**
  * The networks a container joins at every start are its record's: the
@@ -39,4 +40,23 @@ export function recordDisconnect(configPath: string, name: string): boolean {
   }
   writeFileAtomicSync(configPath, JSON.stringify(spec));
   return true;
+}
+
+/** The container's new name in its record: every later start's keeper gives the networks' DNS that one. */
+export function recordRename(configPath: string, name: string): void {
+  const spec = readSpec(configPath);
+  if (!spec.network) return;
+  spec.network.container = { ...spec.network.container, name };
+  writeFileAtomicSync(configPath, JSON.stringify(spec));
+}
+
+/**
+ * Recorded networks that were removed since (docker's start then fails with
+ * "network X not found"; starting anyway would make the removed network's
+ * bridge and DNS server again, which a new network's subnet then collides
+ * with). One made again under the same name is another network: its bridge
+ * differs.
+ */
+export function removedNetworks(spec: ContainerSpec, store: NetworkStore): string[] {
+  return (spec.network?.attach ?? []).filter((a) => a.name !== DEFAULT_NETWORK && store.find(a.name)?.bridge !== a.bridge).map((a) => a.name);
 }

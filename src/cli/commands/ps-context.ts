@@ -126,7 +126,7 @@ export function goTimeString(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${zone}`;
 }
 
-const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "health"];
+const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "health", "network"];
 const HEALTH = ["starting", "healthy", "unhealthy", "none"];
 const STATUSES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 
@@ -175,6 +175,7 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
       any("exited", (v) => c.State.Status === "exited" && c.State.ExitCode === Number(v)) &&
       any("volume", (v) => c.Mounts.some((m) => m.Name === v || m.Source === v || m.Destination === v)) &&
       any("health", (v) => (c.State.Health?.Status ?? "none") === v) &&
+      any("network", (v) => Object.entries(c.NetworkSettings.Networks ?? {}).some(([name, n]) => name === v || (v.length >= 3 && (n.NetworkID ?? "").startsWith(v)))) &&
       (beforeTime === undefined || c.Created < beforeTime) &&
       (sinceTime === undefined || c.Created > sinceTime) &&
       (ancestors.length === 0 || (await someAsync(ancestors, (m) => m(c))));

@@ -14,15 +14,15 @@ const USAGE = `Usage: tsbox system COMMAND
 
 Commands:
   df [-v] [--format F]           Show disk usage of images, containers and volumes
-  prune [-a] [--volumes] [-f]    Remove stopped containers, unused images (-a: all unused,
-                                 else unnamed ones), the build cache and with --volumes unused
-                                 anonymous volumes
+  prune [-a] [--volumes] [-f]    Remove stopped containers, unused networks, unused images (-a:
+                                 all unused, else unnamed ones), the build cache and with
+                                 --volumes unused anonymous volumes
 `;
 
 const PRUNE_USAGE = `Usage: tsbox system prune [OPTIONS]
 
-Remove stopped containers, unnamed images and the build cache (RUN --mount=type=cache
-directories), then the blobs and layers nothing needs.
+Remove stopped containers, networks no container uses, unnamed images and the build cache
+(RUN --mount=type=cache directories), then the blobs and layers nothing needs.
 
 Options:
   -a, --all       Remove every image no container uses, not only unnamed ones
@@ -95,6 +95,7 @@ async function prune(args: string[], ctx: CliContext): Promise<number> {
   const warning = [
     "WARNING! This will remove:",
     "  - all stopped containers",
+    "  - all networks not used by at least one container",
     ...(volumes ? ["  - all anonymous volumes not used by at least one container"] : []),
     all ? "  - all images without at least one container associated to them" : "  - all dangling images",
     "  - all build cache",
@@ -102,11 +103,13 @@ async function prune(args: string[], ctx: CliContext): Promise<number> {
   if (!(await confirm(ctx, warning, flags.bools.has("force")))) return 0;
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   const containers = await runtime.pruneContainers();
+  const networks = await runtime.pruneNetworks();
   const vols = volumes ? await runtime.volumes.prune() : { removed: [], bytes: 0 };
   const images = await runtime.pruneImages({ all });
   const cache = await runtime.pruneBuildCache();
   let out = "";
   if (containers.removed.length > 0) out += `Deleted Containers:\n${containers.removed.join("\n")}\n\n`;
+  if (networks.length > 0) out += `Deleted Networks:\n${networks.join("\n")}\n\n`;
   if (vols.removed.length > 0) out += `Deleted Volumes:\n${vols.removed.join("\n")}\n\n`;
   const imageLines = imagePruneLines(images);
   if (imageLines.length > 0) out += `Deleted Images:\n${imageLines.join("\n")}\n\n`;

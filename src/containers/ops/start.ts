@@ -5,6 +5,8 @@ import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
 import { formatRestartPolicy } from "../restart-policy.js";
 import { isActive, readCurrentState, readState, updateStateLocked } from "../state.js";
+import { readSpec } from "../spec-file.js";
+import { removedNetworks } from "../../network/connected.js";
 
 export interface StartOptions {
   /** Called once the monitor listens, before the container runs: attach here (`start -a`). */
@@ -38,6 +40,8 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
       if (state.backend !== ctx.backend.name) {
         throw new ContainerError(`container ${shown(state)} belongs to the ${state.backend} backend (this is ${ctx.backend.name})`);
       }
+      const gone = ctx.networks ? removedNetworks(readSpec(bundle.config), ctx.networks()) : [];
+      if (gone.length > 0) throw new ContainerError(`network ${gone[0]} not found: it was removed after container ${shown(state)} was connected to it (tsbox network disconnect ${gone[0]} ${shown(state)})`);
       updateStateLocked(bundle, () => ({ supervisor: "monitor", restartCount: 0, creatorPid: null, creatorStartTime: null }));
       const launchOptions = {
         bundleDir: bundle.dir,

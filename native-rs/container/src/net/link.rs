@@ -68,11 +68,27 @@ pub fn mac(nl: &mut Netlink, name: &str) -> Result<Option<String>, Errno> {
 }
 
 /// A bridge; EEXIST when one of that name is there.
+///
+/// With an address of its own (as docker's bridges): without one the kernel
+/// gives a bridge its lowest port's, which changes as containers come and
+/// go, and the others' cached gateway address then goes nowhere (their DNS
+/// and traffic through the gateway stop until the entry expires, ~30 s).
 pub fn create_bridge(nl: &mut Netlink, name: &str, mtu: u32) -> Result<(), Errno> {
     let mut m = Message::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifinfomsg(0, 0, 0));
-    m.attr_str(IFLA_IFNAME, name).attr_u32(IFLA_MTU, mtu);
+    m.attr_str(IFLA_IFNAME, name).attr_u32(IFLA_MTU, mtu).attr(IFLA_ADDRESS, &random_mac());
     m.begin(IFLA_LINKINFO).attr_str(IFLA_INFO_KIND, "bridge").end();
     nl.request(&mut m).map(drop)
+}
+
+/// A random locally administered unicast MAC address.
+fn random_mac() -> [u8; 6] {
+    use std::io::Read;
+    let mut mac = [0u8; 6];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        let _ = f.read_exact(&mut mac);
+    }
+    mac[0] = (mac[0] & 0xfe) | 0x02;
+    mac
 }
 
 /// A veth pair: `name` here, `peer` created directly in the network
@@ -168,8 +184,11 @@ mod tests {
             set_up(&mut nl, br).unwrap();
             create_veth(&mut nl, "tveth0", "eth0", peer_ns.as_raw_fd(), 1500).unwrap();
             let v = index(&mut nl, "tveth0").unwrap().unwrap();
+            let bridge_mac = mac(&mut nl, "tbr0").unwrap().unwrap();
+            assert_eq!(u8::from_str_radix(&bridge_mac[..2], 16).unwrap() & 3, 2, "locally administered, unicast: {}", bridge_mac);
             set_master(&mut nl, v, br).unwrap();
             set_up(&mut nl, v).unwrap();
+            assert_eq!(mac(&mut nl, "tbr0").unwrap().unwrap(), bridge_mac, "a port does not change the bridge's address");
             assert!(mac(&mut nl, "tveth0").unwrap().unwrap().len() == 17);
             assert_eq!(index(&mut nl, "eth0").unwrap(), None, "the peer is in the other namespace");
             // In the peer's namespace: address, up, default route.
