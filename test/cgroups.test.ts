@@ -10,7 +10,7 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -141,6 +141,50 @@ function crashCleanup(who: Identity, getDelegation: () => Delegation | undefined
   });
 }
 
+/**
+ * A paused container whose Node program is SIGKILLed: the v1 freezer holds a
+ * frozen task's SIGKILL until thawed, so the container outlived it (D state,
+ * for good); its runtime now thaws and kills it before it goes.
+ */
+function pausedOrphan(who: Identity, getDelegation: () => Delegation | undefined) {
+  it("a paused container dies with its killed Node program (thawed), and is collected", { skip: vm }, async () => {
+    const delegation = getDelegation();
+    const code = `const { Runtime } = await import(${JSON.stringify(new URL("../src/index.ts", import.meta.url).href)});
+      const c = await new Runtime().run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+      await c.pause();
+      await new Promise(() => {});`;
+    const argv = [process.execPath, "--import", import.meta.resolve("tsx"), "--input-type=module", "-e", code];
+    let node = 0;
+    const running = tsbox(who, [], { argv: delegation ? delegation.wrap(argv) : argv, onSpawn: (pid) => (node = pid), timeoutMs: 30_000 });
+    const paused = () => {
+      const dir = join(who.dataDir, "containers");
+      for (const id of readdirSync(dir).filter((e) => /^[0-9a-f]{64}$/.test(e))) {
+        const state = JSON.parse(readFileSync(join(dir, id, "state.json"), "utf8")) as { status: string; pid: number | null };
+        if (state.status === "paused" && state.pid) return state.pid;
+      }
+      return undefined;
+    };
+    let pid: number | undefined;
+    for (let i = 0; i < 500 && pid === undefined; i++) {
+      try {
+        pid = paused();
+      } catch {
+        // not made yet
+      }
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(pid, "the container was paused");
+    signalSpawned(node, "SIGKILL");
+    await running;
+    const alive = () => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+    for (let i = 0; i < 250 && alive(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(alive(), false, "the frozen container process is gone");
+    // Its --rm bundle is an orphan now: the next run collects it (the leak check after this test looks).
+    const next = ["run", "--rm", "busybox", "true"];
+    assert.equal((await tsbox(who, next, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...next]) } : {})).code, 0);
+  });
+}
+
 for (const who of identities()) {
   describe(`cgroups as ${who.name}${vm ? " (vm)" : ""}`, () => {
     let snap: Snapshot;
@@ -158,6 +202,7 @@ for (const who of identities()) {
       before(async () => (results = await scenarios(who, LIMITED)), { timeout: vm ? 900_000 : 180_000 });
       limitsBite(() => results);
       crashCleanup(who, () => undefined);
+      pausedOrphan(who, () => undefined);
       it("tsbox info: root gets every controller", { skip: vm }, async () => {
         const r = await tsbox(who, ["info", "--json"]);
         const cg = (JSON.parse(r.stdout) as { probe: { cgroups: { controllers: Record<string, { root: boolean; user: boolean }> } } }).probe.cgroups;
@@ -179,6 +224,7 @@ for (const who of identities()) {
         return results;
       });
       crashCleanup(who, () => delegation);
+      pausedOrphan(who, () => delegation);
 
       it("tsbox info names the controllers this user has", { skip: vm }, async () => {
         const args = ["info"];

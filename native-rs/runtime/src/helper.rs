@@ -7,7 +7,6 @@ use crate::monitor::logfile::LogFile;
 use crate::{relay, signals};
 use container::error::Error;
 use container::status::{Ended, StatusEvents};
-use container::sys::consts::SIGKILL;
 use container::sys::{cred, process};
 
 pub struct Start<T> {
@@ -144,12 +143,14 @@ pub fn serve<T>(start: Start<T>) -> i32 {
     }
 }
 
-/// Die with whoever started us: a container process must not outlive a
-/// front end that was SIGKILLed (the container's process in turn dies with
-/// us). If the parent is already gone, the check after arming tells.
+/// End with whoever started us: a container process must not outlive a
+/// front end that was SIGKILLed. Our parent-death signal is
+/// `signals::ORPHANED`, which kills the container (thawed if paused) and
+/// lets us reap, record and clean up; the container's process dies with us
+/// too. If the parent is already gone, the check after arming tells.
 pub fn die_with_parent() -> Result<(), Error> {
     let parent = process::parent_pid();
-    if cred::set_pdeathsig(SIGKILL).is_err() || process::parent_pid() != parent {
+    if signals::install_orphaned().is_err() || cred::set_pdeathsig(signals::ORPHANED).is_err() || process::parent_pid() != parent {
         return Err(Error::setup(
             "the process that started tsbox-runtime has exited",
         ));

@@ -203,9 +203,14 @@ fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), 
     if let Some(w) = &prepared.warning {
         events.warning(w);
     }
-    let cgroup = prepared.manager.map(|manager| Cgroup {
-        manager,
-        bundle: bundle.to_path_buf(),
+    let cgroup = prepared.manager.map(|manager| {
+        if let Some((file, value)) = manager.thaw_file() {
+            crate::signals::thaw_on_orphan(&file, value);
+        }
+        Cgroup {
+            manager,
+            bundle: bundle.to_path_buf(),
+        }
     });
     container::trace::mark("run: cgroup made");
     Ok((spec, cgroup))

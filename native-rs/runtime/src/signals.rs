@@ -7,15 +7,64 @@
 
 use container::sys::consts::*;
 use container::sys::types::SigInfoHead;
-use container::sys::{process, signal, Errno};
-use std::os::raw::{c_int, c_void};
-use std::sync::atomic::{AtomicI32, Ordering};
+use container::sys::{ffi, process, signal, Errno};
+use std::ffi::{CStr, CString};
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
 
 pub const FORWARDED: [c_int; 8] = [
     SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT,
 ];
 
 static TARGET: AtomicI32 = AtomicI32::new(0);
+
+/// Our parent-death signal (helper.rs `die_with_parent`): a real-time one
+/// nobody else sends us, so it is never forwarded.
+pub const ORPHANED: c_int = 36; // SIGRTMIN + 2
+
+/// The container's thaw file and value (`thaw_on_orphan`), leaked C strings.
+static THAW_PATH: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
+static THAW_VALUE: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Our parent died: the container goes with it, as SIGKILL took us before,
+/// but we stay to reap, record and clean up. A frozen (paused) container
+/// takes no SIGKILL under the v1 freezer until thawed, so it is thawed
+/// too; before there is a container we just end.
+extern "C" fn orphaned(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
+    let pid = TARGET.load(Ordering::SeqCst);
+    if pid <= 0 {
+        process::exit_now(128 + SIGKILL);
+    }
+    signal::preserving_errno(|| {
+        let _ = process::kill(pid, SIGKILL);
+        let (path, value) = (THAW_PATH.load(Ordering::SeqCst), THAW_VALUE.load(Ordering::SeqCst));
+        if !path.is_null() && !value.is_null() {
+            // open/write/close: async-signal-safe.
+            unsafe {
+                let f = ffi::open(path, O_WRONLY | O_CLOEXEC);
+                if f >= 0 {
+                    let len = CStr::from_ptr(value).to_bytes().len();
+                    let _ = ffi::write(f, value as *const c_void, len);
+                    ffi::close(f);
+                }
+            }
+        }
+    });
+}
+
+/// Handles `ORPHANED` (before it is armed as the parent-death signal).
+pub fn install_orphaned() -> Result<(), Errno> {
+    signal::install(ORPHANED, orphaned)
+}
+
+/// The file whose write thaws the container, for `orphaned`.
+pub fn thaw_on_orphan(path: &std::path::Path, value: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    if let (Ok(p), Ok(v)) = (CString::new(path.as_os_str().as_bytes()), CString::new(value)) {
+        THAW_VALUE.store(v.into_raw(), Ordering::SeqCst);
+        THAW_PATH.store(p.into_raw(), Ordering::SeqCst);
+    }
+}
 
 /// The container process always has a session of its own (never our
 /// terminal's), so whatever reaches us, from kill(2) or from our terminal

@@ -40,6 +40,9 @@ pub trait Manager {
     /// Freezes every process in it; returns once the kernel says frozen.
     fn freeze(&self) -> Result<(), Error>;
     fn thaw(&self) -> Result<(), Error>;
+    /// The file and value that thaw it in one write (from a signal handler:
+    /// a v1-frozen task takes no SIGKILL until thawed).
+    fn thaw_file(&self) -> Option<(PathBuf, &'static str)>;
     fn stats(&self) -> Stats;
     /// How many processes the OOM killer killed in it.
     fn oom_kills(&self) -> u64;

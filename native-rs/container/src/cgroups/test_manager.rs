@@ -56,6 +56,10 @@ impl Manager for TestManager {
         Ok(())
     }
 
+    fn thaw_file(&self) -> Option<(PathBuf, &'static str)> {
+        None
+    }
+
     fn stats(&self) -> Stats {
         self.record("stats");
         Stats::default()

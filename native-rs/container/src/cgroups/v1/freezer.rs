@@ -7,7 +7,7 @@ use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-const STATE: &str = "freezer.state";
+pub const STATE: &str = "freezer.state";
 
 pub fn set(dir: &Path, frozen: bool) -> Result<(), Error> {
     let want = if frozen { "FROZEN" } else { "THAWED" };

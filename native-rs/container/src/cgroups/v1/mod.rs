@@ -88,6 +88,10 @@ impl Manager for V1Manager {
         freezer::set(self.freezer_dir()?, false)
     }
 
+    fn thaw_file(&self) -> Option<(PathBuf, &'static str)> {
+        self.dir_of("freezer").map(|d| (d.join(freezer::STATE), "THAWED"))
+    }
+
     fn stats(&self) -> Stats {
         let mut s = Stats::default();
         for c in CONTROLLERS.iter() {

@@ -85,6 +85,10 @@ impl Manager for V2Manager {
         freezer::set(&self.dir, false)
     }
 
+    fn thaw_file(&self) -> Option<(PathBuf, &'static str)> {
+        Some((self.dir.join("cgroup.freeze"), "0"))
+    }
+
     fn stats(&self) -> Stats {
         let mut s = Stats::default();
         for c in CONTROLLERS.iter() {
