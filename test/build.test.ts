@@ -93,6 +93,24 @@ for (const who of identities()) {
     // The single-id user's containers have one id, 0: the files and the user are its.
     const id = who.name === "single" ? 0 : 1000;
 
+    it("COPY --from follows a symlink named as the source (a file, a directory, an image's /bin/true) and keeps the links below it", async () => {
+      const ctx = context(who, "links", {
+        Dockerfile: [
+          "FROM busybox AS a",
+          "RUN mkdir /realdir && echo content > /realdir/file && ln -s file /realdir/inner && ln -s realdir /linkdir && ln -s /realdir/file /linkfile",
+          "FROM busybox",
+          "COPY --from=a /linkfile /copied-file",
+          "COPY --from=a /linkdir /copied-dir",
+          "COPY --from=busybox /bin/true /copied-true",
+          'CMD cat /copied-file /copied-dir/file; readlink /copied-dir/inner; [ -L /copied-file ] || echo file; [ -s /copied-true ] && [ ! -L /copied-true ] && echo busybox',
+        ].join("\n") + "\n",
+      });
+      const r = await build(["-t", "links:1", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await cli(["run", "--rm", "links:1"])).stdout, "content\ncontent\nfile\nfile\nbusybox\n");
+      await cli(["rmi", "links:1"]);
+    });
+
     it("builds a multi-stage Dockerfile — ARG, ENV, WORKDIR, COPY of directories and wildcards, .dockerignore, --from, --chown, RUN's deletions — and the image runs as built", async () => {
       const ctx = context(who, "app", {
         Dockerfile: MULTI_STAGE.replaceAll("@ID@", String(id)),

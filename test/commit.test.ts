@@ -146,19 +146,22 @@ for (const who of identities()) {
     });
 
     it("cp both ways, files and directories, docker's rules", async () => {
-      await cli(["run", "--name", "c", "busybox", "sh", "-c", "mkdir -p /data/sub && echo f > /data/f && echo g > /data/sub/g && ln -s f /data/link"]);
+      await cli(["run", "--name", "c", "busybox", "sh", "-c", "mkdir -p /data/sub && echo f > /data/f && echo g > /data/sub/g && ln -s f /data/link && ln -s sub /data/sublink"]);
       mkdirSync(out("host"), { recursive: true });
       chownSync(out("host"), who.uid, who.gid);
       // a directory into an existing directory, its contents with /., a file under a new name
       await cli(["cp", "c:/data", out("host")]);
-      assert.deepEqual(readdirSync(out("host/data")).sort(), ["f", "link", "sub"]);
+      assert.deepEqual(readdirSync(out("host/data")).sort(), ["f", "link", "sub", "sublink"]);
       assert.equal(readlinkSync(out("host/data/link")), "f", "symlinks are copied as links");
       await cli(["cp", "c:/data/.", out("host/contents")]);
-      assert.deepEqual(readdirSync(out("host/contents")).sort(), ["f", "link", "sub"]);
+      assert.deepEqual(readdirSync(out("host/contents")).sort(), ["f", "link", "sub", "sublink"]);
       await cli(["cp", "c:/data/sub/g", out("host/renamed")]);
       assert.equal(readFileSync(out("host/renamed"), "utf8"), "g\n");
       await cli(["cp", "-L", "c:/data/link", out("host/followed")]);
       assert.ok(lstatSync(out("host/followed")).isFile(), "-L copies the target");
+      assert.equal(readFileSync(out("host/followed"), "utf8"), "f\n", "its bytes (they came out as zeros)");
+      await cli(["cp", "-L", "c:/data/sublink", out("host/followed-dir")]);
+      assert.equal(readFileSync(out("host/followed-dir/g"), "utf8"), "g\n");
       // host → container
       writeFileSync(out("host/in.txt"), "in\n");
       chownSync(out("host/in.txt"), who.uid, who.gid);

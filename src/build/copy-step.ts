@@ -183,10 +183,14 @@ async function* contextEntries(s: ContextSource): AsyncGenerator<TarEntry> {
   }
 }
 
-/** Another image's files at `path` (docker cp's stream: a tree is named after its last component, which is dropped). */
+/**
+ * Another image's files at `path` (docker cp's stream: a tree is named after its last component, which is
+ * dropped). A symlink named as the source is followed, inside that image, as BuildKit does (`COPY --from=a
+ * /bin/true /x` copies busybox, not a link that dangles); links below it stay links.
+ */
 async function* imageEntries(files: ContainerFiles, path: string, isDir: boolean): AsyncGenerator<TarEntry> {
   const stream = new PassThrough({ highWaterMark: 256 * 1024 });
-  const reading = copyFromContainer(files, path, "-", stream).then(
+  const reading = copyFromContainer(files, path, "-", stream, { follow: true }).then(
     () => stream.end(),
     (err: unknown) => stream.destroy(err as Error),
   );

@@ -43,10 +43,17 @@ impl Default for ReadOptions {
 }
 
 pub fn read(path: &Path, opts: &ReadOptions, out: &mut dyn Write) -> Result<(), Error> {
-    let meta = if opts.follow {
-        std::fs::metadata(path)
+    // `cp -L`: the walk reads what the link resolves to (in this tree: our
+    // `/` is the container's), under the link's name. Reading the link's own
+    // path would stop at its O_NOFOLLOW open (a file came out as zeros).
+    let followed = if opts.follow {
+        Some(std::fs::canonicalize(path).map_err(|e| io_error(path, e))?)
     } else {
-        std::fs::symlink_metadata(path)
+        None
+    };
+    let meta = match &followed {
+        Some(real) => std::fs::metadata(real),
+        None => std::fs::symlink_metadata(path),
     };
     let meta = meta.map_err(|e| io_error(path, e))?;
     let name = match &opts.name {
@@ -62,7 +69,7 @@ pub fn read(path: &Path, opts: &ReadOptions, out: &mut dyn Write) -> Result<(), 
         out,
         links: HashMap::new(),
     };
-    walker.entry(path, &name, &meta)
+    walker.entry(followed.as_deref().unwrap_or(path), &name, &meta)
 }
 
 struct Walker<'a> {

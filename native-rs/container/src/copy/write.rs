@@ -252,6 +252,30 @@ mod tests {
         assert_eq!(fs::metadata(dst.join("copy/hard")).unwrap().ino(), fs::metadata(dst.join("copy/sub/f")).unwrap().ino());
     }
 
+    /// `cp -L` of a link to a file, and to a directory: what it points to,
+    /// under the link's name (a file's bytes came out as zeros).
+    #[test]
+    fn follows_the_named_symlink_only() {
+        let t = TempDir::new("copy-follow");
+        let src = t.0.join("src");
+        fs::create_dir_all(src.join("real")).unwrap();
+        fs::write(src.join("real/f"), "content\n").unwrap();
+        std::os::unix::fs::symlink("f", src.join("real/inner")).unwrap();
+        std::os::unix::fs::symlink(src.join("real/f"), src.join("to-file")).unwrap();
+        std::os::unix::fs::symlink("real", src.join("to-dir")).unwrap();
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        for link in ["to-file", "to-dir"] {
+            let mut stream = Vec::new();
+            read::read(&src.join(link), &ReadOptions { follow: true, ..ReadOptions::default() }, &mut stream).unwrap();
+            write_to(&dst, &stream).unwrap();
+        }
+        assert_eq!(fs::read_to_string(dst.join("to-file")).unwrap(), "content\n");
+        assert!(fs::symlink_metadata(dst.join("to-file")).unwrap().file_type().is_file());
+        assert_eq!(fs::read_to_string(dst.join("to-dir/f")).unwrap(), "content\n");
+        assert_eq!(fs::read_link(dst.join("to-dir/inner")).unwrap(), Path::new("f"), "links below it stay links");
+    }
+
     #[test]
     fn never_writes_outside_or_through_a_symlink() {
         let t = TempDir::new("copy-escape");
