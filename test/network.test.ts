@@ -12,7 +12,7 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
@@ -265,6 +265,55 @@ for (const who of identities()) {
       } finally {
         await run(["rm", "-f", "orphan"]);
         await run(["network", "rm", net]);
+      }
+    });
+
+    it("a hostile container or client cannot take a network's DNS or a container's published ports down", async () => {
+      const net = `dos-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      const gw = (await run(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", net])).stdout.trim();
+      const flood = staticToolDir("dns-flood");
+      try {
+        assert.equal((await run(["run", "-d", "--name", "victim", "--network", net, "busybox", "sleep", "600"])).code, 0);
+        // A flood of outside names: the server answers its share (SERVFAIL beyond it) and still serves the others.
+        const flooding = run(["run", "--rm", "--network", net, "-v", `${flood}:/t:ro`, "busybox", "/t/dns-flood", gw, "6"]);
+        await new Promise((r) => setTimeout(r, 2000));
+        const during = await run(["exec", "victim", "nslookup", "victim", gw]);
+        const done = await flooding;
+        assert.equal(during.code, 0, `a container's name resolves during the flood: ${during.stdout}${during.stderr}`);
+        const [, sent, replies] = /sent (\d+) replies (\d+)/.exec(done.stdout) ?? [];
+        assert.ok(Number(sent) > 1000 && Number(replies) > 0, `the flooder is answered too (its reads were starved before): ${done.stdout}${done.stderr}`);
+      } finally {
+        await run(["rm", "-f", "victim"]);
+        await run(["network", "rm", net]);
+      }
+      // A container that never reads, and a client that resets after filling the proxy's buffers; then a
+      // UDP port hit from 700 source ports (one proxy socket each, which ran the keeper out of descriptors).
+      const name = `sink-${who.name}`;
+      const server = start(["run", "--rm", "--name", name, "-p", "127.0.0.1::80", "-p", "127.0.0.1::53/udp", "busybox", "sh", "-c", "nc -ll -p 80 -e sleep 600"]);
+      try {
+        const tcp = await publishedAddress(run, name, "80/tcp");
+        const udp = await publishedAddress(run, name, "53/udp");
+        const id = await inspectField(run, name, "{{.Id}}");
+        const keeper = (JSON.parse(readFileSync(join(who.dataDir, "containers", id, "net", "attach-bridge.json"), "utf8")) as { keeper: number }).keeper;
+        const cpu = () => readFileSync(`/proc/${keeper}/stat`, "utf8").split(") ")[1]!.split(" ").slice(11, 13).reduce((a, b) => a + Number(b), 0);
+        const hostile = `const net = require('net'), dgram = require('dgram');
+          const [th, tp] = ${JSON.stringify(tcp)}.split(':'), up = Number(${JSON.stringify(udp)}.split(':')[1]);
+          const s = net.connect(Number(tp), th, () => { const chunk = Buffer.alloc(65536); const fill = () => { while (s.write(chunk)); };
+            fill(); s.on('drain', fill); setTimeout(() => { s.resetAndDestroy(); udpBurst(); }, 1500); });
+          async function udpBurst() { for (let i = 0; i < 700; i++) { const u = dgram.createSocket('udp4'); await new Promise((r) => u.send('x', up, '127.0.0.1', () => { u.close(); r(); })); } console.log('done'); }`;
+        assert.match((await ns.run([process.execPath, "-e", hostile], { timeoutMs: 30_000 })).stdout, /done/);
+        const before = cpu();
+        await new Promise((r) => setTimeout(r, 2000));
+        const ticks = cpu() - before;
+        assert.ok(ticks < 50, `the keeper is idle after the reset, not spinning (${ticks} ticks in 2 s)`);
+        const fds = readdirSync(`/proc/${keeper}/fd`).length;
+        assert.ok(fds < 600, `UDP sessions are bounded (${fds} descriptors)`);
+        const r = await ns.run([process.execPath, "-e", `require('net').connect(${tcp.split(":")[1]}, '127.0.0.1', function () { console.log('connected'); this.destroy(); })`]);
+        assert.match(r.stdout, /connected/, "the TCP port still takes connections");
+      } finally {
+        await run(["rm", "-f", name]);
+        await server.done;
       }
     });
 

@@ -101,6 +101,16 @@ struct Pending {
     since: Instant,
 }
 
+/// Queries forwarded and not yet answered, in all and per client address: a
+/// flooding container gets SERVFAIL for what is beyond its share, and never
+/// takes the ids of others' queries.
+const MAX_PENDING: usize = 1024;
+const MAX_PENDING_PER_CLIENT: u32 = 64;
+/// Client packets handled before the upstream socket is looked at again:
+/// with no bound a flood kept the loop on the client side and upstream
+/// answers went unread for everyone.
+const CLIENT_BATCH: usize = 64;
+
 /// The server. Ends on SIGTERM (default action) or, as a safety net when
 /// its stopper was killed, once the network has had no live lease for a
 /// while.
@@ -132,6 +142,8 @@ pub fn main(o: Options) -> i32 {
     let _ = upstream.set_nonblocking(true);
 
     let mut pending: HashMap<u16, Pending> = HashMap::new();
+    let mut leases = LeaseCache { dir: o.dir.clone(), stamp: None, at: Instant::now(), live: Vec::new() };
+    let mut per_client: HashMap<std::net::IpAddr, u32> = HashMap::new();
     // Upstream query ids are random, never a sequence: a container that can
     // send packets with a forged source (NET_RAW) must not be able to guess
     // the id of a query it caused and answer it first (cache poisoning for
@@ -146,7 +158,8 @@ pub fn main(o: Options) -> i32 {
         }
         counter = counter.wrapping_add(1);
         let id = u16::from_ne_bytes(b) ^ counter;
-        if !pending.contains_key(&id) || pending.len() >= u16::MAX as usize {
+        // Never all taken: at most MAX_PENDING are.
+        if !pending.contains_key(&id) {
             return id;
         }
     };
@@ -156,13 +169,17 @@ pub fn main(o: Options) -> i32 {
     loop {
         let mut fds = [PollFd { fd: socket.as_raw_fd(), events: 0x1, revents: 0 }, PollFd { fd: upstream.as_raw_fd(), events: 0x1, revents: 0 }];
         let _ = super::proxy::poll(&mut fds, 1000);
-        while let Ok((n, client)) = socket.recv_from(&mut buf) {
+        for _ in 0..CLIENT_BATCH {
+            let (n, client) = match socket.recv_from(&mut buf) {
+                Ok(got) => got,
+                Err(_) => break,
+            };
             let packet = &buf[..n];
             let q = match dns::parse_query(packet) {
                 Some(q) => q,
                 None => continue,
             };
-            match lookup(&o.dir, &q) {
+            match lookup(&mut leases, &q) {
                 Some(addrs) => {
                     let _ = socket.send_to(&dns::answer(packet, &q, dns::RCODE_OK, &addrs), client);
                 }
@@ -172,6 +189,12 @@ pub fn main(o: Options) -> i32 {
                     let _ = socket.send_to(&dns::answer(packet, &q, dns::RCODE_NXDOMAIN, &[]), client);
                 }
                 None => {
+                    // Counted only once forwarded: the map never outgrows `pending`, forged sources or not.
+                    if pending.len() >= MAX_PENDING || per_client.get(&client.ip()).map_or(false, |c| *c >= MAX_PENDING_PER_CLIENT) {
+                        let _ = socket.send_to(&dns::answer(packet, &q, dns::RCODE_SERVFAIL, &[]), client);
+                        continue;
+                    }
+                    *per_client.entry(client.ip()).or_insert(0) += 1;
                     let id = fresh_id(&pending);
                     pending.insert(id, Pending { client, id: q.id, since: Instant::now() });
                     let _ = upstream.send_to(&dns::with_id(packet, id), SocketAddrV4::new(o.upstream[0], 53));
@@ -184,10 +207,17 @@ pub fn main(o: Options) -> i32 {
             }
             let ours = u16::from_be_bytes([buf[0], buf[1]]);
             if let Some(p) = pending.remove(&ours) {
+                release(&mut per_client, &p);
                 let _ = socket.send_to(&dns::with_id(&buf[..n], p.id), p.client);
             }
         }
-        pending.retain(|_, p| p.since.elapsed() < Duration::from_secs(5));
+        pending.retain(|_, p| {
+            let keep = p.since.elapsed() < Duration::from_secs(5);
+            if !keep {
+                release(&mut per_client, p);
+            }
+            keep
+        });
         if last_check.elapsed() >= Duration::from_secs(1) {
             last_check = Instant::now();
             if ipam::live(&o.dir).is_empty() {
@@ -203,14 +233,47 @@ pub fn main(o: Options) -> i32 {
     }
 }
 
+/// The network's live leases, read again when its leases dir changes (a
+/// lease taken, released or renamed; and at least each second, for a keeper
+/// that died): a flood of lookups no longer reads every lease file each.
+struct LeaseCache {
+    dir: PathBuf,
+    stamp: Option<std::time::SystemTime>,
+    at: Instant,
+    live: Vec<(Ipv4Addr, ipam::Owner)>,
+}
+
+impl LeaseCache {
+    fn live(&mut self) -> &[(Ipv4Addr, ipam::Owner)] {
+        let stamp = std::fs::metadata(ipam::leases_dir(&self.dir)).and_then(|m| m.modified()).ok();
+        if stamp.is_none() || stamp != self.stamp || self.at.elapsed() >= Duration::from_secs(1) {
+            self.live = ipam::live(&self.dir);
+            self.stamp = stamp;
+            self.at = Instant::now();
+        }
+        &self.live
+    }
+}
+
+/// One fewer query of `p`'s client in flight.
+fn release(per_client: &mut HashMap<std::net::IpAddr, u32>, p: &Pending) {
+    if let Some(c) = per_client.get_mut(&p.client.ip()) {
+        *c -= 1;
+        if *c == 0 {
+            per_client.remove(&p.client.ip());
+        }
+    }
+}
+
 /// The network's addresses for the question's name: Some(empty) for a
 /// known name asked for another type (AAAA: there is none, no need to ask
 /// elsewhere), None for a name we do not know.
-fn lookup(dir: &Path, q: &Question) -> Option<Vec<Ipv4Addr>> {
-    let found: Vec<Ipv4Addr> = ipam::live(dir)
-        .into_iter()
+fn lookup(leases: &mut LeaseCache, q: &Question) -> Option<Vec<Ipv4Addr>> {
+    let found: Vec<Ipv4Addr> = leases
+        .live()
+        .iter()
         .filter(|(_, o)| o.names.iter().any(|n| n.eq_ignore_ascii_case(&q.name)))
-        .map(|(ip, _)| ip)
+        .map(|(ip, _)| *ip)
         .collect();
     if found.is_empty() {
         return None;

@@ -52,7 +52,7 @@ impl Owner {
     }
 }
 
-fn leases_dir(dir: &Path) -> PathBuf {
+pub fn leases_dir(dir: &Path) -> PathBuf {
     dir.join("leases")
 }
 

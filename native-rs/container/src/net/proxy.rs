@@ -8,7 +8,8 @@
 
 use super::spec::{Port, Protocol};
 use crate::error::Error;
-use crate::sys::errno::{EACCES, EADDRINUSE, EAGAIN, EINTR};
+use crate::sys::consts::{POLLERR, POLLHUP, POLLNVAL};
+use crate::sys::errno::{EACCES, EADDRINUSE, EAGAIN, EINTR, EMFILE, ENFILE};
 use crate::sys::types::PollFd;
 use crate::sys::{socket, Errno};
 use std::collections::HashMap;
@@ -21,6 +22,13 @@ const POLLIN: i16 = 0x1;
 const POLLOUT: i16 = 0x4;
 const BUF: usize = 256 * 1024;
 const UDP_IDLE: Duration = Duration::from_secs(60);
+/// UDP peers served at once per published port: one socket each, so without
+/// a bound a flood of source ports took every descriptor (and with them the
+/// other ports' connections). Beyond it the least recently used goes.
+const MAX_UDP_SESSIONS: usize = 512;
+/// A listener whose accept failed for want of descriptors is left alone this
+/// long (it stays readable: polling it at once would spin).
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
 pub enum Socket {
     Tcp(TcpListener),
@@ -169,11 +177,13 @@ pub struct Proxy {
     udp: Vec<UdpSession>,
     udp_by_client: HashMap<(usize, SocketAddr), usize>,
     slots: Vec<Slot>,
+    /// Listeners not polled until then (ACCEPT_PAUSE).
+    paused: HashMap<usize, Instant>,
 }
 
 impl Proxy {
     pub fn new(published: Vec<Published>, to: Ipv4Addr) -> Proxy {
-        Proxy { published, to, conns: Vec::new(), udp: Vec::new(), udp_by_client: HashMap::new(), slots: Vec::new() }
+        Proxy { published, to, conns: Vec::new(), udp: Vec::new(), udp_by_client: HashMap::new(), slots: Vec::new(), paused: HashMap::new() }
     }
 
     /// The listening sockets (kept open when the keeper closes the rest).
@@ -189,7 +199,9 @@ impl Proxy {
 
     /// Milliseconds until the next idle check (-1: none needed).
     pub fn timeout_ms(&self) -> i32 {
-        if self.udp.is_empty() {
+        if !self.paused.is_empty() {
+            ACCEPT_PAUSE.as_millis() as i32
+        } else if self.udp.is_empty() {
             -1
         } else {
             1000
@@ -199,11 +211,15 @@ impl Proxy {
     /// Appends the fds to poll; `ready` gets the same entries back.
     pub fn interest(&mut self, out: &mut Vec<PollFd>) {
         self.slots.clear();
+        self.paused.retain(|_, until| Instant::now() < *until);
         let mut add = |slots: &mut Vec<Slot>, fd: i32, events: i16, slot: Slot| {
             out.push(PollFd { fd, events, revents: 0 });
             slots.push(slot);
         };
         for (i, p) in self.published.iter().enumerate() {
+            if self.paused.contains_key(&i) {
+                continue;
+            }
             let fd = match &p.socket {
                 Socket::Tcp(l) => l.as_raw_fd(),
                 Socket::Udp(s) => s.as_raw_fd(),
@@ -233,6 +249,10 @@ impl Proxy {
             }
             match *slot {
                 Slot::Listener(i) => self.accept(i),
+                // A side polled for nothing (its buffer full, nothing to send it) that errs or hangs up
+                // can make no progress and would wake every poll: a reset client of a container that
+                // does not read kept the keeper at 100 % CPU.
+                Slot::Client(i) | Slot::Upstream(i) if p.events == 0 && p.revents & (POLLERR | POLLHUP | POLLNVAL) != 0 => self.conns[i].dead = true,
                 Slot::Client(i) | Slot::Upstream(i) => self.pump(i),
                 Slot::Udp(i) => self.udp_reply(i),
             }
@@ -248,7 +268,12 @@ impl Proxy {
                 for _ in 0..64 {
                     let client = match l.accept() {
                         Ok((c, _)) => c,
-                        Err(_) => break,
+                        Err(e) => {
+                            if matches!(e.raw_os_error(), Some(n) if n == EMFILE.0 || n == ENFILE.0) {
+                                self.paused.insert(i, Instant::now() + ACCEPT_PAUSE);
+                            }
+                            break;
+                        }
                     };
                     let _ = client.set_nonblocking(true);
                     let _ = client.set_nodelay(true);
@@ -272,6 +297,9 @@ impl Proxy {
                     let k = match self.udp_by_client.get(&(i, from)) {
                         Some(k) => *k,
                         None => {
+                            if self.udp.iter().filter(|s| s.listener == i).count() >= MAX_UDP_SESSIONS {
+                                evict_oldest(&mut self.udp, &mut self.udp_by_client, i);
+                            }
                             let sock = match UdpSocket::bind("0.0.0.0:0").and_then(|u| u.connect(target).map(|()| u)) {
                                 Ok(u) => u,
                                 Err(_) => continue,
@@ -320,8 +348,21 @@ impl Proxy {
         let before = self.udp.len();
         self.udp.retain(|s| s.last.elapsed() < UDP_IDLE);
         if self.udp.len() != before {
-            self.udp_by_client = self.udp.iter().enumerate().map(|(k, s)| ((s.listener, s.client), k)).collect();
+            self.udp_by_client = index_udp(&self.udp);
         }
+    }
+}
+
+fn index_udp(udp: &[UdpSession]) -> HashMap<(usize, SocketAddr), usize> {
+    udp.iter().enumerate().map(|(k, s)| ((s.listener, s.client), k)).collect()
+}
+
+/// The least recently used session of listener `i` goes (MAX_UDP_SESSIONS).
+fn evict_oldest(udp: &mut Vec<UdpSession>, by_client: &mut HashMap<(usize, SocketAddr), usize>, i: usize) {
+    let oldest = udp.iter().enumerate().filter(|(_, s)| s.listener == i).min_by_key(|(_, s)| s.last).map(|(k, _)| k);
+    if let Some(k) = oldest {
+        udp.swap_remove(k);
+        *by_client = index_udp(udp);
     }
 }
 
