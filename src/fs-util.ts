@@ -146,7 +146,9 @@ export async function writeOutputFile(path: string, write: (out: Writable) => Pr
     done = true;
   } finally {
     if (!done) {
+      // After its open: a stream destroyed while opening still makes the file, after an unlink here.
       file.destroy();
+      if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
       if (target.renameTo) await unlink(target.write).catch(() => {});
     }
   }

@@ -81,6 +81,10 @@ for (const who of identities()) {
       const oci = join(who.scratch, "bb-oci.tar");
       ok(await tsbox(who, ["save", "-o", docker, "busybox"], { env }));
       ok(await tsbox(who, ["save", "--format", "oci", "-o", oci, "busybox"], { env }));
+      // A save that fails leaves nothing where it would have written (its temp file was left).
+      const failed = await tsbox(who, ["save", "-o", join(who.scratch, "none.tar"), "nosuch"], { env });
+      assert.equal(failed.code, 125);
+      assert.deepEqual(readdirSync(who.scratch).filter((f) => f.startsWith("none.tar")), []);
       const fromDocker = JSON.parse(await runTool("skopeo", ["inspect", `docker-archive:${docker}`]));
       assert.equal(fromDocker.Architecture, "amd64");
       const fromOci = JSON.parse(await runTool("skopeo", ["inspect", `oci-archive:${oci}`]));
