@@ -93,6 +93,20 @@ for (const who of identities()) {
     // The single-id user's containers have one id, 0: the files and the user are its.
     const id = who.name === "single" ? 0 : 1000;
 
+    it("a Dockerfile's own NAME.dockerignore wins over the context's .dockerignore", async () => {
+      const ctx = context(who, "own-ignore", {
+        "app.Dockerfile": "FROM busybox\nCOPY . /c\nCMD ls /c\n",
+        "app.Dockerfile.dockerignore": "a\n",
+        ".dockerignore": "b\n",
+        a: "a",
+        b: "b",
+      });
+      const r = await build(["-t", "own-ignore:1", "-f", join(ctx, "app.Dockerfile"), ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((await cli(["run", "--rm", "own-ignore:1"])).stdout.trim().split("\n").filter((f) => f === "a" || f === "b"), ["b"]);
+      await cli(["rmi", "own-ignore:1"]);
+    });
+
     it("COPY --from follows a symlink named as the source (a file, a directory, an image's /bin/true) and keeps the links below it", async () => {
       const ctx = context(who, "links", {
         Dockerfile: [
@@ -291,9 +305,10 @@ for (const who of identities()) {
         ["FROM busybox\nFOO bar\n", /line 2: unknown instruction: FOO/],
         ["RUN true\n", /no build stage in current context \(RUN before the first FROM\)/],
         ["# nothing\n", /no FROM instruction/],
-        ["FROM busybox\nRUN exit 3\n", /process "\/bin\/sh -c exit 3" did not complete successfully: exit code: 3/],
+        ["FROM busybox\n\nRUN exit 3\n", /line 3: process "\/bin\/sh -c exit 3" did not complete successfully: exit code: 3/],
+        ["FROM busybox\nUSER nosuchuser\nRUN true\n", /line 3: unable to find user nosuchuser/],
         // A step that cannot start: exit 1 as any failed step, and its container (recorded as exited 127) goes too.
-        ['FROM busybox\nRUN ["/nonexistent"]\n', /process "\/nonexistent" did not complete successfully: no such file or directory: \/nonexistent/],
+        ['FROM busybox\nRUN ["/nonexistent"]\n', /line 2: process "\/nonexistent" did not complete successfully: no such file or directory: \/nonexistent/],
         ["FROM busybox\nCOPY ../outside-secret /x\n", /forbidden path outside the build context: \.\.\/outside-secret/],
         ["FROM busybox\nCOPY escape/passwd /x\n", /forbidden path outside the build context: escape\/passwd/],
         ["FROM busybox\nCOPY escape-file /x\n", /forbidden path outside the build context/],

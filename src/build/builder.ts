@@ -119,7 +119,7 @@ const PREDEFINED = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "F
 
 export async function build(rt: Runtime, options: BuildOptions): Promise<BuildResult> {
   const say = options.onOutput ?? (() => {});
-  const context = new BuildContext(options.context);
+  const context = new BuildContext(options.context, options.dockerfileText === undefined ? (options.dockerfile ?? "Dockerfile") : undefined);
   let text = options.dockerfileText;
   if (text === undefined) {
     const file = posix.resolve(context.root, options.dockerfile ?? "Dockerfile");

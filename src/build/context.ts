@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from "node:fs";
-import { join, posix, sep } from "node:path";
+import { join, posix, resolve, sep } from "node:path";
 import { BuildError } from "./build-error.js";
 import { hasWildcards, IgnoreRules, matchPath } from "./patterns.js";
 
@@ -38,19 +38,27 @@ export class BuildContext {
   readonly root: string;
   readonly ignore: IgnoreRules;
 
-  /** `dir`: the context directory; `.dockerignore` in it applies. */
-  constructor(dir: string) {
+  /**
+   * `dir`: the context directory; `.dockerignore` in it applies, unless the
+   * Dockerfile (`dockerfile`, relative to the context, or absolute) has one
+   * of its own beside it, `<Dockerfile>.dockerignore`, which wins (docker's rule).
+   */
+  constructor(dir: string, dockerfile?: string) {
     try {
       this.root = realpathSync(dir);
     } catch {
       throw new BuildError(`unable to prepare context: path "${dir}" not found`);
     }
     if (!lstatSync(this.root).isDirectory()) throw new BuildError(`unable to prepare context: ${dir} is not a directory`);
+    const candidates = [...(dockerfile !== undefined ? [`${resolve(this.root, dockerfile)}.dockerignore`] : []), join(this.root, ".dockerignore")];
     let text = "";
-    try {
-      text = readFileSync(join(this.root, ".dockerignore"), "utf8");
-    } catch {
-      // none: nothing ignored
+    for (const file of candidates) {
+      try {
+        text = readFileSync(file, "utf8");
+        break;
+      } catch {
+        // none here: the next, else nothing ignored
+      }
     }
     this.ignore = new IgnoreRules(text);
   }

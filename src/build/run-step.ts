@@ -40,8 +40,9 @@ export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: 
   }, { onWarning: (w) => say(`[warning] ${w}\n`) }).catch(async (err: unknown) => {
     // A start that failed is recorded (exited, 125): not a container to leave behind.
     await rt.removeContainer(step.name, { force: true, volumes: true }).catch(() => {});
-    // A failed step, as any other (exit 1), with why it could not start.
-    if (isTsboxError(err) && err.code !== "usage") throw new BuildError(`process "${req.argv.join(" ")}" did not complete successfully: ${err.message}`);
+    // A failed step, as any other (exit 1), with why it could not start and where (an unknown USER too).
+    if (isTsboxError(err) && err.code !== "usage") throw new BuildError(`line ${ins.line}: process "${req.argv.join(" ")}" did not complete successfully: ${err.message}`);
+    if (isTsboxError(err)) throw new BuildError(`line ${ins.line}: ${err.message}`, err);
     throw err;
   });
   const onAbort = () => void c.kill("SIGKILL").catch(() => {});
@@ -53,7 +54,7 @@ export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: 
     const [status] = await Promise.all([c.wait(), pump(c.stdout), pump(c.stderr)]);
     options.signal?.throwIfAborted();
     if (status.exitCode !== 0) {
-      throw new BuildError(`process "${req.argv.join(" ")}" did not complete successfully: exit code: ${status.exitCode}${status.oomKilled ? " (killed: out of memory)" : ""}`);
+      throw new BuildError(`line ${ins.line}: process "${req.argv.join(" ")}" did not complete successfully: exit code: ${status.exitCode}${status.oomKilled ? " (killed: out of memory)" : ""}`);
     }
     return await commitStep(rt, stage, c.id, `RUN ${req.argv.join(" ")} # tsbox build`, req.annotations);
   } finally {
