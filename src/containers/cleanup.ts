@@ -144,27 +144,29 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
   // What each image is made of on disk: its blobs and unpacked layers, which images share.
   const parts = new Map<string, number>();
   const imageParts: { parts: string[]; active: boolean }[] = [];
-  const part = async (key: string, size: () => Promise<number> | number) => {
-    if (!parts.has(key)) parts.set(key, await size());
-    return parts.get(key)!;
-  };
-  for (const summary of await runtime.images()) {
+  // An image's blobs and unpacked layers, each counted once in `into`.
+  const partsOf = async (manifestDigest: string, into: Map<string, number>) => {
     let size = 0;
     const own: string[] = [];
+    const add = async (key: string, bytes: () => Promise<number> | number) => {
+      if (!into.has(key)) into.set(key, parts.get(key) ?? (await bytes()));
+      own.push(key);
+      size += into.get(key)!;
+    };
     try {
-      const manifest = JSON.parse(readFileSync(layout.blobPath(summary.manifestDigest), "utf8")) as ImageManifest;
-      for (const blob of [manifest.config, ...manifest.layers]) {
-        own.push(blob.digest);
-        size += await part(blob.digest, () => blob.size);
-      }
+      const manifest = JSON.parse(readFileSync(layout.blobPath(manifestDigest), "utf8")) as ImageManifest;
+      for (const blob of [manifest.config, ...manifest.layers]) await add(blob.digest, () => blob.size);
       const config = JSON.parse(readFileSync(layout.blobPath(manifest.config.digest), "utf8")) as { rootfs?: { diff_ids?: string[] } };
-      for (const diffId of config.rootfs?.diff_ids ?? []) {
-        own.push(`layer:${diffId}`);
-        size += await part(`layer:${diffId}`, () => treeBytes(runtime.layerPath(diffId)));
-      }
+      for (const diffId of config.rootfs?.diff_ids ?? []) await add(`layer:${diffId}`, () => treeBytes(runtime.layerPath(diffId)));
     } catch {
       // an image whose blobs went missing counts as nothing
     }
+    return { size, own };
+  };
+  const listed = new Set<string>();
+  for (const summary of await runtime.images()) {
+    listed.add(summary.manifestDigest);
+    const { size, own } = await partsOf(summary.manifestDigest, parts);
     const count = byManifest.get(summary.manifestDigest) ?? 0;
     images.push({ name: summary.name, platform: summary.platform, id: summary.id, created: summary.created, size, containers: count });
     imageParts.push({ parts: own, active: count > 0 });
@@ -179,16 +181,27 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
   const volumes: DiskUsage["volumes"] = [];
   for (const v of runtime.volumes.list() as VolumeInfo[]) volumes.push({ name: v.Name, links: runtime.volumes.users(v.Name).length, size: await treeBytes(v.Mountpoint) });
 
+  // The build cache: the step images builds keep (what `builder prune` removes), by the parts no listed
+  // image has, and RUN --mount=type=cache directories.
+  const stepParts = new Map<string, number>();
+  let steps = 0;
+  for (const d of (await layout.readIndex()).manifests) {
+    if (listed.has(d.digest) || d.annotations?.[CACHE_KEY_ANNOTATION] === undefined || d.annotations?.[Annotation.refName] !== undefined) continue;
+    listed.add(d.digest);
+    steps++;
+    await partsOf(d.digest, stepParts);
+  }
   const cacheDir = cacheMountsDir(runtime.dataDir);
-  const cache: number[] = [];
-  for (const name of cacheDirs(cacheDir)) cache.push(await treeBytes(join(cacheDir, name)));
+  const cache: number[] = [...stepParts].filter(([k]) => !parts.has(k)).map(([, v]) => v);
+  const mounts = cacheDirs(cacheDir);
+  for (const name of mounts) cache.push(await treeBytes(join(cacheDir, name)));
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   return {
     rows: [
       { Type: "Images", TotalCount: images.length, Active: images.filter((i) => i.containers > 0).length, Size: imagesSize, Reclaimable: imagesReclaimable },
       { Type: "Containers", TotalCount: sized.length, Active: sized.filter((c) => c.status === "running").length, Size: sum(sized.map((c) => c.size)), Reclaimable: sum(sized.filter((c) => c.status !== "running").map((c) => c.size)) },
       { Type: "Local Volumes", TotalCount: volumes.length, Active: volumes.filter((v) => v.links > 0).length, Size: sum(volumes.map((v) => v.size)), Reclaimable: sum(volumes.filter((v) => v.links === 0).map((v) => v.size)) },
-      { Type: "Build Cache", TotalCount: cache.length, Active: 0, Size: sum(cache), Reclaimable: sum(cache) },
+      { Type: "Build Cache", TotalCount: steps + mounts.length, Active: 0, Size: sum(cache), Reclaimable: sum(cache) },
     ],
     images,
     containers: sized,
