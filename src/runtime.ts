@@ -24,7 +24,7 @@ import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-i
 import type { PushOptions, PushResult } from "./image/registry/push-image.js";
 import type { Platform } from "./image/oci.js";
 import { formatPlatform, parsePlatform, platformMatches } from "./image/platform.js";
-import { familiarName, parseReference } from "./image/reference.js";
+import { familiarName, parseReference, repositoryName } from "./image/reference.js";
 import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec, defaultHostname } from "./spec/from-options.js";
@@ -564,6 +564,28 @@ export class Runtime implements ContainerOwner {
     return pullImage(this.imageStore, image, { ...options, ...(platform ? { platform } : {}), layers: this.layers });
   }
 
+  /** `pull --all-tags`: every tag the repository's registry lists (a name without a tag or digest). */
+  async pullAllTags(repository: string, options: Omit<PullOptions, "layers"> = {}): Promise<PullResult[]> {
+    const ref = parseReference(untaggedRepository(repository, "pull"));
+    const { RegistryClient } = await import("./image/registry/client.js");
+    const client = new RegistryClient(ref.domain, { ...(options.env ? { env: options.env } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    const tags = await client.listTags(ref.path);
+    if (tags.length === 0) throw new ImageError(`${repository} has no tags in its registry`);
+    const pulled: PullResult[] = [];
+    for (const tag of tags) pulled.push(await this.pull(`${repositoryName(ref)}:${tag}`, options));
+    return pulled;
+  }
+
+  /** `push --all-tags`: every local tag of the repository (a name without a tag or digest). */
+  async pushAllTags(repository: string, options: PushOptions = {}): Promise<PushResult[]> {
+    const wanted = repositoryName(parseReference(untaggedRepository(repository, "push")));
+    const names = [...new Set((await this.images()).map((i) => i.name).filter((n) => !n.includes("<none>") && repositoryName(parseReference(n)) === wanted))];
+    if (names.length === 0) throw new ImageError(`no local image is tagged in ${repository}`);
+    const pushed: PushResult[] = [];
+    for (const name of names) pushed.push(await this.push(name, options));
+    return pushed;
+  }
+
   /** Pushes a stored image to its registry (or to `destination`). */
   async push(image: string, options: PushOptions & { destination?: string } = {}): Promise<PushResult> {
     const { pushImage } = await import("./image/registry/push-image.js");
@@ -964,4 +986,10 @@ function networkModeOf(plan: NetworkPlan | undefined, asked: string): string {
   if (plan.shareHost) return "host";
   if (plan.join) return asked;
   return plan.network && plan.network.attach.length > 0 ? asked : "none";
+}
+
+/** docker's rule for `--all-tags`: the repository alone. */
+function untaggedRepository(name: string, verb: string): string {
+  if (name.includes("@") || /:[^/]*$/.test(name)) throw new UsageError(`tag can't be used with --all-tags/-a (tsbox ${verb} -a ${name.replace(/[:@][^/]*$/, "")})`);
+  return name;
 }

@@ -328,6 +328,24 @@ for (const who of identities()) {
       assert.match((await tsbox(who, ["inspect", `${repo}:1`], { env })).stderr, /^tsbox: image not found/);
     });
 
+    it("push and pull --all-tags: every local tag of a repository, and back every tag its registry lists", async () => {
+      const env = freshStore(who);
+      const repo = `${anon.host}/all-${who.name}/bb`;
+      for (const tag of ["1", "2", "latest"]) ok(await tsbox(who, ["tag", "busybox", `${repo}:${tag}`], { env }));
+      const refused = await tsbox(who, ["push", "-a", `${repo}:1`], { env });
+      assert.equal(refused.code, 125);
+      assert.match(refused.stderr, /tag can't be used with --all-tags\/-a/);
+      const pushed = await tsbox(who, ["push", "--all-tags", "-q", repo], { env });
+      ok(pushed);
+      assert.deepEqual(pushed.stdout.trim().split("\n").sort(), ["1", "2", "latest"].map((t) => `${repo}:${t}`));
+      const clean = freshStore(who);
+      const pulled = await tsbox(who, ["pull", "-a", "-q", repo], { env: clean });
+      ok(pulled);
+      assert.deepEqual(pulled.stdout.trim().split("\n").sort(), ["1", "2", "latest"].map((t) => `${repo}:${t}`));
+      const names = (await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}}"], { env: clean })).stdout.trim().split("\n").sort();
+      assert.deepEqual(names, ["1", "2", "latest"].map((t) => `${repo}:${t}`));
+    });
+
     it("pushes behind token auth with push scope, mounting from a repository it may pull", async () => {
       const env = freshStore(who);
       ok(await tsbox(who, ["login", "-u", "alice", "--password-stdin", token.host], { env, stdin: `${USERS.alice}\n` }));

@@ -12,11 +12,12 @@ Push a local image to its registry (or to DESTINATION). Blobs the registry
 already has are skipped; blobs in another repository there are mounted.
 
 Options:
-  -q, --quiet   Print only the pushed name; no progress
+  -a, --all-tags   Push every local tag of the repository (NAME without a tag)
+  -q, --quiet      Print only the pushed name; no progress
 `;
 
 export async function pushCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "quiet", short: "q" }]);
+  const flags = parseFlags(args, [{ name: "quiet", short: "q" }, { name: "all-tags", short: "a" }]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length < 1 || flags.positionals.length > 2) throw new UsageError(`"tsbox push" requires an image (and optionally a destination)`);
   const [source, destination] = flags.positionals as [string, string | undefined];
@@ -25,10 +26,14 @@ export async function pushCommand(args: string[], ctx: CliContext): Promise<numb
   const display = progressFor(ctx.stderr, quiet);
   return withInterrupt(ctx, "push", async (signal) => {
     try {
-      const r = await runtime.push(source, { signal, env: ctx.env, ...(destination ? { destination } : {}), ...(display ? { onProgress: display.onEvent } : {}) });
+      const options = { signal, env: ctx.env, ...(display ? { onProgress: display.onEvent } : {}) };
+      if (flags.bools.has("all-tags") && destination !== undefined) throw new UsageError("--all-tags pushes each tag to its own name: no DESTINATION");
+      const results = flags.bools.has("all-tags") ? await runtime.pushAllTags(source, options) : [await runtime.push(source, { ...options, ...(destination ? { destination } : {}) })];
       display?.finish();
-      if (quiet) ctx.stdout.write(r.name + "\n");
-      else ctx.stdout.write(`Pushed ${r.name}: ${r.uploaded} uploaded, ${r.existing} already present, ${r.mounted} mounted\nDigest: ${r.digest}\n`);
+      for (const r of results) {
+        if (quiet) ctx.stdout.write(r.name + "\n");
+        else ctx.stdout.write(`Pushed ${r.name}: ${r.uploaded} uploaded, ${r.existing} already present, ${r.mounted} mounted\nDigest: ${r.digest}\n`);
+      }
       return 0;
     } finally {
       display?.finish();

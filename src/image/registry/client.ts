@@ -109,6 +109,28 @@ export class RegistryClient {
     if (!res.ok) throw await registryError(res, `${this.domain}/v2/`);
   }
 
+  /** The repository's tags (`/tags/list`, following its pages), at most `limit`. */
+  async listTags(repo: string, limit = 10_000): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | null = `/v2/${repo}/tags/list?n=1000`;
+    while (path !== null && tags.length < limit) {
+      const res: Response = await this.request("GET", path, { scopes: [pullScope(repo)] });
+      if (!res.ok) throw await registryError(res, `${this.domain}/${repo}`);
+      const data = await bodyBytes(res, this.signal, MAX_MANIFEST_BYTES, () => new ImageError(`the tag list of ${repo} is too large`));
+      let page: { tags?: unknown };
+      try {
+        page = JSON.parse(data.toString("utf8")) as { tags?: unknown };
+      } catch (err) {
+        throw new ImageError(`the tag list of ${repo} is not valid JSON`, err);
+      }
+      for (const t of Array.isArray(page.tags) ? page.tags : []) if (typeof t === "string" && /^[\w][\w.-]{0,127}$/.test(t)) tags.push(t);
+      // The next page, on the registry's own origin only (RFC 5988 Link: <…>; rel="next").
+      const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(res.headers.get("link") ?? "")?.[1];
+      path = next !== undefined && (next.startsWith("/v2/") || new URL(next, this.baseUrl).origin === this.origin) ? new URL(next, this.baseUrl).pathname + new URL(next, this.baseUrl).search : null;
+    }
+    return tags.slice(0, limit);
+  }
+
   /** A manifest or index, verified against its digest. */
   async getManifest(repo: string, reference: string): Promise<{ mediaType: string; digest: string; data: Buffer }> {
     const res = await this.request("GET", `/v2/${repo}/manifests/${reference}`, {
