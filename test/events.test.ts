@@ -55,6 +55,9 @@ for (const who of identities()) {
       assert.equal(past.code, 0, past.stderr);
       const dies = past.stdout.trim().split("\n").map((l) => JSON.parse(l) as { Type: string; Action: string; Actor: { Attributes: Record<string, string> } });
       assert.deepEqual(dies.map((d) => [d.Type, d.Action, d.Actor.Attributes.exitCode]), [["container", "die", "137"], ["container", "die", "3"]]);
+      // docker's Go names for the fields its JSON keeps lowercase (its docs' `--format 'Status={{.Status}} ID={{.ID}}'`).
+      const goNames = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", "event=die", "--filter", "image=busybox", "--format", "{{.Status}} {{len .ID}} {{.From}} {{.Scope}} {{if .TimeNano}}nanos{{end}}"]);
+      assert.equal(goNames.stdout, "die 64 busybox local nanos\n".repeat(2), goNames.stderr);
       // docker's default line.
       const text = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}-2`, "--filter", "event=destroy"]);
       assert.match(text.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z container destroy [0-9a-f]{64} \\(image=busybox, name=${name}-2\\)\\n$`));

@@ -105,7 +105,7 @@ async function printer(format: string | undefined, write: (text: string) => void
     const { formatTemplate, renderTemplate } = await import("../format-template-exec.js");
     const { parseTemplate } = await import("../format-template-parse.js");
     const template = parseTemplate(formatTemplate(format));
-    return (_line, e) => write(renderTemplate(template, e) + "\n");
+    return (_line, e) => write(renderTemplate(template, withGoNames(e)) + "\n");
   }
   return (_line, e, time) => {
     const seconds = new Date(Number(time / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
@@ -116,6 +116,20 @@ async function printer(format: string | undefined, write: (text: string) => void
       .join(", ");
     write(`${seconds}.${fraction}Z ${e.Type} ${e.Action} ${e.Actor.ID} (${attributes})\n`);
   };
+}
+
+/**
+ * docker's event is a Go struct whose older fields have lowercase JSON keys
+ * (`status`, `id`, `from`, `scope`, `time`, `timeNano`): a template names
+ * them `.Status`, `.ID`, … (docker's own docs use `{{.Status}}`), while
+ * `{{json .}}` prints the keys. So the Go names are there, but not enumerable.
+ */
+function withGoNames(e: EventRecord): EventRecord {
+  const value: Record<string, unknown> = { ...e };
+  for (const [go, key] of [["Status", "status"], ["ID", "id"], ["From", "from"], ["Scope", "scope"], ["Time", "time"], ["TimeNano", "timeNano"]] as const) {
+    if (key in value) Object.defineProperty(value, go, { value: value[key], enumerable: false });
+  }
+  return value as unknown as EventRecord;
 }
 
 /** The lines of a file there is no need to follow (the rotated one). */
