@@ -9,10 +9,11 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { identityEnv, runJsonScript } from "./helpers/cli.js";
+import { identityEnv, runJsonScript, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
@@ -67,7 +68,7 @@ for (const who of identities()) {
       assert.equal(r.newHelper, true);
     });
 
-    it("dies with its owner: a SIGKILLed Node process leaves no helper, supervisor or container", async () => {
+    it("dies with its owner: a SIGKILLed Node process leaves no helper, supervisor or container, and its runs' ends are recorded", async () => {
       const child = spawn(process.execPath, ["--import", "tsx", script, "owner"], { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "inherit"] });
       const line = await new Promise<string>((resolve, reject) => {
         let out = "";
@@ -77,16 +78,20 @@ for (const who of identities()) {
         });
         child.on("exit", (code) => reject(new Error(`the owner exited (${code}) before reporting`)));
       });
-      const pids = JSON.parse(line) as { helper: number; supervisor: number; container: number };
+      const { pids, removed, kept } = JSON.parse(line) as { pids: Record<string, number>; removed: string; kept: string };
       for (const pid of Object.values(pids)) assert.ok(alive(pid), `${pid} runs before the owner is killed`);
       const exited = new Promise((resolve) => child.on("exit", resolve));
       child.kill("SIGKILL");
       await exited;
       for (let i = 0; i < 250 && Object.values(pids).some(alive); i++) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(Object.entries(pids).filter(([, pid]) => alive(pid)), [], "nothing outlives the owner");
-      // The container's bundle of a killed run is collected by the next run, as after any killed front end.
-      const collect = await runJsonScript(who, script, ["restart"]);
-      assert.deepEqual(collect.again.stdout, "again\n");
+      // Each supervisor killed its container and recorded it, as docker shows a killed one: a supervisor
+      // that wrote its exit to the dead owner's socket died of SIGPIPE first (state "running", ps: "unknown").
+      const containers = join(who.dataDir, "containers");
+      assert.equal(existsSync(join(containers, removed)), false, "the --rm container is deleted by its supervisor");
+      const state = JSON.parse(readFileSync(join(containers, kept, "state.json"), "utf8")) as { status: string; exitCode: number; finished: string | null };
+      assert.deepEqual([state.status, state.exitCode, typeof state.finished], ["exited", 137, "string"]);
+      assert.equal((await tsbox(who, ["rm", kept])).code, 0);
     });
   });
 }

@@ -2,9 +2,9 @@
  * The native backend's warm helper (`tsbox-runtime serve`) seen from a
  * Runtime in this process, run as the identity under test:
  *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|owner|maps
- * `concurrent` and `restart` print one JSON object of results; `owner` prints
- * the pids of its helper, the run's supervisor and the container, then
- * waits to be killed.
+ * `concurrent` and `restart` print one JSON object of results; `owner` runs
+ * a --rm container and a kept one, prints the pids of its helper, the runs'
+ * supervisors and containers, and the two ids, then waits to be killed.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
@@ -60,7 +60,12 @@ switch (process.argv[2]) {
   }
   case "owner": {
     const c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
-    console.log(JSON.stringify({ helper: backend.warmHelperPid, supervisor: parentOf(c.pid), container: c.pid }));
+    const kept = await rt.run({ image: "busybox", cmd: ["sleep", "600"] });
+    console.log(JSON.stringify({
+      pids: { helper: backend.warmHelperPid, supervisor: parentOf(c.pid), container: c.pid, keptSupervisor: parentOf(kept.pid), kept: kept.pid },
+      removed: c.id,
+      kept: kept.id,
+    }));
     await new Promise(() => setInterval(() => {}, 1000));
     break;
   }

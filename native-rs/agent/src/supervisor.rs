@@ -84,7 +84,7 @@ pub fn fork(job: Job, stdio: &Stdio, status_w: c_int) -> Result<i32, Error> {
 
 fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     container::trace::mark("supervisor: forked");
-    signal::reset_all();
+    signal::reset_for_our_code();
     // The agent is the guest's init; if it died nothing here would make sense.
     let _ = cred::set_pdeathsig(SIGKILL);
     let mut fds = vec![stdio.stdin, stdio.stdout, stdio.stderr, status_w];

@@ -318,7 +318,7 @@ impl<'a> Keeper<'a> {
         };
         SIGTERM_W.store(term_w, Ordering::SeqCst);
         signal::reset_all();
-        for sig in [SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, 13 /* SIGPIPE */] {
+        for sig in [SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE] {
             let _ = signal::ignore(sig);
         }
         let _ = signal::install(SIGTERM, on_sigterm);

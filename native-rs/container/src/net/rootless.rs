@@ -311,7 +311,7 @@ pub fn holder_main(o: HolderOptions) -> i32 {
     };
     EVENT_W.store(event_w, Ordering::SeqCst);
     signal::reset_all();
-    for sig in [SIGINT, SIGQUIT, SIGHUP, 13] {
+    for sig in [SIGINT, SIGQUIT, SIGHUP, SIGPIPE] {
         let _ = signal::ignore(sig);
     }
     let _ = signal::install(SIGTERM, on_term);

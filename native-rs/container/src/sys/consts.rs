@@ -114,6 +114,7 @@ pub const SIGQUIT: c_int = 3;
 pub const SIGKILL: c_int = 9;
 pub const SIGUSR1: c_int = 10;
 pub const SIGUSR2: c_int = 12;
+pub const SIGPIPE: c_int = 13;
 pub const SIGTERM: c_int = 15;
 pub const SIGCHLD: c_int = 17;
 pub const SIGCONT: c_int = 18;

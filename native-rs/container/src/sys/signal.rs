@@ -56,6 +56,15 @@ pub fn reset_all() {
     let _ = set_mask(SIG_SETMASK, &SigSet::empty());
 }
 
+/// `reset_all` for a fork that goes on running our own code instead of
+/// exec'ing: SIGPIPE stays ignored, as Rust's start-up had it, so a reader
+/// that went away (a killed Node program's status socket, a closed stdout)
+/// is an EPIPE to handle, not a death before the exit is recorded.
+pub fn reset_for_our_code() {
+    reset_all();
+    let _ = ignore(SIGPIPE);
+}
+
 /// SIG_IGN for `sig`.
 pub fn ignore(sig: c_int) -> Result<(), Errno> {
     let act = SigAction {

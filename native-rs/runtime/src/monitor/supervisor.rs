@@ -79,7 +79,7 @@ pub fn start(bundle: &Path, plan: &StdioPlan) -> Result<Supervisor, Error> {
 }
 
 fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
-    signal::reset_all();
+    signal::reset_for_our_code();
     // Its command line is the monitor's: tell the two apart in ps.
     let _ = cred::set_name("tsbox-supervise");
     for (target, source) in stdio.iter().enumerate() {

@@ -26,7 +26,7 @@ pub fn fork(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> Result<i32,
 fn child(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> ! {
     // The server's ignored signals and SIGCHLD handler are not ours.
     container::trace::mark("child: forked");
-    signal::reset_all();
+    signal::reset_for_our_code();
     let _ = cred::set_name("tsbox-supervise");
     let mut sources = fds[1..].iter();
     let mut stdio: [c_int; 3] = [-1; 3];
