@@ -7,7 +7,7 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, lstatSync, readlinkSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, lstatSync, readlinkSync, statSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -271,6 +271,32 @@ for (const who of identities()) {
       assert.equal((await cli(["exec", "busy", "sh", "-c", "touch /etc/after /tmp/after && echo ok"])).stdout, "ok\n");
       await cli(["cp", out("f"), "busy:/var/"]);
       assert.equal((await cli(["exec", "busy", "cat", "/var/f"])).stdout, "f\n");
+    });
+
+    it("cp onto a full disk fails with the reason and leaves no partial file (either way); a sparse file copies sparse", async () => {
+      // Random bytes: zeros would become holes and fit anywhere.
+      await cli(["run", "-d", "--name", "full", "--tmpfs", "/small:size=1m", "busybox", "sh", "-c", "head -c 3000000 /dev/urandom > /big && truncate -s 2G /sparse && echo x >> /sparse && sleep 600"]);
+      for (let i = 0; i < 100 && (await tsbox(who, ["exec", "full", "test", "-e", "/sparse"])).code !== 0; i++) await sleep(50);
+      const small = out("small");
+      mkdirSync(small, { recursive: true });
+      execFileSync("mount", ["-t", "tmpfs", "-o", `size=1m,uid=${who.uid},gid=${who.gid}`, "tmpfs", small]);
+      try {
+        // It hung: the writer had failed, the reader waited on a full pipe.
+        const r = await tsbox(who, ["cp", "full:/big", join(small, "big")], { timeoutMs: 60_000 });
+        assert.equal(r.code, 125);
+        assert.match(r.stderr, /^tsbox: writing big: No space left on device\n$/);
+        assert.deepEqual(readdirSync(small), []);
+      } finally {
+        execFileSync("umount", [small]);
+      }
+      const into = await sh(`head -c 3000000 /dev/urandom > ${out("big")} && TSBOX cp ${out("big")} full:/small/`);
+      assert.equal(into.code, 125);
+      assert.match(into.stderr, /No space left on device/);
+      assert.equal((await cli(["exec", "full", "ls", "/small"])).stdout, "", "nothing half-written in the container");
+      await cli(["cp", "full:/sparse", out("sparse")]);
+      const st = statSync(out("sparse"));
+      assert.equal(st.size, 2 ** 31 + 2);
+      assert.ok(st.blocks * 512 < 1 << 20, `2 GiB apparent, ${st.blocks} blocks`);
     });
 
     if (who.name === "root") {

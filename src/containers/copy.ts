@@ -189,7 +189,15 @@ function srcIsDir(s: PathStat, follow: boolean): boolean {
 /** Pipes one helper's records into another's; both must succeed (the cause of a failure is reported, not the broken pipe it made). */
 async function pipeHelpers(from: CopyHelper, to: CopyHelper): Promise<void> {
   from.stdout!.pipe(to.stdin!);
+  // A writer that failed (a full disk) reads no more: the reader, blocked on a full pipe, would wait for ever.
+  to.stdin!.on("error", () => {});
+  let readerKilled = false;
+  to.done.catch(() => {
+    readerKilled = true;
+    from.kill();
+  });
   const [read, written] = await Promise.allSettled([from.done, to.done]);
+  if (written.status === "rejected" && readerKilled) throw written.reason;
   if (read.status === "rejected" && written.status === "rejected") {
     const readMessage = String((read.reason as Error).message);
     throw /writing the copy stream/.test(readMessage) ? written.reason : read.reason;

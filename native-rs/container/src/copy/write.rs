@@ -13,7 +13,8 @@ use crate::sys::consts::*;
 use crate::sys::errno::{EEXIST, EISDIR, ELOOP, ENOENT, ENOTDIR, EPERM};
 use crate::sys::fs::{self, Fd};
 use crate::sys::{fd, Errno};
-use std::io::{BufRead, Read};
+use std::io::{BufRead, Read, Seek, SeekFrom};
+use std::os::unix::io::FromRawFd;
 use std::os::raw::c_int;
 use std::path::Path;
 
@@ -140,7 +141,11 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
     match r.kind {
         Kind::File => {
             let file = fs::openat(parent.0, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).map_err(|e| step(&r.path, "creating", e))?;
-            copy_body(input, file.0, r.size, &r.path)?;
+            if let Err(e) = copy_body(input, file.0, r.size, &r.path) {
+                // A half-written file (a full disk, a stream cut short) is not left behind as if copied.
+                let _ = fs::unlinkat(parent.0, name, 0);
+                return Err(e);
+            }
             if opts.archive {
                 let (uid, gid) = opts.owner(r);
                 let _ = fs::lchownat(parent.0, name, uid, gid);
@@ -187,19 +192,39 @@ fn is_dir(parent: &Fd, name: &str) -> bool {
     fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).is_ok()
 }
 
+/// Blocks of zeros become holes (as `cp --sparse=auto` makes them): a
+/// container's sparse file (`truncate -s 100G`) copies as one, instead of
+/// filling the disk with its apparent size.
 fn copy_body(input: &mut dyn BufRead, out: c_int, size: u64, shown: &str) -> Result<(), Error> {
+    // Borrowed, never closed here: the caller owns `out`.
+    let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(out) });
     let mut left = size;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut hole_at_end = false;
     while left > 0 {
         let want = left.min(buf.len() as u64) as usize;
-        let n = input.read(&mut buf[..want]).map_err(|e| Error::setup(format!("reading the copy stream: {}", e)))?;
-        if n == 0 {
-            return Err(Error::setup(format!("the copy stream ended inside {}", shown)));
+        // Whole blocks (a pipe hands out less at a time), so zeros are seen as blocks.
+        input.read_exact(&mut buf[..want]).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => Error::setup(format!("the copy stream ended inside {}", shown)),
+            _ => Error::setup(format!("reading the copy stream: {}", e)),
+        })?;
+        hole_at_end = buf[..want].iter().all(|b| *b == 0);
+        if hole_at_end {
+            file.seek(SeekFrom::Current(want as i64)).map_err(|e| io_step(shown, "seeking in", e))?;
+        } else {
+            fd::write_all(out, &buf[..want]).map_err(|e| step(shown, "writing", e))?;
         }
-        fd::write_all(out, &buf[..n]).map_err(|e| step(shown, "writing", e))?;
-        left -= n as u64;
+        left -= want as u64;
+    }
+    if hole_at_end {
+        // A hole at the end has no write to give the file its length.
+        file.set_len(size).map_err(|e| io_step(shown, "writing", e))?;
     }
     Ok(())
+}
+
+fn io_step(path: &str, what: &str, e: std::io::Error) -> Error {
+    step(path, what, Errno(e.raw_os_error().unwrap_or(0)))
 }
 
 fn skip(input: &mut dyn BufRead, size: u64) -> Result<(), Error> {
@@ -250,6 +275,47 @@ mod tests {
         assert_eq!(fs::read_link(dst.join("copy/link")).unwrap(), Path::new("sub/f"));
         use std::os::unix::fs::MetadataExt;
         assert_eq!(fs::metadata(dst.join("copy/hard")).unwrap().ino(), fs::metadata(dst.join("copy/sub/f")).unwrap().ino());
+    }
+
+    /// Zeros become holes: a sparse file copies sparse, with the same bytes
+    /// (data between holes, and a hole at the end, which gives the length).
+    #[test]
+    fn zeros_become_holes() {
+        use std::io::{Seek, SeekFrom, Write};
+        use std::os::unix::fs::MetadataExt;
+        let t = TempDir::new("copy-sparse");
+        let src = t.0.join("src");
+        fs::create_dir_all(&src).unwrap();
+        let mut f = fs::File::create(src.join("sparse")).unwrap();
+        f.seek(SeekFrom::Start(10 << 20)).unwrap();
+        f.write_all(b"middle").unwrap();
+        f.set_len(30 << 20).unwrap();
+        drop(f);
+        let mut stream = Vec::new();
+        read::read(&src.join("sparse"), &ReadOptions::default(), &mut stream).unwrap();
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        write_to(&dst, &stream).unwrap();
+        let (a, b) = (fs::read(src.join("sparse")).unwrap(), fs::read(dst.join("sparse")).unwrap());
+        assert!(a == b, "same bytes");
+        let blocks = fs::metadata(dst.join("sparse")).unwrap().blocks();
+        assert!(blocks * 512 < 1 << 20, "30 MiB apparent, {} blocks allocated", blocks);
+    }
+
+    /// A stream cut inside a file (the reader failed) leaves no half-written file.
+    #[test]
+    fn a_cut_stream_leaves_no_partial_file() {
+        let t = TempDir::new("copy-cut");
+        let src = t.0.join("src");
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("f"), vec![7u8; 200_000]).unwrap();
+        let mut stream = Vec::new();
+        read::read(&src.join("f"), &ReadOptions::default(), &mut stream).unwrap();
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        let err = write_to(&dst, &stream[..stream.len() - 1000]).unwrap_err();
+        assert!(err.message.contains("ended inside"), "{}", err.message);
+        assert!(!dst.join("f").exists());
     }
 
     /// `cp -L` of a link to a file, and to a directory: what it points to,
