@@ -24,6 +24,9 @@ node --import tsx -e 'const m = await import("./test/helpers/identities.ts"); m.
 # of its own), and each lane's temp files go to a TMPDIR of its own, so each
 # lane's leak checks see only its own work (helpers/leaks.ts). The files that
 # rebuild or pack the browser bundles are all in the vm lane.
+# A vm run's guest is its own and ends with it (no daemon started on demand, which would outlive a
+# test's leak check); test/vm.test.ts covers the shared guest with TSBOX_VM_IDLE of its own.
+export TSBOX_VM_IDLE=${TSBOX_VM_IDLE:-0}
 shopt -s nullglob
 vm_lane=(test/vm*.test.ts test/web.test.ts test/security-vm.test.ts test/api.test.ts test/api-contract.test.ts test/package.test.ts)
 native_lane=()

@@ -6,9 +6,9 @@
  */
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
@@ -378,7 +378,64 @@ describe("vm backend", { skip: vmSkip }, () => {
     assert.equal(cli("vm", "status").status, 1);
   });
 
+  it("a run starts the shared guest on demand: another tsbox process execs into, stops and reads its foreground container; one guest for concurrent starts; it goes when idle", async () => {
+    const cache = join(scratch, "on-demand-cache");
+    const env = { ...process.env, TSBOX_DATA_DIR: dataDir, TSBOX_CACHE_DIR: cache, TSBOX_BACKEND: "vm", TSBOX_VM_IDLE: "3" };
+    const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { env, encoding: "utf8", timeout: 60_000 });
+    const daemons = () =>
+      readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, "utf8").includes("vm\0serve") && readFileSync(`/proc/${p}/environ`, "utf8").split("\0").includes(`TSBOX_CACHE_DIR=${cache}`);
+          } catch {
+            return false;
+          }
+        });
+    try {
+      // Two first runs at once start one guest (the second would have taken the first's socket).
+      const both = await Promise.all([0, 1].map((i) => runCli(env, ["run", "--rm", "busybox", "echo", `run${i}`])));
+      assert.deepEqual(both.map((r) => [r.code, r.stdout]), [[0, "run0\n"], [0, "run1\n"]], both.map((r) => r.stderr).join(""));
+      assert.equal(daemons().length, 1);
+      const status = JSON.parse(cli("vm", "status", "--json").stdout) as { running: boolean; idleSeconds?: number };
+      assert.deepEqual([status.running, status.idleSeconds], [true, 3]);
+      // A foreground container, reached from other processes (exec and stop found it in no guest of theirs).
+      const fg = spawn(process.execPath, [cliPath, "run", "--name", "fg", "busybox", "sh", "-c", "echo ready; sleep 60"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const ended = new Promise<number | null>((resolve) => fg.on("exit", (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        fg.stdout.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+        fg.on("exit", () => reject(new Error("the foreground run ended first")));
+      });
+      const exec = cli("exec", "fg", "sh", "-c", "echo in $(hostname)");
+      assert.equal(exec.status, 0, exec.stderr);
+      assert.match(exec.stdout, /^in [0-9a-f]{12}\n$/);
+      assert.equal(cli("logs", "fg").stdout, "ready\n");
+      assert.equal(cli("stop", "-t", "1", "fg").status, 0);
+      assert.equal(await ended, 137, "sh ignores SIGTERM as PID 1: killed after -t");
+      assert.match(cli("ps", "-a", "--filter", "name=fg", "--format", "{{.Status}}").stdout, /^Exited \(137\)/);
+      // Idle (no client, no container) for its 3 s: gone by itself.
+      for (let i = 0; i < 100 && cli("vm", "status").status === 0; i++) await new Promise((r) => setTimeout(r, 200));
+      assert.equal(cli("vm", "status").status, 1, "the guest started on demand stopped when idle");
+      assert.deepEqual(daemons(), []);
+    } finally {
+      cli("rm", "-f", "fg");
+      cli("vm", "stop", "--force");
+    }
+  });
+
   it("says clearly when the guest does not come up in time", async () => {
     await assert.rejects(Machine.boot(loadVmImages(), DEFAULT_CONFIG, 300), /the vm guest did not start its agent within 0\.3 s/);
   });
 });
+
+/** The CLI as a child with `env`, its output collected (several at once). */
+function runCli(env: NodeJS.ProcessEnv, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}

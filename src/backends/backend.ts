@@ -96,6 +96,12 @@ export interface Backend {
    * like `stats`. Optional: the native backend's are the host's own.
    */
   processes?(bundleDir: string): Promise<KernelProcesses>;
+  /**
+   * Signals a foreground container's init whose pid this host cannot reach
+   * (the vm guest's), where it runs; resolves false once it no longer runs,
+   * rejects like `stats` when its guest is not reachable from here.
+   */
+  signal?(bundleDir: string, sig: number): Promise<boolean>;
   /** Freezes every process of the container (cgroup freezer); rejects like `stats`. */
   pause?(bundleDir: string): Promise<void>;
   /** Thaws a paused container; rejects like `stats`. */

@@ -23,15 +23,23 @@ export function withContainerLock<T>(bundleDir: string, fn: (lockFd: number) => 
   return withDirLock(bundleDir, { missing: `no such container: ${id}`, busy: `container ${id} is busy` }, fn);
 }
 
+/** What a lock's errors say, and how long to wait for a busy one (default 30 s). */
+export interface LockWords {
+  missing: string;
+  busy: string;
+  waitMs?: number;
+}
+
 /**
  * The same lock on another directory's `lock` file, e.g. a network's state
  * (native-rs/container/src/net/lock.rs takes it there); `says` words the
  * errors.
  */
-export async function withDirLock<T>(dir: string, says: { missing: string; busy: string }, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
+export async function withDirLock<T>(dir: string, says: LockWords, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
   // No native addon here at all (macOS, Windows: only the vm backend, whose monitors are ours too): Node has
   // no flock. One that is there but fails to load is an error, not a reason to take the other kind of lock.
   if (!addonPresent()) return withOwnerFile(dir, says, fn);
+  const waitMs = says.waitMs ?? WAIT_MS;
   const addon = await loadAddon();
   let fd: number;
   try {
@@ -41,9 +49,9 @@ export async function withDirLock<T>(dir: string, says: { missing: string; busy:
     throw err;
   }
   try {
-    const deadline = Date.now() + WAIT_MS;
+    const deadline = Date.now() + waitMs;
     for (let delay = 1; addon.tryLock(fd) !== 1; delay = Math.min(delay * 2, 50)) {
-      if (Date.now() > deadline) throw new ContainerError(`${says.busy}: another tsbox process has held its lock for ${WAIT_MS / 1000} s`);
+      if (Date.now() > deadline) throw new ContainerError(`${says.busy}: another tsbox process has held its lock for ${waitMs / 1000} s`);
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
     return await fn(fd);
@@ -58,9 +66,10 @@ export async function withDirLock<T>(dir: string, says: { missing: string; busy:
  * while holding it) is stale and taken over. Only where every process on
  * the data dir lacks the addon, so the two kinds never meet.
  */
-async function withOwnerFile<T>(dir: string, says: { missing: string; busy: string }, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
+async function withOwnerFile<T>(dir: string, says: LockWords, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
   const path = join(dir, `${LOCK_FILE}.owner`);
-  const deadline = Date.now() + WAIT_MS;
+  const waitMs = says.waitMs ?? WAIT_MS;
+  const deadline = Date.now() + waitMs;
   let fd: number | undefined;
   for (let delay = 1; fd === undefined; delay = Math.min(delay * 2, 50)) {
     try {
@@ -86,7 +95,7 @@ async function withOwnerFile<T>(dir: string, says: { missing: string; busy: stri
       }
       continue;
     }
-    if (Date.now() > deadline) throw new ContainerError(`${says.busy}: another tsbox process has held its lock for ${WAIT_MS / 1000} s`);
+    if (Date.now() > deadline) throw new ContainerError(`${says.busy}: another tsbox process has held its lock for ${waitMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
   try {

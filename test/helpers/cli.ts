@@ -44,6 +44,8 @@ export function identityEnv(who: Identity): Record<string, string> {
     // A rootless network stops with its last container, so each test's leak check finds nothing; the
     // idle stay is network.test.ts's own case.
     TSBOX_ROOTLESS_NETWORK_IDLE: process.env.TSBOX_ROOTLESS_NETWORK_IDLE ?? "0",
+    // Likewise each vm run's guest is its own, gone with it; the shared guest on demand is vm.test.ts's case.
+    TSBOX_VM_IDLE: process.env.TSBOX_VM_IDLE ?? "0",
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
     // The test lane's own temp dir (scripts/test.sh), where its leak checks look.

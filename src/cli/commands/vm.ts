@@ -5,14 +5,16 @@ import { parseFlags } from "../flags.js";
 
 const USAGE = `Usage: tsbox vm start | stop [--force] | status [--json]
 
-Manage a long-lived vm guest. While it runs, \`tsbox run --backend vm\` uses it
-instead of starting a guest of its own (restored from the snapshot) per run,
-and detached vm containers (run -d, start) live in it (it starts on demand).
-stop refuses while containers run in it, unless --force (they are killed).
+Manage the long-lived vm guest that vm containers run in, so that exec, logs,
+stop and stats from any tsbox process reach them. A run starts it on demand;
+then it stops by itself after TSBOX_VM_IDLE seconds (default 300) with no
+container and no client (TSBOX_VM_IDLE=0: each process runs a guest of its
+own instead). start keeps it until stop; stop refuses while containers run
+in it, unless --force (they are killed).
 `;
 
 export async function vmCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "json" }, { name: "force", short: "f" }]);
+  const flags = parseFlags(args, [{ name: "json" }, { name: "force", short: "f" }, { name: "idle-seconds", value: true }]);
   const [sub, ...rest] = flags.positionals;
   if (flags.help || sub === undefined) return (sub === undefined && !flags.help ? ctx.stderr : ctx.stdout).write(USAGE), flags.help ? 0 : 125;
   if (rest.length > 0) throw new UsageError(`"tsbox vm ${sub}" takes no arguments`);
@@ -21,13 +23,19 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
   switch (sub) {
     case "serve": {
       const { serveVm } = await import("../../backends/vm/node/daemon.js");
-      await serveVm({ env: ctx.env });
+      const idle = flags.values.get("idle-seconds")?.at(-1);
+      if (idle !== undefined && !/^\d{1,9}$/.test(idle)) throw new UsageError(`--idle-seconds ${idle}: expected a whole number`);
+      await serveVm({ env: ctx.env, ...(idle !== undefined ? { idleSeconds: Number(idle) } : {}) });
       await new Promise(() => {}); // until stopped
       return 0;
     }
     case "start": {
       const before = running();
       if (before) {
+        // One a run started on demand stays now, as if started here.
+        const remote = before.idleSeconds !== undefined ? await connectDaemon(ctx.env) : undefined;
+        await remote?.machine.link.request("stay", {}, 10_000);
+        await remote?.machine.destroy();
         ctx.stdout.write(`vm already running (pid ${before.pid})\n`);
         return 0;
       }
@@ -49,7 +57,10 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
       }
       if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify({ running: !!s, ...s, answering: ping !== null, pingMs: ping }, null, 2) + "\n");
       else if (!s) ctx.stdout.write("vm: not running\n");
-      else ctx.stdout.write(`vm: running, pid ${s.pid}, since ${s.started} (${s.start}), ${ping === null ? "NOT answering" : `answers in ${ping.toFixed(1)} ms`}\n`);
+      else {
+        const stays = s.idleSeconds === undefined ? "until tsbox vm stop" : `started on demand: stops after ${s.idleSeconds} s with no container`;
+        ctx.stdout.write(`vm: running, pid ${s.pid}, since ${s.started} (${s.start}), ${ping === null ? "NOT answering" : `answers in ${ping.toFixed(1)} ms`}; ${stays}\n`);
+      }
       return s ? 0 : 1;
     }
     case "stop": {

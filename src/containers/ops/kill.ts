@@ -32,19 +32,34 @@ export async function signalContainer(ctx: LifecycleContext, state: ContainerSta
       throw err;
     }
   }
-  return signalForeground(state, sig);
+  return signalForeground(ctx, state, sig);
 }
 
 /**
  * A foreground run's init, signalled directly: it is ours only while its
  * supervisor (the tsbox-runtime helper, checked by start time) is alive and
- * is still its parent, which no recycled pid can be.
+ * is still its parent, which no recycled pid can be. A vm container's pid is
+ * the guest's: its backend signals it there (the shared guest's agent), or,
+ * in a guest of its run's own, the run's tsbox process passes the signal on.
  */
-export function signalForeground(state: ContainerState, sig: number): boolean {
-  // A vm container's pid is the guest's: only the process that runs it can reach it.
-  if (state.backend !== "native" || state.pid === null || !supervisorAlive(state) || processParent(state.pid) !== state.monitorPid) return false;
+export async function signalForeground(ctx: LifecycleContext, state: ContainerState, sig: number): Promise<boolean> {
+  if (state.pid === null || !supervisorAlive(state)) return false;
+  if (state.backend !== "native") {
+    try {
+      if (ctx.backend.signal) return await ctx.backend.signal(bundleOf(ctx, state.id).dir, sig);
+    } catch {
+      // Not in a guest reachable from here.
+    }
+    return signalProcess(state.monitorPid, sig);
+  }
+  if (processParent(state.pid) !== state.monitorPid) return false;
+  return signalProcess(state.pid, sig);
+}
+
+function signalProcess(pid: number | null, sig: number): boolean {
+  if (pid === null) return false;
   try {
-    process.kill(state.pid, sig);
+    process.kill(pid, sig);
     return true;
   } catch (err) {
     if (isErrno(err, "ESRCH")) return false;

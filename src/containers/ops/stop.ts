@@ -42,10 +42,10 @@ async function stopping(ctx: LifecycleContext, state: ContainerState, sig: numbe
     return;
   }
   // A foreground run: its own tsbox process records the exit.
-  signalForeground(state, sig);
+  await signalForeground(ctx, state, sig);
   const deadline = timeout < 0 ? Infinity : Date.now() + timeout * 1000;
   while (supervisorAlive(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  if (supervisorAlive(state)) signalForeground(state, 9);
+  if (supervisorAlive(state)) await signalForeground(ctx, state, 9);
   await supervisorGone(state);
 }
 

@@ -24,7 +24,12 @@ import { type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from ".
 export type { DaemonStatus };
 
 
-export async function serveVm(options: OpenOptions = {}): Promise<void> {
+export interface ServeOptions extends OpenOptions {
+  /** Started on demand: stop after this many seconds with no client connected and no detached container. */
+  idleSeconds?: number;
+}
+
+export async function serveVm(options: ServeOptions = {}): Promise<void> {
   const env = options.env ?? process.env;
   const paths = daemonPaths(env);
   mkdirSync(paths.dir, { recursive: true });
@@ -70,6 +75,19 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
   const ownExportRefs = new Map<string, number>();
   /** Containers of connected clients (their foreground runs), by connection. */
   const clientContainers = new Set<Set<string>>();
+  /** Connected clients that asked for work (not a status ping: `vm status` keeps no guest up). */
+  let workingClients = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+  /** A guest started on demand goes after its idle stay with no client at work and no detached container. */
+  const idleCheck = () => {
+    const idle = status?.idleSeconds;
+    if (idle === undefined || workingClients > 0 || monitors.size > 0) {
+      if (idleTimer) clearTimeout(idleTimer);
+      idleTimer = undefined;
+    } else if (!idleTimer) idleTimer = setTimeout(() => void stop(), idle * 1000);
+  };
+  // Set once serving (below); the idle check reads it.
+  let status: DaemonStatus | undefined;
 
   const server = createServer((conn) => {
     const decoder = new FrameDecoder(AGENT_MAX_PAYLOAD);
@@ -86,8 +104,14 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
     };
     const containers = new Set<string>();
     const reply = (body: Record<string, unknown>) => conn.write(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify(body))));
+    let working = false;
     const onRequest = async (req: Record<string, unknown>) => {
       const { id, op, ...fields } = req;
+      if (!working && !PINGS.has(String(op))) {
+        working = true;
+        workingClients++;
+        idleCheck();
+      }
       try {
         if (op === "export") {
           exports.add(String(fields.name), { path: String(fields.path), readonly: fields.readonly === true, ...shownOwnerField(fields.shownOwner) });
@@ -100,7 +124,10 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
         if (op === "launch") {
           const req = fields as unknown as LaunchRequest;
           if (monitors.has(req.bundle)) return reply({ id, ok: true });
-          const m = await VmMonitor.launch({ link, p9: exports, exportRefs: ownExportRefs }, req, (done) => monitors.delete(done.bundle));
+          const m = await VmMonitor.launch({ link, p9: exports, exportRefs: ownExportRefs }, req, (done) => {
+            monitors.delete(done.bundle);
+            idleCheck();
+          });
           monitors.set(req.bundle, m);
           return reply({ id, ok: true });
         }
@@ -114,6 +141,15 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
           return;
         }
         if (op === "hello") return reply({ id, ok: true, daemon: true });
+        if (op === "stay") {
+          // `tsbox vm start` on a guest started on demand: it stays until `vm stop` now.
+          if (status) {
+            delete status.idleSeconds;
+            writeStatus();
+            idleCheck();
+          }
+          return reply({ id, ok: true });
+        }
         // Every op that opens stream channels (`connect`, `datagram`: a published port's connection or UDP peer).
         if ((STREAM_OPS as readonly unknown[]).includes(op)) {
           for (const k of ["stdin", "stdout", "stderr"]) {
@@ -163,6 +199,9 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
     });
     clientContainers.add(containers);
     const forget = () => {
+      if (working) workingClients--;
+      working = false;
+      idleCheck();
       clientContainers.delete(containers);
       for (const cid of containers) void link.request("delete", { cid }, 30_000).catch(() => {});
       for (const [, guest] of channels) routes.delete(guest);
@@ -177,14 +216,19 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
     server.listen(paths.socket, () => resolve());
   });
   chmodSync(paths.socket, 0o600);
-  const status: DaemonStatus = {
+  status = {
     pid: process.pid,
     socket: paths.socket,
     started: new Date().toISOString(),
     start: start.kind === "restore" ? `restored from ${start.path}` : `cold boot (${start.reason})`,
     bootMs: Math.round(machine.bootMs),
+    ...(options.idleSeconds !== undefined ? { idleSeconds: options.idleSeconds } : {}),
   };
-  writeFileSync(paths.status, JSON.stringify(status, null, 2) + "\n");
+  function writeStatus() {
+    writeFileSync(paths.status, JSON.stringify(status, null, 2) + "\n");
+  }
+  writeStatus();
+  idleCheck();
 
   let stopping = false;
   const stop = async () => {
@@ -201,6 +245,9 @@ export async function serveVm(options: OpenOptions = {}): Promise<void> {
   process.on("SIGTERM", () => void stop());
   process.on("SIGINT", () => void stop());
 }
+
+/** Requests that keep no guest up: `vm status`'s ping, `vm stop`'s question. */
+const PINGS = new Set(["hello", "stats", "containers", "stay", "shutdown"]);
 
 /** An `export` request's shownOwner (guest ids), when it is one. */
 function shownOwnerField(value: unknown): Pick<Export, "shownOwner"> {

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
-import { errorMessage, TsboxError } from "../../../errors.js";
+import { errorMessage, TsboxError, UsageError } from "../../../errors.js";
 import { packageRoot } from "../../../package-root.js";
 import { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
@@ -56,6 +56,8 @@ export interface DaemonStatus {
   started: string;
   start: string;
   bootMs: number;
+  /** Started on demand: it stops after this many seconds with no container and no client. */
+  idleSeconds?: number;
 }
 
 /** The running daemon's status (`vm.json`), if its process lives. */
@@ -70,25 +72,49 @@ export function daemonStatus(env: NodeJS.ProcessEnv = process.env): DaemonStatus
 }
 
 /**
- * Starts `tsbox vm serve` detached (log: vm.log beside the socket) unless one
- * runs, and resolves once it serves: `tsbox vm start`, and detached vm
- * containers started on demand.
+ * How long a guest started on demand (by a run, not by `tsbox vm start`)
+ * stays with no container and no client: `$TSBOX_VM_IDLE` seconds, so the
+ * next command finds it running, as Docker Desktop's VM stays. 0: no shared
+ * guest on demand; each process runs a guest of its own (unreachable from
+ * other processes' exec, logs, stop) that ends with it.
  */
-export async function ensureDaemon(env: NodeJS.ProcessEnv = process.env): Promise<DaemonStatus> {
+export const DEFAULT_VM_IDLE_SECONDS = 300;
+
+export function vmIdleSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.TSBOX_VM_IDLE;
+  if (text === undefined || text === "") return DEFAULT_VM_IDLE_SECONDS;
+  if (!/^\d{1,9}$/.test(text)) throw new UsageError(`TSBOX_VM_IDLE=${text}: expected a whole number of seconds (0: a guest of each process's own)`);
+  return Number(text);
+}
+
+/**
+ * Starts `tsbox vm serve` detached (log: vm.log beside the socket) unless one
+ * runs, and resolves once it serves: `tsbox vm start` (no `idleSeconds`: it
+ * stays until `vm stop`), and runs that start it on demand. Under the vm
+ * dir's lock, so concurrent callers start one daemon, not one each (the
+ * second would take the first's socket).
+ */
+export async function ensureDaemon(env: NodeJS.ProcessEnv = process.env, options: { idleSeconds?: number } = {}): Promise<DaemonStatus> {
   const before = daemonStatus(env);
   if (before && existsSync(before.socket)) return before;
   const paths = daemonPaths(env);
   mkdirSync(paths.dir, { recursive: true });
-  const log = openSync(join(paths.dir, "vm.log"), "a");
-  const child = spawn(process.execPath, [join(packageRoot(), "bin", "tsbox.js"), "vm", "serve"], { detached: true, stdio: ["ignore", log, log], env });
-  child.unref();
-  for (let i = 0; i < 1200; i++) {
-    const s = daemonStatus(env);
-    if (s && existsSync(s.socket)) return s;
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new TsboxError(`the vm did not start (see ${join(paths.dir, "vm.log")})`, { code: "runtime" });
+  const { withDirLock } = await import("../../../containers/lock.js");
+  return withDirLock(paths.dir, { missing: `no vm dir ${paths.dir}`, busy: "another tsbox process is starting the vm", waitMs: 150_000 }, async () => {
+    const other = daemonStatus(env);
+    if (other && existsSync(other.socket)) return other;
+    const log = openSync(join(paths.dir, "vm.log"), "a");
+    const idle = options.idleSeconds === undefined ? [] : ["--idle-seconds", String(options.idleSeconds)];
+    const child = spawn(process.execPath, [join(packageRoot(), "bin", "tsbox.js"), "vm", "serve", ...idle], { detached: true, stdio: ["ignore", log, log], env });
+    child.unref();
+    for (let i = 0; i < 1200; i++) {
+      const s = daemonStatus(env);
+      if (s && existsSync(s.socket)) return s;
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new TsboxError(`the vm did not start (see ${join(paths.dir, "vm.log")})`, { code: "runtime" });
+  });
 }
 
 /** The long-lived guest of `tsbox vm start`, when one is running; else undefined. */

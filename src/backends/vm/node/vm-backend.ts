@@ -1,6 +1,6 @@
 import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { ContainerError, isTsboxError } from "../../../errors.js";
+import { ContainerError, isTsboxError, TsboxError } from "../../../errors.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
@@ -8,7 +8,7 @@ import type { NetworkSpec } from "../../../spec/container-spec.js";
 import { toGuestNetwork } from "../core/guest-network.js";
 import { GUEST_INIT_SOURCE, GUEST_RUN_DIR } from "../core/guest-spec.js";
 import type { ExportTable } from "./container-run.js";
-import { isActive, readState } from "../../../containers/state.js";
+import { isActive, readState, supervisorAlive } from "../../../containers/state.js";
 import { bundlePaths } from "../../../paths.js";
 import type { HostIdentity } from "../../../spec/id-mappings.js";
 import { guestIdentity } from "./guest-ids.js";
@@ -18,16 +18,24 @@ import { recordAttachments, removeAttachment } from "./published-ports.js";
 import type { OpenedMachine, OpenOptions } from "./session.js";
 
 export interface VmBackendOptions extends OpenOptions {
-  /** Keep the guest running this long after its last container ended (default 0: shut down). */
+  /** A guest of this process's own: keep it running this long after its last container ended (default 0: shut down). */
   idleMs?: number;
+  /**
+   * Run containers in the user's long-lived guest (`tsbox vm`), started on
+   * demand, where other processes reach them (default, unless
+   * `$TSBOX_VM_IDLE` is 0); false: a guest of this process's own.
+   */
+  daemon?: boolean;
 }
 
 /**
  * Runs containers inside a v86-emulated Linux guest (vm-images/), through
  * the guest agent (native-rs/agent): the same container crate as the
- * native backend, on linux/386 images. A guest is started (restored from a
- * snapshot, or booted) on the first `start` and shared by the containers
- * that run at the same time; it shuts down when the last one has ended.
+ * native backend, on linux/386 images. The guest is the user's `tsbox vm`
+ * daemon's (started on demand, it stops by itself after `$TSBOX_VM_IDLE`
+ * idle seconds), or one of this process's own (restored from a snapshot,
+ * or booted) on the first `start`, shared by the containers that run at the
+ * same time, that shuts down when the last one has ended.
  *
  * This module is light: the emulator and everything around it load on the
  * first `start` (the CLI's `run` path stays fast).
@@ -75,7 +83,7 @@ export class VmBackend implements Backend {
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {
     const { execInGuest } = await import("./exec.js");
     const cid = basename(options.bundleDir);
-    return this.inRunningGuest(async (ctx, remote) => {
+    return this.inRunningGuest(options.bundleDir, async (ctx, remote) => {
       const proc = await execInGuest(ctx, cid, options);
       // `exec -d`: nobody waits for it; the connection may go.
       if (options.detach && remote) await remote.machine.destroy();
@@ -91,7 +99,7 @@ export class VmBackend implements Backend {
   async copy(bundleDir: string, request: CopyRequest): Promise<CopyHelper> {
     const { copyInGuest, copyInStoppedGuest } = await import("./copy.js");
     const state = readState(bundlePaths(bundleDir));
-    if (state && isActive(state)) return this.inRunningGuest((ctx) => copyInGuest(ctx, basename(bundleDir), request));
+    if (state && isActive(state)) return this.inRunningGuest(bundleDir, (ctx) => copyInGuest(ctx, basename(bundleDir), request));
     return this.inGuest((opened, done) => copyInStoppedGuest({ link: opened.machine.link, p9: this.exportTable(opened), exportRefs: this.exportRefs, done }, bundleDir, request));
   }
 
@@ -100,10 +108,10 @@ export class VmBackend implements Backend {
    * the `tsbox vm` daemon's (a detached container, or one another process
    * runs there), whose connection goes when `use` fails or its process is done.
    */
-  private async inRunningGuest<T>(use: (ctx: ExecContext, remote?: OpenedMachine) => Promise<T>, notRunning = "the container is not running (its vm guest is gone)"): Promise<T> {
+  private async inRunningGuest<T>(bundleDir: string, use: (ctx: ExecContext, remote?: OpenedMachine) => Promise<T>, notRunning = "the container is not running (its vm guest is gone)"): Promise<T> {
     if (this.current && this.users > 0) return this.inGuest((opened, done) => use({ link: opened.machine.link, done }));
     const remote = await (await import("./session.js")).connectDaemon(this.options.env);
-    if (!remote) throw new ContainerError(notRunning);
+    if (!remote) throw unreachable(bundleDir, notRunning);
     try {
       return await use({ link: remote.machine.link, done: () => void remote.machine.destroy() }, remote);
     } catch (err) {
@@ -176,6 +184,11 @@ export class VmBackend implements Backend {
     return { processes: reply.processes as KernelProcesses["processes"], uptimeTicks: reply.uptimeTicks };
   }
 
+  /** A foreground container's init, through the agent of the guest it runs in (the daemon's). */
+  async signal(bundleDir: string, sig: number): Promise<boolean> {
+    return (await this.askAboutContainer("signal", bundleDir, { signal: sig })).delivered === true;
+  }
+
   async pause(bundleDir: string): Promise<void> {
     await this.askAboutContainer("pause", bundleDir);
   }
@@ -197,10 +210,10 @@ export class VmBackend implements Backend {
    * runs; never boots a guest for it. The agent's refusals (no such
    * container, no cgroup) become ContainerErrors.
    */
-  private async askAboutContainer(op: "stats" | "top" | "pause" | "resume" | "update" | "net-attach" | "net-detach", bundleDir: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  private async askAboutContainer(op: "stats" | "top" | "signal" | "pause" | "resume" | "update" | "net-attach" | "net-detach", bundleDir: string, fields: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const cid = basename(bundleDir);
     // One request: the guest (ours, or the daemon's connection) is let go as soon as it answers.
-    return this.inRunningGuest(async ({ link, done }) => {
+    return this.inRunningGuest(bundleDir, async ({ link, done }) => {
       try {
         return await link.request(op, { ...fields, cid }, 30_000);
       } catch (err) {
@@ -241,8 +254,7 @@ export class VmBackend implements Backend {
     }
     if (!this.current) {
       this.current = (async () => {
-        const { openMachine, connectDaemon } = await import("./session.js");
-        const opened = (this.options.snapshot === undefined && !this.options.savePath ? await connectDaemon(this.options.env) : undefined) ?? (await openMachine(this.options));
+        const opened = (await this.sharedGuest()) ?? (await (await import("./session.js")).openMachine(this.options));
         this.lastStart = opened.start;
         return opened;
       })();
@@ -256,6 +268,24 @@ export class VmBackend implements Backend {
       this.users--;
       throw err;
     }
+  }
+
+  /**
+   * The user's `tsbox vm` daemon's guest, started on demand unless
+   * `$TSBOX_VM_IDLE` is 0 (or `daemon: false`): containers there are reached
+   * by every tsbox process (exec, logs, stop from another terminal). Not when
+   * a snapshot or save path is asked for: that is a guest of this process's.
+   */
+  private async sharedGuest(): Promise<OpenedMachine | undefined> {
+    if (this.options.snapshot !== undefined || this.options.savePath || this.options.daemon === false) return undefined;
+    const { connectDaemon, ensureDaemon, vmIdleSeconds } = await import("./session.js");
+    const env = this.options.env ?? process.env;
+    const running = await connectDaemon(env);
+    if (running) return running;
+    const idleSeconds = vmIdleSeconds(env);
+    if (idleSeconds === 0) return undefined;
+    await ensureDaemon(env, { idleSeconds });
+    return connectDaemon(env);
   }
 
   release(): void {
@@ -280,4 +310,16 @@ export class VmBackend implements Backend {
       // never started
     }
   }
+}
+
+/**
+ * No guest here runs the container: it has ended, or it runs in a guest of
+ * its own run's process (`TSBOX_VM_IDLE=0`), which no other process reaches.
+ */
+function unreachable(bundleDir: string, notRunning: string): Error {
+  const state = readState(bundlePaths(bundleDir));
+  if (state && isActive(state) && supervisorAlive(state)) {
+    return new TsboxError(`container ${state.name} runs in a vm guest of its own tsbox process (pid ${state.monitorPid}), which other processes cannot reach: run it without TSBOX_VM_IDLE=0, or after tsbox vm start, to share the guest`, { code: "runtime" });
+  }
+  return new ContainerError(notRunning);
 }
