@@ -162,8 +162,10 @@ describe("npm packages", { skip }, () => {
     });
     beforeEach(() => (snap = snapshot()));
     afterEach(async () => {
-      // A rootless run's network namespace stays a minute after it (TSBOX_ROOTLESS_NETWORK_IDLE); a user ends it so.
+      // A rootless run's network namespace stays a minute after it (TSBOX_ROOTLESS_NETWORK_IDLE), the vm guest a
+      // vm run started five (TSBOX_VM_IDLE); a user ends them so.
       ok(await asUser(["npx", "tsbox", "network", "prune", "-f"], app), "network prune");
+      ok(await asUser(["npx", "tsbox", "vm", "stop"], app), "vm stop");
       await assertNoLeaks(snap, [clean.who]);
     });
 
@@ -227,7 +229,11 @@ describe("npm packages", { skip }, () => {
       app = await installApp("darwin", ["tsbox", "@tsbox/images"], ["--os=darwin", "--cpu=arm64"]);
     });
     beforeEach(() => (snap = snapshot()));
-    afterEach(() => assertNoLeaks(snap, [clean.who]));
+    afterEach(async () => {
+      // The guest the runs started on demand stays five minutes (TSBOX_VM_IDLE); a user ends it so.
+      ok(await asUser(["npx", "tsbox", "vm", "stop"], app), "vm stop");
+      await assertNoLeaks(snap, [clean.who]);
+    });
 
     it("has no native package, and tsbox info says the vm backend runs and why", async () => {
       assert.equal(existsSync(join(app, "node_modules", "@tsbox", "linux-x64-gnu")), false);
