@@ -3,7 +3,7 @@
 // and the bundle are CommonJS (bin/package.json): a cold start without
 // Node's ESM loader is measurably faster (docs/architecture.md).
 "use strict";
-const { join, relative } = require("node:path");
+const { isAbsolute, join, relative } = require("node:path");
 
 /**
  * Compiling the bundles is a large part of a short command's time: V8's code
@@ -17,7 +17,9 @@ const { join, relative } = require("node:path");
  * TSBOX_CODE_CACHE=0: off.
  */
 function useCodeCache(dist) {
-  const base = process.env.XDG_CACHE_HOME || (process.env.HOME && join(process.env.HOME, ".cache"));
+  // Absolute paths only (XDG's rule): a relative one would put the cache in the current directory.
+  const absolute = (p) => (p && isAbsolute(p) ? p : undefined);
+  const base = absolute(process.env.XDG_CACHE_HOME) || (absolute(process.env.HOME) && join(process.env.HOME, ".cache"));
   if (process.env.TSBOX_CODE_CACHE === "0" || !base) return;
   const vm = require("node:vm");
   const fs = require("node:fs");

@@ -1,14 +1,34 @@
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { homedir, userInfo } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
 
 /**
  * Where tsbox keeps its state. The data dir holds an OCI image layout
  * (blobs/, index.json, oci-layout), unpacked layers and container bundles.
  */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TSBOX_DATA_DIR) return env.TSBOX_DATA_DIR;
-  if (env.XDG_DATA_HOME) return join(env.XDG_DATA_HOME, "tsbox");
-  return join(env.HOME || homedir(), ".local", "share", "tsbox");
+  // Absolute (podman's --root is made so): a relative one reached the spec as a relative root path.
+  if (env.TSBOX_DATA_DIR) return resolve(env.TSBOX_DATA_DIR);
+  return join(xdgBaseDir(env, "XDG_DATA_HOME", [".local", "share"]), "tsbox");
+}
+
+/**
+ * The user's home: $HOME when it is an absolute path, else the passwd
+ * entry's (an empty or relative $HOME put the store in the current directory).
+ */
+export function userHome(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HOME && isAbsolute(env.HOME)) return env.HOME;
+  try {
+    return userInfo().homedir || homedir();
+  } catch {
+    return homedir();
+  }
+}
+
+/** An XDG base directory: `$<variable>` if absolute (the spec says to ignore a relative one), else ~/<fallback>. */
+export function xdgBaseDir(env: NodeJS.ProcessEnv, variable: "XDG_DATA_HOME" | "XDG_CACHE_HOME" | "XDG_CONFIG_HOME", fallback: string[]): string {
+  const value = env[variable];
+  if (value && isAbsolute(value)) return value;
+  return join(userHome(env), ...fallback);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
@@ -16,7 +16,7 @@ import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
-import { randomHex, readdirOrEmpty } from "./fs-util.js";
+import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
@@ -129,6 +129,8 @@ export class Runtime implements ContainerOwner {
   constructor(options: RuntimeOptions = {}) {
     this.dataDir = options.dataDir ?? defaultDataDir();
     this.paths = new DataPaths(this.dataDir);
+    // 0700: what is in it (bundles, names, the store) must be no other user's to replace, whatever umask made it.
+    ensurePrivateDir(this.dataDir);
     if (typeof options.backend === "object") {
       this.backend = options.backend;
       this.backendChoice = { name: options.backend.name as BackendChoice["name"], reason: "given to the Runtime" };
@@ -308,6 +310,8 @@ export class Runtime implements ContainerOwner {
     let reserved = false;
     try {
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
+      // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).
+      chmodSync(bundle.upper, 0o755);
       if (options.remove) writeFileSync(this.paths.removalMarker(id), "");
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
       // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash).

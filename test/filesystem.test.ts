@@ -5,10 +5,10 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync, chownSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync, chownSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { tsbox } from "./helpers/cli.js";
+import { cliPath, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
@@ -101,6 +101,19 @@ for (const who of identities()) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), "ok");
       assert.ok(existsSync(join(vol, "ok")));
+    });
+
+    it("the caller's umask (077) reaches neither the container's files nor its processes; the data dir is its owner's only", async () => {
+      // As a user who keeps umask 077: / was 0700, /etc/hosts 0600, volumes 0700 and the process's umask 0077.
+      // (A single-id user's container has one id: nobody else to switch to.)
+      const nobody = who.name === "single" ? "echo nobody-reads" : "su -s /bin/sh nobody -c 'cat /etc/hosts >/dev/null && ls /bin >/dev/null && echo nobody-reads'";
+      const script = `umask; stat -c '%a %n' / /etc /etc/hosts /v; ${nobody}`;
+      const argv = ["/bin/sh", "-c", `umask 077 && exec "$0" "$@"`, process.execPath, cliPath, "run", "--rm", "-v", "umaskvol:/v", "busybox", "sh", "-c", script];
+      const r = await tsbox(who, [], { argv });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, "0022\n755 /\n755 /etc\n644 /etc/hosts\n755 /v\nnobody-reads\n");
+      assert.equal((await tsbox(who, ["volume", "rm", "umaskvol"])).code, 0);
+      assert.equal(statSync(who.dataDir).mode & 0o777, 0o700);
     });
   });
 }

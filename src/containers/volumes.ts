@@ -8,7 +8,7 @@
  * container is being created), so `volume rm` and `prune` never take a
  * volume a container holds, even one still being created.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
 import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes, withFileLock, writeFileAtomicSync } from "../fs-util.js";
@@ -141,7 +141,9 @@ export class VolumeStore {
       Scope: "local",
     };
     const tmp = join(this.root, `.new-${randomHex(8)}`);
-    mkdirSync(join(tmp, "_data"), { recursive: true, mode: 0o755 });
+    mkdirSync(join(tmp, "_data"), { recursive: true });
+    // docker's 0755 root: the caller's umask (077) left a volume no user of the container could enter.
+    chmodSync(join(tmp, "_data"), 0o755);
     try {
       writeFileSync(join(tmp, "volume.json"), JSON.stringify(info, null, 2) + "\n");
       renameSync(tmp, join(this.root, volumeName));

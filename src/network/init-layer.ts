@@ -9,7 +9,7 @@
  * (`<data>/init-layers/<key>`): a run neither makes nor deletes it.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, posix } from "node:path";
 import { isErrno } from "../fs-util.js";
 import type { MountSpec } from "../spec/container-spec.js";
@@ -35,11 +35,16 @@ export function ensureInitLayer(dataDir: string, mounts: MountSpec[]): string | 
   mkdirSync(parent, { recursive: true });
   const tmp = mkdtempSync(join(parent, ".tmp-"));
   try {
+    // Modes set, not asked of mkdir and open: the caller's umask (077) made /etc root's only.
+    const dirs = new Set<string>([tmp]);
     for (const file of files) {
       const path = join(tmp, file);
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      writeFileSync(path, "", { mode: 0o644 });
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, "");
+      chmodSync(path, 0o644);
+      for (let d = dirname(path); d !== tmp; d = dirname(d)) dirs.add(d);
     }
+    for (const d of dirs) chmodSync(d, 0o755);
     renameSync(tmp, root);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });

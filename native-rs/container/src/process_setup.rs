@@ -38,6 +38,9 @@ pub fn apply(
     }
     sys.enter_dir(&process.cwd)
         .map_err(|e| working_dir_error(&process.cwd, e))?;
+    // Docker's 022, not whatever umask the user who started tsbox has (077
+    // made files only root could read in a container running as a user).
+    sys.set_umask(process.user.umask);
     // Limits while we still hold CAP_SYS_RESOURCE to raise hard limits.
     rlimits::apply(sys, &process.rlimits)?;
     // Capabilities: bounding set while we hold CAP_SETPCAP; KEEPCAPS so the

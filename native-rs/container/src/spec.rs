@@ -74,6 +74,8 @@ pub struct User {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+    /// The process's umask (OCI `process.user.umask`): 022 unless the spec says, never the caller's.
+    pub umask: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -483,6 +485,7 @@ fn parse_process(p: &Json) -> Result<Process> {
                 "process.user.additionalGids",
                 |v, p| uint32(Some(v), p),
             )?,
+            umask: optional(user.get("umask"), "process.user.umask", uint32)?.unwrap_or(0o022) & 0o777,
         },
         args,
         env: strings(p.get("env"), "process.env")?,

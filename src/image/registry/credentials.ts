@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic, withFileLock } from "../../fs-util.js";
 import { DEFAULT_DOMAIN } from "../reference.js";
+import { userHome, xdgBaseDir } from "../../paths.js";
 
 /**
  * Registry credentials: `tsbox login` writes `auths` entries (docker's
@@ -23,8 +23,7 @@ interface AuthFile {
 }
 
 export function configDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.XDG_CONFIG_HOME) return join(env.XDG_CONFIG_HOME, "tsbox");
-  return join(env.HOME || homedir(), ".config", "tsbox");
+  return join(xdgBaseDir(env, "XDG_CONFIG_HOME", [".config"]), "tsbox");
 }
 
 export function authFilePath(env: NodeJS.ProcessEnv = process.env): string {
@@ -32,7 +31,7 @@ export function authFilePath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 function dockerConfigPath(env: NodeJS.ProcessEnv): string {
-  return join(env.DOCKER_CONFIG || join(env.HOME || homedir(), ".docker"), "config.json");
+  return join(env.DOCKER_CONFIG || join(userHome(env), ".docker"), "config.json");
 }
 
 /** Keys an `auths` map may use for a registry host (docker.io has a historical URL). */

@@ -82,6 +82,9 @@ pub fn write(dir: &Path, name: &str, text: &str) -> Result<(), Error> {
     let tmp = dir.join(format!(".{}.tmp", name));
     let path = dir.join(name);
     fs::write(&tmp, text).step(|| format!("writing {}", tmp.display()))?;
+    // Readable by every user of the container whatever the caller's umask (077 made them root's only).
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).step(|| format!("writing {}", tmp.display()))?;
     fs::rename(&tmp, &path).step(|| format!("writing {}", path.display()))
 }
 

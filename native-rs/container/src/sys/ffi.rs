@@ -62,6 +62,7 @@ extern "C" {
     pub fn getpid() -> pid_t;
     pub fn getppid() -> pid_t;
     pub fn setsid() -> pid_t;
+    pub fn umask(mask: c_uint) -> c_uint;
 
     // processes and signals
     pub fn execve(

@@ -56,6 +56,11 @@ pub fn mknodat(dir: c_int, path: &str, mode: u32, major: u32, minor: u32) -> Res
     Errno::check(unsafe { ffi::mknodat(dir, p.as_ptr(), mode, dev) }).map(drop)
 }
 
+/// The process's file mode creation mask (umask(2) cannot fail).
+pub fn set_umask(mask: u32) {
+    unsafe { ffi::umask(mask) };
+}
+
 pub fn fchmod(fd: c_int, mode: u32) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::fchmod(fd, mode) }).map(drop)
 }

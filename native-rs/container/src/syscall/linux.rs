@@ -92,6 +92,9 @@ impl Syscall for LinuxSyscall {
     fn setsid(&self) -> Result<(), Errno> {
         tty::setsid()
     }
+    fn set_umask(&self, mask: u32) {
+        crate::sys::fs::set_umask(mask)
+    }
     fn set_controlling_tty(&self, fd: c_int) -> Result<(), Errno> {
         tty::set_controlling_tty(fd)
     }

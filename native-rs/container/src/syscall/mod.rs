@@ -60,6 +60,7 @@ pub trait Syscall {
     fn set_link_up(&self, name: &str) -> Result<(), Errno>;
     fn setrlimit(&self, resource: u32, soft: u64, hard: u64) -> Result<(), Errno>;
     fn setsid(&self) -> Result<(), Errno>;
+    fn set_umask(&self, mask: u32);
     fn set_controlling_tty(&self, fd: c_int) -> Result<(), Errno>;
     fn set_winsize(&self, fd: c_int, rows: u16, cols: u16) -> Result<(), Errno>;
     fn capbset_drop(&self, cap: u32) -> Result<(), Errno>;

@@ -164,6 +164,9 @@ impl Syscall for RecordingSyscall {
     fn setsid(&self) -> Result<(), Errno> {
         self.record("setsid".to_string())
     }
+    fn set_umask(&self, mask: u32) {
+        let _ = self.record(format!("umask {:o}", mask));
+    }
     fn set_controlling_tty(&self, fd: c_int) -> Result<(), Errno> {
         self.record(format!("tiocsctty {}", fd))
     }

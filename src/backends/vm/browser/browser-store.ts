@@ -42,6 +42,8 @@ type StoreName = (typeof STORES)[number];
 const GUEST_STATE = "guest";
 
 export interface BrowserStore {
+  /** Kept for the next visit (IndexedDB); false: in this worker's memory only (no database, or the page's storage refused). */
+  readonly persistent: boolean;
   getBlob(digest: string): Promise<Uint8Array | undefined>;
   /** The image and its blobs, in one transaction. */
   putImage(image: StoredImage, blobs: Map<string, Uint8Array>): Promise<void>;
@@ -65,6 +67,8 @@ export async function openBrowserStore(database: string | null): Promise<Browser
 type StateRecord = Omit<StoredState, "state"> & { state?: Blob | ArrayBuffer; file?: string };
 
 class IdbStore implements BrowserStore {
+  readonly persistent = true;
+
   private constructor(
     private db: IDBDatabase,
     private readonly name: string,
@@ -187,6 +191,7 @@ class IdbStore implements BrowserStore {
 }
 
 class MemoryStore implements BrowserStore {
+  readonly persistent = false;
   private readonly blobs = new Map<string, Uint8Array>();
   private readonly images = new Map<string, StoredImage>();
   private state: StoredState | undefined;

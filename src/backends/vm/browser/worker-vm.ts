@@ -212,7 +212,7 @@ export class WorkerVm {
     const wanted = req.standby && keyOf(req.standby);
     const kept = found?.standby?.key === wanted ? found?.standby : undefined;
     const savedKey = (found?.storing ?? Promise.resolve()).then(() => kept?.key, () => undefined);
-    const vm = new WorkerVm(machine, fs, store, await images, post, { standby: req.standby, savesState: req.database !== null, fingerprint, savedKey });
+    const vm = new WorkerVm(machine, fs, store, await images, post, { standby: req.standby, savesState: store.persistent, fingerprint, savedKey });
     // Containers that ran when the state was saved (the saving page's own) are not this page's.
     for (const cid of [...(found?.orphans ?? []), ...(found?.standby && !kept ? [found.standby.cid] : [])]) void deleteInGuest(machine.link, cid);
     if (kept) vm.reviveStandby(kept);
