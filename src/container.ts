@@ -119,6 +119,8 @@ export class Container implements AsyncDisposable {
   private readonly run: AttachedRun | undefined;
   private readonly done: Promise<ExitStatus> | undefined;
   private exitStatus: ExitStatus | undefined;
+  /** The run this object started has ended and the container was started again through it: a plain handle now. */
+  private startedAgain = false;
   private removed = false;
   private currentName: string | null;
 
@@ -171,15 +173,20 @@ export class Container implements AsyncDisposable {
     return fresh;
   }
 
+  /** The run this object started, while it is the container's current one. */
+  private get attached(): AttachedRun | undefined {
+    return this.startedAgain ? undefined : this.run;
+  }
+
   /** Host pid of the container's first process (in the guest on the vm backend); 0 when it does not run. */
   get pid(): number {
-    if (this.run) return this.run.proc.pid;
+    if (this.attached) return this.attached.proc.pid;
     const state = readCurrentState(bundleOf(this.ctx, this.id));
     return state && isActive(state) ? (state.pid ?? 0) : 0;
   }
 
   get running(): boolean {
-    if (this.run) return this.exitStatus === undefined;
+    if (this.attached) return this.exitStatus === undefined;
     const state = readCurrentState(bundleOf(this.ctx, this.id));
     return state !== undefined && isActive(state);
   }
@@ -192,6 +199,7 @@ export class Container implements AsyncDisposable {
    */
   async start(options: { handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string } } = {}): Promise<void> {
     await startContainer(this.ctx, this.id, options.handOff ? { handOff: options.handOff } : {});
+    if (this.exitStatus) this.startedAgain = true;
   }
 
   /**
@@ -199,14 +207,14 @@ export class Container implements AsyncDisposable {
    * for a handle, the current (or next) run.
    */
   wait(): Promise<ExitStatus> {
-    return this.done ?? waitContainer(this.ctx, this.id);
+    return (this.startedAgain ? undefined : this.done) ?? waitContainer(this.ctx, this.id);
   }
 
   /** Sends a signal to the container's first process (docker's forms: SIGTERM, TERM, 15). A no-op once it exited; a UsageError for an unknown signal. */
   async kill(signal: NodeJS.Signals | number = "SIGKILL"): Promise<void> {
-    if (this.run) {
+    if (this.attached) {
       const { number } = parseSignal(signal);
-      if (!this.exitStatus) this.run.proc.kill(number);
+      if (!this.exitStatus) this.attached.proc.kill(number);
       return;
     }
     try {
@@ -221,8 +229,9 @@ export class Container implements AsyncDisposable {
    * `timeout` seconds (default the container's, 10); resolves with the exit status.
    */
   async stop(options: StopOptions = {}): Promise<ExitStatus> {
-    if (this.exitStatus) return this.exitStatus;
-    if (!this.run) {
+    const attached = this.attached;
+    if (attached && this.exitStatus) return this.exitStatus;
+    if (!attached) {
       await stopContainer(this.ctx, this.id, options);
       return this.wait().catch((err: unknown) => {
         // Removed once it stopped (`--rm`): stopped all the same, with what is no longer recorded.
@@ -231,7 +240,7 @@ export class Container implements AsyncDisposable {
       });
     }
     // Our own run: through its process handle, whatever the backend.
-    const proc = this.run.proc;
+    const proc = attached.proc;
     const state = readState(bundleOf(this.ctx, this.id));
     const timeout = options.timeout ?? state?.stopTimeout ?? 10;
     proc.kill((options.signal ?? state?.stopSignal ?? "SIGTERM") as NodeJS.Signals);
@@ -245,9 +254,10 @@ export class Container implements AsyncDisposable {
 
   /** `stop`, then `start` (under a monitor); a monitored container is restarted in place by its monitor. */
   async restart(options: StopOptions = {}): Promise<void> {
-    if (this.run) {
+    if (this.attached) {
       await this.stop(options);
       await startContainer(this.ctx, this.id);
+      this.startedAgain = true;
       return;
     }
     await restartContainer(this.ctx, this.id, options);
@@ -360,9 +370,10 @@ export class Container implements AsyncDisposable {
    * 127/126), and with a ContainerError when the container is not running.
    */
   async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> } = {}): Promise<ExecProcess> {
-    if (this.exitStatus) throw this.notRunning();
-    if (this.run) this.refuseIfPaused();
-    const pid = this.run ? this.run.proc.pid : this.initPid();
+    const attached = this.attached;
+    if (attached && this.exitStatus) throw this.notRunning();
+    if (attached) this.refuseIfPaused();
+    const pid = attached ? attached.proc.pid : this.initPid();
     try {
       return new ExecProcess(await this.owner.execIn(this.id, pid, cmd, options));
     } catch (err) {

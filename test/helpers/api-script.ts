@@ -40,6 +40,19 @@ const results: Record<string, unknown> = {};
   }
   results.disposed = { listed: (await rt.containers()).some((c) => c.id === id) };
 }
+// a run stopped (SIGTERM, then SIGKILL after the timeout) and started again through its own handle:
+// the SIGKILL went to the run's supervisor, which died before it removed the cgroup (the start then
+// failed on it, as root); after the start the handle follows the new run (it said not running).
+{
+  const c = await rt.run({ image: "busybox", cmd: ["sleep", "600"] });
+  const first = c.pid;
+  const stopped = await c.stop({ timeout: 1 });
+  await c.start();
+  results.restart = { stopped: stopped.exitCode, running: c.running, newPid: c.pid !== first && c.pid > 0 };
+  await c.stop({ timeout: 0 });
+  results.restart = { ...(results.restart as object), runningAfterStop: c.running };
+  await c.remove();
+}
 // errors are TsboxErrors with docker's exit codes.
 try {
   await (await rt.run({ image: "busybox", cmd: ["no-such-command"], remove: true })).wait();

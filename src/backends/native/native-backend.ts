@@ -11,7 +11,7 @@ import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
 import { readCgroupStats } from "./cgroup-stats.js";
-import { readState } from "../../containers/state.js";
+import { processParent, readState } from "../../containers/state.js";
 import { readNetIO } from "../../network/net-io.js";
 import { bundlePaths } from "../../paths.js";
 import type { Pty } from "./pty.js";
@@ -458,7 +458,20 @@ function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, 
       stdout: pty ? pty.output : helper.stdout,
       stderr: pty ? null : helper.stderr,
       exited,
-      kill: (signal) => helper.kill(signal),
+      kill: (signal) => {
+        // SIGKILL cannot be passed on: sent to the supervisor it ended the supervisor itself, before it
+        // reaped, recorded and removed the container (a stopped run's cgroup was left, and its start
+        // failed on it). It goes to the init, ours while it is our supervisor's child.
+        if (signalNumber(signal) === 9 && processParent(pid) === monitorPid) {
+          try {
+            process.kill(pid, 9);
+            return true;
+          } catch {
+            // gone meanwhile
+          }
+        }
+        return helper.kill(signal);
+      },
       resize(cols, rows) {
         pty?.resize(cols, rows);
       },
