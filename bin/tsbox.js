@@ -81,6 +81,32 @@ function useCodeCache(dist) {
   process.once("tsbox:exec", save);
 }
 
+/**
+ * Node 20 and 21 take `--env-file` as their own option wherever it is on the
+ * command line, script arguments included (Node 22 stops at the script, and
+ * every Node at `--`): docker's `run --env-file FILE` then also loads FILE
+ * into this process, before any of our code, and a NODE_OPTIONS line in it
+ * runs code in tsbox. Refused there unless Node was started with `--`
+ * before this script (its own command line, on Linux, tells).
+ */
+function refuseNodeEnvFile() {
+  if (Number(process.versions.node.split(".")[0]) >= 22) return;
+  const given = process.argv.slice(2).some((a) => a === "--env-file" || a.startsWith("--env-file="));
+  if (!given) return;
+  try {
+    const argv = require("node:fs").readFileSync("/proc/self/cmdline", "latin1").split("\0");
+    const script = argv.findIndex((a, i) => i > 0 && !a.startsWith("-"));
+    if (argv.slice(1, script).includes("--")) return;
+  } catch {
+    // no /proc: refuse
+  }
+  process.stderr.write(
+    `tsbox: Node ${process.version} reads --env-file itself, also after the script (so the file set tsbox's own environment, and NODE_OPTIONS in it runs code here): use Node 22 or later, pass the variables with -e, or start tsbox as node -- $(command -v tsbox) …\n`,
+  );
+  process.exit(125);
+}
+refuseNodeEnvFile();
+
 const dist = join(__dirname, "..", "dist") + require("node:path").sep;
 try {
   useCodeCache(dist);

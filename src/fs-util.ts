@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, createWriteStream, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
@@ -132,7 +132,14 @@ export async function removeTree(path: string): Promise<void> {
  */
 export async function writeOutputFile(path: string, write: (out: Writable) => Promise<void>): Promise<void> {
   const target = outputFile(path);
-  const file = createWriteStream(target.write, { flags: target.renameTo ? "wx" : "w", mode: 0o644 });
+  // Opened here, so a missing or unwritable directory is this call's error, named by the user's path (the
+  // stream's own open failed as an unhandled 'error' event: a stack trace).
+  const handle = await open(target.write, target.renameTo ? "wx" : "w", 0o644).catch((err: NodeJS.ErrnoException) => {
+    throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(err)}`), { code: err.code });
+  });
+  const file = handle.createWriteStream();
+  // An error while writing (a full disk) rejects `finished` below; nothing is left unhandled meanwhile.
+  file.on("error", () => {});
   let done = false;
   try {
     await write(file);
@@ -146,12 +153,16 @@ export async function writeOutputFile(path: string, write: (out: Writable) => Pr
     done = true;
   } finally {
     if (!done) {
-      // After its open: a stream destroyed while opening still makes the file, after an unlink here.
       file.destroy();
       if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
       if (target.renameTo) await unlink(target.write).catch(() => {});
     }
   }
+}
+
+/** A system error's description without its syscall and path: "no such file or directory". */
+export function systemErrorText(err: NodeJS.ErrnoException): string {
+  return /^E[A-Z]+: ([^,]+)/.exec(err.message)?.[1] ?? err.message;
 }
 
 /** `removeTree` all at once, for synchronous callers (read-only directories made writable on the way). */

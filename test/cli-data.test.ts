@@ -7,11 +7,11 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { writeFileSync, chownSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, writeFileSync, chownSync, mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
+import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 
@@ -230,6 +230,23 @@ for (const who of identities()) {
       const exported = await tsbox(who, ["run", "--rm", "--env-file", envFile, "busybox", "true"]);
       assert.equal(exported.code, 125);
       assert.match(exported.stderr, /variable 'export B' contains whitespaces/);
+      // Node 20 and 21 load a later --env-file themselves (NODE_OPTIONS in it ran code in the CLI): refused
+      // unless Node was started with `--`, as the helper above starts it; Node 22+ leaves it to tsbox.
+      const inject = join(who.scratch, "inject.cjs");
+      const marker = join(who.scratch, "injected");
+      writeFileSync(inject, `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")`);
+      const nodeOptions = join(who.scratch, "node-options.env");
+      writeFileSync(nodeOptions, `NODE_OPTIONS=--require ${inject}\nA=1\n`);
+      chownSync(nodeOptions, who.uid, who.gid);
+      const direct = await tsbox(who, [], { argv: [process.execPath, cliPath, "run", "--rm", "--env-file", nodeOptions, "busybox", "sh", "-c", "echo $A"] });
+      if (Number(process.versions.node.split(".")[0]) < 22) {
+        assert.equal(direct.code, 125);
+        assert.match(direct.stderr, /^tsbox: Node v\d+\.\d+\.\d+ reads --env-file itself/);
+      } else {
+        assert.deepEqual([direct.code, direct.stdout, existsSync(marker)], [0, "1\n", false], direct.stderr);
+      }
+      const separated = await tsbox(who, ["run", "--rm", "--env-file", nodeOptions, "busybox", "sh", "-c", "echo $A"]);
+      assert.equal(separated.stdout, "1\n", separated.stderr);
       // docker's `version -f` / `info -f` for scripts.
       assert.match((await cli(["version", "-f", "{{.Client.Version}} {{.Server.Os}}"])).stdout, /^\d+\.\d+\.\d+\S* linux\n$/);
       assert.equal((await cli(["info", "-f", "{{.backend}}"])).stdout, "native\n");

@@ -55,7 +55,8 @@ export function identityEnv(who: Identity): Record<string, string> {
 
 export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const argv = opts.argv ?? [process.execPath, cliPath, ...args];
+    // `--`: Node 20 takes a later --env-file as its own option otherwise (bin/tsbox.js refuses it then).
+    const argv = opts.argv ?? [process.execPath, "--", cliPath, ...args];
     // nsenter (run as root) enters the namespace, then becomes the identity.
     const [cmd, ...cmdArgs] = opts.netns ? ["nsenter", `--net=${opts.netns}`, "-S", String(who.uid), "-G", String(who.gid), "--", ...argv] : argv;
     const child = spawn(cmd!, cmdArgs, {
