@@ -317,8 +317,8 @@ impl<'a> Keeper<'a> {
             Err(_) => return,
         };
         SIGTERM_W.store(term_w, Ordering::SeqCst);
-        signal::reset_all();
-        for sig in [SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE] {
+        signal::reset_for_our_code();
+        for sig in [SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH] {
             let _ = signal::ignore(sig);
         }
         let _ = signal::install(SIGTERM, on_sigterm);

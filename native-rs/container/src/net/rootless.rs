@@ -310,8 +310,8 @@ pub fn holder_main(o: HolderOptions) -> i32 {
         }
     };
     EVENT_W.store(event_w, Ordering::SeqCst);
-    signal::reset_all();
-    for sig in [SIGINT, SIGQUIT, SIGHUP, SIGPIPE] {
+    signal::reset_for_our_code();
+    for sig in [SIGINT, SIGQUIT, SIGHUP] {
         let _ = signal::ignore(sig);
     }
     let _ = signal::install(SIGTERM, on_term);
