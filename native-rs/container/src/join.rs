@@ -482,6 +482,7 @@ mod tests {
                 "setsid",
                 "tiocsctty 0",
                 "enter_dir /work/dir",
+                "umask 22",
                 "setrlimit 7 1024 4096",
                 "keepcaps 1",
                 "join_session_keyring",

@@ -529,6 +529,7 @@ mod tests {
             "cloexec_from 3".into(),
             "setsid".into(),
             "enter_dir /work/dir".into(),
+            "umask 22".into(),
             "setrlimit 7 1024 4096".into(),
             "keepcaps 1".into(),
             "join_session_keyring".into(),
