@@ -3,7 +3,8 @@
  * process inside the container (test/helpers/secprobe.c, mounted read-only at
  * /probe): the runtime binary through /proc/PID/exe during exec
  * (CVE-2019-5736), a working directory through a leaked fd
- * (CVE-2024-21626), the caller's session keyring, the caller's terminal,
+ * (CVE-2024-21626), the caller's session keyring, the caller's terminal, files and
+ * directories given as stdio (reopened through /proc/self/fd),
  * a symlink planted in a shared volume, nested user namespaces, and the
  * seccomp filter and capability flags. As root and as the unprivileged
  * users, with the leak check after every case.
@@ -238,6 +239,39 @@ async function defineTests(): Promise<void> {
             assert.match(r.stdout, /shown-err\r?\n/, args.join(" "));
             assert.equal(r.code, 3, `the exit code through script -e: ${args.join(" ")}`);
           }
+        } finally {
+          await tsbox(who, ["rm", "-f", name]);
+        }
+      });
+
+      it("never hands the caller's files or directories to a process: reopened through /proc/self/fd they are pipes", { skip: vm && "a guest's processes never hold a host descriptor" }, async () => {
+        const out = join(who.scratch, "out.log");
+        const input = join(who.scratch, "in.txt");
+        writeFileSync(out, "EARLIER\n");
+        writeFileSync(input, "INPUT\n", { mode: 0o444 });
+        for (const f of [out, input]) chownSync(f, who.uid, who.gid);
+        const name = `fds-${who.name}`;
+        const viaShell = (redirect: string, args: string[]) =>
+          tsbox(who, [], { argv: ["sh", "-c", `exec "$@" ${redirect}`, "sh", process.execPath, cliPath, ...args] });
+        // Append-only output: reopened for writing, the file could be truncated (read, it would give what it held before).
+        const probe = "readlink /proc/self/fd/0; readlink /proc/self/fd/1; : > /proc/self/fd/1; echo appended";
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "60"])).code, 0);
+        try {
+          for (const args of [["run", "--rm", "-i", "busybox"], ["exec", "-i", name]]) {
+            writeFileSync(out, "EARLIER\n");
+            const r = await viaShell(`< "${input}" >> "${out}"`, [...args, "sh", "-c", `${probe}; echo changed 2>/dev/null > /proc/self/fd/0; cat`]);
+            assert.equal(r.code, 0, args.join(" ") + r.stderr);
+            const written = readFileSync(out, "utf8");
+            assert.match(written, /^EARLIER\n/, `${args.join(" ")}: the caller's file was truncated: ${written}`);
+            assert.match(written, /^pipe:\[\d+\]\npipe:\[\d+\]\nappended\n/m, `${args.join(" ")}: ${written}`);
+            assert.equal(readFileSync(input, "utf8"), "INPUT\n", `${args.join(" ")}: the read-only input was written`);
+            assert.match(written, /\nINPUT\n/, `the input still arrives: ${written}`);
+          }
+          // stdin from a host directory: reached through /proc/self/fd/0 it would open the whole host tree.
+          writeFileSync(join(who.scratch, "host-marker"), "");
+          const dir = await viaShell(`< "${who.scratch}"`, ["run", "--rm", "-i", "busybox", "sh", "-c", "ls /proc/self/fd/0/ 2>&1; readlink /proc/self/fd/0"]);
+          assert.doesNotMatch(dir.stdout, /host-marker/, dir.stdout);
+          assert.match(dir.stdout, /pipe:\[\d+\]/, dir.stdout + dir.stderr);
         } finally {
           await tsbox(who, ["rm", "-f", name]);
         }

@@ -1,12 +1,16 @@
-//! The caller's terminal never reaches a container process that has no
-//! terminal of its own (`run` or `exec` without `-t`), as with docker and
-//! podman, whose processes write to pipes. Handed a terminal as fd 0, 1 or
-//! 2, the process could read the user's keystrokes from it (a terminal is
-//! opened read-write) and write to it, and a process it leaves behind in a
-//! running container would keep doing so after `tsbox exec` returned. So
-//! each of our fds 0–2 that is a terminal is swapped for a pipe while the
-//! process is spawned, and we relay between the two until it ends. Files
-//! and pipes are passed on as they are: nothing reads through them.
+//! The caller's terminal and files never reach a container process as
+//! they are (`run` or `exec` without `-t`), as with docker and podman,
+//! whose processes write to pipes. Handed a terminal as fd 0, 1 or 2, the
+//! process could read the user's keystrokes from it (a terminal is opened
+//! read-write) and write to it, and a process it leaves behind in a running
+//! container would keep doing so after `tsbox exec` returned. Handed a file
+//! (`> out.log`, `< in.sh`), it could open it again through
+//! /proc/self/fd/N with another mode: read what the file held before, or
+//! truncate and rewrite a file it was only to read; handed a directory, it
+//! could walk from it to the whole host tree. So each of our fds 0–2 that
+//! is anything but a pipe, a socket or /dev/null (which give nothing
+//! beyond their stream) is swapped for a pipe while the process is
+//! spawned, and we relay between the two until it ends.
 //!
 //! In our own thread, by poll(2): `exec` has joined the container's PID
 //! namespace by then, where no thread can be made (clone(2): EINVAL).
@@ -19,19 +23,25 @@ use container::sys::consts::{POLLIN, POLLOUT};
 use container::sys::errno::EAGAIN;
 use container::sys::types::PollFd;
 use crate::monitor::logfile::{self, LogFile};
-use container::sys::{fd, process, tty, Errno};
+use container::sys::{fd, process, Errno};
+use std::fs::File;
+use std::mem::ManuallyDrop;
 use std::os::raw::c_int;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::io::FromRawFd;
 use std::time::SystemTime;
 
 const CHUNK: usize = 64 * 1024;
 /// What is still relayed once the process has ended: a process it left
 /// behind may hold the pipe and write on for ever.
 const DRAIN_LIMIT: usize = 1 << 20;
+/// /dev/null's device number (1, 3).
+const DEV_NULL: u64 = 0x103;
 
 /// One of fds 0–2 swapped for a pipe.
 struct Stream {
     target: c_int,
-    /// Our copy of what the fd was, a terminal or (with a log) anything (close-on-exec: no process of the container's gets it).
+    /// Our copy of what the fd was (close-on-exec: no process of the container's gets it).
     outer: c_int,
     /// Our end of the pipe (its write end for stdin, else its read end); -1 once it ended.
     ours: c_int,
@@ -42,12 +52,12 @@ pub struct Prepared {
     streams: Vec<Stream>,
 }
 
-/// Swaps each of fds 0–2 that is a terminal (with `log`, also 1 and 2
-/// whatever they are) for a pipe; None when none is.
+/// Swaps each of fds 0–2 that is not to be handed on as it is (with
+/// `log`, also 1 and 2 whatever they are) for a pipe; None when none is.
 pub fn prepare(log: bool) -> Result<Option<Prepared>, Errno> {
     let mut prepared = Prepared { streams: Vec::new() };
     for target in 0..3 {
-        if !(tty::is_terminal(target) || (log && target > 0 && fd::is_open(target))) {
+        if !fd::is_open(target) || (handed_as_is(target) && !(log && target > 0)) {
             continue;
         }
         let outer = fd::dup(target)?;
@@ -69,6 +79,21 @@ pub fn prepare(log: bool) -> Result<Option<Prepared>, Errno> {
         }
     }
     Ok(if prepared.streams.is_empty() { None } else { Some(prepared) })
+}
+
+/// A pipe or a socket (reopened through /proc/self/fd they give only their
+/// own stream; a socket cannot be), or /dev/null. Not a terminal: a
+/// terminal is a character device.
+fn handed_as_is(target: c_int) -> bool {
+    // Borrowed: fstat(2) through std, the descriptor stays ours.
+    let file = ManuallyDrop::new(unsafe { File::from_raw_fd(target) });
+    match file.metadata() {
+        Ok(m) => {
+            let kind = m.file_type();
+            kind.is_fifo() || kind.is_socket() || (kind.is_char_device() && m.rdev() == DEV_NULL)
+        }
+        Err(_) => false,
+    }
 }
 
 impl Prepared {
