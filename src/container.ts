@@ -21,6 +21,7 @@ import { ContainerError, isTsboxError } from "./errors.js";
 import { execToEnd, ProcessHandle } from "./process-handle.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
+import { warningSink } from "./warnings.js";
 import type { ContainerInspect } from "./containers/inspect.js";
 
 export type { ContainerStats, ExitStatus, LogEntry, StopOptions };
@@ -195,10 +196,11 @@ export class Container implements AsyncDisposable {
    * Runs a created or stopped container under its monitor (it outlives this
    * process; its output goes to `logs()`). A no-op when it runs already.
    * `handOff` is the CLI's (`run -d`): this process may become the monitor's
-   * starter and never return.
+   * starter and never return. `onWarning` gets what the start warns about
+   * (limits this host or user cannot apply); default: `process.emitWarning`.
    */
-  async start(options: { handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string } } = {}): Promise<void> {
-    await startContainer(this.ctx, this.id, options.handOff ? { handOff: options.handOff } : {});
+  async start(options: { handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string }; onWarning?: (message: string) => void } = {}): Promise<void> {
+    await startContainer(this.ctx, this.id, { ...(options.handOff ? { handOff: options.handOff } : {}), onWarning: warningSink(options.onWarning) });
     if (this.exitStatus) this.startedAgain = true;
   }
 

@@ -54,6 +54,7 @@ import { resolveMounts } from "./containers/volumes-resolve.js";
 import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
 import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
+import { warningSink } from "./warnings.js";
 import type { Readable, Writable } from "node:stream";
 // --- end data side ---
 
@@ -92,9 +93,9 @@ export interface RunControl {
   onCreated?: (id: string) => void;
 }
 
-/** Where a run's warnings go: the caller's `onWarning`, else Node's warnings. */
+/** Where a run's warnings go. */
 function warningsOf(control: RunControl): (message: string) => void {
-  return control.onWarning ?? ((message) => process.emitWarning(message, { type: "TsboxWarning" }));
+  return warningSink(control.onWarning);
 }
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
@@ -231,6 +232,7 @@ export class Runtime implements ContainerOwner {
         beforeStart: async () => {
           attachment = await attachMonitor(bundle.dir, { stdin: Boolean(options.stdin), stdout: true, stderr: true, stdinOnce: true });
         },
+        onWarning: warningsOf(control),
       });
     } catch (err) {
       attachment?.close();

@@ -238,13 +238,14 @@ for (const who of identities()) {
 
     describe("without one", () => {
       let results: Record<string, any> = {};
-      before(async () => (results = await scenarios(who, ["unlimited", "required", "nostats", "noview", "noupdate"])), { timeout: 60_000 });
+      before(async () => (results = await scenarios(who, ["unlimited", "unlimitedStarted", "required", "nostats", "noview", "noupdate"])), { timeout: 60_000 });
 
       it("runs without the limits and warns once, naming each", () => {
         const r = results.unlimited;
         assert.equal(r.exitCode, 0, JSON.stringify(r));
         assert.equal(r.warnings.length, 1, JSON.stringify(r.warnings));
         assert.match(r.warnings[0], new RegExp(`^this user \\(uid ${who.uid}\\) has no delegated cgroup .*: running without memory limit and pids limit$`));
+        assert.deepEqual(results.unlimitedStarted, r, "create and start warn as run does");
       });
 
       it("--cgroups=required refuses to start", () => {
@@ -286,6 +287,16 @@ for (const who of identities()) {
         const lines = r.stderr.trim().split("\n");
         assert.equal(lines.length, 1, r.stderr);
         assert.match(lines[0]!, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: running without memory limit and pids limit$/);
+        // Detached (the monitor's start, handed off or not) and create + start: the same line.
+        const name = `limits-${who.name}`;
+        const detached = await tsbox(who, ["run", "-d", "--name", name, "-m", "32m", "busybox", "true"]);
+        const created = await tsbox(who, ["create", "-m", "32m", "busybox", "true"]);
+        const started = await tsbox(who, ["start", created.stdout.trim()]);
+        await tsbox(who, ["rm", "-f", name, created.stdout.trim()]);
+        for (const [what, out] of [["run -d", detached], ["start", started]] as const) {
+          assert.equal(out.code, 0, `${what}: ${out.stderr}`);
+          assert.match(out.stderr, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: running without memory limit\n$/, what);
+        }
         const req = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_CGROUPS: "required" } });
         assert.equal(req.code, 125);
         assert.match(req.stderr, /^tsbox: cgroups are required, but this user/);

@@ -221,6 +221,8 @@ export interface LaunchOptions {
    * here to miss none of its output (`start -a`, `run --restart` in the foreground).
    */
   beforeStart?: () => Promise<void>;
+  /** What the first start warns about (limits this host or user cannot apply). */
+  onWarning?: (message: string) => void;
 }
 
 /** `tsbox-runtime stats` (the cgroups contract): one sample. */

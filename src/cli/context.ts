@@ -9,3 +9,8 @@ export interface CliContext {
 
 /** A command returns the process exit code. */
 export type Command = (args: string[], ctx: CliContext) => Promise<number>;
+
+/** A warning as the CLI prints it, on stderr: `tsbox: warning: …`. */
+export function cliWarning(ctx: CliContext): (message: string) => void {
+  return (message) => ctx.stderr.write(`tsbox: warning: ${message}\n`);
+}

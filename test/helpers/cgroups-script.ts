@@ -160,6 +160,15 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const status = await c.wait();
     return { exitCode: status.exitCode, warnings: [...warnings] };
   },
+  // The same through create and start: the monitor passes the supervisor's warning on.
+  async unlimitedStarted() {
+    const c = await rt.create({ image: "busybox", cmd: ["true"], resources: { memory: "32m", pidsLimit: 10 } });
+    const said: string[] = [];
+    await c.start({ onWarning: (m) => said.push(m) });
+    const status = await c.wait();
+    await c.remove();
+    return { exitCode: status.exitCode, warnings: said };
+  },
   // --cgroups=required without a cgroup: an error, no container.
   async required() {
     try {

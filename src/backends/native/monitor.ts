@@ -2,7 +2,8 @@
  * Starting a container under its monitor (`tsbox-runtime monitor`, see
  * native-rs/runtime/src/monitor): the monitor detaches from us at once, so
  * all we keep is its status pipe, on which it says `listening` (when asked
- * to wait for an attach), then `started` or `error`, and closes it.
+ * to wait for an attach), any `warning` the start gives, then `started` or
+ * `error`, and closes it.
  */
 import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
@@ -48,7 +49,8 @@ export async function launchMonitor(binary: string, options: LaunchOptions): Pro
     readStatusEvents(status, (event: StatusEvent) => {
       if (event.event === "listening") {
         options.beforeStart!().catch((err: unknown) => settle(() => reject(err)));
-      } else if (event.event === "started") settle(resolve);
+      } else if (event.event === "warning") options.onWarning?.(event.message);
+      else if (event.event === "started") settle(resolve);
       else if (event.event === "error") settle(() => reject(statusErrorToTsboxError(event)));
     });
     const ended = () =>

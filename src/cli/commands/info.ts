@@ -10,7 +10,7 @@ import { defaultDataDir } from "../../paths.js";
 import { type HostIdentity, idMappings, probeHostIdentity } from "../../spec/id-mappings.js";
 import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
 import { tsboxVersion } from "../../version.js";
-import type { CliContext } from "../context.js";
+import { type CliContext, cliWarning } from "../context.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { hostChecks } from "../host-checks.js";
 import { networkLines, networkReport } from "../../network/host-report.js";
@@ -115,7 +115,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     lines.push("host probe:", ...formatProbe(typeof probe.result === "object" ? rest : probe.result));
   }
   ctx.stdout.write(lines.join("\n") + "\n");
-  for (const w of warnings) ctx.stderr.write(`tsbox: warning: ${w}\n`);
+  for (const w of warnings) cliWarning(ctx)(w);
   return 0;
 }
 

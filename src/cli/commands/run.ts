@@ -1,7 +1,7 @@
 import { defaultDataDir } from "../../paths.js";
 import type { Container } from "../../container.js";
 import { Runtime } from "../../runtime.js";
-import type { CliContext } from "../context.js";
+import { type CliContext, cliWarning } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
 import { cidFileWriter, parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
@@ -42,7 +42,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
   try {
     container = await runtime.run(options, {
       newSession: true,
-      onWarning: (message) => ctx.stderr.write(`tsbox: warning: ${message}\n`),
+      onWarning: cliWarning(ctx),
       handOff: CLI_HAND_OFF,
       onCreated: cidfile,
     });
@@ -69,7 +69,7 @@ async function runDetached(request: RunRequest, ctx: CliContext, cidfile: (id: s
   const container = await runtime.create(options);
   cidfile(container.id);
   // The native helper takes this process over, starts the monitor and prints the id itself.
-  await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id } });
+  await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id }, onWarning: cliWarning(ctx) });
   ctx.stdout.write(container.id + "\n");
   return 0;
 }

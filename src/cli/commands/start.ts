@@ -2,7 +2,7 @@ import { type Attachment, attachMonitor } from "../../containers/monitor-client.
 import { startContainer } from "../../containers/ops/start.js";
 import { UsageError } from "../../errors.js";
 import { streamAttachment } from "../attach-io.js";
-import type { CliContext } from "../context.js";
+import { type CliContext, cliWarning } from "../context.js";
 import { cliRuntime, eachContainer } from "../each-container.js";
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../detach-keys.js";
 import { lastValue, parseFlags } from "../flags.js";
@@ -26,7 +26,7 @@ export async function startCommand(args: string[], ctx: CliContext): Promise<num
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   const attach = flags.bools.has("attach");
   const interactive = flags.bools.has("interactive");
-  if (!attach && !interactive) return eachContainer(ctx, "start", flags.positionals, async (c) => void (await c.start()));
+  if (!attach && !interactive) return eachContainer(ctx, "start", flags.positionals, async (c) => void (await c.start({ onWarning: cliWarning(ctx) })));
   if (flags.positionals.length !== 1) throw new UsageError("tsbox start -a/-i takes exactly one container");
   const detachKeys = parseDetachKeys(lastValue(flags, "detach-keys") ?? DEFAULT_DETACH_KEYS);
   const container = await cliRuntime(ctx).get(flags.positionals[0]!);

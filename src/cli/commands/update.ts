@@ -1,5 +1,5 @@
 import { UsageError } from "../../errors.js";
-import type { CliContext } from "../context.js";
+import { type CliContext, cliWarning } from "../context.js";
 import { eachContainer } from "../each-container.js";
 import { parseFlags } from "../flags.js";
 import { RESOURCE_FLAGS, resourceOptions } from "../resource-flags.js";
@@ -36,6 +36,6 @@ export async function updateCommand(args: string[], ctx: CliContext): Promise<nu
   if (restart !== undefined) parseRestartPolicy(restart);
   return eachContainer(ctx, "update", flags.positionals, async (c) => {
     const warning = await c.update({ ...resources, ...(restart !== undefined ? { restart } : {}) });
-    if (warning) ctx.stderr.write(`tsbox: warning: ${warning}\n`);
+    if (warning) cliWarning(ctx)(warning);
   });
 }

@@ -17,6 +17,8 @@ export interface StartOptions {
    * container runs (or reports, records and cleans up a failed start) and exits.
    */
   handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string };
+  /** What the start warns about (limits the host cannot apply); a hand-off prints it itself. */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -51,6 +53,7 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
         openStdin: state.openStdin,
         remove: state.remove,
         ...(options.beforeStart ? { beforeStart: options.beforeStart } : {}),
+        ...(options.onWarning ? { onWarning: options.onWarning } : {}),
       };
       const handOff = options.handOff && !options.beforeStart ? ctx.backend.handOffLaunch?.bind(ctx.backend) : undefined;
       try {

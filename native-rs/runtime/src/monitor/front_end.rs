@@ -2,9 +2,9 @@
 //! src/cli/hand-off.ts). The monitor detaches as ever, reporting on a pipe;
 //! the original process stays to read it, then does what the CLI did after
 //! `launch` (src/containers/ops/start.ts): prints TEXT (the container's id)
-//! once it started, or the error as the CLI's `tsbox: …` line, recording it
-//! if the monitor could not, and with `--rm` deleting the container, then
-//! exits with docker's code.
+//! once it started (after any warning, as the CLI's `tsbox: warning: …`), or
+//! the error as the CLI's `tsbox: …` line, recording it if the monitor could
+//! not, and with `--rm` deleting the container, then exits with docker's code.
 
 use super::remove;
 use crate::state_file::{self, Lock, StateFile};
@@ -34,6 +34,11 @@ fn outcome(status: c_int) -> Result<(), (String, i32)> {
         };
         match event.get("event").and_then(Json::as_str) {
             Some("started") => return Ok(()),
+            Some("warning") => {
+                if let Some(message) = event.get("message").and_then(Json::as_str) {
+                    eprintln!("tsbox: warning: {}", message);
+                }
+            }
             Some("error") => {
                 let message = event.get("message").and_then(Json::as_str).unwrap_or("container setup failed").to_string();
                 let code = event.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()).unwrap_or(125);

@@ -333,6 +333,12 @@ impl Monitor {
                     run.outcome = Some(Outcome::Failed(Error::new(kind, message)));
                 }
             }
+            // Limits the host cannot apply: the starter says so (a restart's go nowhere, as docker's).
+            Some("warning") => {
+                if let (Some(events), Some(message)) = (self.events.as_ref(), v.get("message").and_then(Json::as_str)) {
+                    events.warning(message);
+                }
+            }
             Some("exited") => {
                 if let Some(run) = self.run.as_mut() {
                     run.outcome = Some(Outcome::Exited {

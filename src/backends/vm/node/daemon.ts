@@ -129,7 +129,7 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
             idleCheck();
           });
           monitors.set(req.bundle, m);
-          return reply({ id, ok: true });
+          return reply({ id, ok: true, warnings: m.warnings });
         }
         if (op === "containers") {
           const foreground = [...clientContainers].reduce((n, set) => n + set.size, 0);

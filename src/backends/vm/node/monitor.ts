@@ -68,6 +68,8 @@ export class VmMonitor {
   private startedOnce = false;
   private last: RunEnd | undefined;
   private attachWaiter: (() => void) | undefined;
+  /** What the first start warned about: the launch's reply carries it to the starter. */
+  readonly warnings: string[] = [];
   /** Resolves once the monitor is done for good. */
   readonly done: Promise<void>;
   private finish!: () => void;
@@ -274,7 +276,14 @@ export class VmMonitor {
     const gone = new Promise<void>((r) => (released = r));
     const proc = await startInGuest(
       { ...this.guest, done: () => released() },
-      { bundleDir: this.req.bundle, spec: this.spec(), stdin: this.req.openStdin ? "pipe" : "ignore", stdout: "pipe", stderr: "pipe" },
+      {
+        bundleDir: this.req.bundle,
+        spec: this.spec(),
+        stdin: this.req.openStdin ? "pipe" : "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+        ...(this.startedOnce ? {} : { onWarning: (w: string) => this.warnings.push(w) }),
+      },
       basename(this.req.bundle),
     );
     this.proc = proc;

@@ -143,7 +143,8 @@ export class VmBackend implements Backend {
         }
         await options.beforeStart();
       }
-      await launched;
+      const reply = await launched;
+      if (Array.isArray(reply.warnings)) for (const w of reply.warnings) if (typeof w === "string") options.onWarning?.(w);
     } finally {
       await remote.machine.destroy();
     }
