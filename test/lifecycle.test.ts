@@ -425,6 +425,12 @@ for (const who of identities()) {
       assert.deepEqual(r.monitoredRun, { exitCode: 5, stdout: "first\n", restartCount: 1 });
       assert.equal(r.gone, "no such container: lib-renamed");
     });
+
+    it("container prune spares a container another process is still starting", async () => {
+      const r = await scenario(who, "pruneWhileStarting");
+      assert.doesNotMatch(r.pruned, new RegExp(r.id), r.pruned);
+      assert.deepEqual({ exitCode: r.exitCode, stdout: r.stdout }, { exitCode: 0, stdout: "ran\n" });
+    });
   });
 }
 

@@ -21,11 +21,15 @@ export interface ContainerPruneResult {
   bytes: number;
 }
 
-/** Deletes every container that is not running (their anonymous volumes stay, as with docker). */
+/**
+ * Deletes every container that is not running (their anonymous volumes stay,
+ * as with docker), but one a live process is still making and starting (a
+ * `run` in another terminal: "created" with its creator alive).
+ */
 export async function pruneContainers(runtime: Runtime, keep: (c: ContainerState) => boolean = () => false): Promise<ContainerPruneResult> {
   const result: ContainerPruneResult = { removed: [], bytes: 0 };
   for (const c of await runtime.containers({ all: true })) {
-    if (c.status === "running" || keep(c)) continue;
+    if (c.status === "running" || (c.status === "created" && c.creatorPid !== null) || keep(c)) continue;
     const bytes = await treeBytes(runtime.containerPaths(c.id).upper);
     try {
       await runtime.removeContainer(c.id);

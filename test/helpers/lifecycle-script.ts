@@ -4,6 +4,8 @@
  * another manages it by id. Prints one JSON object.
  *   node --import tsx test/helpers/lifecycle-script.ts SCENARIO [ARG]
  */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { Runtime } from "../../src/index.js";
 
 const rt = new Runtime({});
@@ -75,6 +77,20 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       monitoredRun: { exitCode: out.exitCode, stdout: out.stdout, restartCount: after.restartCount },
       gone,
     };
+  },
+
+  /** `container prune` in another process while this one's run is made but not yet started. */
+  async pruneWhileStarting() {
+    const cli = fileURLToPath(new URL("../../bin/tsbox.js", import.meta.url));
+    let pruned = "";
+    const c = await rt.run({ image: "busybox", cmd: ["echo", "ran"] }, {
+      onCreated: () => {
+        pruned = spawnSync(process.execPath, ["--", cli, "container", "prune", "-f"], { encoding: "utf8" }).stdout;
+      },
+    });
+    const out = await c.output();
+    await c.remove();
+    return { id: c.id, pruned, exitCode: out.exitCode, stdout: out.stdout };
   },
 };
 
