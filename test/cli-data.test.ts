@@ -305,6 +305,15 @@ for (const who of identities()) {
       const again = await tsbox(who, ["run", "-d", "--cidfile", cid, "busybox", "true"]);
       assert.equal(again.code, 125);
       assert.match(again.stderr, /container ID file found/);
+      // A path that cannot be made fails before a container exists; a run that fails leaves no file.
+      const before = (await tsbox(who, ["ps", "-aq"])).stdout;
+      const nowhere = await tsbox(who, ["run", "--cidfile", join(who.scratch, "no-dir", "cid"), "busybox", "true"]);
+      assert.equal(nowhere.code, 125);
+      assert.equal(nowhere.stderr, `tsbox: cannot create --cidfile ${join(who.scratch, "no-dir", "cid")}: no such file or directory\n`);
+      const unmade = join(who.scratch, `cid-${Math.random().toString(16).slice(2)}`);
+      assert.equal((await tsbox(who, ["create", "--cidfile", unmade, "busybox:no-such-tag", "true"])).code, 125);
+      assert.equal(existsSync(unmade), false, "the cidfile of a failed create was left");
+      assert.equal((await tsbox(who, ["ps", "-aq"])).stdout, before, "a container was left behind");
       const never = await tsbox(who, ["run", "--rm", "--pull", "never", "127.0.0.1:1/nothing:1", "true"]);
       assert.equal(never.code, 125);
       assert.equal(never.stderr, "tsbox: no such image: 127.0.0.1:1/nothing:1 (--pull never)\n");

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { isIP } from "node:net";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { UsageError } from "../errors.js";
+import { isErrno, systemErrorText } from "../fs-util.js";
 import type { RunOptions, VolumeOption } from "../spec/run-options.js";
 import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/docker-profile.js";
 import { allValues, type FlagDef, lastValue, parseFlags, type ParsedFlags } from "./flags.js";
@@ -237,15 +238,47 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   };
 }
 
+/** docker's `--cidfile FILE` (run and create), made before the container. */
+export interface CidFile {
+  /** The container exists: its id goes in. */
+  write(id: string): void;
+  /** The run failed before there was a container: the file goes again. */
+  discard(): void;
+}
+
 /**
- * docker's `--cidfile FILE` (run and create): the id written once the
- * container exists; a file already there is refused first (it may be
- * another container's).
+ * Creates the file at once, as docker does: one already there is refused
+ * (it may be another container's), and a path that cannot be written fails
+ * before a container exists that would be left behind.
  */
-export function cidFileWriter(path: string | undefined): (id: string) => void {
-  if (path === undefined) return () => {};
-  if (existsSync(path)) throw new UsageError(`container ID file found, make sure the other container isn't running or delete ${path}`);
-  return (id) => writeFileSync(path, id, { flag: "wx" });
+export function openCidFile(path: string | undefined): CidFile {
+  if (path === undefined) return { write: () => {}, discard: () => {} };
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "wx", 0o644);
+  } catch (err) {
+    if (isErrno(err, "EEXIST")) throw new UsageError(`container ID file found, make sure the other container isn't running or delete ${path}`);
+    throw new UsageError(`cannot create --cidfile ${path}: ${systemErrorText(err as NodeJS.ErrnoException)}`);
+  }
+  const close = () => {
+    if (fd !== undefined) closeSync(fd);
+    fd = undefined;
+  };
+  return {
+    write: (id) => {
+      if (fd === undefined) return;
+      try {
+        writeSync(fd, id);
+      } finally {
+        close();
+      }
+    },
+    discard: () => {
+      if (fd === undefined) return;
+      close();
+      rmSync(path, { force: true });
+    },
+  };
 }
 
 /** docker's json-file options: `max-size=10m` (k, m, g), `max-file=3`. */

@@ -1,7 +1,7 @@
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { cidFileWriter, parseRunArgs, RUN_USAGE } from "../run-flags.js";
+import { openCidFile, parseRunArgs, RUN_USAGE } from "../run-flags.js";
 import { hostTerminalSize } from "../terminal.js";
 
 /** `create`: `run`'s flags; the container is made, not started; its id printed. */
@@ -12,12 +12,18 @@ export async function createCommand(args: string[], ctx: CliContext): Promise<nu
     return 0;
   }
   const { options, interactive, tty } = request;
-  const cidfile = cidFileWriter(request.cidfile);
   options.stdin = interactive;
   if (tty) options.tty = hostTerminalSize();
-  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
-  const container = await runtime.create(options);
-  cidfile(container.id);
+  const cidfile = openCidFile(request.cidfile);
+  let container;
+  try {
+    const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
+    container = await runtime.create(options);
+  } catch (err) {
+    cidfile.discard();
+    throw err;
+  }
+  cidfile.write(container.id);
   ctx.stdout.write(container.id + "\n");
   return 0;
 }

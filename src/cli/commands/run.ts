@@ -3,7 +3,7 @@ import type { Container } from "../../container.js";
 import { Runtime } from "../../runtime.js";
 import { type CliContext, cliWarning } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
-import { cidFileWriter, parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
+import { type CidFile, openCidFile, parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
 import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
 
@@ -16,10 +16,18 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
     ctx.stdout.write(RUN_USAGE);
     return 0;
   }
+  if (!request.detach) requireInputTerminal(request.tty, request.interactive);
+  const cidfile = openCidFile(request.cidfile);
+  try {
+    return await (request.detach ? runDetached(request, ctx, cidfile) : runForeground(request, ctx, cidfile));
+  } catch (err) {
+    cidfile.discard();
+    throw err;
+  }
+}
+
+async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidFile): Promise<number> {
   const { options, interactive, tty } = request;
-  const cidfile = cidFileWriter(request.cidfile);
-  if (request.detach) return runDetached(request, ctx, cidfile);
-  requireInputTerminal(tty, interactive);
   // Without a tty the container gets our own stdio fds: no copying, and EOF,
   // isatty and buffering behave as if the command ran here.
   options.stdin = interactive ? (tty ? true : "inherit") : false;
@@ -44,7 +52,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
       newSession: true,
       onWarning: cliWarning(ctx),
       handOff: CLI_HAND_OFF,
-      onCreated: cidfile,
+      onCreated: (id) => cidfile.write(id),
     });
     for (const signal of pending.splice(0)) void container.kill(signal);
     if (tty) restore = attachTerminal(container, interactive);
@@ -57,7 +65,7 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
 }
 
 /** `run -d`: created, started under its monitor, its id printed. */
-async function runDetached(request: RunRequest, ctx: CliContext, cidfile: (id: string) => void): Promise<number> {
+async function runDetached(request: RunRequest, ctx: CliContext, cidfile: CidFile): Promise<number> {
   const { options, interactive, tty } = request;
   if (options.remove && options.restart !== undefined && options.restart !== "no") {
     throw new UsageError("--restart and --rm cannot be combined: a container that restarts is never removed");
@@ -67,7 +75,7 @@ async function runDetached(request: RunRequest, ctx: CliContext, cidfile: (id: s
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const container = await runtime.create(options);
-  cidfile(container.id);
+  cidfile.write(container.id);
   // The native helper takes this process over, starts the monitor and prints the id itself.
   await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id }, onWarning: cliWarning(ctx) });
   ctx.stdout.write(container.id + "\n");
