@@ -1,5 +1,5 @@
 import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { chmod, lstat, mkdir, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
+import { chmod, lstat, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
@@ -258,27 +258,56 @@ export function readdirOrEmpty(dir: string): string[] {
  * taken to belong to a crashed process and broken.
  */
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, staleMs = 30_000): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
-    try {
-      await mkdir(lockPath);
-      break;
-    } catch (err) {
-      if (!isErrno(err, "EEXIST")) throw err;
-      const st = await lstat(lockPath).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > staleMs) {
-        await rmdir(lockPath).catch(() => {});
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath}`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (let delay = 2; !tryFileLock(lockPath, staleMs, deadline); delay = Math.min(delay * 2, 100)) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
   try {
     return await fn();
   } finally {
     await rmdir(lockPath).catch(() => {});
   }
+}
+
+/** `withFileLock` for synchronous sections (a network's creation): the thread sleeps while the lock is busy. */
+export function withFileLockSync<T>(lockPath: string, fn: () => T, staleMs = 30_000): T {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let delay = 2; !tryFileLock(lockPath, staleMs, deadline); delay = Math.min(delay * 2, 100)) {
+    Atomics.wait(sleeper, 0, 0, delay);
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      rmdirSync(lockPath);
+    } catch {
+      // broken as stale meanwhile
+    }
+  }
+}
+
+const LOCK_WAIT_MS = 60_000;
+
+/** One try at a `withFileLock` lock: true once taken; a stale one is broken for the next try. */
+function tryFileLock(lockPath: string, staleMs: number, deadline: number): boolean {
+  try {
+    mkdirSync(lockPath);
+    return true;
+  } catch (err) {
+    if (!isErrno(err, "EEXIST")) throw err;
+  }
+  const st = lstatSync(lockPath, { throwIfNoEntry: false });
+  if (st && Date.now() - st.mtimeMs > staleMs) {
+    try {
+      rmdirSync(lockPath);
+    } catch {
+      // another process broke it first
+    }
+    return false;
+  }
+  if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath}`);
+  return false;
 }
 
 /**

@@ -297,6 +297,22 @@ for (const who of identities()) {
       }
     });
 
+    it("networks created at once by several processes get distinct subnets, and a name only once", async () => {
+      const tag = Math.random().toString(16).slice(2, 8);
+      const names = [0, 1, 2, 3, 4, 5].map((i) => `par-${tag}-${i}`);
+      try {
+        const made = await Promise.all(names.map((n) => tsbox(who, ["network", "create", n])));
+        assert.deepEqual(made.map((r) => r.code), names.map(() => 0), made.map((r) => r.stderr).join(""));
+        const subnets = (await tsbox(who, ["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", ...names])).stdout.trim().split("\n");
+        assert.equal(new Set(subnets).size, names.length, subnets.join(" "));
+        const same = await Promise.all([0, 1, 2].map(() => tsbox(who, ["network", "create", `par-${tag}-same`])));
+        assert.equal(same.filter((r) => r.code === 0).length, 1, same.map((r) => r.stderr).join(""));
+        for (const r of same.filter((r) => r.code !== 0)) assert.match(r.stderr, /^tsbox: network with name par-\w+-same already exists\n$/);
+      } finally {
+        await tsbox(who, ["network", "rm", ...names, `par-${tag}-same`]);
+      }
+    });
+
     it("--cidfile gets the id (a file already there is refused), --pull never does not pull, load of a missing file says so", async () => {
       const cid = join(who.scratch, `cid-${Math.random().toString(16).slice(2)}`);
       const first = await tsbox(who, ["run", "--rm", "--cidfile", cid, "busybox", "true"]);

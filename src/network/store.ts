@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
-import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
+import { isErrno, randomHex, readdirOrEmpty, withFileLockSync, writeFileAtomicSync } from "../fs-util.js";
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
 import { routedSubnets } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
@@ -108,8 +108,10 @@ export class NetworkStore {
 
   /** The default network, made on first use with a subnet nothing on this host routes. */
   ensureDefault(): NetworkConfig {
-    const existing = this.read(DEFAULT_NETWORK);
-    if (existing) return existing;
+    return this.read(DEFAULT_NETWORK) ?? this.locked(() => this.read(DEFAULT_NETWORK) ?? this.makeDefault());
+  }
+
+  private makeDefault(): NetworkConfig {
     // tsbox0's own route is another data dir's default network in this namespace: the same subnet is chosen, so they agree.
     const routed = routedSubnets(undefined, DEFAULT_BRIDGE);
     const taken = [...routed, ...this.subnets()];
@@ -121,6 +123,19 @@ export class NetworkStore {
   create(name: string, options: CreateOptions = {}): NetworkConfig {
     if (!NAME_RE.test(name)) throw new UsageError(`invalid network name "${name}": letters, digits, '_', '.' and '-', starting with a letter or digit`);
     if (RESERVED_NAMES.includes(name)) throw new UsageError(`network name "${name}" is reserved (bridge, none, host and default are modes)`);
+    return this.locked(() => this.createLocked(name, options));
+  }
+
+  /**
+   * Names and subnets are chosen under the data dir's network lock: two
+   * processes creating at once would otherwise both take a free name or subnet.
+   */
+  private locked<T>(fn: () => T): T {
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    return withFileLockSync(join(this.root, ".create.lock"), fn);
+  }
+
+  private createLocked(name: string, options: CreateOptions): NetworkConfig {
     if (this.read(name)) throw new ContainerError(`network with name ${name} already exists`);
     let subnet: Subnet;
     const others = this.subnets();
