@@ -898,7 +898,9 @@ export class Runtime implements ContainerOwner {
 
   /** Deletes every container that is not running (`docker container prune`). */
   async pruneContainers(): Promise<import("./containers/cleanup.js").ContainerPruneResult> {
-    return (await import("./containers/cleanup.js")).pruneContainers(this);
+    const result = await (await import("./containers/cleanup.js")).pruneContainers(this);
+    result.bytes += await (await import("./containers/leftovers.js")).sweepContainerLeftovers(this.ctx);
+    return result;
   }
 
   /**

@@ -6,7 +6,8 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -79,6 +80,40 @@ for (const who of identities()) {
       assert.equal((await cli(["images", "--json"])).stdout.trim(), "[]");
       // The embedded busybox comes back on the next run.
       assert.equal((await cli(["run", "--rm", "busybox", "echo", "back"])).stdout, "back\n");
+    });
+
+    it("system prune sweeps what killed processes left half-made or half-removed, never a live process's", async () => {
+      const dead = execFileSync("sh", ["-c", "sh -c 'echo $$'"], { encoding: "utf8" }).trim();
+      const live = String(process.pid);
+      const made = (path: string, dir: boolean) => {
+        if (dir) {
+          mkdirSync(path);
+          writeFileSync(join(path, "part"), "x".repeat(4096));
+        } else writeFileSync(path, "x".repeat(4096));
+        chownSync(path, who.uid, who.gid);
+        if (dir) chownSync(join(path, "part"), who.uid, who.gid);
+        return path;
+      };
+      // A container whose remover was killed after renaming it aside: its files belong to uid 1000 of the
+      // container (rootless: a subordinate id the user cannot delete as itself).
+      const id = (await cli(["run", "-d", "--name", "halfgone", "busybox", "sh", "-c", "mkdir -p /d/e && echo x > /d/e/f && chown -R 1000:1000 /d"])).stdout.trim();
+      await cli(["wait", "halfgone"]);
+      const aside = join(who.dataDir, "containers", `.removing-${id}-${dead}`);
+      renameSync(join(who.dataDir, "containers", id), aside);
+      const name = join(who.dataDir, "names", "halfgone");
+      assert.ok(lstatSync(name, { throwIfNoEntry: false }), "its name was left too");
+      const halfMade = (pid: string) => [
+        made(join(who.dataDir, "layers", `.unpack-${pid}-0123456789ab-Xy12Ab`), true),
+        made(join(who.dataDir, `.load-${pid}-Qw34Er`), true),
+        made(join(who.dataDir, `.blob-${pid}-0123abcd.tmp`), false),
+      ];
+      const abandoned = halfMade(dead);
+      const working = halfMade(live);
+      await cli(["system", "prune", "-f"]);
+      for (const path of [...abandoned, aside]) assert.equal(existsSync(path), false, `left: ${path}`);
+      assert.equal(lstatSync(name, { throwIfNoEntry: false }), undefined, "the gone container's name was left");
+      for (const path of working) assert.equal(existsSync(path), true, `a live process's went: ${path}`);
+      for (const path of working) rmSync(path, { recursive: true });
     });
   });
 }

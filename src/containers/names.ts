@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError } from "../errors.js";
-import { isErrno } from "../fs-util.js";
+import { isErrno, readdirOrEmpty } from "../fs-util.js";
 import type { DataPaths } from "../paths.js";
 import { generatedName } from "./generated-name.js";
 
@@ -79,6 +79,19 @@ export class ContainerNames {
       throw err;
     }
     return existsSync(this.data.container(id).dir) ? id : undefined;
+  }
+
+  /** Drops the names whose container is gone (its remover was killed before it let go of them). */
+  sweep(): void {
+    for (const name of readdirOrEmpty(this.dir)) {
+      let id: string;
+      try {
+        id = readlinkSync(join(this.dir, name));
+      } catch {
+        continue;
+      }
+      if (this.lookup(name) === undefined) this.release(name, id);
+    }
   }
 
   release(name: string, id: string): void {

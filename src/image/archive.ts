@@ -14,6 +14,10 @@ import type { ImageStore } from "./store.js";
 import { readTar } from "./tar.js";
 import { entryHeader, tarPadding } from "./tar-writer.js";
 import { unpackLayer } from "./unpack.js";
+import { ownTempPrefix } from "../temp-names.js";
+
+/** An archive being loaded, unpacked in the data dir (temp-names.ts). */
+export const LOAD_PREFIX = ".load-";
 
 /**
  * `tsbox save` / `tsbox load`: images as tar archives, offline.
@@ -102,7 +106,7 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
     return importLayout(store, new OciLayout(input), options);
   }
   await mkdir(dataDir, { recursive: true });
-  const tmp = await mkdtemp(join(dataDir, ".load-"));
+  const tmp = await mkdtemp(join(dataDir, ownTempPrefix(LOAD_PREFIX)));
   try {
     const source = typeof input === "string" ? createReadStream(input) : input;
     await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size);

@@ -4,7 +4,10 @@ import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isErrno, removeTree, treeBytes, withFileLock } from "../fs-util.js";
 import { DataPaths, OCI_FORM_DIR } from "../paths.js";
-import type { OciLayout } from "./layout.js";
+import { BLOB_PREFIX, type OciLayout } from "./layout.js";
+import { UNPACK_PREFIX } from "./layers.js";
+import { LOAD_PREFIX } from "./archive.js";
+import { abandonedTemps } from "../temp-names.js";
 import { OWNER_NOTES_SUFFIX, removeOwnerNotes } from "./owner-notes.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
 import { pidAlive } from "../process-alive.js";
@@ -12,15 +15,17 @@ import { pidAlive } from "../process-alive.js";
 export interface PruneResult {
   blobs: number;
   layers: number;
+  /** Partial downloads, and what killed processes left half-made (layers, loads, blobs). */
   partials: number;
-  /** Bytes freed (blobs and partial downloads; unpacked layers counted by their files' sizes). */
+  /** Bytes freed (blobs, partial downloads, half-made ones; unpacked layers counted by their files' sizes). */
   bytes: number;
 }
 
 /**
  * Deletes what no image name and no container needs: blobs no named image
  * reaches, unpacked layers that are neither in a named image nor a lowerdir
- * of an existing container, and abandoned partial downloads. Runs under the
+ * of an existing container, abandoned partial downloads and what killed
+ * processes left half-made. Runs under the
  * index lock: a pull publishes its name under the same lock after checking
  * its blobs are all still there, so a pull racing a prune fails cleanly
  * instead of naming a half-deleted image.
@@ -109,6 +114,17 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
       result.bytes += st?.size ?? 0;
     }
     await removeTree(downloads).catch(() => {});
+
+    // What killed processes left mid-way (temp-names.ts): layers being unpacked, archives being loaded, blobs being written.
+    for (const path of [...abandonedTemps(paths.layersRoot, UNPACK_PREFIX), ...abandonedTemps(dataDir, LOAD_PREFIX), ...abandonedTemps(layout.dir, BLOB_PREFIX)]) {
+      const st = await lstat(path).catch(() => undefined);
+      if (!st) continue;
+      const bytes = st.isDirectory() ? await treeBytes(path) : st.size;
+      const removed = await (st.isDirectory() ? removeDir(path) : unlink(path)).then(() => true, () => false);
+      if (!removed) continue; // taken by another prune, or not ours to delete: left as it is
+      result.partials++;
+      result.bytes += bytes;
+    }
   });
   return result;
 }

@@ -12,6 +12,10 @@ import type { StoredImage } from "./store.js";
 import { ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "./owner-notes.js";
 import type { LayerOwner } from "./unpack.js";
 import { hostWhiteoutForm } from "./whiteout-form.js";
+import { ownTempPrefix } from "../temp-names.js";
+
+/** A layer being unpacked, in layersRoot until its publishing rename (temp-names.ts). */
+export const UNPACK_PREFIX = ".unpack-";
 
 export interface LayerCacheOptions {
   /** Real root: unpack with ownership, device nodes and whiteouts. Default: uid 0. */
@@ -104,7 +108,7 @@ export class LayerCache {
       return existing;
     }
     const dest = this.layerDir(diffId);
-    const tmp = await mkdtemp(join(this.paths.layersRoot, `.unpack-${diffId.slice(7, 19)}-`));
+    const tmp = await mkdtemp(join(this.paths.layersRoot, `${ownTempPrefix(UNPACK_PREFIX)}${diffId.slice(7, 19)}-`));
     let published = false;
     try {
       const unapplied = await this.unpackInto(blob, diffId, tmp).catch((err: unknown) => {

@@ -5,6 +5,10 @@ import { ImageError } from "../errors.js";
 import { isErrno, randomHex, withFileLock, writeFileAtomic } from "../fs-util.js";
 import { assertDigest } from "./digest.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
+import { ownTempPrefix } from "../temp-names.js";
+
+/** A blob being written, in the layout's root until its rename (temp-names.ts). */
+export const BLOB_PREFIX = ".blob-";
 
 const OCI_LAYOUT = JSON.stringify({ imageLayoutVersion: "1.0.0" });
 
@@ -87,7 +91,7 @@ export class OciLayout {
     // In the layout root (same fs as blobs/, so the rename is atomic), not in
     // blobs/: tools expect only digests there. Never a leftover dir to manage.
     await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
-    const tmp = join(this.dir, `.blob-${randomHex(8)}.tmp`);
+    const tmp = join(this.dir, `${ownTempPrefix(BLOB_PREFIX)}${randomHex(8)}.tmp`);
     const { DigestCounter } = await import("./hash.js");
     const counter = new DigestCounter();
     const fh = await open(tmp, "wx", 0o644);
