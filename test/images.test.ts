@@ -359,5 +359,35 @@ if (process.getuid!() === 0) {
       }
       await assertNoLeaks(snap, [who]);
     });
+
+    for (const who of identities()) {
+      it(`untag, rmi and prune free a full disk, as ${who.name} (the index's space reserve)`, async () => {
+        const snap = snapshot();
+        const mnt = join(fixtures, `full-fs-${who.name}`);
+        mkdirSync(mnt);
+        execFileSync("mount", ["-t", "tmpfs", "-o", `size=16m,uid=${who.uid},gid=${who.gid}`, "tmpfs", mnt]);
+        try {
+          const env = { TSBOX_DATA_DIR: join(mnt, "data") };
+          ok(await tsbox(who, ["run", "--name", "c", "busybox", "sh", "-c", "echo x > /made"], { env }));
+          ok(await tsbox(who, ["commit", "c", "mine:1"], { env }));
+          ok(await tsbox(who, ["rm", "c"], { env }));
+          // Filled by the user, as a runaway build or download would.
+          await tsbox(who, [], { argv: ["sh", "-c", `cat /dev/zero > ${join(mnt, "filler")}`], env });
+          ok(await tsbox(who, ["system", "prune", "-f"], { env }));
+          // What adds to the index gets a clear line, and leaves the reserve to what frees space.
+          oneLineError(await tsbox(who, ["tag", "mine:1", "mine:2"], { env }), /^tsbox: no space left on device to write .*index\.json: free some space on its file system$/);
+          ok(await tsbox(who, ["rmi", "mine:1"], { env }));
+          ok(await tsbox(who, ["system", "prune", "-a", "-f"], { env }));
+          assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+          rmSync(join(mnt, "filler"));
+          ok(await tsbox(who, ["run", "--rm", "busybox", "true"], { env }));
+          assert.ok(existsSync(join(mnt, "data", ".space-reserve")), "the reserve is made again once there is room");
+        } finally {
+          execFileSync("umount", [mnt]);
+          rmSync(mnt, { recursive: true, force: true });
+        }
+        await assertNoLeaks(snap, [who]);
+      });
+    }
   });
 }

@@ -1,4 +1,5 @@
-import { createReadStream, type ReadStream, readFileSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { createReadStream, existsSync, type ReadStream, readFileSync, statSync } from "node:fs";
 import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageError } from "../errors.js";
@@ -151,11 +152,46 @@ export class OciLayout {
   async updateIndex(change: (index: ImageIndex) => ImageIndex | void | Promise<ImageIndex | void>): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     await withFileLock(join(this.dir, ".index.lock"), async () => {
-      const index = await this.readIndex();
-      const next = (await change(index)) ?? index;
-      await writeFileAtomic(join(this.dir, "index.json"), JSON.stringify(next, null, 2) + "\n", { durable: true });
+      const before = JSON.stringify(await this.readIndex(), null, 2) + "\n";
+      const index = JSON.parse(before) as ImageIndex;
+      const text = JSON.stringify((await change(index)) ?? index, null, 2) + "\n";
+      // Unchanged (a prune with nothing to untag): no write, which a full disk would refuse.
+      if (text === before && existsSync(join(this.dir, "index.json"))) return;
+      await this.writeIndexText(text, text.length <= before.length);
     });
   }
+
+  /**
+   * index.json replaced whole (write, then rename). On a full disk an index
+   * that `shrinks` may use the space reserve: untagging and pruning, the way
+   * out of a full disk, write the index before they can delete anything.
+   */
+  private async writeIndexText(text: string, shrinks: boolean): Promise<void> {
+    const path = join(this.dir, "index.json");
+    const reserve = join(this.dir, SPACE_RESERVE);
+    const full = (err: unknown) => isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT");
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await writeFileAtomic(path, text, { durable: true });
+        break;
+      } catch (err) {
+        if (!full(err)) throw err;
+        if (attempt > 0 || !shrinks || !existsSync(reserve)) throw new ImageError(`no space left on device to write ${path}: free some space on its file system`, err);
+        await unlink(reserve).catch(() => {});
+      }
+    }
+    await keepSpaceReserve(reserve, text.length);
+  }
+}
+
+/** Space kept for the next index writes (random bytes: a compressing file system keeps them too). */
+const SPACE_RESERVE = ".space-reserve";
+
+/** Twice the index's size, at least 64 KiB; a disk too full for it goes without until there is room. */
+async function keepSpaceReserve(path: string, indexBytes: number): Promise<void> {
+  const want = Math.max(64 * 1024, 2 * indexBytes);
+  if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) >= want) return;
+  await writeFileAtomic(path, randomBytes(want)).catch(() => {});
 }
 
 function emptyIndex(): ImageIndex {
