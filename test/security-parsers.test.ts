@@ -21,6 +21,9 @@ import { sha256Digest } from "../src/image/hash.js";
 import { LayerCache } from "../src/image/layers.js";
 import { layerLimits } from "../src/image/compression.js";
 import { OciLayout } from "../src/image/layout.js";
+import { writeLayer } from "../src/image/commit-image.js";
+import { pruneStore } from "../src/image/gc.js";
+import { writeTo } from "../src/stream-write.js";
 import { MediaType } from "../src/image/oci.js";
 import { readTar } from "../src/image/tar.js";
 import { xattrBytes } from "../src/image/layer-paths.js";
@@ -255,6 +258,23 @@ describe("layer unpacking: size and ratio caps", () => {
     // Within the caps it unpacks.
     const ok = new LayerCache(dir, layout, { limits: { maxRatio: 2000, ratioFloor: 1024 * 1024 } });
     assert.ok(existsSync(join(await ok.ensureLayer(blob, diffId), "zeros")));
+  });
+
+  it("does not hold a layer this store compressed itself (commit, build) to the ratio: a Dockerfile's file of zeros is no bomb", async () => {
+    const dir = mkdtempSync(join(scratch, "caps-"));
+    const layout = new OciLayout(join(dir, "store"));
+    const t = new TarWriter();
+    t.add({ path: "zeros", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(48 * 1024 * 1024) });
+    const raw = t.finish();
+    const layer = await writeLayer(layout, async (tar) => void (await writeTo(tar, raw)));
+    assert.ok(layout.madeHere(layer.descriptor.digest));
+    const cache = new LayerCache(dir, layout, { limits: { maxRatio: 100, ratioFloor: 1024 * 1024 } });
+    assert.ok(existsSync(join(await cache.ensureLayer(layer.descriptor, layer.diffId), "zeros")));
+    // The size cap still holds, and prune drops the mark with its blob.
+    const capped = new LayerCache(join(dir, "other"), layout, { limits: { maxBytes: 8 * 1024 * 1024 } });
+    await assert.rejects(capped.ensureLayer(layer.descriptor, layer.diffId), /unpacks to more than 8 MiB/);
+    await pruneStore(dir, layout);
+    assert.equal(layout.madeHere(layer.descriptor.digest), false);
   });
 });
 

@@ -56,6 +56,7 @@ export async function writeLayer(layout: OciLayout, produce: (tar: Writable) => 
     throw err;
   }
   const { digest, size } = await stored;
+  layout.markMadeHere(digest);
   return { descriptor: { mediaType: MediaType.ociLayerGzip, digest, size }, diffId: diff.digest() };
 }
 

@@ -80,6 +80,7 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
       const st = await lstat(join(blobDir, hex)).catch(() => undefined);
       if (!st) continue;
       await unlink(join(blobDir, hex)).catch(() => {});
+      if (/^[0-9a-f]{64}$/.test(hex)) await unlink(layout.madeHerePath(`sha256:${hex}`)).catch(() => {});
       result.blobs++;
       result.bytes += st.size;
     }

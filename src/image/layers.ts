@@ -158,7 +158,7 @@ export class LayerCache {
       if (isErrno(err, "ENOENT")) throw new LayerError(`layer blob ${blob.digest} is missing from the image store`);
       throw err;
     });
-    const limits = { ...layerLimits(), ...this.limits };
+    const limits = { ...layerLimits(), ...this.limits, ...(this.layout.madeHere(blob.digest) ? { maxRatio: Infinity } : {}) };
     const source = await decompressedStream(file, path, blob.digest);
     const diff = new DigestCounter();
     const tapped = tap(limitExpansion(source.stream, `layer ${blob.digest}`, blob.size, limits), diff);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createReadStream, existsSync, type ReadStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, mkdirSync, type ReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageError } from "../errors.js";
@@ -29,6 +29,27 @@ export class OciLayout {
   blobPath(digest: string): string {
     assertDigest(digest, "blob");
     return join(this.dir, "blobs", "sha256", digest.slice(7));
+  }
+
+  /**
+   * Layer blobs this store compressed itself (commit, build) are marked
+   * (`made-here/<hex>`, outside blobs/: tools expect only digests there):
+   * unpacking them skips the expansion ratio, which a file of zeros a
+   * Dockerfile made would otherwise trip (TSBOX_MAX_LAYER_RATIO guards
+   * against blobs we are sent). Prune drops a mark with its blob.
+   */
+  markMadeHere(digest: string): void {
+    mkdirSync(join(this.dir, MADE_HERE), { recursive: true });
+    writeFileSync(this.madeHerePath(digest), "");
+  }
+
+  madeHere(digest: string): boolean {
+    return existsSync(this.madeHerePath(digest));
+  }
+
+  madeHerePath(digest: string): string {
+    assertDigest(digest, "blob");
+    return join(this.dir, MADE_HERE, digest.slice(7));
   }
 
   async hasBlob(digest: string): Promise<boolean> {
@@ -183,6 +204,8 @@ export class OciLayout {
     await keepSpaceReserve(reserve, text.length);
   }
 }
+
+const MADE_HERE = "made-here";
 
 /** Space kept for the next index writes (random bytes: a compressing file system keeps them too). */
 const SPACE_RESERVE = ".space-reserve";
