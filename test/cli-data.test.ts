@@ -220,6 +220,12 @@ for (const who of identities()) {
         assert.equal(above.code, 125);
         assert.match(above.stderr, /^tsbox: setting RLIMIT_NOFILE to 1048576:1048576 \(raising a hard limit above the host's needs CAP_SYS_RESOURCE on the host\): Operation not permitted\n$/);
       }
+      // A low limit binds the process, not the set-up before it (its mounts ran out of descriptors), nor an exec.
+      const low = await tsbox(who, ["run", "-d", "--name", "lowfd", "--ulimit", "nofile=8:8", "busybox", "sh", "-c", "ulimit -n; sleep 30"]);
+      assert.equal(low.code, 0, low.stderr);
+      assert.equal((await tsbox(who, ["exec", "lowfd", "sh", "-c", "ulimit -n"])).stdout, "8\n");
+      assert.equal((await tsbox(who, ["logs", "lowfd"])).stdout, "8\n");
+      await tsbox(who, ["rm", "-f", "lowfd"]);
       const file = await tsbox(who, ["run", "--rm", "--label-file", "/no/such/file", "busybox", "true"]);
       assert.equal(file.code, 125);
       assert.match(file.stderr, /^tsbox: cannot read label file \/no\/such\/file: ENOENT\n$/);

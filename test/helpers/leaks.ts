@@ -74,6 +74,8 @@ export function dataDirLeftovers(who: Identity): string[] {
   const walk = (dir: string, depth: number) => {
     if (depth > 2 || !existsSync(dir)) return;
     for (const e of readdirSync(dir, { withFileTypes: true })) {
+      // .space-reserve: kept by the image layout for index writes on a full disk (src/image/layout.ts).
+      if (e.name === ".space-reserve" && dir === who.dataDir) continue;
       if (/(^\.|tmp|partial|incomplete)/i.test(e.name)) left.push(join(dir, e.name).slice(who.dataDir.length + 1));
       else if (e.isDirectory() && e.name !== "containers" && !/^[0-9a-f]{64}$/.test(e.name)) walk(join(dir, e.name), depth + 1);
     }

@@ -72,12 +72,18 @@ fn shown(v: u64) -> String {
 /// Sets the limits on process `pid` from outside its user namespace, where
 /// our privileges count: rlimits are not namespaced, and raising a hard limit
 /// takes CAP_SYS_RESOURCE in the initial user namespace, which root loses in
-/// the container's. Best effort: a limit we may not set either (rootless,
-/// above our own hard limit) is left to the process's own `apply`, which
-/// reports it.
+/// the container's. Only raised here, never lowered: the set-up that runs
+/// before the process's own `apply` needs what it has (a low `nofile` failed
+/// its mounts). Best effort: a limit we may not set either (rootless, above
+/// our own hard limit) is left to `apply`, which reports it.
 pub fn preset(pid: i32, limits: &[Rlimit]) {
+    use crate::sys::cred::{get_prlimit, prlimit};
     for l in limits {
-        let _ = crate::sys::cred::prlimit(pid, l.resource, l.soft, l.hard);
+        if let Ok((soft, hard)) = get_prlimit(pid, l.resource) {
+            if l.soft > soft || l.hard > hard {
+                let _ = prlimit(pid, l.resource, soft.max(l.soft), hard.max(l.hard));
+            }
+        }
     }
 }
 

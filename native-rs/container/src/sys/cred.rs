@@ -109,6 +109,13 @@ pub fn prlimit(pid: i32, resource: u32, soft: u64, hard: u64) -> Result<(), Errn
     Errno::check(ret).map(drop)
 }
 
+/// getrlimit for process `pid` (0: ourselves): (soft, hard).
+pub fn get_prlimit(pid: i32, resource: u32) -> Result<(u64, u64), Errno> {
+    let mut old = Rlimit64 { rlim_cur: 0, rlim_max: 0 };
+    let ret = unsafe { ffi::prlimit64(pid, resource as c_int, std::ptr::null(), &mut old) };
+    Errno::check(ret).map(|_| (old.rlim_cur, old.rlim_max))
+}
+
 pub fn sethostname(name: &str) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::sethostname(name.as_ptr() as *const _, name.len()) }).map(drop)
 }
