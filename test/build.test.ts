@@ -123,6 +123,11 @@ for (const who of identities()) {
       assert.equal(r.code, 0, r.stderr);
       assert.equal((await cli(["run", "--rm", "links:1"])).stdout, "content\ncontent\nfile\nfile\nbusybox\n");
       await cli(["rmi", "links:1"]);
+      // A link to nothing there is a source not found (BuildKit's error), not an empty copy.
+      const dangling = context(who, "dangling", { Dockerfile: "FROM busybox AS a\nRUN ln -s /nonexistent /link\nFROM busybox\nCOPY --from=a /link /x\n" });
+      const failed = await build(["-t", "dangling:1", dangling]);
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(failed.stderr, /^tsbox: line 4: \/link: not found in a \(a symlink to \/nonexistent there\)$/m);
     });
 
     it("builds a multi-stage Dockerfile — ARG, ENV, WORKDIR, COPY of directories and wildcards, .dockerignore, --from, --chown, RUN's deletions — and the image runs as built", async () => {

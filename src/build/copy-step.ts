@@ -130,6 +130,8 @@ async function unitsOf(req: CopyRequest, container: (image: string) => Promise<C
         const abs = posix.resolve("/", path);
         const st = await files.stat(abs);
         if (!st.exists) throw new BuildError(`line ${req.ins.line}: ${path}: not found in ${req.ins.flags.get("from")}`);
+        // Followed as BuildKit does (imageEntries): a link to nothing is a source not found, not an empty copy.
+        if (st.type === "symlink" && !st.targetType) throw new BuildError(`line ${req.ins.line}: ${path}: not found in ${req.ins.flags.get("from")} (a symlink to ${st.link ?? "nothing"} there)`);
         const isDir = st.type === "dir" || st.targetType === "dir";
         units.push({ isDir, name: posix.basename(abs), entries: () => imageEntries(files, abs, isDir) });
       }
