@@ -500,7 +500,7 @@ for (const who of identities()) {
     it("--network container:NAME shares the running container's network namespace", async () => {
       const name = `peer-${who.name}`;
       // httpd on the peer's loopback only: reachable from its own network namespace alone.
-      const server = start(["run", "--rm", "--name", name, "busybox", "sh", "-c", "mkdir -p /www && echo hello from the peer > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www"]);
+      const server = start(["run", "--rm", "--name", name, "--hostname", "peerhost", "busybox", "sh", "-c", "mkdir -p /www && echo hello from the peer > /www/index.html && exec httpd -f -p 127.0.0.1:80 -h /www"]);
       try {
         const addr = await until("the peer's address", async () => {
           const e = await run(["exec", name, "ip", "-4", "-o", "addr", "show", "eth0"]);
@@ -512,6 +512,10 @@ for (const who of identities()) {
         assert.match(r.stdout, new RegExp(`inet ${addr.replace(/\./g, "\\.")}/`), "the same eth0");
         const dns = await run(["run", "--rm", "--network", `container:${name}`, "--dns", "192.0.2.53", "busybox", "true"]);
         assert.equal(dns.code, 125, "its /etc files are the peer's");
+        // So is its hostname (docker's rule), which --hostname may not change.
+        assert.equal((await run(["run", "--rm", "--network", `container:${name}`, "busybox", "sh", "-c", "hostname; cat /etc/hostname; echo $HOSTNAME"])).stdout, "peerhost\n".repeat(3));
+        const named = await run(["run", "--rm", "--network", `container:${name}`, "--hostname", "other", "busybox", "true"]);
+        assert.equal(named.stderr, `tsbox: conflicting options: --hostname and --network container:${name}\n`);
         const gone = await run(["run", "--rm", "--network", "container:no-such-peer", "busybox", "true"]);
         assert.equal(gone.code, 125);
         assert.match(gone.stderr, /no-such-peer/);

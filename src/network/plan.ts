@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
@@ -64,7 +64,7 @@ export interface NetworkPlan {
   /** container:X: X's user and network namespaces (X's id). */
   join?: { container: string };
   mounts: MountSpec[];
-  /** host networking shows the host's hostname by default, as docker does. */
+  /** host networking shows the host's hostname by default, as docker does; container:X, X's. */
   hostname?: string;
 }
 
@@ -84,11 +84,15 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     if (options.addHosts?.length || options.dns?.length || options.dnsSearch?.length || options.dnsOptions?.length) {
       throw new UsageError(`--add-host and --dns options conflict with --network container:${mode.ref} (its files are shared)`);
     }
+    // docker's rule: the hostname is the peer's, as its /etc/hostname (shared below) says.
+    if (options.hostname !== undefined) throw new UsageError(`conflicting options: --hostname and --network container:${mode.ref}`);
     const peerNet = join(peer.bundleDir, "net");
+    const peerHostname = existsSync(join(peerNet, "hostname")) ? readFileSync(join(peerNet, "hostname"), "utf8").trim() : "";
     return {
       shareHost: false,
       join: { container: peer.id },
       mounts: ETC_FILES.filter((f) => existsSync(join(peerNet, f))).map((f) => etcMount(f, join(peerNet, f))),
+      ...(peerHostname ? { hostname: peerHostname } : {}),
     };
   }
 
