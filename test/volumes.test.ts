@@ -185,6 +185,13 @@ for (const who of identities()) {
       const dup = await tsbox(who, ["run", "--rm", "-v", "a:/x", "--tmpfs", "/x", "busybox", "true"]);
       assert.equal(dup.code, 125);
       assert.match(dup.stderr, /^tsbox: Duplicate mount point: \/x\n$/);
+      // A bad tmpfs option is named, not the kernel's bare "Invalid argument".
+      for (const [option, why] of [["size=abc", "size takes bytes"], ["bogus", "not a tmpfs option"], ["mode=999", "mode takes octal"]]) {
+        const r = await tsbox(who, ["run", "--rm", "--tmpfs", `/t:${option}`, "busybox", "true"]);
+        assert.ok(r.stderr.startsWith(`tsbox: invalid tmpfs option "${option}" in --tmpfs /t:${option}: ${why}`), r.stderr);
+        assert.equal(r.stderr.split("\n").length, 2, r.stderr);
+        assert.equal(r.code, 125);
+      }
       const bad = await tsbox(who, ["run", "--rm", "-v", "no/such:/x", "busybox", "true"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /host path no\/such must be absolute/);

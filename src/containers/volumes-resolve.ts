@@ -207,9 +207,34 @@ function tmpfsRequests(tmpfs: Record<string, string>): Request[] {
   return Object.entries(tmpfs).map(([path, opts]) => {
     const label = opts ? `${path}:${opts}` : path;
     const options = opts.split(",").filter((o) => o !== "");
-    for (const o of options) if (!/^[a-z]+(=[\w.:-]+)?$/i.test(o)) throw new UsageError(`invalid tmpfs option "${o}" in --tmpfs ${label}`);
+    for (const o of options) {
+      const problem = tmpfsOptionProblem(o);
+      if (problem) throw new UsageError(`invalid tmpfs option "${o}" in --tmpfs ${label}: ${problem}`);
+    }
     return { kind: "tmpfs", target: target(path, label), options: ["noexec", "nosuid", "nodev", ...options], label, inspect: false } as Request;
   });
+}
+
+/** Mount flags a tmpfs takes (mount(8)'s), and its own valued options with what their values look like. */
+const TMPFS_FLAGS = new Set(["ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "sync", "async", "dirsync", "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "diratime", "nodiratime", "inode32", "inode64"]);
+const TMPFS_VALUES: Record<string, [RegExp, string]> = {
+  size: [/^\d+[kmgtpe%]?$/i, "bytes with k, m or g (e.g. 64m), or a % of memory"],
+  nr_blocks: [/^\d+[kmgtpe]?$/i, "a number of pages (k, m or g)"],
+  nr_inodes: [/^\d+[kmgtpe]?$/i, "a number of inodes (k, m or g)"],
+  mode: [/^[0-7]{1,4}$/, "octal permissions (e.g. 1777)"],
+  uid: [/^\d+$/, "a numeric user id"],
+  gid: [/^\d+$/, "a numeric group id"],
+  huge: [/^(never|always|within_size|advise|deny|force)$/, "never, always, within_size or advise"],
+  mpol: [/^(default|prefer|bind|interleave|local)(:[\d,-]+)?$/, "a NUMA policy (default, prefer:N, bind:N, interleave, local)"],
+};
+
+/** What is wrong with one `--tmpfs` option (undefined: nothing); the kernel's EINVAL names none of it. */
+function tmpfsOptionProblem(option: string): string | undefined {
+  const eq = option.indexOf("=");
+  if (eq < 0) return TMPFS_FLAGS.has(option) ? undefined : `not a tmpfs option (size=, mode=, uid=, gid=, nr_inodes=, or a mount flag such as exec, ro)`;
+  const rule = TMPFS_VALUES[option.slice(0, eq)];
+  if (!rule) return `not a tmpfs option (size=, mode=, uid=, gid=, nr_inodes=, nr_blocks=, huge=, mpol=)`;
+  return rule[0].test(option.slice(eq + 1)) ? undefined : `${option.slice(0, eq)} takes ${rule[1]}`;
 }
 
 /** The image's VOLUMEs as the run's own `-v PATH` (or `--tmpfs PATH`) would be. */

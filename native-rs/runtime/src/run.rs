@@ -13,6 +13,7 @@ use container::cgroups::{self, record, Manager, Placement};
 use container::error::Error;
 use container::launch;
 use container::nest::Nest;
+use container::namespaces::NamespaceKind;
 use crate::monitor::remove;
 use crate::state_file::{self, Lock, StateFile};
 use container::json::Json;
@@ -196,8 +197,14 @@ fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), 
     // Recorded before its directories exist: a runtime killed meanwhile leaves them all named.
     let mut write_record = |m: &dyn Manager| record::write(bundle, m);
     let prepared = cgroups::prepare_here(&path, &mut write_record, &spec.linux.resources, spec.linux.cgroups_mode)
-        .map_err(|e| {
+        .map_err(|mut e| {
             record::remove(bundle);
+            // The front end requires the cgroup for a container in the host's PID namespace: say why.
+            if !spec.has_namespace(NamespaceKind::Pid) {
+                if let Some(why) = e.message.strip_prefix("cgroups are required, but ") {
+                    e.message = format!("--pid host needs the container's cgroup (it ends the processes the container leaves behind), but {}", why);
+                }
+            }
             e
         })?;
     if let Some(w) = &prepared.warning {
