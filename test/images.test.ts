@@ -375,7 +375,13 @@ if (process.getuid!() === 0) {
           await tsbox(who, [], { argv: ["sh", "-c", `cat /dev/zero > ${join(mnt, "filler")}`], env });
           ok(await tsbox(who, ["system", "prune", "-f"], { env }));
           // What adds to the index gets a clear line, and leaves the reserve to what frees space.
-          oneLineError(await tsbox(who, ["tag", "mine:1", "mine:2"], { env }), /^tsbox: no space left on device to write .*index\.json: free some space on its file system$/);
+          oneLineError(await tsbox(who, ["tag", "mine:1", "mine:2"], { env }), /^tsbox: no space left on device to write .*index\.json \(the file system of .* is full: free space \(tsbox system prune\) or set TSBOX_DATA_DIR to another disk\)$/);
+          // A write's bare ENOSPC names no path: the hint names the data dir; a load blames the disk, not the archive.
+          oneLineError(await tsbox(who, ["network", "create", "full-net"], { env }), /^tsbox: ENOSPC: no space left on device, write \(the file system of .* is full: free space/);
+          const archive = join(who.scratch, "full.tar");
+          ok(await tsbox(who, ["save", "-o", archive, "mine:1"], { env }));
+          oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /^tsbox: no space left on device while unpacking archive .*full\.tar into .* \(the file system of/);
+          rmSync(archive);
           ok(await tsbox(who, ["rmi", "mine:1"], { env }));
           ok(await tsbox(who, ["system", "prune", "-a", "-f"], { env }));
           assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");

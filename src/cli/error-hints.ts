@@ -3,16 +3,39 @@
  * Node's own text ("EACCES: permission denied, mkdir '/home/u'") says what
  * failed, not that it was tsbox's data directory nor how to move it.
  */
+import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import { defaultDataDir } from "../paths.js";
 
 export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefined {
-  const e = err as NodeJS.ErrnoException | undefined;
+  // Ours wrap the system error they explain (an unpack's "no space left on device while …"): its code counts.
+  const wrapped = err instanceof Error && (err.cause as NodeJS.ErrnoException | undefined)?.code !== undefined ? err.cause : err;
+  const e = wrapped as NodeJS.ErrnoException | undefined;
+  const full = e?.code === "ENOSPC" || e?.code === "EDQUOT";
+  // A write's error names no path: the data dir's file system says whether it was ours.
+  if (full && typeof e.path !== "string") return nearlyFull(defaultDataDir(env)) ? fullHint(defaultDataDir(env)) : undefined;
   if (!e || typeof e.code !== "string" || typeof e.path !== "string") return undefined;
   const data = defaultDataDir(env);
   // The data dir itself, inside it, or one of its parents that mkdir -p had to make.
   const ours = e.path === data || e.path.startsWith(data + "/") || data.startsWith(e.path + "/");
   if (!ours) return undefined;
   if (["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code)) return `tsbox keeps images and containers in ${data}: make it writable, or set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
-  if (e.code === "ENOSPC" || e.code === "EDQUOT") return `the file system of ${data} is full: free space (tsbox system prune) or set TSBOX_DATA_DIR to another disk`;
+  if (full) return fullHint(data);
   return undefined;
+}
+
+function fullHint(data: string): string {
+  return `the file system of ${data} is full: free space (tsbox system prune) or set TSBOX_DATA_DIR to another disk`;
+}
+
+/** Under 1 MiB free where the data dir is (or would be made). */
+function nearlyFull(data: string): boolean {
+  for (let dir = data; ; dir = dirname(dir)) {
+    try {
+      const fs = statfsSync(dir);
+      return fs.bavail * fs.bsize < 1024 * 1024;
+    } catch {
+      if (dir === dirname(dir)) return false;
+    }
+  }
 }

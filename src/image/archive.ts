@@ -5,7 +5,7 @@ import type { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
 import { writeTo } from "../stream-write.js";
-import { removeTree, writeOutputFile } from "../fs-util.js";
+import { isErrno, removeTree, writeOutputFile } from "../fs-util.js";
 import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "./oci.js";
@@ -154,6 +154,8 @@ async function extract(source: NodeJS.ReadableStream, dir: string, what: string,
     await unpackLayer(readTar(body), dir, { privileged: false, archive: true });
   } catch (err) {
     (source as { destroy?: () => void }).destroy?.();
+    // The disk it is unpacked to is full: no fault of the archive's.
+    if (isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) throw new ImageError(`no space left on device while unpacking archive ${what} into ${dir}`, err);
     throw new ImageError(`cannot read archive ${what}: ${(err as Error).message}`, err);
   }
 }

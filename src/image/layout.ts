@@ -197,7 +197,7 @@ export class OciLayout {
         break;
       } catch (err) {
         if (!full(err)) throw err;
-        if (attempt > 0 || !shrinks || !existsSync(reserve)) throw new ImageError(`no space left on device to write ${path}: free some space on its file system`, err);
+        if (attempt > 0 || !shrinks || !existsSync(reserve)) throw new ImageError(`no space left on device to write ${path}`, err);
         await unlink(reserve).catch(() => {});
       }
     }
