@@ -1,6 +1,6 @@
 import { accessSync, constants } from "node:fs";
-import { UsageError } from "../errors.js";
 import { onPath } from "../on-path.js";
+import { wholeSeconds } from "../whole-seconds.js";
 
 /** How a rootless container's bridge reaches the host (native-rs/container/src/net/rootless.rs). */
 export type RootlessHelper = "pasta" | "slirp4netns";
@@ -26,8 +26,7 @@ export const DEFAULT_IDLE_SECONDS = 60;
 
 function idleSeconds(env: NodeJS.ProcessEnv): number {
   const text = env.TSBOX_ROOTLESS_NETWORK_IDLE;
-  if (text === undefined || text === "") return DEFAULT_IDLE_SECONDS;
-  if (!/^\d{1,9}$/.test(text)) throw new UsageError(`TSBOX_ROOTLESS_NETWORK_IDLE=${text}: expected a whole number of seconds (0: stop with the last container)`);
+  return wholeSeconds(text, `TSBOX_ROOTLESS_NETWORK_IDLE=${text}`, DEFAULT_IDLE_SECONDS, "stop with the last container");
   return Number(text);
 }
 

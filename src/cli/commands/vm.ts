@@ -2,6 +2,7 @@ import { basename } from "node:path";
 import { UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
+import { wholeSeconds } from "../../whole-seconds.js";
 
 const USAGE = `Usage: tsbox vm start | stop [--force] | status [--json]
 
@@ -24,8 +25,7 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
     case "serve": {
       const { serveVm } = await import("../../backends/vm/node/daemon.js");
       const idle = flags.values.get("idle-seconds")?.at(-1);
-      if (idle !== undefined && !/^\d{1,9}$/.test(idle)) throw new UsageError(`--idle-seconds ${idle}: expected a whole number`);
-      await serveVm({ env: ctx.env, ...(idle !== undefined ? { idleSeconds: Number(idle) } : {}) });
+      await serveVm({ env: ctx.env, ...(idle !== undefined ? { idleSeconds: wholeSeconds(idle, `--idle-seconds ${idle}`, 0) } : {}) });
       await new Promise(() => {}); // until stopped
       return 0;
     }

@@ -5,16 +5,17 @@
  * handed to v86 (it would crash): it is reported and a cold boot follows.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { dirname, join } from "node:path";
-import { errorMessage, TsboxError, UsageError } from "../../../errors.js";
+import { errorMessage, TsboxError } from "../../../errors.js";
 import { packageRoot } from "../../../package-root.js";
 import { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
 import { loadVmImages, type VmImages } from "./images.js";
 import { DEFAULT_CONFIG, Machine, type MachineConfig, machineFingerprint } from "./machine.js";
 import { loadSnapshot, packagedSnapshotPath, removeOtherSnapshots, removeSnapshot, userSnapshotPath, userVmCacheDir, writeSnapshot } from "./snapshot.js";
+import { wholeSeconds } from "../../../whole-seconds.js";
 
 export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
@@ -82,9 +83,7 @@ export const DEFAULT_VM_IDLE_SECONDS = 300;
 
 export function vmIdleSeconds(env: NodeJS.ProcessEnv = process.env): number {
   const text = env.TSBOX_VM_IDLE;
-  if (text === undefined || text === "") return DEFAULT_VM_IDLE_SECONDS;
-  if (!/^\d{1,9}$/.test(text)) throw new UsageError(`TSBOX_VM_IDLE=${text}: expected a whole number of seconds (0: a guest of each process's own)`);
-  return Number(text);
+  return wholeSeconds(text, `TSBOX_VM_IDLE=${text}`, DEFAULT_VM_IDLE_SECONDS, "a guest of each process's own");
 }
 
 /**
@@ -105,7 +104,12 @@ export async function ensureDaemon(env: NodeJS.ProcessEnv = process.env, options
     if (other && existsSync(other.socket)) return other;
     const log = openSync(join(paths.dir, "vm.log"), "a");
     const idle = options.idleSeconds === undefined ? [] : ["--idle-seconds", String(options.idleSeconds)];
-    const child = spawn(process.execPath, [join(packageRoot(), "bin", "tsbox.js"), "vm", "serve", ...idle], { detached: true, stdio: ["ignore", log, log], env });
+    let child;
+    try {
+      child = spawn(process.execPath, [join(packageRoot(), "bin", "tsbox.js"), "vm", "serve", ...idle], { detached: true, stdio: ["ignore", log, log], env });
+    } finally {
+      closeSync(log); // the daemon has its own copy
+    }
     child.unref();
     for (let i = 0; i < 1200; i++) {
       const s = daemonStatus(env);
