@@ -56,6 +56,7 @@ import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
 import type { Readable, Writable } from "node:stream";
+import { withExposed } from "./network/ports.js";
 // --- end data side ---
 
 export interface RuntimeOptions {
@@ -440,7 +441,7 @@ export class Runtime implements ContainerOwner {
       store: this.networks,
       rootless,
       userMode: this.backend.capabilities().networks === "guest",
-      exposed: image.config?.ExposedPorts ?? null,
+      exposed: withExposed(image.config?.ExposedPorts, options.expose),
       warn,
       peer: (ref) => peers.network(ref),
     });

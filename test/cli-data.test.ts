@@ -319,6 +319,23 @@ for (const who of identities()) {
       }
     });
 
+    it("docker's --group-add, --expose and --log-driver", async () => {
+      // A single-id user's container cannot set groups (setgroups is denied there): it says so.
+      const groups = await tsbox(who, ["run", "--rm", "--group-add", "10", "--group-add", "root", ...(who.name === "single" ? [] : ["-u", "1000"]), "busybox", "id", "-G"]);
+      if (who.name === "single") assert.match(groups.stderr, /^tsbox: --group-add needs a user namespace that may set groups, which one mapped id cannot \(rootless without an \/etc\/subuid range/);
+      else assert.equal(groups.stdout, "0 10\n", groups.stderr);
+      const unknown = await tsbox(who, ["run", "--rm", "--group-add", "nosuch", "busybox", "true"]);
+      assert.equal(unknown.stderr, "tsbox: unable to find group nosuch: no matching entries in group file\n");
+      const name = `expose-${who.name}`;
+      assert.equal((await tsbox(who, ["create", "--name", name, ...(who.name === "single" ? [] : ["--group-add", "10"]), "--expose", "80", "--expose", "9000-9001/udp", "busybox", "true"])).code, 0);
+      const inspected = await tsbox(who, ["inspect", "-f", "{{json .Config.ExposedPorts}} {{json .HostConfig.GroupAdd}}", name]);
+      assert.equal(inspected.stdout, `{"80/tcp":{},"9000/udp":{},"9001/udp":{}} ${who.name === "single" ? "null" : '["10"]'}\n`);
+      await tsbox(who, ["rm", name]);
+      assert.match((await tsbox(who, ["run", "--rm", "--expose", "0", "busybox", "true"])).stderr, /^tsbox: invalid --expose 0: /);
+      assert.equal((await tsbox(who, ["run", "--rm", "--log-driver", "json-file", "busybox", "true"])).code, 0);
+      assert.match((await tsbox(who, ["run", "--rm", "--log-driver", "syslog", "busybox", "true"])).stderr, /^tsbox: unsupported --log-driver syslog: tsbox keeps docker's json-file log/);
+    });
+
     it("--cidfile gets the id (a file already there is refused), --pull never does not pull, load of a missing file says so", async () => {
       const cid = join(who.scratch, `cid-${Math.random().toString(16).slice(2)}`);
       const first = await tsbox(who, ["run", "--rm", "--cidfile", cid, "busybox", "true"]);

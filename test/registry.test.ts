@@ -92,6 +92,8 @@ for (const who of identities()) {
       const run = await tsbox(who, ["run", "--rm", `${anon.host}/test/multi`, "sh", "-c", "echo auto"], { env });
       ok(run);
       assert.equal(run.stdout, "auto\n");
+      // docker's line (progress bars only on a terminal).
+      assert.equal(run.stderr, `Unable to find image '${anon.host}/test/multi' locally\n`);
       let images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
       assert.deepEqual(images.map((i) => [i.platform, i.manifestDigest]), [["linux/amd64", multi.amd64]]);
       const r = await tsbox(who, ["pull", "--platform", "linux/386", `${anon.host}/test/multi`], { env });
@@ -103,8 +105,10 @@ for (const who of identities()) {
       ok(await tsbox(who, ["rmi", "--platform", "linux/amd64", `${anon.host}/test/multi`], { env }));
       images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
       assert.deepEqual(images.map((i) => [i.platform, i.manifestDigest]), [["linux/386", multi.i386]]);
-      // The registry's index lists linux/amd64: run pulls it again.
-      ok(await tsbox(who, ["run", "--rm", `${anon.host}/test/multi`, "true"], { env }));
+      // The registry's index lists linux/amd64: run pulls it again (-q: without a word).
+      const quiet = await tsbox(who, ["run", "--rm", "-q", `${anon.host}/test/multi`, "true"], { env });
+      ok(quiet);
+      assert.equal(quiet.stderr, "");
       images = imagesJson((await tsbox(who, ["images", "--json"], { env })).stdout);
       assert.equal(images.length, 2);
       const none = await tsbox(who, ["pull", "--platform", "wasi/wasm", `${anon.host}/test/multi`], { env });

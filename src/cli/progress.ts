@@ -58,6 +58,28 @@ function line(e: PullEvent): string {
   return `${e.id}: ${label}`;
 }
 
+/**
+ * `run` and `create` pulling an image they do not have: docker's "Unable to
+ * find image" line (on stderr, terminal or not), then the display; nothing
+ * with `-q`. Undefined when nothing is to be shown.
+ */
+export function runPullProgress(stderr: NodeJS.WritableStream & { isTTY?: boolean }, image: string, quiet: boolean): { onPullProgress: (event: PullEvent) => void; finish: () => void } | undefined {
+  if (quiet) return undefined;
+  const display = progressFor(stderr, false);
+  let started = false;
+  return {
+    onPullProgress: (event) => {
+      if (!started) stderr.write(`Unable to find image '${image}' locally\n`);
+      started = true;
+      display?.onEvent(event);
+    },
+    finish: () => {
+      if (started) display?.finish();
+      started = false;
+    },
+  };
+}
+
 /** A progress callback for the CLI: a display on a terminal, nothing otherwise. */
 export function progressFor(stderr: NodeJS.WritableStream & { isTTY?: boolean }, quiet: boolean): ProgressDisplay | undefined {
   return !quiet && stderr.isTTY ? new ProgressDisplay(stderr) : undefined;

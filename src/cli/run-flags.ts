@@ -57,6 +57,10 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "stop-signal", value: true },
   { name: "stop-timeout", value: true },
   { name: "log-opt", value: true, repeat: true },
+  { name: "log-driver", value: true },
+  { name: "group-add", value: true, repeat: true },
+  { name: "expose", value: true, repeat: true },
+  { name: "quiet", short: "q" },
   ...DATA_FLAGS,
   // networking (src/network/)
   { name: "network", value: true },
@@ -97,6 +101,9 @@ Options:
       --stop-signal SIG  Signal tsbox stop sends first (default SIGTERM)
       --stop-timeout S   Seconds tsbox stop waits before SIGKILL (default 10)
       --log-opt K=V      max-size=10m, max-file=3: rotation of the container's log
+      --log-driver D     json-file (the only one: docker's json-file log, what tsbox logs reads)
+  -q, --quiet            No pull output when the image is pulled first
+      --group-add GROUP  Another supplementary group: a name of the image's /etc/group, or a gid
       --cap-add CAP      Add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL)
       --cap-drop CAP     Drop a capability (ALL: all but the added ones)
       --security-opt OPT seccomp=unconfined, seccomp=PROFILE.json (docker's format),
@@ -127,6 +134,7 @@ Options:
       --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name (--net too)
       --network-alias A  Another name on a user-defined network's DNS
       --ip ADDR          A fixed IPv4 address on the network
+      --expose PORT      Expose a port or range (8000-8002/udp) beyond the image's: -P publishes it
   -p, --publish SPEC     Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]
   -P, --publish-all      Publish every port the image EXPOSEs on free host ports
       --add-host H:IP    Add a line to /etc/hosts (IP may be host-gateway: the host)
@@ -144,6 +152,8 @@ export interface RunRequest {
   backend?: string;
   /** --cidfile: where the container's id is written once it exists. */
   cidfile?: string;
+  /** -q: no pull output. */
+  quiet: boolean;
 }
 
 /** `tsbox run` arguments → RunOptions; everything after IMAGE is the command, as in docker. */
@@ -225,6 +235,14 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   }
   const logOpts = allValues(flags, "log-opt");
   if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
+  const logDriver = lastValue(flags, "log-driver");
+  if (logDriver !== undefined && !["json-file", "k8s-file", "local"].includes(logDriver)) {
+    throw new UsageError(`unsupported --log-driver ${logDriver}: tsbox keeps docker's json-file log (what tsbox logs reads); --log-opt max-size/max-file rotate it`);
+  }
+  const groupAdd = allValues(flags, "group-add");
+  if (groupAdd.length > 0) options.groupAdd = groupAdd;
+  const expose = allValues(flags, "expose");
+  if (expose.length > 0) options.expose = expose;
   Object.assign(options, networkOptions(flags));
   const backend = lastValue(flags, "backend");
   const cidfile = lastValue(flags, "cidfile");
@@ -233,6 +251,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     interactive: flags.bools.has("interactive"),
     tty: flags.bools.has("tty"),
     detach: flags.bools.has("detach"),
+    quiet: flags.bools.has("quiet"),
     ...(backend !== undefined ? { backend } : {}),
     ...(cidfile !== undefined ? { cidfile } : {}),
   };

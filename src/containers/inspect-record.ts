@@ -20,6 +20,7 @@ import type { InspectMount } from "./volumes-resolve.js";
 import type { DeviceBind } from "./devices.js";
 import type { HealthConfig } from "./healthcheck.js";
 import { shmMode } from "../spec/ipc-pid.js";
+import { withExposed } from "../network/ports.js";
 
 export interface InspectRecord {
   Path: string;
@@ -101,7 +102,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       Entrypoint: options.entrypoint ?? imageRun.Entrypoint ?? null,
       OnBuild: null,
       Labels: { ...(imageRun.Labels ?? {}), ...(options.labels ?? {}) },
-      ...exposedPorts(imageRun.ExposedPorts, spec.network?.ports ?? []),
+      ...exposedPorts(withExposed(imageRun.ExposedPorts, options.expose), spec.network?.ports ?? []),
       ...(options.stopSignal || imageRun.StopSignal ? { StopSignal: options.stopSignal || imageRun.StopSignal } : {}),
       ...(options.stopTimeout !== undefined ? { StopTimeout: options.stopTimeout } : {}),
       ...(healthcheck ? { Healthcheck: healthcheck } : {}),
@@ -117,6 +118,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       VolumeDriver: "",
       VolumesFrom: null,
       CapAdd: options.capAdd?.length ? [...options.capAdd] : null,
+      GroupAdd: options.groupAdd?.length ? [...options.groupAdd] : null,
       CapDrop: options.capDrop?.length ? [...options.capDrop] : null,
       Dns: [...(options.dns ?? [])],
       DnsOptions: [...(options.dnsOptions ?? [])],

@@ -37,6 +37,21 @@ function range(text: string, min: number, bad: (why: string) => UsageError): [nu
   return [a, b];
 }
 
+/**
+ * The image's ExposedPorts plus the run's `--expose` entries (`80`, `53/udp`,
+ * `8000-8002/tcp`), keyed as docker keys them (`"80/tcp": {}`).
+ */
+export function withExposed(image: Record<string, unknown> | null | undefined, expose: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(image ?? {}) };
+  for (const entry of expose) {
+    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/.exec(entry);
+    const [first, last] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, 0];
+    if (!m || first < 1 || last > 65535 || last < first || last - first >= 4096) throw new UsageError(`invalid --expose ${entry}: PORT[-PORT][/tcp|udp], ports 1 to 65535`);
+    for (let p = first; p <= last; p++) out[`${p}/${m[3] ?? "tcp"}`] = {};
+  }
+  return out;
+}
+
 /** `-P`: every port the image EXPOSEs (`"80/tcp": {}`), on free host ports. */
 export function exposedPorts(exposed: Record<string, unknown> | undefined): PortMapping[] {
   return Object.keys(exposed ?? {}).flatMap((key) => {

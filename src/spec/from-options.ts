@@ -16,7 +16,7 @@ import type { NetworkPlan } from "../network/plan.js";
 import { resolveUser } from "./user.js";
 import { runSpec } from "./skeleton.js";
 import { usernsAuto } from "./userns-auto.js";
-import { isMapped, validateSpec } from "./validate.js";
+import { isMapped, rootlessHint, validateSpec } from "./validate.js";
 import { CONTAINER_NAMESPACES } from "./process-rules.js";
 
 export interface SpecInputs {
@@ -64,10 +64,14 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   // With --userns=auto the runtime picks the host ids; inside, 0..size-1 exist.
   const inside = auto && [{ containerID: 0, hostID: 0, size: auto.size }];
   const maps = inside ? { uidMappings: inside, gidMappings: inside } : idMappings(host);
-  const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers);
+  const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers, options.groupAdd);
   const asked = (options.volumes?.length ?? 0) + (options.mounts?.length ?? 0) + Object.keys(options.tmpfs ?? {}).length;
   if (asked > 0 && inputs.mounts === undefined) throw new TsboxError("volumes, mounts and tmpfs must be resolved first (containers/volumes-resolve.ts)", { code: "runtime" });
   if (options.init && !inputs.initBinary) throw new TsboxError("--init needs the static tsbox-init (run npm run build:native)", { code: "runtime" });
+  const groupsSettable = maps.gidMappings.length > 1 || host.uid === 0 || Boolean(auto);
+  if (!groupsSettable && options.groupAdd?.length) {
+    throw new TsboxError(`--group-add needs a user namespace that may set groups, which one mapped id cannot${rootlessHint(maps.gidMappings)}`, { code: "usage" });
+  }
   const spec = runSpec({
     id,
     options: { ...options, hostname: inputs.network?.hostname ?? defaultHostname(id, options) },
@@ -77,7 +81,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       gid: user.gid,
       home: user.home,
       // A single-id mapping means setgroups=deny: supplementary groups cannot be set.
-      ...(maps.gidMappings.length > 1 || host.uid === 0 || auto ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
+      ...(groupsSettable ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
     },
     root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work } },
     mounts: [

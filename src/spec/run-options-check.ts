@@ -55,6 +55,8 @@ const KINDS: { [K in keyof Required<RunOptions>]: Kind } = {
   imageVolume: "string",
   labels: "stringMap",
   ulimits: "array",
+  groupAdd: "strings",
+  expose: "strings",
   sysctls: "stringMap",
   init: "boolean",
   network: "string",

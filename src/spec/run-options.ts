@@ -124,6 +124,10 @@ export interface RunOptions {
   imageVolume?: "volume" | "tmpfs" | "ignore";
   /** Labels on the container (docker's Config.Labels, over the image's). */
   labels?: Record<string, string>;
+  /** More supplementary groups for the process (`--group-add`): names in the image's /etc/group, or gids. */
+  groupAdd?: string[];
+  /** Ports the container exposes beyond the image's EXPOSE (`--expose 80`, `8000-8002/udp`): what `publishAll` publishes. */
+  expose?: string[];
   /** Per-process resource limits (`--ulimit nofile=1024:2048`); -1 is unlimited. */
   ulimits?: UlimitOption[];
   /** docker's `--sysctl`: parameters of the container's own IPC, network or UTS namespace (`net.ipv4.ip_forward: "1"`). */

@@ -38,7 +38,7 @@ export type ImageFileReader = (rel: string) => Promise<string | undefined> | str
  * through `read`: unpacked layers on hosts, the in-memory root in browsers).
  * A numeric uid needs no passwd entry (gid then defaults to 0).
  */
-export async function lookupUser(spec: string, read: ImageFileReader): Promise<ResolvedUser> {
+export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: string[] = []): Promise<ResolvedUser> {
   const colon = spec.indexOf(":");
   const userPart = colon >= 0 ? spec.slice(0, colon) : spec;
   const groupPart = colon >= 0 ? spec.slice(colon + 1) : undefined;
@@ -56,7 +56,7 @@ export async function lookupUser(spec: string, read: ImageFileReader): Promise<R
     uid = entry.uid;
   }
 
-  const needGroups = groupPart !== undefined ? !isNumeric(groupPart) : entry !== undefined;
+  const needGroups = (groupPart !== undefined ? !isNumeric(groupPart) : entry !== undefined) || groupAdd.some((g) => !isNumeric(g));
   const groups = needGroups ? parseGroup((await read("etc/group")) ?? "") : [];
   let gid: number;
   if (groupPart === undefined || groupPart === "") {
@@ -68,7 +68,15 @@ export async function lookupUser(spec: string, read: ImageFileReader): Promise<R
     if (!group) throw new TsboxError(`unable to find group ${groupPart}: no matching entries in group file`, { code: "usage" });
     gid = group.gid;
   }
-  const additionalGids = entry ? [...new Set(groups.filter((g) => g.members.includes(entry!.name) && g.gid !== gid).map((g) => g.gid))] : [];
+  const members = entry ? groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid) : [];
+  // docker's --group-add: a group name of the image's, or any gid.
+  const added = groupAdd.map((g) => {
+    if (isNumeric(g)) return numericId(g, `--group-add ${g}`);
+    const group = groups.find((e) => e.name === g);
+    if (!group) throw new TsboxError(`unable to find group ${g}: no matching entries in group file`, { code: "usage" });
+    return group.gid;
+  });
+  const additionalGids = [...new Set([...members, ...added])].filter((g) => g !== gid);
   return { uid, gid, additionalGids, home: entry?.home || "/" };
 }
 

@@ -5,8 +5,8 @@ import { lookupUser, type ResolvedUser } from "./user-lookup.js";
 export { parseGroup, parsePasswd, type ResolvedUser } from "./user-lookup.js";
 
 /** Docker's `-u` (user-lookup.ts) against unpacked layer directories, topmost first. */
-export function resolveUser(spec: string, layers: string[]): Promise<ResolvedUser> {
-  return lookupUser(spec, (rel) => readImageFile(layers, rel));
+export function resolveUser(spec: string, layers: string[], groupAdd: string[] = []): Promise<ResolvedUser> {
+  return lookupUser(spec, (rel) => readImageFile(layers, rel), groupAdd);
 }
 
 /** /etc/passwd and /etc/group of a real image are a few KiB; a container could make them any size. */

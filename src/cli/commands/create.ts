@@ -2,6 +2,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { openCidFile, parseRunArgs, RUN_USAGE } from "../run-flags.js";
+import { runPullProgress } from "../progress.js";
 import { hostTerminalSize } from "../terminal.js";
 
 /** `create`: `run`'s flags; the container is made, not started; its id printed. */
@@ -18,7 +19,8 @@ export async function createCommand(args: string[], ctx: CliContext): Promise<nu
   let container;
   try {
     const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
-    container = await runtime.create(options);
+    const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
+    container = await runtime.create(options, pulling ? { onPullProgress: pulling.onPullProgress } : {}).finally(() => pulling?.finish());
   } catch (err) {
     cidfile.discard();
     throw err;

@@ -5,6 +5,7 @@ import { type CliContext, cliWarning } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
 import { type CidFile, openCidFile, parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
+import { runPullProgress } from "../progress.js";
 import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
 
 /** Signals the CLI receives and passes on (the container runs in its own session, so only we do). */
@@ -36,6 +37,7 @@ async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidF
   if (tty) options.tty = hostTerminalSize();
 
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
+  const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
   // Handlers go in before the container starts: a signal that arrives while
   // it is being set up (its output may already be visible) is held and
   // delivered as soon as there is a container to deliver it to.
@@ -49,11 +51,15 @@ async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidF
   let restore: (() => void) | undefined;
   try {
     container = await runtime.run(options, {
+      ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}),
       newSession: true,
       onWarning: cliWarning(ctx),
       handOff: CLI_HAND_OFF,
-      onCreated: (id) => cidfile.write(id),
-    });
+      onCreated: (id) => {
+        pulling?.finish(); // before a hand-off replaces this process
+        cidfile.write(id);
+      },
+    }).finally(() => pulling?.finish());
     for (const signal of pending.splice(0)) void container.kill(signal);
     if (tty) restore = attachTerminal(container, interactive);
     const status = await container.wait();
@@ -74,7 +80,8 @@ async function runDetached(request: RunRequest, ctx: CliContext, cidfile: CidFil
   options.stdin = interactive;
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
-  const container = await runtime.create(options);
+  const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
+  const container = await runtime.create(options, pulling ? { onPullProgress: pulling.onPullProgress } : {}).finally(() => pulling?.finish());
   cidfile.write(container.id);
   // The native helper takes this process over, starts the monitor and prints the id itself.
   await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id }, onWarning: cliWarning(ctx) });
