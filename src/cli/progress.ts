@@ -61,16 +61,21 @@ function line(e: PullEvent): string {
 /**
  * `run` and `create` pulling an image they do not have: docker's "Unable to
  * find image" line (on stderr, terminal or not), then the display; nothing
- * with `-q`. Undefined when nothing is to be shown.
+ * with `-q`. Said once the layers come (a pull that fails before, such as
+ * one of the wrong platform, has only its error). Undefined when nothing is
+ * to be shown.
  */
 export function runPullProgress(stderr: NodeJS.WritableStream & { isTTY?: boolean }, image: string, quiet: boolean): { onPullProgress: (event: PullEvent) => void; finish: () => void } | undefined {
   if (quiet) return undefined;
   const display = progressFor(stderr, false);
   let started = false;
+  const early: PullEvent[] = [];
   return {
     onPullProgress: (event) => {
+      if (!started && event.kind !== "layer") return void early.push(event);
       if (!started) stderr.write(`Unable to find image '${image}' locally\n`);
       started = true;
+      for (const e of early.splice(0)) display?.onEvent(e);
       display?.onEvent(event);
     },
     finish: () => {
