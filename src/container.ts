@@ -82,7 +82,7 @@ export interface ContainerOwner {
   // the data side: docker's inspect shape, cp, commit, diff
   inspectContainer(id: string): Promise<ContainerInspect>;
   copyTo(id: string, src: string | Readable, dest: string, options?: CopyOptions): Promise<void>;
-  copyFrom(id: string, src: string, dest: string | Writable, options?: CopyOptions): Promise<void>;
+  copyFrom(id: string, src: string, dest: string | Writable, options?: CopyOptions & { end?: boolean }): Promise<void>;
   commit(id: string, options?: CommitOptions): Promise<string>;
   diff(id: string): Promise<Change[]>;
 }
@@ -426,8 +426,11 @@ export class Container implements AsyncDisposable {
     return this.owner.copyTo(this.id, src, dest, options);
   }
 
-  /** Copies `src` out of the container to a host path, or as a tar archive to a Writable. */
-  copyFrom(src: string, dest: string | Writable, options: CopyOptions = {}): Promise<void> {
+  /**
+   * Copies `src` out of the container to a host path, or as a tar archive to
+   * a Writable, which is ended once the archive is whole (`end: false` keeps it open).
+   */
+  copyFrom(src: string, dest: string | Writable, options: CopyOptions & { end?: boolean } = {}): Promise<void> {
     return this.owner.copyFrom(this.id, src, dest, options);
   }
 

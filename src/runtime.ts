@@ -802,11 +802,13 @@ export class Runtime implements ContainerOwner {
    * path (docker's rules for files and directories), or a Writable that gets
    * a tar archive of `src`.
    */
-  async copyFrom(ref: string, src: string, dest: string | Writable, options: CopyOptions = {}): Promise<void> {
+  async copyFrom(ref: string, src: string, dest: string | Writable, options: CopyOptions & { end?: boolean } = {}): Promise<void> {
     const { copyFromContainer } = await import("./containers/copy.js");
     const files = await this.containerFiles(ref);
-    if (typeof dest === "string") await copyFromContainer(files, src, dest, undefined, options);
-    else await copyFromContainer(files, src, "-", dest, options);
+    if (typeof dest === "string") return copyFromContainer(files, src, dest, undefined, options);
+    await copyFromContainer(files, src, "-", dest, options);
+    // Ended once whole, as stream.pipeline ends its destination (a file stream then finishes).
+    if (options.end ?? true) dest.end();
   }
 
   /** Copies into a container (`docker cp SRC CTR:DEST`): `src` is a host path, or a Readable tar archive extracted into the directory `dest`. */

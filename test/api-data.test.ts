@@ -24,8 +24,8 @@ for (const who of identities()) {
       const r = await runJsonScript(who, script, [who.scratch]);
       assert.deepEqual(r.volume, { name: "apidata", labels: { purpose: "test" } });
       assert.deepEqual(r.inspectRunning, { status: "running", running: true, labels: { app: "api" }, init: true, mounts: ["volume:apidata:/data"] });
-      assert.deepEqual(r.output, { exitCode: 0, stdout: "from a path\nfrom a tar\n", stderr: "" });
-      assert.deepEqual(r.copiedOut, { tarNames: ["made"], file: "made\n" });
+      assert.deepEqual(r.output, { exitCode: 0, stdout: "from a path\nfrom a tar\nfrom a gzip'd tar\n", stderr: "" });
+      assert.deepEqual(r.copiedOut, { tarNames: ["made"], file: "made\n", fileNames: ["made"] });
       assert.deepEqual(r.diff, [{ Kind: 2, Path: "/bin/ls" }, { Kind: 1, Path: "/made" }]);
       assert.deepEqual(r.commit, { idOk: true, comment: "from the API" });
       assert.deepEqual(r.committedRun, { exitCode: 0, stdout: "made\n", stderr: "" });

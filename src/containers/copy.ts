@@ -9,7 +9,9 @@
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { dirname, join, posix, resolve as resolvePath } from "node:path";
-import { Readable, type Writable } from "node:stream";
+import { pipeline, Readable, type Writable } from "node:stream";
+import { createGunzip } from "node:zlib";
+import { detectCompression, layerLimits, limitExpansion } from "../image/compression.js";
 import { KEPT_LAYER_FILE } from "../backends/vm/core/guest-spec.js";
 import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
 import type { Backend } from "../backends/backend.js";
@@ -274,9 +276,27 @@ export async function recordsToTar(reader: CopyHelper, out: Writable, entries: (
 }
 
 /** A tar archive from `input` into a writing helper. */
+/**
+ * A tar stream as it comes, or gunzipped when it is gzip'd (docker's archive
+ * API takes both), within the layer size cap (TSBOX_MAX_LAYER_SIZE).
+ */
+async function* plainTar(input: Readable): AsyncGenerator<Buffer> {
+  const chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const first = await chunks.next();
+  if (first.done) return;
+  const all = async function* () {
+    yield first.value;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+  };
+  if (detectCompression(first.value) !== "gzip") return yield* all();
+  const gunzip = createGunzip();
+  pipeline(Readable.from(all()), gunzip, () => {}); // an error ends gunzip with it, and so the loop below
+  yield* limitExpansion(gunzip, "the tar stream", undefined, layerLimits());
+}
+
 async function tarToRecords(input: Readable, writer: CopyHelper): Promise<void> {
   try {
-    await writeRecordsFromTar(readTar(input as AsyncIterable<Buffer>), writer.stdin!);
+    await writeRecordsFromTar(readTar(plainTar(input)), writer.stdin!);
     writer.stdin!.end();
   } catch (err) {
     // Our own error (a bad tar) wins; a broken pipe means the helper failed: its error says why.

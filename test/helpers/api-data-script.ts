@@ -4,7 +4,9 @@
  * commit, volumes and disk usage. Prints one JSON object of results.
  *   node --import tsx test/helpers/api-data-script.ts SCRATCH_DIR
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { finished } from "node:stream/promises";
+import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
 import { Runtime } from "../../src/index.js";
@@ -21,7 +23,7 @@ results.volume = { name: volume.Name, labels: volume.Labels };
 {
   await using c = await rt.run({
     image: "busybox",
-    cmd: ["sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; cat /tmp/in /data/t/x; echo made > /made; rm /bin/ls"],
+    cmd: ["sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.1; done; cat /tmp/in /data/t/x /data/z/y; echo made > /made; rm /bin/ls"],
     volumes: [{ volume: "apidata", container: "/data" }],
     labels: { app: "api" },
     ulimits: [{ name: "nofile", soft: 256, hard: 512 }],
@@ -37,6 +39,10 @@ results.volume = { name: volume.Name, labels: volume.Labels };
   w.add({ path: "t/", type: "directory", mode: 0o755, mtime: 0 });
   w.add({ path: "t/x", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("from a tar\n") });
   await c.copyTo(Readable.from([w.finish()]), "/data");
+  // gzip'd, as docker's archive API takes it too.
+  const z = new TarWriter();
+  z.add({ path: "z/y", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("from a gzip'd tar\n") });
+  await c.copyTo(Readable.from([gzipSync(z.finish())]), "/data");
   writeFileSync(join(scratch, "api", "go"), "");
   await c.copyTo(join(scratch, "api", "go"), "/tmp/go");
   results.output = await c.output();
@@ -50,7 +56,16 @@ results.volume = { name: volume.Name, labels: volume.Labels };
   }
   await copied;
   await c.copyFrom("/made", join(scratch, "api", "made"));
-  results.copiedOut = { tarNames: names, file: readFileSync(join(scratch, "api", "made"), "utf8") };
+  // Into a file stream, which copyFrom ends: it finishes.
+  const file = createWriteStream(join(scratch, "api", "made.tar"));
+  await c.copyFrom("/made", file);
+  await finished(file);
+  const fileNames: string[] = [];
+  for await (const e of readTar(createReadStream(join(scratch, "api", "made.tar")) as AsyncIterable<Buffer>)) {
+    fileNames.push(e.path);
+    for await (const _ of e.body);
+  }
+  results.copiedOut = { tarNames: names, file: readFileSync(join(scratch, "api", "made"), "utf8"), fileNames };
   results.diff = (await c.diff()).filter((d) => d.Path === "/made" || d.Path === "/bin/ls");
   const id = await c.commit({ name: "api-commit:1", message: "from the API", changes: ["CMD cat /made"] });
   const image = await rt.inspectImage("api-commit:1");

@@ -41,7 +41,7 @@ export async function cpCommand(args: string[], ctx: CliContext): Promise<number
     if (src.path === "") throw new UsageError("empty source path in the container");
     if (dest.path === "-") {
       if ((ctx.stdout as { isTTY?: boolean }).isTTY) throw new UsageError("refusing to write a tar archive to a terminal: redirect stdout");
-      await runtime.copyFrom(src.container, src.path, ctx.stdout, options);
+      await runtime.copyFrom(src.container, src.path, ctx.stdout, { ...options, end: false });
     } else {
       await runtime.copyFrom(src.container, src.path, dest.path, options);
     }
