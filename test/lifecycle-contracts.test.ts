@@ -3,7 +3,7 @@
  * on the fixture the monitor's Rust tests read too, the json-file log reader
  * on files laid out as the monitor writes and rotates them, state.json
  * defaults and the refresh of a dead supervisor, the CLI's time and signal
- * arguments.
+ * arguments, an exec into a container removed meanwhile.
  */
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
@@ -177,5 +177,15 @@ describe("generated container names", () => {
       seen.add(name);
     }
     assert.ok(seen.size > 150, `${seen.size} different names of 200`);
+  });
+});
+
+describe("exec into a container removed meanwhile", () => {
+  it("is the container's error (not running: removed), not a bare ENOENT", async () => {
+    const { NativeBackend } = await import("../src/backends/native/native-backend.js");
+    const { isTsboxError } = await import("../src/errors.js");
+    const gone = join(temp, "containers", "0123456789ab".repeat(5) + "cdef");
+    const exec = new NativeBackend().exec({ pid: 1, bundleDir: gone, process: { args: ["true"], env: [], cwd: "/", user: { uid: 0, gid: 0 } } as never, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    await assert.rejects(exec, (err: unknown) => isTsboxError(err) && err.code === "container" && err.message === "container 0123456789ab is not running: it was removed");
   });
 });

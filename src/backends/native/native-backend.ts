@@ -2,11 +2,11 @@ import { type ChildProcess, execFile, spawn, type StdioOptions } from "node:chil
 import { closeSync, existsSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { constants } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import { TsboxError } from "../../errors.js";
+import { ContainerError, TsboxError } from "../../errors.js";
 import { type Signal, signalNumber } from "../../signals.js";
-import { randomHex } from "../../fs-util.js";
+import { isErrno, randomHex } from "../../fs-util.js";
 import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
@@ -171,8 +171,7 @@ export class NativeBackend implements Backend {
 
   /** `tsbox-runtime exec --front-end` in this process's place (it deletes the process file once read). */
   handOffExec(options: HandOffOptions & { pid: number; bundleDir: string; process: ProcessSpec }): Promise<never> {
-    const processFile = join(options.bundleDir, `exec-${randomHex(8)}.json`);
-    writeFileSync(processFile, JSON.stringify(options.process));
+    const processFile = writeProcessFile(options.bundleDir, options.process);
     return this.become(["exec", "--pid", String(options.pid), "--process", processFile, "--bundle", options.bundleDir, "--front-end"], options).catch((err: unknown) => {
       rmSync(processFile, { force: true });
       throw err;
@@ -202,8 +201,7 @@ export class NativeBackend implements Backend {
 
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {
     // Read by the helper before it joins the container; not needed once the process runs (or failed).
-    const processFile = join(options.bundleDir, `exec-${randomHex(8)}.json`);
-    writeFileSync(processFile, JSON.stringify(options.process));
+    const processFile = writeProcessFile(options.bundleDir, options.process);
     // --bundle: the container's config.json, whose seccomp filter the exec'd process gets too.
     const args = ["exec", "--pid", String(options.pid), "--process", processFile, "--bundle", options.bundleDir, ...(options.detach ? ["--detach"] : [])];
     try {
@@ -387,6 +385,19 @@ function childHelper(child: ChildProcess): HelperProcess {
 }
 
 /** Wires the helper's status events and exit into a ContainerProcess; resolves on `started`. */
+/** An exec's process, in a file of the container's bundle for `tsbox-runtime exec --process`; its path. */
+function writeProcessFile(bundleDir: string, process: ProcessSpec): string {
+  const path = join(bundleDir, `exec-${randomHex(8)}.json`);
+  try {
+    writeFileSync(path, JSON.stringify(process));
+  } catch (err) {
+    // Removed meanwhile (an rm -f in another terminal): the container's one error here, not a bare ENOENT.
+    if (isErrno(err, "ENOENT")) throw new ContainerError(`container ${basename(bundleDir).slice(0, 12)} is not running: it was removed`);
+    throw err;
+  }
+  return path;
+}
+
 function supervise(helper: HelperProcess, binary: string, pty: Pty | undefined, stdin: StdioTarget, onWarning: ((message: string) => void) | undefined, recording: boolean): Promise<ContainerProcess> {
   return new Promise((resolve, reject) => {
     let exitedEvent: ExitStatus | undefined;
