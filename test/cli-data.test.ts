@@ -311,6 +311,11 @@ for (const who of identities()) {
         assert.deepEqual(made.map((r) => r.code), names.map(() => 0), made.map((r) => r.stderr).join(""));
         const subnets = (await tsbox(who, ["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", ...names])).stdout.trim().split("\n");
         assert.equal(new Set(subnets).size, names.length, subnets.join(" "));
+        // docker's ls --format and --filter (of one key: any; of two keys: both).
+        const listed = await tsbox(who, ["network", "ls", "--filter", `name=par-${tag}-1`, "--filter", `name=par-${tag}-2`, "--filter", "type=custom", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
+        assert.equal(listed.stdout, `par-${tag}-1 bridge local\npar-${tag}-2 bridge local\n`, listed.stderr);
+        assert.equal((await tsbox(who, ["network", "ls", "--filter", "type=builtin", "--format", "{{.Name}}"])).stdout, "bridge\n");
+        assert.equal((await tsbox(who, ["network", "ls", "--filter", "bogus=1"])).stderr, "tsbox: invalid filter 'bogus=1'\n");
         const same = await Promise.all([0, 1, 2].map(() => tsbox(who, ["network", "create", `par-${tag}-same`])));
         assert.equal(same.filter((r) => r.code === 0).length, 1, same.map((r) => r.stderr).join(""));
         for (const r of same.filter((r) => r.code !== 0)) assert.match(r.stderr, /^tsbox: network with name par-\w+-same already exists\n$/);

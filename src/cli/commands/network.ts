@@ -6,6 +6,8 @@ import { allValues, lastValue, parseFlags } from "../flags.js";
 import { shortId, table } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
 import { printInspected } from "./inspect.js";
+import { strictContext } from "../format-template-exec.js";
+import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import type { NetworkConfig } from "../../network/store.js";
 import type { Lease } from "../../network/leases.js";
 
@@ -16,7 +18,8 @@ name (a DNS server answers on the network's gateway).
 
 Commands:
   create [--subnet CIDR] [--gateway IP] [--internal] [-o mtu=N] [--label K=V] NAME
-  ls [-q] [--json]                       List networks
+  ls [-q] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin]
+                                         List networks
   inspect [-f TEMPLATE] NETWORK...       Show networks and their containers (docker's JSON)
   rm NETWORK...                          Remove networks without containers
   prune [-f]                             Remove every unused user-defined network
@@ -64,12 +67,14 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     }
     case "ls":
     case "list": {
-      const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }]);
+      const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }, { name: "format", value: true }, { name: "filter", short: "f", value: true, repeat: true }]);
       if (flags.help) return ctx.stdout.write(USAGE), 0;
       const store = runtime().networks;
       store.ensureDefault();
-      const nets = store.list();
+      const nets = store.list().filter(networkFilter(allValues(flags, "filter")));
+      const format = lastValue(flags, "format");
       if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify(nets, null, 2) + "\n");
+      else if (format !== undefined) writeFormatted(ctx.stdout, nets.map(networkContext), format, NETWORK_FORMAT, flags.bools.has("quiet"));
       else if (flags.bools.has("quiet")) ctx.stdout.write(nets.map((n) => shortId(n.id) + "\n").join(""));
       else ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE"], nets.map((n) => [shortId(n.id), n.name, n.driver, n.subnet, n.gateway, n.bridge])));
       return 0;
@@ -141,4 +146,57 @@ function dockerNetwork(n: NetworkConfig, leases: Lease[], nameOf: (id: string) =
     Options: { "com.docker.network.bridge.name": n.bridge, "com.docker.network.driver.mtu": String(n.mtu), "dev.tsbox.network.dns": String(n.dns) },
     Labels: n.labels,
   };
+}
+
+/** docker's network ls fields (`--format`). */
+const NETWORK_FORMAT: FormatDefaults = {
+  table: "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
+  quiet: "{{.ID}}",
+  typeName: "*formatter.networkContext",
+  headers: { ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", IPv6: "IPV6", Internal: "INTERNAL", Labels: "LABELS", Label: (name: unknown) => String(name).toUpperCase(), CreatedAt: "CREATED AT" },
+};
+
+function networkContext(n: NetworkConfig): object {
+  const labels = n.labels ?? {};
+  return strictContext(NETWORK_FORMAT.typeName, {
+    ID: shortId(n.id),
+    Name: n.name,
+    Driver: n.driver,
+    Scope: "local",
+    IPv6: "false",
+    Internal: String(n.internal),
+    Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(","),
+    Label: (name: unknown) => labels[String(name)] ?? "",
+    CreatedAt: n.created,
+  });
+}
+
+/** docker's `network ls --filter`: name and id by part, driver, label (K or K=V), type custom or builtin. */
+function networkFilter(specs: string[]): (n: NetworkConfig) => boolean {
+  // Filters of one key widen (any of them), of different keys narrow, as docker's do.
+  const byKey = new Map<string, ((n: NetworkConfig) => boolean)[]>();
+  for (const spec of specs) {
+    const m = /^(name|id|driver|label|type)=(.*)$/.exec(spec);
+    if (!m) throw new UsageError(`invalid filter '${spec}'`);
+    byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), networkTest(m[1]!, m[2]!)]);
+  }
+  return (n) => [...byKey.values()].every((group) => group.some((t) => t(n)));
+}
+
+function networkTest(key: string, value: string): (n: NetworkConfig) => boolean {
+  switch (key) {
+    case "name":
+      return (n) => n.name.includes(value);
+    case "id":
+      return (n) => n.id.startsWith(value);
+    case "driver":
+      return (n) => n.driver === value;
+    case "label": {
+      const eq = value.indexOf("=");
+      return (n) => (eq < 0 ? value in (n.labels ?? {}) : n.labels?.[value.slice(0, eq)] === value.slice(eq + 1));
+    }
+    default:
+      if (value !== "custom" && value !== "builtin") throw new UsageError(`invalid filter 'type=${value}': custom or builtin`);
+      return (n) => (n.name === "bridge") === (value === "builtin");
+  }
 }
