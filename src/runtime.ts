@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { type CommitOptions, Container, type ContainerOwner, type ExitStatus, type SpawnOptions } from "./container.js";
@@ -42,12 +42,12 @@ import { DEFAULT_NETWORK, NetworkStore } from "./network/store.js";
 import { type HostIdentity, idMappings, probeHostIdentity } from "./spec/id-mappings.js";
 import type { LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
-import type { RunOptions } from "./spec/run-options.js";
+import type { RunOptions, VolumeOption } from "./spec/run-options.js";
 import { checkRunOptionTypes } from "./spec/run-options-check.js";
 import { resolveUser } from "./spec/user.js";
 import { isMapped, validateSpec } from "./spec/validate.js";
 // --- data side (cli-data): volumes, inspect ---
-import { buildInspectRecord, writeInspectRecord } from "./containers/inspect-record.js";
+import { buildInspectRecord, readInspectRecord, writeInspectRecord } from "./containers/inspect-record.js";
 import { type ContainerInspect, inspectContainer } from "./containers/inspect.js";
 import { readContainerVolumes, VolumeStore } from "./containers/volumes.js";
 import { resolveMounts } from "./containers/volumes-resolve.js";
@@ -328,6 +328,7 @@ export class Runtime implements ContainerOwner {
       const ids = this.backend.containerIdentity?.(host) ?? host;
       const native = this.backend.name === "native";
       const owners = { maps: idMappings(ids), ...(native ? { give: (dir: string, list: LayerOwner[]) => this.giveOwners(dir, list) } : {}) };
+      if (options.volumesFrom?.length) options = { ...options, volumes: [...(options.volumes ?? []), ...(await this.volumesFrom(options))] };
       const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, hostDevices: native });
       const initBinary = options.init ? this.initBinary() : undefined;
       options = withPeerNetwork(options);
@@ -380,6 +381,28 @@ export class Runtime implements ContainerOwner {
       await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * `--volumes-from NAME[:ro|rw]`: the volumes and bind mounts NAME has, at
+   * its paths, read-only as there unless `ro` or `rw` says otherwise (its
+   * tmpfs mounts are its own, as docker's); a path the run mounts itself keeps that.
+   */
+  private async volumesFrom(options: RunOptions): Promise<VolumeOption[]> {
+    const taken = new Set([...(options.volumes ?? []).map((v) => v.container), ...(options.mounts ?? []).map((m) => m.target), ...Object.keys(options.tmpfs ?? {})].map((p) => posix.resolve("/", p)));
+    const out: VolumeOption[] = [];
+    for (const entry of options.volumesFrom ?? []) {
+      const [ref, mode, extra] = entry.split(":");
+      if (!ref || extra !== undefined || (mode !== undefined && mode !== "ro" && mode !== "rw")) throw new UsageError(`invalid --volumes-from ${entry}: CONTAINER[:ro|rw]`);
+      const record = readInspectRecord(this.paths.container(await this.resolveContainer(ref)));
+      for (const m of record?.Mounts ?? []) {
+        if (m.Type === "tmpfs" || taken.has(m.Destination)) continue;
+        taken.add(m.Destination);
+        const readonly = mode === undefined ? !m.RW : mode === "ro";
+        out.push(m.Type === "volume" ? { volume: m.Name!, container: m.Destination, readonly } : { host: m.Source, container: m.Destination, readonly });
+      }
+    }
+    return out;
   }
 
   /**

@@ -78,6 +78,22 @@ for (const who of identities()) {
       assert.deepEqual(volumes(), []);
     });
 
+    it("--volumes-from takes another container's volumes and bind mounts at their paths (not its tmpfs), read-only as there or as asked", async () => {
+      const bind = join(who.scratch, "vf-bind");
+      mkdirSync(bind, { recursive: true });
+      chownSync(bind, who.uid, who.gid);
+      await cli(["run", "--name", "vf-src", "-v", "vf-named:/named", "-v", "/anon", "-v", `${bind}:/bound:ro`, "--tmpfs", "/t", "busybox", "sh", "-c", "echo n > /named/f; echo a > /anon/f"]);
+      const probe = "cat /named/f /anon/f; [ -d /bound ] && echo bound; [ -d /t ] || echo no-tmpfs; touch /bound/x 2>/dev/null || echo bound-ro; touch /named/x 2>/dev/null && echo named-rw || echo named-ro";
+      assert.equal((await cli(["run", "--rm", "--volumes-from", "vf-src", "busybox", "sh", "-c", probe])).stdout, "n\na\nbound\nno-tmpfs\nbound-ro\nnamed-rw\n");
+      // (its anonymous volume is vf-src's: the --rm run before did not take it)
+      assert.equal((await cli(["run", "--rm", "--volumes-from", "vf-src:ro", "busybox", "sh", "-c", probe])).stdout, "n\na\nbound\nno-tmpfs\nbound-ro\nnamed-ro\n");
+      // A path the run mounts itself keeps its own.
+      assert.equal((await cli(["run", "--rm", "--volumes-from", "vf-src", "-v", "/named", "busybox", "sh", "-c", "ls /named | wc -l"])).stdout.trim(), "0");
+      assert.equal((await tsbox(who, ["run", "--rm", "--volumes-from", "no-such-ctr", "busybox", "true"])).stderr, "tsbox: no such container: no-such-ctr\n");
+      await cli(["rm", "-v", "vf-src"]);
+      await cli(["volume", "rm", "vf-named"]);
+    });
+
     it("an image's VOLUMEs get anonymous volumes filled from the image (or tmpfs, or none); a -v at the path wins", async () => {
       // The build writes under the VOLUME path after declaring it: kept in the image (BuildKit's rule).
       const built = await tsbox(who, ["build", "-q", "-t", "withvol", "-"], { stdin: "FROM busybox\nRUN mkdir /data && echo seed > /data/seed\nVOLUME /data\nRUN echo after > /data/after\n", timeoutMs: 60_000 });

@@ -59,6 +59,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "log-opt", value: true, repeat: true },
   { name: "log-driver", value: true },
   { name: "group-add", value: true, repeat: true },
+  { name: "volumes-from", value: true, repeat: true },
   { name: "expose", value: true, repeat: true },
   { name: "quiet", short: "q" },
   ...DATA_FLAGS,
@@ -91,6 +92,7 @@ Options:
   -v, --volume H:C[:ro]  Bind-mount host path H at container path C; a NAME instead of H
                          mounts the named volume (created on first use), C alone a new
                          anonymous volume
+      --volumes-from C   Every volume and bind mount of container C, at its paths (C:ro, C:rw)
       --read-only        Mount the container's root file system read-only
       --name NAME        Name the container
       --entrypoint CMD   Override the image's entrypoint
@@ -241,6 +243,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   }
   const groupAdd = allValues(flags, "group-add");
   if (groupAdd.length > 0) options.groupAdd = groupAdd;
+  const volumesFrom = allValues(flags, "volumes-from");
+  if (volumesFrom.length > 0) options.volumesFrom = volumesFrom;
   const expose = allValues(flags, "expose");
   if (expose.length > 0) options.expose = expose;
   Object.assign(options, networkOptions(flags));

@@ -56,6 +56,7 @@ const KINDS: { [K in keyof Required<RunOptions>]: Kind } = {
   labels: "stringMap",
   ulimits: "array",
   groupAdd: "strings",
+  volumesFrom: "strings",
   expose: "strings",
   sysctls: "stringMap",
   init: "boolean",

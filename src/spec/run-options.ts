@@ -124,6 +124,8 @@ export interface RunOptions {
   imageVolume?: "volume" | "tmpfs" | "ignore";
   /** Labels on the container (docker's Config.Labels, over the image's). */
   labels?: Record<string, string>;
+  /** Every volume and bind mount of these containers, at the same paths (`--volumes-from NAME[:ro|rw]`). */
+  volumesFrom?: string[];
   /** More supplementary groups for the process (`--group-add`): names in the image's /etc/group, or gids. */
   groupAdd?: string[];
   /** Ports the container exposes beyond the image's EXPOSE (`--expose 80`, `8000-8002/udp`): what `publishAll` publishes. */
