@@ -171,6 +171,8 @@ describe("data flags", () => {
     assert.deepEqual(parseVolume("data:/c"), { volume: "data", container: "/c" });
     assert.deepEqual(parseVolume("/anon"), { container: "/anon" });
     assert.deepEqual(parseVolume("data:/c:nocopy,ro"), { volume: "data", container: "/c", noCopy: true, readonly: true });
+    assert.deepEqual(parseVolume("/h:/c:ro,rslave"), { host: "/h", container: "/c", readonly: true, propagation: "rslave" });
+    assert.throws(() => parseVolume("data:/c:rshared"), /unknown option "rshared" \(ro, rw, nocopy\)/);
     assert.throws(() => parseVolume("rel/x:/c"), /must be absolute/);
     assert.deepEqual(parseMount("type=bind,source=/h,target=/c,readonly"), { type: "bind", source: "/h", target: "/c", readonly: true });
     assert.deepEqual(parseMount("src=data,dst=/d,volume-nocopy,volume-label=a=b"), { type: "volume", source: "data", target: "/d", noCopy: true, labels: { a: "b" } });
@@ -181,8 +183,8 @@ describe("data flags", () => {
     assert.deepEqual(parseUlimit("nproc=-1"), { name: "nproc", soft: -1, hard: -1 });
     assert.throws(() => parseUlimit("nofile"), /invalid ulimit argument/);
     // Suffixes compose files carry, taken as docker on Linux takes them.
-    assert.deepEqual(parseVolume("/h:/c:cached,rprivate"), { host: "/h", container: "/c" });
-    assert.throws(() => parseVolume("/h:/c:rshared"), /unknown option "rshared"/);
+    assert.deepEqual(parseVolume("/h:/c:cached,z"), { host: "/h", container: "/c" });
+    assert.deepEqual(parseVolume("/h:/c:rshared"), { host: "/h", container: "/c", propagation: "rshared" });
   });
 
   it("parses docker's everyday run flags: --net, --pull, --cidfile, --userns host, --security-opt label/apparmor, --dns checks", () => {

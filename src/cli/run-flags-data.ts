@@ -8,6 +8,7 @@ import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { MountOption, RunOptions, UlimitOption } from "../spec/run-options.js";
 import { allValues, type FlagDef, lastValue, type ParsedFlags } from "./flags.js";
+import { PROPAGATIONS } from "../spec/propagation.js";
 
 export const DATA_FLAGS: FlagDef[] = [
   { name: "mount", value: true, repeat: true },
@@ -113,7 +114,7 @@ export function parseMount(spec: string): MountOption {
       if (!source) throw new UsageError(`invalid --mount ${spec}: a bind mount needs a source`);
       if (!isAbsolute(source)) throw new UsageError(`invalid --mount ${spec}: bind source ${source} must be an absolute path`);
       const propagation = get.get("bind-propagation");
-      if (propagation !== undefined && !["private", "rprivate", "slave", "rslave", "shared", "rshared"].includes(propagation)) {
+      if (propagation !== undefined && !PROPAGATIONS.includes(propagation)) {
         throw new UsageError(`invalid --mount ${spec}: bind-propagation must be private, rprivate, slave, rslave, shared or rshared`);
       }
       return { type, source, target, ...(readonly ? { readonly } : {}), ...(propagation ? { propagation } : {}) };

@@ -8,6 +8,7 @@ import { checkDockerProfile, type DockerSeccompProfile } from "../spec/seccomp/d
 import { allValues, type FlagDef, lastValue, parseFlags, type ParsedFlags } from "./flags.js";
 import { RESOURCE_FLAGS, RESOURCE_USAGE, resourceOptions } from "./resource-flags.js";
 import { dataFlagOptions, DATA_FLAGS, DATA_USAGE, readKeyValueFile } from "./run-flags-data.js";
+import { PROPAGATIONS } from "../spec/propagation.js";
 import { parseDeviceFlag } from "../containers/devices.js";
 import { type HealthcheckOptions, parseDuration } from "../containers/healthcheck.js";
 
@@ -463,10 +464,10 @@ export function parseVolume(spec: string): VolumeOption {
     if (option === "ro") out.readonly = true;
     else if (option === "rw") out.readonly = false;
     else if (option === "nocopy" && named) out.noCopy = true;
-    // Taken as docker on Linux takes them: SELinux relabelling (no SELinux here), Docker Desktop's consistency
-    // hints, and private propagation (what every bind is).
-    else if (!["z", "Z", "cached", "delegated", "consistent", "private", "rprivate"].includes(option)) {
-      throw new UsageError(`invalid volume ${spec}: unknown option "${option}" (ro, rw${named ? ", nocopy" : ""})`);
+    else if (PROPAGATIONS.includes(option) && !named) out.propagation = option;
+    // Taken as docker on Linux takes them: SELinux relabelling (no SELinux here), Docker Desktop's consistency hints.
+    else if (!["z", "Z", "cached", "delegated", "consistent"].includes(option)) {
+      throw new UsageError(`invalid volume ${spec}: unknown option "${option}" (ro, rw${named ? ", nocopy" : ", shared, slave, private and their r forms"})`);
     }
   }
   return out;

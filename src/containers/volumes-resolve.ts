@@ -20,6 +20,7 @@ import type { IdMapping, MountSpec } from "../spec/container-spec.js";
 import type { MountOption, RunOptions, VolumeOption } from "../spec/run-options.js";
 import { type ContainerVolumes, type VolumeStore, writeContainerVolumes } from "./volumes.js";
 import { type DeviceBind, privilegedDevices, requestedDevices } from "./devices.js";
+import { PROPAGATIONS } from "../spec/propagation.js";
 
 /** One entry of docker's `.Mounts` in `inspect`. */
 export interface InspectMount {
@@ -166,7 +167,8 @@ function fromVolumeOption(v: VolumeOption): Request {
   const dest = target(v.container, label);
   if (v.host !== undefined) {
     if (!isAbsolute(v.host)) throw new UsageError(`invalid volume ${label}: host path ${v.host} must be absolute`);
-    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: "", label, fromV: true };
+    if (v.propagation !== undefined && !PROPAGATIONS.includes(v.propagation)) throw new UsageError(`invalid volume ${label}: propagation must be ${PROPAGATIONS.join(", ")}`);
+    return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: v.propagation ?? "", label, fromV: true };
   }
   return { kind: "volume", ...(v.volume !== undefined ? { name: v.volume } : {}), target: dest, readonly: Boolean(v.readonly), noCopy: Boolean(v.noCopy), labels: {}, label, fromV: true };
 }

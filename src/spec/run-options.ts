@@ -174,6 +174,8 @@ export interface VolumeOption {
   readonly?: boolean;
   /** A volume: do not fill it with the image's content when it is new. */
   noCopy?: boolean;
+  /** A bind mount's propagation (`-v /h:/c:rslave`): private (default), slave, shared and their r forms. */
+  propagation?: string;
 }
 
 export type MountOption =
