@@ -360,6 +360,24 @@ if (process.getuid!() === 0) {
       await assertNoLeaks(snap, [who]);
     });
 
+    it("a data dir on overlayfs (tsbox inside a container) gets a clear error, as root and as a user", async () => {
+      const base = join(fixtures, "on-overlay");
+      for (const d of ["l", "u", "w", "m"]) mkdirSync(join(base, d), { recursive: true });
+      execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${join(base, "l")},upperdir=${join(base, "u")},workdir=${join(base, "w")}`, join(base, "m")]);
+      try {
+        chmodSync(join(base, "m"), 0o1777);
+        for (const who of identities()) {
+          const snap = snapshot();
+          const r = await tsbox(who, ["run", "--rm", "--network", "none", "busybox", "true"], { env: { TSBOX_DATA_DIR: join(base, "m", who.name) } });
+          oneLineError(r, /^tsbox: mounting the container's overlay: its upper dir .* is on overlayfs \(tsbox's data dir inside a container\?\), which cannot hold one: set TSBOX_DATA_DIR/);
+          await assertNoLeaks(snap, [who]);
+        }
+      } finally {
+        execFileSync("umount", [join(base, "m")]);
+        rmSync(base, { recursive: true, force: true });
+      }
+    });
+
     for (const who of identities()) {
       it(`untag, rmi and prune free a full disk, as ${who.name} (the index's space reserve)`, async () => {
         const snap = snapshot();

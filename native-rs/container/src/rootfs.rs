@@ -72,6 +72,13 @@ fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> R
             });
     }
     match last {
+        EINVAL if upper_on_overlayfs(ov) => Err(Error::errno(
+            format!(
+                "mounting the container's overlay: its upper dir {} is on overlayfs (tsbox's data dir inside a container?), which cannot hold one: set TSBOX_DATA_DIR to a directory on another file system (a volume, tmpfs)",
+                ov.upper.display()
+            ),
+            last,
+        )),
         EINVAL | EPERM | crate::sys::errno::EACCES => {
             Err(Error::errno("permission denied mounting overlay", last))
         }
@@ -80,6 +87,16 @@ fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> R
             e,
         )),
     }
+}
+
+/// The usual cause of EINVAL: an upper dir on overlayfs (read outside the
+/// Syscall seam: it only words the error).
+fn upper_on_overlayfs(ov: &Overlay) -> bool {
+    use std::os::unix::io::AsRawFd;
+    std::fs::File::open(&ov.upper)
+        .ok()
+        .and_then(|f| crate::sys::path::fs_type(f.as_raw_fd()).ok())
+        == Some(OVERLAYFS_SUPER_MAGIC)
 }
 
 /// A read-only overlay of `layers` (topmost first) at `target`: a stopped or

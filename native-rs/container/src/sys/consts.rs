@@ -162,6 +162,7 @@ pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 /// statfs f_type of procfs, where magic links live.
 pub const PROC_SUPER_MAGIC: c_long = 0x9fa0;
+pub const OVERLAYFS_SUPER_MAGIC: c_long = 0x794c_7630;
 pub const F_GETFL: c_int = 3;
 pub const F_SETFL: c_int = 4;
 pub const POLLIN: i16 = 0x1;
