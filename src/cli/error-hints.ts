@@ -13,7 +13,10 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
   const e = wrapped as NodeJS.ErrnoException | undefined;
   const full = e?.code === "ENOSPC" || e?.code === "EDQUOT";
   // A write's error names no path: the data dir's file system says whether it was ours.
-  if (full && typeof e.path !== "string") return nearlyFull(defaultDataDir(env)) ? fullHint(defaultDataDir(env)) : undefined;
+  if (full && typeof e.path !== "string") {
+    const data = defaultDataDir(env);
+    return nearlyFull(data) ? fullHint(data) : undefined;
+  }
   if (!e || typeof e.code !== "string" || typeof e.path !== "string") return undefined;
   const data = defaultDataDir(env);
   // The data dir itself, inside it, or one of its parents that mkdir -p had to make.
