@@ -20,6 +20,7 @@ import { EVENTS_FILE, EVENTS_MAX_BYTES, EVENTS_ROTATED, eventLine, eventsFileOf,
 import type { ContainerStatus } from "../src/containers/state.js";
 import { GUEST_HOST_MOUNT, GUEST_INIT_SOURCE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 import { INIT_PATH, initMount } from "../src/spec/data-options.js";
+import { type CopyRecord, readRecords } from "../src/containers/copy-records.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
 
@@ -193,3 +194,37 @@ test("events.json: which state changes are which docker events, and the exact li
   assert.equal(eventsFileOf("/data/containers/c0ffee"), `/data/${doc.file}`);
   assert.equal(eventsFileOf("/tmp/bundle"), undefined);
 });
+
+test("copy-records.json: a sparse file's stream carries only its data; both sides fill the holes and refuse bad extents", async () => {
+  const doc = fixture<{
+    entries: { header: CopyRecord; body: string }[];
+    files: Record<string, { size: number; bytes: [number, string][] }>;
+    refused: CopyRecord[];
+  }>("copy-records.json");
+  const streamOf = (entries: { header: unknown; body: string }[]) => Buffer.from(entries.map((e) => JSON.stringify(e.header) + "\n" + e.body).join(""));
+  const seen: Record<string, Buffer> = {};
+  for await (const r of readRecords(oneChunk(streamOf(doc.entries)))) {
+    const parts: Buffer[] = [];
+    for await (const chunk of r.body) parts.push(Buffer.from(chunk));
+    seen[r.path] = Buffer.concat(parts);
+  }
+  assert.deepEqual(Object.keys(seen), Object.keys(doc.files));
+  for (const [path, f] of Object.entries(doc.files)) {
+    const want = Buffer.alloc(f.size);
+    for (const [at, text] of f.bytes) want.write(text, at, "latin1");
+    assert.ok(seen[path]!.equals(want), path);
+  }
+  // A body left unread is skipped by its data's length: the next record still parses.
+  const paths: string[] = [];
+  for await (const r of readRecords(oneChunk(streamOf(doc.entries)))) paths.push(r.path);
+  assert.deepEqual(paths, Object.keys(doc.files));
+  for (const bad of doc.refused) {
+    await assert.rejects(async () => {
+      for await (const r of readRecords(oneChunk(streamOf([{ header: bad, body: "" }])))) for await (const _ of r.body);
+    }, /malformed copy record \(data\)/, bad.path);
+  }
+});
+
+async function* oneChunk(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}

@@ -1,7 +1,8 @@
 /**
  * The record streams tsbox-runtime's `copy` reads and writes
  * (native-rs/container/src/copy): one JSON header line per entry, then a
- * file's bytes. Here they become, and come from, the tar entries of
+ * file's bytes — of a sparse file (`data`), only its data extents' bytes,
+ * so two helpers piped together pass holes as nothing. Here they become, and come from, the tar entries of
  * src/image/tar.ts, so `cp … -`, `export`, `commit` and `import` share one
  * tar reader and writer.
  */
@@ -22,7 +23,10 @@ export interface CopyRecord {
   uid: number;
   gid: number;
   mtime: number;
+  /** The file's length. */
   size: number;
+  /** A sparse file's data extents ([offset, length], increasing, apart, within size): only their bytes follow, the rest are holes. */
+  data?: [number, number][];
   link?: string;
   /** A directory that hides the layers below it. */
   opaque?: boolean;
@@ -40,7 +44,7 @@ const TO_TAR: Record<Exclude<RecordType, "whiteout">, TarEntryType> = {
   fifo: "fifo",
 };
 
-/** Records of a stream, each with its body (consume it before asking for the next); `content: false` streams carry none. */
+/** Records of a stream, each with its body (consume it before asking for the next); `content: false` streams carry none. A sparse file's body has its holes filled with zeros. */
 export async function* readRecords(source: AsyncIterable<Buffer>, options: { content?: boolean } = {}): AsyncGenerator<CopyRecord & { body: AsyncIterable<Buffer> }> {
   const reader = new ChunkReader(source);
   for (;;) {
@@ -52,19 +56,48 @@ export async function* readRecords(source: AsyncIterable<Buffer>, options: { con
     } catch {
       throw new LayerError(`malformed copy record: ${line.toString("utf8").slice(0, 200)}`);
     }
-    const bodySize = record.type === "file" && options.content !== false ? record.size : 0;
-    let left = bodySize;
+    const extents = record.type === "file" ? dataExtents(record) : [];
+    let left = options.content === false ? 0 : extents.reduce((n, [, len]) => n + len, 0);
     const body = {
       async *[Symbol.asyncIterator]() {
-        for await (const chunk of reader.chunks(left)) {
-          left -= chunk.length;
-          yield chunk;
+        if (options.content === false) return;
+        let at = 0;
+        for (const [offset, len] of extents) {
+          yield* zeros(offset - at);
+          for await (const chunk of reader.chunks(len)) {
+            left -= chunk.length;
+            yield chunk;
+          }
+          at = offset + len;
         }
+        yield* zeros(record.size - at);
       },
     };
     yield { ...record, body };
     await reader.skip(left);
   }
+}
+
+/** What a file record's body holds: its `data`, checked as the Rust writer checks it, or all of it. */
+function dataExtents(r: CopyRecord): [number, number][] {
+  if (r.data === undefined) return r.size > 0 ? [[0, r.size]] : [];
+  let end = 0;
+  const ok =
+    Array.isArray(r.data) &&
+    r.data.every((e) => {
+      const fits = Array.isArray(e) && e.length === 2 && e.every(Number.isSafeInteger) && e[1] > 0 && e[0] >= end && e[0] + e[1] <= r.size;
+      if (fits) end = e[0] + e[1];
+      return fits;
+    });
+  if (!ok) throw new LayerError(`malformed copy record (data): ${JSON.stringify(r).slice(0, 200)}`);
+  return r.data;
+}
+
+const ZEROS = Buffer.alloc(64 * 1024);
+
+/** `n` zero bytes as slices of one shared (never written) buffer. */
+function* zeros(n: number): Generator<Buffer> {
+  for (let left = n; left > 0; left -= ZEROS.length) yield ZEROS.subarray(0, Math.min(left, ZEROS.length));
 }
 
 /** A record as a tar entry (whiteouts have no tar form of their own: see commit). */

@@ -7,12 +7,17 @@ use super::record::{Kind, Record};
 use crate::error::{Error, ErrorKind};
 use crate::sys::consts::{O_NOFOLLOW, O_NONBLOCK};
 use crate::sys::errno::{EINVAL, ELOOP};
-use crate::sys::fs;
+use crate::sys::{fd, fs};
 use std::collections::HashMap;
-use std::fs::Metadata;
-use std::io::{self, Read, Write};
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+/// A sparse file's header names at most this many data extents (the last
+/// then runs to the end), so a file of a million small holes stays one line.
+const MAX_EXTENTS: usize = 256;
 
 pub struct ReadOptions {
     /// `cp -L`: follow the path itself if it is a symlink (never those below it).
@@ -138,11 +143,18 @@ impl<'a> Walker<'a> {
             }
         }
         let with_body = r.kind == Kind::File && self.opts.content;
+        let file = if with_body { self.open_body(path)? } else { None };
+        if let Some(f) = &file {
+            // Fewer blocks than bytes: it may have holes worth not sending.
+            if meta.blocks().saturating_mul(512) < r.size {
+                r.data = fd::data_extents(f.as_raw_fd(), r.size, MAX_EXTENTS);
+            }
+        }
         if !rel.is_empty() {
             self.header(&r)?;
         }
         if with_body {
-            self.body(path, r.size)?;
+            self.body(file, &r)?;
         }
         if kind == Kind::Dir && !self.opts.skip.iter().any(|s| s == path) {
             let mut names: Vec<_> = std::fs::read_dir(path)
@@ -187,33 +199,45 @@ impl<'a> Walker<'a> {
             .map_err(write_error)
     }
 
-    /// Exactly `size` bytes (a file that shrank meanwhile is padded with zeros, one that grew cut).
-    /// A running container may have swapped the file since its lstat: never
-    /// through a symlink (O_NOFOLLOW), never waiting on a FIFO (O_NONBLOCK),
-    /// and nothing but a regular file is read — a device such as /dev/tty
-    /// would be our own terminal. Anything else is padded like a shrunk file.
-    fn body(&mut self, path: &Path, size: u64) -> Result<(), Error> {
+    /// The file to read a body from. A running container may have swapped
+    /// it since its lstat: never through a symlink (O_NOFOLLOW), never
+    /// waiting on a FIFO (O_NONBLOCK), and nothing but a regular file — a
+    /// device such as /dev/tty would be our own terminal. None: the body is
+    /// zeros, as a file that shrank is padded.
+    fn open_body(&self, path: &Path) -> Result<Option<File>, Error> {
         use std::os::unix::fs::OpenOptionsExt;
         let opened = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(O_NOFOLLOW | O_NONBLOCK)
             .open(path);
-        let file = match opened {
-            Ok(f) if f.metadata().map(|m| m.file_type().is_file()).unwrap_or(false) => Some(f),
-            Ok(_) => None,
-            Err(e) if e.raw_os_error() == Some(ELOOP.0) => None,
-            Err(e) => return Err(io_error(path, e)),
-        };
-        let copied = match file {
-            Some(f) => io::copy(&mut f.take(size), self.out).map_err(write_error)?,
-            None => 0,
-        };
-        let mut left = size - copied;
+        match opened {
+            Ok(f) if f.metadata().map(|m| m.file_type().is_file()).unwrap_or(false) => Ok(Some(f)),
+            Ok(_) => Ok(None),
+            Err(e) if e.raw_os_error() == Some(ELOOP.0) => Ok(None),
+            Err(e) => Err(io_error(path, e)),
+        }
+    }
+
+    /// Exactly the bytes `r` announces (each extent of a file that shrank
+    /// meanwhile is padded with zeros, one that grew cut).
+    fn body(&mut self, file: Option<File>, r: &Record) -> Result<(), Error> {
+        let whole = [(0, r.size)];
+        let extents = r.data.as_deref().unwrap_or(&whole);
         let zeros = [0u8; 8192];
-        while left > 0 {
-            let n = left.min(zeros.len() as u64) as usize;
-            self.out.write_all(&zeros[..n]).map_err(write_error)?;
-            left -= n as u64;
+        for &(offset, len) in extents {
+            let copied = match file.as_ref() {
+                Some(mut f) => match f.seek(SeekFrom::Start(offset)) {
+                    Ok(_) => io::copy(&mut f.take(len), self.out).map_err(write_error)?,
+                    Err(_) => 0,
+                },
+                None => 0,
+            };
+            let mut left = len - copied;
+            while left > 0 {
+                let n = left.min(zeros.len() as u64) as usize;
+                self.out.write_all(&zeros[..n]).map_err(write_error)?;
+                left -= n as u64;
+            }
         }
         Ok(())
     }

@@ -1,5 +1,8 @@
 //! One entry of a record stream: `{"path":…,"type":…,…}\n`, then `size`
-//! bytes for a file. Paths are relative, `/`-separated, UTF-8.
+//! bytes for a file — or, for a sparse one (`"data":[[offset,length],…]`),
+//! only the bytes of its data extents, in order: the rest are holes, so a
+//! `truncate -s 100G` file crosses as its data, not as 100 GiB of zeros.
+//! Paths are relative, `/`-separated, UTF-8.
 
 use crate::error::{Error, ErrorKind};
 use crate::json::{self, Json};
@@ -49,8 +52,11 @@ pub struct Record {
     pub gid: u32,
     /// Seconds since the epoch.
     pub mtime: i64,
-    /// Bytes that follow the header (files only).
+    /// The file's length (files only).
     pub size: u64,
+    /// A sparse file's data extents (offset, length): increasing, apart,
+    /// within `size`. None: all `size` bytes follow.
+    pub data: Option<Vec<(u64, u64)>>,
     /// A symlink's target, or the earlier path a hard link shares.
     pub link: String,
     /// A directory that hides the layers below it (overlay's opaque mark).
@@ -69,6 +75,7 @@ impl Record {
             gid: 0,
             mtime: 0,
             size: 0,
+            data: None,
             link: String::new(),
             opaque: false,
             major: 0,
@@ -87,6 +94,10 @@ impl Record {
             ("mtime", Json::from(self.mtime)),
             ("size", Json::from(self.size)),
         ];
+        if let Some(data) = &self.data {
+            let pairs = data.iter().map(|&(o, l)| Json::Array(vec![Json::from(o), Json::from(l)]));
+            members.push(("data", Json::Array(pairs.collect())));
+        }
         if !self.link.is_empty() {
             members.push(("link", Json::from(self.link.as_str())));
         }
@@ -107,6 +118,15 @@ impl Record {
         let number = |k: &str| v.get(k).and_then(Json::as_number);
         let u32_of = |k: &str| number(k).and_then(|n| n.as_u32()).unwrap_or(0);
         let kind = text("type").as_deref().and_then(Kind::parse).ok_or_else(|| bad("type"))?;
+        let size = if kind == Kind::File {
+            number("size").and_then(|n| n.as_u64()).ok_or_else(|| bad("size"))?
+        } else {
+            0
+        };
+        let data = match v.get("data") {
+            Some(d) if kind == Kind::File => Some(extents(d, size).ok_or_else(|| bad("data"))?),
+            _ => None,
+        };
         Ok(Record {
             path: text("path").ok_or_else(|| bad("path"))?,
             kind,
@@ -114,17 +134,45 @@ impl Record {
             uid: u32_of("uid"),
             gid: u32_of("gid"),
             mtime: number("mtime").and_then(|n| n.as_i64()).unwrap_or(0),
-            size: if kind == Kind::File {
-                number("size").and_then(|n| n.as_u64()).ok_or_else(|| bad("size"))?
-            } else {
-                0
-            },
+            size,
+            data,
             link: text("link").unwrap_or_default(),
             opaque: v.get("opaque").and_then(Json::as_bool).unwrap_or(false),
             major: u32_of("major"),
             minor: u32_of("minor"),
         })
     }
+}
+
+impl Record {
+    /// The bytes that follow the header (with content).
+    pub fn body_len(&self) -> u64 {
+        match &self.data {
+            Some(d) => d.iter().map(|(_, l)| l).sum(),
+            None => self.size,
+        }
+    }
+}
+
+/// `[[offset,length],…]`: increasing, apart, none empty, all within `size`
+/// (a writer seeks to each offset: one past the end would grow the file).
+fn extents(v: &Json, size: u64) -> Option<Vec<(u64, u64)>> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    let mut end = 0u64;
+    for pair in v.as_array()? {
+        let p = pair.as_array()?;
+        let (o, l) = match p {
+            [o, l] => (o.as_number()?.as_u64()?, l.as_number()?.as_u64()?),
+            _ => return None,
+        };
+        let e = o.checked_add(l)?;
+        if l == 0 || o < end || e > size {
+            return None;
+        }
+        out.push((o, l));
+        end = e;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -139,6 +187,9 @@ mod tests {
         r.mtime = 1_700_000_000;
         r.size = 12;
         assert_eq!(Record::parse(&r.header()).unwrap(), r);
+        r.data = Some(vec![(0, 4), (8, 4)]);
+        assert_eq!(Record::parse(&r.header()).unwrap(), r);
+        assert_eq!(r.body_len(), 8);
         let mut d = Record::new("dev/null".into(), Kind::Char);
         d.major = 1;
         d.minor = 3;

@@ -54,7 +54,7 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
         let parts = components(&record.path)?;
         if parts.is_empty() {
             // The target directory itself: only its metadata could come with it.
-            skip(input, record.size)?;
+            skip(input, record.body_len())?;
             continue;
         }
         let (parent, name) = parent_of(root.0, &parts, &record.path)?;
@@ -141,7 +141,7 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
     match r.kind {
         Kind::File => {
             let file = fs::openat(parent.0, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).map_err(|e| step(&r.path, "creating", e))?;
-            if let Err(e) = copy_body(input, file.0, r.size, &r.path) {
+            if let Err(e) = copy_body(input, file.0, r, &r.path) {
                 // A half-written file (a full disk, a stream cut short) is not left behind as if copied.
                 let _ = fs::unlinkat(parent.0, name, 0);
                 return Err(e);
@@ -192,33 +192,39 @@ fn is_dir(parent: &Fd, name: &str) -> bool {
     fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).is_ok()
 }
 
-/// Blocks of zeros become holes (as `cp --sparse=auto` makes them): a
-/// container's sparse file (`truncate -s 100G`) copies as one, instead of
-/// filling the disk with its apparent size.
-fn copy_body(input: &mut dyn BufRead, out: c_int, size: u64, shown: &str) -> Result<(), Error> {
+/// A sparse record's holes stay holes, and blocks of zeros in its data
+/// become holes too (as `cp --sparse=auto` makes them): a container's sparse
+/// file (`truncate -s 100G`) copies as one, instead of filling the disk with
+/// its apparent size — also when it came through a tar, which has no holes.
+fn copy_body(input: &mut dyn BufRead, out: c_int, r: &Record, shown: &str) -> Result<(), Error> {
     // Borrowed, never closed here: the caller owns `out`.
     let mut file = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(out) });
-    let mut left = size;
+    let whole = [(0, r.size)];
     let mut buf = vec![0u8; 64 * 1024];
-    let mut hole_at_end = false;
-    while left > 0 {
-        let want = left.min(buf.len() as u64) as usize;
-        // Whole blocks (a pipe hands out less at a time), so zeros are seen as blocks.
-        input.read_exact(&mut buf[..want]).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => Error::setup(format!("the copy stream ended inside {}", shown)),
-            _ => Error::setup(format!("reading the copy stream: {}", e)),
-        })?;
-        hole_at_end = buf[..want].iter().all(|b| *b == 0);
-        if hole_at_end {
-            file.seek(SeekFrom::Current(want as i64)).map_err(|e| io_step(shown, "seeking in", e))?;
-        } else {
-            fd::write_all(out, &buf[..want]).map_err(|e| step(shown, "writing", e))?;
+    // Where the last write ended: short of the size, the file needs its length set.
+    let mut written_to = 0u64;
+    for &(offset, len) in r.data.as_deref().unwrap_or(&whole) {
+        file.seek(SeekFrom::Start(offset)).map_err(|e| io_step(shown, "seeking in", e))?;
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(buf.len() as u64) as usize;
+            // Whole blocks (a pipe hands out less at a time), so zeros are seen as blocks.
+            input.read_exact(&mut buf[..want]).map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => Error::setup(format!("the copy stream ended inside {}", shown)),
+                _ => Error::setup(format!("reading the copy stream: {}", e)),
+            })?;
+            if buf[..want].iter().all(|b| *b == 0) {
+                file.seek(SeekFrom::Current(want as i64)).map_err(|e| io_step(shown, "seeking in", e))?;
+            } else {
+                fd::write_all(out, &buf[..want]).map_err(|e| step(shown, "writing", e))?;
+                written_to = offset + len - left + want as u64;
+            }
+            left -= want as u64;
         }
-        left -= want as u64;
     }
-    if hole_at_end {
+    if written_to < r.size {
         // A hole at the end has no write to give the file its length.
-        file.set_len(size).map_err(|e| io_step(shown, "writing", e))?;
+        file.set_len(r.size).map_err(|e| io_step(shown, "writing", e))?;
     }
     Ok(())
 }
@@ -250,6 +256,7 @@ fn step(path: &str, what: &str, e: Errno) -> Error {
 mod tests {
     use super::*;
     use crate::copy::read::{self, ReadOptions};
+    use crate::json::Json;
     use crate::paths::tests::TempDir;
     use std::fs;
     use std::io::Cursor;
@@ -293,6 +300,9 @@ mod tests {
         drop(f);
         let mut stream = Vec::new();
         read::read(&src.join("sparse"), &ReadOptions::default(), &mut stream).unwrap();
+        // The holes are not in the stream (a file system that cannot tell sends them as zeros).
+        let sparse_aware = fs::metadata(src.join("sparse")).unwrap().blocks() * 512 < 1 << 20;
+        assert!(!sparse_aware || stream.len() < 1 << 20, "a {} byte stream", stream.len());
         let dst = t.0.join("dst");
         fs::create_dir_all(&dst).unwrap();
         write_to(&dst, &stream).unwrap();
@@ -300,6 +310,46 @@ mod tests {
         assert!(a == b, "same bytes");
         let blocks = fs::metadata(dst.join("sparse")).unwrap().blocks();
         assert!(blocks * 512 < 1 << 20, "30 MiB apparent, {} blocks allocated", blocks);
+    }
+
+    /// test/fixtures/contract/copy-records.json: sparse records write the
+    /// bytes at their offsets and holes elsewhere; bad extents are refused.
+    #[test]
+    fn contract_copy_records() {
+        let fx = crate::contract::fixture("copy-records.json");
+        let stream_of = |entries: &[Json]| {
+            let mut s = Vec::new();
+            for e in entries {
+                s.extend_from_slice(e.get("header").unwrap().to_string().as_bytes());
+                s.push(b'\n');
+                s.extend_from_slice(e.get("body").and_then(Json::as_str).unwrap_or("").as_bytes());
+            }
+            s
+        };
+        let t = TempDir::new("copy-contract");
+        write_to(&t.0, &stream_of(fx.get("entries").unwrap().as_array().unwrap())).unwrap();
+        let files = match fx.get("files").unwrap() {
+            Json::Object(members) => members.clone(),
+            _ => panic!("files"),
+        };
+        for (path, f) in files {
+            let size = f.get("size").and_then(Json::as_number).and_then(|n| n.as_u64()).unwrap() as usize;
+            let mut want = vec![0u8; size];
+            for b in f.get("bytes").unwrap().as_array().unwrap() {
+                let b = b.as_array().unwrap();
+                let (at, text) = (b[0].as_number().and_then(|n| n.as_u64()).unwrap() as usize, b[1].as_str().unwrap());
+                want[at..at + text.len()].copy_from_slice(text.as_bytes());
+            }
+            assert!(fs::read(t.0.join(&path)).unwrap() == want, "{}", path);
+        }
+        for bad in fx.get("refused").unwrap().as_array().unwrap() {
+            let dir = t.0.join("refused");
+            fs::create_dir_all(&dir).unwrap();
+            let header = Json::object(vec![("header", bad.clone()), ("body", Json::from(""))]);
+            let e = write_to(&dir, &stream_of(&[header])).unwrap_err();
+            assert!(e.message.contains("bad copy record (data)"), "{}", e.message);
+            assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
+        }
     }
 
     /// A stream cut inside a file (the reader failed) leaves no half-written file.

@@ -152,6 +152,9 @@ pub const MOVE_MOUNT_F_EMPTY_PATH: c_int = 0x04;
 pub const MOVE_MOUNT_T_EMPTY_PATH: c_int = 0x40;
 pub const MOUNT_ATTR_RDONLY: u64 = 0x01;
 pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+// lseek(2): the next data / the next hole at or after an offset
+pub const SEEK_DATA: c_int = 3;
+pub const SEEK_HOLE: c_int = 4;
 // flock(2)
 pub const LOCK_EX: c_int = 2;
 pub const LOCK_NB: c_int = 4;

@@ -2,7 +2,7 @@
 //! across clone).
 
 use super::consts::*;
-use super::errno::{EINTR, EINVAL, ENOSYS};
+use super::errno::{EINTR, EINVAL, ENOSYS, ENXIO};
 use super::types::PollFd;
 use super::{ffi, Errno};
 use std::os::raw::{c_int, c_long, c_uint, c_void};
@@ -243,6 +243,44 @@ pub fn flock(fd: c_int, operation: c_int) -> Result<(), Errno> {
             return Err(e);
         }
     }
+}
+
+/// Where a file of `size` bytes holds data (offset, length), in order, found
+/// with SEEK_DATA/SEEK_HOLE; None when it has no holes or the file system
+/// cannot tell. At most `max` extents: the last one then runs to the end
+/// (its holes read as zeros), so a file of many small holes stays bounded.
+pub fn data_extents(fd: c_int, size: u64, max: usize) -> Option<Vec<(u64, u64)>> {
+    let mut extents = Vec::new();
+    let mut at = 0u64;
+    while at < size {
+        let data = unsafe { ffi::lseek64(fd, at as i64, SEEK_DATA) };
+        if data < 0 {
+            // ENXIO: nothing but a hole from `at` to the end; anything else: no answer.
+            if Errno::last() == ENXIO {
+                break;
+            }
+            return None;
+        }
+        let data = (data as u64).min(size);
+        if data >= size {
+            break;
+        }
+        let end = if extents.len() + 1 == max.max(1) {
+            size
+        } else {
+            let hole = unsafe { ffi::lseek64(fd, data as i64, SEEK_HOLE) };
+            if hole < 0 {
+                return None;
+            }
+            (hole as u64).min(size)
+        };
+        extents.push((data, end - data));
+        at = end;
+    }
+    if size == 0 || extents.len() == 1 && extents[0] == (0, size) {
+        return None;
+    }
+    Some(extents)
 }
 
 /// poll(2); an interrupted call (a signal arrived) reports nothing ready.
