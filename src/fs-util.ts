@@ -253,64 +253,6 @@ export function readdirOrEmpty(dir: string): string[] {
 }
 
 /**
- * A cross-process lock made of an exclusively created directory, for short
- * read-modify-write sections (index.json). A lock older than `staleMs` is
- * taken to belong to a crashed process and broken.
- */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, staleMs = 30_000): Promise<T> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (let delay = 2; !tryFileLock(lockPath, staleMs, deadline); delay = Math.min(delay * 2, 100)) {
-    await new Promise((resolve) => setTimeout(resolve, delay));
-  }
-  try {
-    return await fn();
-  } finally {
-    await rmdir(lockPath).catch(() => {});
-  }
-}
-
-/** `withFileLock` for synchronous sections (a network's creation): the thread sleeps while the lock is busy. */
-export function withFileLockSync<T>(lockPath: string, fn: () => T, staleMs = 30_000): T {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  for (let delay = 2; !tryFileLock(lockPath, staleMs, deadline); delay = Math.min(delay * 2, 100)) {
-    Atomics.wait(sleeper, 0, 0, delay);
-  }
-  try {
-    return fn();
-  } finally {
-    try {
-      rmdirSync(lockPath);
-    } catch {
-      // broken as stale meanwhile
-    }
-  }
-}
-
-const LOCK_WAIT_MS = 60_000;
-
-/** One try at a `withFileLock` lock: true once taken; a stale one is broken for the next try. */
-function tryFileLock(lockPath: string, staleMs: number, deadline: number): boolean {
-  try {
-    mkdirSync(lockPath);
-    return true;
-  } catch (err) {
-    if (!isErrno(err, "EEXIST")) throw err;
-  }
-  const st = lstatSync(lockPath, { throwIfNoEntry: false });
-  if (st && Date.now() - st.mtimeMs > staleMs) {
-    try {
-      rmdirSync(lockPath);
-    } catch {
-      // another process broke it first
-    }
-    return false;
-  }
-  if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath}`);
-  return false;
-}
-
-/**
  * The size of the files under `dir` (disk usage and prune reports); what
  * cannot be read counts as nothing. A running container may swap a
  * directory of its upper dir or a volume for a symlink while we walk: on

@@ -15,6 +15,7 @@ import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
+import { dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
@@ -307,9 +308,7 @@ export class Runtime implements ContainerOwner {
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);
-    // Sync: a handful of mkdirs are cheaper than as many thread-pool round trips.
-    mkdirSync(this.paths.containers, { recursive: true });
-    mkdirSync(bundle.dir, { mode: 0o700 });
+    makeBundleDir(this.paths, bundle);
     let reserved = false;
     try {
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
@@ -374,6 +373,7 @@ export class Runtime implements ContainerOwner {
         log: { maxSize: options.log?.maxSize ?? DEFAULT_LOG.maxSize, maxFiles: options.log?.maxFiles ?? DEFAULT_LOG.maxFiles },
       };
       writeState(bundle, state);
+      dropCreator(bundle);
       recordEvent(bundle.dir, state, "create");
       return { id, bundle, spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
     } catch (err) {
@@ -1005,13 +1005,6 @@ async function execProcess(spec: ContainerSpec, cmd: string[], options: SpawnOpt
 function backendPlatform(backend: Backend): Platform | undefined {
   const first = backend.capabilities().platforms[0];
   return first === undefined ? undefined : parsePlatform(first);
-}
-
-let startTime: string | null | undefined;
-
-/** This process's /proc start time, recorded as a container's creator: it never changes, so it is read once. */
-function ownStartTime(): string | null {
-  return startTime === undefined ? (startTime = processStartTime(process.pid)) : startTime;
 }
 
 /** docker's HostConfig.NetworkMode of what `planNetwork` made (a rootless fallback to none included). */

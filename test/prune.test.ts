@@ -7,7 +7,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -114,6 +114,34 @@ for (const who of identities()) {
       assert.equal(lstatSync(name, { throwIfNoEntry: false }), undefined, "the gone container's name was left");
       for (const path of working) assert.equal(existsSync(path), true, `a live process's went: ${path}`);
       for (const path of working) rmSync(path, { recursive: true });
+    });
+
+    it("a run killed during its set-up leaves a bundle that holds no name and goes with container prune", async () => {
+      await cli(["volume", "create", "stuck"]);
+      const meta = join(who.dataDir, "volumes", "stuck", "volume.json");
+      const saved = readFileSync(meta);
+      rmSync(meta);
+      execFileSync("mkfifo", [meta]);
+      chownSync(meta, who.uid, who.gid);
+      // Reading the volume's record blocks on the FIFO: the run stops there, its bundle and name made, its state not.
+      let pid = 0;
+      const run = tsbox(who, ["run", "--name", "cut", "-v", "stuck:/data", "busybox", "true"], { onSpawn: (p) => (pid = p) });
+      const nameLink = join(who.dataDir, "names", "cut");
+      for (let i = 0; i < 400 && !lstatSync(nameLink, { throwIfNoEntry: false }); i++) await sleep(25);
+      assert.ok(lstatSync(nameLink, { throwIfNoEntry: false }), "the run reserved its name");
+      process.kill(pid, "SIGKILL");
+      await run;
+      rmSync(meta);
+      writeFileSync(meta, saved);
+      chownSync(meta, who.uid, who.gid);
+      const bundles = () => readdirSync(join(who.dataDir, "containers")).filter((e) => /^[0-9a-f]{64}$/.test(e));
+      assert.equal(bundles().length, 1, "the killed run's bundle is there");
+      assert.equal((await cli(["ps", "-a", "-q"])).stdout, "");
+      // Before, the name stayed taken for good: `rm cut` found no container and `run --name cut` was refused.
+      assert.equal((await cli(["run", "--name", "cut", "busybox", "echo", "ran"])).stdout, "ran\n");
+      await cli(["rm", "cut"]);
+      await cli(["container", "prune", "-f"]);
+      assert.deepEqual(bundles(), []);
     });
   });
 }

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
+import { mkdirSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError } from "../errors.js";
 import { isErrno, readdirOrEmpty } from "../fs-util.js";
 import type { DataPaths } from "../paths.js";
+import { bundleLive } from "./bundle-dir.js";
 import { generatedName } from "./generated-name.js";
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
@@ -78,7 +79,7 @@ export class ContainerNames {
       if (isErrno(err, "ENOENT") || isErrno(err, "EINVAL")) return undefined;
       throw err;
     }
-    return existsSync(this.data.container(id).dir) ? id : undefined;
+    return bundleLive(this.data.container(id)) ? id : undefined;
   }
 
   /** Drops the names whose container is gone (its remover was killed before it let go of them). */

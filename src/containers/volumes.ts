@@ -11,7 +11,8 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
-import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes, withFileLock, writeFileAtomicSync } from "../fs-util.js";
+import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes, writeFileAtomicSync } from "../fs-util.js";
+import { withLockFile } from "../lock-file.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { compareText } from "../compare.js";
 
@@ -112,7 +113,7 @@ export class VolumeStore {
   locked<T>(fn: () => Promise<T>): Promise<T> {
     // Private: a volume filled from an image as root keeps its setuid files and owners.
     ensurePrivateDir(this.root);
-    return withFileLock(join(this.root, ".lock"), fn);
+    return withLockFile(join(this.root, ".lock"), { missing: `no volumes directory ${this.root}`, busy: "the volumes are busy" }, fn);
   }
 
   /**

@@ -2,9 +2,9 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readSpec } from "../containers/spec-file.js";
 import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { isErrno, removeTree, treeBytes, withFileLock } from "../fs-util.js";
+import { isErrno, removeTree, treeBytes } from "../fs-util.js";
 import { DataPaths, OCI_FORM_DIR } from "../paths.js";
-import { BLOB_PREFIX, type OciLayout } from "./layout.js";
+import { BLOB_PREFIX, type OciLayout, withIndexLock } from "./layout.js";
 import { UNPACK_PREFIX } from "./layers.js";
 import { LOAD_PREFIX } from "./archive.js";
 import { abandonedTemps } from "../temp-names.js";
@@ -34,7 +34,7 @@ export interface PruneResult {
 export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: (dir: string) => Promise<void> = removeTree): Promise<PruneResult> {
   const result: PruneResult = { blobs: 0, layers: 0, partials: 0, bytes: 0 };
   const paths = new DataPaths(dataDir);
-  await withFileLock(join(layout.dir, ".index.lock"), async () => {
+  await withIndexLock(layout.dir, async () => {
     const blobs = new Set<string>();
     const diffIds = new Set<string>();
     // The registry index a platform's manifest was pulled from (store.ts) tells which platforms it offers.

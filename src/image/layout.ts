@@ -3,7 +3,8 @@ import { createReadStream, existsSync, mkdirSync, type ReadStream, readFileSync,
 import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageError } from "../errors.js";
-import { isErrno, randomHex, withFileLock, writeFileAtomic } from "../fs-util.js";
+import { isErrno, randomHex, writeFileAtomic } from "../fs-util.js";
+import { withLockFile } from "../lock-file.js";
 import { assertDigest } from "./digest.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
 import { ownTempPrefix } from "../temp-names.js";
@@ -23,6 +24,11 @@ export type BlobSource = Buffer | AsyncIterable<Buffer>;
  * Integrity rules: a blob only appears under its digest after its content
  * was hashed and matched; index.json is replaced atomically under a lock.
  */
+/** Runs `fn` holding the image index's lock (`.index.lock`): updates, and prune's sweep, which must not race a pull. */
+export function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  return withLockFile(join(dir, ".index.lock"), { missing: `no image store at ${dir}`, busy: "the image store is busy", code: "image", waitMs: 60_000 }, fn);
+}
+
 export class OciLayout {
   constructor(readonly dir: string) {}
 
@@ -172,7 +178,7 @@ export class OciLayout {
    */
   async updateIndex(change: (index: ImageIndex) => ImageIndex | void | Promise<ImageIndex | void>): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await withFileLock(join(this.dir, ".index.lock"), async () => {
+    await withIndexLock(this.dir, async () => {
       const before = JSON.stringify(await this.readIndex(), null, 2) + "\n";
       const index = JSON.parse(before) as ImageIndex;
       const text = JSON.stringify((await change(index)) ?? index, null, 2) + "\n";

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { removeTree, withFileLock } from "../fs-util.js";
+import { removeTree } from "../fs-util.js";
+import { withLockFile } from "../lock-file.js";
 import { OciLayout } from "./layout.js";
 import { Annotation } from "./oci.js";
 import type { ImageStore } from "./store.js";
@@ -18,7 +19,7 @@ import type { ImageStore } from "./store.js";
 export async function migrateLegacyStores(store: ImageStore): Promise<void> {
   const root = join(store.layout.dir, "platforms");
   if (!existsSync(root)) return;
-  await withFileLock(join(store.layout.dir, ".migrate.lock"), async () => {
+  await withLockFile(join(store.layout.dir, ".migrate.lock"), { missing: `no image store at ${store.layout.dir}`, busy: "another tsbox process is taking over the old image stores", code: "image" }, async () => {
     let platforms: string[];
     try {
       platforms = readdirSync(root);

@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
-import { isErrno, randomHex, readdirOrEmpty, withFileLockSync, writeFileAtomicSync } from "../fs-util.js";
+import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
+import { withLockFileSync } from "../lock-file.js";
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
 import { routedSubnets } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
@@ -132,7 +133,7 @@ export class NetworkStore {
    */
   private locked<T>(fn: () => T): T {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    return withFileLockSync(join(this.root, ".create.lock"), fn);
+    return withLockFileSync(join(this.root, ".create.lock"), { missing: `no networks directory ${this.root}`, busy: "the networks are busy" }, fn);
   }
 
   private createLocked(name: string, options: CreateOptions): NetworkConfig {

@@ -64,6 +64,9 @@ export function strayProcesses(who: Identity[]): string[] {
  * being removed (`containers/.removing-*`), names whose container is gone,
  * temp files.
  */
+/** `.index.lock`, `.migrate.lock`, `volumes/.lock`, `networks/.create.lock`. */
+const LOCK_FILE_NAME = /^\.([a-z]+\.)?lock$/;
+
 export function dataDirLeftovers(who: Identity): string[] {
   const left: string[] = [];
   const containers = join(who.dataDir, "containers");
@@ -76,6 +79,8 @@ export function dataDirLeftovers(who: Identity): string[] {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       // .space-reserve: kept by the image layout for index writes on a full disk (src/image/layout.ts).
       if (e.name === ".space-reserve" && dir === who.dataDir) continue;
+      // Lock files stay (src/lock-file.ts: a flock file unlinked on release could be locked twice).
+      if (LOCK_FILE_NAME.test(e.name) && e.isFile()) continue;
       if (/(^\.|tmp|partial|incomplete)/i.test(e.name)) left.push(join(dir, e.name).slice(who.dataDir.length + 1));
       else if (e.isDirectory() && e.name !== "containers" && !/^[0-9a-f]{64}$/.test(e.name)) walk(join(dir, e.name), depth + 1);
     }

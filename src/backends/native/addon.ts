@@ -78,6 +78,11 @@ export function loadedAddon(): NativeAddon | undefined {
  * dlopen itself.
  */
 export async function loadAddon(): Promise<NativeAddon> {
+  return loadAddonSync();
+}
+
+/** `loadAddon` where a promise will not do (a lock taken in a synchronous section): dlopen itself is synchronous. */
+export function loadAddonSync(): NativeAddon {
   const loaded = loadedAddon();
   if (loaded) return loaded;
   const path = addonPath();

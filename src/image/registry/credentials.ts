@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { writeFileAtomic, withFileLock } from "../../fs-util.js";
+import { writeFileAtomic } from "../../fs-util.js";
+import { withLockFile } from "../../lock-file.js";
 import { DEFAULT_DOMAIN } from "../reference.js";
 import { userHome, xdgBaseDir } from "../../paths.js";
 
@@ -73,7 +74,7 @@ async function updateAuthFile(env: NodeJS.ProcessEnv, change: (file: AuthFile) =
   const dir = configDir(env);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const path = authFilePath(env);
-  await withFileLock(join(dir, ".auth.lock"), async () => {
+  await withLockFile(join(dir, ".auth.lock"), { missing: `no config directory ${dir}`, busy: "another tsbox process is writing the registry credentials", code: "image" }, async () => {
     const file = readAuthFile(path);
     change(file);
     await writeFileAtomic(path, JSON.stringify(file, null, 2) + "\n", { mode: 0o600, durable: true });

@@ -1,0 +1,63 @@
+/**
+ * A new container's bundle dir appears whole: it is made as
+ * `containers/.creating-<pid>-<id>` holding a `creator` file (the creating
+ * process's pid and /proc start time), then renamed to `<id>`. Until its
+ * state.json is written that file says whose it is, so a bundle with
+ * neither state.json nor a live creator was abandoned — its run was killed
+ * during set-up — and holds no name and does not survive a prune (before
+ * stop 39 it blocked its name for good: `rm` did not see it, `run --name`
+ * found the name taken).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { ContainerPaths, DataPaths } from "../paths.js";
+import { ownTempPrefix } from "../temp-names.js";
+import { processStartTime } from "./state.js";
+
+/** Where a bundle being made lives before its rename (swept by prune once its maker is gone: `abandonedTemps`). */
+export const CREATING_PREFIX = ".creating-";
+
+const CREATOR = "creator";
+
+let startTime: string | null | undefined;
+
+/** This process's /proc start time, recorded as a container's creator: it never changes, so it is read once. */
+export function ownStartTime(): string | null {
+  return startTime === undefined ? (startTime = processStartTime(process.pid)) : startTime;
+}
+
+/** Makes `bundle.dir` (0700) with this process as its creator. */
+export function makeBundleDir(paths: DataPaths, bundle: ContainerPaths): void {
+  // Sync: a handful of mkdirs are cheaper than as many thread-pool round trips.
+  mkdirSync(paths.containers, { recursive: true });
+  const temp = join(paths.containers, ownTempPrefix(CREATING_PREFIX) + bundle.dir.slice(paths.containers.length + 1));
+  mkdirSync(temp, { mode: 0o700 });
+  try {
+    writeFileSync(join(temp, CREATOR), `${process.pid} ${ownStartTime() ?? ""}`);
+    renameSync(temp, bundle.dir);
+  } catch (err) {
+    rmSync(temp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Once state.json is written it records the creator: the file goes. */
+export function dropCreator(bundle: ContainerPaths): void {
+  rmSync(join(bundle.dir, CREATOR), { force: true });
+}
+
+/** Whether the bundle holds a container: it has a state, or a creator still making it. */
+export function bundleLive(bundle: ContainerPaths): boolean {
+  if (existsSync(bundle.state)) return true;
+  let creator: string;
+  try {
+    creator = readFileSync(join(bundle.dir, CREATOR), "utf8");
+  } catch {
+    // No creator file: gone, or a bundle an earlier version left without a state.
+    return false;
+  }
+  const [pid, start] = creator.split(" ");
+  const running = processStartTime(Number(pid));
+  // The state is looked for again: it may have been written since the first look.
+  return (running !== null && (!start || running === start)) || existsSync(bundle.state);
+}

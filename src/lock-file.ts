@@ -1,0 +1,138 @@
+/**
+ * Cross-process locks on a file. `flock` through the native addon: the
+ * kernel drops a lock with its holder, so a SIGKILLed process never leaves
+ * one behind, and one held for long is never taken from a live holder
+ * (the mkdir locks these replace were broken after 30 s, and a killed
+ * holder stalled everyone for those 30 s). Where there is no addon (macOS,
+ * Windows: only the vm backend), `<path>.owner` is created exclusively with
+ * our pid; a dead owner's is taken over. The two kinds never meet: every
+ * process on a data dir either has the addon or has not.
+ */
+import { closeSync, constants, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { addonPresent, loadAddon, loadAddonSync, type NativeAddon } from "./backends/native/addon.js";
+import { ContainerError, TsboxError, type TsboxErrorCode } from "./errors.js";
+import { isErrno } from "./fs-util.js";
+import { pidAlive } from "./process-alive.js";
+
+/** What a lock's errors say, how long to wait for a busy one (default 30 s), and the error's code (default "container"). */
+export interface LockWords {
+  missing: string;
+  busy: string;
+  waitMs?: number;
+  code?: TsboxErrorCode;
+}
+
+const WAIT_MS = 30_000;
+
+/** One lock being taken: tries without blocking, then releases. */
+interface Locker {
+  tryTake(): boolean;
+  /** The locked descriptor, or the owner file's (a monitor being started inherits it, and with it the lock). */
+  readonly fd: number;
+  release(): void;
+}
+
+/**
+ * Runs `fn` holding the lock on `path` (created if missing; its directory
+ * must exist). Never blocks Node's thread: a busy lock is retried on a timer.
+ */
+export async function withLockFile<T>(path: string, says: LockWords, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
+  const lock = locker(path, says, addonPresent() ? await loadAddon() : undefined);
+  try {
+    const deadline = Date.now() + (says.waitMs ?? WAIT_MS);
+    for (let delay = 1; !lock.tryTake(); delay = Math.min(delay * 2, 50)) {
+      if (Date.now() > deadline) throw busy(says);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    return await fn(lock.fd);
+  } finally {
+    lock.release();
+  }
+}
+
+/** `withLockFile` for synchronous sections (a network's creation): the thread sleeps while the lock is busy. */
+export function withLockFileSync<T>(path: string, says: LockWords, fn: () => T): T {
+  const lock = locker(path, says, addonPresent() ? loadAddonSync() : undefined);
+  try {
+    const deadline = Date.now() + (says.waitMs ?? WAIT_MS);
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    for (let delay = 1; !lock.tryTake(); delay = Math.min(delay * 2, 50)) {
+      if (Date.now() > deadline) throw busy(says);
+      Atomics.wait(sleeper, 0, 0, delay);
+    }
+    return fn();
+  } finally {
+    lock.release();
+  }
+}
+
+function busy(says: LockWords): TsboxError {
+  return failure(says, `${says.busy}: another tsbox process has held its lock for ${(says.waitMs ?? WAIT_MS) / 1000} s`);
+}
+
+function failure(says: LockWords, message: string): TsboxError {
+  return says.code && says.code !== "container" ? new TsboxError(message, { code: says.code }) : new ContainerError(message);
+}
+
+function locker(path: string, says: LockWords, addon: NativeAddon | undefined): Locker {
+  return addon ? flockLocker(path, says, addon) : ownerFileLocker(path, says);
+}
+
+function flockLocker(path: string, says: LockWords, addon: NativeAddon): Locker {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) throw failure(says, says.missing);
+    if (!isErrno(err, "EISDIR")) throw err;
+    // An older tsbox's lock (an exclusively made directory) at this path: left by a process gone, or in use by one
+    // still running, which an update does not run beside. Its empty directory goes.
+    rmdirSync(path);
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  }
+  return {
+    fd,
+    tryTake: () => addon.tryLock(fd) === 1,
+    release: () => closeSync(fd),
+  };
+}
+
+function ownerFileLocker(path: string, says: LockWords): Locker {
+  const owner = `${path}.owner`;
+  let fd: number | undefined;
+  return {
+    get fd() {
+      return fd ?? -1;
+    },
+    tryTake() {
+      try {
+        fd = openSync(owner, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+        writeSync(fd, String(process.pid));
+        return true;
+      } catch (err) {
+        if (isErrno(err, "ENOENT")) throw failure(says, says.missing);
+        if (!isErrno(err, "EEXIST")) throw err;
+      }
+      let holder = NaN;
+      try {
+        holder = Number(readFileSync(owner, "utf8"));
+      } catch {
+        return false; // released meanwhile: the next try takes it
+      }
+      // An empty file is one being written: its maker is alive.
+      if (holder > 0 && !pidAlive(holder)) {
+        try {
+          unlinkSync(owner);
+        } catch (err) {
+          if (!isErrno(err, "ENOENT")) throw err;
+        }
+      }
+      return false;
+    },
+    release() {
+      if (fd === undefined) return;
+      closeSync(fd);
+      unlinkSync(owner);
+    },
+  };
+}

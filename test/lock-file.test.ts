@@ -1,0 +1,63 @@
+/**
+ * src/lock-file.ts: the data dir's locks (image index, volumes, networks,
+ * containers) are flocks, so a holder that is SIGKILLed frees its lock at
+ * once, and a live holder keeps it however long it takes. No containers;
+ * real processes hold the locks.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, it } from "node:test";
+import { withLockFile, withLockFileSync } from "../src/lock-file.js";
+
+const dir = mkdtempSync(join(tmpdir(), "lock-file-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const words = { missing: "no such dir", busy: "the thing is busy", waitMs: 300 };
+
+/** A process of its own holding the lock on `path` until killed; resolves once it holds it. */
+async function holder(path: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", "-e", `
+    const { withLockFile } = await import(${JSON.stringify(new URL("../src/lock-file.ts", import.meta.url).pathname)});
+    await withLockFile(${JSON.stringify(path)}, { missing: "m", busy: "b" }, () => { console.log("held"); return new Promise(() => setInterval(() => {}, 60_000)); });
+  `], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
+    child.on("exit", (code) => reject(new Error(`the holder exited (${code})`)));
+  });
+  return child;
+}
+
+it("a live holder keeps the lock; once it is SIGKILLed the lock is free at once, in both forms", async () => {
+  const path = join(dir, ".index.lock");
+  const child = await holder(path);
+  await assert.rejects(withLockFile(path, words, () => "taken"), /the thing is busy: another tsbox process has held its lock/);
+  assert.throws(() => withLockFileSync(path, words, () => "taken"), /the thing is busy/);
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.on("close", resolve));
+  // Before, a killed holder's lock (a directory) stalled everyone for 30 s, then anyone broke it, live holder or not.
+  assert.equal(await withLockFile(path, { ...words, waitMs: 0 }, () => "taken"), "taken");
+  assert.equal(withLockFileSync(path, { ...words, waitMs: 0 }, () => "again"), "again");
+});
+
+it("one process at a time: sections that overlap in time run one after the other", async () => {
+  const path = join(dir, "order.lock");
+  const events: string[] = [];
+  const section = (n: number) =>
+    withLockFile(path, words, async () => {
+      events.push(`in ${n}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      events.push(`out ${n}`);
+    });
+  await Promise.all([section(1), section(2)]);
+  assert.deepEqual(events, ["in 1", "out 1", "in 2", "out 2"]);
+});
+
+it("an older tsbox's lock directory left at the path is taken over; a missing directory is the caller's error", async () => {
+  const path = join(dir, ".lock");
+  mkdirSync(path);
+  assert.equal(await withLockFile(path, words, () => "taken"), "taken");
+  await assert.rejects(withLockFile(join(dir, "gone", ".lock"), words, () => "taken"), /^ContainerError: no such dir$/);
+});
