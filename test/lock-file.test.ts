@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
@@ -18,11 +18,11 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const words = { missing: "no such dir", busy: "the thing is busy", waitMs: 300 };
 
 /** A process of its own holding the lock on `path` until killed; resolves once it holds it. */
-async function holder(path: string) {
+async function holder(path: string, env: NodeJS.ProcessEnv = process.env) {
   const child = spawn(process.execPath, ["--import", "tsx", "-e", `
     const { withLockFile } = await import(${JSON.stringify(new URL("../src/lock-file.ts", import.meta.url).pathname)});
     await withLockFile(${JSON.stringify(path)}, { missing: "m", busy: "b" }, () => { console.log("held"); return new Promise(() => setInterval(() => {}, 60_000)); });
-  `], { stdio: ["ignore", "pipe", "inherit"] });
+  `], { stdio: ["ignore", "pipe", "inherit"], env });
   await new Promise<void>((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
     child.on("exit", (code) => reject(new Error(`the holder exited (${code})`)));
@@ -60,4 +60,23 @@ it("an older tsbox's lock directory left at the path is taken over; a missing di
   mkdirSync(path);
   assert.equal(await withLockFile(path, words, () => "taken"), "taken");
   await assert.rejects(withLockFile(join(dir, "gone", ".lock"), words, () => "taken"), /^ContainerError: no such dir$/);
+});
+
+it("without the addon (macOS, Windows) the lock is an owner file: busy while its holder lives, taken over once it is gone", async () => {
+  const path = join(dir, "owner.lock");
+  const noAddon = { ...process.env, TSBOX_ADDON: join(dir, "no-such-addon.node") };
+  const child = await holder(path, noAddon);
+  const saved = process.env.TSBOX_ADDON;
+  process.env.TSBOX_ADDON = noAddon.TSBOX_ADDON;
+  try {
+    assert.ok(existsSync(`${path}.owner`));
+    await assert.rejects(withLockFile(path, words, () => "taken"), /the thing is busy/);
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.on("close", resolve));
+    assert.equal(await withLockFile(path, words, () => "taken"), "taken");
+    assert.equal(existsSync(`${path}.owner`), false, "released");
+  } finally {
+    if (saved === undefined) delete process.env.TSBOX_ADDON;
+    else process.env.TSBOX_ADDON = saved;
+  }
 });
