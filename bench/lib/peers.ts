@@ -91,6 +91,8 @@ export function hideUnifiedCgroup(work: string, argv: string[]): string[] {
  * `who`'s id map (a range as root, one id rootless), owned by `who`.
  */
 export function peerBundle(who: Who, bundle: string, rootfs: string, args: string[]): void {
+  // Its `spec` writes the bundle's config: without it the bench would fail on a missing config.json.
+  if (!have("crun")) throw new Error("crun is not installed: `scripts/setup.sh --bench` installs the bench's peers");
   spawnSync("mkdir", ["-p", bundle]);
   spawnSync("chown", ["-R", `${who.uid}:${who.gid}`, bundle]);
   const specArgv = asWho(who, ["sh", "-c", `cd ${bundle} && crun spec ${who.uid === 0 ? "" : "--rootless"}`]);
