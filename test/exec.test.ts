@@ -310,7 +310,7 @@ async function defineTests(): Promise<void> {
         if (who.name === "single" && !vm) {
           // One mapped id: nobody (65534) does not exist in this user namespace (a vm container's ids are the guest's range).
           assert.equal(r.overridden.exitCode, 125);
-          assert.match(r.overridden.message, /uid 65534 is not mapped in the user namespace \(rootless without an \/etc\/subuid range maps only root: add one, e\.g\. sudo usermod --add-subuids .* or run it with --backend vm/);
+          assert.match(r.overridden.message, /uid 65534 is not mapped in the user namespace \(rootless without an \/etc\/subuid range maps only root: add one — `tsbox info` names a free range and the command —, or run it with --backend vm/);
         } else {
           assert.deepEqual(r.overridden, { exitCode: 0, signal: null, stdout: "over|kept|bar|/home\n/tmp\n65534\n65534\n", stderr: "" });
         }

@@ -69,3 +69,28 @@ export function findSubordinateRange(file: string, name: string | undefined, uid
   }
   return undefined;
 }
+
+/**
+ * What an administrator runs to give `user` subordinate ids: a range of
+ * 65536 after every range /etc/subuid and /etc/subgid hand out (useradd's
+ * rule, from 100000), so it collides with no other user's; and the setuid
+ * helpers that apply ranges, when they are missing.
+ */
+export function subordinateIdAdvice(files = { subuid: "/etc/subuid", subgid: "/etc/subgid" }, helpers = onPath("newuidmap") && onPath("newgidmap")): string {
+  let start = 100_000;
+  for (const file of [files.subuid, files.subgid]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      // none yet: nothing to avoid
+    }
+    for (const line of text.split("\n")) {
+      const [, first, count] = line.trim().split(":").map(Number);
+      if (Number.isSafeInteger(first) && Number.isSafeInteger(count) && count! > 0) start = Math.max(start, first! + count!);
+    }
+  }
+  const range = `${start}-${start + 65_535}`;
+  const add = `usermod --add-subuids ${range} --add-subgids ${range} $USER`;
+  return helpers ? add : `${add}, and install newuidmap/newgidmap (Debian/Ubuntu: apt install uidmap; Fedora: shadow-utils)`;
+}

@@ -241,7 +241,7 @@ export function isMapped(maps: IdMapping[], id: number): boolean {
 
 export function rootlessHint(maps: IdMapping[]): string {
   return maps.length === 1 && maps[0]!.size === 1
-    ? " (rootless without an /etc/subuid range maps only root: add one, e.g. sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER, or run it with --backend vm, whose guest has every id)"
+    ? " (rootless without an /etc/subuid range maps only root: add one — `tsbox info` names a free range and the command —, or run it with --backend vm, whose guest has every id)"
     : "";
 }
 

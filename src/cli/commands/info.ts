@@ -7,7 +7,7 @@ import { loadVmImages, v86Version } from "../../backends/vm/node/images.js";
 import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
-import { type HostIdentity, idMappings, probeHostIdentity } from "../../spec/id-mappings.js";
+import { type HostIdentity, idMappings, probeHostIdentity, subordinateIdAdvice } from "../../spec/id-mappings.js";
 import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
 import { tsboxVersion } from "../../version.js";
 import { type CliContext, cliWarning } from "../context.js";
@@ -59,8 +59,8 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
   if (linux && !vm && identity.uid !== 0 && !identity.subuid) {
     warnings.push(
-      "no /etc/subuid range for this user: containers have only uid 0 (-u with another id fails); " +
-        "an administrator can add one with: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER",
+      "no /etc/subuid range for this user (or no newuidmap to apply it): containers have only uid 0 (-u with another id fails); " +
+        `an administrator can add one with: ${subordinateIdAdvice()}`,
     );
   }
 

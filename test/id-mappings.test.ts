@@ -1,0 +1,32 @@
+/**
+ * src/spec/id-mappings.ts: the user-namespace layout and the advice given to
+ * a user without subordinate ids. Fast tier: files in a temp dir, no containers.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, it } from "node:test";
+import { findSubordinateRange, subordinateIdAdvice } from "../src/spec/id-mappings.js";
+
+const dir = mkdtempSync(join(tmpdir(), "id-mappings-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+it("suggests a range after every range handed out, from 100000, and the helpers when they are missing", () => {
+  const files = { subuid: join(dir, "subuid"), subgid: join(dir, "subgid") };
+  // None yet (no files): useradd's first range.
+  assert.equal(subordinateIdAdvice(files, true), "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER");
+  // Before, 100000-165535 was suggested whatever was taken: here it is another user's.
+  writeFileSync(files.subuid, "alice:100000:65536\n# a comment\nbob:165536:65536\nbroken line\n");
+  writeFileSync(files.subgid, "alice:100000:65536\ncarol:300000:1000\n");
+  const advice = subordinateIdAdvice(files, true);
+  assert.equal(advice, "usermod --add-subuids 301000-366535 --add-subgids 301000-366535 $USER");
+  const [start] = /(\d+)-/.exec(advice)!.slice(1).map(Number);
+  for (const who of ["alice", "bob", "carol"]) {
+    for (const file of [files.subuid, files.subgid]) {
+      const r = findSubordinateRange(file, who, 1);
+      if (r) assert.ok(start! >= r.start + r.count, `${who}'s ${file}`);
+    }
+  }
+  assert.match(subordinateIdAdvice(files, false), /, and install newuidmap\/newgidmap \(Debian\/Ubuntu: apt install uidmap/);
+});
