@@ -45,6 +45,8 @@ export interface ProcessOptions {
   user?: string;
   /** A pseudo-terminal (of this size; default 80x24): stdout and stderr become one stream on `stdout`. */
   tty?: boolean | { cols: number; rows: number };
+  /** docker exec's `--privileged`: every capability (within the container's user namespace). */
+  privileged?: boolean;
 }
 
 export interface SpawnOptions extends ProcessOptions {

@@ -110,6 +110,20 @@ const scenarios: Record<string, Scenario> = {
     return { ...codes, spawnNotFound, stillRunning: c.running };
   },
 
+  async privileged(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], network: "none", remove: true });
+    // CAP_NET_ADMIN is not the container's; a privileged exec has it (and every other), in the container's namespaces.
+    const lo = ["sh", "-c", "ifconfig lo down && echo down"];
+    const caps = ["sh", "-c", "grep CapEff /proc/self/status"];
+    return {
+      plain: await c.exec(lo),
+      privileged: await c.exec(lo, { privileged: true }),
+      plainCaps: (await c.exec(caps)).stdout,
+      privilegedCaps: (await c.exec(caps, { privileged: true })).stdout,
+      containerCaps: (await c.exec(["sh", "-c", "grep CapEff /proc/1/status"])).stdout,
+    };
+  },
+
   async stdin(rt) {
     await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const fed = await c.exec(["tr", "a-z", "A-Z"], { stdin: "fed to exec\n" });
@@ -330,6 +344,17 @@ async function defineTests(): Promise<void> {
         assert.equal(r.spawnNotFound.code, "not_found");
         assert.equal(r.spawnNotFound.message, "executable file not found in $PATH: no-such-command");
         assert.equal(r.stillRunning, true);
+      });
+
+      it("privileged: every capability for that process only, as docker exec --privileged", async () => {
+        const r = await scenario(who, "privileged");
+        assert.equal(r.plain.exitCode, 1);
+        assert.match(r.plain.stderr, /SIOCSIFFLAGS: Operation not permitted/);
+        assert.deepEqual(r.privileged, { exitCode: 0, signal: null, stdout: "down\n", stderr: "" });
+        const bits = (line: string) => BigInt(`0x${line.trim().split(/\s+/)[1]}`);
+        assert.equal(bits(r.privilegedCaps) & (1n << 12n), 1n << 12n, "CAP_NET_ADMIN");
+        assert.equal(bits(r.plainCaps) & (1n << 12n), 0n);
+        assert.equal(r.containerCaps, r.plainCaps, "the container keeps its own");
       });
 
       it("feeds stdin: a string to exec, a stream to spawn, nothing by default", async () => {

@@ -171,6 +171,9 @@ for (const who of identities()) {
         assert.equal((await ok(who, ["exec", "-u", "1000:1000", "box", "id", "-u"])).stdout, "1000\n");
       }
       assert.equal((await ok(who, ["exec", "-i", "box", "tr", "a-z", "A-Z"], { stdin: "piped\n" })).stdout, "PIPED\n");
+      // --privileged: every capability (here CAP_SYS_PTRACE, bit 19, not the container's) for that process only.
+      const capEff = async (args: string[]) => BigInt(`0x${(await ok(who, ["exec", ...args, "box", "sh", "-c", "grep CapEff /proc/self/status"])).stdout.trim().split(/\s+/)[1]}`) & (1n << 19n);
+      assert.deepEqual([await capEff(["--privileged"]), await capEff([])], [1n << 19n, 0n]);
       assert.equal((await tsbox(who, ["exec", "box", "sh", "-c", "exit 3"])).code, 3);
       const missing = await tsbox(who, ["exec", "box", "no-such-command"]);
       assert.equal(missing.code, 127);

@@ -5,6 +5,7 @@
  * runtime checks the spec's names against.
  */
 import { UsageError } from "../errors.js";
+import type { Capabilities } from "./container-spec.js";
 
 export const ALL_CAPABILITIES: readonly string[] = [
   "CAP_CHOWN",
@@ -78,4 +79,9 @@ export function tweakCapabilities(defaults: readonly string[], add: readonly str
   caps.delete("ALL");
   // In the kernel's order, so the spec reads the same whatever the flags' order.
   return ALL_CAPABILITIES.filter((c) => caps.has(c));
+}
+
+/** A process's capability sets for `caps`: bounding, effective and permitted (docker leaves inheritable and ambient empty). */
+export function capabilitySets(caps: string[]): Capabilities {
+  return { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] };
 }

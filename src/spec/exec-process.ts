@@ -7,6 +7,7 @@
  */
 import { isTsboxError, UsageError } from "../errors.js";
 import type { ProcessSpec } from "./container-spec.js";
+import { ALL_CAPABILITIES, capabilitySets } from "./capabilities.js";
 import { envList, mergeEnv, workingDir } from "./process-rules.js";
 
 export interface ExecOverrides {
@@ -16,6 +17,8 @@ export interface ExecOverrides {
   cwd?: string;
   /** A terminal (of this size): TERM=xterm unless set. */
   tty?: boolean | { cols: number; rows: number };
+  /** docker exec's `--privileged`: every capability (of the container's user namespace), whatever the container has. */
+  privileged?: boolean;
 }
 
 /** A requested user, resolved; without it the exec runs as the container's user. */
@@ -40,8 +43,10 @@ export function execProcessSpec(base: ProcessSpec, cmd: string[], options: ExecO
     if (!homeGiven) env.set("HOME", user.home);
   }
   if (options.tty && !env.has("TERM")) env.set("TERM", "xterm");
+  if (options.privileged !== undefined && typeof options.privileged !== "boolean") throw new UsageError("privileged must be true or false");
   return {
     ...process,
+    ...(options.privileged ? { capabilities: capabilitySets([...ALL_CAPABILITIES]) } : {}),
     terminal: Boolean(options.tty),
     ...(typeof options.tty === "object" ? { consoleSize: { width: options.tty.cols, height: options.tty.rows } } : {}),
     user: processUser,

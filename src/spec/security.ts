@@ -7,7 +7,7 @@
  * container runs on.
  */
 import { UsageError } from "../errors.js";
-import { tweakCapabilities } from "./capabilities.js";
+import { capabilitySets, tweakCapabilities } from "./capabilities.js";
 import type { Capabilities, LinuxSeccomp } from "./container-spec.js";
 import { DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "./defaults.js";
 import type { RunOptions } from "./run-options.js";
@@ -40,7 +40,7 @@ export function securitySettings(options: SecurityOptions, target: SecurityTarge
   // docker's --privileged: every capability (a --cap-drop still drops), no filter, nothing masked.
   const privileged = options.privileged === true;
   const caps = tweakCapabilities(DEFAULT_CAPABILITIES, [...(privileged ? ["ALL"] : []), ...(options.capAdd ?? [])], options.capDrop ?? []);
-  const capabilities: Capabilities = { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] };
+  const capabilities = capabilitySets(caps);
   if (options.noNewPrivileges !== undefined && typeof options.noNewPrivileges !== "boolean") {
     throw new UsageError("noNewPrivileges must be true or false");
   }

@@ -18,13 +18,14 @@ Options:
       --env-file FILE    Read KEY=VALUE lines from FILE
   -w, --workdir DIR      Working directory inside the container (absolute)
   -u, --user USER        UID[:GID] or NAME[:GROUP]
+      --privileged       Give the command every capability (within the container's user namespace)
 `;
 
 /** Signals passed on to the exec'd process (as docker's CLI does without a terminal). */
 const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
 export async function execCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "detach", short: "d" }, ...PROCESS_FLAGS], { stopAtPositional: true });
+  const flags = parseFlags(args, [{ name: "detach", short: "d" }, { name: "privileged" }, ...PROCESS_FLAGS], { stopAtPositional: true });
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   const [ref, ...cmd] = flags.positionals;
   if (ref === undefined || cmd.length === 0) throw new UsageError(`"tsbox exec" requires a container and a command (tsbox exec [OPTIONS] CONTAINER COMMAND [ARG...])`);
@@ -40,6 +41,7 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
     env,
     ...(cwd !== undefined ? { cwd } : {}),
     ...(user !== undefined ? { user } : {}),
+    ...(flags.bools.has("privileged") ? { privileged: true } : {}),
     ...(tty ? { tty: hostTerminalSize() } : {}),
     stdin: interactive && !detach,
     detach,

@@ -258,7 +258,7 @@ export class Runtime {
             type: "exec",
             id: pageId,
             container: target,
-            request: { cmd, stdin: options.stdin !== false, ...pick(options, ["env", "cwd", "user", "tty"]) },
+            request: { cmd, stdin: options.stdin !== false, ...pick(options, ["env", "cwd", "user", "tty", "privileged"]) },
           }),
         );
       },
