@@ -23,7 +23,7 @@ import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
 import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
 import type { PushOptions, PushResult } from "./image/registry/push-image.js";
-import type { Platform } from "./image/oci.js";
+import type { Descriptor, Platform } from "./image/oci.js";
 import { formatPlatform, parsePlatform, platformMatches } from "./image/platform.js";
 import { familiarName, parseReference, repositoryName } from "./image/reference.js";
 import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
@@ -630,20 +630,30 @@ export class Runtime implements ContainerOwner {
   /**
    * Removes an image name (every platform of it, or only `platform`), or by
    * its id every entry of that image (docker's `rmi ID`: one with several
-   * names only with `force`); blobs and layers go with the next prune. An
-   * image a container uses keeps its last name unless `force` (then it
-   * stays as <none>), as docker's conflict says.
+   * names only with `force`). An image a container uses keeps its last name
+   * unless `force` (then it stays as <none>), as docker's conflict says.
+   * Then, as docker's rmi, the blobs and unpacked layers only it had go
+   * (`prune: false`, docker's `--no-prune`, leaves them to `prune`);
+   * `deleted` is the image id once the image itself is gone.
    */
-  async removeImage(image: string, options: { platform?: Platform; force?: boolean } = {}): Promise<{ untagged: string[]; deleted?: string }> {
+  async removeImage(image: string, options: { platform?: Platform; force?: boolean; prune?: boolean } = {}): Promise<{ untagged: string[]; deleted?: string }> {
     const inUse = new Map<string, string>();
     for (const c of await this.containers({ all: true })) inUse.set(c.imageDigest, c.id);
     const remove = { inUse, ...(options.force ? { force: true } : {}) };
+    const sweep = async (removed: Descriptor[]) => {
+      if (options.prune === false) return [];
+      const { sweepRemoved } = await import("./image/gc.js");
+      return (await sweepRemoved(this.dataDir, this.imageStore.layout, removed, (dir) => removeOwnedTree(this.ctx, dir))).blobs;
+    };
     if (await this.imageStore.isImageId(image)) {
-      const { id, untagged, kept } = await this.imageStore.removeById(image, remove);
+      const { id, untagged, kept, removed } = await this.imageStore.removeById(image, remove);
+      await sweep(removed);
       return kept ? { untagged } : { untagged, deleted: id };
     }
-    await this.imageStore.untag(image, options.platform, remove);
-    return { untagged: [familiarName(parseReference(image))] };
+    const config = options.platform ? undefined : await this.imageStore.findImage(image).then((i) => i?.configDigest, () => undefined);
+    const deletedBlobs = await sweep(await this.imageStore.untag(image, options.platform, remove));
+    const untagged = [familiarName(parseReference(image))];
+    return config !== undefined && deletedBlobs.includes(config) ? { untagged, deleted: config } : { untagged };
   }
 
   /** An image's details: for `platform`, else the backend's, else the one platform the store has of it. */

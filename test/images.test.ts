@@ -91,7 +91,8 @@ for (const who of identities()) {
       const embedded = JSON.parse(readFileSync(join(EMBEDDED_BUSYBOX, "index.json"), "utf8")).manifests[0].digest;
       assert.equal(fromOci.Digest, embedded, "skopeo sees the same manifest digest");
 
-      ok(await tsbox(who, ["rmi", "busybox"], { env }));
+      // --no-prune leaves the image's blobs and layer to prune.
+      ok(await tsbox(who, ["rmi", "--no-prune", "busybox"], { env }));
       const pruned = JSON.parse((await tsbox(who, ["prune", "--json"], { env })).stdout);
       assert.deepEqual([pruned.blobs, pruned.layers], [3, 1]);
       assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")), []);
@@ -118,6 +119,17 @@ for (const who of identities()) {
       const removed = (await tsbox(who, ["rmi", "-f", ids[0]!], { env })).stdout.trim().split("\n").sort();
       assert.match(removed.join("\n"), new RegExp(`^Deleted: sha256:${ids[0]}[0-9a-f]{52}\nUntagged: busybox:latest\nUntagged: copy/bb:2$`));
       assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+      // As docker's rmi: its space is free at once (before, only after a prune: `system df` said 0B meanwhile).
+      assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")), []);
+      assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "layers", "sha256")), []);
+      ok(await tsbox(who, ["load", "-i", docker], { env }));
+      ok(await tsbox(who, ["tag", "busybox", "other:1"], { env }));
+      ok(await tsbox(who, ["run", "--rm", "busybox", "true"], { env }));
+      assert.equal((await tsbox(who, ["rmi", "busybox"], { env })).stdout, "Untagged: busybox:latest\n", "another name keeps it");
+      assert.equal(readdirSync(join(env.TSBOX_DATA_DIR!, "layers", "sha256")).length, 1);
+      assert.match((await tsbox(who, ["rmi", "other:1"], { env })).stdout, /^Untagged: other:1\nDeleted: sha256:[0-9a-f]{64}\n$/);
+      assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")), []);
+      assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "layers", "sha256")), []);
       rmSync(docker);
       rmSync(oci);
     });

@@ -35,59 +35,18 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
   const result: PruneResult = { blobs: 0, layers: 0, partials: 0, bytes: 0 };
   const paths = new DataPaths(dataDir);
   await withIndexLock(layout.dir, async () => {
-    const blobs = new Set<string>();
-    const diffIds = new Set<string>();
-    // The registry index a platform's manifest was pulled from (store.ts) tells which platforms it offers.
-    const keepSourceIndex = (d: Descriptor) => {
-      const indexDigest = d.annotations?.[Annotation.sourceIndex];
-      if (indexDigest) blobs.add(indexDigest);
-    };
-    const visit = (digest: string, mediaType: string | undefined) => {
-      if (blobs.has(digest)) return;
-      let doc: ImageIndex & ImageManifest;
-      try {
-        doc = JSON.parse(readFileSync(layout.blobPath(digest), "utf8")) as ImageIndex & ImageManifest;
-      } catch {
-        return; // missing (e.g. other platforms of an index): nothing below it to keep
-      }
-      blobs.add(digest);
-      if (isIndexMediaType(mediaType ?? doc.mediaType) || Array.isArray(doc.manifests)) {
-        for (const d of doc.manifests ?? []) {
-          visit(d.digest, d.mediaType);
-          keepSourceIndex(d);
-        }
-        return;
-      }
-      if (doc.config?.digest) {
-        blobs.add(doc.config.digest);
-        try {
-          const config = JSON.parse(readFileSync(layout.blobPath(doc.config.digest), "utf8")) as ImageConfig;
-          for (const id of config.rootfs?.diff_ids ?? []) diffIds.add(id);
-        } catch {
-          // an unreadable config keeps its layers' blobs below, not their unpacked dirs
-        }
-      }
-      for (const l of doc.layers ?? []) blobs.add(l.digest);
-    };
-    for (const d of (await layout.readIndex()).manifests) {
-      visit(d.digest, d.mediaType);
-      keepSourceIndex(d);
-    }
-
+    const { blobs, diffIds } = reachable(layout, (await layout.readIndex()).manifests);
     const blobDir = join(layout.dir, "blobs", "sha256");
     for (const hex of await list(blobDir)) {
       if (blobs.has(`sha256:${hex}`)) continue;
-      const st = await lstat(join(blobDir, hex)).catch(() => undefined);
-      if (!st) continue;
-      await unlink(join(blobDir, hex)).catch(() => {});
-      if (/^[0-9a-f]{64}$/.test(hex)) await unlink(layout.madeHerePath(`sha256:${hex}`)).catch(() => {});
+      const freed = await removeBlob(layout, hex);
+      if (freed === undefined) continue;
       result.blobs++;
-      result.bytes += st.size;
+      result.bytes += freed;
     }
-
     const inUse = containerLowerDirs(paths);
     // Both whiteout forms (paths.ts): a host that gained or lost the native addon may hold layers of each.
-    for (const layerDir of [join(paths.layersRoot, "sha256"), join(paths.layersRoot, OCI_FORM_DIR, "sha256")]) {
+    for (const layerDir of layerDirs(paths)) {
       for (const name of await list(layerDir)) {
         // A layer's owner notes (owner-notes.ts) go with it; a note whose layer is gone goes too.
         const hex = name.endsWith(OWNER_NOTES_SUFFIX) ? name.slice(0, -OWNER_NOTES_SUFFIX.length) : name;
@@ -98,9 +57,7 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
           if (!existsSync(dir)) removeOwnerNotes(dir);
           continue;
         }
-        result.bytes += await treeBytes(dir);
-        await removeDir(dir);
-        removeOwnerNotes(dir);
+        result.bytes += await removeLayer(dir, removeDir);
         result.layers++;
       }
     }
@@ -128,6 +85,114 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
     }
   });
   return result;
+}
+
+/**
+ * `rmi`'s sweep (docker's; `--no-prune` skips it): of what the index entries
+ * `removed` reached, the blobs and unpacked layers that nothing named
+ * reaches now and no container uses — and nothing else (prune's other
+ * work: unnamed blobs of others, partial downloads, leftovers). Under the
+ * index lock, as prune. Returns the blobs deleted and the bytes freed.
+ */
+export async function sweepRemoved(dataDir: string, layout: OciLayout, removed: Descriptor[], removeDir: (dir: string) => Promise<void> = removeTree): Promise<{ blobs: string[]; layers: number; bytes: number }> {
+  const result = { blobs: [] as string[], layers: 0, bytes: 0 };
+  if (removed.length === 0) return result;
+  const paths = new DataPaths(dataDir);
+  await withIndexLock(layout.dir, async () => {
+    const kept = reachable(layout, (await layout.readIndex()).manifests);
+    const gone = reachable(layout, removed);
+    for (const digest of gone.blobs) {
+      const hex = digest.replace(/^sha256:/, "");
+      if (kept.blobs.has(digest) || !/^[0-9a-f]{64}$/.test(hex)) continue;
+      const freed = await removeBlob(layout, hex);
+      if (freed === undefined) continue;
+      result.blobs.push(digest);
+      result.bytes += freed;
+    }
+    const inUse = containerLowerDirs(paths);
+    for (const diffId of gone.diffIds) {
+      const hex = diffId.replace(/^sha256:/, "");
+      if (kept.diffIds.has(diffId) || !/^[0-9a-f]{64}$/.test(hex)) continue;
+      for (const layerDir of layerDirs(paths)) {
+        const dir = join(layerDir, hex);
+        if (inUse.has(dir) || !existsSync(dir)) continue;
+        result.bytes += await removeLayer(dir, removeDir);
+        result.layers++;
+      }
+    }
+  });
+  return result;
+}
+
+/**
+ * What `roots` (index entries) reach: index, manifest, config and layer
+ * blobs (and the registry index a platform's manifest came from), and the
+ * diff-ids of the layers, whose unpacked dirs they keep.
+ */
+function reachable(layout: OciLayout, roots: Descriptor[]): { blobs: Set<string>; diffIds: Set<string> } {
+  const blobs = new Set<string>();
+  const diffIds = new Set<string>();
+  // The registry index a platform's manifest was pulled from (store.ts) tells which platforms it offers.
+  const keepSourceIndex = (d: Descriptor) => {
+    const indexDigest = d.annotations?.[Annotation.sourceIndex];
+    if (indexDigest) blobs.add(indexDigest);
+  };
+  const visit = (digest: string, mediaType: string | undefined) => {
+    if (blobs.has(digest)) return;
+    let doc: ImageIndex & ImageManifest;
+    try {
+      doc = JSON.parse(readFileSync(layout.blobPath(digest), "utf8")) as ImageIndex & ImageManifest;
+    } catch {
+      return; // missing (e.g. other platforms of an index): nothing below it to keep
+    }
+    blobs.add(digest);
+    if (isIndexMediaType(mediaType ?? doc.mediaType) || Array.isArray(doc.manifests)) {
+      for (const d of doc.manifests ?? []) {
+        visit(d.digest, d.mediaType);
+        keepSourceIndex(d);
+      }
+      return;
+    }
+    if (doc.config?.digest) {
+      blobs.add(doc.config.digest);
+      try {
+        const config = JSON.parse(readFileSync(layout.blobPath(doc.config.digest), "utf8")) as ImageConfig;
+        for (const id of config.rootfs?.diff_ids ?? []) diffIds.add(id);
+      } catch {
+        // an unreadable config keeps its layers' blobs below, not their unpacked dirs
+      }
+    }
+    for (const l of doc.layers ?? []) blobs.add(l.digest);
+  };
+  for (const d of roots) {
+    visit(d.digest, d.mediaType);
+    keepSourceIndex(d);
+  }
+  return { blobs, diffIds };
+}
+
+/** Deletes `blobs/sha256/<name>` (and a blob's made-here mark); its size, or undefined when it was not there. */
+async function removeBlob(layout: OciLayout, name: string): Promise<number | undefined> {
+  const path = join(layout.dir, "blobs", "sha256", name);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st) return undefined;
+  await unlink(path).catch(() => {});
+  // (anything else found there is deleted too, but has no mark)
+  if (/^[0-9a-f]{64}$/.test(name)) await unlink(layout.madeHerePath(`sha256:${name}`)).catch(() => {});
+  return st.size;
+}
+
+/** Deletes an unpacked layer and its owner notes; the bytes its files held. */
+async function removeLayer(dir: string, removeDir: (dir: string) => Promise<void>): Promise<number> {
+  const bytes = await treeBytes(dir);
+  await removeDir(dir);
+  removeOwnerNotes(dir);
+  return bytes;
+}
+
+/** Both whiteout forms' layer dirs (paths.ts): a host that gained or lost the native addon may hold layers of each. */
+function layerDirs(paths: DataPaths): string[] {
+  return [join(paths.layersRoot, "sha256"), join(paths.layersRoot, OCI_FORM_DIR, "sha256")];
 }
 
 function containerLowerDirs(paths: DataPaths): Set<string> {

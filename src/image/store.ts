@@ -295,15 +295,16 @@ export class ImageStore {
   }
 
   /**
-   * Removes a name (every platform of it), or only its `platform`;
-   * `tsbox prune` then deletes what nothing names. An image a container
-   * uses (`inUse`: manifest digest → a container id) may not lose its last
-   * name — docker's conflict — unless `force`, which keeps it as <none>.
+   * Removes a name (every platform of it), or only its `platform`; returns
+   * the index entries removed (`sweepRemoved` then deletes what only they
+   * reached). An image a container uses (`inUse`: manifest digest → a
+   * container id) may not lose its last name — docker's conflict — unless
+   * `force`, which keeps it as <none>.
    */
-  async untag(input: string, platform?: Platform, options: RemoveOptions = {}): Promise<void> {
+  async untag(input: string, platform?: Platform, options: RemoveOptions = {}): Promise<Descriptor[]> {
     await this.ensureMigrated();
     const name = canonicalName(parseReference(input));
-    await this.layout.updateIndex(async (index) => {
+    return this.updateIndexRemoving(async (index) => {
       const entry = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
       if (!entry) throw new ImageError(`image not found: ${input}`);
       const all = await this.manifestsOf(entry);
@@ -339,16 +340,16 @@ export class ImageStore {
    * docker's `rmi ID`: every entry of the image with this id goes — its
    * names (refused when it has several, unless `force`), its <none> entry and
    * its build cache entries; a name of several platforms keeps the others.
-   * Returns the names removed, the id, and whether the image was kept as
-   * <none> (`force` while a container uses it).
+   * Returns the names removed, the id, whether the image was kept as <none>
+   * (`force` while a container uses it), and the index entries removed.
    */
-  async removeById(input: string, options: RemoveOptions = {}): Promise<{ id: string; untagged: string[]; kept: boolean }> {
+  async removeById(input: string, options: RemoveOptions = {}): Promise<{ id: string; untagged: string[]; kept: boolean; removed: Descriptor[] }> {
     const found = await this.byId(input.replace(/^sha256:/, ""));
     if (!found) throw new TsboxError(`image not found: ${input}`, { code: "image" });
     const digests = new Set(found.manifests.map((m) => m.digest));
     const untagged: string[] = [];
     let inUse = false;
-    await this.layout.updateIndex(async (index) => {
+    const removed = await this.updateIndexRemoving(async (index) => {
       const kept: Descriptor[] = [];
       for (const d of index.manifests) {
         const name = d.annotations?.[Annotation.refName];
@@ -367,7 +368,18 @@ export class ImageStore {
       index.manifests = kept;
       inUse = (await this.guardInUse(index, found.manifests, options, (container) => `conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is being used by container ${container}`)).length > 0;
     });
-    return { id: found.image.configDigest, untagged: untagged.map((n) => familiarName(parseReference(n))), kept: inUse };
+    return { id: found.image.configDigest, untagged: untagged.map((n) => familiarName(parseReference(n))), kept: inUse, removed };
+  }
+
+  /** `layout.updateIndex`, returning the entries the change took out of the index. */
+  private async updateIndexRemoving(change: (index: ImageIndex) => Promise<void>): Promise<Descriptor[]> {
+    let removed: Descriptor[] = [];
+    await this.layout.updateIndex(async (index) => {
+      const before = [...index.manifests];
+      await change(index);
+      removed = before.filter((d) => !index.manifests.includes(d));
+    });
+    return removed;
   }
 
   /** Whether `input` is an image id (or a prefix of one) rather than a name the store has. */

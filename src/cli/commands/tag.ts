@@ -16,9 +16,9 @@ export async function tagCommand(args: string[], ctx: CliContext): Promise<numbe
 const RMI_USAGE = `Usage: tsbox rmi [-f] [--no-prune] [--platform OS/ARCH[/VARIANT]] IMAGE [IMAGE...]
 
 Remove image names (every platform of them, or only --platform's), or by IMAGE ID the image with all
-its names (-f when it has several); \`tsbox prune\` frees their space. Containers made from an image
-keep their layers, so a name in use is removed without -f, and --no-prune (keep the layers) changes
-nothing here.
+its names (-f when it has several), and free the space of the blobs and layers nothing else uses.
+A name a container uses is removed only with -f (the image stays, unnamed); --no-prune keeps the
+blobs and layers (\`tsbox prune\` frees them later).
 `;
 
 export async function rmiCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -30,7 +30,7 @@ export async function rmiCommand(args: string[], ctx: CliContext): Promise<numbe
   let code = 0;
   for (const name of flags.positionals) {
     try {
-      const removed = await runtime.removeImage(name, { ...(platform ? { platform } : {}), ...(flags.bools.has("force") ? { force: true } : {}) });
+      const removed = await runtime.removeImage(name, { ...(platform ? { platform } : {}), ...(flags.bools.has("force") ? { force: true } : {}), ...(flags.bools.has("no-prune") ? { prune: false } : {}) });
       for (const untagged of removed.untagged) ctx.stdout.write(`Untagged: ${untagged}${platform && !removed.deleted ? ` (${formatPlatform(platform)})` : ""}\n`);
       if (removed.deleted) ctx.stdout.write(`Deleted: ${removed.deleted}\n`);
     } catch (err) {
