@@ -17,7 +17,8 @@ import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, processParent, readCurrentState, readState } from "./containers/state.js";
 import { recordEvent } from "./containers/events.js";
-import { ContainerError, isTsboxError } from "./errors.js";
+import { ContainerError, isTsboxError, UsageError } from "./errors.js";
+import { waitForLogLine, type WaitForLogOptions } from "./containers/wait-for-log.js";
 import { execToEnd, ProcessHandle } from "./process-handle.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
@@ -321,7 +322,7 @@ export class Container implements AsyncDisposable {
   async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
     const state = await this.state();
     const bundle = bundleOf(this.ctx, this.id);
-    if (state.supervisor === "foreground" && !existsSync(join(bundle.dir, LOG_FILE))) {
+    if (this.keepsNoLog(state)) {
       throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (run it without --rm or -t from the CLI, or with -d, for logs)`);
     }
     if (state.supervisor === null) return;
@@ -330,6 +331,32 @@ export class Container implements AsyncDisposable {
       return s !== undefined && isActive(s);
     };
     yield* readLogs(bundle.dir, options, active);
+  }
+
+  /**
+   * Resolves with the first line of the container's log, from its start,
+   * that contains `pattern` (or matches it, a RegExp) — testcontainers'
+   * `Wait.forLogMessage`; `times` waits for the Nth. Rejects with a
+   * `ContainerError` once the container has stopped without one, or after
+   * `timeoutMs` (default 60 s). Needs a log: a container `start()`ed
+   * (`create`, the CLI's `-d`) or run with a restart policy; a foreground
+   * `run`'s output is its `stdout`/`stderr` streams.
+   */
+  async waitForLog(pattern: string | RegExp, options: WaitForLogOptions = {}): Promise<string> {
+    const state = await this.state();
+    if (this.keepsNoLog(state)) {
+      throw new UsageError(`waitForLog reads the log of container ${shown(state)}, which runs in the foreground and keeps none: create() and start() it (or give it a restart policy), or read run()'s stdout`);
+    }
+    const stopped = async () => {
+      const now = await this.state();
+      return now.status === "exited" ? `exited (code ${now.exitCode ?? "unknown"})` : `is ${now.status}`;
+    };
+    return waitForLogLine((o) => this.logs(o), pattern, options, { name: shown(state), stopped });
+  }
+
+  /** A foreground run keeps no log (unless the CLI's helper wrote one). */
+  private keepsNoLog(state: ContainerState): boolean {
+    return state.supervisor === "foreground" && !existsSync(join(bundleOf(this.ctx, this.id).dir, LOG_FILE));
   }
 
   /** New name (docker `rename`). */

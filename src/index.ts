@@ -25,6 +25,7 @@ export type { ContainerInspect, InspectState } from "./containers/inspect.js";
 export type { CopyOptions } from "./containers/copy.js";
 export type { ContainerUpdate } from "./containers/ops/update.js";
 export type { Change } from "./containers/changes.js";
+export type { WaitForLogOptions } from "./containers/wait-for-log.js";
 export type { VolumeInfo } from "./containers/volumes.js";
 export type { DiskUsage } from "./containers/cleanup.js";
 export type { ContainerSpec } from "./spec/container-spec.js";

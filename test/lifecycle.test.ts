@@ -429,6 +429,19 @@ for (const who of identities()) {
       assert.equal(r.gone, "no such container: lib-renamed");
     });
 
+    it("the library's waitForLog: the first matching log line, the Nth, one stream's, or a clear error", async () => {
+      const r = await scenario(who, "waitForLog");
+      assert.equal(r.first, "ready 1");
+      assert.equal(r.second, "ready 2");
+      assert.equal(r.onStderr, "warn");
+      // A line without its newline is not a line while the container may still end it.
+      assert.match(r.noNewline, /^no log line of container \S+ matched "tail" within 2 s$/);
+      assert.match(r.timedOut, /^ContainerError: no log line of container \S+ matched "never" within 0.3 s$/);
+      assert.match(r.exited, /^ContainerError: container \S+ exited \(code 4\) before a log line matched "ready"$/);
+      assert.match(r.foreground, /^UsageError: waitForLog reads the log of container \S+, which runs in the foreground and keeps none: create\(\) and start\(\) it/);
+      assert.equal(r.badTimes, "UsageError: waitForLog: times must be a whole number of at least 1, got 0");
+    });
+
     it("container prune spares a container another process is still starting", async () => {
       const r = await scenario(who, "pruneWhileStarting");
       assert.doesNotMatch(r.pruned, new RegExp(r.id), r.pruned);

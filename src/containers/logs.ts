@@ -26,6 +26,8 @@ export interface LogReadOptions {
   until?: Date;
   /** Only the last N entries (before following). */
   tail?: number;
+  /** Stops following (within its 250 ms poll) once aborted. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -88,6 +90,7 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
         continue;
       }
       if (until !== undefined && new Date().toISOString().replace("Z", "000000Z") >= until) break;
+      if (options.signal?.aborted) break;
       await waker.next(250);
     }
   } finally {

@@ -20,7 +20,36 @@ async function settled<T>(what: () => Promise<T>, done: (v: T) => boolean): Prom
   throw new Error("timed out");
 }
 
+/** A rejection's name and message, or "resolved". */
+async function failure(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => "resolved",
+    (e: Error) => `${e.name}: ${e.message}`,
+  );
+}
+
 const scenarios: Record<string, () => Promise<unknown>> = {
+  async waitForLog() {
+    // Lines on both streams, "ready" twice, the first before the wait begins (the log is read from the start).
+    const server = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo booting; echo ready 1; echo warn >&2; sleep 1; echo ready 2; echo -n tail; exec sleep 600"] });
+    await server.start();
+    const first = await server.waitForLog("ready");
+    const second = await server.waitForLog(/^ready \d$/g, { times: 2 });
+    const onStderr = await server.waitForLog(/warn|ready/, { stream: "stderr" });
+    const noNewline = await server.waitForLog("tail", { timeoutMs: 2_000 }).catch((e: Error) => e.message);
+    const timedOut = await failure(server.waitForLog("never", { timeoutMs: 300 }));
+    const badTimes = await failure(server.waitForLog("ready", { times: 0 }));
+    await server.remove({ force: true });
+    const quitter = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo bye; exit 4"] });
+    await quitter.start();
+    const exited = await failure(quitter.waitForLog("ready"));
+    await quitter.remove();
+    await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const foreground = await failure(run.waitForLog("x"));
+    return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes };
+  },
+
+
   async create() {
     const c = await rt.create({ image: "busybox", name: "lib", cmd: ["sh", "-c", "echo a; sleep 1; echo b; exit 2"] });
     await c.start();
