@@ -157,7 +157,8 @@ export class Runtime implements ContainerOwner {
       backend: this.backend,
       names: this.names,
       host: () => (this.host ??= probeHostIdentity()),
-      helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox")))[0]!,
+      // The host backend runs it: busybox of the host's platform (a vm Runtime's own is linux/386, which a host kernel without IA32 emulation cannot run).
+      helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox", backendPlatform(this.ctx.hostBackend()))))[0]!,
       hostBackend: () => (this.backend.name === "native" ? this.backend : (this.hostNative ??= createBackend({ name: "native", reason: "files of the user's subordinate ids" }))),
     };
     this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(this.ctx, dir));

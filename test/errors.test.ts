@@ -5,6 +5,8 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -37,6 +39,12 @@ for (const who of identities()) {
 
     it("command not executable", async () => {
       oneLine(await tsbox(who, ["run", "--rm", "busybox", "/etc/passwd"]), 126, /permission denied: \/etc\/passwd/);
+      // Executable, but no program: what another architecture's binary gives (it said "permission denied").
+      const dir = mkdtempSync(join(who.scratch, "noexec-"));
+      writeFileSync(join(dir, "prog"), "no #! and no ELF header\n", { mode: 0o755 });
+      chownSync(dir, who.uid, who.gid);
+      oneLine(await tsbox(who, ["run", "--rm", "-v", `${dir}:/b:ro`, "busybox", "/b/prog"]), 126, /^tsbox: exec format error: \/b\/prog \(not a program this machine can run/);
+      rmSync(dir, { recursive: true });
     });
 
     it("bad flag", async () => {

@@ -39,9 +39,14 @@ pub fn exec_error(program: &str, errno: Errno) -> Error {
             ErrorKind::NotFound,
             format!("executable file not found in $PATH: {}", program),
         ),
-        EACCES | EPERM | ENOEXEC | EISDIR => (
+        EACCES | EPERM | EISDIR => (
             ErrorKind::Permission,
             format!("permission denied: {}", program),
+        ),
+        // Not "permission denied": a binary of another architecture (an image of the wrong platform) or a script without `#!`.
+        ENOEXEC => (
+            ErrorKind::Permission,
+            format!("exec format error: {} (not a program this machine can run: another architecture's?)", program),
         ),
         e => (
             ErrorKind::Permission,
@@ -142,7 +147,9 @@ mod tests {
             ("permission denied: foo", 126)
         );
         assert_eq!(exec_error("/etc", EISDIR).exit_code(), 126);
-        assert_eq!(exec_error("x", ENOEXEC).kind, ErrorKind::Permission);
+        let e = exec_error("/bin/sh", ENOEXEC);
+        assert_eq!((e.kind, e.exit_code()), (ErrorKind::Permission, 126));
+        assert!(e.message.starts_with("exec format error: /bin/sh"), "{}", e.message);
     }
 
     #[test]
