@@ -95,10 +95,6 @@ export interface RunControl {
   onCreated?: (id: string) => void;
 }
 
-/** Where a run's warnings go. */
-function warningsOf(control: RunControl): (message: string) => void {
-  return warningSink(control.onWarning);
-}
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
@@ -184,7 +180,7 @@ export class Runtime implements ContainerOwner {
     await this.collectOrphans();
     // Only a container's monitor runs health checks: say so rather than show none.
     if (options.healthcheck && this.backend.name === "native") {
-      warningsOf(control)("health checks run in containers started detached (-d, create/start or a restart policy); this foreground run has none");
+      warningSink(control.onWarning)("health checks run in containers started detached (-d, create/start or a restart policy); this foreground run has none");
     }
     const { id, bundle, spec, state, anonymousVolumes } = await this.prepare(options, control);
     try {
@@ -202,7 +198,7 @@ export class Runtime implements ContainerOwner {
         stdout: options.stdout ?? "pipe",
         stderr: options.stderr ?? "pipe",
         newSession: control.newSession ?? false,
-        onWarning: warningsOf(control),
+        onWarning: warningSink(control.onWarning),
         // Anonymous volumes go through the volume store's lock: a --rm container with some is this process's to remove.
         ...(remove && anonymousVolumes ? {} : { record: { remove } }),
         // A backend that cannot hand over keeps the foreground run's log itself.
@@ -235,7 +231,7 @@ export class Runtime implements ContainerOwner {
         beforeStart: async () => {
           attachment = await attachMonitor(bundle.dir, { stdin: Boolean(options.stdin), stdout: true, stderr: true, stdinOnce: true });
         },
-        onWarning: warningsOf(control),
+        onWarning: warningSink(control.onWarning),
       });
     } catch (err) {
       attachment?.close();
@@ -341,7 +337,7 @@ export class Runtime implements ContainerOwner {
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
       if (healthcheck && this.backend.name === "native") writeHealthcheck(bundle.dir, healthcheck, spec.process);
-      else if (options.healthcheck) warningsOf(control)(`the ${this.backend.name} backend runs no health checks yet`);
+      else if (options.healthcheck) warningSink(control.onWarning)(`the ${this.backend.name} backend runs no health checks yet`);
       writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, devices: mounts.devices, ...(healthcheck ? { healthcheck } : {}), bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));
       const state: ContainerState = {
         id,
@@ -443,7 +439,7 @@ export class Runtime implements ContainerOwner {
     const host = (this.host ??= probeHostIdentity());
     let rootless: NetworkInputs["rootless"] = null;
     // A guest's root makes its bridges itself: only this host's rootless users need the user-mode network.
-    const warn = warningsOf(control);
+    const warn = warningSink(control.onWarning);
     if (mode.kind === "bridge" && host.uid !== 0 && this.backend.capabilities().networks === "host") {
       const found = rootlessNetwork();
       if (found.helper) {
