@@ -95,7 +95,6 @@ export interface RunControl {
   onCreated?: (id: string) => void;
 }
 
-
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
 export type ContainerInfo = ContainerState;
