@@ -37,6 +37,7 @@ interface Locker {
  * must exist). Never blocks Node's thread: a busy lock is retried on a timer.
  */
 export async function withLockFile<T>(path: string, says: LockWords, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
+  // An addon that is there but fails to load is an error, not a reason to take the other kind of lock.
   const lock = locker(path, says, addonPresent() ? await loadAddon() : undefined);
   try {
     const deadline = Date.now() + (says.waitMs ?? WAIT_MS);

@@ -10,7 +10,8 @@ import { dirname, join } from "node:path";
 import { TsboxError } from "../errors.js";
 import { removeTree } from "../fs-util.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
-import { DEFAULT_CAPABILITIES, OCI_VERSION } from "../spec/defaults.js";
+import { OCI_VERSION } from "../spec/defaults.js";
+import { defaultCapabilitySets } from "../spec/process-rules.js";
 import { idMappings } from "../spec/id-mappings.js";
 import type { LifecycleContext } from "./context.js";
 
@@ -18,7 +19,6 @@ export async function inUserNamespace(ctx: LifecycleContext, dir: string, script
   // The helper's own bundle (its config.json) sits beside the tree, not in it.
   const bundleDir = mkdtempSync(join(dirname(dir), ".userns-"));
   try {
-    const caps = [...DEFAULT_CAPABILITIES];
     const spec: ContainerSpec = {
       ociVersion: OCI_VERSION,
       process: {
@@ -27,7 +27,7 @@ export async function inUserNamespace(ctx: LifecycleContext, dir: string, script
         args: ["/bin/sh", "-c", script],
         env: ["PATH=/bin"],
         cwd: "/",
-        capabilities: { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
+        capabilities: defaultCapabilitySets(),
         noNewPrivileges: true,
       },
       root: { path: await ctx.helperRoot(), readonly: true },

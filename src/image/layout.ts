@@ -16,6 +16,11 @@ const OCI_LAYOUT = JSON.stringify({ imageLayoutVersion: "1.0.0" });
 
 export type BlobSource = Buffer | AsyncIterable<Buffer>;
 
+/** Runs `fn` holding the image index's lock (`.index.lock`): updates, and prune's sweep, which must not race a pull. */
+export function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  return withLockFile(join(dir, ".index.lock"), { missing: `no image store at ${dir}`, busy: "the image store is busy", code: "image", waitMs: 60_000 }, fn);
+}
+
 /**
  * An OCI image layout directory (blobs/sha256/…, index.json, oci-layout):
  * the user's store and also any layout read or written elsewhere (the
@@ -24,11 +29,6 @@ export type BlobSource = Buffer | AsyncIterable<Buffer>;
  * Integrity rules: a blob only appears under its digest after its content
  * was hashed and matched; index.json is replaced atomically under a lock.
  */
-/** Runs `fn` holding the image index's lock (`.index.lock`): updates, and prune's sweep, which must not race a pull. */
-export function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  return withLockFile(join(dir, ".index.lock"), { missing: `no image store at ${dir}`, busy: "the image store is busy", code: "image", waitMs: 60_000 }, fn);
-}
-
 export class OciLayout {
   constructor(readonly dir: string) {}
 

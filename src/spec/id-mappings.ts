@@ -54,20 +54,24 @@ export function idMappings(host: HostIdentity): { uidMappings: IdMapping[]; gidM
 
 /** `name:start:count` or `uid:start:count` lines; the first match wins, as in shadow-utils. */
 export function findSubordinateRange(file: string, name: string | undefined, uid: number): IdRange | undefined {
+  const found = subordinateRanges(file).find((r) => r.owner === name || r.owner === String(uid));
+  return found && { start: found.start, count: found.count };
+}
+
+/** The well-formed ranges of an /etc/subuid or /etc/subgid file, in order; none when it cannot be read. */
+function subordinateRanges(file: string): (IdRange & { owner: string })[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    return undefined;
+    return [];
   }
-  for (const line of text.split("\n")) {
+  return text.split("\n").flatMap((line) => {
     const [owner, start, count] = line.trim().split(":");
-    if (owner === undefined || start === undefined || count === undefined) continue;
-    if (owner !== name && owner !== String(uid)) continue;
-    const range = { start: Number(start), count: Number(count) };
-    if (Number.isSafeInteger(range.start) && Number.isSafeInteger(range.count) && range.count > 0) return range;
-  }
-  return undefined;
+    if (owner === undefined || start === undefined || count === undefined) return [];
+    const range = { owner, start: Number(start), count: Number(count) };
+    return Number.isSafeInteger(range.start) && Number.isSafeInteger(range.count) && range.count > 0 ? [range] : [];
+  });
 }
 
 /**
@@ -78,18 +82,7 @@ export function findSubordinateRange(file: string, name: string | undefined, uid
  */
 export function subordinateIdAdvice(files = { subuid: "/etc/subuid", subgid: "/etc/subgid" }, helpers = onPath("newuidmap") && onPath("newgidmap")): string {
   let start = 100_000;
-  for (const file of [files.subuid, files.subgid]) {
-    let text = "";
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      // none yet: nothing to avoid
-    }
-    for (const line of text.split("\n")) {
-      const [, first, count] = line.trim().split(":").map(Number);
-      if (Number.isSafeInteger(first) && Number.isSafeInteger(count) && count! > 0) start = Math.max(start, first! + count!);
-    }
-  }
+  for (const r of [...subordinateRanges(files.subuid), ...subordinateRanges(files.subgid)]) start = Math.max(start, r.start + r.count);
   const range = `${start}-${start + 65_535}`;
   const add = `usermod --add-subuids ${range} --add-subgids ${range} $USER`;
   return helpers ? add : `${add}, and install newuidmap/newgidmap (Debian/Ubuntu: apt install uidmap; Fedora: shadow-utils)`;

@@ -5,6 +5,7 @@
  * them. Pure: no Node built-ins (the browser bundle uses it).
  */
 import { TsboxError } from "../errors.js";
+import { capabilitySets } from "./capabilities.js";
 import { DEFAULT_CAPABILITIES, DEFAULT_PATH_ENV } from "./defaults.js";
 import type { ContainerSpec } from "./container-spec.js";
 
@@ -26,8 +27,7 @@ export const CONTAINER_NAMESPACES: ContainerSpec["linux"]["namespaces"] = [
 
 /** The capability sets of a container's process: the OCI default set, none inherited or ambient. */
 export function defaultCapabilitySets(): NonNullable<ContainerSpec["process"]["capabilities"]> {
-  const caps = [...DEFAULT_CAPABILITIES];
-  return { bounding: caps, effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] };
+  return capabilitySets([...DEFAULT_CAPABILITIES]);
 }
 
 /** Entrypoint + command: a given entrypoint drops the image's Cmd, a given command replaces it. */
