@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join, posix } from "node:path";
+import { basename, join, posix } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { type CommitOptions, Container, type ContainerOwner, type ExitStatus, type SpawnOptions } from "./container.js";
@@ -17,6 +17,7 @@ import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
+import { withIndexLockSync } from "./image/layout.js";
 import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
@@ -304,9 +305,10 @@ export class Runtime implements ContainerOwner {
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);
-    makeBundleDir(this.paths, bundle);
+    makeBundleDir(this.paths, bundle, layers);
     let reserved = false;
     try {
+      this.checkLayersKept(options.image, layers);
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
       // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).
       chmodSync(bundle.upper, 0o755);
@@ -377,6 +379,17 @@ export class Runtime implements ContainerOwner {
       await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * An `rmi` or prune that ran between the lookup of the image's layers and
+   * the bundle's creator file (which keeps them from now on: gc.ts) may have
+   * deleted them; its sweep holds the index lock, so a look under that lock
+   * sees all of them or knows.
+   */
+  private checkLayersKept(image: string, layers: string[]): void {
+    const missing = withIndexLockSync(this.imageStore.layout.dir, () => layers.filter((dir) => !existsSync(dir)));
+    if (missing.length > 0) throw new ImageError(`image ${image} was removed while the container was being created (its layer ${basename(missing[0]!)} is gone)`);
   }
 
   /**

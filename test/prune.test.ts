@@ -13,6 +13,7 @@ import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
+import { OCI_FORM_DIR } from "../src/paths.js";
 
 after(cleanupIdentities);
 
@@ -142,6 +143,36 @@ for (const who of identities()) {
       await cli(["rm", "cut"]);
       await cli(["container", "prune", "-f"]);
       assert.deepEqual(bundles(), []);
+    });
+
+    it("rmi and prune during a run's set-up keep the layers it is about to mount", async () => {
+      await cli(["volume", "create", "slow"]);
+      const meta = join(who.dataDir, "volumes", "slow", "volume.json");
+      const saved = readFileSync(meta);
+      rmSync(meta);
+      execFileSync("mkfifo", [meta]);
+      chownSync(meta, who.uid, who.gid);
+      // The run stops reading the volume's record: its image's layers looked up, its config.json not written.
+      const run = tsbox(who, ["run", "--rm", "--name", "slow", "-v", "slow:/data", "busybox", "sh", "-c", "echo ran; ls /bin/busybox"]);
+      const nameLink = join(who.dataDir, "names", "slow");
+      for (let i = 0; i < 400 && !lstatSync(nameLink, { throwIfNoEntry: false }); i++) await sleep(25);
+      assert.ok(lstatSync(nameLink, { throwIfNoEntry: false }), "the run reserved its name");
+      assert.match((await cli(["rmi", "busybox"])).stdout, /Untagged: busybox/);
+      await cli(["image", "prune", "-a", "-f"]);
+      await cli(["system", "prune", "-a", "-f"]);
+      // Let it go on: the FIFO gives the record once, later reads find the file.
+      const fifo = `${meta}.fifo`;
+      renameSync(meta, fifo);
+      writeFileSync(meta, saved);
+      chownSync(meta, who.uid, who.gid);
+      writeFileSync(fifo, saved);
+      rmSync(fifo);
+      const result = await run;
+      assert.equal(result.stderr, "");
+      assert.deepEqual([result.code, result.stdout], [0, "ran\n/bin/busybox\n"], "before, its layers were deleted under it");
+      await cli(["system", "prune", "-a", "-f"]);
+      const layers = [join(who.dataDir, "layers", "sha256"), join(who.dataDir, "layers", OCI_FORM_DIR, "sha256")];
+      assert.deepEqual(layers.flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : [])), [], "once it is gone, so are they");
     });
   });
 }

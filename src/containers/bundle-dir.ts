@@ -6,7 +6,9 @@
  * neither state.json nor a live creator was abandoned — its run was killed
  * during set-up — and holds no name and does not survive a prune (before
  * stop 39 it blocked its name for good: `rm` did not see it, `run --name`
- * found the name taken).
+ * found the name taken). The file also lists the image layers the
+ * container will mount, so that an `rmi` or prune running meanwhile keeps
+ * them (config.json, which names them later, is not written yet).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -26,14 +28,14 @@ export function ownStartTime(): string | null {
   return startTime === undefined ? (startTime = processStartTime(process.pid)) : startTime;
 }
 
-/** Makes `bundle.dir` (0700) with this process as its creator. */
-export function makeBundleDir(paths: DataPaths, bundle: ContainerPaths): void {
+/** Makes `bundle.dir` (0700) with this process as its creator, and the layer dirs it will mount. */
+export function makeBundleDir(paths: DataPaths, bundle: ContainerPaths, layers: string[]): void {
   // Sync: a handful of mkdirs are cheaper than as many thread-pool round trips.
   mkdirSync(paths.containers, { recursive: true });
   const temp = join(paths.containers, ownTempPrefix(CREATING_PREFIX) + bundle.dir.slice(paths.containers.length + 1));
   mkdirSync(temp, { mode: 0o700 });
   try {
-    writeFileSync(join(temp, CREATOR), `${process.pid} ${ownStartTime() ?? ""}`);
+    writeFileSync(join(temp, CREATOR), [`${process.pid} ${ownStartTime() ?? ""}`, ...layers].join("\n"));
     renameSync(temp, bundle.dir);
   } catch (err) {
     rmSync(temp, { recursive: true, force: true });
@@ -56,8 +58,17 @@ export function bundleLive(bundle: ContainerPaths): boolean {
     // No creator file: gone, or a bundle an earlier version left without a state.
     return false;
   }
-  const [pid, start] = creator.split(" ");
+  const [pid, start] = creator.split("\n", 1)[0]!.split(" ");
   const running = processStartTime(Number(pid));
   // The state is looked for again: it may have been written since the first look.
   return (running !== null && (!start || running === start)) || existsSync(bundle.state);
+}
+
+/** The layer dirs a bundle still being made will mount (its creator file's list); none once it is made. */
+export function creatingLayers(bundleDir: string): string[] {
+  try {
+    return readFileSync(join(bundleDir, CREATOR), "utf8").split("\n").slice(1);
+  } catch {
+    return [];
+  }
 }

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readSpec } from "../containers/spec-file.js";
+import { creatingLayers } from "../containers/bundle-dir.js";
 import { lstat, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isErrno, removeTree, treeBytes } from "../fs-util.js";
@@ -204,12 +205,15 @@ function containerLowerDirs(paths: DataPaths): Set<string> {
     return out;
   }
   for (const id of ids) {
+    const bundle = paths.container(id);
+    let lower: string[];
     try {
-      const spec = readSpec(paths.container(id).config);
-      for (const dir of spec.root?.overlay?.lower ?? []) out.add(dir);
+      lower = readSpec(bundle.config).root?.overlay?.lower ?? [];
     } catch {
-      // a bundle being created or removed: its layers are named by an image anyway
+      // A bundle being made (also under its temp name) lists its layers before any lookup of them: bundle-dir.ts.
+      lower = creatingLayers(bundle.dir);
     }
+    for (const dir of lower) out.add(dir);
   }
   return out;
 }

@@ -4,7 +4,7 @@ import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageError } from "../errors.js";
 import { isErrno, randomHex, writeFileAtomic } from "../fs-util.js";
-import { withLockFile } from "../lock-file.js";
+import { type LockWords, withLockFile, withLockFileSync } from "../lock-file.js";
 import { assertDigest } from "./digest.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
 import { ownTempPrefix } from "../temp-names.js";
@@ -18,7 +18,16 @@ export type BlobSource = Buffer | AsyncIterable<Buffer>;
 
 /** Runs `fn` holding the image index's lock (`.index.lock`): updates, and prune's sweep, which must not race a pull. */
 export function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  return withLockFile(join(dir, ".index.lock"), { missing: `no image store at ${dir}`, busy: "the image store is busy", code: "image", waitMs: 60_000 }, fn);
+  return withLockFile(join(dir, ".index.lock"), indexLockWords(dir), fn);
+}
+
+/** `withIndexLock` for a short synchronous look (a new container's check that its layers are still there). */
+export function withIndexLockSync<T>(dir: string, fn: () => T): T {
+  return withLockFileSync(join(dir, ".index.lock"), indexLockWords(dir), fn);
+}
+
+function indexLockWords(dir: string): LockWords {
+  return { missing: `no image store at ${dir}`, busy: "the image store is busy", code: "image", waitMs: 60_000 };
 }
 
 /**
