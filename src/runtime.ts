@@ -18,6 +18,7 @@ import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTim
 import { dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { withIndexLockSync } from "./image/layout.js";
+import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
@@ -583,6 +584,8 @@ export class Runtime implements ContainerOwner {
       removed.push(n.name);
     }
     await stopIdleRootlessNetwork(join(this.dataDir, "rootless-netns"));
+    // Root's state of namespaces that are gone (rootless, a data dir's namespace is its own: rootless-netns/).
+    if ((this.host ??= probeHostIdentity()).uid === 0) sweepDeadNetnsState();
     return removed;
   }
 

@@ -11,7 +11,7 @@
  */
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { identities, cleanupIdentities, type Identity } from "./helpers/identiti
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
+import { netnsStateDir } from "../src/network/netns-state.js";
 import { processStartTime } from "../src/containers/state.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 
@@ -431,6 +432,24 @@ for (const who of identities()) {
         await run(["rm", "-f", name]);
         await first.done;
         rmSync(other, { recursive: true, force: true });
+      }
+    });
+
+    it("network prune forgets root's state of a network namespace that is gone, and keeps a live one's", { skip: who.name !== "root" ? "rootless, the network state is in the data dir" : false }, async () => {
+      const gone = TestNetns.create();
+      try {
+        const other = await tsbox(who, ["run", "--rm", "busybox", "true"], { netns: gone.path, env: { TSBOX_NETWORK: "bridge" }, timeoutMs: 60_000 });
+        assert.equal(other.code, 0, other.stderr);
+        assert.equal((await run(["run", "--rm", "busybox", "true"])).code, 0);
+        const goneState = netnsStateDir(gone.path);
+        const liveState = netnsStateDir(ns.path);
+        assert.ok(existsSync(goneState) && existsSync(liveState), "both namespaces have root's network state");
+        execFileSync("ip", ["netns", "delete", gone.name]); // as a user would: the state is left behind
+        assert.equal((await run(["network", "prune", "-f"])).code, 0);
+        assert.equal(existsSync(goneState), false, "the gone namespace's state went");
+        assert.ok(existsSync(liveState), "the live namespace's state stays");
+      } finally {
+        if (existsSync(gone.path)) gone.destroy();
       }
     });
 

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
 import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
@@ -7,6 +7,7 @@ import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet
 import { routedSubnets } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
 import { compareText } from "../compare.js";
+import { netnsStateDir } from "./netns-state.js";
 
 /** `<data dir>/networks/<name>/config.json`: a network, as `network create` made it. */
 export interface NetworkConfig {
@@ -43,14 +44,6 @@ export interface CreateOptions {
   internal?: boolean;
   mtu?: number;
   labels?: Record<string, string>;
-}
-
-/** As root, the networks' shared state by network namespace and bridge (`stateDir`). */
-export const HOST_STATE_ROOT = "/run/tsbox-net";
-
-/** `HOST_STATE_ROOT`'s directory for a network namespace (a `/proc/PID/ns/net` or `/run/netns/NAME` path). */
-export function netnsStateDir(netnsPath = "/proc/self/ns/net"): string {
-  return join(HOST_STATE_ROOT, `netns-${statSync(netnsPath).ino}`);
 }
 
 /**

@@ -10,7 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { netnsStateDir } from "../../src/network/store.js";
+import { netnsStateDir } from "../../src/network/netns-state.js";
 
 export interface RunResult {
   code: number;
