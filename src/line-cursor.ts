@@ -16,7 +16,7 @@ export class LineCursor {
   private offset = 0;
   private partial = "";
 
-  constructor(private readonly path: string) {}
+  constructor(readonly path: string) {}
 
   /** Opens the file from its start (none there yet: nothing to read until `reopen`). */
   open(): void {
@@ -35,6 +35,36 @@ export class LineCursor {
   reopen(): void {
     this.close();
     this.open();
+  }
+
+  /** The inode of the file being read (undefined while there was none). */
+  get inode(): number | undefined {
+    return this.ino;
+  }
+
+  /**
+   * Goes on with `path` from its start, if it is still the file `ino` (a
+   * rotated file found by its inode: the writer may have renamed it again
+   * since); false, and nothing changed, otherwise.
+   */
+  switchTo(path: string, ino: number): boolean {
+    let fd: number;
+    try {
+      fd = openSync(path, "r");
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return false;
+      throw err;
+    }
+    if (fstatSync(fd).ino !== ino) {
+      closeSync(fd);
+      return false;
+    }
+    this.close();
+    this.fd = fd;
+    this.ino = ino;
+    this.offset = 0;
+    this.partial = "";
+    return true;
   }
 
   /** Skips what the file holds now: only lines written from here on are read. */

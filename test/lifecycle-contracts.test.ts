@@ -115,6 +115,31 @@ describe("log reader", () => {
   });
 });
 
+describe("log follow across rotations", () => {
+  it("reads every rotated file written between two looks, in order (a small max-size, a fast writer)", async () => {
+    const dir = mkdtempSync(join(temp, "many-"));
+    const w = new LogWriter(dir, 120, 100);
+    w.write("stdout", Buffer.from("line 0\n"), 0n);
+    let running = true;
+    const seen: string[] = [];
+    const reader = (async () => {
+      for await (const e of readLogs(dir, { follow: true }, () => running)) seen.push(e.data);
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    // In one go, between two of the reader's looks: a dozen rotations.
+    for (let i = 1; i < 40; i++) w.write("stdout", Buffer.from(`line ${i}\n`), 0n);
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 40; i < 60; i++) w.write("stdout", Buffer.from(`line ${i}\n`), 0n);
+    w.close();
+    running = false;
+    await reader;
+    assert.ok(readdirSync(dir).length > 10, "it rotated many times");
+    assert.deepEqual(seen, Array.from({ length: 60 }, (_, i) => `line ${i}\n`));
+    // Read again from the start: the same, from the oldest rotated file on.
+    assert.deepEqual((await collect(dir, {})).map((e) => e.data), seen);
+  });
+});
+
 describe("state.json", () => {
   const paths = new DataPaths(join(temp, "data")).container("f".repeat(64));
   it("gives old records the new fields, and a dead supervisor's container is exited", () => {

@@ -4,7 +4,7 @@
  * monitor (native-rs/runtime/src/monitor/logfile.rs). `follow` keeps
  * reading as it grows, across rotations, until the container stops.
  */
-import { readdirSync, watch, type FSWatcher } from "node:fs";
+import { readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { LineCursor } from "../line-cursor.js";
 
@@ -39,15 +39,9 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
   const until = options.until ? nanoTime(options.until) : undefined;
   const wanted = (e: LogEntry) => (since === undefined || e.time >= since) && (until === undefined || e.time < until);
 
-  // Rotated files first, oldest (highest number) first.
-  const rotated = listDir(bundleDir)
-    .map((n) => /^container\.log\.(\d+)$/.exec(n))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .sort((a, b) => Number(b[1]) - Number(a[1]))
-    .map((m) => join(bundleDir, m[0]));
+  // From the oldest rotated file on, one file after the other, as the follow below goes on.
   const current = new LineCursor(join(bundleDir, LOG_FILE));
-  current.open();
-
+  startAtOldest(bundleDir, current);
   const backlog: LogEntry[] = [];
   const take = function* (entries: LogEntry[]) {
     for (const e of entries) {
@@ -58,13 +52,11 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
       } else yield e;
     }
   };
-  for (const file of rotated) {
-    const c = new LineCursor(file);
-    c.open();
-    yield* take(readEntries(c));
-    c.close();
+  for (;;) {
+    yield* take(readEntries(current));
+    if (!current.rotated()) break;
+    followRotation(bundleDir, current);
   }
-  yield* take(readEntries(current));
   yield* backlog.splice(0);
   if (!options.follow) {
     current.close();
@@ -78,15 +70,15 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
       yield* fresh;
       if (fresh.length > 0) continue;
       if (current.rotated()) {
-        // The old file is read to its end: on to the new one.
-        current.reopen();
+        // The old file is read to its end: on to the next one.
+        followRotation(bundleDir, current);
         continue;
       }
       if (!active()) {
         // One last look: output written just before the end.
         yield* readEntries(current).filter(wanted);
         if (!current.rotated()) break;
-        current.reopen();
+        followRotation(bundleDir, current);
         continue;
       }
       if (until !== undefined && new Date().toISOString().replace("Z", "000000Z") >= until) break;
@@ -97,6 +89,50 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
     waker.close();
     current.close();
   }
+}
+
+/** The log's files, oldest first (`container.log.N` … `.1`, `container.log`), with their inodes. */
+function logChain(bundleDir: string): { path: string; ino: number }[] {
+  const names = listDir(bundleDir)
+    .map((n) => /^container\.log\.(\d+)$/.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .sort((a, b) => Number(b[1]) - Number(a[1]))
+    .map((m) => m[0]);
+  return [...names, LOG_FILE].flatMap((name) => {
+    const path = join(bundleDir, name);
+    try {
+      return [{ path, ino: statSync(path).ino }];
+    } catch {
+      return []; // rotated away meanwhile
+    }
+  });
+}
+
+/** Puts the cursor on the log's oldest file (none yet: on the current log, read once it appears). */
+function startAtOldest(bundleDir: string, cursor: LineCursor): void {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const oldest = logChain(bundleDir)[0];
+    if (!oldest) break;
+    if (cursor.switchTo(oldest.path, oldest.ino)) return;
+  }
+  cursor.open();
+}
+
+/**
+ * Moves a cursor whose file was rotated (and is read to its end) to the file
+ * written after it. Found by inode: several rotations since the last look
+ * (a small max-size, a fast writer) leave rotated files between it and the
+ * current log, which are read in turn rather than skipped.
+ */
+function followRotation(bundleDir: string, cursor: LineCursor): void {
+  if (cursor.inode === undefined) return cursor.reopen();
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const chain = logChain(bundleDir);
+    // Its own file deleted (more rotations than max-file): every file left is newer.
+    const next = chain[chain.findIndex((f) => f.ino === cursor.inode) + 1];
+    if (!next || cursor.switchTo(next.path, next.ino)) return;
+  }
+  cursor.reopen(); // renamed under each look: on to the current file
 }
 
 function listDir(dir: string): string[] {
