@@ -316,14 +316,14 @@ export class Container implements AsyncDisposable {
   /**
    * The log of a container: `{stream, time, data}` entries, oldest first;
    * `follow` keeps going until it stops. A monitored container has one, and
-   * a foreground run of the CLI without `--rm` and a terminal (its helper
-   * keeps it); other foreground runs' output went only to whoever ran them.
+   * a foreground run of the CLI without `--rm` (containers/log-tee.ts);
+   * other foreground runs' output went only to whoever ran them.
    */
   async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
     const state = await this.state();
     const bundle = bundleOf(this.ctx, this.id);
     if (this.keepsNoLog(state)) {
-      throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (run it without --rm or -t from the CLI, or with -d, for logs)`);
+      throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (run it from the CLI without --rm, or with -d, for logs)`);
     }
     if (state.supervisor === null) return;
     const active = () => {

@@ -19,6 +19,7 @@ import { dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-di
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { withIndexLockSync } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
+import { logPipedOutput } from "./containers/log-tee.js";
 import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
@@ -191,7 +192,7 @@ export class Runtime implements ContainerOwner {
       const handOff = control.handOff && !options.tty && stdin !== "pipe" && options.stdout === "inherit" && options.stderr === "inherit" && !(remove && anonymousVolumes);
       // Kept for `logs`, as docker keeps a foreground container's output; a --rm one goes with its log.
       if (handOff && this.backend.handOff) await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...(remove ? {} : { log: state.log }), ...control.handOff });
-      const proc = await this.backend.start({
+      const started = await this.backend.start({
         bundleDir: bundle.dir,
         spec,
         specWritten: true,
@@ -206,6 +207,8 @@ export class Runtime implements ContainerOwner {
         ...(handOff && !remove ? { log: state.log } : {}),
         oneShot: control.handOff !== undefined,
       });
+      // The CLI's run that could not hand over (a terminal, `-a`) logs what it is piped here.
+      const proc = control.handOff !== undefined && !handOff && !remove ? logPipedOutput(started, bundle.dir, state.log) : started;
       if (!proc.recorded) {
         await updateState(bundle, () => ({
           status: "running",

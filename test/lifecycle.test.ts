@@ -115,6 +115,13 @@ for (const who of identities()) {
       assert.equal(logs.stdout, "out\npartial");
       assert.equal(logs.stderr, "err\n");
       await ok(who, ["rm", "fg-logged"]);
+      // With a terminal too (before stop 40 it kept none): the pty's output, as one stream.
+      const inner = `${process.execPath} ${cliPath} run -t --name fg-tty busybox sh -c 'echo out; echo err >&2'`;
+      const tty = await tsbox(who, [], { argv: ["script", "-qec", inner, "/dev/null"] });
+      assert.equal(tty.code, 0, tty.stdout + tty.stderr);
+      const ttyLogs = await ok(who, ["logs", "fg-tty"]);
+      assert.deepEqual([ttyLogs.stdout, ttyLogs.stderr], ["out\r\nerr\r\n", ""]);
+      await ok(who, ["rm", "fg-tty"]);
       await ok(who, ["run", "--rm", "--name", "fg-gone", "busybox", "echo", "hi"]);
       assert.deepEqual(readdirSync(join(who.dataDir, "containers")), [], "a --rm run leaves no log behind");
     });
