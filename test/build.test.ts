@@ -10,7 +10,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -296,6 +296,29 @@ for (const who of identities()) {
       assert.match((await cli(["system", "prune", "-f"])).stdout, /^Deleted build cache objects:\n[0-9a-f]{32}\n/m);
       assert.match((await cli(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"])).stdout, /^Build Cache 0$/m);
       await cli(["rmi", "modern:1", "modern:2"]);
+    });
+
+    it("RUN --mount=type=bind shows the context as .dockerignore filters it, also to a base image's ONBUILD", async () => {
+      const base = context(who, "onbuild-base", { Dockerfile: 'FROM busybox\nONBUILD RUN --mount=type=bind,target=/ctx sh -c "ls -A /ctx /ctx/app > /loot; cat /ctx/.env /ctx/.git/credentials >> /loot 2>&1; true"\n' });
+      assert.equal((await build(["-q", "-t", "onbuild-base", base])).code, 0);
+      const ctx = context(who, "ignored-secrets", {
+        ".dockerignore": ".env\n.git\n**/*.key\n",
+        ".env": "SECRET=hunter2\n",
+        ".git/credentials": "token\n",
+        "app/main.txt": "kept\n",
+        "app/server.key": "private\n",
+        "app/link": { link: "/etc/passwd" },
+        Dockerfile: "FROM onbuild-base\nRUN --mount=type=bind,source=app,target=/app sh -c 'ls -A /app > /own; cat /app/main.txt >> /own; readlink /app/link >> /own; ! touch /app/new'\n",
+      });
+      const r = await build(["-q", "--no-cache", "-t", "victim", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      const loot = (await cli(["run", "--rm", "victim", "cat", "/loot", "/own"])).stdout;
+      assert.doesNotMatch(loot, /hunter2|token|private|server\.key/, "before, the bind showed the directory on disk");
+      assert.match(loot, /^\/ctx:\n\.dockerignore\nDockerfile\napp\n\n\/ctx\/app:\nlink\nmain\.txt\n/);
+      assert.match(loot, /\nlink\nmain\.txt\nkept\n\/etc\/passwd\n$/, "files and links as they are; the bind read-only");
+      assert.deepEqual(readdirSync(who.dataDir).filter((n) => n.startsWith(".bind-")), [], "the step's snapshots are gone");
+      assert.equal(readFileSync(join(ctx, ".env"), "utf8"), "SECRET=hunter2\n");
+      await cli(["rmi", "victim", "onbuild-base"]);
     });
 
     it("refuses bad Dockerfiles and contexts that reach out, with the line, exit 1, and no container or image left", async () => {

@@ -22,6 +22,7 @@ import { copyStep, type CopyRequest } from "./copy-step.js";
 import { runStep } from "./run-step.js";
 import { parseDuration } from "../containers/healthcheck.js";
 import { type RunMounts, runMounts } from "./run-mounts.js";
+import { snapshotBinds } from "./bind-snapshot.js";
 import { errorMessage } from "../errors.js";
 import { canonicalName, parseReference } from "../image/reference.js";
 import { nameManifest, storeImageEntry } from "../image/commit-image.js";
@@ -454,7 +455,14 @@ class Build {
         const argv = this.command(stage, ins);
         const setup = this.runSetup(stage, ins);
         const key = `${this.runKey(stage, argv)} ${setup.network ?? ""} ${JSON.stringify(setup.mounts)}${setup.boundSources.length > 0 ? ` ${await sourcesDigest(this.context.resolve(setup.boundSources, ins.line))}` : ""}`;
-        return this.layerStep(stage, ins, shown, key, (annotations) => runStep(this.rt, stage, ins, { argv, env: this.runEnv(stage), annotations, mounts: setup.mounts, ...(setup.network ? { network: setup.network } : {}) }, this.options, this.say));
+        return this.layerStep(stage, ins, shown, key, async (annotations) => {
+          const binds = snapshotBinds(setup.mounts, setup.contextBinds, this.context, this.rt.dataDir, ins.line);
+          try {
+            return await runStep(this.rt, stage, ins, { argv, env: this.runEnv(stage), annotations, mounts: binds.mounts, ...(setup.network ? { network: setup.network } : {}) }, this.options, this.say);
+          } finally {
+            await binds.remove();
+          }
+        });
       }
       case "COPY":
       case "ADD": {

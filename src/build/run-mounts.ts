@@ -2,7 +2,7 @@
  * RUN's `--mount` (BuildKit's Dockerfile syntax) as the step container's
  * mounts: `type=cache` is a directory of the data dir kept between builds
  * (package managers' caches: pip, npm, apt), `type=bind` a read-only part of
- * the build context, `type=tmpfs` a scratch tmpfs. None of them ends up in
+ * the build context as `.dockerignore` filters it, `type=tmpfs` a scratch tmpfs. None of them ends up in
  * the step's layer. Secrets and SSH agents (which need `build --secret` /
  * `--ssh`) and binds of another stage are refused by name.
  */
@@ -12,11 +12,14 @@ import { join, posix, sep } from "node:path";
 import type { MountOption } from "../spec/run-options.js";
 import { BuildError } from "./build-error.js";
 import type { BuildContext } from "./context.js";
+import type { ContextBind } from "./bind-snapshot.js";
 
 export interface RunMounts {
   mounts: MountOption[];
   /** Context paths the binds show: their content is part of the step's cache key. */
   boundSources: string[];
+  /** The binds of the context: the step mounts a filtered snapshot of each (bind-snapshot.ts). */
+  contextBinds: ContextBind[];
 }
 
 const KEYS: Record<string, string[]> = {
@@ -27,7 +30,7 @@ const KEYS: Record<string, string[]> = {
 
 /** `--mount` values of one RUN (`flagList`'s "mount" entries), for a build whose context is `context`. */
 export function runMounts(values: string[], context: BuildContext, dataDir: string, workdir: string, line: number): RunMounts {
-  const out: RunMounts = { mounts: [], boundSources: [] };
+  const out: RunMounts = { mounts: [], boundSources: [], contextBinds: [] };
   for (const value of values) {
     const fields = new Map<string, string>();
     for (const part of value.split(",")) {
@@ -66,7 +69,9 @@ export function runMounts(values: string[], context: BuildContext, dataDir: stri
       case "bind": {
         if (flag("rw") || flag("readwrite")) throw bad("rw (writes thrown away after the step) is not supported by tsbox build: mount it read-only");
         const source = fields.get("source") ?? ".";
+        // The source on disk names the mount in the step's cache key; the step gets its filtered snapshot.
         const host = contextPath(context, source, bad);
+        out.contextBinds.push({ index: out.mounts.length, source });
         out.mounts.push({ type: "bind", source: host, target: at, readonly: true });
         out.boundSources.push(source);
         break;
