@@ -215,6 +215,31 @@ for (const who of identities()) {
       assert.equal((await cli(["cp", "s:/etc/evil", "-"], { expect: 125 })).code, 125, "nothing was written through the link");
     });
 
+    it("cp out to the host gives the copier nothing the container chose: no device node, no setuid/setgid bit, unless -a", async () => {
+      const bytes = tar([
+        { path: "x", type: "directory", mode: 0o755, mtime: 0 },
+        { path: "x/suid", type: "file", mode: 0o4755, mtime: 0, data: Buffer.from("#!/bin/sh\n") },
+        { path: "x/sgid", type: "file", mode: 0o2755, mtime: 0, data: Buffer.from("x") },
+        // (a loop device's numbers: an image's /dev/sda would be the host's disk)
+        { path: "x/disk", type: "blockdev", mode: 0o666, mtime: 0, devmajor: 7, devminor: 200 },
+      ]);
+      writeFileSync(out("priv.tar"), bytes);
+      chownSync(out("priv.tar"), who.uid, who.gid);
+      // An image's layer (as root a layer's nodes are made; rootless they are left out).
+      await cli(["import", out("priv.tar"), "priv:1"]);
+      await cli(["create", "--name", "priv", "priv:1", "/x/suid"]);
+      const mode = (path: string) => statSync(path).mode & 0o7777;
+      await cli(["cp", "priv:/x", out("plain")]);
+      assert.deepEqual([mode(out("plain/suid")), mode(out("plain/sgid"))], [0o755, 0o755], "before, a setuid program of the container's choosing, owned by the copier");
+      assert.equal(existsSync(out("plain/disk")), false, "before, root's copy made the block device");
+      await cli(["cp", "-a", "priv:/x", out("archived")]);
+      assert.deepEqual([mode(out("archived/suid")), mode(out("archived/sgid"))], [0o4755, 0o2755], "-a keeps them");
+      // The node exists in the container only where its maker could make one (root).
+      if (who.name === "root") assert.ok(lstatSync(out("archived/disk")).isBlockDevice(), "-a keeps the node too");
+      await cli(["rm", "priv"]);
+      await cli(["rmi", "priv:1"]);
+    });
+
     it("cp out of a running container that swaps a file for a FIFO or a link to /dev/tty ends, reading neither", async () => {
       const racer = out("swap-racer");
       execFileSync("gcc", ["-static", "-O2", "-o", racer, fileURLToPath(new URL("fixtures/swap-racer.c", import.meta.url))]);

@@ -7,7 +7,7 @@
  */
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostCopy } from "../src/containers/host-copy.js";
@@ -16,14 +16,14 @@ const scratch = mkdtempSync(join(tmpdir(), "tsbox-scratch-hostcopy-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** One record: its header line, then a file's bytes. */
-function record(path: string, type: string, extra: { body?: string; link?: string; mode?: number } = {}): Buffer {
+function record(path: string, type: string, extra: { body?: string; link?: string; mode?: number; major?: number } = {}): Buffer {
   const body = Buffer.from(extra.body ?? "");
-  const header = { path, type, mode: extra.mode ?? (type === "dir" ? 0o755 : 0o644), uid: 0, gid: 0, mtime: 0, size: type === "file" ? body.length : 0, ...(extra.link ? { link: extra.link } : {}) };
+  const header = { path, type, mode: extra.mode ?? (type === "dir" ? 0o755 : 0o644), uid: 0, gid: 0, mtime: 0, size: type === "file" ? body.length : 0, ...(extra.link ? { link: extra.link } : {}), ...(extra.major !== undefined ? { major: extra.major, minor: 200 } : {}) };
   return Buffer.concat([Buffer.from(JSON.stringify(header) + "\n"), type === "file" ? body : Buffer.alloc(0)]);
 }
 
-async function write(dir: string, stream: Buffer): Promise<void> {
-  const writer = hostCopy("write", dir, {});
+async function write(dir: string, stream: Buffer, archive = false): Promise<void> {
+  const writer = hostCopy("write", dir, { archive });
   writer.stdin!.end(stream);
   await writer.done;
 }
@@ -85,5 +85,17 @@ describe("host-side copy without tsbox-runtime", () => {
     const cut = record("short", "file", { body: "0123456789" }).subarray(0, -4);
     await assert.rejects(write(dest, cut));
     assert.ok(!existsSync(join(dest, "short")));
+  });
+
+  it("without -a a container's setuid/setgid bits and device nodes give the copier nothing (the helper's rule)", async () => {
+    const stream = Buffer.concat([record("suid", "file", { body: "x", mode: 0o4755 }), record("sgid", "file", { body: "x", mode: 0o2755 }), record("disk", "block", { mode: 0o666, major: 7 })]);
+    const plain = join(scratch, "plain");
+    const archived = join(scratch, "archived");
+    mkdirSync(plain);
+    mkdirSync(archived);
+    await write(plain, stream);
+    assert.deepEqual([statSync(join(plain, "suid")).mode & 0o7777, statSync(join(plain, "sgid")).mode & 0o7777, existsSync(join(plain, "disk"))], [0o755, 0o755, false]);
+    await write(archived, stream, true);
+    assert.deepEqual([statSync(join(archived, "suid")).mode & 0o7777, statSync(join(archived, "sgid")).mode & 0o7777], [0o4755, 0o2755]);
   });
 });

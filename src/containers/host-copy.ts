@@ -39,7 +39,7 @@ export function hostCopy(op: "stat" | "read" | "write", path: string, options: C
     return { stdin: null, stdout: out, done, kill: () => out.destroy() };
   }
   const input = new PassThrough();
-  const done = writeBelow(path, input);
+  const done = writeBelow(path, input, Boolean(options.archive));
   done.catch(() => {});
   return { stdin: input, stdout: null, done, kill: () => input.destroy() };
 }
@@ -117,7 +117,13 @@ async function* exactly(path: string, size: number): AsyncGenerator<Buffer> {
 }
 
 /** A record stream written below the directory `dir`: unpacked beside it, then moved in. */
-async function writeBelow(dir: string, input: Readable): Promise<void> {
+/**
+ * Writes a record stream into `dir` on the host. Without `archive` (`cp -a`)
+ * what a container chose never becomes a privilege of whoever copies: device
+ * nodes are left out, setuid/setgid bits cleared (the helper's rule too:
+ * native-rs/container/src/copy/write.rs `WriteOptions.host`).
+ */
+async function writeBelow(dir: string, input: Readable, archive: boolean): Promise<void> {
   let stage: string;
   try {
     stage = mkdtempSync(join(dir, ".tsbox-cp-"));
@@ -126,7 +132,10 @@ async function writeBelow(dir: string, input: Readable): Promise<void> {
   }
   try {
     const entries = (async function* () {
-      for await (const r of readRecords(input)) yield recordToTar(r, r.body);
+      for await (const r of readRecords(input)) {
+        if (!archive && (r.type === "char" || r.type === "block")) continue;
+        yield recordToTar(archive || r.type !== "file" ? r : { ...r, mode: r.mode & ~0o6000 }, r.body);
+      }
     })();
     // "oci" whiteouts: a file named `.wh.x` stays a file, never a deletion.
     await unpackLayer(entries, stage, { privileged: false, whiteouts: "oci" });

@@ -39,6 +39,9 @@ pub fn copy(opts: Options) -> i32 {
     }
     let mut op = opts.op;
     let path = opts.path;
+    if let (Target::Host, Op::Write(w)) = (&opts.target, &mut op) {
+        w.host = true;
+    }
     let result = match opts.target {
         Target::Host => perform(&mut op, &path, false).map(|()| 0),
         Target::Running(pid) => view::enter_running(pid).and_then(|()| perform(&mut op, &path, true)).map(|()| 0),

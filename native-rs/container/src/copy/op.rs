@@ -42,7 +42,7 @@ impl Op {
                 skip: Vec::new(),
                 owners: None,
             })),
-            "write" => Ok(Op::Write(WriteOptions { archive: r.archive, markers: false, owners: None })),
+            "write" => Ok(Op::Write(WriteOptions { archive: r.archive, markers: false, owners: None, host: false })),
             other => Err(format!("copy op {}: expected stat, read or write", other)),
         }
     }

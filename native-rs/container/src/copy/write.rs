@@ -28,13 +28,26 @@ pub struct WriteOptions {
     pub markers: bool,
     /// With `archive`: the records' owners are a user namespace's ids, and files get the ids they stand for outside it.
     pub owners: Option<Owners>,
+    /// The target is the host's file system (`cp CONTAINER:PATH HOSTPATH`):
+    /// without `archive`, what an image or a container chose never becomes a
+    /// privilege of whoever copies (root, often) — device nodes are left out
+    /// and setuid/setgid bits cleared (src/containers/host-copy.ts has the
+    /// same rule for its JS writer).
+    pub host: bool,
 }
 
 impl WriteOptions {
     fn owner(&self, r: &Record) -> (u32, u32) {
         self.owners.as_ref().map_or((r.uid, r.gid), |o| o.outside(r.uid, r.gid))
     }
+
+    /// The copier's own file on the host: not one of the record's privileges.
+    fn guarded(&self) -> bool {
+        self.host && !self.archive
+    }
 }
+
+const SET_ID_BITS: u32 = 0o6000;
 
 pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result<(), Error> {
     let root = fs::openat(AT_FDCWD, &dir.to_string_lossy(), O_RDONLY | O_DIRECTORY, 0).map_err(|e| match e {
@@ -151,7 +164,8 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
                 let _ = fs::lchownat(parent.0, name, uid, gid);
             }
             // After chown, which clears setuid bits.
-            fs::fchmod(file.0, r.mode).map_err(|e| step(&r.path, "setting the mode of", e))?;
+            let mode = if opts.guarded() { r.mode & !SET_ID_BITS } else { r.mode };
+            fs::fchmod(file.0, mode).map_err(|e| step(&r.path, "setting the mode of", e))?;
         }
         Kind::Symlink => fs::symlinkat(&r.link, parent.0, name).map_err(|e| step(&r.path, "creating", e))?,
         Kind::Hardlink => {
@@ -163,6 +177,7 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
             fs::linkat(tparent.0, tname, parent.0, name).map_err(|e| step(&r.path, "linking", e))?;
             return Ok(());
         }
+        Kind::Char | Kind::Block if opts.guarded() => return Ok(()),
         Kind::Char | Kind::Block | Kind::Fifo => {
             let ty = match r.kind {
                 Kind::Char => S_IFCHR,
@@ -262,7 +277,7 @@ mod tests {
     use std::io::Cursor;
 
     fn write_to(dir: &Path, stream: &[u8]) -> Result<(), Error> {
-        write(dir, &WriteOptions { archive: false, markers: false, owners: None }, &mut Cursor::new(stream.to_vec()))
+        write(dir, &WriteOptions { archive: false, markers: false, owners: None, host: false }, &mut Cursor::new(stream.to_vec()))
     }
 
     #[test]
@@ -282,6 +297,32 @@ mod tests {
         assert_eq!(fs::read_link(dst.join("copy/link")).unwrap(), Path::new("sub/f"));
         use std::os::unix::fs::MetadataExt;
         assert_eq!(fs::metadata(dst.join("copy/hard")).unwrap().ino(), fs::metadata(dst.join("copy/sub/f")).unwrap().ino());
+    }
+
+    /// Written on the host without `-a`, a record's device node and set-id
+    /// bits (an image's `/dev/sda`, a setuid-root program) are not the
+    /// copier's: left out and cleared; with `-a` (or in a container) kept.
+    #[test]
+    fn host_writes_grant_no_privileges() {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        let t = TempDir::new("copy-host");
+        let mut stream = Vec::new();
+        stream.extend_from_slice(b"{\"path\":\"suid\",\"type\":\"file\",\"mode\":3565,\"uid\":0,\"gid\":0,\"mtime\":0,\"size\":2}\nhi");
+        stream.extend_from_slice(b"{\"path\":\"disk\",\"type\":\"block\",\"mode\":438,\"uid\":0,\"gid\":0,\"mtime\":0,\"major\":7,\"minor\":200}\n");
+        stream.extend_from_slice(b"{\"path\":\"pipe\",\"type\":\"fifo\",\"mode\":420,\"uid\":0,\"gid\":0,\"mtime\":0}\n");
+        let root = crate::sys::cred::geteuid() == 0;
+        for (name, host, archive) in [("host", true, false), ("archive", true, true), ("container", false, false)] {
+            let dst = t.0.join(name);
+            fs::create_dir_all(&dst).unwrap();
+            write(&dst, &WriteOptions { archive, markers: false, owners: None, host }, &mut Cursor::new(stream.clone())).unwrap();
+            let mode = fs::metadata(dst.join("suid")).unwrap().permissions().mode() & 0o7777;
+            let guarded = host && !archive;
+            assert_eq!(mode, if guarded { 0o755 } else { 0o6755 }, "{}", name);
+            assert!(fs::symlink_metadata(dst.join("pipe")).unwrap().file_type().is_fifo(), "{}", name);
+            let disk = fs::symlink_metadata(dst.join("disk"));
+            // (without privileges no node is made anyway)
+            assert_eq!(disk.map(|m| m.file_type().is_block_device()).unwrap_or(false), root && !guarded, "{}", name);
+        }
     }
 
     /// Zeros become holes: a sparse file copies sparse, with the same bytes
@@ -437,7 +478,7 @@ mod tests {
 
         let dst = t.0.join("dst");
         fs::create_dir_all(&dst).unwrap();
-        write(&dst, &WriteOptions { archive: true, markers: true, owners: None }, &mut Cursor::new(stream)).unwrap();
+        write(&dst, &WriteOptions { archive: true, markers: true, owners: None, host: false }, &mut Cursor::new(stream)).unwrap();
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let gone = fs::symlink_metadata(dst.join("gone")).unwrap();
         assert!(gone.file_type().is_char_device() && gone.rdev() == 0);
