@@ -117,11 +117,12 @@ export function writeFileAtomicSync(path: string, data: string | Buffer, options
  * is finished by the async walk without blocking the event loop.
  */
 export async function removeTree(path: string): Promise<void> {
+  const top = { path, moved: 0 };
   try {
-    removeTreeSync(path, { left: SYNC_BUDGET });
+    removeTreeSync(path, { left: SYNC_BUDGET }, top);
   } catch (err) {
     if (err !== OVER_BUDGET) throw err;
-    await removeTreeAsync(path);
+    await removeTreeAsync(path, top);
   }
 }
 
@@ -167,13 +168,43 @@ export function systemErrorText(err: NodeJS.ErrnoException): string {
 
 /** `removeTree` all at once, for synchronous callers (read-only directories made writable on the way). */
 export function removeTreeNow(path: string): void {
-  removeTreeSync(path, { left: Infinity });
+  removeTreeSync(path, { left: Infinity }, { path, moved: 0 });
 }
 
 const SYNC_BUDGET = 256;
 const OVER_BUDGET = Symbol("over budget");
 
-function removeTreeSync(path: string, budget: { left: number }): void {
+/**
+ * Past this many bytes a directory is moved up to the tree's top before it
+ * is walked, so every path stays far below PATH_MAX (4096): a container can
+ * nest directories deeper than any path names (before stop 40 its `rm` then
+ * failed with ENAMETOOLONG, and its writable layer was left for good).
+ */
+const DEEP_PATH = 2048;
+
+/** The tree being removed, and how many deep directories were moved up to it. */
+interface Top {
+  path: string;
+  moved: number;
+}
+
+/** `dir` itself, or where it was moved to when its path is too long to walk below. */
+function shortened(dir: string, top: Top): string {
+  if (dir.length <= DEEP_PATH) return dir;
+  for (;;) {
+    const moved = join(top.path, `.tsbox-deep-${process.pid}-${top.moved++}`);
+    try {
+      renameSync(dir, moved);
+      return moved;
+    } catch (err) {
+      // A directory moved to another parent must be writable (its `..` changes).
+      if (isErrno(err, "EACCES") && (lstatSync(dir).mode & 0o200) === 0) chmodSync(dir, (lstatSync(dir).mode & 0o7777) | 0o700);
+      else if (!isErrno(err, "EEXIST") && !isErrno(err, "ENOTEMPTY")) throw err;
+    }
+  }
+}
+
+function removeTreeSync(path: string, budget: { left: number }, top: Top): void {
   if (--budget.left < 0) throw OVER_BUDGET;
   let st;
   try {
@@ -192,7 +223,7 @@ function removeTreeSync(path: string, budget: { left: number }): void {
   }
   for (const entry of readdirSync(path, { withFileTypes: true })) {
     const child = join(path, entry.name);
-    if (entry.isDirectory()) removeTreeSync(child, budget);
+    if (entry.isDirectory()) removeTreeSync(shortened(child, top), budget, top);
     else {
       if (--budget.left < 0) throw OVER_BUDGET;
       ignoreMissingSync(() => unlinkSync(child));
@@ -209,7 +240,7 @@ function ignoreMissingSync(op: () => void): void {
   }
 }
 
-async function removeTreeAsync(path: string): Promise<void> {
+async function removeTreeAsync(path: string, top: Top): Promise<void> {
   let st;
   try {
     st = await lstat(path);
@@ -224,7 +255,7 @@ async function removeTreeAsync(path: string): Promise<void> {
   if ((st.mode & 0o700) !== 0o700) await chmod(path, (st.mode & 0o7777) | 0o700).catch(() => {});
   for (const entry of await readdir(path, { withFileTypes: true })) {
     const child = join(path, entry.name);
-    if (entry.isDirectory()) await removeTreeAsync(child);
+    if (entry.isDirectory()) await removeTreeAsync(shortened(child, top), top);
     else await ignoreMissing(unlink(child));
   }
   await ignoreMissing(rmdir(path));

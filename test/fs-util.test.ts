@@ -2,14 +2,16 @@
  * src/fs-util.ts rules that guard the host from what a container or a user
  * put in a path: the disk-usage walk never follows a symlink (a running
  * container may swap a directory for one), and a user's output file that is
- * a device, FIFO or symlink is written through, never replaced. No containers.
+ * a device, FIFO or symlink is written through, never replaced; a tree
+ * nested deeper than any path can name is still removed. No containers.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
-import { outputFile, treeBytes } from "../src/fs-util.js";
+import { execFileSync } from "node:child_process";
+import { outputFile, removeTree, removeTreeNow, treeBytes } from "../src/fs-util.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fs-util-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,4 +35,21 @@ it("outputFile: a regular or new file through a temp sibling, a device or FIFO a
   assert.equal(outputFile(join(dir, "link.tar")).renameTo, join(dir, "real.tar"));
   assert.deepEqual(outputFile("/dev/null"), { write: "/dev/null" });
   assert.throws(() => outputFile(dir), /is a directory/);
+});
+
+it("removeTree and removeTreeNow remove a tree nested deeper than PATH_MAX, read-only directories on the way too", async () => {
+  // As a container can: 20 directories of 250 characters (5 KB of path), made one `cd` at a time.
+  const nest = (top: string) => {
+    mkdirSync(top);
+    const script = `process.chdir(${JSON.stringify(top)}); const fs = require("fs"); const n = "0".repeat(250);
+      for (let i = 1; i <= 20; i++) { fs.mkdirSync(n); process.chdir(n); if (i === 12) fs.chmodSync("..", 0o555); }
+      fs.writeFileSync("f", "x");`;
+    execFileSync(process.execPath, ["-e", script]);
+  };
+  for (const [name, remove] of [["async", removeTree], ["sync", async (p: string) => removeTreeNow(p)]] as const) {
+    const top = join(dir, `deep-${name}`);
+    nest(top);
+    await remove(top);
+    assert.equal(existsSync(top), false, `${name}: before, ENAMETOOLONG and the tree left`);
+  }
 });
