@@ -117,6 +117,17 @@ for (const who of identities()) {
       for (const path of working) rmSync(path, { recursive: true });
     });
 
+    it("rm removes a container that nested directories deeper than any path names (as its root and as uid 1000)", async () => {
+      // Before, rm failed with ENAMETOOLONG: the container gone from ps, its layer left for good, prune blind to it.
+      const nest = 'n=$(printf "%0250d" 0); i=0; while [ $i -lt 20 ]; do mkdir $n && cd -P $n || exit 9; i=$((i+1)); done; echo x > f';
+      for (const user of who.name === "single" ? ["0"] : ["0", "1000"]) {
+        const r = await tsbox(who, ["run", "--name", `deep-${user}`, "-u", user, "-w", "/tmp", "busybox", "sh", "-c", nest]);
+        assert.equal(r.code, 0, r.stderr);
+        await cli(["rm", `deep-${user}`]);
+      }
+      assert.deepEqual(readdirSync(join(who.dataDir, "containers")), []);
+    });
+
     it("a run killed during its set-up leaves a bundle that holds no name and goes with container prune", async () => {
       await cli(["volume", "create", "stuck"]);
       const meta = join(who.dataDir, "volumes", "stuck", "volume.json");

@@ -53,6 +53,20 @@ export async function removeOwnedTree(ctx: LifecycleContext, dir: string): Promi
     const host = ctx.host();
     if (!denied || host.uid === 0 || !host.subuid) throw err;
   }
-  await inUserNamespace(ctx, dir, "rm -rf /mnt/* /mnt/.[!.]* /mnt/..?*", `cannot remove ${dir}: cleanup in the user namespace`);
+  await inUserNamespace(ctx, dir, REMOVE_ALL_IN_MNT, `cannot remove ${dir}: cleanup in the user namespace`);
   await removeTree(dir);
 }
+
+/**
+ * `rm -rf` of /mnt's entries in busybox's sh, which names each entry by its
+ * whole path: directories more than 8 levels down are first moved up to
+ * /mnt (each step a relative `cd -P`), pass after pass until none is left,
+ * so no path passes PATH_MAX however deep a container nested them
+ * (fs-util.ts `removeTree` does the same for the user's own files).
+ */
+const REMOVE_ALL_IN_MNT = [
+  "n=0",
+  'flat() { for e in * .[!.]* ..?*; do [ -d "$e" ] && [ ! -L "$e" ] || continue; if [ "$1" -ge 8 ]; then n=$((n+1)); mv "$e" "/mnt/.tsbox-deep-$n" || exit 1; else cd -P "$e" || exit 1; flat $(($1+1)); cd .. || exit 1; fi; done; }',
+  "while m=$n; cd /mnt && flat 0; [ $n != $m ]; do :; done",
+  "rm -rf /mnt/* /mnt/.[!.]* /mnt/..?*",
+].join("\n");
