@@ -378,6 +378,41 @@ for (const who of identities()) {
       await ok(who, ["rm", "shell"]);
     });
 
+    it("run -it detaches with ctrl-p ctrl-q, -a picks the streams (the log keeps all), --sig-proxy=false leaves Ctrl-C to the CLI", async () => {
+      const typed = (keys: string[], args: string[]) =>
+        tsbox(who, [], {
+          argv: ["sh", "-c", `(sleep 1.5; ${keys.map((k) => `printf '${k}'`).join("; sleep 0.5; ")}; sleep 1) | script -qec '"${process.execPath}" "${cliPath}" run ${args.join(" ")}' /dev/null`],
+        });
+      // Before stop 40 a foreground run could not be left running: it ended with the CLI.
+      const left = await typed(["echo $((6*7))\n", "\020\021"], ["-it", "--name", "left", "busybox", "sh"]);
+      assert.equal(left.code, 1, left.stderr);
+      assert.match(left.stdout.replace(/\r/g, ""), /^42$/m);
+      assert.match(left.stdout + left.stderr, /read escape sequence/);
+      assert.equal(state(who, "left").status, "running");
+      assert.equal((await typed(["exit 4\n"], ["-it", "--rm", "--name", "ended", "busybox", "sh"])).code, 4, "a -it run's exit code, as before");
+      await ok(who, ["rm", "-f", "left"]);
+
+      const picked = await tsbox(who, ["run", "--name", "picked", "-a", "STDERR", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+      assert.deepEqual([picked.code, picked.stdout, picked.stderr], [3, "", "err\n"]);
+      const logged = await ok(who, ["logs", "picked"]);
+      assert.deepEqual([logged.stdout, logged.stderr], ["out\n", "err\n"]);
+      assert.equal((await tsbox(who, ["run", "-d", "-a", "stdout", "busybox", "true"])).stderr, "tsbox: Conflicting options: -a and -d\n");
+      assert.match((await tsbox(who, ["run", "-a", "stdio", "busybox", "true"])).stderr, /invalid argument "stdio" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR/);
+      const piped = await tsbox(who, ["run", "--rm", "-i", "-a", "stdin", "-a", "stdout", "busybox", "cat"], { stdin: "through\n" });
+      assert.deepEqual([piped.code, piped.stdout], [0, "through\n"]);
+
+      // --sig-proxy=false: SIGINT ends the CLI, the container goes on.
+      let cliPid = 0;
+      const unproxied = tsbox(who, ["run", "--name", "kept", "--sig-proxy=false", "busybox", "sh", "-c", 'trap "echo got-int" INT; echo ready; sleep 2; echo finished'], { onSpawn: (pid) => (cliPid = pid) });
+      await until("its start", async () => (await ok(who, ["logs", "kept"]).catch(() => ({ stdout: "" }))).stdout.includes("ready"));
+      process.kill(cliPid, "SIGINT");
+      assert.equal((await unproxied).signal, "SIGINT");
+      assert.equal(state(who, "kept").status, "running");
+      await until("its end", () => state(who, "kept").status === "exited");
+      assert.equal((await ok(who, ["logs", "kept"])).stdout, "ready\nfinished\n", "no INT reached it");
+      await ok(who, ["rm", "picked", "kept"]);
+    });
+
     it("a SIGKILLed monitor or CLI leaves state that ps -a shows truthfully and rm cleans", async () => {
       await ok(who, ["run", "-d", "--name", "orphan", "busybox", "sleep", "600"]);
       const s = state(who, "orphan");

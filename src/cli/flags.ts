@@ -20,6 +20,8 @@ export interface FlagDef {
 export interface ParsedFlags {
   /** Booleans by long name. */
   bools: Set<string>;
+  /** Booleans given as `=false` (for those whose default is true: `--sig-proxy=false`). */
+  cleared: Set<string>;
   /** Values by long name; single-valued flags keep the last one. */
   values: Map<string, string[]>;
   positionals: string[];
@@ -34,7 +36,7 @@ export interface ParseOptions {
 export function parseFlags(args: string[], defs: FlagDef[], options: ParseOptions = {}): ParsedFlags {
   const byLong = new Map(defs.map((d) => [d.name, d]));
   const byShort = new Map(defs.filter((d) => d.short).map((d) => [d.short!, d]));
-  const out: ParsedFlags = { bools: new Set(), values: new Map(), positionals: [], help: false };
+  const out: ParsedFlags = { bools: new Set(), cleared: new Set(), values: new Map(), positionals: [], help: false };
   const setValue = (def: FlagDef, value: string) => {
     const list = out.values.get(def.name) ?? [];
     if (def.repeat) list.push(value);
@@ -42,8 +44,13 @@ export function parseFlags(args: string[], defs: FlagDef[], options: ParseOption
     out.values.set(def.name, list);
   };
   const setBool = (def: FlagDef, raw: string | undefined, shown: string) => {
-    if (raw === undefined || raw === "true") out.bools.add(def.name);
-    else if (raw === "false") out.bools.delete(def.name);
+    if (raw === undefined || raw === "true") {
+      out.bools.add(def.name);
+      out.cleared.delete(def.name);
+    } else if (raw === "false") {
+      out.bools.delete(def.name);
+      out.cleared.add(def.name);
+    }
     else throw new UsageError(`invalid value "${raw}" for flag ${shown}: expected true or false`);
   };
 

@@ -11,6 +11,7 @@ import { dataFlagOptions, DATA_FLAGS, DATA_USAGE, readKeyValueFile } from "./run
 import { PROPAGATIONS } from "../spec/propagation.js";
 import { parseDeviceFlag } from "../containers/devices.js";
 import { type HealthcheckOptions, parseDuration } from "../containers/healthcheck.js";
+import { parseDetachKeys } from "./detach-keys.js";
 
 /** What `run` and `exec` both take: the process's stdio, environment, cwd and user. */
 export const PROCESS_FLAGS: FlagDef[] = [
@@ -54,6 +55,9 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "no-healthcheck" },
   ...RESOURCE_FLAGS,
   { name: "detach", short: "d" },
+  { name: "attach", short: "a", value: true, repeat: true },
+  { name: "sig-proxy" },
+  { name: "detach-keys", value: true },
   { name: "restart", value: true },
   { name: "stop-signal", value: true },
   { name: "stop-timeout", value: true },
@@ -100,6 +104,11 @@ Options:
       --backend NAME     native, vm or auto (default: $TSBOX_BACKEND, else auto)
       --platform P       The image's platform, one the backend runs (native: the host's, vm: linux/386)
   -d, --detach           Run it in the background and print its id
+  -a, --attach STREAM    Attach only to stdin, stdout or stderr (repeatable; default stdout
+                         and stderr, and stdin with -i)
+      --sig-proxy=false  Do not pass the signals tsbox gets to the container (Ctrl-C then
+                         leaves it running)
+      --detach-keys KEYS Keys that leave a -it container running (default ctrl-p,ctrl-q)
       --restart POLICY   no, on-failure[:N], always or unless-stopped
       --stop-signal SIG  Signal tsbox stop sends first (default SIGTERM)
       --stop-timeout S   Seconds tsbox stop waits before SIGKILL (default 10)
@@ -157,6 +166,12 @@ export interface RunRequest {
   cidfile?: string;
   /** -q: no pull output. */
   quiet: boolean;
+  /** -a: the streams attached (undefined: docker's default). */
+  attach?: Set<"stdin" | "stdout" | "stderr">;
+  /** --sig-proxy (default true): signals to the CLI go to the container. */
+  sigProxy: boolean;
+  /** --detach-keys, as given. */
+  detachKeys?: string;
 }
 
 /** `tsbox run` arguments → RunOptions; everything after IMAGE is the command, as in docker. */
@@ -251,15 +266,34 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   Object.assign(options, networkOptions(flags));
   const backend = lastValue(flags, "backend");
   const cidfile = lastValue(flags, "cidfile");
+  const attach = attachedStreams(allValues(flags, "attach"));
+  if (attach && flags.bools.has("detach")) throw new UsageError("Conflicting options: -a and -d");
+  const detachKeys = lastValue(flags, "detach-keys");
+  if (detachKeys !== undefined) parseDetachKeys(detachKeys); // a bad one is refused before anything is made
   return {
     options,
     interactive: flags.bools.has("interactive"),
     tty: flags.bools.has("tty"),
     detach: flags.bools.has("detach"),
     quiet: flags.bools.has("quiet"),
+    sigProxy: !flags.cleared.has("sig-proxy"),
+    ...(attach ? { attach } : {}),
+    ...(detachKeys !== undefined ? { detachKeys } : {}),
     ...(backend !== undefined ? { backend } : {}),
     ...(cidfile !== undefined ? { cidfile } : {}),
   };
+}
+
+/** `-a STREAM`s (docker's names, any case); undefined when none was given. */
+function attachedStreams(values: string[]): Set<"stdin" | "stdout" | "stderr"> | undefined {
+  if (values.length === 0) return undefined;
+  const out = new Set<"stdin" | "stdout" | "stderr">();
+  for (const v of values) {
+    const stream = v.toLowerCase();
+    if (stream !== "stdin" && stream !== "stdout" && stream !== "stderr") throw new UsageError(`invalid argument "${v}" for "-a, --attach" flag: valid streams are STDIN, STDOUT and STDERR`);
+    out.add(stream);
+  }
+  return out;
 }
 
 /** docker's `--cidfile FILE` (run and create), made before the container. */

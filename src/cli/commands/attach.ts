@@ -13,10 +13,10 @@ was started with -i); exit with its exit code once it stops. With a terminal
 `;
 
 export async function attachCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "no-stdin" }, { name: "sig-proxy", value: true }, { name: "detach-keys", value: true }]);
+  const flags = parseFlags(args, [{ name: "no-stdin" }, { name: "sig-proxy" }, { name: "detach-keys", value: true }]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 1) throw new UsageError(`"tsbox attach" requires exactly 1 container`);
-  const sigProxy = lastValue(flags, "sig-proxy") !== "false";
+  const sigProxy = !flags.cleared.has("sig-proxy");
   const detachKeys = parseDetachKeys(lastValue(flags, "detach-keys") ?? DEFAULT_DETACH_KEYS);
   const container = await cliRuntime(ctx).get(flags.positionals[0]!);
   const state = await container.state();

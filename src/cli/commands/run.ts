@@ -7,6 +7,10 @@ import { type CidFile, openCidFile, parseRunArgs, RUN_USAGE, type RunRequest } f
 import { UsageError } from "../../errors.js";
 import { runPullProgress } from "../progress.js";
 import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
+import { type Attachment, attachMonitor } from "../../containers/monitor-client.js";
+import { startContainer } from "../../containers/ops/start.js";
+import { streamAttachment } from "../attach-io.js";
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../detach-keys.js";
 
 /** Signals the CLI receives and passes on (the container runs in its own session, so only we do). */
 const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
@@ -20,7 +24,8 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
   if (!request.detach) requireInputTerminal(request.tty, request.interactive);
   const cidfile = openCidFile(request.cidfile);
   try {
-    return await (request.detach ? runDetached(request, ctx, cidfile) : runForeground(request, ctx, cidfile));
+    if (request.detach) return await runDetached(request, ctx, cidfile);
+    return await (outlivesTheCli(request) ? runAttached(request, ctx, cidfile) : runForeground(request, ctx, cidfile));
   } catch (err) {
     cidfile.discard();
     throw err;
@@ -68,6 +73,42 @@ async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidF
     restore?.();
     for (const signal of FORWARDED) process.off(signal, forward);
   }
+}
+
+/**
+ * Whether the container must be able to outlive this CLI, as docker's
+ * always can: a `-it` one may be detached from (ctrl-p ctrl-q), with
+ * `--sig-proxy=false` Ctrl-C ends the CLI and not the container, and `-a`
+ * leaves streams out that its log still keeps. Such a run is docker's
+ * create + `start -a` (its monitor keeps it and its log); any other runs in
+ * this process's place (the helper takes it over) and ends with it.
+ */
+function outlivesTheCli(request: RunRequest): boolean {
+  return (request.tty && request.interactive) || !request.sigProxy || request.attach !== undefined || request.detachKeys !== undefined;
+}
+
+/** `run` as create + `start -a`: under its monitor, attached to the streams asked for. */
+async function runAttached(request: RunRequest, ctx: CliContext, cidfile: CidFile): Promise<number> {
+  const { options, interactive, tty } = request;
+  const streams = request.attach ?? new Set(["stdout", "stderr", ...(interactive ? ["stdin"] : [])]);
+  options.stdin = interactive;
+  if (tty) options.tty = hostTerminalSize();
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
+  const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
+  const container = await runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), onWarning: cliWarning(ctx) }).finally(() => pulling?.finish());
+  cidfile.write(container.id);
+  const stdin = interactive && streams.has("stdin");
+  const wanted = { stdin, stdout: streams.has("stdout"), stderr: streams.has("stderr"), stdinOnce: stdin };
+  const dir = container.lifecycleContext().paths.container(container.id).dir;
+  let attachment: Attachment | undefined;
+  await startContainer(container.lifecycleContext(), container.id, {
+    beforeStart: async () => {
+      attachment = await attachMonitor(dir, wanted);
+    },
+    onWarning: cliWarning(ctx),
+  });
+  const detachKeys = parseDetachKeys(request.detachKeys ?? DEFAULT_DETACH_KEYS);
+  return streamAttachment(container, attachment!, { interactive: stdin, sigProxy: request.sigProxy, detachKeys });
 }
 
 /** `run -d`: created, started under its monitor, its id printed. */
