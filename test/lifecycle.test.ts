@@ -384,7 +384,7 @@ for (const who of identities()) {
           argv: ["sh", "-c", `(sleep 1.5; ${keys.map((k) => `printf '${k}'`).join("; sleep 0.5; ")}; sleep 1) | script -qec '"${process.execPath}" "${cliPath}" run ${args.join(" ")}' /dev/null`],
         });
       // Before stop 40 a foreground run could not be left running: it ended with the CLI.
-      const left = await typed(["echo $((6*7))\n", "\020\021"], ["-it", "--name", "left", "busybox", "sh"]);
+      const left = await typed(["echo $((6*7))\n", "\\020\\021"], ["-it", "--name", "left", "busybox", "sh"]);
       assert.equal(left.code, 1, left.stderr);
       assert.match(left.stdout.replace(/\r/g, ""), /^42$/m);
       assert.match(left.stdout + left.stderr, /read escape sequence/);

@@ -31,6 +31,7 @@ import { vmSkip } from "./helpers/vm.js";
 import { EMBEDDED_BUSYBOX } from "./helpers/images.js";
 import { skopeoCopy, startRegistry } from "./helpers/registry.js";
 import { p9Client as client } from "./helpers/p9-client.js";
+import { packageRoot } from "../src/package-root.js";
 
 // ---- no guest -----------------------------------------------------------
 
@@ -236,6 +237,33 @@ describe("vm backend in a browser Worker (Chromium)", { skip: chromiumSkip || vm
     assert.ok(r.pid > 0 && /^[0-9a-f]{64}$/.test(r.id), JSON.stringify(r));
     assert.equal(r.streams, true);
     t.diagnostic(`cold boot ${coldBoot.ms} ms, then a container start to exit ${r.ms} ms`);
+  });
+
+  it("runs under the README's Content-Security-Policy, and names the fix at once when worker-src lacks blob:", async () => {
+    const script = `import { Runtime } from "/dist/tsbox.js";
+const rt = new Runtime({ assets: "/dist/", storage: false });
+try { const c = await rt.run({ image: "busybox", cmd: ["echo", "under csp"] }); window.result = { out: (await c.output()).stdout }; }
+catch (e) { window.result = { error: e.message }; }
+rt.terminate();`;
+    const pages = { "/": '<!doctype html><meta charset="utf-8"><script type="module" src="/csp.js"></script>', "/csp.js": script };
+    const results: { out?: string; error?: string; ms: number }[] = [];
+    for (const workers of ["'self' blob:", "'self'"]) {
+      const csp = `default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src ${workers}`;
+      const site = await serveStatic({ "/dist/": join(packageRoot(), "dist", "browser") }, pages, { "content-security-policy": csp });
+      const page = await browser.newPage();
+      try {
+        const t0 = Date.now();
+        await page.goto(`${site.url}/`);
+        await page.waitForFunction(() => (globalThis as { result?: unknown }).result !== undefined, null, { timeout: 120_000 });
+        results.push({ ...(await page.evaluate(() => (globalThis as unknown as { result: { out?: string; error?: string } }).result)), ms: Date.now() - t0 });
+      } finally {
+        await page.close();
+        await site.close();
+      }
+    }
+    assert.equal(results[0]!.out, "under csp\n", JSON.stringify(results[0]));
+    // Before, the guest stalled and a run failed ~20 s later with "the vm was shut down", naming no cause.
+    assert.match(results[1]!.error ?? "", /Content-Security-Policy \(worker-src\) blocked the emulator's helper Worker \(a blob: URL\): allow it with worker-src 'self' blob:/);
   });
 
   it("runs the command as PID 1 of its own PID namespace, with its own hostname and /etc files", async () => {

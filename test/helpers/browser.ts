@@ -43,18 +43,20 @@ export interface StaticServer {
 }
 
 /**
- * Serves `routes` (URL prefix → directory) and `pages` (path → HTML) on
- * 127.0.0.1. Paths never leave their directory.
+ * Serves `routes` (URL prefix → directory) and `pages` (path → HTML, or a
+ * script for a path ending in .js) on 127.0.0.1. Paths never leave their directory.
  */
-export async function serveStatic(routes: Record<string, string>, pages: Record<string, string> = {}): Promise<StaticServer> {
+export async function serveStatic(routes: Record<string, string>, pages: Record<string, string> = {}, headers: Record<string, string> = {}): Promise<StaticServer> {
   const served: string[] = [];
   const server: Server = createServer((req, res) => {
     const path = requestPath(req);
     if (path === undefined) return void res.writeHead(400).end();
     served.push(path);
+    // Headers every response carries (a Content-Security-Policy, as a site sets one).
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
     const page = pages[path];
     if (page !== undefined) {
-      res.writeHead(200, { "content-type": CONTENT_TYPES[".html"]! });
+      res.writeHead(200, { "content-type": CONTENT_TYPES[path.endsWith(".js") ? ".js" : ".html"]! });
       res.end(page);
       return;
     }

@@ -150,6 +150,8 @@ export type WorkerMessage =
   | { type: "exit"; id: number; exitCode: number; signal: string | null; oomKilled: boolean }
   | { type: "run-failed"; id: number; error: WorkerFailure }
   | { type: "start-failed"; error: WorkerFailure }
+  /** The guest cannot go on (the page's Content-Security-Policy blocked the emulator's own Worker): everything fails with it. */
+  | { type: "fatal"; error: WorkerFailure }
   /** A call's progress on the way to its reply (a pull's PullEvents). */
   | { type: "call-progress"; call: number; event: unknown }
   | { type: "reply"; call: number; ok: true; value: unknown }

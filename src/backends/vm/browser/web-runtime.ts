@@ -329,14 +329,17 @@ export class Runtime {
       manifest: abs(given.manifest ?? at("guest/manifest.json")),
       snapshot: given.snapshot ? { state: abs(given.snapshot.state), meta: abs(given.snapshot.meta) } : { state: at("guest/snapshot.state"), meta: at("guest/snapshot.state.json") },
     };
-    const worker = new Worker(this.options.workerUrl ? new URL(this.options.workerUrl, location.href) : new URL("tsbox-vm-worker.js", base), { type: "module" });
+    const workerUrl = this.options.workerUrl ? new URL(this.options.workerUrl, location.href) : new URL("tsbox-vm-worker.js", base);
+    const worker = new Worker(workerUrl, { type: "module" });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       const fail = (err: Error) => {
         this.terminate(err);
         reject(err);
       };
-      worker.onerror = (e) => fail(new TsboxError(`the vm Worker failed: ${e.message || "it could not be loaded"}`, { code: "runtime" }));
+      // A bundler's output lacks the Worker and the guest unless they are copied beside it (or `assets` names them).
+      const unloaded = `it could not be loaded from ${workerUrl.href}: serve tsbox's dist/browser files (tsbox-vm-worker.js, v86.wasm, guest/) there, or name their folder with the Runtime's \`assets\` option (a same-origin Worker with \`workerUrl\`)`;
+      worker.onerror = (e) => fail(new TsboxError(`the vm Worker failed: ${e.message || unloaded}`, { code: "runtime" }));
       worker.onmessage = ({ data: msg }: MessageEvent<WorkerMessage>) => {
         switch (msg.type) {
           case "progress":
@@ -346,6 +349,8 @@ export class Runtime {
           case "notice":
             return this.options.onNotice?.(msg.message);
           case "start-failed":
+            return fail(reviveError(msg.error));
+          case "fatal":
             return fail(reviveError(msg.error));
           case "call-progress":
             return this.calls.get(msg.call)?.progress?.(msg.event as never);

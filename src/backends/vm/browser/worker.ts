@@ -13,6 +13,15 @@ const post = (message: WorkerMessage) => scope.postMessage(message);
 
 let vm: Promise<WorkerVm> | undefined;
 
+// v86 starts a helper Worker from a blob: URL; a page whose CSP's worker-src lacks blob: blocks it, and the guest
+// then stalls with nothing said. Said at once, with the fix, instead.
+(globalThis as unknown as EventTarget).addEventListener?.("securitypolicyviolation", (event) => {
+  const e = event as SecurityPolicyViolationEvent;
+  if (!/^(worker|script|child)-src/.test(e.effectiveDirective) || !e.blockedURI.startsWith("blob")) return;
+  const message = `the page's Content-Security-Policy (${e.effectiveDirective}) blocked the emulator's helper Worker (a blob: URL): allow it with worker-src 'self' blob:`;
+  post({ type: "fatal", error: { message, code: "runtime", exitCode: 125 } });
+});
+
 scope.onmessage = ({ data: msg }) => {
   if (msg.type === "start") {
     if (vm) return post({ type: "start-failed", error: { message: "this Worker already runs a vm" } });
