@@ -1,3 +1,5 @@
+/// <reference types="node" preserve="true" />
+// (The declarations name Node's types: a project whose tsconfig lists no `types` still gets them.)
 /**
  * tsbox: rootless containers for Node.
  *

@@ -1,0 +1,41 @@
+/**
+ * The published declarations as a user's TypeScript project meets them:
+ * `strict`, `skipLibCheck: false`, and no `types` listed (TypeScript 6's
+ * default is none): the README's library example must compile, with
+ * @types/node found through tsbox's own reference to it (before stop 40,
+ * ~40 errors inside dist/*.d.ts: `node:stream`, `NodeJS`, `Buffer`).
+ * No containers: `tsc` on dist/ as `npm run build:ts` made it.
+ */
+import { it, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { packageRoot } from "../src/package-root.js";
+
+const project = mkdtempSync(join(tmpdir(), "tsbox-types-"));
+after(() => rmSync(project, { recursive: true, force: true }));
+
+it("a strict project with no `types` compiles the README's library example against dist/*.d.ts", () => {
+  mkdirSync(join(project, "node_modules", "@types"), { recursive: true });
+  symlinkSync(packageRoot(), join(project, "node_modules", "tsbox"));
+  symlinkSync(join(packageRoot(), "node_modules", "@types", "node"), join(project, "node_modules", "@types", "node"));
+  writeFileSync(join(project, "package.json"), JSON.stringify({ type: "module" }));
+  const compilerOptions = { target: "es2022", module: "nodenext", strict: true, noEmit: true, types: [], skipLibCheck: false };
+  writeFileSync(join(project, "tsconfig.json"), JSON.stringify({ compilerOptions }));
+  writeFileSync(
+    join(project, "example.ts"),
+    [
+      'import { Runtime } from "tsbox";',
+      "const rt = new Runtime();",
+      'const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo hello from $(hostname)"], remove: true });',
+      "const { exitCode, stdout } = await c.output();",
+      "const n: number = exitCode;",
+      "const s: string = stdout;",
+      "console.log(n, s);",
+    ].join("\n"),
+  );
+  const tsc = spawnSync(process.execPath, [join(packageRoot(), "node_modules", "typescript", "bin", "tsc"), "-p", project], { encoding: "utf8" });
+  assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+});
