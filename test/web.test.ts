@@ -212,6 +212,26 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     assert.match(await type("ls /tmp/kept; echo hello"), /No such file or directory[\s\S]*^hello$/m);
   });
 
+  it("a guest that cannot start says why where the progress was, and its buttons are off", async () => {
+    // The same files but v86.wasm (a deploy that forgot it): its own origin, so nothing of the other page's state helps.
+    const broken = await serveStatic({ "/v86.wasm": join(profile, "no-such-dir"), "/": join(packageRoot(), "dist", "web") });
+    const other = await context.newPage();
+    try {
+      await other.goto(`${broken.url}/index.html`);
+      await other.waitForFunction(() => document.getElementById("progress")?.classList.contains("failed"), null, { timeout: 60_000 });
+      const shown = await other.evaluate(() => ({
+        text: document.getElementById("progress-text")!.textContent,
+        run: (document.getElementById("run") as HTMLButtonElement).disabled,
+      }));
+      assert.match(shown.text ?? "", /^the guest did not start: .*v86\.wasm.*404/);
+      assert.equal(shown.run, true, "Run shell is off");
+      await other.screenshot({ path: join(ARTIFACTS, "failed-start.png") });
+    } finally {
+      await other.close();
+      await broken.close();
+    }
+  });
+
   it("clears the saved data with its button", async () => {
     await page.click("#clear");
     await page.waitForFunction(() => /cleared/.test(document.getElementById("status")!.textContent ?? ""), null, { timeout: 30_000 });

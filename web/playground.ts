@@ -53,6 +53,14 @@ const booting = rt.boot();
 const playground: { rt: Runtime; state: typeof state; term?: InstanceType<typeof Terminal> } = { rt, state };
 Object.assign(globalThis, { playground });
 
+// A guest that cannot start (a file the server lacks, a blocked Worker) says so where the progress was, and the
+// buttons that need it are off (before, the bar stayed at its last figure and "Run shell" did nothing).
+booting.catch((err: Error) => {
+  $("progress").classList.add("failed");
+  $("progress-bar").style.width = "100%";
+  $("progress-text").textContent = `the guest did not start: ${err.message}`;
+  for (const id of ["run", "stop", "exec"]) $<HTMLButtonElement>(id).disabled = true;
+});
 await Promise.race([running, booting.catch(() => {})]);
 const { FitAddon, Terminal } = await import("./terminal.js");
 const term = new Terminal({ cursorBlink: true, fontSize: 14, convertEol: false, scrollback: 5000 });
