@@ -220,6 +220,8 @@ export class Container implements AsyncDisposable {
     if (this.attached) {
       const { number } = parseSignal(signal);
       if (!this.exitStatus) this.attached.proc.kill(number);
+      // A frozen container acts on its SIGKILL once thawed (ops/kill.ts does the same for the others).
+      if (number === 9 && !this.exitStatus && readState(bundleOf(this.ctx, this.id))?.status === "paused") await setPaused(this.ctx, this.id, false).catch(() => {});
       return;
     }
     try {

@@ -62,6 +62,7 @@ function limitsBite(get: () => Record<string, any>) {
     assert.ok(r.before >= 3, JSON.stringify(r));
     assert.equal(r.during, r.before, "no output while paused");
     assert.ok(r.after > r.during, "output again after unpause");
+    assert.equal(r.killed, 137, "a SIGKILL thaws a paused container");
     if (!vm) assert.match(r.state, /^(FROZEN|.*frozen 1.*)$/s, "the freezer says frozen");
   });
 
@@ -185,6 +186,25 @@ function pausedOrphan(who: Identity, getDelegation: () => Delegation | undefined
   });
 }
 
+/** `kill` of a paused container (the CLI, its monitor): the SIGKILL thaws it, as docker's does. */
+function killPaused(who: Identity, getDelegation: () => Delegation | undefined) {
+  it("kill of a paused container ends it (thawed): exit 137", async () => {
+    const delegation = getDelegation();
+    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const name = `frozen-${who.name}`;
+    assert.equal((await cli(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+    try {
+      assert.equal((await cli(["pause", name])).code, 0);
+      assert.equal((await cli(["kill", name])).stdout, `${name}\n`);
+      // Before stop 40 the v1 freezer held the SIGKILL: "Up (Paused)" for good, `start` and `pause` both refused.
+      const waited = await cli(["wait", name]);
+      assert.deepEqual([waited.code, waited.stdout], [0, "137\n"], waited.stderr);
+    } finally {
+      await cli(["rm", "-f", name]);
+    }
+  });
+}
+
 for (const who of identities()) {
   describe(`cgroups as ${who.name}${vm ? " (vm)" : ""}`, () => {
     let snap: Snapshot;
@@ -203,6 +223,7 @@ for (const who of identities()) {
       limitsBite(() => results);
       crashCleanup(who, () => undefined);
       pausedOrphan(who, () => undefined);
+      killPaused(who, () => undefined);
       it("tsbox info: root gets every controller", { skip: vm }, async () => {
         const r = await tsbox(who, ["info", "--json"]);
         const cg = (JSON.parse(r.stdout) as { probe: { cgroups: { controllers: Record<string, { root: boolean; user: boolean }> } } }).probe.cgroups;
@@ -225,6 +246,7 @@ for (const who of identities()) {
       });
       crashCleanup(who, () => delegation);
       pausedOrphan(who, () => delegation);
+      killPaused(who, () => delegation);
 
       it("tsbox info names the controllers this user has", { skip: vm }, async () => {
         const args = ["info"];

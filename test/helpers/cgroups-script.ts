@@ -97,9 +97,12 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await c.unpause();
     for (let i = 0; i < 100 && seen.length <= during; i++) await sleep(20);
     const after = seen.length;
+    // Paused again, then killed: the SIGKILL thaws it (the v1 freezer held it before stop 40).
+    await c.pause();
     await c.kill("SIGKILL");
+    const killed = await Promise.race([c.wait().then((s) => s.exitCode), sleep(10_000).then(() => "still paused")]);
     await reading;
-    return { state, before, during, after };
+    return { state, before, during, after, killed };
   },
   // stats of a small idle container: plausible figures, the limits as set.
   async stats() {

@@ -6,6 +6,7 @@ import { parseSignal } from "../signals.js";
 import { type ContainerState, isActive, processParent, supervisorAlive } from "../state.js";
 import { recordEvent } from "../events.js";
 import { currentState } from "./current.js";
+import { setPaused } from "./pause.js";
 
 /**
  * `kill [-s SIG]`: the signal goes to the container's init. A monitored
@@ -20,6 +21,9 @@ export async function killContainer(ctx: LifecycleContext, id: string, signal: s
   const stop = sig.number === 9 || sig.name === parseSignal(state.stopSignal).name;
   recordEvent(bundleOf(ctx, id).dir, state, "kill", { signal: sig.number });
   if (!(await signalContainer(ctx, state, sig.number, stop))) throw new ContainerError(`container ${shown(state)} is not running`);
+  // A frozen process acts on no signal until thawed: a SIGKILL thaws it, as docker's does (before stop 40 it stayed
+  // "paused" for good); other signals wait for `unpause`, as there.
+  if (state.status === "paused" && sig.number === 9) await setPaused(ctx, id, false).catch(() => {});
 }
 
 /** Sends `sig`; false when there was nothing left to signal. */
