@@ -52,6 +52,13 @@ for (const who of identities()) {
       assert.match((await tsbox(who, ["volume", "inspect", "cfg"])).stderr, /no such volume: cfg/);
     });
 
+    it("a volume over /etc still gets the container's hostname, hosts and resolv.conf (docker's order: the parent first)", async () => {
+      const r = await cli(["run", "--rm", "--hostname", "etc-over", "-v", "etcvol:/etc", "busybox", "sh", "-c", "cat /etc/hostname; grep -c localhost /etc/hosts; test -f /etc/resolv.conf && echo resolv; ls /etc | tr '\\n' ' '"]);
+      // Before stop 40 the volume was mounted over them: no hosts, no resolv.conf.
+      assert.match(r.stdout, /^etc-over\n[1-9]\nresolv\ngroup hostname hosts passwd resolv\.conf $/);
+      await cli(["volume", "rm", "etcvol"]);
+    });
+
     it("anonymous volumes go with rm -v and --rm; prune takes only unused anonymous ones unless -a", async () => {
       await cli(["volume", "create", "--label", "keep=yes", "named"]);
       await cli(["run", "--name", "anon", "-v", "/data", "busybox", "sh", "-c", "echo x > /data/f"]);

@@ -54,9 +54,13 @@ export function applyUlimits(defaults: Rlimit[], ulimits: UlimitOption[]): Rlimi
 }
 
 /** A user mount on a default one's path (`--tmpfs /dev/shm`, say) replaces it, as in docker. */
-export function overDefaultMounts(defaults: MountSpec[], user: MountSpec[]): MountSpec[] {
+export function overDefaultMounts(defaults: MountSpec[], user: MountSpec[], files: MountSpec[] = []): MountSpec[] {
   const taken = new Set(user.map((m) => m.destination));
-  return [...defaults.filter((m) => !taken.has(m.destination)), ...user];
+  // docker's order for the container's own mounts (the network's /etc files among them): by depth, so a mount
+  // over a parent (-v vol:/etc) goes first and the files inside it are mounted on it, not hidden under it.
+  const depth = (m: MountSpec) => m.destination.split("/").filter(Boolean).length;
+  const own = [...files.filter((m) => !taken.has(m.destination)), ...user].sort((a, b) => depth(a) - depth(b));
+  return [...defaults.filter((m) => !taken.has(m.destination)), ...own];
 }
 
 /** Where `--init` puts tsbox-init in the container. */

@@ -86,7 +86,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work } },
     mounts: [
       // The network's /etc files are defaults too: a user's -v over /etc/hosts wins, as in docker.
-      ...overDefaultMounts([...defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5), writableSys: options.privileged === true, shm: shmMode(options) }), ...(inputs.network?.mounts ?? [])], inputs.mounts ?? []),
+      ...overDefaultMounts(defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5), writableSys: options.privileged === true, shm: shmMode(options) }), inputs.mounts ?? [], inputs.network?.mounts ?? []),
       ...(options.init && inputs.initBinary ? [initMount(inputs.initBinary)] : []),
     ],
     maps,
