@@ -20,6 +20,7 @@ import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, Usa
 import { withIndexLockSync } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { logPipedOutput } from "./containers/log-tee.js";
+import { hostHasSwap } from "./spec/host-swap.js";
 import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
@@ -337,7 +338,9 @@ export class Runtime implements ContainerOwner {
       const network = await this.planNetwork(id, options, bundle.dir, image.config, control, peers);
       const peer = await peers.namespaces();
       const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
+      // (a vm container's kernel is the guest's, which has no swap)
+      const swap = native && options.resources?.memory !== undefined && hostHasSwap();
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);

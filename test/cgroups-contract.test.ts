@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { parseContainerStats } from "../src/backends/container-stats.js";
 import { parseStatusLine } from "../src/backends/native/status-events.js";
 import { readCgroupStats, statsOf } from "../src/backends/native/cgroup-stats.js";
+import { cgroupSettings } from "../src/spec/resources.js";
 
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/contract/stats.json", import.meta.url), "utf8")) as unknown;
 
@@ -71,5 +72,18 @@ describe("cgroup contract", () => {
       }
     }
     assert.equal(readCgroupStats(join(tmpdir(), "tsbox-no-such-bundle")), undefined);
+  });
+});
+
+describe("docker's memory+swap default", () => {
+  const settings = (resources: object, swap: boolean) => cgroupSettings("c", { resources }, {}, 2, swap).resources?.memory;
+  it("where the host swaps, -m alone gets memory+swap of twice it; an explicit --memory-swap stays", () => {
+    // Before stop 40 a -m container could swap without bound.
+    assert.deepEqual(settings({ memory: "32m" }, true), { limit: 32 << 20, swap: 64 << 20 });
+    assert.deepEqual(settings({ memory: "32m", memorySwap: "48m" }, true), { limit: 32 << 20, swap: 48 << 20 });
+    assert.deepEqual(settings({ memory: "32m", memorySwap: -1 }, true), { limit: 32 << 20, swap: -1 });
+  });
+  it("where it does not (no swap to limit, and no file to write), none", () => {
+    assert.deepEqual(settings({ memory: "32m" }, false), { limit: 32 << 20 });
   });
 });

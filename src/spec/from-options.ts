@@ -31,6 +31,8 @@ export interface SpecInputs {
   nofileHard?: number;
   /** For $TSBOX_CGROUPS and $TSBOX_CGROUP_PARENT; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The container's kernel has swap: a memory limit without --memory-swap gets docker's memory+swap of twice it. */
+  swap?: boolean;
   /**
    * The user's mounts (volumes, binds, tmpfs) resolved to host paths, in mount
    * order (containers/volumes-resolve.ts); required when `options` asks for any.
@@ -93,7 +95,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     rlimits: applyUlimits(defaultRlimits(inputs.nofileHard), options.ulimits ?? []),
     target: { arch: goArch(process.arch), kernel: release() },
     ...(auto ? { usernsAuto: auto } : {}),
-    cgroups: cgroupSettings(id, options, inputs.env ?? process.env, availableParallelism()),
+    cgroups: cgroupSettings(id, options, inputs.env ?? process.env, availableParallelism(), inputs.swap ?? false),
     ...(options.oomScoreAdj !== undefined ? { oomScoreAdj: checkOomScoreAdj(options.oomScoreAdj) } : {}),
   });
   // --init: the tiny init is PID 1 and runs the command (its mount is above).

@@ -174,8 +174,13 @@ export function cgroupSettings(
   options: Pick<RunOptions, "resources" | "cgroups" | "cgroupParent">,
   env: Record<string, string | undefined>,
   cpuCount: number,
+  swap = false,
 ): Pick<LinuxSpec, "resources" | "cgroupsPath" | "cgroupsMode"> {
   const resources = options.resources ? resourcesFromOptions(options.resources, cpuCount) : undefined;
+  // docker's default where there is swap: memory+swap twice the memory limit (before stop 40, unlimited swap: a
+  // -m container could swap without bound). Without swap there is nothing to limit, and no file to write.
+  const memory = resources?.memory;
+  if (swap && memory?.limit && memory.swap === undefined) memory.swap = 2 * memory.limit;
   const mode = cgroupsMode(options.cgroups, env);
   if (mode === "disabled" && resources) throw new UsageError("resource limits need a cgroup: they cannot be used with --cgroups=disabled");
   const parent = options.cgroupParent ?? env.TSBOX_CGROUP_PARENT;
