@@ -385,9 +385,10 @@ for (const who of identities()) {
         });
       // Before stop 40 a foreground run could not be left running: it ended with the CLI.
       const left = await typed(["echo $((6*7))\n", "\\020\\021"], ["-it", "--name", "left", "busybox", "sh"]);
-      assert.equal(left.code, 1, left.stderr);
+      // docker's run takes the detach as success (its attach exits 1, above).
+      assert.equal(left.code, 0, left.stderr);
       assert.match(left.stdout.replace(/\r/g, ""), /^42$/m);
-      assert.match(left.stdout + left.stderr, /read escape sequence/);
+      assert.doesNotMatch(left.stdout + left.stderr, /read escape sequence/);
       assert.equal(state(who, "left").status, "running");
       assert.equal((await typed(["exit 4\n"], ["-it", "--rm", "--name", "ended", "busybox", "sh"])).code, 4, "a -it run's exit code, as before");
       await ok(who, ["rm", "-f", "left"]);

@@ -10,9 +10,9 @@ const PROXIED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SI
  * Connects this terminal (or these pipes) to an attachment until the
  * container's run ends; returns its exit code (docker `attach`, `start -a`).
  * With a terminal, `detachKeys` leave it running: exit 1 and "read escape
- * sequence", as docker.
+ * sequence", as docker (`run`: exit 0, nothing said, with `detachQuietly`).
  */
-export async function streamAttachment(container: Container, attachment: Attachment, options: { interactive: boolean; sigProxy: boolean; detachKeys?: number[] }): Promise<number> {
+export async function streamAttachment(container: Container, attachment: Attachment, options: { interactive: boolean; sigProxy: boolean; detachKeys?: number[]; detachQuietly?: boolean }): Promise<number> {
   const forward = (signal: NodeJS.Signals) => void container.kill(signal).catch(() => {});
   const proxy = options.sigProxy && !attachment.tty;
   if (proxy) for (const s of PROXIED) process.on(s, forward);
@@ -34,6 +34,8 @@ export async function streamAttachment(container: Container, attachment: Attachm
       attachment.close(); // the container keeps running, its stdin open for the next attach
       restore?.();
       restore = undefined;
+      // docker's `run` takes the detach as success, its `attach` and `start -a` say so and exit 1.
+      if (options.detachQuietly) return 0;
       process.stderr.write("read escape sequence\n");
       return 1;
     }

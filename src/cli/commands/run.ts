@@ -108,7 +108,7 @@ async function runAttached(request: RunRequest, ctx: CliContext, cidfile: CidFil
     onWarning: cliWarning(ctx),
   });
   const detachKeys = parseDetachKeys(request.detachKeys ?? DEFAULT_DETACH_KEYS);
-  return streamAttachment(container, attachment!, { interactive: stdin, sigProxy: request.sigProxy, detachKeys });
+  return streamAttachment(container, attachment!, { interactive: stdin, sigProxy: request.sigProxy, detachKeys, detachQuietly: true });
 }
 
 /** `run -d`: created, started under its monitor, its id printed. */
