@@ -285,6 +285,16 @@ for (const who of identities()) {
       assert.match((await tsbox(who, ["run", "--rm", "-v", "rel/dir:/x", "busybox", "true"])).stderr, /host path rel\/dir must be absolute \(or start with \.\/\)/);
     });
 
+    it("-v makes a missing host directory (docker's rule), --mount refuses it naming the source", async () => {
+      const missing = join(who.scratch, "made-by-v", "sub");
+      const made = await tsbox(who, ["run", "--rm", "-v", `${missing}:/x`, "busybox", "sh", "-c", "echo in > /x/f"]);
+      assert.equal(made.code, 0, made.stderr);
+      assert.equal(readFileSync(join(missing, "f"), "utf8"), "in\n", "before stop 40: refused, \"host path does not exist\"");
+      const refused = await tsbox(who, ["run", "--rm", "--mount", `type=bind,source=${missing}-not,target=/x`, "busybox", "true"]);
+      assert.equal(refused.code, 125);
+      assert.equal(refused.stderr, `tsbox: invalid mount config for type "bind": bind source path does not exist: ${missing}-not\n`);
+    });
+
     it("--sysctl sets its own namespaces' parameters, never the host's; ping needs no raw socket (docker's ping_group_range)", async () => {
       const icmp = join(who.scratch, "icmp-socket");
       execFileSync("gcc", ["-static", "-O2", "-o", icmp, fileURLToPath(new URL("fixtures/icmp-socket.c", import.meta.url))]);

@@ -9,7 +9,7 @@
  */
 import { chmodSync, copyFileSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
-import { isErrno, removeTreeNow } from "../fs-util.js";
+import { isErrno, removeTreeNow, systemErrorText } from "../fs-util.js";
 import { UsageError } from "../errors.js";
 import { type LayerEntry, LayerView } from "../image/layer-view.js";
 import { ownerNotesOrNone, ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
@@ -125,7 +125,13 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
       try {
         statSync(r.source);
       } catch {
-        throw new UsageError(`invalid mount ${r.label}: host path ${r.source} does not exist`);
+        // docker's rules: `-v` makes a missing host directory, `--mount` refuses it.
+        if (!r.fromV) throw new UsageError(`invalid mount config for type "bind": bind source path does not exist: ${r.source}`);
+        try {
+          mkdirSync(r.source, { recursive: true, mode: 0o755 });
+        } catch (err) {
+          throw new UsageError(`invalid mount ${r.label}: cannot create the host directory ${r.source}: ${systemErrorText(err as NodeJS.ErrnoException)}`);
+        }
       }
       return {
         spec: { destination: r.target, type: "bind", source: r.source, options: ["rbind", r.readonly ? "ro" : "rw", ...(r.propagation ? [r.propagation] : [])] },
