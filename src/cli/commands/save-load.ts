@@ -5,6 +5,7 @@ import type { CliContext } from "../context.js";
 import { lastValue, parseFlags, platformFlag } from "../flags.js";
 import { humanSize } from "../format.js";
 import { withInterrupt } from "../interrupt.js";
+import { familiarName, parseReference } from "../../image/reference.js";
 
 const SAVE_USAGE = `Usage: tsbox save [OPTIONS] IMAGE [IMAGE...]
 
@@ -55,7 +56,7 @@ export async function loadCommand(args: string[], ctx: CliContext): Promise<numb
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   return withInterrupt(ctx, "load", async () => {
     const names = await runtime.load(input ?? process.stdin, repository !== undefined ? { repository } : {});
-    for (const n of names) ctx.stdout.write(flags.bools.has("quiet") ? `${n}\n` : `Loaded image: ${n}\n`);
+    for (const n of names.map(shownName)) ctx.stdout.write(flags.bools.has("quiet") ? `${n}\n` : `Loaded image: ${n}\n`);
     return 0;
   });
 }
@@ -70,4 +71,13 @@ export async function pruneCommand(args: string[], ctx: CliContext): Promise<num
   if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify(r) + "\n");
   else ctx.stdout.write(`Deleted ${r.blobs} blobs, ${r.layers} unpacked layers, ${r.partials} partial downloads\nTotal reclaimed space: ${humanSize(r.bytes)}\n`);
   return 0;
+}
+
+/** docker's "familiar" form, `myapp:1` for docker.io/library/myapp:1 (an id stays as it is). */
+function shownName(name: string): string {
+  try {
+    return familiarName(parseReference(name));
+  } catch {
+    return name;
+  }
 }
