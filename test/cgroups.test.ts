@@ -188,7 +188,8 @@ function pausedOrphan(who: Identity, getDelegation: () => Delegation | undefined
 
 /** `kill` of a paused container (the CLI, its monitor): the SIGKILL thaws it, as docker's does. */
 function killPaused(who: Identity, getDelegation: () => Delegation | undefined) {
-  it("kill of a paused container ends it (thawed): exit 137", async () => {
+  // (the vm's is the library scenario's "pause" above: a detached vm container's daemon would outlive the test)
+  it("kill of a paused container ends it (thawed): exit 137", { skip: vm }, async () => {
     const delegation = getDelegation();
     const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
     const name = `frozen-${who.name}`;

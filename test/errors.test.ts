@@ -73,7 +73,10 @@ for (const who of identities()) {
     });
 
     it("bad volume", async () => {
-      oneLine(await tsbox(who, ["run", "--rm", "-v", "/does/not/exist:/data", "busybox", "true"]), 125, /\/does\/not\/exist/);
+      // -v makes a missing directory (docker's rule): one that cannot be made, below a file, is refused.
+      const file = join(who.scratch, "a-file");
+      writeFileSync(file, "");
+      oneLine(await tsbox(who, ["run", "--rm", "-v", `${file}/sub:/data`, "busybox", "true"]), 125, /cannot create the host directory .*a-file\/sub: not a directory/);
       oneLine(await tsbox(who, ["run", "--rm", "-v", "relative/dir:/data", "busybox", "true"]), 125, /absolute/);
       oneLine(await tsbox(who, ["run", "--rm", "-v", `${who.scratch}:data`, "busybox", "true"]), 125, /absolute/);
       oneLine(await tsbox(who, ["run", "--rm", "-v", `${who.scratch}:/data:bogus`, "busybox", "true"]), 125, /bogus/);

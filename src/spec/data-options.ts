@@ -58,9 +58,13 @@ export function overDefaultMounts(defaults: MountSpec[], user: MountSpec[], file
   const taken = new Set(user.map((m) => m.destination));
   // docker's order for the container's own mounts (the network's /etc files among them): by depth, so a mount
   // over a parent (-v vol:/etc) goes first and the files inside it are mounted on it, not hidden under it.
+  // A read-only mount over them (-v vol:/etc:ro) takes no mount point: there they stay under it, as before.
   const depth = (m: MountSpec) => m.destination.split("/").filter(Boolean).length;
-  const own = [...files.filter((m) => !taken.has(m.destination)), ...user].sort((a, b) => depth(a) - depth(b));
-  return [...defaults.filter((m) => !taken.has(m.destination)), ...own];
+  const below = (m: MountSpec, parent: MountSpec) => m.destination.startsWith(parent.destination.replace(/\/*$/, "/"));
+  const kept = files.filter((m) => !taken.has(m.destination));
+  const covered = kept.filter((m) => user.some((u) => u.options?.includes("ro") && below(m, u)));
+  const own = [...kept.filter((m) => !covered.includes(m)), ...user].sort((a, b) => depth(a) - depth(b));
+  return [...defaults.filter((m) => !taken.has(m.destination)), ...covered, ...own];
 }
 
 /** Where `--init` puts tsbox-init in the container. */
