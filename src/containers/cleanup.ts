@@ -170,9 +170,10 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
   const listed = new Set<string>();
   for (const summary of await runtime.images()) {
     listed.add(summary.manifestDigest);
-    const { size, own } = await partsOf(summary.manifestDigest, parts);
+    const { own } = await partsOf(summary.manifestDigest, parts);
     const count = byManifest.get(summary.manifestDigest) ?? 0;
-    images.push({ name: summary.name, platform: summary.platform, id: summary.id, created: summary.created, size, containers: count });
+    // Its SIZE as `images` shows it (docker's: what its layers hold); the totals above are what the disk holds.
+    images.push({ name: summary.name, platform: summary.platform, id: summary.id, created: summary.created, size: summary.size, containers: count });
     imageParts.push({ parts: own, active: count > 0 });
   }
   const activeParts = new Set(imageParts.filter((i) => i.active).flatMap((i) => i.parts));

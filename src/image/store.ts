@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { ImageError, TsboxError } from "../errors.js";
 import { isErrno } from "../fs-util.js";
 import { embeddedLayouts } from "./embedded.js";
@@ -181,7 +181,7 @@ export class ImageStore {
       manifestDigest: image.manifestDigest,
       id: image.configDigest,
       created: image.config.created ?? null,
-      size: imageSize(image),
+      size: imageSize(this.layout, image),
       platform: formatPlatform(d.platform!),
       labels: { ...(image.config.config?.Labels ?? {}) },
     });
@@ -276,7 +276,7 @@ export class ImageStore {
       Architecture: image.config.architecture,
       ...(image.config.variant ? { Variant: image.config.variant } : {}),
       Os: image.config.os,
-      Size: imageSize(image),
+      Size: imageSize(this.layout, image),
       GraphDriver: { Data: null, Name: "overlay" },
       RootFS: { Type: "layers", Layers: image.config.rootfs.diff_ids },
       Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
@@ -632,8 +632,32 @@ function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean
   return a !== undefined && b !== undefined && a.os === b.os && a.architecture === b.architecture && (a.variant ?? "") === (b.variant ?? "");
 }
 
-function imageSize(image: StoredImage): number {
-  return image.manifest.config.size + image.manifest.layers.reduce((sum, l) => sum + l.size, 0);
+/**
+ * docker's image SIZE: what its layers hold unpacked (the tars' sizes, as
+ * podman counts), not their compressed blobs — so `images`, `inspect` and
+ * `system df -v` agree, and one image stored with gzip'd and with plain
+ * layers (a docker-archive) shows one size. A gzip member's last 4 bytes
+ * are its length mod 2^32: one smaller than the blob (a layer past 4 GiB)
+ * counts the blob's size instead, as does a zstd layer.
+ */
+export function imageSize(layout: OciLayout, image: StoredImage): number {
+  return image.manifest.layers.reduce((sum, l) => sum + layerTarSize(layout, l), 0);
+}
+
+function layerTarSize(layout: OciLayout, layer: Descriptor): number {
+  if (!/gzip$/.test(layer.mediaType)) return layer.size;
+  let fd: number | undefined;
+  try {
+    fd = openSync(layout.blobPath(layer.digest), "r");
+    const tail = Buffer.alloc(4);
+    if (readSync(fd, tail, 0, 4, layer.size - 4) !== 4) return layer.size;
+    const unpacked = tail.readUInt32LE(0);
+    return unpacked >= layer.size ? unpacked : layer.size;
+  } catch {
+    return layer.size; // a blob not here (another platform's, a partial pull)
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
