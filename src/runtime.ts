@@ -19,7 +19,6 @@ import { dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-di
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { withIndexLockSync } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
-import { logPipedOutput } from "./containers/log-tee.js";
 import { hostHasSwap } from "./spec/host-swap.js";
 import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
@@ -209,7 +208,8 @@ export class Runtime implements ContainerOwner {
         oneShot: control.handOff !== undefined,
       });
       // The CLI's run that could not hand over (a terminal, `-a`) logs what it is piped here.
-      const proc = control.handOff !== undefined && !handOff && !remove ? logPipedOutput(started, bundle.dir, state.log) : started;
+      // (loaded only then: node:stream is not in a plain run's path)
+      const proc = control.handOff !== undefined && !handOff && !remove ? (await import("./containers/log-tee.js")).logPipedOutput(started, bundle.dir, state.log) : started;
       if (!proc.recorded) {
         await updateState(bundle, () => ({
           status: "running",
