@@ -28,6 +28,16 @@ for (const who of identities()) {
       await assertNoLeaks(snap, [who]);
     });
     const cli = (args: string[], opts: { stdin?: string } = {}) => tsboxExpect(who, args, opts);
+    /** A volume whose record is a FIFO: a run that uses it stops reading it, mid-set-up (its bundle and name made). */
+    const heldVolume = async (name: string) => {
+      await cli(["volume", "create", name]);
+      const meta = join(who.dataDir, "volumes", name, "volume.json");
+      const saved = readFileSync(meta);
+      rmSync(meta);
+      execFileSync("mkfifo", [meta]);
+      chownSync(meta, who.uid, who.gid);
+      return { meta, saved };
+    };
     const names = async () => (await cli(["ps", "-a", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
 
     it("container prune removes stopped containers only, after a yes", async () => {
@@ -129,12 +139,7 @@ for (const who of identities()) {
     });
 
     it("a run killed during its set-up leaves a bundle that holds no name and goes with container prune", async () => {
-      await cli(["volume", "create", "stuck"]);
-      const meta = join(who.dataDir, "volumes", "stuck", "volume.json");
-      const saved = readFileSync(meta);
-      rmSync(meta);
-      execFileSync("mkfifo", [meta]);
-      chownSync(meta, who.uid, who.gid);
+      const { meta, saved } = await heldVolume("stuck");
       // Reading the volume's record blocks on the FIFO: the run stops there, its bundle and name made, its state not.
       let pid = 0;
       const run = tsbox(who, ["run", "--name", "cut", "-v", "stuck:/data", "busybox", "true"], { onSpawn: (p) => (pid = p) });
@@ -157,12 +162,7 @@ for (const who of identities()) {
     });
 
     it("rmi and prune during a run's set-up keep the layers it is about to mount", async () => {
-      await cli(["volume", "create", "slow"]);
-      const meta = join(who.dataDir, "volumes", "slow", "volume.json");
-      const saved = readFileSync(meta);
-      rmSync(meta);
-      execFileSync("mkfifo", [meta]);
-      chownSync(meta, who.uid, who.gid);
+      const { meta, saved } = await heldVolume("slow");
       // The run stops reading the volume's record: its image's layers looked up, its config.json not written.
       const run = tsbox(who, ["run", "--rm", "--name", "slow", "-v", "slow:/data", "busybox", "sh", "-c", "echo ran; ls /bin/busybox"]);
       const nameLink = join(who.dataDir, "names", "slow");
