@@ -207,7 +207,7 @@ export class Runtime implements ContainerOwner {
         ...(handOff && !remove ? { log: state.log } : {}),
         oneShot: control.handOff !== undefined,
       });
-      // The CLI's run that could not hand over (a terminal, `-a`) logs what it is piped here.
+      // The CLI's run that could not hand over (a terminal) logs what is piped through it here.
       // (loaded only then: node:stream is not in a plain run's path)
       const proc = control.handOff !== undefined && !handOff && !remove ? (await import("./containers/log-tee.js")).logPipedOutput(started, bundle.dir, state.log) : started;
       if (!proc.recorded) {

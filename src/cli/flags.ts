@@ -50,8 +50,7 @@ export function parseFlags(args: string[], defs: FlagDef[], options: ParseOption
     } else if (raw === "false") {
       out.bools.delete(def.name);
       out.cleared.add(def.name);
-    }
-    else throw new UsageError(`invalid value "${raw}" for flag ${shown}: expected true or false`);
+    } else throw new UsageError(`invalid value "${raw}" for flag ${shown}: expected true or false`);
   };
 
   for (let i = 0; i < args.length; i++) {

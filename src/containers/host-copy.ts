@@ -116,9 +116,9 @@ async function* exactly(path: string, size: number): AsyncGenerator<Buffer> {
   if (sent < size) yield Buffer.alloc(size - sent);
 }
 
-/** A record stream written below the directory `dir`: unpacked beside it, then moved in. */
 /**
- * Writes a record stream into `dir` on the host. Without `archive` (`cp -a`)
+ * A record stream written below the directory `dir` on the host: unpacked
+ * beside it, then moved in. Without `archive` (`cp -a`)
  * what a container chose never becomes a privilege of whoever copies: device
  * nodes are left out, setuid/setgid bits cleared (the helper's rule too:
  * native-rs/container/src/copy/write.rs `WriteOptions.host`).

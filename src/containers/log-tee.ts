@@ -2,20 +2,17 @@
  * The CLI's foreground run keeps docker's log (`tsbox logs` afterwards)
  * whichever way its output goes. Inherited streams are logged where they
  * pass (the native hand-off's helper, the vm backend's `log` start option);
- * piped ones — a terminal's (`run -t`), or those `-a` leaves out — pass
- * through this process, which logs them here.
+ * piped ones — a terminal's (`run -t` without `-i`: with it the run is under
+ * a monitor, which logs) — pass through this process, which logs them here.
  */
 import { Transform, type Readable } from "node:stream";
 import type { ContainerProcess } from "../backends/backend.js";
 import { LogWriter, type LogStream } from "./log-writer.js";
 
 export function logPipedOutput(proc: ContainerProcess, bundleDir: string, log: { maxSize: number; maxFiles: number }): ContainerProcess {
-  const sources: [LogStream, Readable][] = [];
-  if (proc.stdout) sources.push(["stdout", proc.stdout]);
-  if (proc.stderr) sources.push(["stderr", proc.stderr]);
-  if (sources.length === 0) return proc;
+  let open = (proc.stdout ? 1 : 0) + (proc.stderr ? 1 : 0);
+  if (open === 0) return proc;
   let writer: LogWriter | undefined = new LogWriter(bundleDir, log.maxSize, log.maxFiles);
-  let open = sources.length;
   const logged = (stream: LogStream, source: Readable): Readable => {
     const write = (fn: (w: LogWriter) => void) => {
       try {
