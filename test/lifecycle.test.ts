@@ -245,8 +245,9 @@ for (const who of identities()) {
     });
 
     it("update --restart: the running container's monitor applies the new policy; a --rm container takes none", async () => {
-      // Fails once /tmp/go exists (it stays in the container's layer across restarts).
-      await ok(who, ["run", "-d", "--name", "later", "busybox", "sh", "-c", "until [ -e /tmp/go ]; do sleep 0.05; done; echo run; exit 4"]);
+      // Fails once /tmp/go exists (it stays in the container's layer across restarts); a moment later, so the exec'd
+      // `touch` that made it has exited before the container's init does (its end SIGKILLs what is left: exit 137).
+      await ok(who, ["run", "-d", "--name", "later", "busybox", "sh", "-c", "until [ -e /tmp/go ]; do sleep 0.05; done; sleep 0.3; echo run; exit 4"]);
       await ok(who, ["update", "--restart", "on-failure:2", "later"]);
       assert.deepEqual(state(who, "later").restartPolicy, { name: "on-failure", maximumRetryCount: 2 });
       assert.equal((await ok(who, ["inspect", "-f", "{{json .HostConfig.RestartPolicy}}", "later"])).stdout, '{"Name":"on-failure","MaximumRetryCount":2}\n');
