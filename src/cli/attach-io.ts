@@ -1,7 +1,26 @@
 import type { Container } from "../container.js";
-import type { Attachment } from "../containers/monitor-client.js";
+import { type AttachOptions, type Attachment, attachMonitor } from "../containers/monitor-client.js";
+import { startContainer } from "../containers/ops/start.js";
 import { DetachFilter } from "./detach-keys.js";
 import { attachTerminal } from "./terminal.js";
+
+/**
+ * `start -a` (and `run` as create + `start -a`): the attachment is made once
+ * the monitor listens and before the container runs, so no output is missed;
+ * a container already running is attached to as it is.
+ */
+export async function startAttached(container: Container, options: AttachOptions, onWarning?: (message: string) => void): Promise<Attachment> {
+  const ctx = container.lifecycleContext();
+  const dir = ctx.paths.container(container.id).dir;
+  let attachment: Attachment | undefined;
+  const started = await startContainer(ctx, container.id, {
+    beforeStart: async () => {
+      attachment = await attachMonitor(dir, options);
+    },
+    ...(onWarning ? { onWarning } : {}),
+  });
+  return started ? attachment! : container.attach(options);
+}
 
 /** Signals passed to the container while attached (docker's --sig-proxy). */
 const PROXIED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];

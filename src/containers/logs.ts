@@ -110,12 +110,7 @@ function logChain(bundleDir: string): { path: string; ino: number }[] {
 
 /** Puts the cursor on the log's oldest file (none yet: on the current log, read once it appears). */
 function startAtOldest(bundleDir: string, cursor: LineCursor): void {
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const oldest = logChain(bundleDir)[0];
-    if (!oldest) break;
-    if (cursor.switchTo(oldest.path, oldest.ino)) return;
-  }
-  cursor.open();
+  if (switchAfter(bundleDir, cursor, undefined) !== "moved") cursor.open();
 }
 
 /**
@@ -125,14 +120,24 @@ function startAtOldest(bundleDir: string, cursor: LineCursor): void {
  * current log, which are read in turn rather than skipped.
  */
 function followRotation(bundleDir: string, cursor: LineCursor): void {
-  if (cursor.inode === undefined) return cursor.reopen();
+  // Renamed under each look: on to the current file.
+  if (cursor.inode === undefined || switchAfter(bundleDir, cursor, cursor.inode) === "renamed") cursor.reopen();
+}
+
+/**
+ * Switches the cursor to the file after inode `after` in the chain — the
+ * oldest when `after` is none or gone (its file deleted by more rotations
+ * than max-file: every file left is newer). "none": no such file (yet);
+ * "renamed": each look's file was renamed again before it was opened.
+ */
+function switchAfter(bundleDir: string, cursor: LineCursor, after: number | undefined): "moved" | "none" | "renamed" {
   for (let attempt = 0; attempt < 10; attempt++) {
     const chain = logChain(bundleDir);
-    // Its own file deleted (more rotations than max-file): every file left is newer.
-    const next = chain[chain.findIndex((f) => f.ino === cursor.inode) + 1];
-    if (!next || cursor.switchTo(next.path, next.ino)) return;
+    const next = chain[chain.findIndex((f) => f.ino === after) + 1];
+    if (!next) return "none";
+    if (cursor.switchTo(next.path, next.ino)) return "moved";
   }
-  cursor.reopen(); // renamed under each look: on to the current file
+  return "renamed";
 }
 
 function listDir(dir: string): string[] {

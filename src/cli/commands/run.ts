@@ -7,7 +7,6 @@ import { type CidFile, openCidFile, parseRunArgs, RUN_USAGE, type RunRequest } f
 import { UsageError } from "../../errors.js";
 import { runPullProgress } from "../progress.js";
 import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
-import type { Attachment } from "../../containers/monitor-client.js";
 
 /** Signals the CLI receives and passes on (the container runs in its own session, so only we do). */
 const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
@@ -95,24 +94,11 @@ async function runAttached(request: RunRequest, ctx: CliContext, cidfile: CidFil
   const container = await runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), onWarning: cliWarning(ctx) }).finally(() => pulling?.finish());
   cidfile.write(container.id);
   // Loaded here: the monitor's client (node:net) and the attach machinery are not a plain run's path.
-  const [{ attachMonitor }, { startContainer }, { streamAttachment }, { DEFAULT_DETACH_KEYS, parseDetachKeys }] = await Promise.all([
-    import("../../containers/monitor-client.js"),
-    import("../../containers/ops/start.js"),
-    import("../attach-io.js"),
-    import("../detach-keys.js"),
-  ]);
+  const [{ startAttached, streamAttachment }, { DEFAULT_DETACH_KEYS, parseDetachKeys }] = await Promise.all([import("../attach-io.js"), import("../detach-keys.js")]);
   const stdin = interactive && streams.has("stdin");
-  const wanted = { stdin, stdout: streams.has("stdout"), stderr: streams.has("stderr"), stdinOnce: stdin };
-  const dir = container.lifecycleContext().paths.container(container.id).dir;
-  let attachment: Attachment | undefined;
-  await startContainer(container.lifecycleContext(), container.id, {
-    beforeStart: async () => {
-      attachment = await attachMonitor(dir, wanted);
-    },
-    onWarning: cliWarning(ctx),
-  });
+  const attachment = await startAttached(container, { stdin, stdout: streams.has("stdout"), stderr: streams.has("stderr"), stdinOnce: stdin }, cliWarning(ctx));
   const detachKeys = parseDetachKeys(request.detachKeys ?? DEFAULT_DETACH_KEYS);
-  return streamAttachment(container, attachment!, { interactive: stdin, sigProxy: request.sigProxy, detachKeys, detachQuietly: true });
+  return streamAttachment(container, attachment, { interactive: stdin, sigProxy: request.sigProxy, detachKeys, detachQuietly: true });
 }
 
 /** `run -d`: created, started under its monitor, its id printed. */

@@ -1,7 +1,5 @@
-import { type Attachment, attachMonitor } from "../../containers/monitor-client.js";
-import { startContainer } from "../../containers/ops/start.js";
 import { UsageError } from "../../errors.js";
-import { streamAttachment } from "../attach-io.js";
+import { startAttached, streamAttachment } from "../attach-io.js";
 import { type CliContext, cliWarning } from "../context.js";
 import { cliRuntime, eachContainer } from "../each-container.js";
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../detach-keys.js";
@@ -30,15 +28,6 @@ export async function startCommand(args: string[], ctx: CliContext): Promise<num
   if (flags.positionals.length !== 1) throw new UsageError("tsbox start -a/-i takes exactly one container");
   const detachKeys = parseDetachKeys(lastValue(flags, "detach-keys") ?? DEFAULT_DETACH_KEYS);
   const container = await cliRuntime(ctx).get(flags.positionals[0]!);
-  const dir = container.lifecycleContext().paths.container(container.id).dir;
-  const options = { stdin: interactive, stdout: true, stderr: true, stdinOnce: interactive };
-  let attachment: Attachment | undefined;
-  const started = await startContainer(container.lifecycleContext(), container.id, {
-    beforeStart: async () => {
-      attachment = await attachMonitor(dir, options);
-    },
-  });
-  // Running already: attach to it as it is.
-  if (!started) attachment = await container.attach(options);
-  return streamAttachment(container, attachment!, { interactive, sigProxy: true, detachKeys });
+  const attachment = await startAttached(container, { stdin: interactive, stdout: true, stderr: true, stdinOnce: interactive });
+  return streamAttachment(container, attachment, { interactive, sigProxy: true, detachKeys });
 }
