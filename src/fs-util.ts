@@ -198,7 +198,8 @@ function shortened(dir: string, top: Top): string {
       return moved;
     } catch (err) {
       // A directory moved to another parent must be writable (its `..` changes).
-      if (isErrno(err, "EACCES") && (lstatSync(dir).mode & 0o200) === 0) chmodSync(dir, (lstatSync(dir).mode & 0o7777) | 0o700);
+      const mode = isErrno(err, "EACCES") ? lstatSync(dir).mode & 0o7777 : undefined;
+      if (mode !== undefined && (mode & 0o200) === 0) chmodSync(dir, mode | 0o700);
       else if (!isErrno(err, "EEXIST") && !isErrno(err, "ENOTEMPTY")) throw err;
     }
   }

@@ -148,14 +148,12 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
   // What each image is made of on disk: its blobs and unpacked layers, which images share.
   const parts = new Map<string, number>();
   const imageParts: { parts: string[]; active: boolean }[] = [];
-  // An image's blobs and unpacked layers, each counted once in `into`.
+  // An image's blobs and unpacked layers (their keys), each counted once in `into`.
   const partsOf = async (manifestDigest: string, into: Map<string, number>) => {
-    let size = 0;
     const own: string[] = [];
     const add = async (key: string, bytes: () => Promise<number> | number) => {
       if (!into.has(key)) into.set(key, parts.get(key) ?? (await bytes()));
       own.push(key);
-      size += into.get(key)!;
     };
     try {
       const manifest = JSON.parse(readFileSync(layout.blobPath(manifestDigest), "utf8")) as ImageManifest;
@@ -165,12 +163,12 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
     } catch {
       // an image whose blobs went missing counts as nothing
     }
-    return { size, own };
+    return own;
   };
   const listed = new Set<string>();
   for (const summary of await runtime.images()) {
     listed.add(summary.manifestDigest);
-    const { own } = await partsOf(summary.manifestDigest, parts);
+    const own = await partsOf(summary.manifestDigest, parts);
     const count = byManifest.get(summary.manifestDigest) ?? 0;
     // Its SIZE as `images` shows it (docker's: what its layers hold); the totals above are what the disk holds.
     images.push({ name: summary.name, platform: summary.platform, id: summary.id, created: summary.created, size: summary.size, containers: count });

@@ -100,10 +100,9 @@ export async function resolveMounts(options: RunOptions, ctx: ResolveContext): P
   };
   if (needVolumes) await ctx.volumes.locked(resolveAll);
   else await resolveAll();
-  // Parents before children, whatever the order on the command line (docker sorts the same way).
-  const order = resolved.map((r, i) => ({ r, i })).sort((a, b) => depth(a.r.spec.destination) - depth(b.r.spec.destination) || a.i - b.i);
   return {
-    specs: order.map(({ r }) => r.spec),
+    // In the order asked; the spec puts every mount of the container's own in docker's order (data-options.ts).
+    specs: resolved.map((r) => r.spec),
     inspect: resolved.map((r) => r.inspect).filter((m): m is InspectMount => m !== null),
     volumes,
     devices: devices.asked.map((d) => d.inspect),
@@ -255,10 +254,6 @@ function imageVolumeRequests(paths: string[], mode: "volume" | "tmpfs" | "ignore
       ? { kind: "tmpfs", target: dest, options: ["noexec", "nosuid", "nodev"], label, inspect: true }
       : { kind: "volume", target: dest, readonly: false, noCopy: false, labels: {}, label, fromV: false };
   });
-}
-
-function depth(path: string): number {
-  return path.split("/").filter((p) => p !== "").length;
 }
 
 function isEmptyDir(dir: string): boolean {

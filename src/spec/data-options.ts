@@ -53,7 +53,12 @@ export function applyUlimits(defaults: Rlimit[], ulimits: UlimitOption[]): Rlimi
   return out;
 }
 
-/** A user mount on a default one's path (`--tmpfs /dev/shm`, say) replaces it, as in docker. */
+/**
+ * The container's mounts in order: the defaults (a user mount on a default
+ * one's path, `--tmpfs /dev/shm` say, replaces it, as in docker), then its
+ * own — the user's and the network's /etc files — parents before children,
+ * whatever the order on the command line (docker sorts the same way).
+ */
 export function overDefaultMounts(defaults: MountSpec[], user: MountSpec[], files: MountSpec[] = []): MountSpec[] {
   const taken = new Set(user.map((m) => m.destination));
   // docker's order for the container's own mounts (the network's /etc files among them): by depth, so a mount

@@ -34,8 +34,9 @@ export interface SpecInputs {
   /** The container's kernel has swap: a memory limit without --memory-swap gets docker's memory+swap of twice it. */
   swap?: boolean;
   /**
-   * The user's mounts (volumes, binds, tmpfs) resolved to host paths, in mount
-   * order (containers/volumes-resolve.ts); required when `options` asks for any.
+   * The user's mounts (volumes, binds, tmpfs) resolved to host paths
+   * (containers/volumes-resolve.ts), put in docker's mount order here
+   * (`overDefaultMounts`); required when `options` asks for any.
    */
   mounts?: MountSpec[];
   /** The static tsbox-init to run as PID 1 when `options.init` is set. */
