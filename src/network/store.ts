@@ -32,6 +32,20 @@ export const DEFAULT_NETWORK = "bridge";
 const DEFAULT_BRIDGE = "tsbox0";
 /** Modes `--network` takes that are not network names. */
 export const RESERVED_NAMES = ["bridge", "none", "host", "default"];
+
+/**
+ * docker's two networks that are modes rather than bridges (`--network host|none`): listed and inspected beside
+ * the bridges, with no config file; their ids are fixed (sha256 of "tsbox network host" / "… none").
+ */
+export interface BuiltinNetwork {
+  name: "host" | "none";
+  id: string;
+  driver: "host" | "null";
+}
+export const BUILTIN_NETWORKS: readonly BuiltinNetwork[] = [
+  { name: "host", id: "e555db4bf0d3a519d0c95edee455a4a158e6e5af06c0cdaf3e90582cdd386c1d", driver: "host" },
+  { name: "none", id: "b82d8ff3ce92d00786a8edbbeaf15c69e911cd659465d1e93849005aebd73921", driver: "null" },
+];
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 /** The default network's subnet (podman's), then the pool user networks are cut from, as /24s. */
 const DEFAULT_SUBNETS = ["10.88.0.0/16", "10.87.0.0/16", "10.86.0.0/16"];
@@ -91,6 +105,8 @@ export class NetworkStore {
 
   /** A network's id by its exact name, "" when there is none (inspect of a container whose network was removed). */
   idOf(name: string): string {
+    const builtin = BUILTIN_NETWORKS.find((b) => b.name === name);
+    if (builtin) return builtin.id;
     return NAME_RE.test(name) ? (this.read(name)?.id ?? "") : "";
   }
 

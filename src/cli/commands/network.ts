@@ -8,7 +8,7 @@ import { groupUsage, isHelp } from "../group-command.js";
 import { printInspected } from "./inspect.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
-import type { NetworkConfig } from "../../network/store.js";
+import { BUILTIN_NETWORKS, type BuiltinNetwork, type NetworkConfig } from "../../network/store.js";
 import type { Lease } from "../../network/leases.js";
 
 const USAGE = `Usage: tsbox network COMMAND
@@ -71,12 +71,12 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       if (flags.help) return ctx.stdout.write(USAGE), 0;
       const store = runtime().networks;
       store.ensureDefault();
-      const nets = store.list().filter(networkFilter(allValues(flags, "filter")));
+      const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).filter(networkFilter(allValues(flags, "filter")));
       const format = lastValue(flags, "format");
       if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify(nets, null, 2) + "\n");
       else if (format !== undefined) writeFormatted(ctx.stdout, nets.map(networkContext), format, NETWORK_FORMAT, flags.bools.has("quiet"));
       else if (flags.bools.has("quiet")) ctx.stdout.write(nets.map((n) => shortId(n.id) + "\n").join(""));
-      else ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE"], nets.map((n) => [shortId(n.id), n.name, n.driver, n.subnet, n.gateway, n.bridge])));
+      else ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE"], nets.map((n) => [shortId(n.id), n.name, n.driver, "subnet" in n ? n.subnet : "", "subnet" in n ? n.gateway : "", "subnet" in n ? n.bridge : ""])));
       return 0;
     }
     case "inspect": {
@@ -86,6 +86,12 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       const rt = runtime();
       const names = new Map((await rt.containers({ all: true })).map((c) => [c.id, c.name ?? c.id.slice(0, 12)]));
       return printInspected(ctx, flags.positionals, lastValue(flags, "format"), async (ref) => {
+        const builtin = builtinNetwork(ref);
+        if (builtin) {
+          const running = (await rt.containers({ all: false })).filter((c) => c.status === "running");
+          const inspected = await Promise.all(running.map((c) => rt.inspectContainer(c.id).catch(() => undefined)));
+          return dockerBuiltin(builtin, inspected.filter((c) => c?.HostConfig.NetworkMode === builtin.name).map((c) => ({ id: c!.Id, name: c!.Name.replace(/^\//, "") })));
+        }
         const n = rt.networks.get(ref);
         return dockerNetwork(n, rt.networks.leases(n.name), (id) => names.get(id) ?? id.slice(0, 12));
       });
@@ -95,6 +101,8 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       const flags = parseFlags(rest, []);
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network rm" requires at least one network`);
       for (const ref of flags.positionals) {
+        const builtin = builtinNetwork(ref);
+        if (builtin) throw new UsageError(`${builtin.name} is a pre-defined network and cannot be removed`);
         await runtime().removeNetwork(ref);
         ctx.stdout.write(ref + "\n");
       }
@@ -148,6 +156,34 @@ function dockerNetwork(n: NetworkConfig, leases: Lease[], nameOf: (id: string) =
   };
 }
 
+type Listed = NetworkConfig | BuiltinNetwork;
+
+/** host or none by name, full id or an id prefix of at least 3 digits (as the store's own networks). */
+function builtinNetwork(ref: string): BuiltinNetwork | undefined {
+  return BUILTIN_NETWORKS.find((b) => b.name === ref || (/^[0-9a-f]{3,64}$/.test(ref) && b.id.startsWith(ref)));
+}
+
+/** host or none in docker's `network inspect` shape: no IPAM, the containers that run in that mode. */
+function dockerBuiltin(b: BuiltinNetwork, members: { id: string; name: string }[]): object {
+  return {
+    Name: b.name,
+    Id: b.id,
+    Created: "0001-01-01T00:00:00Z",
+    Scope: "local",
+    Driver: b.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: "default", Options: null, Config: [] },
+    Internal: false,
+    Attachable: false,
+    Ingress: false,
+    ConfigFrom: { Network: "" },
+    ConfigOnly: false,
+    Containers: Object.fromEntries(members.map((c) => [c.id, { Name: c.name, EndpointID: "", MacAddress: "", IPv4Address: "", IPv6Address: "" }])),
+    Options: {},
+    Labels: {},
+  };
+}
+
 /** docker's network ls fields (`--format`). */
 const NETWORK_FORMAT: FormatDefaults = {
   table: "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}",
@@ -156,25 +192,25 @@ const NETWORK_FORMAT: FormatDefaults = {
   headers: { ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", IPv6: "IPV6", Internal: "INTERNAL", Labels: "LABELS", Label: (name: unknown) => String(name).toUpperCase(), CreatedAt: "CREATED AT" },
 };
 
-function networkContext(n: NetworkConfig): object {
-  const labels = n.labels ?? {};
+function networkContext(n: Listed): object {
+  const labels = "labels" in n ? n.labels : {};
   return strictContext(NETWORK_FORMAT.typeName, {
     ID: shortId(n.id),
     Name: n.name,
     Driver: n.driver,
     Scope: "local",
     IPv6: "false",
-    Internal: String(n.internal),
+    Internal: String("internal" in n && n.internal),
     Labels: Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(","),
     Label: (name: unknown) => labels[String(name)] ?? "",
-    CreatedAt: n.created,
+    CreatedAt: "created" in n ? n.created : "",
   });
 }
 
 /** docker's `network ls --filter`: name and id by part, driver, label (K or K=V), type custom or builtin. */
-function networkFilter(specs: string[]): (n: NetworkConfig) => boolean {
+function networkFilter(specs: string[]): (n: Listed) => boolean {
   // Filters of one key widen (any of them), of different keys narrow, as docker's do.
-  const byKey = new Map<string, ((n: NetworkConfig) => boolean)[]>();
+  const byKey = new Map<string, ((n: Listed) => boolean)[]>();
   for (const spec of specs) {
     const m = /^(name|id|driver|label|type)=(.*)$/.exec(spec);
     if (!m) throw new UsageError(`invalid filter '${spec}'`);
@@ -183,7 +219,7 @@ function networkFilter(specs: string[]): (n: NetworkConfig) => boolean {
   return (n) => [...byKey.values()].every((group) => group.some((t) => t(n)));
 }
 
-function networkTest(key: string, value: string): (n: NetworkConfig) => boolean {
+function networkTest(key: string, value: string): (n: Listed) => boolean {
   switch (key) {
     case "name":
       return (n) => n.name.includes(value);
@@ -193,10 +229,11 @@ function networkTest(key: string, value: string): (n: NetworkConfig) => boolean 
       return (n) => n.driver === value;
     case "label": {
       const eq = value.indexOf("=");
-      return (n) => (eq < 0 ? value in (n.labels ?? {}) : n.labels?.[value.slice(0, eq)] === value.slice(eq + 1));
+      const labels = (n: Listed) => ("labels" in n ? n.labels : {});
+      return (n) => (eq < 0 ? value in labels(n) : labels(n)[value.slice(0, eq)] === value.slice(eq + 1));
     }
     default:
       if (value !== "custom" && value !== "builtin") throw new UsageError(`invalid filter 'type=${value}': custom or builtin`);
-      return (n) => (n.name === "bridge") === (value === "builtin");
+      return (n) => (n.name === "bridge" || !("subnet" in n)) === (value === "builtin");
   }
 }
