@@ -30,6 +30,9 @@ for (const who of identities()) {
 
     it("unknown image", async () => {
       oneLine(await tsbox(who, ["run", "--rm", "no-such-image-here", "true"]), 125, /no-such-image-here/);
+      // distribution's limits: a name of at most 255 characters, a tag of 128.
+      oneLine(await tsbox(who, ["run", "--rm", "a".repeat(256), "true"]), 125, /repository name must not be more than 255 characters/);
+      oneLine(await tsbox(who, ["tag", "busybox", `busybox:${"t".repeat(129)}`]), 125, /bad tag/);
     });
 
     it("command not found", async () => {

@@ -18,6 +18,7 @@ export interface ImageReference {
 
 export const DEFAULT_DOMAIN = "docker.io";
 const COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const NAME_MAX = 255;
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DOMAIN_RE = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/;
 
@@ -39,6 +40,8 @@ export function parseReference(input: string): ImageReference {
     rest = rest.slice(0, colon);
     if (!TAG_RE.test(tag)) throw invalid(`bad tag "${tag}"`);
   }
+  // distribution's limit on the name (registry and path, without tag or digest).
+  if (rest.length > NAME_MAX) throw invalid(`repository name must not be more than ${NAME_MAX} characters`);
   let domain = DEFAULT_DOMAIN;
   const slash = rest.indexOf("/");
   const first = slash >= 0 ? rest.slice(0, slash) : "";
