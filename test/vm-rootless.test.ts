@@ -83,7 +83,14 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         const info = JSON.parse((await ok(["info", "--json"])).stdout) as { backend: string; idMapping: string; warnings: string[] };
         assert.equal(info.backend, "vm");
         assert.match(info.idMapping, who.name === "single" ? /^the guest's ids 100000\+65536 \(vm backend; this host gives the user no \/etc\/subuid range\)$/ : /^subordinate ids \d+\+\d+ via newuidmap$/);
-        assert.deepEqual(info.warnings.filter((w) => /subuid|delegated cgroup/.test(w)), []);
+        assert.deepEqual(info.warnings.filter((w) => /subuid|delegated cgroup|rootless bridge/.test(w)), []);
+        // The kernel, cgroups and network containers get are the guest's, not this host's.
+        const text = (await ok(["info"])).stdout;
+        assert.match(text, /^kernel: +6\.1\.\d+ i686 \(the guest's; this host: /m);
+        assert.match(text, /^cgroup: +v2$/m);
+        assert.doesNotMatch(text, /^cgroups (root|you):/m);
+        assert.match(text, /^network: +the guest's bridges/m);
+        assert.equal((await ok(["info", "-f", "{{.CgroupVersion}} {{.Architecture}}"])).stdout, "2 i686\n");
       });
 
       it("cp gives what it copies in to the container's root, running or stopped; the owners the container gave survive stop, start and commit", async () => {

@@ -50,12 +50,14 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   }
   const probe = runtime ? runProbe(runtime) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
-  const cgroups = cgroupLines(probe?.result, identity.uid);
-  // The host's cgroups limit native containers; a vm container's are the guest's cgroup2, which always has them.
-  if (cgroups.warning && !vm) warnings.push(cgroups.warning);
-  if (vm) cgroups.lines.push("cgroups vm:    the guest's cgroup2 (limits, stats and pause of vm containers)");
+  // The host's cgroups and networking serve native containers; a vm container's are the guest's (its cgroup2 always
+  // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
+  const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, identity.uid);
+  if (cgroups.warning) warnings.push(cgroups.warning);
   const network = networkReport(identity.uid, ctx.env);
-  const networkLine = networkLines(network, identity.uid);
+  const networkLine = vm
+    ? { line: "network:       the guest's bridges and DNS between containers; published ports (-p) listen on this host; no outbound traffic" }
+    : networkLines(network, identity.uid);
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
   if (linux && !vm && identity.uid !== 0 && !identity.subuid) {
     warnings.push(
@@ -77,8 +79,10 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     gidMappings: maps.gidMappings,
     dataDir: defaultDataDir(ctx.env),
     kernel: checks.kernel ?? null,
-    // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs).
-    cgroup: (probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown",
+    // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs); the guest's is v2.
+    cgroup: vm ? "v2" : ((probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown"),
+    // What containers run on: the guest's Linux under the vm backend, as Docker Desktop reports its VM's.
+    containerKernel: vm ? backend.guest : null,
     probe: probe?.result ?? null,
     network,
     warnings,
@@ -104,7 +108,9 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     `user:          uid ${info.uid}, gid ${info.gid}${info.rootless ? " (rootless)" : ""}`,
     `id mapping:    ${info.idMapping}`,
     `data dir:      ${info.dataDir}`,
-    `kernel:        ${info.kernel ?? "unknown"}`,
+    ...(info.containerKernel
+      ? [`kernel:        ${info.containerKernel.kernel} ${info.containerKernel.arch} (the guest's; this host: ${info.kernel ?? "unknown"})`]
+      : [`kernel:        ${info.kernel ?? "unknown"}`]),
     `cgroup:        ${info.cgroup}`,
     ...cgroups.lines,
     networkLine.line,
@@ -157,17 +163,21 @@ function idMappingLine(identity: HostIdentity, vm: boolean): string {
   return `the guest's ids ${guest.start}+${guest.count} (vm backend; this host gives the user no /etc/subuid range)`;
 }
 
-/** Which backend `tsbox run` would use here, and why; whether the vm guest image is built. */
-function backendInfo(requested: string | undefined, env: NodeJS.ProcessEnv): { backend: string; backendReason: string; vmImage: string } {
+/** Which backend `tsbox run` would use here, and why; whether the vm guest image is built, and the guest's Linux. */
+function backendInfo(requested: string | undefined, env: NodeJS.ProcessEnv): { backend: string; backendReason: string; vmImage: string; guest: { kernel: string; arch: string } | null } {
   const choice = chooseBackend(requested, env);
   let vmImage: string;
+  let guest: { kernel: string; arch: string } | null = null;
   try {
     const images = loadVmImages(env);
     vmImage = `${images.dir} (guest ${images.manifest.imageId.slice(0, 12)}, v86 ${v86Version()})`;
+    // The kernel is built from Debian's linux-source with no local version: its release is the upstream part.
+    const source = Object.entries(images.manifest.packages).find(([name]) => name.startsWith("linux-source"))?.[1];
+    guest = { kernel: source?.replace(/-[^-]*$/, "") ?? "unknown", arch: images.manifest.arch === "386" ? "i686" : images.manifest.arch };
   } catch (err) {
     vmImage = `not usable: ${errorMessage(err)}`;
   }
-  return { backend: choice.name, backendReason: choice.reason, vmImage };
+  return { backend: choice.name, backendReason: choice.reason, vmImage, guest };
 }
 
 /** `tsbox-runtime probe`: JSON when it can, else its text. */
@@ -184,12 +194,12 @@ function runProbe(binary: string): { result: unknown; error: string | null } {
 }
 
 /** docker info's names for what scripts ask of it (`docker info -f '{{.CgroupVersion}}'`): daemonless, the server is this tsbox. */
-function dockerInfo(info: { version: string; kernel: string | null; cgroup: string; dataDir: string }): Record<string, unknown> {
+function dockerInfo(info: { version: string; kernel: string | null; containerKernel: { kernel: string; arch: string } | null; cgroup: string; dataDir: string }): Record<string, unknown> {
   return {
     ServerVersion: info.version,
     OSType: "linux",
-    KernelVersion: info.kernel ?? release(),
-    Architecture: machine(),
+    KernelVersion: info.containerKernel?.kernel ?? info.kernel ?? release(),
+    Architecture: info.containerKernel?.arch ?? machine(),
     NCPU: availableParallelism(),
     MemTotal: totalmem(),
     Name: hostname(),
