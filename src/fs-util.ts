@@ -270,6 +270,18 @@ async function ignoreMissing(op: Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * Deletes a file if it is there. `rmSync(path, { force: true })` does the same but loads Node's rimraf module,
+ * which `tsbox run` and `exec` pay on every start.
+ */
+export function unlinkIfThere(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if (!isErrno(err, "ENOENT")) throw err;
+  }
+}
+
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as NodeJS.ErrnoException).code === code;
 }

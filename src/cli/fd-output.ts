@@ -1,4 +1,4 @@
-import { writeSync } from "node:fs";
+import { fstatSync, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
 
 /**
@@ -49,6 +49,8 @@ export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: ()
     get(_target, key) {
       if (key === "write") return write;
       if (key === "flushed") return flushed;
+      // Asked on every run (a pull's progress shows on a terminal only): answered without the stream where fstat can.
+      if (key === "isTTY" && !stream && surelyNoTerminal(fd)) return undefined;
       const s = theStream();
       const value: unknown = Reflect.get(s, key, s);
       return typeof value === "function" ? value.bind(s) : value;
@@ -60,4 +62,17 @@ export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: ()
       return key === "write" || key === "flushed" || Reflect.has(theStream(), key);
     },
   });
+}
+
+/**
+ * What fstat alone tells of isatty(3): a file, pipe or socket is no terminal, nor is a memory device (major 1:
+ * /dev/null, where benchmarks and cron send output). Any other character device needs the stream's answer.
+ */
+function surelyNoTerminal(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    return !st.isCharacterDevice() || ((st.rdev >> 8) & 0xfff) === 1;
+  } catch {
+    return false;
+  }
 }

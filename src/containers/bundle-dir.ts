@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { ownTempPrefix } from "../temp-names.js";
+import { unlinkIfThere } from "../fs-util.js";
 import { processStartTime } from "./state.js";
 
 /** Where a bundle being made lives before its rename (swept by prune once its maker is gone: `abandonedTemps`). */
@@ -45,7 +46,7 @@ export function makeBundleDir(paths: DataPaths, bundle: ContainerPaths, layers: 
 
 /** Once state.json is written it records the creator: the file goes. */
 export function dropCreator(bundle: ContainerPaths): void {
-  rmSync(join(bundle.dir, CREATOR), { force: true });
+  unlinkIfThere(join(bundle.dir, CREATOR));
 }
 
 /** Whether the bundle holds a container: it has a state, or a creator still making it. */

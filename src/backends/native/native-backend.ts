@@ -6,7 +6,7 @@ import { basename, join } from "node:path";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { ContainerError, TsboxError } from "../../errors.js";
 import { type Signal, signalNumber } from "../../signals.js";
-import { isErrno, randomHex } from "../../fs-util.js";
+import { isErrno, randomHex, unlinkIfThere } from "../../fs-util.js";
 import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
@@ -173,7 +173,7 @@ export class NativeBackend implements Backend {
   handOffExec(options: HandOffOptions & { pid: number; bundleDir: string; process: ProcessSpec }): Promise<never> {
     const processFile = writeProcessFile(options.bundleDir, options.process);
     return this.become(["exec", "--pid", String(options.pid), "--process", processFile, "--bundle", options.bundleDir, "--front-end"], options).catch((err: unknown) => {
-      rmSync(processFile, { force: true });
+      unlinkIfThere(processFile);
       throw err;
     });
   }
@@ -208,7 +208,7 @@ export class NativeBackend implements Backend {
       // A terminal of the container's own devpts: the process finds its name (ttyname) there.
       return options.detach ? await this.runDetached(args) : await this.runHelper(args, options.process, options, `/proc/${options.pid}/root`);
     } finally {
-      rmSync(processFile, { force: true });
+      unlinkIfThere(processFile);
     }
   }
 
