@@ -43,3 +43,33 @@ test("the main bundle's code cache grows with each new command, is kept otherwis
   assert.equal(replaced.header, "tsbox-cc1 ps");
   assert.ok(replaced.size > 4096);
 });
+
+/**
+ * What the start-up work (docs/architecture.md "CLI start-up") keeps off the short paths: node's stream stack,
+ * child_process, net, crypto and rimraf, each 1–35 internal modules that Node's own start did not load. Read from
+ * `process.moduleLoadList` when the command ends or (run) hands its process over to tsbox-runtime.
+ */
+test("short commands and run's start load none of node's heavy built-ins", (t) => {
+  const home = mkdtempSync(join(tmpdir(), "tsbox-modules-"));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const probe = join(home, "probe.cjs");
+  writeFileSync(
+    probe,
+    `const base = new Set(process.moduleLoadList);
+const dump = () => require("fs").writeFileSync(${JSON.stringify(join(home, "loaded"))}, process.moduleLoadList.filter((m) => !base.has(m)).join("\\n"));
+process.on("exit", dump);
+process.on("tsbox:exec", dump);
+`,
+  );
+  const env = { PATH: process.env.PATH ?? "", HOME: home, TSBOX_DATA_DIR: join(home, "data") };
+  const heavy = /^NativeModule (stream|internal\/streams\/.*|child_process|net|crypto|readline|fs\/promises|internal\/fs\/rimraf)$/;
+  const run = ["run", "--rm", "--network", "none", "busybox", "true"];
+  // The first run unpacks the embedded image (zlib, crypto): the second is the one every later start is.
+  execFileSync(process.execPath, [cliPath, ...run], { env, stdio: "ignore" });
+  for (const args of [["ps", "-a"], ["images"], run]) {
+    // stdout and stderr a pipe (a file is another stream class, no lighter); the run's output is checked too.
+    execFileSync(process.execPath, ["-r", probe, cliPath, ...args], { env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const loaded = readFileSync(join(home, "loaded"), "utf8").split("\n");
+    assert.deepEqual(loaded.filter((m) => heavy.test(m)), [], `tsbox ${args.join(" ")} loaded: ${loaded.join(" ")}`);
+  }
+});
