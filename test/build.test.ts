@@ -89,7 +89,7 @@ for (const who of identities()) {
       await assertNoLeaks(snap, [who]);
     });
     const cli = (args: string[], opts: { stdin?: string; expect?: number } = {}) => tsboxExpect(who, args, opts);
-    const build = (args: string[], opts: { stdin?: string | Buffer } = {}) => tsbox(who, ["build", ...args], { timeoutMs: 120_000, ...opts });
+    const build = (args: string[], opts: { stdin?: string | Buffer; env?: Record<string, string> } = {}) => tsbox(who, ["build", ...args], { timeoutMs: 120_000, ...opts });
     // The single-id user's containers have one id, 0: the files and the user are its.
     const id = who.name === "single" ? 0 : 1000;
 
@@ -386,6 +386,31 @@ for (const who of identities()) {
       const usage = await build([]);
       assert.equal(usage.code, 125);
       assert.match(usage.stderr, /requires exactly 1 argument/);
+      // A context's Dockerfile or .dockerignore that leads out of it is not read (a parse error printed the
+      // environment through /proc/self/environ); one that names a device is not read for ever; a link that stays
+      // inside the context is followed.
+      for (const [files, error] of [
+        [{ Dockerfile: { link: "/proc/self/environ" } }, /^tsbox: the Dockerfile Dockerfile is a symlink that leads out of the build context \(to \/proc\/\d+\/environ\)\n$/],
+        [{ Dockerfile: { link: outside } }, /the Dockerfile Dockerfile is a symlink that leads out of the build context/],
+        [{ Dockerfile: "FROM busybox\n", ".dockerignore": { link: "/dev/zero" } }, /^tsbox: the \.dockerignore \.dockerignore is a symlink that leads out of the build context \(to \/dev\/zero\)\n$/],
+        [{ Dockerfile: "FROM busybox\n", "dev-zero": { link: "/dev/zero" } }, null],
+      ] as const) {
+        const linked = context(who, `linked-${Math.random().toString(16).slice(2, 8)}`, files);
+        const r = await build(["-q", linked], { env: { SECRET_TOKEN: "s3cr3t" } });
+        if (error === null) {
+          assert.equal(r.code, 0, r.stderr);
+          await cli(["rmi", r.stdout.trim()]);
+          continue;
+        }
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, error);
+        assert.doesNotMatch(r.stderr, /s3cr3t/);
+      }
+      const inside = context(who, "linked-inside", { "docker/Dockerfile.prod": "FROM busybox\nCMD echo prod\n", Dockerfile: { link: "docker/Dockerfile.prod" } });
+      const prod = await build(["-q", "-t", "linked-inside", inside]);
+      assert.equal(prod.code, 0, prod.stderr);
+      assert.equal((await cli(["run", "--rm", "linked-inside"])).stdout, "prod\n");
+      await cli(["rmi", "linked-inside"]);
     });
 
     it("builds through the library API (Runtime.build)", async () => {

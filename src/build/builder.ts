@@ -124,11 +124,8 @@ export async function build(rt: Runtime, options: BuildOptions): Promise<BuildRe
   let text = options.dockerfileText;
   if (text === undefined) {
     const file = posix.resolve(context.root, options.dockerfile ?? "Dockerfile");
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      throw new BuildError(`failed to read the Dockerfile: ${options.dockerfile ?? "Dockerfile"}: no such file in ${options.context}`);
-    }
+    text = context.readFile(file, "Dockerfile");
+    if (text === undefined) throw new BuildError(`failed to read the Dockerfile: ${options.dockerfile ?? "Dockerfile"}: no such file in ${options.context}`);
   }
   const dockerfile = parseDockerfile(text);
   for (const tag of options.tags ?? []) checkTag(tag);

@@ -6,10 +6,16 @@
  * Inside a copied directory symlinks are copied as links, never followed.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from "node:fs";
+import { closeSync, createReadStream, fstatSync, lstatSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, type Stats } from "node:fs";
 import { join, posix, resolve, sep } from "node:path";
 import { BuildError } from "./build-error.js";
 import { hasWildcards, IgnoreRules, matchPath } from "./patterns.js";
+import { openRegular } from "../image/safe-open.js";
+
+/** A Dockerfile or .dockerignore larger than this is refused (docker's largest real ones are a few hundred KB). */
+const MAX_BUILD_FILE = 16 * 1024 * 1024;
+
+const isMissing = (err: unknown) => ["ENOENT", "ENOTDIR"].includes((err as NodeJS.ErrnoException).code ?? "");
 
 /** One file system entry of a source, named relative to what the copy creates. */
 export interface ContextItem {
@@ -53,14 +59,60 @@ export class BuildContext {
     const candidates = [...(dockerfile !== undefined ? [`${resolve(this.root, dockerfile)}.dockerignore`] : []), join(this.root, ".dockerignore")];
     let text = "";
     for (const file of candidates) {
-      try {
-        text = readFileSync(file, "utf8");
+      const read = this.readFile(file, ".dockerignore");
+      if (read !== undefined) {
+        text = read;
         break;
-      } catch {
-        // none here: the next, else nothing ignored
       }
+      // none here: the next, else nothing ignored
     }
     this.ignore = new IgnoreRules(text);
+  }
+
+  /**
+   * The Dockerfile or a .dockerignore: undefined when there is none. A context is often someone else's (a pull
+   * request's checkout), so a path in it must not lead out of it through a symlink (its content would reach the
+   * build log: `Dockerfile -> /proc/self/environ` printed the environment in a parse error), and what it names must
+   * be a regular file of sane size (`-> /dev/zero` read for ever). A path outside the context (`-f` elsewhere) is
+   * the user's own choice and may be a link, but must be a regular file too.
+   */
+  readFile(path: string, what: string): string | undefined {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw new BuildError(`cannot read the ${what} ${path}: ${(err as Error).message}`);
+    }
+    if (this.contains(path) && !this.contains(real)) throw new BuildError(`the ${what} ${this.shown(path)} is a symlink that leads out of the build context (to ${real})`);
+    let fd: number;
+    try {
+      fd = openRegular(real, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EACCES" && !lstatSync(real).isFile()) throw new BuildError(`the ${what} ${this.shown(path)} is not a regular file`);
+      throw new BuildError(`cannot read the ${what} ${this.shown(path)}: ${(err as Error).message}`);
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size > MAX_BUILD_FILE) throw new BuildError(`the ${what} ${this.shown(path)} is larger than ${MAX_BUILD_FILE / 1024 / 1024} MiB`);
+      // It may grow while we read: never past the limit.
+      const buf = Buffer.alloc(size + 1);
+      let n = 0;
+      for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
+      if (n > size) throw new BuildError(`the ${what} ${this.shown(path)} changed while it was read`);
+      return buf.subarray(0, n).toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private contains(path: string): boolean {
+    return path === this.root || path.startsWith(this.root + sep);
+  }
+
+  /** A path as the user would name it: relative to the context when inside it. */
+  private shown(path: string): string {
+    return this.contains(path) ? path.slice(this.root.length + 1) || "." : path;
   }
 
   /** The sources a COPY or ADD names, wildcards expanded; a missing or escaping one is an error. */
