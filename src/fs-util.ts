@@ -189,7 +189,7 @@ interface Top {
 }
 
 /** `dir` itself, or where it was moved to when its path is too long to walk below. */
-function shortened(dir: string, top: Top): string {
+function shortened(dir: Buffer, top: Top): string | Buffer {
   if (dir.length <= DEEP_PATH) return dir;
   for (;;) {
     const moved = join(top.path, `.tsbox-deep-${process.pid}-${top.moved++}`);
@@ -205,7 +205,17 @@ function shortened(dir: string, top: Top): string {
   }
 }
 
-function removeTreeSync(path: string, budget: { left: number }, top: Top): void {
+/**
+ * A child's path from its directory's and its name as the kernel gave it: a
+ * container may name files with bytes that are not UTF-8 (`caf\xe9`), which
+ * a string name would turn into U+FFFD (ENOENT on unlink, then ENOTEMPTY).
+ */
+function childPath(dir: string | Buffer, name: Buffer): Buffer {
+  return Buffer.concat([typeof dir === "string" ? Buffer.from(dir) : dir, SLASH, name]);
+}
+const SLASH = Buffer.from("/");
+
+function removeTreeSync(path: string | Buffer, budget: { left: number }, top: Top): void {
   if (--budget.left < 0) throw OVER_BUDGET;
   let st;
   try {
@@ -222,8 +232,8 @@ function removeTreeSync(path: string, budget: { left: number }, top: Top): void 
       // readdir below reports the real problem
     }
   }
-  for (const entry of readdirSync(path, { withFileTypes: true })) {
-    const child = join(path, entry.name);
+  for (const entry of readdirSync(path, { withFileTypes: true, encoding: "buffer" })) {
+    const child = childPath(path, entry.name);
     if (entry.isDirectory()) removeTreeSync(shortened(child, top), budget, top);
     else {
       if (--budget.left < 0) throw OVER_BUDGET;
@@ -241,7 +251,7 @@ function ignoreMissingSync(op: () => void): void {
   }
 }
 
-async function removeTreeAsync(path: string, top: Top): Promise<void> {
+async function removeTreeAsync(path: string | Buffer, top: Top): Promise<void> {
   let st;
   try {
     st = await lstat(path);
@@ -254,8 +264,8 @@ async function removeTreeAsync(path: string, top: Top): Promise<void> {
     return;
   }
   if ((st.mode & 0o700) !== 0o700) await chmod(path, (st.mode & 0o7777) | 0o700).catch(() => {});
-  for (const entry of await readdir(path, { withFileTypes: true })) {
-    const child = join(path, entry.name);
+  for (const entry of await readdir(path, { withFileTypes: true, encoding: "buffer" })) {
+    const child = childPath(path, entry.name);
     if (entry.isDirectory()) await removeTreeAsync(shortened(child, top), top);
     else await ignoreMissing(unlink(child));
   }
@@ -303,16 +313,17 @@ export function readdirOrEmpty(dir: string): string[] {
  * Linux each directory is opened `O_NOFOLLOW` below its parent's descriptor
  * (`/proc/self/fd/N/name`), so the walk never leaves the tree.
  */
-export async function treeBytes(dir: string): Promise<number> {
-  if (process.platform !== "linux") return treeBytesByPath(dir);
+export async function treeBytes(dir: string | Buffer): Promise<number> {
+  if (process.platform !== "linux") return treeBytesByPath(dir.toString());
   const opened = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch(() => undefined);
   if (!opened) return 0;
   try {
     const here = `/proc/self/fd/${opened.fd}`;
     let total = 0;
-    for (const e of await readdir(here, { withFileTypes: true }).catch(() => [])) {
-      if (e.isDirectory()) total += await treeBytes(`${here}/${e.name}`);
-      else total += (await lstat(`${here}/${e.name}`).catch(() => ({ size: 0 }))).size;
+    // Names as bytes: a container's need not be UTF-8 (see childPath).
+    for (const e of await readdir(here, { withFileTypes: true, encoding: "buffer" }).catch(() => [])) {
+      if (e.isDirectory()) total += await treeBytes(childPath(here, e.name));
+      else total += (await lstat(childPath(here, e.name)).catch(() => ({ size: 0 }))).size;
     }
     return total;
   } finally {

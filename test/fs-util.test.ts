@@ -53,3 +53,19 @@ it("removeTree and removeTreeNow remove a tree nested deeper than PATH_MAX, read
     assert.equal(existsSync(top), false, `${name}: before, ENAMETOOLONG and the tree left`);
   }
 });
+
+it("removeTree and removeTreeNow remove names that are not UTF-8, and treeBytes counts their files", async () => {
+  // A container may name files with any bytes but "/" and NUL: as a string, caf\xe9 became caf\ufffd (ENOENT on
+  // unlink, then ENOTEMPTY, and the container's layer and volumes were left for good).
+  for (const [name, remove] of [["async", removeTree], ["sync", async (p: string) => removeTreeNow(p)]] as const) {
+    const top = join(dir, `bytes-${name}`);
+    const odd = Buffer.concat([Buffer.from(`${top}/caf`), Buffer.from([0xe9])]);
+    mkdirSync(top);
+    mkdirSync(odd);
+    writeFileSync(Buffer.concat([odd, Buffer.from("/x"), Buffer.from([0xff])]), "12345");
+    writeFileSync(Buffer.concat([Buffer.from(`${top}/`), Buffer.from([0xfe, 0xff])]), "67");
+    assert.equal(await treeBytes(top), 7, `${name}: both files counted`);
+    await remove(top);
+    assert.equal(existsSync(top), false, `${name}: the tree is gone`);
+  }
+});
