@@ -331,6 +331,35 @@ for (const who of identities()) {
       oneLineError(await tsbox(who, ["run", "--rm", "test/diffid:1", "true"], { env }), /does not match its diff_id/);
     });
 
+    it("loads an index nested to multiply each manifest once, and refuses a malformed manifest.json or config with what is wrong", async () => {
+      const env = freshStore(who);
+      // Five levels of indexes, each listing the next ten times: 100,000 entries of one manifest when flattened.
+      const layout = await layoutWith("test/nested:1", [[file("n")]]);
+      const indexPath = join(layout, "index.json");
+      const top = JSON.parse(readFileSync(indexPath, "utf8")) as { manifests: Record<string, unknown>[] };
+      let inner: Record<string, unknown> = { ...top.manifests[0]!, annotations: undefined };
+      for (let level = 0; level < 5; level++) {
+        const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: Array(10).fill(inner) }));
+        const digest = sha256Digest(body);
+        writeFileSync(join(layout, "blobs", "sha256", digest.slice(7)), body);
+        inner = { mediaType: "application/vnd.oci.image.index.v1+json", digest, size: body.length };
+      }
+      top.manifests = [{ ...inner, annotations: top.manifests[0]!.annotations }];
+      writeFileSync(indexPath, JSON.stringify(top));
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}}"], { env })).stdout, "test/nested:1\n");
+      const archive = join(who.scratch, "malformed-docker.tar");
+      const t = new TarWriter();
+      t.add({ path: "manifest.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("{}") });
+      writeFileSync(archive, t.finish());
+      oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /manifest\.json of the archive is malformed: expected a list of \{Config, RepoTags, Layers\}/);
+      const bad = new TarWriter();
+      bad.add({ path: "config.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from(JSON.stringify({ os: "linux", architecture: "amd64", rootfs: { type: "layers", diff_ids: [] }, history: "x" })) });
+      bad.add({ path: "manifest.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from(JSON.stringify([{ Config: "config.json", RepoTags: ["test/bad:1"], Layers: [] }])) });
+      writeFileSync(archive, bad.finish());
+      oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /archive image config\.json: malformed image config \(history must be a list of objects\)/);
+    });
+
     it("refuses a blob whose content does not match its digest", async () => {
       const env = freshStore(who);
       const layout = await layoutWith("test/digest:1", [[file("a", "original")]]);

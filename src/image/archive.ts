@@ -1,3 +1,4 @@
+import { checkConfig } from "./shape.js";
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, mkdtemp, open, readFile, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
@@ -8,7 +9,7 @@ import { writeTo } from "../stream-write.js";
 import { isErrno, removeTree, writeOutputFile } from "../fs-util.js";
 import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
-import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "./oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
 import { canonicalName, familiarName, parseReference } from "./reference.js";
 import type { ImageStore } from "./store.js";
 import { readTar } from "./tar.js";
@@ -217,16 +218,26 @@ export function dockerArchiveImage(
 async function importDockerArchive(store: ImageStore, dir: string): Promise<string[]> {
   let entries: DockerArchiveEntry[];
   try {
-    entries = JSON.parse(await readFile(join(dir, "manifest.json"), "utf8")) as DockerArchiveEntry[];
+    entries = JSON.parse((await readCapped(join(dir, "manifest.json"), MAX_MANIFEST_FILE, "manifest.json")).toString("utf8")) as DockerArchiveEntry[];
   } catch (err) {
+    if (err instanceof ImageError) throw err;
     throw new ImageError("manifest.json of the archive is not valid JSON", err);
   }
+  const wellFormed = (e: DockerArchiveEntry) =>
+    typeof e?.Config === "string" && Array.isArray(e.Layers) && e.Layers.every((l) => typeof l === "string") && (e.RepoTags == null || (Array.isArray(e.RepoTags) && e.RepoTags.every((t) => typeof t === "string")));
+  if (!Array.isArray(entries) || !entries.every(wellFormed)) throw new ImageError("manifest.json of the archive is malformed: expected a list of {Config, RepoTags, Layers}");
   const layout = store.layout;
   await layout.init();
   const loaded: string[] = [];
   for (const entry of entries) {
-    const configData = await readFile(await inside(dir, entry.Config));
-    const config = JSON.parse(configData.toString("utf8")) as ImageConfig;
+    const configData = await readCapped(await inside(dir, entry.Config), MAX_CONFIG_BYTES, `archive image ${entry.Config}`);
+    let config: ImageConfig;
+    try {
+      config = JSON.parse(configData.toString("utf8")) as ImageConfig;
+    } catch (err) {
+      throw new ImageError(`archive image ${entry.Config}: its config is not valid JSON`, err);
+    }
+    checkConfig(config, `archive image ${entry.Config}`);
     const configBlob = await layout.writeBlob(configData);
     const layers: { digest: string; size: number; head: Uint8Array }[] = [];
     for (const path of entry.Layers) {
@@ -283,3 +294,12 @@ async function exists(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined)) !== undefined;
 }
 
+/** A docker-archive's manifest.json lists its images: a few KB each. */
+const MAX_MANIFEST_FILE = 16 * 1024 * 1024;
+
+/** A small file of the archive, refused past `max` bytes before it is read (a hostile one may be any size). */
+async function readCapped(path: string, max: number, what: string): Promise<Buffer> {
+  const size = (await stat(path)).size;
+  if (size > max) throw new ImageError(`${what} is ${size} bytes, more than ${max}`);
+  return readFile(path);
+}

@@ -94,3 +94,6 @@ export function isManifestMediaType(mediaType: string | undefined): boolean {
 export function isIndexMediaType(mediaType: string | undefined): boolean {
   return mediaType === MediaType.ociIndex || mediaType === MediaType.dockerManifestList;
 }
+
+/** An image config: read whole by every later `images` and `run`, so capped as containers/image caps it (4 MiB). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;

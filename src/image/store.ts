@@ -12,10 +12,12 @@ import {
   type ImageManifest,
   isIndexMediaType,
   isManifestMediaType,
+  MAX_CONFIG_BYTES,
   MediaType,
   type Platform,
 } from "./oci.js";
 import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
+import { checkConfig, checkManifest } from "./shape.js";
 import { canonicalName, familiarName, type ImageReference, parseReference } from "./reference.js";
 import { compareText } from "../compare.js";
 
@@ -403,8 +405,12 @@ export class ImageStore {
     let firstError: unknown;
     for (const d of candidates) {
       try {
-        const manifest = await source.readJsonBlob<ImageManifest>(d.digest);
-        if (!manifest.config || !Array.isArray(manifest.layers)) throw new ImageError(`manifest ${d.digest} is malformed`);
+        const manifest = checkManifest(await source.readJsonBlob<unknown>(d.digest), `manifest ${d.digest}`);
+        if (!(manifest.config.size <= MAX_CONFIG_BYTES)) throw new ImageError(`image ${name}: its config is ${manifest.config.size} bytes, more than ${MAX_CONFIG_BYTES}`);
+        const config = await source.readJsonBlob<unknown>(manifest.config.digest).catch((err: unknown) => {
+          throw new ImageError(`image ${name}: its config ${manifest.config.digest} is missing or not JSON`, err);
+        });
+        checkConfig(config, `image ${name}`);
         await this.layout.init();
         for (const blob of [manifest.config, ...manifest.layers]) await this.copyBlob(source, blob);
         await this.copyBlob(source, d);
@@ -434,7 +440,10 @@ export class ImageStore {
     await this.layout.updateIndex(async (index) => {
       for (const d of manifests) {
         if (!d.platform) throw new Error(`putManifests: ${d.digest} has no platform`);
+        checkPlatformShape(name, d.platform);
         const manifest = await this.layout.readJsonBlob<ImageManifest>(d.digest);
+        // Every later `images` and `run` reads the config whole: a hostile one of 400 MB cost 1.3 GB each time.
+        if (!(manifest.config?.size <= MAX_CONFIG_BYTES)) throw new ImageError(`image ${name}: its config is ${manifest.config?.size} bytes, more than ${MAX_CONFIG_BYTES}`);
         for (const blob of [manifest.config, ...manifest.layers]) {
           if (!existsSync(this.layout.blobPath(blob.digest))) throw new ImageError(`image ${name}: blob ${blob.digest} is no longer in the store (pruned meanwhile?): pull or load it again`);
         }
@@ -605,27 +614,51 @@ const shortHex = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12)
  * the image config when the descriptor has none). Attestation manifests
  * (`unknown/unknown`) are no images. Unreadable documents name nothing.
  */
-async function manifestsIn(layout: OciLayout, descriptor: Descriptor, depth = 0): Promise<Descriptor[]> {
+async function manifestsIn(layout: OciLayout, descriptor: Descriptor): Promise<Descriptor[]> {
+  const found = new Map<string, Descriptor>();
+  await collectManifests(layout, descriptor, 0, found, new Set());
+  return [...found.values()];
+}
+
+/** An index (nested ones counted) naming more distinct documents than this is refused: real ones name a few dozen. */
+const MAX_INDEX_ENTRIES = 1000;
+
+/**
+ * `manifestsIn`'s walk: each document once (an archive of five nested indexes listing the next ten times each
+ * became 100,000 identical entries, and a larger one a stack overflow), at most MAX_INDEX_ENTRIES of them.
+ */
+async function collectManifests(layout: OciLayout, descriptor: Descriptor, depth: number, found: Map<string, Descriptor>, seen: Set<string>): Promise<void> {
+  const key = `${descriptor.digest} ${descriptor.platform ? formatPlatform(descriptor.platform) : ""}`;
+  if (seen.has(key)) return;
+  seen.add(key);
+  if (seen.size > MAX_INDEX_ENTRIES) throw new ImageError(`${descriptor.digest}: an index that names more than ${MAX_INDEX_ENTRIES} manifests is not loaded`);
+  const one = await oneManifest(layout, descriptor, depth);
+  if (Array.isArray(one)) {
+    for (const d of one) await collectManifests(layout, d, depth + 1, found, seen);
+  } else if (one && !found.has(one.digest)) {
+    found.set(one.digest, one);
+  }
+}
+
+/** A platform manifest (with its platform), an index's entries (a list), or nothing. */
+async function oneManifest(layout: OciLayout, descriptor: Descriptor, depth: number): Promise<Descriptor | Descriptor[] | undefined> {
   if (isManifestMediaType(descriptor.mediaType)) {
-    if (descriptor.platform) return descriptor.platform.os === "unknown" ? [] : [descriptor];
+    if (descriptor.platform) return descriptor.platform.os === "unknown" ? undefined : descriptor;
     try {
       const manifest = await layout.readJsonBlob<ImageManifest>(descriptor.digest);
       const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
-      return [{ ...descriptor, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } }];
+      return { ...descriptor, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
     } catch {
-      return [];
+      return undefined;
     }
   }
-  if (!isIndexMediaType(descriptor.mediaType) || depth > 4) return [];
-  let index: ImageIndex;
+  if (!isIndexMediaType(descriptor.mediaType) || depth > 4) return undefined;
   try {
-    index = await layout.readJsonBlob<ImageIndex>(descriptor.digest);
+    const index = await layout.readJsonBlob<ImageIndex>(descriptor.digest);
+    return Array.isArray(index.manifests) ? index.manifests.filter((d) => typeof d === "object" && d !== null) : undefined;
   } catch {
-    return [];
+    return undefined;
   }
-  const out: Descriptor[] = [];
-  for (const d of index.manifests ?? []) out.push(...(await manifestsIn(layout, d, depth + 1)));
-  return out;
 }
 
 function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean {
@@ -673,5 +706,18 @@ function descriptorNameMatches(d: Descriptor, ref: ImageReference): boolean {
     return canonicalName(parseReference(full)) === canonicalName(ref);
   } catch {
     return false;
+  }
+}
+
+/**
+ * An image's platform as its config or index says it, before it is stored: printed by `pull`, `images` and
+ * `inspect` and matched against the backend's, so only the characters platforms have (a hostile registry put
+ * terminal escapes there, shown on every `images`).
+ */
+function checkPlatformShape(name: string, p: Platform): void {
+  for (const value of [p.os, p.architecture, ...(p.variant !== undefined ? [p.variant] : [])]) {
+    if (typeof value !== "string" || !/^[a-z0-9][a-z0-9._-]{0,31}$/i.test(value)) {
+      throw new ImageError(`image ${name} names a malformed platform: ${JSON.stringify([p.os, p.architecture, p.variant].filter((v) => v !== undefined).join("/"))}`);
+    }
   }
 }

@@ -32,6 +32,12 @@ export async function* bodyChunks(res: Response, signal?: AbortSignal): AsyncGen
 
 /** The whole body, refusing more than `limit` bytes (`tooLarge` names the error) without reading on. */
 export async function bodyBytes(res: Response, signal: AbortSignal | undefined, limit: number, tooLarge: () => Error): Promise<Buffer> {
+  const body = await bodyLimited(res, signal, limit, tooLarge);
+  return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
+/** `bodyBytes` as a Uint8Array, for the browser's pull (no Buffer there). */
+export async function bodyLimited(res: Response, signal: AbortSignal | undefined, limit: number, tooLarge: () => Error): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of bodyChunks(res, signal)) {
@@ -39,5 +45,21 @@ export async function bodyBytes(res: Response, signal: AbortSignal | undefined, 
     if (size > limit) throw tooLarge();
     parts.push(chunk);
   }
-  return Buffer.concat(parts, size);
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) out.set(p, (at += p.byteLength) - p.byteLength);
+  return out;
+}
+
+/** At most the first `limit` bytes of the body, the rest not read (an error page that never ends). Browser-safe. */
+export async function bodyPrefix(res: Response, signal: AbortSignal | undefined, limit: number): Promise<Uint8Array> {
+  const out = new Uint8Array(limit);
+  let size = 0;
+  for await (const chunk of bodyChunks(res, signal)) {
+    const take = Math.min(chunk.byteLength, limit - size);
+    out.set(chunk.subarray(0, take), size);
+    size += take;
+    if (size >= limit) break;
+  }
+  return out.subarray(0, size);
 }

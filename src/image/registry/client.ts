@@ -2,7 +2,7 @@ import { ImageError, TsboxError } from "../../errors.js";
 import { sha256Digest } from "../hash.js";
 import { bodyBytes } from "./body.js";
 import { type Credentials, findCredentials } from "./credentials.js";
-import { type Challenge, isLoopbackRegistry, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseChallenge, pullScope, registryError, registryHost, registryHostname } from "./endpoint.js";
+import { type Challenge, isLoopbackRegistry, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, parseChallenge, pullScope, registryError, registryHost, registryHostname } from "./endpoint.js";
 
 export { MANIFEST_ACCEPT, parseChallenge, pullScope, pushScope, registryError } from "./endpoint.js";
 
@@ -47,6 +47,9 @@ export interface RequestOptions {
 
 /** Redirects followed per request (fetch's own limit is 20). */
 const MAX_REDIRECTS = 10;
+
+/** `pull -a` follows at most this many pages of a tag list (1,000 tags each by our request). */
+const MAX_TAG_PAGES = 100;
 
 export class RegistryClient {
   readonly baseUrl: string;
@@ -113,7 +116,9 @@ export class RegistryClient {
   async listTags(repo: string, limit = 10_000): Promise<string[]> {
     const tags: string[] = [];
     let path: string | null = `/v2/${repo}/tags/list?n=1000`;
-    while (path !== null && tags.length < limit) {
+    // A page that adds no tag ends the list: a registry whose empty pages link to themselves kept this going for ever.
+    for (let pages = 0, before = -1; path !== null && tags.length < limit && tags.length > before && pages < MAX_TAG_PAGES; pages++) {
+      before = tags.length;
       const res: Response = await this.request("GET", path, { scopes: [pullScope(repo)] });
       if (!res.ok) throw await registryError(res, `${this.domain}/${repo}`);
       const data = await bodyBytes(res, this.signal, MAX_MANIFEST_BYTES, () => new ImageError(`the tag list of ${repo} is too large`));
@@ -207,7 +212,15 @@ export class RegistryClient {
       throw c ? new ImageError(`login to ${this.domain} failed: wrong username or password`) : this.loginRequired();
     }
     if (!res.ok) throw await registryError(res, `token from ${url.host}`);
-    const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
+    // A token reply is small (a JWT): one that goes on is refused, not buffered (containers/image caps it at 1 MiB too).
+    const reply = await bodyBytes(res, this.signal, MAX_TOKEN_BYTES, () => new ImageError(`the token server of ${this.domain} sent more than ${MAX_TOKEN_BYTES} bytes`));
+    const body = ((): { token?: string; access_token?: string } => {
+      try {
+        return JSON.parse(reply.toString("utf8")) ?? {};
+      } catch {
+        return {};
+      }
+    })();
     const token = body.token ?? body.access_token;
     if (typeof token !== "string" || token === "") throw new ImageError(`the token server of ${this.domain} returned no token`);
     return `Bearer ${token}`;
@@ -249,10 +262,20 @@ async function followRedirects(req: HopRequest, authFor: (url: URL) => string | 
     if (authorization) headers.authorization = authorization;
     const body = withBody ? req.body!() : undefined;
     let res: Response;
+    // fetch keeps its listener on the signal it is given until the request is garbage (undici): the caller's one
+    // signal then gathered one per request (MaxListenersExceededWarning after 10 tag pages). Each hop gets a signal
+    // of its own, which the caller's aborts until the answer's headers are in; its body is read racing the
+    // caller's signal itself (body.ts).
+    const perHop = new AbortController();
+    const forward = () => perHop.abort(req.signal?.reason);
+    if (req.signal?.aborted) forward();
+    req.signal?.addEventListener("abort", forward, { once: true });
     try {
-      res = await fetch(target, { method, headers, redirect: "manual", signal: req.signal, ...(body !== undefined ? { body: body as BodyInit, duplex: "half" } : {}) } as RequestInit);
+      res = await fetch(target, { method, headers, redirect: "manual", signal: perHop.signal, ...(body !== undefined ? { body: body as BodyInit, duplex: "half" } : {}) } as RequestInit);
     } catch (err) {
       throw networkError(err, target.host);
+    } finally {
+      req.signal?.removeEventListener("abort", forward);
     }
     const location = res.headers.get("location");
     if (![301, 302, 303, 307, 308].includes(res.status) || !location) return withUrl(res, url);

@@ -66,11 +66,14 @@ export async function downloadBlob(layout: OciLayout, client: RegistryClient, re
       if (res.status !== 200 && res.status !== 206) throw await registryError(res, `blob ${blob.digest} of ${client.domain}/${repo}`);
       const start = res.status === 206 ? Number(/^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1] ?? NaN) : 0;
       if (start !== counter.size) {
-        // A full body (200) or a range we did not ask for: start over.
-        await res.body?.cancel().catch(() => {});
+        // A full body (200: the registry ignored the range) is read from its start; a range we did not ask for is
+        // dropped and the whole blob asked for. (The full body was dropped too, and the pull failed with 0 bytes.)
         counter = new DigestCounter();
-        if (start !== 0) res = await get(0);
-        if (!res.ok) throw await registryError(res, `blob ${blob.digest} of ${client.domain}/${repo}`);
+        if (start !== 0) {
+          await res.body?.cancel().catch(() => {});
+          res = await get(0);
+          if (!res.ok) throw await registryError(res, `blob ${blob.digest} of ${client.domain}/${repo}`);
+        }
       }
       if (counter.size === 0) await fh.truncate(0);
       options.onProgress?.(counter.size, blob.size);

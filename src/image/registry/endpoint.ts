@@ -5,6 +5,7 @@
  * error bodies.
  */
 import { ImageError, type TsboxError } from "../../errors.js";
+import { bodyPrefix } from "./body.js";
 import { MediaType } from "../oci.js";
 import { DEFAULT_DOMAIN } from "../reference.js";
 
@@ -12,6 +13,8 @@ export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList
 
 /** Manifests and indexes are small; anything larger is refused rather than buffered. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** A token server's reply (a JWT and a few fields). */
+export const MAX_TOKEN_BYTES = 1024 * 1024;
 
 /** The host a registry domain is reached at (docker.io's API is on registry-1.docker.io). */
 export function registryHost(domain: string): string {
@@ -59,7 +62,8 @@ export function parseChallenge(header: string | null): Challenge | undefined {
 export async function registryError(res: Response, what: string): Promise<TsboxError> {
   let detail = "";
   try {
-    const text = (await res.text()).slice(0, 4096);
+    // Only the start of it: a hostile registry's error page may never end (read whole, 1.5 GiB took 3 GB).
+    const text = new TextDecoder().decode(await bodyPrefix(res, undefined, 4096));
     const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     detail = (body.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ");
   } catch {

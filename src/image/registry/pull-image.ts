@@ -1,6 +1,7 @@
+import { checkConfig, checkIndex, checkManifest } from "../shape.js";
 import { ImageError } from "../../errors.js";
 import type { LayerCache } from "../layers.js";
-import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "../oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "../oci.js";
 import { formatPlatform, hostPlatform } from "../platform.js";
 import { canonicalName, type ImageReference, parseReference } from "../reference.js";
 import type { ImageStore } from "../store.js";
@@ -73,7 +74,7 @@ export async function pullImage(store: ImageStore, input: string, options: PullO
   if (isIndexMediaType(top.mediaType)) {
     indexDigest = top.digest;
     indexData = top.data;
-    const index = JSON.parse(top.data.toString("utf8")) as ImageIndex;
+    const index = checkIndex(parseJson(top.data, `index ${top.digest}`), `${displayName(ref)}: index ${top.digest}`);
     const chosen = selectPlatform(index, platform);
     if (!chosen) {
       const offered = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : "?")).join(", ");
@@ -85,8 +86,7 @@ export async function pullImage(store: ImageStore, input: string, options: PullO
   if (!isManifestMediaType(top.mediaType)) {
     throw new ImageError(`${displayName(ref)}: unsupported manifest type ${top.mediaType || "(none)"}${/v1\+prettyjws|v1\+json/.test(top.mediaType) ? " (docker schema 1 images are not supported)" : ""}`);
   }
-  const manifest = JSON.parse(top.data.toString("utf8")) as ImageManifest;
-  if (!manifest.config?.digest || !Array.isArray(manifest.layers)) throw new ImageError(`manifest ${top.digest} is malformed`);
+  const manifest = checkManifest(parseJson(top.data, `manifest ${top.digest}`), `${displayName(ref)}: manifest ${top.digest}`);
   for (const layer of manifest.layers) {
     if (!LAYER_TYPES.has(layer.mediaType)) throw new ImageError(`${displayName(ref)}: unsupported layer type ${layer.mediaType}`);
   }
@@ -102,8 +102,12 @@ export async function pullImage(store: ImageStore, input: string, options: PullO
     });
   };
 
+  // Refused before a byte of it is fetched (the store would refuse it afterwards).
+  if (!(manifest.config.size <= MAX_CONFIG_BYTES)) throw new ImageError(`${displayName(ref)}: its config is ${manifest.config.size} bytes, more than ${MAX_CONFIG_BYTES}`);
   await fetchBlob(manifest.config, "config");
-  const config = await layout.readJsonBlob<ImageConfig>(manifest.config.digest);
+  const config = checkConfig(await layout.readJsonBlob<unknown>(manifest.config.digest).catch((err: unknown) => {
+    throw new ImageError(`${displayName(ref)}: its config ${manifest.config.digest} is not valid JSON`, err);
+  }), `${displayName(ref)}`);
   // A single-platform image says its platform only in its config: refuse a wrong one before any layer.
   if (!indexDigest && (config.os !== platform.os || config.architecture !== platform.architecture)) {
     const has = formatPlatform({ os: config.os ?? "?", architecture: config.architecture ?? "?", ...(config.variant ? { variant: config.variant } : {}) });
@@ -168,4 +172,12 @@ async function pool(tasks: (() => Promise<void>)[], limit: number): Promise<void
   };
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
   if (failed !== undefined) throw failed;
+}
+
+function parseJson(data: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(data.toString("utf8"));
+  } catch (err) {
+    throw new ImageError(`${what} is not valid JSON`, err);
+  }
 }

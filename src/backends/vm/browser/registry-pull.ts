@@ -11,9 +11,10 @@
  */
 import { ImageError } from "../../../errors.js";
 import { assertDigest } from "../../../image/digest.js";
-import { type Descriptor, type ImageIndex } from "../../../image/oci.js";
+import { type Descriptor, type ImageIndex, MAX_CONFIG_BYTES } from "../../../image/oci.js";
 import { canonicalName, parseReference } from "../../../image/reference.js";
-import { isLoopbackRegistry, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseChallenge, pullScope, registryError, registryHost } from "../../../image/registry/endpoint.js";
+import { isLoopbackRegistry, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, parseChallenge, pullScope, registryError, registryHost } from "../../../image/registry/endpoint.js";
+import { bodyLimited } from "../../../image/registry/body.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import { concat } from "../core/bytes.js";
 import type { BrowserStore } from "./browser-store.js";
@@ -46,7 +47,8 @@ export async function pullImage(store: BrowserStore, input: string, onProgress: 
       if (listed.has(digest)) return manifest((await registry.manifest(digest)).bytes);
       const id = digest.slice("sha256:".length, "sha256:".length + 12);
       const kind = configs.has(digest) ? "config" : "layer";
-      const bytes = await registry.blob(digest, (current, total) => onProgress({ id, kind, status: "downloading", current, ...(total !== undefined ? { total } : {}) }));
+      const progress = (current: number, total: number | undefined) => onProgress({ id, kind, status: "downloading", current, ...(total !== undefined ? { total } : {}) });
+      const bytes = await registry.blob(digest, progress, kind === "config" ? MAX_CONFIG_BYTES : Infinity);
       onProgress({ id, kind, status: "done", current: bytes.length, total: bytes.length });
       return bytes;
     },
@@ -73,8 +75,7 @@ class PageRegistry {
     const what = `${this.domain}/${this.repo}:${reference}`;
     const res = await this.get(`/v2/${this.repo}/manifests/${reference}`, { accept: MANIFEST_ACCEPT });
     if (!res.ok) throw await registryError(res, what);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (bytes.length > MAX_MANIFEST_BYTES) throw new ImageError(`manifest ${what} is too large (${bytes.length} bytes)`);
+    const bytes = await bodyLimited(res, undefined, MAX_MANIFEST_BYTES, () => new ImageError(`manifest ${what} is too large (over ${MAX_MANIFEST_BYTES} bytes)`));
     const digest = `sha256:${await sha256Hex(bytes)}`;
     if (reference.startsWith("sha256:") && digest !== reference) throw new ImageError(`manifest ${what} does not match its digest (got ${digest})`);
     // The header is readable only where the registry exposes it; where it is, it must agree.
@@ -85,7 +86,7 @@ class PageRegistry {
   }
 
   /** A blob's bytes (checked against the digest by the importer), `progress` told as they arrive. */
-  async blob(digest: string, progress: (current: number, total: number | undefined) => void): Promise<Uint8Array> {
+  async blob(digest: string, progress: (current: number, total: number | undefined) => void, limit = Infinity): Promise<Uint8Array> {
     const res = await this.get(`/v2/${this.repo}/blobs/${digest}`);
     if (!res.ok || !res.body) throw await registryError(res, `${this.domain}/${this.repo}@${digest}`);
     const length = Number(res.headers.get("content-length"));
@@ -99,6 +100,10 @@ class PageRegistry {
       if (done) break;
       chunks.push(value);
       current += value.length;
+      if (current > limit) {
+        await reader.cancel().catch(() => {});
+        throw new ImageError(`blob ${digest} from ${this.domain} is larger than ${limit} bytes`);
+      }
       // A few events a second: each one crosses to the page.
       if (performance.now() - told >= PROGRESS_EVERY_MS) (told = performance.now()), progress(current, total);
     }
@@ -119,7 +124,7 @@ class PageRegistry {
     realm.searchParams.append("scope", pullScope(this.repo));
     const tokenRes = await this.fetch(realm.toString(), {});
     if (!tokenRes.ok) throw await registryError(tokenRes, `${this.domain}: an anonymous token`);
-    const body = parse<{ token?: string; access_token?: string }>(new Uint8Array(await tokenRes.arrayBuffer()));
+    const body = parse<{ token?: string; access_token?: string }>(await bodyLimited(tokenRes, undefined, MAX_TOKEN_BYTES, () => new ImageError(`${this.domain}: its token server sent more than ${MAX_TOKEN_BYTES} bytes`)));
     this.token = body.token ?? body.access_token;
     if (!this.token) throw new ImageError(`${this.domain}: its token server sent no token`);
     return this.fetch(this.base + path, headers);

@@ -1,0 +1,54 @@
+/**
+ * The JSON an image is made of — indexes, manifests, configs — comes from a
+ * registry or an archive, so from anybody: checked for the shape the rest of
+ * tsbox reads before it is stored (pull, load), so a hostile or broken one
+ * is refused with what is wrong instead of a JavaScript TypeError later
+ * ("imageEnv.forEach is not a function" at `run`).
+ */
+import { ImageError } from "../errors.js";
+import { isDigest } from "./digest.js";
+import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from "./oci.js";
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const isStringList = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string");
+const absent = (v: unknown) => v === undefined || v === null;
+
+function descriptor(d: unknown): d is Descriptor {
+  return isObject(d) && typeof d.mediaType === "string" && typeof d.digest === "string" && isDigest(d.digest) && Number.isSafeInteger(d.size) && (d.size as number) >= 0;
+}
+
+export function checkIndex(value: unknown, what: string): ImageIndex {
+  if (!isObject(value) || !Array.isArray(value.manifests) || !value.manifests.every(descriptor)) {
+    throw new ImageError(`${what}: malformed index (expected "manifests": a list of descriptors with mediaType, digest and size)`);
+  }
+  return value as unknown as ImageIndex;
+}
+
+export function checkManifest(value: unknown, what: string): ImageManifest {
+  if (!isObject(value) || !descriptor(value.config) || !Array.isArray(value.layers) || !value.layers.every(descriptor)) {
+    throw new ImageError(`${what}: malformed manifest (expected a config descriptor and a list of layer descriptors)`);
+  }
+  return value as unknown as ImageManifest;
+}
+
+/** What `run`, `inspect`, `history` and the builder read of a config, each of the type they read it as. */
+export function checkConfig(value: unknown, what: string): ImageConfig {
+  const bad = (field: string, expected: string) => new ImageError(`${what}: malformed image config (${field} must be ${expected})`);
+  if (!isObject(value)) throw bad("the config", "a JSON object");
+  if (typeof value.os !== "string" || typeof value.architecture !== "string") throw bad("os and architecture", "strings");
+  if (!absent(value.variant) && typeof value.variant !== "string") throw bad("variant", "a string");
+  const rootfs = value.rootfs;
+  if (!isObject(rootfs) || !Array.isArray(rootfs.diff_ids) || !rootfs.diff_ids.every((d) => typeof d === "string" && isDigest(d))) throw bad("rootfs.diff_ids", "a list of sha256 digests");
+  if (!absent(value.history) && !(Array.isArray(value.history) && value.history.every(isObject))) throw bad("history", "a list of objects");
+  const run = value.config;
+  if (!absent(run)) {
+    if (!isObject(run)) throw bad("config", "an object");
+    for (const key of ["Env", "Entrypoint", "Cmd"]) if (!absent(run[key]) && !isStringList(run[key])) throw bad(`config.${key}`, "a list of strings");
+    for (const key of ["User", "WorkingDir", "StopSignal"]) if (!absent(run[key]) && typeof run[key] !== "string") throw bad(`config.${key}`, "a string");
+    for (const key of ["Labels", "ExposedPorts", "Volumes"]) if (!absent(run[key]) && !isObject(run[key])) throw bad(`config.${key}`, "an object");
+    const labels = run.Labels;
+    if (isObject(labels) && !Object.values(labels).every((l) => typeof l === "string")) throw bad("config.Labels", "an object of strings");
+  }
+  return value as unknown as ImageConfig;
+}
