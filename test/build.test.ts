@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { createServer } from "node:http";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -228,6 +229,26 @@ for (const who of identities()) {
       assert.equal(out.stdout, `unpacked\n640:${owner}\nfile\n`, "an archive is unpacked, whatever the destination's name");
       assert.equal(await layerOwner(who, "added", "opt/inner/file"), who.name === "single" ? "0/0" : "7/8", "with its owners");
       await cli(["rmi", "stdin:1", "added"]);
+      // ADD of a URL: streamed to a file in the data dir (held in memory, 1.5 GiB took 6.4 GB), 0600 and dated by
+      // Last-Modified as docker's, and the file gone with the step.
+      const server = createServer((_req, res) => {
+        res.writeHead(200, { "content-length": String(8 * 1024 * 1024), "last-modified": "Tue, 01 Jan 2030 00:00:00 GMT" });
+        for (let i = 0; i < 128; i++) res.write(Buffer.alloc(65536, i));
+        res.end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/data/big.bin`;
+        const fromUrl = await build(["-q", "-t", "from-url", "-"], { stdin: `FROM busybox\nADD ${url} /dl/\n` });
+        assert.equal(fromUrl.code, 0, fromUrl.stderr);
+        const got = await cli(["run", "--rm", "from-url", "sh", "-c", "stat -c '%s %a %Y' /dl/big.bin; tail -c 1 /dl/big.bin | od -An -tu1"]);
+        assert.equal(got.stdout.replace(/ +/g, " "), "8388608 600 1893456000\n 127\n");
+        assert.deepEqual(readdirSync(who.dataDir).filter((n) => n.startsWith(".add-")), [], "the download is gone with its step");
+        await cli(["rmi", "from-url"]);
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
     });
 
     it("builds a tar archive on stdin as the context (gzip'd too, -f inside it), and refuses one that climbs out", async () => {

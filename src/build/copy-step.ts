@@ -9,7 +9,8 @@
  * made; everything belongs to root unless `--chown` says otherwise.
  */
 import { createReadStream } from "node:fs";
-import { posix } from "node:path";
+import { mkdtemp, open, rm } from "node:fs/promises";
+import { join, posix } from "node:path";
 import { PassThrough, Readable, type Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { Runtime } from "../runtime.js";
@@ -26,6 +27,8 @@ import { commitStep, storeLayerStep } from "./commit-step.js";
 import type { ContextSource } from "./context.js";
 import { lookupOwner, type Owner } from "./owner.js";
 import { stepContainer } from "./step-containers.js";
+import { bodyChunks } from "../image/registry/body.js";
+import { ownTempPrefix } from "../temp-names.js";
 
 interface CopyBase {
   ins: Instruction;
@@ -54,10 +57,13 @@ interface Unit {
   /** Entries named relative to the unit ("" is a file unit's file); owners kept only when `ownersKept`. */
   entries: () => AsyncIterable<TarEntry>;
   ownersKept?: boolean;
+  /** What the unit holds on disk goes once the step is done. */
+  dispose?: () => Promise<void>;
 }
 
 export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, annotations: Record<string, string>, say: (text: string) => void): Promise<{ manifestDigest: string; configDigest: string }> {
   const containers: string[] = [];
+  let units: Unit[] = [];
   const container = async (image: string) => {
     const c = await rt.create({ ...stepContainer(), image, entrypoint: ["true"], network: "none" });
     containers.push(c.id);
@@ -66,7 +72,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
   try {
     const files = stage.image ? await container(stage.image.configDigest) : undefined;
     const owner = req.chown !== undefined ? await lookupOwner(rt, stage, req.chown, req.ins.line) : { uid: 0, gid: 0 };
-    const units = await unitsOf(req, (image) => container(image), say);
+    units = await unitsOf(req, (image) => container(image), rt.dataDir, say);
     if (units.length > 1 && !req.destIsDir) throw new BuildError(`line ${req.ins.line}: when using ${req.ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
     const destStat: PathStat = files ? await files.stat(req.dest) : { exists: false };
     const existingDir = destStat.exists && (destStat.type === "dir" || destStat.targetType === "dir");
@@ -114,6 +120,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
     return await commitStep(rt, stage, containers[0]!, `${req.ins.text} # tsbox build`, annotations);
   } finally {
     for (const id of containers) await rt.removeContainer(id, { force: true, volumes: true }).catch(() => {});
+    for (const u of units) await u.dispose?.().catch(() => {});
   }
 }
 
@@ -121,7 +128,7 @@ function entry(path: string, type: TarEntry["type"], mode: number, owner: Owner,
   return { path, type, mode, uid: owner.uid, gid: owner.gid, size: 0, mtime, linkname: "", devmajor: 0, devminor: 0, pax: {}, body: (async function* () {})() };
 }
 
-async function unitsOf(req: CopyRequest, container: (image: string) => Promise<ContainerFiles>, say: (text: string) => void): Promise<Unit[]> {
+async function unitsOf(req: CopyRequest, container: (image: string) => Promise<ContainerFiles>, dataDir: string, say: (text: string) => void): Promise<Unit[]> {
   const units: Unit[] = [];
   switch (req.kind) {
     case "image": {
@@ -138,7 +145,12 @@ async function unitsOf(req: CopyRequest, container: (image: string) => Promise<C
       return units;
     }
     case "urls":
-      for (const url of req.urls) units.push(await download(url, req.ins, say));
+      try {
+        for (const url of req.urls) units.push(await download(url, req.ins, dataDir, say));
+      } catch (err) {
+        for (const u of units) await u.dispose?.();
+        throw err;
+      }
       return units;
     default:
       for (const s of req.sources) {
@@ -150,21 +162,46 @@ async function unitsOf(req: CopyRequest, container: (image: string) => Promise<C
   }
 }
 
-/** ADD of a URL: the file, 0600 as docker makes it, dated by Last-Modified. */
-async function download(url: string, ins: Instruction, say: (text: string) => void): Promise<Unit> {
+/** Where ADD's downloads wait for their step, in the data dir: `.add-<pid>-…` (prune sweeps a killed build's). */
+export const ADD_PREFIX = ".add-";
+
+/**
+ * ADD of a URL: the file, 0600 as docker makes it, dated by Last-Modified. Streamed to a file, not held in
+ * memory (a 1.5 GiB body took 6.4 GB), and read from there by the copy.
+ */
+async function download(url: string, ins: Instruction, dataDir: string, say: (text: string) => void): Promise<Unit> {
   say(`  downloading ${url}\n`);
-  let body: Buffer;
+  const dir = await mkdtemp(join(dataDir, ownTempPrefix(ADD_PREFIX)));
+  const file = join(dir, "body");
   let mtime = Math.floor(Date.now() / 1000);
+  let size = 0;
   try {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    body = Buffer.from(await res.arrayBuffer());
+    const out = await open(file, "wx", 0o600);
+    try {
+      for await (const chunk of bodyChunks(res)) {
+        await out.write(chunk);
+        size += chunk.byteLength;
+      }
+    } finally {
+      await out.close();
+    }
     const modified = res.headers.get("last-modified");
     if (modified && !Number.isNaN(Date.parse(modified))) mtime = Math.floor(Date.parse(modified) / 1000);
   } catch (err) {
+    await rm(dir, { recursive: true, force: true });
     throw new BuildError(`line ${ins.line}: ADD ${url}: ${errorMessage(err)}`);
   }
-  return fileUnit(posix.basename(new URL(url).pathname) || "index.html", body, 0o600, mtime);
+  const name = posix.basename(new URL(url).pathname) || "index.html";
+  return {
+    isDir: false,
+    name,
+    entries: async function* () {
+      yield { path: "", type: "file" as const, mode: 0o600, uid: 0, gid: 0, size, mtime, linkname: "", devmajor: 0, devminor: 0, pax: {}, body: createReadStream(file) };
+    },
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 /** One file made of `body` (a download, a here-document). */

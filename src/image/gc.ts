@@ -9,6 +9,7 @@ import { BLOB_PREFIX, type OciLayout, withIndexLock } from "./layout.js";
 import { UNPACK_PREFIX } from "./layers.js";
 import { LOAD_PREFIX } from "./archive.js";
 import { BIND_PREFIX } from "../build/bind-snapshot.js";
+import { ADD_PREFIX } from "../build/copy-step.js";
 import { abandonedTemps } from "../temp-names.js";
 import { OWNER_NOTES_SUFFIX, removeOwnerNotes } from "./owner-notes.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType } from "./oci.js";
@@ -76,7 +77,7 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
     await removeTree(downloads).catch(() => {});
 
     // What killed processes left mid-way (temp-names.ts): layers being unpacked, archives being loaded, blobs being written, build steps' context snapshots.
-    for (const path of [...abandonedTemps(paths.layersRoot, UNPACK_PREFIX), ...abandonedTemps(dataDir, LOAD_PREFIX), ...abandonedTemps(dataDir, BIND_PREFIX), ...abandonedTemps(layout.dir, BLOB_PREFIX)]) {
+    for (const path of [...abandonedTemps(paths.layersRoot, UNPACK_PREFIX), ...abandonedTemps(dataDir, LOAD_PREFIX), ...abandonedTemps(dataDir, BIND_PREFIX), ...abandonedTemps(dataDir, ADD_PREFIX), ...abandonedTemps(layout.dir, BLOB_PREFIX)]) {
       const st = await lstat(path).catch(() => undefined);
       if (!st) continue;
       const bytes = st.isDirectory() ? await treeBytes(path) : st.size;
