@@ -606,6 +606,19 @@ for (const who of identities()) {
           await run(["rm", "-f", one]);
           await partly.done;
         }
+        // -P with -p: only the exposed ports no -p binds get a free port (docker's rule); 80 stays on 127.0.0.1 only.
+        const both = `pub-both-${who.name}`;
+        const mixed = start(["run", "--name", both, "-P", "-p", "127.0.0.1::80", image, "sleep", "60"]);
+        try {
+          await publishedAddress(run, both, "80/tcp");
+          const ports = (await run(["port", both])).stdout.trim().split("\n").sort();
+          assert.equal(ports.length, 2, ports.join("\n"));
+          assert.match(ports[0]!, /^7777\/udp -> 0\.0\.0\.0:\d+$/);
+          assert.match(ports[1]!, /^80\/tcp -> 127\.0\.0\.1:\d+$/);
+        } finally {
+          await run(["rm", "-f", both]);
+          await mixed.done;
+        }
       } finally {
         await run(["rm", "-f", name]);
         await server.done;

@@ -70,7 +70,11 @@ export interface NetworkPlan {
 
 export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   const { options, mode } = inputs;
-  let ports = [...(options.publish ?? []).flatMap((p) => (typeof p === "string" ? parsePublish(p) : [checkPort(p)])), ...(options.publishAll ? exposedPorts(inputs.exposed ?? undefined) : [])];
+  const explicit = (options.publish ?? []).flatMap((p) => (typeof p === "string" ? parsePublish(p) : [checkPort(p)]));
+  // -P publishes the exposed ports that no -p binds (docker's rule): a port the user tied to 127.0.0.1 must not
+  // also open on every interface.
+  const bound = (p: { containerPort: number; protocol: string }) => explicit.some((e) => e.containerPort === p.containerPort && e.protocol === p.protocol);
+  let ports = [...explicit, ...(options.publishAll ? exposedPorts(inputs.exposed ?? undefined).filter((p) => !bound(p)) : [])];
   if (mode.kind !== "bridge") {
     // docker's rules: with the host's network or none there is nothing to publish (a warning), a shared one refuses.
     if (ports.length > 0 && mode.kind === "container") throw new UsageError(`conflicting options: port publishing and --network container:${mode.ref}`);
