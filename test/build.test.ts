@@ -217,6 +217,12 @@ for (const who of identities()) {
       const fromStdin = await build(["-q", "-t", "stdin:1", "-"], { stdin: 'FROM busybox\nRUN echo made > /made\nCMD ["cat", "/made"]\n' });
       assert.equal(fromStdin.code, 0, fromStdin.stderr);
       assert.equal((await cli(["run", "--rm", "stdin:1"])).stdout, "made\n");
+      // docker's predefined proxy ARGs: RUN sees them without an ARG line, the image keeps none of them.
+      const proxied = await build(["-q", "-t", "proxied", "--build-arg", "HTTP_PROXY=http://proxy.example:3128", "--build-arg", "no_proxy=.internal", "-"], { stdin: 'FROM busybox\nRUN echo "$HTTP_PROXY $no_proxy" > /p\n' });
+      assert.equal(proxied.code, 0, proxied.stderr);
+      assert.equal((await cli(["run", "--rm", "proxied", "cat", "/p"])).stdout, "http://proxy.example:3128 .internal\n");
+      assert.doesNotMatch((await cli(["inspect", "-f", "{{.Config.Env}}", "proxied"])).stdout, /proxy/i);
+      await cli(["rmi", "proxied"]);
       const tar = new TarWriter();
       tar.add({ path: "inner/", type: "directory", mode: 0o755, mtime: 0 });
       tar.add({ path: "inner/file", type: "file", mode: 0o640, uid: who.name === "single" ? 0 : 7, gid: who.name === "single" ? 0 : 8, mtime: 0, data: Buffer.from("unpacked\n") });

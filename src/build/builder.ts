@@ -492,9 +492,15 @@ class Build {
     return setup;
   }
 
-  /** RUN's environment: the substitution variables — ARGs in scope (not kept in the image), then the image's ENV. */
+  /**
+   * RUN's environment: the substitution variables — ARGs in scope (not kept in the image), then the image's ENV —
+   * after the proxy variables given with --build-arg, which docker passes to every RUN without an ARG for them
+   * (corporate builds rely on it) and keeps out of the cache key and the history.
+   */
   private runEnv(stage: Stage): string[] {
-    return [...this.vars(stage)].map(([k, v]) => `${k}=${v}`);
+    const env = new Map(PREDEFINED.flatMap((k) => (this.buildArgs.has(k) ? [[k, this.buildArgs.get(k)!] as const] : [])));
+    for (const [k, v] of this.vars(stage)) env.set(k, v);
+    return [...env].map(([k, v]) => `${k}=${v}`);
   }
 
   /** RUN's cache step: the command and the build args it sees (docker's rule: ARG values are part of the key). */
