@@ -302,6 +302,9 @@ for (const who of identities()) {
       const user = who.name === "single" ? [] : ["-u", "1000:1000"];
       const r = await tsbox(who, ["run", "--rm", ...user, "-v", `${icmp}:/icmp:ro`, "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", "--sysctl", "kernel.shmmni=1000", "busybox", "sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/kernel/shmmni; /icmp"]);
       assert.equal(r.stdout, "80\n1000\nicmp socket\n", r.stderr);
+      // docker's other default: a user other than root may listen below 1024 in the container's own network.
+      const low = await tsbox(who, ["run", "--rm", ...user, "busybox", "sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; httpd -p 80 && echo listening"]);
+      assert.equal(low.stdout, "0\nlistening\n", low.stderr);
       for (const [args, message] of [
         [["--sysctl", "kernel.core_pattern=|/x"], /sysctl kernel\.core_pattern is not in a namespace of the container's own: it would change the host/],
         [["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"], /sysctl net\.ipv4\.ip_forward needs a network namespace of the container's own/],

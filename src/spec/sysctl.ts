@@ -8,16 +8,19 @@ import type { ContainerSpec, IdMapping } from "./container-spec.js";
 import { createsNamespace } from "./process-rules.js";
 
 /**
- * docker's default since 20.10: `net.ipv4.ping_group_range` open to every
- * group the container has, so `ping` needs no raw socket (no NET_RAW, no
- * setuid) — in a network namespace of its own only, over the gids mapped
- * from 0 up (the kernel refuses a range with unmapped ids).
+ * docker's defaults since 20.10, in a network namespace of its own only:
+ * `net.ipv4.ping_group_range` open to every group the container has, so
+ * `ping` needs no raw socket (no NET_RAW, no setuid), over the gids mapped
+ * from 0 up (the kernel refuses a range with unmapped ids); and
+ * `net.ipv4.ip_unprivileged_port_start` 0, so a non-root USER may listen on
+ * port 80 (an image that does crash-looped here, and runs under docker).
  */
 export function containerSysctls(spec: ContainerSpec, asked: Record<string, string> = {}): Record<string, string> {
   const ownNetwork = createsNamespace(spec, "network");
   const out: Record<string, string> = {};
   const top = highestGid(spec);
   if (ownNetwork && top !== undefined) out["net.ipv4.ping_group_range"] = `0 ${top}`;
+  if (ownNetwork) out["net.ipv4.ip_unprivileged_port_start"] = "0";
   return { ...out, ...asked };
 }
 
