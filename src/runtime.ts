@@ -345,7 +345,8 @@ export class Runtime implements ContainerOwner {
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
       if (healthcheck && this.backend.name === "native") writeHealthcheck(bundle.dir, healthcheck, spec.process);
-      else if (options.healthcheck) warningSink(control.onWarning)(`the ${this.backend.name} backend runs no health checks yet`);
+      // The image's own HEALTHCHECK too: a script waiting for "(healthy)" would wait for ever.
+      else if (healthcheck) warningSink(control.onWarning)(`the ${this.backend.name} backend runs no health checks yet: ${options.healthcheck ? "--health-cmd" : "the image's HEALTHCHECK"} is not run, and the container never shows (healthy)`);
       writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, devices: mounts.devices, ...(healthcheck ? { healthcheck } : {}), bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));
       const state: ContainerState = {
         id,

@@ -91,6 +91,11 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         assert.doesNotMatch(text, /^cgroups (root|you):/m);
         assert.match(text, /^network: +the guest's bridges/m);
         assert.equal((await ok(["info", "-f", "{{.CgroupVersion}} {{.Architecture}}"])).stdout, "2 i686\n");
+        // What the vm backend does not do is a warning line of the CLI's, not Node's "(node:PID) TsboxWarning".
+        const hc = await ok(["create", "--name", "no-health", "--health-cmd", "true", "busybox", "true"]);
+        assert.match(hc.stderr, /^tsbox: warning: the vm backend runs no health checks yet: --health-cmd is not run/m);
+        assert.doesNotMatch(hc.stderr, /\(node:\d+\)/);
+        await ok(["rm", "no-health"]);
       });
 
       it("cp gives what it copies in to the container's root, running or stopped; the owners the container gave survive stop, start and commit", async () => {

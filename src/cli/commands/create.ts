@@ -1,6 +1,6 @@
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
-import type { CliContext } from "../context.js";
+import { type CliContext, cliWarning } from "../context.js";
 import { openCidFile, parseRunArgs, RUN_USAGE } from "../run-flags.js";
 import { runPullProgress } from "../progress.js";
 import { hostTerminalSize } from "../terminal.js";
@@ -20,7 +20,7 @@ export async function createCommand(args: string[], ctx: CliContext): Promise<nu
   try {
     const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
     const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
-    container = await runtime.create(options, pulling ? { onPullProgress: pulling.onPullProgress } : {}).finally(() => pulling?.finish());
+    container = await runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), onWarning: cliWarning(ctx) }).finally(() => pulling?.finish());
   } catch (err) {
     cidfile.discard();
     throw err;

@@ -112,7 +112,7 @@ async function runDetached(request: RunRequest, ctx: CliContext, cidfile: CidFil
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
-  const container = await runtime.create(options, pulling ? { onPullProgress: pulling.onPullProgress } : {}).finally(() => pulling?.finish());
+  const container = await runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), onWarning: cliWarning(ctx) }).finally(() => pulling?.finish());
   cidfile.write(container.id);
   // The native helper takes this process over, starts the monitor and prints the id itself.
   await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id }, onWarning: cliWarning(ctx) });
