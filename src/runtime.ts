@@ -575,7 +575,8 @@ export class Runtime implements ContainerOwner {
    * stopped with the network on its record (docker's rule: its next start
    * needs it) —, and stops an idle rootless network namespace.
    */
-  async pruneNetworks(): Promise<string[]> {
+  /** `filter`: docker's `--filter until=… label=…` (containers/prune-filter.ts). */
+  async pruneNetworks(filter?: import("./containers/prune-filter.js").PruneFilter): Promise<string[]> {
     const removed: string[] = [];
     const recorded = new Set<string>();
     for (const state of await listStates(this.paths)) {
@@ -587,6 +588,7 @@ export class Runtime implements ContainerOwner {
     }
     for (const n of this.networks.list()) {
       if (n.name === DEFAULT_NETWORK || recorded.has(n.name) || this.networks.leases(n.name).length > 0) continue;
+      if (filter && !(await import("./containers/prune-filter.js")).prunable(filter, n.created, n.labels)) continue;
       await this.removeNetwork(n.name);
       removed.push(n.name);
     }
@@ -952,8 +954,11 @@ export class Runtime implements ContainerOwner {
   }
 
   /** Deletes every container that is not running (`docker container prune`). */
-  async pruneContainers(): Promise<import("./containers/cleanup.js").ContainerPruneResult> {
-    const result = await (await import("./containers/cleanup.js")).pruneContainers(this);
+  /** `filter`: docker's `--filter until=… label=…` (containers/prune-filter.ts). */
+  async pruneContainers(filter?: import("./containers/prune-filter.js").PruneFilter): Promise<import("./containers/cleanup.js").ContainerPruneResult> {
+    const { prunable } = await import("./containers/prune-filter.js");
+    const keep = async (c: ContainerInfo) => filter !== undefined && !prunable(filter, c.created, (await this.inspectContainer(c.id).catch(() => undefined))?.Config.Labels);
+    const result = await (await import("./containers/cleanup.js")).pruneContainers(this, keep);
     result.bytes += await (await import("./containers/leftovers.js")).sweepContainerLeftovers(this.ctx);
     return result;
   }
@@ -963,7 +968,7 @@ export class Runtime implements ContainerOwner {
    * image, then the data nothing needs; `buildSteps`: only the step images
    * builds kept as their cache.
    */
-  async pruneImages(options: { all?: boolean; buildSteps?: boolean } = {}): Promise<import("./containers/cleanup.js").ImagePruneResult> {
+  async pruneImages(options: { all?: boolean; buildSteps?: boolean; filter?: import("./containers/prune-filter.js").PruneFilter } = {}): Promise<import("./containers/cleanup.js").ImagePruneResult> {
     return (await import("./containers/cleanup.js")).pruneImages(this, options);
   }
 

@@ -10,7 +10,8 @@ import { CACHE_KEY_ANNOTATION } from "../build/cache.js";
 import { cacheMountsDir } from "../build/run-mounts.js";
 import { removeOwnedTree } from "./remove.js";
 import { treeBytes } from "../fs-util.js";
-import { Annotation, type ImageManifest } from "../image/oci.js";
+import { Annotation, type ImageConfig, type ImageManifest } from "../image/oci.js";
+import { prunable, type PruneFilter } from "./prune-filter.js";
 import { familiarName, parseReference } from "../image/reference.js";
 import type { Runtime } from "../runtime.js";
 import type { ContainerState } from "./state.js";
@@ -26,10 +27,10 @@ export interface ContainerPruneResult {
  * as with docker), but one a live process is still making and starting (a
  * `run` in another terminal: "created" with its creator alive).
  */
-export async function pruneContainers(runtime: Runtime, keep: (c: ContainerState) => boolean = () => false): Promise<ContainerPruneResult> {
+export async function pruneContainers(runtime: Runtime, keep: (c: ContainerState) => boolean | Promise<boolean> = () => false): Promise<ContainerPruneResult> {
   const result: ContainerPruneResult = { removed: [], bytes: 0 };
   for (const c of await runtime.containers({ all: true })) {
-    if (c.status === "running" || (c.status === "created" && c.creatorPid !== null) || keep(c)) continue;
+    if (c.status === "running" || (c.status === "created" && c.creatorPid !== null) || (await keep(c))) continue;
     const bytes = await treeBytes(runtime.containerPaths(c.id).upper);
     try {
       await runtime.removeContainer(c.id);
@@ -54,9 +55,17 @@ export interface ImagePruneResult {
  * dangling images), or with `all` every unused one; then the blobs and
  * unpacked layers nothing needs.
  */
-export async function pruneImages(runtime: Runtime, options: { all?: boolean; buildSteps?: boolean } = {}): Promise<ImagePruneResult> {
+export async function pruneImages(runtime: Runtime, options: { all?: boolean; buildSteps?: boolean; filter?: PruneFilter } = {}): Promise<ImagePruneResult> {
   const layout = runtime.imageStore.layout;
   const used = new Set((await runtime.containers({ all: true })).map((c) => c.imageDigest));
+  // Entries the filter spares (their config's created time and labels), decided before the index is locked.
+  if (options.filter) {
+    for (const d of (await layout.readIndex()).manifests) {
+      const first = (await runtime.imageStore.presentManifests(d).catch(() => []))[0];
+      const config = first && (await imageConfigOf(layout, first.digest));
+      if (!prunable(options.filter, config?.created, config?.config?.Labels)) used.add(d.digest);
+    }
+  }
   const result: ImagePruneResult = { untagged: [], deleted: [], bytes: 0 };
   const doomed = new Set<string>();
   let remaining: string[] = [];
@@ -210,4 +219,13 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
     containers: sized,
     volumes,
   };
+}
+
+async function imageConfigOf(layout: Runtime["imageStore"]["layout"], manifest: string): Promise<ImageConfig | undefined> {
+  try {
+    const m = await layout.readJsonBlob<{ config: { digest: string } }>(manifest);
+    return await layout.readJsonBlob<ImageConfig>(m.config.digest);
+  } catch {
+    return undefined;
+  }
 }

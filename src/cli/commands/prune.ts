@@ -3,9 +3,16 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import { confirm } from "../confirm.js";
 import type { CliContext } from "../context.js";
-import { parseFlags } from "../flags.js";
+import { allValues, parseFlags } from "../flags.js";
+import { parsePruneFilter, type PruneFilter } from "../../containers/prune-filter.js";
+import { parseTimeArg } from "../time-arg.js";
 import { groupUsage, isHelp } from "../group-command.js";
 import { pruneReport } from "./volume.js";
+
+/** docker's `prune --filter until=T|label=K[=V]|label!=K[=V]` (what `filters` allows of them). */
+export function pruneFilterFlag(specs: string[]): PruneFilter | undefined {
+  return parsePruneFilter(specs, (v) => parseTimeArg(v, "until"), (spec) => new UsageError(`invalid filter '${spec}' (until=TIME, label=KEY[=VALUE] or label!=KEY[=VALUE])`));
+}
 
 /** docker's lines for the images a prune removed: names untagged, then image ids deleted. */
 export function imagePruneLines(r: { untagged: string[]; deleted: string[] }): string[] {
@@ -18,24 +25,26 @@ export function imagePruneLines(r: { untagged: string[]; deleted: string[] }): s
  * container uses; then the data nothing needs any more.
  */
 export async function imagePrune(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "force", short: "f" }, { name: "all", short: "a" }]);
-  if (flags.help) return ctx.stdout.write("Usage: tsbox image prune [-a] [-f]\n\nRemove dangling images (unnamed ones, the build cache among them); -a: every image no container uses.\n"), 0;
+  const flags = parseFlags(args, [{ name: "force", short: "f" }, { name: "all", short: "a" }, { name: "filter", value: true, repeat: true }]);
+  if (flags.help) return ctx.stdout.write("Usage: tsbox image prune [-a] [-f] [--filter until=TIME|label=K[=V]|label!=K[=V]]\n\nRemove dangling images (unnamed ones, the build cache among them); -a: every image no container uses.\n"), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox image prune" takes no arguments`);
   const all = flags.bools.has("all");
   const warning = all ? "WARNING! This will remove all images without at least one container associated to them." : "WARNING! This will remove all dangling images.";
   if (!(await confirm(ctx, warning, flags.bools.has("force")))) return 0;
-  const r = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).pruneImages({ all });
+  const filter = pruneFilterFlag(allValues(flags, "filter"));
+  const r = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).pruneImages({ all, ...(filter ? { filter } : {}) });
   ctx.stdout.write(pruneReport("Deleted Images", imagePruneLines(r), r.bytes));
   return 0;
 }
 
 /** `tsbox container prune`. */
 export async function containerPrune(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "force", short: "f" }]);
-  if (flags.help) return ctx.stdout.write("Usage: tsbox container prune [-f]\n\nRemove all stopped containers.\n"), 0;
+  const flags = parseFlags(args, [{ name: "force", short: "f" }, { name: "filter", value: true, repeat: true }]);
+  if (flags.help) return ctx.stdout.write("Usage: tsbox container prune [-f] [--filter until=TIME|label=K[=V]|label!=K[=V]]\n\nRemove all stopped containers.\n"), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox container prune" takes no arguments`);
+  const filter = pruneFilterFlag(allValues(flags, "filter"));
   if (!(await confirm(ctx, "WARNING! This will remove all stopped containers.", flags.bools.has("force")))) return 0;
-  const r = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).pruneContainers();
+  const r = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).pruneContainers(filter);
   ctx.stdout.write(pruneReport("Deleted Containers", r.removed, r.bytes));
   return 0;
 }

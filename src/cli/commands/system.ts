@@ -3,12 +3,13 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import { confirm } from "../confirm.js";
 import type { CliContext } from "../context.js";
-import { lastValue, parseFlags } from "../flags.js";
+import { allValues, lastValue, parseFlags } from "../flags.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, table, timeAgo, truncate } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
-import { imagePruneLines } from "./prune.js";
+import { imagePruneLines, pruneFilterFlag } from "./prune.js";
+import { prunable } from "../../containers/prune-filter.js";
 
 const USAGE = `Usage: tsbox system COMMAND
 
@@ -27,6 +28,8 @@ Remove stopped containers, networks no container uses, unnamed images and the bu
 Options:
   -a, --all       Remove every image no container uses, not only unnamed ones
       --volumes   Remove anonymous volumes no container uses too
+      --filter F  Only what matches: until=TIME (created before; a time, Unix seconds or a duration
+                  such as 24h), label=KEY[=VALUE], label!=KEY[=VALUE]; a filtered prune keeps the build cache
   -f, --force     Do not ask for confirmation
 `;
 
@@ -87,7 +90,7 @@ function splitName(name: string): [string, string] {
 }
 
 async function prune(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "all", short: "a" }, { name: "volumes" }, { name: "force", short: "f" }]);
+  const flags = parseFlags(args, [{ name: "all", short: "a" }, { name: "volumes" }, { name: "force", short: "f" }, { name: "filter", value: true, repeat: true }]);
   if (flags.help) return ctx.stdout.write(PRUNE_USAGE), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox system prune" takes no arguments`);
   const all = flags.bools.has("all");
@@ -100,13 +103,17 @@ async function prune(args: string[], ctx: CliContext): Promise<number> {
     all ? "  - all images without at least one container associated to them" : "  - all dangling images",
     "  - all build cache",
   ].join("\n");
+  const filter = pruneFilterFlag(allValues(flags, "filter"));
+  // docker's rule: volumes take no `until`, so with one there is no volume prune.
+  if (volumes && filter?.until) throw new UsageError(`the until filter is not supported with --volumes`);
   if (!(await confirm(ctx, warning, flags.bools.has("force")))) return 0;
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  const containers = await runtime.pruneContainers();
-  const networks = await runtime.pruneNetworks();
-  const vols = volumes ? await runtime.volumes.prune() : { removed: [], bytes: 0 };
-  const images = await runtime.pruneImages({ all });
-  const cache = await runtime.pruneBuildCache();
+  const containers = await runtime.pruneContainers(filter);
+  const networks = await runtime.pruneNetworks(filter);
+  const vols = volumes ? await runtime.volumes.prune(filter?.labels ? { filter: (v) => prunable({ labels: filter.labels! }, undefined, v.Labels) } : {}) : { removed: [], bytes: 0 };
+  const images = await runtime.pruneImages({ all, ...(filter ? { filter } : {}) });
+  // The build cache has no labels or times of its own to filter by: left alone by a filtered prune.
+  const cache = filter ? { removed: [], bytes: 0 } : await runtime.pruneBuildCache();
   let out = "";
   if (containers.removed.length > 0) out += `Deleted Containers:\n${containers.removed.join("\n")}\n\n`;
   if (networks.length > 0) out += `Deleted Networks:\n${networks.join("\n")}\n\n`;
