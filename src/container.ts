@@ -239,6 +239,11 @@ export class Container implements AsyncDisposable {
     const attached = this.attached;
     if (attached && this.exitStatus) return this.exitStatus;
     if (!attached) {
+      // Not running (created, exited): nothing to stop, and wait() would wait for a next run (this hung for ever on
+      // a created container). docker's stop returns at once; the last exit status, as inspect shows it.
+      const before = readCurrentState(bundleOf(this.ctx, this.id));
+      if (!before) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
+      if (!isActive(before)) return { exitCode: before.exitCode ?? 0, signal: before.signal as NodeJS.Signals | null, oomKilled: before.oomKilled };
       await stopContainer(this.ctx, this.id, options);
       return this.wait().catch((err: unknown) => {
         // Removed once it stopped (`--rm`): stopped all the same, with what is no longer recorded.

@@ -327,6 +327,9 @@ for (const who of identities()) {
       const created = await ok(who, ["create", "--name", "later", "busybox", "sh", "-c", "echo hi; echo err >&2; exit 4"]);
       assert.match(created.stdout, /^[0-9a-f]{64}\n$/);
       assert.match((await ok(who, ["ps", "-a"])).stdout, /Created .* later/);
+      // Stopping what never started returns at once, as docker's (it waited for a next run, for ever).
+      assert.equal((await tsbox(who, ["stop", "later"], { timeoutMs: 20_000 })).stdout, "later\n");
+      assert.match((await ok(who, ["ps", "-a"])).stdout, /Created .* later/);
       const started = await tsbox(who, ["start", "-a", "later"]);
       assert.deepEqual([started.code, started.stdout, started.stderr], [4, "hi\n", "err\n"]);
       assert.equal((await ok(who, ["wait", "later"])).stdout, "4\n");
