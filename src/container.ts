@@ -23,6 +23,7 @@ import { execToEnd, ProcessHandle } from "./process-handle.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
+import { checkOptionNames } from "./spec/run-options-check.js";
 import type { ContainerInspect } from "./containers/inspect.js";
 
 export type { ContainerStats, ExitStatus, LogEntry, StopOptions };
@@ -50,6 +51,9 @@ export interface ProcessOptions {
   privileged?: boolean;
 }
 
+/** ProcessOptions' names, and stdin (spawn's and exec's). */
+const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
+
 export interface SpawnOptions extends ProcessOptions {
   /** Default true: `stdin` is a Writable (end it for EOF); false: /dev/null. */
   stdin?: boolean;
@@ -69,10 +73,19 @@ export interface ExecResult {
   stderr: string;
 }
 
-export interface LogsOptions extends LogReadOptions {
-  /** Accepted as a Date, an ISO string or Unix seconds. */
-  since?: Date;
-  until?: Date;
+export interface LogsOptions extends Omit<LogReadOptions, "since" | "until"> {
+  /** Only entries at or after this: a Date, an ISO 8601 string or Unix seconds. */
+  since?: Date | string | number;
+  /** Only entries before this (same forms). */
+  until?: Date | string | number;
+}
+
+/** `since`/`until` as a Date; anything else than the three forms is a UsageError naming the option. */
+function logTime(value: Date | string | number | undefined, option: string): Date | undefined {
+  if (value === undefined) return undefined;
+  const d = value instanceof Date ? value : typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  if (Number.isNaN(d.getTime())) throw new UsageError(`logs ${option}: ${JSON.stringify(value)} is not a time (a Date, an ISO 8601 string or Unix seconds)`);
+  return d;
 }
 
 /** What a Container needs from the Runtime that made it. */
@@ -216,7 +229,7 @@ export class Container implements AsyncDisposable {
   }
 
   /** Sends a signal to the container's first process (docker's forms: SIGTERM, TERM, 15). A no-op once it exited; a UsageError for an unknown signal. */
-  async kill(signal: NodeJS.Signals | number = "SIGKILL"): Promise<void> {
+  async kill(signal: NodeJS.Signals | string | number = "SIGKILL"): Promise<void> {
     if (this.attached) {
       const { number } = parseSignal(signal);
       if (!this.exitStatus) this.attached.proc.kill(number);
@@ -236,6 +249,7 @@ export class Container implements AsyncDisposable {
    * `timeout` seconds (default the container's, 10); resolves with the exit status.
    */
   async stop(options: StopOptions = {}): Promise<ExitStatus> {
+    checkOptionNames("stop", options, ["timeout", "signal"]);
     const attached = this.attached;
     if (attached && this.exitStatus) return this.exitStatus;
     if (!attached) {
@@ -337,7 +351,10 @@ export class Container implements AsyncDisposable {
       const s = readCurrentState(bundle);
       return s !== undefined && isActive(s);
     };
-    yield* readLogs(bundle.dir, options, active);
+    const since = logTime(options.since, "since");
+    const until = logTime(options.until, "until");
+    const { since: _s, until: _u, ...rest } = options;
+    yield* readLogs(bundle.dir, { ...rest, ...(since ? { since } : {}), ...(until ? { until } : {}) }, active);
   }
 
   /**
@@ -396,6 +413,11 @@ export class Container implements AsyncDisposable {
    * stderr. Rejects with a ContainerError when the container is not running.
    */
   exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    try {
+      checkOptionNames("exec", options, PROCESS_OPTIONS);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const { stdin, ...rest } = options;
     return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty));
   }
@@ -408,6 +430,7 @@ export class Container implements AsyncDisposable {
    * 127/126), and with a ContainerError when the container is not running.
    */
   async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> } = {}): Promise<ExecProcess> {
+    checkOptionNames("spawn", options, [...PROCESS_OPTIONS, "detach", "handOff"]);
     const attached = this.attached;
     if (attached && this.exitStatus) throw this.notRunning();
     if (attached) this.refuseIfPaused();

@@ -20,7 +20,23 @@ export {
   type ExitStatus,
   type ProcessOptions,
   type SpawnOptions,
+  type LogsOptions,
 } from "./container.js";
+// Types the public signatures use, so a caller can name them.
+export type { LogEntry } from "./containers/logs.js";
+export type { StopOptions } from "./containers/ops/stop.js";
+export type { Attachment, AttachOptions } from "./containers/monitor-client.js";
+export type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-image.js";
+export type { PushOptions } from "./image/registry/push-image.js";
+export type { ResourceOptions, MemorySize } from "./spec/resources.js";
+export type { DeviceOption } from "./spec/run-options.js";
+export type { HealthcheckOptions } from "./containers/healthcheck.js";
+export type { PortMapping, CgroupsMode } from "./spec/container-spec.js";
+export type { NetIO } from "./network/net-io.js";
+export type { VolumeStore } from "./containers/volumes.js";
+export type { NetworkStore } from "./network/store.js";
+export type { DockerSeccompProfile } from "./spec/seccomp/docker-profile.js";
+export type { PruneFilter } from "./containers/prune-filter.js";
 export type { RunOptions, VolumeOption, MountOption, UlimitOption } from "./spec/run-options.js";
 export type { CommitOptions } from "./container.js";
 export type { ContainerInspect, InspectState } from "./containers/inspect.js";

@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { basename, join, posix } from "node:path";
+import { basename, join, posix, resolve as resolvePath } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { type CommitOptions, Container, type ContainerOwner, type ExitStatus, type SpawnOptions } from "./container.js";
@@ -128,7 +128,8 @@ export class Runtime implements ContainerOwner {
   private networkStore: NetworkStore | undefined;
 
   constructor(options: RuntimeOptions = {}) {
-    this.dataDir = options.dataDir ?? defaultDataDir();
+    // A relative dataDir is the current directory's (it ended in "root.path … is not an absolute path" at run).
+    this.dataDir = options.dataDir !== undefined ? resolvePath(options.dataDir) : defaultDataDir();
     this.paths = new DataPaths(this.dataDir);
     // 0700: what is in it (bundles, names, the store) must be no other user's to replace, whatever umask made it.
     ensurePrivateDir(this.dataDir);
@@ -744,6 +745,19 @@ export class Runtime implements ContainerOwner {
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
     const states = await listStates(this.paths);
     return options.all === false ? states.filter(isActive) : states;
+  }
+
+  /**
+   * Ends the helper process this Runtime keeps for its runs (the native warm helper; idle, it does not keep Node
+   * alive). Containers are not touched; a later run starts the helper again. `await using rt = new Runtime()`
+   * calls it too.
+   */
+  async close(): Promise<void> {
+    this.backend.close?.();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */

@@ -489,6 +489,18 @@ for (const who of identities()) {
       assert.equal(r.badTimes, "UsageError: waitForLog: times must be a whole number of at least 1, got 0");
     });
 
+    it("the library's edges: stop of a created container, logs since as a string or seconds, misspelt options, kill('KILL'), a relative dataDir, close()", async () => {
+      const r = await scenario(who, "apiEdges");
+      assert.deepEqual(r.stoppedCreated, { exitCode: 0, signal: null, oomKilled: false });
+      assert.deepEqual(r.logs, ["one", "one", ""]);
+      assert.match(r.badSince, /^UsageError: logs since: "yesterday-ish" is not a time/);
+      assert.match(r.typo, /^UsageError: stop options: unknown option "timeot" \(timeout, signal\)$/);
+      assert.match(r.execTypo, /^UsageError: exec options: unknown option "timeout"/);
+      assert.deepEqual(r.killed, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+      assert.equal(r.relativeDir, true);
+      assert.deepEqual([r.before, r.after], [0, 0]);
+    });
+
     it("container prune spares a container another process is still starting", async () => {
       const r = await scenario(who, "pruneWhileStarting");
       assert.doesNotMatch(r.pruned, new RegExp(r.id), r.pruned);

@@ -34,6 +34,15 @@ it("a strict project with no `types` compiles the README's library example again
       "const n: number = exitCode;",
       "const s: string = stdout;",
       "console.log(n, s);",
+      // The types the public signatures use can be named; kill takes docker's signal names.
+      'import type { LogEntry, LogsOptions, StopOptions, PullEvent, PullOptions, ResourceOptions, PortMapping, HealthcheckOptions, PruneFilter } from "tsbox";',
+      "const stop: StopOptions = { timeout: 1 };",
+      "const logs: LogsOptions = { since: \"2024-01-01T00:00:00Z\" };",
+      "const resources: ResourceOptions = { memory: \"64m\" };",
+      "const filter: PruneFilter = { until: new Date() };",
+      "export type Named = [LogEntry, PullEvent, PullOptions, PortMapping, HealthcheckOptions, typeof stop, typeof logs, typeof resources, typeof filter];",
+      'await c.kill("TERM");',
+      "await rt.close();",
     ].join("\n"),
   );
   const tsc = spawnSync(process.execPath, [join(packageRoot(), "node_modules", "typescript", "bin", "tsc"), "-p", project], { encoding: "utf8" });

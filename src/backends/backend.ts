@@ -10,6 +10,8 @@ import type { NetIO } from "../network/net-io.js";
  * backends will implement the same interface.
  */
 export interface Backend {
+  /** Ends what the backend keeps running for this process (the native warm helper); the next run starts it again. */
+  close?(): void;
   readonly name: string;
   capabilities(): BackendCapabilities;
   /**

@@ -106,6 +106,18 @@ export function checkRunOptionTypes(options: unknown): void {
   if (options.image === undefined) throw new UsageError("run options: image: expected a string, got nothing");
 }
 
+/**
+ * The option names a verb takes (`Container.exec`, `spawn`, `stop`…): a misspelt one is an error, as in `run`,
+ * instead of silently meaning the default (`stop({ timeot: 1 })` waited the default 10 s).
+ */
+export function checkOptionNames(what: string, options: unknown, allowed: readonly string[]): void {
+  if (options === undefined) return;
+  if (!isObject(options)) throw new UsageError(`${what} options: expected an object, got ${describe(options)}`);
+  for (const [key, value] of Object.entries(options)) {
+    if (value !== undefined && !allowed.includes(key)) throw new UsageError(`${what} options: unknown option ${JSON.stringify(key)} (${allowed.join(", ")})`);
+  }
+}
+
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";

@@ -5,6 +5,9 @@
  *   node --import tsx test/helpers/lifecycle-script.ts SCENARIO [ARG]
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Runtime } from "../../src/index.js";
 
@@ -49,6 +52,41 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes };
   },
 
+
+  /** What a library user met (an exploratory pass): each resolves or fails at once, with a clear error. */
+  async apiEdges() {
+    const created = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo one; exec sleep 600"] });
+    // A container that never started stops at once (stop waited for a next run, for ever).
+    const stoppedCreated = await Promise.race([created.stop(), new Promise((r) => setTimeout(() => r("still pending after 5 s"), 5000))]);
+    await created.start();
+    await created.waitForLog("one");
+    // since/until as documented: a Date, an ISO string or Unix seconds (a string threw a TypeError).
+    const lines = async (since: Date | string | number) => {
+      const out: string[] = [];
+      for await (const e of created.logs({ since })) out.push(e.data.trim());
+      return out.join(",");
+    };
+    const logs = [await lines("2000-01-01T00:00:00Z"), await lines(946684800), await lines(new Date(Date.now() + 3_600_000))];
+    const badSince = await failure((async () => { for await (const _ of created.logs({ since: "yesterday-ish" })) break; })());
+    // A misspelt option is an error, not the default (stop({ timeot: 1 }) waited 10 s).
+    const typo = await failure(created.stop({ timeot: 1 } as never));
+    const execTypo = await failure(created.exec(["true"], { timeout: 5 } as never));
+    await created.kill("KILL" as string);
+    const killed = await created.wait();
+    await created.remove();
+    // A relative dataDir is the current directory's; close() ends the warm helper, and a later run starts one again.
+    const scratch = mkdtempSync(join(tmpdir(), "relative-data-"));
+    process.chdir(scratch);
+    const relative = new Runtime({ dataDir: "data" });
+    const relativeDir = relative.dataDir === join(scratch, "data");
+    rmSync(scratch, { recursive: true, force: true });
+    const closing = new Runtime({});
+    const before = (await closing.run({ image: "busybox", cmd: ["true"], remove: true }).then((c) => c.wait())).exitCode;
+    await closing.close();
+    const after = (await closing.run({ image: "busybox", cmd: ["true"], remove: true }).then((c) => c.wait())).exitCode;
+    await closing.close();
+    return { stoppedCreated, logs, badSince, typo, execTypo, killed, relativeDir, before, after };
+  },
 
   async create() {
     const c = await rt.create({ image: "busybox", name: "lib", cmd: ["sh", "-c", "echo a; sleep 1; echo b; exit 2"] });
