@@ -346,6 +346,9 @@ for (const who of identities()) {
       }
 
       await ok(who, ["run", "-d", "--name", "target", "busybox", "sleep", "600"]);
+      // top: ps -ef's rows of the container, and with ps options of its own (-o without -e printed only the header).
+      assert.match((await ok(who, ["top", "target"])).stdout, /^UID +PID +PPID .*\n.* sleep 600\n$/);
+      assert.match((await ok(who, ["top", "target", "-o", "pid,args"])).stdout, /^ *PID COMMAND\n *\d+ sleep 600\n$/);
       // PID 1 without a handler ignores TERM; KILL (kill's default) ends it.
       await ok(who, ["kill", "-s", "TERM", "target"]);
       assert.equal(state(who, "target").status, "running");

@@ -29,12 +29,17 @@ export async function topContainer(ctx: LifecycleContext, id: string, psArgs: st
   if (ctx.backend.name !== "native") return kernelTop(ctx, id, psArgs);
   if (state.pid === null) throw new ContainerError(`container ${shown(state)} is not running`);
   const pids = new Set(containerPids(state.pid));
-  const out = await new Promise<string>((resolve, reject) => {
-    execFile("ps", psArgs.length > 0 ? psArgs : ["-ef"], { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new TsboxError(`ps ${psArgs.join(" ")} failed: ${(stderr || err.message).trim()}`, { code: "container" }));
-      else resolve(stdout);
+  const ps = (args: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      execFile("ps", args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        if (err) reject(new TsboxError(`ps ${psArgs.join(" ")} failed: ${(stderr || err.message).trim()}`, { code: "container" }));
+        else resolve(stdout);
+      });
     });
-  });
+  const args = psArgs.length > 0 ? psArgs : ["-ef"];
+  // As moby: the container's pids selected with -q, so options that list only this terminal's processes
+  // (`-o pid,user,args` without -e printed just the header) still show them; options -q conflicts with, as they are.
+  const out = await ps([...args, "-q", [...pids].join(",")]).catch(() => ps(args));
   const [header = "", ...rows] = out.split("\n").filter((l) => l !== "");
   const titles = header.trim().split(/\s+/);
   const column = titles.indexOf("PID");
