@@ -40,7 +40,8 @@ export function rootlessNetwork(env: NodeJS.ProcessEnv = process.env): RootlessN
 }
 
 function chooseHelper(env: NodeJS.ProcessEnv): Omit<RootlessNetwork, "idleSeconds"> {
-  const asked = env.TSBOX_ROOTLESS_NETWORK;
+  // Set but empty is unset (the shell convention).
+  const asked = env.TSBOX_ROOTLESS_NETWORK || undefined;
   if (asked !== undefined && asked !== "pasta" && asked !== "slirp4netns") {
     return { helper: null, reason: `TSBOX_ROOTLESS_NETWORK=${asked} is neither pasta nor slirp4netns` };
   }
