@@ -25,4 +25,6 @@ test("TSBOX_ROOTLESS_NETWORK names the helper, or says why there is none", () =>
   assert.deepEqual([bad.helper, bad.reason], [null, "TSBOX_ROOTLESS_NETWORK=vpnkit is neither pasta nor slirp4netns"]);
   const asked = rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK: "slirp4netns" }));
   assert.ok(asked.helper === "slirp4netns" ? asked.reason === "TSBOX_ROOTLESS_NETWORK=slirp4netns" : /^slirp4netns is not installed|^\/dev\/net\/tun/.test(asked.reason), asked.reason);
+  // Set but empty: as if unset (it refused every rootless bridge run).
+  assert.deepEqual(rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK: "" })), rootlessNetwork(env({})));
 });
