@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
-import { startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
+import { runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
 import { buildI386Layout, buildLayeredLayout, buildMultiPlatformLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
 
 const USERS = { alice: "wonderland" };
@@ -330,6 +330,24 @@ for (const who of identities()) {
       assert.equal(inspect[0].Digest, busyboxDigest);
       ok(await tsbox(who, ["rmi", `${repo}:1`], { env }));
       assert.match((await tsbox(who, ["inspect", `${repo}:1`], { env })).stderr, /^tsbox: image not found/);
+    });
+
+    it("pushes every platform a name has, as an index, and each pulls back", async () => {
+      const env = freshStore(who);
+      const source = `${anon.host}/test/multi:latest`;
+      ok(await tsbox(who, ["pull", source], { env }));
+      ok(await tsbox(who, ["pull", "--platform", "linux/386", source], { env }));
+      const dest = `${anon.host}/push-${who.name}/multi:1`;
+      ok(await tsbox(who, ["tag", source, dest], { env }));
+      const pushed = await tsbox(who, ["push", dest], { env });
+      ok(pushed);
+      assert.match(pushed.stdout, /^Pushed .*multi:1 \((linux\/amd64, linux\/386|linux\/386, linux\/amd64)\): /);
+      const raw = JSON.parse(await runTool("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${dest}`])) as { manifests: { platform: { architecture: string } }[] };
+      assert.deepEqual(raw.manifests.map((m) => m.platform.architecture).sort(), ["386", "amd64"]);
+      const clean = freshStore(who);
+      ok(await tsbox(who, ["pull", "--platform", "linux/386", dest], { env: clean }));
+      ok(await tsbox(who, ["pull", dest], { env: clean }));
+      assert.match((await tsbox(who, ["images", "--format", "{{.Platform}}"], { env: clean })).stdout, /linux\/386\n.*linux\/amd64|linux\/amd64\n.*linux\/386/s);
     });
 
     it("push and pull --all-tags: every local tag of a repository, and back every tag its registry lists", async () => {

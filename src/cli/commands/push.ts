@@ -32,7 +32,7 @@ export async function pushCommand(args: string[], ctx: CliContext): Promise<numb
       display?.finish();
       for (const r of results) {
         if (quiet) ctx.stdout.write(r.name + "\n");
-        else ctx.stdout.write(`Pushed ${r.name}: ${r.uploaded} uploaded, ${r.existing} already present, ${r.mounted} mounted\nDigest: ${r.digest}\n`);
+        else ctx.stdout.write(`Pushed ${r.name} (${r.platforms.join(", ")}): ${r.uploaded} uploaded, ${r.existing} already present, ${r.mounted} mounted\nDigest: ${r.digest}\n`);
       }
       return 0;
     } finally {

@@ -1,6 +1,8 @@
 import { stat } from "node:fs/promises";
 import { ImageError } from "../../errors.js";
-import { Annotation, type Descriptor, type ImageManifest } from "../oci.js";
+import { Annotation, type Descriptor, type ImageManifest, isIndexMediaType, MediaType } from "../oci.js";
+import { formatPlatform } from "../platform.js";
+import { sha256Digest } from "../hash.js";
 import { canonicalName, parseReference } from "../reference.js";
 import type { ImageStore } from "../store.js";
 import { pullScope, pushScope, RegistryClient, registryError } from "./client.js";
@@ -22,6 +24,8 @@ export interface PushResult {
   existing: number;
   /** Blobs mounted from another repository of the same registry (no upload). */
   mounted: number;
+  /** The platforms pushed (`linux/amd64`); with more than one, `digest` is the index listing them. */
+  platforms: string[];
 }
 
 /**
@@ -33,17 +37,13 @@ export interface PushResult {
  * Uploads are one monolithic PUT per blob, streamed from the store.
  */
 export async function pushImage(store: ImageStore, source: string, destination: string | undefined, options: PushOptions = {}): Promise<PushResult> {
-  const image = await store.getImage(source, await store.defaultPlatformOf(source));
   const ref = parseReference(destination ?? source);
   const repo = ref.path;
   const client = new RegistryClient(ref.domain, { ...(options.env ? { env: options.env } : {}), ...(options.signal ? { signal: options.signal } : {}) });
   const layout = store.layout;
-  const manifestData = await layout.readBlob(image.manifestDigest);
-  const mediaType = image.manifest.mediaType ?? (JSON.parse(manifestData.toString("utf8")) as { mediaType?: string }).mediaType;
-  if (!mediaType) throw new ImageError(`manifest ${image.manifestDigest} has no media type`);
   const sources = await mountSources(store, ref.domain, repo);
   const progress = options.onProgress ?? (() => {});
-  const result: PushResult = { name: canonicalName(ref), digest: image.manifestDigest, uploaded: 0, existing: 0, mounted: 0 };
+  const result: PushResult = { name: canonicalName(ref), digest: "", uploaded: 0, existing: 0, mounted: 0, platforms: [] };
   const scopes = [pushScope(repo)];
 
   const pushBlob = async (blob: Descriptor, kind: PullEvent["kind"]) => {
@@ -99,25 +99,59 @@ export async function pushImage(store: ImageStore, source: string, destination: 
     progress({ id, kind, status: "pushed", total: size });
   };
 
-  const blobs: [Descriptor, PullEvent["kind"]][] = [...image.manifest.layers.map((l): [Descriptor, PullEvent["kind"]] => [l, "layer"]), [image.manifest.config, "config"]];
-  let next = 0;
-  const worker = async () => {
-    while (next < blobs.length) {
-      const [blob, kind] = blobs[next++]!;
-      await pushBlob(blob, kind);
-    }
+  const putManifest = async (reference: string, data: Buffer, mediaType: string, digest: string) => {
+    const res = await client.request("PUT", `/v2/${repo}/manifests/${reference}`, {
+      scopes,
+      headers: { "content-type": mediaType },
+      body: () => new Uint8Array(data),
+    });
+    await res.body?.cancel().catch(() => {});
+    if (res.status !== 201 && res.status !== 200) throw await registryError(res, `manifest upload to ${client.domain}/${repo}`);
+    const stored = res.headers.get("docker-content-digest");
+    if (stored && stored !== digest) throw new ImageError(`${client.domain} stored the manifest as ${stored}, expected ${digest}`);
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 3, blobs.length) }, worker));
 
-  const res = await client.request("PUT", `/v2/${repo}/manifests/${ref.tag ?? ref.digest}`, {
-    scopes,
-    headers: { "content-type": mediaType },
-    body: () => new Uint8Array(manifestData),
-  });
-  await res.body?.cancel().catch(() => {});
-  if (res.status !== 201 && res.status !== 200) throw await registryError(res, `manifest upload to ${client.domain}/${repo}`);
-  const digest = res.headers.get("docker-content-digest");
-  if (digest && digest !== image.manifestDigest) throw new ImageError(`${client.domain} stored the manifest as ${digest}, expected ${image.manifestDigest}`);
+  /** One platform's image: its blobs, then its manifest (byte for byte) under `reference`. */
+  const pushPlatform = async (manifestDigest: string, reference: string) => {
+    const manifestData = await layout.readBlob(manifestDigest);
+    const manifest = JSON.parse(manifestData.toString("utf8")) as ImageManifest;
+    if (!manifest.mediaType) throw new ImageError(`manifest ${manifestDigest} has no media type`);
+    const blobs: [Descriptor, PullEvent["kind"]][] = [...manifest.layers.map((l): [Descriptor, PullEvent["kind"]] => [l, "layer"]), [manifest.config, "config"]];
+    let next = 0;
+    const worker = async () => {
+      while (next < blobs.length) {
+        const [blob, kind] = blobs[next++]!;
+        await pushBlob(blob, kind);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 3, blobs.length) }, worker));
+    await putManifest(reference, manifestData, manifest.mediaType, manifestDigest);
+    return { mediaType: manifest.mediaType, size: manifestData.length };
+  };
+
+  const tag = ref.tag ?? ref.digest!;
+  const entry = await store.findDescriptor(source);
+  const platforms = entry && isIndexMediaType(entry.mediaType) ? await store.presentManifests(entry) : [];
+  if (platforms.length <= 1) {
+    // One platform (or an image id): its manifest under the tag.
+    const image = await store.getImage(source, await store.defaultPlatformOf(source));
+    await pushPlatform(image.manifestDigest, tag);
+    result.digest = image.manifestDigest;
+    const { os, architecture, variant } = image.config;
+    result.platforms = [formatPlatform({ os, architecture, ...(variant ? { variant } : {}) })];
+    return result;
+  }
+  // Every platform the name has (a native and a vm build of one name), then an index of them under the tag, as
+  // docker's containerd store pushes: pushing one of them only, unsaid, gave a team the other platform's image.
+  const listed: Descriptor[] = [];
+  for (const p of platforms) {
+    const { mediaType, size } = await pushPlatform(p.digest, p.digest);
+    listed.push({ mediaType, digest: p.digest, size, ...(p.platform ? { platform: p.platform } : {}) });
+    if (p.platform) result.platforms.push(formatPlatform(p.platform));
+  }
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: listed }));
+  result.digest = sha256Digest(index);
+  await putManifest(tag, index, MediaType.ociIndex, result.digest);
   return result;
 }
 
