@@ -48,7 +48,8 @@ export async function statsCommand(args: string[], ctx: CliContext): Promise<num
     let failed = 0;
     for (const c of containers) {
       try {
-        rows.push(await sampleRow(c, previous, noTrunc));
+        // A container that is not running has no cgroup to read: docker's row of zeros, not an error.
+        rows.push(c.running ? await sampleRow(c, previous, noTrunc) : idleRow(c, noTrunc));
       } catch (err) {
         if (flags.positionals.length === 0 && !c.running) continue;
         ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
@@ -87,6 +88,20 @@ async function sampleRow(c: Container, previous: Map<string, { usageUsec: number
     NetIO: net ? `${humanSize(net.rxBytes)} / ${humanSize(net.txBytes)}` : "--",
     BlockIO: `${humanSize(s.io.readBytes)} / ${humanSize(s.io.writeBytes)}`,
     PIDs: String(s.pids.current),
+  };
+}
+
+function idleRow(c: Container, noTrunc: boolean): Row {
+  return {
+    Container: c.name ?? shortId(c.id),
+    ID: noTrunc ? c.id : shortId(c.id),
+    Name: c.name ?? "--",
+    CPUPerc: "0.00%",
+    MemUsage: "0B / 0B",
+    MemPerc: "0.00%",
+    NetIO: "0B / 0B",
+    BlockIO: "0B / 0B",
+    PIDs: "0",
   };
 }
 
