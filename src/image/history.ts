@@ -3,14 +3,14 @@
  * the size of the layer it made (0 for metadata steps). Only the newest row
  * has an image id of its own; docker shows `<missing>` for the others.
  */
-import type { ImageConfig } from "./oci.js";
-import type { ImageStore, StoredImage } from "./store.js";
+import type { Descriptor, ImageConfig } from "./oci.js";
+import { type ImageStore, layerTarSize, type StoredImage } from "./store.js";
 
 export interface HistoryRow {
   id: string | null;
   created: string | null;
   createdBy: string;
-  /** The layer's (compressed) size; 0 for a step that made none. */
+  /** The layer's size unpacked (docker's and podman's figure, as `images` counts); 0 for a step that made none. */
   size: number;
   comment: string;
 }
@@ -28,11 +28,12 @@ export async function imageHistory(store: ImageStore, ref: string): Promise<Hist
   const layers = image.manifest.layers;
   const history: NonNullable<ImageConfig["history"]> = image.config.history ?? layers.map(() => ({}));
   let next = 0;
+  const unpackedSize = (layer: Descriptor | undefined) => (layer ? layerTarSize(store.layout, layer) : 0);
   const rows: HistoryRow[] = history.map((h) => ({
     id: null,
     created: h.created ?? null,
     createdBy: h.created_by ?? "",
-    size: h.empty_layer ? 0 : (layers[next++]?.size ?? 0),
+    size: h.empty_layer ? 0 : unpackedSize(layers[next++]),
     comment: h.comment ?? "",
   }));
   rows.reverse();

@@ -677,7 +677,8 @@ export function imageSize(layout: OciLayout, image: StoredImage): number {
   return image.manifest.layers.reduce((sum, l) => sum + layerTarSize(layout, l), 0);
 }
 
-function layerTarSize(layout: OciLayout, layer: Descriptor): number {
+/** A layer's size unpacked (its tar's), as `imageSize` counts it; `history` shows each. */
+export function layerTarSize(layout: OciLayout, layer: Descriptor): number {
   if (!/gzip$/.test(layer.mediaType)) return layer.size;
   let fd: number | undefined;
   try {
