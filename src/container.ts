@@ -222,7 +222,10 @@ export class Container implements AsyncDisposable {
 
   /**
    * Resolves once the container exited: the run this object started, or,
-   * for a handle, the current (or next) run.
+   * for a handle, the current (or next) run. A run's `stdout`/`stderr` are
+   * pipes: a container that writes more than they hold (64 KiB) waits for
+   * them to be read, so read them (or call `output()`, or `resume()` them to
+   * drop the output) before waiting on a chatty container.
    */
   wait(): Promise<ExitStatus> {
     return (this.startedAgain ? undefined : this.done) ?? waitContainer(this.ctx, this.id);
