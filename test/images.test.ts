@@ -364,6 +364,13 @@ for (const who of identities()) {
       oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /archive image config\.json: malformed image config \(history must be a list of objects\)/);
     });
 
+    it("an image of more layers than overlayfs stacks is refused at run, saying so", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/tall:1", Array.from({ length: 501 }, (_, i) => [file(`l${i}`)]));
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      oneLineError(await tsbox(who, ["run", "--rm", "test/tall:1", "true"], { env }), /has 502 layers: overlayfs stacks at most 500 \(docker refuses more than 125\)/);
+    });
+
     it("refuses a blob whose content does not match its digest", async () => {
       const env = freshStore(who);
       const layout = await layoutWith("test/digest:1", [[file("a", "original")]]);

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { open, mkdir, mkdtemp, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { LayerError } from "../errors.js";
+import { ImageError, LayerError } from "../errors.js";
 import { ensurePrivateDir, isErrno, removeTree } from "../fs-util.js";
 import { DataPaths, type WhiteoutForm } from "../paths.js";
 import type { LayerLimits } from "./compression.js";
@@ -41,6 +41,9 @@ export interface LayerCacheOptions {
  * A layer is unpacked into a temp dir beside the cache, its diff-id
  * verified, then renamed into place: a present directory is always complete.
  */
+/** overlayfs's OVL_MAX_STACK: the most lower layers one mount takes. */
+const MAX_LAYERS = 500;
+
 export class LayerCache {
   private readonly paths: DataPaths;
   private readonly privileged: boolean;
@@ -78,6 +81,10 @@ export class LayerCache {
   async ensureLayers(image: StoredImage): Promise<string[]> {
     const dirs: string[] = [];
     const diffIds = image.config.rootfs.diff_ids;
+    // overlayfs stacks at most 500 lower layers (OVL_MAX_STACK): said before any is unpacked (the mount failed
+    // with "No such file or directory").
+    const distinct = new Set(diffIds).size;
+    if (distinct > MAX_LAYERS) throw new ImageError(`${image.name} has ${distinct} layers: overlayfs stacks at most ${MAX_LAYERS} (docker refuses more than 125); squash it into fewer`);
     for (let i = 0; i < image.manifest.layers.length; i++) {
       dirs.push(await this.ensureLayer(image.manifest.layers[i]!, diffIds[i]!));
     }
