@@ -69,11 +69,29 @@ export class LayerError extends TsboxError {
   }
 }
 
+/** What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304). */
+export type ContainerErrorReason = "no_such_container" | "name_in_use" | "not_running" | "paused" | "running";
+
 export class ContainerError extends TsboxError {
+  /**
+   * The refusal's kind, where it is one of these; undefined for other container errors. Read from the
+   * message's fixed wording (one rule for the native, vm and browser backends' many throw sites).
+   */
+  readonly reason: ContainerErrorReason | undefined;
+
   constructor(message: string) {
     super(message, { code: "container" });
+    this.reason = REASONS.find(([re]) => re.test(message))?.[1];
   }
 }
+
+const REASONS: [RegExp, ContainerErrorReason][] = [
+  [/^no such container/, "no_such_container"],
+  [/ is already in use/, "name_in_use"],
+  [/ is paused/, "paused"],
+  [/^cannot remove running container /, "running"],
+  [/ (is|it is) not running/, "not_running"],
+];
 
 /** `instanceof TsboxError` that also holds across separately bundled copies of this class. */
 export function isTsboxError(err: unknown): err is TsboxError {

@@ -502,6 +502,7 @@ for (const who of identities()) {
       assert.match(r.typo, /^UsageError: stop options: unknown option "timeot" \(timeout, signal\)$/);
       assert.match(r.execTypo, /^UsageError: exec options: unknown option "timeout"/);
       assert.deepEqual(r.killed, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+      assert.deepEqual(r.reasons, { missing: "no_such_container", taken: "name_in_use", stopped: "not_running" });
       assert.equal(r.relativeDir, true);
       assert.deepEqual([r.before, r.after], [0, 0]);
     });

@@ -73,6 +73,15 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const execTypo = await failure(created.exec(["true"], { timeout: 5 } as never));
     await created.kill("KILL" as string);
     const killed = await created.wait();
+    // ContainerError.reason: what a caller branches on (dockerode's 404/409) instead of the message's wording.
+    const reason = (p: Promise<unknown>) => p.then(() => "resolved", (e: { reason?: string }) => e.reason ?? "none");
+    const named = await rt.create({ image: "busybox", name: "edges-named", cmd: ["true"] });
+    const reasons = {
+      missing: await reason(rt.get("no-such-container-here")),
+      taken: await reason(rt.create({ image: "busybox", name: "edges-named", cmd: ["true"] })),
+      stopped: await reason(created.exec(["true"])),
+    };
+    await named.remove();
     await created.remove();
     // A relative dataDir is the current directory's; close() ends the warm helper, and a later run starts one again.
     const scratch = mkdtempSync(join(tmpdir(), "relative-data-"));
@@ -85,7 +94,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await closing.close();
     const after = (await closing.run({ image: "busybox", cmd: ["true"], remove: true }).then((c) => c.wait())).exitCode;
     await closing.close();
-    return { stoppedCreated, logs, badSince, typo, execTypo, killed, relativeDir, before, after };
+    return { stoppedCreated, logs, badSince, typo, execTypo, killed, reasons, relativeDir, before, after };
   },
 
   async create() {
