@@ -258,6 +258,9 @@ export class Runtime implements ContainerOwner {
    */
   async create(options: RunOptions, control: RunControl = {}): Promise<Container> {
     if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("create needs an image", { code: "usage" });
+    // As run does: a `--rm` container whose process was killed unseen gives its name back first (a test suite's
+    // fixed names failed after one interrupted run on the vm backend).
+    await this.collectOrphans();
     const { id, bundle, state } = await this.prepare(options, control);
     // Created for good: no longer tied to this process.
     await updateState(bundle, () => ({ creatorPid: null, creatorStartTime: null }));

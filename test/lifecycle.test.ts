@@ -446,6 +446,18 @@ for (const who of identities()) {
       await until("the foreground container to die with its CLI", () => !alive(fg.pid));
       assert.match((await ok(who, ["ps", "-a"])).stdout, /Exited \(unknown\) .* fg/);
       await ok(who, ["rm", "fg"]);
+
+      // A --rm run killed unseen gives its name back to the next create (only a later run collected it).
+      const rm = spawn(process.execPath, [cliPath, "run", "--rm", "--name", "fg-rm", "busybox", "sh", "-c", "echo ready; sleep 30"], {
+        uid: who.uid, gid: who.gid, cwd: who.scratch, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
+      });
+      await new Promise<void>((resolve) => rm.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
+      await until("the --rm run's state", () => state(who, "fg-rm").status === "running");
+      const fgRm = state(who, "fg-rm");
+      rm.kill("SIGKILL");
+      await until("the --rm container to die with its CLI", () => !alive(fgRm.pid));
+      await ok(who, ["create", "--name", "fg-rm", "busybox", "true"]);
+      await ok(who, ["rm", "fg-rm"]);
     });
 
     it("two CLIs racing on one name: one wins, the other gets one clear error; racing starts run it once", async () => {
