@@ -259,7 +259,7 @@ export class Runtime implements ContainerOwner {
   async create(options: RunOptions, control: RunControl = {}): Promise<Container> {
     if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("create needs an image", { code: "usage" });
     // As run does: a `--rm` container whose process was killed unseen gives its name back first (a test suite's
-    // fixed names failed after one interrupted run on the vm backend).
+    // fixed names failed after one interrupted run).
     await this.collectOrphans();
     const { id, bundle, state } = await this.prepare(options, control);
     // Created for good: no longer tied to this process.
@@ -578,8 +578,8 @@ export class Runtime implements ContainerOwner {
    * Removes the user-defined networks no container uses — running, or
    * stopped with the network on its record (docker's rule: its next start
    * needs it) —, and stops an idle rootless network namespace.
+   * `filter`: docker's `--filter until=… label=…` (containers/prune-filter.ts).
    */
-  /** `filter`: docker's `--filter until=… label=…` (containers/prune-filter.ts). */
   async pruneNetworks(filter?: import("./containers/prune-filter.js").PruneFilter): Promise<string[]> {
     const removed: string[] = [];
     const recorded = new Set<string>();
@@ -970,8 +970,7 @@ export class Runtime implements ContainerOwner {
     });
   }
 
-  /** Deletes every container that is not running (`docker container prune`). */
-  /** `filter`: docker's `--filter until=… label=…` (containers/prune-filter.ts). */
+  /** Deletes every container that is not running (`docker container prune`); `filter`: docker's `--filter until=… label=…`. */
   async pruneContainers(filter?: import("./containers/prune-filter.js").PruneFilter): Promise<import("./containers/cleanup.js").ContainerPruneResult> {
     const { prunable } = await import("./containers/prune-filter.js");
     const keep = async (c: ContainerInfo) => filter !== undefined && !prunable(filter, c.created, (await this.inspectContainer(c.id).catch(() => undefined))?.Config.Labels);
