@@ -249,9 +249,12 @@ export class Container implements AsyncDisposable {
 
   /**
    * The stop signal (default the container's, SIGTERM), then SIGKILL after
-   * `timeout` seconds (default the container's, 10); resolves with the exit status.
+   * `timeout` seconds (default the container's, 10); resolves with the exit status. A number is a timeout in
+   * milliseconds, as the browser's `Container.stop(timeoutMs)` takes it.
    */
-  async stop(options: StopOptions = {}): Promise<ExitStatus> {
+  async stop(options: StopOptions | number = {}): Promise<ExitStatus> {
+    // A number is the browser Container's form (milliseconds): one call for both (test/api-contract.test.ts).
+    if (typeof options === "number") options = { timeout: options / 1000 };
     checkOptionNames("stop", options, ["timeout", "signal"]);
     const attached = this.attached;
     if (attached && this.exitStatus) return this.exitStatus;

@@ -211,9 +211,9 @@ function shortened(dir: Buffer, top: Top): string | Buffer {
  * a string name would turn into U+FFFD (ENOENT on unlink, then ENOTEMPTY).
  */
 function childPath(dir: string | Buffer, name: Buffer): Buffer {
-  return Buffer.concat([typeof dir === "string" ? Buffer.from(dir) : dir, SLASH, name]);
+  // (No module-level Buffer: the browser bundle loads this module too.)
+  return Buffer.concat([typeof dir === "string" ? Buffer.from(dir) : dir, Buffer.from("/"), name]);
 }
-const SLASH = Buffer.from("/");
 
 function removeTreeSync(path: string | Buffer, budget: { left: number }, top: Top): void {
   if (--budget.left < 0) throw OVER_BUDGET;
