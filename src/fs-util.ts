@@ -285,11 +285,7 @@ async function ignoreMissing(op: Promise<void>): Promise<void> {
  * which `tsbox run` and `exec` pay on every start.
  */
 export function unlinkIfThere(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    if (!isErrno(err, "ENOENT")) throw err;
-  }
+  ignoreMissingSync(() => unlinkSync(path));
 }
 
 export function isErrno(err: unknown, code: string): boolean {

@@ -7,7 +7,7 @@
  */
 import { ImageError } from "../errors.js";
 import { isDigest } from "./digest.js";
-import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from "./oci.js";
+import { type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, MAX_CONFIG_BYTES } from "./oci.js";
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -51,4 +51,12 @@ export function checkConfig(value: unknown, what: string): ImageConfig {
     if (isObject(labels) && !Object.values(labels).every((l) => typeof l === "string")) throw bad("config.Labels", "an object of strings");
   }
   return value as unknown as ImageConfig;
+}
+
+/**
+ * A config over MAX_CONFIG_BYTES is refused from its descriptor: before a pull fetches it, before a load copies it,
+ * and when any image is named in the store (every later `images` and `run` reads it whole).
+ */
+export function checkConfigSize(config: Descriptor | undefined, what: string): void {
+  if (!(config !== undefined && config.size <= MAX_CONFIG_BYTES)) throw new ImageError(`${what}: its config is ${config?.size} bytes, more than ${MAX_CONFIG_BYTES}`);
 }

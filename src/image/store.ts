@@ -12,12 +12,11 @@ import {
   type ImageManifest,
   isIndexMediaType,
   isManifestMediaType,
-  MAX_CONFIG_BYTES,
   MediaType,
   type Platform,
 } from "./oci.js";
 import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
-import { checkConfig, checkManifest } from "./shape.js";
+import { checkConfig, checkConfigSize, checkManifest } from "./shape.js";
 import { canonicalName, familiarName, type ImageReference, parseReference } from "./reference.js";
 import { compareText } from "../compare.js";
 
@@ -406,7 +405,7 @@ export class ImageStore {
     for (const d of candidates) {
       try {
         const manifest = checkManifest(await source.readJsonBlob<unknown>(d.digest), `manifest ${d.digest}`);
-        if (!(manifest.config.size <= MAX_CONFIG_BYTES)) throw new ImageError(`image ${name}: its config is ${manifest.config.size} bytes, more than ${MAX_CONFIG_BYTES}`);
+        checkConfigSize(manifest.config, `image ${name}`);
         const config = await source.readJsonBlob<unknown>(manifest.config.digest).catch((err: unknown) => {
           throw new ImageError(`image ${name}: its config ${manifest.config.digest} is missing or not JSON`, err);
         });
@@ -443,7 +442,7 @@ export class ImageStore {
         checkPlatformShape(name, d.platform);
         const manifest = await this.layout.readJsonBlob<ImageManifest>(d.digest);
         // Every later `images` and `run` reads the config whole: a hostile one of 400 MB cost 1.3 GB each time.
-        if (!(manifest.config?.size <= MAX_CONFIG_BYTES)) throw new ImageError(`image ${name}: its config is ${manifest.config?.size} bytes, more than ${MAX_CONFIG_BYTES}`);
+        checkConfigSize(manifest.config, `image ${name}`);
         for (const blob of [manifest.config, ...manifest.layers]) {
           if (!existsSync(this.layout.blobPath(blob.digest))) throw new ImageError(`image ${name}: blob ${blob.digest} is no longer in the store (pruned meanwhile?): pull or load it again`);
         }

@@ -1,4 +1,5 @@
 import { UsageError } from "../../errors.js";
+import { compareText } from "../../compare.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -71,7 +72,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       if (flags.help) return ctx.stdout.write(USAGE), 0;
       const store = runtime().networks;
       store.ensureDefault();
-      const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).filter(networkFilter(allValues(flags, "filter")));
+      const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => compareText(a.name, b.name)).filter(networkFilter(allValues(flags, "filter")));
       const format = lastValue(flags, "format");
       if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify(nets, null, 2) + "\n");
       else if (format !== undefined) writeFormatted(ctx.stdout, nets.map(networkContext), format, NETWORK_FORMAT, flags.bools.has("quiet"));

@@ -9,7 +9,7 @@ import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, table, timeAgo, truncate } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
 import { imagePruneLines, pruneFilterFlag } from "./prune.js";
-import { prunable } from "../../containers/prune-filter.js";
+import { volumePruneFilter } from "./volume.js";
 
 const USAGE = `Usage: tsbox system COMMAND
 
@@ -110,7 +110,8 @@ async function prune(args: string[], ctx: CliContext): Promise<number> {
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   const containers = await runtime.pruneContainers(filter);
   const networks = await runtime.pruneNetworks(filter);
-  const vols = volumes ? await runtime.volumes.prune(filter?.labels ? { filter: (v) => prunable({ labels: filter.labels! }, undefined, v.Labels) } : {}) : { removed: [], bytes: 0 };
+  // (until is refused above with --volumes, so what is left are volume prune's own label filters.)
+  const vols = volumes ? await runtime.volumes.prune({ filter: volumePruneFilter(allValues(flags, "filter")) }) : { removed: [], bytes: 0 };
   const images = await runtime.pruneImages({ all, ...(filter ? { filter } : {}) });
   // The build cache has no labels or times of its own to filter by: left alone by a filtered prune.
   const cache = filter ? { removed: [], bytes: 0 } : await runtime.pruneBuildCache();

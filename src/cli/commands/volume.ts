@@ -137,7 +137,7 @@ async function prune(args: string[], ctx: CliContext, runtime: () => Runtime): P
   const all = flags.bools.has("all");
   const warning = all ? "WARNING! This will remove all local volumes not used by at least one container." : "WARNING! This will remove anonymous local volumes not used by at least one container.";
   if (!(await confirm(ctx, warning, flags.bools.has("force")))) return 0;
-  const filter = volumeFilter(allValues(flags, "filter"), () => false, ["label", "label!"]);
+  const filter = volumePruneFilter(allValues(flags, "filter"));
   const result = await runtime().volumes.prune({ all, filter });
   ctx.stdout.write(pruneReport("Deleted Volumes", result.removed, result.bytes));
   return 0;
@@ -146,6 +146,11 @@ async function prune(args: string[], ctx: CliContext, runtime: () => Runtime): P
 /** docker's prune report: the deleted names under a heading, then the space reclaimed. */
 export function pruneReport(heading: string, names: string[], bytes: number): string {
   return `${names.length > 0 ? `${heading}:\n${names.join("\n")}\n\n` : ""}Total reclaimed space: ${humanSize(bytes)}\n`;
+}
+
+/** `volume prune`'s filters (label=, label!=), which `system prune --volumes` applies too. */
+export function volumePruneFilter(specs: string[]): (v: VolumeInfo) => boolean {
+  return volumeFilter(specs, () => false, ["label", "label!"]);
 }
 
 /** `volume ls`/`prune` filters: dangling=true|false, name=SUBSTRING, label=K[=V], label!=K[=V]. */

@@ -1,7 +1,7 @@
-import { checkConfig, checkIndex, checkManifest } from "../shape.js";
+import { checkConfig, checkConfigSize, checkIndex, checkManifest } from "../shape.js";
 import { ImageError } from "../../errors.js";
 import type { LayerCache } from "../layers.js";
-import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "../oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "../oci.js";
 import { formatPlatform, hostPlatform } from "../platform.js";
 import { canonicalName, type ImageReference, parseReference } from "../reference.js";
 import type { ImageStore } from "../store.js";
@@ -103,7 +103,7 @@ export async function pullImage(store: ImageStore, input: string, options: PullO
   };
 
   // Refused before a byte of it is fetched (the store would refuse it afterwards).
-  if (!(manifest.config.size <= MAX_CONFIG_BYTES)) throw new ImageError(`${displayName(ref)}: its config is ${manifest.config.size} bytes, more than ${MAX_CONFIG_BYTES}`);
+  checkConfigSize(manifest.config, displayName(ref));
   await fetchBlob(manifest.config, "config");
   const config = checkConfig(await layout.readJsonBlob<unknown>(manifest.config.digest).catch((err: unknown) => {
     throw new ImageError(`${displayName(ref)}: its config ${manifest.config.digest} is not valid JSON`, err);
