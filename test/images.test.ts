@@ -12,7 +12,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
 import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
@@ -49,12 +49,6 @@ function oneLineError(r: CliResult, pattern: RegExp): void {
   assert.match(lines[0]!, pattern);
 }
 
-function freshStore(who: Identity): Record<string, string> {
-  const dir = join(who.scratch, `store-${Math.random().toString(16).slice(2)}`);
-  mkdirSync(dir);
-  chownSync(dir, who.uid, who.gid);
-  return { TSBOX_DATA_DIR: dir };
-}
 
 let counter = 0;
 /** An OCI layout named `name` whose top layer holds `entries`; readable by every test user. */

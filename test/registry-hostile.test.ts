@@ -15,7 +15,7 @@ import { chownSync, mkdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
 import { hostPlatform } from "../src/image/platform.js";
 
@@ -125,12 +125,6 @@ after(async () => {
   cleanupIdentities();
 });
 
-function freshStore(who: Identity): Record<string, string> {
-  const dir = join(who.scratch, `hostile-store-${Math.random().toString(16).slice(2)}`);
-  mkdirSync(dir);
-  chownSync(dir, who.uid, who.gid);
-  return { TSBOX_DATA_DIR: dir };
-}
 
 for (const who of identities()) {
   describe(`a hostile registry, pulled from as ${who.name}`, () => {

@@ -11,7 +11,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
 import { signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
@@ -59,13 +59,6 @@ function imagesJson(stdout: string): { name: string; manifestDigest: string; pla
   return JSON.parse(stdout);
 }
 
-/** A fresh, empty data dir for one test, owned by `who`. */
-function freshStore(who: Identity): Record<string, string> {
-  const dir = join(who.scratch, `store-${Math.random().toString(16).slice(2)}`);
-  mkdirSync(dir);
-  chownSync(dir, who.uid, who.gid);
-  return { TSBOX_DATA_DIR: dir };
-}
 
 for (const who of identities()) {
   describe(`registry pull as ${who.name}`, () => {

@@ -6,7 +6,7 @@
  * invoking user is the only identity.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, chownSync, rmSync, chmodSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, mkdirSync, chownSync, rmSync, chmodSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -126,4 +126,12 @@ export function cleanupIdentities(): void {
     rmSync(who.scratch, { recursive: true, force: true });
   }
   cached = undefined;
+}
+
+/** A fresh, empty data dir for one test, owned by `who`, as the environment that selects it. */
+export function freshStore(who: Identity): Record<string, string> {
+  const dir = join(who.scratch, `store-${Math.random().toString(16).slice(2)}`);
+  mkdirSync(dir);
+  chownSync(dir, who.uid, who.gid);
+  return { TSBOX_DATA_DIR: dir };
 }
