@@ -12,7 +12,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
 import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";

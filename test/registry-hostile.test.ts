@@ -11,11 +11,9 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { chownSync, mkdirSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
 import { hostPlatform } from "../src/image/platform.js";
 

@@ -11,7 +11,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
 import { signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
