@@ -19,6 +19,10 @@ import { type ContainerState, isActive, processParent, readCurrentState, readSta
 import { recordEvent } from "./containers/events.js";
 import { ContainerError, isTsboxError, UsageError } from "./errors.js";
 import { waitForLogLine, type WaitForLogOptions } from "./containers/wait-for-log.js";
+import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from "./containers/wait-for-health.js";
+import type { HealthState } from "./containers/healthcheck.js";
+import { readAttachments } from "./network/attachments.js";
+import type { PortMapping } from "./spec/container-spec.js";
 import { execToEnd, ProcessHandle } from "./process-handle.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
@@ -373,6 +377,7 @@ export class Container implements AsyncDisposable {
    * `run`'s output is its `stdout`/`stderr` streams.
    */
   async waitForLog(pattern: string | RegExp, options: WaitForLogOptions = {}): Promise<string> {
+    checkOptionNames("waitForLog", options, ["stream", "times", "timeoutMs"]);
     const state = await this.state();
     if (this.keepsNoLog(state)) {
       throw new UsageError(`waitForLog reads the log of container ${shown(state)}, which runs in the foreground and keeps none: create() and start() it (or give it a restart policy), or read run()'s stdout`);
@@ -382,6 +387,58 @@ export class Container implements AsyncDisposable {
       return now.status === "exited" ? `exited (code ${now.exitCode ?? "unknown"})` : `is ${now.status}`;
     };
     return waitForLogLine((o) => this.logs(o), pattern, options, { name: shown(state), stopped });
+  }
+
+  /**
+   * Resolves once the container's health check (the image's HEALTHCHECK or
+   * run/create's `healthcheck`) passes — testcontainers' `Wait.forHealthCheck`.
+   * Rejects with a `ContainerError` when it turns unhealthy (with the last
+   * check's output), the container stops first, or after `timeoutMs`
+   * (default 60 s). Checks run under a container's monitor: a container
+   * `start()`ed (`create`, the CLI's `-d`) or run with a restart policy.
+   */
+  async waitForHealthy(options: WaitForHealthyOptions = {}): Promise<HealthState> {
+    checkOptionNames("waitForHealthy", options, ["timeoutMs"]);
+    const state = await this.state();
+    const bundleDir = bundleOf(this.ctx, this.id).dir;
+    if (!hasHealthcheck(bundleDir)) {
+      throw new UsageError(this.ctx.backend.name === "native"
+        ? `container ${shown(state)} has no health check: its image has no HEALTHCHECK and it was created without the healthcheck option`
+        : `the ${this.ctx.backend.name} backend runs no health checks: container ${shown(state)} never becomes healthy`);
+    }
+    if (state.supervisor === "foreground") {
+      throw new UsageError(`container ${shown(state)} runs in the foreground, where no health checks run: create() and start() it (or give it a restart policy)`);
+    }
+    const stopped = async () => {
+      const now = await this.state();
+      if (isActive(now)) return undefined;
+      return now.status === "exited" ? `exited (code ${now.exitCode ?? "unknown"})` : `is ${now.status}`;
+    };
+    return waitForHealthStatus({ bundleDir, name: shown(state), stopped }, options);
+  }
+
+  /**
+   * The running container's published ports (`tsbox port`), with the host
+   * ports really bound (`publish: ["80"]` gets a free one); none once it stops.
+   */
+  async ports(): Promise<PortMapping[]> {
+    const state = await this.state();
+    return isActive(state) ? readAttachments(bundleOf(this.ctx, this.id).dir).flatMap((a) => a.ports) : [];
+  }
+
+  /**
+   * The host port a container port is published on — testcontainers'
+   * `getMappedPort`. Rejects with a `ContainerError` when the container does
+   * not run or that port is not published.
+   */
+  async mappedPort(containerPort: number, protocol: "tcp" | "udp" = "tcp"): Promise<number> {
+    if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535) throw new UsageError(`mappedPort: expected a port number from 1 to 65535, got ${String(containerPort)}`);
+    if (protocol !== "tcp" && protocol !== "udp") throw new UsageError(`mappedPort: the protocol is "tcp" or "udp", got ${String(protocol)}`);
+    const state = await this.state();
+    if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running: it has no published ports`);
+    const found = (await this.ports()).find((p) => p.containerPort === containerPort && p.protocol === protocol);
+    if (!found) throw new ContainerError(`no public port '${containerPort}/${protocol}' published for ${shown(state)}`);
+    return found.hostPort;
   }
 
   /** A foreground run keeps no log (unless the CLI's helper wrote one). */

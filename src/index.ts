@@ -44,6 +44,8 @@ export type { CopyOptions } from "./containers/copy.js";
 export type { ContainerUpdate } from "./containers/ops/update.js";
 export type { Change } from "./containers/changes.js";
 export type { WaitForLogOptions } from "./containers/wait-for-log.js";
+export type { WaitForHealthyOptions } from "./containers/wait-for-health.js";
+export type { HealthState } from "./containers/healthcheck.js";
 export type { VolumeInfo } from "./containers/volumes.js";
 export type { DiskUsage } from "./containers/cleanup.js";
 export type { ContainerSpec } from "./spec/container-spec.js";

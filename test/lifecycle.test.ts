@@ -506,6 +506,17 @@ for (const who of identities()) {
       assert.equal(r.badTimes, "UsageError: waitForLog: times must be a whole number of at least 1, got 0");
     });
 
+    it("the library's waitForHealthy: resolves once the check passes; unhealthy, a stop, no check or a foreground run are clear errors", async () => {
+      const r = await scenario(who, "waitForHealthy");
+      assert.equal(r.healthy, "healthy");
+      assert.match(r.unhealthy, /^ContainerError: container \S+ is unhealthy after [2-9] failed checks; last check exited 3: not yet$/);
+      assert.match(r.timedOut, /^ContainerError: container \S+ was not healthy within 0.3 s \(health: (starting|no check has run yet)\)/);
+      assert.match(r.exited, /^ContainerError: container \S+ exited \(code 4\) before its health check passed/);
+      assert.match(r.noCheck, /^UsageError: container \S+ has no health check: its image has no HEALTHCHECK and it was created without the healthcheck option$/);
+      assert.match(r.typo, /^UsageError: waitForHealthy options: unknown option "timeout" \(timeoutMs\)$/);
+      assert.match(r.foreground, /^UsageError: container \S+ runs in the foreground, where no health checks run/);
+    });
+
     it("the library's edges: stop of a created container, logs since as a string or seconds, misspelt options, kill('KILL'), a relative dataDir, close()", async () => {
       const r = await scenario(who, "apiEdges");
       assert.deepEqual(r.stoppedCreated, { exitCode: 0, signal: null, oomKilled: false });

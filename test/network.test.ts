@@ -23,6 +23,9 @@ import { netnsStateDir } from "../src/network/netns-state.js";
 import { processStartTime } from "../src/containers/state.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 
+/** Library scenarios (test/helpers/lifecycle-script.ts), here run in the test's namespace. */
+const lifecycleScript = join(repoRoot, "test/helpers/lifecycle-script.ts");
+
 let ns: TestNetns;
 /** An HTTP server on the namespace's side ("the host"), on 0.0.0.0. */
 let hostServer: ChildProcess;
@@ -89,7 +92,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 
 for (const who of identities()) {
   describe(`networking as ${who.name}`, () => {
-    const run = (args: string[], env: Record<string, string> = {}) => tsbox(who, args, { netns: ns.path, env: { TSBOX_NETWORK: "bridge", ...env }, timeoutMs: 60_000 });
+    const run = (args: string[], env: Record<string, string> = {}, opts: { argv?: string[]; cwd?: string } = {}) => tsbox(who, args, { netns: ns.path, env: { TSBOX_NETWORK: "bridge", ...env }, timeoutMs: 60_000, ...opts });
     /** A CLI that keeps running (a server container); resolves when it ends. */
     const start = (args: string[]): { done: Promise<CliResult> } => ({ done: run(args) });
     let snap: Snapshot;
@@ -129,6 +132,19 @@ for (const who of identities()) {
       const expected = who.name === "root" ? "10.88.0.1" : "10.0.2.2";
       assert.match(r.stdout, new RegExp(`^${expected.replace(/\./g, "\\.")}\\thost\\.tsbox\\.internal$`, "m"));
       assert.match(r.stdout, /hello from the host/);
+    });
+
+    it("the library's mappedPort and ports(): the host port a client connects to, clear errors otherwise", async () => {
+      const r = await run([], { TSBOX_NETWORK: "bridge" }, { argv: [process.execPath, "--import", "tsx", lifecycleScript, "mappedPort"], cwd: repoRoot });
+      assert.equal(r.code, 0, r.stderr);
+      const got = JSON.parse(r.stdout);
+      assert.ok(got.port > 0 && got.port < 65536, r.stdout);
+      assert.equal(got.body, "hello from httpd\n");
+      assert.deepEqual(got.ports, [{ hostIp: "127.0.0.1", hostPort: got.port, containerPort: 80, protocol: "tcp" }]);
+      assert.match(got.unpublished, /^ContainerError: no public port '81\/tcp' published for \S+$/);
+      assert.equal(got.badPort, "UsageError: mappedPort: expected a port number from 1 to 65535, got 0");
+      assert.match(got.stopped, /^ContainerError: container \S+ is not running: it has no published ports$/);
+      assert.deepEqual(got.afterStop, []);
     });
 
     it("publishes a port: busybox httpd inside answers a client on 127.0.0.1", async () => {

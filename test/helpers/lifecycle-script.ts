@@ -52,6 +52,49 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes };
   },
 
+  /** testcontainers' Wait.forHealthCheck: healthy once the probe passes; unhealthy, stopped, no check: clear errors. */
+  async waitForHealthy() {
+    const fast = { interval: 200, retries: 2 };
+    const server = await rt.create({ image: "busybox", cmd: ["sh", "-c", "sleep 1; touch /tmp/ok; exec sleep 600"], healthcheck: { test: "test -e /tmp/ok", ...fast, startPeriod: 10_000 } }); // failures in the start period do not count
+    await server.start();
+    const healthy = await server.waitForHealthy({ timeoutMs: 30_000 });
+    await server.remove({ force: true });
+    const failing = await rt.create({ image: "busybox", cmd: ["sleep", "600"], healthcheck: { test: "echo not yet; exit 3", ...fast } });
+    await failing.start();
+    const unhealthy = await failure(failing.waitForHealthy());
+    await failing.remove({ force: true });
+    const slow = await rt.create({ image: "busybox", cmd: ["sleep", "600"], healthcheck: { test: "exit 1", interval: 60_000 } });
+    await slow.start();
+    const timedOut = await failure(slow.waitForHealthy({ timeoutMs: 300 }));
+    await slow.remove({ force: true });
+    const quitter = await rt.create({ image: "busybox", cmd: ["sh", "-c", "sleep 0.3; exit 4"], healthcheck: { test: "exit 1", interval: 60_000 } });
+    await quitter.start();
+    const exited = await failure(quitter.waitForHealthy());
+    await quitter.remove();
+    const plain = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
+    const noCheck = await failure(plain.waitForHealthy());
+    const typo = await failure(plain.waitForHealthy({ timeout: 5 } as never));
+    await plain.remove();
+    await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true, healthcheck: { test: "true" } }, { onWarning: () => {} });
+    const foreground = await failure(run.waitForHealthy());
+    return { healthy: healthy.Status, unhealthy, timedOut, exited, noCheck, typo, foreground };
+  },
+
+  /** testcontainers' getMappedPort (run by network.test.ts in its namespace): the host port a client connects to. */
+  async mappedPort() {
+    await using web = await rt.create({ image: "busybox", publish: ["127.0.0.1::80"], cmd: ["sh", "-c", "mkdir -p /www && echo hello from httpd > /www/index.html && exec httpd -f -p 80 -h /www"] });
+    await web.start();
+    const port = await web.mappedPort(80);
+    const body = await settled(() => fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => ""), (t) => t !== "");
+    const ports = await web.ports();
+    const unpublished = await failure(web.mappedPort(81));
+    const badPort = await failure(web.mappedPort(0));
+    await web.stop({ timeout: 0 });
+    const stopped = await failure(web.mappedPort(80));
+    const afterStop = await web.ports();
+    await web.remove();
+    return { port, body, ports, unpublished, badPort, stopped, afterStop };
+  },
 
   /** What a library user met (an exploratory pass): each resolves or fails at once, with a clear error. */
   async apiEdges() {

@@ -15,7 +15,7 @@ export async function portCommand(args: string[], ctx: CliContext): Promise<numb
   const [ref, wanted, extra] = flags.positionals;
   if (ref === undefined || extra !== undefined) throw new UsageError(`"tsbox port" takes a container and optionally a port (${USAGE.split("\n")[0]})`);
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  const ports = (await runtime.containerNetworks(ref)).flatMap((a) => a.ports);
+  const ports = await (await runtime.get(ref)).ports();
   if (wanted === undefined) {
     for (const p of ports) ctx.stdout.write(`${p.containerPort}/${p.protocol} -> ${p.hostIp}:${p.hostPort}\n`);
     return 0;
