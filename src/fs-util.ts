@@ -338,6 +338,29 @@ async function treeBytesByPath(dir: string): Promise<number> {
 }
 
 /**
+ * `mkdir -p` for a path a user gave. Node's `mkdirSync(…, { recursive: true })`
+ * never returns where mkdir fails with ENOENT although the parent exists
+ * (procfs: `-v /proc/x:/y` spun at 100 % CPU, deaf to SIGTERM): this goes up
+ * at most once per path component and reports the error it got.
+ */
+export function makeDirs(dir: string, mode: number): void {
+  try {
+    mkdirSync(dir, { mode });
+    return;
+  } catch (err) {
+    if (isErrno(err, "EEXIST") && statSync(dir).isDirectory()) return;
+    const parent = dirname(dir);
+    if (!isErrno(err, "ENOENT") || parent === dir) throw err;
+  }
+  makeDirs(dirname(dir), mode);
+  try {
+    mkdirSync(dir, { mode });
+  } catch (err) {
+    if (!(isErrno(err, "EEXIST") && statSync(dir).isDirectory())) throw err;
+  }
+}
+
+/**
  * Makes `dir` (and missing parents) 0700, and takes group and other access
  * off it when it has some and is ours: for what holds an image's files as
  * they are (setuid binaries, device nodes and file capabilities as root, or
@@ -345,7 +368,7 @@ async function treeBytesByPath(dir: string): Promise<number> {
  * (docker keeps /var/lib/docker 0710 for the same reason).
  */
 export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   const st = statSync(dir);
   if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(dir, st.mode & 0o700);
 }

@@ -6,12 +6,12 @@
  * nested deeper than any path can name is still removed. No containers.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { execFileSync } from "node:child_process";
-import { outputFile, removeTree, removeTreeNow, treeBytes } from "../src/fs-util.js";
+import { makeDirs, outputFile, removeTree, removeTreeNow, treeBytes } from "../src/fs-util.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fs-util-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,4 +68,15 @@ it("removeTree and removeTreeNow remove names that are not UTF-8, and treeBytes 
     await remove(top);
     assert.equal(existsSync(top), false, `${name}: the tree is gone`);
   }
+});
+
+it("makeDirs: mkdir -p that ends where mkdir says ENOENT under an existing parent (procfs), where Node's recursive mkdir spins", () => {
+  assert.throws(() => makeDirs("/proc/tsbox-no-such/a", 0o755), { code: "ENOENT" });
+  const made = join(dir, "made", "a", "b");
+  makeDirs(made, 0o750);
+  makeDirs(made, 0o750); // there already: nothing to do
+  assert.equal(statSync(made).mode & 0o777, 0o750 & ~process.umask());
+  writeFileSync(join(dir, "made", "file"), "");
+  assert.throws(() => makeDirs(join(dir, "made", "file"), 0o755), { code: "EEXIST" });
+  assert.throws(() => makeDirs(join(dir, "made", "file", "x"), 0o755), { code: "ENOTDIR" });
 });

@@ -9,7 +9,7 @@
  */
 import { chmodSync, copyFileSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
-import { isErrno, removeTreeNow, systemErrorText } from "../fs-util.js";
+import { isErrno, makeDirs, removeTreeNow, systemErrorText } from "../fs-util.js";
 import { UsageError } from "../errors.js";
 import { type LayerEntry, LayerView } from "../image/layer-view.js";
 import { ownerNotesOrNone, ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
@@ -127,7 +127,7 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
         // docker's rules: `-v` makes a missing host directory, `--mount` refuses it.
         if (!r.fromV) throw new UsageError(`invalid mount config for type "bind": bind source path does not exist: ${r.source}`);
         try {
-          mkdirSync(r.source, { recursive: true, mode: 0o755 });
+          makeDirs(r.source, 0o755);
         } catch (err) {
           throw new UsageError(`invalid mount ${r.label}: cannot create the host directory ${r.source}: ${systemErrorText(err as NodeJS.ErrnoException)}`);
         }
