@@ -399,6 +399,11 @@ for (const who of identities()) {
       assert.match(left.stdout.replace(/\r/g, ""), /^42$/m);
       assert.doesNotMatch(left.stdout + left.stderr, /read escape sequence/);
       assert.equal(state(who, "left").status, "running");
+      // A later attach types into it again (its input was marked closing with the run's client, and dropped).
+      const back = await tsbox(who, [], {
+        argv: ["sh", "-c", `(sleep 1; printf 'echo $((7*8))\\n'; sleep 0.5; printf '\\020\\021'; sleep 1) | script -qec '"${process.execPath}" "${cliPath}" attach left' /dev/null`],
+      });
+      assert.match(back.stdout.replace(/\r/g, ""), /^56$/m, back.stdout + back.stderr);
       assert.equal((await typed(["exit 4\n"], ["-it", "--rm", "--name", "ended", "busybox", "sh"])).code, 4, "a -it run's exit code, as before");
       await ok(who, ["rm", "-f", "left"]);
 

@@ -179,6 +179,17 @@ struct Run {
     drain_until: Option<Instant>,
 }
 
+impl Run {
+    /// docker's StdinOnce: the input ends with the client that attached with it. Never a terminal's: the
+    /// container keeps it for the next attach (`run -it`, Ctrl-P Ctrl-Q, `attach`), and while it was
+    /// marked closing every later keystroke was dropped.
+    fn end_input_once(&mut self) {
+        if self.sup.pty.is_none() {
+            self.stdin_closing = true;
+        }
+    }
+}
+
 struct Monitor {
     bundle: PathBuf,
     policy: Policy,
@@ -672,7 +683,7 @@ impl Monitor {
                 Event::CloseStdin => {
                     let once = matches!(self.clients[i].mode, Mode::Attached(a) if a.stdin && a.stdin_once);
                     if let (true, Some(run)) = (once, self.run.as_mut()) {
-                        run.stdin_closing = true;
+                        run.end_input_once();
                     }
                 }
                 Event::Resize(cols, rows) => self.resize(cols, rows),
@@ -802,7 +813,7 @@ impl Monitor {
             .iter()
             .any(|c| c.closed && matches!(c.mode, Mode::Attached(a) if a.stdin && a.stdin_once));
         if let (true, Some(run)) = (hung_up_once, self.run.as_mut()) {
-            run.stdin_closing = true;
+            run.end_input_once();
         }
         let now = Instant::now();
         self.clients.retain(|c| !c.closed && c.linger_deadline().map_or(true, |t| t > now));
@@ -923,7 +934,7 @@ impl Monitor {
 
     fn close_stdin_if_asked(&mut self) {
         if let Some(run) = self.run.as_mut() {
-            if run.stdin_closing && run.stdin_pending.is_empty() && run.sup.pty.is_none() {
+            if run.stdin_closing && run.stdin_pending.is_empty() {
                 if let Some(input) = run.sup.input.take() {
                     fd::close(input);
                 }
