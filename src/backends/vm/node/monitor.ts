@@ -158,7 +158,7 @@ export class VmMonitor {
     socket.on("error", () => {});
     socket.on("close", () => {
       this.clients.delete(client);
-      if (client.attach?.stdin && client.attach.stdinOnce) this.proc?.stdin?.end();
+      if (client.attach?.stdin) this.endInputOnce(client);
     });
     let line = "";
     const decoder = new StdcopyDecoder();
@@ -256,9 +256,17 @@ export class VmMonitor {
       else if (stream === CONTROL) {
         const body = JSON.parse(payload.toString("utf8")) as { resize?: { cols: number; rows: number }; closeStdin?: boolean };
         if (body.resize) this.proc?.resize(body.resize.cols, body.resize.rows);
-        if (body.closeStdin && client.attach?.stdinOnce) this.proc?.stdin?.end();
+        if (body.closeStdin) this.endInputOnce(client);
       }
     }
+  }
+
+  /**
+   * docker's StdinOnce: the input ends with the client that attached with it. Never a terminal's: the
+   * container keeps it for the next attach (`run -it`, Ctrl-P Ctrl-Q, `attach`), as the native monitor does.
+   */
+  private endInputOnce(client: Client): void {
+    if (client.attach?.stdinOnce && !this.tty()) this.proc?.stdin?.end();
   }
 
   private tty(): boolean {
