@@ -23,7 +23,7 @@ import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from 
 import type { HealthState } from "./containers/healthcheck.js";
 import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
-import { execToEnd, ProcessHandle } from "./process-handle.js";
+import { execToEnd, PROCESS_OPTIONS, ProcessHandle } from "./process-handle.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
@@ -55,8 +55,6 @@ export interface ProcessOptions {
   privileged?: boolean;
 }
 
-/** ProcessOptions' names, and stdin (spawn's and exec's). */
-const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
 
 export interface SpawnOptions extends ProcessOptions {
   /** Default true: `stdin` is a Writable (end it for EOF); false: /dev/null. */

@@ -11,6 +11,9 @@ import type { Signal } from "./signals.js";
 import { parseSignal } from "./containers/signals.js";
 import { execRefusal } from "./spec/exec-process.js";
 
+/** ProcessOptions' names, and stdin: what exec and spawn take, in Node and in the browser. */
+export const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
+
 export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
   readonly stdin: In | null;
   readonly stdout: Out | null;

@@ -542,6 +542,55 @@ rt.terminate();`;
     assert.match(r.late.message, /is not running/);
   });
 
+  it("takes Node's stop and kill forms: stop({ timeout }) lets a TERM trap finish, kill() is SIGKILL; misspelt options and signals are refused", async () => {
+    const r = await vm.eval(`
+      const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "trap 'echo term; exit 0' TERM; echo armed; while true; do sleep 0.1; done"] });
+      let out = "";
+      const dec = new TextDecoder();
+      const reading = (async () => { for await (const ch of c.stdout) out += dec.decode(ch); })();
+      while (!out.includes("armed")) await new Promise((r) => setTimeout(r, 50));
+      const refused = {
+        exec: await c.exec(["pwd"], { workdir: "/tmp" }).catch(failure),
+        spawn: await c.spawn(["pwd"], { wd: "/x" }).catch(failure),
+        signal: await c.kill("SIGFOO").catch(failure),
+        stop: await c.stop({ timeot: 1 }).catch(failure),
+      };
+      const stopped = await c.stop({ timeout: 20 });
+      await reading;
+      await c.remove();
+      const k = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+      await k.kill();
+      return { refused, stopped, out, killed: await k.wait() };`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.match(r.refused.exec.message, /^exec options: unknown option "workdir" \(env, cwd, user, tty, privileged, stdin\)$/);
+    assert.match(r.refused.spawn.message, /^spawn options: unknown option "wd"/);
+    assert.match(r.refused.signal.message, /SIGFOO/);
+    assert.match(r.refused.stop.message, /^stop options: unknown option "timeot" \(timeout, signal\)$/);
+    assert.deepEqual([r.stopped, r.out], [{ exitCode: 0, signal: null, oomKilled: false }, "armed\nterm\n"]);
+    assert.deepEqual(r.killed, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+  });
+
+  it("terminate() while the guest starts rejects the boot and every call awaiting it; an HTML page served for a guest file is named", async () => {
+    const p = await VmPage.open(browser, server);
+    try {
+      const r = await p.eval(`
+        const early = new tsbox.Runtime({ storage: false, files: { snapshot: { state: "/none", meta: "/none" } } });
+        const booting = early.boot().then(() => "resolved", failure);
+        const running = early.run({ image: "busybox", cmd: ["true"] }).then(() => "resolved", failure);
+        await new Promise((r) => setTimeout(r, 300));
+        early.terminate();
+        return { booting: await booting, running: await running, again: await early.boot().then(() => "resolved", failure) };`);
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      for (const k of ["booting", "running", "again"]) assert.equal(r[k].message, "the vm was terminated", k);
+      // A single-page app's host answers a path it lacks with its index.html (here the test page, text/html).
+      const html = await p.boot({ storage: false, files: { manifest: "/", snapshot: { state: "/none", meta: "/none" } } });
+      assert.equal(html.ok, false);
+      assert.match(html.error!, /could not fetch http:\/\/127\.0\.0\.1:\d+\/: the server answered with a web page \(text\/html\), not the file/);
+    } finally {
+      await p.close();
+    }
+  });
+
   it("fails to start with the reason when a file cannot be fetched", async () => {
     const p = await VmPage.open(browser, server);
     try {

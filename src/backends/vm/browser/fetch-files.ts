@@ -39,6 +39,7 @@ export async function loadFiles<K extends string>(sources: Record<K, Source>, on
 export async function fetchBytes(url: string, onBytes: (loaded: number, total: number) => void = () => {}): Promise<ArrayBuffer> {
   const res = await fetch(url);
   if (!res.ok || !res.body) throw new Error(`could not fetch ${url}: HTTP ${res.status}`);
+  refuseHtml(res, url);
   const declared = Number(res.headers.get("content-length") ?? 0);
   const chunks: Uint8Array[] = [];
   let loaded = 0;
@@ -63,13 +64,29 @@ export async function compileWasm(source: Source): Promise<WebAssembly.Module> {
   if (typeof source !== "string") return WebAssembly.compile(source);
   const res = await fetch(source);
   if (!res.ok) throw new Error(`could not fetch ${source}: HTTP ${res.status}`);
+  refuseHtml(res, source);
   const streams = res.headers.get("content-type")?.split(";")[0]?.trim() === "application/wasm" && typeof WebAssembly.compileStreaming === "function";
   return streams ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
 }
 
+/**
+ * None of the Worker's files is a web page: an HTML answer is a host's
+ * fallback page for a path it does not have (single-page apps' `index.html`
+ * for every unknown URL), which would otherwise fail later as "Unexpected
+ * token '<' … is not valid JSON", naming neither the file nor the cause.
+ */
+function refuseHtml(res: Response, url: string): void {
+  if (res.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() !== "text/html") return;
+  throw new Error(`could not fetch ${url}: the server answered with a web page (text/html), not the file — serve tsbox's dist/browser files there (a single-page app's fallback to index.html answers every path it does not have), or name their folder with the Runtime's \`assets\` option`);
+}
+
 export async function fetchJson<T>(source: Source): Promise<T> {
   const bytes = typeof source === "string" ? await fetchBytes(source) : source;
-  return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  } catch (err) {
+    throw new Error(`${typeof source === "string" ? source : "a file given as bytes"} is not JSON: ${(err as Error).message}`);
+  }
 }
 
 export async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {

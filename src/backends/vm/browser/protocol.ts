@@ -65,6 +65,8 @@ export interface ExecRequest {
   /** `uid[:gid]` or `name[:group]` of the image's /etc/passwd; default the container's user. */
   user?: string;
   tty?: boolean | { cols: number; rows: number };
+  /** docker exec's `--privileged`: every capability (within the container's user namespace). */
+  privileged?: boolean;
   stdin: boolean;
 }
 

@@ -3,14 +3,17 @@
  * results of Node's (src/container.ts), over WHATWG streams. Their rules
  * are the same: `run` resolves once the command runs; `exec` resolves with
  * 127/126 and the message when the command cannot run (execToEnd, shared);
- * `stop` is SIGTERM then SIGKILL; `remove` refuses a running container;
+ * `stop` is SIGTERM then SIGKILL; `kill` is SIGKILL; misspelt options are
+ * refused; `remove` refuses a running container;
  * `await using` kills and removes. What a browser cannot do yet is refused
  * with a clear error, never ignored.
  */
-import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions } from "../../../container.js";
+import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions, StopOptions } from "../../../container.js";
 import { ContainerError } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
-import { execToEnd, ProcessHandle } from "../../../process-handle.js";
+import { parseSignal } from "../../../containers/signals.js";
+import { checkOptionNames } from "../../../spec/run-options-check.js";
+import { execToEnd, PROCESS_OPTIONS, ProcessHandle } from "../../../process-handle.js";
 import type { GuestStats } from "./protocol.js";
 import type { WebOutput, WebProcess, WebStdin } from "./web-process.js";
 
@@ -100,17 +103,27 @@ export class Container implements AsyncDisposable {
     return this.done;
   }
 
-  /** Sends a signal to the container's first process. A no-op once it exited. */
-  async kill(signal: Signal = "SIGTERM"): Promise<void> {
+  /**
+   * Sends a signal to the container's first process (docker's forms: SIGTERM, TERM, 15; default SIGKILL, as
+   * Node's and `docker kill`). A no-op once it exited; a UsageError for an unknown signal.
+   */
+  async kill(signal: Signal | string = "SIGKILL"): Promise<void> {
+    const { number } = parseSignal(signal);
     if (this.exitStatus) return;
-    this.proc.kill(signal);
+    this.proc.kill(number);
   }
 
-  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the exit status. */
-  async stop(timeoutMs = 10_000): Promise<ExitStatus> {
+  /**
+   * The stop signal (default SIGTERM), then SIGKILL after `timeout` seconds (default 10; negative: never);
+   * resolves with the exit status. A number is a timeout in milliseconds. Node's Container.stop, option for option.
+   */
+  async stop(options: StopOptions | number = {}): Promise<ExitStatus> {
+    if (typeof options === "number") options = { timeout: options / 1000 };
+    checkOptionNames("stop", options, ["timeout", "signal"]);
     if (this.exitStatus) return this.exitStatus;
-    await this.kill("SIGTERM");
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), timeoutMs);
+    const timeout = options.timeout ?? 10;
+    await this.kill(options.signal ?? "SIGTERM");
+    const timer = timeout < 0 ? undefined : setTimeout(() => this.proc.kill("SIGKILL"), timeout * 1000);
     try {
       return await this.done;
     } finally {
@@ -119,13 +132,15 @@ export class Container implements AsyncDisposable {
   }
 
   /** Runs `cmd` in the running container to its end (Node's `Container.exec`). */
-  exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+  async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
+    checkOptionNames("exec", options, PROCESS_OPTIONS);
     const { stdin, ...rest } = options;
     return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty));
   }
 
   /** Starts `cmd` in the running container; resolves once it runs (Node's `Container.spawn`). */
   async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
+    checkOptionNames("spawn", options, PROCESS_OPTIONS);
     if (this.exitStatus) throw this.notRunning();
     const proc = await this.owner.execIn(this, cmd, options);
     await proc.started.catch((err: unknown) => {

@@ -84,6 +84,8 @@ export class Runtime {
   readonly backend = { name: "vm" as const };
   private worker: Worker | undefined;
   private booted: Promise<void> | undefined;
+  /** Rejects `booted` while the guest is still starting: terminate() must settle it, as the Worker that would is gone. */
+  private abortBoot: ((reason: Error) => void) | undefined;
   private failed: Error | undefined;
   private nextId = 1;
   private nextCall = 1;
@@ -111,6 +113,7 @@ export class Runtime {
 
   /** Starts the guest now (else the first call does): resolves once containers can run. */
   boot(): Promise<void> {
+    if (this.failed && !this.booted) return Promise.reject(this.failed);
     return (this.booted ??= this.startWorker());
   }
 
@@ -231,6 +234,10 @@ export class Runtime {
     if (this.failed) return;
     this.failed = reason;
     this.worker?.terminate();
+    // A boot in progress (and every call awaiting it) fails with the reason; a finished one stays resolved,
+    // and calls after it fail on `failed`.
+    this.abortBoot?.(reason);
+    this.abortBoot = undefined;
     for (const p of this.processes.values()) p.abort(reason);
     this.processes.clear();
     for (const c of this.calls.values()) c.reject(reason);
@@ -333,18 +340,22 @@ export class Runtime {
     const worker = new Worker(workerUrl, { type: "module" });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
+      this.abortBoot = reject;
       const fail = (err: Error) => {
         this.terminate(err);
         reject(err);
       };
       // A bundler's output lacks the Worker and the guest unless they are copied beside it (or `assets` names them).
-      const unloaded = `it could not be loaded from ${workerUrl.href}: serve tsbox's dist/browser files (tsbox-vm-worker.js, v86.wasm, guest/) there, or name their folder with the Runtime's \`assets\` option (a same-origin Worker with \`workerUrl\`)`;
+      const unloaded = `it could not be loaded from ${workerUrl.href} (missing there, or served as another type than JavaScript): serve tsbox's dist/browser files (tsbox-vm-worker.js, v86.wasm, guest/) there, or name their folder with the Runtime's \`assets\` option (a same-origin Worker with \`workerUrl\`)`;
       worker.onerror = (e) => fail(new TsboxError(`the vm Worker failed: ${e.message || unloaded}`, { code: "runtime" }));
       worker.onmessage = ({ data: msg }: MessageEvent<WorkerMessage>) => {
         switch (msg.type) {
           case "progress":
             this.options.onProgress?.(msg);
-            if (msg.phase === "ready") resolve();
+            if (msg.phase === "ready") {
+              this.abortBoot = undefined;
+              resolve();
+            }
             return;
           case "notice":
             return this.options.onNotice?.(msg.message);
