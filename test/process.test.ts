@@ -5,6 +5,9 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, cliPath, identityEnv } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -43,6 +46,17 @@ for (const who of identities()) {
       assert.deepEqual(r.stdout.trim().split("\n"), ["1000", "1000", "1000"]);
       const named = await tsbox(who, ["run", "--rm", "-u", "nobody", "busybox", "id", "-u"]);
       assert.equal(named.stdout.trim(), "65534", named.stderr);
+      // A PATH without newuidmap's directory (a bare npx environment): the helper is found where the front end
+      // found it (before stop 42 the range was promised, and every run failed with "newuidmap not found").
+      const bare = mkdtempSync(join(tmpdir(), "path-node-only-"));
+      try {
+        chmodSync(bare, 0o755);
+        symlinkSync(process.execPath, join(bare, "node"));
+        const mapped = await tsbox(who, ["run", "--rm", "-u", "1000", "busybox", "id", "-u"], { env: { PATH: bare } });
+        assert.deepEqual([mapped.code, mapped.stdout, mapped.stderr], [0, "1000\n", ""]);
+      } finally {
+        rmSync(bare, { recursive: true, force: true });
+      }
     });
 
     it("returns the command's exit code", async () => {

@@ -133,7 +133,9 @@ fn run_helper(pid: i32, kind: IdKind, maps: &[IdMapping]) -> Result<(), Error> {
         ]);
     }
     let shown = format!("{} {}", kind.helper(), args.join(" "));
-    let out = Command::new(kind.helper()).args(&args).output().map_err(|e| {
+    // Where the front end found it (src/on-path.ts): a PATH without /usr/bin must not make a promised map fail.
+    let program = crate::program::find_program(kind.helper()).unwrap_or_else(|| kind.helper().into());
+    let out = Command::new(program).args(&args).output().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::setup(format!(
                 "{} not found: mapping id ranges without root needs it (Debian/Ubuntu package uidmap)",

@@ -34,6 +34,7 @@ pub mod peer;
 pub mod pivot;
 pub mod probe;
 pub mod process_setup;
+pub mod program;
 pub mod rlimits;
 pub mod rootfs;
 pub mod sealed_exe;

@@ -32,7 +32,7 @@ pub struct Iptables {
 
 impl Iptables {
     pub fn find() -> Option<Iptables> {
-        super::find_program("iptables").map(|binary| Iptables { binary })
+        crate::program::find_program("iptables").map(|binary| Iptables { binary })
     }
 
     /// Like `find`, with the error a network that needs NAT reports.
@@ -125,7 +125,7 @@ impl Iptables {
         if beside.exists() {
             beside
         } else {
-            super::find_program(name).unwrap_or(beside)
+            crate::program::find_program(name).unwrap_or(beside)
         }
     }
 

@@ -21,16 +21,3 @@ pub mod proxy;
 pub mod rootless;
 pub mod spec;
 
-use std::path::{Path, PathBuf};
-
-/// A program on PATH or in the sbin directories (often not on a user's PATH).
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var("PATH").unwrap_or_default();
-    let found = path
-        .split(':')
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file());
-    found
-}

@@ -494,7 +494,7 @@ impl NamespaceProcess {
 
 /// pasta or slirp4netns attached to the namespace process, configured alike.
 fn start_helper(helper: &str, ns_pid: i32, dir: &Path) -> Result<std::process::Child, String> {
-    let program = super::find_program(helper).ok_or_else(|| format!("{} not found (Debian/Ubuntu package {})", helper, if helper == "pasta" { "passt" } else { helper }))?;
+    let program = crate::program::find_program(helper).ok_or_else(|| format!("{} not found (Debian/Ubuntu package {})", helper, if helper == "pasta" { "passt" } else { helper }))?;
     let mut cmd = Command::new(&program);
     let (ready_r, ready_w) = fd::pipe().map_err(|e| format!("creating a pipe: {}", e))?;
     match helper {
