@@ -3,7 +3,7 @@
 // and the bundle are CommonJS (bin/package.json): a cold start without
 // Node's ESM loader is measurably faster (docs/architecture.md).
 "use strict";
-const { isAbsolute, join, relative } = require("node:path");
+const { dirname, isAbsolute, join, relative } = require("node:path");
 
 /**
  * Compiling the bundles is a large part of a short command's time: V8's code
@@ -59,14 +59,13 @@ function useCodeCache(dist) {
       else if (command && !merged.includes(command) && merged.length < 64) stale.push({ script, file, merged: [...merged, command] });
     }
     const fn = script.runInThisContext({ displayErrors: true });
-    const dirname = require("node:path").dirname(filename);
-    return fn.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname);
+    return fn.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename));
   };
   // "tsbox:exec": `run` is about to become tsbox-runtime (execve), and exit never comes.
   const save = () => {
     for (const { script, file, merged } of stale.splice(0)) {
       try {
-        fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+        makeDirs(fs, dir);
         // Caches of earlier builds of the same bundle go.
         for (const old of fs.readdirSync(dir)) if (old.startsWith(file.prefix)) fs.rmSync(join(dir, old), { force: true });
         const tmp = `${file.path}.${process.pid}.tmp`;
@@ -79,6 +78,22 @@ function useCodeCache(dist) {
   };
   process.once("exit", save);
   process.once("tsbox:exec", save);
+}
+
+/**
+ * `mkdir -p` that ends (src/fs-util.ts makeDirs, which this file cannot load):
+ * Node's recursive mkdirSync never returns where mkdir says ENOENT under an
+ * existing parent, as in /proc (HOME=/proc hung every command at exit).
+ */
+function makeDirs(fs, path) {
+  try {
+    fs.mkdirSync(path, { mode: 0o700 });
+  } catch (err) {
+    if (err.code === "EEXIST") return;
+    if (err.code !== "ENOENT" || dirname(path) === path) throw err;
+    makeDirs(fs, dirname(path));
+    fs.mkdirSync(path, { mode: 0o700 });
+  }
 }
 
 /**

@@ -42,6 +42,11 @@ test("the main bundle's code cache grows with each new command, is kept otherwis
   const replaced = main();
   assert.equal(replaced.header, "tsbox-cc1 ps");
   assert.ok(replaced.size > 4096);
+
+  // A cache dir that cannot be made where mkdir says ENOENT (under /proc): no cache, and the command ends
+  // (Node's recursive mkdirSync spun there for ever, deaf to Ctrl-C).
+  const proc = execFileSync(process.execPath, [cliPath, "version", "--format", "{{.Client.Version}}"], { env: { ...env, XDG_CACHE_HOME: "/proc/tsbox-none" }, encoding: "utf8", timeout: 30_000 });
+  assert.match(proc, /^\d+\.\d+\.\d+/);
 });
 
 /**
