@@ -553,6 +553,10 @@ for (const who of identities()) {
         assert.equal(dns.code, 125, "its /etc files are the peer's");
         // So is its hostname (docker's rule), which --hostname may not change.
         assert.equal((await run(["run", "--rm", "--network", `container:${name}`, "busybox", "sh", "-c", "hostname; cat /etc/hostname; echo $HOSTNAME"])).stdout, "peerhost\n".repeat(3));
+        // From the peer's configuration, not from its /etc/hostname, which the peer may write (it was read whole).
+        assert.equal((await run(["exec", name, "sh", "-c", "head -c 100000 /dev/zero | tr '\\0' a > /etc/hostname"])).code, 0);
+        const taken = await run(["run", "--rm", "--network", `container:${name}`, "busybox", "hostname"]);
+        assert.deepEqual([taken.code, taken.stdout, taken.stderr], [0, "peerhost\n", ""]);
         const named = await run(["run", "--rm", "--network", `container:${name}`, "--hostname", "other", "busybox", "true"]);
         assert.equal(named.stderr, `tsbox: conflicting options: --hostname and --network container:${name}\n`);
         const gone = await run(["run", "--rm", "--network", "container:no-such-peer", "busybox", "true"]);

@@ -65,7 +65,7 @@ export class PeerResolver {
     if (pid === undefined) {
       throw new ContainerError(`cannot join the ${what === "network" ? "network" : `${what.toUpperCase()} namespace`} of container ${ref}: it is not running`);
     }
-    const peer = { id, pid, bundleDir: bundle.dir };
+    const peer = { id, pid, bundleDir: bundle.dir, hostname: readSpec(bundle.config).hostname ?? "" };
     this.found = { ref, what, peer };
     return peer;
   }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
@@ -31,6 +31,8 @@ export interface NetworkPeer {
   id: string;
   pid: number;
   bundleDir: string;
+  /** Its spec's hostname, which a container joining its network takes (docker: from its config). */
+  hostname: string;
 }
 
 export interface NetworkInputs {
@@ -88,15 +90,15 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     if (options.addHosts?.length || options.dns?.length || options.dnsSearch?.length || options.dnsOptions?.length) {
       throw new UsageError(`--add-host and --dns options conflict with --network container:${mode.ref} (its files are shared)`);
     }
-    // docker's rule: the hostname is the peer's, as its /etc/hostname (shared below) says.
+    // docker's rule: the hostname is the peer's, from its configuration. Not from its /etc/hostname (shared
+    // below), which the peer's processes may write: 400 MB there was read whole, and echoed in the error.
     if (options.hostname !== undefined) throw new UsageError(`conflicting options: --hostname and --network container:${mode.ref}`);
     const peerNet = join(peer.bundleDir, "net");
-    const peerHostname = existsSync(join(peerNet, "hostname")) ? readFileSync(join(peerNet, "hostname"), "utf8").trim() : "";
     return {
       shareHost: false,
       join: { container: peer.id },
       mounts: ETC_FILES.filter((f) => existsSync(join(peerNet, f))).map((f) => etcMount(f, join(peerNet, f))),
-      ...(peerHostname ? { hostname: peerHostname } : {}),
+      ...(peer.hostname ? { hostname: peer.hostname } : {}),
     };
   }
 
