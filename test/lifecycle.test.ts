@@ -366,11 +366,15 @@ for (const who of identities()) {
       // A terminal for the CLI (script), typed into slowly: the keys reach it once it is in raw mode.
       const typed = (keys: string[], args: string[] = []) =>
         tsbox(who, [], {
-          argv: ["sh", "-c", `(sleep 1; ${keys.map((k) => `printf '${k}'`).join("; sleep 0.5; ")}; sleep 1) | script -qec '"${process.execPath}" "${cliPath}" attach ${args.join(" ")} shell' /dev/null`],
+          argv: ["sh", "-c", `(sleep 1; ${keys.map((k) => `printf '${k}'`).join("; sleep 0.5; ")}; sleep 1) | script -qec 'stty cols 123 rows 45; "${process.execPath}" "${cliPath}" attach ${args.join(" ")} shell' /dev/null`],
         });
-      const first = await typed(["echo $((6*7))\\n", "\\020\\021"]);
+      const first = await typed(["stty size\\n", "echo $((6*7))\\n", "\\020\\021"]);
       assert.equal(first.code, 1, first.stderr);
       assert.match(first.stdout.replace(/\r/g, ""), /^42$/m);
+      // The attaching terminal's size at once (it was run -dit's 80x24 until a resize), and "\r\n" as the
+      // container's pty wrote it (the host's output post-processing made it "\r\r\n").
+      assert.match(first.stdout, /^45 123\r$/m);
+      assert.doesNotMatch(first.stdout, /\r\r\n/);
       assert.match(first.stdout + first.stderr, /read escape sequence/);
       assert.equal(state(who, "shell").status, "running", "still running");
       // Another sequence; a ctrl-p that begins none goes on to the shell (its history: the echo again).

@@ -40,6 +40,14 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean, d
       // not a terminal we may change: the extra \r shows nowhere on a screen
     }
   }
+  // docker's attach sends the size first: a container started elsewhere (run -dit) kept 80x24 until the
+  // window next changed. Before any input, whose line the shell would be redrawing. Harmless for the run and
+  // exec that made their pty at this size.
+  const onResize = () => {
+    const { cols, rows } = hostTerminalSize();
+    container.resize(cols, rows);
+  };
+  if (process.stdout.isTTY) onResize();
   let onData: ((chunk: Buffer) => void) | undefined;
   if (forwardInput && container.stdin) {
     const input = container.stdin;
@@ -55,10 +63,6 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean, d
     input.on("error", () => {});
   }
   container.stdout?.pipe(process.stdout, { end: false });
-  const onResize = () => {
-    const { cols, rows } = hostTerminalSize();
-    container.resize(cols, rows);
-  };
   process.stdout.on("resize", onResize);
   return () => {
     process.stdout.off("resize", onResize);

@@ -1,6 +1,7 @@
 import { topContainer } from "../../containers/ops/top.js";
 import { UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
+import { escapeControls } from "../escape.js";
 import { cliRuntime } from "../each-container.js";
 
 export async function topCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -12,6 +13,8 @@ export async function topCommand(args: string[], ctx: CliContext): Promise<numbe
   if (ref === undefined) throw new UsageError(`"tsbox top" requires a container`);
   const c = await cliRuntime(ctx).get(ref);
   const { lines } = await topContainer(c.lifecycleContext(), c.id, psArgs);
-  ctx.stdout.write(lines.join("\n") + "\n");
+  // Command lines are the container's to choose: shown with their control characters escaped (the host's
+  // ps prints "?"; the vm guest's table came raw, escape sequences and all).
+  ctx.stdout.write(lines.map(escapeControls).join("\n") + "\n");
   return 0;
 }

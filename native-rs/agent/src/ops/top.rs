@@ -14,7 +14,7 @@ impl Agent {
         }
         pids.sort_unstable();
         pids.dedup();
-        let processes: Vec<Json> = pids.into_iter().filter_map(process).collect();
+        let processes = within_frame(pids);
         // Centiseconds since boot, the unit of the processes' times (USER_HZ is 100 on x86).
         let uptime = std::fs::read_to_string("/proc/uptime")
             .ok()
@@ -42,8 +42,43 @@ fn cgroup_pids(dir: &Path, pids: &mut Vec<i32>, depth: usize) {
     }
 }
 
-/// One process from /proc/PID/{stat,status,cmdline}; None once it is gone.
-fn process(pid: i32) -> Option<Json> {
+/// What the processes may take of the reply: the host skips a control frame over 64 KiB (frame.rs), and one
+/// process with a 70 KB command line (a hostile one, or a JVM's classpath) made `top` time out for the whole
+/// container. Command lines are cut to a length that lets every process fit; past the shortest, the last
+/// processes are left out.
+const PROCESSES_BUDGET: usize = 56 * 1024;
+
+fn within_frame(pids: Vec<i32>) -> Vec<Json> {
+    for cap in [4096, 512, 64] {
+        let listed: Vec<Json> = pids.iter().filter_map(|&pid| process(pid, cap)).collect();
+        if listed.iter().map(|p| p.to_string().len() + 1).sum::<usize>() <= PROCESSES_BUDGET {
+            return listed;
+        }
+    }
+    let mut used = 0;
+    pids.iter()
+        .filter_map(|&pid| process(pid, 64))
+        .take_while(|p| {
+            used += p.to_string().len() + 1;
+            used <= PROCESSES_BUDGET
+        })
+        .collect()
+}
+
+/// At most `cap` bytes of `text`, cut at a character boundary and marked.
+fn cut(text: String, cap: usize) -> String {
+    if text.len() <= cap {
+        return text;
+    }
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// One process from /proc/PID/{stat,status,cmdline}, its command line cut to `cap` bytes; None once it is gone.
+fn process(pid: i32, cap: usize) -> Option<Json> {
     let base = Path::new("/proc").join(pid.to_string());
     let stat = std::fs::read_to_string(base.join("stat")).ok()?;
     // The command name may hold spaces and parentheses: the fields follow its last ')'.
@@ -63,7 +98,7 @@ fn process(pid: i32) -> Option<Json> {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    let cmd = if args.is_empty() { format!("[{}]", comm) } else { args.join(" ") };
+    let cmd = cut(if args.is_empty() { format!("[{}]", comm) } else { args.join(" ") }, cap);
     Some(Json::object(vec![
         ("pid", Json::from(pid)),
         ("ppid", Json::from(field(1))),
@@ -73,4 +108,17 @@ fn process(pid: i32) -> Option<Json> {
         ("startTicks", Json::from(field(19))),
         ("cmd", Json::from(cmd)),
     ]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn cuts_long_command_lines_at_a_character_boundary() {
+        assert_eq!(cut("sleep 5".to_string(), 64), "sleep 5");
+        assert_eq!(cut("a".repeat(70_000), 4096).len(), 4096 + "…".len());
+        // "é" is two bytes: a cut inside it moves back to its start.
+        assert_eq!(cut("aé".to_string(), 2), "a…");
+    }
 }
