@@ -111,6 +111,15 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const top = (await ok(["top", "web"])).stdout.split("\n");
     assert.match(top[0]!, /^UID +PID +PPID +C +STIME +TTY +TIME +CMD$/);
     assert.ok(top.some((l) => /^root +\d+ +\d+ +\d+ +\d\d:\d\d +\? +\d\d:\d\d:\d\d sh -c echo up;/.test(l)), top.join("\n"));
+    // A process's command line is its own to choose: escapes are shown escaped, and 70 KB of it is cut to
+    // fit the agent's reply (it made top time out for the whole container).
+    const hostileCmd = `A=$(head -c 70000 /dev/zero | tr "\\0" a); exec sh -c "sleep 600; true" "$(printf '\\033]0;title\\007')" "$A"`;
+    await ok(["exec", "-d", "web", "sh", "-c", hostileCmd]);
+    const cut = /sh -c sleep 600; true \\x1b\]0;title\\x07 a{3000,}…$/m;
+    let hostile = { stdout: "" };
+    await until("the long command line in top", async () => cut.test((hostile = await ok(["top", "web"])).stdout));
+    assert.match(hostile.stdout, /sh -c echo up;/, "the other processes are still listed");
+    assert.doesNotMatch(hostile.stdout, /\x1b/);
     const stats = await ok(["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}} {{.NetIO}}", "web"]);
     const [name, pids, usage, , limit, ...netIO] = stats.stdout.trim().split(" ");
     // NET I/O from the guest's /proc/PID/net/dev of the container, as a native one's from the host's.
