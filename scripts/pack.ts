@@ -46,6 +46,16 @@ for (const crate of ["addon", "runtime", "container", "agent"]) {
   if (v !== version) throw new Error(`native-rs/${crate}/Cargo.toml has version ${v}, package.json ${version}: keep them in step`);
 }
 
+/** What is not tsbox's own MIT code in a package that carries the guest (@tsbox/images, and tsbox's dist/browser/guest). */
+function guestLicenses(versions: Record<string, string>): string {
+  const v = (k: string) => (versions[k] ? ` ${versions[k]}` : "");
+  return (
+    `Licenses: Linux${v("linux-source-6.1")} and BusyBox${v("busybox-static:i386")} are GPL-2.0-only, SeaBIOS${v("seabios")} is ` +
+    "LGPL-3.0-only; their sources are Debian's source packages of these versions (https://snapshot.debian.org). " +
+    "The tsbox agent, like the rest of tsbox, is MIT.\n"
+  );
+}
+
 function need(path: string, step: string): string {
   if (!existsSync(path)) throw new Error(`${relative(root, path)} is missing: run ${step} first`);
   return path;
@@ -141,8 +151,7 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
       "and `manifest.json` (sizes, sha256, the Debian package versions).\n" +
       "- `images/`: OCI image layouts of busybox (Debian's busybox-static " +
       `${v["busybox-static:i386"] ?? ""}) for linux/amd64 and linux/386, so \`tsbox run busybox\` works offline.\n\n` +
-      "Licenses: Linux and BusyBox are GPL-2.0-only, SeaBIOS is LGPL-3.0-only; their sources are Debian's source packages " +
-      "of the versions above (https://snapshot.debian.org). The tsbox agent is MIT.\n",
+      guestLicenses(v),
   );
   packed.push(
     pack(dir, {
@@ -170,6 +179,13 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
   copy(join(root, "bin", "tsbox.js"), join(dir, "bin", "tsbox.js"), 0o755);
   copy(join(root, "bin", "package.json"), join(dir, "bin", "package.json"));
   copy(join(root, "README.md"), join(dir, "README.md"));
+  // The browser bundle's guest (dist/browser/guest) is the kernel, BusyBox and SeaBIOS, under their own licenses.
+  const guestManifest = join(dir, "dist", "browser", "guest", "manifest.json");
+  const shipsGuest = existsSync(guestManifest);
+  if (shipsGuest) {
+    const versions = (JSON.parse(readFileSync(guestManifest, "utf8")) as { packages?: Record<string, string> }).packages ?? {};
+    writeFileSync(join(dir, "NOTICE.md"), `# tsbox: licenses\n\ntsbox is MIT. \`dist/browser/guest/\` (the browser's vm guest) is not only tsbox's: ${guestLicenses(versions)}`);
+  }
   const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as Record<string, unknown>;
   packed.push(
     pack(dir, {
@@ -181,7 +197,8 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
       main: rootManifest.main,
       types: rootManifest.types,
       exports: rootManifest.exports,
-      files: ["bin", "dist"],
+      files: ["bin", "dist", ...(shipsGuest ? ["NOTICE.md"] : [])],
+      ...(shipsGuest ? { license: "MIT AND GPL-2.0-only AND LGPL-3.0-only" } : {}),
       dependencies: { ...rootPkg.dependencies, [IMAGES_PACKAGE]: version },
       optionalDependencies: Object.fromEntries(natives.map((n) => [n, version])),
     }),

@@ -141,6 +141,11 @@ describe("npm packages", { skip }, () => {
       assert.deepEqual([native.os, native.cpu, native.libc], [["linux"], [cpu], ["glibc"]]);
     }
     assert.equal(manifest(byName["@tsbox/images"]!).version, version);
+    // The browser's guest in dist/browser/guest is GPL and LGPL software: said in the license field and NOTICE.md.
+    assert.equal(tsbox.license, "MIT AND GPL-2.0-only AND LGPL-3.0-only");
+    const notice = execFileSync("tar", ["xzOf", join(root, "packages", byName.tsbox!.file), "package/NOTICE.md"], { encoding: "utf8" });
+    assert.match(notice, /Linux [\d.-]+ and BusyBox \S+ are GPL-2\.0-only, SeaBIOS \S+ is LGPL-3\.0-only/);
+    assert.equal((tsbox.exports as unknown as Record<string, string>)["./package.json"], "./package.json");
     for (const p of packed) {
       const m = manifest(p);
       for (const hook of ["preinstall", "install", "postinstall", "prepare"]) assert.equal((m.scripts as Record<string, string> | undefined)?.[hook], undefined, `${p.name} has no ${hook} script`);
