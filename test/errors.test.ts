@@ -52,7 +52,11 @@ for (const who of identities()) {
 
     it("bad flag", async () => {
       oneLine(await tsbox(who, ["run", "--frobnicate", "busybox", "true"]), 125, /unknown flag: --frobnicate/);
-      oneLine(await tsbox(who, ["frobnicate"]), 125, /unknown command: frobnicate/);
+      oneLine(await tsbox(who, ["frobnicate"]), 125, /unknown command: frobnicate \(see tsbox --help\)/);
+      // A typo gets podman's suggestions; `help COMMAND` is that command's help, as docker's.
+      oneLine(await tsbox(who, ["rnu", "busybox"]), 125, /^tsbox: unknown command: rnu \(did you mean run, rmi\? see tsbox --help\)$/);
+      const help = await tsbox(who, ["help", "run"]);
+      assert.deepEqual([help.code, help.stdout.split("\n")[0]], [0, "Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]"]);
       oneLine(await tsbox(who, ["run"]), 125, /requires an image/i);
       oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
     });

@@ -124,12 +124,16 @@ Commands:
   vm        Start, stop or show a long-lived vm guest (vm backend)
   version   Show the version
 
-Run 'tsbox COMMAND --help' for more on a command.
+Run 'tsbox COMMAND --help' (or 'tsbox help COMMAND') for more on a command.
 Exit codes: 125 tsbox failed, 126 cannot execute, 127 not found, else the command's.
+Environment: TSBOX_DATA_DIR (images, containers, volumes; default $XDG_DATA_HOME/tsbox or ~/.local/share/tsbox),
+TSBOX_BACKEND (native, vm or auto), TSBOX_NETWORK (the default network), TSBOX_ROOTLESS_NETWORK (pasta or slirp4netns).
 `;
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
   const [name, ...rest] = argv;
+  // docker's `help COMMAND`: that command's help.
+  if (name === "help" && rest[0] !== undefined && COMMANDS[rest[0]]) return (await COMMANDS[rest[0]]!())([...rest.slice(1), "--help"], ctx);
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     (name === undefined ? ctx.stderr : ctx.stdout).write(USAGE);
     return name === undefined ? 125 : 0;
@@ -137,8 +141,34 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   if (name === "--version" || name === "-v") return (await COMMANDS.version!())(rest, ctx);
   if (name.startsWith("-")) throw new UsageError(`unknown flag: ${name}`);
   const load = COMMANDS[name];
-  if (!load) throw new UsageError(`unknown command: ${name} (see tsbox --help)`);
+  if (!load) {
+    const near = similarCommands(name);
+    throw new UsageError(`unknown command: ${name} (${near.length > 0 ? `did you mean ${near.join(", ")}? ` : ""}see tsbox --help)`);
+  }
   return (await load())(rest, ctx);
+}
+
+/** Commands within two edits of a typo (`rnu`, `imagse`, `vloume`), nearest first, as podman suggests them. */
+function similarCommands(typed: string): string[] {
+  return Object.keys(COMMANDS)
+    .map((c) => ({ c, d: editDistance(typed, c) }))
+    .filter(({ c, d }) => d <= Math.min(2, c.length - 1))
+    .sort((a, b) => a.d - b.d || a.c.localeCompare(b.c))
+    .slice(0, 3)
+    .map(({ c }) => c);
+}
+
+/** Levenshtein distance, a swap of neighbours counting one (Damerau's rule: `rnu` is one from `run`). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
 }
 
 /** One line on stderr, docker's exit code. */
