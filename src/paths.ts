@@ -31,6 +31,11 @@ export function xdgBaseDir(env: NodeJS.ProcessEnv, variable: "XDG_DATA_HOME" | "
   return join(userHome(env), ...fallback);
 }
 
+/** tsbox's per-user cache ($TSBOX_CACHE_DIR, else $XDG_CACHE_HOME/tsbox or ~/.cache/tsbox): the vm's saved states and socket. */
+export function userCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TSBOX_CACHE_DIR ? resolve(env.TSBOX_CACHE_DIR) : join(xdgBaseDir(env, "XDG_CACHE_HOME", [".cache"]), "tsbox");
+}
+
 /**
  * How an unpacked layer marks what it deletes (src/image/whiteout-form.ts):
  * "overlay" — overlayfs's own markers (device nodes, xattrs), what the

@@ -10,8 +10,15 @@ import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { errorHint } from "../src/cli/error-hints.js";
 
 after(cleanupIdentities);
+
+it("names the vm's cache where it cannot be made, with the variables that move it (a CI's read-only HOME)", () => {
+  const err = Object.assign(new Error("EACCES: permission denied, mkdir '/ro/.cache/tsbox/vm'"), { code: "EACCES", path: "/ro/.cache/tsbox/vm" });
+  assert.equal(errorHint(err, { HOME: "/ro", TSBOX_DATA_DIR: "/data" }), "tsbox keeps the vm's saved state in /ro/.cache/tsbox: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own");
+  assert.equal(errorHint(Object.assign(new Error("x"), { code: "EACCES", path: "/elsewhere" }), { HOME: "/ro", TSBOX_DATA_DIR: "/data" }), undefined);
+});
 
 function oneLine(r: CliResult, code: number, pattern: RegExp): void {
   assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
@@ -69,14 +76,15 @@ for (const who of identities()) {
     });
 
     it("a data directory it cannot write: what failed and what to do", async (t) => {
-      // Under a file (every user), and in root's home (only users are denied). (Not under /proc: Node's
-      // recursive mkdir never returns there.)
+      // Under a file (every user), and in root's home (only users are denied).
       const dirs = ["/etc/hostname/tsbox-data", ...(who.name === "root" ? [] : ["/root/tsbox-data"])];
       for (const dir of dirs) {
         const r = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_DATA_DIR: dir } });
         oneLine(r, 125, new RegExp(`\\(tsbox keeps images and containers in ${dir}: make it writable, or set TSBOX_DATA_DIR`));
         t.diagnostic(r.stderr.trim());
       }
+      // Under /proc, where Node's recursive mkdir never returned (100 % CPU, deaf to Ctrl-C): an error.
+      oneLine(await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_DATA_DIR: "/proc/tsbox-data" }, timeoutMs: 30_000 }), 125, /ENOENT: no such file or directory, mkdir '\/proc\/tsbox-data'/);
     });
 
     it("bad volume", async () => {

@@ -5,7 +5,7 @@
  */
 import { statfsSync } from "node:fs";
 import { dirname } from "node:path";
-import { defaultDataDir } from "../paths.js";
+import { defaultDataDir, userCacheDir } from "../paths.js";
 
 export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefined {
   // Ours wrap the system error they explain (an unpack's "no space left on device while …"): its code counts.
@@ -19,9 +19,13 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
   }
   if (!e || typeof e.code !== "string" || typeof e.path !== "string") return undefined;
   const data = defaultDataDir(env);
-  // The data dir itself, inside it, or one of its parents that mkdir -p had to make.
-  const ours = e.path === data || e.path.startsWith(data + "/") || data.startsWith(e.path + "/");
-  if (!ours) return undefined;
+  // The dir itself, inside it, or one of its parents that mkdir -p had to make.
+  const under = (dir: string) => e.path === dir || e.path!.startsWith(dir + "/") || dir.startsWith(e.path + "/");
+  const cache = userCacheDir(env);
+  if (!under(data) && under(cache) && ["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code)) {
+    return `tsbox keeps the vm's saved state in ${cache}: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own`;
+  }
+  if (!under(data)) return undefined;
   if (["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code)) return `tsbox keeps images and containers in ${data}: make it writable, or set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
   if (full) return fullHint(data);
   return undefined;

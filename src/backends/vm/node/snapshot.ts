@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { xdgBaseDir } from "../../../paths.js";
+import { userCacheDir } from "../../../paths.js";
 import type { SavedMachine } from "./machine.js";
 import type { P9State } from "../core/p9/server.js";
 import { fingerprintProblem, integrityProblem, type SnapshotRecord } from "../core/snapshot-check.js";
@@ -24,8 +24,7 @@ export interface SnapshotMeta extends SnapshotRecord {
 
 /** The user's vm cache dir: saved states, and `tsbox vm start`'s socket and status. */
 export function userVmCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.TSBOX_CACHE_DIR ? resolve(env.TSBOX_CACHE_DIR) : join(xdgBaseDir(env, "XDG_CACHE_HOME", [".cache"]), "tsbox");
-  return join(base, "vm");
+  return join(userCacheDir(env), "vm");
 }
 
 /**
