@@ -46,6 +46,13 @@ for (const who of identities()) {
       assert.deepEqual(r.stdout.trim().split("\n"), ["1000", "1000", "1000"]);
       const named = await tsbox(who, ["run", "--rm", "-u", "nobody", "busybox", "id", "-u"]);
       assert.equal(named.stdout.trim(), "65534", named.stderr);
+      // With a terminal (script gives the CLI one), the user owns it and can reopen it by name, as docker's
+      // (gpg's pinentry, screen): it was root's, 0600.
+      const own = await tsbox(who, [], {
+        argv: ["script", "-qec", `"${process.execPath}" "${cliPath}" run --rm -it -u 1000 busybox sh -c 'stat -c %u /dev/console; exec 3<>$(tty) && echo reopened'`, "/dev/null"],
+      });
+      // (script echoes the EOF of its empty stdin as ^@ somewhere in the output.)
+      assert.deepEqual([own.code, own.stdout.replace(/\r|\^@/g, "")], [0, "1000\nreopened\n"], own.stderr);
       // A PATH without newuidmap's directory (a bare npx environment): the helper is found where the front end
       // found it (before stop 42 the range was promised, and every run failed with "newuidmap not found").
       const bare = mkdtempSync(join(tmpdir(), "path-node-only-"));

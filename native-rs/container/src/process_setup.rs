@@ -32,7 +32,7 @@ pub fn apply(
     // terminal here: /dev/tty does not open it, TIOCSTI cannot type into it,
     // and its job-control signals do not arrive.
     if process.terminal {
-        terminal::attach(sys, process.console_size)?;
+        terminal::attach(sys, process.console_size, process.user.uid)?;
     } else {
         sys.setsid().step(|| "starting a session")?;
     }

@@ -65,6 +65,11 @@ pub fn fchmod(fd: c_int, mode: u32) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::fchmod(fd, mode) }).map(drop)
 }
 
+/// fchown(fd, uid, -1): a new owner, the group kept.
+pub fn set_owner(fd: c_int, uid: u32) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::fchown(fd, uid, u32::MAX) }).map(drop)
+}
+
 /// chown of `path` in `dir` itself, never a symlink's target.
 pub fn lchownat(dir: c_int, path: &str, uid: u32, gid: u32) -> Result<(), Errno> {
     let p = name(path)?;

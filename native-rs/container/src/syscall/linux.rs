@@ -101,6 +101,9 @@ impl Syscall for LinuxSyscall {
     fn set_winsize(&self, fd: c_int, rows: u16, cols: u16) -> Result<(), Errno> {
         tty::set_winsize(fd, rows, cols)
     }
+    fn set_owner(&self, fd: c_int, uid: u32) -> Result<(), Errno> {
+        crate::sys::fs::set_owner(fd, uid)
+    }
     fn capbset_drop(&self, cap: u32) -> Result<(), Errno> {
         cred::capbset_drop(cap)
     }

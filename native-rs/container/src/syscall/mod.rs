@@ -63,6 +63,8 @@ pub trait Syscall {
     fn set_umask(&self, mask: u32);
     fn set_controlling_tty(&self, fd: c_int) -> Result<(), Errno>;
     fn set_winsize(&self, fd: c_int, rows: u16, cols: u16) -> Result<(), Errno>;
+    /// fchown(fd, uid, -1): the owner only, the group as it is.
+    fn set_owner(&self, fd: c_int, uid: u32) -> Result<(), Errno>;
     fn capbset_drop(&self, cap: u32) -> Result<(), Errno>;
     fn set_keepcaps(&self, on: bool) -> Result<(), Errno>;
     fn setgroups(&self, gids: &[u32]) -> Result<(), Errno>;

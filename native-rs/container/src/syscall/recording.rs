@@ -173,6 +173,9 @@ impl Syscall for RecordingSyscall {
     fn set_winsize(&self, fd: c_int, rows: u16, cols: u16) -> Result<(), Errno> {
         self.record(format!("tiocswinsz {} {}x{}", fd, rows, cols))
     }
+    fn set_owner(&self, fd: c_int, uid: u32) -> Result<(), Errno> {
+        self.record(format!("fchown {} {}", fd, uid))
+    }
     fn capbset_drop(&self, cap: u32) -> Result<(), Errno> {
         self.record(format!("capbset_drop {}", cap))
     }
