@@ -55,6 +55,8 @@ Object.assign(globalThis, { playground });
 
 // A guest that cannot start (a file the server lacks, a blocked Worker) says so where the progress was, and the
 // buttons that need it are off (before, the bar stayed at its last figure and "Run shell" did nothing).
+// "Run shell" waits for the guest (it did nothing while a file stalled the start).
+booting.then(() => ($<HTMLButtonElement>("run").disabled = false), () => {});
 booting.catch((err: Error) => {
   $("progress").classList.add("failed");
   $("progress-bar").style.width = "100%";
