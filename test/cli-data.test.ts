@@ -72,6 +72,13 @@ for (const who of identities()) {
       assert.deepEqual(await names(["--filter", "ancestor=busybox:nope"]), []);
       assert.deepEqual(await names(["--filter", "since=done0"]), ["done3", "up"]);
       assert.deepEqual(await names(["--filter", "before=done3"]), ["done0"]);
+      // publish= and expose=: the container ports of -p and of EXPOSE/--expose (a port, a range, a protocol).
+      await cli(["create", "--name", "exp", "--expose", "53/udp", "--network", "bridge", "-p", "127.0.0.1::8080", "busybox", "true"]);
+      assert.deepEqual(await names(["--filter", "expose=53/udp"]), ["exp"]);
+      assert.deepEqual(await names(["--filter", "publish=8000-8100"]), ["exp"]);
+      assert.deepEqual(await names(["--filter", "publish=53/udp"]), []);
+      assert.match((await tsbox(who, ["ps", "--filter", "publish=web"])).stderr, /^tsbox: invalid publish filter "web": expected PORT\[-PORT\]\[\/tcp\|udp\|sctp\]\n$/);
+      await cli(["rm", "exp"]);
       const json = JSON.parse((await cli(["ps", "--format", "json"])).stdout) as Record<string, string>;
       assert.deepEqual(Object.keys(json), ["Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"]);
       assert.equal(json.Labels, "tier=db");

@@ -126,7 +126,7 @@ export function goTimeString(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${zone}`;
 }
 
-const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "health", "network"];
+const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "health", "network", "publish", "expose"];
 const HEALTH = ["starting", "healthy", "unhealthy", "none"];
 const STATUSES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 
@@ -155,6 +155,8 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
   const beforeTime = before === undefined ? undefined : await created(before);
   const sinceTime = since === undefined ? undefined : await created(since);
   const ancestors = await Promise.all((filters.get("ancestor") ?? []).map((a) => ancestorMatcher(a, runtime)));
+  const publish = portFilter(filters.get("publish"), "publish");
+  const expose = portFilter(filters.get("expose"), "expose");
   const any = (key: string, test: (v: string) => boolean) => {
     const values = filters.get(key);
     return values === undefined || values.some(test);
@@ -175,6 +177,9 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
       any("exited", (v) => c.State.Status === "exited" && c.State.ExitCode === Number(v)) &&
       any("volume", (v) => c.Mounts.some((m) => m.Name === v || m.Source === v || m.Destination === v)) &&
       any("health", (v) => (c.State.Health?.Status ?? "none") === v) &&
+      // docker's: the container ports of -p bindings (HostConfig.PortBindings), of EXPOSE and --expose (Config.ExposedPorts).
+      (publish === undefined || Object.keys((c.HostConfig.PortBindings ?? {}) as Record<string, unknown>).some(publish)) &&
+      (expose === undefined || Object.keys(c.Config.ExposedPorts ?? {}).some(expose)) &&
       any("network", (v) => Object.entries(c.NetworkSettings.Networks ?? {}).some(([name, n]) => name === v || (v.length >= 3 && (n.NetworkID ?? "").startsWith(v)))) &&
       (beforeTime === undefined || c.Created < beforeTime) &&
       (sinceTime === undefined || c.Created > sinceTime) &&
@@ -182,6 +187,24 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
     if (ok) out.push(e);
   }
   return out;
+}
+
+/**
+ * `publish=`/`expose=` values — `80`, `80/udp`, `8000-8080/tcp` — as one test of a port key ("80/tcp"); several
+ * values: any of them. Undefined when there is no such filter.
+ */
+function portFilter(values: string[] | undefined, key: string): ((portKey: string) => boolean) | undefined {
+  if (values === undefined) return undefined;
+  const ranges = values.map((v) => {
+    const m = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/.exec(v);
+    const [from, to] = [Number(m?.[1]), Number(m?.[2] ?? m?.[1])];
+    if (!m || from < 1 || to > 65535 || to < from) throw new UsageError(`invalid ${key} filter ${JSON.stringify(v)}: expected PORT[-PORT][/tcp|udp|sctp]`);
+    return { from, to, proto: m[3] ?? "tcp" };
+  });
+  return (portKey) => {
+    const [port, proto = "tcp"] = portKey.split("/");
+    return ranges.some((r) => proto === r.proto && Number(port) >= r.from && Number(port) <= r.to);
+  };
 }
 
 async function someAsync<T>(items: T[], test: (item: T) => Promise<boolean>): Promise<boolean> {
