@@ -106,7 +106,7 @@ for (const who of identities()) {
 
     it("an image's VOLUMEs get anonymous volumes filled from the image (or tmpfs, or none); a -v at the path wins", async () => {
       // The build writes under the VOLUME path after declaring it: kept in the image (BuildKit's rule).
-      const built = await tsbox(who, ["build", "-q", "-t", "withvol", "-"], { stdin: "FROM busybox\nRUN mkdir /data && echo seed > /data/seed\nVOLUME /data\nRUN echo after > /data/after\n", timeoutMs: 60_000 });
+      const built = await tsbox(who, ["build", "-q", "-t", "withvol", "-"], { stdin: "FROM busybox\nRUN mkdir /data && echo seed > /data/seed && ln /data/seed /data/hard\nVOLUME /data\nRUN echo after > /data/after\n", timeoutMs: 60_000 });
       assert.equal(built.code, 0, built.stderr);
       await cli(["run", "--name", "db", "--read-only", "withvol", "sh", "-c", "cat /data/seed /data/after; echo mine > /data/mine"]);
       const mounts = (await cli(["inspect", "-f", "{{range .Mounts}}{{.Type}} {{.Destination}} {{.Name}}{{end}}", "db"])).stdout.trim();
@@ -120,6 +120,9 @@ for (const who of identities()) {
       await cli(["run", "--rm", "withvol", "true"]);
       assert.equal((await cli(["volume", "ls", "-q"])).stdout, `${volume}\n`, "--rm removes its own");
       assert.equal((await cli(["run", "--rm", "-v", "mine:/data", "--read-only", "withvol", "sh", "-c", "cat /data/seed; grep -c ' /data ' /proc/mounts"])).stdout, "seed\n1\n", "a named volume there takes the place of the anonymous one");
+      // The image's hard link stays one file of two names in the volume (it became two copies).
+      const [seed, hard] = (await cli(["run", "--rm", "-v", "mine:/data", "withvol", "stat", "-c", "%i %h", "/data/seed", "/data/hard"])).stdout.trim().split("\n");
+      assert.deepEqual([seed, seed?.endsWith(" 2")], [hard, true]);
       assert.match((await cli(["run", "--rm", "--image-volume", "tmpfs", "withvol", "sh", "-c", "ls /data; grep ' /data ' /proc/mounts"])).stdout, /^tmpfs \/data tmpfs /m);
       const ignored = await tsbox(who, ["run", "--rm", "--read-only", "--image-volume", "ignore", "withvol", "sh", "-c", "echo x > /data/x"]);
       assert.notEqual(ignored.code, 0, "ignored: /data is the read-only image's");

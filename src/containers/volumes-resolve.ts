@@ -7,7 +7,7 @@
  * entry `inspect` shows; the volumes used are recorded in the bundle under
  * the volumes lock.
  */
-import { chmodSync, copyFileSync, existsSync, lchownSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
 import { isErrno, makeDirs, removeTreeNow, systemErrorText } from "../fs-util.js";
 import { UsageError } from "../errors.js";
@@ -360,6 +360,8 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, owners:
 
 /** The image's tree under `from` as a copy in `to` (a directory no container can reach). */
 function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwners | undefined): void {
+  // A file of several names in the image stays one file of several names (docker's copy keeps hard links).
+  const firstCopy = new Map<string, string>();
   const copy = (from: string, to: string, rel: string) => {
     for (const name of view.list(from)) {
       const entry = view.lookup(posix.join(from, name));
@@ -373,7 +375,15 @@ function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwner
       } else if (st.isSymbolicLink()) {
         symlinkSync(readlinkSync(entry.path), path);
       } else if (st.isFile()) {
+        const inode = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
+        const linked = inode === undefined ? undefined : firstCopy.get(inode);
+        if (linked !== undefined) {
+          linkSync(linked, path); // its owner, mode and times are the first name's
+          if (owners) noteOwner(owners, entry, entryRel);
+          continue;
+        }
         copyFileSync(entry.path, path);
+        if (inode !== undefined) firstCopy.set(inode, path);
       } else {
         continue;
       }
