@@ -18,6 +18,8 @@ it("names the vm's cache where it cannot be made, with the variables that move i
   const err = Object.assign(new Error("EACCES: permission denied, mkdir '/ro/.cache/tsbox/vm'"), { code: "EACCES", path: "/ro/.cache/tsbox/vm" });
   assert.equal(errorHint(err, { HOME: "/ro", TSBOX_DATA_DIR: "/data" }), "tsbox keeps the vm's saved state in /ro/.cache/tsbox: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own");
   assert.equal(errorHint(Object.assign(new Error("x"), { code: "EACCES", path: "/elsewhere" }), { HOME: "/ro", TSBOX_DATA_DIR: "/data" }), undefined);
+  // A missing home is the parent of every dir under it (login's config dir): not the cache's fault.
+  assert.equal(errorHint(Object.assign(new Error("x"), { code: "EACCES", path: "/ro" }), { HOME: "/ro", TSBOX_DATA_DIR: "/data" }), undefined);
 });
 
 function oneLine(r: CliResult, code: number, pattern: RegExp): void {

@@ -7,7 +7,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -142,11 +142,23 @@ for (const who of identities()) {
       ];
       const abandoned = halfMade(dead);
       const working = halfMade(live);
+      // A pull under way: its lease, its download, and a blob it wrote whose name is not published yet (a prune
+      // deleted them, and the pull failed with a raw ENOENT); a dead pull's lease and download go.
+      const downloads = join(who.dataDir, ".downloads");
+      mkdirSync(downloads, { recursive: true });
+      chownSync(downloads, who.uid, who.gid);
+      const pulling = [made(join(downloads, `lease.${live}.ab12`), false), made(join(downloads, `${"a".repeat(64)}.${live}.cd34.part`), false)];
+      const deadPull = [made(join(downloads, `lease.${dead}.ef56`), false), made(join(downloads, `${"b".repeat(64)}.${dead}.0a1b.part`), false)];
+      const fresh = made(join(who.dataDir, "blobs", "sha256", "c".repeat(64)), false);
+      const stale = made(join(who.dataDir, "blobs", "sha256", "d".repeat(64)), false);
+      utimesSync(stale, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+      utimesSync(pulling[0]!, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
       await cli(["system", "prune", "-f"]);
-      for (const path of [...abandoned, aside]) assert.equal(existsSync(path), false, `left: ${path}`);
+      for (const path of [...abandoned, aside, ...deadPull, stale]) assert.equal(existsSync(path), false, `left: ${path}`);
       assert.equal(lstatSync(name, { throwIfNoEntry: false }), undefined, "the gone container's name was left");
-      for (const path of working) assert.equal(existsSync(path), true, `a live process's went: ${path}`);
-      for (const path of working) rmSync(path, { recursive: true });
+      for (const path of [...working, ...pulling, fresh]) assert.equal(existsSync(path), true, `a live process's went: ${path}`);
+      for (const path of [...working, ...pulling, fresh]) rmSync(path, { recursive: true });
+      rmSync(downloads, { recursive: true });
     });
 
     it("rm removes a container that nested directories deeper than any path names (as its root and as uid 1000)", async () => {

@@ -271,7 +271,7 @@ for (const who of identities()) {
         const pulling = tsbox(who, ["pull", `${stall.host}/test/big`], { env, onSpawn: (p) => (pid = p) });
         await stall.halfSent;
         const partial = join(env.TSBOX_DATA_DIR!, ".downloads");
-        for (let i = 0; i < 100 && !(existsSync(partial) && readdirSync(partial).length > 0); i++) await new Promise((r) => setTimeout(r, 20));
+        for (let i = 0; i < 100 && !(existsSync(partial) && readdirSync(partial).some((f) => f.endsWith(".part"))); i++) await new Promise((r) => setTimeout(r, 20));
         await new Promise((r) => setTimeout(r, 200)); // let the half that was sent reach the file
         signalSpawned(pid, "SIGINT");
         const first = await pulling;

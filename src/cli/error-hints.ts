@@ -21,8 +21,11 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
   const data = defaultDataDir(env);
   // The dir itself, inside it, or one of its parents that mkdir -p had to make.
   const under = (dir: string) => e.path === dir || e.path!.startsWith(dir + "/") || dir.startsWith(e.path + "/");
+  // The cache only by its own path or one inside it: a missing home is every config and cache dir's parent
+  // (`login` without a HOME was told about the vm's state).
   const cache = userCacheDir(env);
-  if (!under(data) && under(cache) && ["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code)) {
+  const inCache = e.path === cache || e.path.startsWith(cache + "/");
+  if (!under(data) && inCache && ["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code)) {
     return `tsbox keeps the vm's saved state in ${cache}: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own`;
   }
   if (!under(data)) return undefined;

@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { readSpec } from "../containers/spec-file.js";
 import { creatingLayers } from "../containers/bundle-dir.js";
-import { lstat, readdir, unlink } from "node:fs/promises";
+import { lstat, readdir, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isErrno, removeTree, treeBytes } from "../fs-util.js";
 import { DataPaths, OCI_FORM_DIR } from "../paths.js";
-import { BLOB_PREFIX, type OciLayout, withIndexLock } from "./layout.js";
+import { BLOB_PREFIX, DOWNLOADS, LEASE_PREFIX, type OciLayout, withIndexLock } from "./layout.js";
 import { UNPACK_PREFIX } from "./layers.js";
 import { LOAD_PREFIX } from "./archive.js";
 import { BIND_PREFIX } from "../build/bind-snapshot.js";
@@ -39,9 +39,13 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
   const paths = new DataPaths(dataDir);
   await withIndexLock(layout.dir, async () => {
     const { blobs, diffIds } = reachable(layout, (await layout.readIndex()).manifests);
+    const downloads = join(layout.dir, DOWNLOADS);
+    const live = await liveWriters(downloads);
     const blobDir = join(layout.dir, "blobs", "sha256");
     for (const hex of await list(blobDir)) {
       if (blobs.has(`sha256:${hex}`)) continue;
+      // Written since a live pull took its lease: its name is not published yet (layout.ts withLease).
+      if (live.since !== undefined && ((await lstat(join(blobDir, hex)).catch(() => undefined))?.mtimeMs ?? 0) >= live.since) continue;
       const freed = await removeBlob(layout, hex);
       if (freed === undefined) continue;
       result.blobs++;
@@ -65,16 +69,15 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
       }
     }
 
-    const downloads = join(layout.dir, ".downloads");
     for (const name of await list(downloads)) {
-      const pid = Number(name.split(".")[1]);
-      if (name.endsWith(".part") && pidAlive(pid)) continue;
+      if (live.names.has(name)) continue;
       const st = await lstat(join(downloads, name)).catch(() => undefined);
       await unlink(join(downloads, name)).catch(() => {});
+      if (name.startsWith(LEASE_PREFIX)) continue; // a dead process's lease: nothing to count
       result.partials++;
       result.bytes += st?.size ?? 0;
     }
-    await removeTree(downloads).catch(() => {});
+    await rmdir(downloads).catch(() => {}); // only when empty: a live pull's files stay
 
     // What killed processes left mid-way (temp-names.ts): layers being unpacked, archives being loaded, blobs being written, build steps' context snapshots.
     for (const path of [...abandonedTemps(paths.layersRoot, UNPACK_PREFIX), ...abandonedTemps(dataDir, LOAD_PREFIX), ...abandonedTemps(dataDir, BIND_PREFIX), ...abandonedTemps(dataDir, ADD_PREFIX), ...abandonedTemps(layout.dir, BLOB_PREFIX)]) {
@@ -88,6 +91,24 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
     }
   });
   return result;
+}
+
+/**
+ * The live processes' files in `.downloads` (`.part` downloads and leases, named with their pid after the
+ * first dot), and when the oldest live lease was taken: blobs written since may be a pull's, not yet named.
+ */
+async function liveWriters(downloads: string): Promise<{ names: Set<string>; since: number | undefined }> {
+  const names = new Set<string>();
+  let since: number | undefined;
+  for (const name of await list(downloads)) {
+    if (!(name.endsWith(".part") || name.startsWith(LEASE_PREFIX)) || !pidAlive(Number(name.split(".")[1]))) continue;
+    names.add(name);
+    if (!name.startsWith(LEASE_PREFIX)) continue;
+    const st = await lstat(join(downloads, name)).catch(() => undefined);
+    // (a second of slack: file times are the file system's, coarser than a pull's first write)
+    if (st) since = Math.min(since ?? Infinity, st.mtimeMs - 1000);
+  }
+  return { names, since };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, type ReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
-import { mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageError } from "../errors.js";
 import { isErrno, randomHex, writeFileAtomic } from "../fs-util.js";
@@ -11,6 +11,10 @@ import { ownTempPrefix } from "../temp-names.js";
 
 /** A blob being written, in the layout's root until its rename (temp-names.ts). */
 export const BLOB_PREFIX = ".blob-";
+/** Partial downloads (registry/download.ts: `<hex>.<pid>.<rand>.part`, `<hex>.partial`) and leases. */
+export const DOWNLOADS = ".downloads";
+/** A live writer's lease in DOWNLOADS: `lease.<pid>.<rand>` (withLease). */
+export const LEASE_PREFIX = "lease.";
 
 const OCI_LAYOUT = JSON.stringify({ imageLayoutVersion: "1.0.0" });
 
@@ -40,6 +44,25 @@ function indexLockWords(dir: string): LockWords {
  */
 export class OciLayout {
   constructor(readonly dir: string) {}
+
+  /**
+   * Runs `fn` holding a lease (`.downloads/lease.<pid>.<rand>`): prune keeps the blobs no name reaches yet that
+   * were written since a live process took its lease — a pull's config and layers before its name is
+   * published (containerd's leases). Before stop 42 a prune beside a pull deleted them, and the pull's own
+   * partial download, and the pull failed with a raw ENOENT.
+   */
+  async withLease<T>(fn: () => Promise<T>): Promise<T> {
+    const dir = join(this.dir, DOWNLOADS);
+    await mkdir(dir, { recursive: true });
+    const lease = join(dir, `${LEASE_PREFIX}${process.pid}.${randomHex(4)}`);
+    await writeFile(lease, "");
+    try {
+      return await fn();
+    } finally {
+      await unlink(lease).catch(() => {});
+      await rmdir(dir).catch(() => {}); // only when empty: another pull's files stay
+    }
+  }
 
   blobPath(digest: string): string {
     assertDigest(digest, "blob");

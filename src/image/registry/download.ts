@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { ImageError } from "../../errors.js";
 import { isErrno, randomHex } from "../../fs-util.js";
 import { DigestCounter } from "../hash.js";
-import type { OciLayout } from "../layout.js";
+import { DOWNLOADS, type OciLayout } from "../layout.js";
 import type { Descriptor } from "../oci.js";
 import { bodyChunks } from "./body.js";
 import { pullScope, type RegistryClient, registryError } from "./client.js";
@@ -36,7 +36,7 @@ export interface DownloadOptions {
 export async function downloadBlob(layout: OciLayout, client: RegistryClient, repo: string, blob: Descriptor, options: DownloadOptions = {}): Promise<void> {
   if (await layout.hasBlob(blob.digest)) return;
   const hex = blob.digest.slice(7);
-  const dir = join(layout.dir, ".downloads");
+  const dir = join(layout.dir, DOWNLOADS);
   await mkdir(dir, { recursive: true });
   await mkdir(join(layout.dir, "blobs", "sha256"), { recursive: true });
   const mine = join(dir, `${hex}.${process.pid}.${randomHex(4)}.part`);

@@ -61,6 +61,12 @@ const LAYER_TYPES = new Set<string>([
  * partial downloads for the next pull to resume).
  */
 export async function pullImage(store: ImageStore, input: string, options: PullOptions = {}): Promise<PullResult> {
+  await store.layout.init();
+  // Under a lease: a prune meanwhile keeps the blobs this pull writes before its name is published.
+  return store.layout.withLease(() => pullUnderLease(store, input, options));
+}
+
+async function pullUnderLease(store: ImageStore, input: string, options: PullOptions): Promise<PullResult> {
   const ref = parseReference(input);
   const name = canonicalName(ref);
   const platform = options.platform ?? hostPlatform();
