@@ -528,6 +528,7 @@ for (const who of identities()) {
 
     it("the library's edges: stop of a created container, logs since as a string or seconds, misspelt options, kill('KILL'), a relative dataDir, close()", async () => {
       const r = await scenario(who, "apiEdges");
+      assert.deepEqual(r.fraction, { status: { exitCode: 137, signal: "SIGKILL", oomKilled: false }, withinDefault: true });
       assert.deepEqual(r.stoppedCreated, { exitCode: 0, signal: null, oomKilled: false });
       assert.deepEqual(r.logs, ["one", "one", ""]);
       assert.match(r.badSince, /^UsageError: logs since: "yesterday-ish" is not a time/);

@@ -26,6 +26,10 @@ test("options of the wrong kind are refused, naming the option", () => {
   refused({ cmd: ["true"] }, "run options: image: expected a string, got nothing");
   refused("busybox", 'run options: expected an object, got the string "busybox"');
   refused(null, "run options: expected an object, got null");
+  // The log's bounds, here rather than as the monitor's usage text at start().
+  refused({ image: "busybox", log: { maxSize: -1 } }, "run options: log.maxSize: expected a whole number of bytes above 0, got number -1");
+  refused({ image: "busybox", log: { maxFiles: 0 } }, "run options: log.maxFiles: expected a whole number from 1, got number 0");
+  refused({ image: "busybox", log: { maxsize: 5 } }, 'log options: unknown option "maxsize" (maxSize, maxFiles)');
 });
 
 test("options of the right kinds pass, and undefined means unset", () => {
@@ -33,6 +37,7 @@ test("options of the right kinds pass, and undefined means unset", () => {
     { image: "busybox" },
     { image: "busybox", cmd: ["true"], env: ["A=1"], tty: { cols: 80, rows: 24 }, stdin: "inherit", healthcheck: false, shmSize: "64m", stopSignal: 15 },
     { image: "busybox", env: { A: "1" }, seccomp: "unconfined", publish: ["8080:80", { containerPort: 80 }], resources: { memory: "32m" }, name: undefined },
+    { image: "busybox", log: { maxSize: 1024, maxFiles: 1 } },
   ]) {
     assert.doesNotThrow(() => checkRunOptionTypes(ok));
   }

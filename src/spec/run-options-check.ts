@@ -104,6 +104,13 @@ export function checkRunOptionTypes(options: unknown): void {
     if (!ok(value)) throw new UsageError(`run options: ${key}: expected ${expected}, got ${describe(value)}`);
   }
   if (options.image === undefined) throw new UsageError("run options: image: expected a string, got nothing");
+  if (isObject(options.log)) {
+    // The monitor's own checks, said here (a 0 or negative size was taken, and start() failed with its usage text).
+    checkOptionNames("log", options.log, ["maxSize", "maxFiles"]);
+    const { maxSize, maxFiles } = options.log;
+    if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && (maxSize as number) > 0)) throw new UsageError(`run options: log.maxSize: expected a whole number of bytes above 0, got ${describe(maxSize)}`);
+    if (maxFiles !== undefined && !(Number.isSafeInteger(maxFiles) && (maxFiles as number) >= 1)) throw new UsageError(`run options: log.maxFiles: expected a whole number from 1, got ${describe(maxFiles)}`);
+  }
 }
 
 /**

@@ -126,6 +126,14 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     };
     await named.remove();
     await created.remove();
+    // A started container's stop with a fraction of a second (stop(1500) is 1.5 s): the monitor read only whole
+    // numbers and waited its default 10 s. The trap makes SIGTERM do nothing, so only the SIGKILL ends it.
+    const stubborn = await rt.create({ image: "busybox", cmd: ["sh", "-c", "trap '' TERM; echo up; while :; do sleep 1; done"] });
+    await stubborn.start();
+    await stubborn.waitForLog("up");
+    const t0 = Date.now();
+    const fraction = { status: await stubborn.stop(1500), withinDefault: Date.now() - t0 < 8000 };
+    await stubborn.remove();
     // A relative dataDir is the current directory's; close() ends the warm helper, and a later run starts one again.
     const scratch = mkdtempSync(join(tmpdir(), "relative-data-"));
     process.chdir(scratch);
@@ -137,7 +145,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await closing.close();
     const after = (await closing.run({ image: "busybox", cmd: ["true"], remove: true }).then((c) => c.wait())).exitCode;
     await closing.close();
-    return { stoppedCreated, logs, badSince, typo, execTypo, killed, reasons, relativeDir, before, after };
+    return { stoppedCreated, logs, badSince, typo, execTypo, killed, reasons, relativeDir, before, after, fraction };
   },
 
   async create() {

@@ -627,9 +627,10 @@ impl Monitor {
                     return self.clients[i].reply(ok_reply());
                 }
                 // stop: answered when the run ends; SIGKILL after the timeout (< 0: never).
-                let timeout = int("timeout").unwrap_or(10);
-                if timeout >= 0 && sig != SIGKILL {
-                    let at = Instant::now() + Duration::from_secs(timeout as u64);
+                // Seconds, fractions too (the library's stop(1500) is 1.5): an integer-only read fell back to 10.
+                let timeout = req.get("timeout").and_then(Json::as_number).map(|n| n.as_f64()).filter(|t| t.is_finite()).unwrap_or(10.0);
+                if timeout >= 0.0 && sig != SIGKILL {
+                    let at = Instant::now() + Duration::from_millis((timeout.min(1e9) * 1000.0) as u64);
                     self.kill_at = Some(self.kill_at.map_or(at, |k| std::cmp::min(k, at)));
                 }
             }
