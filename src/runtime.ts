@@ -691,13 +691,13 @@ export class Runtime implements ContainerOwner {
    * stream): `docker` (default) or `oci` format; one platform of each image
    * (`platform`, else the backend's, else the one the store has).
    */
-  async save(images: string[], out: string | NodeJS.WritableStream, options: { format?: "docker" | "oci"; platform?: Platform } = {}): Promise<void> {
+  async save(images: string[], out: string | NodeJS.WritableStream, options: { format?: "docker" | "oci"; platform?: Platform; signal?: AbortSignal } = {}): Promise<void> {
     const { saveImages } = await import("./image/archive.js");
-    return saveImages(this.imageStore, images, out as string, options.format ?? "docker", options.platform);
+    return saveImages(this.imageStore, images, out as string, options.format ?? "docker", options.platform, options.signal);
   }
 
-  /** Loads the images of an archive (path or stream) or OCI layout directory; returns their names. */
-  async load(input: string | NodeJS.ReadableStream, options: { repository?: string } = {}): Promise<string[]> {
+  /** Loads the images of an archive (path or stream) or OCI layout directory; returns their names. `signal` aborts it. */
+  async load(input: string | NodeJS.ReadableStream, options: { repository?: string; signal?: AbortSignal } = {}): Promise<string[]> {
     const { loadImages } = await import("./image/archive.js");
     return loadImages(this.imageStore, this.dataDir, input, options);
   }

@@ -179,6 +179,15 @@ for (const who of identities()) {
       assert.equal(fifo.code, 0, fifo.stderr);
       assert.ok(Number(fifo.stdout.trim()) > 100_000, `the archive went through the FIFO: ${fifo.stdout}`);
       ok(await sh(`echo x > real && ln -s real link && "${process.execPath}" "${cliPath}" save -o link busybox && test -L link && test $(wc -c < real) -gt 100000`));
+      // Ctrl-C ends a save into a FIFO nobody reads (its open(2) blocks for good) and a load from a stdin that sends
+      // nothing: both ran on, deaf to SIGINT and SIGTERM. Exit 130, and no temp files of the load's.
+      const cli = `"${process.execPath}" "${cliPath}"`;
+      const stopped = await sh(
+        `mkfifo q; ${cli} save -o q busybox 2>err & p=$!; sleep 1; kill -INT $p; wait $p; echo "save $?"; ` +
+          `sleep 8 2>/dev/null | ${cli} load 2>>err & p=$!; sleep 1; kill -INT $p; wait $p; echo "load $?"; cat err; rm q err; ` +
+          `ls -a "$TSBOX_DATA_DIR" | grep -c '^\\.load-' || true`,
+      );
+      assert.equal(stopped.stdout, "save 130\nload 130\ntsbox: save interrupted\ntsbox: load interrupted\n0\n", stopped.stderr);
       // To stdout, into a pipe whose reader starts late and reads slowly: all of it, exit 0 (the tail was lost to process.exit, and the
       // vm backend's store path made it likelier). Each backend's platform.
       for (const backend of ["native", "vm"]) {

@@ -5,6 +5,7 @@ import { join, sep } from "node:path";
 import type { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
+import { abortable } from "../abortable.js";
 import { writeTo } from "../stream-write.js";
 import { isErrno, removeTree, writeOutputFile } from "../fs-util.js";
 import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
@@ -32,9 +33,10 @@ export const LOAD_PREFIX = ".load-";
  */
 export type ArchiveFormat = "docker" | "oci";
 
-export async function saveImages(store: ImageStore, names: string[], out: string | Writable, format: ArchiveFormat = "docker", platform?: Platform): Promise<void> {
+/** `signal` (Ctrl-C) aborts it: a file named `out` is then not left behind, half written. */
+export async function saveImages(store: ImageStore, names: string[], out: string | Writable, format: ArchiveFormat = "docker", platform?: Platform, signal?: AbortSignal): Promise<void> {
   if (names.length === 0) throw new ImageError("nothing to save: name at least one image");
-  if (typeof out === "string") return writeOutputFile(out, (file) => saveImages(store, names, file, format, platform));
+  if (typeof out === "string") return writeOutputFile(out, (file) => saveImages(store, names, file, format, platform, signal));
   const layout = store.layout;
   const blobs = new Map<string, number>();
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
@@ -61,7 +63,8 @@ export async function saveImages(store: ImageStore, names: string[], out: string
     });
   }
 
-  const write = (chunk: Buffer) => writeTo(out, chunk);
+  // A write to a pipe nobody reads never ends: it is raced with the signal.
+  const write = (chunk: Buffer) => abortable(writeTo(out, chunk), signal);
   const dir = (path: string) => write(entryHeader({ path, type: "directory", mode: 0o755, mtime: 0 }, 0));
   const file = async (path: string, data: Buffer) => {
     await write(entryHeader({ path, type: "file", mode: 0o644, mtime: 0 }, data.length));
@@ -95,6 +98,8 @@ function blobName(digest: string): string {
 export interface LoadOptions {
   /** Repository for images an archive names only by tag (`ref.name` = "latest"). */
   repository?: string;
+  /** Aborts the load (Ctrl-C): nothing of the archive is named, its temp files go. */
+  signal?: AbortSignal;
 }
 
 /** Loads every image of an archive (file, stdin stream) or OCI layout directory. Returns the names loaded. */
@@ -110,7 +115,8 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
   const tmp = await mkdtemp(join(dataDir, ownTempPrefix(LOAD_PREFIX)));
   try {
     const source = typeof input === "string" ? createReadStream(input) : input;
-    await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size);
+    await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size, options.signal);
+    options.signal?.throwIfAborted();
     if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp), options);
     if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp);
     throw new ImageError("not an image archive: it has neither index.json (OCI) nor manifest.json (docker)");
@@ -120,14 +126,16 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
 }
 
 /** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin. */
-async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined): Promise<void> {
+async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined, signal?: AbortSignal): Promise<void> {
   // Peek at the first bytes to see whether the archive itself is gzip-compressed.
   const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  const first = await it.next();
+  // A stdin that sends nothing keeps a read waiting for good: each is raced with the signal.
+  const next = () => abortable(it.next(), signal);
+  const first = await next();
   const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
   async function* rest(): AsyncGenerator<Buffer> {
     if (head.length > 0) yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
+    for (let r = await next(); !r.done; r = await next()) yield Buffer.from(r.value);
   }
   let body: AsyncIterable<Buffer> = rest();
   if (detectCompression(head) === "gzip") {

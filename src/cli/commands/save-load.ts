@@ -39,9 +39,9 @@ export async function saveCommand(args: string[], ctx: CliContext): Promise<numb
   const output = lastValue(flags, "output");
   if (output === undefined && (ctx.stdout as { isTTY?: boolean }).isTTY) throw new UsageError("refusing to write an archive to a terminal: use -o FILE or redirect stdout");
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  return withInterrupt(ctx, "save", async () => {
+  return withInterrupt(ctx, "save", async (signal) => {
     const platform = platformFlag(flags);
-    await runtime.save(flags.positionals, output ?? (ctx.stdout as NodeJS.WritableStream), { format, ...(platform ? { platform } : {}) });
+    await runtime.save(flags.positionals, output ?? (ctx.stdout as NodeJS.WritableStream), { format, signal, ...(platform ? { platform } : {}) });
     return 0;
   });
 }
@@ -54,8 +54,8 @@ export async function loadCommand(args: string[], ctx: CliContext): Promise<numb
   if (input === undefined && process.stdin.isTTY) throw new UsageError("no archive on stdin: use -i PATH or redirect stdin");
   const repository = lastValue(flags, "name");
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  return withInterrupt(ctx, "load", async () => {
-    const names = await runtime.load(input ?? process.stdin, repository !== undefined ? { repository } : {});
+  return withInterrupt(ctx, "load", async (signal) => {
+    const names = await runtime.load(input ?? process.stdin, { signal, ...(repository !== undefined ? { repository } : {}) });
     for (const n of names.map(shownName)) ctx.stdout.write(flags.bools.has("quiet") ? `${n}\n` : `Loaded image: ${n}\n`);
     return 0;
   });

@@ -1,0 +1,21 @@
+/**
+ * `work`, or an AbortError as soon as `signal` aborts: for awaits that can
+ * block for good — a write to a pipe nobody reads, a read of a stdin that
+ * sends nothing — which checking the signal between steps never reaches.
+ */
+export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(
+      (v) => (signal.removeEventListener("abort", onAbort), resolve(v)),
+      (e: unknown) => (signal.removeEventListener("abort", onAbort), reject(e)),
+    );
+  });
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : Object.assign(new Error("the operation was aborted"), { name: "AbortError" });
+}
