@@ -756,7 +756,7 @@ export class Runtime implements ContainerOwner {
    * calls it too.
    */
   async close(): Promise<void> {
-    this.backend.close?.();
+    await this.backend.close?.();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

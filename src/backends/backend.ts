@@ -11,7 +11,7 @@ import type { NetIO } from "../network/net-io.js";
  */
 export interface Backend {
   /** Ends what the backend keeps running for this process (the native warm helper); the next run starts it again. */
-  close?(): void;
+  close?(): void | Promise<void>;
   readonly name: string;
   capabilities(): BackendCapabilities;
   /**

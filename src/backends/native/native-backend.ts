@@ -71,8 +71,8 @@ export class NativeBackend implements Backend {
   }
 
   /** Ends the warm helper (and any run still going through it); the next run starts a new one. */
-  close(): void {
-    this.warm?.stop();
+  close(): Promise<void> {
+    return this.warm?.stop() ?? Promise.resolve();
   }
 
   capabilities(): BackendCapabilities {

@@ -87,7 +87,7 @@ export class WarmHelper {
       this.addon.sendFds(this.controlFd, line, ...fds);
     } catch (err) {
       this.settle(id, { code: null, signal: "SIGKILL" }, new WarmHelperGone(`the warm helper did not take the run: ${(err as Error).message}`));
-      this.stop();
+      void this.stop();
     }
     return {
       forked,
@@ -104,14 +104,24 @@ export class WarmHelper {
     };
   }
 
-  /** Ends the helper (and with it any run still going): its socket closes, it exits. */
-  stop(): void {
+  /**
+   * Ends the helper (and with it any run still going): its socket closes, it exits. Resolves once it has
+   * exited and is reaped (at most a few seconds): a worker thread that ended right after `close()` left it a zombie.
+   */
+  stop(): Promise<void> {
     const control = this.control;
+    const child = this.child;
     this.control = undefined;
     this.child = undefined;
     this.controlFd = -1;
     control?.destroy();
     this.helperGone();
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      timer.unref();
+      child.once("exit", () => (clearTimeout(timer), resolve()));
+    });
   }
 
   private ensureStarted(): void {
@@ -128,11 +138,11 @@ export class WarmHelper {
       closeSync(theirs);
     }
     child.unref();
-    child.on("error", () => this.control === control && this.stop());
+    child.on("error", () => this.control === control && void this.stop());
     const control = new Socket({ fd: ours, readable: true, writable: false });
     control.setEncoding("utf8");
     control.on("data", (chunk: string) => this.onData(chunk));
-    const gone = () => this.control === control && this.stop();
+    const gone = () => this.control === control && void this.stop();
     control.on("end", gone);
     control.on("close", gone);
     control.on("error", gone);
