@@ -566,7 +566,10 @@ export class Container implements AsyncDisposable {
 
   /**
    * Collects stdout and stderr as UTF-8 and waits for the exit: the streams
-   * of a run, or for a handle, its log once it has stopped.
+   * of a run, or for a handle, its log once it has stopped. A log keeps what
+   * its rotation keeps (`log: { maxSize, maxFiles }`, default 10 MiB × 3 of
+   * JSON lines, so 9–11 MB of output, less with short lines): for more, raise
+   * them or read a `run()`'s streams.
    */
   async output(): Promise<ContainerOutput> {
     if (!this.run) {
