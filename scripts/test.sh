@@ -18,7 +18,8 @@ node --import tsx -e 'const m = await import("./test/helpers/identities.ts"); m.
 
 # Two lanes at once, a file at a time in each: the vm backend, the browser (the
 # emulator keeps a core busy), the fuzzers and the parsers' hostile-input files
-# beside the native suites, about even in time (stop 41: native 28.6 min, vm 23.3). Nothing is shared between them: each test process has its own
+# beside the native suites, about even in time (stop 42: native 28.7 min, vm
+# 25.5). Nothing is shared between them: each test process has its own
 # users' dirs and cgroup parent, containers get only lo (a root bridge would be
 # made in the machine's own network namespace; network.test.ts uses namespaces
 # of its own), and each lane's temp files go to a TMPDIR of its own, so each
