@@ -6,8 +6,8 @@ use crate::spec::ConsoleSize;
 use crate::syscall::Syscall;
 
 /// `uid`: the process's user, who gets the terminal (as docker's runc does with stdio): a shell run with `-u 1000`
-/// could not reopen its own terminal by name (`exec 3<>$(tty)`, gpg's pinentry, screen). Best effort: rootless,
-/// the host's devpts group (tty) is not mapped in the container's user namespace and the kernel refuses.
+/// could not reopen its own terminal by name (`exec 3<>$(tty)`, gpg's pinentry, screen). Best effort: a user
+/// namespace in which the terminal's owner or group is not mapped makes the kernel refuse, and the run goes on.
 pub fn attach(sys: &dyn Syscall, size: Option<ConsoleSize>, uid: u32) -> Result<(), Error> {
     sys.setsid()
         .step(|| "starting a session for the terminal")?;
