@@ -116,6 +116,9 @@ for (const who of identities()) {
       const missing = await tsbox(who, ["run", "--rm", `${anon.host}/test/nothing-here`, "true"], { env });
       assert.equal(missing.code, 125);
       assert.match(missing.stderr, /^tsbox: unable to find image 127\.0\.0\.1:\d+\/test\/nothing-here:latest locally, and pulling it failed: not found: .*\n$/);
+      // A digest reference is named with its "@" (it read repo:sha256:…).
+      const unknown = await tsbox(who, ["pull", `${anon.host}/test/multi@sha256:${"0".repeat(64)}`], { env });
+      assert.match(unknown.stderr, new RegExp(`^tsbox: not found: 127\\.0\\.0\\.1:\\d+/test/multi@sha256:0{64} \\(`));
     });
 
     it("refuses an image without the backend's platform before downloading its layers, naming the platform it has", async () => {

@@ -142,7 +142,7 @@ export class RegistryClient {
       headers: { accept: MANIFEST_ACCEPT },
       scopes: [pullScope(repo)],
     });
-    if (!res.ok) throw await registryError(res, `${this.domain}/${repo}:${reference}`);
+    if (!res.ok) throw await registryError(res, `${this.domain}/${repo}${reference.includes(":") ? "@" : ":"}${reference}`);
     const declared = Number(res.headers.get("content-length") ?? 0);
     if (declared > MAX_MANIFEST_BYTES) throw new ImageError(`manifest ${repo}:${reference} is too large (${declared} bytes)`);
     const data = await bodyBytes(res, this.signal, MAX_MANIFEST_BYTES, () => new ImageError(`manifest ${repo}:${reference} is too large (over ${MAX_MANIFEST_BYTES} bytes)`));
