@@ -135,7 +135,9 @@ describe("image store: one store, several platforms", () => {
     assert.ok(pruned.blobs >= 3, `the 386 manifest, config and layer go (${pruned.blobs})`);
     assert.equal(await s.layout.hasBlob(i386.manifestDigest), false);
     await s.untag("box");
-    await assert.rejects(s.untag("box"), /image not found: box/);
+    await assert.rejects(s.untag("box"), /image not found: box$/);
+    // docker users type an id's first few digits: twelve are needed here, and the refusal says so.
+    await assert.rejects(s.getImage("f63c0"), /image not found: f63c0:latest \(an image id takes at least its first 12 hex digits\)$/);
     assert.deepEqual((await s.listImages()).map((r) => r.name), ["keep:1"]);
   });
 

@@ -102,7 +102,7 @@ export class ImageStore {
   /** Resolves a user-typed reference to a runnable image for `platform`, importing an embedded one if needed. */
   async getImage(input: string, platform: Platform = this.platform): Promise<StoredImage> {
     const image = await this.findImage(input, platform);
-    if (!image) throw new TsboxError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}`, { code: "image" });
+    if (!image) throw new TsboxError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}${shortIdHint(input)}`, { code: "image" });
     return image;
   }
 
@@ -307,7 +307,7 @@ export class ImageStore {
     const name = canonicalName(parseReference(input));
     return this.updateIndexRemoving(async (index) => {
       const entry = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
-      if (!entry) throw new ImageError(`image not found: ${input}`);
+      if (!entry) throw new ImageError(`image not found: ${input}${shortIdHint(input)}`);
       const all = await this.manifestsOf(entry);
       const rest = platform ? all.filter((d) => !platformMatches(d.platform, platform)) : [];
       if (platform && rest.length === all.length) throw new ImageError(`image ${input} has no ${formatPlatform(platform)} variant (it has ${all.map((d) => formatPlatform(d.platform!)).join(", ")})`);
@@ -346,7 +346,7 @@ export class ImageStore {
    */
   async removeById(input: string, options: RemoveOptions = {}): Promise<{ id: string; untagged: string[]; kept: boolean; removed: Descriptor[] }> {
     const found = await this.byId(input.replace(/^sha256:/, ""));
-    if (!found) throw new TsboxError(`image not found: ${input}`, { code: "image" });
+    if (!found) throw new TsboxError(`image not found: ${input}${shortIdHint(input)}`, { code: "image" });
     const digests = new Set(found.manifests.map((m) => m.digest));
     const untagged: string[] = [];
     let inUse = false;
@@ -606,6 +606,11 @@ export class ImageStore {
 const IMAGE_ID_RE = /^(sha256:)?[0-9a-f]{12,64}$/;
 
 const shortHex = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12);
+
+/** docker takes an id's first few hex digits; here an id needs twelve, which a refusal of fewer says. */
+function shortIdHint(input: string): string {
+  return /^(sha256:)?[0-9a-f]{1,11}$/.test(input) ? " (an image id takes at least its first 12 hex digits)" : "";
+}
 
 /**
  * The platform manifests a descriptor of `layout` names: itself, or an
