@@ -78,6 +78,15 @@ for (const who of identities()) {
       const q = await tsbox(who, ["pull", "-q", `${anon.host}/test/busybox:latest`], { env });
       ok(q);
       assert.equal(q.stdout, `${anon.host}/test/busybox:latest\n`);
+      // By digest too, as docker: a RepoDigest, no tag (it was a RepoTag, a second `images` row and an rmi conflict).
+      ok(await tsbox(who, ["pull", "-q", `${anon.host}/test/busybox@${busyboxDigest}`], { env }));
+      const tags = await tsbox(who, ["image", "inspect", "-f", "{{json .RepoTags}} {{json .RepoDigests}}", `${anon.host}/test/busybox`], { env });
+      assert.equal(tags.stdout, `["${anon.host}/test/busybox:latest"] ["${anon.host}/test/busybox@${busyboxDigest}"]\n`);
+      const rows = await tsbox(who, ["images", "--format", "{{.Repository}} {{.Tag}}"], { env });
+      assert.equal(rows.stdout, `${anon.host}/test/busybox latest\n`);
+      const id = (await tsbox(who, ["images", "-q"], { env })).stdout.trim();
+      ok(await tsbox(who, ["rmi", id], { env }));
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
     });
 
     it("run pulls a missing image, choosing the host's platform from an index", async () => {

@@ -209,7 +209,11 @@ export class ImageStore {
     const hasName = new Set(named.map((r) => r.manifestDigest));
     const seen = new Set<string>();
     const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !seen.has(r.manifestDigest) && seen.add(r.manifestDigest));
-    return [...named, ...none].sort((a, b) => createdTime(b) - createdTime(a) || compareText(a.name, b.name) || compareText(a.platform, b.platform));
+    // A name by digest (`pull repo@sha256:…`) is a row of its own (tag <none>) only where no tag of its repository
+    // names the same image, as docker's: after `pull repo:1` too it was a second row.
+    const tagged = new Set(named.filter((r) => r.tag !== null).map((r) => `${r.repository} ${r.manifestDigest}`));
+    const rows = named.filter((r) => r.tag !== null || !tagged.has(`${r.repository} ${r.manifestDigest}`));
+    return [...rows, ...none].sort((a, b) => createdTime(b) - createdTime(a) || compareText(a.name, b.name) || compareText(a.platform, b.platform));
   }
 
   /** Gives the image named `source` (every platform of it) a second name `target`, replacing what `target` named. */
@@ -250,7 +254,7 @@ export class ImageStore {
     const run = image.config.config ?? {};
     return {
       Id: image.configDigest,
-      RepoTags: refs.map(familiarName).sort(),
+      RepoTags: refs.filter((r) => r.digest === undefined).map(familiarName).sort(),
       RepoDigests: [...new Set(refs.map((r) => `${familiarName({ ...r, tag: undefined, digest: undefined } as ImageReference)}@${image.manifestDigest}`))].sort(),
       Parent: "",
       Comment: image.config.history?.[image.config.history.length - 1]?.comment ?? "",
@@ -363,7 +367,12 @@ export class ImageStore {
         const rest = inner.filter((m) => !digests.has(m.digest));
         if (rest.length > 0 && name !== undefined) kept.push(await this.entryFor(name, rest));
       }
-      if (untagged.length > 1 && !options.force) {
+      // docker's rule: one tag and digest names of its repository are one reference (a `pull repo@sha256:…` and a
+      // `pull repo:1` of the same image are no conflict); more tags, or several repositories, need force.
+      const refs = untagged.map((n) => parseReference(n));
+      const repositories = new Set(refs.map((r) => familiarName({ ...r, tag: undefined, digest: undefined } as ImageReference)));
+      const single = refs.filter((r) => r.digest === undefined).length <= 1 && repositories.size <= 1;
+      if (!single && !options.force) {
         throw new ImageError(`conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is referenced in multiple repositories`);
       }
       index.manifests = kept;
