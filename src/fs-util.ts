@@ -343,20 +343,15 @@ async function treeBytesByPath(dir: string): Promise<number> {
  * (procfs: `-v /proc/x:/y` spun at 100 % CPU, deaf to SIGTERM): this goes up
  * at most once per path component and reports the error it got.
  */
-export function makeDirs(dir: string, mode: number): void {
+export function makeDirs(dir: string, mode: number, parentMade = false): void {
   try {
     mkdirSync(dir, { mode });
-    return;
   } catch (err) {
     if (isErrno(err, "EEXIST") && statSync(dir).isDirectory()) return;
-    const parent = dirname(dir);
-    if (!isErrno(err, "ENOENT") || parent === dir) throw err;
-  }
-  makeDirs(dirname(dir), mode);
-  try {
-    mkdirSync(dir, { mode });
-  } catch (err) {
-    if (!(isErrno(err, "EEXIST") && statSync(dir).isDirectory())) throw err;
+    // A missing parent is made once: an ENOENT after that (procfs) is the answer.
+    if (!isErrno(err, "ENOENT") || parentMade || dirname(dir) === dir) throw err;
+    makeDirs(dirname(dir), mode);
+    makeDirs(dir, mode, true);
   }
 }
 
