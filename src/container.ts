@@ -380,10 +380,7 @@ export class Container implements AsyncDisposable {
     if (this.keepsNoLog(state)) {
       throw new UsageError(`waitForLog reads the log of container ${shown(state)}, which runs in the foreground and keeps none: create() and start() it (or give it a restart policy), or read run()'s stdout`);
     }
-    const stopped = async () => {
-      const now = await this.state();
-      return now.status === "exited" ? `exited (code ${now.exitCode ?? "unknown"})` : `is ${now.status}`;
-    };
+    const stopped = async () => whyStopped(await this.state());
     return waitForLogLine((o) => this.logs(o), pattern, options, { name: shown(state), stopped });
   }
 
@@ -409,8 +406,7 @@ export class Container implements AsyncDisposable {
     }
     const stopped = async () => {
       const now = await this.state();
-      if (isActive(now)) return undefined;
-      return now.status === "exited" ? `exited (code ${now.exitCode ?? "unknown"})` : `is ${now.status}`;
+      return isActive(now) ? undefined : whyStopped(now);
     };
     return waitForHealthStatus({ bundleDir, name: shown(state), stopped }, options);
   }
@@ -420,7 +416,10 @@ export class Container implements AsyncDisposable {
    * ports really bound (`publish: ["80"]` gets a free one); none once it stops.
    */
   async ports(): Promise<PortMapping[]> {
-    const state = await this.state();
+    return this.portsOf(await this.state());
+  }
+
+  private portsOf(state: ContainerState): PortMapping[] {
     return isActive(state) ? readAttachments(bundleOf(this.ctx, this.id).dir).flatMap((a) => a.ports) : [];
   }
 
@@ -434,7 +433,7 @@ export class Container implements AsyncDisposable {
     if (protocol !== "tcp" && protocol !== "udp") throw new UsageError(`mappedPort: the protocol is "tcp" or "udp", got ${String(protocol)}`);
     const state = await this.state();
     if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running: it has no published ports`);
-    const found = (await this.ports()).find((p) => p.containerPort === containerPort && p.protocol === protocol);
+    const found = this.portsOf(state).find((p) => p.containerPort === containerPort && p.protocol === protocol);
     if (!found) throw new ContainerError(`no public port '${containerPort}/${protocol}' published for ${shown(state)}`);
     return found.hostPort;
   }
@@ -642,4 +641,9 @@ async function collect(stream: Readable | null): Promise<string> {
   let text = "";
   for await (const chunk of stream) text += chunk as string;
   return text;
+}
+
+/** What a wait says of a container that ended before it could: "exited (code 4)", "is created". */
+function whyStopped(state: ContainerState): string {
+  return state.status === "exited" ? `exited (code ${state.exitCode ?? "unknown"})` : `is ${state.status}`;
 }
