@@ -44,12 +44,22 @@ function range(text: string, min: number, bad: (why: string) => UsageError): [nu
 export function withExposed(image: Record<string, unknown> | null | undefined, expose: string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = { ...(image ?? {}) };
   for (const entry of expose) {
-    const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/.exec(entry);
-    const [first, last] = m ? [Number(m[1]), Number(m[2] ?? m[1])] : [0, 0];
-    if (!m || first < 1 || last > 65535 || last < first || last - first >= 4096) throw new UsageError(`invalid --expose ${entry}: PORT[-PORT][/tcp|udp], ports 1 to 65535`);
-    for (let p = first; p <= last; p++) out[`${p}/${m[3] ?? "tcp"}`] = {};
+    const r = parsePortRange(entry, ["tcp", "udp"]);
+    if (!r || r.last - r.first >= 4096) throw new UsageError(`invalid --expose ${entry}: PORT[-PORT][/tcp|udp], ports 1 to 65535`);
+    for (let p = r.first; p <= r.last; p++) out[`${p}/${r.protocol}`] = {};
   }
   return out;
+}
+
+/**
+ * `PORT[-PORT][/PROTO]` (`--expose`, `ps --filter publish=|expose=`): ports 1 to 65535 in order and a protocol
+ * of `protocols` (default tcp), or undefined when it is none.
+ */
+export function parsePortRange(text: string, protocols: readonly string[]): { first: number; last: number; protocol: string } | undefined {
+  const m = /^(\d+)(?:-(\d+))?(?:\/([a-z]+))?$/.exec(text);
+  if (!m) return undefined;
+  const [first, last, protocol] = [Number(m[1]), Number(m[2] ?? m[1]), m[3] ?? "tcp"];
+  return first >= 1 && last <= 65535 && last >= first && protocols.includes(protocol) ? { first, last, protocol } : undefined;
 }
 
 /** `-P`: every port the image EXPOSEs (`"80/tcp": {}`), on free host ports. */

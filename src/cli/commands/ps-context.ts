@@ -9,6 +9,7 @@ import type { ContainerInspect } from "../../containers/inspect.js";
 import { networkNames } from "../../containers/inspect-network.js";
 import type { ImageConfig } from "../../image/oci.js";
 import type { Runtime } from "../../runtime.js";
+import { parsePortRange } from "../../network/ports.js";
 import { strictContext } from "../format-template-exec.js";
 import type { FormatDefaults } from "../format-output.js";
 import { humanDuration, humanSize, shortId, timeAgo, truncate } from "../format.js";
@@ -196,14 +197,13 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
 function portFilter(values: string[] | undefined, key: string): ((portKey: string) => boolean) | undefined {
   if (values === undefined) return undefined;
   const ranges = values.map((v) => {
-    const m = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/.exec(v);
-    const [from, to] = [Number(m?.[1]), Number(m?.[2] ?? m?.[1])];
-    if (!m || from < 1 || to > 65535 || to < from) throw new UsageError(`invalid ${key} filter ${JSON.stringify(v)}: expected PORT[-PORT][/tcp|udp|sctp]`);
-    return { from, to, proto: m[3] ?? "tcp" };
+    const r = parsePortRange(v, ["tcp", "udp", "sctp"]);
+    if (!r) throw new UsageError(`invalid ${key} filter ${JSON.stringify(v)}: expected PORT[-PORT][/tcp|udp|sctp]`);
+    return r;
   });
   return (portKey) => {
     const [port, proto = "tcp"] = portKey.split("/");
-    return ranges.some((r) => proto === r.proto && Number(port) >= r.from && Number(port) <= r.to);
+    return ranges.some((r) => proto === r.protocol && Number(port) >= r.first && Number(port) <= r.last);
   };
 }
 
