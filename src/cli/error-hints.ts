@@ -19,17 +19,19 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
   }
   if (!e || typeof e.code !== "string" || typeof e.path !== "string") return undefined;
   const data = defaultDataDir(env);
-  // The dir itself, inside it, or one of its parents that mkdir -p had to make.
-  const under = (dir: string) => e.path === dir || e.path!.startsWith(dir + "/") || dir.startsWith(e.path + "/");
-  // The cache only by its own path or one inside it: a missing home is every config and cache dir's parent
-  // (`login` without a HOME was told about the vm's state).
+  const path = e.path;
+  const inside = (dir: string) => path === dir || path.startsWith(dir + "/");
+  const refused = ["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code);
+  // The data dir itself, inside it, or one of its parents that mkdir -p had to make. The cache only by its own
+  // path or one inside it: a missing home is every config and cache dir's parent (`login` without a HOME was
+  // told about the vm's state).
+  const ours = inside(data) || data.startsWith(path + "/");
   const cache = userCacheDir(env);
-  const inCache = e.path === cache || e.path.startsWith(cache + "/");
-  if (!under(data) && inCache && ["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code)) {
+  if (!ours && inside(cache) && refused) {
     return `tsbox keeps the vm's saved state in ${cache}: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own`;
   }
-  if (!under(data)) return undefined;
-  if (["EACCES", "EPERM", "EROFS", "ENOTDIR"].includes(e.code)) return `tsbox keeps images and containers in ${data}: make it writable, or set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
+  if (!ours) return undefined;
+  if (refused) return `tsbox keeps images and containers in ${data}: make it writable, or set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
   if (full) return fullHint(data);
   return undefined;
 }

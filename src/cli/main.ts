@@ -2,6 +2,7 @@
  * The `tsbox` command. Kept lean for `tsbox run`'s start-up time: other
  * commands, terminals and layer unpacking are loaded only when used.
  */
+import { compareText } from "../compare.js";
 import { errorMessage, isTsboxError, UsageError } from "../errors.js";
 import { runCommand } from "./commands/run.js";
 import { errorHint } from "./error-hints.js";
@@ -153,7 +154,7 @@ function similarCommands(typed: string): string[] {
   return Object.keys(COMMANDS)
     .map((c) => ({ c, d: editDistance(typed, c) }))
     .filter(({ c, d }) => d <= Math.min(2, c.length - 1))
-    .sort((a, b) => a.d - b.d || a.c.localeCompare(b.c))
+    .sort((a, b) => a.d - b.d || compareText(a.c, b.c))
     .slice(0, 3)
     .map(({ c }) => c);
 }

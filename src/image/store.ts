@@ -17,7 +17,7 @@ import {
 } from "./oci.js";
 import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
 import { checkConfig, checkConfigSize, checkManifest } from "./shape.js";
-import { canonicalName, familiarName, type ImageReference, parseReference } from "./reference.js";
+import { canonicalName, familiarName, type ImageReference, parseReference, repositoryName } from "./reference.js";
 import { compareText } from "../compare.js";
 
 const INDEX_ANNOTATION = Annotation.sourceIndex;
@@ -370,7 +370,7 @@ export class ImageStore {
       // docker's rule: one tag and digest names of its repository are one reference (a `pull repo@sha256:…` and a
       // `pull repo:1` of the same image are no conflict); more tags, or several repositories, need force.
       const refs = untagged.map((n) => parseReference(n));
-      const repositories = new Set(refs.map((r) => familiarName({ ...r, tag: undefined, digest: undefined } as ImageReference)));
+      const repositories = new Set(refs.map(repositoryName));
       const single = refs.filter((r) => r.digest === undefined).length <= 1 && repositories.size <= 1;
       if (!single && !options.force) {
         throw new ImageError(`conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is referenced in multiple repositories`);
