@@ -5,7 +5,7 @@ import { lstat, readdir, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { isErrno, removeTree, treeBytes } from "../fs-util.js";
 import { DataPaths, OCI_FORM_DIR } from "../paths.js";
-import { BLOB_PREFIX, DOWNLOADS, LEASE_PREFIX, type OciLayout, withIndexLock } from "./layout.js";
+import { BLOB_PREFIX, DOWNLOADS, downloadHolder, LEASE_PREFIX, type OciLayout, withIndexLock } from "./layout.js";
 import { UNPACK_PREFIX } from "./layers.js";
 import { LOAD_PREFIX } from "./archive.js";
 import { BIND_PREFIX } from "../build/bind-snapshot.js";
@@ -101,7 +101,7 @@ async function liveWriters(downloads: string): Promise<{ names: Set<string>; sin
   const names = new Set<string>();
   let since: number | undefined;
   for (const name of await list(downloads)) {
-    if (!(name.endsWith(".part") || name.startsWith(LEASE_PREFIX)) || !pidAlive(Number(name.split(".")[1]))) continue;
+    if (!(name.endsWith(".part") || name.startsWith(LEASE_PREFIX)) || !pidAlive(downloadHolder(name))) continue;
     names.add(name);
     if (!name.startsWith(LEASE_PREFIX)) continue;
     const st = await lstat(join(downloads, name)).catch(() => undefined);

@@ -16,6 +16,11 @@ export const DOWNLOADS = ".downloads";
 /** A live writer's lease in DOWNLOADS: `lease.<pid>.<rand>` (withLease). */
 export const LEASE_PREFIX = "lease.";
 
+/** The pid a `.part` download or a lease in DOWNLOADS names after its first dot (NaN for a `.partial`). */
+export function downloadHolder(name: string): number {
+  return Number(name.split(".")[1]);
+}
+
 const OCI_LAYOUT = JSON.stringify({ imageLayoutVersion: "1.0.0" });
 
 export type BlobSource = Buffer | AsyncIterable<Buffer>;

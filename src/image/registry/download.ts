@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { ImageError } from "../../errors.js";
 import { isErrno, randomHex } from "../../fs-util.js";
 import { DigestCounter } from "../hash.js";
-import { DOWNLOADS, type OciLayout } from "../layout.js";
+import { DOWNLOADS, downloadHolder, type OciLayout } from "../layout.js";
 import type { Descriptor } from "../oci.js";
 import { bodyChunks } from "./body.js";
 import { pullScope, type RegistryClient, registryError } from "./client.js";
@@ -127,7 +127,7 @@ async function claimPartial(dir: string, hex: string, mine: string): Promise<boo
     if (isErrno(err, "ENOENT")) return false;
     throw err;
   }
-  const candidates = names.filter((n) => n === `${hex}.partial` || (n.startsWith(`${hex}.`) && n.endsWith(".part") && !pidAlive(Number(n.split(".")[1]))));
+  const candidates = names.filter((n) => n === `${hex}.partial` || (n.startsWith(`${hex}.`) && n.endsWith(".part") && !pidAlive(downloadHolder(n))));
   candidates.sort((a, b) => (a.endsWith(".partial") ? -1 : b.endsWith(".partial") ? 1 : 0));
   for (const name of candidates) {
     try {

@@ -61,7 +61,6 @@ const LAYER_TYPES = new Set<string>([
  * partial downloads for the next pull to resume).
  */
 export async function pullImage(store: ImageStore, input: string, options: PullOptions = {}): Promise<PullResult> {
-  await store.layout.init();
   // Under a lease: a prune meanwhile keeps the blobs this pull writes before its name is published.
   return store.layout.withLease(() => pullUnderLease(store, input, options));
 }
