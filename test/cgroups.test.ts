@@ -351,6 +351,17 @@ describe("--oom-score-adj", { skip: vm && "the guest's agent is root: nothing ro
       const up = await tsbox(who, ["run", "--rm", "--oom-score-adj", "500", "busybox", "cat", "/proc/self/oom_score_adj"]);
       assert.equal(up.code, 0, up.stderr);
       assert.equal(up.stdout, "500\n");
+      // An exec'd process (and so a health check) gets the container's value; its helper joined first, where
+      // the container's /proc had no /proc/self for it.
+      const name = `oom-${who.name}-${process.pid}`;
+      const started = await tsbox(who, ["run", "-d", "--name", name, "--network", "none", "--oom-score-adj", "300", "busybox", "sleep", "60"]);
+      assert.equal(started.code, 0, started.stderr);
+      try {
+        const exec = await tsbox(who, ["exec", name, "cat", "/proc/self/oom_score_adj"]);
+        assert.deepEqual([exec.code, exec.stdout, exec.stderr], [0, "300\n", ""]);
+      } finally {
+        await tsbox(who, ["rm", "-f", name]);
+      }
       const down = await tsbox(who, ["run", "--rm", "--oom-score-adj", "-500", "busybox", "cat", "/proc/self/oom_score_adj"]);
       if (who.name === "root" && hasCapSysResource()) {
         assert.equal(down.stdout, "-500\n", down.stderr);

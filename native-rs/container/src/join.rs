@@ -228,6 +228,9 @@ pub fn spawn_known(
     on_fork: &mut dyn FnMut(i32),
 ) -> Result<i32, Error> {
     let filter = known.filter;
+    // While /proc/self is ours to write: a non-dumpable process's files are root's, and after the join the
+    // container's /proc has no /proc/self for us (we are not in its PID namespace). The child inherits it.
+    oom_score::apply(process.oom_score_adj)?;
     // From the fork until its execve our child is in the container's PID
     // namespace, a process of ours its root could open /proc/PID/exe of
     // (CVE-2019-5736): non-dumpable, those files need CAP_SYS_PTRACE over
@@ -258,7 +261,6 @@ pub fn spawn_known(
     joined?;
     crate::trace::mark("join: joined");
     let host = target.host;
-    oom_score::apply(process.oom_score_adj)?;
     let pipes = Pipes::open()?;
     // The child is the first of ours in the container's PID namespace; it
     // waits until we moved it into the container's v2 cgroup (it enters v1's

@@ -194,6 +194,12 @@ fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), 
         .cgroups_path
         .clone()
         .unwrap_or_else(|| format!("tsbox/{}", name_of(bundle)));
+    // A runtime SIGKILLed before (a foreground run's CLI, a monitor) left its cgroup recorded, maybe with
+    // processes in it, frozen ones too: they go first, as `delete` does, or the cgroup could not be made again.
+    if let Some(stale) = record::load(bundle)? {
+        stale.destroy()?;
+        record::remove(bundle);
+    }
     // Recorded before its directories exist: a runtime killed meanwhile leaves them all named.
     let mut write_record = |m: &dyn Manager| record::write(bundle, m);
     let prepared = cgroups::prepare_here(&path, &mut write_record, &spec.linux.resources, spec.linux.cgroups_mode)
