@@ -215,6 +215,22 @@ for (const who of identities()) {
       await ok(who, ["rm", "stubborn", "polite"]);
     });
 
+    it("stop acts on all the containers named at once (docker's parallel stop), printing them in the order given", async () => {
+      // Each takes SIGTERM, then holds on until told: a stop one at a time would leave the others without it.
+      const names = ["slow-a", "slow-b", "slow-c"];
+      for (const n of names) {
+        await ok(who, ["run", "-d", "--name", n, "busybox", "sh", "-c", 'trap "echo got-term; until [ -e /go ]; do sleep 0.1; done; exit 0" TERM; echo ready; while :; do sleep 0.1; done']);
+      }
+      for (const n of names) await until(`${n} ready`, async () => (await tsbox(who, ["logs", n])).stdout.includes("ready"));
+      const stop = tsbox(who, ["stop", "-t", "60", ...names]);
+      for (const n of names) await until(`${n}'s SIGTERM`, async () => (await tsbox(who, ["logs", n])).stdout.includes("got-term"));
+      for (const n of [...names].reverse()) await ok(who, ["exec", n, "touch", "/go"]);
+      const stopped = await stop;
+      assert.deepEqual([stopped.code, stopped.stdout, stopped.stderr], [0, "slow-a\nslow-b\nslow-c\n", ""]);
+      assert.equal((await ok(who, ["wait", ...names])).stdout, "0\n0\n0\n");
+      await ok(who, ["rm", ...names]);
+    });
+
     it("restart policies: on-failure:N counts N restarts; always keeps it up until stopped", async () => {
       await ok(who, ["run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3"]);
       await until("the last restart", () => state(who, "flaky").status === "exited" && state(who, "flaky").restartCount === 2);

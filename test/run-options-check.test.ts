@@ -5,7 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkRunOptionTypes } from "../src/spec/run-options-check.js";
+import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options-check.js";
+import { resourcesFromOptions } from "../src/spec/resources.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { UsageError } from "../src/errors.js";
 
@@ -30,6 +31,20 @@ test("options of the wrong kind are refused, naming the option", () => {
   refused({ image: "busybox", log: { maxSize: -1 } }, "run options: log.maxSize: expected a whole number of bytes above 0, got number -1");
   refused({ image: "busybox", log: { maxFiles: 0 } }, "run options: log.maxFiles: expected a whole number from 1, got number 0");
   refused({ image: "busybox", log: { maxsize: 5 } }, 'log options: unknown option "maxsize" (maxSize, maxFiles)');
+  // A misspelt limit was no limit at all; a string where a number goes failed with a misleading range message.
+  const names = "memory, memorySwap, memoryReservation, cpus, cpuShares, cpuPeriod, cpuQuota, cpusetCpus, pidsLimit, blkioWeight";
+  refused({ image: "busybox", resources: { memroy: "32m" } }, `run options: resources: unknown option "memroy" (${names})`);
+  refused({ image: "busybox", resources: { cpus: "0.5" } }, 'run options: resources: cpus: expected a number, got the string "0.5"');
+  refused({ image: "busybox", resources: { cpusetCpus: 1 } }, "run options: resources: cpusetCpus: expected a string, got number 1");
+  assert.throws(() => checkResourceTypes("update", { memory: "64m", bogus: 1 }, { restart: "string" }), { message: `update: unknown option "bogus" (${names}, restart)` });
+  assert.throws(() => checkResourceTypes("update", { restart: 1 }, { restart: "string" }), { message: "update: restart: expected a string, got number 1" });
+});
+
+test("memory sizes: docker's units, -1 for unlimited swap, nothing past 8 PiB", () => {
+  assert.deepEqual(resourcesFromOptions({ memory: "32m", memorySwap: "-1" }, 2)?.memory, { limit: 32 * 1024 ** 2, swap: -1 });
+  assert.deepEqual(resourcesFromOptions({ memory: "1.5g", memorySwap: -1 }, 2)?.memory, { limit: 1.5 * 1024 ** 3, swap: -1 });
+  assert.throws(() => resourcesFromOptions({ memory: "100p" }, 2), { message: 'invalid value "100p" for --memory: too large (at most 8p)' });
+  assert.throws(() => resourcesFromOptions({ memory: "32m", memorySwap: "-2" }, 2), /invalid value "-2" for --memory-swap: invalid size/);
 });
 
 test("options of the right kinds pass, and undefined means unset", () => {

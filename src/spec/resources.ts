@@ -44,7 +44,10 @@ export function parseMemorySize(value: MemorySize, flag: string): number {
   }
   const m = /^(\d+(?:\.\d+)?) ?([kmgtp])?(?:i?b)?$/i.exec(value.trim());
   if (!m) throw new UsageError(`invalid value "${value}" for ${flag}: invalid size (expected e.g. 32m, 1.5g, 512k)`);
-  return Math.floor(Number(m[1]) * UNITS[(m[2] ?? "").toLowerCase()]!);
+  const bytes = Math.floor(Number(m[1]) * UNITS[(m[2] ?? "").toLowerCase()]!);
+  // Past 2^53 a size is no longer a whole number here (8 PiB: beyond any machine's memory).
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`invalid value "${value}" for ${flag}: too large (at most 8p)`);
+  return bytes;
 }
 
 /** "0-2,4": docker's cpuset list syntax; the highest CPU must exist here. */
@@ -63,7 +66,8 @@ export function checkCpuList(list: string, cpuCount: number): void {
 export function resourcesFromOptions(opts: ResourceOptions, cpuCount: number): LinuxResources | undefined {
   const r: LinuxResources = {};
   const memory = opts.memory === undefined ? undefined : parseMemorySize(opts.memory, "--memory");
-  const swap = opts.memorySwap === undefined ? undefined : parseMemorySize(opts.memorySwap, "--memory-swap");
+  // docker's MemSwapBytes: a size, or "-1" for unlimited swap (the CLI's only way to say it).
+  const swap = opts.memorySwap === undefined ? undefined : String(opts.memorySwap).trim() === "-1" ? -1 : parseMemorySize(opts.memorySwap, "--memory-swap");
   const reservation = opts.memoryReservation === undefined ? undefined : parseMemorySize(opts.memoryReservation, "--memory-reservation");
   if ((memory ?? 0) < 0 || (reservation ?? 0) < 0) throw new UsageError("memory sizes cannot be negative");
   if (memory !== undefined && memory > 0 && memory < MIN_MEMORY) throw new UsageError("minimum memory limit allowed is 6MB");

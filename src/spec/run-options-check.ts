@@ -6,6 +6,7 @@
  * a port) are checked later by the option's own parser.
  */
 import { UsageError } from "../errors.js";
+import type { ResourceOptions } from "./resources.js";
 import type { RunOptions } from "./run-options.js";
 
 type Kind = "pipeOrInherit" | "string" | "strings" | "boolean" | "number" | "object" | "array" | "stringMap" | "stringOrNumber" | "env" | "tty" | "stdin" | "seccomp" | "healthcheck" | "publish";
@@ -71,6 +72,20 @@ const KINDS: { [K in keyof Required<RunOptions>]: Kind } = {
   dnsOptions: "strings",
 };
 
+/** `resources` (and `Container.update`): a misspelt limit (`memroy`) was no limit at all. */
+const RESOURCE_KINDS: { [K in keyof Required<ResourceOptions>]: Kind } = {
+  memory: "stringOrNumber",
+  memorySwap: "stringOrNumber",
+  memoryReservation: "stringOrNumber",
+  cpus: "number",
+  cpuShares: "number",
+  cpuPeriod: "number",
+  cpuQuota: "number",
+  cpusetCpus: "string",
+  pidsLimit: "number",
+  blkioWeight: "number",
+};
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isStrings = (v: unknown) => Array.isArray(v) && v.every((s) => typeof s === "string");
 const isStringMap = (v: unknown) => isObject(v) && Object.values(v).every((s) => typeof s === "string");
@@ -104,12 +119,26 @@ export function checkRunOptionTypes(options: unknown): void {
     if (!ok(value)) throw new UsageError(`run options: ${key}: expected ${expected}, got ${describe(value)}`);
   }
   if (options.image === undefined) throw new UsageError("run options: image: expected a string, got nothing");
+  if (isObject(options.resources)) checkResourceTypes("run options: resources", options.resources);
   if (isObject(options.log)) {
     // The monitor's own checks, said here (a 0 or negative size was taken, and start() failed with its usage text).
     checkOptionNames("log", options.log, ["maxSize", "maxFiles"]);
     const { maxSize, maxFiles } = options.log;
     if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && (maxSize as number) > 0)) throw new UsageError(`run options: log.maxSize: expected a whole number of bytes above 0, got ${describe(maxSize)}`);
     if (maxFiles !== undefined && !(Number.isSafeInteger(maxFiles) && (maxFiles as number) >= 1)) throw new UsageError(`run options: log.maxFiles: expected a whole number from 1, got ${describe(maxFiles)}`);
+  }
+}
+
+/** Each resource limit of the right kind, no unknown one; `extra` names the caller's other options (update's `restart`). */
+export function checkResourceTypes(what: string, options: unknown, extra: Record<string, Kind> = {}): void {
+  if (!isObject(options)) throw new UsageError(`${what}: expected an object, got ${describe(options)}`);
+  const kinds: Record<string, Kind> = { ...RESOURCE_KINDS, ...extra };
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    const kind = kinds[key];
+    if (kind === undefined) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)} (${Object.keys(kinds).join(", ")})`);
+    const [ok, expected] = CHECKS[kind];
+    if (!ok(value)) throw new UsageError(`${what}: ${key}: expected ${expected}, got ${describe(value)}`);
   }
 }
 

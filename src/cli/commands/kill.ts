@@ -13,5 +13,5 @@ Send a signal (default SIGKILL) to the first process of running containers.
     return 0;
   }
   const signal = lastValue(flags, "signal") ?? "SIGKILL";
-  return eachContainer(ctx, "kill", flags.positionals, (c) => killContainer(c.lifecycleContext(), c.id, signal));
+  return eachContainer(ctx, "kill", flags.positionals, (c) => killContainer(c.lifecycleContext(), c.id, signal), { parallel: true });
 }

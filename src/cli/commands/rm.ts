@@ -12,5 +12,5 @@ export async function rmCommand(args: string[], ctx: CliContext): Promise<number
   const flags = parseFlags(args, [{ name: "force", short: "f" }, { name: "volumes", short: "v" }]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   const force = flags.bools.has("force");
-  return eachContainer(ctx, "rm", flags.positionals, (c) => c.remove({ force, volumes: flags.bools.has("volumes") }));
+  return eachContainer(ctx, "rm", flags.positionals, (c) => c.remove({ force, volumes: flags.bools.has("volumes") }), { parallel: true });
 }

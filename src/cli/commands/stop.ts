@@ -29,5 +29,5 @@ async function stopOrRestart(verb: "stop" | "restart", args: string[], ctx: CliC
   const timeout = parseSeconds(lastValue(flags, "time") ?? lastValue(flags, "timeout"), "--time");
   const signal = lastValue(flags, "signal");
   const options = { ...(timeout !== undefined ? { timeout } : {}), ...(signal !== undefined ? { signal } : {}) };
-  return eachContainer(ctx, verb, flags.positionals, async (c) => void (verb === "stop" ? await c.stop(options) : await c.restart(options)));
+  return eachContainer(ctx, verb, flags.positionals, async (c) => void (verb === "stop" ? await c.stop(options) : await c.restart(options)), { parallel: true });
 }

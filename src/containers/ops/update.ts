@@ -12,6 +12,7 @@ import { ContainerError } from "../../errors.js";
 import { writeFileAtomicSync } from "../../fs-util.js";
 import type { ContainerSpec } from "../../spec/container-spec.js";
 import { mergeResources, type ResourceOptions } from "../../spec/resources.js";
+import { checkResourceTypes } from "../../spec/run-options-check.js";
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
 import { hostConfigResources, readInspectRecord, restartPolicyRecord, writeInspectRecord } from "../inspect-record.js";
 import { withContainerLock } from "../lock.js";
@@ -31,6 +32,7 @@ export interface ContainerUpdate extends ResourceOptions {
  * new policy is refused.
  */
 export async function updateContainer(ctx: LifecycleContext, id: string, change: ContainerUpdate): Promise<string | undefined> {
+  checkResourceTypes("update", change, { restart: "string" });
   const { restart, ...resources } = change;
   const policy = restart === undefined ? undefined : parseRestartPolicy(restart);
   const bundle = bundleOf(ctx, id);
