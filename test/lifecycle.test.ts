@@ -455,6 +455,11 @@ for (const who of identities()) {
       await until("the container to die with its monitor", () => !alive(s.pid));
       assert.match((await ok(who, ["ps", "-a"])).stdout, /Exited \(unknown\) .* orphan/);
       assert.doesNotMatch((await ok(who, ["ps"])).stdout, /orphan/);
+      // One code for an end nobody saw, as wait's (docker's 255), never a success.
+      assert.equal((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "orphan"])).stdout, "exited 255\n");
+      assert.equal((await ok(who, ["ps", "-a", "-q", "--filter", "exited=0"])).stdout, "");
+      assert.notEqual((await ok(who, ["ps", "-a", "-q", "--filter", "exited=255"])).stdout, "");
+      assert.equal((await tsbox(who, ["wait", "orphan"])).stdout, "255\n");
       await ok(who, ["rm", "orphan"]);
 
       const cli = spawn(process.execPath, [cliPath, "run", "--name", "fg", "busybox", "sh", "-c", "echo ready; sleep 30"], {

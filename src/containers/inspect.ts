@@ -12,7 +12,7 @@ import { readSpec } from "./spec-file.js";
 import { type InspectConfig, type InspectRecord, readInspectRecord } from "./inspect-record.js";
 import { networkSettings } from "./inspect-network.js";
 import { readAttachments } from "../network/attachments.js";
-import type { ContainerState } from "./state.js";
+import { type ContainerState, UNKNOWN_EXIT } from "./state.js";
 import { type HealthState, readHealth } from "./healthcheck.js";
 import type { InspectMount } from "./volumes-resolve.js";
 
@@ -86,7 +86,8 @@ export function dockerState(state: ContainerState): InspectState {
     OOMKilled: s.oomKilled ?? false,
     Dead: status === "dead",
     Pid: running ? (s.pid ?? 0) : 0,
-    ExitCode: s.exitCode ?? 0,
+    // null: never ended (0, as docker's), or ended unseen (its supervisor was killed).
+    ExitCode: s.exitCode ?? (status === "exited" ? UNKNOWN_EXIT : 0),
     Error: s.error ?? "",
     // The last start (`start`, `restart` and restart policies move it), as docker's; a state written before
     // `started` was recorded started when it was created (run = create + start).

@@ -23,7 +23,7 @@ export type ContainerStatus = "created" | "running" | "paused" | "restarting" | 
  *
  * docker's inspect `.State` maps as: Status = status; Running = status is
  * running or paused; Paused = paused; Restarting = restarting; OOMKilled =
- * oomKilled; Pid = pid ?? 0; ExitCode = exitCode ?? 0; Error = error ?? "";
+ * oomKilled; Pid = pid ?? 0; ExitCode = exitCode ?? 0 (UNKNOWN_EXIT once exited); Error = error ?? "";
  * StartedAt = started; FinishedAt = finished; `.RestartCount` = restartCount;
  * `.HostConfig.RestartPolicy` = restartPolicy ({Name, MaximumRetryCount});
  * `.Config.StopSignal`/`.StopTimeout` = stopSignal/stopTimeout;
@@ -169,6 +169,12 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
   }
   return states.sort((a, b) => compareText(b.created, a.created));
 }
+
+/**
+ * The exit code `wait`, `inspect` and `ps --filter exited=` report when the supervisor died unseen and nobody
+ * knows the real one (docker's for a container whose daemon or shim died); `ps` says "Exited (unknown)".
+ */
+export const UNKNOWN_EXIT = 255;
 
 /** Running, paused or waiting to restart: a supervisor is there. */
 export function isActive(state: ContainerState): boolean {

@@ -1,11 +1,10 @@
 import type { ExitStatus } from "../../backends/backend.js";
 import { bundleOf, type LifecycleContext } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
-import { isActive, readCurrentState } from "../state.js";
+import { isActive, readCurrentState, UNKNOWN_EXIT } from "../state.js";
 import { currentState } from "./current.js";
 
-/** The exit code `wait` reports when the supervisor died unseen and nobody knows the real one. */
-export const UNKNOWN_EXIT = 255;
+export { UNKNOWN_EXIT } from "../state.js";
 
 /**
  * `wait`: resolves when the container's current (or next) run ends, with its
