@@ -322,8 +322,9 @@ export class Container implements AsyncDisposable {
     if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
     const sample = this.ctx.backend.stats?.bind(this.ctx.backend);
     if (!sample) throw new ContainerError(`the ${this.ctx.backend.name} backend reports no resource use: it needs cgroup accounting, which this build does not support`);
-    return sample(bundleOf(this.ctx, this.id).dir).catch((err: unknown) => {
-      throw withoutCgroupError(err, state, "has no stats");
+    const bundle = bundleOf(this.ctx, this.id);
+    return sample(bundle.dir).catch((err: unknown) => {
+      throw withoutCgroupError(err, state, "has no stats", bundle);
     });
   }
 

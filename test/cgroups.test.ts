@@ -196,12 +196,24 @@ function killPaused(who: Identity, getDelegation: () => Delegation | undefined) 
     assert.equal((await cli(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
     try {
       assert.equal((await cli(["pause", name])).code, 0);
+      const again = await cli(["pause", name]);
+      assert.deepEqual([again.code, again.stderr], [1, `tsbox: container ${name} is already paused\n`]);
       assert.equal((await cli(["kill", name])).stdout, `${name}\n`);
       // Before stop 40 the v1 freezer held the SIGKILL: "Up (Paused)" for good, `start` and `pause` both refused.
       const waited = await cli(["wait", name]);
       assert.deepEqual([waited.code, waited.stdout], [0, "137\n"], waited.stderr);
     } finally {
       await cli(["rm", "-f", name]);
+    }
+    if (who.name !== "root") return;
+    // Asked to run without one, the host is not to blame.
+    const bare = `bare-${who.name}`;
+    assert.equal((await cli(["run", "-d", "--name", bare, "--cgroups", "disabled", "busybox", "sleep", "600"])).code, 0);
+    try {
+      const p = await cli(["pause", bare]);
+      assert.equal(p.stderr, `tsbox: container ${bare} runs without a cgroup (--cgroups=disabled), so it cannot be paused\n`);
+    } finally {
+      await cli(["rm", "-f", bare]);
     }
   });
 }

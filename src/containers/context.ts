@@ -1,4 +1,5 @@
 import { ContainerError } from "../errors.js";
+import { readSpec } from "./spec-file.js";
 import type { Backend } from "../backends/backend.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
@@ -40,8 +41,19 @@ export function shown(state: { id: string; name: string | null }): string {
  * without one (rootless without a delegated cgroup), said as such, with
  * what it cannot do; other errors pass.
  */
-export function withoutCgroupError(err: unknown, state: { id: string; name: string | null }, cannot: string): unknown {
+export function withoutCgroupError(err: unknown, state: { id: string; name: string | null }, cannot: string, bundle: ContainerPaths): unknown {
   if (!(err instanceof Error) || !/has no cgroup/.test(err.message)) return err;
-  const why = process.getuid?.() === 0 ? "this host gives containers none" : "this host delegates no cgroup to this user";
-  return new ContainerError(`container ${shown(state)} runs without a cgroup (${why}; see tsbox info), so it ${cannot}`);
+  const why = cgroupsDisabled(bundle)
+    ? "--cgroups=disabled"
+    : `${process.getuid?.() === 0 ? "this host gives containers none" : "this host delegates no cgroup to this user"}; see tsbox info`;
+  return new ContainerError(`container ${shown(state)} runs without a cgroup (${why}), so it ${cannot}`);
+}
+
+/** Whether the user asked for no cgroup (the host is not to blame then). */
+function cgroupsDisabled(bundle: ContainerPaths): boolean {
+  try {
+    return readSpec(bundle.config).linux.cgroupsMode === "disabled";
+  } catch {
+    return false;
+  }
 }

@@ -11,11 +11,19 @@ export async function setPaused(ctx: LifecycleContext, id: string, freeze: boole
   await withContainerLock(bundle.dir, async () => {
     const state = readCurrentState(bundle);
     if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
+    if (freeze && state.status === "paused") throw new ContainerError(`container ${shown(state)} is already paused`);
     if (freeze && state.status !== "running") throw new ContainerError(`container ${shown(state)} is not running`);
     if (!freeze && state.status !== "paused") throw new ContainerError(`container ${shown(state)} is not paused`);
     await act(bundle.dir).catch((err: unknown) => {
-      throw withoutCgroupError(err, state, `cannot be ${freeze ? "paused" : "unpaused"}`);
+      throw withoutCgroupError(err, state, `cannot be ${freeze ? "paused" : "unpaused"}`, bundle);
     });
-    updateStateLocked(bundle, () => ({ status: freeze ? "paused" : "running" }));
+    try {
+      updateStateLocked(bundle, () => ({ status: freeze ? "paused" : "running" }));
+    } catch (err) {
+      // Unrecorded (a full disk), a frozen container would stay frozen while its record says running, and
+      // stop, rm -f and exec would wait on it for ever: the pause fails whole.
+      if (freeze) await ctx.backend.resume!(bundle.dir).catch(() => {});
+      throw err;
+    }
   });
 }

@@ -85,7 +85,7 @@ async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPat
   try {
     dropped = await ctx.backend.update!(bundle.dir);
   } catch (err) {
-    const without = withoutCgroupError(err, state, "takes the new limits at its next start");
+    const without = withoutCgroupError(err, state, "takes the new limits at its next start", bundle);
     if (without !== err) return (without as Error).message;
     // The kernel refused one (a memory limit below what it uses): the container keeps the limits it has.
     writeFileAtomicSync(bundle.config, before.spec);
