@@ -308,6 +308,18 @@ describe("vm backend", { skip: vmSkip }, () => {
     assert.match(out.stderr, /can't fork|Resource temporarily unavailable/, out.stderr);
   });
 
+  it("stop and remove({ force }) of this process's own running container end it at once (its supervisor is this process)", async () => {
+    const rt = runtime(new VmBackend({ savePath: snapshotPath }));
+    const stopped = await rt.run({ image: "busybox", cmd: ["sleep", "600"] });
+    await stopped.stop({ timeout: 0 });
+    assert.equal((await stopped.wait()).exitCode, 137);
+    await stopped.remove();
+    // Before, the remove waited 15 s for this very process to go, then said "did not stop" and left it.
+    const removed = await rt.run({ image: "busybox", cmd: ["sleep", "600"] });
+    await removed.remove({ force: true });
+    await assert.rejects(rt.get(removed.id), /no such container/);
+  });
+
   it("rejects an oversized and a malformed frame without hanging a running container's stream", async () => {
     const images = loadVmImages();
     const { machine } = await openMachine({ images, savePath: snapshotPath });

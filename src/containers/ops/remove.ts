@@ -21,7 +21,7 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
     const answered = state.supervisor === "monitor" && (await stopMonitored(ctx, id, 9, -1));
     if (!answered) {
       await signalContainer(ctx, state, 9, true);
-      if (!(await supervisorGone(state))) throw new ContainerError(`container ${shown(state)} did not stop`);
+      if (!(await supervisorGone(state, bundle))) throw new ContainerError(`container ${shown(state)} did not stop`);
     }
   }
   let name: { name: string | null } | undefined;

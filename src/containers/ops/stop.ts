@@ -2,8 +2,8 @@ import { bundleOf, type LifecycleContext } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
 import { parseSignal } from "../signals.js";
 import { recordEvent } from "../events.js";
-import { type ContainerState, isActive, supervisorAlive } from "../state.js";
-import { currentState, supervisorGone } from "./current.js";
+import { type ContainerState, isActive } from "../state.js";
+import { currentState, supervised, supervisorGone } from "./current.js";
 import { signalForeground } from "./kill.js";
 
 export interface StopOptions {
@@ -33,20 +33,21 @@ export async function stopContainer(ctx: LifecycleContext, id: string, options: 
 }
 
 async function stopping(ctx: LifecycleContext, state: ContainerState, sig: number, timeout: number): Promise<void> {
-  if (state.status === "paused") await ctx.backend.resume?.(bundleOf(ctx, state.id).dir).catch(() => {});
+  const bundle = bundleOf(ctx, state.id);
+  if (state.status === "paused") await ctx.backend.resume?.(bundle.dir).catch(() => {});
   if (state.supervisor === "monitor") {
     // Answered once the exit is recorded; the monitor's last steps need no waiting for.
     if (await stopMonitored(ctx, state.id, sig, timeout)) return;
     // No monitor answered: it is gone or going.
-    await supervisorGone(state);
+    await supervisorGone(state, bundle);
     return;
   }
   // A foreground run: its own tsbox process records the exit.
   await signalForeground(ctx, state, sig);
   const deadline = timeout < 0 ? Infinity : Date.now() + timeout * 1000;
-  while (supervisorAlive(state) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  if (supervisorAlive(state)) await signalForeground(ctx, state, 9);
-  await supervisorGone(state);
+  while (supervised(state, bundle) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  if (supervised(state, bundle)) await signalForeground(ctx, state, 9);
+  await supervisorGone(state, bundle);
 }
 
 /** `stop` through the container's monitor; false when no monitor answered. */
