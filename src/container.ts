@@ -286,15 +286,20 @@ export class Container implements AsyncDisposable {
     }
   }
 
-  /** `stop`, then `start` (under a monitor); a monitored container is restarted in place by its monitor. */
-  async restart(options: StopOptions = {}): Promise<void> {
+  /**
+   * `stop`, then `start` (under a monitor); a monitored container is restarted in place by its monitor.
+   * `onWarning` gets what a new start warns about, as `start`'s.
+   */
+  async restart(options: StopOptions & { onWarning?: (message: string) => void } = {}): Promise<void> {
+    checkOptionNames("restart", options, ["timeout", "signal", "onWarning"]);
+    const { onWarning, ...stop } = options;
     if (this.attached) {
-      await this.stop(options);
-      await startContainer(this.ctx, this.id);
+      await this.stop(stop);
+      await startContainer(this.ctx, this.id, { onWarning: warningSink(onWarning) });
       this.startedAgain = true;
       return;
     }
-    await restartContainer(this.ctx, this.id, options);
+    await restartContainer(this.ctx, this.id, stop, warningSink(onWarning));
   }
 
   /** Freezes every process of the container (cgroup freezer); `unpause` thaws them. */

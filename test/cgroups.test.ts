@@ -336,11 +336,15 @@ for (const who of identities()) {
         const detached = await tsbox(who, ["run", "-d", "--name", name, "-m", "32m", "busybox", "true"]);
         const created = await tsbox(who, ["create", "-m", "32m", "busybox", "true"]);
         const started = await tsbox(who, ["start", created.stdout.trim()]);
+        // start -a and restart start it too, and said nothing.
+        const attached = await tsbox(who, ["start", "-a", created.stdout.trim()]);
+        const restarted = await tsbox(who, ["restart", "-t", "0", created.stdout.trim()]);
         await tsbox(who, ["rm", "-f", name, created.stdout.trim()]);
-        for (const [what, out] of [["run -d", detached], ["start", started]] as const) {
+        for (const [what, out] of [["run -d", detached], ["start", started], ["start -a", attached]] as const) {
           assert.equal(out.code, 0, `${what}: ${out.stderr}`);
           assert.match(out.stderr, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: running without memory limit\n$/, what);
         }
+        assert.match(restarted.stderr, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: running without memory limit\n$/, "restart");
         const req = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_CGROUPS: "required" } });
         assert.equal(req.code, 125);
         assert.match(req.stderr, /^tsbox: cgroups are required, but this user/);

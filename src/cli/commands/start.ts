@@ -28,6 +28,6 @@ export async function startCommand(args: string[], ctx: CliContext): Promise<num
   if (flags.positionals.length !== 1) throw new UsageError("tsbox start -a/-i takes exactly one container");
   const detachKeys = parseDetachKeys(lastValue(flags, "detach-keys") ?? DEFAULT_DETACH_KEYS);
   const container = await cliRuntime(ctx).get(flags.positionals[0]!);
-  const attachment = await startAttached(container, { stdin: interactive, stdout: true, stderr: true, stdinOnce: interactive });
+  const attachment = await startAttached(container, { stdin: interactive, stdout: true, stderr: true, stdinOnce: interactive }, cliWarning(ctx));
   return streamAttachment(container, attachment, { interactive, sigProxy: true, detachKeys });
 }

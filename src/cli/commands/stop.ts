@@ -1,4 +1,4 @@
-import type { CliContext } from "../context.js";
+import { type CliContext, cliWarning } from "../context.js";
 import { eachContainer, parseSeconds } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
 
@@ -29,5 +29,5 @@ async function stopOrRestart(verb: "stop" | "restart", args: string[], ctx: CliC
   const timeout = parseSeconds(lastValue(flags, "time") ?? lastValue(flags, "timeout"), "--time");
   const signal = lastValue(flags, "signal");
   const options = { ...(timeout !== undefined ? { timeout } : {}), ...(signal !== undefined ? { signal } : {}) };
-  return eachContainer(ctx, verb, flags.positionals, async (c) => void (verb === "stop" ? await c.stop(options) : await c.restart(options)), { parallel: true });
+  return eachContainer(ctx, verb, flags.positionals, async (c) => void (verb === "stop" ? await c.stop(options) : await c.restart({ ...options, onWarning: cliWarning(ctx) })), { parallel: true });
 }

@@ -14,13 +14,13 @@ import { stopContainer, type StopOptions } from "./stop.js";
  * count stays; any other (stopped, paused, a foreground run, a monitor that
  * does not restart in place) is stopped, then started under a monitor.
  */
-export async function restartContainer(ctx: LifecycleContext, id: string, options: StopOptions = {}): Promise<void> {
+export async function restartContainer(ctx: LifecycleContext, id: string, options: StopOptions = {}, onWarning?: (message: string) => void): Promise<void> {
   const state = currentState(ctx, id);
-  await restarting(ctx, state, options);
+  await restarting(ctx, state, options, onWarning);
   recordEvent(bundleOf(ctx, id).dir, state, "restart");
 }
 
-async function restarting(ctx: LifecycleContext, state: ContainerState, options: StopOptions): Promise<void> {
+async function restarting(ctx: LifecycleContext, state: ContainerState, options: StopOptions, onWarning?: (message: string) => void): Promise<void> {
   const id = state.id;
   if (state.supervisor === "monitor" && isActive(state) && state.status !== "paused") {
     const signal = parseSignal(options.signal ?? state.stopSignal).number;
@@ -34,7 +34,7 @@ async function restarting(ctx: LifecycleContext, state: ContainerState, options:
     }
   }
   await stopContainer(ctx, id, options);
-  await startContainer(ctx, id);
+  await startContainer(ctx, id, onWarning ? { onWarning } : {});
 }
 
 /**
