@@ -437,6 +437,9 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       // Both at once: swap first, then the memory, as docker documents.
       assert.equal((await tsbox(who, ["update", "-m", "128m", "--memory-swap", "256m", "upd"])).code, 0);
       assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.Memory}}", "upd"])).stdout, `${128 << 20}\n`);
+      // -1: no quota (NanoCpus was -10000); -1 swap: unlimited, the CLI's way to say it.
+      assert.equal((await tsbox(who, ["update", "--cpu-quota=-1", "--memory-swap", "-1", "upd"])).code, 0);
+      assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.NanoCpus}} {{.HostConfig.CpuQuota}} {{.HostConfig.MemorySwap}}", "upd"])).stdout, "0 -1 -1\n");
     } finally {
       await tsbox(who, ["rm", "-f", "upd"]);
     }

@@ -207,7 +207,8 @@ export function hostConfigResources(resources: OciResources): Record<string, unk
     Memory: resources.memory?.limit ?? 0,
     MemoryReservation: resources.memory?.reservation ?? 0,
     MemorySwap: resources.memory?.swap ?? 0,
-    NanoCpus: cpu.quota && cpu.period ? Math.round((cpu.quota / cpu.period) * 1e9) : 0,
+    // A quota of -1 is none (it made -10000 CPUs).
+    NanoCpus: cpu.quota && cpu.quota > 0 && cpu.period ? Math.round((cpu.quota / cpu.period) * 1e9) : 0,
     CpuShares: cpu.shares ?? 0,
     CpuPeriod: cpu.period ?? 0,
     CpuQuota: cpu.quota ?? 0,
