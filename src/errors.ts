@@ -64,9 +64,18 @@ export class ImageError extends TsboxError {
 
 /** Layer content tsbox refuses to unpack (path escapes, writes through symlinks, …). */
 export class LayerError extends TsboxError {
-  constructor(message: string) {
-    super(message, { code: "layer" });
+  constructor(message: string, cause?: unknown) {
+    super(message, { code: "layer", cause });
   }
+}
+
+/**
+ * A write's system error names no path: `path` says where it was writing, so the CLI's hint can tell the data
+ * dir's full disk (src/cli/error-hints.ts) once the failed write's files are gone and statfs no longer shows it.
+ */
+export function writingAt<T>(err: T, path: string): T {
+  if (err instanceof Error && (err as NodeJS.ErrnoException).path === undefined) (err as NodeJS.ErrnoException).path = path;
+  return err;
 }
 
 /** What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304). */

@@ -6,6 +6,7 @@
  * root and as the unprivileged test users, each with its own store.
  */
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
+import { execFileSync } from "node:child_process";
 import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
@@ -269,6 +270,22 @@ for (const who of identities()) {
         assert.equal(run.stdout.trim(), String(6 * 1024 * 1024));
       } finally {
         await cut.close();
+      }
+    });
+
+    it("a pull onto a full disk says so with the data dir's hint (it read as a network fault), and lists nothing", async () => {
+      const mnt = mkdtempSync(join(tmpdir(), "tsbox-full-pull-"));
+      execFileSync("mount", ["-t", "tmpfs", "-o", `size=3m,uid=${who.uid},gid=${who.gid}`, "tmpfs", mnt]);
+      try {
+        const env = { TSBOX_DATA_DIR: join(mnt, "data") };
+        const r = await tsbox(who, ["pull", `${anon.host}/test/big`], { env }); // a 6 MB layer
+        assert.equal(r.code, 125);
+        // The download and the unpack run in one pass: either may be the write that found the disk full.
+        assert.match(r.stderr, /^tsbox: (writing blob sha256:[0-9a-f]{64} to the store: ENOSPC: no space left on device, write|no space left on device while unpacking layer sha256:[0-9a-f]{64} into \S+) \(the file system of .* is full: free space \(tsbox system prune\) or set TSBOX_DATA_DIR to another disk\)\n$/);
+        assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+      } finally {
+        execFileSync("umount", [mnt]);
+        rmSync(mnt, { recursive: true, force: true });
       }
     });
 

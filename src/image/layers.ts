@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { open, mkdir, mkdtemp, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { ImageError, LayerError } from "../errors.js";
+import { ImageError, LayerError, writingAt } from "../errors.js";
 import { ensurePrivateDir, isErrno, removeTree } from "../fs-util.js";
 import { DataPaths, type WhiteoutForm } from "../paths.js";
 import type { LayerLimits } from "./compression.js";
@@ -120,7 +120,7 @@ export class LayerCache {
     try {
       const unapplied = await this.unpackInto(blob, diffId, tmp).catch((err: unknown) => {
         if (isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) {
-          throw new LayerError(`no space left on device while unpacking layer ${blob.digest} into ${this.paths.layersRoot}`);
+          throw new LayerError(`no space left on device while unpacking layer ${blob.digest} into ${this.paths.layersRoot}`, writingAt(err, tmp));
         }
         throw err;
       });

@@ -1,7 +1,7 @@
 import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { ImageError } from "../../errors.js";
+import { ImageError, writingAt } from "../../errors.js";
 import { isErrno, randomHex } from "../../fs-util.js";
 import { DigestCounter } from "../hash.js";
 import { DOWNLOADS, downloadHolder, type OciLayout } from "../layout.js";
@@ -84,7 +84,10 @@ export async function downloadBlob(layout: OciLayout, client: RegistryClient, re
             keep = false;
             throw new ImageError(`blob ${blob.digest} from ${client.domain} is larger than its descriptor says (${blob.size} bytes)`);
           }
-          await fh.write(buf, 0, buf.length, counter.size);
+          await fh.write(buf, 0, buf.length, counter.size).catch((err: unknown) => {
+            // Ours, not the network's (a full disk): kept whole for the resume, said as what it is, the cause kept for the hint.
+            throw new ImageError(`writing blob ${blob.digest} to the store: ${describe(err)}`, writingAt(err, mine));
+          });
           counter.update(buf);
           options.onProgress?.(counter.size, blob.size);
         }
