@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options-check.js";
 import { resourcesFromOptions } from "../src/spec/resources.js";
+import { checkPort } from "../src/network/plan.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { UsageError } from "../src/errors.js";
 
@@ -38,6 +39,15 @@ test("options of the wrong kind are refused, naming the option", () => {
   refused({ image: "busybox", resources: { cpusetCpus: 1 } }, "run options: resources: cpusetCpus: expected a string, got number 1");
   assert.throws(() => checkResourceTypes("update", { memory: "64m", bogus: 1 }, { restart: "string" }), { message: `update: unknown option "bogus" (${names}, restart)` });
   assert.throws(() => checkResourceTypes("update", { restart: 1 }, { restart: "string" }), { message: "update: restart: expected a string, got number 1" });
+});
+
+test("publish objects: the host side may be left out; a bad field is named", () => {
+  assert.deepEqual(checkPort({ containerPort: 80 }), { hostIp: "0.0.0.0", hostPort: 0, containerPort: 80, protocol: "tcp" });
+  assert.deepEqual(checkPort({ containerPort: 53, hostPort: 5353, protocol: "udp", hostIp: "127.0.0.1" }), { hostIp: "127.0.0.1", hostPort: 5353, containerPort: 53, protocol: "udp" });
+  assert.throws(() => checkPort({ containerPort: 0 }), { message: 'invalid port mapping {"containerPort":0}: containerPort must be a port from 1 to 65535' });
+  assert.throws(() => checkPort({ containerPort: 80, hostPort: "8080" as unknown as number }), { message: 'invalid port mapping {"containerPort":80,"hostPort":"8080"}: hostPort must be a port from 0 (any free one) to 65535' });
+  assert.throws(() => checkPort({ containerPort: 80, protocol: "sctp" as "tcp" }), /protocol must be "tcp" or "udp"$/);
+  assert.throws(() => checkPort({ containerPort: 80, hostIp: "localhost" }), /hostIp must be an IPv4 address$/);
 });
 
 test("memory sizes: docker's units, -1 for unlimited swap, nothing past 8 PiB", () => {

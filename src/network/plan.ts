@@ -185,11 +185,15 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
   };
 }
 
-function checkPort(p: PortMapping): PortMapping {
-  const ok = (n: number, min: number) => Number.isInteger(n) && n >= min && n <= 65535;
-  if (!ok(p.containerPort, 1) || !ok(p.hostPort, 0) || (p.protocol !== "tcp" && p.protocol !== "udp") || parseIPv4(p.hostIp) === undefined) {
-    throw new UsageError(`invalid port mapping ${JSON.stringify(p)}`);
-  }
+/** A mapping object of the library: the host side may be left out (any address, any free port, tcp), as `-p 80`. */
+export function checkPort(given: Partial<PortMapping>): PortMapping {
+  const p: PortMapping = { hostIp: "0.0.0.0", hostPort: 0, protocol: "tcp", ...given } as PortMapping;
+  const ok = (n: unknown, min: number) => Number.isInteger(n) && (n as number) >= min && (n as number) <= 65535;
+  const bad = (field: string, expected: string) => new UsageError(`invalid port mapping ${JSON.stringify(given)}: ${field} must be ${expected}`);
+  if (!ok(p.containerPort, 1)) throw bad("containerPort", "a port from 1 to 65535");
+  if (!ok(p.hostPort, 0)) throw bad("hostPort", "a port from 0 (any free one) to 65535");
+  if (p.protocol !== "tcp" && p.protocol !== "udp") throw bad("protocol", '"tcp" or "udp"');
+  if (typeof p.hostIp !== "string" || parseIPv4(p.hostIp) === undefined) throw bad("hostIp", "an IPv4 address");
   return p;
 }
 

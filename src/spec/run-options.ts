@@ -147,8 +147,11 @@ export interface RunOptions {
   networkAliases?: string[];
   /** A fixed address on the network. */
   ip?: string;
-  /** `-p`: `"8080:80"`, `"127.0.0.1:8080:80/udp"`, `"80"` (any free host port), or mappings. */
-  publish?: (string | PortMapping)[];
+  /**
+   * `-p`: `"8080:80"`, `"127.0.0.1:8080:80/udp"`, `"80"` (any free host port), or mappings, whose host side may
+   * be left out (`{ containerPort: 80 }`: any address, a free port, tcp).
+   */
+  publish?: (string | (Partial<PortMapping> & Pick<PortMapping, "containerPort">))[];
   /** `-P`: publish every port the image EXPOSEs on free host ports. */
   publishAll?: boolean;
   /** `"NAME:IP"` lines for /etc/hosts; `"NAME:host-gateway"` is the host. */
