@@ -3,7 +3,7 @@ import type { ContainerProcess, ContainerStats, ExitStatus, HandOffOptions } fro
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "./containers/context.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { LOG_FILE, type LogEntry, type LogReadOptions, readLogs } from "./containers/logs.js";
+import { LOG_FILE, type LogEntry, type LogReadOptions, logTruncated, readLogs } from "./containers/logs.js";
 import { type Attachment, type AttachOptions, attachMonitor, MonitorRefusal } from "./containers/monitor-client.js";
 import { parseSignal } from "./containers/signals.js";
 import { killContainer } from "./containers/ops/kill.js";
@@ -36,6 +36,8 @@ export interface ContainerOutput {
   exitCode: number;
   stdout: string;
   stderr: string;
+  /** A handle's output read from its log, whose rotation dropped the oldest part (`log: { maxSize, maxFiles }`). */
+  truncated?: true;
 }
 
 /**
@@ -573,8 +575,9 @@ export class Container implements AsyncDisposable {
    * Collects stdout and stderr as UTF-8 and waits for the exit: the streams
    * of a run, or for a handle, its log once it has stopped. A log keeps what
    * its rotation keeps (`log: { maxSize, maxFiles }`, default 10 MiB × 3 of
-   * JSON lines, so 9–11 MB of output, less with short lines): for more, raise
-   * them or read a `run()`'s streams.
+   * JSON lines, so 9–11 MB of output, less with short lines), and says
+   * `truncated: true` when it dropped some: for more, raise them or read a
+   * `run()`'s streams.
    */
   async output(): Promise<ContainerOutput> {
     if (!this.run) {
@@ -585,7 +588,7 @@ export class Container implements AsyncDisposable {
         if (e.stream === "stdout") stdout += e.data;
         else stderr += e.data;
       }
-      return { exitCode: status.exitCode, stdout, stderr };
+      return { exitCode: status.exitCode, stdout, stderr, ...(logTruncated(bundleOf(this.ctx, this.id).dir) ? { truncated: true as const } : {}) };
     }
     const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.done!]);
     return { exitCode: status.exitCode, stdout, stderr };

@@ -21,6 +21,7 @@ import type { ContainerStatus } from "../src/containers/state.js";
 import { GUEST_HOST_MOUNT, GUEST_INIT_SOURCE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 import { INIT_PATH, initMount } from "../src/spec/data-options.js";
 import { type CopyRecord, readRecords } from "../src/containers/copy-records.js";
+import { LOG_TRUNCATED } from "../src/containers/logs.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
 
@@ -162,6 +163,10 @@ test("data-layout.json: where a --rm container's removal marker lives, which the
   // collectOrphans reads the id back; nothing else in containers/ is taken for one.
   assert.equal(paths.removalMarkerId(basename(doc.removalMarker)), doc.id);
   for (const other of [doc.id, `.rm-${doc.id.slice(1)}`, `.rm-${doc.id}.tmp`, `.removing-${doc.id}-1`]) assert.equal(paths.removalMarkerId(other), undefined, other);
+});
+
+test("data-layout.json: the mark a log rotation leaves when it drops the oldest file (both log writers, and logs.ts)", () => {
+  assert.equal(LOG_TRUNCATED, fixture<{ logTruncated: string }>("data-layout.json").logTruncated);
 });
 
 test("a vm container's kept layer: the export of its directory and the file create names", () => {

@@ -11,7 +11,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rena
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nextRestartDelay, parseRestartPolicy, restartsAfter } from "../src/containers/restart-policy.js";
-import { readLogs, type LogEntry } from "../src/containers/logs.js";
+import { LOG_TRUNCATED, logTruncated, readLogs, type LogEntry } from "../src/containers/logs.js";
 import { LogWriter, type LogStream } from "../src/containers/log-writer.js";
 import { readCurrentState, refreshStatus, readState, type ContainerState } from "../src/containers/state.js";
 import { parseSignal } from "../src/containers/signals.js";
@@ -67,10 +67,18 @@ describe("log writer (test/fixtures/contract/log-lines.json, shared with the mon
     const w = new LogWriter(dir, 200, 3);
     for (let i = 0; i < 20; i++) w.write("stdout", Buffer.from(`line ${i}\n`), 0n);
     w.close();
-    assert.deepEqual(readdirSync(dir).sort(), ["container.log", "container.log.1", "container.log.2"]);
+    // The oldest went, and the mark says so (output() reports it).
+    assert.deepEqual(readdirSync(dir).sort(), ["container.log", "container.log.1", "container.log.2", LOG_TRUNCATED]);
+    assert.equal(logTruncated(dir), true);
     const all = (await collect(dir, {})).map((e) => e.data);
     assert.equal(all[all.length - 1], "line 19\n");
     assert.ok(all.length < 20, "the oldest are gone");
+    const kept = mkdtempSync(join(temp, "kept-"));
+    const k = new LogWriter(kept, 200, 3);
+    for (let i = 0; i < 6; i++) k.write("stdout", Buffer.from(`line ${i}\n`), 0n);
+    k.close();
+    assert.ok(readdirSync(kept).includes("container.log.1"));
+    assert.equal(logTruncated(kept), false, "rotated, nothing dropped");
   });
 });
 

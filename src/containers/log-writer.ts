@@ -7,10 +7,10 @@
  * between two writes kept whole; rotated to `container.log.1`, … past
  * `maxSize`, `maxFiles` files in all. logs.ts reads it.
  */
-import { closeSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { LOG_FILE } from "./logs.js";
+import { LOG_FILE, LOG_TRUNCATED } from "./logs.js";
 
 export type LogStream = "stdout" | "stderr";
 
@@ -66,6 +66,8 @@ export class LogWriter {
   private rotate(): void {
     closeSync(this.fd);
     const n = (i: number) => `${this.path}.${i}`;
+    const oldest = this.maxFiles <= 1 ? this.path : n(this.maxFiles - 1);
+    if (existsSync(oldest)) closeSync(openSync(join(dirname(this.path), LOG_TRUNCATED), "a", 0o600));
     if (this.maxFiles <= 1) rmSync(this.path, { force: true });
     else {
       rmSync(n(this.maxFiles - 1), { force: true });

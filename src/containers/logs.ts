@@ -4,11 +4,21 @@
  * monitor (native-rs/runtime/src/monitor/logfile.rs). `follow` keeps
  * reading as it grows, across rotations, until the container stops.
  */
-import { readdirSync, statSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, readdirSync, statSync, watch, type FSWatcher } from "node:fs";
 import { join } from "node:path";
 import { LineCursor } from "../line-cursor.js";
 
 export const LOG_FILE = "container.log";
+/**
+ * Made by a rotation that drops the oldest file (src/containers/log-writer.ts, the native monitor's logfile.rs):
+ * the log no longer holds the container's first output. Contract: test/fixtures/contract/data-layout.json.
+ */
+export const LOG_TRUNCATED = "container.log.truncated";
+
+/** Whether rotation dropped part of the container's log (its `maxSize` × `maxFiles` kept the rest). */
+export function logTruncated(bundleDir: string): boolean {
+  return existsSync(join(bundleDir, LOG_TRUNCATED));
+}
 
 /** One write of the container, as logged (a line, or the part of one that was written). */
 export interface LogEntry {

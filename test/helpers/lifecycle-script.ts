@@ -126,6 +126,16 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     };
     await named.remove();
     await created.remove();
+    // output() of a handle reads its log: one that rotation cut says so (nothing told the head was gone).
+    const output = async (log: { maxSize: number; maxFiles: number }) => {
+      // A line a read (rotation goes between the monitor's reads): 60 entries of ~70 bytes.
+      const c = await rt.create({ image: "busybox", cmd: ["sh", "-c", "for i in $(seq 1 60); do echo $i; usleep 2000; done"], log });
+      await c.start();
+      const out = await c.output();
+      await c.remove();
+      return { first: out.stdout.split("\n")[0], truncated: out.truncated ?? false };
+    };
+    const cut = [await output({ maxSize: 1024, maxFiles: 2 }), await output({ maxSize: 1 << 20, maxFiles: 2 })];
     // A started container's stop with a fraction of a second (stop(1500) is 1.5 s): the monitor read only whole
     // numbers and waited its default 10 s. The trap makes SIGTERM do nothing, so only the SIGKILL ends it.
     const stubborn = await rt.create({ image: "busybox", cmd: ["sh", "-c", "trap '' TERM; echo up; while :; do sleep 1; done"] });
@@ -145,7 +155,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await closing.close();
     const after = (await closing.run({ image: "busybox", cmd: ["true"], remove: true }).then((c) => c.wait())).exitCode;
     await closing.close();
-    return { stoppedCreated, logs, badSince, typo, execTypo, killed, reasons, relativeDir, before, after, fraction };
+    return { cut, stoppedCreated, logs, badSince, typo, execTypo, killed, reasons, relativeDir, before, after, fraction };
   },
 
   async create() {

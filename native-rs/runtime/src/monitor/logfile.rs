@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 pub const FILE_NAME: &str = "container.log";
+/// Made once a rotation drops the oldest file (src/containers/logs.ts LOG_TRUNCATED).
+pub const TRUNCATED: &str = "container.log.truncated";
 /// Rotation when a caller names none (src/containers/state.ts DEFAULT_LOG, which
 /// the front end always passes, is the same).
 pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024;
@@ -104,6 +106,11 @@ impl LogFile {
     /// `max_files` is dropped. Readers that have a file open keep reading it.
     fn rotate(&mut self) -> io::Result<()> {
         let name = |i: u32| PathBuf::from(format!("{}.{}", self.path.display(), i));
+        // The log loses its oldest part: readers say so (src/containers/logs.ts LOG_TRUNCATED).
+        let oldest = if self.max_files == 1 { self.path.clone() } else { name(self.max_files - 1) };
+        if oldest.exists() {
+            let _ = OpenOptions::new().create(true).append(true).open(self.path.with_file_name(TRUNCATED));
+        }
         if self.max_files == 1 {
             let _ = fs::remove_file(&self.path);
         } else {
@@ -196,6 +203,18 @@ mod tests {
     }
 
     #[test]
+    fn no_mark_while_nothing_was_dropped() {
+        let dir = temp_dir("kept");
+        let mut log = LogFile::open(&dir, 200, 3).unwrap();
+        for i in 0..6 {
+            log.write(Stream::Stdout, format!("line {}\n", i).as_bytes(), UNIX_EPOCH).unwrap();
+        }
+        assert!(dir.join("container.log.1").exists());
+        assert!(!dir.join(TRUNCATED).exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn rotates_keeping_max_files() {
         let dir = temp_dir("rotate");
         let t = UNIX_EPOCH;
@@ -205,8 +224,11 @@ mod tests {
         }
         let mut names: Vec<String> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         names.sort();
-        assert_eq!(names, vec!["container.log", "container.log.1", "container.log.2"]);
-        for name in &names {
+        // Lines 0.. went with the dropped files: the mark says so (test/fixtures/contract/data-layout.json).
+        assert_eq!(names, vec!["container.log", "container.log.1", "container.log.2", TRUNCATED]);
+        let layout = container::json::parse(include_str!("../../../../test/fixtures/contract/data-layout.json")).unwrap();
+        assert_eq!(layout.get("logTruncated").and_then(Json::as_str), Some(TRUNCATED));
+        for name in names.iter().filter(|n| n.as_str() != TRUNCATED) {
             assert!(fs::metadata(dir.join(name)).unwrap().len() <= 200);
         }
         // The newest line is in the current file, older ones in .1, .2.
