@@ -4,27 +4,21 @@
 # suites that run real containers as root and as an unprivileged user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "# tsc --noEmit" >&2
-npx tsc --noEmit
-echo "# cargo test (dev profile)" >&2
-# Unoptimised: builds in less than half the time, and overflow checks stay on.
-cargo test --quiet --manifest-path native-rs/Cargo.toml 2>&1
-echo "# Rust 1.63 build of native-rs/container + runtime (x86_64 and static i686)" >&2
-bash scripts/check-rust163.sh
 npm run --silent build:ts
 
 # The test users, made once here: the two lanes below would race to create them.
 node --import tsx -e 'const m = await import("./test/helpers/identities.ts"); m.identities(); m.cleanupIdentities();'
 
-# Two lanes at once, a file at a time in each: the vm backend, the browser (the
-# emulator keeps a core busy), the fuzzers and the parsers' hostile-input files
-# beside the native suites, about even in time (stop 42: native 28.7 min, vm
-# 25.5). Nothing is shared between them: each test process has its own
+# Two lanes at once: the vm backend, the browser (the emulator keeps a core
+# busy), the fuzzers and the parsers' hostile-input files a file at a time,
+# beside the native suites two files at a time after the static checks (stop
+# 42, one file at a time in each and the checks first: native 28.7 min, vm
+# 25.5). Nothing is shared between test files: each test process has its own
 # users' dirs and cgroup parent, containers get only lo (a root bridge would be
 # made in the machine's own network namespace; network.test.ts uses namespaces
-# of its own), and each lane's temp files go to a TMPDIR of its own, so each
-# lane's leak checks see only its own work (helpers/leaks.ts). The files that
-# rebuild or pack the browser bundles are all in the vm lane.
+# of its own), and each file's temp files go to a TMPDIR of its own, so its
+# leak checks see only its own work (helpers/leaks.ts). The files that rebuild
+# or pack the browser bundles are all in the vm lane.
 # A vm run's guest is its own and ends with it (no daemon started on demand, which would outlive a
 # test's leak check); test/vm.test.ts covers the shared guest with TSBOX_VM_IDLE of its own.
 export TSBOX_VM_IDLE=${TSBOX_VM_IDLE:-0}
@@ -41,19 +35,28 @@ vm_tmp=$(mktemp -d /tmp/tsbox-scratch-lane-XXXXXX)
 chmod 1777 "$native_tmp" "$vm_tmp"
 vm_log="$vm_tmp.log"
 trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log"' EXIT
-# A hung file fails after 20 minutes (each file runs as one test) instead of stalling CI. Each file gets a temp
-# dir of its own in its lane's (helpers/file-tmpdir.ts), so the native lane runs two files at once: its files
-# mostly wait (on timeouts, stops, restarts; stop 43: 120 s of CPU in 280 s of lifecycle.test.ts), while the
-# vm lane's emulator keeps a core busy, one guest at a time.
+# A hung file fails after 20 minutes (each file runs as one test) instead of stalling CI. The native lane's
+# files mostly wait (on timeouts, stops, restarts; stop 43: 120 s of CPU in 280 s of lifecycle.test.ts), so it
+# runs two at once; the vm lane's emulator keeps a core busy, one guest at a time.
 run_lane() { node --import tsx --import ./test/helpers/file-tmpdir.ts --test --test-timeout=1200000 "$@"; }
 echo "# vm lane (${#vm_lane[@]} files) in the background; its report follows the native lane's" >&2
 TMPDIR="$vm_tmp" run_lane "${vm_lane[@]}" >"$vm_log" 2>&1 &
 vm_pid=$!
+# The static checks while the vm lane runs (they need no guest, and the native lane waits for them: the vm lane is
+# the longer one), each failure counted at the end.
+checks_status=0
+echo "# tsc --noEmit" >&2
+npx tsc --noEmit || checks_status=1
+echo "# cargo test (dev profile)" >&2
+# Unoptimised: builds in less than half the time, and overflow checks stay on.
+cargo test --quiet --manifest-path native-rs/Cargo.toml 2>&1 || checks_status=1
+echo "# Rust 1.63 build of native-rs/container + runtime (x86_64 and static i686)" >&2
+bash scripts/check-rust163.sh || checks_status=1
 native_status=0
 TMPDIR="$native_tmp" run_lane --test-concurrency=2 "${native_lane[@]}" || native_status=$?
 vm_status=0
 wait "$vm_pid" || vm_status=$?
 echo "# vm lane:" >&2
 cat "$vm_log"
-echo "# native lane exited $native_status, vm lane $vm_status" >&2
-[ "$native_status" -eq 0 ] && [ "$vm_status" -eq 0 ]
+echo "# static checks exited $checks_status, native lane $native_status, vm lane $vm_status" >&2
+[ "$checks_status" -eq 0 ] && [ "$native_status" -eq 0 ] && [ "$vm_status" -eq 0 ]
