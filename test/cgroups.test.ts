@@ -90,6 +90,7 @@ function limitsBite(get: () => Record<string, any>) {
     assert.ok(s.memory.usage > 0 && s.memory.usage < 64 * 1024 * 1024, `memory usage ${s.memory.usage}`);
     assert.equal(s.memory.limit, 64 * 1024 * 1024);
     assert.ok(s.memory.peak === null || s.memory.peak >= s.memory.usage);
+    assert.ok(Number.isInteger(s.memory.inactiveFile) && s.memory.inactiveFile <= s.memory.usage, `inactive file ${s.memory.inactiveFile}`);
     assert.ok(s.pids.current >= 1 && s.pids.current <= 3, `pids ${s.pids.current}`);
     assert.equal(s.pids.limit, 20);
     assert.ok(s.cpu.usageUsec > 0 && s.cpu.usageUsec < 5_000_000, `cpu ${s.cpu.usageUsec}`);

@@ -559,8 +559,8 @@ for (const who of identities()) {
       assert.deepEqual(r.fraction, { status: { exitCode: 137, signal: "SIGKILL", oomKilled: false }, withinDefault: true });
       assert.deepEqual(r.stoppedCreated, { exitCode: 0, signal: null, oomKilled: false });
       assert.deepEqual(r.logs, ["one", "one", ""]);
-      assert.deepEqual(r.cut, [{ first: r.cut[0].first, truncated: true }, { first: "1", truncated: false }]);
-      assert.notEqual(r.cut[0].first, "1", "the head went with the rotation");
+      assert.deepEqual(r.cut, [{ first: r.cut[0]!.first, truncated: true }, { first: "1", truncated: false }]);
+      assert.notEqual(r.cut[0]!.first, "1", "the head went with the rotation");
       assert.match(r.badSince, /^UsageError: logs since: "yesterday-ish" is not a time/);
       assert.match(r.typo, /^UsageError: stop options: unknown option "timeot" \(timeout, signal\)$/);
       assert.match(r.execTypo, /^UsageError: exec options: unknown option "timeout"/);

@@ -129,7 +129,8 @@ export interface Backend {
  * controller it lacks).
  */
 export interface ContainerStats {
-  memory: { usage: number; peak: number | null; limit: number | null };
+  /** `inactiveFile`: page cache the kernel reclaims first, which docker's `stats` leaves out of the usage. */
+  memory: { usage: number; peak: number | null; limit: number | null; inactiveFile: number | null };
   cpu: { usageUsec: number; userUsec: number; systemUsec: number; throttledUsec: number | null; throttledPeriods: number | null };
   pids: { current: number; limit: number | null };
   io: { readBytes: number; writeBytes: number };

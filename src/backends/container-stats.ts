@@ -22,7 +22,13 @@ export function parseContainerStats(value: unknown, source: string): ContainerSt
   const pids = group("pids");
   const io = group("io");
   return {
-    memory: { usage: num(memory, "usage", "memory.usage"), peak: orNull(memory, "peak", "memory.peak"), limit: orNull(memory, "limit", "memory.limit") },
+    memory: {
+      usage: num(memory, "usage", "memory.usage"),
+      peak: orNull(memory, "peak", "memory.peak"),
+      limit: orNull(memory, "limit", "memory.limit"),
+      // A guest built before stop 43 leaves it out: unknown.
+      inactiveFile: memory.inactiveFile === undefined ? null : orNull(memory, "inactiveFile", "memory.inactiveFile"),
+    },
     cpu: {
       usageUsec: num(cpu, "usageUsec", "cpu.usageUsec"),
       userUsec: num(cpu, "userUsec", "cpu.userUsec"),

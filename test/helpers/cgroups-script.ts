@@ -106,7 +106,8 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   },
   // stats of a small idle container: plausible figures, the limits as set.
   async stats() {
-    await using c = await run({ cmd: ["sh", "-c", "sleep 30"], resources: { memory: "64m", pidsLimit: 20 } });
+    // A file written and left: page cache in its usage, which docker's stats leaves out (inactiveFile).
+    await using c = await run({ cmd: ["sh", "-c", "dd if=/dev/zero of=/f bs=1M count=4 2>/dev/null; sleep 30"], resources: { memory: "64m", pidsLimit: 20 } });
     await sleep(200);
     return await c.stats(); // before `await using` kills it
   },

@@ -30,7 +30,7 @@ export function readCgroupStats(bundleDir: string): ContainerStats | undefined {
 /** @internal Stats of the cgroup a record names (the contract test feeds it fixture dirs). */
 export function statsOf(record: CgroupRecord): ContainerStats {
   const s: ContainerStats = {
-    memory: { usage: 0, peak: null, limit: null },
+    memory: { usage: 0, peak: null, limit: null, inactiveFile: null },
     cpu: { usageUsec: 0, userUsec: 0, systemUsec: 0, throttledUsec: null, throttledPeriods: null },
     pids: { current: 0, limit: null },
     io: { readBytes: 0, writeBytes: 0 },
@@ -52,6 +52,7 @@ function v1(dirOf: (controller: string) => string | undefined, s: ContainerStats
     s.memory.usage = readNumber(memory, "memory.usage_in_bytes") ?? 0;
     s.memory.peak = readNumber(memory, "memory.max_usage_in_bytes");
     s.memory.limit = readLimit(memory, "memory.limit_in_bytes", V1_UNLIMITED_FROM);
+    s.memory.inactiveFile = keyedIn(memory, "memory.stat", "total_inactive_file");
   }
   const cpu = dirOf("cpu");
   if (cpu) {
@@ -97,6 +98,7 @@ function v2(dir: string, s: ContainerStats): void {
   s.memory.usage = readNumber(dir, "memory.current") ?? 0;
   s.memory.peak = readNumber(dir, "memory.peak");
   s.memory.limit = readLimit(dir, "memory.max", Infinity);
+  s.memory.inactiveFile = keyedIn(dir, "memory.stat", "inactive_file");
   const stat = read(dir, "cpu.stat") ?? "";
   s.cpu = {
     usageUsec: keyed(stat, "usage_usec") ?? 0,
@@ -151,6 +153,12 @@ function keyed(text: string, key: string): number | null {
     if (k === key && v !== undefined && /^\d+$/.test(v)) return Number(v);
   }
   return null;
+}
+
+/** `key`'s number in a "key value" file; null when the file or the key is missing. */
+function keyedIn(dir: string, file: string, key: string): number | null {
+  const text = read(dir, file);
+  return text === undefined ? null : keyed(text, key);
 }
 
 /** Sums "MAJ:MIN Read N" / "MAJ:MIN Write N" lines over devices. */

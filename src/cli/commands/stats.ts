@@ -77,14 +77,16 @@ async function sampleRow(c: Container, previous: Map<string, { usageUsec: number
     cpu = Number.isFinite(started) ? (s.cpu.usageUsec / Math.max(1, (now - started) * 1000)) * 100 : 0;
   }
   const limit = s.memory.limit ?? totalmem();
+  // docker's calculateMemUsageUnixNoCache: the inactive page cache (a file written and left) is not the container's use.
+  const used = s.memory.inactiveFile !== null && s.memory.inactiveFile < s.memory.usage ? s.memory.usage - s.memory.inactiveFile : s.memory.usage;
   const net = s.network;
   return {
     Container: c.name ?? shortId(c.id),
     ID: noTrunc ? c.id : shortId(c.id),
     Name: c.name ?? "--",
     CPUPerc: `${cpu.toFixed(2)}%`,
-    MemUsage: `${bytesSize(s.memory.usage)} / ${bytesSize(limit)}`,
-    MemPerc: `${((s.memory.usage / limit) * 100).toFixed(2)}%`,
+    MemUsage: `${bytesSize(used)} / ${bytesSize(limit)}`,
+    MemPerc: `${((used / limit) * 100).toFixed(2)}%`,
     NetIO: net ? `${humanSize(net.rxBytes)} / ${humanSize(net.txBytes)}` : "--",
     BlockIO: `${humanSize(s.io.readBytes)} / ${humanSize(s.io.writeBytes)}`,
     PIDs: String(s.pids.current),

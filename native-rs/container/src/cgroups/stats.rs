@@ -11,6 +11,8 @@ pub struct Stats {
     pub memory_usage: u64,
     pub memory_peak: Option<u64>,
     pub memory_limit: Option<u64>,
+    /// Page cache not recently used, which the kernel reclaims first: docker's `stats` leaves it out of the usage.
+    pub memory_inactive_file: Option<u64>,
     pub cpu_usage_usec: u64,
     pub cpu_user_usec: u64,
     pub cpu_system_usec: u64,
@@ -31,6 +33,7 @@ impl Stats {
                     ("usage", Json::from(self.memory_usage)),
                     ("peak", Json::from(self.memory_peak)),
                     ("limit", Json::from(self.memory_limit)),
+                    ("inactiveFile", Json::from(self.memory_inactive_file)),
                 ]),
             ),
             (
@@ -72,6 +75,7 @@ mod tests {
             memory_usage: 1052672,
             memory_peak: Some(2170880),
             memory_limit: Some(33554432),
+            memory_inactive_file: Some(524288),
             cpu_usage_usec: 15321,
             cpu_user_usec: 9000,
             cpu_system_usec: 6000,
@@ -84,6 +88,6 @@ mod tests {
         };
         assert_eq!(s.to_json(), crate::contract::fixture("stats.json"));
         let unknown = Stats::default().to_json().to_string();
-        assert!(unknown.contains(r#""peak":null,"limit":null"#), "{}", unknown);
+        assert!(unknown.contains(r#""peak":null,"limit":null,"inactiveFile":null"#), "{}", unknown);
     }
 }

@@ -71,6 +71,7 @@ impl Controller for Memory {
         s.memory_usage = fs::read_u64(dir, "memory.usage_in_bytes").unwrap_or(0);
         s.memory_peak = fs::read_u64(dir, "memory.max_usage_in_bytes");
         s.memory_limit = fs::read_limit(dir, LIMIT, UNLIMITED_FROM);
+        s.memory_inactive_file = fs::read_keyed(dir, "memory.stat", "total_inactive_file");
     }
 }
 

@@ -64,6 +64,7 @@ impl Controller for Memory {
         s.memory_usage = fs::read_u64(dir, "memory.current").unwrap_or(0);
         s.memory_peak = fs::read_u64(dir, "memory.peak");
         s.memory_limit = fs::read_limit(dir, "memory.max", u64::MAX);
+        s.memory_inactive_file = fs::read_keyed(dir, "memory.stat", "inactive_file");
     }
 }
 
