@@ -334,7 +334,13 @@ for (const who of identities()) {
         assert.match(lines[0]!, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: running without memory limit and pids limit$/);
         // Detached (the monitor's start, handed off or not) and create + start: the same line.
         const name = `limits-${who.name}`;
-        const detached = await tsbox(who, ["run", "-d", "--name", name, "-m", "32m", "busybox", "true"]);
+        const detached = await tsbox(who, ["run", "-d", "--name", name, "-m", "32m", "busybox", "sleep", "600"]);
+        // Every running container's stats: one without a cgroup is a row of "--" (the table said nothing, exit 1).
+        const all = await tsbox(who, ["stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}} {{.PIDs}}"]);
+        assert.deepEqual([all.code, all.stdout], [0, `${name} -- / -- --\n`], all.stderr);
+        assert.match(all.stderr, /^tsbox: warning: 1 container runs without a cgroup \(see tsbox info\): "--" for its figures\n$/);
+        const one = await tsbox(who, ["stats", "--no-stream", name]);
+        assert.equal(one.code, 1, "asked by name, it is still an error");
         const created = await tsbox(who, ["create", "-m", "32m", "busybox", "true"]);
         const started = await tsbox(who, ["start", created.stdout.trim()]);
         // start -a and restart start it too, and said nothing.

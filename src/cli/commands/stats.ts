@@ -46,18 +46,26 @@ export async function statsCommand(args: string[], ctx: CliContext): Promise<num
     const containers = await pick();
     const rows: Row[] = [];
     let failed = 0;
+    let uncounted = 0;
     for (const c of containers) {
       try {
         // A container that is not running has no cgroup to read: docker's row of zeros, not an error.
         rows.push(c.running ? await sampleRow(c, previous, noTrunc) : idleRow(c, noTrunc));
       } catch (err) {
         if (flags.positionals.length === 0 && !c.running) continue;
+        // Listing all: one without a cgroup (rootless without delegation) is a row of "--", not the end of the table.
+        if (flags.positionals.length === 0 && /runs without a cgroup/.test(errorMessage(err))) {
+          rows.push(unknownRow(c, noTrunc));
+          uncounted++;
+          continue;
+        }
         ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
         failed++;
       }
     }
     if (failed > 0 && rows.length === 0) return 1;
     ctx.stdout.write((clear ? "\x1b[2J\x1b[H" : "") + render(rows, format));
+    if (uncounted > 0 && !live) ctx.stderr.write(`tsbox: warning: ${uncounted === 1 ? "1 container runs" : `${uncounted} containers run`} without a cgroup (see tsbox info): "--" for its figures\n`);
     if (!live) return failed > 0 ? 1 : 0;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
@@ -105,6 +113,10 @@ function idleRow(c: Container, noTrunc: boolean): Row {
     BlockIO: "0B / 0B",
     PIDs: "0",
   };
+}
+
+function unknownRow(c: Container, noTrunc: boolean): Row {
+  return { ...idleRow(c, noTrunc), CPUPerc: "--", MemUsage: "-- / --", MemPerc: "--", NetIO: "--", BlockIO: "--", PIDs: "--" };
 }
 
 function render(rows: Row[], format: string | undefined): string {
