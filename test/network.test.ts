@@ -455,6 +455,36 @@ for (const who of identities()) {
       }
     });
 
+    it("an existing tsbox0: a new data dir agrees with its subnet though another route overlaps it, and a second subnet on it gets its own NAT", { skip: who.name !== "root" ? "rootless data dirs each have their own network namespace" : false }, async () => {
+      const host = TestNetns.create();
+      const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), "tsbox-data-nat-")));
+      const inHost = (args: string[], dataDir: string) => tsbox(who, args, { netns: host.path, env: { TSBOX_NETWORK: "bridge", TSBOX_DATA_DIR: dataDir }, timeoutMs: 60_000 });
+      const masquerades = () => host.rules().filter((r) => r.startsWith("-A TSBOX-POSTROUTING"));
+      try {
+        // tsbox0 made before (by hand here: as an older tsbox or another data dir left it, without its rules), and
+        // another interface also routing part of 10.88/16 (podman's cni-podman0, a VPN).
+        const ip = (...args: string[]) => execFileSync("ip", ["-n", host.name, ...args]);
+        ip("link", "add", "tsbox0", "type", "bridge");
+        ip("addr", "add", "10.88.0.1/16", "dev", "tsbox0");
+        ip("link", "set", "tsbox0", "up");
+        ip("route", "add", "10.88.128.0/17", "dev", "uplink0");
+        const first = await inHost(["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0"], dirs[0]!);
+        assert.equal(first.code, 0, first.stderr);
+        assert.match(first.stdout, /inet 10\.88\.\d+\.\d+\/16/, "the data dir took tsbox0's subnet");
+        assert.deepEqual(masquerades(), ["-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE"], "the existing bridge got its NAT");
+        // A data dir whose own network holds 10.88/16 picks 10.87/16 for its default network, a second subnet on tsbox0.
+        assert.equal((await inHost(["network", "create", "--subnet", "10.88.0.0/16", "own"], dirs[1]!)).code, 0);
+        const second = await inHost(["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0"], dirs[1]!);
+        assert.equal(second.code, 0, second.stderr);
+        assert.match(second.stdout, /inet 10\.87\.\d+\.\d+\/16/);
+        assert.deepEqual(masquerades().sort(), ["-A TSBOX-POSTROUTING -s 10.87.0.0/16 ! -o tsbox0 -j MASQUERADE", "-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE"], "the second subnet has its NAT too");
+        assert.equal((await inHost(["network", "rm", "own"], dirs[1]!)).code, 0);
+      } finally {
+        host.destroy();
+        for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      }
+    });
+
     it("network prune forgets root's state of a network namespace that is gone, and keeps a live one's", { skip: who.name !== "root" ? "rootless, the network state is in the data dir" : false }, async () => {
       const gone = TestNetns.create();
       try {

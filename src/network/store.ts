@@ -4,7 +4,7 @@ import { ContainerError, UsageError } from "../errors.js";
 import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
 import { withLockFileSync } from "../lock-file.js";
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
-import { routedSubnets } from "./routes.js";
+import { deviceSubnets, routedSubnets } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
 import { compareText } from "../compare.js";
 import { netnsStateDir } from "./netns-state.js";
@@ -122,10 +122,15 @@ export class NetworkStore {
   }
 
   private makeDefault(): NetworkConfig {
-    // tsbox0's own route is another data dir's default network in this namespace: the same subnet is chosen, so they agree.
-    const routed = routedSubnets(undefined, DEFAULT_BRIDGE);
-    const taken = [...routed, ...this.subnets()];
-    const subnet = DEFAULT_SUBNETS.map((s) => parseSubnet(s) as Subnet).find((s) => !taken.some((t) => overlaps(s, t)));
+    // As root an existing tsbox0 is another data dir's default network in this namespace: its subnet is taken as it
+    // is, whatever else routes it (podman's cni-podman0 also takes 10.88/16), so the data dirs agree instead of adding
+    // a second subnet to the one bridge. Otherwise the first candidate nothing routes.
+    const mine = this.subnets();
+    const shared = this.rootless ? [] : deviceSubnets(DEFAULT_BRIDGE);
+    const candidates = DEFAULT_SUBNETS.map((s) => parseSubnet(s) as Subnet);
+    const agreed = candidates.find((s) => shared.some((t) => t.base === s.base && t.prefix === s.prefix) && !mine.some((t) => overlaps(s, t)));
+    const taken = [...routedSubnets(undefined, DEFAULT_BRIDGE), ...mine];
+    const subnet = agreed ?? candidates.find((s) => !taken.some((t) => overlaps(s, t)));
     if (!subnet) throw new ContainerError(`no free subnet for the default network (tried ${DEFAULT_SUBNETS.join(", ")}); create one with tsbox network create --subnet`);
     return this.write({ ...this.base(DEFAULT_NETWORK, subnet), bridge: DEFAULT_BRIDGE, dns: false });
   }
