@@ -509,7 +509,12 @@ export class Runtime implements ContainerOwner {
     if (!spec.network || !createsNamespace(spec, "network") || spec.network.hosts.base !== undefined) {
       throw new ContainerError(`container ${ref} shares another network namespace (--network host or container:): it cannot be connected to networks`);
     }
-    const connected = recordedNetworks(spec).includes(config.name) || (running && readAttachments(bundle.dir).some((a) => a.network === config.name));
+    // docker's words: a --network none container stays without networks (only a disconnected one's record is empty too).
+    if (readInspectRecord(bundle)?.HostConfig.NetworkMode === "none") {
+      throw new ContainerError("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+    }
+    const attached = running ? readAttachments(bundle.dir) : [];
+    const connected = recordedNetworks(spec).includes(config.name) || attached.some((a) => a.network === config.name);
     if (connected) throw new ContainerError(`container ${ref} is already connected to network ${config.name}`);
     const host = (this.host ??= probeHostIdentity());
     let rootless: NetworkInputs["rootless"] = null;
@@ -530,6 +535,9 @@ export class Runtime implements ContainerOwner {
       rootless,
       userMode: inGuest,
       network: config.name,
+      // On no network now (its others disconnected), this one is its gateway endpoint, as in docker: the keeper
+      // (keeper::attach_running) gives it the default route and the published ports the record keeps.
+      ports: running && attached.length === 0 ? spec.network.ports : [],
     });
     if (running) await this.backend.connect!({ bundleDir: bundle.dir, container: current.pid!, network: net });
     // After the attachment: a refused one (a taken --ip) is not recorded either.

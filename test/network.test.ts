@@ -385,6 +385,51 @@ for (const who of identities()) {
       }
     });
 
+    it("disconnect + connect of a container's only network: its published ports and default route come back, as docker's; a --network none container is refused", async () => {
+      const net = `only-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      const httpd = "mkdir -p /www && echo back > /www/index.html && exec httpd -f -p 80 -h /www";
+      try {
+        if (who.name !== "root") {
+          // Rootless, the container's user namespace is a child of the rootless network namespace's holder: once
+          // that has stopped (idle 0 here), a running container cannot be reached from a new one; said clearly.
+          assert.equal((await run(["run", "-d", "--name", "pz", "--network", net, "busybox", "sleep", "60"])).code, 0);
+          assert.equal((await run(["network", "disconnect", net, "pz"])).code, 0);
+          const gone = await run(["network", "connect", net, "pz"]);
+          assert.equal(gone.code, 125);
+          assert.match(gone.stderr, /can be connected only while the rootless network namespace it started under runs .*: stop the container, connect it and start it again/);
+          assert.equal((await run(["rm", "-f", "pz"])).code, 0);
+        }
+        // The rootless namespace stays a minute after the disconnect, as by default (network prune stops it below).
+        assert.equal((await run(["run", "-d", "--name", "pd", "--network", net, "-p", "0.0.0.0::80", "busybox", "sh", "-c", httpd], { TSBOX_ROOTLESS_NETWORK_IDLE: "60" })).code, 0);
+        await publishedAddress(run, "pd", "80", "0.0.0.0");
+        assert.equal((await run(["network", "disconnect", net, "pd"])).code, 0);
+        assert.equal((await run(["port", "pd"])).stdout, "");
+        const c = await run(["network", "connect", net, "pd"]);
+        assert.equal(c.code, 0, c.stderr);
+        const port = (await publishedAddress(run, "pd", "80", "0.0.0.0")).split(":")[1];
+        // Through the namespace's own address: DNAT as root, the proxy rootless.
+        const got = await until("httpd's answer", async () => {
+          const r = await ns.run(["busybox", "wget", "-q", "-O", "-", `http://198.51.100.2:${port}/`]);
+          return r.code === 0 ? r.stdout : undefined;
+        });
+        assert.equal(got, "back\n");
+        assert.match((await run(["exec", "pd", "ip", "route"])).stdout, /^default via 10\.89\.\d+\.1 dev eth\d/m, "the reconnected network is the gateway");
+        assert.match(await inspectField(run, "pd", "{{json .HostConfig.PortBindings}}"), /"80\/tcp"/);
+        // The record keeps the ports too: a restart publishes them again.
+        assert.equal((await run(["restart", "-t", "0", "pd"])).code, 0);
+        await publishedAddress(run, "pd", "80", "0.0.0.0");
+        assert.equal((await run(["run", "-d", "--name", "nn", "--network", "none", "busybox", "sleep", "60"])).code, 0);
+        const none = await run(["network", "connect", net, "nn"]);
+        assert.equal(none.code, 125);
+        assert.match(none.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);
+      } finally {
+        await run(["rm", "-f", "pd", "nn", "pz"]);
+        await run(["network", "rm", net]);
+        await run(["network", "prune", "-f"]);
+      }
+    });
+
     it("keeps a connected network across restart, a restart policy's restart and stop + start; disconnect takes it off the record", async () => {
       const net = `kept-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);

@@ -144,8 +144,11 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   };
 }
 
-/** The `network` section `network connect` hands the running container's keeper: one more network, nothing else. */
-export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string }): NetworkSpec {
+/**
+ * The `network` section `network connect` hands the running container's keeper: one more network, and `ports` (the
+ * record's) when it is the container's only one, which then publishes them.
+ */
+export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string; ports?: PortMapping[] }): NetworkSpec {
   const config = inputs.store.get(inputs.network);
   return {
     dir: join(inputs.bundleDir, "net"),
@@ -154,7 +157,7 @@ export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"
     hosts: { extra: [] },
     dns: { servers: [], search: [], options: [] },
     attach: [attachment(inputs, config, readResolvConf().servers)],
-    ports: [],
+    ports: inputs.ports ?? [],
     ...(inputs.rootless ? { rootless: inputs.rootless } : {}),
   };
 }
