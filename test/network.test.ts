@@ -147,6 +147,12 @@ for (const who of identities()) {
       assert.deepEqual(got.afterStop, []);
     });
 
+    it("the library's rt.networks.remove takes the network's bridge and rules too, as rt.removeNetwork (the leak check after)", async () => {
+      const r = await run([], {}, { argv: [process.execPath, "--import", "tsx", lifecycleScript, "networksRemove"], cwd: repoRoot });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { listed: false });
+    });
+
     it("publishes a port: busybox httpd inside answers a client on 127.0.0.1", async () => {
       const name = `web-${who.name}`;
       let hostAddr = "";

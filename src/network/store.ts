@@ -61,6 +61,12 @@ export interface CreateOptions {
 }
 
 /**
+ * What a removed network leaves outside its record: its bridge, rules and DNS server, which stay while it exists
+ * (`keepBridge`). The runtime's (`tsbox-runtime net-remove`); called with no endpoint left, before the record goes.
+ */
+export type NetworkTeardown = (config: NetworkConfig, stateDir: string) => void;
+
+/**
  * The networks of one data dir. Names are directory names; for the state the
  * container machinery keeps per network (leases, lock, DNS pid;
  * native-rs/container/src/net/ipam.rs) see `stateDir`.
@@ -68,7 +74,7 @@ export interface CreateOptions {
 export class NetworkStore {
   readonly root: string;
 
-  constructor(dataDir: string, private readonly rootless: boolean) {
+  constructor(dataDir: string, private readonly rootless: boolean, private readonly teardown: NetworkTeardown = () => {}) {
     this.root = join(dataDir, "networks");
   }
 
@@ -191,7 +197,7 @@ export class NetworkStore {
     });
   }
 
-  /** Removes a network nothing is attached to. */
+  /** Removes a network nothing is attached to: its bridge, rules and DNS server (`teardown`), then its record. */
   remove(ref: string): NetworkConfig {
     const config = this.get(ref);
     if (config.name === DEFAULT_NETWORK) throw new UsageError(`bridge is the default network and cannot be removed`);
@@ -199,6 +205,7 @@ export class NetworkStore {
     if (users.length > 0) {
       throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`);
     }
+    this.teardown(config, this.stateDir(config));
     rmSync(this.dir(config.name), { recursive: true, force: true });
     if (!this.rootless) rmSync(this.stateDir(config), { recursive: true, force: true });
     return config;
