@@ -391,6 +391,26 @@ for (const who of identities()) {
       }
     });
 
+    it("a container on two networks resolves the names of both (docker's embedded DNS answers for every network it is on), one on the first only does not", async () => {
+      const [a, b] = [`dnsa-${who.name}`, `dnsb-${who.name}`];
+      for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
+      try {
+        assert.equal((await run(["run", "-d", "--name", "onlyb", "--network", b, "busybox", "sleep", "60"])).code, 0);
+        assert.equal((await run(["run", "-d", "--name", "probe", "--network", a, "busybox", "sleep", "60"])).code, 0);
+        const c = await run(["network", "connect", b, "probe"]);
+        assert.equal(c.code, 0, c.stderr);
+        const ipB = await inspectField(run, "onlyb", `{{with index .NetworkSettings.Networks "${b}"}}{{.IPAddress}}{{end}}`);
+        const looked = await run(["exec", "probe", "nslookup", "onlyb"]);
+        assert.equal(looked.code, 0, looked.stdout + looked.stderr);
+        assert.match(looked.stdout, new RegExp(`Address: ${ipB.replace(/\./g, "\\.")}$`, "m"));
+        const outsider = await run(["run", "--rm", "--network", a, "busybox", "nslookup", "onlyb"]);
+        assert.notEqual(outsider.code, 0, "a container only on the first network does not learn the second's names");
+      } finally {
+        await run(["rm", "-f", "onlyb", "probe"]);
+        for (const n of [a, b]) await run(["network", "rm", n]);
+      }
+    });
+
     it("disconnect + connect of a container's only network: its published ports and default route come back, as docker's; a --network none container is refused", async () => {
       const net = `only-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
