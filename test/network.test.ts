@@ -105,7 +105,7 @@ for (const who of identities()) {
       const left = () => ns.links().filter((l) => l !== "tsbox0");
       for (let i = 0; i < 100 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(left(), [], "no veth or user network's bridge is left in the test's namespace");
-      const kept = /^-A TSBOX-(POSTROUTING|FORWARD|ISOLATION-1|ISOLATION-2) (.*tsbox0 -j (MASQUERADE|ACCEPT|TSBOX-ISOLATION-2|DROP)|-j TSBOX-ISOLATION-1)$/;
+      const kept = /^-A TSBOX-(POSTROUTING|FORWARD|ISOLATION-1|ISOLATION-2) (.*tsbox0 -j (MASQUERADE|ACCEPT|TSBOX-ISOLATION-2|DROP)|-j TSBOX-ISOLATION-1|-m conntrack --ctstate DNAT -j RETURN)$/;
       assert.deepEqual(ns.rules().filter((r) => !kept.test(r)), [], "no other NAT, forwarding or isolation rule is left");
       assert.deepEqual(ns.leases(), [], "no lease is left in the namespace's network state");
     });
@@ -347,7 +347,7 @@ for (const who of identities()) {
     it("isolates networks from each other, as docker does: another network's container is out of reach, its own network's is not", async () => {
       const [a, b] = [`isoa-${who.name}`, `isob-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
-      const server = start(["run", "--rm", "--name", "iso-srv", "--network", b, "busybox", "sh", "-c", "mkdir -p /www && echo reached > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      const server = start(["run", "--rm", "--name", "iso-srv", "--network", b, "-p", "0.0.0.0::80", "busybox", "sh", "-c", "mkdir -p /www && echo reached > /www/index.html && exec httpd -f -p 80 -h /www"]);
       try {
         const ip = await until("the server's address", async () => (await run(["inspect", "-f", `{{with index .NetworkSettings.Networks "${b}"}}{{.IPAddress}}{{end}}`, "iso-srv"])).stdout.trim() || undefined);
         // busybox's wget -T crashes (static build) and ignores SIGTERM: timeout(1) with SIGKILL bounds it instead.
@@ -357,6 +357,14 @@ for (const who of identities()) {
           // Not wget as PID 1, which a SIGKILL from inside its namespace does not end.
           const other = await run(["run", "--rm", "--network", from, "busybox", "sh", "-c", `timeout -s KILL 3 wget -q -O - http://${ip}/; echo exit=$?`]);
           assert.match(other.stdout, /^exit=[1-9]\d*\n$/, `reached from ${from}: ${other.stdout}`);
+        }
+        // Its published port is the way in from other networks, as docker documents: through the host's address
+        // (as root DNATed from one bridge to the other; rootless the proxy on the host, 10.0.2.2 from inside).
+        const port = (await publishedAddress(run, "iso-srv", "80", "0.0.0.0")).split(":")[1];
+        const hostIp = who.name === "root" ? "198.51.100.2" : "10.0.2.2";
+        for (const from of [a, "bridge"]) {
+          const published = await run(["run", "--rm", "--network", from, "busybox", "sh", "-c", `timeout -s KILL 5 wget -q -O - http://${hostIp}:${port}/; echo exit=$?`]);
+          assert.equal(published.stdout, "reached\nexit=0\n", `the published port from ${from}`);
         }
       } finally {
         await run(["rm", "-f", "iso-srv"]);
