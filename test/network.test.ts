@@ -413,6 +413,11 @@ for (const who of identities()) {
         assert.match(looked.stdout, new RegExp(`Address: ${ipB.replace(/\./g, "\\.")}$`, "m"));
         const outsider = await run(["run", "--rm", "--network", a, "busybox", "nslookup", "onlyb"]);
         assert.notEqual(outsider.code, 0, "a container only on the first network does not learn the second's names");
+        // --dns on a user network replaces its server in resolv.conf (docker's only sets the upstream): warned.
+        const own = await run(["run", "--rm", "--network", a, "--dns", "192.0.2.53", "busybox", "cat", "/etc/resolv.conf"]);
+        assert.equal(own.code, 0, own.stderr);
+        assert.match(own.stdout, /^nameserver 192\.0\.2\.53$/m);
+        assert.match(own.stderr, new RegExp(`--dns on network ${a}: the container asks only 192\\.0\\.2\\.53, not the network's DNS server, so it cannot resolve the names of the network's containers`));
       } finally {
         await run(["rm", "-f", "onlyb", "probe"]);
         for (const n of [a, b]) await run(["network", "rm", n]);
