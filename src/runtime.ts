@@ -42,7 +42,7 @@ import { recordEvent, recordTransition } from "./containers/events.js";
 import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
-import { DEFAULT_NETWORK, NetworkStore } from "./network/store.js";
+import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
 import { type HostIdentity, idMappings, probeHostIdentity } from "./spec/id-mappings.js";
 import type { LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
@@ -168,7 +168,7 @@ export class Runtime implements ContainerOwner {
 
   /** The networks of this data dir (`tsbox network …`). */
   get networks(): NetworkStore {
-    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0));
+    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0, (config, dir) => this.removeBridge(config, dir)));
   }
 
   /**
@@ -509,7 +509,12 @@ export class Runtime implements ContainerOwner {
     if (!spec.network || !createsNamespace(spec, "network") || spec.network.hosts.base !== undefined) {
       throw new ContainerError(`container ${ref} shares another network namespace (--network host or container:): it cannot be connected to networks`);
     }
-    const connected = recordedNetworks(spec).includes(config.name) || (running && readAttachments(bundle.dir).some((a) => a.network === config.name));
+    // docker's words: a --network none container stays without networks (only a disconnected one's record is empty too).
+    if (readInspectRecord(bundle)?.HostConfig.NetworkMode === "none") {
+      throw new ContainerError("container cannot be connected to multiple networks with one of the networks in private (none) mode");
+    }
+    const attached = running ? readAttachments(bundle.dir) : [];
+    const connected = recordedNetworks(spec).includes(config.name) || attached.some((a) => a.network === config.name);
     if (connected) throw new ContainerError(`container ${ref} is already connected to network ${config.name}`);
     const host = (this.host ??= probeHostIdentity());
     let rootless: NetworkInputs["rootless"] = null;
@@ -530,6 +535,9 @@ export class Runtime implements ContainerOwner {
       rootless,
       userMode: inGuest,
       network: config.name,
+      // On no network now (its others disconnected), this one is its gateway endpoint, as in docker: the keeper
+      // (keeper::attach_running) gives it the default route and the published ports the record keeps.
+      ports: running && attached.length === 0 ? spec.network.ports : [],
     });
     if (running) await this.backend.connect!({ bundleDir: bundle.dir, container: current.pid!, network: net });
     // After the attachment: a refused one (a taken --ip) is not recorded either.
@@ -555,23 +563,22 @@ export class Runtime implements ContainerOwner {
   }
 
   /**
-   * `network rm`: the network's record, and its bridge, rules and DNS
-   * server, which stay while it exists (`keepBridge`; `tsbox-runtime
-   * net-remove`; rootless in the user's namespace while its holder runs).
+   * `network rm`: the network's bridge, rules and DNS server, which stay while it exists (`keepBridge`), and its
+   * record. The same as `rt.networks.remove` (the store calls `removeBridge` first).
    */
   async removeNetwork(ref: string): Promise<void> {
-    const config = this.networks.get(ref);
-    if (config.name !== DEFAULT_NETWORK && this.networks.leases(config.name).length === 0 && this.backend.capabilities().networks === "host") {
-      const dir = this.networks.stateDir(config);
-      // Rootless the bridge is in the user's namespace, if its holder still runs.
-      const rootless = (this.host ??= probeHostIdentity()).uid !== 0 ? join(this.dataDir, "rootless-netns") : undefined;
-      if (existsSync(dir) && (!rootless || existsSync(join(rootless, "holder.json")))) {
-        const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(rootless ? ["--rootless-dir", rootless] : [])];
-        const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
-        if (done.status !== 0) throw new ContainerError(`removing network ${config.name}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`);
-      }
-    }
-    this.networks.remove(config.name);
+    this.networks.remove(ref);
+  }
+
+  /** `tsbox-runtime net-remove` of a network with no endpoint left: on this host's backend (a guest's bridges go with it); rootless in the user's namespace while its holder runs. */
+  private removeBridge(config: NetworkConfig, dir: string): void {
+    if (this.backend.capabilities().networks !== "host") return;
+    // Rootless the bridge is in the user's namespace, if its holder still runs.
+    const rootless = (this.host ??= probeHostIdentity()).uid !== 0 ? join(this.dataDir, "rootless-netns") : undefined;
+    if (!existsSync(dir) || (rootless && !existsSync(join(rootless, "holder.json")))) return;
+    const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(rootless ? ["--rootless-dir", rootless] : [])];
+    const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
+    if (done.status !== 0) throw new ContainerError(`removing network ${config.name}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`);
   }
 
   /**

@@ -105,7 +105,7 @@ for (const who of identities()) {
       const left = () => ns.links().filter((l) => l !== "tsbox0");
       for (let i = 0; i < 100 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(left(), [], "no veth or user network's bridge is left in the test's namespace");
-      const kept = /^-A TSBOX-(POSTROUTING|FORWARD|ISOLATION-1|ISOLATION-2) (.*tsbox0 -j (MASQUERADE|ACCEPT|TSBOX-ISOLATION-2|DROP)|-j TSBOX-ISOLATION-1)$/;
+      const kept = /^-A TSBOX-(POSTROUTING|FORWARD|ISOLATION-1|ISOLATION-2) (.*tsbox0 -j (MASQUERADE|ACCEPT|TSBOX-ISOLATION-2|DROP)|-j TSBOX-ISOLATION-1|-m conntrack --ctstate DNAT -j RETURN)$/;
       assert.deepEqual(ns.rules().filter((r) => !kept.test(r)), [], "no other NAT, forwarding or isolation rule is left");
       assert.deepEqual(ns.leases(), [], "no lease is left in the namespace's network state");
     });
@@ -145,6 +145,12 @@ for (const who of identities()) {
       assert.equal(got.badPort, "UsageError: mappedPort: expected a port number from 1 to 65535, got 0");
       assert.match(got.stopped, /^ContainerError: container \S+ is not running: it has no published ports$/);
       assert.deepEqual(got.afterStop, []);
+    });
+
+    it("the library's rt.networks.remove takes the network's bridge and rules too, as rt.removeNetwork (the leak check after)", async () => {
+      const r = await run([], {}, { argv: [process.execPath, "--import", "tsx", lifecycleScript, "networksRemove"], cwd: repoRoot });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { listed: false });
     });
 
     it("publishes a port: busybox httpd inside answers a client on 127.0.0.1", async () => {
@@ -341,7 +347,7 @@ for (const who of identities()) {
     it("isolates networks from each other, as docker does: another network's container is out of reach, its own network's is not", async () => {
       const [a, b] = [`isoa-${who.name}`, `isob-${who.name}`];
       for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
-      const server = start(["run", "--rm", "--name", "iso-srv", "--network", b, "busybox", "sh", "-c", "mkdir -p /www && echo reached > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      const server = start(["run", "--rm", "--name", "iso-srv", "--network", b, "-p", "0.0.0.0::80", "busybox", "sh", "-c", "mkdir -p /www && echo reached > /www/index.html && exec httpd -f -p 80 -h /www"]);
       try {
         const ip = await until("the server's address", async () => (await run(["inspect", "-f", `{{with index .NetworkSettings.Networks "${b}"}}{{.IPAddress}}{{end}}`, "iso-srv"])).stdout.trim() || undefined);
         // busybox's wget -T crashes (static build) and ignores SIGTERM: timeout(1) with SIGKILL bounds it instead.
@@ -351,6 +357,14 @@ for (const who of identities()) {
           // Not wget as PID 1, which a SIGKILL from inside its namespace does not end.
           const other = await run(["run", "--rm", "--network", from, "busybox", "sh", "-c", `timeout -s KILL 3 wget -q -O - http://${ip}/; echo exit=$?`]);
           assert.match(other.stdout, /^exit=[1-9]\d*\n$/, `reached from ${from}: ${other.stdout}`);
+        }
+        // Its published port is the way in from other networks, as docker documents: through the host's address
+        // (as root DNATed from one bridge to the other; rootless the proxy on the host, 10.0.2.2 from inside).
+        const port = (await publishedAddress(run, "iso-srv", "80", "0.0.0.0")).split(":")[1];
+        const hostIp = who.name === "root" ? "198.51.100.2" : "10.0.2.2";
+        for (const from of [a, "bridge"]) {
+          const published = await run(["run", "--rm", "--network", from, "busybox", "sh", "-c", `timeout -s KILL 5 wget -q -O - http://${hostIp}:${port}/; echo exit=$?`]);
+          assert.equal(published.stdout, "reached\nexit=0\n", `the published port from ${from}`);
         }
       } finally {
         await run(["rm", "-f", "iso-srv"]);
@@ -382,6 +396,76 @@ for (const who of identities()) {
         await run(["rm", "-f", "box"]);
         await box.done;
         await run(["network", "rm", net]);
+      }
+    });
+
+    it("a container on two networks resolves the names of both (docker's embedded DNS answers for every network it is on), one on the first only does not", async () => {
+      const [a, b] = [`dnsa-${who.name}`, `dnsb-${who.name}`];
+      for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
+      try {
+        assert.equal((await run(["run", "-d", "--name", "onlyb", "--network", b, "busybox", "sleep", "60"])).code, 0);
+        assert.equal((await run(["run", "-d", "--name", "probe", "--network", a, "busybox", "sleep", "60"])).code, 0);
+        const c = await run(["network", "connect", b, "probe"]);
+        assert.equal(c.code, 0, c.stderr);
+        const ipB = await inspectField(run, "onlyb", `{{with index .NetworkSettings.Networks "${b}"}}{{.IPAddress}}{{end}}`);
+        const looked = await run(["exec", "probe", "nslookup", "onlyb"]);
+        assert.equal(looked.code, 0, looked.stdout + looked.stderr);
+        assert.match(looked.stdout, new RegExp(`Address: ${ipB.replace(/\./g, "\\.")}$`, "m"));
+        const outsider = await run(["run", "--rm", "--network", a, "busybox", "nslookup", "onlyb"]);
+        assert.notEqual(outsider.code, 0, "a container only on the first network does not learn the second's names");
+        // --dns on a user network replaces its server in resolv.conf (docker's only sets the upstream): warned.
+        const own = await run(["run", "--rm", "--network", a, "--dns", "192.0.2.53", "busybox", "cat", "/etc/resolv.conf"]);
+        assert.equal(own.code, 0, own.stderr);
+        assert.match(own.stdout, /^nameserver 192\.0\.2\.53$/m);
+        assert.match(own.stderr, new RegExp(`--dns on network ${a}: the container asks only 192\\.0\\.2\\.53, not the network's DNS server, so it cannot resolve the names of the network's containers`));
+      } finally {
+        await run(["rm", "-f", "onlyb", "probe"]);
+        for (const n of [a, b]) await run(["network", "rm", n]);
+      }
+    });
+
+    it("disconnect + connect of a container's only network: its published ports and default route come back, as docker's; a --network none container is refused", async () => {
+      const net = `only-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      const httpd = "mkdir -p /www && echo back > /www/index.html && exec httpd -f -p 80 -h /www";
+      try {
+        if (who.name !== "root") {
+          // Rootless, the container's user namespace is a child of the rootless network namespace's holder: once
+          // that has stopped (idle 0 here), a running container cannot be reached from a new one; said clearly.
+          assert.equal((await run(["run", "-d", "--name", "pz", "--network", net, "busybox", "sleep", "60"])).code, 0);
+          assert.equal((await run(["network", "disconnect", net, "pz"])).code, 0);
+          const gone = await run(["network", "connect", net, "pz"]);
+          assert.equal(gone.code, 125);
+          assert.match(gone.stderr, /can be connected only while the rootless network namespace it started under runs .*: stop the container, connect it and start it again/);
+          assert.equal((await run(["rm", "-f", "pz"])).code, 0);
+        }
+        // The rootless namespace stays a minute after the disconnect, as by default (network prune stops it below).
+        assert.equal((await run(["run", "-d", "--name", "pd", "--network", net, "-p", "0.0.0.0::80", "busybox", "sh", "-c", httpd], { TSBOX_ROOTLESS_NETWORK_IDLE: "60" })).code, 0);
+        await publishedAddress(run, "pd", "80", "0.0.0.0");
+        assert.equal((await run(["network", "disconnect", net, "pd"])).code, 0);
+        assert.equal((await run(["port", "pd"])).stdout, "");
+        const c = await run(["network", "connect", net, "pd"]);
+        assert.equal(c.code, 0, c.stderr);
+        const port = (await publishedAddress(run, "pd", "80", "0.0.0.0")).split(":")[1];
+        // Through the namespace's own address: DNAT as root, the proxy rootless.
+        const got = await until("httpd's answer", async () => {
+          const r = await ns.run(["busybox", "wget", "-q", "-O", "-", `http://198.51.100.2:${port}/`]);
+          return r.code === 0 ? r.stdout : undefined;
+        });
+        assert.equal(got, "back\n");
+        assert.match((await run(["exec", "pd", "ip", "route"])).stdout, /^default via 10\.89\.\d+\.1 dev eth\d/m, "the reconnected network is the gateway");
+        assert.match(await inspectField(run, "pd", "{{json .HostConfig.PortBindings}}"), /"80\/tcp"/);
+        // The record keeps the ports too: a restart publishes them again.
+        assert.equal((await run(["restart", "-t", "0", "pd"])).code, 0);
+        await publishedAddress(run, "pd", "80", "0.0.0.0");
+        assert.equal((await run(["run", "-d", "--name", "nn", "--network", "none", "busybox", "sleep", "60"])).code, 0);
+        const none = await run(["network", "connect", net, "nn"]);
+        assert.equal(none.code, 125);
+        assert.match(none.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);
+      } finally {
+        await run(["rm", "-f", "pd", "nn", "pz"]);
+        await run(["network", "rm", net]);
+        await run(["network", "prune", "-f"]);
       }
     });
 
@@ -452,6 +536,36 @@ for (const who of identities()) {
         await run(["rm", "-f", name]);
         await first.done;
         rmSync(other, { recursive: true, force: true });
+      }
+    });
+
+    it("an existing tsbox0: a new data dir agrees with its subnet though another route overlaps it, and a second subnet on it gets its own NAT", { skip: who.name !== "root" ? "rootless data dirs each have their own network namespace" : false }, async () => {
+      const host = TestNetns.create();
+      const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), "tsbox-data-nat-")));
+      const inHost = (args: string[], dataDir: string) => tsbox(who, args, { netns: host.path, env: { TSBOX_NETWORK: "bridge", TSBOX_DATA_DIR: dataDir }, timeoutMs: 60_000 });
+      const masquerades = () => host.rules().filter((r) => r.startsWith("-A TSBOX-POSTROUTING"));
+      try {
+        // tsbox0 made before (by hand here: as an older tsbox or another data dir left it, without its rules), and
+        // another interface also routing part of 10.88/16 (podman's cni-podman0, a VPN).
+        const ip = (...args: string[]) => execFileSync("ip", ["-n", host.name, ...args]);
+        ip("link", "add", "tsbox0", "type", "bridge");
+        ip("addr", "add", "10.88.0.1/16", "dev", "tsbox0");
+        ip("link", "set", "tsbox0", "up");
+        ip("route", "add", "10.88.128.0/17", "dev", "uplink0");
+        const first = await inHost(["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0"], dirs[0]!);
+        assert.equal(first.code, 0, first.stderr);
+        assert.match(first.stdout, /inet 10\.88\.\d+\.\d+\/16/, "the data dir took tsbox0's subnet");
+        assert.deepEqual(masquerades(), ["-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE"], "the existing bridge got its NAT");
+        // A data dir whose own network holds 10.88/16 picks 10.87/16 for its default network, a second subnet on tsbox0.
+        assert.equal((await inHost(["network", "create", "--subnet", "10.88.0.0/16", "own"], dirs[1]!)).code, 0);
+        const second = await inHost(["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0"], dirs[1]!);
+        assert.equal(second.code, 0, second.stderr);
+        assert.match(second.stdout, /inet 10\.87\.\d+\.\d+\/16/);
+        assert.deepEqual(masquerades().sort(), ["-A TSBOX-POSTROUTING -s 10.87.0.0/16 ! -o tsbox0 -j MASQUERADE", "-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE"], "the second subnet has its NAT too");
+        assert.equal((await inHost(["network", "rm", "own"], dirs[1]!)).code, 0);
+      } finally {
+        host.destroy();
+        for (const d of dirs) rmSync(d, { recursive: true, force: true });
       }
     });
 

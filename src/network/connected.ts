@@ -33,11 +33,9 @@ export function recordDisconnect(configPath: string, name: string): boolean {
   const net = spec.network;
   if (!net || !net.attach.some((a) => a.name === name)) return false;
   net.attach = net.attach.filter((a) => a.name !== name);
-  // Published ports go with the first network; with none left there is nothing to publish them on.
-  if (net.attach.length === 0) {
-    net.ports = [];
-    delete net.rootless;
-  }
+  // The published ports stay (docker's HostConfig.PortBindings): the next network connected or joined at a start
+  // publishes them.
+  if (net.attach.length === 0) delete net.rootless;
   writeFileAtomicSync(configPath, JSON.stringify(spec));
   return true;
 }

@@ -114,6 +114,11 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   const first = attach[0];
   const userMode = inputs.rootless !== null || inputs.userMode === true;
   const gatewayForHost = mode.kind === "host" ? "127.0.0.1" : !first ? undefined : userMode ? ROOTLESS_HOST_ADDRESS : first.gateway;
+  // docker's --dns on a user network only sets its embedded DNS's upstream; here resolv.conf names them instead of
+  // the network's server (which is shared by the network's containers), so container names stop resolving: said.
+  if (options.dns?.length && first?.dns) {
+    inputs.warn(`--dns on network ${first.name}: the container asks only ${options.dns.join(", ")}, not the network's DNS server, so it cannot resolve the names of the network's containers`);
+  }
   const servers = options.dns?.length
     ? options.dns
     : mode.kind === "host"
@@ -144,8 +149,11 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   };
 }
 
-/** The `network` section `network connect` hands the running container's keeper: one more network, nothing else. */
-export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string }): NetworkSpec {
+/**
+ * The `network` section `network connect` hands the running container's keeper: one more network, and `ports` (the
+ * record's) when it is the container's only one, which then publishes them.
+ */
+export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string; ports?: PortMapping[] }): NetworkSpec {
   const config = inputs.store.get(inputs.network);
   return {
     dir: join(inputs.bundleDir, "net"),
@@ -154,7 +162,7 @@ export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"
     hosts: { extra: [] },
     dns: { servers: [], search: [], options: [] },
     attach: [attachment(inputs, config, readResolvConf().servers)],
-    ports: [],
+    ports: inputs.ports ?? [],
     ...(inputs.rootless ? { rootless: inputs.rootless } : {}),
   };
 }

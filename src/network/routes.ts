@@ -7,20 +7,28 @@ import type { Subnet } from "./ipv4.js";
  * network must not overlap (but those through `exceptDevice`).
  */
 export function routedSubnets(file = "/proc/net/route", exceptDevice?: string): Subnet[] {
+  return routes(file).filter((r) => r.device !== exceptDevice).map((r) => r.subnet);
+}
+
+/** The subnets routed through `device` (a bridge's own subnets, one per address on it). */
+export function deviceSubnets(device: string, file = "/proc/net/route"): Subnet[] {
+  return routes(file).filter((r) => r.device === device).map((r) => r.subnet);
+}
+
+function routes(file: string): { device: string; subnet: Subnet }[] {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
     return [];
   }
-  const out: Subnet[] = [];
+  const out: { device: string; subnet: Subnet }[] = [];
   for (const line of text.trim().split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f[0] === exceptDevice) continue;
     const dest = leHex(f[1]);
     const m = leHex(f[7]);
-    if (dest === undefined || m === undefined || m === 0) continue;
-    out.push({ base: dest, prefix: 32 - zeroBits(m) });
+    if (f[0] === undefined || dest === undefined || m === undefined || m === 0) continue;
+    out.push({ device: f[0], subnet: { base: dest, prefix: 32 - zeroBits(m) } });
   }
   return out;
 }

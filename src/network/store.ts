@@ -4,7 +4,7 @@ import { ContainerError, UsageError } from "../errors.js";
 import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
 import { withLockFileSync } from "../lock-file.js";
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
-import { routedSubnets } from "./routes.js";
+import { deviceSubnets, routedSubnets } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
 import { compareText } from "../compare.js";
 import { netnsStateDir } from "./netns-state.js";
@@ -61,6 +61,12 @@ export interface CreateOptions {
 }
 
 /**
+ * What a removed network leaves outside its record: its bridge, rules and DNS server, which stay while it exists
+ * (`keepBridge`). The runtime's (`tsbox-runtime net-remove`); called with no endpoint left, before the record goes.
+ */
+export type NetworkTeardown = (config: NetworkConfig, stateDir: string) => void;
+
+/**
  * The networks of one data dir. Names are directory names; for the state the
  * container machinery keeps per network (leases, lock, DNS pid;
  * native-rs/container/src/net/ipam.rs) see `stateDir`.
@@ -68,7 +74,7 @@ export interface CreateOptions {
 export class NetworkStore {
   readonly root: string;
 
-  constructor(dataDir: string, private readonly rootless: boolean) {
+  constructor(dataDir: string, private readonly rootless: boolean, private readonly teardown: NetworkTeardown = () => {}) {
     this.root = join(dataDir, "networks");
   }
 
@@ -122,10 +128,15 @@ export class NetworkStore {
   }
 
   private makeDefault(): NetworkConfig {
-    // tsbox0's own route is another data dir's default network in this namespace: the same subnet is chosen, so they agree.
-    const routed = routedSubnets(undefined, DEFAULT_BRIDGE);
-    const taken = [...routed, ...this.subnets()];
-    const subnet = DEFAULT_SUBNETS.map((s) => parseSubnet(s) as Subnet).find((s) => !taken.some((t) => overlaps(s, t)));
+    // As root an existing tsbox0 is another data dir's default network in this namespace: its subnet is taken as it
+    // is, whatever else routes it (podman's cni-podman0 also takes 10.88/16), so the data dirs agree instead of adding
+    // a second subnet to the one bridge. Otherwise the first candidate nothing routes.
+    const mine = this.subnets();
+    const shared = this.rootless ? [] : deviceSubnets(DEFAULT_BRIDGE);
+    const candidates = DEFAULT_SUBNETS.map((s) => parseSubnet(s) as Subnet);
+    const agreed = candidates.find((s) => shared.some((t) => t.base === s.base && t.prefix === s.prefix) && !mine.some((t) => overlaps(s, t)));
+    const taken = [...routedSubnets(undefined, DEFAULT_BRIDGE), ...mine];
+    const subnet = agreed ?? candidates.find((s) => !taken.some((t) => overlaps(s, t)));
     if (!subnet) throw new ContainerError(`no free subnet for the default network (tried ${DEFAULT_SUBNETS.join(", ")}); create one with tsbox network create --subnet`);
     return this.write({ ...this.base(DEFAULT_NETWORK, subnet), bridge: DEFAULT_BRIDGE, dns: false });
   }
@@ -186,7 +197,7 @@ export class NetworkStore {
     });
   }
 
-  /** Removes a network nothing is attached to. */
+  /** Removes a network nothing is attached to: its bridge, rules and DNS server (`teardown`), then its record. */
   remove(ref: string): NetworkConfig {
     const config = this.get(ref);
     if (config.name === DEFAULT_NETWORK) throw new UsageError(`bridge is the default network and cannot be removed`);
@@ -194,6 +205,7 @@ export class NetworkStore {
     if (users.length > 0) {
       throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`);
     }
+    this.teardown(config, this.stateDir(config));
     rmSync(this.dir(config.name), { recursive: true, force: true });
     if (!this.rootless) rmSync(this.stateDir(config), { recursive: true, force: true });
     return config;

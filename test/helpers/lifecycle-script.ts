@@ -96,6 +96,15 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { port, body, ports, unpublished, badPort, stopped, afterStop };
   },
 
+  /** rt.networks.remove, the counterpart of rt.networks.create: the bridge, rules and DNS server go with the record. */
+  async networksRemove() {
+    const name = `libnet-${process.pid}`;
+    rt.networks.create(name);
+    await (await rt.run({ image: "busybox", network: name, cmd: ["true"], remove: true })).wait();
+    rt.networks.remove(name);
+    return { listed: rt.networks.list().some((n) => n.name === name) };
+  },
+
   /** What a library user met (an exploratory pass): each resolves or fails at once, with a clear error. */
   async apiEdges() {
     const created = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo one; exec sleep 600"] });

@@ -1,6 +1,7 @@
 //! A network's shared state, changed only under its lock: the bridge (with
 //! the gateway address, up), its NAT rule and forwarding, the leases, and
-//! its DNS server. The first container to join creates them; the last to
+//! its DNS server. The first container to join creates them (the rules
+//! follow the subnet: see `ensure_rules`); the last to
 //! leave stops the DNS server and removes the bridge and its rules (as
 //! netavark does) unless the network keeps its bridge (`keep_bridge`: root's
 //! networks and the vm guest's, as docker keeps docker0): then `remove`
@@ -15,8 +16,11 @@ use super::spec::Attachment;
 use super::dns_server;
 use crate::error::{Context, Error};
 use crate::sys::errno::{EEXIST, ENODEV};
-use std::path::Path;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
 use std::net::Ipv4Addr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
 
 /// Joins `att`'s network in our network namespace: its bridge is set up if
 /// needed, and an address is leased to `owner`.
@@ -56,6 +60,7 @@ pub fn leave(nl: &mut Netlink, att: &Attachment, ip: Ipv4Addr, keeper: i32) {
     if let Some(ipt) = Iptables::find() {
         ipt.remove_bridge(&att.bridge, &att.subnet.to_string());
     }
+    forget_rules(&att.dir);
     let _ = link::delete(nl, &att.bridge);
 }
 
@@ -70,6 +75,7 @@ pub fn remove(dir: &Path, bridge: &str, subnet: &str) -> Result<(), Error> {
     if let Some(ipt) = Iptables::find() {
         ipt.remove_bridge(bridge, subnet);
     }
+    forget_rules(dir);
     let mut nl = Netlink::open()?;
     match link::delete(&mut nl, bridge) {
         Ok(()) | Err(ENODEV) => Ok(()),
@@ -79,8 +85,6 @@ pub fn remove(dir: &Path, bridge: &str, subnet: &str) -> Result<(), Error> {
 
 fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
     let step = || format!("creating bridge {} for network {}", att.bridge, att.name);
-    // The bridge and its rules come and go together (`leave`, `remove`): an
-    // existing bridge has them, and iptables is not run at all.
     let created = match link::create_bridge(nl, &att.bridge, att.mtu) {
         Ok(()) => true,
         Err(EEXIST) => false,
@@ -89,14 +93,41 @@ fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
     let index = link::index(nl, &att.bridge).step(step)?.ok_or_else(|| Error::setup(format!("bridge {} vanished", att.bridge)))?;
     link::add_address(nl, index, att.gateway, att.subnet.prefix).step(|| format!("adding {}/{} to bridge {}", att.gateway, att.subnet.prefix, att.bridge))?;
     link::set_up(nl, index).step(|| format!("bringing bridge {} up", att.bridge))?;
-    if att.nat && created {
+    ensure_rules(att, created)
+}
+
+/// The rules follow the subnet, not the bridge's creation: an existing
+/// bridge can get a second subnet (root's `tsbox0`, which data dirs share,
+/// once one of them chose another default subnet), and that subnet needs
+/// its own MASQUERADE. `<dir>/rules` lists the subnets whose rules were
+/// set up ("SUBNET nat|internal" a line), so a join on a set-up subnet runs
+/// no iptables at all; a new bridge, or one this list does not know (made
+/// before it existed), gets what is missing (`add_bridge` adds only that).
+fn ensure_rules(att: &Attachment, created: bool) -> Result<(), Error> {
+    let line = format!("{} {}", att.subnet, if att.nat { "nat" } else { "internal" });
+    let file = att.dir.join("rules");
+    let known = fs::read_to_string(&file).unwrap_or_default();
+    if !created && known.lines().any(|l| l == line) {
+        return Ok(());
+    }
+    if att.nat {
         firewall::enable_forwarding()?;
         Iptables::require()?.add_bridge(&att.bridge, &att.subnet.to_string(), true)?;
-    } else if created {
+    } else {
         // An --internal network: its isolation where the host has iptables (forwarding may be off anyway).
-        if let Some(ipt) = Iptables::find() {
-            ipt.add_bridge(&att.bridge, &att.subnet.to_string(), false)?;
+        match Iptables::find() {
+            Some(ipt) => ipt.add_bridge(&att.bridge, &att.subnet.to_string(), false)?,
+            None => return Ok(()),
         }
     }
+    if !known.lines().any(|l| l == line) {
+        let mut f = OpenOptions::new().create(true).append(true).mode(0o600).open(&file).step(|| format!("opening {}", file.display()))?;
+        f.write_all(format!("{}\n", line).as_bytes()).step(|| format!("writing {}", file.display()))?;
+    }
     Ok(())
+}
+
+/// The bridge's rules are gone: the next bridge of this state dir sets them up again.
+fn forget_rules(dir: &Path) {
+    let _ = fs::remove_file(dir.join("rules"));
 }

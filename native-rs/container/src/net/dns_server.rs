@@ -2,7 +2,8 @@
 //! DNS and podman's aardvark-dns do for user-defined networks: it answers
 //! on the gateway address with the addresses of the network's containers,
 //! looked up by name, short id or alias in the network's leases (so it never
-//! holds a stale copy), and passes other names to the upstream servers.
+//! holds a stale copy), then in those of the asker's other networks
+//! (`lookup_elsewhere`), and passes other names to the upstream servers.
 //! The first container of the network starts it, the last stops it
 //! (`bridge.rs`, under the network's lock); `<network dir>/dns.json` names it.
 
@@ -179,7 +180,11 @@ pub fn main(o: Options) -> i32 {
                 Some(q) => q,
                 None => continue,
             };
-            match lookup(&mut leases, &q) {
+            let known = lookup(&mut leases, &q).or_else(|| match client {
+                SocketAddr::V4(c) => lookup_elsewhere(&o.dir, leases.live(), *c.ip(), &q),
+                SocketAddr::V6(_) => None,
+            });
+            match known {
                 Some(addrs) => {
                     let _ = socket.send_to(&dns::answer(packet, &q, dns::RCODE_OK, &addrs), client);
                 }
@@ -269,12 +274,36 @@ fn release(per_client: &mut HashMap<std::net::IpAddr, u32>, p: &Pending) {
 /// known name asked for another type (AAAA: there is none, no need to ask
 /// elsewhere), None for a name we do not know.
 fn lookup(leases: &mut LeaseCache, q: &Question) -> Option<Vec<Ipv4Addr>> {
-    let found: Vec<Ipv4Addr> = leases
-        .live()
-        .iter()
-        .filter(|(_, o)| o.names.iter().any(|n| n.eq_ignore_ascii_case(&q.name)))
-        .map(|(ip, _)| *ip)
-        .collect();
+    answer(q, named(leases.live(), q))
+}
+
+/// docker's embedded DNS answers for every network the asking container is
+/// on: a name this network does not know is looked up in the leases of the
+/// asker's other networks that have a DNS server, whose state dirs are this
+/// one's siblings (root's `/run/tsbox-net/netns-N/<bridge>`, rootless a data
+/// dir's `networks/<name>`, the vm guest's `/run/tsbox-net/<name>`). The
+/// asker is known by its address on this network.
+fn lookup_elsewhere(dir: &Path, own: &[(Ipv4Addr, ipam::Owner)], client: Ipv4Addr, q: &Question) -> Option<Vec<Ipv4Addr>> {
+    let asker = own.iter().find(|(ip, _)| *ip == client)?.1.container.clone();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir.parent()?).ok()?.flatten() {
+        let other = entry.path();
+        if other == dir || !other.join(STATE).exists() {
+            continue;
+        }
+        let live = ipam::live(&other);
+        if live.iter().any(|(_, o)| o.container == asker) {
+            found.extend(named(&live, q));
+        }
+    }
+    answer(q, found)
+}
+
+fn named(live: &[(Ipv4Addr, ipam::Owner)], q: &Question) -> Vec<Ipv4Addr> {
+    live.iter().filter(|(_, o)| o.names.iter().any(|n| n.eq_ignore_ascii_case(&q.name))).map(|(ip, _)| *ip).collect()
+}
+
+fn answer(q: &Question, found: Vec<Ipv4Addr>) -> Option<Vec<Ipv4Addr>> {
     if found.is_empty() {
         return None;
     }

@@ -14,11 +14,12 @@
 //!   filter FORWARD -> TSBOX-FORWARD: -i BRIDGE -j ACCEPT, -o BRIDGE -j ACCEPT
 //!   filter TSBOX-FORWARD (at its top) -> TSBOX-ISOLATION-1, docker's two stages:
 //!          -i BRIDGE ! -o BRIDGE -j TSBOX-ISOLATION-2, and there -o BRIDGE -j DROP
+//!          after one RETURN for published ports' connections (ctstate DNAT)
 //!          (an --internal network: -i BRIDGE ! -o BRIDGE -j DROP, ! -i BRIDGE -o BRIDGE -j DROP)
 //!
 //! So a container reaches the others of its network and, through NAT, the
 //! outside, never a container of another network (a bridge of another
-//! network is one hop away through the host).
+//! network is one hop away through the host) but by its published ports.
 
 use super::spec::Port;
 use crate::error::Error;
@@ -216,6 +217,14 @@ fn isolation(bridge: &str) -> [Rule; 2] {
     ]
 }
 
+/// At the top of the second isolation stage: a connection to a published port
+/// (DNATed to a container: both directions carry conntrack's DNAT state)
+/// passes between NAT networks, as docker documents ("containers in other
+/// bridge networks" reach published ports); an --internal network's bridge is
+/// dropped in the first stage, before this. Shared by every bridge: it stays
+/// with the chains.
+const PUBLISHED: &str = "-m conntrack --ctstate DNAT -j RETURN";
+
 /// What `iptables-save` printed: the chains and `-A` lines of each table.
 struct Saved {
     chains: Vec<(String, String)>,
@@ -277,6 +286,9 @@ impl Saved {
                         lines.push_str(&format!("-I {} -j {}\n", parent, chain));
                     }
                 }
+            }
+            if table == "filter" && self.count(table, &format!("-A TSBOX-ISOLATION-2 {}", PUBLISHED)) == 0 {
+                lines.push_str(&format!("-I TSBOX-ISOLATION-2 {}\n", PUBLISHED));
             }
             for r in rules.iter().filter(|r| r.table == table) {
                 if self.count(table, &format!("-A {} {}", r.chain, r.spec)) == 0 {
@@ -373,7 +385,7 @@ mod tests {
             empty.missing(&rules).unwrap(),
             "*nat\n:TSBOX-POSTROUTING - [0:0]\n-I POSTROUTING -j TSBOX-POSTROUTING\n-A TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE\nCOMMIT\n\
              *filter\n:TSBOX-FORWARD - [0:0]\n:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n\
-             -I FORWARD -j TSBOX-FORWARD\n-I TSBOX-FORWARD -j TSBOX-ISOLATION-1\n\
+             -I FORWARD -j TSBOX-FORWARD\n-I TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-I TSBOX-ISOLATION-2 -m conntrack --ctstate DNAT -j RETURN\n\
              -A TSBOX-FORWARD -i tsbox0 -j ACCEPT\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n\
              -A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\nCOMMIT\n"
         );
@@ -386,7 +398,7 @@ mod tests {
         assert_eq!(saved.nat_bridges(), ["tsbox0"]);
         assert_eq!(
             saved.missing(&rules).unwrap(),
-            "*filter\n:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-I TSBOX-FORWARD -j TSBOX-ISOLATION-1\n\
+            "*filter\n:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-I TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-I TSBOX-ISOLATION-2 -m conntrack --ctstate DNAT -j RETURN\n\
              -A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n-A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\nCOMMIT\n"
         );
         assert_eq!(
@@ -394,7 +406,7 @@ mod tests {
             "*nat\n-D TSBOX-POSTROUTING -s 10.88.0.0/16 ! -o tsbox0 -j MASQUERADE\nCOMMIT\n*filter\n-D TSBOX-FORWARD -i tsbox0 -j ACCEPT\nCOMMIT\n"
         );
         let complete = format!(
-            "{}:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-A TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n\
+            "{}:TSBOX-ISOLATION-1 - [0:0]\n:TSBOX-ISOLATION-2 - [0:0]\n-A TSBOX-FORWARD -j TSBOX-ISOLATION-1\n-A TSBOX-ISOLATION-2 -m conntrack --ctstate DNAT -j RETURN\n-A TSBOX-FORWARD -o tsbox0 -j ACCEPT\n\
              -A TSBOX-ISOLATION-1 -i tsbox0 ! -o tsbox0 -j TSBOX-ISOLATION-2\n-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\n",
             other.trim_end_matches("COMMIT\n")
         );

@@ -77,23 +77,67 @@ pub fn start<F: FnOnce() -> i32>(spec: &Spec, net: &NetworkSpec, clone_flags: c_
 }
 
 /// `tsbox-runtime net-attach` (`network connect`): joins `net`'s networks
-/// for the running container `pid` (no default route: it has one), reports
-/// on `report` like `start`'s keeper, then keeps the attachment until the
-/// container exits or SIGTERM (`network disconnect`).
+/// for the running container `pid`, reports on `report` like `start`'s
+/// keeper, then keeps the attachment until the container exits or SIGTERM
+/// (`network disconnect`). A container on no other network (all
+/// disconnected) gets, as docker's gateway endpoint, the default route and
+/// the published ports `net` carries; otherwise it has them already.
 pub fn attach_running(spec: &Spec, net: &NetworkSpec, pid: i32, report: c_int) -> i32 {
     let mut k = Keeper::new(spec, net, report);
-    let ready = k.join_networks().and_then(|()| k.attach_all(pid, false)).and_then(|()| k.record(&[]));
+    let primary = !attached_elsewhere(net);
+    // Bound before the rootless namespaces are entered: the ports are the caller's, as at a start.
+    let published = if primary { proxy::bind(&net.ports) } else { Ok(Vec::new()) };
+    let ports = published.as_ref().map(|p| p.iter().map(|p| p.port).collect::<Vec<_>>()).unwrap_or_default();
+    let ready = published.and_then(|published| {
+        k.join_networks()?;
+        if k.rootless.is_some() {
+            in_reach(pid)?;
+        }
+        k.attach_all(pid, primary)?;
+        k.add_dnat(&published)?;
+        k.record(&ports)?;
+        Ok(published)
+    });
     k.container = Some(pid);
-    if let Err(e) = ready {
-        k.container = None; // not ours to kill
-        k.send_report(false, Some(e));
-        k.tear_down();
-        return 1;
-    }
+    let published = match ready {
+        Ok(p) => p,
+        Err(e) => {
+            k.container = None; // not ours to kill
+            k.send_report(false, Some(e));
+            k.tear_down();
+            return 1;
+        }
+    };
     k.send_report(true, None);
-    k.serve(pid, Proxy::new(Vec::new(), Ipv4Addr::LOCALHOST));
+    let to = k.joined.first().map(|j| j.ip).unwrap_or(Ipv4Addr::LOCALHOST);
+    k.serve(pid, Proxy::new(published, to));
     k.tear_down();
     0
+}
+
+/// Rootless, a running container's namespaces are ours only under the holder
+/// it started under (its user namespace is a child of that holder's): one
+/// that started with no network, or whose holder stopped after its last
+/// network was disconnected, cannot get a veth until it starts again.
+fn in_reach(pid: i32) -> Result<(), Error> {
+    match std::fs::File::open(format!("/proc/{}/ns/net", pid)) {
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(Error::setup(
+            "a running rootless container can be connected only while the rootless network namespace it started under runs (it stops TSBOX_ROOTLESS_NETWORK_IDLE seconds after the last container leaves it; a container started with no network has none): stop the container, connect it and start it again",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the container has an attachment recorded for a network other than `net`'s (`<net dir>/attach-*.json`).
+fn attached_elsewhere(net: &NetworkSpec) -> bool {
+    let ours: Vec<String> = net.attach.iter().map(|a| record_name(&a.name)).collect();
+    match std::fs::read_dir(&net.dir) {
+        Ok(entries) => entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("attach-") && name.ends_with(".json") && !ours.contains(&name)
+        }),
+        Err(_) => false,
+    }
 }
 
 struct Joined {
@@ -199,18 +243,25 @@ impl<'a> Keeper<'a> {
         crate::trace::mark("keeper: id maps written");
         self.attach_all(pid, true)?;
         crate::trace::mark("keeper: attached");
-        // As root, other hosts reach published ports through DNAT; rootless
-        // (and from loopback) through the proxy, which holds the ports.
-        if self.rootless.is_none() {
-            if let Some(first) = self.joined.first().filter(|j| j.att.nat) {
-                let ipt = Iptables::require()?;
-                for p in published.iter().filter(|p| !p.port.host_ip.is_loopback()) {
-                    ipt.add_dnat(&first.att.bridge, &p.port, first.ip, &self.net.container_id)?;
-                    self.dnat.push((first.att.bridge.clone(), p.port, first.ip));
-                }
+        self.add_dnat(published)?;
+        Ok(pid)
+    }
+
+    /// As root, other hosts reach published ports through DNAT to the first
+    /// network's address; rootless (and from loopback) through the proxy,
+    /// which holds the ports.
+    fn add_dnat(&mut self, published: &[Published]) -> Result<(), Error> {
+        if self.rootless.is_some() || published.is_empty() {
+            return Ok(());
+        }
+        if let Some(first) = self.joined.first().filter(|j| j.att.nat) {
+            let ipt = Iptables::require()?;
+            for p in published.iter().filter(|p| !p.port.host_ip.is_loopback()) {
+                ipt.add_dnat(&first.att.bridge, &p.port, first.ip, &self.net.container_id)?;
+                self.dnat.push((first.att.bridge.clone(), p.port, first.ip));
             }
         }
-        Ok(pid)
+        Ok(())
     }
 
     /// Into the bridges' namespaces (rootless), then a lease on each network.

@@ -196,9 +196,9 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
             },
         }),
     };
-    if !ports.is_empty() && attach.is_empty() {
-        return Err(err("network.ports", "publishing ports needs a network to attach to"));
-    }
+    // Ports without a network are a container's record after `network disconnect` of its last one (docker keeps
+    // its PortBindings): published by none until a network is connected (`keeper::attach_running`) or joined.
+    let ports = if attach.is_empty() { Vec::new() } else { ports };
     Ok(Some(NetworkSpec {
         dir: PathBuf::from(string(o, p, "dir")?),
         container_id: string(container, "network.container", "id")?,

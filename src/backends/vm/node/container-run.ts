@@ -51,7 +51,8 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
   // Published ports: bound on this host before the container starts (a taken one fails it), closed with it.
   let published: Published | undefined;
   try {
-    published = options.spec.network?.ports.length ? await bindPorts(options.spec.network.ports) : undefined;
+    // Ports recorded with no network (all disconnected) are published by none until one is connected.
+    published = options.spec.network?.ports.length && options.spec.network.attach.length ? await bindPorts(options.spec.network.ports) : undefined;
   } catch (err) {
     release();
     throw err;
