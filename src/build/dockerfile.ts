@@ -190,7 +190,7 @@ export function splitWords(text: string, vars: ReadonlyMap<string, string>, esca
     }
     if (quote === '"') {
       if (c === '"') quote = null;
-      else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line);
+      else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line, escape);
       else word += c;
       continue;
     }
@@ -202,7 +202,7 @@ export function splitWords(text: string, vars: ReadonlyMap<string, string>, esca
     }
     inWord = true;
     if (c === '"' || c === "'") quote = c;
-    else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line);
+    else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line, escape);
     else word += c;
   }
   if (quote) throw new BuildError(`dockerfile parse error on line ${line}: unmatched ${quote} in: ${text}`);
@@ -216,14 +216,18 @@ export function expandWord(text: string, vars: ReadonlyMap<string, string>, esca
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (c === escape && text[i + 1] === "$") out += text[++i];
-    else if (c === "$") i = expand(text, i, vars, (s) => (out += s), line);
+    else if (c === "$") i = expand(text, i, vars, (s) => (out += s), line, escape);
     else out += c;
   }
   return out;
 }
 
-/** Expands the variable at text[i] (a `$`); returns the index of its last character. */
-function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number): number {
+/**
+ * Expands the variable at text[i] (a `$`); returns the index of its last character. The word of
+ * `${VAR:-word}` / `${VAR:+word}` is read as docker's lexer reads it: up to its own `}`, its own `$VAR`s
+ * and `${…}`s expanded (`${A:-${B}x}`), the escape character quoting the next one.
+ */
+function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number, escape = "\\"): number {
   const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1));
   if (simple) {
     emit(vars.get(simple[0]) ?? "");
@@ -233,16 +237,29 @@ function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit
     emit("$");
     return i;
   }
-  const end = text.indexOf("}", i + 2);
-  if (end < 0) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
-  const body = text.slice(i + 2, end);
-  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([\s\S]*))?$/.exec(body);
-  if (!m) throw new BuildError(`dockerfile parse error on line ${line}: bad substitution \${${body}}`);
-  const value = vars.get(m[1]!);
-  if (m[2] === "-") emit(value ? value : m[3]!);
-  else if (m[2] === "+") emit(value ? m[3]! : "");
-  else emit(value ?? "");
-  return end;
+  const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 2))?.[0];
+  let j = i + 2 + (name?.length ?? 0);
+  if (name !== undefined && text[j] === "}") {
+    emit(vars.get(name) ?? "");
+    return j;
+  }
+  const op = text[j] === ":" ? text[j + 1] : undefined;
+  if (name === undefined || (op !== "-" && op !== "+")) {
+    const close = text.indexOf("}", i + 2);
+    if (close < 0) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
+    throw new BuildError(`dockerfile parse error on line ${line}: bad substitution \${${text.slice(i + 2, close)}}`);
+  }
+  let word = "";
+  for (j += 2; j < text.length && text[j] !== "}"; j++) {
+    const c = text[j]!;
+    if (c === escape && j + 1 < text.length) word += text[++j];
+    else if (c === "$") j = expand(text, j, vars, (s) => (word += s), line, escape);
+    else word += c;
+  }
+  if (j >= text.length) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
+  const value = vars.get(name);
+  emit(op === "-" ? (value ? value : word) : value ? word : "");
+  return j;
 }
 
 /**
