@@ -151,7 +151,7 @@ for (const who of identities()) {
       assert.equal(run.stdout, ["hi from prod", "a.js", "lib", "notes/one.txt notes/owned.txt notes/two.txt", `${id}:${id}`, String(id), "no-ls", "no-key", "."].join("\n") + "\n");
       assert.equal(await layerOwner(who, "app:1", "home/owned.txt"), `${id}/${id}`);
       const info = await cli(["inspect", "-f", "{{.Config.WorkingDir}}|{{.Config.User}}|{{json .Config.Entrypoint}}|{{index .Config.Labels \"org.example.stage\"}}|{{index .Config.Labels \"org.example.two words\"}}|{{json .Config.ExposedPorts}}|{{len .RootFS.Layers}}", "app:latest"]);
-      assert.equal(info.stdout.trim(), `/app|${id}|["/bin/sh","-c"]|final|a value|{"53/udp":{},"8080/tcp":{}}|4`);
+      assert.equal(info.stdout.trim(), `/app|${id}|["/bin/sh","-c"]|final|a value|{"53/udp":{},"8080/tcp":{}}|5`);
       // Both names are the same image; its history names every step, newest first.
       assert.equal((await cli(["inspect", "-f", "{{.Id}}", "app:1"])).stdout, (await cli(["inspect", "-f", "{{.Id}}", "app:latest"])).stdout);
       const history = (await cli(["history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", "app:1"])).stdout.trim().split("\n");
@@ -162,6 +162,60 @@ for (const who of identities()) {
       const names = (await cli(["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout.trim().split("\n").sort();
       assert.deepEqual(names, ["app:1", "app:latest", "busybox:latest"]);
       await cli(["rmi", "app:1", "app:latest"]);
+    });
+
+    it("WORKDIR makes its directory as BuildKit does (mkdir -p, 0755, owned by USER), so USER can write in it; COPY keeps that owner", async () => {
+      const ctx = context(who, "workdir", {
+        Dockerfile: [
+          "FROM busybox",
+          `RUN echo "node:x:${id}:${id}::/home/node:/bin/sh" >> /etc/passwd && echo "node:x:${id}:" >> /etc/group && mkdir -p /home/node && chown node:node /home/node`,
+          "USER node",
+          "WORKDIR /home/node/app",
+          "RUN touch x",
+          "COPY f.txt .",
+          "WORKDIR /made/by/workdir",
+          "WORKDIR /tmp",
+          "USER root",
+          "WORKDIR /rootdir",
+          "",
+        ].join("\n"),
+        "f.txt": "f",
+      });
+      const r = await build(["-q", "-t", "workdir", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      const stat = "stat -c '%n %u:%g %a' /home/node/app /home/node/app/x /home/node/app/f.txt /made /made/by/workdir /tmp /rootdir";
+      assert.equal((await cli(["run", "--rm", "workdir", "sh", "-c", stat])).stdout, [
+        `/home/node/app ${id}:${id} 755`,
+        `/home/node/app/x ${id}:${id} 644`,
+        "/home/node/app/f.txt 0:0 644",
+        `/made ${id}:${id} 755`,
+        `/made/by/workdir ${id}:${id} 755`,
+        "/tmp 0:0 1777",
+        "/rootdir 0:0 755",
+        "",
+      ].join("\n"), "an existing directory (/tmp) is left as it is");
+      const history = (await cli(["history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "workdir"])).stdout;
+      assert.match(history, /^WORKDIR \/home\/node\/app\|/m);
+      assert.match((await build(["-t", "workdir", ctx])).stderr, /WORKDIR \/home\/node\/app \(cached\)/);
+      await cli(["rmi", "workdir"]);
+    });
+
+    it("HEALTHCHECK's flags are part of the cache key and the history; EXPOSE ranges and VOLUME's JSON form are docker's", async () => {
+      const hc = async (flags: string) => {
+        const r = await build(["-q", "-"], { stdin: `FROM busybox\nHEALTHCHECK ${flags} CMD true\n` });
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.trim();
+      };
+      const a = await hc("--interval=30s");
+      const b = await hc("--interval=5s --retries=2");
+      assert.notEqual(a, b, "a changed --interval is a new image");
+      assert.equal((await cli(["inspect", "-f", "{{json .Config.Healthcheck}}", b])).stdout.trim(), '{"Test":["CMD-SHELL","true"],"Interval":5000000000,"Retries":2}');
+      assert.match((await cli(["history", "--no-trunc", "--format", "{{.CreatedBy}}", b])).stdout, /^HEALTHCHECK --interval=5s --retries=2 CMD true$/m);
+      const r = await build(["-q", "-"], { stdin: 'FROM busybox\nENV DATA=/var/data\nVOLUME ["${DATA}", "/static"]\nEXPOSE 8000-8002 53/UDP 9000\n' });
+      assert.equal(r.code, 0, r.stderr);
+      const image = r.stdout.trim();
+      assert.equal((await cli(["inspect", "-f", "{{json .Config.Volumes}}|{{json .Config.ExposedPorts}}", image])).stdout.trim(), '{"/static":{},"/var/data":{}}|{"53/udp":{},"8000/tcp":{},"8001/tcp":{},"8002/tcp":{},"9000/tcp":{}}');
+      await cli(["rmi", a, b, image]);
     });
 
     it("takes unchanged steps from the cache, runs again what a changed file touches, and --no-cache runs everything", async () => {
@@ -379,6 +433,12 @@ for (const who of identities()) {
         ["FROM busybox\nRUN <<EOF\ntrue\n", /line 2: unterminated heredoc/],
         ["FROM scratch\nRUN true\n", /RUN has nothing to run/],
         ["FROM busybox\nENV\n", /ENV requires at least one argument/],
+        // Refused at build as docker does, not stored to break every run of the image.
+        ["FROM busybox\nSTOPSIGNAL SIGFOO\n", /^tsbox: line 2: Invalid signal: SIGFOO$/m],
+        ["FROM busybox\nHEALTHCHECK --retries=abc CMD true\n", /line 2: HEALTHCHECK --retries=abc: expected a whole number/],
+        ["FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n", /line 2: HEALTHCHECK --retries cannot be negative \(-1\)/],
+        ["FROM busybox\nHEALTHCHECK --interval=0.5ms CMD true\n", /line 2: HEALTHCHECK --interval=0\.5ms: Interval "interval" cannot be less than 1ms/],
+        ["FROM busybox\nEXPOSE 8002-8000\n", /line 2: invalid port "8002-8000" in EXPOSE/],
         ["FROM 127.0.0.1:1/nothing:1\n", /line 1: unable to find image 127\.0\.0\.1:1\/nothing:1 locally/],
       ];
       for (const [dockerfile, error] of cases) {

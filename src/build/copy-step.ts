@@ -37,7 +37,11 @@ interface CopyBase {
   /** The destination was written as a directory (a trailing `/`, or `.`). */
   destIsDir: boolean;
   chown?: string;
+  /** What gave `chown` in errors: `--chown` (default) or WORKDIR's `USER`. */
+  chownOf?: "USER";
   chmod?: number;
+  /** The history entry (default the instruction as written). */
+  createdBy?: string;
   /** What, besides the chain so far, decides the step's result. */
   cacheKey: string;
 }
@@ -71,7 +75,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
   };
   try {
     const files = stage.image ? await container(stage.image.configDigest) : undefined;
-    const owner = req.chown !== undefined ? await lookupOwner(rt, stage, req.chown, req.ins.line) : { uid: 0, gid: 0 };
+    const owner = req.chown !== undefined ? await lookupOwner(rt, stage, req.chown, req.ins.line, req.chownOf) : { uid: 0, gid: 0 };
     units = await unitsOf(req, (image) => container(image), rt.dataDir, say);
     if (units.length > 1 && !req.destIsDir) throw new BuildError(`line ${req.ins.line}: when using ${req.ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
     const destStat: PathStat = files ? await files.stat(req.dest) : { exists: false };
@@ -92,6 +96,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       base = posix.dirname(base);
     }
     const rel = (p: string) => posix.relative(base, p);
+    const createdBy = req.createdBy ?? `${req.ins.text} # tsbox build`;
     const produce = async (out: Writable) => {
       const now = Math.floor(Date.now() / 1000);
       for (const dir of missing) await writeTarEntry(out, entry(rel(dir) + "/", "directory", 0o755, owner, now));
@@ -107,7 +112,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       }
       await writeTarEnd(out);
     };
-    if (!files) return await storeLayerStep(rt, stage, async (tar) => produce(tar), `${req.ins.text} # tsbox build`, annotations);
+    if (!files) return await storeLayerStep(rt, stage, async (tar) => produce(tar), createdBy, annotations);
     const stream = new PassThrough({ highWaterMark: 256 * 1024 });
     const producing = produce(stream).then(
       () => stream.end(),
@@ -117,7 +122,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       },
     );
     await Promise.all([copyToContainer(files, "-", base, stream, { archive: true }), producing]);
-    return await commitStep(rt, stage, containers[0]!, `${req.ins.text} # tsbox build`, annotations);
+    return await commitStep(rt, stage, containers[0]!, createdBy, annotations);
   } finally {
     for (const id of containers) await rt.removeContainer(id, { force: true, volumes: true }).catch(() => {});
     for (const u of units) await u.dispose?.().catch(() => {});
