@@ -311,6 +311,30 @@ for (const who of identities()) {
       }
     });
 
+    it("ADD unpacks local tar archives compressed with gzip, bzip2, xz or zstd, and v7 tars; a gzip'd file that is no tar is copied", async () => {
+      const ctx = context(who, "add-kinds", { "dir/f": "hi\n", "plain.txt": "plain\n" });
+      const sh = (script: string) => execFileSync("sh", ["-c", script], { cwd: ctx });
+      sh("T='tar --owner=0 --group=0 --numeric-owner' && $T -cJf a.txz dir && $T -cjf a.tbz dir && $T -cf - dir | zstd -q > a.tzst && $T --format=v7 -cf v7.tar dir && gzip -c plain.txt > plain.gz && chown -R " + `${who.uid}:${who.gid} .`);
+      writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nADD a.txz /xz/\nADD a.tbz /bz/\nADD a.tzst /zst/\nADD v7.tar /v7/\nADD plain.gz /gz/\n");
+      const r = await build(["-q", "-t", "add-kinds", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      // Before: the xz, bzip2 and zstd archives were copied as files, and the gzip'd text failed the build ("truncated tar archive").
+      assert.equal((await cli(["run", "--rm", "add-kinds", "sh", "-c", "cat /xz/dir/f /bz/dir/f /zst/dir/f /v7/dir/f; zcat /gz/plain.gz"])).stdout, "hi\nhi\nhi\nhi\nplain\n");
+      await cli(["rmi", "add-kinds"]);
+      if (who.name === "root") {
+        // Without the xz tool the archive cannot be read: a clear error, not a silent copy of the compressed file.
+        const bin = join(who.scratch, "no-xz-bin");
+        mkdirSync(bin, { recursive: true });
+        for (const dir of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+          for (const name of existsSync(dir) ? readdirSync(dir) : []) if (name !== "xz" && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
+        }
+        const refused = await build(["--no-cache", "-f", "-", ctx], { stdin: "FROM busybox\nADD a.txz /xz/\n", env: { PATH: bin } });
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(refused.stderr, /^tsbox: line 2: ADD a\.txz: unpacking xz-compressed archives needs the xz tool, which is not installed: install xz-utils/m);
+        rmSync(bin, { recursive: true, force: true });
+      }
+    });
+
     it("builds a tar archive on stdin as the context (gzip'd too, -f inside it), and refuses one that climbs out", async () => {
       const file = (path: string, text: string) => ({ path, type: "file" as const, mode: 0o644, mtime: 0, data: Buffer.from(text) });
       const tar = new TarWriter();
