@@ -435,6 +435,10 @@ for (const who of identities()) {
         "escape-file": { link: outside },
         "tree/inner-link": { link: outside },
       });
+      const closing = createServer();
+      await new Promise<void>((resolve) => closing.listen(0, "127.0.0.1", resolve));
+      const closedPort = (closing.address() as { port: number }).port;
+      await new Promise<void>((resolve) => closing.close(() => resolve()));
       const cases: [string, RegExp][] = [
         ["FROM busybox\nFOO bar\n", /line 2: unknown instruction: FOO/],
         ["RUN true\n", /no build stage in current context \(RUN before the first FROM\)/],
@@ -464,6 +468,9 @@ for (const who of identities()) {
         ["FROM busybox\nHEALTHCHECK --interval=0.5ms CMD true\n", /line 2: HEALTHCHECK --interval=0\.5ms: Interval "interval" cannot be less than 1ms/],
         ["FROM busybox\nEXPOSE 8002-8000\n", /line 2: invalid port "8002-8000" in EXPOSE/],
         ["FROM 127.0.0.1:1/nothing:1\n", /line 1: unable to find image 127\.0\.0\.1:1\/nothing:1 locally/],
+        // The cause, not fetch's bare "fetch failed".
+        [`FROM busybox\nADD http://127.0.0.1:${closedPort}/x /x\n`, /^tsbox: line 2: ADD http:\/\/127\.0\.0\.1:\d+\/x: fetch failed: ECONNREFUSED$/m],
+        [`FROM busybox\nRUN true\n${"\0".repeat(5000)}\n`, /^tsbox: dockerfile parse error on line 3: unknown instruction: (\\x00){40}… \(5000 characters\)$/m],
       ];
       for (const [dockerfile, error] of cases) {
         const r = await build(["-t", "bad:1", "-f", "-", ctx], { stdin: dockerfile });
@@ -471,6 +478,12 @@ for (const who of identities()) {
         assert.match(r.stderr, error, dockerfile);
       }
       assert.doesNotMatch((await cli(["images"])).stdout, /^bad\s/m, "a failed build names nothing");
+      // -q hides the progress, not why a step failed: its output comes before the error.
+      const quiet = await build(["-q", "-f", "-", ctx], { stdin: "FROM busybox\nRUN echo before\nRUN echo some-output; echo err >&2; exit 2\n" });
+      assert.equal(quiet.code, 1);
+      assert.equal(quiet.stdout, "");
+      assert.deepEqual(quiet.stderr.split("\n").slice(0, 2).sort(), ["err", "some-output"], "the failing step's output, not the earlier step's");
+      assert.match(quiet.stderr, /\ntsbox: line 3: process .* exit code: 2\n$/);
       assert.equal((await cli(["ps", "-aq"])).stdout, "", "no step container is left");
       // A symlink inside a copied directory is copied as a link, never followed to the host.
       const ok = await build(["-t", "links", "-f", "-", ctx], { stdin: "FROM busybox\nCOPY tree /tree\n" });

@@ -198,7 +198,10 @@ async function download(url: string, ins: Instruction, dataDir: string, say: (te
     if (modified && !Number.isNaN(Date.parse(modified))) mtime = Math.floor(Date.parse(modified) / 1000);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    throw new BuildError(`line ${ins.line}: ADD ${url}: ${errorMessage(err)}`);
+    // fetch's own message is "fetch failed": the cause (ECONNREFUSED, ENOTFOUND, …) is what the user can act on.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = err instanceof TypeError && cause ? `${errorMessage(err)}: ${cause.code ?? cause.message}` : errorMessage(err);
+    throw new BuildError(`line ${ins.line}: ADD ${url}: ${why}`);
   }
   const name = posix.basename(new URL(url).pathname) || "index.html";
   return {

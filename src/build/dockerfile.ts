@@ -130,7 +130,11 @@ export function parseDockerfile(text: string): Dockerfile {
 function parseInstruction(text: string, line: number): Instruction {
   const m = /^(\S+)\s*([\s\S]*)$/.exec(text)!;
   const keyword = m[1]!.toUpperCase();
-  if (!KNOWN.has(keyword)) throw new BuildError(`dockerfile parse error on line ${line}: unknown instruction: ${m[1]}`);
+  if (!KNOWN.has(keyword)) {
+    // Capped: binary read as a Dockerfile (an empty tar is 10 KB of zeros) made one line of all of it.
+    const word = m[1]!.length > 40 ? `${m[1]!.slice(0, 40)}… (${m[1]!.length} characters)` : m[1];
+    throw new BuildError(`dockerfile parse error on line ${line}: unknown instruction: ${word}`);
+  }
   let rest = m[2]!;
   const flags = new Map<string, string>();
   const flagList: [string, string][] = [];

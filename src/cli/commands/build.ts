@@ -83,6 +83,12 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
   // `-`: stdin is the context as a tar archive, or a Dockerfile and no context (an empty directory stands for it).
   const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(await readStdin(), file) : undefined;
   const dockerfileFromStdin = !fromStdin && file === "-" ? (await readStdin()).toString("utf8") : undefined;
+  // -q: the running step's output is kept, and shown when the build fails (docker's error has the step's log).
+  let stepOutput = "";
+  const keep = (text: string) => {
+    if (/^\[\d+\/\d+\] /.test(text)) stepOutput = "";
+    else if (!text.startsWith("[warning]")) stepOutput = (stepOutput + text).slice(-64 * 1024);
+  };
   try {
     return await withInterrupt(ctx, "build", async (signal) => {
       const result = await rt.build({
@@ -98,7 +104,10 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
         noCache: flags.bools.has("no-cache"),
         pull: flags.bools.has("pull"),
         signal,
-        ...(quiet ? {} : { onOutput: (text: string) => void ctx.stderr.write(text) }),
+        onOutput: quiet ? keep : (text: string) => void ctx.stderr.write(text),
+      }).catch((err: unknown) => {
+        if (quiet && stepOutput !== "") ctx.stderr.write(stepOutput.endsWith("\n") ? stepOutput : `${stepOutput}\n`);
+        throw err;
       });
       const iidfile = lastValue(flags, "iidfile");
       if (iidfile !== undefined) writeFileSync(iidfile, result.id);
