@@ -218,6 +218,18 @@ for (const who of identities()) {
       await cli(["rmi", a, b, image]);
     });
 
+    it("COPY --from=${ARG} builds the stage the variable names; an empty name is refused as such", async () => {
+      const dockerfile = "ARG SRC=assets\nFROM busybox AS assets\nRUN echo asset > /asset\nFROM busybox\nARG SRC\nCOPY --from=${SRC} /asset /asset\n";
+      const r = await build(["-q", "-t", "from-arg", "-"], { stdin: dockerfile });
+      // Before: the stage was skipped as unused, then "stage assets has no files (FROM scratch with nothing added)".
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await cli(["run", "--rm", "from-arg", "cat", "/asset"])).stdout, "asset\n");
+      const empty = await build(["-q", "-"], { stdin: "FROM busybox AS assets\nFROM busybox\nCOPY --from=${NOPE} /asset /asset\n" });
+      assert.equal(empty.code, 1);
+      assert.match(empty.stderr, /^tsbox: line 3: COPY --from=\$\{NOPE\}: no stage or image found with that name \(it is empty\)$/m);
+      await cli(["rmi", "from-arg"]);
+    });
+
     it("takes unchanged steps from the cache, runs again what a changed file touches, and --no-cache runs everything", async () => {
       const ctx = context(who, "cached", {
         Dockerfile: "FROM busybox\nARG V=1\nCOPY data.txt /data.txt\nRUN cat /data.txt > /copy.txt\nCMD [\"cat\", \"/copy.txt\"]\n",

@@ -231,9 +231,26 @@ class Build {
       out.add(i);
       const s = this.stages[i]!;
       const base = splitWords(s.from.rest, this.globalArgs, this.file.escape, s.from.line)[0]!;
-      const refs = [base, ...s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from")).map((ins) => ins.flags.get("from")!)];
-      for (const ref of refs) {
-        const j = this.stageRef(ref, i);
+      // `--from=${SRC}`: as written and expanded with the global ARGs and --build-args (the stage's own ARG
+      // values are known only as it builds; a stage visited needlessly costs time, a stage missed fails the build).
+      const vars = new Map([...this.globalArgs, ...this.buildArgs]);
+      const refs: [string, boolean][] = [[base, true]];
+      for (const ins of s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from"))) {
+        const raw = ins.flags.get("from")!;
+        refs.push([raw, true]);
+        try {
+          refs.push([splitWords(raw, vars, this.file.escape, ins.line).join(" "), false]);
+        } catch {
+          // refused with its line when the stage builds
+        }
+      }
+      for (const [ref, asWritten] of refs) {
+        let j: number | undefined;
+        try {
+          j = this.stageRef(ref, i);
+        } catch (err) {
+          if (asWritten) throw err; // an expanded reference is checked when its stage builds
+        }
         if (j !== undefined) visit(j);
       }
     };
@@ -592,8 +609,10 @@ class Build {
     const from = flag("from");
     if (from !== undefined) {
       if (ins.keyword === "ADD") throw new BuildError(`line ${ins.line}: ADD does not take --from`);
+      if (from === "") throw new BuildError(`line ${ins.line}: COPY --from=${ins.flags.get("from")}: no stage or image found with that name (it is empty)`);
       const j = this.stageRef(from, stage.index);
-      const image = j !== undefined ? this.results.get(j)?.image : await this.baseImage(from, ins);
+      if (j !== undefined && !this.results.has(j)) throw new BuildError(`line ${ins.line}: COPY --from=${from}: stage ${from} was not built (its name came from a variable only this stage sets)`);
+      const image = j !== undefined ? this.results.get(j)!.image : await this.baseImage(from, ins);
       if (!image) throw new BuildError(`line ${ins.line}: stage ${from} has no files (FROM scratch with nothing added)`);
       for (const s of sources) if (/[*?[]/.test(s)) throw new BuildError(`line ${ins.line}: wildcards in COPY --from are not supported by tsbox build: ${s}`);
       // "following": the source's symlink is followed since stop 36; layers cached before hold zeros or a dangling link.
