@@ -522,6 +522,14 @@ for (const who of identities()) {
       const usage = await build([]);
       assert.equal(usage.code, 125);
       assert.match(usage.stderr, /requires exactly 1 argument/);
+      for (const [args, error] of [
+        [["-f", "-", "-"], /^tsbox: can't use stdin for both build context and dockerfile$/m],
+        [["--label", "=x", ctx], /^tsbox: invalid label "=x": empty name$/m],
+      ] as const) {
+        const r = await build([...args], { stdin: "FROM busybox\n" });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, error);
+      }
       // A context's Dockerfile or .dockerignore that leads out of it is not read (a parse error printed the
       // environment through /proc/self/environ); one that names a device is not read for ever; a link that stays
       // inside the context is followed.

@@ -68,9 +68,13 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
   const labels: Record<string, string> = {};
   for (const l of allValues(flags, "label")) {
     const eq = l.indexOf("=");
+    // docker's ValidateLabel: a label needs a name.
+    if (eq === 0 || l === "") throw new UsageError(`invalid label "${l}": empty name`);
     labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
   }
   const file = lastValue(flags, "file");
+  // docker's rule: stdin is read once, for one of them (`-f -` with `-` read the Dockerfile as the context archive).
+  if (path === "-" && file === "-") throw new UsageError("can't use stdin for both build context and dockerfile");
   if ((path === "-" || file === "-") && process.stdin.isTTY) throw new UsageError("nothing on stdin: redirect it (tsbox build - < Dockerfile, or a tar archive of the context)");
   const quiet = flags.bools.has("quiet") || progress === "quiet";
   const network = lastValue(flags, "network");
