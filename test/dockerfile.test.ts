@@ -62,6 +62,10 @@ describe("Dockerfile syntax", () => {
     assert.equal(expandWord("${UNSET:-${SET}/data}", vars), "val/data");
     assert.throws(() => splitWords("${UNSET:-${SET}", vars, "\\", 3), /line 3: missing '}'/);
     assert.throws(() => splitWords("${SET#x}", vars, "\\", 4), /line 4: bad substitution \$\{SET#x\}/);
+    // Without the colon only an unset variable takes the word; ? refuses one.
+    assert.deepEqual(splitWords("${EMPTY-d}. ${UNSET-d} ${EMPTY+a}. ${UNSET+a}. ${SET:?must} ${EMPTY?must}.", vars), [".", "d", "a.", ".", "val", "."]);
+    assert.throws(() => splitWords("${EMPTY:?must be set}", vars, "\\", 6), /line 6: EMPTY: must be set/);
+    assert.throws(() => splitWords("${UNSET?}", vars, "\\", 7), /line 7: UNSET: is not allowed to be unset/);
   });
 
   it("reads KEY=VALUE pairs with the values before the instruction, and ENV's old form", () => {

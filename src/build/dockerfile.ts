@@ -228,7 +228,8 @@ export function expandWord(text: string, vars: ReadonlyMap<string, string>, esca
 
 /**
  * Expands the variable at text[i] (a `$`); returns the index of its last character. The word of
- * `${VAR:-word}` / `${VAR:+word}` is read as docker's lexer reads it: up to its own `}`, its own `$VAR`s
+ * `${VAR:-word}` / `${VAR:+word}` / `${VAR:?message}` (and their forms without `:`, for an unset VAR only) is read
+ * as docker's lexer reads it: up to its own `}`, its own `$VAR`s
  * and `${…}`s expanded (`${A:-${B}x}`), the escape character quoting the next one.
  */
 function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number, escape = "\\"): number {
@@ -247,14 +248,16 @@ function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit
     emit(vars.get(name) ?? "");
     return j;
   }
-  const op = text[j] === ":" ? text[j + 1] : undefined;
-  if (name === undefined || (op !== "-" && op !== "+")) {
+  // `:-` `:+` `:?` treat an empty value as unset; `-` `+` `?` only an unset one (BuildKit's lexer).
+  const colon = text[j] === ":";
+  const op = text[colon ? j + 1 : j];
+  if (name === undefined || (op !== "-" && op !== "+" && op !== "?")) {
     const close = text.indexOf("}", i + 2);
     if (close < 0) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
     throw new BuildError(`dockerfile parse error on line ${line}: bad substitution \${${text.slice(i + 2, close)}}`);
   }
   let word = "";
-  for (j += 2; j < text.length && text[j] !== "}"; j++) {
+  for (j += colon ? 2 : 1; j < text.length && text[j] !== "}"; j++) {
     const c = text[j]!;
     if (c === escape && j + 1 < text.length) word += text[++j];
     else if (c === "$") j = expand(text, j, vars, (s) => (word += s), line, escape);
@@ -262,7 +265,9 @@ function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit
   }
   if (j >= text.length) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
   const value = vars.get(name);
-  emit(op === "-" ? (value ? value : word) : value ? word : "");
+  const set = value !== undefined && (!colon || value !== "");
+  if (op === "?" && !set) throw new BuildError(`dockerfile parse error on line ${line}: ${name}: ${word || "is not allowed to be unset"}`);
+  emit(op === "-" ? (set ? value! : word) : op === "+" ? (set ? word : "") : (value ?? ""));
   return j;
 }
 
