@@ -25,7 +25,7 @@ Options:
       --network STRING    The network of RUN instructions (default, none, host, or a network's name)
       --no-cache          Run every step again instead of taking earlier builds' results
       --pull              Pull every FROM image, even one the store has
-  -q, --quiet             Print only the image ID (on stdout), no progress
+  -q, --quiet             Only the image ID (on stdout); a failed step's output still shows
   -t, --tag LIST          Name (and tag) the image: NAME[:TAG]
       --target STRING     Build this stage (default the last)
       --platform STRING   The image's platform: only this runtime's
