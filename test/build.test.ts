@@ -151,7 +151,7 @@ for (const who of identities()) {
       assert.equal(run.stdout, ["hi from prod", "a.js", "lib", "notes/one.txt notes/owned.txt notes/two.txt", `${id}:${id}`, String(id), "no-ls", "no-key", "."].join("\n") + "\n");
       assert.equal(await layerOwner(who, "app:1", "home/owned.txt"), `${id}/${id}`);
       const info = await cli(["inspect", "-f", "{{.Config.WorkingDir}}|{{.Config.User}}|{{json .Config.Entrypoint}}|{{index .Config.Labels \"org.example.stage\"}}|{{index .Config.Labels \"org.example.two words\"}}|{{json .Config.ExposedPorts}}|{{len .RootFS.Layers}}", "app:latest"]);
-      assert.equal(info.stdout.trim(), `/app|${id}|["/bin/sh","-c"]|final|a value|{"53/udp":{},"8080/tcp":{}}|4`);
+      assert.equal(info.stdout.trim(), `/app|${id}|["/bin/sh","-c"]|final|a value|{"53/udp":{},"8080/tcp":{}}|5`);
       // Both names are the same image; its history names every step, newest first.
       assert.equal((await cli(["inspect", "-f", "{{.Id}}", "app:1"])).stdout, (await cli(["inspect", "-f", "{{.Id}}", "app:latest"])).stdout);
       const history = (await cli(["history", "--no-trunc", "--format", "{{.ID}}|{{.CreatedBy}}", "app:1"])).stdout.trim().split("\n");
@@ -162,6 +162,72 @@ for (const who of identities()) {
       const names = (await cli(["images", "--format", "{{.Repository}}:{{.Tag}}"])).stdout.trim().split("\n").sort();
       assert.deepEqual(names, ["app:1", "app:latest", "busybox:latest"]);
       await cli(["rmi", "app:1", "app:latest"]);
+    });
+
+    it("WORKDIR makes its directory as BuildKit does (mkdir -p, 0755, owned by USER), so USER can write in it; COPY keeps that owner", async () => {
+      const ctx = context(who, "workdir", {
+        Dockerfile: [
+          "FROM busybox",
+          `RUN echo "node:x:${id}:${id}::/home/node:/bin/sh" >> /etc/passwd && echo "node:x:${id}:" >> /etc/group && mkdir -p /home/node && chown node:node /home/node`,
+          "USER node",
+          "WORKDIR /home/node/app",
+          "RUN touch x",
+          "COPY f.txt .",
+          "WORKDIR /made/by/workdir",
+          "WORKDIR /tmp",
+          "USER root",
+          "WORKDIR /rootdir",
+          "",
+        ].join("\n"),
+        "f.txt": "f",
+      });
+      const r = await build(["-q", "-t", "workdir", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      const stat = "stat -c '%n %u:%g %a' /home/node/app /home/node/app/x /home/node/app/f.txt /made /made/by/workdir /tmp /rootdir";
+      assert.equal((await cli(["run", "--rm", "workdir", "sh", "-c", stat])).stdout, [
+        `/home/node/app ${id}:${id} 755`,
+        `/home/node/app/x ${id}:${id} 644`,
+        "/home/node/app/f.txt 0:0 644",
+        `/made ${id}:${id} 755`,
+        `/made/by/workdir ${id}:${id} 755`,
+        "/tmp 0:0 1777",
+        "/rootdir 0:0 755",
+        "",
+      ].join("\n"), "an existing directory (/tmp) is left as it is");
+      const history = (await cli(["history", "--no-trunc", "--format", "{{.CreatedBy}}|{{.Size}}", "workdir"])).stdout;
+      assert.match(history, /^WORKDIR \/home\/node\/app\|/m);
+      assert.match((await build(["-t", "workdir", ctx])).stderr, /WORKDIR \/home\/node\/app \(cached\)/);
+      await cli(["rmi", "workdir"]);
+    });
+
+    it("HEALTHCHECK's flags are part of the cache key and the history; EXPOSE ranges and VOLUME's JSON form are docker's", async () => {
+      const hc = async (flags: string) => {
+        const r = await build(["-q", "-"], { stdin: `FROM busybox\nHEALTHCHECK ${flags} CMD true\n` });
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.trim();
+      };
+      const a = await hc("--interval=30s");
+      const b = await hc("--interval=5s --retries=2");
+      assert.notEqual(a, b, "a changed --interval is a new image");
+      assert.equal((await cli(["inspect", "-f", "{{json .Config.Healthcheck}}", b])).stdout.trim(), '{"Test":["CMD-SHELL","true"],"Interval":5000000000,"Retries":2}');
+      assert.match((await cli(["history", "--no-trunc", "--format", "{{.CreatedBy}}", b])).stdout, /^HEALTHCHECK --interval=5s --retries=2 CMD true$/m);
+      const r = await build(["-q", "-"], { stdin: 'FROM busybox\nENV DATA=/var/data\nVOLUME ["${DATA}", "/static"]\nEXPOSE 8000-8002 53/UDP 9000\n' });
+      assert.equal(r.code, 0, r.stderr);
+      const image = r.stdout.trim();
+      assert.equal((await cli(["inspect", "-f", "{{json .Config.Volumes}}|{{json .Config.ExposedPorts}}", image])).stdout.trim(), '{"/static":{},"/var/data":{}}|{"53/udp":{},"8000/tcp":{},"8001/tcp":{},"8002/tcp":{},"9000/tcp":{}}');
+      await cli(["rmi", a, b, image]);
+    });
+
+    it("COPY --from=${ARG} builds the stage the variable names; an empty name is refused as such", async () => {
+      const dockerfile = "ARG SRC=assets\nFROM busybox AS assets\nRUN echo asset > /asset\nFROM busybox\nARG SRC\nCOPY --from=${SRC} /asset /asset\n";
+      const r = await build(["-q", "-t", "from-arg", "-"], { stdin: dockerfile });
+      // Before: the stage was skipped as unused, then "stage assets has no files (FROM scratch with nothing added)".
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await cli(["run", "--rm", "from-arg", "cat", "/asset"])).stdout, "asset\n");
+      const empty = await build(["-q", "-"], { stdin: "FROM busybox AS assets\nFROM busybox\nCOPY --from=${NOPE} /asset /asset\n" });
+      assert.equal(empty.code, 1);
+      assert.match(empty.stderr, /^tsbox: line 3: COPY --from=\$\{NOPE\}: no stage or image found with that name \(it is empty\)$/m);
+      await cli(["rmi", "from-arg"]);
     });
 
     it("takes unchanged steps from the cache, runs again what a changed file touches, and --no-cache runs everything", async () => {
@@ -254,6 +320,30 @@ for (const who of identities()) {
       } finally {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+    it("ADD unpacks local tar archives compressed with gzip, bzip2, xz or zstd, and v7 tars; a gzip'd file that is no tar is copied", async () => {
+      const ctx = context(who, "add-kinds", { "dir/f": "hi\n", "plain.txt": "plain\n" });
+      const sh = (script: string) => execFileSync("sh", ["-c", script], { cwd: ctx });
+      sh("T='tar --owner=0 --group=0 --numeric-owner' && $T -cJf a.txz dir && $T -cjf a.tbz dir && $T -cf - dir | zstd -q > a.tzst && $T --format=v7 -cf v7.tar dir && gzip -c plain.txt > plain.gz && chown -R " + `${who.uid}:${who.gid} .`);
+      writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nADD a.txz /xz/\nADD a.tbz /bz/\nADD a.tzst /zst/\nADD v7.tar /v7/\nADD plain.gz /gz/\n");
+      const r = await build(["-q", "-t", "add-kinds", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      // Before: the xz, bzip2 and zstd archives were copied as files, and the gzip'd text failed the build ("truncated tar archive").
+      assert.equal((await cli(["run", "--rm", "add-kinds", "sh", "-c", "cat /xz/dir/f /bz/dir/f /zst/dir/f /v7/dir/f; zcat /gz/plain.gz"])).stdout, "hi\nhi\nhi\nhi\nplain\n");
+      await cli(["rmi", "add-kinds"]);
+      if (who.name === "root") {
+        // Without the xz tool the archive cannot be read: a clear error, not a silent copy of the compressed file.
+        const bin = join(who.scratch, "no-xz-bin");
+        mkdirSync(bin, { recursive: true });
+        for (const dir of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+          for (const name of existsSync(dir) ? readdirSync(dir) : []) if (name !== "xz" && !existsSync(join(bin, name))) symlinkSync(join(dir, name), join(bin, name));
+        }
+        const refused = await build(["--no-cache", "-f", "-", ctx], { stdin: "FROM busybox\nADD a.txz /xz/\n", env: { PATH: bin } });
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.match(refused.stderr, /^tsbox: line 2: ADD a\.txz: unpacking xz-compressed archives needs the xz tool, which is not installed: install xz-utils/m);
+        rmSync(bin, { recursive: true, force: true });
       }
     });
 
@@ -357,6 +447,10 @@ for (const who of identities()) {
         "escape-file": { link: outside },
         "tree/inner-link": { link: outside },
       });
+      const closing = createServer();
+      await new Promise<void>((resolve) => closing.listen(0, "127.0.0.1", resolve));
+      const closedPort = (closing.address() as { port: number }).port;
+      await new Promise<void>((resolve) => closing.close(() => resolve()));
       const cases: [string, RegExp][] = [
         ["FROM busybox\nFOO bar\n", /line 2: unknown instruction: FOO/],
         ["RUN true\n", /no build stage in current context \(RUN before the first FROM\)/],
@@ -379,7 +473,16 @@ for (const who of identities()) {
         ["FROM busybox\nRUN <<EOF\ntrue\n", /line 2: unterminated heredoc/],
         ["FROM scratch\nRUN true\n", /RUN has nothing to run/],
         ["FROM busybox\nENV\n", /ENV requires at least one argument/],
+        // Refused at build as docker does, not stored to break every run of the image.
+        ["FROM busybox\nSTOPSIGNAL SIGFOO\n", /^tsbox: line 2: Invalid signal: SIGFOO$/m],
+        ["FROM busybox\nHEALTHCHECK --retries=abc CMD true\n", /line 2: HEALTHCHECK --retries=abc: expected a whole number/],
+        ["FROM busybox\nHEALTHCHECK --retries=-1 CMD true\n", /line 2: HEALTHCHECK --retries cannot be negative \(-1\)/],
+        ["FROM busybox\nHEALTHCHECK --interval=0.5ms CMD true\n", /line 2: HEALTHCHECK --interval=0\.5ms: Interval "interval" cannot be less than 1ms/],
+        ["FROM busybox\nEXPOSE 8002-8000\n", /line 2: invalid port "8002-8000" in EXPOSE/],
         ["FROM 127.0.0.1:1/nothing:1\n", /line 1: unable to find image 127\.0\.0\.1:1\/nothing:1 locally/],
+        // The cause, not fetch's bare "fetch failed".
+        [`FROM busybox\nADD http://127.0.0.1:${closedPort}/x /x\n`, /^tsbox: line 2: ADD http:\/\/127\.0\.0\.1:\d+\/x: fetch failed: ECONNREFUSED$/m],
+        [`FROM busybox\nRUN true\n${"\0".repeat(5000)}\n`, /^tsbox: dockerfile parse error on line 3: unknown instruction: (\\x00){40}… \(5000 characters\)$/m],
       ];
       for (const [dockerfile, error] of cases) {
         const r = await build(["-t", "bad:1", "-f", "-", ctx], { stdin: dockerfile });
@@ -387,6 +490,12 @@ for (const who of identities()) {
         assert.match(r.stderr, error, dockerfile);
       }
       assert.doesNotMatch((await cli(["images"])).stdout, /^bad\s/m, "a failed build names nothing");
+      // -q hides the progress, not why a step failed: its output comes before the error.
+      const quiet = await build(["-q", "-f", "-", ctx], { stdin: "FROM busybox\nRUN echo before\nRUN echo some-output; echo err >&2; exit 2\n" });
+      assert.equal(quiet.code, 1);
+      assert.equal(quiet.stdout, "");
+      assert.deepEqual(quiet.stderr.split("\n").slice(0, 2).sort(), ["err", "some-output"], "the failing step's output, not the earlier step's");
+      assert.match(quiet.stderr, /\ntsbox: line 3: process .* exit code: 2\n$/);
       assert.equal((await cli(["ps", "-aq"])).stdout, "", "no step container is left");
       // A symlink inside a copied directory is copied as a link, never followed to the host.
       const ok = await build(["-t", "links", "-f", "-", ctx], { stdin: "FROM busybox\nCOPY tree /tree\n" });
@@ -413,6 +522,14 @@ for (const who of identities()) {
       const usage = await build([]);
       assert.equal(usage.code, 125);
       assert.match(usage.stderr, /requires exactly 1 argument/);
+      for (const [args, error] of [
+        [["-f", "-", "-"], /^tsbox: can't use stdin for both build context and dockerfile$/m],
+        [["--label", "=x", ctx], /^tsbox: invalid label "=x": empty name$/m],
+      ] as const) {
+        const r = await build([...args], { stdin: "FROM busybox\n" });
+        assert.equal(r.code, 125, r.stderr);
+        assert.match(r.stderr, error);
+      }
       // A context's Dockerfile or .dockerignore that leads out of it is not read (a parse error printed the
       // environment through /proc/self/environ); one that names a device is not read for ever; a link that stays
       // inside the context is followed.

@@ -7,7 +7,8 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, lstatSync, readlinkSync, statSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, lstatSync, readlinkSync, statSync, statfsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -322,6 +323,42 @@ for (const who of identities()) {
       const st = statSync(out("sparse"));
       assert.equal(st.size, 2 ** 31 + 2);
       assert.ok(st.blocks * 512 < 1 << 20, `2 GiB apparent, ${st.blocks} blocks`);
+    });
+
+    it("a full disk while a new layer's blob is written (commit, build, import) is one clear line, and a failed build leaves no step container", async () => {
+      const mnt = out("full-data");
+      mkdirSync(mnt, { recursive: true });
+      execFileSync("mount", ["-t", "tmpfs", "-o", `size=12m,uid=${who.uid},gid=${who.gid}`, "tmpfs", mnt]);
+      const env = { TSBOX_DATA_DIR: join(mnt, "data") };
+      // Random bytes, 60% of what is free: the container's layer fits, its compressed copy does not.
+      const free = () => Math.floor(statfsSync(mnt).bavail * statfsSync(mnt).bsize * 0.6);
+      const clear = (r: CliResult) => {
+        assert.notEqual(r.code, 0, r.stderr);
+        // Before: an unhandled rejection, Node's stack trace ("at async OciLayout.writeBlob"), exit 1.
+        assert.match(r.stderr, /^tsbox: no space left on device while writing a layer into .*\/data \(the file system of .* is full: free space \(tsbox system prune\)/m);
+        assert.doesNotMatch(r.stderr, /^\s+at |node:internal/m);
+      };
+      try {
+        assert.equal((await tsbox(who, ["run", "--rm", "busybox", "true"], { env })).code, 0);
+        const ran = await tsbox(who, ["run", "--name", "filled", "busybox", "sh", "-c", `head -c ${free()} /dev/urandom > /big`], { env });
+        assert.equal(ran.code, 0, ran.stderr);
+        clear(await tsbox(who, ["commit", "filled", "full:1"], { env }));
+        assert.equal((await tsbox(who, ["rm", "filled"], { env })).code, 0);
+        const built = await tsbox(who, ["build", "-t", "full:2", "-"], { env, stdin: `FROM busybox\nRUN head -c ${free()} /dev/urandom > /big\n`, timeoutMs: 120_000 });
+        clear(built);
+        assert.equal((await tsbox(who, ["ps", "-aq"], { env })).stdout, "", "the failed step's container is removed");
+        const archive = join(mnt, "random.tar");
+        writeFileSync(archive, tar([{ path: "r", type: "file", mode: 0o644, mtime: 0, data: randomBytes(free()) }]));
+        chownSync(archive, who.uid, who.gid);
+        clear(await tsbox(who, ["import", archive, "full:3"], { env }));
+        rmSync(archive);
+        assert.equal((await tsbox(who, ["images", "-q", "--filter", "reference=full"], { env })).stdout, "");
+        assert.deepEqual(readdirSync(join(mnt, "data")).filter((n) => n.startsWith(".blob-")), [], "no blob temp file is left");
+        assert.equal((await tsbox(who, ["system", "prune", "-a", "-f"], { env })).code, 0);
+      } finally {
+        execFileSync("umount", [mnt]);
+        rmSync(mnt, { recursive: true, force: true });
+      }
     });
 
     if (who.name === "root") {

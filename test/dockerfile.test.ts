@@ -56,6 +56,18 @@ describe("Dockerfile syntax", () => {
     assert.throws(() => splitWords("${A", vars, "\\", 5), /line 5: missing '}'/);
   });
 
+  it("expands the word of ${VAR:-word} and ${VAR:+word} as docker's lexer does: its own variables, nested braces matched", () => {
+    const vars = new Map([["SET", "val"], ["EMPTY", ""]]);
+    assert.deepEqual(splitWords("${UNSET:-$SET} ${UNSET:-${SET}x} ${SET:+<${SET}>} ${UNSET:-${EMPTY:-${SET:+deep}}}y ${UNSET:-a\\}b}", vars), ["val", "valx", "<val>", "deepy", "a}b"]);
+    assert.equal(expandWord("${UNSET:-${SET}/data}", vars), "val/data");
+    assert.throws(() => splitWords("${UNSET:-${SET}", vars, "\\", 3), /line 3: missing '}'/);
+    assert.throws(() => splitWords("${SET#x}", vars, "\\", 4), /line 4: bad substitution \$\{SET#x\}/);
+    // Without the colon only an unset variable takes the word; ? refuses one.
+    assert.deepEqual(splitWords("${EMPTY-d}. ${UNSET-d} ${EMPTY+a}. ${UNSET+a}. ${SET:?must} ${EMPTY?must}.", vars), [".", "d", "a.", ".", "val", "."]);
+    assert.throws(() => splitWords("${EMPTY:?must be set}", vars, "\\", 6), /line 6: EMPTY: must be set/);
+    assert.throws(() => splitWords("${UNSET?}", vars, "\\", 7), /line 7: UNSET: is not allowed to be unset/);
+  });
+
   it("reads KEY=VALUE pairs with the values before the instruction, and ENV's old form", () => {
     const [env] = parseDockerfile('ENV A=1 B="two words" C=$A').instructions;
     assert.deepEqual(keyValuePairs(env!, new Map([["A", "old"]]), "\\", true), [["A", "1"], ["B", "two words"], ["C", "old"]]);

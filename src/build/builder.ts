@@ -21,6 +21,7 @@ import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePa
 import { copyStep, type CopyRequest } from "./copy-step.js";
 import { runStep } from "./run-step.js";
 import { parseDuration } from "../containers/healthcheck.js";
+import { parseSignal } from "../containers/signals.js";
 import { type RunMounts, runMounts } from "./run-mounts.js";
 import { snapshotBinds } from "./bind-snapshot.js";
 import { errorMessage } from "../errors.js";
@@ -230,9 +231,26 @@ class Build {
       out.add(i);
       const s = this.stages[i]!;
       const base = splitWords(s.from.rest, this.globalArgs, this.file.escape, s.from.line)[0]!;
-      const refs = [base, ...s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from")).map((ins) => ins.flags.get("from")!)];
-      for (const ref of refs) {
-        const j = this.stageRef(ref, i);
+      // `--from=${SRC}`: as written and expanded with the global ARGs and --build-args (the stage's own ARG
+      // values are known only as it builds; a stage visited needlessly costs time, a stage missed fails the build).
+      const vars = new Map([...this.globalArgs, ...this.buildArgs]);
+      const refs: [string, boolean][] = [[base, true]];
+      for (const ins of s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from"))) {
+        const raw = ins.flags.get("from")!;
+        refs.push([raw, true]);
+        try {
+          refs.push([splitWords(raw, vars, this.file.escape, ins.line).join(" "), false]);
+        } catch {
+          // refused with its line when the stage builds
+        }
+      }
+      for (const [ref, asWritten] of refs) {
+        let j: number | undefined;
+        try {
+          j = this.stageRef(ref, i);
+        } catch (err) {
+          if (asWritten) throw err; // an expanded reference is checked when its stage builds
+        }
         if (j !== undefined) visit(j);
       }
     };
@@ -408,7 +426,14 @@ class Build {
         const w = words();
         if (w.length !== 1) throw new BuildError(`dockerfile parse error on line ${ins.line}: WORKDIR requires exactly one argument`);
         config.WorkingDir = posix.resolve(config.WorkingDir || "/", w[0]!);
-        return meta(`WORKDIR ${config.WorkingDir}`);
+        if (config.WorkingDir === "/") return meta(`WORKDIR ${config.WorkingDir}`);
+        // BuildKit's mkdir -p (0755, owned by USER): a layer, so that USER can write in its WORKDIR and a COPY keeps the owner.
+        const request: CopyRequest = {
+          ins, kind: "context", sources: [], dest: config.WorkingDir, destIsDir: true, createdBy: `WORKDIR ${config.WorkingDir}`,
+          ...(config.User ? { chown: config.User, chownOf: "USER" } : {}),
+          cacheKey: `${config.WorkingDir} ${config.User ?? ""}`,
+        };
+        return this.layerStep(stage, ins, shown, `WORKDIR ${request.cacheKey}`, (annotations) => copyStep(this.rt, stage, request, annotations, this.say));
       }
       case "USER": {
         const w = words();
@@ -419,28 +444,39 @@ class Build {
       case "EXPOSE": {
         const ports = { ...(config.ExposedPorts ?? {}) };
         for (const p of words()) {
-          if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(p)) throw new BuildError(`line ${ins.line}: invalid port "${p}" in EXPOSE`);
-          ports[p.includes("/") ? p.toLowerCase() : `${p}/tcp`] = {};
+          const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
+          const [first, last] = [Number(m?.[1]), Number(m?.[2] ?? m?.[1])];
+          if (!m || last < first || last > 65535) throw new BuildError(`line ${ins.line}: invalid port "${p}" in EXPOSE`);
+          // docker's nat.ParsePortSpecs: a range is each of its ports, the protocol lower case.
+          for (let port = first; port <= last; port++) ports[`${port}/${(m[3] ?? "tcp").toLowerCase()}`] = {};
         }
         // Sorted, as docker's (a Go map) comes out.
         config.ExposedPorts = Object.fromEntries(Object.entries(ports).sort(([a], [b]) => compareText(a, b)));
         return meta(`EXPOSE ${words().join(" ")}`);
       }
       case "VOLUME": {
-        const paths = ins.json ?? words();
+        const paths = ins.json ? ins.json.map((w) => expandWord(w, vars, this.file.escape, ins.line)) : words();
         if (paths.length === 0 || paths.some((p) => p === "")) throw new BuildError(`dockerfile parse error on line ${ins.line}: VOLUME specified can not be an empty string`);
-        config.Volumes = { ...(config.Volumes ?? {}), ...Object.fromEntries(paths.map((p) => [p, {}])) };
+        // Sorted, as docker's (a Go map) comes out.
+        config.Volumes = Object.fromEntries(Object.entries({ ...(config.Volumes ?? {}), ...Object.fromEntries(paths.map((p) => [p, {}])) }).sort(([a], [b]) => compareText(a, b)));
         return meta(`VOLUME ${JSON.stringify(paths)}`);
       }
       case "STOPSIGNAL": {
         const w = words();
         if (w.length !== 1) throw new BuildError(`dockerfile parse error on line ${ins.line}: STOPSIGNAL requires exactly one argument`);
+        // docker refuses an unknown signal here, not at every run of the image.
+        try {
+          parseSignal(w[0]!);
+        } catch {
+          throw new BuildError(`line ${ins.line}: Invalid signal: ${w[0]}`);
+        }
         config.StopSignal = w[0]!;
         return meta(`STOPSIGNAL ${w[0]}`);
       }
       case "HEALTHCHECK":
         config.Healthcheck = this.healthcheck(ins);
-        return meta(`HEALTHCHECK ${ins.rest}`);
+        // With its flags: a changed --interval is a changed image (the cache key) and shows in the history.
+        return meta(ins.text);
       case "ONBUILD": {
         const trigger = ins.rest.trim();
         const kw = trigger.split(/\s+/)[0]!.toUpperCase();
@@ -525,11 +561,15 @@ class Build {
     const seconds = (flag: string) => {
       const v = ins.flags.get(flag);
       if (v === undefined) return undefined;
+      let ns: number;
       try {
-        return parseDuration(v, `--${flag}`);
+        ns = parseDuration(v, `--${flag}`);
       } catch {
         throw new BuildError(`line ${ins.line}: HEALTHCHECK --${flag}=${v}: expected a duration such as 30s`);
       }
+      // docker's parseOptInterval: 0 is the default, anything else at least 1ms.
+      if (ns !== 0 && ns < 1e6) throw new BuildError(`line ${ins.line}: HEALTHCHECK --${flag}=${v}: Interval "${flag}" cannot be less than 1ms`);
+      return ns;
     };
     const out: Record<string, unknown> = { Test: test };
     for (const [flag, field] of [["interval", "Interval"], ["timeout", "Timeout"], ["start-period", "StartPeriod"], ["start-interval", "StartInterval"]] as const) {
@@ -537,7 +577,11 @@ class Build {
       if (ns !== undefined) out[field] = ns;
     }
     const retries = ins.flags.get("retries");
-    if (retries !== undefined) out.Retries = Number(retries);
+    if (retries !== undefined) {
+      if (!/^[+-]?\d+$/.test(retries) || Math.abs(Number(retries)) > 2 ** 31 - 1) throw new BuildError(`line ${ins.line}: HEALTHCHECK --retries=${retries}: expected a whole number`);
+      if (Number(retries) < 0) throw new BuildError(`line ${ins.line}: HEALTHCHECK --retries cannot be negative (${Number(retries)})`);
+      out.Retries = Number(retries);
+    }
     return out;
   }
 
@@ -565,8 +609,10 @@ class Build {
     const from = flag("from");
     if (from !== undefined) {
       if (ins.keyword === "ADD") throw new BuildError(`line ${ins.line}: ADD does not take --from`);
+      if (from === "") throw new BuildError(`line ${ins.line}: COPY --from=${ins.flags.get("from")}: no stage or image found with that name (it is empty)`);
       const j = this.stageRef(from, stage.index);
-      const image = j !== undefined ? this.results.get(j)?.image : await this.baseImage(from, ins);
+      if (j !== undefined && !this.results.has(j)) throw new BuildError(`line ${ins.line}: COPY --from=${from}: stage ${from} was not built (its name came from a variable only this stage sets)`);
+      const image = j !== undefined ? this.results.get(j)!.image : await this.baseImage(from, ins);
       if (!image) throw new BuildError(`line ${ins.line}: stage ${from} has no files (FROM scratch with nothing added)`);
       for (const s of sources) if (/[*?[]/.test(s)) throw new BuildError(`line ${ins.line}: wildcards in COPY --from are not supported by tsbox build: ${s}`);
       // "following": the source's symlink is followed since stop 36; layers cached before hold zeros or a dangling link.

@@ -8,6 +8,7 @@
  * one source needs a destination ending in `/`; missing directories are
  * made; everything belongs to root unless `--chown` says otherwise.
  */
+import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { join, posix } from "node:path";
@@ -37,7 +38,11 @@ interface CopyBase {
   /** The destination was written as a directory (a trailing `/`, or `.`). */
   destIsDir: boolean;
   chown?: string;
+  /** What gave `chown` in errors: `--chown` (default) or WORKDIR's `USER`. */
+  chownOf?: "USER";
   chmod?: number;
+  /** The history entry (default the instruction as written). */
+  createdBy?: string;
   /** What, besides the chain so far, decides the step's result. */
   cacheKey: string;
 }
@@ -71,7 +76,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
   };
   try {
     const files = stage.image ? await container(stage.image.configDigest) : undefined;
-    const owner = req.chown !== undefined ? await lookupOwner(rt, stage, req.chown, req.ins.line) : { uid: 0, gid: 0 };
+    const owner = req.chown !== undefined ? await lookupOwner(rt, stage, req.chown, req.ins.line, req.chownOf) : { uid: 0, gid: 0 };
     units = await unitsOf(req, (image) => container(image), rt.dataDir, say);
     if (units.length > 1 && !req.destIsDir) throw new BuildError(`line ${req.ins.line}: when using ${req.ins.keyword} with more than one source file, the destination must be a directory and end with a /`);
     const destStat: PathStat = files ? await files.stat(req.dest) : { exists: false };
@@ -92,6 +97,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       base = posix.dirname(base);
     }
     const rel = (p: string) => posix.relative(base, p);
+    const createdBy = req.createdBy ?? `${req.ins.text} # tsbox build`;
     const produce = async (out: Writable) => {
       const now = Math.floor(Date.now() / 1000);
       for (const dir of missing) await writeTarEntry(out, entry(rel(dir) + "/", "directory", 0o755, owner, now));
@@ -107,7 +113,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       }
       await writeTarEnd(out);
     };
-    if (!files) return await storeLayerStep(rt, stage, async (tar) => produce(tar), `${req.ins.text} # tsbox build`, annotations);
+    if (!files) return await storeLayerStep(rt, stage, async (tar) => produce(tar), createdBy, annotations);
     const stream = new PassThrough({ highWaterMark: 256 * 1024 });
     const producing = produce(stream).then(
       () => stream.end(),
@@ -117,7 +123,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       },
     );
     await Promise.all([copyToContainer(files, "-", base, stream, { archive: true }), producing]);
-    return await commitStep(rt, stage, containers[0]!, `${req.ins.text} # tsbox build`, annotations);
+    return await commitStep(rt, stage, containers[0]!, createdBy, annotations);
   } finally {
     for (const id of containers) await rt.removeContainer(id, { force: true, volumes: true }).catch(() => {});
     for (const u of units) await u.dispose?.().catch(() => {});
@@ -154,7 +160,8 @@ async function unitsOf(req: CopyRequest, container: (image: string) => Promise<C
       return units;
     default:
       for (const s of req.sources) {
-        if (!s.isDir && req.kind === "add" && (await archiveKind(s.items[0]!.path)) !== undefined) units.push(archiveUnit(s, req.ins));
+        const kind = !s.isDir && req.kind === "add" ? await archiveKind(s.items[0]!.path, req.ins, s.shown) : undefined;
+        if (kind !== undefined) units.push(archiveUnit(s, kind, req.ins));
         else units.push({ isDir: s.isDir, name: posix.basename(s.rel), entries: () => contextEntries(s) });
       }
       for (const doc of req.heredocs ?? []) units.push(fileUnit(doc.name, Buffer.from(doc.content), 0o644, Math.floor(Date.now() / 1000)));
@@ -191,7 +198,10 @@ async function download(url: string, ins: Instruction, dataDir: string, say: (te
     if (modified && !Number.isNaN(Date.parse(modified))) mtime = Math.floor(Date.parse(modified) / 1000);
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
-    throw new BuildError(`line ${ins.line}: ADD ${url}: ${errorMessage(err)}`);
+    // fetch's own message is "fetch failed": the cause (ECONNREFUSED, ENOTFOUND, …) is what the user can act on.
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    const why = err instanceof TypeError && cause ? `${errorMessage(err)}: ${cause.code ?? cause.message}` : errorMessage(err);
+    throw new BuildError(`line ${ins.line}: ADD ${url}: ${why}`);
   }
   const name = posix.basename(new URL(url).pathname) || "index.html";
   return {
@@ -250,21 +260,96 @@ async function* imageEntries(files: ContainerFiles, path: string, isDir: boolean
   }
 }
 
-/** A local tar archive (plain or gzip) ADD unpacks instead of copying; undefined: not an archive. */
-async function archiveKind(path: string): Promise<"tar" | "gzip" | undefined> {
+/** How a local archive is compressed: docker's ADD unpacks a tar plain or in any of these. */
+type ArchiveCompression = "none" | "gzip" | "bzip2" | "xz" | "zstd";
+
+/** The tools that decompress what node:zlib (Node 20) cannot, as docker's own xz. */
+const TOOLS: Record<"bzip2" | "xz" | "zstd", { command: string; args: string[]; package: string }> = {
+  bzip2: { command: "bzip2", args: ["-d", "-c", "-q"], package: "bzip2" },
+  xz: { command: "xz", args: ["-d", "-c", "-q"], package: "xz-utils" },
+  zstd: { command: "zstd", args: ["-d", "-c", "-q", "--no-progress"], package: "zstd" },
+};
+
+function compressionOf(head: Buffer): ArchiveCompression {
+  const kind = detectCompression(head);
+  if (kind !== "none") return kind;
+  if (head.length >= 4 && head.subarray(0, 3).toString("latin1") === "BZh" && head[3]! >= 0x31 && head[3]! <= 0x39) return "bzip2";
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return "xz";
+  return "none";
+}
+
+/** The file's bytes, decompressed; a missing tool is a clear error (the archive cannot be told from a file without it). */
+async function* decompressed(path: string, kind: ArchiveCompression, ins: Instruction, shown: string): AsyncGenerator<Buffer> {
+  if (kind === "none") return yield* createReadStream(path);
+  if (kind === "gzip") {
+    const raw = createReadStream(path);
+    try {
+      return yield* raw.pipe(createGunzip());
+    } finally {
+      raw.destroy(); // a reader that stopped early (archiveKind's first block) leaves no open file
+    }
+  }
+  const tool = TOOLS[kind];
+  const child = spawn(tool.command, [...tool.args, path], { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve(code));
+  });
+  exited.catch(() => {});
+  try {
+    for await (const chunk of child.stdout) yield chunk as Buffer;
+    const code = await exited;
+    if (code !== 0) throw new Error(`${tool.command}: ${stderr.trim().split("\n").pop() || `exit status ${code}`}`);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+      throw new BuildError(`line ${ins.line}: ADD ${shown}: unpacking ${kind}-compressed archives needs the ${tool.command} tool, which is not installed: install ${tool.package}, or decompress the archive first`);
+    }
+    throw err;
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  }
+}
+
+/** A tar header block: its checksum holds (ustar and old v7 archives alike; zeros, an empty archive, do not). */
+function isTarHeader(block: Buffer): boolean {
+  if (block.length < 512) return false;
+  const stored = parseInt(block.subarray(148, 156).toString("latin1").replace(/\0.*$/s, "").trim(), 8);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!;
+  return stored === sum;
+}
+
+/**
+ * How a local file ADD unpacks is compressed; undefined: not a tar archive, copied as a file. docker's rule:
+ * an archive is what decompresses to a readable tar (a gzip'd text file is a file).
+ */
+async function archiveKind(path: string, ins: Instruction, shown: string): Promise<ArchiveCompression | undefined> {
   const head = await new Promise<Buffer>((resolve) => {
     const chunks: Buffer[] = [];
-    const s = createReadStream(path, { start: 0, end: 511 });
+    const s = createReadStream(path, { start: 0, end: 5 });
     s.on("data", (c) => chunks.push(c as Buffer));
     s.on("end", () => resolve(Buffer.concat(chunks)));
     s.on("error", () => resolve(Buffer.alloc(0)));
   });
-  if (detectCompression(head) === "gzip") return "gzip";
-  if (head.length >= 262 && head.subarray(257, 262).toString("latin1") === "ustar") return "tar";
-  return undefined;
+  const kind = compressionOf(head);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of decompressed(path, kind, ins, shown)) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= 512) break;
+    }
+  } catch (err) {
+    if (err instanceof BuildError) throw err;
+    return undefined; // not valid in its compression: a file
+  }
+  return isTarHeader(Buffer.concat(chunks).subarray(0, 512)) ? kind : undefined;
 }
 
-function archiveUnit(s: ContextSource, ins: Instruction): Unit {
+function archiveUnit(s: ContextSource, kind: ArchiveCompression, ins: Instruction): Unit {
   const path = s.items[0]!.path;
   return {
     isDir: true,
@@ -272,9 +357,7 @@ function archiveUnit(s: ContextSource, ins: Instruction): Unit {
     ownersKept: true,
     entries: () =>
       (async function* () {
-        let input: AsyncIterable<Buffer> = createReadStream(path);
-        if ((await archiveKind(path)) === "gzip") input = createReadStream(path).pipe(createGunzip());
-        for await (const e of readTar(input)) {
+        for await (const e of readTar(decompressed(path, kind, ins, s.shown))) {
           const name = posix.normalize("/" + e.path).slice(1).replace(/\/+$/, "");
           if (e.path.split("/").includes("..") || (e.type === "hardlink" && e.linkname.split("/").includes(".."))) {
             throw new BuildError(`line ${ins.line}: ADD ${s.shown}: the archive has an entry outside its root: ${e.path}`);

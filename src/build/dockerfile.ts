@@ -130,7 +130,11 @@ export function parseDockerfile(text: string): Dockerfile {
 function parseInstruction(text: string, line: number): Instruction {
   const m = /^(\S+)\s*([\s\S]*)$/.exec(text)!;
   const keyword = m[1]!.toUpperCase();
-  if (!KNOWN.has(keyword)) throw new BuildError(`dockerfile parse error on line ${line}: unknown instruction: ${m[1]}`);
+  if (!KNOWN.has(keyword)) {
+    // Capped: binary read as a Dockerfile (an empty tar is 10 KB of zeros) made one line of all of it.
+    const word = m[1]!.length > 40 ? `${m[1]!.slice(0, 40)}… (${m[1]!.length} characters)` : m[1];
+    throw new BuildError(`dockerfile parse error on line ${line}: unknown instruction: ${word}`);
+  }
   let rest = m[2]!;
   const flags = new Map<string, string>();
   const flagList: [string, string][] = [];
@@ -190,7 +194,7 @@ export function splitWords(text: string, vars: ReadonlyMap<string, string>, esca
     }
     if (quote === '"') {
       if (c === '"') quote = null;
-      else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line);
+      else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line, escape);
       else word += c;
       continue;
     }
@@ -202,7 +206,7 @@ export function splitWords(text: string, vars: ReadonlyMap<string, string>, esca
     }
     inWord = true;
     if (c === '"' || c === "'") quote = c;
-    else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line);
+    else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line, escape);
     else word += c;
   }
   if (quote) throw new BuildError(`dockerfile parse error on line ${line}: unmatched ${quote} in: ${text}`);
@@ -216,14 +220,19 @@ export function expandWord(text: string, vars: ReadonlyMap<string, string>, esca
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (c === escape && text[i + 1] === "$") out += text[++i];
-    else if (c === "$") i = expand(text, i, vars, (s) => (out += s), line);
+    else if (c === "$") i = expand(text, i, vars, (s) => (out += s), line, escape);
     else out += c;
   }
   return out;
 }
 
-/** Expands the variable at text[i] (a `$`); returns the index of its last character. */
-function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number): number {
+/**
+ * Expands the variable at text[i] (a `$`); returns the index of its last character. The word of
+ * `${VAR:-word}` / `${VAR:+word}` / `${VAR:?message}` (and their forms without `:`, for an unset VAR only) is read
+ * as docker's lexer reads it: up to its own `}`, its own `$VAR`s
+ * and `${…}`s expanded (`${A:-${B}x}`), the escape character quoting the next one.
+ */
+function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit: (s: string) => void, line: number, escape = "\\"): number {
   const simple = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 1));
   if (simple) {
     emit(vars.get(simple[0]) ?? "");
@@ -233,16 +242,33 @@ function expand(text: string, i: number, vars: ReadonlyMap<string, string>, emit
     emit("$");
     return i;
   }
-  const end = text.indexOf("}", i + 2);
-  if (end < 0) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
-  const body = text.slice(i + 2, end);
-  const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([\s\S]*))?$/.exec(body);
-  if (!m) throw new BuildError(`dockerfile parse error on line ${line}: bad substitution \${${body}}`);
-  const value = vars.get(m[1]!);
-  if (m[2] === "-") emit(value ? value : m[3]!);
-  else if (m[2] === "+") emit(value ? m[3]! : "");
-  else emit(value ?? "");
-  return end;
+  const name = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i + 2))?.[0];
+  let j = i + 2 + (name?.length ?? 0);
+  if (name !== undefined && text[j] === "}") {
+    emit(vars.get(name) ?? "");
+    return j;
+  }
+  // `:-` `:+` `:?` treat an empty value as unset; `-` `+` `?` only an unset one (BuildKit's lexer).
+  const colon = text[j] === ":";
+  const op = text[colon ? j + 1 : j];
+  if (name === undefined || (op !== "-" && op !== "+" && op !== "?")) {
+    const close = text.indexOf("}", i + 2);
+    if (close < 0) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
+    throw new BuildError(`dockerfile parse error on line ${line}: bad substitution \${${text.slice(i + 2, close)}}`);
+  }
+  let word = "";
+  for (j += colon ? 2 : 1; j < text.length && text[j] !== "}"; j++) {
+    const c = text[j]!;
+    if (c === escape && j + 1 < text.length) word += text[++j];
+    else if (c === "$") j = expand(text, j, vars, (s) => (word += s), line, escape);
+    else word += c;
+  }
+  if (j >= text.length) throw new BuildError(`dockerfile parse error on line ${line}: missing '}' in: ${text}`);
+  const value = vars.get(name);
+  const set = value !== undefined && (!colon || value !== "");
+  if (op === "?" && !set) throw new BuildError(`dockerfile parse error on line ${line}: ${name}: ${word || "is not allowed to be unset"}`);
+  emit(op === "-" ? (set ? value! : word) : op === "+" ? (set ? word : "") : (value ?? ""));
+  return j;
 }
 
 /**

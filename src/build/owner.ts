@@ -16,7 +16,7 @@ export interface Owner {
   gid: number;
 }
 
-export async function lookupOwner(rt: Runtime, stage: Stage, chown: string, line: number): Promise<Owner> {
+export async function lookupOwner(rt: Runtime, stage: Stage, chown: string, line: number, of?: "USER"): Promise<Owner> {
   // Topmost first; unpacked already (the step's container was made from this image). FROM scratch: no files.
   const layers = stage.image ? (await rt.imageStore.layout.readJsonBlob<ImageConfig>(stage.image.configDigest)).rootfs.diff_ids.map((d) => rt.layerPath(d)).reverse() : [];
   try {
@@ -24,7 +24,7 @@ export async function lookupOwner(rt: Runtime, stage: Stage, chown: string, line
     const [name, group] = chown.split(":", 2);
     return { uid: user.uid, gid: !group && /^\d+$/.test(name!) ? user.uid : user.gid };
   } catch (err) {
-    if (isTsboxError(err)) throw new BuildError(`line ${line}: --chown=${chown}: ${err.message}`);
+    if (isTsboxError(err)) throw new BuildError(`line ${line}: ${of === "USER" ? `USER ${chown}` : `--chown=${chown}`}: ${err.message}`);
     throw err;
   }
 }

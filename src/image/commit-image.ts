@@ -20,6 +20,7 @@ import { applyChanges, type CommitConfig } from "./commit-changes.js";
 import { detectCompression } from "./compression.js";
 import { readTar } from "./tar.js";
 import { writeTo } from "../stream-write.js";
+import { isErrno } from "../fs-util.js";
 
 export interface NewLayer {
   /** The compressed blob. */
@@ -46,14 +47,29 @@ export async function writeLayer(layout: OciLayout, produce: (tar: Writable) => 
   for (const s of [tar, hashing, gzip]) s.on("error", () => {});
   tar.pipe(hashing).pipe(gzip);
   await layout.init();
-  const stored = layout.writeBlob(gzip);
+  // A blob write that fails (ENOSPC) while `produce` runs: reported here, not an unhandled rejection that ended
+  // the CLI with a stack trace. It fails the layer at once: a producer reading a container's files (upperAsLayer)
+  // need not notice that the tar it writes was closed.
+  let writeFailed: { err: unknown } | undefined;
+  const stored = layout.writeBlob(gzip).catch((err: unknown) => {
+    // A full disk's bare "ENOSPC: …, write" names no file: say it was the store's (and get the CLI's hint).
+    const full = isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT");
+    const failure = full ? new ImageError(`no space left on device while writing a layer into ${layout.dir}`, Object.assign(err as Error, { path: layout.dir })) : err;
+    writeFailed = { err: failure };
+    tar.destroy(err as Error);
+    throw failure;
+  });
+  const blobFailed = stored.then(() => new Promise<never>(() => {}));
+  const producing = produce(tar);
+  for (const p of [stored, blobFailed, producing]) p.catch(() => {});
   try {
-    await produce(tar);
+    await Promise.race([producing, blobFailed]);
     tar.end();
   } catch (err) {
     gzip.destroy(err as Error);
     await stored.catch(() => {});
-    throw err;
+    // The blob's error is the cause; `produce`'s is only "the stream was closed".
+    throw writeFailed ? writeFailed.err : err;
   }
   const { digest, size } = await stored;
   layout.markMadeHere(digest);

@@ -25,7 +25,7 @@ Options:
       --network STRING    The network of RUN instructions (default, none, host, or a network's name)
       --no-cache          Run every step again instead of taking earlier builds' results
       --pull              Pull every FROM image, even one the store has
-  -q, --quiet             Print only the image ID (on stdout), no progress
+  -q, --quiet             Only the image ID (on stdout); a failed step's output still shows
   -t, --tag LIST          Name (and tag) the image: NAME[:TAG]
       --target STRING     Build this stage (default the last)
       --platform STRING   The image's platform: only this runtime's
@@ -68,9 +68,13 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
   const labels: Record<string, string> = {};
   for (const l of allValues(flags, "label")) {
     const eq = l.indexOf("=");
+    // docker's ValidateLabel: a label needs a name.
+    if (eq === 0 || l === "") throw new UsageError(`invalid label "${l}": empty name`);
     labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
   }
   const file = lastValue(flags, "file");
+  // docker's rule: stdin is read once, for one of them (`-f -` with `-` read the Dockerfile as the context archive).
+  if (path === "-" && file === "-") throw new UsageError("can't use stdin for both build context and dockerfile");
   if ((path === "-" || file === "-") && process.stdin.isTTY) throw new UsageError("nothing on stdin: redirect it (tsbox build - < Dockerfile, or a tar archive of the context)");
   const quiet = flags.bools.has("quiet") || progress === "quiet";
   const network = lastValue(flags, "network");
@@ -83,6 +87,12 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
   // `-`: stdin is the context as a tar archive, or a Dockerfile and no context (an empty directory stands for it).
   const fromStdin = path === "-" ? await (await import("../../build/stdin-context.js")).stdinBuild(await readStdin(), file) : undefined;
   const dockerfileFromStdin = !fromStdin && file === "-" ? (await readStdin()).toString("utf8") : undefined;
+  // -q: the running step's output is kept, and shown when the build fails (docker's error has the step's log).
+  let stepOutput = "";
+  const keep = (text: string) => {
+    if (/^\[\d+\/\d+\] /.test(text)) stepOutput = "";
+    else if (!text.startsWith("[warning]")) stepOutput = (stepOutput + text).slice(-64 * 1024);
+  };
   try {
     return await withInterrupt(ctx, "build", async (signal) => {
       const result = await rt.build({
@@ -98,7 +108,10 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
         noCache: flags.bools.has("no-cache"),
         pull: flags.bools.has("pull"),
         signal,
-        ...(quiet ? {} : { onOutput: (text: string) => void ctx.stderr.write(text) }),
+        onOutput: quiet ? keep : (text: string) => void ctx.stderr.write(text),
+      }).catch((err: unknown) => {
+        if (quiet && stepOutput !== "") ctx.stderr.write(stepOutput.endsWith("\n") ? stepOutput : `${stepOutput}\n`);
+        throw err;
       });
       const iidfile = lastValue(flags, "iidfile");
       if (iidfile !== undefined) writeFileSync(iidfile, result.id);
