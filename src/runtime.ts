@@ -6,6 +6,7 @@ import { type CommitOptions, Container, type ContainerOwner, type ExitStatus, ty
 import type { LifecycleContext } from "./containers/context.js";
 import { attachedProcess } from "./containers/attached-process.js";
 import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
+import { helperRoot } from "./containers/helper-root.js";
 import { ContainerNames } from "./containers/names.js";
 import { removeContainer } from "./containers/ops/remove.js";
 import { startContainer } from "./containers/ops/start.js";
@@ -157,7 +158,7 @@ export class Runtime implements ContainerOwner {
       names: this.names,
       host: () => (this.host ??= probeHostIdentity()),
       // The host backend runs it: busybox of the host's platform (a vm Runtime's own is linux/386, which a host kernel without IA32 emulation cannot run).
-      helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox", backendPlatform(this.ctx.hostBackend()))))[0]!,
+      helperRoot: () => helperRoot(this.dataDir, backendPlatform(this.ctx.hostBackend())),
       hostBackend: () => (this.backend.name === "native" ? this.backend : (this.hostNative ??= createBackend({ name: "native", reason: "files of the user's subordinate ids" }))),
     };
     this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(this.ctx, dir));

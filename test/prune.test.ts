@@ -115,6 +115,32 @@ for (const who of identities()) {
       assert.equal((await cli(["run", "--rm", "busybox", "echo", "back"])).stdout, "back\n");
     });
 
+    it("system prune -a removes layers whose files belong to other ids, and what a killed prune left in its trash", async () => {
+      // Rootless, deleting them takes a helper in the user namespace, whose root is busybox's layer: before, the
+      // prune that had just removed busybox re-imported it under the index lock it held, waited 60 s on itself and
+      // failed ("another tsbox process has held its lock"), the layers left where the user cannot delete them.
+      await cli(["run", "--name", "owner", "busybox", "sh", "-c", `mkdir -p /d/e && touch /d/e/f && ${who.name === "single" ? "" : "chown -R 1234 /d && "}chmod 700 /d`]);
+      await cli(["commit", "owner", "owned:1"]);
+      await cli(["rm", "owner"]);
+      await cli(["run", "--rm", "owned:1", "true"]);
+      // A prune killed between renaming a layer aside and deleting it: the next one deletes it.
+      const dead = execFileSync("sh", ["-c", "sh -c 'echo $$'"], { encoding: "utf8" }).trim();
+      const trash = join(who.dataDir, "layers", `.trash-${dead}-Ab12Cd`);
+      mkdirSync(join(trash, "x"), { recursive: true });
+      writeFileSync(join(trash, "x", "f"), "x".repeat(4096));
+      for (const path of [trash, join(trash, "x"), join(trash, "x", "f")]) chownSync(path, who.uid, who.gid);
+      const started = Date.now();
+      const all = await tsbox(who, ["system", "prune", "-a", "-f"], { timeoutMs: 50_000 });
+      assert.equal(all.stderr, "");
+      assert.equal(all.code, 0);
+      assert.ok(Date.now() - started < 30_000, `it took ${Date.now() - started} ms`);
+      assert.match(all.stdout, /untagged: owned:1\n/);
+      const layers = [join(who.dataDir, "layers", "sha256"), join(who.dataDir, "layers", OCI_FORM_DIR, "sha256")];
+      assert.deepEqual(layers.flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : [])), [], "every layer went");
+      assert.deepEqual(readdirSync(join(who.dataDir, "layers")).filter((e) => e.startsWith(".")), [], "nothing left aside");
+      assert.equal((await cli(["images", "-q"])).stdout, "", "no image came back (the helper's busybox is no image of the user's)");
+    });
+
     it("system prune sweeps what killed processes left half-made or half-removed, never a live process's", async () => {
       const dead = execFileSync("sh", ["-c", "sh -c 'echo $$'"], { encoding: "utf8" }).trim();
       const live = String(process.pid);
