@@ -951,10 +951,19 @@ export class Runtime implements ContainerOwner {
   }
 
   /** A container's file system, flattened, as a tar archive (`docker export`); volumes are not in it. */
-  async export(ref: string, out: Writable): Promise<void> {
-    const [{ recordsToTar }, { spawnCopyHelper }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js")]);
+  async export(ref: string, out: Writable, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const [{ recordsToTar }, { spawnCopyHelper }, { abortError }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js"), import("./abortable.js")]);
     const files = await this.containerFiles(ref);
-    await files.run((target) => recordsToTar(spawnCopyHelper(target, "read", "/", { name: "" }, { stdout: true }), out), "layers");
+    const { signal } = options;
+    signal?.throwIfAborted();
+    // An abort ends `out` with its error: the write under way fails, the helper is killed, and this rejects with it.
+    const stop = () => out.destroy(abortError(signal!));
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      await files.run((target) => recordsToTar(spawnCopyHelper(target, "read", "/", { name: "" }, { stdout: true }), out), "layers");
+    } finally {
+      signal?.removeEventListener("abort", stop);
+    }
   }
 
   /** A tar archive (plain or gzip) as a one-layer image (`docker import`); returns its id. */
