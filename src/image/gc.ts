@@ -3,7 +3,7 @@ import { readSpec } from "../containers/spec-file.js";
 import { creatingLayers } from "../containers/bundle-dir.js";
 import { lstat, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { isErrno, randomHex, removeTree, treeBytes } from "../fs-util.js";
+import { isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes } from "../fs-util.js";
 import { DataPaths, OCI_FORM_DIR } from "../paths.js";
 import { BLOB_PREFIX, DOWNLOADS, downloadHolder, LEASE_PREFIX, type OciLayout, withIndexLock } from "./layout.js";
 import { UNPACK_PREFIX } from "./layers.js";
@@ -46,39 +46,20 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
   const paths = new DataPaths(dataDir);
   const trash: string[] = [];
   await withIndexLock(layout.dir, async () => {
-    const { blobs, diffIds } = reachable(layout, (await layout.readIndex()).manifests);
-    const downloads = join(layout.dir, DOWNLOADS);
-    const live = await liveWriters(downloads);
-    const blobDir = join(layout.dir, "blobs", "sha256");
-    for (const hex of await list(blobDir)) {
-      if (blobs.has(`sha256:${hex}`)) continue;
-      // Written since a live pull took its lease: its name is not published yet (layout.ts withLease).
-      if (live.since !== undefined && ((await lstat(join(blobDir, hex)).catch(() => undefined))?.mtimeMs ?? 0) >= live.since) continue;
+    const stray = await strays(paths, layout);
+    for (const hex of stray.blobs) {
       const freed = await removeBlob(layout, hex);
       if (freed === undefined) continue;
       result.blobs++;
       result.bytes += freed;
     }
-    const inUse = containerLowerDirs(paths);
-    // Both whiteout forms (paths.ts): a host that gained or lost the native addon may hold layers of each.
-    for (const layerDir of layerDirs(paths)) {
-      for (const name of await list(layerDir)) {
-        // A layer's owner notes (owner-notes.ts) go with it; a note whose layer is gone goes too.
-        const hex = name.endsWith(OWNER_NOTES_SUFFIX) ? name.slice(0, -OWNER_NOTES_SUFFIX.length) : name;
-        const dir = join(layerDir, hex);
-        // (a notes file being written: its temp name)
-        if (!/^[0-9a-f]{64}$/.test(hex) || diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
-        if (hex !== name) {
-          if (!existsSync(dir)) removeOwnerNotes(dir);
-          continue;
-        }
-        result.bytes += await putLayerAside(paths, dir, trash);
-        result.layers++;
-      }
+    for (const dir of stray.notesOnly) removeOwnerNotes(dir);
+    for (const dir of stray.layers) {
+      result.bytes += await putLayerAside(paths, dir, trash);
+      result.layers++;
     }
-
-    for (const name of await list(downloads)) {
-      if (live.names.has(name)) continue;
+    const downloads = join(layout.dir, DOWNLOADS);
+    for (const name of stray.downloads) {
       const st = await lstat(join(downloads, name)).catch(() => undefined);
       await unlink(join(downloads, name)).catch(() => {});
       if (name.startsWith(LEASE_PREFIX)) continue; // a dead process's lease: nothing to count
@@ -103,6 +84,56 @@ export async function pruneStore(dataDir: string, layout: OciLayout, removeDir: 
   return result;
 }
 
+/**
+ * What prune deletes besides what it untags: blobs no index entry reaches (but those written since a live pull
+ * took its lease: layout.ts withLease), unpacked layers no entry names and no container mounts, owner notes
+ * whose layer is gone, and in `.downloads` what no live process holds. A look: prune's under the index lock.
+ */
+async function strays(paths: DataPaths, layout: OciLayout): Promise<{ blobs: string[]; layers: string[]; notesOnly: string[]; downloads: string[] }> {
+  const out = { blobs: [] as string[], layers: [] as string[], notesOnly: [] as string[], downloads: [] as string[] };
+  const { blobs, diffIds } = reachable(layout, (await layout.readIndex()).manifests);
+  const downloads = join(layout.dir, DOWNLOADS);
+  const live = await liveWriters(downloads);
+  const blobDir = join(layout.dir, "blobs", "sha256");
+  for (const hex of await list(blobDir)) {
+    if (blobs.has(`sha256:${hex}`)) continue;
+    if (live.since !== undefined && ((await lstat(join(blobDir, hex)).catch(() => undefined))?.mtimeMs ?? 0) >= live.since) continue;
+    out.blobs.push(hex);
+  }
+  const inUse = containerLowerDirs(paths);
+  // Both whiteout forms (paths.ts): a host that gained or lost the native addon may hold layers of each.
+  for (const layerDir of layerDirs(paths)) {
+    for (const name of await list(layerDir)) {
+      // A layer's owner notes (owner-notes.ts) go with it; a note whose layer is gone goes too.
+      const hex = name.endsWith(OWNER_NOTES_SUFFIX) ? name.slice(0, -OWNER_NOTES_SUFFIX.length) : name;
+      const dir = join(layerDir, hex);
+      // (a notes file being written: its temp name)
+      if (!/^[0-9a-f]{64}$/.test(hex) || diffIds.has(`sha256:${hex}`) || inUse.has(dir)) continue;
+      if (hex === name) out.layers.push(dir);
+      else if (!existsSync(dir)) out.notesOnly.push(dir);
+    }
+  }
+  for (const name of await list(downloads)) if (!live.names.has(name)) out.downloads.push(name);
+  return out;
+}
+
+/**
+ * The bytes a prune would free besides the images it untags (`strays` and `abandonedLeftovers`): interrupted
+ * pulls and loads, half-unpacked layers, blobs and layers nothing names. `system df` counts them as the Images'
+ * reclaimable space (before, it said 0 B while they held megabytes).
+ */
+export async function strayBytes(dataDir: string, layout: OciLayout): Promise<number> {
+  const stray = await strays(new DataPaths(dataDir), layout);
+  const sizeOf = async (path: string) => {
+    const st = await lstat(path).catch(() => undefined);
+    return st === undefined ? 0 : st.isDirectory() ? await treeBytes(path) : st.size;
+  };
+  let bytes = 0;
+  for (const hex of stray.blobs) bytes += await sizeOf(join(layout.dir, "blobs", "sha256", hex));
+  for (const path of [...stray.layers, ...stray.downloads.filter((n) => !n.startsWith(LEASE_PREFIX)).map((n) => join(layout.dir, DOWNLOADS, n)), ...abandonedLeftovers(dataDir, layout)]) bytes += await sizeOf(path);
+  return bytes;
+}
+
 /** What processes that no longer run left half-made or half-removed in the store (temp-names.ts). */
 export function abandonedLeftovers(dataDir: string, layout: OciLayout): string[] {
   const { layersRoot } = new DataPaths(dataDir);
@@ -113,7 +144,16 @@ export function abandonedLeftovers(dataDir: string, layout: OciLayout): string[]
     ...abandonedTemps(dataDir, BIND_PREFIX),
     ...abandonedTemps(dataDir, ADD_PREFIX),
     ...abandonedTemps(layout.dir, BLOB_PREFIX),
+    ...abandonedSiblings(layout.dir),
   ];
+}
+
+/** A write-then-rename's temp in the layout's root (fs-util.ts tempSibling, `.<name>.<pid>.<n>.tmp`: index.json's, the space reserve's) of a dead process. */
+function abandonedSiblings(dir: string): string[] {
+  return readdirOrEmpty(dir).flatMap((name) => {
+    const pid = Number(/^\..+\.(\d+)\.\d+\.tmp$/.exec(name)?.[1]);
+    return pid > 0 && !pidAlive(pid) ? [join(dir, name)] : [];
+  });
 }
 
 /**
