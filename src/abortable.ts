@@ -16,6 +16,7 @@ export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined):
   });
 }
 
-function abortError(signal: AbortSignal): Error {
+/** The error an aborted `signal` stands for: its reason, else an AbortError. */
+export function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : Object.assign(new Error("the operation was aborted"), { name: "AbortError" });
 }

@@ -140,8 +140,8 @@ export async function writeOutputFile(path: string, write: (out: Writable) => Pr
   });
   const file = handle.createWriteStream();
   // An error while writing (a full disk) rejects `finished` below; nothing is left unhandled meanwhile.
-  file.on("error", () => {});
-  let done = false;
+  let fileError: NodeJS.ErrnoException | undefined;
+  file.on("error", (err: NodeJS.ErrnoException) => (fileError ??= err));
   try {
     await write(file);
     file.end();
@@ -151,13 +151,15 @@ export async function writeOutputFile(path: string, write: (out: Writable) => Pr
       await fh.sync().finally(() => fh.close());
       await rename(target.write, target.renameTo);
     }
-    done = true;
-  } finally {
-    if (!done) {
-      file.destroy();
-      if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
-      if (target.renameTo) await unlink(target.write).catch(() => {});
-    }
+  } catch (err) {
+    file.destroy();
+    if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
+    if (target.renameTo) await unlink(target.write).catch(() => {});
+    // The file's own error (known once it closed) says why, not what it made the writer see ("the copy stream
+    // was closed"); a full disk names the file (before: "internal error", or that closed stream).
+    const cause = (fileError ?? err) as NodeJS.ErrnoException;
+    if (isErrno(cause, "ENOSPC") || isErrno(cause, "EDQUOT")) throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(cause)}`), { code: cause.code });
+    throw cause;
   }
 }
 

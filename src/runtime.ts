@@ -6,6 +6,7 @@ import { type CommitOptions, Container, type ContainerOwner, type ExitStatus, ty
 import type { LifecycleContext } from "./containers/context.js";
 import { attachedProcess } from "./containers/attached-process.js";
 import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
+import { helperRoot } from "./containers/helper-root.js";
 import { ContainerNames } from "./containers/names.js";
 import { removeContainer } from "./containers/ops/remove.js";
 import { startContainer } from "./containers/ops/start.js";
@@ -157,7 +158,7 @@ export class Runtime implements ContainerOwner {
       names: this.names,
       host: () => (this.host ??= probeHostIdentity()),
       // The host backend runs it: busybox of the host's platform (a vm Runtime's own is linux/386, which a host kernel without IA32 emulation cannot run).
-      helperRoot: async () => (await this.layers.ensureLayers(await this.imageStore.getImage("busybox", backendPlatform(this.ctx.hostBackend()))))[0]!,
+      helperRoot: () => helperRoot(this.dataDir, backendPlatform(this.ctx.hostBackend())),
       hostBackend: () => (this.backend.name === "native" ? this.backend : (this.hostNative ??= createBackend({ name: "native", reason: "files of the user's subordinate ids" }))),
     };
     this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(this.ctx, dir));
@@ -957,10 +958,19 @@ export class Runtime implements ContainerOwner {
   }
 
   /** A container's file system, flattened, as a tar archive (`docker export`); volumes are not in it. */
-  async export(ref: string, out: Writable): Promise<void> {
-    const [{ recordsToTar }, { spawnCopyHelper }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js")]);
+  async export(ref: string, out: Writable, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const [{ recordsToTar }, { spawnCopyHelper }, { abortError }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js"), import("./abortable.js")]);
     const files = await this.containerFiles(ref);
-    await files.run((target) => recordsToTar(spawnCopyHelper(target, "read", "/", { name: "" }, { stdout: true }), out), "layers");
+    const { signal } = options;
+    signal?.throwIfAborted();
+    // An abort ends `out` with its error: the write under way fails, the helper is killed, and this rejects with it.
+    const stop = () => out.destroy(abortError(signal!));
+    signal?.addEventListener("abort", stop, { once: true });
+    try {
+      await files.run((target) => recordsToTar(spawnCopyHelper(target, "read", "/", { name: "" }, { stdout: true }), out), "layers");
+    } finally {
+      signal?.removeEventListener("abort", stop);
+    }
   }
 
   /** A tar archive (plain or gzip) as a one-layer image (`docker import`); returns its id. */

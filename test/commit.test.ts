@@ -146,6 +146,36 @@ for (const who of identities()) {
       assert.match(tty.stderr, /no such container: nosuch/);
     });
 
+    it("export -o onto a full disk says so and leaves no temp file; Ctrl-C or SIGTERM removes it too", async () => {
+      // Random bytes for the full disk (tmpfs keeps every byte anyway); zeros to make the export take a while.
+      await cli(["run", "--name", "xbig", "busybox", "sh", "-c", "head -c 3000000 /dev/urandom > /big && head -c 60000000 /dev/zero > /zeros"]);
+      const small = out("xsmall");
+      mkdirSync(small, { recursive: true });
+      execFileSync("mount", ["-t", "tmpfs", "-o", `size=1m,uid=${who.uid},gid=${who.gid}`, "tmpfs", small]);
+      try {
+        // Before: "internal error: the command stopped before it finished (please report this)", and FILE.<pid>.<rand>.tmp left.
+        const r = await tsbox(who, ["export", "-o", join(small, "x.tar"), "xbig"], { timeoutMs: 60_000 });
+        assert.deepEqual([r.code, r.stderr], [125, `tsbox: cannot write ${join(small, "x.tar")}: no space left on device\n`]);
+        assert.deepEqual(readdirSync(small), []);
+        const piped = await sh(`TSBOX export xbig > ${join(small, "y.tar")}`);
+        assert.equal(piped.code, 125);
+        assert.match(piped.stderr, /^tsbox: .*no space left on device/i);
+      } finally {
+        execFileSync("umount", [small]);
+      }
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        let pid = 0;
+        const run = tsbox(who, ["export", "-o", out("x.tar"), "xbig"], { timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
+        const temp = () => readdirSync(who.scratch).some((e) => /^x\.tar\.\d+\.[0-9a-f]+\.tmp$/.test(e));
+        for (let i = 0; i < 2000 && !temp(); i++) await sleep(5);
+        assert.ok(temp(), "caught the export writing its temp file");
+        process.kill(pid, signal);
+        const r = await run;
+        assert.deepEqual([r.code, r.stderr], [130, "tsbox: export interrupted\n"], signal);
+        assert.deepEqual(readdirSync(who.scratch).filter((e) => e.startsWith("x.tar")), [], `${signal} left the temp file`);
+      }
+    });
+
     it("cp both ways, files and directories, docker's rules", async () => {
       await cli(["run", "--name", "c", "busybox", "sh", "-c", "mkdir -p /data/sub && echo f > /data/f && echo g > /data/sub/g && ln -s f /data/link && ln -s sub /data/sublink"]);
       mkdirSync(out("host"), { recursive: true });

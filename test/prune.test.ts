@@ -115,6 +115,32 @@ for (const who of identities()) {
       assert.equal((await cli(["run", "--rm", "busybox", "echo", "back"])).stdout, "back\n");
     });
 
+    it("system prune -a removes layers whose files belong to other ids, and what a killed prune left in its trash", async () => {
+      // Rootless, deleting them takes a helper in the user namespace, whose root is busybox's layer: before, the
+      // prune that had just removed busybox re-imported it under the index lock it held, waited 60 s on itself and
+      // failed ("another tsbox process has held its lock"), the layers left where the user cannot delete them.
+      await cli(["run", "--name", "owner", "busybox", "sh", "-c", `mkdir -p /d/e && touch /d/e/f && ${who.name === "single" ? "" : "chown -R 1234 /d && "}chmod 700 /d`]);
+      await cli(["commit", "owner", "owned:1"]);
+      await cli(["rm", "owner"]);
+      await cli(["run", "--rm", "owned:1", "true"]);
+      // A prune killed between renaming a layer aside and deleting it: the next one deletes it.
+      const dead = execFileSync("sh", ["-c", "sh -c 'echo $$'"], { encoding: "utf8" }).trim();
+      const trash = join(who.dataDir, "layers", `.trash-${dead}-Ab12Cd`);
+      mkdirSync(join(trash, "x"), { recursive: true });
+      writeFileSync(join(trash, "x", "f"), "x".repeat(4096));
+      for (const path of [trash, join(trash, "x"), join(trash, "x", "f")]) chownSync(path, who.uid, who.gid);
+      const started = Date.now();
+      const all = await tsbox(who, ["system", "prune", "-a", "-f"], { timeoutMs: 50_000 });
+      assert.equal(all.stderr, "");
+      assert.equal(all.code, 0);
+      assert.ok(Date.now() - started < 30_000, `it took ${Date.now() - started} ms`);
+      assert.match(all.stdout, /untagged: owned:1\n/);
+      const layers = [join(who.dataDir, "layers", "sha256"), join(who.dataDir, "layers", OCI_FORM_DIR, "sha256")];
+      assert.deepEqual(layers.flatMap((dir) => (existsSync(dir) ? readdirSync(dir) : [])), [], "every layer went");
+      assert.deepEqual(readdirSync(join(who.dataDir, "layers")).filter((e) => e.startsWith(".")), [], "nothing left aside");
+      assert.equal((await cli(["images", "-q"])).stdout, "", "no image came back (the helper's busybox is no image of the user's)");
+    });
+
     it("system prune sweeps what killed processes left half-made or half-removed, never a live process's", async () => {
       const dead = execFileSync("sh", ["-c", "sh -c 'echo $$'"], { encoding: "utf8" }).trim();
       const live = String(process.pid);
@@ -135,6 +161,18 @@ for (const who of identities()) {
       renameSync(join(who.dataDir, "containers", id), aside);
       const name = join(who.dataDir, "names", "halfgone");
       assert.ok(lstatSync(name, { throwIfNoEntry: false }), "its name was left too");
+      const bytesOf = (text: string) => {
+        const [, n, unit] = /^([\d.]+)([kMG]?)B/.exec(text)!;
+        return Number(n) * 1000 ** ["", "k", "M", "G"].indexOf(unit!);
+      };
+      const reclaimable = async () => {
+        const rows = (await cli(["system", "df", "--format", "{{.Type}}|{{.Reclaimable}}"])).stdout.trim().split("\n").map((l) => l.split("|"));
+        const of = (type: string) => bytesOf(rows.find((r) => r[0] === type)![1]!);
+        return { images: of("Images"), volumes: of("Local Volumes") };
+      };
+      mkdirSync(join(who.dataDir, "volumes"), { recursive: true });
+      chownSync(join(who.dataDir, "volumes"), who.uid, who.gid);
+      const before = await reclaimable();
       const halfMade = (pid: string) => [
         made(join(who.dataDir, "layers", `.unpack-${pid}-0123456789ab-Xy12Ab`), true),
         made(join(who.dataDir, `.load-${pid}-Qw34Er`), true),
@@ -149,12 +187,23 @@ for (const who of identities()) {
       chownSync(downloads, who.uid, who.gid);
       const pulling = [made(join(downloads, `lease.${live}.ab12`), false), made(join(downloads, `${"a".repeat(64)}.${live}.cd34.part`), false)];
       const deadPull = [made(join(downloads, `lease.${dead}.ef56`), false), made(join(downloads, `${"b".repeat(64)}.${dead}.0a1b.part`), false)];
+      // A killed commit's index.json temp, and a volume a killed `volume rm` was deleting.
+      const indexTemp = made(join(who.dataDir, `.index.json.${dead}.0.tmp`), false);
+      const deadVolume = made(join(who.dataDir, "volumes", `.rm-${dead}-0a1b2c3d4e5f6a7b`), true);
+      // An interrupted download: system df counted none of this (0 B while it held megabytes).
+      const partial = join(downloads, `${"e".repeat(64)}.partial`);
+      writeFileSync(partial, Buffer.alloc(5_000_000, 1));
+      chownSync(partial, who.uid, who.gid);
       const fresh = made(join(who.dataDir, "blobs", "sha256", "c".repeat(64)), false);
       const stale = made(join(who.dataDir, "blobs", "sha256", "d".repeat(64)), false);
       utimesSync(stale, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
       utimesSync(pulling[0]!, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+      const after = await reclaimable();
+      const grown = after.images - before.images;
+      assert.ok(grown > 5_000_000 && grown < 5_100_000, `the Images' reclaimable space grew by ${grown} B`);
+      assert.ok(after.volumes - before.volumes >= 4000, "the dead volume rm's files count as the volumes'");
       await cli(["system", "prune", "-f"]);
-      for (const path of [...abandoned, aside, ...deadPull, stale]) assert.equal(existsSync(path), false, `left: ${path}`);
+      for (const path of [...abandoned, aside, ...deadPull, stale, indexTemp, deadVolume, partial]) assert.equal(existsSync(path), false, `left: ${path}`);
       assert.equal(lstatSync(name, { throwIfNoEntry: false }), undefined, "the gone container's name was left");
       for (const path of [...working, ...pulling, fresh]) assert.equal(existsSync(path), true, `a live process's went: ${path}`);
       for (const path of [...working, ...pulling, fresh]) rmSync(path, { recursive: true });

@@ -192,6 +192,46 @@ for (const who of identities()) {
       assert.ok(!existsSync(join(who.dataDir, "volumes", "owned")));
     });
 
+    it("volume rm interrupted: SIGTERM lets it finish; what a killed one left goes with volume prune and system prune", async () => {
+      // Before, the volume's files stayed hidden in volumes/.rm-<hex> for good: no prune removed them, df counted them nowhere.
+      await cli(["run", "--rm", "-v", "big:/v", "busybox", "sh", "-c", "i=0; while [ $i -lt 4000 ]; do echo $i > /v/f$i; i=$((i+1)); done"]);
+      const volumes = join(who.dataDir, "volumes");
+      let pid = 0;
+      const rm = tsbox(who, ["volume", "rm", "big"], { onSpawn: (p) => (pid = p) });
+      let seen = false;
+      for (let i = 0; i < 4000 && !seen; i++) {
+        seen = readdirSync(volumes).some((e) => e.startsWith(".rm-"));
+        if (!seen) await new Promise((r) => setImmediate(r));
+      }
+      assert.ok(seen, "caught the volume renamed aside");
+      process.kill(pid, "SIGTERM");
+      const result = await rm;
+      assert.equal(result.signal, "SIGTERM", "it still dies of the signal");
+      assert.deepEqual(readdirSync(volumes).filter((e) => e.startsWith(".") && e !== ".lock"), [], "the volume's files went");
+      // A SIGKILLed one (its pid gone), a killed create, and one a tsbox before stop 43 left (no pid in its name).
+      const dead = execFileSync("sh", ["-c", "sh -c 'echo $$'"], { encoding: "utf8" }).trim();
+      const leftovers = (extra: string) => {
+        const dirs = [`.rm-${dead}-0a1b2c3d4e5f6a7b${extra}`, `.new-${dead}-0a1b2c3d${extra}`, `.rm-0a1b2c3d4e5f6a${extra}b`].map((n) => join(volumes, n));
+        for (const dir of dirs) {
+          mkdirSync(join(dir, "_data"), { recursive: true });
+          writeFileSync(join(dir, "_data", "f"), "x".repeat(5000));
+          for (const path of [dir, join(dir, "_data"), join(dir, "_data", "f")]) chownSync(path, who.uid, who.gid);
+        }
+        return dirs;
+      };
+      const live = join(volumes, `.rm-${process.pid}-0a1b2c3d4e5f6a7b`);
+      mkdirSync(live);
+      chownSync(live, who.uid, who.gid);
+      const first = leftovers("0");
+      assert.match((await cli(["volume", "prune", "-f"])).stdout, /^Total reclaimed space: 15kB\n$/);
+      for (const dir of first) assert.equal(existsSync(dir), false, `left: ${dir}`);
+      const second = leftovers("1");
+      await cli(["system", "prune", "-f"]);
+      for (const dir of second) assert.equal(existsSync(dir), false, `left: ${dir}`);
+      assert.ok(existsSync(live), "a live process's stays");
+      execFileSync("rmdir", [live]);
+    });
+
     it("--mount volume/bind/tmpfs and --tmpfs", async () => {
       const r = await cli([
         "run", "--rm",

@@ -35,3 +35,31 @@ export async function withInterrupt(ctx: CliContext, what: string, body: (signal
     process.off("SIGTERM", onSignal);
   }
 }
+
+/**
+ * Runs work that must not stop half-way (`volume rm`: the volume is renamed
+ * aside, then its files deleted): a first Ctrl-C or SIGTERM lets it finish,
+ * then the command dies of that signal; a second one kills it at once (what
+ * it left is named with its pid, and the next prune deletes it). Before,
+ * Ctrl-C left the volume's files hidden for good.
+ */
+export async function finishThenDie<T>(body: () => Promise<T>): Promise<T> {
+  let caught: NodeJS.Signals | undefined;
+  const off = () => {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (caught === undefined) return void (caught = signal);
+    off();
+    process.kill(process.pid, signal);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    return await body();
+  } finally {
+    off();
+    if (caught !== undefined) process.kill(process.pid, caught);
+  }
+}

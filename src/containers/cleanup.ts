@@ -10,6 +10,7 @@ import { CACHE_KEY_ANNOTATION } from "../build/cache.js";
 import { cacheMountsDir } from "../build/run-mounts.js";
 import { removeOwnedTree } from "./remove.js";
 import { treeBytes } from "../fs-util.js";
+import { strayBytes } from "../image/gc.js";
 import { Annotation, type ImageConfig, type ImageManifest } from "../image/oci.js";
 import { prunable, type PruneFilter } from "./prune-filter.js";
 import { familiarName, parseReference } from "../image/reference.js";
@@ -208,11 +209,16 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
   const mounts = cacheDirs(cacheDir);
   for (const name of mounts) cache.push(await treeBytes(join(cacheDir, name)));
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  // What a prune frees besides the images it untags (interrupted pulls and loads, half-unpacked layers, blobs and
+  // layers nothing names): the Images' space, all of it reclaimable; a volume a killed `volume rm` left, the volumes'.
+  const stray = await strayBytes(runtime.dataDir, layout);
+  let strayVolumes = 0;
+  for (const dir of runtime.volumes.abandoned()) strayVolumes += await treeBytes(dir);
   return {
     rows: [
-      { Type: "Images", TotalCount: images.length, Active: images.filter((i) => i.containers > 0).length, Size: imagesSize, Reclaimable: imagesReclaimable },
+      { Type: "Images", TotalCount: images.length, Active: images.filter((i) => i.containers > 0).length, Size: imagesSize + stray, Reclaimable: imagesReclaimable + stray },
       { Type: "Containers", TotalCount: sized.length, Active: sized.filter((c) => c.status === "running").length, Size: sum(sized.map((c) => c.size)), Reclaimable: sum(sized.filter((c) => c.status !== "running").map((c) => c.size)) },
-      { Type: "Local Volumes", TotalCount: volumes.length, Active: volumes.filter((v) => v.links > 0).length, Size: sum(volumes.map((v) => v.size)), Reclaimable: sum(volumes.filter((v) => v.links === 0).map((v) => v.size)) },
+      { Type: "Local Volumes", TotalCount: volumes.length, Active: volumes.filter((v) => v.links > 0).length, Size: sum(volumes.map((v) => v.size)) + strayVolumes, Reclaimable: sum(volumes.filter((v) => v.links === 0).map((v) => v.size)) + strayVolumes },
       { Type: "Build Cache", TotalCount: steps + mounts.length, Active: 0, Size: sum(cache), Reclaimable: sum(cache) },
     ],
     images,

@@ -269,6 +269,8 @@ export async function recordsToTar(reader: CopyHelper, out: Writable, entries: (
     await writeTarEnd(out);
   } catch (err) {
     reader.kill();
+    // Its output unread (a full disk stopped our writes) kept its pipe open, and `done` (the child's close) never came.
+    reader.stdout?.destroy();
     await reader.done.catch(() => {});
     throw err;
   }

@@ -15,6 +15,13 @@ import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, removeTree, treeB
 import { withLockFile } from "../lock-file.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { compareText } from "../compare.js";
+import { abandonedTemps, ownTempPrefix } from "../temp-names.js";
+
+/** A volume being removed (renamed aside first) and one being made: `<prefix><pid>-<hex>` (temp-names.ts). */
+const REMOVING_PREFIX = ".rm-";
+const CREATING_PREFIX = ".new-";
+/** A volume a tsbox before stop 43 was removing: its name carried no pid. */
+const LEGACY_REMOVING = /^\.rm-[0-9a-f]{16}$/;
 
 /** What `tsbox volume inspect` prints: docker's shape. */
 export interface VolumeInfo {
@@ -75,7 +82,7 @@ export class VolumeStore {
    */
   prune(options: { all?: boolean; filter?: (v: VolumeInfo) => boolean } = {}): Promise<PruneResult> {
     return this.locked(async () => {
-      const result: PruneResult = { removed: [], bytes: 0 };
+      const result: PruneResult = { removed: [], bytes: await this.sweepUnlocked() };
       for (const v of this.list()) {
         if (!options.all && !(ANONYMOUS_LABEL in v.Labels)) continue;
         if (options.filter && !options.filter(v)) continue;
@@ -88,6 +95,31 @@ export class VolumeStore {
       }
       return result;
     });
+  }
+
+  /**
+   * Deletes what a killed `volume rm` or `volume create` left (`.rm-<pid>-…`, `.new-<pid>-…` of a process that
+   * no longer runs): no volume any more, but its files. `volume prune` and `system prune` do this. Returns the
+   * bytes freed.
+   */
+  async sweepAbandoned(): Promise<number> {
+    if (this.abandoned().length === 0) return 0; // (the lock would make volumes/ where there is none)
+    return this.locked(() => this.sweepUnlocked());
+  }
+
+  /** The leftovers `sweepAbandoned` deletes. */
+  abandoned(): string[] {
+    const legacy = readdirOrEmpty(this.root).filter((n) => LEGACY_REMOVING.test(n)).map((n) => join(this.root, n));
+    return [...abandonedTemps(this.root, REMOVING_PREFIX), ...abandonedTemps(this.root, CREATING_PREFIX), ...legacy];
+  }
+
+  private async sweepUnlocked(): Promise<number> {
+    let bytes = 0;
+    for (const dir of this.abandoned()) {
+      const size = await treeBytes(dir);
+      if (await this.removeData(dir).then(() => true, () => false)) bytes += size;
+    }
+    return bytes;
   }
 
   /** A deleted container's anonymous volumes (`rm -v`, `--rm`), unless another container uses one. */
@@ -141,7 +173,7 @@ export class VolumeStore {
       Options: {},
       Scope: "local",
     };
-    const tmp = join(this.root, `.new-${randomHex(8)}`);
+    const tmp = join(this.root, `${ownTempPrefix(CREATING_PREFIX)}${randomHex(8)}`);
     mkdirSync(join(tmp, "_data"), { recursive: true });
     // docker's 0755 root: the caller's umask (077) left a volume no user of the container could enter.
     chmodSync(join(tmp, "_data"), 0o755);
@@ -207,7 +239,7 @@ export class VolumeStore {
     }
     const users = this.users(name);
     if (users.length > 0) throw new ContainerError(`remove ${name}: volume is in use - [${users.join(", ")}]`);
-    const doomed = join(this.root, `.rm-${randomHex(8)}`);
+    const doomed = join(this.root, `${ownTempPrefix(REMOVING_PREFIX)}${randomHex(8)}`);
     renameSync(join(this.root, name), doomed);
     await this.removeData(doomed);
     return true;

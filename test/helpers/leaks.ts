@@ -77,8 +77,9 @@ export function dataDirLeftovers(who: Identity): string[] {
   const walk = (dir: string, depth: number) => {
     if (depth > 2 || !existsSync(dir)) return;
     for (const e of readdirSync(dir, { withFileTypes: true })) {
-      // .space-reserve: kept by the image layout for index writes on a full disk (src/image/layout.ts).
-      if (e.name === ".space-reserve" && dir === who.dataDir) continue;
+      // .space-reserve: kept by the image layout for index writes on a full disk (src/image/layout.ts), the helper
+      // containers' own store's too (src/containers/helper-root.ts).
+      if (e.name === ".space-reserve" && (dir === who.dataDir || dir === join(who.dataDir, "helper"))) continue;
       // Lock files stay (src/lock-file.ts: a flock file unlinked on release could be locked twice).
       if (LOCK_FILE_NAME.test(e.name) && e.isFile()) continue;
       if (/(^\.|tmp|partial|incomplete)/i.test(e.name)) left.push(join(dir, e.name).slice(who.dataDir.length + 1));

@@ -3,6 +3,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { lastValue, parseFlags } from "../flags.js";
+import { withInterrupt } from "../interrupt.js";
 import { writeArchive } from "../output-file.js";
 
 const USAGE = `Usage: tsbox export [OPTIONS] CONTAINER
@@ -18,6 +19,9 @@ export async function exportCommand(args: string[], ctx: CliContext): Promise<nu
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 1) throw new UsageError(`"tsbox export" requires exactly 1 argument`);
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  await writeArchive(ctx, lastValue(flags, "output"), (out) => runtime.export(flags.positionals[0]!, out));
-  return 0;
+  // Ctrl-C/SIGTERM: the helper stops and -o's temp file goes (before, FILE.<pid>.<rand>.tmp was left).
+  return withInterrupt(ctx, "export", async (signal) => {
+    await writeArchive(ctx, lastValue(flags, "output"), (out) => runtime.export(flags.positionals[0]!, out, { signal }));
+    return 0;
+  });
 }

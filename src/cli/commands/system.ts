@@ -111,7 +111,8 @@ async function prune(args: string[], ctx: CliContext): Promise<number> {
   const containers = await runtime.pruneContainers(filter);
   const networks = await runtime.pruneNetworks(filter);
   // (until is refused above with --volumes, so what is left are volume prune's own label filters.)
-  const vols = volumes ? await runtime.volumes.prune({ filter: volumePruneFilter(allValues(flags, "filter")) }) : { removed: [], bytes: 0 };
+  // (Without --volumes, only what killed `volume rm`s left: their volumes are gone already.)
+  const vols = volumes ? await runtime.volumes.prune({ filter: volumePruneFilter(allValues(flags, "filter")) }) : { removed: [], bytes: await runtime.volumes.sweepAbandoned() };
   const images = await runtime.pruneImages({ all, ...(filter ? { filter } : {}) });
   // The build cache has no labels or times of its own to filter by: left alone by a filtered prune.
   const cache = filter ? { removed: [], bytes: 0 } : await runtime.pruneBuildCache();

@@ -3,6 +3,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { VolumeInfo } from "../../containers/volumes.js";
 import { confirm } from "../confirm.js";
+import { finishThenDie } from "../interrupt.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { strictContext } from "../format-template-exec.js";
@@ -117,7 +118,7 @@ async function remove(args: string[], ctx: CliContext, runtime: () => Runtime): 
   let code = 0;
   for (const name of flags.positionals) {
     try {
-      await rt.volumes.remove(name, { force: flags.bools.has("force") });
+      await finishThenDie(() => rt.volumes.remove(name, { force: flags.bools.has("force") }));
       ctx.stdout.write(name + "\n");
     } catch (err) {
       ctx.stderr.write(`tsbox: ${(err as Error).message}\n`);
