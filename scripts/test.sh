@@ -14,7 +14,7 @@ node --import tsx -e 'const m = await import("./test/helpers/identities.ts"); m.
 # the static checks (stop 42, one file at a time in each and the checks first:
 # native 28.7 min, vm 25.5, 33 in all; stop 43: checks and native 25 min, vm
 # 27.1, 27.3 in all, so the fuzzers and the parsers' hostile-input files, ≈ 2
-# min, came back to the native lane). Nothing is shared between test files: each test process has its own
+# min, came back to the native lane: 25.4 min in all). Nothing is shared between test files: each test process has its own
 # users' dirs and cgroup parent, containers get only lo (a root bridge would be
 # made in the machine's own network namespace; network.test.ts uses namespaces
 # of its own), and each file's temp files go to a TMPDIR of its own, so its
