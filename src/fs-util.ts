@@ -28,6 +28,12 @@ function tempSibling(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${tempCounter++}.tmp`);
 }
 
+/** The pid in a `tempSibling` name (`.<name>.<pid>.<n>.tmp`), so a prune can tell a dead writer's; else undefined. */
+export function tempSiblingPid(name: string): number | undefined {
+  const pid = Number(/^\..+\.(\d+)\.\d+\.tmp$/.exec(name)?.[1]);
+  return pid > 0 ? pid : undefined;
+}
+
 /**
  * Write-temp-then-rename: readers see the old or the new file, never a torn
  * one. With `durable`, the data is fsynced before the rename so a crash

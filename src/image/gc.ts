@@ -3,7 +3,7 @@ import { readSpec } from "../containers/spec-file.js";
 import { creatingLayers } from "../containers/bundle-dir.js";
 import { lstat, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes } from "../fs-util.js";
+import { isErrno, randomHex, readdirOrEmpty, removeTree, tempSiblingPid, treeBytes } from "../fs-util.js";
 import { DataPaths, OCI_FORM_DIR } from "../paths.js";
 import { BLOB_PREFIX, DOWNLOADS, downloadHolder, LEASE_PREFIX, type OciLayout, withIndexLock } from "./layout.js";
 import { UNPACK_PREFIX } from "./layers.js";
@@ -148,11 +148,11 @@ export function abandonedLeftovers(dataDir: string, layout: OciLayout): string[]
   ];
 }
 
-/** A write-then-rename's temp in the layout's root (fs-util.ts tempSibling, `.<name>.<pid>.<n>.tmp`: index.json's, the space reserve's) of a dead process. */
+/** A write-then-rename's temp in the layout's root (fs-util.ts tempSibling: index.json's, the space reserve's) of a dead process. */
 function abandonedSiblings(dir: string): string[] {
   return readdirOrEmpty(dir).flatMap((name) => {
-    const pid = Number(/^\..+\.(\d+)\.\d+\.tmp$/.exec(name)?.[1]);
-    return pid > 0 && !pidAlive(pid) ? [join(dir, name)] : [];
+    const pid = tempSiblingPid(name);
+    return pid !== undefined && !pidAlive(pid) ? [join(dir, name)] : [];
   });
 }
 
@@ -296,7 +296,6 @@ async function removeBlob(layout: OciLayout, name: string): Promise<number | und
   if (/^[0-9a-f]{64}$/.test(name)) await unlink(layout.madeHerePath(`sha256:${name}`)).catch(() => {});
   return st.size;
 }
-
 
 /** Both whiteout forms' layer dirs (paths.ts): a host that gained or lost the native addon may hold layers of each. */
 function layerDirs(paths: DataPaths): string[] {
