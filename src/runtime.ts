@@ -704,7 +704,10 @@ export class Runtime implements ContainerOwner {
     return saveImages(this.imageStore, images, out as string, options.format ?? "docker", options.platform, options.signal);
   }
 
-  /** Loads the images of an archive (path or stream) or OCI layout directory; returns their names. `signal` aborts it. */
+  /**
+   * Loads the images of an archive (path or stream) or OCI layout directory; returns their names, and the id
+   * (`sha256:…`) of each image the archive names none of (`save IMAGE-ID`; kept as <none>). `signal` aborts it.
+   */
   async load(input: string | NodeJS.ReadableStream, options: { repository?: string; signal?: AbortSignal } = {}): Promise<string[]> {
     const { loadImages } = await import("./image/archive.js");
     return loadImages(this.imageStore, this.dataDir, input, options);

@@ -128,8 +128,31 @@ for (const who of identities()) {
       assert.match((await tsbox(who, ["rmi", "other:1"], { env })).stdout, /^Untagged: other:1\nDeleted: sha256:[0-9a-f]{64}\n$/);
       assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")), []);
       assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "layers", "sha256")), []);
+
+      // `save IMAGE-ID` names nothing (docker's RepoTags null; it named the image after its id), and `load`
+      // keeps such an image by id, as <none> (it refused it: "nothing to name it by").
+      ok(await tsbox(who, ["load", "-i", docker], { env }));
+      const id = (await tsbox(who, ["images", "-q", "busybox"], { env })).stdout.trim();
+      const byId = join(who.scratch, "bb-id.tar");
+      const byIdOci = join(who.scratch, "bb-id-oci.tar");
+      ok(await tsbox(who, ["save", "-o", byId, id], { env }));
+      ok(await tsbox(who, ["save", "--format", "oci", "-o", byIdOci, id], { env }));
+      const inArchive = (tar: string, member: string) => JSON.parse(execFileSync("tar", ["-xOf", tar, member], { encoding: "utf8" }));
+      assert.equal(inArchive(byId, "manifest.json")[0].RepoTags, null);
+      assert.equal(inArchive(byIdOci, "index.json").manifests[0].annotations, undefined);
+      ok(await tsbox(who, ["rmi", "busybox"], { env }));
+      for (const archive of [byId, byIdOci]) {
+        const loadedById = await tsbox(who, ["load", "-i", archive], { env });
+        ok(loadedById);
+        assert.match(loadedById.stdout, new RegExp(`^Loaded image ID: sha256:${id}[0-9a-f]{52}\n$`));
+      }
+      assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], { env })).stdout, `<none>:<none> ${id}\n`);
+      assert.equal((await tsbox(who, ["run", "--rm", id, "echo", "by id"], { env })).stdout, "by id\n");
+      ok(await tsbox(who, ["rmi", id], { env }));
       rmSync(docker);
       rmSync(oci);
+      rmSync(byId);
+      rmSync(byIdOci);
     });
 
     it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {

@@ -40,12 +40,12 @@ export async function saveImages(store: ImageStore, names: string[], out: string
   const layout = store.layout;
   const blobs = new Map<string, number>();
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
-  const dockerManifest: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
+  const dockerManifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
   for (const input of names) {
     // One platform per name (docker's manifest.json has room for one): the one asked for, else the store's, else the name's only one.
     const image = await store.getImage(input, platform ?? (await store.defaultPlatformOf(input)));
-    const ref = parseReference(input);
-    const name = canonicalName(ref);
+    // Saved by its id, an image goes without a name (docker's RepoTags null), as `load` then keeps it: by id.
+    const ref = (await store.isImageId(input)) ? undefined : parseReference(input);
     const manifestSize = (await stat(layout.blobPath(image.manifestDigest))).size;
     for (const d of [image.manifest.config, ...image.manifest.layers]) blobs.set(d.digest, d.size);
     blobs.set(image.manifestDigest, manifestSize);
@@ -54,11 +54,11 @@ export async function saveImages(store: ImageStore, names: string[], out: string
       digest: image.manifestDigest,
       size: manifestSize,
       platform: { os: image.config.os, architecture: image.config.architecture, ...(image.config.variant ? { variant: image.config.variant } : {}) },
-      annotations: { [Annotation.imageName]: name, ...(ref.tag ? { [Annotation.refName]: ref.tag } : {}) },
+      ...(ref ? { annotations: { [Annotation.imageName]: canonicalName(ref), ...(ref.tag ? { [Annotation.refName]: ref.tag } : {}) } } : {}),
     });
     dockerManifest.push({
       Config: blobName(image.manifest.config.digest),
-      RepoTags: ref.tag ? [familiarName(ref)] : [],
+      RepoTags: !ref ? null : ref.tag ? [familiarName(ref)] : [],
       Layers: image.manifest.layers.map((l) => blobName(l.digest)),
     });
   }
@@ -102,7 +102,10 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-/** Loads every image of an archive (file, stdin stream) or OCI layout directory. Returns the names loaded. */
+/**
+ * Loads every image of an archive (file, stdin stream) or OCI layout directory. Returns the names loaded,
+ * and for an image the archive names none (docker's `save IMAGE-ID`) its id, `sha256:…`: it is kept as <none>.
+ */
 export async function loadImages(store: ImageStore, dataDir: string, input: string | NodeJS.ReadableStream, options: LoadOptions = {}): Promise<string[]> {
   const inputStat = typeof input === "string" ? await stat(input).catch((err: NodeJS.ErrnoException) => {
     throw new ImageError(`cannot read ${input}: ${err.code === "ENOENT" ? "no such file or directory" : err.code === "EACCES" ? "permission denied" : err.message}`);
@@ -175,21 +178,25 @@ async function importLayout(store: ImageStore, layout: OciLayout, options: LoadO
   for (const d of index.manifests) {
     if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) continue;
     const name = entryName(d, options);
-    await store.importImage(layout, d, name);
-    loaded.push(name);
+    const ids = await store.importImage(layout, d, name);
+    loaded.push(...(name !== undefined ? [name] : ids));
   }
   if (loaded.length === 0) throw new ImageError(`${layout.dir}: the archive names no image`);
   return loaded;
 }
 
-/** The full name of an index.json entry: containerd's image name, else a full ref.name, else REPOSITORY:ref.name. */
-export function entryName(d: Descriptor, options: LoadOptions): string {
+/**
+ * The full name of an index.json entry: containerd's image name, else a full ref.name, else REPOSITORY:ref.name;
+ * undefined for an entry with no name at all (then it is loaded by id).
+ */
+export function entryName(d: Descriptor, options: LoadOptions): string | undefined {
   const full = d.annotations?.[Annotation.imageName];
   if (full) return canonicalName(parseReference(full));
   const refName = d.annotations?.[Annotation.refName];
   if (refName && /[/:@]/.test(refName)) return canonicalName(parseReference(refName));
   if (options.repository) return canonicalName(parseReference(`${options.repository}:${refName ?? "latest"}`));
-  throw new ImageError(`the archive names an image only ${refName ? `by the tag "${refName}"` : "by its digest"}: give a repository with --name REPOSITORY`);
+  if (refName === undefined) return undefined;
+  throw new ImageError(`the archive names an image only by the tag "${refName}": give a repository with --name REPOSITORY`);
 }
 
 export interface DockerArchiveEntry {
@@ -215,7 +222,6 @@ export function dockerArchiveImage(
   });
   if (config.rootfs?.diff_ids?.length !== layers.length) throw new ImageError(`archive image ${entry.Config}: ${layers.length} layers but ${config.rootfs?.diff_ids?.length ?? 0} diff_ids`);
   const tags = entry.RepoTags ?? [];
-  if (tags.length === 0) throw new ImageError(`archive image ${entry.Config} has no RepoTags: nothing to name it by`);
   return {
     manifest: { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, ...configBlob }, layers },
     names: tags.map((tag) => canonicalName(parseReference(tag))),
@@ -256,9 +262,14 @@ async function importDockerArchive(store: ImageStore, dir: string): Promise<stri
     }
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
     const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
+    const stored = { ...desc, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
     for (const name of names) {
-      await store.putManifests(name, [{ ...desc, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } }]);
+      await store.putManifests(name, [stored]);
       loaded.push(name);
+    }
+    if (names.length === 0) {
+      await store.putUnnamed([stored]);
+      loaded.push(configBlob.digest);
     }
   }
   return loaded;

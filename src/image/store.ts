@@ -407,22 +407,25 @@ export class ImageStore {
    * every blob re-verified) from another layout into the store as `name`.
    * With `keepExisting`, platforms the name already has here are not replaced.
    */
-  async importImage(source: OciLayout, descriptor: Descriptor, name: string, options: { only?: Platform; keepExisting?: boolean } = {}): Promise<void> {
+  async importImage(source: OciLayout, descriptor: Descriptor, name: string | undefined, options: { only?: Platform; keepExisting?: boolean } = {}): Promise<string[]> {
     const candidates = (await manifestsIn(source, descriptor)).filter((d) => !options.only || platformMatches(d.platform, options.only));
+    const label = name ?? descriptor.digest;
     const imported: Descriptor[] = [];
+    const ids: string[] = [];
     let firstError: unknown;
     for (const d of candidates) {
       try {
         const manifest = checkManifest(await source.readJsonBlob<unknown>(d.digest), `manifest ${d.digest}`);
-        checkConfigSize(manifest.config, `image ${name}`);
+        checkConfigSize(manifest.config, `image ${label}`);
         const config = await source.readJsonBlob<unknown>(manifest.config.digest).catch((err: unknown) => {
-          throw new ImageError(`image ${name}: its config ${manifest.config.digest} is missing or not JSON`, err);
+          throw new ImageError(`image ${label}: its config ${manifest.config.digest} is missing or not JSON`, err);
         });
-        checkConfig(config, `image ${name}`);
+        checkConfig(config, `image ${label}`);
         await this.layout.init();
         for (const blob of [manifest.config, ...manifest.layers]) await this.copyBlob(source, blob);
         await this.copyBlob(source, d);
         imported.push(d);
+        ids.push(manifest.config.digest);
       } catch (err) {
         // An index may list platforms whose content the archive does not carry (docker saves them so).
         if (!(err instanceof ImageError) || descriptor.digest === d.digest) throw err;
@@ -431,9 +434,11 @@ export class ImageStore {
     }
     if (imported.length === 0) {
       if (firstError) throw firstError;
-      throw new ImageError(`${source.dir}: ${name} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}`);
+      throw new ImageError(`${source.dir}: ${label} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}`);
     }
-    await this.putManifests(name, imported, options.keepExisting ?? false);
+    if (name === undefined) await this.putUnnamed(imported);
+    else await this.putManifests(name, imported, options.keepExisting ?? false);
+    return ids;
   }
 
   /**
@@ -446,16 +451,7 @@ export class ImageStore {
   async putManifests(name: string, manifests: Descriptor[], keepExisting = false): Promise<void> {
     await this.layout.init();
     await this.layout.updateIndex(async (index) => {
-      for (const d of manifests) {
-        if (!d.platform) throw new Error(`putManifests: ${d.digest} has no platform`);
-        checkPlatformShape(name, d.platform);
-        const manifest = await this.layout.readJsonBlob<ImageManifest>(d.digest);
-        // Every later `images` and `run` reads the config whole: a hostile one of 400 MB cost 1.3 GB each time.
-        checkConfigSize(manifest.config, `image ${name}`);
-        for (const blob of [manifest.config, ...manifest.layers]) {
-          if (!existsSync(this.layout.blobPath(blob.digest))) throw new ImageError(`image ${name}: blob ${blob.digest} is no longer in the store (pruned meanwhile?): pull or load it again`);
-        }
-      }
+      for (const d of manifests) await this.checkComplete(name, d);
       const entry = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
       const current = entry ? await this.presentManifests(entry) : [];
       const taken = (d: Descriptor) => current.some((c) => samePlatform(c.platform, d.platform));
@@ -465,6 +461,30 @@ export class ImageStore {
       index.manifests.push(await this.entryFor(name, [...others, ...incoming]));
       await this.keepUnnamed(index, current.filter((c) => !others.includes(c)));
     });
+  }
+
+  /**
+   * Stores these platform manifests without a name (docker's <none>, found by
+   * id: what `save IMAGE-ID` archives), unless a name or a <none> entry has them already.
+   */
+  async putUnnamed(manifests: Descriptor[]): Promise<void> {
+    await this.layout.init();
+    await this.layout.updateIndex(async (index) => {
+      for (const d of manifests) await this.checkComplete(d.digest, d);
+      await this.keepUnnamed(index, manifests);
+    });
+  }
+
+  /** A manifest about to be named (or kept unnamed): its platform given, its config not huge, every blob here. */
+  private async checkComplete(label: string, d: Descriptor): Promise<void> {
+    if (!d.platform) throw new Error(`${label}: ${d.digest} has no platform`);
+    checkPlatformShape(label, d.platform);
+    const manifest = await this.layout.readJsonBlob<ImageManifest>(d.digest);
+    // Every later `images` and `run` reads the config whole: a hostile one of 400 MB cost 1.3 GB each time.
+    checkConfigSize(manifest.config, `image ${label}`);
+    for (const blob of [manifest.config, ...manifest.layers]) {
+      if (!existsSync(this.layout.blobPath(blob.digest))) throw new ImageError(`image ${label}: blob ${blob.digest} is no longer in the store (pruned meanwhile?): pull or load it again`);
+    }
   }
 
   /**

@@ -56,7 +56,12 @@ export async function loadCommand(args: string[], ctx: CliContext): Promise<numb
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   return withInterrupt(ctx, "load", async (signal) => {
     const names = await runtime.load(input ?? process.stdin, { signal, ...(repository !== undefined ? { repository } : {}) });
-    for (const n of names.map(shownName)) ctx.stdout.write(flags.bools.has("quiet") ? `${n}\n` : `Loaded image: ${n}\n`);
+    // docker's wording: an image the archive names none of is told by its id.
+    for (const n of names) {
+      const id = n.startsWith("sha256:");
+      const shown = id ? n : shownName(n);
+      ctx.stdout.write(flags.bools.has("quiet") ? `${shown}\n` : `Loaded image${id ? " ID" : ""}: ${shown}\n`);
+    }
     return 0;
   });
 }

@@ -54,6 +54,7 @@ export async function importArchive(store: BrowserStore, archive: Uint8Array, op
     for (const d of index.manifests ?? []) {
       if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) continue;
       const name = entryName(d, options);
+      if (name === undefined) throw new ImageError("the archive names an image only by its digest: give a repository (repository option)");
       await importManifest(store, files, d, [name], "the archive");
       loaded.push(name);
     }
@@ -111,6 +112,7 @@ async function importDockerArchive(store: BrowserStore, files: Files, entries: D
       layers.push({ ...(await put(bytes)), head: bytes.subarray(0, 4) });
     }
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
+    if (names.length === 0) throw new ImageError(`archive image ${entry.Config} has no RepoTags: nothing to name it by`);
     checkPlatform(config, names[0]!);
     const manifestBlob = await put(new TextEncoder().encode(JSON.stringify(manifest)));
     for (const name of names) {
