@@ -79,7 +79,7 @@ export function writingAt<T>(err: T, path: string): T {
 }
 
 /** What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304). */
-export type ContainerErrorReason = "no_such_container" | "name_in_use" | "not_running" | "paused" | "running";
+export type ContainerErrorReason = "no_such_container" | "name_in_use" | "not_running" | "paused" | "running" | "no_cgroup";
 
 export class ContainerError extends TsboxError {
   /**
@@ -100,6 +100,7 @@ const REASONS: [RegExp, ContainerErrorReason][] = [
   [/ is paused/, "paused"],
   [/^cannot remove running container /, "running"],
   [/ (is|it is) not running/, "not_running"],
+  [/ runs without a cgroup /, "no_cgroup"],
 ];
 
 /** `instanceof TsboxError` that also holds across separately bundled copies of this class. */

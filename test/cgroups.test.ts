@@ -323,6 +323,7 @@ for (const who of identities()) {
 
       it("has no stats", () => {
         assert.match(results.nostats.message, /^container \S+ runs without a cgroup \(this host delegates no cgroup to this user; see tsbox info\), so it has no stats$/);
+        assert.equal(results.nostats.reason, "no_cgroup");
       });
 
       it("the CLI: one warning line, TSBOX_CGROUPS=required an error", async () => {

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Container, Runtime, type RunOptions } from "../../src/index.js";
+import { type Container, type ContainerError, Runtime, type RunOptions } from "../../src/index.js";
 import { VmBackend } from "../../src/backends/vm/node/vm-backend.js";
 
 // On the vm backend one guest serves every scenario (restoring one per container is slow on a loaded machine).
@@ -189,7 +189,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     try {
       return await c.stats();
     } catch (e) {
-      return { message: (e as Error).message };
+      return { message: (e as Error).message, reason: (e as ContainerError).reason };
     }
   },
 };
