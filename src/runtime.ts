@@ -663,13 +663,26 @@ export class Runtime implements ContainerOwner {
   /**
    * Removes an image name (every platform of it, or only `platform`), or by
    * its id every entry of that image (docker's `rmi ID`: one with several
-   * names only with `force`). An image a container uses keeps its last name
+   * names only with `force`); by `repo@sha256:…`, the names of that repository
+   * with that digest. An image a container uses keeps its last name
    * unless `force` (then it stays as <none>), as docker's conflict says.
    * Then, as docker's rmi, the blobs and unpacked layers only it had go
    * (`prune: false`, docker's `--no-prune`, leaves them to `prune`);
    * `deleted` is the image id once the image itself is gone.
    */
   async removeImage(image: string, options: { platform?: Platform; force?: boolean; prune?: boolean } = {}): Promise<{ untagged: string[]; deleted?: string }> {
+    // `rmi repo@sha256:…` of an image pulled or tagged by name: the names of that repository with that digest.
+    const named = await this.imageStore.namesWithDigest(image);
+    if (named !== undefined && named.length > 0) {
+      const untagged: string[] = [];
+      let deleted: string | undefined;
+      for (const name of named) {
+        const r = await this.removeImage(name, options);
+        untagged.push(...r.untagged);
+        deleted = r.deleted ?? deleted;
+      }
+      return deleted !== undefined ? { untagged, deleted } : { untagged };
+    }
     const inUse = new Map<string, string>();
     for (const c of await this.containers({ all: true })) inUse.set(c.imageDigest, c.id);
     const remove = { inUse, ...(options.force ? { force: true } : {}) };

@@ -149,6 +149,16 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], { env })).stdout, `<none>:<none> ${id}\n`);
       assert.equal((await tsbox(who, ["run", "--rm", id, "echo", "by id"], { env })).stdout, "by id\n");
       ok(await tsbox(who, ["rmi", id], { env }));
+
+      // `rmi repo@sha256:…` (the digest `images --digests` shows) of an image named by tag: that repository's
+      // names with that digest go (it said "image not found" although `run repo@sha256:…` ran it).
+      ok(await tsbox(who, ["load", "-i", docker], { env }));
+      ok(await tsbox(who, ["tag", "busybox", "copy/bb:2"], { env }));
+      const digest = (await tsbox(who, ["images", "--format", "{{.Digest}}", "busybox"], { env })).stdout.trim();
+      assert.equal((await tsbox(who, ["rmi", `busybox@${digest}`], { env })).stdout, "Untagged: busybox:latest\n");
+      assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}}"], { env })).stdout, "copy/bb:2\n");
+      assert.equal((await tsbox(who, ["rmi", `busybox@${digest}`], { env })).code, 125, "no name of busybox has it now");
+      assert.match((await tsbox(who, ["rmi", `copy/bb@${digest}`], { env })).stdout, /^Untagged: copy\/bb:2\nDeleted: sha256:[0-9a-f]{64}\n$/);
       rmSync(docker);
       rmSync(oci);
       rmSync(byId);

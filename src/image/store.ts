@@ -300,6 +300,26 @@ export class ImageStore {
   }
 
   /**
+   * For `repo@sha256:…` that is no name here: the names of that repository
+   * whose image has that digest (what `images --digests` and RepoDigests
+   * show, the manifest's or a platform's); undefined for any other input.
+   */
+  async namesWithDigest(input: string): Promise<string[] | undefined> {
+    const ref = parseReference(input);
+    if (!ref.digest) return undefined;
+    await this.ensureMigrated();
+    const index = await this.layout.readIndex();
+    if (index.manifests.some((d) => d.annotations?.[Annotation.refName] === canonicalName(ref))) return undefined;
+    const names: string[] = [];
+    for (const d of index.manifests) {
+      const name = d.annotations?.[Annotation.refName];
+      if (name === undefined || repositoryName(parseReference(name)) !== repositoryName(ref)) continue;
+      if (d.digest === ref.digest || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some((m) => m.digest === ref.digest))) names.push(name);
+    }
+    return names;
+  }
+
+  /**
    * Removes a name (every platform of it), or only its `platform`; returns
    * the index entries removed (`sweepRemoved` then deletes what only they
    * reached). An image a container uses (`inUse`: manifest digest → a
