@@ -360,6 +360,15 @@ for (const who of identities()) {
         }
         // Its published port is the way in from other networks, as docker documents: through the host's address
         // (as root DNATed from one bridge to the other; rootless the proxy on the host, 10.0.2.2 from inside).
+        // Nor are its names: b's DNS server answers on b's gateway, an address every container reaches, but only
+        // what comes through b's bridge (it told a's containers, and the default bridge's, b's names).
+        const gateway = (await run(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", b])).stdout.trim();
+        assert.match(gateway, /^\d+\.\d+\.\d+\.\d+$/);
+        for (const from of [a, "bridge"]) {
+          const dns = await run(["run", "--rm", "--network", from, "busybox", "sh", "-c", `timeout -s KILL 5 nslookup iso-srv ${gateway}; echo exit=$?`]);
+          assert.doesNotMatch(dns.stdout, new RegExp(`Address: ${ip.replace(/\./g, "\\.")}`), `b's names from ${from}`);
+          assert.match(dns.stdout, /exit=[1-9]\d*\n$/, `b's names from ${from}`);
+        }
         const port = (await publishedAddress(run, "iso-srv", "80", "0.0.0.0")).split(":")[1];
         const hostIp = who.name === "root" ? "198.51.100.2" : "10.0.2.2";
         for (const from of [a, "bridge"]) {
@@ -370,6 +379,32 @@ for (const who of identities()) {
         await run(["rm", "-f", "iso-srv"]);
         await server.done;
         for (const n of [a, b]) assert.equal((await run(["network", "rm", n])).code, 0);
+      }
+    });
+
+    it("an --internal network leads nowhere: no default route, its DNS server forwards no outside name (CVE-2024-29018), a second network gives the route", async () => {
+      const [inside, outside] = [`inta-${who.name}`, `intb-${who.name}`];
+      assert.equal((await run(["network", "create", "--internal", inside])).code, 0);
+      assert.equal((await run(["network", "create", outside])).code, 0);
+      try {
+        assert.equal((await run(["run", "-d", "--name", "int-a", "--network", inside, "busybox", "sleep", "60"])).code, 0);
+        const r = await run(["exec", "int-a", "sh", "-c", "ip route; nslookup int-a >/dev/null && echo resolved"]);
+        assert.doesNotMatch(r.stdout, /^default/m, "no default route through an internal network");
+        assert.match(r.stdout, /resolved\n$/, "its own names resolve");
+        // Its server (running while int-a is) was started without an upstream: questions for other names stay on the network.
+        const bridge = (await run(["network", "inspect", "-f", `{{index .Options "com.docker.network.bridge.name"}}`, inside])).stdout.trim();
+        const servers = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes("net-dns") && l.includes(`--device ${bridge} `));
+        assert.ok(servers.length > 0 && servers.every((l) => !l.includes("--upstream")), servers.join("\n"));
+        // On an internal network and a normal one, the normal one is the way out (docker's gateway endpoint).
+        const both = await run(["create", "--name", "int-both", "--network", inside, "busybox", "ip", "route"]);
+        assert.equal(both.code, 0, both.stderr);
+        assert.equal((await run(["network", "connect", outside, "int-both"])).code, 0);
+        const routes = await run(["start", "-a", "int-both"]);
+        const subnet = (await run(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", outside])).stdout.trim();
+        assert.match(routes.stdout, new RegExp(`^default via ${subnet.replace(/\./g, "\\.")} `, "m"), routes.stdout);
+      } finally {
+        await run(["rm", "-f", "int-a", "int-both"]);
+        for (const n of [inside, outside]) assert.equal((await run(["network", "rm", n])).code, 0);
       }
     });
 

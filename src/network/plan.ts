@@ -184,9 +184,12 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
     dir: inputs.store.stateDir(config),
     dns: config.dns,
     nat: !config.internal,
+    ...(config.internal ? { internal: true } : {}),
     aliases,
     ...(ip !== undefined ? { ip } : {}),
-    upstream: inputs.rootless || inputs.userMode ? [ROOTLESS_DNS] : reachableFromBridge(hostServers),
+    // An internal network's server answers its own names only: forwarding others would carry data off the
+    // network in the questions (docker's CVE-2024-29018).
+    upstream: config.internal ? [] : inputs.rootless || inputs.userMode ? [ROOTLESS_DNS] : reachableFromBridge(hostServers),
     // A bridge and its rules stay once made (as docker0), until `network rm`: a run on an existing network runs no
     // iptables. Rootless ones go at the latest with the user's namespace; the vm guest's are kept by toGuestNetwork.
     ...(!inputs.userMode ? { keepBridge: true } : {}),

@@ -230,6 +230,8 @@ export interface NetworkAttachment {
   nat: boolean;
   /** The bridge and its rules stay when the network's last container leaves (the vm guest's: they go with the guest). */
   keepBridge?: boolean;
+  /** `--internal`: no default route through it, no upstream DNS (the vm agent's relay refuses its addresses too). */
+  internal?: boolean;
   aliases: string[];
   /** A fixed address (`--ip`). */
   ip?: string;

@@ -53,6 +53,9 @@ pub struct Ctr {
     pub parent: Option<String>,
     /// A container's spec as `create` parsed it (a `net-attach` keeper runs with it).
     pub spec: Option<Box<container::Spec>>,
+    /// The subnets of the `--internal` networks it is on (at `create` or by
+    /// `net-attach`): the relay takes nothing from their addresses.
+    pub internal_subnets: Vec<container::net::addr::Subnet>,
     deleted: bool,
 }
 
@@ -78,6 +81,7 @@ impl Ctr {
             filter: None,
             namespaces: None,
             spec: None,
+            internal_subnets: Vec::new(),
             parent: None,
             deleted: false,
         }

@@ -11,11 +11,14 @@
 //!   `{query, name}`, the host's resolver answers with the `resolved` op.
 //!   Other types get an empty answer (IPv4 only, as on the native side).
 //! Connections to a subnet the guest routes itself (another network's
-//! containers) are refused: networks are isolated from each other.
+//! containers) are refused: networks are isolated from each other. Nothing
+//! from an `--internal` network's address is relayed: such a network has no
+//! default route, and a container crafting its own packets to the gateway
+//! (NET_RAW) must not get out that way either.
 
 pub mod nft;
 
-use crate::agent::Agent;
+use crate::agent::{Agent, Ctr};
 use container::json::Json;
 use container::net::dns;
 use container::net::link;
@@ -92,6 +95,11 @@ impl Relay {
     }
 }
 
+/// Whether `ip` is in an `--internal` network of a container here.
+fn on_internal_network(ctrs: &HashMap<String, Ctr>, ip: Ipv4Addr) -> bool {
+    ctrs.values().any(|c| c.internal_subnets.iter().any(|s| s.contains(ip)))
+}
+
 /// A destination in a subnet the guest routes (a network of its own).
 fn routed_in_guest(ip: Ipv4Addr) -> bool {
     let text = std::fs::read_to_string("/proc/net/route").unwrap_or_default();
@@ -115,7 +123,8 @@ impl Agent {
                 None => return,
             };
             let stream = match relay.listener.accept() {
-                Ok((s, _)) => s,
+                Ok((s, SocketAddr::V4(from))) if !on_internal_network(&self.ctrs, *from.ip()) => s,
+                Ok(_) => continue, // dropped: closed
                 Err(_) => return,
             };
             let dst = match socket::original_dst(stream.as_raw_fd()) {
@@ -145,6 +154,7 @@ impl Agent {
                 None => return,
             };
             let (n, from) = match relay.dns.recv_from(&mut buf) {
+                Ok((_, SocketAddr::V4(from))) if on_internal_network(&self.ctrs, *from.ip()) => continue,
                 Ok(x) => x,
                 Err(_) => return,
             };

@@ -189,6 +189,7 @@ impl Agent {
         c.layer = layer;
         c.filter = filter;
         c.namespaces = namespaces;
+        c.internal_subnets = spec.network.iter().flat_map(|n| n.attach.iter()).filter(|a| a.internal).map(|a| a.subnet).collect();
         c.spec = Some(Box::new(spec));
         self.add(cid, c);
         let warnings: Vec<String> = prepared.warning.into_iter().collect();

@@ -52,6 +52,9 @@ impl Agent {
             let e = doc.get("error").map(|e| e.to_string()).and_then(|t| container::Error::from_json(&t));
             return Err(e.map_or_else(|| op_error(ErrorKind::Setup, "attaching failed"), |e| e.to_report()));
         }
+        if let Some(c) = self.ctrs.get_mut(cid) {
+            c.internal_subnets.extend(net.attach.iter().filter(|a| a.internal).map(|a| a.subnet));
+        }
         let records: Vec<Json> = net.attach.iter().filter_map(|a| record(cid, &a.name)).collect();
         self.reply_ok(id, vec![("networks", Json::Array(records))]);
         Ok(())

@@ -36,7 +36,15 @@ pub fn ensure(att: &Attachment) -> Result<(), Error> {
     if running(&att.dir).is_some() {
         return Ok(());
     }
-    let mut args: Vec<String> = vec!["net-dns".into(), "--dir".into(), att.dir.display().to_string(), "--listen".into(), att.gateway.to_string()];
+    let mut args: Vec<String> = vec![
+        "net-dns".into(),
+        "--dir".into(),
+        att.dir.display().to_string(),
+        "--listen".into(),
+        att.gateway.to_string(),
+        "--device".into(),
+        att.bridge.clone(),
+    ];
     for u in &att.upstream {
         args.push("--upstream".into());
         args.push(u.to_string());
@@ -63,16 +71,19 @@ pub fn stop(dir: &Path) {
 pub struct Options {
     pub dir: PathBuf,
     pub listen: Ipv4Addr,
+    /// The network's bridge: only queries that come through it are answered.
+    pub device: Option<String>,
     pub upstream: Vec<Ipv4Addr>,
     pub ready_fd: i32,
 }
 
 impl Options {
-    /// `--dir DIR --listen IP [--upstream IP]… --ready-fd N` (what `ensure`
+    /// `--dir DIR --listen IP [--device BRIDGE] [--upstream IP]… --ready-fd N` (what `ensure`
     /// passes; tsbox-runtime and the vm agent both run `net-dns`).
     pub fn parse(args: &[String]) -> Result<Options, String> {
         let mut dir = None;
         let mut listen = None;
+        let mut device = None;
         let mut ready_fd = None;
         let mut upstream = Vec::new();
         let mut it = args.iter();
@@ -82,6 +93,7 @@ impl Options {
             match flag.as_str() {
                 "--dir" => dir = Some(PathBuf::from(value)),
                 "--listen" => listen = Some(ip()?),
+                "--device" => device = Some(value.clone()),
                 "--upstream" => upstream.push(ip()?),
                 "--ready-fd" => ready_fd = Some(value.parse().map_err(|_| "--ready-fd: expected a file descriptor number".to_string())?),
                 other => return Err(format!("unknown option {}", other)),
@@ -90,6 +102,7 @@ impl Options {
         Ok(Options {
             dir: dir.ok_or("net-dns needs --dir DIR")?,
             listen: listen.ok_or("net-dns needs --listen IP")?,
+            device,
             upstream,
             ready_fd: ready_fd.ok_or("net-dns needs --ready-fd N")?,
         })
@@ -124,6 +137,15 @@ pub fn main(o: Options) -> i32 {
             return 1;
         }
     };
+    // The gateway is an address of the host (or of the rootless namespace, or the guest), which every
+    // container reaches: bound to the bridge, a container on another network cannot read this one's names
+    // nor spend its clients' query shares with their forged addresses (the kernel checks the interface).
+    if let Some(dev) = &o.device {
+        if let Err(e) = crate::sys::socket::bind_to_device(socket.as_raw_fd(), dev) {
+            ready.report(&format!("binding the DNS socket to {}: {}", dev, e.description()));
+            return 1;
+        }
+    }
     let upstream = match UdpSocket::bind("0.0.0.0:0") {
         Ok(s) => s,
         Err(e) => {

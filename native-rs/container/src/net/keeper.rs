@@ -284,11 +284,14 @@ impl<'a> Keeper<'a> {
         result
     }
 
-    /// A veth into the container per network; `route`: the first one gets the default route.
+    /// A veth into the container per network; `route`: the first one not
+    /// `internal` gets the default route (docker's gateway endpoint: an
+    /// internal network leads nowhere).
     fn attach_all(&mut self, pid: i32, route: bool) -> Result<(), Error> {
         let nl = self.nl.as_mut().expect("netlink socket");
+        let gateway = self.joined.iter().position(|j| !j.att.internal).filter(|_| route);
         for (i, j) in self.joined.iter_mut().enumerate() {
-            j.endpoint = Some(attach::attach(nl, pid, &j.att, j.ip, route && i == 0)?);
+            j.endpoint = Some(attach::attach(nl, pid, &j.att, j.ip, gateway == Some(i))?);
         }
         Ok(())
     }

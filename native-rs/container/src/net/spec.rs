@@ -55,6 +55,9 @@ pub struct Attachment {
     /// The bridge (and its rules) stays when the network's last container
     /// leaves: the vm guest's, whose bridges go with the guest.
     pub keep_bridge: bool,
+    /// `--internal`: no way off the network — no default route through it,
+    /// no upstream DNS (the vm agent's relay also refuses its addresses).
+    pub internal: bool,
     pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
     /// Where the network's DNS server sends the names it does not know.
@@ -256,6 +259,7 @@ fn attachment(a: &Json, path: &str) -> Result<Attachment> {
         dns: flag("dns")?,
         nat: flag("nat")?,
         keep_bridge: flag("keepBridge")?,
+        internal: flag("internal")?,
         aliases: strings(a, path, "aliases")?,
         ip,
         upstream,

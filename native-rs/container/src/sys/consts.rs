@@ -226,6 +226,7 @@ pub const SOL_IP: c_int = 0;
 pub const SO_RCVTIMEO: c_int = 20;
 pub const SO_ERROR: c_int = 4;
 pub const SO_LINGER: c_int = 13;
+pub const SO_BINDTODEVICE: c_int = 25;
 pub const SOCK_STREAM: c_int = 1;
 pub const SOCK_NONBLOCK: c_int = 0o4000;
 pub const EINPROGRESS: i32 = 115;

@@ -157,3 +157,9 @@ pub fn reset_on_close(fd: c_int) -> Result<(), Errno> {
 pub fn shutdown_write(fd: c_int) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::shutdown(fd, 1) }).map(drop)
 }
+
+/// Receives only what arrives through interface `name` (a network's DNS
+/// server: a query from another bridge to its address is not for it).
+pub fn bind_to_device(fd: c_int, name: &str) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::setsockopt(fd, SOL_SOCKET, super::consts::SO_BINDTODEVICE, name.as_ptr() as *const c_void, name.len() as u32) }).map(drop)
+}
