@@ -215,6 +215,27 @@ describe("vm networking", { skip: vmSkip }, () => {
     }
   });
 
+  it("an --internal network leads nowhere: no default route, and the relay takes nothing from it (not this host's loopback, nor its resolver), even over a route the container makes itself", async () => {
+    rt.networks.create("vminternal", { internal: true });
+    const { port, server } = await hostHttp("host secret\n");
+    try {
+      // NET_ADMIN stands for a container that crafts its own packets to the gateway (NET_RAW, a default capability).
+      const script = [
+        "ip route | grep -q ^default && echo has-default-route",
+        `gw=$(ip route | sed -n 's|^\\([0-9.]*\\)\\.0/.*|\\1.1|p'); ip route add default via $gw`,
+        `wget -q -T 3 -O - http://10.0.2.2:${port}/; echo wget=$?`,
+        "nslookup localhost 10.0.2.3 >/dev/null 2>&1; echo nslookup=$?",
+      ].join("; ");
+      const c = await rt.run({ image: "busybox", network: "vminternal", capAdd: ["NET_ADMIN"], cmd: ["sh", "-c", script], remove: true });
+      const out = await c.output();
+      assert.doesNotMatch(out.stdout, /has-default-route|host secret/, out.stdout);
+      assert.match(out.stdout, /^wget=[1-9]\d*\nnslookup=[1-9]\d*\n$/, out.stdout + out.stderr);
+    } finally {
+      server.close();
+      await rt.networks.remove("vminternal");
+    }
+  });
+
   it("connects out to this host's address and streams 1 MiB each way; a closed port is a reset", async () => {
     // An echo server on this host: what goes in comes back, byte for byte.
     const echo = createServer((s) => s.pipe(s));
