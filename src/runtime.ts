@@ -236,7 +236,8 @@ export class Runtime implements ContainerOwner {
     try {
       await startContainer(this.ctx, id, {
         beforeStart: async () => {
-          attachment = await attachMonitor(bundle.dir, { stdin: Boolean(options.stdin), stdout: true, stderr: true, stdinOnce: true });
+          // The container outlives us under its monitor: the attachment keeps Node running only while it is used.
+          attachment = await attachMonitor(bundle.dir, { stdin: Boolean(options.stdin), stdout: true, stderr: true, stdinOnce: true, keepAlive: false });
         },
         onWarning: warningSink(control.onWarning),
       });
