@@ -19,6 +19,7 @@ import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
 import { type SupervisorExit, WarmHelper, WarmHelperGone } from "./warm-helper.js";
 import { requireInitBinary } from "./init-binary.js";
+import { reapWithWorker } from "./worker-children.js";
 
 export interface NativeBackendOptions {
   /** Path of tsbox-runtime; default $TSBOX_RUNTIME or the package's build output. */
@@ -357,6 +358,7 @@ interface HelperProcess {
 }
 
 function childHelper(child: ChildProcess): HelperProcess {
+  reapWithWorker(child);
   const exited = new Promise<SupervisorExit>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   const started = new Promise<number>((resolve, reject) => {
     if (child.pid !== undefined) resolve(child.pid);

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync } from "node:fs";
 import { Socket } from "node:net";
 import type { NativeAddon } from "./addon.js";
+import { reapWithWorker } from "./worker-children.js";
 
 /** How a run's supervisor ended (as ChildProcess reports it: a code, or the signal that killed it). */
 export interface SupervisorExit {
@@ -138,6 +139,7 @@ export class WarmHelper {
       closeSync(theirs);
     }
     child.unref();
+    reapWithWorker(child, this.addon);
     child.on("error", () => this.control === control && void this.stop());
     const control = new Socket({ fd: ours, readable: true, writable: false });
     control.setEncoding("utf8");
