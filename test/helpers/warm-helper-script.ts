@@ -93,12 +93,17 @@ switch (process.argv[2]) {
       const code = `import(${JSON.stringify(tsx)}).then((m) => (m.register(), import(${JSON.stringify(import.meta.url)})))`;
       const worker = new Worker(code, { eval: true, argv: ["worker-body", mode] });
       const ended = new Promise((resolve) => worker.once("exit", resolve));
+      const running = new Promise((resolve) =>
+        worker.on("message", (m: { warning?: string }) => (m.warning !== undefined ? warnings.push(m.warning) : resolve(m))),
+      );
       if (mode === "terminate") {
-        await new Promise((resolve) => worker.once("message", resolve));
+        await running;
         await worker.terminate();
       }
       await ended;
     };
+    // (and nothing to warn about: closing the addon's descriptors with fs.closeSync warned in a worker)
+    const warnings: string[] = [];
     await body("end");
     await body("terminate");
     const children = () =>
@@ -119,12 +124,14 @@ switch (process.argv[2]) {
     results.children = children();
     await until(() => readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers")).length === 0);
     results.containersLeft = readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers"));
+    results.warnings = warnings;
     break;
   }
   case "worker-body": {
+    process.on("warning", (w) => parentPort!.postMessage({ warning: w.message }));
     const c = await rt.run({ image: "busybox", cmd: process.argv[3] === "end" ? ["true"] : ["sleep", "600"], remove: true });
     if (process.argv[3] === "end") await c.wait();
-    else parentPort!.postMessage("running");
+    else parentPort!.postMessage({ running: true });
     break;
   }
   default:

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn, type StdioOptions } from "node:child_process";
-import { closeSync, existsSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { constants } from "node:os";
 import { basename, join } from "node:path";
@@ -138,7 +138,7 @@ export class NativeBackend implements Backend {
       throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
     } finally {
       // The helper has its copies (or never will): ours would keep the container's pipes open.
-      for (const fd of theirs) closeSync(fd);
+      for (const fd of theirs) addon!.closeFd(fd);
       pty?.closeSlave();
     }
     const warmRun = run;

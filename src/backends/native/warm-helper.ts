@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync } from "node:fs";
 import { Socket } from "node:net";
 import type { NativeAddon } from "./addon.js";
 import { reapWithWorker } from "./worker-children.js";
@@ -133,10 +132,10 @@ export class WarmHelper {
       // stderr stays ours: a helper that cannot start says why there.
       child = spawn(this.binary, ["serve", "--control-fd", "3"], { stdio: ["ignore", "ignore", "inherit", theirs] });
     } catch (err) {
-      closeSync(ours);
+      this.addon.closeFd(ours);
       throw err;
     } finally {
-      closeSync(theirs);
+      this.addon.closeFd(theirs);
     }
     child.unref();
     reapWithWorker(child, this.addon);
