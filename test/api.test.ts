@@ -36,6 +36,12 @@ for (const who of identities()) {
       assert.deepEqual(r.restart, { stopped: 137, running: true, newPid: true, runningAfterStop: false });
       assert.equal(r.notFound.exitCode, 127);
       assert.match(r.notFound.message, /executable file not found in \$PATH: no-such-command/);
+      assert.deepEqual(r.aborted, {
+        run: "AbortError: This operation was aborted",
+        create: "AbortError: This operation was aborted",
+        made: 0,
+        pull: "TimeoutError: The operation was aborted due to timeout",
+      });
     });
 
     it("ends a program whose container has a restart policy: its monitor keeps the container, reading it or waiting keeps the program", async () => {
