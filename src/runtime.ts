@@ -180,7 +180,7 @@ export class Runtime implements ContainerOwner {
    * the streams are an attachment to it.
    */
   async run(options: RunOptions, control: RunControl = {}): Promise<Container> {
-    if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("run needs an image", { code: "usage" });
+    if (typeof options?.image !== "string" || options.image === "") throw new UsageError("run needs an image");
     if (control.signal?.aborted) throw abortError(control.signal);
     if (options.restart !== undefined && parseRestartPolicy(options.restart).name !== "no") return this.runMonitored(options, control);
     await this.collectOrphans();
@@ -261,7 +261,7 @@ export class Runtime implements ContainerOwner {
    * runs it under a monitor that outlives this process.
    */
   async create(options: RunOptions, control: RunControl = {}): Promise<Container> {
-    if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("create needs an image", { code: "usage" });
+    if (typeof options?.image !== "string" || options.image === "") throw new UsageError("create needs an image");
     if (control.signal?.aborted) throw abortError(control.signal);
     // As run does: a `--rm` container whose process was killed unseen gives its name back first (a test suite's
     // fixed names failed after one interrupted run).
@@ -463,7 +463,7 @@ export class Runtime implements ContainerOwner {
    */
   private async planNetwork(id: string, options: RunOptions, bundleDir: string, image: ImageConfig, control: RunControl, peers: PeerResolver): Promise<NetworkPlan | undefined> {
     if (!this.backend.capabilities().networks) {
-      if (options.network !== undefined && options.network !== "none") throw new TsboxError(`the ${this.backend.name} backend has no --network ${options.network} yet`, { code: "usage" });
+      if (options.network !== undefined && options.network !== "none") throw new UsageError(`the ${this.backend.name} backend has no --network ${options.network} yet`);
       return undefined;
     }
     let mode = parseNetworkMode(options.network ?? this.defaultNetwork);
@@ -510,7 +510,7 @@ export class Runtime implements ContainerOwner {
     if (!current) throw new ContainerError(`no such container: ${ref}`);
     const running = current.status === "running" && current.pid !== null;
     if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`);
-    if (running && !this.backend.connect) throw new TsboxError(`the ${this.backend.name} backend cannot connect running containers to networks`, { code: "usage" });
+    if (running && !this.backend.connect) throw new UsageError(`the ${this.backend.name} backend cannot connect running containers to networks`);
     const config = this.networks.get(network);
     const spec = readSpec(bundle.config);
     if (!spec.network || !createsNamespace(spec, "network") || spec.network.hosts.base !== undefined) {
@@ -1052,7 +1052,7 @@ export class Runtime implements ContainerOwner {
 
   /** The static tsbox-init for `--init`: the host's build, or the vm guest's own. */
   private initBinary(): string {
-    if (!this.backend.initBinary) throw new TsboxError(`--init is not supported on the ${this.backend.name} backend`, { code: "usage" });
+    if (!this.backend.initBinary) throw new UsageError(`--init is not supported on the ${this.backend.name} backend`);
     return this.backend.initBinary();
   }
 

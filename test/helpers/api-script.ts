@@ -4,7 +4,7 @@
  *   node --import tsx test/helpers/api-script.ts
  */
 import { createServer, type AddressInfo, type Socket } from "node:net";
-import { Runtime } from "../../src/index.js";
+import { Runtime, UsageError } from "../../src/index.js";
 
 const rt = new Runtime({});
 const results: Record<string, unknown> = {};
@@ -61,6 +61,16 @@ try {
 } catch (e) {
   const err = e as { message: string; exitCode: number };
   results.notFound = { message: err.message, exitCode: err.exitCode };
+}
+// Bad options are UsageErrors (instanceof), not only TsboxErrors with code "usage".
+{
+  const kind = (p: Promise<unknown>) => p.then(() => "ran", (e: unknown) => (e instanceof UsageError ? "UsageError" : String(e)));
+  results.usage = [
+    await kind(rt.run({} as never)),
+    await kind(rt.run({ image: "busybox", cmd: ["true"], user: "no-such-user", remove: true }).then((c) => c.wait())),
+    await kind(rt.run({ image: "busybox", cmd: ["true"], workdir: "relative", remove: true })),
+    await kind(rt.run({ image: "busybox", cmd: ["true"], env: ["NOEQUALS"], remove: true })),
+  ];
 }
 // An aborted signal: run and create refuse with its reason and make nothing; a pull that times out says so.
 {
