@@ -54,6 +54,10 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["rm", "-f", r.id, r.quick])).code, 0);
     });
 
+    it("closes the Runtime at the end of a program, and runs again after a close", async () => {
+      assert.deepEqual(await runJsonScript(who, lifetimeScript, ["close"], inTime), { first: "a\n", again: "b\n" });
+    });
+
     it("stops a run with a restart policy for good (stop(), kill() with its stop signal)", async () => {
       const r = await runJsonScript(who, lifetimeScript, ["stop-monitored"], inTime);
       assert.deepEqual(r, { stopped: 143, status: "exited", killed: 143, killedStatus: "exited" });

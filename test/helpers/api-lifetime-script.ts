@@ -23,6 +23,13 @@ if (mode === "monitored") {
   const quick = await rt.run({ image: "busybox", cmd: ["sh", "-c", "sleep 1; exit 3"], restart: "on-failure:1" });
   results.waited = (await quick.wait()).exitCode;
   results.quick = quick.id;
+} else if (mode === "close") {
+  // `await rt.close()` settles (it left Node nothing to wait on: exit code 13, the line after it never ran), and the
+  // Runtime runs again after it.
+  results.first = (await (await rt.run({ image: "busybox", cmd: ["echo", "a"], remove: true })).output()).stdout;
+  await rt.close();
+  results.again = (await (await rt.run({ image: "busybox", cmd: ["echo", "b"], remove: true })).output()).stdout;
+  await rt.close();
 } else if (mode === "stop-monitored") {
   // stop() on such a run stops it for good, as `tsbox stop` does: its policy does not bring it back.
   const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "trap 'exit 143' TERM; echo up; while true; do sleep 0.1; done"], restart: "on-failure" });

@@ -118,7 +118,10 @@ export class WarmHelper {
     this.helperGone();
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5000);
+      // Ref'd while awaited: unref'd, nothing kept Node running until the exit, and `await rt.close()` at the end of
+      // a program ended it with exit code 13 (an unsettled top-level await).
+      child.ref();
+      const timer = setTimeout(() => (child.unref(), resolve()), 5000);
       timer.unref();
       child.once("exit", () => (clearTimeout(timer), resolve()));
     });
