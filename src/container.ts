@@ -194,9 +194,18 @@ export class Container implements AsyncDisposable {
     return fresh;
   }
 
+  /**
+   * A plain handle now: the run this object started was started again through it, or was a monitored one (a
+   * restart policy) that ended — its monitor may have started the next already (the object said "not running"
+   * and refused exec while it ran again).
+   */
+  private get handleOnly(): boolean {
+    return this.startedAgain || (this.run !== undefined && !this.run.foreground && this.exitStatus !== undefined);
+  }
+
   /** The run this object started, while it is the container's current one. */
   private get attached(): AttachedRun | undefined {
-    return this.startedAgain ? undefined : this.run;
+    return this.handleOnly ? undefined : this.run;
   }
 
   /** Host pid of the container's first process (in the guest on the vm backend); 0 when it does not run. */
@@ -232,7 +241,7 @@ export class Container implements AsyncDisposable {
    * drop the output) before waiting on a chatty container.
    */
   wait(): Promise<ExitStatus> {
-    return this.startedAgain || !this.done ? waitContainer(this.ctx, this.id) : this.runEnd();
+    return this.handleOnly || !this.done ? waitContainer(this.ctx, this.id) : this.runEnd();
   }
 
   /** The end of the run this object started, keeping Node running meanwhile (a monitored run's attachment does not by itself). */

@@ -45,10 +45,11 @@ for (const who of identities()) {
       });
     });
 
-    it("ends a program whose container has a restart policy: its monitor keeps the container, reading it or waiting keeps the program", async () => {
+    it("ends a program whose container has a restart policy: its monitor keeps the container, reading it or waiting keeps the program; the object follows its restarts", async () => {
       const r = await runJsonScript(who, lifetimeScript, ["monitored"], inTime);
       assert.equal(r.read, "up\n");
       assert.equal(r.waited, 3);
+      assert.deepEqual(r.again, { running: true, exec: "again\n", waited: 3 });
       const running = await tsbox(who, ["inspect", "--format", "{{.State.Running}}", r.id]);
       assert.equal(running.stdout.trim(), "true", "it outlives the program");
       assert.equal((await tsbox(who, ["rm", "-f", r.id, r.quick])).code, 0);

@@ -23,6 +23,9 @@ if (mode === "monitored") {
   const quick = await rt.run({ image: "busybox", cmd: ["sh", "-c", "sleep 1; exit 3"], restart: "on-failure:1" });
   results.waited = (await quick.wait()).exitCode;
   results.quick = quick.id;
+  // Its policy starts it again: the object follows the container (it said "not running" and refused exec).
+  for (let i = 0; i < 100 && (await quick.state()).status !== "running"; i++) await new Promise((r) => setTimeout(r, 20));
+  results.again = { running: quick.running, exec: (await quick.exec(["echo", "again"])).stdout, waited: (await quick.wait()).exitCode };
 } else if (mode === "close") {
   // `await rt.close()` settles (it left Node nothing to wait on: exit code 13, the line after it never ran), and the
   // Runtime runs again after it.
