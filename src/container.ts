@@ -194,9 +194,18 @@ export class Container implements AsyncDisposable {
     return fresh;
   }
 
+  /**
+   * A plain handle now: the run this object started was started again through it, or was a monitored one (a
+   * restart policy) that ended — its monitor may have started the next already (the object said "not running"
+   * and refused exec while it ran again).
+   */
+  private get handleOnly(): boolean {
+    return this.startedAgain || (this.run !== undefined && !this.run.foreground && this.exitStatus !== undefined);
+  }
+
   /** The run this object started, while it is the container's current one. */
   private get attached(): AttachedRun | undefined {
-    return this.startedAgain ? undefined : this.run;
+    return this.handleOnly ? undefined : this.run;
   }
 
   /** Host pid of the container's first process (in the guest on the vm backend); 0 when it does not run. */
@@ -232,12 +241,19 @@ export class Container implements AsyncDisposable {
    * drop the output) before waiting on a chatty container.
    */
   wait(): Promise<ExitStatus> {
-    return (this.startedAgain ? undefined : this.done) ?? waitContainer(this.ctx, this.id);
+    return this.handleOnly || !this.done ? waitContainer(this.ctx, this.id) : this.runEnd();
+  }
+
+  /** The end of the run this object started, keeping Node running meanwhile (a monitored run's attachment does not by itself). */
+  private runEnd(): Promise<ExitStatus> {
+    const release = this.run!.proc.hold?.();
+    return release ? this.done!.finally(release) : this.done!;
   }
 
   /** Sends a signal to the container's first process (docker's forms: SIGTERM, TERM, 15). A no-op once it exited; a UsageError for an unknown signal. */
   async kill(signal: NodeJS.Signals | string | number = "SIGKILL"): Promise<void> {
-    if (this.attached) {
+    // A monitored run (a restart policy) is signalled as any handle is: its stop signal stops it for good (ops/kill.ts).
+    if (this.attached?.foreground) {
       const { number } = parseSignal(signal);
       if (!this.exitStatus) this.attached.proc.kill(number);
       // A frozen container acts on its SIGKILL once thawed (ops/kill.ts does the same for the others).
@@ -275,14 +291,19 @@ export class Container implements AsyncDisposable {
         throw err;
       });
     }
-    // Our own run: through its process handle, whatever the backend.
+    // A monitored run (a restart policy): its monitor stops it, which keeps the policy from bringing it back.
+    if (!attached.foreground) {
+      await stopContainer(this.ctx, this.id, options);
+      return this.runEnd();
+    }
+    // Our own foreground run: through its process handle, whatever the backend.
     const proc = attached.proc;
     const state = readState(bundleOf(this.ctx, this.id));
     const timeout = options.timeout ?? state?.stopTimeout ?? 10;
     proc.kill((options.signal ?? state?.stopSignal ?? "SIGTERM") as NodeJS.Signals);
     const timer = timeout < 0 ? undefined : setTimeout(() => proc.kill("SIGKILL"), timeout * 1000);
     try {
-      return await this.done!;
+      return await this.runEnd();
     } finally {
       clearTimeout(timer);
     }
@@ -590,7 +611,7 @@ export class Container implements AsyncDisposable {
       }
       return { exitCode: status.exitCode, stdout, stderr, ...(logTruncated(bundleOf(this.ctx, this.id).dir) ? { truncated: true as const } : {}) };
     }
-    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.done!]);
+    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.runEnd()]);
     return { exitCode: status.exitCode, stdout, stderr };
   }
 
@@ -599,7 +620,7 @@ export class Container implements AsyncDisposable {
     if (this.removed) return;
     if (this.run && !this.exitStatus && !options.force) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
     await removeContainer(this.ctx, this.id, options);
-    if (this.done) await this.done.catch(() => {});
+    if (this.done) await this.runEnd().catch(() => {});
     this.removed = true;
   }
 
@@ -607,7 +628,7 @@ export class Container implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.run && !this.exitStatus) {
       this.run.proc.kill("SIGKILL");
-      await this.done!.catch(() => {});
+      await this.runEnd().catch(() => {});
     }
     this.stdin?.destroy();
     if (this.removed) return;

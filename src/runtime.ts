@@ -62,6 +62,7 @@ import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
 import type { Readable, Writable } from "node:stream";
 import { withExposed } from "./network/ports.js";
+import { abortError } from "./abortable.js";
 // --- end data side ---
 
 export interface RuntimeOptions {
@@ -82,7 +83,7 @@ export interface RunControl {
   newSession?: boolean;
   /** Progress of the pull when the image is not in the store yet. */
   onPullProgress?: (event: PullEvent) => void;
-  /** Aborts that pull (Ctrl-C before the container exists). */
+  /** Aborts the run or create until its container exists (its pull included; Ctrl-C): rejects with the signal's reason, nothing made. */
   signal?: AbortSignal;
   /**
    * A warning about the container that does not stop it (limits this host or user
@@ -179,7 +180,8 @@ export class Runtime implements ContainerOwner {
    * the streams are an attachment to it.
    */
   async run(options: RunOptions, control: RunControl = {}): Promise<Container> {
-    if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("run needs an image", { code: "usage" });
+    if (typeof options?.image !== "string" || options.image === "") throw new UsageError("run needs an image");
+    if (control.signal?.aborted) throw abortError(control.signal);
     if (options.restart !== undefined && parseRestartPolicy(options.restart).name !== "no") return this.runMonitored(options, control);
     await this.collectOrphans();
     // Only a container's monitor runs health checks: say so rather than show none.
@@ -236,7 +238,8 @@ export class Runtime implements ContainerOwner {
     try {
       await startContainer(this.ctx, id, {
         beforeStart: async () => {
-          attachment = await attachMonitor(bundle.dir, { stdin: Boolean(options.stdin), stdout: true, stderr: true, stdinOnce: true });
+          // The container outlives us under its monitor: the attachment keeps Node running only while it is used.
+          attachment = await attachMonitor(bundle.dir, { stdin: Boolean(options.stdin), stdout: true, stderr: true, stdinOnce: true, keepAlive: false });
         },
         onWarning: warningSink(control.onWarning),
       });
@@ -258,7 +261,8 @@ export class Runtime implements ContainerOwner {
    * runs it under a monitor that outlives this process.
    */
   async create(options: RunOptions, control: RunControl = {}): Promise<Container> {
-    if (typeof options?.image !== "string" || options.image === "") throw new TsboxError("create needs an image", { code: "usage" });
+    if (typeof options?.image !== "string" || options.image === "") throw new UsageError("create needs an image");
+    if (control.signal?.aborted) throw abortError(control.signal);
     // As run does: a `--rm` container whose process was killed unseen gives its name back first (a test suite's
     // fixed names failed after one interrupted run).
     await this.collectOrphans();
@@ -311,6 +315,8 @@ export class Runtime implements ContainerOwner {
     if (options.stopTimeout !== undefined && !Number.isInteger(options.stopTimeout)) throw new UsageError(`invalid stop timeout ${options.stopTimeout}: whole seconds`);
     const image = await this.resolveImage(options.image, control, options.platform, options.pull);
     const layers = await this.layers.ensureLayers(image);
+    // Aborted while the image was pulled or unpacked: no container is made.
+    if (control.signal?.aborted) throw abortError(control.signal);
     const host = (this.host ??= probeHostIdentity());
 
     const id = randomHex(32);
@@ -457,7 +463,7 @@ export class Runtime implements ContainerOwner {
    */
   private async planNetwork(id: string, options: RunOptions, bundleDir: string, image: ImageConfig, control: RunControl, peers: PeerResolver): Promise<NetworkPlan | undefined> {
     if (!this.backend.capabilities().networks) {
-      if (options.network !== undefined && options.network !== "none") throw new TsboxError(`the ${this.backend.name} backend has no --network ${options.network} yet`, { code: "usage" });
+      if (options.network !== undefined && options.network !== "none") throw new UsageError(`the ${this.backend.name} backend has no --network ${options.network} yet`);
       return undefined;
     }
     let mode = parseNetworkMode(options.network ?? this.defaultNetwork);
@@ -504,7 +510,7 @@ export class Runtime implements ContainerOwner {
     if (!current) throw new ContainerError(`no such container: ${ref}`);
     const running = current.status === "running" && current.pid !== null;
     if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`);
-    if (running && !this.backend.connect) throw new TsboxError(`the ${this.backend.name} backend cannot connect running containers to networks`, { code: "usage" });
+    if (running && !this.backend.connect) throw new UsageError(`the ${this.backend.name} backend cannot connect running containers to networks`);
     const config = this.networks.get(network);
     const spec = readSpec(bundle.config);
     if (!spec.network || !createsNamespace(spec, "network") || spec.network.hosts.base !== undefined) {
@@ -743,6 +749,7 @@ export class Runtime implements ContainerOwner {
       await this.pull(input, { ...(platform ? { platform } : {}), ...(control.onPullProgress ? { onProgress: control.onPullProgress } : {}), ...(control.signal ? { signal: control.signal } : {}) });
     } catch (err) {
       if (err instanceof Error && err.name === "AbortError") throw err;
+      if (control.signal?.aborted) throw abortError(control.signal);
       const name = familiarName(parseReference(input));
       if (pull === "always") throw new ImageError(`pulling ${name} failed (--pull always): ${errorMessage(err)}`, err);
       throw new ImageError(`unable to find image ${name} locally, and pulling it failed: ${errorMessage(err)}`, err);
@@ -975,7 +982,7 @@ export class Runtime implements ContainerOwner {
 
   /** A container's file system, flattened, as a tar archive (`docker export`); volumes are not in it. */
   async export(ref: string, out: Writable, options: { signal?: AbortSignal } = {}): Promise<void> {
-    const [{ recordsToTar }, { spawnCopyHelper }, { abortError }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js"), import("./abortable.js")]);
+    const [{ recordsToTar }, { spawnCopyHelper }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js")]);
     const files = await this.containerFiles(ref);
     const { signal } = options;
     signal?.throwIfAborted();
@@ -1061,7 +1068,7 @@ export class Runtime implements ContainerOwner {
 
   /** The static tsbox-init for `--init`: the host's build, or the vm guest's own. */
   private initBinary(): string {
-    if (!this.backend.initBinary) throw new TsboxError(`--init is not supported on the ${this.backend.name} backend`, { code: "usage" });
+    if (!this.backend.initBinary) throw new UsageError(`--init is not supported on the ${this.backend.name} backend`);
     return this.backend.initBinary();
   }
 

@@ -7,12 +7,15 @@ import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { runJsonScript } from "./helpers/cli.js";
+import { runJsonScript, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
 const script = fileURLToPath(new URL("./helpers/api-script.ts", import.meta.url));
+const lifetimeScript = fileURLToPath(new URL("./helpers/api-lifetime-script.ts", import.meta.url));
+/** A program that does not end by itself is killed after this long (and fails the test: exit 137). */
+const inTime = (argv: string[]) => ["timeout", "-s", "KILL", "40", ...argv];
 
 for (const who of identities()) {
   describe(`library API as ${who.name}`, () => {
@@ -33,6 +36,32 @@ for (const who of identities()) {
       assert.deepEqual(r.restart, { stopped: 137, running: true, newPid: true, runningAfterStop: false });
       assert.equal(r.notFound.exitCode, 127);
       assert.match(r.notFound.message, /executable file not found in \$PATH: no-such-command/);
+      assert.deepEqual(r.usage, ["UsageError", "UsageError", "UsageError", "UsageError"]);
+      assert.deepEqual(r.aborted, {
+        run: "AbortError: This operation was aborted",
+        create: "AbortError: This operation was aborted",
+        made: 0,
+        pull: "TimeoutError: The operation was aborted due to timeout",
+      });
+    });
+
+    it("ends a program whose container has a restart policy: its monitor keeps the container, reading it or waiting keeps the program; the object follows its restarts", async () => {
+      const r = await runJsonScript(who, lifetimeScript, ["monitored"], inTime);
+      assert.equal(r.read, "up\n");
+      assert.equal(r.waited, 3);
+      assert.deepEqual(r.again, { running: true, exec: "again\n", waited: 3 });
+      const running = await tsbox(who, ["inspect", "--format", "{{.State.Running}}", r.id]);
+      assert.equal(running.stdout.trim(), "true", "it outlives the program");
+      assert.equal((await tsbox(who, ["rm", "-f", r.id, r.quick])).code, 0);
+    });
+
+    it("closes the Runtime at the end of a program, and runs again after a close", async () => {
+      assert.deepEqual(await runJsonScript(who, lifetimeScript, ["close"], inTime), { first: "a\n", again: "b\n" });
+    });
+
+    it("stops a run with a restart policy for good (stop(), kill() with its stop signal)", async () => {
+      const r = await runJsonScript(who, lifetimeScript, ["stop-monitored"], inTime);
+      assert.deepEqual(r, { stopped: 143, status: "exited", killed: 143, killedStatus: "exited" });
     });
   });
 }

@@ -68,6 +68,13 @@ for (const who of identities()) {
       assert.equal(r.newHelper, true);
     });
 
+    it("leaves no child behind, running or a zombie, and warns of nothing, in worker threads that end or are terminated", async () => {
+      const r = await runJsonScript(who, script, ["worker"]);
+      assert.deepEqual(r.children, []);
+      assert.deepEqual(r.containersLeft, []);
+      assert.deepEqual(r.warnings, []);
+    });
+
     it("dies with its owner: a SIGKILLed Node process leaves no helper, supervisor or container, and its runs' ends are recorded", async () => {
       const child = spawn(process.execPath, ["--import", "tsx", script, "owner"], { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "inherit"] });
       const line = await new Promise<string>((resolve, reject) => {

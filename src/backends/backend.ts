@@ -320,4 +320,9 @@ export interface ContainerProcess<In = Writable, Out = Readable> {
   readonly recorded?: boolean;
   /** Once `exited` settled: the end was recorded (or the container removed) as asked. */
   endRecorded?(): boolean;
+  /**
+   * A run that does not keep Node running by itself (a monitored container's attachment): keeps it running
+   * until the returned function is called (while `wait()` is awaited).
+   */
+  hold?(): () => void;
 }

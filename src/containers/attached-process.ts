@@ -50,5 +50,6 @@ export function attachedProcess(ctx: LifecycleContext, id: string, attachment: A
     resize(cols, rows) {
       attachment.resize(cols, rows);
     },
+    hold: attachment.hold,
   };
 }

@@ -105,6 +105,11 @@ export interface AttachOptions {
   stderr: boolean;
   /** Ending `stdin` closes the container's stdin (`run -i`, `start -ai`). */
   stdinOnce?: boolean;
+  /**
+   * False: the connection keeps Node running only while it is used (a stream read, or `hold()`), as a
+   * monitored container outlives this process (`run({ restart })`); default true.
+   */
+  keepAlive?: boolean;
 }
 
 /** An attached client: the container's streams from now on, and its end. */
@@ -120,13 +125,16 @@ export interface Attachment {
   resize(cols: number, rows: number): void;
   /** Detaches (the container keeps running). */
   close(): void;
+  /** Keeps Node running until the returned function is called (for `keepAlive: false`; otherwise a no-op). */
+  hold(): () => void;
 }
 
 /** Attaches to the running container; undefined when no monitor supervises it. */
 export async function attachMonitor(bundleDir: string, options: AttachOptions): Promise<Attachment | undefined> {
+  const { keepAlive = true, ...request } = options;
   const socket = await connectMonitor(bundleDir);
   if (!socket) return undefined;
-  socket.write(JSON.stringify({ op: "attach", ...options }) + "\n");
+  socket.write(JSON.stringify({ op: "attach", ...request }) + "\n");
   const line = await firstLine(socket);
   if (line === undefined) {
     socket.destroy();
@@ -173,6 +181,8 @@ export async function attachMonitor(bundleDir: string, options: AttachOptions): 
   socket.once("close", finish);
   socket.on("error", () => {});
   socket.resume();
+  const hold = keepAlive ? () => () => {} : holder(socket);
+  if (!keepAlive) for (const stream of [stdout, stderr]) if (stream) holdWhileRead(stream, hold);
 
   const control = (body: unknown) => {
     if (!socket.destroyed) socket.write(encodeStdcopy(CONTROL, Buffer.from(JSON.stringify(body))));
@@ -198,5 +208,32 @@ export async function attachMonitor(bundleDir: string, options: AttachOptions): 
     ended,
     resize: (cols, rows) => control({ resize: { cols, rows } }),
     close: () => socket.destroy(),
+    hold,
   };
+}
+
+/** The socket unref'd, ref'd while anyone holds it. */
+function holder(socket: Socket): () => () => void {
+  let holds = 0;
+  socket.unref();
+  return () => {
+    if (holds++ === 0) socket.ref();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--holds === 0) socket.unref();
+    };
+  };
+}
+
+/** Held once the stream flows (`data`, `pipe`) or is read (`readable`, `for await`), until it ends or is destroyed. */
+function holdWhileRead(stream: Readable, hold: () => () => void): void {
+  let release: (() => void) | undefined;
+  const take = () => void (release ??= hold());
+  const drop = () => release?.();
+  stream.once("resume", take);
+  stream.on("newListener", (event) => event === "readable" && take());
+  stream.once("close", drop);
+  stream.once("end", drop);
 }

@@ -5,7 +5,7 @@
  * at /dev/init, where the container's fresh /dev tmpfs holds the mount
  * point: nothing of it lands in the writable layer or a commit).
  */
-import { TsboxError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import type { MountSpec, Rlimit } from "./container-spec.js";
 import type { UlimitOption } from "./run-options.js";
 
@@ -37,14 +37,14 @@ export function applyUlimits(defaults: Rlimit[], ulimits: UlimitOption[]): Rlimi
   const out = defaults.map((r) => ({ ...r }));
   for (const u of ulimits) {
     const type = ULIMIT_NAMES[u.name];
-    if (!type) throw new TsboxError(`invalid ulimit "${u.name}": expected one of ${Object.keys(ULIMIT_NAMES).join(", ")}`, { code: "usage" });
+    if (!type) throw new UsageError(`invalid ulimit "${u.name}": expected one of ${Object.keys(ULIMIT_NAMES).join(", ")}`);
     const value = (n: number) => (n === -1 ? RLIM_INFINITY : n);
     if (!Number.isInteger(u.soft) || !Number.isInteger(u.hard) || u.soft < -1 || u.hard < -1) {
-      throw new TsboxError(`invalid ulimit ${u.name}: values must be integers (-1 is unlimited)`, { code: "usage" });
+      throw new UsageError(`invalid ulimit ${u.name}: values must be integers (-1 is unlimited)`);
     }
     const soft = value(u.soft);
     const hard = value(u.hard);
-    if (soft > hard) throw new TsboxError(`invalid ulimit ${u.name}: soft limit ${u.soft} is above the hard limit ${u.hard}`, { code: "usage" });
+    if (soft > hard) throw new UsageError(`invalid ulimit ${u.name}: soft limit ${u.soft} is above the hard limit ${u.hard}`);
     const rlimit = { type, soft, hard };
     const i = out.findIndex((r) => r.type === type);
     if (i >= 0) out[i] = rlimit;

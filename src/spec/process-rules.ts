@@ -4,7 +4,7 @@
  * container-spec.ts): image values are defaults, the request overrides
  * them. Pure: no Node built-ins (the browser bundle uses it).
  */
-import { TsboxError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import { capabilitySets } from "./capabilities.js";
 import { DEFAULT_CAPABILITIES, DEFAULT_PATH_ENV } from "./defaults.js";
 import type { ContainerSpec } from "./container-spec.js";
@@ -35,13 +35,13 @@ export function commandLine(request: { entrypoint?: string[]; cmd?: string[] }, 
   const entrypoint = request.entrypoint ?? imageEntrypoint;
   const cmd = request.cmd && request.cmd.length > 0 ? request.cmd : request.entrypoint ? [] : imageCmd;
   const args = [...entrypoint, ...cmd];
-  if (args.length === 0) throw new TsboxError("no command specified (the image has no Cmd or Entrypoint)", { code: "usage" });
+  if (args.length === 0) throw new UsageError("no command specified (the image has no Cmd or Entrypoint)");
   return args;
 }
 
 export function workingDir(requested: string | undefined, imageDir: string | undefined): string {
   if (requested !== undefined) {
-    if (!requested.startsWith("/")) throw new TsboxError(`the working directory '${requested}' is invalid, it needs to be an absolute path`, { code: "usage" });
+    if (!requested.startsWith("/")) throw new UsageError(`the working directory '${requested}' is invalid, it needs to be an absolute path`);
     return normalizeAbsolute(requested);
   }
   return imageDir && imageDir.startsWith("/") ? normalizeAbsolute(imageDir) : "/";
@@ -52,14 +52,14 @@ export function mergeEnv(imageEnv: string[], requestEnv: string[] | Record<strin
   const env = new Map<string, string>();
   const put = (entry: string) => {
     const eq = entry.indexOf("=");
-    if (eq <= 0) throw new TsboxError(`invalid environment variable "${entry}": expected KEY=VALUE`, { code: "usage" });
+    if (eq <= 0) throw new UsageError(`invalid environment variable "${entry}": expected KEY=VALUE`);
     env.set(entry.slice(0, eq), entry.slice(eq + 1));
   };
   imageEnv.forEach(put);
   if (Array.isArray(requestEnv)) requestEnv.forEach(put);
   else if (requestEnv) {
     for (const [key, value] of Object.entries(requestEnv)) {
-      if (key === "" || key.includes("=")) throw new TsboxError(`invalid environment variable name "${key}"`, { code: "usage" });
+      if (key === "" || key.includes("=")) throw new UsageError(`invalid environment variable name "${key}"`);
       env.set(key, String(value));
     }
   }

@@ -3,7 +3,7 @@
  * own: shared by hosts (user.ts reads unpacked layers) and the browser
  * Worker (its in-memory image root).
  */
-import { TsboxError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 
 export interface ResolvedUser {
   uid: number;
@@ -42,7 +42,7 @@ export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: 
   const colon = spec.indexOf(":");
   const userPart = colon >= 0 ? spec.slice(0, colon) : spec;
   const groupPart = colon >= 0 ? spec.slice(colon + 1) : undefined;
-  if (userPart === "") throw new TsboxError(`invalid user "${spec}": empty user name`, { code: "usage" });
+  if (userPart === "") throw new UsageError(`invalid user "${spec}": empty user name`);
 
   const passwd = parsePasswd((await read("etc/passwd")) ?? "");
   let entry: PasswdEntry | undefined;
@@ -52,7 +52,7 @@ export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: 
     entry = passwd.find((e) => e.uid === uid);
   } else {
     entry = passwd.find((e) => e.name === userPart);
-    if (!entry) throw new TsboxError(`unable to find user ${userPart}: no matching entries in passwd file`, { code: "usage" });
+    if (!entry) throw new UsageError(`unable to find user ${userPart}: no matching entries in passwd file`);
     uid = entry.uid;
   }
 
@@ -65,7 +65,7 @@ export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: 
     gid = numericId(groupPart, spec);
   } else {
     const group = groups.find((g) => g.name === groupPart);
-    if (!group) throw new TsboxError(`unable to find group ${groupPart}: no matching entries in group file`, { code: "usage" });
+    if (!group) throw new UsageError(`unable to find group ${groupPart}: no matching entries in group file`);
     gid = group.gid;
   }
   const members = entry ? groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid) : [];
@@ -73,7 +73,7 @@ export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: 
   const added = groupAdd.map((g) => {
     if (isNumeric(g)) return numericId(g, `--group-add ${g}`);
     const group = groups.find((e) => e.name === g);
-    if (!group) throw new TsboxError(`unable to find group ${g}: no matching entries in group file`, { code: "usage" });
+    if (!group) throw new UsageError(`unable to find group ${g}: no matching entries in group file`);
     return group.gid;
   });
   const additionalGids = [...new Set([...members, ...added])].filter((g) => g !== gid);
@@ -108,6 +108,6 @@ function isNumeric(s: string): boolean {
 
 function numericId(s: string, spec: string): number {
   const n = Number(s);
-  if (n > MAX_UID) throw new TsboxError(`invalid user "${spec}": id ${s} out of range`, { code: "usage" });
+  if (n > MAX_UID) throw new UsageError(`invalid user "${spec}": id ${s} out of range`);
   return n;
 }

@@ -3,7 +3,8 @@
  * exercised as an unprivileged user too. Prints one JSON object of results.
  *   node --import tsx test/helpers/api-script.ts
  */
-import { Runtime } from "../../src/index.js";
+import { createServer, type AddressInfo, type Socket } from "node:net";
+import { Runtime, UsageError } from "../../src/index.js";
 
 const rt = new Runtime({});
 const results: Record<string, unknown> = {};
@@ -60,5 +61,34 @@ try {
 } catch (e) {
   const err = e as { message: string; exitCode: number };
   results.notFound = { message: err.message, exitCode: err.exitCode };
+}
+// Bad options are UsageErrors (instanceof), not only TsboxErrors with code "usage".
+{
+  const kind = (p: Promise<unknown>) => p.then(() => "ran", (e: unknown) => (e instanceof UsageError ? "UsageError" : String(e)));
+  results.usage = [
+    await kind(rt.run({} as never)),
+    await kind(rt.run({ image: "busybox", cmd: ["true"], user: "no-such-user", remove: true }).then((c) => c.wait())),
+    await kind(rt.run({ image: "busybox", cmd: ["true"], workdir: "relative", remove: true })),
+    await kind(rt.run({ image: "busybox", cmd: ["true"], env: ["NOEQUALS"], remove: true })),
+  ];
+}
+// An aborted signal: run and create refuse with its reason and make nothing; a pull that times out says so.
+{
+  const before = (await rt.containers({ all: true })).length;
+  const outcome = (p: Promise<unknown>) => p.then(() => "ran", (e: Error) => `${e.name}: ${e.message}`);
+  const aborted = new AbortController();
+  aborted.abort();
+  const accepted: Socket[] = [];
+  const stalled = createServer((s) => void accepted.push(s)).listen(0, "127.0.0.1");
+  await new Promise((r) => stalled.once("listening", r));
+  const port = (stalled.address() as AddressInfo).port;
+  results.aborted = {
+    run: await outcome(rt.run({ image: "busybox", cmd: ["true"], remove: true }, { signal: aborted.signal })),
+    create: await outcome(rt.create({ image: "busybox", cmd: ["true"] }, { signal: aborted.signal })),
+    made: (await rt.containers({ all: true })).length - before,
+    pull: await outcome(rt.pull(`127.0.0.1:${port}/stalled:1`, { signal: AbortSignal.timeout(300) })),
+  };
+  stalled.close();
+  for (const s of accepted) s.destroy();
 }
 console.log(JSON.stringify(results));

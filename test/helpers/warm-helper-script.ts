@@ -1,13 +1,14 @@
 /**
  * The native backend's warm helper (`tsbox-runtime serve`) seen from a
  * Runtime in this process, run as the identity under test:
- *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|owner|maps
+ *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|owner|maps|worker
  * `concurrent` and `restart` print one JSON object of results; `owner` runs
  * a --rm container and a kept one, prints the pids of its helper, the runs'
  * supervisors and containers, and the two ids, then waits to be killed.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { Runtime } from "../../src/index.js";
 import { idMappings, probeHostIdentity } from "../../src/spec/id-mappings.js";
 import type { NativeBackend } from "../../src/backends/native/native-backend.js";
@@ -83,8 +84,58 @@ switch (process.argv[2]) {
     results.containersLeft = readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers"));
     break;
   }
+  case "worker": {
+    // The library in worker threads (a test runner's pool): one that ends by itself after a run, one terminated
+    // while its run goes on. Neither may leave a child of this process behind, running or a zombie.
+    const body = async (mode: string) => {
+      // (tsx's hooks are not a worker's: it registers them, then loads this script)
+      const tsx = import.meta.resolve("tsx/esm/api");
+      const code = `import(${JSON.stringify(tsx)}).then((m) => (m.register(), import(${JSON.stringify(import.meta.url)})))`;
+      const worker = new Worker(code, { eval: true, argv: ["worker-body", mode] });
+      const ended = new Promise((resolve) => worker.once("exit", resolve));
+      const running = new Promise((resolve) =>
+        worker.on("message", (m: { warning?: string }) => (m.warning !== undefined ? warnings.push(m.warning) : resolve(m))),
+      );
+      if (mode === "terminate") {
+        await running;
+        await worker.terminate();
+      }
+      await ended;
+    };
+    // (and nothing to warn about: closing the addon's descriptors with fs.closeSync warned in a worker)
+    const warnings: string[] = [];
+    await body("end");
+    await body("terminate");
+    const children = () =>
+      readdirSync("/proc")
+        .filter((p) => /^\d+$/.test(p))
+        .flatMap((p) => {
+          try {
+            const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+            const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+            const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+            // (tsx's esbuild service is the worker's too)
+            return Number(ppid) === process.pid && comm !== "esbuild" ? [`${p} ${state} ${comm}`] : [];
+          } catch {
+            return [];
+          }
+        });
+    await until(() => children().length === 0);
+    results.children = children();
+    await until(() => readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers")).length === 0);
+    results.containersLeft = readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers"));
+    results.warnings = warnings;
+    break;
+  }
+  case "worker-body": {
+    process.on("warning", (w) => parentPort!.postMessage({ warning: w.message }));
+    const c = await rt.run({ image: "busybox", cmd: process.argv[3] === "end" ? ["true"] : ["sleep", "600"], remove: true });
+    if (process.argv[3] === "end") await c.wait();
+    else parentPort!.postMessage({ running: true });
+    break;
+  }
   default:
     throw new Error(`unknown scenario ${process.argv[2]}`);
 }
-console.log(JSON.stringify(results));
+if (isMainThread) console.log(JSON.stringify(results));
 // Idle, the helper must not keep us alive: no explicit exit here.

@@ -5,7 +5,8 @@
 //!
 //! JS: `socketPair(): [number, number]` (close-on-exec, both owned by the
 //! caller); `sendFds(sock, text, ...fds)`: the whole text, the fds attached
-//! to its first byte (a full socket is waited for, 2 s at most).
+//! to its first byte (a full socket is waited for, 2 s at most); `closeFd(fd)`: close(2) of a descriptor
+//! the addon gave (`fs.closeSync` of one warns in a worker thread: "closed but not opened in unmanaged mode").
 
 use crate::napi::ffi::{napi_callback_info, napi_env, napi_value};
 use crate::napi::{guard, JsError};
@@ -33,6 +34,15 @@ pub unsafe extern "C" fn send_fds_js(env: napi_env, info: napi_callback_info) ->
             fds.push(env.i32_arg(&args, i, "fd")?);
         }
         fdpass::send_all(sock, text.as_bytes(), &fds, 2000).map_err(|e| os(e, "sending to the warm helper"))?;
+        env.undefined()
+    })
+}
+
+pub unsafe extern "C" fn close_fd_js(env: napi_env, info: napi_callback_info) -> napi_value {
+    guard(env, |env| {
+        let args = env.args(info, 1)?;
+        let fd = env.i32_arg(&args, 0, "fd")?;
+        container::sys::fd::close(fd);
         env.undefined()
     })
 }

@@ -8,6 +8,7 @@ mod lock;
 mod mknod;
 mod napi;
 mod pty;
+mod reap;
 mod xattr;
 
 use napi::ffi::{napi_callback_info, napi_env, napi_value};
@@ -87,6 +88,9 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "handOff", Some(handoff::hand_off_js))?;
         export(env, exports, "socketPair", Some(fdpass::socket_pair_js))?;
         export(env, exports, "sendFds", Some(fdpass::send_fds_js))?;
+        export(env, exports, "closeFd", Some(fdpass::close_fd_js))?;
+        export(env, exports, "reapAtExit", Some(reap::reap_at_exit_js))?;
+        export(env, exports, "forgetAtExit", Some(reap::forget_at_exit_js))?;
         Ok(exports)
     })
 }

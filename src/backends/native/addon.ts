@@ -34,6 +34,12 @@ export interface NativeAddon {
   socketPair(): [number, number];
   /** Sends all of `text` on socket `sock` with `fds` attached to its first byte (the warm helper's requests). */
   sendFds(sock: number, text: string, ...fds: number[]): void;
+  /** close(2) of a descriptor the addon gave: `fs.closeSync` of one warns in a worker thread ("closed but not opened in unmanaged mode"). */
+  closeFd(fd: number): void;
+  /** When this Node environment (a worker thread's) is torn down, child `pid` is killed and reaped if it is still ours. */
+  reapAtExit(pid: number): void;
+  /** Undoes `reapAtExit` (call it once the child was reaped: a pid is registered at most once). */
+  forgetAtExit(pid: number): void;
 }
 
 /** The addon's file name in a native package. */

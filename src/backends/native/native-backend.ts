@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn, type StdioOptions } from "node:child_process";
-import { closeSync, existsSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { constants } from "node:os";
 import { basename, join } from "node:path";
@@ -19,6 +19,7 @@ import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
 import { type SupervisorExit, WarmHelper, WarmHelperGone } from "./warm-helper.js";
 import { requireInitBinary } from "./init-binary.js";
+import { reapWithWorker } from "./worker-children.js";
 
 export interface NativeBackendOptions {
   /** Path of tsbox-runtime; default $TSBOX_RUNTIME or the package's build output. */
@@ -137,7 +138,7 @@ export class NativeBackend implements Backend {
       throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
     } finally {
       // The helper has its copies (or never will): ours would keep the container's pipes open.
-      for (const fd of theirs) closeSync(fd);
+      for (const fd of theirs) addon!.closeFd(fd);
       pty?.closeSlave();
     }
     const warmRun = run;
@@ -357,6 +358,7 @@ interface HelperProcess {
 }
 
 function childHelper(child: ChildProcess): HelperProcess {
+  reapWithWorker(child);
   const exited = new Promise<SupervisorExit>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   const started = new Promise<number>((resolve, reject) => {
     if (child.pid !== undefined) resolve(child.pid);

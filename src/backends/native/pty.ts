@@ -1,4 +1,4 @@
-import { closeSync, readSync } from "node:fs";
+import { readSync } from "node:fs";
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { ReadStream } from "node:tty";
 import { isErrno } from "../../fs-util.js";
@@ -80,7 +80,7 @@ export class Pty {
   closeSlave(): void {
     if (!this.slaveOpen) return;
     this.slaveOpen = false;
-    closeSync(this.slave);
+    this.addon.closeFd(this.slave);
   }
 
   close(): void {

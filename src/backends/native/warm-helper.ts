@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync } from "node:fs";
 import { Socket } from "node:net";
 import type { NativeAddon } from "./addon.js";
+import { reapWithWorker } from "./worker-children.js";
 
 /** How a run's supervisor ended (as ChildProcess reports it: a code, or the signal that killed it). */
 export interface SupervisorExit {
@@ -118,7 +118,10 @@ export class WarmHelper {
     this.helperGone();
     if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 5000);
+      // Ref'd while awaited: unref'd, nothing kept Node running until the exit, and `await rt.close()` at the end of
+      // a program ended it with exit code 13 (an unsettled top-level await).
+      child.ref();
+      const timer = setTimeout(() => (child.unref(), resolve()), 5000);
       timer.unref();
       child.once("exit", () => (clearTimeout(timer), resolve()));
     });
@@ -132,12 +135,13 @@ export class WarmHelper {
       // stderr stays ours: a helper that cannot start says why there.
       child = spawn(this.binary, ["serve", "--control-fd", "3"], { stdio: ["ignore", "ignore", "inherit", theirs] });
     } catch (err) {
-      closeSync(ours);
+      this.addon.closeFd(ours);
       throw err;
     } finally {
-      closeSync(theirs);
+      this.addon.closeFd(theirs);
     }
     child.unref();
+    reapWithWorker(child, this.addon);
     child.on("error", () => this.control === control && void this.stop());
     const control = new Socket({ fd: ours, readable: true, writable: false });
     control.setEncoding("utf8");

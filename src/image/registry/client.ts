@@ -1,3 +1,4 @@
+import { abortError } from "../../abortable.js";
 import { ImageError, TsboxError } from "../../errors.js";
 import { sha256Digest } from "../hash.js";
 import { bodyBytes } from "./body.js";
@@ -232,6 +233,8 @@ export class RegistryClient {
 
   private networkError(err: unknown, host = this.domain): Error {
     if (err instanceof Error && err.name === "AbortError") return err;
+    // The caller's abort (AbortSignal.timeout's TimeoutError too) is theirs, not the registry's being unreachable.
+    if (this.signal?.aborted) return abortError(this.signal);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err as Error).message;
     return new ImageError(`cannot reach registry ${host}: ${why}`, err);

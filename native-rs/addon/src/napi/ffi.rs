@@ -26,6 +26,8 @@ pub type napi_status = i32;
 pub const NAPI_OK: napi_status = 0;
 
 pub type napi_callback = Option<unsafe extern "C" fn(env: napi_env, info: napi_callback_info) -> napi_value>;
+/// node_api.h's `napi_cleanup_hook`: run when the environment (the main thread's, or a worker's) is torn down.
+pub type napi_cleanup_hook = Option<unsafe extern "C" fn(arg: *mut c_void)>;
 
 extern "C" {
     pub fn napi_create_function(
@@ -59,4 +61,6 @@ extern "C" {
     pub fn napi_set_element(env: napi_env, object: napi_value, index: u32, value: napi_value) -> napi_status;
     pub fn napi_throw_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
     pub fn napi_is_exception_pending(env: napi_env, result: *mut bool) -> napi_status;
+    pub fn napi_add_env_cleanup_hook(env: napi_env, fun: napi_cleanup_hook, arg: *mut c_void) -> napi_status;
+    pub fn napi_remove_env_cleanup_hook(env: napi_env, fun: napi_cleanup_hook, arg: *mut c_void) -> napi_status;
 }

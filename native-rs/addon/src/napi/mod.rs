@@ -56,7 +56,7 @@ pub type JsResult = Result<napi_value, JsError>;
 #[derive(Clone, Copy)]
 pub struct Env(pub napi_env);
 
-fn check(status: napi_status, what: &str) -> Result<(), JsError> {
+pub fn check(status: napi_status, what: &str) -> Result<(), JsError> {
     if status == NAPI_OK {
         Ok(())
     } else {
