@@ -627,6 +627,29 @@ rt.terminate();`;
     }
   });
 
+  it("clearStorage in one tab while another tab's guest holds the database: the deletion goes through, and both tabs go on", async () => {
+    const window = await browser.newContext();
+    const storage = `tsbox-tabs-${process.pid}`;
+    const [a, b] = [await VmPage.open(window, server), await VmPage.open(window, server)];
+    try {
+      const booted = await a.boot({ storage, warmUp: "off" });
+      assert.ok(booted.ok, booted.error);
+      // Before, the other tab's open connection blocked the deletion, and every open after it (the next boot of any tab) waited forever.
+      const cleared = await b.eval(`
+        await new tsbox.Runtime({ storage: arg }).clearStorage();
+        // An open answers once no deletion is pending (aborted in its upgrade: the database stays deleted).
+        const req = indexedDB.open(arg);
+        req.onupgradeneeded = () => req.transaction.abort();
+        return await new Promise((resolve) => { req.onerror = () => resolve("answered"); setTimeout(() => resolve("still waiting after 10 s"), 10_000); });`, storage);
+      assert.equal(cleared, "answered");
+      // The tab whose connection was let go opens it again when it next needs it.
+      const after = await a.eval(`const c = await rt.run({ image: "busybox", cmd: ["echo", "still here"] }); const out = (await c.output()).stdout; await rt.clearStorage(); return out;`);
+      assert.equal(after, "still here\n");
+    } finally {
+      await window.close();
+    }
+  });
+
   it("restores the served snapshot, keeps it in IndexedDB for the next start, and refuses one that does not fit", async (t) => {
     const images = loadVmImages();
     const packaged = loadSnapshot(packagedSnapshotPath(images.dir), machineFingerprint(images, DEFAULT_CONFIG));
