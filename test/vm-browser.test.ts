@@ -312,6 +312,27 @@ rt.terminate();`;
     assert.deepEqual(r.exit, { exitCode: 0, signal: null, oomKilled: false });
   });
 
+  it("iterates output with for await where the browser's ReadableStream cannot (Safari), and leaving the loop early cancels the stream", async () => {
+    const r = await vm.eval(`
+      const proto = ReadableStream.prototype, native = Object.getOwnPropertyDescriptor(proto, Symbol.asyncIterator);
+      delete proto[Symbol.asyncIterator];
+      try {
+        const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo one; echo two"] });
+        let text = "";
+        for await (const chunk of c.stdout) text += new TextDecoder().decode(chunk);
+        const early = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo a; sleep 1; echo b"] });
+        for await (const chunk of early.stdout) break;
+        const after = await early.stdout.getReader().read();
+        return { text, cancelled: after.done, early: await early.wait() };
+      } finally {
+        Object.defineProperty(proto, Symbol.asyncIterator, native);
+      }`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.equal(r.text, "one\ntwo\n");
+    assert.equal(r.cancelled, true);
+    assert.equal(r.early.exitCode, 0);
+  });
+
   it("runs a container in a spare made while the guest was idle: the run's own command, environment, directory, user and terminal size; another kind gets its own, and no spare is left over", async () => {
     const r = await vm.eval(`
       const idle = () => new Promise((r) => setTimeout(r, 6000));

@@ -13,7 +13,12 @@ import type { PageMessage, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
 
 export type WebStdin = WritableStream<Uint8Array>;
-export type WebOutput = ReadableStream<Uint8Array>;
+/**
+ * Async-iterable in its type too: TypeScript declares ReadableStream's
+ * iterator only in lib "dom.asynciterable", which projects listing their
+ * `lib` (Vite's templates: ES2022, DOM, DOM.Iterable) leave out.
+ */
+export type WebOutput = ReadableStream<Uint8Array> & AsyncIterable<Uint8Array>;
 
 /** Bytes the page's stream may queue before its reader is waited for. */
 const QUEUE_BYTES = 1024 * 1024;
@@ -132,7 +137,7 @@ class OutputFeed {
   private closed = false;
 
   constructor(private readonly ack: (bytes: number) => void) {
-    this.readable = new ReadableStream<Uint8Array>(
+    this.readable = asyncIterable(new ReadableStream<Uint8Array>(
       {
         start: (c) => void (this.controller = c),
         pull: () => this.settle(),
@@ -143,7 +148,7 @@ class OutputFeed {
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark: QUEUE_BYTES }),
-    );
+    ));
   }
 
   push(data: Uint8Array): void {
@@ -165,4 +170,26 @@ class OutputFeed {
     this.owed = 0;
     this.ack(n);
   }
+}
+
+/** The stream, iterable with `for await` where the browser's ReadableStream is not (Safari): as the standard's, leaving early cancels it. */
+function asyncIterable(stream: ReadableStream<Uint8Array>): WebOutput {
+  if (typeof (stream as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] === "function") return stream as WebOutput;
+  return Object.assign(stream, {
+    async *[Symbol.asyncIterator]() {
+      const reader = stream.getReader();
+      let done = false;
+      try {
+        for (;;) {
+          const next = await reader.read();
+          if (next.done) break;
+          yield next.value;
+        }
+        done = true;
+      } finally {
+        if (!done) await reader.cancel().catch(() => {});
+        reader.releaseLock();
+      }
+    },
+  });
 }
