@@ -620,6 +620,12 @@ rt.terminate();`;
       const r = await p.boot({ storage: false, files: { kernel: "/dist/guest/no-such-kernel", snapshot: { state: "/none", meta: "/none" } } });
       assert.equal(r.ok, false);
       assert.match(r.error!, /could not fetch http:\/\/127\.0\.0\.1:\d+\/dist\/guest\/no-such-kernel: HTTP 404/);
+      // A Worker of another origin (a CDN's): boot() rejects, as a promise-returning call does (it threw), naming the fix.
+      const crossOrigin = await p.eval(`
+        let booting;
+        try { booting = new tsbox.Runtime({ storage: false, workerUrl: "http://localhost:1/tsbox-vm-worker.js" }).boot(); } catch (e) { return "threw: " + e.message; }
+        return booting.then(() => "booted", (e) => e.message);`);
+      assert.match(crossOrigin, /^the vm Worker could not be started from http:\/\/localhost:1\/tsbox-vm-worker\.js: .*serve a copy of tsbox-vm-worker\.js there and name it with `workerUrl`/);
     } finally {
       await p.close();
     }

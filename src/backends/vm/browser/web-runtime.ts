@@ -337,7 +337,13 @@ export class Runtime {
       snapshot: given.snapshot ? { state: abs(given.snapshot.state), meta: abs(given.snapshot.meta) } : { state: at("guest/snapshot.state"), meta: at("guest/snapshot.state.json") },
     };
     const workerUrl = this.options.workerUrl ? new URL(this.options.workerUrl, location.href) : new URL("tsbox-vm-worker.js", base);
-    const worker = new Worker(workerUrl, { type: "module" });
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl, { type: "module" });
+    } catch (err) {
+      // Another origin's Worker (or one the page's CSP refuses) throws here: boot() rejects with it, never throws.
+      return Promise.reject(new TsboxError(`the vm Worker could not be started from ${workerUrl.href}: ${(err as Error).message} (a page starts Workers only from its own origin: serve a copy of tsbox-vm-worker.js there and name it with \`workerUrl\`)`, { code: "runtime" }));
+    }
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       this.abortBoot = reject;
