@@ -166,6 +166,11 @@ export class Runtime {
 
   /** Loads the images of a `docker save` or OCI archive (gzip or not); returns their names. */
   load(input: Blob | ArrayBuffer | Uint8Array, options: { repository?: string } = {}): Promise<string[]> {
+    // Anything else (a FileList, a Response, a URL, null) went on to the Worker: null failed there as "the archive is empty".
+    if (!(input instanceof Blob || input instanceof ArrayBuffer || input instanceof Uint8Array)) {
+      const what = input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : typeof input;
+      return Promise.reject(new UsageError(`load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not ${what}`));
+    }
     const bytes = input instanceof Uint8Array ? (input.slice().buffer as ArrayBuffer) : input;
     return this.call("load", [bytes, options]);
   }
