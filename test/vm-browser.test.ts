@@ -397,6 +397,7 @@ rt.terminate();`;
         dataDir: await outcome(() => new tsbox.Runtime({ dataDir: "/tmp" })),
         native: await outcome(() => new tsbox.Runtime({ backend: "native" })),
         badName: await outcome(() => rt.run({ image: "busybox", name: "no spaces" })),
+        cmdString: await outcome(() => rt.run({ image: "busybox", cmd: "echo hi" })),
       };`);
     assert.equal(r.missing.exitCode, 127, JSON.stringify(r.missing));
     assert.match(r.missing.message, /no-such-command/);
@@ -409,6 +410,8 @@ rt.terminate();`;
     assert.match(r.dataDir.message, /IndexedDB/);
     assert.match(r.native.message, /only the vm backend runs there/);
     assert.equal(r.badName.name, "ContainerError");
+    // As on Node (before, the command "e": the string's first character).
+    assert.equal(r.cmdString.message, 'run options: cmd: expected an array of strings, got the string "echo hi"');
   });
 
   it("runs as the image's users by name and number, with their home", async () => {

@@ -16,6 +16,7 @@ import { hex } from "../core/bytes.js";
 import type { MachineConfig } from "../core/guest-machine.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
+import { checkRunOptionTypes } from "../../../spec/run-options-check.js";
 import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
 import { stateFilesDir } from "./state-files.js";
@@ -408,6 +409,8 @@ export function runRequest(options: RunOptions): RunRequest {
     if (NETWORK_KEYS.has(key)) throw new UsageError(`run option "${key}" is not supported in the browser: a page cannot open sockets, so its containers have no network (only --network none)`);
     throw new UsageError(`run option "${key}" is not supported in the browser`);
   }
+  // Each option of its kind, as Node's run checks them: `cmd: "echo hi"` ran the command "e".
+  checkRunOptionTypes(options);
   if (options.volumes !== undefined && options.volumes.length > 0) throw new UsageError("volumes are not supported in the browser: a page has no host directories to mount");
   if (options.stdin === "inherit" || options.stdout === "inherit" || options.stderr === "inherit") {
     throw new UsageError(`stdio "inherit" is not supported in the browser: a page has no stdio of its own (read the container's streams)`);
