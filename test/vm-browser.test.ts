@@ -314,6 +314,27 @@ rt.terminate();`;
     assert.deepEqual(r.exit, { exitCode: 0, signal: null, oomKilled: false });
   });
 
+  it("refuses stdin that is not bytes or text: only that stream fails, the guest goes on", async () => {
+    const r = await vm.eval(`
+      const box = await rt.run({ image: "busybox", cmd: ["sleep", "60"] });
+      const refused = await box.exec(["cat"], { stdin: 5 }).catch(failure);
+      const cat = await box.spawn(["wc", "-c"]);
+      const w = cat.stdin.getWriter();
+      await w.write(new TextEncoder().encode("abc"));
+      await w.write(new Uint16Array([1, 2]).buffer);
+      const written = await w.write({ not: "bytes" }).then(() => "written", (e) => e.message);
+      const out = await cat.output();
+      const after = await box.exec(["echo", "still up"]);
+      await box.kill();
+      return { refused, written, out, after };`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    // Before, the value reached the Worker, whose link to the guest broke ("head.data.subarray is not a function").
+    assert.equal(r.refused.message, "exec options: stdin: expected a string or a Uint8Array, got number 5");
+    assert.equal(r.written, "stdin takes Uint8Array chunks (or strings), not Object");
+    assert.deepEqual([r.out.exitCode, r.out.stdout.trim()], [0, "7"]);
+    assert.equal(r.after.stdout, "still up\n");
+  });
+
   it("iterates output with for await where the browser's ReadableStream cannot (Safari), and leaving the loop early cancels the stream", async () => {
     const r = await vm.eval(`
       const proto = ReadableStream.prototype, native = Object.getOwnPropertyDescriptor(proto, Symbol.asyncIterator);

@@ -74,7 +74,15 @@ export class WebProcess implements ContainerProcess<WebStdin, WebOutput> {
       ? new WritableStream<Uint8Array>({
           write: (chunk) => {
             if (this.status) throw new TsboxError("the process has exited: its stdin is closed", { code: "container" });
-            wiring.send({ type: "stdin", id: wiring.id, data: typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk });
+            let data: Uint8Array;
+            try {
+              data = stdinBytes(chunk);
+            } catch (err) {
+              // The stream is errored for good: the process's stdin ends, as a broken pipe's would.
+              wiring.send({ type: "stdin-end", id: wiring.id });
+              throw err;
+            }
+            wiring.send({ type: "stdin", id: wiring.id, data });
           },
           close: () => wiring.send({ type: "stdin-end", id: wiring.id }),
           abort: () => wiring.send({ type: "stdin-end", id: wiring.id }),
@@ -192,4 +200,13 @@ function asyncIterable(stream: ReadableStream<Uint8Array>): WebOutput {
       }
     },
   });
+}
+
+/** A chunk written to stdin as bytes; what is not bytes or text errors this stream only (in the Worker it broke the guest's link). */
+function stdinBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === "string") return new TextEncoder().encode(chunk);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new TypeError(`stdin takes Uint8Array chunks (or strings), not ${chunk === null ? "null" : typeof chunk === "object" ? ((chunk as object).constructor?.name ?? "an object") : typeof chunk}`);
 }
