@@ -10,6 +10,7 @@ import type { ExecResult } from "./container.js";
 import type { Signal } from "./signals.js";
 import { parseSignal } from "./containers/signals.js";
 import { execRefusal } from "./spec/exec-process.js";
+import { UsageError } from "./errors.js";
 
 /** ProcessOptions' names, and stdin: what exec and spawn take, in Node and in the browser. */
 export const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
@@ -89,6 +90,10 @@ export async function execToEnd(
   input: string | Uint8Array | undefined,
   tty: boolean,
 ): Promise<ExecResult> {
+  // Anything else reached the stream's write: Node threw from inside, and a page's guest link broke on it.
+  if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
+    throw new UsageError(`exec options: stdin: expected a string or a Uint8Array, got ${input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : `${typeof input} ${String(input)}`}`);
+  }
   let proc: ProcessHandle<unknown, unknown>;
   try {
     proc = await spawn(input !== undefined);

@@ -9,7 +9,7 @@
 import { it, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { packageRoot } from "../src/package-root.js";
@@ -51,5 +51,21 @@ it("a strict project with no `types` compiles the README's library example again
     ].join("\n"),
   );
   const tsc = spawnSync(process.execPath, [join(packageRoot(), "node_modules", "typescript", "bin", "tsc"), "-p", project], { encoding: "utf8" });
+  assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+});
+
+it("a browser project set up as Vite's template sets one up compiles the README's browser example against tsbox/browser", () => {
+  const web = join(project, "web");
+  mkdirSync(join(web, "node_modules"), { recursive: true });
+  symlinkSync(packageRoot(), join(web, "node_modules", "tsbox"));
+  const readme = readFileSync(join(packageRoot(), "README.md"), "utf8");
+  const example = /```ts\n(import \{ Runtime[^\n]*"tsbox\/browser";[\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(example, "the README's browser example");
+  // Vite's lib (no "DOM.AsyncIterable": before, `for await` over a container's stdout did not compile), plus what `await using` needs.
+  const lib = ["ES2022", "DOM", "DOM.Iterable", "ESNext.Disposable"];
+  const compilerOptions = { target: "ES2022", module: "ESNext", moduleResolution: "bundler", lib, strict: true, noEmit: true, skipLibCheck: true, types: [], moduleDetection: "force" };
+  writeFileSync(join(web, "tsconfig.json"), JSON.stringify({ compilerOptions }));
+  writeFileSync(join(web, "main.ts"), `declare function show(chunk: Uint8Array): void;\ndeclare const droppedFile: File;\n${example}`);
+  const tsc = spawnSync(process.execPath, [join(packageRoot(), "node_modules", "typescript", "bin", "tsc"), "-p", web], { encoding: "utf8" });
   assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
 });

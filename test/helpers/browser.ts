@@ -135,7 +135,8 @@ export class VmPage {
     page.on("console", (m) => void (m.type() === "error" && this.errors.push(m.text())));
   }
 
-  static async open(browser: Browser, server: StaticServer): Promise<VmPage> {
+  /** A page in a new private window (a Browser), or one more tab of a window (a BrowserContext: the same storage). */
+  static async open(browser: Browser | BrowserContext, server: StaticServer): Promise<VmPage> {
     const vm = new VmPage(await browser.newPage());
     await vm.page.goto(`${server.url}/`);
     await vm.page.waitForFunction(() => (globalThis as { pageReady?: boolean }).pageReady === true);

@@ -69,28 +69,44 @@ type StateRecord = Omit<StoredState, "state"> & { state?: Blob | ArrayBuffer; fi
 class IdbStore implements BrowserStore {
   readonly persistent = true;
 
+  /** The open connection; undefined once another tab's deletion closed it (opened again on the next use). */
+  private db: Promise<IDBDatabase> | undefined;
+
   private constructor(
-    private db: IDBDatabase,
     private readonly name: string,
     private readonly files: StateFiles | undefined,
   ) {}
 
   static async open(name: string): Promise<IdbStore> {
-    const [db, files] = await Promise.all([IdbStore.openDb(name), openStateFiles(name)]);
-    return new IdbStore(db, name, files);
+    const store = new IdbStore(name, await openStateFiles(name));
+    await store.connection();
+    return store;
+  }
+
+  private connection(): Promise<IDBDatabase> {
+    return (this.db ??= IdbStore.openDb(this.name).then(
+      (db) => {
+        // Another tab's clearStorage deletes the database: a connection held open would block that deletion
+        // (and, behind it, every tab's open) until this tab closed. Let it go, and open again when next used.
+        db.onversionchange = () => {
+          db.close();
+          this.db = undefined;
+        };
+        return db;
+      },
+      (err: unknown) => {
+        this.db = undefined;
+        throw err;
+      },
+    ));
   }
 
   private static async openDb(name: string): Promise<IDBDatabase> {
-    const db = await request(
-      (() => {
-        const req = indexedDB.open(name, 1);
-        req.onupgradeneeded = () => {
-          for (const store of STORES) if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store);
-        };
-        return req;
-      })(),
-    );
-    return db;
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => {
+      for (const store of STORES) if (!req.result.objectStoreNames.contains(store)) req.result.createObjectStore(store);
+    };
+    return request(req);
   }
 
   async getBlob(digest: string): Promise<Uint8Array | undefined> {
@@ -110,7 +126,7 @@ class IdbStore implements BrowserStore {
   }
 
   async listImages(): Promise<StoredImage[]> {
-    const tx = this.db.transaction("images", "readonly");
+    const tx = (await this.connection()).transaction("images", "readonly");
     return request(tx.objectStore("images").getAll() as IDBRequest<StoredImage[]>);
   }
 
@@ -168,20 +184,22 @@ class IdbStore implements BrowserStore {
   async clear(): Promise<void> {
     // Emptied first: a deletion another tab's open connection blocks still leaves nothing behind.
     await this.write([...STORES], (tx) => STORES.forEach((s) => tx.objectStore(s).clear()));
-    this.db.close();
-    await request(indexedDB.deleteDatabase(this.name)).catch(() => {});
+    const db = this.db;
+    this.db = undefined;
+    (await db)?.close();
+    await deleteDatabase(this.name).catch(() => {});
     await this.files?.prune();
-    this.db = await IdbStore.openDb(this.name);
   }
 
   private async get<T>(store: StoreName, key: string): Promise<T | undefined> {
-    const tx = this.db.transaction(store, "readonly");
+    const tx = (await this.connection()).transaction(store, "readonly");
     return (await request(tx.objectStore(store).get(key))) as T | undefined;
   }
 
-  private write(stores: StoreName[], fill: (tx: IDBTransaction) => void): Promise<void> {
+  private async write(stores: StoreName[], fill: (tx: IDBTransaction) => void): Promise<void> {
+    const db = await this.connection();
     return new Promise((resolve, reject) => {
-      const tx = this.db.transaction(stores, "readwrite");
+      const tx = db.transaction(stores, "readwrite");
       tx.oncomplete = () => resolve();
       tx.onerror = () => reject(storageError(tx.error));
       tx.onabort = () => reject(storageError(tx.error));
@@ -247,6 +265,20 @@ function blobDigests(image: StoredImage): string[] {
 /** Exactly the bytes of the view (a subarray must not store its whole buffer). */
 function copyOf(bytes: Uint8Array): ArrayBuffer {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : (bytes.slice().buffer as ArrayBuffer);
+}
+
+/**
+ * Deletes the database; resolves once it is gone, or once only connections
+ * that ignore the deletion hold it (a tab of an older tsbox): it is then
+ * deleted when they close, and the stores were emptied before.
+ */
+function deleteDatabase(name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = () => resolve();
+    req.onblocked = () => resolve();
+    req.onerror = () => reject(storageError(req.error));
+  });
 }
 
 function request<T>(req: IDBRequest<T>): Promise<T> {

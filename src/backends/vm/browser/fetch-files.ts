@@ -61,12 +61,24 @@ export async function fetchBytes(url: string, onBytes: (loaded: number, total: n
  * (which compileStreaming refuses) gets it compiled whole.
  */
 export async function compileWasm(source: Source): Promise<WebAssembly.Module> {
-  if (typeof source !== "string") return WebAssembly.compile(source);
+  if (typeof source !== "string") return WebAssembly.compile(source).catch(refusedByCsp);
   const res = await fetch(source);
   if (!res.ok) throw new Error(`could not fetch ${source}: HTTP ${res.status}`);
   refuseHtml(res, source);
   const streams = res.headers.get("content-type")?.split(";")[0]?.trim() === "application/wasm" && typeof WebAssembly.compileStreaming === "function";
-  return streams ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer());
+  return (streams ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer())).catch(refusedByCsp);
+}
+
+/**
+ * A page's CSP without 'wasm-unsafe-eval' refuses every compile; the
+ * browser's message names 'unsafe-eval', which would allow far more than the
+ * emulator needs, so the fix is named instead.
+ */
+function refusedByCsp(err: unknown): never {
+  if (err instanceof Error && /Content.Security.Policy|\bCSP\b/i.test(err.message)) {
+    throw new Error(`the page's Content-Security-Policy does not let the emulator compile WebAssembly: add 'wasm-unsafe-eval' to script-src (the browser said: ${err.message})`);
+  }
+  throw err;
 }
 
 /**

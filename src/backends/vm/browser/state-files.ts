@@ -38,19 +38,28 @@ export async function openStateFiles(database: string): Promise<StateFiles | und
   const storage = (globalThis as { navigator?: { storage?: StorageManager } }).navigator?.storage;
   if (typeof storage?.getDirectory !== "function" || !("FileSystemSyncAccessHandle" in globalThis)) return undefined;
   try {
-    const root = await storage.getDirectory();
-    return new OpfsStateFiles(await root.getDirectoryHandle(stateFilesDir(database), { create: true }));
+    const files = new OpfsStateFiles(await storage.getDirectory(), stateFilesDir(database));
+    await files.dir();
+    return files;
   } catch {
     return undefined;
   }
 }
 
 class OpfsStateFiles implements StateFiles {
-  constructor(private readonly dir: FileSystemDirectoryHandle) {}
+  constructor(
+    private readonly root: FileSystemDirectoryHandle,
+    private readonly name: string,
+  ) {}
+
+  /** Looked up at each use: another tab's clearStorage removes the folder, and a handle kept would then fail every use. */
+  dir(): Promise<FileSystemDirectoryHandle> {
+    return this.root.getDirectoryHandle(this.name, { create: true });
+  }
 
   async write(prefix: string, bytes: ArrayBuffer): Promise<string> {
     const name = `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-    const file = (await this.dir.getFileHandle(name, { create: true })) as SyncFileHandle;
+    const file = (await (await this.dir()).getFileHandle(name, { create: true })) as SyncFileHandle;
     // A lock a torn-down Worker still holds must not stall the save.
     const handle = await openHandle(file, "readwrite", LOCK_WAIT_MS);
     try {
@@ -64,14 +73,15 @@ class OpfsStateFiles implements StateFiles {
   }
 
   async read(name: string): Promise<ArrayBuffer> {
-    const file = (await this.dir.getFileHandle(name)) as SyncFileHandle;
+    const file = (await (await this.dir()).getFileHandle(name)) as SyncFileHandle;
     return (await readThroughHandle(file).catch(() => undefined)) ?? (await file.getFile()).arrayBuffer();
   }
 
   async prune(keep?: string): Promise<void> {
+    const dir = await this.dir();
     const names: string[] = [];
-    for await (const name of (this.dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
-    for (const name of names) if (name !== keep) await this.dir.removeEntry(name).catch(() => {});
+    for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+    for (const name of names) if (name !== keep) await dir.removeEntry(name).catch(() => {});
   }
 }
 

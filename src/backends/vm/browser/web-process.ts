@@ -13,7 +13,12 @@ import type { PageMessage, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
 
 export type WebStdin = WritableStream<Uint8Array>;
-export type WebOutput = ReadableStream<Uint8Array>;
+/**
+ * Async-iterable in its type too: TypeScript declares ReadableStream's
+ * iterator only in lib "dom.asynciterable", which projects listing their
+ * `lib` (Vite's templates: ES2022, DOM, DOM.Iterable) leave out.
+ */
+export type WebOutput = ReadableStream<Uint8Array> & AsyncIterable<Uint8Array>;
 
 /** Bytes the page's stream may queue before its reader is waited for. */
 const QUEUE_BYTES = 1024 * 1024;
@@ -69,7 +74,15 @@ export class WebProcess implements ContainerProcess<WebStdin, WebOutput> {
       ? new WritableStream<Uint8Array>({
           write: (chunk) => {
             if (this.status) throw new TsboxError("the process has exited: its stdin is closed", { code: "container" });
-            wiring.send({ type: "stdin", id: wiring.id, data: typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk });
+            let data: Uint8Array;
+            try {
+              data = stdinBytes(chunk);
+            } catch (err) {
+              // The stream is errored for good: the process's stdin ends, as a broken pipe's would.
+              wiring.send({ type: "stdin-end", id: wiring.id });
+              throw err;
+            }
+            wiring.send({ type: "stdin", id: wiring.id, data });
           },
           close: () => wiring.send({ type: "stdin-end", id: wiring.id }),
           abort: () => wiring.send({ type: "stdin-end", id: wiring.id }),
@@ -132,7 +145,7 @@ class OutputFeed {
   private closed = false;
 
   constructor(private readonly ack: (bytes: number) => void) {
-    this.readable = new ReadableStream<Uint8Array>(
+    this.readable = asyncIterable(new ReadableStream<Uint8Array>(
       {
         start: (c) => void (this.controller = c),
         pull: () => this.settle(),
@@ -143,7 +156,7 @@ class OutputFeed {
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark: QUEUE_BYTES }),
-    );
+    ));
   }
 
   push(data: Uint8Array): void {
@@ -165,4 +178,35 @@ class OutputFeed {
     this.owed = 0;
     this.ack(n);
   }
+}
+
+/** The stream, iterable with `for await` where the browser's ReadableStream is not (Safari): as the standard's, leaving early cancels it. */
+function asyncIterable(stream: ReadableStream<Uint8Array>): WebOutput {
+  if (typeof (stream as Partial<AsyncIterable<Uint8Array>>)[Symbol.asyncIterator] === "function") return stream as WebOutput;
+  return Object.assign(stream, {
+    async *[Symbol.asyncIterator]() {
+      const reader = stream.getReader();
+      let done = false;
+      try {
+        for (;;) {
+          const next = await reader.read();
+          if (next.done) break;
+          yield next.value;
+        }
+        done = true;
+      } finally {
+        if (!done) await reader.cancel().catch(() => {});
+        reader.releaseLock();
+      }
+    },
+  });
+}
+
+/** A chunk written to stdin as bytes; what is not bytes or text errors this stream only (in the Worker it broke the guest's link). */
+function stdinBytes(chunk: unknown): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  if (typeof chunk === "string") return new TextEncoder().encode(chunk);
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+  if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new TypeError(`stdin takes Uint8Array chunks (or strings), not ${chunk === null ? "null" : typeof chunk === "object" ? ((chunk as object).constructor?.name ?? "an object") : typeof chunk}`);
 }

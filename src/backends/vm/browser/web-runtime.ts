@@ -16,6 +16,7 @@ import { hex } from "../core/bytes.js";
 import type { MachineConfig } from "../core/guest-machine.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
+import { checkRunOptionTypes } from "../../../spec/run-options-check.js";
 import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
 import { stateFilesDir } from "./state-files.js";
@@ -166,6 +167,11 @@ export class Runtime {
 
   /** Loads the images of a `docker save` or OCI archive (gzip or not); returns their names. */
   load(input: Blob | ArrayBuffer | Uint8Array, options: { repository?: string } = {}): Promise<string[]> {
+    // Anything else (a FileList, a Response, a URL, null) went on to the Worker: null failed there as "the archive is empty".
+    if (!(input instanceof Blob || input instanceof ArrayBuffer || input instanceof Uint8Array)) {
+      const what = input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : typeof input;
+      return Promise.reject(new UsageError(`load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not ${what}`));
+    }
     const bytes = input instanceof Uint8Array ? (input.slice().buffer as ArrayBuffer) : input;
     return this.call("load", [bytes, options]);
   }
@@ -337,7 +343,13 @@ export class Runtime {
       snapshot: given.snapshot ? { state: abs(given.snapshot.state), meta: abs(given.snapshot.meta) } : { state: at("guest/snapshot.state"), meta: at("guest/snapshot.state.json") },
     };
     const workerUrl = this.options.workerUrl ? new URL(this.options.workerUrl, location.href) : new URL("tsbox-vm-worker.js", base);
-    const worker = new Worker(workerUrl, { type: "module" });
+    let worker: Worker;
+    try {
+      worker = new Worker(workerUrl, { type: "module" });
+    } catch (err) {
+      // Another origin's Worker (or one the page's CSP refuses) throws here: boot() rejects with it, never throws.
+      return Promise.reject(new TsboxError(`the vm Worker could not be started from ${workerUrl.href}: ${(err as Error).message} (a page starts Workers only from its own origin: serve a copy of tsbox-vm-worker.js there and name it with \`workerUrl\`)`, { code: "runtime" }));
+    }
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
       this.abortBoot = reject;
@@ -397,6 +409,8 @@ export function runRequest(options: RunOptions): RunRequest {
     if (NETWORK_KEYS.has(key)) throw new UsageError(`run option "${key}" is not supported in the browser: a page cannot open sockets, so its containers have no network (only --network none)`);
     throw new UsageError(`run option "${key}" is not supported in the browser`);
   }
+  // Each option of its kind, as Node's run checks them: `cmd: "echo hi"` ran the command "e".
+  checkRunOptionTypes(options);
   if (options.volumes !== undefined && options.volumes.length > 0) throw new UsageError("volumes are not supported in the browser: a page has no host directories to mount");
   if (options.stdin === "inherit" || options.stdout === "inherit" || options.stderr === "inherit") {
     throw new UsageError(`stdio "inherit" is not supported in the browser: a page has no stdio of its own (read the container's streams)`);
