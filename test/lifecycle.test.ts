@@ -407,6 +407,9 @@ for (const who of identities()) {
       // Its stdin stayed open: a last attach ends it.
       const last = await typed(["exit 3\\n"]);
       assert.equal(last.code, 3, last.stderr);
+      // Stopped: that is what is said first (docker's order), not the piped input.
+      const stopped = await tsbox(who, ["attach", "shell"], { stdin: "echo hi\n" });
+      assert.deepEqual([stopped.code, stopped.stderr], [125, "tsbox: cannot attach to container shell: it is not running\n"]);
       await ok(who, ["rm", "shell"]);
     });
 
