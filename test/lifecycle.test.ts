@@ -399,11 +399,17 @@ for (const who of identities()) {
       assert.match(second.stdout.replace(/\r/g, ""), /^42$/m);
       const third = await typed(["\\030q"], ["--detach-keys", "ctrl-x,q"]);
       assert.equal(third.code, 1);
+      // Piped input into a terminal (docker's check): its stdin never ends, so the attach hung for ever.
+      const piped = await tsbox(who, ["attach", "shell"], { stdin: "echo hi\n" });
+      assert.deepEqual([piped.code, piped.stderr], [1, "tsbox: the input device is not a TTY\n"]);
       const bad = await tsbox(who, ["attach", "--detach-keys", "ctrl-9", "shell"]);
       assert.deepEqual([bad.code, bad.stderr], [125, "tsbox: invalid detach keys (ctrl-9): expected keys like ctrl-p,ctrl-q (a character, or ctrl- and one of a-z @ [ \\ ] ^ _)\n"]);
       // Its stdin stayed open: a last attach ends it.
       const last = await typed(["exit 3\\n"]);
       assert.equal(last.code, 3, last.stderr);
+      // Stopped: that is what is said first (docker's order), not the piped input.
+      const stopped = await tsbox(who, ["attach", "shell"], { stdin: "echo hi\n" });
+      assert.deepEqual([stopped.code, stopped.stderr], [125, "tsbox: cannot attach to container shell: it is not running\n"]);
       await ok(who, ["rm", "shell"]);
     });
 

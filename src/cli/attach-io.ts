@@ -3,7 +3,6 @@ import { type AttachOptions, type Attachment, attachMonitor } from "../container
 import { startContainer } from "../containers/ops/start.js";
 import { DetachFilter } from "./detach-keys.js";
 import { attachTerminal } from "./terminal.js";
-import { addonPresent, loadAddon } from "../backends/native/addon.js";
 
 /**
  * `start -a` (and `run` as create + `start -a`): the attachment is made once
@@ -41,9 +40,6 @@ export async function streamAttachment(container: Container, attachment: Attachm
   const detach = new Promise<"detached">((resolve) => (detached = () => resolve("detached")));
   try {
     if (attachment.tty) {
-      // attachTerminal turns the host terminal's output post-processing off through the addon (else "\r\r\n"):
-      // `run` and `exec` loaded it for their pty, an `attach` had not.
-      if (options.interactive && process.stdin.isTTY && addonPresent()) await loadAddon().catch(() => undefined);
       const keys = options.detachKeys?.length ? { filter: new DetachFilter(options.detachKeys), onDetach: () => detached() } : undefined;
       restore = attachTerminal({ stdin: attachment.stdin, stdout: attachment.stdout, resize: (c, r) => attachment.resize(c, r) }, options.interactive, keys);
     } else {

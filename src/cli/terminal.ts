@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../errors.js";
-import { loadedAddon } from "../backends/native/addon.js";
+import { addonPresent, loadAddonSync, loadedAddon } from "../backends/native/addon.js";
 import type { DetachFilter } from "./detach-keys.js";
 
 /** What has a terminal to connect to: a container or a process exec'd into one. */
@@ -33,9 +33,10 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean, d
   if (raw) {
     stdin.setRawMode(true);
     // Node's raw mode keeps output post-processing, so the pty's "\r\n" would reach the screen as "\r\r\n";
-    // off as in docker's raw mode (setRawMode(false) restores the terminal as it was).
+    // off as in docker's raw mode (setRawMode(false) restores the terminal as it was). Loaded here when no
+    // native pty loaded it (attach, a vm container's run or exec: those showed "\r\r\n").
     try {
-      loadedAddon()?.rawOutput(0);
+      (loadedAddon() ?? (addonPresent() ? loadAddonSync() : undefined))?.rawOutput(0);
     } catch {
       // not a terminal we may change: the extra \r shows nowhere on a screen
     }

@@ -4,6 +4,8 @@ import type { CliContext } from "../context.js";
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from "../detach-keys.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
+import { requireInputTerminal } from "../terminal.js";
+import { isActive } from "../../containers/state.js";
 
 const USAGE = `Usage: tsbox attach [--no-stdin] [--sig-proxy=false] [--detach-keys KEYS] CONTAINER
 
@@ -21,6 +23,9 @@ export async function attachCommand(args: string[], ctx: CliContext): Promise<nu
   const container = await cliRuntime(ctx).get(flags.positionals[0]!);
   const state = await container.state();
   const interactive = state.openStdin && !flags.bools.has("no-stdin");
+  // docker's check, after "not running" as its: piped input into a terminal never ends its stdin (a terminal's
+  // stays open), so the attach hung.
+  if (isActive(state)) requireInputTerminal(state.tty, interactive);
   const attachment = await container.attach({ stdin: interactive, stdout: true, stderr: true, stdinOnce: false });
   return streamAttachment(container, attachment, { interactive, sigProxy, detachKeys });
 }
