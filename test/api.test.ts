@@ -36,7 +36,7 @@ for (const who of identities()) {
       assert.deepEqual(r.restart, { stopped: 137, running: true, newPid: true, runningAfterStop: false });
       assert.equal(r.notFound.exitCode, 127);
       assert.match(r.notFound.message, /executable file not found in \$PATH: no-such-command/);
-      assert.deepEqual(r.usage, ["UsageError", "UsageError", "UsageError", "UsageError"]);
+      assert.deepEqual(r.usage, ["UsageError", "UsageError", "UsageError", "UsageError", "UsageError"]);
       assert.deepEqual(r.aborted, {
         run: "AbortError: This operation was aborted",
         create: "AbortError: This operation was aborted",

@@ -5,7 +5,7 @@
  * user namespaces, otherwise vm. Cheap on purpose (a few stat/read calls): it runs on every `tsbox run`.
  */
 import { readFileSync } from "node:fs";
-import { TsboxError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { Backend } from "./backend.js";
 import { addonPresent } from "./native/addon.js";
 import { NativeBackend } from "./native/native-backend.js";
@@ -26,7 +26,7 @@ export function chooseBackend(requested: string | undefined, env: NodeJS.Process
   const explicit = requested && requested !== "auto" ? { value: requested, from: "--backend" } : env.TSBOX_BACKEND && env.TSBOX_BACKEND !== "auto" ? { value: env.TSBOX_BACKEND, from: "TSBOX_BACKEND" } : undefined;
   if (explicit) {
     if (!(BACKEND_NAMES as readonly string[]).includes(explicit.value)) {
-      throw new TsboxError(`unknown backend ${JSON.stringify(explicit.value)} (from ${explicit.from}): use native, vm or auto`, { code: "usage" });
+      throw new UsageError(`unknown backend ${JSON.stringify(explicit.value)} (from ${explicit.from}): use native, vm or auto`);
     }
     return { name: explicit.value as BackendName, reason: `chosen with ${explicit.from}` };
   }

@@ -2,7 +2,7 @@ import { containerSysctls } from "./sysctl.js";
 import { hostNamespaces, shmMode } from "./ipc-pid.js";
 import { existsSync } from "node:fs";
 import { availableParallelism, release } from "node:os";
-import { TsboxError } from "../errors.js";
+import { TsboxError, UsageError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, MountSpec } from "./container-spec.js";
@@ -62,7 +62,7 @@ export function defaultHostname(id: string, options: RunOptions): string {
 export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const { id, options, image, layers, bundle, host } = inputs;
   const imageConfig = image.config ?? {};
-  if (options.userns !== undefined && options.userns !== "auto") throw new TsboxError(`userns: expected "auto", got "${String(options.userns)}"`, { code: "usage" });
+  if (options.userns !== undefined && options.userns !== "auto") throw new UsageError(`userns: expected "auto", got "${String(options.userns)}"`);
   const auto = options.userns === "auto" ? usernsAuto(host) : undefined;
   // With --userns=auto the runtime picks the host ids; inside, 0..size-1 exist.
   const inside = auto && [{ containerID: 0, hostID: 0, size: auto.size }];
@@ -73,7 +73,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   if (options.init && !inputs.initBinary) throw new TsboxError("--init needs the static tsbox-init (run npm run build:native)", { code: "runtime" });
   const groupsSettable = maps.gidMappings.length > 1 || host.uid === 0 || Boolean(auto);
   if (!groupsSettable && options.groupAdd?.length) {
-    throw new TsboxError(`--group-add needs a user namespace that may set groups, which one mapped id cannot${rootlessHint(maps.gidMappings)}`, { code: "usage" });
+    throw new UsageError(`--group-add needs a user namespace that may set groups, which one mapped id cannot${rootlessHint(maps.gidMappings)}`);
   }
   const spec = runSpec({
     id,
@@ -119,7 +119,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   if (shared.has("pid")) {
     // Without a PID namespace of its own, only the cgroup ends what the container leaves running. (In another
     // container's, what it leaves lives on until that one ends, its PID namespace with it.)
-    if (spec.linux.cgroupsMode === "disabled") throw new TsboxError("--pid host needs the container's cgroup (it ends the processes the container leaves behind): not with --cgroups=disabled", { code: "usage" });
+    if (spec.linux.cgroupsMode === "disabled") throw new UsageError("--pid host needs the container's cgroup (it ends the processes the container leaves behind): not with --cgroups=disabled");
     spec.linux.cgroupsMode = "required";
   }
   const sysctl = containerSysctls(spec, options.sysctls);

@@ -70,6 +70,7 @@ try {
     await kind(rt.run({ image: "busybox", cmd: ["true"], user: "no-such-user", remove: true }).then((c) => c.wait())),
     await kind(rt.run({ image: "busybox", cmd: ["true"], workdir: "relative", remove: true })),
     await kind(rt.run({ image: "busybox", cmd: ["true"], env: ["NOEQUALS"], remove: true })),
+    await kind(rt.run({ image: "busybox", cmd: ["true"], userns: "host" as never, remove: true })),
   ];
 }
 // An aborted signal: run and create refuse with its reason and make nothing; a pull that times out says so.
