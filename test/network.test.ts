@@ -388,9 +388,11 @@ for (const who of identities()) {
       assert.equal((await run(["network", "create", outside])).code, 0);
       try {
         assert.equal((await run(["run", "-d", "--name", "int-a", "--network", inside, "busybox", "sleep", "60"])).code, 0);
-        const r = await run(["exec", "int-a", "sh", "-c", "ip route; nslookup int-a >/dev/null && echo resolved"]);
+        const r = await run(["exec", "int-a", "sh", "-c", "ip route; nslookup int-a >/dev/null && echo resolved; nslookup $(hostname -i)"]);
         assert.doesNotMatch(r.stdout, /^default/m, "no default route through an internal network");
-        assert.match(r.stdout, /resolved\n$/, "its own names resolve");
+        assert.match(r.stdout, /^resolved$/m, "its own names resolve");
+        // An address asked in reverse is answered from the network's leases, as docker's DNS does (it went upstream).
+        assert.match(r.stdout, /in-addr\.arpa\s+name = int-a\b/, r.stdout);
         // Its server (running while int-a is) was started without an upstream: questions for other names stay on the network.
         const bridge = (await run(["network", "inspect", "-f", `{{index .Options "com.docker.network.bridge.name"}}`, inside])).stdout.trim();
         const servers = execFileSync("ps", ["-eo", "args"], { encoding: "utf8" }).split("\n").filter((l) => l.includes("net-dns") && l.includes(`--device ${bridge} `));

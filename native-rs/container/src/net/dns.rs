@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 
 pub const TYPE_A: u16 = 1;
+pub const TYPE_PTR: u16 = 12;
 pub const TYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
 pub const RCODE_OK: u8 = 0;
@@ -77,6 +78,43 @@ pub fn answer(query: &[u8], q: &Question, rcode: u8, addrs: &[Ipv4Addr]) -> Vec<
     out
 }
 
+/// The address a reverse question (`2.0.89.10.in-addr.arpa`) asks about.
+pub fn reverse_address(name: &str) -> Option<Ipv4Addr> {
+    let digits = name.strip_suffix(".in-addr.arpa")?;
+    let mut octets = [0u8; 4];
+    let parts: Vec<&str> = digits.split('.').collect();
+    if parts.len() != 4 {
+        return None;
+    }
+    for (i, p) in parts.iter().rev().enumerate() {
+        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        octets[i] = p.parse().ok()?;
+    }
+    Some(Ipv4Addr::from(octets))
+}
+
+/// A PTR answer naming `target` (authoritative, TTL 0).
+pub fn answer_ptr(query: &[u8], q: &Question, target: &str) -> Vec<u8> {
+    let mut out = answer(query, q, RCODE_OK, &[]);
+    out[7] = 1; // ANCOUNT
+    let mut rdata = Vec::new();
+    for label in target.split('.').filter(|l| !l.is_empty()) {
+        let bytes = &label.as_bytes()[..label.len().min(63)];
+        rdata.push(bytes.len() as u8);
+        rdata.extend_from_slice(bytes);
+    }
+    rdata.push(0);
+    out.extend_from_slice(&[0xc0, 0x0c]);
+    out.extend_from_slice(&TYPE_PTR.to_be_bytes());
+    out.extend_from_slice(&CLASS_IN.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(&rdata);
+    out
+}
+
 /// The packet with its id replaced (forwarding under our own ids).
 pub fn with_id(packet: &[u8], id: u16) -> Vec<u8> {
     let mut out = packet.to_vec();
@@ -121,5 +159,18 @@ mod tests {
         resp[2] |= 0x80;
         assert_eq!(parse_query(&resp), None);
         assert_eq!(parse_query(&q[..q.len() - 1]), None);
+    }
+
+    #[test]
+    fn answers_reverse_questions() {
+        assert_eq!(reverse_address("2.0.89.10.in-addr.arpa"), Some("10.89.0.2".parse().unwrap()));
+        for bad in ["0.89.10.in-addr.arpa", "x.0.89.10.in-addr.arpa", "256.0.89.10.in-addr.arpa", "2.0.89.10.example"] {
+            assert_eq!(reverse_address(bad), None, "{}", bad);
+        }
+        let q = query("2.0.89.10.in-addr.arpa", TYPE_PTR);
+        let parsed = parse_query(&q).unwrap();
+        let a = answer_ptr(&q, &parsed, "web");
+        assert_eq!(&a[4..12], &[0, 1, 0, 1, 0, 0, 0, 0]);
+        assert_eq!(&a[a.len() - 15..], &[0xc0, 0x0c, 0, 12, 0, 1, 0, 0, 0, 0, 0, 5, 3, b'w', b'e', b'b', 0][2..]);
     }
 }

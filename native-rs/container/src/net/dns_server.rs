@@ -203,6 +203,14 @@ pub fn main(o: Options) -> i32 {
                 Some(q) => q,
                 None => continue,
             };
+            // A container's address asked in reverse is answered from the leases (docker's embedded DNS does):
+            // it is not sent upstream, which would tell the host's resolver the network's addresses.
+            if q.qtype == dns::TYPE_PTR {
+                if let Some(name) = dns::reverse_address(&q.name).and_then(|ip| reverse_name(leases.live(), ip)) {
+                    let _ = socket.send_to(&dns::answer_ptr(packet, &q, &name), client);
+                    continue;
+                }
+            }
             let known = lookup(&mut leases, &q).or_else(|| match client {
                 SocketAddr::V4(c) => lookup_elsewhere(elsewhere.live(), leases.live(), *c.ip(), &q),
                 SocketAddr::V6(_) => None,
@@ -291,6 +299,12 @@ fn release(per_client: &mut HashMap<std::net::IpAddr, u32>, p: &Pending) {
             per_client.remove(&p.client.ip());
         }
     }
+}
+
+/// The name a live lease of `ip` goes by: the container's name (its hostname, or else its short id, when it has none).
+fn reverse_name(live: &[(Ipv4Addr, ipam::Owner)], ip: Ipv4Addr) -> Option<String> {
+    let names = &live.iter().find(|(a, _)| *a == ip)?.1.names;
+    names.get(2).or_else(|| names.get(1)).cloned()
 }
 
 /// The network's addresses for the question's name: Some(empty) for a
