@@ -33,17 +33,31 @@ export function nameFromBytes(bytes: Uint8Array): string {
 
 /** The bytes a name stands for (the inverse of nameFromBytes). */
 export function nameBytes(name: string): Buffer {
-  if (!hasRawBytes(name)) return Buffer.from(name, "utf8");
-  const parts: Buffer[] = [];
+  const bytes = nameToBytes(name);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+const encoder = new TextEncoder();
+
+/** nameBytes as a plain Uint8Array, for code that also runs in a browser (the 9p server). */
+export function nameToBytes(name: string): Uint8Array {
+  if (!hasRawBytes(name)) return encoder.encode(name);
+  const parts: Uint8Array[] = [];
   let start = 0;
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     if (c < 0xdc80 || c > 0xdcff || isHighSurrogate(name.charCodeAt(i - 1))) continue;
-    parts.push(Buffer.from(name.slice(start, i), "utf8"), Buffer.from([c - 0xdc00]));
+    parts.push(encoder.encode(name.slice(start, i)), Uint8Array.of(c - 0xdc00));
     start = i + 1;
   }
-  parts.push(Buffer.from(name.slice(start), "utf8"));
-  return Buffer.concat(parts);
+  parts.push(encoder.encode(name.slice(start)));
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** A name for an fs call: the string itself when it is UTF-8, else its bytes. */
