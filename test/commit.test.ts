@@ -246,6 +246,11 @@ for (const who of identities()) {
       await cli(["rmi", "raw:img"]);
       await cli(["load", "-i", out("raw-saved.tar")]);
       assert.equal(await inside("raw:img"), want, "save and load");
+      // diff tells a changed file of the image from an added one by that name; a volume is filled from the image by it.
+      await cli(["run", "--name", "raw2", "raw:img", "sh", "-c", "for f in /a?b; do echo more >> \"$f\"; done; mkdir \"$(echo /d/*)/new\""]);
+      assert.equal(await hex("TSBOX diff raw2"), bytes(`C /a\xffb\nC /d\nC /${dir}\nA /${dir}/new\n`));
+      assert.equal(await hex("TSBOX run --rm -v /d raw:img find /d -print0 | sort -z"), bytes(`/d\0/${dir}\0/${dir}/${long}\0/${dir}/${long}/f\xfe\0`), "a new volume filled from the image");
+      await cli(["rm", "raw2"]);
       // cp out (a directory, to the host and as a tar stream) and back in (a directory, and a tar stream GNU tar made).
       mkdirSync(out("rawhost"), { recursive: true });
       chownSync(out("rawhost"), who.uid, who.gid);
