@@ -247,8 +247,11 @@ for (const who of identities()) {
       await cli(["load", "-i", out("raw-saved.tar")]);
       assert.equal(await inside("raw:img"), want, "save and load");
       // diff tells a changed file of the image from an added one by that name; a volume is filled from the image by it.
-      await cli(["run", "--name", "raw2", "raw:img", "sh", "-c", "for f in /a?b; do echo more >> \"$f\"; done; mkdir \"$(echo /d/*)/new\""]);
-      assert.equal(await hex("TSBOX diff raw2"), bytes(`C /a\xffb\nC /d\nC /${dir}\nA /${dir}/new\n`));
+      await cli(["run", "--name", "raw2", "raw:img", "sh", "-c", "for f in /a?b; do echo more >> \"$f\"; done; mkdir \"$(echo /d/*)/new\"; rm /l?"]);
+      assert.equal(await hex("TSBOX diff raw2"), bytes(`C /a\xffb\nC /d\nC /${dir}\nA /${dir}/new\nD /l\\x80\n`));
+      // Its deletion is a whiteout of that name in the committed layer, unpacked as one (a device node as root, an xattr rootless).
+      await cli(["commit", "raw2", "raw:gone"]);
+      assert.equal((await cli(["run", "--rm", "raw:gone", "sh", "-c", "ls -d /l? 2>/dev/null | wc -l; cat /a?b"])).stdout, "0\nmore\n");
       assert.equal(await hex("TSBOX run --rm -v /d raw:img find /d -print0 | sort -z"), bytes(`/d\0/${dir}\0/${dir}/${long}\0/${dir}/${long}/f\xfe\0`), "a new volume filled from the image");
       await cli(["rm", "raw2"]);
       // cp out (a directory, to the host and as a tar stream) and back in (a directory, and a tar stream GNU tar made).
@@ -267,7 +270,7 @@ for (const who of identities()) {
       const escape = await sh(`TSBOX cp - raw:/tmp < ${out("raw-escape.tar")}`);
       assert.equal(escape.code, 125);
       assert.match(escape.stderr, /refusing to write .*\/\.\.\/\.\.\/evil: it leaves the target directory/);
-      await cli(["rmi", "raw:img", "raw:imported"]);
+      await cli(["rmi", "raw:img", "raw:imported", "raw:gone"]);
     });
 
     it("cp into a created container that never started (docker's create, cp, start)", async () => {
