@@ -9,9 +9,10 @@
  * `nameBytes` / `fsName`.
  */
 
-// TextDecoder, not Buffer: the browser bundle reads tar names with this module too.
-const strict = new TextDecoder("utf-8", { fatal: true });
-const lenient = new TextDecoder("utf-8");
+// TextDecoder, not Buffer: the browser bundle reads tar names with this module too. ignoreBOM: a name may
+// begin with U+FEFF's bytes, which a decoder would otherwise drop.
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** A name's bytes as a string (invalid UTF-8 bytes escaped as U+DC80..U+DCFF). */
 export function nameFromBytes(bytes: Uint8Array): string {

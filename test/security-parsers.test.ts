@@ -231,6 +231,7 @@ describe("tar reader: bounded metadata", () => {
     t.add({ path: nameFromBytes(raw("a\xffb")), type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") });
     t.add({ path: nameFromBytes(raw(long)), type: "file", mode: 0o644, mtime: 0, data: Buffer.from("y") });
     t.add({ path: nameFromBytes(raw("l\x80")), type: "symlink", mode: 0o777, mtime: 0, linkname: nameFromBytes(raw("t\xfd")) });
+    t.add({ path: "\ufeffbom", type: "file", mode: 0o644, mtime: 0 });
     const written = t.finish();
     assert.ok(written.includes(raw("a\xffb\0")), "a short name in the ustar field, as its bytes");
     assert.ok(written.includes(raw(` path=${long}\n`)), "a long one in a pax record, as its bytes (what Go writes)");
@@ -248,7 +249,7 @@ describe("tar reader: bounded metadata", () => {
         }
         return out.map((b) => b.toString("latin1"));
       };
-      assert.deepEqual(await names(written), ["a\xffb", long, "l\x80", "t\xfd"]);
+      assert.deepEqual(await names(written), ["a\xffb", long, "l\x80", "t\xfd", "\xef\xbb\xbfbom"], "a leading U+FEFF is a name's bytes too");
       assert.ok((await names(gnu)).includes(`./${long}`), "GNU long names");
       // Unpacked with those bytes; a `..` among them still escapes nothing.
       mkdirSync(join(dir, "out"));
