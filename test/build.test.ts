@@ -114,6 +114,9 @@ for (const who of identities()) {
       const at = (name: string) => Buffer.from(`${ctx}/${name}`, "latin1");
       mkdirSync(at("r\xe9"));
       writeFileSync(at("r\xe9/f\xff"), "x");
+      // A .dockerignore pattern of such bytes matches them.
+      writeFileSync(at("r\xe9/ignored\xfc"), "x");
+      writeFileSync(at(".dockerignore"), Buffer.from("r\xe9/ignored\xfc\n.dockerignore\n", "latin1"));
       symlinkSync(Buffer.from("t\xfd", "latin1"), at("l\x80"));
       execFileSync("chown", ["-R", "-h", `${who.uid}:${who.gid}`, ctx]);
       const listing = async () => {

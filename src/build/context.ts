@@ -102,7 +102,8 @@ export class BuildContext {
       let n = 0;
       for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
       if (n > size) throw new BuildError(`the ${what} ${this.shown(path)} changed while it was read`);
-      return buf.subarray(0, n).toString("utf8");
+      // .dockerignore's patterns name files: bytes that are not UTF-8 stay bytes (src/name-bytes.ts), to match such names.
+      return what === ".dockerignore" ? nameFromBytes(buf.subarray(0, n)) : buf.subarray(0, n).toString("utf8");
     } finally {
       closeSync(fd);
     }
