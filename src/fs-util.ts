@@ -2,6 +2,7 @@ import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openS
 import { chmod, lstat, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
+import { fsName, nameFromBytes } from "./name-bytes.js";
 import { finished } from "node:stream/promises";
 
 /**
@@ -374,4 +375,14 @@ export function ensurePrivateDir(dir: string): void {
   makeDirs(dir, 0o700);
   const st = statSync(dir);
   if ((st.mode & 0o077) !== 0 && st.uid === process.getuid?.()) chmodSync(dir, st.mode & 0o700);
+}
+
+/**
+ * realpathSync of a name kept as src/name-bytes.ts keeps it. Node's JS
+ * realpath turns a Buffer path into text on the way (a name that is not
+ * UTF-8 then is not found); the native one keeps its bytes.
+ */
+export function realpathName(path: string): string {
+  const p = fsName(path);
+  return typeof p === "string" ? realpathSync(p) : nameFromBytes(realpathSync.native(p, { encoding: "buffer" }));
 }

@@ -10,13 +10,13 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
+import { cliPath, repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { TarWriter } from "../src/image/tar-writer.js";
@@ -106,6 +106,32 @@ for (const who of identities()) {
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual((await cli(["run", "--rm", "own-ignore:1"])).stdout.trim().split("\n").filter((f) => f === "a" || f === "b"), ["b"]);
       await cli(["rmi", "own-ignore:1"]);
+    });
+
+    it("COPY of a context holding names that are not UTF-8 (and a wildcard's match of one) keeps their bytes, and the cache tells two such names apart", async () => {
+      // Before: the context walk read names as text (U+FFFD) and failed on them with ENOENT; and two such names hashed alike for the cache.
+      const ctx = context(who, "raw-names", { Dockerfile: "FROM busybox\nCOPY . /c\nCOPY r* /g/\nCMD cd /c && find . -print0 | sort -z; cd /g && find . -print0 | sort -z; readlink /c/l*\n" });
+      const at = (name: string) => Buffer.from(`${ctx}/${name}`, "latin1");
+      mkdirSync(at("r\xe9"));
+      writeFileSync(at("r\xe9/f\xff"), "x");
+      // A .dockerignore pattern of such bytes matches them.
+      writeFileSync(at("r\xe9/ignored\xfc"), "x");
+      writeFileSync(at(".dockerignore"), Buffer.from("r\xe9/ignored\xfc\n.dockerignore\n", "latin1"));
+      symlinkSync(Buffer.from("t\xfd", "latin1"), at("l\x80"));
+      execFileSync("chown", ["-R", "-h", `${who.uid}:${who.gid}`, ctx]);
+      const listing = async () => {
+        const r = await tsbox(who, [], { argv: ["/bin/sh", "-c", `${process.execPath} ${cliPath} run --rm raw-names:1 | od -An -v -tx1 | tr -d ' \\n'`] });
+        return Buffer.from(r.stdout, "hex").toString("latin1");
+      };
+      const expected = (f: string) => `.\0./Dockerfile\0./l\x80\0./r\xe9\0./r\xe9/${f}\0.\0./${f}\0t\xfd\n`;
+      assert.equal((await build(["-t", "raw-names:1", ctx])).code, 0);
+      assert.equal(await listing(), expected("f\xff"));
+      const first = (await cli(["inspect", "-f", "{{.Id}}", "raw-names:1"])).stdout.trim();
+      renameSync(at("r\xe9/f\xff"), at("r\xe9/f\xfe"));
+      const again = await build(["-t", "raw-names:1", ctx]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal(await listing(), expected("f\xfe"), "a new name, not the cached layer of the old one");
+      await cli(["rmi", "raw-names:1", first]);
     });
 
     it("COPY --from follows a symlink named as the source (a file, a directory, an image's /bin/true) and keeps the links below it", async () => {

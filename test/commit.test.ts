@@ -207,6 +207,72 @@ for (const who of identities()) {
       assert.match((await cli(["cp", "c:/data", "nosuch:/x"], { expect: 125 })).stderr, /copying between containers is not supported/);
     });
 
+    it("names that are not UTF-8, or hold a newline or a backslash, or are long, keep their bytes: diff, commit, export/import, save/load, cp both ways and tar streams", async () => {
+      // Before: diff, commit, export and cp out refused ("cannot copy /a\377b: its name is not UTF-8"), and unpacking wrote U+FFFD for each such byte.
+      const long = "n".repeat(120);
+      const make = [
+        `touch "/$(printf 'a\\377b')" "/$(printf 'nl\\nx')" '/back\\slash'`,
+        `mkdir -p "/d/$(printf '\\351t\\351')/${long}"`,
+        `echo hi > "/d/$(printf '\\351t\\351')/${long}/$(printf 'f\\376')"`,
+        `ln -s "$(printf 't\\375')" "/l$(printf '\\200')"`,
+        // An owner a rootless unpack applies afterwards, by name (one id only: the chown fails, root keeps it).
+        `chown 1000:1000 "/$(printf 'a\\377b')" 2>/dev/null || true`,
+      ].join("; ");
+      await cli(["run", "--name", "raw", "busybox", "sh", "-c", make]);
+      /** What a pipeline printed, as hex (CliResult's stdout is text). */
+      const hex = async (script: string) => {
+        const r = await sh(`(${script}) | od -An -v -tx1 | tr -d ' \\n'`);
+        assert.equal(r.stderr, "");
+        return r.stdout;
+      };
+      const bytes = (text: string) => Buffer.from(text, "latin1").toString("hex");
+      // GNU tar's listing, names as they are (not as \\351).
+      const tarList = "tar --quoting-style=literal -tf -";
+      const dir = `d/\xe9t\xe9`;
+      // docker's diff: each name's bytes; a control character (the newline, a C1 byte) escaped as before.
+      const diff = ["/a\xffb", "/back\\slash", "/d", `/${dir}`, `/${dir}/${long}`, `/${dir}/${long}/f\xfe`, "/l\\x80", "/nl\\x0ax"].map((p) => `A ${p}\n`).join("");
+      assert.equal(await hex("TSBOX diff raw"), bytes(diff));
+      // The names (NUL-separated: one holds a newline) and the file's bytes and the link's target, in a container of IMAGE.
+      const names = ["a\xffb", "back\\slash", "d", dir, `${dir}/${long}`, `${dir}/${long}/f\xfe`, "l\x80", "nl\nx"];
+      const inside = (image: string) => hex(`TSBOX run --rm ${image} sh -c 'cd / && find a* back* d l* nl* -print0 | sort -z; cat d/*/*/f*; readlink l*; stat -c %u a*'`);
+      const want = bytes(names.join("\0") + `\0hi\nt\xfd\n${who.name === "single" ? 0 : 1000}\n`);
+      await cli(["commit", "raw", "raw:img"]);
+      assert.equal(await inside("raw:img"), want, "commit, and the layer's unpack");
+      await sh(`TSBOX export raw > ${out("raw.tar")}`);
+      assert.equal(await hex(`${tarList} < ${out("raw.tar")} | grep -a '^d/' | head -2`), bytes(`d/\n${dir}/\n`), "export: raw bytes in the tar, as GNU tar reads them");
+      await cli(["import", out("raw.tar"), "raw:imported"]);
+      assert.equal(await inside("raw:imported"), want, "import");
+      await sh(`TSBOX save -o ${out("raw-saved.tar")} raw:img`);
+      await cli(["rmi", "raw:img"]);
+      await cli(["load", "-i", out("raw-saved.tar")]);
+      assert.equal(await inside("raw:img"), want, "save and load");
+      // diff tells a changed file of the image from an added one by that name; a volume is filled from the image by it.
+      await cli(["run", "--name", "raw2", "raw:img", "sh", "-c", "for f in /a?b; do echo more >> \"$f\"; done; mkdir \"$(echo /d/*)/new\"; rm /l?"]);
+      assert.equal(await hex("TSBOX diff raw2"), bytes(`C /a\xffb\nC /d\nC /${dir}\nA /${dir}/new\nD /l\\x80\n`));
+      // Its deletion is a whiteout of that name in the committed layer, unpacked as one (a device node as root, an xattr rootless).
+      await cli(["commit", "raw2", "raw:gone"]);
+      assert.equal((await cli(["run", "--rm", "raw:gone", "sh", "-c", "ls -d /l? 2>/dev/null | wc -l; cat /a?b"])).stdout, "0\nmore\n");
+      assert.equal(await hex("TSBOX run --rm -v /d raw:img find /d -print0 | sort -z"), bytes(`/d\0/${dir}\0/${dir}/${long}\0/${dir}/${long}/f\xfe\0`), "a new volume filled from the image");
+      await cli(["rm", "raw2"]);
+      // cp out (a directory, to the host and as a tar stream) and back in (a directory, and a tar stream GNU tar made).
+      mkdirSync(out("rawhost"), { recursive: true });
+      chownSync(out("rawhost"), who.uid, who.gid);
+      await cli(["cp", "raw:/d", out("rawhost")]);
+      const hostDir = Buffer.concat([Buffer.from(out("rawhost/d/")), Buffer.from([0xe9, 0x74, 0xe9])]);
+      assert.deepEqual(readdirSync(hostDir, { encoding: "buffer" }), [Buffer.from(long)]);
+      assert.equal(await hex(`TSBOX cp raw:/d - | ${tarList} | tail -1`), bytes(`d/\xe9t\xe9/${long}/f\xfe\n`));
+      await cli(["cp", out("rawhost/d"), "raw:/in"]);
+      await sh(`tar -cf - -C ${out("rawhost")} d | TSBOX cp - raw:/tmp`);
+      assert.equal(await hex(`TSBOX cp raw:/in - | ${tarList} | tail -1; TSBOX cp raw:/tmp/d - | ${tarList} | tail -1`), bytes(`in/\xe9t\xe9/${long}/f\xfe\nd/\xe9t\xe9/${long}/f\xfe\n`));
+      // A `..` is still one, whatever bytes are around it.
+      writeFileSync(out("raw-escape.tar"), tar([{ path: "\udcff/../../evil", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") }]));
+      chownSync(out("raw-escape.tar"), who.uid, who.gid);
+      const escape = await sh(`TSBOX cp - raw:/tmp < ${out("raw-escape.tar")}`);
+      assert.equal(escape.code, 125);
+      assert.match(escape.stderr, /refusing to write .*\/\.\.\/\.\.\/evil: it leaves the target directory/);
+      await cli(["rmi", "raw:img", "raw:imported", "raw:gone"]);
+    });
+
     it("cp into a created container that never started (docker's create, cp, start)", async () => {
       writeFileSync(out("before-start.txt"), "put there before the start\n");
       await cli(["create", "--name", "fresh", "busybox", "cat", "/tmp/before-start.txt"]);

@@ -60,6 +60,26 @@ describe("host-side copy without tsbox-runtime", () => {
     assert.deepEqual(JSON.parse(answer), { exists: true, type: "symlink", mode: 0o777, size: "/etc/passwd".length, link: "/etc/passwd", targetType: "file" });
   });
 
+  it("names that are not UTF-8 (a directory, a file, a symlink and its target) keep their bytes, both ways; their `..` is still refused", async () => {
+    // Before: the walk read names as text, so a name with \xff became U+FFFD and its lstat failed (ENOENT).
+    const src = join(scratch, "raw-src");
+    const b = (text: string) => Buffer.from(text, "latin1");
+    mkdirSync(Buffer.concat([b(`${src}/`), b("d\xe9")]), { recursive: true });
+    writeFileSync(b(`${src}/d\xe9/f\xff\nx`), "bytes\n");
+    symlinkSync(b("t\xfd"), b(`${src}/l\x80`));
+    const stream = await read(src, "copy");
+    assert.ok(stream.includes('"pathHex":"636f70792f64e9"'), "a name that is not UTF-8 travels as its bytes");
+    const dest = join(scratch, "raw-dest");
+    mkdirSync(dest);
+    await write(dest, stream);
+    assert.equal(readFileSync(b(`${dest}/copy/d\xe9/f\xff\nx`), "utf8"), "bytes\n");
+    assert.deepEqual(readlinkSync(b(`${dest}/copy/l\x80`), { encoding: "buffer" }), b("t\xfd"));
+    assert.deepEqual(readdirSync(b(`${dest}/copy`), { encoding: "buffer" }).sort(Buffer.compare), [b("d\xe9"), b("l\x80")]);
+    const escape = Buffer.from(JSON.stringify({ pathHex: b("\xff/../../escaped").toString("hex"), type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0 }) + "\n");
+    await assert.rejects(write(dest, escape), /escapes the layer root/);
+    assert.ok(!existsSync(join(scratch, "escaped")));
+  });
+
   it("a hostile stream writes nothing outside the destination and deletes nothing there", async () => {
     const dest = join(scratch, "victim");
     const outside = join(scratch, "outside");

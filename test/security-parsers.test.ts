@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,8 @@ import { pruneStore } from "../src/image/gc.js";
 import { writeTo } from "../src/stream-write.js";
 import { MediaType } from "../src/image/oci.js";
 import { readTar } from "../src/image/tar.js";
+import { unpackLayer } from "../src/image/unpack.js";
+import { nameBytes, nameFromBytes } from "../src/name-bytes.js";
 import { xattrBytes } from "../src/image/layer-paths.js";
 import { paxHeader, TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
 import { identityEnv, repoRoot, tsbox } from "./helpers/cli.js";
@@ -219,6 +221,49 @@ describe("tar reader: bounded metadata", () => {
     assert.deepEqual(Buffer.from(xattrBytes(entries[0]!.pax["SCHILY.xattr.security.capability"]!)), cap);
     assert.deepEqual(Buffer.from(xattrBytes(entries[0]!.pax["SCHILY.xattr.user.raw"]!)), high);
     assert.equal(entries[0]!.path, "pïng", "a path stays UTF-8");
+  });
+
+  it("keeps a name's bytes when they are not UTF-8: ustar fields, pax records (Go's and GNU tar's raw form) and GNU long names; unpacked as those bytes; `..` still refused", async () => {
+    // Before: every name was decoded as UTF-8, so \xff became U+FFFD (three other bytes) in the tree and in any tar written again.
+    const raw = (text: string) => Buffer.from(text, "latin1");
+    const long = `${"d".repeat(150)}/${"f".repeat(110)}\xff`;
+    const t = new TarWriter();
+    t.add({ path: nameFromBytes(raw("a\xffb")), type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") });
+    t.add({ path: nameFromBytes(raw(long)), type: "file", mode: 0o644, mtime: 0, data: Buffer.from("y") });
+    t.add({ path: nameFromBytes(raw("l\x80")), type: "symlink", mode: 0o777, mtime: 0, linkname: nameFromBytes(raw("t\xfd")) });
+    t.add({ path: "\ufeffbom", type: "file", mode: 0o644, mtime: 0 });
+    const written = t.finish();
+    assert.ok(written.includes(raw("a\xffb\0")), "a short name in the ustar field, as its bytes");
+    assert.ok(written.includes(raw(` path=${long}\n`)), "a long one in a pax record, as its bytes (what Go writes)");
+    // GNU tar's own form of a long name ('L'), written by GNU tar itself.
+    const dir = mkdtempSync(join(tmpdir(), "tsbox-scratch-rawnames-"));
+    try {
+      mkdirSync(join(dir, "src", "d".repeat(150)), { recursive: true });
+      writeFileSync(raw(`${dir}/src/${long}`), "z");
+      const gnu = execFileSync("tar", ["--format=gnu", "-cf", "-", "-C", join(dir, "src"), "."]);
+      const names = async (archive: Buffer) => {
+        const out: Buffer[] = [];
+        for await (const e of readTar((async function* () { yield archive; })())) {
+          for await (const _ of e.body);
+          out.push(nameBytes(e.path), ...(e.linkname ? [nameBytes(e.linkname)] : []));
+        }
+        return out.map((b) => b.toString("latin1"));
+      };
+      assert.deepEqual(await names(written), ["a\xffb", long, "l\x80", "t\xfd", "\xef\xbb\xbfbom"], "a leading U+FEFF is a name's bytes too");
+      assert.ok((await names(gnu)).includes(`./${long}`), "GNU long names");
+      // Unpacked with those bytes; a `..` among them still escapes nothing.
+      mkdirSync(join(dir, "out"));
+      mkdirSync(join(dir, "out2"));
+      await unpackLayer(readTar((async function* () { yield written; })()), join(dir, "out"), { privileged: false });
+      assert.equal(readFileSync(raw(`${dir}/out/${long}`), "utf8"), "y");
+      assert.deepEqual(readlinkSync(raw(`${dir}/out/l\x80`), { encoding: "buffer" }), raw("t\xfd"));
+      const escape = new TarWriter();
+      escape.add({ path: nameFromBytes(raw("\xff/../../escaped")), type: "file", mode: 0o644, mtime: 0, data: Buffer.from("x") });
+      await assert.rejects(unpackLayer(readTar((async function* () { yield escape.finish(); })()), join(dir, "out2"), { privileged: false }), /escapes the layer root/);
+      assert.ok(!existsSync(join(dir, "escaped")));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ import { encodeFrame, FrameType } from "../src/backends/vm/core/frame.js";
 import { Errno } from "../src/backends/vm/core/p9/errno.js";
 import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
 import { P9Server } from "../src/backends/vm/core/p9/server.js";
+import { nameBytes, nameFromBytes } from "../src/name-bytes.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
 import { repoRoot, tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
@@ -94,6 +95,31 @@ describe("vm file volumes: 9p as a hostile guest sees it (no guest)", () => {
     assert.equal(c.errno(() => c.remove(c.walk("v"))), EBUSY);
     assert.equal(c.errno(() => c.rename(c.walk("v"), c.walk("w"), "x")), EBUSY);
     assert.ok(statSync(vol).isDirectory());
+  });
+});
+
+describe("vm volumes: names that are not UTF-8 (no guest)", () => {
+  it("a guest's name reaches the host as its bytes and comes back as them; the walk's checks hold", () => {
+    // Before: 9p names were decoded as UTF-8, so a guest's `touch "/v/$(printf 'a\\377b')"` made a\xef\xbf\xbdb on the host.
+    const vol = mkdtempSync(join(scratch, "vol-"));
+    const server = new P9Server(new NodeFs());
+    server.addExport("v", { path: vol, readonly: false });
+    const c = p9Client(server);
+    const raw = (t: string) => Buffer.from(t, "latin1");
+    const name = (t: string) => nameFromBytes(raw(t));
+    c.create(c.walk("v"), name("a\xffb"));
+    c.mkdir(c.walk("v"), name("d\xe9"));
+    assert.deepEqual(readdirSync(vol, { encoding: "buffer" }).sort(Buffer.compare), [raw("a\xffb"), raw("d\xe9")]);
+    writeFileSync(raw(`${vol}/d\xe9/f\xfe`), "from the host\n");
+    const listed = c.readdir(c.walk("v", name("d\xe9"))).filter((n) => n !== "." && n !== "..");
+    assert.deepEqual(listed.map((n) => nameBytes(n)), [raw("f\xfe")]);
+    const file = c.walk("v", name("d\xe9"), name("f\xfe"));
+    c.open(file);
+    assert.equal(c.read(file), "from the host\n");
+    c.rename(c.walk("v", name("a\xffb")), c.walk("v", name("d\xe9")), name("moved\x80"));
+    assert.ok(existsSync(raw(`${vol}/d\xe9/moved\x80`)));
+    const up = c.walk("v", name("d\xe9"), "..", "..", "..");
+    assert.deepEqual(c.readdir(up).filter((n) => n !== "." && n !== ".."), ["v"], "no way out of the exports, whatever the names");
   });
 });
 

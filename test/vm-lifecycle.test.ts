@@ -10,11 +10,12 @@
 import { describe, it, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chownSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bytesSize } from "../src/cli/format.js";
 import { readTar } from "../src/image/tar.js";
+import { nameBytes } from "../src/name-bytes.js";
 import { cliPath } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
 import type { Identity } from "./helpers/identities.js";
@@ -247,6 +248,12 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     // Out to a host path.
     await ok(["cp", "files:/root/dir", join(scratch, "cp-out")]);
     assert.equal(readFileSync(join(scratch, "cp-out", "sub", "f"), "utf8"), "deep\n");
+    // Names that are not UTF-8, as their bytes: on the volume (9p) and in the container's own files (the agent's copy records).
+    await ok(["exec", "files", "sh", "-c", "touch \"/data/$(printf 'v\\377')\" && mkdir /raw && touch \"/raw/$(printf 'f\\351')\""]);
+    assert.ok(existsSync(Buffer.from(`${vol}/v\xff`, "latin1")), "the volume's file as the guest named it");
+    const rawNames = (await tarEntries((await ok(["cp", "files:/raw", "-"])).bytes)).map((e) => nameBytes(e.path).toString("latin1"));
+    assert.deepEqual(rawNames, ["raw/", "raw/f\xe9"]);
+    assert.ok((await ok(["diff", "files"])).bytes.includes(Buffer.from("A /raw/f\xe9\n", "latin1")), "diff prints the name's bytes");
     const missing = await tsbox(["cp", "files:/nope", join(scratch, "x")]);
     assert.deepEqual([missing.code, missing.stderr], [125, "tsbox: Could not find the file /nope in container files\n"]);
 

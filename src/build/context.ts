@@ -6,11 +6,13 @@
  * Inside a copied directory symlinks are copied as links, never followed.
  */
 import { createHash } from "node:crypto";
+import { fsName, nameBytes, nameFromBytes } from "../name-bytes.js";
 import { closeSync, createReadStream, fstatSync, lstatSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, type Stats } from "node:fs";
 import { join, posix, resolve, sep } from "node:path";
 import { BuildError } from "./build-error.js";
 import { hasWildcards, IgnoreRules, matchPath } from "./patterns.js";
 import { openRegular } from "../image/safe-open.js";
+import { realpathName } from "../fs-util.js";
 
 /** A Dockerfile or .dockerignore larger than this is refused (docker's largest real ones are a few hundred KB). */
 const MAX_BUILD_FILE = 16 * 1024 * 1024;
@@ -100,7 +102,8 @@ export class BuildContext {
       let n = 0;
       for (let r; n < buf.length && (r = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += r;
       if (n > size) throw new BuildError(`the ${what} ${this.shown(path)} changed while it was read`);
-      return buf.subarray(0, n).toString("utf8");
+      // .dockerignore's patterns name files: bytes that are not UTF-8 stay bytes (src/name-bytes.ts), to match such names.
+      return what === ".dockerignore" ? nameFromBytes(buf.subarray(0, n)) : buf.subarray(0, n).toString("utf8");
     } finally {
       closeSync(fd);
     }
@@ -160,7 +163,7 @@ export class BuildContext {
         }
         let names: string[];
         try {
-          names = readdirSync(this.inside(dir, 0, dir));
+          names = namesOf(this.inside(dir, 0, dir));
         } catch {
           continue;
         }
@@ -181,7 +184,7 @@ export class BuildContext {
   private inside(rel: string, line: number, shown: string): string {
     let real: string;
     try {
-      real = realpathSync(join(this.root, rel));
+      real = realpathName(join(this.root, rel));
     } catch {
       throw new BuildError(`line ${line}: ${shown}: not found in the build context (a symlink that leads nowhere)`);
     }
@@ -192,7 +195,7 @@ export class BuildContext {
   private source(rel: string, shown: string, line: number): ContextSource {
     // The source itself is followed when it is a symlink (docker does), within the context only.
     const path = rel === "" ? this.root : this.inside(rel, line, shown);
-    const st = lstatSync(path);
+    const st = lstatSync(fsName(path));
     if (st.isDirectory()) return { shown, rel, isDir: true, items: this.walk(path, rel, "") };
     if (!st.isFile()) throw new BuildError(`line ${line}: ${shown} is not a regular file or directory`);
     return { shown, rel, isDir: false, items: [item("", path, st)] };
@@ -201,10 +204,10 @@ export class BuildContext {
   /** A directory's contents, depth first, names sorted; ignored entries left out. */
   private walk(dir: string, relDir: string, prefix: string): ContextItem[] {
     const out: ContextItem[] = [];
-    for (const name of readdirSync(dir).sort()) {
+    for (const name of namesOf(dir).sort()) {
       const rel = relDir ? `${relDir}/${name}` : name;
       const path = join(dir, name);
-      const st = lstatSync(path);
+      const st = lstatSync(fsName(path));
       const ignored = this.ignore.ignores(rel);
       if (ignored && !(st.isDirectory() && this.ignore.mayReinclude(rel))) continue;
       const named = prefix ? `${prefix}/${name}` : name;
@@ -218,9 +221,16 @@ export class BuildContext {
   }
 }
 
+/** A directory's names as their bytes are (src/name-bytes.ts): a context may hold names that are not UTF-8. */
+function namesOf(dir: string): string[] {
+  return readdirSync(fsName(dir), { encoding: "buffer" }).map(nameFromBytes);
+}
+
+/** `path` is a string as src/name-bytes.ts keeps names: fsName(path) for the file system. */
 function item(name: string, path: string, st: Stats): ContextItem {
   const type = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "file";
-  return { name, path, type, mode: st.mode & 0o7777, size: type === "file" ? st.size : 0, mtime: Math.floor(st.mtimeMs / 1000), link: type === "symlink" ? readlinkSync(path) : "" };
+  const link = type === "symlink" ? nameFromBytes(readlinkSync(fsName(path), { encoding: "buffer" })) : "";
+  return { name, path, type, mode: st.mode & 0o7777, size: type === "file" ? st.size : 0, mtime: Math.floor(st.mtimeMs / 1000), link };
 }
 
 /**
@@ -230,10 +240,11 @@ function item(name: string, path: string, st: Stats): ContextItem {
 export async function sourcesDigest(sources: ContextSource[]): Promise<string> {
   const h = createHash("sha256");
   for (const s of sources) {
-    h.update(`source ${s.rel} ${s.isDir}\0`);
+    // Names as their bytes: two names that are not UTF-8 must not hash alike (as U+FFFD).
+    h.update(nameBytes(`source ${s.rel} ${s.isDir}\0`));
     for (const it of s.items) {
-      h.update(`${it.type} ${it.name} ${it.mode.toString(8)} ${it.size} ${it.link}\0`);
-      if (it.type === "file") for await (const chunk of createReadStream(it.path)) h.update(chunk as Buffer);
+      h.update(nameBytes(`${it.type} ${it.name} ${it.mode.toString(8)} ${it.size} ${it.link}\0`));
+      if (it.type === "file") for await (const chunk of createReadStream(fsName(it.path))) h.update(chunk as Buffer);
     }
   }
   return `sha256:${h.digest("hex")}`;

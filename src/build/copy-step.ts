@@ -10,6 +10,7 @@
  */
 import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
+import { fsName } from "../name-bytes.js";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { PassThrough, Readable, type Writable } from "node:stream";
@@ -228,7 +229,7 @@ function fileUnit(name: string, body: Buffer, mode: number, mtime: number): Unit
 async function* contextEntries(s: ContextSource): AsyncGenerator<TarEntry> {
   for (const it of s.items) {
     const type = it.type === "dir" ? "directory" : it.type;
-    yield { path: it.name, type, mode: it.mode, uid: 0, gid: 0, size: it.size, mtime: it.mtime, linkname: it.link, devmajor: 0, devminor: 0, pax: {}, body: it.type === "file" ? createReadStream(it.path) : (async function* () {})() };
+    yield { path: it.name, type, mode: it.mode, uid: 0, gid: 0, size: it.size, mtime: it.mtime, linkname: it.link, devmajor: 0, devminor: 0, pax: {}, body: it.type === "file" ? createReadStream(fsName(it.path)) : (async function* () {})() };
   }
 }
 
@@ -280,9 +281,9 @@ function compressionOf(head: Buffer): ArchiveCompression {
 
 /** The file's bytes, decompressed; a missing tool is a clear error (the archive cannot be told from a file without it). */
 async function* decompressed(path: string, kind: ArchiveCompression, ins: Instruction, shown: string): AsyncGenerator<Buffer> {
-  if (kind === "none") return yield* createReadStream(path);
+  if (kind === "none") return yield* createReadStream(fsName(path));
   if (kind === "gzip") {
-    const raw = createReadStream(path);
+    const raw = createReadStream(fsName(path));
     try {
       return yield* raw.pipe(createGunzip());
     } finally {
@@ -328,7 +329,7 @@ function isTarHeader(block: Buffer): boolean {
 async function archiveKind(path: string, ins: Instruction, shown: string): Promise<ArchiveCompression | undefined> {
   const head = await new Promise<Buffer>((resolve) => {
     const chunks: Buffer[] = [];
-    const s = createReadStream(path, { start: 0, end: 5 });
+    const s = createReadStream(fsName(path), { start: 0, end: 5 });
     s.on("data", (c) => chunks.push(c as Buffer));
     s.on("end", () => resolve(Buffer.concat(chunks)));
     s.on("error", () => resolve(Buffer.alloc(0)));

@@ -11,6 +11,7 @@ import { LayerError } from "../errors.js";
 import { ChunkReader } from "../image/chunk-reader.js";
 import type { TarEntry, TarEntryType } from "../image/tar.js";
 import { entryHeader, tarPadding } from "../image/tar-writer.js";
+import { hasRawBytes, nameBytes, nameFromBytes } from "../name-bytes.js";
 import { writeTo } from "../stream-write.js";
 
 /** A record's type: tar's, plus an overlay whiteout (upper layers only). */
@@ -34,6 +35,40 @@ export interface CopyRecord {
   minor?: number;
 }
 
+/**
+ * On the wire a name that is not UTF-8 travels as `pathHex` / `linkHex`
+ * (its bytes in hex: JSON text cannot hold them; see record.rs); here it is
+ * a string as src/name-bytes.ts escapes it.
+ */
+type WireRecord = CopyRecord & { pathHex?: string; linkHex?: string };
+
+const HEX = /^(?:[0-9a-f]{2})*$/;
+
+function fromWire(w: WireRecord): CopyRecord {
+  const { pathHex, linkHex, ...record } = w;
+  const bytes = (hex: string): string => {
+    if (!HEX.test(hex)) throw new LayerError("malformed hex name");
+    return nameFromBytes(Buffer.from(hex, "hex"));
+  };
+  if (pathHex !== undefined) record.path = bytes(pathHex);
+  if (linkHex !== undefined) record.link = bytes(linkHex);
+  if (typeof record.path !== "string") throw new LayerError("copy record without a path");
+  return record;
+}
+
+function toWire(r: CopyRecord): WireRecord {
+  const w: WireRecord = { ...r };
+  if (hasRawBytes(r.path)) {
+    w.pathHex = nameBytes(r.path).toString("hex");
+    delete (w as Partial<WireRecord>).path;
+  }
+  if (r.link !== undefined && hasRawBytes(r.link)) {
+    w.linkHex = nameBytes(r.link).toString("hex");
+    delete w.link;
+  }
+  return w;
+}
+
 const TO_TAR: Record<Exclude<RecordType, "whiteout">, TarEntryType> = {
   file: "file",
   dir: "directory",
@@ -52,7 +87,7 @@ export async function* readRecords(source: AsyncIterable<Buffer>, options: { con
     if (line === null) return;
     let record: CopyRecord;
     try {
-      record = JSON.parse(line.toString("utf8")) as CopyRecord;
+      record = fromWire(JSON.parse(line.toString("utf8")) as WireRecord);
     } catch {
       throw new LayerError(`malformed copy record: ${line.toString("utf8").slice(0, 200)}`);
     }
@@ -125,7 +160,7 @@ export function tarToRecordHeader(e: TarEntry): Buffer {
   const record: CopyRecord = { path: e.path, type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: Math.floor(e.mtime), size: e.type === "file" ? e.size : 0 };
   if (e.linkname) record.link = e.linkname;
   if (type === "char" || type === "block") Object.assign(record, { major: e.devmajor, minor: e.devminor });
-  return Buffer.from(JSON.stringify(record) + "\n");
+  return Buffer.from(JSON.stringify(toWire(record)) + "\n");
 }
 
 /** Tar entries → a record stream on `out` (not ended). */

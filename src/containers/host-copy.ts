@@ -17,6 +17,7 @@ import type { CopyHelper, CopyOptionsOfOp } from "../backends/backend.js";
 import { ContainerError, errorMessage, isTsboxError } from "../errors.js";
 import type { TarEntry } from "../image/tar.js";
 import { unpackLayer } from "../image/unpack.js";
+import { fsName, nameFromBytes } from "../name-bytes.js";
 import { readRecords, recordToTar, writeRecordsFromTar } from "./copy-records.js";
 
 /** `tsbox-runtime copy` without namespaces, in JS. */
@@ -78,10 +79,15 @@ async function* below(abs: string, rel: string, st: Stats): AsyncGenerator<TarEn
     if (entry) yield entry;
   }
   if (!st.isDirectory()) return;
-  for (const name of readdirSync(abs).sort()) {
+  // Names as their bytes are (src/name-bytes.ts): not every one is UTF-8.
+  for (const name of namesOf(abs).sort()) {
     const child = join(abs, name);
-    yield* below(child, rel === "" ? name : `${rel}/${name}`, lstatSync(child));
+    yield* below(child, rel === "" ? name : `${rel}/${name}`, lstatSync(fsName(child)));
   }
+}
+
+function namesOf(dir: string): string[] {
+  return readdirSync(fsName(dir), { encoding: "buffer" }).map(nameFromBytes);
 }
 
 function toEntry(abs: string, rel: string, st: Stats): TarEntry | undefined {
@@ -96,7 +102,7 @@ function toEntry(abs: string, rel: string, st: Stats): TarEntry | undefined {
     gid: st.gid,
     size,
     mtime: Math.floor(st.mtimeMs / 1000),
-    linkname: type === "symlink" ? readlinkSync(abs) : "",
+    linkname: type === "symlink" ? nameFromBytes(readlinkSync(fsName(abs), { encoding: "buffer" })) : "",
     devmajor: 0,
     devminor: 0,
     pax: {},
@@ -108,7 +114,7 @@ function toEntry(abs: string, rel: string, st: Stats): TarEntry | undefined {
 async function* exactly(path: string, size: number): AsyncGenerator<Buffer> {
   let sent = 0;
   if (size > 0) {
-    for await (const chunk of createReadStream(path, { start: 0, end: size - 1 }) as AsyncIterable<Buffer>) {
+    for await (const chunk of createReadStream(fsName(path), { start: 0, end: size - 1 }) as AsyncIterable<Buffer>) {
       sent += chunk.length;
       yield chunk;
     }
@@ -149,13 +155,13 @@ async function writeBelow(dir: string, input: Readable, archive: boolean): Promi
 
 /** Moves `from`'s entries into `to`: into a directory that exists, over anything else but a directory. */
 function mergeInto(from: string, to: string): void {
-  for (const name of readdirSync(from)) {
+  for (const name of namesOf(from)) {
     const src = join(from, name);
     const dest = join(to, name);
-    const isDir = lstatSync(src).isDirectory();
+    const isDir = lstatSync(fsName(src)).isDirectory();
     let existing: Stats | undefined;
     try {
-      existing = lstatSync(dest);
+      existing = lstatSync(fsName(dest));
     } catch {
       existing = undefined;
     }
@@ -165,7 +171,7 @@ function mergeInto(from: string, to: string): void {
     }
     if (existing?.isDirectory()) throw new ContainerError(`cannot overwrite the directory ${dest} with a non-directory`);
     if (isDir && existing) throw new ContainerError(`cannot overwrite the non-directory ${dest} with a directory`);
-    renameSync(src, dest);
+    renameSync(fsName(src), fsName(dest));
   }
 }
 

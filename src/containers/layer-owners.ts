@@ -8,6 +8,7 @@
  * beyond the user's range stays root's, as before.
  */
 import type { LayerOwner } from "../image/unpack.js";
+import { hasRawBytes, nameBytes } from "../name-bytes.js";
 import { idMappings } from "../spec/id-mappings.js";
 import { isMapped } from "../spec/validate.js";
 import type { LifecycleContext } from "./context.js";
@@ -29,13 +30,29 @@ export async function applyLayerOwners(ctx: LifecycleContext, dir: string, owner
 /** `./path`, single-quoted for sh (never read as an option). */
 const quote = (path: string) => `'./${path.replace(/'/g, "'\\''")}'`;
 
+/**
+ * A name that is not UTF-8 (src/name-bytes.ts) cannot be in the script as
+ * it is (an argument is UTF-8 text): `$p`, set to its bytes by printf from
+ * octal escapes (the `x` keeps a trailing newline from `$(…)`).
+ */
+function setRawPath(path: string): string {
+  const escaped = [...nameBytes(`./${path}`)].map((b) => (/[A-Za-z0-9._/-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, "0")}`));
+  return `p=$(printf '${escaped.join("")}x'); p=\${p%x}`;
+}
+
 function script(owners: LayerOwner[]): string {
   const byOwner = new Map<string, string[]>();
-  for (const o of owners) byOwner.set(`${o.uid}:${o.gid}`, [...(byOwner.get(`${o.uid}:${o.gid}`) ?? []), quote(o.path)]);
   const lines = ["set -e", "cd /mnt"];
+  for (const o of owners) {
+    if (hasRawBytes(o.path)) lines.push(`${setRawPath(o.path)}; chown -h ${o.uid}:${o.gid} "$p"`);
+    else byOwner.set(`${o.uid}:${o.gid}`, [...(byOwner.get(`${o.uid}:${o.gid}`) ?? []), quote(o.path)]);
+  }
   for (const [owner, paths] of byOwner) lines.push(`chown -h ${owner} ${paths.join(" ")}`);
   // chown clears setuid and setgid: the modes that have them (or sticky) again.
-  for (const o of owners) if (o.mode !== undefined && (o.mode & 0o7000) !== 0) lines.push(`chmod ${o.mode.toString(8)} ${quote(o.path)}`);
+  for (const o of owners) {
+    if (o.mode === undefined || (o.mode & 0o7000) === 0) continue;
+    lines.push(hasRawBytes(o.path) ? `${setRawPath(o.path)}; chmod ${o.mode.toString(8)} "$p"` : `chmod ${o.mode.toString(8)} ${quote(o.path)}`);
+  }
   return lines.join("\n");
 }
 
@@ -44,7 +61,7 @@ function batches(owners: LayerOwner[]): LayerOwner[][] {
   let current: LayerOwner[] = [];
   let bytes = 0;
   for (const o of owners) {
-    const size = o.path.length * 2 + 64;
+    const size = o.path.length * 4 + 96;
     if (bytes + size > SCRIPT_BYTES && current.length > 0) {
       out.push(current);
       current = [];

@@ -7,6 +7,7 @@
  * entry `inspect` shows; the volumes used are recorded in the bundle under
  * the volumes lock.
  */
+import { fsName, nameFromBytes } from "../name-bytes.js";
 import { chmodSync, copyFileSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
 import { isErrno, makeDirs, removeTreeNow, systemErrorText } from "../fs-util.js";
@@ -291,7 +292,7 @@ async function giveKeptOwners(ctx: ResolveContext, dir: string): Promise<void> {
   // user (below a directory of another id) is left to the chown. A path out of the directory is no file of it.
   const gone = (rel: string) => {
     try {
-      lstatSync(join(dir, rel));
+      lstatSync(fsName(join(dir, rel)));
       return false;
     } catch (err) {
       return isErrno(err, "ENOENT");
@@ -344,9 +345,9 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, owners:
   const staging = mkdtempSync(join(dirname(dest), ".fill-"));
   try {
     copyTree(view, imagePath, staging, owners);
-    for (const name of readdirSync(staging)) {
+    for (const name of readdirSync(staging, { encoding: "buffer" }).map(nameFromBytes)) {
       try {
-        renameSync(join(staging, name), join(dest, name));
+        renameSync(fsName(join(staging, name)), fsName(join(dest, name)));
       } catch (err) {
         if (!["EEXIST", "ENOTEMPTY", "ENOTDIR", "EISDIR"].some((code) => isErrno(err, code))) throw err;
       }
@@ -370,19 +371,19 @@ function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwner
       const entryRel = rel === "" ? name : `${rel}/${name}`;
       const st = entry.stat;
       if (st.isDirectory()) {
-        mkdirSync(path, { mode: 0o700 });
+        mkdirSync(fsName(path), { mode: 0o700 });
         copy(posix.join(from, name), path, entryRel);
       } else if (st.isSymbolicLink()) {
-        symlinkSync(readlinkSync(entry.path), path);
+        symlinkSync(readlinkSync(fsName(entry.path), { encoding: "buffer" }), fsName(path));
       } else if (st.isFile()) {
         const inode = st.nlink > 1 ? `${st.dev}:${st.ino}` : undefined;
         const linked = inode === undefined ? undefined : firstCopy.get(inode);
         if (linked !== undefined) {
-          linkSync(linked, path); // its owner, mode and times are the first name's
+          linkSync(fsName(linked), fsName(path)); // its owner, mode and times are the first name's
           if (owners) noteOwner(owners, entry, entryRel);
           continue;
         }
-        copyFileSync(entry.path, path);
+        copyFileSync(fsName(entry.path), fsName(path));
         if (inode !== undefined) firstCopy.set(inode, path);
       } else {
         continue;
@@ -396,8 +397,10 @@ function copyTree(view: LayerView, from: string, to: string, owners: CopiedOwner
 
 /** Owner (as root), mode and times of a copied entry. */
 function finishCopy(path: string, st: { mode: number; uid: number; gid: number; atime: Date; mtime: Date; isSymbolicLink(): boolean }, privileged: boolean): void {
-  if (privileged) lchownSync(path, st.uid, st.gid);
-  if (st.isSymbolicLink()) return lutimesSync(path, st.atime, st.mtime);
-  chmodSync(path, st.mode & 0o7777);
-  utimesSync(path, st.atime, st.mtime);
+  // (Names as src/name-bytes.ts keeps them: an image's need not be UTF-8.)
+  const p = fsName(path);
+  if (privileged) lchownSync(p, st.uid, st.gid);
+  if (st.isSymbolicLink()) return lutimesSync(p, st.atime, st.mtime);
+  chmodSync(p, st.mode & 0o7777);
+  utimesSync(p, st.atime, st.mtime);
 }

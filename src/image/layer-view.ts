@@ -11,6 +11,7 @@
  * volume with what the image has at its mount point, and telling added from
  * changed files in `tsbox diff`.
  */
+import { fsName, nameFromBytes } from "../name-bytes.js";
 import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
 import { join, posix } from "node:path";
 import type { NativeAddon } from "../backends/native/addon.js";
@@ -58,7 +59,8 @@ export class LayerView {
       if (state === "hidden" || state === "notdir") break;
       let names: string[];
       try {
-        names = readdirSync(join(layer, ...parts));
+        // Names as their bytes are (src/name-bytes.ts): an image's need not be UTF-8.
+        names = readdirSync(fsName(join(layer, ...parts)), { encoding: "buffer" }).map(nameFromBytes);
       } catch {
         names = [];
       }
@@ -120,7 +122,7 @@ export class LayerView {
       if (!entry) return undefined;
       if (entry.stat.isSymbolicLink()) {
         if (depth >= 40) return undefined;
-        const target = readlinkSync(entry.path);
+        const target = nameFromBytes(readlinkSync(fsName(entry.path), { encoding: "buffer" }));
         const base = target.startsWith("/") ? target : posix.join("/", ...out.slice(0, -1), target);
         return this.resolveParents(posix.join(base, ...parts.slice(i + 1)), depth + 1);
       }
@@ -151,7 +153,7 @@ function split(path: string): string[] {
 
 function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return lstatSync(path);
+    return lstatSync(fsName(path));
   } catch {
     return undefined;
   }
@@ -159,7 +161,7 @@ function lstatOrUndefined(path: string): Stats | undefined {
 
 function attr(x: Xattrs, path: string, name: string): Buffer | null {
   try {
-    return x.lgetxattr(path, name);
+    return x.lgetxattr(fsName(path), name);
   } catch {
     return null; // no xattrs here (ENOTSUP), or not ours to read
   }

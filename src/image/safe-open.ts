@@ -12,6 +12,7 @@
  * then reopened for reading through its own /proc link, which reaches that
  * inode whatever the path names by then.
  */
+import { fsName } from "../name-bytes.js";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { TsboxError } from "../errors.js";
 
@@ -33,7 +34,7 @@ function fsError(code: string, syscall: string, path: string): Error {
  * having been opened.
  */
 export function openRegular(path: string, flags: number): number {
-  const pathFd = openSync(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  const pathFd = openSync(fsName(path), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   try {
     const st = fstatSync(pathFd);
     if (st.isSymbolicLink()) throw fsError("ELOOP", "open", path);

@@ -1,8 +1,11 @@
 /**
  * A tar writer producing POSIX ustar headers, with a pax extended header
  * when a path or link target does not fit. Output is a pure function of
- * the entries, so layers built from the same input hash the same.
+ * the entries, so layers built from the same input hash the same. Names
+ * are written as the bytes they stand for (src/name-bytes.ts): a name that
+ * is not UTF-8 goes in raw, as docker's and GNU tar's do.
  */
+import { nameBytes } from "../name-bytes.js";
 import { XATTR_PREFIX } from "./layer-paths.js";
 
 export interface TarWriteEntry {
@@ -54,7 +57,9 @@ export function entryHeader(entry: Omit<TarWriteEntry, "data">, size: number): B
   const split = splitUstarPath(path);
   const pax: Record<string, string> = { ...entry.pax };
   if (!split) pax.path = path;
-  if (Buffer.byteLength(linkname) > 100) pax.linkpath = linkname;
+  // A name that is not UTF-8 goes in a pax record as its bytes, as Go's archive/tar (docker) writes it (no
+  // hdrcharset=BINARY: GNU tar warns about that keyword, and reads the raw bytes as they are anyway).
+  if (nameBytes(linkname).length > 100) pax.linkpath = linkname;
   if (size > 0o77777777777) pax.size = String(size);
   // Subordinate ids can exceed what 7 octal digits hold.
   if ((entry.uid ?? 0) > 0o7777777) pax.uid = String(entry.uid);
@@ -113,14 +118,14 @@ interface HeaderFields {
 
 function header(f: HeaderFields): Buffer {
   const h = Buffer.alloc(BLOCK);
-  h.write(f.name, 0, 100, "utf8");
+  putName(h, 0, 100, f.name);
   octal(h, 100, 8, f.mode & 0o7777);
   octal(h, 108, 8, f.uid);
   octal(h, 116, 8, f.gid);
   octal(h, 124, 12, f.size);
   octal(h, 136, 12, Math.floor(f.mtime));
   h.write(f.typeflag, 156, 1, "latin1");
-  h.write(f.linkname, 157, 100, "utf8");
+  putName(h, 157, 100, f.linkname);
   h.write("ustar\0", 257, 6, "latin1");
   h.write("00", 263, 2, "latin1");
   h.write(f.uname ?? "", 265, 32, "utf8");
@@ -129,12 +134,21 @@ function header(f: HeaderFields): Buffer {
     octal(h, 329, 8, f.devmajor ?? 0);
     octal(h, 337, 8, f.devminor ?? 0);
   }
-  h.write(f.prefix, 345, 155, "utf8");
+  putName(h, 345, 155, f.prefix);
   h.fill(0x20, 148, 156);
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += h[i]!;
   h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "latin1");
   return h;
+}
+
+/** A name's bytes, cut to the field (only a name that also has a pax record is ever cut). */
+function putName(h: Buffer, offset: number, length: number, name: string): void {
+  const bytes = nameBytes(name);
+  let end = Math.min(bytes.length, length);
+  // Not inside a UTF-8 character (as Buffer.write cut it: the same headers as before).
+  if (end < bytes.length) while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  bytes.copy(h, offset, 0, end);
 }
 
 function octal(h: Buffer, offset: number, length: number, value: number): void {
@@ -145,11 +159,11 @@ function octal(h: Buffer, offset: number, length: number, value: number): void {
 
 /** ustar stores up to 155 bytes of directory prefix + 100 bytes of name. */
 function splitUstarPath(path: string): { prefix: string; name: string } | undefined {
-  if (Buffer.byteLength(path) <= 100) return { prefix: "", name: path };
+  if (nameBytes(path).length <= 100) return { prefix: "", name: path };
   for (let i = path.lastIndexOf("/", path.length - 2); i > 0; i = path.lastIndexOf("/", i - 1)) {
     const prefix = path.slice(0, i);
     const name = path.slice(i + 1);
-    if (Buffer.byteLength(prefix) <= 155 && Buffer.byteLength(name) <= 100 && name !== "") return { prefix, name };
+    if (nameBytes(prefix).length <= 155 && nameBytes(name).length <= 100 && name !== "") return { prefix, name };
   }
   return undefined;
 }
@@ -162,8 +176,9 @@ function paxName(path: string): string {
 function encodePax(records: Record<string, string>): Buffer {
   const out: Buffer[] = [];
   for (const [key, value] of Object.entries(records)) {
-    // An xattr's value is a byte string (see XATTR_PREFIX); every other value is UTF-8 text.
-    const body = Buffer.concat([Buffer.from(` ${key}=`, "utf8"), Buffer.from(value, key.startsWith(XATTR_PREFIX) ? "latin1" : "utf8"), Buffer.from("\n")]);
+    // An xattr's value is a byte string (see XATTR_PREFIX), a name its bytes; every other value is UTF-8 text.
+    const bytes = key.startsWith(XATTR_PREFIX) ? Buffer.from(value, "latin1") : key === "path" || key === "linkpath" ? nameBytes(value) : Buffer.from(value, "utf8");
+    const body = Buffer.concat([Buffer.from(` ${key}=`, "utf8"), bytes, Buffer.from("\n")]);
     let len = body.length + 1;
     while (String(len).length + body.length !== len) len = String(len).length + body.length;
     out.push(Buffer.from(String(len)), body);

@@ -1,4 +1,5 @@
 import { LayerError } from "../errors.js";
+import { nameFromBytes } from "../name-bytes.js";
 import { ChunkReader } from "./chunk-reader.js";
 import { XATTR_PREFIX } from "./layer-paths.js";
 
@@ -12,7 +13,10 @@ import { XATTR_PREFIX } from "./layer-paths.js";
 export type TarEntryType = "file" | "directory" | "symlink" | "hardlink" | "chardev" | "blockdev" | "fifo";
 
 export interface TarEntry {
-  /** As stored (after pax/GNU overrides): may contain `./`, `..` or a leading `/`. Unpackers must sanitise it. */
+  /**
+   * As stored (after pax/GNU overrides): may contain `./`, `..` or a leading `/`. Unpackers must sanitise it.
+   * Bytes that are not UTF-8 are kept as src/name-bytes.ts escapes them (so is `linkname`).
+   */
   path: string;
   type: TarEntryType;
   mode: number;
@@ -205,9 +209,10 @@ function ustarPath(header: Buffer): string {
   return prefix ? `${prefix}/${name}` : name;
 }
 
+/** A NUL-terminated name: its bytes as they are (GNU tar and docker write names that are not UTF-8 raw). */
 function cString(buf: Buffer): string {
   const end = buf.indexOf(0);
-  return buf.toString("utf8", 0, end < 0 ? buf.length : end);
+  return nameFromBytes(buf.subarray(0, end < 0 ? buf.length : end));
 }
 
 /** pax records: "<len> <key>=<value>\n", len counting the whole record. */
@@ -223,8 +228,11 @@ export function parsePax(body: Buffer): Record<string, string> {
     const eq = record.indexOf(0x3d);
     if (eq > 0) {
       const key = record.toString("utf8", 0, eq);
-      // An xattr's value is bytes (see XATTR_PREFIX); every other value is UTF-8 text.
-      out[key] = record.toString(key.startsWith(XATTR_PREFIX) ? "latin1" : "utf8", eq + 1);
+      // An xattr's value is bytes (see XATTR_PREFIX). A path is UTF-8 by the spec, but Go (docker) and
+      // GNU tar (hdrcharset=BINARY) write a name's raw bytes: kept as bytes. Every other value is UTF-8 text.
+      if (key.startsWith(XATTR_PREFIX)) out[key] = record.toString("latin1", eq + 1);
+      else if (key === "path" || key === "linkpath") out[key] = nameFromBytes(record.subarray(eq + 1));
+      else out[key] = record.toString("utf8", eq + 1);
     }
     pos += len;
   }

@@ -12,6 +12,7 @@ import {
   lutimesSync,
   mkdirSync,
   openSync,
+  renameSync,
   symlinkSync,
   unlinkSync,
   utimesSync,
@@ -21,6 +22,7 @@ import {
 import { join, posix } from "node:path";
 import { LayerError } from "../errors.js";
 import { isErrno, removeTree } from "../fs-util.js";
+import { fsName, hasRawBytes } from "../name-bytes.js";
 import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX, xattrBytes } from "./layer-paths.js";
 import type { TarEntry } from "./tar.js";
 import type { WhiteoutForm } from "../paths.js";
@@ -138,6 +140,8 @@ class LayerUnpacker {
   private readonly archiveLinks = new Map<string, string>();
   /** With `owners`: the tar's owner of each path not owned 0:0 (a later entry of the same path replaces it). */
   private readonly owners = new Map<string, LayerOwner>();
+  /** Stand-in names used so far (`named`). */
+  private standIns = 0;
 
   constructor(
     private readonly root: string,
@@ -173,17 +177,17 @@ class LayerUnpacker {
 
     switch (entry.type) {
       case "directory":
-        if (!existing) mkdirSync(target, { mode: 0o700 });
+        if (!existing) mkdirSync(fsName(target), { mode: 0o700 });
         this.knownDirs.add(rel);
         this.dirMeta.set(rel, { mode: entry.mode, mtime: entry.mtime });
-        if (this.options.privileged) lchownSync(target, entry.uid, entry.gid);
+        if (this.options.privileged) lchownSync(fsName(target), entry.uid, entry.gid);
         return;
       case "file":
         return this.writeFile(entry, target);
       case "symlink":
-        symlinkSync(entry.linkname, target);
-        if (this.options.privileged) lchownSync(target, entry.uid, entry.gid);
-        lutimesSync(target, entry.mtime, entry.mtime);
+        symlinkSync(fsName(entry.linkname), fsName(target));
+        if (this.options.privileged) lchownSync(fsName(target), entry.uid, entry.gid);
+        lutimesSync(fsName(target), entry.mtime, entry.mtime);
         return;
       case "hardlink":
         return this.hardlink(entry, target);
@@ -193,10 +197,10 @@ class LayerUnpacker {
           this.skippedDevices.push(rel);
           return;
         }
-        await makeNode(target, entry.type, entry.mode, entry.devmajor, entry.devminor);
+        await this.named(target, false, (p) => makeNode(p, entry.type as "chardev" | "blockdev", entry.mode, entry.devmajor, entry.devminor));
         return this.finishSpecial(entry, target);
       case "fifo":
-        await makeNode(target, "fifo", entry.mode);
+        await this.named(target, false, (p) => makeNode(p, "fifo", entry.mode));
         return this.finishSpecial(entry, target);
     }
   }
@@ -211,14 +215,14 @@ class LayerUnpacker {
       const path = join(this.root, rel);
       // Implicit parents (no tar entry) get 0755 like other unpackers; so does the root,
       // which becomes the container's `/` when this is the top layer.
-      chmodSync(path, meta ? meta.mode : 0o755);
-      if (meta) utimesSync(path, meta.mtime, meta.mtime);
+      chmodSync(fsName(path), meta ? meta.mode : 0o755);
+      if (meta) utimesSync(fsName(path), meta.mtime, meta.mtime);
     }
   }
 
   private async writeFile(entry: TarEntry, target: string): Promise<void> {
     // O_EXCL: never opens an existing name, so never follows a symlink there.
-    const fd = openSync(target, createFile(), 0o600);
+    const fd = openSync(fsName(target), createFile(), 0o600);
     try {
       for await (const chunk of entry.body) writeAll(fd, chunk);
       // chown before chmod: chown clears setuid/setgid bits.
@@ -246,7 +250,8 @@ class LayerUnpacker {
       if (/^(trusted|user)\.overlay\./.test(name)) continue;
       if (!this.options.privileged && !name.startsWith("user.")) continue;
       try {
-        (await addon()).lsetxattr(target, name, Buffer.from(xattrBytes(value)));
+        const bytes = Buffer.from(xattrBytes(value));
+        await this.named(target, true, async (p) => (await addon()).lsetxattr(p, name, bytes));
       } catch (err) {
         if (!["ENOTSUP", "EPERM", "EACCES", "ERANGE", "E2BIG"].includes(String((err as NodeJS.ErrnoException).code))) throw err;
       }
@@ -289,12 +294,12 @@ class LayerUnpacker {
     if (!st) throw new LayerError(`hard link ${entry.path} points at ${entry.linkname}, which is not in the layer`);
     if (st.isDirectory()) throw new LayerError(`hard link ${entry.path} points at a directory`);
     // link(2) does not follow a symlink source, so this never reaches outside the root.
-    linkSync(source, target);
+    linkSync(fsName(source), fsName(target));
   }
 
   private async finishSpecial(entry: TarEntry, target: string): Promise<void> {
-    if (this.options.privileged) lchownSync(target, entry.uid, entry.gid);
-    utimesSync(target, entry.mtime, entry.mtime);
+    if (this.options.privileged) lchownSync(fsName(target), entry.uid, entry.gid);
+    utimesSync(fsName(target), entry.mtime, entry.mtime);
   }
 
   /**
@@ -321,18 +326,18 @@ class LayerUnpacker {
     if (hiddenRel !== undefined) await this.clearTarget(hiddenRel, false);
     if (oci) {
       await this.clearTarget(rel, false);
-      closeSync(openSync(join(this.root, rel), createFile(), 0o600));
+      closeSync(openSync(fsName(join(this.root, rel)), createFile(), 0o600));
       return;
     }
     if (this.options.privileged) {
       // overlayfs whiteout: a character device 0/0 with the hidden name.
-      await makeNode(join(dir, hidden!), "chardev", 0, 0, 0);
+      await this.named(join(dir, hidden!), false, (p) => makeNode(p, "chardev", 0, 0, 0));
       return;
     }
     const path = join(dir, hidden!);
     // 0600, not 0000: setting a user.* xattr needs write permission on the file.
-    closeSync(openSync(path, createFile(), 0o600));
-    await setMarker(path, "user.overlay.whiteout", "y");
+    closeSync(openSync(fsName(path), createFile(), 0o600));
+    await this.named(path, true, (p) => setMarker(p, "user.overlay.whiteout", "y"));
     this.xwhiteoutDirs.add(dirRel);
   }
 
@@ -354,7 +359,7 @@ class LayerUnpacker {
       } catch {
         continue; // its directory is not a real one of the archive
       }
-      linkSync(join(this.root, resolved), join(this.root, rel));
+      linkSync(fsName(join(this.root, resolved)), fsName(join(this.root, rel)));
     }
   }
 
@@ -392,10 +397,30 @@ class LayerUnpacker {
     const prefixes = this.options.privileged ? ["trusted", "user"] : ["user"];
     for (const rel of this.opaqueDirs) {
       if (!this.knownDirs.has(rel)) continue;
-      for (const p of prefixes) await setMarker(join(this.root, rel), `${p}.overlay.opaque`, "y");
+      for (const p of prefixes) await this.named(join(this.root, rel), true, (at) => setMarker(at, `${p}.overlay.opaque`, "y"));
     }
     for (const rel of this.xwhiteoutDirs) {
-      if (this.knownDirs.has(rel) && !this.opaqueDirs.has(rel)) await setMarker(join(this.root, rel), "user.overlay.opaque", "x");
+      if (this.knownDirs.has(rel) && !this.opaqueDirs.has(rel)) await this.named(join(this.root, rel), true, (at) => setMarker(at, "user.overlay.opaque", "x"));
+    }
+  }
+
+  /**
+   * `op` on `path` under a UTF-8 name: the addon, coreutils and removeTree
+   * take strings, and a layer's names need not be UTF-8 (src/name-bytes.ts).
+   * Such a path is renamed to a free name at the root (the unpack's private
+   * directory) for `op` (`exists`: it is there before; else `op` creates it),
+   * and back.
+   */
+  private async named<T>(path: string, exists: boolean, op: (p: string) => Promise<T>): Promise<T> {
+    if (!hasRawBytes(path)) return op(path);
+    let stand: string;
+    do stand = join(this.root, `.tsbox-name-${process.pid}-${this.standIns++}`);
+    while (lstatOrUndefined(stand));
+    if (exists) renameSync(fsName(path), stand);
+    try {
+      return await op(stand);
+    } finally {
+      if (lstatOrUndefined(stand)) renameSync(stand, fsName(path));
     }
   }
 
@@ -412,7 +437,7 @@ class LayerUnpacker {
       const path = join(this.root, current);
       const st = lstatOrUndefined(path);
       if (!st) {
-        mkdirSync(path, { mode: 0o700 });
+        mkdirSync(fsName(path), { mode: 0o700 });
         this.knownDirs.add(current);
         continue;
       }
@@ -444,7 +469,7 @@ class LayerUnpacker {
     if (!st) return false;
     if (st.isDirectory()) {
       if (keepDirectory) return true;
-      await removeTree(path);
+      await this.named(path, true, removeTree);
       for (const known of [...this.knownDirs]) {
         if (known === rel || known.startsWith(rel + "/")) {
           this.knownDirs.delete(known);
@@ -453,7 +478,7 @@ class LayerUnpacker {
       }
       return false;
     }
-    unlinkSync(path);
+    unlinkSync(fsName(path));
     return false;
   }
 }
@@ -465,7 +490,7 @@ function createFile(): number {
 
 /** lstat without an exception (and its stack trace) for a missing name. */
 function lstatOrUndefined(path: string): Stats | undefined {
-  return lstatSync(path, { throwIfNoEntry: false });
+  return lstatSync(fsName(path), { throwIfNoEntry: false });
 }
 
 function writeAll(fd: number, chunk: Buffer): void {

@@ -8,6 +8,7 @@
  * oci-form layers (paths.ts `inOciFormLayer`): an overlay-form layer never
  * holds a `.wh.` name, the unpacker turns each into overlay's marker.
  */
+import { fsName } from "../name-bytes.js";
 import { lstatSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../fs-util.js";
@@ -47,7 +48,7 @@ export function hasOpaqueMarker(dir: string): boolean {
 
 function isMarkerFile(path: string): boolean {
   try {
-    return lstatSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+    return lstatSync(fsName(path), { throwIfNoEntry: false })?.isFile() ?? false;
   } catch (err) {
     // ENOTDIR: the "directory" is a file, which holds no marker.
     if (isErrno(err, "ENOTDIR")) return false;

@@ -26,16 +26,18 @@ fn number(env: crate::napi::Env, args: &[napi_value], index: usize, name: &str) 
 pub unsafe extern "C" fn mknod_js(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
         let args = env.args(info, 4)?;
-        let path = env.string_arg(&args, 0, "path")?;
+        // Bytes (a Buffer, or a string's UTF-8): a layer's names need not be UTF-8.
+        let path = env.bytes_arg(&args, 0, "path")?;
+        let shown = String::from_utf8_lossy(&path).into_owned();
         let mode = number(env, &args, 1, "mode")?;
         let major = number(env, &args, 2, "major")?;
         let minor = number(env, &args, 3, "minor")?;
         // Only the node types a layer may hold: never a regular file, dir or socket.
         if !TYPES.contains(&(mode & S_IFMT)) {
-            return Err(JsError::new("ERR_INVALID_ARG", format!("mknod of {path}: mode {mode:o} is not a character device, block device or FIFO")));
+            return Err(JsError::new("ERR_INVALID_ARG", format!("mknod of {shown}: mode {mode:o} is not a character device, block device or FIFO")));
         }
-        mknodat(AT_FDCWD, &path, mode, major, minor)
-            .map_err(|e| JsError::os(std::io::Error::from_raw_os_error(e.0), &format!("mknod {path}")))?;
+        mknodat(AT_FDCWD, &path[..], mode, major, minor)
+            .map_err(|e| JsError::os(std::io::Error::from_raw_os_error(e.0), &format!("mknod {shown}")))?;
         env.undefined()
     })
 }

@@ -6,10 +6,11 @@
 //! The vm backend's 9p server reads them back, to show the guest's overlayfs
 //! the whiteouts and opaque dirs of rootless-unpacked layers.
 //!
-//! JS: `lsetxattr(path: string, name: string, value: Buffer | string): void` (a
-//! Buffer's bytes as they are: capabilities and ACLs are binary),
-//! `lgetxattr(path: string, name: string): Buffer | null` (null: no such
-//! attribute), `llistxattr(path: string): string[]`; errors are thrown as an
+//! JS: `lsetxattr(path: string | Buffer, name: string, value: Buffer | string): void` (a
+//! Buffer's bytes as they are: capabilities and ACLs are binary; a path as a
+//! Buffer: a file's name need not be UTF-8),
+//! `lgetxattr(path: string | Buffer, name: string): Buffer | null` (null: no such
+//! attribute), `llistxattr(path: string | Buffer): string[]`; errors are thrown as an
 //! Error whose `code` is the errno name (EPERM, ENOTSUP, ENOSPC, ...).
 //! `l`: a symlink itself is never followed.
 
@@ -51,7 +52,7 @@ fn read_sized(mut call: impl FnMut(*mut c_void, usize) -> isize) -> Result<Optio
     }
 }
 
-fn c_string(s: String, name: &str) -> Result<CString, JsError> {
+fn c_string(s: impl Into<Vec<u8>>, name: &str) -> Result<CString, JsError> {
     CString::new(s).map_err(|_| JsError::new("ERR_INVALID_ARG", format!("argument {name} contains a NUL byte")))
 }
 
@@ -59,10 +60,10 @@ fn c_string(s: String, name: &str) -> Result<CString, JsError> {
 pub unsafe extern "C" fn lsetxattr_js(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
         let args = env.args(info, 3)?;
-        let path = env.string_arg(&args, 0, "path")?;
+        let path = env.bytes_arg(&args, 0, "path")?;
         let name = env.string_arg(&args, 1, "name")?;
         let value = env.bytes_arg(&args, 2, "value")?;
-        let what = format!("setxattr {name} on {path}");
+        let what = format!("setxattr {name} on {}", String::from_utf8_lossy(&path));
         let (cpath, cname) = (c_string(path, "path")?, c_string(name, "name")?);
         let ret = lsetxattr(cpath.as_ptr(), cname.as_ptr(), value.as_ptr() as *const c_void, value.len(), 0);
         if ret != 0 {
@@ -76,9 +77,9 @@ pub unsafe extern "C" fn lsetxattr_js(env: napi_env, info: napi_callback_info) -
 pub unsafe extern "C" fn lgetxattr_js(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
         let args = env.args(info, 2)?;
-        let path = env.string_arg(&args, 0, "path")?;
+        let path = env.bytes_arg(&args, 0, "path")?;
         let name = env.string_arg(&args, 1, "name")?;
-        let what = format!("getxattr {name} on {path}");
+        let what = format!("getxattr {name} on {}", String::from_utf8_lossy(&path));
         let (cpath, cname) = (c_string(path, "path")?, c_string(name, "name")?);
         match read_sized(|buf, size| lgetxattr(cpath.as_ptr(), cname.as_ptr(), buf, size)) {
             Ok(Some(value)) => env.buffer(&value),
@@ -92,8 +93,8 @@ pub unsafe extern "C" fn lgetxattr_js(env: napi_env, info: napi_callback_info) -
 pub unsafe extern "C" fn llistxattr_js(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
         let args = env.args(info, 1)?;
-        let path = env.string_arg(&args, 0, "path")?;
-        let what = format!("listxattr on {path}");
+        let path = env.bytes_arg(&args, 0, "path")?;
+        let what = format!("listxattr on {}", String::from_utf8_lossy(&path));
         let cpath = c_string(path, "path")?;
         let list = read_sized(|buf, size| llistxattr(cpath.as_ptr(), buf as *mut c_char, size)).map_err(|err| JsError::os(err, &what))?;
         let mut names = Vec::new();

@@ -15,13 +15,13 @@ export interface NativeAddon {
   /** Output post-processing (OPOST) off on terminal `fd`: what Node's raw mode leaves on. */
   rawOutput(fd: number): void;
   /** lsetxattr(2); throws an Error whose `code` is the errno name (EPERM, ENOTSUP, …). */
-  lsetxattr(path: string, name: string, value: Buffer | string): void;
-  /** lgetxattr(2): the value, or null when the file has no such attribute. */
-  lgetxattr(path: string, name: string): Buffer | null;
+  lsetxattr(path: string | Buffer, name: string, value: Buffer | string): void;
+  /** lgetxattr(2): the value, or null when the file has no such attribute. A path as a Buffer: its bytes (a name need not be UTF-8). */
+  lgetxattr(path: string | Buffer, name: string): Buffer | null;
   /** llistxattr(2): the attribute names (those this process may see). */
-  llistxattr(path: string): string[];
+  llistxattr(path: string | Buffer): string[];
   /** mknod(2) of a character or block device or FIFO (`mode` with its S_IF* type bits; masked by the umask). */
-  mknod(path: string, mode: number, major: number, minor: number): void;
+  mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   /** flock(fd, LOCK_EX | LOCK_NB): 1 once held, 0 while another open file holds it. */
   tryLock(fd: number): number;
   /**

@@ -1,4 +1,5 @@
 import { UsageError } from "../../errors.js";
+import { nameBytes } from "../../name-bytes.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -16,6 +17,7 @@ export async function diffCommand(args: string[], ctx: CliContext): Promise<numb
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 1) throw new UsageError(`"tsbox diff" requires exactly 1 argument`);
   const changes = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).diff(flags.positionals[0]!);
-  ctx.stdout.write(changes.map((c) => `${"CAD"[c.Kind]} ${escapeControls(c.Path)}\n`).join(""));
+  // A name's own bytes, as docker prints them (one that is not UTF-8 too), but no control characters.
+  ctx.stdout.write(nameBytes(changes.map((c) => `${"CAD"[c.Kind]} ${escapeControls(c.Path)}\n`).join("")));
   return 0;
 }

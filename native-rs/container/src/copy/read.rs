@@ -11,6 +11,7 @@ use crate::sys::{fd, fs};
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -63,11 +64,8 @@ pub fn read(path: &Path, opts: &ReadOptions, out: &mut dyn Write) -> Result<(), 
     let meta = meta.map_err(|e| io_error(path, e))?;
     let name = match &opts.name {
         // Only a directory's entries can stand at the top without it.
-        Some(n) if !n.is_empty() || meta.is_dir() => n.clone(),
-        _ => path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        Some(n) if !n.is_empty() || meta.is_dir() => n.clone().into_bytes(),
+        _ => path.file_name().map(|n| n.as_bytes().to_vec()).unwrap_or_default(),
     };
     let mut walker = Walker {
         opts,
@@ -81,11 +79,11 @@ struct Walker<'a> {
     opts: &'a ReadOptions,
     out: &'a mut dyn Write,
     /// (dev, ino) of multiply linked files already written → their path in the stream.
-    links: HashMap<(u64, u64), String>,
+    links: HashMap<(u64, u64), Vec<u8>>,
 }
 
 impl<'a> Walker<'a> {
-    fn entry(&mut self, path: &Path, rel: &str, meta: &Metadata) -> Result<(), Error> {
+    fn entry(&mut self, path: &Path, rel: &[u8], meta: &Metadata) -> Result<(), Error> {
         let ft = meta.file_type();
         let kind = if ft.is_dir() {
             Kind::Dir
@@ -102,7 +100,7 @@ impl<'a> Walker<'a> {
         } else {
             return Ok(()); // sockets: nothing a copy can recreate
         };
-        let mut r = Record::new(rel.to_string(), kind);
+        let mut r = Record::new(rel.to_vec(), kind);
         r.mode = meta.mode() & 0o7777;
         let (uid, gid) = (meta.uid(), meta.gid());
         (r.uid, r.gid) = self.opts.owners.as_ref().map_or((uid, gid), |o| o.inside(uid, gid));
@@ -111,7 +109,7 @@ impl<'a> Walker<'a> {
             Kind::File => r.size = meta.size(),
             Kind::Symlink => {
                 r.link = match std::fs::read_link(path) {
-                    Ok(l) => l.to_str().ok_or_else(|| not_utf8(path))?.to_string(),
+                    Ok(l) => l.into_os_string().into_vec(),
                     // No longer a link (EINVAL) or gone: changed since the listing, as a running container may.
                     Err(e) if e.raw_os_error() == Some(EINVAL.0) || e.kind() == io::ErrorKind::NotFound => return Ok(()),
                     Err(e) => return Err(io_error(path, e)),
@@ -125,7 +123,7 @@ impl<'a> Walker<'a> {
             _ => {}
         }
         if self.opts.markers && self.is_whiteout(path, &r) {
-            r = Record::new(rel.to_string(), Kind::Whiteout);
+            r = Record::new(rel.to_vec(), Kind::Whiteout);
         }
         if kind == Kind::Dir && self.opts.markers {
             r.opaque = ["trusted.overlay.opaque", "user.overlay.opaque"]
@@ -139,7 +137,7 @@ impl<'a> Walker<'a> {
                 r.link = first.clone();
                 r.size = 0;
             } else {
-                self.links.insert(key, rel.to_string());
+                self.links.insert(key, rel.to_vec());
             }
         }
         let with_body = r.kind == Kind::File && self.opts.content;
@@ -164,12 +162,12 @@ impl<'a> Walker<'a> {
             names.sort();
             for n in names {
                 let child = path.join(&n);
-                let name = n.to_str().ok_or_else(|| not_utf8(&child))?;
-                let rel = if rel.is_empty() {
-                    name.to_string()
-                } else {
-                    format!("{}/{}", rel, name)
-                };
+                // Names are bytes: not every one is UTF-8 (a container's `caf\xe9`).
+                let mut rel = rel.to_vec();
+                if !rel.is_empty() {
+                    rel.push(b'/');
+                }
+                rel.extend_from_slice(n.as_bytes());
                 match std::fs::symlink_metadata(&child) {
                     Ok(m) => self.entry(&child, &rel, &m)?,
                     // Gone since the listing (a running container changes its files).
@@ -251,13 +249,6 @@ fn io_error(path: &Path, e: io::Error) -> Error {
         );
     }
     Error::new(ErrorKind::Setup, format!("reading {}: {}", path.display(), e))
-}
-
-fn not_utf8(path: &Path) -> Error {
-    Error::new(
-        ErrorKind::Setup,
-        format!("cannot copy {}: its name is not UTF-8", path.display()),
-    )
 }
 
 fn write_error(e: io::Error) -> Error {

@@ -2,7 +2,9 @@
 //! bytes for a file — or, for a sparse one (`"data":[[offset,length],…]`),
 //! only the bytes of its data extents, in order: the rest are holes, so a
 //! `truncate -s 100G` file crosses as its data, not as 100 GiB of zeros.
-//! Paths are relative, `/`-separated, UTF-8.
+//! Paths are relative, `/`-separated bytes: a name that is UTF-8 travels as
+//! `path` (`link`), any other (Linux names are bytes: `caf\xe9`) as `pathHex`
+//! (`linkHex`), the bytes in hex, so it comes out the other side unchanged.
 
 use crate::error::{Error, ErrorKind};
 use crate::json::{self, Json};
@@ -44,7 +46,7 @@ impl Kind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
-    pub path: String,
+    pub path: Vec<u8>,
     pub kind: Kind,
     /// Permission bits with setuid/setgid/sticky (no file type bits).
     pub mode: u32,
@@ -58,7 +60,7 @@ pub struct Record {
     /// within `size`. None: all `size` bytes follow.
     pub data: Option<Vec<(u64, u64)>>,
     /// A symlink's target, or the earlier path a hard link shares.
-    pub link: String,
+    pub link: Vec<u8>,
     /// A directory that hides the layers below it (overlay's opaque mark).
     pub opaque: bool,
     pub major: u32,
@@ -66,7 +68,7 @@ pub struct Record {
 }
 
 impl Record {
-    pub fn new(path: String, kind: Kind) -> Record {
+    pub fn new(path: Vec<u8>, kind: Kind) -> Record {
         Record {
             path,
             kind,
@@ -76,17 +78,22 @@ impl Record {
             mtime: 0,
             size: 0,
             data: None,
-            link: String::new(),
+            link: Vec::new(),
             opaque: false,
             major: 0,
             minor: 0,
         }
     }
 
+    /// The path for messages (bytes that are not UTF-8 shown as U+FFFD).
+    pub fn shown(&self) -> String {
+        String::from_utf8_lossy(&self.path).into_owned()
+    }
+
     /// The header line, without its newline.
     pub fn header(&self) -> String {
         let mut members: Vec<(&str, Json)> = vec![
-            ("path", Json::from(self.path.as_str())),
+            bytes_member("path", "pathHex", &self.path),
             ("type", Json::from(self.kind.as_str())),
             ("mode", Json::from(self.mode)),
             ("uid", Json::from(self.uid)),
@@ -99,7 +106,7 @@ impl Record {
             members.push(("data", Json::Array(pairs.collect())));
         }
         if !self.link.is_empty() {
-            members.push(("link", Json::from(self.link.as_str())));
+            members.push(bytes_member("link", "linkHex", &self.link));
         }
         if self.opaque {
             members.push(("opaque", Json::from(true)));
@@ -127,8 +134,12 @@ impl Record {
             Some(d) if kind == Kind::File => Some(extents(d, size).ok_or_else(|| bad("data"))?),
             _ => None,
         };
+        let bytes = |k: &str, hex: &str| match text(hex) {
+            Some(h) => from_hex(&h),
+            None => text(k).map(String::into_bytes),
+        };
         Ok(Record {
-            path: text("path").ok_or_else(|| bad("path"))?,
+            path: bytes("path", "pathHex").ok_or_else(|| bad("path"))?,
             kind,
             mode: u32_of("mode") & 0o7777,
             uid: u32_of("uid"),
@@ -136,7 +147,10 @@ impl Record {
             mtime: number("mtime").and_then(|n| n.as_i64()).unwrap_or(0),
             size,
             data,
-            link: text("link").unwrap_or_default(),
+            link: match v.get("linkHex") {
+                Some(_) => bytes("link", "linkHex").ok_or_else(|| bad("linkHex"))?,
+                None => text("link").map(String::into_bytes).unwrap_or_default(),
+            },
             opaque: v.get("opaque").and_then(Json::as_bool).unwrap_or(false),
             major: u32_of("major"),
             minor: u32_of("minor"),
@@ -152,6 +166,21 @@ impl Record {
             None => self.size,
         }
     }
+}
+
+/// A name member: text when it is UTF-8, else its bytes in hex under `hex_key`.
+fn bytes_member<'k>(key: &'k str, hex_key: &'k str, bytes: &[u8]) -> (&'k str, Json) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (key, Json::from(text)),
+        Err(_) => (hex_key, Json::from(bytes.iter().map(|b| format!("{:02x}", b)).collect::<String>())),
+    }
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| text.get(i..i + 2).and_then(|d| u8::from_str_radix(d, 16).ok())).collect()
 }
 
 /// `[[offset,length],…]`: increasing, apart, none empty, all within `size`
@@ -190,6 +219,11 @@ mod tests {
         r.data = Some(vec![(0, 4), (8, 4)]);
         assert_eq!(Record::parse(&r.header()).unwrap(), r);
         assert_eq!(r.body_len(), 8);
+        let mut n = Record::new(b"d/caf\xe9\n\\".to_vec(), Kind::Symlink);
+        n.link = b"../\xff".to_vec();
+        assert!(n.header().contains("\"pathHex\":\"642f636166e90a5c\""), "{}", n.header());
+        assert_eq!(Record::parse(&n.header()).unwrap(), n);
+        assert!(Record::parse("{\"pathHex\":\"6g\",\"type\":\"dir\"}").is_err());
         let mut d = Record::new("dev/null".into(), Kind::Char);
         d.major = 1;
         d.minor = 3;

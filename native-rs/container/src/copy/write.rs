@@ -14,6 +14,7 @@ use crate::sys::errno::{EEXIST, EISDIR, ELOOP, ENOENT, ENOTDIR, EPERM};
 use crate::sys::fs::{self, Fd};
 use crate::sys::{fd, Errno};
 use std::io::{BufRead, Read, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::io::FromRawFd;
 use std::os::raw::c_int;
 use std::path::Path;
@@ -50,7 +51,7 @@ impl WriteOptions {
 const SET_ID_BITS: u32 = 0o6000;
 
 pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result<(), Error> {
-    let root = fs::openat(AT_FDCWD, &dir.to_string_lossy(), O_RDONLY | O_DIRECTORY, 0).map_err(|e| match e {
+    let root = fs::openat(AT_FDCWD, dir.as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).map_err(|e| match e {
         ENOENT => Error::new(ErrorKind::NotFound, format!("no such directory: {}", dir.display())),
         ENOTDIR => Error::new(ErrorKind::Setup, format!("not a directory: {}", dir.display())),
         e => Error::errno(format!("opening {}", dir.display()), e),
@@ -70,7 +71,7 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
             skip(input, record.body_len())?;
             continue;
         }
-        let (parent, name) = parent_of(root.0, &parts, &record.path)?;
+        let (parent, name) = parent_of(root.0, &parts, &record.shown())?;
         create(&parent, name, &record, opts, input, root.0)?;
         if record.kind == Kind::Dir {
             dirs.push(record);
@@ -79,32 +80,34 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
     // Directory modes, times and opaque marks last (deepest first): a 0555 dir must stay writable while filled.
     for d in dirs.iter().rev() {
         let parts = components(&d.path)?;
-        let (parent, name) = parent_of(root.0, &parts, &d.path)?;
-        let dirfd = fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).map_err(|e| step(&d.path, "opening", e))?;
+        let shown = d.shown();
+        let (parent, name) = parent_of(root.0, &parts, &shown)?;
+        let dirfd = fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).map_err(|e| step(&shown, "opening", e))?;
         if opts.archive {
             let (uid, gid) = opts.owner(d);
             let _ = fs::lchownat(parent.0, name, uid, gid);
         }
         if opts.markers && d.opaque {
-            fs::fsetxattr(dirfd.0, "trusted.overlay.opaque", b"y").map_err(|e| step(&d.path, "marking opaque", e))?;
+            fs::fsetxattr(dirfd.0, "trusted.overlay.opaque", b"y").map_err(|e| step(&shown, "marking opaque", e))?;
         }
-        fs::fchmod(dirfd.0, d.mode).map_err(|e| step(&d.path, "setting the mode of", e))?;
+        fs::fchmod(dirfd.0, d.mode).map_err(|e| step(&shown, "setting the mode of", e))?;
         let _ = fs::lutimesat(parent.0, name, d.mtime);
     }
     Ok(())
 }
 
-/// A record path's components; absolute paths and `..` are refused.
-fn components(path: &str) -> Result<Vec<&str>, Error> {
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-    if path.starts_with('/') || parts.iter().any(|p| *p == "..") {
-        return Err(Error::new(ErrorKind::Spec, format!("refusing to write {}: it leaves the target directory", path)));
+/// A record path's components (bytes: names need not be UTF-8); absolute paths and `..` are refused.
+fn components(path: &[u8]) -> Result<Vec<&[u8]>, Error> {
+    let parts: Vec<&[u8]> = path.split(|b| *b == b'/').filter(|p| !p.is_empty() && *p != b".").collect();
+    if path.starts_with(b"/") || parts.iter().any(|p| *p == b"..") {
+        let shown = String::from_utf8_lossy(path);
+        return Err(Error::new(ErrorKind::Spec, format!("refusing to write {}: it leaves the target directory", shown)));
     }
     Ok(parts)
 }
 
 /// The open parent directory of `parts` (created as needed, never through a symlink) and the last name.
-fn parent_of<'p>(root: c_int, parts: &[&'p str], shown: &str) -> Result<(Fd, &'p str), Error> {
+fn parent_of<'p>(root: c_int, parts: &[&'p [u8]], shown: &str) -> Result<(Fd, &'p [u8]), Error> {
     let mut current = Fd(dup(root)?);
     for part in &parts[..parts.len() - 1] {
         let next = match fs::openat(current.0, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0) {
@@ -119,7 +122,7 @@ fn parent_of<'p>(root: c_int, parts: &[&'p str], shown: &str) -> Result<(Fd, &'p
             Err(ELOOP) | Err(ENOTDIR) => {
                 return Err(Error::new(
                     ErrorKind::Setup,
-                    format!("refusing to write {}: {} is a symlink or not a directory", shown, part),
+                    format!("refusing to write {}: {} is a symlink or not a directory", shown, String::from_utf8_lossy(part)),
                 ))
             }
             Err(e) => return Err(step(shown, "opening the parents of", e)),
@@ -129,32 +132,33 @@ fn parent_of<'p>(root: c_int, parts: &[&'p str], shown: &str) -> Result<(Fd, &'p
     Ok((current, parts[parts.len() - 1]))
 }
 
-fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut dyn BufRead, root: c_int) -> Result<(), Error> {
+fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut dyn BufRead, root: c_int) -> Result<(), Error> {
+    let shown = r.shown();
     if r.kind == Kind::Dir {
         match fs::mkdirat(parent.0, name, 0o700) {
             Ok(()) => {}
             // An existing directory is merged into; anything else in the way is replaced.
             Err(EEXIST) => {
                 if fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).is_err() {
-                    fs::unlinkat(parent.0, name, 0).map_err(|e| step(&r.path, "replacing", e))?;
-                    fs::mkdirat(parent.0, name, 0o700).map_err(|e| step(&r.path, "creating", e))?;
+                    fs::unlinkat(parent.0, name, 0).map_err(|e| step(&shown, "replacing", e))?;
+                    fs::mkdirat(parent.0, name, 0o700).map_err(|e| step(&shown, "creating", e))?;
                 }
             }
-            Err(e) => return Err(step(&r.path, "creating", e)),
+            Err(e) => return Err(step(&shown, "creating", e)),
         }
         return Ok(());
     }
     match fs::unlinkat(parent.0, name, 0) {
         Ok(()) | Err(ENOENT) => {}
         Err(EISDIR) | Err(EPERM) if is_dir(parent, name) => {
-            return Err(Error::new(ErrorKind::Setup, format!("cannot overwrite directory {} with a non-directory", r.path)))
+            return Err(Error::new(ErrorKind::Setup, format!("cannot overwrite directory {} with a non-directory", shown)))
         }
-        Err(e) => return Err(step(&r.path, "replacing", e)),
+        Err(e) => return Err(step(&shown, "replacing", e)),
     }
     match r.kind {
         Kind::File => {
-            let file = fs::openat(parent.0, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).map_err(|e| step(&r.path, "creating", e))?;
-            if let Err(e) = copy_body(input, file.0, r, &r.path) {
+            let file = fs::openat(parent.0, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).map_err(|e| step(&shown, "creating", e))?;
+            if let Err(e) = copy_body(input, file.0, r, &shown) {
                 // A half-written file (a full disk, a stream cut short) is not left behind as if copied.
                 let _ = fs::unlinkat(parent.0, name, 0);
                 return Err(e);
@@ -165,16 +169,16 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
             }
             // After chown, which clears setuid bits.
             let mode = if opts.guarded() { r.mode & !SET_ID_BITS } else { r.mode };
-            fs::fchmod(file.0, mode).map_err(|e| step(&r.path, "setting the mode of", e))?;
+            fs::fchmod(file.0, mode).map_err(|e| step(&shown, "setting the mode of", e))?;
         }
-        Kind::Symlink => fs::symlinkat(&r.link, parent.0, name).map_err(|e| step(&r.path, "creating", e))?,
+        Kind::Symlink => fs::symlinkat(&r.link, parent.0, name).map_err(|e| step(&shown, "creating", e))?,
         Kind::Hardlink => {
             let target = components(&r.link)?;
             if target.is_empty() {
-                return Err(Error::new(ErrorKind::Spec, format!("hard link {} has no target", r.path)));
+                return Err(Error::new(ErrorKind::Spec, format!("hard link {} has no target", shown)));
             }
-            let (tparent, tname) = parent_of(root, &target, &r.link)?;
-            fs::linkat(tparent.0, tname, parent.0, name).map_err(|e| step(&r.path, "linking", e))?;
+            let (tparent, tname) = parent_of(root, &target, &String::from_utf8_lossy(&r.link))?;
+            fs::linkat(tparent.0, tname, parent.0, name).map_err(|e| step(&shown, "linking", e))?;
             return Ok(());
         }
         Kind::Char | Kind::Block if opts.guarded() => return Ok(()),
@@ -188,11 +192,11 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
             match fs::mknodat(parent.0, name, ty | r.mode, r.major, r.minor) {
                 Ok(()) => {}
                 Err(EPERM) => return Ok(()),
-                Err(e) => return Err(step(&r.path, "creating", e)),
+                Err(e) => return Err(step(&shown, "creating", e)),
             }
         }
-        Kind::Whiteout if opts.markers => fs::mknodat(parent.0, name, S_IFCHR, 0, 0).map_err(|e| step(&r.path, "creating the whiteout", e))?,
-        Kind::Whiteout => return Err(Error::new(ErrorKind::Spec, format!("cannot write whiteout {}", r.path))),
+        Kind::Whiteout if opts.markers => fs::mknodat(parent.0, name, S_IFCHR, 0, 0).map_err(|e| step(&shown, "creating the whiteout", e))?,
+        Kind::Whiteout => return Err(Error::new(ErrorKind::Spec, format!("cannot write whiteout {}", shown))),
         Kind::Dir => unreachable!(),
     }
     if opts.archive && r.kind != Kind::File {
@@ -203,7 +207,7 @@ fn create(parent: &Fd, name: &str, r: &Record, opts: &WriteOptions, input: &mut 
     Ok(())
 }
 
-fn is_dir(parent: &Fd, name: &str) -> bool {
+fn is_dir(parent: &Fd, name: &[u8]) -> bool {
     fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).is_ok()
 }
 
@@ -297,6 +301,30 @@ mod tests {
         assert_eq!(fs::read_link(dst.join("copy/link")).unwrap(), Path::new("sub/f"));
         use std::os::unix::fs::MetadataExt;
         assert_eq!(fs::metadata(dst.join("copy/hard")).unwrap().ino(), fs::metadata(dst.join("copy/sub/f")).unwrap().ino());
+    }
+
+    /// Names are bytes: a file, a directory and a symlink (and its target)
+    /// whose names are not UTF-8, or hold a newline or a backslash, come out
+    /// with the same bytes; a `..` made of bytes is still refused.
+    #[test]
+    fn names_that_are_not_utf8_keep_their_bytes() {
+        use std::ffi::OsStr;
+        let t = TempDir::new("copy-bytes");
+        let src = t.0.join("src");
+        let name = |b: &[u8]| OsStr::from_bytes(b).to_owned();
+        fs::create_dir_all(src.join(name(b"d\xe9t\xe9"))).unwrap();
+        fs::write(src.join(name(b"d\xe9t\xe9")).join(name(b"a\xffb\n\\c")), "x").unwrap();
+        std::os::unix::fs::symlink(name(b"../\xfe"), src.join(name(b"l\x80"))).unwrap();
+        let mut stream = Vec::new();
+        read::read(&src, &ReadOptions { name: Some("copy".into()), ..ReadOptions::default() }, &mut stream).unwrap();
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        write_to(&dst, &stream).unwrap();
+        let copy = dst.join("copy");
+        assert_eq!(fs::read_to_string(copy.join(name(b"d\xe9t\xe9")).join(name(b"a\xffb\n\\c"))).unwrap(), "x");
+        assert_eq!(fs::read_link(copy.join(name(b"l\x80"))).unwrap().as_os_str().as_bytes(), b"../\xfe");
+        let e = write_to(&dst, b"{\"pathHex\":\"2e2e2fff\",\"type\":\"dir\"}\n").unwrap_err();
+        assert!(e.message.contains("leaves the target directory"), "{}", e.message);
     }
 
     /// Written on the host without `-a`, a record's device node and set-id
@@ -465,9 +493,9 @@ mod tests {
         let src = t.0.join("src");
         fs::create_dir_all(src.join("opaque/kept")).unwrap();
         fs::write(src.join("opaque/kept/f"), "x").unwrap();
-        let dir = crate::sys::fs::openat(AT_FDCWD, &src.join("opaque").to_string_lossy(), O_RDONLY | O_DIRECTORY, 0).unwrap();
+        let dir = crate::sys::fs::openat(AT_FDCWD, src.join("opaque").as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).unwrap();
         crate::sys::fs::fsetxattr(dir.0, "trusted.overlay.opaque", b"y").unwrap();
-        let top = crate::sys::fs::openat(AT_FDCWD, &src.to_string_lossy(), O_RDONLY | O_DIRECTORY, 0).unwrap();
+        let top = crate::sys::fs::openat(AT_FDCWD, src.as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).unwrap();
         crate::sys::fs::mknodat(top.0, "gone", S_IFCHR, 0, 0).unwrap();
         let mut stream = Vec::new();
         read::read(&src, &ReadOptions { name: Some(String::new()), markers: true, ..ReadOptions::default() }, &mut stream).unwrap();

@@ -3,12 +3,13 @@
 
 use super::consts::*;
 use super::types::Timespec;
-use super::{cstr, ffi, Errno};
+use super::{ffi, Errno};
 use std::ffi::CString;
 use std::os::raw::{c_int, c_uint, c_void};
 
-fn name(n: &str) -> Result<CString, Errno> {
-    cstr(n)
+/// A name as bytes: Linux names need not be UTF-8 (a container's `caf\xe9`).
+fn name<N: AsRef<[u8]> + ?Sized>(n: &N) -> Result<CString, Errno> {
+    CString::new(n.as_ref()).map_err(|_| super::errno::EINVAL)
 }
 
 /// An owned descriptor, closed on drop.
@@ -20,33 +21,33 @@ impl Drop for Fd {
     }
 }
 
-pub fn openat(dir: c_int, path: &str, flags: c_int, mode: c_uint) -> Result<Fd, Errno> {
+pub fn openat<P: AsRef<[u8]> + ?Sized>(dir: c_int, path: &P, flags: c_int, mode: c_uint) -> Result<Fd, Errno> {
     let p = name(path)?;
     Errno::check(unsafe { ffi::openat(dir, p.as_ptr(), flags | O_CLOEXEC, mode) }).map(Fd)
 }
 
-pub fn mkdirat(dir: c_int, path: &str, mode: c_uint) -> Result<(), Errno> {
+pub fn mkdirat<P: AsRef<[u8]> + ?Sized>(dir: c_int, path: &P, mode: c_uint) -> Result<(), Errno> {
     let p = name(path)?;
     Errno::check(unsafe { ffi::mkdirat(dir, p.as_ptr(), mode) }).map(drop)
 }
 
-pub fn unlinkat(dir: c_int, path: &str, flags: c_int) -> Result<(), Errno> {
+pub fn unlinkat<P: AsRef<[u8]> + ?Sized>(dir: c_int, path: &P, flags: c_int) -> Result<(), Errno> {
     let p = name(path)?;
     Errno::check(unsafe { ffi::unlinkat(dir, p.as_ptr(), flags) }).map(drop)
 }
 
-pub fn symlinkat(target: &str, dir: c_int, path: &str) -> Result<(), Errno> {
+pub fn symlinkat<T: AsRef<[u8]> + ?Sized, P: AsRef<[u8]> + ?Sized>(target: &T, dir: c_int, path: &P) -> Result<(), Errno> {
     let (t, p) = (name(target)?, name(path)?);
     Errno::check(unsafe { ffi::symlinkat(t.as_ptr(), dir, p.as_ptr()) }).map(drop)
 }
 
 /// A hard link; never follows a symlink `old` (flags 0).
-pub fn linkat(old_dir: c_int, old: &str, new_dir: c_int, new: &str) -> Result<(), Errno> {
+pub fn linkat<O: AsRef<[u8]> + ?Sized, N: AsRef<[u8]> + ?Sized>(old_dir: c_int, old: &O, new_dir: c_int, new: &N) -> Result<(), Errno> {
     let (o, n) = (name(old)?, name(new)?);
     Errno::check(unsafe { ffi::linkat(old_dir, o.as_ptr(), new_dir, n.as_ptr(), 0) }).map(drop)
 }
 
-pub fn mknodat(dir: c_int, path: &str, mode: u32, major: u32, minor: u32) -> Result<(), Errno> {
+pub fn mknodat<P: AsRef<[u8]> + ?Sized>(dir: c_int, path: &P, mode: u32, major: u32, minor: u32) -> Result<(), Errno> {
     let p = name(path)?;
     // glibc's makedev for a 64-bit dev_t.
     let dev = ((major as u64 & 0xfffff000) << 32)
@@ -71,13 +72,13 @@ pub fn set_owner(fd: c_int, uid: u32) -> Result<(), Errno> {
 }
 
 /// chown of `path` in `dir` itself, never a symlink's target.
-pub fn lchownat(dir: c_int, path: &str, uid: u32, gid: u32) -> Result<(), Errno> {
+pub fn lchownat<P: AsRef<[u8]> + ?Sized>(dir: c_int, path: &P, uid: u32, gid: u32) -> Result<(), Errno> {
     let p = name(path)?;
     Errno::check(unsafe { ffi::fchownat(dir, p.as_ptr(), uid, gid, AT_SYMLINK_NOFOLLOW) }).map(drop)
 }
 
 /// Sets atime and mtime of `path` in `dir` (a symlink itself) to `secs`.
-pub fn lutimesat(dir: c_int, path: &str, secs: i64) -> Result<(), Errno> {
+pub fn lutimesat<P: AsRef<[u8]> + ?Sized>(dir: c_int, path: &P, secs: i64) -> Result<(), Errno> {
     let p = name(path)?;
     let t = Timespec {
         tv_sec: secs as std::os::raw::c_long,

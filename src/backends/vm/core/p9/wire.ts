@@ -1,5 +1,5 @@
 /** 9P message marshalling: little-endian integers, u16-length strings, 13-byte qids (plain Uint8Array). */
-import { fromUtf8, utf8 } from "../bytes.js";
+import { nameFromBytes, nameToBytes } from "../../../../name-bytes.js";
 
 export class MessageReader {
   private off = 0;
@@ -32,8 +32,9 @@ export class MessageReader {
     return this.view.getBigUint64(this.need(8), true);
   }
 
+  /** A string: a file name's bytes as they are (src/name-bytes.ts), so a guest's name that is not UTF-8 reaches the host unchanged. */
   str(): string {
-    return fromUtf8(this.bytes(this.u16()));
+    return nameFromBytes(this.bytes(this.u16()));
   }
 
   bytes(n: number): Uint8Array {
@@ -82,7 +83,7 @@ export class MessageWriter {
   }
 
   str(s: string): void {
-    const b = utf8(s);
+    const b = nameToBytes(s);
     this.u16(b.length);
     this.raw(b);
   }

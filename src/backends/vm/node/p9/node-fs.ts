@@ -1,6 +1,8 @@
 /** P9Fs over the host's real file system (node:fs, synchronous: microseconds on a local disk). */
 import * as fs from "node:fs";
 import { openRegular } from "../../../../image/safe-open.js";
+import { realpathName } from "../../../../fs-util.js";
+import { fsName, nameFromBytes } from "../../../../name-bytes.js";
 import { FsError } from "../../core/p9/errno.js";
 import { O, type P9Fs, type P9Stat, type P9StatFs } from "../../core/p9/fs.js";
 import { inOciFormLayer } from "../../../../paths.js";
@@ -11,26 +13,27 @@ export class NodeFs implements P9Fs {
   readonly canChown = process.getuid?.() === 0;
 
   realpath(path: string): string {
-    return fs.realpathSync(path);
+    return realpathName(path);
   }
 
   lstat(path: string): P9Stat {
-    if (inOciFormLayer(path)) return presentOciStat(path, (p) => toStat(fs.lstatSync(p, { bigint: true })));
-    return presentStat(path, toStat(fs.lstatSync(path, { bigint: true })), hostXattrs());
+    if (inOciFormLayer(path)) return presentOciStat(path, (p) => toStat(fs.lstatSync(fsName(p), { bigint: true })));
+    return presentStat(path, toStat(fs.lstatSync(fsName(path), { bigint: true })), hostXattrs());
   }
 
   stat(path: string): P9Stat {
-    if (inOciFormLayer(path)) return presentOciStat(path, (p) => toStat(fs.statSync(p, { bigint: true })));
-    return presentStat(path, toStat(fs.statSync(path, { bigint: true })), hostXattrs());
+    if (inOciFormLayer(path)) return presentOciStat(path, (p) => toStat(fs.statSync(fsName(p), { bigint: true })));
+    return presentStat(path, toStat(fs.statSync(fsName(path), { bigint: true })), hostXattrs());
   }
 
   readdir(path: string): string[] {
-    const names = fs.readdirSync(path);
+    // Names as their bytes are (src/name-bytes.ts): a guest's or an image's need not be UTF-8.
+    const names = fs.readdirSync(fsName(path), { encoding: "buffer" }).map(nameFromBytes);
     return inOciFormLayer(path) ? presentOciNames(names) : names;
   }
 
   readlink(path: string): string {
-    return fs.readlinkSync(path, "utf8");
+    return nameFromBytes(fs.readlinkSync(fsName(path), { encoding: "buffer" }));
   }
 
   /** Only regular files: see safe-open.ts (O_PATH, fstat, reopen through /proc). */
@@ -38,7 +41,7 @@ export class NodeFs implements P9Fs {
     if (flags & O.CREAT) {
       // A file we create is a regular file: no check needed.
       try {
-        return fs.openSync(path, flags | O.EXCL | O.NOFOLLOW | O_NOCTTY, mode);
+        return fs.openSync(fsName(path), flags | O.EXCL | O.NOFOLLOW | O_NOCTTY, mode);
       } catch (err) {
         if ((flags & O.EXCL) || (err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       }
@@ -63,39 +66,39 @@ export class NodeFs implements P9Fs {
   }
 
   mkdir(path: string, mode: number): void {
-    fs.mkdirSync(path, mode);
+    fs.mkdirSync(fsName(path), mode);
   }
 
   rmdir(path: string): void {
-    fs.rmdirSync(path);
+    fs.rmdirSync(fsName(path));
   }
 
   unlink(path: string): void {
-    fs.unlinkSync(path);
+    fs.unlinkSync(fsName(path));
   }
 
   symlink(target: string, path: string): void {
-    fs.symlinkSync(target, path);
+    fs.symlinkSync(fsName(target), fsName(path));
   }
 
   link(existing: string, path: string): void {
-    fs.linkSync(existing, path);
+    fs.linkSync(fsName(existing), fsName(path));
   }
 
   rename(from: string, to: string): void {
-    fs.renameSync(from, to);
+    fs.renameSync(fsName(from), fsName(to));
   }
 
   chmod(path: string, mode: number): void {
-    fs.chmodSync(path, mode);
+    fs.chmodSync(fsName(path), mode);
   }
 
   chown(path: string, uid: number, gid: number): void {
-    fs.chownSync(path, uid, gid);
+    fs.chownSync(fsName(path), uid, gid);
   }
 
   lchown(path: string, uid: number, gid: number): void {
-    fs.lchownSync(path, uid, gid);
+    fs.lchownSync(fsName(path), uid, gid);
   }
 
   truncate(path: string, length: number): void {
@@ -109,11 +112,11 @@ export class NodeFs implements P9Fs {
   }
 
   utimes(path: string, atime: number, mtime: number): void {
-    fs.utimesSync(path, atime, mtime);
+    fs.utimesSync(fsName(path), atime, mtime);
   }
 
   statfs(path: string): P9StatFs {
-    const s = fs.statfsSync(path, { bigint: true });
+    const s = fs.statfsSync(fsName(path), { bigint: true });
     return { type: s.type, bsize: s.bsize, blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree };
   }
 

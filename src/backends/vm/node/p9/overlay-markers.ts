@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import type { NativeAddon } from "../../../native/addon.js";
 import { addonPath } from "../../../native/addon.js";
 import { S_IFCHR, S_IFMT, S_IFREG, type P9Stat } from "../../core/p9/fs.js";
+import { fsName } from "../../../../name-bytes.js";
 
 type Xattrs = Pick<NativeAddon, "lgetxattr" | "llistxattr">;
 
@@ -42,7 +43,7 @@ export const TRUSTED_OPAQUE = "trusted.overlay.opaque";
 export function presentStat(path: string, st: P9Stat, x: Xattrs | null): P9Stat {
   if (!x || (st.mode & S_IFMT) !== S_IFREG || st.size !== 0n) return st;
   try {
-    if (x.lgetxattr(path, `${USER_OVERLAY}whiteout`) === null) return st;
+    if (x.lgetxattr(fsName(path), `${USER_OVERLAY}whiteout`) === null) return st;
   } catch {
     return st; // no xattrs on this file system (ENOTSUP): no rootless whiteouts either
   }
@@ -52,17 +53,17 @@ export function presentStat(path: string, st: P9Stat, x: Xattrs | null): P9Stat 
 /** An attribute's value as the guest sees it, or null. */
 export function presentXattr(path: string, name: string, x: Xattrs): Uint8Array | null {
   if (name.startsWith(USER_OVERLAY)) return null;
-  const value = x.lgetxattr(path, name);
+  const value = x.lgetxattr(fsName(path), name);
   if (value !== null || name !== TRUSTED_OPAQUE) return value;
   // "x" means "holds xattr whiteouts" (not opaque); only "y" is opaque.
-  return isY(x.lgetxattr(path, `${USER_OVERLAY}opaque`)) ? Uint8Array.of(0x79) : null;
+  return isY(x.lgetxattr(fsName(path), `${USER_OVERLAY}opaque`)) ? Uint8Array.of(0x79) : null;
 }
 
 /** Attribute names as the guest sees them. */
 export function presentXattrNames(path: string, x: Xattrs): string[] {
-  const names = x.llistxattr(path);
+  const names = x.llistxattr(fsName(path));
   const shown = names.filter((n) => !n.startsWith(USER_OVERLAY));
-  if (names.includes(`${USER_OVERLAY}opaque`) && !shown.includes(TRUSTED_OPAQUE) && isY(x.lgetxattr(path, `${USER_OVERLAY}opaque`))) shown.push(TRUSTED_OPAQUE);
+  if (names.includes(`${USER_OVERLAY}opaque`) && !shown.includes(TRUSTED_OPAQUE) && isY(x.lgetxattr(fsName(path), `${USER_OVERLAY}opaque`))) shown.push(TRUSTED_OPAQUE);
   return shown;
 }
 
