@@ -45,16 +45,17 @@ for (const who of identities()) {
     it("ps shows docker's columns and statuses; -a, -q, -n, -l, --no-trunc, filters", async () => {
       await cli(["run", "--name", "done0", "-l", "tier=web", "busybox", "true"]);
       await cli(["run", "--name", "done3", "busybox", "sh", "-c", "exit 3"], 3);
-      const running = await background("up", ["-l", "tier=db", "busybox", "sleep", "30"]);
+      // Long enough for a loaded machine (at 30 s it had exited, once, before the checks that need it running).
+      const running = await background("up", ["-l", "tier=db", "busybox", "sleep", "300"]);
 
       const table = (await cli(["ps"])).stdout.split("\n");
-      assert.match(table[0]!, /^CONTAINER ID   IMAGE     COMMAND      CREATED\s+STATUS\s+PORTS     NAMES$/);
+      assert.match(table[0]!, /^CONTAINER ID   IMAGE     COMMAND       CREATED\s+STATUS\s+PORTS     NAMES$/);
       assert.equal(table.length, 3, "the header, one running container, the final newline");
-      assert.match(table[1]!, /^[0-9a-f]{12}   busybox   "sleep 30"   \S.* ago\s+Up (Less than a second|\d+ seconds?)\s+up$/);
+      assert.match(table[1]!, /^[0-9a-f]{12}   busybox   "sleep 300"   \S.* ago\s+Up (Less than a second|\d+ seconds?)\s+up$/);
 
       const all = (await cli(["ps", "-a", "--format", "{{.Names}}|{{.Status}}|{{.State}}|{{.Command}}"])).stdout.trim().split("\n");
       assert.equal(all.length, 3);
-      assert.match(all[0]!, /^up\|Up .*\|running\|"sleep 30"$/);
+      assert.match(all[0]!, /^up\|Up .*\|running\|"sleep 300"$/);
       assert.match(all[1]!, /^done3\|Exited \(3\) .* ago\|exited\|"sh -c 'exit 3'"|^done3\|Exited \(3\) .* ago\|exited\|"sh -c exit 3"$/);
       assert.match(all[2]!, /^done0\|Exited \(0\) .* ago\|exited\|"true"$/);
 
@@ -91,13 +92,13 @@ for (const who of identities()) {
       assert.equal((await cli(["rm", generated])).code, 0);
       assert.equal((await cli(["create", "--name", generated, "busybox", "true"])).code, 0, "the name is free again");
       await cli(["rm", generated]);
-      const bad = await tsbox(who, ["ps", "--format", "{{.Nope}}"]);
+      const bad = await tsbox(who, ["ps", "-a", "--format", "{{.Nope}}"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /can't evaluate field Nope in type \*formatter\.ContainerContext/);
 
       // inspect of the running container
       const f = (await cli(["inspect", "-f", "{{.State.Status}} {{.State.Running}} {{gt .State.Pid 0}} {{.Name}} {{.RestartCount}} {{.Config.Labels.tier}} {{json .Config.Cmd}}", "up"])).stdout;
-      assert.equal(f, 'running true true /up 0 db ["sleep","30"]\n');
+      assert.equal(f, 'running true true /up 0 db ["sleep","300"]\n');
       // Its CLI dies and the container with it (`rm -f` racing the CLI's exit bookkeeping is the lifecycle's business).
       running.kill();
       await running.done;
