@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { chmod, lstat, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
@@ -385,4 +385,14 @@ export function ensurePrivateDir(dir: string): void {
 export function realpathName(path: string): string {
   const p = fsName(path);
   return typeof p === "string" ? realpathSync(p) : nameFromBytes(realpathSync.native(p, { encoding: "buffer" }));
+}
+
+/** A directory's names as src/name-bytes.ts keeps them (not every name is UTF-8). */
+export function readdirNames(dir: string): string[] {
+  return readdirSync(fsName(dir), { encoding: "buffer" }).map(nameFromBytes);
+}
+
+/** A symlink's target as src/name-bytes.ts keeps names. */
+export function readlinkName(path: string): string {
+  return nameFromBytes(readlinkSync(fsName(path), { encoding: "buffer" }));
 }

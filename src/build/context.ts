@@ -7,12 +7,12 @@
  */
 import { createHash } from "node:crypto";
 import { fsName, nameBytes, nameFromBytes } from "../name-bytes.js";
-import { closeSync, createReadStream, fstatSync, lstatSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, type Stats } from "node:fs";
+import { closeSync, createReadStream, fstatSync, lstatSync, readFileSync, readSync, realpathSync, type Stats } from "node:fs";
 import { join, posix, resolve, sep } from "node:path";
 import { BuildError } from "./build-error.js";
 import { hasWildcards, IgnoreRules, matchPath } from "./patterns.js";
 import { openRegular } from "../image/safe-open.js";
-import { realpathName } from "../fs-util.js";
+import { readdirNames, readlinkName, realpathName } from "../fs-util.js";
 
 /** A Dockerfile or .dockerignore larger than this is refused (docker's largest real ones are a few hundred KB). */
 const MAX_BUILD_FILE = 16 * 1024 * 1024;
@@ -163,7 +163,7 @@ export class BuildContext {
         }
         let names: string[];
         try {
-          names = namesOf(this.inside(dir, 0, dir));
+          names = readdirNames(this.inside(dir, 0, dir));
         } catch {
           continue;
         }
@@ -204,7 +204,7 @@ export class BuildContext {
   /** A directory's contents, depth first, names sorted; ignored entries left out. */
   private walk(dir: string, relDir: string, prefix: string): ContextItem[] {
     const out: ContextItem[] = [];
-    for (const name of namesOf(dir).sort()) {
+    for (const name of readdirNames(dir).sort()) {
       const rel = relDir ? `${relDir}/${name}` : name;
       const path = join(dir, name);
       const st = lstatSync(fsName(path));
@@ -221,15 +221,10 @@ export class BuildContext {
   }
 }
 
-/** A directory's names as their bytes are (src/name-bytes.ts): a context may hold names that are not UTF-8. */
-function namesOf(dir: string): string[] {
-  return readdirSync(fsName(dir), { encoding: "buffer" }).map(nameFromBytes);
-}
-
 /** `path` is a string as src/name-bytes.ts keeps names: fsName(path) for the file system. */
 function item(name: string, path: string, st: Stats): ContextItem {
   const type = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "file";
-  const link = type === "symlink" ? nameFromBytes(readlinkSync(fsName(path), { encoding: "buffer" })) : "";
+  const link = type === "symlink" ? readlinkName(path) : "";
   return { name, path, type, mode: st.mode & 0o7777, size: type === "file" ? st.size : 0, mtime: Math.floor(st.mtimeMs / 1000), link };
 }
 

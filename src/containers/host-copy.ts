@@ -10,14 +10,15 @@
  * sent and then a file "through" it). Only then are the entries moved into
  * place, one rename each, never through a symlink.
  */
-import { createReadStream, lstatSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, type Stats } from "node:fs";
+import { createReadStream, lstatSync, mkdtempSync, readlinkSync, renameSync, rmSync, statSync, type Stats } from "node:fs";
 import { basename, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import type { CopyHelper, CopyOptionsOfOp } from "../backends/backend.js";
 import { ContainerError, errorMessage, isTsboxError } from "../errors.js";
 import type { TarEntry } from "../image/tar.js";
 import { unpackLayer } from "../image/unpack.js";
-import { fsName, nameFromBytes } from "../name-bytes.js";
+import { fsName } from "../name-bytes.js";
+import { readdirNames, readlinkName } from "../fs-util.js";
 import { readRecords, recordToTar, writeRecordsFromTar } from "./copy-records.js";
 
 /** `tsbox-runtime copy` without namespaces, in JS. */
@@ -80,14 +81,10 @@ async function* below(abs: string, rel: string, st: Stats): AsyncGenerator<TarEn
   }
   if (!st.isDirectory()) return;
   // Names as their bytes are (src/name-bytes.ts): not every one is UTF-8.
-  for (const name of namesOf(abs).sort()) {
+  for (const name of readdirNames(abs).sort()) {
     const child = join(abs, name);
     yield* below(child, rel === "" ? name : `${rel}/${name}`, lstatSync(fsName(child)));
   }
-}
-
-function namesOf(dir: string): string[] {
-  return readdirSync(fsName(dir), { encoding: "buffer" }).map(nameFromBytes);
 }
 
 function toEntry(abs: string, rel: string, st: Stats): TarEntry | undefined {
@@ -102,7 +99,7 @@ function toEntry(abs: string, rel: string, st: Stats): TarEntry | undefined {
     gid: st.gid,
     size,
     mtime: Math.floor(st.mtimeMs / 1000),
-    linkname: type === "symlink" ? nameFromBytes(readlinkSync(fsName(abs), { encoding: "buffer" })) : "",
+    linkname: type === "symlink" ? readlinkName(abs) : "",
     devmajor: 0,
     devminor: 0,
     pax: {},
@@ -155,7 +152,7 @@ async function writeBelow(dir: string, input: Readable, archive: boolean): Promi
 
 /** Moves `from`'s entries into `to`: into a directory that exists, over anything else but a directory. */
 function mergeInto(from: string, to: string): void {
-  for (const name of namesOf(from)) {
+  for (const name of readdirNames(from)) {
     const src = join(from, name);
     const dest = join(to, name);
     const isDir = lstatSync(fsName(src)).isDirectory();

@@ -7,10 +7,10 @@
  * entry `inspect` shows; the volumes used are recorded in the bundle under
  * the volumes lock.
  */
-import { fsName, nameFromBytes } from "../name-bytes.js";
+import { fsName } from "../name-bytes.js";
 import { chmodSync, copyFileSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
-import { isErrno, makeDirs, removeTreeNow, systemErrorText } from "../fs-util.js";
+import { isErrno, makeDirs, readdirNames, removeTreeNow, systemErrorText } from "../fs-util.js";
 import { UsageError } from "../errors.js";
 import { type LayerEntry, LayerView } from "../image/layer-view.js";
 import { ownerNotesOrNone, ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";
@@ -345,7 +345,7 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, owners:
   const staging = mkdtempSync(join(dirname(dest), ".fill-"));
   try {
     copyTree(view, imagePath, staging, owners);
-    for (const name of readdirSync(staging, { encoding: "buffer" }).map(nameFromBytes)) {
+    for (const name of readdirNames(staging)) {
       try {
         renameSync(fsName(join(staging, name)), fsName(join(dest, name)));
       } catch (err) {

@@ -11,8 +11,9 @@
  * volume with what the image has at its mount point, and telling added from
  * changed files in `tsbox diff`.
  */
-import { fsName, nameFromBytes } from "../name-bytes.js";
-import { lstatSync, readdirSync, readlinkSync, type Stats } from "node:fs";
+import { fsName } from "../name-bytes.js";
+import { readdirNames, readlinkName } from "../fs-util.js";
+import { lstatSync, type Stats } from "node:fs";
 import { join, posix } from "node:path";
 import type { NativeAddon } from "../backends/native/addon.js";
 import { hostXattrs } from "../backends/vm/node/p9/overlay-markers.js";
@@ -60,7 +61,7 @@ export class LayerView {
       let names: string[];
       try {
         // Names as their bytes are (src/name-bytes.ts): an image's need not be UTF-8.
-        names = readdirSync(fsName(join(layer, ...parts)), { encoding: "buffer" }).map(nameFromBytes);
+        names = readdirNames(join(layer, ...parts));
       } catch {
         names = [];
       }
@@ -122,7 +123,7 @@ export class LayerView {
       if (!entry) return undefined;
       if (entry.stat.isSymbolicLink()) {
         if (depth >= 40) return undefined;
-        const target = nameFromBytes(readlinkSync(fsName(entry.path), { encoding: "buffer" }));
+        const target = readlinkName(entry.path);
         const base = target.startsWith("/") ? target : posix.join("/", ...out.slice(0, -1), target);
         return this.resolveParents(posix.join(base, ...parts.slice(i + 1)), depth + 1);
       }

@@ -1,8 +1,8 @@
 /** P9Fs over the host's real file system (node:fs, synchronous: microseconds on a local disk). */
 import * as fs from "node:fs";
 import { openRegular } from "../../../../image/safe-open.js";
-import { realpathName } from "../../../../fs-util.js";
-import { fsName, nameFromBytes } from "../../../../name-bytes.js";
+import { readdirNames, readlinkName, realpathName } from "../../../../fs-util.js";
+import { fsName } from "../../../../name-bytes.js";
 import { FsError } from "../../core/p9/errno.js";
 import { O, type P9Fs, type P9Stat, type P9StatFs } from "../../core/p9/fs.js";
 import { inOciFormLayer } from "../../../../paths.js";
@@ -28,12 +28,12 @@ export class NodeFs implements P9Fs {
 
   readdir(path: string): string[] {
     // Names as their bytes are (src/name-bytes.ts): a guest's or an image's need not be UTF-8.
-    const names = fs.readdirSync(fsName(path), { encoding: "buffer" }).map(nameFromBytes);
+    const names = readdirNames(path);
     return inOciFormLayer(path) ? presentOciNames(names) : names;
   }
 
   readlink(path: string): string {
-    return nameFromBytes(fs.readlinkSync(fsName(path), { encoding: "buffer" }));
+    return readlinkName(path);
   }
 
   /** Only regular files: see safe-open.ts (O_PATH, fstat, reopen through /proc). */
