@@ -12,6 +12,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { randomBytes } from "node:crypto";
 import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
 import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -423,6 +424,51 @@ for (const who of identities()) {
 }
 
 if (process.getuid!() === 0) {
+  describe("a power loss right after a layer is published", () => {
+    /** An ext4 file system on a loop device over `image` (a file), mounted at `mnt`: its backing file holds what reached the "disk". */
+    function loopExt4(image: string, mnt: string): void {
+      execFileSync("truncate", ["-s", "64M", image]);
+      execFileSync("mkfs.ext4", ["-q", "-F", image]);
+      mkdirSync(mnt);
+      execFileSync("mount", ["-o", "loop", image, mnt]);
+    }
+    const onDisk = (image: string, data: Buffer) => readFileSync(image).includes(data);
+
+    for (const who of identities()) {
+      it(`finds the layer's file data on the disk, not only in the page cache, as ${who.name}`, async () => {
+        const snap = snapshot();
+        const base = mkdtempSync(join(fixtures, "power-"));
+        chmodSync(base, 0o755);
+        const [image, mnt, otherImage, other] = [join(base, "fs.img"), join(base, "fs"), join(base, "other.img"), join(base, "other")];
+        loopExt4(image, mnt);
+        loopExt4(otherImage, other);
+        try {
+          const marker = randomBytes(64 * 1024);
+          const layout = await layoutWith(`test/durable-${who.name}:1`, [[{ path: "marker", type: "file", mode: 0o644, mtime: 0, data: marker }]]);
+          const data = join(mnt, "data");
+          mkdirSync(data);
+          chownSync(data, who.uid, who.gid);
+          // The control: a file written on a second file system the run does not sync stays in the page cache
+          // meanwhile (writeback waits ~30 s), so finding the marker below is the unpack's doing.
+          const control = randomBytes(64 * 1024);
+          writeFileSync(join(other, "control"), control);
+          const env = { TSBOX_DATA_DIR: data };
+          ok(await tsbox(who, ["load", "-i", layout], { env }));
+          // create: the layers are unpacked, no overlay is mounted yet (unmounting one syncs its upper dir's file system).
+          ok(await tsbox(who, ["create", "--name", "durable", "--network", "none", `test/durable-${who.name}:1`, "true"], { env }));
+          assert.equal(onDisk(otherImage, control), false, "control: unsynced data is not on the disk yet");
+          assert.equal(onDisk(image, marker), true, "the published layer's file is on the disk");
+          ok(await tsbox(who, ["rm", "durable"], { env }));
+        } finally {
+          execFileSync("umount", [mnt]);
+          execFileSync("umount", [other]);
+          rmSync(base, { recursive: true, force: true });
+        }
+        await assertNoLeaks(snap, [who]);
+      });
+    }
+  });
+
   describe("a full disk while unpacking", () => {
     it("fails with a clear error and leaves no half-unpacked layer", async () => {
       const who = identities()[0]!;

@@ -127,6 +127,8 @@ export class LayerCache {
       await mkdir(dirname(dest), { recursive: true });
       // Before the layer is published: a layer that is there always has its notes.
       if (unapplied.length > 0) writeOwnerNotes(dest, unapplied);
+      // On disk before it is published: a present layer is trusted for ever.
+      await (await import("./unpack.js")).syncFileSystem(tmp);
       try {
         await rename(tmp, dest);
         published = true;

@@ -556,6 +556,24 @@ async function makeNode(path: string, type: keyof typeof NODE_TYPES, mode: numbe
   if ((mode & 0o7777) !== 0) chmodSync(path, mode & 0o7777);
 }
 
+/**
+ * Writes out the file system holding `dir` (a layer unpacked there, before the rename that publishes it): the
+ * unpack's writes sit in the page cache for up to 30 s, and a power loss in that time would leave a published
+ * layer with empty or missing files (ext4's delayed allocation) that nothing repairs, since a present layer is
+ * never unpacked again (containerd's moby/moby#49784). One syncfs(2) through the addon; without one, coreutils'
+ * `sync -f` (or plain `sync` where it has no -f, as on macOS).
+ */
+export async function syncFileSystem(dir: string): Promise<void> {
+  if ((hasAddon ??= addonPresent())) {
+    try {
+      return (await addon()).syncfs(dir);
+    } catch (err) {
+      throw new LayerError(`cannot write the unpacked layer to disk (syncfs ${dir}): ${(err as Error).message}`);
+    }
+  }
+  return process.platform === "linux" ? runTool("sync", ["-f", dir]) : runTool("sync", []);
+}
+
 function runTool(command: string, args: string[], provider = "coreutils"): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(command, args, (err, _stdout, stderr) => {

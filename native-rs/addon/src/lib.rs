@@ -9,6 +9,7 @@ mod mknod;
 mod napi;
 mod pty;
 mod reap;
+mod syncfs;
 mod xattr;
 
 use napi::ffi::{napi_callback_info, napi_env, napi_value};
@@ -84,6 +85,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "lgetxattr", Some(xattr::lgetxattr_js))?;
         export(env, exports, "llistxattr", Some(xattr::llistxattr_js))?;
         export(env, exports, "mknod", Some(mknod::mknod_js))?;
+        export(env, exports, "syncfs", Some(syncfs::syncfs_js))?;
         export(env, exports, "tryLock", Some(lock::try_lock_js))?;
         export(env, exports, "handOff", Some(handoff::hand_off_js))?;
         export(env, exports, "socketPair", Some(fdpass::socket_pair_js))?;

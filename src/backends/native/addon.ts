@@ -22,6 +22,8 @@ export interface NativeAddon {
   llistxattr(path: string | Buffer): string[];
   /** mknod(2) of a character or block device or FIFO (`mode` with its S_IF* type bits; masked by the umask). */
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
+  /** syncfs(2) of the file system holding directory `dir`: everything written there reaches the disk. */
+  syncfs(dir: string | Buffer): void;
   /** flock(fd, LOCK_EX | LOCK_NB): 1 once held, 0 while another open file holds it. */
   tryLock(fd: number): number;
   /**

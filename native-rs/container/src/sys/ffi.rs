@@ -103,6 +103,7 @@ extern "C" {
     ) -> c_int;
     pub fn mknodat(dirfd: c_int, path: *const c_char, mode: c_uint, dev: u64) -> c_int;
     pub fn fchmod(fd: c_int, mode: c_uint) -> c_int;
+    pub fn syncfs(fd: c_int) -> c_int;
     pub fn fchownat(dirfd: c_int, path: *const c_char, uid: uid_t, gid: gid_t, flags: c_int) -> c_int;
     pub fn utimensat(dirfd: c_int, path: *const c_char, times: *const Timespec, flags: c_int) -> c_int;
     pub fn lgetxattr(path: *const c_char, name: *const c_char, value: *mut c_void, size: usize) -> isize;

@@ -57,6 +57,13 @@ pub fn mknodat<P: AsRef<[u8]> + ?Sized>(dir: c_int, path: &P, mode: u32, major: 
     Errno::check(unsafe { ffi::mknodat(dir, p.as_ptr(), mode, dev) }).map(drop)
 }
 
+/// Writes out the whole file system holding `dir` (syncfs(2)): one call for the thousands of files a layer unpack
+/// made, where an fsync each would force a journal commit per file.
+pub fn sync_file_system<P: AsRef<[u8]> + ?Sized>(dir: &P) -> Result<(), Errno> {
+    let fd = openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0)?;
+    Errno::check(unsafe { ffi::syncfs(fd.0) }).map(drop)
+}
+
 /// The process's file mode creation mask (umask(2) cannot fail).
 pub fn set_umask(mask: u32) {
     unsafe { ffi::umask(mask) };
