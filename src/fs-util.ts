@@ -113,27 +113,6 @@ export function writeFileAtomicSync(path: string, data: string | Buffer, options
 }
 
 /**
- * `rm -rf` that also copes with directories the owner cannot read or write
- * (layer dirs with mode 0555, overlay's work/work with mode 000): such a
- * directory is granted u+rwx first. Sequential on purpose: fs.rm's parallel
- * walk keeps deleting after its first error, which makes a retry racy.
- *
- * The first SYNC_BUDGET entries go synchronously: a typical `--rm` bundle
- * (an empty upper dir) is gone in a dozen syscalls instead of as many
- * thread-pool round trips, while a container that wrote thousands of files
- * is finished by the async walk without blocking the event loop.
- */
-export async function removeTree(path: string): Promise<void> {
-  const top = { path, moved: 0 };
-  try {
-    removeTreeSync(path, { left: SYNC_BUDGET }, top);
-  } catch (err) {
-    if (err !== OVER_BUDGET) throw err;
-    await removeTreeAsync(path, top);
-  }
-}
-
-/**
  * Writes a user's output file by `outputFile`'s rules with `write`: a
  * regular file is published (flushed to disk, renamed into place) only once
  * complete, and a failed write leaves no half file.
@@ -175,115 +154,20 @@ export function systemErrorText(err: NodeJS.ErrnoException): string {
   return /^E[A-Z]+: ([^,]+)/.exec(err.message)?.[1] ?? err.message;
 }
 
-/** `removeTree` all at once, for synchronous callers (read-only directories made writable on the way). */
-export function removeTreeNow(path: string): void {
-  removeTreeSync(path, { left: Infinity }, { path, moved: 0 });
-}
-
-const SYNC_BUDGET = 256;
-const OVER_BUDGET = Symbol("over budget");
-
-/**
- * Past this many bytes a directory is moved up to the tree's top before it
- * is walked, so every path stays far below PATH_MAX (4096): a container can
- * nest directories deeper than any path names (before stop 40 its `rm` then
- * failed with ENAMETOOLONG, and its writable layer was left for good).
- */
-const DEEP_PATH = 2048;
-
-/** The tree being removed, and how many deep directories were moved up to it. */
-interface Top {
-  path: string;
-  moved: number;
-}
-
-/** `dir` itself, or where it was moved to when its path is too long to walk below. */
-function shortened(dir: Buffer, top: Top): string | Buffer {
-  if (dir.length <= DEEP_PATH) return dir;
-  for (;;) {
-    const moved = join(top.path, `.tsbox-deep-${process.pid}-${top.moved++}`);
-    try {
-      renameSync(dir, moved);
-      return moved;
-    } catch (err) {
-      // A directory moved to another parent must be writable (its `..` changes).
-      const mode = isErrno(err, "EACCES") ? lstatSync(dir).mode & 0o7777 : undefined;
-      if (mode !== undefined && (mode & 0o200) === 0) chmodSync(dir, mode | 0o700);
-      else if (!isErrno(err, "EEXIST") && !isErrno(err, "ENOTEMPTY")) throw err;
-    }
-  }
-}
-
 /**
  * A child's path from its directory's and its name as the kernel gave it: a
  * container may name files with bytes that are not UTF-8 (`caf\xe9`), which
  * a string name would turn into U+FFFD (ENOENT on unlink, then ENOTEMPTY).
  */
-function childPath(dir: string | Buffer, name: Buffer): Buffer {
+export function childPath(dir: string | Buffer, name: Buffer): Buffer {
   // (No module-level Buffer: the browser bundle loads this module too.)
   return Buffer.concat([typeof dir === "string" ? Buffer.from(dir) : dir, Buffer.from("/"), name]);
 }
 
-function removeTreeSync(path: string | Buffer, budget: { left: number }, top: Top): void {
-  if (--budget.left < 0) throw OVER_BUDGET;
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return;
-    throw err;
-  }
-  if (!st.isDirectory()) return ignoreMissingSync(() => unlinkSync(path));
-  if ((st.mode & 0o700) !== 0o700) {
-    try {
-      chmodSync(path, (st.mode & 0o7777) | 0o700);
-    } catch {
-      // readdir below reports the real problem
-    }
-  }
-  for (const entry of readdirSync(path, { withFileTypes: true, encoding: "buffer" })) {
-    const child = childPath(path, entry.name);
-    if (entry.isDirectory()) removeTreeSync(shortened(child, top), budget, top);
-    else {
-      if (--budget.left < 0) throw OVER_BUDGET;
-      ignoreMissingSync(() => unlinkSync(child));
-    }
-  }
-  ignoreMissingSync(() => rmdirSync(path));
-}
-
-function ignoreMissingSync(op: () => void): void {
+/** Runs `op`; a missing file is no error. */
+export function ignoreMissingSync(op: () => void): void {
   try {
     op();
-  } catch (err) {
-    if (!isErrno(err, "ENOENT")) throw err;
-  }
-}
-
-async function removeTreeAsync(path: string | Buffer, top: Top): Promise<void> {
-  let st;
-  try {
-    st = await lstat(path);
-  } catch (err) {
-    if (isErrno(err, "ENOENT")) return;
-    throw err;
-  }
-  if (!st.isDirectory()) {
-    await ignoreMissing(unlink(path));
-    return;
-  }
-  if ((st.mode & 0o700) !== 0o700) await chmod(path, (st.mode & 0o7777) | 0o700).catch(() => {});
-  for (const entry of await readdir(path, { withFileTypes: true, encoding: "buffer" })) {
-    const child = childPath(path, entry.name);
-    if (entry.isDirectory()) await removeTreeAsync(shortened(child, top), top);
-    else await ignoreMissing(unlink(child));
-  }
-  await ignoreMissing(rmdir(path));
-}
-
-async function ignoreMissing(op: Promise<void>): Promise<void> {
-  try {
-    await op;
   } catch (err) {
     if (!isErrno(err, "ENOENT")) throw err;
   }

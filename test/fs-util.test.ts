@@ -6,12 +6,13 @@
  * nested deeper than any path can name is still removed. No containers.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { execFileSync } from "node:child_process";
-import { makeDirs, outputFile, removeTree, removeTreeNow, treeBytes } from "../src/fs-util.js";
+import { makeDirs, outputFile, treeBytes } from "../src/fs-util.js";
+import { removeTree, removeTreeNow, removing } from "../src/remove-tree.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fs-util-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,6 +69,41 @@ it("removeTree and removeTreeNow remove names that are not UTF-8, and treeBytes 
     await remove(top);
     assert.equal(existsSync(top), false, `${name}: the tree is gone`);
   }
+});
+
+it("removeTree never follows a directory swapped for a symlink while it walks (a container racing its own removal)", () => {
+  // The walk opens a directory, yields, then lists it: here, between the two, the directory is renamed away and a
+  // symlink to `outside` put in its place, as a process still writing a container's upper dir can do with
+  // renameat2(RENAME_EXCHANGE). Before stop 45 the walk went by path and deleted what `outside` held.
+  const top = join(dir, "racing");
+  const outside = join(dir, "racing-outside");
+  mkdirSync(join(top, "d", "sub"), { recursive: true });
+  writeFileSync(join(top, "d", "f"), "x");
+  mkdirSync(join(outside, "sub"), { recursive: true });
+  for (const f of ["keep1", "keep2", "sub/keep3"]) writeFileSync(join(outside, f), "precious");
+  const steps = removing(top);
+  steps.next(); // the top is open
+  steps.next(); // d is open, not listed yet
+  renameSync(join(top, "d"), join(top, "moved"));
+  symlinkSync(outside, join(top, "d"));
+  while (!steps.next().done);
+  assert.deepEqual(readdirSync(outside, { recursive: true }).sort(), ["keep1", "keep2", "sub", "sub/keep3"]);
+  assert.equal(existsSync(top), false, "the tree, the moved directory and the symlink are gone");
+});
+
+it("removeTree removes a chain of directories deeper than it keeps open at once, and a tree whose top is a symlink as a file", async () => {
+  const top = join(dir, "chain");
+  let here = top;
+  for (let i = 0; i < 200; i++) here = join(here, "d");
+  mkdirSync(here, { recursive: true, mode: 0o700 });
+  writeFileSync(join(here, "f"), "x");
+  chmodSync(join(top, "d", "d"), 0o000);
+  await removeTree(top);
+  assert.equal(existsSync(top), false);
+  mkdirSync(join(dir, "target"));
+  symlinkSync(join(dir, "target"), join(dir, "link"));
+  removeTreeNow(join(dir, "link"));
+  assert.deepEqual([existsSync(join(dir, "link")), existsSync(join(dir, "target"))], [false, true]);
 });
 
 it("makeDirs: mkdir -p that ends where mkdir says ENOENT under an existing parent (procfs), where Node's recursive mkdir spins", () => {

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { after, it } from "node:test";
 import { createGunzip, gzipSync } from "node:zlib";
 import { LayerError } from "../src/errors.js";
-import { removeTree } from "../src/fs-util.js";
+import { removeTree } from "../src/remove-tree.js";
 import { limitExpansion } from "../src/image/compression.js";
 import { readTar } from "../src/image/tar.js";
 import { paxHeader, TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";

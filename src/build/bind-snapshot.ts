@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { MountOption } from "../spec/run-options.js";
 import { ownTempPrefix } from "../temp-names.js";
 import type { BuildContext, ContextSource } from "./context.js";
-import { removeTree } from "../fs-util.js";
+import { removeTree } from "../remove-tree.js";
 
 /** Where a build step's context snapshots are made (temp-names.ts). */
 export const BIND_PREFIX = ".bind-";

@@ -1,7 +1,8 @@
 import { recordEvent } from "./events.js";
 import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { isErrno, removeTree } from "../fs-util.js";
+import { isErrno } from "../fs-util.js";
+import { removeTree } from "../remove-tree.js";
 import type { LifecycleContext } from "./context.js";
 import { inUserNamespace } from "./user-namespace.js";
 import { readState } from "./state.js";

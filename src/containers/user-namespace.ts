@@ -8,7 +8,7 @@
 import { mkdtempSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { TsboxError } from "../errors.js";
-import { removeTree } from "../fs-util.js";
+import { removeTree } from "../remove-tree.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 import { OCI_VERSION } from "../spec/defaults.js";
 import { defaultCapabilitySets } from "../spec/process-rules.js";

@@ -10,7 +10,8 @@
 import { fsName } from "../name-bytes.js";
 import { chmodSync, copyFileSync, existsSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, statSync, symlinkSync, utimesSync } from "node:fs";
 import { dirname, isAbsolute, join, posix } from "node:path";
-import { isErrno, makeDirs, readdirNames, removeTreeNow, systemErrorText } from "../fs-util.js";
+import { isErrno, makeDirs, readdirNames, systemErrorText } from "../fs-util.js";
+import { removeTreeNow } from "../remove-tree.js";
 import { UsageError } from "../errors.js";
 import { type LayerEntry, LayerView } from "../image/layer-view.js";
 import { ownerNotesOrNone, ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "../image/owner-notes.js";

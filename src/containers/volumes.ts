@@ -11,7 +11,8 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
-import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, removeTree, treeBytes, writeFileAtomicSync } from "../fs-util.js";
+import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, treeBytes, writeFileAtomicSync } from "../fs-util.js";
+import { removeTree } from "../remove-tree.js";
 import { withLockFile } from "../lock-file.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { compareText } from "../compare.js";

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, renameSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
-import { removeTree } from "../fs-util.js";
+import { removeTree } from "../remove-tree.js";
 import { withLockFile } from "../lock-file.js";
 import { OciLayout } from "./layout.js";
 import { Annotation } from "./oci.js";

@@ -21,7 +21,8 @@ import {
 } from "node:fs";
 import { join, posix } from "node:path";
 import { LayerError } from "../errors.js";
-import { isErrno, removeTree } from "../fs-util.js";
+import { isErrno } from "../fs-util.js";
+import { removeTree } from "../remove-tree.js";
 import { fsName, hasRawBytes } from "../name-bytes.js";
 import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX, xattrBytes } from "./layer-paths.js";
 import type { TarEntry } from "./tar.js";

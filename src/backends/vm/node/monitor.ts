@@ -17,7 +17,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { errorMessage, isTsboxError } from "../../../errors.js";
-import { removeTree } from "../../../fs-util.js";
+import { removeTree } from "../../../remove-tree.js";
 import { LogWriter, type LogStream } from "../../../containers/log-writer.js";
 import { MONITOR_SOCKET, type RunEnd } from "../../../containers/monitor-client.js";
 import { ContainerNames } from "../../../containers/names.js";
