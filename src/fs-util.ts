@@ -1,5 +1,5 @@
-import { chmodSync, closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { chmod, lstat, open, readdir, rename, rmdir, unlink } from "node:fs/promises";
+import { chmodSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { lstat, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { fsName, nameFromBytes } from "./name-bytes.js";
@@ -38,7 +38,9 @@ export function tempSiblingPid(name: string): number | undefined {
 /**
  * Write-temp-then-rename: readers see the old or the new file, never a torn
  * one. With `durable`, the data is fsynced before the rename so a crash
- * cannot leave an empty file under the final name either.
+ * cannot leave an empty file under the final name either, and the directory
+ * after it, so the rename itself is on disk when this returns (a crash right
+ * after a pull lost the first index.json it wrote).
  */
 export async function writeFileAtomic(path: string, data: string | Buffer, options: { durable?: boolean; mode?: number } = {}): Promise<void> {
   const tmp = tempSibling(path);
@@ -57,6 +59,17 @@ export async function writeFileAtomic(path: string, data: string | Buffer, optio
   } catch (err) {
     await unlink(tmp).catch(() => {});
     throw err;
+  }
+  if (options.durable) syncDirectory(dirname(path));
+}
+
+/** fsync(2) of a directory: the names made, renamed or removed in it are on disk. */
+export function syncDirectory(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -97,6 +110,7 @@ export function writeFileAtomicSync(path: string, data: string | Buffer, options
     if (options.durable) fsyncSync(fd);
     closeSync(fd);
     renameSync(tmp, path);
+    if (options.durable) syncDirectory(dirname(path));
   } catch (err) {
     try {
       closeSync(fd);

@@ -7,8 +7,8 @@
  */
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -424,7 +424,7 @@ for (const who of identities()) {
 }
 
 if (process.getuid!() === 0) {
-  describe("a power loss right after a layer is published", () => {
+  describe("a power cut right after a load or a first run", () => {
     /** An ext4 file system on a loop device over `image` (a file), mounted at `mnt`: its backing file holds what reached the "disk". */
     function loopExt4(image: string, mnt: string): void {
       execFileSync("truncate", ["-s", "64M", image]);
@@ -435,7 +435,7 @@ if (process.getuid!() === 0) {
     const onDisk = (image: string, data: Buffer) => readFileSync(image).includes(data);
 
     for (const who of identities()) {
-      it(`finds the layer's file data on the disk, not only in the page cache, as ${who.name}`, async () => {
+      it(`keeps the image named and its layers' data: on the disk, not only in the page cache, as ${who.name}`, async () => {
         const snap = snapshot();
         const base = mkdtempSync(join(fixtures, "power-"));
         chmodSync(base, 0o755);
@@ -454,6 +454,14 @@ if (process.getuid!() === 0) {
           writeFileSync(join(other, "control"), control);
           const env = { TSBOX_DATA_DIR: data };
           ok(await tsbox(who, ["load", "-i", layout], { env }));
+          // A power cut right after `load` returned (the device's bytes as they are, its journal replayed): the
+          // image is named (index.json's rename was not on the disk yet: it was lost).
+          const cut = join(base, "cut.img");
+          copyFileSync(image, cut);
+          spawnSync("e2fsck", ["-fy", cut], { stdio: "ignore" });
+          const index = spawnSync("debugfs", ["-R", "cat /data/index.json", cut], { encoding: "utf8" }).stdout;
+          assert.match(index, new RegExp(`durable-${who.name}`), "the loaded image is in index.json on the disk");
+          rmSync(cut);
           // create: the layers are unpacked, no overlay is mounted yet (unmounting one syncs its upper dir's file system).
           ok(await tsbox(who, ["create", "--name", "durable", "--network", "none", `test/durable-${who.name}:1`, "true"], { env }));
           assert.equal(onDisk(otherImage, control), false, "control: unsynced data is not on the disk yet");
