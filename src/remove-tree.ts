@@ -32,6 +32,8 @@ const MAX_DEPTH = 64;
 const DEEP_PATH = 2048;
 /** Passes over one directory that keeps getting new entries (a writer racing the walk) before giving up. */
 const MAX_PASSES = 100;
+/** Passes over the top: each takes the directories moved up by the one before (64 levels of a deep chain). */
+const MAX_TOP_PASSES = 10_000;
 
 /** An open directory: `ref` names it (`/proc/self/fd/N`, or its path where there is no descriptor). */
 interface Dir {
@@ -80,7 +82,7 @@ export function* removing(path: string | Buffer): Generator<void, void, void> {
     const walk: Walk = { top, moved: 0 };
     // Directories moved up (too deep) are entries of the top by then: emptied by the next pass.
     for (let pass = 0; (yield* emptyDir(top, 0, walk)) > 0; pass++) {
-      if (pass > MAX_PASSES * 100) throw Object.assign(new Error(`cannot remove ${String(path)}: entries keep appearing`), { code: "ENOTEMPTY" });
+      if (pass > MAX_TOP_PASSES) throw Object.assign(new Error(`cannot remove ${String(path)}: entries keep appearing`), { code: "ENOTEMPTY" });
     }
   } finally {
     closeDir(top);
