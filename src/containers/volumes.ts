@@ -6,7 +6,8 @@
  * sees half of one. Which containers use a volume is recorded in each
  * bundle (`volumes.json`, written under the volumes lock while the
  * container is being created), so `volume rm` and `prune` never take a
- * volume a container holds, even one still being created.
+ * volume a container holds, even one still being created. A volume made with
+ * the driver's options (volume-options.ts) is a host directory or a tmpfs.
  */
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -17,7 +17,8 @@ const USAGE = `Usage: tsbox volume COMMAND
 Manage volumes.
 
 Commands:
-  create [--name] NAME [-l K=V]   Create a volume (no name: an anonymous one)
+  create [--name] NAME [-l K=V]   Create a volume (no name: an anonymous one); -o K=V: the local
+                                  driver's type=none,o=bind,device=DIR or type=tmpfs,device=tmpfs,o=…
   ls [-q] [-f K=V] [--format F]   List volumes (filters: dangling, name, label)
   inspect [-f TEMPLATE] NAME...   Show volumes as JSON
   rm [-f] NAME...                 Remove volumes no container uses
