@@ -436,6 +436,9 @@ for (const who of identities()) {
       assert.equal((await cli(["run", "--rm", "modern:2", "cat", "/runs"])).stdout, "2\n");
       // The build cache counts the step images builds keep and the cache mount (`builder prune` removes both).
       assert.match((await cli(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"])).stdout, /^Build Cache ([2-9]|\d{2,})$/m);
+      const cacheSize = /^Build Cache (\S+)$/m.exec((await cli(["system", "df", "--format", "{{.Type}} {{.Size}}"])).stdout)![1];
+      assert.notEqual(cacheSize, "0B");
+      assert.match((await cli(["system", "df", "-v"])).stdout, new RegExp(`\nBuild cache usage: ${cacheSize!.replace(".", "\\.")}\n$`), "-v says what the summary says");
       assert.match((await cli(["system", "prune", "-f"])).stdout, /^Deleted build cache objects:\n[0-9a-f]{32}\n/m);
       assert.match((await cli(["system", "df", "--format", "{{.Type}} {{.TotalCount}}"])).stdout, /^Build Cache 0$/m);
       await cli(["rmi", "modern:1", "modern:2"]);

@@ -12,7 +12,7 @@ import { parseNetDev } from "../src/network/net-io.js";
 import { sprintf } from "../src/cli/format-template-funcs.js";
 import { parseMount, parseUlimit } from "../src/cli/run-flags-data.js";
 import { parseRunArgs, parseVolume, securityOptions } from "../src/cli/run-flags.js";
-import { parseFilters, statusText } from "../src/cli/commands/ps-context.js";
+import { displayablePorts, parseFilters, statusText } from "../src/cli/commands/ps-context.js";
 import type { ContainerInspect } from "../src/containers/inspect.js";
 
 const inspect = {
@@ -161,6 +161,15 @@ describe("listing output", () => {
     assert.equal(statusText(c({ Status: "restarting", Restarting: true, ExitCode: 1, FinishedAt: "2024-05-01T10:00:07Z" }), now), "Restarting (1) 3 seconds ago");
     assert.equal(statusText(c({ Status: "restarting", Restarting: true, ExitCode: 1 }), now), "Restarting (1)");
     assert.throws(() => parseFilters(["status=sleeping"]), /invalid filter 'status=sleeping'/);
+  });
+
+  it("docker's ps PORTS: unpublished exposed ports too, runs grouped, other mappings last", () => {
+    const bound = (HostIp: string, HostPort: string) => [{ HostIp, HostPort }];
+    assert.equal(displayablePorts({ Ports: { "9000/tcp": null } }), "9000/tcp");
+    assert.equal(displayablePorts({ Ports: { "80/tcp": bound("0.0.0.0", "8080"), "8443/tcp": null } }), "8443/tcp, 0.0.0.0:8080->80/tcp");
+    assert.equal(displayablePorts({ Ports: { "81/tcp": bound("0.0.0.0", "81"), "80/tcp": bound("0.0.0.0", "80"), "53/udp": null, "54/udp": null, "56/udp": null } }), "53-54/udp, 56/udp, 0.0.0.0:80-81->80-81/tcp");
+    assert.equal(displayablePorts({ Ports: { "80/tcp": bound("::", "8080") } }), "[::]:8080->80/tcp");
+    assert.equal(displayablePorts({ Ports: {} }), "");
     assert.throws(() => parseFilters(["colour=red"]), /invalid filter 'colour'/);
   });
 });

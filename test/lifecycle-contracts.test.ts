@@ -62,6 +62,18 @@ describe("log writer (test/fixtures/contract/log-lines.json, shared with the mon
       assert.ok(readFileSync(join(dir, "container.log"), "utf8").split("\n").filter(Boolean).every((l) => JSON.parse(l).time === "1970-01-01T00:00:00.000000000Z"));
     });
   }
+  it("rotates per entry: one write of many lines passes max-size in no file (the fixture's rotation)", async () => {
+    const r = JSON.parse(readFileSync(new URL("./fixtures/contract/log-lines.json", import.meta.url), "utf8")).rotation as { maxSize: number; maxFiles: number; write: [LogStream, string]; files: Record<string, string[]> };
+    const dir = mkdtempSync(join(temp, "per-entry-"));
+    const w = new LogWriter(dir, r.maxSize, r.maxFiles);
+    w.write(r.write[0], Buffer.from(r.write[1], "hex"), 0n);
+    w.close();
+    for (const [name, logs] of Object.entries(r.files)) {
+      const text = readFileSync(join(dir, name), "utf8");
+      assert.ok(Buffer.byteLength(text) <= r.maxSize, `${name}: ${Buffer.byteLength(text)} bytes`);
+      assert.deepEqual(text.split("\n").filter(Boolean).map((l) => JSON.parse(l).log), logs, name);
+    }
+  });
   it("rotates, keeping max-file files", async () => {
     const dir = mkdtempSync(join(temp, "rot-"));
     const w = new LogWriter(dir, 200, 3);

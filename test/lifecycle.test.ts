@@ -9,7 +9,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
@@ -124,6 +124,20 @@ for (const who of identities()) {
       await ok(who, ["rm", "fg-tty"]);
       await ok(who, ["run", "--rm", "--name", "fg-gone", "busybox", "echo", "hi"]);
       assert.deepEqual(readdirSync(join(who.dataDir, "containers")), [], "a --rm run leaves no log behind");
+    });
+
+    it("--log-opt: one burst of short lines still rotates by the line, so no file passes max-size; inspect shows the options", async () => {
+      const id = (await ok(who, ["run", "-d", "--name", "chatty", "--log-opt", "max-size=10k", "--log-opt", "max-file=2", "busybox", "sh", "-c", "yes a | head -c 60000"])).stdout.trim();
+      assert.equal((await ok(who, ["wait", "chatty"])).stdout, "0\n");
+      const dir = join(who.dataDir, "containers", id);
+      const logs = readdirSync(dir).filter((n) => /^container\.log(\.\d+)?$/.test(n)).sort();
+      assert.deepEqual(logs, ["container.log", "container.log.1"]);
+      for (const n of logs) assert.ok(statSync(join(dir, n)).size <= 10 * 1024, `${n}: ${statSync(join(dir, n)).size} bytes`);
+      const kept = (await ok(who, ["logs", "chatty"])).stdout;
+      assert.match(kept, /^(a\n)+$/);
+      assert.ok(kept.length < 2 * 10 * 1024, "what the two files keep, not all 30000 lines");
+      assert.equal((await ok(who, ["inspect", "-f", "{{json .HostConfig.LogConfig}}", "chatty"])).stdout, '{"Type":"json-file","Config":{"max-file":"2","max-size":"10k"}}\n');
+      await ok(who, ["rm", "chatty"]);
     });
 
     it("--rm containers: stop succeeds though the record goes, restart keeps a detached one and runs it again", async () => {
@@ -326,6 +340,10 @@ for (const who of identities()) {
       assert.equal(built.code, 0, built.stderr);
       await ok(who, ["run", "-d", "--name", "img", "hcimg", "sleep", "60"]);
       await until("the image's check", async () => (await health("img")).Status === "healthy");
+      // Stopped, it is unhealthy, as docker's monitor leaves it: no "healthy" dead container.
+      await ok(who, ["stop", "-t", "0", "img"]);
+      assert.equal((await health("img")).Status, "unhealthy");
+      assert.equal((await ok(who, ["ps", "-aq", "--filter", "health=healthy", "--filter", "name=^img$"])).stdout, "");
       await ok(who, ["rm", "-f", "img"]);
       await ok(who, ["rmi", "hcimg"]);
       // --no-healthcheck: none; a foreground run has no monitor, so no checks and no Health.

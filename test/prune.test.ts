@@ -99,7 +99,11 @@ for (const who of identities()) {
       assert.match(df[1]!, /^Containers\|1\|0\|\d+B\|\d+B \(100%\)$/);
       assert.match(df[2]!, /^Local Volumes\|2\|2\|\d+B\|0B \(0%\)$/);
       assert.equal(df[3], "Build Cache|0|0|0B|0B");
-      assert.match((await cli(["system", "df", "-v"])).stdout, /Images space usage:\n\nREPOSITORY   TAG       PLATFORM      IMAGE ID       CREATED\s+SIZE\s+CONTAINERS\n/);
+      const verbose = (await cli(["system", "df", "-v"])).stdout;
+      assert.match(verbose, /Images space usage:\n\nREPOSITORY   TAG       PLATFORM      IMAGE ID       CREATED\s+SIZE\s+CONTAINERS\n/);
+      // The containers' STATUS as ps words it (docker's), not the bare state.
+      assert.match(verbose, /\s Exited \(0\) [^\n]+ ago\s+keep\n/);
+      assert.match(verbose, /\nBuild cache usage: 0B\n$/);
 
       await cli(["rm", "keep"]); // its anonymous volume is now dangling, the named one unused
       const first = await cli(["system", "prune", "--volumes", "-f"]);

@@ -244,6 +244,43 @@ for (const who of identities()) {
       execFileSync("rmdir", [live]);
     });
 
+    it("docker's local driver options: a volume bound to a host directory, a tmpfs volume (volume create -o, --mount volume-opt); others refused", async () => {
+      const host = join(who.scratch, `bound-${Math.random().toString(16).slice(2)}`);
+      mkdirSync(host);
+      if (who.uid !== 0) chownSync(host, who.uid, who.gid);
+      const bind = `volume-opt=type=none,volume-opt=o=bind,volume-opt=device=${host}`;
+      // --mount: the volume is made with them, and the data lands in the host directory.
+      await cli(["run", "--rm", "--mount", `type=volume,src=bound,dst=/v,${bind}`, "busybox", "sh", "-c", "echo important > /v/file"]);
+      assert.equal(readFileSync(join(host, "file"), "utf8"), "important\n");
+      assert.equal((await cli(["volume", "inspect", "-f", "{{.Mountpoint}} {{json .Options}}", "bound"])).stdout, `${host} {"device":"${host}","o":"bind","type":"none"}\n`);
+      // volume create -o: the same, kept in its record; -v uses it as it is.
+      await cli(["volume", "create", "-o", "type=none", "-o", "o=bind", "-o", `device=${host}`, "bound2"]);
+      assert.equal((await cli(["run", "--rm", "-v", "bound2:/w", "busybox", "cat", "/w/file"])).stdout, "important\n");
+      // Removing the volumes leaves the host directory's files.
+      await cli(["volume", "rm", "bound", "bound2"]);
+      assert.equal(readFileSync(join(host, "file"), "utf8"), "important\n");
+      // A tmpfs volume: a tmpfs with its options in the container, nothing in the data directory.
+      await cli(["volume", "create", "-o", "type=tmpfs", "-o", "device=tmpfs", "-o", "o=size=1m,mode=1770", "tv"]);
+      assert.equal((await cli(["volume", "inspect", "-f", "{{json .Options}}", "tv"])).stdout, '{"device":"tmpfs","o":"size=1m,mode=1770","type":"tmpfs"}\n');
+      const t = await cli(["run", "--rm", "-v", "tv:/t", "busybox", "sh", "-c", "grep ' /t ' /proc/mounts | cut -d' ' -f3; stat -c %a /t; echo x > /t/f"]);
+      assert.equal(t.stdout, "tmpfs\n1770\n");
+      assert.deepEqual(readdirSync(join(who.dataDir, "volumes", "tv", "_data")), []);
+      const tm = await cli(["run", "--rm", "--mount", "type=volume,dst=/t,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=2m", "busybox", "sh", "-c", "grep ' /t ' /proc/mounts | cut -d' ' -f3-4"]);
+      assert.match(tm.stdout, /^tmpfs rw,.*size=2048k/);
+      // An existing volume asked for with other options is an error, not silently the old one.
+      const other = await tsbox(who, ["run", "--rm", "--mount", "type=volume,src=tv,dst=/t,volume-opt=type=tmpfs,volume-opt=device=tmpfs", "busybox", "true"]);
+      assert.deepEqual([other.code, other.stderr], [125, "tsbox: volume tv already exists with options device=tmpfs,o=size=1m,mode=1770,type=tmpfs, not device=tmpfs,type=tmpfs: remove it first, or use it without options\n"]);
+      // What tsbox cannot apply is refused the same way in both places; a bound directory must exist (docker's rule).
+      const nfs = "tsbox: invalid volume options (device=:/x,type=nfs): type=nfs is not supported; tsbox's local driver takes type=none,o=bind,device=DIR (a host directory) or type=tmpfs,device=tmpfs[,o=size=…,mode=…,uid=…,gid=…]\n";
+      for (const args of [["volume", "create", "-o", "type=nfs", "-o", "device=:/x", "nf"], ["run", "--rm", "--mount", "type=volume,src=nf,dst=/n,volume-opt=type=nfs,volume-opt=device=:/x", "busybox", "true"]]) {
+        assert.deepEqual(await tsbox(who, args).then((r) => [r.code, r.stderr]), [125, nfs], args.join(" "));
+      }
+      const missing = await tsbox(who, ["run", "--rm", "--mount", `type=volume,src=gone,dst=/g,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=${host}-not-there`, "busybox", "true"]);
+      assert.equal(missing.code, 125);
+      assert.match(missing.stderr, /^tsbox: error while mounting volume gone: its device \S+-not-there is not an existing directory/);
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, "gone\ntv\n", "only the ones asked for well (docker keeps one whose mount failed)");
+    });
+
     it("--mount volume/bind/tmpfs and --tmpfs", async () => {
       const r = await cli([
         "run", "--rm",

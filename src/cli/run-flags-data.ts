@@ -82,6 +82,7 @@ export function parseMount(spec: string): MountOption {
   const fields = splitCsv(spec);
   const get = new Map<string, string | undefined>();
   const labels: Record<string, string> = {};
+  const volumeOptions: Record<string, string> = {};
   for (const field of fields) {
     const eq = field.indexOf("=");
     const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
@@ -89,6 +90,12 @@ export function parseMount(spec: string): MountOption {
     if (key === "volume-label") {
       if (value === undefined) throw new UsageError(`invalid --mount ${spec}: volume-label needs K=V`);
       setLabel(labels, value);
+      continue;
+    }
+    if (key === "volume-opt") {
+      const eq = value?.indexOf("=") ?? -1;
+      if (value === undefined || eq <= 0) throw new UsageError(`invalid --mount ${spec}: volume-opt needs K=V`);
+      volumeOptions[value.slice(0, eq)] = value.slice(eq + 1);
       continue;
     }
     get.set(key, value);
@@ -104,6 +111,7 @@ export function parseMount(spec: string): MountOption {
     tmpfs: ["tmpfs-size", "tmpfs-mode", "consistency"],
   };
   if (!allowed[type]) throw new UsageError(`invalid --mount ${spec}: type must be bind, volume or tmpfs, not "${type}"`);
+  if (type !== "volume" && Object.keys(volumeOptions).length > 0) throw new UsageError(`invalid --mount ${spec}: unexpected key 'volume-opt' for a ${type} mount`);
   for (const key of get.keys()) {
     if (!["type", "source", "src", "target", "destination", "dst", "readonly", "ro", ...allowed[type]!].includes(key)) {
       throw new UsageError(`invalid --mount ${spec}: unexpected key '${key}' for a ${type} mount`);
@@ -131,6 +139,7 @@ export function parseMount(spec: string): MountOption {
         ...(readonly ? { readonly } : {}),
         ...(noCopy ? { noCopy } : {}),
         ...(Object.keys(labels).length > 0 ? { labels } : {}),
+        ...(Object.keys(volumeOptions).length > 0 ? { volumeOptions } : {}),
       };
     }
     default: {

@@ -73,6 +73,24 @@ export interface RecordInputs {
   networkMode: string;
 }
 
+/**
+ * docker's LogConfig.Config: the `--log-opt`s given (none: `{}`, the defaults
+ * apply). The size is kept in bytes, so it shows in its largest exact unit
+ * (`10k` for `max-size=10k` or `10240`).
+ */
+function logOptions(log: RunOptions["log"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (log?.maxFiles !== undefined) out["max-file"] = String(log.maxFiles);
+  if (log?.maxSize !== undefined) {
+    const size = log.maxSize;
+    const [unit, bytes] = SIZE_UNITS.find(([, b]) => size % b === 0) ?? ["", 1];
+    out["max-size"] = `${size / bytes}${unit}`;
+  }
+  return out;
+}
+
+const SIZE_UNITS: [string, number][] = [["g", 1024 ** 3], ["m", 1024 ** 2], ["k", 1024]];
+
 export function buildInspectRecord({ options, image, spec, mounts, devices = [], healthcheck, bundle, networkMode }: RecordInputs): InspectRecord {
   const imageRun = image.config.config ?? {};
   // The user's command, not tsbox-init's wrapper around it (docker shows it the same way).
@@ -110,7 +128,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
     HostConfig: {
       Binds: binds.length > 0 ? binds : null,
       ContainerIDFile: "",
-      LogConfig: { Type: "json-file", Config: {} },
+      LogConfig: { Type: "json-file", Config: logOptions(options.log) },
       NetworkMode: networkMode,
       PortBindings: portBindings(spec.network?.ports ?? []),
       RestartPolicy: restartPolicyOf(options.restart),

@@ -4,8 +4,8 @@
  * writes it (native-rs/runtime/src/monitor/logfile.rs; both checked on
  * test/fixtures/contract/log-lines.json): one entry per line of output or per
  * write that ends inside a line, invalid UTF-8 as U+FFFD, a character cut
- * between two writes kept whole; rotated to `container.log.1`, … past
- * `maxSize`, `maxFiles` files in all. logs.ts reads it.
+ * between two writes kept whole; rotated to `container.log.1`, … before an
+ * entry would pass `maxSize`, `maxFiles` files in all. logs.ts reads it.
  */
 import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -35,32 +35,46 @@ export class LogWriter {
     // The decoder holds back an incomplete character until its rest arrives.
     const text = this.decoders[stream].write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     const time = nanoIso(now);
-    let out = "";
+    const entries: Buffer[] = [];
     for (let start = 0; start < text.length; ) {
       const nl = text.indexOf("\n", start);
       const end = nl < 0 ? text.length : nl + 1;
-      out += JSON.stringify({ log: text.slice(start, end), stream, time }) + "\n";
+      entries.push(entry(text.slice(start, end), stream, time));
       start = end;
     }
-    this.append(out);
+    this.append(entries);
   }
 
   /** What a stream still holds (a cut character at its very end) goes out as is. */
   flush(stream: LogStream): void {
     const rest = this.decoders[stream].end();
-    if (rest !== "") this.append(JSON.stringify({ log: rest, stream, time: nanoIso(nowNanos()) }) + "\n");
+    if (rest !== "") this.append([entry(rest, stream, nanoIso(nowNanos()))]);
   }
 
   close(): void {
     closeSync(this.fd);
   }
 
-  private append(text: string): void {
-    if (text === "") return;
-    const bytes = Buffer.from(text);
-    if (this.size > 0 && this.size + bytes.length > this.maxSize) this.rotate();
-    writeSync(this.fd, bytes);
-    this.size += bytes.length;
+  /** With one write where they fit; rotation is decided per entry, as logfile.rs's `append` (docker's json-file). */
+  private append(entries: Buffer[]): void {
+    let out: Buffer[] = [];
+    let pending = 0;
+    for (const e of entries) {
+      if (this.size + pending > 0 && this.size + pending + e.length > this.maxSize) {
+        this.writeOut(out, pending);
+        [out, pending] = [[], 0];
+        this.rotate();
+      }
+      out.push(e);
+      pending += e.length;
+    }
+    this.writeOut(out, pending);
+  }
+
+  private writeOut(out: Buffer[], length: number): void {
+    if (length === 0) return;
+    writeSync(this.fd, Buffer.concat(out, length));
+    this.size += length;
   }
 
   private rotate(): void {
@@ -83,6 +97,10 @@ export class LogWriter {
     this.fd = openSync(this.path, "a", 0o600);
     this.size = 0;
   }
+}
+
+function entry(log: string, stream: LogStream, time: string): Buffer {
+  return Buffer.from(JSON.stringify({ log, stream, time }) + "\n");
 }
 
 function nowNanos(): bigint {

@@ -23,6 +23,7 @@ import type { MountOption, RunOptions, VolumeOption } from "../spec/run-options.
 import { type ContainerVolumes, type VolumeStore, writeContainerVolumes } from "./volumes.js";
 import { type DeviceBind, privilegedDevices, requestedDevices } from "./devices.js";
 import { PROPAGATIONS } from "../spec/propagation.js";
+import { tmpfsOptionProblem, volumeBacking } from "./volume-options.js";
 
 /** One entry of docker's `.Mounts` in `inspect`. */
 export interface InspectMount {
@@ -68,7 +69,7 @@ export interface ResolveContext {
 
 type Request =
   | { kind: "bind"; source: string; target: string; readonly: boolean; propagation: string; label: string; fromV: boolean }
-  | { kind: "volume"; name?: string; target: string; readonly: boolean; noCopy: boolean; labels: Record<string, string>; label: string; fromV: boolean }
+  | { kind: "volume"; name?: string; target: string; readonly: boolean; noCopy: boolean; labels: Record<string, string>; options: Record<string, string>; label: string; fromV: boolean }
   | { kind: "tmpfs"; target: string; options: string[]; label: string; inspect: boolean }
   | { kind: "device"; source: string; target: string };
 
@@ -140,13 +141,23 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
       };
     }
     case "volume": {
-      const { volume, created } = ctx.volumes.ensure(r.name, r.labels);
+      const { volume, created } = ctx.volumes.ensure(r.name, r.labels, r.options);
+      const backing = volumeBacking(volume.Options);
+      // docker's local driver fails the mount of a missing device: a bound directory must exist.
+      if (backing.kind === "bind" && !isDirectory(backing.device)) {
+        throw new UsageError(`error while mounting volume ${volume.Name}: its device ${backing.device} is not an existing directory (type=none,o=bind mounts a host directory that must exist)`);
+      }
       if (!used.names.includes(volume.Name)) used.names.push(volume.Name);
       if (r.name === undefined) used.anonymous.push(volume.Name);
-      if (!r.noCopy && (created || isEmptyDir(volume.Mountpoint))) await fill(ctx, r.target, volume.Mountpoint);
-      else await giveKeptOwners(ctx, volume.Mountpoint);
+      // Only a volume of its own data is filled from the image: a copy into a host directory would stage
+      // beside it, and a tmpfs is made in the container.
+      if (backing.kind === "data" && !r.noCopy && (created || isEmptyDir(volume.Mountpoint))) await fill(ctx, r.target, volume.Mountpoint);
+      else if (backing.kind === "data") await giveKeptOwners(ctx, volume.Mountpoint);
+      const mode = r.readonly ? "ro" : "rw";
       return {
-        spec: { destination: r.target, type: "bind", source: volume.Mountpoint, options: ["rbind", r.readonly ? "ro" : "rw"] },
+        spec: backing.kind === "tmpfs"
+          ? { destination: r.target, type: "tmpfs", source: "tmpfs", options: [...backing.options, mode] }
+          : { destination: r.target, type: "bind", source: volume.Mountpoint, options: ["rbind", mode] },
         inspect: { Type: "volume", Name: volume.Name, Source: volume.Mountpoint, Destination: r.target, Driver: "local", Mode: r.fromV ? "z" : "", RW: !r.readonly, Propagation: "" },
       };
     }
@@ -177,7 +188,7 @@ function fromVolumeOption(v: VolumeOption): Request {
     if (v.propagation !== undefined && !PROPAGATIONS.includes(v.propagation)) throw new UsageError(`invalid volume ${label}: propagation must be ${PROPAGATIONS.join(", ")}`);
     return { kind: "bind", source: posix.normalize(v.host), target: dest, readonly: Boolean(v.readonly), propagation: v.propagation ?? "", label, fromV: true };
   }
-  return { kind: "volume", ...(v.volume !== undefined ? { name: v.volume } : {}), target: dest, readonly: Boolean(v.readonly), noCopy: Boolean(v.noCopy), labels: {}, label, fromV: true };
+  return { kind: "volume", ...(v.volume !== undefined ? { name: v.volume } : {}), target: dest, readonly: Boolean(v.readonly), noCopy: Boolean(v.noCopy), labels: {}, options: {}, label, fromV: true };
 }
 
 function fromMountOption(m: MountOption): Request {
@@ -195,6 +206,7 @@ function fromMountOption(m: MountOption): Request {
         readonly: Boolean(m.readonly),
         noCopy: Boolean(m.noCopy),
         labels: m.labels ?? {},
+        options: m.volumeOptions ?? {},
         label,
         fromV: false,
       };
@@ -224,28 +236,6 @@ function tmpfsRequests(tmpfs: Record<string, string>): Request[] {
   });
 }
 
-/** Mount flags a tmpfs takes (mount(8)'s), and its own valued options with what their values look like. */
-const TMPFS_FLAGS = new Set(["ro", "rw", "exec", "noexec", "suid", "nosuid", "dev", "nodev", "sync", "async", "dirsync", "atime", "noatime", "relatime", "norelatime", "strictatime", "nostrictatime", "diratime", "nodiratime", "inode32", "inode64"]);
-const TMPFS_VALUES: Record<string, [RegExp, string]> = {
-  size: [/^\d+[kmgtpe%]?$/i, "bytes with k, m or g (e.g. 64m), or a % of memory"],
-  nr_blocks: [/^\d+[kmgtpe]?$/i, "a number of pages (k, m or g)"],
-  nr_inodes: [/^\d+[kmgtpe]?$/i, "a number of inodes (k, m or g)"],
-  mode: [/^[0-7]{1,4}$/, "octal permissions (e.g. 1777)"],
-  uid: [/^\d+$/, "a numeric user id"],
-  gid: [/^\d+$/, "a numeric group id"],
-  huge: [/^(never|always|within_size|advise|deny|force)$/, "never, always, within_size or advise"],
-  mpol: [/^(default|prefer|bind|interleave|local)(:[\d,-]+)?$/, "a NUMA policy (default, prefer:N, bind:N, interleave, local)"],
-};
-
-/** What is wrong with one `--tmpfs` option (undefined: nothing); the kernel's EINVAL names none of it. */
-function tmpfsOptionProblem(option: string): string | undefined {
-  const eq = option.indexOf("=");
-  if (eq < 0) return TMPFS_FLAGS.has(option) ? undefined : `not a tmpfs option (size=, mode=, uid=, gid=, nr_inodes=, or a mount flag such as exec, ro)`;
-  const rule = TMPFS_VALUES[option.slice(0, eq)];
-  if (!rule) return `not a tmpfs option (size=, mode=, uid=, gid=, nr_inodes=, nr_blocks=, huge=, mpol=)`;
-  return rule[0].test(option.slice(eq + 1)) ? undefined : `${option.slice(0, eq)} takes ${rule[1]}`;
-}
-
 /** The image's VOLUMEs as the run's own `-v PATH` (or `--tmpfs PATH`) would be. */
 function imageVolumeRequests(paths: string[], mode: "volume" | "tmpfs" | "ignore"): Request[] {
   if (mode === "ignore") return [];
@@ -254,8 +244,16 @@ function imageVolumeRequests(paths: string[], mode: "volume" | "tmpfs" | "ignore
     const dest = target(path, label);
     return mode === "tmpfs"
       ? { kind: "tmpfs", target: dest, options: ["noexec", "nosuid", "nodev"], label, inspect: true }
-      : { kind: "volume", target: dest, readonly: false, noCopy: false, labels: {}, label, fromV: false };
+      : { kind: "volume", target: dest, readonly: false, noCopy: false, labels: {}, options: {}, label, fromV: false };
   });
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function isEmptyDir(dir: string): boolean {

@@ -6,7 +6,8 @@
  * sees half of one. Which containers use a volume is recorded in each
  * bundle (`volumes.json`, written under the volumes lock while the
  * container is being created), so `volume rm` and `prune` never take a
- * volume a container holds, even one still being created.
+ * volume a container holds, even one still being created. A volume made with
+ * the driver's options (volume-options.ts) is a host directory or a tmpfs.
  */
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { withLockFile } from "../lock-file.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { compareText } from "../compare.js";
 import { abandonedTemps, ownTempPrefix } from "../temp-names.js";
+import { boundDevice, optionsText, volumeBacking } from "./volume-options.js";
 
 /** A volume being removed (renamed aside first) and one being made: `<prefix><pid>-<hex>` (temp-names.ts). */
 const REMOVING_PREFIX = ".rm-";
@@ -67,9 +69,12 @@ export class VolumeStore {
     this.root = join(data.root, "volumes");
   }
 
-  /** `tsbox volume create`: the volume (an existing one as it is); no name makes an anonymous one. */
-  create(name?: string, labels: Record<string, string> = {}): Promise<VolumeInfo> {
-    return this.locked(async () => this.ensure(name, labels).volume);
+  /**
+   * `tsbox volume create`: the volume (an existing one as it is); no name makes
+   * an anonymous one. `options`: the local driver's (volume-options.ts).
+   */
+  create(name?: string, labels: Record<string, string> = {}, options: Record<string, string> = {}): Promise<VolumeInfo> {
+    return this.locked(async () => this.ensure(name, labels, options).volume);
   }
 
   /** `tsbox volume rm`: refuses a volume a container uses; `force` ignores a missing one. */
@@ -88,7 +93,8 @@ export class VolumeStore {
         if (!options.all && !(ANONYMOUS_LABEL in v.Labels)) continue;
         if (options.filter && !options.filter(v)) continue;
         if (this.users(v.Name).length > 0) continue;
-        const bytes = await treeBytes(v.Mountpoint);
+        // Its own directory: a volume bound to a host directory leaves that directory's files.
+        const bytes = await treeBytes(join(this.root, v.Name));
         if (await this.removeUnlocked(v.Name, { force: true })) {
           result.removed.push(v.Name);
           result.bytes += bytes;
@@ -151,10 +157,12 @@ export class VolumeStore {
 
   /**
    * The volume `name`, created when missing (docker's `volume create` of an
-   * existing name is not an error either). No name: a new anonymous one.
-   * Returns it and whether it was made now. Call under `locked`.
+   * existing name is not an error either, unless it was made with other
+   * options). No name: a new anonymous one. Returns it and whether it was made
+   * now. Call under `locked`.
    */
-  ensure(name: string | undefined, labels: Record<string, string> = {}): { volume: VolumeInfo; created: boolean } {
+  ensure(name: string | undefined, labels: Record<string, string> = {}, options: Record<string, string> = {}): { volume: VolumeInfo; created: boolean } {
+    volumeBacking(options); // what tsbox cannot apply is refused before anything is made
     if (name !== undefined) {
       if (!VolumeStore.validName(name)) {
         throw new UsageError(
@@ -162,16 +170,17 @@ export class VolumeStore {
         );
       }
       const existing = this.get(name);
-      if (existing) return { volume: existing, created: false };
+      if (existing) return { volume: sameOptions(existing, options), created: false };
     }
     const volumeName = name ?? randomHex(32);
     const info: VolumeInfo = {
       CreatedAt: rfc3339(new Date()),
       Driver: "local",
       Labels: name === undefined ? { ...labels, [ANONYMOUS_LABEL]: "" } : { ...labels },
-      Mountpoint: this.mountpoint(volumeName),
+      Mountpoint: boundDevice(options) ?? this.mountpoint(volumeName),
       Name: volumeName,
-      Options: {},
+      // Sorted, as docker's map prints.
+      Options: Object.fromEntries(Object.keys(options).sort().map((k) => [k, options[k]!])),
       Scope: "local",
     };
     const tmp = join(this.root, `${ownTempPrefix(CREATING_PREFIX)}${randomHex(8)}`);
@@ -186,7 +195,7 @@ export class VolumeStore {
       // Another process made it first (outside our lock: an older tsbox): use theirs.
       if ((isErrno(err, "ENOTEMPTY") || isErrno(err, "EEXIST")) && name !== undefined) {
         const theirs = this.get(name);
-        if (theirs) return { volume: theirs, created: false };
+        if (theirs) return { volume: sameOptions(theirs, options), created: false };
       }
       throw err;
     }
@@ -197,7 +206,7 @@ export class VolumeStore {
     if (!VolumeStore.validName(name)) return undefined;
     try {
       const info = JSON.parse(readFileSync(join(this.root, name, "volume.json"), "utf8")) as VolumeInfo;
-      return { ...info, Mountpoint: this.mountpoint(name) };
+      return { ...info, Options: info.Options ?? {}, Mountpoint: boundDevice(info.Options) ?? this.mountpoint(name) };
     } catch (err) {
       if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR") || err instanceof SyntaxError) return undefined;
       throw err;
@@ -259,6 +268,13 @@ export function readContainerVolumes(bundle: ContainerPaths): ContainerVolumes {
   } catch {
     return { names: [], anonymous: [] };
   }
+}
+
+/** An existing volume asked for with options: they must be its own (none asked: it is used as it is). */
+function sameOptions(volume: VolumeInfo, options: Record<string, string>): VolumeInfo {
+  if (Object.keys(options).length === 0 || optionsText(options) === optionsText(volume.Options)) return volume;
+  const own = Object.keys(volume.Options).length > 0 ? `options ${optionsText(volume.Options)}` : "no options";
+  throw new UsageError(`volume ${volume.Name} already exists with ${own}, not ${optionsText(options)}: remove it first, or use it without options`);
 }
 
 /** Go's time.RFC3339 in UTC, as docker prints a volume's CreatedAt. */

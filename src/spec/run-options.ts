@@ -193,6 +193,11 @@ export type MountOption =
       noCopy?: boolean;
       /** Labels for a volume this mount creates. */
       labels?: Record<string, string>;
+      /**
+       * docker's local driver options for a volume this mount creates (`volume-opt`): `{ type: "none", o: "bind",
+       * device: "/host/dir" }` or `{ type: "tmpfs", device: "tmpfs", o: "size=64m" }`; an existing volume must have the same.
+       */
+      volumeOptions?: Record<string, string>;
     }
   | { type: "tmpfs"; target: string; /** bytes */ size?: number; /** e.g. 0o1777 */ mode?: number; options?: string[] };
 

@@ -16,8 +16,6 @@ import { humanDuration, humanSize, shortId, timeAgo, truncate } from "../format.
 
 export interface PsEntry {
   inspect: ContainerInspect;
-  /** docker's PORTS column: the published ports of a running container. */
-  ports: string;
   /** It ended without anyone seeing its exit (its supervisor was killed): docker's inspect has no word for that. */
   unknownExit: boolean;
 }
@@ -50,11 +48,8 @@ export async function psEntries(runtime: Runtime): Promise<PsEntry[]> {
   const out: PsEntry[] = [];
   for (const state of await runtime.containers({ all: true })) {
     try {
-      const running = state.status === "running" || state.status === "paused";
-      const ports = running ? (await runtime.containerNetworks(state.id)).flatMap((a) => a.ports) : [];
       out.push({
         inspect: await runtime.inspectContainer(state.id),
-        ports: ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.containerPort}/${p.protocol}`).join(", "),
         unknownExit: state.status === "exited" && state.exitCode === null,
       });
     } catch (err) {
@@ -62,6 +57,56 @@ export async function psEntries(runtime: Runtime): Promise<PsEntry[]> {
     }
   }
   return out;
+}
+
+interface ListedPort {
+  ip: string;
+  privatePort: number;
+  publicPort: number;
+  type: string;
+}
+
+/**
+ * docker's PORTS column (docker/cli formatter.DisplayablePorts) from inspect's
+ * `NetworkSettings.Ports`, which a running container has: exposed but
+ * unpublished ports too (`9000/tcp`), runs of them and of ports published on
+ * the same number grouped (`9000-9001/tcp`, `0.0.0.0:80-81->80-81/tcp`), the
+ * other mappings last.
+ */
+export function displayablePorts(settings: Record<string, unknown>): string {
+  const listed: ListedPort[] = [];
+  for (const [key, bindings] of Object.entries((settings.Ports as Record<string, { HostIp: string; HostPort: string }[] | null> | undefined) ?? {})) {
+    const [port = "", type = "tcp"] = key.split("/");
+    const privatePort = Number(port);
+    if (!bindings || bindings.length === 0) listed.push({ ip: "", privatePort, publicPort: 0, type });
+    for (const b of bindings ?? []) listed.push({ ip: b.HostIp, privatePort, publicPort: Number(b.HostPort), type });
+  }
+  listed.sort((a, b) => a.privatePort - b.privatePort || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0) || a.publicPort - b.publicPort || (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
+  const groups = new Map<string, { first: number; last: number }>();
+  const result: string[] = [];
+  const mappings: string[] = [];
+  for (const p of listed) {
+    if (p.ip !== "" && p.publicPort !== p.privatePort) {
+      mappings.push(`${p.ip.includes(":") ? `[${p.ip}]` : p.ip}:${p.publicPort}->${p.privatePort}/${p.type}`);
+      continue;
+    }
+    const key = p.ip !== "" ? `${p.ip}/${p.type}` : p.type;
+    const group = groups.get(key);
+    if (group && p.privatePort === group.last + 1) group.last = p.privatePort;
+    else {
+      if (group) result.push(portGroup(key, group));
+      groups.set(key, { first: p.privatePort, last: p.privatePort });
+    }
+  }
+  for (const [key, group] of groups) result.push(portGroup(key, group));
+  return [...result, ...mappings].join(", ");
+}
+
+function portGroup(key: string, { first, last }: { first: number; last: number }): string {
+  const slash = key.lastIndexOf("/");
+  const [ip, type] = slash < 0 ? ["", key] : [key.slice(0, slash), key.slice(slash + 1)];
+  const range = first === last ? `${first}` : `${first}-${last}`;
+  return `${ip !== "" ? `${ip}:${range}->${range}` : range}/${type}`;
 }
 
 /** docker's `.Status`: "Up 5 seconds", "Exited (0) 2 minutes ago", "Created", … */
@@ -102,7 +147,7 @@ export async function containerContext(e: PsEntry, options: { trunc: boolean; si
       return goTimeString(new Date(c.Created));
     },
     RunningFor: timeAgo(c.Created),
-    Ports: e.ports,
+    Ports: displayablePorts(c.NetworkSettings),
     State: c.State.Status,
     Status: statusText(c, Date.now(), e.unknownExit),
     Size: size,

@@ -9,6 +9,7 @@ import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, table, timeAgo, truncate } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
 import { imagePruneLines, pruneFilterFlag } from "./prune.js";
+import { psEntries, statusText } from "./ps-context.js";
 import { volumePruneFilter } from "./volume.js";
 
 const USAGE = `Usage: tsbox system COMMAND
@@ -52,7 +53,8 @@ async function df(args: string[], ctx: CliContext): Promise<number> {
   const flags = parseFlags(args, [{ name: "verbose", short: "v" }, { name: "format", value: true }]);
   if (flags.help) return ctx.stdout.write("Usage: tsbox system df [-v] [--format FORMAT]\n"), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox system df" takes no arguments`);
-  const usage = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).diskUsage();
+  const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  const usage = await runtime.diskUsage();
   const format = lastValue(flags, "format");
   if (!flags.bools.has("verbose") || format !== undefined) {
     const percent = (part: number, whole: number) => (whole === 0 ? "" : ` (${Math.round((part * 100) / whole)}%)`);
@@ -75,12 +77,15 @@ async function df(args: string[], ctx: CliContext): Promise<number> {
     return [repo, tag, i.platform, shortId(i.id), timeAgo(i.created), humanSize(i.size), String(i.containers)];
   })));
   ctx.stdout.write("\nContainers space usage:\n\n");
+  // STATUS as ps shows it ("Up 41 seconds", "Exited (3) 29 seconds ago"), as docker's does.
+  const now = Date.now();
+  const status = new Map((await psEntries(runtime)).map((e) => [e.inspect.Id, statusText(e.inspect, now, e.unknownExit)]));
   ctx.stdout.write(table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"], usage.containers.map((c) => [
-    shortId(c.id), c.image, JSON.stringify(truncate(c.command.join(" "), 20)), String(c.volumes), humanSize(c.size), timeAgo(c.created), c.status, c.name,
+    shortId(c.id), c.image, JSON.stringify(truncate(c.command.join(" "), 20)), String(c.volumes), humanSize(c.size), timeAgo(c.created), status.get(c.id) ?? c.status, c.name,
   ])));
   ctx.stdout.write("\nLocal Volumes space usage:\n\n");
   ctx.stdout.write(table(["VOLUME NAME", "LINKS", "SIZE"], usage.volumes.map((v) => [v.name, String(v.links), humanSize(v.size)])));
-  ctx.stdout.write("\nBuild cache usage: 0B\n");
+  ctx.stdout.write(`\nBuild cache usage: ${humanSize(usage.rows.find((r) => r.Type === "Build Cache")?.Size ?? 0)}\n`);
   return 0;
 }
 

@@ -17,7 +17,8 @@ const USAGE = `Usage: tsbox volume COMMAND
 Manage volumes.
 
 Commands:
-  create [--name] NAME [-l K=V]   Create a volume (no name: an anonymous one)
+  create [--name] NAME [-l K=V]   Create a volume (no name: an anonymous one); -o K=V: the local
+                                  driver's type=none,o=bind,device=DIR or type=tmpfs,device=tmpfs,o=…
   ls [-q] [-f K=V] [--format F]   List volumes (filters: dangling, name, label)
   inspect [-f TEMPLATE] NAME...   Show volumes as JSON
   rm [-f] NAME...                 Remove volumes no container uses
@@ -75,7 +76,7 @@ async function create(args: string[], ctx: CliContext, runtime: () => Runtime): 
     { name: "driver", short: "d", value: true },
     { name: "opt", short: "o", value: true, repeat: true },
   ]);
-  if (flags.help) return ctx.stdout.write("Usage: tsbox volume create [--label K=V] [NAME]\n"), 0;
+  if (flags.help) return ctx.stdout.write("Usage: tsbox volume create [--label K=V] [-o type=none -o o=bind -o device=DIR | -o type=tmpfs -o device=tmpfs [-o o=size=64m]] [NAME]\n"), 0;
   if (flags.positionals.length > 1) throw new UsageError(`"tsbox volume create" takes at most 1 argument`);
   const flagName = lastValue(flags, "name");
   const name = flags.positionals[0] ?? flagName;
@@ -84,13 +85,19 @@ async function create(args: string[], ctx: CliContext, runtime: () => Runtime): 
   }
   const driver = lastValue(flags, "driver");
   if (driver !== undefined && driver !== "local") throw new UsageError(`volume driver "${driver}" is not available: only local volumes exist here`);
-  if (allValues(flags, "opt").length > 0) throw new UsageError(`volume options (-o) are not supported by tsbox's local driver`);
   const labels: Record<string, string> = {};
   for (const l of allValues(flags, "label")) {
     const eq = l.indexOf("=");
     labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
   }
-  const volume = await runtime().volumes.create(name, labels);
+  // docker's local driver options (volume-options.ts says which apply).
+  const options: Record<string, string> = {};
+  for (const o of allValues(flags, "opt")) {
+    const eq = o.indexOf("=");
+    if (eq <= 0) throw new UsageError(`invalid option "${o}" for -o: expected KEY=VALUE (e.g. type=tmpfs)`);
+    options[o.slice(0, eq)] = o.slice(eq + 1);
+  }
+  const volume = await runtime().volumes.create(name, labels, options);
   ctx.stdout.write(volume.Name + "\n");
   return 0;
 }

@@ -141,11 +141,16 @@ impl Health {
         self.write();
     }
 
-    /// The run ended: no more checks until the next; the last result stays on record.
+    /// The run ended: no more checks until the next, and a run that had begun is
+    /// "unhealthy" (docker's CloseMonitorChannel: a stopped container is never
+    /// reported healthy); the log stays on record.
     pub fn run_ended(&mut self) {
         self.kill_probe();
-        self.run_began = None;
         self.next_at = None;
+        if self.run_began.take().is_some() {
+            self.status = Status::Unhealthy;
+            self.write();
+        }
     }
 
     fn in_start_period(&self, now: Instant) -> bool {
@@ -431,6 +436,12 @@ mod tests {
         let written = json::parse(&std::fs::read_to_string(dir.join(STATE)).unwrap()).unwrap();
         assert_eq!(written.get("Status").and_then(Json::as_str), Some("unhealthy"));
         assert_eq!(written.get("FailingStreak").and_then(Json::as_number).and_then(|n| n.as_u32()), Some(4));
+        assert_eq!(written.get("Log").and_then(Json::as_array).map(|l| l.len()), Some(5));
+        // The run's end makes it unhealthy, whatever the last check said; the log stays.
+        result(&mut h, t0, 0);
+        h.run_ended();
+        let written = json::parse(&std::fs::read_to_string(dir.join(STATE)).unwrap()).unwrap();
+        assert_eq!(written.get("Status").and_then(Json::as_str), Some("unhealthy"));
         assert_eq!(written.get("Log").and_then(Json::as_array).map(|l| l.len()), Some(5));
         // No start period: failures count from the first check.
         let mut h = health(&dir, 0, 1);

@@ -73,11 +73,8 @@ impl LogFile {
         let keep = incomplete_tail(&bytes);
         *carry = bytes.split_off(bytes.len() - keep);
         let time = timefmt::iso_nanos(now);
-        let mut out = Vec::new();
-        for line in bytes.split_inclusive(|b| *b == b'\n') {
-            out.extend_from_slice(entry(stream, line, &time).as_bytes());
-        }
-        self.append(&out)
+        let entries: Vec<String> = bytes.split_inclusive(|b| *b == b'\n').map(|line| entry(stream, line, &time)).collect();
+        self.append(&entries)
     }
 
     /// What is still held (a cut character at the end of the output) goes out as is.
@@ -86,16 +83,30 @@ impl LogFile {
         if rest.is_empty() {
             return Ok(());
         }
-        let line = entry(stream, &rest, &timefmt::iso_nanos(now));
-        self.append(line.as_bytes())
+        self.append(&[entry(stream, &rest, &timefmt::iso_nanos(now))])
     }
 
-    fn append(&mut self, out: &[u8]) -> io::Result<()> {
+    /// Appends entries with one write where they fit. Rotation is decided per
+    /// entry, as docker's json-file does: a file passes `max_size` only by an
+    /// entry that alone is larger (one read of short lines made a file 200x
+    /// `max_size` when it was decided per read).
+    fn append(&mut self, entries: &[String]) -> io::Result<()> {
+        let mut out = Vec::new();
+        for e in entries {
+            let size = self.size + out.len() as u64;
+            if size > 0 && size + e.len() as u64 > self.max_size {
+                self.write_out(&out)?;
+                out.clear();
+                self.rotate()?;
+            }
+            out.extend_from_slice(e.as_bytes());
+        }
+        self.write_out(&out)
+    }
+
+    fn write_out(&mut self, out: &[u8]) -> io::Result<()> {
         if out.is_empty() {
             return Ok(());
-        }
-        if self.size > 0 && self.size + out.len() as u64 > self.max_size {
-            self.rotate()?;
         }
         self.file.write_all(out)?;
         self.size += out.len() as u64;
@@ -200,6 +211,28 @@ mod tests {
             assert_eq!(got, want, "{}", case.get("name").and_then(Json::as_str).unwrap());
             fs::remove_dir_all(&dir).unwrap();
         }
+    }
+
+    /// One read of many lines still rotates per entry (the fixture's `rotation`, shared with log-writer.ts).
+    #[test]
+    fn contract_rotation_per_entry() {
+        let f = container::json::parse(include_str!("../../../../test/fixtures/contract/log-lines.json")).unwrap();
+        let r = f.get("rotation").unwrap();
+        let num = |k: &str| r.get(k).and_then(Json::as_number).and_then(|n| n.as_u64()).unwrap();
+        let dir = temp_dir("per-entry");
+        let mut log = LogFile::open(&dir, num("maxSize"), num("maxFiles") as u32).unwrap();
+        let hex = r.get("write").and_then(Json::as_array).unwrap()[1].as_str().unwrap();
+        let bytes: Vec<u8> = (0..hex.len() / 2).map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap()).collect();
+        log.write(Stream::Stdout, &bytes, UNIX_EPOCH).unwrap();
+        let files = r.get("files").unwrap();
+        for name in ["container.log", "container.log.1"] {
+            let text = fs::read_to_string(dir.join(name)).unwrap();
+            assert!(text.len() as u64 <= num("maxSize"), "{}: {} bytes", name, text.len());
+            let got: Vec<String> = text.lines().map(|l| container::json::parse(l).unwrap().get("log").and_then(Json::as_str).unwrap().to_string()).collect();
+            let want: Vec<String> = files.get(name).and_then(Json::as_array).unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+            assert_eq!(got, want, "{}", name);
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
