@@ -96,6 +96,11 @@ function makeDirs(fs, path) {
   }
 }
 
+/** `word` as one sh word: the running script's own path, so the hint works for a project's and a global install alike. */
+function shellWord(word) {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
 /**
  * Node 20 and 21 take `--env-file` as their own option wherever it is on the
  * command line, script arguments included (Node 22 stops at the script, and
@@ -116,7 +121,7 @@ function refuseNodeEnvFile() {
     // no /proc: refuse
   }
   process.stderr.write(
-    `tsbox: Node ${process.version} reads --env-file itself, also after the script (so the file set tsbox's own environment, and NODE_OPTIONS in it runs code here): use Node 22 or later, pass the variables with -e, or start tsbox as node -- $(command -v tsbox) …\n`,
+    `tsbox: Node ${process.version} reads --env-file itself, also after the script (so the file set tsbox's own environment, and NODE_OPTIONS in it runs code here): use Node 22 or later, pass the variables with -e, or start tsbox as node -- ${shellWord(process.argv[1])} …\n`,
   );
   process.exit(125);
 }

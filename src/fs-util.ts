@@ -199,6 +199,30 @@ export function isErrno(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as NodeJS.ErrnoException).code === code;
 }
 
+/** The longest path a unix socket address holds on macOS and the BSDs (104 bytes with its NUL; Linux: 108). */
+const SOCKET_PATH_MAX = 103;
+
+/**
+ * Binds or connects (`use`) the unix socket `dir/name` however long `dir` is: libuv cuts a path longer than a socket
+ * address silently, and the socket would be made (or sought) at the cut path, outside `dir`. On Linux `use` gets
+ * `/proc/self/fd/N/name` of `dir` opened for the call; elsewhere the path itself, refused when too long.
+ */
+export async function viaSocketAddress<T>(dir: string, name: string, use: (address: string) => Promise<T>): Promise<T> {
+  if (process.platform !== "linux") {
+    const path = join(dir, name);
+    if (process.platform !== "win32" && Buffer.byteLength(path) > SOCKET_PATH_MAX) {
+      throw new Error(`${path} is too long for a socket address (${Buffer.byteLength(path)} bytes, at most ${SOCKET_PATH_MAX}): use a shorter directory`);
+    }
+    return use(path);
+  }
+  const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    return await use(`/proc/self/fd/${dirFd}/${name}`);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
 /** A directory's entries; none when it does not exist (yet). */
 export function readdirOrEmpty(dir: string): string[] {
   try {

@@ -7,7 +7,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync, chownSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, writeFileSync, chownSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
@@ -252,10 +252,21 @@ for (const who of identities()) {
       const nodeOptions = join(who.scratch, "node-options.env");
       writeFileSync(nodeOptions, `NODE_OPTIONS=--require ${inject}\nA=1\n`);
       chownSync(nodeOptions, who.uid, who.gid);
-      const direct = await tsbox(who, [], { argv: [process.execPath, cliPath, "run", "--rm", "--env-file", nodeOptions, "busybox", "sh", "-c", "echo $A"] });
+      // Started as a project's install is (`npx tsbox`, node_modules/.bin on PATH only inside npx), where the hint's
+      // command must work as printed: it names the running script's own path.
+      const project = join(who.scratch, "my project");
+      mkdirSync(join(project, "node_modules", ".bin"), { recursive: true });
+      const localBin = join(project, "node_modules", ".bin", "tsbox");
+      symlinkSync(cliPath, localBin);
+      const runArgs = ["run", "--rm", "--env-file", nodeOptions, "busybox", "sh", "-c", "echo $A"];
+      const direct = await tsbox(who, [], { argv: [localBin, ...runArgs], cwd: project });
       if (Number(process.versions.node.split(".")[0]) < 22) {
         assert.equal(direct.code, 125);
-        assert.match(direct.stderr, /^tsbox: Node v\d+\.\d+\.\d+ reads --env-file itself/);
+        const hint = /^tsbox: Node v\d+\.\d+\.\d+ reads --env-file itself.* start tsbox as (node -- .*) …\n$/.exec(direct.stderr);
+        assert.equal(hint?.[1], `node -- '${localBin}'`, direct.stderr);
+        rmSync(marker, { force: true }); // Node 20 ran the file's NODE_OPTIONS before tsbox refused
+        const hinted = await tsbox(who, [], { argv: ["sh", "-c", `${hint![1]} "$@"`, "sh", ...runArgs], cwd: project });
+        assert.deepEqual([hinted.code, hinted.stdout, existsSync(marker)], [0, "1\n", false], hinted.stderr);
       } else {
         assert.deepEqual([direct.code, direct.stdout, existsSync(marker)], [0, "1\n", false], direct.stderr);
       }

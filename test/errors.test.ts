@@ -66,6 +66,13 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["rnu", "busybox"]), 125, /^tsbox: unknown command: rnu \(did you mean run, rmi\? see tsbox --help\)$/);
       const help = await tsbox(who, ["help", "run"]);
       assert.deepEqual([help.code, help.stdout.split("\n")[0]], [0, "Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]"]);
+      // No command: docker's help on stdout, exit 0; a group's subcommand has its own usage, as docker's.
+      const bare = await tsbox(who, []);
+      assert.deepEqual([bare.code, bare.stdout.split("\n")[0], bare.stderr], [0, "Usage: tsbox COMMAND [OPTIONS]", ""]);
+      for (const sub of ["create", "ls", "rm", "prune", "connect", "disconnect"]) {
+        const usage = await tsbox(who, ["network", sub, "--help"]);
+        assert.deepEqual([usage.code, usage.stdout.split("\n").length, usage.stdout.startsWith(`Usage: tsbox network ${sub} `)], [0, 2, true], usage.stdout);
+      }
       oneLine(await tsbox(who, ["run"]), 125, /requires an image/i);
       oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
     });

@@ -369,15 +369,23 @@ describe("vm backend", { skip: vmSkip }, () => {
     assert.match(notices.join("\n"), /another guest image, emulator version or device set/);
   });
 
-  it("tsbox vm start/status/stop: runs share one long-lived guest", async () => {
-    const env = { ...process.env, TSBOX_DATA_DIR: dataDir, TSBOX_CACHE_DIR: join(scratch, "daemon-cache"), TSBOX_BACKEND: "vm" };
+  it("tsbox vm start/status/stop: runs share one long-lived guest, whose socket may be longer than a socket address", async () => {
+    // A CI workspace's cache path: vm.sock is past the 108 bytes a socket address holds (it was cut, and made
+    // outside the cache, and the daemon never came up).
+    const deep = join(scratch, "c".repeat(60));
+    const cacheHome = join(deep, "d".repeat(60));
+    const { TSBOX_CACHE_DIR: _, ...inherited } = process.env;
+    const env = { ...inherited, TSBOX_DATA_DIR: dataDir, XDG_CACHE_HOME: cacheHome, TSBOX_BACKEND: "vm" };
+    assert.ok(Buffer.byteLength(join(cacheHome, "tsbox", "vm", "vm.sock")) > 108);
     const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { env, encoding: "utf8", timeout: 60_000 });
     const started = cli("vm", "start");
     try {
       assert.equal(started.status, 0, started.stderr);
       assert.match(started.stdout, /vm running: pid \d+/);
-      const status = JSON.parse(cli("vm", "status", "--json").stdout) as { running: boolean; answering: boolean; pid: number };
+      const status = JSON.parse(cli("vm", "status", "--json").stdout) as { running: boolean; answering: boolean; pid: number; socket: string };
       assert.ok(status.running && status.answering);
+      assert.equal(status.socket, join(cacheHome, "tsbox", "vm", "vm.sock"));
+      assert.deepEqual(readdirSync(deep), ["d".repeat(60)], "nothing made at a cut path");
       // Same guest: its uptime goes on from one run to the next, and a run's exit code comes through.
       const up = () => Number(cli("run", "--rm", "busybox", "cut", "-d", " ", "-f", "1", "/proc/uptime").stdout);
       const a = up();

@@ -6,8 +6,8 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
@@ -190,6 +190,28 @@ for (const who of identities()) {
       await cli(["run", "--rm", "-v", "owned:/d", "busybox", "sh", "-c", `mkdir -p /d/x/y && echo s > /d/x/y/f && ${chown}`]);
       await cli(["volume", "rm", "owned"]);
       assert.ok(!existsSync(join(who.dataDir, "volumes", "owned")));
+    });
+
+    it("a volume whose record was deleted (rm -rf of the volumes leaves files of other ids) is still a volume: listed, reused, pruned", async () => {
+      // Before, `volume create` and `run -v` of its name failed with a raw ENOTEMPTY, and nothing listed or removed it.
+      const volumes = join(who.dataDir, "volumes");
+      const chown = who.name === "single" ? "true" : "chown -R 1000:1000 /d/x && chmod 700 /d/x";
+      await cli(["run", "--rm", "-v", "kept:/d", "busybox", "sh", "-c", `mkdir -p /d/x/y && echo s > /d/x/y/f && echo t > /d/top && ${chown}`]);
+      // What the user's own `rm -rf` of the volumes leaves (as root, or for one id, nothing: that too is checked).
+      spawnSync("rm", ["-rf", volumes], { uid: who.uid, gid: who.gid });
+      const left = existsSync(join(volumes, "kept", "_data"));
+      assert.equal(left, who.name === "user", "only subordinate ids' files stay");
+      assert.equal(existsSync(join(volumes, "kept", "volume.json")), false);
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, left ? "kept\n" : "");
+      assert.equal((await cli(["volume", "create", "kept"])).stdout, "kept\n");
+      assert.equal((await cli(["run", "--rm", "-v", "kept:/d", "busybox", "sh", "-c", "cat /d/x/y/f 2>&1; ls /d"])).stdout, left ? "s\nx\n" : "cat: can't open '/d/x/y/f': No such file or directory\n");
+      await cli(["volume", "prune", "-a", "-f"]);
+      assert.deepEqual(readdirSync(volumes).filter((e) => e !== ".lock"), [], "prune -a took it, files of other ids too");
+      // A directory there that is no volume at all: refused, naming it, not an errno.
+      mkdirSync(join(volumes, "junk", "other"), { recursive: true });
+      const junk = await tsbox(who, ["volume", "create", "junk"]);
+      assert.deepEqual([junk.code, junk.stderr], [125, `tsbox: create junk: ${join(volumes, "junk")} is in the way: it is no volume (no _data directory in it); move or delete it\n`]);
+      rmSync(join(volumes, "junk"), { recursive: true });
     });
 
     it("volume rm interrupted: SIGTERM lets it finish; what a killed one left goes with volume prune and system prune", async () => {

@@ -136,8 +136,9 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   // docker's `help COMMAND`: that command's help.
   if (name === "help" && rest[0] !== undefined && COMMANDS[rest[0]]) return (await COMMANDS[rest[0]]!())([...rest.slice(1), "--help"], ctx);
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
-    (name === undefined ? ctx.stderr : ctx.stdout).write(USAGE);
-    return name === undefined ? 125 : 0;
+    // docker prints its help and exits 0 also when given no command.
+    ctx.stdout.write(USAGE);
+    return 0;
   }
   if (name === "--version" || name === "-v") return (await COMMANDS.version!())(rest, ctx);
   if (name.startsWith("-")) throw new UsageError(`unknown flag: ${name}`);

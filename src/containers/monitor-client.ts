@@ -4,11 +4,9 @@
  * the same one). One JSON request line per connection; `attach` then
  * carries docker stdcopy frames both ways.
  */
-import { closeSync, constants, openSync } from "node:fs";
 import { connect, type Socket } from "node:net";
-import { join } from "node:path";
 import { PassThrough, type Readable, Writable } from "node:stream";
-import { isErrno } from "../fs-util.js";
+import { isErrno, viaSocketAddress } from "../fs-util.js";
 import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "./stdcopy.js";
 
 export const MONITOR_SOCKET = "attach.sock";
@@ -27,28 +25,24 @@ export type MonitorReply = { ok: true } & Record<string, unknown>;
  * Connects to the monitor; undefined when there is none (no socket, or
  * nobody listening: the container is not supervised by a live monitor).
  * A bundle path can be longer than a socket address may be (108 bytes):
- * the socket is reached through /proc/self/fd/N of the opened bundle.
+ * the socket is reached through the opened bundle (viaSocketAddress).
  */
 export async function connectMonitor(bundleDir: string): Promise<Socket | undefined> {
-  let dirFd: number;
   try {
-    dirFd = openSync(bundleDir, constants.O_RDONLY | constants.O_DIRECTORY);
+    return await viaSocketAddress(bundleDir, MONITOR_SOCKET, (address) =>
+      new Promise<Socket | undefined>((resolve, reject) => {
+        const socket = connect(address);
+        socket.once("connect", () => resolve(socket));
+        socket.once("error", (err) => {
+          // No socket, nobody listening, or a monitor that closed it as we came: none.
+          if (isErrno(err, "ENOENT") || isErrno(err, "ECONNREFUSED") || isErrno(err, "ECONNRESET")) resolve(undefined);
+          else reject(err);
+        });
+      }),
+    );
   } catch (err) {
-    if (isErrno(err, "ENOENT")) return undefined;
+    if (isErrno(err, "ENOENT")) return undefined; // no bundle
     throw err;
-  }
-  try {
-    return await new Promise<Socket | undefined>((resolve, reject) => {
-      const socket = connect(join(`/proc/self/fd/${dirFd}`, MONITOR_SOCKET));
-      socket.once("connect", () => resolve(socket));
-      socket.once("error", (err) => {
-        // No socket, nobody listening, or a monitor that closed it as we came: none.
-        if (isErrno(err, "ENOENT") || isErrno(err, "ECONNREFUSED") || isErrno(err, "ECONNRESET")) resolve(undefined);
-        else reject(err);
-      });
-    });
-  } finally {
-    closeSync(dirFd);
   }
 }
 

@@ -9,7 +9,7 @@
  * volume a container holds, even one still being created. A volume made with
  * the driver's options (volume-options.ts) is a host directory or a tmpfs.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
 import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, treeBytes, writeFileAtomicSync } from "../fs-util.js";
@@ -196,6 +196,7 @@ export class VolumeStore {
       if ((isErrno(err, "ENOTEMPTY") || isErrno(err, "EEXIST")) && name !== undefined) {
         const theirs = this.get(name);
         if (theirs) return { volume: sameOptions(theirs, options), created: false };
+        throw new ContainerError(`create ${name}: ${join(this.root, name)} is in the way: it is no volume (no _data directory in it); move or delete it`);
       }
       throw err;
     }
@@ -208,9 +209,27 @@ export class VolumeStore {
       const info = JSON.parse(readFileSync(join(this.root, name, "volume.json"), "utf8")) as VolumeInfo;
       return { ...info, Options: info.Options ?? {}, Mountpoint: boundDevice(info.Options) ?? this.mountpoint(name) };
     } catch (err) {
-      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR") || err instanceof SyntaxError) return undefined;
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR") || err instanceof SyntaxError) return this.adopted(name);
       throw err;
     }
+  }
+
+  /**
+   * A volume's directory without its record (what deleting the data dir leaves of a volume holding files of
+   * subordinate ids, which the user cannot delete): a volume with no labels, as docker's local driver takes
+   * every directory of its root for one. So `volume ls`, `rm` and `prune -a` reach it (deleting those files
+   * in the user namespace) and its name can be used again.
+   */
+  private adopted(name: string): VolumeInfo | undefined {
+    let data;
+    try {
+      data = statSync(this.mountpoint(name));
+    } catch (err) {
+      if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR")) return undefined;
+      throw err;
+    }
+    if (!data.isDirectory()) return undefined;
+    return { CreatedAt: rfc3339(data.mtime), Driver: "local", Labels: {}, Mountpoint: this.mountpoint(name), Name: name, Options: {}, Scope: "local" };
   }
 
   inspect(name: string): VolumeInfo {

@@ -56,7 +56,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   if (cgroups.warning) warnings.push(cgroups.warning);
   const network = networkReport(identity.uid, ctx.env);
   const networkLine = vm
-    ? { line: "network:       the guest's bridges and DNS between containers; published ports (-p) listen on this host; no outbound traffic" }
+    ? { line: "network:       the guest's bridges and DNS between containers; published ports (-p) listen on this host; outbound TCP and DNS go through this host (its loopback is 10.0.2.2 and host-gateway)" }
     : networkLines(network, identity.uid);
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
   if (linux && !vm && identity.uid !== 0 && !identity.subuid) {

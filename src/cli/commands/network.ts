@@ -42,7 +42,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
         { name: "label", value: true, repeat: true },
         { name: "driver", short: "d", value: true },
       ]);
-      if (flags.help) return ctx.stdout.write(USAGE), 0;
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network create [--subnet CIDR] [--gateway IP] [--internal] [-o mtu=N] [--label K=V] NAME\n"), 0;
       const [name, extra] = flags.positionals;
       if (name === undefined || extra !== undefined) throw new UsageError(`"tsbox network create" takes one network name`);
       const driver = lastValue(flags, "driver");
@@ -69,7 +69,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     case "ls":
     case "list": {
       const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }, { name: "format", value: true }, { name: "filter", short: "f", value: true, repeat: true }]);
-      if (flags.help) return ctx.stdout.write(USAGE), 0;
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network ls [-q] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin]\n"), 0;
       const store = runtime().networks;
       store.ensureDefault();
       const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => compareText(a.name, b.name)).filter(networkFilter(allValues(flags, "filter")));
@@ -100,6 +100,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     case "rm":
     case "remove": {
       const flags = parseFlags(rest, []);
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network rm NETWORK...\n"), 0;
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network rm" requires at least one network`);
       for (const ref of flags.positionals) {
         const builtin = builtinNetwork(ref);
@@ -111,7 +112,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     }
     case "prune": {
       const flags = parseFlags(rest, [{ name: "force", short: "f" }]);
-      if (flags.help) return ctx.stdout.write(USAGE), 0;
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network prune [-f]\n"), 0;
       const removed = await runtime().pruneNetworks();
       if (removed.length > 0) ctx.stdout.write("Deleted Networks:\n" + removed.map((n) => n + "\n").join(""));
       return 0;
@@ -119,7 +120,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     case "connect":
     case "disconnect": {
       const flags = parseFlags(rest, sub === "connect" ? [{ name: "alias", value: true, repeat: true }, { name: "ip", value: true }] : [{ name: "force", short: "f" }]);
-      if (flags.help) return ctx.stdout.write(USAGE), 0;
+      if (flags.help) return ctx.stdout.write(`Usage: tsbox network ${sub === "connect" ? "connect [--alias A] [--ip IP]" : "disconnect [-f]"} NETWORK CONTAINER\n`), 0;
       const [network, container, extra] = flags.positionals;
       if (network === undefined || container === undefined || extra !== undefined) throw new UsageError(`"tsbox network ${sub}" takes a network and a container`);
       if (sub === "connect") {

@@ -12,7 +12,9 @@
  */
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
+import { basename, dirname } from "node:path";
 import { errorMessage } from "../../../errors.js";
+import { viaSocketAddress } from "../../../fs-util.js";
 import { creditOverrun, OutputCredit } from "../core/agent-channels.js";
 import { isAgentOp, STREAM_OPS } from "../core/agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "../core/frame.js";
@@ -211,10 +213,12 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
   });
 
   rmSync(paths.socket, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(paths.socket, () => resolve());
-  });
+  await viaSocketAddress(dirname(paths.socket), basename(paths.socket), (address) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(address, () => resolve());
+    }),
+  );
   chmodSync(paths.socket, 0o600);
   status = {
     pid: process.pid,

@@ -12,11 +12,12 @@
  * clients, its end recorded, then restarted or done.
  */
 import { recordEvent } from "../../../containers/events.js";
-import { closeSync, constants, existsSync, openSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { errorMessage, isTsboxError } from "../../../errors.js";
+import { viaSocketAddress } from "../../../fs-util.js";
 import { removeTree } from "../../../remove-tree.js";
 import { LogWriter, type LogStream } from "../../../containers/log-writer.js";
 import { MONITOR_SOCKET, type RunEnd } from "../../../containers/monitor-client.js";
@@ -127,16 +128,13 @@ export class VmMonitor {
     const socketPath = join(this.req.bundle, MONITOR_SOCKET);
     rmSync(socketPath, { force: true });
     const server = createServer((socket) => this.accept(socket));
-    // The bundle path may be too long for a socket address: bind through the opened directory.
-    const dirFd = openSync(this.req.bundle, constants.O_RDONLY | constants.O_DIRECTORY);
-    try {
-      await new Promise<void>((resolve, reject) => {
+    // The bundle path may be too long for a socket address.
+    await viaSocketAddress(this.req.bundle, MONITOR_SOCKET, (address) =>
+      new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(`/proc/self/fd/${dirFd}/${MONITOR_SOCKET}`, () => resolve());
-      });
-    } finally {
-      closeSync(dirFd);
-    }
+        server.listen(address, () => resolve());
+      }),
+    );
     this.server = server;
   }
 

@@ -7,8 +7,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { errorMessage, TsboxError } from "../../../errors.js";
+import { viaSocketAddress } from "../../../fs-util.js";
 import { packageRoot } from "../../../package-root.js";
 import { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
@@ -134,11 +135,13 @@ export async function connectDaemon(env: NodeJS.ProcessEnv = process.env): Promi
   } catch {
     return undefined;
   }
-  const socket = await new Promise<import("node:net").Socket | undefined>((resolve) => {
-    const s = connect(paths.socket);
-    s.once("connect", () => resolve(s));
-    s.once("error", () => resolve(undefined));
-  });
+  const socket = await viaSocketAddress(paths.dir, basename(paths.socket), (address) =>
+    new Promise<import("node:net").Socket | undefined>((resolve) => {
+      const s = connect(address);
+      s.once("connect", () => resolve(s));
+      s.once("error", () => resolve(undefined));
+    }),
+  ).catch(() => undefined);
   if (!socket) return undefined;
   const link = new AgentLink({ send: (bytes) => socket.write(bytes) });
   socket.on("data", (d: Buffer) => link.receive(d));
