@@ -199,11 +199,15 @@ for (const who of identities()) {
         assert.deepEqual(left(mark), [], "run --rm: nothing of it runs on");
         const d = await tsbox(who, ["run", "-d", "--name", joiner, "--pid", `container:${peer}`, "busybox", "sh", "-c", `sleep ${mark + 1} & exec sleep ${mark + 2}`]);
         assert.equal(d.code, 0, d.stderr);
-        // Both its processes run (X sees them: its PID namespace), then it is removed.
-        const seen = await tsbox(who, ["exec", peer, "sh", "-c", `until [ "$(ps -o args | grep -c '^sleep ${mark + 1}$')" = 1 ]; do sleep 0.05; done; ps -o args | grep -c '^sleep ${mark + 2}$'`]);
+        // Its processes run (X sees them: its PID namespace), an exec's too, then it is removed.
+        const exec = tsbox(who, ["exec", joiner, "sleep", `${mark + 3}`]);
+        const seen = await tsbox(who, ["exec", peer, "sh", "-c", `until [ "$(ps -o args | grep -c '^sleep ${mark + 1}$\\|^sleep ${mark + 3}$')" = 2 ]; do sleep 0.05; done; ps -o args | grep -c '^sleep ${mark + 2}$'`]);
         assert.deepEqual([seen.code, seen.stdout], [0, "1\n"], seen.stderr);
         assert.equal((await tsbox(who, ["rm", "-f", joiner])).code, 0);
-        assert.deepEqual([...left(mark + 1), ...left(mark + 2)], [], "rm -f: nothing of it runs on");
+        assert.deepEqual([...left(mark + 1), ...left(mark + 2), ...left(mark + 3)], [], "rm -f: nothing of it runs on");
+        // The exec ends as one does when its container's processes are killed (docker: 137).
+        const ended = await exec;
+        assert.deepEqual([ended.code, ended.signal], [137, null], ended.stderr);
         const x = await tsbox(who, ["exec", peer, "sh", "-c", "ps -o args | grep -c '^sleep 600$'"]);
         assert.deepEqual([x.code, x.stdout], [0, "1\n"], x.stderr);
       } finally {

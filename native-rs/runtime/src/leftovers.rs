@@ -5,8 +5,8 @@
 //! delegation) nothing kills them — they would keep its overlay mounted and
 //! writable while its bundle is deleted, and outlive `tsbox rm`. They are
 //! found by the container's own mount namespace (every process of it, `exec`
-//! ones too, is in it; X's are not) and killed before the bundle goes, as
-//! runc and crun kill a container's cgroup.
+//! ones too, is in it; X's are not) within X's PID namespace, and killed
+//! before the bundle goes, as runc and crun kill a container's cgroup.
 
 use container::sys::consts::SIGKILL;
 use container::sys::errno::ENOSYS;
@@ -20,35 +20,35 @@ use std::time::Duration;
 /// Scans of /proc before giving up on processes that do not die (2 ms apart).
 const SCANS: usize = 1000;
 
-/// A mount namespace, by its nsfs inode.
+/// A process's mount and PID namespaces, by their nsfs inodes (dev, ino).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MountNs {
-    dev: u64,
-    ino: u64,
+pub struct Namespaces {
+    mnt: (u64, u64),
+    pid: (u64, u64),
 }
 
-impl MountNs {
+impl Namespaces {
     /// Of process `pid`. For a container's init: read right after its clone,
-    /// before it is released, so it is surely alive and in its own namespace.
-    pub fn of(pid: i32) -> Option<MountNs> {
+    /// before it is released, so it is surely alive and in its own mount
+    /// namespace (and the PID namespace it joined).
+    pub fn of(pid: i32) -> Option<Namespaces> {
         Self::at(&Path::new("/proc").join(pid.to_string()))
     }
 
-    /// Of the process whose /proc directory is `dir`; None once it has exited.
-    fn at(dir: &Path) -> Option<MountNs> {
-        let meta = fs::metadata(dir.join("ns/mnt")).ok()?;
-        Some(MountNs { dev: meta.dev(), ino: meta.ino() })
-    }
-
-    fn ours() -> Option<MountNs> {
-        Self::at(Path::new("/proc/self"))
+    /// Of the process (or thread) whose /proc directory is `dir`; None once it has exited.
+    fn at(dir: &Path) -> Option<Namespaces> {
+        let inode = |name: &str| fs::metadata(dir.join("ns").join(name)).ok().map(|m| (m.dev(), m.ino()));
+        Some(Namespaces { mnt: inode("mnt")?, pid: inode("pid")? })
     }
 }
 
-/// SIGKILLs every process in `ns` until a scan of /proc finds none (bounded);
-/// never ours (a namespace recorded wrongly must not take the host's down).
-pub fn kill_all_in(ns: MountNs) {
-    if MountNs::ours() == Some(ns) {
+/// SIGKILLs every process in both of `ns` until a scan of /proc finds none
+/// (bounded). Both: an `exec` helper joined the container's mount namespace
+/// but stays in the host's PID namespace, to report how its process ended.
+/// Never our own mount namespace (a namespace recorded wrongly must not take
+/// the host's processes down).
+pub fn kill_all_in(ns: Namespaces) {
+    if Namespaces::at(Path::new("/proc/self")).map_or(true, |ours| ours.mnt == ns.mnt) {
         return;
     }
     for _ in 0..SCANS {
@@ -60,7 +60,7 @@ pub fn kill_all_in(ns: MountNs) {
 }
 
 /// One pass over /proc: how many processes of `ns` it signalled.
-fn kill_scan(ns: MountNs) -> usize {
+fn kill_scan(ns: Namespaces) -> usize {
     let own = process::own_pid();
     let list = match fs::read_dir("/proc") {
         Ok(l) => l,
@@ -92,13 +92,13 @@ fn kill_scan(ns: MountNs) -> usize {
     found
 }
 
-/// Whether the process at `dir` is in `ns`: its leader's namespace, or, once
-/// the leader has exited and its other threads run on, any thread's.
-fn in_ns(dir: &Path, ns: MountNs) -> bool {
-    if let Some(own) = MountNs::at(dir) {
+/// Whether the process at `dir` is in `ns`: its leader's namespaces, or,
+/// once the leader has exited and its other threads run on, any thread's.
+fn in_ns(dir: &Path, ns: Namespaces) -> bool {
+    if let Some(own) = Namespaces::at(dir) {
         return own == ns;
     }
-    fs::read_dir(dir.join("task")).map_or(false, |tasks| tasks.flatten().any(|t| MountNs::at(&t.path()) == Some(ns)))
+    fs::read_dir(dir.join("task")).map_or(false, |tasks| tasks.flatten().any(|t| Namespaces::at(&t.path()) == Some(ns)))
 }
 
 #[cfg(test)]
@@ -109,8 +109,8 @@ mod tests {
 
     #[test]
     fn never_kills_its_own_namespace() {
-        let ours = MountNs::ours().unwrap();
-        assert_eq!(MountNs::of(process::own_pid()), Some(ours));
+        let ours = Namespaces::of(process::own_pid()).unwrap();
+        assert_eq!(Namespaces::at(Path::new("/proc/self")), Some(ours));
         kill_all_in(ours);
     }
 
@@ -143,12 +143,12 @@ mod tests {
         assert_eq!(fd::read(r, &mut b), Ok(4));
         fd::close(r);
         let grandchild = i32::from_ne_bytes(b);
-        let ns = MountNs::of(child).unwrap();
-        assert_ne!(Some(ns), MountNs::ours());
-        assert_eq!(MountNs::of(grandchild), Some(ns));
+        let ns = Namespaces::of(child).unwrap();
+        assert_ne!(ns.mnt, Namespaces::of(process::own_pid()).unwrap().mnt);
+        assert_eq!(Namespaces::of(grandchild), Some(ns));
         kill_all_in(ns);
         assert!(process::wait(child).is_ok());
         // Gone, or a zombie until its new parent reaps it: no namespace either way.
-        assert_eq!(MountNs::of(grandchild), None, "the process it left behind is killed too");
+        assert_eq!(Namespaces::of(grandchild), None, "the process it left behind is killed too");
     }
 }

@@ -9,7 +9,7 @@
 //! state write and no removal of its own on the `run` path.
 
 use crate::helper::{self, LogConfig, Start};
-use crate::leftovers::{self, MountNs};
+use crate::leftovers::{self, Namespaces};
 use container::cgroups::{self, record, Manager, Placement};
 use container::error::Error;
 use container::launch;
@@ -43,9 +43,9 @@ struct Run {
     spec: Spec,
     cgroup: Option<Cgroup>,
     nest: Option<Nest>,
-    /// Its init's mount namespace, when nothing else would end what the
-    /// container leaves running (`sweeps`): killed once the run ends.
-    mount_ns: Cell<Option<MountNs>>,
+    /// Its init's mount and PID namespaces, when nothing else would end what
+    /// the container leaves running (`sweeps`): killed once the run ends.
+    leftovers: Cell<Option<Namespaces>>,
 }
 
 impl Run {
@@ -63,7 +63,7 @@ impl Run {
 /// Before the cgroup goes and the bundle is removed (helper::serve drops us first).
 impl Drop for Run {
     fn drop(&mut self) {
-        if let Some(ns) = self.mount_ns.take() {
+        if let Some(ns) = self.leftovers.take() {
             leftovers::kill_all_in(ns);
         }
     }
@@ -94,14 +94,14 @@ pub fn run(opts: Options) -> i32 {
         status_fd: opts.status_fd,
         front_end: opts.front_end,
         detach: false,
-        load: Box::new(move |events| load(&bundle, events).map(|(spec, cgroup)| Run { spec, cgroup, nest, mount_ns: Cell::new(None) })),
+        load: Box::new(move |events| load(&bundle, events).map(|(spec, cgroup)| Run { spec, cgroup, nest, leftovers: Cell::new(None) })),
         spawn: |r: &Run, on_clone: &mut dyn FnMut(i32)| {
             let placement = r.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;
             let sweeps = r.sweeps();
             let mut cloned = |pid| {
                 // Read before it is released: it is alive and in its own mount namespace still.
                 if sweeps {
-                    r.mount_ns.set(MountNs::of(pid));
+                    r.leftovers.set(Namespaces::of(pid));
                 }
                 on_clone(pid)
             };
