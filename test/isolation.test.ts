@@ -10,7 +10,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox } from "./helpers/cli.js";
-import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
@@ -179,6 +179,39 @@ for (const who of identities()) {
         await tsbox(who, ["rm", "-f", peer, joiner, `${joiner}-net`]);
         // Detached vm containers started the user's guest daemon: it goes too, or it would count as a leak.
         if (process.env.TSBOX_BACKEND === "vm") await tsbox(who, ["vm", "stop", "--force"]);
+      }
+    });
+
+    // Its processes live in X's PID namespace, whose init is not its own: without a cgroup (rootless without
+    // delegation) they ran on after it ended, its overlay mounted and writable while its bundle was deleted
+    // (hostile explorer, session 45). tsbox-runtime kills them by its mount namespace (runtime/src/leftovers.rs).
+    it("a --pid container:X container leaves nothing running when it ends, and X runs on", async () => {
+      const peer = `peer-left-${who.name}`;
+      const joiner = `joiner-left-${who.name}`;
+      // Told apart from anything else on the machine by their command lines.
+      const mark = 70000 + who.uid;
+      const left = (n: number) => strayProcesses([who]).filter((p) => p.endsWith(` sleep ${n}`));
+      const made = await tsbox(who, ["run", "-d", "--name", peer, "busybox", "sleep", "600"]);
+      assert.equal(made.code, 0, made.stderr);
+      try {
+        const fg = await tsbox(who, ["run", "--rm", "--pid", `container:${peer}`, "busybox", "sh", "-c", `sleep ${mark} & exit 0`]);
+        assert.equal(fg.code, 0, fg.stderr);
+        assert.deepEqual(left(mark), [], "run --rm: nothing of it runs on");
+        const d = await tsbox(who, ["run", "-d", "--name", joiner, "--pid", `container:${peer}`, "busybox", "sh", "-c", `sleep ${mark + 1} & exec sleep ${mark + 2}`]);
+        assert.equal(d.code, 0, d.stderr);
+        // Its processes run (X sees them: its PID namespace), an exec's too, then it is removed.
+        const exec = tsbox(who, ["exec", joiner, "sleep", `${mark + 3}`]);
+        const seen = await tsbox(who, ["exec", peer, "sh", "-c", `until [ "$(ps -o args | grep -c '^sleep ${mark + 1}$\\|^sleep ${mark + 3}$')" = 2 ]; do sleep 0.05; done; ps -o args | grep -c '^sleep ${mark + 2}$'`]);
+        assert.deepEqual([seen.code, seen.stdout], [0, "1\n"], seen.stderr);
+        assert.equal((await tsbox(who, ["rm", "-f", joiner])).code, 0);
+        assert.deepEqual([...left(mark + 1), ...left(mark + 2), ...left(mark + 3)], [], "rm -f: nothing of it runs on");
+        // The exec ends as one does when its container's processes are killed (docker: 137).
+        const ended = await exec;
+        assert.deepEqual([ended.code, ended.signal], [137, null], ended.stderr);
+        const x = await tsbox(who, ["exec", peer, "sh", "-c", "ps -o args | grep -c '^sleep 600$'"]);
+        assert.deepEqual([x.code, x.stdout], [0, "1\n"], x.stderr);
+      } finally {
+        await tsbox(who, ["rm", "-f", peer, joiner]);
       }
     });
 

@@ -29,6 +29,7 @@ mod events;
 mod exec;
 mod flags;
 mod helper;
+mod leftovers;
 mod monitor;
 mod relay;
 mod run;

@@ -9,6 +9,7 @@
 //! state write and no removal of its own on the `run` path.
 
 use crate::helper::{self, LogConfig, Start};
+use crate::leftovers::{self, Namespaces};
 use container::cgroups::{self, record, Manager, Placement};
 use container::error::Error;
 use container::launch;
@@ -20,6 +21,7 @@ use container::json::Json;
 use container::status::{Ended, StatusEvents};
 use container::sys::{fd, process};
 use container::Spec;
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 pub struct Options {
@@ -41,6 +43,30 @@ struct Run {
     spec: Spec,
     cgroup: Option<Cgroup>,
     nest: Option<Nest>,
+    /// Its init's mount and PID namespaces, when nothing else would end what
+    /// the container leaves running (`sweeps`): killed once the run ends.
+    leftovers: Cell<Option<Namespaces>>,
+}
+
+impl Run {
+    /// Joined another container's PID namespace (its init's end kills
+    /// nothing else) and has no cgroup to kill through, but a mount
+    /// namespace of its own to find its processes by (leftovers.rs).
+    fn sweeps(&self) -> bool {
+        self.cgroup.is_none()
+            && self.spec.has_namespace(NamespaceKind::Pid)
+            && !self.spec.creates_namespace(NamespaceKind::Pid)
+            && self.spec.creates_namespace(NamespaceKind::Mount)
+    }
+}
+
+/// Before the cgroup goes and the bundle is removed (helper::serve drops us first).
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(ns) = self.leftovers.take() {
+            leftovers::kill_all_in(ns);
+        }
+    }
 }
 
 /// The container's cgroup, recorded in the bundle (cgroup.json) for as long
@@ -68,10 +94,18 @@ pub fn run(opts: Options) -> i32 {
         status_fd: opts.status_fd,
         front_end: opts.front_end,
         detach: false,
-        load: Box::new(move |events| load(&bundle, events).map(|(spec, cgroup)| Run { spec, cgroup, nest })),
+        load: Box::new(move |events| load(&bundle, events).map(|(spec, cgroup)| Run { spec, cgroup, nest, leftovers: Cell::new(None) })),
         spawn: |r: &Run, on_clone: &mut dyn FnMut(i32)| {
             let placement = r.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;
-            launch::spawn_nested(&r.spec, placement.as_ref(), on_clone, r.nest.as_ref())
+            let sweeps = r.sweeps();
+            let mut cloned = |pid| {
+                // Read before it is released: it is alive and in its own mount namespace still.
+                if sweeps {
+                    r.leftovers.set(Namespaces::of(pid));
+                }
+                on_clone(pid)
+            };
+            launch::spawn_nested(&r.spec, placement.as_ref(), &mut cloned, r.nest.as_ref())
         },
         terminal: |r: &Run| r.spec.process.terminal,
         log: opts.log.map(|(max_size, max_files)| LogConfig { dir: log_dir, max_size, max_files }),

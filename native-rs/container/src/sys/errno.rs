@@ -34,6 +34,7 @@ pub const ENODEV: Errno = Errno(19);
 pub const EADDRINUSE: Errno = Errno(98);
 pub const EADDRNOTAVAIL: Errno = Errno(99);
 pub const ENOSYS: Errno = Errno(38);
+pub const ENOTEMPTY: Errno = Errno(39);
 pub const ELOOP: Errno = Errno(40);
 pub const ESTALE: Errno = Errno(116);
 pub const EUSERS: Errno = Errno(87);

@@ -94,6 +94,7 @@ extern "C" {
     // files relative to a directory descriptor (sys/fs.rs)
     pub fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int;
     pub fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int;
+    pub fn renameat(olddirfd: c_int, oldpath: *const c_char, newdirfd: c_int, newpath: *const c_char) -> c_int;
     pub fn linkat(
         olddirfd: c_int,
         oldpath: *const c_char,

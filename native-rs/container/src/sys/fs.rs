@@ -15,6 +15,14 @@ fn name<N: AsRef<[u8]> + ?Sized>(n: &N) -> Result<CString, Errno> {
 /// An owned descriptor, closed on drop.
 pub struct Fd(pub c_int);
 
+impl Fd {
+    /// `/proc/self/fd/N`: stat, chmod or read_dir of it reach this very
+    /// inode (the kernel follows the magic link to it), wherever it is now.
+    pub fn proc_path(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(format!("/proc/self/fd/{}", self.0))
+    }
+}
+
 impl Drop for Fd {
     fn drop(&mut self) {
         super::fd::close(self.0);
@@ -39,6 +47,12 @@ pub fn unlinkat<P: AsRef<[u8]> + ?Sized>(dir: c_int, path: &P, flags: c_int) -> 
 pub fn symlinkat<T: AsRef<[u8]> + ?Sized, P: AsRef<[u8]> + ?Sized>(target: &T, dir: c_int, path: &P) -> Result<(), Errno> {
     let (t, p) = (name(target)?, name(path)?);
     Errno::check(unsafe { ffi::symlinkat(t.as_ptr(), dir, p.as_ptr()) }).map(drop)
+}
+
+/// rename(2) of `old` in `old_dir` (a symlink itself, never its target) to `new` in `new_dir`.
+pub fn renameat<O: AsRef<[u8]> + ?Sized, N: AsRef<[u8]> + ?Sized>(old_dir: c_int, old: &O, new_dir: c_int, new: &N) -> Result<(), Errno> {
+    let (o, n) = (name(old)?, name(new)?);
+    Errno::check(unsafe { ffi::renameat(old_dir, o.as_ptr(), new_dir, n.as_ptr()) }).map(drop)
 }
 
 /// A hard link; never follows a symlink `old` (flags 0).

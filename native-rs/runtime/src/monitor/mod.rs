@@ -21,6 +21,7 @@ mod front_end;
 pub mod health;
 pub mod logfile;
 pub mod remove;
+mod remove_tree;
 pub mod restart;
 mod supervisor;
 pub(crate) mod wakeup;

@@ -9,10 +9,10 @@ use container::idmap;
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd};
 use container::Spec;
+use super::remove_tree::remove_tree;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// With the container's lock held through `lock` (closed here): the bundle
@@ -79,34 +79,6 @@ fn release_name(bundle: &Path, id: &OsStr, name: &str) {
     };
     if fs::read_link(&link).map(|t| t.as_os_str() == id).unwrap_or(false) {
         let _ = fs::remove_file(&link);
-    }
-}
-
-/// `rm -rf` that first grants itself u+rwx on directories that lack it
-/// (overlay's work/work is mode 000).
-fn remove_tree(path: &Path) -> io::Result<()> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if !meta.is_dir() {
-        return ignore_missing(fs::remove_file(path));
-    }
-    let mode = meta.permissions().mode();
-    if mode & 0o700 != 0o700 {
-        let _ = fs::set_permissions(path, fs::Permissions::from_mode((mode & 0o7777) | 0o700));
-    }
-    for entry in fs::read_dir(path)? {
-        remove_tree(&entry?.path())?;
-    }
-    ignore_missing(fs::remove_dir(path))
-}
-
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        other => other,
     }
 }
 
