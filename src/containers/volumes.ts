@@ -93,8 +93,8 @@ export class VolumeStore {
         if (!options.all && !(ANONYMOUS_LABEL in v.Labels)) continue;
         if (options.filter && !options.filter(v)) continue;
         if (this.users(v.Name).length > 0) continue;
-        // Its own directory: a volume bound to a host directory leaves that directory's files.
-        const bytes = await treeBytes(join(this.root, v.Name));
+        // Its own _data: a volume bound to a host directory leaves that directory's files (not counted).
+        const bytes = await treeBytes(this.mountpoint(v.Name));
         if (await this.removeUnlocked(v.Name, { force: true })) {
           result.removed.push(v.Name);
           result.bytes += bytes;
