@@ -8,6 +8,7 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +17,7 @@ import { identities, cleanupIdentities, freshStore } from "./helpers/identities.
 import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
-import { runTool } from "./helpers/registry.js";
+import { runTool, skopeoCopy, startRegistry, type TestRegistry } from "./helpers/registry.js";
 import { TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
 import { sha256Digest } from "../src/image/hash.js";
 
@@ -501,5 +502,44 @@ if (process.getuid!() === 0) {
         await assertNoLeaks(snap, [who]);
       });
     }
+
+    describe("a first pull that fills a fresh data dir's disk", () => {
+      let registry: TestRegistry;
+      before(async () => {
+        registry = await startRegistry();
+        // One incompressible layer bigger than the disk: the pull keeps its partial download (for resume).
+        const tar = new TarWriter();
+        tar.add({ path: "noise", type: "file", mode: 0o644, mtime: 0, data: randomBytes(24 * 1024 * 1024) });
+        const raw = tar.finish();
+        const layout = await layoutWith("test/noise:1", [], [{ data: gzipSync(raw, { level: 1 }), diffId: sha256Digest(raw) }]);
+        await skopeoCopy(`oci:${layout}:latest`, `docker://${registry.host}/test/noise:1`);
+      });
+      after(() => registry.stop());
+
+      for (const who of identities()) {
+        it(`leaves a store prune can empty, as ${who.name} (no index yet: none is written)`, async () => {
+          const snap = snapshot();
+          const mnt = join(fixtures, `first-pull-fs-${who.name}`);
+          mkdirSync(mnt);
+          execFileSync("mount", ["-t", "tmpfs", "-o", `size=16m,uid=${who.uid},gid=${who.gid}`, "tmpfs", mnt]);
+          try {
+            const env = { TSBOX_DATA_DIR: join(mnt, "data") };
+            const pull = await tsbox(who, ["pull", `${registry.host}/test/noise:1`], { env });
+            assert.notEqual(pull.code, 0, pull.stderr);
+            assert.ok(readdirSync(join(mnt, "data", ".downloads")).some((n) => n.endsWith(".partial")), "the partial download is kept");
+            assert.ok(!existsSync(join(mnt, "data", "index.json")));
+            // Whatever the pull left free is taken too (which of its downloads met ENOSPC first varies).
+            await tsbox(who, [], { argv: ["sh", "-c", `cat /dev/zero > ${join(mnt, "filler")}`], env });
+            for (const args of [["image", "prune", "-a", "-f"], ["system", "prune", "-f"]]) ok(await tsbox(who, args, { env }));
+            assert.ok(!existsSync(join(mnt, "data", ".downloads")), "prune took the partial download");
+            ok(await tsbox(who, ["run", "--rm", "busybox", "true"], { env }));
+          } finally {
+            execFileSync("umount", [mnt]);
+            rmSync(mnt, { recursive: true, force: true });
+          }
+          await assertNoLeaks(snap, [who]);
+        });
+      }
+    });
   });
 }
