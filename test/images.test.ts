@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
-import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
+import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
 import { runTool, skopeoCopy, startRegistry, type TestRegistry } from "./helpers/registry.js";
@@ -200,6 +200,30 @@ for (const who of identities()) {
       ok(r);
       // hostname, hosts and resolv.conf are tsbox's, bound over the image as docker's are.
       assert.equal(r.stdout, "group\nhostname\nhosts\nkept\npasswd\nresolv.conf\n--\nnew\n");
+    });
+
+    it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", async () => {
+      const env = freshStore(who);
+      const archive = join(who.scratch, `two-big-${Math.random().toString(16).slice(2)}.tar`);
+      // Two big layers: the interrupt lands while one of them is copied, well before the name is published.
+      ok(await tsbox(who, ["run", "--name", "b1", "busybox", "sh", "-c", "head -c 40000000 /dev/urandom > /a"], { env }));
+      ok(await tsbox(who, ["commit", "b1", "big:1"], { env }));
+      ok(await tsbox(who, ["run", "--name", "b2", "big:1", "sh", "-c", "head -c 40000000 /dev/urandom > /b"], { env }));
+      ok(await tsbox(who, ["commit", "b2", "big:2"], { env }));
+      ok(await tsbox(who, ["save", "-o", archive, "big:2"], { env, timeoutMs: 60_000 }));
+      const into = freshStore(who);
+      const temps = () => readdirSync(into.TSBOX_DATA_DIR!).filter((e) => e.startsWith(".blob-") || e.startsWith(".load-"));
+      let pid = 0;
+      const load = tsbox(who, ["load", "-i", archive], { env: into, timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
+      // A blob temp in the store: the archive is unpacked, its blobs are being copied (before, Ctrl-C was not heard then).
+      for (let i = 0; i < 4000 && !temps().some((e) => e.startsWith(".blob-")); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(temps().some((e) => e.startsWith(".blob-")), "caught the load copying a blob");
+      signalSpawned(pid, "SIGINT");
+      const r = await load;
+      assert.deepEqual([r.code, r.stdout, r.stderr], [130, "", "tsbox: load interrupted\n"]);
+      assert.deepEqual(temps(), [], "no temp file is left");
+      assert.equal((await tsbox(who, ["images", "-q"], { env: into })).stdout, "", "nothing is named");
+      rmSync(archive);
     });
 
     it("save -o and export -o write into a device or FIFO as it is, and through a symlink: never replace it", async () => {

@@ -148,9 +148,9 @@ export class OciLayout {
   /**
    * Stores a blob: content goes to a temp file, is hashed on the way,
    * fsynced, checked against `expected`, and only then renamed into place.
-   * Returns the digest and size actually written.
+   * Returns the digest and size actually written. `signal` (Ctrl-C of a load) stops it between chunks, its temp removed.
    */
-  async writeBlob(source: BlobSource, expected?: { digest: string; size?: number }): Promise<{ digest: string; size: number }> {
+  async writeBlob(source: BlobSource, expected?: { digest: string; size?: number }, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
     if (expected) {
       assertDigest(expected.digest, "expected");
       if (await this.hasBlob(expected.digest)) {
@@ -169,6 +169,7 @@ export class OciLayout {
     try {
       try {
         for await (const chunk of Buffer.isBuffer(source) ? [source] : source) {
+          signal?.throwIfAborted();
           counter.update(chunk);
           await fh.write(chunk);
         }
@@ -181,6 +182,7 @@ export class OciLayout {
       if (expected?.size !== undefined && counter.size !== expected.size) {
         throw new ImageError(`blob ${digest} size mismatch: expected ${expected.size}, got ${counter.size}`);
       }
+      signal?.throwIfAborted();
       await rename(tmp, this.blobPath(digest));
       published = true;
       return { digest, size: counter.size };
