@@ -13,7 +13,7 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
@@ -58,6 +58,17 @@ async function layoutWith(name: string, entries: TarWriteEntry[][], raw?: { data
   await buildLayeredLayout(dir, [], { name, layerEntries: entries, ...(raw ? { rawLayers: raw } : {}) });
   execFileSync("chmod", ["-R", "a+rX", dir]);
   return dir;
+}
+
+/** An archive of `big:N`: busybox and N layers of 40 MB of random bytes each (made in `env`'s store by run and commit). */
+async function bigLayersArchive(who: Identity, env: Record<string, string>, n: number): Promise<string> {
+  for (let i = 1; i <= n; i++) {
+    ok(await tsbox(who, ["run", "--name", `big${i}`, i === 1 ? "busybox" : `big:${i - 1}`, "sh", "-c", `head -c 40000000 /dev/urandom > /f${i}`], { env }));
+    ok(await tsbox(who, ["commit", `big${i}`, `big:${i}`], { env, timeoutMs: 60_000 }));
+  }
+  const archive = join(who.scratch, `big-${Math.random().toString(16).slice(2)}.tar`);
+  ok(await tsbox(who, ["save", "-o", archive, `big:${n}`], { env, timeoutMs: 60_000 }));
+  return archive;
 }
 
 const file = (path: string, data = "x", mode = 0o644): TarWriteEntry => ({ path, type: "file", mode, mtime: 0, data: Buffer.from(data) });
@@ -204,13 +215,8 @@ for (const who of identities()) {
 
     it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", async () => {
       const env = freshStore(who);
-      const archive = join(who.scratch, `two-big-${Math.random().toString(16).slice(2)}.tar`);
       // Two big layers: the interrupt lands while one of them is copied, well before the name is published.
-      ok(await tsbox(who, ["run", "--name", "b1", "busybox", "sh", "-c", "head -c 40000000 /dev/urandom > /a"], { env }));
-      ok(await tsbox(who, ["commit", "b1", "big:1"], { env }));
-      ok(await tsbox(who, ["run", "--name", "b2", "big:1", "sh", "-c", "head -c 40000000 /dev/urandom > /b"], { env }));
-      ok(await tsbox(who, ["commit", "b2", "big:2"], { env }));
-      ok(await tsbox(who, ["save", "-o", archive, "big:2"], { env, timeoutMs: 60_000 }));
+      const archive = await bigLayersArchive(who, env, 2);
       const into = freshStore(who);
       const temps = () => readdirSync(into.TSBOX_DATA_DIR!).filter((e) => e.startsWith(".blob-") || e.startsWith(".load-"));
       let pid = 0;
@@ -224,6 +230,23 @@ for (const who of identities()) {
       assert.deepEqual(temps(), [], "no temp file is left");
       assert.equal((await tsbox(who, ["images", "-q"], { env: into })).stdout, "", "nothing is named");
       rmSync(archive);
+    });
+
+    it("run racing system prune -a says the image was removed, not that the store lacks a blob", async () => {
+      const env = freshStore(who);
+      // Three big layers, loaded (not unpacked): the prune lands while the run unpacks the first of them.
+      const archive = await bigLayersArchive(who, env, 3);
+      const into = freshStore(who);
+      ok(await tsbox(who, ["load", "-i", archive], { env: into, timeoutMs: 60_000 }));
+      rmSync(archive);
+      const layers = join(into.TSBOX_DATA_DIR!, "layers");
+      const run = tsbox(who, ["run", "--rm", "--pull", "never", "big:3", "true"], { env: into, timeoutMs: 60_000 });
+      const unpacking = () => existsSync(layers) && readdirSync(layers).some((e) => e.startsWith(".unpack-"));
+      for (let i = 0; i < 4000 && !unpacking(); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(unpacking(), "caught the run unpacking");
+      ok(await tsbox(who, ["system", "prune", "-a", "-f"], { env: into, timeoutMs: 60_000 }));
+      // Before: "layer blob sha256:… is missing from the image store", which reads as a damaged store.
+      oneLineError(await run, /^tsbox: (the image was removed while its layers were being unpacked \(layer blob sha256:[0-9a-f]{64} is gone\): pull or load it again|image big:3 was removed while the container was being created)/);
     });
 
     it("save -o and export -o write into a device or FIFO as it is, and through a symlink: never replace it", async () => {
