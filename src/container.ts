@@ -115,6 +115,8 @@ export interface CommitOptions {
   author?: string;
   /** `CMD ["x"]`, `ENV K=V`, … (docker commit --change). */
   changes?: string[];
+  /** Aborts the layer's write (Ctrl-C): its temp blob is removed and no image is stored. */
+  signal?: AbortSignal;
 }
 
 /** The container's process as its starter sees it: streams and end (`Runtime.run`). */

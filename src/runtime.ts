@@ -941,7 +941,7 @@ export class Runtime implements ContainerOwner {
     const files = await this.containerFiles(id);
     const state = readState(this.paths.container(id));
     const inspect = await this.inspectContainer(id);
-    const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar));
+    const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar), options.signal);
     const c = inspect.Config;
     return storeImage(this.imageStore, {
       parentManifest: state!.imageDigest,
@@ -997,7 +997,7 @@ export class Runtime implements ContainerOwner {
   }
 
   /** A tar archive (plain or gzip) as a one-layer image (`docker import`); returns its id. */
-  async import(input: AsyncIterable<Buffer>, options: { name?: string; message?: string; changes?: string[]; source?: string; platform?: string } = {}): Promise<string> {
+  async import(input: AsyncIterable<Buffer>, options: { name?: string; message?: string; changes?: string[]; source?: string; platform?: string; signal?: AbortSignal } = {}): Promise<string> {
     const { importTarball } = await import("./image/commit-image.js");
     // Docker's: the platform it is run on, i.e. the backend's (a Mac's vm: linux/386), unless given.
     const platform = options.platform !== undefined ? parsePlatform(options.platform) : backendPlatform(this.backend);
@@ -1007,6 +1007,7 @@ export class Runtime implements ContainerOwner {
       ...(options.message ? { message: options.message } : {}),
       ...(options.name ? { name: options.name } : {}),
       source: options.source ?? "-",
+      ...(options.signal ? { signal: options.signal } : {}),
     });
   }
 

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
+import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { TarWriter } from "../src/image/tar-writer.js";
@@ -173,6 +173,26 @@ for (const who of identities()) {
         const r = await run;
         assert.deepEqual([r.code, r.stderr], [130, "tsbox: export interrupted\n"], signal);
         assert.deepEqual(readdirSync(who.scratch).filter((e) => e.startsWith("x.tar")), [], `${signal} left the temp file`);
+      }
+    });
+
+    it("Ctrl-C or SIGTERM of commit and import removes the layer's temp blob and stores no image", async () => {
+      await cli(["run", "--name", "cbig", "busybox", "sh", "-c", "head -c 60000000 /dev/urandom > /big"]);
+      await cli(["export", "-o", out("cbig.tar"), "cbig"]);
+      // Before: Node's default action ended them inside the blob write, leaving .blob-<pid>-….tmp until a prune.
+      const blobTemps = () => readdirSync(who.dataDir).filter((e) => /^\.blob-.*\.tmp$/.test(e));
+      for (const [what, args] of [["commit", ["commit", "cbig", "stopped:1"]], ["import", ["import", out("cbig.tar"), "stopped:1"]]] as const) {
+        for (const signal of ["SIGINT", "SIGTERM"] as const) {
+          let pid = 0;
+          const run = tsbox(who, [...args], { timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
+          for (let i = 0; i < 4000 && blobTemps().length === 0; i++) await sleep(5);
+          assert.ok(blobTemps().length > 0, `caught the ${what} writing its layer`);
+          signalSpawned(pid, signal);
+          const r = await run;
+          assert.deepEqual([r.code, r.stderr], [130, `tsbox: ${what} interrupted\n`], `${what} ${signal}`);
+          assert.deepEqual(blobTemps(), [], `${what} ${signal} left its temp blob`);
+          assert.equal((await cli(["images", "-q", "stopped"])).stdout, "", "no image is stored");
+        }
       }
     });
 

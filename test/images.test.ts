@@ -8,16 +8,16 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { randomBytes } from "node:crypto";
-import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
-import { cliPath, tsbox, type CliResult } from "./helpers/cli.js";
+import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
+import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
-import { runTool } from "./helpers/registry.js";
+import { runTool, skopeoCopy, startRegistry, type TestRegistry } from "./helpers/registry.js";
 import { TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
 import { sha256Digest } from "../src/image/hash.js";
 
@@ -58,6 +58,17 @@ async function layoutWith(name: string, entries: TarWriteEntry[][], raw?: { data
   await buildLayeredLayout(dir, [], { name, layerEntries: entries, ...(raw ? { rawLayers: raw } : {}) });
   execFileSync("chmod", ["-R", "a+rX", dir]);
   return dir;
+}
+
+/** An archive of `big:N`: busybox and N layers of 40 MB of random bytes each (made in `env`'s store by run and commit). */
+async function bigLayersArchive(who: Identity, env: Record<string, string>, n: number): Promise<string> {
+  for (let i = 1; i <= n; i++) {
+    ok(await tsbox(who, ["run", "--name", `big${i}`, i === 1 ? "busybox" : `big:${i - 1}`, "sh", "-c", `head -c 40000000 /dev/urandom > /f${i}`], { env }));
+    ok(await tsbox(who, ["commit", `big${i}`, `big:${i}`], { env, timeoutMs: 60_000 }));
+  }
+  const archive = join(who.scratch, `big-${Math.random().toString(16).slice(2)}.tar`);
+  ok(await tsbox(who, ["save", "-o", archive, `big:${n}`], { env, timeoutMs: 60_000 }));
+  return archive;
 }
 
 const file = (path: string, data = "x", mode = 0o644): TarWriteEntry => ({ path, type: "file", mode, mtime: 0, data: Buffer.from(data) });
@@ -200,6 +211,42 @@ for (const who of identities()) {
       ok(r);
       // hostname, hosts and resolv.conf are tsbox's, bound over the image as docker's are.
       assert.equal(r.stdout, "group\nhostname\nhosts\nkept\npasswd\nresolv.conf\n--\nnew\n");
+    });
+
+    it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", async () => {
+      const env = freshStore(who);
+      // Two big layers: the interrupt lands while one of them is copied, well before the name is published.
+      const archive = await bigLayersArchive(who, env, 2);
+      const into = freshStore(who);
+      const temps = () => readdirSync(into.TSBOX_DATA_DIR!).filter((e) => e.startsWith(".blob-") || e.startsWith(".load-"));
+      let pid = 0;
+      const load = tsbox(who, ["load", "-i", archive], { env: into, timeoutMs: 60_000, onSpawn: (p) => (pid = p) });
+      // A blob temp in the store: the archive is unpacked, its blobs are being copied (before, Ctrl-C was not heard then).
+      for (let i = 0; i < 4000 && !temps().some((e) => e.startsWith(".blob-")); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(temps().some((e) => e.startsWith(".blob-")), "caught the load copying a blob");
+      signalSpawned(pid, "SIGINT");
+      const r = await load;
+      assert.deepEqual([r.code, r.stdout, r.stderr], [130, "", "tsbox: load interrupted\n"]);
+      assert.deepEqual(temps(), [], "no temp file is left");
+      assert.equal((await tsbox(who, ["images", "-q"], { env: into })).stdout, "", "nothing is named");
+      rmSync(archive);
+    });
+
+    it("run racing system prune -a says the image was removed, not that the store lacks a blob", async () => {
+      const env = freshStore(who);
+      // Three big layers, loaded (not unpacked): the prune lands while the run unpacks the first of them.
+      const archive = await bigLayersArchive(who, env, 3);
+      const into = freshStore(who);
+      ok(await tsbox(who, ["load", "-i", archive], { env: into, timeoutMs: 60_000 }));
+      rmSync(archive);
+      const layers = join(into.TSBOX_DATA_DIR!, "layers");
+      const run = tsbox(who, ["run", "--rm", "--pull", "never", "big:3", "true"], { env: into, timeoutMs: 60_000 });
+      const unpacking = () => existsSync(layers) && readdirSync(layers).some((e) => e.startsWith(".unpack-"));
+      for (let i = 0; i < 4000 && !unpacking(); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.ok(unpacking(), "caught the run unpacking");
+      ok(await tsbox(who, ["system", "prune", "-a", "-f"], { env: into, timeoutMs: 60_000 }));
+      // Before: "layer blob sha256:… is missing from the image store", which reads as a damaged store.
+      oneLineError(await run, /^tsbox: (the image was removed while its layers were being unpacked \(layer blob sha256:[0-9a-f]{64} is gone\): pull or load it again|image big:3 was removed while the container was being created)/);
     });
 
     it("save -o and export -o write into a device or FIFO as it is, and through a symlink: never replace it", async () => {
@@ -555,5 +602,44 @@ if (process.getuid!() === 0) {
         await assertNoLeaks(snap, [who]);
       });
     }
+
+    describe("a first pull that fills a fresh data dir's disk", () => {
+      let registry: TestRegistry;
+      before(async () => {
+        registry = await startRegistry();
+        // One incompressible layer bigger than the disk: the pull keeps its partial download (for resume).
+        const tar = new TarWriter();
+        tar.add({ path: "noise", type: "file", mode: 0o644, mtime: 0, data: randomBytes(24 * 1024 * 1024) });
+        const raw = tar.finish();
+        const layout = await layoutWith("test/noise:1", [], [{ data: gzipSync(raw, { level: 1 }), diffId: sha256Digest(raw) }]);
+        await skopeoCopy(`oci:${layout}:latest`, `docker://${registry.host}/test/noise:1`);
+      });
+      after(() => registry.stop());
+
+      for (const who of identities()) {
+        it(`leaves a store prune can empty, as ${who.name} (no index yet: none is written)`, async () => {
+          const snap = snapshot();
+          const mnt = join(fixtures, `first-pull-fs-${who.name}`);
+          mkdirSync(mnt);
+          execFileSync("mount", ["-t", "tmpfs", "-o", `size=16m,uid=${who.uid},gid=${who.gid}`, "tmpfs", mnt]);
+          try {
+            const env = { TSBOX_DATA_DIR: join(mnt, "data") };
+            const pull = await tsbox(who, ["pull", `${registry.host}/test/noise:1`], { env });
+            assert.notEqual(pull.code, 0, pull.stderr);
+            assert.ok(readdirSync(join(mnt, "data", ".downloads")).some((n) => n.endsWith(".partial")), "the partial download is kept");
+            assert.ok(!existsSync(join(mnt, "data", "index.json")));
+            // Whatever the pull left free is taken too (which of its downloads met ENOSPC first varies).
+            await tsbox(who, [], { argv: ["sh", "-c", `cat /dev/zero > ${join(mnt, "filler")}`], env });
+            for (const args of [["image", "prune", "-a", "-f"], ["system", "prune", "-f"]]) ok(await tsbox(who, args, { env }));
+            assert.ok(!existsSync(join(mnt, "data", ".downloads")), "prune took the partial download");
+            ok(await tsbox(who, ["run", "--rm", "busybox", "true"], { env }));
+          } finally {
+            execFileSync("umount", [mnt]);
+            rmSync(mnt, { recursive: true, force: true });
+          }
+          await assertNoLeaks(snap, [who]);
+        });
+      }
+    });
   });
 }

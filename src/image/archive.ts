@@ -122,7 +122,7 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
     await extract(source, tmp, typeof input === "string" ? input : "stdin", inputStat?.size, options.signal);
     options.signal?.throwIfAborted();
     if (await exists(join(tmp, "index.json"))) return await importLayout(store, new OciLayout(tmp), options);
-    if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp);
+    if (await exists(join(tmp, "manifest.json"))) return await importDockerArchive(store, tmp, options.signal);
     throw new ImageError("not an image archive: it has neither index.json (OCI) nor manifest.json (docker)");
   } finally {
     await removeTree(tmp);
@@ -179,7 +179,7 @@ async function importLayout(store: ImageStore, layout: OciLayout, options: LoadO
   for (const d of index.manifests) {
     if (!isManifestMediaType(d.mediaType) && !isIndexMediaType(d.mediaType)) continue;
     const name = entryName(d, options);
-    const ids = await store.importImage(layout, d, name);
+    const ids = await store.importImage(layout, d, name, options.signal ? { signal: options.signal } : {});
     loaded.push(...(name !== undefined ? [name] : ids));
   }
   if (loaded.length === 0) throw new ImageError(`${layout.dir}: the archive names no image`);
@@ -230,7 +230,7 @@ export function dockerArchiveImage(
 }
 
 /** Docker's older `docker save` format: manifest.json, <config>.json, <id>/layer.tar. */
-async function importDockerArchive(store: ImageStore, dir: string): Promise<string[]> {
+async function importDockerArchive(store: ImageStore, dir: string, signal?: AbortSignal): Promise<string[]> {
   let entries: DockerArchiveEntry[];
   try {
     entries = JSON.parse((await readCapped(join(dir, "manifest.json"), MAX_MANIFEST_FILE, "manifest.json")).toString("utf8")) as DockerArchiveEntry[];
@@ -253,17 +253,19 @@ async function importDockerArchive(store: ImageStore, dir: string): Promise<stri
       throw new ImageError(`archive image ${entry.Config}: its config is not valid JSON`, err);
     }
     checkConfig(config, `archive image ${entry.Config}`);
-    const configBlob = await layout.writeBlob(configData);
+    const configBlob = await layout.writeBlob(configData, undefined, signal);
     const layers: { digest: string; size: number; head: Uint8Array }[] = [];
     for (const path of entry.Layers) {
       const file = await inside(dir, path);
       const fh = await open(file);
       const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0).finally(() => fh.close());
-      layers.push({ ...(await layout.writeBlob(createReadStream(file))), head: buffer.subarray(0, bytesRead) });
+      const stream = createReadStream(file);
+      layers.push({ ...(await layout.writeBlob(stream, undefined, signal).finally(() => stream.destroy())), head: buffer.subarray(0, bytesRead) });
     }
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
     const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
     const stored = { ...desc, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
+    signal?.throwIfAborted(); // an interrupted load names nothing more
     for (const name of names) {
       await store.putManifests(name, [stored]);
       loaded.push(name);

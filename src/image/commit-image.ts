@@ -31,9 +31,11 @@ export interface NewLayer {
 
 /**
  * A layer blob from a tar that `produce` writes (with backpressure) to the
- * stream it gets; resolves once the blob is in the store.
+ * stream it gets; resolves once the blob is in the store. `signal` (Ctrl-C
+ * of commit/import) fails the blob write, whose temp file then goes.
  */
-export async function writeLayer(layout: OciLayout, produce: (tar: Writable) => Promise<void>): Promise<NewLayer> {
+export async function writeLayer(layout: OciLayout, produce: (tar: Writable) => Promise<void>, signal?: AbortSignal): Promise<NewLayer> {
+  signal?.throwIfAborted();
   const diff = new DigestCounter();
   const tar = new PassThrough({ highWaterMark: 256 * 1024 });
   const hashing = new Transform({
@@ -60,6 +62,9 @@ export async function writeLayer(layout: OciLayout, produce: (tar: Writable) => 
     throw failure;
   });
   const blobFailed = stored.then(() => new Promise<never>(() => {}));
+  // The blob write reads gzip: destroying it ends that read, and writeBlob unlinks its temp.
+  const abort = () => gzip.destroy(signal!.reason as Error);
+  signal?.addEventListener("abort", abort, { once: true });
   const producing = produce(tar);
   for (const p of [stored, blobFailed, producing]) p.catch(() => {});
   try {
@@ -70,8 +75,11 @@ export async function writeLayer(layout: OciLayout, produce: (tar: Writable) => 
     await stored.catch(() => {});
     // The blob's error is the cause; `produce`'s is only "the stream was closed".
     throw writeFailed ? writeFailed.err : err;
+  } finally {
+    signal?.removeEventListener("abort", abort);
   }
   const { digest, size } = await stored;
+  signal?.throwIfAborted(); // aborted as the blob was published: no image names it (prune takes it)
   layout.markMadeHere(digest);
   return { descriptor: { mediaType: MediaType.ociLayerGzip, digest, size }, diffId: diff.digest() };
 }
@@ -187,7 +195,7 @@ async function nameEntry(store: ImageStore, descriptor: Descriptor, platform: Pl
  * (a file that is not a tar fails here, not at the first run); what it
  * holds is checked again, like every layer, when a container unpacks it.
  */
-export async function importTarball(store: ImageStore, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string; platform?: Platform }): Promise<string> {
+export async function importTarball(store: ImageStore, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string; platform?: Platform; signal?: AbortSignal }): Promise<string> {
   checkImageName(req.name);
   const layer = await writeLayer(store.layout, async (tar) => {
     const tapped = (async function* () {
@@ -208,7 +216,7 @@ export async function importTarball(store: ImageStore, input: AsyncIterable<Buff
     }
     for await (const _ of tapped); // the end-of-archive blocks belong to the layer too
     if (entries === 0) throw new ImageError(`${req.source} is an empty tar archive`);
-  });
+  }, req.signal);
   return storeImage(store, { config: {}, changes: req.changes, layer, createdBy: `tsbox import ${req.source}`, ...(req.message ? { comment: req.message } : {}), ...(req.name ? { name: req.name } : {}), ...(req.platform ? { platform: req.platform } : {}) });
 }
 

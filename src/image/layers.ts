@@ -165,7 +165,8 @@ export class LayerCache {
     ]);
     const path = this.layout.blobPath(blob.digest);
     const file = await open(path).catch((err: unknown) => {
-      if (isErrno(err, "ENOENT")) throw new LayerError(`layer blob ${blob.digest} is missing from the image store`);
+      // Its image was removed (rmi, prune -a) after this run resolved it, as docker's "No such image"; not a damaged store.
+      if (isErrno(err, "ENOENT")) throw new ImageError(`the image was removed while its layers were being unpacked (layer blob ${blob.digest} is gone): pull or load it again`);
       throw err;
     });
     const limits = { ...layerLimits(), ...this.limits, ...(this.layout.madeHere(blob.digest) ? { maxRatio: Infinity } : {}) };

@@ -128,7 +128,11 @@ export class OciLayout {
     return createReadStream(this.blobPath(digest));
   }
 
-  /** Creates blobs/ and oci-layout if missing; cheap when they exist. */
+  /**
+   * Creates blobs/, oci-layout and the space reserve if missing; cheap when they exist. The reserve is
+   * made here, before the first blob, not only after the first index write: a first pull that fills the
+   * disk (its partial downloads kept for resume) left a store with neither, and prune could not write it.
+   */
   async init(): Promise<void> {
     await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
     const marker = join(this.dir, "oci-layout");
@@ -138,14 +142,15 @@ export class OciLayout {
       if (!isErrno(err, "ENOENT")) throw err;
       await writeFileAtomic(marker, OCI_LAYOUT);
     }
+    await keepSpaceReserve(join(this.dir, SPACE_RESERVE), 0);
   }
 
   /**
    * Stores a blob: content goes to a temp file, is hashed on the way,
    * fsynced, checked against `expected`, and only then renamed into place.
-   * Returns the digest and size actually written.
+   * Returns the digest and size actually written. `signal` (Ctrl-C of a load) stops it between chunks, its temp removed.
    */
-  async writeBlob(source: BlobSource, expected?: { digest: string; size?: number }): Promise<{ digest: string; size: number }> {
+  async writeBlob(source: BlobSource, expected?: { digest: string; size?: number }, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
     if (expected) {
       assertDigest(expected.digest, "expected");
       if (await this.hasBlob(expected.digest)) {
@@ -164,6 +169,7 @@ export class OciLayout {
     try {
       try {
         for await (const chunk of Buffer.isBuffer(source) ? [source] : source) {
+          signal?.throwIfAborted();
           counter.update(chunk);
           await fh.write(chunk);
         }
@@ -176,6 +182,7 @@ export class OciLayout {
       if (expected?.size !== undefined && counter.size !== expected.size) {
         throw new ImageError(`blob ${digest} size mismatch: expected ${expected.size}, got ${counter.size}`);
       }
+      signal?.throwIfAborted();
       await rename(tmp, this.blobPath(digest));
       published = true;
       return { digest, size: counter.size };
@@ -219,8 +226,10 @@ export class OciLayout {
       const before = JSON.stringify(await this.readIndex(), null, 2) + "\n";
       const index = JSON.parse(before) as ImageIndex;
       const text = JSON.stringify((await change(index)) ?? index, null, 2) + "\n";
-      // Unchanged (a prune with nothing to untag): no write, which a full disk would refuse.
-      if (text === before && existsSync(join(this.dir, "index.json"))) return;
+      // Unchanged (a prune with nothing to untag): no write, which a full disk would refuse. An absent
+      // index reads as empty and stays absent: a store whose first pull filled the disk has none, and its
+      // prune must reach the sweep that frees the space (still write-then-rename when it does change).
+      if (text === before) return;
       await this.writeIndexText(text, text.length <= before.length);
     });
   }

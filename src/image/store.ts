@@ -426,8 +426,10 @@ export class ImageStore {
    * Copies an image (every platform of an index whose blobs the source has;
    * every blob re-verified) from another layout into the store as `name`.
    * With `keepExisting`, platforms the name already has here are not replaced.
+   * `signal` (Ctrl-C of a load) stops the copy, and anything being named: an
+   * interrupted load leaves the store's names as they were.
    */
-  async importImage(source: OciLayout, descriptor: Descriptor, name: string | undefined, options: { only?: Platform; keepExisting?: boolean } = {}): Promise<string[]> {
+  async importImage(source: OciLayout, descriptor: Descriptor, name: string | undefined, options: { only?: Platform; keepExisting?: boolean; signal?: AbortSignal } = {}): Promise<string[]> {
     const candidates = (await manifestsIn(source, descriptor)).filter((d) => !options.only || platformMatches(d.platform, options.only));
     const label = name ?? descriptor.digest;
     const imported: Descriptor[] = [];
@@ -442,8 +444,8 @@ export class ImageStore {
         });
         checkConfig(config, `image ${label}`);
         await this.layout.init();
-        for (const blob of [manifest.config, ...manifest.layers]) await this.copyBlob(source, blob);
-        await this.copyBlob(source, d);
+        for (const blob of [manifest.config, ...manifest.layers]) await this.copyBlob(source, blob, options.signal);
+        await this.copyBlob(source, d, options.signal);
         imported.push(d);
         ids.push(manifest.config.digest);
       } catch (err) {
@@ -456,6 +458,7 @@ export class ImageStore {
       if (firstError) throw firstError;
       throw new ImageError(`${source.dir}: ${label} names no image${options.only ? ` for ${formatPlatform(options.only)}` : ""}`);
     }
+    options.signal?.throwIfAborted();
     if (name === undefined) await this.putUnnamed(imported);
     else await this.putManifests(name, imported, options.keepExisting ?? false);
     return ids;
@@ -603,13 +606,14 @@ export class ImageStore {
     return out;
   }
 
-  private async copyBlob(source: OciLayout, blob: Descriptor): Promise<void> {
+  private async copyBlob(source: OciLayout, blob: Descriptor, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     if (await this.layout.hasBlob(blob.digest)) return;
     // Checked first: a stream that fails to open emits its error before writeBlob listens.
     if (!(await source.hasBlob(blob.digest))) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
     const stream = source.openBlob(blob.digest);
     try {
-      await this.layout.writeBlob(stream, { digest: blob.digest, size: blob.size });
+      await this.layout.writeBlob(stream, { digest: blob.digest, size: blob.size }, signal);
     } catch (err) {
       if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
       throw err;

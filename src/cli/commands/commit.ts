@@ -3,6 +3,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
+import { withInterrupt } from "../interrupt.js";
 
 const COMMIT_USAGE = `Usage: tsbox commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]
 
@@ -37,14 +38,18 @@ export async function commitCommand(args: string[], ctx: CliContext): Promise<nu
   if (container === undefined || extra.length > 0) throw new UsageError(`"tsbox commit" requires 1 or 2 arguments: CONTAINER [REPOSITORY[:TAG]]`);
   const author = lastValue(flags, "author");
   const message = lastValue(flags, "message");
-  const id = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).commit(container, {
-    changes: allValues(flags, "change"),
-    ...(name !== undefined ? { name } : {}),
-    ...(author !== undefined ? { author } : {}),
-    ...(message !== undefined ? { message } : {}),
+  // Ctrl-C/SIGTERM: the layer's temp blob goes (before, Node's default action left it until a prune).
+  return withInterrupt(ctx, "commit", async (signal) => {
+    const id = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).commit(container, {
+      changes: allValues(flags, "change"),
+      ...(name !== undefined ? { name } : {}),
+      ...(author !== undefined ? { author } : {}),
+      ...(message !== undefined ? { message } : {}),
+      signal,
+    });
+    ctx.stdout.write(id + "\n");
+    return 0;
   });
-  ctx.stdout.write(id + "\n");
-  return 0;
 }
 
 export async function importCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -71,13 +76,16 @@ export async function importCommand(args: string[], ctx: CliContext): Promise<nu
   }
   const message = lastValue(flags, "message");
   const platform = lastValue(flags, "platform");
-  const id = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).import(input, {
-    changes: allValues(flags, "change"),
-    source,
-    ...(platform !== undefined ? { platform } : {}),
-    ...(name !== undefined ? { name } : {}),
-    ...(message !== undefined ? { message } : {}),
+  return withInterrupt(ctx, "import", async (signal) => {
+    const id = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).import(input, {
+      changes: allValues(flags, "change"),
+      source,
+      ...(platform !== undefined ? { platform } : {}),
+      ...(name !== undefined ? { name } : {}),
+      ...(message !== undefined ? { message } : {}),
+      signal,
+    });
+    ctx.stdout.write(id + "\n");
+    return 0;
   });
-  ctx.stdout.write(id + "\n");
-  return 0;
 }
