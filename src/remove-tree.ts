@@ -21,7 +21,8 @@ import { childPath, ignoreMissingSync as ignoreMissing, isErrno as isCode } from
 
 /** open(2)'s O_PATH on Linux (the same on x86 and arm); node:fs's constants do not list it. */
 const O_PATH = 0o10000000;
-const BY_DESCRIPTOR = process.platform === "linux";
+/** Linux: by descriptor (read when a walk runs: the browser bundle loads this module, and has no `process`). */
+const byDescriptor = (): boolean => process.platform === "linux";
 /** Directories open at once along one branch; a deeper one is moved up to the top and emptied from there. */
 const MAX_DEPTH = 64;
 /**
@@ -111,7 +112,7 @@ function* removeDir(child: Buffer, depth: number, walk: Walk): Generator<void, v
     if (dir === "not-dir") return ignoreMissing(() => unlinkSync(child));
     try {
       grantAccess(dir);
-      if (depth >= MAX_DEPTH || (!BY_DESCRIPTOR && child.length > DEEP_PATH)) {
+      if (depth >= MAX_DEPTH || (!byDescriptor() && child.length > DEEP_PATH)) {
         // Its parent's descriptor names the source, the top's the destination: nothing on the way is a path.
         return moveToTop(child, walk);
       }
@@ -155,7 +156,7 @@ function unlinkUnlessDir(path: Buffer): boolean {
 
 function openDir(path: Buffer): Opened {
   try {
-    if (!BY_DESCRIPTOR) return lstatSync(path).isDirectory() ? { ref: path } : "not-dir";
+    if (!byDescriptor()) return lstatSync(path).isDirectory() ? { ref: path } : "not-dir";
     const fd = openSync(path, O_PATH | constants.O_DIRECTORY | constants.O_NOFOLLOW); // (libuv adds O_CLOEXEC)
     return { ref: Buffer.from(`/proc/self/fd/${fd}`), fd };
   } catch (err) {

@@ -185,7 +185,10 @@ for (const who of identities()) {
     // Its processes live in X's PID namespace, whose init is not its own: without a cgroup (rootless without
     // delegation) they ran on after it ended, its overlay mounted and writable while its bundle was deleted
     // (hostile explorer, session 45). tsbox-runtime kills them by its mount namespace (runtime/src/leftovers.rs).
-    it("a --pid container:X container leaves nothing running when it ends, and X runs on", async () => {
+    // The host's processes are looked at; in the vm backend they are the guest's (where such a run still waits
+    // for its leftover: a known gap, docs/architecture.md "--pid container:X").
+    const onHost = process.env.TSBOX_BACKEND === "vm" ? "native only: the processes checked are the host's" : false;
+    it("a --pid container:X container leaves nothing running when it ends, and X runs on", { skip: onHost }, async () => {
       const peer = `peer-left-${who.name}`;
       const joiner = `joiner-left-${who.name}`;
       // Told apart from anything else on the machine by their command lines.

@@ -37,11 +37,12 @@ export async function waitForHealthStatus(watch: HealthWatch, options: WaitForHe
   for (;;) {
     const health = readHealth(watch.bundleDir);
     if (health?.Status === "healthy") return health;
+    // A stopped container is "unhealthy" too (docker's rule, which its monitor writes): said as its end.
+    const stopped = await watch.stopped();
+    if (stopped !== undefined) throw new ContainerError(`container ${watch.name} ${stopped} before its health check passed${lastOutput(health)}`);
     if (health?.Status === "unhealthy") {
       throw new ContainerError(`container ${watch.name} is unhealthy after ${health.FailingStreak} failed checks${lastOutput(health)}`);
     }
-    const stopped = await watch.stopped();
-    if (stopped !== undefined) throw new ContainerError(`container ${watch.name} ${stopped} before its health check passed${lastOutput(health)}`);
     if (Date.now() >= deadline) throw new ContainerError(`container ${watch.name} was not healthy within ${timeoutMs / 1000} s (health: ${health?.Status ?? "no check has run yet"})${lastOutput(health)}`);
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
   }

@@ -175,7 +175,7 @@ export class LayerCache {
     const tapped = tap(limitExpansion(source.stream, `layer ${blob.digest}`, blob.size, limits), diff);
     let owners: LayerOwner[] = [];
     try {
-      ({ owners } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts, owners: !this.privileged }));
+      ({ owners } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts, owners: !this.privileged, durable: true }));
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
       await source.done();
     } catch (err) {

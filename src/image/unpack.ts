@@ -5,6 +5,7 @@ import {
   constants,
   fchmodSync,
   fchownSync,
+  fsyncSync,
   futimesSync,
   lchownSync,
   linkSync,
@@ -60,6 +61,11 @@ export interface UnpackOptions {
    * (owner-notes.ts); the files themselves stay the user's here.
    */
   owners?: boolean;
+  /**
+   * A layer about to be published: its files must reach the disk first (`syncFileSystem` after the unpack).
+   * Without the addon (no syncfs: a vm-only install) each file is fsynced as it is closed instead.
+   */
+  durable?: boolean;
 }
 
 /** An owner the tar gave an entry that an unprivileged unpack could not apply. */
@@ -230,6 +236,7 @@ class LayerUnpacker {
       if (this.options.privileged) fchownSync(fd, entry.uid, entry.gid);
       fchmodSync(fd, entry.mode);
       futimesSync(fd, entry.mtime, entry.mtime);
+      if (this.options.durable && !(hasAddon ??= addonPresent())) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -558,21 +565,19 @@ async function makeNode(path: string, type: keyof typeof NODE_TYPES, mode: numbe
 }
 
 /**
- * Writes out the file system holding `dir` (a layer unpacked there, before the rename that publishes it): the
- * unpack's writes sit in the page cache for up to 30 s, and a power loss in that time would leave a published
- * layer with empty or missing files (ext4's delayed allocation) that nothing repairs, since a present layer is
- * never unpacked again (containerd's moby/moby#49784). One syncfs(2) through the addon; without one, coreutils'
- * `sync -f` (or plain `sync` where it has no -f, as on macOS).
+ * Writes out the file system holding `dir` (a layer unpacked there with `durable`, before the rename that
+ * publishes it): the unpack's writes sit in the page cache for up to 30 s, and a power loss in that time would
+ * leave a published layer with empty or missing files (ext4's delayed allocation) that nothing repairs, since a
+ * present layer is never unpacked again (containerd's moby/moby#49784). One syncfs(2) through the addon; without
+ * one (a vm-only install, which may have no coreutils on its PATH) the unpack fsynced each file already.
  */
 export async function syncFileSystem(dir: string): Promise<void> {
-  if ((hasAddon ??= addonPresent())) {
-    try {
-      return (await addon()).syncfs(dir);
-    } catch (err) {
-      throw new LayerError(`cannot write the unpacked layer to disk (syncfs ${dir}): ${(err as Error).message}`);
-    }
+  if (!(hasAddon ??= addonPresent())) return;
+  try {
+    (await addon()).syncfs(dir);
+  } catch (err) {
+    throw new LayerError(`cannot write the unpacked layer to disk (syncfs ${dir}): ${(err as Error).message}`);
   }
-  return process.platform === "linux" ? runTool("sync", ["-f", dir]) : runTool("sync", []);
 }
 
 function runTool(command: string, args: string[], provider = "coreutils"): Promise<void> {

@@ -453,14 +453,19 @@ impl Monitor {
         self.run_ended_after(outcome, ran);
     }
 
+    /// The health check's end with the run: after the state says how it ended, so a reader that sees
+    /// "unhealthy" then finds the container stopped (waitForHealthy tells the two apart).
+    fn health_ended(&mut self) {
+        if let Some(h) = self.health.as_mut() {
+            h.run_ended();
+        }
+    }
+
     fn run_ended(&mut self, outcome: Outcome) {
         self.run_ended_after(outcome, Duration::from_secs(0));
     }
 
     fn run_ended_after(&mut self, outcome: Outcome, ran: Duration) {
-        if let Some(h) = self.health.as_mut() {
-            h.run_ended();
-        }
         let first_failed = !self.started_once;
         if first_failed {
             // Never ran: the front end gets the error and nothing restarts.
@@ -469,6 +474,7 @@ impl Monitor {
                 Outcome::Exited { .. } => Error::setup("the container exited before it was reported started"),
             };
             let _ = self.state.update(self.lock(), failed_fields(&e));
+            self.health_ended();
             if let Some(events) = self.events.take() {
                 events.error(&e);
             }
@@ -488,6 +494,7 @@ impl Monitor {
         ];
         fields.extend(outcome.fields());
         let _ = self.state.update(self.lock(), fields);
+        self.health_ended();
         self.last = Some(outcome);
         if requested {
             self.notify_end();
