@@ -81,7 +81,8 @@ export function* removing(path: string | Buffer): Generator<void, void, void> {
   try {
     grantAccess(top);
     const walk: Walk = { top, moved: 0 };
-    // Directories moved up (too deep) are entries of the top by then: emptied by the next pass.
+    // Until a pass finds the top empty: directories moved up (too deep), or moved here by a writer racing the
+    // walk, are its entries by then (the race test's swapped directory is one).
     for (let pass = 0; (yield* emptyDir(top, 0, walk)) > 0; pass++) {
       if (pass > MAX_TOP_PASSES) throw Object.assign(new Error(`cannot remove ${String(path)}: entries keep appearing`), { code: "ENOTEMPTY" });
     }

@@ -51,6 +51,8 @@ pub fn remove_tree_with(top: &Path, opened: &mut Opened) -> io::Result<()> {
     };
     let mut walk = Walk { top: fd.0, moved: 0, failed: None, opened };
     for _ in 0..RETRIES {
+        // Until a pass lists nothing: directories moved up (too deep), or moved
+        // here by a writer racing the walk, are the top's entries by then.
         for _ in 0..TOP_PASSES {
             if !walk.clear(&fd, 0) || walk.failed.is_some() {
                 break;
