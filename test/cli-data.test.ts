@@ -350,7 +350,7 @@ for (const who of identities()) {
         assert.equal((await tsbox(who, ["network", "ls", "--filter", "type=builtin", "--format", "{{.Name}} {{.Driver}}"])).stdout, "bridge bridge\nhost host\nnone null\n");
         const none = await tsbox(who, ["network", "inspect", "-f", "{{.Name}} {{.Driver}} {{len .IPAM.Config}}", "none", "e555db4bf0d3"]);
         assert.equal(none.stdout, "none null 0\nhost host 0\n", none.stderr);
-        assert.deepEqual(await tsbox(who, ["network", "rm", "host"]).then((r) => [r.code, r.stderr]), [125, "tsbox: host is a pre-defined network and cannot be removed\n"]);
+        assert.deepEqual(await tsbox(who, ["network", "rm", "host"]).then((r) => [r.code, r.stderr]), [1, "tsbox: host is a pre-defined network and cannot be removed\n"]);
         assert.equal((await tsbox(who, ["network", "ls", "--filter", "bogus=1"])).stderr, "tsbox: invalid filter 'bogus=1'\n");
         const same = await Promise.all([0, 1, 2].map(() => tsbox(who, ["network", "create", `par-${tag}-same`])));
         assert.equal(same.filter((r) => r.code === 0).length, 1, same.map((r) => r.stderr).join(""));

@@ -1,7 +1,8 @@
 /**
  * Bad input gets one clear line on stderr and docker's exit codes: 125 for a
- * tsbox error, 126 when the command cannot be executed, 127 when it is not
- * found. Nothing is left behind.
+ * tsbox error of run/create (or a usage error), 126 when the command cannot be
+ * executed, 127 when it is not found, 1 for other commands' errors. Nothing is
+ * left behind.
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
@@ -41,7 +42,7 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["run", "--rm", "no-such-image-here", "true"]), 125, /no-such-image-here/);
       // distribution's limits: a name of at most 255 characters, a tag of 128.
       oneLine(await tsbox(who, ["run", "--rm", "a".repeat(256), "true"]), 125, /repository name must not be more than 255 characters/);
-      oneLine(await tsbox(who, ["tag", "busybox", `busybox:${"t".repeat(129)}`]), 125, /bad tag/);
+      oneLine(await tsbox(who, ["tag", "busybox", `busybox:${"t".repeat(129)}`]), 1, /bad tag/);
     });
 
     it("command not found", async () => {
@@ -75,6 +76,22 @@ for (const who of identities()) {
       }
       oneLine(await tsbox(who, ["run"]), 125, /requires an image/i);
       oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
+    });
+
+    it("no such container: exit 1 from every verb but run and create (125), as docker-cli", async () => {
+      const nope = "no-such-container-here";
+      const verbs: string[][] = [
+        ["start", nope], ["stop", nope], ["restart", nope], ["kill", nope], ["pause", nope], ["unpause", nope], ["wait", nope],
+        ["rm", nope], ["rename", nope, "other"], ["exec", nope, "true"], ["attach", nope], ["logs", nope], ["top", nope],
+        ["stats", "--no-stream", nope], ["port", nope], ["cp", `${nope}:/x`, "-"],
+        ["diff", nope], ["commit", nope], ["export", nope], ["update", "--cpus", "1", nope], ["container", "logs", nope],
+      ];
+      for (const args of verbs) oneLine(await tsbox(who, args), 1, new RegExp(`no such container: ${nope}`));
+      // inspect prints what it found (docker's `[]`) before the error.
+      const inspected = await tsbox(who, ["inspect", "--type", "container", nope]);
+      assert.deepEqual([inspected.code, inspected.stdout], [1, "[]\n"], inspected.stderr);
+      for (const verb of ["run", "create"]) oneLine(await tsbox(who, [verb, "--rm", "--network", `container:${nope}`, "busybox", "true"]), 125, new RegExp(nope));
+      oneLine(await tsbox(who, ["container", "run", "--rm", "--network", `container:${nope}`, "busybox", "true"]), 125, new RegExp(nope));
     });
 
     it("-it without a terminal on stdin: docker's refusal, exit 1 (-t alone runs)", async () => {

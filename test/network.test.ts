@@ -237,7 +237,7 @@ for (const who of identities()) {
         assert.ok(Object.values(inspect[0]!.Containers).some((c) => c.Name === "srv" && /^10\.89\.\d+\.\d+\/24$/.test(c.IPv4Address)), JSON.stringify(inspect));
         assert.equal((await run(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}} {{len .Containers}}", net])).stdout, `${inspect[0]!.IPAM.Config[0]!.Subnet.replace(/0\/24$/, "1")} 1\n`);
         const busy = await run(["network", "rm", net]);
-        assert.equal(busy.code, 125);
+        assert.equal(busy.code, 1);
         assert.match(busy.stderr, /has active endpoints/);
       } finally {
         await run(["rm", "-f", "srv"]);
@@ -472,7 +472,7 @@ for (const who of identities()) {
           assert.equal((await run(["run", "-d", "--name", "pz", "--network", net, "busybox", "sleep", "60"])).code, 0);
           assert.equal((await run(["network", "disconnect", net, "pz"])).code, 0);
           const gone = await run(["network", "connect", net, "pz"]);
-          assert.equal(gone.code, 125);
+          assert.equal(gone.code, 1);
           assert.match(gone.stderr, /can be connected only while the rootless network namespace it started under runs .*: stop the container, connect it and start it again/);
           assert.equal((await run(["rm", "-f", "pz"])).code, 0);
         }
@@ -497,7 +497,7 @@ for (const who of identities()) {
         await publishedAddress(run, "pd", "80", "0.0.0.0");
         assert.equal((await run(["run", "-d", "--name", "nn", "--network", "none", "busybox", "sleep", "60"])).code, 0);
         const none = await run(["network", "connect", net, "nn"]);
-        assert.equal(none.code, 125);
+        assert.equal(none.code, 1);
         assert.match(none.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);
       } finally {
         await run(["rm", "-f", "pd", "nn", "pz"]);
@@ -535,7 +535,7 @@ for (const who of identities()) {
         assert.match(await inspectField(run, "kept", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}"), new RegExp(`^(bridge ${net}|${net} bridge) $`));
         // Off the record while stopped (docker allows it), and on again: the next start has it.
         assert.equal((await run(["network", "disconnect", net, "kept"])).code, 0);
-        assert.equal((await run(["network", "disconnect", net, "kept"])).code, 125, "not connected any more");
+        assert.equal((await run(["network", "disconnect", net, "kept"])).code, 1, "not connected any more");
         assert.equal((await run(["network", "connect", "--alias", "second", net, "kept"])).code, 0);
         assert.equal((await run(["start", "kept"])).code, 0);
         await eth1();

@@ -210,7 +210,7 @@ for (const who of identities()) {
       // A directory there that is no volume at all: refused, naming it, not an errno.
       mkdirSync(join(volumes, "junk", "other"), { recursive: true });
       const junk = await tsbox(who, ["volume", "create", "junk"]);
-      assert.deepEqual([junk.code, junk.stderr], [125, `tsbox: create junk: ${join(volumes, "junk")} is in the way: it is no volume (no _data directory in it); move or delete it\n`]);
+      assert.deepEqual([junk.code, junk.stderr], [1, `tsbox: create junk: ${join(volumes, "junk")} is in the way: it is no volume (no _data directory in it); move or delete it\n`]);
       rmSync(join(volumes, "junk"), { recursive: true });
     });
 

@@ -3,10 +3,11 @@
  * commands, terminals and layer unpacking are loaded only when used.
  */
 import { compareText } from "../compare.js";
-import { errorMessage, isTsboxError, UsageError } from "../errors.js";
+import { errorMessage, UsageError } from "../errors.js";
 import { runCommand } from "./commands/run.js";
 import { errorHint } from "./error-hints.js";
 import { escapeControls } from "./escape.js";
+import { exitCodeOf } from "./exit-code.js";
 import type { CliContext, Command } from "./context.js";
 import { fdOutput } from "./fd-output.js";
 
@@ -126,7 +127,8 @@ Commands:
   version   Show the version
 
 Run 'tsbox COMMAND --help' (or 'tsbox help COMMAND') for more on a command.
-Exit codes: 125 tsbox failed, 126 cannot execute, 127 not found, else the command's.
+Exit codes: run/create: 125 tsbox failed, 126 cannot execute, 127 not found, else the command's;
+other commands: 1 failed (exec: the command's, 126, 127), 125 a usage error.
 Environment: TSBOX_DATA_DIR (images, containers, volumes; default $XDG_DATA_HOME/tsbox or ~/.local/share/tsbox),
 TSBOX_BACKEND (native, vm or auto), TSBOX_NETWORK (the default network), TSBOX_ROOTLESS_NETWORK (pasta or slirp4netns).
 `;
@@ -147,7 +149,9 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     const near = similarCommands(name);
     throw new UsageError(`unknown command: ${name} (${near.length > 0 ? `did you mean ${near.join(", ")}? ` : ""}see tsbox --help)`);
   }
-  return (await load())(rest, ctx);
+  const command = await load();
+  // Reported here, where the command is known: its name decides the exit code (exit-code.ts).
+  return command(rest, ctx).catch((err: unknown) => reportError(err, ctx, name));
 }
 
 /** Commands within two edits of a typo (`rnu`, `imagse`, `vloume`), nearest first, as podman suggests them. */
@@ -173,14 +177,14 @@ function editDistance(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-/** One line on stderr, docker's exit code. */
-export function reportError(err: unknown, ctx: CliContext): number {
+/** One line on stderr, docker's exit code for `command`'s error (none: before one was chosen). */
+function reportError(err: unknown, ctx: CliContext, command?: string): number {
   // One line, and no control characters a hostile name could carry to the terminal.
   const message = escapeControls(errorMessage(err).replace(/\s*\n\s*/g, " "));
   const hint = errorHint(err, ctx.env);
   ctx.stderr.write(`tsbox: ${message}${hint ? ` (${hint})` : ""}\n`);
   if (ctx.env.TSBOX_DEBUG && err instanceof Error && err.stack) ctx.stderr.write(err.stack + "\n");
-  return isTsboxError(err) ? err.exitCode : 125;
+  return exitCodeOf(err, command);
 }
 
 // process.stdout/stderr are made only when a command needs a stream (fd-output.ts):

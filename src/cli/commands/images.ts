@@ -1,4 +1,4 @@
-import { UsageError } from "../../errors.js";
+import { ImageError, UsageError } from "../../errors.js";
 import { createdTime, type ImageSummary } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
 import { matchPath } from "../../build/patterns.js";
@@ -106,7 +106,7 @@ function findListed(listed: ImageSummary[], ref: string): ImageSummary {
       // not a reference either
     }
   }
-  if (!found) throw new UsageError(`no such image: ${ref}`);
+  if (!found) throw new ImageError(`no such image: ${ref}`);
   return found;
 }
 

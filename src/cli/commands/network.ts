@@ -1,4 +1,4 @@
-import { UsageError } from "../../errors.js";
+import { TsboxError, UsageError } from "../../errors.js";
 import { compareText } from "../../compare.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -104,7 +104,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network rm" requires at least one network`);
       for (const ref of flags.positionals) {
         const builtin = builtinNetwork(ref);
-        if (builtin) throw new UsageError(`${builtin.name} is a pre-defined network and cannot be removed`);
+        if (builtin) throw new TsboxError(`${builtin.name} is a pre-defined network and cannot be removed`);
         await runtime().removeNetwork(ref);
         ctx.stdout.write(ref + "\n");
       }

@@ -1,4 +1,5 @@
-import { errorMessage, isTsboxError, UsageError } from "../../errors.js";
+import { errorMessage, UsageError } from "../../errors.js";
+import { exitCodeOf } from "../exit-code.js";
 import { formatPlatform } from "../../image/platform.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -35,7 +36,7 @@ export async function rmiCommand(args: string[], ctx: CliContext): Promise<numbe
       if (removed.deleted) ctx.stdout.write(`Deleted: ${removed.deleted}\n`);
     } catch (err) {
       ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
-      code = isTsboxError(err) ? err.exitCode : 125;
+      code = exitCodeOf(err, "rmi");
     }
   }
   return code;
