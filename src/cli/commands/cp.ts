@@ -1,4 +1,4 @@
-import { UsageError } from "../../errors.js";
+import { TsboxError, UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -33,7 +33,7 @@ export async function cpCommand(args: string[], ctx: CliContext): Promise<number
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 2) throw new UsageError(`"tsbox cp" requires exactly 2 arguments (tsbox cp CONTAINER:SRC DEST or SRC CONTAINER:DEST)`);
   const [src, dest] = flags.positionals.map(splitCopyArg) as [ReturnType<typeof splitCopyArg>, ReturnType<typeof splitCopyArg>];
-  if (src.container !== undefined && dest.container !== undefined) throw new UsageError("copying between containers is not supported");
+  if (src.container !== undefined && dest.container !== undefined) throw new TsboxError("copying between containers is not supported");
   if (src.container === undefined && dest.container === undefined) throw new UsageError("must specify at least one container source");
   const options = { archive: flags.bools.has("archive"), follow: flags.bools.has("follow-link") };
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
