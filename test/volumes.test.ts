@@ -303,6 +303,23 @@ for (const who of identities()) {
       assert.equal((await cli(["volume", "ls", "-q"])).stdout, "gone\ntv\n", "only the ones asked for well (docker keeps one whose mount failed)");
     });
 
+    it("labels and driver options: one K=V rule for volume create, run and --mount (docker refuses a label with no name)", async () => {
+      for (const [args, message] of [
+        [["volume", "create", "--label", "=x", "lv"], 'tsbox: invalid label "=x": empty name\n'],
+        [["volume", "create", "-l", "=", "lv"], 'tsbox: invalid label "=": empty name\n'],
+        [["run", "--rm", "--label", "=x", "busybox", "true"], 'tsbox: invalid label "=x": empty name\n'],
+        [["run", "--rm", "--mount", "type=volume,src=lv,dst=/v,volume-label==x", "busybox", "true"], 'tsbox: invalid label "=x": empty name\n'],
+        [["volume", "create", "-o", "=x", "lv"], 'tsbox: invalid option "=x" for -o: expected KEY=VALUE (e.g. type=tmpfs)\n'],
+        [["run", "--rm", "--mount", "type=volume,src=lv,dst=/v,volume-opt==x", "busybox", "true"], "tsbox: invalid --mount type=volume,src=lv,dst=/v,volume-opt==x: volume-opt needs K=V\n"],
+      ] as const) {
+        assert.deepEqual(await tsbox(who, [...args]).then((r) => [r.code, r.stderr]), [125, message], args.join(" "));
+      }
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, "", "nothing was made");
+      await cli(["volume", "create", "-l", "team", "-l", "a=b=c", "lv"]);
+      assert.equal((await cli(["volume", "inspect", "-f", "[{{.Labels.team}}] [{{.Labels.a}}]", "lv"])).stdout, "[] [b=c]\n");
+      await cli(["volume", "rm", "lv"]);
+    });
+
     it("--mount volume/bind/tmpfs and --tmpfs", async () => {
       const r = await cli([
         "run", "--rm",

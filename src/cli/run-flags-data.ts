@@ -8,6 +8,7 @@ import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { MountOption, RunOptions, UlimitOption } from "../spec/run-options.js";
 import { allValues, type FlagDef, lastValue, type ParsedFlags } from "./flags.js";
+import { setLabel, setOption } from "./key-value.js";
 import { PROPAGATIONS } from "../spec/propagation.js";
 
 export const DATA_FLAGS: FlagDef[] = [
@@ -60,14 +61,6 @@ export function dataFlagOptions(flags: ParsedFlags, _env: NodeJS.ProcessEnv): Pa
   return out;
 }
 
-/** `K=V`, or `K` alone for an empty value (docker's rule). */
-function setLabel(labels: Record<string, string>, entry: string): void {
-  const eq = entry.indexOf("=");
-  const key = eq < 0 ? entry : entry.slice(0, eq);
-  if (key === "") throw new UsageError(`invalid label "${entry}": expected KEY=VALUE`);
-  labels[key] = eq < 0 ? "" : entry.slice(eq + 1);
-}
-
 /** `nofile=1024:2048`, `nproc=512` (soft = hard), -1 for unlimited. */
 export function parseUlimit(spec: string): UlimitOption {
   const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(spec);
@@ -93,9 +86,7 @@ export function parseMount(spec: string): MountOption {
       continue;
     }
     if (key === "volume-opt") {
-      const eq = value?.indexOf("=") ?? -1;
-      if (value === undefined || eq <= 0) throw new UsageError(`invalid --mount ${spec}: volume-opt needs K=V`);
-      volumeOptions[value.slice(0, eq)] = value.slice(eq + 1);
+      setOption(volumeOptions, value, () => `invalid --mount ${spec}: volume-opt needs K=V`);
       continue;
     }
     get.set(key, value);

@@ -5,6 +5,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
+import { setLabel } from "../key-value.js";
 import { withInterrupt } from "../interrupt.js";
 import { readStdin } from "../read-stdin.js";
 import { shortId } from "../format.js";
@@ -66,12 +67,7 @@ export async function buildCommand(args: string[], ctx: CliContext): Promise<num
     else if (ctx.env[a] !== undefined) buildArgs[a] = ctx.env[a]!;
   }
   const labels: Record<string, string> = {};
-  for (const l of allValues(flags, "label")) {
-    const eq = l.indexOf("=");
-    // docker's ValidateLabel: a label needs a name.
-    if (eq === 0 || l === "") throw new UsageError(`invalid label "${l}": empty name`);
-    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
-  }
+  for (const l of allValues(flags, "label")) setLabel(labels, l);
   const file = lastValue(flags, "file");
   // docker's rule: stdin is read once, for one of them (`-f -` with `-` read the Dockerfile as the context archive).
   if (path === "-" && file === "-") throw new UsageError("can't use stdin for both build context and dockerfile");

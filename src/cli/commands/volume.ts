@@ -6,6 +6,7 @@ import { confirm } from "../confirm.js";
 import { finishThenDie } from "../interrupt.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
+import { setLabel, setOption } from "../key-value.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize } from "../format.js";
@@ -86,17 +87,10 @@ async function create(args: string[], ctx: CliContext, runtime: () => Runtime): 
   const driver = lastValue(flags, "driver");
   if (driver !== undefined && driver !== "local") throw new UsageError(`volume driver "${driver}" is not available: only local volumes exist here`);
   const labels: Record<string, string> = {};
-  for (const l of allValues(flags, "label")) {
-    const eq = l.indexOf("=");
-    labels[eq < 0 ? l : l.slice(0, eq)] = eq < 0 ? "" : l.slice(eq + 1);
-  }
+  for (const l of allValues(flags, "label")) setLabel(labels, l);
   // docker's local driver options (volume-options.ts says which apply).
   const options: Record<string, string> = {};
-  for (const o of allValues(flags, "opt")) {
-    const eq = o.indexOf("=");
-    if (eq <= 0) throw new UsageError(`invalid option "${o}" for -o: expected KEY=VALUE (e.g. type=tmpfs)`);
-    options[o.slice(0, eq)] = o.slice(eq + 1);
-  }
+  for (const o of allValues(flags, "opt")) setOption(options, o, () => `invalid option "${o}" for -o: expected KEY=VALUE (e.g. type=tmpfs)`);
   const volume = await runtime().volumes.create(name, labels, options);
   ctx.stdout.write(volume.Name + "\n");
   return 0;
