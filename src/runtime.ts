@@ -15,7 +15,7 @@ import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
-import { type ContainerState, DEFAULT_LOG, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
+import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { withIndexLockSync } from "./image/layout.js";
@@ -448,9 +448,7 @@ export class Runtime implements ContainerOwner {
 
   private async failedStart(id: string, state: ContainerState, err: unknown, remove: boolean): Promise<void> {
     if (!remove) {
-      const message = err instanceof Error ? err.message : String(err);
-      const exitCode = isTsboxError(err) ? err.exitCode : 125;
-      await updateState(this.paths.container(id), () => ({ status: "exited", exitCode, error: message, finished: new Date().toISOString(), creatorPid: null })).catch(() => {});
+      await updateState(this.paths.container(id), () => ({ ...failedStartFields(err), creatorPid: null })).catch(() => {});
     } else {
       await removeBundleDir(this.ctx, id, state.name).catch(() => {});
     }

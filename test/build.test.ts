@@ -486,7 +486,7 @@ for (const who of identities()) {
         ["# nothing\n", /no FROM instruction/],
         ["FROM busybox\n\nRUN exit 3\n", /line 3: process "\/bin\/sh -c exit 3" did not complete successfully: exit code: 3/],
         ["FROM busybox\nUSER nosuchuser\nRUN true\n", /line 3: unable to find user nosuchuser/],
-        // A step that cannot start: exit 1 as any failed step, and its container (recorded as exited 127) goes too.
+        // A step that cannot start: exit 1 as any failed step, and its container (recorded as a failed start, code 127) goes too.
         ['FROM busybox\nRUN ["/nonexistent"]\n', /line 2: process "\/nonexistent" did not complete successfully: no such file or directory: \/nonexistent/],
         ["FROM busybox\nCOPY ../outside-secret /x\n", /forbidden path outside the build context: \.\.\/outside-secret/],
         ["FROM busybox\nCOPY escape/passwd /x\n", /forbidden path outside the build context: escape\/passwd/],

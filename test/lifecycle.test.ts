@@ -165,9 +165,24 @@ for (const who of identities()) {
       assert.equal(missing.code, 127);
       assert.equal(missing.stderr, "tsbox: executable file not found in $PATH: no-such-command\n");
       const never = state(who, "never");
-      assert.deepEqual([never.status, never.exitCode, never.error, never.creatorPid], ["exited", 127, "executable file not found in $PATH: no-such-command", null]);
-      assert.equal((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "never"])).stdout, "exited 127\n");
+      assert.deepEqual([never.status, never.exitCode, never.error, never.creatorPid], ["created", 127, "executable file not found in $PATH: no-such-command", null]);
+      // docker's record of a start that failed: still Created, with the code and the reason, never started.
+      const stateFormat = "{{.State.Status}} {{.State.ExitCode}} {{.State.StartedAt}} {{.State.FinishedAt}} {{.State.Error}}";
+      const failedState = "created 127 0001-01-01T00:00:00Z 0001-01-01T00:00:00Z executable file not found in $PATH: no-such-command\n";
+      assert.equal((await ok(who, ["inspect", "-f", stateFormat, "never"])).stdout, failedState);
+      assert.equal((await ok(who, ["ps", "-a", "--filter", "name=never", "--format", "{{.Status}}"])).stdout, "Created\n");
+      // It can be tried again (start, and start -a): the same failure, the same record (docker's start exits 1).
+      for (const start of [["start"], ["start", "-a"]]) {
+        const again = await tsbox(who, [...start, "never"]);
+        assert.deepEqual([again.code, again.stderr], [1, "tsbox: executable file not found in $PATH: no-such-command\n"], start.join(" "));
+        assert.equal((await ok(who, ["inspect", "-f", stateFormat, "never"])).stdout, failedState, start.join(" "));
+      }
       await ok(who, ["rm", "never"]);
+      // create, then start: the same.
+      await ok(who, ["create", "--name", "never-c", "--network", "none", "busybox", "/nonexistent"]);
+      assert.equal((await tsbox(who, ["start", "never-c"])).code, 1);
+      assert.equal((await ok(who, ["inspect", "-f", stateFormat, "never-c"])).stdout, "created 127 0001-01-01T00:00:00Z 0001-01-01T00:00:00Z no such file or directory: /nonexistent\n");
+      await ok(who, ["rm", "never-c"]);
       const gone = await tsbox(who, ["run", "--rm", "--name", "gone", "--network", "none", "busybox", "no-such-command"]);
       assert.equal(gone.code, 127);
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");
@@ -175,7 +190,7 @@ for (const who of identities()) {
       // run -d hands over too (to the monitor's starter): the same report, record and removal.
       const detached = await tsbox(who, ["run", "-d", "--name", "never-d", "--network", "none", "busybox", "no-such-command"]);
       assert.deepEqual([detached.code, detached.stdout, detached.stderr], [127, "", "tsbox: executable file not found in $PATH: no-such-command\n"]);
-      assert.equal((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "never-d"])).stdout, "exited 127\n");
+      assert.equal((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.StartedAt}}", "never-d"])).stdout, "created 127 0001-01-01T00:00:00Z\n");
       await ok(who, ["rm", "never-d"]);
       assert.equal((await tsbox(who, ["run", "-d", "--rm", "--network", "none", "busybox", "no-such-command"])).code, 127);
       assert.equal((await ok(who, ["ps", "-a", "-q"])).stdout, "");

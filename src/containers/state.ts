@@ -6,6 +6,7 @@ import { withContainerLock } from "./lock.js";
 import type { RestartPolicy } from "./restart-policy.js";
 import { pidAlive } from "../process-alive.js";
 import { compareText } from "../compare.js";
+import { errorMessage } from "../errors.js";
 
 /** docker's State.Status values (docker's "removing" and "dead" do not occur). */
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "exited";
@@ -63,7 +64,7 @@ export interface ContainerState {
   /** Of the last run; null while running or never run (unknown after a crash). */
   exitCode: number | null;
   signal: string | null;
-  /** Why the last start failed, when it did. */
+  /** Why the last start failed, when it did (the status stays as it was: failedStartFields). */
   error: string | null;
   oomKilled: boolean;
   /** Restarts by the restart policy since the last `start`. */
@@ -175,6 +176,16 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
  * knows the real one (docker's for a container whose daemon or shim died); `ps` says "Exited (unknown)".
  */
 export const UNKNOWN_EXIT = 255;
+
+/**
+ * What every failed start records (the native monitor's and front ends' `failed_start_fields` in Rust too):
+ * docker's exit code (126/127, else 125) and the reason. The status and the times stay those of before the
+ * start, so a new container stays "created" with StartedAt zero, as docker's, and can be started again.
+ */
+export function failedStartFields(err: unknown): Pick<ContainerState, "pid" | "exitCode" | "signal" | "error"> {
+  const exitCode = typeof (err as { exitCode?: unknown } | null)?.exitCode === "number" ? (err as { exitCode: number }).exitCode : 125;
+  return { pid: null, exitCode, signal: null, error: errorMessage(err) };
+}
 
 /** Running, paused or waiting to restart: a supervisor is there. */
 export function isActive(state: ContainerState): boolean {

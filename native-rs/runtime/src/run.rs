@@ -166,19 +166,13 @@ fn record_ended(bundle: &Path, end: &Ended, remove: bool) {
 }
 
 /// A start that failed, as src/runtime.ts `failedStart` records it (docker's
-/// exit code and the message), or with `remove` the container deleted.
+/// exit code and the message; the status, start and finish times stay those
+/// of before, "created" for a new one, as docker's), or with `remove` the
+/// container deleted.
 fn record_failed(bundle: &Path, e: &Error, remove: bool) {
-    record_end(
-        bundle,
-        remove,
-        vec![
-            ("status", Json::from("exited")),
-            ("exitCode", Json::from(e.exit_code())),
-            ("error", Json::from(e.message.as_str())),
-            ("finished", state_file::now()),
-            ("creatorPid", Json::Null),
-        ],
-    );
+    let mut fields = crate::monitor::failed_start_fields(e.exit_code(), &e.message);
+    fields.push(("creatorPid", Json::Null));
+    record_end(bundle, remove, fields);
 }
 
 /// `fields` written into state.json, or with `remove` the container deleted.
@@ -337,13 +331,14 @@ mod tests {
         // Created by another process: not ours to record.
         fs::write(bundle.join("state.json"), r#"{"id":"f00d","status":"created","monitorPid":null,"creatorPid":1}"#).unwrap();
         record_failed(&bundle, &missing, false);
-        assert_eq!(state_of(&bundle).get("status").and_then(Json::as_str), Some("created"));
+        assert_eq!(state_of(&bundle).get("error"), None);
 
-        // Ours (the CLI became us): the failure as src/runtime.ts failedStart writes it.
+        // Ours (the CLI became us): the failure as src/runtime.ts failedStart writes it; still created (docker's).
         fs::write(bundle.join("state.json"), &created).unwrap();
         record_failed(&bundle, &missing, false);
         let s = state_of(&bundle);
-        assert_eq!(s.get("status").and_then(Json::as_str), Some("exited"));
+        assert_eq!(s.get("status").and_then(Json::as_str), Some("created"));
+        assert_eq!(s.get("finished"), None);
         assert_eq!(s.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(127));
         assert_eq!(s.get("error").and_then(Json::as_str), Some("executable file not found in $PATH: nope"));
         assert_eq!(s.get("creatorPid"), Some(&Json::Null));

@@ -4,7 +4,7 @@ import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
 import { formatRestartPolicy } from "../restart-policy.js";
-import { isActive, readCurrentState, readState, updateStateLocked } from "../state.js";
+import { failedStartFields, isActive, readCurrentState, readState, updateStateLocked } from "../state.js";
 import { readSpec } from "../spec-file.js";
 import { removedNetworks } from "../../network/connected.js";
 
@@ -61,9 +61,8 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
         await launch(launchOptions);
       } catch (err) {
         // The monitor records what it saw; a monitor that never ran could not.
-        const message = err instanceof Error ? err.message : String(err);
-        const exitCode = typeof (err as { exitCode?: unknown }).exitCode === "number" ? (err as { exitCode: number }).exitCode : 125;
-        updateStateLocked(bundle, (s) => (s.status === "exited" && s.error === message ? undefined : { status: "exited", pid: null, exitCode, error: message, finished: new Date().toISOString() }));
+        const failed = failedStartFields(err);
+        updateStateLocked(bundle, (s) => (s.error === failed.error && s.exitCode === failed.exitCode ? undefined : failed));
         removeAfter = state.remove;
         throw err;
       }

@@ -66,19 +66,10 @@ pub fn wait_for_start(w: Waiting) -> i32 {
         }
         let state = StateFile::new(w.bundle);
         let recorded = state.read().map_or(false, |s| {
-            s.get("status").and_then(Json::as_str) == Some("exited") && s.get("error").and_then(Json::as_str) == Some(message.as_str())
+            s.get("error").and_then(Json::as_str) == Some(message.as_str())
         });
         if !recorded {
-            let _ = state.update(
-                Lock::Held,
-                vec![
-                    ("status", Json::from("exited")),
-                    ("pid", Json::Null),
-                    ("exitCode", Json::from(code)),
-                    ("error", Json::from(message.as_str())),
-                    ("finished", state_file::now()),
-                ],
-            );
+            let _ = state.update(Lock::Held, super::failed_start_fields(code, &message));
         }
         fd::close(lock);
     }

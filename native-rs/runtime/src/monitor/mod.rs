@@ -1025,12 +1025,12 @@ fn error_reply(message: &str) -> Json {
 
 /// The record of a container that could not be started.
 fn failed_fields(e: &Error) -> Vec<(&'static str, Json)> {
-    vec![
-        ("status", Json::from("exited")),
-        ("pid", Json::Null),
-        ("exitCode", Json::from(e.exit_code())),
-        ("signal", Json::Null),
-        ("error", Json::from(e.message.as_str())),
-        ("finished", state_file::now()),
-    ]
+    failed_start_fields(e.exit_code(), &e.message)
+}
+
+/// What every failed start records (the monitor's, a front end's, src/containers/state.ts
+/// `failedStartFields`): docker's exit code and the reason. The status and the times stay those of
+/// before the start, so a new container stays "created" (docker's) and can be started again.
+pub fn failed_start_fields(code: i32, message: &str) -> Vec<(&'static str, Json)> {
+    vec![("pid", Json::Null), ("exitCode", Json::from(code)), ("signal", Json::Null), ("error", Json::from(message))]
 }

@@ -24,7 +24,7 @@ import { MONITOR_SOCKET, type RunEnd } from "../../../containers/monitor-client.
 import { ContainerNames } from "../../../containers/names.js";
 import { nextRestartDelay, parseRestartPolicy, type RestartPolicy, restartsAfter } from "../../../containers/restart-policy.js";
 import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "../../../containers/stdcopy.js";
-import { processStartTime, readState, updateState, updateStateLocked } from "../../../containers/state.js";
+import { failedStartFields, processStartTime, readState, updateState, updateStateLocked } from "../../../containers/state.js";
 import { DataPaths, type ContainerPaths } from "../../../paths.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { readSpec } from "../../../containers/spec-file.js";
@@ -395,7 +395,7 @@ export class VmMonitor {
   /** The very first start failed: recorded (under the requester's lock), and nothing restarts. */
   private async fail(err: unknown): Promise<void> {
     const end = failure(err);
-    updateStateLocked(this.paths, () => ({ status: "exited", pid: null, finished: new Date().toISOString(), ...end }));
+    updateStateLocked(this.paths, () => failedStartFields(err));
     this.last = end;
     await this.endForGood();
   }
