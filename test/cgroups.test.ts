@@ -342,6 +342,9 @@ for (const who of identities()) {
         assert.match(all.stderr, /^tsbox: warning: 1 container runs without a cgroup \(see tsbox info\): "--" for its figures\n$/);
         const one = await tsbox(who, ["stats", "--no-stream", name]);
         assert.equal(one.code, 1, "asked by name, it is still an error");
+        // inspect keeps what was asked for (docker's and podman's HostConfig); the warnings above and info say it is not applied.
+        assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.Memory}}", name])).stdout, `${32 << 20}\n`);
+        assert.match((await tsbox(who, ["info"])).stdout + (await tsbox(who, ["info"])).stderr, /containers run without resource limits \(-m, --cpus, --pids-limit, …\)/);
         const created = await tsbox(who, ["create", "-m", "32m", "busybox", "true"]);
         const started = await tsbox(who, ["start", created.stdout.trim()]);
         // start -a and restart start it too, and said nothing.
