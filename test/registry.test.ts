@@ -377,7 +377,7 @@ for (const who of identities()) {
       const repo = `${anon.host}/all-${who.name}/bb`;
       for (const tag of ["1", "2", "latest"]) ok(await tsbox(who, ["tag", "busybox", `${repo}:${tag}`], { env }));
       const refused = await tsbox(who, ["push", "-a", `${repo}:1`], { env });
-      assert.equal(refused.code, 1);
+      assert.equal(refused.code, 125, "a usage error");
       assert.match(refused.stderr, /tag can't be used with --all-tags\/-a/);
       const pushed = await tsbox(who, ["push", "--all-tags", "-q", repo], { env });
       ok(pushed);
