@@ -188,6 +188,36 @@ function pausedOrphan(who: Identity, getDelegation: () => Delegation | undefined
 }
 
 /** `kill` of a paused container (the CLI, its monitor): the SIGKILL thaws it, as docker's does. */
+/**
+ * `stats --no-stream`'s CPU % is over an interval between two samples (docker's precpu_stats/cpu_stats), not
+ * since the start: a container idle for a while, spinning now, shows well above its lifetime average.
+ */
+function statsCpuNow(who: Identity, getDelegation: () => Delegation | undefined) {
+  it("stats --no-stream: CPU % of now (two samples), not the average since the start", { skip: vm }, async () => {
+    const delegation = getDelegation();
+    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const name = `spin-${who.name}`;
+    // Idle (asleep) until /tmp/go exists, then a busy loop in the shell itself (`:` is a builtin: no child).
+    const run = await cli(["run", "-d", "--name", name, "busybox", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.2; done; while :; do :; done"]);
+    assert.equal(run.code, 0, run.stderr);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      assert.equal((await cli(["exec", name, "touch", "/tmp/go"])).code, 0);
+      const stats = await cli(["stats", "--no-stream", "--format", "{{.CPUPerc}}", name]);
+      assert.equal(stats.code, 0, stats.stderr);
+      const now = Number.parseFloat(stats.stdout);
+      // Its lifetime average, read after: the shell's CPU time over the time since it started.
+      const [pid, started] = (await cli(["inspect", "-f", "{{.State.Pid}} {{.State.StartedAt}}", name])).stdout.trim().split(" ");
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+      const lifetime = (cpuSeconds / ((Date.now() - Date.parse(started!)) / 1000)) * 100;
+      assert.ok(now > 2 * lifetime, `stats said ${stats.stdout.trim()} for a loop that has spun for the last seconds only; its lifetime average is ${lifetime.toFixed(2)}%`);
+    } finally {
+      await cli(["rm", "-f", name]);
+    }
+  });
+}
+
 function killPaused(who: Identity, getDelegation: () => Delegation | undefined) {
   // (the vm's is the library scenario's "pause" above: a detached vm container's daemon would outlive the test)
   it("kill of a paused container ends it (thawed): exit 137", { skip: vm }, async () => {
@@ -238,6 +268,7 @@ for (const who of identities()) {
       crashCleanup(who, () => undefined);
       pausedOrphan(who, () => undefined);
       killPaused(who, () => undefined);
+      statsCpuNow(who, () => undefined);
       it("tsbox info: root gets every controller", { skip: vm }, async () => {
         const r = await tsbox(who, ["info", "--json"]);
         const cg = (JSON.parse(r.stdout) as { probe: { cgroups: { controllers: Record<string, { root: boolean; user: boolean }> } } }).probe.cgroups;
@@ -261,6 +292,7 @@ for (const who of identities()) {
       crashCleanup(who, () => delegation);
       pausedOrphan(who, () => delegation);
       killPaused(who, () => delegation);
+      statsCpuNow(who, () => delegation);
 
       it("tsbox info names the controllers this user has", { skip: vm }, async () => {
         const args = ["info"];

@@ -13,7 +13,7 @@ Show containers' resource use, refreshed every second (default: all running ones
 
 Options:
   -a, --all          All containers, not only running ones
-      --no-stream    One sample, then exit
+      --no-stream    One frame (its CPU % over a second, as every frame's), then exit
       --no-trunc     Full container ids
       --format F     json, or a template of {{.Container}} {{.Name}} {{.ID}} {{.CPUPerc}}
                      {{.MemUsage}} {{.MemPerc}} {{.NetIO}} {{.BlockIO}} {{.PIDs}} ("table " prefix: with a header)
@@ -42,6 +42,10 @@ export async function statsCommand(args: string[], ctx: CliContext): Promise<num
   const live = !flags.bools.has("no-stream");
   const clear = live && (ctx.stdout as NodeJS.WriteStream).isTTY === true;
   const previous = new Map<string, { usageUsec: number; at: number }>();
+  // docker's CPU % is over the interval between two samples (precpu_stats and cpu_stats, the daemon's 1 s
+  // collection), its first frame and --no-stream's one too: a container idle for a minute and busy now shows
+  // its use now, not its average since it started.
+  if (await firstSamples(await pick(), previous)) await new Promise((resolve) => setTimeout(resolve, SAMPLE_INTERVAL_MS));
   for (;;) {
     const containers = await pick();
     const rows: Row[] = [];
@@ -71,13 +75,29 @@ export async function statsCommand(args: string[], ctx: CliContext): Promise<num
   }
 }
 
+/** docker's collection interval: the CPU % of a frame is over at least this long. */
+const SAMPLE_INTERVAL_MS = 1000;
+
+/** Each running container's CPU time now, in `previous`; false when there was none to sample. */
+async function firstSamples(containers: Container[], previous: Map<string, { usageUsec: number; at: number }>): Promise<boolean> {
+  let any = false;
+  for (const c of containers.filter((c) => c.running)) {
+    // One that cannot be sampled (no cgroup, gone meanwhile) is reported by the frame that follows.
+    const s = await c.stats().catch(() => undefined);
+    if (!s) continue;
+    previous.set(c.id, { usageUsec: s.cpu.usageUsec, at: Date.now() });
+    any = true;
+  }
+  return any;
+}
+
 async function sampleRow(c: Container, previous: Map<string, { usageUsec: number; at: number }>, noTrunc: boolean): Promise<Row> {
   const s: ContainerStats = await c.stats();
   const state = await c.state();
   const now = Date.now();
   const before = previous.get(c.id);
   previous.set(c.id, { usageUsec: s.cpu.usageUsec, at: now });
-  // Between two samples; for the first, the average since it started (as podman does).
+  // Between two samples; for one that started after the first samples were taken, the average since it started.
   let cpu: number;
   if (before) cpu = ((s.cpu.usageUsec - before.usageUsec) / Math.max(1, (now - before.at) * 1000)) * 100;
   else {
