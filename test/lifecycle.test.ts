@@ -521,6 +521,20 @@ for (const who of identities()) {
       await ok(who, ["rm", "fg-rm"]);
     });
 
+    it("a healthy container whose monitor was SIGKILLed (a reboot, the OOM killer) is unhealthy: inspect, ps --filter health, waitForHealthy", async () => {
+      await ok(who, ["run", "-d", "--name", "hk", "--health-cmd", "true", "--health-interval", "200ms", "busybox", "sleep", "600"]);
+      await until("healthy", async () => (await ok(who, ["inspect", "-f", "{{.State.Health.Status}}", "hk"])).stdout === "healthy\n");
+      const s = state(who, "hk");
+      process.kill(s.monitorPid, "SIGKILL");
+      await until("the container to die with its monitor", () => !alive(s.pid));
+      // health.json still says "healthy" (the dead monitor could not write its end): what is read must not.
+      assert.equal((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", "hk"])).stdout, "exited unhealthy\n");
+      assert.equal((await ok(who, ["ps", "-aq", "--filter", "health=healthy"])).stdout, "");
+      assert.equal((await ok(who, ["ps", "-aq", "--filter", "health=unhealthy"])).stdout.trim().length, 12);
+      assert.match((await scenario(who, "waitForHealthyOf", "hk")).result, /^ContainerError: container hk exited \(code unknown\)/);
+      await ok(who, ["rm", "hk"]);
+    });
+
     it("two CLIs racing on one name: one wins, the other gets one clear error; racing starts run it once", async () => {
       const [a, b] = await Promise.all([0, 1].map(() => tsbox(who, ["run", "-d", "--name", "race", "busybox", "sleep", "60"])));
       const codes = [a!.code, b!.code].sort();
