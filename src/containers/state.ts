@@ -176,6 +176,16 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
  */
 export const UNKNOWN_EXIT = 255;
 
+/**
+ * Whether its last run's end was recorded ("exited" on disk) — a `stop`/`kill` by the user, for a policy that
+ * restarts every other end — rather than left "running"/"restarting" by a supervisor that died with it (a
+ * reboot, the OOM killer). docker's HasBeenManuallyStopped, which its daemon honours for `unless-stopped`
+ * at its start; `raw` is state.json as read, before `refreshStatus`.
+ */
+export function endRecorded(raw: ContainerState): boolean {
+  return raw.status === "exited";
+}
+
 /** Running, paused or waiting to restart: a supervisor is there. */
 export function isActive(state: ContainerState): boolean {
   return state.status === "running" || state.status === "paused" || state.status === "restarting";
