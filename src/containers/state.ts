@@ -170,11 +170,8 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
   return states.sort((a, b) => compareText(b.created, a.created));
 }
 
-/**
- * The exit code `wait`, `inspect` and `ps --filter exited=` report when the supervisor died unseen and nobody
- * knows the real one (docker's for a container whose daemon or shim died); `ps` says "Exited (unknown)".
- */
-export const UNKNOWN_EXIT = 255;
+/** Defined beside the events, whose `die` reports it too. */
+export { UNKNOWN_EXIT } from "./events.js";
 
 /**
  * Whether its last run's end was recorded ("exited" on disk) — a `stop`/`kill` by the user, for a policy that
@@ -204,6 +201,16 @@ export function refreshStatus(state: ContainerState): ContainerState {
   }
   if (supervisorAlive(state)) return state;
   return { ...state, status: "exited", pid: null };
+}
+
+/**
+ * The fields that write down what refreshStatus reads of state.json as it is on disk (`raw`): a run whose
+ * supervisor died with it (a reboot, a killed monitor) still says "running" there. Written before the next
+ * start, they record that end as a `die` (docker's daemon does so at its restart), and the start a `start`.
+ */
+export function unseenEnd(raw: ContainerState): Partial<ContainerState> {
+  const fresh = refreshStatus(raw);
+  return fresh === raw ? {} : { status: fresh.status, pid: fresh.pid };
 }
 
 export function supervisorAlive(state: ContainerState): boolean {
