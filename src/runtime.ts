@@ -40,7 +40,7 @@ import { recordConnect, recordDisconnect, recordedNetworks } from "./network/con
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, planNetwork } from "./network/plan.js";
 import { PeerResolver, withPeerNetwork } from "./containers/peer.js";
 import { recordEvent, recordTransition } from "./containers/events.js";
-import { stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
+import { cutOffKeepers, stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
@@ -612,6 +612,19 @@ export class Runtime implements ContainerOwner {
     // Root's state of namespaces that are gone (rootless, a data dir's namespace is its own: rootless-netns/).
     if ((this.host ??= probeHostIdentity()).uid === 0) sweepDeadNetnsState();
     return removed;
+  }
+
+  /**
+   * The running containers (names, else short ids) whose rootless network helper died under them: they have no
+   * network until they are stopped and started again (and no rootless container starts meanwhile; `tsbox info`).
+   */
+  async cutOffContainers(): Promise<string[]> {
+    const keepers = new Set(cutOffKeepers(join(this.dataDir, "rootless-netns")));
+    if (keepers.size === 0) return [];
+    const states = (await listStates(this.paths)).filter(isActive);
+    return states
+      .filter((s) => readAttachments(this.paths.container(s.id).dir).some((a) => keepers.has(a.keeper)))
+      .map((s) => s.name ?? s.id.slice(0, 12));
   }
 
   /** A running container's networks: addresses and published ports (`tsbox port`). */

@@ -8,6 +8,8 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { cliPath, identityEnv, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -82,6 +84,27 @@ for (const who of identities()) {
       assert.match(bad.stderr, /^tsbox: invalid filter "label=x": tsbox events filters by container=…, event=…, image=…, type=…\n$/);
       // The detached container started the user's guest daemon: it goes too, or it would count as a leak.
       if (process.env.TSBOX_BACKEND === "vm") await tsbox(who, ["vm", "stop", "--force"]);
+    });
+
+    it("a run whose monitor died unseen (a reboot, kill -9): the next start records its die (255, as wait says) and the start", { skip: process.env.TSBOX_BACKEND === "vm" ? "the native monitor's" : false }, async () => {
+      const name = `ev-unseen-${who.name}`;
+      const since = String(Math.floor(Date.now() / 1000) - 1);
+      assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+      const stateFile = join(who.dataDir, "containers", readlinkSync(join(who.dataDir, "names", name)), "state.json");
+      const { monitorPid, pid } = JSON.parse(readFileSync(stateFile, "utf8")) as { monitorPid: number; pid: number };
+      process.kill(monitorPid, "SIGKILL");
+      await until("the container to die with its monitor", () => {
+        try {
+          return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+        } catch {
+          return true;
+        }
+      });
+      assert.equal((await tsbox(who, ["start", name])).code, 0);
+      assert.equal((await tsbox(who, ["rm", "-f", name])).code, 0);
+      const format = "{{.Action}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}";
+      const r = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}`, "--format", format]);
+      assert.equal(r.stdout, ["create", "start", "die 255", "start", "kill", "die 137", "destroy", ""].join("\n"));
     });
   });
 }

@@ -536,6 +536,41 @@ for (const who of identities()) {
       await ok(who, ["rm", "fg-rm"]);
     });
 
+    it("a healthy container whose monitor was SIGKILLed (a reboot, the OOM killer) is unhealthy: inspect, ps --filter health, waitForHealthy", async () => {
+      await ok(who, ["run", "-d", "--name", "hk", "--health-cmd", "true", "--health-interval", "200ms", "busybox", "sleep", "600"]);
+      await until("healthy", async () => (await ok(who, ["inspect", "-f", "{{.State.Health.Status}}", "hk"])).stdout === "healthy\n");
+      const s = state(who, "hk");
+      process.kill(s.monitorPid, "SIGKILL");
+      await until("the container to die with its monitor", () => !alive(s.pid));
+      // health.json still says "healthy" (the dead monitor could not write its end): what is read must not.
+      assert.equal((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", "hk"])).stdout, "exited unhealthy\n");
+      assert.equal((await ok(who, ["ps", "-aq", "--filter", "health=healthy"])).stdout, "");
+      assert.equal((await ok(who, ["ps", "-aq", "--filter", "health=unhealthy"])).stdout.trim().length, 12);
+      assert.match((await scenario(who, "waitForHealthyOf", "hk")).result, /^ContainerError: container hk exited \(code unknown\)/);
+      await ok(who, ["rm", "hk"]);
+    });
+
+    it("after a reboot (monitors SIGKILLed): start --all --filter restart-policy= brings back always and unless-stopped ones, not one the user stopped", async () => {
+      const names = ["pa", "pu", "pu-stopped", "pn"];
+      const policies = ["always", "unless-stopped", "unless-stopped", "no"];
+      for (const [i, name] of names.entries()) await ok(who, ["run", "-d", "--name", name, "--restart", policies[i]!, "busybox", "sleep", "600"]);
+      await ok(who, ["stop", "-t", "0", "pu-stopped"]);
+      const killed = ["pa", "pu", "pn"].map((n) => state(who, n));
+      for (const s of killed) process.kill(s.monitorPid, "SIGKILL");
+      await until("the containers to die with their monitors", () => killed.every((s) => !alive(s.pid)));
+      const listed = async (...filters: string[]) => (await ok(who, ["ps", "-a", "--format", "{{.Names}}", ...filters.flatMap((f) => ["--filter", f])])).stdout.split("\n").filter(Boolean).sort();
+      assert.deepEqual(await listed("restart-policy=unless-stopped"), ["pu", "pu-stopped"]);
+      assert.deepEqual(await listed("restart-policy=no", "restart-policy=always"), ["pa", "pn"]);
+      assert.equal((await tsbox(who, ["ps", "--filter", "restart-policy=sometimes"])).code, 125);
+      // The boot recipe (README): docker's daemon start, which leaves an unless-stopped container the user stopped.
+      const r = await ok(who, ["start", "--all", "--filter", "restart-policy=always", "--filter", "restart-policy=unless-stopped"]);
+      assert.equal(r.stdout, "pa\npu\n");
+      assert.deepEqual(await listed("status=running"), ["pa", "pu"]);
+      assert.equal((await ok(who, ["start", "--all", "--filter", "restart-policy=always"])).stdout, "", "nothing left to start");
+      assert.equal((await tsbox(who, ["start", "--filter", "restart-policy=always", "pn"])).code, 125);
+      await ok(who, ["rm", "-f", ...names]);
+    });
+
     it("two CLIs racing on one name: one wins, the other gets one clear error; racing starts run it once", async () => {
       const [a, b] = await Promise.all([0, 1].map(() => tsbox(who, ["run", "-d", "--name", "race", "busybox", "sleep", "60"])));
       const codes = [a!.code, b!.code].sort();

@@ -653,6 +653,29 @@ for (const who of identities()) {
       assert.equal(processStartTime(long.pid), null, "network prune stopped the idle holder");
     });
 
+    it("a rootless network helper that died under running containers: info names them, a new run refuses to split the network", { skip: who.name === "root" ? "root's bridges live in the host's namespace" : false }, async () => {
+      const holderFile = join(who.dataDir, "rootless-netns", "holder.json");
+      assert.equal((await run(["run", "-d", "--name", "cut-off", "busybox", "sleep", "600"])).code, 0);
+      try {
+        const h = JSON.parse(readFileSync(holderFile, "utf8")) as { pid: number; start: number; nsPid: number; helperPid: number };
+        // As the OOM killer or a torn-down login cgroup would: all three at once.
+        for (const pid of [h.pid, h.nsPid, h.helperPid]) process.kill(pid, "SIGKILL");
+        await until("the holder to die", async () => (processStartTime(h.pid) === null && processStartTime(h.helperPid) === null ? true : undefined));
+        const info = await run(["info"]);
+        assert.match(info.stderr, /the rootless network's helper .* died under running containers: cut-off have no network/);
+        const refused = await run(["run", "--rm", "busybox", "true"]);
+        assert.equal(refused.code, 125, refused.stderr);
+        assert.match(refused.stderr, /the rootless network's helper \((pasta|slirp4netns) and its netns holder, pid \d+\) died while containers ran in it: .*stop them all/);
+        assert.equal((await run(["rm", "-f", "cut-off"])).code, 0);
+        assert.doesNotMatch((await run(["info"])).stderr, /died under running containers/);
+        const again = await run(["run", "--rm", "busybox", "sh", "-c", `wget -q -O - http://10.0.2.2:${hostPort}/`]);
+        assert.equal(again.code, 0, again.stderr);
+        assert.match(again.stdout, /hello from the host/, "once they are gone the next run makes a new helper");
+      } finally {
+        await run(["rm", "-f", "cut-off"]);
+      }
+    });
+
     // The single-id user takes the same paths as the user with subordinate ids: 100 runs each for root and one rootless user.
     it("leaves no veth, rule, lease or process after 100 containers", { skip: who.name === "single" ? "covered as user" : false }, async () => {
       const net = `churn-${who.name}`;

@@ -16,6 +16,13 @@ export const EVENTS_FILE = "events.log";
 export const EVENTS_ROTATED = "events.log.1";
 export const EVENTS_MAX_BYTES = 1024 * 1024;
 
+/**
+ * The exit code `wait`, `inspect`, `ps --filter exited=` and a `die` event report when the supervisor died unseen
+ * and nobody knows the real one (docker's for a container whose daemon or shim died); `ps` says "Exited (unknown)".
+ * events.rs has the same (test/fixtures/contract/events.json).
+ */
+export const UNKNOWN_EXIT = 255;
+
 export interface ContainerEvent {
   action: string;
   id: string;
@@ -50,7 +57,7 @@ export function statusActions(before: StatusOf, after: StatusOf): string[] {
 /** One line of the file (without its newline). */
 export function eventLine(e: ContainerEvent): string {
   const attributes: Record<string, string> = {};
-  if (e.action === "die" && e.exitCode !== undefined && e.exitCode !== null) attributes.exitCode = String(e.exitCode);
+  if (e.action === "die") attributes.exitCode = String(e.exitCode ?? UNKNOWN_EXIT);
   attributes.image = e.image;
   attributes.name = e.name ?? "";
   if (e.oldName !== undefined && e.oldName !== null) attributes.oldName = e.oldName;

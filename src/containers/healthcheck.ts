@@ -119,6 +119,16 @@ export function healthTiming(config: HealthConfig): { interval: number; timeout:
   };
 }
 
+/**
+ * The container's health now: what its monitor last reported while it runs (or is paused), and
+ * "unhealthy" once it does not — docker's rule, which the monitor writes when a run ends, but a
+ * monitor that died unseen (a reboot, the OOM killer, `kill -9`) could not.
+ */
+export function healthNow(bundleDir: string, running: boolean): HealthState | undefined {
+  const health = readHealth(bundleDir);
+  return health && !running && health.Status !== "unhealthy" ? { ...health, Status: "unhealthy" } : health;
+}
+
 /** What the monitor last reported, if it ran a check (or set "starting"). */
 export function readHealth(bundleDir: string): HealthState | undefined {
   try {

@@ -13,7 +13,7 @@ import { type InspectConfig, type InspectRecord, readInspectRecord } from "./ins
 import { networkSettings } from "./inspect-network.js";
 import { readAttachments } from "../network/attachments.js";
 import { type ContainerState, UNKNOWN_EXIT } from "./state.js";
-import { type HealthState, readHealth } from "./healthcheck.js";
+import { type HealthState, healthNow } from "./healthcheck.js";
 import type { InspectMount } from "./volumes-resolve.js";
 
 /** Go's zero time, which docker prints for a time that has not happened. */
@@ -99,11 +99,12 @@ export function dockerState(state: ContainerState): InspectState {
 
 /**
  * docker's State.Health: what the container's monitor last reported (it
- * writes "starting" as each run starts). A container run in the foreground
- * has no monitor to run the checks, and shows none.
+ * writes "starting" as each run starts), "unhealthy" once the container is not
+ * running. A container run in the foreground has no monitor to run the checks,
+ * and shows none.
  */
-function healthOf(bundleDir: string, record: InspectRecord): { Health?: HealthState } {
-  const health = record.Config.Healthcheck ? readHealth(bundleDir) : undefined;
+function healthOf(bundleDir: string, record: InspectRecord, state: ContainerState): { Health?: HealthState } {
+  const health = record.Config.Healthcheck ? healthNow(bundleDir, state.status === "running" || state.status === "paused") : undefined;
   return health ? { Health: health } : {};
 }
 
@@ -124,7 +125,7 @@ export function inspectContainer(paths: DataPaths, state: ContainerState, networ
     Created: state.created,
     Path: record.Path,
     Args: record.Args,
-    State: { ...dockerState(state), ...healthOf(bundle.dir, record) },
+    State: { ...dockerState(state), ...healthOf(bundle.dir, record, state) },
     Image: record.Image,
     ...etcPaths(bundle.dir),
     // Its JSON-lines log: a monitored container's, or a foreground run's that kept one.

@@ -171,11 +171,18 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
   return states.sort((a, b) => compareText(b.created, a.created));
 }
 
+/** Defined beside the events, whose `die` reports it too. */
+export { UNKNOWN_EXIT } from "./events.js";
+
 /**
- * The exit code `wait`, `inspect` and `ps --filter exited=` report when the supervisor died unseen and nobody
- * knows the real one (docker's for a container whose daemon or shim died); `ps` says "Exited (unknown)".
+ * Whether its last run's end was recorded ("exited" on disk) — a `stop`/`kill` by the user, for a policy that
+ * restarts every other end — rather than left "running"/"restarting" by a supervisor that died with it (a
+ * reboot, the OOM killer). docker's HasBeenManuallyStopped, which its daemon honours for `unless-stopped`
+ * at its start; `raw` is state.json as read, before `refreshStatus`.
  */
-export const UNKNOWN_EXIT = 255;
+export function endRecorded(raw: ContainerState): boolean {
+  return raw.status === "exited";
+}
 
 /**
  * What every failed start records (the native monitor's and front ends' `failed_start_fields` in Rust too):
@@ -205,6 +212,16 @@ export function refreshStatus(state: ContainerState): ContainerState {
   }
   if (supervisorAlive(state)) return state;
   return { ...state, status: "exited", pid: null };
+}
+
+/**
+ * The fields that write down what refreshStatus reads of state.json as it is on disk (`raw`): a run whose
+ * supervisor died with it (a reboot, a killed monitor) still says "running" there. Written before the next
+ * start, they record that end as a `die` (docker's daemon does so at its restart), and the start a `start`.
+ */
+export function unseenEnd(raw: ContainerState): Partial<ContainerState> {
+  const fresh = refreshStatus(raw);
+  return fresh === raw ? {} : { status: fresh.status, pid: fresh.pid };
 }
 
 export function supervisorAlive(state: ContainerState): boolean {

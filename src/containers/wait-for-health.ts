@@ -35,11 +35,14 @@ export async function waitForHealthStatus(watch: HealthWatch, options: WaitForHe
   if (!(timeoutMs >= 0)) throw new UsageError(`waitForHealthy: timeoutMs must be a number of milliseconds, got ${String(options.timeoutMs)}`);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const health = readHealth(watch.bundleDir);
-    if (health?.Status === "healthy") return health;
-    // A stopped container is "unhealthy" too (docker's rule, which its monitor writes): said as its end.
+    // Whether it stopped first: the health.json of a container whose monitor died unseen still says what the
+    // last check found (a stopped container is "unhealthy", docker's rule): said as its end.
     const stopped = await watch.stopped();
-    if (stopped !== undefined) throw new ContainerError(`container ${watch.name} ${stopped} before its health check passed${lastOutput(health)}`);
+    const health = readHealth(watch.bundleDir);
+    if (stopped !== undefined) {
+      throw new ContainerError(`container ${watch.name} ${stopped}${health?.Status === "healthy" ? ": a stopped container is unhealthy" : ` before its health check passed${lastOutput(health)}`}`);
+    }
+    if (health?.Status === "healthy") return health;
     if (health?.Status === "unhealthy") {
       throw new ContainerError(`container ${watch.name} is unhealthy after ${health.FailingStreak} failed checks${lastOutput(health)}`);
     }

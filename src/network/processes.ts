@@ -21,24 +21,42 @@ export async function stopProcess(pid: number, startTime: string): Promise<void>
  * it when no registered keeper runs any more.
  */
 export async function stopIdleRootlessNetwork(dir: string): Promise<void> {
-  let holder: { pid: number; start: number };
+  const holder = readHolder(dir);
+  if (holder && liveKeepers(dir).length === 0) await stopProcess(holder.pid, String(holder.start));
+}
+
+/**
+ * The keepers still registered with a rootless holder that died (killed, the OOM killer, its login's cgroup torn
+ * down): their containers run on with no network, and rootless.rs `enter` refuses to start a second holder (a
+ * split network) until they are gone. None while the holder runs.
+ */
+export function cutOffKeepers(dir: string): number[] {
+  const holder = readHolder(dir);
+  return holder && processStartTime(holder.pid) !== String(holder.start) ? liveKeepers(dir) : [];
+}
+
+/** holder.json: the holder's pid and start time. */
+function readHolder(dir: string): { pid: number; start: number } | undefined {
   try {
-    holder = JSON.parse(readFileSync(join(dir, "holder.json"), "utf8")) as typeof holder;
+    return JSON.parse(readFileSync(join(dir, "holder.json"), "utf8")) as { pid: number; start: number };
   } catch {
-    return;
+    return undefined;
   }
+}
+
+/** The registered keepers (`users/<pid>`, holding the start time) that still run. */
+function liveKeepers(dir: string): number[] {
   let users: string[] = [];
   try {
     users = readdirSync(join(dir, "users"));
   } catch {
     // none registered
   }
-  const live = users.some((u) => {
+  return users.map(Number).filter((pid) => {
     try {
-      return processStartTime(Number(u)) === readFileSync(join(dir, "users", u), "utf8").trim();
+      return processStartTime(pid) === readFileSync(join(dir, "users", String(pid)), "utf8").trim();
     } catch {
       return false;
     }
   });
-  if (!live) await stopProcess(holder.pid, String(holder.start));
 }

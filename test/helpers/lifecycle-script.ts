@@ -80,6 +80,11 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { healthy: healthy.Status, unhealthy, timedOut, exited, noCheck, typo, foreground };
   },
 
+  /** waitForHealthy on the container named ARG, as a test harness would after its monitor died unseen. */
+  async waitForHealthyOf() {
+    return { result: await failure((await rt.get(arg!)).waitForHealthy({ timeoutMs: 3_000 })) };
+  },
+
   /** testcontainers' getMappedPort (run by network.test.ts in its namespace): the host port a client connects to. */
   async mappedPort() {
     await using web = await rt.create({ image: "busybox", publish: ["127.0.0.1::80"], cmd: ["sh", "-c", "mkdir -p /www && echo hello from httpd > /www/index.html && exec httpd -f -p 80 -h /www"] });

@@ -13,6 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub const FILE: &str = "events.log";
 const ROTATED: &str = "events.log.1";
 const MAX_BYTES: u64 = 1024 * 1024;
+/// A `die` whose exit code nobody saw (the run's supervisor died with it):
+/// what `wait` reports then (src/containers/events.ts `UNKNOWN_EXIT`).
+const UNKNOWN_EXIT: i64 = 255;
 
 /// What a container's state says of it, for its events.
 pub struct Status<'a> {
@@ -63,8 +66,8 @@ pub struct Event<'a> {
 /// One line of the file (without its newline).
 pub fn line(e: &Event) -> String {
     let mut attributes: Vec<(String, Json)> = Vec::new();
-    if let (true, Some(code)) = (e.action == "die", e.exit_code) {
-        attributes.push(("exitCode".into(), Json::from(code.to_string())));
+    if e.action == "die" {
+        attributes.push(("exitCode".into(), Json::from(e.exit_code.unwrap_or(UNKNOWN_EXIT).to_string())));
     }
     attributes.push(("image".into(), Json::from(e.image)));
     attributes.push(("name".into(), Json::from(e.name.unwrap_or(""))));

@@ -7,6 +7,7 @@ import { loadVmImages, v86Version } from "../../backends/vm/node/images.js";
 import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
+import { Runtime } from "../../runtime.js";
 import { type HostIdentity, idMappings, probeHostIdentity, subordinateIdAdvice } from "../../spec/id-mappings.js";
 import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
 import { tsboxVersion } from "../../version.js";
@@ -64,6 +65,15 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
       "no /etc/subuid range for this user (or no newuidmap to apply it): containers have only uid 0 (-u with another id fails); " +
         `an administrator can add one with: ${subordinateIdAdvice()}`,
     );
+  }
+  if (linux && !vm && identity.uid !== 0) {
+    const cutOff = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).cutOffContainers();
+    if (cutOff.length > 0) {
+      warnings.push(
+        `the rootless network's helper (pasta/slirp4netns and its netns holder) died under running containers: ${cutOff.join(", ")} ` +
+          "have no network, and no rootless container can join a network until they are gone: stop them all, then start them again",
+      );
+    }
   }
 
   const info = {

@@ -172,8 +172,10 @@ export function goTimeString(d: Date): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)} ${zone}`;
 }
 
-const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "health", "network", "publish", "expose"];
+const FILTER_KEYS = ["id", "name", "label", "status", "exited", "ancestor", "before", "since", "volume", "health", "network", "publish", "expose", "restart-policy"];
 const HEALTH = ["starting", "healthy", "unhealthy", "none"];
+/** podman's `restart-policy=` filter (docker has none): the policy's name, `on-failure` whatever its count. */
+const RESTART_POLICIES = ["no", "always", "on-failure", "unless-stopped"];
 const STATUSES = ["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 
 /** `--filter K=V` flags: values per key (one key's values are alternatives, different keys must all match). */
@@ -188,6 +190,7 @@ export function parseFilters(specs: string[]): Map<string, string[]> {
     if (key === "status" && !STATUSES.includes(value)) throw new UsageError(`invalid filter 'status=${value}'`);
     if (key === "exited" && !/^-?\d+$/.test(value)) throw new UsageError(`invalid filter 'exited=${value}'`);
     if (key === "health" && !HEALTH.includes(value)) throw new UsageError(`invalid filter 'health=${value}' (${HEALTH.join(", ")})`);
+    if (key === "restart-policy" && !RESTART_POLICIES.includes(value)) throw new UsageError(`invalid filter 'restart-policy=${value}' (${RESTART_POLICIES.join(", ")})`);
     out.set(key, [...(out.get(key) ?? []), value]);
   }
   return out;
@@ -223,6 +226,7 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
       any("exited", (v) => c.State.Status === "exited" && c.State.ExitCode === Number(v)) &&
       any("volume", (v) => c.Mounts.some((m) => m.Name === v || m.Source === v || m.Destination === v)) &&
       any("health", (v) => (c.State.Health?.Status ?? "none") === v) &&
+      any("restart-policy", (v) => restartPolicyName(c) === v) &&
       // docker's: the container ports of -p bindings (HostConfig.PortBindings), of EXPOSE and --expose (Config.ExposedPorts).
       (publish === undefined || Object.keys((c.HostConfig.PortBindings ?? {}) as Record<string, unknown>).some(publish)) &&
       (expose === undefined || Object.keys(c.Config.ExposedPorts ?? {}).some(expose)) &&
@@ -233,6 +237,11 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
     if (ok) out.push(e);
   }
   return out;
+}
+
+/** `.HostConfig.RestartPolicy.Name`, "no" when unset. */
+export function restartPolicyName(c: ContainerInspect): string {
+  return (c.HostConfig.RestartPolicy as { Name?: string } | undefined)?.Name || "no";
 }
 
 /**

@@ -13,7 +13,7 @@ List containers (running ones unless -a).
 Options:
   -a, --all             Show all containers
   -f, --filter K=V      Filter: id, name, label, status, exited, ancestor, before, since, volume, health,
-                        network, publish, expose (PORT[-PORT][/PROTO])
+                        network, publish, expose (PORT[-PORT][/PROTO]), restart-policy
       --format FORMAT   table, table TEMPLATE, json, or a Go template (e.g. {{.Names}})
   -n, --last N          Show the N most recently created containers (all states)
   -l, --latest          Show the most recently created container

@@ -101,14 +101,17 @@ pub fn enter(r: &Rootless, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Re
     let me = std::process::id() as i32;
     let holder = {
         let _lock = Lock::acquire(&r.dir)?;
-        let holder = match Holder::read(&r.dir).filter(Holder::alive) {
-            Some(h) if h.serves(r, uid_maps, gid_maps) || any_live_user(&r.dir) => h,
+        let holder = match Holder::read(&r.dir) {
+            Some(h) if h.alive() && (h.serves(r, uid_maps, gid_maps) || any_live_user(&r.dir)) => h,
             // An idle one started with another helper or for other ids.
-            Some(_) => {
+            Some(h) if h.alive() => {
                 stop(&r.dir);
                 start_holder(r, uid_maps, gid_maps)?
             }
-            None => start_holder(r, uid_maps, gid_maps)?,
+            // It died under its containers (killed, the OOM killer, its session's cgroup torn down): they run on
+            // cut off, and a new holder would be a second copy of every network, with no route or names between.
+            Some(h) if any_live_user(&r.dir) => return Err(Error::setup(cut_off(&r.dir, &h))),
+            _ => start_holder(r, uid_maps, gid_maps)?,
         };
         let users = r.dir.join("users");
         fs::create_dir_all(&users).step(|| format!("creating {}", users.display()))?;
@@ -197,6 +200,20 @@ fn any_live_user(dir: &Path) -> bool {
         }
     }
     live
+}
+
+/// Why no container may join the rootless network while the keepers still
+/// registered with its dead holder run (src/network/processes.ts finds the
+/// same for `tsbox info`, which names their containers).
+fn cut_off(dir: &Path, h: &Holder) -> String {
+    format!(
+        "the rootless network's helper ({} and its netns holder, pid {}) died while containers ran in it: they run on without a network, \
+         and a new helper would split every network in two; stop them all (tsbox info lists them), then start them \
+         again: the first to start makes a new helper ({})",
+        h.helper,
+        h.pid,
+        dir.display()
+    )
 }
 
 /// Stops the holder described in `dir` (if any) and waits until it is gone.
