@@ -195,6 +195,20 @@ for (const who of identities()) {
       assert.equal(exported.get("data/")?.["SCHILY.xattr.user.d"], "\xff\x00");
     });
 
+    it("commit keeps the container's EXPOSE ports and HEALTHCHECK, and -c EXPOSE adds to them (docker's merge)", async () => {
+      const built = await tsbox(who, ["build", "-q", "-t", "hc:1", "-"], { stdin: "FROM busybox\nHEALTHCHECK --interval=5s CMD true\nEXPOSE 80\n", timeoutMs: 120_000 });
+      assert.equal(built.code, 0, built.stderr);
+      await cli(["create", "--name", "hcc", "--expose", "53/udp", "hc:1", "true"]);
+      await cli(["commit", "hcc", "hc:2"]);
+      await cli(["commit", "-c", "EXPOSE 8080", "hcc", "hc:3"]);
+      const config = async (ref: string) => (await cli(["inspect", "-f", "{{json .Config.ExposedPorts}} {{json .Config.Healthcheck}}", ref])).stdout.trim();
+      const health = '{"Test":["CMD-SHELL","true"],"Interval":5000000000}';
+      assert.equal(await config("hc:2"), `{"53/udp":{},"80/tcp":{}} ${health}`);
+      assert.equal(await config("hc:3"), `{"53/udp":{},"80/tcp":{},"8080/tcp":{}} ${health}`);
+      await cli(["rm", "hcc"]);
+      await cli(["rmi", "hc:3", "hc:2", "hc:1"]);
+    });
+
     it("export -o onto a full disk says so and leaves no temp file; Ctrl-C or SIGTERM removes it too", async () => {
       // Random bytes for the full disk (tmpfs keeps every byte anyway); zeros to make the export take a while.
       await cli(["run", "--name", "xbig", "busybox", "sh", "-c", "head -c 3000000 /dev/urandom > /big && head -c 60000000 /dev/zero > /zeros"]);
