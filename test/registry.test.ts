@@ -131,6 +131,27 @@ for (const who of identities()) {
       assert.match(unknown.stderr, new RegExp(`^tsbox: not found: 127\\.0\\.0\\.1:\\d+/test/multi@sha256:0{64} \\(`));
     });
 
+    it("a multi-platform pull shows the index's digest (pull's Digest:, RepoDigests, images --digests), which pins every platform", async () => {
+      const env = freshStore(who);
+      const name = `${anon.host}/test/multi`;
+      const pulled = await tsbox(who, ["pull", `${name}:latest`], { env });
+      ok(pulled);
+      assert.match(pulled.stdout, new RegExp(`\nDigest: ${multi.index}\n$`));
+      ok(await tsbox(who, ["pull", "--platform", "linux/386", `${name}:latest`], { env }));
+      const repoDigests = JSON.parse((await tsbox(who, ["inspect", "-f", "{{json .RepoDigests}}", name], { env })).stdout) as string[];
+      assert.deepEqual(repoDigests, [`${name}@${multi.index}`], "docker's: what the tag points to in the registry");
+      assert.equal((await tsbox(who, ["images", "--digests", "--format", "{{.Platform}} {{.Digest}}"], { env })).stdout, `linux/386 ${multi.index}\nlinux/amd64 ${multi.index}\n`);
+      // Pinned by it, each platform pulls (a platform manifest's digest pinned one only).
+      const pinned = freshStore(who);
+      const byDigest = await tsbox(who, ["pull", repoDigests[0]!], { env: pinned });
+      ok(byDigest);
+      assert.match(byDigest.stdout, new RegExp(`\nDigest: ${multi.index}\n$`), "the digest asked for, as docker prints it");
+      ok(await tsbox(who, ["pull", "--platform", "linux/386", repoDigests[0]!], { env: pinned }));
+      // and names the image to remove, as images --digests shows it
+      ok(await tsbox(who, ["rmi", repoDigests[0]!], { env }));
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+    });
+
     it("refuses an image without the backend's platform before downloading its layers, naming the platform it has", async () => {
       const env = freshStore(who);
       const image = `${anon.host}/test/i386`;
