@@ -7,6 +7,7 @@
  */
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
@@ -385,8 +386,14 @@ for (const who of identities()) {
       const pushed = await tsbox(who, ["push", dest], { env });
       ok(pushed);
       assert.match(pushed.stdout, /^Pushed .*multi:1 \((linux\/amd64, linux\/386|linux\/386, linux\/amd64)\): /);
-      const raw = JSON.parse(await runTool("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${dest}`])) as { manifests: { platform: { architecture: string } }[] };
+      const rawText = await runTool("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${dest}`]);
+      const raw = JSON.parse(rawText) as { manifests: { platform: { architecture: string } }[] };
       assert.deepEqual(raw.manifests.map((m) => m.platform.architecture).sort(), ["386", "amd64"]);
+      // The store has every platform of the index it pulled: that index goes, byte for byte (skopeo copy --all's).
+      assert.match(pushed.stdout, new RegExp(`\nDigest: ${multi.index}\n$`));
+      const bytes = execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${dest}`]);
+      assert.equal(`sha256:${createHash("sha256").update(bytes).digest("hex")}`, multi.index, "the same bytes");
+      assert.equal(pushed.stderr.includes("new index"), false, pushed.stderr);
       const clean = freshStore(who);
       ok(await tsbox(who, ["pull", "--platform", "linux/386", dest], { env: clean }));
       ok(await tsbox(who, ["pull", dest], { env: clean }));
