@@ -965,6 +965,9 @@ export class Runtime implements ContainerOwner {
         Labels: c.Labels,
         ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
         ...(c.Volumes ? { Volumes: c.Volumes } : {}),
+        // docker's commit keeps these too (the container's config, `-c EXPOSE` adding to its ports).
+        ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
+        ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
       },
       changes: options.changes ?? [],
       layer,

@@ -10,18 +10,21 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { cliPath, repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { TarWriter } from "../src/image/tar-writer.js";
+import { readTar } from "../src/image/tar.js";
+import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 
 after(cleanupIdentities);
+after(removeStaticTools);
 
 /** A context directory of `files` (path → content; a `{ link }` makes a symlink), owned by `who`. */
 function context(who: Identity, name: string, files: Record<string, string | { link: string } | Buffer>): string {
@@ -55,6 +58,27 @@ async function layerOwner(who: Identity, image: string, path: string): Promise<s
   }
   rmSync(dir, { recursive: true, force: true });
   return owner;
+}
+
+/** The pax records `path` has in the newest layer of `image` that holds it, read from `tsbox save`. */
+async function layerPax(who: Identity, image: string, path: string): Promise<Record<string, string>> {
+  const dir = join(who.scratch, `saved-${Date.now()}`);
+  mkdirSync(dir);
+  execFileSync("chown", [`${who.uid}:${who.gid}`, dir]);
+  const saved = await tsbox(who, ["save", "-o", join(dir, "image.tar"), image]);
+  assert.equal(saved.code, 0, saved.stderr);
+  const manifest = JSON.parse(execFileSync("tar", ["-xOf", join(dir, "image.tar"), "manifest.json"], { encoding: "utf8" })) as { Layers: string[] }[];
+  let found: Record<string, string> = {};
+  for (const layer of manifest[0]!.Layers) {
+    const bytes = execFileSync("tar", ["-xOf", join(dir, "image.tar"), layer], { maxBuffer: 1 << 30 });
+    const plain = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+    for await (const e of readTar((async function* () { yield plain; })())) {
+      if (e.path === path) found = e.pax;
+      for await (const _ of e.body);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return found;
 }
 
 const MULTI_STAGE = `# syntax=docker/dockerfile:1
@@ -242,6 +266,26 @@ for (const who of identities()) {
       const image = r.stdout.trim();
       assert.equal((await cli(["inspect", "-f", "{{json .Config.Volumes}}|{{json .Config.ExposedPorts}}", image])).stdout.trim(), '{"/static":{},"/var/data":{}}|{"53/udp":{},"8000/tcp":{},"8001/tcp":{},"8002/tcp":{},"9000/tcp":{}}');
       await cli(["rmi", a, b, image]);
+    });
+
+    it("a RUN step's xattrs (setcap, user.*) are in its layer and the next step sees them, as docker's and buildah's builds keep them", async () => {
+      const CAP_NET_RAW = "0100000200200000000000000000000000000000";
+      const tool = readFileSync(join(staticToolDir("xattr-tool"), "xattr-tool"));
+      const dir = context(who, "xattrs", { "xattr-tool": tool, Dockerfile: [
+        "FROM busybox",
+        "COPY xattr-tool /xattr-tool",
+        `RUN cp /bin/busybox /bin/myping && /xattr-tool set /bin/myping security.capability ${CAP_NET_RAW} && /xattr-tool set /bin/myping user.k 76`,
+        'RUN echo "next step: $(/xattr-tool get /bin/myping security.capability) $(/xattr-tool get /bin/myping user.k)"',
+        "",
+      ].join("\n") });
+      chmodSync(join(dir, "xattr-tool"), 0o755);
+      const r = await build(["--no-cache", "--progress=plain", "-t", "caps:1", dir]);
+      assert.equal(r.code, 0, r.stderr);
+      // Rootless, an unpack applies no security.* from a layer (docs/security.md): the next step has user.* only.
+      assert.match(r.stdout + r.stderr, new RegExp(`next step: ${who.name === "root" ? CAP_NET_RAW : "none"} 76`));
+      const layer = await layerPax(who, "caps:1", "bin/myping");
+      assert.equal(Buffer.from(layer["SCHILY.xattr.security.capability"] ?? "", "latin1").toString("hex"), CAP_NET_RAW, "the layer holds docker's v2 capability, rootless too");
+      await cli(["rmi", "caps:1"]);
     });
 
     it("COPY --from=${ARG} builds the stage the variable names; an empty name is refused as such", async () => {

@@ -12,17 +12,45 @@ import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
-import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
+import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+import { readTar } from "../src/image/tar.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { TarWriter } from "../src/image/tar-writer.js";
 
 after(cleanupIdentities);
+after(removeStaticTools);
 
 const TSBOX = `${process.execPath} ${cliPath}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A v2 file capability (`setcap cap_net_raw+ep`) in hex: what docker's layers hold. */
+const CAP_NET_RAW = "0100000200200000000000000000000000000000";
+
+/** Each entry's pax records of a tar (gzip'd or not), by path. */
+async function paxOf(bytes: Buffer): Promise<Map<string, Record<string, string>>> {
+  const plain = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+  const found = new Map<string, Record<string, string>>();
+  for await (const e of readTar((async function* () { yield plain; })())) {
+    found.set(e.type === "directory" && !e.path.endsWith("/") ? `${e.path}/` : e.path, e.pax);
+    for await (const _ of e.body);
+  }
+  return found;
+}
+
+/** The pax records of the newest layer of `image` (from `tsbox save`), by path. */
+async function newestLayer(who: Identity, image: string, dir: string): Promise<Map<string, Record<string, string>>> {
+  mkdirSync(dir, { recursive: true });
+  chownSync(dir, who.uid, who.gid);
+  const saved = await tsbox(who, ["save", "-o", join(dir, "image.tar"), image]);
+  assert.equal(saved.code, 0, saved.stderr);
+  const manifest = JSON.parse(execFileSync("tar", ["-xOf", join(dir, "image.tar"), "manifest.json"], { encoding: "utf8" })) as { Layers: string[] }[];
+  const layer = execFileSync("tar", ["-xOf", join(dir, "image.tar"), manifest[0]!.Layers.at(-1)!], { maxBuffer: 1 << 30 });
+  return paxOf(layer);
+}
 
 /** A tar archive as the bytes tsbox reads on stdin. */
 function tar(entries: Parameters<TarWriter["add"]>[0][]): Buffer {
@@ -144,6 +172,41 @@ for (const who of identities()) {
       const tty = await tsbox(who, ["export", "nosuch"]);
       assert.equal(tty.code, 1);
       assert.match(tty.stderr, /no such container: nosuch/);
+    });
+
+    it("commit and export keep the xattrs a container set: a file capability (setcap) and user.* as SCHILY.xattr records, the capability as docker's v2", async () => {
+      const tool = staticToolDir("xattr-tool");
+      const x = (args: string) => `/t/xattr-tool ${args}`;
+      const set = await cli(["run", "--name", "xa", "-v", `${tool}:/t:ro`, "busybox", "sh", "-c",
+        `cp /bin/busybox /bin/myping && ${x(`set /bin/myping security.capability ${CAP_NET_RAW}`)} && ${x("set /bin/myping user.k 76")} && mkdir /data && ${x("set /data user.d ff00")} && ${x("get /bin/myping security.capability")}`]);
+      assert.equal(set.stdout, `${CAP_NET_RAW}\n`, "the container's root may setcap its files");
+      await cli(["commit", "xa", "xa:1"]);
+      const layer = await newestLayer(who, "xa:1", out("xa-save"));
+      const records = (path: string) => Object.fromEntries(Object.entries(layer.get(path) ?? {}).map(([k, v]) => [k, Buffer.from(v, "latin1").toString("hex")]));
+      // v2 (no root id) also rootless, where the kernel stored a v3 one naming the user namespace's root: read in that namespace, it is the v2 one docker's layers hold.
+      assert.deepEqual(records("bin/myping"), { "SCHILY.xattr.security.capability": CAP_NET_RAW, "SCHILY.xattr.user.k": "76" });
+      assert.deepEqual(records("data/"), { "SCHILY.xattr.user.d": "ff00" });
+      const seen = await cli(["run", "--rm", "-v", `${tool}:/t:ro`, "xa:1", "sh", "-c", `${x("get /bin/myping security.capability")}; ${x("get /bin/myping user.k")}; ${x("get /data user.d")}`]);
+      // Rootless, an unpack applies no security.* from a layer (docs/security.md): the image has it, this store's copy not.
+      assert.equal(seen.stdout, `${who.name === "root" ? CAP_NET_RAW : "none"}\n76\nff00\n`);
+      await cli(["export", "-o", out("xa.tar"), "xa"]);
+      const exported = await paxOf(readFileSync(out("xa.tar")));
+      assert.equal(Buffer.from(exported.get("bin/myping")?.["SCHILY.xattr.security.capability"] ?? "", "latin1").toString("hex"), CAP_NET_RAW, "export carries them too");
+      assert.equal(exported.get("data/")?.["SCHILY.xattr.user.d"], "\xff\x00");
+    });
+
+    it("commit keeps the container's EXPOSE ports and HEALTHCHECK, and -c EXPOSE adds to them (docker's merge)", async () => {
+      const built = await tsbox(who, ["build", "-q", "-t", "hc:1", "-"], { stdin: "FROM busybox\nHEALTHCHECK --interval=5s CMD true\nEXPOSE 80\n", timeoutMs: 120_000 });
+      assert.equal(built.code, 0, built.stderr);
+      await cli(["create", "--name", "hcc", "--expose", "53/udp", "hc:1", "true"]);
+      await cli(["commit", "hcc", "hc:2"]);
+      await cli(["commit", "-c", "EXPOSE 8080", "hcc", "hc:3"]);
+      const config = async (ref: string) => (await cli(["inspect", "-f", "{{json .Config.ExposedPorts}} {{json .Config.Healthcheck}}", ref])).stdout.trim();
+      const health = '{"Test":["CMD-SHELL","true"],"Interval":5000000000}';
+      assert.equal(await config("hc:2"), `{"53/udp":{},"80/tcp":{}} ${health}`);
+      assert.equal(await config("hc:3"), `{"53/udp":{},"80/tcp":{},"8080/tcp":{}} ${health}`);
+      await cli(["rm", "hcc"]);
+      await cli(["rmi", "hc:3", "hc:2", "hc:1"]);
     });
 
     it("export -o onto a full disk says so and leaves no temp file; Ctrl-C or SIGTERM removes it too", async () => {

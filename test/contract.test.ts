@@ -20,7 +20,7 @@ import { EVENTS_FILE, EVENTS_MAX_BYTES, EVENTS_ROTATED, eventLine, eventsFileOf,
 import type { ContainerStatus } from "../src/containers/state.js";
 import { GUEST_HOST_MOUNT, GUEST_INIT_SOURCE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 import { INIT_PATH, initMount } from "../src/spec/data-options.js";
-import { type CopyRecord, readRecords } from "../src/containers/copy-records.js";
+import { type CopyRecord, readRecords, recordToTar } from "../src/containers/copy-records.js";
 import { LOG_TRUNCATED } from "../src/containers/logs.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
@@ -200,18 +200,22 @@ test("events.json: which state changes are which docker events, and the exact li
   assert.equal(eventsFileOf("/tmp/bundle"), undefined);
 });
 
-test("copy-records.json: a sparse file's stream carries only its data; both sides fill the holes and refuse bad extents", async () => {
+test("copy-records.json: a sparse file's stream carries only its data; both sides fill the holes, carry the layer's xattrs and refuse bad extents", async () => {
   const doc = fixture<{
     entries: { header: CopyRecord; body: string }[];
-    files: Record<string, { size: number; bytes: [number, string][] }>;
+    files: Record<string, { size: number; bytes: [number, string][]; xattrs?: Record<string, string> }>;
     refused: CopyRecord[];
   }>("copy-records.json");
   const streamOf = (entries: { header: unknown; body: string }[]) => Buffer.from(entries.map((e) => JSON.stringify(e.header) + "\n" + e.body).join(""));
   const seen: Record<string, Buffer> = {};
   for await (const r of readRecords(oneChunk(streamOf(doc.entries)))) {
     const parts: Buffer[] = [];
-    for await (const chunk of r.body) parts.push(Buffer.from(chunk));
+    const entry = recordToTar(r, r.body);
+    for await (const chunk of entry.body) parts.push(Buffer.from(chunk));
     seen[r.path] = Buffer.concat(parts);
+    // What a layer (commit, export) gets: the carried xattrs as SCHILY.xattr.* pax records, values as bytes.
+    const records = Object.entries(entry.pax).map(([k, v]) => [k.replace(/^SCHILY\.xattr\./, ""), Buffer.from(v, "latin1").toString("hex")]);
+    assert.deepEqual(Object.fromEntries(records), doc.files[r.path]?.xattrs ?? {}, r.path);
   }
   assert.deepEqual(Object.keys(seen), Object.keys(doc.files));
   for (const [path, f] of Object.entries(doc.files)) {
@@ -226,7 +230,7 @@ test("copy-records.json: a sparse file's stream carries only its data; both side
   for (const bad of doc.refused) {
     await assert.rejects(async () => {
       for await (const r of readRecords(oneChunk(streamOf([{ header: bad, body: "" }])))) for await (const _ of r.body);
-    }, /malformed copy record \(data\)/, bad.path);
+    }, bad.xattrs === undefined ? /malformed copy record \(data\)/ : /malformed copy record \(xattrs\)/, bad.path);
   }
 });
 

@@ -7,6 +7,7 @@
  */
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
@@ -129,6 +130,27 @@ for (const who of identities()) {
       // A digest reference is named with its "@" (it read repo:sha256:…).
       const unknown = await tsbox(who, ["pull", `${anon.host}/test/multi@sha256:${"0".repeat(64)}`], { env });
       assert.match(unknown.stderr, new RegExp(`^tsbox: not found: 127\\.0\\.0\\.1:\\d+/test/multi@sha256:0{64} \\(`));
+    });
+
+    it("a multi-platform pull shows the index's digest (pull's Digest:, RepoDigests, images --digests), which pins every platform", async () => {
+      const env = freshStore(who);
+      const name = `${anon.host}/test/multi`;
+      const pulled = await tsbox(who, ["pull", `${name}:latest`], { env });
+      ok(pulled);
+      assert.match(pulled.stdout, new RegExp(`\nDigest: ${multi.index}\n$`));
+      ok(await tsbox(who, ["pull", "--platform", "linux/386", `${name}:latest`], { env }));
+      const repoDigests = JSON.parse((await tsbox(who, ["inspect", "-f", "{{json .RepoDigests}}", name], { env })).stdout) as string[];
+      assert.deepEqual(repoDigests, [`${name}@${multi.index}`], "docker's: what the tag points to in the registry");
+      assert.equal((await tsbox(who, ["images", "--digests", "--format", "{{.Platform}} {{.Digest}}"], { env })).stdout, `linux/386 ${multi.index}\nlinux/amd64 ${multi.index}\n`);
+      // Pinned by it, each platform pulls (a platform manifest's digest pinned one only).
+      const pinned = freshStore(who);
+      const byDigest = await tsbox(who, ["pull", repoDigests[0]!], { env: pinned });
+      ok(byDigest);
+      assert.match(byDigest.stdout, new RegExp(`\nDigest: ${multi.index}\n$`), "the digest asked for, as docker prints it");
+      ok(await tsbox(who, ["pull", "--platform", "linux/386", repoDigests[0]!], { env: pinned }));
+      // and names the image to remove, as images --digests shows it
+      ok(await tsbox(who, ["rmi", repoDigests[0]!], { env }));
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
     });
 
     it("refuses an image without the backend's platform before downloading its layers, naming the platform it has", async () => {
@@ -364,8 +386,14 @@ for (const who of identities()) {
       const pushed = await tsbox(who, ["push", dest], { env });
       ok(pushed);
       assert.match(pushed.stdout, /^Pushed .*multi:1 \((linux\/amd64, linux\/386|linux\/386, linux\/amd64)\): /);
-      const raw = JSON.parse(await runTool("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${dest}`])) as { manifests: { platform: { architecture: string } }[] };
+      const rawText = await runTool("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${dest}`]);
+      const raw = JSON.parse(rawText) as { manifests: { platform: { architecture: string } }[] };
       assert.deepEqual(raw.manifests.map((m) => m.platform.architecture).sort(), ["386", "amd64"]);
+      // The store has every platform of the index it pulled: that index goes, byte for byte (skopeo copy --all's).
+      assert.match(pushed.stdout, new RegExp(`\nDigest: ${multi.index}\n$`));
+      const bytes = execFileSync("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${dest}`]);
+      assert.equal(`sha256:${createHash("sha256").update(bytes).digest("hex")}`, multi.index, "the same bytes");
+      assert.equal(pushed.stderr.includes("new index"), false, pushed.stderr);
       const clean = freshStore(who);
       ok(await tsbox(who, ["pull", "--platform", "linux/386", dest], { env: clean }));
       ok(await tsbox(who, ["pull", dest], { env: clean }));

@@ -4,7 +4,9 @@
  * `copy` (in the container's user namespace, where files of any of its users
  * are readable), or for a stopped vm container from the layer its guest kept
  * (`ContainerFiles.upperRecords`): overlay's whiteouts become deletions (`D`,
- * `.wh.NAME`), its opaque directories `.wh..wh..opq`.
+ * `.wh.NAME`), its opaque directories `.wh..wh..opq`, and the xattrs a file
+ * or directory carries (a `setcap`'s capability, `user.*`) `SCHILY.xattr.*`
+ * pax records, as docker's and buildah's layers have them.
  */
 import type { Writable } from "node:stream";
 import { LayerView } from "../image/layer-view.js";
@@ -37,7 +39,8 @@ export async function containerChanges(files: ContainerFiles, lowers: string[]):
 /** The upper dir as an image layer tar on `out` (not ended): whiteouts in the OCI form. */
 export async function upperAsLayer(files: ContainerFiles, out: Writable): Promise<void> {
   const empty = { async *[Symbol.asyncIterator]() {} };
-  const marker = (r: CopyRecord, path: string) => recordToTar({ ...r, type: "file", path, size: 0, mode: 0o600 }, empty);
+  // A marker is an empty file of its own: none of the directory's xattrs.
+  const marker = (r: CopyRecord, path: string) => recordToTar({ ...r, type: "file", path, size: 0, mode: 0o600, xattrs: {} }, empty);
   await recordsToTar(files.upperRecords(true), out, (r, body) => {
     const slash = r.path.lastIndexOf("/");
     if (r.type === "whiteout") return [marker(r, `${r.path.slice(0, slash + 1)}.wh.${r.path.slice(slash + 1)}`)];

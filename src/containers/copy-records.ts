@@ -11,6 +11,7 @@ import { LayerError } from "../errors.js";
 import { ChunkReader } from "../image/chunk-reader.js";
 import type { TarEntry, TarEntryType } from "../image/tar.js";
 import { entryHeader, tarPadding } from "../image/tar-writer.js";
+import { XATTR_PREFIX, xattrBytes } from "../image/layer-paths.js";
 import { hasRawBytes, nameBytes, nameFromBytes } from "../name-bytes.js";
 import { writeTo } from "../stream-write.js";
 
@@ -33,6 +34,21 @@ export interface CopyRecord {
   opaque?: boolean;
   major?: number;
   minor?: number;
+  /** A file's or directory's extended attributes: name → value in hex (only those {@link carriedXattr} allows). */
+  xattrs?: Record<string, string>;
+}
+
+/**
+ * Whether an extended attribute travels in a copy, and so in a committed
+ * layer or an export (`SCHILY.xattr.*`): `user.*`, `trusted.*`, a file
+ * capability and POSIX ACLs, never overlay's own markers (an upper dir's
+ * whiteouts and opaque dirs are records of their own) nor a host's labels.
+ * The Rust side has the same rule (copy/record.rs `carried`; the contract
+ * fixture copy-records.json holds both to it).
+ */
+export function carriedXattr(name: string): boolean {
+  if (/^(trusted|user)\.overlay\./.test(name) || name.includes("\0")) return false;
+  return /^(user|trusted)\./.test(name) || ["security.capability", "system.posix_acl_access", "system.posix_acl_default"].includes(name);
 }
 
 /**
@@ -53,7 +69,20 @@ function fromWire(w: WireRecord): CopyRecord {
   if (pathHex !== undefined) record.path = bytes(pathHex);
   if (linkHex !== undefined) record.link = bytes(linkHex);
   if (typeof record.path !== "string") throw new LayerError("copy record without a path");
+  const xattrs = record.xattrs === undefined ? undefined : wireXattrs(record.xattrs);
+  if (xattrs) record.xattrs = xattrs;
+  else delete record.xattrs;
   return record;
+}
+
+/** A record's `xattrs` as the Rust parser takes them: an object of hex values, the carried names kept. */
+function wireXattrs(x: unknown): Record<string, string> | undefined {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) throw new LayerError("malformed copy record (xattrs)");
+  const kept = Object.entries(x as Record<string, unknown>).filter(([name, value]) => {
+    if (typeof value !== "string" || !HEX.test(value)) throw new LayerError("malformed copy record (xattrs)");
+    return carriedXattr(name);
+  });
+  return kept.length > 0 ? (Object.fromEntries(kept.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) as Record<string, string>) : undefined;
 }
 
 function toWire(r: CopyRecord): WireRecord {
@@ -88,8 +117,9 @@ export async function* readRecords(source: AsyncIterable<Buffer>, options: { con
     let record: CopyRecord;
     try {
       record = fromWire(JSON.parse(line.toString("utf8")) as WireRecord);
-    } catch {
-      throw new LayerError(`malformed copy record: ${line.toString("utf8").slice(0, 200)}`);
+    } catch (err) {
+      const what = err instanceof LayerError && err.message.startsWith("malformed copy record (") ? err.message : "malformed copy record";
+      throw new LayerError(`${what}: ${line.toString("utf8").slice(0, 200)}`);
     }
     const extents = record.type === "file" ? dataExtents(record) : [];
     let left = options.content === false ? 0 : extents.reduce((n, [, len]) => n + len, 0);
@@ -149,9 +179,22 @@ export function recordToTar(r: CopyRecord, body: AsyncIterable<Buffer>): TarEntr
     linkname: r.link ?? "",
     devmajor: r.major ?? 0,
     devminor: r.minor ?? 0,
-    pax: {},
+    pax: Object.fromEntries(Object.entries(r.xattrs ?? {}).map(([name, hex]) => [XATTR_PREFIX + name, Buffer.from(hex, "hex").toString("latin1")])),
     body,
   };
+}
+
+/** A tar entry's `SCHILY.xattr.*` records as a record's `xattrs` (the carried ones; none: undefined). */
+function tarXattrs(e: TarEntry): Record<string, string> | undefined {
+  const found = Object.entries(e.pax)
+    .filter(([key]) => key.startsWith(XATTR_PREFIX) && carriedXattr(key.slice(XATTR_PREFIX.length)))
+    .map(([key, value]) => [key.slice(XATTR_PREFIX.length), Buffer.from(xattrBytes(value)).toString("hex")]);
+  return found.length > 0 ? Object.fromEntries(found) : undefined;
+}
+
+/** The pax records of a tar entry a copy writes again: its xattrs (path, size and the rest are the header's own). */
+function xattrRecords(e: TarEntry): Record<string, string> {
+  return Object.fromEntries(Object.entries(e.pax).filter(([key]) => key.startsWith(XATTR_PREFIX)));
 }
 
 /** A tar entry as a record: its header line. */
@@ -160,6 +203,8 @@ export function tarToRecordHeader(e: TarEntry): Buffer {
   const record: CopyRecord = { path: e.path, type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: Math.floor(e.mtime), size: e.type === "file" ? e.size : 0 };
   if (e.linkname) record.link = e.linkname;
   if (type === "char" || type === "block") Object.assign(record, { major: e.devmajor, minor: e.devminor });
+  const xattrs = type === "file" || type === "dir" ? tarXattrs(e) : undefined;
+  if (xattrs) record.xattrs = xattrs;
   return Buffer.from(JSON.stringify(toWire(record)) + "\n");
 }
 
@@ -174,7 +219,7 @@ export async function writeRecordsFromTar(entries: AsyncIterable<TarEntry>, out:
 /** A tar entry written (header, body, padding) to `out`. */
 export async function writeTarEntry(out: Writable, e: TarEntry): Promise<void> {
   const type = e.type as "file" | "directory" | "symlink" | "hardlink" | "chardev" | "blockdev" | "fifo";
-  await writeTo(out, entryHeader({ path: e.path, type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: Math.floor(e.mtime), linkname: e.linkname, devmajor: e.devmajor, devminor: e.devminor }, e.type === "file" ? e.size : 0));
+  await writeTo(out, entryHeader({ path: e.path, type, mode: e.mode, uid: e.uid, gid: e.gid, mtime: Math.floor(e.mtime), linkname: e.linkname, devmajor: e.devmajor, devminor: e.devminor, pax: xattrRecords(e) }, e.type === "file" ? e.size : 0));
   if (e.type !== "file") return;
   let written = 0;
   for await (const chunk of e.body) {

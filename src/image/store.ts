@@ -40,6 +40,8 @@ export interface ImageSummary {
   /** No name: a commit, import or build without one (docker's dangling image), or with `all` a build step's. */
   dangling: boolean;
   manifestDigest: string;
+  /** What its name points to in its registry (`images --digests`): {@link repoDigest}. */
+  repoDigest: string;
   /** Config digest: docker's "IMAGE ID". */
   id: string;
   created: string | null;
@@ -180,6 +182,7 @@ export class ImageStore {
       tag: ref?.tag ?? null,
       dangling: ref === undefined,
       manifestDigest: image.manifestDigest,
+      repoDigest: repoDigest(d),
       id: image.configDigest,
       created: image.config.created ?? null,
       size: imageSize(this.layout, image),
@@ -247,15 +250,20 @@ export class ImageStore {
   async inspect(input: string, platform?: Platform): Promise<Record<string, unknown>> {
     const image = await this.getImage(input, platform ?? (await this.defaultPlatformOf(input)));
     const refs: ImageReference[] = [];
+    const repoDigests: string[] = [];
     for (const d of (await this.layout.readIndex()).manifests) {
       const n = d.annotations?.[Annotation.refName];
-      if (n && (await this.presentManifests(d)).some((m) => m.digest === image.manifestDigest)) refs.push(parseReference(n));
+      const m = n ? (await this.presentManifests(d)).find((m) => m.digest === image.manifestDigest) : undefined;
+      if (!n || !m) continue;
+      const ref = parseReference(n);
+      refs.push(ref);
+      repoDigests.push(`${familiarName({ ...ref, tag: undefined, digest: undefined } as ImageReference)}@${repoDigest(m)}`);
     }
     const run = image.config.config ?? {};
     return {
       Id: image.configDigest,
       RepoTags: refs.filter((r) => r.digest === undefined).map(familiarName).sort(),
-      RepoDigests: [...new Set(refs.map((r) => `${familiarName({ ...r, tag: undefined, digest: undefined } as ImageReference)}@${image.manifestDigest}`))].sort(),
+      RepoDigests: [...new Set(repoDigests)].sort(),
       Parent: "",
       Comment: image.config.history?.[image.config.history.length - 1]?.comment ?? "",
       Created: image.config.created ?? null,
@@ -302,7 +310,8 @@ export class ImageStore {
   /**
    * For `repo@sha256:…` that is no name here: the names of that repository
    * whose image has that digest (what `images --digests` and RepoDigests
-   * show, the manifest's or a platform's); undefined for any other input.
+   * show — the index it was pulled from — or the manifest's or a
+   * platform's); undefined for any other input.
    */
   async namesWithDigest(input: string): Promise<string[] | undefined> {
     const ref = parseReference(input);
@@ -314,7 +323,8 @@ export class ImageStore {
     for (const d of index.manifests) {
       const name = d.annotations?.[Annotation.refName];
       if (name === undefined || repositoryName(parseReference(name)) !== repositoryName(ref)) continue;
-      if (d.digest === ref.digest || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some((m) => m.digest === ref.digest))) names.push(name);
+      const pins = (m: Descriptor) => m.digest === ref.digest || repoDigest(m) === ref.digest;
+      if (pins(d) || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some(pins))) names.push(name);
     }
     return names;
   }
@@ -653,6 +663,16 @@ export class ImageStore {
     }
     return { name, manifestDigest: descriptor.digest, manifest, configDigest: manifest.config.digest, config };
   }
+}
+
+/**
+ * The digest a name's image has in its registry, to pin it by (docker's
+ * RepoDigests, `images --digests`, pull's `Digest:`): the multi-platform
+ * index it was pulled from, whose digest serves every platform, else its
+ * manifest's. Before stop 46 it was always the platform manifest's.
+ */
+export function repoDigest(d: Descriptor): string {
+  return d.annotations?.[INDEX_ANNOTATION] ?? d.digest;
 }
 
 /** An image id or a prefix of one (at least 12 hex digits), with or without `sha256:`. */

@@ -188,7 +188,7 @@ class LayerUnpacker {
         this.knownDirs.add(rel);
         this.dirMeta.set(rel, { mode: entry.mode, mtime: entry.mtime });
         if (this.options.privileged) lchownSync(fsName(target), entry.uid, entry.gid);
-        return;
+        return this.applyXattrs(entry, target);
       case "file":
         return this.writeFile(entry, target);
       case "symlink":
@@ -240,16 +240,18 @@ class LayerUnpacker {
     } finally {
       closeSync(fd);
     }
-    if (!this.options.archive && this.options.whiteouts !== "oci") await this.applyXattrs(entry, target);
+    await this.applyXattrs(entry, target);
   }
 
   /**
-   * `SCHILY.xattr.*` pax records, where allowed: rootless only `user.*`; as
-   * root also `security.*`/`trusted.*`. Overlay's own attributes are never
+   * `SCHILY.xattr.*` pax records of a file or directory, where allowed
+   * (not into an archive's tree, nor in the "oci" form): rootless only
+   * `user.*`; as root also `security.*`/`trusted.*`. Overlay's own attributes are never
    * taken from a layer: they would forge whiteouts, opaque dirs or redirects.
    * Attributes the file system refuses (ENOTSUP, EPERM) are skipped.
    */
   private async applyXattrs(entry: TarEntry, target: string): Promise<void> {
+    if (this.options.archive || this.options.whiteouts === "oci") return;
     for (const [key, value] of Object.entries(entry.pax)) {
       if (!key.startsWith(XATTR_PREFIX)) continue;
       const name = key.slice(XATTR_PREFIX.length);

@@ -127,7 +127,7 @@ function imageContext(img: ImageSummary, trunc: boolean): object {
     Tag: img.tag ?? "<none>",
     Platform: img.platform,
     ID: trunc ? shortId(img.id) : img.id,
-    Digest: img.manifestDigest,
+    Digest: img.repoDigest,
     CreatedSince: timeAgo(img.created),
     // A getter: the zone's name comes from Intl, whose first use costs ~10 ms, and few formats show it (as ps).
     get CreatedAt() {

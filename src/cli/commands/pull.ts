@@ -32,7 +32,7 @@ export async function pullCommand(args: string[], ctx: CliContext): Promise<numb
       display?.finish();
       for (const result of results) {
         if (quiet) ctx.stdout.write(result.name + "\n");
-        else ctx.stdout.write(`Pulled ${result.name} (${result.platform})\nDigest: ${result.digest}\n`);
+        else ctx.stdout.write(`Pulled ${result.name} (${result.platform})\nDigest: ${result.indexDigest ?? result.digest}\n`);
       }
       return 0;
     } finally {

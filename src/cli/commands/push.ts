@@ -33,6 +33,7 @@ export async function pushCommand(args: string[], ctx: CliContext): Promise<numb
       for (const r of results) {
         if (quiet) ctx.stdout.write(r.name + "\n");
         else ctx.stdout.write(`Pushed ${r.name} (${r.platforms.join(", ")}): ${r.uploaded} uploaded, ${r.existing} already present, ${r.mounted} mounted\nDigest: ${r.digest}\n`);
+        if (r.newIndex) ctx.stderr.write(`tsbox: ${r.name}: pushed as a new index: ${r.newIndex}\n`);
       }
       return 0;
     } finally {

@@ -26,6 +26,8 @@ export interface PushResult {
   mounted: number;
   /** The platforms pushed (`linux/amd64`); with more than one, `digest` is the index listing them. */
   platforms: string[];
+  /** Why a new index was made for a name pulled from one (its original could not be pushed as it is). */
+  newIndex?: string;
 }
 
 /**
@@ -149,10 +151,47 @@ export async function pushImage(store: ImageStore, source: string, destination: 
     listed.push({ mediaType, digest: p.digest, size, ...(p.platform ? { platform: p.platform } : {}) });
     if (p.platform) result.platforms.push(formatPlatform(p.platform));
   }
+  // The index they were pulled from, byte for byte (its digest, media type and annotations kept: what was pinned
+  // or signed still matches), as skopeo copy --all and docker's containerd store push it; else a new one.
+  const original = await originalIndex(store, platforms);
+  if (original && "data" in original) {
+    await putManifest(tag, original.data, original.mediaType, original.digest);
+    result.digest = original.digest;
+    return result;
+  }
+  if (original) result.newIndex = original.why;
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: listed }));
   result.digest = sha256Digest(index);
   await putManifest(tag, index, MediaType.ociIndex, result.digest);
   return result;
+}
+
+type OriginalIndex = { data: Buffer; digest: string; mediaType: string } | { why: string };
+
+/**
+ * The index a name's platforms were pulled from (`dev.tsbox.image.index.digest`), when it can be pushed as it
+ * is: the store has its blob and it lists exactly the platforms the name has. Else why not; undefined when they
+ * came from no index (a local build).
+ */
+async function originalIndex(store: ImageStore, platforms: Descriptor[]): Promise<OriginalIndex | undefined> {
+  const sources = new Set(platforms.map((p) => p.annotations?.[Annotation.sourceIndex]));
+  if (sources.size === 1 && sources.has(undefined)) return undefined;
+  const digest = [...sources][0];
+  if (sources.size > 1 || digest === undefined) return { why: "its platforms do not all come from one index" };
+  let data: Buffer;
+  try {
+    data = await store.layout.readBlob(digest);
+  } catch {
+    return { why: `the index it was pulled from (${digest}) is not in the store` };
+  }
+  const index = JSON.parse(data.toString("utf8")) as { mediaType?: string; manifests?: Descriptor[] };
+  const listed = (index.manifests ?? []).map((d) => d.digest);
+  const have = new Set(platforms.map((p) => p.digest));
+  const missing = (index.manifests ?? []).filter((d) => !have.has(d.digest)).map((d) => (d.platform ? formatPlatform(d.platform) : d.digest));
+  if (missing.length > 0 || listed.length !== have.size) {
+    return { why: `the index it was pulled from (${digest}) also lists ${missing.join(", ") || "other manifests"}, which this store does not have` };
+  }
+  return { data, digest, mediaType: index.mediaType ?? MediaType.ociIndex };
 }
 
 /** blob digest → other repositories on `domain` that have it, as far as the local store knows. */

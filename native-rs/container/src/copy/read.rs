@@ -130,12 +130,16 @@ impl<'a> Walker<'a> {
                 .iter()
                 .any(|a| fs::lgetxattr(path, a).as_deref() == Some(b"y"));
         }
+        if self.opts.content && (r.kind == Kind::File || r.kind == Kind::Dir) {
+            r.xattrs = xattrs(path);
+        }
         if kind != Kind::Dir && meta.nlink() > 1 && r.kind != Kind::Whiteout {
             let key = (meta.dev(), meta.ino());
             if let Some(first) = self.links.get(&key) {
                 r.kind = Kind::Hardlink;
                 r.link = first.clone();
                 r.size = 0;
+                r.xattrs.clear();
             } else {
                 self.links.insert(key, rel.to_vec());
             }
@@ -239,6 +243,23 @@ impl<'a> Walker<'a> {
         }
         Ok(())
     }
+}
+
+/// The extended attributes a copy carries ([`super::record::carried`]), in
+/// name order. Read as the tree's user namespace sees them: a file
+/// capability that namespace's root set (stored as a v3 capability naming
+/// its root's host id) reads back as the plain v2 one an image holds.
+/// Attributes that cannot be read (gone, or another namespace's
+/// capability: EOVERFLOW) are left out.
+fn xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = fs::llistxattr(path)
+        .into_iter()
+        .filter_map(|n| String::from_utf8(n).ok())
+        .filter(|n| super::record::carried(n))
+        .filter_map(|n| fs::lgetxattr(path, &n).map(|v| (n, v)))
+        .collect();
+    out.sort();
+    out
 }
 
 fn io_error(path: &Path, e: io::Error) -> Error {

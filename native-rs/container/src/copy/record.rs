@@ -5,6 +5,9 @@
 //! Paths are relative, `/`-separated bytes: a name that is UTF-8 travels as
 //! `path` (`link`), any other (Linux names are bytes: `caf\xe9`) as `pathHex`
 //! (`linkHex`), the bytes in hex, so it comes out the other side unchanged.
+//! A file's or directory's extended attributes travel as `xattrs`, name →
+//! value in hex (a capability or an ACL is bytes): only those an image layer
+//! carries ([`carried`]), never overlay's own markers.
 
 use crate::error::{Error, ErrorKind};
 use crate::json::{self, Json};
@@ -65,6 +68,24 @@ pub struct Record {
     pub opaque: bool,
     pub major: u32,
     pub minor: u32,
+    /// Extended attributes (name, value), in name order: [`carried`] ones only.
+    pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// Whether an extended attribute belongs in a copy (and so in a committed
+/// layer or an export, as `SCHILY.xattr.*`): `user.*`, `trusted.*`, a file
+/// capability and POSIX ACLs, as an unpack applies them
+/// (src/image/unpack.ts), but never overlay's own (`*.overlay.*`: an upper
+/// dir's whiteouts and opaque marks become records of their own) nor a
+/// host's labels (`security.selinux`, `security.ima`, ...).
+pub fn carried(name: &str) -> bool {
+    let overlay = name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
+    let kept = name.starts_with("user.")
+        || name.starts_with("trusted.")
+        || name == "security.capability"
+        || name == "system.posix_acl_access"
+        || name == "system.posix_acl_default";
+    kept && !overlay
 }
 
 impl Record {
@@ -82,6 +103,7 @@ impl Record {
             opaque: false,
             major: 0,
             minor: 0,
+            xattrs: Vec::new(),
         }
     }
 
@@ -114,6 +136,10 @@ impl Record {
         if self.kind == Kind::Char || self.kind == Kind::Block {
             members.push(("major", Json::from(self.major)));
             members.push(("minor", Json::from(self.minor)));
+        }
+        if !self.xattrs.is_empty() {
+            let values = self.xattrs.iter().map(|(k, v)| (k.clone(), Json::from(to_hex(v))));
+            members.push(("xattrs", Json::object(values.collect())));
         }
         Json::object(members).to_string()
     }
@@ -154,6 +180,10 @@ impl Record {
             opaque: v.get("opaque").and_then(Json::as_bool).unwrap_or(false),
             major: u32_of("major"),
             minor: u32_of("minor"),
+            xattrs: match v.get("xattrs") {
+                Some(x) => xattrs(x).ok_or_else(|| bad("xattrs"))?,
+                None => Vec::new(),
+            },
         })
     }
 }
@@ -172,11 +202,33 @@ impl Record {
 fn bytes_member<'k>(key: &'k str, hex_key: &'k str, bytes: &[u8]) -> (&'k str, Json) {
     match std::str::from_utf8(bytes) {
         Ok(text) => (key, Json::from(text)),
-        Err(_) => (hex_key, Json::from(bytes.iter().map(|b| format!("{:02x}", b)).collect::<String>())),
+        Err(_) => (hex_key, Json::from(to_hex(bytes))),
     }
 }
 
-fn from_hex(text: &str) -> Option<Vec<u8>> {
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{:02x}", b)).collect()
+}
+
+/// `{"name":"hex",…}`: the carried ones kept (in name order), any other left out; a value that is not hex refuses the record.
+fn xattrs(v: &Json) -> Option<Vec<(String, Vec<u8>)>> {
+    let members = match v {
+        Json::Object(m) => m,
+        _ => return None,
+    };
+    let mut out = Vec::new();
+    for (name, value) in members {
+        let bytes = from_hex(value.as_str()?)?;
+        if carried(name) && !name.contains('\0') {
+            out.push((name.clone(), bytes));
+        }
+    }
+    out.sort();
+    out.dedup_by(|a, b| a.0 == b.0);
+    Some(out)
+}
+
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }
@@ -229,5 +281,11 @@ mod tests {
         d.minor = 3;
         assert_eq!(Record::parse(&d.header()).unwrap(), d);
         assert!(Record::parse("{\"path\":\"x\",\"type\":\"socket\"}").is_err());
+        let mut x = Record::new("bin/ping".into(), Kind::File);
+        x.xattrs = vec![("security.capability".into(), vec![0, 0, 0, 2, 0, 0x20, 0, 0]), ("user.a".into(), b"b".to_vec())];
+        assert_eq!(Record::parse(&x.header()).unwrap(), x);
+        let marker = "{\"path\":\"d\",\"type\":\"dir\",\"xattrs\":{\"trusted.overlay.opaque\":\"79\",\"user.overlay.opaque\":\"79\",\"user.k\":\"\"}}";
+        assert_eq!(Record::parse(marker).unwrap().xattrs, vec![("user.k".to_string(), Vec::new())], "overlay's markers are never carried");
+        assert!(Record::parse("{\"path\":\"x\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.a\":\"zz\"}}").is_err());
     }
 }

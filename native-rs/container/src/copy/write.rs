@@ -10,7 +10,7 @@ use super::owners::Owners;
 use super::record::{Kind, Record};
 use crate::error::{Error, ErrorKind};
 use crate::sys::consts::*;
-use crate::sys::errno::{EEXIST, EISDIR, ELOOP, ENOENT, ENOTDIR, EPERM};
+use crate::sys::errno::{E2BIG, EACCES, EEXIST, EINVAL, EISDIR, ELOOP, ENOENT, ENOTDIR, ENOTSUP, EPERM, ERANGE};
 use crate::sys::fs::{self, Fd};
 use crate::sys::{fd, Errno};
 use std::io::{BufRead, Read, Seek, SeekFrom};
@@ -87,6 +87,7 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
             let (uid, gid) = opts.owner(d);
             let _ = fs::lchownat(parent.0, name, uid, gid);
         }
+        set_xattrs(dirfd.0, d, opts)?;
         if opts.markers && d.opaque {
             fs::fsetxattr(dirfd.0, "trusted.overlay.opaque", b"y").map_err(|e| step(&shown, "marking opaque", e))?;
         }
@@ -170,6 +171,8 @@ fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut
             // After chown, which clears setuid bits.
             let mode = if opts.guarded() { r.mode & !SET_ID_BITS } else { r.mode };
             fs::fchmod(file.0, mode).map_err(|e| step(&shown, "setting the mode of", e))?;
+            // After chown and the body's writes, which clear a file capability.
+            set_xattrs(file.0, r, opts)?;
         }
         Kind::Symlink => fs::symlinkat(&r.link, parent.0, name).map_err(|e| step(&shown, "creating", e))?,
         Kind::Hardlink => {
@@ -204,6 +207,24 @@ fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut
         let _ = fs::lchownat(parent.0, name, uid, gid);
     }
     let _ = fs::lutimesat(parent.0, name, r.mtime);
+    Ok(())
+}
+
+/// A file's or directory's extended attributes, as an unpack applies a
+/// layer's (src/image/unpack.ts): the record carries only those a layer may
+/// ([`super::record::carried`]); a copy to the host that is not `-a` keeps
+/// none that is a privilege (only `user.*`). What the file system or the
+/// writer's privileges refuse is left out, as a rootless tar does.
+fn set_xattrs(fd: c_int, r: &Record, opts: &WriteOptions) -> Result<(), Error> {
+    for (name, value) in &r.xattrs {
+        if opts.guarded() && !name.starts_with("user.") {
+            continue;
+        }
+        match fs::fsetxattr(fd, name, value) {
+            Ok(()) | Err(EPERM) | Err(EACCES) | Err(ENOTSUP) | Err(ERANGE) | Err(E2BIG) | Err(EINVAL) => {}
+            Err(e) => return Err(step(&r.shown(), &format!("setting {} of", name), e)),
+        }
+    }
     Ok(())
 }
 
@@ -410,15 +431,76 @@ mod tests {
                 want[at..at + text.len()].copy_from_slice(text.as_bytes());
             }
             assert!(fs::read(t.0.join(&path)).unwrap() == want, "{}", path);
+            // The xattrs the file gets (security.* and trusted.* only as root), and none other.
+            let root = crate::sys::cred::geteuid() == 0;
+            let want: Vec<(String, Vec<u8>)> = match f.get("xattrs") {
+                Some(Json::Object(m)) => m.iter().map(|(k, v)| (k.clone(), crate::copy::record::from_hex(v.as_str().unwrap()).unwrap())).collect(),
+                _ => Vec::new(),
+            };
+            let got = crate::sys::fs::llistxattr(&t.0.join(&path));
+            for (name, value) in &want {
+                if root || name.starts_with("user.") {
+                    assert_eq!(crate::sys::fs::lgetxattr(&t.0.join(&path), name).as_ref(), Some(value), "{} {}", path, name);
+                }
+            }
+            for name in got {
+                let name = String::from_utf8(name).unwrap();
+                assert!(want.iter().any(|(k, _)| *k == name) || name.starts_with("security.selinux"), "{} got {}", path, name);
+            }
         }
         for bad in fx.get("refused").unwrap().as_array().unwrap() {
             let dir = t.0.join("refused");
             fs::create_dir_all(&dir).unwrap();
             let header = Json::object(vec![("header", bad.clone()), ("body", Json::from(""))]);
             let e = write_to(&dir, &stream_of(&[header])).unwrap_err();
-            assert!(e.message.contains("bad copy record (data)"), "{}", e.message);
+            let why = if bad.get("xattrs").is_some() { "bad copy record (xattrs)" } else { "bad copy record (data)" };
+            assert!(e.message.contains(why), "{}", e.message);
             assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "nothing written");
         }
+    }
+
+    /// A file's and a directory's xattrs survive read → write (a committed
+    /// layer's `setcap`, `user.*`); overlay's markers of an upper dir do not
+    /// (they become the record's own whiteout/opaque), and a copy to the host
+    /// that is not `-a` keeps no privilege (a capability) but `user.*`.
+    #[test]
+    fn carries_xattrs_but_not_overlay_markers() {
+        use crate::sys::fs::{fsetxattr, lgetxattr};
+        let root = crate::sys::cred::geteuid() == 0;
+        let t = TempDir::new("copy-xattrs");
+        let src = t.0.join("src");
+        fs::create_dir_all(src.join("d")).unwrap();
+        fs::write(src.join("d/ping"), "x").unwrap();
+        let open = |p: &Path| crate::sys::fs::openat(AT_FDCWD, p.as_os_str().as_bytes(), O_RDONLY, 0).unwrap();
+        let (dir, file) = (open(&src.join("d")), open(&src.join("d/ping")));
+        if fsetxattr(file.0, "user.k", b"v").is_err() {
+            return; // a file system without user xattrs
+        }
+        // cap_net_raw+ep, v2
+        let cap: [u8; 20] = [0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        if root {
+            fsetxattr(file.0, "security.capability", &cap).unwrap();
+        }
+        fsetxattr(dir.0, "user.d", b"\xff\x00").unwrap();
+        fsetxattr(dir.0, "user.overlay.opaque", b"y").unwrap();
+        let mut stream = Vec::new();
+        read::read(&src, &ReadOptions { name: Some(String::new()), markers: true, ..ReadOptions::default() }, &mut stream).unwrap();
+        let text = String::from_utf8_lossy(&stream).into_owned();
+        assert!(!text.contains("overlay"), "{}", text);
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        write_to(&dst, &stream).unwrap();
+        assert_eq!(lgetxattr(&dst.join("d/ping"), "user.k"), Some(b"v".to_vec()));
+        assert_eq!(lgetxattr(&dst.join("d"), "user.d"), Some(b"\xff\x00".to_vec()));
+        assert_eq!(lgetxattr(&dst.join("d"), "user.overlay.opaque"), None);
+        if root {
+            assert_eq!(lgetxattr(&dst.join("d/ping"), "security.capability"), Some(cap.to_vec()));
+        }
+        let host = t.0.join("host");
+        fs::create_dir_all(&host).unwrap();
+        write(&host, &WriteOptions { archive: false, markers: false, owners: None, host: true }, &mut Cursor::new(stream)).unwrap();
+        assert_eq!(lgetxattr(&host.join("d/ping"), "user.k"), Some(b"v".to_vec()));
+        assert_eq!(lgetxattr(&host.join("d/ping"), "security.capability"), None);
     }
 
     /// A stream cut inside a file (the reader failed) leaves no half-written file.

@@ -117,15 +117,42 @@ pub fn fsetxattr(fd: c_int, attr: &str, value: &[u8]) -> Result<(), Errno> {
 }
 
 /// The value of extended attribute `attr` of `path` (not following a
-/// symlink), or None when it has none (or the file system has no xattrs).
+/// symlink), or None when it has none (or the file system has no xattrs,
+/// or the caller may not read it).
 pub fn lgetxattr(path: &std::path::Path, attr: &str) -> Option<Vec<u8>> {
     let p = super::cpath(path).ok()?;
     let a = name(attr).ok()?;
-    let mut buf = vec![0u8; 256];
-    let n = unsafe { ffi::lgetxattr(p.as_ptr(), a.as_ptr(), buf.as_mut_ptr() as *mut c_void, buf.len()) };
-    if n < 0 {
-        return None;
+    sized(|buf, len| unsafe { ffi::lgetxattr(p.as_ptr(), a.as_ptr(), buf, len) })
+}
+
+/// The names of `path`'s extended attributes (not following a symlink):
+/// none when the file system has no xattrs. Names are bytes, as the kernel's.
+pub fn llistxattr(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let p = match super::cpath(path) {
+        Ok(p) => p,
+        Err(_) => return Vec::new(),
+    };
+    let list = sized(|buf, len| unsafe { ffi::llistxattr(p.as_ptr(), buf as *mut std::os::raw::c_char, len) });
+    list.unwrap_or_default().split(|b| *b == 0).filter(|n| !n.is_empty()).map(|n| n.to_vec()).collect()
+}
+
+/// A value of the size the call reports: asked for with size 0 first, again
+/// if it grew in between (ERANGE).
+fn sized(call: impl Fn(*mut c_void, usize) -> isize) -> Option<Vec<u8>> {
+    for _ in 0..4 {
+        let n = call(std::ptr::null_mut(), 0);
+        if n <= 0 {
+            return if n == 0 { Some(Vec::new()) } else { None };
+        }
+        let mut buf = vec![0u8; n as usize];
+        let got = call(buf.as_mut_ptr() as *mut c_void, buf.len());
+        if got >= 0 {
+            buf.truncate(got as usize);
+            return Some(buf);
+        }
+        if Errno::last() != super::errno::ERANGE {
+            return None;
+        }
     }
-    buf.truncate(n as usize);
-    Some(buf)
+    None
 }
