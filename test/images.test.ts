@@ -213,6 +213,18 @@ for (const who of identities()) {
       assert.equal(r.stdout, "group\nhostname\nhosts\nkept\npasswd\nresolv.conf\n--\nnew\n");
     });
 
+    it("rm -rf removes a directory from which an upper layer deleted a file, and an opaque one", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/rm-lower:1", [
+        [dir("dir"), file("dir/a"), file("dir/b"), dir("opq"), file("opq/old")],
+        [dir("dir"), file("dir/.wh.a", ""), dir("opq"), file("opq/.wh..wh..opq", ""), file("opq/new")],
+      ]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--rm", "-u", "0", "test/rm-lower:1", "sh", "-c", "ls /dir /opq && rm -rf /dir /opq && test ! -e /dir && test ! -e /opq && echo gone"], { env });
+      // Rootless xattr whiteouts (before) made it fail "Directory not empty".
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, "/dir:\nb\n\n/opq:\nnew\ngone\n", ""]);
+    });
+
     it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", async () => {
       const env = freshStore(who);
       // Two big layers: the interrupt lands while one of them is copied, well before the name is published.
