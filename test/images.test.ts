@@ -225,6 +225,22 @@ for (const who of identities()) {
       assert.deepEqual([r.code, r.stdout, r.stderr], [0, "/dir:\nb\n\n/opq:\nnew\ngone\n", ""]);
     });
 
+    it("unpacks the sparse files of a `tar --format=posix --sparse` layer (and old GNU's) as the files", async () => {
+      const env = freshStore(who);
+      const src = mkdtempSync(join(fixtures, "sparse-"));
+      mkdirSync(join(src, "data"));
+      execFileSync("sh", ["-c", "truncate -s 64M data/sparse && printf START | dd of=data/sparse conv=notrunc status=none && truncate -s 1M data/gnu && printf GNU | dd of=data/gnu bs=1 seek=4096 conv=notrunc status=none"], { cwd: src });
+      const layer = (format: string, path: string) => execFileSync("tar", ["-C", src, `--format=${format}`, "--sparse", "--numeric-owner", "-b", "1", "-cf", "-", path], { maxBuffer: 1 << 20 });
+      const data = Buffer.concat([layer("posix", "data/sparse").subarray(0, -1024), layer("gnu", "data/gnu")]);
+      const layout = await layoutWith("test/sparse:1", [], [{ data, diffId: sha256Digest(data) }]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--rm", "test/sparse:1", "sh", "-c", "ls /data; stat -c '%s %n' /data/*; head -c 5 /data/sparse; tail -c +4097 /data/gnu | head -c 3; echo; sha256sum /data/sparse"], { env });
+      // Before: /data/GNUSparseFile.<pid>/sparse holding the raw map, and the 'S' entry refused.
+      const sum = execFileSync("sha256sum", ["data/sparse"], { cwd: src, encoding: "utf8" }).split(" ")[0];
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, `gnu\nsparse\n1048576 /data/gnu\n67108864 /data/sparse\nSTARTGNU\n${sum}  /data/sparse\n`, ""]);
+      rmSync(src, { recursive: true, force: true });
+    });
+
     it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", async () => {
       const env = freshStore(who);
       // Two big layers: the interrupt lands while one of them is copied, well before the name is published.

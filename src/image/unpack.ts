@@ -6,6 +6,7 @@ import {
   fchmodSync,
   fchownSync,
   fsyncSync,
+  ftruncateSync,
   futimesSync,
   lchownSync,
   linkSync,
@@ -231,7 +232,11 @@ class LayerUnpacker {
     // O_EXCL: never opens an existing name, so never follows a symlink there.
     const fd = openSync(fsName(target), createFile(), 0o600);
     try {
-      for await (const chunk of entry.body) writeAll(fd, chunk);
+      if (entry.fragments) {
+        // A sparse file: its holes stay holes.
+        for await (const { offset, data } of entry.fragments) writeAll(fd, data, offset);
+        ftruncateSync(fd, entry.size);
+      } else for await (const chunk of entry.body) writeAll(fd, chunk);
       // chown before chmod: chown clears setuid/setgid bits.
       if (this.options.privileged) fchownSync(fd, entry.uid, entry.gid);
       fchmodSync(fd, entry.mode);
@@ -511,8 +516,9 @@ function lstatOrUndefined(path: string): Stats | undefined {
   return lstatSync(fsName(path), { throwIfNoEntry: false });
 }
 
-function writeAll(fd: number, chunk: Buffer): void {
-  for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+/** All of `chunk`, at the file's offset or at `position`. */
+function writeAll(fd: number, chunk: Buffer, position?: number): void {
+  for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off, position === undefined ? null : position + off);
 }
 
 let addonPromise: Promise<NativeAddon> | undefined;
