@@ -260,14 +260,15 @@ function checkFragments(fragments: Fragment[], size: number, dataSize: number, n
   if (data !== dataSize) throw new LayerError(`sparse file ${name}: its map names ${data} bytes of data, the entry holds ${dataSize}`);
 }
 
-/** The zeros a sparse file's holes read as (one buffer, sliced; never written to). */
-const HOLE = Buffer.alloc(1 << 20);
+/** The zeros a sparse file's holes read as (one buffer, sliced; never written to), made at the first hole. */
+let zeros: Buffer | undefined;
 
 /** A sparse file in order: its data (read from the archive) and its holes (`hole`), each at its offset. */
 async function* sparsePieces(fragments: Fragment[], size: number, physical: (n: number) => AsyncGenerator<Buffer>): AsyncGenerator<{ offset: number; data: Buffer; hole: boolean }> {
   let at = 0;
   const holeTo = function* (to: number) {
-    for (; at < to; at += Math.min(HOLE.length, to - at)) yield { offset: at, data: HOLE.subarray(0, Math.min(HOLE.length, to - at)), hole: true };
+    const hole = (zeros ??= Buffer.alloc(1 << 20));
+    for (; at < to; at += Math.min(hole.length, to - at)) yield { offset: at, data: hole.subarray(0, Math.min(hole.length, to - at)), hole: true };
   };
   for (const f of fragments) {
     yield* holeTo(f.offset);
