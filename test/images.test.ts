@@ -241,6 +241,23 @@ for (const who of identities()) {
       rmSync(src, { recursive: true, force: true });
     });
 
+    it("files dated before 1970 get the epoch as their mtime (GNU base-256 and pax forms), as docker and podman give them", async () => {
+      const env = freshStore(who);
+      const src = mkdtempSync(join(fixtures, "mtime-"));
+      mkdirSync(join(src, "gnu"));
+      mkdirSync(join(src, "pax"));
+      execFileSync("sh", ["-c", "for d in gnu pax; do echo old > $d/old && touch -d 1960-01-01T00:00:00Z $d/old && echo far > $d/far && touch -d 2400-01-01T00:00:00Z $d/far; done"], { cwd: src });
+      const layer = (format: string, path: string) => execFileSync("tar", ["-C", src, `--format=${format}`, "--numeric-owner", "-b", "1", "-cf", "-", path]);
+      const data = Buffer.concat([layer("gnu", "gnu").subarray(0, -1024), layer("posix", "pax")]);
+      const layout = await layoutWith("test/mtimes:1", [], [{ data, diffId: sha256Digest(data) }]);
+      // Before: the GNU form was refused ("negative base-256 tar mtime"), the pax one unpacked with the time of the unpack.
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      // (2400: past octal's 11 digits, a positive base-256 number.)
+      const r = await tsbox(who, ["run", "--rm", "test/mtimes:1", "stat", "-c", "%Y %n", "/gnu/old", "/gnu/far", "/pax/old", "/pax/far"], { env });
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, "0 /gnu/old\n13569465600 /gnu/far\n0 /pax/old\n13569465600 /pax/far\n", ""]);
+      rmSync(src, { recursive: true, force: true });
+    });
+
     it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", async () => {
       const env = freshStore(who);
       // Two big layers: the interrupt lands while one of them is copied, well before the name is published.

@@ -23,7 +23,7 @@ export interface TarEntry {
   uid: number;
   gid: number;
   size: number;
-  /** Seconds since the epoch (fractional with pax). */
+  /** Seconds since the epoch (fractional with pax); an earlier time reads as 0. */
   mtime: number;
   linkname: string;
   devmajor: number;
@@ -133,7 +133,9 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
       uid: pax.uid !== undefined ? paxNumber(pax.uid, "uid") : numeric(header, 108, 8, "uid"),
       gid: pax.gid !== undefined ? paxNumber(pax.gid, "gid") : numeric(header, 116, 8, "gid"),
       size: sparse ? sparse.size : bodySize,
-      mtime: pax.mtime !== undefined ? paxTime(pax.mtime) : numeric(header, 136, 12, "mtime"),
+      // Before 1970: the epoch, as docker (moby's system.Chtimes) and podman give such a file (Node's utimes took
+      // a negative time as "now").
+      mtime: Math.max(0, pax.mtime !== undefined ? paxTime(pax.mtime) : numeric(header, 136, 12, "mtime", true)),
       linkname: longLink ?? pax.linkpath ?? cString(header.subarray(157, 257)),
       devmajor: numeric(header, 329, 8, "devmajor"),
       devminor: numeric(header, 337, 8, "devminor"),
@@ -322,15 +324,20 @@ function verifyChecksum(header: Buffer): void {
   if (sum !== stored) throw new LayerError("invalid tar header checksum (corrupt or not a tar archive)");
 }
 
-/** Octal (NUL/space padded) or GNU base-256 (high bit set) numeric field. */
-function numeric(header: Buffer, offset: number, length: number, field: string): number {
+/**
+ * Octal (NUL/space padded) or GNU base-256 (high bit set) numeric field. Base-256 is two's complement (0x40 the
+ * sign): a negative value is refused, but for a `signed` field (an mtime before 1970, as GNU tar writes one).
+ */
+function numeric(header: Buffer, offset: number, length: number, field: string, signed = false): number {
   const first = header[offset]!;
   if (first & 0x80) {
-    let value = first & 0x3f; // 0x40 would be the sign bit: negative values are invalid here
-    if (first & 0x40) throw new LayerError(`negative base-256 tar ${field}`);
-    for (let i = 1; i < length; i++) value = value * 256 + header[offset + i]!;
+    // A negative number is -x-1, x its bits inverted (Go's archive/tar reads it so).
+    const invert = first & 0x40 ? 0xff : 0;
+    if (invert && !signed) throw new LayerError(`negative base-256 tar ${field}`);
+    let value = (first ^ invert) & 0x3f;
+    for (let i = 1; i < length; i++) value = value * 256 + (header[offset + i]! ^ invert);
     if (!Number.isSafeInteger(value)) throw new LayerError(`tar ${field} too large`);
-    return value;
+    return invert ? -value - 1 : value;
   }
   const text = header.toString("latin1", offset, offset + length).replace(/[\0 ]+$/, "").trim();
   if (text === "") return 0;
