@@ -214,6 +214,18 @@ for (const who of identities()) {
       await cli(["rmi", "app:1", "app:latest"]);
     });
 
+    it("RUN rm -rf removes a directory from which an earlier step deleted a file (rootless whiteouts are 0/0 devices)", async () => {
+      const ctx = context(who, "rm-lower", {
+        Dockerfile: "FROM busybox\nRUN mkdir -p /etc/app && echo a > /etc/app/a && echo b > /etc/app/b\nRUN rm /etc/app/a\nRUN rm -rf /etc/app && echo removed\n",
+      });
+      const r = await build(["-t", "rm-lower:1", ctx]);
+      // Rootless xattr whiteouts made it fail "Directory not empty": overlayfs counts them in rmdir's emptiness check.
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout + r.stderr, /\nremoved\n/);
+      assert.equal((await cli(["run", "--rm", "rm-lower:1", "sh", "-c", "test -e /etc/app || echo gone"])).stdout, "gone\n");
+      await cli(["rmi", "rm-lower:1"]);
+    });
+
     it("WORKDIR makes its directory as BuildKit does (mkdir -p, 0755, owned by USER), so USER can write in it; COPY keeps that owner", async () => {
       const ctx = context(who, "workdir", {
         Dockerfile: [

@@ -332,7 +332,7 @@ for (const who of identities()) {
       // diff tells a changed file of the image from an added one by that name; a volume is filled from the image by it.
       await cli(["run", "--name", "raw2", "raw:img", "sh", "-c", "for f in /a?b; do echo more >> \"$f\"; done; mkdir \"$(echo /d/*)/new\"; rm /l?"]);
       assert.equal(await hex("TSBOX diff raw2"), bytes(`C /a\xffb\nC /d\nC /${dir}\nA /${dir}/new\nD /l\\x80\n`));
-      // Its deletion is a whiteout of that name in the committed layer, unpacked as one (a device node as root, an xattr rootless).
+      // Its deletion is a whiteout of that name in the committed layer, unpacked as one (a 0/0 device node, root and rootless).
       await cli(["commit", "raw2", "raw:gone"]);
       assert.equal((await cli(["run", "--rm", "raw:gone", "sh", "-c", "ls -d /l? 2>/dev/null | wc -l; cat /a?b"])).stdout, "0\nmore\n");
       assert.equal(await hex("TSBOX run --rm -v /d raw:img find /d -print0 | sort -z"), bytes(`/d\0/${dir}\0/${dir}/${long}\0/${dir}/${long}/f\xfe\0`), "a new volume filled from the image");

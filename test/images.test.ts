@@ -213,6 +213,51 @@ for (const who of identities()) {
       assert.equal(r.stdout, "group\nhostname\nhosts\nkept\npasswd\nresolv.conf\n--\nnew\n");
     });
 
+    it("rm -rf removes a directory from which an upper layer deleted a file, and an opaque one", async () => {
+      const env = freshStore(who);
+      const layout = await layoutWith("test/rm-lower:1", [
+        [dir("dir"), file("dir/a"), file("dir/b"), dir("opq"), file("opq/old")],
+        [dir("dir"), file("dir/.wh.a", ""), dir("opq"), file("opq/.wh..wh..opq", ""), file("opq/new")],
+      ]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--rm", "-u", "0", "test/rm-lower:1", "sh", "-c", "ls /dir /opq && rm -rf /dir /opq && test ! -e /dir && test ! -e /opq && echo gone"], { env });
+      // Rootless xattr whiteouts (before) made it fail "Directory not empty".
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, "/dir:\nb\n\n/opq:\nnew\ngone\n", ""]);
+    });
+
+    it("unpacks the sparse files of a `tar --format=posix --sparse` layer (and old GNU's) as the files", async () => {
+      const env = freshStore(who);
+      const src = mkdtempSync(join(fixtures, "sparse-"));
+      mkdirSync(join(src, "data"));
+      execFileSync("sh", ["-c", "truncate -s 64M data/sparse && printf START | dd of=data/sparse conv=notrunc status=none && truncate -s 1M data/gnu && printf GNU | dd of=data/gnu bs=1 seek=4096 conv=notrunc status=none"], { cwd: src });
+      const layer = (format: string, path: string) => execFileSync("tar", ["-C", src, `--format=${format}`, "--sparse", "--numeric-owner", "-b", "1", "-cf", "-", path], { maxBuffer: 1 << 20 });
+      const data = Buffer.concat([layer("posix", "data/sparse").subarray(0, -1024), layer("gnu", "data/gnu")]);
+      const layout = await layoutWith("test/sparse:1", [], [{ data, diffId: sha256Digest(data) }]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--rm", "test/sparse:1", "sh", "-c", "ls /data; stat -c '%s %n' /data/*; head -c 5 /data/sparse; tail -c +4097 /data/gnu | head -c 3; echo; sha256sum /data/sparse"], { env });
+      // Before: /data/GNUSparseFile.<pid>/sparse holding the raw map, and the 'S' entry refused.
+      const sum = execFileSync("sha256sum", ["data/sparse"], { cwd: src, encoding: "utf8" }).split(" ")[0];
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, `gnu\nsparse\n1048576 /data/gnu\n67108864 /data/sparse\nSTARTGNU\n${sum}  /data/sparse\n`, ""]);
+      rmSync(src, { recursive: true, force: true });
+    });
+
+    it("files dated before 1970 get the epoch as their mtime (GNU base-256 and pax forms), as docker and podman give them", async () => {
+      const env = freshStore(who);
+      const src = mkdtempSync(join(fixtures, "mtime-"));
+      mkdirSync(join(src, "gnu"));
+      mkdirSync(join(src, "pax"));
+      execFileSync("sh", ["-c", "for d in gnu pax; do echo old > $d/old && touch -d 1960-01-01T00:00:00Z $d/old && echo far > $d/far && touch -d 2400-01-01T00:00:00Z $d/far; done"], { cwd: src });
+      const layer = (format: string, path: string) => execFileSync("tar", ["-C", src, `--format=${format}`, "--numeric-owner", "-b", "1", "-cf", "-", path]);
+      const data = Buffer.concat([layer("gnu", "gnu").subarray(0, -1024), layer("posix", "pax")]);
+      const layout = await layoutWith("test/mtimes:1", [], [{ data, diffId: sha256Digest(data) }]);
+      // Before: the GNU form was refused ("negative base-256 tar mtime"), the pax one unpacked with the time of the unpack.
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      // (2400: past octal's 11 digits, a positive base-256 number.)
+      const r = await tsbox(who, ["run", "--rm", "test/mtimes:1", "stat", "-c", "%Y %n", "/gnu/old", "/gnu/far", "/pax/old", "/pax/far"], { env });
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, "0 /gnu/old\n13569465600 /gnu/far\n0 /pax/old\n13569465600 /pax/far\n", ""]);
+      rmSync(src, { recursive: true, force: true });
+    });
+
     it("Ctrl-C while load copies the archive's blobs into the store exits 130 and loads nothing", async () => {
       const env = freshStore(who);
       // Two big layers: the interrupt lands while one of them is copied, well before the name is published.

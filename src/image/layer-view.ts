@@ -3,8 +3,9 @@
  * directories without mounting anything: upper layers hide lower ones,
  * whiteouts delete, opaque directories hide everything below them. Layers
  * hold overlay's own markers (src/image/unpack.ts): as root a 0/0 character
- * device and `trusted.overlay.opaque=y`; rootless an empty file with
- * `user.overlay.whiteout` and `user.overlay.opaque=y`; on hosts without the
+ * device and `trusted.overlay.opaque=y`; rootless the same device (on older
+ * kernels an empty file with `user.overlay.whiteout`) and
+ * `user.overlay.opaque=y`; on hosts without the
  * native addon, the layer's own `.wh.` files (whiteout-form.ts).
  *
  * Used where the image's content matters outside a container: filling a new

@@ -6,6 +6,7 @@ import {
   fchmodSync,
   fchownSync,
   fsyncSync,
+  ftruncateSync,
   futimesSync,
   lchownSync,
   linkSync,
@@ -32,8 +33,8 @@ import { addonPresent, loadAddon, type NativeAddon } from "../backends/native/ad
 
 export interface UnpackOptions {
   /**
-   * Running as real root: keep the tar's uid/gid, create device nodes and
-   * overlay whiteouts. Rootless, every file stays owned by the invoking
+   * Running as real root: keep the tar's uid/gid, create device nodes.
+   * Rootless, every file stays owned by the invoking
    * user here (`owners` notes the tar's for a pass in the user's user
    * namespace): with a single-id user namespace, a lower file owned by an
    * unmapped id makes overlay copy-up fail with EOVERFLOW.
@@ -231,7 +232,11 @@ class LayerUnpacker {
     // O_EXCL: never opens an existing name, so never follows a symlink there.
     const fd = openSync(fsName(target), createFile(), 0o600);
     try {
-      for await (const chunk of entry.body) writeAll(fd, chunk);
+      if (entry.fragments) {
+        // A sparse file: its holes stay holes.
+        for await (const { offset, data } of entry.fragments) writeAll(fd, data, offset);
+        ftruncateSync(fd, entry.size);
+      } else for await (const chunk of entry.body) writeAll(fd, chunk);
       // chown before chmod: chown clears setuid/setgid bits.
       if (this.options.privileged) fchownSync(fd, entry.uid, entry.gid);
       fchmodSync(fd, entry.mode);
@@ -313,13 +318,17 @@ class LayerUnpacker {
   }
 
   /**
-   * Whiteouts become overlayfs whiteouts in the unpacked layer. As root: a
-   * 0/0 character device, and `trusted.overlay.opaque=y` on an opaque dir.
-   * Rootless (overlay mounted with `userxattr`): device nodes cannot be made,
-   * so an empty file with `user.overlay.whiteout` whose directory carries
-   * `user.overlay.opaque=x` ("holds xattr whiteouts", Linux >= 6.7), and
-   * `user.overlay.opaque=y` on an opaque dir. In the "oci" form, the marker
-   * file itself (whiteout-form.ts reads it).
+   * Whiteouts become overlayfs whiteouts in the unpacked layer: a 0/0
+   * character device, which any user may make since Linux 5.8 ("vfs: allow
+   * unprivileged whiteout creation"), and `trusted.overlay.opaque=y` on an
+   * opaque dir (rootless, where overlay is mounted with `userxattr`,
+   * `user.overlay.opaque=y`). A rootless unpack on an older kernel (mknod
+   * EPERM, probed once) marks a whiteout with xattrs instead: an empty file
+   * with `user.overlay.whiteout` whose directory carries
+   * `user.overlay.opaque=x` ("holds xattr whiteouts"). That form hides the
+   * name, but overlayfs counts it in rmdir's emptiness check, so `rm -rf` of
+   * its directory fails ENOTEMPTY: the device is the form to use where it can be made.
+   * In the "oci" form, the marker file itself (whiteout-form.ts reads it).
    */
   private async whiteout(entry: TarEntry, rel: string, name: string): Promise<void> {
     const dirRel = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
@@ -339,12 +348,18 @@ class LayerUnpacker {
       closeSync(openSync(fsName(join(this.root, rel)), createFile(), 0o600));
       return;
     }
-    if (this.options.privileged) {
-      // overlayfs whiteout: a character device 0/0 with the hidden name.
-      await this.named(join(dir, hidden!), false, (p) => makeNode(p, "chardev", 0, 0, 0));
-      return;
-    }
     const path = join(dir, hidden!);
+    if (this.options.privileged || deviceWhiteouts !== false) {
+      try {
+        // overlayfs whiteout: a character device 0/0 with the hidden name.
+        await this.named(path, false, (p) => makeNode(p, "chardev", 0, 0, 0));
+        if (!this.options.privileged) deviceWhiteouts = true;
+        return;
+      } catch (err) {
+        if (this.options.privileged || deviceWhiteouts === true || !isErrno(err, "EPERM")) throw err;
+        deviceWhiteouts = false; // a kernel before 5.8
+      }
+    }
     // 0600, not 0000: setting a user.* xattr needs write permission on the file.
     closeSync(openSync(fsName(path), createFile(), 0o600));
     await this.named(path, true, (p) => setMarker(p, "user.overlay.whiteout", "y"));
@@ -503,8 +518,9 @@ function lstatOrUndefined(path: string): Stats | undefined {
   return lstatSync(fsName(path), { throwIfNoEntry: false });
 }
 
-function writeAll(fd: number, chunk: Buffer): void {
-  for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off);
+/** All of `chunk`, at the file's offset or at `position`. */
+function writeAll(fd: number, chunk: Buffer, position?: number): void {
+  for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off, chunk.length - off, position === undefined ? null : position + off);
 }
 
 let addonPromise: Promise<NativeAddon> | undefined;
@@ -548,6 +564,8 @@ function octal(mode: number): string {
 
 const NODE_TYPES = { chardev: 0o020000, blockdev: 0o060000, fifo: 0o010000 } as const;
 let hasAddon: boolean | undefined;
+/** Can this process make the 0/0 device whiteout unprivileged (Linux >= 5.8)? Learnt at the first rootless whiteout. */
+let deviceWhiteouts: boolean | undefined;
 
 /**
  * A device node or FIFO with exactly `mode`'s permission bits. Through the

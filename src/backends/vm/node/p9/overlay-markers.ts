@@ -2,9 +2,10 @@
  * How the guest's overlayfs sees whiteouts and opaque dirs in image layers
  * served from the host. A layer unpacked as root already holds overlay's
  * own form (a 0/0 character device; `trusted.overlay.opaque=y`). Rootless,
- * unpacking can only write `user.overlay.*` xattrs (src/image/unpack.ts):
- * an empty file with `user.overlay.whiteout`, `user.overlay.opaque=y` on an
- * opaque dir. The guest kernel (6.1) knows neither xattr whiteouts nor, in
+ * an opaque dir is marked `user.overlay.opaque=y`, and a whiteout is the
+ * same 0/0 device, or (a kernel before 5.8, or a layer unpacked by an
+ * earlier version: src/image/unpack.ts) an empty file with
+ * `user.overlay.whiteout`. The guest kernel (6.1) knows neither xattr whiteouts nor, in
  * the guest root's overlay mount, `user.` markers, so the 9p server
  * presents the rootless form as the root one: the file as a 0/0 character
  * device, the dir with `trusted.overlay.opaque=y`. The host's `user.overlay.*`
