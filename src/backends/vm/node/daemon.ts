@@ -20,7 +20,7 @@ import { isAgentOp, STREAM_OPS } from "../core/agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "../core/frame.js";
 import type { Export } from "../core/p9/server.js";
 import { isId32 } from "../../../spec/mapped-ids.js";
-import { type LaunchRequest, VmMonitor } from "./monitor.js";
+import { KILLED_WITH_GUEST, type LaunchRequest, VmMonitor } from "./monitor.js";
 import { DAEMON_STOPPING, type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
 
 export type { DaemonStatus };
@@ -72,6 +72,8 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
       } else exportUsers.set(name, n);
     },
   };
+  /** Client connections, told of their containers' end before the daemon exits. */
+  const clients = new Set<Socket>();
   /** Detached containers, by bundle. */
   const monitors = new Map<string, VmMonitor>();
   const ownExportRefs = new Map<string, number>();
@@ -201,6 +203,9 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
         if (op === "delete") containers.delete(String(fields.cid));
         reply({ ...r, id });
       } catch (err) {
+        // A client's container (or exec'd process) killed with the guest (`vm stop --force`): its end is the
+        // same as a detached one's, not an error of its run.
+        if (op === "wait" && stopping) return reply({ id, ok: true, ...KILLED_WITH_GUEST });
         const e = err as { kind?: string; code?: string; exitCode?: number };
         // A TsboxError of ours (not the agent's) keeps its kind: 127 stays "not found".
         const kind = e.kind ?? (e.code === "not_found" || e.code === "permission" || e.code === "spec" ? e.code : "setup");
@@ -242,8 +247,12 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
       for (const cid of containers) void link.request("delete", { cid }, 30_000).catch(() => {});
       for (const [, guest] of channels) routes.delete(guest);
     };
-    conn.on("close", forget);
+    conn.on("close", () => {
+      clients.delete(conn);
+      forget();
+    });
     conn.on("error", () => {});
+    clients.add(conn);
   });
 
   rmSync(paths.socket, { force: true });
@@ -278,6 +287,9 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
     // Detached containers die with the guest: their records say so.
     await Promise.all([...monitors.values()].map((m) => m.shutdown().catch(() => {})));
     await machine.destroy();
+    // The clients' pending waits are answered (above, once the link's close has failed them): flushed before the exit.
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([...clients].map((c) => new Promise<void>((r) => (c.end(r), setTimeout(r, 2000).unref()))));
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop());
