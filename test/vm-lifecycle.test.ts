@@ -299,15 +299,26 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["rm", "inited"]);
   });
 
-  it("vm stop refuses while containers run, and --force kills them, recorded", async () => {
+  it("vm stop refuses while containers run, and --force kills them, recorded (detached and foreground alike), with a clean vm.log", async () => {
     await ok(["run", "-d", "--name", "keep", "busybox", "sleep", "600"]);
     const refused = await tsbox(["vm", "stop"]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /^tsbox: the vm runs 1 detached \([0-9a-f]{12}\): stop them first, or use tsbox vm stop --force/);
     assert.match((await ok(["vm", "status"])).stdout, /vm: running/);
+    // A foreground run in the same guest: its run's process gets the end as docker's kill would give it.
+    const fg = tsbox(["run", "--name", "fgkeep", "busybox", "sh", "-c", "echo ready; exec sleep 600"]);
+    await until("the foreground container runs", async () => (await tsbox(["logs", "fgkeep"])).stdout === "ready\n");
+    const vmLog = join(env.TSBOX_CACHE_DIR, "vm", "vm.log");
+    const logBefore = readFileSync(vmLog).length;
     await ok(["vm", "stop", "--force"]);
     const s = state("keep");
     assert.deepEqual([s.status, s.exitCode, s.error], ["exited", 137, "the vm was stopped"]);
-    await ok(["rm", "keep"]);
+    const fgEnd = await fg;
+    assert.deepEqual([fgEnd.code, fgEnd.stderr], [137, ""]);
+    const f = state("fgkeep");
+    assert.deepEqual([f.status, f.exitCode, f.signal], ["exited", 137, "SIGKILL"]);
+    // No crash of the daemon's (an unhandled rejection's stack and code) where "the vm did not start" sends the user.
+    assert.equal(readFileSync(vmLog, "utf8").slice(logBefore), "");
+    await ok(["rm", "keep", "fgkeep"]);
   });
 });

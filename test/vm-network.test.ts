@@ -11,7 +11,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createSocket } from "node:dgram";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server } from "node:net";
 import { createServer as createHttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +36,23 @@ async function udpAsk(port: number, text: string): Promise<string> {
   } finally {
     s.close();
   }
+}
+
+/**
+ * Writes `text` to 127.0.0.1:port and half-closes at once (as `echo req | nc host port` does), then reads
+ * until the server closes: "" when nothing came back (or nothing listens yet).
+ */
+function askHalfClosed(port: number, text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    let got = "";
+    s.setEncoding("utf8");
+    s.setTimeout(10_000, () => s.destroy());
+    s.on("data", (d: string) => (got += d));
+    s.on("error", () => {});
+    s.on("close", () => resolve(got));
+    s.end(text);
+  });
 }
 
 describe("vm networking", { skip: vmSkip }, () => {
@@ -102,6 +119,25 @@ describe("vm networking", { skip: vmSkip }, () => {
       s.listen(port, "127.0.0.1", () => s.close(() => resolve()));
     });
     assert.deepEqual(readdirSync(join(dataDir, "containers")), [], "the bundle is gone");
+  });
+
+  it("publishes a port: a client that half-closes first still gets the answer, and the connection then ends", async () => {
+    // The answer is written only after the client's EOF reached the container (cat ends there).
+    const cmd = ["sh", "-c", `while :; do nc -l -p 80 -e sh -c 'read l; cat >/dev/null; echo got-$l'; done`];
+    const srv = await rt.run({ image: "busybox", name: "halfclose", publish: ["127.0.0.1::80"], cmd, remove: true });
+    try {
+      const port = (await rt.containerNetworks("halfclose"))[0]!.ports[0]!.hostPort;
+      let answer = "";
+      // Until nc listens the port accepts and closes at once: "" again.
+      for (let i = 0; i < 100 && answer === ""; i++) {
+        answer = await askHalfClosed(port, "ping\n");
+        if (answer === "") await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(answer, "got-ping\n");
+    } finally {
+      await srv.kill("SIGKILL");
+      await srv.wait();
+    }
   });
 
   it("fails clearly when the host port is taken", async () => {

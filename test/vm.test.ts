@@ -8,7 +8,7 @@ import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Runtime } from "../src/index.js";
@@ -439,6 +439,30 @@ describe("vm backend", { skip: vmSkip }, () => {
       assert.deepEqual(daemons(), []);
     } finally {
       cli("rm", "-f", "fg");
+      cli("vm", "stop", "--force");
+    }
+  });
+
+  it("a guest a detached container started (run -d) stays while it runs, and stops by itself TSBOX_VM_IDLE seconds after the last one ends", async () => {
+    const cache = join(scratch, "detached-idle-cache");
+    const shared = join(scratch, "detached-idle-dir");
+    mkdirSync(shared);
+    const env = { ...process.env, TSBOX_DATA_DIR: dataDir, TSBOX_CACHE_DIR: cache, TSBOX_BACKEND: "vm", TSBOX_VM_IDLE: "1" };
+    const cli = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { env, encoding: "utf8", timeout: 120_000 });
+    try {
+      const r = cli("run", "-d", "--rm", "--name", "idler", "-v", `${shared}:/w`, "busybox", "sh", "-c", "until [ -f /w/go ]; do sleep 0.1; done");
+      assert.equal(r.status, 0, r.stderr);
+      const status = JSON.parse(cli("vm", "status", "--json").stdout) as { running: boolean; idleSeconds?: number };
+      assert.deepEqual([status.running, status.idleSeconds], [true, 1], "started on demand, not to stay until vm stop");
+      // Well past its idle stay, the running container keeps it up.
+      await new Promise((res) => setTimeout(res, 4000));
+      assert.equal(cli("vm", "status").status, 0, "the guest stays while a detached container runs");
+      assert.match(cli("ps", "--filter", "name=idler", "--format", "{{.Status}}").stdout, /^Up /);
+      writeFileSync(join(shared, "go"), "");
+      for (let i = 0; i < 300 && cli("vm", "status").status === 0; i++) await new Promise((res) => setTimeout(res, 200));
+      assert.equal(cli("vm", "status").status, 1, "the guest stopped once the container ended and its idle stay passed");
+    } finally {
+      cli("rm", "-f", "idler");
       cli("vm", "stop", "--force");
     }
   });

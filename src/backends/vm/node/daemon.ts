@@ -20,8 +20,8 @@ import { isAgentOp, STREAM_OPS } from "../core/agent-protocol.js";
 import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } from "../core/frame.js";
 import type { Export } from "../core/p9/server.js";
 import { isId32 } from "../../../spec/mapped-ids.js";
-import { type LaunchRequest, VmMonitor } from "./monitor.js";
-import { type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
+import { KILLED_WITH_GUEST, type LaunchRequest, VmMonitor } from "./monitor.js";
+import { DAEMON_STOPPING, type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
 
 export type { DaemonStatus };
 
@@ -72,24 +72,48 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
       } else exportUsers.set(name, n);
     },
   };
+  /** Client connections, told of their containers' end before the daemon exits. */
+  const clients = new Set<Socket>();
   /** Detached containers, by bundle. */
   const monitors = new Map<string, VmMonitor>();
   const ownExportRefs = new Map<string, number>();
   /** Containers of connected clients (their foreground runs), by connection. */
   const clientContainers = new Set<Set<string>>();
-  /** Connected clients that asked for work (not a status ping: `vm status` keeps no guest up). */
-  let workingClients = 0;
+  /**
+   * Connected clients that asked for work (not a status ping: `vm status` keeps no guest up). Started on demand,
+   * the client that started it counts from the start: its first request, not the idle clock, comes first (an
+   * idle stay of 0 s, or a short one on a busy host, would stop the guest before the `launch` it was started
+   * for), unless it never comes.
+   */
+  let workingClients = options.idleSeconds === undefined ? 0 : 1;
+  let starter: NodeJS.Timeout | undefined = options.idleSeconds === undefined ? undefined : setTimeout(() => starterCame(), STARTER_GRACE_MS);
+  const starterCame = () => {
+    if (!starter) return;
+    clearTimeout(starter);
+    starter = undefined;
+    workingClients--;
+    idleCheck();
+  };
   let idleTimer: NodeJS.Timeout | undefined;
+  /** Connections that have sent no request yet: one may be a client come to work just as the idle stay ends. */
+  let unasked = 0;
   /** A guest started on demand goes after its idle stay with no client at work and no detached container. */
   const idleCheck = () => {
     const idle = status?.idleSeconds;
     if (idle === undefined || workingClients > 0 || monitors.size > 0) {
       if (idleTimer) clearTimeout(idleTimer);
       idleTimer = undefined;
-    } else if (!idleTimer) idleTimer = setTimeout(() => void stop(), idle * 1000);
+    } else if (!idleTimer) idleTimer = setTimeout(idleStop, idle * 1000);
+  };
+  const idleStop = () => {
+    idleTimer = undefined;
+    if (unasked === 0) return void stop();
+    // A new connection's first request says whether it comes to work (a status ping does not): wait for it.
+    idleTimer = setTimeout(idleStop, 100);
   };
   // Set once serving (below); the idle check reads it.
   let status: DaemonStatus | undefined;
+  let stopping = false;
 
   const server = createServer((conn) => {
     const decoder = new FrameDecoder(AGENT_MAX_PAYLOAD);
@@ -107,11 +131,21 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
     const containers = new Set<string>();
     const reply = (body: Record<string, unknown>) => conn.write(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify(body))));
     let working = false;
+    let asked = false;
+    unasked++;
     const onRequest = async (req: Record<string, unknown>) => {
       const { id, op, ...fields } = req;
-      if (!working && !PINGS.has(String(op))) {
+      if (!asked) {
+        asked = true;
+        unasked--;
+      }
+      const work = !PINGS.has(String(op));
+      // Its idle stop began as this client connected: no work starts in a guest going away.
+      if (stopping && work) return reply({ id, ok: false, error: { kind: "runtime", message: DAEMON_STOPPING, exitCode: 125 } });
+      if (!working && work) {
         working = true;
         workingClients++;
+        starterCame();
         idleCheck();
       }
       try {
@@ -169,6 +203,9 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
         if (op === "delete") containers.delete(String(fields.cid));
         reply({ ...r, id });
       } catch (err) {
+        // A client's container (or exec'd process) killed with the guest (`vm stop --force`): its end is the
+        // same as a detached one's, not an error of its run.
+        if (op === "wait" && stopping) return reply({ id, ok: true, ...KILLED_WITH_GUEST });
         const e = err as { kind?: string; code?: string; exitCode?: number };
         // A TsboxError of ours (not the agent's) keeps its kind: 127 stays "not found".
         const kind = e.kind ?? (e.code === "not_found" || e.code === "permission" || e.code === "spec" ? e.code : "setup");
@@ -201,6 +238,8 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
     });
     clientContainers.add(containers);
     const forget = () => {
+      if (!asked) unasked--;
+      asked = true;
       if (working) workingClients--;
       working = false;
       idleCheck();
@@ -208,8 +247,12 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
       for (const cid of containers) void link.request("delete", { cid }, 30_000).catch(() => {});
       for (const [, guest] of channels) routes.delete(guest);
     };
-    conn.on("close", forget);
+    conn.on("close", () => {
+      clients.delete(conn);
+      forget();
+    });
     conn.on("error", () => {});
+    clients.add(conn);
   });
 
   rmSync(paths.socket, { force: true });
@@ -234,21 +277,27 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
   writeStatus();
   idleCheck();
 
-  let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    clearTimeout(starter);
     server.close();
     rmSync(paths.status, { force: true });
     rmSync(paths.socket, { force: true });
     // Detached containers die with the guest: their records say so.
     await Promise.all([...monitors.values()].map((m) => m.shutdown().catch(() => {})));
     await machine.destroy();
+    // The clients' pending waits are answered (above, once the link's close has failed them): flushed before the exit.
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([...clients].map((c) => new Promise<void>((r) => (c.end(r), setTimeout(r, 2000).unref()))));
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop());
   process.on("SIGINT", () => void stop());
 }
+
+/** How long a guest started on demand waits for the client that started it before its idle clock runs. */
+const STARTER_GRACE_MS = 60_000;
 
 /** Requests that keep no guest up: `vm status`'s ping, `vm stop`'s question. */
 const PINGS = new Set(["hello", "stats", "containers", "stay", "shutdown"]);

@@ -31,6 +31,9 @@ import { readSpec } from "../../../containers/spec-file.js";
 import type { ContainerProcess } from "../../backend.js";
 import { type RunContext, startInGuest } from "./container-run.js";
 
+/** A container's end when its guest is stopped under it (`vm stop --force`): SIGKILL's, as docker's kill. */
+export const KILLED_WITH_GUEST: RunEnd = { exitCode: 137, signal: "SIGKILL", oomKilled: false, error: "the vm was stopped" };
+
 export interface LaunchRequest {
   bundle: string;
   restart: string;
@@ -116,10 +119,9 @@ export class VmMonitor {
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.manualStop = true;
-    const end: RunEnd = { exitCode: 137, signal: "SIGKILL", oomKilled: false, error: "the vm was stopped" };
     this.proc?.kill("SIGKILL");
     this.proc = undefined;
-    await this.ended(end);
+    await this.ended(KILLED_WITH_GUEST);
   }
 
   // ------------------------------------------------------------ socket
@@ -314,16 +316,23 @@ export class VmMonitor {
     else await updateState(this.paths, () => fields);
     this.pump(proc.stdout, "stdout", STDOUT);
     this.pump(proc.stderr, "stderr", STDERR);
-    void proc.exited.then(async (status) => {
-      await gone;
+    const over = async (end: RunEnd) => {
       // Shut down meanwhile (the daemon stops): already recorded.
       if (this.proc !== proc) return;
       this.log.flush("stdout");
       this.log.flush("stderr");
       this.proc = undefined;
       clearTimeout(this.killTimer);
-      await this.ended({ exitCode: status.exitCode, signal: status.signal, oomKilled: false, error: null });
-    });
+      await this.ended(end);
+    };
+    void proc.exited.then(
+      async (status) => {
+        await gone;
+        await over({ exitCode: status.exitCode, signal: status.signal, oomKilled: false, error: null });
+      },
+      // Its `wait` failed: the guest went (the link closed with the vm's destroy), and the container with it.
+      () => over(KILLED_WITH_GUEST),
+    );
   }
 
   private pump(stream: Readable | null, name: LogStream, id: number): void {

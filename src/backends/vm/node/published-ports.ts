@@ -7,7 +7,7 @@
  * closed with its release).
  */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { TsboxError } from "../../../errors.js";
 import type { PortMapping } from "../../../spec/container-spec.js";
@@ -41,7 +41,10 @@ export async function bindPorts(ports: PortMapping[]): Promise<Published> {
         bound.push({ ...p, hostPort: listener.port });
         continue;
       }
-      const server = createServer((conn) => (target ? spliceOverLink(target.link, conn, "connect", { cid: target.cid, port: p.containerPort }) : conn.destroy()));
+      // allowHalfOpen: a client's FIN (`echo req | nc host port`) only ends its direction, carried to the
+      // container (the agent shuts down its socket's sending side); the answer still comes back, as with docker.
+      const splice = (conn: Socket) => (target ? spliceOverLink(target.link, conn, "connect", { cid: target.cid, port: p.containerPort }) : conn.destroy());
+      const server = createServer({ allowHalfOpen: true }, splice);
       closers.push(() => server.close());
       const port = await new Promise<number>((resolve, reject) => {
         server.once("error", (err: NodeJS.ErrnoException) => reject(taken(p, err)));

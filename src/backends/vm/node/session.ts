@@ -62,6 +62,9 @@ export interface DaemonStatus {
   idleSeconds?: number;
 }
 
+/** The daemon's answer to work that comes as its idle stop has begun (VmBackend.launch tries again). */
+export const DAEMON_STOPPING = "the vm is stopping: run the command again";
+
 /** The running daemon's status (`vm.json`), if its process lives. */
 export function daemonStatus(env: NodeJS.ProcessEnv = process.env): DaemonStatus | undefined {
   try {

@@ -1,6 +1,6 @@
 import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
-import { ContainerError, isTsboxError, TsboxError } from "../../../errors.js";
+import { ContainerError, errorMessage, isTsboxError, TsboxError } from "../../../errors.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
@@ -122,13 +122,26 @@ export class VmBackend implements Backend {
 
   /**
    * A detached container lives in the `tsbox vm` daemon's guest (started on
-   * demand), under a monitor of the daemon's (monitor.ts): it outlives this process.
+   * demand, with the idle stay of every on-demand start: it counts as work
+   * while it runs, and the guest stops `$TSBOX_VM_IDLE` seconds after the
+   * last container ends), under a monitor of the daemon's (monitor.ts): it
+   * outlives this process.
    */
   async launch(options: LaunchOptions): Promise<void> {
-    const { connectDaemon, ensureDaemon } = await import("./session.js");
-    await ensureDaemon(this.options.env);
+    try {
+      await this.launchInDaemon(options);
+    } catch (err) {
+      // The guest's idle stop began just as we came (before the launch reached it): a new one runs it.
+      if (!(err instanceof DaemonGone)) throw err;
+      await this.launchInDaemon(options);
+    }
+  }
+
+  private async launchInDaemon(options: LaunchOptions): Promise<void> {
+    const { connectDaemon, DAEMON_STOPPING, ensureDaemon, vmIdleSeconds } = await import("./session.js");
+    await ensureDaemon(this.options.env, { idleSeconds: vmIdleSeconds(this.options.env) });
     const remote = await connectDaemon(this.options.env);
-    if (!remote) throw new ContainerError("the vm daemon did not answer");
+    if (!remote) throw new DaemonGone("the vm daemon did not answer");
     try {
       const launched = remote.machine.link.request(
         "launch",
@@ -138,12 +151,14 @@ export class VmBackend implements Backend {
       if (options.beforeStart) {
         const { connectMonitor } = await import("../../../containers/monitor-client.js");
         // The daemon starts the container once we have attached: as soon as its socket answers.
-        for (let probe = await connectMonitor(options.bundleDir); !probe; probe = await connectMonitor(options.bundleDir)) {
-          await Promise.race([launched.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 20))]);
-        }
-        await options.beforeStart();
+        let settled = false;
+        const over = launched.then(() => void (settled = true), () => void (settled = true));
+        let probe = await connectMonitor(options.bundleDir);
+        for (; !probe && !settled; probe = await connectMonitor(options.bundleDir)) await Promise.race([over, new Promise((r) => setTimeout(r, 20))]);
+        // A launch refused before its monitor listened: its error, below.
+        if (probe) await options.beforeStart();
       }
-      const reply = await launched;
+      const reply = await launched.catch((err: unknown) => Promise.reject(errorMessage(err) === DAEMON_STOPPING ? new DaemonGone(DAEMON_STOPPING) : err));
       if (Array.isArray(reply.warnings)) for (const w of reply.warnings) if (typeof w === "string") options.onWarning?.(w);
     } finally {
       await remote.machine.destroy();
@@ -317,6 +332,9 @@ export class VmBackend implements Backend {
  * No guest here runs the container: it has ended, or it runs in a guest of
  * its own run's process (`TSBOX_VM_IDLE=0`), which no other process reaches.
  */
+/** The daemon went away before it took the launch (its idle stop had begun): another try starts a new one. */
+class DaemonGone extends ContainerError {}
+
 function unreachable(bundleDir: string, notRunning: string): Error {
   const state = readState(bundlePaths(bundleDir));
   if (state && isActive(state) && supervisorAlive(state)) {
