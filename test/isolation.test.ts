@@ -197,6 +197,7 @@ for (const who of identities()) {
         assert.deepEqual([x.code, x.stdout], [0, "0\n1\n"], x.stderr);
       } finally {
         await tsbox(who, ["rm", "-f", peer]);
+        if (process.env.TSBOX_BACKEND === "vm") await tsbox(who, ["vm", "stop", "--force"]);
       }
     });
 

@@ -11,7 +11,6 @@ use crate::sys;
 use container::copy::op::{self as copy_op, Op};
 use container::join::{self, Known};
 use container::launch;
-use container::leftovers::{self, Namespaces};
 use container::seccomp::Filter;
 use container::spec::Process;
 use container::status::StatusEvents;
@@ -147,15 +146,7 @@ fn run_container(
         root_id(&spec.linux.uid_mappings),
         root_id(&spec.linux.gid_mappings),
     );
-    // Read right after the clone, while it is surely alive (leftovers.rs).
-    let sweeps = leftovers::outlive_init(spec);
-    let mut swept = None;
-    let mut on_clone = |pid: i32| {
-        if sweeps {
-            swept = Namespaces::of(pid);
-        }
-        container::sys::cred::set_fs_ids(0, 0)
-    };
+    let mut on_clone = |_pid: i32| container::sys::cred::set_fs_ids(0, 0);
     // Into its cgroup as on the host (moved through the files opened above:
     // clone3 checks our current, switched, fs ids against the root cgroup's).
     let spawned = if spare {
@@ -165,14 +156,7 @@ fn run_container(
     } else {
         launch::spawn_compiled(spec, placement.as_ref(), &mut on_clone, filter)
     };
-    let code = events.supervise(spawned, &mut || cgroup.map_or(false, |m| m.oom_kills() > 0));
-    // What a `--pid container:X` container left in X's PID namespace dies
-    // with its init, as runc kills the container's cgroup: until then it held
-    // the container's stdio open, and the agent's `wait` waited for it.
-    if let Some(ns) = swept {
-        leftovers::kill_all_in(ns);
-    }
-    code
+    events.supervise(spawned, &mut || cgroup.map_or(false, |m| m.oom_kills() > 0))
 }
 
 /// join::spawn puts the process into the container's cgroup itself.
