@@ -22,7 +22,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, re
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IMAGES_PACKAGE, NATIVE_TARGETS, PARTS_SCOPE } from "../src/parts.js";
-import { PACKED_INDEX, type Packed } from "./packed.js";
+import { PACKED_INDEX, relativeLinks, type Packed } from "./packed.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -179,6 +179,10 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
   copy(join(root, "bin", "tsbox.js"), join(dir, "bin", "tsbox.js"), 0o755);
   copy(join(root, "bin", "package.json"), join(dir, "bin", "package.json"));
   copy(join(root, "README.md"), join(dir, "README.md"));
+  // What the README links to (docs/architecture.md, docs/security.md: ~145 KB gzip'd) ships too, so its links work
+  // on npm's page and in node_modules; the repository has no public URL to point them at instead.
+  const linked = relativeLinks(readFileSync(join(root, "README.md"), "utf8"));
+  for (const f of linked) copy(need(join(root, f), "a README link's target to exist"), join(dir, f));
   // The browser bundle's guest (dist/browser/guest) is the kernel, BusyBox and SeaBIOS, under their own licenses.
   const guestManifest = join(dir, "dist", "browser", "guest", "manifest.json");
   const shipsGuest = existsSync(guestManifest);
@@ -197,7 +201,7 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
       main: rootManifest.main,
       types: rootManifest.types,
       exports: rootManifest.exports,
-      files: ["bin", "dist", ...(shipsGuest ? ["NOTICE.md"] : [])],
+      files: ["bin", "dist", ...linked, ...(shipsGuest ? ["NOTICE.md"] : [])],
       ...(shipsGuest ? { license: "MIT AND GPL-2.0-only AND LGPL-3.0-only" } : {}),
       dependencies: { ...rootPkg.dependencies, [IMAGES_PACKAGE]: version },
       optionalDependencies: Object.fromEntries(natives.map((n) => [n, version])),

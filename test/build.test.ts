@@ -642,6 +642,25 @@ for (const who of identities()) {
       await cli(["rmi", "linked-inside"]);
     });
 
+    it("Ctrl-C or SIGTERM while a RUN step's large layer is written exits 130 at once, with no temp blob, image or step container left", async () => {
+      // Before: the layer write did not take the build's signal; the command died of the signal 3 s later,
+      // leaving .blob-<pid>-….tmp until a prune.
+      const ctx = context(who, "big-layer", { Dockerfile: "FROM busybox\nRUN head -c 60000000 /dev/urandom > /big\n" });
+      const blobTemps = () => readdirSync(who.dataDir).filter((e) => /^\.blob-.*\.tmp$/.test(e));
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        let pid = 0;
+        const run = tsbox(who, ["build", "-q", "--no-cache", "-t", "big-layer:1", ctx], { timeoutMs: 120_000, onSpawn: (p) => (pid = p) });
+        for (let i = 0; i < 12000 && blobTemps().length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+        assert.ok(blobTemps().length > 0, "caught the build writing its layer");
+        signalSpawned(pid, signal);
+        const r = await run;
+        assert.deepEqual([r.code, r.stderr], [130, "tsbox: build interrupted\n"], signal);
+        assert.deepEqual(blobTemps(), [], `${signal} left the temp blob`);
+        assert.equal((await cli(["images", "-q", "big-layer"])).stdout, "", "no image is stored");
+        assert.equal((await cli(["ps", "-aq"])).stdout, "", "no step container is left");
+      }
+    });
+
     it("builds through the library API (Runtime.build)", async () => {
       const ctx = context(who, "lib", { "hello.txt": "from the library" });
       const script = `

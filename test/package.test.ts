@@ -16,12 +16,12 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import { ensureUser, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
 import { vmSkip } from "./helpers/vm.js";
-import { readPacked, type Packed } from "../scripts/packed.js";
+import { readPacked, relativeLinks, type Packed } from "../scripts/packed.js";
 
 const isRoot = process.getuid!() === 0;
 const skip = vmSkip || (!isRoot && "needs root (installs as the unprivileged tsbox-test user)");
@@ -154,6 +154,10 @@ describe("npm packages", { skip }, () => {
       const bad = files.filter((f) => /(^|\/)(test|tests|src|native-rs|vm-images|node_modules|\.cache|target|dist\/web)\//.test(f) || /\.(map|rs)$|\.test\.|(?<!\.d)\.ts$|kernel\.config|linux-[0-9.]+/.test(f));
       assert.deepEqual(bad, [], `${p.name} ships no tests, sources, build caches or the playground`);
       if (p.name.startsWith("@tsbox/linux-")) assert.match(list.find((l) => l.endsWith("package/tsbox-runtime"))!, /^-rwxr-xr-x/, "tsbox-runtime stays executable");
+      // npm's page shows the packaged README: every file it links to by relative path is in the package (docs/ was not).
+      const readme = execFileSync("tar", ["xzOf", join(root, "packages", p.file), "package/README.md"], { encoding: "utf8" });
+      const missing = relativeLinks(readme).filter((f) => !files.includes(posix.join("package", f)));
+      assert.deepEqual(missing, [], `${p.name}'s README links only to files it ships`);
     }
   });
 

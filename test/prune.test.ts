@@ -225,6 +225,20 @@ for (const who of identities()) {
       assert.deepEqual(readdirSync(join(who.dataDir, "containers")), []);
     });
 
+    it("rm, --rm and a detached --rm remove a container's 100-deep tree made read-only (chmod -R a-w)", async () => {
+      // The levels past the walk's 64 open directories are moved up, which writes each one's `..`: the Rust walk
+      // (tsbox-runtime's removal) tried that without granting u+w first (EACCES as a user), and left the layer.
+      const tree = 'p=/t; i=0; while [ $i -lt 100 ]; do p=$p/d; i=$((i+1)); done; mkdir -p $p && echo x > $p/f && chmod -R a-w /t';
+      const r = await tsbox(who, ["run", "--name", "ro-deep", "busybox", "sh", "-c", tree]);
+      assert.equal(r.code, 0, r.stderr);
+      await cli(["rm", "ro-deep"]);
+      const rm = await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", tree]);
+      assert.deepEqual([rm.code, rm.stderr], [0, ""]);
+      await cli(["run", "-d", "--rm", "--name", "ro-deep-d", "busybox", "sh", "-c", tree]);
+      for (let i = 0; i < 400 && readdirSync(join(who.dataDir, "containers")).length > 0; i++) await sleep(25);
+      assert.deepEqual(readdirSync(join(who.dataDir, "containers")), [], "every layer is removed fully");
+    });
+
     it("a run killed during its set-up leaves a bundle that holds no name and goes with container prune", async () => {
       const { meta, saved } = await heldVolume("stuck");
       // Reading the volume's record blocks on the FIFO: the run stops there, its bundle and name made, its state not.

@@ -12,14 +12,17 @@ import type { Stage } from "./builder.js";
 
 type StepImage = { manifestDigest: string; configDigest: string };
 
-export async function commitStep(rt: Runtime, stage: Stage, containerId: string, createdBy: string, annotations: Record<string, string>): Promise<StepImage> {
+export async function commitStep(rt: Runtime, stage: Stage, containerId: string, createdBy: string, annotations: Record<string, string>, signal?: AbortSignal): Promise<StepImage> {
   const files = await rt.containerFiles(containerId);
-  return storeLayerStep(rt, stage, (tar) => upperAsLayer(files, tar), createdBy, annotations);
+  return storeLayerStep(rt, stage, (tar) => upperAsLayer(files, tar), createdBy, annotations, signal);
 }
 
-/** The step's image with the layer `produce` writes (a whole tar). */
-export async function storeLayerStep(rt: Runtime, stage: Stage, produce: (tar: Writable) => Promise<void>, createdBy: string, annotations: Record<string, string>): Promise<StepImage> {
-  const layer = await writeLayer(rt.imageStore.layout, produce);
+/**
+ * The step's image with the layer `produce` writes (a whole tar). `signal`
+ * (the build's Ctrl-C) stops a large layer's write at once, its temp blob removed.
+ */
+export async function storeLayerStep(rt: Runtime, stage: Stage, produce: (tar: Writable) => Promise<void>, createdBy: string, annotations: Record<string, string>, signal?: AbortSignal): Promise<StepImage> {
+  const layer = await writeLayer(rt.imageStore.layout, produce, signal);
   const stored = await storeImageEntry(rt.imageStore, {
     ...(stage.image ? { parentManifest: stage.image.manifestDigest } : {}),
     config: stage.config,

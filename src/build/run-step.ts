@@ -56,7 +56,7 @@ export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: 
     if (status.exitCode !== 0) {
       throw new BuildError(`line ${ins.line}: process "${req.argv.join(" ")}" did not complete successfully: exit code: ${status.exitCode}${status.oomKilled ? " (killed: out of memory)" : ""}`);
     }
-    return await commitStep(rt, stage, c.id, `RUN ${req.argv.join(" ")} # tsbox build`, req.annotations);
+    return await commitStep(rt, stage, c.id, `RUN ${req.argv.join(" ")} # tsbox build`, req.annotations, options.signal);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     await rt.removeContainer(c.id, { force: true, volumes: true }).catch(() => {});

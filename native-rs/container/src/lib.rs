@@ -22,6 +22,7 @@ pub mod init;
 pub mod join;
 pub mod json;
 pub mod launch;
+pub mod leftovers;
 pub mod masked;
 pub mod mounts;
 pub mod namespaces;

@@ -29,7 +29,6 @@ mod events;
 mod exec;
 mod flags;
 mod helper;
-mod leftovers;
 mod monitor;
 mod relay;
 mod run;

@@ -9,10 +9,10 @@
 //! state write and no removal of its own on the `run` path.
 
 use crate::helper::{self, LogConfig, Start};
-use crate::leftovers::{self, Namespaces};
 use container::cgroups::{self, record, Manager, Placement};
 use container::error::Error;
 use container::launch;
+use container::leftovers::{self, Namespaces};
 use container::nest::Nest;
 use container::namespaces::NamespaceKind;
 use crate::monitor::remove;
@@ -53,10 +53,7 @@ impl Run {
     /// nothing else) and has no cgroup to kill through, but a mount
     /// namespace of its own to find its processes by (leftovers.rs).
     fn sweeps(&self) -> bool {
-        self.cgroup.is_none()
-            && self.spec.has_namespace(NamespaceKind::Pid)
-            && !self.spec.creates_namespace(NamespaceKind::Pid)
-            && self.spec.creates_namespace(NamespaceKind::Mount)
+        self.cgroup.is_none() && leftovers::outlive_init(&self.spec)
     }
 }
 

@@ -57,6 +57,16 @@ impl Agent {
                         .map(|s| s.to_string());
                     c.exited = Some((code, sig));
                     c.oom_killed = ev.get("oomKilled").and_then(|v| v.as_bool()) == Some(true);
+                    // What a `--pid container:X` container left in X's PID namespace dies
+                    // with its init, as runc kills the container's cgroup (leftovers.rs's rule):
+                    // it held the container's stdio open, and `wait` waited for it. Here, not
+                    // in the supervisor: that one joined X's user namespace, where the guest's
+                    // cgroup files are not its own.
+                    if let (Some(spec), Some(cg)) = (&c.spec, &c.cgroup) {
+                        if container::leftovers::outlive_init(spec) {
+                            container::cgroups::kill_processes(&**cg);
+                        }
+                    }
                 }
                 _ => {}
             }

@@ -39,6 +39,16 @@ use std::path::{Path, PathBuf};
 use v1::V1Manager;
 use v2::V2Manager;
 
+/// Kills every process in `m`'s cgroup, which stays (thawed first: frozen
+/// tasks cannot die). For what a container whose init has ended left running
+/// in a PID namespace not its own (leftovers.rs), as runc kills its cgroup.
+pub fn kill_processes(m: &dyn Manager) {
+    let _ = m.thaw();
+    let dirs = m.dirs();
+    let dirs: Vec<&Path> = dirs.iter().map(|(_, d)| d.as_path()).collect();
+    remove::kill_processes(&dirs, matches!(m.version(), Version::V2));
+}
+
 /// The spec's `linux.cgroupsMode` (a tsbox extension): `enabled` (default)
 /// uses a cgroup when it can and warns about the limits it cannot apply,
 /// `required` makes that an error, `disabled` uses none.

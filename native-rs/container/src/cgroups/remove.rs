@@ -45,6 +45,14 @@ pub fn kill_and_remove(dirs: &[&Path], kill_file: bool) -> Result<(), Error> {
     }
 }
 
+/// SIGKILLs everything in the cgroup and leaves it in place (its processes
+/// leave it as they die): a container's init has ended, its record stays.
+pub fn kill_processes(dirs: &[&Path], kill_file: bool) {
+    for dir in dirs {
+        kill_all(dir, kill_file);
+    }
+}
+
 fn kill_all(dir: &Path, kill_file: bool) {
     if kill_file && fs::write_if_present(dir, "cgroup.kill", "1").unwrap_or(false) {
         return;

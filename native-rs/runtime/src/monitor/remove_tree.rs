@@ -49,6 +49,7 @@ pub fn remove_tree_with(top: &Path, opened: &mut Opened) -> io::Result<()> {
         Err(ENOTDIR) | Err(ELOOP) => return ignore_missing(fs::remove_file(top)),
         Err(e) => return Err(e.into()),
     };
+    grant_access(&fd);
     let mut walk = Walk { top: fd.0, moved: 0, failed: None, opened };
     for _ in 0..RETRIES {
         // Until a pass lists nothing: directories moved up (too deep), or moved
@@ -85,12 +86,6 @@ impl Walk<'_, '_> {
     /// every entry listed is deleted. Whether it listed any.
     fn clear(&mut self, dir: &Fd, depth: usize) -> bool {
         let at = dir.proc_path();
-        if let Ok(meta) = fs::metadata(&at) {
-            let mode = meta.permissions().mode();
-            if mode & 0o700 != 0o700 {
-                let _ = fs::set_permissions(&at, fs::Permissions::from_mode((mode & 0o7777) | 0o700));
-            }
-        }
         let list = match fs::read_dir(&at) {
             Ok(l) => l,
             Err(e) => {
@@ -131,9 +126,6 @@ impl Walk<'_, '_> {
     /// The directory `name` in `dir` (at `depth`), emptied through a
     /// descriptor of its own, then removed.
     fn remove_dir(&mut self, dir: c_int, name: &OsStr, depth: usize) {
-        if depth + 1 > MAX_DEPTH {
-            return self.move_to_top(dir, name);
-        }
         for _ in 0..RETRIES {
             let child = match openat(dir, name.as_bytes(), O_PATH | O_DIRECTORY | O_NOFOLLOW, 0) {
                 Ok(fd) => fd,
@@ -142,6 +134,12 @@ impl Walk<'_, '_> {
                 Err(ENOTDIR) | Err(ELOOP) => return self.unlink_swapped(dir, name),
                 Err(e) => return self.fail(e),
             };
+            // Before a move up too: renaming a directory into another parent
+            // writes its `..` (EACCES without u+w, as src/remove-tree.ts knows).
+            grant_access(&child);
+            if depth + 1 > MAX_DEPTH {
+                return self.move_to_top(dir, name);
+            }
             (self.opened)(dir, name);
             self.clear(&child, depth + 1);
             drop(child);
@@ -149,7 +147,10 @@ impl Walk<'_, '_> {
                 Ok(()) | Err(ENOENT) => return,
                 Err(ENOTDIR) => return self.unlink_swapped(dir, name),
                 // New entries appeared, or the listing missed some: empty it again.
-                Err(ENOTEMPTY) => {}
+                Err(ENOTEMPTY) if self.failed.is_none() => {}
+                // Something below could not be deleted (reported already): retrying
+                // would retry every level above it too, RETRIES^depth times.
+                Err(ENOTEMPTY) => return,
                 Err(e) => return self.fail(e),
             }
         }
@@ -171,6 +172,19 @@ impl Walk<'_, '_> {
         match renameat(dir, name.as_bytes(), self.top, aside.as_bytes()) {
             Ok(()) | Err(ENOENT) => {}
             Err(e) => self.fail(e),
+        }
+    }
+}
+
+/// u+rwx on an opened directory that lacks it (a layer's 0555 dirs, overlay's
+/// work/work at 000, a container's `chmod -R a-w`), through `/proc/self/fd/N`:
+/// the directory itself, whatever was renamed since.
+fn grant_access(dir: &Fd) {
+    let at = dir.proc_path();
+    if let Ok(meta) = fs::metadata(&at) {
+        let mode = meta.permissions().mode();
+        if mode & 0o700 != 0o700 {
+            let _ = fs::set_permissions(&at, fs::Permissions::from_mode((mode & 0o7777) | 0o700));
         }
     }
 }
@@ -236,6 +250,57 @@ mod tests {
         remove_tree(&top).unwrap();
         assert!(fs::symlink_metadata(&top).is_err());
         assert_eq!(names(&outside), vec![OsString::from("keep")]);
+        remove_tree(&base).unwrap();
+    }
+
+    /// A container's deep tree made read-only (`chmod -R a-w`): the levels
+    /// past MAX_DEPTH are moved up, which needs u+w on the directory moved
+    /// (its `..` is rewritten). Run as a user without CAP_DAC_OVERRIDE (the
+    /// rootless case; as root a child drops to nobody), which the modes bind.
+    #[test]
+    fn deletes_a_deep_read_only_tree() {
+        let base = scratch("read-only");
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o777)).unwrap();
+        let top = base.join("bundle");
+        let walk = || -> Result<(), String> {
+            let mut deep = top.clone();
+            for i in 0..150 {
+                deep.push(format!("d{}", i));
+            }
+            fs::create_dir_all(&deep).map_err(|e| e.to_string())?;
+            fs::write(deep.join("bottom"), "x").map_err(|e| e.to_string())?;
+            // chmod -R a-w, bottom up.
+            for dir in deep.ancestors().take_while(|d| d.starts_with(&top)) {
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o555)).map_err(|e| e.to_string())?;
+            }
+            remove_tree(&top).map_err(|e| e.to_string())?;
+            match fs::symlink_metadata(&top) {
+                Err(_) => Ok(()),
+                Ok(_) => Err("the tree is still there".into()),
+            }
+        };
+        if container::sys::cred::geteuid() != 0 {
+            walk().unwrap();
+        } else {
+            match process::clone_fork(0).unwrap() {
+                process::Forked::Child => {
+                    let done = container::sys::cred::setresgid(65534)
+                        .and_then(|()| container::sys::cred::setresuid(65534))
+                        .map_err(|e| format!("{:?}", e))
+                        .and_then(|()| walk());
+                    if let Err(e) = &done {
+                        eprintln!("{}", e);
+                    }
+                    process::exit_now(if done.is_ok() { 0 } else { 1 })
+                }
+                process::Forked::Parent(pid) => {
+                    let status = process::wait(pid).unwrap();
+                    let _ = remove_tree(&base);
+                    assert!(matches!(status, process::ExitStatus::Code(0)), "the walk as nobody failed (its stderr says why)");
+                    return;
+                }
+            }
+        }
         remove_tree(&base).unwrap();
     }
 

@@ -7,15 +7,27 @@
 //! found by the container's own mount namespace (every process of it, `exec`
 //! ones too, is in it; X's are not) within X's PID namespace, and killed
 //! before the bundle goes, as runc and crun kill a container's cgroup.
+//! tsbox-runtime does it at the end of each run (`run.rs`) when there is no
+//! cgroup; the vm guest's agent after every such container's init has ended
+//! (a foreground run there waited for them: they held its stdio open).
 
-use container::sys::consts::SIGKILL;
-use container::sys::errno::ENOSYS;
-use container::sys::{fd, process};
+use crate::sys::consts::SIGKILL;
+use crate::sys::errno::ENOSYS;
+use crate::namespaces::NamespaceKind;
+use crate::spec::Spec;
+use crate::sys::{fd, process};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::thread::sleep;
 use std::time::Duration;
+
+/// Whether the init's end leaves the rest running, findable by namespace:
+/// it joined another container's PID namespace (it is not that namespace's
+/// init, so the kernel kills nothing else) and has a mount namespace of its own.
+pub fn outlive_init(spec: &Spec) -> bool {
+    spec.has_namespace(NamespaceKind::Pid) && !spec.creates_namespace(NamespaceKind::Pid) && spec.creates_namespace(NamespaceKind::Mount)
+}
 
 /// Scans of /proc before giving up on processes that do not die (2 ms apart).
 const SCANS: usize = 1000;
@@ -104,8 +116,8 @@ fn in_ns(dir: &Path, ns: Namespaces) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use container::sys::consts::CLONE_NEWNS;
-    use container::sys::process::Forked;
+    use crate::sys::consts::CLONE_NEWNS;
+    use crate::sys::process::Forked;
 
     #[test]
     fn never_kills_its_own_namespace() {
@@ -118,7 +130,7 @@ mod tests {
     /// killed with a grandchild it left behind, and we are not.
     #[test]
     fn kills_every_process_of_a_mount_namespace() {
-        if container::sys::cred::geteuid() != 0 {
+        if crate::sys::cred::geteuid() != 0 {
             return;
         }
         let (r, w) = fd::pipe().unwrap();
