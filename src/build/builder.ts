@@ -433,7 +433,7 @@ class Build {
           ...(config.User ? { chown: config.User, chownOf: "USER" } : {}),
           cacheKey: `${config.WorkingDir} ${config.User ?? ""}`,
         };
-        return this.layerStep(stage, ins, shown, `WORKDIR ${request.cacheKey}`, (annotations) => copyStep(this.rt, stage, request, annotations, this.say));
+        return this.layerStep(stage, ins, shown, `WORKDIR ${request.cacheKey}`, (annotations) => copyStep(this.rt, stage, request, annotations, this.say, this.options.signal));
       }
       case "USER": {
         const w = words();
@@ -500,7 +500,7 @@ class Build {
       case "COPY":
       case "ADD": {
         const request = await this.copyRequest(stage, ins, ins.json ? [] : words());
-        return this.layerStep(stage, ins, shown, `${ins.keyword} ${request.cacheKey}`, (annotations) => copyStep(this.rt, stage, request, annotations, this.say));
+        return this.layerStep(stage, ins, shown, `${ins.keyword} ${request.cacheKey}`, (annotations) => copyStep(this.rt, stage, request, annotations, this.say, this.options.signal));
       }
       default:
         throw new BuildError(`line ${ins.line}: ${ins.keyword} is not supported`);

@@ -67,7 +67,7 @@ interface Unit {
   dispose?: () => Promise<void>;
 }
 
-export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, annotations: Record<string, string>, say: (text: string) => void): Promise<{ manifestDigest: string; configDigest: string }> {
+export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, annotations: Record<string, string>, say: (text: string) => void, signal?: AbortSignal): Promise<{ manifestDigest: string; configDigest: string }> {
   const containers: string[] = [];
   let units: Unit[] = [];
   const container = async (image: string) => {
@@ -114,7 +114,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       }
       await writeTarEnd(out);
     };
-    if (!files) return await storeLayerStep(rt, stage, async (tar) => produce(tar), createdBy, annotations);
+    if (!files) return await storeLayerStep(rt, stage, async (tar) => produce(tar), createdBy, annotations, signal);
     const stream = new PassThrough({ highWaterMark: 256 * 1024 });
     const producing = produce(stream).then(
       () => stream.end(),
@@ -124,7 +124,8 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       },
     );
     await Promise.all([copyToContainer(files, "-", base, stream, { archive: true }), producing]);
-    return await commitStep(rt, stage, containers[0]!, createdBy, annotations);
+    // The build's signal stops a large layer's write at once (Ctrl-C), as a RUN step's.
+    return await commitStep(rt, stage, containers[0]!, createdBy, annotations, signal);
   } finally {
     for (const id of containers) await rt.removeContainer(id, { force: true, volumes: true }).catch(() => {});
     for (const u of units) await u.dispose?.().catch(() => {});
