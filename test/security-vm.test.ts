@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
@@ -21,6 +22,10 @@ import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
 import { P9Server } from "../src/backends/vm/core/p9/server.js";
 import { nameBytes, nameFromBytes } from "../src/name-bytes.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
+import type { Backend } from "../src/backends/backend.js";
+import { ContainerFiles, copyFromContainer } from "../src/containers/copy.js";
+import type { ContainerState } from "../src/containers/state.js";
+import { bundlePaths } from "../src/paths.js";
 import { repoRoot, tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
 import { vmLayeredFixture } from "./helpers/images.js";
@@ -257,6 +262,57 @@ describe("vm agent link: the guest's output credit is enforced (no guest)", () =
     assert.ok(out.readable.readableLength <= 1024 * 1024, `host buffered ${out.readable.readableLength} bytes`);
     for (const event of ["error", "close", "rejected-x"]) guest(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ event }))));
     assert.deepEqual(fired, []);
+  });
+});
+
+/** A header line and body of the copy record stream (src/containers/copy-records.ts). */
+const record = (path: string, body: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ path, type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, size: body.length, ...extra }) + "\n" + body;
+
+/**
+ * A stopped vm container whose guest answers `cp`'s requests as a hostile
+ * agent may: `stat` says SRC is a file, `read` sends `stream` of the name it asked for (what the
+ * agent's copy op puts on its stdout channel). The host side is real:
+ * copyFromContainer and the host's tsbox-runtime writer.
+ */
+function hostileGuestFiles(bundle: string, stream: (asked: string) => string): ContainerFiles {
+  mkdirSync(bundle, { recursive: true });
+  writeFileSync(join(bundle, "config.json"), "{}");
+  const state = { id: "a".repeat(64), name: "victim", backend: "vm", status: "exited", pid: null } as unknown as ContainerState;
+  const backend: Pick<Backend, "copy"> = {
+    copy: async (_dir, request) => {
+      const out = new PassThrough();
+      out.end(request.op === "stat" ? JSON.stringify({ exists: true, type: "file", mode: 0o644, size: 2 }) + "\n" : stream(request.name ?? ""));
+      return { stdin: null, stdout: out, done: Promise.resolve(), kill: () => {} };
+    },
+  };
+  return new ContainerFiles(bundlePaths(bundle), state, backend);
+}
+
+describe("vm cp: a hostile guest's record stream (no guest)", () => {
+  const evil = "echo PWNED\n";
+  const escape = (asked: string) => record(asked, "ok") + record(".bashrc", evil) + record(".ssh/authorized_keys", evil) + record("bin/sudo", "x", { mode: 0o6755 });
+
+  it("cp CTR:/out/result.txt DIR writes result.txt alone: a record beside it fails the copy, and nothing outside is written", async () => {
+    const home = mkdtempSync(join(scratch, "cp-home-"));
+    writeFileSync(join(home, ".bashrc"), "mine\n");
+    const files = hostileGuestFiles(join(scratch, "cp-bundle"), escape);
+    await assert.rejects(copyFromContainer(files, "/out/result.txt", home + "/", undefined), /refusing to write \.bashrc: the copy stream may hold only result\.txt/);
+    assert.equal(readFileSync(join(home, ".bashrc"), "utf8"), "mine\n");
+    assert.deepEqual(readdirSync(home).sort(), [".bashrc", "result.txt"]);
+    // A hard link to a file beside it: refused too (it would put the user's file into the copy).
+    const linked = hostileGuestFiles(join(scratch, "cp-bundle-2"), (asked) => record(asked, "ok") + JSON.stringify({ path: asked, type: "hardlink", link: ".bashrc", mode: 0o644, uid: 0, gid: 0, mtime: 0 }) + "\n");
+    await assert.rejects(copyFromContainer(linked, "/out/result.txt", join(home, "again.txt"), undefined), /refusing to write \.bashrc: the copy stream may hold only again\.txt/);
+    assert.equal(statSync(join(home, ".bashrc")).nlink, 1);
+  });
+
+  it("cp CTR:SRC - refuses a record outside SRC instead of archiving it", async () => {
+    const out = new PassThrough();
+    const tar: Buffer[] = [];
+    out.on("data", (b: Buffer) => tar.push(b));
+    const files = hostileGuestFiles(join(scratch, "cp-bundle-3"), (asked) => record(asked, "ok") + record(".bashrc", evil));
+    await assert.rejects(copyFromContainer(files, "/out/result.txt", "-", out), /refusing to write \.bashrc/);
+    assert.doesNotMatch(Buffer.concat(tar).toString("latin1"), /bashrc|PWNED/);
   });
 });
 

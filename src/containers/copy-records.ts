@@ -69,6 +69,27 @@ function toWire(r: CopyRecord): WireRecord {
   return w;
 }
 
+/**
+ * Refuses a record outside `name`, the name its reader was asked for: its
+ * path, and a hard link's target, must be `name` or below it ("": anything
+ * below the target); `..` and absolute paths never are. `cp CTR:SRC DEST`
+ * writes below DEST's parent, and a vm guest's stream is not trusted
+ * (docs/security.md). The native writer's rule too (write.rs `asked`;
+ * contract: copy-records.json `scoped`).
+ */
+export function assertAsked(r: Pick<CopyRecord, "path" | "type" | "link">, name: string): void {
+  for (const path of r.type === "hardlink" ? [r.path, r.link ?? ""] : [r.path]) {
+    if (!isBelow(path, name)) throw new LayerError(`refusing to write ${path}: the copy stream may hold only ${name} and what is below it`);
+  }
+}
+
+function isBelow(path: string, name: string): boolean {
+  const parts = (p: string) => p.split("/").filter((c) => c !== "" && c !== ".");
+  const [have, want] = [parts(path), parts(name)];
+  if (path.startsWith("/") || have.includes("..")) return false;
+  return have.length >= want.length && want.every((c, i) => have[i] === c);
+}
+
 const TO_TAR: Record<Exclude<RecordType, "whiteout">, TarEntryType> = {
   file: "file",
   dir: "directory",

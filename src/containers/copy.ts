@@ -19,7 +19,7 @@ import { ContainerError, isTsboxError, UsageError } from "../errors.js";
 import { readSpec } from "./spec-file.js";
 import { readTar } from "../image/tar.js";
 import type { ContainerPaths } from "../paths.js";
-import { type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
+import { assertAsked, type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
 import type { TarEntry } from "../image/tar.js";
 import { type ContainerState, isActive } from "./state.js";
 import { pidAlive } from "../process-alive.js";
@@ -218,15 +218,21 @@ export async function copyFromContainer(c: ContainerFiles, src: string, dest: st
     const isDir = srcIsDir(s, Boolean(options.follow));
     if (dest === "-") {
       if (!out) throw new UsageError("cp to - needs an output stream");
-      const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow) }, { stdout: true });
-      await recordsToTar(reader, out);
+      // Named as the reader names it by default (its last component): a guest's records outside it are refused, not archived.
+      const name = posix.basename(srcPath);
+      const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow), name }, { stdout: true });
+      await recordsToTar(reader, out, (r, body) => {
+        assertAsked(r, name);
+        return [recordToTar(r, body)];
+      });
       return;
     }
     const hostDest = resolvePath(dest) + (dest.endsWith("/") ? "/" : "");
     const plan = planCopy({ path: srcPath + keepDot, isDir }, { path: hostDest, stat: hostStat(hostDest) }, dest);
     if (!existsSync(plan.dir)) throw new ContainerError(`no such directory: ${dirname(dest) === "." ? plan.dir : dirname(dest)}`);
     const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
-    const writer = spawnCopyHelper({ host: true }, "write", plan.dir, { archive: Boolean(options.archive) }, { stdin: true });
+    // `name`: the writer takes only what was asked for (a vm guest's records are not trusted; plan.dir is DEST's parent).
+    const writer = spawnCopyHelper({ host: true }, "write", plan.dir, { archive: Boolean(options.archive), name: plan.name }, { stdin: true });
     await pipeHelpers(reader, writer);
   });
 }
