@@ -16,13 +16,15 @@ import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { acquireExports, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 import { AgentLink } from "../src/backends/vm/node/agent-link.js";
-import { encodeFrame, FrameType } from "../src/backends/vm/core/frame.js";
+import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
+import { startInGuest } from "../src/backends/vm/node/container-run.js";
+import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { Errno } from "../src/backends/vm/core/p9/errno.js";
 import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
 import { P9Server } from "../src/backends/vm/core/p9/server.js";
 import { nameBytes, nameFromBytes } from "../src/name-bytes.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
-import type { Backend } from "../src/backends/backend.js";
+import type { Backend, StartOptions } from "../src/backends/backend.js";
 import { ContainerFiles, copyFromContainer } from "../src/containers/copy.js";
 import type { ContainerState } from "../src/containers/state.js";
 import { bundlePaths } from "../src/paths.js";
@@ -313,6 +315,68 @@ describe("vm cp: a hostile guest's record stream (no guest)", () => {
     const files = hostileGuestFiles(join(scratch, "cp-bundle-3"), (asked) => record(asked, "ok") + record(".bashrc", evil));
     await assert.rejects(copyFromContainer(files, "/out/result.txt", "-", out), /refusing to write \.bashrc/);
     assert.doesNotMatch(Buffer.concat(tar).toString("latin1"), /bashrc|PWNED/);
+  });
+});
+
+/**
+ * A scripted guest agent on a real AgentLink: every request is answered at
+ * (or once `answer`'s promise settles), `ok` plus what it adds. `requests`
+ * is what it was sent.
+ */
+function scriptedGuest(answer: (req: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>> = () => ({})) {
+  const decoder = new FrameDecoder(1 << 20);
+  const requests: Record<string, unknown>[] = [];
+  const link: AgentLink = new AgentLink({
+    send(bytes) {
+      for (const item of decoder.push(bytes)) {
+        if (item.kind !== "frame" || item.frame.type !== FrameType.ctrl || item.frame.channel !== 0) continue;
+        const req = JSON.parse(item.frame.payload.toString()) as Record<string, unknown>;
+        requests.push(req);
+        void Promise.resolve(answer(req)).then((fields) => {
+          const reply = { ...fields, id: req.id, ok: true };
+          setImmediate(() => link.receive(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify(reply)))));
+        });
+      }
+    },
+  });
+  return { link, requests };
+}
+
+describe("vm network records: a hostile guest's start answer (no guest)", () => {
+  it("records only the networks the host asked for, under their own names, with only the known fields", async () => {
+    const bundle = mkdtempSync(join(scratch, "attach-"));
+    const outside = join(scratch, "attach-outside");
+    writeFileSync(join(bundle, "state.json"), '{"backend":"vm"}');
+    const spec = structuredClone(specFull) as unknown as ContainerSpec;
+    spec.linux.namespaces = [];
+    spec.network!.ports = [];
+    spec.network!.dir = join(bundle, "net");
+    let exit = () => {};
+    const exited = new Promise<Record<string, unknown>>((resolve) => (exit = () => resolve({ exitCode: 0, signal: null })));
+    const record = { network: "app", ip: "10.89.0.9", prefix: 24, gateway: "10.89.0.1", bridge: "br", ifname: "eth0", hostInterface: "veth0", mac: "02:00:00:00:00:01", aliases: ["db"], keeper: 12, keeperStart: 34 };
+    const { link } = scriptedGuest((req) =>
+      req.op === "start"
+        ? {
+            pid: 7,
+            networks: [
+              { ...record, network: "/../../state", backend: "native" },
+              { ...record, network: `/../../../../../../../../../..${outside}` },
+              { ...record, network: "other" },
+              { ...record, ip: "../../../x" },
+              { ...record, scripts: { postinstall: "id > /tmp/pwned" } },
+            ],
+          }
+        : req.op === "wait"
+          ? exited
+          : {},
+    );
+    const proc = await startInGuest({ link, p9: { add: async () => {}, remove: () => {} }, done: () => {}, exportRefs: new Map() }, { bundleDir: bundle, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" } as StartOptions, "c".repeat(12));
+    assert.equal(readFileSync(join(bundle, "state.json"), "utf8"), '{"backend":"vm"}');
+    assert.equal(existsSync(`${outside}.json`), false);
+    assert.deepEqual(readdirSync(join(bundle, "net")), ["attach-app.json"]);
+    assert.deepEqual(JSON.parse(readFileSync(join(bundle, "net", "attach-app.json"), "utf8")), { ...record, ports: [] });
+    exit();
+    await proc.exited;
   });
 });
 
