@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import { acquireExports, toGuestSpec } from "../src/backends/vm/core/guest-spec.
 import { AgentLink } from "../src/backends/vm/node/agent-link.js";
 import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
 import { startInGuest } from "../src/backends/vm/node/container-run.js";
+import { MAX_DIALS, MAX_LOOKUPS, serveOutbound } from "../src/backends/vm/node/outbound.js";
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { Errno } from "../src/backends/vm/core/p9/errno.js";
 import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
@@ -328,6 +329,10 @@ function scriptedGuest(answer: (req: Record<string, unknown>) => Record<string, 
   const requests: Record<string, unknown>[] = [];
   const link: AgentLink = new AgentLink({
     send(bytes) {
+      // Consumed at once: the link's window (console events in flight) opens again.
+      const credit = Buffer.alloc(4);
+      credit.writeUInt32LE(bytes.length, 0);
+      setImmediate(() => link.receive(encodeFrame(FrameType.credit, 0, credit)));
       for (const item of decoder.push(bytes)) {
         if (item.kind !== "frame" || item.frame.type !== FrameType.ctrl || item.frame.channel !== 0) continue;
         const req = JSON.parse(item.frame.payload.toString()) as Record<string, unknown>;
@@ -377,6 +382,92 @@ describe("vm network records: a hostile guest's start answer (no guest)", () => 
     assert.deepEqual(JSON.parse(readFileSync(join(bundle, "net", "attach-app.json"), "utf8")), { ...record, ports: [] });
     exit();
     await proc.exited;
+  });
+});
+
+describe("vm way out: a hostile guest's dial and resolve events (no guest)", () => {
+  const event = (e: Record<string, unknown>) => encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify(e)));
+  /** Until `cond` holds (each turn lets the host's sockets and lookups run). */
+  const until = async (cond: () => boolean) => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 5));
+  };
+  const answers = (requests: Record<string, unknown>[], op: string) => requests.filter((r) => r.op === op);
+  const network = (name: string, internal: boolean) => ({ attach: [{ name, internal }] });
+
+  it("no connection nor lookup is made for a guest whose containers have no network that leads out", async () => {
+    const server = createServer((c) => c.destroy());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    let accepted = 0;
+    server.on("connection", () => accepted++);
+    const { link, requests } = scriptedGuest();
+    serveOutbound(link);
+    const dialAndAsk = (n: number) => {
+      link.receive(event({ event: "dial", dial: n, ip: "10.0.2.2", port }));
+      link.receive(event({ event: "resolve", query: n, name: "localhost" }));
+    };
+    try {
+      dialAndAsk(1);
+      // --network none, and an --internal network: still no way out.
+      await link.request("create", { cid: "a", spec: { network: { attach: [] } } });
+      await link.request("create", { cid: "b", spec: { network: network("inner", true) } });
+      dialAndAsk(2);
+      await until(() => answers(requests, "resolved").length === 2 && answers(requests, "dialed").length === 2);
+      for (const r of [...answers(requests, "dialed"), ...answers(requests, "resolved")]) assert.equal(r.error, "no container of the vm guest has a network that leads out");
+      // `network connect` of one that leads out: served; disconnected again, or its container gone: refused.
+      await link.request("net-attach", { cid: "b", network: network("outer", false) });
+      dialAndAsk(3);
+      await until(() => answers(requests, "resolved").length === 3 && accepted === 1);
+      assert.ok(Array.isArray(answers(requests, "resolved")[2]!.addresses));
+      await link.request("net-detach", { cid: "b", network: "outer" });
+      dialAndAsk(4);
+      await link.request("create", { cid: "c", spec: { network: network("bridge", false) } });
+      await link.request("delete", { cid: "c" });
+      dialAndAsk(5);
+      await until(() => answers(requests, "resolved").length === 5);
+      await until(() => answers(requests, "dialed").filter((r) => r.error !== undefined).length === 4);
+      assert.deepEqual(answers(requests, "resolved").map((r) => r.error !== undefined), [true, true, false, true, true]);
+      assert.equal(accepted, 1);
+    } finally {
+      link.close(new Error("done"));
+      server.close();
+    }
+  });
+
+  it("connections out and lookups at once are capped; the rest fail at once with a clear error", async () => {
+    const held: Socket[] = [];
+    const server = createServer((c) => held.push(c));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const { link, requests } = scriptedGuest();
+    serveOutbound(link);
+    try {
+      await link.request("create", { cid: "a", spec: { network: network("bridge", false) } });
+      const n = MAX_DIALS + 50;
+      for (let i = 0; i < n; i++) link.receive(event({ event: "dial", dial: i, ip: "127.0.0.1", port }));
+      for (let i = 0; i < MAX_LOOKUPS + 10; i++) link.receive(event({ event: "resolve", query: i, name: "localhost" }));
+      await until(() => answers(requests, "dialed").length === n && answers(requests, "resolved").length === MAX_LOOKUPS + 10);
+      const refused = answers(requests, "dialed").filter((r) => r.error !== undefined);
+      assert.equal(refused.length, 50);
+      for (const r of refused) assert.equal(r.error, `too many connections out of the vm guest at once (${MAX_DIALS})`);
+      await until(() => held.length === MAX_DIALS);
+      const unanswered = answers(requests, "resolved").filter((r) => r.error !== undefined);
+      assert.equal(unanswered.length, 10);
+      for (const r of unanswered) assert.equal(r.error, `too many lookups out of the vm guest at once (${MAX_LOOKUPS})`);
+      // A connection that ends frees its place (once its close reaches the host's end: dialed until then).
+      held.pop()!.destroy();
+      for (let i = n; held.length < MAX_DIALS; i++) {
+        link.receive(event({ event: "dial", dial: i, ip: "127.0.0.1", port }));
+        await until(() => answers(requests, "dialed").length === i + 1);
+        const answer = answers(requests, "dialed")[i]!;
+        if (answer.error !== undefined) assert.equal(answer.error, `too many connections out of the vm guest at once (${MAX_DIALS})`);
+        else await until(() => held.length === MAX_DIALS);
+      }
+    } finally {
+      link.close(new Error("done"));
+      for (const c of held) c.destroy();
+      server.close();
+    }
   });
 });
 
