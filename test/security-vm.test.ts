@@ -8,13 +8,13 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { acquireExports, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
+import { acquireExports, KEPT_LAYER_FILE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 import { AgentLink } from "../src/backends/vm/node/agent-link.js";
 import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
 import { startInGuest } from "../src/backends/vm/node/container-run.js";
@@ -27,6 +27,7 @@ import { nameBytes, nameFromBytes } from "../src/name-bytes.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
 import type { Backend, StartOptions } from "../src/backends/backend.js";
 import { ContainerFiles, copyFromContainer } from "../src/containers/copy.js";
+import { containerChanges, upperAsLayer } from "../src/containers/changes.js";
 import type { ContainerState } from "../src/containers/state.js";
 import { bundlePaths } from "../src/paths.js";
 import { repoRoot, tsbox } from "./helpers/cli.js";
@@ -468,6 +469,34 @@ describe("vm way out: a hostile guest's dial and resolve events (no guest)", () 
       for (const c of held) c.destroy();
       server.close();
     }
+  });
+});
+
+describe("vm kept layer: what a guest left in its read-write export (no guest)", () => {
+  const secret = "root:$6$secret-hash:20228:0:99999:7:::\n";
+  /** A stopped vm container whose guest left `make(file)` as its kept layer file. */
+  const keptBy = (make: (file: string) => void) => {
+    const bundle = mkdtempSync(join(scratch, "kept-"));
+    mkdirSync(join(bundle, "guest-layer"));
+    make(join(bundle, "guest-layer", KEPT_LAYER_FILE));
+    const state = { id: "b".repeat(64), name: "kept", backend: "vm", status: "exited", pid: null } as unknown as ContainerState;
+    return new ContainerFiles(bundlePaths(bundle), state);
+  };
+
+  it("diff and commit open only a regular file there, never follow a symlink or open a FIFO, and never echo what they read", { timeout: 60_000 }, async () => {
+    const hostFile = join(scratch, "shadow");
+    writeFileSync(hostFile, secret);
+    const notRegular = /the kept layer of container kept is not a regular file/;
+    for (const make of [(f: string) => symlinkSync(hostFile, f), (f: string) => execFileSync("mkfifo", [f])]) {
+      const files = keptBy(make);
+      await assert.rejects(containerChanges(files, []), notRegular);
+      await assert.rejects(upperAsLayer(keptBy(make), new PassThrough()), notRegular);
+    }
+    // A regular file that is no record stream: refused without its bytes.
+    await assert.rejects(containerChanges(keptBy((f) => writeFileSync(f, secret)), []), (err: Error) => {
+      assert.equal(err.message, "malformed copy record (record 1 of the stream)");
+      return true;
+    });
   });
 });
 

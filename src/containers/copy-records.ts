@@ -103,14 +103,15 @@ const TO_TAR: Record<Exclude<RecordType, "whiteout">, TarEntryType> = {
 /** Records of a stream, each with its body (consume it before asking for the next); `content: false` streams carry none. A sparse file's body has its holes filled with zeros. */
 export async function* readRecords(source: AsyncIterable<Buffer>, options: { content?: boolean } = {}): AsyncGenerator<CopyRecord & { body: AsyncIterable<Buffer> }> {
   const reader = new ChunkReader(source);
-  for (;;) {
+  for (let n = 1; ; n++) {
     const line = await reader.readLine();
     if (line === null) return;
     let record: CopyRecord;
     try {
       record = fromWire(JSON.parse(line.toString("utf8")) as WireRecord);
     } catch {
-      throw new LayerError(`malformed copy record: ${line.toString("utf8").slice(0, 200)}`);
+      // Not its bytes: a stream that is no record stream at all may be any file (a vm guest's kept layer linked to /etc/shadow).
+      throw new LayerError(`malformed copy record (record ${n} of the stream)`);
     }
     const extents = record.type === "file" ? dataExtents(record) : [];
     let left = options.content === false ? 0 : extents.reduce((n, [, len]) => n + len, 0);

@@ -7,7 +7,7 @@
  * the container never leads out of it. The host side is the same helper
  * without namespaces, as the calling user.
  */
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { constants, createReadStream, existsSync, statSync } from "node:fs";
 import { dirname, join, posix, resolve as resolvePath } from "node:path";
 import { pipeline, Readable, type Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -17,6 +17,8 @@ import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/n
 import type { Backend } from "../backends/backend.js";
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
 import { readSpec } from "./spec-file.js";
+import { isErrno } from "../fs-util.js";
+import { openRegular } from "../image/safe-open.js";
 import { readTar } from "../image/tar.js";
 import type { ContainerPaths } from "../paths.js";
 import { assertAsked, type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
@@ -128,10 +130,26 @@ export class ContainerFiles {
       const bundleDir = this.bundle.dir;
       return { ...spawnCopyHelper({ guest: (request) => copy(bundleDir, { ...request, view: "upper" }) }, "read", "/", { content }, { stdout: true }), bodies: content };
     }
-    const file = join(this.bundle.guestLayer, KEPT_LAYER_FILE);
-    // None yet: it never ran to its end (or ran with --rm): no changes.
-    const stdout = existsSync(file) ? createReadStream(file) : Readable.from([]);
+    const fd = this.keptLayer();
+    const stdout = fd === undefined ? Readable.from([]) : createReadStream("", { fd });
     return { stdin: null, stdout, done: Promise.resolve(), kill: () => stdout.destroy(), bodies: true };
+  }
+
+  /**
+   * A stopped vm container's kept layer file, open; undefined when there is
+   * none yet (it never ran to its end, or ran with --rm: no changes). Its
+   * directory is a read-write export of the guest, which may have left a
+   * symlink or a FIFO there: only a regular file is opened, never followed.
+   */
+  private keptLayer(): number | undefined {
+    const file = join(this.bundle.guestLayer, KEPT_LAYER_FILE);
+    try {
+      return openRegular(file, constants.O_RDONLY);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return undefined;
+      if (isErrno(err, "ELOOP") || isErrno(err, "EACCES")) throw new ContainerError(`the kept layer of container ${this.name} is not a regular file: ${file}`);
+      throw err;
+    }
   }
 }
 
