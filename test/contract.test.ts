@@ -5,8 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { containerErrorCode } from "../src/errors.js";
 import { parseStatusLine } from "../src/backends/native/status-events.js";
 import { encodeFrame, FrameDecoder, FrameType, HEADER, AGENT_MAX_PAYLOAD } from "../src/backends/vm/core/frame.js";
@@ -21,6 +22,7 @@ import type { ContainerStatus } from "../src/containers/state.js";
 import { GUEST_HOST_MOUNT, GUEST_INIT_SOURCE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 import { INIT_PATH, initMount } from "../src/spec/data-options.js";
 import { type CopyRecord, readRecords, recordToTar } from "../src/containers/copy-records.js";
+import { hostCopy } from "../src/containers/host-copy.js";
 import { LOG_TRUNCATED } from "../src/containers/logs.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
@@ -231,6 +233,38 @@ test("copy-records.json: a sparse file's stream carries only its data; both side
     await assert.rejects(async () => {
       for await (const r of readRecords(oneChunk(streamOf([{ header: bad, body: "" }])))) for await (const _ of r.body);
     }, bad.xattrs === undefined ? /malformed copy record \(data\)/ : /malformed copy record \(xattrs\)/, bad.path);
+  }
+});
+
+test("copy-records.json scoped: told the name its reader was asked for, the JS writer takes only that name and what is below it", async () => {
+  const doc = fixture<{ scoped: { cases: { name: string; written: { header: CopyRecord; body: string }[]; refused: CopyRecord[] }[] } }>("copy-records.json");
+  const scratch = mkdtempSync(join(tmpdir(), "contract-scoped-"));
+  try {
+    for (const [i, c] of doc.scoped.cases.entries()) {
+      const fresh = (what: string) => {
+        const dir = join(scratch, `${i}-${what}`);
+        mkdirSync(dir);
+        writeFileSync(join(dir, ".bashrc"), "mine");
+        return dir;
+      };
+      const write = async (dir: string, stream: string) => {
+        const w = hostCopy("write", dir, { name: c.name });
+        w.stdin!.end(stream);
+        await w.done;
+      };
+      await write(fresh("written"), c.written.map((e) => JSON.stringify(e.header) + "\n" + e.body).join(""));
+      for (const bad of c.refused) {
+        const dir = fresh("refused");
+        await assert.rejects(write(dir, JSON.stringify(bad) + "\n"), /refusing to write/, JSON.stringify(bad));
+        assert.deepEqual(readdirSync(dir), [".bashrc"], JSON.stringify(bad));
+        assert.equal(readFileSync(join(dir, ".bashrc"), "utf8"), "mine");
+        rmSync(dir, { recursive: true });
+      }
+    }
+    assert.equal(readFileSync(join(scratch, "0-written/out/g"), "utf8"), "hi");
+    assert.equal(readFileSync(join(scratch, "1-written/a/f"), "utf8"), "hi");
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
 });
 

@@ -8,19 +8,28 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { acquireExports, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
+import { acquireExports, KEPT_LAYER_FILE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 import { AgentLink } from "../src/backends/vm/node/agent-link.js";
-import { encodeFrame, FrameType } from "../src/backends/vm/core/frame.js";
+import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
+import { startInGuest } from "../src/backends/vm/node/container-run.js";
+import { MAX_DIALS, MAX_LOOKUPS, serveOutbound } from "../src/backends/vm/node/outbound.js";
+import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { Errno } from "../src/backends/vm/core/p9/errno.js";
 import { NodeFs } from "../src/backends/vm/node/p9/node-fs.js";
 import { P9Server } from "../src/backends/vm/core/p9/server.js";
 import { nameBytes, nameFromBytes } from "../src/name-bytes.js";
 import type { ContainerSpec } from "../src/spec/container-spec.js";
+import type { Backend, StartOptions } from "../src/backends/backend.js";
+import { ContainerFiles, copyFromContainer } from "../src/containers/copy.js";
+import { containerChanges, upperAsLayer } from "../src/containers/changes.js";
+import type { ContainerState } from "../src/containers/state.js";
+import { bundlePaths } from "../src/paths.js";
 import { repoRoot, tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
 import { vmLayeredFixture } from "./helpers/images.js";
@@ -257,6 +266,237 @@ describe("vm agent link: the guest's output credit is enforced (no guest)", () =
     assert.ok(out.readable.readableLength <= 1024 * 1024, `host buffered ${out.readable.readableLength} bytes`);
     for (const event of ["error", "close", "rejected-x"]) guest(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify({ event }))));
     assert.deepEqual(fired, []);
+  });
+});
+
+/** A header line and body of the copy record stream (src/containers/copy-records.ts). */
+const record = (path: string, body: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ path, type: "file", mode: 0o644, uid: 0, gid: 0, mtime: 0, size: body.length, ...extra }) + "\n" + body;
+
+/**
+ * A stopped vm container whose guest answers `cp`'s requests as a hostile
+ * agent may: `stat` says SRC is a file, `read` sends `stream` of the name it asked for (what the
+ * agent's copy op puts on its stdout channel). The host side is real:
+ * copyFromContainer and the host's tsbox-runtime writer.
+ */
+function hostileGuestFiles(bundle: string, stream: (asked: string) => string): ContainerFiles {
+  mkdirSync(bundle, { recursive: true });
+  writeFileSync(join(bundle, "config.json"), "{}");
+  const state = { id: "a".repeat(64), name: "victim", backend: "vm", status: "exited", pid: null } as unknown as ContainerState;
+  const backend: Pick<Backend, "copy"> = {
+    copy: async (_dir, request) => {
+      const out = new PassThrough();
+      out.end(request.op === "stat" ? JSON.stringify({ exists: true, type: "file", mode: 0o644, size: 2 }) + "\n" : stream(request.name ?? ""));
+      return { stdin: null, stdout: out, done: Promise.resolve(), kill: () => {} };
+    },
+  };
+  return new ContainerFiles(bundlePaths(bundle), state, backend);
+}
+
+describe("vm cp: a hostile guest's record stream (no guest)", () => {
+  const evil = "echo PWNED\n";
+  const escape = (asked: string) => record(asked, "ok") + record(".bashrc", evil) + record(".ssh/authorized_keys", evil) + record("bin/sudo", "x", { mode: 0o6755 });
+
+  it("cp CTR:/out/result.txt DIR writes result.txt alone: a record beside it fails the copy, and nothing outside is written", async () => {
+    const home = mkdtempSync(join(scratch, "cp-home-"));
+    writeFileSync(join(home, ".bashrc"), "mine\n");
+    const files = hostileGuestFiles(join(scratch, "cp-bundle"), escape);
+    await assert.rejects(copyFromContainer(files, "/out/result.txt", home + "/", undefined), /refusing to write \.bashrc: the copy stream may hold only result\.txt/);
+    assert.equal(readFileSync(join(home, ".bashrc"), "utf8"), "mine\n");
+    assert.deepEqual(readdirSync(home).sort(), [".bashrc", "result.txt"]);
+    // A hard link to a file beside it: refused too (it would put the user's file into the copy).
+    const linked = hostileGuestFiles(join(scratch, "cp-bundle-2"), (asked) => record(asked, "ok") + JSON.stringify({ path: asked, type: "hardlink", link: ".bashrc", mode: 0o644, uid: 0, gid: 0, mtime: 0 }) + "\n");
+    await assert.rejects(copyFromContainer(linked, "/out/result.txt", join(home, "again.txt"), undefined), /refusing to write \.bashrc: the copy stream may hold only again\.txt/);
+    assert.equal(statSync(join(home, ".bashrc")).nlink, 1);
+  });
+
+  it("cp CTR:SRC - refuses a record outside SRC instead of archiving it", async () => {
+    const out = new PassThrough();
+    const tar: Buffer[] = [];
+    out.on("data", (b: Buffer) => tar.push(b));
+    const files = hostileGuestFiles(join(scratch, "cp-bundle-3"), (asked) => record(asked, "ok") + record(".bashrc", evil));
+    await assert.rejects(copyFromContainer(files, "/out/result.txt", "-", out), /refusing to write \.bashrc/);
+    assert.doesNotMatch(Buffer.concat(tar).toString("latin1"), /bashrc|PWNED/);
+  });
+});
+
+/**
+ * A scripted guest agent on a real AgentLink: every request is answered at
+ * (or once `answer`'s promise settles), `ok` plus what it adds. `requests`
+ * is what it was sent.
+ */
+function scriptedGuest(answer: (req: Record<string, unknown>) => Record<string, unknown> | Promise<Record<string, unknown>> = () => ({})) {
+  const decoder = new FrameDecoder(1 << 20);
+  const requests: Record<string, unknown>[] = [];
+  const link: AgentLink = new AgentLink({
+    send(bytes) {
+      // Consumed at once: the link's window (console events in flight) opens again.
+      const credit = Buffer.alloc(4);
+      credit.writeUInt32LE(bytes.length, 0);
+      setImmediate(() => link.receive(encodeFrame(FrameType.credit, 0, credit)));
+      for (const item of decoder.push(bytes)) {
+        if (item.kind !== "frame" || item.frame.type !== FrameType.ctrl || item.frame.channel !== 0) continue;
+        const req = JSON.parse(item.frame.payload.toString()) as Record<string, unknown>;
+        requests.push(req);
+        void Promise.resolve(answer(req)).then((fields) => {
+          const reply = { ...fields, id: req.id, ok: true };
+          setImmediate(() => link.receive(encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify(reply)))));
+        });
+      }
+    },
+  });
+  return { link, requests };
+}
+
+describe("vm network records: a hostile guest's start answer (no guest)", () => {
+  it("records only the networks the host asked for, under their own names, with only the known fields", async () => {
+    const bundle = mkdtempSync(join(scratch, "attach-"));
+    const outside = join(scratch, "attach-outside");
+    writeFileSync(join(bundle, "state.json"), '{"backend":"vm"}');
+    const spec = structuredClone(specFull) as unknown as ContainerSpec;
+    spec.linux.namespaces = [];
+    spec.network!.ports = [];
+    spec.network!.dir = join(bundle, "net");
+    let exit = () => {};
+    const exited = new Promise<Record<string, unknown>>((resolve) => (exit = () => resolve({ exitCode: 0, signal: null })));
+    const record = { network: "app", ip: "10.89.0.9", prefix: 24, gateway: "10.89.0.1", bridge: "br", ifname: "eth0", hostInterface: "veth0", mac: "02:00:00:00:00:01", aliases: ["db"], keeper: 12, keeperStart: 34 };
+    const { link } = scriptedGuest((req) =>
+      req.op === "start"
+        ? {
+            pid: 7,
+            networks: [
+              { ...record, network: "/../../state", backend: "native" },
+              { ...record, network: `/../../../../../../../../../..${outside}` },
+              { ...record, network: "other" },
+              { ...record, ip: "../../../x" },
+              { ...record, scripts: { postinstall: "id > /tmp/pwned" } },
+            ],
+          }
+        : req.op === "wait"
+          ? exited
+          : {},
+    );
+    const proc = await startInGuest({ link, p9: { add: async () => {}, remove: () => {} }, done: () => {}, exportRefs: new Map() }, { bundleDir: bundle, spec, stdin: "ignore", stdout: "ignore", stderr: "ignore" } as StartOptions, "c".repeat(12));
+    assert.equal(readFileSync(join(bundle, "state.json"), "utf8"), '{"backend":"vm"}');
+    assert.equal(existsSync(`${outside}.json`), false);
+    assert.deepEqual(readdirSync(join(bundle, "net")), ["attach-app.json"]);
+    assert.deepEqual(JSON.parse(readFileSync(join(bundle, "net", "attach-app.json"), "utf8")), { ...record, ports: [] });
+    exit();
+    await proc.exited;
+  });
+});
+
+describe("vm way out: a hostile guest's dial and resolve events (no guest)", () => {
+  const event = (e: Record<string, unknown>) => encodeFrame(FrameType.ctrl, 0, Buffer.from(JSON.stringify(e)));
+  /** Until `cond` holds (each turn lets the host's sockets and lookups run). */
+  const until = async (cond: () => boolean) => {
+    while (!cond()) await new Promise((r) => setTimeout(r, 5));
+  };
+  const answers = (requests: Record<string, unknown>[], op: string) => requests.filter((r) => r.op === op);
+  const network = (name: string, internal: boolean) => ({ attach: [{ name, internal }] });
+
+  it("no connection nor lookup is made for a guest whose containers have no network that leads out", async () => {
+    const server = createServer((c) => c.destroy());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    let accepted = 0;
+    server.on("connection", () => accepted++);
+    const { link, requests } = scriptedGuest();
+    serveOutbound(link);
+    const dialAndAsk = (n: number) => {
+      link.receive(event({ event: "dial", dial: n, ip: "10.0.2.2", port }));
+      link.receive(event({ event: "resolve", query: n, name: "localhost" }));
+    };
+    try {
+      dialAndAsk(1);
+      // --network none, and an --internal network: still no way out.
+      await link.request("create", { cid: "a", spec: { network: { attach: [] } } });
+      await link.request("create", { cid: "b", spec: { network: network("inner", true) } });
+      dialAndAsk(2);
+      await until(() => answers(requests, "resolved").length === 2 && answers(requests, "dialed").length === 2);
+      for (const r of [...answers(requests, "dialed"), ...answers(requests, "resolved")]) assert.equal(r.error, "no container of the vm guest has a network that leads out");
+      // `network connect` of one that leads out: served; disconnected again, or its container gone: refused.
+      await link.request("net-attach", { cid: "b", network: network("outer", false) });
+      dialAndAsk(3);
+      await until(() => answers(requests, "resolved").length === 3 && accepted === 1);
+      assert.ok(Array.isArray(answers(requests, "resolved")[2]!.addresses));
+      await link.request("net-detach", { cid: "b", network: "outer" });
+      dialAndAsk(4);
+      await link.request("create", { cid: "c", spec: { network: network("bridge", false) } });
+      await link.request("delete", { cid: "c" });
+      dialAndAsk(5);
+      await until(() => answers(requests, "resolved").length === 5);
+      await until(() => answers(requests, "dialed").filter((r) => r.error !== undefined).length === 4);
+      assert.deepEqual(answers(requests, "resolved").map((r) => r.error !== undefined), [true, true, false, true, true]);
+      assert.equal(accepted, 1);
+    } finally {
+      link.close(new Error("done"));
+      server.close();
+    }
+  });
+
+  it("connections out and lookups at once are capped; the rest fail at once with a clear error", async () => {
+    const held: Socket[] = [];
+    const server = createServer((c) => held.push(c));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const { link, requests } = scriptedGuest();
+    serveOutbound(link);
+    try {
+      await link.request("create", { cid: "a", spec: { network: network("bridge", false) } });
+      const n = MAX_DIALS + 50;
+      for (let i = 0; i < n; i++) link.receive(event({ event: "dial", dial: i, ip: "127.0.0.1", port }));
+      for (let i = 0; i < MAX_LOOKUPS + 10; i++) link.receive(event({ event: "resolve", query: i, name: "localhost" }));
+      await until(() => answers(requests, "dialed").length === n && answers(requests, "resolved").length === MAX_LOOKUPS + 10);
+      const refused = answers(requests, "dialed").filter((r) => r.error !== undefined);
+      assert.equal(refused.length, 50);
+      for (const r of refused) assert.equal(r.error, `too many connections out of the vm guest at once (${MAX_DIALS})`);
+      await until(() => held.length === MAX_DIALS);
+      const unanswered = answers(requests, "resolved").filter((r) => r.error !== undefined);
+      assert.equal(unanswered.length, 10);
+      for (const r of unanswered) assert.equal(r.error, `too many lookups out of the vm guest at once (${MAX_LOOKUPS})`);
+      // A connection that ends frees its place (once its close reaches the host's end: dialed until then).
+      held.pop()!.destroy();
+      for (let i = n; held.length < MAX_DIALS; i++) {
+        link.receive(event({ event: "dial", dial: i, ip: "127.0.0.1", port }));
+        await until(() => answers(requests, "dialed").length === i + 1);
+        const answer = answers(requests, "dialed")[i]!;
+        if (answer.error !== undefined) assert.equal(answer.error, `too many connections out of the vm guest at once (${MAX_DIALS})`);
+        else await until(() => held.length === MAX_DIALS);
+      }
+    } finally {
+      link.close(new Error("done"));
+      for (const c of held) c.destroy();
+      server.close();
+    }
+  });
+});
+
+describe("vm kept layer: what a guest left in its read-write export (no guest)", () => {
+  const secret = "root:$6$secret-hash:20228:0:99999:7:::\n";
+  /** A stopped vm container whose guest left `make(file)` as its kept layer file. */
+  const keptBy = (make: (file: string) => void) => {
+    const bundle = mkdtempSync(join(scratch, "kept-"));
+    mkdirSync(join(bundle, "guest-layer"));
+    make(join(bundle, "guest-layer", KEPT_LAYER_FILE));
+    const state = { id: "b".repeat(64), name: "kept", backend: "vm", status: "exited", pid: null } as unknown as ContainerState;
+    return new ContainerFiles(bundlePaths(bundle), state);
+  };
+
+  it("diff and commit open only a regular file there, never follow a symlink or open a FIFO, and never echo what they read", { timeout: 60_000 }, async () => {
+    const hostFile = join(scratch, "shadow");
+    writeFileSync(hostFile, secret);
+    const notRegular = /the kept layer of container kept is not a regular file/;
+    for (const make of [(f: string) => symlinkSync(hostFile, f), (f: string) => execFileSync("mkfifo", [f])]) {
+      const files = keptBy(make);
+      await assert.rejects(containerChanges(files, []), notRegular);
+      await assert.rejects(upperAsLayer(keptBy(make), new PassThrough()), notRegular);
+    }
+    // A regular file that is no record stream: refused without its bytes.
+    await assert.rejects(containerChanges(keptBy((f) => writeFileSync(f, secret)), []), (err: Error) => {
+      assert.equal(err.message, "malformed copy record (record 1 of the stream)");
+      return true;
+    });
   });
 });
 

@@ -255,7 +255,7 @@ export interface KernelProcesses {
 export interface CopyOptionsOfOp {
   /** `cp -L`: follow the path itself when it is a symlink. */
   follow?: boolean;
-  /** The name the path gets in the record stream ("": a directory's entries at the top). */
+  /** The name the path gets in the record stream ("": a directory's entries at the top); of a write, what every record must be or be below. */
   name?: string;
   /** false: file bodies left out (sizes stay). */
   content?: boolean;

@@ -98,6 +98,27 @@ function toWire(r: CopyRecord): WireRecord {
   return w;
 }
 
+/**
+ * Refuses a record outside `name`, the name its reader was asked for: its
+ * path, and a hard link's target, must be `name` or below it ("": anything
+ * below the target); `..` and absolute paths never are. `cp CTR:SRC DEST`
+ * writes below DEST's parent, and a vm guest's stream is not trusted
+ * (docs/security.md). The native writer's rule too (write.rs `asked`;
+ * contract: copy-records.json `scoped`).
+ */
+export function assertAsked(r: Pick<CopyRecord, "path" | "type" | "link">, name: string): void {
+  for (const path of r.type === "hardlink" ? [r.path, r.link ?? ""] : [r.path]) {
+    if (!isBelow(path, name)) throw new LayerError(`refusing to write ${path}: the copy stream may hold only ${name} and what is below it`);
+  }
+}
+
+function isBelow(path: string, name: string): boolean {
+  const parts = (p: string) => p.split("/").filter((c) => c !== "" && c !== ".");
+  const [have, want] = [parts(path), parts(name)];
+  if (path.startsWith("/") || have.includes("..")) return false;
+  return have.length >= want.length && want.every((c, i) => have[i] === c);
+}
+
 const TO_TAR: Record<Exclude<RecordType, "whiteout">, TarEntryType> = {
   file: "file",
   dir: "directory",
@@ -111,15 +132,16 @@ const TO_TAR: Record<Exclude<RecordType, "whiteout">, TarEntryType> = {
 /** Records of a stream, each with its body (consume it before asking for the next); `content: false` streams carry none. A sparse file's body has its holes filled with zeros. */
 export async function* readRecords(source: AsyncIterable<Buffer>, options: { content?: boolean } = {}): AsyncGenerator<CopyRecord & { body: AsyncIterable<Buffer> }> {
   const reader = new ChunkReader(source);
-  for (;;) {
+  for (let n = 1; ; n++) {
     const line = await reader.readLine();
     if (line === null) return;
     let record: CopyRecord;
     try {
       record = fromWire(JSON.parse(line.toString("utf8")) as WireRecord);
     } catch (err) {
+      // Not its bytes: a stream that is no record stream at all may be any file (a vm guest's kept layer linked to /etc/shadow).
       const what = err instanceof LayerError && err.message.startsWith("malformed copy record (") ? err.message : "malformed copy record";
-      throw new LayerError(`${what}: ${line.toString("utf8").slice(0, 200)}`);
+      throw new LayerError(`${what} (record ${n} of the stream)`);
     }
     const extents = record.type === "file" ? dataExtents(record) : [];
     let left = options.content === false ? 0 : extents.reduce((n, [, len]) => n + len, 0);

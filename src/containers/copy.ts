@@ -7,7 +7,7 @@
  * the container never leads out of it. The host side is the same helper
  * without namespaces, as the calling user.
  */
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { constants, createReadStream, existsSync, statSync } from "node:fs";
 import { dirname, join, posix, resolve as resolvePath } from "node:path";
 import { pipeline, Readable, type Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
@@ -17,9 +17,11 @@ import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/n
 import type { Backend } from "../backends/backend.js";
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
 import { readSpec } from "./spec-file.js";
+import { isErrno } from "../fs-util.js";
+import { openRegular } from "../image/safe-open.js";
 import { readTar } from "../image/tar.js";
 import type { ContainerPaths } from "../paths.js";
-import { type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
+import { assertAsked, type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
 import type { TarEntry } from "../image/tar.js";
 import { type ContainerState, isActive } from "./state.js";
 import { pidAlive } from "../process-alive.js";
@@ -128,10 +130,26 @@ export class ContainerFiles {
       const bundleDir = this.bundle.dir;
       return { ...spawnCopyHelper({ guest: (request) => copy(bundleDir, { ...request, view: "upper" }) }, "read", "/", { content }, { stdout: true }), bodies: content };
     }
-    const file = join(this.bundle.guestLayer, KEPT_LAYER_FILE);
-    // None yet: it never ran to its end (or ran with --rm): no changes.
-    const stdout = existsSync(file) ? createReadStream(file) : Readable.from([]);
+    const fd = this.keptLayer();
+    const stdout = fd === undefined ? Readable.from([]) : createReadStream("", { fd });
     return { stdin: null, stdout, done: Promise.resolve(), kill: () => stdout.destroy(), bodies: true };
+  }
+
+  /**
+   * A stopped vm container's kept layer file, open; undefined when there is
+   * none yet (it never ran to its end, or ran with --rm: no changes). Its
+   * directory is a read-write export of the guest, which may have left a
+   * symlink or a FIFO there: only a regular file is opened, never followed.
+   */
+  private keptLayer(): number | undefined {
+    const file = join(this.bundle.guestLayer, KEPT_LAYER_FILE);
+    try {
+      return openRegular(file, constants.O_RDONLY);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return undefined;
+      if (isErrno(err, "ELOOP") || isErrno(err, "EACCES")) throw new ContainerError(`the kept layer of container ${this.name} is not a regular file: ${file}`);
+      throw err;
+    }
   }
 }
 
@@ -218,15 +236,21 @@ export async function copyFromContainer(c: ContainerFiles, src: string, dest: st
     const isDir = srcIsDir(s, Boolean(options.follow));
     if (dest === "-") {
       if (!out) throw new UsageError("cp to - needs an output stream");
-      const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow) }, { stdout: true });
-      await recordsToTar(reader, out);
+      // Named as the reader names it by default (its last component): a guest's records outside it are refused, not archived.
+      const name = posix.basename(srcPath);
+      const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow), name }, { stdout: true });
+      await recordsToTar(reader, out, (r, body) => {
+        assertAsked(r, name);
+        return [recordToTar(r, body)];
+      });
       return;
     }
     const hostDest = resolvePath(dest) + (dest.endsWith("/") ? "/" : "");
     const plan = planCopy({ path: srcPath + keepDot, isDir }, { path: hostDest, stat: hostStat(hostDest) }, dest);
     if (!existsSync(plan.dir)) throw new ContainerError(`no such directory: ${dirname(dest) === "." ? plan.dir : dirname(dest)}`);
     const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
-    const writer = spawnCopyHelper({ host: true }, "write", plan.dir, { archive: Boolean(options.archive) }, { stdin: true });
+    // `name`: the writer takes only what was asked for (a vm guest's records are not trusted; plan.dir is DEST's parent).
+    const writer = spawnCopyHelper({ host: true }, "write", plan.dir, { archive: Boolean(options.archive), name: plan.name }, { stdin: true });
     await pipeHelpers(reader, writer);
   });
 }

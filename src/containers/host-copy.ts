@@ -19,7 +19,7 @@ import type { TarEntry } from "../image/tar.js";
 import { unpackLayer } from "../image/unpack.js";
 import { fsName } from "../name-bytes.js";
 import { readdirNames, readlinkName } from "../fs-util.js";
-import { readRecords, recordToTar, writeRecordsFromTar } from "./copy-records.js";
+import { assertAsked, readRecords, recordToTar, writeRecordsFromTar } from "./copy-records.js";
 
 /** `tsbox-runtime copy` without namespaces, in JS. */
 export function hostCopy(op: "stat" | "read" | "write", path: string, options: CopyOptionsOfOp): CopyHelper {
@@ -41,7 +41,7 @@ export function hostCopy(op: "stat" | "read" | "write", path: string, options: C
     return { stdin: null, stdout: out, done, kill: () => out.destroy() };
   }
   const input = new PassThrough();
-  const done = writeBelow(path, input, Boolean(options.archive));
+  const done = writeBelow(path, input, Boolean(options.archive), options.name);
   done.catch(() => {});
   return { stdin: input, stdout: null, done, kill: () => input.destroy() };
 }
@@ -124,9 +124,11 @@ async function* exactly(path: string, size: number): AsyncGenerator<Buffer> {
  * beside it, then moved in. Without `archive` (`cp -a`)
  * what a container chose never becomes a privilege of whoever copies: device
  * nodes are left out, setuid/setgid bits cleared (the helper's rule too:
- * native-rs/container/src/copy/write.rs `WriteOptions.host`).
+ * native-rs/container/src/copy/write.rs `WriteOptions.host`). With `name`
+ * (the name its reader was asked for) a record outside it fails the write
+ * before anything is moved in (`assertAsked`).
  */
-async function writeBelow(dir: string, input: Readable, archive: boolean): Promise<void> {
+async function writeBelow(dir: string, input: Readable, archive: boolean, name: string | undefined): Promise<void> {
   let stage: string;
   try {
     stage = mkdtempSync(join(dir, ".tsbox-cp-"));
@@ -136,6 +138,7 @@ async function writeBelow(dir: string, input: Readable, archive: boolean): Promi
   try {
     const entries = (async function* () {
       for await (const r of readRecords(input)) {
+        if (name !== undefined) assertAsked(r, name);
         if (!archive && (r.type === "char" || r.type === "block")) continue;
         yield recordToTar(archive || r.type !== "file" ? r : { ...r, mode: r.mode & ~0o6000 }, r.body);
       }

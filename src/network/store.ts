@@ -8,6 +8,7 @@ import { deviceSubnets, routedSubnets } from "./routes.js";
 import { liveLeases, type Lease } from "./leases.js";
 import { compareText } from "../compare.js";
 import { netnsStateDir } from "./netns-state.js";
+import { isNetworkName } from "./names.js";
 
 /** `<data dir>/networks/<name>/config.json`: a network, as `network create` made it. */
 export interface NetworkConfig {
@@ -46,7 +47,6 @@ export const BUILTIN_NETWORKS: readonly BuiltinNetwork[] = [
   { name: "host", id: "e555db4bf0d3a519d0c95edee455a4a158e6e5af06c0cdaf3e90582cdd386c1d", driver: "host" },
   { name: "none", id: "b82d8ff3ce92d00786a8edbbeaf15c69e911cd659465d1e93849005aebd73921", driver: "null" },
 ];
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/;
 /** The default network's subnet (podman's), then the pool user networks are cut from, as /24s. */
 const DEFAULT_SUBNETS = ["10.88.0.0/16", "10.87.0.0/16", "10.86.0.0/16"];
 const POOL_FIRST = (10 << 24) | (89 << 16);
@@ -101,7 +101,7 @@ export class NetworkStore {
   /** By name, id or unique id prefix. */
   find(ref: string): NetworkConfig | undefined {
     if (ref === DEFAULT_NETWORK || ref === "default") return this.ensureDefault();
-    const byName = NAME_RE.test(ref) ? this.read(ref) : undefined;
+    const byName = isNetworkName(ref) ? this.read(ref) : undefined;
     if (byName) return byName;
     if (!/^[0-9a-f]{3,64}$/.test(ref)) return undefined;
     const matches = this.list().filter((n) => n.id.startsWith(ref));
@@ -113,7 +113,7 @@ export class NetworkStore {
   idOf(name: string): string {
     const builtin = BUILTIN_NETWORKS.find((b) => b.name === name);
     if (builtin) return builtin.id;
-    return NAME_RE.test(name) ? (this.read(name)?.id ?? "") : "";
+    return isNetworkName(name) ? (this.read(name)?.id ?? "") : "";
   }
 
   get(ref: string): NetworkConfig {
@@ -142,7 +142,7 @@ export class NetworkStore {
   }
 
   create(name: string, options: CreateOptions = {}): NetworkConfig {
-    if (!NAME_RE.test(name)) throw new UsageError(`invalid network name "${name}": letters, digits, '_', '.' and '-', starting with a letter or digit`);
+    if (!isNetworkName(name)) throw new UsageError(`invalid network name "${name}": letters, digits, '_', '.' and '-', starting with a letter or digit`);
     if (RESERVED_NAMES.includes(name)) throw new UsageError(`network name "${name}" is reserved (bridge, none, host and default are modes)`);
     return this.locked(() => this.createLocked(name, options));
   }

@@ -20,7 +20,8 @@ pub enum Op {
 
 /// What the front end may ask for (`--op` and its switches, or the agent's
 /// `copy` object). `markers`: the tree is an overlay upper dir, whose
-/// whiteouts and opaque dirs are reported (`diff`, `commit`).
+/// whiteouts and opaque dirs are reported (`diff`, `commit`). `name`: what a
+/// read names its top record, and what a write's records must be or be below.
 pub struct Request<'a> {
     pub op: &'a str,
     pub follow: bool,
@@ -42,7 +43,7 @@ impl Op {
                 skip: Vec::new(),
                 owners: None,
             })),
-            "write" => Ok(Op::Write(WriteOptions { archive: r.archive, markers: false, owners: None, host: false })),
+            "write" => Ok(Op::Write(WriteOptions { archive: r.archive, markers: false, owners: None, host: false, name: r.name.map(String::into_bytes) })),
             other => Err(format!("copy op {}: expected stat, read or write", other)),
         }
     }

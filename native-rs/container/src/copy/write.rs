@@ -35,6 +35,12 @@ pub struct WriteOptions {
     /// and setuid/setgid bits cleared (src/containers/host-copy.ts has the
     /// same rule for its JS writer).
     pub host: bool,
+    /// The name the reader was asked for (`cp CONTAINER:SRC HOSTPATH`: `--name`
+    /// of `--op write` too): every record, and every hard link's target, must
+    /// be it or below it ("": anything below the target directory). The
+    /// stream may come from a hostile vm guest (docs/security.md), and the
+    /// target directory is DEST's parent, never only what the user asked for.
+    pub name: Option<Vec<u8>>,
 }
 
 impl WriteOptions {
@@ -66,6 +72,11 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
         }
         let record = Record::parse(line.trim_end_matches('\n'))?;
         let parts = components(&record.path)?;
+        asked(opts, &parts, &record.path)?;
+        if record.kind == Kind::Hardlink {
+            // Before its parents are made: nothing of an outside record is written.
+            asked(opts, &components(&record.link)?, &record.link)?;
+        }
         if parts.is_empty() {
             // The target directory itself: only its metadata could come with it.
             skip(input, record.body_len())?;
@@ -105,6 +116,26 @@ fn components(path: &[u8]) -> Result<Vec<&[u8]>, Error> {
         return Err(Error::new(ErrorKind::Spec, format!("refusing to write {}: it leaves the target directory", shown)));
     }
     Ok(parts)
+}
+
+/// Refuses a path (its components) outside the name the reader was asked
+/// for (`WriteOptions.name`), before anything of its record is written.
+fn asked(opts: &WriteOptions, parts: &[&[u8]], path: &[u8]) -> Result<(), Error> {
+    let name = match &opts.name {
+        Some(n) => components(n)?,
+        None => return Ok(()),
+    };
+    if parts.len() >= name.len() && parts[..name.len()] == name[..] {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Spec,
+        format!(
+            "refusing to write {}: the copy stream may hold only {} and what is below it",
+            String::from_utf8_lossy(path),
+            String::from_utf8_lossy(opts.name.as_deref().unwrap_or_default())
+        ),
+    ))
 }
 
 /// The open parent directory of `parts` (created as needed, never through a symlink) and the last name.
@@ -302,7 +333,7 @@ mod tests {
     use std::io::Cursor;
 
     fn write_to(dir: &Path, stream: &[u8]) -> Result<(), Error> {
-        write(dir, &WriteOptions { archive: false, markers: false, owners: None, host: false }, &mut Cursor::new(stream.to_vec()))
+        write(dir, &WriteOptions { archive: false, markers: false, owners: None, host: false, name: None }, &mut Cursor::new(stream.to_vec()))
     }
 
     #[test]
@@ -363,7 +394,7 @@ mod tests {
         for (name, host, archive) in [("host", true, false), ("archive", true, true), ("container", false, false)] {
             let dst = t.0.join(name);
             fs::create_dir_all(&dst).unwrap();
-            write(&dst, &WriteOptions { archive, markers: false, owners: None, host }, &mut Cursor::new(stream.clone())).unwrap();
+            write(&dst, &WriteOptions { archive, markers: false, owners: None, host, name: None }, &mut Cursor::new(stream.clone())).unwrap();
             let mode = fs::metadata(dst.join("suid")).unwrap().permissions().mode() & 0o7777;
             let guarded = host && !archive;
             assert_eq!(mode, if guarded { 0o755 } else { 0o6755 }, "{}", name);
@@ -498,9 +529,65 @@ mod tests {
         }
         let host = t.0.join("host");
         fs::create_dir_all(&host).unwrap();
-        write(&host, &WriteOptions { archive: false, markers: false, owners: None, host: true }, &mut Cursor::new(stream)).unwrap();
+        write(&host, &WriteOptions { archive: false, markers: false, owners: None, host: true, name: None }, &mut Cursor::new(stream)).unwrap();
         assert_eq!(lgetxattr(&host.join("d/ping"), "user.k"), Some(b"v".to_vec()));
         assert_eq!(lgetxattr(&host.join("d/ping"), "security.capability"), None);
+    }
+
+    /// test/fixtures/contract/copy-records.json `scoped`: told the name the
+    /// reader was asked for, a write takes only records that are it or
+    /// below it (hard link targets too); one outside fails the copy with
+    /// nothing written (a hostile guest's `.bashrc` next to `cp`'s DEST).
+    #[test]
+    fn contract_copy_records_scoped() {
+        let fx = crate::contract::fixture("copy-records.json");
+        let scoped = fx.get("scoped").unwrap();
+        let t = TempDir::new("copy-scoped");
+        for (i, case) in scoped.get("cases").unwrap().as_array().unwrap().iter().enumerate() {
+            let name = case.get("name").and_then(Json::as_str).unwrap().to_string();
+            let opts = WriteOptions { archive: false, markers: false, owners: None, host: true, name: Some(name.clone().into_bytes()) };
+            let fresh = |what: &str| {
+                let dir = t.0.join(format!("{}-{}", i, what));
+                fs::create_dir_all(&dir).unwrap();
+                fs::write(dir.join(".bashrc"), "mine").unwrap();
+                dir
+            };
+            let mut stream = Vec::new();
+            for e in case.get("written").unwrap().as_array().unwrap() {
+                stream.extend_from_slice(e.get("header").unwrap().to_string().as_bytes());
+                stream.push(b'\n');
+                stream.extend_from_slice(e.get("body").and_then(Json::as_str).unwrap().as_bytes());
+            }
+            let dir = fresh("written");
+            write(&dir, &opts, &mut Cursor::new(stream)).unwrap();
+            for bad in case.get("refused").unwrap().as_array().unwrap() {
+                let dir = fresh("refused");
+                let e = write(&dir, &opts, &mut Cursor::new(format!("{}\n", bad.to_string()).into_bytes())).unwrap_err();
+                assert!(e.message.contains("refusing to write"), "{:?}: {}", name, e.message);
+                let left: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+                assert_eq!(left, vec![std::ffi::OsString::from(".bashrc")], "{:?}: {}", name, bad.to_string());
+                assert_eq!(fs::read_to_string(dir.join(".bashrc")).unwrap(), "mine");
+                fs::remove_dir_all(&dir).unwrap();
+            }
+        }
+        assert_eq!(fs::read_to_string(t.0.join("0-written/out/g")).unwrap(), "hi");
+        assert_eq!(fs::read_to_string(t.0.join("1-written/a/f")).unwrap(), "hi");
+    }
+
+    /// The records after an asked name's own: one outside it stops the write
+    /// there, and what is outside was never touched (the host's `.bashrc`).
+    #[test]
+    fn a_record_outside_the_asked_name_stops_the_write() {
+        let t = TempDir::new("copy-outside");
+        fs::write(t.0.join(".bashrc"), "mine").unwrap();
+        let stream = b"{\"path\":\"result.txt\",\"type\":\"file\",\"mode\":420,\"size\":2}\nok{\"path\":\".bashrc\",\"type\":\"file\",\"mode\":420,\"size\":3}\nbad";
+        let opts = WriteOptions { archive: false, markers: false, owners: None, host: true, name: Some(b"result.txt".to_vec()) };
+        let e = write(&t.0, &opts, &mut Cursor::new(stream.to_vec())).unwrap_err();
+        assert!(e.message.contains("refusing to write .bashrc: the copy stream may hold only result.txt"), "{}", e.message);
+        assert_eq!(fs::read_to_string(t.0.join(".bashrc")).unwrap(), "mine");
+        // Without the name (a container's own writes) the same stream is written whole.
+        write_to(&t.0, stream).unwrap();
+        assert_eq!(fs::read_to_string(t.0.join(".bashrc")).unwrap(), "bad");
     }
 
     /// A stream cut inside a file (the reader failed) leaves no half-written file.
@@ -588,7 +675,7 @@ mod tests {
 
         let dst = t.0.join("dst");
         fs::create_dir_all(&dst).unwrap();
-        write(&dst, &WriteOptions { archive: true, markers: true, owners: None, host: false }, &mut Cursor::new(stream)).unwrap();
+        write(&dst, &WriteOptions { archive: true, markers: true, owners: None, host: false, name: None }, &mut Cursor::new(stream)).unwrap();
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let gone = fs::symlink_metadata(dst.join("gone")).unwrap();
         assert!(gone.file_type().is_char_device() && gone.rdev() == 0);

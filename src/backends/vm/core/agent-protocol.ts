@@ -6,7 +6,8 @@
  * events in flight; the agent reports consumed bytes on channel 0, because
  * v86 drops input the guest has no buffer for).
  *
- * Events: "ready" (agent's unsolicited hello after boot), "rejected"
+ * Events: "ready" (agent's unsolicited hello after boot), "dial" and
+ * "resolve" (a container's way out: outbound-protocol.ts), "rejected"
  * ({channel, message}: the agent dropped one of our frames), "protocol-error"
  * (we dropped one of its frames).
  */
@@ -120,6 +121,7 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   private closedWith: Error | undefined;
   /** Frames on channels this link did not open go here (the vm daemon relays them). */
   relay: ((frame: Frame<P>) => boolean) | undefined;
+  private readonly requestWatchers: ((op: string, fields: Record<string, unknown>) => void)[] = [];
 
   constructor(
     private readonly transport: ConsoleTransport,
@@ -181,9 +183,19 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
     }
   }
 
+  /**
+   * Calls `watch` with every request sent (the daemon's relayed ones too):
+   * what the host asked the guest to make, which the guest's events are
+   * checked against (outbound.ts: the containers' networks).
+   */
+  watchRequests(watch: (op: string, fields: Record<string, unknown>) => void): void {
+    this.requestWatchers.push(watch);
+  }
+
   /** Sends a request; resolves with the reply, rejects with AgentRequestError or a timeout. */
   request(op: AgentOp | DaemonOp, fields: Record<string, unknown> = {}, timeoutMs = 60_000): Promise<Reply> {
     if (this.closedWith) return Promise.reject(this.closedWith);
+    for (const watch of this.requestWatchers) watch(op, fields);
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -62,6 +62,8 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
     removeAttachments(options.bundleDir);
     release();
   };
+  // The networks whose records the guest's answer may hold (recordAttachments).
+  const asked = options.spec.network?.attach.map((a) => a.name) ?? [];
   const terminal = options.spec.process.terminal;
   const io = openGuestStdio(ctx.link, options, terminal);
   let pid: number;
@@ -71,7 +73,7 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
       cid,
       guestSpec,
       io.channels,
-      { onWarning: options.onWarning, started: (reply) => recordAttachments(options.bundleDir, reply.networks, published?.ports ?? []) },
+      { onWarning: options.onWarning, started: (reply) => recordAttachments(options.bundleDir, reply.networks, asked, published?.ports ?? []) },
       layer !== undefined ? { layer } : {},
     );
   } catch (err) {

@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { TsboxError } from "../../../errors.js";
+import { attachmentFile, attachmentFrom } from "../../../network/attachments.js";
 import type { PortMapping } from "../../../spec/container-spec.js";
 import type { AgentLink } from "./agent-link.js";
 import { spliceOverLink } from "./link-socket.js";
@@ -68,21 +69,25 @@ export async function bindPorts(ports: PortMapping[]): Promise<Published> {
 
 /**
  * `<bundle>/net/attach-<network>.json` on the host (what `tsbox port` reads;
- * the guest's keeper wrote the guest's copy), with the host ports bound here.
+ * the guest's keeper wrote the guest's copy), with the host ports bound here
+ * (the first network's). The guest's answer is not trusted
+ * (docs/security.md): only a network the host asked for (`asked`: the
+ * spec's, or the one `network connect` sent) is recorded, and of its record
+ * only the known fields (`attachmentFrom`).
  */
-export function recordAttachments(bundleDir: string, networks: unknown, ports: PortMapping[]): void {
+export function recordAttachments(bundleDir: string, networks: unknown, asked: readonly string[], ports: PortMapping[]): void {
   if (!Array.isArray(networks)) return;
-  const dir = join(bundleDir, "net");
-  mkdirSync(dir, { recursive: true });
-  networks.forEach((n: Record<string, unknown>, i) => {
-    if (typeof n.network !== "string") return;
-    writeFileSync(join(dir, `attach-${n.network}.json`), JSON.stringify({ ...n, ports: i === 0 ? ports : [] }));
-  });
+  mkdirSync(join(bundleDir, "net"), { recursive: true });
+  for (const n of networks) {
+    const record = attachmentFrom(n);
+    if (!record || !asked.includes(record.network)) continue;
+    writeFileSync(attachmentFile(bundleDir, record.network), JSON.stringify({ ...record, ports: record.network === asked[0] ? ports : [] }));
+  }
 }
 
 /** The host's copy of one network's record (`network disconnect`). */
 export function removeAttachment(bundleDir: string, network: string): void {
-  rmSync(join(bundleDir, "net", `attach-${network}.json`), { force: true });
+  rmSync(attachmentFile(bundleDir, network), { force: true });
 }
 
 /** Every record, once the container is gone from the guest (its keepers have torn down there). */

@@ -174,7 +174,7 @@ export class VmBackend implements Backend {
     const cid = basename(options.bundleDir);
     const { network } = toGuestNetwork(options.network, `${GUEST_RUN_DIR}/${cid}`);
     const reply = await this.askAboutContainer("net-attach", options.bundleDir, { network });
-    recordAttachments(options.bundleDir, reply.networks, []);
+    recordAttachments(options.bundleDir, reply.networks, network.attach.map((a) => a.name), []);
   }
 
   /** `network disconnect`: the guest's keeper for that network tears its attachment down (`net-detach`). */
