@@ -1,6 +1,6 @@
 import { UsageError } from "../../errors.js";
 import { endRecorded, readState } from "../../containers/state.js";
-import { DataPaths, defaultDataDir } from "../../paths.js";
+import { DataPaths } from "../../paths.js";
 import { startAttached, streamAttachment } from "../attach-io.js";
 import { type CliContext, cliWarning } from "../context.js";
 import { cliRuntime, eachContainer } from "../each-container.js";
@@ -54,7 +54,7 @@ export async function startCommand(args: string[], ctx: CliContext): Promise<num
  */
 async function stoppedMatching(ctx: CliContext, filters: string[]): Promise<string[]> {
   const runtime = cliRuntime(ctx);
-  const paths = new DataPaths(defaultDataDir(ctx.env));
+  const paths = new DataPaths(runtime.dataDir);
   const entries = await matchFilters(await psEntries(runtime), parseFilters(filters), runtime);
   return entries
     .map((e) => e.inspect)
