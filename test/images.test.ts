@@ -42,8 +42,9 @@ function ok(r: CliResult): void {
   assert.equal(r.code, 0, r.stderr);
 }
 
-function oneLineError(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.code, 125, `exit code; stderr: ${r.stderr}`);
+/** `code`: docker's — 125 for run's own failures, 1 for any other command's (load, tag, network create). */
+function oneLineError(r: CliResult, pattern: RegExp, code = 125): void {
+  assert.equal(r.code, code, `exit code; stderr: ${r.stderr}`);
   const lines = r.stderr.trim().split("\n");
   assert.equal(lines.length, 1, r.stderr);
   assert.match(lines[0]!, /^tsbox: /);
@@ -485,12 +486,12 @@ for (const who of identities()) {
       const t = new TarWriter();
       t.add({ path: "manifest.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("{}") });
       writeFileSync(archive, t.finish());
-      oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /manifest\.json of the archive is malformed: expected a list of \{Config, RepoTags, Layers\}/);
+      oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /manifest\.json of the archive is malformed: expected a list of \{Config, RepoTags, Layers\}/, 1);
       const bad = new TarWriter();
       bad.add({ path: "config.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from(JSON.stringify({ os: "linux", architecture: "amd64", rootfs: { type: "layers", diff_ids: [] }, history: "x" })) });
       bad.add({ path: "manifest.json", type: "file", mode: 0o644, mtime: 0, data: Buffer.from(JSON.stringify([{ Config: "config.json", RepoTags: ["test/bad:1"], Layers: [] }])) });
       writeFileSync(archive, bad.finish());
-      oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /archive image config\.json: malformed image config \(history must be a list of objects\)/);
+      oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /archive image config\.json: malformed image config \(history must be a list of objects\)/, 1);
     });
 
     it("an image of more layers than overlayfs stacks is refused at run, saying so", async () => {
@@ -509,7 +510,7 @@ for (const who of identities()) {
       const data = readFileSync(join(blobs, victim));
       data[data.length - 10] = data[data.length - 10]! ^ 0xff;
       writeFileSync(join(blobs, victim), data);
-      oneLineError(await tsbox(who, ["load", "-i", layout], { env }), /digest mismatch: expected sha256:/);
+      oneLineError(await tsbox(who, ["load", "-i", layout], { env }), /digest mismatch: expected sha256:/, 1);
       assert.equal((await tsbox(who, ["images", "--json"], { env })).stdout.trim(), "[]");
     });
   });
@@ -627,12 +628,12 @@ if (process.getuid!() === 0) {
           await tsbox(who, [], { argv: ["sh", "-c", `cat /dev/zero > ${join(mnt, "filler")}`], env });
           ok(await tsbox(who, ["system", "prune", "-f"], { env }));
           // What adds to the index gets a clear line, and leaves the reserve to what frees space.
-          oneLineError(await tsbox(who, ["tag", "mine:1", "mine:2"], { env }), /^tsbox: no space left on device to write .*index\.json \(the file system of .* is full: free space \(tsbox system prune\) or set TSBOX_DATA_DIR to another disk\)$/);
+          oneLineError(await tsbox(who, ["tag", "mine:1", "mine:2"], { env }), /^tsbox: no space left on device to write .*index\.json \(the file system of .* is full: free space \(tsbox system prune\) or set TSBOX_DATA_DIR to another disk\)$/, 1);
           // A write's bare ENOSPC names no path: the hint names the data dir; a load blames the disk, not the archive.
-          oneLineError(await tsbox(who, ["network", "create", "full-net"], { env }), /^tsbox: ENOSPC: no space left on device, write \(the file system of .* is full: free space/);
+          oneLineError(await tsbox(who, ["network", "create", "full-net"], { env }), /^tsbox: ENOSPC: no space left on device, write \(the file system of .* is full: free space/, 1);
           const archive = join(who.scratch, "full.tar");
           ok(await tsbox(who, ["save", "-o", archive, "mine:1"], { env }));
-          oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /^tsbox: no space left on device while unpacking archive .*full\.tar into .* \(the file system of/);
+          oneLineError(await tsbox(who, ["load", "-i", archive], { env }), /^tsbox: no space left on device while unpacking archive .*full\.tar into .* \(the file system of/, 1);
           rmSync(archive);
           ok(await tsbox(who, ["rmi", "mine:1"], { env }));
           ok(await tsbox(who, ["system", "prune", "-a", "-f"], { env }));

@@ -64,6 +64,8 @@ export interface DaemonStatus {
 
 /** The daemon's answer to work that comes as its idle stop has begun (VmBackend.launch tries again). */
 export const DAEMON_STOPPING = "the vm is stopping: run the command again";
+/** A daemon connection closed by the daemon (its stop) before the answer came. */
+export const DAEMON_CLOSED = "the vm daemon closed the connection";
 
 /** The running daemon's status (`vm.json`), if its process lives. */
 export function daemonStatus(env: NodeJS.ProcessEnv = process.env): DaemonStatus | undefined {
@@ -148,7 +150,7 @@ export async function connectDaemon(env: NodeJS.ProcessEnv = process.env): Promi
   if (!socket) return undefined;
   const link = new AgentLink({ send: (bytes) => socket.write(bytes) });
   socket.on("data", (d: Buffer) => link.receive(d));
-  socket.on("close", () => link.close(new Error("the vm daemon closed the connection")));
+  socket.on("close", () => link.close(new Error(DAEMON_CLOSED)));
   socket.on("error", () => {});
   return {
     machine: {

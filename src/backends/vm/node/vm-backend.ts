@@ -138,7 +138,7 @@ export class VmBackend implements Backend {
   }
 
   private async launchInDaemon(options: LaunchOptions): Promise<void> {
-    const { connectDaemon, DAEMON_STOPPING, ensureDaemon, vmIdleSeconds } = await import("./session.js");
+    const { connectDaemon, DAEMON_CLOSED, DAEMON_STOPPING, ensureDaemon, vmIdleSeconds } = await import("./session.js");
     await ensureDaemon(this.options.env, { idleSeconds: vmIdleSeconds(this.options.env) });
     const remote = await connectDaemon(this.options.env);
     if (!remote) throw new DaemonGone("the vm daemon did not answer");
@@ -158,7 +158,10 @@ export class VmBackend implements Backend {
         // A launch refused before its monitor listened: its error, below.
         if (probe) await options.beforeStart();
       }
-      const reply = await launched.catch((err: unknown) => Promise.reject(errorMessage(err) === DAEMON_STOPPING ? new DaemonGone(DAEMON_STOPPING) : err));
+      // A daemon whose idle stop began as we connected refuses the launch, or closes the connection before reading
+      // it (the request still in the socket's queue): never launched there (a daemon with a monitor does not stop).
+      const gone = (err: unknown) => errorMessage(err) === DAEMON_STOPPING || errorMessage(err) === DAEMON_CLOSED;
+      const reply = await launched.catch((err: unknown) => Promise.reject(gone(err) ? new DaemonGone(errorMessage(err)) : err));
       if (Array.isArray(reply.warnings)) for (const w of reply.warnings) if (typeof w === "string") options.onWarning?.(w);
     } finally {
       await remote.machine.destroy();
