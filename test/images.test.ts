@@ -171,8 +171,32 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}}"], { env })).stdout, "copy/bb:2\n");
       assert.equal((await tsbox(who, ["rmi", `busybox@${digest}`], { env })).code, 1, "no name of busybox has it now");
       assert.match((await tsbox(who, ["rmi", `copy/bb@${digest}`], { env })).stdout, /^Untagged: copy\/bb:2\nDeleted: sha256:[0-9a-f]{64}\n$/);
+
+      // The same image loaded again in another manifest form (skopeo's docker archive: a v2s2 manifest and a plain
+      // layer; then the OCI one): one row per image id, as docker's (a <none> row with the named image's id
+      // stayed); prune reclaims the record the name moved off, and rmi of the name deletes every form of the image.
+      const v2s2 = join(fixtures, `bb-v2s2-${who.name}.tar`);
+      await runTool("skopeo", ["copy", "--quiet", `oci-archive:${oci}`, `docker-archive:${v2s2}:busybox:latest`]);
+      chmodSync(v2s2, 0o644);
+      const rows = (...args: string[]) => tsbox(who, ["images", ...args, "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], { env }).then((r) => r.stdout);
+      const blobs = () => readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")).length;
+      ok(await tsbox(who, ["load", "-i", v2s2], { env }));
+      ok(await tsbox(who, ["load", "-i", oci], { env }));
+      assert.equal(await rows(), `busybox:latest ${id}\n`);
+      assert.equal(await rows("-a"), `busybox:latest ${id}\n`);
+      assert.equal(await rows("--filter", "dangling=true"), "");
+      assert.equal(blobs(), 5, "one config, each form's manifest and layer");
+      ok(await tsbox(who, ["image", "prune", "-f"], { env }));
+      assert.equal(blobs(), 3, "the docker archive's manifest and layer went");
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "echo", "still"], { env })).stdout, "still\n");
+      ok(await tsbox(who, ["load", "-i", v2s2], { env }));
+      ok(await tsbox(who, ["load", "-i", oci], { env }));
+      assert.match((await tsbox(who, ["rmi", "busybox"], { env })).stdout, new RegExp(`^Untagged: busybox:latest\nDeleted: sha256:${id}[0-9a-f]{52}\n$`));
+      assert.equal(await rows("-a"), "");
+      assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")), []);
       rmSync(docker);
       rmSync(oci);
+      rmSync(v2s2);
       rmSync(byId);
       rmSync(byIdOci);
     });

@@ -168,8 +168,8 @@ export class ImageStore {
    * One row per image name and platform and one per image without a name
    * (docker's <none>: what a commit, import or untagged build made, and with
    * `all` the build cache's step images too, docker's intermediate images),
-   * newest first as docker lists them. An image that has a name is not
-   * listed unnamed.
+   * newest first as docker lists them. An image that has a name (its
+   * manifest or its image id) is not listed unnamed.
    */
   async listImages(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
     await this.ensureMigrated();
@@ -209,9 +209,11 @@ export class ImageStore {
         }
       }
     }
-    const hasName = new Set(named.map((r) => r.manifestDigest));
+    // One row per image id, as docker's: an unnamed manifest of a named image's config (the same image loaded or
+    // pulled again in another manifest form, e.g. docker-archive then OCI) is that image, not a <none> of its own.
+    const hasName = new Set(named.flatMap((r) => [r.manifestDigest, r.id]));
     const seen = new Set<string>();
-    const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !seen.has(r.manifestDigest) && seen.add(r.manifestDigest));
+    const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !hasName.has(r.id) && !seen.has(r.id) && seen.add(r.id));
     // A name by digest (`pull repo@sha256:…`) is a row of its own (tag <none>) only where no tag of its repository
     // names the same image, as docker's: after `pull repo:1` too it was a second row.
     const tagged = new Set(named.filter((r) => r.tag !== null).map((r) => `${r.repository} ${r.manifestDigest}`));
@@ -347,8 +349,35 @@ export class ImageStore {
       if (platform && rest.length === all.length) throw new ImageError(`image ${input} has no ${formatPlatform(platform)} variant (it has ${all.map((d) => formatPlatform(d.platform!)).join(", ")})`);
       index.manifests = index.manifests.filter((d) => d !== entry);
       if (rest.length > 0) index.manifests.push(await this.entryFor(name, rest));
-      await this.guardInUse(index, all.filter((d) => !rest.includes(d)), options, (container, id) => `conflict: unable to remove repository reference "${familiarName(parseReference(input))}" (must force) - container ${container} is using its referenced image ${id}`);
+      const removed = all.filter((d) => !rest.includes(d));
+      await this.guardInUse(index, removed, options, (container, id) => `conflict: unable to remove repository reference "${familiarName(parseReference(input))}" (must force) - container ${container} is using its referenced image ${id}`);
+      await this.dropUnnamedForms(index, removed, options);
     });
+  }
+
+  /**
+   * docker's rmi of an image's last name deletes the image: so do its other
+   * manifest forms kept as <none> (the same image loaded or pulled again in
+   * another form, which `images` lists as the named one), unless a container uses them.
+   */
+  private async dropUnnamedForms(index: ImageIndex, removed: Descriptor[], options: RemoveOptions): Promise<void> {
+    const configOf = (digest: string) => this.layout.readJsonBlob<ImageManifest>(digest).then((m) => m.config.digest, () => undefined);
+    const ids = new Set<string | undefined>();
+    for (const m of removed) ids.add(await configOf(m.digest));
+    ids.delete(undefined);
+    const forms: Descriptor[] = [];
+    for (const d of index.manifests) {
+      // Only docker's <none> kind: the build cache's entries carry annotations.
+      if (d.annotations === undefined && !options.inUse?.has(d.digest) && ids.has(await configOf(d.digest))) forms.push(d);
+    }
+    if (forms.length === 0) return;
+    for (const d of index.manifests) {
+      if (d.annotations?.[Annotation.refName] === undefined) continue;
+      for (const m of await this.manifestsOf(d)) ids.delete(await configOf(m.digest)); // another name has that image
+    }
+    const doomed = new Set<Descriptor>();
+    for (const d of forms) if (ids.has(await configOf(d.digest))) doomed.add(d);
+    index.manifests = index.manifests.filter((d) => !doomed.has(d));
   }
 
   /**
