@@ -53,7 +53,7 @@ function oneLineError(r: CliResult, pattern: RegExp): void {
 
 let counter = 0;
 /** An OCI layout named `name` whose top layer holds `entries`; readable by every test user. */
-async function layoutWith(name: string, entries: TarWriteEntry[][], raw?: { data: Buffer; diffId: string }[]): Promise<string> {
+async function layoutWith(name: string, entries: TarWriteEntry[][], raw?: { data: Buffer; diffId: string; mediaType?: string }[]): Promise<string> {
   const dir = join(fixtures, `layout-${counter++}`);
   await buildLayeredLayout(dir, [], { name, layerEntries: entries, ...(raw ? { rawLayers: raw } : {}) });
   execFileSync("chmod", ["-R", "a+rX", dir]);
@@ -199,6 +199,26 @@ for (const who of identities()) {
       rmSync(v2s2);
       rmSync(byId);
       rmSync(byIdOci);
+    });
+
+    it("counts a zstd layer at its tar's size, as a gzip one (images, inspect, history)", async () => {
+      const env = freshStore(who);
+      const tar = new TarWriter();
+      tar.add(dir("data"));
+      tar.add(file("data/text", "compressible ".repeat(8192)));
+      const raw = tar.finish();
+      const plain = join(fixtures, `zstd-layer-${who.name}.tar`);
+      writeFileSync(plain, raw);
+      // Compressed from a file, as zstd and podman write layers: the frame header carries the content size.
+      const data = execFileSync("zstd", ["-q", "-c", plain]);
+      rmSync(plain);
+      const layout = await layoutWith("test/zstd:1", [], [{ data, diffId: sha256Digest(raw), mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" }]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      // busybox's layer plus the zstd one's tar (before: plus the zstd blob's size, a few hundred bytes).
+      const size = async (image: string) => Number((await tsbox(who, ["inspect", "-f", "{{.Size}}", image], { env })).stdout.trim());
+      assert.equal(await size("test/zstd:1"), (await size("busybox")) + raw.length);
+      assert.equal((await tsbox(who, ["run", "--rm", "test/zstd:1", "wc", "-c", "/data/text"], { env })).stdout.trim(), `${13 * 8192} /data/text`);
+      rmSync(layout, { recursive: true, force: true });
     });
 
     it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {

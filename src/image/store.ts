@@ -774,10 +774,9 @@ function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean
 /**
  * docker's image SIZE: what its layers hold unpacked (the tars' sizes, as
  * podman counts), not their compressed blobs — so `images`, `inspect` and
- * `system df -v` agree, and one image stored with gzip'd and with plain
- * layers (a docker-archive) shows one size. A gzip member's last 4 bytes
- * are its length mod 2^32: one smaller than the blob (a layer past 4 GiB)
- * counts the blob's size instead, as does a zstd layer.
+ * `system df -v` agree, and one image stored with gzip'd, zstd'd and plain
+ * layers (a docker-archive) shows one size. Read from the blob without
+ * decompressing it: {@link compressedTarSize}.
  */
 export function imageSize(layout: OciLayout, image: StoredImage): number {
   return image.manifest.layers.reduce((sum, l) => sum + layerTarSize(layout, l), 0);
@@ -785,19 +784,44 @@ export function imageSize(layout: OciLayout, image: StoredImage): number {
 
 /** A layer's size unpacked (its tar's), as `imageSize` counts it; `history` shows each. */
 export function layerTarSize(layout: OciLayout, layer: Descriptor): number {
-  if (!/gzip$/.test(layer.mediaType)) return layer.size;
+  const kind = /gzip$/.test(layer.mediaType) ? "gzip" : /zstd$/.test(layer.mediaType) ? "zstd" : undefined;
+  if (kind === undefined) return layer.size;
   let fd: number | undefined;
   try {
     fd = openSync(layout.blobPath(layer.digest), "r");
-    const tail = Buffer.alloc(4);
-    if (readSync(fd, tail, 0, 4, layer.size - 4) !== 4) return layer.size;
-    const unpacked = tail.readUInt32LE(0);
-    return unpacked >= layer.size ? unpacked : layer.size;
+    const unpacked = compressedTarSize(fd, kind, layer.size);
+    return unpacked !== undefined && unpacked >= layer.size ? unpacked : layer.size;
   } catch {
     return layer.size; // a blob not here (another platform's, a partial pull)
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * What a compressed blob says its content's size is: a gzip member's last 4
+ * bytes (its length mod 2^32, and of a multi-member gzip the last member's),
+ * a zstd frame header's Frame_Content_Size (RFC 8878 3.1.1.1; absent when
+ * the compressor streamed, and of several frames the first's). The caller
+ * counts the blob's size where this is smaller (a layer past 4 GiB, a
+ * partial figure) or unknown.
+ */
+function compressedTarSize(fd: number, kind: "gzip" | "zstd", size: number): number | undefined {
+  if (kind === "gzip") {
+    const tail = Buffer.alloc(4);
+    return readSync(fd, tail, 0, 4, size - 4) === 4 ? tail.readUInt32LE(0) : undefined;
+  }
+  const head = Buffer.alloc(18); // magic, descriptor, window, dictionary id (≤ 4), content size (≤ 8)
+  const got = readSync(fd, head, 0, head.length, 0);
+  if (got < 5 || head.readUInt32LE(0) !== 0xfd2fb528) return undefined;
+  const descriptor = head[4]!;
+  const single = (descriptor & 0x20) !== 0;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][descriptor >> 6]!;
+  const at = 5 + (single ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]!;
+  if (fcsBytes === 0 || at + fcsBytes > got) return undefined;
+  if (fcsBytes === 1) return head[at]!;
+  if (fcsBytes === 2) return head.readUInt16LE(at) + 256;
+  return fcsBytes === 4 ? head.readUInt32LE(at) : Number(head.readBigUInt64LE(at));
 }
 
 /**
