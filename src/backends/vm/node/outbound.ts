@@ -23,7 +23,7 @@ export function serveOutbound(link: AgentLink): AgentLink {
 }
 
 function dial(link: AgentLink, e: DialEvent): void {
-  const conn = connect({ host: e.ip === GUEST_HOST_LOOPBACK ? "127.0.0.1" : e.ip, port: e.port });
+  const conn = connect({ host: e.ip === GUEST_HOST_LOOPBACK ? "127.0.0.1" : e.ip, port: e.port, allowHalfOpen: true }); // a server's FIN ends only its direction
   const fail = (err: NodeJS.ErrnoException) => {
     conn.destroy();
     void link.request("dialed", { dial: e.dial, error: err.code ?? err.message }, 30_000).catch(() => {});
