@@ -23,6 +23,20 @@ for (const who of identities()) {
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));
 
+    /** Ends a detached container's monitor with SIGKILL (as a reboot would): it cannot record the run's end. */
+    const killMonitor = async (name: string) => {
+      const stateFile = join(who.dataDir, "containers", readlinkSync(join(who.dataDir, "names", name)), "state.json");
+      const { monitorPid, pid } = JSON.parse(readFileSync(stateFile, "utf8")) as { monitorPid: number; pid: number };
+      process.kill(monitorPid, "SIGKILL");
+      await until("the container to die with its monitor", () => {
+        try {
+          return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+        } catch {
+          return true;
+        }
+      });
+    };
+
     it("follows a container's life, by the monitor and the front end, and shows the past between --since and --until", async () => {
       const name = `ev-${who.name}`;
       const since = String(Math.floor(Date.now() / 1000) - 1);
@@ -90,21 +104,27 @@ for (const who of identities()) {
       const name = `ev-unseen-${who.name}`;
       const since = String(Math.floor(Date.now() / 1000) - 1);
       assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
-      const stateFile = join(who.dataDir, "containers", readlinkSync(join(who.dataDir, "names", name)), "state.json");
-      const { monitorPid, pid } = JSON.parse(readFileSync(stateFile, "utf8")) as { monitorPid: number; pid: number };
-      process.kill(monitorPid, "SIGKILL");
-      await until("the container to die with its monitor", () => {
-        try {
-          return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-        } catch {
-          return true;
-        }
-      });
+      await killMonitor(name);
       assert.equal((await tsbox(who, ["start", name])).code, 0);
       assert.equal((await tsbox(who, ["rm", "-f", name])).code, 0);
       const format = "{{.Action}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}";
       const r = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}`, "--format", format]);
       assert.equal(r.stdout, ["create", "start", "die 255", "start", "kill", "die 137", "destroy", ""].join("\n"));
     });
+
+    for (const force of [false, true]) {
+      it(`rm${force ? " -f" : ""} of a run whose monitor died unseen records its die (255) before the destroy`, { skip: process.env.TSBOX_BACKEND === "vm" ? "the native monitor's" : false }, async () => {
+        const name = `ev-unseen-rm${force ? "f" : ""}-${who.name}`;
+        const since = String(Math.floor(Date.now() / 1000) - 1);
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+        await killMonitor(name);
+        const rm = await tsbox(who, ["rm", ...(force ? ["-f"] : []), name]);
+        assert.equal(rm.code, 0, rm.stderr);
+        const format = "{{.Action}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}";
+        const r = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}`, "--format", format]);
+        // Before: create, start, destroy.
+        assert.equal(r.stdout, ["create", "start", "die 255", "destroy", ""].join("\n"));
+      });
+    }
   });
 }

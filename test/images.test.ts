@@ -54,7 +54,7 @@ function oneLineError(r: CliResult, pattern: RegExp, code = 125): void {
 
 let counter = 0;
 /** An OCI layout named `name` whose top layer holds `entries`; readable by every test user. */
-async function layoutWith(name: string, entries: TarWriteEntry[][], raw?: { data: Buffer; diffId: string }[]): Promise<string> {
+async function layoutWith(name: string, entries: TarWriteEntry[][], raw?: { data: Buffer; diffId: string; mediaType?: string }[]): Promise<string> {
   const dir = join(fixtures, `layout-${counter++}`);
   await buildLayeredLayout(dir, [], { name, layerEntries: entries, ...(raw ? { rawLayers: raw } : {}) });
   execFileSync("chmod", ["-R", "a+rX", dir]);
@@ -172,10 +172,54 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}}:{{.Tag}}"], { env })).stdout, "copy/bb:2\n");
       assert.equal((await tsbox(who, ["rmi", `busybox@${digest}`], { env })).code, 1, "no name of busybox has it now");
       assert.match((await tsbox(who, ["rmi", `copy/bb@${digest}`], { env })).stdout, /^Untagged: copy\/bb:2\nDeleted: sha256:[0-9a-f]{64}\n$/);
+
+      // The same image loaded again in another manifest form (skopeo's docker archive: a v2s2 manifest and a plain
+      // layer; then the OCI one): one row per image id, as docker's (a <none> row with the named image's id
+      // stayed); prune reclaims the record the name moved off, and rmi of the name deletes every form of the image.
+      const v2s2 = join(fixtures, `bb-v2s2-${who.name}.tar`);
+      await runTool("skopeo", ["copy", "--quiet", `oci-archive:${oci}`, `docker-archive:${v2s2}:busybox:latest`]);
+      chmodSync(v2s2, 0o644);
+      const rows = (...args: string[]) => tsbox(who, ["images", ...args, "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], { env }).then((r) => r.stdout);
+      const blobs = () => readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")).length;
+      ok(await tsbox(who, ["load", "-i", v2s2], { env }));
+      ok(await tsbox(who, ["load", "-i", oci], { env }));
+      assert.equal(await rows(), `busybox:latest ${id}\n`);
+      assert.equal(await rows("-a"), `busybox:latest ${id}\n`);
+      assert.equal(await rows("--filter", "dangling=true"), "");
+      assert.equal(blobs(), 5, "one config, each form's manifest and layer");
+      ok(await tsbox(who, ["image", "prune", "-f"], { env }));
+      assert.equal(blobs(), 3, "the docker archive's manifest and layer went");
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "echo", "still"], { env })).stdout, "still\n");
+      ok(await tsbox(who, ["load", "-i", v2s2], { env }));
+      ok(await tsbox(who, ["load", "-i", oci], { env }));
+      assert.match((await tsbox(who, ["rmi", "busybox"], { env })).stdout, new RegExp(`^Untagged: busybox:latest\nDeleted: sha256:${id}[0-9a-f]{52}\n$`));
+      assert.equal(await rows("-a"), "");
+      assert.deepEqual(readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")), []);
       rmSync(docker);
       rmSync(oci);
+      rmSync(v2s2);
       rmSync(byId);
       rmSync(byIdOci);
+    });
+
+    it("counts a zstd layer at its tar's size, as a gzip one (images, inspect, history)", async () => {
+      const env = freshStore(who);
+      const tar = new TarWriter();
+      tar.add(dir("data"));
+      tar.add(file("data/text", "compressible ".repeat(8192)));
+      const raw = tar.finish();
+      const plain = join(fixtures, `zstd-layer-${who.name}.tar`);
+      writeFileSync(plain, raw);
+      // Compressed from a file, as zstd and podman write layers: the frame header carries the content size.
+      const data = execFileSync("zstd", ["-q", "-c", plain]);
+      rmSync(plain);
+      const layout = await layoutWith("test/zstd:1", [], [{ data, diffId: sha256Digest(raw), mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" }]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      // busybox's layer plus the zstd one's tar (before: plus the zstd blob's size, a few hundred bytes).
+      const size = async (image: string) => Number((await tsbox(who, ["inspect", "-f", "{{.Size}}", image], { env })).stdout.trim());
+      assert.equal(await size("test/zstd:1"), (await size("busybox")) + raw.length);
+      assert.equal((await tsbox(who, ["run", "--rm", "test/zstd:1", "wc", "-c", "/data/text"], { env })).stdout.trim(), `${13 * 8192} /data/text`);
+      rmSync(layout, { recursive: true, force: true });
     });
 
     it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {

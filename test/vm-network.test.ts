@@ -293,6 +293,33 @@ describe("vm networking", { skip: vmSkip }, () => {
     }
   });
 
+  it("connects out to a host server that half-closes first: the container reads to EOF and its answer still reaches the server", async () => {
+    // The server says hello and half-closes at once; what the container sends after that EOF must still arrive.
+    const server = createServer({ allowHalfOpen: true });
+    const received = new Promise<string>((resolve) => {
+      server.on("connection", (s) => {
+        let got = "";
+        s.setEncoding("utf8");
+        s.on("data", (d: string) => (got += d));
+        s.on("end", () => resolve(got));
+        s.on("error", () => resolve(got));
+        s.end("hello\n");
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const reply = `cat > /tmp/got; echo "after-eof $(cat /tmp/got)"`;
+      const c = await rt.run({ image: "busybox", cmd: ["nc", "10.0.2.2", String(port), "-e", "sh", "-c", reply], remove: true });
+      const out = await c.output();
+      assert.equal(out.exitCode, 0, out.stderr);
+      // Before: the relay's socket ended with the server's FIN (no allowHalfOpen), and the answer was lost.
+      assert.equal(await received, "after-eof hello\n");
+    } finally {
+      server.close();
+    }
+  });
+
   it("resolves names through this host's resolver (nameserver 10.0.2.3), an unknown one is NXDOMAIN", async () => {
     const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "cat /etc/resolv.conf; nslookup localhost 2>&1; nslookup no-such-name.invalid 2>&1; true"], remove: true });
     const out = await c.output();

@@ -184,6 +184,12 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
     images.push({ name: summary.name, platform: summary.platform, id: summary.id, created: summary.created, size: summary.size, containers: count });
     imageParts.push({ parts: own, active: count > 0 });
   }
+  // <none> entries `images` folds into the named row of the same image id (another manifest form of it): on disk all the same.
+  for (const d of (await layout.readIndex()).manifests) {
+    if (listed.has(d.digest) || d.annotations !== undefined) continue;
+    listed.add(d.digest);
+    imageParts.push({ parts: await partsOf(d.digest, parts), active: (byManifest.get(d.digest) ?? 0) > 0 });
+  }
   const activeParts = new Set(imageParts.filter((i) => i.active).flatMap((i) => i.parts));
   const imagesSize = [...parts.values()].reduce((a, b) => a + b, 0);
   const imagesReclaimable = [...parts].filter(([k]) => !activeParts.has(k)).reduce((a, [, v]) => a + v, 0);

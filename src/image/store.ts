@@ -168,8 +168,8 @@ export class ImageStore {
    * One row per image name and platform and one per image without a name
    * (docker's <none>: what a commit, import or untagged build made, and with
    * `all` the build cache's step images too, docker's intermediate images),
-   * newest first as docker lists them. An image that has a name is not
-   * listed unnamed.
+   * newest first as docker lists them. An image that has a name (its
+   * manifest or its image id) is not listed unnamed.
    */
   async listImages(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
     await this.ensureMigrated();
@@ -209,9 +209,11 @@ export class ImageStore {
         }
       }
     }
-    const hasName = new Set(named.map((r) => r.manifestDigest));
+    // One row per image id, as docker's: an unnamed manifest of a named image's config (the same image loaded or
+    // pulled again in another manifest form, e.g. docker-archive then OCI) is that image, not a <none> of its own.
+    const hasName = new Set(named.flatMap((r) => [r.manifestDigest, r.id]));
     const seen = new Set<string>();
-    const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !seen.has(r.manifestDigest) && seen.add(r.manifestDigest));
+    const none = unnamed.filter((r) => !hasName.has(r.manifestDigest) && !hasName.has(r.id) && !seen.has(r.id) && seen.add(r.id));
     // A name by digest (`pull repo@sha256:…`) is a row of its own (tag <none>) only where no tag of its repository
     // names the same image, as docker's: after `pull repo:1` too it was a second row.
     const tagged = new Set(named.filter((r) => r.tag !== null).map((r) => `${r.repository} ${r.manifestDigest}`));
@@ -347,8 +349,35 @@ export class ImageStore {
       if (platform && rest.length === all.length) throw new ImageError(`image ${input} has no ${formatPlatform(platform)} variant (it has ${all.map((d) => formatPlatform(d.platform!)).join(", ")})`);
       index.manifests = index.manifests.filter((d) => d !== entry);
       if (rest.length > 0) index.manifests.push(await this.entryFor(name, rest));
-      await this.guardInUse(index, all.filter((d) => !rest.includes(d)), options, (container, id) => `conflict: unable to remove repository reference "${familiarName(parseReference(input))}" (must force) - container ${container} is using its referenced image ${id}`);
+      const removed = all.filter((d) => !rest.includes(d));
+      await this.guardInUse(index, removed, options, (container, id) => `conflict: unable to remove repository reference "${familiarName(parseReference(input))}" (must force) - container ${container} is using its referenced image ${id}`);
+      await this.dropUnnamedForms(index, removed, options);
     });
+  }
+
+  /**
+   * docker's rmi of an image's last name deletes the image: so do its other
+   * manifest forms kept as <none> (the same image loaded or pulled again in
+   * another form, which `images` lists as the named one), unless a container uses them.
+   */
+  private async dropUnnamedForms(index: ImageIndex, removed: Descriptor[], options: RemoveOptions): Promise<void> {
+    const configOf = (digest: string) => this.layout.readJsonBlob<ImageManifest>(digest).then((m) => m.config.digest, () => undefined);
+    const ids = new Set<string | undefined>();
+    for (const m of removed) ids.add(await configOf(m.digest));
+    ids.delete(undefined);
+    const forms: Descriptor[] = [];
+    for (const d of index.manifests) {
+      // Only docker's <none> kind: the build cache's entries carry annotations.
+      if (d.annotations === undefined && !options.inUse?.has(d.digest) && ids.has(await configOf(d.digest))) forms.push(d);
+    }
+    if (forms.length === 0) return;
+    for (const d of index.manifests) {
+      if (d.annotations?.[Annotation.refName] === undefined) continue;
+      for (const m of await this.manifestsOf(d)) ids.delete(await configOf(m.digest)); // another name has that image
+    }
+    const doomed = new Set<Descriptor>();
+    for (const d of forms) if (ids.has(await configOf(d.digest))) doomed.add(d);
+    index.manifests = index.manifests.filter((d) => !doomed.has(d));
   }
 
   /**
@@ -745,10 +774,9 @@ function samePlatform(a: Platform | undefined, b: Platform | undefined): boolean
 /**
  * docker's image SIZE: what its layers hold unpacked (the tars' sizes, as
  * podman counts), not their compressed blobs — so `images`, `inspect` and
- * `system df -v` agree, and one image stored with gzip'd and with plain
- * layers (a docker-archive) shows one size. A gzip member's last 4 bytes
- * are its length mod 2^32: one smaller than the blob (a layer past 4 GiB)
- * counts the blob's size instead, as does a zstd layer.
+ * `system df -v` agree, and one image stored with gzip'd, zstd'd and plain
+ * layers (a docker-archive) shows one size. Read from the blob without
+ * decompressing it: {@link compressedTarSize}.
  */
 export function imageSize(layout: OciLayout, image: StoredImage): number {
   return image.manifest.layers.reduce((sum, l) => sum + layerTarSize(layout, l), 0);
@@ -756,19 +784,44 @@ export function imageSize(layout: OciLayout, image: StoredImage): number {
 
 /** A layer's size unpacked (its tar's), as `imageSize` counts it; `history` shows each. */
 export function layerTarSize(layout: OciLayout, layer: Descriptor): number {
-  if (!/gzip$/.test(layer.mediaType)) return layer.size;
+  const kind = /gzip$/.test(layer.mediaType) ? "gzip" : /zstd$/.test(layer.mediaType) ? "zstd" : undefined;
+  if (kind === undefined) return layer.size;
   let fd: number | undefined;
   try {
     fd = openSync(layout.blobPath(layer.digest), "r");
-    const tail = Buffer.alloc(4);
-    if (readSync(fd, tail, 0, 4, layer.size - 4) !== 4) return layer.size;
-    const unpacked = tail.readUInt32LE(0);
-    return unpacked >= layer.size ? unpacked : layer.size;
+    const unpacked = compressedTarSize(fd, kind, layer.size);
+    return unpacked !== undefined && unpacked >= layer.size ? unpacked : layer.size;
   } catch {
     return layer.size; // a blob not here (another platform's, a partial pull)
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * What a compressed blob says its content's size is: a gzip member's last 4
+ * bytes (its length mod 2^32, and of a multi-member gzip the last member's),
+ * a zstd frame header's Frame_Content_Size (RFC 8878 3.1.1.1; absent when
+ * the compressor streamed, and of several frames the first's). The caller
+ * counts the blob's size where this is smaller (a layer past 4 GiB, a
+ * partial figure) or unknown.
+ */
+function compressedTarSize(fd: number, kind: "gzip" | "zstd", size: number): number | undefined {
+  if (kind === "gzip") {
+    const tail = Buffer.alloc(4);
+    return readSync(fd, tail, 0, 4, size - 4) === 4 ? tail.readUInt32LE(0) : undefined;
+  }
+  const head = Buffer.alloc(18); // magic, descriptor, window, dictionary id (≤ 4), content size (≤ 8)
+  const got = readSync(fd, head, 0, head.length, 0);
+  if (got < 5 || head.readUInt32LE(0) !== 0xfd2fb528) return undefined;
+  const descriptor = head[4]!;
+  const single = (descriptor & 0x20) !== 0;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][descriptor >> 6]!;
+  const at = 5 + (single ? 0 : 1) + [0, 1, 2, 4][descriptor & 3]!;
+  if (fcsBytes === 0 || at + fcsBytes > got) return undefined;
+  if (fcsBytes === 1) return head[at]!;
+  if (fcsBytes === 2) return head.readUInt16LE(at) + 256;
+  return fcsBytes === 4 ? head.readUInt32LE(at) : Number(head.readBigUInt64LE(at));
 }
 
 /**

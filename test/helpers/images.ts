@@ -90,7 +90,7 @@ export async function buildMultiPlatformLayout(out: string, i386Layout: string):
 export async function buildLayeredLayout(
   out: string,
   sizes: number[],
-  options: { tag?: string; name?: string; layerEntries?: TarWriteEntry[][]; rawLayers?: { data: Buffer; diffId: string }[]; base?: string } = {},
+  options: { tag?: string; name?: string; layerEntries?: TarWriteEntry[][]; rawLayers?: { data: Buffer; diffId: string; mediaType?: string }[]; base?: string } = {},
 ): Promise<string> {
   const layout = new OciLayout(out);
   await layout.init();
@@ -117,7 +117,7 @@ export async function buildLayeredLayout(
   }
   for (const raw of options.rawLayers ?? []) {
     const blob = await layout.writeBlob(raw.data);
-    layers.push({ mediaType: MediaType.ociLayerGzip, digest: blob.digest, size: blob.size });
+    layers.push({ mediaType: raw.mediaType ?? MediaType.ociLayerGzip, digest: blob.digest, size: blob.size });
     diffIds.push(raw.diffId);
   }
   const config: ImageConfig = { ...baseConfig, rootfs: { type: "layers", diff_ids: diffIds } };

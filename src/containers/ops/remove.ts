@@ -3,7 +3,7 @@ import { ContainerError } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
-import { isActive, readCurrentState } from "../state.js";
+import { isActive, readCurrentState, unseenEnd, updateStateLocked } from "../state.js";
 import { currentState, supervisorGone } from "./current.js";
 import { recordEvent } from "../events.js";
 import { signalContainer } from "./kill.js";
@@ -30,6 +30,11 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
       const fresh = readCurrentState(bundle);
       if (!fresh) return undefined;
       if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`);
+      // A run whose end went unseen (a reboot, a killed monitor) still says running on disk: its `die` first, as start writes it.
+      updateStateLocked(bundle, (raw) => {
+        const end = unseenEnd(raw);
+        return Object.keys(end).length > 0 ? end : undefined;
+      });
       return { name: fresh.name };
     });
   } catch (err) {

@@ -87,7 +87,7 @@ function answerResolve(link: AgentLink, e: ResolveEvent, answer: { error: string
 
 /** `closed`: once, when the connection is gone (refused, timed out, or ended after its splice). */
 function dial(link: AgentLink, e: DialEvent, closed: () => void): void {
-  const conn = connect({ host: e.ip === GUEST_HOST_LOOPBACK ? "127.0.0.1" : e.ip, port: e.port });
+  const conn = connect({ host: e.ip === GUEST_HOST_LOOPBACK ? "127.0.0.1" : e.ip, port: e.port, allowHalfOpen: true }); // a server's FIN ends only its direction
   conn.once("close", closed);
   const fail = (err: NodeJS.ErrnoException) => {
     conn.destroy();
