@@ -45,7 +45,7 @@ import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
 import { type HostIdentity, idMappings, probeHostIdentity } from "./spec/id-mappings.js";
-import type { LayerOwner } from "./image/unpack.js";
+import type { LayerCapability, LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions, VolumeOption } from "./spec/run-options.js";
 import { checkRunOptionTypes } from "./spec/run-options-check.js";
@@ -149,7 +149,7 @@ export class Runtime implements ContainerOwner {
       // Rootless with subordinate ids, files keep the owners their layer gives (containers/layer-owners.ts);
       // not for the vm backend, whose 9p server reads the layers as this user and presents the notes of
       // the owners instead (image/owner-notes.ts).
-      ...(this.backend.name === "native" ? { applyOwners: (dir, owners) => this.giveOwners(dir, owners) } : {}),
+      ...(this.backend.name === "native" ? { applyOwners: (dir, owners, capabilities) => this.giveOwners(dir, owners, capabilities) } : {}),
       removeDir: (dir) => removeOwnedTree(this.ctx, dir),
     });
     this.names = new ContainerNames(this.paths);
@@ -438,12 +438,13 @@ export class Runtime implements ContainerOwner {
    * the user did not ask for removal (as docker keeps it "Created").
    */
   /**
-   * Rootless native: files given their owners by root of the user's own
-   * namespace (a layer's, a filled volume's: containers/layer-owners.ts);
-   * false where this user has no subordinate ids.
+   * Rootless native: files given their owners (and a layer's files their
+   * capabilities) by root of the user's own namespace (a layer's, a filled
+   * volume's: containers/layer-owners.ts); false where this user has no
+   * subordinate ids.
    */
-  private async giveOwners(dir: string, owners: LayerOwner[]): Promise<boolean> {
-    return (await import("./containers/layer-owners.js")).applyLayerOwners(this.ctx, dir, owners);
+  private async giveOwners(dir: string, owners: LayerOwner[], capabilities?: LayerCapability[]): Promise<boolean> {
+    return (await import("./containers/layer-owners.js")).applyLayerOwners(this.ctx, dir, owners, capabilities);
   }
 
   private async failedStart(id: string, state: ContainerState, err: unknown, remove: boolean): Promise<void> {

@@ -17,6 +17,7 @@ import { identities, cleanupIdentities, freshStore, type Identity } from "./help
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
+import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 import { runTool, skopeoCopy, startRegistry, type TestRegistry } from "./helpers/registry.js";
 import { TarWriter, type TarWriteEntry } from "../src/image/tar-writer.js";
 import { sha256Digest } from "../src/image/hash.js";
@@ -36,6 +37,7 @@ before(() => {
 after(() => {
   rmSync(fixtures, { recursive: true, force: true });
   cleanupIdentities();
+  removeStaticTools();
 });
 
 function ok(r: CliResult): void {
@@ -440,7 +442,7 @@ for (const who of identities()) {
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));
 
-    it("applies binary xattr values as they are: a file capability as root, user.* rootless", async () => {
+    it("applies binary xattr values as they are: user.*, and a file capability (rootless, bound to the user's uid)", async () => {
       const env = freshStore(who);
       const cap = Buffer.from([0x01, 0, 0, 0x02, 0, 0x20, 0, 0, ...new Array(12).fill(0)]); // CAP_NET_RAW, effective
       const raw = Buffer.from([0xff, 0x00, 0x80, 0xc3]);
@@ -457,9 +459,34 @@ for (const who of identities()) {
       // user.* only where the file system takes them (tmpfs before 6.6 did not).
       const user = addon.lgetxattr(unpacked, "user.raw");
       if (user !== null) assert.deepEqual(user, raw);
-      if (who.name === "root") assert.deepEqual(addon.lgetxattr(unpacked, "security.capability"), cap);
-      else assert.equal(addon.lgetxattr(unpacked, "security.capability"), null, "rootless: no security.* from a layer");
+      // Rootless, root of the user's namespace set it: the kernel keeps it as a v3 capability whose root is the
+      // user's own uid (the host sees that form; in the user's containers it reads back as the v2 one).
+      const v3 = Buffer.concat([Buffer.from([0x01, 0, 0, 0x03]), cap.subarray(4), Buffer.alloc(4)]);
+      v3.writeUInt32LE(who.uid, 20);
+      assert.deepEqual(addon.lgetxattr(unpacked, "security.capability"), who.name === "root" ? cap : v3);
       ok(await tsbox(who, ["rmi", "test/xattrs:1"], { env }));
+    });
+
+    it("a layer's file capability is granted to a process that is not root, rootless too (podman's rootless unpack keeps it)", async () => {
+      const env = freshStore(who);
+      const tool = readFileSync(join(staticToolDir("xattr-tool"), "xattr-tool"));
+      const cap = Buffer.from([0x01, 0, 0, 0x02, 0, 0x20, 0, 0, ...new Array(12).fill(0)]); // cap_net_raw+ep, v2 (docker's layers)
+      const layout = await layoutWith("test/caps:1", [[
+        { ...file("bin/capped", "", 0o755), data: tool, pax: { "SCHILY.xattr.security.capability": cap.toString("latin1") } },
+        { ...file("bin/plain", "", 0o755), data: tool },
+      ]]);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      // A non-root uid (the single-id user has none: its root under SECBIT_NOROOT, which gets only what a file grants);
+      // no_new_privs, on by default, would ignore file capabilities.
+      const [user, wrap] = who.name === "single" ? [[], ["/bin/plain", "noroot"]] : [["-u", "1000"], []];
+      const capEff = async (binary: string): Promise<string> => {
+        const r = await tsbox(who, ["run", "--rm", "--security-opt", "no-new-privileges=false", ...user, "test/caps:1", ...wrap, binary, "caps"], { env });
+        ok(r);
+        return r.stdout.trim();
+      };
+      assert.equal(await capEff("/bin/capped"), "CapEff:\t0000000000002000", "CAP_NET_RAW from the file");
+      assert.equal(await capEff("/bin/plain"), "CapEff:\t0000000000000000", "nothing without it");
+      ok(await tsbox(who, ["rmi", "test/caps:1"], { env }));
     });
   });
 

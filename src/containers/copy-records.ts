@@ -227,6 +227,11 @@ export function tarToRecordHeader(e: TarEntry): Buffer {
   if (type === "char" || type === "block") Object.assign(record, { major: e.devmajor, minor: e.devminor });
   const xattrs = type === "file" || type === "dir" ? tarXattrs(e) : undefined;
   if (xattrs) record.xattrs = xattrs;
+  return recordHeader(record);
+}
+
+/** A record's header line, as the Rust side reads it (a name that is not UTF-8 as `pathHex`). */
+export function recordHeader(record: CopyRecord): Buffer {
   return Buffer.from(JSON.stringify(toWire(record)) + "\n");
 }
 

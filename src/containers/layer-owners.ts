@@ -1,30 +1,53 @@
 /**
- * Rootless layers with their owners. An unprivileged unpack leaves every
- * file the user's (the container's root); the owners the tar gave are then
- * applied by root of the user's own user namespace (user-namespace.ts), so
- * a file of uid 1000 in the image is uid 1000 in every container, as with
- * podman. Nothing to do as root (the unpack chowns itself) or without
- * subordinate ids (one mapped id: nobody else to give a file to); an id
- * beyond the user's range stays root's, as before.
+ * Rootless layers with their owners and file capabilities. An unprivileged
+ * unpack leaves every file the user's (the container's root); the owners the
+ * tar gave are then applied by root of the user's own user namespace
+ * (user-namespace.ts), so a file of uid 1000 in the image is uid 1000 in
+ * every container, as with podman. Nothing to do as root (the unpack chowns
+ * itself) or without subordinate ids (one mapped id: nobody else to give a
+ * file to); an id beyond the user's range stays root's, as before.
+ *
+ * Capabilities (`setcap`'s `security.capability`) are set by that root too,
+ * after the chown (which clears them), also for a user with one mapped id:
+ * the kernel stores a layer's v2 capability written there as a v3 one whose
+ * root is the namespace's root, the user's own uid, and honours it only in
+ * user namespaces whose root (or an ancestor's) is that uid — every
+ * container of this user, none of anyone else's, nothing on the host
+ * (docs/security.md). Podman's rootless unpack does the same.
  */
-import type { LayerOwner } from "../image/unpack.js";
+import { recordHeader } from "./copy-records.js";
+import type { LayerCapability, LayerOwner } from "../image/unpack.js";
 import { hasRawBytes, nameBytes } from "../name-bytes.js";
 import { idMappings } from "../spec/id-mappings.js";
 import { isMapped } from "../spec/validate.js";
 import type { LifecycleContext } from "./context.js";
-import { inUserNamespace } from "./user-namespace.js";
+import { inUserNamespace, setXattrsInUserNamespace } from "./user-namespace.js";
 
 /** `sh -c` takes one argument of at most 128 KiB. */
 const SCRIPT_BYTES = 96 * 1024;
 
-/** False where this user cannot (no subordinate ids): the layer keeps them as notes (image/owner-notes.ts). */
-export async function applyLayerOwners(ctx: LifecycleContext, dir: string, owners: LayerOwner[]): Promise<boolean> {
+/**
+ * Whether the owners were given: false where this user cannot (no
+ * subordinate ids), and the layer keeps them as notes
+ * (image/owner-notes.ts). The capabilities are set either way (rootless).
+ */
+export async function applyLayerOwners(ctx: LifecycleContext, dir: string, owners: LayerOwner[], capabilities: LayerCapability[] = []): Promise<boolean> {
   const host = ctx.host();
-  if (host.uid === 0 || !host.subuid) return false;
-  const maps = idMappings(host);
-  const todo = owners.filter((o) => isMapped(maps.uidMappings, o.uid) && isMapped(maps.gidMappings, o.gid));
-  for (const batch of batches(todo)) await inUserNamespace(ctx, dir, script(batch), `giving the files of layer ${dir} their owners`);
-  return true;
+  if (host.uid === 0) return false;
+  if (host.subuid) {
+    const maps = idMappings(host);
+    const todo = owners.filter((o) => isMapped(maps.uidMappings, o.uid) && isMapped(maps.gidMappings, o.gid));
+    for (const batch of batches(todo)) await inUserNamespace(ctx, dir, script(batch), `giving the files of layer ${dir} their owners`);
+  }
+  if (capabilities.length > 0) await setXattrsInUserNamespace(ctx, dir, capabilityRecords(capabilities), `setting the file capabilities of layer ${dir}`);
+  return host.subuid !== undefined;
+}
+
+/** One copy record per file, its capability its only xattr (copy/write.rs set_xattrs_of_existing). */
+function capabilityRecords(capabilities: LayerCapability[]): Buffer {
+  return Buffer.concat(
+    capabilities.map((c) => recordHeader({ path: c.path, type: "file", mode: 0, uid: 0, gid: 0, mtime: 0, size: 0, xattrs: { "security.capability": c.value.toString("hex") } })),
+  );
 }
 
 /** `./path`, single-quoted for sh (never read as an option). */

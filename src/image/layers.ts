@@ -11,7 +11,7 @@ import type { OciLayout } from "./layout.js";
 import type { Descriptor } from "./oci.js";
 import type { StoredImage } from "./store.js";
 import { ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } from "./owner-notes.js";
-import type { LayerOwner } from "./unpack.js";
+import type { LayerCapability, LayerOwner } from "./unpack.js";
 import { hostWhiteoutForm } from "./whiteout-form.js";
 import { ownTempPrefix } from "../temp-names.js";
 
@@ -29,9 +29,10 @@ export interface LayerCacheOptions {
    * Rootless: gives the files of an unpacked layer the owners its tar says,
    * where this user can (containers/layer-owners.ts); false where it cannot.
    * Owners not applied are kept as the layer's notes (owner-notes.ts), which
-   * a later use with this option applies.
+   * a later use with this option applies. A fresh unpack's file
+   * capabilities come along, to be set after the owners.
    */
-  applyOwners?: (dir: string, owners: LayerOwner[]) => Promise<boolean>;
+  applyOwners?: (dir: string, owners: LayerOwner[], capabilities?: LayerCapability[]) => Promise<boolean>;
   /** Deletes a layer being unpacked that failed (its files may be other ids' then); default removeTree. */
   removeDir?: (dir: string) => Promise<void>;
 }
@@ -174,8 +175,9 @@ export class LayerCache {
     const diff = new DigestCounter();
     const tapped = tap(limitExpansion(source.stream, `layer ${blob.digest}`, blob.size, limits), diff);
     let owners: LayerOwner[] = [];
+    let capabilities: LayerCapability[] = [];
     try {
-      ({ owners } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts, owners: !this.privileged, durable: true }));
+      ({ owners, capabilities } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts, owners: !this.privileged, durable: true }));
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
       await source.done();
     } catch (err) {
@@ -186,7 +188,7 @@ export class LayerCache {
     }
     const actual = diff.digest();
     if (actual !== diffId) throw new LayerError(`layer ${blob.digest} does not match its diff_id: expected ${diffId}, got ${actual}`);
-    if (owners.length > 0 && this.applyOwners && (await this.applyOwners(dir, owners))) return [];
+    if ((owners.length > 0 || capabilities.length > 0) && this.applyOwners && (await this.applyOwners(dir, owners, capabilities))) return [];
     return owners;
   }
 }

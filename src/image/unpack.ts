@@ -27,9 +27,13 @@ import { isErrno } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
 import { fsName, hasRawBytes } from "../name-bytes.js";
 import { OPAQUE_MARKER, sanitizeLayerPath, WHITEOUT_PREFIX, whiteoutTarget, XATTR_PREFIX, xattrBytes } from "./layer-paths.js";
+
 import type { TarEntry } from "./tar.js";
 import type { WhiteoutForm } from "../paths.js";
 import { addonPresent, loadAddon, type NativeAddon } from "../backends/native/addon.js";
+
+/** A file capability's pax record: as root the unpack sets it; rootless root of the user's namespace does (layer-owners.ts). */
+const CAPABILITY_KEY = `${XATTR_PREFIX}security.capability`;
 
 export interface UnpackOptions {
   /**
@@ -59,7 +63,9 @@ export interface UnpackOptions {
    * Rootless: note the owners (other than 0:0) the tar gives, for a pass
    * that applies them in a user namespace with the user's subordinate ids
    * (layer-owners.ts) or, where none can, for the layer's notes
-   * (owner-notes.ts); the files themselves stay the user's here.
+   * (owner-notes.ts); the files themselves stay the user's here. Files'
+   * capabilities (`security.capability`, which only root of a user
+   * namespace may set) are noted for that pass too.
    */
   owners?: boolean;
   /**
@@ -79,12 +85,21 @@ export interface LayerOwner {
   mode?: number;
 }
 
+/** A regular file's capability (`security.capability`, the tar's bytes) that an unprivileged unpack could not set. */
+export interface LayerCapability {
+  /** Relative to the layer's root; every parent is a real directory of the layer. */
+  path: string;
+  value: Buffer;
+}
+
 export interface UnpackResult {
   entries: number;
   /** Device nodes left out because only root can create them. */
   skippedDevices: string[];
   /** With `owners`: what is left to chown, in the final tree. */
   owners: LayerOwner[];
+  /** With `owners`: the capabilities left to set, of regular files in the final tree. */
+  capabilities: LayerCapability[];
 }
 
 /** Synchronous work between two turns of the event loop, at most (about). */
@@ -131,7 +146,7 @@ export async function unpackLayer(entries: AsyncIterable<TarEntry>, root: string
   } catch (err) {
     throw asLayerError(err, "the layer's directories");
   }
-  return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices, owners: unpacker.ownersLeft() };
+  return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices, owners: unpacker.ownersLeft(), capabilities: unpacker.capabilitiesLeft() };
 }
 
 class LayerUnpacker {
@@ -148,6 +163,10 @@ class LayerUnpacker {
   private readonly archiveLinks = new Map<string, string>();
   /** With `owners`: the tar's owner of each path not owned 0:0 (a later entry of the same path replaces it). */
   private readonly owners = new Map<string, LayerOwner>();
+  /** With `owners`: the capability of each file that has one (a later entry of the same path replaces it). */
+  private readonly capabilities = new Map<string, Buffer>();
+  /** isRealDir's answers (asked once the tree is final). */
+  private readonly realDirs = new Map<string, boolean>([["", true]]);
   /** Stand-in names used so far (`named`). */
   private standIns = 0;
 
@@ -181,6 +200,9 @@ class LayerUnpacker {
     if (this.options.owners && !this.options.privileged) {
       if (entry.uid !== 0 || entry.gid !== 0) this.owners.set(rel, { path: rel, uid: entry.uid, gid: entry.gid, ...(entry.type === "symlink" ? {} : { mode: entry.mode & 0o7777 }) });
       else this.owners.delete(rel);
+      const cap = entry.type === "file" && this.takesXattrs() ? entry.pax[CAPABILITY_KEY] : undefined;
+      if (cap !== undefined) this.capabilities.set(rel, Buffer.from(xattrBytes(cap)));
+      else this.capabilities.delete(rel);
     }
 
     switch (entry.type) {
@@ -251,12 +273,13 @@ class LayerUnpacker {
   /**
    * `SCHILY.xattr.*` pax records of a file or directory, where allowed
    * (not into an archive's tree, nor in the "oci" form): rootless only
-   * `user.*`; as root also `security.*`/`trusted.*`. Overlay's own attributes are never
+   * `user.*` (a file's capability is noted for root of the user's
+   * namespace: capabilitiesLeft); as root also `security.*`/`trusted.*`. Overlay's own attributes are never
    * taken from a layer: they would forge whiteouts, opaque dirs or redirects.
    * Attributes the file system refuses (ENOTSUP, EPERM) are skipped.
    */
   private async applyXattrs(entry: TarEntry, target: string): Promise<void> {
-    if (this.options.archive || this.options.whiteouts === "oci") return;
+    if (!this.takesXattrs()) return;
     for (const [key, value] of Object.entries(entry.pax)) {
       if (!key.startsWith(XATTR_PREFIX)) continue;
       const name = key.slice(XATTR_PREFIX.length);
@@ -273,31 +296,47 @@ class LayerUnpacker {
     }
   }
 
+  /** Not into an archive's tree, nor in the "oci" form (no xattr calls there). */
+  private takesXattrs(): boolean {
+    return !this.options.archive && this.options.whiteouts !== "oci";
+  }
+
   /**
    * The noted owners of paths still in the tree as noted: every parent a
    * real directory (lstat, no symlink followed) and the entry itself there.
    * A path a later entry removed, or put under a symlink, is left out.
    */
   ownersLeft(): LayerOwner[] {
-    const realDir = new Map<string, boolean>([["", true]]);
-    const isRealDir = (rel: string): boolean => {
-      let known = realDir.get(rel);
-      if (known === undefined) {
-        known = isRealDir(posix.dirname(rel) === "." ? "" : posix.dirname(rel)) && lstatOrUndefined(join(this.root, rel))?.isDirectory() === true;
-        realDir.set(rel, known);
-      }
-      return known;
-    };
     const left: LayerOwner[] = [];
     for (const o of this.owners.values()) {
-      if (!isRealDir(posix.dirname(o.path) === "." ? "" : posix.dirname(o.path))) continue;
-      const st = lstatOrUndefined(join(this.root, o.path));
+      const st = this.stillThere(o.path);
       if (st === undefined) continue;
       // A hard link to a symlink is a symlink: chmod would follow it, so it gets no mode.
       if (st.isSymbolicLink() && o.mode !== undefined) left.push({ path: o.path, uid: o.uid, gid: o.gid });
       else left.push(o);
     }
     return left;
+  }
+
+  /** The noted capabilities of regular files still in the tree as noted (as ownersLeft). */
+  capabilitiesLeft(): LayerCapability[] {
+    return [...this.capabilities].filter(([path]) => this.stillThere(path)?.isFile()).map(([path, value]) => ({ path, value }));
+  }
+
+  /** The lstat of `rel` where every parent is a real directory (lstat, no symlink followed); undefined otherwise. */
+  private stillThere(rel: string): Stats | undefined {
+    const parent = posix.dirname(rel) === "." ? "" : posix.dirname(rel);
+    return this.isRealDir(parent) ? lstatOrUndefined(join(this.root, rel)) : undefined;
+  }
+
+  /** Whether `rel` and every parent are real directories (lstat, no symlink followed); asked once the tree is final. */
+  private isRealDir(rel: string): boolean {
+    let known = this.realDirs.get(rel);
+    if (known === undefined) {
+      known = this.isRealDir(posix.dirname(rel) === "." ? "" : posix.dirname(rel)) && lstatOrUndefined(join(this.root, rel))?.isDirectory() === true;
+      this.realDirs.set(rel, known);
+    }
+    return known;
   }
 
   private async hardlink(entry: TarEntry, target: string): Promise<void> {

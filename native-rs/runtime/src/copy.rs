@@ -4,6 +4,7 @@
 //!   copy --op stat  --path P  (--pid PID | --bundle DIR [--view V] | neither: the host)
 //!   copy --op read  --path P  [--follow 1] [--name N] [--content 0] [--markers 1]
 //!   copy --op write --path DIR [--archive 1]
+//!   copy --op xattrs --path DIR   (records' xattrs onto the files there: a rootless unpack's capabilities)
 //!
 //! `--pid`: a running container (its namespaces are joined); `--bundle`: a
 //! stopped one, mounted as `--view merged` (default), `layers` or `upper`;

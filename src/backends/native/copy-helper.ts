@@ -20,14 +20,16 @@ export type CopyTarget = { pid: number } | { bundle: string; view: "merged" | "l
  * container's files inside the container's root, as the container's root;
  * for a guest target the backend runs the same operation in its guest.
  */
-export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write", path: string, options: CopyOptionsOfOp = {}, io: { stdin?: boolean; stdout?: boolean } = {}): CopyHelper {
+export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write" | "xattrs", path: string, options: CopyOptionsOfOp = {}, io: { stdin?: boolean; stdout?: boolean } = {}): CopyHelper {
   if ("guest" in target) {
+    // `xattrs` (the records' xattrs onto files already there) is a rootless unpack's, never a guest's.
+    if (op === "xattrs") throw new TsboxError("a guest's files take no xattrs op", { code: "runtime" });
     const { markers, ...rest } = options;
     if (markers) throw new TsboxError("overlay markers are read from a stopped container's layer only", { code: "runtime" });
     return whenStarted(target.guest({ op, path, ...rest }), io);
   }
   // Without the helper (the vm backend alone: macOS, Windows), the host's side in JS.
-  if ("host" in target && !findRuntimeBinary()) return hostCopy(op, path, options);
+  if ("host" in target && !findRuntimeBinary() && op !== "xattrs") return hostCopy(op, path, options);
   const args = ["copy", "--op", op, "--path", path, "--status-fd", "3"];
   if ("pid" in target) args.push("--pid", String(target.pid));
   else if ("bundle" in target) args.push("--bundle", target.bundle, "--view", target.view);

@@ -16,6 +16,10 @@ pub enum Op {
     Stat,
     Read(ReadOptions),
     Write(WriteOptions),
+    /// The records' xattrs set on the files already there
+    /// ([`write::set_xattrs_of_existing`]): `tsbox-runtime copy --op xattrs`
+    /// only (a rootless unpack's capabilities), never a guest's request.
+    Xattrs,
 }
 
 /// What the front end may ask for (`--op` and its switches, or the agent's
@@ -72,6 +76,7 @@ pub fn perform(op: &mut Op, path: &Path, running: bool) -> Result<(), Error> {
             let mut input = BufReader::with_capacity(256 * 1024, stdin.lock());
             write::write(path, o, &mut input)
         }
+        Op::Xattrs => write::set_xattrs_of_existing(path, &mut BufReader::new(io::stdin().lock())),
     }
 }
 

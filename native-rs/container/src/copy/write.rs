@@ -108,6 +108,48 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
     Ok(())
 }
 
+/// `copy --op xattrs`: each record's extended attributes set on the file
+/// that is already at its path below `dir` (the record's type must match);
+/// nothing is created, and nothing followed — parents are opened with
+/// O_NOFOLLOW, the file itself too. What the kernel refuses is left out, as
+/// an unpack leaves it out. A rootless unpack has root of the user's own
+/// namespace set a layer's file capabilities this way
+/// (src/containers/layer-owners.ts): written there, a v2 capability is
+/// stored as a v3 one naming that namespace's root.
+pub fn set_xattrs_of_existing(dir: &Path, input: &mut dyn BufRead) -> Result<(), Error> {
+    let root = fs::openat(AT_FDCWD, dir.as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).map_err(|e| Error::errno(format!("opening {}", dir.display()), e))?;
+    let opts = WriteOptions { archive: false, markers: false, owners: None, host: false, name: None };
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = input.read_line(&mut line).map_err(|e| Error::setup(format!("reading the copy stream: {}", e)))?;
+        if n == 0 {
+            return Ok(());
+        }
+        let record = Record::parse(line.trim_end_matches('\n'))?;
+        skip(input, record.body_len())?;
+        let shown = record.shown();
+        let parts = components(&record.path)?;
+        let file = if parts.is_empty() {
+            Fd(dup(root.0)?)
+        } else {
+            let (parent, name) = open_parent(root.0, &parts, &shown, false)?;
+            // O_NONBLOCK: a FIFO in the record's place does not hold us up (its type is refused below).
+            fs::openat(parent.0, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0).map_err(|e| step(&shown, "opening", e))?
+        };
+        let meta = std::mem::ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(file.0) }).metadata().map_err(|e| io_step(&shown, "reading", e))?;
+        let matches = match record.kind {
+            Kind::File => meta.file_type().is_file(),
+            Kind::Dir => meta.file_type().is_dir(),
+            _ => false,
+        };
+        if !matches {
+            return Err(Error::new(ErrorKind::Setup, format!("refusing to set the xattrs of {}: it is not a {}", shown, record.kind.as_str())));
+        }
+        set_xattrs(file.0, &record, &opts)?;
+    }
+}
+
 /// A record path's components (bytes: names need not be UTF-8); absolute paths and `..` are refused.
 fn components(path: &[u8]) -> Result<Vec<&[u8]>, Error> {
     let parts: Vec<&[u8]> = path.split(|b| *b == b'/').filter(|p| !p.is_empty() && *p != b".").collect();
@@ -140,11 +182,16 @@ fn asked(opts: &WriteOptions, parts: &[&[u8]], path: &[u8]) -> Result<(), Error>
 
 /// The open parent directory of `parts` (created as needed, never through a symlink) and the last name.
 fn parent_of<'p>(root: c_int, parts: &[&'p [u8]], shown: &str) -> Result<(Fd, &'p [u8]), Error> {
+    open_parent(root, parts, shown, true)
+}
+
+/// [`parent_of`], creating missing directories only when `create`.
+fn open_parent<'p>(root: c_int, parts: &[&'p [u8]], shown: &str, create: bool) -> Result<(Fd, &'p [u8]), Error> {
     let mut current = Fd(dup(root)?);
     for part in &parts[..parts.len() - 1] {
         let next = match fs::openat(current.0, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0) {
             Ok(fd) => fd,
-            Err(ENOENT) => {
+            Err(ENOENT) if create => {
                 match fs::mkdirat(current.0, part, 0o755) {
                     Ok(()) | Err(EEXIST) => {}
                     Err(e) => return Err(step(shown, "creating the parent directories of", e)),
@@ -588,6 +635,34 @@ mod tests {
         // Without the name (a container's own writes) the same stream is written whole.
         write_to(&t.0, stream).unwrap();
         assert_eq!(fs::read_to_string(t.0.join(".bashrc")).unwrap(), "bad");
+    }
+
+    /// `--op xattrs` sets the records' xattrs on files already there, and
+    /// creates nothing, follows no symlink and takes no record of another type.
+    #[test]
+    fn sets_xattrs_of_existing_files_only() {
+        use crate::sys::fs::lgetxattr;
+        let t = TempDir::new("copy-existing-xattrs");
+        let d = t.0.join("layer");
+        fs::create_dir_all(d.join("bin")).unwrap();
+        fs::write(d.join("bin/ping"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc", d.join("etc")).unwrap();
+        let set = |lines: &str| set_xattrs_of_existing(&d, &mut Cursor::new(lines.as_bytes().to_vec()));
+        if set("{\"path\":\"bin/ping\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.k\":\"76\"}}\n").is_err() || lgetxattr(&d.join("bin/ping"), "user.k").is_none() {
+            return; // a file system without user xattrs
+        }
+        assert_eq!(lgetxattr(&d.join("bin/ping"), "user.k"), Some(b"v".to_vec()));
+        assert_eq!(fs::read(d.join("bin/ping")).unwrap(), b"x", "the body is not touched");
+        let refused = |line: &str, why: &str| {
+            let e = set(line).unwrap_err();
+            assert!(e.message.contains(why), "{}: {}", line, e.message);
+        };
+        refused("{\"path\":\"bin/none\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.k\":\"76\"}}\n", "opening bin/none");
+        refused("{\"path\":\"etc/passwd\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.k\":\"76\"}}\n", "is a symlink");
+        refused("{\"path\":\"etc\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.k\":\"76\"}}\n", "opening etc");
+        refused("{\"path\":\"bin\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.k\":\"76\"}}\n", "not a file");
+        refused("{\"path\":\"new/f\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.k\":\"76\"}}\n", "opening the parents of new/f");
+        assert!(!d.join("new").exists() && !d.join("bin/none").exists(), "nothing created");
     }
 
     /// A stream cut inside a file (the reader failed) leaves no half-written file.
