@@ -281,9 +281,10 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
     if (stopping) return;
     stopping = true;
     clearTimeout(starter);
-    server.close();
+    // Unnamed first: a client whose connection the close ends finds no status naming this daemon, and starts another.
     rmSync(paths.status, { force: true });
     rmSync(paths.socket, { force: true });
+    server.close();
     // Detached containers die with the guest: their records say so.
     await Promise.all([...monitors.values()].map((m) => m.shutdown().catch(() => {})));
     await machine.destroy();

@@ -128,20 +128,29 @@ export class VmBackend implements Backend {
    * outlives this process.
    */
   async launch(options: LaunchOptions): Promise<void> {
-    try {
-      await this.launchInDaemon(options);
-    } catch (err) {
-      // The guest's idle stop began just as we came (before the launch reached it): a new one runs it.
-      if (!(err instanceof DaemonGone)) throw err;
-      await this.launchInDaemon(options);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.launchInDaemon(options);
+      } catch (err) {
+        // The guest's idle stop began just as we came (before the launch reached it): a new one runs it, once the
+        // stopping daemon is out of the way (until its process ends, its status may still name it).
+        if (!(err instanceof DaemonGone) || attempt === 3) throw err;
+        await this.daemonGone(err.pid);
+      }
     }
+  }
+
+  /** Resolves once the daemon of `pid` no longer answers for the vm dir (at most 10 s: its stop ends its process). */
+  private async daemonGone(pid: number): Promise<void> {
+    const { daemonStatus } = await import("./session.js");
+    for (let waited = 0; waited < 10_000 && daemonStatus(this.options.env)?.pid === pid; waited += 50) await new Promise((r) => setTimeout(r, 50));
   }
 
   private async launchInDaemon(options: LaunchOptions): Promise<void> {
     const { connectDaemon, DAEMON_CLOSED, DAEMON_STOPPING, ensureDaemon, vmIdleSeconds } = await import("./session.js");
-    await ensureDaemon(this.options.env, { idleSeconds: vmIdleSeconds(this.options.env) });
+    const { pid } = await ensureDaemon(this.options.env, { idleSeconds: vmIdleSeconds(this.options.env) });
     const remote = await connectDaemon(this.options.env);
-    if (!remote) throw new DaemonGone("the vm daemon did not answer");
+    if (!remote) throw new DaemonGone("the vm daemon did not answer", pid);
     try {
       const launched = remote.machine.link.request(
         "launch",
@@ -161,7 +170,7 @@ export class VmBackend implements Backend {
       // A daemon whose idle stop began as we connected refuses the launch, or closes the connection before reading
       // it (the request still in the socket's queue): never launched there (a daemon with a monitor does not stop).
       const gone = (err: unknown) => errorMessage(err) === DAEMON_STOPPING || errorMessage(err) === DAEMON_CLOSED;
-      const reply = await launched.catch((err: unknown) => Promise.reject(gone(err) ? new DaemonGone(errorMessage(err)) : err));
+      const reply = await launched.catch((err: unknown) => Promise.reject(gone(err) ? new DaemonGone(errorMessage(err), pid) : err));
       if (Array.isArray(reply.warnings)) for (const w of reply.warnings) if (typeof w === "string") options.onWarning?.(w);
     } finally {
       await remote.machine.destroy();
@@ -336,7 +345,15 @@ export class VmBackend implements Backend {
  * its own run's process (`TSBOX_VM_IDLE=0`), which no other process reaches.
  */
 /** The daemon went away before it took the launch (its idle stop had begun): another try starts a new one. */
-class DaemonGone extends ContainerError {}
+/** The daemon (of `pid`) went as a launch came to it: its idle stop. */
+class DaemonGone extends ContainerError {
+  constructor(
+    message: string,
+    readonly pid: number,
+  ) {
+    super(message);
+  }
+}
 
 function unreachable(bundleDir: string, notRunning: string): Error {
   const state = readState(bundlePaths(bundleDir));
