@@ -29,6 +29,7 @@ import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
 import { checkOptionNames } from "./spec/run-options-check.js";
 import type { ContainerInspect } from "./containers/inspect.js";
+import { ignoreClosedPipe } from "./stream-write.js";
 
 export type { ContainerStats, ExitStatus, LogEntry, StopOptions };
 
@@ -661,7 +662,8 @@ export class ExecProcess extends ProcessHandle<Writable, Readable> {
     stdin.destroy();
   }
 
-  protected writeStdin(stdin: Writable, data: string | Uint8Array, end: boolean): void {
+  protected writeStdin(stdin: Writable, data: string | Uint8Array, end: boolean, onError: (err: Error) => void): void {
+    ignoreClosedPipe(stdin, onError);
     if (end) stdin.end(data);
     else stdin.write(data);
   }

@@ -66,9 +66,12 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
     await this.proc.exited.catch(() => {});
   }
 
-  /** @internal Writes `data` to stdin, then closes it when `end` (`Container.exec`'s input). */
-  feedInput(data: string | Uint8Array, end: boolean): void {
-    if (this.stdin) this.writeStdin(this.stdin, data, end);
+  /**
+   * @internal Writes `data` to stdin, then closes it when `end` (`Container.exec`'s input). A process that
+   * ends or stops reading first is no error; `onError` gets any other failure of the write.
+   */
+  feedInput(data: string | Uint8Array, end: boolean, onError: (err: Error) => void): void {
+    if (this.stdin) this.writeStdin(this.stdin, data, end, onError);
   }
 
   /** A whole output stream as UTF-8 text ("" for none). */
@@ -77,7 +80,7 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
   /** Lets go of stdin without waiting for the process to read it. */
   protected abstract closeStdin(stdin: In): Promise<void> | void;
 
-  protected abstract writeStdin(stdin: In, data: string | Uint8Array, end: boolean): void;
+  protected abstract writeStdin(stdin: In, data: string | Uint8Array, end: boolean, onError: (err: Error) => void): void;
 }
 
 /**
@@ -102,7 +105,14 @@ export async function execToEnd(
     if (refused) return refused;
     throw err;
   }
-  // A terminal's input has no end to send: only a pipe gets EOF.
-  if (input !== undefined) proc.feedInput(input, !tty);
-  return proc.output();
+  if (input === undefined) return proc.output();
+  // A write that failed otherwise than on a reader gone: the process, which would wait for the rest, is ended.
+  const inputFailed = new Promise<never>((_, reject) => {
+    // A terminal's input has no end to send: only a pipe gets EOF.
+    proc.feedInput(input, !tty, (err) => {
+      proc.kill("SIGKILL");
+      reject(err);
+    });
+  });
+  return Promise.race([proc.output(), inputFailed]);
 }

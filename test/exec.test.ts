@@ -135,6 +135,15 @@ const scenarios: Record<string, Scenario> = {
     return { fed, streamed, noStdin };
   },
 
+  async stdinNotRead(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    // More than any pipe holds: the write is still going when the process ends (an uncaught EPIPE ended this process).
+    const input = "x".repeat(4_000_000);
+    const results = [];
+    for (const cmd of [["head", "-c", "1"], ["true"], ["sh", "-c", "exec 0<&-; exit 3"]]) results.push(await c.exec(cmd, { stdin: input }));
+    return { results };
+  },
+
   async kill(rt) {
     await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const term = await c.spawn(["sleep", "600"]);
@@ -362,6 +371,15 @@ async function defineTests(): Promise<void> {
         assert.equal(r.fed.stdout, "FED TO EXEC\n");
         assert.equal(r.streamed.stdout, "got first\n10\n");
         assert.deepEqual(r.noStdin, { exitCode: 0, signal: null, stdout: "", stderr: "" });
+      });
+
+      it("resolves exec when the process ends or closes stdin before it read all of its stdin", async () => {
+        const r = await scenario(who, "stdinNotRead");
+        assert.deepEqual(r.results, [
+          { exitCode: 0, signal: null, stdout: "x", stderr: "" },
+          { exitCode: 0, signal: null, stdout: "", stderr: "" },
+          { exitCode: 3, signal: null, stdout: "", stderr: "" },
+        ]);
       });
 
       it("kills an exec'd process (SIGTERM by default) and leaves the container running", async () => {
