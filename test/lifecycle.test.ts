@@ -617,6 +617,11 @@ for (const who of identities()) {
       assert.equal(r.badTimes, "UsageError: waitForLog: times must be a whole number of at least 1, got 0");
     });
 
+    it("the library's logs and waitForLog close the log when their reader stops before its end", async () => {
+      const r = await scenario(who, "logsStoppedEarly");
+      assert.deepEqual(r, { before: 0, after: 0, afterRemove: 0 });
+    });
+
     it("the library's waitForHealthy: resolves once the check passes; unhealthy, a stop, no check or a foreground run are clear errors", async () => {
       const r = await scenario(who, "waitForHealthy");
       assert.equal(r.healthy, "healthy");

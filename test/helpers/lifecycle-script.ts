@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Runtime } from "../../src/index.js";
+import { fdsUnder } from "./leaks.js";
 
 const rt = new Runtime({});
 const [name, arg] = process.argv.slice(2);
@@ -50,6 +51,24 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const foreground = await failure(run.waitForLog("x"));
     return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes };
+  },
+
+  /** A log read left early (a break, logs() without follow, waitForLog's line already there) closes its files. */
+  async logsStoppedEarly() {
+    const c = await rt.create({ image: "busybox", cmd: ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"] });
+    await c.start();
+    await c.waitForLog("tick 2");
+    const dir = join(process.env.TSBOX_DATA_DIR!, "containers");
+    const before = fdsUnder(dir);
+    for (let i = 0; i < 20; i++) {
+      for await (const _ of c.logs({ follow: true, tail: 1 })) break;
+      for await (const _ of c.logs({ tail: 1 })) break;
+      for await (const _ of c.logs()) break;
+      await c.waitForLog("tick 1");
+    }
+    const after = fdsUnder(dir);
+    await c.remove({ force: true });
+    return { before, after, afterRemove: fdsUnder(dir) };
   },
 
   /** testcontainers' Wait.forHealthCheck: healthy once the probe passes; unhealthy, stopped, no check: clear errors. */
