@@ -14,7 +14,8 @@ export type TsboxErrorCode =
   | "setup" // container setup failed in tsbox-runtime
   | "runtime" // the helper or addon is missing or misbehaved
   | "container" // unknown container, name in use, …
-  | "build"; // a Dockerfile build failed (exit 1, as docker build)
+  | "build" // a Dockerfile build failed (exit 1, as docker build)
+  | "max_buffer"; // collected output passed its maxBuffer (exec, output): the process was killed
 
 /**
  * The code for an error `kind` reported by the container machinery (the
@@ -76,6 +77,26 @@ export class LayerError extends TsboxError {
 export function writingAt<T>(err: T, path: string): T {
   if (err instanceof Error && (err as NodeJS.ErrnoException).path === undefined) (err as NodeJS.ErrnoException).path = path;
   return err;
+}
+
+/**
+ * `exec()` or `output()` read more than `maxBuffer` bytes of a stream: the process the output belongs to was
+ * killed (an exec'd process, a run's container). `stdout` and `stderr` are what was read until then.
+ */
+export class OutputLimitError extends TsboxError {
+  readonly stdout: string;
+  readonly stderr: string;
+
+  constructor(
+    /** The stream that went past the limit. */
+    readonly stream: "stdout" | "stderr",
+    readonly maxBuffer: number,
+    partial: { stdout: string; stderr: string },
+  ) {
+    super(`${stream} passed maxBuffer (${maxBuffer} bytes)`, { code: "max_buffer" });
+    this.stdout = partial.stdout;
+    this.stderr = partial.stderr;
+  }
 }
 
 /** What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304). */
