@@ -99,8 +99,12 @@ export class OutputLimitError extends TsboxError {
   }
 }
 
-/** What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304). */
-export type ContainerErrorReason = "no_such_container" | "name_in_use" | "not_running" | "paused" | "running" | "no_cgroup";
+/**
+ * What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304); for `waitForLog` and
+ * `waitForHealthy`, why the wait failed: `timeout` (its `timeoutMs` passed), `not_running` (the container ended
+ * first), `unhealthy` (its health check failed).
+ */
+export type ContainerErrorReason = "no_such_container" | "name_in_use" | "not_running" | "paused" | "running" | "no_cgroup" | "timeout" | "unhealthy";
 
 export class ContainerError extends TsboxError {
   /**
@@ -116,6 +120,12 @@ export class ContainerError extends TsboxError {
 }
 
 const REASONS: [RegExp, ContainerErrorReason][] = [
+  // The waits' (wait-for-log.ts, wait-for-health.ts), anchored: their messages quote the caller's pattern.
+  [/^no log line of container \S+ matched /, "timeout"],
+  [/^container \S+ was not healthy within /, "timeout"],
+  [/^container \S+ (exited \([^)]*\)|is \S+) before (a log line matched|its health check passed)/, "not_running"],
+  [/^container \S+ exited \([^)]*\): a stopped container is unhealthy/, "not_running"],
+  [/^container \S+ is unhealthy after /, "unhealthy"],
   [/^no such container/, "no_such_container"],
   [/ is already in use/, "name_in_use"],
   [/ is paused/, "paused"],
