@@ -11,7 +11,8 @@
 export { Runtime, type RuntimeOptions, type ContainerInfo } from "./backends/vm/browser/web-runtime.js";
 export { Container, ExecProcess, type LogEntry, type LogsOptions } from "./backends/vm/browser/web-container.js";
 export type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, ProcessOptions, SpawnOptions } from "./container.js";
+export type { OutputOptions } from "./output-limit.js";
 export type { RunOptions } from "./spec/run-options.js";
 export type { BootPhase, BrowserImageSummary as ImageSummary, GuestStats as ContainerStats, ProgressEvent, WarmUp } from "./backends/vm/browser/protocol.js";
 export type { Signal, SignalName } from "./signals.js";
-export { TsboxError, SpecError, UsageError, ImageError, LayerError, ContainerError, type TsboxErrorCode } from "./errors.js";
+export { TsboxError, SpecError, UsageError, ImageError, LayerError, ContainerError, OutputLimitError, type TsboxErrorCode } from "./errors.js";

@@ -17,18 +17,20 @@ import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, processParent, readCurrentState, readState } from "./containers/state.js";
 import { recordEvent } from "./containers/events.js";
-import { ContainerError, isTsboxError, UsageError } from "./errors.js";
+import { ContainerError, isTsboxError, OutputLimitError, UsageError } from "./errors.js";
 import { waitForLogLine, type WaitForLogOptions } from "./containers/wait-for-log.js";
 import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from "./containers/wait-for-health.js";
 import type { HealthState } from "./containers/healthcheck.js";
 import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
-import { execToEnd, PROCESS_OPTIONS, ProcessHandle } from "./process-handle.js";
+import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle } from "./process-handle.js";
+import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
 import { checkOptionNames } from "./spec/run-options-check.js";
 import type { ContainerInspect } from "./containers/inspect.js";
+import { ignoreClosedPipe } from "./stream-write.js";
 
 export type { ContainerStats, ExitStatus, LogEntry, StopOptions };
 
@@ -63,7 +65,7 @@ export interface SpawnOptions extends ProcessOptions {
   stdin?: boolean;
 }
 
-export interface ExecOptions extends ProcessOptions {
+export interface ExecOptions extends ProcessOptions, OutputOptions {
   /** Written to the process's stdin, which then ends (with `tty`: typed, no EOF); default /dev/null. */
   stdin?: string | Uint8Array;
 }
@@ -146,6 +148,7 @@ export class Container implements AsyncDisposable {
   private startedAgain = false;
   private removed = false;
   private currentName: string | null;
+  private collected: Promise<ContainerOutput> | undefined;
 
   constructor(
     private readonly owner: ContainerOwner,
@@ -505,12 +508,12 @@ export class Container implements AsyncDisposable {
    */
   exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     try {
-      checkOptionNames("exec", options, PROCESS_OPTIONS);
+      checkOptionNames("exec", options, EXEC_OPTIONS);
     } catch (err) {
       return Promise.reject(err);
     }
-    const { stdin, ...rest } = options;
-    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty));
+    const { stdin, maxBuffer, ...rest } = options;
+    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer);
   }
 
   /**
@@ -600,21 +603,33 @@ export class Container implements AsyncDisposable {
    * its rotation keeps (`log: { maxSize, maxFiles }`, default 10 MiB × 3 of
    * JSON lines, so 9–11 MB of output, less with short lines), and says
    * `truncated: true` when it dropped some: for more, raise them or read a
-   * `run()`'s streams.
+   * `run()`'s streams. Past `maxBuffer` bytes of a stream (default 100 MiB) it
+   * stops reading, kills a run's container, and rejects with an
+   * `OutputLimitError` carrying what was read. A run's streams are read once:
+   * called again, it gives the first call's result.
    */
-  async output(): Promise<ContainerOutput> {
-    if (!this.run) {
-      const status = await this.wait();
-      let stdout = "";
-      let stderr = "";
-      for await (const e of this.logs()) {
-        if (e.stream === "stdout") stdout += e.data;
-        else stderr += e.data;
-      }
-      return { exitCode: status.exitCode, stdout, stderr, ...(logTruncated(bundleOf(this.ctx, this.id).dir) ? { truncated: true as const } : {}) };
+  async output(options: OutputOptions = {}): Promise<ContainerOutput> {
+    const maxBuffer = outputLimit(options);
+    if (!this.run) return this.logOutput(maxBuffer);
+    return (this.collected ??= this.runOutput(this.run, maxBuffer));
+  }
+
+  private async runOutput(run: AttachedRun, maxBuffer: number): Promise<ContainerOutput> {
+    const { status, ...text } = await collectToEnd(this.stdout, this.stderr, maxBuffer, () => run.proc.kill("SIGKILL"), this.runEnd());
+    return { exitCode: status.exitCode, ...text };
+  }
+
+  /** A handle's output: its log, once it stopped. */
+  private async logOutput(maxBuffer: number): Promise<ContainerOutput> {
+    const status = await this.wait();
+    const text = { stdout: "", stderr: "" };
+    const bytes = { stdout: 0, stderr: 0 };
+    for await (const e of this.logs()) {
+      bytes[e.stream] += Buffer.byteLength(e.data);
+      if (bytes[e.stream] > maxBuffer) throw new OutputLimitError(e.stream, maxBuffer, text);
+      text[e.stream] += e.data;
     }
-    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.runEnd()]);
-    return { exitCode: status.exitCode, stdout, stderr };
+    return { exitCode: status.exitCode, ...text, ...(logTruncated(bundleOf(this.ctx, this.id).dir) ? { truncated: true as const } : {}) };
   }
 
   /** Deletes the container and its writable layer; a running one only with `force` (killed first). */
@@ -653,26 +668,19 @@ function isGone(err: unknown): boolean {
  * with the container (it is in its PID namespace).
  */
 export class ExecProcess extends ProcessHandle<Writable, Readable> {
-  protected text(stream: Readable | null): Promise<string> {
-    return collect(stream);
+  protected chunks(stream: Readable): AsyncIterable<Buffer | string> {
+    return stream;
   }
 
   protected closeStdin(stdin: Writable): void {
     stdin.destroy();
   }
 
-  protected writeStdin(stdin: Writable, data: string | Uint8Array, end: boolean): void {
+  protected writeStdin(stdin: Writable, data: string | Uint8Array, end: boolean, onError: (err: Error) => void): void {
+    ignoreClosedPipe(stdin, onError);
     if (end) stdin.end(data);
     else stdin.write(data);
   }
-}
-
-async function collect(stream: Readable | null): Promise<string> {
-  if (!stream) return "";
-  stream.setEncoding("utf8");
-  let text = "";
-  for await (const chunk of stream) text += chunk as string;
-  return text;
 }
 
 /** What a wait says of a container that ended before it could: "exited (code 4)", "is created". */

@@ -14,7 +14,8 @@ export type TsboxErrorCode =
   | "setup" // container setup failed in tsbox-runtime
   | "runtime" // the helper or addon is missing or misbehaved
   | "container" // unknown container, name in use, …
-  | "build"; // a Dockerfile build failed (exit 1, as docker build)
+  | "build" // a Dockerfile build failed (exit 1, as docker build)
+  | "max_buffer"; // collected output passed its maxBuffer (exec, output): the process was killed
 
 /**
  * The code for an error `kind` reported by the container machinery (the
@@ -78,8 +79,32 @@ export function writingAt<T>(err: T, path: string): T {
   return err;
 }
 
-/** What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304). */
-export type ContainerErrorReason = "no_such_container" | "name_in_use" | "not_running" | "paused" | "running" | "no_cgroup";
+/**
+ * `exec()` or `output()` read more than `maxBuffer` bytes of a stream: the process the output belongs to was
+ * killed (an exec'd process, a run's container). `stdout` and `stderr` are what was read until then.
+ */
+export class OutputLimitError extends TsboxError {
+  readonly stdout: string;
+  readonly stderr: string;
+
+  constructor(
+    /** The stream that went past the limit. */
+    readonly stream: "stdout" | "stderr",
+    readonly maxBuffer: number,
+    partial: { stdout: string; stderr: string },
+  ) {
+    super(`${stream} passed maxBuffer (${maxBuffer} bytes)`, { code: "max_buffer" });
+    this.stdout = partial.stdout;
+    this.stderr = partial.stderr;
+  }
+}
+
+/**
+ * What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304); for `waitForLog` and
+ * `waitForHealthy`, why the wait failed: `timeout` (its `timeoutMs` passed), `not_running` (the container ended
+ * first), `unhealthy` (its health check failed).
+ */
+export type ContainerErrorReason = "no_such_container" | "name_in_use" | "not_running" | "paused" | "running" | "no_cgroup" | "timeout" | "unhealthy";
 
 export class ContainerError extends TsboxError {
   /**
@@ -95,6 +120,12 @@ export class ContainerError extends TsboxError {
 }
 
 const REASONS: [RegExp, ContainerErrorReason][] = [
+  // The waits' (wait-for-log.ts, wait-for-health.ts), anchored: their messages quote the caller's pattern.
+  [/^no log line of container \S+ matched /, "timeout"],
+  [/^container \S+ was not healthy within /, "timeout"],
+  [/^container \S+ (exited \([^)]*\)|is \S+) before (a log line matched|its health check passed)/, "not_running"],
+  [/^container \S+ exited \([^)]*\): a stopped container is unhealthy/, "not_running"],
+  [/^container \S+ is unhealthy after /, "unhealthy"],
   [/^no such container/, "no_such_container"],
   [/ is already in use/, "name_in_use"],
   [/ is paused/, "paused"],

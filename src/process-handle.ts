@@ -11,15 +11,19 @@ import type { Signal } from "./signals.js";
 import { parseSignal } from "./containers/signals.js";
 import { execRefusal } from "./spec/exec-process.js";
 import { UsageError } from "./errors.js";
+import { collectToEnd, maxBufferOf, type OutputOptions, outputLimit } from "./output-limit.js";
 
 /** ProcessOptions' names, and stdin: what exec and spawn take, in Node and in the browser. */
 export const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
+/** What exec takes: spawn's, and how much of its output to keep. */
+export const EXEC_OPTIONS = [...PROCESS_OPTIONS, "maxBuffer"] as const;
 
 export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
   readonly stdin: In | null;
   readonly stdout: Out | null;
   readonly stderr: Out | null;
   private exitStatus: ExitStatus | undefined;
+  private collected: Promise<ExecResult> | undefined;
 
   constructor(private readonly proc: ContainerProcess<In, Out>) {
     this.stdin = proc.stdin;
@@ -53,10 +57,19 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
     if (!this.exitStatus) this.proc.resize(cols, rows);
   }
 
-  /** Collects stdout and stderr as UTF-8 and waits for the end. */
-  async output(): Promise<ExecResult> {
-    const [stdout, stderr, status] = await Promise.all([this.text(this.stdout), this.text(this.stderr), this.proc.exited]);
-    return { exitCode: status.exitCode, signal: status.signal, stdout, stderr };
+  /**
+   * Collects stdout and stderr as UTF-8 and waits for the end. Past `maxBuffer` bytes of a stream (default
+   * 100 MiB) the process is killed and it rejects with an `OutputLimitError` carrying what was read. Called
+   * again, it gives the first call's result (the streams are read once).
+   */
+  async output(options: OutputOptions = {}): Promise<ExecResult> {
+    return (this.collected ??= this.collect(outputLimit(options)));
+  }
+
+  private async collect(maxBuffer: number): Promise<ExecResult> {
+    const [stdout, stderr] = [this.stdout, this.stderr].map((s) => (s ? this.chunks(s) : null));
+    const { status, ...text } = await collectToEnd(stdout!, stderr!, maxBuffer, () => this.kill("SIGKILL"), this.proc.exited);
+    return { exitCode: status.exitCode, signal: status.signal, ...text };
   }
 
   /** `await using p = await c.spawn(…)`: kills it if needed and waits for the end. */
@@ -66,18 +79,21 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
     await this.proc.exited.catch(() => {});
   }
 
-  /** @internal Writes `data` to stdin, then closes it when `end` (`Container.exec`'s input). */
-  feedInput(data: string | Uint8Array, end: boolean): void {
-    if (this.stdin) this.writeStdin(this.stdin, data, end);
+  /**
+   * @internal Writes `data` to stdin, then closes it when `end` (`Container.exec`'s input). A process that
+   * ends or stops reading first is no error; `onError` gets any other failure of the write.
+   */
+  feedInput(data: string | Uint8Array, end: boolean, onError: (err: Error) => void): void {
+    if (this.stdin) this.writeStdin(this.stdin, data, end, onError);
   }
 
-  /** A whole output stream as UTF-8 text ("" for none). */
-  protected abstract text(stream: Out | null): Promise<string>;
+  /** An output stream's bytes (text, where the caller set an encoding on it). */
+  protected abstract chunks(stream: Out): AsyncIterable<Uint8Array | string>;
 
   /** Lets go of stdin without waiting for the process to read it. */
   protected abstract closeStdin(stdin: In): Promise<void> | void;
 
-  protected abstract writeStdin(stdin: In, data: string | Uint8Array, end: boolean): void;
+  protected abstract writeStdin(stdin: In, data: string | Uint8Array, end: boolean, onError: (err: Error) => void): void;
 }
 
 /**
@@ -89,11 +105,13 @@ export async function execToEnd(
   spawn: (withStdin: boolean) => Promise<ProcessHandle<unknown, unknown>>,
   input: string | Uint8Array | undefined,
   tty: boolean,
+  maxBuffer: number | undefined,
 ): Promise<ExecResult> {
   // Anything else reached the stream's write: Node threw from inside, and a page's guest link broke on it.
   if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw new UsageError(`exec options: stdin: expected a string or a Uint8Array, got ${input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : `${typeof input} ${String(input)}`}`);
   }
+  const output = { maxBuffer: maxBufferOf("exec", maxBuffer) };
   let proc: ProcessHandle<unknown, unknown>;
   try {
     proc = await spawn(input !== undefined);
@@ -102,7 +120,14 @@ export async function execToEnd(
     if (refused) return refused;
     throw err;
   }
-  // A terminal's input has no end to send: only a pipe gets EOF.
-  if (input !== undefined) proc.feedInput(input, !tty);
-  return proc.output();
+  if (input === undefined) return proc.output(output);
+  // A write that failed otherwise than on a reader gone: the process, which would wait for the rest, is ended.
+  const inputFailed = new Promise<never>((_, reject) => {
+    // A terminal's input has no end to send: only a pipe gets EOF.
+    proc.feedInput(input, !tty, (err) => {
+      proc.kill("SIGKILL");
+      reject(err);
+    });
+  });
+  return Promise.race([proc.output(output), inputFailed]);
 }

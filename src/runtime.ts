@@ -794,9 +794,12 @@ export class Runtime implements ContainerOwner {
   }
 
   /**
-   * Ends the helper process this Runtime keeps for its runs (the native warm helper; idle, it does not keep Node
-   * alive). Containers are not touched; a later run starts the helper again. `await using rt = new Runtime()`
-   * calls it too.
+   * Lets go of the helper process this Runtime keeps for its runs (the native warm helper; idle, it does not keep
+   * Node alive): it ends now, or once the last container running through it has ended. Containers are not
+   * touched: one still running goes on, and its streams, `wait()` and `output()` with it (a foreground container
+   * still ends with this Node process). A later run starts or reuses the helper. The vm backend keeps nothing
+   * here: its guest is the vm daemon's, which stops by itself once idle (with `TSBOX_VM_IDLE=0`, this process's
+   * own, which ends with it). `await using rt = new Runtime()` calls it too.
    */
   async close(): Promise<void> {
     await this.backend.close?.();

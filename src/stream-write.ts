@@ -16,3 +16,20 @@ export function writeTo(out: Writable, chunk: Buffer): Promise<void> {
   });
 }
 
+
+/** A write whose reader is gone (it exited, or closed its end): EPIPE, ECONNRESET on a socket. */
+export function isClosedPipe(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === "EPIPE" || code === "ECONNRESET";
+}
+
+/**
+ * For input tsbox writes on its own (exec's `stdin`, a pumped stdin): a reader that stops before it read it
+ * all is no error, as with execa's `input` and spawnSync's — without a listener its EPIPE would be an
+ * uncaught 'error' that ends this process. Other errors go to `onError`.
+ */
+export function ignoreClosedPipe(stream: Writable, onError: (err: Error) => void = () => {}): void {
+  stream.on("error", (err) => {
+    if (!isClosedPipe(err)) onError(err);
+  });
+}

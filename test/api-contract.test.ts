@@ -46,6 +46,8 @@ const CONTRACT = String.raw`
   const box = await rt.run({ image: "busybox", cmd: ["sleep", "60"], hostname: "contract", env: { WHO: "box" } });
   report.exec = await box.exec(["sh", "-c", "hostname; echo $WHO; cat"], { stdin: "piped\n" });
   report.execMissing = (await box.exec(["no-such-command"])).exitCode;
+  // Past maxBuffer: the process killed, a typed error with what was read (head's 5000 would be more).
+  report.execLimit = await box.exec(["sh", "-c", "yes | head -c 5000"], { maxBuffer: 1000 }).then(() => "resolved", (e) => ({ ...fail(e), stream: e.stream, read: [e.stdout.length, e.stderr] }));
   const p = await box.spawn(["sleep", "60"]);
   report.spawn = { running: p.running, pid: p.pid > 0, killed: p.kill("SIGKILL") };
   report.spawnWait = await p.wait();
@@ -71,6 +73,7 @@ const EXPECTED = {
   runMissing: { tsbox: true, container: false, code: "not_found", exitCode: 127 },
   exec: { exitCode: 0, signal: null, stdout: "contract\nbox\npiped\n", stderr: "" },
   execMissing: 127,
+  execLimit: { tsbox: true, container: false, code: "max_buffer", exitCode: 125, stream: "stdout", read: [1000, ""] },
   spawn: { running: true, pid: true, killed: true },
   spawnWait: { exitCode: 137, signal: "SIGKILL" },
   removeRunning: { tsbox: true, container: true, code: "container", exitCode: 125 },

@@ -27,6 +27,13 @@ for (const who of identities()) {
       const r = await runJsonScript(who, script);
       assert.deepEqual(r.output, { exitCode: 3, stdout: "out\n", stderr: "err\n" });
       assert.deepEqual(r.stdin, { exitCode: 0, stdout: "PIPED THROUGH\n", stderr: "" });
+      assert.deepEqual(r.outputAgain, { same: true, concurrent: ["out\n", "out\n"] });
+      assert.deepEqual(r.outputLimit, {
+        // Cut at the limit; "y" lines only; the other stream's output kept.
+        error: { name: "OutputLimitError", code: "max_buffer", message: "stdout passed maxBuffer (1048576 bytes)", stream: "stdout", stdoutBytes: 1 << 20, stdoutLines: 1 + 1, stderr: "to-stderr\n" },
+        status: { exitCode: 137, signal: "SIGKILL", oomKilled: false },
+        badOption: "UsageError: output options: maxBuffer: expected a number of bytes above 0, got -1",
+      });
       assert.deepEqual(r.kill, { exitCode: 137, signal: "SIGKILL", oomKilled: false, pidWasNumber: true });
       assert.equal(r.tty.exitCode, 0);
       // The pty is the host's (opened by the addon), bind-mounted as the container's console.

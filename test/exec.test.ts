@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import type { Container, Runtime } from "../src/index.js";
+import type { Container, OutputLimitError, Runtime } from "../src/index.js";
 
 const scenarioName = process.env.TSBOX_EXEC_SCENARIO;
 
@@ -133,6 +133,33 @@ const scenarios: Record<string, Scenario> = {
     const streamed = await p.output();
     const noStdin = await c.exec(["cat"]);
     return { fed, streamed, noStdin };
+  },
+
+  async stdinNotRead(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    // More than any pipe holds: the write is still going when the process ends (an uncaught EPIPE ended this process).
+    const input = "x".repeat(4_000_000);
+    const results = [];
+    for (const cmd of [["head", "-c", "1"], ["true"], ["sh", "-c", "exec 0<&-; exit 3"]]) results.push(await c.exec(cmd, { stdin: input }));
+    return { results };
+  },
+
+  async maxBuffer(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const caught = (p: Promise<unknown>) => p.then(() => undefined, (e: OutputLimitError) => ({ name: e.name, code: e.code, stream: e.stream, message: e.message, stdoutBytes: e.stdout.length, stderr: e.stderr }));
+    const flood = await caught(c.exec(["sh", "-c", "echo to-stderr >&2; exec yes"], { maxBuffer: 1 << 20 }));
+    // The default, 100 MiB: one byte more.
+    const overDefault = await caught(c.exec(["head", "-c", String(100 * 1024 * 1024 + 1), "/dev/zero"]));
+    const atDefault = (await c.exec(["sh", "-c", `head -c ${100 * 1024 * 1024} /dev/zero | wc -c`])).stdout;
+    const p = await c.spawn(["sh", "-c", "exec yes >&2"]);
+    const spawned = await caught(p.output({ maxBuffer: 1000 }));
+    const spawnedStatus = await p.wait();
+    // Nothing left of them: the container runs only its sleep (and ps).
+    const left = (await c.exec(["ps", "-o", "args"])).stdout;
+    const twice = await c.spawn(["sh", "-c", "echo once; echo err >&2"]);
+    const outputs = [await twice.output(), await twice.output()];
+    const bad = await c.exec(["true"], { maxBuffer: "1m" as unknown as number }).catch((e: Error) => `${e.name}: ${e.message}`);
+    return { flood, overDefault, atDefault, spawned, spawnedStatus, left, outputs, bad };
   },
 
   async kill(rt) {
@@ -362,6 +389,29 @@ async function defineTests(): Promise<void> {
         assert.equal(r.fed.stdout, "FED TO EXEC\n");
         assert.equal(r.streamed.stdout, "got first\n10\n");
         assert.deepEqual(r.noStdin, { exitCode: 0, signal: null, stdout: "", stderr: "" });
+      });
+
+      it("resolves exec when the process ends or closes stdin before it read all of its stdin", async () => {
+        const r = await scenario(who, "stdinNotRead");
+        assert.deepEqual(r.results, [
+          { exitCode: 0, signal: null, stdout: "x", stderr: "" },
+          { exitCode: 0, signal: null, stdout: "", stderr: "" },
+          { exitCode: 3, signal: null, stdout: "", stderr: "" },
+        ]);
+      });
+
+      it("keeps at most maxBuffer bytes of a stream (default 100 MiB): past it the process is killed and a typed error has what was read", async () => {
+        const r = await scenario(who, "maxBuffer");
+        assert.deepEqual(r.flood, { name: "OutputLimitError", code: "max_buffer", stream: "stdout", message: "stdout passed maxBuffer (1048576 bytes)", stdoutBytes: 1 << 20, stderr: "to-stderr\n" });
+        assert.equal(r.overDefault.message, "stdout passed maxBuffer (104857600 bytes)");
+        assert.equal(r.overDefault.stdoutBytes, 100 * 1024 * 1024);
+        assert.equal(r.atDefault.trim(), String(100 * 1024 * 1024));
+        assert.deepEqual([r.spawned.stream, r.spawned.stderr.length, r.spawned.stdoutBytes], ["stderr", 1000, 0]);
+        assert.deepEqual(r.spawnedStatus, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+        assert.deepEqual(r.left.trim().split("\n"), ["COMMAND", "sleep 600", "ps -o args"]);
+        assert.deepEqual(r.outputs[1], r.outputs[0]);
+        assert.deepEqual(r.outputs[0], { exitCode: 0, signal: null, stdout: "once\n", stderr: "err\n" });
+        assert.equal(r.bad, "UsageError: exec options: maxBuffer: expected a number of bytes above 0, got string");
       });
 
       it("kills an exec'd process (SIGTERM by default) and leaves the container running", async () => {

@@ -615,12 +615,19 @@ for (const who of identities()) {
       assert.match(r.exited, /^ContainerError: container \S+ exited \(code 4\) before a log line matched "ready"$/);
       assert.match(r.foreground, /^UsageError: waitForLog reads the log of container \S+, which runs in the foreground and keeps none: create\(\) and start\(\) it/);
       assert.equal(r.badTimes, "UsageError: waitForLog: times must be a whole number of at least 1, got 0");
+      assert.deepEqual(r.reasons, ["timeout", "not_running"]);
+    });
+
+    it("the library's logs and waitForLog close the log when their reader stops before its end", async () => {
+      const r = await scenario(who, "logsStoppedEarly");
+      assert.deepEqual(r, { before: 0, after: 0, afterRemove: 0 });
     });
 
     it("the library's waitForHealthy: resolves once the check passes; unhealthy, a stop, no check or a foreground run are clear errors", async () => {
       const r = await scenario(who, "waitForHealthy");
       assert.equal(r.healthy, "healthy");
       assert.match(r.unhealthy, /^ContainerError: container \S+ is unhealthy after [2-9] failed checks; last check exited 3: not yet$/);
+      assert.deepEqual(r.reasons, ["unhealthy", "timeout", "not_running"]);
       assert.match(r.timedOut, /^ContainerError: container \S+ was not healthy within 0.3 s \(health: (starting|no check has run yet)\)/);
       assert.match(r.exited, /^ContainerError: container \S+ exited \(code 4\) before its health check passed/);
       assert.match(r.noCheck, /^UsageError: container \S+ has no health check: its image has no HEALTHCHECK and it was created without the healthcheck option$/);

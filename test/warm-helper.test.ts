@@ -68,6 +68,16 @@ for (const who of identities()) {
       assert.equal(r.newHelper, true);
     });
 
+    it("close() ends no container: runs going through the helper end by themselves, then the helper goes", async () => {
+      const r = await runJsonScript(who, script, ["close"]);
+      assert.deepEqual(r.output, { exitCode: 7, stdout: "start\ndone\n", stderr: "" });
+      assert.deepEqual(r.exec, { exitCode: 0, signal: null, stdout: "exec-done\n", stderr: "" });
+      assert.deepEqual(r.other, { exitCode: 0, stdout: "got x\n", stderr: "" });
+      assert.deepEqual([r.helperAtClose, r.helperWhileOneRuns, r.helperGone], [true, true, true]);
+      assert.deepEqual(r.again, { exitCode: 0, stdout: "again\n", stderr: "" });
+      assert.equal(r.newHelper, true);
+    });
+
     it("leaves no child behind, running or a zombie, and warns of nothing, in worker threads that end or are terminated", async () => {
       const r = await runJsonScript(who, script, ["worker"]);
       assert.deepEqual(r.children, []);

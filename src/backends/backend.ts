@@ -10,7 +10,10 @@ import type { NetIO } from "../network/net-io.js";
  * backends will implement the same interface.
  */
 export interface Backend {
-  /** Ends what the backend keeps running for this process (the native warm helper); the next run starts it again. */
+  /**
+   * Lets go of what the backend keeps running for this process (the native warm helper), without ending any
+   * container: the next run starts it again.
+   */
   close?(): void | Promise<void>;
   readonly name: string;
   capabilities(): BackendCapabilities;

@@ -51,30 +51,30 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
 
   // From the oldest rotated file on, one file after the other, as the follow below goes on.
   const current = new LineCursor(join(bundleDir, LOG_FILE));
-  startAtOldest(bundleDir, current);
-  const backlog: LogEntry[] = [];
-  const take = function* (entries: LogEntry[]) {
-    for (const e of entries) {
-      if (!wanted(e)) continue;
-      if (options.tail !== undefined) {
-        backlog.push(e);
-        if (backlog.length > options.tail) backlog.shift();
-      } else yield e;
-    }
-  };
-  for (;;) {
-    yield* take(readEntries(current));
-    if (!current.rotated()) break;
-    followRotation(bundleDir, current);
-  }
-  yield* backlog.splice(0);
-  if (!options.follow) {
-    current.close();
-    return;
-  }
-
-  const waker = new ChangeWaiter(bundleDir);
+  let waker: ChangeWaiter | undefined;
+  // One finally for every yield: a consumer that stops in the backlog (a break, waitForLog's line found
+  // there, logs() without follow) leaves no open file behind.
   try {
+    startAtOldest(bundleDir, current);
+    const backlog: LogEntry[] = [];
+    const take = function* (entries: LogEntry[]) {
+      for (const e of entries) {
+        if (!wanted(e)) continue;
+        if (options.tail !== undefined) {
+          backlog.push(e);
+          if (backlog.length > options.tail) backlog.shift();
+        } else yield e;
+      }
+    };
+    for (;;) {
+      yield* take(readEntries(current));
+      if (!current.rotated()) break;
+      followRotation(bundleDir, current);
+    }
+    yield* backlog.splice(0);
+    if (!options.follow) return;
+
+    waker = new ChangeWaiter(bundleDir);
     for (;;) {
       const fresh = readEntries(current).filter(wanted);
       yield* fresh;
@@ -96,7 +96,7 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
       await waker.next(250);
     }
   } finally {
-    waker.close();
+    waker?.close();
     current.close();
   }
 }

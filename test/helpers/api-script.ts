@@ -4,7 +4,7 @@
  *   node --import tsx test/helpers/api-script.ts
  */
 import { createServer, type AddressInfo, type Socket } from "node:net";
-import { Runtime, UsageError } from "../../src/index.js";
+import { type OutputLimitError, Runtime, UsageError } from "../../src/index.js";
 
 const rt = new Runtime({});
 const results: Record<string, unknown> = {};
@@ -13,6 +13,19 @@ const results: Record<string, unknown> = {};
 {
   const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo out; echo err >&2; exit 3"], remove: true });
   results.output = await c.output();
+}
+// output() again: the first call's result (the streams are read once); past maxBuffer: the container killed, a typed error with what was read.
+{
+  const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo out; echo err >&2; exit 3"], remove: true });
+  const first = await c.output();
+  results.outputAgain = { same: JSON.stringify(await c.output()) === JSON.stringify(first), concurrent: (await Promise.all([c.output(), c.output()])).map((o) => o.stdout) };
+  const flood = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo to-stderr >&2; exec yes"], remove: true });
+  const err = await flood.output({ maxBuffer: 1 << 20 }).then(() => undefined, (e: OutputLimitError) => e);
+  results.outputLimit = {
+    error: err && { name: err.name, code: err.code, message: err.message, stream: err.stream, stdoutBytes: err.stdout.length, stdoutLines: new Set(err.stdout.split("\n")).size, stderr: err.stderr },
+    status: await flood.wait(),
+    badOption: await c.output({ maxBuffer: -1 }).catch((e: Error) => `${e.name}: ${e.message}`),
+  };
 }
 // stdin as a Writable, stdout as a Readable.
 {

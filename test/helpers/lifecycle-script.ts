@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Runtime } from "../../src/index.js";
+import { type ContainerError, Runtime } from "../../src/index.js";
+import { fdsUnder } from "./leaks.js";
 
 const rt = new Runtime({});
 const [name, arg] = process.argv.slice(2);
@@ -31,6 +32,14 @@ async function failure(p: Promise<unknown>): Promise<string> {
   );
 }
 
+/** A rejection as `failure` says it, and its ContainerError reason. */
+async function withReason(p: Promise<unknown>): Promise<[string, string | undefined]> {
+  return p.then(
+    () => ["resolved", undefined],
+    (e: ContainerError) => [`${e.name}: ${e.message}`, e.reason],
+  );
+}
+
 const scenarios: Record<string, () => Promise<unknown>> = {
   async waitForLog() {
     // Lines on both streams, "ready" twice, the first before the wait begins (the log is read from the start).
@@ -40,16 +49,34 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const second = await server.waitForLog(/^ready \d$/g, { times: 2 });
     const onStderr = await server.waitForLog(/warn|ready/, { stream: "stderr" });
     const noNewline = await server.waitForLog("tail", { timeoutMs: 2_000 }).catch((e: Error) => e.message);
-    const timedOut = await failure(server.waitForLog("never", { timeoutMs: 300 }));
+    const [timedOut, timedOutReason] = await withReason(server.waitForLog("never", { timeoutMs: 300 }));
     const badTimes = await failure(server.waitForLog("ready", { times: 0 }));
     await server.remove({ force: true });
     const quitter = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo bye; exit 4"] });
     await quitter.start();
-    const exited = await failure(quitter.waitForLog("ready"));
+    const [exited, exitedReason] = await withReason(quitter.waitForLog("ready"));
     await quitter.remove();
     await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const foreground = await failure(run.waitForLog("x"));
-    return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes };
+    return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes, reasons: [timedOutReason, exitedReason] };
+  },
+
+  /** A log read left early (a break, logs() without follow, waitForLog's line already there) closes its files. */
+  async logsStoppedEarly() {
+    const c = await rt.create({ image: "busybox", cmd: ["sh", "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"] });
+    await c.start();
+    await c.waitForLog("tick 2");
+    const dir = join(process.env.TSBOX_DATA_DIR!, "containers");
+    const before = fdsUnder(dir);
+    for (let i = 0; i < 20; i++) {
+      for await (const _ of c.logs({ follow: true, tail: 1 })) break;
+      for await (const _ of c.logs({ tail: 1 })) break;
+      for await (const _ of c.logs()) break;
+      await c.waitForLog("tick 1");
+    }
+    const after = fdsUnder(dir);
+    await c.remove({ force: true });
+    return { before, after, afterRemove: fdsUnder(dir) };
   },
 
   /** testcontainers' Wait.forHealthCheck: healthy once the probe passes; unhealthy, stopped, no check: clear errors. */
@@ -61,15 +88,15 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await server.remove({ force: true });
     const failing = await rt.create({ image: "busybox", cmd: ["sleep", "600"], healthcheck: { test: "echo not yet; exit 3", ...fast } });
     await failing.start();
-    const unhealthy = await failure(failing.waitForHealthy());
+    const [unhealthy, unhealthyReason] = await withReason(failing.waitForHealthy());
     await failing.remove({ force: true });
     const slow = await rt.create({ image: "busybox", cmd: ["sleep", "600"], healthcheck: { test: "exit 1", interval: 60_000 } });
     await slow.start();
-    const timedOut = await failure(slow.waitForHealthy({ timeoutMs: 300 }));
+    const [timedOut, timedOutReason] = await withReason(slow.waitForHealthy({ timeoutMs: 300 }));
     await slow.remove({ force: true });
     const quitter = await rt.create({ image: "busybox", cmd: ["sh", "-c", "sleep 0.3; exit 4"], healthcheck: { test: "exit 1", interval: 60_000 } });
     await quitter.start();
-    const exited = await failure(quitter.waitForHealthy());
+    const [exited, exitedReason] = await withReason(quitter.waitForHealthy());
     await quitter.remove();
     const plain = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
     const noCheck = await failure(plain.waitForHealthy());
@@ -77,7 +104,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await plain.remove();
     await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true, healthcheck: { test: "true" } }, { onWarning: () => {} });
     const foreground = await failure(run.waitForHealthy());
-    return { healthy: healthy.Status, unhealthy, timedOut, exited, noCheck, typo, foreground };
+    return { healthy: healthy.Status, unhealthy, timedOut, exited, noCheck, typo, foreground, reasons: [unhealthyReason, timedOutReason, exitedReason] };
   },
 
   /** waitForHealthy on the container named ARG, as a test harness would after its monitor died unseen. */

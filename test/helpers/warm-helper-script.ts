@@ -1,7 +1,7 @@
 /**
  * The native backend's warm helper (`tsbox-runtime serve`) seen from a
  * Runtime in this process, run as the identity under test:
- *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|owner|maps|worker
+ *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|close|owner|maps|worker
  * `concurrent` and `restart` print one JSON object of results; `owner` runs
  * a --rm container and a kept one, prints the pids of its helper, the runs'
  * supervisors and containers, and the two ids, then waits to be killed.
@@ -57,6 +57,30 @@ switch (process.argv[2]) {
     const again = await rt.run({ image: "busybox", cmd: ["echo", "again"], remove: true });
     results.again = await again.output();
     results.newHelper = backend.warmHelperPid !== undefined && backend.warmHelperPid !== first;
+    break;
+  }
+  case "close": {
+    // close() with containers running (docs: "Containers are not touched"): each goes on to its own end, an exec'd
+    // process too; the helper goes once the last has ended, and a run after that starts a new one.
+    const gate = (file: string) => `while [ ! -f ${file} ]; do sleep 0.1; done`;
+    const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", `echo start; ${gate("/tmp/end")}; echo done; exit 7`], remove: true });
+    const other = await rt.run({ image: "busybox", cmd: ["sh", "-c", "read line; echo got $line"], stdin: true, remove: true });
+    const p = await c.spawn(["sh", "-c", `${gate("/tmp/go")}; echo exec-done`]);
+    const helper = backend.warmHelperPid!;
+    await rt.close();
+    results.helperAtClose = alive(helper);
+    await c.exec(["touch", "/tmp/go"]);
+    results.exec = await p.output();
+    // The exec'd process first: the container's end takes what still runs in it.
+    await c.exec(["touch", "/tmp/end"]);
+    results.output = await c.output();
+    results.helperWhileOneRuns = alive(helper);
+    other.stdin!.end("x\n");
+    results.other = await other.output();
+    results.helperGone = await until(() => !alive(helper));
+    results.again = await (await rt.run({ image: "busybox", cmd: ["echo", "again"], remove: true })).output();
+    results.newHelper = backend.warmHelperPid !== undefined && backend.warmHelperPid !== helper;
+    await rt.close();
     break;
   }
   case "owner": {

@@ -71,9 +71,9 @@ export class NativeBackend implements Backend {
     return this.warm?.pid;
   }
 
-  /** Ends the warm helper (and any run still going through it); the next run starts a new one. */
+  /** Lets the warm helper go: now when idle, else once the last run going through it ended (none is ended for it). */
   close(): Promise<void> {
-    return this.warm?.stop() ?? Promise.resolve();
+    return this.warm?.close() ?? Promise.resolve();
   }
 
   capabilities(): BackendCapabilities {

@@ -54,6 +54,8 @@ export class WarmHelper {
   private nextId = 1;
   private readonly runs = new Map<number, Entry>();
   private pending = "";
+  /** `close()` came while runs were going: the helper ends once the last of them is reaped. */
+  private closing = false;
 
   constructor(
     private readonly binary: string,
@@ -71,6 +73,8 @@ export class WarmHelper {
    * its copies afterwards.
    */
   run(request: WarmRunRequest, status: number, stdio: [number | undefined, number | undefined, number | undefined]): WarmRun {
+    // A run after close(): the helper still there serves it, as a new one would, and stays like one.
+    this.closing = false;
     this.ensureStarted();
     const id = this.nextId++;
     let entry!: Entry;
@@ -105,12 +109,23 @@ export class WarmHelper {
   }
 
   /**
+   * Lets the helper go without ending a run: idle, it is stopped now; otherwise once its last run is reaped
+   * (its control socket ref'd until then, as for any pending run). Resolves at once: the runs' containers go on.
+   */
+  close(): Promise<void> {
+    if (this.runs.size === 0) return this.stop();
+    this.closing = true;
+    return Promise.resolve();
+  }
+
+  /**
    * Ends the helper (and with it any run still going): its socket closes, it exits. Resolves once it has
    * exited and is reaped (at most a few seconds): a worker thread that ended right after `close()` left it a zombie.
    */
   stop(): Promise<void> {
     const control = this.control;
     const child = this.child;
+    this.closing = false;
     this.control = undefined;
     this.child = undefined;
     this.controlFd = -1;
@@ -187,7 +202,9 @@ export class WarmHelper {
     entry.done = true;
     if (refused) entry.refused(refused);
     entry.reaped(exit);
-    if (this.runs.size === 0) this.control?.unref();
+    if (this.runs.size > 0) return;
+    this.control?.unref();
+    if (this.closing) void this.stop();
   }
 
   /** Runs not reaped yet died with the helper (PDEATHSIG); those not forked yet never started. */

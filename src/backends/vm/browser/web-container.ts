@@ -13,7 +13,8 @@ import { ContainerError } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
 import { checkOptionNames } from "../../../spec/run-options-check.js";
-import { execToEnd, PROCESS_OPTIONS, ProcessHandle } from "../../../process-handle.js";
+import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle } from "../../../process-handle.js";
+import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
 import type { GuestStats } from "./protocol.js";
 import type { WebOutput, WebProcess, WebStdin } from "./web-process.js";
 
@@ -57,6 +58,7 @@ export class Container implements AsyncDisposable {
   private logBytes = 0;
   private readonly logWaiters = new Set<() => void>();
   private readonly decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+  private collected: Promise<ContainerOutput> | undefined;
 
   /** @internal */
   constructor(
@@ -133,9 +135,9 @@ export class Container implements AsyncDisposable {
 
   /** Runs `cmd` in the running container to its end (Node's `Container.exec`). */
   async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    checkOptionNames("exec", options, PROCESS_OPTIONS);
-    const { stdin, ...rest } = options;
-    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty));
+    checkOptionNames("exec", options, EXEC_OPTIONS);
+    const { stdin, maxBuffer, ...rest } = options;
+    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer);
   }
 
   /** Starts `cmd` in the running container; resolves once it runs (Node's `Container.spawn`). */
@@ -154,10 +156,14 @@ export class Container implements AsyncDisposable {
     if (!this.exitStatus) this.proc.resize(cols, rows);
   }
 
-  /** Collects stdout and stderr as UTF-8 and waits for the exit. */
-  async output(): Promise<ContainerOutput> {
-    const [stdout, stderr, status] = await Promise.all([collect(this.stdout), collect(this.stderr), this.done]);
-    return { exitCode: status.exitCode, stdout, stderr };
+  /** Collects stdout and stderr as UTF-8 and waits for the exit; `maxBuffer` and a second call as Node's `output()`. */
+  async output(options: OutputOptions = {}): Promise<ContainerOutput> {
+    return (this.collected ??= this.collect(outputLimit(options)));
+  }
+
+  private async collect(maxBuffer: number): Promise<ContainerOutput> {
+    const { status, ...text } = await collectToEnd(this.stdout && chunksOf(this.stdout), this.stderr && chunksOf(this.stderr), maxBuffer, () => this.proc.kill("SIGKILL"), this.done);
+    return { exitCode: status.exitCode, ...text };
   }
 
   /** Its output so far (the newest 4 MiB), then with `follow` what comes until it exits. */
@@ -224,8 +230,8 @@ export class Container implements AsyncDisposable {
 
 /** A process started in a running container by `Container.spawn` (Node's `ExecProcess`). */
 export class ExecProcess extends ProcessHandle<WebStdin, WebOutput> {
-  protected text(stream: WebOutput | null): Promise<string> {
-    return collect(stream);
+  protected chunks(stream: WebOutput): AsyncIterable<Uint8Array> {
+    return chunksOf(stream);
   }
 
   protected async closeStdin(stdin: WebStdin): Promise<void> {
@@ -240,10 +246,7 @@ export class ExecProcess extends ProcessHandle<WebStdin, WebOutput> {
   }
 }
 
-async function collect(stream: WebOutput | null): Promise<string> {
-  if (!stream) return "";
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) text += decoder.decode(chunk, { stream: true });
-  return text + decoder.decode();
+/** A web stream's chunks (ReadableStream is async iterable; leaving the loop early cancels it). */
+function chunksOf(stream: WebOutput): AsyncIterable<Uint8Array> {
+  return stream as unknown as AsyncIterable<Uint8Array>;
 }

@@ -139,7 +139,8 @@ export class InputPump implements InputEndpoint {
 
   /** Queues bytes; `done` runs once they are on the link (or with the error that dropped them). */
   write(data: Uint8Array, done: (err?: Error | null) => void = () => {}): void {
-    if (this.finished) return done(new Error("the container's stdin is closed"));
+    // EPIPE as a pipe's write to a reader gone: callers that feed input they were given ignore it (stream-write.ts).
+    if (this.finished) return done(Object.assign(new Error("the container's stdin is closed"), { code: "EPIPE" }));
     this.queue.push({ data, done });
     this.pump();
   }

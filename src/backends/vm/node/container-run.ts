@@ -16,6 +16,7 @@ import { TsboxError } from "../../../errors.js";
 import { isErrno } from "../../../fs-util.js";
 import { bundlePaths } from "../../../paths.js";
 import { signalNumber } from "../../../signals.js";
+import { ignoreClosedPipe } from "../../../stream-write.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
 import { bindPorts, type Published, recordAttachments, removeAttachments } from "./published-ports.js";
@@ -167,7 +168,10 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
     if (targets.stdout === "inherit") io.stdout?.readable.on("data", (d: Buffer) => log.write("stdout", d));
     if (targets.stderr === "inherit") io.stderr?.readable.on("data", (d: Buffer) => log.write("stderr", d));
   }
-  if (targets.stdin === "inherit" && io.stdin) process.stdin.pipe(io.stdin.writable);
+  if (targets.stdin === "inherit" && io.stdin) {
+    process.stdin.pipe(io.stdin.writable);
+    ignoreClosedPipe(io.stdin.writable);
+  }
   const outputDone = (r: Readable | undefined) =>
     r ? new Promise<void>((resolve) => (r.readableEnded || r.destroyed ? resolve() : (r.once("end", resolve), r.once("close", resolve)))) : Promise.resolve();
 

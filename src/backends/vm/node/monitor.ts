@@ -26,6 +26,7 @@ import { nextRestartDelay, parseRestartPolicy, type RestartPolicy, restartsAfter
 import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "../../../containers/stdcopy.js";
 import { failedStartFields, processStartTime, readState, updateState, updateStateLocked } from "../../../containers/state.js";
 import { DataPaths, type ContainerPaths } from "../../../paths.js";
+import { ignoreClosedPipe } from "../../../stream-write.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { readSpec } from "../../../containers/spec-file.js";
 import type { ContainerProcess } from "../../backend.js";
@@ -295,6 +296,8 @@ export class VmMonitor {
       basename(this.req.bundle),
     );
     this.proc = proc;
+    // Attached clients' input to a container that stopped reading it: nothing to tell them.
+    if (proc.stdin) ignoreClosedPipe(proc.stdin);
     this.began = Date.now();
     const first = !this.startedOnce;
     this.startedOnce = true;
