@@ -701,7 +701,9 @@ for (const who of identities()) {
     it("a container whose output filled the disk can be removed (rm -f, container prune), and a failed rename frees its name", async () => {
       await done(["run", "--rm", "busybox", "true"]);
       await done(["run", "--name", "c1", "busybox", "true"]);
-      await done(["run", "-d", "--name", "y", "busybox", "sh", "-c", "yes"]);
+      // It floods once told to: a flood from its first instant would fill the disk before its start is recorded.
+      await done(["run", "-d", "--name", "y", "busybox", "sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.05; done; yes"]);
+      await done(["exec", "y", "touch", "/tmp/go"]);
       await until("its log fills the disk", () => Number(disk.sh(`df -k --output=avail ${disk.dir} | tail -1`).trim()) === 0, 60_000);
       // The name is free again after a rename that could not be recorded.
       disk.fill();
