@@ -9,7 +9,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
@@ -696,6 +696,46 @@ for (const who of identities()) {
         assert.ok(!runs(cmd), `rm -f r (${kib} KiB free) left it running`);
       }
       assert.ok(failed > 0, "some start met the full disk");
+    });
+
+    it("the log a full disk cut short loses only what did not fit: every entry after it is whole", async () => {
+      await done(["run", "--rm", "busybox", "true"]);
+      // Its count of lines printed, where the test reads it (not on the small disk).
+      const counter = mkdtempSync(join(who.scratch, "count-"));
+      chownSync(counter, who.uid, who.gid);
+      const script = "i=0; while true; do echo line$i-padpadpadpadpadpadpadpadpadpadpadpad; i=$((i+1)); echo $i > /c/n; sleep 0.002; done";
+      await done(["run", "-d", "--name", "chatty", "-v", `${counter}:/c`, "busybox", "sh", "-c", script]);
+      const printed = () => {
+        try {
+          return Number(readFileSync(join(counter, "n"), "utf8") || "0");
+        } catch {
+          return 0; // not yet
+        }
+      };
+      const after = async (n: number) => {
+        const from = printed();
+        await until(`${n} more lines`, () => printed() >= from + n, 60_000);
+      };
+      try {
+        await after(50);
+        disk.fill();
+        await after(300);
+        disk.free();
+        await after(50);
+        const log = disk.sh(`cat ${disk.dataDir}/containers/*/container.log`).split("\n").filter((l) => l !== "");
+        const broken = log.filter((l) => {
+          try {
+            return typeof JSON.parse(l).log !== "string";
+          } catch {
+            return true;
+          }
+        });
+        assert.deepEqual(broken, [], "no torn entry");
+      } finally {
+        disk.free();
+        await done(["rm", "-f", "chatty"]);
+        rmSync(counter, { recursive: true, force: true });
+      }
     });
 
     it("a container whose output filled the disk can be removed (rm -f, container prune), and a failed rename frees its name", async () => {
