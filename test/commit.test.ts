@@ -18,6 +18,7 @@ import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 import { readTar } from "../src/image/tar.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { FullDisk } from "./helpers/full-disk.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { TarWriter } from "../src/image/tar-writer.js";
 
@@ -478,26 +479,25 @@ for (const who of identities()) {
       assert.equal((await cli(["exec", "busy", "cat", "/var/f"])).stdout, "f\n");
     });
 
-    it("cp onto a full disk fails with the reason and leaves no partial file (either way); a sparse file copies sparse", async () => {
+    it("cp onto a full disk fails with the reason, keeps the file it was to replace and leaves no partial one (either way); a sparse file copies sparse", async () => {
       // Random bytes: zeros would become holes and fit anywhere.
-      await cli(["run", "-d", "--name", "full", "--tmpfs", "/small:size=1m", "busybox", "sh", "-c", "head -c 3000000 /dev/urandom > /big && truncate -s 2G /sparse && echo x >> /sparse && sleep 600"]);
+      await cli(["run", "-d", "--name", "full", "--tmpfs", "/small:size=1m", "busybox", "sh", "-c", "echo old > /small/big && head -c 3000000 /dev/urandom > /big && truncate -s 2G /sparse && echo x >> /sparse && sleep 600"]);
       for (let i = 0; i < 100 && (await tsbox(who, ["exec", "full", "test", "-e", "/sparse"])).code !== 0; i++) await sleep(50);
-      const small = out("small");
-      mkdirSync(small, { recursive: true });
-      execFileSync("mount", ["-t", "tmpfs", "-o", `size=1m,uid=${who.uid},gid=${who.gid}`, "tmpfs", small]);
+      const disk = await FullDisk.create(who, "1m");
       try {
+        await tsbox(who, [], { argv: ["sh", "-c", `echo precious > ${join(disk.dir, "big")}`], mountns: disk.ns });
         // It hung: the writer had failed, the reader waited on a full pipe.
-        const r = await tsbox(who, ["cp", "full:/big", join(small, "big")], { timeoutMs: 60_000 });
+        const r = await tsbox(who, ["cp", "full:/big", join(disk.dir, "big")], { timeoutMs: 60_000, mountns: disk.ns });
         assert.equal(r.code, 1);
         assert.match(r.stderr, /^tsbox: writing big: No space left on device\n$/);
-        assert.deepEqual(readdirSync(small), []);
+        assert.equal(disk.sh(`ls -A ${disk.dir} && cat ${disk.dir}/big`), "big\nprecious\n", "the file it was to replace is kept, nothing half-written");
       } finally {
-        execFileSync("umount", [small]);
+        disk.close();
       }
       const into = await sh(`head -c 3000000 /dev/urandom > ${out("big")} && TSBOX cp ${out("big")} full:/small/`);
       assert.equal(into.code, 1);
       assert.match(into.stderr, /No space left on device/);
-      assert.equal((await cli(["exec", "full", "ls", "/small"])).stdout, "", "nothing half-written in the container");
+      assert.equal((await cli(["exec", "full", "sh", "-c", "ls -A /small && cat /small/big"])).stdout, "big\nold\n", "the container's file is kept, nothing half-written");
       await cli(["cp", "full:/sparse", out("sparse")]);
       const st = statSync(out("sparse"));
       assert.equal(st.size, 2 ** 31 + 2);

@@ -8,12 +8,14 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, readlinkSync } from "node:fs";
+import { mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { cliPath, identityEnv, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { until } from "./helpers/until.js";
+import { appendEvents } from "../src/containers/events.js";
 
 after(cleanupIdentities);
 
@@ -128,3 +130,18 @@ for (const who of identities()) {
     }
   });
 }
+
+describe("events.log after a full disk", () => {
+  it("an append that a full disk cut short is not continued: the next event starts a line of its own", () => {
+    const dir = mkdtempSync(join(tmpdir(), "events-torn-"));
+    try {
+      const file = join(dir, "events.log");
+      writeFileSync(file, '{"status":"kill","id":"c1"}\n{"status":"ki');
+      appendEvents(file, ['{"status":"kill","id":"c2"}']);
+      const lines = readFileSync(file, "utf8").split("\n");
+      assert.deepEqual(lines, ['{"status":"kill","id":"c1"}', '{"status":"ki', '{"status":"kill","id":"c2"}', ""]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -16,6 +16,7 @@ import { gzipSync } from "node:zlib";
 import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { FullDisk } from "./helpers/full-disk.js";
 import { buildLayeredLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
 import { runTool, skopeoCopy, startRegistry, type TestRegistry } from "./helpers/registry.js";
@@ -715,6 +716,29 @@ if (process.getuid!() === 0) {
         } finally {
           execFileSync("umount", [mnt]);
           rmSync(mnt, { recursive: true, force: true });
+        }
+        await assertNoLeaks(snap, [who]);
+      });
+    }
+
+    for (const who of identities()) {
+      it(`a load whose blobs do not fit says it was the store's write, with the data dir's hint, as ${who.name}`, async () => {
+        const snap = snapshot();
+        const tar = new TarWriter();
+        tar.add({ path: "noise", type: "file", mode: 0o644, mtime: 0, data: randomBytes(3 << 20) });
+        const raw = tar.finish();
+        const layout = await layoutWith("test/noise:1", [], [{ data: gzipSync(raw, { level: 1 }), diffId: sha256Digest(raw) }]);
+        const archive = join(who.scratch, "noise.tar");
+        execFileSync("tar", ["-C", layout, "-cf", archive, "."]);
+        const disk = await FullDisk.create(who, "16m");
+        try {
+          // Room for the archive's unpacking, not for its blobs a second time in the store.
+          disk.fill(5 << 20);
+          const r = await tsbox(who, ["load", "-i", archive], { env: { TSBOX_DATA_DIR: disk.dataDir }, mountns: disk.ns });
+          oneLineError(r, /^tsbox: writing blob sha256:[0-9a-f]{64} to the store: ENOSPC: no space left on device, write \(the file system of .* is full: free space \(tsbox system prune\)/, 1);
+        } finally {
+          disk.close();
+          rmSync(archive);
         }
         await assertNoLeaks(snap, [who]);
       });

@@ -8,14 +8,15 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { tsbox, cliPath, identityEnv, repoRoot } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
 import { until } from "./helpers/until.js";
+import { FullDisk } from "./helpers/full-disk.js";
 import { Runtime } from "../src/index.js";
 
 after(cleanupIdentities);
@@ -655,6 +656,116 @@ for (const who of identities()) {
       const r = await scenario(who, "pruneWhileStarting");
       assert.doesNotMatch(r.pruned, new RegExp(r.id), r.pruned);
       assert.deepEqual({ exitCode: r.exitCode, stdout: r.stdout }, { exitCode: 0, stdout: "ran\n" });
+    });
+  });
+}
+
+for (const who of identities()) {
+  describe(`a full disk, as ${who.name}`, () => {
+    let snap: Snapshot;
+    let disk: FullDisk;
+    beforeEach(async () => {
+      snap = snapshot();
+      disk = await FullDisk.create(who, "20m");
+    });
+    afterEach(async () => {
+      disk.close();
+      await assertNoLeaks(snap, [who]);
+    });
+    const cli = (args: string[]) => tsbox(who, args, { mountns: disk.ns, env: { TSBOX_DATA_DIR: disk.dataDir } });
+    const done = async (args: string[]) => {
+      const r = await cli(args);
+      assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
+      return r;
+    };
+    const runs = (cmdline: string) => spawnSync("pgrep", ["-x", "-f", cmdline]).status === 0;
+
+    it("run -d whose start cannot be recorded fails and leaves nothing running, at every free size near full", async () => {
+      await done(["run", "--rm", "busybox", "true"]);
+      let failed = 0;
+      // The start's own writes (net files, the log, state.json) meet the end of the disk at some free size.
+      for (let kib = 0; kib <= 96; kib += 4) {
+        const cmd = `sleep ${9000 + kib}`;
+        disk.fill(kib * 1024);
+        const r = await cli(["run", "-d", "--name", "r", "busybox", ...cmd.split(" ")]);
+        disk.free();
+        const status = (await done(["ps", "-a", "--format", "{{.Status}}"])).stdout;
+        if (r.code === 0) {
+          assert.match(status, /^Up/, `started with ${kib} KiB free: ps says so`);
+          assert.ok(runs(cmd));
+        } else {
+          failed++;
+          assert.match(r.stderr, /no space left on device/i, `${kib} KiB free`);
+          assert.match(status, /^(Created|$)/, `${kib} KiB free: ${r.stderr}`);
+          assert.ok(!runs(cmd), `a start that failed with ${kib} KiB free left its container running: ${r.stderr}`);
+        }
+        if (status !== "") await done(["rm", "-f", "r"]);
+        assert.ok(!runs(cmd), `rm -f r (${kib} KiB free) left it running`);
+      }
+      assert.ok(failed > 0, "some start met the full disk");
+    });
+
+    it("the log a full disk cut short loses only what did not fit: every entry after it is whole", async () => {
+      await done(["run", "--rm", "busybox", "true"]);
+      // Its count of lines printed, where the test reads it (not on the small disk).
+      const counter = mkdtempSync(join(who.scratch, "count-"));
+      chownSync(counter, who.uid, who.gid);
+      const script = "i=0; while true; do echo line$i-padpadpadpadpadpadpadpadpadpadpadpad; i=$((i+1)); echo $i > /c/n; sleep 0.002; done";
+      await done(["run", "-d", "--name", "chatty", "-v", `${counter}:/c`, "busybox", "sh", "-c", script]);
+      const printed = () => {
+        try {
+          return Number(readFileSync(join(counter, "n"), "utf8") || "0");
+        } catch {
+          return 0; // not yet
+        }
+      };
+      const after = async (n: number) => {
+        const from = printed();
+        await until(`${n} more lines`, () => printed() >= from + n, 60_000);
+      };
+      try {
+        await after(50);
+        disk.fill();
+        await after(300);
+        disk.free();
+        await after(50);
+        const log = disk.sh(`cat ${disk.dataDir}/containers/*/container.log`).split("\n").filter((l) => l !== "");
+        const broken = log.filter((l) => {
+          try {
+            return typeof JSON.parse(l).log !== "string";
+          } catch {
+            return true;
+          }
+        });
+        assert.deepEqual(broken, [], "no torn entry");
+      } finally {
+        disk.free();
+        await done(["rm", "-f", "chatty"]);
+        rmSync(counter, { recursive: true, force: true });
+      }
+    });
+
+    it("a container whose output filled the disk can be removed (rm -f, container prune), and a failed rename frees its name", async () => {
+      await done(["run", "--rm", "busybox", "true"]);
+      await done(["run", "--name", "c1", "busybox", "true"]);
+      // It floods once told to: a flood from its first instant would fill the disk before its start is recorded.
+      await done(["run", "-d", "--name", "y", "busybox", "sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.05; done; yes"]);
+      await done(["exec", "y", "touch", "/tmp/go"]);
+      await until("its log fills the disk", () => Number(disk.sh(`df -k --output=avail ${disk.dir} | tail -1`).trim()) === 0, 60_000);
+      // The name is free again after a rename that could not be recorded.
+      disk.fill();
+      const renamed = await cli(["rename", "c1", "c2"]);
+      assert.equal(renamed.code, 1);
+      assert.match(renamed.stderr, /ENOSPC/);
+      assert.equal((await done(["ps", "-a", "--filter", "name=c", "--format", "{{.Names}}"])).stdout, "c1\n");
+      await done(["rm", "-f", "y"]);
+      disk.fill();
+      const pruned = await done(["container", "prune", "-f"]);
+      assert.match(pruned.stdout, /^Deleted Containers:\n[0-9a-f]{64}\n/);
+      assert.equal((await done(["ps", "-a", "-q"])).stdout, "");
+      disk.free();
+      await done(["run", "--name", "c2", "busybox", "true"]);
+      await done(["rm", "c2"]);
     });
   });
 }

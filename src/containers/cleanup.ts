@@ -15,12 +15,14 @@ import { Annotation, type ImageConfig, type ImageManifest } from "../image/oci.j
 import { prunable, type PruneFilter } from "./prune-filter.js";
 import { familiarName, parseReference } from "../image/reference.js";
 import type { Runtime } from "../runtime.js";
-import type { ContainerState } from "./state.js";
+import { isActive, readCurrentState, type ContainerState } from "./state.js";
 import { readContainerVolumes, type VolumeInfo } from "./volumes.js";
 
 export interface ContainerPruneResult {
   removed: string[];
   bytes: number;
+  /** What could not be removed and why ("<short id>: <message>"), e.g. `container prune`'s; the rest still went. */
+  errors?: string[];
 }
 
 /**
@@ -29,14 +31,17 @@ export interface ContainerPruneResult {
  * `run` in another terminal: "created" with its creator alive).
  */
 export async function pruneContainers(runtime: Runtime, keep: (c: ContainerState) => boolean | Promise<boolean> = () => false): Promise<ContainerPruneResult> {
-  const result: ContainerPruneResult = { removed: [], bytes: 0 };
+  const result: ContainerPruneResult = { removed: [], bytes: 0, errors: [] };
   for (const c of await runtime.containers({ all: true })) {
     if (c.status === "running" || (c.status === "created" && c.creatorPid !== null) || (await keep(c))) continue;
     const bytes = await treeBytes(runtime.containerPaths(c.id).upper);
     try {
       await runtime.removeContainer(c.id);
-    } catch {
-      continue; // started or removed meanwhile
+    } catch (err) {
+      // Started or removed meanwhile: not ours to prune. Anything else is said (it silently kept a full disk full).
+      const now = readCurrentState(runtime.containerPaths(c.id));
+      if (now && !isActive(now)) result.errors!.push(`${c.id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
     }
     result.removed.push(c.id);
     result.bytes += bytes;

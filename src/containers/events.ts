@@ -7,7 +7,7 @@
  * `docker events --format '{{json .}}'` prints it. The rules both sides
  * follow are checked by test/fixtures/contract/events.json.
  */
-import { appendFileSync, renameSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { ContainerStatus } from "./state.js";
 
@@ -86,12 +86,29 @@ export function eventsFileOf(bundleDir: string): string | undefined {
  */
 export function appendEvents(file: string | undefined, lines: string[]): void {
   if (file === undefined || lines.length === 0) return;
+  let fd: number | undefined;
   try {
-    appendFileSync(file, lines.map((l) => l + "\n").join(""));
-    if (statSync(file).size > EVENTS_MAX_BYTES) renameSync(file, join(dirname(file), EVENTS_ROTATED));
+    fd = openSync(file, "a+");
+    const text = lines.map((l) => l + "\n").join("");
+    writeSync(fd, freshLine(fd) ? text : "\n" + text);
+    if (fstatSync(fd).size > EVENTS_MAX_BYTES) renameSync(file, join(dirname(file), EVENTS_ROTATED));
   } catch {
     // The data dir is going away (a test's, a prune), or full: nothing to record in.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
+}
+
+/**
+ * Whether the file ends a line (or is empty). An append the full disk cut short left half a line, which the next
+ * entry (any writer's: the monitor's too, native-rs/runtime/src/events.rs) must not continue: readers skip the
+ * broken line, and only it is lost.
+ */
+function freshLine(fd: number): boolean {
+  const size = fstatSync(fd).size;
+  if (size === 0) return true;
+  const last = Buffer.alloc(1);
+  return readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
 }
 
 type StateOf = { id: string; image: string; name: string | null; exitCode: number | null } & StatusOf;

@@ -28,6 +28,8 @@ export interface CliOptions {
   bareEnv?: Record<string, string>;
   /** Run it in this network namespace (a /run/netns path; the test's own, see helpers/netns.ts). */
   netns?: string;
+  /** Run it in this mount namespace (a /proc/PID/ns/mnt path: a small disk's, see helpers/full-disk.ts). */
+  mountns?: string;
 }
 
 export function identityEnv(who: Identity): Record<string, string> {
@@ -57,10 +59,12 @@ export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Pro
   return new Promise((resolve, reject) => {
     // `--`: Node 20 takes a later --env-file as its own option otherwise (bin/tsbox.js refuses it then).
     const argv = opts.argv ?? [process.execPath, "--", cliPath, ...args];
-    // nsenter (run as root) enters the namespace, then becomes the identity.
-    const [cmd, ...cmdArgs] = opts.netns ? ["nsenter", `--net=${opts.netns}`, "-S", String(who.uid), "-G", String(who.gid), "--", ...argv] : argv;
+    // nsenter (run as root) enters the namespaces, then becomes the identity.
+    const namespaces = [...(opts.netns ? [`--net=${opts.netns}`] : []), ...(opts.mountns ? [`--mount=${opts.mountns}`] : [])];
+    const entered = namespaces.length > 0;
+    const [cmd, ...cmdArgs] = entered ? ["nsenter", ...namespaces, "-S", String(who.uid), "-G", String(who.gid), "--", ...argv] : argv;
     const child = spawn(cmd!, cmdArgs, {
-      ...(opts.netns ? {} : { uid: who.uid, gid: who.gid }),
+      ...(entered ? {} : { uid: who.uid, gid: who.gid }),
       cwd: opts.cwd ?? who.scratch,
       env: opts.bareEnv ?? { ...identityEnv(who), ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],

@@ -136,10 +136,22 @@ fn append(bundle: &Path, lines: &[String]) {
         None => return,
     };
     let text: String = lines.iter().map(|l| format!("{}\n", l)).collect();
-    let written = OpenOptions::new().append(true).create(true).open(&file).and_then(|mut f| f.write_all(text.as_bytes()));
+    let written = OpenOptions::new().read(true).append(true).create(true).open(&file).and_then(move |mut f| {
+        // Half a line a full disk left (any writer's: src/containers/events.ts too) is not continued.
+        let fresh = ends_line(&f)?;
+        f.write_all(if fresh { text } else { format!("\n{}", text) }.as_bytes())
+    });
     if written.is_ok() && fs::metadata(&file).map(|m| m.len() > MAX_BYTES).unwrap_or(false) {
         let _ = fs::rename(&file, file.with_file_name(ROTATED));
     }
+}
+
+/// Whether the file is empty or ends a line.
+fn ends_line(f: &fs::File) -> std::io::Result<bool> {
+    use std::os::unix::fs::FileExt;
+    let size = f.metadata()?.len();
+    let mut last = [0u8; 1];
+    Ok(size == 0 || (f.read_at(&mut last, size - 1)? == 1 && last[0] == b'\n'))
 }
 
 #[cfg(test)]
@@ -190,6 +202,11 @@ mod tests {
         let text = fs::read_to_string(data.join(FILE)).unwrap();
         let actions: Vec<String> = text.lines().map(|l| json::parse(l).unwrap().get("Action").and_then(Json::as_str).unwrap().to_string()).collect();
         assert_eq!(actions, ["start", "destroy"]);
+        // A line a full disk cut short: the next entry starts on a line of its own.
+        fs::write(data.join(FILE), "{\"Action\":\"kil").unwrap();
+        record(&bundle, &state, "destroy");
+        let text = fs::read_to_string(data.join(FILE)).unwrap();
+        assert_eq!(text.lines().nth(1).map(|l| json::parse(l).is_ok()), Some(true), "{}", text);
         fs::write(data.join(FILE), vec![b'x'; MAX_BYTES as usize]).unwrap();
         record(&bundle, &state, "destroy");
         assert!(data.join(ROTATED).exists() && !data.join(FILE).exists());

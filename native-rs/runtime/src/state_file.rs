@@ -82,8 +82,8 @@ impl StateFile {
         let tmp = self
             .dir
             .join(format!(".{}.{}.tmp", STATE_FILE, std::process::id()));
-        fs::write(&tmp, format!("{}\n", state))?;
-        fs::rename(&tmp, &path).map_err(|e| {
+        // A failed write (a full disk) leaves no temp behind to hold the last free pages.
+        fs::write(&tmp, format!("{}\n", state)).and_then(|()| fs::rename(&tmp, &path)).map_err(|e| {
             let _ = fs::remove_file(&tmp);
             e
         })?;

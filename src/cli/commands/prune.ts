@@ -19,6 +19,12 @@ export function imagePruneLines(r: { untagged: string[]; deleted: string[] }): s
   return [...r.untagged.map((n) => `untagged: ${n}`), ...r.deleted.map((d) => `deleted: ${d}`)];
 }
 
+/** The containers a prune could not remove, one `tsbox:` line each after its report: exit 1 when there were any. */
+export function prunedContainerErrors(ctx: CliContext, r: { errors?: string[] }): number {
+  for (const e of r.errors ?? []) ctx.stderr.write(`tsbox: cannot remove container ${e}\n`);
+  return r.errors?.length ? 1 : 0;
+}
+
 /**
  * `tsbox image prune`: docker's — dangling images (unnamed: commits without a
  * name, what builds left, the build cache), with `-a` every image no
@@ -46,7 +52,7 @@ export async function containerPrune(args: string[], ctx: CliContext): Promise<n
   if (!(await confirm(ctx, "WARNING! This will remove all stopped containers.", flags.bools.has("force")))) return 0;
   const r = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).pruneContainers(filter);
   ctx.stdout.write(pruneReport("Deleted Containers", r.removed, r.bytes));
-  return 0;
+  return prunedContainerErrors(ctx, r);
 }
 
 const BUILDER_USAGE = `Usage: tsbox builder COMMAND

@@ -8,7 +8,7 @@ import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, table, timeAgo, truncate } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
-import { imagePruneLines, pruneFilterFlag } from "./prune.js";
+import { imagePruneLines, prunedContainerErrors, pruneFilterFlag } from "./prune.js";
 import { psEntries, statusText } from "./ps-context.js";
 import { volumePruneFilter } from "./volume.js";
 
@@ -130,5 +130,5 @@ async function prune(args: string[], ctx: CliContext): Promise<number> {
   if (cache.removed.length > 0) out += `Deleted build cache objects:\n${cache.removed.join("\n")}\n\n`;
   out += `Total reclaimed space: ${humanSize(containers.bytes + vols.bytes + images.bytes + cache.bytes)}\n`;
   ctx.stdout.write(out);
-  return 0;
+  return prunedContainerErrors(ctx, containers);
 }

@@ -23,6 +23,10 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
       await signalContainer(ctx, state, 9, true);
       if (!(await supervisorGone(state, bundle))) throw new ContainerError(`container ${shown(state)} did not stop`);
     }
+    // Its monitor answered with the end but could not record it (a full disk): that run, not a new one, still
+    // says running until the monitor is gone.
+    const now = readCurrentState(bundle);
+    if (now && isActive(now) && now.monitorPid === state.monitorPid && now.monitorStartTime === state.monitorStartTime) await supervisorGone(state, bundle);
   }
   let name: { name: string | null } | undefined;
   try {
@@ -31,10 +35,14 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
       if (!fresh) return undefined;
       if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`);
       // A run whose end went unseen (a reboot, a killed monitor) still says running on disk: its `die` first, as start writes it.
-      updateStateLocked(bundle, (raw) => {
-        const end = unseenEnd(raw);
-        return Object.keys(end).length > 0 ? end : undefined;
-      });
+      try {
+        updateStateLocked(bundle, (raw) => {
+          const end = unseenEnd(raw);
+          return Object.keys(end).length > 0 ? end : undefined;
+        });
+      } catch {
+        // The record goes with the bundle: a full disk (which the removal frees) must not keep the container.
+      }
       return { name: fresh.name };
     });
   } catch (err) {

@@ -11,11 +11,17 @@ import { renameInLeases } from "../../network/leases.js";
 export async function renameContainer(ctx: LifecycleContext, id: string, newName: string): Promise<void> {
   let old: string | null = null;
   const bundle = bundleOf(ctx, id);
+  let reserved = false;
   const renamed = await updateState(bundle, (state) => {
     if (state.name === newName) throw new ContainerError(`container ${shown(state)} is already named ${newName}`);
     ctx.names.reserve(newName, id);
+    reserved = true;
     old = state.name;
     return { name: newName };
+  }).catch((err: unknown) => {
+    // Not recorded (a full disk): the container keeps its old name, and the new one is free again.
+    if (reserved) ctx.names.release(newName, id);
+    throw err;
   });
   if (old !== null) ctx.names.release(old, id);
   if (!renamed) return;

@@ -1,10 +1,10 @@
 import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { ImageError, writingAt } from "../../errors.js";
+import { ImageError } from "../../errors.js";
 import { isErrno, randomHex } from "../../fs-util.js";
 import { DigestCounter } from "../hash.js";
-import { DOWNLOADS, downloadHolder, type OciLayout } from "../layout.js";
+import { blobWriteError, DOWNLOADS, downloadHolder, type OciLayout } from "../layout.js";
 import type { Descriptor } from "../oci.js";
 import { bodyChunks } from "./body.js";
 import { pullScope, type RegistryClient, registryError } from "./client.js";
@@ -86,7 +86,7 @@ export async function downloadBlob(layout: OciLayout, client: RegistryClient, re
           }
           await fh.write(buf, 0, buf.length, counter.size).catch((err: unknown) => {
             // Ours, not the network's (a full disk): kept whole for the resume, said as what it is, the cause kept for the hint.
-            throw new ImageError(`writing blob ${blob.digest} to the store: ${describe(err)}`, writingAt(err, mine));
+            throw blobWriteError(blob.digest, err, mine);
           });
           counter.update(buf);
           options.onProgress?.(counter.size, blob.size);

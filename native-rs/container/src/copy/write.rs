@@ -2,7 +2,8 @@
 //! one rule more: nothing is written through a symlink. Every parent is
 //! opened component by component with O_NOFOLLOW from the target directory
 //! (missing ones are created), and final names are created with O_EXCL-like
-//! calls after removing what was there. In a container's view the target
+//! calls after removing what was there; a regular file under a temporary name
+//! beside it, renamed over what was there once whole. In a container's view the target
 //! directory itself is resolved inside its root; on the host it is the
 //! user's own path.
 
@@ -227,31 +228,29 @@ fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut
         }
         return Ok(());
     }
+    if r.kind == Kind::File {
+        // Written beside what it replaces and renamed over it once whole: a failed copy (a full disk, a stream
+        // cut short) leaves the old file as it was, and no half-written one as if copied.
+        if is_dir(parent, name) {
+            return Err(not_over_dir(&shown));
+        }
+        let tmp = format!(".tsbox-cp.{}.tmp", crate::sys::process::own_pid());
+        let written = write_file(parent, tmp.as_bytes(), r, opts, input, &shown)
+            .and_then(|()| fs::renameat(parent.0, tmp.as_bytes(), parent.0, name).map_err(|e| step(&shown, "replacing", e)));
+        if let Err(e) = written {
+            let _ = fs::unlinkat(parent.0, tmp.as_bytes(), 0);
+            return Err(e);
+        }
+        let _ = fs::lutimesat(parent.0, name, r.mtime);
+        return Ok(());
+    }
     match fs::unlinkat(parent.0, name, 0) {
         Ok(()) | Err(ENOENT) => {}
-        Err(EISDIR) | Err(EPERM) if is_dir(parent, name) => {
-            return Err(Error::new(ErrorKind::Setup, format!("cannot overwrite directory {} with a non-directory", shown)))
-        }
+        Err(EISDIR) | Err(EPERM) if is_dir(parent, name) => return Err(not_over_dir(&shown)),
         Err(e) => return Err(step(&shown, "replacing", e)),
     }
     match r.kind {
-        Kind::File => {
-            let file = fs::openat(parent.0, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600).map_err(|e| step(&shown, "creating", e))?;
-            if let Err(e) = copy_body(input, file.0, r, &shown) {
-                // A half-written file (a full disk, a stream cut short) is not left behind as if copied.
-                let _ = fs::unlinkat(parent.0, name, 0);
-                return Err(e);
-            }
-            if opts.archive {
-                let (uid, gid) = opts.owner(r);
-                let _ = fs::lchownat(parent.0, name, uid, gid);
-            }
-            // After chown, which clears setuid bits.
-            let mode = if opts.guarded() { r.mode & !SET_ID_BITS } else { r.mode };
-            fs::fchmod(file.0, mode).map_err(|e| step(&shown, "setting the mode of", e))?;
-            // After chown and the body's writes, which clear a file capability.
-            set_xattrs(file.0, r, opts)?;
-        }
+        Kind::File => unreachable!(),
         Kind::Symlink => fs::symlinkat(&r.link, parent.0, name).map_err(|e| step(&shown, "creating", e))?,
         Kind::Hardlink => {
             let target = components(&r.link)?;
@@ -286,6 +285,31 @@ fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut
     }
     let _ = fs::lutimesat(parent.0, name, r.mtime);
     Ok(())
+}
+
+fn not_over_dir(shown: &str) -> Error {
+    Error::new(ErrorKind::Setup, format!("cannot overwrite directory {} with a non-directory", shown))
+}
+
+/// A regular file's body, owner, mode and extended attributes, as `name` (a temporary name the caller renames).
+fn write_file(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut dyn BufRead, shown: &str) -> Result<(), Error> {
+    let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+    let file = match fs::openat(parent.0, name, flags, 0o600) {
+        // One a killed copy of the same pid left: ours to replace.
+        Err(EEXIST) => fs::unlinkat(parent.0, name, 0).and_then(|()| fs::openat(parent.0, name, flags, 0o600)),
+        other => other,
+    }
+    .map_err(|e| step(shown, "creating", e))?;
+    copy_body(input, file.0, r, shown)?;
+    if opts.archive {
+        let (uid, gid) = opts.owner(r);
+        let _ = fs::lchownat(parent.0, name, uid, gid);
+    }
+    // After chown, which clears setuid bits.
+    let mode = if opts.guarded() { r.mode & !SET_ID_BITS } else { r.mode };
+    fs::fchmod(file.0, mode).map_err(|e| step(shown, "setting the mode of", e))?;
+    // After chown and the body's writes, which clear a file capability.
+    set_xattrs(file.0, r, opts)
 }
 
 /// A file's or directory's extended attributes, as an unpack applies a

@@ -108,7 +108,12 @@ impl LogFile {
         if out.is_empty() {
             return Ok(());
         }
-        self.file.write_all(out)?;
+        if let Err(e) = self.file.write_all(out) {
+            // Cut short (a full disk): back to the last whole entry, so the next one does not continue half a
+            // line (which readers skip, losing it too). O_APPEND writes at the new end.
+            let _ = self.file.set_len(self.size);
+            return Err(e);
+        }
         self.size += out.len() as u64;
         Ok(())
     }

@@ -29,7 +29,7 @@ pub(crate) mod wakeup;
 use crate::detach;
 use crate::state_file::{self, Lock, StateFile};
 use clients::{Attach, Client, Event, Mode};
-use container::error::{Error, ErrorKind};
+use container::error::{Context, Error, ErrorKind};
 use container::json::{self, Json};
 use container::status::StatusEvents;
 use container::sys::consts::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, SIGCHLD, SIGINT, SIGKILL, SIGTERM};
@@ -173,6 +173,8 @@ struct Run {
     pidfd: Option<c_int>,
     began: Instant,
     outcome: Option<Outcome>,
+    /// Its start could not be recorded in state.json: killed, it ends as failed with this.
+    unrecorded: Option<Error>,
     outputs: Vec<(c_int, Stream)>,
     stdin_pending: Vec<u8>,
     /// Close the container's stdin once `stdin_pending` is written.
@@ -317,6 +319,7 @@ impl Monitor {
                     pidfd: None,
                     began: Instant::now(),
                     outcome: None,
+                    unrecorded: None,
                     outputs,
                     stdin_pending: Vec::new(),
                     stdin_closing: false,
@@ -370,10 +373,6 @@ impl Monitor {
             run.pidfd = process::pidfd_open(pid).ok();
         }
         let restarted = self.started_once;
-        self.started_once = true;
-        if let Some(h) = self.health.as_mut() {
-            h.run_started(Instant::now());
-        }
         let lock = self.lock();
         let mut fields = vec![
             ("status", Json::from("running")),
@@ -390,11 +389,29 @@ impl Monitor {
         if !restarted {
             fields.push(("finished", Json::Null));
         }
-        let _ = self.state.update(lock, fields);
+        let recorded = self.state.update(lock, fields);
+        if let Err(e) = recorded.step(|| format!("recording the container's start in {}", self.bundle.join("state.json").display())) {
+            // Unrecorded, it would run unseen (`ps` says Created, `rm -f` skips the kill, a `start` makes a
+            // second one): it ends and the start fails with the reason, as docker fails a start it cannot record.
+            return self.unrecorded_start(e);
+        }
+        self.started_once = true;
+        if let Some(h) = self.health.as_mut() {
+            h.run_started(Instant::now());
+        }
         if let Some(events) = self.events.take() {
             events.started(pid);
             self.release_front_end();
         }
+    }
+
+    /// The run's start could not be recorded: its process is killed (the supervisor then cleans up as for
+    /// any end) and the run ends with `e`, a failed start when it was the first.
+    fn unrecorded_start(&mut self, e: Error) {
+        if let Some(run) = self.run.as_mut() {
+            run.unrecorded = Some(e);
+        }
+        self.signal(SIGKILL);
     }
 
     /// The lock for a state write: the front end's while we hold its fd.
@@ -439,7 +456,7 @@ impl Monitor {
         for f in fds {
             fd::close(f);
         }
-        let outcome = run.outcome.unwrap_or_else(|| match run.reaped {
+        let outcome = run.unrecorded.map(Outcome::Failed).or(run.outcome).unwrap_or_else(|| match run.reaped {
             // The supervisor itself was killed: the container died with it.
             Some(ExitStatus::Signal(s)) if run.pid.is_some() => Outcome::Exited {
                 code: 128 + s,
