@@ -504,6 +504,43 @@ for (const who of identities()) {
       assert.ok(st.blocks * 512 < 1 << 20, `2 GiB apparent, ${st.blocks} blocks`);
     });
 
+    it("Ctrl-C or SIGTERM of cp (the terminal signals the process group) keeps the file it was to replace and leaves no temp, either way", async () => {
+      // Random bytes: zeros would become holes, written at once.
+      await cli(["run", "-d", "--name", "cpint", "busybox", "sh", "-c", "head -c 150000000 /dev/urandom > /big && echo old > /old && sleep 600"]);
+      for (let i = 0; i < 400 && (await tsbox(who, ["exec", "cpint", "test", "-e", "/old"])).code !== 0; i++) await sleep(50);
+      writeFileSync(out("host-big"), randomBytes(150_000_000));
+      const dest = out("cpint");
+      mkdirSync(dest, { recursive: true });
+      chownSync(dest, who.uid, who.gid);
+      // The container's / seen from here (this test process is root): polled as fast as the host's dir.
+      const pid = (await cli(["inspect", "-f", "{{.State.Pid}}", "cpint"])).stdout.trim();
+      const inContainer = async () => readdirSync(`/proc/${pid}/root/`);
+      const cases = [
+        { to: "the host", args: ["cp", "cpint:/big", join(dest, "big")], names: async () => readdirSync(dest) },
+        { to: "the container", args: ["cp", out("host-big"), "cpint:/old"], names: inContainer },
+      ];
+      const writing = async (names: () => Promise<string[]>) => (await names()).some((e) => e.startsWith(".tsbox-cp."));
+      for (const c of cases) {
+        for (const signal of ["SIGINT", "SIGTERM"] as const) {
+          writeFileSync(join(dest, "big"), "precious\n");
+          let cp = 0;
+          // setsid: the CLI leads a process group of its own, as a terminal's foreground job does.
+          const run = tsbox(who, [], { argv: ["setsid", process.execPath, "--", cliPath, ...c.args], timeoutMs: 60_000, onSpawn: (p) => (cp = p) });
+          let caught = false;
+          for (let i = 0; i < 2000 && !(caught = await writing(c.names)); i++) await sleep(5);
+          assert.ok(caught, `caught cp to ${c.to} writing`);
+          assert.ok(cp > 0);
+          process.kill(-cp, signal);
+          const r = await run;
+          assert.deepEqual([r.code, r.stderr], [130, "tsbox: cp interrupted\n"], `${c.to} ${signal}`);
+          assert.deepEqual(readdirSync(dest), ["big"], `${signal} left a temp file on the host`);
+          assert.equal(readFileSync(join(dest, "big"), "utf8"), "precious\n", "the host's file is kept");
+          const inside = await cli(["exec", "cpint", "sh", "-c", "ls -A / | grep tsbox-cp; cat /old"]);
+          assert.equal(inside.stdout, "old\n", `${signal}: the container's file is kept, no temp left`);
+        }
+      }
+    });
+
     it("a full disk while a new layer's blob is written (commit, build, import) is one clear line, and a failed build leaves no step container", async () => {
       const mnt = out("full-data");
       mkdirSync(mnt, { recursive: true });

@@ -215,6 +215,9 @@ async function pipeHelpers(from: CopyHelper, to: CopyHelper): Promise<void> {
   to.done.catch(() => {
     readerKilled = true;
     from.kill();
+    // What it wrote and nobody will read: unread, its stdout never closes, so the reader's end is never seen
+    // (with nothing else left to wait for, the command stopped unfinished: Ctrl-C of a cp, 1 in 12).
+    from.stdout?.destroy();
   });
   const [read, written] = await Promise.allSettled([from.done, to.done]);
   if (written.status === "rejected" && readerKilled) throw written.reason;

@@ -39,6 +39,11 @@ pub fn copy(opts: Options) -> i32 {
         return events.error(&e);
     }
     let mut op = opts.op;
+    if let Op::Write(_) = op {
+        if let Err(e) = crate::signals::install_interrupted() {
+            return events.error(&container::error::Error::setup(format!("handling signals: {}", e)));
+        }
+    }
     let path = opts.path;
     if let (Target::Host, Op::Write(w)) = (&opts.target, &mut op) {
         w.host = true;

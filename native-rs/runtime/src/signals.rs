@@ -33,6 +33,7 @@ static THAW_VALUE: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
 extern "C" fn orphaned(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
     let pid = TARGET.load(Ordering::SeqCst);
     if pid <= 0 {
+        container::copy::pending::discard();
         process::exit_now(128 + SIGKILL);
     }
     signal::preserving_errno(|| {
@@ -55,6 +56,21 @@ extern "C" fn orphaned(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) 
 /// Handles `ORPHANED` (before it is armed as the parent-death signal).
 pub fn install_orphaned() -> Result<(), Errno> {
     signal::install(ORPHANED, orphaned)
+}
+
+/// A copy's Ctrl-C (the terminal signals the CLI's whole process group), SIGTERM or hang-up: the file being
+/// written goes, then the process, with the signal's status.
+extern "C" fn interrupted(sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
+    container::copy::pending::discard();
+    process::exit_now(128 + sig);
+}
+
+/// For `copy --op write`: what `interrupted` handles.
+pub fn install_interrupted() -> Result<(), Errno> {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal::install(sig, interrupted)?;
+    }
+    Ok(())
 }
 
 /// The file whose write thaws the container, for `orphaned`.

@@ -3,6 +3,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
+import { withInterrupt } from "../interrupt.js";
 
 const USAGE = `Usage: tsbox cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-
        tsbox cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH
@@ -15,6 +16,8 @@ Options:
   -L, --follow-link   Follow SRC_PATH itself when it is a symlink
   -q, --quiet         Print nothing (tsbox prints nothing anyway)
 `;
+
+type CopyArg = ReturnType<typeof splitCopyArg>;
 
 /** `CTR:PATH` names a container unless it starts like a local path (docker's rule: `/`, `.`, or no colon). */
 export function splitCopyArg(arg: string): { container?: string; path: string } {
@@ -32,11 +35,17 @@ export async function cpCommand(args: string[], ctx: CliContext): Promise<number
   ]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 2) throw new UsageError(`"tsbox cp" requires exactly 2 arguments (tsbox cp CONTAINER:SRC DEST or SRC CONTAINER:DEST)`);
-  const [src, dest] = flags.positionals.map(splitCopyArg) as [ReturnType<typeof splitCopyArg>, ReturnType<typeof splitCopyArg>];
+  const [src, dest] = flags.positionals.map(splitCopyArg) as [CopyArg, CopyArg];
   if (src.container !== undefined && dest.container !== undefined) throw new TsboxError("copying between containers is not supported");
   if (src.container === undefined && dest.container === undefined) throw new UsageError("must specify at least one container source");
   const options = { archive: flags.bools.has("archive"), follow: flags.bools.has("follow-link") };
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  // Ctrl-C reaches the copy helpers too (one process group): the writer removes the file it was writing under
+  // its temporary name, so what DEST named stays as it was; the command says so and exits 130.
+  return withInterrupt(ctx, "cp", () => copy(runtime, src, dest, options, ctx));
+}
+
+async function copy(runtime: Runtime, src: CopyArg, dest: CopyArg, options: { archive: boolean; follow: boolean }, ctx: CliContext): Promise<number> {
   if (src.container !== undefined) {
     if (src.path === "") throw new UsageError("empty source path in the container");
     if (dest.path === "-") {

@@ -9,6 +9,7 @@
 
 pub mod op;
 pub mod owners;
+pub mod pending;
 pub mod read;
 pub mod record;
 pub mod write;

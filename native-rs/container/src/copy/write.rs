@@ -234,13 +234,16 @@ fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut
         if is_dir(parent, name) {
             return Err(not_over_dir(&shown));
         }
-        let tmp = format!(".tsbox-cp.{}.tmp", crate::sys::process::own_pid());
-        let written = write_file(parent, tmp.as_bytes(), r, opts, input, &shown)
-            .and_then(|()| fs::renameat(parent.0, tmp.as_bytes(), parent.0, name).map_err(|e| step(&shown, "replacing", e)));
-        if let Err(e) = written {
-            let _ = fs::unlinkat(parent.0, tmp.as_bytes(), 0);
-            return Err(e);
+        // A signal's handler removes it meanwhile (pending.rs).
+        let tmp = super::pending::temp_name();
+        super::pending::hold(parent.0);
+        let written = write_file(parent, tmp, r, opts, input, &shown)
+            .and_then(|()| fs::renameat(parent.0, tmp, parent.0, name).map_err(|e| step(&shown, "replacing", e)));
+        if written.is_err() {
+            let _ = fs::unlinkat(parent.0, tmp, 0);
         }
+        super::pending::release();
+        written?;
         let _ = fs::lutimesat(parent.0, name, r.mtime);
         return Ok(());
     }
