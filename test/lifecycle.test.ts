@@ -51,6 +51,7 @@ async function ok(who: Identity, args: string[], opts: Parameters<typeof tsbox>[
 }
 
 const script = fileURLToPath(new URL("./helpers/lifecycle-script.ts", import.meta.url));
+const hangupScript = fileURLToPath(new URL("./helpers/hangup.py", import.meta.url));
 
 /** A library scenario of test/helpers/lifecycle-script.ts in a Node process of its own, as `who`. */
 function scenario(who: Identity, name: string, arg = ""): Promise<Record<string, any>> {
@@ -485,6 +486,33 @@ for (const who of identities()) {
       await until("its end", () => state(who, "kept").status === "exited");
       assert.equal((await ok(who, ["logs", "kept"])).stdout, "ready\nfinished\n", "no INT reached it");
       await ok(who, ["rm", "picked", "kept"]);
+    });
+
+    it("a closed terminal or a closed pipe ends an attached CLI quietly (run -t, exec, logs | head)", async () => {
+      // The terminal of a `run -t` closed: the container gets the hangup (its trap ends it with 3), the CLI
+      // ends by SIGHUP, nothing on stderr. Before: an unhandled `write EIO`, then Node's ResetStdio assertion.
+      const errFile = join(who.scratch, "hangup.err");
+      const hung = await tsbox(who, [], { argv: ["python3", hangupScript, "tick", errFile, process.execPath, cliPath, "run", "-t", "--name", "hung", "busybox", "sh", "-c", 'trap "echo HUP; exit 3" HUP; while :; do echo tick; sleep 0.2; done'], timeoutMs: 60_000 });
+      assert.deepEqual(JSON.parse(hung.stdout), { code: null, signal: 1, seen: true }, hung.stderr);
+      assert.equal(readFileSync(errFile, "utf8"), "");
+      assert.equal(state(who, "hung").exitCode, 3, "the container handled its SIGHUP");
+      assert.match((await ok(who, ["logs", "hung"])).stdout, /HUP\r?\n$/);
+      // A reader that went away (`| head`): quiet, as any Unix tool (before: `write EPIPE` and a stack trace).
+      await ok(who, ["run", "-d", "--name", "piped", "busybox", "sh", "-c", "seq 1 200000; while :; do echo tick; sleep 0.1; done"]);
+      const pipes = [
+        ["run", "--rm", "-t", "busybox", "yes"],
+        ["exec", "piped", "yes"],
+        ["exec", "-t", "piped", "yes"],
+        ["logs", "piped"],
+        ["attach", "--no-stdin", "piped"],
+      ];
+      for (const args of pipes) {
+        const r = await tsbox(who, [], { argv: ["sh", "-c", `exec 3>&1; ( "${process.execPath}" "${cliPath}" ${args.join(" ")}; echo "$?" >&3 ) | head -c 10 >/dev/null`], timeoutMs: 30_000 });
+        // 0, or 141 where the process itself had the pipe and died of SIGPIPE (exec without a terminal).
+        assert.match(r.stdout, /^(0|141)\n$/, `tsbox ${args.join(" ")} | head: ${r.stdout}`);
+        assert.equal(r.stderr, "", `tsbox ${args.join(" ")} | head`);
+      }
+      await ok(who, ["rm", "-f", "hung", "piped"]);
     });
 
     it("a SIGKILLed monitor or CLI leaves state that ps -a shows truthfully and rm cleans", async () => {

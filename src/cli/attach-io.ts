@@ -2,7 +2,7 @@ import type { Container } from "../container.js";
 import { type AttachOptions, type Attachment, attachMonitor } from "../containers/monitor-client.js";
 import { startContainer } from "../containers/ops/start.js";
 import { DetachFilter } from "./detach-keys.js";
-import { attachTerminal } from "./terminal.js";
+import { attachTerminal, relayOutput } from "./terminal.js";
 
 /**
  * `start -a` (and `run` as create + `start -a`): the attachment is made once
@@ -43,8 +43,8 @@ export async function streamAttachment(container: Container, attachment: Attachm
       const keys = options.detachKeys?.length ? { filter: new DetachFilter(options.detachKeys), onDetach: () => detached() } : undefined;
       restore = attachTerminal({ stdin: attachment.stdin, stdout: attachment.stdout, resize: (c, r) => attachment.resize(c, r) }, options.interactive, keys);
     } else {
-      attachment.stdout?.pipe(process.stdout, { end: false });
-      attachment.stderr?.pipe(process.stderr, { end: false });
+      if (attachment.stdout) relayOutput(attachment.stdout, process.stdout);
+      if (attachment.stderr) relayOutput(attachment.stderr, process.stderr);
       if (options.interactive && attachment.stdin) process.stdin.pipe(attachment.stdin);
     }
     const drained = Promise.all([attachment.stdout, attachment.stderr].map((s) => (s ? new Promise((r) => (s.once("end", r), s.once("close", r))) : undefined)));

@@ -4,7 +4,7 @@ import { CLI_HAND_OFF } from "../hand-off.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { flagEnvironment, PROCESS_FLAGS } from "../run-flags.js";
-import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
+import { attachTerminal, hostTerminalSize, relayOutput, requireInputTerminal } from "../terminal.js";
 
 const USAGE = `Usage: tsbox exec [OPTIONS] CONTAINER COMMAND [ARG...]
 
@@ -58,8 +58,8 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
         process.stdin.pipe(proc.stdin);
         proc.stdin.on("error", () => {});
       }
-      proc.stdout?.pipe(process.stdout, { end: false });
-      proc.stderr?.pipe(process.stderr, { end: false });
+      if (proc.stdout) relayOutput(proc.stdout, process.stdout);
+      if (proc.stderr) relayOutput(proc.stderr, process.stderr);
     }
     const outputDone = Promise.all([proc.stdout, proc.stderr].map((s) => (s ? new Promise((r) => (s.once("end", r), s.once("close", r))) : undefined)));
     const status = await proc.wait();
