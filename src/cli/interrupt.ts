@@ -1,3 +1,4 @@
+import { constants as osConstants } from "node:os";
 import type { CliContext } from "./context.js";
 
 /**
@@ -61,5 +62,43 @@ export async function finishThenDie<T>(body: () => Promise<T>): Promise<T> {
   } finally {
     off();
     if (caught !== undefined) process.kill(process.pid, caught);
+  }
+}
+
+/** The signals that end a command: Ctrl-C, SIGTERM, a hung-up terminal. */
+const ENDING: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Ends this process by `signal`, as if it had no handler for it (130 for SIGINT, 143 for SIGTERM). */
+export function dieOf(signal: NodeJS.Signals): never {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  process.exit(128 + (osConstants.signals[signal] ?? 0));
+}
+
+/**
+ * Makes what `run` and `create` need, the container (its pull included),
+ * under Ctrl-C, SIGTERM and SIGHUP: while nothing is made (`made()`), the
+ * first aborts it (the library then makes nothing and keeps partial
+ * downloads for the next pull) and the command ends by that signal, as
+ * docker's ends with its cancelled pull. A signal after that is the
+ * caller's (`run` passes it to the container). Before, `run` held it until
+ * the pull ended, then made and started the container anyway.
+ */
+export async function untilMade<T>(make: (signal: AbortSignal) => Promise<T>, made: () => boolean = () => false): Promise<T> {
+  const controller = new AbortController();
+  let caught: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (made() || caught) return;
+    caught = signal;
+    controller.abort();
+  };
+  for (const s of ENDING) process.on(s, onSignal);
+  try {
+    return await make(controller.signal);
+  } catch (err) {
+    if (caught) dieOf(caught);
+    throw err;
+  } finally {
+    for (const s of ENDING) process.off(s, onSignal);
   }
 }
