@@ -11,9 +11,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { tsbox, cliPath, identityEnv, repoRoot } from "./helpers/cli.js";
+import { tsbox, cliPath, identityEnv, repoRoot, signalSpawned } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
 import { until } from "./helpers/until.js";
 import { Runtime } from "../src/index.js";
@@ -48,6 +49,26 @@ async function ok(who: Identity, args: string[], opts: Parameters<typeof tsbox>[
   const r = await tsbox(who, args, opts);
   assert.equal(r.code, 0, `tsbox ${args.join(" ")}: ${r.stderr}`);
   return r;
+}
+
+/**
+ * Sends `signal` once it can count as one more: a standard signal still pending (not yet taken by the
+ * process's handler) absorbs the next of its kind.
+ */
+async function signalOneByOne(pid: number, signal: NodeJS.Signals): Promise<void> {
+  const bit = 1n << BigInt(osConstants.signals[signal] - 1);
+  const pending = () => {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, "utf8");
+    } catch {
+      return false; // it ended
+    }
+    return ["SigPnd", "ShdPnd"].some((k) => (BigInt(`0x${new RegExp(`^${k}:\\s*(\\w+)`, "m").exec(status)![1]}`) & bit) !== 0n);
+  };
+  await until(`${signal} taken`, () => !pending());
+  signalSpawned(pid, signal);
+  await until(`${signal} taken`, () => !pending());
 }
 
 const script = fileURLToPath(new URL("./helpers/lifecycle-script.ts", import.meta.url));
@@ -243,6 +264,40 @@ for (const who of identities()) {
       assert.equal((await ok(who, ["logs", "polite"])).stdout, "ready\nbye\n");
       assert.equal((await ok(who, ["inspect", "-f", "{{.Config.StopSignal}} {{.Config.StopTimeout}}", "polite"])).stdout, "USR1 30\n");
       await ok(who, ["rm", "stubborn", "polite"]);
+    });
+
+    it("Ctrl-C or SIGTERM of stop finishes the stop first (a foreground container still gets its SIGKILL); the third leaves", async () => {
+      // A foreground container's escalation is the stop CLI's own: before, Ctrl-C cancelled it between the stop
+      // signal and the SIGKILL, and the container ran on for good.
+      const fg = tsbox(who, ["run", "--name", "fg-stop", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done'], { timeoutMs: 60_000 });
+      await until("ready", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.includes("ready"));
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        let pid = 0;
+        const stopping = tsbox(who, ["stop", "-t", "2", "fg-stop"], { onSpawn: (p) => (pid = p) });
+        await until("the stop signal", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.includes("got-term"));
+        signalSpawned(pid, signal);
+        const r = await stopping;
+        assert.equal(r.signal, signal, "it still dies of the signal, once done");
+        assert.match(r.stderr, /^tsbox: finishing the stop first \(SIGKILL after the timeout\); interrupt twice more to leave it unfinished\n$/);
+        if (signal === "SIGINT") {
+          assert.equal((await fg).code, 137, "the foreground run got its SIGKILL");
+          assert.equal(state(who, "fg-stop").status, "exited");
+          // The same container, monitored this time (its monitor escalates): the CLI's third signal leaves at once.
+          await ok(who, ["start", "fg-stop"]);
+          await until("its restart", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("ready").length === 3);
+        }
+      }
+      assert.equal(state(who, "fg-stop").signal, "SIGKILL");
+      let pid = 0;
+      await ok(who, ["start", "fg-stop"]);
+      await until("its restart", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("ready").length === 4);
+      const stopping = tsbox(who, ["stop", "-t", "60", "fg-stop"], { onSpawn: (p) => (pid = p) });
+      await until("the stop signal", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("got-term").length === 4);
+      for (let i = 0; i < 3; i++) await signalOneByOne(pid, "SIGINT");
+      const forced = await stopping;
+      assert.equal(forced.signal, "SIGINT");
+      assert.match(forced.stderr, /got 3 SIGTERM\/SIGINTs, forcefully exiting\n$/);
+      await ok(who, ["rm", "-f", "fg-stop"]);
     });
 
     it("stop acts on all the containers named at once (docker's parallel stop), printing them in the order given", async () => {

@@ -38,22 +38,45 @@ export async function withInterrupt(ctx: CliContext, what: string, body: (signal
 }
 
 /**
- * Runs work that must not stop half-way (`volume rm`: the volume is renamed
- * aside, then its files deleted): a first Ctrl-C or SIGTERM lets it finish,
- * then the command dies of that signal; a second one kills it at once (what
- * it left is named with its pid, and the next prune deletes it). Before,
- * Ctrl-C left the volume's files hidden for good.
+ * docker-cli's rule (`exitLimit`): the third SIGINT or SIGTERM ends a command
+ * that passes them on or holds them, whatever became of the first two (a
+ * container that ignores them, a stop still waiting for its timeout). Returns
+ * the function each signal goes through; `force` is called on the third,
+ * after docker's line on stderr.
  */
-export async function finishThenDie<T>(body: () => Promise<T>): Promise<T> {
+export function countInterrupts(force: (signal: NodeJS.Signals) => void): (signal: NodeJS.Signals) => void {
+  let count = 0;
+  return (signal) => {
+    if (signal !== "SIGINT" && signal !== "SIGTERM") return;
+    if (++count < 3) return;
+    process.stderr.write(`got ${count} SIGTERM/SIGINTs, forcefully exiting\n`);
+    force(signal);
+  };
+}
+
+/**
+ * Runs work that must not stop half-way (`volume rm`: the volume is renamed
+ * aside, then its files deleted; `stop`: its SIGKILL after the timeout):
+ * Ctrl-C or SIGTERM lets it finish (`note`, if any, said on the first), then
+ * the command dies of that signal; the third kills it at once
+ * (countInterrupts; what `volume rm` left is named with its pid, and the
+ * next prune deletes it). Before, Ctrl-C left the volume's files hidden for
+ * good, and a foreground container stopped without its SIGKILL.
+ */
+export async function finishThenDie<T>(body: () => Promise<T>, note?: string): Promise<T> {
   let caught: NodeJS.Signals | undefined;
   const off = () => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   };
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (caught === undefined) return void (caught = signal);
+  const counted = countInterrupts((signal) => {
     off();
     process.kill(process.pid, signal);
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (caught === undefined && note) process.stderr.write(note);
+    caught ??= signal;
+    counted(signal);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
