@@ -300,6 +300,36 @@ for (const who of identities()) {
       await ok(who, ["rm", "-f", "fg-stop"]);
     });
 
+    it("the third Ctrl-C or SIGTERM ends an attached CLI whose container ignores them (docker-cli's forcefully exiting)", async () => {
+      const deaf = ["busybox", "sh", "-c", "trap '' INT TERM; touch /tmp/deaf; while :; do sleep 0.2; done"];
+      const thrice = async (args: string[], ready: (pid: number) => Promise<boolean>, signal: NodeJS.Signals = "SIGINT") => {
+        let pid = 0;
+        const running = tsbox(who, args, { onSpawn: (p) => (pid = p), timeoutMs: 60_000 });
+        await until("the container", async () => pid > 0 && (await ready(pid)));
+        for (let i = 0; i < 3; i++) await signalOneByOne(pid, signal);
+        const r = await running;
+        assert.match(r.stderr, /^got 3 SIGTERM\/SIGINTs, forcefully exiting\n$/, args.join(" "));
+        return r.code;
+      };
+      const deafened = (name: string) => async () => (await tsbox(who, ["exec", name, "test", "-f", "/tmp/deaf"])).code === 0;
+      // A foreground run (handed over to the helper, or with -t kept in Node) dies with its CLI: killed, removed with --rm.
+      assert.equal(await thrice(["run", "--rm", "--name", "deaf-rm", ...deaf], deafened("deaf-rm")), 137);
+      assert.ok(!nameTaken(who, "deaf-rm"), "the --rm container went");
+      assert.equal(await thrice(["run", "-t", "--name", "deaf-t", ...deaf], deafened("deaf-t"), "SIGTERM"), 137);
+      assert.equal(state(who, "deaf-t").exitCode, 137);
+      // exec: the process, which dies with its CLI, is killed.
+      await ok(who, ["run", "-d", "--name", "deaf-d", ...deaf]);
+      await until("deaf-d", deafened("deaf-d"));
+      const execDeaf = ["exec", "deaf-d", "sh", "-c", "trap '' INT TERM; touch /tmp/exec-deaf; while :; do sleep 0.2; done"];
+      assert.equal(await thrice(execDeaf, async () => (await tsbox(who, ["exec", "deaf-d", "test", "-f", "/tmp/exec-deaf"])).code === 0), 137);
+      // attach: the container runs on under its monitor (docker: exit 1).
+      // Its handlers are in: it catches SIGUSR2 (Node catches SIGINT and SIGTERM from the start).
+      const catching = async (pid: number) => (BigInt(`0x${/^SigCgt:\s*(\w+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]}`) & (1n << 11n)) !== 0n;
+      assert.equal(await thrice(["attach", "deaf-d"], catching), 1);
+      assert.equal(state(who, "deaf-d").status, "running");
+      await ok(who, ["rm", "-f", "deaf-t", "deaf-d"]);
+    });
+
     it("stop acts on all the containers named at once (docker's parallel stop), printing them in the order given", async () => {
       // Each takes SIGTERM, then holds on until told: a stop one at a time would leave the others without it.
       const names = ["slow-a", "slow-b", "slow-c"];

@@ -2,6 +2,7 @@ import type { Container } from "../container.js";
 import { type AttachOptions, type Attachment, attachMonitor } from "../containers/monitor-client.js";
 import { startContainer } from "../containers/ops/start.js";
 import { DetachFilter } from "./detach-keys.js";
+import { countInterrupts } from "./interrupt.js";
 import { attachTerminal, relayOutput } from "./terminal.js";
 
 /**
@@ -32,7 +33,12 @@ const PROXIED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SI
  * sequence", as docker (`run`: exit 0, nothing said, with `detachQuietly`).
  */
 export async function streamAttachment(container: Container, attachment: Attachment, options: { interactive: boolean; sigProxy: boolean; detachKeys?: number[]; detachQuietly?: boolean }): Promise<number> {
-  const forward = (signal: NodeJS.Signals) => void container.kill(signal).catch(() => {});
+  // The third SIGINT/SIGTERM leaves a container that ignores them running under its monitor (docker: exit 1).
+  const counted = countInterrupts(() => process.exit(1));
+  const forward = (signal: NodeJS.Signals) => {
+    void container.kill(signal).catch(() => {});
+    counted(signal);
+  };
   const proxy = options.sigProxy && !attachment.tty;
   if (proxy) for (const s of PROXIED) process.on(s, forward);
   let restore: (() => void) | undefined;

@@ -5,7 +5,7 @@ import { type CliContext, cliWarning } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
 import { type CidFile, openCidFile, parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
-import { untilMade } from "../interrupt.js";
+import { countInterrupts, untilMade } from "../interrupt.js";
 import { runPullProgress } from "../progress.js";
 import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
 
@@ -46,9 +46,13 @@ async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidF
   // Ctrl-C or SIGTERM before that (the pull) ends the run (untilMade).
   let container: Container | undefined;
   const pending: NodeJS.Signals[] = [];
+  // docker's third SIGINT/SIGTERM leaves the container to its daemon; this one dies with the CLI, so it is
+  // killed, and the run ends as any (137, its --rm removal done): never an unkillable CLI.
+  const counted = countInterrupts(() => void container?.kill("SIGKILL").catch(() => {}));
   const forward = (signal: NodeJS.Signals) => {
-    if (container) void container.kill(signal);
+    if (container) void container.kill(signal).catch(() => {});
     else pending.push(signal);
+    counted(signal);
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   let restore: (() => void) | undefined;
