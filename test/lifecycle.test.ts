@@ -11,9 +11,10 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { tsbox, cliPath, identityEnv, repoRoot } from "./helpers/cli.js";
+import { tsbox, cliPath, identityEnv, repoRoot, signalSpawned } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
 import { until } from "./helpers/until.js";
 import { FullDisk } from "./helpers/full-disk.js";
@@ -51,7 +52,28 @@ async function ok(who: Identity, args: string[], opts: Parameters<typeof tsbox>[
   return r;
 }
 
+/**
+ * Sends `signal` once it can count as one more: a standard signal still pending (not yet taken by the
+ * process's handler) absorbs the next of its kind.
+ */
+async function signalOneByOne(pid: number, signal: NodeJS.Signals): Promise<void> {
+  const bit = 1n << BigInt(osConstants.signals[signal] - 1);
+  const pending = () => {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/status`, "utf8");
+    } catch {
+      return false; // it ended
+    }
+    return ["SigPnd", "ShdPnd"].some((k) => (BigInt(`0x${new RegExp(`^${k}:\\s*(\\w+)`, "m").exec(status)![1]}`) & bit) !== 0n);
+  };
+  await until(`${signal} taken`, () => !pending());
+  signalSpawned(pid, signal);
+  await until(`${signal} taken`, () => !pending());
+}
+
 const script = fileURLToPath(new URL("./helpers/lifecycle-script.ts", import.meta.url));
+const hangupScript = fileURLToPath(new URL("./helpers/hangup.py", import.meta.url));
 
 /** A library scenario of test/helpers/lifecycle-script.ts in a Node process of its own, as `who`. */
 function scenario(who: Identity, name: string, arg = ""): Promise<Record<string, any>> {
@@ -243,6 +265,70 @@ for (const who of identities()) {
       assert.equal((await ok(who, ["logs", "polite"])).stdout, "ready\nbye\n");
       assert.equal((await ok(who, ["inspect", "-f", "{{.Config.StopSignal}} {{.Config.StopTimeout}}", "polite"])).stdout, "USR1 30\n");
       await ok(who, ["rm", "stubborn", "polite"]);
+    });
+
+    it("Ctrl-C or SIGTERM of stop finishes the stop first (a foreground container still gets its SIGKILL); the third leaves", async () => {
+      // A foreground container's escalation is the stop CLI's own: before, Ctrl-C cancelled it between the stop
+      // signal and the SIGKILL, and the container ran on for good.
+      const fg = tsbox(who, ["run", "--name", "fg-stop", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done'], { timeoutMs: 60_000 });
+      await until("ready", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.includes("ready"));
+      for (const signal of ["SIGINT", "SIGTERM"] as const) {
+        let pid = 0;
+        const stopping = tsbox(who, ["stop", "-t", "2", "fg-stop"], { onSpawn: (p) => (pid = p) });
+        await until("the stop signal", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.includes("got-term"));
+        signalSpawned(pid, signal);
+        const r = await stopping;
+        assert.equal(r.signal, signal, "it still dies of the signal, once done");
+        assert.match(r.stderr, /^tsbox: finishing the stop first \(SIGKILL after the timeout\); interrupt twice more to leave it unfinished\n$/);
+        if (signal === "SIGINT") {
+          assert.equal((await fg).code, 137, "the foreground run got its SIGKILL");
+          assert.equal(state(who, "fg-stop").status, "exited");
+          // The same container, monitored this time (its monitor escalates): the CLI's third signal leaves at once.
+          await ok(who, ["start", "fg-stop"]);
+          await until("its restart", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("ready").length === 3);
+        }
+      }
+      assert.equal(state(who, "fg-stop").signal, "SIGKILL");
+      let pid = 0;
+      await ok(who, ["start", "fg-stop"]);
+      await until("its restart", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("ready").length === 4);
+      const stopping = tsbox(who, ["stop", "-t", "60", "fg-stop"], { onSpawn: (p) => (pid = p) });
+      await until("the stop signal", async () => (await tsbox(who, ["logs", "fg-stop"])).stdout.split("got-term").length === 4);
+      for (let i = 0; i < 3; i++) await signalOneByOne(pid, "SIGINT");
+      const forced = await stopping;
+      assert.equal(forced.signal, "SIGINT");
+      assert.match(forced.stderr, /got 3 SIGTERM\/SIGINTs, forcefully exiting\n$/);
+      await ok(who, ["rm", "-f", "fg-stop"]);
+    });
+
+    it("the third Ctrl-C or SIGTERM ends an attached CLI whose container ignores them (docker-cli's forcefully exiting)", async () => {
+      const deaf = ["busybox", "sh", "-c", "trap '' INT TERM; touch /tmp/deaf; while :; do sleep 0.2; done"];
+      const thrice = async (args: string[], ready: (pid: number) => Promise<boolean>, signal: NodeJS.Signals = "SIGINT") => {
+        let pid = 0;
+        const running = tsbox(who, args, { onSpawn: (p) => (pid = p), timeoutMs: 60_000 });
+        await until("the container", async () => pid > 0 && (await ready(pid)));
+        for (let i = 0; i < 3; i++) await signalOneByOne(pid, signal);
+        const r = await running;
+        assert.match(r.stderr, /^got 3 SIGTERM\/SIGINTs, forcefully exiting\n$/, args.join(" "));
+        return r.code;
+      };
+      const deafened = (name: string) => async () => (await tsbox(who, ["exec", name, "test", "-f", "/tmp/deaf"])).code === 0;
+      // A foreground run (handed over to the helper, or with -t kept in Node) dies with its CLI: killed, removed with --rm.
+      assert.equal(await thrice(["run", "--rm", "--name", "deaf-rm", ...deaf], deafened("deaf-rm")), 137);
+      assert.ok(!nameTaken(who, "deaf-rm"), "the --rm container went");
+      assert.equal(await thrice(["run", "-t", "--name", "deaf-t", ...deaf], deafened("deaf-t"), "SIGTERM"), 137);
+      assert.equal(state(who, "deaf-t").exitCode, 137);
+      // exec: the process, which dies with its CLI, is killed.
+      await ok(who, ["run", "-d", "--name", "deaf-d", ...deaf]);
+      await until("deaf-d", deafened("deaf-d"));
+      const execDeaf = ["exec", "deaf-d", "sh", "-c", "trap '' INT TERM; touch /tmp/exec-deaf; while :; do sleep 0.2; done"];
+      assert.equal(await thrice(execDeaf, async () => (await tsbox(who, ["exec", "deaf-d", "test", "-f", "/tmp/exec-deaf"])).code === 0), 137);
+      // attach: the container runs on under its monitor (docker: exit 1).
+      // Its handlers are in: it catches SIGUSR2 (Node catches SIGINT and SIGTERM from the start).
+      const catching = async (pid: number) => (BigInt(`0x${/^SigCgt:\s*(\w+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]}`) & (1n << 11n)) !== 0n;
+      assert.equal(await thrice(["attach", "deaf-d"], catching), 1);
+      assert.equal(state(who, "deaf-d").status, "running");
+      await ok(who, ["rm", "-f", "deaf-t", "deaf-d"]);
     });
 
     it("stop acts on all the containers named at once (docker's parallel stop), printing them in the order given", async () => {
@@ -486,6 +572,33 @@ for (const who of identities()) {
       await until("its end", () => state(who, "kept").status === "exited");
       assert.equal((await ok(who, ["logs", "kept"])).stdout, "ready\nfinished\n", "no INT reached it");
       await ok(who, ["rm", "picked", "kept"]);
+    });
+
+    it("a closed terminal or a closed pipe ends an attached CLI quietly (run -t, exec, logs | head)", async () => {
+      // The terminal of a `run -t` closed: the container gets the hangup (its trap ends it with 3), the CLI
+      // ends by SIGHUP, nothing on stderr. Before: an unhandled `write EIO`, then Node's ResetStdio assertion.
+      const errFile = join(who.scratch, "hangup.err");
+      const hung = await tsbox(who, [], { argv: ["python3", hangupScript, "tick", errFile, process.execPath, cliPath, "run", "-t", "--name", "hung", "busybox", "sh", "-c", 'trap "echo HUP; exit 3" HUP; while :; do echo tick; sleep 0.2; done'], timeoutMs: 60_000 });
+      assert.deepEqual(JSON.parse(hung.stdout), { code: null, signal: 1, seen: true }, hung.stderr);
+      assert.equal(readFileSync(errFile, "utf8"), "");
+      assert.equal(state(who, "hung").exitCode, 3, "the container handled its SIGHUP");
+      assert.match((await ok(who, ["logs", "hung"])).stdout, /HUP\r?\n$/);
+      // A reader that went away (`| head`): quiet, as any Unix tool (before: `write EPIPE` and a stack trace).
+      await ok(who, ["run", "-d", "--name", "piped", "busybox", "sh", "-c", "seq 1 200000; while :; do echo tick; sleep 0.1; done"]);
+      const pipes = [
+        ["run", "--rm", "-t", "busybox", "yes"],
+        ["exec", "piped", "yes"],
+        ["exec", "-t", "piped", "yes"],
+        ["logs", "piped"],
+        ["attach", "--no-stdin", "piped"],
+      ];
+      for (const args of pipes) {
+        const r = await tsbox(who, [], { argv: ["sh", "-c", `exec 3>&1; ( "${process.execPath}" "${cliPath}" ${args.join(" ")}; echo "$?" >&3 ) | head -c 10 >/dev/null`], timeoutMs: 30_000 });
+        // 0, or 141 where the process itself had the pipe and died of SIGPIPE (exec without a terminal).
+        assert.match(r.stdout, /^(0|141)\n$/, `tsbox ${args.join(" ")} | head: ${r.stdout}`);
+        assert.equal(r.stderr, "", `tsbox ${args.join(" ")} | head`);
+      }
+      await ok(who, ["rm", "-f", "hung", "piped"]);
     });
 
     it("a SIGKILLed monitor or CLI leaves state that ps -a shows truthfully and rm cleans", async () => {

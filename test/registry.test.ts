@@ -341,6 +341,27 @@ for (const who of identities()) {
         await stall.close();
       }
     });
+
+    it("Ctrl-C or SIGTERM during run's or create's pull ends it by that signal and makes nothing (docker cancels the pull)", async () => {
+      const env = freshStore(who);
+      const { OciLayout } = await import("../src/image/layout.js");
+      const manifest = await new OciLayout(join(fixtures, "big")).readJsonBlob<{ layers: { digest: string }[] }>(bigDigest);
+      for (const [args, signal] of [[["run", "--rm"], "SIGINT"], [["run"], "SIGTERM"], [["run", "-d"], "SIGINT"], [["create"], "SIGTERM"]] as const) {
+        const stall = await blobProxy(anon.host, manifest.layers[1]!.digest, "stall");
+        try {
+          let pid = 0;
+          const running = tsbox(who, [...args, `${stall.host}/test/big`, "sh", "-c", "echo started"], { env, onSpawn: (p) => (pid = p) });
+          await stall.halfSent;
+          signalSpawned(pid, signal);
+          const r = await running;
+          // Before, the signal was held until the pull ended: the container was then made and started.
+          assert.deepEqual([r.signal, r.stdout], [signal, ""], `${args.join(" ")}: ${r.stderr}`);
+          assert.equal((await tsbox(who, ["ps", "-a", "-q"], { env })).stdout, "", `${args.join(" ")} made no container`);
+        } finally {
+          await stall.close();
+        }
+      }
+    });
   });
 }
 

@@ -2,7 +2,8 @@ import type { Container } from "../container.js";
 import { type AttachOptions, type Attachment, attachMonitor } from "../containers/monitor-client.js";
 import { startContainer } from "../containers/ops/start.js";
 import { DetachFilter } from "./detach-keys.js";
-import { attachTerminal } from "./terminal.js";
+import { countInterrupts } from "./interrupt.js";
+import { attachTerminal, relayOutput } from "./terminal.js";
 
 /**
  * `start -a` (and `run` as create + `start -a`): the attachment is made once
@@ -32,7 +33,12 @@ const PROXIED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SI
  * sequence", as docker (`run`: exit 0, nothing said, with `detachQuietly`).
  */
 export async function streamAttachment(container: Container, attachment: Attachment, options: { interactive: boolean; sigProxy: boolean; detachKeys?: number[]; detachQuietly?: boolean }): Promise<number> {
-  const forward = (signal: NodeJS.Signals) => void container.kill(signal).catch(() => {});
+  // The third SIGINT/SIGTERM leaves a container that ignores them running under its monitor (docker: exit 1).
+  const counted = countInterrupts(() => process.exit(1));
+  const forward = (signal: NodeJS.Signals) => {
+    void container.kill(signal).catch(() => {});
+    counted(signal);
+  };
   const proxy = options.sigProxy && !attachment.tty;
   if (proxy) for (const s of PROXIED) process.on(s, forward);
   let restore: (() => void) | undefined;
@@ -43,8 +49,8 @@ export async function streamAttachment(container: Container, attachment: Attachm
       const keys = options.detachKeys?.length ? { filter: new DetachFilter(options.detachKeys), onDetach: () => detached() } : undefined;
       restore = attachTerminal({ stdin: attachment.stdin, stdout: attachment.stdout, resize: (c, r) => attachment.resize(c, r) }, options.interactive, keys);
     } else {
-      attachment.stdout?.pipe(process.stdout, { end: false });
-      attachment.stderr?.pipe(process.stderr, { end: false });
+      if (attachment.stdout) relayOutput(attachment.stdout, process.stdout);
+      if (attachment.stderr) relayOutput(attachment.stderr, process.stderr);
       if (options.interactive && attachment.stdin) process.stdin.pipe(attachment.stdin);
     }
     const drained = Promise.all([attachment.stdout, attachment.stderr].map((s) => (s ? new Promise((r) => (s.once("end", r), s.once("close", r))) : undefined)));

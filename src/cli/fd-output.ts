@@ -12,6 +12,35 @@ import type { Writable } from "node:stream";
  * and once it holds unwritten data (a non-blocking pipe that was full) every
  * later write goes through it.
  */
+/**
+ * A reader that went away (`tsbox images | head`, `tsbox run -t … | head`) is no error: the command ends
+ * quietly, as a Unix tool does there.
+ */
+export function readerGone(): never {
+  process.exit(0);
+}
+
+let hungUp = false;
+
+/** The CLI's terminal hung up (a write to it failed with EIO): `exitCli` ends it by SIGHUP. */
+export function terminalHungUp(): void {
+  hungUp = true;
+}
+
+/**
+ * Ends the CLI with `code`; after its terminal hung up, as a hung-up process
+ * ends (SIGHUP: 129): Node's exit would restore the terminal's modes, which a
+ * hung-up terminal refuses (EIO), and Node aborts on that (an assertion in
+ * `node::ResetStdio` and a native stack trace).
+ */
+export function exitCli(code: number): void {
+  if (hungUp) {
+    process.removeAllListeners("SIGHUP");
+    process.kill(process.pid, "SIGHUP");
+  }
+  process.exit(code);
+}
+
 export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: () => void): Writable & { flushed(): Promise<void> } {
   let stream: NodeJS.WriteStream | undefined;
   const theStream = () => (stream ??= real());

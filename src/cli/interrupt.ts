@@ -1,3 +1,4 @@
+import { constants as osConstants } from "node:os";
 import type { CliContext } from "./context.js";
 
 /**
@@ -37,22 +38,45 @@ export async function withInterrupt(ctx: CliContext, what: string, body: (signal
 }
 
 /**
- * Runs work that must not stop half-way (`volume rm`: the volume is renamed
- * aside, then its files deleted): a first Ctrl-C or SIGTERM lets it finish,
- * then the command dies of that signal; a second one kills it at once (what
- * it left is named with its pid, and the next prune deletes it). Before,
- * Ctrl-C left the volume's files hidden for good.
+ * docker-cli's rule (`exitLimit`): the third SIGINT or SIGTERM ends a command
+ * that passes them on or holds them, whatever became of the first two (a
+ * container that ignores them, a stop still waiting for its timeout). Returns
+ * the function each signal goes through; `force` is called on the third,
+ * after docker's line on stderr.
  */
-export async function finishThenDie<T>(body: () => Promise<T>): Promise<T> {
+export function countInterrupts(force: (signal: NodeJS.Signals) => void): (signal: NodeJS.Signals) => void {
+  let count = 0;
+  return (signal) => {
+    if (signal !== "SIGINT" && signal !== "SIGTERM") return;
+    if (++count < 3) return;
+    process.stderr.write(`got ${count} SIGTERM/SIGINTs, forcefully exiting\n`);
+    force(signal);
+  };
+}
+
+/**
+ * Runs work that must not stop half-way (`volume rm`: the volume is renamed
+ * aside, then its files deleted; `stop`: its SIGKILL after the timeout):
+ * Ctrl-C or SIGTERM lets it finish (`note`, if any, said on the first), then
+ * the command dies of that signal; the third kills it at once
+ * (countInterrupts; what `volume rm` left is named with its pid, and the
+ * next prune deletes it). Before, Ctrl-C left the volume's files hidden for
+ * good, and a foreground container stopped without its SIGKILL.
+ */
+export async function finishThenDie<T>(body: () => Promise<T>, note?: string): Promise<T> {
   let caught: NodeJS.Signals | undefined;
   const off = () => {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   };
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (caught === undefined) return void (caught = signal);
+  const counted = countInterrupts((signal) => {
     off();
     process.kill(process.pid, signal);
+  });
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (caught === undefined && note) process.stderr.write(note);
+    caught ??= signal;
+    counted(signal);
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -61,5 +85,43 @@ export async function finishThenDie<T>(body: () => Promise<T>): Promise<T> {
   } finally {
     off();
     if (caught !== undefined) process.kill(process.pid, caught);
+  }
+}
+
+/** The signals that end a command: Ctrl-C, SIGTERM, a hung-up terminal. */
+const ENDING: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Ends this process by `signal`, as if it had no handler for it (130 for SIGINT, 143 for SIGTERM). */
+export function dieOf(signal: NodeJS.Signals): never {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  process.exit(128 + (osConstants.signals[signal] ?? 0));
+}
+
+/**
+ * Makes what `run` and `create` need, the container (its pull included),
+ * under Ctrl-C, SIGTERM and SIGHUP: while nothing is made (`made()`), the
+ * first aborts it (the library then makes nothing and keeps partial
+ * downloads for the next pull) and the command ends by that signal, as
+ * docker's ends with its cancelled pull. A signal after that is the
+ * caller's (`run` passes it to the container). Before, `run` held it until
+ * the pull ended, then made and started the container anyway.
+ */
+export async function untilMade<T>(make: (signal: AbortSignal) => Promise<T>, made: () => boolean = () => false): Promise<T> {
+  const controller = new AbortController();
+  let caught: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (made() || caught) return;
+    caught = signal;
+    controller.abort();
+  };
+  for (const s of ENDING) process.on(s, onSignal);
+  try {
+    return await make(controller.signal);
+  } catch (err) {
+    if (caught) dieOf(caught);
+    throw err;
+  } finally {
+    for (const s of ENDING) process.off(s, onSignal);
   }
 }

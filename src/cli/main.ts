@@ -9,7 +9,7 @@ import { errorHint } from "./error-hints.js";
 import { escapeControls } from "./escape.js";
 import { exitCodeOf } from "./exit-code.js";
 import type { CliContext, Command } from "./context.js";
-import { fdOutput } from "./fd-output.js";
+import { exitCli, fdOutput, readerGone } from "./fd-output.js";
 
 // `run` is the hot path and loaded up front; the rest on demand.
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -191,7 +191,7 @@ function reportError(err: unknown, ctx: CliContext, command?: string): number {
 // a command that prints text writes to the descriptors, and `tsbox run` hands the
 // container its fds and never touches them.
 // `tsbox images | head` closes our stdout early: that is not an error.
-const stdout = fdOutput(1, () => process.stdout.on("error", (err: NodeJS.ErrnoException) => void (err.code === "EPIPE" && process.exit(0))), () => process.exit(0));
+const stdout = fdOutput(1, () => process.stdout.on("error", (err: NodeJS.ErrnoException) => void (err.code === "EPIPE" && readerGone())), readerGone);
 const stderr = fdOutput(2, () => process.stderr, () => {});
 const ctx: CliContext = { env: process.env, stdout, stderr };
 // A command whose promise is still pending when nothing is left to wait for
@@ -203,5 +203,5 @@ process.once("beforeExit", () => {
 });
 // No top-level await: the same module also bundles as CommonJS. Exit once what
 // the output streams hold is written (process.exit would drop it).
-const exit = (code: number) => void Promise.all([stdout.flushed(), stderr.flushed()]).then(() => process.exit(code));
+const exit = (code: number) => void Promise.all([stdout.flushed(), stderr.flushed()]).then(() => exitCli(code));
 main(process.argv.slice(2), ctx).then(exit, (err: unknown) => exit(reportError(err, ctx)));

@@ -2,6 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import { TsboxError } from "../errors.js";
 import { addonPresent, loadAddonSync, loadedAddon } from "../backends/native/addon.js";
 import type { DetachFilter } from "./detach-keys.js";
+import { readerGone, terminalHungUp } from "./fd-output.js";
 
 /** What has a terminal to connect to: a container or a process exec'd into one. */
 export interface TerminalPeer {
@@ -63,7 +64,7 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean, d
     // Writes after the container is gone fail with EIO; nothing to tell the user.
     input.on("error", () => {});
   }
-  container.stdout?.pipe(process.stdout, { end: false });
+  if (container.stdout) relayOutput(container.stdout, process.stdout);
   process.stdout.on("resize", onResize);
   return () => {
     process.stdout.off("resize", onResize);
@@ -74,4 +75,24 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean, d
     }
     if (raw) stdin.setRawMode(false);
   };
+}
+
+/**
+ * Copies a container's (or exec'd process's) output to the CLI's own stdout
+ * or stderr. A reader that went away never crashes the CLI (nothing listened
+ * for the stream's 'error': a stack trace, then Node's assertion): a closed
+ * pipe (`| head`: EPIPE) ends the command quietly, as it ends a Unix tool; a
+ * terminal that hung up (EIO: its window closed, the ssh session dropped) is
+ * written to no more, the output drained into nothing so the container never
+ * blocks on it, and the run goes on to its end (the hangup's SIGHUP reached it),
+ * when the CLI ends by SIGHUP (`exitCli`).
+ */
+export function relayOutput(source: Readable, dest: NodeJS.WriteStream): void {
+  dest.on("error", (err: NodeJS.ErrnoException) => {
+    source.unpipe(dest);
+    if (err.code === "EPIPE") readerGone();
+    if (err.code === "EIO") terminalHungUp();
+    source.resume();
+  });
+  source.pipe(dest, { end: false });
 }

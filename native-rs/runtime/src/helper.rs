@@ -66,6 +66,7 @@ pub fn serve<T>(start: Start<T>) -> i32 {
     let attached = if start.detach {
         crate::detach::detach()
     } else if start.front_end {
+        signals::count_interrupts();
         Ok(())
     } else {
         die_with_parent()

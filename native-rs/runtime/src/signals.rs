@@ -36,7 +36,12 @@ extern "C" fn orphaned(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) 
         container::copy::pending::discard();
         process::exit_now(128 + SIGKILL);
     }
-    signal::preserving_errno(|| {
+    signal::preserving_errno(|| kill_thawed(pid));
+}
+
+/// SIGKILL for the container, thawed if paused (async-signal-safe).
+fn kill_thawed(pid: i32) {
+    {
         let _ = process::kill(pid, SIGKILL);
         let (path, value) = (THAW_PATH.load(Ordering::SeqCst), THAW_VALUE.load(Ordering::SeqCst));
         if !path.is_null() && !value.is_null() {
@@ -50,7 +55,7 @@ extern "C" fn orphaned(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) 
                 }
             }
         }
-    });
+    }
 }
 
 /// Handles `ORPHANED` (before it is armed as the parent-death signal).
@@ -90,8 +95,35 @@ extern "C" fn handler(sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
         let pid = TARGET.load(Ordering::SeqCst);
         if pid > 0 {
             let _ = process::kill(pid, sig);
+            if (sig == SIGINT || sig == SIGTERM) && INTERRUPTS.fetch_add(1, Ordering::SeqCst) + 1 == FORCE_AFTER {
+                forcefully_exit(pid);
+            }
         }
     });
+}
+
+/// SIGINTs and SIGTERMs passed on so far, counted only as the CLI (`count_interrupts`).
+static INTERRUPTS: AtomicI32 = AtomicI32::new(i32::MIN);
+
+/// docker-cli's `exitLimit` (the CLI's `countInterrupts`, cli/interrupt.ts): the third SIGINT/SIGTERM ends us.
+const FORCE_AFTER: i32 = 3;
+
+/// As the CLI (`--front-end`), count the interrupts we pass on: a container
+/// that ignores them (a PID 1 without handlers does) must not make Ctrl-C
+/// and a CI's SIGTERM useless.
+pub fn count_interrupts() {
+    INTERRUPTS.store(0, Ordering::SeqCst);
+}
+
+/// The third one: docker's line, then the container, which dies with us
+/// anyway, is killed; we reap, record and clean up (`--rm`) as after any
+/// end, and exit 137. Before, only SIGKILL from elsewhere ended us.
+fn forcefully_exit(pid: i32) {
+    const LINE: &[u8] = b"got 3 SIGTERM/SIGINTs, forcefully exiting\n";
+    unsafe {
+        let _ = ffi::write(2, LINE.as_ptr() as *const c_void, LINE.len());
+    }
+    kill_thawed(pid);
 }
 
 pub fn install() -> Result<(), Errno> {

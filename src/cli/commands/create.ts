@@ -4,6 +4,7 @@ import { type CliContext, cliWarning } from "../context.js";
 import { openCidFile, parseRunArgs, RUN_USAGE } from "../run-flags.js";
 import { runPullProgress } from "../progress.js";
 import { hostTerminalSize } from "../terminal.js";
+import { untilMade } from "../interrupt.js";
 
 /** `create`: `run`'s flags; the container is made, not started; its id printed. */
 export async function createCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -20,7 +21,7 @@ export async function createCommand(args: string[], ctx: CliContext): Promise<nu
   try {
     const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
     const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
-    container = await runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), onWarning: cliWarning(ctx) }).finally(() => pulling?.finish());
+    container = await untilMade((signal) => runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), signal, onWarning: cliWarning(ctx) })).finally(() => pulling?.finish());
   } catch (err) {
     cidfile.discard();
     throw err;

@@ -4,7 +4,8 @@ import { CLI_HAND_OFF } from "../hand-off.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { flagEnvironment, PROCESS_FLAGS } from "../run-flags.js";
-import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
+import { attachTerminal, hostTerminalSize, relayOutput, requireInputTerminal } from "../terminal.js";
+import { countInterrupts } from "../interrupt.js";
 
 const USAGE = `Usage: tsbox exec [OPTIONS] CONTAINER COMMAND [ARG...]
 
@@ -48,7 +49,12 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
     handOff: CLI_HAND_OFF,
   });
   if (detach) return 0;
-  const forward = (signal: NodeJS.Signals) => proc.kill(signal);
+  // The third SIGINT/SIGTERM kills a process that ignores them (it dies with this CLI anyway): exit 137.
+  const counted = countInterrupts(() => proc.kill("SIGKILL"));
+  const forward = (signal: NodeJS.Signals) => {
+    proc.kill(signal);
+    counted(signal);
+  };
   if (!tty) for (const signal of FORWARDED) process.on(signal, forward);
   let restore: (() => void) | undefined;
   try {
@@ -58,8 +64,8 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
         process.stdin.pipe(proc.stdin);
         proc.stdin.on("error", () => {});
       }
-      proc.stdout?.pipe(process.stdout, { end: false });
-      proc.stderr?.pipe(process.stderr, { end: false });
+      if (proc.stdout) relayOutput(proc.stdout, process.stdout);
+      if (proc.stderr) relayOutput(proc.stderr, process.stderr);
     }
     const outputDone = Promise.all([proc.stdout, proc.stderr].map((s) => (s ? new Promise((r) => (s.once("end", r), s.once("close", r))) : undefined)));
     const status = await proc.wait();

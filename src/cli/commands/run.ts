@@ -5,6 +5,7 @@ import { type CliContext, cliWarning } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
 import { type CidFile, openCidFile, parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
+import { countInterrupts, untilMade } from "../interrupt.js";
 import { runPullProgress } from "../progress.js";
 import { attachTerminal, hostTerminalSize, requireInputTerminal } from "../terminal.js";
 
@@ -39,28 +40,40 @@ async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidF
 
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
-  // Handlers go in before the container starts: a signal that arrives while
-  // it is being set up (its output may already be visible) is held and
-  // delivered as soon as there is a container to deliver it to.
+  // Handlers go in before the container starts: a signal that arrives once
+  // it is made, while it is being set up (its output may already be visible),
+  // is held and delivered as soon as there is a container to deliver it to;
+  // Ctrl-C or SIGTERM before that (the pull) ends the run (untilMade).
   let container: Container | undefined;
   const pending: NodeJS.Signals[] = [];
+  // docker's third SIGINT/SIGTERM leaves the container to its daemon; this one dies with the CLI, so it is
+  // killed, and the run ends as any (137, its --rm removal done): never an unkillable CLI.
+  const counted = countInterrupts(() => void container?.kill("SIGKILL").catch(() => {}));
   const forward = (signal: NodeJS.Signals) => {
-    if (container) void container.kill(signal);
+    if (container) void container.kill(signal).catch(() => {});
     else pending.push(signal);
+    counted(signal);
   };
   for (const signal of FORWARDED) process.on(signal, forward);
   let restore: (() => void) | undefined;
   try {
-    container = await runtime.run(options, {
-      ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}),
-      newSession: true,
-      onWarning: cliWarning(ctx),
-      handOff: CLI_HAND_OFF,
-      onCreated: (id) => {
-        pulling?.finish(); // before a hand-off replaces this process
-        cidfile.write(id);
-      },
-    }).finally(() => pulling?.finish());
+    let created = false;
+    container = await untilMade(
+      (signal) =>
+        runtime.run(options, {
+          ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}),
+          signal,
+          newSession: true,
+          onWarning: cliWarning(ctx),
+          handOff: CLI_HAND_OFF,
+          onCreated: (id) => {
+            created = true;
+            pulling?.finish(); // before a hand-off replaces this process
+            cidfile.write(id);
+          },
+        }),
+      () => created,
+    ).finally(() => pulling?.finish());
     for (const signal of pending.splice(0)) void container.kill(signal);
     if (tty) restore = attachTerminal(container, interactive);
     const status = await container.wait();
@@ -91,7 +104,7 @@ async function runAttached(request: RunRequest, ctx: CliContext, cidfile: CidFil
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
-  const container = await runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), onWarning: cliWarning(ctx) }).finally(() => pulling?.finish());
+  const container = await untilMade((signal) => runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), signal, onWarning: cliWarning(ctx) })).finally(() => pulling?.finish());
   cidfile.write(container.id);
   // Loaded here: the monitor's client (node:net) and the attach machinery are not a plain run's path.
   const [{ startAttached, streamAttachment }, { DEFAULT_DETACH_KEYS, parseDetachKeys }] = await Promise.all([import("../attach-io.js"), import("../detach-keys.js")]);
@@ -112,7 +125,7 @@ async function runDetached(request: RunRequest, ctx: CliContext, cidfile: CidFil
   if (tty) options.tty = hostTerminalSize();
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
   const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
-  const container = await runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), onWarning: cliWarning(ctx) }).finally(() => pulling?.finish());
+  const container = await untilMade((signal) => runtime.create(options, { ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}), signal, onWarning: cliWarning(ctx) })).finally(() => pulling?.finish());
   cidfile.write(container.id);
   // The native helper takes this process over, starts the monitor and prints the id itself.
   await container.start({ handOff: { ...CLI_HAND_OFF, print: container.id }, onWarning: cliWarning(ctx) });

@@ -1,6 +1,7 @@
 import { type CliContext, cliWarning } from "../context.js";
 import { eachContainer, parseSeconds } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
+import { finishThenDie } from "../interrupt.js";
 
 const FLAGS = [
   { name: "time", short: "t", value: true },
@@ -29,5 +30,8 @@ async function stopOrRestart(verb: "stop" | "restart", args: string[], ctx: CliC
   const timeout = parseSeconds(lastValue(flags, "time") ?? lastValue(flags, "timeout"), "--time");
   const signal = lastValue(flags, "signal");
   const options = { ...(timeout !== undefined ? { timeout } : {}), ...(signal !== undefined ? { signal } : {}) };
-  return eachContainer(ctx, verb, flags.positionals, async (c) => void (verb === "stop" ? await c.stop(options) : await c.restart({ ...options, onWarning: cliWarning(ctx) })), { parallel: true });
+  // A foreground container's SIGKILL after the timeout is this process's to send (its monitor's for a
+  // detached one): Ctrl-C must not cancel it half-way, as docker's daemon finishes a stop its client left.
+  const note = `tsbox: finishing the ${verb} first (SIGKILL after the timeout); interrupt twice more to leave it unfinished\n`;
+  return finishThenDie(() => eachContainer(ctx, verb, flags.positionals, async (c) => void (verb === "stop" ? await c.stop(options) : await c.restart({ ...options, onWarning: cliWarning(ctx) })), { parallel: true }), note);
 }
