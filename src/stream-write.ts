@@ -1,4 +1,4 @@
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 
 /** Writes with backpressure: resolves once `out` took the chunk (or rejects when it failed). */
 export function writeTo(out: Writable, chunk: Buffer): Promise<void> {
@@ -32,4 +32,20 @@ export function ignoreClosedPipe(stream: Writable, onError: (err: Error) => void
   stream.on("error", (err) => {
     if (!isClosedPipe(err)) onError(err);
   });
+}
+
+/**
+ * A process's output onto this process's own stdout/stderr ("inherit" where no fd can be handed over: the vm
+ * guest's, a monitor's attachment). When that reader goes (`tsbox run … | head`, a closed terminal) the output
+ * stops being read and is destroyed, so its writer meets a closed pipe as it would with the fd itself, and
+ * the error is no uncaught one that ends this process.
+ */
+export function relayToOwn(from: Readable, to: Writable): void {
+  const onError = () => {
+    from.unpipe(to);
+    from.destroy();
+  };
+  to.on("error", onError);
+  from.once("close", () => to.off("error", onError));
+  from.pipe(to, { end: false });
 }

@@ -6,6 +6,7 @@ import { monitorRequest } from "./monitor-client.js";
 import { parseSignal } from "./signals.js";
 import { readState } from "./state.js";
 import { UNKNOWN_EXIT } from "./ops/wait.js";
+import { relayToOwn } from "../stream-write.js";
 
 /**
  * A monitored container seen through an attachment as the ContainerProcess
@@ -15,8 +16,8 @@ import { UNKNOWN_EXIT } from "./ops/wait.js";
 export function attachedProcess(ctx: LifecycleContext, id: string, attachment: Attachment, targets: Pick<StartOptions, "stdin" | "stdout" | "stderr">): ContainerProcess {
   const bundle = bundleOf(ctx, id);
   const state = readState(bundle);
-  if (targets.stdout === "inherit") attachment.stdout?.pipe(process.stdout, { end: false });
-  if (targets.stderr === "inherit") attachment.stderr?.pipe(process.stderr, { end: false });
+  if (targets.stdout === "inherit" && attachment.stdout) relayToOwn(attachment.stdout, process.stdout);
+  if (targets.stderr === "inherit" && attachment.stderr) relayToOwn(attachment.stderr, process.stderr);
   if (targets.stdin === "inherit" && attachment.stdin) process.stdin.pipe(attachment.stdin);
   let ended: ExitStatus | undefined;
   const exited = attachment.ended.then(async (end): Promise<ExitStatus> => {

@@ -16,7 +16,7 @@ import { TsboxError } from "../../../errors.js";
 import { isErrno } from "../../../fs-util.js";
 import { bundlePaths } from "../../../paths.js";
 import { signalNumber } from "../../../signals.js";
-import { ignoreClosedPipe } from "../../../stream-write.js";
+import { ignoreClosedPipe, relayToOwn } from "../../../stream-write.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
 import { bindPorts, type Published, recordAttachments, removeAttachments } from "./published-ports.js";
@@ -161,8 +161,8 @@ export interface GuestProcessInit {
 export function guestProcess(link: AgentLink, init: GuestProcessInit): ContainerProcess {
   const { handle, io, targets } = init;
   // "inherit": our own stdio, as the native backend hands over its fds.
-  if (targets.stdout === "inherit" && io.stdout) io.stdout.readable.pipe(process.stdout, { end: false });
-  if (targets.stderr === "inherit" && io.stderr) io.stderr.readable.pipe(process.stderr, { end: false });
+  if (targets.stdout === "inherit" && io.stdout) relayToOwn(io.stdout.readable, process.stdout);
+  if (targets.stderr === "inherit" && io.stderr) relayToOwn(io.stderr.readable, process.stderr);
   const log = init.log;
   if (log) {
     if (targets.stdout === "inherit") io.stdout?.readable.on("data", (d: Buffer) => log.write("stdout", d));
