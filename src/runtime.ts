@@ -170,7 +170,7 @@ export class Runtime implements ContainerOwner {
 
   /** The networks of this data dir (`tsbox network …`). */
   get networks(): NetworkStore {
-    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0, (config, dir) => this.removeBridge(config, dir)));
+    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0, (config, dir, record) => this.removeBridge(config, dir, record)));
   }
 
   /**
@@ -576,15 +576,20 @@ export class Runtime implements ContainerOwner {
     this.networks.remove(ref);
   }
 
-  /** `tsbox-runtime net-remove` of a network with no endpoint left: on this host's backend (a guest's bridges go with it); rootless in the user's namespace while its holder runs. */
-  private removeBridge(config: NetworkConfig, dir: string): void {
-    if (this.backend.capabilities().networks !== "host") return;
+  /**
+   * `tsbox-runtime net-remove` of a network with no endpoint left: on this host's backend (a guest's bridges go
+   * with it); rootless in the user's namespace while its holder runs. It deletes `record` last under the network's
+   * lock (true); false when there is no bridge to take down.
+   */
+  private removeBridge(config: NetworkConfig, dir: string, record: string): boolean {
+    if (this.backend.capabilities().networks !== "host") return false;
     // Rootless the bridge is in the user's namespace, if its holder still runs.
     const rootless = (this.host ??= probeHostIdentity()).uid !== 0 ? join(this.dataDir, "rootless-netns") : undefined;
-    if (!existsSync(dir) || (rootless && !existsSync(join(rootless, "holder.json")))) return;
-    const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(rootless ? ["--rootless-dir", rootless] : [])];
+    if (!existsSync(dir) || (rootless && !existsSync(join(rootless, "holder.json")))) return false;
+    const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, "--record", record, ...(rootless ? ["--rootless-dir", rootless] : [])];
     const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
     if (done.status !== 0) throw new ContainerError(`removing network ${config.name}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`);
+    return true;
   }
 
   /**
