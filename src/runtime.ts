@@ -746,7 +746,7 @@ export class Runtime implements ContainerOwner {
    */
   async load(input: string | NodeJS.ReadableStream, options: { repository?: string; signal?: AbortSignal } = {}): Promise<string[]> {
     const { loadImages } = await import("./image/archive.js");
-    return loadImages(this.imageStore, this.dataDir, input, options);
+    return this.leased(() => loadImages(this.imageStore, this.dataDir, input, options));
   }
 
   /** Deletes blobs, unpacked layers and partial downloads nothing needs any more. */
@@ -958,30 +958,41 @@ export class Runtime implements ContainerOwner {
     const files = await this.containerFiles(id);
     const state = readState(this.paths.container(id));
     const inspect = await this.inspectContainer(id);
-    const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar), options.signal);
     const c = inspect.Config;
-    return storeImage(this.imageStore, {
-      parentManifest: state!.imageDigest,
-      config: {
-        ...(c.User ? { User: c.User } : {}),
-        Env: c.Env,
-        Cmd: c.Cmd,
-        Entrypoint: c.Entrypoint,
-        ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
-        Labels: c.Labels,
-        ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
-        ...(c.Volumes ? { Volumes: c.Volumes } : {}),
-        // docker's commit keeps these too (the container's config, `-c EXPOSE` adding to its ports).
-        ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
-        ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
-      },
-      changes: options.changes ?? [],
-      layer,
-      createdBy: [inspect.Path, ...inspect.Args].join(" "),
-      ...(options.message ? { comment: options.message } : {}),
-      ...(options.author ? { author: options.author } : {}),
-      ...(options.name ? { name: options.name } : {}),
+    // Under a lease, as a pull: a prune meanwhile keeps the layer blob until the image names it.
+    return this.leased(async () => {
+      const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar), options.signal);
+      return storeImage(this.imageStore, {
+        parentManifest: state!.imageDigest,
+        config: {
+          ...(c.User ? { User: c.User } : {}),
+          Env: c.Env,
+          Cmd: c.Cmd,
+          Entrypoint: c.Entrypoint,
+          ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
+          Labels: c.Labels,
+          ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+          ...(c.Volumes ? { Volumes: c.Volumes } : {}),
+          // docker's commit keeps these too (the container's config, `-c EXPOSE` adding to its ports).
+          ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
+          ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
+        },
+        changes: options.changes ?? [],
+        layer,
+        createdBy: [inspect.Path, ...inspect.Args].join(" "),
+        ...(options.message ? { comment: options.message } : {}),
+        ...(options.author ? { author: options.author } : {}),
+        ...(options.name ? { name: options.name } : {}),
+      });
     });
+  }
+
+  /**
+   * Runs `fn` under the image store's lease (layout.ts `withLease`, pull's): what it writes before a name or
+   * entry holds it — a build's steps, a commit's, import's or load's blobs — survives a prune meanwhile.
+   */
+  private leased<T>(fn: () => Promise<T>): Promise<T> {
+    return this.imageStore.layout.withLease(fn);
   }
 
   /**
@@ -991,7 +1002,7 @@ export class Runtime implements ContainerOwner {
    */
   async build(options: import("./build/builder.js").BuildOptions): Promise<import("./build/builder.js").BuildResult> {
     const { build } = await import("./build/builder.js");
-    return build(this, options);
+    return this.leased(() => build(this, options));
   }
 
   /** An image's history, newest step first (`docker history`). */
@@ -1021,14 +1032,14 @@ export class Runtime implements ContainerOwner {
     const { importTarball } = await import("./image/commit-image.js");
     // Docker's: the platform it is run on, i.e. the backend's (a Mac's vm: linux/386), unless given.
     const platform = options.platform !== undefined ? parsePlatform(options.platform) : backendPlatform(this.backend);
-    return importTarball(this.imageStore, input, {
+    return this.leased(() => importTarball(this.imageStore, input, {
       ...(platform ? { platform } : {}),
       changes: options.changes ?? [],
       ...(options.message ? { message: options.message } : {}),
       ...(options.name ? { name: options.name } : {}),
       source: options.source ?? "-",
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    }));
   }
 
   /** Deletes every container that is not running (`docker container prune`); `filter`: docker's `--filter until=… label=…`. */

@@ -537,6 +537,21 @@ export class ImageStore {
     });
   }
 
+  /**
+   * An unnamed entry for a manifest, with `annotations` (a build step's, where the build cache finds it) or without
+   * (docker's <none>), unless the index has that entry already. Checked complete as a name is: an entry whose
+   * blobs a prune took meanwhile was left dangling before.
+   */
+  async putEntry(d: Descriptor, annotations?: Record<string, string>): Promise<void> {
+    await this.layout.init();
+    await this.layout.updateIndex(async (index) => {
+      await this.checkComplete(d.digest, d);
+      const unnamed = (e: Descriptor) => e.digest === d.digest && e.annotations?.[Annotation.refName] === undefined;
+      const same = (e: Descriptor) => unnamed(e) && JSON.stringify(e.annotations) === JSON.stringify(annotations);
+      if (!index.manifests.some(same)) index.manifests.push({ ...d, ...(annotations ? { annotations } : {}) });
+    });
+  }
+
   /** A manifest about to be named (or kept unnamed): its platform given, its config not huge, every blob here. */
   private async checkComplete(label: string, d: Descriptor): Promise<void> {
     if (!d.platform) throw new Error(`${label}: ${d.digest} has no platform`);
