@@ -16,9 +16,9 @@ import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
-import { dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
+import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
-import { withIndexLockSync } from "./image/layout.js";
+import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
 import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
@@ -321,10 +321,10 @@ export class Runtime implements ContainerOwner {
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);
-    makeBundleDir(this.paths, bundle, layers);
+    makeBundleDir(this.paths, bundle, image.manifestDigest, layers);
     let reserved = false;
     try {
-      this.checkLayersKept(options.image, layers);
+      await this.checkImageKept(options.image, image.manifestDigest, layers);
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
       // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).
       chmodSync(bundle.upper, 0o755);
@@ -401,14 +401,20 @@ export class Runtime implements ContainerOwner {
   }
 
   /**
-   * An `rmi` or prune that ran between the lookup of the image's layers and
-   * the bundle's creator file (which keeps them from now on: gc.ts) may have
-   * deleted them; its sweep holds the index lock, so a look under that lock
-   * sees all of them or knows.
+   * An `rmi` or prune that ran between the lookup of the image and the
+   * bundle's creator file (which claims the image and keeps its layers from
+   * now on: `removeImage`, gc.ts) may have removed it; both decide under the
+   * index lock, so a look under that lock sees the image and its layers
+   * whole, or knows (before, an `rmi` that listed the containers before the
+   * claim deleted the image of a container that then ran).
    */
-  private checkLayersKept(image: string, layers: string[]): void {
-    const missing = withIndexLockSync(this.imageStore.layout.dir, () => layers.filter((dir) => !existsSync(dir)));
-    if (missing.length > 0) throw new ImageError(`image ${image} was removed while the container was being created (its layer ${basename(missing[0]!)} is gone)`);
+  private async checkImageKept(image: string, manifest: string, layers: string[]): Promise<void> {
+    const gone = await withIndexLock(this.imageStore.layout.dir, async () => {
+      const missing = layers.filter((dir) => !existsSync(dir));
+      if (missing.length > 0) return `its layer ${basename(missing[0]!)} is gone`;
+      return (await this.imageStore.holds(manifest)) ? undefined : "it is no longer in the store";
+    });
+    if (gone !== undefined) throw new ImageError(`image ${image} was removed while the container was being created (${gone})`);
   }
 
   /**
@@ -706,9 +712,7 @@ export class Runtime implements ContainerOwner {
       }
       return deleted !== undefined ? { untagged, deleted } : { untagged };
     }
-    const inUse = new Map<string, string>();
-    for (const c of await this.containers({ all: true })) inUse.set(c.imageDigest, c.id);
-    const remove = { inUse, ...(options.force ? { force: true } : {}) };
+    const remove = { inUse: () => this.imagesInUse(), ...(options.force ? { force: true } : {}) };
     const sweep = async (removed: Descriptor[]) => {
       if (options.prune === false) return [];
       const { sweepRemoved } = await import("./image/gc.js");
@@ -747,6 +751,18 @@ export class Runtime implements ContainerOwner {
   async load(input: string | NodeJS.ReadableStream, options: { repository?: string; signal?: AbortSignal } = {}): Promise<string[]> {
     const { loadImages } = await import("./image/archive.js");
     return this.leased(() => loadImages(this.imageStore, this.dataDir, input, options));
+  }
+
+  /** Manifest digest → a container using it: recorded ones, and those being made (their creator file's claim). */
+  private async imagesInUse(): Promise<Map<string, string>> {
+    const inUse = new Map<string, string>();
+    for (const id of readdirOrEmpty(this.paths.containers)) {
+      if (!/^[0-9a-f]{64}$/.test(id)) continue;
+      const image = creatingImage(this.paths.container(id));
+      if (image !== undefined) inUse.set(image, id);
+    }
+    for (const c of await this.containers({ all: true })) inUse.set(c.imageDigest, c.id);
+    return inUse;
   }
 
   /** Deletes blobs, unpacked layers and partial downloads nothing needs any more. */

@@ -209,6 +209,39 @@ for (const who of identities()) {
       await cli(["rmi", "hc:3", "hc:2", "hc:1"]);
     });
 
+    it("rmi of an image a run is creating its container from is refused: the run claims it before it checks the image under the index lock", async () => {
+      const image = `claimed-${who.name}:1`;
+      await cli(["run", "--name", "claim-base", "busybox", "sh", "-c", "echo x > /x"]);
+      await cli(["commit", "claim-base", image]);
+      await cli(["rm", "claim-base"]);
+      // The test holds the index lock: the run waits there with its bundle made, the rmi beside it.
+      const release = out("release-index");
+      writeFileSync(release, "");
+      const holder = tsbox(who, [], { argv: ["flock", join(who.dataDir, ".index.lock"), "sh", "-c", `while [ -e ${release} ]; do sleep 0.02; done`] });
+      let started: Promise<CliResult> | undefined;
+      let removed: Promise<CliResult> | undefined;
+      try {
+        const creating = () => readdirSync(join(who.dataDir, "containers")).some((id) => existsSync(join(who.dataDir, "containers", id, "creator")));
+        const lock = join(who.dataDir, ".index.lock");
+        const held = () => existsSync(lock) && readFileSync("/proc/locks", "utf8").includes(`:${statSync(lock).ino} `);
+        for (let i = 0; i < 1000 && !held(); i++) await new Promise((r) => setTimeout(r, 10));
+        started = tsbox(who, ["run", "-d", "--name", "claimer", image, "sleep", "300"]);
+        for (let i = 0; i < 3000 && !creating(); i++) await new Promise((r) => setTimeout(r, 10));
+        removed = tsbox(who, ["rmi", image]);
+        await new Promise((r) => setTimeout(r, 300)); // (the rmi waits for the lock too)
+      } finally {
+        rmSync(release, { force: true });
+        await holder;
+      }
+      const [r, rm] = [await started!, await removed!];
+      // Before, the rmi listed the containers (none had a state yet) and deleted the image while the container ran.
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(rm.code, 1, rm.stdout);
+      assert.match(rm.stderr, new RegExp(`conflict: unable to remove repository reference "${image}" \\(must force\\) - container [0-9a-f]{12} is using its referenced image`));
+      await cli(["rm", "-f", "claimer"]);
+      await cli(["rmi", image]);
+    });
+
     it("export -o onto a full disk says so and leaves no temp file; Ctrl-C or SIGTERM removes it too", async () => {
       // Random bytes for the full disk (tmpfs keeps every byte anyway); zeros to make the export take a while.
       await cli(["run", "--name", "xbig", "busybox", "sh", "-c", "head -c 3000000 /dev/urandom > /big && head -c 60000000 /dev/zero > /zeros"]);
