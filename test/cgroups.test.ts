@@ -249,6 +249,28 @@ function killPaused(who: Identity, getDelegation: () => Delegation | undefined) 
     }
   });
 
+  it("pause of a container that ended but whose end is not recorded yet says it is not running, not that the host gives no cgroup", { skip: vm }, async () => {
+    const delegation = getDelegation();
+    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const name = `ended-${who.name}`;
+    assert.equal((await cli(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+    const id = (await cli(["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+    const bundle = join(who.dataDir, "containers", id);
+    const state = JSON.parse(readFileSync(join(bundle, "state.json"), "utf8")) as { pid: number; monitorPid: number };
+    // The monitor, which records the end, is held: the runtime removes the cgroup when the init has ended, before
+    // the end is recorded — the window a pause racing a kill or the container's own end falls in.
+    process.kill(state.monitorPid, "SIGSTOP");
+    try {
+      process.kill(state.pid, "SIGKILL");
+      for (let i = 0; i < 1000 && existsSync(join(bundle, "cgroup.json")); i++) await new Promise((r) => setTimeout(r, 10));
+      const paused = await cli(["pause", name]);
+      assert.deepEqual([paused.code, paused.stderr], [1, `tsbox: container ${name} is not running\n`]);
+    } finally {
+      process.kill(state.monitorPid, "SIGCONT");
+      await cli(["rm", "-f", name]);
+    }
+  });
+
   it("a pause while a stop waits: the stop's SIGKILL thaws the container and the stop returns (exit 137)", { skip: vm }, async () => {
     const delegation = getDelegation();
     const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
