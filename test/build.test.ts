@@ -22,6 +22,7 @@ import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js"
 import { TarWriter } from "../src/image/tar-writer.js";
 import { readTar } from "../src/image/tar.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+import { holdLock } from "./helpers/hold-lock.js";
 
 after(cleanupIdentities);
 after(removeStaticTools);
@@ -689,9 +690,7 @@ for (const who of identities()) {
         const building = build(["-t", "pruned:1", "-"], { stdin: `FROM busybox\nRUN sleep 1; echo ${mark} > /one\nRUN echo three > /three\n` });
         const stepRuns = async () => (await tsbox(who, ["ps", "-q", "--filter", "name=tsbox-build-"])).stdout.trim() !== "";
         for (let j = 0; j < 600 && !(await stepRuns()); j++) await new Promise((r) => setTimeout(r, 10));
-        const release = join(who.scratch, "release-index");
-        writeFileSync(release, "");
-        const holder = tsbox(who, [], { argv: ["flock", join(who.dataDir, ".index.lock"), "sh", "-c", `while [ -e ${release} ]; do sleep 0.02; done`] });
+        const release = await holdLock(who, join(who.dataDir, ".index.lock"), (argv) => tsbox(who, [], { argv }));
         let pruned: Promise<{ code: number; stderr: string }> | undefined;
         try {
           // layer, config, manifest: the step waits for the lock to name them.
@@ -699,8 +698,7 @@ for (const who of identities()) {
           pruned = tsbox(who, ["image", "prune", "-af"]);
           await new Promise((r) => setTimeout(r, 300)); // (lets the prune start waiting too; its order is the kernel's)
         } finally {
-          rmSync(release, { force: true });
-          await holder;
+          await release();
         }
         assert.equal((await pruned!).code, 0);
         const built = await building;

@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+import { holdLock } from "./helpers/hold-lock.js";
 import { readTar } from "../src/image/tar.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -215,23 +216,17 @@ for (const who of identities()) {
       await cli(["commit", "claim-base", image]);
       await cli(["rm", "claim-base"]);
       // The test holds the index lock: the run waits there with its bundle made, the rmi beside it.
-      const release = out("release-index");
-      writeFileSync(release, "");
-      const holder = tsbox(who, [], { argv: ["flock", join(who.dataDir, ".index.lock"), "sh", "-c", `while [ -e ${release} ]; do sleep 0.02; done`] });
+      const release = await holdLock(who, join(who.dataDir, ".index.lock"), (argv) => tsbox(who, [], { argv }));
       let started: Promise<CliResult> | undefined;
       let removed: Promise<CliResult> | undefined;
       try {
         const creating = () => readdirSync(join(who.dataDir, "containers")).some((id) => existsSync(join(who.dataDir, "containers", id, "creator")));
-        const lock = join(who.dataDir, ".index.lock");
-        const held = () => existsSync(lock) && readFileSync("/proc/locks", "utf8").includes(`:${statSync(lock).ino} `);
-        for (let i = 0; i < 1000 && !held(); i++) await new Promise((r) => setTimeout(r, 10));
         started = tsbox(who, ["run", "-d", "--name", "claimer", image, "sleep", "300"]);
         for (let i = 0; i < 3000 && !creating(); i++) await new Promise((r) => setTimeout(r, 10));
         removed = tsbox(who, ["rmi", image]);
         await new Promise((r) => setTimeout(r, 300)); // (the rmi waits for the lock too)
       } finally {
-        rmSync(release, { force: true });
-        await holder;
+        await release();
       }
       const [r, rm] = [await started!, await removed!];
       // Before, the rmi listed the containers (none had a state yet) and deleted the image while the container ran.

@@ -12,13 +12,14 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
+import { holdLock, lockWaiters } from "./helpers/hold-lock.js";
 import { netnsStateDir } from "../src/network/netns-state.js";
 import { processStartTime } from "../src/containers/state.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
@@ -78,17 +79,6 @@ async function inspectField(run: (args: string[]) => Promise<CliResult>, name: s
   const r = await run(["inspect", "-f", template, name]);
   assert.equal(r.code, 0, r.stderr);
   return r.stdout.replace(/\n$/, "");
-}
-
-/** The lines of /proc/locks about a lock file ("->": a process waiting for it). */
-function lockLines(path: string): string[] {
-  if (!existsSync(path)) return [];
-  const ino = statSync(path).ino;
-  return readFileSync("/proc/locks", "utf8").split("\n").filter((l) => l.includes(`:${ino} `));
-}
-
-function waiters(path: string): number {
-  return lockLines(path).filter((l) => l.includes("->")).length;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
@@ -629,16 +619,13 @@ for (const who of identities()) {
         // The test holds the network's lock until the run's keeper and the removal both wait for it: the kernel
         // then picks which goes first, as a race would.
         const lock = join(stateDir, "lock");
-        const release = join(who.scratch, "release-lock");
-        writeFileSync(release, "");
         if (who.name === "root") mkdirSync(stateDir, { recursive: true });
-        const holder = run([], {}, { argv: ["flock", lock, "sh", "-c", `while [ -e ${release} ]; do sleep 0.02; done`] });
+        const release = await holdLock(who, lock, (argv) => run([], {}, { argv }));
         try {
-          await until("the test's hold of the network's lock", async () => (lockLines(lock).some((l) => !l.includes("->")) ? true : undefined));
           // Waiters mostly get the lock in the order they came: each order is tried.
           const queue = async <T>(what: string, go: () => Promise<T>, n: number): Promise<{ done: Promise<T> }> => {
             const done = go();
-            await until(what, async () => (waiters(lock) >= n ? true : undefined));
+            await until(what, async () => (lockWaiters(lock) >= n ? true : undefined));
             return { done };
           };
           const runFirst = i % 2 === 0;
@@ -647,7 +634,7 @@ for (const who of identities()) {
           const first = runFirst ? await queue("the run's keeper to wait for the lock", startRun, 1) : await queue("the removal to wait for the lock", startRm, 1);
           const second = runFirst ? await queue("the removal to wait for the lock", startRm, 2) : await queue("the run's keeper to wait for the lock", startRun, 2);
           const [started, removed] = runFirst ? [first.done, second.done] : [second.done, first.done];
-          rmSync(release);
+          await release();
           const [r, rm] = await Promise.all([started, removed]);
           if (rm.code === 0) {
             assert.notEqual(r.code, 0, `the run must fail when the removal went first: ${r.stdout}`);
@@ -658,8 +645,7 @@ for (const who of identities()) {
             assert.match(rm.stderr, /active endpoints/);
           }
         } finally {
-          rmSync(release, { force: true });
-          await holder;
+          await release();
           await race(["rm", "-f", "nr"]);
           await race(["network", "rm", net]);
         }
