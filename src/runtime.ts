@@ -16,9 +16,9 @@ import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
-import { dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
+import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
-import { withIndexLockSync } from "./image/layout.js";
+import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
 import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
@@ -170,7 +170,7 @@ export class Runtime implements ContainerOwner {
 
   /** The networks of this data dir (`tsbox network …`). */
   get networks(): NetworkStore {
-    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0, (config, dir) => this.removeBridge(config, dir)));
+    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0, (config, dir, record) => this.removeBridge(config, dir, record)));
   }
 
   /**
@@ -321,10 +321,10 @@ export class Runtime implements ContainerOwner {
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);
-    makeBundleDir(this.paths, bundle, layers);
+    makeBundleDir(this.paths, bundle, image.manifestDigest, layers);
     let reserved = false;
     try {
-      this.checkLayersKept(options.image, layers);
+      await this.checkImageKept(options.image, image.manifestDigest, layers);
       for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
       // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).
       chmodSync(bundle.upper, 0o755);
@@ -401,14 +401,20 @@ export class Runtime implements ContainerOwner {
   }
 
   /**
-   * An `rmi` or prune that ran between the lookup of the image's layers and
-   * the bundle's creator file (which keeps them from now on: gc.ts) may have
-   * deleted them; its sweep holds the index lock, so a look under that lock
-   * sees all of them or knows.
+   * An `rmi` or prune that ran between the lookup of the image and the
+   * bundle's creator file (which claims the image and keeps its layers from
+   * now on: `removeImage`, gc.ts) may have removed it; both decide under the
+   * index lock, so a look under that lock sees the image and its layers
+   * whole, or knows (before, an `rmi` that listed the containers before the
+   * claim deleted the image of a container that then ran).
    */
-  private checkLayersKept(image: string, layers: string[]): void {
-    const missing = withIndexLockSync(this.imageStore.layout.dir, () => layers.filter((dir) => !existsSync(dir)));
-    if (missing.length > 0) throw new ImageError(`image ${image} was removed while the container was being created (its layer ${basename(missing[0]!)} is gone)`);
+  private async checkImageKept(image: string, manifest: string, layers: string[]): Promise<void> {
+    const gone = await withIndexLock(this.imageStore.layout.dir, async () => {
+      const missing = layers.filter((dir) => !existsSync(dir));
+      if (missing.length > 0) return `its layer ${basename(missing[0]!)} is gone`;
+      return (await this.imageStore.holds(manifest)) ? undefined : "it is no longer in the store";
+    });
+    if (gone !== undefined) throw new ImageError(`image ${image} was removed while the container was being created (${gone})`);
   }
 
   /**
@@ -576,15 +582,20 @@ export class Runtime implements ContainerOwner {
     this.networks.remove(ref);
   }
 
-  /** `tsbox-runtime net-remove` of a network with no endpoint left: on this host's backend (a guest's bridges go with it); rootless in the user's namespace while its holder runs. */
-  private removeBridge(config: NetworkConfig, dir: string): void {
-    if (this.backend.capabilities().networks !== "host") return;
+  /**
+   * `tsbox-runtime net-remove` of a network with no endpoint left: on this host's backend (a guest's bridges go
+   * with it); rootless in the user's namespace while its holder runs. It deletes `record` last under the network's
+   * lock (true); false when there is no bridge to take down.
+   */
+  private removeBridge(config: NetworkConfig, dir: string, record: string): boolean {
+    if (this.backend.capabilities().networks !== "host") return false;
     // Rootless the bridge is in the user's namespace, if its holder still runs.
     const rootless = (this.host ??= probeHostIdentity()).uid !== 0 ? join(this.dataDir, "rootless-netns") : undefined;
-    if (!existsSync(dir) || (rootless && !existsSync(join(rootless, "holder.json")))) return;
-    const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, ...(rootless ? ["--rootless-dir", rootless] : [])];
+    if (!existsSync(dir) || (rootless && !existsSync(join(rootless, "holder.json")))) return false;
+    const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, "--record", record, ...(rootless ? ["--rootless-dir", rootless] : [])];
     const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
     if (done.status !== 0) throw new ContainerError(`removing network ${config.name}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`);
+    return true;
   }
 
   /**
@@ -701,9 +712,7 @@ export class Runtime implements ContainerOwner {
       }
       return deleted !== undefined ? { untagged, deleted } : { untagged };
     }
-    const inUse = new Map<string, string>();
-    for (const c of await this.containers({ all: true })) inUse.set(c.imageDigest, c.id);
-    const remove = { inUse, ...(options.force ? { force: true } : {}) };
+    const remove = { inUse: () => this.imagesInUse(), ...(options.force ? { force: true } : {}) };
     const sweep = async (removed: Descriptor[]) => {
       if (options.prune === false) return [];
       const { sweepRemoved } = await import("./image/gc.js");
@@ -741,7 +750,19 @@ export class Runtime implements ContainerOwner {
    */
   async load(input: string | NodeJS.ReadableStream, options: { repository?: string; signal?: AbortSignal } = {}): Promise<string[]> {
     const { loadImages } = await import("./image/archive.js");
-    return loadImages(this.imageStore, this.dataDir, input, options);
+    return this.leased(() => loadImages(this.imageStore, this.dataDir, input, options));
+  }
+
+  /** Manifest digest → a container using it: recorded ones, and those being made (their creator file's claim). */
+  private async imagesInUse(): Promise<Map<string, string>> {
+    const inUse = new Map<string, string>();
+    for (const id of readdirOrEmpty(this.paths.containers)) {
+      if (!/^[0-9a-f]{64}$/.test(id)) continue;
+      const image = creatingImage(this.paths.container(id));
+      if (image !== undefined) inUse.set(image, id);
+    }
+    for (const c of await this.containers({ all: true })) inUse.set(c.imageDigest, c.id);
+    return inUse;
   }
 
   /** Deletes blobs, unpacked layers and partial downloads nothing needs any more. */
@@ -956,30 +977,41 @@ export class Runtime implements ContainerOwner {
     const files = await this.containerFiles(id);
     const state = readState(this.paths.container(id));
     const inspect = await this.inspectContainer(id);
-    const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar), options.signal);
     const c = inspect.Config;
-    return storeImage(this.imageStore, {
-      parentManifest: state!.imageDigest,
-      config: {
-        ...(c.User ? { User: c.User } : {}),
-        Env: c.Env,
-        Cmd: c.Cmd,
-        Entrypoint: c.Entrypoint,
-        ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
-        Labels: c.Labels,
-        ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
-        ...(c.Volumes ? { Volumes: c.Volumes } : {}),
-        // docker's commit keeps these too (the container's config, `-c EXPOSE` adding to its ports).
-        ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
-        ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
-      },
-      changes: options.changes ?? [],
-      layer,
-      createdBy: [inspect.Path, ...inspect.Args].join(" "),
-      ...(options.message ? { comment: options.message } : {}),
-      ...(options.author ? { author: options.author } : {}),
-      ...(options.name ? { name: options.name } : {}),
+    // Under a lease, as a pull: a prune meanwhile keeps the layer blob until the image names it.
+    return this.leased(async () => {
+      const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar), options.signal);
+      return storeImage(this.imageStore, {
+        parentManifest: state!.imageDigest,
+        config: {
+          ...(c.User ? { User: c.User } : {}),
+          Env: c.Env,
+          Cmd: c.Cmd,
+          Entrypoint: c.Entrypoint,
+          ...(c.WorkingDir ? { WorkingDir: c.WorkingDir } : {}),
+          Labels: c.Labels,
+          ...(c.StopSignal ? { StopSignal: c.StopSignal } : {}),
+          ...(c.Volumes ? { Volumes: c.Volumes } : {}),
+          // docker's commit keeps these too (the container's config, `-c EXPOSE` adding to its ports).
+          ...(c.ExposedPorts ? { ExposedPorts: c.ExposedPorts } : {}),
+          ...(c.Healthcheck ? { Healthcheck: c.Healthcheck } : {}),
+        },
+        changes: options.changes ?? [],
+        layer,
+        createdBy: [inspect.Path, ...inspect.Args].join(" "),
+        ...(options.message ? { comment: options.message } : {}),
+        ...(options.author ? { author: options.author } : {}),
+        ...(options.name ? { name: options.name } : {}),
+      });
     });
+  }
+
+  /**
+   * Runs `fn` under the image store's lease (layout.ts `withLease`, pull's): what it writes before a name or
+   * entry holds it — a build's steps, a commit's, import's or load's blobs — survives a prune meanwhile.
+   */
+  private leased<T>(fn: () => Promise<T>): Promise<T> {
+    return this.imageStore.layout.withLease(fn);
   }
 
   /**
@@ -989,7 +1021,7 @@ export class Runtime implements ContainerOwner {
    */
   async build(options: import("./build/builder.js").BuildOptions): Promise<import("./build/builder.js").BuildResult> {
     const { build } = await import("./build/builder.js");
-    return build(this, options);
+    return this.leased(() => build(this, options));
   }
 
   /** An image's history, newest step first (`docker history`). */
@@ -1019,14 +1051,14 @@ export class Runtime implements ContainerOwner {
     const { importTarball } = await import("./image/commit-image.js");
     // Docker's: the platform it is run on, i.e. the backend's (a Mac's vm: linux/386), unless given.
     const platform = options.platform !== undefined ? parsePlatform(options.platform) : backendPlatform(this.backend);
-    return importTarball(this.imageStore, input, {
+    return this.leased(() => importTarball(this.imageStore, input, {
       ...(platform ? { platform } : {}),
       changes: options.changes ?? [],
       ...(options.message ? { message: options.message } : {}),
       ...(options.name ? { name: options.name } : {}),
       source: options.source ?? "-",
       ...(options.signal ? { signal: options.signal } : {}),
-    });
+    }));
   }
 
   /** Deletes every container that is not running (`docker container prune`); `filter`: docker's `--filter until=… label=…`. */

@@ -22,6 +22,7 @@ import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js"
 import { TarWriter } from "../src/image/tar-writer.js";
 import { readTar } from "../src/image/tar.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+import { holdLock } from "./helpers/hold-lock.js";
 
 after(cleanupIdentities);
 after(removeStaticTools);
@@ -39,6 +40,20 @@ function context(who: Identity, name: string, files: Record<string, string | { l
   }
   execFileSync("chown", ["-R", "-h", `${who.uid}:${who.gid}`, dir]);
   return dir;
+}
+
+/** The blobs index.json's entries reach (through nested indexes too) that are not in the store. */
+function missingBlobs(dataDir: string): string[] {
+  const blob = (digest: string) => join(dataDir, "blobs", "sha256", digest.slice(7));
+  const missing: string[] = [];
+  const walk = (d: { digest: string; mediaType?: string }) => {
+    if (!existsSync(blob(d.digest))) return void missing.push(d.digest);
+    const doc = JSON.parse(readFileSync(blob(d.digest), "utf8")) as { manifests?: typeof d[]; config?: typeof d; layers?: typeof d[] };
+    for (const m of doc.manifests ?? []) walk(m);
+    for (const b of [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])]) if (!existsSync(blob(b.digest))) missing.push(b.digest);
+  };
+  for (const m of (JSON.parse(readFileSync(join(dataDir, "index.json"), "utf8")) as { manifests: { digest: string }[] }).manifests) walk(m);
+  return missing;
 }
 
 /** The owner (`uid/gid`) `path` has in the newest layer of `image` that holds it, read from `tsbox save`. */
@@ -659,6 +674,38 @@ for (const who of identities()) {
         assert.deepEqual(blobTemps(), [], `${signal} left the temp blob`);
         assert.equal((await cli(["images", "-q", "big-layer"])).stdout, "", "no image is stored");
         assert.equal((await cli(["ps", "-aq"])).stdout, "", "no step container is left");
+      }
+    });
+
+    it("a prune while a build step names its image keeps the step's blobs (the build's lease, as a pull's): the build succeeds and no index entry dangles", async () => {
+      // The test holds the index lock while the first RUN's container runs: the step then writes its blobs and
+      // waits to name them, a prune waits beside it, and the lock's release lets either go first. Before, a prune
+      // first deleted the blobs, the step's cache entry dangled and the next step failed with a raw "blob … is
+      // missing from <data dir>".
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "true"])).code, 0);
+      const blobs = join(who.dataDir, "blobs", "sha256");
+      for (let i = 0; i < 3; i++) {
+        const before = readdirSync(blobs).length;
+        const mark = `${Date.now()}-${Math.random()}`;
+        const building = build(["-t", "pruned:1", "-"], { stdin: `FROM busybox\nRUN sleep 1; echo ${mark} > /one\nRUN echo three > /three\n` });
+        const stepRuns = async () => (await tsbox(who, ["ps", "-q", "--filter", "name=tsbox-build-"])).stdout.trim() !== "";
+        for (let j = 0; j < 600 && !(await stepRuns()); j++) await new Promise((r) => setTimeout(r, 10));
+        const release = await holdLock(who, join(who.dataDir, ".index.lock"), (argv) => tsbox(who, [], { argv }));
+        let pruned: Promise<{ code: number; stderr: string }> | undefined;
+        try {
+          // layer, config, manifest: the step waits for the lock to name them.
+          for (let j = 0; j < 1000 && readdirSync(blobs).length < before + 3; j++) await new Promise((r) => setTimeout(r, 10));
+          pruned = tsbox(who, ["image", "prune", "-af"]);
+          await new Promise((r) => setTimeout(r, 300)); // (lets the prune start waiting too; its order is the kernel's)
+        } finally {
+          await release();
+        }
+        assert.equal((await pruned!).code, 0);
+        const built = await building;
+        assert.equal(built.code, 0, built.stderr);
+        assert.deepEqual(missingBlobs(who.dataDir), [], "every blob an index entry reaches is in the store");
+        // (the prune may take the finished image itself, as docker's -a takes any image no container uses)
+        await tsbox(who, ["rmi", "pruned:1"]);
       }
     });
 

@@ -18,6 +18,7 @@ import { identities, cleanupIdentities, type Identity } from "./helpers/identiti
 import { cliPath, runJsonScript, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { cgroupLeftovers, cgroupMounts, delegate, type Delegation } from "./helpers/cgroups.js";
+import { EVENTS_FILE } from "../src/containers/events.js";
 
 after(cleanupIdentities);
 
@@ -245,6 +246,53 @@ function killPaused(who: Identity, getDelegation: () => Delegation | undefined) 
       assert.equal(p.stderr, `tsbox: container ${bare} runs without a cgroup (--cgroups=disabled), so it cannot be paused\n`);
     } finally {
       await cli(["rm", "-f", bare]);
+    }
+  });
+
+  it("pause of a container that ended but whose end is not recorded yet says it is not running, not that the host gives no cgroup", { skip: vm }, async () => {
+    const delegation = getDelegation();
+    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const name = `ended-${who.name}`;
+    assert.equal((await cli(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+    const id = (await cli(["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+    const bundle = join(who.dataDir, "containers", id);
+    const state = JSON.parse(readFileSync(join(bundle, "state.json"), "utf8")) as { pid: number; monitorPid: number };
+    // The monitor, which records the end, is held: the runtime removes the cgroup when the init has ended, before
+    // the end is recorded — the window a pause racing a kill or the container's own end falls in.
+    process.kill(state.monitorPid, "SIGSTOP");
+    try {
+      process.kill(state.pid, "SIGKILL");
+      for (let i = 0; i < 1000 && existsSync(join(bundle, "cgroup.json")); i++) await new Promise((r) => setTimeout(r, 10));
+      const paused = await cli(["pause", name]);
+      assert.deepEqual([paused.code, paused.stderr], [1, `tsbox: container ${name} is not running\n`]);
+    } finally {
+      process.kill(state.monitorPid, "SIGCONT");
+      await cli(["rm", "-f", name]);
+    }
+  });
+
+  it("a pause while a stop waits: the stop's SIGKILL thaws the container and the stop returns (exit 137)", { skip: vm }, async () => {
+    const delegation = getDelegation();
+    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const name = `stopfrozen-${who.name}`;
+    // busybox sleep as PID 1 ignores the SIGTERM: only the stop's SIGKILL ends it.
+    assert.equal((await cli(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+    try {
+      const stopped = cli(["stop", "-t", "2", name]);
+      // The stop's `kill` event is recorded once it has read the container as running: a pause after it lands
+      // while the stop waits (before, the SIGKILL never landed: the stop hung until an unpause).
+      const events = join(who.dataDir, EVENTS_FILE);
+      const killed = () => existsSync(events) && readFileSync(events, "utf8").split("\n").some((l) => l.includes(`"${name}"`) && l.includes(`"kill"`));
+      for (let i = 0; i < 500 && !killed(); i++) await new Promise((r) => setTimeout(r, 10));
+      const paused = await cli(["pause", name]);
+      assert.equal(paused.code, 0, paused.stderr);
+      const stop = await stopped;
+      assert.deepEqual([stop.code, stop.stdout], [0, `${name}\n`], stop.stderr);
+      const waited = await cli(["wait", name]);
+      assert.deepEqual([waited.code, waited.stdout], [0, "137\n"], waited.stderr);
+      assert.equal((await cli(["ps", "-a", "--filter", `name=^${name}$`, "--format", "{{.State}}"])).stdout, "exited\n");
+    } finally {
+      await cli(["rm", "-f", name]);
     }
   });
 }

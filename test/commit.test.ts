@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+import { holdLock } from "./helpers/hold-lock.js";
 import { readTar } from "../src/image/tar.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -208,6 +209,33 @@ for (const who of identities()) {
       assert.equal(await config("hc:3"), `{"53/udp":{},"80/tcp":{},"8080/tcp":{}} ${health}`);
       await cli(["rm", "hcc"]);
       await cli(["rmi", "hc:3", "hc:2", "hc:1"]);
+    });
+
+    it("rmi of an image a run is creating its container from is refused: the run claims it before it checks the image under the index lock", async () => {
+      const image = `claimed-${who.name}:1`;
+      await cli(["run", "--name", "claim-base", "busybox", "sh", "-c", "echo x > /x"]);
+      await cli(["commit", "claim-base", image]);
+      await cli(["rm", "claim-base"]);
+      // The test holds the index lock: the run waits there with its bundle made, the rmi beside it.
+      const release = await holdLock(who, join(who.dataDir, ".index.lock"), (argv) => tsbox(who, [], { argv }));
+      let started: Promise<CliResult> | undefined;
+      let removed: Promise<CliResult> | undefined;
+      try {
+        const creating = () => readdirSync(join(who.dataDir, "containers")).some((id) => existsSync(join(who.dataDir, "containers", id, "creator")));
+        started = tsbox(who, ["run", "-d", "--name", "claimer", image, "sleep", "300"]);
+        for (let i = 0; i < 3000 && !creating(); i++) await new Promise((r) => setTimeout(r, 10));
+        removed = tsbox(who, ["rmi", image]);
+        await new Promise((r) => setTimeout(r, 300)); // (the rmi waits for the lock too)
+      } finally {
+        await release();
+      }
+      const [r, rm] = [await started!, await removed!];
+      // Before, the rmi listed the containers (none had a state yet) and deleted the image while the container ran.
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(rm.code, 1, rm.stdout);
+      assert.match(rm.stderr, new RegExp(`conflict: unable to remove repository reference "${image}" \\(must force\\) - container [0-9a-f]{12} is using its referenced image`));
+      await cli(["rm", "-f", "claimer"]);
+      await cli(["rmi", image]);
     });
 
     it("export -o onto a full disk says so and leaves no temp file; Ctrl-C or SIGTERM removes it too", async () => {

@@ -12,13 +12,14 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { TestNetns } from "./helpers/netns.js";
+import { holdLock, lockWaiters } from "./helpers/hold-lock.js";
 import { netnsStateDir } from "../src/network/netns-state.js";
 import { processStartTime } from "../src/containers/state.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
@@ -604,6 +605,57 @@ for (const who of identities()) {
         host.destroy();
         for (const d of dirs) rmSync(d, { recursive: true, force: true });
       }
+    });
+
+    it("network rm racing a run on that network: either the run fails \"not found\" or the removal is refused, and no bridge, rule or state is left", async () => {
+      const net = `race-${who.name}`;
+      // Rootless the user's network namespace stays up between tries, so that each removal takes the bridge down
+      // (and waits for the lock) rather than finding no namespace; network prune stops it at the end.
+      const race = (args: string[]) => run(args, { TSBOX_ROOTLESS_NETWORK_IDLE: "600" });
+      for (let i = 0; i < 4; i++) {
+        assert.equal((await run(["network", "create", net])).code, 0);
+        const id = (await run(["network", "inspect", "-f", "{{.Id}}", net])).stdout.trim();
+        const stateDir = who.name === "root" ? join(netnsStateDir(ns.path), `tsbox-${id.slice(0, 9)}`) : join(who.dataDir, "networks", net);
+        // The test holds the network's lock until the run's keeper and the removal both wait for it: the kernel
+        // then picks which goes first, as a race would.
+        const lock = join(stateDir, "lock");
+        if (who.name === "root") mkdirSync(stateDir, { recursive: true });
+        const release = await holdLock(who, lock, (argv) => run([], {}, { argv }));
+        try {
+          // Waiters mostly get the lock in the order they came: each order is tried.
+          const queue = async <T>(what: string, go: () => Promise<T>, n: number): Promise<{ done: Promise<T> }> => {
+            const done = go();
+            await until(what, async () => (lockWaiters(lock) >= n ? true : undefined));
+            return { done };
+          };
+          const runFirst = i % 2 === 0;
+          const startRun = () => race(["run", "-d", "--name", "nr", "--network", net, "busybox", "sleep", "600"]);
+          const startRm = () => race(["network", "rm", net]);
+          const first = runFirst ? await queue("the run's keeper to wait for the lock", startRun, 1) : await queue("the removal to wait for the lock", startRm, 1);
+          const second = runFirst ? await queue("the removal to wait for the lock", startRm, 2) : await queue("the run's keeper to wait for the lock", startRun, 2);
+          const [started, removed] = runFirst ? [first.done, second.done] : [second.done, first.done];
+          await release();
+          const [r, rm] = await Promise.all([started, removed]);
+          if (rm.code === 0) {
+            assert.notEqual(r.code, 0, `the run must fail when the removal went first: ${r.stdout}`);
+            assert.match(r.stderr, new RegExp(`network ${net} not found`));
+            assert.equal((await run(["ps", "-a", "-q", "--filter", "name=^nr$", "--filter", "status=running"])).stdout, "");
+          } else {
+            assert.equal(r.code, 0, r.stderr);
+            assert.match(rm.stderr, /active endpoints/);
+          }
+        } finally {
+          await release();
+          await race(["rm", "-f", "nr"]);
+          await race(["network", "rm", net]);
+        }
+        assert.equal((await run(["network", "ls", "-q", "--filter", `name=^${net}$`])).stdout, "");
+        assert.equal(existsSync(stateDir), false, "the network's state dir is gone");
+        // Root's bridge and rules: afterEach's check; rootless they are in the data dir's own namespace.
+        assert.deepEqual(ns.links().filter((l) => l.startsWith(`tsbox-${id.slice(0, 9)}`)), [], "no bridge of the removed network");
+        assert.deepEqual(ns.rules().filter((l) => l.includes(`tsbox-${id.slice(0, 9)}`)), [], "no rule of the removed network");
+      }
+      await run(["network", "prune", "-f"]);
     });
 
     it("network prune forgets root's state of a network namespace that is gone, and keeps a live one's", { skip: who.name !== "root" ? "rootless, the network state is in the data dir" : false }, async () => {

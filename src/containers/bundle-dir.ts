@@ -8,7 +8,8 @@
  * stop 39 it blocked its name for good: `rm` did not see it, `run --name`
  * found the name taken). The file also lists the image layers the
  * container will mount, so that an `rmi` or prune running meanwhile keeps
- * them (config.json, which names them later, is not written yet).
+ * them (config.json, which names them later, is not written yet), and the
+ * image's manifest, which `rmi` counts as in use as a state's (`creatingImage`).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -29,14 +30,14 @@ export function ownStartTime(): string | null {
   return startTime === undefined ? (startTime = processStartTime(process.pid)) : startTime;
 }
 
-/** Makes `bundle.dir` (0700) with this process as its creator, and the layer dirs it will mount. */
-export function makeBundleDir(paths: DataPaths, bundle: ContainerPaths, layers: string[]): void {
+/** Makes `bundle.dir` (0700) with this process as its creator, the image (manifest digest) it is made from and the layer dirs it will mount. */
+export function makeBundleDir(paths: DataPaths, bundle: ContainerPaths, image: string, layers: string[]): void {
   // Sync: a handful of mkdirs are cheaper than as many thread-pool round trips.
   mkdirSync(paths.containers, { recursive: true });
   const temp = join(paths.containers, ownTempPrefix(CREATING_PREFIX) + bundle.dir.slice(paths.containers.length + 1));
   mkdirSync(temp, { mode: 0o700 });
   try {
-    writeFileSync(join(temp, CREATOR), [`${process.pid} ${ownStartTime() ?? ""}`, ...layers].join("\n"));
+    writeFileSync(join(temp, CREATOR), [`${process.pid} ${ownStartTime() ?? ""} ${image}`, ...layers].join("\n"));
     renameSync(temp, bundle.dir);
   } catch (err) {
     rmSync(temp, { recursive: true, force: true });
@@ -63,6 +64,18 @@ export function bundleLive(bundle: ContainerPaths): boolean {
   const running = processStartTime(Number(pid));
   // The state is looked for again: it may have been written since the first look.
   return (running !== null && (!start || running === start)) || existsSync(bundle.state);
+}
+
+/** The image (manifest digest) a bundle still being made by a live creator is made from. */
+export function creatingImage(bundle: ContainerPaths): string | undefined {
+  let creator: string;
+  try {
+    creator = readFileSync(join(bundle.dir, CREATOR), "utf8");
+  } catch {
+    return undefined;
+  }
+  const image = creator.split("\n", 1)[0]!.split(" ")[2];
+  return image && bundleLive(bundle) ? image : undefined;
 }
 
 /** The layer dirs a bundle still being made will mount (its creator file's list); none once it is made. */

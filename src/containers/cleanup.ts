@@ -10,7 +10,7 @@ import { CACHE_KEY_ANNOTATION } from "../build/cache.js";
 import { cacheMountsDir } from "../build/run-mounts.js";
 import { removeOwnedTree } from "./remove.js";
 import { treeBytes } from "../fs-util.js";
-import { strayBytes } from "../image/gc.js";
+import { leasedBlobs, strayBytes } from "../image/gc.js";
 import { Annotation, type ImageConfig, type ImageManifest } from "../image/oci.js";
 import { prunable, type PruneFilter } from "./prune-filter.js";
 import { familiarName, parseReference } from "../image/reference.js";
@@ -75,10 +75,13 @@ export async function pruneImages(runtime: Runtime, options: { all?: boolean; bu
   const result: ImagePruneResult = { untagged: [], deleted: [], bytes: 0 };
   const doomed = new Set<string>();
   let remaining: string[] = [];
+  // A running build's steps (unnamed entries it made under its lease): the next step is made from them.
+  const leased = await leasedBlobs(layout);
   await layout.updateIndex((index) => {
     index.manifests = index.manifests.filter((d) => {
       const name = d.annotations?.[Annotation.refName];
       if (used.has(d.digest) || (name !== undefined && !options.all)) return true;
+      if (name === undefined && leased(d.digest)) return true;
       // `builder prune`: only what builds kept as their cache.
       if (options.buildSteps && d.annotations?.[CACHE_KEY_ANNOTATION] === undefined) return true;
       if (name !== undefined) result.untagged.push(familiarName(parseReference(name)));

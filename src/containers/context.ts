@@ -1,5 +1,7 @@
 import { ContainerError } from "../errors.js";
 import { readSpec } from "./spec-file.js";
+import { pidAlive } from "../process-alive.js";
+import type { ContainerState } from "./state.js";
 import type { Backend } from "../backends/backend.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
@@ -41,12 +43,22 @@ export function shown(state: { id: string; name: string | null }): string {
  * without one (rootless without a delegated cgroup), said as such, with
  * what it cannot do; other errors pass.
  */
-export function withoutCgroupError(err: unknown, state: { id: string; name: string | null }, cannot: string, bundle: ContainerPaths): unknown {
+export function withoutCgroupError(err: unknown, state: Pick<ContainerState, "id" | "name" | "pid" | "backend">, cannot: string, bundle: ContainerPaths): unknown {
   if (!(err instanceof Error) || !/has no cgroup/.test(err.message)) return err;
+  // docker's words for a container that ended meanwhile: its cgroup goes before its end is recorded.
+  if (endedMeanwhile(state)) return new ContainerError(`container ${shown(state)} is not running`);
   const why = cgroupsDisabled(bundle)
     ? "--cgroups=disabled"
     : `${process.getuid?.() === 0 ? "this host gives containers none" : "this host delegates no cgroup to this user"}; see tsbox info`;
   return new ContainerError(`container ${shown(state)} runs without a cgroup (${why}), so it ${cannot}`);
+}
+
+/**
+ * A native container recorded as running whose init is gone: it has ended and its end is not recorded yet
+ * (the runtime removes its cgroup first: run.rs). The vm's pids are the guest's.
+ */
+export function endedMeanwhile(state: Pick<ContainerState, "pid" | "backend">): boolean {
+  return state.backend === "native" && state.pid !== null && !pidAlive(state.pid);
 }
 
 /** Whether the user asked for no cgroup (the host is not to blame then). */

@@ -13,7 +13,7 @@ import { ImageError, LayerError } from "../errors.js";
 import { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
 import type { ImageStore } from "./store.js";
-import { Annotation, type Descriptor, type ImageConfig, type ImageManifest, MediaType, type Platform } from "./oci.js";
+import { type Descriptor, type ImageConfig, type ImageManifest, MediaType, type Platform } from "./oci.js";
 import { hostPlatform } from "./platform.js";
 import { canonicalName, parseReference } from "./reference.js";
 import { applyChanges, type CommitConfig } from "./commit-changes.js";
@@ -182,11 +182,7 @@ export async function nameManifest(store: ImageStore, manifestDigest: string, pl
 async function nameEntry(store: ImageStore, descriptor: Descriptor, platform: Platform, names: string[], annotations?: Record<string, string>): Promise<void> {
   for (const name of names) await store.putManifests(name, [{ ...descriptor, platform }]);
   if (names.length > 0 && !annotations) return;
-  await store.layout.updateIndex((index) => {
-    const unnamed = (d: Descriptor) => d.digest === descriptor.digest && d.annotations?.[Annotation.refName] === undefined;
-    const same = annotations ? (d: Descriptor) => unnamed(d) && JSON.stringify(d.annotations) === JSON.stringify(annotations) : (d: Descriptor) => unnamed(d) && d.annotations === undefined;
-    if (!index.manifests.some(same)) index.manifests.push({ ...descriptor, platform, ...(annotations ? { annotations } : {}) });
-  });
+  await store.putEntry({ ...descriptor, platform }, annotations);
 }
 
 /**

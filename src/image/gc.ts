@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, type Stats } from "node:fs";
 import { readSpec } from "../containers/spec-file.js";
 import { creatingLayers } from "../containers/bundle-dir.js";
 import { lstat, readdir, rename, rmdir, unlink } from "node:fs/promises";
@@ -187,6 +187,23 @@ async function emptyTrash(trash: string[], removeDir: (dir: string) => Promise<v
  * The live processes' files in `.downloads` (`.part` downloads and leases, named with their pid after the
  * first dot), and when the oldest live lease was taken: blobs written since may be a pull's, not yet named.
  */
+/**
+ * Whether a live writer's lease covers this blob (written since the oldest live lease was taken): prune spares it,
+ * and `image prune`/`builder prune` the unnamed entry (a running build's step) whose manifest it is.
+ */
+export async function leasedBlobs(layout: OciLayout): Promise<(digest: string) => boolean> {
+  const { since } = await liveWriters(join(layout.dir, DOWNLOADS));
+  return (digest) => since !== undefined && ((lstatSyncOrUndefined(layout.blobPath(digest))?.mtimeMs ?? 0) >= since);
+}
+
+function lstatSyncOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 async function liveWriters(downloads: string): Promise<{ names: Set<string>; since: number | undefined }> {
   const names = new Set<string>();
   let since: number | undefined;

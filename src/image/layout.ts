@@ -4,7 +4,7 @@ import { mkdir, open, rename, rmdir, stat, unlink, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import { ImageError, writingAt } from "../errors.js";
 import { isErrno, randomHex, writeFileAtomic } from "../fs-util.js";
-import { type LockWords, withLockFile, withLockFileSync } from "../lock-file.js";
+import { type LockWords, withLockFile } from "../lock-file.js";
 import { assertDigest } from "./digest.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
 import { ownTempPrefix } from "../temp-names.js";
@@ -28,11 +28,6 @@ export type BlobSource = Buffer | AsyncIterable<Buffer>;
 /** Runs `fn` holding the image index's lock (`.index.lock`): updates, and prune's sweep, which must not race a pull. */
 export function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
   return withLockFile(join(dir, ".index.lock"), indexLockWords(dir), fn);
-}
-
-/** `withIndexLock` for a short synchronous look (a new container's check that its layers are still there). */
-export function withIndexLockSync<T>(dir: string, fn: () => T): T {
-  return withLockFileSync(join(dir, ".index.lock"), indexLockWords(dir), fn);
 }
 
 function indexLockWords(dir: string): LockWords {

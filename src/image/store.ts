@@ -59,10 +59,23 @@ export function createdTime(image: ImageSummary): number {
 
 /** How `untag` and `removeById` treat images containers use. */
 export interface RemoveOptions {
-  /** Manifest digest → the id of a container using that image. */
-  inUse?: ReadonlyMap<string, string>;
+  /**
+   * Manifest digest → the id of a container using that image, asked under the index lock: a container being made
+   * claims its image before it checks, under that lock, that the image is still there (Runtime `checkImageKept`).
+   */
+  inUse?: () => Promise<ReadonlyMap<string, string>>;
   /** Remove the name even so: the image stays as <none> while a container uses it. */
   force?: boolean;
+}
+
+/** `RemoveOptions` as the locked section sees them: who uses what, read there. */
+interface InUseGuard {
+  inUse: ReadonlyMap<string, string>;
+  force?: boolean;
+}
+
+async function guardOf(options: RemoveOptions): Promise<InUseGuard> {
+  return { inUse: (await options.inUse?.()) ?? new Map(), ...(options.force ? { force: true } : {}) };
 }
 
 export interface ImageStoreOptions {
@@ -350,8 +363,9 @@ export class ImageStore {
       index.manifests = index.manifests.filter((d) => d !== entry);
       if (rest.length > 0) index.manifests.push(await this.entryFor(name, rest));
       const removed = all.filter((d) => !rest.includes(d));
-      await this.guardInUse(index, removed, options, (container, id) => `conflict: unable to remove repository reference "${familiarName(parseReference(input))}" (must force) - container ${container} is using its referenced image ${id}`);
-      await this.dropUnnamedForms(index, removed, options);
+      const guard = await guardOf(options);
+      await this.guardInUse(index, removed, guard, (container, id) => `conflict: unable to remove repository reference "${familiarName(parseReference(input))}" (must force) - container ${container} is using its referenced image ${id}`);
+      await this.dropUnnamedForms(index, removed, guard);
     });
   }
 
@@ -360,7 +374,7 @@ export class ImageStore {
    * manifest forms kept as <none> (the same image loaded or pulled again in
    * another form, which `images` lists as the named one), unless a container uses them.
    */
-  private async dropUnnamedForms(index: ImageIndex, removed: Descriptor[], options: RemoveOptions): Promise<void> {
+  private async dropUnnamedForms(index: ImageIndex, removed: Descriptor[], options: InUseGuard): Promise<void> {
     const configOf = (digest: string) => this.layout.readJsonBlob<ImageManifest>(digest).then((m) => m.config.digest, () => undefined);
     const ids = new Set<string | undefined>();
     for (const m of removed) ids.add(await configOf(m.digest));
@@ -368,7 +382,7 @@ export class ImageStore {
     const forms: Descriptor[] = [];
     for (const d of index.manifests) {
       // Only docker's <none> kind: the build cache's entries carry annotations.
-      if (d.annotations === undefined && !options.inUse?.has(d.digest) && ids.has(await configOf(d.digest))) forms.push(d);
+      if (d.annotations === undefined && !options.inUse.has(d.digest) && ids.has(await configOf(d.digest))) forms.push(d);
     }
     if (forms.length === 0) return;
     for (const d of index.manifests) {
@@ -385,10 +399,10 @@ export class ImageStore {
    * holds any more: refused (the message from `conflict`) unless `force`,
    * which keeps them as <none> entries (returned).
    */
-  private async guardInUse(index: ImageIndex, removed: Descriptor[], options: RemoveOptions, conflict: (container: string, id: string) => string): Promise<Descriptor[]> {
+  private async guardInUse(index: ImageIndex, removed: Descriptor[], options: InUseGuard, conflict: (container: string, id: string) => string): Promise<Descriptor[]> {
     const orphaned: Descriptor[] = [];
     for (const m of removed) {
-      const container = options.inUse?.get(m.digest);
+      const container = options.inUse.get(m.digest);
       if (container === undefined || (await this.isHeld(index, m.digest))) continue;
       if (!options.force) {
         const config = (await this.layout.readJsonBlob<ImageManifest>(m.digest)).config.digest;
@@ -435,7 +449,7 @@ export class ImageStore {
         throw new ImageError(`conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is referenced in multiple repositories`);
       }
       index.manifests = kept;
-      inUse = (await this.guardInUse(index, found.manifests, options, (container) => `conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is being used by container ${container}`)).length > 0;
+      inUse = (await this.guardInUse(index, found.manifests, await guardOf(options), (container) => `conflict: unable to delete ${shortHex(found.image.configDigest)} (must be forced) - image is being used by container ${container}`)).length > 0;
     });
     return { id: found.image.configDigest, untagged: untagged.map((n) => familiarName(parseReference(n))), kept: inUse, removed };
   }
@@ -537,6 +551,21 @@ export class ImageStore {
     });
   }
 
+  /**
+   * An unnamed entry for a manifest, with `annotations` (a build step's, where the build cache finds it) or without
+   * (docker's <none>), unless the index has that entry already. Checked complete as a name is: an entry whose
+   * blobs a prune took meanwhile was left dangling before.
+   */
+  async putEntry(d: Descriptor, annotations?: Record<string, string>): Promise<void> {
+    await this.layout.init();
+    await this.layout.updateIndex(async (index) => {
+      await this.checkComplete(d.digest, d);
+      const unnamed = (e: Descriptor) => e.digest === d.digest && e.annotations?.[Annotation.refName] === undefined;
+      const same = (e: Descriptor) => unnamed(e) && JSON.stringify(e.annotations) === JSON.stringify(annotations);
+      if (!index.manifests.some(same)) index.manifests.push({ ...d, ...(annotations ? { annotations } : {}) });
+    });
+  }
+
   /** A manifest about to be named (or kept unnamed): its platform given, its config not huge, every blob here. */
   private async checkComplete(label: string, d: Descriptor): Promise<void> {
     if (!d.platform) throw new Error(`${label}: ${d.digest} has no platform`);
@@ -561,6 +590,14 @@ export class ImageStore {
   }
 
   /** Whether a name or a <none> entry of `index` (not the build cache's) has the manifest `digest`. */
+  /** Whether an index entry (a name, a <none>, a build step's) reaches this manifest: a look under the index lock. */
+  async holds(digest: string): Promise<boolean> {
+    for (const d of (await this.layout.readIndex()).manifests) {
+      if (d.digest === digest || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some((x) => x.digest === digest))) return true;
+    }
+    return false;
+  }
+
   private async isHeld(index: ImageIndex, digest: string): Promise<boolean> {
     for (const d of index.manifests) {
       if (d.annotations !== undefined && d.annotations[Annotation.refName] === undefined) continue; // the build cache's

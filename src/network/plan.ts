@@ -185,6 +185,7 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
     dns: config.dns,
     nat: !config.internal,
     ...(config.internal ? { internal: true } : {}),
+    record: inputs.store.record(config.name),
     aliases,
     ...(ip !== undefined ? { ip } : {}),
     // An internal network's server answers its own names only: forwarding others would carry data off the

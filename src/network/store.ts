@@ -62,9 +62,10 @@ export interface CreateOptions {
 
 /**
  * What a removed network leaves outside its record: its bridge, rules and DNS server, which stay while it exists
- * (`keepBridge`). The runtime's (`tsbox-runtime net-remove`); called with no endpoint left, before the record goes.
+ * (`keepBridge`). The runtime's (`tsbox-runtime net-remove`); called with no endpoint seen. True when it also
+ * deleted `record` under the network's lock (bridge.rs `remove`); false when it had nothing to take down.
  */
-export type NetworkTeardown = (config: NetworkConfig, stateDir: string) => void;
+export type NetworkTeardown = (config: NetworkConfig, stateDir: string, record: string) => boolean;
 
 /**
  * The networks of one data dir. Names are directory names; for the state the
@@ -74,12 +75,17 @@ export type NetworkTeardown = (config: NetworkConfig, stateDir: string) => void;
 export class NetworkStore {
   readonly root: string;
 
-  constructor(dataDir: string, private readonly rootless: boolean, private readonly teardown: NetworkTeardown = () => {}) {
+  constructor(dataDir: string, private readonly rootless: boolean, private readonly teardown: NetworkTeardown = () => false) {
     this.root = join(dataDir, "networks");
   }
 
   dir(name: string): string {
     return join(this.root, name);
+  }
+
+  /** A network's record: its config.json. */
+  record(name: string): string {
+    return join(this.dir(name), "config.json");
   }
 
   /**
@@ -197,18 +203,38 @@ export class NetworkStore {
     });
   }
 
-  /** Removes a network nothing is attached to: its bridge, rules and DNS server (`teardown`), then its record. */
+  /**
+   * Removes a network nothing is attached to: its bridge, rules and DNS server (`teardown`), then its record. The
+   * record goes under the network's lock, which a container's keeper joins under and where it refuses a network
+   * whose record is gone (bridge.rs `join`): a start racing the removal either holds a lease first, and the
+   * removal is refused, or fails "not found" — never a bridge made again for a network that no longer exists.
+   */
   remove(ref: string): NetworkConfig {
     const config = this.get(ref);
     if (config.name === DEFAULT_NETWORK) throw new UsageError(`bridge is the default network and cannot be removed`);
-    const users = this.leases(config.name);
+    const stateDir = this.stateDir(config);
+    this.refuseInUse(config, stateDir);
+    const record = this.record(config.name);
+    if (!this.teardown(config, stateDir, record)) this.removeRecordLocked(config, stateDir, record);
+    rmSync(this.dir(config.name), { recursive: true, force: true });
+    if (!this.rootless) rmSync(stateDir, { recursive: true, force: true });
+    return config;
+  }
+
+  /** With no bridge to take down, the record alone goes under the network's lock, as bridge.rs `remove` deletes it. */
+  private removeRecordLocked(config: NetworkConfig, stateDir: string, record: string): void {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    withLockFileSync(join(stateDir, "lock"), { missing: `no state directory ${stateDir}`, busy: `network ${config.name} is busy` }, () => {
+      this.refuseInUse(config, stateDir);
+      rmSync(record, { force: true });
+    });
+  }
+
+  private refuseInUse(config: NetworkConfig, stateDir: string): void {
+    const users = liveLeases(stateDir);
     if (users.length > 0) {
       throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`);
     }
-    this.teardown(config, this.stateDir(config));
-    rmSync(this.dir(config.name), { recursive: true, force: true });
-    if (!this.rootless) rmSync(this.stateDir(config), { recursive: true, force: true });
-    return config;
   }
 
   /** The live leases of a network: who is attached, at which address. */
@@ -240,7 +266,7 @@ export class NetworkStore {
 
   private read(name: string): NetworkConfig | undefined {
     try {
-      return JSON.parse(readFileSync(join(this.dir(name), "config.json"), "utf8")) as NetworkConfig;
+      return JSON.parse(readFileSync(this.record(name), "utf8")) as NetworkConfig;
     } catch (err) {
       if (isErrno(err, "ENOENT") || isErrno(err, "ENOTDIR") || err instanceof SyntaxError) return undefined;
       throw err;
@@ -249,7 +275,7 @@ export class NetworkStore {
 
   private write(config: NetworkConfig): NetworkConfig {
     mkdirSync(this.dir(config.name), { recursive: true, mode: 0o700 });
-    writeFileAtomicSync(join(this.dir(config.name), "config.json"), JSON.stringify(config, null, 2) + "\n");
+    writeFileAtomicSync(this.record(config.name), JSON.stringify(config, null, 2) + "\n");
     return config;
   }
 }

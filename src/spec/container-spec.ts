@@ -232,6 +232,8 @@ export interface NetworkAttachment {
   keepBridge?: boolean;
   /** `--internal`: no default route through it, no upstream DNS (the vm agent's relay refuses its addresses too). */
   internal?: boolean;
+  /** The network's record on this host: a join finding it gone refuses (`network rm` deletes it under the lock). */
+  record?: string;
   aliases: string[];
   /** A fixed address (`--ip`). */
   ip?: string;

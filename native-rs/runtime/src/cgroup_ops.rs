@@ -49,6 +49,14 @@ pub fn run(op: Op, bundle: &Path) -> i32 {
     }
 }
 
+/// Thaws the container's cgroup if it has one (a frozen container takes a
+/// SIGKILL only once thawed, as the orphan path in signals.rs knows).
+pub fn thaw(bundle: &Path) {
+    if let Ok(Some(manager)) = record::load(bundle) {
+        let _ = manager.thaw();
+    }
+}
+
 fn update(manager: &dyn Manager, bundle: &Path) -> Result<(), Error> {
     let spec = Spec::load(bundle).map_err(Error::from)?;
     let dropped = manager.apply(&spec.linux.resources)?;

@@ -111,7 +111,7 @@ fn main() {
             Err(msg) => usage_error(&msg),
         },
         (Some("net-remove"), _) => match parse_net_remove(&args[1..]) {
-            Ok((dir, bridge, subnet, rootless)) => match net_remove(&dir, &bridge, &subnet, rootless.as_deref()) {
+            Ok((dir, bridge, subnet, rootless, record)) => match net_remove(&dir, &bridge, &subnet, rootless.as_deref(), record.as_deref()) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("tsbox-runtime: {}", e);
@@ -338,24 +338,28 @@ fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, PathBuf), String
 }
 
 /// `network rm`: the dir of the network's state, its bridge and subnet, and
-/// rootless the dir of the user's network namespace (the bridge is in there while its holder runs).
-fn parse_net_remove(args: &[OsString]) -> Result<(PathBuf, String, String, Option<PathBuf>), String> {
-    let mut flags = Flags::parse(args, &["--dir", "--bridge", "--subnet", "--rootless-dir"])?;
+/// rootless the dir of the user's network namespace (the bridge is in there while its holder runs), and
+/// the network's record, deleted last under the network's lock (see `bridge::remove`).
+type NetRemove = (PathBuf, String, String, Option<PathBuf>, Option<PathBuf>);
+
+fn parse_net_remove(args: &[OsString]) -> Result<NetRemove, String> {
+    let mut flags = Flags::parse(args, &["--dir", "--bridge", "--subnet", "--rootless-dir", "--record"])?;
     let dir = PathBuf::from(flags.required("--dir", "net-remove")?);
     let text = |v: OsString| v.into_string().map_err(|_| "net-remove: arguments must be UTF-8".to_string());
     let bridge = text(flags.required("--bridge", "net-remove")?)?;
     let subnet = text(flags.required("--subnet", "net-remove")?)?;
     let rootless = flags.take("--rootless-dir").map(PathBuf::from);
-    Ok((dir, bridge, subnet, rootless))
+    let record = flags.take("--record").map(PathBuf::from);
+    Ok((dir, bridge, subnet, rootless, record))
 }
 
-fn net_remove(dir: &std::path::Path, bridge: &str, subnet: &str, rootless: Option<&std::path::Path>) -> Result<(), container::error::Error> {
+fn net_remove(dir: &std::path::Path, bridge: &str, subnet: &str, rootless: Option<&std::path::Path>, record: Option<&std::path::Path>) -> Result<(), container::error::Error> {
     if let Some(r) = rootless {
         if !container::net::rootless::enter_existing(r)? {
-            return Ok(());
+            return container::net::bridge::remove_record_only(dir, bridge, record);
         }
     }
-    container::net::bridge::remove(dir, bridge, subnet)
+    container::net::bridge::remove(dir, bridge, subnet, record)
 }
 
 /// Attaches the running container to more networks: the container's own

@@ -13,7 +13,7 @@ import { writeFileAtomicSync } from "../../fs-util.js";
 import type { ContainerSpec } from "../../spec/container-spec.js";
 import { mergeResources, type ResourceOptions } from "../../spec/resources.js";
 import { checkResourceTypes } from "../../spec/run-options-check.js";
-import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
+import { bundleOf, endedMeanwhile, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
 import { hostConfigResources, readInspectRecord, restartPolicyRecord, writeInspectRecord } from "../inspect-record.js";
 import { withContainerLock } from "../lock.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
@@ -85,6 +85,8 @@ async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPat
   try {
     dropped = await ctx.backend.update!(bundle.dir);
   } catch (err) {
+    // Ended meanwhile: the limits are recorded for its next start, as a stopped container's.
+    if (endedMeanwhile(state)) return undefined;
     const without = withoutCgroupError(err, state, "takes the new limits at its next start", bundle);
     if (without !== err) return (without as Error).message;
     // The kernel refused one (a memory limit below what it uses): the container keeps the limits it has.

@@ -25,7 +25,10 @@ use std::path::Path;
 /// Joins `att`'s network in our network namespace: its bridge is set up if
 /// needed, and an address is leased to `owner`.
 pub fn join(nl: &mut Netlink, att: &Attachment, owner: &Owner) -> Result<Ipv4Addr, Error> {
+    // Looked at before the lock too: a network removed long ago gets no lock dir made again.
+    refuse_removed(att, false)?;
     let _lock = Lock::acquire(&att.dir)?;
+    refuse_removed(att, true)?;
     ensure_bridge(nl, att)?;
     crate::trace::mark("bridge: ensured");
     let ip = ipam::allocate(&att.dir, att.subnet, att.gateway, att.ip, owner)?;
@@ -64,13 +67,28 @@ pub fn leave(nl: &mut Netlink, att: &Attachment, ip: Ipv4Addr, keeper: i32) {
     let _ = link::delete(nl, &att.bridge);
 }
 
-/// `network rm` of a network that keeps its bridge: its DNS server, rules
-/// and bridge go; refused while a container holds a lease.
-pub fn remove(dir: &Path, bridge: &str, subnet: &str) -> Result<(), Error> {
-    let _lock = Lock::acquire(dir)?;
-    if !ipam::live(dir).is_empty() {
-        return Err(Error::setup(format!("the network of bridge {} has active endpoints", bridge)));
+/// A network whose record `network rm` deleted (under the lock, `locked`)
+/// is not joined: its bridge and rules are gone for good. The lock dir a
+/// late join made again goes too where it is not the record's own dir.
+fn refuse_removed(att: &Attachment, locked: bool) -> Result<(), Error> {
+    let record = match &att.record {
+        Some(r) if !r.exists() => r,
+        _ => return Ok(()),
+    };
+    if locked && record.parent() != Some(att.dir.as_path()) {
+        let _ = fs::remove_file(att.dir.join("lock"));
+        let _ = fs::remove_dir(&att.dir);
     }
+    Err(Error::setup(format!("network {} not found: it was removed", att.name)))
+}
+
+/// `network rm` of a network that keeps its bridge: its DNS server, rules
+/// and bridge go, then its `record`, all under its lock (so a join either
+/// holds a lease first, which refuses the removal, or finds no record);
+/// refused while a container holds a lease.
+pub fn remove(dir: &Path, bridge: &str, subnet: &str, record: Option<&Path>) -> Result<(), Error> {
+    let _lock = Lock::acquire(dir)?;
+    refuse_in_use(dir, bridge)?;
     dns_server::stop(dir);
     if let Some(ipt) = Iptables::find() {
         ipt.remove_bridge(bridge, subnet);
@@ -78,8 +96,32 @@ pub fn remove(dir: &Path, bridge: &str, subnet: &str) -> Result<(), Error> {
     forget_rules(dir);
     let mut nl = Netlink::open()?;
     match link::delete(&mut nl, bridge) {
-        Ok(()) | Err(ENODEV) => Ok(()),
-        Err(e) => Err(e).step(|| format!("deleting bridge {}", bridge)),
+        Ok(()) | Err(ENODEV) => {}
+        Err(e) => return Err(e).step(|| format!("deleting bridge {}", bridge)),
+    }
+    remove_record(record)
+}
+
+/// `network rm` where no bridge is up (rootless, its namespace's holder
+/// gone): only the `record` goes, under the lock as in `remove`.
+pub fn remove_record_only(dir: &Path, bridge: &str, record: Option<&Path>) -> Result<(), Error> {
+    let _lock = Lock::acquire(dir)?;
+    refuse_in_use(dir, bridge)?;
+    remove_record(record)
+}
+
+fn refuse_in_use(dir: &Path, bridge: &str) -> Result<(), Error> {
+    if ipam::live(dir).is_empty() {
+        return Ok(());
+    }
+    Err(Error::setup(format!("the network of bridge {} has active endpoints", bridge)))
+}
+
+fn remove_record(record: Option<&Path>) -> Result<(), Error> {
+    match record.map(fs::remove_file) {
+        None | Some(Ok(())) => Ok(()),
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Some(Err(e)) => Err(e).step(|| format!("removing {}", record.unwrap_or(Path::new("")).display())),
     }
 }
 

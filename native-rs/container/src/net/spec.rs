@@ -58,6 +58,10 @@ pub struct Attachment {
     /// `--internal`: no way off the network — no default route through it,
     /// no upstream DNS (the vm agent's relay also refuses its addresses).
     pub internal: bool,
+    /// The network's record (its config.json), where it has one on this
+    /// host: `network rm` deletes it under the network's lock, and a join
+    /// finding it gone refuses rather than make the bridge again.
+    pub record: Option<PathBuf>,
     pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
     /// Where the network's DNS server sends the names it does not know.
@@ -260,6 +264,7 @@ fn attachment(a: &Json, path: &str) -> Result<Attachment> {
         nat: flag("nat")?,
         keep_bridge: flag("keepBridge")?,
         internal: flag("internal")?,
+        record: optional_string(a, path, "record")?.map(PathBuf::from),
         aliases: strings(a, path, "aliases")?,
         ip,
         upstream,

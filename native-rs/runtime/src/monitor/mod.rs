@@ -972,7 +972,10 @@ impl Monitor {
         let now = Instant::now();
         if self.kill_at.map_or(false, |t| t <= now) {
             self.kill_at = None;
-            self.signal(SIGKILL);
+            // A container paused while the stop waited takes the SIGKILL only once thawed (docker's too).
+            if self.signal(SIGKILL) {
+                crate::cgroup_ops::thaw(&self.bundle);
+            }
         }
         if self.restart_at.map_or(false, |t| t <= now) && self.run.is_none() {
             self.restart_now();

@@ -22,7 +22,8 @@ export function toGuestNetwork(net: NetworkSpec, containerDir: string): { networ
     ...rest,
     dir,
     hosts,
-    attach: net.attach.map((a) => ({ ...a, dir: `${GUEST_NETWORKS_DIR}/${a.name}`, nat: false, keepBridge: true })),
+    // The host's records are not in the guest (its networks go with it).
+    attach: net.attach.map(({ record: _record, ...a }) => ({ ...a, dir: `${GUEST_NETWORKS_DIR}/${a.name}`, nat: false, keepBridge: true })),
     ports: [],
   };
   // The /etc files are bound from the guest dir the keeper writes them to, not exported from the host.
