@@ -36,14 +36,15 @@ export function ignoreClosedPipe(stream: Writable, onError: (err: Error) => void
 
 /**
  * A process's output onto this process's own stdout/stderr ("inherit" where no fd can be handed over: the vm
- * guest's, a monitor's attachment). When that reader goes (`tsbox run … | head`, a closed terminal) the output
- * stops being read and is destroyed, so its writer meets a closed pipe as it would with the fd itself, and
- * the error is no uncaught one that ends this process.
+ * guest's, a monitor's attachment). When that reader goes (`tsbox run … | head`, a closed terminal) the relay
+ * stops and `gone` runs (by default the output is destroyed, its writer meeting a closed pipe as it would
+ * with the fd itself), and the error is no uncaught one that ends this process.
  */
-export function relayToOwn(from: Readable, to: Writable): void {
+export function relayToOwn(from: Readable, to: Writable, gone: () => void = () => from.destroy()): void {
   const onError = () => {
+    to.off("error", onError);
     from.unpipe(to);
-    from.destroy();
+    gone();
   };
   to.on("error", onError);
   from.once("close", () => to.off("error", onError));

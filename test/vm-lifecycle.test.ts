@@ -9,7 +9,7 @@
  */
 import { describe, it, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -297,6 +297,14 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["stop", "-t", "30", "inited"]);
     assert.equal((await ok(["wait", "inited"])).stdout, "143\n");
     await ok(["rm", "inited"]);
+  });
+
+  it("a foreground run piped into head: the CLI goes on quietly once head has gone, and ends with the container", async () => {
+    // It ended with an uncaught EPIPE and Node's stack: the guest's output was piped into our stdout with no reader.
+    // (The guest's pipe stays open: a PID 1 that writes for ever is not ended by it, as it would be natively.)
+    const piped = spawnSync("bash", ["-c", `"${process.execPath}" "${cliPath}" run --rm busybox seq 200000 | head -1; echo "exit \${PIPESTATUS[0]}"`], { env, cwd: scratch, encoding: "utf8", timeout: 120_000 });
+    assert.deepEqual([piped.stdout, piped.stderr], ["1\nexit 0\n", ""]);
+    assert.equal((await ok(["ps", "-aq"])).stdout, "", "the --rm container is gone");
   });
 
   it("vm stop refuses while containers run, and --force kills them, recorded (detached and foreground alike), with a clean vm.log", async () => {

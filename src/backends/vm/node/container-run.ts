@@ -157,12 +157,21 @@ export interface GuestProcessInit {
   log?: LogWriter;
 }
 
+const SIGPIPE = 13;
+
 /** A started guest process as a ContainerProcess: `wait`, then `delete` of its handle, then `release`. */
 export function guestProcess(link: AgentLink, init: GuestProcessInit): ContainerProcess {
   const { handle, io, targets } = init;
+  let exitStatus: ExitStatus | undefined;
   // "inherit": our own stdio, as the native backend hands over its fds.
-  if (targets.stdout === "inherit" && io.stdout) relayToOwn(io.stdout.readable, process.stdout);
-  if (targets.stderr === "inherit" && io.stderr) relayToOwn(io.stderr.readable, process.stderr);
+  // A reader gone (`run … | head`): the guest's pipe cannot be closed from here, so the process gets the SIGPIPE
+  // its write would have brought, and what it still writes is read and dropped (or it would block for good).
+  const readerGone = (output: Readable) => () => {
+    output.resume();
+    if (!exitStatus && !link.closed) link.request("signal", { cid: handle, signal: SIGPIPE }, 30_000).catch(() => {});
+  };
+  if (targets.stdout === "inherit" && io.stdout) relayToOwn(io.stdout.readable, process.stdout, readerGone(io.stdout.readable));
+  if (targets.stderr === "inherit" && io.stderr) relayToOwn(io.stderr.readable, process.stderr, readerGone(io.stderr.readable));
   const log = init.log;
   if (log) {
     if (targets.stdout === "inherit") io.stdout?.readable.on("data", (d: Buffer) => log.write("stdout", d));
@@ -175,7 +184,6 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
   const outputDone = (r: Readable | undefined) =>
     r ? new Promise<void>((resolve) => (r.readableEnded || r.destroyed ? resolve() : (r.once("end", resolve), r.once("close", resolve)))) : Promise.resolve();
 
-  let exitStatus: ExitStatus | undefined;
   const exited: Promise<ExitStatus> = (async () => {
     try {
       exitStatus = await (init.exit ?? waitForExit(link, handle));
