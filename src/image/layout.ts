@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, type ReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
-import { mkdir, open, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ImageError, writingAt } from "../errors.js";
 import { isErrno, randomHex, writeFileAtomic } from "../fs-util.js";
@@ -8,6 +8,7 @@ import { type LockWords, withLockFile } from "../lock-file.js";
 import { assertDigest } from "./digest.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
 import { ownTempPrefix } from "../temp-names.js";
+import { pidAlive } from "../process-alive.js";
 
 /** A blob being written, in the layout's root until its rename (temp-names.ts). */
 export const BLOB_PREFIX = ".blob-";
@@ -68,6 +69,10 @@ export class OciLayout {
       return await fn();
     } finally {
       await unlink(lease).catch(() => {});
+      // A lease whose holder was killed (a SIGKILLed build or pull) protects nothing: it goes with the next one.
+      for (const name of await readdir(dir).catch(() => [])) {
+        if (name.startsWith(LEASE_PREFIX) && !pidAlive(downloadHolder(name))) await unlink(join(dir, name)).catch(() => {});
+      }
       await rmdir(dir).catch(() => {}); // only when empty: another pull's files stay
     }
   }
