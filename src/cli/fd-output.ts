@@ -2,17 +2,6 @@ import { fstatSync, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
 
 /**
- * The CLI's stdout or stderr. Making `process.stdout`/`stderr` loads
- * node:stream's whole stack (and node:net or node:tty), none of it in Node's
- * startup snapshot: 10–40 ms of CPU for a command that prints one line. So a
- * plain `write` goes straight to the descriptor, synchronously, as Node's own
- * stdio writes files, pipes and terminals on Linux; anything else (a stream
- * piped into it, `isTTY`, events, `end`) is the real stream's, made on first
- * use. Writes stay in call order: the real stream writes synchronously too,
- * and once it holds unwritten data (a non-blocking pipe that was full) every
- * later write goes through it.
- */
-/**
  * A reader that went away (`tsbox images | head`, `tsbox run -t … | head`) is no error: the command ends
  * quietly, as a Unix tool does there.
  */
@@ -41,6 +30,17 @@ export function exitCli(code: number): void {
   process.exit(code);
 }
 
+/**
+ * The CLI's stdout or stderr. Making `process.stdout`/`stderr` loads
+ * node:stream's whole stack (and node:net or node:tty), none of it in Node's
+ * startup snapshot: 10–40 ms of CPU for a command that prints one line. So a
+ * plain `write` goes straight to the descriptor, synchronously, as Node's own
+ * stdio writes files, pipes and terminals on Linux; anything else (a stream
+ * piped into it, `isTTY`, events, `end`) is the real stream's, made on first
+ * use. Writes stay in call order: the real stream writes synchronously too,
+ * and once it holds unwritten data (a non-blocking pipe that was full) every
+ * later write goes through it.
+ */
 export function fdOutput(fd: 1 | 2, real: () => NodeJS.WriteStream, onClosed: () => void): Writable & { flushed(): Promise<void> } {
   let stream: NodeJS.WriteStream | undefined;
   const theStream = () => (stream ??= real());
