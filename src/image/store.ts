@@ -589,18 +589,19 @@ export class ImageStore {
     }
   }
 
-  /** Whether a name or a <none> entry of `index` (not the build cache's) has the manifest `digest`. */
   /** Whether an index entry (a name, a <none>, a build step's) reaches this manifest: a look under the index lock. */
   async holds(digest: string): Promise<boolean> {
-    for (const d of (await this.layout.readIndex()).manifests) {
-      if (d.digest === digest || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some((x) => x.digest === digest))) return true;
-    }
-    return false;
+    return this.reaches((await this.layout.readIndex()).manifests, digest);
   }
 
-  private async isHeld(index: ImageIndex, digest: string): Promise<boolean> {
-    for (const d of index.manifests) {
-      if (d.annotations !== undefined && d.annotations[Annotation.refName] === undefined) continue; // the build cache's
+  /** Whether a name or a <none> entry of `index` (not the build cache's) has the manifest `digest`. */
+  private isHeld(index: ImageIndex, digest: string): Promise<boolean> {
+    return this.reaches(index.manifests.filter((d) => d.annotations === undefined || d.annotations[Annotation.refName] !== undefined), digest);
+  }
+
+  /** Whether one of `entries` is the manifest `digest` or an index listing it. */
+  private async reaches(entries: Descriptor[], digest: string): Promise<boolean> {
+    for (const d of entries) {
       if (d.digest === digest || (isIndexMediaType(d.mediaType) && (await this.manifestsOf(d)).some((x) => x.digest === digest))) return true;
     }
     return false;
