@@ -340,12 +340,7 @@ export class VmBackend implements Backend {
   }
 }
 
-/**
- * No guest here runs the container: it has ended, or it runs in a guest of
- * its own run's process (`TSBOX_VM_IDLE=0`), which no other process reaches.
- */
-/** The daemon went away before it took the launch (its idle stop had begun): another try starts a new one. */
-/** The daemon (of `pid`) went as a launch came to it: its idle stop. */
+/** The daemon (of `pid`) went away before it took the launch (its idle stop had begun): another try starts a new one. */
 class DaemonGone extends ContainerError {
   constructor(
     message: string,
@@ -355,6 +350,10 @@ class DaemonGone extends ContainerError {
   }
 }
 
+/**
+ * No guest here runs the container: it has ended, or it runs in a guest of
+ * its own run's process (`TSBOX_VM_IDLE=0`), which no other process reaches.
+ */
 function unreachable(bundleDir: string, notRunning: string): Error {
   const state = readState(bundlePaths(bundleDir));
   if (state && isActive(state) && supervisorAlive(state)) {
