@@ -103,6 +103,11 @@ function limitsBite(get: () => Record<string, any>) {
 /** Containers with a cgroup left (one directory per v1 hierarchy each), but those in `earlier`. */
 const leftContainers = (earlier = new Set<string>()) => new Set(cgroupLeftovers().map((d) => d.split("/").at(-1)!).filter((id) => !earlier.has(id))).size;
 
+/** The CLI as `who`, inside the delegated cgroup when the host gives one (where a rootless container can have a cgroup). */
+function delegatedCli(who: Identity, delegation: Delegation | undefined): (args: string[]) => ReturnType<typeof tsbox> {
+  return (args) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+}
+
 /** A runtime SIGKILLed mid-run leaves its cgroup; whoever collects the orphan bundle removes it. */
 function crashCleanup(who: Identity, getDelegation: () => Delegation | undefined) {
   it("a killed runtime's cgroup goes with its orphan bundle", { skip: vm }, async () => {
@@ -195,8 +200,7 @@ function pausedOrphan(who: Identity, getDelegation: () => Delegation | undefined
  */
 function statsCpuNow(who: Identity, getDelegation: () => Delegation | undefined) {
   it("stats --no-stream: CPU % of now (two samples), not the average since the start", { skip: vm }, async () => {
-    const delegation = getDelegation();
-    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const cli = delegatedCli(who, getDelegation());
     const name = `spin-${who.name}`;
     // Idle (asleep) until /tmp/go exists, then a busy loop in the shell itself (`:` is a builtin: no child).
     const run = await cli(["run", "-d", "--name", name, "busybox", "sh", "-c", "while [ ! -e /tmp/go ]; do sleep 0.2; done; while :; do :; done"]);
@@ -222,8 +226,7 @@ function statsCpuNow(who: Identity, getDelegation: () => Delegation | undefined)
 function killPaused(who: Identity, getDelegation: () => Delegation | undefined) {
   // (the vm's is the library scenario's "pause" above: a detached vm container's daemon would outlive the test)
   it("kill of a paused container ends it (thawed): exit 137", { skip: vm }, async () => {
-    const delegation = getDelegation();
-    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const cli = delegatedCli(who, getDelegation());
     const name = `frozen-${who.name}`;
     assert.equal((await cli(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
     try {
@@ -250,8 +253,7 @@ function killPaused(who: Identity, getDelegation: () => Delegation | undefined) 
   });
 
   it("pause of a container that ended but whose end is not recorded yet says it is not running, not that the host gives no cgroup", { skip: vm }, async () => {
-    const delegation = getDelegation();
-    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const cli = delegatedCli(who, getDelegation());
     const name = `ended-${who.name}`;
     assert.equal((await cli(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
     const id = (await cli(["inspect", "-f", "{{.Id}}", name])).stdout.trim();
@@ -272,8 +274,7 @@ function killPaused(who: Identity, getDelegation: () => Delegation | undefined) 
   });
 
   it("a pause while a stop waits: the stop's SIGKILL thaws the container and the stop returns (exit 137)", { skip: vm }, async () => {
-    const delegation = getDelegation();
-    const cli = (args: string[]) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
+    const cli = delegatedCli(who, getDelegation());
     const name = `stopfrozen-${who.name}`;
     // busybox sleep as PID 1 ignores the SIGTERM: only the stop's SIGKILL ends it.
     assert.equal((await cli(["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
