@@ -45,9 +45,15 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean, d
   // docker's attach sends the size first: a container started elsewhere (run -dit) kept 80x24 until the
   // window next changed. Before any input, whose line the shell would be redrawing. Harmless for the run and
   // exec that made their pty at this size.
+  // A size that cannot be passed on (the container just ended) is not the run's failure: docker's resize
+  // errors only reach its debug log.
   const onResize = () => {
     const { cols, rows } = hostTerminalSize();
-    container.resize(cols, rows);
+    try {
+      container.resize(cols, rows);
+    } catch {
+      // the next resize, or the end of the run, tells the rest
+    }
   };
   if (process.stdout.isTTY) onResize();
   let onData: ((chunk: Buffer) => void) | undefined;

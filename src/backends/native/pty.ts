@@ -72,7 +72,13 @@ export class Pty {
     this.input = this.socket;
   }
 
+  /**
+   * Once the master is closed its number may already be another file's (or
+   * another container's pty): a late resize (a terminal attached just after
+   * the container ended) is then nothing to do, not an error.
+   */
   resize(cols: number, rows: number): void {
+    if (this.socket.destroyed) return;
     this.addon.resizePty(this.master, cols, rows);
   }
 
