@@ -278,6 +278,20 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const fresh = (await tarEntries((await ok(["export", "fresh"])).bytes)).map((e) => e.path);
     for (const p of ["bin/busybox", "etc/passwd"]) assert.ok(fresh.includes(p), `${p} in ${fresh.join(" ")}`);
     await ok(["rm", "fresh"]);
+
+    // A cp as the container ends, before its monitor has recorded the end (held off here by the container's lock):
+    // the guest has no such container any more, and the copy goes to its layers once the end is recorded ("no such
+    // container in the guest" before, 7 of 20 cp's right after a `run -d` of a short command).
+    const id = (await ok(["run", "-d", "--name", "ending", "busybox", "sleep", "2"])).stdout.trim();
+    const holder = spawn("flock", [join(who.dataDir, "containers", id, "lock"), "sleep", "5"], { stdio: "ignore" });
+    const released = new Promise((r) => holder.on("exit", r));
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.equal(state("ending").status, "running", "the test's premise: the end is not recorded yet");
+    await ok(["cp", join(scratch, "cp-in", "note"), "ending:/tmp/"]);
+    await released;
+    assert.match((await ok(["ps", "-a", "--filter", "name=ending", "--format", "{{.Status}}"])).stdout, /^Exited \(0\)/);
+    assert.deepEqual(await tarEntries((await ok(["cp", "ending:/tmp/note", "-"])).bytes), [{ path: "note", owner: "0:0", text: "hello\n" }]);
+    await ok(["rm", "ending"]);
   });
 
   it("--init in the guest: the agent as tsbox-init, PID 1 that reaps orphans and forwards signals", async () => {

@@ -23,7 +23,7 @@ import { readTar } from "../image/tar.js";
 import type { ContainerPaths } from "../paths.js";
 import { assertAsked, type CopyRecord, readRecords, recordToTar, writeRecordsFromTar, writeTarEntry, writeTarEnd } from "./copy-records.js";
 import type { TarEntry } from "../image/tar.js";
-import { type ContainerState, isActive } from "./state.js";
+import { type ContainerState, isActive, readState } from "./state.js";
 import { pidAlive } from "../process-alive.js";
 
 export interface CopyOptions {
@@ -102,9 +102,27 @@ export class ContainerFiles {
     try {
       return await use(target);
     } catch (err) {
-      if ("pid" in target && isTsboxError(err) && err.code === "container" && !this.alive()) return use({ bundle: this.bundle.dir, view });
+      if (!isTsboxError(err) || err.code !== "container") throw err;
+      if ("pid" in target && !this.alive()) return use({ bundle: this.bundle.dir, view });
+      // A vm container (its backend reads its record at each copy) once its monitor has recorded its end.
+      if ("guest" in target && isActive(this.state) && (await this.endRecorded())) return use(target);
       throw err;
     }
+  }
+
+  /**
+   * Whether the record of a vm container its guest no longer runs says so
+   * within a few seconds: its monitor writes the end once the guest has told
+   * it (a `cp` just after `run -d` of a short command came first, 7 in 20).
+   */
+  private async endRecorded(): Promise<boolean> {
+    for (let waited = 0; waited < 5000; waited += 50) {
+      const now = readState(this.bundle);
+      if (!now) return false;
+      if (!isActive(now)) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
   }
 
   stat(path: string): Promise<PathStat> {

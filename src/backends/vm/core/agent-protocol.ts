@@ -84,8 +84,11 @@ export const AGENT_OPS = ["hello", "create", "start", "exec", "signal", "resize"
 export type AgentOp = (typeof AGENT_OPS)[number];
 /** The agent ops whose request names stream channels (`stdin`, `stdout`, `stderr`): a relay must map them (daemon.ts). */
 export const STREAM_OPS: readonly AgentOp[] = ["create", "exec", "copy", "connect", "datagram"];
-/** Ops only the `tsbox vm` daemon answers: its 9p exports, detached containers (`launch`, `containers`), its shutdown, and `stay` (no idle stop) (daemon.ts). */
-export const DAEMON_OPS = ["export", "unexport", "shutdown", "launch", "containers", "stay"] as const;
+/**
+ * Ops only the `tsbox vm` daemon answers: its 9p exports, detached containers (`launch`, `containers`), its
+ * shutdown, `stay` (no idle stop) and `claim` (this connection is at work: no idle stop while it lasts) (daemon.ts).
+ */
+export const DAEMON_OPS = ["export", "unexport", "shutdown", "launch", "containers", "stay", "claim"] as const;
 export type DaemonOp = (typeof DAEMON_OPS)[number];
 
 export function isAgentOp(op: unknown): op is AgentOp {

@@ -177,6 +177,8 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
           return;
         }
         if (op === "hello") return reply({ id, ok: true, daemon: true });
+        // A client come to work in the guest: from now until it disconnects (counted as work above).
+        if (op === "claim") return reply({ id, ok: true });
         if (op === "stay") {
           // `tsbox vm start` on a guest started on demand: it stays until `vm stop` now.
           if (status) {

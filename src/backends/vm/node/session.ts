@@ -168,6 +168,39 @@ export async function connectDaemon(env: NodeJS.ProcessEnv = process.env): Promi
   };
 }
 
+/**
+ * The daemon's guest to work in: connected and claimed (the daemon counts the
+ * connection as a client at work, so its idle stop cannot begin while it is
+ * held). A daemon whose idle stop began as we came (answering "stopping", or
+ * closing the connection) is waited out, and undefined returned as when none
+ * runs: the caller starts another, or a guest of its own.
+ */
+export async function claimDaemon(env: NodeJS.ProcessEnv = process.env): Promise<RemoteMachine | undefined> {
+  const pid = daemonStatus(env)?.pid;
+  const remote = await connectDaemon(env);
+  if (!remote) return undefined;
+  try {
+    await remote.machine.link.request("claim", {}, 30_000);
+    return remote;
+  } catch (err) {
+    await remote.machine.destroy();
+    if (!isDaemonStopping(err)) throw err;
+    if (pid !== undefined) await daemonGone(env, pid);
+    return undefined;
+  }
+}
+
+/** A request the daemon did not take because its stop had begun (nothing of it was done). */
+export function isDaemonStopping(err: unknown): boolean {
+  const message = errorMessage(err);
+  return message === DAEMON_STOPPING || message === DAEMON_CLOSED;
+}
+
+/** Resolves once the daemon of `pid` no longer answers for the vm dir (at most 10 s: its stop ends its process). */
+export async function daemonGone(env: NodeJS.ProcessEnv, pid: number): Promise<void> {
+  for (let waited = 0; waited < 10_000 && daemonStatus(env)?.pid === pid; waited += 50) await new Promise((r) => setTimeout(r, 50));
+}
+
 export function defaultNotice(message: string): void {
   process.stderr.write(`tsbox: ${message}\n`);
 }

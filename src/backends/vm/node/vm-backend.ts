@@ -99,7 +99,9 @@ export class VmBackend implements Backend {
   async copy(bundleDir: string, request: CopyRequest): Promise<CopyHelper> {
     const { copyInGuest, copyInStoppedGuest } = await import("./copy.js");
     const state = readState(bundlePaths(bundleDir));
-    if (state && isActive(state)) return this.inRunningGuest(bundleDir, (ctx) => copyInGuest(ctx, basename(bundleDir), request));
+    // The agent's refusal to start it (the container ended as we came) is the container's, as for askAboutContainer:
+    // ContainerFiles.run then copies once more, in its layers, when its record says it has stopped.
+    if (state && isActive(state)) return this.inRunningGuest(bundleDir, (ctx) => copyInGuest(ctx, basename(bundleDir), request).catch(asContainerError));
     return this.inGuest((opened, done) => copyInStoppedGuest({ link: opened.machine.link, p9: this.exportTable(opened), exportRefs: this.exportRefs, done }, bundleDir, request));
   }
 
@@ -135,19 +137,13 @@ export class VmBackend implements Backend {
         // The guest's idle stop began just as we came (before the launch reached it): a new one runs it, once the
         // stopping daemon is out of the way (until its process ends, its status may still name it).
         if (!(err instanceof DaemonGone) || attempt === 3) throw err;
-        await this.daemonGone(err.pid);
+        await (await import("./session.js")).daemonGone(this.options.env ?? process.env, err.pid);
       }
     }
   }
 
-  /** Resolves once the daemon of `pid` no longer answers for the vm dir (at most 10 s: its stop ends its process). */
-  private async daemonGone(pid: number): Promise<void> {
-    const { daemonStatus } = await import("./session.js");
-    for (let waited = 0; waited < 10_000 && daemonStatus(this.options.env)?.pid === pid; waited += 50) await new Promise((r) => setTimeout(r, 50));
-  }
-
   private async launchInDaemon(options: LaunchOptions): Promise<void> {
-    const { connectDaemon, DAEMON_CLOSED, DAEMON_STOPPING, ensureDaemon, vmIdleSeconds } = await import("./session.js");
+    const { connectDaemon, ensureDaemon, isDaemonStopping, vmIdleSeconds } = await import("./session.js");
     const { pid } = await ensureDaemon(this.options.env, { idleSeconds: vmIdleSeconds(this.options.env) });
     const remote = await connectDaemon(this.options.env);
     if (!remote) throw new DaemonGone("the vm daemon did not answer", pid);
@@ -169,8 +165,7 @@ export class VmBackend implements Backend {
       }
       // A daemon whose idle stop began as we connected refuses the launch, or closes the connection before reading
       // it (the request still in the socket's queue): never launched there (a daemon with a monitor does not stop).
-      const gone = (err: unknown) => errorMessage(err) === DAEMON_STOPPING || errorMessage(err) === DAEMON_CLOSED;
-      const reply = await launched.catch((err: unknown) => Promise.reject(gone(err) ? new DaemonGone(errorMessage(err), pid) : err));
+      const reply = await launched.catch((err: unknown) => Promise.reject(isDaemonStopping(err) ? new DaemonGone(errorMessage(err), pid) : err));
       if (Array.isArray(reply.warnings)) for (const w of reply.warnings) if (typeof w === "string") options.onWarning?.(w);
     } finally {
       await remote.machine.destroy();
@@ -245,8 +240,7 @@ export class VmBackend implements Backend {
       try {
         return await link.request(op, { ...fields, cid }, 30_000);
       } catch (err) {
-        if (isTsboxError(err) && err.code !== "runtime") throw new ContainerError(err.message);
-        throw err;
+        return asContainerError(err);
       } finally {
         done();
       }
@@ -306,9 +300,11 @@ export class VmBackend implements Backend {
    */
   private async sharedGuest(): Promise<OpenedMachine | undefined> {
     if (this.options.snapshot !== undefined || this.options.savePath || this.options.daemon === false) return undefined;
-    const { connectDaemon, ensureDaemon, vmIdleSeconds } = await import("./session.js");
+    const { claimDaemon, connectDaemon, ensureDaemon, vmIdleSeconds } = await import("./session.js");
     const env = this.options.env ?? process.env;
-    const running = await connectDaemon(env);
+    // Claimed: a daemon at the end of its idle stay (TSBOX_VM_IDLE=0 once its last container ended) is not
+    // worked in while it stops ("the vm daemon closed the connection" in a cp of a stopped container).
+    const running = await claimDaemon(env);
     if (running) return running;
     const idleSeconds = vmIdleSeconds(env);
     if (idleSeconds === 0) return undefined;
@@ -338,6 +334,11 @@ export class VmBackend implements Backend {
       // never started
     }
   }
+}
+
+/** An agent's refusal of an op on a container (no such container there, not running) as the container's error. */
+function asContainerError(err: unknown): never {
+  throw isTsboxError(err) && err.code !== "runtime" ? new ContainerError(err.message) : err;
 }
 
 /** The daemon (of `pid`) went away before it took the launch (its idle stop had begun): another try starts a new one. */
