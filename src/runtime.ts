@@ -980,7 +980,8 @@ export class Runtime implements ContainerOwner {
     const c = inspect.Config;
     // Under a lease, as a pull: a prune meanwhile keeps the layer blob until the image names it.
     return this.leased(async () => {
-      const layer = await writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar), options.signal);
+      // A whole new layer blob if the first read met the container's end (ContainerFiles.readUpper).
+      const layer = await files.readUpper(() => writeLayer(this.imageStore.layout, (tar) => upperAsLayer(files, tar), options.signal));
       return storeImage(this.imageStore, {
         parentManifest: state!.imageDigest,
         config: {

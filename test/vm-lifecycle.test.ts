@@ -279,15 +279,16 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     for (const p of ["bin/busybox", "etc/passwd"]) assert.ok(fresh.includes(p), `${p} in ${fresh.join(" ")}`);
     await ok(["rm", "fresh"]);
 
-    // A cp as the container ends, before its monitor has recorded the end (held off here by the container's lock):
-    // the guest has no such container any more, and the copy goes to its layers once the end is recorded ("no such
-    // container in the guest" before, 7 of 20 cp's right after a `run -d` of a short command).
-    const id = (await ok(["run", "-d", "--name", "ending", "busybox", "sleep", "2"])).stdout.trim();
+    // A cp and a diff as the container ends, before its monitor has recorded the end (held off here by the
+    // container's lock): the guest has no such container any more, and they go to its layers once the end is
+    // recorded ("no such container in the guest" before: 7 of 20 cp's right after a `run -d` of a short command).
+    const id = (await ok(["run", "-d", "--name", "ending", "busybox", "sh", "-c", "touch /made; sleep 2"])).stdout.trim();
     const holder = spawn("flock", [join(who.dataDir, "containers", id, "lock"), "sleep", "5"], { stdio: "ignore" });
     const released = new Promise((r) => holder.on("exit", r));
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(state("ending").status, "running", "the test's premise: the end is not recorded yet");
-    await ok(["cp", join(scratch, "cp-in", "note"), "ending:/tmp/"]);
+    const [, changes] = await Promise.all([ok(["cp", join(scratch, "cp-in", "note"), "ending:/tmp/"]), ok(["diff", "ending"])]);
+    assert.match(changes.stdout, /^A \/made$/m);
     await released;
     assert.match((await ok(["ps", "-a", "--filter", "name=ending", "--format", "{{.Status}}"])).stdout, /^Exited \(0\)/);
     assert.deepEqual(await tarEntries((await ok(["cp", "ending:/tmp/note", "-"])).bytes), [{ path: "note", owner: "0:0", text: "hello\n" }]);

@@ -22,17 +22,20 @@ export interface Change {
 /** What `docker diff` lists, in path order: added and changed entries of the upper dir, and its deletions. */
 export async function containerChanges(files: ContainerFiles, lowers: string[]): Promise<Change[]> {
   const image = new LayerView(lowers);
-  const reader = files.upperRecords(false);
-  const changes: Change[] = [];
-  try {
-    for await (const r of readRecords(reader.stdout!, { content: reader.bodies })) {
-      const path = `/${r.path}`;
-      if (r.type === "whiteout") changes.push({ Kind: 2, Path: path });
-      else changes.push({ Kind: image.lookup(path) ? 0 : 1, Path: path });
+  const changes = await files.readUpper(async () => {
+    const reader = files.upperRecords(false);
+    const found: Change[] = [];
+    try {
+      for await (const r of readRecords(reader.stdout!, { content: reader.bodies })) {
+        const path = `/${r.path}`;
+        if (r.type === "whiteout") found.push({ Kind: 2, Path: path });
+        else found.push({ Kind: image.lookup(path) ? 0 : 1, Path: path });
+      }
+    } finally {
+      await reader.done;
     }
-  } finally {
-    await reader.done;
-  }
+    return found;
+  });
   return changes.sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
 }
 

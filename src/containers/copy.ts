@@ -52,7 +52,8 @@ export interface UpperRecords extends CopyHelper {
 export class ContainerFiles {
   constructor(
     private readonly bundle: ContainerPaths,
-    private readonly state: ContainerState,
+    /** As read when made; a vm container's is read again when a copy finds it ended (endedMeanwhile). */
+    private state: ContainerState,
     /** The container's backend (the vm's copies run in its guest). */
     private readonly backend?: Pick<Backend, "copy">,
   ) {}
@@ -102,24 +103,43 @@ export class ContainerFiles {
     try {
       return await use(target);
     } catch (err) {
-      if (!isTsboxError(err) || err.code !== "container") throw err;
-      if ("pid" in target && !this.alive()) return use({ bundle: this.bundle.dir, view });
-      // A vm container (its backend reads its record at each copy) once its monitor has recorded its end.
-      if ("guest" in target && isActive(this.state) && (await this.endRecorded())) return use(target);
+      if ("pid" in target && isTsboxError(err) && err.code === "container" && !this.alive()) return use({ bundle: this.bundle.dir, view });
+      // (A vm container's backend reads its record at each copy: its layers now.)
+      if ("guest" in target && (await this.endedMeanwhile(err))) return use(target);
       throw err;
     }
   }
 
   /**
-   * Whether the record of a vm container its guest no longer runs says so
-   * within a few seconds: its monitor writes the end once the guest has told
-   * it (a `cp` just after `run -d` of a short command came first, 7 in 20).
+   * Runs `read`, a whole read of the writable layer (`upperRecords`: diff,
+   * commit); a vm container that ended as it began is read once more, from
+   * the layer its guest kept.
    */
-  private async endRecorded(): Promise<boolean> {
+  async readUpper<T>(read: () => Promise<T>): Promise<T> {
+    try {
+      return await read();
+    } catch (err) {
+      if (this.state.backend !== "native" && (await this.endedMeanwhile(err))) return read();
+      throw err;
+    }
+  }
+
+  /**
+   * Whether a vm container's copy failed because the container ended as we
+   * came (its guest no longer runs it: a `cp` just after `run -d` of a short
+   * command, 7 in 20): the error is the container's, and its record says it
+   * has stopped within a few seconds (its monitor writes the end once the
+   * guest has told it). The record read is kept for what follows.
+   */
+  private async endedMeanwhile(err: unknown): Promise<boolean> {
+    if (!isTsboxError(err) || err.code !== "container" || !isActive(this.state)) return false;
     for (let waited = 0; waited < 5000; waited += 50) {
       const now = readState(this.bundle);
       if (!now) return false;
-      if (!isActive(now)) return true;
+      if (!isActive(now)) {
+        this.state = now;
+        return true;
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
     return false;
