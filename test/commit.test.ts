@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, lstatSync, readlinkSync, statSync, statfsSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
+import { PassThrough } from "node:stream";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
@@ -21,7 +22,7 @@ import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js"
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { FullDisk } from "./helpers/full-disk.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
-import { TarWriter } from "../src/image/tar-writer.js";
+import { entryHeader, TarWriter } from "../src/image/tar-writer.js";
 
 after(cleanupIdentities);
 after(removeStaticTools);
@@ -536,30 +537,41 @@ for (const who of identities()) {
       // Random bytes: zeros would become holes, written at once.
       await cli(["run", "-d", "--name", "cpint", "busybox", "sh", "-c", "head -c 150000000 /dev/urandom > /big && echo old > /old && sleep 600"]);
       for (let i = 0; i < 400 && (await tsbox(who, ["exec", "cpint", "test", "-e", "/old"])).code !== 0; i++) await sleep(50);
-      writeFileSync(out("host-big"), randomBytes(150_000_000));
       const dest = out("cpint");
       mkdirSync(dest, { recursive: true });
       chownSync(dest, who.uid, who.gid);
       // The container's / seen from here (this test process is root): polled as fast as the host's dir.
       const pid = (await cli(["inspect", "-f", "{{.State.Pid}}", "cpint"])).stdout.trim();
       const inContainer = async () => readdirSync(`/proc/${pid}/root/`);
+      // Into the container, a tar stream of /old (`cp - cpint:/`) that this test feeds: it is caught writing however
+      // slow the machine, the rest of the file held back (a 150 MB file copied before the poll saw it, under load).
+      const slowTar = () => {
+        const feed = new PassThrough();
+        feed.write(entryHeader({ path: "old", type: "file", mode: 0o644, mtime: 0 }, 150_000_000));
+        feed.write(randomBytes(1 << 20));
+        return feed;
+      };
       const cases = [
         { to: "the host", args: ["cp", "cpint:/big", join(dest, "big")], names: async () => readdirSync(dest) },
-        { to: "the container", args: ["cp", out("host-big"), "cpint:/old"], names: inContainer },
+        { to: "the container", args: ["cp", "-", "cpint:/"], names: inContainer, stdin: slowTar },
       ];
       const writing = async (names: () => Promise<string[]>) => (await names()).some((e) => e.startsWith(".tsbox-cp."));
       for (const c of cases) {
         for (const signal of ["SIGINT", "SIGTERM"] as const) {
           writeFileSync(join(dest, "big"), "precious\n");
           let cp = 0;
+          const stdin = c.stdin?.();
           // setsid: the CLI leads a process group of its own, as a terminal's foreground job does.
-          const run = tsbox(who, [], { argv: ["setsid", process.execPath, "--", cliPath, ...c.args], timeoutMs: 60_000, onSpawn: (p) => (cp = p) });
+          const run = tsbox(who, [], { argv: ["setsid", process.execPath, "--", cliPath, ...c.args], timeoutMs: 60_000, onSpawn: (p) => (cp = p), ...(stdin ? { stdin } : {}) });
+          let ended: CliResult | undefined;
+          void run.then((r) => (ended = r));
           let caught = false;
-          for (let i = 0; i < 2000 && !(caught = await writing(c.names)); i++) await sleep(5);
-          assert.ok(caught, `caught cp to ${c.to} writing`);
+          for (let i = 0; i < 4000 && !ended && !(caught = await writing(c.names)); i++) await sleep(5);
+          assert.ok(caught, `caught cp to ${c.to} writing (${ended ? `it ended first: ${ended.code} ${ended.stderr}` : "not seen writing"})`);
           assert.ok(cp > 0);
           process.kill(-cp, signal);
           const r = await run;
+          stdin?.destroy();
           assert.deepEqual([r.code, r.stderr], [130, "tsbox: cp interrupted\n"], `${c.to} ${signal}`);
           assert.deepEqual(readdirSync(dest), ["big"], `${signal} left a temp file on the host`);
           assert.equal(readFileSync(join(dest, "big"), "utf8"), "precious\n", "the host's file is kept");

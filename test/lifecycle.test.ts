@@ -783,6 +783,10 @@ for (const who of identities()) {
       disk = await FullDisk.create(who, "20m");
     });
     afterEach(async () => {
+      // What a failed test left running goes with its disk, not into the next tests' leak checks.
+      disk.free();
+      const left = (await cli(["ps", "-a", "-q"])).stdout.split("\n").filter(Boolean);
+      if (left.length > 0) await cli(["rm", "-f", ...left]);
       disk.close();
       await assertNoLeaks(snap, [who]);
     });
@@ -864,6 +868,8 @@ for (const who of identities()) {
       await done(["run", "--name", "c1", "busybox", "true"]);
       // It floods once told to: a flood from its first instant would fill the disk before its start is recorded.
       await done(["run", "-d", "--name", "y", "busybox", "sh", "-c", "while [ ! -f /tmp/go ]; do sleep 0.05; done; yes"]);
+      // What its log has to fill is small: the 20 MB took it more than a minute on a loaded machine.
+      disk.fill(512 * 1024);
       await done(["exec", "y", "touch", "/tmp/go"]);
       await until("its log fills the disk", () => Number(disk.sh(`df -k --output=avail ${disk.dir} | tail -1`).trim()) === 0, 60_000);
       // The name is free again after a rename that could not be recorded.

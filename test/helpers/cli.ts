@@ -1,5 +1,6 @@
 /** Runs the real `tsbox` CLI (bin/tsbox.js) as a given identity. */
 import { spawn } from "node:child_process";
+import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Identity } from "./identities.js";
 import { cgroupParent } from "./cgroups.js";
@@ -15,7 +16,8 @@ export interface CliResult {
 }
 
 export interface CliOptions {
-  stdin?: string | Buffer;
+  /** Its input: given at once, or a stream piped in as it comes. */
+  stdin?: string | Buffer | Readable;
   env?: Record<string, string>;
   timeoutMs?: number;
   /** Called once the process is spawned, e.g. to send it a signal later. */
@@ -85,7 +87,8 @@ export function tsbox(who: Identity, args: string[], opts: CliOptions = {}): Pro
     });
     // A command that exits without reading its stdin must not fail the test with EPIPE.
     child.stdin.on("error", () => {});
-    child.stdin.end(opts.stdin ?? "");
+    if (opts.stdin instanceof Readable) opts.stdin.pipe(child.stdin);
+    else child.stdin.end(opts.stdin ?? "");
   });
 }
 
