@@ -104,18 +104,30 @@ impl LogFile {
         self.write_out(&out)
     }
 
+    /// Cut short (a full disk): the entries written whole stay and the part of
+    /// the next one goes, so the next write does not continue half a line
+    /// (which readers skip, losing it too) and only what did not fit is lost
+    /// (going back to before the whole write lost up to a read's worth, ~2 MB
+    /// of short lines, and never filled the disk). O_APPEND writes at the new end.
     fn write_out(&mut self, out: &[u8]) -> io::Result<()> {
-        if out.is_empty() {
-            return Ok(());
-        }
-        if let Err(e) = self.file.write_all(out) {
-            // Cut short (a full disk): back to the last whole entry, so the next one does not continue half a
-            // line (which readers skip, losing it too). O_APPEND writes at the new end.
-            let _ = self.file.set_len(self.size);
-            return Err(e);
+        let mut written = 0;
+        while written < out.len() {
+            match self.file.write(&out[written..]) {
+                Ok(0) => return Err(self.keep_whole(out, written, io::ErrorKind::WriteZero.into())),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.keep_whole(out, written, e)),
+            }
         }
         self.size += out.len() as u64;
         Ok(())
+    }
+
+    fn keep_whole(&mut self, out: &[u8], written: usize, e: io::Error) -> io::Error {
+        let whole = whole_entries(&out[..written]) as u64;
+        let _ = self.file.set_len(self.size + whole);
+        self.size += whole;
+        e
     }
 
     /// container.log.(n-1) → .n, …, container.log → .1; the oldest beyond
@@ -140,6 +152,11 @@ impl LogFile {
         self.size = 0;
         Ok(())
     }
+}
+
+/// How many bytes of `written` are whole entries (each ends with a newline; JSON escapes any in the text).
+fn whole_entries(written: &[u8]) -> usize {
+    written.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
 }
 
 fn entry(stream: Stream, line: &[u8], time: &str) -> String {
@@ -238,6 +255,18 @@ mod tests {
             assert_eq!(got, want, "{}", name);
         }
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_cut_write_keeps_its_whole_entries() {
+        let a = entry(Stream::Stdout, b"one\n", "t");
+        let b = entry(Stream::Stderr, b"two\n", "t");
+        let both = format!("{}{}", a, b);
+        let bytes = both.as_bytes();
+        assert_eq!(whole_entries(&bytes[..a.len() - 1]), 0);
+        assert_eq!(whole_entries(&bytes[..a.len()]), a.len());
+        assert_eq!(whole_entries(&bytes[..a.len() + 3]), a.len());
+        assert_eq!(whole_entries(bytes), bytes.len());
     }
 
     #[test]
