@@ -23,7 +23,8 @@ import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from 
 import type { HealthState } from "./containers/healthcheck.js";
 import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
-import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle } from "./process-handle.js";
+import { abortSignalOf, EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, WAIT_OPTIONS } from "./process-handle.js";
+import { abortable, abortError } from "./abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
@@ -68,6 +69,11 @@ export interface SpawnOptions extends ProcessOptions {
 export interface ExecOptions extends ProcessOptions, OutputOptions {
   /** Written to the process's stdin, which then ends (with `tty`: typed, no EOF); default /dev/null. */
   stdin?: string | Uint8Array;
+  /**
+   * Ends the process when it aborts (SIGKILL), as child_process's `signal` does: the call rejects with the
+   * signal's reason (an AbortError); the container goes on.
+   */
+  signal?: AbortSignal;
 }
 
 /** What `Container.exec` resolves with once the process has ended. */
@@ -243,16 +249,26 @@ export class Container implements AsyncDisposable {
    * for a handle, the current (or next) run. A run's `stdout`/`stderr` are
    * pipes: a container that writes more than they hold (64 KiB) waits for
    * them to be read, so read them (or call `output()`, or `resume()` them to
-   * drop the output) before waiting on a chatty container.
+   * drop the output) before waiting on a chatty container. With `signal`,
+   * the wait (not the container) ends when it aborts, rejecting with its
+   * reason (an AbortError).
    */
-  wait(): Promise<ExitStatus> {
-    return this.handleOnly || !this.done ? waitContainer(this.ctx, this.id) : this.runEnd();
+  wait(options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    try {
+      checkOptionNames("wait", options, WAIT_OPTIONS);
+      const signal = abortSignalOf("wait", options.signal);
+      if (signal?.aborted) return Promise.reject(abortError(signal));
+      return this.handleOnly || !this.done ? abortable(waitContainer(this.ctx, this.id, signal), signal) : this.runEnd(signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** The end of the run this object started, keeping Node running meanwhile (a monitored run's attachment does not by itself). */
-  private runEnd(): Promise<ExitStatus> {
+  private runEnd(signal?: AbortSignal): Promise<ExitStatus> {
     const release = this.run!.proc.hold?.();
-    return release ? this.done!.finally(release) : this.done!;
+    const end = abortable(this.done!, signal);
+    return release ? end.finally(release) : end;
   }
 
   /** Sends a signal to the container's first process (docker's forms: SIGTERM, TERM, 15). A no-op once it exited; a UsageError for an unknown signal. */
@@ -512,8 +528,8 @@ export class Container implements AsyncDisposable {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { stdin, maxBuffer, ...rest } = options;
-    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer);
+    const { stdin, maxBuffer, signal, ...rest } = options;
+    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer, signal);
   }
 
   /**

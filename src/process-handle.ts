@@ -12,11 +12,22 @@ import { parseSignal } from "./containers/signals.js";
 import { execRefusal } from "./spec/exec-process.js";
 import { UsageError } from "./errors.js";
 import { collectToEnd, maxBufferOf, type OutputOptions, outputLimit } from "./output-limit.js";
+import { abortable, abortError } from "./abortable.js";
+import { checkOptionNames } from "./spec/run-options-check.js";
+
+/** What the `wait`s take. */
+export const WAIT_OPTIONS = ["signal"] as const;
 
 /** ProcessOptions' names, and stdin: what exec and spawn take, in Node and in the browser. */
 export const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
-/** What exec takes: spawn's, and how much of its output to keep. */
-export const EXEC_OPTIONS = [...PROCESS_OPTIONS, "maxBuffer"] as const;
+/** What exec takes: spawn's, how much of its output to keep, and an AbortSignal. */
+export const EXEC_OPTIONS = [...PROCESS_OPTIONS, "maxBuffer", "signal"] as const;
+
+/** A `signal` option checked: an AbortSignal or nothing (a UsageError naming the call otherwise). */
+export function abortSignalOf(what: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined || value instanceof AbortSignal) return value;
+  throw new UsageError(`${what} options: signal: expected an AbortSignal, got ${value === null ? "null" : typeof value}`);
+}
 
 export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
   readonly stdin: In | null;
@@ -41,9 +52,17 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
     return this.exitStatus === undefined;
   }
 
-  /** Resolves once it ended: exit code (128+n when killed by signal n) and signal name. */
-  wait(): Promise<ExitStatus> {
-    return this.proc.exited;
+  /**
+   * Resolves once it ended: exit code (128+n when killed by signal n) and signal name. With `signal`, the wait
+   * (not the process) ends when it aborts, rejecting with its reason (an AbortError).
+   */
+  wait(options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    try {
+      checkOptionNames("wait", options, WAIT_OPTIONS);
+      return abortable(this.proc.exited, abortSignalOf("wait", options.signal));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Sends a signal (docker's forms: SIGTERM, TERM, 15); false when it already ended. A UsageError for an unknown signal. */
@@ -106,12 +125,15 @@ export async function execToEnd(
   input: string | Uint8Array | undefined,
   tty: boolean,
   maxBuffer: number | undefined,
+  signalOption?: unknown,
 ): Promise<ExecResult> {
   // Anything else reached the stream's write: Node threw from inside, and a page's guest link broke on it.
   if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw new UsageError(`exec options: stdin: expected a string or a Uint8Array, got ${input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : `${typeof input} ${String(input)}`}`);
   }
   const output = { maxBuffer: maxBufferOf("exec", maxBuffer) };
+  const signal = abortSignalOf("exec", signalOption);
+  if (signal?.aborted) throw abortError(signal);
   let proc: ProcessHandle<unknown, unknown>;
   try {
     proc = await spawn(input !== undefined);
@@ -120,14 +142,31 @@ export async function execToEnd(
     if (refused) return refused;
     throw err;
   }
-  if (input === undefined) return proc.output(output);
-  // A write that failed otherwise than on a reader gone: the process, which would wait for the rest, is ended.
-  const inputFailed = new Promise<never>((_, reject) => {
-    // A terminal's input has no end to send: only a pipe gets EOF.
-    proc.feedInput(input, !tty, (err) => {
-      proc.kill("SIGKILL");
-      reject(err);
-    });
-  });
-  return Promise.race([proc.output(output), inputFailed]);
+  // Aborted: the process is killed (child_process's `signal`, with SIGKILL: an exec'd shell may ignore SIGTERM)
+  // and the call rejects with the signal's reason, whatever the process's end reported.
+  const onAbort = () => proc.kill("SIGKILL");
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    let result: ExecResult;
+    if (input === undefined) result = await proc.output(output);
+    else {
+      // A write that failed otherwise than on a reader gone: the process, which would wait for the rest, is ended.
+      const inputFailed = new Promise<never>((_, reject) => {
+        // A terminal's input has no end to send: only a pipe gets EOF.
+        proc.feedInput(input, !tty, (err) => {
+          proc.kill("SIGKILL");
+          reject(err);
+        });
+      });
+      result = await Promise.race([proc.output(output), inputFailed]);
+    }
+    if (signal?.aborted) throw abortError(signal);
+    return result;
+  } catch (err) {
+    throw signal?.aborted ? abortError(signal) : err;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+    if (signal?.aborted) await proc.wait().catch(() => {});
+  }
 }

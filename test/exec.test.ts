@@ -164,6 +164,38 @@ const scenarios: Record<string, Scenario> = {
     return { flood, overDefault, atDefault, spawned, spawnedStatus, left, outputs, bad };
   },
 
+  async abort(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const caught = (p: Promise<unknown>) => p.then((v) => ({ resolved: v }), (e: Error) => ({ name: e.name, message: e.message }));
+    const args = async () => (await c.exec(["ps", "-o", "args"])).stdout.trim().split("\n").slice(1);
+    // Aborted while it runs: the process is killed and the call rejects with the signal's reason.
+    const ac = new AbortController();
+    const pending = caught(c.exec(["sh", "-c", "exec sleep 601"], { signal: ac.signal }));
+    for (let i = 0; i < 200 && !(await args()).includes("sleep 601"); i++) await new Promise((r) => setTimeout(r, 50));
+    ac.abort();
+    const aborted = await pending;
+    const left = await args();
+    // Aborted before: nothing starts; a reason of the caller's is what it rejects with.
+    const early = await caught(c.exec(["sh", "-c", "touch /tmp/ran"], { signal: AbortSignal.abort(new Error("not now")) }));
+    const ran = (await c.exec(["test", "-e", "/tmp/ran"])).exitCode;
+    // A wait ends when its signal aborts, the container goes on: the run's own, a handle's (the state's), and a
+    // detached one's (its monitor's). This process then ends by itself: nothing of the waits is left behind.
+    const waits = [];
+    const detached = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
+    await detached.start();
+    for (const who of [c, await rt.get(c.id), detached]) {
+      const stop = new AbortController();
+      const wait = caught(who.wait({ signal: stop.signal }));
+      await new Promise((r) => setTimeout(r, 200));
+      stop.abort();
+      waits.push(await wait);
+    }
+    const running = [(await c.inspect()).State.Running, (await detached.inspect()).State.Running];
+    await detached.remove({ force: true });
+    const bad = await caught(c.exec(["true"], { signal: "soon" as unknown as AbortSignal }));
+    return { aborted, left, early, ran, waits, running, bad };
+  },
+
   async kill(rt) {
     await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const term = await c.spawn(["sleep", "600"]);
@@ -416,6 +448,17 @@ async function defineTests(): Promise<void> {
         assert.deepEqual(r.outputs[1], r.outputs[0]);
         assert.deepEqual(r.outputs[0], { exitCode: 0, signal: null, stdout: "once\n", stderr: "err\n" });
         assert.equal(r.bad, "UsageError: exec options: maxBuffer: expected a number of bytes above 0, got string");
+      });
+
+      it("an AbortSignal ends an exec (its process killed) and a wait (the container left running), as child_process's signal does", async () => {
+        const r = await scenario(who, "abort");
+        const abortError = { name: "AbortError", message: "This operation was aborted" };
+        assert.deepEqual(r.aborted, abortError);
+        assert.deepEqual(r.left, ["sleep 600", "ps -o args"], "the aborted exec's process is gone");
+        assert.deepEqual([r.early, r.ran], [{ name: "Error", message: "not now" }, 1]);
+        assert.deepEqual(r.waits, [abortError, abortError, abortError]);
+        assert.deepEqual(r.running, [true, true]);
+        assert.deepEqual(r.bad, { name: "UsageError", message: "exec options: signal: expected an AbortSignal, got string" });
       });
 
       it("kills an exec'd process (SIGTERM by default) and leaves the container running", async () => {

@@ -614,7 +614,7 @@ rt.terminate();`;
       await k.kill();
       return { refused, stopped, out, killed: await k.wait() };`);
     assert.equal(r.error, undefined, JSON.stringify(r.error));
-    assert.match(r.refused.exec.message, /^exec options: unknown option "workdir" \(env, cwd, user, tty, privileged, stdin, maxBuffer\)$/);
+    assert.match(r.refused.exec.message, /^exec options: unknown option "workdir" \(env, cwd, user, tty, privileged, stdin, maxBuffer, signal\)$/);
     assert.match(r.refused.spawn.message, /^spawn options: unknown option "wd"/);
     assert.match(r.refused.signal.message, /SIGFOO/);
     assert.match(r.refused.stop.message, /^stop options: unknown option "timeot" \(timeout, signal\)$/);

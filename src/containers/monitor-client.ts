@@ -51,11 +51,16 @@ export async function connectMonitor(bundleDir: string): Promise<Socket | undefi
  * went away before replying: the container ended). A refusal (`ok: false`)
  * throws with the monitor's message.
  */
-export async function monitorRequest(bundleDir: string, request: Record<string, unknown>): Promise<MonitorReply | undefined> {
+export async function monitorRequest(bundleDir: string, request: Record<string, unknown>, signal?: AbortSignal): Promise<MonitorReply | undefined> {
   const socket = await connectMonitor(bundleDir);
   if (!socket) return undefined;
+  // Aborted (a library's wait({ signal })): the connection goes, and with it the wait for the reply.
+  const abort = () => socket.destroy();
+  if (signal?.aborted) abort();
+  signal?.addEventListener("abort", abort, { once: true });
   socket.write(JSON.stringify(request) + "\n");
   const line = await firstLine(socket);
+  signal?.removeEventListener("abort", abort);
   socket.destroy();
   if (line === undefined) return undefined;
   const reply = JSON.parse(line) as Record<string, unknown>;
@@ -79,6 +84,7 @@ function firstLine(socket: Socket): Promise<string | undefined> {
       socket.off("data", onData);
       socket.off("end", onEnd);
       socket.off("error", onEnd);
+      socket.off("close", onEnd);
       socket.pause();
       if (nl + 1 < chunk.length) socket.unshift(chunk.subarray(nl + 1));
       resolve(text);
@@ -90,6 +96,8 @@ function firstLine(socket: Socket): Promise<string | undefined> {
     socket.on("data", onData);
     socket.once("end", onEnd);
     socket.once("error", onEnd);
+    // Destroyed here (an aborted request): no end or error comes.
+    socket.once("close", onEnd);
   });
 }
 

@@ -13,7 +13,8 @@ import { ContainerError } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
 import { checkOptionNames } from "../../../spec/run-options-check.js";
-import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle } from "../../../process-handle.js";
+import { abortSignalOf, EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, WAIT_OPTIONS } from "../../../process-handle.js";
+import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
 import type { GuestStats } from "./protocol.js";
 import type { WebOutput, WebProcess, WebStdin } from "./web-process.js";
@@ -100,9 +101,14 @@ export class Container implements AsyncDisposable {
     return this.exitStatus === undefined;
   }
 
-  /** Resolves once the container exited (and, with `remove`, is deleted). */
-  wait(): Promise<ExitStatus> {
-    return this.done;
+  /** Resolves once the container exited (and, with `remove`, is deleted); with `signal`, the wait ends when it aborts. */
+  wait(options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
+    try {
+      checkOptionNames("wait", options, WAIT_OPTIONS);
+      return abortable(this.done, abortSignalOf("wait", options.signal));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -136,8 +142,8 @@ export class Container implements AsyncDisposable {
   /** Runs `cmd` in the running container to its end (Node's `Container.exec`). */
   async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     checkOptionNames("exec", options, EXEC_OPTIONS);
-    const { stdin, maxBuffer, ...rest } = options;
-    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer);
+    const { stdin, maxBuffer, signal, ...rest } = options;
+    return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer, signal);
   }
 
   /** Starts `cmd` in the running container; resolves once it runs (Node's `Container.spawn`). */
