@@ -4,12 +4,15 @@ import type { CliContext } from "./context.js";
 /**
  * Runs a long image operation (pull, push, load…) that Ctrl-C or SIGTERM
  * aborts cleanly: temp files are removed, partial downloads kept for resume,
- * and the command exits 130 with one line on stderr.
+ * and the command exits as a shell reports a death by that signal (130 for
+ * SIGINT, 143 for SIGTERM, as `run` does) with one line on stderr.
  */
 export async function withInterrupt(ctx: CliContext, what: string, body: (signal: AbortSignal) => Promise<number>): Promise<number> {
   const controller = new AbortController();
+  let came: NodeJS.Signals = "SIGINT";
   const said = () => ctx.stderr.write(`tsbox: ${what} interrupted${what === "pull" ? " (partial downloads are kept: pulling again resumes them)" : ""}\n`);
   const onSignal = (signal: NodeJS.Signals) => {
+    if (!controller.signal.aborted) came = signal;
     controller.abort();
     // What the signal cannot reach (an open(2) of a FIFO nobody reads waits in the thread pool for good, and
     // process.exit would wait for that thread) must not make Ctrl-C useless: a moment later the command dies of
@@ -28,7 +31,7 @@ export async function withInterrupt(ctx: CliContext, what: string, body: (signal
   } catch (err) {
     if (controller.signal.aborted || (err instanceof Error && err.name === "AbortError")) {
       said();
-      return 130;
+      return 128 + osConstants.signals[came];
     }
     throw err;
   } finally {
