@@ -533,6 +533,19 @@ for (const who of identities()) {
       assert.ok(st.blocks * 512 < 1 << 20, `2 GiB apparent, ${st.blocks} blocks`);
     });
 
+    it("a cp - whose writer fails ends with its error though the input sends nothing more (a stdin held open)", async () => {
+      // Before: the header and a little of the file went into the pipe, the writer refused them and exited, and the
+      // command waited for the rest of its input for ever.
+      await cli(["run", "-d", "--read-only", "--name", "ro", "busybox", "sleep", "600"]);
+      const feed = new PassThrough();
+      feed.write(entryHeader({ path: "f", type: "file", mode: 0o644, mtime: 0 }, 100_000));
+      feed.write(Buffer.alloc(100));
+      const r = await tsbox(who, ["cp", "-", "ro:/"], { stdin: feed, timeoutMs: 30_000 });
+      feed.destroy();
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^tsbox: .*read-only file system/im);
+    });
+
     it("Ctrl-C or SIGTERM of cp (the terminal signals the process group) keeps the file it was to replace and leaves no temp, either way", async () => {
       // Random bytes: zeros would become holes, written at once.
       await cli(["run", "-d", "--name", "cpint", "busybox", "sh", "-c", "head -c 150000000 /dev/urandom > /big && echo old > /old && sleep 600"]);
@@ -572,7 +585,7 @@ for (const who of identities()) {
           process.kill(-cp, signal);
           const r = await run;
           stdin?.destroy();
-          assert.deepEqual([r.code, r.stderr], [signal === "SIGINT" ? 130 : 143, "tsbox: cp interrupted\n"], `${c.to} ${signal}`);
+          assert.deepEqual([r.code, r.stderr], [signal === "SIGINT" ? 130 : 143, "tsbox: cp interrupted\n"], `${c.to} ${signal} (${r.signal ?? "no signal"})`);
           assert.deepEqual(readdirSync(dest), ["big"], `${signal} left a temp file on the host`);
           assert.equal(readFileSync(join(dest, "big"), "utf8"), "precious\n", "the host's file is kept");
           const inside = await cli(["exec", "cpint", "sh", "-c", "ls -A / | grep tsbox-cp; cat /old"]);

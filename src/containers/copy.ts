@@ -362,18 +362,26 @@ async function* plainTar(input: Readable): AsyncGenerator<Buffer> {
 }
 
 async function tarToRecords(input: Readable, writer: CopyHelper): Promise<void> {
+  // A writer that fails first (Ctrl-C reaches it with the CLI) ends the reading too: an input that sends nothing
+  // more (a stdin held open) kept the copy waiting until the interrupt's fallback killed the CLI.
+  let writerFirst = false;
+  void writer.done.catch(() => {
+    writerFirst = true;
+    input.destroy();
+  });
   try {
     await writeRecordsFromTar(readTar(plainTar(input)), writer.stdin!);
     writer.stdin!.end();
   } catch (err) {
-    // Our own error (a bad tar) wins; a broken pipe means the helper failed: its error says why.
-    if (isTsboxError(err)) writer.kill();
+    // Our own error (a bad tar) wins; a broken pipe, or the input we ended, means the helper failed: its error says why.
+    const ours = isTsboxError(err) && !writerFirst;
+    if (ours) writer.kill();
     else writer.stdin!.destroy();
     const helperErr = await writer.done.then(
       () => undefined,
       (e: unknown) => e,
     );
-    throw isTsboxError(err) ? err : (helperErr ?? err);
+    throw ours ? err : (helperErr ?? err);
   }
   await writer.done;
 }
