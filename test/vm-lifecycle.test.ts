@@ -290,6 +290,8 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const [, changes] = await Promise.all([ok(["cp", join(scratch, "cp-in", "note"), "ending:/tmp/"]), ok(["diff", "ending"])]);
     assert.match(changes.stdout, /^A \/made$/m);
     await released;
+    // (Recorded by now when the copies met the end; on a machine slow enough that they found it running, a moment later.)
+    await until("its end recorded", () => state("ending").status === "exited");
     assert.match((await ok(["ps", "-a", "--filter", "name=ending", "--format", "{{.Status}}"])).stdout, /^Exited \(0\)/);
     assert.deepEqual(await tarEntries((await ok(["cp", "ending:/tmp/note", "-"])).bytes), [{ path: "note", owner: "0:0", text: "hello\n" }]);
     await ok(["rm", "ending"]);
