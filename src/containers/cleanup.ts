@@ -10,6 +10,7 @@ import { CACHE_KEY_ANNOTATION } from "../build/cache.js";
 import { cacheMountsDir } from "../build/run-mounts.js";
 import { removeOwnedTree } from "./remove.js";
 import { treeBytes } from "../fs-util.js";
+import { errorMessage } from "../errors.js";
 import { leasedBlobs, strayBytes } from "../image/gc.js";
 import { Annotation, type ImageConfig, type ImageManifest } from "../image/oci.js";
 import { prunable, type PruneFilter } from "./prune-filter.js";
@@ -40,7 +41,7 @@ export async function pruneContainers(runtime: Runtime, keep: (c: ContainerState
     } catch (err) {
       // Started or removed meanwhile: not ours to prune. Anything else is said (it silently kept a full disk full).
       const now = readCurrentState(runtime.containerPaths(c.id));
-      if (now && !isActive(now)) result.errors!.push(`${c.id.slice(0, 12)}: ${err instanceof Error ? err.message : String(err)}`);
+      if (now && !isActive(now)) result.errors!.push(`${c.id.slice(0, 12)}: ${errorMessage(err)}`);
       continue;
     }
     result.removed.push(c.id);

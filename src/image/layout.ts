@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, type ReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ImageError, writingAt } from "../errors.js";
+import { errorMessage, ImageError, writingAt } from "../errors.js";
 import { isErrno, randomHex, writeFileAtomic } from "../fs-util.js";
 import { type LockWords, withLockFile } from "../lock-file.js";
 import { assertDigest } from "./digest.js";
@@ -36,6 +36,14 @@ function indexLockWords(dir: string): LockWords {
 }
 
 /**
+ * A blob's write that failed (a full disk: a load, a pull) said as ours, not the source's or the network's; the
+ * cause keeps its code and gets the path, for the data dir's hint (cli/error-hints.ts).
+ */
+export function blobWriteError(digest: string, err: unknown, path: string): ImageError {
+  return new ImageError(`writing blob ${digest} to the store: ${errorMessage(err)}`, writingAt(err, path));
+}
+
+/**
  * An OCI image layout directory (blobs/sha256/…, index.json, oci-layout):
  * the user's store and also any layout read or written elsewhere (the
  * embedded busybox image, later `save`/`load` archives and registry pulls).
@@ -43,14 +51,6 @@ function indexLockWords(dir: string): LockWords {
  * Integrity rules: a blob only appears under its digest after its content
  * was hashed and matched; index.json is replaced atomically under a lock.
  */
-/**
- * A blob's write that failed (a full disk: a load, a pull) said as ours, not the source's or the network's; the
- * cause keeps its code and gets the path, for the data dir's hint (cli/error-hints.ts).
- */
-export function blobWriteError(digest: string, err: unknown, path: string): ImageError {
-  return new ImageError(`writing blob ${digest} to the store: ${err instanceof Error ? err.message : String(err)}`, writingAt(err, path));
-}
-
 export class OciLayout {
   constructor(readonly dir: string) {}
 
