@@ -15,7 +15,7 @@ import { readState } from "../../../containers/state.js";
 import { TsboxError } from "../../../errors.js";
 import { isErrno } from "../../../fs-util.js";
 import { bundlePaths } from "../../../paths.js";
-import { signalNumber } from "../../../signals.js";
+import { SIGNALS, signalNumber } from "../../../signals.js";
 import { ignoreClosedPipe, relayToOwn } from "../../../stream-write.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
@@ -157,8 +157,6 @@ export interface GuestProcessInit {
   log?: LogWriter;
 }
 
-const SIGPIPE = 13;
-
 /** A started guest process as a ContainerProcess: `wait`, then `delete` of its handle, then `release`. */
 export function guestProcess(link: AgentLink, init: GuestProcessInit): ContainerProcess {
   const { handle, io, targets } = init;
@@ -168,7 +166,7 @@ export function guestProcess(link: AgentLink, init: GuestProcessInit): Container
   // its write would have brought, and what it still writes is read and dropped (or it would block for good).
   const readerGone = (output: Readable) => () => {
     output.resume();
-    if (!exitStatus && !link.closed) link.request("signal", { cid: handle, signal: SIGPIPE }, 30_000).catch(() => {});
+    if (!exitStatus && !link.closed) link.request("signal", { cid: handle, signal: SIGNALS.SIGPIPE }, 30_000).catch(() => {});
   };
   if (targets.stdout === "inherit" && io.stdout) relayToOwn(io.stdout.readable, process.stdout, readerGone(io.stdout.readable));
   if (targets.stderr === "inherit" && io.stderr) relayToOwn(io.stderr.readable, process.stderr, readerGone(io.stderr.readable));
