@@ -41,18 +41,16 @@ extern "C" fn orphaned(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) 
 
 /// SIGKILL for the container, thawed if paused (async-signal-safe).
 fn kill_thawed(pid: i32) {
-    {
-        let _ = process::kill(pid, SIGKILL);
-        let (path, value) = (THAW_PATH.load(Ordering::SeqCst), THAW_VALUE.load(Ordering::SeqCst));
-        if !path.is_null() && !value.is_null() {
-            // open/write/close: async-signal-safe.
-            unsafe {
-                let f = ffi::open(path, O_WRONLY | O_CLOEXEC);
-                if f >= 0 {
-                    let len = CStr::from_ptr(value).to_bytes().len();
-                    let _ = ffi::write(f, value as *const c_void, len);
-                    ffi::close(f);
-                }
+    let _ = process::kill(pid, SIGKILL);
+    let (path, value) = (THAW_PATH.load(Ordering::SeqCst), THAW_VALUE.load(Ordering::SeqCst));
+    if !path.is_null() && !value.is_null() {
+        // open/write/close: async-signal-safe.
+        unsafe {
+            let f = ffi::open(path, O_WRONLY | O_CLOEXEC);
+            if f >= 0 {
+                let len = CStr::from_ptr(value).to_bytes().len();
+                let _ = ffi::write(f, value as *const c_void, len);
+                ffi::close(f);
             }
         }
     }
