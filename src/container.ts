@@ -23,7 +23,7 @@ import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from 
 import type { HealthState } from "./containers/healthcheck.js";
 import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
-import { abortSignalOf, EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, WAIT_OPTIONS } from "./process-handle.js";
+import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, waitSignal } from "./process-handle.js";
 import { abortable, abortError } from "./abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
 import type { Change } from "./containers/changes.js";
@@ -255,8 +255,7 @@ export class Container implements AsyncDisposable {
    */
   wait(options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
     try {
-      checkOptionNames("wait", options, WAIT_OPTIONS);
-      const signal = abortSignalOf("wait", options.signal);
+      const signal = waitSignal(options);
       if (signal?.aborted) return Promise.reject(abortError(signal));
       return this.handleOnly || !this.done ? abortable(waitContainer(this.ctx, this.id, signal), signal) : this.runEnd(signal);
     } catch (err) {

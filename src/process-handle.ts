@@ -15,9 +15,6 @@ import { collectToEnd, maxBufferOf, type OutputOptions, outputLimit } from "./ou
 import { abortable, abortError } from "./abortable.js";
 import { checkOptionNames } from "./spec/run-options-check.js";
 
-/** What the `wait`s take. */
-export const WAIT_OPTIONS = ["signal"] as const;
-
 /** ProcessOptions' names, and stdin: what exec and spawn take, in Node and in the browser. */
 export const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
 /** What exec takes: spawn's, how much of its output to keep, and an AbortSignal. */
@@ -27,6 +24,12 @@ export const EXEC_OPTIONS = [...PROCESS_OPTIONS, "maxBuffer", "signal"] as const
 export function abortSignalOf(what: string, value: unknown): AbortSignal | undefined {
   if (value === undefined || value instanceof AbortSignal) return value;
   throw new UsageError(`${what} options: signal: expected an AbortSignal, got ${value === null ? "null" : typeof value}`);
+}
+
+/** The options of a `wait` (a container's or a process's, Node's or the browser's) checked: its AbortSignal, if any. */
+export function waitSignal(options: { signal?: AbortSignal }): AbortSignal | undefined {
+  checkOptionNames("wait", options, ["signal"]);
+  return abortSignalOf("wait", options.signal);
 }
 
 export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
@@ -58,8 +61,7 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
    */
   wait(options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
     try {
-      checkOptionNames("wait", options, WAIT_OPTIONS);
-      return abortable(this.proc.exited, abortSignalOf("wait", options.signal));
+      return abortable(this.proc.exited, waitSignal(options));
     } catch (err) {
       return Promise.reject(err);
     }

@@ -13,7 +13,7 @@ import { ContainerError } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
 import { checkOptionNames } from "../../../spec/run-options-check.js";
-import { abortSignalOf, EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, WAIT_OPTIONS } from "../../../process-handle.js";
+import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, waitSignal } from "../../../process-handle.js";
 import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
 import type { GuestStats } from "./protocol.js";
@@ -104,8 +104,7 @@ export class Container implements AsyncDisposable {
   /** Resolves once the container exited (and, with `remove`, is deleted); with `signal`, the wait ends when it aborts. */
   wait(options: { signal?: AbortSignal } = {}): Promise<ExitStatus> {
     try {
-      checkOptionNames("wait", options, WAIT_OPTIONS);
-      return abortable(this.done, abortSignalOf("wait", options.signal));
+      return abortable(this.done, waitSignal(options));
     } catch (err) {
       return Promise.reject(err);
     }
