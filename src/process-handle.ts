@@ -88,8 +88,8 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
   }
 
   private async collect(maxBuffer: number): Promise<ExecResult> {
-    const [stdout, stderr] = [this.stdout, this.stderr].map((s) => (s ? this.chunks(s) : null));
-    const { status, ...text } = await collectToEnd(stdout!, stderr!, maxBuffer, () => this.kill("SIGKILL"), this.proc.exited);
+    const chunks = (s: Out | null) => (s ? this.chunks(s) : null);
+    const { status, ...text } = await collectToEnd(chunks(this.stdout), chunks(this.stderr), maxBuffer, () => this.kill("SIGKILL"), this.proc.exited);
     return { exitCode: status.exitCode, signal: status.signal, ...text };
   }
 
