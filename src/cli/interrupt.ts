@@ -31,7 +31,7 @@ export async function withInterrupt(ctx: CliContext, what: string, body: (signal
   } catch (err) {
     if (controller.signal.aborted || (err instanceof Error && err.name === "AbortError")) {
       said();
-      return 128 + osConstants.signals[came];
+      return signalStatus(came);
     }
     throw err;
   } finally {
@@ -94,11 +94,16 @@ export async function finishThenDie<T>(body: () => Promise<T>, note?: string): P
 /** The signals that end a command: Ctrl-C, SIGTERM, a hung-up terminal. */
 const ENDING: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
-/** Ends this process by `signal`, as if it had no handler for it (130 for SIGINT, 143 for SIGTERM). */
+/** The status a shell reports for a death by `signal`: 130 for SIGINT, 143 for SIGTERM. */
+function signalStatus(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 0);
+}
+
+/** Ends this process by `signal`, as if it had no handler for it (`signalStatus`'s status). */
 export function dieOf(signal: NodeJS.Signals): never {
   process.removeAllListeners(signal);
   process.kill(process.pid, signal);
-  process.exit(128 + (osConstants.signals[signal] ?? 0));
+  process.exit(signalStatus(signal));
 }
 
 /**
