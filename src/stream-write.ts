@@ -16,7 +16,6 @@ export function writeTo(out: Writable, chunk: Buffer): Promise<void> {
   });
 }
 
-
 /** A write whose reader is gone (it exited, or closed its end): EPIPE, ECONNRESET on a socket. */
 export function isClosedPipe(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;

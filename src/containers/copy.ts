@@ -52,7 +52,7 @@ export interface UpperRecords extends CopyHelper {
 export class ContainerFiles {
   constructor(
     private readonly bundle: ContainerPaths,
-    /** As read when made; a vm container's is read again when a copy finds it ended (endedMeanwhile). */
+    /** As read when made; a vm container's is read again when a copy finds it ended (endedAsWeCame). */
     private state: ContainerState,
     /** The container's backend (the vm's copies run in its guest). */
     private readonly backend?: Pick<Backend, "copy">,
@@ -105,7 +105,7 @@ export class ContainerFiles {
     } catch (err) {
       if ("pid" in target && isTsboxError(err) && err.code === "container" && !this.alive()) return use({ bundle: this.bundle.dir, view });
       // (A vm container's backend reads its record at each copy: its layers now.)
-      if ("guest" in target && (await this.endedMeanwhile(err))) return use(target);
+      if ("guest" in target && (await this.endedAsWeCame(err))) return use(target);
       throw err;
     }
   }
@@ -119,7 +119,7 @@ export class ContainerFiles {
     try {
       return await read();
     } catch (err) {
-      if (this.state.backend !== "native" && (await this.endedMeanwhile(err))) return read();
+      if (this.state.backend !== "native" && (await this.endedAsWeCame(err))) return read();
       throw err;
     }
   }
@@ -131,7 +131,7 @@ export class ContainerFiles {
    * has stopped within a few seconds (its monitor writes the end once the
    * guest has told it). The record read is kept for what follows.
    */
-  private async endedMeanwhile(err: unknown): Promise<boolean> {
+  private async endedAsWeCame(err: unknown): Promise<boolean> {
     if (!isTsboxError(err) || err.code !== "container" || !isActive(this.state)) return false;
     for (let waited = 0; waited < 5000; waited += 50) {
       const now = readState(this.bundle);
