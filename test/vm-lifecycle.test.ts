@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { bytesSize } from "../src/cli/format.js";
 import { readTar } from "../src/image/tar.js";
 import { nameBytes } from "../src/name-bytes.js";
-import { cliPath } from "./helpers/cli.js";
+import { cliPath, type CliResult } from "./helpers/cli.js";
+import { holdLock } from "./helpers/hold-lock.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
 import type { Identity } from "./helpers/identities.js";
 import { vmSkip } from "./helpers/vm.js";
@@ -283,13 +284,17 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     // container's lock): the guest has no such container any more, and they go to its layers once the end is
     // recorded ("no such container in the guest" before: 7 of 20 cp's right after a `run -d` of a short command).
     const id = (await ok(["run", "-d", "--name", "ending", "busybox", "sh", "-c", "touch /made; sleep 2"])).stdout.trim();
-    const holder = spawn("flock", [join(who.dataDir, "containers", id, "lock"), "sleep", "5"], { stdio: "ignore" });
-    const released = new Promise((r) => holder.on("exit", r));
+    const asRoot = (argv: string[]) =>
+      new Promise<CliResult>((resolve) => spawn(argv[0]!, argv.slice(1), { stdio: "ignore" }).on("close", (code, signal) => resolve({ code: code ?? -1, signal, stdout: "", stderr: "" })));
+    const release = await holdLock(who, join(who.dataDir, "containers", id, "lock"), asRoot);
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(state("ending").status, "running", "the test's premise: the end is not recorded yet");
-    const [, changes] = await Promise.all([ok(["cp", join(scratch, "cp-in", "note"), "ending:/tmp/"]), ok(["diff", "ending"])]);
+    const copies = Promise.all([ok(["cp", join(scratch, "cp-in", "note"), "ending:/tmp/"]), ok(["diff", "ending"])]);
+    // Released while they wait for the end's record.
+    await new Promise((r) => setTimeout(r, 2000));
+    await release();
+    const [, changes] = await copies;
     assert.match(changes.stdout, /^A \/made$/m);
-    await released;
     // (Recorded by now when the copies met the end; on a machine slow enough that they found it running, a moment later.)
     await until("its end recorded", () => state("ending").status === "exited");
     assert.match((await ok(["ps", "-a", "--filter", "name=ending", "--format", "{{.Status}}"])).stdout, /^Exited \(0\)/);
