@@ -164,6 +164,21 @@ const scenarios: Record<string, Scenario> = {
     return { flood, overDefault, atDefault, spawned, spawnedStatus, left, outputs, bad };
   },
 
+  // A reader that destroys the stream: the process meets the closed pipe, as a child process's does (in the vm
+  // guest too, where `yes` as PID 1, which no SIGPIPE sent to it ends, wrote on for ever).
+  async readerGone(rt) {
+    const firstThenGone = (s: Readable) => new Promise<string>((resolve) => s.once("data", (d: Buffer) => (s.destroy(), resolve(d.toString("latin1", 0, 2)))));
+    await using c = await rt.run({ image: "busybox", cmd: ["yes"], remove: true });
+    const initSaw = await firstThenGone(c.stdout!);
+    const init = await c.wait();
+    await using d = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const p = await d.spawn(["yes"]);
+    const execSaw = await firstThenGone(p.stdout!);
+    const exec = await p.wait();
+    const left = (await d.exec(["ps", "-o", "args"])).stdout;
+    return { initSaw, init, execSaw, exec, left };
+  },
+
   async abort(rt) {
     await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const caught = (p: Promise<unknown>) => p.then((v) => ({ resolved: v }), (e: Error) => ({ name: e.name, message: e.message }));
@@ -448,6 +463,14 @@ async function defineTests(): Promise<void> {
         assert.deepEqual(r.outputs[1], r.outputs[0]);
         assert.deepEqual(r.outputs[0], { exitCode: 0, signal: null, stdout: "once\n", stderr: "err\n" });
         assert.equal(r.bad, "UsageError: exec options: maxBuffer: expected a number of bytes above 0, got string");
+      });
+
+      it("a destroyed output stream closes the process's pipe: it ends by EPIPE or SIGPIPE, as a child process's", async () => {
+        const r = await scenario(who, "readerGone");
+        // busybox's yes as PID 1 (SIGPIPE does not end it) fails its write and exits 1; exec'd, SIGPIPE kills it.
+        assert.deepEqual([r.initSaw, r.init], ["y\n", { exitCode: 1, signal: null, oomKilled: false }]);
+        assert.deepEqual([r.execSaw, r.exec], ["y\n", { exitCode: 141, signal: "SIGPIPE", oomKilled: false }]);
+        assert.deepEqual(r.left.trim().split("\n"), ["COMMAND", "sleep 600", "ps -o args"]);
       });
 
       it("an AbortSignal ends an exec (its process killed) and a wait (the container left running), as child_process's signal does", async () => {

@@ -321,12 +321,22 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["rm", "inited"]);
   });
 
-  it("a foreground run piped into head: the CLI goes on quietly once head has gone, and ends with the container", async () => {
+  it("output piped into head: the guest process meets the closed pipe, as natively (run, exec, a PID 1 that writes for ever)", async () => {
     // It ended with an uncaught EPIPE and Node's stack: the guest's output was piped into our stdout with no reader.
-    // (The guest's pipe stays open: a PID 1 that writes for ever is not ended by it, as it would be natively.)
-    const piped = spawnSync("bash", ["-c", `"${process.execPath}" "${cliPath}" run --rm busybox seq 200000 | head -1; echo "exit \${PIPESTATUS[0]}"`], { env, cwd: scratch, encoding: "utf8", timeout: 120_000 });
-    assert.deepEqual([piped.stdout, piped.stderr], ["1\nexit 0\n", ""]);
-    assert.equal((await ok(["ps", "-aq"])).stdout, "", "the --rm container is gone");
+    // Then the guest's pipe stayed open: `yes` as PID 1 (which ignores a SIGPIPE sent to it) wrote on for ever.
+    const piped = (args: string) => spawnSync("bash", ["-c", `"${process.execPath}" "${cliPath}" ${args} | head -1; echo "exit \${PIPESTATUS[0]}"`], { env, cwd: scratch, encoding: "utf8", timeout: 120_000 });
+    // The exit codes are the native backend's: busybox's seq and yes end on the write's EPIPE (255, 1), a process
+    // that is not PID 1 by SIGPIPE (141).
+    const seq = piped("run --rm busybox seq 200000");
+    assert.deepEqual([seq.stdout, seq.stderr], ["1\nexit 255\n", ""]);
+    const forEver = piped("run --rm busybox yes");
+    assert.deepEqual([forEver.stdout, forEver.error], ["y\nexit 1\n", undefined]);
+    assert.equal(piped("run --rm busybox sh -c 'yes; exit $?'").stdout, "y\nexit 141\n");
+    assert.equal((await ok(["ps", "-aq"])).stdout, "", "the --rm containers are gone");
+    await ok(["run", "-d", "--name", "headed", "busybox", "sleep", "600"]);
+    assert.equal(piped("exec headed yes").stdout, "y\nexit 141\n");
+    assert.equal((await ok(["exec", "headed", "ps", "-o", "args"])).stdout, "COMMAND\nsleep 600\nps -o args\n", "no exec'd process left writing");
+    await ok(["rm", "-f", "headed"]);
   });
 
   it("vm stop refuses while containers run, and --force kills them, recorded (detached and foreground alike), with a clean vm.log", async () => {

@@ -87,15 +87,20 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean, d
  * Copies a container's (or exec'd process's) output to the CLI's own stdout
  * or stderr. A reader that went away never crashes the CLI (nothing listened
  * for the stream's 'error': a stack trace, then Node's assertion): a closed
- * pipe (`| head`: EPIPE) ends the command quietly, as it ends a Unix tool; a
- * terminal that hung up (EIO: its window closed, the ssh session dropped) is
- * written to no more, the output drained into nothing so the container never
- * blocks on it, and the run goes on to its end (the hangup's SIGHUP reached it),
- * when the CLI ends by SIGHUP (`exitCli`).
+ * pipe (`| head`: EPIPE) ends the command quietly, as it ends a Unix tool —
+ * or, with `passClosedPipe`, is passed on: the output is destroyed, so its
+ * writer meets the closed pipe as it would have on the fd itself, and the
+ * command goes on to the process's end (exec, as the helper it hands over to
+ * natively: `exec c yes | head` exits 141); a terminal that hung up (EIO: its
+ * window closed, the ssh session dropped) is written to no more, the output
+ * drained into nothing so the container never blocks on it, and the run goes
+ * on to its end (the hangup's SIGHUP reached it), when the CLI ends by SIGHUP
+ * (`exitCli`).
  */
-export function relayOutput(source: Readable, dest: NodeJS.WriteStream): void {
+export function relayOutput(source: Readable, dest: NodeJS.WriteStream, options: { passClosedPipe?: boolean } = {}): void {
   dest.on("error", (err: NodeJS.ErrnoException) => {
     source.unpipe(dest);
+    if (err.code === "EPIPE" && options.passClosedPipe) return void source.destroy();
     if (err.code === "EPIPE") readerGone();
     if (err.code === "EIO") terminalHungUp();
     source.resume();

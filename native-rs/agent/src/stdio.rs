@@ -49,6 +49,16 @@ impl OutStream {
             datagram: false,
         }
     }
+
+    /// Our end closes before the process's output ended (its reader is gone):
+    /// nothing more is read or sent, and the fd is not closed a second time.
+    pub fn close(&mut self) {
+        if self.fd >= 0 {
+            fd::close(self.fd);
+            self.fd = -1;
+        }
+        self.done = true;
+    }
 }
 
 impl InStream {
@@ -108,8 +118,8 @@ impl Streams {
 
     pub fn close(self) {
         let master_is_stdout = self.stdout.is_some();
-        for s in [self.stdout, self.stderr].into_iter().flatten() {
-            fd::close(s.fd);
+        for mut s in [self.stdout, self.stderr].into_iter().flatten() {
+            s.close();
         }
         if let Some(s) = self.stdin {
             if !s.closed {

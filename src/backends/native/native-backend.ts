@@ -366,8 +366,15 @@ function childHelper(child: ChildProcess): HelperProcess {
   });
   started.catch(() => {});
   // Node drains and discards a child's stdout and stderr that nobody reads yet when it exits: the caller
-  // may read a short process's output later (an exec among many), so ours take it at once.
-  const kept = (stream: Readable | null) => (stream ? stream.pipe(new PassThrough()) : null);
+  // may read a short process's output later (an exec among many), so ours take it at once. Destroyed by its
+  // reader before the end, ours closes too: the process meets the closed pipe, as with a child's own stdout,
+  // instead of blocking on a full one for ever.
+  const kept = (stream: Readable | null) => {
+    if (!stream) return null;
+    const out = stream.pipe(new PassThrough());
+    out.once("close", () => void (stream.readableEnded || stream.destroy()));
+    return out;
+  };
   return {
     status: child.stdio[STATUS_FD] as Readable,
     stdin: child.stdin,

@@ -64,8 +64,8 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
         process.stdin.pipe(proc.stdin);
         proc.stdin.on("error", () => {});
       }
-      if (proc.stdout) relayOutput(proc.stdout, process.stdout);
-      if (proc.stderr) relayOutput(proc.stderr, process.stderr);
+      if (proc.stdout) relayOutput(proc.stdout, process.stdout, { passClosedPipe: true });
+      if (proc.stderr) relayOutput(proc.stderr, process.stderr, { passClosedPipe: true });
     }
     const outputDone = Promise.all([proc.stdout, proc.stderr].map((s) => (s ? new Promise((r) => (s.once("end", r), s.once("close", r))) : undefined)));
     const status = await proc.wait();

@@ -92,6 +92,8 @@ impl Agent {
                     if let Some(chan) = ended {
                         self.send(frame::EOF, chan, &[]);
                     }
+                } else if self.out_chans.contains_key(&f.channel) {
+                    self.output_reader_gone(f.channel);
                 }
             }
             frame::CREDIT => self.on_credit(f.channel, &f.payload),

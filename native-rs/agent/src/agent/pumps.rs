@@ -55,6 +55,32 @@ impl Agent {
         }
     }
 
+    /// The host's reader of an output channel is gone (`run … | head`, a destroyed
+    /// stream): our end of the process's pipe closes, so its next write meets EPIPE
+    /// (and SIGPIPE) as it would on the host's own pipe — the way a PID 1 that ignores
+    /// signals still ends — and the host's channel ends with our EOF. A connection's
+    /// socket (one fd both ways) ends by its own EOFs instead.
+    pub(crate) fn output_reader_gone(&mut self, chan: u32) {
+        let io = match self.out_chans.get(&chan).and_then(|id| self.ctrs.get_mut(id)) {
+            Some(c) => &mut c.io,
+            None => return,
+        };
+        let mut closed = None;
+        for s in [io.stdout.as_mut(), io.stderr.as_mut()].into_iter().flatten() {
+            if s.chan == chan && !s.done {
+                closed = Some(s.fd);
+                s.close();
+            }
+        }
+        if let Some(fd) = closed {
+            // A terminal's master is its stdout: no resize after it closed.
+            if io.pty_master == Some(fd) {
+                io.pty_master = None;
+            }
+            self.send(frame::EOF, chan, &[]);
+        }
+    }
+
     pub(crate) fn write_input(&mut self, cid: &str) {
         let mut grant: Option<(u32, u32)> = None;
         if let Some(s) = self.streams_mut(cid).and_then(|io| io.stdin.as_mut()) {

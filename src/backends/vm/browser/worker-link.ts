@@ -15,7 +15,7 @@ export class WorkerLink extends AgentProtocol<Uint8Array> {
    * reader takes it. `channel`: one a restored guest already uses.
    */
   openOutput(post: (data: Uint8Array) => void, channel?: number): PageOutput {
-    return this.addOutput((ch, grant, release, window) => new PageOutput(ch, grant, release, window, post), channel);
+    return this.addOutput((ch, send, release, window) => new PageOutput(ch, send, release, window, post), channel);
   }
 
   openInput(channel?: number): InputPump {
@@ -29,12 +29,12 @@ export class PageOutput extends OutputChannelBase {
 
   constructor(
     channel: number,
-    grant: (n: number) => void,
+    send: (type: number, payload?: Uint8Array) => void,
     release: () => void,
     window: number,
     private readonly post: (data: Uint8Array) => void,
   ) {
-    super(channel, grant, release, window);
+    super(channel, send, release, window);
   }
 
   /** The page's reader took `bytes` (its `ack`). */

@@ -5,6 +5,7 @@
  * the credit we grant back as the reader consumes. Input: we send within
  * the credit the agent grants as the container's pipe accepts bytes.
  */
+import { u32le } from "./bytes.js";
 import { FrameType } from "./frame.js";
 
 /** Largest stdin frame we send; the link packs frames into console events anyway. */
@@ -63,11 +64,12 @@ export function creditOverrun(channel: number, bytes: number): Error {
 export abstract class OutputChannelBase implements OutputEndpoint {
   private ungranted = 0;
   private ended = false;
+  private hungUp = false;
   private readonly credit: OutputCredit;
 
   constructor(
     readonly channel: number,
-    private readonly grant: (n: number) => void,
+    private readonly send: (type: number, payload?: Uint8Array) => void,
     private readonly release: () => void,
     window: number,
   ) {
@@ -100,12 +102,22 @@ export abstract class OutputChannelBase implements OutputEndpoint {
     this.release();
   }
 
+  /**
+   * Our reader is gone (`run … | head`, a destroyed stream): the agent closes its end of the process's pipe,
+   * so the process meets a closed pipe (EPIPE, SIGPIPE) as it would writing to ours, and answers with EOF.
+   */
+  hangUp(): void {
+    if (this.ended || this.hungUp) return;
+    this.hungUp = true;
+    this.send(FrameType.eof);
+  }
+
   protected giveCredit(): void {
     if (this.ungranted > 0 && !this.ended) {
       const n = this.ungranted;
       this.ungranted = 0;
       this.credit.give(n);
-      this.grant(n);
+      this.send(FrameType.credit, u32le(n));
     }
   }
 
@@ -248,12 +260,12 @@ export class DatagramInput implements InputEndpoint {
 export class DatagramOutput extends OutputChannelBase {
   constructor(
     channel: number,
-    grant: (n: number) => void,
+    send: (type: number, payload?: Uint8Array) => void,
     release: () => void,
     window: number,
     private readonly handlers: { datagram(data: Uint8Array): void; end(): void },
   ) {
-    super(channel, grant, release, window);
+    super(channel, send, release, window);
   }
 
   protected deliver(data: Uint8Array): boolean {

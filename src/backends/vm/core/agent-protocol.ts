@@ -271,14 +271,14 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
   }
 
   /**
-   * Registers an output channel built by `make` (with its number, a credit
-   * grant, a release and the stream window); `channel`: one a restored guest
+   * Registers an output channel built by `make` (with its number, a frame
+   * sender for its credit and hang-up, a release and the stream window); `channel`: one a restored guest
    * already uses (a container it kept), else a fresh one.
    */
-  protected addOutput<T extends OutputEndpoint>(make: (channel: number, grant: (n: number) => void, release: () => void, window: number) => T, channel = this.nextChannel++): T {
+  protected addOutput<T extends OutputEndpoint>(make: (channel: number, send: (type: number, payload?: Uint8Array) => void, release: () => void, window: number) => T, channel = this.nextChannel++): T {
     const ch = make(
       channel,
-      (n) => this.sendFrame(FrameType.credit, channel, u32le(n)),
+      (type, payload) => this.sendFrame(type, channel, payload),
       () => this.outputs.delete(channel),
       this.streamWindow,
     );

@@ -11,7 +11,7 @@ export { AgentRequestError, CONSOLE_EVENT_MAX, type AgentError, type ConsoleTran
 export class AgentLink extends AgentProtocol<Buffer> {
   /** A channel for container output (guest → host). */
   openOutput(): OutputChannel {
-    return this.addOutput((channel, grant, release, window) => new OutputChannel(channel, grant, release, window));
+    return this.addOutput((channel, send, release, window) => new OutputChannel(channel, send, release, window));
   }
 
   /** A channel for container input (host → guest). */
@@ -26,13 +26,22 @@ export class AgentLink extends AgentProtocol<Buffer> {
 
   /** Datagrams from the guest, one DATA frame each. */
   openDatagramOutput(handlers: { datagram(data: Uint8Array): void; end(): void }): DatagramOutput {
-    return this.addOutput((channel, grant, release, window) => new DatagramOutput(channel, grant, release, window, handlers));
+    return this.addOutput((channel, send, release, window) => new DatagramOutput(channel, send, release, window, handlers));
   }
 }
 
-/** Container output as a Readable; credit goes back to the agent as the reader consumes. */
+/**
+ * Container output as a Readable; credit goes back to the agent as the reader consumes. Destroyed before
+ * its end, it hangs up: the process meets a closed pipe, as with a child process's stdout.
+ */
 export class OutputChannel extends OutputChannelBase {
-  readonly readable = new Readable({ read: () => this.giveCredit() });
+  readonly readable = new Readable({
+    read: () => this.giveCredit(),
+    destroy: (err, cb) => {
+      this.hangUp();
+      cb(err);
+    },
+  });
 
   protected deliver(data: Uint8Array): boolean {
     return this.readable.push(data);

@@ -15,7 +15,7 @@ import { readState } from "../../../containers/state.js";
 import { TsboxError } from "../../../errors.js";
 import { isErrno } from "../../../fs-util.js";
 import { bundlePaths } from "../../../paths.js";
-import { SIGNALS, signalNumber } from "../../../signals.js";
+import { signalNumber } from "../../../signals.js";
 import { ignoreClosedPipe, relayToOwn } from "../../../stream-write.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
@@ -161,15 +161,10 @@ export interface GuestProcessInit {
 export function guestProcess(link: AgentLink, init: GuestProcessInit): ContainerProcess {
   const { handle, io, targets } = init;
   let exitStatus: ExitStatus | undefined;
-  // "inherit": our own stdio, as the native backend hands over its fds.
-  // A reader gone (`run … | head`): the guest's pipe cannot be closed from here, so the process gets the SIGPIPE
-  // its write would have brought, and what it still writes is read and dropped (or it would block for good).
-  const readerGone = (output: Readable) => () => {
-    output.resume();
-    if (!exitStatus && !link.closed) link.request("signal", { cid: handle, signal: SIGNALS.SIGPIPE }, 30_000).catch(() => {});
-  };
-  if (targets.stdout === "inherit" && io.stdout) relayToOwn(io.stdout.readable, process.stdout, readerGone(io.stdout.readable));
-  if (targets.stderr === "inherit" && io.stderr) relayToOwn(io.stderr.readable, process.stderr, readerGone(io.stderr.readable));
+  // "inherit": our own stdio, as the native backend hands over its fds. A reader gone (`run … | head`) destroys
+  // the channel, which hangs it up: the process meets the closed pipe it would have met on the fd itself.
+  if (targets.stdout === "inherit" && io.stdout) relayToOwn(io.stdout.readable, process.stdout);
+  if (targets.stderr === "inherit" && io.stderr) relayToOwn(io.stderr.readable, process.stderr);
   const log = init.log;
   if (log) {
     if (targets.stdout === "inherit") io.stdout?.readable.on("data", (d: Buffer) => log.write("stdout", d));
