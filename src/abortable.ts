@@ -1,3 +1,5 @@
+import { UsageError } from "./errors.js";
+
 /**
  * `work`, or an AbortError as soon as `signal` aborts: for awaits that can
  * block for good — a write to a pipe nobody reads, a read of a stdin that
@@ -19,4 +21,10 @@ export function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined):
 /** The error an aborted `signal` stands for: its reason, else an AbortError. */
 export function abortError(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : Object.assign(new Error("the operation was aborted"), { name: "AbortError" });
+}
+
+/** A `signal` option checked: an AbortSignal or nothing (a UsageError naming the call otherwise). */
+export function abortSignalOf(what: string, value: unknown): AbortSignal | undefined {
+  if (value === undefined || value instanceof AbortSignal) return value;
+  throw new UsageError(`${what} options: signal: expected an AbortSignal, got ${value === null ? "null" : typeof value}`);
 }

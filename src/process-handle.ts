@@ -12,19 +12,13 @@ import { parseSignal } from "./containers/signals.js";
 import { execRefusal } from "./spec/exec-process.js";
 import { UsageError } from "./errors.js";
 import { collectToEnd, maxBufferOf, type OutputOptions, outputLimit } from "./output-limit.js";
-import { abortable, abortError } from "./abortable.js";
+import { abortable, abortError, abortSignalOf } from "./abortable.js";
 import { checkOptionNames } from "./spec/run-options-check.js";
 
 /** ProcessOptions' names, and stdin: what exec and spawn take, in Node and in the browser. */
 export const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
 /** What exec takes: spawn's, how much of its output to keep, and an AbortSignal. */
 export const EXEC_OPTIONS = [...PROCESS_OPTIONS, "maxBuffer", "signal"] as const;
-
-/** A `signal` option checked: an AbortSignal or nothing (a UsageError naming the call otherwise). */
-export function abortSignalOf(what: string, value: unknown): AbortSignal | undefined {
-  if (value === undefined || value instanceof AbortSignal) return value;
-  throw new UsageError(`${what} options: signal: expected an AbortSignal, got ${value === null ? "null" : typeof value}`);
-}
 
 /** The options of a `wait` (a container's or a process's, Node's or the browser's) checked: its AbortSignal, if any. */
 export function waitSignal(options: { signal?: AbortSignal }): AbortSignal | undefined {

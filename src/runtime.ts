@@ -62,7 +62,7 @@ import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
 import type { Readable, Writable } from "node:stream";
 import { withExposed } from "./network/ports.js";
-import { abortError } from "./abortable.js";
+import { abortError, abortSignalOf } from "./abortable.js";
 // --- end data side ---
 
 export interface RuntimeOptions {
@@ -941,6 +941,7 @@ export class Runtime implements ContainerOwner {
    * a tar archive of `src`.
    */
   async copyFrom(ref: string, src: string, dest: string | Writable, options: CopyOptions & { end?: boolean } = {}): Promise<void> {
+    abortSignalOf("copyFrom", options.signal);
     const { copyFromContainer } = await import("./containers/copy.js");
     const files = await this.containerFiles(ref);
     if (typeof dest === "string") return copyFromContainer(files, src, dest, undefined, options);
@@ -951,6 +952,7 @@ export class Runtime implements ContainerOwner {
 
   /** Copies into a container (`docker cp SRC CTR:DEST`): `src` is a host path, or a Readable tar archive extracted into the directory `dest`. */
   async copyTo(ref: string, src: string | Readable, dest: string, options: CopyOptions = {}): Promise<void> {
+    abortSignalOf("copyTo", options.signal);
     const { copyToContainer } = await import("./containers/copy.js");
     const files = await this.containerFiles(ref);
     if (typeof src === "string") await copyToContainer(files, src, dest, undefined, options);

@@ -289,7 +289,8 @@ export interface CopyHelper {
   stdout: Readable | null;
   /** Settles when it ended: rejects with its error (docker's exit codes) unless it succeeded. */
   done: Promise<void>;
-  kill(): void;
+  /** SIGKILL by default; SIGTERM lets a writer remove the file it was writing. */
+  kill(signal?: "SIGTERM" | "SIGKILL"): void;
 }
 
 export interface ExitStatus {

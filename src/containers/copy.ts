@@ -16,6 +16,7 @@ import { KEPT_LAYER_FILE } from "../backends/vm/core/guest-spec.js";
 import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
 import type { Backend } from "../backends/backend.js";
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
+import { abortError } from "../abortable.js";
 import { readSpec } from "./spec-file.js";
 import { isErrno } from "../fs-util.js";
 import { openRegular } from "../image/safe-open.js";
@@ -31,6 +32,11 @@ export interface CopyOptions {
   archive?: boolean;
   /** `-L`: follow SRC itself when it is a symlink. */
   follow?: boolean;
+  /**
+   * Ends the copy when it aborts: its helpers get SIGTERM (a writer removes the file it was writing, so what
+   * DEST named stays as it was; files already copied stay) and the copy rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface PathStat {
@@ -267,11 +273,43 @@ async function pipeHelpers(from: CopyHelper, to: CopyHelper): Promise<void> {
   if (written.status === "rejected") throw written.reason;
 }
 
+/**
+ * A copy under `signal`: the reading and writing helpers it spawns (`spawn`) get SIGTERM when it aborts, and
+ * `run` then rejects with the signal's reason.
+ */
+function abortingCopy(signal: AbortSignal | undefined): { spawn: typeof spawnCopyHelper; run: (work: () => Promise<void>) => Promise<void> } {
+  const helpers: CopyHelper[] = [];
+  const stop = () => {
+    for (const h of helpers) h.kill("SIGTERM");
+  };
+  return {
+    spawn: (...args) => {
+      const helper = spawnCopyHelper(...args);
+      helpers.push(helper);
+      if (signal?.aborted) helper.kill("SIGTERM");
+      return helper;
+    },
+    run: async (work) => {
+      if (!signal) return work();
+      if (signal.aborted) throw abortError(signal);
+      signal.addEventListener("abort", stop, { once: true });
+      try {
+        await work();
+      } catch (err) {
+        throw signal.aborted ? abortError(signal) : err;
+      } finally {
+        signal.removeEventListener("abort", stop);
+      }
+    },
+  };
+}
+
 /** `cp CONTAINER:SRC DEST` (`-` DEST: a tar stream on `out`). */
 export async function copyFromContainer(c: ContainerFiles, src: string, dest: string, out: Writable | undefined, options: CopyOptions = {}): Promise<void> {
   const srcPath = posix.resolve("/", src);
   const keepDot = /(^|\/)\.$/.test(src) ? "/." : "";
-  await c.run(async (target) => {
+  const { spawn: spawnHelper, run } = abortingCopy(options.signal);
+  await run(() => c.run(async (target) => {
     const s = await statAt(target, srcPath);
     if (!s.exists) throw new ContainerError(`Could not find the file ${src} in container ${c.name}`);
     const isDir = srcIsDir(s, Boolean(options.follow));
@@ -279,7 +317,7 @@ export async function copyFromContainer(c: ContainerFiles, src: string, dest: st
       if (!out) throw new UsageError("cp to - needs an output stream");
       // Named as the reader names it by default (its last component): a guest's records outside it are refused, not archived.
       const name = posix.basename(srcPath);
-      const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow), name }, { stdout: true });
+      const reader = spawnHelper(target, "read", srcPath, { follow: Boolean(options.follow), name }, { stdout: true });
       await recordsToTar(reader, out, (r, body) => {
         assertAsked(r, name);
         return [recordToTar(r, body)];
@@ -289,22 +327,23 @@ export async function copyFromContainer(c: ContainerFiles, src: string, dest: st
     const hostDest = resolvePath(dest) + (dest.endsWith("/") ? "/" : "");
     const plan = planCopy({ path: srcPath + keepDot, isDir }, { path: hostDest, stat: hostStat(hostDest) }, dest);
     if (!existsSync(plan.dir)) throw new ContainerError(`no such directory: ${dirname(dest) === "." ? plan.dir : dirname(dest)}`);
-    const reader = spawnCopyHelper(target, "read", srcPath, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
+    const reader = spawnHelper(target, "read", srcPath, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
     // `name`: the writer takes only what was asked for (a vm guest's records are not trusted; plan.dir is DEST's parent).
-    const writer = spawnCopyHelper({ host: true }, "write", plan.dir, { archive: Boolean(options.archive), name: plan.name }, { stdin: true });
+    const writer = spawnHelper({ host: true }, "write", plan.dir, { archive: Boolean(options.archive), name: plan.name }, { stdin: true });
     await pipeHelpers(reader, writer);
-  });
+  }));
 }
 
 /** `cp SRC CONTAINER:DEST` (`-` SRC: a tar stream from `input`, extracted into the directory DEST). */
 export async function copyToContainer(c: ContainerFiles, src: string, dest: string, input: Readable | undefined, options: CopyOptions = {}): Promise<void> {
   const destPath = posix.resolve("/", dest) + (dest.endsWith("/") && dest !== "/" ? "/" : "");
-  await c.run(async (target) => {
+  const { spawn: spawnHelper, run } = abortingCopy(options.signal);
+  await run(() => c.run(async (target) => {
     const d = await statAt(target, destPath);
     if (src === "-") {
       if (!input) throw new UsageError("cp from - needs an input stream");
       if (!d.exists || !(d.type === "dir" || d.targetType === "dir")) throw new ContainerError(`destination ${dest} in container ${c.name} must be an existing directory for a tar stream`);
-      const writer = spawnCopyHelper(target, "write", destPath, { archive: Boolean(options.archive) }, { stdin: true });
+      const writer = spawnHelper(target, "write", destPath, { archive: Boolean(options.archive) }, { stdin: true });
       await tarToRecords(input, writer);
       return;
     }
@@ -318,10 +357,10 @@ export async function copyToContainer(c: ContainerFiles, src: string, dest: stri
       const parent = await statAt(target, plan.dir);
       if (!parent.exists) throw new ContainerError(`no such directory in container ${c.name}: ${plan.dir}`);
     }
-    const reader = spawnCopyHelper({ host: true }, "read", hostSrc, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
-    const writer = spawnCopyHelper(target, "write", plan.dir, { archive: Boolean(options.archive) }, { stdin: true });
+    const reader = spawnHelper({ host: true }, "read", hostSrc, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
+    const writer = spawnHelper(target, "write", plan.dir, { archive: Boolean(options.archive) }, { stdin: true });
     await pipeHelpers(reader, writer);
-  });
+  }));
 }
 
 /**

@@ -4,7 +4,7 @@
  * commit, volumes and disk usage. Prints one JSON object of results.
  *   node --import tsx test/helpers/api-data-script.ts SCRATCH_DIR
  */
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { finished } from "node:stream/promises";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
@@ -66,7 +66,22 @@ results.volume = { name: volume.Name, labels: volume.Labels };
     for await (const _ of e.body);
   }
   results.copiedOut = { tarNames: names, file: readFileSync(join(scratch, "api", "made"), "utf8"), fileNames };
-  results.diff = (await c.diff()).filter((d) => d.Path === "/made" || d.Path === "/bin/ls");
+  // An AbortSignal ends a copy: at once when it aborted already; mid-way, a tar stream held open (which would
+  // keep the copy waiting for ever), its writer removing the file it was writing.
+  const failed = (p: Promise<void>) => p.then(() => "copied", (e: Error) => `${e.name}: ${e.message}`);
+  const early = await failed(c.copyFrom("/made", join(scratch, "api", "early"), { signal: AbortSignal.abort() }));
+  const big = new TarWriter();
+  big.add({ path: "held", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(1 << 20, 1) });
+  const held = new PassThrough();
+  held.write(big.finish().subarray(0, 600_000));
+  const ac = new AbortController();
+  const midway = failed(c.copyTo(held, "/", { signal: ac.signal }));
+  setTimeout(() => ac.abort(), 500);
+  const bad = await failed(c.copyTo(join(scratch, "api", "in"), "/tmp/in", { signal: "soon" as unknown as AbortSignal }));
+  results.aborted = { early, earlyMade: existsSync(join(scratch, "api", "early")), midway: await midway, bad };
+  const changes = await c.diff();
+  results.diff = changes.filter((d) => d.Path === "/made" || d.Path === "/bin/ls");
+  results.abortLeft = changes.filter((d) => /held|tsbox-cp/.test(d.Path));
   const id = await c.commit({ name: "api-commit:1", message: "from the API", changes: ["CMD cat /made"] });
   const image = await rt.inspectImage("api-commit:1");
   results.commit = { idOk: id === image.Id, comment: image.Comment };

@@ -9,6 +9,7 @@
 
 use crate::sys;
 use container::copy::op::{self as copy_op, Op};
+use container::copy::pending as copy_pending;
 use container::join::{self, Known};
 use container::launch;
 use container::seccomp::Filter;
@@ -172,6 +173,13 @@ fn run_copy(target: CopyIn, mut op: Op, path: &Path, events: &StatusEvents) -> i
     let forked = match process::clone_fork(0) {
         Ok(Forked::Child) => {
             let errors = StatusEvents::new(Some(2), "tsbox-agent");
+            // An aborted copy's SIGTERM: the file being written goes with it (a stopped container's view
+            // writes in its own child, which dies with this one: what it was writing is left there).
+            if let Op::Write(_) = op {
+                if let Err(e) = copy_pending::discard_on_interrupt() {
+                    process::exit_now(errors.error(&Error::setup(format!("handling signals: {}", e))));
+                }
+            }
             let done = match target {
                 CopyIn::Running(pid) => view::enter_running(pid).and_then(|()| copy_op::perform(&mut op, path, true)).map(|()| 0),
                 // The view's child reports its own error and exits with its code.

@@ -127,17 +127,23 @@ fn in_child(
         }
         Ok(Forked::Parent(pid)) => {
             fd::close(sync_r);
+            // A copy's interrupt is the child's to handle: it holds the file being written.
+            crate::copy::pending::pass_interrupts_to(pid);
             let ready = idmap::write_mappings(pid, spec).and_then(|()| fd::write_all(sync_w, b"1").step(|| "releasing the view"));
             fd::close(sync_w);
-            if let Err(e) = ready {
-                let _ = process::kill(pid, SIGKILL);
-                let _ = process::wait(pid);
-                return Err(e);
-            }
-            match process::wait(pid).step(|| "waiting for the view")? {
-                ExitStatus::Code(c) => Ok(c),
-                ExitStatus::Signal(s) => Ok(128 + s),
-            }
+            let ended = match ready {
+                Err(e) => {
+                    let _ = process::kill(pid, SIGKILL);
+                    let _ = process::wait(pid);
+                    Err(e)
+                }
+                Ok(()) => process::wait(pid).step(|| "waiting for the view").map(|status| match status {
+                    ExitStatus::Code(c) => c,
+                    ExitStatus::Signal(s) => 128 + s,
+                }),
+            };
+            crate::copy::pending::pass_interrupts_to(0);
+            ended
         }
         Err(e) => {
             fd::close(sync_r);

@@ -40,7 +40,7 @@ pub fn copy(opts: Options) -> i32 {
     }
     let mut op = opts.op;
     if let Op::Write(_) = op {
-        if let Err(e) = crate::signals::install_interrupted() {
+        if let Err(e) = container::copy::pending::discard_on_interrupt() {
             return events.error(&container::error::Error::setup(format!("handling signals: {}", e)));
         }
     }

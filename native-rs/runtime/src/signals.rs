@@ -61,21 +61,6 @@ pub fn install_orphaned() -> Result<(), Errno> {
     signal::install(ORPHANED, orphaned)
 }
 
-/// A copy's Ctrl-C (the terminal signals the CLI's whole process group), SIGTERM or hang-up: the file being
-/// written goes, then the process, with the signal's status.
-extern "C" fn interrupted(sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
-    container::copy::pending::discard();
-    process::exit_now(128 + sig);
-}
-
-/// For `copy --op write`: what `interrupted` handles.
-pub fn install_interrupted() -> Result<(), Errno> {
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal::install(sig, interrupted)?;
-    }
-    Ok(())
-}
-
 /// The file whose write thaws the container, for `orphaned`.
 pub fn thaw_on_orphan(path: &std::path::Path, value: &str) {
     use std::os::unix::ffi::OsStrExt;

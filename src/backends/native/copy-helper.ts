@@ -59,8 +59,8 @@ export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write
     stdin: child.stdin,
     stdout: child.stdout,
     done,
-    kill: () => {
-      if (child.exitCode === null) child.kill("SIGKILL");
+    kill: (signal = "SIGKILL") => {
+      if (child.exitCode === null) child.kill(signal);
     },
   };
 }
@@ -74,11 +74,11 @@ function whenStarted(pending: Promise<CopyHelper>, io: { stdin?: boolean; stdout
   const stdin = io.stdin ? new PassThrough() : null;
   const stdout = io.stdout ? new PassThrough() : null;
   let started: CopyHelper | undefined;
-  let killed = false;
+  let killed: "SIGTERM" | "SIGKILL" | undefined;
   const done = pending.then(
     (helper) => {
       started = helper;
-      if (killed) helper.kill();
+      if (killed) helper.kill(killed);
       if (stdin && helper.stdin) stdin.pipe(helper.stdin);
       if (stdout && helper.stdout) helper.stdout.pipe(stdout);
       else stdout?.end();
@@ -95,9 +95,9 @@ function whenStarted(pending: Promise<CopyHelper>, io: { stdin?: boolean; stdout
     stdin,
     stdout,
     done,
-    kill: () => {
-      killed = true;
-      started?.kill();
+    kill: (signal) => {
+      killed ??= signal ?? "SIGKILL";
+      started?.kill(signal);
     },
   };
 }

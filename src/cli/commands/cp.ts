@@ -40,12 +40,13 @@ export async function cpCommand(args: string[], ctx: CliContext): Promise<number
   if (src.container === undefined && dest.container === undefined) throw new UsageError("must specify at least one container source");
   const options = { archive: flags.bools.has("archive"), follow: flags.bools.has("follow-link") };
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  // Ctrl-C reaches the copy helpers too (one process group): the writer removes the file it was writing under
-  // its temporary name, so what DEST named stays as it was; the command says so and exits 130.
-  return withInterrupt(ctx, "cp", () => copy(runtime, src, dest, options, ctx));
+  // Ctrl-C (which reaches the copy helpers too: one process group) or a SIGTERM of this process alone ends the
+  // helpers: the writer removes the file it was writing under its temporary name, so what DEST named stays as it
+  // was; the command says so and exits 130 or 143.
+  return withInterrupt(ctx, "cp", (signal) => copy(runtime, src, dest, { ...options, signal }, ctx));
 }
 
-async function copy(runtime: Runtime, src: CopyArg, dest: CopyArg, options: { archive: boolean; follow: boolean }, ctx: CliContext): Promise<number> {
+async function copy(runtime: Runtime, src: CopyArg, dest: CopyArg, options: { archive: boolean; follow: boolean; signal: AbortSignal }, ctx: CliContext): Promise<number> {
   if (src.container !== undefined) {
     if (src.path === "") throw new UsageError("empty source path in the container");
     if (dest.path === "-") {

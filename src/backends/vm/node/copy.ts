@@ -71,5 +71,5 @@ async function startCopy(ctx: ExecContext, eid: string, fields: Record<string, u
     if (status.exitCode !== 0) throw error ?? new TsboxError(`the copy in the vm guest failed (${status.signal ?? `exit ${status.exitCode}`})`, { code: "runtime" });
   });
   done.catch(() => {});
-  return { stdin: proc.stdin, stdout: proc.stdout, done, kill: () => void proc.kill("SIGKILL") };
+  return { stdin: proc.stdin, stdout: proc.stdout, done, kill: (signal = "SIGKILL") => void proc.kill(signal) };
 }
