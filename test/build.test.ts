@@ -10,13 +10,13 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { createServer } from "node:http";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
-import { cliPath, repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
+import { type CliResult, cliPath, repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { TarWriter } from "../src/image/tar-writer.js";
@@ -706,6 +706,39 @@ for (const who of identities()) {
         assert.deepEqual(missingBlobs(who.dataDir), [], "every blob an index entry reaches is in the store");
         // (the prune may take the finished image itself, as docker's -a takes any image no container uses)
         await tsbox(who, ["rmi", "pruned:1"]);
+      }
+    });
+
+    it("a prune while a build goes on from cached steps keeps their blobs: the build's lease covers what it reuses", async () => {
+      // The cached steps' image is unnamed and its blobs old: the lease, which spares what was written since it was
+      // taken, did not cover them, and a prune between the cache lookup and the naming deleted them (the build
+      // named an image whose layers were gone). The test holds the index lock before the build: the lookup (under
+      // that lock now) and the prune both wait for it, and either may go first.
+      const dockerfile = `FROM busybox\nRUN echo ${Date.now()} > /cached\nLABEL pruned=yes\n`;
+      assert.equal((await build(["-t", "cached-prune:1", "-"], { stdin: dockerfile })).code, 0);
+      await cli(["rmi", "cached-prune:1"]);
+      const blobs = join(who.dataDir, "blobs", "sha256");
+      for (let i = 0; i < 3; i++) {
+        // Made an hour ago, as a cache is: what the build's lease, taken now, would not cover by itself.
+        const anHourAgo = new Date(Date.now() - 3_600_000);
+        for (const b of readdirSync(blobs)) utimesSync(join(blobs, b), anHourAgo, anHourAgo);
+        const release = await holdLock(who, join(who.dataDir, ".index.lock"), (argv) => tsbox(who, [], { argv }));
+        let building: Promise<CliResult> | undefined;
+        let pruned: Promise<CliResult> | undefined;
+        try {
+          building = build(["-t", "cached-prune:1", "-"], { stdin: dockerfile });
+          await new Promise((r) => setTimeout(r, 500)); // (the build reaches its first step's lookup)
+          pruned = tsbox(who, ["builder", "prune", "-af"]);
+          await new Promise((r) => setTimeout(r, 300));
+        } finally {
+          await release();
+        }
+        assert.equal((await pruned!).code, 0);
+        const built = await building!;
+        assert.equal(built.code, 0, built.stderr);
+        assert.deepEqual(missingBlobs(who.dataDir), [], "every blob an index entry reaches is in the store");
+        assert.match((await cli(["run", "--rm", "cached-prune:1", "cat", "/cached"])).stdout, /^\d+\n$/);
+        await cli(["rmi", "cached-prune:1"]);
       }
     });
 

@@ -8,7 +8,7 @@
  * simply run again.
  */
 import { createHash } from "node:crypto";
-import type { OciLayout } from "../image/layout.js";
+import { type OciLayout, withIndexLock } from "../image/layout.js";
 import type { ImageManifest } from "../image/oci.js";
 
 export const CACHE_KEY_ANNOTATION = "org.tsbox.build.cache-key";
@@ -23,18 +23,24 @@ export interface CachedStep {
   configDigest: string;
 }
 
-/** The image an earlier build made for `key`, when its manifest, config and layers are all still here. */
+/**
+ * The image an earlier build made for `key`, when its manifest, config and layers are all still here. Taken
+ * under the index lock, its blobs marked as reused (`reuseBlobs`): a prune, which deletes under that lock, then
+ * spares them for the build's lease as it spares the blobs the build writes (before, a prune while a build went on
+ * from a cached step could delete that step's blobs, and the build named an image whose layers were gone).
+ */
 export async function findCached(layout: OciLayout, key: string): Promise<CachedStep | undefined> {
-  const index = await layout.readIndex();
-  for (const d of [...index.manifests].reverse()) {
-    if (d.annotations?.[CACHE_KEY_ANNOTATION] !== key) continue;
-    try {
-      const manifest = await layout.readJsonBlob<ImageManifest>(d.digest);
-      const present = await Promise.all([manifest.config, ...manifest.layers].map((b) => layout.hasBlob(b.digest)));
-      if (present.every(Boolean)) return { manifestDigest: d.digest, configDigest: manifest.config.digest };
-    } catch {
-      // a blob went missing: run the step again
+  return withIndexLock(layout.dir, async () => {
+    const index = await layout.readIndex();
+    for (const d of [...index.manifests].reverse()) {
+      if (d.annotations?.[CACHE_KEY_ANNOTATION] !== key) continue;
+      try {
+        const manifest = await layout.readJsonBlob<ImageManifest>(d.digest);
+        if (await layout.reuseBlobs([d.digest, manifest.config.digest, ...manifest.layers.map((b) => b.digest)])) return { manifestDigest: d.digest, configDigest: manifest.config.digest };
+      } catch {
+        // a blob went missing: run the step again
+      }
     }
-  }
-  return undefined;
+    return undefined;
+  });
 }

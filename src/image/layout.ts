@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, type ReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
-import { mkdir, open, readdir, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rmdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage, ImageError, writingAt } from "../errors.js";
 import { isErrno, randomHex, writeFileAtomic } from "../fs-util.js";
@@ -113,6 +113,22 @@ export class OciLayout {
     }
   }
 
+  /**
+   * Blobs a writer reuses instead of writing (a build's cached step, a pull's layer already here) marked as
+   * written now (their mtime): a prune during its lease spares them as it spares what it wrote (gc.ts
+   * `leasedBlobs`). False when one is gone, to be written again.
+   */
+  async reuseBlobs(digests: string[]): Promise<boolean> {
+    const now = new Date();
+    try {
+      await Promise.all(digests.map((d) => utimes(this.blobPath(d), now, now)));
+      return true;
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) return false;
+      throw err;
+    }
+  }
+
   /** Whole blob in memory: for manifests and configs (small, read on every run: sync). */
   async readBlob(digest: string): Promise<Buffer> {
     try {
@@ -161,7 +177,7 @@ export class OciLayout {
   async writeBlob(source: BlobSource, expected?: { digest: string; size?: number }, signal?: AbortSignal): Promise<{ digest: string; size: number }> {
     if (expected) {
       assertDigest(expected.digest, "expected");
-      if (await this.hasBlob(expected.digest)) {
+      if (await this.reuseBlobs([expected.digest])) {
         if (!Buffer.isBuffer(source)) await drain(source);
         return { digest: expected.digest, size: expected.size ?? (await stat(this.blobPath(expected.digest))).size };
       }
