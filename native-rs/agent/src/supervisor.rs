@@ -174,7 +174,7 @@ fn run_copy(target: CopyIn, mut op: Op, path: &Path, events: &StatusEvents) -> i
         Ok(Forked::Child) => {
             let errors = StatusEvents::new(Some(2), "tsbox-agent");
             // An aborted copy's SIGTERM: the file being written goes with it (a stopped container's view
-            // writes in its own child, which dies with this one: what it was writing is left there).
+            // writes in a child of ours, to which view.rs passes the signal on).
             if let Op::Write(_) = op {
                 if let Err(e) = copy_pending::discard_on_interrupt() {
                     process::exit_now(errors.error(&Error::setup(format!("handling signals: {}", e))));
