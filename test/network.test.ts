@@ -304,9 +304,11 @@ for (const who of identities()) {
         let flooded = true;
         void flooding.finally(() => (flooded = false));
         await new Promise((r) => setTimeout(r, 2000));
-        // Served during the flood: a lookup (or, on a machine this loaded, one of the few that fit in it) is answered.
-        let during = await run(["exec", "victim", "nslookup", "victim", gw]);
-        while (during.code !== 0 && flooded) during = await run(["exec", "victim", "nslookup", "victim", gw]);
+        // Served during the flood: a lookup (or, on a machine this loaded, one of those that fit in it) is answered.
+        // Each try is cut at 2 s: nslookup's own retries take ~15 s, so a loaded machine had one try in the flood.
+        const lookup = () => run(["exec", "victim", "timeout", "2", "nslookup", "victim", gw]);
+        let during = await lookup();
+        while (during.code !== 0 && flooded) during = await lookup();
         const done = await flooding;
         assert.equal(during.code, 0, `a container's name resolves during the flood: ${during.stdout}${during.stderr}`);
         const [, sent, replies] = /sent (\d+) replies (\d+)/.exec(done.stdout) ?? [];
