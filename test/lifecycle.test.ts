@@ -9,7 +9,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -821,6 +821,29 @@ for (const who of identities()) {
         assert.ok(!runs(cmd), `rm -f r (${kib} KiB free) left it running`);
       }
       assert.ok(failed > 0, "some start met the full disk");
+    });
+
+    it("a run that ends on a full disk has its end recorded (the monitor's reserve): ps and inspect give its code", async () => {
+      await done(["run", "--rm", "busybox", "true"]);
+      // Told to end from a dir that is not on the small disk.
+      const signal = mkdtempSync(join(who.scratch, "go-"));
+      chownSync(signal, who.uid, who.gid);
+      try {
+        await done(["run", "-d", "--name", "ending", "-v", `${signal}:/s`, "busybox", "sh", "-c", "while [ ! -f /s/go ]; do sleep 0.05; done; exit 3"]);
+        const id = (await done(["inspect", "-f", "{{.Id}}", "ending"])).stdout.trim();
+        const monitor = Number(JSON.parse(disk.sh(`cat ${disk.dataDir}/containers/${id}/state.json`)).monitorPid);
+        disk.fill();
+        writeFileSync(join(signal, "go"), "");
+        await until("its monitor ends", () => !alive(monitor), 30_000);
+        disk.free();
+        // Before: "Exited (unknown)" and 255, the state write refused and its code lost.
+        assert.equal((await done(["ps", "-a", "--format", "{{.Status}}"])).stdout.replace(/ \d+ seconds? ago| Less than a second ago/, ""), "Exited (3)\n");
+        assert.equal((await done(["inspect", "-f", "{{.State.ExitCode}}", id])).stdout, "3\n");
+      } finally {
+        disk.free();
+        await done(["rm", "-f", "ending"]);
+        rmSync(signal, { recursive: true, force: true });
+      }
     });
 
     it("the log a full disk cut short loses only what did not fit: every entry after it is whole", async () => {

@@ -8,7 +8,7 @@
 use crate::timefmt;
 use container::json::{self, Json};
 use container::sys::consts::{LOCK_EX, O_CLOEXEC, O_CREAT, O_RDWR};
-use container::sys::{fd, Errno};
+use container::sys::{errno, fd, Errno};
 use std::fs;
 use std::io;
 use std::os::raw::c_int;
@@ -17,6 +17,11 @@ use std::time::SystemTime;
 
 pub const LOCK_FILE: &str = "lock";
 const STATE_FILE: &str = "state.json";
+/// Freed to land a record a full disk refused (`rewrite`): the monitor keeps
+/// one per bundle, so a run's end on a full disk is still recorded (before,
+/// `ps` said "Exited (unknown)" for good, its exit code lost).
+const RESERVE_FILE: &str = "state.reserve";
+const RESERVE_BYTES: usize = 64 * 1024;
 
 pub struct StateFile {
     dir: PathBuf,
@@ -55,6 +60,19 @@ impl StateFile {
         result
     }
 
+    /// Makes the bundle's reserve if it has none. Best effort: a disk with no
+    /// room for it has none for the run either, whose start then fails.
+    pub fn keep_reserve(&self) {
+        let path = self.dir.join(RESERVE_FILE);
+        if path.exists() {
+            return;
+        }
+        let tmp = self.dir.join(format!(".{}.{}.tmp", RESERVE_FILE, std::process::id()));
+        if fs::write(&tmp, vec![0u8; RESERVE_BYTES]).and_then(|()| fs::rename(&tmp, &path)).is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+    }
+
     /// state.json as it is now (None when it is gone or unreadable).
     pub fn read(&self) -> Option<Json> {
         let text = fs::read_to_string(self.dir.join(STATE_FILE)).ok()?;
@@ -82,15 +100,24 @@ impl StateFile {
         let tmp = self
             .dir
             .join(format!(".{}.{}.tmp", STATE_FILE, std::process::id()));
-        // A failed write (a full disk) leaves no temp behind to hold the last free pages.
-        fs::write(&tmp, format!("{}\n", state)).and_then(|()| fs::rename(&tmp, &path)).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            e
-        })?;
+        let text = format!("{}\n", state);
+        let write = || {
+            // A failed write leaves no temp behind to hold the last free pages.
+            fs::write(&tmp, &text).and_then(|()| fs::rename(&tmp, &path)).map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                e
+            })
+        };
+        // A full disk: the reserve goes, and the record lands in its room.
+        write().or_else(|e| if disk_full(&e) && fs::remove_file(self.dir.join(RESERVE_FILE)).is_ok() { write() } else { Err(e) })?;
         let was = crate::events::Status { status: &before.0, oom_killed: before.1 };
         crate::events::record_transition(&self.dir, &was, &state);
         Ok(())
     }
+}
+
+fn disk_full(e: &io::Error) -> bool {
+    [errno::ENOSPC.0, errno::EDQUOT.0].iter().any(|&n| e.raw_os_error() == Some(n))
 }
 
 /// Opens and locks `<bundle>/lock`; closing the fd releases it.

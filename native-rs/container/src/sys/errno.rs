@@ -39,6 +39,7 @@ pub const ENOSYS: Errno = Errno(38);
 pub const ENOTEMPTY: Errno = Errno(39);
 pub const ELOOP: Errno = Errno(40);
 pub const ESTALE: Errno = Errno(116);
+pub const EDQUOT: Errno = Errno(122);
 pub const EUSERS: Errno = Errno(87);
 
 impl Errno {

@@ -307,6 +307,8 @@ impl Monitor {
     fn launch(&mut self) {
         self.attach_until = None;
         self.restart_at = None;
+        // Room for this run's end on a full disk (a restart's run had the last one's).
+        self.state.keep_reserve();
         match supervisor::start(&self.bundle, &self.plan) {
             Ok(sup) => {
                 let outputs = sup.outputs.clone();
