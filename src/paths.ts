@@ -115,8 +115,12 @@ export function bundlePaths(dir: string): ContainerPaths {
     upper: join(dir, "upper"),
     work: join(dir, "work"),
     guestLayer: join(dir, "guest-layer"),
+    stateReserve: join(dir, STATE_RESERVE),
   };
 }
+
+/** Freed to land a state write a full disk refused (both monitors keep one per bundle; contract: data-layout.json). */
+export const STATE_RESERVE = "state.reserve";
 
 export interface ContainerPaths {
   /** The OCI bundle directory handed to tsbox-runtime. */
@@ -129,6 +133,7 @@ export interface ContainerPaths {
   work: string;
   /** vm backend: the guest's writable layer, kept here between runs (a record stream, kept_layer.rs). */
   guestLayer: string;
+  stateReserve: string;
 }
 
 function splitDigest(digest: string): [string, string] {

@@ -24,6 +24,7 @@ import { INIT_PATH, initMount } from "../src/spec/data-options.js";
 import { type CopyRecord, readRecords, recordToTar } from "../src/containers/copy-records.js";
 import { hostCopy } from "../src/containers/host-copy.js";
 import { LOG_TRUNCATED } from "../src/containers/logs.js";
+import { STATE_RESERVE } from "../src/paths.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
 
@@ -165,6 +166,10 @@ test("data-layout.json: where a --rm container's removal marker lives, which the
   // collectOrphans reads the id back; nothing else in containers/ is taken for one.
   assert.equal(paths.removalMarkerId(basename(doc.removalMarker)), doc.id);
   for (const other of [doc.id, `.rm-${doc.id.slice(1)}`, `.rm-${doc.id}.tmp`, `.removing-${doc.id}-1`]) assert.equal(paths.removalMarkerId(other), undefined, other);
+});
+
+test("data-layout.json: the reserve a state write on a full disk frees (both monitors, and writeState)", () => {
+  assert.equal(STATE_RESERVE, fixture<{ stateReserve: string }>("data-layout.json").stateReserve);
 });
 
 test("data-layout.json: the mark a log rotation leaves when it drops the oldest file (both log writers, and logs.ts)", () => {

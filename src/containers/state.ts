@@ -1,6 +1,6 @@
 import { recordTransition } from "./events.js";
-import { readFileSync } from "node:fs";
-import { isErrno, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
+import { existsSync, readFileSync } from "node:fs";
+import { isErrno, readdirOrEmpty, unlinkIfThere, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { withContainerLock } from "./lock.js";
 import type { RestartPolicy } from "./restart-policy.js";
@@ -92,7 +92,29 @@ export const DEFAULT_LOG = { maxSize: 10 * 1024 * 1024, maxFiles: 3 };
 
 // Sync I/O: state files are tiny and on the `tsbox run` path (see writeFileAtomicSync).
 export function writeState(paths: ContainerPaths, state: ContainerState): void {
-  writeFileAtomicSync(paths.state, JSON.stringify(state, null, 2) + "\n");
+  const text = JSON.stringify(state, null, 2) + "\n";
+  try {
+    writeFileAtomicSync(paths.state, text);
+  } catch (err) {
+    // A full disk: the bundle's reserve (a monitor's, keepStateReserve) goes, and the record lands in its room.
+    if (!(isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) || !existsSync(paths.stateReserve)) throw err;
+    unlinkIfThere(paths.stateReserve);
+    writeFileAtomicSync(paths.state, text);
+  }
+}
+
+/**
+ * A monitor's room for its run's end on a full disk (the native monitor's `StateFile::keep_reserve` the same):
+ * 64 KiB that `writeState` frees when a write meets ENOSPC. Best effort: a disk with no room for it has none for
+ * the run either.
+ */
+export function keepStateReserve(paths: ContainerPaths): void {
+  if (existsSync(paths.stateReserve)) return;
+  try {
+    writeFileAtomicSync(paths.stateReserve, Buffer.alloc(64 * 1024));
+  } catch {
+    // no room: the start's own writes say so
+  }
 }
 
 export function readState(paths: ContainerPaths): ContainerState | undefined {

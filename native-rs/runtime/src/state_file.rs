@@ -172,4 +172,10 @@ mod tests {
         assert!(!dir.exists());
         assert!(start_time(std::process::id() as i32).is_some());
     }
+
+    #[test]
+    fn contract_state_reserve() {
+        let f = json::parse(include_str!("../../../test/fixtures/contract/data-layout.json")).unwrap();
+        assert_eq!(f.get("stateReserve").and_then(|v| v.as_str()), Some(RESERVE_FILE));
+    }
 }

@@ -24,7 +24,7 @@ import { MONITOR_SOCKET, type RunEnd } from "../../../containers/monitor-client.
 import { ContainerNames } from "../../../containers/names.js";
 import { nextRestartDelay, parseRestartPolicy, type RestartPolicy, restartsAfter } from "../../../containers/restart-policy.js";
 import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "../../../containers/stdcopy.js";
-import { failedStartFields, processStartTime, readState, updateState, updateStateLocked } from "../../../containers/state.js";
+import { failedStartFields, keepStateReserve, processStartTime, readState, updateState, updateStateLocked } from "../../../containers/state.js";
 import { DataPaths, type ContainerPaths } from "../../../paths.js";
 import { ignoreClosedPipe } from "../../../stream-write.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
@@ -281,6 +281,8 @@ export class VmMonitor {
   // ------------------------------------------------------------ runs
 
   private async run(): Promise<void> {
+    // Room for this run's end on a full disk (a restart's run had the last one's).
+    keepStateReserve(this.paths);
     let released!: () => void;
     const gone = new Promise<void>((r) => (released = r));
     const proc = await startInGuest(
