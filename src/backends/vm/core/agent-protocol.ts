@@ -272,8 +272,9 @@ export class AgentProtocol<P extends Uint8Array = Buffer> extends Emitter {
 
   /**
    * Registers an output channel built by `make` (with its number, a frame
-   * sender for its credit and hang-up, a release and the stream window); `channel`: one a restored guest
-   * already uses (a container it kept), else a fresh one.
+   * sender for its credit and hang-up, a release and the stream window);
+   * `channel`: one a restored guest already uses (a container it kept),
+   * else a fresh one.
    */
   protected addOutput<T extends OutputEndpoint>(make: (channel: number, send: (type: number, payload?: Uint8Array) => void, release: () => void, window: number) => T, channel = this.nextChannel++): T {
     const ch = make(
