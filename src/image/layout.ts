@@ -116,17 +116,24 @@ export class OciLayout {
   /**
    * Blobs a writer reuses instead of writing (a build's cached step, a pull's layer already here) marked as
    * written now (their mtime): a prune during its lease spares them as it spares what it wrote (gc.ts
-   * `leasedBlobs`). False when one is gone, to be written again.
+   * `leasedBlobs`). False when one is gone, to be written again. A blob whose time is not ours to set (a
+   * read-only layout) is there all the same.
    */
   async reuseBlobs(digests: string[]): Promise<boolean> {
     const now = new Date();
-    try {
-      await Promise.all(digests.map((d) => utimes(this.blobPath(d), now, now)));
-      return true;
-    } catch (err) {
-      if (isErrno(err, "ENOENT")) return false;
-      throw err;
-    }
+    const there = await Promise.all(
+      digests.map((d) =>
+        utimes(this.blobPath(d), now, now).then(
+          () => true,
+          (err: unknown) => {
+            if (isErrno(err, "ENOENT")) return false;
+            if (["EPERM", "EACCES", "EROFS"].some((code) => isErrno(err, code))) return this.hasBlob(d);
+            throw err;
+          },
+        ),
+      ),
+    );
+    return there.every(Boolean);
   }
 
   /** Whole blob in memory: for manifests and configs (small, read on every run: sync). */
