@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { bytesSize } from "../src/cli/format.js";
 import { readTar } from "../src/image/tar.js";
 import { nameBytes } from "../src/name-bytes.js";
+import { processStartTime } from "../src/containers/state.js";
 import { cliPath, type CliResult } from "./helpers/cli.js";
 import { holdLock } from "./helpers/hold-lock.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
@@ -344,13 +345,16 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const refused = await tsbox(["vm", "stop"]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /^tsbox: the vm runs 1 detached \([0-9a-f]{12}\): stop them first, or use tsbox vm stop --force/);
-    assert.match((await ok(["vm", "status"])).stdout, /vm: running/);
+    const daemon = Number(/vm: running, pid (\d+)/.exec((await ok(["vm", "status"])).stdout)?.[1]);
     // A foreground run in the same guest: its run's process gets the end as docker's kill would give it.
     const fg = tsbox(["run", "--name", "fgkeep", "busybox", "sh", "-c", "echo ready; exec sleep 600"]);
     await until("the foreground container runs", async () => (await tsbox(["logs", "fgkeep"])).stdout === "ready\n");
     const vmLog = join(env.TSBOX_CACHE_DIR, "vm", "vm.log");
     const logBefore = readFileSync(vmLog).length;
     await ok(["vm", "stop", "--force"]);
+    // It returns once the daemon has ended, not once its status file went (its stop's first step): the ends of
+    // the containers it killed are recorded by then (under load `ps` right after it said running).
+    assert.equal(processStartTime(daemon), null, "the daemon has ended");
     const s = state("keep");
     assert.deepEqual([s.status, s.exitCode, s.error], ["exited", 137, "the vm was stopped"]);
     const fgEnd = await fg;

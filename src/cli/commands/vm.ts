@@ -3,6 +3,7 @@ import { UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
 import { wholeSeconds } from "../../whole-seconds.js";
+import { processStartTime } from "../../containers/state.js";
 
 const USAGE = `Usage: tsbox vm start | stop [--force] | status [--json]
 
@@ -81,9 +82,13 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
         ctx.stderr.write(`tsbox: the vm runs ${what}: stop them first, or use tsbox vm stop --force (they are killed)\n`);
         return 1;
       }
+      // Until its process has ended, not its status file, which its stop removes first: by then the ends of the
+      // containers it killed are recorded (before, `ps` right after `vm stop --force` could still say running).
+      const born = processStartTime(s.pid);
+      const alive = () => born !== null && processStartTime(s.pid) === born;
       process.kill(s.pid, "SIGTERM");
-      for (let i = 0; i < 100 && running(); i++) await new Promise((r) => setTimeout(r, 100));
-      if (running()) process.kill(s.pid, "SIGKILL");
+      for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
+      if (alive()) process.kill(s.pid, "SIGKILL");
       ctx.stdout.write(`vm stopped (pid ${s.pid})\n`);
       return 0;
     }
