@@ -3,8 +3,11 @@ import { join } from "node:path";
 import { processStartTime } from "../containers/state.js";
 import { isErrno } from "../fs-util.js";
 
-/** SIGTERM to a network process (a keeper, the rootless holder) if it still is the one recorded, then waits until it is gone. */
-export async function stopProcess(pid: number, startTime: string): Promise<void> {
+/**
+ * SIGTERM to a process of ours (a network keeper, the rootless holder, the vm daemon) if it still is the one
+ * recorded, then waits until it is gone, at most `waitMs`.
+ */
+export async function stopProcess(pid: number, startTime: string, waitMs = 5000): Promise<void> {
   if (processStartTime(pid) !== startTime) return;
   try {
     process.kill(pid, "SIGTERM");
@@ -12,7 +15,7 @@ export async function stopProcess(pid: number, startTime: string): Promise<void>
     if (isErrno(err, "ESRCH")) return;
     throw err;
   }
-  for (let i = 0; i < 500 && processStartTime(pid) === startTime; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let waited = 0; waited < waitMs && processStartTime(pid) === startTime; waited += 10) await new Promise((r) => setTimeout(r, 10));
 }
 
 /**

@@ -4,6 +4,7 @@ import type { CliContext } from "../context.js";
 import { parseFlags } from "../flags.js";
 import { wholeSeconds } from "../../whole-seconds.js";
 import { processStartTime } from "../../containers/state.js";
+import { stopProcess } from "../../network/processes.js";
 
 const USAGE = `Usage: tsbox vm start | stop [--force] | status [--json]
 
@@ -85,10 +86,10 @@ export async function vmCommand(args: string[], ctx: CliContext): Promise<number
       // Until its process has ended, not its status file, which its stop removes first: by then the ends of the
       // containers it killed are recorded (before, `ps` right after `vm stop --force` could still say running).
       const born = processStartTime(s.pid);
-      const alive = () => born !== null && processStartTime(s.pid) === born;
-      process.kill(s.pid, "SIGTERM");
-      for (let i = 0; i < 200 && alive(); i++) await new Promise((r) => setTimeout(r, 50));
-      if (alive()) process.kill(s.pid, "SIGKILL");
+      if (born !== null) {
+        await stopProcess(s.pid, born, 10_000);
+        if (processStartTime(s.pid) === born) process.kill(s.pid, "SIGKILL");
+      }
       ctx.stdout.write(`vm stopped (pid ${s.pid})\n`);
       return 0;
     }
