@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { lstat, open, readdir, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -158,7 +159,7 @@ export async function writeOutputFile(path: string, write: (out: Writable) => Pr
     // The file's own error (known once it closed) says why, not what it made the writer see ("the copy stream
     // was closed"); a full disk names the file (before: "internal error", or that closed stream).
     const cause = (fileError ?? err) as NodeJS.ErrnoException;
-    if (isErrno(cause, "ENOSPC") || isErrno(cause, "EDQUOT")) throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(cause)}`), { code: cause.code });
+    if (isDiskFull(cause)) throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(cause)}`), { code: cause.code });
     throw cause;
   }
 }
@@ -197,6 +198,25 @@ export function unlinkIfThere(path: string): void {
 
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === "object" && err !== null && (err as NodeJS.ErrnoException).code === code;
+}
+
+/** A write the disk refused for want of room: ENOSPC, or the user's quota (EDQUOT). */
+export function isDiskFull(err: unknown): boolean {
+  return isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT");
+}
+
+/**
+ * Keeps `bytes` at `path` for a write that must land on a full disk (index.json's, a monitor's state.json), which
+ * deletes it first: random bytes, which a compressing file system keeps too. A disk too full for it goes without
+ * until there is room.
+ */
+export function keepSpaceReserve(path: string, bytes: number): void {
+  if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) >= bytes) return;
+  try {
+    writeFileAtomicSync(path, randomBytes(bytes));
+  } catch {
+    // no room yet
+  }
 }
 
 /** The longest path a unix socket address holds on macOS and the BSDs (104 bytes with its NUL; Linux: 108). */

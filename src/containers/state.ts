@@ -1,6 +1,6 @@
 import { recordTransition } from "./events.js";
 import { existsSync, readFileSync } from "node:fs";
-import { isErrno, readdirOrEmpty, unlinkIfThere, writeFileAtomicSync } from "../fs-util.js";
+import { isDiskFull, isErrno, keepSpaceReserve, readdirOrEmpty, unlinkIfThere, writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { withContainerLock } from "./lock.js";
 import type { RestartPolicy } from "./restart-policy.js";
@@ -97,7 +97,7 @@ export function writeState(paths: ContainerPaths, state: ContainerState): void {
     writeFileAtomicSync(paths.state, text);
   } catch (err) {
     // A full disk: the bundle's reserve (a monitor's, keepStateReserve) goes, and the record lands in its room.
-    if (!(isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) || !existsSync(paths.stateReserve)) throw err;
+    if (!isDiskFull(err) || !existsSync(paths.stateReserve)) throw err;
     unlinkIfThere(paths.stateReserve);
     writeFileAtomicSync(paths.state, text);
   }
@@ -109,12 +109,7 @@ export function writeState(paths: ContainerPaths, state: ContainerState): void {
  * the run either.
  */
 export function keepStateReserve(paths: ContainerPaths): void {
-  if (existsSync(paths.stateReserve)) return;
-  try {
-    writeFileAtomicSync(paths.stateReserve, Buffer.alloc(64 * 1024));
-  } catch {
-    // no room: the start's own writes say so
-  }
+  keepSpaceReserve(paths.stateReserve, 64 * 1024);
 }
 
 export function readState(paths: ContainerPaths): ContainerState | undefined {

@@ -7,7 +7,7 @@ import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
 import { abortable } from "../abortable.js";
 import { writeTo } from "../stream-write.js";
-import { isErrno, writeOutputFile } from "../fs-util.js";
+import { isDiskFull, writeOutputFile } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
 import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
@@ -168,7 +168,7 @@ async function extract(source: NodeJS.ReadableStream, dir: string, what: string,
   } catch (err) {
     (source as { destroy?: () => void }).destroy?.();
     // The disk it is unpacked to is full: no fault of the archive's.
-    if (isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) throw new ImageError(`no space left on device while unpacking archive ${what} into ${dir}`, err);
+    if (isDiskFull(err)) throw new ImageError(`no space left on device while unpacking archive ${what} into ${dir}`, err);
     throw new ImageError(`cannot read archive ${what}: ${(err as Error).message}`, err);
   }
 }

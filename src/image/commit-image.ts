@@ -20,7 +20,7 @@ import { applyChanges, type CommitConfig } from "./commit-changes.js";
 import { detectCompression } from "./compression.js";
 import { readTar } from "./tar.js";
 import { writeTo } from "../stream-write.js";
-import { isErrno } from "../fs-util.js";
+import { isDiskFull } from "../fs-util.js";
 
 export interface NewLayer {
   /** The compressed blob. */
@@ -55,7 +55,7 @@ export async function writeLayer(layout: OciLayout, produce: (tar: Writable) => 
   let writeFailed: { err: unknown } | undefined;
   const stored = layout.writeBlob(gzip).catch((err: unknown) => {
     // A full disk's bare "ENOSPC: …, write" names no file: say it was the store's (and get the CLI's hint).
-    const full = isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT");
+    const full = isDiskFull(err);
     const failure = full ? new ImageError(`no space left on device while writing a layer into ${layout.dir}`, Object.assign(err as Error, { path: layout.dir })) : err;
     writeFailed = { err: failure };
     tar.destroy(err as Error);

@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { open, mkdir, mkdtemp, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ImageError, LayerError, writingAt } from "../errors.js";
-import { ensurePrivateDir, isErrno } from "../fs-util.js";
+import { ensurePrivateDir, isDiskFull, isErrno } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
 import { DataPaths, type WhiteoutForm } from "../paths.js";
 import type { LayerLimits } from "./compression.js";
@@ -121,7 +121,7 @@ export class LayerCache {
     let published = false;
     try {
       const unapplied = await this.unpackInto(blob, diffId, tmp).catch((err: unknown) => {
-        if (isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) {
+        if (isDiskFull(err)) {
           throw new LayerError(`no space left on device while unpacking layer ${blob.digest} into ${this.paths.layersRoot}`, writingAt(err, tmp));
         }
         throw err;

@@ -1,9 +1,8 @@
-import { randomBytes } from "node:crypto";
 import { createReadStream, existsSync, mkdirSync, type ReadStream, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage, ImageError, writingAt } from "../errors.js";
-import { isErrno, randomHex, writeFileAtomic } from "../fs-util.js";
+import { isDiskFull, isErrno, keepSpaceReserve, randomHex, writeFileAtomic } from "../fs-util.js";
 import { type LockWords, withLockFile } from "../lock-file.js";
 import { assertDigest } from "./digest.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
@@ -173,7 +172,7 @@ export class OciLayout {
       if (!isErrno(err, "ENOENT")) throw err;
       await writeFileAtomic(marker, OCI_LAYOUT);
     }
-    await keepSpaceReserve(join(this.dir, SPACE_RESERVE), 0);
+    keepSpaceReserve(join(this.dir, SPACE_RESERVE), indexReserve(0));
   }
 
   /**
@@ -273,31 +272,28 @@ export class OciLayout {
   private async writeIndexText(text: string, shrinks: boolean): Promise<void> {
     const path = join(this.dir, "index.json");
     const reserve = join(this.dir, SPACE_RESERVE);
-    const full = (err: unknown) => isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT");
     for (let attempt = 0; ; attempt++) {
       try {
         await writeFileAtomic(path, text, { durable: true });
         break;
       } catch (err) {
-        if (!full(err)) throw err;
+        if (!isDiskFull(err)) throw err;
         if (attempt > 0 || !shrinks || !existsSync(reserve)) throw new ImageError(`no space left on device to write ${path}`, err);
         await unlink(reserve).catch(() => {});
       }
     }
-    await keepSpaceReserve(reserve, text.length);
+    keepSpaceReserve(reserve, indexReserve(text.length));
   }
 }
 
 const MADE_HERE = "made-here";
 
-/** Space kept for the next index writes (random bytes: a compressing file system keeps them too). */
+/** Space kept for the next index writes (fs-util.ts `keepSpaceReserve`). */
 const SPACE_RESERVE = ".space-reserve";
 
-/** Twice the index's size, at least 64 KiB; a disk too full for it goes without until there is room. */
-async function keepSpaceReserve(path: string, indexBytes: number): Promise<void> {
-  const want = Math.max(64 * 1024, 2 * indexBytes);
-  if ((statSync(path, { throwIfNoEntry: false })?.size ?? 0) >= want) return;
-  await writeFileAtomic(path, randomBytes(want)).catch(() => {});
+/** The reserve's size: twice the index's, at least 64 KiB. */
+function indexReserve(indexBytes: number): number {
+  return Math.max(64 * 1024, 2 * indexBytes);
 }
 
 function emptyIndex(): ImageIndex {

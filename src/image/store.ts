@@ -1,6 +1,6 @@
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { ImageError, TsboxError } from "../errors.js";
-import { isErrno } from "../fs-util.js";
+import { isDiskFull, isErrno } from "../fs-util.js";
 import { embeddedLayouts } from "./embedded.js";
 import { blobWriteError, OciLayout } from "./layout.js";
 import { migrateLegacyStores } from "./legacy-stores.js";
@@ -694,7 +694,7 @@ export class ImageStore {
     } catch (err) {
       if (isErrno(err, "ENOENT")) throw new ImageError(`blob ${blob.digest} is missing from ${source.dir}`);
       // A load's full disk: named as the store's, with the data dir's hint (the temp is gone when the CLI looks).
-      if (isErrno(err, "ENOSPC") || isErrno(err, "EDQUOT")) throw blobWriteError(blob.digest, err, this.layout.dir);
+      if (isDiskFull(err)) throw blobWriteError(blob.digest, err, this.layout.dir);
       throw err;
     } finally {
       stream.destroy();

@@ -60,15 +60,19 @@ impl StateFile {
         result
     }
 
-    /// Makes the bundle's reserve if it has none. Best effort: a disk with no
-    /// room for it has none for the run either, whose start then fails.
+    /// Makes the bundle's reserve if it has none: random bytes, which a
+    /// compressing file system keeps too (zeros it would not), as the image
+    /// store's index reserve (src/fs-util.ts `keepSpaceReserve`). Best effort:
+    /// a disk with no room for it has none for the run either.
     pub fn keep_reserve(&self) {
         let path = self.dir.join(RESERVE_FILE);
         if path.exists() {
             return;
         }
+        let mut bytes = vec![0u8; RESERVE_BYTES];
+        let random = fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes));
         let tmp = self.dir.join(format!(".{}.{}.tmp", RESERVE_FILE, std::process::id()));
-        if fs::write(&tmp, vec![0u8; RESERVE_BYTES]).and_then(|()| fs::rename(&tmp, &path)).is_err() {
+        if random.and_then(|()| fs::write(&tmp, &bytes)).and_then(|()| fs::rename(&tmp, &path)).is_err() {
             let _ = fs::remove_file(&tmp);
         }
     }
