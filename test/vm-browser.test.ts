@@ -353,7 +353,33 @@ rt.terminate();`;
     assert.equal(r.error, undefined, JSON.stringify(r.error));
     assert.equal(r.text, "one\ntwo\n");
     assert.equal(r.cancelled, true);
-    assert.equal(r.early.exitCode, 0);
+    // Its later `echo b` met the closed pipe (as natively: "sh: write error: Broken pipe", exit 1).
+    assert.equal(r.early.exitCode, 1);
+  });
+
+  it("a cancelled output stream closes the process's pipe: it ends by EPIPE or SIGPIPE, as the Node library's destroyed stream and a child process's", async () => {
+    const r = await vm.eval(`
+      const firstThenCancel = async (stream) => {
+        const reader = stream.getReader();
+        const { value } = await reader.read();
+        await reader.cancel();
+        return new TextDecoder().decode(value).slice(0, 2);
+      };
+      const c = await rt.run({ image: "busybox", cmd: ["yes"] });
+      const initSaw = await firstThenCancel(c.stdout);
+      const init = await c.wait();
+      const d = await rt.run({ image: "busybox", cmd: ["sleep", "600"] });
+      const p = await d.spawn(["yes"]);
+      const execSaw = await firstThenCancel(p.stdout);
+      const exec = await p.wait();
+      const left = (await d.exec(["ps", "-o", "args"])).stdout;
+      await d.kill();
+      return { initSaw, init, execSaw, exec, left };`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    // Before, the process wrote on for ever into a stream nobody read (its bytes acked and dropped).
+    assert.deepEqual([r.initSaw, r.init.exitCode], ["y\n", 1]); // PID 1: SIGPIPE is not for it, EPIPE ends it
+    assert.deepEqual([r.execSaw, r.exec.exitCode, r.exec.signal], ["y\n", 141, "SIGPIPE"]);
+    assert.doesNotMatch(r.left, /\byes\b/);
   });
 
   it("runs a container in a spare made while the guest was idle: the run's own command, environment, directory, user and terminal size; another kind gets its own, and no spare is left over", async () => {

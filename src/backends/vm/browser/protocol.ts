@@ -114,6 +114,8 @@ export type PageMessage =
   | { type: "resize"; id: number; cols: number; rows: number }
   /** The page's reader took `bytes` of the process's output: the agent may send that much more. */
   | { type: "ack"; id: number; stream: "stdout" | "stderr"; bytes: number }
+  /** The page's stream was cancelled: the process's pipe is closed, as a reader gone closes it natively. */
+  | { type: "hang-up"; id: number; stream: "stdout" | "stderr" }
   | { type: "call"; call: number; method: CallName; args: unknown[] };
 
 /** The start's phases; "standby": after `ready`, the standby container runs (and `saved`: a state with it was stored). */

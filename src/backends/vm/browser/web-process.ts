@@ -64,7 +64,12 @@ export class WebProcess implements ContainerProcess<WebStdin, WebOutput> {
     this.started.catch(() => {});
     this.exited.catch(() => {});
     const out = (stream: "stdout" | "stderr") => {
-      const feed = new OutputFeed((bytes) => wiring.send({ type: "ack", id: wiring.id, stream, bytes }));
+      const feed = new OutputFeed(
+        (bytes) => wiring.send({ type: "ack", id: wiring.id, stream, bytes }),
+        () => {
+          if (!this.status) wiring.send({ type: "hang-up", id: wiring.id, stream });
+        },
+      );
       this.outputs[stream] = feed;
       return feed.readable;
     };
@@ -144,15 +149,20 @@ class OutputFeed {
   private owed = 0;
   private closed = false;
 
-  constructor(private readonly ack: (bytes: number) => void) {
+  constructor(
+    private readonly ack: (bytes: number) => void,
+    private readonly hangUp: () => void,
+  ) {
     this.readable = asyncIterable(new ReadableStream<Uint8Array>(
       {
         start: (c) => void (this.controller = c),
         pull: () => this.settle(),
         cancel: () => {
-          // Nobody will read: let the process write on.
+          // Nobody will read: the process's pipe is closed (it meets EPIPE or SIGPIPE, as a child process whose
+          // reader went does, and as the Node library's destroyed stream does); what is on its way is taken.
           this.closed = true;
           this.ack(Number.MAX_SAFE_INTEGER);
+          this.hangUp();
         },
       },
       new ByteLengthQueuingStrategy({ highWaterMark: QUEUE_BYTES }),

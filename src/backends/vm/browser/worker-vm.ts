@@ -571,6 +571,10 @@ export class WorkerVm {
     this.running.get(id)?.outputs[stream]?.taken(bytes);
   }
 
+  hangUp(id: number, stream: "stdout" | "stderr"): void {
+    this.whenOpen(id, (p) => p.outputs[stream]?.hangUp());
+  }
+
   /** The page's other requests; `progress` carries a long one's events (a pull's) to the page. */
   async call<M extends keyof Calls>(method: M, args: Calls[M][0], progress?: (event: unknown) => void): Promise<Calls[M][1]> {
     const a = args as unknown[];

@@ -47,6 +47,8 @@ scope.onmessage = ({ data: msg }) => {
         return guest.resize(msg.id, msg.cols, msg.rows);
       case "ack":
         return guest.ack(msg.id, msg.stream, msg.bytes);
+      case "hang-up":
+        return guest.hangUp(msg.id, msg.stream);
       case "call":
         return guest.call(msg.method, msg.args as never, (event) => post({ type: "call-progress", call: msg.call, event })).then(
           (value) => post({ type: "reply", call: msg.call, ok: true, value }),
