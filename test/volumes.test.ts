@@ -244,8 +244,12 @@ for (const who of identities()) {
       assert.deepEqual(readdirSync(volumes).filter((e) => e.startsWith(".") && e !== ".lock"), [], "the volume's files went");
       // A SIGKILLed one (its pid gone), a killed create, and one a tsbox before stop 43 left (no pid in its name).
       const dead = execFileSync("sh", ["-c", "sh -c 'echo $$'"], { encoding: "utf8" }).trim();
+      // And a run killed while it filled a new volume from the image: its copy beside the volume's _data (before,
+      // no prune took it, nor did df count it).
+      await cli(["volume", "create", "filling"]);
       const leftovers = (extra: string) => {
-        const dirs = [`.rm-${dead}-0a1b2c3d4e5f6a7b${extra}`, `.new-${dead}-0a1b2c3d${extra}`, `.rm-0a1b2c3d4e5f6a${extra}b`].map((n) => join(volumes, n));
+        const fills = [`.fill-${dead}-abcdef${extra}`, `.fill-kHKx2${extra}`].map((n) => join(volumes, "filling", n));
+        const dirs = [`.rm-${dead}-0a1b2c3d4e5f6a7b${extra}`, `.new-${dead}-0a1b2c3d${extra}`, `.rm-0a1b2c3d4e5f6a${extra}b`].map((n) => join(volumes, n)).concat(fills);
         for (const dir of dirs) {
           mkdirSync(join(dir, "_data"), { recursive: true });
           writeFileSync(join(dir, "_data", "f"), "x".repeat(5000));
@@ -254,16 +258,22 @@ for (const who of identities()) {
         return dirs;
       };
       const live = join(volumes, `.rm-${process.pid}-0a1b2c3d4e5f6a7b`);
-      mkdirSync(live);
-      chownSync(live, who.uid, who.gid);
+      const liveFill = join(volumes, "filling", `.fill-${process.pid}-abcdef`);
+      for (const dir of [live, liveFill]) {
+        mkdirSync(dir);
+        chownSync(dir, who.uid, who.gid);
+      }
       const first = leftovers("0");
-      assert.match((await cli(["volume", "prune", "-f"])).stdout, /^Total reclaimed space: 15kB\n$/);
+      assert.match((await cli(["system", "df"])).stdout, /^Local Volumes +1 +0 +25kB +25kB /m);
+      assert.match((await cli(["volume", "prune", "-f"])).stdout, /^Total reclaimed space: 25kB\n$/);
       for (const dir of first) assert.equal(existsSync(dir), false, `left: ${dir}`);
       const second = leftovers("1");
       await cli(["system", "prune", "-f"]);
       for (const dir of second) assert.equal(existsSync(dir), false, `left: ${dir}`);
-      assert.ok(existsSync(live), "a live process's stays");
-      execFileSync("rmdir", [live]);
+      assert.ok(existsSync(live) && existsSync(liveFill), "a live process's stay");
+      execFileSync("rmdir", [live, liveFill]);
+      assert.deepEqual(readdirSync(join(volumes, "filling")).sort(), ["_data", "volume.json"]);
+      await cli(["volume", "rm", "filling"]);
     });
 
     it("docker's local driver options: a volume bound to a host directory, a tmpfs volume (volume create -o, --mount volume-opt); others refused", async () => {

@@ -20,7 +20,8 @@ import { unmappedId } from "../spec/mapped-ids.js";
 import type { ContainerPaths } from "../paths.js";
 import type { IdMapping, MountSpec } from "../spec/container-spec.js";
 import type { MountOption, RunOptions, VolumeOption } from "../spec/run-options.js";
-import { type ContainerVolumes, type VolumeStore, writeContainerVolumes } from "./volumes.js";
+import { type ContainerVolumes, FILLING_PREFIX, type VolumeStore, writeContainerVolumes } from "./volumes.js";
+import { ownTempPrefix } from "../temp-names.js";
 import { type DeviceBind, privilegedDevices, requestedDevices } from "./devices.js";
 import { PROPAGATIONS } from "../spec/propagation.js";
 import { tmpfsOptionProblem, volumeBacking } from "./volume-options.js";
@@ -341,7 +342,8 @@ function fillFromImage(view: LayerView, imagePath: string, dest: string, owners:
   const top = view.lookup(imagePath);
   if (!top || !top.stat.isDirectory()) return;
   const privileged = owners === undefined;
-  const staging = mkdtempSync(join(dirname(dest), ".fill-"));
+  // Named by our pid: a run killed mid-copy leaves it for the next prune (`VolumeStore.abandoned`).
+  const staging = mkdtempSync(join(dirname(dest), ownTempPrefix(FILLING_PREFIX)));
   try {
     copyTree(view, imagePath, staging, owners);
     for (const name of readdirNames(staging)) {

@@ -25,6 +25,10 @@ const REMOVING_PREFIX = ".rm-";
 const CREATING_PREFIX = ".new-";
 /** A volume a tsbox before stop 43 was removing: its name carried no pid. */
 const LEGACY_REMOVING = /^\.rm-[0-9a-f]{16}$/;
+/** A new volume's copy of the image's files, made beside its `_data` (volumes-resolve.ts `fillFromImage`). */
+export const FILLING_PREFIX = ".fill-";
+/** The same, of a tsbox before stop 50 (`mkdtemp`'s six characters, no pid). */
+const LEGACY_FILLING = /^\.fill-[A-Za-z0-9]{6}$/;
 
 /** What `tsbox volume inspect` prints: docker's shape. */
 export interface VolumeInfo {
@@ -114,10 +118,16 @@ export class VolumeStore {
     return this.locked(() => this.sweepUnlocked());
   }
 
-  /** The leftovers `sweepAbandoned` deletes. */
+  /** The leftovers `sweepAbandoned` deletes: a killed process's volume half made or half removed, or copy half filled. */
   abandoned(): string[] {
-    const legacy = readdirOrEmpty(this.root).filter((n) => LEGACY_REMOVING.test(n)).map((n) => join(this.root, n));
-    return [...abandonedTemps(this.root, REMOVING_PREFIX), ...abandonedTemps(this.root, CREATING_PREFIX), ...legacy];
+    const names = readdirOrEmpty(this.root);
+    const legacy = names.filter((n) => LEGACY_REMOVING.test(n)).map((n) => join(this.root, n));
+    const fills = names.filter((n) => !n.startsWith(".")).flatMap((n) => {
+      const dir = join(this.root, n);
+      const legacyFills = readdirOrEmpty(dir).filter((f) => LEGACY_FILLING.test(f)).map((f) => join(dir, f));
+      return [...abandonedTemps(dir, FILLING_PREFIX), ...legacyFills];
+    });
+    return [...abandonedTemps(this.root, REMOVING_PREFIX), ...abandonedTemps(this.root, CREATING_PREFIX), ...legacy, ...fills];
   }
 
   private async sweepUnlocked(): Promise<number> {
