@@ -6,7 +6,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { expandWord, keyValuePairs, parseDockerfile, splitWords } from "../src/build/dockerfile.js";
+import { expandWord, keyValuePairs, oneWord, parseDockerfile, splitWords } from "../src/build/dockerfile.js";
 import { heredocScript } from "../src/build/builder.js";
 import { IgnoreRules, matchPath } from "../src/build/patterns.js";
 
@@ -44,6 +44,41 @@ describe("Dockerfile syntax", () => {
     assert.equal(heredocScript("<<EOF", run.heredocs!), "echo $A\n");
     assert.equal(heredocScript("<<EOF", [{ name: "EOF", body: "#!/usr/bin/env python3\nprint(1)\nTSBOX_SCRIPT\n", expand: true, raw: "" }]), "exec /usr/bin/env python3 /dev/stdin <<'TSBOX_SCRIPT_'\nprint(1)\nTSBOX_SCRIPT\nTSBOX_SCRIPT_\n");
     assert.equal(heredocScript("cat <<EOF > /f", run.heredocs!), "cat <<EOF > /f\necho $A\nEOF");
+  });
+
+  it("finds here-documents per shell word, as BuildKit: `<<` inside quotes or mid-word opens none", () => {
+    // Before: `<<WORD` anywhere in the line opened one: "unterminated heredoc", or the lines up to a WORD swallowed.
+    const f = parseDockerfile([
+      "FROM x",
+      'RUN echo "url=<<API_URL>>" > /c && sed -i "s|<<API_URL>>|http://api|" /c',
+      'RUN echo "usage: cat <<EOF"',
+      "RUN sed -n 's/<<END/x/p' f",
+      'RUN "<<NOHEREDOC"',
+      "RUN cat 2<<ERR >/dev/null <<-'DOC' x\\ <<NOT",
+      "err",
+      "ERR",
+      "\tdoc",
+      "\tDOC",
+      "CMD x",
+    ].join("\n"));
+    assert.deepEqual(f.instructions.map((i) => [i.keyword, i.line, i.heredocs?.map((d) => d.name)]), [
+      ["FROM", 1, undefined], ["RUN", 2, undefined], ["RUN", 3, undefined], ["RUN", 4, undefined], ["RUN", 5, undefined], ["RUN", 6, ["ERR", "DOC"]], ["CMD", 11, undefined],
+    ]);
+  });
+
+  it("skips blank lines inside a continuation, with docker's warning naming each", () => {
+    // Before: the blank line ended the instruction, and the next one was "unknown instruction: &&".
+    const f = parseDockerfile("FROM x\nRUN echo a \\\n\n  \n    && echo b \\\n  # comment\n  && echo c\nRUN echo d \\\n");
+    assert.deepEqual(f.instructions.map((i) => [i.keyword, i.line, i.rest]), [["FROM", 1, "x"], ["RUN", 2, "echo a     && echo b   && echo c"], ["RUN", 8, "echo d"]]);
+    assert.deepEqual(f.warnings, [3, 4].map((n) => `line ${n}: empty continuation line (docker: empty continuation lines will become errors in a future release)`));
+  });
+
+  it("reads WORKDIR's, USER's and STOPSIGNAL's argument as one word, blanks kept (BuildKit's parseString)", () => {
+    const vars = new Map([["D", "my dir"]]);
+    assert.equal(oneWord("/my dir", vars), "/my dir");
+    assert.equal(oneWord('"/a b"', vars), "/a b");
+    assert.equal(oneWord("/srv/$D/x\\ y  'z $D'", vars), "/srv/my dir/x y  z $D");
+    assert.throws(() => oneWord('"/open', vars, "\\", 3), /line 3: unmatched "/);
   });
 
   it("splits words as docker's lexer: quotes, escapes, $VAR, ${VAR:-default}, ${VAR:+alt}", () => {

@@ -17,7 +17,7 @@ import { formatPlatform, parsePlatform, platformMatches } from "../image/platfor
 import { BuildError } from "./build-error.js";
 import { CACHE_KEY_ANNOTATION, chainKey, findCached } from "./cache.js";
 import { BuildContext, sourcesDigest } from "./context.js";
-import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePairs, parseDockerfile, splitWords } from "./dockerfile.js";
+import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePairs, oneWord, parseDockerfile, splitWords } from "./dockerfile.js";
 import { copyStep, type CopyRequest } from "./copy-step.js";
 import { runStep } from "./run-step.js";
 import { parseDuration } from "../containers/healthcheck.js";
@@ -175,6 +175,7 @@ class Build {
   }
 
   async run(): Promise<BuildResult> {
+    for (const warning of this.file.warnings) this.say(`[warning] ${warning}\n`);
     this.split();
     const target = this.targetIndex();
     const needed = this.needed(target);
@@ -377,6 +378,11 @@ class Build {
   private async instruction(stage: Stage, ins: Instruction, shown = true): Promise<void> {
     const vars = this.vars(stage);
     const words = () => splitWords(ins.rest, vars, this.file.escape, ins.line);
+    // WORKDIR, USER, STOPSIGNAL: the rest of the line is the one argument, blanks and all (BuildKit's parseString).
+    const one = () => {
+      if (ins.rest === "") throw new BuildError(`dockerfile parse error on line ${ins.line}: ${ins.keyword} requires exactly one argument`);
+      return oneWord(ins.rest, vars, this.file.escape, ins.line);
+    };
     const config = stage.config;
     const meta = (history: string, keyText = history) => {
       if (shown) this.progress(ins);
@@ -423,9 +429,7 @@ class Build {
         config.Shell = ins.json;
         return meta(`SHELL ${JSON.stringify(ins.json)}`);
       case "WORKDIR": {
-        const w = words();
-        if (w.length !== 1) throw new BuildError(`dockerfile parse error on line ${ins.line}: WORKDIR requires exactly one argument`);
-        config.WorkingDir = posix.resolve(config.WorkingDir || "/", w[0]!);
+        config.WorkingDir = posix.resolve(config.WorkingDir || "/", one());
         if (config.WorkingDir === "/") return meta(`WORKDIR ${config.WorkingDir}`);
         // BuildKit's mkdir -p (0755, owned by USER): a layer, so that USER can write in its WORKDIR and a COPY keeps the owner.
         const request: CopyRequest = {
@@ -436,9 +440,7 @@ class Build {
         return this.layerStep(stage, ins, shown, `WORKDIR ${request.cacheKey}`, (annotations) => copyStep(this.rt, stage, request, annotations, this.say, this.options.signal));
       }
       case "USER": {
-        const w = words();
-        if (w.length !== 1) throw new BuildError(`dockerfile parse error on line ${ins.line}: USER requires exactly one argument`);
-        config.User = w[0]!;
+        config.User = one();
         return meta(`USER ${config.User}`);
       }
       case "EXPOSE": {
@@ -462,16 +464,15 @@ class Build {
         return meta(`VOLUME ${JSON.stringify(paths)}`);
       }
       case "STOPSIGNAL": {
-        const w = words();
-        if (w.length !== 1) throw new BuildError(`dockerfile parse error on line ${ins.line}: STOPSIGNAL requires exactly one argument`);
+        const signal = one();
         // docker refuses an unknown signal here, not at every run of the image.
         try {
-          parseSignal(w[0]!);
+          parseSignal(signal);
         } catch {
-          throw new BuildError(`line ${ins.line}: Invalid signal: ${w[0]}`);
+          throw new BuildError(`line ${ins.line}: Invalid signal: ${signal}`);
         }
-        config.StopSignal = w[0]!;
-        return meta(`STOPSIGNAL ${w[0]}`);
+        config.StopSignal = signal;
+        return meta(`STOPSIGNAL ${signal}`);
       }
       case "HEALTHCHECK":
         config.Healthcheck = this.healthcheck(ins);

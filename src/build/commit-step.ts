@@ -9,12 +9,14 @@ import { upperAsLayer } from "../containers/changes.js";
 import { storeImageEntry, writeLayer } from "../image/commit-image.js";
 import type { Runtime } from "../runtime.js";
 import type { Stage } from "./builder.js";
+import { withoutEmptyStubs } from "./mount-stubs.js";
 
 type StepImage = { manifestDigest: string; configDigest: string };
 
-export async function commitStep(rt: Runtime, stage: Stage, containerId: string, createdBy: string, annotations: Record<string, string>, signal?: AbortSignal): Promise<StepImage> {
+/** The step's image of a container's writable layer, less `stubs` (RUN --mount's targets, mount-stubs.ts) left empty. */
+export async function commitStep(rt: Runtime, stage: Stage, containerId: string, createdBy: string, annotations: Record<string, string>, signal?: AbortSignal, stubs: ReadonlySet<string> = new Set()): Promise<StepImage> {
   const files = await rt.containerFiles(containerId);
-  return storeLayerStep(rt, stage, (tar) => upperAsLayer(files, tar), createdBy, annotations, signal);
+  return storeLayerStep(rt, stage, (tar) => upperAsLayer(files, tar, withoutEmptyStubs(stubs)), createdBy, annotations, signal);
 }
 
 /**

@@ -38,13 +38,19 @@ export interface Heredoc {
   raw: string;
 }
 
-/** `<<EOF`, `<<-EOF`, `<<"EOF"`, `<<'EOF'` (a letter or `_` first, so `$((1<<2))` is no here-document). */
-const HEREDOC = /<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/g;
+/**
+ * A shell word that opens a here-document (BuildKit's `heredocsFromLine`): it starts with `<<`, `<<-` or an fd's
+ * `2<<`, then `EOF`, `"EOF"` or `'EOF'` (a letter or `_` first). Only a word's start counts, so a quoted
+ * `"s|<<URL>>|x|"` or `$((1<<2))` is none.
+ */
+const HEREDOC = /^\d*<<(-?)(["']?)([A-Za-z_][A-Za-z0-9_]*)\2/;
 
 export interface Dockerfile {
   /** `\` (default) or a backtick (`# escape=\``). */
   escape: string;
   instructions: Instruction[];
+  /** What docker warns about but builds (an empty continuation line), each naming its line. */
+  warnings: string[];
 }
 
 const KNOWN = new Set([
@@ -79,6 +85,7 @@ export function parseDockerfile(text: string): Dockerfile {
     }
   }
   const instructions: Instruction[] = [];
+  const warnings: string[] = [];
   while (i < lines.length) {
     const raw = lines[i]!;
     if (/^\s*(#|$)/.test(raw)) {
@@ -88,13 +95,17 @@ export function parseDockerfile(text: string): Dockerfile {
     const start = i;
     let joined = "";
     let line = raw;
-    // Continuation: the escape character last on the line (trailing blanks ignored); comment lines inside are dropped.
+    // Continuation: the escape character last on the line (trailing blanks ignored); comment lines inside are
+    // dropped, and so are blank ones, with docker's warning (BuildKit's NoEmptyContinuation).
     for (;;) {
       const trimmed = line.replace(/\s+$/, "");
       if (trimmed.endsWith(escape) && !trimmed.endsWith(escape + escape)) {
         joined += trimmed.slice(0, -1);
         i++;
-        while (i < lines.length && /^\s*#/.test(lines[i]!)) i++;
+        const blank: number[] = [];
+        for (; i < lines.length && /^\s*(#|$)/.test(lines[i]!); i++) if (!lines[i]!.includes("#")) blank.push(i + 1);
+        // (The file's last newline makes no line of its own.)
+        if (i < lines.length) for (const n of blank) warnings.push(`line ${n}: empty continuation line (docker: empty continuation lines will become errors in a future release)`);
         if (i >= lines.length) break;
         line = lines[i]!;
         continue;
@@ -106,7 +117,9 @@ export function parseDockerfile(text: string): Dockerfile {
     const ins = parseInstruction(joined.trim(), start + 1);
     if (!ins.json && (ins.keyword === "RUN" || ins.keyword === "COPY" || ins.keyword === "ADD")) {
       const heredocs: Heredoc[] = [];
-      for (const m of ins.rest.matchAll(HEREDOC)) {
+      for (const word of lex(ins.rest, new Map(), "\\", start + 1, { split: true, raw: true })) {
+        const m = HEREDOC.exec(word);
+        if (!m) continue;
         const [, strip, quote, name] = m as unknown as [string, string, string, string];
         const body: string[] = [];
         const raw: string[] = [];
@@ -124,7 +137,7 @@ export function parseDockerfile(text: string): Dockerfile {
     }
     instructions.push(ins);
   }
-  return { escape, instructions };
+  return { escape, instructions, warnings };
 }
 
 function parseInstruction(text: string, line: number): Instruction {
@@ -174,31 +187,51 @@ function jsonForm(rest: string): string[] | undefined {
  * quotes keep `$` as it is).
  */
 export function splitWords(text: string, vars: ReadonlyMap<string, string>, escape = "\\", line = 0): string[] {
+  return lex(text, vars, escape, line, { split: true, raw: false });
+}
+
+/**
+ * The whole argument as one word, blanks kept (BuildKit's `parseString` and
+ * `ProcessWord` for WORKDIR, USER and STOPSIGNAL: `WORKDIR /my dir`): quotes
+ * removed, escapes and `$VAR`s as `splitWords` reads them.
+ */
+export function oneWord(text: string, vars: ReadonlyMap<string, string>, escape = "\\", line = 0): string {
+  return lex(text, vars, escape, line, { split: false, raw: false })[0] ?? "";
+}
+
+/**
+ * docker's shell lexer. `split`: blanks outside quotes separate words (else
+ * they are part of the one word). `raw`: the words as written, quotes and
+ * escapes kept, nothing expanded, an unmatched quote no error (BuildKit's
+ * `RawQuotes`/`RawEscapes`, how it finds here-documents).
+ */
+function lex(text: string, vars: ReadonlyMap<string, string>, escape: string, line: number, mode: { split: boolean; raw: boolean }): string[] {
   const words: string[] = [];
   let word = "";
   let inWord = false;
   let quote: '"' | "'" | null = null;
+  const dollar = (i: number) => (mode.raw ? ((word += "$"), i) : expand(text, i, vars, (s) => (word += s), line, escape));
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (quote === "'") {
       if (c === "'") quote = null;
-      else word += c;
+      if (c !== "'" || mode.raw) word += c;
       continue;
     }
     if (c === escape && i + 1 < text.length) {
       const next = text[++i]!;
       // Inside double quotes only the quote, the escape and `$` are escapable.
-      word += quote === '"' && next !== '"' && next !== escape && next !== "$" ? c + next : next;
+      word += mode.raw ? c + next : quote === '"' && next !== '"' && next !== escape && next !== "$" ? c + next : next;
       inWord = true;
       continue;
     }
     if (quote === '"') {
       if (c === '"') quote = null;
-      else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line, escape);
-      else word += c;
+      if (c === "$") i = dollar(i);
+      else if (c !== '"' || mode.raw) word += c;
       continue;
     }
-    if (/\s/.test(c)) {
+    if (mode.split && /\s/.test(c)) {
       if (inWord) words.push(word);
       word = "";
       inWord = false;
@@ -206,10 +239,10 @@ export function splitWords(text: string, vars: ReadonlyMap<string, string>, esca
     }
     inWord = true;
     if (c === '"' || c === "'") quote = c;
-    else if (c === "$") i = expand(text, i, vars, (s) => (word += s), line, escape);
-    else word += c;
+    if (c === "$") i = dollar(i);
+    else if ((c !== '"' && c !== "'") || mode.raw) word += c;
   }
-  if (quote) throw new BuildError(`dockerfile parse error on line ${line}: unmatched ${quote} in: ${text}`);
+  if (quote && !mode.raw) throw new BuildError(`dockerfile parse error on line ${line}: unmatched ${quote} in: ${text}`);
   if (inWord) words.push(word);
   return words;
 }

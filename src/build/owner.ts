@@ -5,11 +5,11 @@
  * group; a uid without a gid is used as the gid too (docker's rule for --chown).
  */
 import { isTsboxError } from "../errors.js";
-import type { ImageConfig } from "../image/oci.js";
 import type { Runtime } from "../runtime.js";
 import { resolveUser } from "../spec/user.js";
 import { BuildError } from "./build-error.js";
 import type { Stage } from "./builder.js";
+import { stageLayerDirs } from "./mount-stubs.js";
 
 export interface Owner {
   uid: number;
@@ -18,7 +18,7 @@ export interface Owner {
 
 export async function lookupOwner(rt: Runtime, stage: Stage, chown: string, line: number, of?: "USER"): Promise<Owner> {
   // Topmost first; unpacked already (the step's container was made from this image). FROM scratch: no files.
-  const layers = stage.image ? (await rt.imageStore.layout.readJsonBlob<ImageConfig>(stage.image.configDigest)).rootfs.diff_ids.map((d) => rt.layerPath(d)).reverse() : [];
+  const layers = await stageLayerDirs(rt, stage);
   try {
     const user = await resolveUser(chown, layers);
     const [name, group] = chown.split(":", 2);

@@ -10,6 +10,7 @@ import type { Instruction } from "./dockerfile.js";
 import type { BuildOptions, Stage } from "./builder.js";
 import { BuildError } from "./build-error.js";
 import { commitStep } from "./commit-step.js";
+import { mountStubs, stageLayerDirs } from "./mount-stubs.js";
 import { stepContainer } from "./step-containers.js";
 import { isTsboxError } from "../errors.js";
 
@@ -56,7 +57,9 @@ export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: 
     if (status.exitCode !== 0) {
       throw new BuildError(`line ${ins.line}: process "${req.argv.join(" ")}" did not complete successfully: exit code: ${status.exitCode}${status.oomKilled ? " (killed: out of memory)" : ""}`);
     }
-    return await commitStep(rt, stage, c.id, `RUN ${req.argv.join(" ")} # tsbox build`, req.annotations, options.signal);
+    // The mounts' targets the image lacked were made for them: out of the layer when the step left them empty.
+    const stubs = req.mounts?.length ? mountStubs(await stageLayerDirs(rt, stage), req.mounts.map((m) => m.target)) : undefined;
+    return await commitStep(rt, stage, c.id, `RUN ${req.argv.join(" ")} # tsbox build`, req.annotations, options.signal, stubs);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     await rt.removeContainer(c.id, { force: true, volumes: true }).catch(() => {});

@@ -39,15 +39,21 @@ export async function containerChanges(files: ContainerFiles, lowers: string[]):
   return changes.sort((a, b) => (a.Path < b.Path ? -1 : a.Path > b.Path ? 1 : 0));
 }
 
-/** The upper dir as an image layer tar on `out` (not ended): whiteouts in the OCI form. */
-export async function upperAsLayer(files: ContainerFiles, out: Writable): Promise<void> {
+/**
+ * The upper dir as an image layer tar on `out` (not ended): whiteouts in the OCI form. `select` may hold
+ * records back and give them with a later one, or drop them (a build's mount stubs, build/mount-stubs.ts);
+ * what it holds has no body (a directory, an empty file).
+ */
+export async function upperAsLayer(files: ContainerFiles, out: Writable, select: (r: CopyRecord) => CopyRecord[] = (r) => [r]): Promise<void> {
   const empty = { async *[Symbol.asyncIterator]() {} };
   // A marker is an empty file of its own: none of the directory's xattrs.
   const marker = (r: CopyRecord, path: string) => recordToTar({ ...r, type: "file", path, size: 0, mode: 0o600, xattrs: {} }, empty);
-  await recordsToTar(files.upperRecords(true), out, (r, body) => {
-    const slash = r.path.lastIndexOf("/");
-    if (r.type === "whiteout") return [marker(r, `${r.path.slice(0, slash + 1)}.wh.${r.path.slice(slash + 1)}`)];
-    const entry = recordToTar(r, body);
-    return r.type === "dir" && r.opaque ? [entry, marker(r, `${r.path}/.wh..wh..opq`)] : [entry];
-  });
+  await recordsToTar(files.upperRecords(true), out, (current, body) =>
+    select(current).flatMap((r) => {
+      const slash = r.path.lastIndexOf("/");
+      if (r.type === "whiteout") return [marker(r, `${r.path.slice(0, slash + 1)}.wh.${r.path.slice(slash + 1)}`)];
+      const entry = recordToTar(r, r === current ? body : empty);
+      return r.type === "dir" && r.opaque ? [entry, marker(r, `${r.path}/.wh..wh..opq`)] : [entry];
+    }),
+  );
 }

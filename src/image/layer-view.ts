@@ -49,6 +49,12 @@ export class LayerView {
     return resolved === undefined ? undefined : this.find(resolved);
   }
 
+  /** A directory the image has at `dir`, every symlink on the way resolved inside the image (its own too). */
+  realPath(dir: string): string | undefined {
+    const parts = this.resolveParents(posix.join(dir, "_"));
+    return parts && `/${parts.slice(0, -1).join("/")}`;
+  }
+
   /** Names in the directory at `path` (resolved like `lookup`), upper layers first, whiteouts applied. */
   list(path: string): string[] {
     const dir = this.resolveParents(path);
