@@ -341,8 +341,9 @@ export class Runtime implements ContainerOwner {
       const ids = this.backend.containerIdentity?.(host) ?? host;
       const native = this.backend.name === "native";
       const owners = { maps: idMappings(ids), ...(native ? { give: (dir: string, list: LayerOwner[]) => this.giveOwners(dir, list) } : {}) };
-      if (options.volumesFrom?.length) options = { ...options, volumes: [...(options.volumes ?? []), ...(await this.volumesFrom(options))] };
-      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, hostDevices: native });
+      const inherited = options.volumesFrom?.length ? await this.volumesFrom(options) : { volumes: [], anonymous: [] };
+      if (inherited.volumes.length > 0) options = { ...options, volumes: [...(options.volumes ?? []), ...inherited.volumes] };
+      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, hostDevices: native, inheritedAnonymous: inherited.anonymous });
       const initBinary = options.init ? this.initBinary() : undefined;
       options = withPeerNetwork(options);
       const peers = new PeerResolver((ref) => this.resolveContainer(ref), (peerId) => this.paths.container(peerId), options);
@@ -422,13 +423,20 @@ export class Runtime implements ContainerOwner {
    * its paths, read-only as there unless `ro` or `rw` says otherwise (its
    * tmpfs mounts are its own, as docker's); a path the run mounts itself keeps that.
    */
-  private async volumesFrom(options: RunOptions): Promise<VolumeOption[]> {
+  /**
+   * `--volumes-from`: the containers' mounts, and which of their volumes are anonymous there — they stay anonymous
+   * here (docker keeps the mount's spec), so `rm -v` of whichever user goes last removes them.
+   */
+  private async volumesFrom(options: RunOptions): Promise<{ volumes: VolumeOption[]; anonymous: string[] }> {
     const taken = new Set([...(options.volumes ?? []).map((v) => v.container), ...(options.mounts ?? []).map((m) => m.target), ...Object.keys(options.tmpfs ?? {})].map((p) => posix.resolve("/", p)));
     const out: VolumeOption[] = [];
+    const anonymous: string[] = [];
     for (const entry of options.volumesFrom ?? []) {
       const [ref, mode, extra] = entry.split(":");
       if (!ref || extra !== undefined || (mode !== undefined && mode !== "ro" && mode !== "rw")) throw new UsageError(`invalid --volumes-from ${entry}: CONTAINER[:ro|rw]`);
-      const record = readInspectRecord(this.paths.container(await this.resolveContainer(ref)));
+      const source = this.paths.container(await this.resolveContainer(ref));
+      const record = readInspectRecord(source);
+      anonymous.push(...readContainerVolumes(source).anonymous);
       for (const m of record?.Mounts ?? []) {
         if (m.Type === "tmpfs" || taken.has(m.Destination)) continue;
         taken.add(m.Destination);
@@ -436,7 +444,7 @@ export class Runtime implements ContainerOwner {
         out.push(m.Type === "volume" ? { volume: m.Name!, container: m.Destination, readonly } : { host: m.Source, container: m.Destination, readonly });
       }
     }
-    return out;
+    return { volumes: out, anonymous };
   }
 
   /**

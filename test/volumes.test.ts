@@ -102,6 +102,16 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["run", "--rm", "--volumes-from", "no-such-ctr", "busybox", "true"])).stderr, "tsbox: no such container: no-such-ctr\n");
       await cli(["rm", "-v", "vf-src"]);
       await cli(["volume", "rm", "vf-named"]);
+      // docker's data-container idiom, removed the other way round: the anonymous volume stays anonymous in the
+      // container that took it, so the last `rm -v` removes it (before, it was kept for good as a named one).
+      const before = (await cli(["volume", "ls", "-q"])).stdout;
+      await cli(["create", "--name", "vf-store", "-v", "/data", "busybox", "true"]);
+      await cli(["create", "--name", "vf-user", "--volumes-from", "vf-store", "busybox", "true"]);
+      const anon = (await cli(["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "vf-store"])).stdout.trim();
+      await cli(["rm", "-v", "vf-store"]);
+      assert.match((await cli(["volume", "ls", "-q"])).stdout, new RegExp(`^${anon}$`, "m"), "kept while vf-user uses it");
+      await cli(["rm", "-v", "vf-user"]);
+      assert.equal((await cli(["volume", "ls", "-q"])).stdout, before);
     });
 
     it("an image's VOLUMEs get anonymous volumes filled from the image (or tmpfs, or none); a -v at the path wins", async () => {
