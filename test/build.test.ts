@@ -196,6 +196,33 @@ for (const who of identities()) {
       assert.match(failed.stderr, /^tsbox: line 4: \/link: not found in a \(a symlink to \/nonexistent there\)$/m);
     });
 
+    it("COPY --from's cache key has its sources, --chown and --chmod as expanded: a changed --build-arg copies anew", async () => {
+      const ctx = context(who, "from-args", {
+        Dockerfile: [
+          "FROM busybox AS build",
+          "RUN mkdir /out && echo AAA > /out/a && echo BBB > /out/b",
+          "FROM busybox",
+          "ARG APP=a",
+          "ARG OWNER=0",
+          "ARG MODE=644",
+          "COPY --from=build --chown=${OWNER} --chmod=${MODE} /out/${APP} /app",
+          "CMD cat /app; stat -c '%u:%g %a' /app",
+        ].join("\n") + "\n",
+      });
+      const first = await build(["-t", "from-args:1", ctx]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal((await cli(["run", "--rm", "from-args:1"])).stdout, "AAA\n0:0 644\n");
+      // Before: the key was the instruction as written (`${APP}`), so this took the first build's layer.
+      const changed = await build(["-t", "from-args:2", "--build-arg", "APP=b", "--build-arg", `OWNER=${id}`, "--build-arg", "MODE=600", ctx]);
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.doesNotMatch(changed.stderr, /COPY --from=build .*\(cached\)/);
+      assert.equal((await cli(["run", "--rm", "from-args:2"])).stdout, `BBB\n${id}:${id} 600\n`);
+      const again = await build(["-t", "from-args:3", ctx]);
+      assert.match(again.stderr, /COPY --from=build .*\(cached\)/, "the same values still find their layer");
+      assert.equal((await cli(["inspect", "-f", "{{.Id}}", "from-args:3"])).stdout, (await cli(["inspect", "-f", "{{.Id}}", "from-args:1"])).stdout);
+      await cli(["rmi", "from-args:1", "from-args:2", "from-args:3"]);
+    });
+
     it("builds a multi-stage Dockerfile — ARG, ENV, WORKDIR, COPY of directories and wildcards, .dockerignore, --from, --chown, RUN's deletions — and the image runs as built", async () => {
       const ctx = context(who, "app", {
         Dockerfile: MULTI_STAGE.replaceAll("@ID@", String(id)),
