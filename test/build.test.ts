@@ -223,6 +223,48 @@ for (const who of identities()) {
       await cli(["rmi", "from-args:1", "from-args:2", "from-args:3"]);
     });
 
+    it("COPY --from keeps the owners and modes files have in the source stage or image (only --chown changes them); context files are root's", async () => {
+      // The single-id user's containers have one id: its files can only be root's.
+      const [a, b, c] = who.name === "single" ? [0, 0, 0] : [1000, 33, 7];
+      const ctx = context(who, "from-owners", {
+        Dockerfile: [
+          "FROM busybox AS base",
+          `RUN mkdir -p /srv/data/sub && echo x > /srv/data/f && echo y > /srv/data/sub/g && ln -s f /srv/data/l && chown -R -h ${a}:${a} /srv/data && echo z > /one && chown ${b}:${b} /one && chmod 0640 /one`,
+          "FROM scratch AS bare",
+          "COPY --from=base /one /one",
+          "FROM busybox",
+          "COPY --from=base /srv/data /data",
+          "COPY --from=base /one /one",
+          `COPY --from=base --chown=${c}:${c} /one /chowned`,
+          "COPY --from=from-owners-base /one /from-image",
+          "COPY ctx.txt /ctx.txt",
+          "CMD stat -c '%n %u:%g %a' /data/f /data/sub /data/sub/g /one /chowned /from-image /ctx.txt; stat -c '%n %u:%g' /data/l",
+        ].join("\n") + "\n",
+        "ctx.txt": "c",
+      });
+      const base = await build(["-q", "--target", "base", "-t", "from-owners-base", ctx]);
+      assert.equal(base.code, 0, base.stderr);
+      const r = await build(["-q", "-t", "from-owners:1", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      // Before: every file copied from a stage or an image was 0:0.
+      assert.equal((await cli(["run", "--rm", "from-owners:1"])).stdout, [
+        `/data/f ${a}:${a} 644`,
+        `/data/sub ${a}:${a} 755`,
+        `/data/sub/g ${a}:${a} 644`,
+        `/one ${b}:${b} 640`,
+        `/chowned ${c}:${c} 640`,
+        `/from-image ${b}:${b} 640`,
+        "/ctx.txt 0:0 644",
+        `/data/l ${a}:${a}`,
+        "",
+      ].join("\n"));
+      // A FROM scratch stage's first COPY is its layer, written without a container: the same owners.
+      const bare = await build(["-q", "--target", "bare", "-t", "from-owners-bare", ctx]);
+      assert.equal(bare.code, 0, bare.stderr);
+      assert.equal(await layerOwner(who, "from-owners-bare", "one"), `${b}/${b}`);
+      await cli(["rmi", "from-owners:1", "from-owners-base", "from-owners-bare"]);
+    });
+
     it("builds a multi-stage Dockerfile — ARG, ENV, WORKDIR, COPY of directories and wildcards, .dockerignore, --from, --chown, RUN's deletions — and the image runs as built", async () => {
       const ctx = context(who, "app", {
         Dockerfile: MULTI_STAGE.replaceAll("@ID@", String(id)),

@@ -6,7 +6,8 @@
  * symlinks, never the host's), whose writable layer becomes the step's
  * layer. docker's rules: a directory source copies its contents; more than
  * one source needs a destination ending in `/`; missing directories are
- * made; everything belongs to root unless `--chown` says otherwise.
+ * made; context files belong to root, another stage's or image's keep their
+ * owners, unless `--chown` says otherwise.
  */
 import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
@@ -148,7 +149,8 @@ async function unitsOf(req: CopyRequest, container: (image: string) => Promise<C
         // Followed as BuildKit does (imageEntries): a link to nothing is a source not found, not an empty copy.
         if (st.type === "symlink" && !st.targetType) throw new BuildError(`line ${req.ins.line}: ${path}: not found in ${req.ins.flags.get("from")} (a symlink to ${st.link ?? "nothing"} there)`);
         const isDir = st.type === "dir" || st.targetType === "dir";
-        units.push({ isDir, name: posix.basename(abs), entries: () => imageEntries(files, abs, isDir) });
+        // Another stage's or image's files keep their owners (BuildKit and buildah do); only context files are root's.
+        units.push({ isDir, name: posix.basename(abs), entries: () => imageEntries(files, abs, isDir), ownersKept: true });
       }
       return units;
     }
