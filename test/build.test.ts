@@ -265,6 +265,33 @@ for (const who of identities()) {
       await cli(["rmi", "from-owners:1", "from-owners-base", "from-owners-bare"]);
     });
 
+    it("COPY --from with wildcards copies what matches in that stage's files (BuildKit's rules); no match, or several onto a non-directory, is refused", async () => {
+      const stage = "FROM busybox AS b\nRUN mkdir -p /dist/sub /dist/dir.js && echo 1 > /dist/a.js && echo 2 > /dist/b.js && echo 3 > /dist/c.css && echo 4 > /dist/sub/d.js && echo 5 > /dist/dir.js/e && ln -s a.js /dist/l.js\nFROM busybox\n";
+      const ctx = context(who, "from-glob", {
+        Dockerfile: stage + [
+          "COPY --from=b /dist/*.js /srv/",
+          "COPY --from=b /d?st/s[t-v]b /sub/",
+          "COPY --from=b /dist/*.css /one.css",
+          "COPY --from=b /dist/*/*.js /deep/",
+          "CMD cd / && find srv sub one.css deep | sort && cat srv/l.js && [ ! -L srv/l.js ] && echo followed",
+        ].join("\n") + "\n",
+      });
+      const r = await build(["-t", "from-glob:1", ctx]);
+      // Before: "wildcards in COPY --from are not supported by tsbox build".
+      assert.equal(r.code, 0, r.stderr);
+      // `*.js` matches the directory dir.js too, whose contents a directory source copies, and the link l.js, followed.
+      assert.equal((await cli(["run", "--rm", "from-glob:1"])).stdout, [
+        "deep", "deep/d.js", "one.css", "srv", "srv/a.js", "srv/b.js", "srv/e", "srv/l.js", "sub", "sub/d.js", "1", "followed", "",
+      ].join("\n"));
+      await cli(["rmi", "from-glob:1"]);
+      const none = await build(["-q", "-"], { stdin: stage + "COPY --from=b /dist/*.txt /srv/\n" });
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /^tsbox: line 4: no source files were specified: nothing in b matches \/dist\/\*\.txt$/m);
+      const several = await build(["-q", "-"], { stdin: stage + "COPY --from=b /dist/[ab].js /srv\n" });
+      assert.equal(several.code, 1);
+      assert.match(several.stderr, /^tsbox: line 4: when using COPY with more than one source file, the destination must be a directory and end with a \/$/m);
+    });
+
     it("builds a multi-stage Dockerfile — ARG, ENV, WORKDIR, COPY of directories and wildcards, .dockerignore, --from, --chown, RUN's deletions — and the image runs as built", async () => {
       const ctx = context(who, "app", {
         Dockerfile: MULTI_STAGE.replaceAll("@ID@", String(id)),

@@ -617,7 +617,6 @@ class Build {
       if (j !== undefined && !this.results.has(j)) throw new BuildError(`line ${ins.line}: COPY --from=${from}: stage ${from} was not built (its name came from a variable only this stage sets)`);
       const image = j !== undefined ? this.results.get(j)!.image : await this.baseImage(from, ins);
       if (!image) throw new BuildError(`line ${ins.line}: stage ${from} has no files (FROM scratch with nothing added)`);
-      for (const s of sources) if (/[*?[]/.test(s)) throw new BuildError(`line ${ins.line}: wildcards in COPY --from are not supported by tsbox build: ${s}`);
       // "following": the source's symlink is followed since stop 36; layers cached before hold zeros or a dangling link.
       // "owners": the source's owners are kept since stop 50; layers cached before have root's.
       return { ...base, kind: "image", image: image.configDigest, paths: sources, cacheKey: `${JSON.stringify(ins.text)} from ${image.configDigest} ${JSON.stringify(sources)} following owners ${target}` };
