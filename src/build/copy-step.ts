@@ -18,8 +18,8 @@ import { PassThrough, Readable, type Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { Runtime } from "../runtime.js";
 import type { ContainerFiles, PathStat } from "../containers/copy.js";
-import { copyFromContainer, copyToContainer } from "../containers/copy.js";
-import { assertAsked, readRecords, writeTarEnd, writeTarEntry } from "../containers/copy-records.js";
+import { copyFromContainer, copyToContainer, eachRecord } from "../containers/copy.js";
+import { assertAsked, type CopyRecord, writeTarEnd, writeTarEntry } from "../containers/copy-records.js";
 import { spawnCopyHelper } from "../backends/native/copy-helper.js";
 import { detectCompression } from "../image/compression.js";
 import { readTar, type TarEntry } from "../image/tar.js";
@@ -258,18 +258,11 @@ async function imageMatches(files: ContainerFiles, pattern: string): Promise<str
   return files.run(async (target) => {
     const reader = spawnCopyHelper(target, "read", base, { follow: true, name: "", content: false }, { stdout: true });
     const matches: string[] = [];
-    try {
-      for await (const r of readRecords(reader.stdout!, { content: false })) {
-        assertAsked(r, ""); // a vm guest's names are not trusted to stay below `base`
-        if (r.path !== "" && matchPath(rest, r.path)) matches.push(posix.join(base, r.path));
-      }
-    } catch (err) {
-      reader.kill();
-      reader.stdout?.destroy();
-      await reader.done.catch(() => {});
-      throw err;
-    }
-    await reader.done;
+    const match = (r: CopyRecord) => {
+      assertAsked(r, ""); // a vm guest's names are not trusted to stay below `base`
+      if (r.path !== "" && matchPath(rest, r.path)) matches.push(posix.join(base, r.path));
+    };
+    await eachRecord(reader, match, undefined, { content: false });
     return matches;
   });
 }
