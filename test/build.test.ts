@@ -196,6 +196,102 @@ for (const who of identities()) {
       assert.match(failed.stderr, /^tsbox: line 4: \/link: not found in a \(a symlink to \/nonexistent there\)$/m);
     });
 
+    it("COPY --from's cache key has its sources, --chown and --chmod as expanded: a changed --build-arg copies anew", async () => {
+      const ctx = context(who, "from-args", {
+        Dockerfile: [
+          "FROM busybox AS build",
+          "RUN mkdir /out && echo AAA > /out/a && echo BBB > /out/b",
+          "FROM busybox",
+          "ARG APP=a",
+          "ARG OWNER=0",
+          "ARG MODE=644",
+          "COPY --from=build --chown=${OWNER} --chmod=${MODE} /out/${APP} /app",
+          "CMD cat /app; stat -c '%u:%g %a' /app",
+        ].join("\n") + "\n",
+      });
+      const first = await build(["-t", "from-args:1", ctx]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal((await cli(["run", "--rm", "from-args:1"])).stdout, "AAA\n0:0 644\n");
+      // Before: the key was the instruction as written (`${APP}`), so this took the first build's layer.
+      const changed = await build(["-t", "from-args:2", "--build-arg", "APP=b", "--build-arg", `OWNER=${id}`, "--build-arg", "MODE=600", ctx]);
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.doesNotMatch(changed.stderr, /COPY --from=build .*\(cached\)/);
+      assert.equal((await cli(["run", "--rm", "from-args:2"])).stdout, `BBB\n${id}:${id} 600\n`);
+      const again = await build(["-t", "from-args:3", ctx]);
+      assert.match(again.stderr, /COPY --from=build .*\(cached\)/, "the same values still find their layer");
+      assert.equal((await cli(["inspect", "-f", "{{.Id}}", "from-args:3"])).stdout, (await cli(["inspect", "-f", "{{.Id}}", "from-args:1"])).stdout);
+      await cli(["rmi", "from-args:1", "from-args:2", "from-args:3"]);
+    });
+
+    it("COPY --from keeps the owners and modes files have in the source stage or image (only --chown changes them); context files are root's", async () => {
+      // The single-id user's containers have one id: its files can only be root's.
+      const [a, b, c] = who.name === "single" ? [0, 0, 0] : [1000, 33, 7];
+      const ctx = context(who, "from-owners", {
+        Dockerfile: [
+          "FROM busybox AS base",
+          `RUN mkdir -p /srv/data/sub && echo x > /srv/data/f && echo y > /srv/data/sub/g && ln -s f /srv/data/l && chown -R -h ${a}:${a} /srv/data && echo z > /one && chown ${b}:${b} /one && chmod 0640 /one`,
+          "FROM scratch AS bare",
+          "COPY --from=base /one /one",
+          "FROM busybox",
+          "COPY --from=base /srv/data /data",
+          "COPY --from=base /one /one",
+          `COPY --from=base --chown=${c}:${c} /one /chowned`,
+          "COPY --from=from-owners-base /one /from-image",
+          "COPY ctx.txt /ctx.txt",
+          "CMD stat -c '%n %u:%g %a' /data/f /data/sub /data/sub/g /one /chowned /from-image /ctx.txt; stat -c '%n %u:%g' /data/l",
+        ].join("\n") + "\n",
+        "ctx.txt": "c",
+      });
+      const base = await build(["-q", "--target", "base", "-t", "from-owners-base", ctx]);
+      assert.equal(base.code, 0, base.stderr);
+      const r = await build(["-q", "-t", "from-owners:1", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      // Before: every file copied from a stage or an image was 0:0.
+      assert.equal((await cli(["run", "--rm", "from-owners:1"])).stdout, [
+        `/data/f ${a}:${a} 644`,
+        `/data/sub ${a}:${a} 755`,
+        `/data/sub/g ${a}:${a} 644`,
+        `/one ${b}:${b} 640`,
+        `/chowned ${c}:${c} 640`,
+        `/from-image ${b}:${b} 640`,
+        "/ctx.txt 0:0 644",
+        `/data/l ${a}:${a}`,
+        "",
+      ].join("\n"));
+      // A FROM scratch stage's first COPY is its layer, written without a container: the same owners.
+      const bare = await build(["-q", "--target", "bare", "-t", "from-owners-bare", ctx]);
+      assert.equal(bare.code, 0, bare.stderr);
+      assert.equal(await layerOwner(who, "from-owners-bare", "one"), `${b}/${b}`);
+      await cli(["rmi", "from-owners:1", "from-owners-base", "from-owners-bare"]);
+    });
+
+    it("COPY --from with wildcards copies what matches in that stage's files (BuildKit's rules); no match, or several onto a non-directory, is refused", async () => {
+      const stage = "FROM busybox AS b\nRUN mkdir -p /dist/sub /dist/dir.js && echo 1 > /dist/a.js && echo 2 > /dist/b.js && echo 3 > /dist/c.css && echo 4 > /dist/sub/d.js && echo 5 > /dist/dir.js/e && ln -s a.js /dist/l.js\nFROM busybox\n";
+      const ctx = context(who, "from-glob", {
+        Dockerfile: stage + [
+          "COPY --from=b /dist/*.js /srv/",
+          "COPY --from=b /d?st/s[t-v]b /sub/",
+          "COPY --from=b /dist/*.css /one.css",
+          "COPY --from=b /dist/*/*.js /deep/",
+          "CMD cd / && find srv sub one.css deep | sort && cat srv/l.js && [ ! -L srv/l.js ] && echo followed",
+        ].join("\n") + "\n",
+      });
+      const r = await build(["-t", "from-glob:1", ctx]);
+      // Before: "wildcards in COPY --from are not supported by tsbox build".
+      assert.equal(r.code, 0, r.stderr);
+      // `*.js` matches the directory dir.js too, whose contents a directory source copies, and the link l.js, followed.
+      assert.equal((await cli(["run", "--rm", "from-glob:1"])).stdout, [
+        "deep", "deep/d.js", "one.css", "srv", "srv/a.js", "srv/b.js", "srv/e", "srv/l.js", "sub", "sub/d.js", "1", "followed", "",
+      ].join("\n"));
+      await cli(["rmi", "from-glob:1"]);
+      const none = await build(["-q", "-"], { stdin: stage + "COPY --from=b /dist/*.txt /srv/\n" });
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /^tsbox: line 4: no source files were specified: nothing in b matches \/dist\/\*\.txt$/m);
+      const several = await build(["-q", "-"], { stdin: stage + "COPY --from=b /dist/[ab].js /srv\n" });
+      assert.equal(several.code, 1);
+      assert.match(several.stderr, /^tsbox: line 4: when using COPY with more than one source file, the destination must be a directory and end with a \/$/m);
+    });
+
     it("builds a multi-stage Dockerfile — ARG, ENV, WORKDIR, COPY of directories and wildcards, .dockerignore, --from, --chown, RUN's deletions — and the image runs as built", async () => {
       const ctx = context(who, "app", {
         Dockerfile: MULTI_STAGE.replaceAll("@ID@", String(id)),

@@ -607,6 +607,9 @@ class Build {
     if (chmod !== undefined && !/^[0-7]{3,4}$/.test(chmod)) throw new BuildError(`line ${ins.line}: --chmod=${chmod}: expected an octal mode such as 755`);
     const chown = flag("chown");
     const base = { ins, dest, destIsDir: endsWithSlash, ...(chown !== undefined ? { chown } : {}), ...(chmod !== undefined ? { chmod: parseInt(chmod, 8) } : {}) };
+    // Every branch's key ends with what it writes where, as expanded: the instruction as written has `${ARG}`s,
+    // whose values are not in the chain (ARG's own key has the names only).
+    const target = `to ${dest}${endsWithSlash ? "/" : ""} ${chown ?? ""} ${chmod ?? ""}`;
     const from = flag("from");
     if (from !== undefined) {
       if (ins.keyword === "ADD") throw new BuildError(`line ${ins.line}: ADD does not take --from`);
@@ -615,14 +618,14 @@ class Build {
       if (j !== undefined && !this.results.has(j)) throw new BuildError(`line ${ins.line}: COPY --from=${from}: stage ${from} was not built (its name came from a variable only this stage sets)`);
       const image = j !== undefined ? this.results.get(j)!.image : await this.baseImage(from, ins);
       if (!image) throw new BuildError(`line ${ins.line}: stage ${from} has no files (FROM scratch with nothing added)`);
-      for (const s of sources) if (/[*?[]/.test(s)) throw new BuildError(`line ${ins.line}: wildcards in COPY --from are not supported by tsbox build: ${s}`);
       // "following": the source's symlink is followed since stop 36; layers cached before hold zeros or a dangling link.
-      return { ...base, kind: "image", image: image.configDigest, paths: sources, cacheKey: `${JSON.stringify(ins.text)} from ${image.configDigest} following to ${dest}` };
+      // "owners": the source's owners are kept since stop 50; layers cached before have root's.
+      return { ...base, kind: "image", image: image.configDigest, paths: sources, cacheKey: `${JSON.stringify(ins.text)} from ${image.configDigest} ${JSON.stringify(sources)} following owners ${target}` };
     }
     const urls = ins.keyword === "ADD" ? sources.filter((s) => /^https?:\/\//i.test(s)) : [];
     if (urls.length > 0) {
       if (urls.length !== sources.length) throw new BuildError(`line ${ins.line}: ADD mixes URLs and context files: give them one ADD each`);
-      return { ...base, kind: "urls", urls, cacheKey: `${JSON.stringify(ins.text)} urls to ${dest}` };
+      return { ...base, kind: "urls", urls, cacheKey: `${JSON.stringify(ins.text)} urls ${JSON.stringify(urls)} ${target}` };
     }
     // `COPY <<EOF /dest`: a here-document is a file named after its delimiter, its `$VAR`s expanded unless quoted.
     const docs = new Map((ins.heredocs ?? []).map((d) => [d.name, d]));
@@ -633,7 +636,7 @@ class Build {
     });
     const resolved = this.context.resolve(sources.filter((source) => !docs.has(docName(source) ?? "")), ins.line);
     const docsKey = heredocs.length > 0 ? ` heredocs ${createHash("sha256").update(JSON.stringify(heredocs)).digest("hex")}` : "";
-    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, heredocs, cacheKey: `${JSON.stringify(ins.text)} ${await sourcesDigest(resolved)}${docsKey} to ${dest} ${base.chown ?? ""} ${chmod ?? ""}` };
+    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, heredocs, cacheKey: `${JSON.stringify(ins.text)} ${await sourcesDigest(resolved)}${docsKey} ${target}` };
   }
 
   /** A step that adds a layer: taken from the cache when an earlier build made it, else run and kept. */

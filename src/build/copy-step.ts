@@ -6,7 +6,8 @@
  * symlinks, never the host's), whose writable layer becomes the step's
  * layer. docker's rules: a directory source copies its contents; more than
  * one source needs a destination ending in `/`; missing directories are
- * made; everything belongs to root unless `--chown` says otherwise.
+ * made; context files belong to root, another stage's or image's keep their
+ * owners, unless `--chown` says otherwise.
  */
 import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
@@ -17,8 +18,9 @@ import { PassThrough, Readable, type Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import type { Runtime } from "../runtime.js";
 import type { ContainerFiles, PathStat } from "../containers/copy.js";
-import { copyFromContainer, copyToContainer } from "../containers/copy.js";
-import { writeTarEnd, writeTarEntry } from "../containers/copy-records.js";
+import { copyFromContainer, copyToContainer, eachRecord } from "../containers/copy.js";
+import { assertAsked, type CopyRecord, writeTarEnd, writeTarEntry } from "../containers/copy-records.js";
+import { spawnCopyHelper } from "../backends/native/copy-helper.js";
 import { detectCompression } from "../image/compression.js";
 import { readTar, type TarEntry } from "../image/tar.js";
 import { errorMessage } from "../errors.js";
@@ -28,6 +30,7 @@ import { BuildError } from "./build-error.js";
 import { commitStep, storeLayerStep } from "./commit-step.js";
 import type { ContextSource } from "./context.js";
 import { lookupOwner, type Owner } from "./owner.js";
+import { hasWildcards, matchPath } from "./patterns.js";
 import { stepContainer } from "./step-containers.js";
 import { bodyChunks } from "../image/registry/body.js";
 import { ownTempPrefix } from "../temp-names.js";
@@ -141,14 +144,20 @@ async function unitsOf(req: CopyRequest, container: (image: string) => Promise<C
   switch (req.kind) {
     case "image": {
       const files = await container(req.image);
-      for (const path of req.paths) {
-        const abs = posix.resolve("/", path);
-        const st = await files.stat(abs);
-        if (!st.exists) throw new BuildError(`line ${req.ins.line}: ${path}: not found in ${req.ins.flags.get("from")}`);
-        // Followed as BuildKit does (imageEntries): a link to nothing is a source not found, not an empty copy.
-        if (st.type === "symlink" && !st.targetType) throw new BuildError(`line ${req.ins.line}: ${path}: not found in ${req.ins.flags.get("from")} (a symlink to ${st.link ?? "nothing"} there)`);
-        const isDir = st.type === "dir" || st.targetType === "dir";
-        units.push({ isDir, name: posix.basename(abs), entries: () => imageEntries(files, abs, isDir) });
+      const from = req.ins.flags.get("from");
+      for (const source of req.paths) {
+        const matches = hasWildcards(source) ? await imageMatches(files, source) : [source];
+        if (matches.length === 0) throw new BuildError(`line ${req.ins.line}: no source files were specified: nothing in ${from} matches ${source}`);
+        for (const path of matches) {
+          const abs = posix.resolve("/", path);
+          const st = await files.stat(abs);
+          if (!st.exists) throw new BuildError(`line ${req.ins.line}: ${path}: not found in ${from}`);
+          // Followed as BuildKit does (imageEntries): a link to nothing is a source not found, not an empty copy.
+          if (st.type === "symlink" && !st.targetType) throw new BuildError(`line ${req.ins.line}: ${path}: not found in ${from} (a symlink to ${st.link ?? "nothing"} there)`);
+          const isDir = st.type === "dir" || st.targetType === "dir";
+          // Another stage's or image's files keep their owners (BuildKit and buildah do); only context files are root's.
+          units.push({ isDir, name: posix.basename(abs), entries: () => imageEntries(files, abs, isDir), ownersKept: true });
+        }
       }
       return units;
     }
@@ -232,6 +241,30 @@ async function* contextEntries(s: ContextSource): AsyncGenerator<TarEntry> {
     const type = it.type === "dir" ? "directory" : it.type;
     yield { path: it.name, type, mode: it.mode, uid: 0, gid: 0, size: it.size, mtime: it.mtime, linkname: it.link, devmajor: 0, devminor: 0, pax: {}, body: it.type === "file" ? createReadStream(fsName(it.path)) : (async function* () {})() };
   }
+}
+
+/**
+ * The paths of an image that a wildcard source matches, as BuildKit finds them (fsutil's ResolveWildcards): the
+ * components before the first wildcard are looked up (links followed), then every path below them, links not
+ * followed, whose name relative to them matches the rest (Go's filepath.Match: `*` stays within a component).
+ */
+async function imageMatches(files: ContainerFiles, pattern: string): Promise<string[]> {
+  const parts = posix.resolve("/", pattern).split("/").slice(1);
+  const literal = parts.findIndex(hasWildcards);
+  const base = "/" + parts.slice(0, literal).join("/");
+  const rest = parts.slice(literal).join("/");
+  const st = await files.stat(base);
+  if (st.type !== "dir" && st.targetType !== "dir") return [];
+  return files.run(async (target) => {
+    const reader = spawnCopyHelper(target, "read", base, { follow: true, name: "", content: false }, { stdout: true });
+    const matches: string[] = [];
+    const match = (r: CopyRecord) => {
+      assertAsked(r, ""); // a vm guest's names are not trusted to stay below `base`
+      if (r.path !== "" && matchPath(rest, r.path)) matches.push(posix.join(base, r.path));
+    };
+    await eachRecord(reader, match, undefined, { content: false });
+    return matches;
+  });
 }
 
 /**

@@ -368,9 +368,19 @@ export async function copyToContainer(c: ContainerFiles, src: string, dest: stri
  * `entries` may turn one record into several entries (commit's whiteouts).
  */
 export async function recordsToTar(reader: CopyHelper, out: Writable, entries: (r: CopyRecord, body: AsyncIterable<Buffer>) => TarEntry[] = (r, body) => [recordToTar(r, body)]): Promise<void> {
+  await eachRecord(reader, async (r) => {
+    for (const e of entries(r, r.body)) await writeTarEntry(out, e);
+  }, () => writeTarEnd(out));
+}
+
+/**
+ * `use` on each record of a reading helper, then `end`; once all is read, the helper's end (its error, if it
+ * failed). An error of ours stops the helper.
+ */
+export async function eachRecord(reader: CopyHelper, use: (r: CopyRecord & { body: AsyncIterable<Buffer> }) => Promise<void> | void, end?: () => Promise<void>, options: { content?: boolean } = {}): Promise<void> {
   try {
-    for await (const r of readRecords(reader.stdout!)) for (const e of entries(r, r.body)) await writeTarEntry(out, e);
-    await writeTarEnd(out);
+    for await (const r of readRecords(reader.stdout!, options)) await use(r);
+    await end?.();
   } catch (err) {
     reader.kill();
     // Its output unread (a full disk stopped our writes) kept its pipe open, and `done` (the child's close) never came.
