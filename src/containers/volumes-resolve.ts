@@ -66,6 +66,8 @@ export interface ResolveContext {
   owners?: { maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }; give?: (dir: string, owners: LayerOwner[]) => Promise<boolean> };
   /** Whether the backend's containers run on this host, so its device nodes mean something (native). */
   hostDevices: boolean;
+  /** Volumes `--volumes-from` took that are anonymous in their container: anonymous in this one too. */
+  inheritedAnonymous?: string[];
 }
 
 type Request =
@@ -149,7 +151,7 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
         throw new UsageError(`error while mounting volume ${volume.Name}: its device ${backing.device} is not an existing directory (type=none,o=bind mounts a host directory that must exist)`);
       }
       if (!used.names.includes(volume.Name)) used.names.push(volume.Name);
-      if (r.name === undefined) used.anonymous.push(volume.Name);
+      if (r.name === undefined || ctx.inheritedAnonymous?.includes(volume.Name)) used.anonymous.push(volume.Name);
       // Only a volume of its own data is filled from the image: a copy into a host directory would stage
       // beside it, and a tmpfs is made in the container.
       if (backing.kind === "data" && !r.noCopy && (created || isEmptyDir(volume.Mountpoint))) await fill(ctx, r.target, volume.Mountpoint);
