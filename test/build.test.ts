@@ -497,9 +497,10 @@ for (const who of identities()) {
       await cli(["rmi", "stdin:1", "added"]);
       // ADD of a URL: streamed to a file in the data dir (held in memory, 1.5 GiB took 6.4 GB), 0600 and dated by
       // Last-Modified as docker's, and the file gone with the step.
+      let version = 0;
       const server = createServer((_req, res) => {
         res.writeHead(200, { "content-length": String(8 * 1024 * 1024), "last-modified": "Tue, 01 Jan 2030 00:00:00 GMT" });
-        for (let i = 0; i < 128; i++) res.write(Buffer.alloc(65536, i));
+        for (let i = 0; i < 128; i++) res.write(Buffer.alloc(65536, i + version));
         res.end();
       });
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -511,6 +512,18 @@ for (const who of identities()) {
         assert.equal(got.stdout.replace(/ +/g, " "), "8388608 600 1893456000\n 127\n");
         assert.deepEqual(readdirSync(who.dataDir).filter((n) => n.startsWith(".add-")), [], "the download is gone with its step");
         await cli(["rmi", "from-url"]);
+        // The steps after it are keyed on what it fetched: the same download keeps them cached, a changed one runs
+        // them again (before, they came from the cache and the image held what the old download made).
+        const then = `FROM busybox\nADD ${url} /dl/\nRUN tail -c 1 /dl/big.bin | od -An -tu1 > /last\n`;
+        const last = async () => (await cli(["run", "--rm", "url-then", "cat", "/last"])).stdout.trim();
+        assert.equal((await build(["-q", "-t", "url-then", "-"], { stdin: then })).code, 0);
+        assert.equal(await last(), "127");
+        const same = await build(["-t", "url-then", "-"], { stdin: then });
+        assert.match(same.stderr + same.stdout, /RUN tail .* \(cached\)/);
+        version = 1;
+        assert.equal((await build(["-q", "-t", "url-then", "-"], { stdin: then })).code, 0);
+        assert.equal(await last(), "128");
+        await cli(["rmi", "url-then"]);
       } finally {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

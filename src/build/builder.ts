@@ -18,7 +18,7 @@ import { BuildError } from "./build-error.js";
 import { CACHE_KEY_ANNOTATION, chainKey, findCached } from "./cache.js";
 import { BuildContext, sourcesDigest } from "./context.js";
 import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePairs, oneWord, parseDockerfile, splitWords } from "./dockerfile.js";
-import { copyStep, type CopyRequest } from "./copy-step.js";
+import { copyStep, type CopyRequest, type CopyResult } from "./copy-step.js";
 import { runStep } from "./run-step.js";
 import { parseDuration } from "../containers/healthcheck.js";
 import { parseSignal } from "../containers/signals.js";
@@ -640,9 +640,10 @@ class Build {
   }
 
   /** A step that adds a layer: taken from the cache when an earlier build made it, else run and kept. */
-  private async layerStep(stage: Stage, ins: Instruction, shown: boolean, keyText: string, make: (annotations: Record<string, string>) => Promise<{ manifestDigest: string; configDigest: string }>): Promise<void> {
-    const key = chainKey(stage.key, keyText);
-    const cached = this.options.noCache || ins.keyword === "ADD" && /https?:\/\//i.test(ins.rest) ? undefined : await findCached(this.rt.imageStore.layout, key);
+  private async layerStep(stage: Stage, ins: Instruction, shown: boolean, keyText: string, make: (annotations: Record<string, string>) => Promise<CopyResult>): Promise<void> {
+    let key = chainKey(stage.key, keyText);
+    const fetches = ins.keyword === "ADD" && /https?:\/\//i.test(ins.rest);
+    const cached = this.options.noCache || fetches ? undefined : await findCached(this.rt.imageStore.layout, key);
     if (cached) {
       if (shown) this.progress(ins, " (cached)");
       const config = await this.rt.imageStore.layout.readJsonBlob<ImageConfig>(cached.configDigest);
@@ -650,8 +651,11 @@ class Build {
       stage.config = structuredClone((config.config ?? {}) as StageConfig);
     } else {
       if (shown) this.progress(ins);
-      const made = await make({ [CACHE_KEY_ANNOTATION]: key });
+      const { fetched, ...made } = await make({ [CACHE_KEY_ANNOTATION]: key });
       stage.image = made;
+      // An ADD of URLs fetches every time: the steps after it are keyed on what it fetched (its files), or a
+      // changed download would be followed by the steps cached for the old one (BuildKit keys on the content).
+      if (fetches && fetched) key = chainKey(key, `fetched ${fetched}`);
     }
     stage.pending = [];
     stage.key = key;

@@ -10,6 +10,7 @@
  * owners, unless `--chown` says otherwise.
  */
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { fsName } from "../name-bytes.js";
 import { mkdtemp, open, rm } from "node:fs/promises";
@@ -68,9 +69,18 @@ interface Unit {
   ownersKept?: boolean;
   /** What the unit holds on disk goes once the step is done. */
   dispose?: () => Promise<void>;
+  /** A download's content (`sha256:…`): what the steps after an ADD of URLs are keyed on. */
+  checksum?: string;
 }
 
-export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, annotations: Record<string, string>, say: (text: string) => void, signal?: AbortSignal): Promise<{ manifestDigest: string; configDigest: string }> {
+/** A step's image; for an ADD of URLs, `fetched` names what it fetched (the names and contents of its files). */
+export interface CopyResult {
+  manifestDigest: string;
+  configDigest: string;
+  fetched?: string;
+}
+
+export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, annotations: Record<string, string>, say: (text: string) => void, signal?: AbortSignal): Promise<CopyResult> {
   const containers: string[] = [];
   let units: Unit[] = [];
   const container = async (image: string) => {
@@ -117,7 +127,8 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
       }
       await writeTarEnd(out);
     };
-    if (!files) return await storeLayerStep(rt, stage, async (tar) => produce(tar), createdBy, annotations, signal);
+    const fetched = units.some((u) => u.checksum) ? { fetched: JSON.stringify(units.map((u) => [u.name, u.checksum])) } : {};
+    if (!files) return { ...(await storeLayerStep(rt, stage, async (tar) => produce(tar), createdBy, annotations, signal)), ...fetched };
     const stream = new PassThrough({ highWaterMark: 256 * 1024 });
     const producing = produce(stream).then(
       () => stream.end(),
@@ -128,7 +139,7 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
     );
     await Promise.all([copyToContainer(files, "-", base, stream, { archive: true }), producing]);
     // The build's signal stops a large layer's write at once (Ctrl-C), as a RUN step's.
-    return await commitStep(rt, stage, containers[0]!, createdBy, annotations, signal);
+    return { ...(await commitStep(rt, stage, containers[0]!, createdBy, annotations, signal)), ...fetched };
   } finally {
     for (const id of containers) await rt.removeContainer(id, { force: true, volumes: true }).catch(() => {});
     for (const u of units) await u.dispose?.().catch(() => {});
@@ -193,6 +204,7 @@ async function download(url: string, ins: Instruction, dataDir: string, say: (te
   const file = join(dir, "body");
   let mtime = Math.floor(Date.now() / 1000);
   let size = 0;
+  const hash = createHash("sha256");
   try {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
@@ -200,6 +212,7 @@ async function download(url: string, ins: Instruction, dataDir: string, say: (te
     try {
       for await (const chunk of bodyChunks(res)) {
         await out.write(chunk);
+        hash.update(chunk);
         size += chunk.byteLength;
       }
     } finally {
@@ -222,6 +235,7 @@ async function download(url: string, ins: Instruction, dataDir: string, say: (te
       yield { path: "", type: "file" as const, mode: 0o600, uid: 0, gid: 0, size, mtime, linkname: "", devmajor: 0, devminor: 0, pax: {}, body: createReadStream(file) };
     },
     dispose: () => rm(dir, { recursive: true, force: true }),
+    checksum: `sha256:${hash.digest("hex")}`,
   };
 }
 
