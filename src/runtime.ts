@@ -36,7 +36,7 @@ import { buildSpec, defaultHostname } from "./spec/from-options.js";
 import { type ImageConfig, imageVolumePaths } from "./image/oci.js";
 import { type Attachment as NetworkAttachment, readAttachments } from "./network/attachments.js";
 import { readSpec } from "./containers/spec-file.js";
-import { recordConnect, recordDisconnect, recordedNetworks } from "./network/connected.js";
+import { managedResolver, recordConnect, recordDisconnect, recordedNetworks, recordServers } from "./network/connected.js";
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, planNetwork } from "./network/plan.js";
 import { PeerResolver, withPeerNetwork } from "./containers/peer.js";
 import { recordEvent, recordTransition } from "./containers/events.js";
@@ -557,10 +557,16 @@ export class Runtime implements ContainerOwner {
       // (keeper::attach_running) gives it the default route and the published ports the record keeps.
       ports: running && attached.length === 0 ? spec.network.ports : [],
     });
+    const servers = managedResolver(bundle, rootless !== null || inGuest);
+    const now = servers?.([...spec.network.attach, ...net.attach]);
+    // A DNS network's server from now on (docker's embedded DNS): the keeper rewrites the running container's resolv.conf.
+    if (now && now.join() !== spec.network.dns.servers.join()) net.dns = { ...spec.network.dns, servers: now };
     if (running) await this.backend.connect!({ bundleDir: bundle.dir, container: current.pid!, containerStart: start, network: net });
     // After the attachment: a refused one (a taken --ip) is not recorded either.
     recordConnect(bundle.config, net);
+    if (servers) recordServers(bundle.config, servers);
   }
+
 
   /** Takes a container off a network: its keeper for that network tears the attachment down, and later starts leave it out. */
   async disconnectNetwork(network: string, ref: string): Promise<void> {
@@ -578,6 +584,10 @@ export class Runtime implements ContainerOwner {
       this.networks.get(network);
       throw new ContainerError(`container ${ref} is not connected to network ${name}`);
     }
+    // The next start asks a server it still reaches (the network's own goes with it).
+    const userMode = (this.host ??= probeHostIdentity()).uid !== 0 || this.backend.capabilities().networks === "guest";
+    const servers = recorded ? managedResolver(bundle, userMode) : undefined;
+    if (servers) recordServers(bundle.config, servers);
     if (!found) return;
     if (!this.backend.disconnect) throw new UsageError(`the ${this.backend.name} backend cannot disconnect running containers from networks`);
     await this.backend.disconnect({ bundleDir: bundle.dir, network: name });
