@@ -230,6 +230,43 @@ describe("vm networking", { skip: vmSkip }, () => {
     }
   });
 
+  // The CLI's runtime is native by default: a vm container's pid is the guest's, which its native keeper took for a
+  // host pid and put the network into the host's own namespace (an interface, an address and a route, as root).
+  it("network connect of a vm container from a native runtime goes to its guest: this host's namespace gains no interface", async () => {
+    const env = { ...process.env, TSBOX_CACHE_DIR: join(scratch, "cache") };
+    const box = await rt.create({ image: "busybox", name: "viahost", network: "bridge", cmd: ["sleep", "600"] });
+    const saved = { backend: process.env.TSBOX_BACKEND, cache: process.env.TSBOX_CACHE_DIR };
+    delete process.env.TSBOX_BACKEND;
+    // The native runtime's vm sibling finds the same daemon.
+    process.env.TSBOX_CACHE_DIR = env.TSBOX_CACHE_DIR;
+    try {
+      await box.start();
+      const native = new Runtime({ dataDir, network: "bridge" });
+      const links = () => readdirSync("/sys/class/net").sort();
+      const before = links();
+      await native.connectNetwork("vmapp", "viahost");
+      assert.deepEqual(links(), before, "no interface was added to this host's network namespace");
+      const eth1 = await box.spawn(["sh", "-c", "ip -4 -o addr show eth1"]);
+      assert.match((await eth1.output()).stdout, /inet 10\.89\.0\.\d+\//, "the container got it");
+      await native.disconnectNetwork("vmapp", "viahost");
+      assert.deepEqual((await rt.containerNetworks("viahost")).map((n) => n.network), ["bridge"]);
+      const gone = await box.spawn(["sh", "-c", "ls /sys/class/net"]);
+      assert.equal((await gone.output()).stdout, "eth0\nlo\n", "the guest's keeper took it down");
+    } finally {
+      for (const [k, v] of [["TSBOX_BACKEND", saved.backend], ["TSBOX_CACHE_DIR", saved.cache]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await box.remove({ force: true });
+      const { daemonStatus } = await import("../src/backends/vm/node/session.js");
+      const daemon = daemonStatus(env);
+      if (daemon) {
+        process.kill(daemon.pid, "SIGTERM");
+        for (let i = 0; i < 100 && daemonStatus(env); i++) await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+
   /** An HTTP server on this host's 127.0.0.1 (a port the guest knows nothing of). */
   async function hostHttp(text: string): Promise<{ port: number; server: Server }> {
     const server = createHttpServer((_q, r) => r.end(text));
