@@ -72,6 +72,8 @@ describe("vm networking", { skip: vmSkip }, () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
+  /** vmapp's /24 as a pattern (`network create` picks the first free one: another data dir's networks may hold 10.89.0.0/24). */
+  const vmapp = () => rt.networks.get("vmapp").subnet.split(".").slice(0, 3).join("\\.");
   const httpd = (text: string) => ["sh", "-c", `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
 
   it("two containers on a user network talk TCP by name and alias", async () => {
@@ -80,7 +82,7 @@ describe("vm networking", { skip: vmSkip }, () => {
       const c = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "wget -q -O - http://srv/ && wget -q -O - http://web/ && cat /etc/resolv.conf"], remove: true });
       const out = await c.output();
       assert.equal(out.exitCode, 0, out.stderr);
-      assert.match(out.stdout, /^hello-from-srv\nhello-from-srv\nnameserver 10\.89\.0\.1\n/);
+      assert.match(out.stdout, new RegExp(`^hello-from-srv\\nhello-from-srv\\nnameserver ${vmapp()}\\.1\\n`));
     } finally {
       await srv.kill("SIGKILL");
       await srv.wait();
@@ -186,7 +188,7 @@ describe("vm networking", { skip: vmSkip }, () => {
       const nets = await rt.containerNetworks("box");
       assert.deepEqual(nets.map((n) => n.network).sort(), ["bridge", "vmapp"]);
       const shown = (await rt.inspectContainer("box")).NetworkSettings as { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> };
-      assert.match(shown.Networks.vmapp!.IPAddress, /^10\.89\.0\.\d+$/);
+      assert.match(shown.Networks.vmapp!.IPAddress, new RegExp(`^${vmapp()}\\.\\d+$`));
       assert.deepEqual(shown.Networks.vmapp!.Aliases, ["second"]);
       const reach = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ping -c 1 -W 2 second >/dev/null && ping -c 1 -W 2 box >/dev/null && echo reached"], remove: true });
       const out = await reach.output();
@@ -215,7 +217,7 @@ describe("vm networking", { skip: vmSkip }, () => {
       await box.restart({ timeout: 0 });
       assert.deepEqual((await rt.containerNetworks("kept")).map((n) => n.network).sort(), ["bridge", "vmapp"]);
       const ip = await box.spawn(["sh", "-c", "ip -4 -o addr show eth1"]);
-      assert.match((await ip.output()).stdout, /inet 10\.89\.0\.\d+\//, "eth1 is on vmapp again after the restart");
+      assert.match((await ip.output()).stdout, new RegExp(`inet ${vmapp()}\\.\\d+/`), "eth1 is on vmapp again after the restart");
       await rt.disconnectNetwork("vmapp", "kept");
       await box.restart({ timeout: 0 });
       assert.deepEqual((await rt.containerNetworks("kept")).map((n) => n.network), ["bridge"], "disconnect took it off the record");
@@ -247,8 +249,7 @@ describe("vm networking", { skip: vmSkip }, () => {
       await native.connectNetwork("vmapp", "viahost");
       assert.deepEqual(links(), before, "no interface was added to this host's network namespace");
       const eth1 = await box.spawn(["sh", "-c", "ip -4 -o addr show eth1"]);
-      const subnet = rt.networks.get("vmapp").subnet.split(".").slice(0, 3).join("\\.");
-      assert.match((await eth1.output()).stdout, new RegExp(`inet ${subnet}\\.\\d+/`), "the container got it");
+      assert.match((await eth1.output()).stdout, new RegExp(`inet ${vmapp()}\\.\\d+/`), "the container got it");
       await native.disconnectNetwork("vmapp", "viahost");
       assert.deepEqual((await rt.containerNetworks("viahost")).map((n) => n.network), ["bridge"]);
       const gone = await box.spawn(["sh", "-c", "ls /sys/class/net"]);
