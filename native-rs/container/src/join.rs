@@ -451,6 +451,19 @@ mod tests {
         assert_eq!(sys.calls(), ["setns 3 ipc+uts+net+pid+cgroup+mnt"]);
     }
 
+    /// `network connect` took a vm guest's pid for a host pid: a kernel thread (kthreadd, 2) or a host process
+    /// shares our mount namespace, and no network goes into it; nor into a process other than the one checked.
+    #[test]
+    fn network_namespace_only_of_a_containers_init() {
+        let me = std::process::id() as i32;
+        for pid in [me, 2] {
+            let e = network_namespace(pid, None).expect_err("not a container's init");
+            assert_eq!(e.kind, ErrorKind::NotRunning, "{}", e);
+        }
+        let e = network_namespace(me, process::start_time(me).map(|s| s + 1)).expect_err("another start time");
+        assert_eq!(e.kind, ErrorKind::NotRunning);
+    }
+
     #[test]
     fn errors_name_the_namespace_and_a_dead_init() {
         let sys = recorder();
