@@ -15,7 +15,7 @@ import { restartContainer } from "./containers/ops/restart.js";
 import { startContainer } from "./containers/ops/start.js";
 import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
-import { type ContainerState, isActive, processParent, readCurrentState, readState } from "./containers/state.js";
+import { type ContainerState, isActive, isNativeInit, readCurrentState, readState } from "./containers/state.js";
 import { recordEvent } from "./containers/events.js";
 import { ContainerError, isTsboxError, OutputLimitError, UsageError } from "./errors.js";
 import { waitForLogLine, type WaitForLogOptions } from "./containers/wait-for-log.js";
@@ -554,18 +554,12 @@ export class Container implements AsyncDisposable {
   }
 
   /**
-   * The running init's pid, from the record, checked to still be ours: the
-   * child of its supervisor (a monitor's per-run supervisor, or a foreground
-   * run's helper), which a recycled pid cannot be.
+   * The running init's pid, from the record, checked to still be ours (`isNativeInit`).
    */
   private initPid(): number {
     const state = this.refuseIfPaused();
     if (!state || state.status !== "running" || state.pid === null) throw this.notRunning();
-    if (state.backend === "native") {
-      const parent = processParent(state.pid);
-      const supervisor = state.supervisor === "monitor" && parent !== null ? processParent(parent) : parent;
-      if (supervisor !== state.monitorPid) throw this.notRunning();
-    }
+    if (state.backend === "native" && !isNativeInit(state)) throw this.notRunning();
     return state.pid;
   }
 

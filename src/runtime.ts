@@ -15,7 +15,7 @@ import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
-import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
+import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
@@ -36,11 +36,11 @@ import { buildSpec, defaultHostname } from "./spec/from-options.js";
 import { type ImageConfig, imageVolumePaths } from "./image/oci.js";
 import { type Attachment as NetworkAttachment, readAttachments } from "./network/attachments.js";
 import { readSpec } from "./containers/spec-file.js";
-import { recordConnect, recordDisconnect, recordedNetworks } from "./network/connected.js";
+import { managedResolver, recordConnect, recordDisconnect, recordedNetworks, recordServers } from "./network/connected.js";
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, planNetwork } from "./network/plan.js";
 import { PeerResolver, withPeerNetwork } from "./containers/peer.js";
 import { recordEvent, recordTransition } from "./containers/events.js";
-import { cutOffKeepers, stopIdleRootlessNetwork, stopProcess } from "./network/processes.js";
+import { cutOffKeepers, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
@@ -521,9 +521,15 @@ export class Runtime implements ContainerOwner {
     const bundle = this.paths.container(id);
     const current = readCurrentState(bundle);
     if (!current) throw new ContainerError(`no such container: ${ref}`);
+    // Its own backend's: a vm container's pid is the guest's (taken for a host pid, the host's namespace got the network).
+    const owner = this.runtimeFor(current.backend);
+    if (owner !== this) return owner.connectNetwork(network, id, options);
     const running = current.status === "running" && current.pid !== null;
     if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`);
     if (running && !this.backend.connect) throw new UsageError(`the ${this.backend.name} backend cannot connect running containers to networks`);
+    // Read before the check, which pins it: the keeper joins only the process of this start time.
+    const start = running ? processStartTime(current.pid!) : null;
+    if (running && current.backend === "native" && !isNativeInit(current)) throw new ContainerError(`container ${ref} is not running`);
     const config = this.networks.get(network);
     const spec = readSpec(bundle.config);
     if (!spec.network || !createsNamespace(spec, "network") || spec.network.hosts.base !== undefined) {
@@ -559,27 +565,40 @@ export class Runtime implements ContainerOwner {
       // (keeper::attach_running) gives it the default route and the published ports the record keeps.
       ports: running && attached.length === 0 ? spec.network.ports : [],
     });
-    if (running) await this.backend.connect!({ bundleDir: bundle.dir, container: current.pid!, network: net });
+    const servers = managedResolver(bundle, rootless !== null || inGuest);
+    const now = servers?.([...spec.network.attach, ...net.attach]);
+    // A DNS network's server from now on (docker's embedded DNS): the keeper rewrites the running container's resolv.conf.
+    if (now && now.join() !== spec.network.dns.servers.join()) net.dns = { ...spec.network.dns, servers: now };
+    if (running) await this.backend.connect!({ bundleDir: bundle.dir, container: current.pid!, containerStart: start, network: net });
     // After the attachment: a refused one (a taken --ip) is not recorded either.
     recordConnect(bundle.config, net);
+    if (servers) recordServers(bundle.config, servers);
   }
+
 
   /** Takes a container off a network: its keeper for that network tears the attachment down, and later starts leave it out. */
   async disconnectNetwork(network: string, ref: string): Promise<void> {
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
+    const current = readCurrentState(bundle);
+    const owner = current ? this.runtimeFor(current.backend) : this;
+    if (owner !== this) return owner.disconnectNetwork(network, id);
     // A removed network can still be taken off a stopped container's record (its start refuses it).
     const name = this.networks.find(network)?.name ?? network;
-    const running = readCurrentState(bundle)?.status === "running";
+    const running = current?.status === "running";
     const found = running ? readAttachments(bundle.dir).find((a) => a.network === name) : undefined;
     const recorded = existsSync(bundle.config) && recordDisconnect(bundle.config, name);
     if (!found && !recorded) {
       this.networks.get(network);
       throw new ContainerError(`container ${ref} is not connected to network ${name}`);
     }
+    // The next start asks a server it still reaches (the network's own goes with it).
+    const userMode = (this.host ??= probeHostIdentity()).uid !== 0 || this.backend.capabilities().networks === "guest";
+    const servers = recorded ? managedResolver(bundle, userMode) : undefined;
+    if (servers) recordServers(bundle.config, servers);
     if (!found) return;
-    if (this.backend.disconnect) await this.backend.disconnect({ bundleDir: bundle.dir, network: name });
-    else await stopProcess(found.keeper, String(found.keeperStart));
+    if (!this.backend.disconnect) throw new UsageError(`the ${this.backend.name} backend cannot disconnect running containers from networks`);
+    await this.backend.disconnect({ bundleDir: bundle.dir, network: name });
   }
 
   /**

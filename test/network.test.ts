@@ -509,6 +509,67 @@ for (const who of identities()) {
       }
     });
 
+    // One keeper serves every network a start joins: disconnect SIGTERMed it, which took them all and the ports down.
+    it("disconnect of one of the networks a start joined keeps the others, their names and the published ports (moved to the next network when the first goes, with the default route, as docker's)", async () => {
+      const [a, b] = [`twoa-${who.name}`, `twob-${who.name}`];
+      for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
+      const addrs = async () => (await run(["exec", "two", "ip", "-4", "-o", "addr"])).stdout.split("\n").map((l) => l.split(/\s+/)[1]).filter((i) => i?.startsWith("eth")).sort();
+      const answer = async (port: string) => until("httpd's answer", async () => {
+        const r = await ns.run(["busybox", "wget", "-q", "-O", "-", `http://198.51.100.2:${port}/i`]);
+        return r.code === 0 ? r.stdout : undefined;
+      });
+      const named = async (net: string) => (await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "ping -c 1 -W 2 two >/dev/null && echo reached"])).stdout;
+      try {
+        const d = await run(["run", "-d", "--name", "two", "--network", a, "-p", "0.0.0.0::80", "busybox", "sh", "-c", "echo both > /i && exec httpd -f -p 80 -h /"], { TSBOX_ROOTLESS_NETWORK_IDLE: "60" });
+        assert.equal(d.code, 0, d.stderr);
+        assert.equal((await run(["network", "connect", b, "two"])).code, 0);
+        assert.equal((await run(["restart", "-t", "0", "two"])).code, 0);
+        await until("both networks", async () => ((await addrs()).length === 2 ? true : undefined));
+        assert.equal((await run(["network", "disconnect", b, "two"])).code, 0);
+        assert.deepEqual(await addrs(), ["eth0"], "the first network stays");
+        assert.equal(await answer((await publishedAddress(run, "two", "80", "0.0.0.0")).split(":")[1]!), "both\n", "its published port too");
+        assert.equal(await named(a), "reached\n", "and its name there");
+        // The first network (the ports' and the default route's) goes: both move to the one left.
+        assert.equal((await run(["network", "connect", b, "two"])).code, 0);
+        assert.equal((await run(["restart", "-t", "0", "two"])).code, 0);
+        await until("both networks", async () => ((await addrs()).length === 2 ? true : undefined));
+        assert.equal((await run(["network", "disconnect", a, "two"])).code, 0);
+        assert.deepEqual(await addrs(), ["eth1"]);
+        assert.equal(await answer((await publishedAddress(run, "two", "80", "0.0.0.0")).split(":")[1]!), "both\n");
+        assert.match((await run(["exec", "two", "ip", "route"])).stdout, /^default via 10\.89\.\d+\.1 dev eth1/m);
+        assert.equal(await named(b), "reached\n");
+      } finally {
+        await run(["rm", "-f", "two"]);
+        for (const n of [a, b]) await run(["network", "rm", n]);
+        await run(["network", "prune", "-f"]);
+      }
+    });
+
+    // docker: the first endpoint that needs the embedded DNS points resolv.conf at it (libnetwork rebuildDNS).
+    it("network connect of a user network to a container on the default bridge resolves that network's names at once and after a restart; --dns and an edited resolv.conf are kept", async () => {
+      const net = `named-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      const fetch = async (ctr: string) => (await run(["exec", ctr, "sh", "-c", "timeout 5 wget -q -O - http://nsrv/i"])).stdout;
+      try {
+        assert.equal((await run(["run", "-d", "--name", "nsrv", "--network", net, "busybox", "sh", "-c", "echo named > /i && exec httpd -f -p 80 -h /"])).code, 0);
+        for (const [ctr, extra] of [["nc", []], ["ndns", ["--dns", "192.0.2.53"]], ["nedit", []]] as const) {
+          assert.equal((await run(["run", "-d", "--name", ctr, ...extra, "busybox", "sleep", "600"])).code, 0);
+        }
+        assert.equal((await run(["exec", "nedit", "sh", "-c", "echo 'nameserver 192.0.2.54' > /etc/resolv.conf"])).code, 0);
+        for (const ctr of ["nc", "ndns", "nedit"]) assert.equal((await run(["network", "connect", net, ctr])).code, 0);
+        assert.equal(await fetch("nc"), "named\n");
+        const ip = await inspectField(run, "nc", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}}{{end}}`);
+        assert.match((await run(["exec", "nc", "cat", "/etc/hosts"])).stdout, new RegExp(`^${ip.replace(/\./g, "\\.")}\t`, "m"), "its new address is in /etc/hosts");
+        assert.equal((await run(["exec", "ndns", "cat", "/etc/resolv.conf"])).stdout.split("\n")[0], "nameserver 192.0.2.53", "--dns is the user's");
+        assert.equal((await run(["exec", "nedit", "cat", "/etc/resolv.conf"])).stdout, "nameserver 192.0.2.54\n", "an edited file is the user's");
+        assert.equal((await run(["restart", "-t", "0", "nc"])).code, 0);
+        assert.equal(await until("the name after the restart", async () => ((await fetch("nc")) || undefined)), "named\n");
+      } finally {
+        await run(["rm", "-f", "nsrv", "nc", "ndns", "nedit"]);
+        await run(["network", "rm", net]);
+      }
+    });
+
     it("keeps a connected network across restart, a restart policy's restart and stop + start; disconnect takes it off the record", async () => {
       const net = `kept-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);

@@ -72,6 +72,8 @@ describe("vm networking", { skip: vmSkip }, () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
+  /** vmapp's /24 as a pattern (`network create` picks the first free one: another data dir's networks may hold 10.89.0.0/24). */
+  const vmapp = () => rt.networks.get("vmapp").subnet.split(".").slice(0, 3).join("\\.");
   const httpd = (text: string) => ["sh", "-c", `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
 
   it("two containers on a user network talk TCP by name and alias", async () => {
@@ -80,7 +82,7 @@ describe("vm networking", { skip: vmSkip }, () => {
       const c = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "wget -q -O - http://srv/ && wget -q -O - http://web/ && cat /etc/resolv.conf"], remove: true });
       const out = await c.output();
       assert.equal(out.exitCode, 0, out.stderr);
-      assert.match(out.stdout, /^hello-from-srv\nhello-from-srv\nnameserver 10\.89\.0\.1\n/);
+      assert.match(out.stdout, new RegExp(`^hello-from-srv\\nhello-from-srv\\nnameserver ${vmapp()}\\.1\\n`));
     } finally {
       await srv.kill("SIGKILL");
       await srv.wait();
@@ -186,7 +188,7 @@ describe("vm networking", { skip: vmSkip }, () => {
       const nets = await rt.containerNetworks("box");
       assert.deepEqual(nets.map((n) => n.network).sort(), ["bridge", "vmapp"]);
       const shown = (await rt.inspectContainer("box")).NetworkSettings as { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> };
-      assert.match(shown.Networks.vmapp!.IPAddress, /^10\.89\.0\.\d+$/);
+      assert.match(shown.Networks.vmapp!.IPAddress, new RegExp(`^${vmapp()}\\.\\d+$`));
       assert.deepEqual(shown.Networks.vmapp!.Aliases, ["second"]);
       const reach = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ping -c 1 -W 2 second >/dev/null && ping -c 1 -W 2 box >/dev/null && echo reached"], remove: true });
       const out = await reach.output();
@@ -215,11 +217,48 @@ describe("vm networking", { skip: vmSkip }, () => {
       await box.restart({ timeout: 0 });
       assert.deepEqual((await rt.containerNetworks("kept")).map((n) => n.network).sort(), ["bridge", "vmapp"]);
       const ip = await box.spawn(["sh", "-c", "ip -4 -o addr show eth1"]);
-      assert.match((await ip.output()).stdout, /inet 10\.89\.0\.\d+\//, "eth1 is on vmapp again after the restart");
+      assert.match((await ip.output()).stdout, new RegExp(`inet ${vmapp()}\\.\\d+/`), "eth1 is on vmapp again after the restart");
       await rt.disconnectNetwork("vmapp", "kept");
       await box.restart({ timeout: 0 });
       assert.deepEqual((await rt.containerNetworks("kept")).map((n) => n.network), ["bridge"], "disconnect took it off the record");
     } finally {
+      await box.remove({ force: true });
+      const { daemonStatus } = await import("../src/backends/vm/node/session.js");
+      const daemon = daemonStatus(env);
+      if (daemon) {
+        process.kill(daemon.pid, "SIGTERM");
+        for (let i = 0; i < 100 && daemonStatus(env); i++) await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  });
+
+  // The CLI's runtime is native by default: a vm container's pid is the guest's, which its native keeper took for a
+  // host pid and put the network into the host's own namespace (an interface, an address and a route, as root).
+  it("network connect of a vm container from a native runtime goes to its guest: this host's namespace gains no interface", async () => {
+    const env = { ...process.env, TSBOX_CACHE_DIR: join(scratch, "cache") };
+    const box = await rt.create({ image: "busybox", name: "viahost", network: "bridge", cmd: ["sleep", "600"] });
+    const saved = { backend: process.env.TSBOX_BACKEND, cache: process.env.TSBOX_CACHE_DIR };
+    delete process.env.TSBOX_BACKEND;
+    // The native runtime's vm sibling finds the same daemon.
+    process.env.TSBOX_CACHE_DIR = env.TSBOX_CACHE_DIR;
+    try {
+      await box.start();
+      const native = new Runtime({ dataDir, network: "bridge" });
+      const links = () => readdirSync("/sys/class/net").sort();
+      const before = links();
+      await native.connectNetwork("vmapp", "viahost");
+      assert.deepEqual(links(), before, "no interface was added to this host's network namespace");
+      const eth1 = await box.spawn(["sh", "-c", "ip -4 -o addr show eth1"]);
+      assert.match((await eth1.output()).stdout, new RegExp(`inet ${vmapp()}\\.\\d+/`), "the container got it");
+      await native.disconnectNetwork("vmapp", "viahost");
+      assert.deepEqual((await rt.containerNetworks("viahost")).map((n) => n.network), ["bridge"]);
+      const gone = await box.spawn(["sh", "-c", "ls /sys/class/net"]);
+      assert.equal((await gone.output()).stdout, "eth0\nlo\n", "the guest's keeper took it down");
+    } finally {
+      for (const [k, v] of [["TSBOX_BACKEND", saved.backend], ["TSBOX_CACHE_DIR", saved.cache]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
       await box.remove({ force: true });
       const { daemonStatus } = await import("../src/backends/vm/node/session.js");
       const daemon = daemonStatus(env);

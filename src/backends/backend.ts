@@ -59,10 +59,10 @@ export interface Backend {
    * Joins a running container to one more network (`network connect`): the
    * attachment lives until the container exits or `disconnect`. Optional.
    */
-  connect?(options: { bundleDir: string; container: number; network: NetworkSpec }): Promise<void>;
+  connect?(options: { bundleDir: string; container: number; containerStart: string | null; network: NetworkSpec }): Promise<void>;
   /**
-   * Takes the container off a network `connect` (or its start) joined. Optional: without it the
-   * keeper named in the attachment record is a process of this host and is stopped here.
+   * Takes the container off a network `connect` (or its start) joined: that network's endpoint only (its
+   * keeper may serve others). Optional.
    */
   disconnect?(options: { bundleDir: string; network: string }): Promise<void>;
   /**

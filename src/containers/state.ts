@@ -241,6 +241,18 @@ export function unseenEnd(raw: ContainerState): Partial<ContainerState> {
   return fresh === raw ? {} : { status: fresh.status, pid: fresh.pid };
 }
 
+/**
+ * Whether a running native container's recorded pid is still its init: the child of its supervisor (a monitor's
+ * per-run supervisor, or a foreground run's helper), which a recycled pid cannot be. What `exec` and `network
+ * connect` check before they act on the pid (a vm container's is the guest's: its backend acts there).
+ */
+export function isNativeInit(state: ContainerState): state is ContainerState & { pid: number } {
+  if (state.pid === null) return false;
+  const parent = processParent(state.pid);
+  const supervisor = state.supervisor === "monitor" && parent !== null ? processParent(parent) : parent;
+  return supervisor === state.monitorPid;
+}
+
 export function supervisorAlive(state: ContainerState): boolean {
   return state.monitorPid !== null && state.monitorStartTime !== null && processStartTime(state.monitorPid) === state.monitorStartTime;
 }

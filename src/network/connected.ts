@@ -1,6 +1,10 @@
 import { readSpec } from "../containers/spec-file.js";
 import { writeFileAtomicSync } from "../fs-util.js";
 import type { ContainerSpec, NetworkAttachment, NetworkSpec } from "../spec/container-spec.js";
+import { readInspectRecord } from "../containers/inspect-record.js";
+import type { ContainerPaths } from "../paths.js";
+import { readResolvConf } from "./host-files.js";
+import { managedServers } from "./plan.js";
 import { DEFAULT_NETWORK, type NetworkStore } from "./store.js";
 
 /**
@@ -38,6 +42,40 @@ export function recordDisconnect(configPath: string, name: string): boolean {
   if (net.attach.length === 0) delete net.rootless;
   writeFileAtomicSync(configPath, JSON.stringify(spec));
   return true;
+}
+
+/**
+ * The record's resolv.conf servers (what every later start writes), when tsbox chose them — `managedServers` of the
+ * networks it records now — rather than the user (`--dns`, kept as given).
+ */
+export function recordServers(configPath: string, servers: (attach: NetworkAttachment[]) => string[]): void {
+  const spec = readSpec(configPath);
+  const net = spec.network;
+  if (!net || net.attach.length === 0) return;
+  const now = servers(net.attach);
+  if (now.join() === net.dns.servers.join()) return;
+  net.dns = { ...net.dns, servers: now };
+  writeFileAtomicSync(configPath, JSON.stringify(spec));
+}
+
+/**
+ * How the record's resolv.conf servers follow its networks (`managedServers`), unless the user chose them (`--dns`,
+ * docker's HostConfig.Dns, which no connect changes).
+ */
+export function managedResolver(bundle: ContainerPaths, userMode: boolean): ((attach: NetworkAttachment[]) => string[]) | undefined {
+  const given = readInspectRecord(bundle)?.HostConfig.Dns;
+  if (Array.isArray(given) && given.length > 0) return undefined;
+  const hostServers = readResolvConf().servers;
+  return (attach) => managedServers(attach, userMode, hostServers);
+}
+
+/**
+ * At a start, a record on a DNS network asks its server (one recorded before `network connect` changed the servers
+ * still named the first network's way to the host's): the other networks' fallback is not needed then.
+ */
+export function startServers(bundle: ContainerPaths): void {
+  const servers = managedResolver(bundle, false);
+  if (servers && readSpec(bundle.config).network?.attach.some((a) => a.dns)) recordServers(bundle.config, servers);
 }
 
 /** The container's new name in its record: every later start's keeper gives the networks' DNS that one. */

@@ -119,15 +119,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
   if (options.dns?.length && first?.dns) {
     inputs.warn(`--dns on network ${first.name}: the container asks only ${options.dns.join(", ")}, not the network's DNS server, so it cannot resolve the names of the network's containers`);
   }
-  const servers = options.dns?.length
-    ? options.dns
-    : mode.kind === "host"
-      ? hostResolv.servers
-      : first?.dns
-        ? [first.gateway]
-        : userMode && first
-          ? [ROOTLESS_DNS]
-          : reachableFromBridge(hostResolv.servers);
+  const servers = options.dns?.length ? options.dns : mode.kind === "host" ? hostResolv.servers : managedServers(attach, userMode, hostResolv.servers);
   const network: NetworkSpec = {
     dir: join(inputs.bundleDir, "net"),
     container: { id: inputs.id, ...(inputs.name !== null ? { name: inputs.name } : {}) },
@@ -150,17 +142,29 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
 }
 
 /**
- * The `network` section `network connect` hands the running container's keeper: one more network, and `ports` (the
- * record's) when it is the container's only one, which then publishes them.
+ * resolv.conf's servers when the user gave no --dns, for a container on networks `attach`: as docker's embedded DNS,
+ * a DNS (user) network's server once it is on one (the server answers the names of all the asker's DNS networks and
+ * forwards the rest upstream), else the first network's way to the host's servers. At create, on `network connect`
+ * (libnetwork's first endpoint that needs the embedded DNS rewrites resolv.conf), disconnect and start.
  */
-export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string; ports?: PortMapping[] }): NetworkSpec {
+export function managedServers(attach: NetworkAttachment[], userMode: boolean, hostServers: string[]): string[] {
+  const named = attach.find((a) => a.dns);
+  return named ? [named.gateway] : userMode && attach.length > 0 ? [ROOTLESS_DNS] : reachableFromBridge(hostServers);
+}
+
+/**
+ * The `network` section `network connect` hands the running container's keeper: one more network, and `ports` (the
+ * record's) when it is the container's only one, which then publishes them; `dns`, the resolver the container
+ * changes to (the keeper rewrites its resolv.conf if it is still the record's), else none.
+ */
+export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string; ports?: PortMapping[]; dns?: NetworkSpec["dns"] }): NetworkSpec {
   const config = inputs.store.get(inputs.network);
   return {
     dir: join(inputs.bundleDir, "net"),
     container: { id: inputs.id, ...(inputs.name !== null ? { name: inputs.name } : {}) },
     hostname: inputs.hostname,
     hosts: { extra: [] },
-    dns: { servers: [], search: [], options: [] },
+    dns: inputs.dns ?? { servers: [], search: [], options: [] },
     attach: [attachment(inputs, config, readResolvConf().servers)],
     ports: inputs.ports ?? [],
     ...(inputs.rootless ? { rootless: inputs.rootless } : {}),

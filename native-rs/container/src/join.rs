@@ -309,6 +309,29 @@ pub fn enter(pid: i32) -> Result<(), Error> {
     joined
 }
 
+/// The network namespace of the running container whose init is `pid`
+/// (`network connect`'s keeper), opened only once `pid` passed exec's rule
+/// (`Target::open`: a process that shares our mount namespace is no
+/// container's init) and is still the process of `start` (its /proc start
+/// time, read by the caller when it checked the pid was the container's) —
+/// after the namespace was opened, so a pid taken over meanwhile is caught.
+/// A kernel thread or a host process never gets a container's network.
+pub fn network_namespace(pid: i32, start: Option<u64>) -> Result<File, Error> {
+    let mut target = Target::open(pid)?;
+    target.close();
+    let path = format!("/proc/{}/ns/net", pid);
+    let netns = File::open(&path).step(|| format!("opening {}", path))?;
+    if start.map_or(false, |s| process::start_time(pid) != Some(s)) {
+        return Err(not_running(pid));
+    }
+    let ours = fs::metadata("/proc/self/ns/net").step(|| "opening /proc/self/ns/net")?;
+    let theirs = netns.metadata().step(|| format!("opening {}", path))?;
+    if (ours.dev(), ours.ino()) == (theirs.dev(), theirs.ino()) {
+        return Err(Error::new(ErrorKind::NotRunning, format!("process {} shares our network namespace: it is not a networked container's init", pid)));
+    }
+    Ok(netns)
+}
+
 /// No process may be added to a PID namespace whose init has exited.
 fn fork_error(pid: i32, e: Errno) -> Error {
     if e == ENOMEM {
@@ -426,6 +449,19 @@ mod tests {
         let sys = recorder();
         join_namespaces(&sys, &t).unwrap();
         assert_eq!(sys.calls(), ["setns 3 ipc+uts+net+pid+cgroup+mnt"]);
+    }
+
+    /// `network connect` took a vm guest's pid for a host pid: a kernel thread (kthreadd, 2) or a host process
+    /// shares our mount namespace, and no network goes into it; nor into a process other than the one checked.
+    #[test]
+    fn network_namespace_only_of_a_containers_init() {
+        let me = std::process::id() as i32;
+        for pid in [me, 2] {
+            let e = network_namespace(pid, None).expect_err("not a container's init");
+            assert_eq!(e.kind, ErrorKind::NotRunning, "{}", e);
+        }
+        let e = network_namespace(me, process::start_time(me).map(|s| s + 1)).expect_err("another start time");
+        assert_eq!(e.kind, ErrorKind::NotRunning);
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //!   tsbox-runtime serve --control-fd N
 //!     (the native backend's warm helper: runs over a socket, see serve/)
 //!   tsbox-runtime probe
-//!   tsbox-runtime net-attach --bundle DIR --pid PID --network FILE
+//!   tsbox-runtime net-attach --bundle DIR --pid PID --pid-start TICKS --network FILE
 //!     (`network connect`: one line of JSON on stdout, then keeps the attachment)
+//!   tsbox-runtime net-detach --bundle DIR --network NAME
+//!     (`network disconnect`: that network's keeper takes its endpoint down)
 //!   tsbox-runtime net-remove --dir DIR --bridge NAME --subnet CIDR [--rootless-dir DIR]
 //!   tsbox-runtime net-dns --dir DIR --listen IP [--upstream IP]… --ready-fd N
 //!     (internal: a user-defined network's name server, started by its first container)
@@ -107,7 +109,19 @@ fn main() {
             Err(msg) => usage_error(&msg),
         },
         (Some("net-attach"), _) => match parse_net_attach(&args[1..]) {
-            Ok((bundle, pid, file)) => net_attach(&bundle, pid, &file),
+            Ok((bundle, pid, start, file)) => net_attach(&bundle, pid, start, &file),
+            Err(msg) => usage_error(&msg),
+        },
+        (Some("net-detach"), _) => match Flags::parse(&args[1..], &["--bundle", "--network"])
+            .and_then(|mut f| Ok((f.required("--bundle", "net-detach")?, f.required("--network", "net-detach")?)))
+        {
+            Ok((bundle, network)) => match container::net::keeper::request_detach(&PathBuf::from(bundle).join("net"), &network.to_string_lossy()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("tsbox-runtime: {}", e);
+                    e.exit_code()
+                }
+            },
             Err(msg) => usage_error(&msg),
         },
         (Some("net-remove"), _) => match parse_net_remove(&args[1..]) {
@@ -329,12 +343,15 @@ fn parse_holder(args: &[OsString]) -> Result<container::net::rootless::HolderOpt
     })
 }
 
-fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, PathBuf), String> {
-    let mut flags = Flags::parse(args, &["--bundle", "--pid", "--network"])?;
+fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, u64, PathBuf), String> {
+    let mut flags = Flags::parse(args, &["--bundle", "--pid", "--pid-start", "--network"])?;
     let bundle = PathBuf::from(flags.required("--bundle", "net-attach")?);
     let pid = flags.required("--pid", "net-attach")?;
     let pid = pid.to_str().and_then(|s| s.parse::<i32>().ok()).filter(|p| *p > 0).ok_or("--pid: expected a process id")?;
-    Ok((bundle, pid, PathBuf::from(flags.required("--network", "net-attach")?)))
+    // The container's init's start time, which the caller read when it checked the pid: a pid alone may be anyone's.
+    let start = flags.required("--pid-start", "net-attach")?;
+    let start = start.to_str().and_then(|s| s.parse::<u64>().ok()).ok_or("--pid-start: expected a process start time")?;
+    Ok((bundle, pid, start, PathBuf::from(flags.required("--network", "net-attach")?)))
 }
 
 /// `network rm`: the dir of the network's state, its bridge and subnet, and
@@ -364,7 +381,7 @@ fn net_remove(dir: &std::path::Path, bridge: &str, subnet: &str, rootless: Optio
 
 /// Attaches the running container to more networks: the container's own
 /// spec (its id maps) and a `network` section naming them.
-fn net_attach(bundle: &std::path::Path, pid: i32, file: &std::path::Path) -> i32 {
+fn net_attach(bundle: &std::path::Path, pid: i32, start: u64, file: &std::path::Path) -> i32 {
     use container::error::Error;
     let loaded = container::Spec::load(bundle).map_err(Error::from).and_then(|spec| {
         let text = std::fs::read_to_string(file).map_err(|e| Error::setup(format!("reading {}: {}", file.display(), e)))?;
@@ -373,7 +390,7 @@ fn net_attach(bundle: &std::path::Path, pid: i32, file: &std::path::Path) -> i32
         Ok((spec, net))
     });
     match loaded {
-        Ok((spec, net)) => container::net::keeper::attach_running(&spec, &net, pid, 1),
+        Ok((spec, net)) => container::net::keeper::attach_running(&spec, &net, pid, Some(start), 1),
         Err(e) => {
             println!("{}", container::json::Json::object(vec![("ok", container::json::Json::from(false)), ("error", e.to_json())]));
             125

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn, type StdioOptions } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync, type StdioOptions } from "node:child_process";
 import { existsSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { constants } from "node:os";
@@ -292,12 +292,14 @@ export class NativeBackend implements Backend {
    * `tsbox-runtime net-attach`: a keeper of its own for the new network,
    * detached (it lives as long as the attachment); resolves once it reports.
    */
-  async connect(options: { bundleDir: string; container: number; network: NetworkSpec }): Promise<void> {
+  async connect(options: { bundleDir: string; container: number; containerStart: string | null; network: NetworkSpec }): Promise<void> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    if (options.containerStart === null) throw new ContainerError("the container is not running");
     const file = join(options.bundleDir, `connect-${randomHex(8)}.json`);
     writeFileSync(file, JSON.stringify(options.network));
     try {
-      const child = spawn(binary, ["net-attach", "--bundle", options.bundleDir, "--pid", String(options.container), "--network", file], { stdio: ["ignore", "pipe", "ignore"], detached: true });
+      const args = ["net-attach", "--bundle", options.bundleDir, "--pid", String(options.container), "--pid-start", options.containerStart, "--network", file];
+      const child = spawn(binary, args, { stdio: ["ignore", "pipe", "ignore"], detached: true });
       const line = await new Promise<string>((resolve, reject) => {
         let out = "";
         child.on("error", reject);
@@ -319,6 +321,16 @@ export class NativeBackend implements Backend {
     } finally {
       rmSync(file, { force: true });
     }
+  }
+
+  /**
+   * `tsbox-runtime net-detach`: asks the keeper that serves the network (it may serve the container's others too,
+   * all joined at its start) to take that network's endpoint down, and waits until it has.
+   */
+  async disconnect(options: { bundleDir: string; network: string }): Promise<void> {
+    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
+    const done = spawnSync(binary, ["net-detach", "--bundle", options.bundleDir, "--network", options.network], { encoding: "utf8" });
+    if (done.status !== 0) throw new TsboxError(`disconnecting network ${options.network}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`, { code: "runtime" });
   }
 
   /**

@@ -3,8 +3,9 @@
 //! agent and running the very code of `tsbox-runtime net-attach`
 //! (`keeper::attach_running`: lease, veth, DNS names; it tears all down at
 //! SIGTERM or the container's end). Answered with the keeper's attachment
-//! record once it reports. `net-detach`: `{cid, network}` SIGTERMs that
-//! keeper (checked by its start time) and answers once it is gone.
+//! record once it reports. `net-detach`: `{cid, network}` asks the keeper
+//! of that network (`keeper::request_detach`: one keeper serves all the
+//! networks a start joined) to take its endpoint down, and answers once it has.
 
 use crate::agent::{no_such, op_error, Agent};
 use crate::guest_dir::NETWORKS_DIR;
@@ -13,7 +14,6 @@ use container::json::{self, Json};
 use container::sys::{fd, process};
 use container::ErrorKind;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 impl Agent {
     pub(super) fn op_net_attach(&mut self, id: u64, cid: &str, req: &Json) -> Result<(), Json> {
@@ -33,7 +33,8 @@ impl Agent {
             Ok(process::Forked::Child) => {
                 fd::close(r);
                 // It outlives this request (not the agent: it is the guest's init); the agent reaps it.
-                let code = container::net::keeper::attach_running(&spec, &net, pid, w);
+                // The agent's own record of its container's init: no start time to check against.
+                let code = container::net::keeper::attach_running(&spec, &net, pid, None, w);
                 process::exit_now(code)
             }
             Ok(process::Forked::Parent(_)) => {}
@@ -66,24 +67,9 @@ impl Agent {
         if name.is_empty() || name.contains('/') {
             return Err(op_error(ErrorKind::Spec, "net-detach needs a network name"));
         }
-        let doc = record(cid, name).ok_or_else(|| op_error(ErrorKind::NotFound, format!("container {} is not connected to network {}", cid, name)))?;
-        let num = |k: &str| doc.get(k).and_then(|v| v.as_number()).and_then(|n| n.as_u64());
-        let (keeper, start) = (num("keeper").unwrap_or(0) as i32, num("keeperStart"));
-        if keeper > 1 && process::start_time(keeper) == start {
-            let _ = process::kill(keeper, 15);
-            // It removes the lease, the veth and the record, then exits (the agent reaps it).
-            let end = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < end {
-                // The agent's own child: waited for here (its other children's exits stay for `reap`).
-                match process::try_wait(keeper) {
-                    Ok(Some(_)) => break,
-                    Ok(None) => {}
-                    Err(_) if process::start_time(keeper) != start => break,
-                    Err(_) => {}
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        }
+        record(cid, name).ok_or_else(|| op_error(ErrorKind::NotFound, format!("container {} is not connected to network {}", cid, name)))?;
+        // A keeper left with no network exits: the agent's `reap` collects it.
+        container::net::keeper::request_detach(&container_dir(cid).join("net"), name).map_err(|e| e.to_report())?;
         self.reply_ok(id, vec![]);
         Ok(())
     }

@@ -24,11 +24,11 @@ pub struct Endpoint {
     pub mac: String,
 }
 
-/// Connects the container whose init is `pid` to `att`'s bridge (in our
-/// network namespace, through `nl`) with address `ip`.
-pub fn attach(nl: &mut Netlink, pid: i32, att: &Attachment, ip: Ipv4Addr, default_route: bool) -> Result<Endpoint, Error> {
-    let netns_path = format!("/proc/{}/ns/net", pid);
-    let netns = File::open(&netns_path).step(|| format!("opening {}", netns_path))?;
+/// Connects the container whose network namespace `netns_path` names (its
+/// init's /proc/PID/ns/net, or a descriptor of it the caller verified) to
+/// `att`'s bridge (in our network namespace, through `nl`) with address `ip`.
+pub fn attach(nl: &mut Netlink, netns_path: &str, att: &Attachment, ip: Ipv4Addr, default_route: bool) -> Result<Endpoint, Error> {
+    let netns = File::open(netns_path).step(|| format!("opening {}", netns_path))?;
     let host_if = format!("tsbox{}", random_hex(4));
     let mut ifname = String::new();
     for n in 0..16 {
@@ -47,7 +47,7 @@ pub fn attach(nl: &mut Netlink, pid: i32, att: &Attachment, ip: Ipv4Addr, defaul
         return Err(Error::setup("the container has no free interface name eth0..eth15"));
     }
     crate::trace::mark("attach: veth pair made");
-    let done = configure(nl, &netns_path, &host_if, &ifname, att, ip, default_route);
+    let done = configure(nl, netns_path, &host_if, &ifname, att, ip, default_route);
     match done {
         Ok(mac) => Ok(Endpoint { host_if, ifname, mac }),
         Err(e) => {

@@ -12,7 +12,9 @@
 //! 4. writes its id maps, attaches its veths, adds DNAT rules, reports the
 //!    pid to the starter, which then releases the container,
 //! 5. serves the published ports until the container exits (a pidfd), or
-//!    SIGTERM asks it to leave, and then takes everything down again.
+//!    SIGTERM asks it to leave, and then takes everything down again; a
+//!    `detach-<network>` request and SIGURG (`request_detach`, `network
+//!    disconnect`) take that one network down and keep the others.
 //!
 //! Its lifetime is the container's: it outlives the starter if that is
 //! killed (the container then dies of PDEATHSIG, which ends the keeper too),
@@ -21,6 +23,7 @@
 use super::attach::{self, Endpoint};
 use super::bridge;
 use super::files;
+use super::link;
 use super::firewall::Iptables;
 use super::ipam::Owner;
 use super::netlink::Netlink;
@@ -38,6 +41,7 @@ use crate::sys::types::{PollFd, SigInfoHead};
 use crate::sys::{fd, signal};
 use std::net::Ipv4Addr;
 use std::os::raw::{c_int, c_void};
+use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Starts the keeper, which clones the container (running `child` in it,
@@ -77,13 +81,24 @@ pub fn start<F: FnOnce() -> i32>(spec: &Spec, net: &NetworkSpec, clone_flags: c_
 }
 
 /// `tsbox-runtime net-attach` (`network connect`): joins `net`'s networks
-/// for the running container `pid`, reports on `report` like `start`'s
-/// keeper, then keeps the attachment until the container exits or SIGTERM
-/// (`network disconnect`). A container on no other network (all
-/// disconnected) gets, as docker's gateway endpoint, the default route and
-/// the published ports `net` carries; otherwise it has them already.
-pub fn attach_running(spec: &Spec, net: &NetworkSpec, pid: i32, report: c_int) -> i32 {
+/// for the running container `pid` (the process of `start`, when given: the
+/// start time the caller read when it checked that pid was the container's
+/// init), reports on `report` like `start`'s keeper, then keeps the
+/// attachment until the container exits, SIGTERM or `request_detach`. A
+/// container on no other network (all disconnected) gets, as docker's
+/// gateway endpoint, the default route and the published ports `net`
+/// carries; otherwise it has them already.
+pub fn attach_running(spec: &Spec, net: &NetworkSpec, pid: i32, start: Option<u64>, report: c_int) -> i32 {
     let mut k = Keeper::new(spec, net, report);
+    // Never a namespace of a process that is not the container's (a vm guest's pid taken for a host pid put the
+    // network into the host's own namespace): exec's rule, and the start time.
+    match crate::join::network_namespace(pid, start) {
+        Ok(netns) => k.netns = Some(NetNs::Verified(netns)),
+        Err(e) => {
+            k.send_report(false, Some(e));
+            return 1;
+        }
+    }
     let primary = !attached_elsewhere(net);
     // Bound before the rootless namespaces are entered: the ports are the caller's, as at a start.
     let published = if primary { proxy::bind(&net.ports) } else { Ok(Vec::new()) };
@@ -93,9 +108,10 @@ pub fn attach_running(spec: &Spec, net: &NetworkSpec, pid: i32, report: c_int) -
         if k.rootless.is_some() {
             in_reach(pid)?;
         }
-        k.attach_all(pid, primary)?;
+        k.attach_all(primary)?;
         k.add_dnat(&published)?;
         k.record(&ports)?;
+        k.update_files(spec)?;
         Ok(published)
     });
     k.container = Some(pid);
@@ -144,6 +160,25 @@ struct Joined {
     att: Attachment,
     ip: Ipv4Addr,
     endpoint: Option<Endpoint>,
+    /// It has the container's default route (docker's gateway endpoint).
+    route: bool,
+}
+
+/// The container's network namespace: its init's /proc entry (our own
+/// clone), or one `join::network_namespace` verified (`network connect`),
+/// kept open for the keeper's life.
+enum NetNs {
+    Child(i32),
+    Verified(std::fs::File),
+}
+
+impl NetNs {
+    fn path(&self) -> String {
+        match self {
+            NetNs::Child(pid) => format!("/proc/{}/ns/net", pid),
+            NetNs::Verified(f) => format!("/proc/self/fd/{}", std::os::unix::io::AsRawFd::as_raw_fd(f)),
+        }
+    }
 }
 
 struct Keeper<'a> {
@@ -156,17 +191,57 @@ struct Keeper<'a> {
     dnat: Vec<(String, Port, Ipv4Addr)>,
     rootless: Option<rootless::Membership>,
     container: Option<i32>,
+    netns: Option<NetNs>,
 }
 
 static SIGTERM_W: AtomicI32 = AtomicI32::new(-1);
 
-extern "C" fn on_sigterm(_sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
+/// SIGTERM: "t" (leave everything); SIGURG: "d" (look for detach requests).
+extern "C" fn on_sigterm(sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void) {
     signal::preserving_errno(|| {
         let w = SIGTERM_W.load(Ordering::SeqCst);
         if w >= 0 {
-            let _ = fd::write(w, b"t");
+            let _ = fd::write(w, if sig == SIGURG { b"d" } else { b"t" });
         }
     });
+}
+
+/// `network disconnect` of a running container: asks the keeper recorded in
+/// `<net dir>/attach-<network>.json` (checked by its start time: no other
+/// process is signalled) to take that network's endpoint down — one keeper
+/// serves all the networks a start joined, and SIGTERM would end them all —
+/// and waits until its record is gone. A keeper that is gone left nothing
+/// to take down but its stale record.
+pub fn request_detach(dir: &Path, network: &str) -> Result<(), Error> {
+    if network.is_empty() || network.contains('/') {
+        return Err(Error::setup(format!("invalid network name {:?}", network)));
+    }
+    let record = dir.join(record_name(network));
+    let text = match std::fs::read_to_string(&record) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::setup(format!("reading {}: {}", record.display(), e))),
+    };
+    let doc = json::parse(&text).map_err(|e| Error::setup(format!("{}: {}", record.display(), e)))?;
+    let num = |k: &str| doc.get(k).and_then(Json::as_number).and_then(|n| n.as_u64());
+    let (keeper, start) = (num("keeper").unwrap_or(0) as i32, num("keeperStart").unwrap_or(0));
+    if keeper <= 1 || !process::alive(keeper, start) {
+        let _ = std::fs::remove_file(&record);
+        return Ok(());
+    }
+    let request = dir.join(request_name(network));
+    files::write(dir, &request_name(network), "")?;
+    let _ = process::kill(keeper, SIGURG);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while record.exists() && process::alive(keeper, start) {
+        if std::time::Instant::now() > end {
+            let _ = std::fs::remove_file(&request);
+            return Err(Error::setup(format!("the network keeper (process {}) did not take network {} down within 10 s", keeper, network)));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let _ = std::fs::remove_file(&request);
+    Ok(())
 }
 
 impl<'a> Keeper<'a> {
@@ -187,6 +262,7 @@ impl<'a> Keeper<'a> {
             dnat: Vec::new(),
             rootless: None,
             container: None,
+            netns: None,
         }
     }
 
@@ -241,7 +317,8 @@ impl<'a> Keeper<'a> {
         crate::sys::cred::reset_fs_ids();
         self.write_id_maps(pid)?;
         crate::trace::mark("keeper: id maps written");
-        self.attach_all(pid, true)?;
+        self.netns = Some(NetNs::Child(pid));
+        self.attach_all(true)?;
         crate::trace::mark("keeper: attached");
         self.add_dnat(published)?;
         Ok(pid)
@@ -273,7 +350,7 @@ impl<'a> Keeper<'a> {
         let mut result = Ok(());
         for att in &self.net.attach {
             match bridge::join(&mut nl, att, &self.owner_for(att)) {
-                Ok(ip) => self.joined.push(Joined { att: att.clone(), ip, endpoint: None }),
+                Ok(ip) => self.joined.push(Joined { att: att.clone(), ip, endpoint: None, route: false }),
                 Err(e) => {
                     result = Err(e);
                     break;
@@ -287,13 +364,96 @@ impl<'a> Keeper<'a> {
     /// A veth into the container per network; `route`: the first one not
     /// `internal` gets the default route (docker's gateway endpoint: an
     /// internal network leads nowhere).
-    fn attach_all(&mut self, pid: i32, route: bool) -> Result<(), Error> {
+    fn attach_all(&mut self, route: bool) -> Result<(), Error> {
         let nl = self.nl.as_mut().expect("netlink socket");
+        let netns = self.netns.as_ref().expect("the container's network namespace").path();
         let gateway = self.joined.iter().position(|j| !j.att.internal).filter(|_| route);
         for (i, j) in self.joined.iter_mut().enumerate() {
-            j.endpoint = Some(attach::attach(nl, pid, &j.att, j.ip, gateway == Some(i))?);
+            j.route = gateway == Some(i);
+            j.endpoint = Some(attach::attach(nl, &netns, &j.att, j.ip, j.route)?);
         }
         Ok(())
+    }
+
+    /// A running container's /etc files after `network connect`, as docker's: its new addresses in /etc/hosts,
+    /// and resolv.conf with `net`'s servers (a DNS network's server, which answers the names of all its
+    /// networks and forwards the rest) when the caller gives some — unless the file is no longer what its
+    /// record (`spec`) wrote: docker rewrites only the files it manages. In place: they are bind-mounted.
+    fn update_files(&self, spec: &Spec) -> Result<(), Error> {
+        let own: Vec<Ipv4Addr> = self.joined.iter().map(|j| j.ip).collect();
+        let hosts = self.net.dir.join("hosts");
+        if hosts.exists() {
+            let text = std::fs::read_to_string(&hosts).unwrap_or_default();
+            rewrite_in_place(&hosts, &format!("{}{}", text, own_hosts_lines(self.net, &own)))?;
+        }
+        let resolv = self.net.dir.join("resolv.conf");
+        if let (false, Some(old)) = (self.net.dns.servers.is_empty(), spec.network.as_ref()) {
+            if std::fs::read_to_string(&resolv).ok().as_deref() == Some(files::resolv_conf(&old.dns).as_str()) {
+                rewrite_in_place(&resolv, &files::resolv_conf(&self.net.dns))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The requests `request_detach` left for our networks: each goes, the others stay. False once none is left.
+    fn take_requests(&mut self, proxy: &mut Proxy) -> bool {
+        let mut i = 0;
+        while i < self.joined.len() {
+            let request = self.net.dir.join(request_name(&self.joined[i].att.name));
+            if request.exists() {
+                self.leave_one(i, proxy);
+                let _ = std::fs::remove_file(request);
+            } else {
+                i += 1;
+            }
+        }
+        !self.joined.is_empty()
+    }
+
+    /// One network of the running container's: its DNAT rules, veth, lease, hosts line and record. Docker moves
+    /// the published ports and the default route to the next endpoint when the gateway endpoint leaves.
+    fn leave_one(&mut self, i: usize, proxy: &mut Proxy) {
+        let j = self.joined.remove(i);
+        if let Some(ipt) = Iptables::find() {
+            for (bridge, port, ip) in self.dnat.iter().filter(|d| d.0 == j.att.bridge) {
+                ipt.remove_dnat(bridge, port, *ip, &self.net.container_id);
+            }
+        }
+        self.dnat.retain(|d| d.0 != j.att.bridge);
+        if let Some(nl) = self.nl.as_mut() {
+            if let Some(ep) = &j.endpoint {
+                attach::detach(nl, ep);
+            }
+            bridge::leave(nl, &j.att, j.ip, self.owner.keeper);
+        }
+        let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
+        let hosts = self.net.dir.join("hosts");
+        if let Ok(text) = std::fs::read_to_string(&hosts) {
+            let gone = own_hosts_lines(self.net, &[j.ip]);
+            let _ = rewrite_in_place(&hosts, &text.split_inclusive('\n').filter(|l| !gone.contains(*l)).collect::<String>());
+        }
+        if let Some(next) = self.joined.first().map(|n| n.ip).filter(|_| i == 0) {
+            proxy.retarget(next);
+            let _ = self.add_dnat(proxy.published());
+            let ports: Vec<Port> = proxy.published().iter().map(|p| p.port).collect();
+            let _ = self.record(&ports);
+        }
+        if j.route {
+            self.move_route();
+        }
+    }
+
+    /// The default route, on the first network left that leads somewhere.
+    fn move_route(&mut self) {
+        let (netns, k) = match (self.netns.as_ref(), self.joined.iter().position(|j| !j.att.internal)) {
+            (Some(n), Some(k)) => (n.path(), k),
+            _ => return,
+        };
+        if let Ok(mut inside) = Netlink::open_in(Path::new(&netns)) {
+            if link::add_default_route(&mut inside, self.joined[k].att.gateway).is_ok() {
+                self.joined[k].route = true;
+            }
+        }
     }
 
     fn owner_for(&self, att: &Attachment) -> Owner {
@@ -364,6 +524,9 @@ impl<'a> Keeper<'a> {
         // First, so the fds opened below are not among 0-2 (which get /dev/null).
         let mut keep: Vec<c_int> = self.nl.as_ref().map(|n| n.raw_fd()).into_iter().collect();
         keep.extend(proxy.fds());
+        if let Some(NetNs::Verified(f)) = &self.netns {
+            keep.push(std::os::unix::io::AsRawFd::as_raw_fd(f));
+        }
         fd::detach_from_parent_fds(&keep);
         let pidfd = process::pidfd_open(pid).ok();
         let (term_r, term_w) = match fd::pipe() {
@@ -376,6 +539,11 @@ impl<'a> Keeper<'a> {
             let _ = signal::ignore(sig);
         }
         let _ = signal::install(SIGTERM, on_sigterm);
+        let _ = signal::install(SIGURG, on_sigterm);
+        // A request made before the handler was there (SIGURG is ignored by default).
+        if !self.take_requests(&mut proxy) {
+            return;
+        }
         loop {
             let mut fds = vec![PollFd { fd: term_r, events: 0x1, revents: 0 }];
             if let Some(p) = pidfd {
@@ -388,8 +556,16 @@ impl<'a> Keeper<'a> {
             if proxy::poll(&mut fds, timeout).is_err() {
                 return;
             }
-            if fds[0].revents != 0 || (pidfd.is_some() && fds[1].revents != 0) || (pidfd.is_none() && container_gone(pid)) {
+            if (pidfd.is_some() && fds[1].revents != 0) || (pidfd.is_none() && container_gone(pid)) {
                 return;
+            }
+            if fds[0].revents != 0 {
+                let mut buf = [0u8; 64];
+                let n = fd::read(term_r, &mut buf).unwrap_or(0);
+                if n == 0 || buf[..n].contains(&b't') || !self.take_requests(&mut proxy) {
+                    return;
+                }
+                continue;
             }
             proxy.ready(&fds[base..]);
         }
@@ -433,6 +609,23 @@ impl<'a> Keeper<'a> {
 
 fn record_name(network: &str) -> String {
     format!("attach-{}.json", network)
+}
+
+fn request_name(network: &str) -> String {
+    format!("detach-{}", network)
+}
+
+/// The /etc/hosts lines of the container's own addresses `own` (files::hosts' layout).
+fn own_hosts_lines(net: &NetworkSpec, own: &[Ipv4Addr]) -> String {
+    let mut only = net.clone();
+    only.extra_hosts.clear();
+    files::hosts(&only, own, Some(""))
+}
+
+/// A bind-mounted file's new content, on the same inode (a rename would leave the container the old one).
+fn rewrite_in_place(path: &Path, text: &str) -> Result<(), Error> {
+    use crate::error::Context;
+    std::fs::write(path, text).step(|| format!("writing {}", path.display()))
 }
 
 fn container_gone(pid: i32) -> bool {

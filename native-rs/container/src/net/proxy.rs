@@ -186,6 +186,16 @@ impl Proxy {
         Proxy { published, to, conns: Vec::new(), udp: Vec::new(), udp_by_client: HashMap::new(), slots: Vec::new(), paused: HashMap::new() }
     }
 
+    /// The ports, as bound.
+    pub fn published(&self) -> &[Published] {
+        &self.published
+    }
+
+    /// New connections and datagrams go to `to` (the container's ports' network left: the next one's address).
+    pub fn retarget(&mut self, to: Ipv4Addr) {
+        self.to = to;
+    }
+
     /// The listening sockets (kept open when the keeper closes the rest).
     pub fn fds(&self) -> Vec<i32> {
         self.published

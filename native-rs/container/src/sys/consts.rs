@@ -118,6 +118,8 @@ pub const SIGPIPE: c_int = 13;
 pub const SIGTERM: c_int = 15;
 pub const SIGCHLD: c_int = 17;
 pub const SIGCONT: c_int = 18;
+/// Ignored by default (so a request sent early is never fatal): the network keeper's detach request.
+pub const SIGURG: c_int = 23;
 pub const SIGSTOP: c_int = 19;
 pub const SIGWINCH: c_int = 28;
 pub const NSIG: c_int = 65;

@@ -177,7 +177,7 @@ export class VmBackend implements Backend {
    * tsbox-runtime net-attach's code (`net-attach` op); its record is kept
    * on this host beside the others (what inspect, ps and port read).
    */
-  async connect(options: { bundleDir: string; container: number; network: NetworkSpec }): Promise<void> {
+  async connect(options: { bundleDir: string; container: number; containerStart: string | null; network: NetworkSpec }): Promise<void> {
     const cid = basename(options.bundleDir);
     const { network } = toGuestNetwork(options.network, `${GUEST_RUN_DIR}/${cid}`);
     const reply = await this.askAboutContainer("net-attach", options.bundleDir, { network });
