@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { containerErrorCode } from "../src/errors.js";
@@ -25,6 +25,7 @@ import { type CopyRecord, readRecords, recordToTar } from "../src/containers/cop
 import { hostCopy } from "../src/containers/host-copy.js";
 import { LOG_TRUNCATED } from "../src/containers/logs.js";
 import { STATE_RESERVE } from "../src/paths.js";
+import { checkBindSource, type Planters } from "../src/backends/vm/node/bind-source.js";
 
 const fixture = <T>(name: string): T => JSON.parse(readFileSync(new URL(`./fixtures/contract/${name}`, import.meta.url), "utf8")) as T;
 
@@ -187,6 +188,33 @@ test("a vm container's kept layer: the export of its directory and the file crea
   const plain = toGuestSpec(specFull as unknown as ContainerSpec, doc.cid, naming);
   assert.equal(plain.layer, undefined);
   assert.ok(!plain.exports.some((e) => e.name === doc.export.name));
+});
+
+test("bind-sources.json: a symlink on the way to a bind source is followed only when no container could have planted it (the vm backend's check; native: paths.rs)", () => {
+  type Entry = { dir?: string; file?: string; link?: string; to?: string };
+  type Case = { source: string; planters: "self" | "others" | "everyone"; path?: string; refused?: { link: string; to: string }; errno?: string };
+  const doc = fixture<{ refusal: string; tree: Entry[]; cases: Case[] }>("bind-sources.json");
+  const root = realpathSync(mkdtempSync(join(tmpdir(), "bind-sources-")));
+  const uid = process.getuid!();
+  const fill = (s: string) => s.replaceAll("{root}", root).replaceAll("{uid}", String(uid));
+  try {
+    for (const e of doc.tree) {
+      if (e.dir !== undefined) mkdirSync(join(root, e.dir), { recursive: true });
+      else if (e.file !== undefined) writeFileSync(join(root, e.file), "");
+      else symlinkSync(fill(e.to!), join(root, e.link!));
+    }
+    const planters: Record<Case["planters"], Planters> = { self: [[uid, 1]], others: [[uid + 1, 1]], everyone: "everyone" };
+    for (const c of doc.cases) {
+      const check = () => checkBindSource(`${root}/${c.source}`, planters[c.planters]);
+      if (c.path !== undefined) assert.equal(check().path, join(root, c.path), c.source);
+      else if (c.refused) {
+        const message = fill(doc.refusal.replace("{link}", `${root}/${c.refused.link}`).replace("{target}", c.refused.to));
+        assert.throws(check, (err: Error) => err.message === message, c.source);
+      } else assert.throws(check, { code: c.errno }, c.source);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test("events.json: which state changes are which docker events, and the exact line each is written as", () => {

@@ -8,16 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
-import { acquireExports, KEPT_LAYER_FILE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
+import { acquireExports, inHostTerms, KEPT_LAYER_FILE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
+import { checkBindSource } from "../src/backends/vm/node/bind-source.js";
+import { TsboxError } from "../src/errors.js";
 import { AgentLink } from "../src/backends/vm/node/agent-link.js";
 import { encodeFrame, FrameDecoder, FrameType } from "../src/backends/vm/core/frame.js";
-import { startInGuest } from "../src/backends/vm/node/container-run.js";
+import { hostNaming, startInGuest } from "../src/backends/vm/node/container-run.js";
 import { MAX_DIALS, MAX_LOOKUPS, serveOutbound } from "../src/backends/vm/node/outbound.js";
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { Errno } from "../src/backends/vm/core/p9/errno.js";
@@ -104,6 +106,60 @@ describe("vm file volumes: 9p as a hostile guest sees it (no guest)", () => {
     assert.equal(c.errno(() => c.remove(c.walk("v"))), EBUSY);
     assert.equal(c.errno(() => c.rename(c.walk("v"), c.walk("w"), "x")), EBUSY);
     assert.ok(statSync(vol).isDirectory());
+  });
+});
+
+describe("vm bind sources: planted symlinks, and the export pinned to what was checked (no guest)", () => {
+  it("a bind source through a link a container could have planted is refused, in native's words; a link it could not have made is followed", () => {
+    const dir = realpathSync(mkdtempSync(join(scratch, "planted-")));
+    mkdirSync(join(dir, "home"));
+    symlinkSync(join(dir, "home"), join(dir, "data"));
+    const spec = specWith([{ destination: "/data", type: "bind", source: `${dir}/data`, options: ["rbind", "rw"] }], []);
+    // The test runs as root, whose 9p server may give a file any owner: every link counts as planted.
+    const message = `bind-mounting ${dir}/data on /data: ${dir}/data is a symlink (to ${dir}/home) owned by uid ${process.getuid!()}, which a container could have planted: tsbox does not follow it (give the real path)`;
+    assert.throws(() => toGuestSpec(spec, "c0ffee", hostNaming), (err: TsboxError) => err.message === message && err.exitCode === 125);
+    // A planter other than the link's owner: followed, and the export is the link's target.
+    const checked = checkBindSource(`${dir}/data`, [[process.getuid!() + 1, 1]]);
+    assert.equal(checked.path, join(dir, "home"));
+    const guest = toGuestSpec(spec, "c0ffee", { layerExportName: () => "l", checkSource: () => checked });
+    assert.deepEqual(guest.exports.map((e) => [e.path, e.identity]), [[join(dir, "home"), checked.identity]]);
+  });
+
+  it("a checked export is served only as checked: a swap before the add is refused, one after it leads nowhere", () => {
+    const dir = realpathSync(mkdtempSync(join(scratch, "pinned-")));
+    mkdirSync(join(dir, "data"));
+    mkdirSync(join(dir, "secret"));
+    writeFileSync(join(dir, "secret", "key"), "do not read\n");
+    const server = new P9Server(new NodeFs());
+    const checked = checkBindSource(join(dir, "data"), "everyone");
+    // Swapped for a link (to what the check would have refused) between the check and the export.
+    renameSync(join(dir, "data"), join(dir, "data.old"));
+    symlinkSync(join(dir, "secret"), join(dir, "data"));
+    assert.throws(() => server.addExport("v", { path: checked.path, readonly: false, identity: checked.identity }), /data changed after it was checked/);
+    // Another directory in its place: not the one checked either.
+    rmSync(join(dir, "data"));
+    mkdirSync(join(dir, "data"));
+    assert.throws(() => server.addExport("v", { path: checked.path, readonly: false, identity: checked.identity }), /changed after it was checked/);
+    // Added as checked, then swapped: the server's every call finds it outside the export.
+    rmSync(join(dir, "data"), { recursive: true });
+    renameSync(join(dir, "data.old"), join(dir, "data"));
+    server.addExport("v", { path: checked.path, readonly: false, identity: checked.identity });
+    const c = p9Client(server);
+    assert.deepEqual(c.readdir(c.walk("v")).filter((n) => n !== "." && n !== ".."), []);
+    renameSync(join(dir, "data"), join(dir, "data.old"));
+    symlinkSync(join(dir, "secret"), join(dir, "data"));
+    assert.equal(c.errno(() => c.walk("v", "key")), EACCES);
+  });
+
+  it("the guest's error names the source the user gave, not its export (/mnt/host/v-…)", () => {
+    const guest = toGuestSpec(specWith([
+      { destination: "/etc/passwd", type: "bind", source: "/home/u/proj", options: ["rbind", "rw"] },
+      { destination: "/a", type: "bind", source: "/srv/a", options: ["rbind", "rw"] },
+    ], []), "0123456789abcdef01", { layerExportName: () => "l" });
+    const [first, second] = guest.spec.mounts.map((m) => m.source);
+    const err = new TsboxError(`bind-mounting ${first} on /etc/passwd: Not a directory (and ${second}/x, ${first}0)`, { exitCode: 125 });
+    assert.equal(inHostTerms(err, guest), err);
+    assert.equal(err.message, `bind-mounting /home/u/proj on /etc/passwd: Not a directory (and /srv/a/x, ${first}0)`);
   });
 });
 

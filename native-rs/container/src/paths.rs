@@ -630,6 +630,53 @@ pub(crate) mod tests {
         assert!(open_source("relative", &ours).is_err());
     }
 
+    /// test/fixtures/contract/bind-sources.json: the rule (and its wording)
+    /// the vm backend's TS check (src/backends/vm/node/bind-source.ts) keeps.
+    #[test]
+    fn contract_bind_sources() {
+        use crate::json::Json;
+        let f = crate::contract::fixture("bind-sources.json");
+        let t = TempDir::new("bind-sources");
+        let root = t.0.display().to_string();
+        let me = unsafe { crate::sys::ffi::getuid() };
+        let fill = |s: &str| s.replace("{root}", &root).replace("{uid}", &me.to_string());
+        let text = |j: &Json, k: &str| j.get(k).and_then(Json::as_str).map(|s| s.to_string());
+        for entry in f.get("tree").and_then(Json::as_array).unwrap() {
+            if let Some(d) = text(entry, "dir") {
+                fs::create_dir_all(t.0.join(d)).unwrap();
+            } else if let Some(file) = text(entry, "file") {
+                fs::write(t.0.join(file), "").unwrap();
+            } else {
+                let to = fill(&text(entry, "to").unwrap());
+                symlink(to, t.0.join(text(entry, "link").unwrap())).unwrap();
+            }
+        }
+        let refusal = text(&f, "refusal").unwrap();
+        for case in f.get("cases").and_then(Json::as_array).unwrap() {
+            let source = format!("{}/{}", root, text(case, "source").unwrap());
+            let planters = match text(case, "planters").unwrap().as_str() {
+                "self" => Owners::new(Some(vec![(me, 1)])),
+                "others" => Owners::new(Some(vec![(me.wrapping_add(1), 1)])),
+                _ => Owners::everyone(),
+            };
+            let got = Source::check(&source, &planters);
+            if let Some(path) = text(case, "path") {
+                assert_eq!(got.unwrap().path, t.0.join(path), "{}", source);
+            } else if let Some(r) = case.get("refused") {
+                let link = format!("{}/{}", root, text(r, "link").unwrap());
+                let expect = fill(&refusal.replace("{link}", &link).replace("{target}", &text(r, "to").unwrap()));
+                assert_eq!(got.unwrap_err().to_string(), expect, "{}", source);
+            } else {
+                let errno = match text(case, "errno").unwrap().as_str() {
+                    "ENOENT" => ENOENT,
+                    "ENOTDIR" => ENOTDIR,
+                    _ => ELOOP,
+                };
+                assert_eq!(got.unwrap_err().raw_os_error(), Some(errno.0), "{}", source);
+            }
+        }
+    }
+
     #[test]
     fn normalizes() {
         assert_eq!(normalize("/dev/"), "/dev");

@@ -12,7 +12,8 @@ import { mappedId } from "../../../spec/mapped-ids.js";
 import type { ExitStatus } from "../../backend.js";
 import type { AgentProtocol } from "./agent-protocol.js";
 import { toGuestNetwork } from "./guest-network.js";
-import type { Export, Owner } from "./p9/server.js";
+import { TsboxError } from "../../../errors.js";
+import type { Export, FileIdentity, Owner } from "./p9/server.js";
 
 export const GUEST_HOST_MOUNT = "/mnt/host";
 export const GUEST_RUN_DIR = "/run/tsbox";
@@ -33,6 +34,8 @@ export interface GuestExport {
   shared: boolean;
   /** A bind mount's or volume's files as the container's user's where the host cannot chown (p9/server.ts Export). */
   shownOwner?: Owner;
+  /** A checked bind source: what `path` named when checked (p9/server.ts Export). */
+  identity?: FileIdentity;
 }
 
 export interface GuestSpec {
@@ -41,12 +44,19 @@ export interface GuestSpec {
   exports: GuestExport[];
   /** The guest path of the file its writable layer is kept in between runs (`create`'s `layer`), if kept. */
   layer?: string;
+  /** Each bind export's guest path → the source the spec gave, to name it in the guest's errors (`inHostTerms`). */
+  sources: Record<string, string>;
 }
 
 /** What the translation asks of the side that serves the files. */
 export interface ExportNaming {
   /** A stable export name for an image layer directory (so containers share it). */
   layerExportName(dir: string): string;
+  /**
+   * A bind source as it may be exported: checked (node/bind-source.ts) and
+   * pinned to what was checked. Throws what refuses it. Absent: as given.
+   */
+  checkSource?(path: string): { path: string; identity: FileIdentity };
 }
 
 /** The file of a kept layer in its export (native-rs/agent/src/kept_layer.rs writes and reads it). */
@@ -85,6 +95,7 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
   const net = spec.network ? toGuestNetwork(spec.network, dir) : undefined;
   if (net) out.network = net.network;
   const userOwner = volumeOwner(spec);
+  const sources: Record<string, string> = {};
   let n = 0;
   out.mounts = out.mounts.map((m) => {
     const inGuest = net?.mount(m);
@@ -93,12 +104,45 @@ export function toGuestSpec(spec: ContainerSpec, cid: string, naming: ExportNami
     if (m.type !== "bind" || m.source.startsWith(GUEST_HOST_MOUNT + "/")) return m;
     const readonly = m.options.includes("ro");
     const name = `v-${cid.slice(0, 16)}-${n++}`;
+    const checked = checkedSource(naming, m.source, m.destination);
     // The source itself, directory or file: a file volume exports that file
     // alone (its directory would give the guest every sibling, read-write).
-    exports.push({ name, path: m.source, readonly, shared: false, ...(userOwner ? { shownOwner: userOwner } : {}) });
-    return { ...m, source: `${GUEST_HOST_MOUNT}/${name}` };
+    exports.push({ name, path: checked.path, readonly, shared: false, ...(userOwner ? { shownOwner: userOwner } : {}), ...(checked.identity ? { identity: checked.identity } : {}) });
+    const guestSource = `${GUEST_HOST_MOUNT}/${name}`;
+    sources[guestSource] = m.source;
+    return { ...m, source: guestSource };
   });
-  return { spec: out, exports, ...(layer !== undefined ? { layer } : {}) };
+  return { spec: out, exports, ...(layer !== undefined ? { layer } : {}), sources };
+}
+
+/** A bind source as `naming` lets it be exported; refused as the native set-up words it (mounts.rs check_sources). */
+function checkedSource(naming: ExportNaming, source: string, destination: string): { path: string; identity?: FileIdentity } {
+  if (!naming.checkSource) return { path: source };
+  try {
+    return naming.checkSource(source);
+  } catch (err) {
+    throw new TsboxError(`bind-mounting ${source} on ${destination}: ${errorText(err)}`, { code: "setup", cause: err });
+  }
+}
+
+/** "Not a directory" of node:fs's "ENOTDIR: not a directory, lstat '…'", as strerror says it natively; other errors as they are. */
+function errorText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /^E[A-Z0-9]+: ([^,]+)/.exec(message);
+  return m ? m[1]!.charAt(0).toUpperCase() + m[1]!.slice(1) : message;
+}
+
+/**
+ * The guest's error about a container's mounts in the user's terms: each
+ * bind export's guest path (`/mnt/host/v-…-0`, which the user never sees)
+ * replaced by the source the spec gave, as the native set-up names it.
+ * Kept the same error (its kind and exit code), its message rewritten.
+ */
+export function inHostTerms(err: unknown, guest: Pick<GuestSpec, "sources">): unknown {
+  if (!(err instanceof Error)) return err;
+  // Export names are [A-Za-z0-9._-] (p9/server.ts addExport); the mount point has no regex character.
+  err.message = err.message.replace(new RegExp(`${GUEST_HOST_MOUNT}/[A-Za-z0-9._-]+`, "g"), (p) => guest.sources[p] ?? p);
+  return err;
 }
 
 /**
@@ -151,7 +195,8 @@ export async function acquireExports(table: ExportTable, refs: Map<string, numbe
       refs.set(e.name, count + 1);
       held.push(e);
       if (count === 0) {
-        const added = Promise.resolve(table.add(e.name, { path: e.path, readonly: e.readonly, ...(e.shownOwner ? { shownOwner: e.shownOwner } : {}) }));
+        const exp: Export = { path: e.path, readonly: e.readonly, ...(e.shownOwner ? { shownOwner: e.shownOwner } : {}), ...(e.identity ? { identity: e.identity } : {}) };
+        const added = Promise.resolve(table.add(e.name, exp));
         inFlight.set(e.name, added);
         void added.finally(() => inFlight.delete(e.name)).catch(() => {});
       }

@@ -20,7 +20,8 @@ import { ignoreClosedPipe, relayToOwn } from "../../../stream-write.js";
 import type { ContainerProcess, ExitStatus, StartOptions } from "../../backend.js";
 import type { AgentLink, InputChannel, OutputChannel } from "./agent-link.js";
 import { bindPorts, type Published, recordAttachments, removeAttachments } from "./published-ports.js";
-import { acquireExports, createAndStart, deleteInGuest, type ExportNaming, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../core/guest-spec.js";
+import { acquireExports, createAndStart, deleteInGuest, type ExportNaming, type ExportTable, type GuestChannels, inHostTerms, toGuestSpec, waitForExit } from "../core/guest-spec.js";
+import { checkBindSource, vmPlanters } from "./bind-source.js";
 
 export type { ExportTable };
 
@@ -33,16 +34,18 @@ export interface RunContext {
   exportRefs: Map<string, number>;
 }
 
-/** Export names on the host. */
+/** Export names on the host, and its bind sources checked as the native set-up checks them. */
 export const hostNaming: ExportNaming = {
   // Layers are content-addressed and immutable: one export per layer, shared.
   layerExportName: (dir) => `l-${createHash("sha256").update(dir).digest("hex").slice(0, 24)}`,
+  checkSource: (path) => checkBindSource(path, vmPlanters()),
 };
 
 /** Creates and starts the container; resolves once its command runs. */
 export async function startInGuest(ctx: RunContext, options: StartOptions, cid: string): Promise<ContainerProcess> {
   const keptLayerDir = keptLayer(options.bundleDir);
-  const { spec: guestSpec, exports, layer } = toGuestSpec(peerNamespacePaths(options.spec, options.bundleDir), cid, hostNaming, keptLayerDir);
+  const guest = toGuestSpec(peerNamespacePaths(options.spec, options.bundleDir), cid, hostNaming, keptLayerDir);
+  const { spec: guestSpec, exports, layer } = guest;
   const releaseExports = await acquireExports(ctx.p9, ctx.exportRefs, exports);
   const release = () => {
     releaseExports();
@@ -81,7 +84,7 @@ export async function startInGuest(ctx: RunContext, options: StartOptions, cid: 
     closeGuestStdio(io);
     await deleteInGuest(ctx.link, cid);
     releaseAll();
-    throw err;
+    throw inHostTerms(err, guest);
   }
   published?.serve(ctx.link, cid);
   // The agent saves a kept layer before it answers the delete: as long as writing it to the host takes.

@@ -13,7 +13,7 @@
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { basename, dirname } from "node:path";
-import { errorMessage } from "../../../errors.js";
+import { errorMessage, TsboxError } from "../../../errors.js";
 import { viaSocketAddress } from "../../../fs-util.js";
 import { creditOverrun, OutputCredit } from "../core/agent-channels.js";
 import { isAgentOp, STREAM_OPS } from "../core/agent-protocol.js";
@@ -150,7 +150,7 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
       }
       try {
         if (op === "export") {
-          exports.add(String(fields.name), { path: String(fields.path), readonly: fields.readonly === true, ...shownOwnerField(fields.shownOwner) });
+          exports.add(String(fields.name), { path: String(fields.path), readonly: fields.readonly === true, ...shownOwnerField(fields.shownOwner), ...identityField(fields.identity) });
           return reply({ id, ok: true });
         }
         if (op === "unexport") {
@@ -306,6 +306,15 @@ const STARTER_GRACE_MS = 60_000;
 const PINGS = new Set(["hello", "stats", "containers", "stay", "shutdown"]);
 
 /** An `export` request's shownOwner (guest ids), when it is one. */
+/** A checked bind source's identity (decimal dev and ino); anything else pins nothing, and is refused. */
+function identityField(value: unknown): Pick<Export, "identity"> {
+  if (value === undefined) return {};
+  const o = value as { dev?: unknown; ino?: unknown } | null;
+  const decimal = (v: unknown): v is string => typeof v === "string" && /^\d+$/.test(v);
+  if (o && decimal(o.dev) && decimal(o.ino)) return { identity: { dev: o.dev, ino: o.ino } };
+  throw new TsboxError("export: a bad identity", { code: "setup" });
+}
+
 function shownOwnerField(value: unknown): Pick<Export, "shownOwner"> {
   const o = value as { uid?: unknown; gid?: unknown } | null | undefined;
   return o && isId32(o.uid) && isId32(o.gid) ? { shownOwner: { uid: o.uid, gid: o.gid } } : {};

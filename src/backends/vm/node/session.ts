@@ -162,7 +162,7 @@ export async function connectDaemon(env: NodeJS.ProcessEnv = process.env): Promi
     },
     start: { kind: "daemon", socket: paths.socket },
     exports: {
-      add: async (name, exp) => void (await link.request("export", { name, path: exp.path, readonly: exp.readonly, ...(exp.shownOwner ? { shownOwner: exp.shownOwner } : {}) }, 30_000)),
+      add: async (name, exp) => void (await link.request("export", { name, ...exp }, 30_000)),
       remove: (name) => void link.request("unexport", { name }, 30_000).catch(() => {}),
     },
   };

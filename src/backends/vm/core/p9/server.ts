@@ -50,6 +50,17 @@ export interface Export {
    * them their own (node/p9/presented-owners.ts).
    */
   shownOwner?: Owner;
+  /**
+   * A bind source checked on the host (node/bind-source.ts): `path` is its
+   * symlink-free path and this what it named then; the export is refused
+   * unless it still is (decimal numbers: JSON carries them to the daemon).
+   */
+  identity?: FileIdentity;
+}
+
+export interface FileIdentity {
+  dev: string;
+  ino: string;
 }
 
 export interface Owner {
@@ -118,8 +129,20 @@ export class P9Server {
   /** Makes `dir` visible to the guest as /mnt/host/<name>. */
   addExport(name: string, exp: Export): void {
     if (!/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..") throw new Error(`bad 9p export name ${name}`);
+    const real = this.fs.realpath(exp.path);
+    if (exp.identity) this.pinned(exp.path, real, exp.identity);
     const owners = this.ownersOf?.(exp);
-    this.exports.set(name, { ...exp, real: this.fs.realpath(exp.path), ...(owners ? { owners } : {}) });
+    this.exports.set(name, { ...exp, real, ...(owners ? { owners } : {}) });
+  }
+
+  /**
+   * A checked source is served only as checked: still symlink-free and the
+   * same file. From here every call checks its file's real path is inside
+   * `real` (hostPath), so a link swapped in on the way later leads nowhere.
+   */
+  private pinned(path: string, real: string, identity: FileIdentity): void {
+    const st = this.fs.lstat(real);
+    if (real !== path || String(st.dev) !== identity.dev || String(st.ino) !== identity.ino) throw new Error(`${path} changed after it was checked`);
   }
 
   removeExport(name: string): void {
