@@ -473,6 +473,32 @@ for (const who of identities()) {
       await cli(["rmi", "cached"]);
     });
 
+    it("COPY --chown and an ADDed tar's owners past the user namespace's ids fail the step, naming the id, the file and the range (as root they are kept)", async () => {
+      // Before: lchown's EINVAL was dropped and the files were silently root's. buildah and rootless BuildKit fail the step.
+      const tar = new TarWriter();
+      tar.add({ path: "z", type: "file", mode: 0o644, uid: 70000, gid: 70000, mtime: 0, data: Buffer.from("z\n") });
+      const ctx = context(who, "past-range", { f: "f\n", "hi.tar": tar.finish(), Dockerfile: "FROM busybox\nCOPY --chown=70000:70000 f /f\n", "add.Dockerfile": "FROM busybox\nADD hi.tar /h/\n" });
+      const copied = await build(["-q", "--no-cache", "-t", "past-range:1", ctx]);
+      const added = await build(["-q", "--no-cache", "-t", "past-range:2", "-f", join(ctx, "add.Dockerfile"), ctx]);
+      if (who.name === "root") {
+        assert.equal(copied.code, 0, copied.stderr);
+        assert.equal(added.code, 0, added.stderr);
+        assert.equal(await layerOwner(who, "past-range:1", "f"), "70000/70000");
+        assert.equal(await layerOwner(who, "past-range:2", "h/z"), "70000/70000");
+        await cli(["rmi", "past-range:1", "past-range:2"]);
+        return;
+      }
+      const range =
+        who.name === "single"
+          ? "which has uid 0 only \\(this user has no /etc/subuid and /etc/subgid range: `tsbox info` names a free one"
+          : "whose uids are 0-\\d+ \\(host uids \\d+, \\d+-\\d+\\): rootless, a container's ids past 0 are the user's /etc/subuid and /etc/subgid range, which must be wider for this one";
+      for (const [r, path] of [[copied, "/f"], [added, "/h/z"]] as const) {
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, new RegExp(`^tsbox: cannot give ${path} the owner 70000:70000: uid 70000 is not mapped in the container's user namespace, ${range}`, "m"));
+      }
+      assert.equal((await cli(["images", "-q", "--filter", "reference=past-range"])).stdout, "", "no image");
+    });
+
     it("builds a Dockerfile from stdin without a context, from -f elsewhere, and ADD unpacks a local tar.gz", async () => {
       const fromStdin = await build(["-q", "-t", "stdin:1", "-"], { stdin: 'FROM busybox\nRUN echo made > /made\nCMD ["cat", "/made"]\n' });
       assert.equal(fromStdin.code, 0, fromStdin.stderr);

@@ -631,6 +631,33 @@ for (const who of identities()) {
       }
     });
 
+    it("cp -a of a file whose owner is past the container's ids fails naming it, the id and the range, into a running or a stopped container; as root the owner is kept", async () => {
+      // Before: the file was silently root's. docker's and podman's copies fail the lchown alike.
+      writeFileSync(out("far"), "far");
+      chownSync(out("far"), 70000, 70000);
+      await cli(["run", "-d", "--name", "far-run", "busybox", "sleep", "300"]);
+      await cli(["create", "--name", "far-stopped", "busybox", "true"]);
+      for (const c of ["far-run", "far-stopped"]) {
+        const r = await tsbox(who, ["cp", "-a", out("far"), `${c}:/far`]);
+        if (who.name === "root") {
+          assert.equal(r.code, 0, r.stderr);
+          continue;
+        }
+        assert.equal(r.code, 1, r.stderr);
+        const range = who.name === "single" ? "which has uid 0 only" : "whose uids are 0-\\d+ \\(host uids \\d+, \\d+-\\d+\\): rootless, a container's ids past 0 are the user's /etc/subuid and /etc/subgid range";
+        assert.match(r.stderr, new RegExp(`^tsbox: cannot give /far the owner 70000:70000: uid 70000 is not mapped in the container's user namespace, ${range}`, "m"));
+        // Without -a the file is the container's root's, as docker's.
+        await cli(["cp", out("far"), `${c}:/far`]);
+      }
+      await cli(["stop", "-t", "0", "far-run"]);
+      for (const c of ["far-run", "far-stopped"]) {
+        const copied = await sh(`TSBOX cp ${c}:/far - | tar -tvf -`);
+        assert.equal(copied.code, 0, copied.stderr);
+        assert.match(copied.stdout, who.name === "root" ? /70000\/70000 .* far/ : /0\/0 .* far/);
+      }
+      await cli(["rm", "far-run", "far-stopped"]);
+    });
+
     if (who.name === "root") {
       it("cp -a keeps owners", async () => {
         await cli(["run", "--name", "own", "busybox", "true"]);

@@ -42,7 +42,7 @@ impl KeptLayer {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(format!("opening the container's saved layer {}: {}", self.saved.display(), e)),
         };
-        let opts = WriteOptions { archive: true, markers: true, owners: self.owners.clone(), host: false, name: None };
+        let opts = WriteOptions { archive: true, markers: true, owners: self.owners.clone(), ids: None, host: false, name: None };
         write::write(&self.upper, &opts, &mut BufReader::with_capacity(1 << 16, file))
             .map_err(|e| format!("restoring the container's writable layer: {}", e.message))
     }

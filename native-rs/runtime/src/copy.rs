@@ -12,6 +12,7 @@
 //! line on stderr) with the usual exit codes; `stat` prints one JSON object.
 
 use container::copy::op::perform;
+use container::copy::owners::Owners;
 use container::error::Error;
 pub use container::copy::op::Op;
 use container::status::StatusEvents;
@@ -48,13 +49,24 @@ pub fn copy(opts: Options) -> i32 {
     if let (Target::Host, Op::Write(w)) = (&opts.target, &mut op) {
         w.host = true;
     }
+    // The maps an owner past them is refused with (copy/write.rs), read while they can be: before joining, before the pivot.
+    let name_ids = |op: &mut Op, ids: Option<Owners>| {
+        if let Op::Write(w) = op {
+            w.ids = ids;
+        }
+    };
     let result = match opts.target {
         Target::Host => perform(&mut op, &path, false).map(|()| 0),
-        Target::Running(pid) => view::enter_running(pid).and_then(|()| perform(&mut op, &path, true)).map(|()| 0),
+        Target::Running(pid) => {
+            name_ids(&mut op, Owners::of_process(pid));
+            view::enter_running(pid).and_then(|()| perform(&mut op, &path, true)).map(|()| 0)
+        }
         // The child reports its own error and exits with its code.
-        Target::Stopped(bundle, v) => Spec::load(&bundle)
-            .map_err(Error::from)
-            .and_then(|spec| view::run(&spec, v, &mut || perform(&mut op, &path, false), &|e| events.error(e))),
+        Target::Stopped(bundle, v) => Spec::load(&bundle).map_err(Error::from).and_then(|spec| {
+            let (uids, gids) = (spec.linux.uid_mappings.clone(), spec.linux.gid_mappings.clone());
+            name_ids(&mut op, if uids.is_empty() { None } else { Some(Owners { uids, gids }) });
+            view::run(&spec, v, &mut || perform(&mut op, &path, false), &|e| events.error(e))
+        }),
     };
     match result {
         Ok(code) => code,

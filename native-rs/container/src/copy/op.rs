@@ -47,7 +47,7 @@ impl Op {
                 skip: Vec::new(),
                 owners: None,
             })),
-            "write" => Ok(Op::Write(WriteOptions { archive: r.archive, markers: false, owners: None, host: false, name: r.name.map(String::into_bytes) })),
+            "write" => Ok(Op::Write(WriteOptions { archive: r.archive, markers: false, owners: None, ids: None, host: false, name: r.name.map(String::into_bytes) })),
             other => Err(format!("copy op {}: expected stat, read or write", other)),
         }
     }

@@ -30,6 +30,10 @@ pub struct WriteOptions {
     pub markers: bool,
     /// With `archive`: the records' owners are a user namespace's ids, and files get the ids they stand for outside it.
     pub owners: Option<Owners>,
+    /// The id maps of the user namespace the write runs in, where known
+    /// (`tsbox-runtime copy`): an owner it does not map is refused with them
+    /// named ([`unmapped_owner`]).
+    pub ids: Option<Owners>,
     /// The target is the host's file system (`cp CONTAINER:PATH HOSTPATH`):
     /// without `archive`, what an image or a container chose never becomes a
     /// privilege of whoever copies (root, often) — device nodes are left out
@@ -84,7 +88,7 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
             continue;
         }
         let (parent, name) = parent_of(root.0, &parts, &record.shown())?;
-        create(&parent, name, &record, opts, input, root.0)?;
+        create(&parent, name, &record, opts, input, (root.0, dir))?;
         if record.kind == Kind::Dir {
             dirs.push(record);
         }
@@ -96,8 +100,7 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
         let (parent, name) = parent_of(root.0, &parts, &shown)?;
         let dirfd = fs::openat(parent.0, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).map_err(|e| step(&shown, "opening", e))?;
         if opts.archive {
-            let (uid, gid) = opts.owner(d);
-            let _ = fs::lchownat(parent.0, name, uid, gid);
+            give_owner(&parent, name, d, opts, dir)?;
         }
         set_xattrs(dirfd.0, d, opts)?;
         if opts.markers && d.opaque {
@@ -119,7 +122,7 @@ pub fn write(dir: &Path, opts: &WriteOptions, input: &mut dyn BufRead) -> Result
 /// stored as a v3 one naming that namespace's root.
 pub fn set_xattrs_of_existing(dir: &Path, input: &mut dyn BufRead) -> Result<(), Error> {
     let root = fs::openat(AT_FDCWD, dir.as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).map_err(|e| Error::errno(format!("opening {}", dir.display()), e))?;
-    let opts = WriteOptions { archive: false, markers: false, owners: None, host: false, name: None };
+    let opts = WriteOptions { archive: false, markers: false, owners: None, ids: None, host: false, name: None };
     let mut line = String::new();
     loop {
         line.clear();
@@ -212,7 +215,8 @@ fn open_parent<'p>(root: c_int, parts: &[&'p [u8]], shown: &str, create: bool) -
     Ok((current, parts[parts.len() - 1]))
 }
 
-fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut dyn BufRead, root: c_int) -> Result<(), Error> {
+/// `root`: the target directory, open and as named (an error's path).
+fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut dyn BufRead, (root, dir): (c_int, &Path)) -> Result<(), Error> {
     let shown = r.shown();
     if r.kind == Kind::Dir {
         match fs::mkdirat(parent.0, name, 0o700) {
@@ -237,7 +241,7 @@ fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut
         // A signal's handler removes it meanwhile (pending.rs).
         let tmp = super::pending::temp_name();
         super::pending::hold(parent.0);
-        let written = write_file(parent, tmp, r, opts, input, &shown)
+        let written = write_file(parent, tmp, r, opts, input, dir)
             .and_then(|()| fs::renameat(parent.0, tmp, parent.0, name).map_err(|e| step(&shown, "replacing", e)));
         if written.is_err() {
             let _ = fs::unlinkat(parent.0, tmp, 0);
@@ -283,11 +287,67 @@ fn create(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut
         Kind::Dir => unreachable!(),
     }
     if opts.archive && r.kind != Kind::File {
-        let (uid, gid) = opts.owner(r);
-        let _ = fs::lchownat(parent.0, name, uid, gid);
+        give_owner(parent, name, r, opts, dir)?;
     }
     let _ = fs::lutimesat(parent.0, name, r.mtime);
     Ok(())
+}
+
+/// `archive`: `name` (in `parent`, below the target directory `dir`) gets
+/// the record's owner. One the user namespace does not map (EINVAL: an id
+/// past a rootless user's range) fails the write, as docker's and podman's
+/// (buildah's copier) do: left as it was, the file would silently be the
+/// container's root's (`COPY --chown=70000`, an `ADD`ed tar's owners, `cp
+/// -a`). The host's own files (`cp -a` out of a container) keep the owners
+/// the user may give, as a tar run by the user does.
+fn give_owner(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, dir: &Path) -> Result<(), Error> {
+    let (uid, gid) = opts.owner(r);
+    match fs::lchownat(parent.0, name, uid, gid) {
+        Err(EINVAL) if !opts.host => {
+            // Which of the two it is: the uid alone (-1 leaves the gid).
+            let uid_unmapped = fs::lchownat(parent.0, name, uid, u32::MAX) == Err(EINVAL);
+            Err(unmapped_owner(&dir.join(r.shown()), (uid, gid), uid_unmapped, opts.ids.as_ref()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error of an owner the user namespace does not map, naming the file,
+/// the id, and where the namespace's ids are known (`tsbox-runtime copy`),
+/// them and what gives it more.
+fn unmapped_owner(path: &Path, (uid, gid): (u32, u32), uid_unmapped: bool, ids: Option<&Owners>) -> Error {
+    let (kind, id, maps) = if uid_unmapped { ("uid", uid, ids.map(|o| &o.uids)) } else { ("gid", gid, ids.map(|o| &o.gids)) };
+    let mut message = format!("cannot give {} the owner {}:{}: {} {} is not mapped in the container's user namespace", path.display(), uid, gid, kind, id);
+    match maps {
+        Some(m) if m.len() == 1 && m[0].size == 1 => message.push_str(&format!(
+            ", which has {} {} only (this user has no /etc/subuid and /etc/subgid range: `tsbox info` names a free one and the command that adds it)",
+            kind, m[0].container_id
+        )),
+        Some(m) if !m.is_empty() => message.push_str(&format!(
+            ", whose {}s are {} (host {}s {}): rootless, a container's ids past 0 are the user's /etc/subuid and /etc/subgid range, which must be wider for this one",
+            kind,
+            spans(m.iter().map(|m| (m.container_id, m.size))),
+            kind,
+            spans(m.iter().map(|m| (m.host_id, m.size)))
+        )),
+        // The vm guest's agent: its containers' ids are the guest's (a Mac user's have no /etc/subuid to widen).
+        _ => {}
+    }
+    Error { kind: ErrorKind::Setup, errno: Some(EINVAL.0), message }
+}
+
+/// Id spans as text, `0-65536`, `1000, 100000-165535`: adjoining ones merged, in order.
+fn spans(ranges: impl Iterator<Item = (u32, u32)>) -> String {
+    let mut sorted: Vec<(u64, u64)> = ranges.map(|(start, size)| (start as u64, start as u64 + size as u64 - 1)).collect();
+    sorted.sort();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (start, end) in sorted {
+        match merged.last_mut() {
+            Some(last) if last.1 + 1 == start => last.1 = end,
+            _ => merged.push((start, end)),
+        }
+    }
+    merged.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{}-{}", a, b) }).collect::<Vec<_>>().join(", ")
 }
 
 fn not_over_dir(shown: &str) -> Error {
@@ -295,7 +355,8 @@ fn not_over_dir(shown: &str) -> Error {
 }
 
 /// A regular file's body, owner, mode and extended attributes, as `name` (a temporary name the caller renames).
-fn write_file(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut dyn BufRead, shown: &str) -> Result<(), Error> {
+fn write_file(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: &mut dyn BufRead, dir: &Path) -> Result<(), Error> {
+    let shown = &r.shown();
     let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
     let file = match fs::openat(parent.0, name, flags, 0o600) {
         // One a killed copy of the same pid left: ours to replace.
@@ -305,8 +366,7 @@ fn write_file(parent: &Fd, name: &[u8], r: &Record, opts: &WriteOptions, input: 
     .map_err(|e| step(shown, "creating", e))?;
     copy_body(input, file.0, r, shown)?;
     if opts.archive {
-        let (uid, gid) = opts.owner(r);
-        let _ = fs::lchownat(parent.0, name, uid, gid);
+        give_owner(parent, name, r, opts, dir)?;
     }
     // After chown, which clears setuid bits.
     let mode = if opts.guarded() { r.mode & !SET_ID_BITS } else { r.mode };
@@ -407,7 +467,7 @@ mod tests {
     use std::io::Cursor;
 
     fn write_to(dir: &Path, stream: &[u8]) -> Result<(), Error> {
-        write(dir, &WriteOptions { archive: false, markers: false, owners: None, host: false, name: None }, &mut Cursor::new(stream.to_vec()))
+        write(dir, &WriteOptions { archive: false, markers: false, owners: None, ids: None, host: false, name: None }, &mut Cursor::new(stream.to_vec()))
     }
 
     #[test]
@@ -468,7 +528,7 @@ mod tests {
         for (name, host, archive) in [("host", true, false), ("archive", true, true), ("container", false, false)] {
             let dst = t.0.join(name);
             fs::create_dir_all(&dst).unwrap();
-            write(&dst, &WriteOptions { archive, markers: false, owners: None, host, name: None }, &mut Cursor::new(stream.clone())).unwrap();
+            write(&dst, &WriteOptions { archive, markers: false, owners: None, ids: None, host, name: None }, &mut Cursor::new(stream.clone())).unwrap();
             let mode = fs::metadata(dst.join("suid")).unwrap().permissions().mode() & 0o7777;
             let guarded = host && !archive;
             assert_eq!(mode, if guarded { 0o755 } else { 0o6755 }, "{}", name);
@@ -603,7 +663,7 @@ mod tests {
         }
         let host = t.0.join("host");
         fs::create_dir_all(&host).unwrap();
-        write(&host, &WriteOptions { archive: false, markers: false, owners: None, host: true, name: None }, &mut Cursor::new(stream)).unwrap();
+        write(&host, &WriteOptions { archive: false, markers: false, owners: None, ids: None, host: true, name: None }, &mut Cursor::new(stream)).unwrap();
         assert_eq!(lgetxattr(&host.join("d/ping"), "user.k"), Some(b"v".to_vec()));
         assert_eq!(lgetxattr(&host.join("d/ping"), "security.capability"), None);
     }
@@ -619,7 +679,7 @@ mod tests {
         let t = TempDir::new("copy-scoped");
         for (i, case) in scoped.get("cases").unwrap().as_array().unwrap().iter().enumerate() {
             let name = case.get("name").and_then(Json::as_str).unwrap().to_string();
-            let opts = WriteOptions { archive: false, markers: false, owners: None, host: true, name: Some(name.clone().into_bytes()) };
+            let opts = WriteOptions { archive: false, markers: false, owners: None, ids: None, host: true, name: Some(name.clone().into_bytes()) };
             let fresh = |what: &str| {
                 let dir = t.0.join(format!("{}-{}", i, what));
                 fs::create_dir_all(&dir).unwrap();
@@ -655,7 +715,7 @@ mod tests {
         let t = TempDir::new("copy-outside");
         fs::write(t.0.join(".bashrc"), "mine").unwrap();
         let stream = b"{\"path\":\"result.txt\",\"type\":\"file\",\"mode\":420,\"size\":2}\nok{\"path\":\".bashrc\",\"type\":\"file\",\"mode\":420,\"size\":3}\nbad";
-        let opts = WriteOptions { archive: false, markers: false, owners: None, host: true, name: Some(b"result.txt".to_vec()) };
+        let opts = WriteOptions { archive: false, markers: false, owners: None, ids: None, host: true, name: Some(b"result.txt".to_vec()) };
         let e = write(&t.0, &opts, &mut Cursor::new(stream.to_vec())).unwrap_err();
         assert!(e.message.contains("refusing to write .bashrc: the copy stream may hold only result.txt"), "{}", e.message);
         assert_eq!(fs::read_to_string(t.0.join(".bashrc")).unwrap(), "mine");
@@ -690,6 +750,42 @@ mod tests {
         refused("{\"path\":\"bin\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.k\":\"76\"}}\n", "not a file");
         refused("{\"path\":\"new/f\",\"type\":\"file\",\"size\":0,\"xattrs\":{\"user.k\":\"76\"}}\n", "opening the parents of new/f");
         assert!(!d.join("new").exists() && !d.join("bin/none").exists(), "nothing created");
+    }
+
+    /// An owner the namespace does not map: the message names the file, the
+    /// id that is not mapped, the ids there are and where more come from.
+    #[test]
+    fn names_an_unmapped_owner_and_the_range() {
+        let m = |c, h, s| crate::spec::IdMapping { container_id: c, host_id: h, size: s };
+        let range = Owners { uids: vec![m(1, 100000, 65536), m(0, 1001, 1)], gids: vec![m(0, 1001, 1), m(1, 100000, 65536)] };
+        let e = unmapped_owner(Path::new("/app/f"), (70000, 70000), true, Some(&range));
+        assert_eq!(e.errno, Some(EINVAL.0));
+        assert_eq!(
+            e.message,
+            "cannot give /app/f the owner 70000:70000: uid 70000 is not mapped in the container's user namespace, whose uids are 0-65536 \
+             (host uids 1001, 100000-165535): rootless, a container's ids past 0 are the user's /etc/subuid and /etc/subgid range, which must be wider for this one"
+        );
+        let e = unmapped_owner(Path::new("/f"), (0, 70000), false, Some(&range));
+        assert!(e.message.starts_with("cannot give /f the owner 0:70000: gid 70000 is not mapped in the container's user namespace, whose gids are 0-65536 (host gids"), "{}", e.message);
+        let single = Owners { uids: vec![m(0, 1001, 1)], gids: vec![m(0, 1001, 1)] };
+        let e = unmapped_owner(Path::new("/f"), (1000, 1000), true, Some(&single));
+        assert!(e.message.ends_with("uid 1000 is not mapped in the container's user namespace, which has uid 0 only (this user has no /etc/subuid and /etc/subgid range: `tsbox info` names a free one and the command that adds it)"), "{}", e.message);
+        let e = unmapped_owner(Path::new("/f"), (7, 7), true, None);
+        assert_eq!(e.message, "cannot give /f the owner 7:7: uid 7 is not mapped in the container's user namespace");
+        assert_eq!(spans(vec![(5, 1), (0, 2), (2, 3), (10, 1)].into_iter()), "0-5, 10");
+    }
+
+    /// `cp -a` out of a container: the host's files keep what owners the user
+    /// may give (none other than its own, unprivileged) and the copy goes on.
+    #[test]
+    fn a_host_write_keeps_the_owners_it_may_give() {
+        let t = TempDir::new("copy-host-owner");
+        let stream = b"{\"path\":\"f\",\"type\":\"file\",\"mode\":420,\"uid\":70000,\"gid\":70000,\"size\":2}\nok";
+        let opts = WriteOptions { archive: true, markers: false, owners: None, ids: None, host: true, name: None };
+        write(&t.0, &opts, &mut Cursor::new(stream.to_vec())).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        let want = if crate::sys::cred::geteuid() == 0 { 70000 } else { crate::sys::cred::geteuid() };
+        assert_eq!(fs::metadata(t.0.join("f")).unwrap().uid(), want);
     }
 
     /// A stream cut inside a file (the reader failed) leaves no half-written file.
@@ -777,7 +873,7 @@ mod tests {
 
         let dst = t.0.join("dst");
         fs::create_dir_all(&dst).unwrap();
-        write(&dst, &WriteOptions { archive: true, markers: true, owners: None, host: false, name: None }, &mut Cursor::new(stream)).unwrap();
+        write(&dst, &WriteOptions { archive: true, markers: true, owners: None, ids: None, host: false, name: None }, &mut Cursor::new(stream)).unwrap();
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         let gone = fs::symlink_metadata(dst.join("gone")).unwrap();
         assert!(gone.file_type().is_char_device() && gone.rdev() == 0);
