@@ -13,7 +13,7 @@ import { pipeline, Readable, type Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { detectCompression, layerLimits, limitExpansion } from "../image/compression.js";
 import { KEPT_LAYER_FILE } from "../backends/vm/core/guest-spec.js";
-import { type CopyHelper, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
+import { type CopyHelper, CopyHelperError, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
 import type { Backend } from "../backends/backend.js";
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
 import { abortError } from "../abortable.js";
@@ -279,6 +279,7 @@ async function pipeHelpers(from: CopyHelper, to: CopyHelper): Promise<void> {
  */
 function abortingCopy(signal: AbortSignal | undefined): { spawn: typeof spawnCopyHelper; run: (work: () => Promise<void>) => Promise<void> } {
   const helpers: CopyHelper[] = [];
+  let interrupted = false;
   const stop = () => {
     for (const h of helpers) h.kill("SIGTERM");
   };
@@ -286,6 +287,7 @@ function abortingCopy(signal: AbortSignal | undefined): { spawn: typeof spawnCop
     spawn: (...args) => {
       const helper = spawnCopyHelper(...args);
       helpers.push(helper);
+      helper.done.catch((err: unknown) => void (interrupted ||= err instanceof CopyHelperError && err.interrupted));
       if (signal?.aborted) helper.kill("SIGTERM");
       return helper;
     },
@@ -296,6 +298,9 @@ function abortingCopy(signal: AbortSignal | undefined): { spawn: typeof spawnCop
       try {
         await work();
       } catch (err) {
+        // The process group's Ctrl-C ends a helper too, and its end may be seen before our own handler aborts the
+        // signal: a moment for that before the helper's death is taken for a failure of its own.
+        if (!signal.aborted && interrupted) await new Promise((r) => setTimeout(r, 250));
         throw signal.aborted ? abortError(signal) : err;
       } finally {
         signal.removeEventListener("abort", stop);

@@ -49,7 +49,8 @@ export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write
     child.on("error", (err) => reject(new TsboxError(`cannot run tsbox-runtime: ${err.message}`, { code: "runtime" })));
     child.on("close", (code, signal) => {
       if (code === 0) return resolve();
-      reject(error ?? new TsboxError(`tsbox-runtime copy failed (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim()}` : ""}`, { code: "runtime" }));
+      const interrupted = signal === "SIGINT" || signal === "SIGTERM" || code === 130 || code === 143;
+      reject(error ?? new CopyHelperError(`tsbox-runtime copy failed (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim()}` : ""}`, interrupted));
     });
   });
   done.catch(() => {});
@@ -63,6 +64,16 @@ export function spawnCopyHelper(target: CopyTarget, op: "stat" | "read" | "write
       if (child.exitCode === null) child.kill(signal);
     },
   };
+}
+
+/** A helper that failed; `interrupted`: it ended by SIGINT or SIGTERM (a terminal's Ctrl-C reaches it too). */
+export class CopyHelperError extends TsboxError {
+  constructor(
+    message: string,
+    readonly interrupted: boolean,
+  ) {
+    super(message, { code: "runtime" });
+  }
 }
 
 /**
