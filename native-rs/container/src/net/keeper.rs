@@ -153,7 +153,8 @@ struct Keeper<'a> {
     owner: Owner,
     nl: Option<Netlink>,
     joined: Vec<Joined>,
-    dnat: Vec<(String, Port, Ipv4Addr)>,
+    /// The ports DNATed to the container (rules tagged with its id).
+    dnat: Vec<Port>,
     rootless: Option<rootless::Membership>,
     container: Option<i32>,
 }
@@ -255,10 +256,10 @@ impl<'a> Keeper<'a> {
             return Ok(());
         }
         if let Some(first) = self.joined.first().filter(|j| j.att.nat) {
-            let ipt = Iptables::require()?;
-            for p in published.iter().filter(|p| !p.port.host_ip.is_loopback()) {
-                ipt.add_dnat(&first.att.bridge, &p.port, first.ip, &self.net.container_id)?;
-                self.dnat.push((first.att.bridge.clone(), p.port, first.ip));
+            let ports: Vec<Port> = published.iter().map(|p| p.port).filter(|p| !p.host_ip.is_loopback()).collect();
+            if !ports.is_empty() {
+                Iptables::require()?.add_dnat(&first.att.bridge, &ports, first.ip, &self.net.container_id)?;
+                self.dnat = ports;
             }
         }
         Ok(())
@@ -396,10 +397,8 @@ impl<'a> Keeper<'a> {
     }
 
     fn tear_down(&mut self) {
-        if let Some(ipt) = Iptables::find() {
-            for (bridge, port, ip) in &self.dnat {
-                ipt.remove_dnat(bridge, port, *ip, &self.net.container_id);
-            }
+        if let (Some(ipt), false) = (Iptables::find(), self.dnat.is_empty()) {
+            let _ = ipt.remove_dnat(|r| r.tag == self.net.container_id && self.dnat.iter().any(|p| r.overlaps(p)));
         }
         // A veth's deletion waits out RCU grace periods (20–40 ms here), the
         // largest part of a networked run's end. Once the container has
@@ -442,3 +441,23 @@ fn container_gone(pid: i32) -> bool {
     }
 }
 
+
+/// What the keeper of a container that is gone left because it died unseen
+/// (SIGKILLed, its whole tree with it): its DNAT rules, which would take its
+/// ports' traffic from the next container that publishes them and hand it
+/// to whichever gets its address. Its `attach-*.json` records are the sign
+/// (`tear_down` removes them after the rules); run at the end of each run
+/// (`tsbox-runtime run`) and at `rm` (`tsbox-runtime delete`).
+pub fn remove_left_rules(net: &NetworkSpec) {
+    let left = std::fs::read_dir(&net.dir).map_or(false, |entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with("attach-") && name.ends_with(".json")
+        })
+    });
+    if left && net.rootless.is_none() && !net.ports.is_empty() {
+        if let Some(ipt) = Iptables::find() {
+            let _ = ipt.remove_dnat(|r| r.tag == net.container_id);
+        }
+    }
+}
