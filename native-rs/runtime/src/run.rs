@@ -63,9 +63,9 @@ impl Drop for Run {
         if let Some(ns) = self.leftovers.take() {
             leftovers::kill_all_in(ns);
         }
-        // Every child is reaped by now: a keeper SIGKILLed while the container ran left its rules.
+        // Every child is reaped by now: a keeper SIGKILLed while the container ran left its records, lease and rules.
         if let Some(net) = &self.spec.network {
-            container::net::keeper::remove_left_rules(net);
+            container::net::keeper::remove_leftovers(net);
         }
     }
 }

@@ -240,7 +240,7 @@ export class NativeBackend implements Backend {
 
   /**
    * A cgroup recorded in the bundle means its runtime died before removing it; a network record (`attach-*.json`),
-   * that its network keeper did, leaving its published ports' DNAT rules (keeper.rs `remove_left_rules`).
+   * that its network keeper did, leaving its lease and published ports' DNAT rules (keeper.rs `remove_leftovers`).
    */
   async cleanup(bundleDir: string): Promise<void> {
     if (existsSync(join(bundleDir, "cgroup.json")) || readAttachments(bundleDir).length > 0) await this.runCommand(["delete", "--bundle", bundleDir]);

@@ -167,6 +167,8 @@ pub struct DnatRule {
     host_ip: Option<Ipv4Addr>,
     protocol: String,
     host_port: u16,
+    /// The container's address it leads to.
+    pub to: Option<Ipv4Addr>,
 }
 
 impl DnatRule {
@@ -182,6 +184,7 @@ impl DnatRule {
             },
             protocol: after("-p")?.to_string(),
             host_port: after("--dport")?.parse().ok()?,
+            to: after("--to-destination").and_then(|t| t.split(':').next()?.parse().ok()),
             spec: spec.to_string(),
         })
     }
@@ -516,7 +519,7 @@ mod tests {
         // A host address overlaps "any address" of the same port and protocol, not another address or protocol.
         let rules = saved.dnat_rules();
         assert_eq!(rules.len(), 3);
-        assert_eq!((rules[2].tag.as_str(), rules[2].host_ip), ("other", Some("192.0.2.5".parse().unwrap())));
+        assert_eq!((rules[2].tag.as_str(), rules[2].host_ip, rules[2].to), ("other", Some("192.0.2.5".parse().unwrap()), Some("10.88.0.3".parse().unwrap())));
         assert!(rules[2].overlaps(&port("0.0.0.0", 54, Protocol::Udp)) && rules[2].overlaps(&port("192.0.2.5", 54, Protocol::Udp)));
         assert!(!rules[2].overlaps(&port("192.0.2.6", 54, Protocol::Udp)) && !rules[2].overlaps(&port("0.0.0.0", 54, Protocol::Tcp)));
         // rm of a container whose keeper died: its rules, every one, in one batch.

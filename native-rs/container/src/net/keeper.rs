@@ -442,22 +442,38 @@ fn container_gone(pid: i32) -> bool {
 }
 
 
-/// What the keeper of a container that is gone left because it died unseen
-/// (SIGKILLed, its whole tree with it): its DNAT rules, which would take its
-/// ports' traffic from the next container that publishes them and hand it
-/// to whichever gets its address. Its `attach-*.json` records are the sign
-/// (`tear_down` removes them after the rules); run at the end of each run
-/// (`tsbox-runtime run`) and at `rm` (`tsbox-runtime delete`).
-pub fn remove_left_rules(net: &NetworkSpec) {
-    let left = std::fs::read_dir(&net.dir).map_or(false, |entries| {
-        entries.flatten().any(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            name.starts_with("attach-") && name.ends_with(".json")
-        })
-    });
-    if left && net.rootless.is_none() && !net.ports.is_empty() {
-        if let Some(ipt) = Iptables::find() {
-            let _ = ipt.remove_dnat(|r| r.tag == net.container_id);
+/// What the keepers of a container left that died unseen (SIGKILLed, its
+/// whole tree with it): their records (`attach-*.json`), leases, and DNAT
+/// rules, which would take the container's ports' traffic from the next
+/// container that publishes them and hand it to whichever gets its address.
+/// A record whose keeper is gone is the sign (`tear_down` removes it last).
+/// Run at the end of each run (`tsbox-runtime run`: a keeper killed while
+/// the container ran) and at `rm` (`tsbox-runtime delete`: the whole tree).
+pub fn remove_leftovers(net: &NetworkSpec) {
+    let mut dead = Vec::new();
+    for att in &net.attach {
+        let path = net.dir.join(record_name(&att.name));
+        let doc = match std::fs::read_to_string(&path).ok().and_then(|t| json::parse(&t).ok()) {
+            Some(d) => d,
+            None => continue,
+        };
+        let number = |k: &str| doc.get(k).and_then(|n| n.as_number()).and_then(|n| n.as_i64());
+        let (keeper, start) = (number("keeper").unwrap_or(0) as i32, number("keeperStart").unwrap_or(0) as u64);
+        if keeper > 0 && process::alive(keeper, start) {
+            continue;
         }
+        if let Some(ip) = doc.get("ip").and_then(Json::as_str).and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
+            if let Ok(_lock) = super::lock::Lock::acquire(&att.dir) {
+                super::ipam::release(&att.dir, ip, keeper);
+            }
+            dead.push(ip);
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    if dead.is_empty() || net.rootless.is_some() || net.ports.is_empty() {
+        return;
+    }
+    if let Some(ipt) = Iptables::find() {
+        let _ = ipt.remove_dnat(|r| r.tag == net.container_id && r.to.map_or(false, |to| dead.contains(&to)));
     }
 }
