@@ -441,7 +441,6 @@ fn container_gone(pid: i32) -> bool {
     }
 }
 
-
 /// What the keepers of a container left that died unseen (SIGKILLed, its
 /// whole tree with it): their records (`attach-*.json`), leases, and DNAT
 /// rules, which would take the container's ports' traffic from the next
