@@ -648,8 +648,12 @@ export class Runtime implements ContainerOwner {
       removed.push(n.name);
     }
     await stopIdleRootlessNetwork(join(this.dataDir, "rootless-netns"));
-    // Root's state of namespaces that are gone (rootless, a data dir's namespace is its own: rootless-netns/).
-    if ((this.host ??= probeHostIdentity()).uid === 0) sweepDeadNetnsState();
+    if ((this.host ??= probeHostIdentity()).uid === 0) {
+      // Root's state of namespaces that are gone (rootless, a data dir's namespace is its own: rootless-netns/).
+      sweepDeadNetnsState();
+      // Published ports' DNAT rules keepers that died unseen left (rootless has none): those of ports no socket holds.
+      if (this.backend.capabilities().networks === "host") spawnSync(requireRuntimeBinary(), ["net-sweep"], { stdio: "ignore" });
+    }
     return removed;
   }
 

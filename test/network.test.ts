@@ -292,6 +292,33 @@ for (const who of identities()) {
       }
     });
 
+    it("docker's names: <container>.<network> on a user network, an FQDN hostname's short name in /etc/hosts; no published ports on an internal network", async () => {
+      const net = `dot-${who.name}`;
+      const internal = `intp-${who.name}`;
+      assert.equal((await run(["network", "create", net])).code, 0);
+      assert.equal((await run(["network", "create", "--internal", internal])).code, 0);
+      try {
+        assert.equal((await run(["run", "-d", "--name", "dsrv", "--network", net, "--network-alias", "dalias", "busybox", "sleep", "600"])).code, 0);
+        const ip = await inspectField(run, "dsrv", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}}{{end}}`);
+        const probe = `for n in dsrv.${net} DALIAS.${net.toUpperCase()}; do nslookup $n | grep Address: | tail -1; done; nslookup dsrv.other >/dev/null || echo unknown; tail -n 1 /etc/hosts; ping -c 1 -W 1 myhost >/dev/null && echo short`;
+        const r = await run(["run", "--rm", "--network", net, "--hostname", "myhost.example.com", "busybox", "sh", "-c", probe]);
+        assert.equal(r.code, 0, r.stderr);
+        const own = /^(10\.89\.\d+\.\d+)\tmyhost\.example\.com myhost$/m.exec(r.stdout)?.[1];
+        assert.ok(own, `/etc/hosts lists the FQDN and its short name, as docker's: ${r.stdout}`);
+        assert.equal(r.stdout, `Address: ${ip}\nAddress: ${ip}\nunknown\n${own}\tmyhost.example.com myhost\nshort\n`);
+        // docker publishes nothing for a container on internal networks only: a warning, as with --network none.
+        const i = await run(["run", "-d", "--name", "isrv", "--network", internal, "-p", "18140:80", "busybox", "sleep", "600"]);
+        assert.equal(i.code, 0, i.stderr);
+        assert.equal(i.stderr, `tsbox: warning: published ports are discarded on the internal network ${internal}\n`);
+        assert.equal((await run(["port", "isrv"])).stdout, "");
+        const bound = await ns.run([process.execPath, "-e", "require('net').createServer().listen(18140, '0.0.0.0', function () { this.close() })"]);
+        assert.equal(bound.code, 0, `nothing listens on 18140: ${bound.stderr}`);
+      } finally {
+        await run(["rm", "-f", "dsrv", "isrv"]);
+        for (const n of [net, internal]) await run(["network", "rm", n]);
+      }
+    });
+
     it("a hostile container or client cannot take a network's DNS or a container's published ports down", async () => {
       const net = `dos-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
@@ -719,6 +746,76 @@ for (const who of identities()) {
         assert.deepEqual(ns.rules().filter((l) => l.includes(`tsbox-${id.slice(0, 9)}`)), [], "no rule of the removed network");
       }
       await run(["network", "prune", "-f"]);
+    });
+
+    it("a network keeper killed unseen leaves no DNAT rule: the port's next container wins, rm and network prune remove it, a run's end too", { skip: who.name !== "root" ? "rootless has no DNAT rules (the proxy serves every address)" : false }, async () => {
+      const httpd = (text: string) => ["busybox", "sh", "-c", `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
+      const dnat = () => ns.rules().filter((r) => r.startsWith("-A TSBOX-DNAT "));
+      const tagged = (name: string) => async () => `tsbox ${await inspectField(run, name, "{{.Id}}")}`;
+      /** The container's network keeper (its record's). */
+      const keeperOf = async (name: string) => {
+        const id = await inspectField(run, name, "{{.Id}}");
+        return (JSON.parse(readFileSync(join(who.dataDir, "containers", id, "net", "attach-bridge.json"), "utf8")) as { keeper: number }).keeper;
+      };
+      const kill = (pid: number) => {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone with another of the tree
+        }
+      };
+      /**
+       * SIGKILL of the container's tree (an OOM or cgroup kill, a pkill -9): the network keeper first (so it never
+       * tears down), then what names the container's id (its monitor) and its init.
+       */
+      const killTree = async (name: string) => {
+        const id = await inspectField(run, name, "{{.Id}}");
+        const init = Number(await inspectField(run, name, "{{.State.Pid}}"));
+        const keeper = await keeperOf(name);
+        const named = readdirSync("/proc").filter((p) => /^\d+$/.test(p) && Number(p) !== process.pid).filter((p) => {
+          try {
+            return readFileSync(`/proc/${p}/cmdline`, "utf8").includes(id);
+          } catch {
+            return false;
+          }
+        });
+        for (const p of [keeper, ...named.map(Number), init]) kill(p);
+      };
+      /** The answer at the namespace's own address (the host's LAN address): DNAT, not the loopback proxy. */
+      const answer = async (port: number) => (await ns.run(["busybox", "timeout", "5", "busybox", "wget", "-q", "-O", "-", `http://198.51.100.2:${port}/`])).stdout;
+      try {
+        assert.equal((await run(["run", "-d", "--name", "pa", "-p", "18112:80", ...httpd("A")])).code, 0);
+        assert.equal(await until("A's answer", async () => ((await answer(18112)) === "A\n" ? "A" : undefined)), "A");
+        const a = await tagged("pa")();
+        await killTree("pa");
+        assert.equal(dnat().filter((r) => r.includes(a)).length, 1, "the killed keeper's rule is left");
+        // The next container on the port: its rule replaces the dead one's, which took the traffic before.
+        assert.equal((await run(["run", "-d", "--name", "pb", "-p", "18112:80", ...httpd("B")])).code, 0);
+        const b = await tagged("pb")();
+        assert.deepEqual(dnat().map((r) => r.includes(b)), [true], "only the new container's rule for the port");
+        assert.equal(await until("B's answer", async () => ((await answer(18112)) === "B\n" ? "B" : undefined)), "B");
+        // rm of a container whose keeper was killed takes its rule.
+        assert.equal((await run(["run", "-d", "--name", "pc", "-p", "18113:80", ...httpd("C")])).code, 0);
+        const c = await tagged("pc")();
+        await killTree("pc");
+        assert.equal(dnat().filter((r) => r.includes(c)).length, 1);
+        assert.equal((await run(["rm", "-f", "pc"])).code, 0);
+        assert.deepEqual(dnat().filter((r) => r.includes(c)), [], "rm took the rule");
+        // network prune takes the rules of ports no keeper holds, whoever left them; a live one's stays.
+        assert.equal((await run(["run", "-d", "--name", "pd", "-p", "18114:80", ...httpd("D")])).code, 0);
+        await killTree("pd");
+        assert.equal((await run(["network", "prune", "-f"])).code, 0);
+        assert.deepEqual(dnat().map((r) => r.includes(b)), [true], "prune took the dead keeper's rule, kept the live one's");
+        // A keeper killed alone: the container's end (its run's) takes the rule.
+        assert.equal((await run(["run", "-d", "--name", "pe", "-p", "18115:80", "busybox", "sleep", "600"])).code, 0);
+        const e = await tagged("pe")();
+        kill(await keeperOf("pe"));
+        assert.equal(dnat().filter((r) => r.includes(e)).length, 1);
+        assert.equal((await run(["stop", "-t", "0", "pe"])).code, 0);
+        assert.deepEqual(dnat().filter((r) => r.includes(e)), [], "the run's end took the rule");
+      } finally {
+        await run(["rm", "-f", "pa", "pb", "pc", "pd", "pe"]);
+      }
     });
 
     it("network prune forgets root's state of a network namespace that is gone, and keeps a live one's", { skip: who.name !== "root" ? "rootless, the network state is in the data dir" : false }, async () => {

@@ -111,6 +111,13 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     const config = inputs.store.get(mode.name);
     attach.push(attachment(inputs, config, hostResolv.servers));
   }
+  // docker publishes nothing for a container whose networks are all internal (its gateway endpoint is on a network
+  // that leads out; moby#36174): here that is the one network of a run, so the ports would open the network to the
+  // host's other addresses (the keeper's proxy listens on them).
+  if (ports.length > 0 && attach.length > 0 && attach.every((a) => a.internal === true)) {
+    inputs.warn(`published ports are discarded on the internal network ${attach[0]!.name}`);
+    ports = [];
+  }
   const first = attach[0];
   const userMode = inputs.rootless !== null || inputs.userMode === true;
   const gatewayForHost = mode.kind === "host" ? "127.0.0.1" : !first ? undefined : userMode ? ROOTLESS_HOST_ADDRESS : first.gateway;

@@ -3,9 +3,10 @@
  * the host (mounts in the host's mount table, live processes of the test users
  * or of tsbox-runtime — container monitors included, their command line names
  * the bundle —, temp entries in the temp dir (a test lane's own TMPDIR, scripts/test.sh) and in the data dirs, container dirs with
- * their state, logs and sockets, names, containers' cgroups), and a check that a later snapshot
+ * their state, logs and sockets, names, containers' cgroups, published ports' DNAT rules), and a check that a later snapshot
  * has nothing new.
  */
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, existsSync, readlinkSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +19,8 @@ export interface Snapshot {
   tmp: Set<string>;
   /** Network interfaces of this process's namespace (a leaked veth or bridge shows here). */
   links: Set<string>;
+  /** As root, this namespace's published ports' DNAT rules (a keeper that died unseen left its rules for good). */
+  dnat: Set<string>;
 }
 
 function mountPoints(): Set<string> {
@@ -25,8 +28,19 @@ function mountPoints(): Set<string> {
   return new Set(lines.map((l) => l.split(" ")[4]!));
 }
 
+/** `iptables -S TSBOX-DNAT`'s rules; none without root, iptables or the chain. */
+function dnatRules(): Set<string> {
+  if (process.getuid?.() !== 0) return new Set();
+  try {
+    const out = execFileSync("iptables", ["-w", "-t", "nat", "-S", "TSBOX-DNAT"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    return new Set(out.split("\n").filter((l) => l.startsWith("-A ")));
+  } catch {
+    return new Set();
+  }
+}
+
 export function snapshot(): Snapshot {
-  return { mounts: mountPoints(), tmp: new Set(readdirSync(tmpdir())), links: new Set(readdirSync("/sys/class/net")) };
+  return { mounts: mountPoints(), tmp: new Set(readdirSync(tmpdir())), links: new Set(readdirSync("/sys/class/net")), dnat: dnatRules() };
 }
 
 /**
@@ -130,6 +144,8 @@ export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<
   assert.deepEqual(newTmp, [], `no temp dirs may be left in ${tmpdir()}`);
   const newLinks = [...after.links].filter((l) => !before.links.has(l) && /^tsbox/.test(l));
   assert.deepEqual(newLinks, [], "no tsbox veth or bridge may be left in the host's network namespace");
+  const newRules = [...after.dnat].filter((r) => !before.dnat.has(r));
+  assert.deepEqual(newRules, [], "no published port's DNAT rule may be left in the host's network namespace");
   for (const w of who) assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);
   // The cgroups of this process's containers (test/helpers/cgroups.ts) go with them.
   assert.deepEqual(cgroupLeftovers(), [], "no cgroup may outlive its container");

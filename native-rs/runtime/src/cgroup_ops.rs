@@ -17,11 +17,17 @@ pub enum Op {
     /// them) into the live cgroup; prints the ones this host cannot apply.
     Update,
     /// Removes what a container whose runtime died left behind: its cgroup
-    /// (killing anything still in it) and the record. Nothing to do is fine.
+    /// (killing anything still in it) and the record, and what its network
+    /// keeper left (`keeper::remove_leftovers`). Nothing to do is fine.
     Delete,
 }
 
 pub fn run(op: Op, bundle: &Path) -> i32 {
+    if matches!(op, Op::Delete) {
+        if let Some(net) = Spec::load(bundle).ok().and_then(|s| s.network) {
+            container::net::keeper::remove_leftovers(&net);
+        }
+    }
     let manager = match record::load(bundle) {
         Ok(Some(m)) => m,
         Ok(None) if matches!(op, Op::Delete) => return 0,

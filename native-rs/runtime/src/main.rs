@@ -16,6 +16,8 @@
 //!   tsbox-runtime net-detach --bundle DIR --network NAME
 //!     (`network disconnect`: that network's keeper takes its endpoint down)
 //!   tsbox-runtime net-remove --dir DIR --bridge NAME --subnet CIDR [--rootless-dir DIR]
+//!   tsbox-runtime net-sweep
+//!     (`network prune`: published ports' DNAT rules whose port no socket holds, left by keepers that died unseen)
 //!   tsbox-runtime net-dns --dir DIR --listen IP [--upstream IP]… --ready-fd N
 //!     (internal: a user-defined network's name server, started by its first container)
 //!   tsbox-runtime netns-holder --dir DIR --helper pasta|slirp4netns --uid-map M --gid-map M [--idle-seconds S] --ready-fd N
@@ -133,6 +135,13 @@ fn main() {
                 }
             },
             Err(msg) => usage_error(&msg),
+        },
+        (Some("net-sweep"), 1) => match container::net::firewall::Iptables::find().map(|ipt| ipt.remove_unheld_dnat()) {
+            Some(Err(e)) => {
+                eprintln!("tsbox-runtime: {}", e);
+                e.exit_code()
+            }
+            _ => 0,
         },
         (Some("net-dns"), _) => match container::net::dns_server::Options::parse(&text_args(&args[1..])) {
             Ok(opts) => container::net::dns_server::main(opts),

@@ -63,6 +63,10 @@ impl Drop for Run {
         if let Some(ns) = self.leftovers.take() {
             leftovers::kill_all_in(ns);
         }
+        // Every child is reaped by now: a keeper SIGKILLed while the container ran left its records, lease and rules.
+        if let Some(net) = &self.spec.network {
+            container::net::keeper::remove_leftovers(net);
+        }
     }
 }
 

@@ -12,6 +12,7 @@ import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, Ex
 import { loadAddon, type NativeAddon } from "./addon.js";
 import { readCgroupStats } from "./cgroup-stats.js";
 import { processParent, readState } from "../../containers/state.js";
+import { readAttachments } from "../../network/attachments.js";
 import { readNetIO } from "../../network/net-io.js";
 import { bundlePaths } from "../../paths.js";
 import type { Pty } from "./pty.js";
@@ -237,9 +238,12 @@ export class NativeBackend implements Backend {
     return (await this.runCommand(["update", "--bundle", bundleDir])).trim();
   }
 
-  /** A cgroup recorded in the bundle means its runtime died before removing it. */
+  /**
+   * A cgroup recorded in the bundle means its runtime died before removing it; a network record (`attach-*.json`),
+   * that its network keeper did, leaving its lease and published ports' DNAT rules (keeper.rs `remove_leftovers`).
+   */
   async cleanup(bundleDir: string): Promise<void> {
-    if (existsSync(join(bundleDir, "cgroup.json"))) await this.runCommand(["delete", "--bundle", bundleDir]);
+    if (existsSync(join(bundleDir, "cgroup.json")) || readAttachments(bundleDir).length > 0) await this.runCommand(["delete", "--bundle", bundleDir]);
   }
 
   /**

@@ -4,6 +4,8 @@
 //! looked up by name, short id or alias in the network's leases (so it never
 //! holds a stale copy), then in those of the asker's other networks
 //! (`lookup_elsewhere`), and passes other names to the upstream servers.
+//! As docker's, it also answers `<name>.<network>` (`db.backend`) with the
+//! container's address on that network (`named`).
 //! The first container of the network starts it, the last stops it
 //! (`bridge.rs`, under the network's lock); `<network dir>/dns.json` names it.
 
@@ -44,6 +46,8 @@ pub fn ensure(att: &Attachment) -> Result<(), Error> {
         att.gateway.to_string(),
         "--device".into(),
         att.bridge.clone(),
+        "--network".into(),
+        att.name.clone(),
     ];
     for u in &att.upstream {
         args.push("--upstream".into());
@@ -73,17 +77,20 @@ pub struct Options {
     pub listen: Ipv4Addr,
     /// The network's bridge: only queries that come through it are answered.
     pub device: Option<String>,
+    /// The network's name, for `<container>.<network>` names (none: a server started by an older tsbox).
+    pub network: String,
     pub upstream: Vec<Ipv4Addr>,
     pub ready_fd: i32,
 }
 
 impl Options {
-    /// `--dir DIR --listen IP [--device BRIDGE] [--upstream IP]… --ready-fd N` (what `ensure`
+    /// `--dir DIR --listen IP [--device BRIDGE] [--network NAME] [--upstream IP]… --ready-fd N` (what `ensure`
     /// passes; tsbox-runtime and the vm agent both run `net-dns`).
     pub fn parse(args: &[String]) -> Result<Options, String> {
         let mut dir = None;
         let mut listen = None;
         let mut device = None;
+        let mut network = String::new();
         let mut ready_fd = None;
         let mut upstream = Vec::new();
         let mut it = args.iter();
@@ -94,6 +101,7 @@ impl Options {
                 "--dir" => dir = Some(PathBuf::from(value)),
                 "--listen" => listen = Some(ip()?),
                 "--device" => device = Some(value.clone()),
+                "--network" => network = value.clone(),
                 "--upstream" => upstream.push(ip()?),
                 "--ready-fd" => ready_fd = Some(value.parse().map_err(|_| "--ready-fd: expected a file descriptor number".to_string())?),
                 other => return Err(format!("unknown option {}", other)),
@@ -103,6 +111,7 @@ impl Options {
             dir: dir.ok_or("net-dns needs --dir DIR")?,
             listen: listen.ok_or("net-dns needs --listen IP")?,
             device,
+            network,
             upstream,
             ready_fd: ready_fd.ok_or("net-dns needs --ready-fd N")?,
         })
@@ -154,7 +163,8 @@ pub fn main(o: Options) -> i32 {
         }
     };
     let me = std::process::id() as i32;
-    let state = Json::object(vec![("pid", Json::from(me)), ("start", Json::from(process::start_time(me).unwrap_or(0)))]);
+    // The network's name too: the servers of the asker's other networks answer `<name>.<network>` by it.
+    let state = Json::object(vec![("pid", Json::from(me)), ("start", Json::from(process::start_time(me).unwrap_or(0))), ("network", Json::from(o.network.as_str()))]);
     if let Err(e) = super::files::write(&o.dir, STATE, &state.to_string()) {
         ready.report(&e.message);
         return 1;
@@ -211,7 +221,7 @@ pub fn main(o: Options) -> i32 {
                     continue;
                 }
             }
-            let known = lookup(&mut leases, &q).or_else(|| match client {
+            let known = lookup(&mut leases, &o.network, &q).or_else(|| match client {
                 SocketAddr::V4(c) => lookup_elsewhere(elsewhere.live(), leases.live(), *c.ip(), &q),
                 SocketAddr::V6(_) => None,
             });
@@ -310,8 +320,8 @@ fn reverse_name(live: &[(Ipv4Addr, ipam::Owner)], ip: Ipv4Addr) -> Option<String
 /// The network's addresses for the question's name: Some(empty) for a
 /// known name asked for another type (AAAA: there is none, no need to ask
 /// elsewhere), None for a name we do not know.
-fn lookup(leases: &mut LeaseCache, q: &Question) -> Option<Vec<Ipv4Addr>> {
-    answer(q, named(leases.live(), q))
+fn lookup(leases: &mut LeaseCache, network: &str, q: &Question) -> Option<Vec<Ipv4Addr>> {
+    answer(q, named(leases.live(), network, &q.name))
 }
 
 /// docker's embedded DNS answers for every network the asking container is
@@ -320,14 +330,20 @@ fn lookup(leases: &mut LeaseCache, q: &Question) -> Option<Vec<Ipv4Addr>> {
 /// one's siblings (root's `/run/tsbox-net/netns-N/<bridge>`, rootless a data
 /// dir's `networks/<name>`, the vm guest's `/run/tsbox-net/<name>`). The
 /// asker is known by its address on this network.
-fn lookup_elsewhere(others: &[Vec<(Ipv4Addr, ipam::Owner)>], own: &[(Ipv4Addr, ipam::Owner)], client: Ipv4Addr, q: &Question) -> Option<Vec<Ipv4Addr>> {
+fn lookup_elsewhere(others: &[Sibling], own: &[(Ipv4Addr, ipam::Owner)], client: Ipv4Addr, q: &Question) -> Option<Vec<Ipv4Addr>> {
     let asker = &own.iter().find(|(ip, _)| *ip == client)?.1.container;
     let found = others
         .iter()
-        .filter(|live| live.iter().any(|(_, o)| &o.container == asker))
-        .flat_map(|live| named(live, q))
+        .filter(|s| s.live.iter().any(|(_, o)| &o.container == asker))
+        .flat_map(|s| named(&s.live, &s.network, &q.name))
         .collect();
     answer(q, found)
+}
+
+/// Another DNS network of the same host: its name (from its server's state) and live leases.
+struct Sibling {
+    network: String,
+    live: Vec<(Ipv4Addr, ipam::Owner)>,
 }
 
 /// The sibling networks' live leases, read at most four times a second: a
@@ -337,11 +353,11 @@ fn lookup_elsewhere(others: &[Vec<(Ipv4Addr, ipam::Owner)>], own: &[(Ipv4Addr, i
 struct Elsewhere {
     dir: PathBuf,
     at: Option<Instant>,
-    live: Vec<Vec<(Ipv4Addr, ipam::Owner)>>,
+    live: Vec<Sibling>,
 }
 
 impl Elsewhere {
-    fn live(&mut self) -> &[Vec<(Ipv4Addr, ipam::Owner)>] {
+    fn live(&mut self) -> &[Sibling] {
         if self.at.map_or(true, |at| at.elapsed() >= Duration::from_millis(250)) {
             self.live = self
                 .dir
@@ -351,8 +367,12 @@ impl Elsewhere {
                     entries
                         .flatten()
                         .map(|e| e.path())
-                        .filter(|other| *other != self.dir && other.join(STATE).exists())
-                        .map(|other| ipam::live(&other))
+                        .filter(|other| *other != self.dir)
+                        .filter_map(|other| {
+                            let state = json::parse(&std::fs::read_to_string(other.join(STATE)).ok()?).ok()?;
+                            let network = state.get("network").and_then(|n| n.as_str()).unwrap_or("").to_string();
+                            Some(Sibling { network, live: ipam::live(&other) })
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -362,8 +382,27 @@ impl Elsewhere {
     }
 }
 
-fn named(live: &[(Ipv4Addr, ipam::Owner)], q: &Question) -> Vec<Ipv4Addr> {
-    live.iter().filter(|(_, o)| o.names.iter().any(|n| n.eq_ignore_ascii_case(&q.name))).map(|(ip, _)| *ip).collect()
+/// The addresses of the network's containers (its live leases) that go by
+/// `name` or, as docker's embedded DNS also answers ("container_name and
+/// container_name.network_name", libnetwork `Sandbox.ResolveName`), by
+/// `name` less a trailing `.<network>`. Such a name of no container goes
+/// upstream as any other (a network may be named like a domain).
+fn named(live: &[(Ipv4Addr, ipam::Owner)], network: &str, name: &str) -> Vec<Ipv4Addr> {
+    let short = without_network(name, network);
+    let matches = |n: &String| n.eq_ignore_ascii_case(name) || short.map_or(false, |s| n.eq_ignore_ascii_case(s));
+    live.iter().filter(|(_, o)| o.names.iter().any(matches)).map(|(ip, _)| *ip).collect()
+}
+
+/// `name` less a trailing `.<network>` (any case), if it ends so and something is left.
+fn without_network<'a>(name: &'a str, network: &str) -> Option<&'a str> {
+    let cut = name.len().checked_sub(network.len() + 1).filter(|c| *c > 0 && !network.is_empty())?;
+    let (head, tail) = (name.get(..cut)?, name.get(cut..)?);
+    let suffix = tail.strip_prefix('.')?;
+    if suffix.eq_ignore_ascii_case(network) {
+        Some(head)
+    } else {
+        None
+    }
 }
 
 fn answer(q: &Question, found: Vec<Ipv4Addr>) -> Option<Vec<Ipv4Addr>> {
@@ -371,4 +410,38 @@ fn answer(q: &Question, found: Vec<Ipv4Addr>) -> Option<Vec<Ipv4Addr>> {
         return None;
     }
     Some(if q.qtype == dns::TYPE_A || q.qtype == dns::TYPE_ANY { found } else { Vec::new() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(ip: &str, container: &str, names: &[&str]) -> (Ipv4Addr, ipam::Owner) {
+        let names = names.iter().map(|n| n.to_string()).collect();
+        (ip.parse().unwrap(), ipam::Owner { container: container.into(), names, keeper: 1, keeper_start: 1 })
+    }
+
+    #[test]
+    fn answers_container_dot_network() {
+        let live = [lease("10.89.0.2", "a1", &["a1", "a1short", "srv", "web"])];
+        let ip: Vec<Ipv4Addr> = vec!["10.89.0.2".parse().unwrap()];
+        assert_eq!(named(&live, "n2a", "srv"), ip);
+        assert_eq!(named(&live, "n2a", "srv.n2a"), ip);
+        assert_eq!(named(&live, "n2a", "WEB.N2A"), ip, "any case, aliases too");
+        assert!(named(&live, "n2a", "srv.n2b").is_empty(), "another network's suffix");
+        assert!(named(&live, "n2a", "srv.xn2a").is_empty());
+        assert!(named(&live, "n2a", ".n2a").is_empty());
+        assert!(named(&live, "", "srv.").is_empty(), "a server that was not told its network's name");
+        assert_eq!(without_network("db.my.net", "my.net"), Some("db"));
+        assert_eq!(without_network("n2a", "n2a"), None);
+    }
+
+    #[test]
+    fn asker_s_other_networks_by_their_names() {
+        let own = [lease("10.89.0.3", "asker", &["asker"])];
+        let b = Sibling { network: "n2b".into(), live: vec![lease("10.89.1.2", "asker", &["asker"]), lease("10.89.1.3", "s", &["srv"])] };
+        let q = |name: &str| Question { id: 1, name: name.into(), qtype: dns::TYPE_A, end: 0 };
+        let client: Ipv4Addr = "10.89.0.3".parse().unwrap();
+        assert_eq!(lookup_elsewhere(&[b], &own, client, &q("srv.n2b")), Some(vec!["10.89.1.3".parse().unwrap()]));
+    }
 }

@@ -18,13 +18,23 @@ pub fn hosts(net: &NetworkSpec, own: &[Ipv4Addr], base: Option<&str>) -> String 
         Some(b) => format!("{}\n", b),
         None => LOCALHOST.to_string(),
     };
+    let names = own_names(&net.hostname);
     for ip in own {
-        out.push_str(&format!("{}\t{}\n", ip, net.hostname));
+        out.push_str(&format!("{}\t{}\n", ip, names));
     }
     for e in &net.extra_hosts {
         out.push_str(&format!("{}\t{}\n", e.ip, e.names.join(" ")));
     }
     out
+}
+
+/// The container's names on its address lines: an FQDN hostname with its
+/// short name too, as docker writes them (`10.88.0.2\thost.example.com host`).
+fn own_names(hostname: &str) -> String {
+    match hostname.split_once('.') {
+        Some((short, _)) if !short.is_empty() => format!("{} {}", hostname, short),
+        _ => hostname.to_string(),
+    }
 }
 
 pub fn resolv_conf(dns: &Dns) -> String {
@@ -102,5 +112,7 @@ mod tests {
         assert_eq!(hosts(&n, &[], Some("1.2.3.4 h")), "1.2.3.4 h\n10.0.2.2\thost.tsbox.internal\n");
         assert_eq!(resolv_conf(&n.dns), "nameserver 10.89.0.1\nsearch example.com\noptions ndots:2\n");
         assert_eq!(resolv_conf(&Dns::default()), "# no name servers\n");
+        let fqdn = NetworkSpec { hostname: "myhost.example.com".into(), extra_hosts: Vec::new(), ..n };
+        assert!(hosts(&fqdn, &["10.88.0.5".parse().unwrap()], None).ends_with("\n10.88.0.5\tmyhost.example.com myhost\n"));
     }
 }

@@ -188,7 +188,8 @@ struct Keeper<'a> {
     owner: Owner,
     nl: Option<Netlink>,
     joined: Vec<Joined>,
-    dnat: Vec<(String, Port, Ipv4Addr)>,
+    /// The ports DNATed to the container (rules tagged with its id).
+    dnat: Vec<Port>,
     rootless: Option<rootless::Membership>,
     container: Option<i32>,
     netns: Option<NetNs>,
@@ -332,10 +333,10 @@ impl<'a> Keeper<'a> {
             return Ok(());
         }
         if let Some(first) = self.joined.first().filter(|j| j.att.nat) {
-            let ipt = Iptables::require()?;
-            for p in published.iter().filter(|p| !p.port.host_ip.is_loopback()) {
-                ipt.add_dnat(&first.att.bridge, &p.port, first.ip, &self.net.container_id)?;
-                self.dnat.push((first.att.bridge.clone(), p.port, first.ip));
+            let ports: Vec<Port> = published.iter().map(|p| p.port).filter(|p| !p.host_ip.is_loopback()).collect();
+            if !ports.is_empty() {
+                Iptables::require()?.add_dnat(&first.att.bridge, &ports, first.ip, &self.net.container_id)?;
+                self.dnat = ports;
             }
         }
         Ok(())
@@ -572,10 +573,8 @@ impl<'a> Keeper<'a> {
     }
 
     fn tear_down(&mut self) {
-        if let Some(ipt) = Iptables::find() {
-            for (bridge, port, ip) in &self.dnat {
-                ipt.remove_dnat(bridge, port, *ip, &self.net.container_id);
-            }
+        if let (Some(ipt), false) = (Iptables::find(), self.dnat.is_empty()) {
+            let _ = ipt.remove_dnat(|r| r.tag == self.net.container_id && self.dnat.iter().any(|p| r.overlaps(p)));
         }
         // A veth's deletion waits out RCU grace periods (20–40 ms here), the
         // largest part of a networked run's end. Once the container has
@@ -635,3 +634,38 @@ fn container_gone(pid: i32) -> bool {
     }
 }
 
+/// What the keepers of a container left that died unseen (SIGKILLed, its
+/// whole tree with it): their records (`attach-*.json`), leases, and DNAT
+/// rules, which would take the container's ports' traffic from the next
+/// container that publishes them and hand it to whichever gets its address.
+/// A record whose keeper is gone is the sign (`tear_down` removes it last).
+/// Run at the end of each run (`tsbox-runtime run`: a keeper killed while
+/// the container ran) and at `rm` (`tsbox-runtime delete`: the whole tree).
+pub fn remove_leftovers(net: &NetworkSpec) {
+    let mut dead = Vec::new();
+    for att in &net.attach {
+        let path = net.dir.join(record_name(&att.name));
+        let doc = match std::fs::read_to_string(&path).ok().and_then(|t| json::parse(&t).ok()) {
+            Some(d) => d,
+            None => continue,
+        };
+        let number = |k: &str| doc.get(k).and_then(|n| n.as_number()).and_then(|n| n.as_i64());
+        let (keeper, start) = (number("keeper").unwrap_or(0) as i32, number("keeperStart").unwrap_or(0) as u64);
+        if keeper > 0 && process::alive(keeper, start) {
+            continue;
+        }
+        if let Some(ip) = doc.get("ip").and_then(Json::as_str).and_then(|ip| ip.parse::<Ipv4Addr>().ok()) {
+            if let Ok(_lock) = super::lock::Lock::acquire(&att.dir) {
+                super::ipam::release(&att.dir, ip, keeper);
+            }
+            dead.push(ip);
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+    if dead.is_empty() || net.rootless.is_some() || net.ports.is_empty() {
+        return;
+    }
+    if let Some(ipt) = Iptables::find() {
+        let _ = ipt.remove_dnat(|r| r.tag == net.container_id && r.to.map_or(false, |to| dead.contains(&to)));
+    }
+}
