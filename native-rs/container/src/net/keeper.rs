@@ -415,12 +415,13 @@ impl<'a> Keeper<'a> {
     /// the published ports and the default route to the next endpoint when the gateway endpoint leaves.
     fn leave_one(&mut self, i: usize, proxy: &mut Proxy) {
         let j = self.joined.remove(i);
-        if let Some(ipt) = Iptables::find() {
-            for (bridge, port, ip) in self.dnat.iter().filter(|d| d.0 == j.att.bridge) {
-                ipt.remove_dnat(bridge, port, *ip, &self.net.container_id);
+        // The DNAT rules lead to the first network's address: they go with it (and come back on the next one, below).
+        if i == 0 && !self.dnat.is_empty() {
+            if let Some(ipt) = Iptables::find() {
+                let _ = ipt.remove_dnat(|r| r.tag == self.net.container_id && self.dnat.iter().any(|p| r.overlaps(p)));
             }
+            self.dnat.clear();
         }
-        self.dnat.retain(|d| d.0 != j.att.bridge);
         if let Some(nl) = self.nl.as_mut() {
             if let Some(ep) = &j.endpoint {
                 attach::detach(nl, ep);
