@@ -342,7 +342,7 @@ export class Runtime implements ContainerOwner {
       const native = this.backend.name === "native";
       const owners = { maps: idMappings(ids), ...(native ? { give: (dir: string, list: LayerOwner[]) => this.giveOwners(dir, list) } : {}) };
       if (options.volumesFrom?.length) options = { ...options, volumes: [...(options.volumes ?? []), ...(await this.volumesFrom(options))] };
-      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, hostDevices: native });
+      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, onHost: native });
       const initBinary = options.init ? this.initBinary() : undefined;
       options = withPeerNetwork(options);
       const peers = new PeerResolver((ref) => this.resolveContainer(ref), (peerId) => this.paths.container(peerId), options);
@@ -433,7 +433,9 @@ export class Runtime implements ContainerOwner {
         if (m.Type === "tmpfs" || taken.has(m.Destination)) continue;
         taken.add(m.Destination);
         const readonly = mode === undefined ? !m.RW : mode === "ro";
-        out.push(m.Type === "volume" ? { volume: m.Name!, container: m.Destination, readonly } : { host: m.Source, container: m.Destination, readonly });
+        // A bind keeps its propagation, as docker's --volumes-from does.
+        const propagation = m.Propagation && m.Propagation !== "rprivate" ? { propagation: m.Propagation } : {};
+        out.push(m.Type === "volume" ? { volume: m.Name!, container: m.Destination, readonly } : { host: m.Source, container: m.Destination, readonly, ...propagation });
       }
     }
     return out;

@@ -522,7 +522,6 @@ mod tests {
             format!("mount none -> $ROOT/proc/sys flags={:#x}", ro_path),
             "chdir $ROOT".into(),
             "pivot_root . .".into(),
-            format!("mount none -> . flags={:#x}", MS_SLAVE | MS_REC),
             format!("umount2 . flags={}", MNT_DETACH),
             "chdir /".into(),
             "sethostname box".into(),

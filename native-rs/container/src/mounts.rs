@@ -339,15 +339,17 @@ fn mount_one(
     match (&source, idmapped) {
         // The parent's idmapped clone of the checked source, attached here.
         (Some(_), Some(tree)) => sys.move_mount(tree, &target).step(bind_step)?,
-        (Some(src), None) => sys
-            .mount(
-                Some(&src.proc_path()),
-                &target.proc_path(),
-                None,
-                MS_BIND | (opts.flags & MS_REC),
-                None,
-            )
-            .step(bind_step)?,
+        (Some(src), None) => match sys.mount(Some(&src.proc_path()), &target.proc_path(), None, MS_BIND | (opts.flags & MS_REC), None) {
+            // The host's mounts are locked together in a user namespace's
+            // copy: what one hides may not be uncovered by binding its parent alone.
+            Err(EINVAL) if opts.flags & MS_REC == 0 => {
+                return Err(Error::errno(
+                    format!("{} without the mounts below it (bind-recursive=disabled; a container's user namespace may not uncover what they hide)", bind_step()),
+                    EINVAL,
+                ))
+            }
+            other => other.step(bind_step)?,
+        },
         (None, _) => mount_fs(sys, root, m, &target, &opts, host)?,
     }
     // What follows acts on the new mount, which the descriptor (on the mount
