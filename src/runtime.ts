@@ -343,7 +343,7 @@ export class Runtime implements ContainerOwner {
       const owners = { maps: idMappings(ids), ...(native ? { give: (dir: string, list: LayerOwner[]) => this.giveOwners(dir, list) } : {}) };
       const inherited = options.volumesFrom?.length ? await this.volumesFrom(options) : { volumes: [], anonymous: [] };
       if (inherited.volumes.length > 0) options = { ...options, volumes: [...(options.volumes ?? []), ...inherited.volumes] };
-      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, hostDevices: native, inheritedAnonymous: inherited.anonymous });
+      const mounts = await resolveMounts(options, { volumes: this.volumes, imageVolumes: imageVolumePaths(image.config), layers, bundle, privileged: host.uid === 0, owners, onHost: native, inheritedAnonymous: inherited.anonymous });
       const initBinary = options.init ? this.initBinary() : undefined;
       options = withPeerNetwork(options);
       const peers = new PeerResolver((ref) => this.resolveContainer(ref), (peerId) => this.paths.container(peerId), options);
@@ -441,7 +441,9 @@ export class Runtime implements ContainerOwner {
         if (m.Type === "tmpfs" || taken.has(m.Destination)) continue;
         taken.add(m.Destination);
         const readonly = mode === undefined ? !m.RW : mode === "ro";
-        out.push(m.Type === "volume" ? { volume: m.Name!, container: m.Destination, readonly } : { host: m.Source, container: m.Destination, readonly });
+        // A bind keeps its propagation, as docker's --volumes-from does.
+        const propagation = m.Propagation && m.Propagation !== "rprivate" ? { propagation: m.Propagation } : {};
+        out.push(m.Type === "volume" ? { volume: m.Name!, container: m.Destination, readonly } : { host: m.Source, container: m.Destination, readonly, ...propagation });
       }
     }
     return { volumes: out, anonymous };

@@ -9,7 +9,7 @@ import { UsageError } from "../errors.js";
 import type { MountOption, RunOptions, UlimitOption } from "../spec/run-options.js";
 import { allValues, type FlagDef, lastValue, type ParsedFlags } from "./flags.js";
 import { setLabel, setOption } from "./key-value.js";
-import { PROPAGATIONS } from "../spec/propagation.js";
+import { type BindRecursive, bindRecursiveProblem, PROPAGATIONS } from "../spec/propagation.js";
 
 export const DATA_FLAGS: FlagDef[] = [
   { name: "mount", value: true, repeat: true },
@@ -116,7 +116,10 @@ export function parseMount(spec: string): MountOption {
       if (propagation !== undefined && !PROPAGATIONS.includes(propagation)) {
         throw new UsageError(`invalid --mount ${spec}: bind-propagation must be private, rprivate, slave, rslave, shared or rshared`);
       }
-      return { type, source, target, ...(readonly ? { readonly } : {}), ...(propagation ? { propagation } : {}) };
+      const recursive = get.get("bind-recursive");
+      const problem = bindRecursiveProblem(recursive, readonly, propagation);
+      if (problem) throw new UsageError(`invalid --mount ${spec}: ${problem}`);
+      return { type, source, target, ...(readonly ? { readonly } : {}), ...(propagation ? { propagation } : {}), ...(recursive ? { recursive: recursive as BindRecursive } : {}) };
     }
     case "volume": {
       const driver = get.get("volume-driver");

@@ -96,7 +96,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
   // The user's command, not tsbox-init's wrapper around it (docker shows it the same way).
   const command = spec.process.args[0] === INIT_PATH && options.init ? spec.process.args.slice(2) : spec.process.args;
   const resources = (spec.linux.resources ?? {}) as OciResources;
-  const binds = (options.volumes ?? []).map((v) => `${v.host ?? v.volume ?? ""}${v.host ?? v.volume ? ":" : ""}${v.container}${v.readonly ? ":ro" : ""}`);
+  const binds = (options.volumes ?? []).map(bindText);
   return {
     Path: command[0] ?? "",
     Args: command.slice(1),
@@ -190,11 +190,23 @@ interface OciResources {
   blockIO?: { weight?: number };
 }
 
+/** `-v` as docker keeps it in HostConfig.Binds: `SRC:DST[:OPTIONS]`, its options as given (ro, nocopy, rslave). */
+function bindText(v: NonNullable<RunOptions["volumes"]>[number]): string {
+  const source = v.host ?? v.volume;
+  const options = [...(v.readonly ? ["ro"] : []), ...(v.noCopy ? ["nocopy"] : []), ...(v.propagation ? [v.propagation] : [])];
+  return [...(source !== undefined ? [source] : []), v.container, ...(options.length > 0 ? [options.join(",")] : [])].join(":");
+}
+
+/** `--mount bind-recursive=` as docker's API carries it. */
+const RECURSIVE_OPTIONS = { enabled: {}, disabled: { NonRecursive: true }, writable: { ReadOnlyNonRecursive: true }, readonly: { ReadOnlyForceRecursive: true } };
+
 /** `--mount` as docker's API takes it (HostConfig.Mounts). */
 function apiMount(m: NonNullable<RunOptions["mounts"]>[number]): Record<string, unknown> {
   switch (m.type) {
-    case "bind":
-      return { Type: "bind", Source: m.source, Target: m.target, ReadOnly: Boolean(m.readonly), ...(m.propagation ? { BindOptions: { Propagation: m.propagation } } : {}) };
+    case "bind": {
+      const bindOptions = { ...(m.propagation ? { Propagation: m.propagation } : {}), ...(m.recursive ? RECURSIVE_OPTIONS[m.recursive] : {}) };
+      return { Type: "bind", Source: m.source, Target: m.target, ReadOnly: Boolean(m.readonly), ...(Object.keys(bindOptions).length > 0 ? { BindOptions: bindOptions } : {}) };
+    }
     case "volume":
       return { Type: "volume", Source: m.source ?? "", Target: m.target, ReadOnly: Boolean(m.readonly), VolumeOptions: { NoCopy: Boolean(m.noCopy), Labels: m.labels ?? {} } };
     case "tmpfs":

@@ -23,7 +23,7 @@ import type { MountOption, RunOptions, VolumeOption } from "../spec/run-options.
 import { type ContainerVolumes, FILLING_PREFIX, type VolumeStore, writeContainerVolumes } from "./volumes.js";
 import { ownTempPrefix } from "../temp-names.js";
 import { type DeviceBind, privilegedDevices, requestedDevices } from "./devices.js";
-import { PROPAGATIONS } from "../spec/propagation.js";
+import { type BindRecursive, bindOptions, bindRecursiveProblem, PROPAGATIONS } from "../spec/propagation.js";
 import { tmpfsOptionProblem, volumeBacking } from "./volume-options.js";
 
 /** One entry of docker's `.Mounts` in `inspect`. */
@@ -64,14 +64,17 @@ export interface ResolveContext {
    * presents (backends/vm/node/p9/owner-records.ts).
    */
   owners?: { maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }; give?: (dir: string, owners: LayerOwner[]) => Promise<boolean> };
-  /** Whether the backend's containers run on this host, so its device nodes mean something (native). */
-  hostDevices: boolean;
+  /**
+   * Whether the backend's containers run on this host (native), so its device nodes and mounts are theirs. The
+   * vm's binds are 9p exports, which show what the host mounts below them as it comes: no propagation to ask for.
+   */
+  onHost: boolean;
   /** Volumes `--volumes-from` took that are anonymous in their container: anonymous in this one too. */
   inheritedAnonymous?: string[];
 }
 
 type Request =
-  | { kind: "bind"; source: string; target: string; readonly: boolean; propagation: string; label: string; fromV: boolean }
+  | { kind: "bind"; source: string; target: string; readonly: boolean; propagation: string; recursive?: BindRecursive; label: string; fromV: boolean }
   | { kind: "volume"; name?: string; target: string; readonly: boolean; noCopy: boolean; labels: Record<string, string>; options: Record<string, string>; label: string; fromV: boolean }
   | { kind: "tmpfs"; target: string; options: string[]; label: string; inspect: boolean }
   | { kind: "device"; source: string; target: string };
@@ -83,7 +86,7 @@ export async function resolveMounts(options: RunOptions, ctx: ResolveContext): P
     if (seen.has(r.target)) throw new UsageError(`Duplicate mount point: ${r.target}`);
     seen.add(r.target);
   }
-  const devices = deviceRequests(options, ctx.hostDevices);
+  const devices = deviceRequests(options, ctx.onHost);
   for (const d of devices.asked) {
     if (seen.has(d.target)) throw new UsageError(`Duplicate mount point: ${d.target}`);
     seen.add(d.target);
@@ -139,7 +142,8 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
         }
       }
       return {
-        spec: { destination: r.target, type: "bind", source: r.source, options: ["rbind", r.readonly ? "ro" : "rw", ...(r.propagation ? [r.propagation] : [])] },
+        // docker's default propagation, rprivate: the container's / is rslave (native-rs rootfs.rs), a bind not.
+        spec: { destination: r.target, type: "bind", source: r.source, options: [...bindOptions(r.readonly, r.recursive), ctx.onHost ? r.propagation || "rprivate" : "rprivate"] },
         inspect: { Type: "bind", Source: r.source, Destination: r.target, Mode: r.fromV && r.readonly ? "ro" : "", RW: !r.readonly, Propagation: r.propagation || "rprivate" },
       };
     }
@@ -156,11 +160,10 @@ async function resolveOne(r: Request, ctx: ResolveContext, used: ContainerVolume
       // beside it, and a tmpfs is made in the container.
       if (backing.kind === "data" && !r.noCopy && (created || isEmptyDir(volume.Mountpoint))) await fill(ctx, r.target, volume.Mountpoint);
       else if (backing.kind === "data") await giveKeptOwners(ctx, volume.Mountpoint);
-      const mode = r.readonly ? "ro" : "rw";
       return {
         spec: backing.kind === "tmpfs"
-          ? { destination: r.target, type: "tmpfs", source: "tmpfs", options: [...backing.options, mode] }
-          : { destination: r.target, type: "bind", source: volume.Mountpoint, options: ["rbind", mode] },
+          ? { destination: r.target, type: "tmpfs", source: "tmpfs", options: [...backing.options, r.readonly ? "ro" : "rw"] }
+          : { destination: r.target, type: "bind", source: volume.Mountpoint, options: bindOptions(r.readonly) },
         inspect: { Type: "volume", Name: volume.Name, Source: volume.Mountpoint, Destination: r.target, Driver: "local", Mode: r.fromV ? "z" : "", RW: !r.readonly, Propagation: "" },
       };
     }
@@ -198,9 +201,13 @@ function fromMountOption(m: MountOption): Request {
   const label = `type=${m.type},target=${m.target}`;
   const dest = target(m.target, label);
   switch (m.type) {
-    case "bind":
+    case "bind": {
       if (typeof m.source !== "string" || !isAbsolute(m.source)) throw new UsageError(`invalid mount ${label}: bind source ${String(m.source)} must be an absolute path`);
-      return { kind: "bind", source: posix.normalize(m.source), target: dest, readonly: Boolean(m.readonly), propagation: m.propagation ?? "", label, fromV: false };
+      if (m.propagation !== undefined && !PROPAGATIONS.includes(m.propagation)) throw new UsageError(`invalid mount ${label}: propagation must be ${PROPAGATIONS.join(", ")}`);
+      const problem = bindRecursiveProblem(m.recursive, Boolean(m.readonly), m.propagation);
+      if (problem) throw new UsageError(`invalid mount ${label}: ${problem}`);
+      return { kind: "bind", source: posix.normalize(m.source), target: dest, readonly: Boolean(m.readonly), propagation: m.propagation ?? "", ...(m.recursive ? { recursive: m.recursive } : {}), label, fromV: false };
+    }
     case "volume":
       return {
         kind: "volume",

@@ -2,6 +2,7 @@ import type { DockerSeccompProfile } from "./seccomp/docker-profile.js";
 import type { HealthcheckOptions } from "../containers/healthcheck.js";
 import type { CgroupsMode, PortMapping } from "./container-spec.js";
 import type { MemorySize, ResourceOptions } from "./resources.js";
+import type { BindRecursive } from "./propagation.js";
 
 export type { ResourceOptions };
 
@@ -182,7 +183,16 @@ export interface VolumeOption {
 }
 
 export type MountOption =
-  | { type: "bind"; source: string; target: string; readonly?: boolean; propagation?: string }
+  | {
+      type: "bind";
+      source: string;
+      target: string;
+      readonly?: boolean;
+      /** private (default: rprivate), slave, shared and their r forms; slave and shared need a source on such a mount. */
+      propagation?: string;
+      /** docker's `bind-recursive`: the mounts below the source bound too (`enabled`, the default: read-only with a read-only bind), or not (`disabled`); `writable` leaves them writable under a read-only bind. */
+      recursive?: BindRecursive;
+    }
   | {
       type: "volume";
       /** Volume name; none: a new anonymous volume. */

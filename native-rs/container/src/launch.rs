@@ -367,7 +367,7 @@ fn make_cwd(root: &Path, cwd: &str) -> Result<(), Error> {
 }
 
 /// The image's layers idmapped by the parent (--userns=auto, idmapped.rs),
-/// attached where the spec's overlay names them; after make_private.
+/// attached where the spec's overlay names them; after make_rslave.
 pub fn attach_lowers(sys: &dyn Syscall, lowers: &[(c_int, PathBuf)]) -> Result<(), Error> {
     for (tree, dir) in lowers {
         let at = paths::open_source(&dir.display().to_string(), &Owners::everyone())
@@ -394,7 +394,7 @@ fn setup_container(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &H
 
     // 3. Nothing below may propagate to the host's mounts. Then the image
     //    (its layers idmapped first under --userns=auto).
-    rootfs::make_private(sys)?;
+    rootfs::make_rslave(sys)?;
     attach_lowers(sys, &prepared.lowers)?;
     rootfs::mount_root(sys, &spec.root, host)?;
     crate::trace::mark("child: root mounted");
@@ -505,7 +505,7 @@ mod tests {
             MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_STRICTATIME;
         let vol_shown = vol.display().to_string();
         let want: Vec<String> = vec![
-            format!("mount none -> / flags={:#x}", MS_REC | MS_PRIVATE),
+            format!("mount none -> / flags={:#x}", MS_REC | MS_SLAVE),
             format!("mount overlay -> $ROOT type=overlay flags=0x0 data=lowerdir=/layers/b:/layers/a,upperdir=up,workdir=work,userxattr"),
             format!("mount proc -> $ROOT/proc type=proc flags=0x0"),
             format!("mount tmpfs -> $ROOT/dev type=tmpfs flags={:#x} data=mode=755,size=65536k", MS_NOSUID | MS_STRICTATIME),

@@ -24,6 +24,7 @@ pub mod json;
 pub mod launch;
 pub mod leftovers;
 pub mod masked;
+pub mod mountinfo;
 pub mod mounts;
 pub mod namespaces;
 pub mod net;

@@ -7,7 +7,8 @@ use crate::host::Host;
 use crate::paths::{self, Create, Owners, Resolved, Source};
 use crate::spec::Mount;
 use crate::sys::consts::*;
-use crate::sys::errno::{EINVAL, EPERM};
+use crate::mountinfo;
+use crate::sys::errno::{EINVAL, ENOSYS, EPERM};
 use crate::sys::Errno;
 use crate::syscall::Syscall;
 use std::os::raw::{c_int, c_ulong};
@@ -20,6 +21,9 @@ pub struct MountOptions {
     pub flags: c_ulong,
     /// MS_PRIVATE/MS_SHARED/… (+MS_REC), applied by a second mount call.
     pub propagation: c_ulong,
+    /// `MOUNT_ATTR_*` for the mount and every mount below it (runc's `rro`),
+    /// applied after the mount.
+    pub recursive_attrs: u64,
     /// Everything else, for the filesystem (`mode=755`, `size=65536k`, …).
     pub data: Vec<String>,
 }
@@ -92,6 +96,8 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             }
         } else if let Some(p) = propagation_option(o) {
             out.propagation |= p;
+        } else if o == "rro" {
+            out.recursive_attrs |= MOUNT_ATTR_RDONLY;
         } else if !ignored_option(o) {
             out.data.push(o.clone());
         }
@@ -138,14 +144,50 @@ pub fn check_sources(mounts: &[Mount], planters: &Owners) -> Result<Vec<Option<S
         .iter()
         .map(|m| {
             check_proc_destination(m)?;
-            if !is_bind(m, &parse_options(&m.options)) {
+            let opts = parse_options(&m.options);
+            if !is_bind(m, &opts) {
                 return Ok(None);
             }
-            Source::check(&m.source, planters)
-                .map(Some)
-                .step(|| format!("bind-mounting {} on {}", m.source, m.destination))
+            let step = || format!("bind-mounting {} on {}", m.source, m.destination);
+            let source = Source::check(&m.source, planters).step(step)?;
+            check_propagation(m, &opts, &source).step(step)?;
+            Ok(Some(source))
         })
         .collect()
+}
+
+/// A bind that is to receive the host's later mounts below its source
+/// (slave) needs a source on a mount that receives them (shared or slave);
+/// one that is to be shared, a shared one. Docker refuses the others with
+/// these words (daemon/oci_linux.go ensureShared, ensureSharedOrSlave)
+/// rather than make a mount that silently propagates nothing.
+fn check_propagation(m: &Mount, opts: &MountOptions, source: &Source) -> std::io::Result<()> {
+    let wants_shared = opts.propagation & MS_SHARED != 0;
+    if !wants_shared && opts.propagation & MS_SLAVE == 0 {
+        return Ok(());
+    }
+    let refused = |text: String| std::io::Error::new(std::io::ErrorKind::PermissionDenied, text);
+    let opened = paths::open_source(&source.path.display().to_string(), &Owners::everyone())?;
+    if !source.is(opened.fd()) {
+        return Err(refused(format!("{} changed after it was checked", source.path.display())));
+    }
+    let id = mountinfo::mount_id(opened.fd())?;
+    let all = mountinfo::read()?;
+    let mount = all.iter().rev().find(|e| e.id == id).ok_or_else(|| refused(format!("{}: its mount is not in mountinfo", source.path.display())))?;
+    let (ok, kind) = if wants_shared {
+        (mount.shared(), "shared")
+    } else {
+        (mount.shared() || mount.slave(), "shared or slave")
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(refused(format!(
+        "path {} is mounted on {} but it is not a {} mount",
+        m.source,
+        mount.mount_point.display(),
+        kind
+    )))
 }
 
 /// Files of /proc a bind mount may replace (runc's list: what lxcfs and
@@ -297,22 +339,24 @@ fn mount_one(
     match (&source, idmapped) {
         // The parent's idmapped clone of the checked source, attached here.
         (Some(_), Some(tree)) => sys.move_mount(tree, &target).step(bind_step)?,
-        (Some(src), None) => sys
-            .mount(
-                Some(&src.proc_path()),
-                &target.proc_path(),
-                None,
-                MS_BIND | (opts.flags & MS_REC),
-                None,
-            )
-            .step(bind_step)?,
+        (Some(src), None) => match sys.mount(Some(&src.proc_path()), &target.proc_path(), None, MS_BIND | (opts.flags & MS_REC), None) {
+            // The host's mounts are locked together in a user namespace's
+            // copy: what one hides may not be uncovered by binding its parent alone.
+            Err(EINVAL) if opts.flags & MS_REC == 0 => {
+                return Err(Error::errno(
+                    format!("{} without the mounts below it (bind-recursive=disabled; a container's user namespace may not uncover what they hide)", bind_step()),
+                    EINVAL,
+                ))
+            }
+            other => other.step(bind_step)?,
+        },
         (None, _) => mount_fs(sys, root, m, &target, &opts, host)?,
     }
     // What follows acts on the new mount, which the descriptor (on the mount
     // point, under it) does not reach: look the destination up again.
     let extra = opts.flags & !(MS_BIND | MS_REC | MS_REMOUNT);
     let is_dev = m.kind == "tmpfs" && paths::normalize(&m.destination) == "/dev";
-    if (source.is_some() && extra != 0) || opts.propagation != 0 || is_dev {
+    if (source.is_some() && extra != 0) || opts.propagation != 0 || opts.recursive_attrs != 0 || is_dev {
         let verify = |now: &Resolved| sys.verify_mount(now, source.as_ref(), &target);
         let mounted = paths::reopen_mounted(root, &m.destination, &verify)
             .step(|| format!("mounting {}", m.destination))?;
@@ -321,6 +365,11 @@ fn mount_one(
             remount_bind(sys, &mounted.proc_path(), extra, host)
                 .step(|| format!("remounting {} with {}", m.destination, m.options.join(",")))?;
         }
+        if opts.recursive_attrs != 0 {
+            set_tree_attrs(sys, &mounted, opts.recursive_attrs, host, &m.destination)?;
+        }
+        // After the flags: a mount the host makes below a slave later
+        // arrives as it is on the host (docker's `rro` is no different).
         if opts.propagation != 0 {
             sys.mount(None, &mounted.proc_path(), None, opts.propagation, None)
                 .step(|| format!("setting propagation of {}", m.destination))?;
@@ -334,6 +383,30 @@ fn mount_one(
         }
     }
     Ok(())
+}
+
+/// `rro` (the only recursive attribute tsbox's specs carry): mount_setattr
+/// where the kernel has it (5.12+), else each mount of the tree remounted
+/// read-only, after which none may be left writable.
+fn set_tree_attrs(sys: &dyn Syscall, mounted: &Resolved, attrs: u64, host: &Host, destination: &str) -> Result<(), Error> {
+    let step = || format!("making {} and the mounts below it read-only", destination);
+    match sys.set_tree_attr(mounted, attrs) {
+        // EPERM: a seccomp filter (of a runtime around us) that does not know the call.
+        Err(ENOSYS) | Err(EPERM) if attrs == MOUNT_ATTR_RDONLY => {}
+        other => return other.step(step),
+    }
+    let below = || -> std::io::Result<Vec<mountinfo::Entry>> {
+        let id = mountinfo::mount_id(mounted.fd())?;
+        let all = mountinfo::read()?;
+        Ok(mountinfo::descendants(&all, id).into_iter().cloned().collect())
+    };
+    for e in below().step(step)? {
+        remount_bind(sys, &e.mount_point, MS_RDONLY, host).step(|| format!("{}: remounting {}", step(), e.mount_point.display()))?;
+    }
+    match below().step(step)?.iter().find(|e| !e.readonly()) {
+        Some(e) => Err(Error::setup(format!("{}: {} is still writable", step(), e.mount_point.display()))),
+        None => Ok(()),
+    }
 }
 
 fn mount_fs(
@@ -478,6 +551,59 @@ mod tests {
                 .len(),
             4
         );
+    }
+
+    #[test]
+    fn a_recursive_read_only_bind_gets_its_flags_then_the_tree_attribute_then_propagation() {
+        use crate::paths::tests::TempDir;
+        use crate::syscall::RecordingSyscall;
+        let t = TempDir::new("rro");
+        let (root, src) = (t.0.join("root"), t.0.join("src"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&src).unwrap();
+        let m = Mount {
+            destination: "/p".to_string(),
+            kind: "bind".to_string(),
+            source: src.display().to_string(),
+            options: ["rbind", "ro", "rro", "rprivate"].iter().map(|o| o.to_string()).collect(),
+        };
+        let o = parse_options(&m.options);
+        assert_eq!((o.flags, o.recursive_attrs, o.propagation), (MS_BIND | MS_REC | MS_RDONLY, MOUNT_ATTR_RDONLY, MS_PRIVATE | MS_REC));
+        let sources = check_sources(std::slice::from_ref(&m), &Owners::everyone()).unwrap();
+        let host = Host { in_user_ns: false, setgroups_denied: false, last_cap: 40, unshare_cgroupns: false, cgroup_view: Vec::new() };
+        let sys = RecordingSyscall::new(&root);
+        mount_all(&sys, &root, std::slice::from_ref(&m), &sources, &host, false, None).unwrap();
+        let calls: Vec<String> = sys.calls().into_iter().filter(|c| !c.starts_with("statvfs")).collect();
+        assert_eq!(
+            calls,
+            [
+                format!("mount {} -> $ROOT/p flags={:#x}", src.display(), MS_BIND | MS_REC),
+                format!("mount none -> $ROOT/p flags={:#x}", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_STRICTATIME),
+                format!("mount_setattr $ROOT/p set={:#x} recursive", MOUNT_ATTR_RDONLY),
+                format!("mount none -> $ROOT/p flags={:#x}", MS_PRIVATE | MS_REC),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_slave_or_shared_bind_needs_a_source_mount_that_propagates() {
+        // /proc is a private mount on test hosts (no systemd): docker's refusal.
+        for (propagation, kind) in [("rslave", "shared or slave"), ("shared", "shared")] {
+            let m = Mount {
+                destination: "/p".to_string(),
+                kind: "bind".to_string(),
+                source: "/proc".to_string(),
+                options: vec!["rbind".to_string(), propagation.to_string()],
+            };
+            let mounted = mountinfo::read().unwrap().into_iter().rev().find(|e| e.mount_point == Path::new("/proc")).unwrap();
+            let result = check_sources(std::slice::from_ref(&m), &Owners::everyone());
+            match (mounted.shared(), mounted.slave(), result) {
+                (false, false, Err(e)) => assert_eq!(e.message, format!("bind-mounting /proc on /p: path /proc is mounted on /proc but it is not a {} mount", kind)),
+                (true, _, Ok(_)) => {}
+                (false, true, r) => assert_eq!(r.is_ok(), propagation == "rslave"),
+                (_, _, r) => panic!("{:?}", r),
+            }
+        }
     }
 
     #[test]

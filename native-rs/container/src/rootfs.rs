@@ -10,12 +10,16 @@ use crate::sys::Errno;
 use crate::syscall::Syscall;
 use std::path::{Path, PathBuf};
 
-/// Our mount namespace starts as a copy of the host's with shared
-/// propagation; making it private first means nothing we mount or unmount
-/// below (the detach of the old root included) propagates to the host.
-pub fn make_private(sys: &dyn Syscall) -> Result<(), Error> {
-    sys.mount(None, Path::new("/"), None, MS_REC | MS_PRIVATE, None)
-        .step(|| "making / private")
+/// Our mount namespace starts as a copy of the host's, its shared mounts in
+/// the host's peer groups. Made a slave of them (runc's default
+/// rootfsPropagation, `rslave`) before anything is mounted: nothing we mount
+/// or unmount below (the detach of the old root included) propagates to the
+/// host, while the host's mounts still reach a bind that asks for them
+/// (`-v SRC:DST:rslave`). A mount the spec makes shared gets a peer group
+/// of its own, in this namespace only.
+pub fn make_rslave(sys: &dyn Syscall) -> Result<(), Error> {
+    sys.mount(None, Path::new("/"), None, MS_REC | MS_SLAVE, None)
+        .step(|| "making / rslave")
 }
 
 /// Mounts the image at `root.path`: overlayfs of the layers, or a bind

@@ -164,7 +164,7 @@ pub fn enter_view(
     lowers: &[(std::os::raw::c_int, std::path::PathBuf)],
 ) -> Result<(), Error> {
     let root = &spec.root.path;
-    rootfs::make_private(sys)?;
+    rootfs::make_rslave(sys)?;
     crate::launch::attach_lowers(sys, lowers)?;
     let ov = spec.root.overlay.as_ref();
     match (view, ov) {

@@ -78,18 +78,9 @@ impl Layout {
     ) -> Layout {
         let mut v1: Vec<Hierarchy> = Vec::new();
         let mut v2: Option<Hierarchy> = None;
-        for line in mountinfo.lines() {
-            let (pre, post) = match line.split_once(" - ") {
-                Some(x) => x,
-                None => continue,
-            };
-            let fields: Vec<&str> = pre.split(' ').collect();
-            let post: Vec<&str> = post.split(' ').collect();
-            if fields.len() < 5 || post.len() < 3 {
-                continue;
-            }
-            let (root, mount) = (unescape(fields[3]), PathBuf::from(unescape(fields[4])));
-            match post[0] {
+        for entry in crate::mountinfo::parse(mountinfo) {
+            let (root, mount) = (entry.root, entry.mount_point);
+            match entry.fs_type.as_str() {
                 "cgroup2" => {
                     // The first cgroup2 mount wins (/sys/fs/cgroup before bind mounts of it).
                     if v2.is_none() {
@@ -102,7 +93,7 @@ impl Layout {
                     }
                 }
                 "cgroup" => {
-                    let options: Vec<&str> = post[2].split(',').collect();
+                    let options: Vec<&str> = entry.super_options.split(',').collect();
                     let ours: Vec<String> = V1_CONTROLLERS
                         .iter()
                         .filter(|c| options.contains(c))
@@ -183,22 +174,6 @@ fn own_path(proc_cgroup: &str, matches: impl Fn(&[&str]) -> bool, root: &str) ->
     }
 }
 
-/// mountinfo escapes space, tab, newline and backslash as \ooo.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 /// `mount` + a "/"-rooted cgroup path.
 pub fn join(mount: &Path, path: &str) -> PathBuf {

@@ -29,6 +29,9 @@ impl Syscall for LinuxSyscall {
     fn move_mount(&self, tree: c_int, target: &Resolved) -> Result<(), Errno> {
         mount::move_mount(tree, target.fd())
     }
+    fn set_tree_attr(&self, target: &Resolved, set: u64) -> Result<(), Errno> {
+        mount::setattr(target.fd(), set, None, true)
+    }
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno> {
         mount::mount_flags(path)
     }

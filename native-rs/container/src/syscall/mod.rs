@@ -30,6 +30,9 @@ pub trait Syscall {
     fn open_tree_clone(&self, path: &Path) -> Result<c_int, Errno>;
     /// Attaches the detached mount `tree` (open_tree) on the directory `target`.
     fn move_mount(&self, tree: c_int, target: &Resolved) -> Result<(), Errno>;
+    /// mount_setattr(2) with AT_RECURSIVE: sets the `MOUNT_ATTR_*` bits `set` on
+    /// the mount `target` is the root of and on every mount below it (5.12+).
+    fn set_tree_attr(&self, target: &Resolved, set: u64) -> Result<(), Errno>;
     /// The `MS_*` flags the mount at `path` currently has (from statvfs).
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno>;
     /// setns(2): `fd` is a namespace file or a pidfd, `nstype` CLONE_NEW* flags.

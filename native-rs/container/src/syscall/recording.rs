@@ -109,6 +109,9 @@ impl Syscall for RecordingSyscall {
     fn umount2(&self, target: &Path, flags: c_int) -> Result<(), Errno> {
         self.record(format!("umount2 {} flags={}", self.show(target), flags))
     }
+    fn set_tree_attr(&self, target: &Resolved, set: u64) -> Result<(), Errno> {
+        self.record(format!("mount_setattr {} set={:#x} recursive", self.show(&target.proc_path()), set))
+    }
     fn mount_flags(&self, path: &Path) -> Result<c_ulong, Errno> {
         self.record(format!("statvfs {}", self.show(path)))?;
         Ok(self.mount_flags)
