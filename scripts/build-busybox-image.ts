@@ -106,7 +106,7 @@ async function build(opts: Options): Promise<string> {
   try {
     chmodSync(tmp, 0o755); // mkdtemp makes it 0700; every user imports from it
     const layout = new OciLayout(tmp);
-    await layout.init();
+    await layout.init({ spaceReserve: false }); // shipped read-only: the reserve is a writable store's
     const layer = await layout.writeBlob(layerGz);
     const config: ImageConfig = {
       created: CREATED,

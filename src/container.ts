@@ -17,7 +17,7 @@ import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, isNativeInit, readCurrentState, readState } from "./containers/state.js";
 import { recordEvent } from "./containers/events.js";
-import { ContainerError, isTsboxError, OutputLimitError, UsageError } from "./errors.js";
+import { ContainerError, isTsboxError, OutputLimitError, pauseRefusal, UsageError } from "./errors.js";
 import { waitForLogLine, type WaitForLogOptions } from "./containers/wait-for-log.js";
 import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from "./containers/wait-for-health.js";
 import type { HealthState } from "./containers/healthcheck.js";
@@ -566,7 +566,7 @@ export class Container implements AsyncDisposable {
   /** Its record; a paused container takes no exec (it would wait, frozen, until unpaused). */
   private refuseIfPaused(): ReturnType<typeof readCurrentState> {
     const state = readCurrentState(bundleOf(this.ctx, this.id));
-    if (state?.status === "paused") throw new ContainerError(`container ${this.currentName ?? this.id.slice(0, 12)} is paused, unpause the container before exec`);
+    if (state?.status === "paused") throw pauseRefusal.exec(this.currentName ?? this.id.slice(0, 12));
     return state;
   }
 

@@ -119,6 +119,16 @@ export class ContainerError extends TsboxError {
   }
 }
 
+/**
+ * The pause rules' refusals (docker's wording), for Node's and the page's containers alike; `name` is the
+ * container's name or short id. docker refuses exec into a paused container (it would wait, frozen, until unpaused).
+ */
+export const pauseRefusal = {
+  exec: (name: string) => new ContainerError(`container ${name} is paused, unpause the container before exec`),
+  alreadyPaused: (name: string) => new ContainerError(`container ${name} is already paused`),
+  notPaused: (name: string) => new ContainerError(`container ${name} is not paused`),
+};
+
 const REASONS: [RegExp, ContainerErrorReason][] = [
   // The waits' (wait-for-log.ts, wait-for-health.ts), anchored: their messages quote the caller's pattern.
   [/^no log line of container \S+ matched /, "timeout"],

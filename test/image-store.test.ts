@@ -141,6 +141,10 @@ describe("image store: one store, several platforms", () => {
     assert.deepEqual((await s.listImages()).map((r) => r.name), ["keep:1"]);
   });
 
+  it("builds the embedded busybox layout (scripts/build-busybox-image.ts) without a writable store's space reserve: it ships read-only, in every package and site", () => {
+    assert.deepEqual(readdirSync(i386Layout).sort(), ["blobs", "index.json", "oci-layout"]);
+  });
+
   it("imports the embedded busybox of each platform on first use, into one name", async () => {
     const embedded = embeddedLayouts();
     const s386 = store(freshDir(), I386, embedded);

@@ -16,7 +16,7 @@ import { GUEST_FILE_OWNER, guestIdOf } from "../src/backends/vm/browser/containe
 import { buildImageRoot } from "../src/backends/vm/browser/image-root.js";
 import { ImageRoots } from "../src/backends/vm/browser/image-roots.js";
 import { stateFilesDir } from "../src/backends/vm/browser/state-files.js";
-import { requestedSize, standbyKey } from "../src/backends/vm/browser/standby.js";
+import { heldOutput, requestedSize, type StandbyRecord, standbyFromJson, standbyKey, standbyToJson } from "../src/backends/vm/browser/standby.js";
 import { WorkerLink } from "../src/backends/vm/browser/worker-link.js";
 import { loadVmImages } from "../src/backends/vm/node/images.js";
 import { DEFAULT_CONFIG, machineFingerprint } from "../src/backends/vm/node/machine.js";
@@ -150,6 +150,31 @@ describe("9p over an in-memory file system (no guest)", () => {
     assert.notEqual(standbyKey({ ...shell, user: "1000" }), key);
     assert.deepEqual(requestedSize(shell), { cols: 80, rows: 24 });
     assert.equal(requestedSize({ ...shell, tty: true }), null);
+  });
+
+  it("keeps a standby's held output with its streams through the served sidecar's JSON; an older untagged output reads as stdout, as it was replayed", () => {
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    const record: StandbyRecord = {
+      key: "k",
+      cid: "a".repeat(64),
+      pid: 7,
+      image: { name: "docker.io/library/busybox:latest", manifestDigest: "sha256:x" },
+      imageRoot: "/images/x",
+      spec: { process: { terminal: false } } as StandbyRecord["spec"],
+      exports: [],
+      channels: { stdin: null, stdout: 3, stderr: 4 },
+      size: null,
+      output: [
+        { stream: "stderr", data: bytes("to-stderr\n") },
+        { stream: "stdout", data: bytes("to-stdout\n") },
+      ],
+    };
+    const back = standbyFromJson(JSON.parse(JSON.stringify(standbyToJson(record))));
+    assert.deepEqual(back?.output, record.output);
+    // A sidecar or stored record written before the streams were kept: one run of bytes, stdout's.
+    const old = standbyFromJson({ ...standbyToJson(record), output: btoa("old\n") });
+    assert.deepEqual(heldOutput(old!.output), [{ stream: "stdout", data: bytes("old\n") }]);
+    assert.deepEqual(heldOutput(new Uint8Array(0)), []);
   });
 
   it("numbers a restored guest's link on from the saved session: no request id or channel of it is reused", () => {
@@ -595,6 +620,49 @@ rt.terminate();`;
     assert.match(r.late.message, /is not running/);
   });
 
+  it("refuses exec and spawn into a paused container, a second pause and an unpause of a running one, as Node's (reason paused); containers() says paused", async () => {
+    const r = await vm.eval(`
+      const c = await rt.run({ image: "busybox", name: "paused-one", cmd: ["sleep", "300"] });
+      const refusal = (e) => ({ ...failure(e), reason: e.reason });
+      const notPaused = await c.unpause().catch(refusal);
+      await c.pause();
+      const exec = await c.exec(["echo", "in-paused"]).catch(refusal);
+      const spawn = await c.spawn(["echo", "in-paused"]).catch(refusal);
+      const again = await c.pause().catch(refusal);
+      const listed = (await rt.containers({ all: false })).filter((x) => x.name === "paused-one").map((x) => x.status);
+      await c.unpause();
+      const after = await c.exec(["echo", "thawed"]);
+      const status = (await rt.containers()).find((x) => x.name === "paused-one").status;
+      await c.kill();
+      await c.wait();
+      await c.remove();
+      return { notPaused, exec, spawn, again, listed, after: after.stdout, status };`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    // Node's wordings (errors.ts pauseRefusal), the container called by its name.
+    assert.deepEqual([r.exec.name, r.exec.reason, r.exec.message], ["ContainerError", "paused", "container paused-one is paused, unpause the container before exec"]);
+    assert.deepEqual([r.spawn.reason, r.spawn.message], ["paused", "container paused-one is paused, unpause the container before exec"]);
+    assert.equal(r.again.message, "container paused-one is already paused");
+    assert.equal(r.notPaused.message, "container paused-one is not paused");
+    assert.deepEqual(r.listed, ["paused"]);
+    assert.equal(r.after, "thawed\n");
+    assert.equal(r.status, "running");
+  });
+
+  it("follows logs without losing or repeating an entry while its consumer awaits between them", async () => {
+    const r = await vm.eval(`
+      const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "for i in $(seq 1 300); do echo line-$i; sleep 0.01; done"] });
+      void c.stdout.pipeTo(new WritableStream({}));
+      let text = "";
+      for await (const e of c.logs({ follow: true })) {
+        text += e.data;
+        await new Promise((r) => setTimeout(r, 30)); // a page's rendering, a fetch: entries arrive meanwhile
+      }
+      await c.remove();
+      return { lines: text.split(/\\n/).filter(Boolean) };`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    assert.deepEqual(r.lines, Array.from({ length: 300 }, (_, i) => `line-${i + 1}`));
+  });
+
   it("reports a running container's cgroup stats and keeps its logs; names and removal", async () => {
     const r = await vm.eval(`
       const c = await rt.run({ image: "busybox", name: "stats-me", cmd: ["sh", "-c", "echo one; echo two >&2; sleep 30"] });
@@ -646,6 +714,69 @@ rt.terminate();`;
     assert.match(r.refused.stop.message, /^stop options: unknown option "timeot" \(timeout, signal\)$/);
     assert.deepEqual([r.stopped, r.out], [{ exitCode: 0, signal: null, oomKilled: false }, "armed\nterm\n"]);
     assert.deepEqual(r.killed, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+  });
+
+  it("terminate() ends the page's containers as exited (137, SIGKILL: Node's vm record of a container whose guest was stopped), so they can be removed", async () => {
+    const p = await VmPage.open(browser, server);
+    try {
+      const booted = await p.boot({ storage: false, warmUp: "off" });
+      assert.ok(booted.ok, booted.error);
+      const r = await p.eval(`
+        const c = await rt.run({ image: "busybox", cmd: ["sleep", "100"], name: "app" });
+        rt.terminate();
+        return {
+          running: c.running,
+          listed: (await rt.containers()).map((x) => [x.status, x.exitCode, x.signal]),
+          active: (await rt.containers({ all: false })).length,
+          wait: await c.wait().then(() => "resolved", (e) => e.message),
+          stop: await c.stop(),
+          remove: await c.remove().then(() => "removed", failure),
+          after: (await rt.containers()).length,
+        };`);
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      assert.equal(r.running, false);
+      assert.deepEqual(r.listed, [["exited", 137, "SIGKILL"]]);
+      assert.equal(r.active, 0);
+      // What waited on the guest is told why it ended.
+      assert.equal(r.wait, "the vm was terminated");
+      assert.deepEqual(r.stop, { exitCode: 137, signal: "SIGKILL", oomKilled: false });
+      assert.equal(r.remove, "removed");
+      assert.equal(r.after, 0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("a standby without a terminal hands its early stderr to the taking run's stderr, also from the state saved with it", async () => {
+    const p = await VmPage.open(browser, server);
+    const storage = `tsbox-test-standby-${process.pid}`;
+    try {
+      const r = await p.eval(`
+        const opts = { image: "busybox", cmd: ["sh", "-c", "echo to-stderr >&2; echo to-stdout; sleep 1; echo late-stderr >&2"] };
+        await new tsbox.Runtime({ storage: arg }).clearStorage();
+        const take = async () => {
+          const phases = [];
+          const runtime = new tsbox.Runtime({ assets: "/dist/", storage: arg, standby: opts, onProgress: (e) => phases.push(e) });
+          await runtime.boot();
+          const start = phases.find((e) => e.phase === "ready").start;
+          // "standby": its output so far is held and saved with the state (a restored one is there at "ready").
+          while (start !== "stored" && !phases.some((e) => e.phase === "standby")) await new Promise((r) => setTimeout(r, 100));
+          const out = await (await runtime.run(opts)).output();
+          runtime.terminate();
+          return { start, ...out };
+        };
+        const first = await take();
+        const stored = await take();
+        await new tsbox.Runtime({ storage: arg }).clearStorage();
+        return { first, stored };`, storage);
+      assert.equal(r.error, undefined, JSON.stringify(r.error));
+      for (const run of [r.first, r.stored]) {
+        assert.deepEqual([run.exitCode, run.stdout, run.stderr], [0, "to-stdout\n", "to-stderr\nlate-stderr\n"], JSON.stringify(run));
+      }
+      assert.equal(r.stored.start, "stored");
+    } finally {
+      await p.close();
+    }
   });
 
   it("terminate() while the guest starts rejects the boot and every call awaiting it; an HTML page served for a guest file is named", async () => {

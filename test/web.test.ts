@@ -137,6 +137,25 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await shot("3-exec");
   });
 
+  it("switches back from an exec'd shell to the container's own, and to another container, by clicking the list: each keeps its terminal", async () => {
+    // The exec'd shell is shown; the list's attached entry is its container: its own shell (PID 1) comes back.
+    await page.click("#containers li.attached");
+    await page.click("#terminal");
+    assert.match(await type("echo back-$((40+2)) pid-$$"), /^back-42 pid-1$/m);
+    // Clicking the one shown again changes nothing.
+    await page.click("#containers li.attached");
+    await page.click("#terminal");
+    assert.match(await type("cat /tmp/own"), /^mine$/m);
+    // The first container, still running: its shell and its files.
+    await page.click("#containers li:not(.attached)");
+    await page.click("#terminal");
+    assert.match(await type("cat /tmp/mark"), /^secret$/m);
+    await page.click("#containers li:not(.attached)");
+    await page.click("#terminal");
+    assert.match(await type("echo $$; ls /tmp/own"), /^1$[\s\S]*\/tmp\/own$/m);
+    assert.deepEqual(errors, []);
+  });
+
   it("shows the container's CPU, memory and pids", async () => {
     await page.waitForFunction(() => /^\d+$/.test(document.getElementById("stat-pids")!.textContent ?? ""), null, { timeout: 30_000 });
     assert.match((await page.textContent("#stat-mem")) ?? "", /MiB/);

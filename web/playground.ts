@@ -11,14 +11,22 @@ import { shellOptions } from "./shell.js";
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const MiB = 1024 * 1024;
 
-/** A process whose terminal the page shows: a container's shell or one exec'd into it. */
+/**
+ * A process whose terminal the page can show: a container's shell or one exec'd into it. Made once per
+ * process, it holds its stdin's writer and reads its output for good (a stream has one reader and one
+ * writer); attaching another only changes which one the terminal shows and types into.
+ */
 interface Attachment {
   container: Container;
   proc: Container | ExecProcess;
   writer: WritableStreamDefaultWriter<Uint8Array>;
-  /** Set when another attachment replaces this one: its output stops going to the terminal. */
-  detached: boolean;
+  /** Its output so far (the newest TRANSCRIPT_BYTES): drawn again when it is shown again. */
+  transcript: Uint8Array[];
+  transcriptBytes: number;
 }
+
+/** What an attachment keeps to redraw its terminal. */
+const TRANSCRIPT_BYTES = 1024 * 1024;
 
 /** Milliseconds since navigation at which the page's start reached each step (bench/web reads them). */
 const times: Record<string, number> = { script: Math.round(performance.now()) };
@@ -28,6 +36,7 @@ const state = {
   start: undefined as ProgressEvent["start"],
   bootMs: 0,
   attached: undefined as Attachment | undefined,
+  attachments: new Map<Container | ExecProcess, Attachment>(),
   containers: [] as Container[],
   selected: "busybox",
   times,
@@ -113,22 +122,35 @@ function status(text: string, error = false): void {
   el.classList.toggle("error", error);
 }
 
-/** Shows `proc`'s terminal: its output to xterm, keystrokes to its stdin. */
+/** Shows `proc`'s terminal: its output (so far, then as it comes) to xterm, keystrokes to its stdin. */
 function attach(container: Container, proc: Container | ExecProcess): void {
-  if (state.attached) state.attached.detached = true;
-  const attachment: Attachment = { container, proc, writer: proc.stdin!.getWriter(), detached: false };
+  let attachment = state.attachments.get(proc);
+  if (!attachment) {
+    attachment = { container, proc, writer: proc.stdin!.getWriter(), transcript: [], transcriptBytes: 0 };
+    state.attachments.set(proc, attachment);
+    void follow(attachment).catch((err: Error) => status(err.message, true));
+  }
   state.attached = attachment;
   term.reset();
-  void (async () => {
-    for await (const chunk of proc.stdout as unknown as AsyncIterable<Uint8Array>) {
-      mark("output");
-      if (!attachment.detached) term.write(chunk);
-    }
-    const { exitCode } = await proc.wait();
-    if (!attachment.detached) term.write(`\r\n[process exited with code ${exitCode}]\r\n`);
-  })().catch((err: Error) => status(err.message, true));
+  for (const chunk of attachment.transcript) term.write(chunk);
   term.focus();
   renderContainers();
+}
+
+/** Reads an attachment's output to its end, drawing it while it is the one shown. */
+async function follow(attachment: Attachment): Promise<void> {
+  const show = (chunk: Uint8Array) => {
+    attachment.transcript.push(chunk);
+    attachment.transcriptBytes += chunk.length;
+    while (attachment.transcriptBytes > TRANSCRIPT_BYTES && attachment.transcript.length > 1) attachment.transcriptBytes -= attachment.transcript.shift()!.length;
+    if (state.attached === attachment) term.write(chunk);
+  };
+  for await (const chunk of attachment.proc.stdout as unknown as AsyncIterable<Uint8Array>) {
+    mark("output");
+    show(chunk);
+  }
+  const { exitCode } = await attachment.proc.wait();
+  show(encoder.encode(`\r\n[process exited with code ${exitCode}]\r\n`));
 }
 
 async function runShell(): Promise<void> {
@@ -166,7 +188,7 @@ function renderContainers(): void {
         const li = document.createElement("li");
         li.textContent = c.id.slice(0, 12);
         li.classList.toggle("attached", state.attached?.container === c);
-        li.onclick = () => attach(c, c);
+        li.onclick = act(async () => attach(c, c));
         return li;
       }),
   );

@@ -162,8 +162,10 @@ export class OciLayout {
    * Creates blobs/, oci-layout and the space reserve if missing; cheap when they exist. The reserve is
    * made here, before the first blob, not only after the first index write: a first pull that fills the
    * disk (its partial downloads kept for resume) left a store with neither, and prune could not write it.
+   * `spaceReserve: false`: a layout made to be shipped and only read (the embedded busybox), where 64 KiB of
+   * zeros would go into every package and site that carries it.
    */
-  async init(): Promise<void> {
+  async init(options: { spaceReserve?: boolean } = {}): Promise<void> {
     await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
     const marker = join(this.dir, "oci-layout");
     try {
@@ -172,7 +174,7 @@ export class OciLayout {
       if (!isErrno(err, "ENOENT")) throw err;
       await writeFileAtomic(marker, OCI_LAYOUT);
     }
-    keepSpaceReserve(join(this.dir, SPACE_RESERVE), indexReserve(0));
+    if (options.spaceReserve !== false) keepSpaceReserve(join(this.dir, SPACE_RESERVE), indexReserve(0));
   }
 
   /**

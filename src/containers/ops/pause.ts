@@ -1,4 +1,4 @@
-import { ContainerError } from "../../errors.js";
+import { ContainerError, pauseRefusal } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { readCurrentState, updateStateLocked } from "../state.js";
@@ -11,9 +11,9 @@ export async function setPaused(ctx: LifecycleContext, id: string, freeze: boole
   await withContainerLock(bundle.dir, async () => {
     const state = readCurrentState(bundle);
     if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
-    if (freeze && state.status === "paused") throw new ContainerError(`container ${shown(state)} is already paused`);
+    if (freeze && state.status === "paused") throw pauseRefusal.alreadyPaused(shown(state));
     if (freeze && state.status !== "running") throw new ContainerError(`container ${shown(state)} is not running`);
-    if (!freeze && state.status !== "paused") throw new ContainerError(`container ${shown(state)} is not paused`);
+    if (!freeze && state.status !== "paused") throw pauseRefusal.notPaused(shown(state));
     await act(bundle.dir).catch((err: unknown) => {
       throw withoutCgroupError(err, state, `cannot be ${freeze ? "paused" : "unpaused"}`, bundle);
     });

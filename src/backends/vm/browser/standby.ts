@@ -11,6 +11,12 @@ import type { ContainerSpec } from "../../../spec/container-spec.js";
 import type { GuestChannels, GuestExport } from "../core/guest-spec.js";
 import type { RunRequest } from "./protocol.js";
 
+/** A chunk of a standby's output, with the stream it came on. */
+export interface HeldOutput {
+  stream: "stdout" | "stderr";
+  data: Uint8Array;
+}
+
 /** What a saved state keeps of its standby (browser-store.ts StoredState). */
 export interface StandbyRecord {
   /** `standbyKey` of the request it was started for. */
@@ -25,8 +31,11 @@ export interface StandbyRecord {
   channels: GuestChannels;
   /** Its terminal size, when it has one (a `run` with another size resizes it). */
   size: { cols: number; rows: number } | null;
-  /** What it printed before the state was saved. */
-  output: Uint8Array;
+  /**
+   * What it printed before the state was saved, in order; a state saved before the streams were kept has
+   * it as one run of bytes (`heldOutput` reads both).
+   */
+  output: HeldOutput[] | Uint8Array;
 }
 
 /**
@@ -56,9 +65,15 @@ export function requestedSize(request: RunRequest): { cols: number; rows: number
   return typeof request.tty === "object" && request.tty !== null ? { cols: request.tty.cols, rows: request.tty.rows } : null;
 }
 
-/** A standby record as JSON (a served snapshot's sidecar): its output as base64. */
+/** A record's output as chunks: an untagged run of bytes (an older saved state's) was replayed as stdout, and still is. */
+export function heldOutput(output: StandbyRecord["output"]): HeldOutput[] {
+  if (!(output instanceof Uint8Array)) return output;
+  return output.length > 0 ? [{ stream: "stdout", data: output }] : [];
+}
+
+/** A standby record as JSON (a served snapshot's sidecar): its output's chunks in base64. */
 export function standbyToJson(record: StandbyRecord): Record<string, unknown> {
-  return { ...record, output: btoa(String.fromCharCode(...record.output)) };
+  return { ...record, output: heldOutput(record.output).map(({ stream, data }) => ({ stream, data: base64(data) })) };
 }
 
 /**
@@ -85,11 +100,21 @@ export function standbyFromJson(value: unknown): StandbyRecord | undefined {
     Number.isSafeInteger(v.channels?.stdout) &&
     channel(v.channels?.stderr) &&
     (v.size === null || (Number.isSafeInteger(v.size?.cols) && Number.isSafeInteger(v.size?.rows))) &&
-    typeof v.output === "string";
+    (typeof v.output === "string" || (Array.isArray(v.output) && v.output.every((c: any) => (c?.stream === "stdout" || c?.stream === "stderr") && typeof c.data === "string")));
   if (!ok) return undefined;
   try {
-    return { ...(v as StandbyRecord), output: Uint8Array.from(atob(v.output), (c) => c.charCodeAt(0)) };
+    // A sidecar written before the streams were kept: one base64 run of bytes.
+    const output = typeof v.output === "string" ? unbase64(v.output) : v.output.map((c: { stream: HeldOutput["stream"]; data: string }) => ({ stream: c.stream, data: unbase64(c.data) }));
+    return { ...(v as StandbyRecord), output };
   } catch {
     return undefined;
   }
+}
+
+function base64(bytes: Uint8Array): string {
+  return btoa(String.fromCharCode(...bytes));
+}
+
+function unbase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }

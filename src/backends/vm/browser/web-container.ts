@@ -9,7 +9,7 @@
  * with a clear error, never ignored.
  */
 import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions, StopOptions } from "../../../container.js";
-import { ContainerError } from "../../../errors.js";
+import { ContainerError, pauseRefusal } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
 import { checkOptionNames } from "../../../spec/run-options-check.js";
@@ -42,7 +42,9 @@ export interface WebContainerOwner {
   removeContainer(id: string): Promise<void>;
   execIn(container: Container, cmd: string[], options: SpawnOptions): Promise<WebProcess>;
   stats(proc: WebProcess): Promise<GuestStats>;
-  freeze(proc: WebProcess, frozen: boolean): Promise<void>;
+  /** Freezes or thaws it; the Runtime's record of it (`containers()`) keeps whether it is paused. */
+  freeze(id: string, proc: WebProcess, frozen: boolean): Promise<void>;
+  paused(id: string): boolean;
 }
 
 /** Output kept for `logs()`: the newest LOG_BYTES of it. */
@@ -56,10 +58,14 @@ export class Container implements AsyncDisposable {
   private exitStatus: ExitStatus | undefined;
   private removed = false;
   private readonly log: LogEntry[] = [];
+  /** The sequence number of `log[0]` (entries trimmed so far): a follower's place survives the trimming. */
+  private logFirst = 0;
   private logBytes = 0;
   private readonly logWaiters = new Set<() => void>();
   private readonly decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
   private collected: Promise<ContainerOutput> | undefined;
+  /** Pauses and unpauses in turn: the second of two at once sees the first's outcome. */
+  private freezing: Promise<unknown> = Promise.resolve();
 
   /** @internal */
   constructor(
@@ -73,13 +79,19 @@ export class Container implements AsyncDisposable {
     this.stdout = proc.stdout;
     this.stderr = proc.stderr;
     this.done = proc.exited.then((status) => {
-      owner.finish(id, status);
-      this.exitStatus = status;
+      this.ended(status);
       if (autoRemove) this.removed = true;
-      this.wakeLogReaders();
       return status;
     });
     this.done.catch(() => {});
+  }
+
+  /** @internal it exited, or (Runtime.terminate) its guest was stopped under it: `status` is its end. */
+  ended(status: ExitStatus): void {
+    if (this.exitStatus) return;
+    this.exitStatus = status;
+    this.owner.finish(this.id, status);
+    this.wakeLogReaders();
   }
 
   /** @internal every output chunk, as it reaches the page */
@@ -88,7 +100,10 @@ export class Container implements AsyncDisposable {
     if (text === "") return;
     this.log.push({ stream, time: new Date().toISOString(), data: text });
     this.logBytes += text.length;
-    while (this.logBytes > LOG_BYTES && this.log.length > 1) this.logBytes -= this.log.shift()!.data.length;
+    while (this.logBytes > LOG_BYTES && this.log.length > 1) {
+      this.logBytes -= this.log.shift()!.data.length;
+      this.logFirst++;
+    }
     this.wakeLogReaders();
   }
 
@@ -149,6 +164,7 @@ export class Container implements AsyncDisposable {
   async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
     checkOptionNames("spawn", options, PROCESS_OPTIONS);
     if (this.exitStatus) throw this.notRunning();
+    if (this.owner.paused(this.id)) throw pauseRefusal.exec(this.shownName);
     const proc = await this.owner.execIn(this, cmd, options);
     await proc.started.catch((err: unknown) => {
       throw err instanceof ContainerError ? this.notRunning() : err;
@@ -176,14 +192,21 @@ export class Container implements AsyncDisposable {
     const inRange = (e: LogEntry) => (!options.since || e.time >= options.since.toISOString()) && (!options.until || e.time <= options.until.toISOString());
     let entries = this.log.filter(inRange);
     if (options.tail !== undefined) entries = entries.slice(Math.max(0, entries.length - options.tail));
+    // The place after them, by sequence number: what comes while the consumer is busy is yielded next, once.
+    let next = this.logFirst + this.log.length;
     yield* entries;
     if (!options.follow) return;
-    let seen = this.log.length > 0 ? this.log[this.log.length - 1] : undefined;
-    while (this.running) {
+    for (;;) {
+      while (next < this.logFirst + this.log.length) {
+        // Trimmed past our place (more than LOG_BYTES unread): on from the oldest kept.
+        next = Math.max(next, this.logFirst);
+        const e = this.log[next - this.logFirst]!;
+        next++;
+        if (inRange(e)) yield e;
+      }
+      // Its output all came before its exit.
+      if (!this.running) return;
       await new Promise<void>((wake) => this.logWaiters.add(wake));
-      const start = seen ? this.log.lastIndexOf(seen) + 1 : 0;
-      for (const e of this.log.slice(start)) if (inRange(e)) yield e;
-      seen = this.log.at(-1) ?? seen;
     }
   }
 
@@ -193,16 +216,26 @@ export class Container implements AsyncDisposable {
     return this.owner.stats(this.proc);
   }
 
-  /** Freezes all its processes (the guest's cgroup freezer) until `unpause`. */
-  async pause(): Promise<void> {
-    if (this.exitStatus) throw this.notRunning();
-    await this.owner.freeze(this.proc, true);
+  /** Freezes all its processes (the guest's cgroup freezer) until `unpause`; refuses a paused one, as Node's. */
+  pause(): Promise<void> {
+    return this.setPaused(true);
   }
 
-  /** Thaws it after `pause`. */
-  async unpause(): Promise<void> {
-    if (this.exitStatus) throw this.notRunning();
-    await this.owner.freeze(this.proc, false);
+  /** Thaws it after `pause`; refuses one that is not paused, as Node's. */
+  unpause(): Promise<void> {
+    return this.setPaused(false);
+  }
+
+  private setPaused(frozen: boolean): Promise<void> {
+    const next = this.freezing.then(async () => {
+      if (this.exitStatus) throw this.notRunning();
+      const paused = this.owner.paused(this.id);
+      if (frozen && paused) throw pauseRefusal.alreadyPaused(this.shownName);
+      if (!frozen && !paused) throw pauseRefusal.notPaused(this.shownName);
+      await this.owner.freeze(this.id, this.proc, frozen);
+    });
+    this.freezing = next.catch(() => {});
+    return next;
   }
 
   /** Deletes an exited container (its writable layer went with its exit, in the guest's memory). */
@@ -224,7 +257,12 @@ export class Container implements AsyncDisposable {
   }
 
   private notRunning(): ContainerError {
-    return new ContainerError(`container ${this.name ?? this.id.slice(0, 12)} is not running`);
+    return new ContainerError(`container ${this.shownName} is not running`);
+  }
+
+  /** What its errors call it (Node's: the name, else the short id). */
+  private get shownName(): string {
+    return this.name ?? this.id.slice(0, 12);
   }
 
   private wakeLogReaders(): void {

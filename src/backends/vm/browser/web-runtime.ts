@@ -13,6 +13,7 @@ import type { ExitStatus, SpawnOptions } from "../../../container.js";
 import { checkContainerName, nameInUse } from "../../../containers/names.js";
 import { ContainerError, TsboxError, UsageError } from "../../../errors.js";
 import { hex } from "../core/bytes.js";
+import { GUEST_STOPPED_EXIT } from "../core/guest-spec.js";
 import type { MachineConfig } from "../core/guest-machine.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
@@ -69,7 +70,7 @@ export interface ContainerInfo {
   image: string;
   command: string[];
   backend: "vm";
-  status: "running" | "exited";
+  status: "running" | "paused" | "exited";
   created: string;
   exitCode: number | null;
   signal: string | null;
@@ -203,10 +204,10 @@ export class Runtime {
     return this.call("inspectImage", [image]);
   }
 
-  /** Containers this Runtime ran, newest first; `all: false` keeps only running ones. */
+  /** Containers this Runtime ran, newest first; `all: false` keeps only running (and paused) ones, as Node's. */
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
     const list = [...this.records.values()].reverse();
-    return options.all === false ? list.filter((c) => c.status === "running") : list;
+    return options.all === false ? list.filter((c) => c.status !== "exited") : list;
   }
 
   /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
@@ -235,11 +236,15 @@ export class Runtime {
     await navigator.storage?.getDirectory?.().then((root) => root.removeEntry(stateFilesDir(database), { recursive: true })).catch(() => {});
   }
 
-  /** Stops the guest; running containers fail. */
+  /**
+   * Stops the guest: what waits on it fails, and its containers have ended (SIGKILL's 137, as Node's vm
+   * backend records a container whose guest was stopped under it), so they can be removed.
+   */
   terminate(reason: Error = new TsboxError("the vm was terminated", { code: "runtime" })): void {
     if (this.failed) return;
     this.failed = reason;
     this.worker?.terminate();
+    for (const c of [...this.live.values()]) c.ended(GUEST_STOPPED_EXIT);
     // A boot in progress (and every call awaiting it) fails with the reason; a finished one stays resolved,
     // and calls after it fail on `failed`.
     this.abortBoot?.(reason);
@@ -276,7 +281,12 @@ export class Runtime {
         );
       },
       stats: (proc: WebProcess) => this.call("stats", [this.pageIds.get(proc) ?? -1]) as Promise<GuestStats>,
-      freeze: (proc: WebProcess, frozen: boolean) => this.call("freeze", [this.pageIds.get(proc) ?? -1, frozen]) as Promise<void>,
+      freeze: async (id: string, proc: WebProcess, frozen: boolean) => {
+        await this.call("freeze", [this.pageIds.get(proc) ?? -1, frozen]);
+        const record = this.records.get(id);
+        if (record && record.status !== "exited") record.status = frozen ? "paused" : "running";
+      },
+      paused: (id: string) => this.records.get(id)?.status === "paused",
     };
   }
 

@@ -15,7 +15,7 @@ import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { execProcessSpec } from "../../../spec/exec-process.js";
 import { validateSpec } from "../../../spec/validate.js";
 import type { InputPump } from "../core/agent-channels.js";
-import { hex } from "../core/bytes.js";
+import { concat, hex } from "../core/bytes.js";
 import { DEFAULT_CONFIG, fingerprintOf, GuestMachine, type SavedMachine, type V86Constructor } from "../core/guest-machine.js";
 import { acquireExports, createAndStart, deleteInGuest, type ExportTable, type GuestChannels, toGuestSpec, waitForExit } from "../core/guest-spec.js";
 import { MemoryFs } from "../core/p9/memory-fs.js";
@@ -30,7 +30,7 @@ import { ImageRoots } from "./image-roots.js";
 import { pullImage } from "./registry-pull.js";
 import type { BootPhase, BrowserImageSummary, Calls, ExecRequest, GuestStats, ProgressEvent, RunRequest, StartRequest, WorkerMessage } from "./protocol.js";
 import { type PageOutput, WorkerLink } from "./worker-link.js";
-import { requestedSize, spareKey, type StandbyRecord, standbyFromJson, standbyKey } from "./standby.js";
+import { type HeldOutput, heldOutput, requestedSize, spareKey, type StandbyRecord, standbyFromJson, standbyKey } from "./standby.js";
 import { createSpare, spareFits, startSpare } from "../core/spare.js";
 import { parseContainerStats } from "../../container-stats.js";
 
@@ -66,10 +66,10 @@ interface Running {
   gate?: Promise<void>;
 }
 
-/** Where a process's output goes: the page under its id, or (a standby nobody took yet) held. */
+/** Where a process's output goes: the page under its id, or (a standby nobody took yet) held, with its stream. */
 interface Route {
   id: number | null;
-  held: Uint8Array[];
+  held: HeldOutput[];
 }
 
 /** A standby container (standby.ts): started, its output held, until a `run` with its key takes it. */
@@ -348,7 +348,7 @@ export class WorkerVm {
     this.post({ type: "started", id, pid: record.pid, cid: record.cid });
     route.id = id;
     const held = route.held.splice(0);
-    for (const data of held) this.post({ type: "stdout", id, data });
+    for (const { stream, data } of held) this.post({ type: stream, id, data });
     hooks.started?.();
     if (held.length > 0) hooks.output?.();
     const size = requestedSize(request);
@@ -414,7 +414,7 @@ export class WorkerVm {
   private async capture(standby: Standby, record: StandbyRecord): Promise<{ saved: SavedMachine; standby: StandbyRecord; orphans: string[] }> {
     const orphans = [...this.running.values()].filter((r) => r.container && r !== standby.running).map((r) => r.handle);
     if (this.spare) orphans.push(this.spare.cid);
-    const output = concat(standby.route.held);
+    const output = coalesce(standby.route.held);
     const saved = await this.machine.save();
     return { saved, standby: { ...record, output }, orphans };
   }
@@ -432,7 +432,7 @@ export class WorkerVm {
         running.container = { spec, imageRoot };
         holder.release = release;
         const pid = await createAndStart(this.machine.link, cid, guest.spec, io.channels);
-        const output = new Uint8Array(0);
+        const output: HeldOutput[] = [];
         return { key: standbyKey(request), cid, pid, image: { name: image.name, manifestDigest: image.manifestDigest }, imageRoot, spec, exports: guest.exports, channels: io.channels, size: requestedSize(request), output };
       } catch {
         io.close();
@@ -450,7 +450,7 @@ export class WorkerVm {
    * its input and resizes held until then (`Running.gate`).
    */
   reviveStandby(record: StandbyRecord): void {
-    const route: Route = { id: null, held: record.output.length > 0 ? [record.output] : [] };
+    const route: Route = { id: null, held: heldOutput(record.output) };
     const io = this.openIo(route, record.channels.stdin !== null, record.spec.process.terminal, record.channels);
     const holder: { release: () => void } = { release: () => {} };
     const gone = async () => {
@@ -679,7 +679,7 @@ export class WorkerVm {
     const input = stdin ? link.openInput(channels?.stdin ?? undefined) : undefined;
     const output = (stream: "stdout" | "stderr", channel: number | undefined) =>
       link.openOutput((data) => {
-        if (route.id === null) route.held.push(data);
+        if (route.id === null) route.held.push({ stream, data });
         else this.post({ type: stream, id: route.id, data });
         onOutput?.();
       }, channel);
@@ -737,11 +737,15 @@ function spareKeyOf(request: RunRequest): string | undefined {
 /** The 9p export of an image root in the memory fs (the layer's directory name). */
 const layerExportName = (dir: string) => `img-${dir.slice(dir.lastIndexOf("/") + 1)}`;
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) (out.set(c, at), (at += c.length));
-  return out;
+/** Held output with each run of one stream's chunks joined (what a saved state keeps). */
+function coalesce(held: HeldOutput[]): HeldOutput[] {
+  const runs: HeldOutput[][] = [];
+  for (const chunk of held) {
+    const last = runs.at(-1);
+    if (last?.[0]!.stream === chunk.stream) last.push(chunk);
+    else runs.push([chunk]);
+  }
+  return runs.map((run) => ({ stream: run[0]!.stream, data: concat(run.map((c) => c.data)) }));
 }
 
 /** Byte counts of several concurrent loads, summed for the page. */

@@ -252,6 +252,9 @@ export function pidOf(reply: Record<string, unknown>): number {
   return typeof reply.pid === "number" ? reply.pid : -1;
 }
 
+/** A container's end when its guest is stopped under it (`vm stop --force`, a page's `terminate()`): SIGKILL's, as docker's kill. */
+export const GUEST_STOPPED_EXIT: ExitStatus = { exitCode: 137, signal: "SIGKILL", oomKilled: false };
+
 /** Waits for the exit (the output channels' EOFs come first on the link). */
 export async function waitForExit(link: AgentProtocol<any>, cid: string): Promise<ExitStatus> {
   const r = await link.request("wait", { cid }, 0x7fffffff);

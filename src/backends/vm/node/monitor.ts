@@ -31,9 +31,10 @@ import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { readSpec } from "../../../containers/spec-file.js";
 import type { ContainerProcess } from "../../backend.js";
 import { type RunContext, startInGuest } from "./container-run.js";
+import { GUEST_STOPPED_EXIT } from "../core/guest-spec.js";
 
-/** A container's end when its guest is stopped under it (`vm stop --force`): SIGKILL's, as docker's kill. */
-export const KILLED_WITH_GUEST: RunEnd = { exitCode: 137, signal: "SIGKILL", oomKilled: false, error: "the vm was stopped" };
+/** A container's end when its guest is stopped under it, as its record keeps it. */
+export const KILLED_WITH_GUEST: RunEnd = { ...GUEST_STOPPED_EXIT, error: "the vm was stopped" };
 
 export interface LaunchRequest {
   bundle: string;
