@@ -413,6 +413,8 @@ describe("vm network records: a hostile guest's start answer (no guest)", () => 
     spec.linux.namespaces = [];
     spec.network!.ports = [];
     spec.network!.dir = join(bundle, "net");
+    // The fixture's bind sources are no paths of this host (each is checked before it is exported).
+    spec.mounts = spec.mounts.filter((m) => m.type !== "bind");
     let exit = () => {};
     const exited = new Promise<Record<string, unknown>>((resolve) => (exit = () => resolve({ exitCode: 0, signal: null })));
     const record = { network: "app", ip: "10.89.0.9", prefix: 24, gateway: "10.89.0.1", bridge: "br", ifname: "eth0", hostInterface: "veth0", mac: "02:00:00:00:00:01", aliases: ["db"], keeper: 12, keeperStart: 34 };
