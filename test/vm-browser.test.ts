@@ -759,11 +759,12 @@ rt.terminate();`;
           const runtime = new tsbox.Runtime({ assets: "/dist/", storage: arg, standby: opts, onProgress: (e) => phases.push(e) });
           await runtime.boot();
           const start = phases.find((e) => e.phase === "ready").start;
-          // "standby": its output so far is held and saved with the state (a restored one is there at "ready").
-          while (start !== "stored" && !phases.some((e) => e.phase === "standby")) await new Promise((r) => setTimeout(r, 100));
+          // "standby": its output so far is held and saved with the state; a restored one's is told too (before,
+          // a returning visit never heard it, and a page waiting for it waited for ever).
+          while (!phases.some((e) => e.phase === "standby")) await new Promise((r) => setTimeout(r, 100));
           const out = await (await runtime.run(opts)).output();
           runtime.terminate();
-          return { start, ...out };
+          return { start, saved: phases.find((e) => e.phase === "standby").saved, ...out };
         };
         const first = await take();
         const stored = await take();
@@ -774,6 +775,7 @@ rt.terminate();`;
         assert.deepEqual([run.exitCode, run.stdout, run.stderr], [0, "to-stdout\n", "to-stderr\nlate-stderr\n"], JSON.stringify(run));
       }
       assert.equal(r.stored.start, "stored");
+      assert.deepEqual([r.first.saved, r.stored.saved], [true, true]);
     } finally {
       await p.close();
     }

@@ -82,6 +82,8 @@ interface Standby {
   release: () => void;
   /** A run took it. */
   taken: () => void;
+  /** Restored with the stored state (not made by this page). */
+  revived?: boolean;
 }
 
 /**
@@ -367,7 +369,16 @@ export class WorkerVm {
    */
   async keepStandby(): Promise<void> {
     const request = this.options.standby;
-    if (!request || this.standby) return;
+    if (!request) return;
+    if (this.standby?.revived) {
+      // Restored with the stored state: the page hears it runs as it would of one made here (an embedder waiting
+      // for the event after a returning visit waited for ever).
+      const revived = this.standby;
+      revived.revived = false;
+      if (await revived.ready) this.post({ type: "progress", phase: "standby", saved: true });
+      return;
+    }
+    if (this.standby) return;
     const standby = this.startStandby(request);
     this.standby = standby;
     const record = await standby.ready;
@@ -482,7 +493,7 @@ export class WorkerVm {
       },
       async () => (await gone(), undefined),
     );
-    this.standby = { key: record.key, ready, route, running, release: () => holder.release(), taken };
+    this.standby = { key: record.key, ready, route, running, release: () => holder.release(), taken, revived: true };
   }
 
   /** Resolves once every container the page asked for so far has started (as `run` says) or failed. */
