@@ -72,6 +72,14 @@ describe("vm networking", { skip: vmSkip }, () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
+  /** The guest daemon a test's runtime started on demand (its status file in `env`'s cache dir), ended. */
+  const stopDaemon = async (env: NodeJS.ProcessEnv) => {
+    const { daemonStatus } = await import("../src/backends/vm/node/session.js");
+    const daemon = daemonStatus(env);
+    if (!daemon) return;
+    process.kill(daemon.pid, "SIGTERM");
+    for (let i = 0; i < 100 && daemonStatus(env); i++) await new Promise((r) => setTimeout(r, 100));
+  };
   /** vmapp's /24 as a pattern (`network create` picks the first free one: another data dir's networks may hold 10.89.0.0/24). */
   const vmapp = () => rt.networks.get("vmapp").subnet.split(".").slice(0, 3).join("\\.");
   const httpd = (text: string) => ["sh", "-c", `mkdir -p /www && echo ${text} > /www/index.html && exec httpd -f -p 80 -h /www`];
@@ -225,12 +233,7 @@ describe("vm networking", { skip: vmSkip }, () => {
       assert.deepEqual((await rt.containerNetworks("kept")).map((n) => n.network), ["bridge"], "disconnect took it off the record");
     } finally {
       await box.remove({ force: true });
-      const { daemonStatus } = await import("../src/backends/vm/node/session.js");
-      const daemon = daemonStatus(env);
-      if (daemon) {
-        process.kill(daemon.pid, "SIGTERM");
-        for (let i = 0; i < 100 && daemonStatus(env); i++) await new Promise((r) => setTimeout(r, 100));
-      }
+      await stopDaemon(env);
     }
   });
 
@@ -262,12 +265,7 @@ describe("vm networking", { skip: vmSkip }, () => {
         else process.env[k] = v;
       }
       await box.remove({ force: true });
-      const { daemonStatus } = await import("../src/backends/vm/node/session.js");
-      const daemon = daemonStatus(env);
-      if (daemon) {
-        process.kill(daemon.pid, "SIGTERM");
-        for (let i = 0; i < 100 && daemonStatus(env); i++) await new Promise((r) => setTimeout(r, 100));
-      }
+      await stopDaemon(env);
     }
   });
 
