@@ -396,6 +396,14 @@ impl<'a> Keeper<'a> {
         Ok(())
     }
 
+    /// Our published ports' DNAT rules (every copy of them), gone.
+    fn remove_own_dnat(&mut self) {
+        if let (Some(ipt), false) = (Iptables::find(), self.dnat.is_empty()) {
+            let _ = ipt.remove_dnat(|r| r.tag == self.net.container_id && self.dnat.iter().any(|p| r.overlaps(p)));
+        }
+        self.dnat.clear();
+    }
+
     /// The requests `request_detach` left for our networks: each goes, the others stay. False once none is left.
     fn take_requests(&mut self, proxy: &mut Proxy) -> bool {
         let mut i = 0;
@@ -416,11 +424,8 @@ impl<'a> Keeper<'a> {
     fn leave_one(&mut self, i: usize, proxy: &mut Proxy) {
         let j = self.joined.remove(i);
         // The DNAT rules lead to the first network's address: they go with it (and come back on the next one, below).
-        if i == 0 && !self.dnat.is_empty() {
-            if let Some(ipt) = Iptables::find() {
-                let _ = ipt.remove_dnat(|r| r.tag == self.net.container_id && self.dnat.iter().any(|p| r.overlaps(p)));
-            }
-            self.dnat.clear();
+        if i == 0 {
+            self.remove_own_dnat();
         }
         if let Some(nl) = self.nl.as_mut() {
             if let Some(ep) = &j.endpoint {
@@ -574,9 +579,7 @@ impl<'a> Keeper<'a> {
     }
 
     fn tear_down(&mut self) {
-        if let (Some(ipt), false) = (Iptables::find(), self.dnat.is_empty()) {
-            let _ = ipt.remove_dnat(|r| r.tag == self.net.container_id && self.dnat.iter().any(|p| r.overlaps(p)));
-        }
+        self.remove_own_dnat();
         // A veth's deletion waits out RCU grace periods (20–40 ms here), the
         // largest part of a networked run's end. Once the container has
         // exited its end of the pair is in a dying namespace and nothing
