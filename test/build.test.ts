@@ -494,7 +494,7 @@ for (const who of identities()) {
           : "whose uids are 0-\\d+ \\(host uids \\d+, \\d+-\\d+\\): rootless, a container's ids past 0 are the user's /etc/subuid and /etc/subgid range, which must be wider for this one";
       for (const [r, path] of [[copied, "/f"], [added, "/h/z"]] as const) {
         assert.equal(r.code, 1, r.stderr);
-        assert.match(r.stderr, new RegExp(`^tsbox: cannot give ${path} the owner 70000:70000: uid 70000 is not mapped in the container's user namespace, ${range}`, "m"));
+        assert.match(r.stderr, new RegExp(`^tsbox: line 2: cannot give ${path} the owner 70000:70000: uid 70000 is not mapped in the container's user namespace, ${range}`, "m"));
       }
       assert.equal((await cli(["images", "-q", "--filter", "reference=past-range"])).stdout, "", "no image");
     });

@@ -21,10 +21,10 @@ import type { Runtime } from "../runtime.js";
 import type { ContainerFiles, PathStat } from "../containers/copy.js";
 import { copyFromContainer, copyToContainer, eachRecord } from "../containers/copy.js";
 import { assertAsked, type CopyRecord, writeTarEnd, writeTarEntry } from "../containers/copy-records.js";
-import { spawnCopyHelper } from "../backends/native/copy-helper.js";
+import { CopyHelperError, spawnCopyHelper } from "../backends/native/copy-helper.js";
 import { detectCompression } from "../image/compression.js";
 import { readTar, type TarEntry } from "../image/tar.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, isTsboxError } from "../errors.js";
 import type { Instruction } from "./dockerfile.js";
 import type { Stage } from "./builder.js";
 import { BuildError } from "./build-error.js";
@@ -137,7 +137,11 @@ export async function copyStep(rt: Runtime, stage: Stage, req: CopyRequest, anno
         throw err;
       },
     );
-    await Promise.all([copyToContainer(files, "-", base, stream, { archive: true }), producing]);
+    // The helper's refusal (an owner past the user's ids, a full disk) named with its line, as a RUN step's failure.
+    await Promise.all([copyToContainer(files, "-", base, stream, { archive: true }), producing]).catch((err: unknown) => {
+      if (isTsboxError(err) && !(err instanceof BuildError) && !(err instanceof CopyHelperError && err.interrupted)) throw new BuildError(`line ${req.ins.line}: ${err.message}`, err);
+      throw err;
+    });
     // The build's signal stops a large layer's write at once (Ctrl-C), as a RUN step's.
     return { ...(await commitStep(rt, stage, containers[0]!, createdBy, annotations, signal)), ...fetched };
   } finally {
