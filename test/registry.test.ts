@@ -9,7 +9,7 @@ import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,8 @@ import { identities, cleanupIdentities, freshStore } from "./helpers/identities.
 import { signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
+import { holdLock } from "./helpers/hold-lock.js";
+import { missingBlobs } from "./helpers/missing-blobs.js";
 import { buildI386Layout, buildLayeredLayout, buildMultiPlatformLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
 
 const USERS = { alice: "wonderland" };
@@ -166,6 +168,40 @@ for (const who of identities()) {
       const again = await tsbox(who, ["run", "--rm", image, "true"], { env });
       assert.equal(again.code, 125);
       assert.match(again.stderr, /^tsbox: image .*test\/i386:latest has no linux\/amd64 variant here \(it has linux\/386\): tsbox pull --platform linux\/amd64 gets one if its registry has it\n$/);
+    });
+
+    it("a prune while a pull names its image keeps the blobs the pull found already in the store (its lease covers them)", async () => {
+      // The blobs an untagged image left (rmi --no-prune) are old: the pull found them and went on, but only a
+      // blob written since the pull's lease was taken was spared, and a prune before the naming deleted them
+      // (the pull failed: "blob … is missing"). The index lock, held by the test, stops the pull at its naming
+      // and the prune at its sweep; either may go first once it is released.
+      const env = freshStore(who);
+      const blobs = join(env.TSBOX_DATA_DIR!, "blobs", "sha256");
+      const image = `${anon.host}/test/big`;
+      for (let i = 0; i < 3; i++) {
+        ok(await tsbox(who, ["pull", "-q", image], { env }));
+        ok(await tsbox(who, ["rmi", "--no-prune", image], { env }));
+        const anHourAgo = new Date(Date.now() - 3_600_000);
+        for (const b of readdirSync(blobs)) utimesSync(join(blobs, b), anHourAgo, anHourAgo);
+        const release = await holdLock(who, join(env.TSBOX_DATA_DIR!, ".index.lock"), (argv) => tsbox(who, [], { argv, env }));
+        let pulling: ReturnType<typeof tsbox> | undefined;
+        let pruned: ReturnType<typeof tsbox> | undefined;
+        try {
+          pulling = tsbox(who, ["pull", "-q", image], { env });
+          await new Promise((r) => setTimeout(r, 1000)); // (the pull finds its blobs and waits to name the image)
+          pruned = tsbox(who, ["image", "prune", "-af"], { env });
+          await new Promise((r) => setTimeout(r, 300));
+        } finally {
+          await release();
+        }
+        ok(await pruned!);
+        ok(await pulling!);
+        assert.deepEqual(missingBlobs(env.TSBOX_DATA_DIR!), [], "every blob an index entry reaches is in the store");
+        const run = await tsbox(who, ["run", "--rm", image, "sh", "-c", "wc -c < /data/blob0"], { env });
+        ok(run);
+        assert.equal(run.stdout.trim(), String(6 * 1024 * 1024));
+        ok(await tsbox(who, ["rmi", image], { env }));
+      }
     });
 
     it("pulls behind token auth after tsbox login, and refuses without", async () => {

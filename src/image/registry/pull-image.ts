@@ -99,7 +99,8 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
   const progress = options.onProgress ?? (() => {});
   const fetchBlob = async (blob: Descriptor, kind: PullEvent["kind"]) => {
     const id = blob.digest.slice(7, 19);
-    if (await layout.hasBlob(blob.digest)) return progress({ id, kind, status: "exists", total: blob.size });
+    // Marked as written now (not only seen): a prune before this pull names its image spares it under the lease.
+    if (await layout.reuseBlobs([blob.digest])) return progress({ id, kind, status: "exists", total: blob.size });
     await downloadBlob(layout, client, ref.path, blob, {
       ...(options.signal ? { signal: options.signal } : {}),
       onResume: (offset) => progress({ id, kind, status: "resuming", current: offset, total: blob.size }),
