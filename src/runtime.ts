@@ -589,6 +589,7 @@ export class Runtime implements ContainerOwner {
     const name = this.networks.find(network)?.name ?? network;
     const running = current?.status === "running";
     const found = running ? readAttachments(bundle.dir).find((a) => a.network === name) : undefined;
+    const was = found && existsSync(bundle.config) ? readSpec(bundle.config).network?.dns : undefined;
     const recorded = existsSync(bundle.config) && recordDisconnect(bundle.config, name);
     if (!found && !recorded) {
       this.networks.get(network);
@@ -600,7 +601,9 @@ export class Runtime implements ContainerOwner {
     if (servers) recordServers(bundle.config, servers);
     if (!found) return;
     if (!this.backend.disconnect) throw new UsageError(`the ${this.backend.name} backend cannot disconnect running containers from networks`);
-    await this.backend.disconnect({ bundleDir: bundle.dir, network: name });
+    // The running container's resolv.conf follows, as a connect's does (its lookups waited for the gone server first).
+    const now = servers && was ? readSpec(bundle.config).network?.dns : undefined;
+    await this.backend.disconnect({ bundleDir: bundle.dir, network: name, ...(was && now ? { dns: { was, now } } : {}) });
   }
 
   /**

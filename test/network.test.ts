@@ -573,7 +573,7 @@ for (const who of identities()) {
     });
 
     // docker: the first endpoint that needs the embedded DNS points resolv.conf at it (libnetwork rebuildDNS).
-    it("network connect of a user network to a container on the default bridge resolves that network's names at once and after a restart; --dns and an edited resolv.conf are kept", async () => {
+    it("network connect of a user network to a container on the default bridge resolves that network's names at once and after a restart, disconnect gives the earlier servers back; --dns and an edited resolv.conf are kept", async () => {
       const net = `named-${who.name}`;
       assert.equal((await run(["network", "create", net])).code, 0);
       const fetch = async (ctr: string) => (await run(["exec", ctr, "sh", "-c", "timeout 5 wget -q -O - http://nsrv/i"])).stdout;
@@ -583,6 +583,7 @@ for (const who of identities()) {
           assert.equal((await run(["run", "-d", "--name", ctr, ...extra, "busybox", "sleep", "600"])).code, 0);
         }
         assert.equal((await run(["exec", "nedit", "sh", "-c", "echo 'nameserver 192.0.2.54' > /etc/resolv.conf"])).code, 0);
+        const before = (await run(["exec", "nc", "cat", "/etc/resolv.conf"])).stdout;
         for (const ctr of ["nc", "ndns", "nedit"]) assert.equal((await run(["network", "connect", net, ctr])).code, 0);
         assert.equal(await fetch("nc"), "named\n");
         const ip = await inspectField(run, "nc", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}}{{end}}`);
@@ -591,6 +592,11 @@ for (const who of identities()) {
         assert.equal((await run(["exec", "nedit", "cat", "/etc/resolv.conf"])).stdout, "nameserver 192.0.2.54\n", "an edited file is the user's");
         assert.equal((await run(["restart", "-t", "0", "nc"])).code, 0);
         assert.equal(await until("the name after the restart", async () => ((await fetch("nc")) || undefined)), "named\n");
+        // Disconnected, the running container asks its earlier servers again (it kept the gone network's server,
+        // and each lookup waited for it first); an edited file stays the user's.
+        for (const ctr of ["nc", "nedit"]) assert.equal((await run(["network", "disconnect", net, ctr])).code, 0);
+        assert.equal((await run(["exec", "nc", "cat", "/etc/resolv.conf"])).stdout, before);
+        assert.equal((await run(["exec", "nedit", "cat", "/etc/resolv.conf"])).stdout, "nameserver 192.0.2.54\n");
       } finally {
         await run(["rm", "-f", "nsrv", "nc", "ndns", "nedit"]);
         await run(["network", "rm", net]);

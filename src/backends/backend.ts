@@ -1,5 +1,11 @@
 import type { Readable, Writable } from "node:stream";
 import type { ContainerSpec, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
+
+/** `network disconnect`'s change of a running container's resolv.conf (net-detach's `--dns`, the agent op's `dns`). */
+export interface ResolvChange {
+  was: NetworkSpec["dns"];
+  now: NetworkSpec["dns"];
+}
 import type { Signal } from "../signals.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
 import type { NetIO } from "../network/net-io.js";
@@ -62,9 +68,10 @@ export interface Backend {
   connect?(options: { bundleDir: string; container: number; containerStart: string | null; network: NetworkSpec }): Promise<void>;
   /**
    * Takes the container off a network `connect` (or its start) joined: that network's endpoint only (its
-   * keeper may serve others). Optional.
+   * keeper may serve others); `dns`: its resolv.conf's servers before and without the network, rewritten once
+   * the network is down if the file is still as tsbox wrote it. Optional.
    */
-  disconnect?(options: { bundleDir: string; network: string }): Promise<void>;
+  disconnect?(options: { bundleDir: string; network: string; dns?: ResolvChange }): Promise<void>;
   /**
    * Starts the container (its config.json is in the bundle) under a monitor
    * that outlives this process: it owns the container's stdio, writes its

@@ -13,7 +13,7 @@
 //!   tsbox-runtime probe
 //!   tsbox-runtime net-attach --bundle DIR --pid PID --pid-start TICKS --network FILE
 //!     (`network connect`: one line of JSON on stdout, then keeps the attachment)
-//!   tsbox-runtime net-detach --bundle DIR --network NAME
+//!   tsbox-runtime net-detach --bundle DIR --network NAME [--dns {"was":DNS,"now":DNS}]
 //!     (`network disconnect`: that network's keeper takes its endpoint down)
 //!   tsbox-runtime net-remove --dir DIR --bridge NAME --subnet CIDR [--rootless-dir DIR]
 //!   tsbox-runtime net-sweep
@@ -41,6 +41,7 @@ mod signals;
 mod state_file;
 mod timefmt;
 
+use container::net::spec::Dns;
 use container::probe::Probe;
 use container::seccomp;
 use container::sealed_exe;
@@ -114,10 +115,8 @@ fn main() {
             Ok((bundle, pid, start, file)) => net_attach(&bundle, pid, start, &file),
             Err(msg) => usage_error(&msg),
         },
-        (Some("net-detach"), _) => match Flags::parse(&args[1..], &["--bundle", "--network"])
-            .and_then(|mut f| Ok((f.required("--bundle", "net-detach")?, f.required("--network", "net-detach")?)))
-        {
-            Ok((bundle, network)) => match container::net::keeper::request_detach(&PathBuf::from(bundle).join("net"), &network.to_string_lossy()) {
+        (Some("net-detach"), _) => match parse_net_detach(&args[1..]) {
+            Ok((bundle, network, resolv)) => match container::net::keeper::request_detach(&bundle.join("net"), &network, resolv.as_ref()) {
                 Ok(()) => 0,
                 Err(e) => {
                     eprintln!("tsbox-runtime: {}", e);
@@ -361,6 +360,21 @@ fn parse_net_attach(args: &[OsString]) -> Result<(PathBuf, i32, u64, PathBuf), S
     let start = flags.required("--pid-start", "net-attach")?;
     let start = start.to_str().and_then(|s| s.parse::<u64>().ok()).ok_or("--pid-start: expected a process start time")?;
     Ok((bundle, pid, start, PathBuf::from(flags.required("--network", "net-attach")?)))
+}
+
+/// `network disconnect`: the bundle, the network, and `--dns '{"was":…,"now":…}'` when its servers change.
+fn parse_net_detach(args: &[OsString]) -> Result<(PathBuf, String, Option<(Dns, Dns)>), String> {
+    let mut flags = Flags::parse(args, &["--bundle", "--network", "--dns"])?;
+    let bundle = PathBuf::from(flags.required("--bundle", "net-detach")?);
+    let network = flags.required("--network", "net-detach")?.to_string_lossy().into_owned();
+    let resolv = match flags.take("--dns") {
+        None => None,
+        Some(v) => {
+            let doc = container::json::parse(&v.to_string_lossy()).map_err(|e| format!("--dns: {}", e))?;
+            Some(container::net::keeper::resolv_change(&doc).map_err(|e| format!("--dns: {}", e))?)
+        }
+    };
+    Ok((bundle, network, resolv))
 }
 
 /// `network rm`: the dir of the network's state, its bridge and subnet, and

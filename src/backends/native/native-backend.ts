@@ -8,7 +8,7 @@ import { ContainerError, TsboxError } from "../../errors.js";
 import { type Signal, signalNumber } from "../../signals.js";
 import { isErrno, randomHex, unlinkIfThere } from "../../fs-util.js";
 import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, StartOptions, StdioTarget } from "../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, ResolvChange, StartOptions, StdioTarget } from "../backend.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
 import { readCgroupStats } from "./cgroup-stats.js";
 import { processParent, readState } from "../../containers/state.js";
@@ -331,9 +331,10 @@ export class NativeBackend implements Backend {
    * `tsbox-runtime net-detach`: asks the keeper that serves the network (it may serve the container's others too,
    * all joined at its start) to take that network's endpoint down, and waits until it has.
    */
-  async disconnect(options: { bundleDir: string; network: string }): Promise<void> {
+  async disconnect(options: { bundleDir: string; network: string; dns?: ResolvChange }): Promise<void> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
-    const done = spawnSync(binary, ["net-detach", "--bundle", options.bundleDir, "--network", options.network], { encoding: "utf8" });
+    const dns = options.dns ? ["--dns", JSON.stringify(options.dns)] : [];
+    const done = spawnSync(binary, ["net-detach", "--bundle", options.bundleDir, "--network", options.network, ...dns], { encoding: "utf8" });
     if (done.status !== 0) throw new TsboxError(`disconnecting network ${options.network}: ${(done.stderr || done.error?.message || "").trim().replace(/^tsbox-runtime: /, "")}`, { code: "runtime" });
   }
 

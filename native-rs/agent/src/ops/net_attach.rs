@@ -69,7 +69,11 @@ impl Agent {
         }
         record(cid, name).ok_or_else(|| op_error(ErrorKind::NotFound, format!("container {} is not connected to network {}", cid, name)))?;
         // A keeper left with no network exits: the agent's `reap` collects it.
-        container::net::keeper::request_detach(&container_dir(cid).join("net"), name).map_err(|e| e.to_report())?;
+        let resolv = match req.get("dns") {
+            Some(doc) => Some(container::net::keeper::resolv_change(doc).map_err(|e| e.to_report())?),
+            None => None,
+        };
+        container::net::keeper::request_detach(&container_dir(cid).join("net"), name, resolv.as_ref()).map_err(|e| e.to_report())?;
         self.reply_ok(id, vec![]);
         Ok(())
     }

@@ -29,7 +29,7 @@ use super::ipam::Owner;
 use super::netlink::Netlink;
 use super::proxy::{self, Proxy, Published};
 use super::rootless;
-use super::spec::{Attachment, NetworkSpec, Port};
+use super::spec::{self, Attachment, Dns, NetworkSpec, Port};
 use crate::error::Error;
 use crate::handoff::Pipes;
 use crate::idmap;
@@ -212,8 +212,18 @@ extern "C" fn on_sigterm(sig: c_int, _info: *mut SigInfoHead, _ctx: *mut c_void)
 /// process is signalled) to take that network's endpoint down — one keeper
 /// serves all the networks a start joined, and SIGTERM would end them all —
 /// and waits until its record is gone. A keeper that is gone left nothing
-/// to take down but its stale record.
-pub fn request_detach(dir: &Path, network: &str) -> Result<(), Error> {
+/// to take down but its stale record. `resolv`: the container's servers
+/// before and after (`rewrite_resolv`), as a connect gives its keeper.
+pub fn request_detach(dir: &Path, network: &str, resolv: Option<&(Dns, Dns)>) -> Result<(), Error> {
+    take_down(dir, network)?;
+    // Once the network is gone: its server no longer answers, and each lookup would wait for it first.
+    match resolv {
+        Some((was, now)) => rewrite_resolv(dir, was, now),
+        None => Ok(()),
+    }
+}
+
+fn take_down(dir: &Path, network: &str) -> Result<(), Error> {
     if network.is_empty() || network.contains('/') {
         return Err(Error::setup(format!("invalid network name {:?}", network)));
     }
@@ -387,11 +397,8 @@ impl<'a> Keeper<'a> {
             let text = std::fs::read_to_string(&hosts).unwrap_or_default();
             rewrite_in_place(&hosts, &format!("{}{}", text, own_hosts_lines(self.net, &own)))?;
         }
-        let resolv = self.net.dir.join("resolv.conf");
         if let (false, Some(old)) = (self.net.dns.servers.is_empty(), spec.network.as_ref()) {
-            if std::fs::read_to_string(&resolv).ok().as_deref() == Some(files::resolv_conf(&old.dns).as_str()) {
-                rewrite_in_place(&resolv, &files::resolv_conf(&self.net.dns))?;
-            }
+            rewrite_resolv(&self.net.dir, &old.dns, &self.net.dns)?;
         }
         Ok(())
     }
@@ -626,6 +633,25 @@ fn own_hosts_lines(net: &NetworkSpec, own: &[Ipv4Addr]) -> String {
 }
 
 /// A bind-mounted file's new content, on the same inode (a rename would leave the container the old one).
+/// The container's resolv.conf (in `dir`, bind-mounted: rewritten in place) with `now`'s servers, when it still
+/// reads as `was` wrote it: docker rewrites only the files it manages, never one the user changed.
+pub fn rewrite_resolv(dir: &Path, was: &Dns, now: &Dns) -> Result<(), Error> {
+    let resolv = dir.join("resolv.conf");
+    if was == now || std::fs::read_to_string(&resolv).ok().as_deref() != Some(files::resolv_conf(was).as_str()) {
+        return Ok(());
+    }
+    rewrite_in_place(&resolv, &files::resolv_conf(now))
+}
+
+/// `network disconnect`'s `dns`: `{was, now}`, the servers the container's record named and names without the network.
+pub fn resolv_change(doc: &Json) -> Result<(Dns, Dns), Error> {
+    let part = |key: &str| match doc.get(key) {
+        Some(d) => spec::dns(d, &format!("dns.{}", key)).map_err(|e| Error::setup(e.to_string())),
+        None => Err(Error::setup(format!("dns.{} is missing", key))),
+    };
+    Ok((part("was")?, part("now")?))
+}
+
 fn rewrite_in_place(path: &Path, text: &str) -> Result<(), Error> {
     use crate::error::Context;
     std::fs::write(path, text).step(|| format!("writing {}", path.display()))
@@ -671,5 +697,37 @@ pub fn remove_leftovers(net: &NetworkSpec) {
     }
     if let Some(ipt) = Iptables::find() {
         let _ = ipt.remove_dnat(|r| r.tag == net.container_id && r.to.map_or(false, |to| dead.contains(&to)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::paths::tests::TempDir;
+
+    fn dns(servers: &[&str]) -> Dns {
+        Dns { servers: servers.iter().map(|s| s.to_string()).collect(), search: vec!["example.test".into()], options: vec![] }
+    }
+
+    #[test]
+    fn resolv_follows_a_disconnect_only_where_tsbox_wrote_it() {
+        let t = TempDir::new("resolv");
+        let resolv = t.0.join("resolv.conf");
+        let (was, now) = (dns(&["10.89.1.1", "192.0.2.1"]), dns(&["192.0.2.1"]));
+        std::fs::write(&resolv, files::resolv_conf(&was)).unwrap();
+        rewrite_resolv(&t.0, &was, &now).unwrap();
+        assert_eq!(std::fs::read_to_string(&resolv).unwrap(), "nameserver 192.0.2.1\nsearch example.test\n");
+        // The user's own file is left as it is.
+        std::fs::write(&resolv, "nameserver 192.0.2.54\n").unwrap();
+        rewrite_resolv(&t.0, &now, &was).unwrap();
+        assert_eq!(std::fs::read_to_string(&resolv).unwrap(), "nameserver 192.0.2.54\n");
+    }
+
+    #[test]
+    fn reads_the_change_from_its_json() {
+        let doc = json::parse(r#"{"was":{"servers":["10.89.1.1"],"search":[],"options":["ndots:2"]},"now":{"servers":[],"search":[],"options":[]}}"#).unwrap();
+        let (was, now) = resolv_change(&doc).unwrap();
+        assert_eq!((was.servers, was.options, now.servers.len()), (vec!["10.89.1.1".to_string()], vec!["ndots:2".to_string()], 0));
+        assert!(resolv_change(&json::parse(r#"{"was":{"servers":[],"search":[],"options":[]}}"#).unwrap()).is_err());
     }
 }

@@ -175,11 +175,7 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
     }
     let dns = match present(o.get("dns")) {
         None => Dns::default(),
-        Some(d) => Dns {
-            servers: strings(d, "network.dns", "servers")?,
-            search: strings(d, "network.dns", "search")?,
-            options: strings(d, "network.dns", "options")?,
-        },
+        Some(d) => dns(d, "network.dns")?,
     };
     let mut attach = Vec::new();
     for (i, a) in items(o, p, "attach")?.iter().enumerate() {
@@ -218,6 +214,15 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
         ports,
         rootless,
     }))
+}
+
+/// A `dns` object (`{servers, search, options}`): the spec's, and `network disconnect`'s resolv.conf change.
+pub fn dns(d: &Json, path: &str) -> Result<Dns> {
+    Ok(Dns {
+        servers: strings(d, path, "servers")?,
+        search: strings(d, path, "search")?,
+        options: strings(d, path, "options")?,
+    })
 }
 
 fn attachment(a: &Json, path: &str) -> Result<Attachment> {

@@ -1,7 +1,7 @@
 import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError, errorMessage, isTsboxError, TsboxError } from "../../../errors.js";
-import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, StartOptions } from "../../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, ResolvChange, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
 import type { NetworkSpec } from "../../../spec/container-spec.js";
@@ -185,8 +185,8 @@ export class VmBackend implements Backend {
   }
 
   /** `network disconnect`: the guest's keeper for that network tears its attachment down (`net-detach`). */
-  async disconnect(options: { bundleDir: string; network: string }): Promise<void> {
-    await this.askAboutContainer("net-detach", options.bundleDir, { network: options.network });
+  async disconnect(options: { bundleDir: string; network: string; dns?: ResolvChange }): Promise<void> {
+    await this.askAboutContainer("net-detach", options.bundleDir, { network: options.network, ...(options.dns ? { dns: options.dns } : {}) });
     removeAttachment(options.bundleDir, options.network);
   }
 
