@@ -194,7 +194,10 @@ describe("vm networking", { skip: vmSkip }, () => {
   it("connects a running container to a user network (with an alias) and disconnects it", async () => {
     const box = await rt.run({ image: "busybox", name: "box", network: "bridge", cmd: ["sleep", "600"], remove: true });
     try {
+      const resolv = async () => (await box.exec(["cat", "/etc/resolv.conf"])).stdout;
+      const before = await resolv();
       await rt.connectNetwork("vmapp", "box", { aliases: ["second"] });
+      assert.notEqual(await resolv(), before, "the network's server asked from now on");
       const nets = await rt.containerNetworks("box");
       assert.deepEqual(nets.map((n) => n.network).sort(), ["bridge", "vmapp"]);
       const shown = (await rt.inspectContainer("box")).NetworkSettings as { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> };
@@ -205,6 +208,7 @@ describe("vm networking", { skip: vmSkip }, () => {
       assert.equal(out.stdout, "reached\n", out.stderr);
       await rt.disconnectNetwork("vmapp", "box");
       assert.deepEqual((await rt.containerNetworks("box")).map((n) => n.network), ["bridge"]);
+      assert.equal(await resolv(), before, "the gone network's server is not asked any more");
       const gone = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ping -c 1 -W 1 second >/dev/null 2>&1 && echo reached || echo gone"], remove: true });
       assert.equal((await gone.output()).stdout, "gone\n", "the alias went with the attachment");
       // Connected again, then the container ends: its keeper releases the lease there too.
