@@ -394,8 +394,7 @@ impl<'a> Keeper<'a> {
         let own: Vec<Ipv4Addr> = self.joined.iter().map(|j| j.ip).collect();
         let hosts = self.net.dir.join("hosts");
         if hosts.exists() {
-            let text = std::fs::read_to_string(&hosts).unwrap_or_default();
-            rewrite_in_place(&hosts, &format!("{}{}", text, own_hosts_lines(self.net, &own)))?;
+            append_lines(&hosts, &own_hosts_lines(self.net, &own))?;
         }
         if let (false, Some(old)) = (self.net.dns.servers.is_empty(), spec.network.as_ref()) {
             rewrite_resolv(&self.net.dir, &old.dns, &self.net.dns)?;
@@ -442,7 +441,8 @@ impl<'a> Keeper<'a> {
         }
         let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
         let hosts = self.net.dir.join("hosts");
-        if let Ok(text) = std::fs::read_to_string(&hosts) {
+        // (a file the container grew past any /etc/hosts keeps its lines: the address no longer answers anyway)
+        if let Some(text) = read_at_most(&hosts, 1 << 20) {
             let gone = own_hosts_lines(self.net, &[j.ip]);
             let _ = rewrite_in_place(&hosts, &text.split_inclusive('\n').filter(|l| !gone.contains(*l)).collect::<String>());
         }
@@ -637,10 +637,39 @@ fn own_hosts_lines(net: &NetworkSpec, own: &[Ipv4Addr]) -> String {
 /// reads as `was` wrote it: docker rewrites only the files it manages, never one the user changed.
 pub fn rewrite_resolv(dir: &Path, was: &Dns, now: &Dns) -> Result<(), Error> {
     let resolv = dir.join("resolv.conf");
-    if was == now || std::fs::read_to_string(&resolv).ok().as_deref() != Some(files::resolv_conf(was).as_str()) {
+    let ours = files::resolv_conf(was);
+    if was == now || read_at_most(&resolv, ours.len() as u64).as_deref() != Some(ours.as_str()) {
         return Ok(());
     }
     rewrite_in_place(&resolv, &files::resolv_conf(now))
+}
+
+/// The file's text if it is at most `limit` bytes: the container writes these files (bind-mounted), and one it
+/// grew to gigabytes is not what tsbox wrote — never read whole by a process of the host.
+fn read_at_most(path: &Path, limit: u64) -> Option<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path).ok()?.take(limit + 1).read_to_string(&mut text).ok()?;
+    if text.len() as u64 > limit {
+        return None;
+    }
+    Some(text)
+}
+
+/// `lines` appended to the container's /etc/hosts (on a line of their own), without reading what the container
+/// wrote there (docker's connect adds its entries so; the file may be any size).
+fn append_lines(path: &Path, lines: &str) -> Result<(), Error> {
+    use crate::error::Context;
+    use std::io::Write;
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new().read(true).append(true).open(path).step(|| format!("opening {}", path.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut last = [b'\n'];
+    if len > 0 {
+        let _ = file.read_at(&mut last, len - 1);
+    }
+    let text = if last[0] == b'\n' { lines.to_string() } else { format!("\n{}", lines) };
+    (&file).write_all(text.as_bytes()).step(|| format!("writing {}", path.display()))
 }
 
 /// `network disconnect`'s `dns`: `{was, now}`, the servers the container's record named and names without the network.
@@ -721,6 +750,21 @@ mod tests {
         std::fs::write(&resolv, "nameserver 192.0.2.54\n").unwrap();
         rewrite_resolv(&t.0, &now, &was).unwrap();
         assert_eq!(std::fs::read_to_string(&resolv).unwrap(), "nameserver 192.0.2.54\n");
+    }
+
+    #[test]
+    fn hosts_lines_are_appended_on_a_line_of_their_own_and_a_grown_resolv_conf_is_not_read() {
+        let t = TempDir::new("hosts");
+        let hosts = t.0.join("hosts");
+        std::fs::write(&hosts, "127.0.0.1\tlocalhost\n192.0.2.9\tedited").unwrap();
+        append_lines(&hosts, "10.89.1.2\tbox\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&hosts).unwrap(), "127.0.0.1\tlocalhost\n192.0.2.9\tedited\n10.89.1.2\tbox\n");
+        let was = dns(&["10.89.1.1"]);
+        let resolv = t.0.join("resolv.conf");
+        std::fs::write(&resolv, format!("{}# more", files::resolv_conf(&was))).unwrap();
+        assert_eq!(read_at_most(&resolv, files::resolv_conf(&was).len() as u64), None);
+        rewrite_resolv(&t.0, &was, &dns(&[])).unwrap();
+        assert!(std::fs::read_to_string(&resolv).unwrap().ends_with("# more"), "left as it is");
     }
 
     #[test]
