@@ -23,13 +23,13 @@ import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from 
 import type { HealthState } from "./containers/healthcheck.js";
 import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
-import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, waitSignal } from "./process-handle.js";
+import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "./process-handle.js";
 import { abortable, abortError } from "./abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
-import { checkOptionNames } from "./spec/run-options-check.js";
+import { checkOptions, type OptionKinds } from "./spec/run-options-check.js";
 import type { ContainerInspect } from "./containers/inspect.js";
 import { ignoreClosedPipe } from "./stream-write.js";
 
@@ -91,6 +91,30 @@ export interface LogsOptions extends Omit<LogReadOptions, "since" | "until"> {
   /** Only entries before this (same forms). */
   until?: Date | string | number;
 }
+const LOGS_KINDS: OptionKinds<LogsOptions> = { follow: "boolean", tail: "count", since: "time", until: "time", signal: "abortSignal" };
+
+/** `Container.start`'s options. */
+interface StartCallOptions {
+  handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string };
+  onWarning?: (message: string) => void;
+}
+const START_KINDS: OptionKinds<StartCallOptions> = { handOff: "object", onWarning: "function" };
+const RESTART_KINDS: OptionKinds<StopOptions & Pick<StartCallOptions, "onWarning">> = { ...STOP_KINDS, onWarning: "function" };
+
+/** `Container.remove` and `Runtime.removeContainer`: docker's `rm -f -v`. */
+export interface RemoveOptions {
+  force?: boolean;
+  /** Its anonymous volumes go too. */
+  volumes?: boolean;
+}
+export const REMOVE_KINDS: OptionKinds<RemoveOptions> = { force: "boolean", volumes: "boolean" };
+const STATS_STREAM_KINDS: OptionKinds<{ intervalMs?: number }> = { intervalMs: "milliseconds" };
+const WAIT_FOR_LOG_KINDS: OptionKinds<WaitForLogOptions> = { stream: "stdout|stderr", times: "own", timeoutMs: "own" };
+const WAIT_FOR_HEALTHY_KINDS: OptionKinds<WaitForHealthyOptions> = { timeoutMs: "own" };
+/** `spawn`'s options, with the CLI's: `exec -d`, and its foreground exec handed over. */
+type SpawnCallOptions = SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> };
+const SPAWN_CALL_KINDS: OptionKinds<SpawnCallOptions> = { ...SPAWN_KINDS, detach: "boolean", handOff: "object" };
+const ATTACH_KINDS: OptionKinds<AttachOptions> = { stdin: "boolean", stdout: "boolean", stderr: "boolean", stdinOnce: "boolean", keepAlive: "boolean" };
 
 /** `since`/`until` as a Date; anything else than the three forms is a UsageError naming the option. */
 function logTime(value: Date | string | number | undefined, option: string): Date | undefined {
@@ -126,6 +150,7 @@ export interface CommitOptions {
   /** Aborts the layer's write (Ctrl-C): its temp blob is removed and no image is stored. */
   signal?: AbortSignal;
 }
+export const COMMIT_KINDS: OptionKinds<CommitOptions> = { name: "string", message: "string", author: "string", changes: "strings", signal: "abortSignal" };
 
 /** The container's process as its starter sees it: streams and end (`Runtime.run`). */
 export interface AttachedRun {
@@ -239,7 +264,8 @@ export class Container implements AsyncDisposable {
    * starter and never return. `onWarning` gets what the start warns about
    * (limits this host or user cannot apply); default: `process.emitWarning`.
    */
-  async start(options: { handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string }; onWarning?: (message: string) => void } = {}): Promise<void> {
+  async start(options: StartCallOptions = {}): Promise<void> {
+    checkOptions("start", options, START_KINDS);
     await startContainer(this.ctx, this.id, { ...(options.handOff ? { handOff: options.handOff } : {}), onWarning: warningSink(options.onWarning) });
     if (this.exitStatus) this.startedAgain = true;
   }
@@ -295,7 +321,7 @@ export class Container implements AsyncDisposable {
   async stop(options: StopOptions | number = {}): Promise<ExitStatus> {
     // A number is the browser Container's form (milliseconds): one call for both (test/api-contract.test.ts).
     if (typeof options === "number") options = { timeout: options / 1000 };
-    checkOptionNames("stop", options, ["timeout", "signal"]);
+    checkOptions("stop", options, STOP_KINDS);
     const attached = this.attached;
     if (attached && this.exitStatus) return this.exitStatus;
     if (!attached) {
@@ -334,7 +360,7 @@ export class Container implements AsyncDisposable {
    * `onWarning` gets what a new start warns about, as `start`'s.
    */
   async restart(options: StopOptions & { onWarning?: (message: string) => void } = {}): Promise<void> {
-    checkOptionNames("restart", options, ["timeout", "signal", "onWarning"]);
+    checkOptions("restart", options, RESTART_KINDS);
     const { onWarning, ...stop } = options;
     if (this.attached) {
       await this.stop(stop);
@@ -378,6 +404,7 @@ export class Container implements AsyncDisposable {
 
   /** A sample every `intervalMs` (default 1000) while the container runs. */
   async *statsStream(options: { intervalMs?: number } = {}): AsyncGenerator<ContainerStats> {
+    checkOptions("statsStream", options, STATS_STREAM_KINDS);
     for (;;) {
       let sample: ContainerStats;
       try {
@@ -398,6 +425,7 @@ export class Container implements AsyncDisposable {
    * other foreground runs' output went only to whoever ran them.
    */
   async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    checkOptions("logs", options, LOGS_KINDS);
     const state = await this.state();
     const bundle = bundleOf(this.ctx, this.id);
     if (this.keepsNoLog(state)) {
@@ -424,7 +452,7 @@ export class Container implements AsyncDisposable {
    * `run`'s output is its `stdout`/`stderr` streams.
    */
   async waitForLog(pattern: string | RegExp, options: WaitForLogOptions = {}): Promise<string> {
-    checkOptionNames("waitForLog", options, ["stream", "times", "timeoutMs"]);
+    checkOptions("waitForLog", options, WAIT_FOR_LOG_KINDS);
     const state = await this.state();
     if (this.keepsNoLog(state)) {
       throw new UsageError(`waitForLog reads the log of container ${shown(state)}, which runs in the foreground and keeps none: create() and start() it (or give it a restart policy), or read run()'s stdout`);
@@ -442,7 +470,7 @@ export class Container implements AsyncDisposable {
    * `start()`ed (`create`, the CLI's `-d`) or run with a restart policy.
    */
   async waitForHealthy(options: WaitForHealthyOptions = {}): Promise<HealthState> {
-    checkOptionNames("waitForHealthy", options, ["timeoutMs"]);
+    checkOptions("waitForHealthy", options, WAIT_FOR_HEALTHY_KINDS);
     const state = await this.state();
     const bundleDir = bundleOf(this.ctx, this.id).dir;
     if (!hasHealthcheck(bundleDir)) {
@@ -500,6 +528,7 @@ export class Container implements AsyncDisposable {
 
   /** The running container's streams from now on (docker `attach`); its monitor must run it. */
   async attach(options: Partial<AttachOptions> = {}): Promise<Attachment> {
+    checkOptions("attach", options, ATTACH_KINDS);
     const state = await this.state();
     if (!isActive(state)) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
     if (state.supervisor !== "monitor") throw new ContainerError(`cannot attach to container ${shown(state)}: it runs in the foreground of the process that started it`);
@@ -523,7 +552,7 @@ export class Container implements AsyncDisposable {
    */
   exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     try {
-      checkOptionNames("exec", options, EXEC_OPTIONS);
+      checkOptions("exec", options, EXEC_KINDS);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -538,8 +567,8 @@ export class Container implements AsyncDisposable {
    * Rejects like `Runtime.run` when the command cannot be run (exitCode
    * 127/126), and with a ContainerError when the container is not running.
    */
-  async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> } = {}): Promise<ExecProcess> {
-    checkOptionNames("spawn", options, [...PROCESS_OPTIONS, "detach", "handOff"]);
+  async spawn(cmd: string[], options: SpawnCallOptions = {}): Promise<ExecProcess> {
+    checkOptions("spawn", options, SPAWN_CALL_KINDS);
     const attached = this.attached;
     if (attached && this.exitStatus) throw this.notRunning();
     if (attached) this.refuseIfPaused();
@@ -642,7 +671,8 @@ export class Container implements AsyncDisposable {
   }
 
   /** Deletes the container and its writable layer; a running one only with `force` (killed first). */
-  async remove(options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+  async remove(options: RemoveOptions = {}): Promise<void> {
+    checkOptions("remove", options, REMOVE_KINDS);
     if (this.removed) return;
     if (this.run && !this.exitStatus && !options.force) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
     await removeContainer(this.ctx, this.id, options);

@@ -16,6 +16,7 @@ import { KEPT_LAYER_FILE } from "../backends/vm/core/guest-spec.js";
 import { type CopyHelper, CopyHelperError, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
 import type { Backend } from "../backends/backend.js";
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
+import { checkOptions, type OptionKinds } from "../spec/run-options-check.js";
 import { abortError } from "../abortable.js";
 import { readSpec } from "./spec-file.js";
 import { isErrno } from "../fs-util.js";
@@ -38,6 +39,9 @@ export interface CopyOptions {
    */
   signal?: AbortSignal;
 }
+export const COPY_TO_KINDS: OptionKinds<CopyOptions> = { archive: "boolean", follow: "boolean", signal: "abortSignal" };
+/** `copyFrom` takes `end` too (false: its Writable is left open). */
+export const COPY_FROM_KINDS: OptionKinds<CopyOptions & { end?: boolean }> = { ...COPY_TO_KINDS, end: "boolean" };
 
 export interface PathStat {
   exists: boolean;

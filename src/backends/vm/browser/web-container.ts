@@ -12,8 +12,8 @@ import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions
 import { ContainerError, pauseRefusal } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
-import { checkOptionNames } from "../../../spec/run-options-check.js";
-import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, waitSignal } from "../../../process-handle.js";
+import { checkOptions } from "../../../spec/run-options-check.js";
+import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "../../../process-handle.js";
 import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
 import type { GuestStats } from "./protocol.js";
@@ -141,7 +141,7 @@ export class Container implements AsyncDisposable {
    */
   async stop(options: StopOptions | number = {}): Promise<ExitStatus> {
     if (typeof options === "number") options = { timeout: options / 1000 };
-    checkOptionNames("stop", options, ["timeout", "signal"]);
+    checkOptions("stop", options, STOP_KINDS);
     if (this.exitStatus) return this.exitStatus;
     const timeout = options.timeout ?? 10;
     await this.kill(options.signal ?? "SIGTERM");
@@ -155,14 +155,14 @@ export class Container implements AsyncDisposable {
 
   /** Runs `cmd` in the running container to its end (Node's `Container.exec`). */
   async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    checkOptionNames("exec", options, EXEC_OPTIONS);
+    checkOptions("exec", options, EXEC_KINDS);
     const { stdin, maxBuffer, signal, ...rest } = options;
     return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer, signal);
   }
 
   /** Starts `cmd` in the running container; resolves once it runs (Node's `Container.spawn`). */
   async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
-    checkOptionNames("spawn", options, PROCESS_OPTIONS);
+    checkOptions("spawn", options, SPAWN_KINDS);
     if (this.exitStatus) throw this.notRunning();
     if (this.owner.paused(this.id)) throw pauseRefusal.exec(this.shownName);
     const proc = await this.owner.execIn(this, cmd, options);
