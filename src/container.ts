@@ -252,7 +252,8 @@ export class Container implements AsyncDisposable {
   }
 
   get running(): boolean {
-    if (this.attached) return this.exitStatus === undefined;
+    // Its record too: another process's `rm -f` ends the run before this process's event loop sees the exit.
+    if (this.attached) return this.exitStatus === undefined && !this.recordGone();
     const state = readCurrentState(bundleOf(this.ctx, this.id));
     return state !== undefined && isActive(state);
   }
@@ -571,13 +572,13 @@ export class Container implements AsyncDisposable {
     checkOptions("spawn", options, SPAWN_CALL_KINDS);
     const attached = this.attached;
     if (attached && this.exitStatus) throw this.notRunning();
-    if (attached) this.refuseIfPaused();
+    if (attached && !this.refuseIfPaused()) throw this.noSuchContainer();
     const pid = attached ? attached.proc.pid : this.initPid();
     try {
       return new ExecProcess(await this.owner.execIn(this.id, pid, cmd, options));
     } catch (err) {
-      // The backends' one container error here: the init is gone.
-      if (isTsboxError(err) && err.code === "container") throw this.notRunning();
+      // The backends' one container error here besides its removal meanwhile: the init is gone.
+      if (isTsboxError(err) && err.code === "container" && !isGone(err)) throw this.notRunning();
       throw err;
     }
   }
@@ -597,6 +598,16 @@ export class Container implements AsyncDisposable {
     const state = readCurrentState(bundleOf(this.ctx, this.id));
     if (state?.status === "paused") throw pauseRefusal.exec(this.currentName ?? this.id.slice(0, 12));
     return state;
+  }
+
+  /** Removed (by another process, or its `--rm` meanwhile): docker's "No such container". */
+  private noSuchContainer(): ContainerError {
+    return new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
+  }
+
+  /** Its record is gone: the run this object started may not have been seen to end yet. */
+  private recordGone(): boolean {
+    return readState(bundleOf(this.ctx, this.id)) === undefined;
   }
 
   private notRunning(): ContainerError {
@@ -674,7 +685,11 @@ export class Container implements AsyncDisposable {
   async remove(options: RemoveOptions = {}): Promise<void> {
     checkOptions("remove", options, REMOVE_KINDS);
     if (this.removed) return;
-    if (this.run && !this.exitStatus && !options.force) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
+    if (this.run && !this.exitStatus && !options.force) {
+      // Removed by another process before this one saw the run end: not a running container (dockerode: 404).
+      if (this.recordGone()) throw this.noSuchContainer();
+      throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
+    }
     await removeContainer(this.ctx, this.id, options);
     if (this.done) await this.runEnd().catch(() => {});
     this.removed = true;

@@ -21,7 +21,7 @@ import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, Usa
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
-import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
+import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
@@ -932,7 +932,7 @@ export class Runtime implements ContainerOwner {
     const backend = readState(bundle)?.backend;
     // Never a guest pid for a host exec (or the other way round).
     if (backend !== undefined && backend !== this.backend.name) throw new ContainerError(`container ${id.slice(0, 12)} belongs to the ${backend} backend, not ${this.backend.name}`);
-    const spec = readSpec(bundle.config);
+    const spec = specOf(bundle, id);
     // The container's /etc/passwd: its writable layer (the native one; the vm's lives in the guest) over the image.
     const layers = [bundle.upper, ...(spec.root.overlay?.lower ?? [spec.root.path])];
     const canSetGroups = spec.linux.gidMappings.length > 1 || (this.host ??= probeHostIdentity()).uid === 0;
@@ -1202,6 +1202,16 @@ async function execProcess(spec: ContainerSpec, cmd: string[], options: SpawnOpt
     ...(canSetGroups ? { additionalGids: resolved.additionalGids.filter((g) => isMapped(spec.linux.gidMappings, g)) } : {}),
   };
   return execProcessSpec(spec.process, cmd, options, user);
+}
+
+/** A container's config.json; gone with the container (another process's `rm -f` meanwhile): no such container. */
+function specOf(bundle: ContainerPaths, id: string): ContainerSpec {
+  try {
+    return readSpec(bundle.config);
+  } catch (err) {
+    if (isErrno(err, "ENOENT") && !readState(bundle)) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
+    throw err;
+  }
 }
 
 /** The backend's preferred image platform ("linux/386" → {os, architecture}). */

@@ -766,6 +766,12 @@ for (const who of identities()) {
       assert.deepEqual([r.before, r.after], [0, 0]);
     });
 
+    it("the library's run() object of a container another process removed: no such container, not running", async () => {
+      const r = await scenario(who, "removedElsewhere");
+      const gone = { tsbox: true, reason: "no_such_container", message: "no such container: removed-elsewhere" };
+      assert.deepEqual(r, { rm: 0, running: false, exec: gone, spawn: gone, remove: gone, wait: { exitCode: 137, signal: "SIGKILL", oomKilled: false }, runningAfter: false });
+    });
+
     it("container prune spares a container another process is still starting", async () => {
       const r = await scenario(who, "pruneWhileStarting");
       assert.doesNotMatch(r.pruned, new RegExp(r.id), r.pruned);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ContainerError, Runtime } from "../../src/index.js";
+import { type ContainerError, isTsboxError, Runtime } from "../../src/index.js";
 import { fdsUnder } from "./leaks.js";
 
 const rt = new Runtime({});
@@ -269,6 +269,27 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const out = await c.output();
     await c.remove();
     return { id: c.id, pruned, exitCode: out.exitCode, stdout: out.stdout };
+  },
+
+  /**
+   * A run's container removed by another process (`rm -f`, a cleanup job) before this one's event loop saw its
+   * end (the synchronous spawn holds it): exec/spawn/remove said ENOENT of config.json, or "cannot remove running".
+   */
+  async removedElsewhere() {
+    const cli = fileURLToPath(new URL("../../bin/tsbox.js", import.meta.url));
+    const c = await rt.run({ image: "busybox", name: "removed-elsewhere", cmd: ["sleep", "60"] });
+    const rm = spawnSync(process.execPath, ["--", cli, "rm", "-f", "removed-elsewhere"], { encoding: "utf8" });
+    const running = c.running;
+    const refusal = (p: Promise<unknown>) => p.then(() => "resolved", (e: ContainerError) => ({ tsbox: isTsboxError(e), reason: e.reason, message: e.message }));
+    return {
+      rm: rm.status,
+      running,
+      exec: await refusal(c.exec(["true"])),
+      spawn: await refusal(c.spawn(["true"])),
+      remove: await refusal(c.remove()),
+      wait: await c.wait(),
+      runningAfter: c.running,
+    };
   },
 };
 
