@@ -17,7 +17,7 @@ import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, isNativeInit, readCurrentState, readState } from "./containers/state.js";
 import { recordEvent } from "./containers/events.js";
-import { ContainerError, isTsboxError, OutputLimitError, pauseRefusal, UsageError } from "./errors.js";
+import { ContainerError, hasReason, isTsboxError, noSuchContainer, notRunning, OutputLimitError, pauseRefusal, removeRunningRefusal, UsageError } from "./errors.js";
 import { waitForLogLine, type WaitForLogOptions } from "./containers/wait-for-log.js";
 import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from "./containers/wait-for-health.js";
 import type { HealthState } from "./containers/healthcheck.js";
@@ -225,7 +225,7 @@ export class Container implements AsyncDisposable {
   /** tsbox's own record of the container now (status, pids, exit, restarts: see src/containers/state.ts). */
   async state(): Promise<ContainerState> {
     const fresh = readCurrentState(bundleOf(this.ctx, this.id));
-    if (!fresh) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
+    if (!fresh) throw noSuchContainer(this.currentName ?? this.id.slice(0, 12));
     this.currentName = fresh.name;
     return fresh;
   }
@@ -310,7 +310,7 @@ export class Container implements AsyncDisposable {
     try {
       await killContainer(this.ctx, this.id, signal);
     } catch (err) {
-      if (!(isTsboxError(err) && err.code === "container" && /is not running/.test(err.message))) throw err;
+      if (!hasReason(err, "not_running")) throw err;
     }
   }
 
@@ -329,7 +329,7 @@ export class Container implements AsyncDisposable {
       // Not running (created, exited): nothing to stop, and wait() would wait for a next run (this hung for ever on
       // a created container). docker's stop returns at once; the last exit status, as inspect shows it.
       const before = readCurrentState(bundleOf(this.ctx, this.id));
-      if (!before) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
+      if (!before) throw noSuchContainer(this.currentName ?? this.id.slice(0, 12));
       if (!isActive(before)) return { exitCode: before.exitCode ?? 0, signal: before.signal as NodeJS.Signals | null, oomKilled: before.oomKilled };
       await stopContainer(this.ctx, this.id, options);
       return this.wait().catch((err: unknown) => {
@@ -394,7 +394,7 @@ export class Container implements AsyncDisposable {
   /** One sample of the container's resource use (the backend's cgroup accounting). */
   async stats(): Promise<ContainerStats> {
     const state = await this.state();
-    if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
+    if (!isActive(state)) throw notRunning(shown(state));
     const sample = this.ctx.backend.stats?.bind(this.ctx.backend);
     if (!sample) throw new ContainerError(`the ${this.ctx.backend.name} backend reports no resource use: it needs cgroup accounting, which this build does not support`);
     const bundle = bundleOf(this.ctx, this.id);
@@ -510,7 +510,7 @@ export class Container implements AsyncDisposable {
     if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535) throw new UsageError(`mappedPort: expected a port number from 1 to 65535, got ${String(containerPort)}`);
     if (protocol !== "tcp" && protocol !== "udp") throw new UsageError(`mappedPort: the protocol is "tcp" or "udp", got ${String(protocol)}`);
     const state = await this.state();
-    if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running: it has no published ports`);
+    if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running: it has no published ports`, "not_running");
     const found = this.portsOf(state).find((p) => p.containerPort === containerPort && p.protocol === protocol);
     if (!found) throw new ContainerError(`no public port '${containerPort}/${protocol}' published for ${shown(state)}`);
     return found.hostPort;
@@ -531,7 +531,7 @@ export class Container implements AsyncDisposable {
   async attach(options: Partial<AttachOptions> = {}): Promise<Attachment> {
     checkOptions("attach", options, ATTACH_KINDS);
     const state = await this.state();
-    if (!isActive(state)) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
+    if (!isActive(state)) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`, "not_running");
     if (state.supervisor !== "monitor") throw new ContainerError(`cannot attach to container ${shown(state)}: it runs in the foreground of the process that started it`);
     let attachment: Attachment | undefined;
     try {
@@ -540,7 +540,7 @@ export class Container implements AsyncDisposable {
       if (err instanceof MonitorRefusal) throw new ContainerError(`cannot attach to container ${shown(state)}: ${err.message}`);
       throw err;
     }
-    if (!attachment) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
+    if (!attachment) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`, "not_running");
     recordEvent(bundleOf(this.ctx, this.id).dir, state, "attach");
     return attachment;
   }
@@ -602,7 +602,7 @@ export class Container implements AsyncDisposable {
 
   /** Removed (by another process, or its `--rm` meanwhile): docker's "No such container". */
   private noSuchContainer(): ContainerError {
-    return new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
+    return noSuchContainer(this.currentName ?? this.id.slice(0, 12));
   }
 
   /** Its record is gone: the run this object started may not have been seen to end yet. */
@@ -611,7 +611,7 @@ export class Container implements AsyncDisposable {
   }
 
   private notRunning(): ContainerError {
-    return new ContainerError(`container ${this.currentName ?? this.id.slice(0, 12)} is not running`);
+    return notRunning(this.currentName ?? this.id.slice(0, 12));
   }
 
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
@@ -688,7 +688,7 @@ export class Container implements AsyncDisposable {
     if (this.run && !this.exitStatus && !options.force) {
       // Removed by another process before this one saw the run end: not a running container (dockerode: 404).
       if (this.recordGone()) throw this.noSuchContainer();
-      throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
+      throw removeRunningRefusal(this.id.slice(0, 12));
     }
     await removeContainer(this.ctx, this.id, options);
     if (this.done) await this.runEnd().catch(() => {});
@@ -714,7 +714,7 @@ export class Container implements AsyncDisposable {
 
 /** The error of a container no longer recorded (its `--rm`, another process's `rm`). */
 function isGone(err: unknown): boolean {
-  return isTsboxError(err) && err.code === "container" && /^no such container/.test(err.message);
+  return hasReason(err, "no_such_container");
 }
 
 /**

@@ -17,7 +17,7 @@ import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
-import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
+import { ContainerError, errorMessage, ImageError, isTsboxError, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
@@ -285,7 +285,7 @@ export class Runtime implements ContainerOwner {
   async get(ref: string): Promise<Container> {
     const id = await this.resolveContainer(ref);
     const state = readState(this.paths.container(id));
-    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    if (!state) throw noSuchContainer(ref);
     return new Container(this.runtimeFor(state.backend), id, state.name);
   }
 
@@ -533,16 +533,16 @@ export class Runtime implements ContainerOwner {
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
     const current = readCurrentState(bundle);
-    if (!current) throw new ContainerError(`no such container: ${ref}`);
+    if (!current) throw noSuchContainer(ref);
     // Its own backend's: a vm container's pid is the guest's (taken for a host pid, the host's namespace got the network).
     const owner = this.runtimeFor(current.backend);
     if (owner !== this) return owner.connectNetwork(network, id, options);
     const running = current.status === "running" && current.pid !== null;
-    if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`);
+    if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`, current.status === "paused" ? "paused" : undefined);
     if (running && !this.backend.connect) throw new UsageError(`the ${this.backend.name} backend cannot connect running containers to networks`);
     // Read before the check, which pins it: the keeper joins only the process of this start time.
     const start = running ? processStartTime(current.pid!) : null;
-    if (running && current.backend === "native" && !isNativeInit(current)) throw new ContainerError(`container ${ref} is not running`);
+    if (running && current.backend === "native" && !isNativeInit(current)) throw notRunning(ref);
     const config = this.networks.get(network);
     const spec = readSpec(bundle.config);
     if (!spec.network || !createsNamespace(spec, "network") || spec.network.hosts.base !== undefined) {
@@ -915,9 +915,9 @@ export class Runtime implements ContainerOwner {
     if (/^[0-9a-f]+$/.test(ref)) {
       const matches = (await listStates(this.paths)).filter((s) => s.id.startsWith(ref));
       if (matches.length === 1) return matches[0]!.id;
-      if (matches.length > 1) throw new ContainerError(`container id prefix ${ref} is ambiguous`);
+      if (matches.length > 1) throw new ContainerError(`container id prefix ${ref} is ambiguous`, "ambiguous");
     }
-    throw new ContainerError(`no such container: ${ref}`);
+    throw noSuchContainer(ref);
   }
 
   /** @internal What Container's lifecycle verbs work with. */
@@ -984,7 +984,7 @@ export class Runtime implements ContainerOwner {
   async inspectContainer(ref: string): Promise<ContainerInspect> {
     const id = await this.resolveContainer(ref);
     const state = readCurrentState(this.paths.container(id));
-    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    if (!state) throw noSuchContainer(ref);
     return inspectContainer(this.paths, state, (name) => this.networks.idOf(name));
   }
 
@@ -1175,7 +1175,7 @@ export class Runtime implements ContainerOwner {
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
     const state = readCurrentState(bundle);
-    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    if (!state) throw noSuchContainer(ref);
     return new ContainerFiles(bundle, state, this.runtimeFor(state.backend).backend);
   }
 
@@ -1209,7 +1209,7 @@ function specOf(bundle: ContainerPaths, id: string): ContainerSpec {
   try {
     return readSpec(bundle.config);
   } catch (err) {
-    if (isErrno(err, "ENOENT") && !readState(bundle)) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
+    if (isErrno(err, "ENOENT") && !readState(bundle)) throw noSuchContainer(id.slice(0, 12));
     throw err;
   }
 }

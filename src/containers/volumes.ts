@@ -250,7 +250,7 @@ export class VolumeStore {
 
   inspect(name: string): VolumeInfo {
     const info = this.get(name);
-    if (!info) throw new ContainerError(`no such volume: ${name}`);
+    if (!info) throw new ContainerError(`no such volume: ${name}`, "no_such_volume");
     return info;
   }
 
@@ -280,10 +280,10 @@ export class VolumeStore {
   private async removeUnlocked(name: string, options: { force?: boolean }): Promise<boolean> {
     if (!this.get(name)) {
       if (options.force) return false;
-      throw new ContainerError(`no such volume: ${name}`);
+      throw new ContainerError(`no such volume: ${name}`, "no_such_volume");
     }
     const users = this.users(name);
-    if (users.length > 0) throw new ContainerError(`remove ${name}: volume is in use - [${users.join(", ")}]`);
+    if (users.length > 0) throw new ContainerError(`remove ${name}: volume is in use - [${users.join(", ")}]`, "in_use");
     const doomed = join(this.root, `${ownTempPrefix(REMOVING_PREFIX)}${randomHex(8)}`);
     renameSync(join(this.root, name), doomed);
     await this.removeData(doomed);

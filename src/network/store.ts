@@ -126,7 +126,7 @@ export class NetworkStore {
 
   get(ref: string): NetworkConfig {
     const found = this.find(ref);
-    if (!found) throw new ContainerError(`network ${ref} not found`);
+    if (!found) throw new ContainerError(`network ${ref} not found`, "no_such_network");
     return found;
   }
 
@@ -166,7 +166,7 @@ export class NetworkStore {
   }
 
   private createLocked(name: string, options: CreateOptions): NetworkConfig {
-    if (this.read(name)) throw new ContainerError(`network with name ${name} already exists`);
+    if (this.read(name)) throw new ContainerError(`network with name ${name} already exists`, "name_in_use");
     let subnet: Subnet;
     const others = this.subnets();
     if (options.subnet !== undefined) {
@@ -236,7 +236,7 @@ export class NetworkStore {
   private refuseInUse(config: NetworkConfig, stateDir: string): void {
     const users = liveLeases(stateDir);
     if (users.length > 0) {
-      throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`);
+      throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`, "in_use");
     }
   }
 

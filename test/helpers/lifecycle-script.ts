@@ -272,6 +272,51 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   },
 
   /**
+   * ContainerError.reason of the refusals a harness branches on, given where thrown (the pause ones need a cgroup:
+   * ARG "pause"). A path with a refusal's wording in it is no refusal.
+   */
+  async reasons() {
+    const reason = async (f: () => unknown) => {
+      try {
+        await f();
+        return "resolved";
+      } catch (e) {
+        return (e as ContainerError).reason ?? `none: ${(e as Error).message}`;
+      }
+    };
+    const c = await rt.create({ image: "busybox", name: "reasons", cmd: ["sleep", "60"], volumes: [{ volume: "reasons-vol", container: "/d" }] });
+    await c.start();
+    const out: Record<string, string> = {};
+    if (arg === "pause") {
+      out.notPaused = await reason(() => c.unpause());
+      await c.pause();
+      out.pausePaused = await reason(() => c.pause());
+      out.startPaused = await reason(() => c.start());
+      await c.unpause();
+    }
+    rt.networks.create("reasons-net");
+    out.networkExists = await reason(() => rt.networks.create("reasons-net"));
+    rt.networks.remove("reasons-net");
+    out.networkMissing = await reason(() => rt.networks.remove("reasons-net"));
+    out.volumeInUse = await reason(() => rt.volumes.remove("reasons-vol"));
+    out.volumeMissing = await reason(() => rt.volumes.remove("no-such-volume-here"));
+    const dest = mkdtempSync(join(tmpdir(), "reasons-"));
+    out.copyMissing = await reason(() => c.copyFrom("/nonexistent", join(dest, "x")));
+    out.copyPausedWords = await reason(() => c.copyFrom("/data is paused", join(dest, "x")));
+    out.copyNotRunningWords = await reason(() => c.copyFrom("/x it is not running", join(dest, "x")));
+    rmSync(dest, { recursive: true, force: true });
+    // Of 17 containers two share their id's first digit: that prefix is ambiguous.
+    const made = [c];
+    while (new Set(made.map((m) => m.id[0])).size === made.length) made.push(await rt.create({ image: "busybox", cmd: ["true"] }));
+    const last = made[made.length - 1]!;
+    out.ambiguous = await reason(() => rt.get(last.id[0]!));
+    for (const m of made.slice(1)) await m.remove();
+    await c.remove({ force: true });
+    await rt.volumes.remove("reasons-vol");
+    return out;
+  },
+
+  /**
    * A run's container removed by another process (`rm -f`, a cleanup job) before this one's event loop saw its
    * end (the synchronous spawn holds it): exec/spawn/remove said ENOENT of config.json, or "cannot remove running".
    */

@@ -9,7 +9,7 @@
  * with a clear error, never ignored.
  */
 import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions, StopOptions } from "../../../container.js";
-import { ContainerError, pauseRefusal } from "../../../errors.js";
+import { ContainerError, notRunning, pauseRefusal, removeRunningRefusal } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
 import { checkOptions } from "../../../spec/run-options-check.js";
@@ -241,7 +241,7 @@ export class Container implements AsyncDisposable {
   /** Deletes an exited container (its writable layer went with its exit, in the guest's memory). */
   async remove(): Promise<void> {
     if (this.removed) return;
-    if (!this.exitStatus) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
+    if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12));
     await this.owner.removeContainer(this.id);
     this.removed = true;
   }
@@ -257,7 +257,7 @@ export class Container implements AsyncDisposable {
   }
 
   private notRunning(): ContainerError {
-    return new ContainerError(`container ${this.shownName} is not running`);
+    return notRunning(this.shownName);
   }
 
   /** What its errors call it (Node's: the name, else the short id). */
