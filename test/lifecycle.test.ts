@@ -783,6 +783,11 @@ for (const who of identities()) {
       });
     });
 
+    it("the library's wait() on a foreground remove: true run whose process exits: the real exit code (137), not 255", async () => {
+      const r = await scenario(who, "waitRemovedOwnerDied");
+      assert.deepEqual(r, { status: { exitCode: 137, signal: null, oomKilled: false }, gone: "no_such_container" });
+    });
+
     it("the library's run() object of a container another process removed: no such container, not running", async () => {
       const r = await scenario(who, "removedElsewhere");
       const gone = { tsbox: true, reason: "no_such_container", message: "no such container: removed-elsewhere" };

@@ -4,7 +4,8 @@
  * another manages it by id. Prints one JSON object.
  *   node --import tsx test/helpers/lifecycle-script.ts SCENARIO [ARG]
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -314,6 +315,30 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await c.remove({ force: true });
     await rt.volumes.remove("reasons-vol");
     return out;
+  },
+
+  /**
+   * wait() from this process on a foreground `remove: true` run of another, which exits: the container dies with
+   * it (SIGKILL) and its record goes; wait said 255 ("unknown"), docker's the real code.
+   */
+  async waitRemovedOwnerDied() {
+    const owner = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "ownRemovedRun"], { stdio: ["pipe", "pipe", "inherit"] });
+    const closed = once(owner, "close");
+    await once(owner.stdout, "data");
+    const c = await rt.get("owner-died");
+    const waited = c.wait();
+    owner.stdin.end();
+    const status = await waited;
+    await closed;
+    return { status, gone: await rt.get("owner-died").then(() => "still there", (e: ContainerError) => e.reason) };
+  },
+
+  /** waitRemovedOwnerDied's other process: runs it, says so, and exits once its stdin ends. */
+  async ownRemovedRun() {
+    await rt.run({ image: "busybox", name: "owner-died", cmd: ["sleep", "60"], remove: true });
+    process.stdout.write("running\n");
+    process.stdin.on("end", () => process.exit(0)).resume();
+    return new Promise(() => {});
   },
 
   /**
