@@ -17,19 +17,19 @@ import { stopContainer, type StopOptions } from "./containers/ops/stop.js";
 import { UNKNOWN_EXIT, waitContainer } from "./containers/ops/wait.js";
 import { type ContainerState, isActive, isNativeInit, readCurrentState, readState } from "./containers/state.js";
 import { recordEvent } from "./containers/events.js";
-import { ContainerError, isTsboxError, OutputLimitError, pauseRefusal, UsageError } from "./errors.js";
+import { ContainerError, hasReason, isTsboxError, noSuchContainer, notRunning, OutputLimitError, pauseRefusal, removeRunningRefusal, UsageError } from "./errors.js";
 import { waitForLogLine, type WaitForLogOptions } from "./containers/wait-for-log.js";
 import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from "./containers/wait-for-health.js";
 import type { HealthState } from "./containers/healthcheck.js";
 import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
-import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, waitSignal } from "./process-handle.js";
+import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "./process-handle.js";
 import { abortable, abortError } from "./abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
-import { checkOptionNames } from "./spec/run-options-check.js";
+import { checkOptions, type OptionKinds } from "./spec/run-options-check.js";
 import type { ContainerInspect } from "./containers/inspect.js";
 import { ignoreClosedPipe } from "./stream-write.js";
 
@@ -91,6 +91,30 @@ export interface LogsOptions extends Omit<LogReadOptions, "since" | "until"> {
   /** Only entries before this (same forms). */
   until?: Date | string | number;
 }
+const LOGS_KINDS: OptionKinds<LogsOptions> = { follow: "boolean", tail: "count", since: "time", until: "time", signal: "abortSignal" };
+
+/** `Container.start`'s options. */
+interface StartCallOptions {
+  handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string };
+  onWarning?: (message: string) => void;
+}
+const START_KINDS: OptionKinds<StartCallOptions> = { handOff: "object", onWarning: "function" };
+const RESTART_KINDS: OptionKinds<StopOptions & Pick<StartCallOptions, "onWarning">> = { ...STOP_KINDS, onWarning: "function" };
+
+/** `Container.remove` and `Runtime.removeContainer`: docker's `rm -f -v`. */
+export interface RemoveOptions {
+  force?: boolean;
+  /** Its anonymous volumes go too. */
+  volumes?: boolean;
+}
+export const REMOVE_KINDS: OptionKinds<RemoveOptions> = { force: "boolean", volumes: "boolean" };
+const STATS_STREAM_KINDS: OptionKinds<{ intervalMs?: number }> = { intervalMs: "milliseconds" };
+const WAIT_FOR_LOG_KINDS: OptionKinds<WaitForLogOptions> = { stream: "stdout|stderr", times: "own", timeoutMs: "own" };
+const WAIT_FOR_HEALTHY_KINDS: OptionKinds<WaitForHealthyOptions> = { timeoutMs: "own" };
+/** `spawn`'s options, with the CLI's: `exec -d`, and its foreground exec handed over. */
+type SpawnCallOptions = SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> };
+const SPAWN_CALL_KINDS: OptionKinds<SpawnCallOptions> = { ...SPAWN_KINDS, detach: "boolean", handOff: "object" };
+const ATTACH_KINDS: OptionKinds<AttachOptions> = { stdin: "boolean", stdout: "boolean", stderr: "boolean", stdinOnce: "boolean", keepAlive: "boolean" };
 
 /** `since`/`until` as a Date; anything else than the three forms is a UsageError naming the option. */
 function logTime(value: Date | string | number | undefined, option: string): Date | undefined {
@@ -126,6 +150,7 @@ export interface CommitOptions {
   /** Aborts the layer's write (Ctrl-C): its temp blob is removed and no image is stored. */
   signal?: AbortSignal;
 }
+export const COMMIT_KINDS: OptionKinds<CommitOptions> = { name: "string", message: "string", author: "string", changes: "strings", signal: "abortSignal" };
 
 /** The container's process as its starter sees it: streams and end (`Runtime.run`). */
 export interface AttachedRun {
@@ -200,7 +225,7 @@ export class Container implements AsyncDisposable {
   /** tsbox's own record of the container now (status, pids, exit, restarts: see src/containers/state.ts). */
   async state(): Promise<ContainerState> {
     const fresh = readCurrentState(bundleOf(this.ctx, this.id));
-    if (!fresh) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
+    if (!fresh) throw noSuchContainer(this.currentName ?? this.id.slice(0, 12));
     this.currentName = fresh.name;
     return fresh;
   }
@@ -227,7 +252,8 @@ export class Container implements AsyncDisposable {
   }
 
   get running(): boolean {
-    if (this.attached) return this.exitStatus === undefined;
+    // Its record too: another process's `rm -f` ends the run before this process's event loop sees the exit.
+    if (this.attached) return this.exitStatus === undefined && !this.recordGone();
     const state = readCurrentState(bundleOf(this.ctx, this.id));
     return state !== undefined && isActive(state);
   }
@@ -239,7 +265,8 @@ export class Container implements AsyncDisposable {
    * starter and never return. `onWarning` gets what the start warns about
    * (limits this host or user cannot apply); default: `process.emitWarning`.
    */
-  async start(options: { handOff?: Pick<HandOffOptions, "beforeExec"> & { print: string }; onWarning?: (message: string) => void } = {}): Promise<void> {
+  async start(options: StartCallOptions = {}): Promise<void> {
+    checkOptions("start", options, START_KINDS);
     await startContainer(this.ctx, this.id, { ...(options.handOff ? { handOff: options.handOff } : {}), onWarning: warningSink(options.onWarning) });
     if (this.exitStatus) this.startedAgain = true;
   }
@@ -283,7 +310,7 @@ export class Container implements AsyncDisposable {
     try {
       await killContainer(this.ctx, this.id, signal);
     } catch (err) {
-      if (!(isTsboxError(err) && err.code === "container" && /is not running/.test(err.message))) throw err;
+      if (!hasReason(err, "not_running")) throw err;
     }
   }
 
@@ -295,14 +322,14 @@ export class Container implements AsyncDisposable {
   async stop(options: StopOptions | number = {}): Promise<ExitStatus> {
     // A number is the browser Container's form (milliseconds): one call for both (test/api-contract.test.ts).
     if (typeof options === "number") options = { timeout: options / 1000 };
-    checkOptionNames("stop", options, ["timeout", "signal"]);
+    checkOptions("stop", options, STOP_KINDS);
     const attached = this.attached;
     if (attached && this.exitStatus) return this.exitStatus;
     if (!attached) {
       // Not running (created, exited): nothing to stop, and wait() would wait for a next run (this hung for ever on
       // a created container). docker's stop returns at once; the last exit status, as inspect shows it.
       const before = readCurrentState(bundleOf(this.ctx, this.id));
-      if (!before) throw new ContainerError(`no such container: ${this.currentName ?? this.id.slice(0, 12)}`);
+      if (!before) throw noSuchContainer(this.currentName ?? this.id.slice(0, 12));
       if (!isActive(before)) return { exitCode: before.exitCode ?? 0, signal: before.signal as NodeJS.Signals | null, oomKilled: before.oomKilled };
       await stopContainer(this.ctx, this.id, options);
       return this.wait().catch((err: unknown) => {
@@ -334,7 +361,7 @@ export class Container implements AsyncDisposable {
    * `onWarning` gets what a new start warns about, as `start`'s.
    */
   async restart(options: StopOptions & { onWarning?: (message: string) => void } = {}): Promise<void> {
-    checkOptionNames("restart", options, ["timeout", "signal", "onWarning"]);
+    checkOptions("restart", options, RESTART_KINDS);
     const { onWarning, ...stop } = options;
     if (this.attached) {
       await this.stop(stop);
@@ -367,7 +394,7 @@ export class Container implements AsyncDisposable {
   /** One sample of the container's resource use (the backend's cgroup accounting). */
   async stats(): Promise<ContainerStats> {
     const state = await this.state();
-    if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
+    if (!isActive(state)) throw notRunning(shown(state));
     const sample = this.ctx.backend.stats?.bind(this.ctx.backend);
     if (!sample) throw new ContainerError(`the ${this.ctx.backend.name} backend reports no resource use: it needs cgroup accounting, which this build does not support`);
     const bundle = bundleOf(this.ctx, this.id);
@@ -378,6 +405,7 @@ export class Container implements AsyncDisposable {
 
   /** A sample every `intervalMs` (default 1000) while the container runs. */
   async *statsStream(options: { intervalMs?: number } = {}): AsyncGenerator<ContainerStats> {
+    checkOptions("statsStream", options, STATS_STREAM_KINDS);
     for (;;) {
       let sample: ContainerStats;
       try {
@@ -398,6 +426,7 @@ export class Container implements AsyncDisposable {
    * other foreground runs' output went only to whoever ran them.
    */
   async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    checkOptions("logs", options, LOGS_KINDS);
     const state = await this.state();
     const bundle = bundleOf(this.ctx, this.id);
     if (this.keepsNoLog(state)) {
@@ -424,7 +453,7 @@ export class Container implements AsyncDisposable {
    * `run`'s output is its `stdout`/`stderr` streams.
    */
   async waitForLog(pattern: string | RegExp, options: WaitForLogOptions = {}): Promise<string> {
-    checkOptionNames("waitForLog", options, ["stream", "times", "timeoutMs"]);
+    checkOptions("waitForLog", options, WAIT_FOR_LOG_KINDS);
     const state = await this.state();
     if (this.keepsNoLog(state)) {
       throw new UsageError(`waitForLog reads the log of container ${shown(state)}, which runs in the foreground and keeps none: create() and start() it (or give it a restart policy), or read run()'s stdout`);
@@ -442,7 +471,7 @@ export class Container implements AsyncDisposable {
    * `start()`ed (`create`, the CLI's `-d`) or run with a restart policy.
    */
   async waitForHealthy(options: WaitForHealthyOptions = {}): Promise<HealthState> {
-    checkOptionNames("waitForHealthy", options, ["timeoutMs"]);
+    checkOptions("waitForHealthy", options, WAIT_FOR_HEALTHY_KINDS);
     const state = await this.state();
     const bundleDir = bundleOf(this.ctx, this.id).dir;
     if (!hasHealthcheck(bundleDir)) {
@@ -481,7 +510,7 @@ export class Container implements AsyncDisposable {
     if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > 65535) throw new UsageError(`mappedPort: expected a port number from 1 to 65535, got ${String(containerPort)}`);
     if (protocol !== "tcp" && protocol !== "udp") throw new UsageError(`mappedPort: the protocol is "tcp" or "udp", got ${String(protocol)}`);
     const state = await this.state();
-    if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running: it has no published ports`);
+    if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running: it has no published ports`, "not_running");
     const found = this.portsOf(state).find((p) => p.containerPort === containerPort && p.protocol === protocol);
     if (!found) throw new ContainerError(`no public port '${containerPort}/${protocol}' published for ${shown(state)}`);
     return found.hostPort;
@@ -500,8 +529,9 @@ export class Container implements AsyncDisposable {
 
   /** The running container's streams from now on (docker `attach`); its monitor must run it. */
   async attach(options: Partial<AttachOptions> = {}): Promise<Attachment> {
+    checkOptions("attach", options, ATTACH_KINDS);
     const state = await this.state();
-    if (!isActive(state)) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
+    if (!isActive(state)) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`, "not_running");
     if (state.supervisor !== "monitor") throw new ContainerError(`cannot attach to container ${shown(state)}: it runs in the foreground of the process that started it`);
     let attachment: Attachment | undefined;
     try {
@@ -510,7 +540,7 @@ export class Container implements AsyncDisposable {
       if (err instanceof MonitorRefusal) throw new ContainerError(`cannot attach to container ${shown(state)}: ${err.message}`);
       throw err;
     }
-    if (!attachment) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`);
+    if (!attachment) throw new ContainerError(`cannot attach to container ${shown(state)}: it is not running`, "not_running");
     recordEvent(bundleOf(this.ctx, this.id).dir, state, "attach");
     return attachment;
   }
@@ -523,7 +553,7 @@ export class Container implements AsyncDisposable {
    */
   exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     try {
-      checkOptionNames("exec", options, EXEC_OPTIONS);
+      checkOptions("exec", options, EXEC_KINDS);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -538,17 +568,17 @@ export class Container implements AsyncDisposable {
    * Rejects like `Runtime.run` when the command cannot be run (exitCode
    * 127/126), and with a ContainerError when the container is not running.
    */
-  async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> } = {}): Promise<ExecProcess> {
-    checkOptionNames("spawn", options, [...PROCESS_OPTIONS, "detach", "handOff"]);
+  async spawn(cmd: string[], options: SpawnCallOptions = {}): Promise<ExecProcess> {
+    checkOptions("spawn", options, SPAWN_CALL_KINDS);
     const attached = this.attached;
     if (attached && this.exitStatus) throw this.notRunning();
-    if (attached) this.refuseIfPaused();
+    if (attached && !this.refuseIfPaused()) throw this.noSuchContainer();
     const pid = attached ? attached.proc.pid : this.initPid();
     try {
       return new ExecProcess(await this.owner.execIn(this.id, pid, cmd, options));
     } catch (err) {
-      // The backends' one container error here: the init is gone.
-      if (isTsboxError(err) && err.code === "container") throw this.notRunning();
+      // The backends' one container error here besides its removal meanwhile: the init is gone.
+      if (isTsboxError(err) && err.code === "container" && !isGone(err)) throw this.notRunning();
       throw err;
     }
   }
@@ -570,8 +600,18 @@ export class Container implements AsyncDisposable {
     return state;
   }
 
+  /** Removed (by another process, or its `--rm` meanwhile): docker's "No such container". */
+  private noSuchContainer(): ContainerError {
+    return noSuchContainer(this.currentName ?? this.id.slice(0, 12));
+  }
+
+  /** Its record is gone: the run this object started may not have been seen to end yet. */
+  private recordGone(): boolean {
+    return readState(bundleOf(this.ctx, this.id)) === undefined;
+  }
+
   private notRunning(): ContainerError {
-    return new ContainerError(`container ${this.currentName ?? this.id.slice(0, 12)} is not running`);
+    return notRunning(this.currentName ?? this.id.slice(0, 12));
   }
 
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
@@ -642,9 +682,14 @@ export class Container implements AsyncDisposable {
   }
 
   /** Deletes the container and its writable layer; a running one only with `force` (killed first). */
-  async remove(options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+  async remove(options: RemoveOptions = {}): Promise<void> {
+    checkOptions("remove", options, REMOVE_KINDS);
     if (this.removed) return;
-    if (this.run && !this.exitStatus && !options.force) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
+    if (this.run && !this.exitStatus && !options.force) {
+      // Removed by another process before this one saw the run end: not a running container (dockerode: 404).
+      if (this.recordGone()) throw this.noSuchContainer();
+      throw removeRunningRefusal(this.id.slice(0, 12));
+    }
     await removeContainer(this.ctx, this.id, options);
     if (this.done) await this.runEnd().catch(() => {});
     this.removed = true;
@@ -669,7 +714,7 @@ export class Container implements AsyncDisposable {
 
 /** The error of a container no longer recorded (its `--rm`, another process's `rm`). */
 function isGone(err: unknown): boolean {
-  return isTsboxError(err) && err.code === "container" && /^no such container/.test(err.message);
+  return hasReason(err, "no_such_container");
 }
 
 /**

@@ -100,23 +100,51 @@ export class OutputLimitError extends TsboxError {
 }
 
 /**
- * What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304); for `waitForLog` and
- * `waitForHealthy`, why the wait failed: `timeout` (its `timeoutMs` passed), `not_running` (the container ended
- * first), `unhealthy` (its health check failed).
+ * What a ContainerError refuses, for callers to branch on (dockerode's 404, 409, 304), given where it is thrown
+ * (never read from the message, which may quote a caller's path or pattern). README's "Errors" lists them
+ * (test/contract.test.ts holds the two together).
  */
-export type ContainerErrorReason = "no_such_container" | "name_in_use" | "not_running" | "paused" | "running" | "no_cgroup" | "timeout" | "unhealthy";
+export const CONTAINER_ERROR_REASONS = [
+  "no_such_container", // 404: no container by that id, id prefix or name (any more)
+  "ambiguous", // an id prefix of more than one container
+  "name_in_use", // 409: a container's or a network's name is taken
+  "not_running", // it has to run (exec, kill, stats, attach…); for the waits, it ended first
+  "paused", // 409: exec, pause and start of a paused container
+  "not_paused", // 409: unpause of one that is not paused
+  "running", // 409: remove without force
+  "in_use", // 409: a volume or network a container uses
+  "no_such_network", // 404
+  "no_such_volume", // 404
+  "no_such_path", // 404: copyFrom of a path the container does not have
+  "no_cgroup", // rootless without a delegated cgroup: stats, pause, update
+  "timeout", // waitForLog, waitForHealthy: timeoutMs passed
+  "unhealthy", // waitForHealthy: its health check failed
+] as const;
+
+export type ContainerErrorReason = (typeof CONTAINER_ERROR_REASONS)[number];
 
 export class ContainerError extends TsboxError {
-  /**
-   * The refusal's kind, where it is one of these; undefined for other container errors. Read from the
-   * message's fixed wording (one rule for the native, vm and browser backends' many throw sites).
-   */
+  /** The refusal's kind, where it is one of these; undefined for other container errors. */
   readonly reason: ContainerErrorReason | undefined;
 
-  constructor(message: string) {
+  constructor(message: string, reason?: ContainerErrorReason) {
     super(message, { code: "container" });
-    this.reason = REASONS.find(([re]) => re.test(message))?.[1];
+    this.reason = reason;
   }
+}
+
+/** A ContainerError of that reason, whichever copy of this module made it (as `isTsboxError`). */
+export function hasReason(err: unknown, reason: ContainerErrorReason): boolean {
+  return isTsboxError(err) && (err as Partial<ContainerError>).reason === reason;
+}
+
+/** docker's "No such container" (`ref` as the caller named it, or a short id). */
+export function noSuchContainer(ref: string): ContainerError {
+  return new ContainerError(`no such container: ${ref}`, "no_such_container");
+}
+
+export function notRunning(name: string): ContainerError {
+  return new ContainerError(`container ${name} is not running`, "not_running");
 }
 
 /**
@@ -124,25 +152,16 @@ export class ContainerError extends TsboxError {
  * container's name or short id. docker refuses exec into a paused container (it would wait, frozen, until unpaused).
  */
 export const pauseRefusal = {
-  exec: (name: string) => new ContainerError(`container ${name} is paused, unpause the container before exec`),
-  alreadyPaused: (name: string) => new ContainerError(`container ${name} is already paused`),
-  notPaused: (name: string) => new ContainerError(`container ${name} is not paused`),
+  exec: (name: string) => new ContainerError(`container ${name} is paused, unpause the container before exec`, "paused"),
+  alreadyPaused: (name: string) => new ContainerError(`container ${name} is already paused`, "paused"),
+  start: (name: string) => new ContainerError(`cannot start paused container ${name}: unpause it instead`, "paused"),
+  notPaused: (name: string) => new ContainerError(`container ${name} is not paused`, "not_paused"),
 };
 
-const REASONS: [RegExp, ContainerErrorReason][] = [
-  // The waits' (wait-for-log.ts, wait-for-health.ts), anchored: their messages quote the caller's pattern.
-  [/^no log line of container \S+ matched /, "timeout"],
-  [/^container \S+ was not healthy within /, "timeout"],
-  [/^container \S+ (exited \([^)]*\)|is \S+) before (a log line matched|its health check passed)/, "not_running"],
-  [/^container \S+ exited \([^)]*\): a stopped container is unhealthy/, "not_running"],
-  [/^container \S+ is unhealthy after /, "unhealthy"],
-  [/^no such container/, "no_such_container"],
-  [/ is already in use/, "name_in_use"],
-  [/ is paused/, "paused"],
-  [/^cannot remove running container /, "running"],
-  [/ (is|it is) not running/, "not_running"],
-  [/ runs without a cgroup /, "no_cgroup"],
-];
+/** `remove()` without `force` of a running container (`id` short). */
+export function removeRunningRefusal(id: string, hint = ""): ContainerError {
+  return new ContainerError(`cannot remove running container ${id}: stop it first${hint}`, "running");
+}
 
 /** `instanceof TsboxError` that also holds across separately bundled copies of this class. */
 export function isTsboxError(err: unknown): err is TsboxError {

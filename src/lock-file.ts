@@ -10,7 +10,7 @@
  */
 import { closeSync, constants, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
 import { addonPresent, loadAddon, loadAddonSync, type NativeAddon } from "./backends/native/addon.js";
-import { ContainerError, TsboxError, type TsboxErrorCode } from "./errors.js";
+import { ContainerError, type ContainerErrorReason, TsboxError, type TsboxErrorCode } from "./errors.js";
 import { isErrno } from "./fs-util.js";
 import { pidAlive } from "./process-alive.js";
 
@@ -20,6 +20,8 @@ export interface LockWords {
   busy: string;
   waitMs?: number;
   code?: TsboxErrorCode;
+  /** A ContainerError's reason when what it locks is missing (a container's bundle: `no_such_container`). */
+  missingReason?: ContainerErrorReason;
 }
 
 const WAIT_MS = 30_000;
@@ -71,8 +73,8 @@ function busy(says: LockWords): TsboxError {
   return failure(says, `${says.busy}: another tsbox process has held its lock for ${(says.waitMs ?? WAIT_MS) / 1000} s`);
 }
 
-function failure(says: LockWords, message: string): TsboxError {
-  return says.code && says.code !== "container" ? new TsboxError(message, { code: says.code }) : new ContainerError(message);
+function failure(says: LockWords, message: string, reason?: ContainerErrorReason): TsboxError {
+  return says.code && says.code !== "container" ? new TsboxError(message, { code: says.code }) : new ContainerError(message, reason);
 }
 
 function locker(path: string, says: LockWords, addon: NativeAddon | undefined): Locker {
@@ -84,7 +86,7 @@ function flockLocker(path: string, says: LockWords, addon: NativeAddon): Locker 
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
   } catch (err) {
-    if (isErrno(err, "ENOENT")) throw failure(says, says.missing);
+    if (isErrno(err, "ENOENT")) throw failure(says, says.missing, says.missingReason);
     if (!isErrno(err, "EISDIR")) throw err;
     // An older tsbox's lock (an exclusively made directory) at this path: left by a process gone, or in use by one
     // still running, which an update does not run beside. Its empty directory goes.
@@ -111,7 +113,7 @@ function ownerFileLocker(path: string, says: LockWords): Locker {
         writeSync(fd, String(process.pid));
         return true;
       } catch (err) {
-        if (isErrno(err, "ENOENT")) throw failure(says, says.missing);
+        if (isErrno(err, "ENOENT")) throw failure(says, says.missing, says.missingReason);
         if (!isErrno(err, "EEXIST")) throw err;
       }
       let holder = NaN;

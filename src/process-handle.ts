@@ -6,23 +6,28 @@
  * here: the browser bundle loads it.
  */
 import type { ContainerProcess, ExitStatus } from "./backends/backend.js";
-import type { ExecResult } from "./container.js";
+import type { ExecOptions, ExecResult, ProcessOptions, SpawnOptions } from "./container.js";
+import type { StopOptions } from "./containers/ops/stop.js";
 import type { Signal } from "./signals.js";
 import { parseSignal } from "./containers/signals.js";
 import { execRefusal } from "./spec/exec-process.js";
 import { UsageError } from "./errors.js";
 import { collectToEnd, maxBufferOf, type OutputOptions, outputLimit } from "./output-limit.js";
 import { abortable, abortError, abortSignalOf } from "./abortable.js";
-import { checkOptionNames } from "./spec/run-options-check.js";
+import { checkOptions, type OptionKinds } from "./spec/run-options-check.js";
 
-/** ProcessOptions' names, and stdin: what exec and spawn take, in Node and in the browser. */
-export const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
-/** What exec takes: spawn's, how much of its output to keep, and an AbortSignal. */
-export const EXEC_OPTIONS = [...PROCESS_OPTIONS, "maxBuffer", "signal"] as const;
+// The options of the verbs Node's and the browser's containers share (src/spec/run-options-check.ts's rule).
+const PROCESS_KINDS: OptionKinds<ProcessOptions> = { env: "env", cwd: "string", user: "string", tty: "tty", privileged: "boolean" };
+/** What spawn takes, in Node and in the browser. */
+export const SPAWN_KINDS: OptionKinds<SpawnOptions> = { ...PROCESS_KINDS, stdin: "boolean" };
+/** What exec takes: a process's options, its stdin's text, how much of its output to keep, and an AbortSignal. */
+export const EXEC_KINDS: OptionKinds<ExecOptions> = { ...PROCESS_KINDS, stdin: "bytes", maxBuffer: "own", signal: "abortSignal" };
+export const STOP_KINDS: OptionKinds<StopOptions> = { timeout: "seconds", signal: "stringOrNumber" };
+const WAIT_KINDS: OptionKinds<{ signal?: AbortSignal }> = { signal: "abortSignal" };
 
 /** The options of a `wait` (a container's or a process's, Node's or the browser's) checked: its AbortSignal, if any. */
 export function waitSignal(options: { signal?: AbortSignal }): AbortSignal | undefined {
-  checkOptionNames("wait", options, ["signal"]);
+  checkOptions("wait", options, WAIT_KINDS);
   return abortSignalOf("wait", options.signal);
 }
 

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs
 import { basename, join, posix, resolve as resolvePath } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
-import { type CommitOptions, Container, type ContainerOwner, type ExitStatus, type SpawnOptions } from "./container.js";
+import { COMMIT_KINDS, type CommitOptions, Container, type ContainerOwner, type ExitStatus, REMOVE_KINDS, type RemoveOptions, type SpawnOptions } from "./container.js";
 import type { LifecycleContext } from "./containers/context.js";
 import { attachedProcess } from "./containers/attached-process.js";
 import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
@@ -17,11 +17,11 @@ import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
-import { ContainerError, errorMessage, ImageError, isTsboxError, TsboxError, UsageError } from "./errors.js";
+import { ContainerError, errorMessage, ImageError, isTsboxError, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
-import { ensurePrivateDir, randomHex, readdirOrEmpty } from "./fs-util.js";
+import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty } from "./fs-util.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
@@ -48,7 +48,7 @@ import { type HostIdentity, idMappings, probeHostIdentity } from "./spec/id-mapp
 import type { LayerCapability, LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions, VolumeOption } from "./spec/run-options.js";
-import { checkRunOptionTypes } from "./spec/run-options-check.js";
+import { checkOptions, checkRunOptionTypes, type OptionKinds } from "./spec/run-options-check.js";
 import { resolveUser } from "./spec/user.js";
 import { isMapped, validateSpec } from "./spec/validate.js";
 // --- data side (cli-data): volumes, inspect ---
@@ -76,6 +76,7 @@ export interface RuntimeOptions {
   /** The network containers join when `run` names none; default $TSBOX_NETWORK, else `bridge`. */
   network?: string;
 }
+const RUNTIME_KINDS: OptionKinds<RuntimeOptions> = { dataDir: "string", backend: "stringOrObject", network: "string" };
 
 /** Process-level knobs the CLI needs and library users normally do not. */
 export interface RunControl {
@@ -99,6 +100,9 @@ export interface RunControl {
   /** Told the container's id once it exists, before it starts (the CLI's `--cidfile`). */
   onCreated?: (id: string) => void;
 }
+const RUN_CONTROL_KINDS: OptionKinds<RunControl> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
+/** `list`, `containers`, `images`. */
+const LIST_KINDS: OptionKinds<{ all?: boolean }> = { all: "boolean" };
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
@@ -130,6 +134,9 @@ export class Runtime implements ContainerOwner {
   private networkStore: NetworkStore | undefined;
 
   constructor(options: RuntimeOptions = {}) {
+    // dockerode's `new Docker("/path")` form names a socket: here it would have been the default data dir, silently.
+    if (typeof options === "string") throw new UsageError(`Runtime options: expected an object, got the string ${JSON.stringify(options)} (a data dir: new Runtime({ dataDir: ${JSON.stringify(options)} }))`);
+    checkOptions("Runtime", options, RUNTIME_KINDS);
     // A relative dataDir is the current directory's (it ended in "root.path … is not an absolute path" at run).
     this.dataDir = options.dataDir !== undefined ? resolvePath(options.dataDir) : defaultDataDir();
     this.paths = new DataPaths(this.dataDir);
@@ -181,6 +188,7 @@ export class Runtime implements ContainerOwner {
    */
   async run(options: RunOptions, control: RunControl = {}): Promise<Container> {
     if (typeof options?.image !== "string" || options.image === "") throw new UsageError("run needs an image");
+    checkOptions("run control", control, RUN_CONTROL_KINDS);
     if (control.signal?.aborted) throw abortError(control.signal);
     if (options.restart !== undefined && parseRestartPolicy(options.restart).name !== "no") return this.runMonitored(options, control);
     await this.collectOrphans();
@@ -262,6 +270,7 @@ export class Runtime implements ContainerOwner {
    */
   async create(options: RunOptions, control: RunControl = {}): Promise<Container> {
     if (typeof options?.image !== "string" || options.image === "") throw new UsageError("create needs an image");
+    checkOptions("create control", control, RUN_CONTROL_KINDS);
     if (control.signal?.aborted) throw abortError(control.signal);
     // As run does: a `--rm` container whose process was killed unseen gives its name back first (a test suite's
     // fixed names failed after one interrupted run).
@@ -276,12 +285,13 @@ export class Runtime implements ContainerOwner {
   async get(ref: string): Promise<Container> {
     const id = await this.resolveContainer(ref);
     const state = readState(this.paths.container(id));
-    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    if (!state) throw noSuchContainer(ref);
     return new Container(this.runtimeFor(state.backend), id, state.name);
   }
 
   /** Containers of this data dir, newest first; running ones only unless `all`. */
   async list(options: { all?: boolean } = {}): Promise<Container[]> {
+    checkOptions("list", options, LIST_KINDS);
     const states = await this.containers({ all: options.all ?? false });
     return states.map((s) => new Container(this.runtimeFor(s.backend), s.id, s.name));
   }
@@ -519,19 +529,20 @@ export class Runtime implements ContainerOwner {
    * a created or stopped one joins it at its next start, as in docker.
    */
   async connectNetwork(network: string, ref: string, options: { aliases?: string[]; ip?: string } = {}): Promise<void> {
+    checkOptions("connectNetwork", options, { aliases: "strings", ip: "string" } satisfies OptionKinds<typeof options>);
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
     const current = readCurrentState(bundle);
-    if (!current) throw new ContainerError(`no such container: ${ref}`);
+    if (!current) throw noSuchContainer(ref);
     // Its own backend's: a vm container's pid is the guest's (taken for a host pid, the host's namespace got the network).
     const owner = this.runtimeFor(current.backend);
     if (owner !== this) return owner.connectNetwork(network, id, options);
     const running = current.status === "running" && current.pid !== null;
-    if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`);
+    if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`, current.status === "paused" ? "paused" : undefined);
     if (running && !this.backend.connect) throw new UsageError(`the ${this.backend.name} backend cannot connect running containers to networks`);
     // Read before the check, which pins it: the keeper joins only the process of this start time.
     const start = running ? processStartTime(current.pid!) : null;
-    if (running && current.backend === "native" && !isNativeInit(current)) throw new ContainerError(`container ${ref} is not running`);
+    if (running && current.backend === "native" && !isNativeInit(current)) throw notRunning(ref);
     const config = this.networks.get(network);
     const spec = readSpec(bundle.config);
     if (!spec.network || !createsNamespace(spec, "network") || spec.network.hosts.base !== undefined) {
@@ -687,7 +698,8 @@ export class Runtime implements ContainerOwner {
    * backend runs, e.g. linux/386 for vm).
    */
   async pull(image: string, options: Omit<PullOptions, "layers"> = {}): Promise<PullResult> {
-    const { pullImage } = await import("./image/registry/pull-image.js");
+    const { pullImage, PULL_KINDS } = await import("./image/registry/pull-image.js");
+    checkOptions("pull", options, PULL_KINDS);
     const platform = options.platform ?? backendPlatform(this.backend);
     return pullImage(this.imageStore, image, { ...options, ...(platform ? { platform } : {}), layers: this.layers });
   }
@@ -716,7 +728,8 @@ export class Runtime implements ContainerOwner {
 
   /** Pushes a stored image to its registry (or to `destination`). */
   async push(image: string, options: PushOptions & { destination?: string } = {}): Promise<PushResult> {
-    const { pushImage } = await import("./image/registry/push-image.js");
+    const { pushImage, PUSH_KINDS } = await import("./image/registry/push-image.js");
+    checkOptions("push", options, PUSH_KINDS);
     return pushImage(this.imageStore, image, options.destination, options);
   }
 
@@ -736,6 +749,7 @@ export class Runtime implements ContainerOwner {
    * `deleted` is the image id once the image itself is gone.
    */
   async removeImage(image: string, options: { platform?: Platform; force?: boolean; prune?: boolean } = {}): Promise<{ untagged: string[]; deleted?: string }> {
+    checkOptions("removeImage", options, { platform: "object", force: "boolean", prune: "boolean" } satisfies OptionKinds<typeof options>);
     // `rmi repo@sha256:…` of an image pulled or tagged by name: the names of that repository with that digest.
     const named = await this.imageStore.namesWithDigest(image);
     if (named !== undefined && named.length > 0) {
@@ -766,7 +780,8 @@ export class Runtime implements ContainerOwner {
   }
 
   /** An image's details: for `platform`, else the backend's, else the one platform the store has of it. */
-  inspectImage(image: string, options: { platform?: Platform } = {}): Promise<Record<string, unknown>> {
+  async inspectImage(image: string, options: { platform?: Platform } = {}): Promise<Record<string, unknown>> {
+    checkOptions("inspectImage", options, { platform: "object" } satisfies OptionKinds<typeof options>);
     return this.imageStore.inspect(image, options.platform);
   }
 
@@ -776,6 +791,7 @@ export class Runtime implements ContainerOwner {
    * (`platform`, else the backend's, else the one the store has).
    */
   async save(images: string[], out: string | NodeJS.WritableStream, options: { format?: "docker" | "oci"; platform?: Platform; signal?: AbortSignal } = {}): Promise<void> {
+    checkOptions("save", options, { format: "own", platform: "object", signal: "abortSignal" } satisfies OptionKinds<typeof options>);
     const { saveImages } = await import("./image/archive.js");
     return saveImages(this.imageStore, images, out as string, options.format ?? "docker", options.platform, options.signal);
   }
@@ -785,6 +801,7 @@ export class Runtime implements ContainerOwner {
    * (`sha256:…`) of each image the archive names none of (`save IMAGE-ID`; kept as <none>). `signal` aborts it.
    */
   async load(input: string | NodeJS.ReadableStream, options: { repository?: string; signal?: AbortSignal } = {}): Promise<string[]> {
+    checkOptions("load", options, { repository: "string", signal: "abortSignal" } satisfies OptionKinds<typeof options>);
     const { loadImages } = await import("./image/archive.js");
     return this.leased(() => loadImages(this.imageStore, this.dataDir, input, options));
   }
@@ -840,12 +857,14 @@ export class Runtime implements ContainerOwner {
    * Images in the store, one entry per name and platform (the embedded busybox appears after its first use),
    * then those without a name (`<none>`; with `all` the build cache's step images too).
    */
-  images(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
+  async images(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
+    checkOptions("images", options, LIST_KINDS);
     return this.imageStore.listImages(options);
   }
 
   /** Containers in the data dir, newest first; `all: false` keeps only running ones. */
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
+    checkOptions("containers", options, LIST_KINDS);
     const states = await listStates(this.paths);
     return options.all === false ? states.filter(isActive) : states;
   }
@@ -868,7 +887,8 @@ export class Runtime implements ContainerOwner {
 
   /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
   /** `volumes`: its anonymous volumes go too (`rm -v`). */
-  async removeContainer(ref: string, options: { force?: boolean; volumes?: boolean } = {}): Promise<void> {
+  async removeContainer(ref: string, options: RemoveOptions = {}): Promise<void> {
+    checkOptions("removeContainer", options, REMOVE_KINDS);
     await removeContainer(this.ctx, await this.resolveContainer(ref), options);
   }
 
@@ -898,9 +918,9 @@ export class Runtime implements ContainerOwner {
     if (/^[0-9a-f]+$/.test(ref)) {
       const matches = (await listStates(this.paths)).filter((s) => s.id.startsWith(ref));
       if (matches.length === 1) return matches[0]!.id;
-      if (matches.length > 1) throw new ContainerError(`container id prefix ${ref} is ambiguous`);
+      if (matches.length > 1) throw new ContainerError(`container id prefix ${ref} is ambiguous`, "ambiguous");
     }
-    throw new ContainerError(`no such container: ${ref}`);
+    throw noSuchContainer(ref);
   }
 
   /** @internal What Container's lifecycle verbs work with. */
@@ -915,7 +935,7 @@ export class Runtime implements ContainerOwner {
     const backend = readState(bundle)?.backend;
     // Never a guest pid for a host exec (or the other way round).
     if (backend !== undefined && backend !== this.backend.name) throw new ContainerError(`container ${id.slice(0, 12)} belongs to the ${backend} backend, not ${this.backend.name}`);
-    const spec = readSpec(bundle.config);
+    const spec = specOf(bundle, id);
     // The container's /etc/passwd: its writable layer (the native one; the vm's lives in the guest) over the image.
     const layers = [bundle.upper, ...(spec.root.overlay?.lower ?? [spec.root.path])];
     const canSetGroups = spec.linux.gidMappings.length > 1 || (this.host ??= probeHostIdentity()).uid === 0;
@@ -967,7 +987,7 @@ export class Runtime implements ContainerOwner {
   async inspectContainer(ref: string): Promise<ContainerInspect> {
     const id = await this.resolveContainer(ref);
     const state = readCurrentState(this.paths.container(id));
-    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    if (!state) throw noSuchContainer(ref);
     return inspectContainer(this.paths, state, (name) => this.networks.idOf(name));
   }
 
@@ -978,7 +998,8 @@ export class Runtime implements ContainerOwner {
    */
   async copyFrom(ref: string, src: string, dest: string | Writable, options: CopyOptions & { end?: boolean } = {}): Promise<void> {
     abortSignalOf("copyFrom", options.signal);
-    const { copyFromContainer } = await import("./containers/copy.js");
+    const { copyFromContainer, COPY_FROM_KINDS } = await import("./containers/copy.js");
+    checkOptions("copyFrom", options, COPY_FROM_KINDS);
     const files = await this.containerFiles(ref);
     if (typeof dest === "string") return copyFromContainer(files, src, dest, undefined, options);
     await copyFromContainer(files, src, "-", dest, options);
@@ -989,7 +1010,8 @@ export class Runtime implements ContainerOwner {
   /** Copies into a container (`docker cp SRC CTR:DEST`): `src` is a host path, or a Readable tar archive extracted into the directory `dest`. */
   async copyTo(ref: string, src: string | Readable, dest: string, options: CopyOptions = {}): Promise<void> {
     abortSignalOf("copyTo", options.signal);
-    const { copyToContainer } = await import("./containers/copy.js");
+    const { copyToContainer, COPY_TO_KINDS } = await import("./containers/copy.js");
+    checkOptions("copyTo", options, COPY_TO_KINDS);
     const files = await this.containerFiles(ref);
     if (typeof src === "string") await copyToContainer(files, src, dest, undefined, options);
     else await copyToContainer(files, "-", dest, src, options);
@@ -1009,6 +1031,7 @@ export class Runtime implements ContainerOwner {
    * Returns the image id.
    */
   async commit(ref: string, options: CommitOptions = {}): Promise<string> {
+    checkOptions("commit", options, COMMIT_KINDS);
     const [{ upperAsLayer }, { checkImageName, storeImage, writeLayer }] = await Promise.all([import("./containers/changes.js"), import("./image/commit-image.js")]);
     checkImageName(options.name);
     const id = await this.resolveContainer(ref);
@@ -1071,6 +1094,7 @@ export class Runtime implements ContainerOwner {
 
   /** A container's file system, flattened, as a tar archive (`docker export`); volumes are not in it. */
   async export(ref: string, out: Writable, options: { signal?: AbortSignal } = {}): Promise<void> {
+    checkOptions("export", options, { signal: "abortSignal" } satisfies OptionKinds<typeof options>);
     const [{ recordsToTar }, { spawnCopyHelper }] = await Promise.all([import("./containers/copy.js"), import("./backends/native/copy-helper.js")]);
     const files = await this.containerFiles(ref);
     const { signal } = options;
@@ -1087,6 +1111,7 @@ export class Runtime implements ContainerOwner {
 
   /** A tar archive (plain or gzip) as a one-layer image (`docker import`); returns its id. */
   async import(input: AsyncIterable<Buffer>, options: { name?: string; message?: string; changes?: string[]; source?: string; platform?: string; signal?: AbortSignal } = {}): Promise<string> {
+    checkOptions("import", options, { name: "string", message: "string", changes: "strings", source: "string", platform: "string", signal: "abortSignal" } satisfies OptionKinds<typeof options>);
     const { importTarball } = await import("./image/commit-image.js");
     // Docker's: the platform it is run on, i.e. the backend's (a Mac's vm: linux/386), unless given.
     const platform = options.platform !== undefined ? parsePlatform(options.platform) : backendPlatform(this.backend);
@@ -1115,6 +1140,7 @@ export class Runtime implements ContainerOwner {
    * builds kept as their cache.
    */
   async pruneImages(options: { all?: boolean; buildSteps?: boolean; filter?: import("./containers/prune-filter.js").PruneFilter } = {}): Promise<import("./containers/cleanup.js").ImagePruneResult> {
+    checkOptions("pruneImages", options, { all: "boolean", buildSteps: "boolean", filter: "object" } satisfies OptionKinds<typeof options>);
     return (await import("./containers/cleanup.js")).pruneImages(this, options);
   }
 
@@ -1152,7 +1178,7 @@ export class Runtime implements ContainerOwner {
     const id = await this.resolveContainer(ref);
     const bundle = this.paths.container(id);
     const state = readCurrentState(bundle);
-    if (!state) throw new ContainerError(`no such container: ${ref}`);
+    if (!state) throw noSuchContainer(ref);
     return new ContainerFiles(bundle, state, this.runtimeFor(state.backend).backend);
   }
 
@@ -1179,6 +1205,16 @@ async function execProcess(spec: ContainerSpec, cmd: string[], options: SpawnOpt
     ...(canSetGroups ? { additionalGids: resolved.additionalGids.filter((g) => isMapped(spec.linux.gidMappings, g)) } : {}),
   };
   return execProcessSpec(spec.process, cmd, options, user);
+}
+
+/** A container's config.json; gone with the container (another process's `rm -f` meanwhile): no such container. */
+function specOf(bundle: ContainerPaths, id: string): ContainerSpec {
+  try {
+    return readSpec(bundle.config);
+  } catch (err) {
+    if (isErrno(err, "ENOENT") && !readState(bundle)) throw noSuchContainer(id.slice(0, 12));
+    throw err;
+  }
 }
 
 /** The backend's preferred image platform ("linux/386" → {os, architecture}). */

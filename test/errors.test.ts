@@ -12,6 +12,8 @@ import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { errorHint } from "../src/cli/error-hints.js";
+import { readFileSync } from "node:fs";
+import { CONTAINER_ERROR_REASONS, ContainerError } from "../src/errors.js";
 
 after(cleanupIdentities);
 
@@ -21,6 +23,15 @@ it("names the vm's cache where it cannot be made, with the variables that move i
   assert.equal(errorHint(Object.assign(new Error("x"), { code: "EACCES", path: "/elsewhere" }), { HOME: "/ro", TSBOX_DATA_DIR: "/data" }), undefined);
   // A missing home is the parent of every dir under it (login's config dir): not the cache's fault.
   assert.equal(errorHint(Object.assign(new Error("x"), { code: "EACCES", path: "/ro" }), { HOME: "/ro", TSBOX_DATA_DIR: "/data" }), undefined);
+});
+
+it("README's error table lists every ContainerError reason, and no other; a reason is the throw site's, never its message's", () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const table = readme.slice(readme.indexOf("### Errors"), readme.indexOf("On Linux the **native** backend"));
+  const listed = [...table.matchAll(/^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|/gm)].flatMap((m) => m[1]!.split(", ").map((r) => r.slice(1, -1)));
+  assert.deepEqual(listed.filter((r) => r !== "reason").sort(), [...CONTAINER_ERROR_REASONS].sort());
+  // A path (copyFrom's) with the wording of a refusal in it was that refusal.
+  assert.equal(new ContainerError("Could not find the file /data is paused in container c").reason, undefined);
 });
 
 function oneLine(r: CliResult, code: number, pattern: RegExp): void {

@@ -766,6 +766,34 @@ for (const who of identities()) {
       assert.deepEqual([r.before, r.after], [0, 0]);
     });
 
+    it("the library's ContainerError reasons: paused, not paused, network and volume refusals, a missing copyFrom path, an ambiguous id prefix", async () => {
+      const paused = who.name === "root";
+      const r = await scenario(who, "reasons", paused ? "pause" : "");
+      assert.deepEqual(r, {
+        ...(paused ? { notPaused: "not_paused", pausePaused: "paused", startPaused: "paused" } : {}),
+        networkExists: "name_in_use",
+        networkMissing: "no_such_network",
+        volumeInUse: "in_use",
+        volumeMissing: "no_such_volume",
+        copyMissing: "no_such_path",
+        // (they were paused and not_running: the reason was read from the message, which quotes the path)
+        copyPausedWords: "no_such_path",
+        copyNotRunningWords: "no_such_path",
+        ambiguous: "ambiguous",
+      });
+    });
+
+    it("the library's wait() on a foreground remove: true run whose process exits: the real exit code (137), not 255", async () => {
+      const r = await scenario(who, "waitRemovedOwnerDied");
+      assert.deepEqual(r, { status: { exitCode: 137, signal: null, oomKilled: false }, gone: "no_such_container" });
+    });
+
+    it("the library's run() object of a container another process removed: no such container, not running", async () => {
+      const r = await scenario(who, "removedElsewhere");
+      const gone = { tsbox: true, reason: "no_such_container", message: "no such container: removed-elsewhere" };
+      assert.deepEqual(r, { rm: 0, running: false, exec: gone, spawn: gone, remove: gone, wait: { exitCode: 137, signal: "SIGKILL", oomKilled: false }, runningAfter: false });
+    });
+
     it("container prune spares a container another process is still starting", async () => {
       const r = await scenario(who, "pruneWhileStarting");
       assert.doesNotMatch(r.pruned, new RegExp(r.id), r.pruned);

@@ -10,6 +10,10 @@ import { resourcesFromOptions } from "../src/spec/resources.js";
 import { checkPort } from "../src/network/plan.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { UsageError } from "../src/errors.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Container, Runtime } from "../src/index.js";
 
 const refused = (options: unknown, message: string) =>
   assert.throws(() => checkRunOptionTypes(options), (e: unknown) => e instanceof UsageError && e.code === "usage" && e.message === message);
@@ -31,7 +35,10 @@ test("options of the wrong kind are refused, naming the option", () => {
   // The log's bounds, here rather than as the monitor's usage text at start().
   refused({ image: "busybox", log: { maxSize: -1 } }, "run options: log.maxSize: expected a whole number of bytes above 0, got number -1");
   refused({ image: "busybox", log: { maxFiles: 0 } }, "run options: log.maxFiles: expected a whole number from 1, got number 0");
-  refused({ image: "busybox", log: { maxsize: 5 } }, 'log options: unknown option "maxsize" (maxSize, maxFiles)');
+  refused({ image: "busybox", log: { maxsize: 5 } }, 'run options: log: unknown option "maxsize" (maxSize, maxFiles)');
+  // healthcheck's fields too (`intervl` was the default 30 s).
+  refused({ image: "busybox", healthcheck: { test: "true", intervl: 5 } }, 'run options: healthcheck: unknown option "intervl" (test, interval, timeout, startPeriod, startInterval, retries)');
+  refused({ image: "busybox", healthcheck: { interval: "5s" } }, 'run options: healthcheck: interval: expected a number, got the string "5s"');
   // A misspelt limit was no limit at all; a string where a number goes failed with a misleading range message.
   const names = "memory, memorySwap, memoryReservation, cpus, cpuShares, cpuPeriod, cpuQuota, cpusetCpus, pidsLimit, blkioWeight";
   refused({ image: "busybox", resources: { memroy: "32m" } }, `run options: resources: unknown option "memroy" (${names})`);
@@ -75,5 +82,59 @@ test("signals in docker's forms; anything else is a UsageError", () => {
   assert.deepEqual(parseSignal("RTMIN+3"), { number: 37, name: "SIGRTMIN+3" });
   for (const bad of ["SIGFOO", 0, 99, "1.5", ""]) {
     assert.throws(() => parseSignal(bad), (e: unknown) => e instanceof UsageError && e.message === `invalid signal: ${bad}`);
+  }
+});
+
+test("every verb's options: an unknown one or one of the wrong kind is a UsageError naming it, before anything is done", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "verb-options-"));
+  try {
+    const usage = (message: string) => (e: unknown) => e instanceof UsageError && e.message === message;
+    // A misspelt dataDir was the user's default data dir, silently; dockerode's `new Docker("/path")` form likewise.
+    assert.throws(() => new Runtime({ datadir: dir } as never), usage('Runtime options: unknown option "datadir" (dataDir, backend, network)'));
+    assert.throws(() => new Runtime(dir as never), usage(`Runtime options: expected an object, got the string ${JSON.stringify(dir)} (a data dir: new Runtime({ dataDir: ${JSON.stringify(dir)} }))`));
+    assert.throws(() => new Runtime({ dataDir: 5 } as never), usage("Runtime options: dataDir: expected a string, got number 5"));
+    const rt = new Runtime({ dataDir: dir });
+    // No container needed: the options are checked first (this id names none).
+    const c = new Container(rt, "0".repeat(64), null);
+    const drain = async (it: AsyncIterable<unknown>) => { for await (const _ of it) break; };
+    const calls: [() => unknown, string][] = [
+      [() => rt.list({ al: true } as never), 'list options: unknown option "al" (all)'],
+      [() => rt.containers({ all: "yes" } as never), 'containers options: all: expected true or false, got the string "yes"'],
+      [() => rt.images({ al: true } as never), 'images options: unknown option "al" (all)'],
+      [() => drain(c.logs({ folow: true } as never)), 'logs options: unknown option "folow" (follow, tail, since, until, signal)'],
+      [() => drain(c.logs({ tail: -1 })), "logs options: tail: expected a whole number from 0, got number -1"],
+      [() => drain(c.statsStream({ interval: 100 } as never)), 'statsStream options: unknown option "interval" (intervalMs)'],
+      [() => drain(c.statsStream({ intervalMs: -5 })), "statsStream options: intervalMs: expected a number of milliseconds above 0, got number -5"],
+      [() => drain(c.statsStream({ intervalMs: 0 })), "statsStream options: intervalMs: expected a number of milliseconds above 0, got number 0"],
+      [() => c.commit({ nmae: "snap" } as never), 'commit options: unknown option "nmae" (name, message, author, changes, signal)'],
+      [() => c.start({ foo: 1 } as never), 'start options: unknown option "foo" (handOff, onWarning)'],
+      [() => c.stop({ timeout: "abc" } as never), 'stop options: timeout: expected a number of seconds, got the string "abc"'],
+      [() => c.stop({ timeout: Number.NaN }), "stop options: timeout: expected a number of seconds, got number NaN"],
+      [() => c.restart({ onWarning: "x" } as never), 'restart options: onWarning: expected a function, got the string "x"'],
+      [() => c.remove({ volume: true } as never), 'remove options: unknown option "volume" (force, volumes)'],
+      [() => rt.removeContainer("x", { forse: true } as never), 'removeContainer options: unknown option "forse" (force, volumes)'],
+      [() => c.copyTo("/x", "/y", { archiv: true } as never), 'copyTo options: unknown option "archiv" (archive, follow, signal)'],
+      [() => c.copyFrom("/x", "/y", { end: 1 } as never), "copyFrom options: end: expected true or false, got number 1"],
+      [() => c.exec(["true"], { stdin: 5 } as never), "exec options: stdin: expected a string or a Uint8Array, got number 5"],
+      [() => c.attach({ stdn: true } as never), 'attach options: unknown option "stdn" (stdin, stdout, stderr, stdinOnce, keepAlive)'],
+      [() => c.waitForLog("x", { stream: "both" } as never), 'waitForLog options: stream: expected "stdout" or "stderr", got the string "both"'],
+      [() => rt.networks.create("n9", { subnett: "10.99.0.0/24" } as never), 'networks.create options: unknown option "subnett" (subnet, gateway, internal, mtu, labels)'],
+      [() => rt.volumes.create("v9", { lables: { a: "b" } } as never), "volumes.create labels: expected an object of strings, got an object with a value that is no string"],
+      [() => rt.volumes.remove("v9", { forse: true } as never), 'volumes.remove options: unknown option "forse" (force)'],
+      [() => rt.pull("busybox", { platfrom: "linux/amd64" } as never), 'pull options: unknown option "platfrom" (platform, signal, env, onProgress, concurrency)'],
+      [() => rt.build({ contxt: "." } as never), 'build options: unknown option "contxt" (context, dockerfile, dockerfileText, tags, buildArgs, target, noCache, pull, labels, network, onOutput, signal)'],
+      [() => rt.build({ dockerfileText: "FROM busybox" } as never), "build options: context: expected a string (the build context's directory), got nothing"],
+      [() => rt.removeImage("busybox", { forse: true } as never), 'removeImage options: unknown option "forse" (platform, force, prune)'],
+      [() => rt.create({ image: "busybox" }, { signl: AbortSignal.timeout(1) } as never), 'create control options: unknown option "signl" (newSession, onPullProgress, signal, onWarning, handOff, onCreated)'],
+    ];
+    // Thrown or rejected: each call as an async function's (networks.create is synchronous).
+    for (const [call, message] of calls) await assert.rejects(async () => call(), usage(message), message);
+    // Nothing was made: no container, network or volume.
+    assert.deepEqual(await rt.containers(), []);
+    assert.deepEqual(rt.networks.list().map((n) => n.name), []);
+    assert.deepEqual(rt.volumes.list(), []);
+    await rt.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

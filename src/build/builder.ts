@@ -24,7 +24,8 @@ import { parseDuration } from "../containers/healthcheck.js";
 import { parseSignal } from "../containers/signals.js";
 import { type RunMounts, runMounts } from "./run-mounts.js";
 import { snapshotBinds } from "./bind-snapshot.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, UsageError } from "../errors.js";
+import { checkOptions, type OptionKinds } from "../spec/run-options-check.js";
 import { canonicalName, parseReference } from "../image/reference.js";
 import { nameManifest, storeImageEntry } from "../image/commit-image.js";
 import { removeOrphanedSteps } from "./step-containers.js";
@@ -119,7 +120,15 @@ function platformArgs(p: Platform): Record<string, string> {
 /** ARGs every Dockerfile may use without declaring them (docker's proxy variables). */
 const PREDEFINED = ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"];
 
+const BUILD_KINDS: OptionKinds<BuildOptions> = {
+  context: "string", dockerfile: "string", dockerfileText: "string", tags: "strings", buildArgs: "stringMap", target: "string",
+  noCache: "boolean", pull: "boolean", labels: "stringMap", network: "string", onOutput: "function", signal: "abortSignal",
+};
+
 export async function build(rt: Runtime, options: BuildOptions): Promise<BuildResult> {
+  checkOptions("build", options, BUILD_KINDS);
+  // (it said: path "undefined" not found)
+  if (options.context === undefined) throw new UsageError("build options: context: expected a string (the build context's directory), got nothing");
   const say = options.onOutput ?? (() => {});
   const context = new BuildContext(options.context, options.dockerfileText === undefined ? (options.dockerfile ?? "Dockerfile") : undefined);
   let text = options.dockerfileText;

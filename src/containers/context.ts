@@ -1,4 +1,4 @@
-import { ContainerError } from "../errors.js";
+import { ContainerError, notRunning } from "../errors.js";
 import { readSpec } from "./spec-file.js";
 import { pidAlive } from "../process-alive.js";
 import type { ContainerState } from "./state.js";
@@ -46,11 +46,11 @@ export function shown(state: { id: string; name: string | null }): string {
 export function withoutCgroupError(err: unknown, state: Pick<ContainerState, "id" | "name" | "pid" | "backend">, cannot: string, bundle: ContainerPaths): unknown {
   if (!(err instanceof Error) || !/has no cgroup/.test(err.message)) return err;
   // docker's words for a container that ended meanwhile: its cgroup goes before its end is recorded.
-  if (endedMeanwhile(state)) return new ContainerError(`container ${shown(state)} is not running`);
+  if (endedMeanwhile(state)) return notRunning(shown(state));
   const why = cgroupsDisabled(bundle)
     ? "--cgroups=disabled"
     : `${process.getuid?.() === 0 ? "this host gives containers none" : "this host delegates no cgroup to this user"}; see tsbox info`;
-  return new ContainerError(`container ${shown(state)} runs without a cgroup (${why}), so it ${cannot}`);
+  return new ContainerError(`container ${shown(state)} runs without a cgroup (${why}), so it ${cannot}`, "no_cgroup");
 }
 
 /**

@@ -16,6 +16,7 @@ import { KEPT_LAYER_FILE } from "../backends/vm/core/guest-spec.js";
 import { type CopyHelper, CopyHelperError, type CopyTarget, spawnCopyHelper } from "../backends/native/copy-helper.js";
 import type { Backend } from "../backends/backend.js";
 import { ContainerError, isTsboxError, UsageError } from "../errors.js";
+import { checkOptions, type OptionKinds } from "../spec/run-options-check.js";
 import { abortError } from "../abortable.js";
 import { readSpec } from "./spec-file.js";
 import { isErrno } from "../fs-util.js";
@@ -38,6 +39,9 @@ export interface CopyOptions {
    */
   signal?: AbortSignal;
 }
+export const COPY_TO_KINDS: OptionKinds<CopyOptions> = { archive: "boolean", follow: "boolean", signal: "abortSignal" };
+/** `copyFrom` takes `end` too (false: its Writable is left open). */
+export const COPY_FROM_KINDS: OptionKinds<CopyOptions & { end?: boolean }> = { ...COPY_TO_KINDS, end: "boolean" };
 
 export interface PathStat {
   exists: boolean;
@@ -316,7 +320,7 @@ export async function copyFromContainer(c: ContainerFiles, src: string, dest: st
   const { spawn: spawnHelper, run } = abortingCopy(options.signal);
   await run(() => c.run(async (target) => {
     const s = await statAt(target, srcPath);
-    if (!s.exists) throw new ContainerError(`Could not find the file ${src} in container ${c.name}`);
+    if (!s.exists) throw new ContainerError(`Could not find the file ${src} in container ${c.name}`, "no_such_path");
     const isDir = srcIsDir(s, Boolean(options.follow));
     if (dest === "-") {
       if (!out) throw new UsageError("cp to - needs an output stream");
@@ -354,13 +358,13 @@ export async function copyToContainer(c: ContainerFiles, src: string, dest: stri
     }
     const hostSrc = resolvePath(src);
     const s = await statAt({ host: true }, hostSrc);
-    if (!s.exists) throw new ContainerError(`no such file or directory: ${src}`);
+    if (!s.exists) throw new ContainerError(`no such file or directory: ${src}`, "no_such_path");
     const isDir = srcIsDir(s, Boolean(options.follow));
     const keepDot = /(^|\/)\.$/.test(src) ? "/." : "";
     const plan = planCopy({ path: hostSrc + keepDot, isDir }, { path: destPath, stat: d }, dest);
     if (plan.dir !== destPath) {
       const parent = await statAt(target, plan.dir);
-      if (!parent.exists) throw new ContainerError(`no such directory in container ${c.name}: ${plan.dir}`);
+      if (!parent.exists) throw new ContainerError(`no such directory in container ${c.name}: ${plan.dir}`, "no_such_path");
     }
     const reader = spawnHelper({ host: true }, "read", hostSrc, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
     const writer = spawnHelper(target, "write", plan.dir, { archive: Boolean(options.archive) }, { stdin: true });

@@ -7,7 +7,7 @@
  * `docker events --format '{{json .}}'` prints it. The rules both sides
  * follow are checked by test/fixtures/contract/events.json.
  */
-import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { ContainerStatus } from "./state.js";
 
@@ -77,6 +77,36 @@ export function nowNano(): bigint {
 export function eventsFileOf(bundleDir: string): string | undefined {
   const containers = dirname(bundleDir);
   return basename(containers) === "containers" ? join(dirname(containers), EVENTS_FILE) : undefined;
+}
+
+/**
+ * The exit code of the container's last `die` event, newest file first: what `wait` reports once an `--rm`
+ * container's record went with it (docker's wait gives the real code then too), undefined when none is logged.
+ */
+export function lastDieExitCode(bundleDir: string): number | undefined {
+  const file = eventsFileOf(bundleDir);
+  if (file === undefined) return undefined;
+  const id = basename(bundleDir);
+  for (const path of [file, join(dirname(file), EVENTS_ROTATED)]) {
+    let lines: string[];
+    try {
+      lines = readFileSync(path, "utf8").split("\n");
+    } catch {
+      continue;
+    }
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const line = lines[i]!;
+      if (!line.includes(id) || !line.includes('"Action":"die"')) continue;
+      try {
+        const e = JSON.parse(line) as { id?: string; Action?: string; Actor?: { Attributes?: { exitCode?: string } } };
+        const code = Number(e.Actor?.Attributes?.exitCode);
+        if (e.id === id && e.Action === "die" && Number.isInteger(code)) return code;
+      } catch {
+        // a line cut by a full disk: older ones may still say
+      }
+    }
+  }
+  return undefined;
 }
 
 /**

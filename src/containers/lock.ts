@@ -14,7 +14,7 @@ export const LOCK_FILE = "lock";
  */
 export function withContainerLock<T>(bundleDir: string, fn: (lockFd: number) => Promise<T> | T): Promise<T> {
   const id = bundleId(bundleDir);
-  return withDirLock(bundleDir, { missing: `no such container: ${id}`, busy: `container ${id} is busy` }, fn);
+  return withDirLock(bundleDir, { missing: `no such container: ${id}`, missingReason: "no_such_container", busy: `container ${id} is busy` }, fn);
 }
 
 /**

@@ -19,7 +19,7 @@ export function checkContainerName(name: string): void {
 }
 
 export function nameInUse(name: string, owner: string): ContainerError {
-  return new ContainerError(`the container name "${name}" is already in use by container ${owner.slice(0, 12)}`);
+  return new ContainerError(`the container name "${name}" is already in use by container ${owner.slice(0, 12)}`, "name_in_use");
 }
 
 /**
@@ -53,7 +53,7 @@ export class ContainerNames {
         // raced with another cleanup
       }
     }
-    throw new ContainerError(`the container name "${name}" is already in use`);
+    throw new ContainerError(`the container name "${name}" is already in use`, "name_in_use");
   }
 
   /** A generated name (docker's `adjective_surname`) reserved for `id`: another pick while one is taken. */

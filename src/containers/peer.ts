@@ -63,7 +63,7 @@ export class PeerResolver {
     const bundle = this.paths(id);
     const pid = livePid(readCurrentState(bundle));
     if (pid === undefined) {
-      throw new ContainerError(`cannot join the ${what === "network" ? "network" : `${what.toUpperCase()} namespace`} of container ${ref}: it is not running`);
+      throw new ContainerError(`cannot join the ${what === "network" ? "network" : `${what.toUpperCase()} namespace`} of container ${ref}: it is not running`, "not_running");
     }
     const peer = { id, pid, bundleDir: bundle.dir, hostname: readSpec(bundle.config).hostname ?? "" };
     this.found = { ref, what, peer };
@@ -118,7 +118,7 @@ export function peerNamespacePaths(spec: ContainerSpec, bundleDir: string): Cont
   if (id === undefined) return spec;
   const current = readCurrentState(bundlePaths(join(dirname(bundleDir), id)));
   const pid = livePid(current);
-  if (pid === undefined) throw new ContainerError(`cannot join the namespaces of container ${current?.name ?? id.slice(0, 12)}: it is not running`);
+  if (pid === undefined) throw new ContainerError(`cannot join the namespaces of container ${current?.name ?? id.slice(0, 12)}: it is not running`, "not_running");
   const namespaces = spec.linux.namespaces.map((n) => (n.container === undefined ? n : { type: n.type, path: `/proc/${pid}/ns/${PROC_NS_NAMES[n.type]}` }));
   return { ...spec, linux: { ...spec.linux, namespaces } };
 }

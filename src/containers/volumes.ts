@@ -12,6 +12,7 @@
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
+import { checkOptions, checkStringMap, type OptionKinds } from "../spec/run-options-check.js";
 import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty, treeBytes, writeFileAtomicSync } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
 import { withLockFile } from "../lock-file.js";
@@ -77,12 +78,16 @@ export class VolumeStore {
    * `tsbox volume create`: the volume (an existing one as it is); no name makes
    * an anonymous one. `options`: the local driver's (volume-options.ts).
    */
-  create(name?: string, labels: Record<string, string> = {}, options: Record<string, string> = {}): Promise<VolumeInfo> {
+  async create(name?: string, labels: Record<string, string> = {}, options: Record<string, string> = {}): Promise<VolumeInfo> {
+    // Both are maps of strings (`create("v", { lables: … })` stored an object as a label's value).
+    checkStringMap("volumes.create labels", labels);
+    checkStringMap("volumes.create driver options", options);
     return this.locked(async () => this.ensure(name, labels, options).volume);
   }
 
   /** `tsbox volume rm`: refuses a volume a container uses; `force` ignores a missing one. */
-  remove(name: string, options: { force?: boolean } = {}): Promise<boolean> {
+  async remove(name: string, options: { force?: boolean } = {}): Promise<boolean> {
+    checkOptions("volumes.remove", options, { force: "boolean" } satisfies OptionKinds<typeof options>);
     return this.locked(() => this.removeUnlocked(name, options));
   }
 
@@ -90,7 +95,8 @@ export class VolumeStore {
    * `tsbox volume prune`: deletes the volumes no container uses, only
    * anonymous ones unless `all` (docker 23+), and only those `keep` lets go.
    */
-  prune(options: { all?: boolean; filter?: (v: VolumeInfo) => boolean } = {}): Promise<PruneResult> {
+  async prune(options: { all?: boolean; filter?: (v: VolumeInfo) => boolean } = {}): Promise<PruneResult> {
+    checkOptions("volumes.prune", options, { all: "boolean", filter: "function" } satisfies OptionKinds<typeof options>);
     return this.locked(async () => {
       const result: PruneResult = { removed: [], bytes: await this.sweepUnlocked() };
       for (const v of this.list()) {
@@ -244,7 +250,7 @@ export class VolumeStore {
 
   inspect(name: string): VolumeInfo {
     const info = this.get(name);
-    if (!info) throw new ContainerError(`no such volume: ${name}`);
+    if (!info) throw new ContainerError(`no such volume: ${name}`, "no_such_volume");
     return info;
   }
 
@@ -274,10 +280,10 @@ export class VolumeStore {
   private async removeUnlocked(name: string, options: { force?: boolean }): Promise<boolean> {
     if (!this.get(name)) {
       if (options.force) return false;
-      throw new ContainerError(`no such volume: ${name}`);
+      throw new ContainerError(`no such volume: ${name}`, "no_such_volume");
     }
     const users = this.users(name);
-    if (users.length > 0) throw new ContainerError(`remove ${name}: volume is in use - [${users.join(", ")}]`);
+    if (users.length > 0) throw new ContainerError(`remove ${name}: volume is in use - [${users.join(", ")}]`, "in_use");
     const doomed = join(this.root, `${ownTempPrefix(REMOVING_PREFIX)}${randomHex(8)}`);
     renameSync(join(this.root, name), doomed);
     await this.removeData(doomed);

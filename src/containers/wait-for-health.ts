@@ -40,13 +40,13 @@ export async function waitForHealthStatus(watch: HealthWatch, options: WaitForHe
     const stopped = await watch.stopped();
     const health = readHealth(watch.bundleDir);
     if (stopped !== undefined) {
-      throw new ContainerError(`container ${watch.name} ${stopped}${health?.Status === "healthy" ? ": a stopped container is unhealthy" : ` before its health check passed${lastOutput(health)}`}`);
+      throw new ContainerError(`container ${watch.name} ${stopped}${health?.Status === "healthy" ? ": a stopped container is unhealthy" : ` before its health check passed${lastOutput(health)}`}`, "not_running");
     }
     if (health?.Status === "healthy") return health;
     if (health?.Status === "unhealthy") {
-      throw new ContainerError(`container ${watch.name} is unhealthy after ${health.FailingStreak} failed checks${lastOutput(health)}`);
+      throw new ContainerError(`container ${watch.name} is unhealthy after ${health.FailingStreak} failed checks${lastOutput(health)}`, "unhealthy");
     }
-    if (Date.now() >= deadline) throw new ContainerError(`container ${watch.name} was not healthy within ${timeoutMs / 1000} s (health: ${health?.Status ?? "no check has run yet"})${lastOutput(health)}`);
+    if (Date.now() >= deadline) throw new ContainerError(`container ${watch.name} was not healthy within ${timeoutMs / 1000} s (health: ${health?.Status ?? "no check has run yet"})${lastOutput(health)}`, "timeout");
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));
   }
 }

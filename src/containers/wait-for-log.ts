@@ -47,8 +47,8 @@ export async function waitForLogLine(
   } finally {
     clearTimeout(timer);
   }
-  if (abort.signal.aborted) throw new ContainerError(`no log line of container ${words.name} matched ${shownPattern}${times > 1 ? ` ${times} times` : ""} within ${timeoutMs / 1000} s`);
-  throw new ContainerError(`container ${words.name} ${await words.stopped()} before a log line matched ${shownPattern}${times > 1 ? ` ${times} times` : ""}`);
+  if (abort.signal.aborted) throw new ContainerError(`no log line of container ${words.name} matched ${shownPattern}${times > 1 ? ` ${times} times` : ""} within ${timeoutMs / 1000} s`, "timeout");
+  throw new ContainerError(`container ${words.name} ${await words.stopped()} before a log line matched ${shownPattern}${times > 1 ? ` ${times} times` : ""}`, "not_running");
 }
 
 function lineMatcher(pattern: string | RegExp): (line: string) => boolean {

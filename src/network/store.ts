@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ContainerError, UsageError } from "../errors.js";
+import { checkOptions, type OptionKinds } from "../spec/run-options-check.js";
 import { isErrno, randomHex, readdirOrEmpty, writeFileAtomicSync } from "../fs-util.js";
 import { withLockFileSync } from "../lock-file.js";
 import { formatIPv4, formatSubnet, overlaps, parseIPv4, parseSubnet, type Subnet, contains } from "./ipv4.js";
@@ -59,6 +60,7 @@ export interface CreateOptions {
   mtu?: number;
   labels?: Record<string, string>;
 }
+const CREATE_KINDS: OptionKinds<CreateOptions> = { subnet: "string", gateway: "string", internal: "boolean", mtu: "number", labels: "stringMap" };
 
 /**
  * What a removed network leaves outside its record: its bridge, rules and DNS server, which stay while it exists
@@ -124,7 +126,7 @@ export class NetworkStore {
 
   get(ref: string): NetworkConfig {
     const found = this.find(ref);
-    if (!found) throw new ContainerError(`network ${ref} not found`);
+    if (!found) throw new ContainerError(`network ${ref} not found`, "no_such_network");
     return found;
   }
 
@@ -148,6 +150,7 @@ export class NetworkStore {
   }
 
   create(name: string, options: CreateOptions = {}): NetworkConfig {
+    checkOptions("networks.create", options, CREATE_KINDS);
     if (!isNetworkName(name)) throw new UsageError(`invalid network name "${name}": letters, digits, '_', '.' and '-', starting with a letter or digit`);
     if (RESERVED_NAMES.includes(name)) throw new UsageError(`network name "${name}" is reserved (bridge, none, host and default are modes)`);
     return this.locked(() => this.createLocked(name, options));
@@ -163,7 +166,7 @@ export class NetworkStore {
   }
 
   private createLocked(name: string, options: CreateOptions): NetworkConfig {
-    if (this.read(name)) throw new ContainerError(`network with name ${name} already exists`);
+    if (this.read(name)) throw new ContainerError(`network with name ${name} already exists`, "name_in_use");
     let subnet: Subnet;
     const others = this.subnets();
     if (options.subnet !== undefined) {
@@ -233,7 +236,7 @@ export class NetworkStore {
   private refuseInUse(config: NetworkConfig, stateDir: string): void {
     const users = liveLeases(stateDir);
     if (users.length > 0) {
-      throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`);
+      throw new ContainerError(`network ${config.name} has active endpoints (${users.map((l) => l.container.slice(0, 12)).join(", ")}): stop or disconnect them first`, "in_use");
     }
   }
 

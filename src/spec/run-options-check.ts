@@ -1,18 +1,28 @@
 /**
- * The shape of `RunOptions` as JavaScript hands it over (no compiler checked
- * it): each option of the right kind, so `cmd: "echo hi"` is a UsageError
- * naming `cmd` rather than the command `e`, and `user: 1000` is not a
- * TypeError from deep inside. Values within a kind (an enum, a memory size,
- * a port) are checked later by the option's own parser.
+ * The shape of the library's options as JavaScript hands them over (no compiler checked them): each option of
+ * the right kind, and no unknown one — so `cmd: "echo hi"` is a UsageError naming `cmd` rather than the command
+ * `e`, `user: 1000` is not a TypeError from deep inside, and `logs({ folow: true })` is not silently no follow.
+ * One rule for every verb: each options interface has its `OptionKinds` table beside it (the mapped type makes an
+ * option added to the interface fail to compile until it is listed), checked by `checkOptions`. Values within a
+ * kind (an enum, a memory size, a port) are checked later by the option's own parser (kind `own`).
  */
 import { UsageError } from "../errors.js";
+import type { HealthcheckOptions } from "../containers/healthcheck.js";
 import type { ResourceOptions } from "./resources.js";
 import type { RunOptions } from "./run-options.js";
 
-type Kind = "pipeOrInherit" | "string" | "strings" | "boolean" | "number" | "object" | "array" | "stringMap" | "stringOrNumber" | "env" | "tty" | "stdin" | "seccomp" | "healthcheck" | "publish";
+export type Kind =
+  | "pipeOrInherit" | "string" | "strings" | "boolean" | "number" | "object" | "array" | "stringMap" | "stringOrNumber" | "env" | "tty"
+  | "stdin" | "seccomp" | "healthcheck" | "publish"
+  | "abortSignal" | "function" | "seconds" | "milliseconds" | "count" | "time" | "stdout|stderr" | "bytes" | "stringOrObject"
+  /** Checked by the option's own parser where it is used (its message names the option). */
+  | "own";
+
+/** Every option of `T` and its kind: listed beside each options interface, so a new option cannot be forgotten. */
+export type OptionKinds<T> = { readonly [K in keyof Required<T>]: Kind };
 
 /** Every option's kind: the mapped type makes a new option fail to compile until it is listed. */
-const KINDS: { [K in keyof Required<RunOptions>]: Kind } = {
+const KINDS: OptionKinds<RunOptions> = {
   image: "string",
   platform: "string",
   pull: "string",
@@ -73,7 +83,7 @@ const KINDS: { [K in keyof Required<RunOptions>]: Kind } = {
 };
 
 /** `resources` (and `Container.update`): a misspelt limit (`memroy`) was no limit at all. */
-const RESOURCE_KINDS: { [K in keyof Required<ResourceOptions>]: Kind } = {
+const RESOURCE_KINDS: OptionKinds<ResourceOptions> = {
   memory: "stringOrNumber",
   memorySwap: "stringOrNumber",
   memoryReservation: "stringOrNumber",
@@ -106,23 +116,44 @@ const CHECKS: Record<Kind, [(v: unknown) => boolean, string]> = {
   seccomp: [(v) => typeof v === "string" || isObject(v), "a string or a profile object"],
   healthcheck: [(v) => v === false || isObject(v), "an object or false"],
   publish: [(v) => Array.isArray(v) && v.every((p) => typeof p === "string" || isObject(p)), "an array of strings or port objects"],
+  abortSignal: [(v) => v instanceof AbortSignal, "an AbortSignal"],
+  function: [(v) => typeof v === "function", "a function"],
+  // stop's: negative waits for ever (docker's -1).
+  seconds: [(v) => typeof v === "number" && !Number.isNaN(v), "a number of seconds"],
+  // An interval: 0 or less was a busy loop.
+  milliseconds: [(v) => typeof v === "number" && Number.isFinite(v) && v > 0, "a number of milliseconds above 0"],
+  count: [(v) => Number.isSafeInteger(v) && (v as number) >= 0, "a whole number from 0"],
+  time: [(v) => v instanceof Date || typeof v === "string" || typeof v === "number", "a Date, an ISO 8601 string or Unix seconds"],
+  "stdout|stderr": [(v) => v === "stdout" || v === "stderr", '"stdout" or "stderr"'],
+  bytes: [(v) => typeof v === "string" || v instanceof Uint8Array, "a string or a Uint8Array"],
+  stringOrObject: [(v) => typeof v === "string" || isObject(v), "a string or an object"],
+  own: [() => true, ""],
+};
+
+/** `log`: their bounds are checked below. */
+const LOG_KINDS: OptionKinds<NonNullable<RunOptions["log"]>> = { maxSize: "own", maxFiles: "own" };
+
+/** The kinds of `healthcheck`'s fields (milliseconds; effectiveHealthcheck checks their ranges). */
+const HEALTHCHECK_KINDS: OptionKinds<HealthcheckOptions> = {
+  test: "own",
+  interval: "number",
+  timeout: "number",
+  startPeriod: "number",
+  startInterval: "number",
+  retries: "number",
 };
 
 /** Throws a UsageError naming the first option of the wrong kind (or an unknown one). */
 export function checkRunOptionTypes(options: unknown): void {
   if (!isObject(options)) throw new UsageError(`run options: expected an object, got ${describe(options)}`);
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue;
-    const kind = (KINDS as Record<string, Kind>)[key];
-    if (kind === undefined) throw new UsageError(`run options: unknown option ${JSON.stringify(key)}`);
-    const [ok, expected] = CHECKS[kind];
-    if (!ok(value)) throw new UsageError(`run options: ${key}: expected ${expected}, got ${describe(value)}`);
-  }
+  // (the 60 names are not listed: the declarations' RunOptions are)
+  checkEntries("run options", options, KINDS, false);
   if (options.image === undefined) throw new UsageError("run options: image: expected a string, got nothing");
   if (isObject(options.resources)) checkResourceTypes("run options: resources", options.resources);
+  if (isObject(options.healthcheck)) checkEntries("run options: healthcheck", options.healthcheck, HEALTHCHECK_KINDS);
   if (isObject(options.log)) {
     // The monitor's own checks, said here (a 0 or negative size was taken, and start() failed with its usage text).
-    checkOptionNames("log", options.log, ["maxSize", "maxFiles"]);
+    checkEntries("run options: log", options.log, LOG_KINDS);
     const { maxSize, maxFiles } = options.log;
     if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && (maxSize as number) > 0)) throw new UsageError(`run options: log.maxSize: expected a whole number of bytes above 0, got ${describe(maxSize)}`);
     if (maxFiles !== undefined && !(Number.isSafeInteger(maxFiles) && (maxFiles as number) >= 1)) throw new UsageError(`run options: log.maxFiles: expected a whole number from 1, got ${describe(maxFiles)}`);
@@ -132,25 +163,37 @@ export function checkRunOptionTypes(options: unknown): void {
 /** Each resource limit of the right kind, no unknown one; `extra` names the caller's other options (update's `restart`). */
 export function checkResourceTypes(what: string, options: unknown, extra: Record<string, Kind> = {}): void {
   if (!isObject(options)) throw new UsageError(`${what}: expected an object, got ${describe(options)}`);
-  const kinds: Record<string, Kind> = { ...RESOURCE_KINDS, ...extra };
-  for (const [key, value] of Object.entries(options)) {
-    if (value === undefined) continue;
-    const kind = kinds[key];
-    if (kind === undefined) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)} (${Object.keys(kinds).join(", ")})`);
-    const [ok, expected] = CHECKS[kind];
-    if (!ok(value)) throw new UsageError(`${what}: ${key}: expected ${expected}, got ${describe(value)}`);
-  }
+  checkEntries(what, options, { ...RESOURCE_KINDS, ...extra });
 }
 
 /**
- * The option names a verb takes (`Container.exec`, `spawn`, `stop`…): a misspelt one is an error, as in `run`,
- * instead of silently meaning the default (`stop({ timeot: 1 })` waited the default 10 s).
+ * A verb's options (`logs`, `stop`, `networks.create`…) against its table: a misspelt one is an error, as in `run`,
+ * instead of silently meaning the default (`stop({ timeot: 1 })` waited the default 10 s), and one of the wrong
+ * kind names itself (`stop({ timeout: "abc" })` waited the default too). `undefined` (no options) passes.
  */
-export function checkOptionNames(what: string, options: unknown, allowed: readonly string[]): void {
+export function checkOptions<T>(what: string, options: unknown, kinds: OptionKinds<T>): void {
   if (options === undefined) return;
   if (!isObject(options)) throw new UsageError(`${what} options: expected an object, got ${describe(options)}`);
+  checkEntries(`${what} options`, options, kinds as Record<string, Kind>);
+}
+
+/** A map of strings (labels, driver options), whose keys are the caller's. */
+export function checkStringMap(what: string, value: unknown): void {
+  if (!isStringMap(value)) throw new UsageError(`${what}: expected an object of strings, got ${describe(value)}${isObject(value) ? " with a value that is no string" : ""}`);
+}
+
+/** `checkOptions` by names alone (the browser's verbs, whose option types are Node's). */
+export function checkOptionNames(what: string, options: unknown, allowed: readonly string[]): void {
+  checkOptions(what, options, Object.fromEntries(allowed.map((name): [string, Kind] => [name, "own"])));
+}
+
+function checkEntries(what: string, options: Record<string, unknown>, kinds: { readonly [key: string]: Kind }, listNames = true): void {
   for (const [key, value] of Object.entries(options)) {
-    if (value !== undefined && !allowed.includes(key)) throw new UsageError(`${what} options: unknown option ${JSON.stringify(key)} (${allowed.join(", ")})`);
+    if (value === undefined) continue;
+    const kind = Object.hasOwn(kinds, key) ? kinds[key] : undefined;
+    if (kind === undefined) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)}${listNames ? ` (${Object.keys(kinds).join(", ")})` : ""}`);
+    const [ok, expected] = CHECKS[kind];
+    if (!ok(value)) throw new UsageError(`${what}: ${key}: expected ${expected}, got ${describe(value)}`);
   }
 }
 

@@ -4,12 +4,13 @@
  * another manages it by id. Prints one JSON object.
  *   node --import tsx test/helpers/lifecycle-script.ts SCENARIO [ARG]
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type ContainerError, Runtime } from "../../src/index.js";
+import { type ContainerError, isTsboxError, Runtime } from "../../src/index.js";
 import { fdsUnder } from "./leaks.js";
 
 const rt = new Runtime({});
@@ -269,6 +270,96 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const out = await c.output();
     await c.remove();
     return { id: c.id, pruned, exitCode: out.exitCode, stdout: out.stdout };
+  },
+
+  /**
+   * ContainerError.reason of the refusals a harness branches on, given where thrown (the pause ones need a cgroup:
+   * ARG "pause"). A path with a refusal's wording in it is no refusal.
+   */
+  async reasons() {
+    const reason = async (f: () => unknown) => {
+      try {
+        await f();
+        return "resolved";
+      } catch (e) {
+        return (e as ContainerError).reason ?? `none: ${(e as Error).message}`;
+      }
+    };
+    const c = await rt.create({ image: "busybox", name: "reasons", cmd: ["sleep", "60"], volumes: [{ volume: "reasons-vol", container: "/d" }] });
+    await c.start();
+    const out: Record<string, string> = {};
+    if (arg === "pause") {
+      out.notPaused = await reason(() => c.unpause());
+      await c.pause();
+      out.pausePaused = await reason(() => c.pause());
+      out.startPaused = await reason(() => c.start());
+      await c.unpause();
+    }
+    rt.networks.create("reasons-net");
+    out.networkExists = await reason(() => rt.networks.create("reasons-net"));
+    rt.networks.remove("reasons-net");
+    out.networkMissing = await reason(() => rt.networks.remove("reasons-net"));
+    out.volumeInUse = await reason(() => rt.volumes.remove("reasons-vol"));
+    out.volumeMissing = await reason(() => rt.volumes.remove("no-such-volume-here"));
+    const dest = mkdtempSync(join(tmpdir(), "reasons-"));
+    out.copyMissing = await reason(() => c.copyFrom("/nonexistent", join(dest, "x")));
+    out.copyPausedWords = await reason(() => c.copyFrom("/data is paused", join(dest, "x")));
+    out.copyNotRunningWords = await reason(() => c.copyFrom("/x it is not running", join(dest, "x")));
+    rmSync(dest, { recursive: true, force: true });
+    // Of 17 containers two share their id's first digit: that prefix is ambiguous.
+    const made = [c];
+    while (new Set(made.map((m) => m.id[0])).size === made.length) made.push(await rt.create({ image: "busybox", cmd: ["true"] }));
+    const last = made[made.length - 1]!;
+    out.ambiguous = await reason(() => rt.get(last.id[0]!));
+    for (const m of made.slice(1)) await m.remove();
+    await c.remove({ force: true });
+    await rt.volumes.remove("reasons-vol");
+    return out;
+  },
+
+  /**
+   * wait() from this process on a foreground `remove: true` run of another, which exits: the container dies with
+   * it (SIGKILL) and its record goes; wait said 255 ("unknown"), docker's the real code.
+   */
+  async waitRemovedOwnerDied() {
+    const owner = spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "ownRemovedRun"], { stdio: ["pipe", "pipe", "inherit"] });
+    const closed = once(owner, "close");
+    await once(owner.stdout, "data");
+    const c = await rt.get("owner-died");
+    const waited = c.wait();
+    owner.stdin.end();
+    const status = await waited;
+    await closed;
+    return { status, gone: await rt.get("owner-died").then(() => "still there", (e: ContainerError) => e.reason) };
+  },
+
+  /** waitRemovedOwnerDied's other process: runs it, says so, and exits once its stdin ends. */
+  async ownRemovedRun() {
+    await rt.run({ image: "busybox", name: "owner-died", cmd: ["sleep", "60"], remove: true });
+    process.stdout.write("running\n");
+    process.stdin.on("end", () => process.exit(0)).resume();
+    return new Promise(() => {});
+  },
+
+  /**
+   * A run's container removed by another process (`rm -f`, a cleanup job) before this one's event loop saw its
+   * end (the synchronous spawn holds it): exec/spawn/remove said ENOENT of config.json, or "cannot remove running".
+   */
+  async removedElsewhere() {
+    const cli = fileURLToPath(new URL("../../bin/tsbox.js", import.meta.url));
+    const c = await rt.run({ image: "busybox", name: "removed-elsewhere", cmd: ["sleep", "60"] });
+    const rm = spawnSync(process.execPath, ["--", cli, "rm", "-f", "removed-elsewhere"], { encoding: "utf8" });
+    const running = c.running;
+    const refusal = (p: Promise<unknown>) => p.then(() => "resolved", (e: ContainerError) => ({ tsbox: isTsboxError(e), reason: e.reason, message: e.message }));
+    return {
+      rm: rm.status,
+      running,
+      exec: await refusal(c.exec(["true"])),
+      spawn: await refusal(c.spawn(["true"])),
+      remove: await refusal(c.remove()),
+      wait: await c.wait(),
+      runningAfter: c.running,
+    };
   },
 };
 

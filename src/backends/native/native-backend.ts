@@ -298,7 +298,7 @@ export class NativeBackend implements Backend {
    */
   async connect(options: { bundleDir: string; container: number; containerStart: string | null; network: NetworkSpec }): Promise<void> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
-    if (options.containerStart === null) throw new ContainerError("the container is not running");
+    if (options.containerStart === null) throw new ContainerError("the container is not running", "not_running");
     const file = join(options.bundleDir, `connect-${randomHex(8)}.json`);
     writeFileSync(file, JSON.stringify(options.network));
     try {
@@ -418,7 +418,7 @@ function writeProcessFile(bundleDir: string, process: ProcessSpec): string {
     writeFileSync(path, JSON.stringify(process));
   } catch (err) {
     // Removed meanwhile (an rm -f in another terminal): the container's one error here, not a bare ENOENT.
-    if (isErrno(err, "ENOENT")) throw new ContainerError(`container ${basename(bundleDir).slice(0, 12)} is not running: it was removed`);
+    if (isErrno(err, "ENOENT")) throw new ContainerError(`container ${basename(bundleDir).slice(0, 12)} is not running: it was removed`, "not_running");
     throw err;
   }
   return path;

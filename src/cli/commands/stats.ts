@@ -1,7 +1,7 @@
 import { totalmem } from "node:os";
 import type { ContainerStats } from "../../backends/backend.js";
 import type { Container } from "../../container.js";
-import { type ContainerErrorReason, errorMessage, UsageError } from "../../errors.js";
+import { errorMessage, hasReason, UsageError } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
@@ -58,7 +58,7 @@ export async function statsCommand(args: string[], ctx: CliContext): Promise<num
       } catch (err) {
         if (flags.positionals.length === 0 && !c.running) continue;
         // Listing all: one without a cgroup (rootless without delegation) is a row of "--", not the end of the table.
-        if (flags.positionals.length === 0 && (err as { reason?: ContainerErrorReason }).reason === "no_cgroup") {
+        if (flags.positionals.length === 0 && hasReason(err, "no_cgroup")) {
           rows.push(unknownRow(c, noTrunc));
           uncounted++;
           continue;

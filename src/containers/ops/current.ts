@@ -1,4 +1,4 @@
-import { ContainerError } from "../../errors.js";
+import { noSuchContainer } from "../../errors.js";
 import { bundleOf, type LifecycleContext } from "../context.js";
 import type { ContainerPaths } from "../../paths.js";
 import { type ContainerState, isActive, readCurrentState, supervisorAlive } from "../state.js";
@@ -6,7 +6,7 @@ import { type ContainerState, isActive, readCurrentState, supervisorAlive } from
 /** The container's state as it is now (a dead supervisor taken into account). */
 export function currentState(ctx: LifecycleContext, id: string): ContainerState {
   const state = readCurrentState(bundleOf(ctx, id));
-  if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
+  if (!state) throw noSuchContainer(id.slice(0, 12));
   return state;
 }
 

@@ -1,4 +1,4 @@
-import { ContainerError } from "../../errors.js";
+import { notRunning } from "../../errors.js";
 import { isErrno } from "../../fs-util.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
@@ -17,10 +17,10 @@ import { setPaused } from "./pause.js";
 export async function killContainer(ctx: LifecycleContext, id: string, signal: string | number = "SIGKILL"): Promise<void> {
   const state = currentState(ctx, id);
   const sig = parseSignal(signal);
-  if (!isActive(state)) throw new ContainerError(`container ${shown(state)} is not running`);
+  if (!isActive(state)) throw notRunning(shown(state));
   const stop = sig.number === 9 || sig.name === parseSignal(state.stopSignal).name;
   recordEvent(bundleOf(ctx, id).dir, state, "kill", { signal: sig.number });
-  if (!(await signalContainer(ctx, state, sig.number, stop))) throw new ContainerError(`container ${shown(state)} is not running`);
+  if (!(await signalContainer(ctx, state, sig.number, stop))) throw notRunning(shown(state));
   // A frozen process acts on no signal until thawed: a SIGKILL thaws it, as docker's does (before stop 40 it stayed
   // "paused" for good); other signals wait for `unpause`, as there.
   if (state.status === "paused" && sig.number === 9) await setPaused(ctx, id, false).catch(() => {});

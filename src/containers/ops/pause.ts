@@ -1,4 +1,4 @@
-import { ContainerError, pauseRefusal } from "../../errors.js";
+import { ContainerError, noSuchContainer, notRunning, pauseRefusal } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { readCurrentState, updateStateLocked } from "../state.js";
@@ -10,9 +10,9 @@ export async function setPaused(ctx: LifecycleContext, id: string, freeze: boole
   if (!act) throw new ContainerError(`the ${ctx.backend.name} backend cannot ${freeze ? "pause" : "unpause"} containers: it needs the cgroup freezer, which this build does not support`);
   await withContainerLock(bundle.dir, async () => {
     const state = readCurrentState(bundle);
-    if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
+    if (!state) throw noSuchContainer(id.slice(0, 12));
     if (freeze && state.status === "paused") throw pauseRefusal.alreadyPaused(shown(state));
-    if (freeze && state.status !== "running") throw new ContainerError(`container ${shown(state)} is not running`);
+    if (freeze && state.status !== "running") throw notRunning(shown(state));
     if (!freeze && state.status !== "paused") throw pauseRefusal.notPaused(shown(state));
     await act(bundle.dir).catch((err: unknown) => {
       throw withoutCgroupError(err, state, `cannot be ${freeze ? "paused" : "unpaused"}`, bundle);

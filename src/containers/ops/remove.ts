@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { ContainerError } from "../../errors.js";
+import { ContainerError, removeRunningRefusal } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
@@ -14,7 +14,7 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
   const bundle = bundleOf(ctx, id);
   const state = currentState(ctx, id);
   if (isActive(state)) {
-    if (!options.force) throw new ContainerError(`cannot remove running container ${shown(state)}: stop it first or use --force`);
+    if (!options.force) throw removeRunningRefusal(shown(state), " or use --force");
     // SIGKILL reaches a frozen container only once it thaws.
     if (state.status === "paused") await ctx.backend.resume?.(bundle.dir).catch(() => {});
     recordEvent(bundle.dir, state, "kill", { signal: 9 });
@@ -33,7 +33,7 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
     name = await withContainerLock(bundle.dir, () => {
       const fresh = readCurrentState(bundle);
       if (!fresh) return undefined;
-      if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`);
+      if (isActive(fresh)) throw new ContainerError(`cannot remove container ${shown(fresh)}: it was started again meanwhile`, "running");
       // A run whose end went unseen (a reboot, a killed monitor) still says running on disk: its `die` first, as start writes it.
       try {
         updateStateLocked(bundle, (raw) => {

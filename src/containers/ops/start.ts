@@ -1,5 +1,5 @@
 import type { HandOffOptions } from "../../backends/backend.js";
-import { ContainerError } from "../../errors.js";
+import { ContainerError, noSuchContainer, pauseRefusal } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
@@ -36,14 +36,14 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
   try {
     return await withContainerLock(bundle.dir, async (lockFd) => {
       const state = readCurrentState(bundle);
-      if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
-      if (state.status === "paused") throw new ContainerError(`cannot start paused container ${shown(state)}: unpause it instead`);
+      if (!state) throw noSuchContainer(id.slice(0, 12));
+      if (state.status === "paused") throw pauseRefusal.start(shown(state));
       if (isActive(state)) return false;
       if (state.backend !== ctx.backend.name) {
         throw new ContainerError(`container ${shown(state)} belongs to the ${state.backend} backend (this is ${ctx.backend.name})`);
       }
       const gone = ctx.networks ? removedNetworks(readSpec(bundle.config), ctx.networks()) : [];
-      if (gone.length > 0) throw new ContainerError(`network ${gone[0]} not found: it was removed after container ${shown(state)} was connected to it (tsbox network disconnect ${gone[0]} ${shown(state)})`);
+      if (gone.length > 0) throw new ContainerError(`network ${gone[0]} not found: it was removed after container ${shown(state)} was connected to it (tsbox network disconnect ${gone[0]} ${shown(state)})`, "no_such_network");
       startServers(bundle);
       updateStateLocked(bundle, (raw) => ({ ...unseenEnd(raw), supervisor: "monitor", restartCount: 0, creatorPid: null, creatorStartTime: null }));
       const launchOptions = {

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { ContainerError, TsboxError, UsageError } from "../../errors.js";
+import { ContainerError, notRunning, TsboxError, UsageError } from "../../errors.js";
 import { parsePasswd, readImageFile } from "../../spec/user.js";
 import { readSpec } from "../spec-file.js";
 import { processTable } from "./process-table.js";
@@ -25,9 +25,9 @@ export interface TopResult {
  */
 export async function topContainer(ctx: LifecycleContext, id: string, psArgs: string[]): Promise<TopResult> {
   const state = currentState(ctx, id);
-  if (state.status !== "running" && state.status !== "paused") throw new ContainerError(`container ${shown(state)} is not running`);
+  if (state.status !== "running" && state.status !== "paused") throw notRunning(shown(state));
   if (ctx.backend.name !== "native") return kernelTop(ctx, id, psArgs);
-  if (state.pid === null) throw new ContainerError(`container ${shown(state)} is not running`);
+  if (state.pid === null) throw notRunning(shown(state));
   const pids = new Set(containerPids(state.pid));
   const ps = (args: string[]) =>
     new Promise<string>((resolve, reject) => {

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { ContainerError } from "../../errors.js";
+import { ContainerError, noSuchContainer } from "../../errors.js";
 import { writeFileAtomicSync } from "../../fs-util.js";
 import type { ContainerSpec } from "../../spec/container-spec.js";
 import { mergeResources, type ResourceOptions } from "../../spec/resources.js";
@@ -39,7 +39,7 @@ export async function updateContainer(ctx: LifecycleContext, id: string, change:
   const warnings: string[] = [];
   const state = await withContainerLock(bundle.dir, async () => {
     const state = readCurrentState(bundle);
-    if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
+    if (!state) throw noSuchContainer(id.slice(0, 12));
     // docker's rule: a container removed when it exits is never restarted.
     if (policy && policy.name !== "no" && state.remove) throw new ContainerError(`cannot update container ${shown(state)}: its restart policy cannot change, it is removed when it exits (--rm)`);
     if (Object.values(resources).some((v) => v !== undefined)) {

@@ -4,6 +4,7 @@ import { bundleOf, type LifecycleContext } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
 import { isActive, readCurrentState, UNKNOWN_EXIT } from "../state.js";
 import { currentState } from "./current.js";
+import { lastDieExitCode } from "../events.js";
 
 export { UNKNOWN_EXIT } from "../state.js";
 
@@ -38,8 +39,9 @@ export async function waitContainer(ctx: LifecycleContext, id: string, signal?: 
       });
     }
     const next = readCurrentState(bundle);
-    // Removed while we waited (`--rm`): it ended, with what we last knew.
-    if (!next) return { exitCode: state.exitCode ?? UNKNOWN_EXIT, signal: state.signal, oomKilled: state.oomKilled };
+    // Removed while we waited (`--rm`): it ended, with what we last knew, else its `die` event's code (the record of
+    // a foreground `--rm` run whose owner died goes with the exit its helper recorded).
+    if (!next) return { exitCode: state.exitCode ?? lastDieExitCode(bundle.dir) ?? UNKNOWN_EXIT, signal: state.signal, oomKilled: state.oomKilled };
     state = next;
   }
 }

@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { ImageError } from "../../errors.js";
+import { checkOptions, type OptionKinds } from "../../spec/run-options-check.js";
 import { Annotation, type Descriptor, type ImageManifest, isIndexMediaType, MediaType } from "../oci.js";
 import { formatPlatform } from "../platform.js";
 import { sha256Digest } from "../hash.js";
@@ -14,6 +15,9 @@ export interface PushOptions {
   onProgress?: (event: PullEvent) => void;
   concurrency?: number;
 }
+
+/** `Runtime.push`'s, with its `destination`. */
+export const PUSH_KINDS: OptionKinds<PushOptions & { destination?: string }> = { signal: "abortSignal", env: "object", onProgress: "function", concurrency: "number", destination: "string" };
 
 export interface PushResult {
   /** Canonical destination, e.g. `127.0.0.1:5000/team/app:1.0`. */

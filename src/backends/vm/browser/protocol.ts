@@ -143,6 +143,8 @@ export interface WorkerFailure {
   code?: string;
   exitCode?: number;
   name?: string;
+  /** A ContainerError's reason. */
+  reason?: string;
 }
 
 export type WorkerMessage =

@@ -9,11 +9,11 @@
  * with a clear error, never ignored.
  */
 import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions, StopOptions } from "../../../container.js";
-import { ContainerError, pauseRefusal } from "../../../errors.js";
+import { ContainerError, notRunning, pauseRefusal, removeRunningRefusal } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
-import { checkOptionNames } from "../../../spec/run-options-check.js";
-import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, waitSignal } from "../../../process-handle.js";
+import { checkOptions } from "../../../spec/run-options-check.js";
+import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "../../../process-handle.js";
 import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
 import type { GuestStats } from "./protocol.js";
@@ -141,7 +141,7 @@ export class Container implements AsyncDisposable {
    */
   async stop(options: StopOptions | number = {}): Promise<ExitStatus> {
     if (typeof options === "number") options = { timeout: options / 1000 };
-    checkOptionNames("stop", options, ["timeout", "signal"]);
+    checkOptions("stop", options, STOP_KINDS);
     if (this.exitStatus) return this.exitStatus;
     const timeout = options.timeout ?? 10;
     await this.kill(options.signal ?? "SIGTERM");
@@ -155,14 +155,14 @@ export class Container implements AsyncDisposable {
 
   /** Runs `cmd` in the running container to its end (Node's `Container.exec`). */
   async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
-    checkOptionNames("exec", options, EXEC_OPTIONS);
+    checkOptions("exec", options, EXEC_KINDS);
     const { stdin, maxBuffer, signal, ...rest } = options;
     return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer, signal);
   }
 
   /** Starts `cmd` in the running container; resolves once it runs (Node's `Container.spawn`). */
   async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
-    checkOptionNames("spawn", options, PROCESS_OPTIONS);
+    checkOptions("spawn", options, SPAWN_KINDS);
     if (this.exitStatus) throw this.notRunning();
     if (this.owner.paused(this.id)) throw pauseRefusal.exec(this.shownName);
     const proc = await this.owner.execIn(this, cmd, options);
@@ -241,7 +241,7 @@ export class Container implements AsyncDisposable {
   /** Deletes an exited container (its writable layer went with its exit, in the guest's memory). */
   async remove(): Promise<void> {
     if (this.removed) return;
-    if (!this.exitStatus) throw new ContainerError(`cannot remove running container ${this.id.slice(0, 12)}: stop it first`);
+    if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12));
     await this.owner.removeContainer(this.id);
     this.removed = true;
   }
@@ -257,7 +257,7 @@ export class Container implements AsyncDisposable {
   }
 
   private notRunning(): ContainerError {
-    return new ContainerError(`container ${this.shownName} is not running`);
+    return notRunning(this.shownName);
   }
 
   /** What its errors call it (Node's: the name, else the short id). */

@@ -11,7 +11,7 @@
  */
 import type { ExitStatus, SpawnOptions } from "../../../container.js";
 import { checkContainerName, nameInUse } from "../../../containers/names.js";
-import { ContainerError, TsboxError, UsageError } from "../../../errors.js";
+import { ContainerError, noSuchContainer, removeRunningRefusal, TsboxError, UsageError } from "../../../errors.js";
 import { hex } from "../core/bytes.js";
 import { GUEST_STOPPED_EXIT } from "../core/guest-spec.js";
 import type { MachineConfig } from "../core/guest-machine.js";
@@ -215,7 +215,7 @@ export class Runtime {
     const id = this.resolveContainer(ref);
     const live = this.live.get(id);
     if (live?.running) {
-      if (!options.force) throw new ContainerError(`cannot remove running container ${id.slice(0, 12)}: stop it first or use --force`);
+      if (!options.force) throw removeRunningRefusal(id.slice(0, 12), " or use --force");
       await live.kill("SIGKILL");
       await live.wait().catch(() => {});
     }
@@ -303,8 +303,8 @@ export class Runtime {
     if (byName) return byName;
     const matches = [...this.records.keys()].filter((id) => /^[0-9a-f]+$/.test(ref) && id.startsWith(ref));
     if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw new ContainerError(`container id prefix ${ref} is ambiguous`);
-    throw new ContainerError(`no such container: ${ref}`);
+    if (matches.length > 1) throw new ContainerError(`container id prefix ${ref} is ambiguous`, "ambiguous");
+    throw noSuchContainer(ref);
   }
 
   /** A new guest process: registered for the Worker's messages, its request sent. */

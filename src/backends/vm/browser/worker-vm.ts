@@ -9,7 +9,7 @@
  * (guest-spec.ts). Every outcome goes to `post`.
  */
 import { V86 } from "v86";
-import { ContainerError, ImageError, isTsboxError } from "../../../errors.js";
+import { ContainerError, ImageError, isTsboxError, notRunning } from "../../../errors.js";
 import { canonicalName, familiarName, parseReference } from "../../../image/reference.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { execProcessSpec } from "../../../spec/exec-process.js";
@@ -529,9 +529,9 @@ export class WorkerVm {
    */
   async exec(id: number, containerId: number, request: ExecRequest): Promise<void> {
     const running = this.running.get(containerId);
-    if (!running?.container) throw new ContainerError("the container is not running");
+    if (!running?.container) throw new ContainerError("the container is not running", "not_running");
     const { handle: cid, container } = running;
-    const notRunning = () => new ContainerError(`container ${cid.slice(0, 12)} is not running`);
+    const stopped = () => notRunning(cid.slice(0, 12));
     const user = request.user === undefined ? undefined : await execUser(request.user, this.fs, container.imageRoot);
     const process = execProcessSpec(container.spec.process, request.cmd, request, user && { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, home: user.home });
     // The checks of `run`, with their messages (an unmapped user, say), in the container's setting.
@@ -542,7 +542,7 @@ export class WorkerVm {
         const started = await this.machine.link.request("exec", { cid, eid, process, ...channels }, 120_000);
         return typeof started.pid === "number" ? started.pid : -1;
       } catch (err) {
-        throw isTsboxError(err) && err.code === "container" ? notRunning() : err;
+        throw isTsboxError(err) && err.code === "container" ? stopped() : err;
       }
     });
   }
@@ -629,13 +629,13 @@ export class WorkerVm {
 
   private async freeze(id: number, frozen: boolean): Promise<void> {
     const p = this.running.get(id);
-    if (!p) throw new ContainerError("the container is not running");
+    if (!p) throw new ContainerError("the container is not running", "not_running");
     await this.machine.link.request(frozen ? "pause" : "resume", { cid: p.handle }, 30_000);
   }
 
   private async stats(id: number): Promise<GuestStats> {
     const p = this.running.get(id);
-    if (!p) throw new ContainerError("the container is not running");
+    if (!p) throw new ContainerError("the container is not running", "not_running");
     const r = await this.machine.link.request("stats", { cid: p.handle }, 30_000);
     const guest = (r.guest ?? {}) as Record<string, number | null>;
     const n = (v: number | null | undefined) => (typeof v === "number" ? v : null);

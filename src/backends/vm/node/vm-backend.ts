@@ -1,6 +1,7 @@
 import { basename, join } from "node:path";
 import { writeFileSync } from "node:fs";
 import { ContainerError, errorMessage, isTsboxError, TsboxError } from "../../../errors.js";
+import { AgentRequestError } from "./agent-link.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, ResolvChange, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
@@ -336,9 +337,14 @@ export class VmBackend implements Backend {
   }
 }
 
-/** An agent's refusal of an op on a container (no such container there, not running) as the container's error. */
+/**
+ * An agent's refusal of an op on a container (no such container there, not running) as the container's error:
+ * one Node's record has that the guest does not run is not running (the agent's fixed wording, no caller's text).
+ */
 function asContainerError(err: unknown): never {
-  throw isTsboxError(err) && err.code !== "runtime" ? new ContainerError(err.message) : err;
+  if (!isTsboxError(err) || err.code === "runtime") throw err;
+  const stopped = (err instanceof AgentRequestError && err.kind === "not_running") || /^no such container in the guest: /.test(err.message);
+  throw new ContainerError(err.message, stopped ? "not_running" : undefined);
 }
 
 /** The daemon (of `pid`) went away before it took the launch (its idle stop had begun): another try starts a new one. */
@@ -360,5 +366,5 @@ function unreachable(bundleDir: string, notRunning: string): Error {
   if (state && isActive(state) && supervisorAlive(state)) {
     return new TsboxError(`container ${state.name} runs in a vm guest of its own tsbox process (pid ${state.monitorPid}), which other processes cannot reach: run it without TSBOX_VM_IDLE=0, or after tsbox vm start, to share the guest`, { code: "runtime" });
   }
-  return new ContainerError(notRunning);
+  return new ContainerError(notRunning, "not_running");
 }
