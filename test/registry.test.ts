@@ -13,8 +13,8 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
-import { signalSpawned, tsbox } from "./helpers/cli.js";
+import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
+import { cliPath, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
 import { buildI386Layout, buildLayeredLayout, buildMultiPlatformLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
@@ -55,6 +55,28 @@ after(async () => {
 
 function ok(r: { code: number; stderr: string }): void {
   assert.equal(r.code, 0, r.stderr);
+}
+
+/** What a terminal shows after `raw` (script's capture): lines, with \r, ESC[2K and ESC[nA applied. */
+function screen(raw: string): string[] {
+  const lines: string[] = [""];
+  let row = 0;
+  for (const token of raw.match(/\x1b\[\d*[A-Za-z]|\r|\n|[^\x1b\r\n]+/g) ?? []) {
+    if (token === "\r") continue; // every write here starts a line afresh (\r then ESC[2K, or a new line)
+    else if (token === "\n") lines[++row] ??= "";
+    else if (token === "\x1b[2K") lines[row] = "";
+    else if (token.endsWith("A")) row = Math.max(0, row - Number(token.slice(2, -1) || 1));
+    else if (!token.startsWith("\x1b")) lines[row] += token;
+  }
+  return lines.filter((l) => l !== "");
+}
+
+/** `tsbox ARGS` on a pseudo-terminal (script(1)), 120 columns: what it wrote there. */
+async function onTerminal(who: Identity, args: string[], env: Record<string, string>): Promise<string> {
+  const command = `stty cols 120; ${[process.execPath, cliPath, ...args].map((a) => `'${a}'`).join(" ")}`;
+  const r = await tsbox(who, [], { env, argv: ["script", "-qec", command, "/dev/null"], timeoutMs: 60_000 });
+  ok(r);
+  return r.stdout;
 }
 
 function imagesJson(stdout: string): { name: string; manifestDigest: string; platform: string }[] {
@@ -395,6 +417,20 @@ for (const who of identities()) {
       assert.equal(inspect[0].Digest, busyboxDigest);
       ok(await tsbox(who, ["rmi", `${repo}:1`], { env }));
       assert.match((await tsbox(who, ["inspect", `${repo}:1`], { env })).stderr, /^tsbox: image not found/);
+    });
+
+    it("on a terminal, pull and push leave their result below the progress bars", async () => {
+      const env = freshStore(who);
+      const repo = `${anon.host}/tty-${who.name}/bb:1`;
+      ok(await tsbox(who, ["tag", "busybox", repo], { env }));
+      // Before, finish() ran twice and its second redraw went up over the "Pushed …/Digest:" lines and cleared them.
+      const pushed = screen(await onTerminal(who, ["push", repo], env));
+      assert.match(pushed.at(-2) ?? "", new RegExp(`^Pushed ${repo} \\(linux/amd64\\): `), pushed.join("\n"));
+      assert.equal(pushed.at(-1), `Digest: ${busyboxDigest}`, pushed.join("\n"));
+      assert.equal(pushed.filter((l) => l.includes(": Pushed") || l.includes("Mounted") || l.includes("Already")).length, 2, pushed.join("\n"));
+      const pulled = screen(await onTerminal(who, ["pull", repo], freshStore(who)));
+      assert.deepEqual(pulled.slice(-2), [`Pulled ${repo} (linux/amd64)`, `Digest: ${busyboxDigest}`], pulled.join("\n"));
+      assert.equal(pulled.filter((l) => l.endsWith(": Pull complete")).length, 1, pulled.join("\n"));
     });
 
     it("pushes every platform a name has, as an index, and each pulls back", async () => {

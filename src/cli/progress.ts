@@ -10,16 +10,24 @@ export class ProgressDisplay {
   private readonly rows = new Map<string, PullEvent>();
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
+  private finished = false;
 
   constructor(private readonly out: NodeJS.WritableStream & { columns?: number }) {}
 
   readonly onEvent = (event: PullEvent): void => {
+    if (this.finished) return;
     const prev = this.rows.get(event.id);
     this.rows.set(event.id, { ...prev, ...event });
     this.timer ??= setTimeout(() => this.render(), 100);
   };
 
+  /**
+   * The last redraw; later calls do nothing. A second one moved the cursor up
+   * over what was printed after the bars (pull's "Pulled …/Digest:" lines).
+   */
   finish(): void {
+    if (this.finished) return;
+    this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     this.render();
   }
