@@ -113,6 +113,22 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
     });
 
+    it("NAME:TAG@DIGEST is NAME@DIGEST, as docker: pulled by the digest, no tag made", async () => {
+      const env = freshStore(who);
+      const pinned = `${anon.host}/test/busybox:1.2@${busyboxDigest}`; // tag 1.2 is not in the registry
+      const r = await tsbox(who, ["pull", pinned], { env });
+      ok(r);
+      assert.match(r.stdout, new RegExp(`^Pulled ${anon.host}/test/busybox@${busyboxDigest} \\(`));
+      // Before: a row with TAG 1.2 that run, inspect and rmi of NAME:1.2 could not find.
+      assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}} {{.Tag}}"], { env })).stdout, `${anon.host}/test/busybox <none>\n`);
+      const run = await tsbox(who, ["run", "--rm", pinned, "echo", "pinned"], { env });
+      ok(run);
+      assert.equal(run.stdout, "pinned\n");
+      assert.match((await tsbox(who, ["inspect", `${anon.host}/test/busybox:1.2`], { env })).stderr, /^tsbox: image not found/);
+      ok(await tsbox(who, ["rmi", pinned], { env }));
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+    });
+
     it("run pulls a missing image, choosing the host's platform from an index", async () => {
       const env = freshStore(who);
       const run = await tsbox(who, ["run", "--rm", `${anon.host}/test/multi`, "sh", "-c", "echo auto"], { env });
