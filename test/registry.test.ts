@@ -79,6 +79,19 @@ async function onTerminal(who: Identity, args: string[], env: Record<string, str
   return r.stdout;
 }
 
+/** Puts an OCI index of `digests` (manifests of `repo`, their entries without a platform) under `tag`. */
+async function putPlatformlessIndex(host: string, repo: string, tag: string, digests: string[]): Promise<void> {
+  const accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+  const manifests = await Promise.all(digests.map(async (digest) => {
+    const res = await fetch(`http://${host}/v2/${repo}/manifests/${digest}`, { headers: { accept } });
+    assert.equal(res.status, 200);
+    return { mediaType: res.headers.get("content-type")!, digest, size: (await res.arrayBuffer()).byteLength };
+  }));
+  const mediaType = "application/vnd.oci.image.index.v1+json";
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: "PUT", headers: { "content-type": mediaType }, body: JSON.stringify({ schemaVersion: 2, mediaType, manifests }) });
+  assert.equal(res.status, 201, await res.text());
+}
+
 function imagesJson(stdout: string): { name: string; manifestDigest: string; platform: string }[] {
   return JSON.parse(stdout);
 }
@@ -189,6 +202,20 @@ for (const who of identities()) {
       // and names the image to remove, as images --digests shows it
       ok(await tsbox(who, ["rmi", repoDigests[0]!], { env }));
       assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+    });
+
+    it("takes an index entry without a platform when its config has the platform, as containerd does", async () => {
+      await putPlatformlessIndex(anon.host, "test/busybox", "noplat", [busyboxDigest]);
+      await putPlatformlessIndex(anon.host, "test/i386", "noplat", [multi.i386]);
+      const env = freshStore(who);
+      // Before: "has no image for platform linux/amd64 (it has ?)".
+      const run = await tsbox(who, ["run", "--rm", `${anon.host}/test/busybox:noplat`, "echo", "no platform"], { env });
+      ok(run);
+      assert.equal(run.stdout, "no platform\n");
+      assert.equal((await tsbox(who, ["images", "--format", "{{.Tag}} {{.Platform}}"], { env })).stdout, "noplat linux/amd64\n");
+      const wrong = await tsbox(who, ["pull", `${anon.host}/test/i386:noplat`], { env });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /^tsbox: .*test\/i386:noplat has no image for platform linux\/amd64 \(it has linux\/386\)\n$/);
     });
 
     it("refuses an image without the backend's platform before downloading its layers, naming the platform it has", async () => {

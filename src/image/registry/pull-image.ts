@@ -76,15 +76,18 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
   let top = await client.getManifest(ref.path, ref.digest ?? ref.tag ?? "latest");
   let indexDigest: string | undefined;
   let indexData: Buffer | undefined;
+  // Its platform is said only by its config (a single image, or an index entry without one).
+  let checkConfigPlatform = true;
   if (isIndexMediaType(top.mediaType)) {
     indexDigest = top.digest;
     indexData = top.data;
     const index = checkIndex(parseJson(top.data, `index ${top.digest}`), `${displayName(ref)}: index ${top.digest}`);
     const chosen = selectPlatform(index, platform);
     if (!chosen) {
-      const offered = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : "?")).join(", ");
+      const offered = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : "an entry without a platform")).join(", ");
       throw new ImageError(`${displayName(ref)} has no image for platform ${formatPlatform(platform)} (it has ${offered || "none"})`);
     }
+    checkConfigPlatform = !chosen.platform;
     top = await client.getManifest(ref.path, chosen.digest);
     if (top.digest !== chosen.digest) throw new ImageError(`manifest ${chosen.digest} does not match its digest`);
   }
@@ -113,8 +116,8 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
   const config = checkConfig(await layout.readJsonBlob<unknown>(manifest.config.digest).catch((err: unknown) => {
     throw new ImageError(`${displayName(ref)}: its config ${manifest.config.digest} is not valid JSON`, err);
   }), `${displayName(ref)}`);
-  // A single-platform image says its platform only in its config: refuse a wrong one before any layer.
-  if (!indexDigest && (config.os !== platform.os || config.architecture !== platform.architecture)) {
+  // Refuse a wrong platform before any layer.
+  if (checkConfigPlatform && (config.os !== platform.os || config.architecture !== platform.architecture)) {
     const has = formatPlatform({ os: config.os ?? "?", architecture: config.architecture ?? "?", ...(config.variant ? { variant: config.variant } : {}) });
     throw new ImageError(`${displayName(ref)} has no image for platform ${formatPlatform(platform)} (it has ${has})`);
   }
@@ -148,13 +151,18 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
   return { name, digest: top.digest, ...(indexDigest ? { indexDigest } : {}), platform: formatPlatform(chosenPlatform) };
 }
 
-/** The index entry for `wanted`: os and architecture must match, and the variant when one is asked for. */
+/**
+ * The index entry for `wanted`: os and architecture must match, and the
+ * variant when one is asked for. Failing that, the first image entry that
+ * names no platform, which the pull checks against its config (containerd's
+ * `images.Manifest` keeps such entries after the matching ones, and checks
+ * their config).
+ */
 export function selectPlatform(index: ImageIndex, wanted: Platform): Descriptor | undefined {
-  const candidates = (index.manifests ?? []).filter(
-    (d) => d.platform && d.platform.os === wanted.os && d.platform.architecture === wanted.architecture && isManifestMediaType(d.mediaType ?? MediaType.ociManifest),
-  );
-  if (wanted.variant) return candidates.find((d) => d.platform!.variant === wanted.variant);
-  return candidates.find((d) => !d.platform!.variant) ?? candidates[0];
+  const images = (index.manifests ?? []).filter((d) => isManifestMediaType(d.mediaType ?? MediaType.ociManifest));
+  const candidates = images.filter((d) => d.platform && d.platform.os === wanted.os && d.platform.architecture === wanted.architecture);
+  const matching = wanted.variant ? candidates.find((d) => d.platform!.variant === wanted.variant) : (candidates.find((d) => !d.platform!.variant) ?? candidates[0]);
+  return matching ?? images.find((d) => !d.platform);
 }
 
 function displayName(ref: ImageReference): string {
