@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
 import { cliPath, signalSpawned, tsbox } from "./helpers/cli.js";
@@ -21,6 +21,12 @@ import { buildI386Layout, buildLayeredLayout, buildMultiPlatformLayout, EMBEDDED
 
 const USERS = { alice: "wonderland" };
 let anon: TestRegistry;
+let secure: TestRegistry;
+/** One of this machine's own addresses that is not loopback (a registry there is not insecure), if it has one. */
+const external = Object.entries(networkInterfaces())
+  .filter(([name]) => !/^(tsbox|cni|veth|docker|br-)/.test(name))
+  .flatMap(([, addrs]) => addrs ?? [])
+  .find((a) => a.family === "IPv4" && !a.internal)?.address;
 let token: TestRegistry;
 let basic: TestRegistry;
 let fixtures: string;
@@ -30,13 +36,19 @@ let busyboxDigest: string;
 
 before(async () => {
   fixtures = mkdtempSync(join(tmpdir(), "registry-fixtures-"));
-  [anon, token, basic] = await Promise.all([startRegistry(), startRegistry({ auth: "token", users: USERS }), startRegistry({ auth: "basic", users: USERS })]);
+  [anon, token, basic, secure] = await Promise.all([
+    startRegistry(),
+    startRegistry({ auth: "token", users: USERS }),
+    startRegistry({ auth: "basic", users: USERS }),
+    startRegistry({ tls: { addresses: external ? [external] : [] } }),
+  ]);
   const creds = ["--dest-creds", `alice:${USERS.alice}`];
   await buildI386Layout(join(fixtures, "i386"));
   multi = await buildMultiPlatformLayout(join(fixtures, "multi"), join(fixtures, "i386"));
   bigDigest = await buildLayeredLayout(join(fixtures, "big"), [6 * 1024 * 1024, 2 * 1024 * 1024]);
   await Promise.all([
     skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${anon.host}/test/busybox:latest`),
+    skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${secure.host}/test/busybox:latest`),
     skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${token.host}/test/busybox:latest`, creds),
     skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${basic.host}/test/busybox:latest`, creds),
     skopeoCopy(`oci:${join(fixtures, "multi")}:latest`, `docker://${anon.host}/test/multi:latest`, ["--all"]),
@@ -48,7 +60,7 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([anon?.stop(), token?.stop(), basic?.stop()]);
+  await Promise.all([anon?.stop(), token?.stop(), basic?.stop(), secure?.stop()]);
   if (fixtures) rmSync(fixtures, { recursive: true, force: true });
   cleanupIdentities();
 });
@@ -273,6 +285,57 @@ for (const who of identities()) {
   });
 }
 
+for (const who of identities()) {
+  describe(`registry TLS as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("an HTTPS registry on loopback pulls as docker's (unverified HTTPS, then HTTP), in any spelling of loopback", async () => {
+      const port = secure.host.split(":")[1]!;
+      // Before: "registry answered 400 Bad Request" (plain HTTP sent to it).
+      for (const host of [`127.0.0.1:${port}`, `LOCALHOST:${port}`, `127.1:${port}`]) {
+        const r = await tsbox(who, ["pull", "-q", `${host}/test/busybox`], { env: freshStore(who) });
+        ok(r);
+      }
+      // A plain-HTTP one on loopback still answers (its HTTPS attempt fails first).
+      ok(await tsbox(who, ["pull", "-q", `localhost:${anon.host.split(":")[1]}/test/busybox`], { env: freshStore(who) }));
+    });
+
+    it("a self-signed registry elsewhere: a clear refusal, then its CA in certs.d or TSBOX_INSECURE_REGISTRIES; plain HTTP said as such", async (t) => {
+      if (!external) return t.skip("no address but loopback here");
+      const host = `${external}:${secure.host.split(":")[1]}`;
+      const env = freshStore(who);
+      const refused = await tsbox(who, ["pull", `${host}/test/busybox`], { env });
+      assert.equal(refused.code, 1);
+      // Before: "cannot reach registry …: DEPTH_ZERO_SELF_SIGNED_CERT".
+      assert.equal(
+        refused.stderr,
+        `tsbox: the certificate of registry ${host} is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT): put the CA that signed it in ${who.scratch}/.config/tsbox/certs.d/${host}/ca.crt (or docker's /etc/docker/certs.d/${host}/), or list ${host} in TSBOX_INSECURE_REGISTRIES to skip verification\n`,
+      );
+      ok(await tsbox(who, ["pull", "-q", `${host}/test/busybox`], { env: { ...env, TSBOX_INSECURE_REGISTRIES: `other:1, ${host}` } }));
+      const certs = join(who.scratch, ".config", "tsbox", "certs.d", host);
+      mkdirSync(certs, { recursive: true });
+      writeFileSync(join(certs, "ca.crt"), secure.cert!);
+      try {
+        ok(await tsbox(who, ["pull", "-q", `${host}/test/busybox`], { env: freshStore(who) }));
+      } finally {
+        rmSync(join(who.scratch, ".config", "tsbox", "certs.d"), { recursive: true, force: true });
+      }
+      // A plain-HTTP registry not on loopback. Before: "cannot reach registry …: ERR_SSL_WRONG_VERSION_NUMBER".
+      const plain = await blobProxy(anon.host, "", "pass", external);
+      try {
+        const r = await tsbox(who, ["pull", `${plain.host}/test/busybox`], { env: freshStore(who) });
+        assert.equal(r.code, 1);
+        assert.equal(r.stderr, `tsbox: registry ${plain.host} answered in plain HTTP, not HTTPS (ERR_SSL_WRONG_VERSION_NUMBER): if you trust the network to it, list it in TSBOX_INSECURE_REGISTRIES\n`);
+        ok(await tsbox(who, ["pull", "-q", `${plain.host}/test/busybox`], { env: { ...freshStore(who), TSBOX_INSECURE_REGISTRIES: plain.host } }));
+      } finally {
+        await plain.close();
+      }
+    });
+  });
+}
+
 /**
  * A proxy in front of the registry that can cut one blob's body off half-way
  * ("cut": the connection is destroyed) or stall it ("stall": nothing more is
@@ -285,7 +348,7 @@ interface BlobProxy {
   close(): Promise<void>;
 }
 
-async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stall" | "pass"): Promise<BlobProxy> {
+async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stall" | "pass", listen = "127.0.0.1"): Promise<BlobProxy> {
   const ranges: (string | undefined)[] = [];
   let onHalf: () => void = () => {};
   const halfSent = new Promise<void>((resolve) => (onHalf = resolve));
@@ -314,9 +377,9 @@ async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stal
     upstream.on("error", () => res.destroy());
     req.pipe(upstream);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, listen, resolve));
   return {
-    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    host: `${listen}:${(server.address() as { port: number }).port}`,
     ranges,
     halfSent,
     close: () => new Promise<void>((resolve) => {
