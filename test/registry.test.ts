@@ -323,7 +323,7 @@ for (const who of identities()) {
         rmSync(join(who.scratch, ".config", "tsbox", "certs.d"), { recursive: true, force: true });
       }
       // A plain-HTTP registry not on loopback. Before: "cannot reach registry …: ERR_SSL_WRONG_VERSION_NUMBER".
-      const plain = await blobProxy(anon.host, "", "pass", external);
+      const plain = await blobProxy(anon.host, "", "pass", { listen: external });
       try {
         const r = await tsbox(who, ["pull", `${plain.host}/test/busybox`], { env: freshStore(who) });
         assert.equal(r.code, 1);
@@ -348,12 +348,21 @@ interface BlobProxy {
   close(): Promise<void>;
 }
 
-async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stall" | "pass", listen = "127.0.0.1"): Promise<BlobProxy> {
+interface ProxyOptions {
+  /** The address it listens on. */
+  listen?: string;
+  /** A status and Retry-After to answer a request with instead of passing it on, e.g. a registry's rate limit. */
+  refuse?: (method: string, url: string) => [number, string] | undefined;
+}
+
+async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stall" | "pass", { listen = "127.0.0.1", refuse }: ProxyOptions = {}): Promise<BlobProxy> {
   const ranges: (string | undefined)[] = [];
   let onHalf: () => void = () => {};
   const halfSent = new Promise<void>((resolve) => (onHalf = resolve));
   let tampered = false;
   const server: Server = createServer((req, res) => {
+    const refused = refuse?.(req.method ?? "", req.url ?? "");
+    if (refused) return void res.writeHead(refused[0], { "retry-after": refused[1], "content-type": "application/json" }).end(JSON.stringify({ errors: [{ code: "TOOMANYREQUESTS", message: "slow down" }] }));
     const isBlob = req.url?.includes(`/blobs/${blobDigest}`) && req.method === "GET";
     if (isBlob) ranges.push(req.headers.range);
     const upstream = httpRequest(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target } }, (up) => {
@@ -395,31 +404,66 @@ for (const who of identities()) {
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));
 
-    it("a pull cut off mid-blob keeps the partial blob, and the next pull resumes it with a Range request", async () => {
+    it("a pull cut off mid-blob resumes it at once with a Range request, its progress saying so (docker retries)", async () => {
       const env = freshStore(who);
       const { OciLayout } = await import("../src/image/layout.js");
       const manifest = await new OciLayout(join(fixtures, "big")).readJsonBlob<{ layers: { digest: string; size: number }[] }>(bigDigest);
       const blob = manifest.layers[1]!; // the 6 MB layer
       const cut = await blobProxy(anon.host, blob.digest, "cut");
       try {
-        const first = await tsbox(who, ["pull", `${cut.host}/test/big`], { env });
-        assert.equal(first.code, 1);
-        assert.match(first.stderr, /^tsbox: download of blob sha256:[0-9a-f]{64} from 127\.0\.0\.1:\d+ (was interrupted|ended early)/);
-        const downloads = join(env.TSBOX_DATA_DIR!, ".downloads");
-        assert.deepEqual(readdirSync(downloads), [`${blob.digest.slice(7)}.partial`]);
-        assert.equal((await tsbox(who, ["images", "--json"], { env })).stdout.trim(), "[]", "no half-visible image");
-        cut.ranges.length = 0;
-        const second = await tsbox(who, ["pull", `${cut.host}/test/big`], { env });
-        ok(second);
-        assert.match(second.stdout, new RegExp(`Digest: ${bigDigest}`));
-        assert.equal(cut.ranges.length, 1);
-        assert.match(cut.ranges[0] ?? "", /^bytes=[1-9]\d*-$/, "the second pull asked only for the rest");
-        assert.ok(!existsSync(downloads), "no partial download is left");
+        // Before: the pull failed ("was interrupted after N of M bytes"); only the next one resumed.
+        const raw = await onTerminal(who, ["pull", `${cut.host}/test/big`], env);
+        assert.match(raw, new RegExp(`${blob.digest.slice(7, 19)}: Retrying in 1 second\\r`));
+        assert.match(screen(raw).at(-1) ?? "", new RegExp(`^Digest: ${bigDigest}$`));
+        assert.equal(cut.ranges.length, 2);
+        assert.equal(cut.ranges[0], undefined);
+        assert.match(cut.ranges[1] ?? "", /^bytes=[1-9]\d*-$/, "the retry asked only for the rest");
+        assert.ok(!existsSync(join(env.TSBOX_DATA_DIR!, ".downloads")), "no partial download is left");
         const run = await tsbox(who, ["run", "--rm", `${cut.host}/test/big`, "sh", "-c", "wc -c < /data/blob0"], { env });
         ok(run);
         assert.equal(run.stdout.trim(), String(6 * 1024 * 1024));
       } finally {
         await cut.close();
+      }
+    });
+
+    it("429 and 503 are waited out (Retry-After) and retried, 5 attempts at most; Ctrl-C ends the wait at once", async () => {
+      const seen: string[] = [];
+      // The first manifest GET and the first blob GET are refused, as a rate limiter or a busy registry does.
+      const limited = await blobProxy(anon.host, "", "pass", {
+        refuse: (method, url) => {
+          const kind = url.includes("/manifests/") ? "manifest" : url.includes("/blobs/sha256:") && method === "GET" ? "blob" : undefined;
+          if (!kind || seen.includes(kind)) return undefined;
+          seen.push(kind);
+          return [kind === "manifest" ? 429 : 503, "1"];
+        },
+      });
+      try {
+        // Before: "registry answered 429 Too Many Requests (TOOMANYREQUESTS: slow down)".
+        ok(await tsbox(who, ["pull", "-q", `${limited.host}/test/busybox`], { env: freshStore(who) }));
+        assert.deepEqual(seen, ["manifest", "blob"]);
+      } finally {
+        await limited.close();
+      }
+      let refusals = 0;
+      const busy = await blobProxy(anon.host, "", "pass", { refuse: (_, url) => (url.includes("/manifests/") ? (refusals++, [429, "0"]) : undefined) });
+      const slow = await blobProxy(anon.host, "", "pass", { refuse: (_, url) => (url.includes("/manifests/") ? (refusals++, [429, "30"]) : undefined) });
+      try {
+        const r = await tsbox(who, ["pull", `${busy.host}/test/busybox`], { env: freshStore(who) });
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /registry answered 429 Too Many Requests \(TOOMANYREQUESTS: slow down\)\n$/);
+        assert.equal(refusals, 5, "docker's 5 attempts");
+        refusals = 0;
+        let pid = 0;
+        const waiting = tsbox(who, ["pull", `${slow.host}/test/busybox`], { env: freshStore(who), onSpawn: (p) => (pid = p) });
+        while (refusals === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        signalSpawned(pid, "SIGINT");
+        const interrupted = await waiting; // a 30 s wait would outlast the helper's 20 s timeout
+        assert.equal(interrupted.code, 130, interrupted.stderr);
+        assert.equal(refusals, 1);
+      } finally {
+        await busy.close();
+        await slow.close();
       }
     });
 

@@ -48,6 +48,7 @@ const LABEL: Record<PullEvent["status"], string> = {
   exists: "Already exists",
   resuming: "Resuming",
   downloading: "Downloading",
+  retrying: "Retrying",
   extracting: "Extracting",
   done: "Pull complete",
   mounted: "Mounted from another repository",
@@ -56,6 +57,8 @@ const LABEL: Record<PullEvent["status"], string> = {
 };
 
 function line(e: PullEvent): string {
+  // docker's words (moby distribution/xfer: "Retrying in 5 seconds").
+  if (e.status === "retrying") return `${e.id}: Retrying in ${e.retryIn ?? 0} second${e.retryIn === 1 ? "" : "s"}`;
   const label = e.kind === "config" && e.status === "downloading" ? "Downloading config" : LABEL[e.status];
   if ((e.status === "downloading" || e.status === "resuming" || e.status === "uploading") && e.total) {
     const current = e.current ?? 0;

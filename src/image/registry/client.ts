@@ -4,6 +4,7 @@ import { sha256Digest } from "../hash.js";
 import { bodyBytes } from "./body.js";
 import { configDir, type Credentials, findCredentials } from "./credentials.js";
 import { type Challenge, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, parseChallenge, pullScope, registryError, registryHost } from "./endpoint.js";
+import { MAX_ATTEMPTS, retryDelay, waitToRetry } from "./retry.js";
 import { certsDirs, httpsFetch, isInsecureRegistry, type SendInit, tlsFor, type TlsOptions } from "./tls.js";
 
 export { MANIFEST_ACCEPT, parseChallenge, pullScope, pushScope, registryError } from "./endpoint.js";
@@ -47,6 +48,8 @@ export interface RequestOptions {
   /** Token scopes, e.g. `repository:library/busybox:pull`. */
   scopes?: string[];
   signal?: AbortSignal;
+  /** Told before a 429/503 answer is waited out: the seconds to wait. */
+  onRetry?: (seconds: number) => void;
 }
 
 /** An insecure registry that does not finish answering HTTPS in this long is spoken to over HTTP (docker's TLS handshake timeout). */
@@ -116,8 +119,23 @@ export class RegistryClient {
     return fetch(url, { ...init, redirect: "manual", ...(init.body !== undefined ? { duplex: "half" } : {}) } as RequestInit);
   }
 
-  /** Sends a request, answering one auth challenge; the caller checks the status. */
+  /**
+   * Sends a request, answering one auth challenge; the caller checks the
+   * status. A GET or HEAD answered 429 (too many requests) or 503 is sent
+   * again after its Retry-After (else a backoff), up to MAX_ATTEMPTS in all.
+   */
   async request(method: string, pathOrUrl: string, options: RequestOptions = {}): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.requestOnce(method, pathOrUrl, options);
+      if ((res.status !== 429 && res.status !== 503) || (method !== "GET" && method !== "HEAD") || attempt >= MAX_ATTEMPTS) return res;
+      await res.body?.cancel().catch(() => {});
+      const seconds = retryDelay(attempt, res.headers.get("retry-after"));
+      options.onRetry?.(seconds);
+      await waitToRetry(seconds, options.signal ?? this.signal);
+    }
+  }
+
+  private async requestOnce(method: string, pathOrUrl: string, options: RequestOptions): Promise<Response> {
     await this.settleScheme(options.signal ?? this.signal);
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
     const scopes = options.scopes ?? [];

@@ -8,7 +8,7 @@ import type { ImageStore } from "../store.js";
 import { RegistryClient } from "./client.js";
 import { downloadBlob } from "./download.js";
 
-export type PullStatus = "waiting" | "exists" | "resuming" | "downloading" | "extracting" | "done" | "mounted" | "uploading" | "pushed";
+export type PullStatus = "waiting" | "exists" | "resuming" | "downloading" | "retrying" | "extracting" | "done" | "mounted" | "uploading" | "pushed";
 
 export interface PullEvent {
   /** Short digest of the blob (12 hex digits). */
@@ -17,6 +17,8 @@ export interface PullEvent {
   status: PullStatus;
   current?: number;
   total?: number;
+  /** "retrying": the seconds until the next attempt. */
+  retryIn?: number;
 }
 
 export interface PullOptions {
@@ -107,6 +109,7 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
       ...(options.signal ? { signal: options.signal } : {}),
       onResume: (offset) => progress({ id, kind, status: "resuming", current: offset, total: blob.size }),
       onProgress: (current, total) => progress({ id, kind, status: "downloading", current, total }),
+      onRetry: (seconds) => progress({ id, kind, status: "retrying", retryIn: seconds, total: blob.size }),
     });
   };
 
