@@ -282,6 +282,47 @@ for (const who of identities()) {
         rmSync(dockerDir, { recursive: true, force: true });
       }
     });
+
+    it("asks docker's credential helper (credsStore, credHelpers) as docker does; logout says what docker's config still has", async () => {
+      const image = `${basic.host}/test/busybox`;
+      const dockerDir = join(who.scratch, ".docker");
+      const bin = join(who.scratch, "helpers-bin");
+      mkdirSync(dockerDir, { recursive: true });
+      mkdirSync(bin, { recursive: true });
+      // docker-credential-helpers' protocol: `get`, the server URL on stdin, JSON out; unknown: exit 1.
+      writeFileSync(
+        join(bin, "docker-credential-test"),
+        `#!/bin/sh\n[ "$1" = get ] || exit 2\nurl=$(cat)\n[ "$url" = "${basic.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"alice","Secret":"${USERS.alice}"}' "$url"\n`,
+        { mode: 0o755 },
+      );
+      const config = (c: object) => writeFileSync(join(dockerDir, "config.json"), JSON.stringify(c));
+      const env = { ...freshStore(who), PATH: `${bin}:${process.env.PATH}` };
+      try {
+        // What `docker login` writes with a helper: an empty auths entry. Before: "requires authentication".
+        config({ auths: { [basic.host]: {} }, credsStore: "test" });
+        const r = await tsbox(who, ["run", "--rm", image, "echo", "via helper"], { env });
+        ok(r);
+        assert.equal(r.stdout, "via helper\n");
+        config({ auths: {}, credsStore: "nothing-here", credHelpers: { [basic.host]: "test" } });
+        ok(await tsbox(who, ["pull", "-q", image], { env: { ...env, ...freshStore(who) } }));
+        config({ auths: {}, credHelpers: { [basic.host]: "absent" } });
+        const missing = await tsbox(who, ["pull", image], { env: { ...env, ...freshStore(who) } });
+        assert.equal(missing.code, 1);
+        assert.equal(
+          missing.stderr,
+          `tsbox: ${basic.host} requires authentication: run tsbox login ${basic.host} (docker's config names the credential helper docker-credential-absent, which gave none: no executable docker-credential-absent on PATH)\n`,
+        );
+        // logout: tsbox's own entry goes; docker's, still used, is named (it said "Not logged in" and used it).
+        config({ auths: { [basic.host]: { auth: Buffer.from(`alice:${USERS.alice}`).toString("base64") } } });
+        const out = await tsbox(who, ["logout", basic.host], { env });
+        ok(out);
+        assert.equal(out.stdout, `Not logged in to ${basic.host}\n`);
+        assert.equal(out.stderr, `tsbox: docker's config ${join(dockerDir, "config.json")} still has credentials for ${basic.host}, which tsbox uses: docker logout ${basic.host} removes them\n`);
+      } finally {
+        rmSync(dockerDir, { recursive: true, force: true });
+        rmSync(bin, { recursive: true, force: true });
+      }
+    });
   });
 }
 

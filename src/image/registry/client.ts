@@ -2,7 +2,7 @@ import { abortError } from "../../abortable.js";
 import { ImageError, TsboxError } from "../../errors.js";
 import { sha256Digest } from "../hash.js";
 import { bodyBytes } from "./body.js";
-import { configDir, type Credentials, findCredentials } from "./credentials.js";
+import { configDir, type CredentialLookup, type Credentials, lookupCredentials } from "./credentials.js";
 import { type Challenge, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, parseChallenge, pullScope, registryError, registryHost } from "./endpoint.js";
 import { MAX_ATTEMPTS, retryDelay, waitToRetry } from "./retry.js";
 import { certsDirs, httpsFetch, isInsecureRegistry, type SendInit, tlsFor, type TlsOptions } from "./tls.js";
@@ -67,6 +67,7 @@ export class RegistryClient {
   private readonly env: NodeJS.ProcessEnv;
   private readonly signal: AbortSignal | undefined;
   private credentials: Credentials | undefined | null = null;
+  private lookup: CredentialLookup | undefined;
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, Promise<string>>();
   /** scheme://host:port of the registry: the only origin that sees its Authorization header. */
@@ -223,7 +224,10 @@ export class RegistryClient {
   }
 
   private creds(): Credentials | undefined {
-    if (this.credentials === null) this.credentials = findCredentials(this.domain, this.env);
+    if (this.credentials === null) {
+      this.lookup = lookupCredentials(this.domain, this.env);
+      this.credentials = this.lookup.credentials;
+    }
     return this.credentials;
   }
 
@@ -291,7 +295,8 @@ export class RegistryClient {
   }
 
   private loginRequired(): ImageError {
-    return new ImageError(`${this.domain} requires authentication: run tsbox login ${this.domain}`);
+    const helper = this.lookup?.problem ? ` (docker's config names the credential helper ${this.lookup.helper}, which gave none: ${this.lookup.problem})` : "";
+    return new ImageError(`${this.domain} requires authentication: run tsbox login ${this.domain}${helper}`);
   }
 
   private networkError(err: unknown, target: URL): Error {
