@@ -160,13 +160,13 @@ for (const who of identities()) {
       assert.doesNotMatch(listed.stdout, /hostile/, "nothing of them is named in the store");
     });
 
-    it("a resumed pull gets the blob from a registry that ignores Range, and pull -a ends on tag pages that link to themselves", async () => {
+    it("a resumed download gets the blob from a registry that ignores Range, and pull -a ends on tag pages that link to themselves", async () => {
       const env = freshStore(who);
       blobGets.clear();
-      const cut = await tsbox(who, ["pull", `${host}/hostile/range`], { env, timeoutMs: 60_000 });
-      assert.equal(cut.code, 1, "the first pull is cut off");
+      // Cut off half-way, the pull resumes at once (a retry); its Range ignored, it reads the whole answer.
       const resumed = await tsbox(who, ["pull", `${host}/hostile/range`], { env, timeoutMs: 60_000 });
       assert.equal(resumed.code, 0, resumed.stderr);
+      assert.equal(blobGets.get(`range ${images.good!.layer}`), 2, "cut off once, then read whole");
       const before = requests.filter((p) => p.includes("tagloop/tags")).length;
       const loop = await tsbox(who, ["pull", "-a", `${host}/hostile/tagloop`], { env, timeoutMs: 60_000 });
       assert.notEqual(loop.code, 0);

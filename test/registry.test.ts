@@ -11,10 +11,10 @@ import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest, type Server } from "node:http";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
-import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
-import { signalSpawned, tsbox } from "./helpers/cli.js";
+import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
+import { cliPath, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
 import { holdLock } from "./helpers/hold-lock.js";
@@ -23,6 +23,12 @@ import { buildI386Layout, buildLayeredLayout, buildMultiPlatformLayout, EMBEDDED
 
 const USERS = { alice: "wonderland" };
 let anon: TestRegistry;
+let secure: TestRegistry;
+/** One of this machine's own addresses that is not loopback (a registry there is not insecure), if it has one. */
+const external = Object.entries(networkInterfaces())
+  .filter(([name]) => !/^(tsbox|cni|veth|docker|br-)/.test(name))
+  .flatMap(([, addrs]) => addrs ?? [])
+  .find((a) => a.family === "IPv4" && !a.internal)?.address;
 let token: TestRegistry;
 let basic: TestRegistry;
 let fixtures: string;
@@ -32,13 +38,19 @@ let busyboxDigest: string;
 
 before(async () => {
   fixtures = mkdtempSync(join(tmpdir(), "registry-fixtures-"));
-  [anon, token, basic] = await Promise.all([startRegistry(), startRegistry({ auth: "token", users: USERS }), startRegistry({ auth: "basic", users: USERS })]);
+  [anon, token, basic, secure] = await Promise.all([
+    startRegistry(),
+    startRegistry({ auth: "token", users: USERS }),
+    startRegistry({ auth: "basic", users: USERS }),
+    startRegistry({ tls: { addresses: external ? [external] : [] } }),
+  ]);
   const creds = ["--dest-creds", `alice:${USERS.alice}`];
   await buildI386Layout(join(fixtures, "i386"));
   multi = await buildMultiPlatformLayout(join(fixtures, "multi"), join(fixtures, "i386"));
   bigDigest = await buildLayeredLayout(join(fixtures, "big"), [6 * 1024 * 1024, 2 * 1024 * 1024]);
   await Promise.all([
     skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${anon.host}/test/busybox:latest`),
+    skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${secure.host}/test/busybox:latest`),
     skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${token.host}/test/busybox:latest`, creds),
     skopeoCopy(`oci:${EMBEDDED_BUSYBOX}:latest`, `docker://${basic.host}/test/busybox:latest`, creds),
     skopeoCopy(`oci:${join(fixtures, "multi")}:latest`, `docker://${anon.host}/test/multi:latest`, ["--all"]),
@@ -50,13 +62,48 @@ before(async () => {
 });
 
 after(async () => {
-  await Promise.all([anon?.stop(), token?.stop(), basic?.stop()]);
+  await Promise.all([anon?.stop(), token?.stop(), basic?.stop(), secure?.stop()]);
   if (fixtures) rmSync(fixtures, { recursive: true, force: true });
   cleanupIdentities();
 });
 
 function ok(r: { code: number; stderr: string }): void {
   assert.equal(r.code, 0, r.stderr);
+}
+
+/** What a terminal shows after `raw` (script's capture): lines, with \r, ESC[2K and ESC[nA applied. */
+function screen(raw: string): string[] {
+  const lines: string[] = [""];
+  let row = 0;
+  for (const token of raw.match(/\x1b\[\d*[A-Za-z]|\r|\n|[^\x1b\r\n]+/g) ?? []) {
+    if (token === "\r") continue; // every write here starts a line afresh (\r then ESC[2K, or a new line)
+    else if (token === "\n") lines[++row] ??= "";
+    else if (token === "\x1b[2K") lines[row] = "";
+    else if (token.endsWith("A")) row = Math.max(0, row - Number(token.slice(2, -1) || 1));
+    else if (!token.startsWith("\x1b")) lines[row] += token;
+  }
+  return lines.filter((l) => l !== "");
+}
+
+/** `tsbox ARGS` on a pseudo-terminal (script(1)), 120 columns: what it wrote there. */
+async function onTerminal(who: Identity, args: string[], env: Record<string, string>): Promise<string> {
+  const command = `stty cols 120; ${[process.execPath, cliPath, ...args].map((a) => `'${a}'`).join(" ")}`;
+  const r = await tsbox(who, [], { env, argv: ["script", "-qec", command, "/dev/null"], timeoutMs: 60_000 });
+  ok(r);
+  return r.stdout;
+}
+
+/** Puts an OCI index of `digests` (manifests of `repo`, their entries without a platform) under `tag`. */
+async function putPlatformlessIndex(host: string, repo: string, tag: string, digests: string[]): Promise<void> {
+  const accept = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+  const manifests = await Promise.all(digests.map(async (digest) => {
+    const res = await fetch(`http://${host}/v2/${repo}/manifests/${digest}`, { headers: { accept } });
+    assert.equal(res.status, 200);
+    return { mediaType: res.headers.get("content-type")!, digest, size: (await res.arrayBuffer()).byteLength };
+  }));
+  const mediaType = "application/vnd.oci.image.index.v1+json";
+  const res = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, { method: "PUT", headers: { "content-type": mediaType }, body: JSON.stringify({ schemaVersion: 2, mediaType, manifests }) });
+  assert.equal(res.status, 201, await res.text());
 }
 
 function imagesJson(stdout: string): { name: string; manifestDigest: string; platform: string }[] {
@@ -90,6 +137,22 @@ for (const who of identities()) {
       assert.equal(rows.stdout, `${anon.host}/test/busybox latest\n`);
       const id = (await tsbox(who, ["images", "-q"], { env })).stdout.trim();
       ok(await tsbox(who, ["rmi", id], { env }));
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+    });
+
+    it("NAME:TAG@DIGEST is NAME@DIGEST, as docker: pulled by the digest, no tag made", async () => {
+      const env = freshStore(who);
+      const pinned = `${anon.host}/test/busybox:1.2@${busyboxDigest}`; // tag 1.2 is not in the registry
+      const r = await tsbox(who, ["pull", pinned], { env });
+      ok(r);
+      assert.match(r.stdout, new RegExp(`^Pulled ${anon.host}/test/busybox@${busyboxDigest} \\(`));
+      // Before: a row with TAG 1.2 that run, inspect and rmi of NAME:1.2 could not find.
+      assert.equal((await tsbox(who, ["images", "--format", "{{.Repository}} {{.Tag}}"], { env })).stdout, `${anon.host}/test/busybox <none>\n`);
+      const run = await tsbox(who, ["run", "--rm", pinned, "echo", "pinned"], { env });
+      ok(run);
+      assert.equal(run.stdout, "pinned\n");
+      assert.match((await tsbox(who, ["inspect", `${anon.host}/test/busybox:1.2`], { env })).stderr, /^tsbox: image not found/);
+      ok(await tsbox(who, ["rmi", pinned], { env }));
       assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
     });
 
@@ -153,6 +216,20 @@ for (const who of identities()) {
       // and names the image to remove, as images --digests shows it
       ok(await tsbox(who, ["rmi", repoDigests[0]!], { env }));
       assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+    });
+
+    it("takes an index entry without a platform when its config has the platform, as containerd does", async () => {
+      await putPlatformlessIndex(anon.host, "test/busybox", "noplat", [busyboxDigest]);
+      await putPlatformlessIndex(anon.host, "test/i386", "noplat", [multi.i386]);
+      const env = freshStore(who);
+      // Before: "has no image for platform linux/amd64 (it has ?)".
+      const run = await tsbox(who, ["run", "--rm", `${anon.host}/test/busybox:noplat`, "echo", "no platform"], { env });
+      ok(run);
+      assert.equal(run.stdout, "no platform\n");
+      assert.equal((await tsbox(who, ["images", "--format", "{{.Tag}} {{.Platform}}"], { env })).stdout, "noplat linux/amd64\n");
+      const wrong = await tsbox(who, ["pull", `${anon.host}/test/i386:noplat`], { env });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /^tsbox: .*test\/i386:noplat has no image for platform linux\/amd64 \(it has linux\/386\)\n$/);
     });
 
     it("refuses an image without the backend's platform before downloading its layers, naming the platform it has", async () => {
@@ -241,6 +318,98 @@ for (const who of identities()) {
         rmSync(dockerDir, { recursive: true, force: true });
       }
     });
+
+    it("asks docker's credential helper (credsStore, credHelpers) as docker does; logout says what docker's config still has", async () => {
+      const image = `${basic.host}/test/busybox`;
+      const dockerDir = join(who.scratch, ".docker");
+      const bin = join(who.scratch, "helpers-bin");
+      mkdirSync(dockerDir, { recursive: true });
+      mkdirSync(bin, { recursive: true });
+      // docker-credential-helpers' protocol: `get`, the server URL on stdin, JSON out; unknown: exit 1.
+      writeFileSync(
+        join(bin, "docker-credential-test"),
+        `#!/bin/sh\n[ "$1" = get ] || exit 2\nurl=$(cat)\n[ "$url" = "${basic.host}" ] || { echo "credentials not found in native keychain"; exit 1; }\nprintf '{"ServerURL":"%s","Username":"alice","Secret":"${USERS.alice}"}' "$url"\n`,
+        { mode: 0o755 },
+      );
+      const config = (c: object) => writeFileSync(join(dockerDir, "config.json"), JSON.stringify(c));
+      const env = { ...freshStore(who), PATH: `${bin}:${process.env.PATH}` };
+      try {
+        // What `docker login` writes with a helper: an empty auths entry. Before: "requires authentication".
+        config({ auths: { [basic.host]: {} }, credsStore: "test" });
+        const r = await tsbox(who, ["run", "--rm", image, "echo", "via helper"], { env });
+        ok(r);
+        assert.equal(r.stdout, "via helper\n");
+        config({ auths: {}, credsStore: "nothing-here", credHelpers: { [basic.host]: "test" } });
+        ok(await tsbox(who, ["pull", "-q", image], { env: { ...env, ...freshStore(who) } }));
+        config({ auths: {}, credHelpers: { [basic.host]: "absent" } });
+        const missing = await tsbox(who, ["pull", image], { env: { ...env, ...freshStore(who) } });
+        assert.equal(missing.code, 1);
+        assert.equal(
+          missing.stderr,
+          `tsbox: ${basic.host} requires authentication: run tsbox login ${basic.host} (docker's config names the credential helper docker-credential-absent, which gave none: no executable docker-credential-absent on PATH)\n`,
+        );
+        // logout: tsbox's own entry goes; docker's, still used, is named (it said "Not logged in" and used it).
+        config({ auths: { [basic.host]: { auth: Buffer.from(`alice:${USERS.alice}`).toString("base64") } } });
+        const out = await tsbox(who, ["logout", basic.host], { env });
+        ok(out);
+        assert.equal(out.stdout, `Not logged in to ${basic.host}\n`);
+        assert.equal(out.stderr, `tsbox: docker's config ${join(dockerDir, "config.json")} still has credentials for ${basic.host}, which tsbox uses: docker logout ${basic.host} removes them\n`);
+      } finally {
+        rmSync(dockerDir, { recursive: true, force: true });
+        rmSync(bin, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+for (const who of identities()) {
+  describe(`registry TLS as ${who.name}`, () => {
+    let snap: Snapshot;
+    beforeEach(() => (snap = snapshot()));
+    afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("an HTTPS registry on loopback pulls as docker's (unverified HTTPS, then HTTP), in any spelling of loopback", async () => {
+      const port = secure.host.split(":")[1]!;
+      // Before: "registry answered 400 Bad Request" (plain HTTP sent to it).
+      for (const host of [`127.0.0.1:${port}`, `LOCALHOST:${port}`, `127.1:${port}`]) {
+        const r = await tsbox(who, ["pull", "-q", `${host}/test/busybox`], { env: freshStore(who) });
+        ok(r);
+      }
+      // A plain-HTTP one on loopback still answers (its HTTPS attempt fails first).
+      ok(await tsbox(who, ["pull", "-q", `localhost:${anon.host.split(":")[1]}/test/busybox`], { env: freshStore(who) }));
+    });
+
+    it("a self-signed registry elsewhere: a clear refusal, then its CA in certs.d or TSBOX_INSECURE_REGISTRIES; plain HTTP said as such", async (t) => {
+      if (!external) return t.skip("no address but loopback here");
+      const host = `${external}:${secure.host.split(":")[1]}`;
+      const env = freshStore(who);
+      const refused = await tsbox(who, ["pull", `${host}/test/busybox`], { env });
+      assert.equal(refused.code, 1);
+      // Before: "cannot reach registry …: DEPTH_ZERO_SELF_SIGNED_CERT".
+      assert.equal(
+        refused.stderr,
+        `tsbox: the certificate of registry ${host} is not trusted (DEPTH_ZERO_SELF_SIGNED_CERT): put the CA that signed it in ${who.scratch}/.config/tsbox/certs.d/${host}/ca.crt (or docker's /etc/docker/certs.d/${host}/), or list ${host} in TSBOX_INSECURE_REGISTRIES to skip verification\n`,
+      );
+      ok(await tsbox(who, ["pull", "-q", `${host}/test/busybox`], { env: { ...env, TSBOX_INSECURE_REGISTRIES: `other:1, ${host}` } }));
+      const certs = join(who.scratch, ".config", "tsbox", "certs.d", host);
+      mkdirSync(certs, { recursive: true });
+      writeFileSync(join(certs, "ca.crt"), secure.cert!);
+      try {
+        ok(await tsbox(who, ["pull", "-q", `${host}/test/busybox`], { env: freshStore(who) }));
+      } finally {
+        rmSync(join(who.scratch, ".config", "tsbox", "certs.d"), { recursive: true, force: true });
+      }
+      // A plain-HTTP registry not on loopback. Before: "cannot reach registry …: ERR_SSL_WRONG_VERSION_NUMBER".
+      const plain = await blobProxy(anon.host, "", "pass", { listen: external });
+      try {
+        const r = await tsbox(who, ["pull", `${plain.host}/test/busybox`], { env: freshStore(who) });
+        assert.equal(r.code, 1);
+        assert.equal(r.stderr, `tsbox: registry ${plain.host} answered in plain HTTP, not HTTPS (ERR_SSL_WRONG_VERSION_NUMBER): if you trust the network to it, list it in TSBOX_INSECURE_REGISTRIES\n`);
+        ok(await tsbox(who, ["pull", "-q", `${plain.host}/test/busybox`], { env: { ...freshStore(who), TSBOX_INSECURE_REGISTRIES: plain.host } }));
+      } finally {
+        await plain.close();
+      }
+    });
   });
 }
 
@@ -256,12 +425,21 @@ interface BlobProxy {
   close(): Promise<void>;
 }
 
-async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stall" | "pass"): Promise<BlobProxy> {
+interface ProxyOptions {
+  /** The address it listens on. */
+  listen?: string;
+  /** A status and Retry-After to answer a request with instead of passing it on, e.g. a registry's rate limit. */
+  refuse?: (method: string, url: string) => [number, string] | undefined;
+}
+
+async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stall" | "pass", { listen = "127.0.0.1", refuse }: ProxyOptions = {}): Promise<BlobProxy> {
   const ranges: (string | undefined)[] = [];
   let onHalf: () => void = () => {};
   const halfSent = new Promise<void>((resolve) => (onHalf = resolve));
   let tampered = false;
   const server: Server = createServer((req, res) => {
+    const refused = refuse?.(req.method ?? "", req.url ?? "");
+    if (refused) return void res.writeHead(refused[0], { "retry-after": refused[1], "content-type": "application/json" }).end(JSON.stringify({ errors: [{ code: "TOOMANYREQUESTS", message: "slow down" }] }));
     const isBlob = req.url?.includes(`/blobs/${blobDigest}`) && req.method === "GET";
     if (isBlob) ranges.push(req.headers.range);
     const upstream = httpRequest(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target } }, (up) => {
@@ -285,9 +463,9 @@ async function blobProxy(target: string, blobDigest: string, mode: "cut" | "stal
     upstream.on("error", () => res.destroy());
     req.pipe(upstream);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, listen, resolve));
   return {
-    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    host: `${listen}:${(server.address() as { port: number }).port}`,
     ranges,
     halfSent,
     close: () => new Promise<void>((resolve) => {
@@ -303,31 +481,66 @@ for (const who of identities()) {
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));
 
-    it("a pull cut off mid-blob keeps the partial blob, and the next pull resumes it with a Range request", async () => {
+    it("a pull cut off mid-blob resumes it at once with a Range request, its progress saying so (docker retries)", async () => {
       const env = freshStore(who);
       const { OciLayout } = await import("../src/image/layout.js");
       const manifest = await new OciLayout(join(fixtures, "big")).readJsonBlob<{ layers: { digest: string; size: number }[] }>(bigDigest);
       const blob = manifest.layers[1]!; // the 6 MB layer
       const cut = await blobProxy(anon.host, blob.digest, "cut");
       try {
-        const first = await tsbox(who, ["pull", `${cut.host}/test/big`], { env });
-        assert.equal(first.code, 1);
-        assert.match(first.stderr, /^tsbox: download of blob sha256:[0-9a-f]{64} from 127\.0\.0\.1:\d+ (was interrupted|ended early)/);
-        const downloads = join(env.TSBOX_DATA_DIR!, ".downloads");
-        assert.deepEqual(readdirSync(downloads), [`${blob.digest.slice(7)}.partial`]);
-        assert.equal((await tsbox(who, ["images", "--json"], { env })).stdout.trim(), "[]", "no half-visible image");
-        cut.ranges.length = 0;
-        const second = await tsbox(who, ["pull", `${cut.host}/test/big`], { env });
-        ok(second);
-        assert.match(second.stdout, new RegExp(`Digest: ${bigDigest}`));
-        assert.equal(cut.ranges.length, 1);
-        assert.match(cut.ranges[0] ?? "", /^bytes=[1-9]\d*-$/, "the second pull asked only for the rest");
-        assert.ok(!existsSync(downloads), "no partial download is left");
+        // Before: the pull failed ("was interrupted after N of M bytes"); only the next one resumed.
+        const raw = await onTerminal(who, ["pull", `${cut.host}/test/big`], env);
+        assert.match(raw, new RegExp(`${blob.digest.slice(7, 19)}: Retrying in 1 second\\r`));
+        assert.match(screen(raw).at(-1) ?? "", new RegExp(`^Digest: ${bigDigest}$`));
+        assert.equal(cut.ranges.length, 2);
+        assert.equal(cut.ranges[0], undefined);
+        assert.match(cut.ranges[1] ?? "", /^bytes=[1-9]\d*-$/, "the retry asked only for the rest");
+        assert.ok(!existsSync(join(env.TSBOX_DATA_DIR!, ".downloads")), "no partial download is left");
         const run = await tsbox(who, ["run", "--rm", `${cut.host}/test/big`, "sh", "-c", "wc -c < /data/blob0"], { env });
         ok(run);
         assert.equal(run.stdout.trim(), String(6 * 1024 * 1024));
       } finally {
         await cut.close();
+      }
+    });
+
+    it("429 and 503 are waited out (Retry-After) and retried, 5 attempts at most; Ctrl-C ends the wait at once", async () => {
+      const seen: string[] = [];
+      // The first manifest GET and the first blob GET are refused, as a rate limiter or a busy registry does.
+      const limited = await blobProxy(anon.host, "", "pass", {
+        refuse: (method, url) => {
+          const kind = url.includes("/manifests/") ? "manifest" : url.includes("/blobs/sha256:") && method === "GET" ? "blob" : undefined;
+          if (!kind || seen.includes(kind)) return undefined;
+          seen.push(kind);
+          return [kind === "manifest" ? 429 : 503, "1"];
+        },
+      });
+      try {
+        // Before: "registry answered 429 Too Many Requests (TOOMANYREQUESTS: slow down)".
+        ok(await tsbox(who, ["pull", "-q", `${limited.host}/test/busybox`], { env: freshStore(who) }));
+        assert.deepEqual(seen, ["manifest", "blob"]);
+      } finally {
+        await limited.close();
+      }
+      let refusals = 0;
+      const busy = await blobProxy(anon.host, "", "pass", { refuse: (_, url) => (url.includes("/manifests/") ? (refusals++, [429, "0"]) : undefined) });
+      const slow = await blobProxy(anon.host, "", "pass", { refuse: (_, url) => (url.includes("/manifests/") ? (refusals++, [429, "30"]) : undefined) });
+      try {
+        const r = await tsbox(who, ["pull", `${busy.host}/test/busybox`], { env: freshStore(who) });
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /registry answered 429 Too Many Requests \(TOOMANYREQUESTS: slow down\)\n$/);
+        assert.equal(refusals, 5, "docker's 5 attempts");
+        refusals = 0;
+        let pid = 0;
+        const waiting = tsbox(who, ["pull", `${slow.host}/test/busybox`], { env: freshStore(who), onSpawn: (p) => (pid = p) });
+        while (refusals === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        signalSpawned(pid, "SIGINT");
+        const interrupted = await waiting; // a 30 s wait would outlast the helper's 20 s timeout
+        assert.equal(interrupted.code, 130, interrupted.stderr);
+        assert.equal(refusals, 1);
+      } finally {
+        await busy.close();
+        await slow.close();
       }
     });
 
@@ -431,6 +644,20 @@ for (const who of identities()) {
       assert.equal(inspect[0].Digest, busyboxDigest);
       ok(await tsbox(who, ["rmi", `${repo}:1`], { env }));
       assert.match((await tsbox(who, ["inspect", `${repo}:1`], { env })).stderr, /^tsbox: image not found/);
+    });
+
+    it("on a terminal, pull and push leave their result below the progress bars", async () => {
+      const env = freshStore(who);
+      const repo = `${anon.host}/tty-${who.name}/bb:1`;
+      ok(await tsbox(who, ["tag", "busybox", repo], { env }));
+      // Before, finish() ran twice and its second redraw went up over the "Pushed …/Digest:" lines and cleared them.
+      const pushed = screen(await onTerminal(who, ["push", repo], env));
+      assert.match(pushed.at(-2) ?? "", new RegExp(`^Pushed ${repo} \\(linux/amd64\\): `), pushed.join("\n"));
+      assert.equal(pushed.at(-1), `Digest: ${busyboxDigest}`, pushed.join("\n"));
+      assert.equal(pushed.filter((l) => l.includes(": Pushed") || l.includes("Mounted") || l.includes("Already")).length, 2, pushed.join("\n"));
+      const pulled = screen(await onTerminal(who, ["pull", repo], freshStore(who)));
+      assert.deepEqual(pulled.slice(-2), [`Pulled ${repo} (linux/amd64)`, `Digest: ${busyboxDigest}`], pulled.join("\n"));
+      assert.equal(pulled.filter((l) => l.endsWith(": Pull complete")).length, 1, pulled.join("\n"));
     });
 
     it("pushes every platform a name has, as an index, and each pulls back", async () => {

@@ -10,16 +10,24 @@ export class ProgressDisplay {
   private readonly rows = new Map<string, PullEvent>();
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
+  private finished = false;
 
   constructor(private readonly out: NodeJS.WritableStream & { columns?: number }) {}
 
   readonly onEvent = (event: PullEvent): void => {
+    if (this.finished) return;
     const prev = this.rows.get(event.id);
     this.rows.set(event.id, { ...prev, ...event });
     this.timer ??= setTimeout(() => this.render(), 100);
   };
 
+  /**
+   * The last redraw; later calls do nothing. A second one moved the cursor up
+   * over what was printed after the bars (pull's "Pulled …/Digest:" lines).
+   */
   finish(): void {
+    if (this.finished) return;
+    this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     this.render();
   }
@@ -40,6 +48,7 @@ const LABEL: Record<PullEvent["status"], string> = {
   exists: "Already exists",
   resuming: "Resuming",
   downloading: "Downloading",
+  retrying: "Retrying",
   extracting: "Extracting",
   done: "Pull complete",
   mounted: "Mounted from another repository",
@@ -48,6 +57,8 @@ const LABEL: Record<PullEvent["status"], string> = {
 };
 
 function line(e: PullEvent): string {
+  // docker's words (moby distribution/xfer: "Retrying in 5 seconds").
+  if (e.status === "retrying") return `${e.id}: Retrying in ${e.retryIn ?? 0} second${e.retryIn === 1 ? "" : "s"}`;
   const label = e.kind === "config" && e.status === "downloading" ? "Downloading config" : LABEL[e.status];
   if ((e.status === "downloading" || e.status === "resuming" || e.status === "uploading") && e.total) {
     const current = e.current ?? 0;

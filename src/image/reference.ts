@@ -57,6 +57,9 @@ export function parseReference(input: string): ImageReference {
   }
   if (domain === DEFAULT_DOMAIN && !rest.includes("/")) rest = "library/" + rest;
   if (tag === undefined && digest === undefined) tag = "latest";
+  // NAME:TAG@DIGEST (Renovate's pinned form) is NAME@DIGEST: the digest says which image, the tag was only a note.
+  // docker drops it too (distribution's reference.ParseDockerRef; `docker pull` pulls by digest and tags nothing).
+  if (digest !== undefined) tag = undefined;
   return { domain, path: rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 

@@ -8,6 +8,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_pro
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
+import { get as httpsGet } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,8 @@ export interface TestRegistry {
   storage: string;
   /** Token requests seen by the token server: the user (or null) and the scopes. */
   tokenRequests: { user: string | null; scopes: string[] }[];
+  /** The PEM certificate of a `tls` registry (its own CA). */
+  cert?: string;
   stop(): Promise<void>;
 }
 
@@ -32,6 +35,11 @@ export interface RegistryOptions {
   tokenHost?: string;
   /** Let any origin's pages read it (CORS headers on the registry's and the token server's answers). */
   cors?: boolean;
+  /**
+   * Serve HTTPS with a self-signed certificate for 127.0.0.1, localhost and
+   * these addresses, listening on every address (the certificate is `cert`).
+   */
+  tls?: { addresses: string[] };
 }
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
@@ -113,6 +121,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     path: ${join(dir, "htpasswd")}
 `;
   }
+  let tlsYaml = "";
+  if (options.tls) {
+    const san = ["DNS:localhost", "IP:127.0.0.1", ...options.tls.addresses.map((a) => `IP:${a}`)].join(",");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "tls-key.pem"), "-out", join(dir, "tls-cert.pem"), "-days", "2", "-subj", "/CN=tsbox-test-registry", "-addext", `subjectAltName=${san}`], { stdio: "ignore" });
+    tlsYaml = `  tls:\n    certificate: ${join(dir, "tls-cert.pem")}\n    key: ${join(dir, "tls-key.pem")}\n`;
+  }
   writeFileSync(
     join(dir, "config.yml"),
     `version: 0.1
@@ -126,8 +140,8 @@ storage:
   delete:
     enabled: true
 http:
-  addr: 127.0.0.1:${port}
-${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.cors ? CORS_YAML : ""}${authYaml}`,
+  addr: ${options.tls ? "0.0.0.0" : "127.0.0.1"}:${port}
+${tlsYaml}${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.cors ? CORS_YAML : ""}${authYaml}`,
   );
   const child: ChildProcess = spawn(REGISTRY_BINARY, ["serve", join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
@@ -143,8 +157,8 @@ ${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.cors ? CORS_
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/v2/`);
-      await res.body?.cancel();
+      if (options.tls) await httpsAnswers(port);
+      else await (await fetch(`http://127.0.0.1:${port}/v2/`)).body?.cancel();
       break;
     } catch {
       if (Date.now() > deadline || child.exitCode !== null) {
@@ -159,7 +173,14 @@ ${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.cors ? CORS_
     const front = await preflightFront(port);
     return { host: front.host, storage, tokenRequests, stop: async () => (await front.close(), await stop()) };
   }
-  return { host: `127.0.0.1:${port}`, storage, tokenRequests, stop };
+  return { host: `127.0.0.1:${port}`, storage, tokenRequests, ...(options.tls ? { cert: readFileSync(join(dir, "tls-cert.pem"), "utf8") } : {}), stop };
+}
+
+/** Resolves once 127.0.0.1:`port` answers HTTPS (its certificate not checked). */
+function httpsAnswers(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    httpsGet({ host: "127.0.0.1", port, path: "/v2/", rejectUnauthorized: false }, (res) => (res.resume(), resolve())).on("error", reject);
+  });
 }
 
 /**

@@ -1,6 +1,6 @@
 import { UsageError } from "../../errors.js";
 import { RegistryClient } from "../../image/registry/client.js";
-import { removeCredentials, saveCredentials } from "../../image/registry/credentials.js";
+import { lookupCredentials, removeCredentials, saveCredentials } from "../../image/registry/credentials.js";
 import { DEFAULT_DOMAIN } from "../../image/reference.js";
 import type { CliContext } from "../context.js";
 import { lastValue, parseFlags } from "../flags.js";
@@ -10,7 +10,8 @@ const USAGE = `Usage: tsbox login [OPTIONS] [REGISTRY]
 
 Log in to a registry (default docker.io). The credentials are checked, then
 stored in $XDG_CONFIG_HOME/tsbox/auth.json (mode 0600, docker's format).
-Credentials from docker's own ~/.docker/config.json are also used.
+Credentials from docker's own ~/.docker/config.json are also used (its
+credential helper, credsStore/credHelpers, is asked as docker asks it).
 
 Options:
   -u, --username USER    Username
@@ -20,7 +21,8 @@ Options:
 
 const LOGOUT_USAGE = `Usage: tsbox logout [REGISTRY]
 
-Remove stored credentials for a registry (default docker.io).
+Remove the credentials tsbox login stored for a registry (default docker.io).
+Those in docker's own config are docker's (docker logout removes them).
 `;
 
 export async function loginCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -49,6 +51,12 @@ export async function logoutCommand(args: string[], ctx: CliContext): Promise<nu
   const domain = registryDomain(flags.positionals[0]);
   const removed = await removeCredentials(domain, ctx.env);
   ctx.stdout.write(removed ? `Removing login credentials for ${domain}\n` : `Not logged in to ${domain}\n`);
+  // Said, as it would otherwise go on using them unseen.
+  const docker = lookupCredentials(domain, ctx.env);
+  if (docker.credentials) {
+    const where = docker.helper ? `${docker.from} (through ${docker.helper})` : docker.from;
+    ctx.stderr.write(`tsbox: docker's config ${where} still has credentials for ${domain}, which tsbox uses: docker logout ${domain} removes them\n`);
+  }
   return 0;
 }
 

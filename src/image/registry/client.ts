@@ -2,8 +2,10 @@ import { abortError } from "../../abortable.js";
 import { ImageError, TsboxError } from "../../errors.js";
 import { sha256Digest } from "../hash.js";
 import { bodyBytes } from "./body.js";
-import { type Credentials, findCredentials } from "./credentials.js";
-import { type Challenge, isLoopbackRegistry, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, parseChallenge, pullScope, registryError, registryHost, registryHostname } from "./endpoint.js";
+import { configDir, type CredentialLookup, type Credentials, lookupCredentials } from "./credentials.js";
+import { type Challenge, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, parseChallenge, pullScope, registryError, registryHost } from "./endpoint.js";
+import { MAX_ATTEMPTS, retryDelay, waitToRetry } from "./retry.js";
+import { certsDirs, httpsFetch, isInsecureRegistry, type SendInit, tlsFor, type TlsOptions } from "./tls.js";
 
 export { MANIFEST_ACCEPT, parseChallenge, pullScope, pushScope, registryError } from "./endpoint.js";
 
@@ -18,8 +20,10 @@ export { MANIFEST_ACCEPT, parseChallenge, pullScope, pushScope, registryError } 
  * fetched before the request instead of after a 401.
  *
  * Loopback registries (localhost, 127.0.0.0/8, ::1) and hosts listed in
- * $TSBOX_INSECURE_REGISTRIES (comma-separated host[:port]) are spoken to
- * over plain HTTP, as docker treats them as insecure; all others over HTTPS.
+ * $TSBOX_INSECURE_REGISTRIES (comma-separated host[:port]) are insecure, as
+ * docker treats them: HTTPS without certificate verification when they
+ * answer it, else plain HTTP. All others: HTTPS, verified against the
+ * system's CAs and those of `certs.d/HOST:PORT/` (`tls.ts`).
  *
  * Credentials stay with the registry they belong to: the Authorization
  * header (basic credentials or a token) goes only to the registry's own
@@ -44,7 +48,12 @@ export interface RequestOptions {
   /** Token scopes, e.g. `repository:library/busybox:pull`. */
   scopes?: string[];
   signal?: AbortSignal;
+  /** Told before a 429/503 answer is waited out: the seconds to wait. */
+  onRetry?: (seconds: number) => void;
 }
+
+/** An insecure registry that does not finish answering HTTPS in this long is spoken to over HTTP (docker's TLS handshake timeout). */
+const HTTPS_PROBE_MS = 10_000;
 
 /** Redirects followed per request (fetch's own limit is 20). */
 const MAX_REDIRECTS = 10;
@@ -53,14 +62,19 @@ const MAX_REDIRECTS = 10;
 const MAX_TAG_PAGES = 100;
 
 export class RegistryClient {
-  readonly baseUrl: string;
+  /** scheme://host:port; an insecure registry's scheme is settled by its first request. */
+  baseUrl: string;
   private readonly env: NodeJS.ProcessEnv;
   private readonly signal: AbortSignal | undefined;
   private credentials: Credentials | undefined | null = null;
+  private lookup: CredentialLookup | undefined;
   private challenge: Challenge | undefined;
   private readonly tokens = new Map<string, Promise<string>>();
   /** scheme://host:port of the registry: the only origin that sees its Authorization header. */
-  private readonly origin: string;
+  private origin: string;
+  /** Settles an insecure registry's scheme (HTTPS when it answers it, else HTTP); undefined until asked. */
+  private scheme: Promise<void> | undefined;
+  private readonly tls = new Map<string, TlsOptions | undefined>();
 
   constructor(
     readonly domain: string,
@@ -69,13 +83,61 @@ export class RegistryClient {
     this.env = options.env ?? process.env;
     this.signal = options.signal;
     if (options.credentials) this.credentials = options.credentials;
-    const host = registryHost(domain);
-    this.baseUrl = `${isInsecure(domain, this.env) ? "http" : "https"}://${host}`;
+    this.baseUrl = `https://${registryHost(domain)}`;
     this.origin = new URL(this.baseUrl).origin;
+    if (!isInsecureRegistry(domain, this.env)) this.scheme = Promise.resolve();
   }
 
-  /** Sends a request, answering one auth challenge; the caller checks the status. */
+  /** docker's order for an insecure registry (moby lookupV2Endpoints): HTTPS unverified if it answers, else HTTP. */
+  private settleScheme(signal: AbortSignal | undefined): Promise<void> {
+    this.scheme ??= (async () => {
+      const probe = new AbortController();
+      const forward = () => probe.abort(signal?.reason);
+      signal?.addEventListener("abort", forward, { once: true });
+      const timer = setTimeout(() => probe.abort(), HTTPS_PROBE_MS);
+      try {
+        const res = await this.send(new URL("/v2/", this.baseUrl), { method: "GET", headers: {}, signal: probe.signal });
+        await res.body?.cancel().catch(() => {});
+      } catch {
+        if (signal?.aborted) throw abortError(signal);
+        this.baseUrl = this.baseUrl.replace(/^https:/, "http:");
+        this.origin = new URL(this.baseUrl).origin;
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", forward);
+      }
+    })();
+    // An interrupted probe settles nothing: the next request asks again.
+    this.scheme.catch(() => (this.scheme = undefined));
+    return this.scheme;
+  }
+
+  /** One hop: fetch, or node:https where the host's TLS is not fetch's (unverified, or extra CAs). */
+  private send(url: URL, init: SendInit): Promise<Response> {
+    if (url.protocol === "https:" && !this.tls.has(url.host)) this.tls.set(url.host, tlsFor(url.host, this.env, configDir(this.env)));
+    const tls = url.protocol === "https:" ? this.tls.get(url.host) : undefined;
+    if (tls) return httpsFetch(url, init, tls);
+    return fetch(url, { ...init, redirect: "manual", ...(init.body !== undefined ? { duplex: "half" } : {}) } as RequestInit);
+  }
+
+  /**
+   * Sends a request, answering one auth challenge; the caller checks the
+   * status. A GET or HEAD answered 429 (too many requests) or 503 is sent
+   * again after its Retry-After (else a backoff), up to MAX_ATTEMPTS in all.
+   */
   async request(method: string, pathOrUrl: string, options: RequestOptions = {}): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.requestOnce(method, pathOrUrl, options);
+      if ((res.status !== 429 && res.status !== 503) || (method !== "GET" && method !== "HEAD") || attempt >= MAX_ATTEMPTS) return res;
+      await res.body?.cancel().catch(() => {});
+      const seconds = retryDelay(attempt, res.headers.get("retry-after"));
+      options.onRetry?.(seconds);
+      await waitToRetry(seconds, options.signal ?? this.signal);
+    }
+  }
+
+  private async requestOnce(method: string, pathOrUrl: string, options: RequestOptions): Promise<Response> {
+    await this.settleScheme(options.signal ?? this.signal);
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
     const scopes = options.scopes ?? [];
     for (let attempt = 0; ; attempt++) {
@@ -83,7 +145,8 @@ export class RegistryClient {
       const res = await followRedirects(
         { url, method, headers: options.headers ?? {}, ...(options.body ? { body: options.body } : {}), signal: options.signal ?? this.signal ?? null },
         (u) => (u.origin === this.origin ? authorization : undefined),
-        (err, host) => this.networkError(err, host),
+        (target, init) => this.send(target, init),
+        (err, target) => this.networkError(err, target),
       );
       // Another host's challenge (an upload Location elsewhere, a redirect) is not ours to answer.
       if (res.status === 401 && new URL(res.url || url).origin !== this.origin) return res;
@@ -161,7 +224,10 @@ export class RegistryClient {
   }
 
   private creds(): Credentials | undefined {
-    if (this.credentials === null) this.credentials = findCredentials(this.domain, this.env);
+    if (this.credentials === null) {
+      this.lookup = lookupCredentials(this.domain, this.env);
+      this.credentials = this.lookup.credentials;
+    }
     return this.credentials;
   }
 
@@ -196,7 +262,7 @@ export class RegistryClient {
     if (params.service) url.searchParams.set("service", params.service);
     for (const scope of scopes) url.searchParams.append("scope", scope);
     const c = this.creds();
-    if (c && url.protocol !== "https:" && !isInsecure(url.host, this.env)) {
+    if (c && url.protocol !== "https:" && !isInsecureRegistry(url.host, this.env)) {
       throw new ImageError(
         `refusing to send the credentials for ${this.domain} to the token server ${url.origin}${url.pathname} over plain HTTP (list ${url.hostname} in TSBOX_INSECURE_REGISTRIES to allow it)`,
       );
@@ -206,7 +272,8 @@ export class RegistryClient {
     const res = await followRedirects(
       { url: url.toString(), method: "GET", headers: {}, signal: this.signal ?? null },
       (u) => (u.origin === realmOrigin ? basic : undefined),
-      (err, host) => this.networkError(err, host),
+      (target, init) => this.send(target, init),
+      (err, target) => this.networkError(err, target),
     );
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => {});
@@ -228,15 +295,27 @@ export class RegistryClient {
   }
 
   private loginRequired(): ImageError {
-    return new ImageError(`${this.domain} requires authentication: run tsbox login ${this.domain}`);
+    const helper = this.lookup?.problem ? ` (docker's config names the credential helper ${this.lookup.helper}, which gave none: ${this.lookup.problem})` : "";
+    return new ImageError(`${this.domain} requires authentication: run tsbox login ${this.domain}${helper}`);
   }
 
-  private networkError(err: unknown, host = this.domain): Error {
+  private networkError(err: unknown, target: URL): Error {
     if (err instanceof Error && err.name === "AbortError") return err;
     // The caller's abort (AbortSignal.timeout's TimeoutError too) is theirs, not the registry's being unreachable.
     if (this.signal?.aborted) return abortError(this.signal);
+    // The registry as the user typed it (LOCALHOST:5000, 127.1:5000), another host as the URL has it.
+    const host = target.origin === this.origin ? this.domain : target.host;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = cause?.code ?? cause?.message ?? (err as Error).message;
+    const plain = target.protocol === "https:" && /^ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST)$/.test(cause?.code ?? "");
+    if (plain) return new ImageError(`registry ${host} answered in plain HTTP, not HTTPS (${why}): if you trust the network to it, list it in TSBOX_INSECURE_REGISTRIES`, err);
+    if (CERT_ERRORS.has(cause?.code ?? "")) {
+      const [own, docker] = certsDirs(configDir(this.env)).map((d) => `${d}/${target.host}/`);
+      return new ImageError(
+        `the certificate of registry ${host} is not trusted (${why}): put the CA that signed it in ${own}ca.crt (or docker's ${docker}), or list ${host} in TSBOX_INSECURE_REGISTRIES to skip verification`,
+        err,
+      );
+    }
     return new ImageError(`cannot reach registry ${host}: ${why}`, err);
   }
 }
@@ -255,7 +334,12 @@ interface HopRequest {
  * 301/302 after a POST, continue as GET without a body, as browsers do; 307
  * and 308 resend the body (the factory makes it again).
  */
-async function followRedirects(req: HopRequest, authFor: (url: URL) => string | undefined, networkError: (err: unknown, host: string) => Error): Promise<Response> {
+async function followRedirects(
+  req: HopRequest,
+  authFor: (url: URL) => string | undefined,
+  send: (url: URL, init: SendInit) => Promise<Response>,
+  networkError: (err: unknown, target: URL) => Error,
+): Promise<Response> {
   let { url, method } = req;
   let withBody = req.body !== undefined;
   for (let hop = 0; ; hop++) {
@@ -274,9 +358,9 @@ async function followRedirects(req: HopRequest, authFor: (url: URL) => string | 
     if (req.signal?.aborted) forward();
     req.signal?.addEventListener("abort", forward, { once: true });
     try {
-      res = await fetch(target, { method, headers, redirect: "manual", signal: perHop.signal, ...(body !== undefined ? { body: body as BodyInit, duplex: "half" } : {}) } as RequestInit);
+      res = await send(target, { method, headers, signal: perHop.signal, ...(body !== undefined ? { body } : {}) });
     } catch (err) {
-      throw networkError(err, target.host);
+      throw networkError(err, target);
     } finally {
       req.signal?.removeEventListener("abort", forward);
     }
@@ -298,9 +382,15 @@ function withUrl(res: Response, url: string): Response {
   return res;
 }
 
-function isInsecure(domain: string, env: NodeJS.ProcessEnv): boolean {
-  if (isLoopbackRegistry(domain)) return true;
-  const host = registryHostname(domain);
-  const list = (env.TSBOX_INSECURE_REGISTRIES ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  return list.includes(domain) || list.includes(host);
-}
+/** Node's codes for a certificate it could not verify (OpenSSL's X509 errors, and the name check). */
+const CERT_ERRORS = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);

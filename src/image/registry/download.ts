@@ -9,6 +9,7 @@ import type { Descriptor } from "../oci.js";
 import { bodyChunks } from "./body.js";
 import { pullScope, type RegistryClient, registryError } from "./client.js";
 import { pidAlive } from "../../process-alive.js";
+import { MAX_ATTEMPTS, retryDelay, waitToRetry } from "./retry.js";
 
 export interface DownloadOptions {
   signal?: AbortSignal;
@@ -16,7 +17,12 @@ export interface DownloadOptions {
   onProgress?: (current: number, total: number) => void;
   /** Called once when an earlier partial download is picked up. */
   onResume?: (offset: number) => void;
+  /** Called before a retry is waited for (a cut connection, a 429/503): the seconds to wait. */
+  onRetry?: (seconds: number) => void;
 }
+
+/** A download cut off or ended short: the bytes so far are good, the rest may be asked for again. */
+class Cut extends ImageError {}
 
 /**
  * Downloads one blob into a layout, verified, resumable:
@@ -55,14 +61,21 @@ export async function downloadBlob(layout: OciLayout, client: RegistryClient, re
 
     const url = `/v2/${repo}/blobs/${blob.digest}`;
     const get = (from: number) =>
-      client.request("GET", url, { headers: from > 0 ? { range: `bytes=${from}-` } : {}, scopes: [pullScope(repo)], ...(options.signal ? { signal: options.signal } : {}) });
-    let res = counter.size < blob.size ? await get(counter.size) : undefined;
-    if (res && res.status === 416) {
-      await res.body?.cancel().catch(() => {});
-      counter = new DigestCounter();
-      res = await get(0);
-    }
-    if (res) {
+      client.request("GET", url, {
+        headers: from > 0 ? { range: `bytes=${from}-` } : {},
+        scopes: [pullScope(repo)],
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      });
+    // The rest of the blob from counter.size; a cut connection or a short body throws a Cut.
+    const file = fh;
+    const receive = async (): Promise<void> => {
+      let res = await get(counter.size);
+      if (res.status === 416) {
+        await res.body?.cancel().catch(() => {});
+        counter = new DigestCounter();
+        res = await get(0);
+      }
       if (res.status !== 200 && res.status !== 206) throw await registryError(res, `blob ${blob.digest} of ${client.domain}/${repo}`);
       const start = res.status === 206 ? Number(/^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1] ?? NaN) : 0;
       if (start !== counter.size) {
@@ -75,7 +88,7 @@ export async function downloadBlob(layout: OciLayout, client: RegistryClient, re
           if (!res.ok) throw await registryError(res, `blob ${blob.digest} of ${client.domain}/${repo}`);
         }
       }
-      if (counter.size === 0) await fh.truncate(0);
+      if (counter.size === 0) await file.truncate(0);
       options.onProgress?.(counter.size, blob.size);
       try {
         for await (const chunk of bodyChunks(res, options.signal)) {
@@ -84,7 +97,7 @@ export async function downloadBlob(layout: OciLayout, client: RegistryClient, re
             keep = false;
             throw new ImageError(`blob ${blob.digest} from ${client.domain} is larger than its descriptor says (${blob.size} bytes)`);
           }
-          await fh.write(buf, 0, buf.length, counter.size).catch((err: unknown) => {
+          await file.write(buf, 0, buf.length, counter.size).catch((err: unknown) => {
             // Ours, not the network's (a full disk): kept whole for the resume, said as what it is, the cause kept for the hint.
             throw blobWriteError(blob.digest, err, mine);
           });
@@ -93,11 +106,20 @@ export async function downloadBlob(layout: OciLayout, client: RegistryClient, re
         }
       } catch (err) {
         if (err instanceof ImageError || (err as Error).name === "AbortError") throw err;
-        throw new ImageError(`download of blob ${blob.digest} from ${client.domain} was interrupted after ${counter.size} of ${blob.size} bytes: ${describe(err)}`);
+        throw new Cut(`download of blob ${blob.digest} from ${client.domain} was interrupted after ${counter.size} of ${blob.size} bytes: ${describe(err)}`);
       }
-    }
-    if (counter.size !== blob.size) {
-      throw new ImageError(`download of blob ${blob.digest} from ${client.domain} ended early: ${counter.size} of ${blob.size} bytes`);
+      if (counter.size !== blob.size) throw new Cut(`download of blob ${blob.digest} from ${client.domain} ended early: ${counter.size} of ${blob.size} bytes`);
+    };
+    // A cut download resumes at once, with a backoff, as docker's does (it failed the pull, and only the next resumed).
+    for (let attempt = 1; counter.size < blob.size; attempt++) {
+      try {
+        await receive();
+      } catch (err) {
+        if (!(err instanceof Cut) || attempt >= MAX_ATTEMPTS) throw err;
+        const seconds = retryDelay(attempt);
+        options.onRetry?.(seconds);
+        await waitToRetry(seconds, options.signal);
+      }
     }
     const digest = counter.digest();
     if (digest !== blob.digest) {

@@ -26,10 +26,18 @@ export function registryHostname(domain: string): string {
   return domain.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
 }
 
-/** localhost, 127.0.0.0/8 and ::1: registries docker (and tsbox) speak to over plain HTTP. */
+/**
+ * localhost (any case), 127.0.0.0/8 in any form an URL takes (`127.1`) and
+ * ::1: registries docker treats as insecure (HTTPS unverified, then HTTP).
+ */
 export function isLoopbackRegistry(domain: string): boolean {
-  const host = registryHostname(domain);
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  let host: string;
+  try {
+    host = new URL(`http://${domain}`).hostname; // lower case, IPv4 forms made dotted quads
+  } catch {
+    return false;
+  }
+  return host === "localhost" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 export function pullScope(repo: string): string {

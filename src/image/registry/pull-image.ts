@@ -9,7 +9,7 @@ import type { ImageStore } from "../store.js";
 import { RegistryClient } from "./client.js";
 import { downloadBlob } from "./download.js";
 
-export type PullStatus = "waiting" | "exists" | "resuming" | "downloading" | "extracting" | "done" | "mounted" | "uploading" | "pushed";
+export type PullStatus = "waiting" | "exists" | "resuming" | "downloading" | "retrying" | "extracting" | "done" | "mounted" | "uploading" | "pushed";
 
 export interface PullEvent {
   /** Short digest of the blob (12 hex digits). */
@@ -18,6 +18,8 @@ export interface PullEvent {
   status: PullStatus;
   current?: number;
   total?: number;
+  /** "retrying": the seconds until the next attempt. */
+  retryIn?: number;
 }
 
 export interface PullOptions {
@@ -80,15 +82,18 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
   let top = await client.getManifest(ref.path, ref.digest ?? ref.tag ?? "latest");
   let indexDigest: string | undefined;
   let indexData: Buffer | undefined;
+  // Its platform is said only by its config (a single image, or an index entry without one).
+  let checkConfigPlatform = true;
   if (isIndexMediaType(top.mediaType)) {
     indexDigest = top.digest;
     indexData = top.data;
     const index = checkIndex(parseJson(top.data, `index ${top.digest}`), `${displayName(ref)}: index ${top.digest}`);
     const chosen = selectPlatform(index, platform);
     if (!chosen) {
-      const offered = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : "?")).join(", ");
+      const offered = index.manifests.map((d) => (d.platform ? formatPlatform(d.platform) : "an entry without a platform")).join(", ");
       throw new ImageError(`${displayName(ref)} has no image for platform ${formatPlatform(platform)} (it has ${offered || "none"})`);
     }
+    checkConfigPlatform = !chosen.platform;
     top = await client.getManifest(ref.path, chosen.digest);
     if (top.digest !== chosen.digest) throw new ImageError(`manifest ${chosen.digest} does not match its digest`);
   }
@@ -109,6 +114,7 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
       ...(options.signal ? { signal: options.signal } : {}),
       onResume: (offset) => progress({ id, kind, status: "resuming", current: offset, total: blob.size }),
       onProgress: (current, total) => progress({ id, kind, status: "downloading", current, total }),
+      onRetry: (seconds) => progress({ id, kind, status: "retrying", retryIn: seconds, total: blob.size }),
     });
   };
 
@@ -118,8 +124,8 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
   const config = checkConfig(await layout.readJsonBlob<unknown>(manifest.config.digest).catch((err: unknown) => {
     throw new ImageError(`${displayName(ref)}: its config ${manifest.config.digest} is not valid JSON`, err);
   }), `${displayName(ref)}`);
-  // A single-platform image says its platform only in its config: refuse a wrong one before any layer.
-  if (!indexDigest && (config.os !== platform.os || config.architecture !== platform.architecture)) {
+  // Refuse a wrong platform before any layer.
+  if (checkConfigPlatform && (config.os !== platform.os || config.architecture !== platform.architecture)) {
     const has = formatPlatform({ os: config.os ?? "?", architecture: config.architecture ?? "?", ...(config.variant ? { variant: config.variant } : {}) });
     throw new ImageError(`${displayName(ref)} has no image for platform ${formatPlatform(platform)} (it has ${has})`);
   }
@@ -153,13 +159,18 @@ async function pullUnderLease(store: ImageStore, input: string, options: PullOpt
   return { name, digest: top.digest, ...(indexDigest ? { indexDigest } : {}), platform: formatPlatform(chosenPlatform) };
 }
 
-/** The index entry for `wanted`: os and architecture must match, and the variant when one is asked for. */
+/**
+ * The index entry for `wanted`: os and architecture must match, and the
+ * variant when one is asked for. Failing that, the first image entry that
+ * names no platform, which the pull checks against its config (containerd's
+ * `images.Manifest` keeps such entries after the matching ones, and checks
+ * their config).
+ */
 export function selectPlatform(index: ImageIndex, wanted: Platform): Descriptor | undefined {
-  const candidates = (index.manifests ?? []).filter(
-    (d) => d.platform && d.platform.os === wanted.os && d.platform.architecture === wanted.architecture && isManifestMediaType(d.mediaType ?? MediaType.ociManifest),
-  );
-  if (wanted.variant) return candidates.find((d) => d.platform!.variant === wanted.variant);
-  return candidates.find((d) => !d.platform!.variant) ?? candidates[0];
+  const images = (index.manifests ?? []).filter((d) => isManifestMediaType(d.mediaType ?? MediaType.ociManifest));
+  const candidates = images.filter((d) => d.platform && d.platform.os === wanted.os && d.platform.architecture === wanted.architecture);
+  const matching = wanted.variant ? candidates.find((d) => d.platform!.variant === wanted.variant) : (candidates.find((d) => !d.platform!.variant) ?? candidates[0]);
+  return matching ?? images.find((d) => !d.platform);
 }
 
 function displayName(ref: ImageReference): string {
