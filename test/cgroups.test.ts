@@ -537,6 +537,36 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
     }
   });
 
+  it("update: --cpus and --cpu-period/--cpu-quota do not mix (docker's refusals); inspect shows --cpus as NanoCpus alone", async () => {
+    const fields = "{{.HostConfig.NanoCpus}} {{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}}";
+    const nano = "upd-nano";
+    const cfs = "upd-cfs";
+    assert.equal((await tsbox(who, ["create", "--name", nano, "--cpus", "0.2", "busybox", "true"])).code, 0);
+    assert.equal((await tsbox(who, ["create", "--name", cfs, "--cpu-period", "50000", "--cpu-quota", "25000", "busybox", "true"])).code, 0);
+    try {
+      assert.equal((await tsbox(who, ["inspect", "-f", fields, nano, cfs])).stdout, "200000000 0 0\n0 50000 25000\n");
+      const refused: [string[], string][] = [
+        // Merged field by field, 0.2 CPUs and a period of 10000 made 2 CPUs.
+        [["--cpu-period", "10000", nano], "CPU Period cannot be updated as NanoCPUs has already been set"],
+        [["--cpu-quota", "20000", nano], "CPU Quota cannot be updated as NanoCPUs has already been set"],
+        [["--cpus", "1", cfs], "Nano CPUs cannot be updated as CPU Period has already been set"],
+      ];
+      for (const [args, message] of refused) {
+        const r = await tsbox(who, ["update", ...args]);
+        assert.deepEqual([r.code, r.stderr], [1, `tsbox: Conflicting options: ${message}\n`], args.join(" "));
+      }
+      assert.equal((await tsbox(who, ["inspect", "-f", fields, nano, cfs])).stdout, "200000000 0 0\n0 50000 25000\n", "nothing changed");
+      const config = (name: string) => tsbox(who, ["inspect", "-f", "{{.Id}}", name]).then((r) => JSON.parse(readFileSync(join(who.dataDir, "containers", r.stdout.trim(), "config.json"), "utf8")).linux.resources.cpu);
+      // A new --cpus replaces the old one; a new period keeps the quota it was given.
+      assert.equal((await tsbox(who, ["update", "--cpus", "0.5", nano])).code, 0);
+      assert.equal((await tsbox(who, ["update", "--cpu-period", "100000", cfs])).code, 0);
+      assert.equal((await tsbox(who, ["inspect", "-f", fields, nano, cfs])).stdout, "500000000 0 0\n0 100000 25000\n");
+      assert.deepEqual(await config(nano), { period: 100000, quota: 50000 });
+    } finally {
+      await tsbox(who, ["rm", "-f", nano, cfs]);
+    }
+  });
+
   it("a cgroup2 with controllers cannot be mounted beside this host's v1 hierarchies", { skip: process.getuid!() !== 0 || vm }, (t) => {
     // The native v2 code path runs in the vm guest (pure v2); here the v1 hierarchies hold the controllers.
     if (!cgroupMounts().some((m) => !m.v2)) return t.skip("this host is pure v2: the native tests above ran on v2");

@@ -131,13 +131,34 @@ export function resourcesFromOptions(opts: ResourceOptions, cpuCount: number): L
   return Object.keys(r).length > 0 ? r : undefined;
 }
 
+/** docker's HostConfig.NanoCpus of `--cpus` (0: none): what the CFS quota and period come from then, not the user's own. */
+export function nanoCpusOf(opts: ResourceOptions | undefined): number {
+  return opts?.cpus ? Math.round(opts.cpus * 1e9) : 0;
+}
+
+/**
+ * docker's UpdateContainer rule: `--cpus` sets the quota and period itself,
+ * so neither may be changed on its own once it is set, nor `--cpus` once
+ * they are (merged field by field, 0.2 CPUs and a new period made 2).
+ */
+function checkCpuUpdate(current: LinuxResources | undefined, nanoCpus: number, change: ResourceOptions): void {
+  if (nanoCpusOf(change) > 0 && nanoCpus === 0) {
+    if ((current?.cpu?.period ?? 0) > 0) throw new UsageError("Conflicting options: Nano CPUs cannot be updated as CPU Period has already been set");
+    if ((current?.cpu?.quota ?? 0) > 0) throw new UsageError("Conflicting options: Nano CPUs cannot be updated as CPU Quota has already been set");
+  }
+  if (nanoCpus > 0 && (change.cpuPeriod ?? 0) > 0) throw new UsageError("Conflicting options: CPU Period cannot be updated as NanoCPUs has already been set");
+  if (nanoCpus > 0 && (change.cpuQuota ?? 0) > 0) throw new UsageError("Conflicting options: CPU Quota cannot be updated as NanoCPUs has already been set");
+}
+
 /**
  * `update`: the container's limits with `change` over them, field by field
- * (docker's). A `--memory-swap` alone is checked against the limit the
- * container has; the result must still hold together (swap ≥ memory ≥
- * reservation).
+ * (docker's), and the NanoCpus they come to. `nanoCpus`: the container's
+ * (its inspect record's). A `--memory-swap` alone is checked against the
+ * limit the container has; the result must still hold together (swap ≥
+ * memory ≥ reservation).
  */
-export function mergeResources(current: LinuxResources | undefined, change: ResourceOptions, cpuCount: number): LinuxResources {
+export function mergeResources(current: LinuxResources | undefined, nanoCpus: number, change: ResourceOptions, cpuCount: number): { resources: LinuxResources; nanoCpus: number } {
+  checkCpuUpdate(current, nanoCpus, change);
   const limit = current?.memory?.limit;
   const asked = change.memorySwap !== undefined && change.memory === undefined && limit ? { ...change, memory: limit } : change;
   const next = resourcesFromOptions(asked, cpuCount) ?? {};
@@ -151,7 +172,9 @@ export function mergeResources(current: LinuxResources | undefined, change: Reso
     throw new UsageError("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time");
   }
   if (m?.limit && m.reservation && m.reservation > m.limit) throw new UsageError("minimum memory limit can not be less than memory reservation limit");
-  return merged;
+  // A quota of -1 (the only one allowed beside --cpus) ends what --cpus set.
+  const cpusNow = nanoCpusOf(change) || (change.cpuQuota || change.cpuPeriod ? 0 : nanoCpus);
+  return { resources: merged, nanoCpus: cpusNow };
 }
 
 export function checkOomScoreAdj(adj: number): number {

@@ -72,14 +72,15 @@ function recordPolicyLocked(bundle: ContainerPaths, policy: RestartPolicy): void
 async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPaths, state: ContainerState, change: ResourceOptions): Promise<string | undefined> {
   const specText = readFileSync(bundle.config, "utf8");
   const spec = JSON.parse(specText) as ContainerSpec;
-  const resources = mergeResources(spec.linux.resources, change, availableParallelism());
+  const before = { spec: specText, record: readInspectRecord(bundle) };
+  const nanoCpus = Number(before.record?.HostConfig.NanoCpus ?? 0);
+  const { resources, nanoCpus: nanoCpusNext } = mergeResources(spec.linux.resources, nanoCpus, change, availableParallelism());
   if (spec.linux.cgroupsMode === "disabled") throw new ContainerError(`container ${shown(state)} runs without cgroups (--cgroups=disabled): it takes no limits`);
   const running = isActive(state) && state.status !== "restarting";
   if (running && !ctx.backend.update) throw new ContainerError(`the ${ctx.backend.name} backend cannot update a running container's limits`);
-  const before = { spec: specText, record: readInspectRecord(bundle) };
   spec.linux.resources = resources;
   writeFileAtomicSync(bundle.config, JSON.stringify(spec));
-  if (before.record) writeInspectRecord(bundle, { ...before.record, HostConfig: { ...before.record.HostConfig, ...hostConfigResources(resources) } });
+  if (before.record) writeInspectRecord(bundle, { ...before.record, HostConfig: { ...before.record.HostConfig, ...hostConfigResources(resources, nanoCpusNext) } });
   if (!running) return undefined;
   let dropped: string;
   try {
