@@ -10,14 +10,14 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { cliPath, runJsonScript, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
-import { cgroupLeftovers, cgroupMounts, delegate, type Delegation } from "./helpers/cgroups.js";
+import { cgroupLeftovers, cgroupMounts, cgroupParent, delegate, type Delegation, removeCgroupTree } from "./helpers/cgroups.js";
 import { EVENTS_FILE } from "../src/containers/events.js";
 
 after(cleanupIdentities);
@@ -497,6 +497,13 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       [["--cpuset-cpus", "0-"], /^tsbox: invalid value "0-" for --cpuset-cpus/],
       [["--cpuset-cpus", "999"], /^tsbox: requested CPUs are not available - requested 999/],
       [["--blkio-weight", "5"], /^tsbox: range of blkio weight is from 10 to 1000\n$/],
+      // Past 2^53 a number was another (an internal spec error naming a field the user never wrote), or unlimited.
+      [["--pids-limit", "9007199254740993"], /^tsbox: invalid argument "9007199254740993" for "--pids-limit" flag: strconv.ParseInt: parsing "9007199254740993": value out of range\n$/],
+      [["--cpu-quota", "99999999999999999999"], /^tsbox: invalid argument "99999999999999999999" for "--cpu-quota" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range\n$/],
+      [["--ulimit", "nofile=99999999999999999999"], /^tsbox: invalid argument "nofile=99999999999999999999" for "--ulimit" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range\n$/],
+      [["-m", "8p"], /^tsbox: invalid value "8p" for --memory: too large \(below 8p\)\n$/],
+      // Above PID_MAX_LIMIT the kernel refuses pids.max, after the other limits were written.
+      [["--pids-limit", "5000000"], /^tsbox: invalid value 5000000 for --pids-limit: at most 4194304 \(the kernel's PID_MAX_LIMIT\)\n$/],
       [["--oom-score-adj", "2000"], /^tsbox: invalid value 2000, range for oom score adj is \[-1000, 1000\]\n$/],
       [["--cgroups", "maybe"], /^tsbox: invalid value "maybe" for --cgroups: expected enabled, required or disabled\n$/],
       [["--cgroups", "disabled", "-m", "32m"], /^tsbox: resource limits need a cgroup/],
@@ -564,6 +571,35 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       assert.deepEqual(await config(nano), { period: 100000, quota: 50000 });
     } finally {
       await tsbox(who, ["rm", "-f", nano, cfs]);
+    }
+  });
+
+  it("update: a limit the kernel refuses puts back the ones written before it (the cgroup says what inspect does)", { skip: process.getuid!() !== 0 || availableParallelism() < 2 }, async (t) => {
+    // A parent whose cpuset holds CPU 0 alone: --cpuset-cpus 1 passes the front end's check (the host has it) and
+    // is refused by the kernel after the memory and CPU limits were written.
+    const cpuset = cgroupMounts().find((m) => m.controllers.includes("cpuset") && !m.v2);
+    if (!cpuset) return t.skip("no v1 cpuset hierarchy");
+    const parent = join(cpuset.mount, cgroupParent);
+    const narrow = join(parent, "narrow");
+    mkdirSync(narrow, { recursive: true });
+    for (const [dir, cpus] of [[parent, readFileSync(join(cpuset.mount, "cpuset.cpus"), "utf8")], [narrow, "0"]] as const) {
+      writeFileSync(join(dir, "cpuset.cpus"), cpus);
+      writeFileSync(join(dir, "cpuset.mems"), readFileSync(join(cpuset.mount, "cpuset.mems"), "utf8"));
+    }
+    const name = "upd-undo";
+    const run = await tsbox(who, ["run", "-d", "--name", name, "--cgroup-parent", `${cgroupParent}/narrow`, "-m", "64m", "busybox", "sleep", "600"]);
+    try {
+      assert.equal(run.code, 0, run.stderr);
+      const r = await tsbox(who, ["update", "-m", "48m", "--cpus", "0.5", "--cpuset-cpus", "1", name]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /cpuset\.cpus/);
+      const id = (await tsbox(who, ["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+      const file = (controller: string, f: string) => readFileSync(join(cgroupMounts().find((m) => m.controllers.includes(controller))!.mount, cgroupParent, "narrow", id, f), "utf8").trim();
+      assert.deepEqual([file("memory", "memory.limit_in_bytes"), file("cpu", "cpu.cfs_quota_us")], [String(64 << 20), "-1"]);
+      assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", name])).stdout, `${64 << 20} 0\n`);
+    } finally {
+      await tsbox(who, ["rm", "-f", name]);
+      removeCgroupTree(narrow);
     }
   });
 

@@ -2,6 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import type { ContainerSpec, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
 import type { Signal } from "../signals.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
+import type { ContainerKernel } from "../spec/resources.js";
 import type { NetIO } from "../network/net-io.js";
 
 /**
@@ -95,6 +96,12 @@ export interface Backend {
    * may have a range of ids there anyway).
    */
   containerIdentity?(host: HostIdentity): HostIdentity;
+  /**
+   * The kernel the containers run on, which `--cpus`, `--cpuset-cpus` and
+   * `--pids-limit` must fit: this host's by default; the vm guest's (one
+   * 32-bit CPU) for the vm backend, where a limit past it was no limit.
+   */
+  containerKernel?(): ContainerKernel;
   /**
    * The processes of a running container as its kernel's /proc shows them,
    * for `top` where the host's `ps` cannot see them (the vm guest's); rejects

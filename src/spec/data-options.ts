@@ -39,7 +39,7 @@ export function applyUlimits(defaults: Rlimit[], ulimits: UlimitOption[]): Rlimi
     const type = ULIMIT_NAMES[u.name];
     if (!type) throw new UsageError(`invalid ulimit "${u.name}": expected one of ${Object.keys(ULIMIT_NAMES).join(", ")}`);
     const value = (n: number) => (n === -1 ? RLIM_INFINITY : n);
-    if (!Number.isInteger(u.soft) || !Number.isInteger(u.hard) || u.soft < -1 || u.hard < -1) {
+    if (!Number.isSafeInteger(u.soft) || !Number.isSafeInteger(u.hard) || u.soft < -1 || u.hard < -1) {
       throw new UsageError(`invalid ulimit ${u.name}: values must be integers (-1 is unlimited)`);
     }
     const soft = value(u.soft);

@@ -33,20 +33,26 @@ export interface ResourceOptions {
   blkioWeight?: number;
 }
 
+/** What a limit must fit on the container's kernel: its CPUs (--cpus, --cpuset-cpus) and PID_MAX_LIMIT (pids.max takes no more). */
+export interface ContainerKernel {
+  cpus: number;
+  pidMax: number;
+}
+
 const MIN_MEMORY = 6 * 1024 * 1024;
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
 /** docker's RAMInBytes: "32m" = 32 MiB; binary units, an optional "b"/"ib". */
 export function parseMemorySize(value: MemorySize, flag: string): number {
   if (typeof value === "number") {
-    if (!Number.isInteger(value)) throw new UsageError(`invalid value ${value} for ${flag}: expected a whole number of bytes`);
+    if (!Number.isSafeInteger(value)) throw new UsageError(`invalid value ${value} for ${flag}: expected a whole number of bytes (below 8p)`);
     return value;
   }
   const m = /^(\d+(?:\.\d+)?) ?([kmgtp])?(?:i?b)?$/i.exec(value.trim());
   if (!m) throw new UsageError(`invalid value "${value}" for ${flag}: invalid size (expected e.g. 32m, 1.5g, 512k)`);
   const bytes = Math.floor(Number(m[1]) * UNITS[(m[2] ?? "").toLowerCase()]!);
   // Past 2^53 a size is no longer a whole number here (8 PiB: beyond any machine's memory).
-  if (!Number.isSafeInteger(bytes)) throw new UsageError(`invalid value "${value}" for ${flag}: too large (at most 8p)`);
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`invalid value "${value}" for ${flag}: too large (below 8p)`);
   return bytes;
 }
 
@@ -62,8 +68,9 @@ export function checkCpuList(list: string, cpuCount: number): void {
   if (highest >= cpuCount) throw new UsageError(`requested CPUs are not available - requested ${list}, available: 0-${cpuCount - 1}`);
 }
 
-/** The OCI resources of `opts`, or undefined when it sets none. `cpuCount`: this host's (for --cpus and --cpuset-cpus). */
-export function resourcesFromOptions(opts: ResourceOptions, cpuCount: number): LinuxResources | undefined {
+/** The OCI resources of `opts`, or undefined when it sets none. */
+export function resourcesFromOptions(opts: ResourceOptions, kernel: ContainerKernel): LinuxResources | undefined {
+  const cpuCount = kernel.cpus;
   const r: LinuxResources = {};
   const memory = opts.memory === undefined ? undefined : parseMemorySize(opts.memory, "--memory");
   // docker's MemSwapBytes: a size, or "-1" for unlimited swap (the CLI's only way to say it).
@@ -105,7 +112,7 @@ export function resourcesFromOptions(opts: ResourceOptions, cpuCount: number): L
     cpu.period = opts.cpuPeriod;
   }
   if (opts.cpuQuota !== undefined && opts.cpuQuota !== 0) {
-    if (!Number.isInteger(opts.cpuQuota) || (opts.cpuQuota > 0 && opts.cpuQuota < 1000) || opts.cpuQuota < -1) {
+    if (!Number.isSafeInteger(opts.cpuQuota) || (opts.cpuQuota > 0 && opts.cpuQuota < 1000) || opts.cpuQuota < -1) {
       throw new UsageError("CPU cfs quota can not be less than 1ms (i.e. 1000)");
     }
     cpu.quota = opts.cpuQuota;
@@ -121,8 +128,11 @@ export function resourcesFromOptions(opts: ResourceOptions, cpuCount: number): L
   if (Object.keys(cpu).length > 0) r.cpu = cpu;
 
   if (opts.pidsLimit !== undefined && opts.pidsLimit !== 0) {
-    if (!Number.isInteger(opts.pidsLimit) || opts.pidsLimit < -1) throw new UsageError(`invalid value ${opts.pidsLimit} for --pids-limit: -1 means unlimited`);
-    r.pids = { limit: opts.pidsLimit };
+    if (!Number.isSafeInteger(opts.pidsLimit)) throw new UsageError(`invalid value ${opts.pidsLimit} for --pids-limit: expected a whole number (0 or less: unlimited)`);
+    // The kernel refuses more (EINVAL), which a running container's update met after writing the other limits.
+    if (opts.pidsLimit > kernel.pidMax) throw new UsageError(`invalid value ${opts.pidsLimit} for --pids-limit: at most ${kernel.pidMax} (the kernel's PID_MAX_LIMIT)`);
+    // docker's getPidsLimit: any value below 0 is unlimited.
+    r.pids = { limit: Math.max(opts.pidsLimit, -1) };
   }
   if (opts.blkioWeight !== undefined && opts.blkioWeight !== 0) {
     if (!Number.isInteger(opts.blkioWeight) || opts.blkioWeight < 10 || opts.blkioWeight > 1000) throw new UsageError("range of blkio weight is from 10 to 1000");
@@ -157,15 +167,17 @@ function checkCpuUpdate(current: LinuxResources | undefined, nanoCpus: number, c
  * limit the container has; the result must still hold together (swap ≥
  * memory ≥ reservation).
  */
-export function mergeResources(current: LinuxResources | undefined, nanoCpus: number, change: ResourceOptions, cpuCount: number): { resources: LinuxResources; nanoCpus: number } {
+export function mergeResources(current: LinuxResources | undefined, nanoCpus: number, change: ResourceOptions, kernel: ContainerKernel): { resources: LinuxResources; nanoCpus: number } {
   checkCpuUpdate(current, nanoCpus, change);
   const limit = current?.memory?.limit;
   const asked = change.memorySwap !== undefined && change.memory === undefined && limit ? { ...change, memory: limit } : change;
-  const next = resourcesFromOptions(asked, cpuCount) ?? {};
+  const next = resourcesFromOptions(asked, kernel) ?? {};
   const merged: LinuxResources = structuredClone(current ?? {});
   if (next.memory) merged.memory = { ...merged.memory, ...next.memory };
   if (next.cpu) merged.cpu = { ...merged.cpu, ...next.cpu };
   if (next.pids) merged.pids = next.pids;
+  // docker's update: 0 too ends the limit (at create it is just no limit).
+  else if (change.pidsLimit === 0 && merged.pids) merged.pids = { limit: -1 };
   if (next.blockIO) merged.blockIO = next.blockIO;
   const m = merged.memory;
   if (m?.limit && m.swap !== undefined && m.swap > 0 && m.swap < m.limit) {
@@ -175,6 +187,24 @@ export function mergeResources(current: LinuxResources | undefined, nanoCpus: nu
   // A quota of -1 (the only one allowed beside --cpus) ends what --cpus set.
   const cpusNow = nanoCpusOf(change) || (change.cpuQuota || change.cpuPeriod ? 0 : nanoCpus);
   return { resources: merged, nanoCpus: cpusNow };
+}
+
+/**
+ * The limits that put a cgroup given `attempted` (written in part: the kernel refused one) back to `before`:
+ * `before`'s, with what only `attempted` set reset to the kernel's defaults (-1: none; 1024 shares, a 100 ms
+ * period). A reservation, cpuset or block-I/O weight it added stays: they have no such value on both versions.
+ */
+export function undoResources(before: LinuxResources | undefined, attempted: LinuxResources): LinuxResources {
+  const undo: LinuxResources = structuredClone(before ?? {});
+  const reset = <T extends object>(group: T | undefined, was: T | undefined, defaults: Partial<Record<keyof T, number>>): T | undefined => {
+    const out = { ...was } as Record<string, unknown>;
+    for (const [k, v] of Object.entries(defaults)) if ((group as Record<string, unknown> | undefined)?.[k] !== undefined && out[k] === undefined) out[k] = v;
+    return Object.keys(out).length > 0 ? (out as T) : undefined;
+  };
+  const memory = reset(attempted.memory, undo.memory, { limit: -1, swap: -1 });
+  const cpu = reset(attempted.cpu, undo.cpu, { quota: -1, period: 100_000, shares: 1024 });
+  const pids = reset(attempted.pids, undo.pids, { limit: -1 });
+  return { ...undo, ...(memory ? { memory } : {}), ...(cpu ? { cpu } : {}), ...(pids ? { pids } : {}) };
 }
 
 export function checkOomScoreAdj(adj: number): number {
@@ -200,10 +230,10 @@ export function cgroupSettings(
   id: string,
   options: Pick<RunOptions, "resources" | "cgroups" | "cgroupParent">,
   env: Record<string, string | undefined>,
-  cpuCount: number,
+  kernel: ContainerKernel,
   swap = false,
 ): Pick<LinuxSpec, "resources" | "cgroupsPath" | "cgroupsMode"> {
-  const resources = options.resources ? resourcesFromOptions(options.resources, cpuCount) : undefined;
+  const resources = options.resources ? resourcesFromOptions(options.resources, kernel) : undefined;
   // docker's default where there is swap: memory+swap twice the memory limit (before stop 40, unlimited swap: a
   // -m container could swap without bound). Without swap there is nothing to limit, and no file to write.
   const memory = resources?.memory;
