@@ -467,6 +467,19 @@ describe("--oom-score-adj", { skip: vm && "the guest's agent is root: nothing ro
       try {
         const exec = await tsbox(who, ["exec", name, "cat", "/proc/self/oom_score_adj"]);
         assert.deepEqual([exec.code, exec.stdout, exec.stderr], [0, "300\n", ""]);
+        // Only the container's processes: the runtime holding the init, and an exec's helper, keep their own
+        // (with the score, the larger runtime was what a host OOM killed, and the container with it).
+        const adj = (pid: number) => readFileSync(`/proc/${pid}/oom_score_adj`, "utf8").trim();
+        const parent = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+        const init = Number((await tsbox(who, ["inspect", "-f", "{{.State.Pid}}", name])).stdout);
+        assert.equal(adj(parent(init)), adj(parent(parent(init))), "the runtime holding the init");
+        const held = tsbox(who, ["exec", name, "sleep", "600"]);
+        let execd: string | undefined;
+        for (let i = 0; i < 200 && !execd; i++) execd = (await tsbox(who, ["top", name, "-o", "pid,args"])).stdout.split("\n").find((l) => l.endsWith("sleep 600"));
+        const helper = parent(Number(execd!.trim().split(/\s+/)[0]));
+        assert.equal(adj(helper), adj(parent(helper)), "the exec helper");
+        await tsbox(who, ["kill", name]);
+        await held;
       } finally {
         await tsbox(who, ["rm", "-f", name]);
       }
