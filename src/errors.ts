@@ -138,7 +138,9 @@ const REASONS: [RegExp, ContainerErrorReason][] = [
   [/^container \S+ is unhealthy after /, "unhealthy"],
   [/^no such container/, "no_such_container"],
   [/ is already in use/, "name_in_use"],
-  [/ is paused/, "paused"],
+  [/ is (already )?paused/, "paused"],
+  // unpause of a running container (docker's wording); one not running is refused as not_running.
+  [/ is not paused$/, "running"],
   [/^cannot remove running container /, "running"],
   [/ (is|it is) not running/, "not_running"],
   [/ runs without a cgroup /, "no_cgroup"],

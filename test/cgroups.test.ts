@@ -64,6 +64,7 @@ function limitsBite(get: () => Record<string, any>) {
     assert.equal(r.during, r.before, "no output while paused");
     assert.ok(r.after > r.during, "output again after unpause");
     assert.equal(r.killed, 137, "a SIGKILL thaws a paused container");
+    assert.deepEqual(r.refusals, ["running", "paused"], "the reasons of unpause of a running one, pause of a paused one");
     if (!vm) assert.match(r.state, /^(FROZEN|.*frozen 1.*)$/s, "the freezer says frozen");
   });
 
@@ -510,6 +511,11 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       [["--cpuset-cpus", "0-"], /^tsbox: invalid value "0-" for --cpuset-cpus/],
       [["--cpuset-cpus", "999"], /^tsbox: requested CPUs are not available - requested 999/],
       [["--blkio-weight", "5"], /^tsbox: range of blkio weight is from 10 to 1000\n$/],
+      [["-c", "-3"], /^tsbox: invalid CPU shares \(-3\): value must be a positive integer\n$/],
+      // docker's ParseCPUs reads both; its range check refuses them.
+      [["--cpus", "-1"], /^tsbox: range of CPUs is from 0.01 to/],
+      [["--cpus", "1e3"], /^tsbox: range of CPUs is from 0.01 to/],
+      [["--ulimit", "nofile=-1"], /^tsbox: invalid ulimit nofile: open files cannot be unlimited \(-1\), the kernel caps them at fs.nr_open\n$/],
       // Past 2^53 a number was another (an internal spec error naming a field the user never wrote), or unlimited.
       [["--pids-limit", "9007199254740993"], /^tsbox: invalid argument "9007199254740993" for "--pids-limit" flag: strconv.ParseInt: parsing "9007199254740993": value out of range\n$/],
       [["--cpu-quota", "99999999999999999999"], /^tsbox: invalid argument "99999999999999999999" for "--cpu-quota" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range\n$/],

@@ -95,3 +95,7 @@ test("undoResources: what a half-applied update wrote goes back, a limit it adde
   assert.deepEqual(undoResources(before, attempted), { memory: { limit: 64 << 20 }, cpu: { period: 100_000, quota: -1 }, pids: { limit: -1 } });
   assert.deepEqual(undoResources(undefined, { cpu: { shares: 512 } }), { cpu: { shares: 1024 } });
 });
+
+test("--cpu-shares out of the kernel's 2..262144 is clamped as docker's gets it, not refused", () => {
+  assert.deepEqual([1, 262_145, 512].map((cpuShares) => resourcesFromOptions({ cpuShares }, KERNEL)?.cpu?.shares), [2, 262_144, 512]);
+});

@@ -57,7 +57,8 @@ export function resourceOptions(flags: ParsedFlags): Pick<RunOptions, "resources
   set("memoryReservation", text("memory-reservation"));
   const cpus = text("cpus");
   if (cpus !== undefined) {
-    if (!/^\d*\.?\d+$/.test(cpus.trim())) throw new UsageError(`invalid argument "${cpus}" for "--cpus" flag: expected a number`);
+    // docker's ParseCPUs takes any decimal (-1, 1e1), then its range check speaks.
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(cpus.trim())) throw new UsageError(`invalid argument "${cpus}" for "--cpus" flag: failed to parse ${cpus} as a rational number`);
     r.cpus = Number(cpus);
   }
   set("cpuShares", integer(flags, "cpu-shares"));

@@ -118,8 +118,9 @@ export function resourcesFromOptions(opts: ResourceOptions, kernel: ContainerKer
     cpu.quota = opts.cpuQuota;
   }
   if (opts.cpuShares !== undefined && opts.cpuShares !== 0) {
-    if (!Number.isInteger(opts.cpuShares) || opts.cpuShares < 2 || opts.cpuShares > 262_144) throw new UsageError(`invalid value ${opts.cpuShares} for --cpu-shares: 2 to 262144`);
-    cpu.shares = opts.cpuShares;
+    if (!Number.isSafeInteger(opts.cpuShares) || opts.cpuShares < 0) throw new UsageError(`invalid CPU shares (${opts.cpuShares}): value must be a positive integer`);
+    // What docker gets: the kernel's v1 cpu.shares clamps to 2..262144 (and runc's v2 weight stays in range).
+    cpu.shares = Math.min(Math.max(opts.cpuShares, 2), 262_144);
   }
   if (opts.cpusetCpus !== undefined && opts.cpusetCpus !== "") {
     checkCpuList(opts.cpusetCpus, cpuCount);

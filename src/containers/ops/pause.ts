@@ -12,7 +12,7 @@ export async function setPaused(ctx: LifecycleContext, id: string, freeze: boole
     const state = readCurrentState(bundle);
     if (!state) throw new ContainerError(`no such container: ${id.slice(0, 12)}`);
     if (freeze && state.status === "paused") throw pauseRefusal.alreadyPaused(shown(state));
-    if (freeze && state.status !== "running") throw new ContainerError(`container ${shown(state)} is not running`);
+    if (state.status !== "running" && state.status !== "paused") throw new ContainerError(`container ${shown(state)} is not running`);
     if (!freeze && state.status !== "paused") throw pauseRefusal.notPaused(shown(state));
     await act(bundle.dir).catch((err: unknown) => {
       throw withoutCgroupError(err, state, `cannot be ${freeze ? "paused" : "unpaused"}`, bundle);
