@@ -362,7 +362,8 @@ export class Runtime implements ContainerOwner {
       const initLayer = network ? ensureInitLayer(this.dataDir, network.mounts) : undefined;
       // (a vm container's kernel is the guest's, which has no swap)
       const swap = native && options.resources?.memory !== undefined && hostHasSwap();
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
+      const kernel = this.backend.containerKernel?.();
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);

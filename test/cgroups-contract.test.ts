@@ -76,7 +76,7 @@ describe("cgroup contract", () => {
 });
 
 describe("docker's memory+swap default", () => {
-  const settings = (resources: object, swap: boolean) => cgroupSettings("c", { resources }, {}, 2, swap).resources?.memory;
+  const settings = (resources: object, swap: boolean) => cgroupSettings("c", { resources }, {}, { cpus: 2, pidMax: 4_194_304 }, swap).resources?.memory;
   it("where the host swaps, -m alone gets memory+swap of twice it; an explicit --memory-swap stays", () => {
     // Before stop 40 a -m container could swap without bound.
     assert.deepEqual(settings({ memory: "32m" }, true), { limit: 32 << 20, swap: 64 << 20 });

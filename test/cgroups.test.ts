@@ -10,14 +10,14 @@
 import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { cliPath, runJsonScript, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
-import { cgroupLeftovers, cgroupMounts, delegate, type Delegation } from "./helpers/cgroups.js";
+import { cgroupLeftovers, cgroupMounts, cgroupParent, delegate, type Delegation, removeCgroupTree } from "./helpers/cgroups.js";
 import { EVENTS_FILE } from "../src/containers/events.js";
 
 after(cleanupIdentities);
@@ -64,6 +64,7 @@ function limitsBite(get: () => Record<string, any>) {
     assert.equal(r.during, r.before, "no output while paused");
     assert.ok(r.after > r.during, "output again after unpause");
     assert.equal(r.killed, 137, "a SIGKILL thaws a paused container");
+    assert.deepEqual(r.refusals, ["not_paused", "paused"], "the reasons of unpause of a running one, pause of a paused one");
     if (!vm) assert.match(r.state, /^(FROZEN|.*frozen 1.*)$/s, "the freezer says frozen");
   });
 
@@ -467,6 +468,19 @@ describe("--oom-score-adj", { skip: vm && "the guest's agent is root: nothing ro
       try {
         const exec = await tsbox(who, ["exec", name, "cat", "/proc/self/oom_score_adj"]);
         assert.deepEqual([exec.code, exec.stdout, exec.stderr], [0, "300\n", ""]);
+        // Only the container's processes: the runtime holding the init, and an exec's helper, keep their own
+        // (with the score, the larger runtime was what a host OOM killed, and the container with it).
+        const adj = (pid: number) => readFileSync(`/proc/${pid}/oom_score_adj`, "utf8").trim();
+        const parent = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+        const init = Number((await tsbox(who, ["inspect", "-f", "{{.State.Pid}}", name])).stdout);
+        assert.equal(adj(parent(init)), adj(parent(parent(init))), "the runtime holding the init");
+        const held = tsbox(who, ["exec", name, "sleep", "600"]);
+        let execd: string | undefined;
+        for (let i = 0; i < 200 && !execd; i++) execd = (await tsbox(who, ["top", name, "-o", "pid,args"])).stdout.split("\n").find((l) => l.endsWith("sleep 600"));
+        const helper = parent(Number(execd!.trim().split(/\s+/)[0]));
+        assert.equal(adj(helper), adj(parent(helper)), "the exec helper");
+        await tsbox(who, ["kill", name]);
+        await held;
       } finally {
         await tsbox(who, ["rm", "-f", name]);
       }
@@ -497,6 +511,18 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       [["--cpuset-cpus", "0-"], /^tsbox: invalid value "0-" for --cpuset-cpus/],
       [["--cpuset-cpus", "999"], /^tsbox: requested CPUs are not available - requested 999/],
       [["--blkio-weight", "5"], /^tsbox: range of blkio weight is from 10 to 1000\n$/],
+      [["-c", "-3"], /^tsbox: invalid CPU shares \(-3\): value must be a positive integer\n$/],
+      // docker's ParseCPUs reads both; its range check refuses them.
+      [["--cpus", "-1"], /^tsbox: range of CPUs is from 0.01 to/],
+      [["--cpus", "1e3"], /^tsbox: range of CPUs is from 0.01 to/],
+      [["--ulimit", "nofile=-1"], /^tsbox: invalid ulimit nofile: open files cannot be unlimited \(-1\), the kernel caps them at fs.nr_open\n$/],
+      // Past 2^53 a number was another (an internal spec error naming a field the user never wrote), or unlimited.
+      [["--pids-limit", "9007199254740993"], /^tsbox: invalid argument "9007199254740993" for "--pids-limit" flag: strconv.ParseInt: parsing "9007199254740993": value out of range\n$/],
+      [["--cpu-quota", "99999999999999999999"], /^tsbox: invalid argument "99999999999999999999" for "--cpu-quota" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range\n$/],
+      [["--ulimit", "nofile=99999999999999999999"], /^tsbox: invalid argument "nofile=99999999999999999999" for "--ulimit" flag: strconv.ParseInt: parsing "99999999999999999999": value out of range\n$/],
+      [["-m", "8p"], /^tsbox: invalid value "8p" for --memory: too large \(below 8p\)\n$/],
+      // Above PID_MAX_LIMIT the kernel refuses pids.max, after the other limits were written.
+      [["--pids-limit", "5000000"], /^tsbox: invalid value 5000000 for --pids-limit: at most 4194304 \(the kernel's PID_MAX_LIMIT\)\n$/],
       [["--oom-score-adj", "2000"], /^tsbox: invalid value 2000, range for oom score adj is \[-1000, 1000\]\n$/],
       [["--cgroups", "maybe"], /^tsbox: invalid value "maybe" for --cgroups: expected enabled, required or disabled\n$/],
       [["--cgroups", "disabled", "-m", "32m"], /^tsbox: resource limits need a cgroup/],
@@ -534,6 +560,65 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.NanoCpus}} {{.HostConfig.CpuQuota}} {{.HostConfig.MemorySwap}}", "upd"])).stdout, "0 -1 -1\n");
     } finally {
       await tsbox(who, ["rm", "-f", "upd"]);
+    }
+  });
+
+  it("update: --cpus and --cpu-period/--cpu-quota do not mix (docker's refusals); inspect shows --cpus as NanoCpus alone", async () => {
+    const fields = "{{.HostConfig.NanoCpus}} {{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}}";
+    const nano = "upd-nano";
+    const cfs = "upd-cfs";
+    assert.equal((await tsbox(who, ["create", "--name", nano, "--cpus", "0.2", "busybox", "true"])).code, 0);
+    assert.equal((await tsbox(who, ["create", "--name", cfs, "--cpu-period", "50000", "--cpu-quota", "25000", "busybox", "true"])).code, 0);
+    try {
+      assert.equal((await tsbox(who, ["inspect", "-f", fields, nano, cfs])).stdout, "200000000 0 0\n0 50000 25000\n");
+      const refused: [string[], string][] = [
+        // Merged field by field, 0.2 CPUs and a period of 10000 made 2 CPUs.
+        [["--cpu-period", "10000", nano], "CPU Period cannot be updated as NanoCPUs has already been set"],
+        [["--cpu-quota", "20000", nano], "CPU Quota cannot be updated as NanoCPUs has already been set"],
+        [["--cpus", "1", cfs], "Nano CPUs cannot be updated as CPU Period has already been set"],
+      ];
+      for (const [args, message] of refused) {
+        const r = await tsbox(who, ["update", ...args]);
+        assert.deepEqual([r.code, r.stderr], [1, `tsbox: Conflicting options: ${message}\n`], args.join(" "));
+      }
+      assert.equal((await tsbox(who, ["inspect", "-f", fields, nano, cfs])).stdout, "200000000 0 0\n0 50000 25000\n", "nothing changed");
+      const config = (name: string) => tsbox(who, ["inspect", "-f", "{{.Id}}", name]).then((r) => JSON.parse(readFileSync(join(who.dataDir, "containers", r.stdout.trim(), "config.json"), "utf8")).linux.resources.cpu);
+      // A new --cpus replaces the old one; a new period keeps the quota it was given.
+      assert.equal((await tsbox(who, ["update", "--cpus", "0.5", nano])).code, 0);
+      assert.equal((await tsbox(who, ["update", "--cpu-period", "100000", cfs])).code, 0);
+      assert.equal((await tsbox(who, ["inspect", "-f", fields, nano, cfs])).stdout, "500000000 0 0\n0 100000 25000\n");
+      assert.deepEqual(await config(nano), { period: 100000, quota: 50000 });
+    } finally {
+      await tsbox(who, ["rm", "-f", nano, cfs]);
+    }
+  });
+
+  it("update: a limit the kernel refuses puts back the ones written before it (the cgroup says what inspect does)", { skip: process.getuid!() !== 0 || availableParallelism() < 2 }, async (t) => {
+    // A parent whose cpuset holds CPU 0 alone: --cpuset-cpus 1 passes the front end's check (the host has it) and
+    // is refused by the kernel after the memory and CPU limits were written.
+    const cpuset = cgroupMounts().find((m) => m.controllers.includes("cpuset") && !m.v2);
+    if (!cpuset) return t.skip("no v1 cpuset hierarchy");
+    const parent = join(cpuset.mount, cgroupParent);
+    const narrow = join(parent, "narrow");
+    mkdirSync(narrow, { recursive: true });
+    for (const [dir, cpus] of [[parent, readFileSync(join(cpuset.mount, "cpuset.cpus"), "utf8")], [narrow, "0"]] as const) {
+      writeFileSync(join(dir, "cpuset.cpus"), cpus);
+      writeFileSync(join(dir, "cpuset.mems"), readFileSync(join(cpuset.mount, "cpuset.mems"), "utf8"));
+    }
+    const name = "upd-undo";
+    const run = await tsbox(who, ["run", "-d", "--name", name, "--cgroup-parent", `${cgroupParent}/narrow`, "-m", "64m", "busybox", "sleep", "600"]);
+    try {
+      assert.equal(run.code, 0, run.stderr);
+      const r = await tsbox(who, ["update", "-m", "48m", "--cpus", "0.5", "--cpuset-cpus", "1", name]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /cpuset\.cpus/);
+      const id = (await tsbox(who, ["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+      const file = (controller: string, f: string) => readFileSync(join(cgroupMounts().find((m) => m.controllers.includes(controller))!.mount, cgroupParent, "narrow", id, f), "utf8").trim();
+      assert.deepEqual([file("memory", "memory.limit_in_bytes"), file("cpu", "cpu.cfs_quota_us")], [String(64 << 20), "-1"]);
+      assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", name])).stdout, `${64 << 20} 0\n`);
+    } finally {
+      await tsbox(who, ["rm", "-f", name]);
+      removeCgroupTree(narrow);
     }
   });
 

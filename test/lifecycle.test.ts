@@ -469,6 +469,8 @@ for (const who of identities()) {
       assert.match((await ok(who, ["ps", "-a"])).stdout, /Created .* later/);
       // Not running: docker's row of zeros (it was an error, and the whole command failed).
       assert.equal((await ok(who, ["stats", "--no-stream", "--format", "{{.Name}} {{.CPUPerc}} {{.MemUsage}} {{.PIDs}}", "later"])).stdout, "later 0.00% 0B / 0B 0\n");
+      // `table …` aligns its columns as ps's does (docker's tabwriter), not raw tabs.
+      assert.equal((await ok(who, ["stats", "--no-stream", "--format", "table {{.Name}}\t{{.MemUsage}}\t{{.PIDs}}", "later"])).stdout, "NAME      MEM USAGE / LIMIT   PIDS\nlater     0B / 0B             0\n");
       const started = await tsbox(who, ["start", "-a", "later"]);
       assert.deepEqual([started.code, started.stdout, started.stderr], [4, "hi\n", "err\n"]);
       assert.equal((await ok(who, ["wait", "later"])).stdout, "4\n");

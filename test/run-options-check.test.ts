@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options-check.js";
-import { resourcesFromOptions } from "../src/spec/resources.js";
+import { mergeResources, resourcesFromOptions, undoResources } from "../src/spec/resources.js";
 import { checkPort } from "../src/network/plan.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { UsageError } from "../src/errors.js";
@@ -14,6 +14,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Container, Runtime } from "../src/index.js";
+
+const KERNEL = { cpus: 2, pidMax: 4_194_304 };
 
 const refused = (options: unknown, message: string) =>
   assert.throws(() => checkRunOptionTypes(options), (e: unknown) => e instanceof UsageError && e.code === "usage" && e.message === message);
@@ -58,10 +60,10 @@ test("publish objects: the host side may be left out; a bad field is named", () 
 });
 
 test("memory sizes: docker's units, -1 for unlimited swap, nothing past 8 PiB", () => {
-  assert.deepEqual(resourcesFromOptions({ memory: "32m", memorySwap: "-1" }, 2)?.memory, { limit: 32 * 1024 ** 2, swap: -1 });
-  assert.deepEqual(resourcesFromOptions({ memory: "1.5g", memorySwap: -1 }, 2)?.memory, { limit: 1.5 * 1024 ** 3, swap: -1 });
-  assert.throws(() => resourcesFromOptions({ memory: "100p" }, 2), { message: 'invalid value "100p" for --memory: too large (at most 8p)' });
-  assert.throws(() => resourcesFromOptions({ memory: "32m", memorySwap: "-2" }, 2), /invalid value "-2" for --memory-swap: invalid size/);
+  assert.deepEqual(resourcesFromOptions({ memory: "32m", memorySwap: "-1" }, KERNEL)?.memory, { limit: 32 * 1024 ** 2, swap: -1 });
+  assert.deepEqual(resourcesFromOptions({ memory: "1.5g", memorySwap: -1 }, KERNEL)?.memory, { limit: 1.5 * 1024 ** 3, swap: -1 });
+  assert.throws(() => resourcesFromOptions({ memory: "100p" }, KERNEL), { message: 'invalid value "100p" for --memory: too large (below 8p)' });
+  assert.throws(() => resourcesFromOptions({ memory: "32m", memorySwap: "-2" }, KERNEL), /invalid value "-2" for --memory-swap: invalid size/);
 });
 
 test("options of the right kinds pass, and undefined means unset", () => {
@@ -137,4 +139,24 @@ test("every verb's options: an unknown one or one of the wrong kind is a UsageEr
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("--pids-limit: docker's ≤ 0 is unlimited (0 at create: none asked); past the kernel's PID_MAX_LIMIT refused up front", () => {
+  assert.deepEqual(resourcesFromOptions({ pidsLimit: -2 }, KERNEL)?.pids, { limit: -1 });
+  assert.equal(resourcesFromOptions({ pidsLimit: 0 }, KERNEL), undefined);
+  assert.deepEqual(mergeResources({ pids: { limit: 10 } }, 0, { pidsLimit: 0 }, KERNEL).resources.pids, { limit: -1 });
+  assert.throws(() => resourcesFromOptions({ pidsLimit: KERNEL.pidMax + 1 }, KERNEL), { message: "invalid value 4194305 for --pids-limit: at most 4194304 (the kernel's PID_MAX_LIMIT)" });
+  assert.throws(() => resourcesFromOptions({ pidsLimit: 2 ** 60 }, KERNEL), /expected a whole number/);
+  assert.throws(() => resourcesFromOptions({ memory: 2 ** 60 }, KERNEL), /expected a whole number of bytes \(below 8p\)/);
+});
+
+test("undoResources: what a half-applied update wrote goes back, a limit it added reset to none", () => {
+  const before = { memory: { limit: 64 << 20 } };
+  const attempted = { memory: { limit: 48 << 20 }, cpu: { period: 100_000, quota: 50_000, cpus: "1" }, pids: { limit: 20 } };
+  assert.deepEqual(undoResources(before, attempted), { memory: { limit: 64 << 20 }, cpu: { period: 100_000, quota: -1 }, pids: { limit: -1 } });
+  assert.deepEqual(undoResources(undefined, { cpu: { shares: 512 } }), { cpu: { shares: 1024 } });
+});
+
+test("--cpu-shares out of the kernel's 2..262144 is clamped as docker's gets it, not refused", () => {
+  assert.deepEqual([1, 262_145, 512].map((cpuShares) => resourcesFromOptions({ cpuShares }, KERNEL)?.cpu?.shares), [2, 262_144, 512]);
 });

@@ -201,6 +201,32 @@ async function defineTests(): Promise<void> {
         assert.deepEqual(exes.filter((e) => !["/bin/busybox", "/probe/secprobe"].includes(e!)), [], r.poll);
       });
 
+      it("top lists only the container's processes: another container's process posing as its exec helper adds none", { skip: vm && "a guest's top reads the guest's kernel" }, async () => {
+        const victim = `top-victim-${who.name}`;
+        const attacker = `top-attacker-${who.name}`;
+        assert.equal((await tsbox(who, ["run", "-d", "--name", victim, "busybox", "sleep", "600"])).code, 0);
+        try {
+          const pid = (await tsbox(who, ["inspect", "-f", "{{.State.Pid}}", victim])).stdout.trim();
+          // Its command line rewritten to `tsbox-runtime exec --pid <victim's init>`; its child sleeps 7777.
+          const started = await tsbox(who, ["run", "-d", "--name", attacker, ...probeVolume(), "busybox", "/probe/secprobe", "fake-exec-helper", pid, "x".repeat(48)]);
+          assert.equal(started.code, 0, started.stderr);
+          let own = "";
+          for (let i = 0; i < 200 && !own.includes("sleep 7777"); i++) own = (await tsbox(who, ["top", attacker])).stdout;
+          assert.match(own, /sleep 7777/, "the attacker's own top lists its child");
+          // What a real exec started is the victim's (its helper, outside, is not).
+          assert.equal((await tsbox(who, ["exec", "-d", victim, "sleep", "888"])).code, 0);
+          let top = await tsbox(who, ["top", victim]);
+          for (let i = 0; i < 200 && !top.stdout.includes("sleep 888"); i++) top = await tsbox(who, ["top", victim]);
+          assert.equal(top.code, 0, top.stderr);
+          assert.match(top.stdout, /sleep 600/);
+          assert.match(top.stdout, /sleep 888/);
+          assert.doesNotMatch(top.stdout, /tsbox-runtime/);
+          assert.doesNotMatch(top.stdout, /7777/, top.stdout);
+        } finally {
+          await tsbox(who, ["rm", "-f", victim, attacker]);
+        }
+      });
+
       it("refuses a working directory through /proc/self/fd, and never lands outside the root", async () => {
         const marker = `host-marker-${who.name}`;
         writeFileSync(join(who.scratch, marker), "");

@@ -8,6 +8,7 @@ export interface ResolvChange {
 }
 import type { Signal } from "../signals.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
+import type { ContainerKernel } from "../spec/resources.js";
 import type { NetIO } from "../network/net-io.js";
 
 /**
@@ -102,6 +103,12 @@ export interface Backend {
    * may have a range of ids there anyway).
    */
   containerIdentity?(host: HostIdentity): HostIdentity;
+  /**
+   * The kernel the containers run on, which `--cpus`, `--cpuset-cpus` and
+   * `--pids-limit` must fit: this host's by default; the vm guest's (one
+   * 32-bit CPU) for the vm backend, where a limit past it was no limit.
+   */
+  containerKernel?(): ContainerKernel;
   /**
    * The processes of a running container as its kernel's /proc shows them,
    * for `top` where the host's `ps` cannot see them (the vm guest's); rejects

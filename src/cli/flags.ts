@@ -118,6 +118,17 @@ export function lastValue(flags: ParsedFlags, name: string): string | undefined 
   return list?.[list.length - 1];
 }
 
+/**
+ * docker's integer flag value (`--pids-limit 10`): a whole number, which a JS number must hold exactly (past
+ * 2^53 it silently became another, or "unlimited"). `arg`: the whole argument when the number is part of it.
+ */
+export function intArgument(text: string, flag: string, arg = text): number {
+  if (!/^[-+]?\d+$/.test(text.trim())) throw new UsageError(`invalid argument "${arg}" for "--${flag}" flag: expected an integer`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`invalid argument "${arg}" for "--${flag}" flag: strconv.ParseInt: parsing "${text}": value out of range`);
+  return n;
+}
+
 export function allValues(flags: ParsedFlags, name: string): string[] {
   return flags.values.get(name) ?? [];
 }

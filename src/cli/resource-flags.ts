@@ -6,7 +6,7 @@
 import { UsageError } from "../errors.js";
 import type { RunOptions } from "../spec/run-options.js";
 import type { ResourceOptions } from "../spec/resources.js";
-import { type FlagDef, lastValue, type ParsedFlags } from "./flags.js";
+import { type FlagDef, intArgument, lastValue, type ParsedFlags } from "./flags.js";
 
 export const RESOURCE_FLAGS: FlagDef[] = [
   { name: "memory", short: "m", value: true },
@@ -42,9 +42,7 @@ export const RESOURCE_USAGE = `  -m, --memory BYTES       Memory limit (e.g. 32m
 
 function integer(flags: ParsedFlags, name: string): number | undefined {
   const v = lastValue(flags, name);
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v.trim())) throw new UsageError(`invalid argument "${v}" for "--${name}" flag: expected an integer`);
-  return Number(v);
+  return v === undefined ? undefined : intArgument(v, name);
 }
 
 /** The resource-related RunOptions of parsed `run` flags. */
@@ -59,7 +57,8 @@ export function resourceOptions(flags: ParsedFlags): Pick<RunOptions, "resources
   set("memoryReservation", text("memory-reservation"));
   const cpus = text("cpus");
   if (cpus !== undefined) {
-    if (!/^\d*\.?\d+$/.test(cpus.trim())) throw new UsageError(`invalid argument "${cpus}" for "--cpus" flag: expected a number`);
+    // docker's ParseCPUs takes any decimal (-1, 1e1), then its range check speaks.
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(cpus.trim())) throw new UsageError(`invalid argument "${cpus}" for "--cpus" flag: failed to parse ${cpus} as a rational number`);
     r.cpus = Number(cpus);
   }
   set("cpuShares", integer(flags, "cpu-shares"));

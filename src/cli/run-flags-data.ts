@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { UsageError } from "../errors.js";
 import type { MountOption, RunOptions, UlimitOption } from "../spec/run-options.js";
-import { allValues, type FlagDef, lastValue, type ParsedFlags } from "./flags.js";
+import { allValues, type FlagDef, intArgument, lastValue, type ParsedFlags } from "./flags.js";
 import { setLabel, setOption } from "./key-value.js";
 import { type BindRecursive, bindRecursiveProblem, PROPAGATIONS } from "../spec/propagation.js";
 
@@ -65,8 +65,8 @@ export function dataFlagOptions(flags: ParsedFlags, _env: NodeJS.ProcessEnv): Pa
 export function parseUlimit(spec: string): UlimitOption {
   const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(spec);
   if (!m) throw new UsageError(`invalid ulimit argument: ${spec} (expected NAME=SOFT[:HARD], e.g. nofile=1024:2048)`);
-  const soft = Number(m[2]);
-  const hard = m[3] === undefined ? soft : Number(m[3]);
+  const soft = intArgument(m[2]!, "ulimit", spec);
+  const hard = m[3] === undefined ? soft : intArgument(m[3], "ulimit", spec);
   return { name: m[1]!, soft, hard };
 }
 

@@ -14,6 +14,7 @@ import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, PortMapping } from "../spec/container-spec.js";
 import { INIT_PATH } from "../spec/data-options.js";
 import { DEFAULT_PATH_ENV } from "../spec/defaults.js";
+import { nanoCpusOf } from "../spec/resources.js";
 import { envList, mergeEnv } from "../spec/process-rules.js";
 import type { RunOptions } from "../spec/run-options.js";
 import type { InspectMount } from "./volumes-resolve.js";
@@ -155,7 +156,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       UTSMode: options.uts === "host" ? "host" : "",
       Ulimits: options.ulimits && options.ulimits.length > 0 ? options.ulimits.map((u) => ({ Name: u.name, Hard: u.hard, Soft: u.soft })) : null,
       ...(options.mounts && options.mounts.length > 0 ? { Mounts: options.mounts.map(apiMount) } : {}),
-      ...hostConfigResources(resources),
+      ...hostConfigResources(resources, nanoCpusOf(options.resources)),
       OomScoreAdj: (spec.process as { oomScoreAdj?: number }).oomScoreAdj ?? 0,
     },
     Mounts: mounts,
@@ -230,18 +231,20 @@ function volumesOf(config: ImageConfig): Record<string, object> | null {
 
 const FILE = "inspect.json";
 
-/** linux.resources as docker's HostConfig names them (the spec holds OCI's names); `update` rewrites these. */
-export function hostConfigResources(resources: OciResources): Record<string, unknown> {
+/**
+ * linux.resources as docker's HostConfig names them (the spec holds OCI's names); `update` rewrites these.
+ * `nanoCpus`: what `--cpus` asked for; docker shows its quota and period as 0 (they are the runtime's).
+ */
+export function hostConfigResources(resources: OciResources, nanoCpus: number): Record<string, unknown> {
   const cpu = resources.cpu ?? {};
   return {
     Memory: resources.memory?.limit ?? 0,
     MemoryReservation: resources.memory?.reservation ?? 0,
     MemorySwap: resources.memory?.swap ?? 0,
-    // A quota of -1 is none (it made -10000 CPUs).
-    NanoCpus: cpu.quota && cpu.quota > 0 && cpu.period ? Math.round((cpu.quota / cpu.period) * 1e9) : 0,
+    NanoCpus: nanoCpus,
     CpuShares: cpu.shares ?? 0,
-    CpuPeriod: cpu.period ?? 0,
-    CpuQuota: cpu.quota ?? 0,
+    CpuPeriod: nanoCpus > 0 ? 0 : (cpu.period ?? 0),
+    CpuQuota: nanoCpus > 0 ? 0 : (cpu.quota ?? 0),
     CpusetCpus: cpu.cpus ?? "",
     CpusetMems: cpu.mems ?? "",
     BlkioWeight: resources.blockIO?.weight ?? 0,

@@ -39,9 +39,11 @@ export function applyUlimits(defaults: Rlimit[], ulimits: UlimitOption[]): Rlimi
     const type = ULIMIT_NAMES[u.name];
     if (!type) throw new UsageError(`invalid ulimit "${u.name}": expected one of ${Object.keys(ULIMIT_NAMES).join(", ")}`);
     const value = (n: number) => (n === -1 ? RLIM_INFINITY : n);
-    if (!Number.isInteger(u.soft) || !Number.isInteger(u.hard) || u.soft < -1 || u.hard < -1) {
+    if (!Number.isSafeInteger(u.soft) || !Number.isSafeInteger(u.hard) || u.soft < -1 || u.hard < -1) {
       throw new UsageError(`invalid ulimit ${u.name}: values must be integers (-1 is unlimited)`);
     }
+    // The kernel caps open files at fs.nr_open: infinity is refused even with CAP_SYS_RESOURCE (it was that error).
+    if (type === "RLIMIT_NOFILE" && (u.soft === -1 || u.hard === -1)) throw new UsageError("invalid ulimit nofile: open files cannot be unlimited (-1), the kernel caps them at fs.nr_open");
     const soft = value(u.soft);
     const hard = value(u.hard);
     if (soft > hard) throw new UsageError(`invalid ulimit ${u.name}: soft limit ${u.soft} is above the hard limit ${u.hard}`);

@@ -9,7 +9,7 @@ import type { ContainerSpec, MountSpec } from "./container-spec.js";
 import { applyUlimits, initArgs, initMount, overDefaultMounts } from "./data-options.js";
 import { defaultMounts, defaultRlimits } from "./defaults.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
-import { cgroupSettings, checkOomScoreAdj } from "./resources.js";
+import { cgroupSettings, checkOomScoreAdj, type ContainerKernel } from "./resources.js";
 import type { RunOptions } from "./run-options.js";
 import { goArch } from "./security.js";
 import type { NetworkPlan } from "../network/plan.js";
@@ -31,6 +31,8 @@ export interface SpecInputs {
   nofileHard?: number;
   /** For $TSBOX_CGROUPS and $TSBOX_CGROUP_PARENT; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The kernel the container runs on (the limits must fit it); default: this host's. */
+  kernel?: ContainerKernel;
   /** The container's kernel has swap: a memory limit without --memory-swap gets docker's memory+swap of twice it. */
   swap?: boolean;
   /**
@@ -47,6 +49,11 @@ export interface SpecInputs {
   network?: NetworkPlan;
   /** `--pid container:X`, `--ipc container:X`: X's id and the namespaces joined (with X's user namespace). */
   peer?: { id: string; join: ("pid" | "ipc")[] };
+}
+
+/** This host's kernel: PID_MAX_LIMIT is 4 Mi on a 64-bit one, 32768 on a 32-bit one (include/linux/threads.h). */
+export function hostKernel(): ContainerKernel {
+  return { cpus: availableParallelism(), pidMax: ["arm", "ia32"].includes(process.arch) ? 32_768 : 4_194_304 };
 }
 
 /** docker's default hostname: the short id. */
@@ -96,7 +103,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     rlimits: applyUlimits(defaultRlimits(inputs.nofileHard), options.ulimits ?? []),
     target: { arch: goArch(process.arch), kernel: release() },
     ...(auto ? { usernsAuto: auto } : {}),
-    cgroups: cgroupSettings(id, options, inputs.env ?? process.env, availableParallelism(), inputs.swap ?? false),
+    cgroups: cgroupSettings(id, options, inputs.env ?? process.env, inputs.kernel ?? hostKernel(), inputs.swap ?? false),
     ...(options.oomScoreAdj !== undefined ? { oomScoreAdj: checkOomScoreAdj(options.oomScoreAdj) } : {}),
   });
   // --init: the tiny init is PID 1 and runs the command (its mount is above).

@@ -88,7 +88,11 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const seen: string[] = [];
     const reading = lines(c, seen);
     while (seen.length < 3) await sleep(20);
+    // The library's refusals say which they are (unpause of a running one had no reason).
+    const reason = (e: unknown) => (e as { reason?: string }).reason ?? String(e);
+    const refusals = [await c.unpause().then(() => "unpaused", reason)];
     await c.pause();
+    refusals.push(await c.pause().then(() => "paused twice", reason));
     const state = readControl(cgroupDirs(c), "freezer", "freezer.state", "cgroup.events");
     await sleep(100); // what was written before the freeze arrives
     const before = seen.length;
@@ -102,7 +106,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await c.kill("SIGKILL");
     const killed = await Promise.race([c.wait().then((s) => s.exitCode), sleep(10_000).then(() => "still paused")]);
     await reading;
-    return { state, before, during, after, killed };
+    return { state, before, during, after, killed, refusals };
   },
   // stats of a small idle container: plausible figures, the limits as set.
   async stats() {

@@ -122,6 +122,26 @@ static int list_fds(void) {
   return 0;
 }
 
+/* Rewrites its argv to read as an exec helper of PID's container (`tsbox-runtime exec --pid PID`: what top took for
+   one, counting its children as PID's container's), then starts a child that sleeps. Needs a padding argument: the
+   new command line must fit where the old one was. */
+static int fake_exec_helper(int argc, char **argv) {
+  char *start = argv[0], *end = argv[argc - 1] + strlen(argv[argc - 1]) + 1;
+  char fake[256];
+  int n = snprintf(fake, sizeof fake, "/x/tsbox-runtime%cexec%c--pid%c%s%c", 0, 0, 0, argv[2], 0);
+  if (n > end - start) {
+    fprintf(stderr, "secprobe: the command line is too short for the fake one\n");
+    return 2;
+  }
+  memset(start, 0, end - start);
+  memcpy(start, fake, n);
+  if (fork() == 0) {
+    execl("/bin/sleep", "sleep", "7777", (char *)NULL);
+    _exit(127);
+  }
+  for (;;) pause();
+}
+
 int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : "";
   if (!strcmp(cmd, "keyring")) return result(syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
@@ -149,6 +169,7 @@ int main(int argc, char **argv) {
     perror("secprobe: exec");
     return 2;
   }
-  fprintf(stderr, "usage: secprobe keyring|add-key|unshare-user|mount|session|tty TEXT|poll-exe|fds|join-keyring CMD...\n");
+  if (!strcmp(cmd, "fake-exec-helper") && argc > 3) return fake_exec_helper(argc, argv);
+  fprintf(stderr, "usage: secprobe keyring|add-key|unshare-user|mount|session|tty TEXT|poll-exe|fds|join-keyring CMD...|fake-exec-helper PID PADDING\n");
   return 2;
 }

@@ -229,8 +229,9 @@ pub fn spawn_known(
 ) -> Result<i32, Error> {
     let filter = known.filter;
     // While /proc/self is ours to write: a non-dumpable process's files are root's, and after the join the
-    // container's /proc has no /proc/self for us (we are not in its PID namespace). The child inherits it.
-    oom_score::apply(process.oom_score_adj)?;
+    // container's /proc has no /proc/self for us (we are not in its PID namespace). The child inherits it,
+    // and ours is put back once it is forked (oom_score.rs).
+    let inherited = oom_score::set_for_child(process.oom_score_adj)?;
     // From the fork until its execve our child is in the container's PID
     // namespace, a process of ours its root could open /proc/PID/exe of
     // (CVE-2019-5736): non-dumpable, those files need CAP_SYS_PTRACE over
@@ -285,6 +286,9 @@ pub fn spawn_known(
             return Err(fork_error(pid, e));
         }
     };
+    if let Some(i) = inherited {
+        i.restore();
+    }
     on_fork(child);
     crate::trace::mark("join: forked");
     let parent = pipes.into_parent();

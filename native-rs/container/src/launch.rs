@@ -101,8 +101,6 @@ fn spawn_with(
     let mut host = Host::detect(&spec);
     host.cgroup_view = cgroup.map(|p| p.view().to_vec()).unwrap_or_default();
     crate::trace::mark("launch: host detected");
-    // Inherited by the child from us.
-    oom_score::apply(spec.process.oom_score_adj)?;
     let pipes = Pipes::open()?;
     let flags = namespaces::clone_flags(&spec);
     crate::trace::mark("launch: pipes open");
@@ -183,6 +181,8 @@ fn spawn_with(
             (Some(n), None) => idmap::write_both(pid, &n.uid_mappings, &n.gid_mappings, true),
             (None, None) => idmap::write_mappings(pid, &spec),
         })
+        // The child's alone, never ours (nor the keeper's): oom_score.rs.
+        .and_then(|()| oom_score::apply_to(pid, spec.process.oom_score_adj))
         .and_then(|()| {
             rlimits::preset(pid, &spec.process.rlimits);
             parent.release()

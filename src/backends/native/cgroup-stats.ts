@@ -16,15 +16,33 @@ interface CgroupRecord {
   dirs: Record<string, string>;
 }
 
-/** The stats, or undefined when the bundle records no cgroup (not running, or run without one). */
-export function readCgroupStats(bundleDir: string): ContainerStats | undefined {
-  let record: CgroupRecord;
+/** The bundle's cgroup record, or undefined when it has none (not running, or run without a cgroup). */
+function readRecord(bundleDir: string): CgroupRecord | undefined {
   try {
-    record = JSON.parse(readFileSync(join(bundleDir, "cgroup.json"), "utf8")) as CgroupRecord;
+    return JSON.parse(readFileSync(join(bundleDir, "cgroup.json"), "utf8")) as CgroupRecord;
   } catch {
     return undefined;
   }
-  return statsOf(record);
+}
+
+/** The stats, or undefined when the bundle records no cgroup (not running, or run without one). */
+export function readCgroupStats(bundleDir: string): ContainerStats | undefined {
+  const record = readRecord(bundleDir);
+  return record && statsOf(record);
+}
+
+/**
+ * The host pids in the container's cgroup (every hierarchy holds them all: exec'd processes join each), as
+ * docker's `top` takes them; undefined without a cgroup.
+ */
+export function readCgroupPids(bundleDir: string): number[] | undefined {
+  const dir = Object.values(readRecord(bundleDir)?.dirs ?? {})[0];
+  if (dir === undefined) return undefined;
+  try {
+    return readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+  } catch {
+    return undefined;
+  }
 }
 
 /** @internal Stats of the cgroup a record names (the contract test feeds it fixture dirs). */

@@ -1,11 +1,13 @@
 import { totalmem } from "node:os";
 import type { ContainerStats } from "../../backends/backend.js";
 import type { Container } from "../../container.js";
-import { errorMessage, hasReason, UsageError } from "../../errors.js";
+import { errorMessage, hasReason } from "../../errors.js";
 import type { CliContext } from "../context.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
-import { bytesSize, humanSize, shortId, table } from "../format.js";
+import { bytesSize, humanSize, shortId } from "../format.js";
+import { type FormatDefaults, type PreparedFormat, prepareFormat, renderFormatted } from "../format-output.js";
+import { strictContext } from "../format-template-exec.js";
 
 const USAGE = `Usage: tsbox stats [OPTIONS] [CONTAINER...]
 
@@ -37,7 +39,7 @@ export async function statsCommand(args: string[], ctx: CliContext): Promise<num
   const runtime = cliRuntime(ctx);
   const pick = async (): Promise<Container[]> =>
     flags.positionals.length > 0 ? Promise.all(flags.positionals.map((r) => runtime.get(r))) : runtime.list({ all: flags.bools.has("all") });
-  const format = lastValue(flags, "format");
+  const format = prepareFormat(lastValue(flags, "format"), STATS_FORMAT);
   const noTrunc = flags.bools.has("no-trunc");
   const live = !flags.bools.has("no-stream");
   const clear = live && (ctx.stdout as NodeJS.WriteStream).isTTY === true;
@@ -139,35 +141,23 @@ function unknownRow(c: Container, noTrunc: boolean): Row {
   return { ...idleRow(c, noTrunc), CPUPerc: "--", MemUsage: "-- / --", MemPerc: "--", NetIO: "--", BlockIO: "--", PIDs: "--" };
 }
 
-function render(rows: Row[], format: string | undefined): string {
-  if (format === "json" || format === "{{json .}}") return rows.map((r) => JSON.stringify(r) + "\n").join("");
-  if (format !== undefined) {
-    const withHeader = format.startsWith("table");
-    const body = withHeader ? format.slice(5).trim() : format;
-    const fill = (r: Record<string, string>) =>
-      body.replace(/\{\{\s*\.(\w+)\s*\}\}/g, (_, k: string) => {
-        if (!(k in r)) throw new UsageError(`unknown field .${k} in --format`);
-        return r[k]!;
-      }).replace(/\\t/g, "\t") + "\n";
-    const header = withHeader ? fill(Object.fromEntries(Object.keys(HEADERS).map((k) => [k, HEADERS[k as keyof Row]]))) : "";
-    return header + rows.map((r) => fill(r as unknown as Record<string, string>)).join("");
-  }
-  return table(
-    ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
-    rows.map((r) => [r.ID, r.Name, r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs]),
-  );
-}
-
-const HEADERS: Row = {
-  Container: "CONTAINER",
-  ID: "CONTAINER ID",
-  Name: "NAME",
-  CPUPerc: "CPU %",
-  MemUsage: "MEM USAGE / LIMIT",
-  MemPerc: "MEM %",
-  NetIO: "NET I/O",
-  BlockIO: "BLOCK I/O",
-  PIDs: "PIDS",
+/** docker's stats columns (cli/command/container/formatter_stats.go); one table writer with ps and the other listings. */
+const STATS_FORMAT: FormatDefaults = {
+  table: "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}",
+  typeName: "*container.statsContext",
+  headers: {
+    Container: "CONTAINER",
+    ID: "CONTAINER ID",
+    Name: "NAME",
+    CPUPerc: "CPU %",
+    MemUsage: "MEM USAGE / LIMIT",
+    MemPerc: "MEM %",
+    NetIO: "NET I/O",
+    BlockIO: "BLOCK I/O",
+    PIDs: "PIDS",
+  },
 };
 
-
+function render(rows: Row[], format: PreparedFormat): string {
+  return renderFormatted(rows.map((r) => strictContext(STATS_FORMAT.typeName, { ...r })), format, STATS_FORMAT);
+}

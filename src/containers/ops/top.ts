@@ -4,6 +4,7 @@ import { ContainerError, notRunning, TsboxError, UsageError } from "../../errors
 import { parsePasswd, readImageFile } from "../../spec/user.js";
 import { readSpec } from "../spec-file.js";
 import { processTable } from "./process-table.js";
+import { readCgroupPids } from "../../backends/native/cgroup-stats.js";
 import type { LifecycleContext } from "../context.js";
 import { shown } from "../context.js";
 import { processParent, processStartTime } from "../state.js";
@@ -18,17 +19,18 @@ export interface TopResult {
 
 /**
  * `top [ps OPTIONS]`, as docker does it: the host's `ps` (default `-ef`),
- * keeping the lines whose PID is one of the container's processes. Those
- * are found without cgroups or namespace files (which a rootless user may
- * not read for processes of subordinate ids): the init and its descendants,
- * and whatever `tsbox-runtime exec` helpers of this container started.
+ * keeping the lines whose PID is one of the container's processes: those of
+ * its cgroup (docker's), else (rootless without a delegated cgroup) found
+ * without namespace files, which a rootless user may not read for processes
+ * of subordinate ids: the init and its descendants, and whatever
+ * `tsbox-runtime exec` helpers of this container started.
  */
 export async function topContainer(ctx: LifecycleContext, id: string, psArgs: string[]): Promise<TopResult> {
   const state = currentState(ctx, id);
   if (state.status !== "running" && state.status !== "paused") throw notRunning(shown(state));
   if (ctx.backend.name !== "native") return kernelTop(ctx, id, psArgs);
   if (state.pid === null) throw notRunning(shown(state));
-  const pids = new Set(containerPids(state.pid));
+  const pids = new Set(readCgroupPids(ctx.paths.container(id).dir) ?? containerPids(state.pid));
   const ps = (args: string[]) =>
     new Promise<string>((resolve, reject) => {
       execFile("ps", args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
@@ -93,12 +95,24 @@ export function containerPids(init: number): number[] {
   return found;
 }
 
+/**
+ * A command line is the process's own memory: a container's process can rewrite its own to read as a helper's
+ * (then its children were counted as another container's). A helper runs in our PID namespace, a container's
+ * processes deeper: how deep, /proc/PID/status tells anyone (the namespace link needs ptrace access, which a
+ * non-dumpable helper refuses its own user).
+ */
 function isExecHelperOf(pid: number, init: number): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     const at = argv.indexOf("--pid");
-    return argv[0]!.endsWith("tsbox-runtime") && argv[1] === "exec" && at > 0 && argv[at + 1] === String(init);
+    if (!(argv[0]!.endsWith("tsbox-runtime") && argv[1] === "exec" && at > 0 && argv[at + 1] === String(init))) return false;
+    return pidNamespaceDepth(String(pid)) === pidNamespaceDepth("self");
   } catch {
     return false;
   }
+}
+
+/** How many PID namespaces the process is in, from /proc's own down (its NSpid). */
+function pidNamespaceDepth(pid: string): number {
+  return (/^NSpid:(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "").trim().split(/\s+/).length;
 }

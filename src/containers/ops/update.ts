@@ -7,11 +7,11 @@
  * or the new ones, never half of each.
  */
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { ContainerError, noSuchContainer } from "../../errors.js";
 import { writeFileAtomicSync } from "../../fs-util.js";
 import type { ContainerSpec } from "../../spec/container-spec.js";
-import { mergeResources, type ResourceOptions } from "../../spec/resources.js";
+import { hostKernel } from "../../spec/from-options.js";
+import { mergeResources, type ResourceOptions, undoResources } from "../../spec/resources.js";
 import { checkResourceTypes } from "../../spec/run-options-check.js";
 import { bundleOf, endedMeanwhile, type LifecycleContext, shown, withoutCgroupError } from "../context.js";
 import { hostConfigResources, readInspectRecord, restartPolicyRecord, writeInspectRecord } from "../inspect-record.js";
@@ -72,14 +72,16 @@ function recordPolicyLocked(bundle: ContainerPaths, policy: RestartPolicy): void
 async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPaths, state: ContainerState, change: ResourceOptions): Promise<string | undefined> {
   const specText = readFileSync(bundle.config, "utf8");
   const spec = JSON.parse(specText) as ContainerSpec;
-  const resources = mergeResources(spec.linux.resources, change, availableParallelism());
+  const before = { spec: specText, record: readInspectRecord(bundle) };
+  const nanoCpus = Number(before.record?.HostConfig.NanoCpus ?? 0);
+  const { resources, nanoCpus: nanoCpusNext } = mergeResources(spec.linux.resources, nanoCpus, change, ctx.backend.containerKernel?.() ?? hostKernel());
   if (spec.linux.cgroupsMode === "disabled") throw new ContainerError(`container ${shown(state)} runs without cgroups (--cgroups=disabled): it takes no limits`);
   const running = isActive(state) && state.status !== "restarting";
   if (running && !ctx.backend.update) throw new ContainerError(`the ${ctx.backend.name} backend cannot update a running container's limits`);
-  const before = { spec: specText, record: readInspectRecord(bundle) };
+  const previous = spec.linux.resources;
   spec.linux.resources = resources;
   writeFileAtomicSync(bundle.config, JSON.stringify(spec));
-  if (before.record) writeInspectRecord(bundle, { ...before.record, HostConfig: { ...before.record.HostConfig, ...hostConfigResources(resources) } });
+  if (before.record) writeInspectRecord(bundle, { ...before.record, HostConfig: { ...before.record.HostConfig, ...hostConfigResources(resources, nanoCpusNext) } });
   if (!running) return undefined;
   let dropped: string;
   try {
@@ -89,7 +91,11 @@ async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPat
     if (endedMeanwhile(state)) return undefined;
     const without = withoutCgroupError(err, state, "takes the new limits at its next start", bundle);
     if (without !== err) return (without as Error).message;
-    // The kernel refused one (a memory limit below what it uses): the container keeps the limits it has.
+    // The kernel refused one (a memory limit below what it uses): the container keeps the limits it has. The
+    // runtime wrote those before the refused one already: they are written back, so the cgroup says what
+    // inspect does (best effort: a failure here leaves the first error the one to tell).
+    writeFileAtomicSync(bundle.config, JSON.stringify({ ...spec, linux: { ...spec.linux, resources: undoResources(previous, resources) } }));
+    await ctx.backend.update!(bundle.dir).catch(() => undefined);
     writeFileAtomicSync(bundle.config, before.spec);
     if (before.record) writeInspectRecord(bundle, before.record);
     throw err;

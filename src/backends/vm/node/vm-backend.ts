@@ -12,6 +12,7 @@ import type { ExportTable } from "./container-run.js";
 import { isActive, readState, supervisorAlive } from "../../../containers/state.js";
 import { bundlePaths } from "../../../paths.js";
 import type { HostIdentity } from "../../../spec/id-mappings.js";
+import type { ContainerKernel } from "../../../spec/resources.js";
 import { guestIdentity } from "./guest-ids.js";
 import { parseNetDev } from "../../../network/net-io.js";
 import type { ExecContext } from "./exec.js";
@@ -59,6 +60,11 @@ export class VmBackend implements Backend {
 
   containerIdentity(host: HostIdentity): HostIdentity {
     return guestIdentity(host);
+  }
+
+  /** The guest's kernel: uniprocessor (vm-images/kernel.config) and i386 (PID_MAX_LIMIT 32768). */
+  containerKernel(): ContainerKernel {
+    return { cpus: 1, pidMax: 32_768 };
   }
 
   capabilities(): BackendCapabilities {
