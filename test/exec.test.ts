@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
+import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { Container, OutputLimitError, Runtime } from "../src/index.js";
 
@@ -348,6 +349,7 @@ async function defineTests(): Promise<void> {
   type Identity = ReturnType<typeof identities>[number];
   const self = fileURLToPath(import.meta.url);
   const vm = process.env.TSBOX_BACKEND === "vm";
+  const hangupScript = fileURLToPath(new URL("./helpers/hangup.py", import.meta.url));
 
   after(cleanupIdentities);
 
@@ -557,6 +559,22 @@ async function defineTests(): Promise<void> {
         } finally {
           await tsbox(who, ["rm", "-f", name]);
           // The CLI's run started the guest that stays for the next runs (TSBOX_VM_IDLE).
+          if (vm) await tsbox(who, ["vm", "stop", "--force"]);
+        }
+      });
+
+      it("exec -it killed from elsewhere (SIGTERM, SIGINT) leaves the user's terminal as it found it", async () => {
+        const name = `killed-${process.pid}`;
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+        try {
+          const errFile = `${who.scratch}/killed.err`;
+          for (const signal of ["SIGTERM", "SIGINT"] as const) {
+            const args = ["exec", "-it", name, "sh", "-c", "while :; do echo tick; sleep 0.2; done"];
+            const r = await tsbox(who, [], { argv: ["python3", hangupScript, "--signal", signal, "tick", errFile, process.execPath, cliPath, ...args], timeoutMs: 60_000 });
+            assert.deepEqual(JSON.parse(r.stdout), { seen: true, restored: true, code: null, signal: osConstants.signals[signal] }, `${signal} to tsbox ${args.join(" ")}: ${r.stderr}`);
+          }
+        } finally {
+          await tsbox(who, ["rm", "-f", name]);
           if (vm) await tsbox(who, ["vm", "stop", "--force"]);
         }
       });
