@@ -317,6 +317,19 @@ const scenarios: Record<string, Scenario> = {
     return { sized, typed };
   },
 
+  // A terminal's input written by exec itself: the master's hang-up at the end (EIO, read on the same fd) is the
+  // end of the output, not a failed write (most of these rejected with a raw `read EIO`, natively).
+  async ttyInput(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const cmds = ["read a; echo got=$a; exit 4", "echo hi; exit 4", "read a; sleep 0.2; exit 4"];
+    const runs = [];
+    for (let i = 0; i < 20; i++) {
+      const cmd = cmds[i % cmds.length]!;
+      runs.push(await c.exec(["sh", "-c", cmd], { tty: true, stdin: "hello\n" }).then((r) => ({ cmd, exitCode: r.exitCode, stdout: r.stdout }), (err: Error) => ({ cmd, error: err.message })));
+    }
+    return { runs };
+  },
+
   // libuv ends a pty master's stream on the hang-up while the last writes are still on their way to it
   // (seq's last lines, in about half the runs before the fix): the output must hold all of them.
   async ttyOutputComplete(rt) {
@@ -576,6 +589,14 @@ async function defineTests(): Promise<void> {
         } finally {
           await tsbox(who, ["rm", "-f", name]);
           if (vm) await tsbox(who, ["vm", "stop", "--force"]);
+        }
+      });
+
+      it("exec with a terminal and input resolves with its exit code and output, every time", async () => {
+        const r = await scenario(who, "ttyInput");
+        for (const run of r.runs) {
+          assert.equal(run.exitCode, 4, JSON.stringify(run));
+          assert.match(run.stdout, run.cmd.startsWith("echo") ? /hi\r\n/ : run.cmd.includes("got") ? /got=hello\r\n$/ : /hello\r\n/, JSON.stringify(run));
         }
       });
 
