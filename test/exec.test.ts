@@ -359,6 +359,7 @@ async function defineTests(): Promise<void> {
   const { identities, cleanupIdentities } = await import("./helpers/identities.js");
   const { cliPath, identityEnv, repoRoot, tsbox } = await import("./helpers/cli.js");
   const { snapshot, assertNoLeaks } = await import("./helpers/leaks.js");
+  const { until } = await import("./helpers/until.js");
   type Identity = ReturnType<typeof identities>[number];
   const self = fileURLToPath(import.meta.url);
   const vm = process.env.TSBOX_BACKEND === "vm";
@@ -572,6 +573,29 @@ async function defineTests(): Promise<void> {
         } finally {
           await tsbox(who, ["rm", "-f", name]);
           // The CLI's run started the guest that stays for the next runs (TSBOX_VM_IDLE).
+          if (vm) await tsbox(who, ["vm", "stop", "--force"]);
+        }
+      });
+
+      it("exec -dt and -dit: the process gets a terminal with nothing attached, of the default size (docker's)", async () => {
+        // Before, natively: "making stdin the controlling terminal: Inappropriate ioctl for device", exit 1.
+        const name = `detached-tty-${process.pid}`;
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+        try {
+          for (const flag of ["-dt", "-dit"]) {
+            const file = `/tmp/tty${flag}`;
+            // Its output (1 MB, more than a terminal holds) is read by nobody: it must not block the process. (Not
+            // yet in the vm guest, where any `exec -d`'s output past what the agent's link buffers blocks it.)
+            const flood = vm ? "" : "yes | head -c 1000000;";
+            const script = `tty > ${file}; stty size >> ${file}; [ -t 0 ] && echo stdin >> ${file}; ${flood} echo done >> ${file}`;
+            const r = await tsbox(who, ["exec", flag, name, "sh", "-c", script]);
+            assert.deepEqual([r.code, r.stdout, r.stderr], [0, "", ""], flag);
+            const written = async () => (await tsbox(who, ["exec", name, "cat", file])).stdout;
+            await until(`exec ${flag}'s end`, async () => (await written()).endsWith("done\n"), 30_000, 200);
+            assert.match(await written(), /^\/dev\/pts\/\d+\n24 80\nstdin\ndone\n$/, flag);
+          }
+        } finally {
+          await tsbox(who, ["rm", "-f", name]);
           if (vm) await tsbox(who, ["vm", "stop", "--force"]);
         }
       });
