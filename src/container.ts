@@ -29,7 +29,7 @@ import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
-import { checkOptionNames } from "./spec/run-options-check.js";
+import { checkOptionNames, checkTerminalSize, checkTtySize } from "./spec/run-options-check.js";
 import type { ContainerInspect } from "./containers/inspect.js";
 import { ignoreClosedPipe } from "./stream-write.js";
 
@@ -524,6 +524,7 @@ export class Container implements AsyncDisposable {
   exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     try {
       checkOptionNames("exec", options, EXEC_OPTIONS);
+      checkTtySize("exec", options.tty);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -540,6 +541,7 @@ export class Container implements AsyncDisposable {
    */
   async spawn(cmd: string[], options: SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> } = {}): Promise<ExecProcess> {
     checkOptionNames("spawn", options, [...PROCESS_OPTIONS, "detach", "handOff"]);
+    checkTtySize("spawn", options.tty);
     const attached = this.attached;
     if (attached && this.exitStatus) throw this.notRunning();
     if (attached) this.refuseIfPaused();
@@ -576,6 +578,7 @@ export class Container implements AsyncDisposable {
 
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
+    checkTerminalSize("resize: ", cols, rows);
     if (this.run && !this.exitStatus) this.run.proc.resize(cols, rows);
   }
 

@@ -13,7 +13,7 @@ import { execRefusal } from "./spec/exec-process.js";
 import { UsageError } from "./errors.js";
 import { collectToEnd, maxBufferOf, type OutputOptions, outputLimit } from "./output-limit.js";
 import { abortable, abortError, abortSignalOf } from "./abortable.js";
-import { checkOptionNames } from "./spec/run-options-check.js";
+import { checkOptionNames, checkTerminalSize } from "./spec/run-options-check.js";
 
 /** ProcessOptions' names, and stdin: what exec and spawn take, in Node and in the browser. */
 export const PROCESS_OPTIONS = ["env", "cwd", "user", "tty", "privileged", "stdin"] as const;
@@ -69,6 +69,7 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
 
   /** Resizes its terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
+    checkTerminalSize("resize: ", cols, rows);
     if (!this.exitStatus) this.proc.resize(cols, rows);
   }
 

@@ -317,6 +317,37 @@ const scenarios: Record<string, Scenario> = {
     return { sized, typed };
   },
 
+  // Terminal sizes the caller got wrong: the README's UsageError naming what they gave, not a bare Error of the
+  // addon's, a SpecError about process.consoleSize, or a NaN taken as 0 columns.
+  async ttySizes(rt) {
+    const refusals: string[] = [];
+    const attempt = async (call: () => unknown) => {
+      try {
+        await call();
+        refusals.push("no error");
+      } catch (err) {
+        const e = failure(err);
+        refusals.push(`${e.name} ${e.code}: ${e.message}`);
+      }
+    };
+    const size = (cols: unknown, rows?: unknown) => ({ cols, rows }) as unknown as { cols: number; rows: number };
+    await attempt(() => rt.run({ image: "busybox", cmd: ["true"], tty: size(70000, 5) }));
+    await attempt(() => rt.run({ image: "busybox", cmd: ["true"], tty: size("80", 24) }));
+    await attempt(() => rt.run({ image: "busybox", cmd: ["true"], tty: size(80) }));
+    await using c = await rt.run({ image: "busybox", cmd: ["sh"], tty: true, stdin: true, remove: true });
+    await attempt(() => c.exec(["true"], { tty: size(0, 24) }));
+    await attempt(() => c.spawn(["true"], { tty: size(80, 1.5) }));
+    for (const [cols, rows] of [[-5, 24], ["30", "10"], [NaN, 3], [1.7, 2.2]]) await attempt(() => c.resize(cols as number, rows as number));
+    const p = await c.spawn(["sh", "-c", "read l; stty size"], { tty: true });
+    await attempt(() => p.resize(65536, 10));
+    p.resize(65535, 7); // the largest is taken (busybox's stty shows 80 past 30000)
+    p.resize(123, 7);
+    c.resize(1, 1);
+    p.stdin!.write("\n");
+    const sized = (await p.output()).stdout;
+    return { refusals, sized };
+  },
+
   // A terminal's input written by exec itself: the master's hang-up at the end (EIO, read on the same fd) is the
   // end of the output, not a failed write (most of these rejected with a raw `read EIO`, natively).
   async ttyInput(rt) {
@@ -614,6 +645,24 @@ async function defineTests(): Promise<void> {
           await tsbox(who, ["rm", "-f", name]);
           if (vm) await tsbox(who, ["vm", "stop", "--force"]);
         }
+      });
+
+      it("a terminal size out of 1..65535, not a whole number or missing is a UsageError naming it (run, exec, spawn, resize)", async () => {
+        const r = await scenario(who, "ttySizes");
+        const usage = (what: string, got: string) => `UsageError usage: ${what}: expected a whole number from 1 to 65535, got ${got}`;
+        assert.deepEqual(r.refusals, [
+          usage("run options: tty.cols", "number 70000"),
+          usage("run options: tty.cols", 'the string "80"'),
+          usage("run options: tty.rows", "nothing"),
+          usage("exec options: tty.cols", "number 0"),
+          usage("spawn options: tty.rows", "number 1.5"),
+          usage("resize: cols", "number -5"),
+          usage("resize: cols", 'the string "30"'),
+          usage("resize: cols", "number NaN"),
+          usage("resize: cols", "number 1.7"),
+          usage("resize: cols", "number 65536"),
+        ]);
+        assert.match(r.sized, /7 123\r\n$/);
       });
 
       it("exec with a terminal and input resolves with its exit code and output, every time", async () => {

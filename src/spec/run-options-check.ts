@@ -119,6 +119,7 @@ export function checkRunOptionTypes(options: unknown): void {
     if (!ok(value)) throw new UsageError(`run options: ${key}: expected ${expected}, got ${describe(value)}`);
   }
   if (options.image === undefined) throw new UsageError("run options: image: expected a string, got nothing");
+  checkTtySize("run", options.tty);
   if (isObject(options.resources)) checkResourceTypes("run options: resources", options.resources);
   if (isObject(options.log)) {
     // The monitor's own checks, said here (a 0 or negative size was taken, and start() failed with its usage text).
@@ -127,6 +128,23 @@ export function checkRunOptionTypes(options: unknown): void {
     if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && (maxSize as number) > 0)) throw new UsageError(`run options: log.maxSize: expected a whole number of bytes above 0, got ${describe(maxSize)}`);
     if (maxFiles !== undefined && !(Number.isSafeInteger(maxFiles) && (maxFiles as number) >= 1)) throw new UsageError(`run options: log.maxFiles: expected a whole number from 1, got ${describe(maxFiles)}`);
   }
+}
+
+/**
+ * A terminal's size (`tty: { cols, rows }`, `resize(cols, rows)`): whole numbers 1..65535, as a pty's winsize
+ * holds them. `prefix` names where the two are ("resize: ", "run options: tty."). Unchecked, the spec's validator
+ * named `process.consoleSize`, the addon threw a bare Error, and NaN or 1.7 became a size.
+ */
+export function checkTerminalSize(prefix: string, cols: unknown, rows: unknown): void {
+  for (const [name, value] of [["cols", cols], ["rows", rows]] as const) {
+    if (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535) continue;
+    throw new UsageError(`${prefix}${name}: expected a whole number from 1 to 65535, got ${value === undefined ? "nothing" : describe(value)}`);
+  }
+}
+
+/** `tty` of run, exec and spawn (`what`): a `{ cols, rows }` size is checked as one. */
+export function checkTtySize(what: string, tty: unknown): void {
+  if (isObject(tty)) checkTerminalSize(`${what} options: tty.`, tty.cols, tty.rows);
 }
 
 /** Each resource limit of the right kind, no unknown one; `extra` names the caller's other options (update's `restart`). */

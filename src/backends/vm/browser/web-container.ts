@@ -12,7 +12,7 @@ import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions
 import { ContainerError, pauseRefusal } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
-import { checkOptionNames } from "../../../spec/run-options-check.js";
+import { checkOptionNames, checkTerminalSize, checkTtySize } from "../../../spec/run-options-check.js";
 import { EXEC_OPTIONS, execToEnd, PROCESS_OPTIONS, ProcessHandle, waitSignal } from "../../../process-handle.js";
 import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
@@ -156,6 +156,7 @@ export class Container implements AsyncDisposable {
   /** Runs `cmd` in the running container to its end (Node's `Container.exec`). */
   async exec(cmd: string[], options: ExecOptions = {}): Promise<ExecResult> {
     checkOptionNames("exec", options, EXEC_OPTIONS);
+    checkTtySize("exec", options.tty);
     const { stdin, maxBuffer, signal, ...rest } = options;
     return execToEnd((withStdin) => this.spawn(cmd, { ...rest, stdin: withStdin }), stdin, Boolean(options.tty), maxBuffer, signal);
   }
@@ -163,6 +164,7 @@ export class Container implements AsyncDisposable {
   /** Starts `cmd` in the running container; resolves once it runs (Node's `Container.spawn`). */
   async spawn(cmd: string[], options: SpawnOptions = {}): Promise<ExecProcess> {
     checkOptionNames("spawn", options, PROCESS_OPTIONS);
+    checkTtySize("spawn", options.tty);
     if (this.exitStatus) throw this.notRunning();
     if (this.owner.paused(this.id)) throw pauseRefusal.exec(this.shownName);
     const proc = await this.owner.execIn(this, cmd, options);
@@ -174,6 +176,7 @@ export class Container implements AsyncDisposable {
 
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
+    checkTerminalSize("resize: ", cols, rows);
     if (!this.exitStatus) this.proc.resize(cols, rows);
   }
 
