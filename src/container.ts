@@ -29,7 +29,7 @@ import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
-import { checkOptions, type OptionKinds } from "./spec/run-options-check.js";
+import { checkOptions, checkTerminalSize, type OptionKinds } from "./spec/run-options-check.js";
 import type { ContainerInspect } from "./containers/inspect.js";
 import { ignoreClosedPipe } from "./stream-write.js";
 
@@ -616,6 +616,7 @@ export class Container implements AsyncDisposable {
 
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
+    checkTerminalSize("resize: ", cols, rows);
     if (this.run && !this.exitStatus) this.run.proc.resize(cols, rows);
   }
 

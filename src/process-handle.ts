@@ -14,7 +14,7 @@ import { execRefusal } from "./spec/exec-process.js";
 import { UsageError } from "./errors.js";
 import { collectToEnd, maxBufferOf, type OutputOptions, outputLimit } from "./output-limit.js";
 import { abortable, abortError, abortSignalOf } from "./abortable.js";
-import { checkOptions, type OptionKinds } from "./spec/run-options-check.js";
+import { checkOptions, checkTerminalSize, type OptionKinds } from "./spec/run-options-check.js";
 
 // The options of the verbs Node's and the browser's containers share (src/spec/run-options-check.ts's rule).
 const PROCESS_KINDS: OptionKinds<ProcessOptions> = { env: "env", cwd: "string", user: "string", tty: "tty", privileged: "boolean" };
@@ -74,6 +74,7 @@ export abstract class ProcessHandle<In, Out> implements AsyncDisposable {
 
   /** Resizes its terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
+    checkTerminalSize("resize: ", cols, rows);
     if (!this.exitStatus) this.proc.resize(cols, rows);
   }
 

@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import type { Readable } from "node:stream";
+import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { Container, OutputLimitError, Runtime } from "../src/index.js";
 
@@ -316,6 +317,50 @@ const scenarios: Record<string, Scenario> = {
     return { sized, typed };
   },
 
+  // Terminal sizes the caller got wrong: the README's UsageError naming what they gave, not a bare Error of the
+  // addon's, a SpecError about process.consoleSize, or a NaN taken as 0 columns.
+  async ttySizes(rt) {
+    const refusals: string[] = [];
+    const attempt = async (call: () => unknown) => {
+      try {
+        await call();
+        refusals.push("no error");
+      } catch (err) {
+        const e = failure(err);
+        refusals.push(`${e.name} ${e.code}: ${e.message}`);
+      }
+    };
+    const size = (cols: unknown, rows?: unknown) => ({ cols, rows }) as unknown as { cols: number; rows: number };
+    await attempt(() => rt.run({ image: "busybox", cmd: ["true"], tty: size(70000, 5) }));
+    await attempt(() => rt.run({ image: "busybox", cmd: ["true"], tty: size("80", 24) }));
+    await attempt(() => rt.run({ image: "busybox", cmd: ["true"], tty: size(80) }));
+    await using c = await rt.run({ image: "busybox", cmd: ["sh"], tty: true, stdin: true, remove: true });
+    await attempt(() => c.exec(["true"], { tty: size(0, 24) }));
+    await attempt(() => c.spawn(["true"], { tty: size(80, 1.5) }));
+    for (const [cols, rows] of [[-5, 24], ["30", "10"], [NaN, 3], [1.7, 2.2]]) await attempt(() => c.resize(cols as number, rows as number));
+    const p = await c.spawn(["sh", "-c", "read l; stty size"], { tty: true });
+    await attempt(() => p.resize(65536, 10));
+    p.resize(65535, 7); // the largest is taken (busybox's stty shows 80 past 30000)
+    p.resize(123, 7);
+    c.resize(1, 1);
+    p.stdin!.write("\n");
+    const sized = (await p.output()).stdout;
+    return { refusals, sized };
+  },
+
+  // A terminal's input written by exec itself: the master's hang-up at the end (EIO, read on the same fd) is the
+  // end of the output, not a failed write (most of these rejected with a raw `read EIO`, natively).
+  async ttyInput(rt) {
+    await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
+    const cmds = ["read a; echo got=$a; exit 4", "echo hi; exit 4", "read a; sleep 0.2; exit 4"];
+    const runs = [];
+    for (let i = 0; i < 20; i++) {
+      const cmd = cmds[i % cmds.length]!;
+      runs.push(await c.exec(["sh", "-c", cmd], { tty: true, stdin: "hello\n" }).then((r) => ({ cmd, exitCode: r.exitCode, stdout: r.stdout }), (err: Error) => ({ cmd, error: err.message })));
+    }
+    return { runs };
+  },
+
   // libuv ends a pty master's stream on the hang-up while the last writes are still on their way to it
   // (seq's last lines, in about half the runs before the fix): the output must hold all of them.
   async ttyOutputComplete(rt) {
@@ -345,9 +390,11 @@ async function defineTests(): Promise<void> {
   const { identities, cleanupIdentities } = await import("./helpers/identities.js");
   const { cliPath, identityEnv, repoRoot, tsbox } = await import("./helpers/cli.js");
   const { snapshot, assertNoLeaks } = await import("./helpers/leaks.js");
+  const { until } = await import("./helpers/until.js");
   type Identity = ReturnType<typeof identities>[number];
   const self = fileURLToPath(import.meta.url);
   const vm = process.env.TSBOX_BACKEND === "vm";
+  const hangupScript = fileURLToPath(new URL("./helpers/hangup.py", import.meta.url));
 
   after(cleanupIdentities);
 
@@ -558,6 +605,71 @@ async function defineTests(): Promise<void> {
           await tsbox(who, ["rm", "-f", name]);
           // The CLI's run started the guest that stays for the next runs (TSBOX_VM_IDLE).
           if (vm) await tsbox(who, ["vm", "stop", "--force"]);
+        }
+      });
+
+      it("exec -dt and -dit: the process gets a terminal with nothing attached, of the default size (docker's)", async () => {
+        // Before, natively: "making stdin the controlling terminal: Inappropriate ioctl for device", exit 1.
+        const name = `detached-tty-${process.pid}`;
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+        try {
+          for (const flag of ["-dt", "-dit"]) {
+            const file = `/tmp/tty${flag}`;
+            // Its output (1 MB, more than a terminal holds) is read by nobody: it must not block the process. (Not
+            // yet in the vm guest, where any `exec -d`'s output past what the agent's link buffers blocks it.)
+            const flood = vm ? "" : "yes | head -c 1000000;";
+            const script = `tty > ${file}; stty size >> ${file}; [ -t 0 ] && echo stdin >> ${file}; ${flood} echo done >> ${file}`;
+            const r = await tsbox(who, ["exec", flag, name, "sh", "-c", script]);
+            assert.deepEqual([r.code, r.stdout, r.stderr], [0, "", ""], flag);
+            const written = async () => (await tsbox(who, ["exec", name, "cat", file])).stdout;
+            await until(`exec ${flag}'s end`, async () => (await written()).endsWith("done\n"), 30_000, 200);
+            assert.match(await written(), /^\/dev\/pts\/\d+\n24 80\nstdin\ndone\n$/, flag);
+          }
+        } finally {
+          await tsbox(who, ["rm", "-f", name]);
+          if (vm) await tsbox(who, ["vm", "stop", "--force"]);
+        }
+      });
+
+      it("exec -it killed from elsewhere (SIGTERM, SIGINT) leaves the user's terminal as it found it", async () => {
+        const name = `killed-${process.pid}`;
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+        try {
+          const errFile = `${who.scratch}/killed.err`;
+          for (const signal of ["SIGTERM", "SIGINT"] as const) {
+            const args = ["exec", "-it", name, "sh", "-c", "while :; do echo tick; sleep 0.2; done"];
+            const r = await tsbox(who, [], { argv: ["python3", hangupScript, "--signal", signal, "tick", errFile, process.execPath, cliPath, ...args], timeoutMs: 60_000 });
+            assert.deepEqual(JSON.parse(r.stdout), { seen: true, restored: true, code: null, signal: osConstants.signals[signal] }, `${signal} to tsbox ${args.join(" ")}: ${r.stderr}`);
+          }
+        } finally {
+          await tsbox(who, ["rm", "-f", name]);
+          if (vm) await tsbox(who, ["vm", "stop", "--force"]);
+        }
+      });
+
+      it("a terminal size out of 1..65535, not a whole number or missing is a UsageError naming it (run, exec, spawn, resize)", async () => {
+        const r = await scenario(who, "ttySizes");
+        const usage = (what: string, got: string) => `UsageError usage: ${what}: expected a whole number from 1 to 65535, got ${got}`;
+        assert.deepEqual(r.refusals, [
+          usage("run options: tty.cols", "number 70000"),
+          usage("run options: tty.cols", 'the string "80"'),
+          usage("run options: tty.rows", "nothing"),
+          usage("exec options: tty.cols", "number 0"),
+          usage("spawn options: tty.rows", "number 1.5"),
+          usage("resize: cols", "number -5"),
+          usage("resize: cols", 'the string "30"'),
+          usage("resize: cols", "number NaN"),
+          usage("resize: cols", "number 1.7"),
+          usage("resize: cols", "number 65536"),
+        ]);
+        assert.match(r.sized, /7 123\r\n$/);
+      });
+
+      it("exec with a terminal and input resolves with its exit code and output, every time", async () => {
+        const r = await scenario(who, "ttyInput");
+        for (const run of r.runs) {
+          assert.equal(run.exitCode, 4, JSON.stringify(run));
+          assert.match(run.stdout, run.cmd.startsWith("echo") ? /hi\r\n/ : run.cmd.includes("got") ? /got=hello\r\n$/ : /hello\r\n/, JSON.stringify(run));
         }
       });
 

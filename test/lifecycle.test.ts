@@ -604,6 +604,28 @@ for (const who of identities()) {
       await ok(who, ["rm", "-f", "hung", "piped"]);
     });
 
+    it("run -it, attach and start -ai killed from elsewhere (SIGTERM, SIGINT, SIGHUP) leave the user's terminal as they found it", async () => {
+      // Before: run -it died of the signal with the terminal raw (no echo, no line editing): its pull's
+      // signal listeners, added and removed, had taken Node's handler that restores it.
+      const killed = async (signal: NodeJS.Signals, args: string[]) => {
+        const errFile = join(who.scratch, "killed.err");
+        const r = await tsbox(who, [], { argv: ["python3", hangupScript, "--signal", signal, "tick", errFile, process.execPath, cliPath, ...args], timeoutMs: 60_000 });
+        assert.deepEqual(JSON.parse(r.stdout), { seen: true, restored: true, code: null, signal: osConstants.signals[signal] }, `${signal} to tsbox ${args.join(" ")}: ${r.stderr}${readFileSync(errFile, "utf8")}`);
+      };
+      const ticking = ["busybox", "sh", "-c", "while :; do echo tick; sleep 0.2; done"];
+      try {
+        for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) await killed(signal, ["run", "-it", "--rm", ...ticking]);
+        await ok(who, ["run", "-dit", "--name", "ticking", ...ticking]);
+        await killed("SIGTERM", ["attach", "ticking"]);
+        await killed("SIGINT", ["start", "-ai", "ticking"]);
+        // docker's: with a terminal no signal is passed on; the container goes on (the run -it ones too).
+        assert.equal(state(who, "ticking").status, "running");
+      } finally {
+        const left = (await ok(who, ["ps", "-aq"])).stdout.split("\n").filter(Boolean);
+        if (left.length > 0) await ok(who, ["rm", "-f", ...left]);
+      }
+    });
+
     it("a SIGKILLed monitor or CLI leaves state that ps -a shows truthfully and rm cleans", async () => {
       await ok(who, ["run", "-d", "--name", "orphan", "busybox", "sleep", "600"]);
       const s = state(who, "orphan");

@@ -30,6 +30,10 @@ test("options of the wrong kind are refused, naming the option", () => {
   refused({ image: "busybox", stdout: "ignore" }, 'run options: stdout: expected "pipe" or "inherit", got the string "ignore"');
   refused({ image: "busybox", remove: "yes" }, 'run options: remove: expected true or false, got the string "yes"');
   refused({ image: "busybox", tty: 1 }, "run options: tty: expected true, false or { cols, rows }, got number 1");
+  // A size's members: the spec's validator named process.consoleSize, the addon threw a bare Error.
+  refused({ image: "busybox", tty: { cols: 70000, rows: 5 } }, "run options: tty.cols: expected a whole number from 1 to 65535, got number 70000");
+  refused({ image: "busybox", tty: { cols: 80 } }, "run options: tty.rows: expected a whole number from 1 to 65535, got nothing");
+  refused({ image: "busybox", tty: { cols: 80, rows: 0.5 } }, "run options: tty.rows: expected a whole number from 1 to 65535, got number 0.5");
   refused({ image: "busybox", volume: ["/x"] }, 'run options: unknown option "volume"');
   refused({ cmd: ["true"] }, "run options: image: expected a string, got nothing");
   refused("busybox", 'run options: expected an object, got the string "busybox"');

@@ -92,7 +92,7 @@ export async function finishThenDie<T>(body: () => Promise<T>, note?: string): P
 }
 
 /** The signals that end a command: Ctrl-C, SIGTERM, a hung-up terminal. */
-const ENDING: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+export const ENDING: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** The status a shell reports for a death by `signal`: 130 for SIGINT, 143 for SIGTERM. */
 function signalStatus(signal: NodeJS.Signals): number {

@@ -3,6 +3,7 @@ import { TsboxError } from "../errors.js";
 import { addonPresent, loadAddonSync, loadedAddon } from "../backends/native/addon.js";
 import type { DetachFilter } from "./detach-keys.js";
 import { readerGone, terminalHungUp } from "./fd-output.js";
+import { dieOf, ENDING } from "./interrupt.js";
 
 /** What has a terminal to connect to: a container or a process exec'd into one. */
 export interface TerminalPeer {
@@ -27,6 +28,12 @@ export function hostTerminalSize(): { cols: number; rows: number } {
  * (^C included) reach the container unmodified, window size changes
  * forwarded. With `detach`, its keys are not passed on but call `onDetach`
  * (detach-keys.ts). Returns the function that restores the host terminal.
+ *
+ * While it is raw, a SIGINT, SIGTERM or SIGHUP from elsewhere (`kill`, a
+ * multiplexer closing the window) restores it, then the CLI dies of that
+ * signal: Node's own handler that would reset it is gone for good once any
+ * code added and removed a listener of that signal (libuv leaves SIG_DFL;
+ * `untilMade` did, and `run -it` left the user's shell raw).
  */
 export function attachTerminal(container: TerminalPeer, forwardInput: boolean, detach?: { filter: DetachFilter; onDetach: () => void }): () => void {
   const stdin = process.stdin;
@@ -72,15 +79,34 @@ export function attachTerminal(container: TerminalPeer, forwardInput: boolean, d
   }
   if (container.stdout) relayOutput(container.stdout, process.stdout);
   process.stdout.on("resize", onResize);
-  return () => {
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
     process.stdout.off("resize", onResize);
+    if (raw) for (const s of ENDING) process.off(s, onSignal);
     if (forwardInput) {
       if (onData) stdin.off("data", onData);
       stdin.unpipe();
       stdin.pause();
     }
-    if (raw) stdin.setRawMode(false);
+    if (raw) cooked(stdin);
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    restore();
+    dieOf(signal);
+  };
+  if (raw) for (const s of ENDING) process.on(s, onSignal);
+  return restore;
+}
+
+/** Raw mode off; a terminal that hung up refuses (EIO, emitted as 'error'): there is nothing left to restore. */
+function cooked(stdin: NodeJS.ReadStream): void {
+  try {
+    stdin.setRawMode(false);
+  } catch {
+    // hung up
+  }
 }
 
 /**

@@ -160,6 +160,18 @@ export function checkRunOptionTypes(options: unknown): void {
   }
 }
 
+/**
+ * A terminal's size (`tty: { cols, rows }`, `resize(cols, rows)`): whole numbers 1..65535, as a pty's winsize
+ * holds them. `prefix` names where the two are ("resize: ", "run options: tty."). Unchecked, the spec's validator
+ * named `process.consoleSize`, the addon threw a bare Error, and NaN or 1.7 became a size.
+ */
+export function checkTerminalSize(prefix: string, cols: unknown, rows: unknown): void {
+  for (const [name, value] of [["cols", cols], ["rows", rows]] as const) {
+    if (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535) continue;
+    throw new UsageError(`${prefix}${name}: expected a whole number from 1 to 65535, got ${value === undefined ? "nothing" : describe(value)}`);
+  }
+}
+
 /** Each resource limit of the right kind, no unknown one; `extra` names the caller's other options (update's `restart`). */
 export function checkResourceTypes(what: string, options: unknown, extra: Record<string, Kind> = {}): void {
   if (!isObject(options)) throw new UsageError(`${what}: expected an object, got ${describe(options)}`);
@@ -194,6 +206,8 @@ function checkEntries(what: string, options: Record<string, unknown>, kinds: { r
     if (kind === undefined) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)}${listNames ? ` (${Object.keys(kinds).join(", ")})` : ""}`);
     const [ok, expected] = CHECKS[kind];
     if (!ok(value)) throw new UsageError(`${what}: ${key}: expected ${expected}, got ${describe(value)}`);
+    // A size is checked as one: it reached the spec's validator (process.consoleSize) or the addon's raw errors.
+    if (kind === "tty" && isObject(value)) checkTerminalSize(`${what}: ${key}.`, value.cols, value.rows);
   }
 }
 

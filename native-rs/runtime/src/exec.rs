@@ -3,11 +3,14 @@
 //! status events and exit codes as `run`.
 
 use crate::helper::{self, Start};
+use crate::relay::Relay;
+use container::error::{Context, Error};
 use container::join;
 use container::seccomp::Seccomp;
 use container::spec::Process;
+use container::sys::{fd, tty};
 use container::Spec;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub struct Options {
     /// Host pid of the container's init.
@@ -29,10 +32,12 @@ struct Input {
     pid: i32,
     process: Process,
     seccomp: Option<Seccomp>,
+    /// `exec -dt`: the output of the terminal we gave the process.
+    relay: Option<Relay>,
 }
 
 pub fn exec(opts: Options) -> i32 {
-    let (pid, file, bundle, front_end) = (opts.pid, opts.process, opts.bundle, opts.front_end);
+    let (pid, file, bundle, front_end, detach) = (opts.pid, opts.process, opts.bundle, opts.front_end, opts.detach);
     helper::serve(Start {
         status_fd: opts.status_fd,
         front_end,
@@ -47,12 +52,15 @@ pub fn exec(opts: Options) -> i32 {
                 Some(b) => Spec::load(&b)?.linux.seccomp,
                 None => None,
             };
-            Ok(Input { pid, process, seccomp })
+            // Detached, our stdio is /dev/null (detach.rs), which cannot be a controlling terminal.
+            let relay = if detach && process.terminal { Some(detached_terminal(pid)?) } else { None };
+            Ok(Input { pid, process, seccomp, relay })
         }),
         spawn: |input: &Input, on_fork: &mut dyn FnMut(i32)| {
             join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), on_fork)
         },
         terminal: |input: &Input| input.process.terminal,
+        relay: |input: &mut Input| input.relay.take(),
         log: None,
         on_started: None,
         on_ended: None,
@@ -60,4 +68,26 @@ pub fn exec(opts: Options) -> i32 {
         // The container's init reports its OOM kills.
         oom_killed: |_| false,
     })
+}
+
+/// `exec -dt` (docker's: a terminal with nothing attached): a pty of the
+/// container's devpts, as an attached `exec -t` gets (else the host's), its
+/// slave our fds 0-2, which the process takes as its controlling terminal;
+/// its size the spec's (`terminal::attach`), else 80x24. We hold the master
+/// while we live, its output read for nobody (`Relay::discarding`): the
+/// process never meets a hung-up terminal, nor blocks on a full one.
+fn detached_terminal(pid: i32) -> Result<Relay, Error> {
+    let (cols, rows) = (80, 24);
+    let root = format!("/proc/{}/root", pid);
+    let (master, slave) = tty::open_pty_in(Path::new(&root), cols, rows)
+        .or_else(|_| tty::open_pty(cols, rows))
+        .step(|| "opening a terminal for the detached process")?;
+    let onto = (0..3).try_for_each(|target| fd::dup_onto(slave, target));
+    fd::close(slave);
+    let held = onto.and_then(|()| fd::set_cloexec(master));
+    if let Err(e) = held {
+        fd::close(master);
+        return Err(e).step(|| "giving the detached process its terminal");
+    }
+    Relay::discarding(master).step(|| "opening /dev/null")
 }

@@ -4,7 +4,8 @@
 //! `error`) and its exit code as ours.
 
 use crate::monitor::logfile::LogFile;
-use crate::{relay, signals};
+use crate::relay::{self, Relay};
+use crate::signals;
 use container::error::Error;
 use container::status::{Ended, StatusEvents};
 use container::sys::{cred, process};
@@ -25,6 +26,9 @@ pub struct Start<T> {
     /// Whether the process has a terminal of its own (`-t`): else our
     /// terminals are relayed, never handed to it (relay.rs).
     pub terminal: fn(&T) -> bool,
+    /// A relay T brings for the process, taken once it runs (`exec -dt`:
+    /// its terminal's output, read for nobody).
+    pub relay: fn(&mut T) -> Option<Relay>,
     /// Keep the output in the container's log too, as a monitor does (a
     /// foreground `run` without `--rm`): then fds 1 and 2 are relayed.
     pub log: Option<LogConfig>,
@@ -86,7 +90,7 @@ pub fn serve<T>(start: Start<T>) -> i32 {
         code
     };
     match ready {
-        Ok(input) => {
+        Ok(mut input) => {
             let terminal = (start.terminal)(&input);
             let log = match start.log.filter(|_| !terminal).map(LogConfig::open).transpose() {
                 Ok(l) => l,
@@ -119,6 +123,9 @@ pub fn serve<T>(start: Start<T>) -> i32 {
                     return failed(e, start.on_failed);
                 }
             };
+            if relayed.is_none() {
+                relayed = (start.relay)(&mut input);
+            }
             if let Some(f) = start.on_started {
                 f(spawned);
             }

@@ -19,7 +19,7 @@
 //! output for `logs`), fds 1 and 2 are relayed whatever they are, and what
 //! passes is written to the container's log as a monitor writes it.
 
-use container::sys::consts::{POLLIN, POLLOUT};
+use container::sys::consts::{O_CLOEXEC, O_WRONLY, POLLIN, POLLOUT};
 use container::sys::errno::EAGAIN;
 use container::sys::types::PollFd;
 use crate::monitor::logfile::{self, LogFile};
@@ -120,6 +120,18 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// The output of a terminal nobody is attached to (`exec -dt`: docker's
+    /// daemon holds its master), read from `master` for nobody while the
+    /// process runs, so it never blocks on a full terminal. Takes `master`.
+    pub fn discarding(master: c_int) -> Result<Relay, Errno> {
+        let null = fd::open_path(std::path::Path::new("/dev/null"), O_WRONLY | O_CLOEXEC, 0);
+        let null = null.map_err(|e| {
+            fd::close(master);
+            e
+        })?;
+        Ok(Relay { streams: vec![Stream { target: 1, outer: null, ours: master }], input: Vec::new(), log: None })
+    }
+
     /// Relays until the process `pid` has ended (not reaped: the caller
     /// waits for it), then what it left in the pipes, at most DRAIN_LIMIT.
     pub fn run(&mut self, pid: i32) {

@@ -1,5 +1,5 @@
 import { readSync } from "node:fs";
-import { PassThrough, type Readable, type Writable } from "node:stream";
+import { PassThrough, type Readable, Writable } from "node:stream";
 import { ReadStream } from "node:tty";
 import { isErrno } from "../../fs-util.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
@@ -12,7 +12,12 @@ export class Pty {
   readonly slave: number;
   /** Everything the container writes to its terminal. Ends when the last slave fd closes. */
   readonly output: Readable;
-  /** Keystrokes for the container. */
+  /**
+   * Keystrokes for the container: a stream of its own over the master, so
+   * the read side's hang-up (EIO, the end of the output) is no error of the
+   * input's (`exec(…, { tty, stdin })` rejected with `read EIO`). What is
+   * typed after the hang-up goes nowhere, as into a closed terminal.
+   */
   readonly input: Writable;
   /** Settles once the master has read everything and seen the hang-up. */
   readonly hungUp: Promise<void>;
@@ -69,7 +74,12 @@ export class Pty {
       });
     });
     this.output = output;
-    this.input = this.socket;
+    this.input = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        if (this.socket.destroyed) return done();
+        this.socket.write(chunk, (err) => done(err && !hungUp(err) ? err : undefined));
+      },
+    });
   }
 
   /**
@@ -93,6 +103,11 @@ export class Pty {
     this.closeSlave();
     this.socket.destroy();
   }
+}
+
+/** A write to a master whose slave is gone (EIO), or after the master closed on that. */
+function hungUp(err: Error): boolean {
+  return isErrno(err, "EIO") || isErrno(err, "ERR_STREAM_DESTROYED");
 }
 
 /** Reads at most this much after a hang-up: a process that reopens the slave cannot keep us here. */

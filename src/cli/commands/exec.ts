@@ -43,7 +43,8 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
     ...(cwd !== undefined ? { cwd } : {}),
     ...(user !== undefined ? { user } : {}),
     ...(flags.bools.has("privileged") ? { privileged: true } : {}),
-    ...(tty ? { tty: hostTerminalSize() } : {}),
+    // Detached, its terminal is nobody's here: the default size, as docker's and the vm backend's.
+    ...(tty ? { tty: detach ? true : hostTerminalSize() } : {}),
     stdin: interactive && !detach,
     detach,
     handOff: CLI_HAND_OFF,

@@ -12,7 +12,7 @@ import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions
 import { ContainerError, notRunning, pauseRefusal, removeRunningRefusal } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
-import { checkOptions } from "../../../spec/run-options-check.js";
+import { checkOptions, checkTerminalSize } from "../../../spec/run-options-check.js";
 import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "../../../process-handle.js";
 import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
@@ -174,6 +174,7 @@ export class Container implements AsyncDisposable {
 
   /** Resizes the container's terminal (with `tty`); otherwise does nothing. */
   resize(cols: number, rows: number): void {
+    checkTerminalSize("resize: ", cols, rows);
     if (!this.exitStatus) this.proc.resize(cols, rows);
   }
 
