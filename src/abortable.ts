@@ -1,4 +1,5 @@
 import { UsageError } from "./errors.js";
+import { describeValue } from "./spec/run-options-check.js";
 
 /**
  * `work`, or an AbortError as soon as `signal` aborts: for awaits that can
@@ -26,5 +27,5 @@ export function abortError(signal: AbortSignal): Error {
 /** A `signal` option checked: an AbortSignal or nothing (a UsageError naming the call otherwise). */
 export function abortSignalOf(what: string, value: unknown): AbortSignal | undefined {
   if (value === undefined || value instanceof AbortSignal) return value;
-  throw new UsageError(`${what} options: signal: expected an AbortSignal, got ${value === null ? "null" : typeof value}`);
+  throw new UsageError(`${what} options: signal: expected an AbortSignal, got ${describeValue(value)}`);
 }

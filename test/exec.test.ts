@@ -528,7 +528,7 @@ async function defineTests(): Promise<void> {
         assert.deepEqual([r.early, r.ran], [{ name: "Error", message: "not now" }, 1]);
         assert.deepEqual(r.waits, [abortError, abortError, abortError]);
         assert.deepEqual(r.running, [true, true]);
-        assert.deepEqual(r.bad, { name: "UsageError", message: "exec options: signal: expected an AbortSignal, got string" });
+        assert.deepEqual(r.bad, { name: "UsageError", message: 'exec options: signal: expected an AbortSignal, got the string "soon"' });
       });
 
       it("kills an exec'd process (SIGTERM by default) and leaves the container running", async () => {

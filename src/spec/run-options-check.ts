@@ -145,7 +145,7 @@ const HEALTHCHECK_KINDS: OptionKinds<HealthcheckOptions> = {
 
 /** Throws a UsageError naming the first option of the wrong kind (or an unknown one). */
 export function checkRunOptionTypes(options: unknown): void {
-  if (!isObject(options)) throw new UsageError(`run options: expected an object, got ${describe(options)}`);
+  if (!isObject(options)) throw new UsageError(`run options: expected an object, got ${describeValue(options)}`);
   // (the 60 names are not listed: the declarations' RunOptions are)
   checkEntries("run options", options, KINDS, false);
   if (options.image === undefined) throw new UsageError("run options: image: expected a string, got nothing");
@@ -155,8 +155,8 @@ export function checkRunOptionTypes(options: unknown): void {
     // The monitor's own checks, said here (a 0 or negative size was taken, and start() failed with its usage text).
     checkEntries("run options: log", options.log, LOG_KINDS);
     const { maxSize, maxFiles } = options.log;
-    if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && (maxSize as number) > 0)) throw new UsageError(`run options: log.maxSize: expected a whole number of bytes above 0, got ${describe(maxSize)}`);
-    if (maxFiles !== undefined && !(Number.isSafeInteger(maxFiles) && (maxFiles as number) >= 1)) throw new UsageError(`run options: log.maxFiles: expected a whole number from 1, got ${describe(maxFiles)}`);
+    if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && (maxSize as number) > 0)) throw new UsageError(`run options: log.maxSize: expected a whole number of bytes above 0, got ${describeValue(maxSize)}`);
+    if (maxFiles !== undefined && !(Number.isSafeInteger(maxFiles) && (maxFiles as number) >= 1)) throw new UsageError(`run options: log.maxFiles: expected a whole number from 1, got ${describeValue(maxFiles)}`);
   }
 }
 
@@ -168,13 +168,13 @@ export function checkRunOptionTypes(options: unknown): void {
 export function checkTerminalSize(prefix: string, cols: unknown, rows: unknown): void {
   for (const [name, value] of [["cols", cols], ["rows", rows]] as const) {
     if (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535) continue;
-    throw new UsageError(`${prefix}${name}: expected a whole number from 1 to 65535, got ${value === undefined ? "nothing" : describe(value)}`);
+    throw new UsageError(`${prefix}${name}: expected a whole number from 1 to 65535, got ${value === undefined ? "nothing" : describeValue(value)}`);
   }
 }
 
 /** Each resource limit of the right kind, no unknown one; `extra` names the caller's other options (update's `restart`). */
 export function checkResourceTypes(what: string, options: unknown, extra: Record<string, Kind> = {}): void {
-  if (!isObject(options)) throw new UsageError(`${what}: expected an object, got ${describe(options)}`);
+  if (!isObject(options)) throw new UsageError(`${what}: expected an object, got ${describeValue(options)}`);
   checkEntries(what, options, { ...RESOURCE_KINDS, ...extra });
 }
 
@@ -185,13 +185,13 @@ export function checkResourceTypes(what: string, options: unknown, extra: Record
  */
 export function checkOptions<T>(what: string, options: unknown, kinds: OptionKinds<T>): void {
   if (options === undefined) return;
-  if (!isObject(options)) throw new UsageError(`${what} options: expected an object, got ${describe(options)}`);
+  if (!isObject(options)) throw new UsageError(`${what} options: expected an object, got ${describeValue(options)}`);
   checkEntries(`${what} options`, options, kinds as Record<string, Kind>);
 }
 
 /** A map of strings (labels, driver options), whose keys are the caller's. */
 export function checkStringMap(what: string, value: unknown): void {
-  if (!isStringMap(value)) throw new UsageError(`${what}: expected an object of strings, got ${describe(value)}${isObject(value) ? " with a value that is no string" : ""}`);
+  if (!isStringMap(value)) throw new UsageError(`${what}: expected an object of strings, got ${describeValue(value)}${isObject(value) ? " with a value that is no string" : ""}`);
 }
 
 /** `checkOptions` by names alone (the browser's verbs, whose option types are Node's). */
@@ -205,13 +205,14 @@ function checkEntries(what: string, options: Record<string, unknown>, kinds: { r
     const kind = Object.hasOwn(kinds, key) ? kinds[key] : undefined;
     if (kind === undefined) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)}${listNames ? ` (${Object.keys(kinds).join(", ")})` : ""}`);
     const [ok, expected] = CHECKS[kind];
-    if (!ok(value)) throw new UsageError(`${what}: ${key}: expected ${expected}, got ${describe(value)}`);
+    if (!ok(value)) throw new UsageError(`${what}: ${key}: expected ${expected}, got ${describeValue(value)}`);
     // A size is checked as one: it reached the spec's validator (process.consoleSize) or the addon's raw errors.
     if (kind === "tty" && isObject(value)) checkTerminalSize(`${what}: ${key}.`, value.cols, value.rows);
   }
 }
 
-function describe(v: unknown): string {
+/** A value as an error names it (`the string "x"`, `number 5`, `an object`). */
+export function describeValue(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
