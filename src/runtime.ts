@@ -946,13 +946,15 @@ export class Runtime implements ContainerOwner {
     if (options.handOff && this.backend.handOffExec && !options.tty && !options.detach) {
       await this.backend.handOffExec({ pid, bundleDir: bundle.dir, process: processSpec, stdin: options.stdin ? "inherit" : "ignore", ...options.handOff });
     }
+    // Detached, nobody reads its output (docker's exec -d): no pipe to fill, after which the process would block.
+    const io = options.detach ? "ignore" : "pipe";
     return this.backend.exec({
       pid,
       bundleDir: bundle.dir,
       process: processSpec,
-      stdin: options.stdin === false ? "ignore" : "pipe",
-      stdout: "pipe",
-      stderr: "pipe",
+      stdin: options.stdin === false ? "ignore" : io,
+      stdout: io,
+      stderr: io,
       ...(options.detach ? { detach: true } : {}),
     });
   }

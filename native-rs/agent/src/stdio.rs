@@ -20,6 +20,9 @@ pub struct OutStream {
     pub done: bool,
     /// A UDP socket: one DATA frame per datagram, read only with room for the largest.
     pub datagram: bool,
+    /// Output nobody reads (a terminal without a host channel: `exec -dt`): read and dropped, or the process
+    /// blocks once the terminal's buffer is full. No channel, no credit.
+    pub discard: bool,
 }
 
 /// Host input the agent writes into the process as its pipe accepts it.
@@ -47,6 +50,18 @@ impl OutStream {
             credit: STREAM_WINDOW,
             done: false,
             datagram: false,
+            discard: false,
+        }
+    }
+
+    pub fn discarding(fd: c_int) -> OutStream {
+        OutStream {
+            fd,
+            chan: u32::MAX,
+            credit: u64::MAX,
+            done: false,
+            datagram: false,
+            discard: true,
         }
     }
 
@@ -112,6 +127,7 @@ impl Streams {
         let output = [&self.stdout, &self.stderr]
             .into_iter()
             .flatten()
+            .filter(|s| !s.discard)
             .map(|s| s.chan);
         input.into_iter().chain(output)
     }
@@ -193,8 +209,11 @@ impl ProcessStdio {
         if let Some(ch) = chans.stdin {
             self.streams.stdin = Some(InStream::new(dup_cloexec(master)?, ch));
         }
-        // Without a reader the master stays open anyway, so the slave does not hang up.
-        self.streams.stdout = chans.stdout.map(|ch| OutStream::new(master, ch));
+        // Without a host reader the master is read here all the same: the slave neither hangs up nor blocks.
+        self.streams.stdout = Some(match chans.stdout {
+            Some(ch) => OutStream::new(master, ch),
+            None => OutStream::discarding(master),
+        });
         Ok(())
     }
 

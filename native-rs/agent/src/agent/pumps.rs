@@ -28,6 +28,14 @@ impl Agent {
                         frames.push((frame::DATA, s.chan, buf));
                     }
                 }
+            } else if let (true, Some(s)) = (s.as_ref().map_or(false, |s| s.discard), s.as_mut()) {
+                let mut buf = [0u8; 16384];
+                match fd::read(s.fd, &mut buf) {
+                    Ok(n) if n > 0 => {}
+                    Err(e) if e == sys::EAGAIN => {}
+                    // EOF, or EIO: the terminal's slaves are all closed.
+                    _ => s.done = true,
+                }
             } else if let Some(s) = s {
                 let max = (s.credit as usize).min(frame::MAX_OUT_PAYLOAD);
                 let mut buf = vec![0u8; max];

@@ -186,7 +186,7 @@ impl Agent {
         if let Some(s) = &c.io.stdin {
             self.in_chans.insert(s.chan, id.to_string());
         }
-        for s in [&c.io.stdout, &c.io.stderr].iter().copied().flatten() {
+        for s in [&c.io.stdout, &c.io.stderr].iter().copied().flatten().filter(|s| !s.discard) {
             self.out_chans.insert(s.chan, id.to_string());
         }
         self.ctrs.insert(id.to_string(), c);
