@@ -1,4 +1,5 @@
-import { TsboxError, UsageError } from "../../errors.js";
+import { errorMessage, hasReason, TsboxError, UsageError } from "../../errors.js";
+import { exitCodeOf } from "../exit-code.js";
 import { compareText } from "../../compare.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -22,7 +23,7 @@ Commands:
   ls [-q] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin]
                                          List networks
   inspect [-f TEMPLATE] NETWORK...       Show networks and their containers (docker's JSON)
-  rm NETWORK...                          Remove networks without containers
+  rm [-f] NETWORK...                     Remove networks without containers (-f: a missing one is no failure)
   prune [-f]                             Remove every unused user-defined network
   connect [--alias A] [--ip IP] NETWORK CONTAINER
   disconnect NETWORK CONTAINER
@@ -99,16 +100,24 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     }
     case "rm":
     case "remove": {
-      const flags = parseFlags(rest, []);
-      if (flags.help) return ctx.stdout.write("Usage: tsbox network rm NETWORK...\n"), 0;
+      const flags = parseFlags(rest, [{ name: "force", short: "f" }]);
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network rm [-f] NETWORK...\n"), 0;
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network rm" requires at least one network`);
+      // docker-cli's network/remove.go: each is tried, a failure said and exit 1; -f passes over a missing one silently.
+      let code = 0;
       for (const ref of flags.positionals) {
-        const builtin = builtinNetwork(ref);
-        if (builtin) throw new TsboxError(`${builtin.name} is a pre-defined network and cannot be removed`);
-        await runtime().removeNetwork(ref);
-        ctx.stdout.write(ref + "\n");
+        try {
+          const builtin = builtinNetwork(ref);
+          if (builtin) throw new TsboxError(`${builtin.name} is a pre-defined network and cannot be removed`);
+          await runtime().removeNetwork(ref);
+          ctx.stdout.write(ref + "\n");
+        } catch (err) {
+          if (flags.bools.has("force") && hasReason(err, "no_such_network")) continue;
+          ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
+          code = exitCodeOf(err, "network");
+        }
       }
-      return 0;
+      return code;
     }
     case "prune": {
       const flags = parseFlags(rest, [{ name: "force", short: "f" }]);
