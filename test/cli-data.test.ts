@@ -73,6 +73,17 @@ for (const who of identities()) {
       assert.deepEqual(await names(["--filter", "ancestor=busybox:nope"]), []);
       assert.deepEqual(await names(["--filter", "since=done0"]), ["done3", "up"]);
       assert.deepEqual(await names(["--filter", "before=done3"]), ["done0"]);
+      // --json lists what the table would (-a, --filter, -n/-l), and refuses -q and --format rather than ignore them.
+      const jsonNames = (args: string[]) => cli(["ps", "--json", ...args]).then((r) => (JSON.parse(r.stdout) as { name: string }[]).map((c) => c.name));
+      assert.deepEqual(await jsonNames([]), ["up"]);
+      assert.deepEqual(await jsonNames(["-a", "--filter", "label=tier=web"]), ["done0"]);
+      assert.deepEqual(await jsonNames(["-n", "2"]), ["up", "done3"]);
+      assert.deepEqual(await jsonNames(["-l"]), ["up"]);
+      for (const extra of [["-q"], ["--format", "{{.Names}}"]]) {
+        const refused = await tsbox(who, ["ps", "--json", ...extra]);
+        assert.deepEqual([refused.code, refused.stdout], [125, ""]);
+        assert.match(refused.stderr, /^tsbox: --json and (-q|--format) cannot be combined/);
+      }
       // publish= and expose=: the container ports of -p and of EXPOSE/--expose (a port, a range, a protocol).
       await cli(["create", "--name", "exp", "--expose", "53/udp", "--network", "bridge", "-p", "127.0.0.1::8080", "busybox", "true"]);
       assert.deepEqual(await names(["--filter", "expose=53/udp"]), ["exp"]);

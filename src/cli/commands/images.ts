@@ -7,7 +7,7 @@ import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { strictContext } from "../format-template-exec.js";
-import { type FormatDefaults, writeFormatted } from "../format-output.js";
+import { type FormatDefaults, refuseJsonWith, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, timeAgo } from "../format.js";
 import { goTimeString } from "./ps-context.js";
 
@@ -47,6 +47,7 @@ export async function imagesCommand(args: string[], ctx: CliContext): Promise<nu
   ]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length > 1) throw new UsageError(`"tsbox images" takes at most one argument (REPOSITORY[:TAG])`);
+  refuseJsonWith(flags.bools.has("json"), lastValue(flags, "format"), flags.bools.has("quiet"));
   const all = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images({ all: flags.bools.has("all") });
   let images = all.filter(imageFilter(allValues(flags, "filter"), all));
   const wanted = flags.positionals[0];

@@ -9,7 +9,7 @@ import { shortId, table } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
 import { printInspected } from "./inspect.js";
 import { strictContext } from "../format-template-exec.js";
-import { type FormatDefaults, writeFormatted } from "../format-output.js";
+import { type FormatDefaults, refuseJsonWith, writeFormatted } from "../format-output.js";
 import { BUILTIN_NETWORKS, type BuiltinNetwork, type NetworkConfig } from "../../network/store.js";
 import type { Lease } from "../../network/leases.js";
 
@@ -71,6 +71,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     case "list": {
       const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }, { name: "format", value: true }, { name: "filter", short: "f", value: true, repeat: true }]);
       if (flags.help) return ctx.stdout.write("Usage: tsbox network ls [-q] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin]\n"), 0;
+      refuseJsonWith(flags.bools.has("json"), lastValue(flags, "format"), flags.bools.has("quiet"));
       const store = runtime().networks;
       store.ensureDefault();
       const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => compareText(a.name, b.name)).filter(networkFilter(allValues(flags, "filter")));

@@ -8,7 +8,7 @@ import { treeBytes } from "../../fs-util.js";
 import type { ContainerInspect } from "../../containers/inspect.js";
 import { networkNames } from "../../containers/inspect-network.js";
 import type { ImageConfig } from "../../image/oci.js";
-import type { Runtime } from "../../runtime.js";
+import type { ContainerInfo, Runtime } from "../../runtime.js";
 import { parsePortRange } from "../../network/ports.js";
 import { strictContext } from "../format-template-exec.js";
 import type { FormatDefaults } from "../format-output.js";
@@ -16,6 +16,8 @@ import { humanDuration, humanSize, shortId, timeAgo, truncate } from "../format.
 
 export interface PsEntry {
   inspect: ContainerInspect;
+  /** Its state record (what `ps --json` prints). */
+  state: ContainerInfo;
   /** It ended without anyone seeing its exit (its supervisor was killed): docker's inspect has no word for that. */
   unknownExit: boolean;
 }
@@ -50,6 +52,7 @@ export async function psEntries(runtime: Runtime): Promise<PsEntry[]> {
     try {
       out.push({
         inspect: await runtime.inspectContainer(state.id),
+        state,
         unknownExit: state.status === "exited" && state.exitCode === null,
       });
     } catch (err) {
