@@ -357,6 +357,18 @@ for (const who of identities()) {
         // docker's ls --format and --filter (of one key: any; of two keys: both).
         const listed = await tsbox(who, ["network", "ls", "--filter", `name=par-${tag}-1`, "--filter", `name=par-${tag}-2`, "--filter", "type=custom", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
         assert.equal(listed.stdout, `par-${tag}-1 bridge local\npar-${tag}-2 bridge local\n`, listed.stderr);
+        // name= and id= are regular expressions (moby's filters.Match), so `^N$` is the exact test scripts use.
+        const ls = (...args: string[]) => tsbox(who, ["network", "ls", ...args, "--format", "{{.Name}}"]).then((r) => r.stdout);
+        assert.equal(await ls("--filter", `name=^par-${tag}-1$`), `par-${tag}-1\n`);
+        assert.equal(await ls("--filter", `name=^par-${tag}-$`), "");
+        // dangling=: user networks without containers (never the pre-defined ones); --no-trunc: the whole id.
+        await tsbox(who, ["run", "-d", "--name", `par-${tag}-ctr`, "--network", `par-${tag}-0`, "busybox", "sleep", "300"]);
+        assert.equal(await ls("--filter", `name=^par-${tag}-[01]$`, "--filter", "dangling=true"), `par-${tag}-1\n`);
+        assert.equal(await ls("--filter", `name=^par-${tag}-[01]$|^(bridge|host|none)$`, "--filter", "dangling=false"), `bridge\nhost\nnone\npar-${tag}-0\n`);
+        await tsbox(who, ["rm", "-f", `par-${tag}-ctr`]);
+        const full = (await tsbox(who, ["network", "ls", "-q", "--no-trunc", "--filter", `name=^par-${tag}-1$`])).stdout;
+        assert.equal(full, (await tsbox(who, ["network", "inspect", "-f", "{{.Id}}", `par-${tag}-1`])).stdout);
+        assert.match(full, /^[0-9a-f]{64}\n$/);
         // host and none are listed, inspected and kept as docker's pre-defined networks.
         assert.equal((await tsbox(who, ["network", "ls", "--filter", "type=builtin", "--format", "{{.Name}} {{.Driver}}"])).stdout, "bridge bridge\nhost host\nnone null\n");
         const none = await tsbox(who, ["network", "inspect", "-f", "{{.Name}} {{.Driver}} {{len .IPAM.Config}}", "none", "e555db4bf0d3"]);

@@ -9,6 +9,7 @@ import { shortId, table } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
 import { printInspected } from "./inspect.js";
 import { strictContext } from "../format-template-exec.js";
+import { danglingValue, regexMatch } from "../list-filters.js";
 import { type FormatDefaults, refuseJsonWith, writeFormatted } from "../format-output.js";
 import { BUILTIN_NETWORKS, type BuiltinNetwork, type NetworkConfig } from "../../network/store.js";
 import type { Lease } from "../../network/leases.js";
@@ -20,7 +21,7 @@ name (a DNS server answers on the network's gateway).
 
 Commands:
   create [--subnet CIDR] [--gateway IP] [--internal] [-o mtu=N] [--label K=V] NAME
-  ls [-q] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin]
+  ls [-q] [--no-trunc] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin|dangling=B]
                                          List networks
   inspect [-f TEMPLATE] NETWORK...       Show networks and their containers (docker's JSON)
   rm [-f] NETWORK...                     Remove networks without containers (-f: a missing one is no failure)
@@ -69,17 +70,19 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     }
     case "ls":
     case "list": {
-      const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }, { name: "format", value: true }, { name: "filter", short: "f", value: true, repeat: true }]);
-      if (flags.help) return ctx.stdout.write("Usage: tsbox network ls [-q] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin]\n"), 0;
+      const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }, { name: "format", value: true }, { name: "filter", short: "f", value: true, repeat: true }, { name: "no-trunc" }]);
+      if (flags.help) return ctx.stdout.write(`Usage: tsbox network ls [-q] [--no-trunc] [--json] [--format F] [--filter ${NETWORK_FILTERS}]\n`), 0;
       refuseJsonWith(flags.bools.has("json"), lastValue(flags, "format"), flags.bools.has("quiet"));
       const store = runtime().networks;
       store.ensureDefault();
-      const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => compareText(a.name, b.name)).filter(networkFilter(allValues(flags, "filter")));
+      const inUse = (n: Listed) => "subnet" in n && store.leases(n.name).length > 0;
+      const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => compareText(a.name, b.name)).filter(networkFilter(allValues(flags, "filter"), inUse));
       const format = lastValue(flags, "format");
+      const id = flags.bools.has("no-trunc") ? (n: Listed) => n.id : (n: Listed) => shortId(n.id);
       if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify(nets, null, 2) + "\n");
-      else if (format !== undefined) writeFormatted(ctx.stdout, nets.map(networkContext), format, NETWORK_FORMAT, flags.bools.has("quiet"));
-      else if (flags.bools.has("quiet")) ctx.stdout.write(nets.map((n) => shortId(n.id) + "\n").join(""));
-      else ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE"], nets.map((n) => [shortId(n.id), n.name, n.driver, "subnet" in n ? n.subnet : "", "subnet" in n ? n.gateway : "", "subnet" in n ? n.bridge : ""])));
+      else if (format !== undefined) writeFormatted(ctx.stdout, nets.map((n) => networkContext(n, id)), format, NETWORK_FORMAT, flags.bools.has("quiet"));
+      else if (flags.bools.has("quiet")) ctx.stdout.write(nets.map((n) => id(n) + "\n").join(""));
+      else ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE"], nets.map((n) => [id(n), n.name, n.driver, "subnet" in n ? n.subnet : "", "subnet" in n ? n.gateway : "", "subnet" in n ? n.bridge : ""])));
       return 0;
     }
     case "inspect": {
@@ -204,10 +207,10 @@ const NETWORK_FORMAT: FormatDefaults = {
   headers: { ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", IPv6: "IPV6", Internal: "INTERNAL", Labels: "LABELS", Label: (name: unknown) => String(name).toUpperCase(), CreatedAt: "CREATED AT" },
 };
 
-function networkContext(n: Listed): object {
+function networkContext(n: Listed, id: (n: Listed) => string): object {
   const labels = "labels" in n ? n.labels : {};
   return strictContext(NETWORK_FORMAT.typeName, {
-    ID: shortId(n.id),
+    ID: id(n),
     Name: n.name,
     Driver: n.driver,
     Scope: "local",
@@ -219,24 +222,35 @@ function networkContext(n: Listed): object {
   });
 }
 
-/** docker's `network ls --filter`: name and id by part, driver, label (K or K=V), type custom or builtin. */
-function networkFilter(specs: string[]): (n: Listed) => boolean {
+const NETWORK_FILTERS = "name=N|id=I|driver=D|label=K[=V]|type=custom|builtin|dangling=true|false";
+
+/**
+ * docker's `network ls --filter`: name and id as regular expressions (moby's filters.Match), driver, label (K or
+ * K=V), type custom or builtin, dangling (moby's filterNetworkByUse: a user network without containers; the
+ * pre-defined ones are never dangling).
+ */
+function networkFilter(specs: string[], inUse: (n: Listed) => boolean): (n: Listed) => boolean {
   // Filters of one key widen (any of them), of different keys narrow, as docker's do.
   const byKey = new Map<string, ((n: Listed) => boolean)[]>();
   for (const spec of specs) {
-    const m = /^(name|id|driver|label|type)=(.*)$/.exec(spec);
+    const m = /^(name|id|driver|label|type|dangling)=(.*)$/.exec(spec);
     if (!m) throw new UsageError(`invalid filter '${spec}'`);
-    byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), networkTest(m[1]!, m[2]!)]);
+    byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), networkTest(m[1]!, m[2]!, inUse)]);
   }
   return (n) => [...byKey.values()].every((group) => group.some((t) => t(n)));
 }
 
-function networkTest(key: string, value: string): (n: Listed) => boolean {
+function networkTest(key: string, value: string, inUse: (n: Listed) => boolean): (n: Listed) => boolean {
+  const predefined = (n: Listed) => n.name === "bridge" || !("subnet" in n);
   switch (key) {
     case "name":
-      return (n) => n.name.includes(value);
+      return (n) => regexMatch(value, n.name);
     case "id":
-      return (n) => n.id.startsWith(value);
+      return (n) => regexMatch(value, n.id);
+    case "dangling": {
+      const dangling = danglingValue(value);
+      return (n) => (!predefined(n) && !inUse(n)) === dangling;
+    }
     case "driver":
       return (n) => n.driver === value;
     case "label": {
@@ -246,6 +260,6 @@ function networkTest(key: string, value: string): (n: Listed) => boolean {
     }
     default:
       if (value !== "custom" && value !== "builtin") throw new UsageError(`invalid filter 'type=${value}': custom or builtin`);
-      return (n) => (n.name === "bridge" || !("subnet" in n)) === (value === "builtin");
+      return (n) => predefined(n) === (value === "builtin");
   }
 }

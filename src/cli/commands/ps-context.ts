@@ -11,6 +11,7 @@ import type { ImageConfig } from "../../image/oci.js";
 import type { ContainerInfo, Runtime } from "../../runtime.js";
 import { parsePortRange } from "../../network/ports.js";
 import { strictContext } from "../format-template-exec.js";
+import { regexMatch } from "../list-filters.js";
 import type { FormatDefaults } from "../format-output.js";
 import { humanDuration, humanSize, shortId, timeAgo, truncate } from "../format.js";
 
@@ -267,15 +268,6 @@ function portFilter(values: string[] | undefined, key: string): ((portKey: strin
 async function someAsync<T>(items: T[], test: (item: T) => Promise<boolean>): Promise<boolean> {
   for (const item of items) if (await test(item)) return true;
   return false;
-}
-
-/** docker's filters match as unanchored regular expressions. */
-function regexMatch(pattern: string, text: string): boolean {
-  try {
-    return new RegExp(pattern).test(text);
-  } catch {
-    return text.includes(pattern);
-  }
 }
 
 /**
