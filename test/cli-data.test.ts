@@ -110,6 +110,12 @@ for (const who of identities()) {
       // inspect of the running container
       const f = (await cli(["inspect", "-f", "{{.State.Status}} {{.State.Running}} {{gt .State.Pid 0}} {{.Name}} {{.RestartCount}} {{.Config.Labels.tier}} {{json .Config.Cmd}}", "up"])).stdout;
       assert.equal(f, 'running true true /up 0 db ["sleep","300"]\n');
+      // What .Name prints (`/up`) names the container everywhere, as docker's name lookup takes it.
+      assert.equal((await cli(["inspect", "-f", "{{.Name}}", "/up"])).stdout, "/up\n");
+      assert.equal((await cli(["logs", "/up"])).code, 0);
+      await cli(["rename", "/done0", "done0b"]);
+      assert.deepEqual(await names(["--filter", "exited=0"]), ["done0b"]);
+      assert.equal((await cli(["rm", "/done0b"])).stdout, "/done0b\n");
       // Its CLI dies and the container with it (`rm -f` racing the CLI's exit bookkeeping is the lifecycle's business).
       running.kill();
       await running.done;
