@@ -89,6 +89,17 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
     });
 
+    it("boolean flags take strconv.ParseBool's forms (--rm=1, -t=0, --init=T), as docker's pflag; others are a usage error", async () => {
+      const ran = await tsbox(who, ["run", "--rm=1", "-t=0", "--init=T", "--detach=False", "--name", "pb-gone", "busybox", "echo", "ran"]);
+      assert.deepEqual([ran.code, ran.stdout], [0, "ran\n"], ran.stderr);
+      const kept = await tsbox(who, ["run", "--rm=f", "--name", "pb-kept", "busybox", "true"]);
+      assert.equal(kept.code, 0, kept.stderr);
+      const listed = await tsbox(who, ["ps", "-a", "--filter", "name=^pb-", "--format", "{{.Names}}"]);
+      assert.equal(listed.stdout, "pb-kept\n", "--rm=1 removed its container, --rm=f kept it");
+      assert.equal((await tsbox(who, ["rm", "pb-kept"])).code, 0);
+      oneLine(await tsbox(who, ["run", "--rm=yes", "busybox", "true"]), 125, /^tsbox: invalid value "yes" for flag --rm: expected true or false/);
+    });
+
     it("no such container: exit 1 from every verb but run and create (125), as docker-cli", async () => {
       const nope = "no-such-container-here";
       const verbs: string[][] = [

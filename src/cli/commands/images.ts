@@ -8,6 +8,7 @@ import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, refuseJsonWith, writeFormatted } from "../format-output.js";
+import { danglingValue } from "../list-filters.js";
 import { humanSize, shortId, timeAgo } from "../format.js";
 import { goTimeString } from "./ps-context.js";
 
@@ -78,10 +79,10 @@ function imageFilter(specs: string[], listed: ImageSummary[]): (img: ImageSummar
   for (const spec of specs) {
     const m = /^([a-z]+)=(.*)$/.exec(spec);
     if (!m || !FILTER_KEYS.includes(m[1]!)) throw new UsageError(`invalid filter '${spec}' (tsbox images filters: ${FILTER_KEYS.join(", ")})`);
-    if (m[1] === "dangling" && !["true", "false", "1", "0"].includes(m[2]!)) throw new UsageError(`invalid filter 'dangling=${m[2]}'`);
+    if (m[1] === "dangling") danglingValue(m[2]!);
     byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), m[2]!]);
   }
-  const dangling = byKey.get("dangling")?.map((x) => x === "true" || x === "1");
+  const dangling = byKey.get("dangling")?.map(danglingValue);
   const references = byKey.get("reference");
   const labels = byKey.get("label")?.map((l) => /^([^=]*)(?:=(.*))?$/s.exec(l)!);
   const pivot = (key: string) => byKey.get(key)?.map((ref) => createdTime(findListed(listed, ref)));
