@@ -120,6 +120,10 @@ describe("listing output", () => {
     assert.equal(out(undefined, true), "4fa6e0f0c678\n0123456789ab\n");
     assert.equal(out("{{.Names}}: {{.Image}}"), "web: busybox\ndb: registry.local/app:1\n");
     assert.equal(out("table"), out(undefined));
+    // `\t` typed inside a quoted string becomes a raw tab there too, which Go's lexer takes (a newline it does not).
+    assert.equal(out('{{.Names}}{{"\\t"}}{{.Image}}'), "web\tbusybox\ndb\tregistry.local/app:1\n");
+    assert.equal(out('{{printf "%s\\t%s" .Names .ID}}'), "web\t4fa6e0f0c678\ndb\t0123456789ab\n");
+    assert.throws(() => out('{{"a\\nb"}}'), /unterminated quoted string|invalid syntax/);
   });
 
   it("docker's units", () => {
