@@ -375,6 +375,11 @@ for (const who of identities()) {
         const full = (await tsbox(who, ["network", "ls", "-q", "--no-trunc", "--filter", `name=^par-${tag}-1$`])).stdout;
         assert.equal(full, (await tsbox(who, ["network", "inspect", "-f", "{{.Id}}", `par-${tag}-1`])).stdout);
         assert.match(full, /^[0-9a-f]{64}\n$/);
+        // inspect finds networks with --type network, and without a type as docker's (container, image, network, volume).
+        assert.equal((await tsbox(who, ["inspect", "-f", "{{.Name}} {{.Driver}}", `par-${tag}-1`, "host"])).stdout, `par-${tag}-1 bridge\nhost host\n`);
+        assert.equal((await tsbox(who, ["inspect", "--type", "network", "-f", "{{.Name}}", `par-${tag}-2`])).stdout, `par-${tag}-2\n`);
+        const notImage = await tsbox(who, ["inspect", "--type", "image", `par-${tag}-2`]);
+        assert.equal(notImage.code, 1, notImage.stderr);
         // host and none are listed, inspected and kept as docker's pre-defined networks.
         assert.equal((await tsbox(who, ["network", "ls", "--filter", "type=builtin", "--format", "{{.Name}} {{.Driver}}"])).stdout, "bridge bridge\nhost host\nnone null\n");
         const none = await tsbox(who, ["network", "inspect", "-f", "{{.Name}} {{.Driver}} {{len .IPAM.Config}}", "none", "e555db4bf0d3"]);

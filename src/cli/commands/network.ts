@@ -89,18 +89,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       const flags = parseFlags(rest, [{ name: "format", short: "f", value: true }]);
       if (flags.help) return ctx.stdout.write("Usage: tsbox network inspect [-f TEMPLATE] NETWORK...\n"), 0;
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network inspect" requires at least one network`);
-      const rt = runtime();
-      const names = new Map((await rt.containers({ all: true })).map((c) => [c.id, c.name ?? c.id.slice(0, 12)]));
-      return printInspected(ctx, flags.positionals, lastValue(flags, "format"), async (ref) => {
-        const builtin = builtinNetwork(ref);
-        if (builtin) {
-          const running = (await rt.containers({ all: false })).filter((c) => c.status === "running");
-          const inspected = await Promise.all(running.map((c) => rt.inspectContainer(c.id).catch(() => undefined)));
-          return dockerBuiltin(builtin, inspected.filter((c) => c?.HostConfig.NetworkMode === builtin.name).map((c) => ({ id: c!.Id, name: c!.Name.replace(/^\//, "") })));
-        }
-        const n = rt.networks.get(ref);
-        return dockerNetwork(n, rt.networks.leases(n.name), (id) => names.get(id) ?? id.slice(0, 12));
-      });
+      return printInspected(ctx, flags.positionals, lastValue(flags, "format"), networkInspector(runtime()));
     }
     case "rm":
     case "remove": {
@@ -147,6 +136,23 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     default:
       throw new UsageError(`unknown network command: ${sub} (see tsbox network --help)`);
   }
+}
+
+/** `network inspect`'s (and untyped `inspect`'s) lookup: a network by name or id, in docker's shape. */
+export function networkInspector(rt: Runtime): (ref: string) => Promise<object> {
+  let names: Promise<Map<string, string>> | undefined;
+  return async (ref) => {
+    const builtin = builtinNetwork(ref);
+    if (builtin) {
+      const running = (await rt.containers({ all: false })).filter((c) => c.status === "running");
+      const inspected = await Promise.all(running.map((c) => rt.inspectContainer(c.id).catch(() => undefined)));
+      return dockerBuiltin(builtin, inspected.filter((c) => c?.HostConfig.NetworkMode === builtin.name).map((c) => ({ id: c!.Id, name: c!.Name.replace(/^\//, "") })));
+    }
+    const n = rt.networks.get(ref);
+    names ??= rt.containers({ all: true }).then((all) => new Map(all.map((c) => [c.id, c.name ?? c.id.slice(0, 12)])));
+    const known = await names;
+    return dockerNetwork(n, rt.networks.leases(n.name), (id) => known.get(id) ?? id.slice(0, 12));
+  };
 }
 
 /** A network in docker's `network inspect` shape (`{{.IPAM.Config}}`, `{{range .Containers}}{{.IPv4Address}}{{end}}`). */
