@@ -50,9 +50,11 @@ export async function imagesCommand(args: string[], ctx: CliContext): Promise<nu
   if (flags.positionals.length > 1) throw new UsageError(`"tsbox images" takes at most one argument (REPOSITORY[:TAG])`);
   refuseJsonWith(flags.bools.has("json"), lastValue(flags, "format"), flags.bools.has("quiet"));
   const all = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images({ all: flags.bools.has("all") });
-  let images = all.filter(imageFilter(allValues(flags, "filter"), all));
   const wanted = flags.positionals[0];
-  if (wanted !== undefined) images = images.filter(matches(wanted));
+  // A pattern (`images 'busy*'`, `'myorg/*'`) is a reference= filter, as docker-cli adds the argument to them.
+  const pattern = wanted !== undefined && /[*?[]/.test(wanted);
+  let images = all.filter(imageFilter([...allValues(flags, "filter"), ...(pattern ? [`reference=${wanted}`] : [])], all));
+  if (wanted !== undefined && !pattern) images = images.filter(matches(wanted));
   if (flags.bools.has("json")) {
     ctx.stdout.write(JSON.stringify(images, null, 2) + "\n");
     return 0;
