@@ -294,6 +294,17 @@ for (const who of identities()) {
       assert.equal((await cli(["info", "-f", "{{.backend}}"])).stdout, "native\n");
       // docker's names, and its `json` keyword (the whole object), for info, version and inspect.
       assert.match((await cli(["info", "-f", "{{.ServerVersion}} {{.OSType}} {{.CgroupVersion}} {{.NCPU}}"])).stdout, /^\d+\.\d+\.\d+\S* linux [12] [1-9]\d*\n$/);
+      // docker's counts, which scripts test (`[ "$(docker info -f '{{.ContainersRunning}}')" -gt 0 ]`); a field it has not is an error.
+      await cli(["create", "--name", "info-count", "busybox", "true"]);
+      const lines = async (args: string[]) => (await cli(args)).stdout.split("\n").filter(Boolean);
+      const counts = (await cli(["info", "-f", "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}} {{.Images}}"])).stdout.trim().split(" ").map(Number);
+      const [all, running, images] = [(await lines(["ps", "-aq"])).length, (await lines(["ps", "-q"])).length, (await lines(["images", "-q"])).length];
+      assert.deepEqual(counts, [all, running, 0, all - running, images]);
+      assert.ok(all >= 1 && images >= 1);
+      await cli(["rm", "info-count"]);
+      const typo = await tsbox(who, ["info", "-f", "{{.ContainersRunnig}}"]);
+      assert.notEqual(typo.code, 0);
+      assert.match(typo.stderr, /can't evaluate field ContainersRunnig in type system\.Info/);
       const infoJson = JSON.parse((await cli(["info", "--format", "json"])).stdout) as { backend: string; DockerRootDir: string };
       assert.equal(infoJson.backend, "native");
       assert.equal(infoJson.DockerRootDir, JSON.parse((await cli(["info", "--json"])).stdout).dataDir);
