@@ -103,6 +103,13 @@ for (const who of identities()) {
       assert.equal((await cli(["rm", generated])).code, 0);
       assert.equal((await cli(["create", "--name", generated, "busybox", "true"])).code, 0, "the name is free again");
       await cli(["rm", generated]);
+      // Sizes: ps computes them when the template asks for .Size (docker-cli), inspect -s adds SizeRw and SizeRootFs.
+      await cli(["run", "--name", "sized", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /f"]);
+      assert.match((await cli(["ps", "-a", "--filter", "name=^sized$", "--format", "{{.Size}}"])).stdout, /^1\d\dkB \(virtual [\d.]+MB\)\n$/);
+      const [rw, rootFs] = (await cli(["inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "sized"])).stdout.trim().split(" ").map(Number);
+      assert.ok(rw! >= 100000 && rw! < 200000 && rootFs! > rw! + 500000, `${rw} ${rootFs}`);
+      assert.equal((await cli(["inspect", "-f", "{{.SizeRw}}", "sized"])).stdout, "<no value>\n", "only with -s, as docker's");
+      await cli(["rm", "sized"]);
       const bad = await tsbox(who, ["ps", "-a", "--format", "{{.Nope}}"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /can't evaluate field Nope in type \*formatter\.ContainerContext/);

@@ -6,6 +6,7 @@ import { lastValue, parseFlags, platformFlag } from "../flags.js";
 import { formatTemplate, renderTemplate } from "../format-template-exec.js";
 import { parseTemplate } from "../format-template-parse.js";
 import { networkInspector } from "./network.js";
+import { containerSizes } from "./ps-context.js";
 
 const USAGE = `Usage: tsbox inspect [OPTIONS] NAME|ID [NAME|ID...]
 
@@ -15,6 +16,7 @@ Options:
   -f, --format TEMPLATE   Render each with a Go template, e.g. '{{.State.Running}}' or '{{json .Config}}'
       --type TYPE         container, image, network or volume (default: the first of them by that name, in this order)
       --platform OS/ARCH  Which platform of an image (default: the backend's, else the one the store has)
+  -s, --size              A container's sizes (SizeRw, SizeRootFs)
 `;
 
 const KINDS = ["container", "image", "network", "volume"] as const;
@@ -35,7 +37,13 @@ export async function inspectCommand(args: string[], ctx: CliContext): Promise<n
   const platform = platformFlag(flags);
   const network = networkInspector(runtime);
   const finders: Record<Kind, (ref: string) => Promise<unknown>> = {
-    container: (ref) => runtime.inspectContainer(ref),
+    // -s: docker's SizeRw and SizeRootFs, which only a container has.
+    container: async (ref) => {
+      const c = await runtime.inspectContainer(ref);
+      if (!flags.bools.has("size")) return c;
+      const { rw, rootFs } = await containerSizes(c);
+      return { ...c, SizeRw: rw, SizeRootFs: rootFs };
+    },
     image: (ref) => runtime.inspectImage(ref, platform ? { platform } : {}),
     network,
     volume: async (ref) => runtime.volumes.inspect(ref),

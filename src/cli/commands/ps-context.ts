@@ -129,6 +129,14 @@ export function statusText(c: ContainerInspect, now = Date.now(), unknownExit = 
 }
 
 /** One row for the template: docker's field names; `Label` is a method. */
+/** docker's SizeRw (what its writable layer holds) and SizeRootFs (that and its image's layers): `ps -s`, `inspect -s`. */
+export async function containerSizes(c: ContainerInspect): Promise<{ rw: number; rootFs: number }> {
+  const rw = await treeBytes(c.GraphDriver.Data.UpperDir ?? "");
+  let rootFs = rw;
+  for (const dir of (c.GraphDriver.Data.LowerDir ?? "").split(":").filter((d) => d !== "")) rootFs += await treeBytes(dir);
+  return { rw, rootFs };
+}
+
 export async function containerContext(e: PsEntry, options: { trunc: boolean; size: boolean }): Promise<object> {
   const c = e.inspect;
   const labels = c.Config.Labels ?? {};
@@ -136,10 +144,8 @@ export async function containerContext(e: PsEntry, options: { trunc: boolean; si
   const mounts = c.Mounts.map((m) => (options.trunc ? truncate(m.Name ?? m.Source, 15) : (m.Name ?? m.Source)));
   let size = "0B";
   if (options.size) {
-    const rw = await treeBytes(c.GraphDriver.Data.UpperDir ?? "");
-    let virtual = rw;
-    for (const dir of (c.GraphDriver.Data.LowerDir ?? "").split(":").filter((d) => d !== "")) virtual += await treeBytes(dir);
-    size = `${humanSize(rw)} (virtual ${humanSize(virtual)})`;
+    const { rw, rootFs } = await containerSizes(c);
+    size = `${humanSize(rw)} (virtual ${humanSize(rootFs)})`;
   }
   return strictContext(CONTAINER_FORMAT.typeName, {
     ID: options.trunc ? shortId(c.Id) : c.Id,

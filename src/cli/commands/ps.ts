@@ -56,7 +56,9 @@ export async function psCommand(args: string[], ctx: CliContext): Promise<number
   if (last > 0) entries = entries.slice(0, last);
   if (json) return ctx.stdout.write(JSON.stringify(entries.map((e) => e.state), null, 2) + "\n"), 0;
   const trunc = !flags.bools.has("no-trunc");
-  const items = await Promise.all(entries.map((e) => containerContext(e, { trunc, size: flags.bools.has("size") })));
+  // docker-cli computes sizes when the template asks for .Size too, not only with -s.
+  const size = flags.bools.has("size") || (format !== undefined && /\.Size\b/.test(format));
+  const items = await Promise.all(entries.map((e) => containerContext(e, { trunc, size })));
   const defaults = flags.bools.has("size") && format === undefined ? { ...CONTAINER_FORMAT, table: CONTAINER_FORMAT.table + "\t{{.Size}}" } : CONTAINER_FORMAT;
   writeFormatted(ctx.stdout, items, format, defaults, flags.bools.has("quiet"));
   return 0;
