@@ -58,9 +58,18 @@ export class UsageError extends TsboxError {
 }
 
 export class ImageError extends TsboxError {
-  constructor(message: string, cause?: unknown) {
+  /** docker's "No such image" (404): the one image error `rmi -f` passes over. */
+  readonly notFound: boolean;
+
+  constructor(message: string, cause?: unknown, notFound = false) {
     super(message, { code: "image", cause });
+    this.notFound = notFound;
   }
+}
+
+/** An ImageError that says the image does not exist, whichever copy of this module made it (as `hasReason`). */
+export function isImageNotFound(err: unknown): boolean {
+  return isTsboxError(err) && (err as Partial<ImageError>).notFound === true;
 }
 
 /** Layer content tsbox refuses to unpack (path escapes, writes through symlinks, …). */

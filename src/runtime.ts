@@ -910,9 +910,9 @@ export class Runtime implements ContainerOwner {
     }
   }
 
-  /** Container id for an id, a unique id prefix or a name. */
+  /** Container id for an id, a unique id prefix or a name (`/name` too: inspect's `.Name`, which docker's lookup takes). */
   async resolveContainer(ref: string): Promise<string> {
-    const byName = this.names.lookup(ref);
+    const byName = this.names.lookup(ref.startsWith("/") ? ref.slice(1) : ref);
     if (byName) return byName;
     // A whole id (what ps, inspect and the lifecycle verbs pass on): its state file, not a listing of every container.
     if (/^[0-9a-f]{64}$/.test(ref) && readState(this.paths.container(ref))) return ref;

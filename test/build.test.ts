@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { createServer } from "node:http";
+import { freeBadPort } from "./helpers/registry.js";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { type CliResult, cliPath, repoRoot, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -540,6 +541,19 @@ for (const who of identities()) {
       } finally {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+      // A server on a port Node's fetch refuses (the fetch spec's bad ports; docker's Go client has no such list).
+      const blockedPort = await freeBadPort();
+      const small = createServer((_req, res) => res.end("from a blocked port\n"));
+      await new Promise<void>((resolve) => small.listen(blockedPort, "127.0.0.1", resolve));
+      try {
+        const fromBlocked = await build(["-q", "-t", "from-blocked", "-"], { stdin: `FROM busybox\nADD http://127.0.0.1:${blockedPort}/note.txt /note.txt\n` });
+        assert.equal(fromBlocked.code, 0, fromBlocked.stderr);
+        assert.equal((await cli(["run", "--rm", "from-blocked", "cat", "/note.txt"])).stdout, "from a blocked port\n");
+        await cli(["rmi", "from-blocked"]);
+      } finally {
+        small.closeAllConnections();
+        await new Promise<void>((resolve) => small.close(() => resolve()));
       }
     });
 

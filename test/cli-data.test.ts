@@ -73,6 +73,17 @@ for (const who of identities()) {
       assert.deepEqual(await names(["--filter", "ancestor=busybox:nope"]), []);
       assert.deepEqual(await names(["--filter", "since=done0"]), ["done3", "up"]);
       assert.deepEqual(await names(["--filter", "before=done3"]), ["done0"]);
+      // --json lists what the table would (-a, --filter, -n/-l), and refuses -q and --format rather than ignore them.
+      const jsonNames = (args: string[]) => cli(["ps", "--json", ...args]).then((r) => (JSON.parse(r.stdout) as { name: string }[]).map((c) => c.name));
+      assert.deepEqual(await jsonNames([]), ["up"]);
+      assert.deepEqual(await jsonNames(["-a", "--filter", "label=tier=web"]), ["done0"]);
+      assert.deepEqual(await jsonNames(["-n", "2"]), ["up", "done3"]);
+      assert.deepEqual(await jsonNames(["-l"]), ["up"]);
+      for (const extra of [["-q"], ["--format", "{{.Names}}"]]) {
+        const refused = await tsbox(who, ["ps", "--json", ...extra]);
+        assert.deepEqual([refused.code, refused.stdout], [125, ""]);
+        assert.match(refused.stderr, /^tsbox: --json and (-q|--format) cannot be combined/);
+      }
       // publish= and expose=: the container ports of -p and of EXPOSE/--expose (a port, a range, a protocol).
       await cli(["create", "--name", "exp", "--expose", "53/udp", "--network", "bridge", "-p", "127.0.0.1::8080", "busybox", "true"]);
       assert.deepEqual(await names(["--filter", "expose=53/udp"]), ["exp"]);
@@ -92,6 +103,13 @@ for (const who of identities()) {
       assert.equal((await cli(["rm", generated])).code, 0);
       assert.equal((await cli(["create", "--name", generated, "busybox", "true"])).code, 0, "the name is free again");
       await cli(["rm", generated]);
+      // Sizes: ps computes them when the template asks for .Size (docker-cli), inspect -s adds SizeRw and SizeRootFs.
+      await cli(["run", "--name", "sized", "busybox", "sh", "-c", "head -c 100000 /dev/zero > /f"]);
+      assert.match((await cli(["ps", "-a", "--filter", "name=^sized$", "--format", "{{.Size}}"])).stdout, /^1\d\dkB \(virtual [\d.]+MB\)\n$/);
+      const [rw, rootFs] = (await cli(["inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "sized"])).stdout.trim().split(" ").map(Number);
+      assert.ok(rw! >= 100000 && rw! < 200000 && rootFs! > rw! + 500000, `${rw} ${rootFs}`);
+      assert.equal((await cli(["inspect", "-f", "{{.SizeRw}}", "sized"])).stdout, "<no value>\n", "only with -s, as docker's");
+      await cli(["rm", "sized"]);
       const bad = await tsbox(who, ["ps", "-a", "--format", "{{.Nope}}"]);
       assert.equal(bad.code, 125);
       assert.match(bad.stderr, /can't evaluate field Nope in type \*formatter\.ContainerContext/);
@@ -99,6 +117,12 @@ for (const who of identities()) {
       // inspect of the running container
       const f = (await cli(["inspect", "-f", "{{.State.Status}} {{.State.Running}} {{gt .State.Pid 0}} {{.Name}} {{.RestartCount}} {{.Config.Labels.tier}} {{json .Config.Cmd}}", "up"])).stdout;
       assert.equal(f, 'running true true /up 0 db ["sleep","300"]\n');
+      // What .Name prints (`/up`) names the container everywhere, as docker's name lookup takes it.
+      assert.equal((await cli(["inspect", "-f", "{{.Name}}", "/up"])).stdout, "/up\n");
+      assert.equal((await cli(["logs", "/up"])).code, 0);
+      await cli(["rename", "/done0", "done0b"]);
+      assert.deepEqual(await names(["--filter", "exited=0"]), ["done0b"]);
+      assert.equal((await cli(["rm", "/done0b"])).stdout, "/done0b\n");
       // Its CLI dies and the container with it (`rm -f` racing the CLI's exit bookkeeping is the lifecycle's business).
       running.kill();
       await running.done;
@@ -277,6 +301,17 @@ for (const who of identities()) {
       assert.equal((await cli(["info", "-f", "{{.backend}}"])).stdout, "native\n");
       // docker's names, and its `json` keyword (the whole object), for info, version and inspect.
       assert.match((await cli(["info", "-f", "{{.ServerVersion}} {{.OSType}} {{.CgroupVersion}} {{.NCPU}}"])).stdout, /^\d+\.\d+\.\d+\S* linux [12] [1-9]\d*\n$/);
+      // docker's counts, which scripts test (`[ "$(docker info -f '{{.ContainersRunning}}')" -gt 0 ]`); a field it has not is an error.
+      await cli(["create", "--name", "info-count", "busybox", "true"]);
+      const lines = async (args: string[]) => (await cli(args)).stdout.split("\n").filter(Boolean);
+      const counts = (await cli(["info", "-f", "{{.Containers}} {{.ContainersRunning}} {{.ContainersPaused}} {{.ContainersStopped}} {{.Images}}"])).stdout.trim().split(" ").map(Number);
+      const [all, running, images] = [(await lines(["ps", "-aq"])).length, (await lines(["ps", "-q"])).length, (await lines(["images", "-q"])).length];
+      assert.deepEqual(counts, [all, running, 0, all - running, images]);
+      assert.ok(all >= 1 && images >= 1);
+      await cli(["rm", "info-count"]);
+      const typo = await tsbox(who, ["info", "-f", "{{.ContainersRunnig}}"]);
+      assert.notEqual(typo.code, 0);
+      assert.match(typo.stderr, /can't evaluate field ContainersRunnig in type system\.Info/);
       const infoJson = JSON.parse((await cli(["info", "--format", "json"])).stdout) as { backend: string; DockerRootDir: string };
       assert.equal(infoJson.backend, "native");
       assert.equal(infoJson.DockerRootDir, JSON.parse((await cli(["info", "--json"])).stdout).dataDir);
@@ -346,6 +381,23 @@ for (const who of identities()) {
         // docker's ls --format and --filter (of one key: any; of two keys: both).
         const listed = await tsbox(who, ["network", "ls", "--filter", `name=par-${tag}-1`, "--filter", `name=par-${tag}-2`, "--filter", "type=custom", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
         assert.equal(listed.stdout, `par-${tag}-1 bridge local\npar-${tag}-2 bridge local\n`, listed.stderr);
+        // name= and id= are regular expressions (moby's filters.Match), so `^N$` is the exact test scripts use.
+        const ls = (...args: string[]) => tsbox(who, ["network", "ls", ...args, "--format", "{{.Name}}"]).then((r) => r.stdout);
+        assert.equal(await ls("--filter", `name=^par-${tag}-1$`), `par-${tag}-1\n`);
+        assert.equal(await ls("--filter", `name=^par-${tag}-$`), "");
+        // dangling=: user networks without containers (never the pre-defined ones); --no-trunc: the whole id.
+        await tsbox(who, ["run", "-d", "--name", `par-${tag}-ctr`, "--network", `par-${tag}-0`, "busybox", "sleep", "300"]);
+        assert.equal(await ls("--filter", `name=^par-${tag}-[01]$`, "--filter", "dangling=true"), `par-${tag}-1\n`);
+        assert.equal(await ls("--filter", `name=^par-${tag}-[01]$|^(bridge|host|none)$`, "--filter", "dangling=false"), `bridge\nhost\nnone\npar-${tag}-0\n`);
+        await tsbox(who, ["rm", "-f", `par-${tag}-ctr`]);
+        const full = (await tsbox(who, ["network", "ls", "-q", "--no-trunc", "--filter", `name=^par-${tag}-1$`])).stdout;
+        assert.equal(full, (await tsbox(who, ["network", "inspect", "-f", "{{.Id}}", `par-${tag}-1`])).stdout);
+        assert.match(full, /^[0-9a-f]{64}\n$/);
+        // inspect finds networks with --type network, and without a type as docker's (container, image, network, volume).
+        assert.equal((await tsbox(who, ["inspect", "-f", "{{.Name}} {{.Driver}}", `par-${tag}-1`, "host"])).stdout, `par-${tag}-1 bridge\nhost host\n`);
+        assert.equal((await tsbox(who, ["inspect", "--type", "network", "-f", "{{.Name}}", `par-${tag}-2`])).stdout, `par-${tag}-2\n`);
+        const notImage = await tsbox(who, ["inspect", "--type", "image", `par-${tag}-2`]);
+        assert.equal(notImage.code, 1, notImage.stderr);
         // host and none are listed, inspected and kept as docker's pre-defined networks.
         assert.equal((await tsbox(who, ["network", "ls", "--filter", "type=builtin", "--format", "{{.Name}} {{.Driver}}"])).stdout, "bridge bridge\nhost host\nnone null\n");
         const none = await tsbox(who, ["network", "inspect", "-f", "{{.Name}} {{.Driver}} {{len .IPAM.Config}}", "none", "e555db4bf0d3"]);

@@ -104,6 +104,9 @@ for (const who of identities()) {
       assert.equal((await cli(["images", "-q", "--filter", "dangling=true"])).stdout, `${short}\n`);
       assert.doesNotMatch((await cli(["images", "--filter", "dangling=false"])).stdout, /<none>/);
       assert.match((await cli(["images", "--filter", "reference=sn*:one"])).stdout, /^snap\s+one\s/m);
+      // A pattern as the argument is a reference= filter, as docker-cli makes it (it was parsed as a name and refused).
+      assert.equal((await cli(["images", "sn*", "--format", "{{.Repository}}:{{.Tag}}"])).stdout, "snap:one\n");
+      assert.equal((await cli(["images", "sn?p:o*", "--format", "{{.Repository}}:{{.Tag}}"])).stdout, "snap:one\n");
       // Newest first, as docker lists them; before/since an image, labels.
       const names = async (...args: string[]) => (await cli(["images", ...args, "--format", "{{.Repository}}:{{.Tag}}"])).stdout.trim().split("\n");
       assert.deepEqual((await names()).slice(0, 2), ["<none>:<none>", "snap:one"]);

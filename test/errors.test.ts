@@ -89,6 +89,17 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["run", "-e"]), 125, /-e.*(needs|requires) a value/i);
     });
 
+    it("boolean flags take strconv.ParseBool's forms (--rm=1, -t=0, --init=T), as docker's pflag; others are a usage error", async () => {
+      const ran = await tsbox(who, ["run", "--rm=1", "-t=0", "--init=T", "--detach=False", "--name", "pb-gone", "busybox", "echo", "ran"]);
+      assert.deepEqual([ran.code, ran.stdout], [0, "ran\n"], ran.stderr);
+      const kept = await tsbox(who, ["run", "--rm=f", "--name", "pb-kept", "busybox", "true"]);
+      assert.equal(kept.code, 0, kept.stderr);
+      const listed = await tsbox(who, ["ps", "-a", "--filter", "name=^pb-", "--format", "{{.Names}}"]);
+      assert.equal(listed.stdout, "pb-kept\n", "--rm=1 removed its container, --rm=f kept it");
+      assert.equal((await tsbox(who, ["rm", "pb-kept"])).code, 0);
+      oneLine(await tsbox(who, ["run", "--rm=yes", "busybox", "true"]), 125, /^tsbox: invalid value "yes" for flag --rm: expected true or false/);
+    });
+
     it("no such container: exit 1 from every verb but run and create (125), as docker-cli", async () => {
       const nope = "no-such-container-here";
       const verbs: string[][] = [
@@ -103,6 +114,27 @@ for (const who of identities()) {
       assert.deepEqual([inspected.code, inspected.stdout], [1, "[]\n"], inspected.stderr);
       for (const verb of ["run", "create"]) oneLine(await tsbox(who, [verb, "--rm", "--network", `container:${nope}`, "busybox", "true"]), 125, new RegExp(nope));
       oneLine(await tsbox(who, ["container", "run", "--rm", "--network", `container:${nope}`, "busybox", "true"]), 125, new RegExp(nope));
+    });
+
+    it("rm -f, rmi -f and network rm -f of what does not exist: exit 0, as docker-cli (a script's cleanup under set -e)", async () => {
+      const nope = "no-such-thing-here";
+      const rm = await tsbox(who, ["rm", "-f", nope]);
+      assert.deepEqual([rm.code, rm.stdout, rm.stderr], [0, "", `tsbox: no such container: ${nope}\n`]);
+      const rmi = await tsbox(who, ["rmi", "-f", nope]);
+      assert.deepEqual([rmi.code, rmi.stdout], [0, ""], rmi.stderr);
+      assert.match(rmi.stderr, /^tsbox: image not found: no-such-thing-here/);
+      const net = await tsbox(who, ["network", "rm", "-f", nope]);
+      assert.deepEqual([net.code, net.stdout, net.stderr], [0, "", ""]);
+      // Without -f, each still fails; a real one beside a missing one goes, and other failures still count.
+      oneLine(await tsbox(who, ["rmi", nope]), 1, /image not found/);
+      oneLine(await tsbox(who, ["network", "rm", nope]), 1, /network no-such-thing-here not found/);
+      assert.equal((await tsbox(who, ["network", "create", "rmf-net"])).code, 0);
+      const both = await tsbox(who, ["network", "rm", nope, "rmf-net", "host"]);
+      assert.deepEqual([both.code, both.stdout], [1, "rmf-net\n"], both.stderr);
+      assert.equal(both.stderr, `tsbox: network ${nope} not found\ntsbox: host is a pre-defined network and cannot be removed\n`);
+      assert.equal((await tsbox(who, ["create", "--name", "rmf-ctr", "busybox", "true"])).code, 0);
+      const mixed = await tsbox(who, ["rm", "-f", nope, "rmf-ctr"]);
+      assert.deepEqual([mixed.code, mixed.stdout], [0, "rmf-ctr\n"], mixed.stderr);
     });
 
     it("-it without a terminal on stdin: docker's refusal, exit 1 (-t alone runs)", async () => {

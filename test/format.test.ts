@@ -75,6 +75,10 @@ describe("Go template semantics", () => {
     assert.equal(render('{{.Name | printf "%q"}}'), '"/web"');
     assert.equal(render('{{printf "%-6s|%5s|%05d|%x|%.2f|%t|%v" "ab" "cd" 42 255 3.14159 true .Config.Env}}'), "ab    |   cd|00042|ff|3.14|true|[PATH=/bin A=1]");
     assert.equal(sprintf("%d %s", [1]), "1 %!s(MISSING)");
+    // Go's escapers (text/template builtins).
+    assert.equal(render(`{{html "<a href='x'>&\\"</a>"}}`), "&lt;a href=&#39;x&#39;&gt;&amp;&#34;&lt;/a&gt;");
+    assert.equal(render(`{{js "a\\\\b'<=>\\n"}}`), "a\\\\b\\'\\u003C\\u003D\\u003E\\u000A");
+    assert.equal(render('{{urlquery "a b/c?d=é&*~" 1 2}}'), "a+b%2Fc%3Fd%3D%C3%A9%26%2A~1+2");
     assert.equal(render('{{print "a" 1 2 "b"}}'), "a1 2b");
     assert.equal(render('{{pad "x" 1 2}}|{{truncate "abcdef" 3}}'), " x  |abc");
   });
@@ -120,6 +124,10 @@ describe("listing output", () => {
     assert.equal(out(undefined, true), "4fa6e0f0c678\n0123456789ab\n");
     assert.equal(out("{{.Names}}: {{.Image}}"), "web: busybox\ndb: registry.local/app:1\n");
     assert.equal(out("table"), out(undefined));
+    // `\t` typed inside a quoted string becomes a raw tab there too, which Go's lexer takes (a newline it does not).
+    assert.equal(out('{{.Names}}{{"\\t"}}{{.Image}}'), "web\tbusybox\ndb\tregistry.local/app:1\n");
+    assert.equal(out('{{printf "%s\\t%s" .Names .ID}}'), "web\t4fa6e0f0c678\ndb\t0123456789ab\n");
+    assert.throws(() => out('{{"a\\nb"}}'), /unterminated quoted string|invalid syntax/);
   });
 
   it("docker's units", () => {

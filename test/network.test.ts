@@ -166,6 +166,9 @@ for (const who of identities()) {
         assert.notEqual(hostAddr, "127.0.0.1:0", "the kernel's free port is reported");
         const listed = await run(["port", name]);
         assert.equal(listed.stdout, `80/tcp -> ${hostAddr}\n`);
+        // An unpublished port is a lookup that found nothing (docker-cli's plain error: exit 1), not a usage error.
+        const unpublished = await run(["port", name, "81"]);
+        assert.deepEqual([unpublished.code, unpublished.stdout, unpublished.stderr], [1, "", `tsbox: no public port '81/tcp' published for ${name}\n`]);
         const got = await until("httpd's answer", async () => {
           const c = await ns.run(["busybox", "wget", "-q", "-O", "-", `http://${hostAddr}/`]);
           return c.code === 0 ? c.stdout : undefined;

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
 import { cliPath, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
-import { runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
+import { freeBadPort, runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
 import { holdLock } from "./helpers/hold-lock.js";
 import { missingBlobs } from "./helpers/missing-blobs.js";
 import { buildI386Layout, buildLayeredLayout, buildMultiPlatformLayout, EMBEDDED_BUSYBOX } from "./helpers/images.js";
@@ -644,6 +644,23 @@ for (const who of identities()) {
       assert.equal(inspect[0].Digest, busyboxDigest);
       ok(await tsbox(who, ["rmi", `${repo}:1`], { env }));
       assert.match((await tsbox(who, ["inspect", `${repo}:1`], { env })).stderr, /^tsbox: image not found/);
+    });
+
+    it("a registry on a port Node's fetch refuses (10080, 6000, 6665-6669…: a browser's list) pushes and pulls, as with docker", async () => {
+      const blocked = await startRegistry({ port: await freeBadPort() });
+      try {
+        const env = freshStore(who);
+        const repo = `${blocked.host}/bad-port-${who.name}/bb`;
+        ok(await tsbox(who, ["tag", "busybox", `${repo}:1`], { env }));
+        const pushed = await tsbox(who, ["push", `${repo}:1`], { env });
+        ok(pushed);
+        assert.match(pushed.stdout, new RegExp(`Digest: ${busyboxDigest}`));
+        const back = await tsbox(who, ["pull", `${repo}:1`], { env: freshStore(who) });
+        ok(back);
+        assert.match(back.stdout, new RegExp(`Digest: ${busyboxDigest}`));
+      } finally {
+        await blocked.stop();
+      }
     });
 
     it("on a terminal, pull and push leave their result below the progress bars", async () => {

@@ -78,6 +78,12 @@ for (const who of identities()) {
       await cli(["rm", "left"]);
       assert.equal(volumes().length, 2, "plain rm leaves it dangling");
       assert.equal((await cli(["volume", "ls", "-q", "--filter", "dangling=true", "--filter", "label=keep"])).stdout, "named\n");
+      assert.equal((await cli(["inspect", "-f", "{{.Name}} {{.Driver}}", "named"])).stdout, "named local\n", "untyped inspect finds a volume, as docker's");
+      // name= is a regular expression (moby's filters.Match): `^named$` the exact test; driver= as docker's.
+      assert.equal((await cli(["volume", "ls", "-q", "--filter", "name=^named$"])).stdout, "named\n");
+      assert.equal((await cli(["volume", "ls", "-q", "--filter", "name=^name$"])).stdout, "");
+      assert.equal((await cli(["volume", "ls", "-q", "--filter", "name=^nam", "--filter", "driver=local"])).stdout, "named\n");
+      assert.equal((await cli(["volume", "ls", "-q", "--filter", "driver=other"])).stdout, "");
       const pruned = await cli(["volume", "prune", "-f"]);
       assert.match(pruned.stdout, /^Deleted Volumes:\n[0-9a-f]{64}\n\nTotal reclaimed space: 0B\n$/);
       assert.deepEqual(volumes(), ["named"], "prune keeps named volumes");

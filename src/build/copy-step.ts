@@ -35,6 +35,7 @@ import { hasWildcards, matchPath } from "./patterns.js";
 import { stepContainer } from "./step-containers.js";
 import { bodyChunks } from "../image/registry/body.js";
 import { ownTempPrefix } from "../temp-names.js";
+import { getFollowing } from "../http-fetch.js";
 
 interface CopyBase {
   ins: Instruction;
@@ -210,7 +211,7 @@ async function download(url: string, ins: Instruction, dataDir: string, say: (te
   let size = 0;
   const hash = createHash("sha256");
   try {
-    const res = await fetch(url);
+    const res = await getFollowing(url);
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
     const out = await open(file, "wx", 0o600);
     try {

@@ -1,4 +1,4 @@
-import { errorMessage, UsageError } from "../errors.js";
+import { errorMessage, hasReason, UsageError } from "../errors.js";
 import { defaultDataDir } from "../paths.js";
 import { Runtime } from "../runtime.js";
 import type { Container } from "../container.js";
@@ -17,18 +17,20 @@ const AT_ONCE = 8;
  * a failure one `tsbox: …` line on stderr, in the order given; exit 1 if any
  * failed. `parallel`: docker's stop, restart, kill, rm, pause and unpause act
  * on all at once (ten services ignoring SIGTERM stop in 10 s, not 100).
+ * `missingOk`: a container that does not exist is said on stderr but is no
+ * failure (docker-cli's `rm -f`: `if opts.force && errdefs.IsNotFound(err)`).
  */
 export async function eachContainer(
   ctx: CliContext,
   command: string,
   refs: string[],
   act: (container: Container, ref: string) => Promise<string | void>,
-  options: { parallel?: boolean } = {},
+  options: { parallel?: boolean; missingOk?: boolean } = {},
 ): Promise<number> {
   if (refs.length === 0) throw new UsageError(`"tsbox ${command}" requires at least one container`);
   const runtime = cliRuntime(ctx);
-  const attempt = (ref: string) => runtime.get(ref).then((c) => act(c, ref)).then((printed) => ({ ok: true as const, line: printed ?? ref }), (err: unknown) => ({ ok: false as const, line: errorMessage(err) }));
-  const results: Promise<{ ok: boolean; line: string }>[] = [];
+  const attempt = (ref: string) => runtime.get(ref).then((c) => act(c, ref)).then((printed) => ({ ok: true as const, line: printed ?? ref }), (err: unknown) => ({ ok: false as const, line: errorMessage(err), missing: hasReason(err, "no_such_container") }));
+  const results: Promise<{ ok: boolean; line: string; missing?: boolean }>[] = [];
   let code = 0;
   for (let next = 0; next < refs.length; next++) {
     // Started up to AT_ONCE ahead of the one whose result is printed next (one at a time without `parallel`).
@@ -37,7 +39,7 @@ export async function eachContainer(
     if (r.ok) ctx.stdout.write(`${r.line}\n`);
     else {
       ctx.stderr.write(`tsbox: ${r.line}\n`);
-      code = 1;
+      if (!(options.missingOk && r.missing)) code = 1;
     }
   }
   return code;

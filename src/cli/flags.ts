@@ -44,13 +44,14 @@ export function parseFlags(args: string[], defs: FlagDef[], options: ParseOption
     out.values.set(def.name, list);
   };
   const setBool = (def: FlagDef, raw: string | undefined, shown: string) => {
-    if (raw === undefined || raw === "true") {
+    const on = raw === undefined || boolValue(raw, shown);
+    if (on) {
       out.bools.add(def.name);
       out.cleared.delete(def.name);
-    } else if (raw === "false") {
+    } else {
       out.bools.delete(def.name);
       out.cleared.add(def.name);
-    } else throw new UsageError(`invalid value "${raw}" for flag ${shown}: expected true or false`);
+    }
   };
 
   for (let i = 0; i < args.length; i++) {
@@ -111,6 +112,15 @@ export function parseFlags(args: string[], defs: FlagDef[], options: ParseOption
     }
   }
   return out;
+}
+
+/** pflag's boolean values: Go's strconv.ParseBool (`--rm=1`, `-t=0`, `--init=T`, `--detach=True`). */
+const BOOL_VALUES = new Map([..."1 t T TRUE true True".split(" ").map((v) => [v, true] as const), ..."0 f F FALSE false False".split(" ").map((v) => [v, false] as const)]);
+
+function boolValue(raw: string, shown: string): boolean {
+  const value = BOOL_VALUES.get(raw);
+  if (value === undefined) throw new UsageError(`invalid value "${raw}" for flag ${shown}: expected true or false (or 1, 0, t, f)`);
+  return value;
 }
 
 export function lastValue(flags: ParsedFlags, name: string): string | undefined {

@@ -7,6 +7,7 @@
  * typed literally in a format become tab and newline, as in docker.
  */
 import type { Writable } from "node:stream";
+import { UsageError } from "../errors.js";
 import { formatTemplate, renderTemplate, strictContext } from "./format-template-exec.js";
 import { parseTemplate, type Template } from "./format-template-parse.js";
 
@@ -24,6 +25,15 @@ export interface FormatDefaults {
 export interface PreparedFormat {
   table: boolean;
   template: Template;
+}
+
+/**
+ * `--json` (tsbox's own records, which docker has no flag for) is an output form of its own: with `--format` or
+ * `-q`, which also pick one, it is refused rather than one of them silently winning.
+ */
+export function refuseJsonWith(json: boolean, format: string | undefined, quiet: boolean): void {
+  if (json && format !== undefined) throw new UsageError("--json and --format cannot be combined (--format json prints docker's fields)");
+  if (json && quiet) throw new UsageError("--json and -q cannot be combined");
 }
 
 /** Picks the format docker would: explicit --format, else -q, else the default table. */

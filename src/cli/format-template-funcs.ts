@@ -1,7 +1,7 @@
 /**
  * The functions a `--format` template can call: Go's text/template
  * builtins (and, or, not, len, index, slice, print, printf, println, eq, ne,
- * lt, le, gt, ge) and the ones docker adds (json, join, split, title,
+ * lt, le, gt, ge, html, js, urlquery) and the ones docker adds (json, join, split, title,
  * lower, upper, pad, truncate).
  */
 import { formatNumber, goTypeName, printValue, structName, truth } from "./format-template-values.js";
@@ -88,7 +88,15 @@ export const TEMPLATE_FUNCTIONS: Record<string, TemplateFunction> = {
     const chars = [...String(args[0])];
     return chars.length > Number(args[1]) ? chars.slice(0, Number(args[1])).join("") : String(args[0]);
   },
+  // Go's escapers, of their arguments as print joins them (text/template's evalArgs).
+  html: (...args) => goSprint(args).replace(/[\0"'&<>]/g, (c) => HTML_ESCAPES[c]!),
+  js: (...args) => goSprint(args).replace(/[\\'"<>&=]|[\0-\x1f]/g, (c) => JS_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`),
+  // url.QueryEscape: UTF-8 bytes, unreserved characters kept, a space as "+".
+  urlquery: (...args) => encodeURIComponent(goSprint(args)).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, "+"),
 };
+
+const HTML_ESCAPES: Record<string, string> = { "\0": "\uFFFD", '"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;" };
+const JS_ESCAPES: Record<string, string> = { "\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E", "&": "\\u0026", "=": "\\u003D" };
 
 function need(args: unknown[], n: number, name: string): void {
   if (args.length < n) throw new Error(`wrong number of args for ${name}: want at least ${n} got ${args.length}`);

@@ -298,7 +298,10 @@ class Parser {
 
 function unquote(quoted: string, src: string, pos: number): string {
   try {
-    return JSON.parse(quoted.replace(/\\x([0-9a-fA-F]{2})/g, "\\u00$1").replace(/\\([abfv'])/g, (_m, c: string) => ({ a: "\\u0007", b: "\\b", f: "\\f", v: "\\u000b", "'": "'" })[c]!)) as string;
+    // Go takes raw control characters but a newline inside a quoted string (a tab `\t` became in a listing's
+    // format, as docker-cli's replacement); JSON does not: those are escaped for it first.
+    const raw = quoted.replace(/[\u0000-\u0009\u000b-\u001f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    return JSON.parse(raw.replace(/\\x([0-9a-fA-F]{2})/g, "\\u00$1").replace(/\\([abfv'])/g, (_m, c: string) => ({ a: "\\u0007", b: "\\b", f: "\\f", v: "\\u000b", "'": "'" })[c]!)) as string;
   } catch {
     throw templateError(src, pos, `invalid syntax in ${quoted}`);
   }

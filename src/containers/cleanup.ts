@@ -231,7 +231,8 @@ export async function diskUsage(runtime: Runtime): Promise<DiskUsage> {
   for (const dir of runtime.volumes.abandoned()) strayVolumes += await treeBytes(dir);
   return {
     rows: [
-      { Type: "Images", TotalCount: images.length, Active: images.filter((i) => i.containers > 0).length, Size: imagesSize + stray, Reclaimable: imagesReclaimable + stray },
+      // Images, not their names (docker counts image summaries, one per id: three tags of one image are one).
+      { Type: "Images", TotalCount: new Set(images.map((i) => i.id)).size, Active: new Set(images.filter((i) => i.containers > 0).map((i) => i.id)).size, Size: imagesSize + stray, Reclaimable: imagesReclaimable + stray },
       { Type: "Containers", TotalCount: sized.length, Active: sized.filter((c) => c.status === "running").length, Size: sum(sized.map((c) => c.size)), Reclaimable: sum(sized.filter((c) => c.status !== "running").map((c) => c.size)) },
       { Type: "Local Volumes", TotalCount: volumes.length, Active: volumes.filter((v) => v.links > 0).length, Size: sum(volumes.map((v) => v.size)) + strayVolumes, Reclaimable: sum(volumes.filter((v) => v.links === 0).map((v) => v.size)) + strayVolumes },
       { Type: "Build Cache", TotalCount: steps + mounts.length, Active: 0, Size: sum(cache), Reclaimable: sum(cache) },

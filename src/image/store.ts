@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
-import { ImageError, TsboxError } from "../errors.js";
+import { ImageError } from "../errors.js";
 import { isDiskFull, isErrno } from "../fs-util.js";
 import { embeddedLayouts } from "./embedded.js";
 import { blobWriteError, OciLayout } from "./layout.js";
@@ -117,7 +117,7 @@ export class ImageStore {
   /** Resolves a user-typed reference to a runnable image for `platform`, importing an embedded one if needed. */
   async getImage(input: string, platform: Platform = this.platform): Promise<StoredImage> {
     const image = await this.findImage(input, platform);
-    if (!image) throw new TsboxError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}${shortIdHint(input)}`, { code: "image" });
+    if (!image) throw new ImageError(`image not found: ${IMAGE_ID_RE.test(input) ? input : familiarName(parseReference(input))}${shortIdHint(input)}`, undefined, true);
     return image;
   }
 
@@ -356,7 +356,7 @@ export class ImageStore {
     const name = canonicalName(parseReference(input));
     return this.updateIndexRemoving(async (index) => {
       const entry = index.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
-      if (!entry) throw new ImageError(`image not found: ${input}${shortIdHint(input)}`);
+      if (!entry) throw new ImageError(`image not found: ${input}${shortIdHint(input)}`, undefined, true);
       const all = await this.manifestsOf(entry);
       const rest = platform ? all.filter((d) => !platformMatches(d.platform, platform)) : [];
       if (platform && rest.length === all.length) throw new ImageError(`image ${input} has no ${formatPlatform(platform)} variant (it has ${all.map((d) => formatPlatform(d.platform!)).join(", ")})`);
@@ -423,7 +423,7 @@ export class ImageStore {
    */
   async removeById(input: string, options: RemoveOptions = {}): Promise<{ id: string; untagged: string[]; kept: boolean; removed: Descriptor[] }> {
     const found = await this.byId(input.replace(/^sha256:/, ""));
-    if (!found) throw new TsboxError(`image not found: ${input}${shortIdHint(input)}`, { code: "image" });
+    if (!found) throw new ImageError(`image not found: ${input}${shortIdHint(input)}`, undefined, true);
     const digests = new Set(found.manifests.map((m) => m.digest));
     const untagged: string[] = [];
     let inUse = false;

@@ -40,6 +40,8 @@ export interface RegistryOptions {
    * these addresses, listening on every address (the certificate is `cert`).
    */
   tls?: { addresses: string[] };
+  /** Listen on this port (else a free one): `freeBadPort()`'s, to see requests fetch refuses. */
+  port?: number;
 }
 
 export const REGISTRY_BINARY = "/usr/bin/docker-registry";
@@ -67,12 +69,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port of the fetch spec's bad ports, which Node's fetch refuses ("bad port") and docker does not:
+ * a registry or an ADD URL there works with docker.
+ */
+export async function freeBadPort(): Promise<number> {
+  for (const port of [10080, 6679, 6566, 4190, 6669, 6668, 6000, 5061]) {
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createNetServer();
+      srv.on("error", () => resolve(false));
+      srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error("none of the bad ports tried is free");
+}
+
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const auth = options.auth ?? "none";
   const dir = mkdtempSync(join(tmpdir(), "registry-"));
   chmodSync(dir, 0o755);
   const storage = join(dir, "storage");
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const tokenRequests: TestRegistry["tokenRequests"] = [];
   let tokenServer: Server | undefined;
   let authYaml = "";
@@ -158,7 +176,7 @@ ${tlsYaml}${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.co
   for (;;) {
     try {
       if (options.tls) await httpsAnswers(port);
-      else await (await fetch(`http://127.0.0.1:${port}/v2/`)).body?.cancel();
+      else await httpAnswers(port);
       break;
     } catch {
       if (Date.now() > deadline || child.exitCode !== null) {
@@ -177,6 +195,13 @@ ${tlsYaml}${options.httpHost ? `  host: ${options.httpHost}\n` : ""}${options.co
 }
 
 /** Resolves once 127.0.0.1:`port` answers HTTPS (its certificate not checked). */
+/** Through node:http, not fetch: that refuses the bad ports a registry may be started on. */
+function httpAnswers(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    httpRequest({ host: "127.0.0.1", port, path: "/v2/" }, (res) => (res.resume(), resolve())).on("error", reject).end();
+  });
+}
+
 function httpsAnswers(port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     httpsGet({ host: "127.0.0.1", port, path: "/v2/", rejectUnauthorized: false }, (res) => (res.resume(), resolve())).on("error", reject);

@@ -7,7 +7,8 @@ import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
 import { strictContext } from "../format-template-exec.js";
-import { type FormatDefaults, writeFormatted } from "../format-output.js";
+import { type FormatDefaults, refuseJsonWith, writeFormatted } from "../format-output.js";
+import { danglingValue } from "../list-filters.js";
 import { humanSize, shortId, timeAgo } from "../format.js";
 import { goTimeString } from "./ps-context.js";
 
@@ -47,10 +48,13 @@ export async function imagesCommand(args: string[], ctx: CliContext): Promise<nu
   ]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length > 1) throw new UsageError(`"tsbox images" takes at most one argument (REPOSITORY[:TAG])`);
+  refuseJsonWith(flags.bools.has("json"), lastValue(flags, "format"), flags.bools.has("quiet"));
   const all = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).images({ all: flags.bools.has("all") });
-  let images = all.filter(imageFilter(allValues(flags, "filter"), all));
   const wanted = flags.positionals[0];
-  if (wanted !== undefined) images = images.filter(matches(wanted));
+  // A pattern (`images 'busy*'`, `'myorg/*'`) is a reference= filter, as docker-cli adds the argument to them.
+  const pattern = wanted !== undefined && /[*?[]/.test(wanted);
+  let images = all.filter(imageFilter([...allValues(flags, "filter"), ...(pattern ? [`reference=${wanted}`] : [])], all));
+  if (wanted !== undefined && !pattern) images = images.filter(matches(wanted));
   if (flags.bools.has("json")) {
     ctx.stdout.write(JSON.stringify(images, null, 2) + "\n");
     return 0;
@@ -77,10 +81,10 @@ function imageFilter(specs: string[], listed: ImageSummary[]): (img: ImageSummar
   for (const spec of specs) {
     const m = /^([a-z]+)=(.*)$/.exec(spec);
     if (!m || !FILTER_KEYS.includes(m[1]!)) throw new UsageError(`invalid filter '${spec}' (tsbox images filters: ${FILTER_KEYS.join(", ")})`);
-    if (m[1] === "dangling" && !["true", "false", "1", "0"].includes(m[2]!)) throw new UsageError(`invalid filter 'dangling=${m[2]}'`);
+    if (m[1] === "dangling") danglingValue(m[2]!);
     byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), m[2]!]);
   }
-  const dangling = byKey.get("dangling")?.map((x) => x === "true" || x === "1");
+  const dangling = byKey.get("dangling")?.map(danglingValue);
   const references = byKey.get("reference");
   const labels = byKey.get("label")?.map((l) => /^([^=]*)(?:=(.*))?$/s.exec(l)!);
   const pivot = (key: string) => byKey.get(key)?.map((ref) => createdTime(findListed(listed, ref)));

@@ -101,8 +101,10 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   const machineReadable = { ...info, ...dockerInfo(info) };
   const format = lastValue(flags, "format");
   if (format !== undefined) {
-    const { formatTemplate, renderTemplate } = await import("../format-template-exec.js");
-    ctx.stdout.write(renderTemplate(formatTemplate(format), machineReadable) + "\n");
+    const { formatTemplate, renderTemplate, strictContext } = await import("../format-template-exec.js");
+    // docker's system.Info is a struct: a field it does not have (a typo) is an error, not "<no value>".
+    const fields = { ...machineReadable, ...(await dockerCounts(new Runtime({ dataDir: defaultDataDir(ctx.env) }))) };
+    ctx.stdout.write(renderTemplate(formatTemplate(format), strictContext("system.Info", fields)) + "\n");
     return 0;
   }
   if (flags.bools.has("json")) {
@@ -201,6 +203,15 @@ function runProbe(binary: string): { result: unknown; error: string | null } {
   } catch {
     return { result: out, error: null };
   }
+}
+
+/** docker info's counts (`docker info -f '{{.ContainersRunning}}'`): containers by state, images (one per id). */
+async function dockerCounts(runtime: Runtime): Promise<Record<string, number>> {
+  const states = await runtime.containers({ all: true });
+  const running = states.filter((c) => c.status === "running" || c.status === "restarting").length;
+  const paused = states.filter((c) => c.status === "paused").length;
+  const images = new Set((await runtime.images()).map((i) => i.id)).size;
+  return { Containers: states.length, ContainersRunning: running, ContainersPaused: paused, ContainersStopped: states.length - running - paused, Images: images };
 }
 
 /** docker info's names for what scripts ask of it (`docker info -f '{{.CgroupVersion}}'`): daemonless, the server is this tsbox. */

@@ -3,21 +3,24 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { lastValue, parseFlags, platformFlag } from "../flags.js";
-import type { Platform } from "../../image/oci.js";
 import { formatTemplate, renderTemplate } from "../format-template-exec.js";
 import { parseTemplate } from "../format-template-parse.js";
+import { networkInspector } from "./network.js";
+import { containerSizes } from "./ps-context.js";
 
 const USAGE = `Usage: tsbox inspect [OPTIONS] NAME|ID [NAME|ID...]
 
-Show containers, images or volumes in docker's JSON shape.
+Show containers, images, networks or volumes in docker's JSON shape.
 
 Options:
   -f, --format TEMPLATE   Render each with a Go template, e.g. '{{.State.Running}}' or '{{json .Config}}'
-      --type TYPE         container, image or volume (default: a container, else an image)
+      --type TYPE         container, image, network or volume (default: the first of them by that name, in this order)
       --platform OS/ARCH  Which platform of an image (default: the backend's, else the one the store has)
+  -s, --size              A container's sizes (SizeRw, SizeRootFs)
 `;
 
-type Kind = "container" | "image" | "volume";
+const KINDS = ["container", "image", "network", "volume"] as const;
+type Kind = (typeof KINDS)[number];
 
 export async function inspectCommand(args: string[], ctx: CliContext): Promise<number> {
   const flags = parseFlags(args, [
@@ -29,27 +32,39 @@ export async function inspectCommand(args: string[], ctx: CliContext): Promise<n
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length === 0) throw new UsageError(`"tsbox inspect" requires at least 1 argument`);
   const type = lastValue(flags, "type");
-  if (type !== undefined && !["container", "image", "volume"].includes(type)) throw new UsageError(`"${type}" is not a valid value for --type`);
+  if (type !== undefined && !(KINDS as readonly string[]).includes(type)) throw new UsageError(`"${type}" is not a valid value for --type`);
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  return printInspected(ctx, flags.positionals, lastValue(flags, "format"), (ref) => inspectOne(runtime, ref, type as Kind | undefined, platformFlag(flags)));
+  const platform = platformFlag(flags);
+  const network = networkInspector(runtime);
+  const finders: Record<Kind, (ref: string) => Promise<unknown>> = {
+    // -s: docker's SizeRw and SizeRootFs, which only a container has.
+    container: async (ref) => {
+      const c = await runtime.inspectContainer(ref);
+      if (!flags.bools.has("size")) return c;
+      const { rw, rootFs } = await containerSizes(c);
+      return { ...c, SizeRw: rw, SizeRootFs: rootFs };
+    },
+    image: (ref) => runtime.inspectImage(ref, platform ? { platform } : {}),
+    network,
+    volume: async (ref) => runtime.volumes.inspect(ref),
+  };
+  return printInspected(ctx, flags.positionals, lastValue(flags, "format"), (ref) => inspectOne(finders, ref, type as Kind | undefined));
 }
 
-async function inspectOne(runtime: Runtime, ref: string, type: Kind | undefined, platform: Platform | undefined): Promise<unknown> {
-  if (type === "volume") return runtime.volumes.inspect(ref);
-  if (type !== "image") {
+/** docker-cli's inspect: with --type that kind; without, each kind in turn (container, image, network, volume). */
+async function inspectOne(finders: Record<Kind, (ref: string) => Promise<unknown>>, ref: string, type: Kind | undefined): Promise<unknown> {
+  if (type !== undefined) return finders[type](ref);
+  let imageError: unknown;
+  for (const kind of KINDS) {
     try {
-      return await runtime.inspectContainer(ref);
+      return await finders[kind](ref);
     } catch (err) {
-      if (type === "container") throw err;
+      if (kind === "image") imageError = err;
     }
   }
-  try {
-    return await runtime.inspectImage(ref, platform ? { platform } : {});
-  } catch (err) {
-    // A plain word could have named either: docker's message then.
-    if (type === undefined && /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(ref)) throw new UsageError(`no such object: ${ref}`);
-    throw err;
-  }
+  // A plain word (or /name) could have named any: docker's message then; else the image's (a bad reference says why).
+  if (/^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(ref)) throw new UsageError(`no such object: ${ref}`);
+  throw imageError;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { TsboxError, UsageError } from "../../errors.js";
+import { errorMessage, hasReason, TsboxError, UsageError } from "../../errors.js";
+import { exitCodeOf } from "../exit-code.js";
 import { compareText } from "../../compare.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
@@ -8,7 +9,8 @@ import { shortId, table } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
 import { printInspected } from "./inspect.js";
 import { strictContext } from "../format-template-exec.js";
-import { type FormatDefaults, writeFormatted } from "../format-output.js";
+import { danglingValue, regexMatch } from "../list-filters.js";
+import { type FormatDefaults, refuseJsonWith, writeFormatted } from "../format-output.js";
 import { BUILTIN_NETWORKS, type BuiltinNetwork, type NetworkConfig } from "../../network/store.js";
 import type { Lease } from "../../network/leases.js";
 
@@ -19,10 +21,10 @@ name (a DNS server answers on the network's gateway).
 
 Commands:
   create [--subnet CIDR] [--gateway IP] [--internal] [-o mtu=N] [--label K=V] NAME
-  ls [-q] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin]
+  ls [-q] [--no-trunc] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin|dangling=B]
                                          List networks
   inspect [-f TEMPLATE] NETWORK...       Show networks and their containers (docker's JSON)
-  rm NETWORK...                          Remove networks without containers
+  rm [-f] NETWORK...                     Remove networks without containers (-f: a missing one is no failure)
   prune [-f]                             Remove every unused user-defined network
   connect [--alias A] [--ip IP] NETWORK CONTAINER
   disconnect NETWORK CONTAINER
@@ -68,47 +70,47 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     }
     case "ls":
     case "list": {
-      const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }, { name: "format", value: true }, { name: "filter", short: "f", value: true, repeat: true }]);
-      if (flags.help) return ctx.stdout.write("Usage: tsbox network ls [-q] [--json] [--format F] [--filter name=N|id=I|driver=D|label=K[=V]|type=custom|builtin]\n"), 0;
+      const flags = parseFlags(rest, [{ name: "quiet", short: "q" }, { name: "json" }, { name: "format", value: true }, { name: "filter", short: "f", value: true, repeat: true }, { name: "no-trunc" }]);
+      if (flags.help) return ctx.stdout.write(`Usage: tsbox network ls [-q] [--no-trunc] [--json] [--format F] [--filter ${NETWORK_FILTERS}]\n`), 0;
+      refuseJsonWith(flags.bools.has("json"), lastValue(flags, "format"), flags.bools.has("quiet"));
       const store = runtime().networks;
       store.ensureDefault();
-      const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => compareText(a.name, b.name)).filter(networkFilter(allValues(flags, "filter")));
+      const inUse = (n: Listed) => "subnet" in n && store.leases(n.name).length > 0;
+      const nets: Listed[] = [...store.list(), ...BUILTIN_NETWORKS].sort((a, b) => compareText(a.name, b.name)).filter(networkFilter(allValues(flags, "filter"), inUse));
       const format = lastValue(flags, "format");
+      const id = flags.bools.has("no-trunc") ? (n: Listed) => n.id : (n: Listed) => shortId(n.id);
       if (flags.bools.has("json")) ctx.stdout.write(JSON.stringify(nets, null, 2) + "\n");
-      else if (format !== undefined) writeFormatted(ctx.stdout, nets.map(networkContext), format, NETWORK_FORMAT, flags.bools.has("quiet"));
-      else if (flags.bools.has("quiet")) ctx.stdout.write(nets.map((n) => shortId(n.id) + "\n").join(""));
-      else ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE"], nets.map((n) => [shortId(n.id), n.name, n.driver, "subnet" in n ? n.subnet : "", "subnet" in n ? n.gateway : "", "subnet" in n ? n.bridge : ""])));
+      else if (format !== undefined) writeFormatted(ctx.stdout, nets.map((n) => networkContext(n, id)), format, NETWORK_FORMAT, flags.bools.has("quiet"));
+      else if (flags.bools.has("quiet")) ctx.stdout.write(nets.map((n) => id(n) + "\n").join(""));
+      else ctx.stdout.write(table(["NETWORK ID", "NAME", "DRIVER", "SUBNET", "GATEWAY", "BRIDGE"], nets.map((n) => [id(n), n.name, n.driver, "subnet" in n ? n.subnet : "", "subnet" in n ? n.gateway : "", "subnet" in n ? n.bridge : ""])));
       return 0;
     }
     case "inspect": {
       const flags = parseFlags(rest, [{ name: "format", short: "f", value: true }]);
       if (flags.help) return ctx.stdout.write("Usage: tsbox network inspect [-f TEMPLATE] NETWORK...\n"), 0;
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network inspect" requires at least one network`);
-      const rt = runtime();
-      const names = new Map((await rt.containers({ all: true })).map((c) => [c.id, c.name ?? c.id.slice(0, 12)]));
-      return printInspected(ctx, flags.positionals, lastValue(flags, "format"), async (ref) => {
-        const builtin = builtinNetwork(ref);
-        if (builtin) {
-          const running = (await rt.containers({ all: false })).filter((c) => c.status === "running");
-          const inspected = await Promise.all(running.map((c) => rt.inspectContainer(c.id).catch(() => undefined)));
-          return dockerBuiltin(builtin, inspected.filter((c) => c?.HostConfig.NetworkMode === builtin.name).map((c) => ({ id: c!.Id, name: c!.Name.replace(/^\//, "") })));
-        }
-        const n = rt.networks.get(ref);
-        return dockerNetwork(n, rt.networks.leases(n.name), (id) => names.get(id) ?? id.slice(0, 12));
-      });
+      return printInspected(ctx, flags.positionals, lastValue(flags, "format"), networkInspector(runtime()));
     }
     case "rm":
     case "remove": {
-      const flags = parseFlags(rest, []);
-      if (flags.help) return ctx.stdout.write("Usage: tsbox network rm NETWORK...\n"), 0;
+      const flags = parseFlags(rest, [{ name: "force", short: "f" }]);
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network rm [-f] NETWORK...\n"), 0;
       if (flags.positionals.length === 0) throw new UsageError(`"tsbox network rm" requires at least one network`);
+      // docker-cli's network/remove.go: each is tried, a failure said and exit 1; -f passes over a missing one silently.
+      let code = 0;
       for (const ref of flags.positionals) {
-        const builtin = builtinNetwork(ref);
-        if (builtin) throw new TsboxError(`${builtin.name} is a pre-defined network and cannot be removed`);
-        await runtime().removeNetwork(ref);
-        ctx.stdout.write(ref + "\n");
+        try {
+          const builtin = builtinNetwork(ref);
+          if (builtin) throw new TsboxError(`${builtin.name} is a pre-defined network and cannot be removed`);
+          await runtime().removeNetwork(ref);
+          ctx.stdout.write(ref + "\n");
+        } catch (err) {
+          if (flags.bools.has("force") && hasReason(err, "no_such_network")) continue;
+          ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
+          code = exitCodeOf(err, "network");
+        }
       }
-      return 0;
+      return code;
     }
     case "prune": {
       const flags = parseFlags(rest, [{ name: "force", short: "f" }]);
@@ -134,6 +136,23 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     default:
       throw new UsageError(`unknown network command: ${sub} (see tsbox network --help)`);
   }
+}
+
+/** `network inspect`'s (and untyped `inspect`'s) lookup: a network by name or id, in docker's shape. */
+export function networkInspector(rt: Runtime): (ref: string) => Promise<object> {
+  let names: Promise<Map<string, string>> | undefined;
+  return async (ref) => {
+    const builtin = builtinNetwork(ref);
+    if (builtin) {
+      const running = (await rt.containers({ all: false })).filter((c) => c.status === "running");
+      const inspected = await Promise.all(running.map((c) => rt.inspectContainer(c.id).catch(() => undefined)));
+      return dockerBuiltin(builtin, inspected.filter((c) => c?.HostConfig.NetworkMode === builtin.name).map((c) => ({ id: c!.Id, name: c!.Name.replace(/^\//, "") })));
+    }
+    const n = rt.networks.get(ref);
+    names ??= rt.containers({ all: true }).then((all) => new Map(all.map((c) => [c.id, c.name ?? c.id.slice(0, 12)])));
+    const known = await names;
+    return dockerNetwork(n, rt.networks.leases(n.name), (id) => known.get(id) ?? id.slice(0, 12));
+  };
 }
 
 /** A network in docker's `network inspect` shape (`{{.IPAM.Config}}`, `{{range .Containers}}{{.IPv4Address}}{{end}}`). */
@@ -194,10 +213,10 @@ const NETWORK_FORMAT: FormatDefaults = {
   headers: { ID: "NETWORK ID", Name: "NAME", Driver: "DRIVER", Scope: "SCOPE", IPv6: "IPV6", Internal: "INTERNAL", Labels: "LABELS", Label: (name: unknown) => String(name).toUpperCase(), CreatedAt: "CREATED AT" },
 };
 
-function networkContext(n: Listed): object {
+function networkContext(n: Listed, id: (n: Listed) => string): object {
   const labels = "labels" in n ? n.labels : {};
   return strictContext(NETWORK_FORMAT.typeName, {
-    ID: shortId(n.id),
+    ID: id(n),
     Name: n.name,
     Driver: n.driver,
     Scope: "local",
@@ -209,24 +228,35 @@ function networkContext(n: Listed): object {
   });
 }
 
-/** docker's `network ls --filter`: name and id by part, driver, label (K or K=V), type custom or builtin. */
-function networkFilter(specs: string[]): (n: Listed) => boolean {
+const NETWORK_FILTERS = "name=N|id=I|driver=D|label=K[=V]|type=custom|builtin|dangling=true|false";
+
+/**
+ * docker's `network ls --filter`: name and id as regular expressions (moby's filters.Match), driver, label (K or
+ * K=V), type custom or builtin, dangling (moby's filterNetworkByUse: a user network without containers; the
+ * pre-defined ones are never dangling).
+ */
+function networkFilter(specs: string[], inUse: (n: Listed) => boolean): (n: Listed) => boolean {
   // Filters of one key widen (any of them), of different keys narrow, as docker's do.
   const byKey = new Map<string, ((n: Listed) => boolean)[]>();
   for (const spec of specs) {
-    const m = /^(name|id|driver|label|type)=(.*)$/.exec(spec);
+    const m = /^(name|id|driver|label|type|dangling)=(.*)$/.exec(spec);
     if (!m) throw new UsageError(`invalid filter '${spec}'`);
-    byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), networkTest(m[1]!, m[2]!)]);
+    byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), networkTest(m[1]!, m[2]!, inUse)]);
   }
   return (n) => [...byKey.values()].every((group) => group.some((t) => t(n)));
 }
 
-function networkTest(key: string, value: string): (n: Listed) => boolean {
+function networkTest(key: string, value: string, inUse: (n: Listed) => boolean): (n: Listed) => boolean {
+  const predefined = (n: Listed) => n.name === "bridge" || !("subnet" in n);
   switch (key) {
     case "name":
-      return (n) => n.name.includes(value);
+      return (n) => regexMatch(value, n.name);
     case "id":
-      return (n) => n.id.startsWith(value);
+      return (n) => regexMatch(value, n.id);
+    case "dangling": {
+      const dangling = danglingValue(value);
+      return (n) => (!predefined(n) && !inUse(n)) === dangling;
+    }
     case "driver":
       return (n) => n.driver === value;
     case "label": {
@@ -236,6 +266,6 @@ function networkTest(key: string, value: string): (n: Listed) => boolean {
     }
     default:
       if (value !== "custom" && value !== "builtin") throw new UsageError(`invalid filter 'type=${value}': custom or builtin`);
-      return (n) => (n.name === "bridge" || !("subnet" in n)) === (value === "builtin");
+      return (n) => predefined(n) === (value === "builtin");
   }
 }

@@ -1,4 +1,4 @@
-import { UsageError } from "../../errors.js";
+import { ContainerError, UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -23,7 +23,8 @@ export async function portCommand(args: string[], ctx: CliContext): Promise<numb
   const [port, proto = "tcp"] = wanted.split("/");
   if (!/^\d+$/.test(port ?? "") || (proto !== "tcp" && proto !== "udp")) throw new UsageError(`invalid port ${wanted}: expected PORT[/tcp|udp]`);
   const matches = ports.filter((p) => p.containerPort === Number(port) && p.protocol === proto);
-  if (matches.length === 0) throw new UsageError(`no public port '${port}/${proto}' published for ${ref}`);
+  // A lookup that found nothing, not a usage error: docker-cli's port.go returns a plain error (exit 1).
+  if (matches.length === 0) throw new ContainerError(`no public port '${port}/${proto}' published for ${ref}`);
   for (const p of matches) ctx.stdout.write(`${p.hostIp}:${p.hostPort}\n`);
   return 0;
 }

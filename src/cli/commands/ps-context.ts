@@ -8,14 +8,17 @@ import { treeBytes } from "../../fs-util.js";
 import type { ContainerInspect } from "../../containers/inspect.js";
 import { networkNames } from "../../containers/inspect-network.js";
 import type { ImageConfig } from "../../image/oci.js";
-import type { Runtime } from "../../runtime.js";
+import type { ContainerInfo, Runtime } from "../../runtime.js";
 import { parsePortRange } from "../../network/ports.js";
 import { strictContext } from "../format-template-exec.js";
+import { regexMatch } from "../list-filters.js";
 import type { FormatDefaults } from "../format-output.js";
 import { humanDuration, humanSize, shortId, timeAgo, truncate } from "../format.js";
 
 export interface PsEntry {
   inspect: ContainerInspect;
+  /** Its state record (what `ps --json` prints). */
+  state: ContainerInfo;
   /** It ended without anyone seeing its exit (its supervisor was killed): docker's inspect has no word for that. */
   unknownExit: boolean;
 }
@@ -50,6 +53,7 @@ export async function psEntries(runtime: Runtime): Promise<PsEntry[]> {
     try {
       out.push({
         inspect: await runtime.inspectContainer(state.id),
+        state,
         unknownExit: state.status === "exited" && state.exitCode === null,
       });
     } catch (err) {
@@ -125,6 +129,14 @@ export function statusText(c: ContainerInspect, now = Date.now(), unknownExit = 
 }
 
 /** One row for the template: docker's field names; `Label` is a method. */
+/** docker's SizeRw (what its writable layer holds) and SizeRootFs (that and its image's layers): `ps -s`, `inspect -s`. */
+export async function containerSizes(c: ContainerInspect): Promise<{ rw: number; rootFs: number }> {
+  const rw = await treeBytes(c.GraphDriver.Data.UpperDir ?? "");
+  let rootFs = rw;
+  for (const dir of (c.GraphDriver.Data.LowerDir ?? "").split(":").filter((d) => d !== "")) rootFs += await treeBytes(dir);
+  return { rw, rootFs };
+}
+
 export async function containerContext(e: PsEntry, options: { trunc: boolean; size: boolean }): Promise<object> {
   const c = e.inspect;
   const labels = c.Config.Labels ?? {};
@@ -132,10 +144,8 @@ export async function containerContext(e: PsEntry, options: { trunc: boolean; si
   const mounts = c.Mounts.map((m) => (options.trunc ? truncate(m.Name ?? m.Source, 15) : (m.Name ?? m.Source)));
   let size = "0B";
   if (options.size) {
-    const rw = await treeBytes(c.GraphDriver.Data.UpperDir ?? "");
-    let virtual = rw;
-    for (const dir of (c.GraphDriver.Data.LowerDir ?? "").split(":").filter((d) => d !== "")) virtual += await treeBytes(dir);
-    size = `${humanSize(rw)} (virtual ${humanSize(virtual)})`;
+    const { rw, rootFs } = await containerSizes(c);
+    size = `${humanSize(rw)} (virtual ${humanSize(rootFs)})`;
   }
   return strictContext(CONTAINER_FORMAT.typeName, {
     ID: options.trunc ? shortId(c.Id) : c.Id,
@@ -264,15 +274,6 @@ function portFilter(values: string[] | undefined, key: string): ((portKey: strin
 async function someAsync<T>(items: T[], test: (item: T) => Promise<boolean>): Promise<boolean> {
   for (const item of items) if (await test(item)) return true;
   return false;
-}
-
-/** docker's filters match as unanchored regular expressions. */
-function regexMatch(pattern: string, text: string): boolean {
-  try {
-    return new RegExp(pattern).test(text);
-  } catch {
-    return text.includes(pattern);
-  }
 }
 
 /**

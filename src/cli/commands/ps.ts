@@ -3,7 +3,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
-import { writeFormatted } from "../format-output.js";
+import { refuseJsonWith, writeFormatted } from "../format-output.js";
 import { containerContext, CONTAINER_FORMAT, matchFilters, parseFilters, type PsEntry, psEntries } from "./ps-context.js";
 
 const USAGE = `Usage: tsbox ps [OPTIONS]
@@ -20,7 +20,7 @@ Options:
       --no-trunc        Do not truncate ids and commands
   -q, --quiet           Only ids
   -s, --size            Show the writable layer's size
-      --json            The containers' state records as JSON
+      --json            The selected containers' state records as JSON (not with -q or --format)
 `;
 
 export async function psCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -42,20 +42,23 @@ export async function psCommand(args: string[], ctx: CliContext): Promise<number
   if (!Number.isInteger(last)) throw new UsageError(`invalid value "${lastText}" for flag -n: expected a number`);
   const filters = parseFilters(allValues(flags, "filter"));
 
+  const format = lastValue(flags, "format");
+  const json = flags.bools.has("json");
+  refuseJsonWith(json, format, flags.bools.has("quiet"));
+
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
-  if (flags.bools.has("json")) {
-    ctx.stdout.write(JSON.stringify(await runtime.containers({ all: flags.bools.has("all") }), null, 2) + "\n");
-    return 0;
-  }
+  // One selection (-a, --filter, -n/-l) for every output form; then the form.
   // docker: -n/-l and a status filter look at every container.
   const all = flags.bools.has("all") || last > 0 || filters.has("status") || filters.has("exited");
   let entries: PsEntry[] = await psEntries(runtime);
   if (!all) entries = entries.filter((e) => e.inspect.State.Running);
   entries = await matchFilters(entries, filters, runtime);
   if (last > 0) entries = entries.slice(0, last);
+  if (json) return ctx.stdout.write(JSON.stringify(entries.map((e) => e.state), null, 2) + "\n"), 0;
   const trunc = !flags.bools.has("no-trunc");
-  const items = await Promise.all(entries.map((e) => containerContext(e, { trunc, size: flags.bools.has("size") })));
-  const format = lastValue(flags, "format");
+  // docker-cli computes sizes when the template asks for .Size too, not only with -s.
+  const size = flags.bools.has("size") || (format !== undefined && /\.Size\b/.test(format));
+  const items = await Promise.all(entries.map((e) => containerContext(e, { trunc, size })));
   const defaults = flags.bools.has("size") && format === undefined ? { ...CONTAINER_FORMAT, table: CONTAINER_FORMAT.table + "\t{{.Size}}" } : CONTAINER_FORMAT;
   writeFormatted(ctx.stdout, items, format, defaults, flags.bools.has("quiet"));
   return 0;

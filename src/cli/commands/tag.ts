@@ -1,4 +1,4 @@
-import { errorMessage, UsageError } from "../../errors.js";
+import { errorMessage, isImageNotFound, UsageError } from "../../errors.js";
 import { exitCodeOf } from "../exit-code.js";
 import { formatPlatform } from "../../image/platform.js";
 import { defaultDataDir } from "../../paths.js";
@@ -18,7 +18,8 @@ const RMI_USAGE = `Usage: tsbox rmi [-f] [--no-prune] [--platform OS/ARCH[/VARIA
 
 Remove image names (every platform of them, or only --platform's), or by IMAGE ID the image with all
 its names (-f when it has several), and free the space of the blobs and layers nothing else uses.
-A name a container uses is removed only with -f (the image stays, unnamed); --no-prune keeps the
+A name a container uses is removed only with -f (the image stays, unnamed), and with -f an image
+that does not exist is no failure (said on stderr, exit 0); --no-prune keeps the
 blobs and layers (\`tsbox prune\` frees them later).
 `;
 
@@ -28,15 +29,17 @@ export async function rmiCommand(args: string[], ctx: CliContext): Promise<numbe
   if (flags.positionals.length === 0) throw new UsageError(`"tsbox rmi" requires at least one image`);
   const platform = platformFlag(flags);
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
+  const force = flags.bools.has("force");
   let code = 0;
   for (const name of flags.positionals) {
     try {
-      const removed = await runtime.removeImage(name, { ...(platform ? { platform } : {}), ...(flags.bools.has("force") ? { force: true } : {}), ...(flags.bools.has("no-prune") ? { prune: false } : {}) });
+      const removed = await runtime.removeImage(name, { ...(platform ? { platform } : {}), ...(force ? { force: true } : {}), ...(flags.bools.has("no-prune") ? { prune: false } : {}) });
       for (const untagged of removed.untagged) ctx.stdout.write(`Untagged: ${untagged}${platform && !removed.deleted ? ` (${formatPlatform(platform)})` : ""}\n`);
       if (removed.deleted) ctx.stdout.write(`Deleted: ${removed.deleted}\n`);
     } catch (err) {
       ctx.stderr.write(`tsbox: ${errorMessage(err)}\n`);
-      code = exitCodeOf(err, "rmi");
+      // docker-cli's image/remove.go: with -f only errors other than not-found fail the command.
+      if (!(force && isImageNotFound(err))) code = exitCodeOf(err, "rmi");
     }
   }
   return code;

@@ -10,6 +10,7 @@ import { setLabel, setOption } from "../key-value.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize } from "../format.js";
+import { danglingValue, regexMatch } from "../list-filters.js";
 import { printInspected } from "./inspect.js";
 import { groupUsage, isHelp } from "../group-command.js";
 
@@ -20,7 +21,7 @@ Manage volumes.
 Commands:
   create [--name] NAME [-l K=V]   Create a volume (no name: an anonymous one); -o K=V: the local
                                   driver's type=none,o=bind,device=DIR or type=tmpfs,device=tmpfs,o=…
-  ls [-q] [-f K=V] [--format F]   List volumes (filters: dangling, name, label)
+  ls [-q] [-f K=V] [--format F]   List volumes (filters: dangling, name, driver, label)
   inspect [-f TEMPLATE] NAME...   Show volumes as JSON
   rm [-f] NAME...                 Remove volumes no container uses
   prune [-a] [-f] [--filter K=V]  Remove unused anonymous volumes (-a: all unused volumes)
@@ -102,7 +103,7 @@ async function list(args: string[], ctx: CliContext, runtime: () => Runtime): Pr
     { name: "filter", short: "f", value: true, repeat: true },
     { name: "format", value: true },
   ]);
-  if (flags.help) return ctx.stdout.write("Usage: tsbox volume ls [-q] [--filter dangling=true|name=N|label=K[=V]] [--format FORMAT]\n"), 0;
+  if (flags.help) return ctx.stdout.write("Usage: tsbox volume ls [-q] [--filter dangling=true|name=N|driver=D|label=K[=V]] [--format FORMAT]\n"), 0;
   if (flags.positionals.length > 0) throw new UsageError(`"tsbox volume ls" takes no arguments`);
   const rt = runtime();
   const keep = volumeFilter(allValues(flags, "filter"), (name) => rt.volumes.users(name).length > 0);
@@ -155,8 +156,8 @@ export function volumePruneFilter(specs: string[]): (v: VolumeInfo) => boolean {
   return volumeFilter(specs, () => false, ["label", "label!"]);
 }
 
-/** `volume ls`/`prune` filters: dangling=true|false, name=SUBSTRING, label=K[=V], label!=K[=V]. */
-function volumeFilter(specs: string[], inUse: (name: string) => boolean, allowed = ["dangling", "name", "label", "label!"]): (v: VolumeInfo) => boolean {
+/** `volume ls`/`prune` filters: dangling=true|false, name=REGEXP, driver=D, label=K[=V], label!=K[=V]. */
+function volumeFilter(specs: string[], inUse: (name: string) => boolean, allowed = ["dangling", "name", "driver", "label", "label!"]): (v: VolumeInfo) => boolean {
   const tests: ((v: VolumeInfo) => boolean)[] = [];
   const byKey = new Map<string, string[]>();
   for (const spec of specs) {
@@ -170,12 +171,10 @@ function volumeFilter(specs: string[], inUse: (name: string) => boolean, allowed
   };
   for (const [key, values] of byKey) {
     if (key === "dangling") {
-      const dangling = values.map((x) => {
-        if (!["true", "false", "1", "0"].includes(x)) throw new UsageError(`invalid filter 'dangling=${x}'`);
-        return x === "true" || x === "1";
-      });
+      const dangling = values.map(danglingValue);
       tests.push((v) => dangling.some((d) => d === !inUse(v.Name)));
-    } else if (key === "name") tests.push((v) => values.some((x) => v.Name.includes(x)));
+    } else if (key === "name") tests.push((v) => values.some((x) => regexMatch(x, v.Name)));
+    else if (key === "driver") tests.push((v) => values.includes(v.Driver));
     else if (key === "label") tests.push((v) => values.every((x) => labelMatch(v, x)));
     else tests.push((v) => values.every((x) => !labelMatch(v, x)));
   }

@@ -5,7 +5,8 @@ import { bodyBytes } from "./body.js";
 import { configDir, type CredentialLookup, type Credentials, lookupCredentials } from "./credentials.js";
 import { type Challenge, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MAX_TOKEN_BYTES, parseChallenge, pullScope, registryError, registryHost } from "./endpoint.js";
 import { MAX_ATTEMPTS, retryDelay, waitToRetry } from "./retry.js";
-import { certsDirs, httpsFetch, isInsecureRegistry, type SendInit, tlsFor, type TlsOptions } from "./tls.js";
+import { certsDirs, isInsecureRegistry, tlsFor } from "./tls.js";
+import { send, type SendInit, type TlsOptions } from "../../http-fetch.js";
 
 export { MANIFEST_ACCEPT, parseChallenge, pullScope, pushScope, registryError } from "./endpoint.js";
 
@@ -112,12 +113,10 @@ export class RegistryClient {
     return this.scheme;
   }
 
-  /** One hop: fetch, or node:https where the host's TLS is not fetch's (unverified, or extra CAs). */
+  /** One hop, with the host's TLS where it is not fetch's (unverified, or extra CAs). */
   private send(url: URL, init: SendInit): Promise<Response> {
     if (url.protocol === "https:" && !this.tls.has(url.host)) this.tls.set(url.host, tlsFor(url.host, this.env, configDir(this.env)));
-    const tls = url.protocol === "https:" ? this.tls.get(url.host) : undefined;
-    if (tls) return httpsFetch(url, init, tls);
-    return fetch(url, { ...init, redirect: "manual", ...(init.body !== undefined ? { duplex: "half" } : {}) } as RequestInit);
+    return send(url, init, url.protocol === "https:" ? this.tls.get(url.host) : undefined);
   }
 
   /**

@@ -10,16 +10,13 @@
  *   (~/.config/tsbox) or in docker's `/etc/docker/certs.d`.
  *
  * Node 20's fetch takes no TLS options without the undici package, so those
- * requests go through node:https, answered as a fetch `Response`.
+ * requests go through node:https (src/http-fetch.ts).
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { request, type RequestOptions } from "node:https";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
+import type { TlsOptions } from "../../http-fetch.js";
 import { isLoopbackRegistry, registryHostname } from "./endpoint.js";
-
-export type TlsOptions = Pick<RequestOptions, "ca" | "rejectUnauthorized">;
 
 /** Directories holding `HOST:PORT/*.crt` CA files, tsbox's own first. */
 export function certsDirs(configDir: string): string[] {
@@ -47,32 +44,4 @@ export function tlsFor(host: string, env: NodeJS.ProcessEnv, configDir: string):
     for (const name of names.filter((n) => n.endsWith(".crt")).sort()) cas.push(readFileSync(join(dir, host, name), "utf8"));
   }
   return cas.length > 0 ? { ca: [...rootCertificates, ...cas] } : undefined;
-}
-
-export interface SendInit {
-  method: string;
-  headers: Record<string, string>;
-  body?: BodyInit | AsyncIterable<Uint8Array>;
-  signal: AbortSignal;
-}
-
-/** fetch's answer (redirects not followed) over node:https with `tls`; network errors as fetch's (`cause`). */
-export function httpsFetch(url: URL, init: SendInit, tls: TlsOptions): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method, headers: init.headers, signal: init.signal, ...tls }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status < 200 || status > 599) return void (res.destroy(), reject(new TypeError("fetch failed", { cause: new Error(`bad HTTP status ${status}`) })));
-      const headers = new Headers();
-      for (const [name, value] of Object.entries(res.headers)) for (const v of [value ?? []].flat()) headers.append(name, v);
-      const empty = init.method === "HEAD" || [204, 205, 304].includes(status);
-      if (empty) res.resume();
-      resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, statusText: res.statusMessage ?? "", headers }));
-    });
-    req.on("error", (err) => reject(err.name === "AbortError" ? err : new TypeError("fetch failed", { cause: err })));
-    const body = init.body;
-    if (body === undefined || body === null) req.end();
-    else if (typeof body === "string" || body instanceof Uint8Array) req.end(body);
-    else if (Symbol.asyncIterator in (body as object)) Readable.from(body as AsyncIterable<Uint8Array>).on("error", (err) => req.destroy(err)).pipe(req);
-    else reject(new TypeError(`unsupported request body for ${url.host}`));
-  });
 }
