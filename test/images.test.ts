@@ -75,6 +75,25 @@ async function bigLayersArchive(who: Identity, env: Record<string, string>, n: n
   return archive;
 }
 
+/**
+ * `archive` (a tsbox save) in docker's older form (podman save, docker < 25: manifest.json only, no
+ * index.json that pins digests), after `edit` changed its manifest.json entries or files; readable by all.
+ */
+function oldDockerArchive(archive: string, edit: (manifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[], dir: string) => void): string {
+  const dir = mkdtempSync(join(fixtures, "docker-archive-"));
+  execFileSync("tar", ["-C", dir, "-xf", archive]);
+  rmSync(join(dir, "index.json"));
+  rmSync(join(dir, "oci-layout"));
+  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+  edit(manifest, dir);
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+  const out = `${dir}.tar`;
+  execFileSync("tar", ["-C", dir, "-cf", out, "."]);
+  chmodSync(out, 0o644);
+  rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
 const file = (path: string, data = "x", mode = 0o644): TarWriteEntry => ({ path, type: "file", mode, mtime: 0, data: Buffer.from(data) });
 const dir = (path: string): TarWriteEntry => ({ path, type: "directory", mode: 0o755, mtime: 0 });
 
@@ -223,6 +242,43 @@ for (const who of identities()) {
       assert.equal(await size("test/zstd:1"), (await size("busybox")) + raw.length);
       assert.equal((await tsbox(who, ["run", "--rm", "test/zstd:1", "wc", "-c", "/data/text"], { env })).stdout.trim(), `${13 * 8192} /data/text`);
       rmSync(layout, { recursive: true, force: true });
+    });
+
+    it("load checks each layer of a docker archive against its config's diff_id, and names nothing when one differs", async () => {
+      const env = freshStore(who);
+      ok(await tsbox(who, ["run", "--name", "c", "busybox", "sh", "-c", "echo hi > /hi"], { env }));
+      ok(await tsbox(who, ["commit", "c", "two:1"], { env }));
+      ok(await tsbox(who, ["rm", "c"], { env }));
+      const saved = join(who.scratch, "two.tar");
+      ok(await tsbox(who, ["save", "-o", saved, "two:1"], { env }));
+      // The layers listed in the wrong order, and a layer file of other content (that store already has the
+      // promised layer unpacked: the image ran from it, and the wrong blob was passed on by save and push).
+      const swapped = oldDockerArchive(saved, (m) => {
+        m[0]!.Layers.reverse();
+        m[0]!.RepoTags = ["bad:1"];
+      });
+      const evil = oldDockerArchive(saved, (m, dir) => {
+        const tar = new TarWriter();
+        tar.add(file("hi", "EVIL\n"));
+        writeFileSync(join(dir, m[0]!.Layers[1]!), tar.finish());
+        m[0]!.RepoTags = ["bad:2"];
+      });
+      const good = oldDockerArchive(saved, (m) => (m[0]!.RepoTags = ["good:1"]));
+      const blobs = () => readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")).sort();
+      const before = blobs();
+      const images = (await tsbox(who, ["images"], { env })).stdout;
+      for (const [archive, layer] of [[swapped, 1], [evil, 2]] as const) {
+        // Before: "Loaded image: bad:1", exit 0; the error came at `run`, or never.
+        oneLineError(await tsbox(who, ["load", "-i", archive], { env }), new RegExp(`^tsbox: layer ${layer} \\(blobs/sha256/[0-9a-f]{64}\\) of archive image blobs/sha256/[0-9a-f]{64} does not match its diff_id in the config: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}$`), 1);
+        assert.equal((await tsbox(who, ["images"], { env })).stdout, images, "nothing named");
+        assert.deepEqual(blobs(), before, "no blob of the refused image stored");
+      }
+      // Its gzip'd layer (busybox's) is checked through its decompressed tar: the right archive loads, in another store too.
+      for (const store of [env, freshStore(who)]) {
+        assert.equal((await tsbox(who, ["load", "-i", good], { env: store })).stdout, "Loaded image: good:1\n");
+        assert.equal((await tsbox(who, ["run", "--rm", "good:1", "cat", "/hi"], { env: store })).stdout, "hi\n");
+      }
+      for (const f of [saved, swapped, evil, good]) rmSync(f);
     });
 
     it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {

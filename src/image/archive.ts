@@ -2,14 +2,14 @@ import { checkConfig } from "./shape.js";
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, mkdtemp, open, readFile, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
-import type { Writable } from "node:stream";
+import { PassThrough, type Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
 import { abortable } from "../abortable.js";
 import { writeTo } from "../stream-write.js";
 import { isDiskFull, writeOutputFile } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
-import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
+import { decompress, detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
 import { canonicalName, familiarName, parseReference } from "./reference.js";
@@ -221,12 +221,19 @@ export function dockerArchiveImage(
     const kind = detectCompression(head);
     return { mediaType: kind === "gzip" ? MediaType.dockerLayerGzip : kind === "zstd" ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.docker.image.rootfs.diff.tar", ...blob };
   });
-  if (config.rootfs?.diff_ids?.length !== layers.length) throw new ImageError(`archive image ${entry.Config}: ${layers.length} layers but ${config.rootfs?.diff_ids?.length ?? 0} diff_ids`);
+  checkLayerCount(entry, config);
   const tags = entry.RepoTags ?? [];
   return {
     manifest: { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, ...configBlob }, layers },
     names: tags.map((tag) => canonicalName(parseReference(tag))),
   };
+}
+
+/** The config's diff_ids, one per layer the entry lists. */
+function checkLayerCount(entry: DockerArchiveEntry, config: ImageConfig): string[] {
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== entry.Layers.length) throw new ImageError(`archive image ${entry.Config}: ${entry.Layers.length} layers but ${diffIds.length} diff_ids`);
+  return diffIds;
 }
 
 /** Docker's older `docker save` format: manifest.json, <config>.json, <id>/layer.tar. */
@@ -253,15 +260,13 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
       throw new ImageError(`archive image ${entry.Config}: its config is not valid JSON`, err);
     }
     checkConfig(config, `archive image ${entry.Config}`);
-    const configBlob = await layout.writeBlob(configData, undefined, signal);
+    const diffIds = checkLayerCount(entry, config);
     const layers: { digest: string; size: number; head: Uint8Array }[] = [];
-    for (const path of entry.Layers) {
-      const file = await inside(dir, path);
-      const fh = await open(file);
-      const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0).finally(() => fh.close());
-      const stream = createReadStream(file);
-      layers.push({ ...(await layout.writeBlob(stream, undefined, signal).finally(() => stream.destroy())), head: buffer.subarray(0, bytesRead) });
+    for (const [i, path] of entry.Layers.entries()) {
+      layers.push(await copyLayer(layout, await inside(dir, path), diffIds[i]!, `layer ${i + 1} (${path}) of archive image ${entry.Config}`, signal));
     }
+    // Written once every layer proved to be the config's: a refused image leaves no config behind.
+    const configBlob = await layout.writeBlob(configData, undefined, signal);
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
     const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
     const stored = { ...desc, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
@@ -276,6 +281,51 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
     }
   }
   return loaded;
+}
+
+/**
+ * A layer file of a docker archive into the store, checked on the way against the diff_id its config
+ * promises (the uncompressed tar's digest): no manifest digest protects these layers, and docker's load
+ * refuses a mismatch too ("invalid diffID for layer N"). One read: the bytes go to the blob and, decompressed
+ * if need be, to the hash; a layer that does not match fails before its blob is published.
+ */
+async function copyLayer(layout: OciLayout, file: string, diffId: string, what: string, signal?: AbortSignal): Promise<{ digest: string; size: number; head: Uint8Array }> {
+  const fh = await open(file);
+  const { buffer, bytesRead } = await fh.read(Buffer.alloc(6), 0, 6, 0).finally(() => fh.close());
+  const head = buffer.subarray(0, bytesRead);
+  const kind = detectCompression(head);
+  const { DigestCounter } = await import("./hash.js");
+  const counter = new DigestCounter();
+  // Compressed: the blob's bytes also go through the decompressor, whose output is hashed alongside.
+  const compressed = kind === "none" ? undefined : new PassThrough({ highWaterMark: 256 * 1024 });
+  const hashing = compressed
+    ? (async () => {
+        for await (const chunk of limitExpansion(decompress(kind, compressed), what, (await stat(file)).size, layerLimits())) counter.update(chunk);
+      })()
+    : undefined;
+  hashing?.catch(() => compressed!.destroy()); // awaited below; a failed decompressor stops taking bytes
+  const stream = createReadStream(file);
+  const checked = async function* (): AsyncGenerator<Buffer> {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (compressed) await writeTo(compressed, chunk).catch(() => undefined);
+      else counter.update(chunk);
+      yield chunk;
+    }
+    compressed?.end();
+    try {
+      await hashing;
+    } catch (err) {
+      throw new ImageError(`${what} cannot be decompressed: ${(err as Error).message}`, err);
+    }
+    const got = counter.digest();
+    if (got !== diffId) throw new ImageError(`${what} does not match its diff_id in the config: expected ${diffId}, got ${got}`);
+  };
+  try {
+    return { ...(await layout.writeBlob(checked(), undefined, signal)), head };
+  } finally {
+    stream.destroy();
+    compressed?.destroy();
+  }
 }
 
 /** A path named by the archive, resolved without leaving the extracted dir (symlinks included). */
