@@ -281,6 +281,35 @@ for (const who of identities()) {
       for (const f of [saved, swapped, evil, good]) rmSync(f);
     });
 
+    it("save REPO saves every tag of the repository, and an image of several names is one manifest.json entry (skopeo reads it)", async () => {
+      const env = freshStore(who);
+      ok(await tsbox(who, ["run", "--name", "c", "busybox", "true"], { env }));
+      ok(await tsbox(who, ["commit", "c", "app:2.0"], { env }));
+      ok(await tsbox(who, ["rm", "c"], { env }));
+      for (const name of ["app:1.0", "other/app:1", "app2:1"]) ok(await tsbox(who, ["tag", "busybox", name], { env }));
+      const archive = join(who.scratch, "app.tar");
+      // As docker's save (moby tarexport parseNames): a name without tag is its repository's every tag; before,
+      // it was app:latest alone ("image not found: app:latest" here).
+      ok(await tsbox(who, ["save", "-o", archive, "app", "busybox", "app:1.0"], { env }));
+      const manifest = JSON.parse(execFileSync("tar", ["-xOf", archive, "manifest.json"], { encoding: "utf8" })) as { RepoTags: string[] }[];
+      // Before: one entry per name, and skopeo refused it ("expected 1 item, got 3").
+      assert.deepEqual(manifest.map((e) => e.RepoTags.sort().join(" ")).sort(), ["app:1.0 busybox:latest", "app:2.0"]);
+      const index = JSON.parse(execFileSync("tar", ["-xOf", archive, "index.json"], { encoding: "utf8" }));
+      assert.deepEqual(index.manifests.map((d: { annotations: Record<string, string> }) => d.annotations["org.opencontainers.image.ref.name"]).sort(), ["1.0", "2.0", "latest"]);
+      const byEntry = JSON.parse(await runTool("skopeo", ["inspect", `docker-archive:${archive}:app:1.0`]));
+      assert.equal(byEntry.Architecture, "amd64");
+      const into = freshStore(who);
+      assert.equal((await tsbox(who, ["load", "-i", archive], { env: into })).stdout.split("\n").sort().join("\n"), "\nLoaded image: app:1.0\nLoaded image: app:2.0\nLoaded image: busybox:latest");
+      // One image under two names alone: the archive skopeo reads without naming an entry.
+      const two = join(who.scratch, "two-names.tar");
+      ok(await tsbox(who, ["save", "-o", two, "app:1.0", "app2:1"], { env }));
+      assert.deepEqual(JSON.parse(await runTool("skopeo", ["inspect", `docker-archive:${two}`])).Architecture, "amd64");
+      const missing = await tsbox(who, ["save", "-o", join(who.scratch, "none.tar"), "nosuch"], { env });
+      oneLineError(missing, /image not found: nosuch:latest/, 1);
+      rmSync(archive);
+      rmSync(two);
+    });
+
     it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {
       const env = freshStore(who);
       const layout = join(fixtures, `skopeo-${who.name}`);

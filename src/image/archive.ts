@@ -12,7 +12,7 @@ import { removeTree } from "../remove-tree.js";
 import { decompress, detectCompression, layerLimits, limitExpansion } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
-import { canonicalName, familiarName, parseReference } from "./reference.js";
+import { canonicalName, familiarName, isNameOnly, parseReference } from "./reference.js";
 import type { ImageStore } from "./store.js";
 import { readTar } from "./tar.js";
 import { entryHeader, tarPadding } from "./tar-writer.js";
@@ -42,7 +42,7 @@ export async function saveImages(store: ImageStore, names: string[], out: string
   const blobs = new Map<string, number>();
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
   const dockerManifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
-  for (const input of names) {
+  for (const input of await savedNames(store, names)) {
     // One platform per name (docker's manifest.json has room for one): the one asked for, else the store's, else the name's only one.
     const image = await store.getImage(input, platform ?? (await store.defaultPlatformOf(input)));
     // Saved by its id, an image goes without a name (docker's RepoTags null), as `load` then keeps it: by id.
@@ -57,11 +57,12 @@ export async function saveImages(store: ImageStore, names: string[], out: string
       platform: { os: image.config.os, architecture: image.config.architecture, ...(image.config.variant ? { variant: image.config.variant } : {}) },
       ...(ref ? { annotations: { [Annotation.imageName]: canonicalName(ref), ...(ref.tag ? { [Annotation.refName]: ref.tag } : {}) } } : {}),
     });
-    dockerManifest.push({
-      Config: blobName(image.manifest.config.digest),
-      RepoTags: !ref ? null : ref.tag ? [familiarName(ref)] : [],
-      Layers: image.manifest.layers.map((l) => blobName(l.digest)),
-    });
+    const entry = { Config: blobName(image.manifest.config.digest), RepoTags: !ref ? null : ref.tag ? [familiarName(ref)] : [], Layers: image.manifest.layers.map((l) => blobName(l.digest)) };
+    // One entry per image, with all its names, as docker's (save.go groups refs by image id): skopeo's
+    // docker-archive: reader refuses an archive of several entries unless one is named.
+    const same = dockerManifest.find((e) => e.Config === entry.Config && e.Layers.join() === entry.Layers.join());
+    if (same) same.RepoTags = [...new Set([...(same.RepoTags ?? []), ...(entry.RepoTags ?? [])])];
+    else dockerManifest.push(entry);
   }
 
   // A write to a pipe nobody reads never ends: it is raced with the signal.
@@ -90,6 +91,22 @@ export async function saveImages(store: ImageStore, names: string[], out: string
   await file("index.json", Buffer.from(JSON.stringify(index)));
   if (format === "docker") await file("manifest.json", Buffer.from(JSON.stringify(dockerManifest)));
   await write(Buffer.alloc(1024));
+}
+
+/**
+ * The names `save` was given, each once, a repository (a name without tag or digest) as every tag of it, as
+ * docker's save (a repository no tag names stays as typed: its :latest, or an error).
+ */
+async function savedNames(store: ImageStore, names: string[]): Promise<string[]> {
+  const out = new Map<string, string>();
+  for (const input of names) {
+    const expanded = isNameOnly(input) && !(await store.isImageId(input)) ? await store.repositoryTags(input) : [];
+    for (const name of expanded.length > 0 ? expanded : [input]) {
+      const key = (await store.isImageId(name)) ? name : canonicalName(parseReference(name));
+      if (!out.has(key)) out.set(key, name);
+    }
+  }
+  return [...out.values()];
 }
 
 function blobName(digest: string): string {
