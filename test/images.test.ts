@@ -9,7 +9,7 @@ import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -309,6 +309,43 @@ for (const who of identities()) {
       oneLineError(missing, /image not found: nosuch:latest/, 1);
       rmSync(archive);
       rmSync(two);
+    });
+
+    it("loads archives compressed with xz, bzip2 or zstd, from a file and from stdin, as docker's load; a missing tool is named", async () => {
+      const env = freshStore(who);
+      const plain = join(who.scratch, "bb-plain.tar");
+      ok(await tsbox(who, ["save", "-o", plain, "busybox"], { env }));
+      ok(await tsbox(who, ["rmi", "busybox"], { env }));
+      for (const tool of ["xz", "bzip2", "zstd"]) {
+        const archive = `${plain}.${tool}`;
+        writeFileSync(archive, execFileSync(tool, ["-c", "-q", plain], { maxBuffer: 1 << 26 }));
+        chmodSync(archive, 0o644);
+        // Before: "invalid tar checksum field" (xz), "negative base-256 tar checksum" (bzip2), "not supported" (zstd).
+        for (const args of [["load", "-i", archive], ["load"]]) {
+          const r = await tsbox(who, args, { env, ...(args.length === 1 ? { stdin: readFileSync(archive) } : {}) });
+          assert.deepEqual([r.code, r.stdout, r.stderr], [0, "Loaded image: busybox:latest\n", ""], `${tool} ${args.join(" ")}`);
+          ok(await tsbox(who, ["rmi", "busybox"], { env }));
+        }
+        // A cut archive: the tool's own error, nothing loaded, no temp dir left.
+        const cut = `${archive}.cut`;
+        writeFileSync(cut, readFileSync(archive).subarray(0, 200_000));
+        chmodSync(cut, 0o644);
+        oneLineError(await tsbox(who, ["load", "-i", cut], { env }), new RegExp(`^tsbox: cannot read archive .*: not valid ${tool}: `), 1);
+        assert.deepEqual(readdirSync(env.TSBOX_DATA_DIR!).filter((e) => e.startsWith(".load-")), []);
+        rmSync(cut);
+      }
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+      if (who.name === "root") {
+        // Without the xz tool: a clear error naming the package (as build's ADD says it).
+        const bin = join(who.scratch, "no-xz-bin");
+        mkdirSync(bin, { recursive: true });
+        for (const d of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+          for (const name of existsSync(d) ? readdirSync(d) : []) if (name !== "xz" && !existsSync(join(bin, name))) symlinkSync(join(d, name), join(bin, name));
+        }
+        oneLineError(await tsbox(who, ["load", "-i", `${plain}.xz`], { env: { ...env, PATH: bin } }), /needs the xz tool, which is not installed: install xz-utils/, 1);
+        rmSync(bin, { recursive: true, force: true });
+      }
+      for (const f of [plain, `${plain}.xz`, `${plain}.bzip2`, `${plain}.zstd`]) rmSync(f);
     });
 
     it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {

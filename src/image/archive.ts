@@ -3,13 +3,12 @@ import { createReadStream } from "node:fs";
 import { lstat, mkdir, mkdtemp, open, readFile, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
 import { PassThrough, type Writable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { ImageError } from "../errors.js";
 import { abortable } from "../abortable.js";
 import { writeTo } from "../stream-write.js";
 import { isDiskFull, writeOutputFile } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
-import { decompress, detectCompression, layerLimits, limitExpansion } from "./compression.js";
+import { decompress, detectCompression, layerLimits, limitExpansion, sniffCompression } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
 import { canonicalName, familiarName, isNameOnly, parseReference } from "./reference.js";
@@ -148,36 +147,15 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
 
 /** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin. */
 async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined, signal?: AbortSignal): Promise<void> {
-  // Peek at the first bytes to see whether the archive itself is gzip-compressed.
   const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   // A stdin that sends nothing keeps a read waiting for good: each is raced with the signal.
   const next = () => abortable(it.next(), signal);
-  const first = await next();
-  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
-  async function* rest(): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    for (let r = await next(); !r.done; r = await next()) yield Buffer.from(r.value);
-  }
-  let body: AsyncIterable<Buffer> = rest();
-  if (detectCompression(head) === "gzip") {
-    const gunzip = createGunzip();
-    void (async () => {
-      try {
-        for await (const chunk of rest()) {
-          if (gunzip.destroyed) break; // the reader gave up (a bad archive, a cap)
-          await writeTo(gunzip, chunk);
-        }
-        gunzip.end();
-      } catch (err) {
-        gunzip.destroy(err as Error);
-      }
-    })();
-    // A gzip'd archive may not expand without bound (the layer caps apply).
-    body = limitExpansion(gunzip, `archive ${what}`, size, layerLimits());
-  } else if (detectCompression(head) === "zstd") {
-    throw new ImageError(`${what}: zstd-compressed archives are not supported; decompress it first`);
-  }
-  if (head.length === 0) throw new ImageError(`${what} is empty`);
+  const { kind, empty, data } = await sniffCompression((async function* () {
+    for (let r = await next(); !r.done; r = await next()) yield r.value;
+  })());
+  if (empty) throw new ImageError(`${what} is empty`);
+  // Compressed as docker's load takes it (gzip, bzip2, xz, zstd), it may not expand without bound (the layer caps apply).
+  const body = kind === "none" ? data : limitExpansion(decompress(kind, data), `archive ${what}`, size, layerLimits());
   try {
     // The same safe unpacker as for layers (no path escapes the temp dir), in
     // archive mode: no symlink, FIFO or device node is made there.

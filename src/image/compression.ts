@@ -41,6 +41,32 @@ export function archiveCompression(head: Uint8Array): ArchiveCompression {
   return "none";
 }
 
+/**
+ * A whole archive's stream, its compression read from its first bytes (held back until there are enough),
+ * and whether it had any bytes at all. `data` yields every byte, the first ones included.
+ */
+export async function sniffCompression(source: AsyncIterable<Buffer>): Promise<{ kind: ArchiveCompression; empty: boolean; data: AsyncIterable<Buffer> }> {
+  const it = source[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  let length = 0;
+  let ended = false;
+  while (length < 6) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    held.push(Buffer.from(r.value));
+    length += r.value.length;
+  }
+  const head = Buffer.concat(held);
+  const data = (async function* () {
+    if (head.length > 0) yield head;
+    if (!ended) for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
+  })();
+  return { kind: archiveCompression(head), empty: head.length === 0, data };
+}
+
 /** The host lacks the tool a compression needs: the message names the package to install. */
 export class MissingToolError extends LayerError {
   constructor(kind: ToolCompression) {

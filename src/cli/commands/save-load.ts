@@ -21,8 +21,8 @@ Options:
 
 const LOAD_USAGE = `Usage: tsbox load [OPTIONS]
 
-Load images from a tar archive (docker save or OCI format, optionally gzip'd)
-or an OCI layout directory.
+Load images from a tar archive (docker save or OCI format; plain, or compressed with
+gzip, bzip2, xz or zstd) or an OCI layout directory.
 
 Options:
   -i, --input PATH       Read from PATH instead of stdin
