@@ -19,6 +19,7 @@ import { canonicalName, parseReference } from "./reference.js";
 import { applyChanges, type CommitConfig } from "./commit-changes.js";
 import { decompress, MissingToolError, sniffCompression } from "./compression.js";
 import { readTar } from "./tar.js";
+import { StandaloneLayerCheck } from "./layer-paths.js";
 import { writeTo } from "../stream-write.js";
 import { isDiskFull } from "../fs-util.js";
 
@@ -188,8 +189,9 @@ async function nameEntry(store: ImageStore, descriptor: Descriptor, platform: Pl
 /**
  * `tsbox import`: a tar archive (plain or compressed) as the one layer of a new
  * image. The archive is checked entry by entry as it streams into the blob
- * (a file that is not a tar fails here, not at the first run); what it
- * holds is checked again, like every layer, when a container unpacks it.
+ * (a file that is not a tar, or whose names leave its root or pass through
+ * its own symlinks, fails here, not at every run); what it holds is checked
+ * again, like every layer, when a container unpacks it.
  */
 export async function importTarball(store: ImageStore, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string; platform?: Platform; signal?: AbortSignal }): Promise<string> {
   checkImageName(req.name);
@@ -201,9 +203,17 @@ export async function importTarball(store: ImageStore, input: AsyncIterable<Buff
       }
     })();
     let entries = 0;
+    const paths = new StandaloneLayerCheck();
     try {
       for await (const entry of readTar(tapped)) {
         entries++;
+        try {
+          paths.add(entry);
+        } catch (err) {
+          // docker's import refuses these too (`..`: a breakout; a symlinked parent: no such file) — absolute
+          // names docker strips, tsbox's unpacker refuses, so they are refused here.
+          throw new ImageError(`${req.source === "-" ? "the input" : req.source} cannot be imported: ${(err as Error).message}`);
+        }
         for await (const _ of entry.body);
       }
     } catch (err) {
