@@ -348,6 +348,32 @@ for (const who of identities()) {
       for (const f of [plain, `${plain}.xz`, `${plain}.bzip2`, `${plain}.zstd`]) rmSync(f);
     });
 
+    it("load -i DIR loads an unpacked docker archive; a directory of another kind is told what it is not", async () => {
+      const env = freshStore(who);
+      const saved = join(who.scratch, "bb-dir.tar");
+      ok(await tsbox(who, ["save", "-o", saved, "busybox"], { env }));
+      ok(await tsbox(who, ["rmi", "busybox"], { env }));
+      const unpacked = mkdtempSync(join(fixtures, "docker-dir-"));
+      execFileSync("tar", ["-C", unpacked, "-xf", saved]);
+      rmSync(join(unpacked, "index.json"));
+      rmSync(join(unpacked, "oci-layout"));
+      const skopeoDir = join(fixtures, `skopeo-dir-${who.name}`);
+      await runTool("skopeo", ["copy", "--quiet", `oci:${EMBEDDED_BUSYBOX}`, `dir:${skopeoDir}`]);
+      const empty = mkdtempSync(join(fixtures, "empty-dir-"));
+      // manifest.json a symlink to a host file: never followed.
+      const linked = mkdtempSync(join(fixtures, "linked-dir-"));
+      writeFileSync(join(fixtures, "host-manifest.json"), readFileSync(join(unpacked, "manifest.json")));
+      symlinkSync(join(fixtures, "host-manifest.json"), join(linked, "manifest.json"));
+      for (const d of [unpacked, skopeoDir, empty, linked, join(fixtures, "host-manifest.json")]) execFileSync("chmod", ["-R", "a+rX", d]);
+      // Before: "the archive names no image" for each (docker's load takes no directory: "is a directory").
+      assert.equal((await tsbox(who, ["load", "-i", unpacked], { env })).stdout, "Loaded image: busybox:latest\n");
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "echo", "from a dir"], { env })).stdout, "from a dir\n");
+      oneLineError(await tsbox(who, ["load", "-i", skopeoDir], { env }), /one image's manifest \(a skopeo dir: \/ podman docker-dir directory\), not a docker archive's list/, 1);
+      oneLineError(await tsbox(who, ["load", "-i", empty], { env }), /is neither an OCI image layout \(no index.json\) nor an unpacked docker archive \(no manifest.json\)$/, 1);
+      oneLineError(await tsbox(who, ["load", "-i", linked], { env }), /manifest.json in .* is not a regular file/, 1);
+      for (const d of [saved, unpacked, skopeoDir, empty, linked, join(fixtures, "host-manifest.json")]) rmSync(d, { recursive: true, force: true });
+    });
+
     it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {
       const env = freshStore(who);
       const layout = join(fixtures, `skopeo-${who.name}`);

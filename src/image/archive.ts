@@ -127,10 +127,7 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
   const inputStat = typeof input === "string" ? await stat(input).catch((err: NodeJS.ErrnoException) => {
     throw new ImageError(`cannot read ${input}: ${err.code === "ENOENT" ? "no such file or directory" : err.code === "EACCES" ? "permission denied" : err.message}`);
   }) : undefined;
-  if (typeof input === "string" && inputStat?.isDirectory()) {
-    await checkLayoutTree(input);
-    return importLayout(store, new OciLayout(input), options);
-  }
+  if (typeof input === "string" && inputStat?.isDirectory()) return loadDirectory(store, input, options);
   await mkdir(dataDir, { recursive: true });
   const tmp = await mkdtemp(join(dataDir, ownTempPrefix(LOAD_PREFIX)));
   try {
@@ -143,6 +140,22 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
   } finally {
     await removeTree(tmp);
   }
+}
+
+/**
+ * An OCI layout directory (as podman's oci-dir), or an unpacked docker archive (its manifest.json: what
+ * `tar -xf` of a `docker save` gives; docker's load takes no directory at all, its read fails).
+ */
+async function loadDirectory(store: ImageStore, dir: string, options: LoadOptions): Promise<string[]> {
+  if ((await lstat(join(dir, "index.json")).catch(() => undefined)) !== undefined) {
+    await checkLayoutTree(dir);
+    return importLayout(store, new OciLayout(dir), options);
+  }
+  const manifest = await lstat(join(dir, "manifest.json")).catch(() => undefined);
+  if (manifest === undefined) throw new ImageError(`${dir} is neither an OCI image layout (no index.json) nor an unpacked docker archive (no manifest.json)`);
+  // Its layers and config are reached through inside(): no link out of the directory, nothing but regular files.
+  if (!manifest.isFile()) throw new ImageError(`manifest.json in ${dir} is not a regular file: an image directory is loaded without following links`);
+  return importDockerArchive(store, dir, options.signal);
 }
 
 /** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin. */
@@ -242,6 +255,10 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
   }
   const wellFormed = (e: DockerArchiveEntry) =>
     typeof e?.Config === "string" && Array.isArray(e.Layers) && e.Layers.every((l) => typeof l === "string") && (e.RepoTags == null || (Array.isArray(e.RepoTags) && e.RepoTags.every((t) => typeof t === "string")));
+  if ((entries as { schemaVersion?: unknown } | null)?.schemaVersion !== undefined) {
+    // An image manifest: a `dir:` directory (podman save --format docker-dir, skopeo copy … dir:), no archive.
+    throw new ImageError("manifest.json is one image's manifest (a skopeo dir: / podman docker-dir directory), not a docker archive's list: make it an archive (skopeo copy dir:DIR docker-archive:FILE) or save it as oci-dir");
+  }
   if (!Array.isArray(entries) || !entries.every(wellFormed)) throw new ImageError("manifest.json of the archive is malformed: expected a list of {Config, RepoTags, Layers}");
   const layout = store.layout;
   await layout.init();

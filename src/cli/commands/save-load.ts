@@ -22,7 +22,7 @@ Options:
 const LOAD_USAGE = `Usage: tsbox load [OPTIONS]
 
 Load images from a tar archive (docker save or OCI format; plain, or compressed with
-gzip, bzip2, xz or zstd) or an OCI layout directory.
+gzip, bzip2, xz or zstd) or a directory: an OCI layout, or an unpacked docker archive.
 
 Options:
   -i, --input PATH       Read from PATH instead of stdin
