@@ -29,7 +29,7 @@ import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-i
 import type { PushOptions, PushResult } from "./image/registry/push-image.js";
 import type { Descriptor, Platform } from "./image/oci.js";
 import { formatPlatform, parsePlatform, platformMatches } from "./image/platform.js";
-import { familiarName, parseReference, repositoryName } from "./image/reference.js";
+import { familiarName, isNameOnly, parseReference, repositoryName } from "./image/reference.js";
 import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec, defaultHostname } from "./spec/from-options.js";
@@ -719,8 +719,7 @@ export class Runtime implements ContainerOwner {
 
   /** `push --all-tags`: every local tag of the repository (a name without a tag or digest). */
   async pushAllTags(repository: string, options: PushOptions = {}): Promise<PushResult[]> {
-    const wanted = repositoryName(parseReference(untaggedRepository(repository, "push")));
-    const names = [...new Set((await this.images()).map((i) => i.name).filter((n) => !n.includes("<none>") && repositoryName(parseReference(n)) === wanted))];
+    const names = await this.imageStore.repositoryTags(untaggedRepository(repository, "push"));
     if (names.length === 0) throw new ImageError(`no local image is tagged in ${repository}`);
     const pushed: PushResult[] = [];
     for (const name of names) pushed.push(await this.push(name, options));
@@ -1236,6 +1235,6 @@ function networkModeOf(plan: NetworkPlan | undefined, asked: string): string {
 
 /** docker's rule for `--all-tags`: the repository alone. */
 function untaggedRepository(name: string, verb: string): string {
-  if (name.includes("@") || /:[^/]*$/.test(name)) throw new UsageError(`tag can't be used with --all-tags/-a (tsbox ${verb} -a ${name.replace(/[:@][^/]*$/, "")})`);
+  if (!isNameOnly(name)) throw new UsageError(`tag can't be used with --all-tags/-a (tsbox ${verb} -a ${name.replace(/[:@][^/]*$/, "")})`);
   return name;
 }

@@ -162,6 +162,17 @@ for (const who of identities()) {
       const gz = await sh(`TSBOX import - fromgz < ${out("e.tar.gz")}`);
       assert.equal(gz.code, 0, gz.stderr);
       assert.equal((await cli(["run", "--rm", "fromgz", "cat", "/kept"])).stdout, "kept\n");
+      // xz, bzip2 and zstd too, from a file and from stdin, as docker's import (before: xz and bzip2 were "not a tar
+      // archive", zstd refused on stdin).
+      for (const tool of ["xz", "bzip2", "zstd"]) {
+        writeFileSync(out(`e.tar.${tool}`), execFileSync(tool, ["-c", "-q", tarPath], { maxBuffer: 1 << 26 }));
+        chownSync(out(`e.tar.${tool}`), who.uid, who.gid);
+        await cli(["import", out(`e.tar.${tool}`), `from${tool}:file`]);
+        const piped = await sh(`TSBOX import - from${tool}:stdin < ${out(`e.tar.${tool}`)}`);
+        assert.equal(piped.code, 0, piped.stderr);
+        assert.equal((await cli(["run", "--rm", `from${tool}:file`, "cat", "/kept"])).stdout, "kept\n");
+        assert.equal((await cli(["run", "--rm", `from${tool}:stdin`, "cat", "/kept"])).stdout, "kept\n");
+      }
       const notTar = await cli(["import", "-"], { stdin: "this is not a tar archive, it is much longer than nothing at all\n".repeat(20), expect: 1 });
       assert.match(notTar.stderr, /^tsbox: truncated tar archive|^tsbox: the input is not a tar archive/);
       assert.equal((await cli(["import", "/no/such.tar"], { expect: 1 })).stderr, "tsbox: cannot read /no/such.tar: ENOENT\n");

@@ -9,7 +9,7 @@ import { describe, it, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -73,6 +73,25 @@ async function bigLayersArchive(who: Identity, env: Record<string, string>, n: n
   const archive = join(who.scratch, `big-${Math.random().toString(16).slice(2)}.tar`);
   ok(await tsbox(who, ["save", "-o", archive, `big:${n}`], { env, timeoutMs: 60_000 }));
   return archive;
+}
+
+/**
+ * `archive` (a tsbox save) in docker's older form (podman save, docker < 25: manifest.json only, no
+ * index.json that pins digests), after `edit` changed its manifest.json entries or files; readable by all.
+ */
+function oldDockerArchive(archive: string, edit: (manifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[], dir: string) => void): string {
+  const dir = mkdtempSync(join(fixtures, "docker-archive-"));
+  execFileSync("tar", ["-C", dir, "-xf", archive]);
+  rmSync(join(dir, "index.json"));
+  rmSync(join(dir, "oci-layout"));
+  const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+  edit(manifest, dir);
+  writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+  const out = `${dir}.tar`;
+  execFileSync("tar", ["-C", dir, "-cf", out, "."]);
+  chmodSync(out, 0o644);
+  rmSync(dir, { recursive: true, force: true });
+  return out;
 }
 
 const file = (path: string, data = "x", mode = 0o644): TarWriteEntry => ({ path, type: "file", mode, mtime: 0, data: Buffer.from(data) });
@@ -223,6 +242,137 @@ for (const who of identities()) {
       assert.equal(await size("test/zstd:1"), (await size("busybox")) + raw.length);
       assert.equal((await tsbox(who, ["run", "--rm", "test/zstd:1", "wc", "-c", "/data/text"], { env })).stdout.trim(), `${13 * 8192} /data/text`);
       rmSync(layout, { recursive: true, force: true });
+    });
+
+    it("load checks each layer of a docker archive against its config's diff_id, and names nothing when one differs", async () => {
+      const env = freshStore(who);
+      ok(await tsbox(who, ["run", "--name", "c", "busybox", "sh", "-c", "echo hi > /hi"], { env }));
+      ok(await tsbox(who, ["commit", "c", "two:1"], { env }));
+      ok(await tsbox(who, ["rm", "c"], { env }));
+      const saved = join(who.scratch, "two.tar");
+      ok(await tsbox(who, ["save", "-o", saved, "two:1"], { env }));
+      // The layers listed in the wrong order, and a layer file of other content (that store already has the
+      // promised layer unpacked: the image ran from it, and the wrong blob was passed on by save and push).
+      const swapped = oldDockerArchive(saved, (m) => {
+        m[0]!.Layers.reverse();
+        m[0]!.RepoTags = ["bad:1"];
+      });
+      const evil = oldDockerArchive(saved, (m, dir) => {
+        const tar = new TarWriter();
+        tar.add(file("hi", "EVIL\n"));
+        writeFileSync(join(dir, m[0]!.Layers[1]!), tar.finish());
+        m[0]!.RepoTags = ["bad:2"];
+      });
+      const good = oldDockerArchive(saved, (m) => (m[0]!.RepoTags = ["good:1"]));
+      const blobs = () => readdirSync(join(env.TSBOX_DATA_DIR!, "blobs", "sha256")).sort();
+      const before = blobs();
+      const listed = async () => (await tsbox(who, ["images", "-a", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], { env })).stdout;
+      const images = await listed();
+      for (const [archive, layer] of [[swapped, 1], [evil, 2]] as const) {
+        // Before: "Loaded image: bad:1", exit 0; the error came at `run`, or never.
+        oneLineError(await tsbox(who, ["load", "-i", archive], { env }), new RegExp(`^tsbox: layer ${layer} \\(blobs/sha256/[0-9a-f]{64}\\) of archive image blobs/sha256/[0-9a-f]{64} does not match its diff_id in the config: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}$`), 1);
+        assert.equal(await listed(), images, "nothing named");
+        assert.deepEqual(blobs(), before, "no blob of the refused image stored");
+      }
+      // Its gzip'd layer (busybox's) is checked through its decompressed tar: the right archive loads, in another store too.
+      for (const store of [env, freshStore(who)]) {
+        assert.equal((await tsbox(who, ["load", "-i", good], { env: store })).stdout, "Loaded image: good:1\n");
+        assert.equal((await tsbox(who, ["run", "--rm", "good:1", "cat", "/hi"], { env: store })).stdout, "hi\n");
+      }
+      for (const f of [saved, swapped, evil, good]) rmSync(f);
+    });
+
+    it("save REPO saves every tag of the repository, and an image of several names is one manifest.json entry (skopeo reads it)", async () => {
+      const env = freshStore(who);
+      ok(await tsbox(who, ["run", "--name", "c", "busybox", "true"], { env }));
+      ok(await tsbox(who, ["commit", "c", "app:2.0"], { env }));
+      ok(await tsbox(who, ["rm", "c"], { env }));
+      for (const name of ["app:1.0", "other/app:1", "app2:1"]) ok(await tsbox(who, ["tag", "busybox", name], { env }));
+      const archive = join(who.scratch, "app.tar");
+      // As docker's save (moby tarexport parseNames): a name without tag is its repository's every tag; before,
+      // it was app:latest alone ("image not found: app:latest" here).
+      ok(await tsbox(who, ["save", "-o", archive, "app", "busybox", "app:1.0"], { env }));
+      const manifest = JSON.parse(execFileSync("tar", ["-xOf", archive, "manifest.json"], { encoding: "utf8" })) as { RepoTags: string[] }[];
+      // Before: one entry per name, and skopeo refused it ("expected 1 item, got 3").
+      assert.deepEqual(manifest.map((e) => e.RepoTags.sort().join(" ")).sort(), ["app:1.0 busybox:latest", "app:2.0"]);
+      const index = JSON.parse(execFileSync("tar", ["-xOf", archive, "index.json"], { encoding: "utf8" }));
+      assert.deepEqual(index.manifests.map((d: { annotations: Record<string, string> }) => d.annotations["org.opencontainers.image.ref.name"]).sort(), ["1.0", "2.0", "latest"]);
+      const byEntry = JSON.parse(await runTool("skopeo", ["inspect", `docker-archive:${archive}:app:1.0`]));
+      assert.equal(byEntry.Architecture, "amd64");
+      const into = freshStore(who);
+      // -q prints docker's lines too (moby drops only the progress; before: bare names, and `sed -n 's/^Loaded image: //p'` found none).
+      assert.equal((await tsbox(who, ["load", "-q", "-i", archive], { env: into })).stdout.split("\n").sort().join("\n"), "\nLoaded image: app:1.0\nLoaded image: app:2.0\nLoaded image: busybox:latest");
+      // One image under two names alone: the archive skopeo reads without naming an entry.
+      const two = join(who.scratch, "two-names.tar");
+      ok(await tsbox(who, ["save", "-o", two, "app:1.0", "app2:1"], { env }));
+      assert.deepEqual(JSON.parse(await runTool("skopeo", ["inspect", `docker-archive:${two}`])).Architecture, "amd64");
+      const missing = await tsbox(who, ["save", "-o", join(who.scratch, "none.tar"), "nosuch"], { env });
+      oneLineError(missing, /image not found: nosuch:latest/, 1);
+      rmSync(archive);
+      rmSync(two);
+    });
+
+    it("loads archives compressed with xz, bzip2 or zstd, from a file and from stdin, as docker's load; a missing tool is named", async () => {
+      const env = freshStore(who);
+      const plain = join(who.scratch, "bb-plain.tar");
+      ok(await tsbox(who, ["save", "-o", plain, "busybox"], { env }));
+      ok(await tsbox(who, ["rmi", "busybox"], { env }));
+      for (const tool of ["xz", "bzip2", "zstd"]) {
+        const archive = `${plain}.${tool}`;
+        writeFileSync(archive, execFileSync(tool, ["-c", "-q", plain], { maxBuffer: 1 << 26 }));
+        chmodSync(archive, 0o644);
+        // Before: "invalid tar checksum field" (xz), "negative base-256 tar checksum" (bzip2), "not supported" (zstd).
+        for (const args of [["load", "-i", archive], ["load"]]) {
+          const r = await tsbox(who, args, { env, ...(args.length === 1 ? { stdin: readFileSync(archive) } : {}) });
+          assert.deepEqual([r.code, r.stdout, r.stderr], [0, "Loaded image: busybox:latest\n", ""], `${tool} ${args.join(" ")}`);
+          ok(await tsbox(who, ["rmi", "busybox"], { env }));
+        }
+        // A cut archive: the tool's own error, nothing loaded, no temp dir left.
+        const cut = `${archive}.cut`;
+        writeFileSync(cut, readFileSync(archive).subarray(0, 200_000));
+        chmodSync(cut, 0o644);
+        oneLineError(await tsbox(who, ["load", "-i", cut], { env }), new RegExp(`^tsbox: cannot read archive .*: not valid ${tool}: `), 1);
+        assert.deepEqual(readdirSync(env.TSBOX_DATA_DIR!).filter((e) => e.startsWith(".load-")), []);
+        rmSync(cut);
+      }
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+      if (who.name === "root") {
+        // Without the xz tool: a clear error naming the package (as build's ADD says it).
+        const bin = join(who.scratch, "no-xz-bin");
+        mkdirSync(bin, { recursive: true });
+        for (const d of ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]) {
+          for (const name of existsSync(d) ? readdirSync(d) : []) if (name !== "xz" && !existsSync(join(bin, name))) symlinkSync(join(d, name), join(bin, name));
+        }
+        oneLineError(await tsbox(who, ["load", "-i", `${plain}.xz`], { env: { ...env, PATH: bin } }), /needs the xz tool, which is not installed: install xz-utils/, 1);
+        rmSync(bin, { recursive: true, force: true });
+      }
+      for (const f of [plain, `${plain}.xz`, `${plain}.bzip2`, `${plain}.zstd`]) rmSync(f);
+    });
+
+    it("load -i DIR loads an unpacked docker archive; a directory of another kind is told what it is not", async () => {
+      const env = freshStore(who);
+      const saved = join(who.scratch, "bb-dir.tar");
+      ok(await tsbox(who, ["save", "-o", saved, "busybox"], { env }));
+      ok(await tsbox(who, ["rmi", "busybox"], { env }));
+      const unpacked = mkdtempSync(join(fixtures, "docker-dir-"));
+      execFileSync("tar", ["-C", unpacked, "-xf", saved]);
+      rmSync(join(unpacked, "index.json"));
+      rmSync(join(unpacked, "oci-layout"));
+      const skopeoDir = join(fixtures, `skopeo-dir-${who.name}`);
+      await runTool("skopeo", ["copy", "--quiet", `oci:${EMBEDDED_BUSYBOX}`, `dir:${skopeoDir}`]);
+      const empty = mkdtempSync(join(fixtures, "empty-dir-"));
+      // manifest.json a symlink to a host file: never followed.
+      const linked = mkdtempSync(join(fixtures, "linked-dir-"));
+      writeFileSync(join(fixtures, "host-manifest.json"), readFileSync(join(unpacked, "manifest.json")));
+      symlinkSync(join(fixtures, "host-manifest.json"), join(linked, "manifest.json"));
+      for (const d of [unpacked, skopeoDir, empty, linked, join(fixtures, "host-manifest.json")]) execFileSync("chmod", ["-R", "a+rX", d]);
+      // Before: "the archive names no image" for each (docker's load takes no directory: "is a directory").
+      assert.equal((await tsbox(who, ["load", "-i", unpacked], { env })).stdout, "Loaded image: busybox:latest\n");
+      assert.equal((await tsbox(who, ["run", "--rm", "busybox", "echo", "from a dir"], { env })).stdout, "from a dir\n");
+      oneLineError(await tsbox(who, ["load", "-i", skopeoDir], { env }), /one image's manifest \(a skopeo dir: \/ podman docker-dir directory\), not a docker archive's list/, 1);
+      oneLineError(await tsbox(who, ["load", "-i", empty], { env }), /is neither an OCI image layout \(no index.json\) nor an unpacked docker archive \(no manifest.json\)$/, 1);
+      oneLineError(await tsbox(who, ["load", "-i", linked], { env }), /manifest.json in .* is not a regular file/, 1);
+      for (const d of [saved, unpacked, skopeoDir, empty, linked, join(fixtures, "host-manifest.json")]) rmSync(d, { recursive: true, force: true });
     });
 
     it("runs images written by skopeo (OCI layout) and repacked by umoci", async () => {

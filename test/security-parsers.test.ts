@@ -441,6 +441,51 @@ describe("load: links inside archives are never followed", () => {
   }
 });
 
+describe("import: a tar no container could unpack is refused at import, naming the entry", () => {
+  const file = (path: string): TarWriteEntry => ({ path, type: "file", mode: 0o644, mtime: 0, data: Buffer.from("evil\n") });
+  const cases: [string, TarWriteEntry[], RegExp][] = [
+    ["a ../ entry", [file("ok"), file("../../../../tmp/escaped")], /refusing layer entry \.\.\/\.\.\/\.\.\/\.\.\/tmp\/escaped: it escapes the layer root/],
+    ["an absolute entry", [file("ok"), file("/tmp/escaped")], /refusing layer entry \/tmp\/escaped: absolute path/],
+    ["a write through its own symlink", [{ path: "lnk", type: "symlink", mode: 0o777, mtime: 0, linkname: "/tmp" }, file("lnk/escaped")], /refusing to write lnk\/escaped through the symlink lnk/],
+    ["a directory replaced by a symlink, then written through", [{ path: "d", type: "directory", mode: 0o755, mtime: 0 }, { path: "d", type: "symlink", mode: 0o777, mtime: 0, linkname: "/etc" }, file("d/x")], /refusing to write d\/x through the symlink d/],
+    ["a hard link out of its root", [file("ok"), { path: "h", type: "hardlink", mode: 0o644, mtime: 0, linkname: "../etc/passwd" }], /refusing hard link h -> \.\.\/etc\/passwd: it escapes the layer root/],
+    ["a hard link to what it does not hold", [{ path: "h", type: "hardlink", mode: 0o644, mtime: 0, linkname: "etc/passwd" }], /hard link h points at etc\/passwd, which is not in the layer/],
+  ];
+  for (const who of identities()) {
+    describe(`as ${who.name}`, () => {
+      for (const [what, entries, pattern] of cases) {
+        it(`refuses ${what}`, async () => {
+          const store = join(who.scratch, `import-${Math.random().toString(16).slice(2)}`);
+          mkdirSync(store);
+          execFileSync("chown", [`${who.uid}:${who.gid}`, store]);
+          const t = new TarWriter();
+          for (const e of entries) t.add(e);
+          // Before: "sha256:…", exit 0, and every run of the image failed with this error.
+          const r = await tsbox(who, ["import", "-", "hostile:1"], { env: { TSBOX_DATA_DIR: store }, stdin: t.finish() });
+          assert.equal(r.code, 1, r.stderr);
+          assert.match(r.stderr, new RegExp(`^tsbox: the input cannot be imported: ${pattern.source}\n$`));
+          assert.equal((await tsbox(who, ["images", "-q"], { env: { TSBOX_DATA_DIR: store } })).stdout, "", "no image");
+          assert.ok(!existsSync("/tmp/escaped"));
+        });
+      }
+      it("still imports a tar whose links and replaced entries stay inside it", async () => {
+        const store = join(who.scratch, `import-${Math.random().toString(16).slice(2)}`);
+        mkdirSync(store);
+        execFileSync("chown", [`${who.uid}:${who.gid}`, store]);
+        const t = new TarWriter();
+        for (const e of [file("d/f"), { path: "lnk", type: "symlink", mode: 0o777, mtime: 0, linkname: "d" }, { path: "h", type: "hardlink", mode: 0o644, mtime: 0, linkname: "d/f" }, file("lnk"), file("lnk/x")] as TarWriteEntry[]) t.add(e);
+        // The last two: not "lnk/x through the symlink lnk" but "lnk is not a directory" — refused as the unpacker would.
+        const refused = await tsbox(who, ["import", "-"], { env: { TSBOX_DATA_DIR: store }, stdin: t.finish() });
+        assert.match(refused.stderr, /^tsbox: the input cannot be imported: cannot write lnk\/x: lnk is not a directory\n$/);
+        const ok = new TarWriter();
+        for (const e of [file("d/f"), { path: "lnk", type: "symlink", mode: 0o777, mtime: 0, linkname: "d" }, { path: "h", type: "hardlink", mode: 0o644, mtime: 0, linkname: "d/f" }, { path: "d", type: "directory", mode: 0o755, mtime: 0 }, file("d/g")] as TarWriteEntry[]) ok.add(e);
+        const r = await tsbox(who, ["import", "-", "fine:1"], { env: { TSBOX_DATA_DIR: store }, stdin: ok.finish() });
+        assert.equal(r.code, 0, r.stderr);
+      });
+    });
+  }
+});
+
 // ---- exec -u NAME: the running container's /etc/passwd, read safely ------
 
 describe("reading a file in a tree someone else controls (no container)", () => {

@@ -9,20 +9,18 @@
  * made; context files belong to root, another stage's or image's keep their
  * owners, unless `--chown` says otherwise.
  */
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { fsName } from "../name-bytes.js";
 import { mkdtemp, open, rm } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { PassThrough, Readable, type Writable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import type { Runtime } from "../runtime.js";
 import type { ContainerFiles, PathStat } from "../containers/copy.js";
 import { copyFromContainer, copyToContainer, eachRecord } from "../containers/copy.js";
 import { assertAsked, type CopyRecord, writeTarEnd, writeTarEntry } from "../containers/copy-records.js";
 import { CopyHelperError, spawnCopyHelper } from "../backends/native/copy-helper.js";
-import { detectCompression } from "../image/compression.js";
+import { type ArchiveCompression, archiveCompression, decompress, MissingToolError } from "../image/compression.js";
 import { readTar, type TarEntry } from "../image/tar.js";
 import { errorMessage, isTsboxError } from "../errors.js";
 import type { Instruction } from "./dockerfile.js";
@@ -314,55 +312,16 @@ async function* imageEntries(files: ContainerFiles, path: string, isDir: boolean
   }
 }
 
-/** How a local archive is compressed: docker's ADD unpacks a tar plain or in any of these. */
-type ArchiveCompression = "none" | "gzip" | "bzip2" | "xz" | "zstd";
-
-/** The tools that decompress what node:zlib (Node 20) cannot, as docker's own xz. */
-const TOOLS: Record<"bzip2" | "xz" | "zstd", { command: string; args: string[]; package: string }> = {
-  bzip2: { command: "bzip2", args: ["-d", "-c", "-q"], package: "bzip2" },
-  xz: { command: "xz", args: ["-d", "-c", "-q"], package: "xz-utils" },
-  zstd: { command: "zstd", args: ["-d", "-c", "-q", "--no-progress"], package: "zstd" },
-};
-
-function compressionOf(head: Buffer): ArchiveCompression {
-  const kind = detectCompression(head);
-  if (kind !== "none") return kind;
-  if (head.length >= 4 && head.subarray(0, 3).toString("latin1") === "BZh" && head[3]! >= 0x31 && head[3]! <= 0x39) return "bzip2";
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return "xz";
-  return "none";
-}
-
 /** The file's bytes, decompressed; a missing tool is a clear error (the archive cannot be told from a file without it). */
 async function* decompressed(path: string, kind: ArchiveCompression, ins: Instruction, shown: string): AsyncGenerator<Buffer> {
-  if (kind === "none") return yield* createReadStream(fsName(path));
-  if (kind === "gzip") {
-    const raw = createReadStream(fsName(path));
-    try {
-      return yield* raw.pipe(createGunzip());
-    } finally {
-      raw.destroy(); // a reader that stopped early (archiveKind's first block) leaves no open file
-    }
-  }
-  const tool = TOOLS[kind];
-  const child = spawn(tool.command, [...tool.args, path], { stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve(code));
-  });
-  exited.catch(() => {});
+  const raw = createReadStream(fsName(path));
   try {
-    for await (const chunk of child.stdout) yield chunk as Buffer;
-    const code = await exited;
-    if (code !== 0) throw new Error(`${tool.command}: ${stderr.trim().split("\n").pop() || `exit status ${code}`}`);
+    yield* decompress(kind, raw);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new BuildError(`line ${ins.line}: ADD ${shown}: unpacking ${kind}-compressed archives needs the ${tool.command} tool, which is not installed: install ${tool.package}, or decompress the archive first`);
-    }
+    if (err instanceof MissingToolError) throw new BuildError(`line ${ins.line}: ADD ${shown}: ${err.message}`);
     throw err;
   } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    raw.destroy(); // a reader that stopped early (archiveKind's first block) leaves no open file
   }
 }
 
@@ -387,7 +346,7 @@ async function archiveKind(path: string, ins: Instruction, shown: string): Promi
     s.on("end", () => resolve(Buffer.concat(chunks)));
     s.on("error", () => resolve(Buffer.alloc(0)));
   });
-  const kind = compressionOf(head);
+  const kind = archiveCompression(head);
   const chunks: Buffer[] = [];
   let size = 0;
   try {

@@ -2,17 +2,16 @@ import { checkConfig } from "./shape.js";
 import { createReadStream } from "node:fs";
 import { lstat, mkdir, mkdtemp, open, readFile, realpath, stat } from "node:fs/promises";
 import { join, sep } from "node:path";
-import type { Writable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import { PassThrough, type Writable } from "node:stream";
 import { ImageError } from "../errors.js";
 import { abortable } from "../abortable.js";
 import { writeTo } from "../stream-write.js";
 import { isDiskFull, writeOutputFile } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
-import { detectCompression, layerLimits, limitExpansion } from "./compression.js";
+import { decompress, detectCompression, layerLimits, limitExpansion, sniffCompression } from "./compression.js";
 import { OciLayout } from "./layout.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
-import { canonicalName, familiarName, parseReference } from "./reference.js";
+import { canonicalName, familiarName, isNameOnly, parseReference } from "./reference.js";
 import type { ImageStore } from "./store.js";
 import { readTar } from "./tar.js";
 import { entryHeader, tarPadding } from "./tar-writer.js";
@@ -42,7 +41,7 @@ export async function saveImages(store: ImageStore, names: string[], out: string
   const blobs = new Map<string, number>();
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
   const dockerManifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
-  for (const input of names) {
+  for (const input of await savedNames(store, names)) {
     // One platform per name (docker's manifest.json has room for one): the one asked for, else the store's, else the name's only one.
     const image = await store.getImage(input, platform ?? (await store.defaultPlatformOf(input)));
     // Saved by its id, an image goes without a name (docker's RepoTags null), as `load` then keeps it: by id.
@@ -57,11 +56,12 @@ export async function saveImages(store: ImageStore, names: string[], out: string
       platform: { os: image.config.os, architecture: image.config.architecture, ...(image.config.variant ? { variant: image.config.variant } : {}) },
       ...(ref ? { annotations: { [Annotation.imageName]: canonicalName(ref), ...(ref.tag ? { [Annotation.refName]: ref.tag } : {}) } } : {}),
     });
-    dockerManifest.push({
-      Config: blobName(image.manifest.config.digest),
-      RepoTags: !ref ? null : ref.tag ? [familiarName(ref)] : [],
-      Layers: image.manifest.layers.map((l) => blobName(l.digest)),
-    });
+    const entry = { Config: blobName(image.manifest.config.digest), RepoTags: !ref ? null : ref.tag ? [familiarName(ref)] : [], Layers: image.manifest.layers.map((l) => blobName(l.digest)) };
+    // One entry per image, with all its names, as docker's (save.go groups refs by image id): skopeo's
+    // docker-archive: reader refuses an archive of several entries unless one is named.
+    const same = dockerManifest.find((e) => e.Config === entry.Config && e.Layers.join() === entry.Layers.join());
+    if (same) same.RepoTags = [...new Set([...(same.RepoTags ?? []), ...(entry.RepoTags ?? [])])];
+    else dockerManifest.push(entry);
   }
 
   // A write to a pipe nobody reads never ends: it is raced with the signal.
@@ -92,6 +92,22 @@ export async function saveImages(store: ImageStore, names: string[], out: string
   await write(Buffer.alloc(1024));
 }
 
+/**
+ * The names `save` was given, each once, a repository (a name without tag or digest) as every tag of it, as
+ * docker's save (a repository no tag names stays as typed: its :latest, or an error).
+ */
+async function savedNames(store: ImageStore, names: string[]): Promise<string[]> {
+  const out = new Map<string, string>();
+  for (const input of names) {
+    const expanded = isNameOnly(input) && !(await store.isImageId(input)) ? await store.repositoryTags(input) : [];
+    for (const name of expanded.length > 0 ? expanded : [input]) {
+      const key = (await store.isImageId(name)) ? name : canonicalName(parseReference(name));
+      if (!out.has(key)) out.set(key, name);
+    }
+  }
+  return [...out.values()];
+}
+
 function blobName(digest: string): string {
   return `blobs/sha256/${digest.slice(7)}`;
 }
@@ -111,10 +127,7 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
   const inputStat = typeof input === "string" ? await stat(input).catch((err: NodeJS.ErrnoException) => {
     throw new ImageError(`cannot read ${input}: ${err.code === "ENOENT" ? "no such file or directory" : err.code === "EACCES" ? "permission denied" : err.message}`);
   }) : undefined;
-  if (typeof input === "string" && inputStat?.isDirectory()) {
-    await checkLayoutTree(input);
-    return importLayout(store, new OciLayout(input), options);
-  }
+  if (typeof input === "string" && inputStat?.isDirectory()) return loadDirectory(store, input, options);
   await mkdir(dataDir, { recursive: true });
   const tmp = await mkdtemp(join(dataDir, ownTempPrefix(LOAD_PREFIX)));
   try {
@@ -129,38 +142,33 @@ export async function loadImages(store: ImageStore, dataDir: string, input: stri
   }
 }
 
+/**
+ * An OCI layout directory (as podman's oci-dir), or an unpacked docker archive (its manifest.json: what
+ * `tar -xf` of a `docker save` gives; docker's load takes no directory at all, its read fails).
+ */
+async function loadDirectory(store: ImageStore, dir: string, options: LoadOptions): Promise<string[]> {
+  if ((await lstat(join(dir, "index.json")).catch(() => undefined)) !== undefined) {
+    await checkLayoutTree(dir);
+    return importLayout(store, new OciLayout(dir), options);
+  }
+  const manifest = await lstat(join(dir, "manifest.json")).catch(() => undefined);
+  if (manifest === undefined) throw new ImageError(`${dir} is neither an OCI image layout (no index.json) nor an unpacked docker archive (no manifest.json)`);
+  // Its layers and config are reached through inside(): no link out of the directory, nothing but regular files.
+  if (!manifest.isFile()) throw new ImageError(`manifest.json in ${dir} is not a regular file: an image directory is loaded without following links`);
+  return importDockerArchive(store, dir, options.signal);
+}
+
 /** `size`: of the (compressed) archive file, for the ratio cap; undefined for stdin. */
 async function extract(source: NodeJS.ReadableStream, dir: string, what: string, size: number | undefined, signal?: AbortSignal): Promise<void> {
-  // Peek at the first bytes to see whether the archive itself is gzip-compressed.
   const it = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   // A stdin that sends nothing keeps a read waiting for good: each is raced with the signal.
   const next = () => abortable(it.next(), signal);
-  const first = await next();
-  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value);
-  async function* rest(): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    for (let r = await next(); !r.done; r = await next()) yield Buffer.from(r.value);
-  }
-  let body: AsyncIterable<Buffer> = rest();
-  if (detectCompression(head) === "gzip") {
-    const gunzip = createGunzip();
-    void (async () => {
-      try {
-        for await (const chunk of rest()) {
-          if (gunzip.destroyed) break; // the reader gave up (a bad archive, a cap)
-          await writeTo(gunzip, chunk);
-        }
-        gunzip.end();
-      } catch (err) {
-        gunzip.destroy(err as Error);
-      }
-    })();
-    // A gzip'd archive may not expand without bound (the layer caps apply).
-    body = limitExpansion(gunzip, `archive ${what}`, size, layerLimits());
-  } else if (detectCompression(head) === "zstd") {
-    throw new ImageError(`${what}: zstd-compressed archives are not supported; decompress it first`);
-  }
-  if (head.length === 0) throw new ImageError(`${what} is empty`);
+  const { kind, empty, data } = await sniffCompression((async function* () {
+    for (let r = await next(); !r.done; r = await next()) yield r.value;
+  })());
+  if (empty) throw new ImageError(`${what} is empty`);
+  // Compressed as docker's load takes it (gzip, bzip2, xz, zstd), it may not expand without bound (the layer caps apply).
+  const body = kind === "none" ? data : limitExpansion(decompress(kind, data), `archive ${what}`, size, layerLimits());
   try {
     // The same safe unpacker as for layers (no path escapes the temp dir), in
     // archive mode: no symlink, FIFO or device node is made there.
@@ -221,12 +229,19 @@ export function dockerArchiveImage(
     const kind = detectCompression(head);
     return { mediaType: kind === "gzip" ? MediaType.dockerLayerGzip : kind === "zstd" ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.docker.image.rootfs.diff.tar", ...blob };
   });
-  if (config.rootfs?.diff_ids?.length !== layers.length) throw new ImageError(`archive image ${entry.Config}: ${layers.length} layers but ${config.rootfs?.diff_ids?.length ?? 0} diff_ids`);
+  checkLayerCount(entry, config);
   const tags = entry.RepoTags ?? [];
   return {
     manifest: { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, ...configBlob }, layers },
     names: tags.map((tag) => canonicalName(parseReference(tag))),
   };
+}
+
+/** The config's diff_ids, one per layer the entry lists. */
+function checkLayerCount(entry: DockerArchiveEntry, config: ImageConfig): string[] {
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  if (diffIds.length !== entry.Layers.length) throw new ImageError(`archive image ${entry.Config}: ${entry.Layers.length} layers but ${diffIds.length} diff_ids`);
+  return diffIds;
 }
 
 /** Docker's older `docker save` format: manifest.json, <config>.json, <id>/layer.tar. */
@@ -240,6 +255,10 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
   }
   const wellFormed = (e: DockerArchiveEntry) =>
     typeof e?.Config === "string" && Array.isArray(e.Layers) && e.Layers.every((l) => typeof l === "string") && (e.RepoTags == null || (Array.isArray(e.RepoTags) && e.RepoTags.every((t) => typeof t === "string")));
+  if ((entries as { schemaVersion?: unknown } | null)?.schemaVersion !== undefined) {
+    // An image manifest: a `dir:` directory (podman save --format docker-dir, skopeo copy … dir:), no archive.
+    throw new ImageError("manifest.json is one image's manifest (a skopeo dir: / podman docker-dir directory), not a docker archive's list: make it an archive (skopeo copy dir:DIR docker-archive:FILE) or save it as oci-dir");
+  }
   if (!Array.isArray(entries) || !entries.every(wellFormed)) throw new ImageError("manifest.json of the archive is malformed: expected a list of {Config, RepoTags, Layers}");
   const layout = store.layout;
   await layout.init();
@@ -253,15 +272,13 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
       throw new ImageError(`archive image ${entry.Config}: its config is not valid JSON`, err);
     }
     checkConfig(config, `archive image ${entry.Config}`);
-    const configBlob = await layout.writeBlob(configData, undefined, signal);
+    const diffIds = checkLayerCount(entry, config);
     const layers: { digest: string; size: number; head: Uint8Array }[] = [];
-    for (const path of entry.Layers) {
-      const file = await inside(dir, path);
-      const fh = await open(file);
-      const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0).finally(() => fh.close());
-      const stream = createReadStream(file);
-      layers.push({ ...(await layout.writeBlob(stream, undefined, signal).finally(() => stream.destroy())), head: buffer.subarray(0, bytesRead) });
+    for (const [i, path] of entry.Layers.entries()) {
+      layers.push(await copyLayer(layout, await inside(dir, path), diffIds[i]!, `layer ${i + 1} (${path}) of archive image ${entry.Config}`, signal));
     }
+    // Written once every layer proved to be the config's: a refused image leaves no config behind.
+    const configBlob = await layout.writeBlob(configData, undefined, signal);
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
     const desc = await layout.writeJsonBlob(manifest, MediaType.dockerManifest);
     const stored = { ...desc, platform: { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) } };
@@ -276,6 +293,51 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
     }
   }
   return loaded;
+}
+
+/**
+ * A layer file of a docker archive into the store, checked on the way against the diff_id its config
+ * promises (the uncompressed tar's digest): no manifest digest protects these layers, and docker's load
+ * refuses a mismatch too ("invalid diffID for layer N"). One read: the bytes go to the blob and, decompressed
+ * if need be, to the hash; a layer that does not match fails before its blob is published.
+ */
+async function copyLayer(layout: OciLayout, file: string, diffId: string, what: string, signal?: AbortSignal): Promise<{ digest: string; size: number; head: Uint8Array }> {
+  const fh = await open(file);
+  const { buffer, bytesRead } = await fh.read(Buffer.alloc(6), 0, 6, 0).finally(() => fh.close());
+  const head = buffer.subarray(0, bytesRead);
+  const kind = detectCompression(head);
+  const { DigestCounter } = await import("./hash.js");
+  const counter = new DigestCounter();
+  // Compressed: the blob's bytes also go through the decompressor, whose output is hashed alongside.
+  const compressed = kind === "none" ? undefined : new PassThrough({ highWaterMark: 256 * 1024 });
+  const hashing = compressed
+    ? (async () => {
+        for await (const chunk of limitExpansion(decompress(kind, compressed), what, (await stat(file)).size, layerLimits())) counter.update(chunk);
+      })()
+    : undefined;
+  hashing?.catch(() => compressed!.destroy()); // awaited below; a failed decompressor stops taking bytes
+  const stream = createReadStream(file);
+  const checked = async function* (): AsyncGenerator<Buffer> {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (compressed) await writeTo(compressed, chunk).catch(() => undefined);
+      else counter.update(chunk);
+      yield chunk;
+    }
+    compressed?.end();
+    try {
+      await hashing;
+    } catch (err) {
+      throw new ImageError(`${what} cannot be decompressed: ${(err as Error).message}`, err);
+    }
+    const got = counter.digest();
+    if (got !== diffId) throw new ImageError(`${what} does not match its diff_id in the config: expected ${diffId}, got ${got}`);
+  };
+  try {
+    return { ...(await layout.writeBlob(checked(), undefined, signal)), head };
+  } finally {
+    stream.destroy();
+    compressed?.destroy();
+  }
 }
 
 /** A path named by the archive, resolved without leaving the extracted dir (symlinks included). */

@@ -8,7 +8,7 @@
  * leaves no half image (prune removes the orphan blobs).
  */
 import { PassThrough, Transform, type Writable } from "node:stream";
-import { createGunzip, createGzip } from "node:zlib";
+import { createGzip } from "node:zlib";
 import { ImageError, LayerError } from "../errors.js";
 import { DigestCounter } from "./hash.js";
 import type { OciLayout } from "./layout.js";
@@ -17,8 +17,9 @@ import { type Descriptor, type ImageConfig, type ImageManifest, MediaType, type 
 import { hostPlatform } from "./platform.js";
 import { canonicalName, parseReference } from "./reference.js";
 import { applyChanges, type CommitConfig } from "./commit-changes.js";
-import { detectCompression } from "./compression.js";
+import { decompress, MissingToolError, sniffCompression } from "./compression.js";
 import { readTar } from "./tar.js";
+import { StandaloneLayerCheck } from "./layer-paths.js";
 import { writeTo } from "../stream-write.js";
 import { isDiskFull } from "../fs-util.js";
 
@@ -186,10 +187,11 @@ async function nameEntry(store: ImageStore, descriptor: Descriptor, platform: Pl
 }
 
 /**
- * `tsbox import`: a tar archive (plain or gzip) as the one layer of a new
+ * `tsbox import`: a tar archive (plain or compressed) as the one layer of a new
  * image. The archive is checked entry by entry as it streams into the blob
- * (a file that is not a tar fails here, not at the first run); what it
- * holds is checked again, like every layer, when a container unpacks it.
+ * (a file that is not a tar, or whose names leave its root or pass through
+ * its own symlinks, fails here, not at every run); what it holds is checked
+ * again, like every layer, when a container unpacks it.
  */
 export async function importTarball(store: ImageStore, input: AsyncIterable<Buffer>, req: { changes: string[]; message?: string; name?: string; source: string; platform?: Platform; signal?: AbortSignal }): Promise<string> {
   checkImageName(req.name);
@@ -201,13 +203,21 @@ export async function importTarball(store: ImageStore, input: AsyncIterable<Buff
       }
     })();
     let entries = 0;
+    const paths = new StandaloneLayerCheck();
     try {
       for await (const entry of readTar(tapped)) {
         entries++;
+        try {
+          paths.add(entry);
+        } catch (err) {
+          // docker's import refuses these too (`..`: a breakout; a symlinked parent: no such file) — absolute
+          // names docker strips, tsbox's unpacker refuses, so they are refused here.
+          throw new ImageError(`${req.source === "-" ? "the input" : req.source} cannot be imported: ${(err as Error).message}`);
+        }
         for await (const _ of entry.body);
       }
     } catch (err) {
-      if (entries === 0 && err instanceof LayerError) throw new ImageError(`${req.source === "-" ? "the input" : req.source} is not a tar archive (${err.message})`);
+      if (entries === 0 && err instanceof LayerError && !(err instanceof MissingToolError)) throw new ImageError(`${req.source === "-" ? "the input" : req.source} is not a tar archive (${err.message})`);
       throw err;
     }
     for await (const _ of tapped); // the end-of-archive blocks belong to the layer too
@@ -216,35 +226,10 @@ export async function importTarball(store: ImageStore, input: AsyncIterable<Buff
   return storeImage(store, { config: {}, changes: req.changes, layer, createdBy: `tsbox import ${req.source}`, ...(req.message ? { comment: req.message } : {}), ...(req.name ? { name: req.name } : {}), ...(req.platform ? { platform: req.platform } : {}) });
 }
 
-/** The bytes of a tar archive that may be gzip-compressed (recognised by its magic bytes). */
+/** The bytes of a tar archive that may be compressed (recognised by its magic bytes) as docker's import takes it: gzip, bzip2, xz, zstd. */
 async function uncompressed(input: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
-  const it = input[Symbol.asyncIterator]();
-  const first = await it.next();
-  if (first.done) return (async function* () {})();
-  const head = first.value as Buffer;
-  const rest = (async function* () {
-    yield head;
-    for (let r = await it.next(); !r.done; r = await it.next()) yield r.value as Buffer;
-  })();
-  const kind = detectCompression(head);
-  if (kind === "zstd") throw new ImageError("zstd-compressed archives cannot be imported from a stream: decompress it first (zstd -d)");
-  if (kind === "none") return rest;
-  const gunzip = createGunzip();
-  void (async () => {
-    try {
-      for await (const chunk of rest) await writeTo(gunzip, chunk);
-      gunzip.end();
-    } catch (err) {
-      gunzip.destroy(err as Error);
-    }
-  })();
-  return (async function* () {
-    try {
-      for await (const chunk of gunzip) yield chunk as Buffer;
-    } catch (err) {
-      throw new ImageError(`not a valid gzip archive: ${(err as Error).message}`);
-    }
-  })();
+  const { kind, data } = await sniffCompression(input);
+  return decompress(kind, data);
 }
 
 /** The REPOSITORY[:TAG] argument, checked before any work is done. */

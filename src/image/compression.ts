@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import type { FileHandle } from "node:fs/promises";
+import type { Writable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { LayerError } from "../errors.js";
+import { writeTo } from "../stream-write.js";
 
 export type Compression = "gzip" | "zstd" | "none";
 
@@ -17,6 +19,119 @@ export function detectCompression(head: Uint8Array): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
   if (head.length >= 4 && head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd) return "zstd";
   return "none";
+}
+
+/** What a whole archive may be compressed with: docker's load, import and ADD take each (moby `archive.DecompressStream`). */
+export type ArchiveCompression = Compression | "bzip2" | "xz";
+type ToolCompression = Exclude<ArchiveCompression, "gzip" | "none">;
+
+/** The host tools for what node:zlib (Node 20) cannot decompress, and the package that has each. */
+export const DECOMPRESS_TOOLS: Record<ToolCompression, { command: string; args: string[]; package: string }> = {
+  bzip2: { command: "bzip2", args: ["-d", "-c", "-q"], package: "bzip2" },
+  xz: { command: "xz", args: ["-d", "-c", "-q"], package: "xz-utils" },
+  zstd: { command: "zstd", args: ["-d", "-c", "-q", "--no-progress"], package: "zstd" },
+};
+
+/** An archive's compression by its magic bytes: a layer's kinds, and bzip2 and xz. */
+export function archiveCompression(head: Uint8Array): ArchiveCompression {
+  const kind = detectCompression(head);
+  if (kind !== "none") return kind;
+  if (head.length >= 4 && head[0] === 0x42 && head[1] === 0x5a && head[2] === 0x68 && head[3]! >= 0x31 && head[3]! <= 0x39) return "bzip2"; // "BZh1".."BZh9"
+  if (head.length >= 6 && [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00].every((b, i) => head[i] === b)) return "xz";
+  return "none";
+}
+
+/**
+ * A whole archive's stream, its compression read from its first bytes (held back until there are enough),
+ * and whether it had any bytes at all. `data` yields every byte, the first ones included.
+ */
+export async function sniffCompression(source: AsyncIterable<Buffer>): Promise<{ kind: ArchiveCompression; empty: boolean; data: AsyncIterable<Buffer> }> {
+  const it = source[Symbol.asyncIterator]();
+  const held: Buffer[] = [];
+  let length = 0;
+  let ended = false;
+  while (length < 6) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    held.push(Buffer.from(r.value));
+    length += r.value.length;
+  }
+  const head = Buffer.concat(held);
+  const data = (async function* () {
+    if (head.length > 0) yield head;
+    if (!ended) for (let r = await it.next(); !r.done; r = await it.next()) yield Buffer.from(r.value);
+  })();
+  return { kind: archiveCompression(head), empty: head.length === 0, data };
+}
+
+/** The host lacks the tool a compression needs: the message names the package to install. */
+export class MissingToolError extends LayerError {
+  constructor(kind: ToolCompression) {
+    const tool = DECOMPRESS_TOOLS[kind];
+    super(`unpacking ${kind}-compressed archives needs the ${tool.command} tool, which is not installed: install ${tool.package}, or decompress the archive first`);
+  }
+}
+
+/**
+ * The decompressed bytes of `source` (compressed with `kind`): gzip through node:zlib, the others through
+ * their host tool, fed on its stdin. Invalid data is a one-line LayerError ("not valid xz: …"), a missing
+ * tool a MissingToolError; an error of `source` is rethrown as it is. A reader that stops early ends the work.
+ */
+export async function* decompress(kind: ArchiveCompression, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  if (kind === "none") return yield* source;
+  const gunzip = kind === "gzip" ? createGunzip({ chunkSize: INFLATE_CHUNK }) : undefined;
+  const tool = kind === "gzip" ? undefined : DECOMPRESS_TOOLS[kind];
+  const child = tool ? spawn(tool.command, tool.args, { stdio: ["pipe", "pipe", "pipe"] }) : undefined;
+  let stderr = "";
+  child?.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  child?.stdin!.on("error", () => {}); // EPIPE: the tool stopped reading (bad data), its exit status says why
+  const exited = child
+    ? new Promise<number | null>((resolve, reject) => {
+        child.on("error", reject);
+        child.on("close", (code) => resolve(code));
+      })
+    : Promise.resolve(0);
+  exited.catch(() => {}); // observed below
+  const input = (gunzip ?? child!.stdin!) as Writable;
+  const output = (gunzip ?? child!.stdout!) as AsyncIterable<Buffer>;
+  const stop = () => {
+    gunzip?.destroy();
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  };
+  let sourceError: unknown;
+  const feeding = (async () => {
+    const it = source[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return void input.end();
+        await writeTo(input, r.value).catch(() => undefined); // a decompressor that stopped reports through its output
+        if (input.destroyed) return;
+      }
+    } catch (err) {
+      sourceError = err;
+      stop();
+    } finally {
+      await it.return?.().catch(() => {});
+    }
+  })();
+  try {
+    for await (const chunk of output) yield chunk;
+    await feeding;
+    if (sourceError !== undefined) throw sourceError;
+    const code = await exited;
+    if (code !== 0) throw new LayerError(`not valid ${kind}: ${stderr.trim().split("\n").pop() || `${tool!.command} exited with ${code}`}`);
+  } catch (err) {
+    if (sourceError !== undefined) throw sourceError;
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && kind !== "gzip") throw new MissingToolError(kind);
+    if (String((err as NodeJS.ErrnoException).code ?? "").startsWith("Z_")) throw new LayerError(`not valid gzip: ${(err as Error).message}`);
+    throw err;
+  } finally {
+    stop(); // not awaiting the feeder: it may wait on an idle stdin; its next chunk finds the input gone
+  }
 }
 
 export interface Decompressed {
@@ -59,12 +174,13 @@ export async function decompressedStream(file: FileHandle, path: string, digest:
     };
   }
   raw.destroy();
-  const child = spawn("zstd", ["-d", "-c", "-q", "--no-progress", path], { stdio: ["ignore", "pipe", "pipe"] });
+  const zstd = DECOMPRESS_TOOLS.zstd;
+  const child = spawn(zstd.command, [...zstd.args, path], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
   const exited = new Promise<void>((resolve, reject) => {
     child.on("error", (err) => {
-      reject(isMissing(err) ? new LayerError(`layer ${digest} is zstd-compressed: zstd layers need the zstd tool (install zstd)`) : err);
+      reject(isMissing(err) ? new LayerError(`layer ${digest} is zstd-compressed: zstd layers need the zstd tool (install ${zstd.package})`) : err);
     });
     child.on("close", (code, signal) => {
       if (code === 0) resolve();

@@ -63,6 +63,11 @@ export function parseReference(input: string): ImageReference {
   return { domain, path: rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
+/** A name typed without tag or digest (`busybox`, `host:5000/app`): a repository, to `save` and `push -a` every tag of. */
+export function isNameOnly(input: string): boolean {
+  return !input.includes("@") && !/:[^/]*$/.test(input);
+}
+
 /** `docker.io/library/busybox:latest`: the name stored in index.json. */
 export function canonicalName(ref: ImageReference): string {
   return `${ref.domain}/${ref.path}${ref.tag !== undefined ? ":" + ref.tag : ""}${ref.digest !== undefined ? "@" + ref.digest : ""}`;

@@ -234,6 +234,13 @@ export class ImageStore {
     return [...rows, ...none].sort((a, b) => createdTime(b) - createdTime(a) || compareText(a.name, b.name) || compareText(a.platform, b.platform));
   }
 
+  /** Every tagged name of `repository` (`busybox` → busybox:latest, busybox:1.36, …): docker's `save REPO` and `push -a` take them all. */
+  async repositoryTags(repository: string): Promise<string[]> {
+    const wanted = repositoryName(parseReference(repository));
+    const rows = (await this.listImages()).filter((r) => r.tag !== null && !r.dangling && repositoryName(parseReference(r.name)) === wanted);
+    return [...new Set(rows.map((r) => r.name))];
+  }
+
   /** Gives the image named `source` (every platform of it) a second name `target`, replacing what `target` named. */
   async tag(source: string, target: string): Promise<string> {
     await this.ensureMigrated();

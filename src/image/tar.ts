@@ -122,7 +122,7 @@ export async function* readTar(source: AsyncIterable<Buffer>): AsyncGenerator<Ta
           yield chunk;
         }
       } catch (err) {
-        throw err instanceof LayerError ? err : new LayerError(`truncated tar archive: ${(err as Error).message}`);
+        throw truncated(err);
       }
     };
     const pieces = sparse ? sparsePieces(sparse.fragments!, sparse.size, physical) : undefined;
@@ -286,11 +286,16 @@ async function* dataOnly(pieces: AsyncIterable<{ offset: number; data: Buffer; h
   for await (const p of pieces) if (!p.hole) yield { offset: p.offset, data: p.data };
 }
 
+/** A failed read of the archive's bytes; a LayerError of its source (a decompressor, a cap) as it is. */
+function truncated(err: unknown): LayerError {
+  return err instanceof LayerError ? err : new LayerError(`truncated tar archive: ${(err as Error).message}`);
+}
+
 async function read(reader: ChunkReader, n: number): Promise<Buffer | null> {
   try {
     return await reader.readExact(n);
   } catch (err) {
-    throw new LayerError(`truncated tar archive: ${(err as Error).message}`);
+    throw truncated(err);
   }
 }
 
@@ -298,7 +303,7 @@ async function skip(reader: ChunkReader, n: number): Promise<void> {
   try {
     await reader.skip(n);
   } catch (err) {
-    throw new LayerError(`truncated tar archive: ${(err as Error).message}`);
+    throw truncated(err);
   }
 }
 

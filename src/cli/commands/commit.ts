@@ -18,7 +18,7 @@ Options:
 
 const IMPORT_USAGE = `Usage: tsbox import [OPTIONS] FILE|- [REPOSITORY[:TAG]]
 
-Import a tar archive (plain or gzip) as a one-layer image.
+Import a tar archive (plain, or compressed with gzip, bzip2, xz or zstd) as a one-layer image.
 
 Options:
   -c, --change LIST      Apply a Dockerfile instruction (as for commit)

@@ -21,13 +21,14 @@ Options:
 
 const LOAD_USAGE = `Usage: tsbox load [OPTIONS]
 
-Load images from a tar archive (docker save or OCI format, optionally gzip'd)
-or an OCI layout directory.
+Load images from a tar archive (docker save or OCI format; plain, or compressed with
+gzip, bzip2, xz or zstd) or a directory: an OCI layout, or an unpacked docker archive.
 
 Options:
   -i, --input PATH       Read from PATH instead of stdin
       --name REPOSITORY  Repository for images the archive names only by tag
-  -q, --quiet            Print only the loaded names
+  -q, --quiet            Suppress progress output (load shows none: as docker's, the
+                         "Loaded image: NAME" lines are printed all the same)
 `;
 
 export async function saveCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -56,11 +57,10 @@ export async function loadCommand(args: string[], ctx: CliContext): Promise<numb
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
   return withInterrupt(ctx, "load", async (signal) => {
     const names = await runtime.load(input ?? process.stdin, { signal, ...(repository !== undefined ? { repository } : {}) });
-    // docker's wording: an image the archive names none of is told by its id.
+    // docker's wording, with -q too (moby's load drops only the progress): an image the archive names none of is told by its id.
     for (const n of names) {
       const id = n.startsWith("sha256:");
-      const shown = id ? n : shownName(n);
-      ctx.stdout.write(flags.bools.has("quiet") ? `${shown}\n` : `Loaded image${id ? " ID" : ""}: ${shown}\n`);
+      ctx.stdout.write(`Loaded image${id ? " ID" : ""}: ${id ? n : shownName(n)}\n`);
     }
     return 0;
   });
