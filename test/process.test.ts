@@ -5,12 +5,15 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, cliPath, identityEnv } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { HostFiles } from "./helpers/host-files.js";
+
+const isRoot = process.getuid!() === 0;
 
 after(cleanupIdentities);
 
@@ -63,6 +66,49 @@ for (const who of identities()) {
         assert.deepEqual([mapped.code, mapped.stdout, mapped.stderr], [0, "1000\n", ""]);
       } finally {
         rmSync(bare, { recursive: true, force: true });
+      }
+    });
+
+    it("newuidmap/newgidmap without their setuid bit: info says so and what to do, a run's failure names the fix", { skip: !isRoot && "needs root to bind-mount over the helpers" }, async () => {
+      const host = await HostFiles.create({ "/usr/bin/newuidmap": { nosuidCopy: true }, "/usr/bin/newgidmap": { nosuidCopy: true } });
+      try {
+        const info = await tsbox(who, ["info"], { mountns: host.ns });
+        assert.equal(info.code, 0, info.stderr);
+        const run = await tsbox(who, ["run", "--rm", "busybox", "true"], { mountns: host.ns });
+        if (who.name !== "user") {
+          // Root writes its maps itself; one id needs no helper.
+          assert.doesNotMatch(info.stderr, /newuidmap/);
+          assert.deepEqual([run.code, run.stderr], [0, ""]);
+          return;
+        }
+        const problem = /\/usr\/bin\/newuidmap is not setuid root and has no cap_setuid file capability; \/usr\/bin\/newgidmap is not setuid root and has no cap_setgid file capability: rootless containers cannot map your \/etc\/subuid range without them; reinstall them \(Debian\/Ubuntu: apt install uidmap; Fedora: shadow-utils\) or, as root, chmod u\+s them/;
+        assert.match(info.stderr, new RegExp(`^tsbox: warning: ${problem.source}`, "m"));
+        assert.equal(run.code, 125);
+        assert.match(run.stderr, new RegExp(`^tsbox: newuidmap \\d+ .* failed: .*\\(${problem.source}`));
+      } finally {
+        host.close();
+      }
+    });
+
+    it("newuidmap missing, or no /etc/subgid range, while /etc/subuid has one: info names what is missing, not the range", { skip: (!isRoot || who.name !== "user") && "a rootless user's range, changed as root" }, async () => {
+      const range = /^tsbox-test:(\d+):(\d+)$/m.exec(readFileSync("/etc/subuid", "utf8"))!;
+      const noHelpers = await HostFiles.create({ "/usr/bin/newuidmap": { missing: true }, "/usr/bin/newgidmap": { missing: true } });
+      try {
+        const info = await tsbox(who, ["info"], { mountns: noHelpers.ns });
+        assert.match(info.stdout, new RegExp(`^id mapping: +single id \\(/etc/subuid gives ${range[1]}\\+${range[2]}, but newuidmap and newgidmap are not installed\\)$`, "m"));
+        assert.match(info.stderr, /^tsbox: warning: newuidmap and newgidmap are not installed: containers have only uid 0 \(-u with another id fails\); install them \(Debian\/Ubuntu: apt install uidmap; Fedora: shadow-utils\) to use your range$/m);
+        assert.doesNotMatch(info.stderr, /usermod/);
+      } finally {
+        noHelpers.close();
+      }
+      const noSubgid = await HostFiles.create({ "/etc/subgid": { text: "" } });
+      try {
+        const info = await tsbox(who, ["info"], { mountns: noSubgid.ns });
+        assert.match(info.stdout, new RegExp(`^id mapping: +single id \\(/etc/subuid gives ${range[1]}\\+${range[2]}, but /etc/subgid has no range for this user\\)$`, "m"));
+        const end = Number(range[1]) + Number(range[2]) - 1;
+        assert.match(info.stderr, new RegExp(`^tsbox: warning: no /etc/subgid range for this user, though /etc/subuid has one: .*: usermod --add-subgids ${range[1]}-${end} \\$USER$`, "m"));
+      } finally {
+        noSubgid.close();
       }
     });
 

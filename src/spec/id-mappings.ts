@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { onPath } from "../on-path.js";
+import { ID_HELPERS_PACKAGE } from "./id-helpers.js";
 import type { IdMapping } from "./container-spec.js";
 
 export interface IdRange {
@@ -23,6 +24,12 @@ export function probeHostIdentity(): HostIdentity {
   if (uid === 0) return { uid, gid };
   // Only worth reading when the setuid helpers exist to apply the ranges.
   if (!onPath("newuidmap") || !onPath("newgidmap")) return { uid, gid };
+  const { subuid, subgid } = listedRanges(uid);
+  return subuid && subgid ? { uid, gid, subuid, subgid } : { uid, gid };
+}
+
+/** This user's ranges as /etc/subuid and /etc/subgid list them, whether or not the helpers exist to apply them. */
+export function listedRanges(uid: number): { subuid?: IdRange; subgid?: IdRange } {
   let name: string | undefined;
   try {
     name = userInfo().username;
@@ -31,7 +38,7 @@ export function probeHostIdentity(): HostIdentity {
   }
   const subuid = findSubordinateRange("/etc/subuid", name, uid);
   const subgid = findSubordinateRange("/etc/subgid", name, uid);
-  return subuid && subgid ? { uid, gid, subuid, subgid } : { uid, gid };
+  return { ...(subuid && { subuid }), ...(subgid && { subgid }) };
 }
 
 /**
@@ -85,5 +92,5 @@ export function subordinateIdAdvice(files = { subuid: "/etc/subuid", subgid: "/e
   for (const r of [...subordinateRanges(files.subuid), ...subordinateRanges(files.subgid)]) start = Math.max(start, r.start + r.count);
   const range = `${start}-${start + 65_535}`;
   const add = `usermod --add-subuids ${range} --add-subgids ${range} $USER`;
-  return helpers ? add : `${add}, and install newuidmap/newgidmap (Debian/Ubuntu: apt install uidmap; Fedora: shadow-utils)`;
+  return helpers ? add : `${add}, and install newuidmap/newgidmap (${ID_HELPERS_PACKAGE})`;
 }
