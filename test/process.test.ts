@@ -112,6 +112,26 @@ for (const who of identities()) {
       }
     });
 
+    it("a small subordinate range: info warns, an id past it is refused naming the range and how to widen it", { skip: (!isRoot || who.name !== "user") && "a rootless user's range, changed as root" }, async () => {
+      const start = /^tsbox-test:(\d+):/m.exec(readFileSync("/etc/subuid", "utf8"))![1];
+      const line = { text: `tsbox-test:${start}:10\n` };
+      const host = await HostFiles.create({ "/etc/subuid": line, "/etc/subgid": line });
+      try {
+        const info = await tsbox(who, ["info"], { mountns: host.ns });
+        assert.match(info.stderr, new RegExp(`^tsbox: warning: your subordinate range \\(${start}\\+10 uids, ${start}\\+10 gids\\) has fewer than 65536 ids: .*widen it in /etc/subuid and /etc/subgid$`, "m"));
+        const inRange = await tsbox(who, ["run", "--rm", "-u", "10:10", "busybox", "id", "-u"], { mountns: host.ns });
+        assert.deepEqual([inRange.code, inRange.stdout], [0, "10\n"], inRange.stderr);
+        const hint = `\\(rootless, ids past 0 are your /etc/subuid and /etc/subgid range, ${start}\\+10: ids 0-10 inside; an administrator can widen it to 65536 ids in both files`;
+        for (const [user, what] of [["1000", "uid 1000"], ["0:65534", "gid 65534"]]) {
+          const r = await tsbox(who, ["run", "--rm", "-u", user!, "busybox", "true"], { mountns: host.ns });
+          assert.equal(r.code, 125, r.stderr);
+          assert.match(r.stderr, new RegExp(`^tsbox: .*${what} is not mapped in the user namespace ${hint}`), r.stderr);
+        }
+      } finally {
+        host.close();
+      }
+    });
+
     it("returns the command's exit code", async () => {
       assert.equal((await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", "exit 7"])).code, 7);
       assert.equal((await tsbox(who, ["run", "--rm", "busybox", "false"])).code, 1);

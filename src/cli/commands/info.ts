@@ -62,7 +62,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     : networkLines(network, identity.uid);
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
   const rangeState = linux && !vm && identity.uid !== 0 ? subordinateIdState(identity, (probe?.result as { idHelpers?: string | null } | null)?.idHelpers) : undefined;
-  if (rangeState?.warning) warnings.push(rangeState.warning);
+  warnings.push(...(rangeState?.warnings ?? []));
   if (linux && !vm && identity.uid !== 0) {
     const cutOff = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).cutOffContainers();
     if (cutOff.length > 0) {
@@ -165,31 +165,36 @@ function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: 
  * A rootless user's ranges as the native backend gets them, and what is wrong: which of /etc/subuid, /etc/subgid
  * and the helpers is missing (adding a second range helps none of them), or helpers that cannot apply the range.
  */
-function subordinateIdState(identity: HostIdentity, helperProblems: string | null | undefined): { line: string; warning?: string } {
+function subordinateIdState(identity: HostIdentity, helperProblems: string | null | undefined): { line: string; warnings: string[] } {
   const listed = listedRanges(identity.uid);
   const only0 = "containers have only uid 0 (-u with another id fails)";
   if (identity.subuid) {
     const line = idMappingLine(identity, false);
-    return helperProblems ? { line, warning: helperProblems } : { line };
+    const small = Math.min(identity.subuid.count, identity.subgid!.count) < 65_536;
+    const narrow = small ? `your subordinate range (${shownRange(identity.subuid)} uids, ${shownRange(identity.subgid!)} gids) has fewer than 65536 ids: files and users of images past it (nobody is 65534) fail or become root's; an administrator can widen it in /etc/subuid and /etc/subgid` : undefined;
+    return { line, warnings: [helperProblems, narrow].filter((w): w is string => Boolean(w)) };
   }
-  const shown = (r: IdRange) => `${r.start}+${r.count}`;
   const missing = missingIdHelpers();
   if (listed.subuid && listed.subgid) {
     const absent = `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed`;
-    return { line: `single id (/etc/subuid gives ${shown(listed.subuid)}, but ${absent})`, warning: `${absent}: ${only0}; install ${missing.length > 1 ? "them" : "it"} (${ID_HELPERS_PACKAGE}) to use your range` };
+    return { line: `single id (/etc/subuid gives ${shownRange(listed.subuid)}, but ${absent})`, warnings: [`${absent}: ${only0}; install ${missing.length > 1 ? "them" : "it"} (${ID_HELPERS_PACKAGE}) to use your range`] };
   }
   const [has, lacks, flag] = listed.subuid ? (["/etc/subuid", "/etc/subgid", "--add-subgids"] as const) : (["/etc/subgid", "/etc/subuid", "--add-subuids"] as const);
   const range = listed.subuid ?? listed.subgid;
   if (range) {
     return {
-      line: `single id (${has} gives ${shown(range)}, but ${lacks} has no range for this user)`,
-      warning: `no ${lacks} range for this user, though ${has} has one: ${only0}; an administrator can add the same one with: usermod ${flag} ${range.start}-${range.start + range.count - 1} $USER`,
+      line: `single id (${has} gives ${shownRange(range)}, but ${lacks} has no range for this user)`,
+      warnings: [`no ${lacks} range for this user, though ${has} has one: ${only0}; an administrator can add the same one with: usermod ${flag} ${range.start}-${range.start + range.count - 1} $USER`],
     };
   }
   return {
     line: idMappingLine(identity, false),
-    warning: `no /etc/subuid and /etc/subgid range for this user: ${only0}; an administrator can add one with: ${subordinateIdAdvice()}`,
+    warnings: [`no /etc/subuid and /etc/subgid range for this user: ${only0}; an administrator can add one with: ${subordinateIdAdvice()}`],
   };
+}
+
+function shownRange(r: IdRange): string {
+  return `${r.start}+${r.count}`;
 }
 
 /** Whose ids a container's user namespace maps, as `info` says it. */
