@@ -132,6 +132,35 @@ for (const who of identities()) {
       }
     });
 
+    it("rm of a container with files of subordinate ids, the range now unusable: refused whole, naming what is missing; it stays listed", { skip: (!isRoot || who.name !== "user") && "a rootless user's range, changed as root" }, async () => {
+      const made = await tsbox(who, ["run", "--name", "keep-ids", "-v", "vol-ids:/v", "busybox", "sh", "-c", "mkdir /x && touch /x/a /v/a && chown -R 1000:1000 /x /v/a"]);
+      assert.equal(made.code, 0, made.stderr);
+      try {
+        const cases = [
+          [{ "/usr/bin/newuidmap": { missing: true }, "/usr/bin/newgidmap": { missing: true } }, /newuidmap and newgidmap are not installed: install them \(Debian\/Ubuntu: apt install uidmap/],
+          [{ "/etc/subuid": { text: "" }, "/etc/subgid": { text: "" } }, /this user has no \/etc\/subuid and \/etc\/subgid range now: restore the one the container ran with/],
+        ] as const;
+        for (const [overrides, why] of cases) {
+          const host = await HostFiles.create(overrides);
+          try {
+            const rm = await tsbox(who, ["rm", "keep-ids"], { mountns: host.ns });
+            assert.equal(rm.code, 1, rm.stderr);
+            assert.match(rm.stderr, /^tsbox: cannot remove keep-ids: \S+\/upper\/x belongs to uid 1\d{5}, one of your subordinate ids, which only a user namespace with your range can delete, and /);
+            assert.match(rm.stderr, why);
+            assert.equal((await tsbox(who, ["ps", "-a", "--format", "{{.Names}}"], { mountns: host.ns })).stdout, "keep-ids\n");
+            assert.match((await tsbox(who, ["volume", "rm", "vol-ids"], { mountns: host.ns })).stderr, /volume is in use - \[[0-9a-f]{64}\]/);
+          } finally {
+            host.close();
+          }
+        }
+      } finally {
+        const rm = await tsbox(who, ["rm", "-v", "keep-ids"]);
+        assert.equal(rm.code, 0, rm.stderr);
+        const vol = await tsbox(who, ["volume", "rm", "vol-ids"]);
+        assert.equal(vol.code, 0, vol.stderr);
+      }
+    });
+
     it("returns the command's exit code", async () => {
       assert.equal((await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", "exit 7"])).code, 7);
       assert.equal((await tsbox(who, ["run", "--rm", "busybox", "false"])).code, 1);
