@@ -30,12 +30,7 @@ export function probeHostIdentity(): HostIdentity {
 
 /** This user's ranges as /etc/subuid and /etc/subgid list them, whether or not the helpers exist to apply them. */
 export function listedRanges(uid: number): { subuid?: IdRange; subgid?: IdRange } {
-  let name: string | undefined;
-  try {
-    name = userInfo().username;
-  } catch {
-    name = undefined;
-  }
+  const name = userName();
   const subuid = findSubordinateRange("/etc/subuid", name, uid);
   const subgid = findSubordinateRange("/etc/subgid", name, uid);
   return { ...(subuid && { subuid }), ...(subgid && { subgid }) };
@@ -57,6 +52,41 @@ export function idMappings(host: HostIdentity): { uidMappings: IdMapping[]; gidM
     ...(sub ? [{ containerID: 1, hostID: sub.start, size: sub.count }] : []),
   ];
   return { uidMappings: build(host.uid, host.subuid), gidMappings: build(host.gid, host.subgid) };
+}
+
+function userName(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Another owner's range in /etc/subuid or /etc/subgid that shares ids with this user's. */
+export interface Overlap extends IdRange {
+  file: string;
+  owner: string;
+  /** The shared ids, first to last. */
+  first: number;
+  last: number;
+}
+
+/**
+ * The other owners' ranges that overlap this user's (`host`'s): their containers' files are this user's
+ * containers' files, both ways (a misconfiguration tsbox can see, as it reads every range anyway).
+ */
+export function overlappingRanges(host: HostIdentity, files = { subuid: "/etc/subuid", subgid: "/etc/subgid" }): Overlap[] {
+  const name = userName();
+  const mine = (owner: string) => owner === name || owner === String(host.uid);
+  return (["subuid", "subgid"] as const).flatMap((kind) => {
+    const own = host[kind];
+    if (!own) return [];
+    return subordinateRanges(files[kind]).flatMap((r) => {
+      const first = Math.max(r.start, own.start);
+      const last = Math.min(r.start + r.count, own.start + own.count) - 1;
+      return !mine(r.owner) && first <= last ? [{ file: files[kind], owner: r.owner, start: r.start, count: r.count, first, last }] : [];
+    });
+  });
 }
 
 /** `name:start:count` or `uid:start:count` lines; the first match wins, as in shadow-utils. */
