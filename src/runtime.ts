@@ -60,6 +60,7 @@ import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
 import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
+import { noteIdMaps } from "./containers/id-record.js";
 import type { Readable, Writable } from "node:stream";
 import { withExposed } from "./network/ports.js";
 import { abortError, abortSignalOf } from "./abortable.js";
@@ -328,6 +329,8 @@ export class Runtime implements ContainerOwner {
     // Aborted while the image was pulled or unpacked: no container is made.
     if (control.signal?.aborted) throw abortError(control.signal);
     const host = (this.host ??= probeHostIdentity());
+    const changed = noteIdMaps(this.dataDir, host);
+    if (changed) warningSink(control.onWarning)(changed);
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { identities, cleanupIdentities } from "./helpers/identities.js";
+import { identities, cleanupIdentities, freshStore } from "./helpers/identities.js";
 import { tsbox, cliPath, identityEnv } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { HostFiles } from "./helpers/host-files.js";
@@ -138,7 +138,7 @@ for (const who of identities()) {
       try {
         const cases = [
           [{ "/usr/bin/newuidmap": { missing: true }, "/usr/bin/newgidmap": { missing: true } }, /newuidmap and newgidmap are not installed: install them \(Debian\/Ubuntu: apt install uidmap/],
-          [{ "/etc/subuid": { text: "" }, "/etc/subgid": { text: "" } }, /this user has no \/etc\/subuid and \/etc\/subgid range now: restore the one the container ran with/],
+          [{ "/etc/subuid": { text: "" }, "/etc/subgid": { text: "" } }, /was made with subordinate ids \d+\+65536 \(gids \d+\+65536\); now they are none \(gids none\): .*restore the range in \/etc\/subuid and \/etc\/subgid, or have root delete/],
         ] as const;
         for (const [overrides, why] of cases) {
           const host = await HostFiles.create(overrides);
@@ -172,6 +172,31 @@ for (const who of identities()) {
       } finally {
         host.close();
       }
+    });
+
+    it("a data dir made with another subordinate range: info and a run say so, a removal that fails names the change and the fix", { skip: (!isRoot || who.name !== "user") && "a rootless user's range, changed as root" }, async () => {
+      const env = freshStore(who);
+      const start = Number(/^tsbox-test:(\d+):/m.exec(readFileSync("/etc/subuid", "utf8"))![1]);
+      const made = await tsbox(who, ["run", "--name", "old-range", "busybox", "sh", "-c", "mkdir /x && touch /x/a && chown -R 1000:1000 /x"], { env });
+      assert.equal(made.code, 0, made.stderr);
+      const line = { text: `tsbox-test:${start + 10000}:65536\n` };
+      const host = await HostFiles.create({ "/etc/subuid": line, "/etc/subgid": line });
+      const change = `this data dir \\(${env.TSBOX_DATA_DIR}\\) was made with subordinate ids ${start}\\+65536 \\(gids ${start}\\+65536\\); now they are ${start + 10000}\\+65536 \\(gids ${start + 10000}\\+65536\\): .*restore the range in /etc/subuid and /etc/subgid, or have root delete`;
+      try {
+        assert.match((await tsbox(who, ["info"], { env, mountns: host.ns })).stderr, new RegExp(`^tsbox: warning: ${change}`, "m"));
+        const run = await tsbox(who, ["run", "--rm", "busybox", "true"], { env, mountns: host.ns });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(run.stderr, new RegExp(`^tsbox: warning: ${change}`, "m"));
+        const rm = await tsbox(who, ["rm", "old-range"], { env, mountns: host.ns });
+        assert.equal(rm.code, 1, rm.stderr);
+        assert.match(rm.stderr, new RegExp(`^tsbox: cannot remove old-range: \\S+/upper/x belongs to uid ${start + 999}, one of your subordinate ids, which only a user namespace with your range can delete, and ${change}`));
+        assert.equal((await tsbox(who, ["ps", "-a", "--format", "{{.Names}}"], { env, mountns: host.ns })).stdout, "old-range\n");
+      } finally {
+        host.close();
+        const rm = await tsbox(who, ["rm", "old-range"], { env });
+        assert.equal(rm.code, 0, rm.stderr);
+      }
+      assert.doesNotMatch((await tsbox(who, ["info"], { env })).stderr, /was made with/);
     });
 
     it("returns the command's exit code", async () => {

@@ -7,7 +7,8 @@ import type { LifecycleContext } from "./context.js";
 import { inUserNamespace } from "./user-namespace.js";
 import { readState } from "./state.js";
 import { readContainerVolumes } from "./volumes.js";
-import { ContainerError } from "../errors.js";
+import { ContainerError, errorMessage } from "../errors.js";
+import { idMapsChange } from "./id-record.js";
 import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../spec/id-helpers.js";
 import { listedRanges } from "../spec/id-mappings.js";
 
@@ -35,44 +36,33 @@ export async function removeBundleDir(ctx: LifecycleContext, id: string, name: s
     if (!isErrno(err, "ENOENT")) throw err;
     moved = false;
   }
-  if (moved) {
-    try {
-      await removeOwnedTree(ctx, aside);
-    } catch (err) {
-      // Back where it was: the container stays listed (and its volumes used by it), for an rm once the cause is fixed.
-      try {
-        renameSync(aside, dir);
-      } catch {
-        // the leftover sweep takes it
-      }
-      throw err;
-    }
-    if (state) recordEvent(dir, state, "destroy");
-  }
+  if (moved && state) recordEvent(dir, state, "destroy");
+  if (moved) await removeOwnedTree(ctx, aside);
   rmSync(ctx.paths.removalMarker(id), { force: true });
   if (name !== null) ctx.names.release(name, id);
   await ctx.volumes?.removeAnonymous(anonymous);
 }
 
 /**
- * Rootless without a usable range, a bundle made while the user had one can hold directories of subordinate ids
+ * Rootless without a usable range (none now, or another than the data dir was made with: id-record.ts), a bundle
+ * made while the user had one can hold directories of subordinate ids
  * that neither the user nor any user namespace now available can delete: refused before anything is moved or
  * deleted, naming what is missing, instead of a raw EACCES halfway (the container gone from ps, its volumes held).
  */
 function refuseUnmappable(ctx: LifecycleContext, dir: string, shown: string): void {
   const host = ctx.host();
-  if (host.uid === 0 || host.subuid) return;
+  // A changed range: the ids stored shifted by the old start, which the current range's namespace does not map.
+  const changed = host.uid === 0 ? undefined : idMapsChange(ctx.paths.root, host);
+  if (host.uid === 0 || (host.subuid && !changed)) return;
   const blocker = foreignDir(dir, host.uid);
   if (blocker === undefined) return;
   const missing = missingIdHelpers();
   const listed = listedRanges(host.uid);
   const why =
     listed.subuid && listed.subgid && missing.length > 0
-      ? `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed: install ${missing.length > 1 ? "them" : "it"} (${ID_HELPERS_PACKAGE})`
-      : "this user has no /etc/subuid and /etc/subgid range now: restore the one the container ran with (`tsbox info` says what is missing)";
-  throw new ContainerError(
-    `cannot remove ${shown}: ${blocker} belongs to uid ${statSync(blocker).uid}, one of your subordinate ids, which only a user namespace with your range can delete, and ${why}; or have root delete ${dir}`,
-  );
+      ? `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed: install ${missing.length > 1 ? "them" : "it"} (${ID_HELPERS_PACKAGE}); or have root delete ${dir}`
+      : (changed ?? `this user has no /etc/subuid and /etc/subgid range now: restore the one the container ran with; or have root delete ${dir}`);
+  throw new ContainerError(`cannot remove ${shown}: ${blocker} belongs to uid ${statSync(blocker).uid}, one of your subordinate ids, which only a user namespace with your range can delete, and ${why}`);
 }
 
 /** The first non-empty directory under `dir` owned by another uid that `uid` cannot empty, if any. */
@@ -114,7 +104,12 @@ export async function removeOwnedTree(ctx: LifecycleContext, dir: string): Promi
     const host = ctx.host();
     if (!denied || host.uid === 0 || !host.subuid) throw err;
   }
-  await inUserNamespace(ctx, dir, REMOVE_ALL_IN_MNT, `cannot remove ${dir}: cleanup in the user namespace`);
+  try {
+    await inUserNamespace(ctx, dir, REMOVE_ALL_IN_MNT, `cannot remove ${dir}: cleanup in the user namespace`);
+  } catch (err) {
+    const changed = idMapsChange(ctx.paths.root, ctx.host());
+    throw changed ? new ContainerError(`${errorMessage(err)}: ${changed}`) : err;
+  }
   await removeTree(dir);
 }
 

@@ -10,6 +10,7 @@ import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import { type HostIdentity, type IdRange, idMappings, listedRanges, overlappingRanges, probeHostIdentity, subordinateIdAdvice } from "../../spec/id-mappings.js";
 import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../../spec/id-helpers.js";
+import { idMapsChange } from "../../containers/id-record.js";
 import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
 import { tsboxVersion } from "../../version.js";
 import { type CliContext, cliWarning } from "../context.js";
@@ -63,6 +64,8 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
   const rangeState = linux && !vm && identity.uid !== 0 ? subordinateIdState(identity, (probe?.result as { idHelpers?: string | null } | null)?.idHelpers) : undefined;
   warnings.push(...(rangeState?.warnings ?? []));
+  const idChange = linux && !vm ? idMapsChange(defaultDataDir(ctx.env), identity) : undefined;
+  if (idChange) warnings.push(idChange);
   if (linux && !vm && identity.uid !== 0) {
     const cutOff = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).cutOffContainers();
     if (cutOff.length > 0) {
