@@ -116,14 +116,16 @@ for (const who of identities()) {
       const start = /^tsbox-test:(\d+):/m.exec(readFileSync("/etc/subuid", "utf8"))![1];
       const line = { text: `tsbox-test:${start}:10\n` };
       const host = await HostFiles.create({ "/etc/subuid": line, "/etc/subgid": line });
+      // A store of its own: one made with the whole range would (rightly) warn that it changed.
+      const env = freshStore(who);
       try {
-        const info = await tsbox(who, ["info"], { mountns: host.ns });
+        const info = await tsbox(who, ["info"], { env, mountns: host.ns });
         assert.match(info.stderr, new RegExp(`^tsbox: warning: your subordinate range \\(${start}\\+10 uids, ${start}\\+10 gids\\) has fewer than 65536 ids: .*widen it in /etc/subuid and /etc/subgid$`, "m"));
-        const inRange = await tsbox(who, ["run", "--rm", "-u", "10:10", "busybox", "id", "-u"], { mountns: host.ns });
+        const inRange = await tsbox(who, ["run", "--rm", "-u", "10:10", "busybox", "id", "-u"], { env, mountns: host.ns });
         assert.deepEqual([inRange.code, inRange.stdout], [0, "10\n"], inRange.stderr);
         const hint = `\\(rootless, ids past 0 are your /etc/subuid and /etc/subgid range, ${start}\\+10: ids 0-10 inside; an administrator can widen it to 65536 ids in both files`;
         for (const [user, what] of [["1000", "uid 1000"], ["0:65534", "gid 65534"]]) {
-          const r = await tsbox(who, ["run", "--rm", "-u", user!, "busybox", "true"], { mountns: host.ns });
+          const r = await tsbox(who, ["run", "--rm", "-u", user!, "busybox", "true"], { env, mountns: host.ns });
           assert.equal(r.code, 125, r.stderr);
           assert.match(r.stderr, new RegExp(`^tsbox: .*${what} is not mapped in the user namespace ${hint}`), r.stderr);
         }
@@ -179,6 +181,9 @@ for (const who of identities()) {
       const start = Number(/^tsbox-test:(\d+):/m.exec(readFileSync("/etc/subuid", "utf8"))![1]);
       const made = await tsbox(who, ["run", "--name", "old-range", "busybox", "sh", "-c", "mkdir /x && touch /x/a && chown -R 1000:1000 /x"], { env });
       assert.equal(made.code, 0, made.stderr);
+      // An image whose layer has them too: its removal goes through the user namespace.
+      assert.equal((await tsbox(who, ["commit", "old-range", "old-range-img"], { env })).code, 0);
+      assert.equal((await tsbox(who, ["run", "--rm", "old-range-img", "true"], { env })).code, 0);
       const line = { text: `tsbox-test:${start + 10000}:65536\n` };
       const host = await HostFiles.create({ "/etc/subuid": line, "/etc/subgid": line });
       const change = `this data dir \\(${env.TSBOX_DATA_DIR}\\) was made with subordinate ids ${start}\\+65536 \\(gids ${start}\\+65536\\); now they are ${start + 10000}\\+65536 \\(gids ${start + 10000}\\+65536\\): .*restore the range in /etc/subuid and /etc/subgid, or have root delete`;
@@ -191,10 +196,14 @@ for (const who of identities()) {
         assert.equal(rm.code, 1, rm.stderr);
         assert.match(rm.stderr, new RegExp(`^tsbox: cannot remove old-range: \\S+/upper/x belongs to uid ${start + 999}, one of your subordinate ids, which only a user namespace with your range can delete, and ${change}`));
         assert.equal((await tsbox(who, ["ps", "-a", "--format", "{{.Names}}"], { env, mountns: host.ns })).stdout, "old-range\n");
+        const rmi = await tsbox(who, ["rmi", "old-range-img"], { env, mountns: host.ns });
+        assert.match(rmi.stderr, new RegExp(`cleanup in the user namespace failed \\(exit 1\\): ${change}`));
       } finally {
         host.close();
         const rm = await tsbox(who, ["rm", "old-range"], { env });
         assert.equal(rm.code, 0, rm.stderr);
+        // What the failed rmi left (layers/.trash-*) goes with a prune under the range it was made with.
+        assert.equal((await tsbox(who, ["system", "prune", "-a", "-f"], { env })).code, 0);
       }
       assert.doesNotMatch((await tsbox(who, ["info"], { env })).stderr, /was made with/);
     });
