@@ -44,7 +44,7 @@ import { cutOffKeepers, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
-import { type HostIdentity, idMappings, probeHostIdentity } from "./spec/id-mappings.js";
+import { type HostIdentity, idMappings, overlapWarning, probeHostIdentity } from "./spec/id-mappings.js";
 import type { LayerCapability, LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions, VolumeOption } from "./spec/run-options.js";
@@ -329,8 +329,7 @@ export class Runtime implements ContainerOwner {
     // Aborted while the image was pulled or unpacked: no container is made.
     if (control.signal?.aborted) throw abortError(control.signal);
     const host = (this.host ??= probeHostIdentity());
-    const changed = noteIdMaps(this.dataDir, host);
-    if (changed) warningSink(control.onWarning)(changed);
+    for (const warning of [noteIdMaps(this.dataDir, host), overlapWarning(host)]) if (warning) warningSink(control.onWarning)(warning);
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);

@@ -163,13 +163,15 @@ for (const who of identities()) {
       }
     });
 
-    it("an /etc/subuid range that overlaps another user's: info names the other user and the shared ids", { skip: (!isRoot || who.name !== "user") && "a rootless user's range, changed as root" }, async () => {
+    it("an /etc/subuid range that overlaps another user's: info and a run name the other user and the shared ids", { skip: (!isRoot || who.name !== "user") && "a rootless user's range, changed as root" }, async () => {
       const listed = readFileSync("/etc/subuid", "utf8");
       const start = Number(/^tsbox-test:(\d+):/m.exec(listed)![1]);
       const host = await HostFiles.create({ "/etc/subuid": { text: `${listed}ex-other:${start + 1000}:65536\n` } });
       try {
         const info = await tsbox(who, ["info"], { mountns: host.ns });
         assert.match(info.stderr, new RegExp(`^tsbox: warning: your subordinate ids overlap ex-other's ${start + 1000}\\+65536 in /etc/subuid \\(ids ${start + 1000}-${start + 65535}\\): .*their containers read and write what yours own.*usermod --add-subuids`, "m"));
+        const run = await tsbox(who, ["run", "--rm", "busybox", "true"], { mountns: host.ns });
+        assert.deepEqual([run.code, run.stderr.match(/^tsbox: warning: your subordinate ids overlap ex-other's /gm)?.length], [0, 1], run.stderr);
         assert.doesNotMatch((await tsbox(who, ["info"])).stderr, /overlap/);
       } finally {
         host.close();

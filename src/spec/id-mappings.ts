@@ -89,6 +89,16 @@ export function overlappingRanges(host: HostIdentity, files = { subuid: "/etc/su
   });
 }
 
+/** What `info` and each rootless run say of overlappingRanges (a security problem), if any. */
+export function overlapWarning(host: HostIdentity): string | undefined {
+  const shared = overlappingRanges(host).map((o) => `${o.owner}'s ${o.start}+${o.count} in ${o.file} (ids ${o.first}-${o.last})`);
+  if (shared.length === 0) return undefined;
+  return (
+    `your subordinate ids overlap ${shared.join(", ")}: those ids' files are theirs as much as yours (their containers read and write what yours own, and yours theirs); ` +
+    `ask an administrator for a range of your own (${subordinateIdAdvice()}, after usermod --del-subuids/--del-subgids of the shared one)`
+  );
+}
+
 /** `name:start:count` or `uid:start:count` lines; the first match wins, as in shadow-utils. */
 export function findSubordinateRange(file: string, name: string | undefined, uid: number): IdRange | undefined {
   const found = subordinateRanges(file).find((r) => r.owner === name || r.owner === String(uid));

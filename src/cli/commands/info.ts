@@ -8,7 +8,7 @@ import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
-import { type HostIdentity, type IdRange, idMappings, listedRanges, overlappingRanges, probeHostIdentity, subordinateIdAdvice } from "../../spec/id-mappings.js";
+import { type HostIdentity, type IdRange, idMappings, listedRanges, overlapWarning, probeHostIdentity, subordinateIdAdvice } from "../../spec/id-mappings.js";
 import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../../spec/id-helpers.js";
 import { idMapsChange } from "../../containers/id-record.js";
 import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
@@ -175,11 +175,7 @@ function subordinateIdState(identity: HostIdentity, helperProblems: string | nul
     const line = idMappingLine(identity, false);
     const small = Math.min(identity.subuid.count, identity.subgid!.count) < 65_536;
     const narrow = small ? `your subordinate range (${shownRange(identity.subuid)} uids, ${shownRange(identity.subgid!)} gids) has fewer than 65536 ids: files and users of images past it (nobody is 65534) fail or become root's; an administrator can widen it in /etc/subuid and /etc/subgid` : undefined;
-    const shared = overlappingRanges(identity).map((o) => `${o.owner}'s ${shownRange(o)} in ${o.file} (ids ${o.first}-${o.last})`);
-    const overlap = shared.length > 0
-      ? `your subordinate ids overlap ${shared.join(", ")}: those ids' files are theirs as much as yours (their containers read and write what yours own, and yours theirs); ask an administrator for a range of your own (${subordinateIdAdvice()}, after usermod --del-subuids/--del-subgids of the shared one)`
-      : undefined;
-    return { line, warnings: [helperProblems, narrow, overlap].filter((w): w is string => Boolean(w)) };
+    return { line, warnings: [helperProblems, narrow, overlapWarning(identity)].filter((w): w is string => Boolean(w)) };
   }
   const missing = missingIdHelpers();
   if (listed.subuid && listed.subgid) {
