@@ -44,7 +44,7 @@ import { cutOffKeepers, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
-import { type HostIdentity, idMappings, probeHostIdentity } from "./spec/id-mappings.js";
+import { type HostIdentity, idMappings, overlapWarning, probeHostIdentity } from "./spec/id-mappings.js";
 import type { LayerCapability, LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions, VolumeOption } from "./spec/run-options.js";
@@ -60,6 +60,7 @@ import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
 import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
+import { noteIdMaps } from "./containers/id-record.js";
 import type { Readable, Writable } from "node:stream";
 import { withExposed } from "./network/ports.js";
 import { abortError, abortSignalOf } from "./abortable.js";
@@ -328,6 +329,7 @@ export class Runtime implements ContainerOwner {
     // Aborted while the image was pulled or unpacked: no container is made.
     if (control.signal?.aborted) throw abortError(control.signal);
     const host = (this.host ??= probeHostIdentity());
+    for (const warning of [noteIdMaps(this.dataDir, host), overlapWarning(host)]) if (warning) warningSink(control.onWarning)(warning);
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);

@@ -385,7 +385,7 @@ for (const who of identities()) {
         assert.match(text.stderr, /^tsbox: warning: this user \(uid \d+\) has no delegated cgroup .*: containers run without resource limits/m);
         if (who.name === "single") {
           // The subordinate ids it suggests are no other user's (it suggested 100000-165535, which the test user holds).
-          const [, first, last] = /^tsbox: warning: no \/etc\/subuid range for this user.*usermod --add-subuids (\d+)-(\d+) /m.exec(text.stderr) ?? [];
+          const [, first, last] = /^tsbox: warning: no \/etc\/subuid and \/etc\/subgid range for this user.*usermod --add-subuids (\d+)-(\d+) /m.exec(text.stderr) ?? [];
           assert.ok(first && last, text.stderr);
           for (const line of (existsSync("/etc/subuid") ? readFileSync("/etc/subuid", "utf8") : "").split("\n").filter(Boolean)) {
             const [, start, count] = line.split(":").map(Number);

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
-import { findSubordinateRange, subordinateIdAdvice } from "../src/spec/id-mappings.js";
+import { findSubordinateRange, overlappingRanges, subordinateIdAdvice } from "../src/spec/id-mappings.js";
 
 const dir = mkdtempSync(join(tmpdir(), "id-mappings-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,4 +29,17 @@ it("suggests a range after every range handed out, from 100000, and the helpers 
     }
   }
   assert.match(subordinateIdAdvice(files, false), /, and install newuidmap\/newgidmap \(Debian\/Ubuntu: apt install uidmap/);
+});
+
+it("names another owner's range that shares ids with this user's, in either file, and not the user's own lines", () => {
+  const files = { subuid: join(dir, "overlap-subuid"), subgid: join(dir, "overlap-subgid") };
+  const uid = process.getuid!();
+  writeFileSync(files.subuid, `${uid}:400000:65536\nalice:300000:65536\nbob:430000:65536\ncarol:465536:65536\n`);
+  writeFileSync(files.subgid, `${uid}:400000:65536\nalice:465535:10\n`);
+  const host = { uid, gid: 0, subuid: { start: 400000, count: 65536 }, subgid: { start: 400000, count: 65536 } };
+  assert.deepEqual(overlappingRanges(host, files), [
+    { file: files.subuid, owner: "bob", start: 430000, count: 65536, first: 430000, last: 465535 },
+    { file: files.subgid, owner: "alice", start: 465535, count: 10, first: 465535, last: 465535 },
+  ]);
+  assert.deepEqual(overlappingRanges({ uid, gid: 0 }, files), []);
 });

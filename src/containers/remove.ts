@@ -1,5 +1,5 @@
 import { recordEvent } from "./events.js";
-import { renameSync, rmSync } from "node:fs";
+import { accessSync, constants, type Dirent, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
@@ -7,6 +7,10 @@ import type { LifecycleContext } from "./context.js";
 import { inUserNamespace } from "./user-namespace.js";
 import { readState } from "./state.js";
 import { readContainerVolumes } from "./volumes.js";
+import { ContainerError, errorMessage } from "../errors.js";
+import { idMapsChange } from "./id-record.js";
+import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../spec/id-helpers.js";
+import { listedRanges } from "../spec/id-mappings.js";
 
 /**
  * Deletes a container that no longer runs: its bundle is first renamed
@@ -23,6 +27,7 @@ export async function removeBundleDir(ctx: LifecycleContext, id: string, name: s
   const anonymous = (options.volumes ?? state?.remove) ? readContainerVolumes(bundle).anonymous : [];
   // What lives outside the bundle first (a cgroup its dead runtime left), while the bundle still says where.
   await ctx.backend.cleanup?.(dir);
+  refuseUnmappable(ctx, dir, name ?? id.slice(0, 12));
   const aside = join(ctx.paths.containers, `.removing-${id}-${process.pid}`);
   let moved = true;
   try {
@@ -36,6 +41,51 @@ export async function removeBundleDir(ctx: LifecycleContext, id: string, name: s
   rmSync(ctx.paths.removalMarker(id), { force: true });
   if (name !== null) ctx.names.release(name, id);
   await ctx.volumes?.removeAnonymous(anonymous);
+}
+
+/**
+ * Rootless without a usable range (none now, or another than the data dir was made with: id-record.ts), a bundle
+ * made while the user had one can hold directories of subordinate ids
+ * that neither the user nor any user namespace now available can delete: refused before anything is moved or
+ * deleted, naming what is missing, instead of a raw EACCES halfway (the container gone from ps, its volumes held).
+ */
+function refuseUnmappable(ctx: LifecycleContext, dir: string, shown: string): void {
+  const host = ctx.host();
+  // A changed range: the ids stored shifted by the old start, which the current range's namespace does not map.
+  const changed = host.uid === 0 ? undefined : idMapsChange(ctx.paths.root, host);
+  if (host.uid === 0 || (host.subuid && !changed)) return;
+  const blocker = foreignDir(dir, host.uid);
+  if (blocker === undefined) return;
+  const missing = missingIdHelpers();
+  const listed = listedRanges(host.uid);
+  const why =
+    listed.subuid && listed.subgid && missing.length > 0
+      ? `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed: install ${missing.length > 1 ? "them" : "it"} (${ID_HELPERS_PACKAGE}); or have root delete ${dir}`
+      : (changed ?? `this user has no /etc/subuid and /etc/subgid range now: restore the one the container ran with; or have root delete ${dir}`);
+  throw new ContainerError(`cannot remove ${shown}: ${blocker} belongs to uid ${statSync(blocker).uid}, one of your subordinate ids, which only a user namespace with your range can delete, and ${why}`);
+}
+
+/** The first non-empty directory under `dir` owned by another uid that `uid` cannot empty, if any. */
+function foreignDir(dir: string, uid: number): string | undefined {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if (isErrno(err, "ENOENT")) return undefined;
+    return statSync(dir).uid !== uid ? dir : undefined;
+  }
+  if (entries.length > 0 && statSync(dir).uid !== uid) {
+    try {
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch {
+      return dir;
+    }
+  }
+  for (const e of entries) {
+    const found = e.isDirectory() ? foreignDir(join(dir, e.name), uid) : undefined;
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**
@@ -54,7 +104,12 @@ export async function removeOwnedTree(ctx: LifecycleContext, dir: string): Promi
     const host = ctx.host();
     if (!denied || host.uid === 0 || !host.subuid) throw err;
   }
-  await inUserNamespace(ctx, dir, REMOVE_ALL_IN_MNT, `cannot remove ${dir}: cleanup in the user namespace`);
+  try {
+    await inUserNamespace(ctx, dir, REMOVE_ALL_IN_MNT, `cannot remove ${dir}: cleanup in the user namespace`);
+  } catch (err) {
+    const changed = idMapsChange(ctx.paths.root, ctx.host());
+    throw changed ? new ContainerError(`${errorMessage(err)}: ${changed}`) : err;
+  }
   await removeTree(dir);
 }
 

@@ -272,7 +272,8 @@ export class VolumeStore {
       if (isErrno(err, "ENOENT")) return out;
       throw err;
     }
-    for (const id of ids) if (readContainerVolumes(this.data.container(id)).names.includes(name)) out.push(id);
+    // A bundle being removed (or left so by a killed rm, until the leftover sweep) holds no volume: its container is gone.
+    for (const id of ids) if (!id.startsWith(".removing-") && readContainerVolumes(this.data.container(id)).names.includes(name)) out.push(id);
     return out;
   }
 

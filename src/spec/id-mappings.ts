@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { onPath } from "../on-path.js";
+import { ID_HELPERS_PACKAGE } from "./id-helpers.js";
 import type { IdMapping } from "./container-spec.js";
 
 export interface IdRange {
@@ -23,15 +24,16 @@ export function probeHostIdentity(): HostIdentity {
   if (uid === 0) return { uid, gid };
   // Only worth reading when the setuid helpers exist to apply the ranges.
   if (!onPath("newuidmap") || !onPath("newgidmap")) return { uid, gid };
-  let name: string | undefined;
-  try {
-    name = userInfo().username;
-  } catch {
-    name = undefined;
-  }
+  const { subuid, subgid } = listedRanges(uid);
+  return subuid && subgid ? { uid, gid, subuid, subgid } : { uid, gid };
+}
+
+/** This user's ranges as /etc/subuid and /etc/subgid list them, whether or not the helpers exist to apply them. */
+export function listedRanges(uid: number): { subuid?: IdRange; subgid?: IdRange } {
+  const name = userName();
   const subuid = findSubordinateRange("/etc/subuid", name, uid);
   const subgid = findSubordinateRange("/etc/subgid", name, uid);
-  return subuid && subgid ? { uid, gid, subuid, subgid } : { uid, gid };
+  return { ...(subuid && { subuid }), ...(subgid && { subgid }) };
 }
 
 /**
@@ -50,6 +52,51 @@ export function idMappings(host: HostIdentity): { uidMappings: IdMapping[]; gidM
     ...(sub ? [{ containerID: 1, hostID: sub.start, size: sub.count }] : []),
   ];
   return { uidMappings: build(host.uid, host.subuid), gidMappings: build(host.gid, host.subgid) };
+}
+
+function userName(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Another owner's range in /etc/subuid or /etc/subgid that shares ids with this user's. */
+export interface Overlap extends IdRange {
+  file: string;
+  owner: string;
+  /** The shared ids, first to last. */
+  first: number;
+  last: number;
+}
+
+/**
+ * The other owners' ranges that overlap this user's (`host`'s): their containers' files are this user's
+ * containers' files, both ways (a misconfiguration tsbox can see, as it reads every range anyway).
+ */
+export function overlappingRanges(host: HostIdentity, files = { subuid: "/etc/subuid", subgid: "/etc/subgid" }): Overlap[] {
+  const name = userName();
+  const mine = (owner: string) => owner === name || owner === String(host.uid);
+  return (["subuid", "subgid"] as const).flatMap((kind) => {
+    const own = host[kind];
+    if (!own) return [];
+    return subordinateRanges(files[kind]).flatMap((r) => {
+      const first = Math.max(r.start, own.start);
+      const last = Math.min(r.start + r.count, own.start + own.count) - 1;
+      return !mine(r.owner) && first <= last ? [{ file: files[kind], owner: r.owner, start: r.start, count: r.count, first, last }] : [];
+    });
+  });
+}
+
+/** What `info` and each rootless run say of overlappingRanges (a security problem), if any. */
+export function overlapWarning(host: HostIdentity): string | undefined {
+  const shared = overlappingRanges(host).map((o) => `${o.owner}'s ${o.start}+${o.count} in ${o.file} (ids ${o.first}-${o.last})`);
+  if (shared.length === 0) return undefined;
+  return (
+    `your subordinate ids overlap ${shared.join(", ")}: those ids' files are theirs as much as yours (their containers read and write what yours own, and yours theirs); ` +
+    `ask an administrator for a range of your own (${subordinateIdAdvice()}, after usermod --del-subuids/--del-subgids of the shared one)`
+  );
 }
 
 /** `name:start:count` or `uid:start:count` lines; the first match wins, as in shadow-utils. */
@@ -85,5 +132,5 @@ export function subordinateIdAdvice(files = { subuid: "/etc/subuid", subgid: "/e
   for (const r of [...subordinateRanges(files.subuid), ...subordinateRanges(files.subgid)]) start = Math.max(start, r.start + r.count);
   const range = `${start}-${start + 65_535}`;
   const add = `usermod --add-subuids ${range} --add-subgids ${range} $USER`;
-  return helpers ? add : `${add}, and install newuidmap/newgidmap (Debian/Ubuntu: apt install uidmap; Fedora: shadow-utils)`;
+  return helpers ? add : `${add}, and install newuidmap/newgidmap (${ID_HELPERS_PACKAGE})`;
 }

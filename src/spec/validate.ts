@@ -140,7 +140,7 @@ function validateLinux(spec: ContainerSpec): void {
     if (!isMapped(l.uidMappings, uid)) fail("process.user.uid", `uid ${uid} is not mapped in the user namespace${rootlessHint(l.uidMappings)}`);
     if (!isMapped(l.gidMappings, gid)) fail("process.user.gid", `gid ${gid} is not mapped in the user namespace${rootlessHint(l.gidMappings)}`);
     additionalGids.forEach((g, i) => {
-      if (!isMapped(l.gidMappings, g)) fail(`process.user.additionalGids[${i}]`, `gid ${g} is not mapped in the user namespace`);
+      if (!isMapped(l.gidMappings, g)) fail(`process.user.additionalGids[${i}]`, `gid ${g} is not mapped in the user namespace${rootlessHint(l.gidMappings)}`);
     });
   } else if (l.uidMappings.length > 0 || l.gidMappings.length > 0) {
     fail("linux.uidMappings", "id mappings need a user namespace");
@@ -239,10 +239,17 @@ export function isMapped(maps: IdMapping[], id: number): boolean {
   return mappedId(id, maps) !== undefined;
 }
 
+/** Why a rootless layout (idMappings) lacks an id, and what widens it; "" for another layout. */
 export function rootlessHint(maps: IdMapping[]): string {
-  return maps.length === 1 && maps[0]!.size === 1
-    ? " (rootless without an /etc/subuid range maps only root: add one — `tsbox info` names a free range and the command —, or run it with --backend vm, whose guest has every id)"
-    : "";
+  if (maps.length === 1 && maps[0]!.size === 1) {
+    return " (rootless without an /etc/subuid range maps only root: add one — `tsbox info` names a free range and the command —, or run it with --backend vm, whose guest has every id)";
+  }
+  const [own, sub] = maps;
+  if (maps.length !== 2 || own!.containerID !== 0 || own!.size !== 1 || sub!.containerID !== 1) return "";
+  return (
+    ` (rootless, ids past 0 are your /etc/subuid and /etc/subgid range, ${sub!.hostID}+${sub!.size}: ids 0-${sub!.size} inside;` +
+    ` an administrator can widen it to 65536 ids in both files, as images expect (nobody is 65534), or run it with --backend vm, whose guest has every id)`
+  );
 }
 
 function overlaps(a: number, aSize: number, b: number, bSize: number): boolean {

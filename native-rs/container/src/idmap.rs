@@ -147,9 +147,53 @@ fn run_helper(pid: i32, kind: IdKind, maps: &[IdMapping]) -> Result<(), Error> {
     })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::setup(format!("{} failed: {}", shown, stderr.trim())));
+        let hint = helper_problems().map_or(String::new(), |p| format!(" ({})", p));
+        return Err(Error::setup(format!("{} failed: {}{}", shown, stderr.trim(), hint)));
     }
     Ok(())
+}
+
+/// Why newuidmap/newgidmap, both found, cannot apply a range, and what to do: present is not enough (a copied or
+/// "cleaned" binary without its setuid bit, a `nosuid` mount, an image without the file capabilities). podman checks
+/// the same up front ("should have setuid or have filecaps setuid"). `tsbox info` shows it (through the probe), a
+/// failed map adds it. None when both can, or one is missing (the front end then maps one id and says so).
+pub fn helper_problems() -> Option<String> {
+    let problems: Vec<String> = [IdKind::Uid, IdKind::Gid]
+        .iter()
+        .filter_map(|&k| crate::program::find_program(k.helper()).and_then(|p| helper_problem(k, &p)))
+        .collect();
+    if problems.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{}: rootless containers cannot map your /etc/subuid range without them; reinstall them (Debian/Ubuntu: apt install uidmap; \
+         Fedora: shadow-utils) or, as root, chmod u+s them (or give them their file capabilities with setcap)",
+        problems.join("; ")
+    ))
+}
+
+fn helper_problem(kind: IdKind, found: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = std::fs::canonicalize(found).ok()?;
+    let meta = std::fs::metadata(&path).ok()?;
+    let nosuid = crate::sys::mount::mount_flags(&path).map_or(false, |f| f & crate::sys::consts::MS_NOSUID != 0);
+    if nosuid {
+        return Some(format!("{} is on a nosuid mount (its setuid bit and file capabilities do not count)", found.display()));
+    }
+    if meta.mode() & 0o4000 != 0 && meta.uid() == 0 {
+        return None;
+    }
+    // vfs_cap_data: magic_etc, then the permitted set's low word.
+    let (cap, name) = match kind {
+        IdKind::Uid => (7, "cap_setuid"),
+        IdKind::Gid => (6, "cap_setgid"),
+    };
+    let caps = crate::sys::fs::lgetxattr(&path, "security.capability");
+    let permitted = caps.filter(|v| v.len() >= 8).map_or(0, |v| u32::from_le_bytes([v[4], v[5], v[6], v[7]]));
+    if permitted & (1 << cap) != 0 {
+        return None;
+    }
+    Some(format!("{} is not setuid root and has no {} file capability", found.display(), name))
 }
 
 #[cfg(test)]

@@ -26,6 +26,8 @@ pub struct Probe {
     pub cgroups: Json,
     /// (start, count) of the caller's first /etc/subuid range.
     pub subuid: Option<(u64, u64)>,
+    /// Why newuidmap/newgidmap cannot apply that range (idmap::helper_problems), for a rootless caller.
+    pub id_helpers: Option<String>,
 }
 
 impl Probe {
@@ -41,6 +43,7 @@ impl Probe {
             cgroup: layout.kind.as_str(),
             cgroups: report::report(&layout, &Creator::current()).to_json(),
             subuid: subuid_range(uid),
+            id_helpers: if uid == 0 { None } else { idmap::helper_problems() },
         }
     }
 
@@ -59,6 +62,7 @@ impl Probe {
                 self.subuid
                     .map_or(Json::Null, |(s, c)| Json::from(vec![s, c])),
             ),
+            ("idHelpers", Json::from(self.id_helpers.clone())),
         ])
     }
 }

@@ -8,7 +8,9 @@ import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
-import { type HostIdentity, idMappings, probeHostIdentity, subordinateIdAdvice } from "../../spec/id-mappings.js";
+import { type HostIdentity, type IdRange, idMappings, listedRanges, overlapWarning, probeHostIdentity, subordinateIdAdvice } from "../../spec/id-mappings.js";
+import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../../spec/id-helpers.js";
+import { idMapsChange } from "../../containers/id-record.js";
 import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
 import { tsboxVersion } from "../../version.js";
 import { type CliContext, cliWarning } from "../context.js";
@@ -60,12 +62,10 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     ? { line: "network:       the guest's bridges and DNS between containers; published ports (-p) listen on this host; outbound TCP and DNS go through this host (its loopback is 10.0.2.2 and host-gateway)" }
     : networkLines(network, identity.uid);
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
-  if (linux && !vm && identity.uid !== 0 && !identity.subuid) {
-    warnings.push(
-      "no /etc/subuid range for this user (or no newuidmap to apply it): containers have only uid 0 (-u with another id fails); " +
-        `an administrator can add one with: ${subordinateIdAdvice()}`,
-    );
-  }
+  const rangeState = linux && !vm && identity.uid !== 0 ? subordinateIdState(identity, (probe?.result as { idHelpers?: string | null } | null)?.idHelpers) : undefined;
+  warnings.push(...(rangeState?.warnings ?? []));
+  const idChange = linux && !vm ? idMapsChange(defaultDataDir(ctx.env), identity) : undefined;
+  if (idChange) warnings.push(idChange);
   if (linux && !vm && identity.uid !== 0) {
     const cutOff = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).cutOffContainers();
     if (cutOff.length > 0) {
@@ -84,7 +84,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     uid: identity.uid,
     gid: identity.gid,
     rootless: identity.uid !== 0,
-    idMapping: idMappingLine(identity, vm),
+    idMapping: rangeState?.line ?? idMappingLine(identity, vm),
     uidMappings: maps.uidMappings,
     gidMappings: maps.gidMappings,
     dataDir: defaultDataDir(ctx.env),
@@ -164,6 +164,42 @@ function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: 
     }
   }
   return { lines };
+}
+
+/**
+ * A rootless user's ranges as the native backend gets them, and what is wrong: which of /etc/subuid, /etc/subgid
+ * and the helpers is missing (adding a second range helps none of them), or helpers that cannot apply the range.
+ */
+function subordinateIdState(identity: HostIdentity, helperProblems: string | null | undefined): { line: string; warnings: string[] } {
+  const listed = listedRanges(identity.uid);
+  const only0 = "containers have only uid 0 (-u with another id fails)";
+  if (identity.subuid) {
+    const line = idMappingLine(identity, false);
+    const small = Math.min(identity.subuid.count, identity.subgid!.count) < 65_536;
+    const narrow = small ? `your subordinate range (${shownRange(identity.subuid)} uids, ${shownRange(identity.subgid!)} gids) has fewer than 65536 ids: files and users of images past it (nobody is 65534) fail or become root's; an administrator can widen it in /etc/subuid and /etc/subgid` : undefined;
+    return { line, warnings: [helperProblems, narrow, overlapWarning(identity)].filter((w): w is string => Boolean(w)) };
+  }
+  const missing = missingIdHelpers();
+  if (listed.subuid && listed.subgid) {
+    const absent = `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed`;
+    return { line: `single id (/etc/subuid gives ${shownRange(listed.subuid)}, but ${absent})`, warnings: [`${absent}: ${only0}; install ${missing.length > 1 ? "them" : "it"} (${ID_HELPERS_PACKAGE}) to use your range`] };
+  }
+  const [has, lacks, flag] = listed.subuid ? (["/etc/subuid", "/etc/subgid", "--add-subgids"] as const) : (["/etc/subgid", "/etc/subuid", "--add-subuids"] as const);
+  const range = listed.subuid ?? listed.subgid;
+  if (range) {
+    return {
+      line: `single id (${has} gives ${shownRange(range)}, but ${lacks} has no range for this user)`,
+      warnings: [`no ${lacks} range for this user, though ${has} has one: ${only0}; an administrator can add the same one with: usermod ${flag} ${range.start}-${range.start + range.count - 1} $USER`],
+    };
+  }
+  return {
+    line: idMappingLine(identity, false),
+    warnings: [`no /etc/subuid and /etc/subgid range for this user: ${only0}; an administrator can add one with: ${subordinateIdAdvice()}`],
+  };
+}
+
+function shownRange(r: IdRange): string {
+  return `${r.start}+${r.count}`;
 }
 
 /** Whose ids a container's user namespace maps, as `info` says it. */
