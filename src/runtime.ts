@@ -21,7 +21,8 @@ import { ContainerError, errorMessage, ImageError, isTsboxError, noSuchContainer
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
-import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty } from "./fs-util.js";
+import { isErrno, randomHex, readdirOrEmpty } from "./fs-util.js";
+import { openDataDir } from "./data-dir.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
@@ -138,10 +139,9 @@ export class Runtime implements ContainerOwner {
     if (typeof options === "string") throw new UsageError(`Runtime options: expected an object, got the string ${JSON.stringify(options)} (a data dir: new Runtime({ dataDir: ${JSON.stringify(options)} }))`);
     checkOptions("Runtime", options, RUNTIME_KINDS);
     // A relative dataDir is the current directory's (it ended in "root.path … is not an absolute path" at run).
-    this.dataDir = options.dataDir !== undefined ? resolvePath(options.dataDir) : defaultDataDir();
-    this.paths = new DataPaths(this.dataDir);
     // 0700: what is in it (bundles, names, the store) must be no other user's to replace, whatever umask made it.
-    ensurePrivateDir(this.dataDir);
+    this.dataDir = openDataDir(options.dataDir !== undefined ? resolvePath(options.dataDir) : defaultDataDir());
+    this.paths = new DataPaths(this.dataDir);
     if (typeof options.backend === "object") {
       this.backend = options.backend;
       this.backendChoice = { name: options.backend.name as BackendChoice["name"], reason: "given to the Runtime" };

@@ -14,6 +14,8 @@ import { tsboxVersion } from "../../version.js";
 import { type CliContext, cliWarning } from "../context.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { hostChecks } from "../host-checks.js";
+import { hintedMessage } from "../error-hints.js";
+import { openDataDir } from "../../data-dir.js";
 import { networkLines, networkReport } from "../../network/host-report.js";
 
 const USAGE = `Usage: tsbox info [--json | -f TEMPLATE | -f json]
@@ -66,8 +68,17 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
         `an administrator can add one with: ${subordinateIdAdvice()}`,
     );
   }
-  if (linux && !vm && identity.uid !== 0) {
-    const cutOff = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).cutOffContainers();
+  // The diagnosis goes on when the data dir cannot be used (another user's, not writable): that is one of its lines.
+  let dataDir = defaultDataDir(ctx.env);
+  let usable = true;
+  try {
+    dataDir = openDataDir(dataDir);
+  } catch (err) {
+    usable = false;
+    warnings.push(hintedMessage(err, ctx.env));
+  }
+  if (linux && !vm && identity.uid !== 0 && usable) {
+    const cutOff = await new Runtime({ dataDir }).cutOffContainers();
     if (cutOff.length > 0) {
       warnings.push(
         `the rootless network's helper (pasta/slirp4netns and its netns holder) died under running containers: ${cutOff.join(", ")} ` +
@@ -87,7 +98,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     idMapping: idMappingLine(identity, vm),
     uidMappings: maps.uidMappings,
     gidMappings: maps.gidMappings,
-    dataDir: defaultDataDir(ctx.env),
+    dataDir,
     kernel: checks.kernel ?? null,
     // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs); the guest's is v2.
     cgroup: vm ? "v2" : ((probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown"),
