@@ -6,7 +6,7 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -165,6 +165,15 @@ for (const who of identities()) {
           oneLine(r, args[0] === "run" ? 125 : 1, new RegExp(`^tsbox: the data dir ${shared} belongs to \\S+ \\(uid ${other.uid}\\)${mine}`));
         }
         assert.deepEqual(readdirSync(shared), [], "nothing made in it");
+      }
+    });
+
+    it("HOME of another user (sudo -E, su -m) is not where its store goes: the passwd entry's home is", async () => {
+      for (const other of identities().filter((o) => o.uid !== who.uid)) {
+        const info = await tsbox(who, ["info", "-f", "{{.DockerRootDir}}"], { env: { HOME: other.scratch, TSBOX_DATA_DIR: "" } });
+        assert.equal(info.code, 0, info.stderr);
+        assert.equal(info.stdout.startsWith(other.scratch), false, info.stdout);
+        assert.equal(existsSync(join(other.scratch, ".local")), false, "nothing of ours made in their home");
       }
     });
 
