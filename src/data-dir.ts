@@ -2,8 +2,10 @@
  * Opening the data dir a Runtime uses: made if missing (0700), resolved to
  * its real path once, and refused when another user owns it.
  */
-import { readFileSync, realpathSync, statSync } from "node:fs";
-import { ensurePrivateDir } from "./fs-util.js";
+import { readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadAddonSync } from "./backends/native/addon.js";
+import { ensurePrivateDir, isErrno } from "./fs-util.js";
 import { TsboxError } from "./errors.js";
 import { parsePasswd } from "./spec/user-lookup.js";
 
@@ -43,4 +45,45 @@ export function userName(uid: number): string {
     // No passwd file: the number alone.
   }
   return name ? `${name} (uid ${uid})` : `uid ${uid}`;
+}
+
+/** Where a data dir's file system passed `checkOverlayBacking`: its device number, so a move to another disk checks again. */
+const CHECKED = ".fs-checked";
+
+/**
+ * Refuses a data dir on a file system overlayfs cannot use as its layers and upper dirs, which it would mount and
+ * then misbehave on: without d_type a container's `rm -rf` of an image directory fails "Directory not empty"
+ * (docker's overlay2 refuses such a backing file system too); without the extended attributes overlayfs keeps
+ * its opaque-directory and whiteout marks in (user.* rootless, trusted.* as root) a `mkdir` after that gives EIO.
+ * Probed once per data dir and file system (a readdir and an xattr write), the native backend's only.
+ */
+export function checkOverlayBacking(dir: string, rootless: boolean): void {
+  const dev = String(statSync(dir).dev);
+  const marker = join(dir, CHECKED);
+  try {
+    if (readFileSync(marker, "utf8") === dev) return;
+  } catch {
+    // Not checked yet.
+  }
+  const problem = overlayBackingProblem(dir, rootless);
+  if (problem) throw new TsboxError(`the data dir ${dir} is on a file system ${problem}, which overlayfs needs for containers: set TSBOX_DATA_DIR to a directory on another file system (ext4, XFS made with ftype=1, btrfs, tmpfs)`);
+  writeFileSync(marker, dev);
+}
+
+/** What the data dir's file system lacks, or undefined. */
+function overlayBackingProblem(dir: string, rootless: boolean): string | undefined {
+  const addon = loadAddonSync();
+  if (addon.direntTypes(dir) === 0) return "that does not record file types in its directories (d_type: ext4 made without filetype, XFS with ftype=0)";
+  const probe = join(dir, `.fs-probe-${process.pid}`);
+  const name = rootless ? "user.tsbox.probe" : "trusted.tsbox.probe";
+  writeFileSync(probe, "");
+  try {
+    addon.lsetxattr(probe, name, "1");
+  } catch (err) {
+    if (isErrno(err, "ENOTSUP") || isErrno(err, "EOPNOTSUPP")) return `without ${rootless ? "user" : "trusted"}.* extended attributes (ramfs, NFS, CIFS and many FUSE file systems lack them)`;
+    throw err;
+  } finally {
+    rmSync(probe, { force: true });
+  }
+  return undefined;
 }

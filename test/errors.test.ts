@@ -7,6 +7,7 @@
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -174,6 +175,37 @@ for (const who of identities()) {
         assert.equal(info.code, 0, info.stderr);
         assert.equal(info.stdout.startsWith(other.scratch), false, info.stdout);
         assert.equal(existsSync(join(other.scratch, ".local")), false, "nothing of ours made in their home");
+      }
+    });
+
+    it("a data dir on a file system overlayfs cannot use (no d_type, no xattrs): run and pull refuse it, info says why, ps still works", { skip: process.getuid?.() !== 0 && "mounting the file systems needs root" }, async () => {
+      const cases = [
+        { name: "no-dtype", problem: /does not record file types in its directories \(d_type/ },
+        { name: "ramfs", problem: new RegExp(`without ${who.uid === 0 ? "trusted" : "user"}\\.\\* extended attributes`) },
+      ];
+      for (const { name, problem } of cases) {
+        const mnt = join(who.scratch, name);
+        const image = join(who.scratch, `${name}.img`);
+        mkdirSync(mnt);
+        if (name === "ramfs") execFileSync("mount", ["-t", "ramfs", "none", mnt]);
+        else {
+          execFileSync("truncate", ["-s", "64M", image]);
+          execFileSync("mkfs.ext4", ["-q", "-O", "^filetype", image]);
+          execFileSync("mount", ["-o", "loop", image, mnt]);
+        }
+        try {
+          chownSync(mnt, who.uid, who.gid);
+          const env = { TSBOX_DATA_DIR: join(mnt, "data") };
+          const refused = new RegExp(`^tsbox: the data dir ${join(mnt, "data")} is on a file system .*${problem.source}.*: set TSBOX_DATA_DIR to a directory on another file system`);
+          oneLine(await tsbox(who, ["run", "--rm", "busybox", "true"], { env }), 125, refused);
+          const info = await tsbox(who, ["info"], { env });
+          assert.equal(info.code, 0, info.stderr);
+          assert.match(info.stderr, problem);
+          assert.equal((await tsbox(who, ["ps", "-a"], { env })).code, 0, "what is there can still be listed and removed");
+        } finally {
+          execFileSync("umount", [mnt]);
+          rmSync(image, { force: true });
+        }
       }
     });
 

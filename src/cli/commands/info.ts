@@ -15,7 +15,7 @@ import { type CliContext, cliWarning } from "../context.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { hostChecks } from "../host-checks.js";
 import { hintedMessage } from "../error-hints.js";
-import { openDataDir } from "../../data-dir.js";
+import { checkOverlayBacking, openDataDir } from "../../data-dir.js";
 import { networkLines, networkReport } from "../../network/host-report.js";
 
 const USAGE = `Usage: tsbox info [--json | -f TEMPLATE | -f json]
@@ -51,7 +51,24 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     addon = { path: addonPath() ?? null, version: null, error: errorMessage(err) };
     if (runtime) warnings.push(`${errorMessage(err)} (needed for -t)`);
   }
-  const probe = runtime ? runProbe(runtime) : null;
+  // The diagnosis goes on when the data dir cannot be used (another user's, not writable): that is one of its lines.
+  let dataDir = defaultDataDir(ctx.env);
+  let usable = true;
+  try {
+    dataDir = openDataDir(dataDir);
+  } catch (err) {
+    usable = false;
+    warnings.push(hintedMessage(err, ctx.env));
+  }
+  // What containers will mount: an overlay on the data dir's file system, not $TMPDIR's (the probe's scratch).
+  if (usable && linux && !vm && runtime) {
+    try {
+      checkOverlayBacking(dataDir, identity.uid !== 0);
+    } catch (err) {
+      warnings.push(errorMessage(err));
+    }
+  }
+  const probe = runtime ? runProbe(runtime, usable ? dataDir : undefined) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
   // The host's cgroups and networking serve native containers; a vm container's are the guest's (its cgroup2 always
   // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
@@ -67,15 +84,6 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
       "no /etc/subuid range for this user (or no newuidmap to apply it): containers have only uid 0 (-u with another id fails); " +
         `an administrator can add one with: ${subordinateIdAdvice()}`,
     );
-  }
-  // The diagnosis goes on when the data dir cannot be used (another user's, not writable): that is one of its lines.
-  let dataDir = defaultDataDir(ctx.env);
-  let usable = true;
-  try {
-    dataDir = openDataDir(dataDir);
-  } catch (err) {
-    usable = false;
-    warnings.push(hintedMessage(err, ctx.env));
   }
   if (linux && !vm && identity.uid !== 0 && usable) {
     const cutOff = await new Runtime({ dataDir }).cutOffContainers();
@@ -202,8 +210,8 @@ function backendInfo(requested: string | undefined, env: NodeJS.ProcessEnv): { b
 }
 
 /** `tsbox-runtime probe`: JSON when it can, else its text. */
-function runProbe(binary: string): { result: unknown; error: string | null } {
-  const r = spawnSync(binary, ["probe"], { encoding: "utf8", timeout: 10_000 });
+function runProbe(binary: string, dataDir: string | undefined): { result: unknown; error: string | null } {
+  const r = spawnSync(binary, ["probe"], { encoding: "utf8", timeout: 10_000, ...(dataDir ? { env: { ...process.env, TMPDIR: dataDir } } : {}) });
   if (r.error) return { result: null, error: r.error.message };
   const out = r.stdout.trim();
   if (r.status !== 0 && out === "") return { result: null, error: r.stderr.trim() || `exit code ${r.status}` };
