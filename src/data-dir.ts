@@ -48,7 +48,7 @@ export function userName(uid: number): string {
 }
 
 /** Where a data dir's file system passed `checkOverlayBacking`: its device number, so a move to another disk checks again. */
-const CHECKED = ".fs-checked";
+const CHECKED = "fs-checked";
 
 /**
  * Refuses a data dir on a file system overlayfs cannot use as its layers and upper dirs, which it would mount and

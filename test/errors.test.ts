@@ -150,6 +150,7 @@ for (const who of identities()) {
         for (const env of [{ TSBOX_DATA_DIR: join(disk, "dd") }, { TSBOX_DATA_DIR: join(disk, "xdg", "tsbox") }, { TSBOX_DATA_DIR: join(disk, "share", "tsbox") }]) {
           await tsbox(who, ["system", "prune", "-a", "-f"], { env });
         }
+        for (const l of [link, dotLocal]) rmSync(l);
       }
     });
 
