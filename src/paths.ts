@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 
@@ -12,15 +13,29 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * The user's home: $HOME when it is an absolute path, else the passwd
- * entry's (an empty or relative $HOME put the store in the current directory).
+ * The user's home: $HOME when it is an absolute path of a directory this
+ * user owns (or one that does not exist), else the passwd entry's. An empty
+ * or relative $HOME put the store in the current directory; another user's
+ * (root after `sudo -E`, `su -m`) put root's store, and root-owned
+ * ~/.local/share, in that user's home. podman as root never uses $HOME.
  */
 export function userHome(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HOME && isAbsolute(env.HOME)) return env.HOME;
+  if (env.HOME && isAbsolute(env.HOME) && !othersDir(env.HOME)) return env.HOME;
   try {
     return userInfo().homedir || homedir();
   } catch {
     return homedir();
+  }
+}
+
+/** True for an existing directory another user owns. */
+function othersDir(path: string): boolean {
+  const uid = process.geteuid?.();
+  if (uid === undefined) return false;
+  try {
+    return statSync(path).uid !== uid;
+  } catch {
+    return false;
   }
 }
 

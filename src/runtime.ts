@@ -21,7 +21,8 @@ import { ContainerError, errorMessage, ImageError, isTsboxError, noSuchContainer
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
-import { ensurePrivateDir, isErrno, randomHex, readdirOrEmpty } from "./fs-util.js";
+import { isErrno, randomHex, readdirOrEmpty } from "./fs-util.js";
+import { checkOverlayBacking, openDataDir } from "./data-dir.js";
 import { effectiveHealthcheck, writeHealthcheck } from "./containers/healthcheck.js";
 import { LayerCache } from "./image/layers.js";
 import { type ImageSummary, ImageStore, type StoredImage } from "./image/store.js";
@@ -139,10 +140,9 @@ export class Runtime implements ContainerOwner {
     if (typeof options === "string") throw new UsageError(`Runtime options: expected an object, got the string ${JSON.stringify(options)} (a data dir: new Runtime({ dataDir: ${JSON.stringify(options)} }))`);
     checkOptions("Runtime", options, RUNTIME_KINDS);
     // A relative dataDir is the current directory's (it ended in "root.path … is not an absolute path" at run).
-    this.dataDir = options.dataDir !== undefined ? resolvePath(options.dataDir) : defaultDataDir();
-    this.paths = new DataPaths(this.dataDir);
     // 0700: what is in it (bundles, names, the store) must be no other user's to replace, whatever umask made it.
-    ensurePrivateDir(this.dataDir);
+    this.dataDir = openDataDir(options.dataDir !== undefined ? resolvePath(options.dataDir) : defaultDataDir());
+    this.paths = new DataPaths(this.dataDir);
     if (typeof options.backend === "object") {
       this.backend = options.backend;
       this.backendChoice = { name: options.backend.name as BackendChoice["name"], reason: "given to the Runtime" };
@@ -324,6 +324,7 @@ export class Runtime implements ContainerOwner {
     }
     const stopSignal = parseSignal(options.stopSignal ?? "SIGTERM").name;
     if (options.stopTimeout !== undefined && !Number.isInteger(options.stopTimeout)) throw new UsageError(`invalid stop timeout ${options.stopTimeout}: whole seconds`);
+    this.checkBacking();
     const image = await this.resolveImage(options.image, control, options.platform, options.pull);
     const layers = await this.layers.ensureLayers(image);
     // Aborted while the image was pulled or unpacked: no container is made.
@@ -704,7 +705,16 @@ export class Runtime implements ContainerOwner {
     const { pullImage, PULL_KINDS } = await import("./image/registry/pull-image.js");
     checkOptions("pull", options, PULL_KINDS);
     const platform = options.platform ?? backendPlatform(this.backend);
+    this.checkBacking();
     return pullImage(this.imageStore, image, { ...options, ...(platform ? { platform } : {}), layers: this.layers });
+  }
+
+  /**
+   * Before layers are unpacked or a container made (pull, run, create, build): the native backend's overlayfs
+   * needs what checkOverlayBacking probes. Not before the rest, so a data dir made before can still be emptied.
+   */
+  private checkBacking(): void {
+    if (this.backend.name === "native" && process.platform === "linux") checkOverlayBacking(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0);
   }
 
   /** `pull --all-tags`: every tag the repository's registry lists (a name without a tag or digest). */

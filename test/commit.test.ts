@@ -191,6 +191,26 @@ for (const who of identities()) {
       assert.match(tty.stderr, /no such container: nosuch/);
     });
 
+    it("export of a container whose layer paths pass a page of mount data (a long data dir): the run's own short paths", async () => {
+      // ~2100 characters: two lower dirs (the image's layer and the container's upper) pass overlayfs's 4096 bytes.
+      let dir = who.scratch;
+      for (let i = 0; i < 9; i++) dir = join(dir, `${String(i)}${"d".repeat(230)}`);
+      mkdirSync(dir, { recursive: true });
+      execFileSync("chown", ["-R", `${who.uid}:${who.gid}`, join(who.scratch, `0${"d".repeat(230)}`)]);
+      const env = { TSBOX_DATA_DIR: join(dir, "data") };
+      try {
+        const ran = await tsbox(who, ["run", "--name", "long", "busybox", "sh", "-c", "echo z > /z"], { env });
+        assert.equal(ran.code, 0, ran.stderr);
+        const exported = await tsbox(who, ["export", "-o", out("long.tar"), "long"], { env });
+        assert.equal(exported.code, 0, exported.stderr);
+        const list = (await tsbox(who, [], { argv: ["tar", "-tf", out("long.tar")] })).stdout.split("\n");
+        assert.ok(list.includes("z") && list.includes("bin/busybox"), "the container's file and the image's");
+      } finally {
+        await tsbox(who, ["rm", "-f", "long"], { env });
+        await tsbox(who, ["system", "prune", "-a", "-f"], { env });
+      }
+    });
+
     it("commit and export keep the xattrs a container set: a file capability (setcap) and user.* as SCHILY.xattr records, the capability as docker's v2", async () => {
       const tool = staticToolDir("xattr-tool");
       const x = (args: string) => `/t/xattr-tool ${args}`;

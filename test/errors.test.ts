@@ -6,7 +6,8 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
@@ -149,11 +150,96 @@ for (const who of identities()) {
       const dirs = ["/etc/hostname/tsbox-data", ...(who.name === "root" ? [] : ["/root/tsbox-data"])];
       for (const dir of dirs) {
         const r = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_DATA_DIR: dir } });
-        oneLine(r, 125, new RegExp(`\\(tsbox keeps images and containers in ${dir}: make it writable, or set TSBOX_DATA_DIR`));
+        // Never "make it writable": root's (or another user's) store is no one else's to share.
+        const owner = who.uid === 0 ? "" : ", which belongs to root \\(uid 0\\)";
+        oneLine(r, 125, new RegExp(`\\(tsbox keeps images and containers in ${dir}${owner}: set TSBOX_DATA_DIR \\(or XDG_DATA_HOME\\) to a directory you own\\)$`));
         t.diagnostic(r.stderr.trim());
       }
       // Under /proc, where Node's recursive mkdir never returned (100 % CPU, deaf to Ctrl-C): an error.
       oneLine(await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_DATA_DIR: "/proc/tsbox-data" }, timeoutMs: 30_000 }), 125, /ENOENT: no such file or directory, mkdir '\/proc\/tsbox-data'/);
+    });
+
+    it("a data dir reached through the user's own symlink (TSBOX_DATA_DIR, XDG_DATA_HOME, a dotfiles ~/.local) works at its real path", async () => {
+      const disk = join(who.scratch, "disk");
+      const link = join(who.scratch, "disk-link");
+      const dotLocal = join(who.scratch, ".local");
+      mkdirSync(disk);
+      chownSync(disk, who.uid, who.gid);
+      for (const l of [link, dotLocal]) {
+        symlinkSync(disk, l);
+        lchownSync(l, who.uid, who.gid);
+      }
+      try {
+        // Each a fresh store: busybox is unpacked (a bind of the unpack dir) and run (binds of its net/ files).
+        const envs: Record<string, string>[] = [{ TSBOX_DATA_DIR: join(link, "dd") }, { TSBOX_DATA_DIR: "", XDG_DATA_HOME: join(link, "xdg") }, { TSBOX_DATA_DIR: "" }];
+        for (const env of envs) {
+          const r = await tsbox(who, ["run", "--rm", "busybox", "echo", "hi"], { env });
+          assert.deepEqual([r.code, r.stdout, r.stderr], [0, "hi\n", ""], JSON.stringify(env));
+        }
+        const info = await tsbox(who, ["info", "-f", "{{.DockerRootDir}}"], { env: { TSBOX_DATA_DIR: join(link, "dd") } });
+        assert.equal(info.stdout, `${join(disk, "dd")}\n`);
+      } finally {
+        for (const env of [{ TSBOX_DATA_DIR: join(disk, "dd") }, { TSBOX_DATA_DIR: join(disk, "xdg", "tsbox") }, { TSBOX_DATA_DIR: join(disk, "share", "tsbox") }]) {
+          await tsbox(who, ["system", "prune", "-a", "-f"], { env });
+        }
+        for (const l of [link, dotLocal]) rmSync(l);
+      }
+    });
+
+    it("another user's data dir is refused, whoever can write it (root's own only); never 'make it writable'", async () => {
+      for (const other of identities().filter((o) => o.uid !== who.uid)) {
+        // Shared the way "make it writable" suggested: the owner's still.
+        const shared = join(other.scratch, `shared-${who.name}`);
+        mkdirSync(shared, { mode: 0o777 });
+        chmodSync(shared, 0o1777);
+        chownSync(shared, other.uid, other.gid);
+        const mine = `, not to you \\(uid ${who.uid}\\): each user needs a data dir of their own; set TSBOX_DATA_DIR \\(or XDG_DATA_HOME\\) to a directory you own$`;
+        for (const args of [["ps", "-a"], ["run", "--rm", "busybox", "true"]]) {
+          const r = await tsbox(who, args, { env: { TSBOX_DATA_DIR: shared } });
+          oneLine(r, args[0] === "run" ? 125 : 1, new RegExp(`^tsbox: the data dir ${shared} belongs to \\S+ \\(uid ${other.uid}\\)${mine}`));
+        }
+        assert.deepEqual(readdirSync(shared), [], "nothing made in it");
+      }
+    });
+
+    it("HOME of another user (sudo -E, su -m) is not where its store goes: the passwd entry's home is", async () => {
+      for (const other of identities().filter((o) => o.uid !== who.uid)) {
+        const info = await tsbox(who, ["info", "-f", "{{.DockerRootDir}}"], { env: { HOME: other.scratch, TSBOX_DATA_DIR: "" } });
+        assert.equal(info.code, 0, info.stderr);
+        assert.equal(info.stdout.startsWith(other.scratch), false, info.stdout);
+        assert.equal(existsSync(join(other.scratch, ".local")), false, "nothing of ours made in their home");
+      }
+    });
+
+    it("a data dir on a file system overlayfs cannot use (no d_type, no xattrs): run and pull refuse it, info says why, ps still works", { skip: process.getuid?.() !== 0 && "mounting the file systems needs root" }, async () => {
+      const cases = [
+        { name: "no-dtype", problem: /does not record file types in its directories \(d_type/ },
+        { name: "ramfs", problem: new RegExp(`without ${who.uid === 0 ? "trusted" : "user"}\\.\\* extended attributes`) },
+      ];
+      for (const { name, problem } of cases) {
+        const mnt = join(who.scratch, name);
+        const image = join(who.scratch, `${name}.img`);
+        mkdirSync(mnt);
+        if (name === "ramfs") execFileSync("mount", ["-t", "ramfs", "none", mnt]);
+        else {
+          execFileSync("truncate", ["-s", "64M", image]);
+          execFileSync("mkfs.ext4", ["-q", "-O", "^filetype", image]);
+          execFileSync("mount", ["-o", "loop", image, mnt]);
+        }
+        try {
+          chownSync(mnt, who.uid, who.gid);
+          const env = { TSBOX_DATA_DIR: join(mnt, "data") };
+          const refused = new RegExp(`^tsbox: the data dir ${join(mnt, "data")} is on a file system .*${problem.source}.*: set TSBOX_DATA_DIR to a directory on another file system`);
+          oneLine(await tsbox(who, ["run", "--rm", "busybox", "true"], { env }), 125, refused);
+          const info = await tsbox(who, ["info"], { env });
+          assert.equal(info.code, 0, info.stderr);
+          assert.match(info.stderr, problem);
+          assert.equal((await tsbox(who, ["ps", "-a"], { env })).code, 0, "what is there can still be listed and removed");
+        } finally {
+          execFileSync("umount", [mnt]);
+          rmSync(image, { force: true });
+        }
+      }
     });
 
     it("bad volume", async () => {

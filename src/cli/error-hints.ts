@@ -3,9 +3,17 @@
  * Node's own text ("EACCES: permission denied, mkdir '/home/u'") says what
  * failed, not that it was tsbox's data directory nor how to move it.
  */
-import { statfsSync } from "node:fs";
+import { statSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import { defaultDataDir, userCacheDir } from "../paths.js";
+import { userName } from "../data-dir.js";
+import { errorMessage } from "../errors.js";
+
+/** The error's message with its hint, if it has one: `message (hint)`. */
+export function hintedMessage(err: unknown, env: NodeJS.ProcessEnv): string {
+  const hint = errorHint(err, env);
+  return `${errorMessage(err)}${hint ? ` (${hint})` : ""}`;
+}
 
 export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefined {
   // Ours wrap the system error they explain (an unpack's "no space left on device while …"): its code counts.
@@ -31,9 +39,24 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
     return `tsbox keeps the vm's saved state in ${cache}: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own`;
   }
   if (!ours) return undefined;
-  if (refused) return `tsbox keeps images and containers in ${data}: make it writable, or set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
+  // Never "make it writable" when it is another user's: sharing it gives each user the other's containers.
+  if (refused) return `tsbox keeps images and containers in ${data}${othersOwner(data)}: set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
   if (full) return fullHint(data);
   return undefined;
+}
+
+/** ", which belongs to <user>" when the data dir (or its nearest existing parent) is another user's. */
+function othersOwner(data: string): string {
+  const uid = process.geteuid?.();
+  if (uid === undefined) return "";
+  for (let dir = data; ; dir = dirname(dir)) {
+    try {
+      const owner = statSync(dir).uid;
+      return owner === uid ? "" : `, which belongs to ${userName(owner)}`;
+    } catch {
+      if (dir === dirname(dir)) return "";
+    }
+  }
 }
 
 function fullHint(data: string): string {

@@ -5,7 +5,7 @@
 import { compareText } from "../compare.js";
 import { errorMessage, UsageError } from "../errors.js";
 import { runCommand } from "./commands/run.js";
-import { errorHint } from "./error-hints.js";
+import { hintedMessage } from "./error-hints.js";
 import { escapeControls } from "./escape.js";
 import { exitCodeOf } from "./exit-code.js";
 import type { CliContext, Command } from "./context.js";
@@ -180,9 +180,7 @@ function editDistance(a: string, b: string): number {
 /** One line on stderr, docker's exit code for `command`'s error (none: before one was chosen). */
 function reportError(err: unknown, ctx: CliContext, command?: string): number {
   // One line, and no control characters a hostile name could carry to the terminal.
-  const message = escapeControls(errorMessage(err).replace(/\s*\n\s*/g, " "));
-  const hint = errorHint(err, ctx.env);
-  ctx.stderr.write(`tsbox: ${message}${hint ? ` (${hint})` : ""}\n`);
+  ctx.stderr.write(`tsbox: ${escapeControls(hintedMessage(err, ctx.env).replace(/\s*\n\s*/g, " "))}\n`);
   if (ctx.env.TSBOX_DEBUG && err instanceof Error && err.stack) ctx.stderr.write(err.stack + "\n");
   return exitCodeOf(err, command);
 }

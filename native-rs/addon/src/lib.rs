@@ -2,6 +2,7 @@
 //! done by the `tsbox-runtime` helper built from the same `container` crate
 //! (see docs/architecture.md for why a helper process).
 
+mod dirent;
 mod fdpass;
 mod handoff;
 mod lock;
@@ -86,6 +87,7 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "llistxattr", Some(xattr::llistxattr_js))?;
         export(env, exports, "mknod", Some(mknod::mknod_js))?;
         export(env, exports, "syncfs", Some(syncfs::syncfs_js))?;
+        export(env, exports, "direntTypes", Some(dirent::dirent_types_js))?;
         export(env, exports, "tryLock", Some(lock::try_lock_js))?;
         export(env, exports, "handOff", Some(handoff::hand_off_js))?;
         export(env, exports, "socketPair", Some(fdpass::socket_pair_js))?;

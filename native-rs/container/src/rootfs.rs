@@ -8,6 +8,7 @@ use crate::sys::consts::*;
 use crate::sys::errno::{EINVAL, EPERM};
 use crate::sys::Errno;
 use crate::syscall::Syscall;
+use std::os::raw::c_ulong;
 use std::path::{Path, PathBuf};
 
 /// Our mount namespace starts as a copy of the host's, its shared mounts in
@@ -107,12 +108,10 @@ fn upper_on_overlayfs(ov: &Overlay) -> bool {
 /// running container's file system as it stands (its upper dir as the top
 /// layer), without taking its upper and work dirs (`tsbox export`).
 pub fn mount_layers_readonly(sys: &dyn Syscall, target: &Path, layers: &[PathBuf], host: &Host) -> Result<(), Error> {
-    let lower: Vec<String> = layers.iter().map(|l| escape(l)).collect();
-    let data = format!("lowerdir={}", lower.join(":"));
-    let attempts: &[&str] = if host.in_user_ns { &[",userxattr", ""] } else { &[""] };
+    let attempts: &[bool] = if host.in_user_ns { &[true, false] } else { &[false] };
     let mut last = EINVAL;
-    for extra in attempts {
-        match sys.mount(Some(Path::new("overlay")), target, Some("overlay"), MS_RDONLY, Some(&format!("{}{}", data, extra))) {
+    for &userxattr in attempts {
+        match overlay_mount(sys, target, MS_RDONLY, layers, None, userxattr) {
             Ok(()) => return Ok(()),
             Err(e) => last = e,
         }
@@ -129,26 +128,29 @@ pub fn mount_layers_readonly(sys: &dyn Syscall, target: &Path, layers: &[PathBuf
 const MAX_DATA: usize = 4000;
 
 fn try_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, userxattr: bool) -> Result<(), Errno> {
-    let data = overlay_data(ov, None, userxattr);
+    overlay_mount(sys, &root.path, 0, &ov.lower, Some((&ov.upper, &ov.work)), userxattr)
+}
+
+/// An overlay of `lower` (topmost first), writable through `rw` (upper, work)
+/// when given, at `target`: the one place its mount data is made, so the
+/// container's root and `export`'s read-only view both take any number of
+/// layers under a data dir of any length.
+fn overlay_mount(
+    sys: &dyn Syscall,
+    target: &Path,
+    flags: c_ulong,
+    lower: &[PathBuf],
+    rw: Option<(&Path, &Path)>,
+    userxattr: bool,
+) -> Result<(), Errno> {
+    let data = layers_data(lower, rw, None, userxattr);
     if data.len() < MAX_DATA {
-        return sys.mount(
-            Some(Path::new("overlay")),
-            &root.path,
-            Some("overlay"),
-            0,
-            Some(&data),
-        );
+        return sys.mount(Some(Path::new("overlay")), target, Some("overlay"), flags, Some(&data));
     }
-    let base = common_parent(ov);
+    let base = common_parent(lower.iter().map(PathBuf::as_path).chain(rw.into_iter().flat_map(|(u, w)| [u, w])));
     sys.chdir(&base)?;
-    let data = overlay_data(ov, Some(&base), userxattr);
-    let result = sys.mount(
-        Some(Path::new("overlay")),
-        &root.path,
-        Some("overlay"),
-        0,
-        Some(&data),
-    );
+    let data = layers_data(lower, rw, Some(&base), userxattr);
+    let result = sys.mount(Some(Path::new("overlay")), target, Some("overlay"), flags, Some(&data));
     sys.chdir(Path::new("/"))?;
     result
 }
@@ -162,24 +164,31 @@ fn escape(p: &Path) -> String {
 }
 
 pub fn overlay_data(ov: &Overlay, base: Option<&Path>, userxattr: bool) -> String {
+    layers_data(&ov.lower, Some((&ov.upper, &ov.work)), base, userxattr)
+}
+
+/// An overlay's mount data, its paths relative to `base` when given.
+fn layers_data(lower: &[PathBuf], rw: Option<(&Path, &Path)>, base: Option<&Path>, userxattr: bool) -> String {
     let rel = |p: &Path| -> PathBuf {
         match base.and_then(|b| p.strip_prefix(b).ok()) {
             Some(r) if !r.as_os_str().is_empty() => r.to_path_buf(),
             _ => p.to_path_buf(),
         }
     };
-    let lower: Vec<String> = ov.lower.iter().map(|l| escape(&rel(l))).collect();
-    format!(
-        "lowerdir={},upperdir={},workdir={}{}",
-        lower.join(":"),
-        escape(&rel(&ov.upper)),
-        escape(&rel(&ov.work)),
-        if userxattr { ",userxattr" } else { "" }
-    )
+    let lower: Vec<String> = lower.iter().map(|l| escape(&rel(l))).collect();
+    let mut data = format!("lowerdir={}", lower.join(":"));
+    if let Some((upper, work)) = rw {
+        data.push_str(&format!(",upperdir={},workdir={}", escape(&rel(upper)), escape(&rel(work))));
+    }
+    if userxattr {
+        data.push_str(",userxattr");
+    }
+    data
 }
 
-fn common_parent(ov: &Overlay) -> PathBuf {
-    let mut all = ov.lower.iter().chain([&ov.upper, &ov.work]);
+/// The deepest directory above every path (the first's parent at most).
+fn common_parent<'a>(paths: impl Iterator<Item = &'a Path>) -> PathBuf {
+    let mut all = paths;
     let first = all
         .next()
         .map(|p| p.parent().unwrap_or(p).to_path_buf())
@@ -214,10 +223,14 @@ mod tests {
             overlay_data(&o, None, true),
             "lowerdir=/s/l/b:/s/l/a\\:x,upperdir=/s/c/up,workdir=/s/c/work,userxattr"
         );
-        assert_eq!(common_parent(&o), PathBuf::from("/s"));
+        let all = o.lower.iter().chain([&o.upper, &o.work]).map(PathBuf::as_path);
+        assert_eq!(common_parent(all), PathBuf::from("/s"));
         assert_eq!(
             overlay_data(&o, Some(Path::new("/s")), false),
             "lowerdir=l/b:l/a\\:x,upperdir=c/up,workdir=c/work"
         );
+        // export's read-only view: lower dirs only.
+        let lower = [PathBuf::from("/s/c/up"), PathBuf::from("/s/l/a")];
+        assert_eq!(layers_data(&lower, None, Some(Path::new("/s")), true), "lowerdir=c/up:l/a,userxattr");
     }
 }

@@ -24,6 +24,8 @@ export interface NativeAddon {
   mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
   /** syncfs(2) of the file system holding directory `dir`: everything written there reaches the disk. */
   syncfs(dir: string | Buffer): void;
+  /** 1 when readdir(3) of `dir` gives each entry's type (d_type), 0 when its file system leaves it unknown. */
+  direntTypes(dir: string | Buffer): number;
   /** flock(fd, LOCK_EX | LOCK_NB): 1 once held, 0 while another open file holds it. */
   tryLock(fd: number): number;
   /**

@@ -16,6 +16,8 @@ import { tsboxVersion } from "../../version.js";
 import { type CliContext, cliWarning } from "../context.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { hostChecks } from "../host-checks.js";
+import { hintedMessage } from "../error-hints.js";
+import { checkOverlayBacking, openDataDir } from "../../data-dir.js";
 import { networkLines, networkReport } from "../../network/host-report.js";
 
 const USAGE = `Usage: tsbox info [--json | -f TEMPLATE | -f json]
@@ -51,7 +53,24 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     addon = { path: addonPath() ?? null, version: null, error: errorMessage(err) };
     if (runtime) warnings.push(`${errorMessage(err)} (needed for -t)`);
   }
-  const probe = runtime ? runProbe(runtime) : null;
+  // The diagnosis goes on when the data dir cannot be used (another user's, not writable): that is one of its lines.
+  let dataDir = defaultDataDir(ctx.env);
+  let usable = true;
+  try {
+    dataDir = openDataDir(dataDir);
+  } catch (err) {
+    usable = false;
+    warnings.push(hintedMessage(err, ctx.env));
+  }
+  // What containers will mount: an overlay on the data dir's file system, not $TMPDIR's (the probe's scratch).
+  if (usable && linux && !vm && runtime) {
+    try {
+      checkOverlayBacking(dataDir, identity.uid !== 0);
+    } catch (err) {
+      warnings.push(errorMessage(err));
+    }
+  }
+  const probe = runtime ? runProbe(runtime, usable ? dataDir : undefined) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
   // The host's cgroups and networking serve native containers; a vm container's are the guest's (its cgroup2 always
   // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
@@ -64,10 +83,10 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
   const rangeState = linux && !vm && identity.uid !== 0 ? subordinateIdState(identity, (probe?.result as { idHelpers?: string | null } | null)?.idHelpers) : undefined;
   warnings.push(...(rangeState?.warnings ?? []));
-  const idChange = linux && !vm ? idMapsChange(defaultDataDir(ctx.env), identity) : undefined;
+  const idChange = linux && !vm && usable ? idMapsChange(dataDir, identity) : undefined;
   if (idChange) warnings.push(idChange);
-  if (linux && !vm && identity.uid !== 0) {
-    const cutOff = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).cutOffContainers();
+  if (linux && !vm && identity.uid !== 0 && usable) {
+    const cutOff = await new Runtime({ dataDir }).cutOffContainers();
     if (cutOff.length > 0) {
       warnings.push(
         `the rootless network's helper (pasta/slirp4netns and its netns holder) died under running containers: ${cutOff.join(", ")} ` +
@@ -87,7 +106,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     idMapping: rangeState?.line ?? idMappingLine(identity, vm),
     uidMappings: maps.uidMappings,
     gidMappings: maps.gidMappings,
-    dataDir: defaultDataDir(ctx.env),
+    dataDir,
     kernel: checks.kernel ?? null,
     // The cgroup layout as tsbox-runtime sees it (native-rs/container/src/cgroups/layout.rs); the guest's is v2.
     cgroup: vm ? "v2" : ((probe?.result as { cgroup?: string } | null)?.cgroup ?? "unknown"),
@@ -103,7 +122,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   if (format !== undefined) {
     const { formatTemplate, renderTemplate, strictContext } = await import("../format-template-exec.js");
     // docker's system.Info is a struct: a field it does not have (a typo) is an error, not "<no value>".
-    const fields = { ...machineReadable, ...(await dockerCounts(new Runtime({ dataDir: defaultDataDir(ctx.env) }))) };
+    const fields = { ...machineReadable, ...(usable ? await dockerCounts(new Runtime({ dataDir })) : {}) };
     ctx.stdout.write(renderTemplate(formatTemplate(format), strictContext("system.Info", fields)) + "\n");
     return 0;
   }
@@ -229,8 +248,8 @@ function backendInfo(requested: string | undefined, env: NodeJS.ProcessEnv): { b
 }
 
 /** `tsbox-runtime probe`: JSON when it can, else its text. */
-function runProbe(binary: string): { result: unknown; error: string | null } {
-  const r = spawnSync(binary, ["probe"], { encoding: "utf8", timeout: 10_000 });
+function runProbe(binary: string, dataDir: string | undefined): { result: unknown; error: string | null } {
+  const r = spawnSync(binary, ["probe"], { encoding: "utf8", timeout: 10_000, ...(dataDir ? { env: { ...process.env, TMPDIR: dataDir } } : {}) });
   if (r.error) return { result: null, error: r.error.message };
   const out = r.stdout.trim();
   if (r.status !== 0 && out === "") return { result: null, error: r.stderr.trim() || `exit code ${r.status}` };

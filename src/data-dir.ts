@@ -1,0 +1,89 @@
+/**
+ * Opening the data dir a Runtime uses: made if missing (0700), resolved to
+ * its real path once, and refused when another user owns it.
+ */
+import { readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadAddonSync } from "./backends/native/addon.js";
+import { ensurePrivateDir, isErrno } from "./fs-util.js";
+import { TsboxError } from "./errors.js";
+import { parsePasswd } from "./spec/user-lookup.js";
+
+/**
+ * The real path of the data dir `dir`, made if missing. Resolved here, once, before anything is made below it
+ * (docker and podman resolve their root the same way): every path tsbox then derives (a bundle's net/hosts, an
+ * unpack's dir) has no symlink in it, so the runtime's rule against links a container could have planted (which
+ * holds for `-v` sources) never meets the user's own `~/.local -> /disk/…` link. A container cannot plant a link
+ * above its own bundle.
+ */
+export function openDataDir(dir: string): string {
+  ensurePrivateDir(dir);
+  const real = realpathSync(dir);
+  checkOwner(real, statSync(real).uid);
+  return real;
+}
+
+/**
+ * Another user's data dir is theirs alone: whoever can write it can stop, remove or rewrite that user's containers
+ * (each monitor obeys its socket there) and images. Refused rather than used, as ssh refuses another user's
+ * authorized_keys; root only uses its own too (a user's store made root's would lock the user out of it).
+ */
+function checkOwner(dir: string, owner: number): void {
+  const uid = process.geteuid?.();
+  if (uid === undefined || owner === uid) return;
+  throw new TsboxError(
+    `the data dir ${dir} belongs to ${userName(owner)}, not to you (uid ${uid}): each user needs a data dir of their own; set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`,
+  );
+}
+
+/** "name (uid N)" from the host's /etc/passwd, or "uid N". */
+export function userName(uid: number): string {
+  let name: string | undefined;
+  try {
+    name = parsePasswd(readFileSync("/etc/passwd", "utf8")).find((e) => e.uid === uid)?.name;
+  } catch {
+    // No passwd file: the number alone.
+  }
+  return name ? `${name} (uid ${uid})` : `uid ${uid}`;
+}
+
+/** Where a data dir's file system passed `checkOverlayBacking`: its device number, so a move to another disk checks again. */
+const CHECKED = "fs-checked";
+
+/**
+ * Refuses a data dir on a file system overlayfs cannot use as its layers and upper dirs, which it would mount and
+ * then misbehave on: without d_type a container's `rm -rf` of an image directory fails "Directory not empty"
+ * (docker's overlay2 refuses such a backing file system too); without the extended attributes overlayfs keeps
+ * its opaque-directory and whiteout marks in (user.* rootless, trusted.* as root) a `mkdir` after that gives EIO.
+ * Probed once per data dir and file system (a readdir and an xattr write), the native backend's only.
+ */
+export function checkOverlayBacking(dir: string, rootless: boolean): void {
+  const dev = String(statSync(dir).dev);
+  const marker = join(dir, CHECKED);
+  try {
+    if (readFileSync(marker, "utf8") === dev) return;
+  } catch {
+    // Not checked yet.
+  }
+  const problem = overlayBackingProblem(dir, rootless);
+  if (problem) throw new TsboxError(`the data dir ${dir} is on a file system ${problem}, which overlayfs needs for containers: set TSBOX_DATA_DIR to a directory on another file system (ext4, XFS made with ftype=1, btrfs, tmpfs)`);
+  writeFileSync(marker, dev);
+}
+
+/** What the data dir's file system lacks, or undefined. */
+function overlayBackingProblem(dir: string, rootless: boolean): string | undefined {
+  const addon = loadAddonSync();
+  if (addon.direntTypes(dir) === 0) return "that does not record file types in its directories (d_type: ext4 made without filetype, XFS with ftype=0)";
+  const probe = join(dir, `.fs-probe-${process.pid}`);
+  const name = rootless ? "user.tsbox.probe" : "trusted.tsbox.probe";
+  writeFileSync(probe, "");
+  try {
+    addon.lsetxattr(probe, name, "1");
+  } catch (err) {
+    if (isErrno(err, "ENOTSUP") || isErrno(err, "EOPNOTSUPP")) return `without ${rootless ? "user" : "trusted"}.* extended attributes (ramfs, NFS, CIFS and many FUSE file systems lack them)`;
+    throw err;
+  } finally {
+    rmSync(probe, { force: true });
+  }
+  return undefined;
+}
