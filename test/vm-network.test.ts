@@ -19,6 +19,7 @@ import { Runtime } from "../src/index.js";
 import { VmBackend } from "../src/backends/vm/node/vm-backend.js";
 import { vmSkip } from "./helpers/vm.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+import { until } from "./helpers/until.js";
 
 /** Sends `text` from a socket of its own to 127.0.0.1:port until an answer comes (at most 10 s). */
 async function udpAsk(port: number, text: string): Promise<string> {
@@ -217,8 +218,12 @@ describe("vm networking", { skip: vmSkip }, () => {
       await box.kill("SIGKILL");
       await box.wait();
     }
-    const after = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ls /run 2>/dev/null; ping -c 1 -W 1 box >/dev/null 2>&1 && echo reached || echo gone"], remove: true });
-    assert.match((await after.output()).stdout, /gone\n$/, "the name went with the container");
+    // The network connected while it ran has a keeper of its own, which releases the lease (and the name) once it
+    // sees the container end: soon after wait() resolves, not before it (the start's keeper releases first).
+    await until("the name gone with the container", async () => {
+      const after = await rt.run({ image: "busybox", network: "vmapp", cmd: ["sh", "-c", "ping -c 1 -W 1 box >/dev/null 2>&1 && echo reached || echo gone"], remove: true });
+      return (await after.output()).stdout === "gone\n";
+    }, 20_000, 500);
   });
 
   // Detached: the `tsbox vm` daemon's guest runs it (a second guest, of this suite's cache dir), stopped at the end.

@@ -34,6 +34,12 @@ export function idMapsChange(dataDir: string, host: HostIdentity): string | unde
   return recorded && describeChange(dataDir, recorded, host);
 }
 
+/** Whether the data dir's files were ever made with a subordinate range (only then can they hold ids the user's own uid cannot delete). */
+export function madeWithRange(dataDir: string): boolean {
+  const recorded = readRecord(dataDir);
+  return Boolean(recorded?.subuid || recorded?.subgid);
+}
+
 function readRecord(dataDir: string): Recorded | undefined {
   try {
     return JSON.parse(readFileSync(join(dataDir, FILE), "utf8")) as Recorded;

@@ -1,5 +1,5 @@
 import { recordEvent } from "./events.js";
-import { accessSync, constants, type Dirent, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, type Dirent, lstatSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isErrno } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
@@ -8,7 +8,7 @@ import { inUserNamespace } from "./user-namespace.js";
 import { readState } from "./state.js";
 import { readContainerVolumes } from "./volumes.js";
 import { ContainerError, errorMessage } from "../errors.js";
-import { idMapsChange } from "./id-record.js";
+import { idMapsChange, madeWithRange } from "./id-record.js";
 import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../spec/id-helpers.js";
 import { listedRanges } from "../spec/id-mappings.js";
 
@@ -54,7 +54,14 @@ function refuseUnmappable(ctx: LifecycleContext, dir: string, shown: string): vo
   // A changed range: the ids stored shifted by the old start, which the current range's namespace does not map.
   const changed = host.uid === 0 ? undefined : idMapsChange(ctx.paths.root, host);
   if (host.uid === 0 || (host.subuid && !changed)) return;
-  const blocker = foreignDir(dir, host.uid);
+  // A data dir never used with a range holds only the user's own ids: no walk of every bundle's tree then.
+  if (!madeWithRange(ctx.paths.root)) return;
+  let blocker: string | undefined;
+  try {
+    blocker = foreignDir(dir, host.uid);
+  } catch {
+    return; // (a tree deeper than a path names, a directory gone meanwhile: the removal itself says what it meets)
+  }
   if (blocker === undefined) return;
   const missing = missingIdHelpers();
   const listed = listedRanges(host.uid);
@@ -62,7 +69,7 @@ function refuseUnmappable(ctx: LifecycleContext, dir: string, shown: string): vo
     listed.subuid && listed.subgid && missing.length > 0
       ? `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed: install ${missing.length > 1 ? "them" : "it"} (${ID_HELPERS_PACKAGE}); or have root delete ${dir}`
       : (changed ?? `this user has no /etc/subuid and /etc/subgid range now: restore the one the container ran with; or have root delete ${dir}`);
-  throw new ContainerError(`cannot remove ${shown}: ${blocker} belongs to uid ${statSync(blocker).uid}, one of your subordinate ids, which only a user namespace with your range can delete, and ${why}`);
+  throw new ContainerError(`cannot remove ${shown}: ${blocker} belongs to uid ${lstatSync(blocker).uid}, one of your subordinate ids, which only a user namespace with your range can delete, and ${why}`);
 }
 
 /** The first non-empty directory under `dir` owned by another uid that `uid` cannot empty, if any. */
@@ -72,9 +79,9 @@ function foreignDir(dir: string, uid: number): string | undefined {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (err) {
     if (isErrno(err, "ENOENT")) return undefined;
-    return statSync(dir).uid !== uid ? dir : undefined;
+    return lstatSync(dir).uid !== uid ? dir : undefined;
   }
-  if (entries.length > 0 && statSync(dir).uid !== uid) {
+  if (entries.length > 0 && lstatSync(dir).uid !== uid) {
     try {
       accessSync(dir, constants.W_OK | constants.X_OK);
     } catch {
