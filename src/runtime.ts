@@ -128,6 +128,10 @@ export class Runtime implements ContainerOwner {
   private readonly names: ContainerNames;
   private readonly ctx: LifecycleContext;
   private host: HostIdentity | undefined;
+  /** What `checkBacking` found (once per Runtime: the probe's files, read on every run, cost a run ≈ 1 ms here). */
+  private backingChecked = false;
+  /** The id-range warnings of this host and data dir, read once per Runtime and given at each create. */
+  private idWarnings: string[] | undefined;
   /** A vm Runtime's native backend for files of the user's subordinate ids on this host (LifecycleContext.hostBackend). */
   private hostNative: Backend | undefined;
   /** Named and anonymous volumes (`tsbox volume …`). */
@@ -330,7 +334,8 @@ export class Runtime implements ContainerOwner {
     // Aborted while the image was pulled or unpacked: no container is made.
     if (control.signal?.aborted) throw abortError(control.signal);
     const host = (this.host ??= probeHostIdentity());
-    for (const warning of [noteIdMaps(this.dataDir, host), overlapWarning(host)]) if (warning) warningSink(control.onWarning)(warning);
+    this.idWarnings ??= [noteIdMaps(this.dataDir, host), overlapWarning(host)].filter((w): w is string => w !== undefined);
+    for (const warning of this.idWarnings) warningSink(control.onWarning)(warning);
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);
@@ -714,7 +719,9 @@ export class Runtime implements ContainerOwner {
    * needs what checkOverlayBacking probes. Not before the rest, so a data dir made before can still be emptied.
    */
   private checkBacking(): void {
-    if (this.backend.name === "native" && process.platform === "linux") checkOverlayBacking(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0);
+    if (this.backingChecked || this.backend.name !== "native" || process.platform !== "linux") return;
+    checkOverlayBacking(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0);
+    this.backingChecked = true;
   }
 
   /** `pull --all-tags`: every tag the repository's registry lists (a name without a tag or digest). */
