@@ -51,11 +51,12 @@ export async function removeBundleDir(ctx: LifecycleContext, id: string, name: s
  */
 function refuseUnmappable(ctx: LifecycleContext, dir: string, shown: string): void {
   const host = ctx.host();
+  // A data dir never used with a range holds only the user's own ids (and has no range to have changed): no walk
+  // of every bundle's tree then.
+  if (host.uid === 0 || !madeWithRange(ctx.paths.root)) return;
   // A changed range: the ids stored shifted by the old start, which the current range's namespace does not map.
-  const changed = host.uid === 0 ? undefined : idMapsChange(ctx.paths.root, host);
-  if (host.uid === 0 || (host.subuid && !changed)) return;
-  // A data dir never used with a range holds only the user's own ids: no walk of every bundle's tree then.
-  if (!madeWithRange(ctx.paths.root)) return;
+  const changed = idMapsChange(ctx.paths.root, host);
+  if (host.subuid && !changed) return;
   let blocker: string | undefined;
   try {
     blocker = foreignDir(dir, host.uid);
