@@ -210,8 +210,7 @@ export async function importTarball(store: ImageStore, input: AsyncIterable<Buff
         try {
           paths.add(entry);
         } catch (err) {
-          // docker's import refuses these too (`..`: a breakout; a symlinked parent: no such file) — absolute
-          // names docker strips, tsbox's unpacker refuses, so they are refused here.
+          // docker's import refuses these too (`..`: a breakout; a symlinked parent: no such file).
           throw new ImageError(`${req.source === "-" ? "the input" : req.source} cannot be imported: ${(err as Error).message}`);
         }
         for await (const _ of entry.body);

@@ -20,9 +20,12 @@ export function xattrBytes(value: string): Uint8Array {
   return Uint8Array.from(value, (c) => c.charCodeAt(0) & 0xff);
 }
 
-/** Layer-relative path ("" for the root), or a LayerError for anything that could escape. */
+/**
+ * Layer-relative path ("" for the root), or a LayerError for anything that could escape. A leading `/` is
+ * dropped (`tar -P`'s `/etc/x` is `etc/x`), as docker's unpack joins every name under the layer root
+ * (moby pkg/archive: `filepath.Join(dest, filepath.Clean(name))`); `..` is refused wherever it stands.
+ */
 export function sanitizeLayerPath(path: string, what: string): string {
-  if (path.startsWith("/")) throw new LayerError(`refusing ${what}: absolute path`);
   if (path.includes("\0")) throw new LayerError(`refusing ${what.replace(/\0/g, "\\0")}: a NUL byte in its name`);
   const parts = path.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.includes("..")) throw new LayerError(`refusing ${what}: it escapes the layer root`);
