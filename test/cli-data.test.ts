@@ -417,6 +417,15 @@ for (const who of identities()) {
       const groups = await tsbox(who, ["run", "--rm", "--group-add", "10", "--group-add", "root", ...(who.name === "single" ? [] : ["-u", "1000"]), "busybox", "id", "-G"]);
       if (who.name === "single") assert.match(groups.stderr, /^tsbox: --group-add needs a user namespace that may set groups, which one mapped id cannot \(rootless without an \/etc\/subuid range/);
       else assert.equal(groups.stdout, "0 10\n", groups.stderr);
+      // A gid past the user namespace's range: setgroups would fail (EINVAL; podman's crun says so), so it is refused
+      // naming the gid and the range, not dropped (before: exit 0, `id -G` without it). Root maps every gid.
+      const unmapped = await tsbox(who, ["run", "--rm", "--group-add", "70000", "busybox", "id", "-G"]);
+      if (who.name === "root") assert.equal(unmapped.stdout, "0 70000\n", unmapped.stderr);
+      else if (who.name === "single") assert.match(unmapped.stderr, /^tsbox: --group-add needs a user namespace that may set groups/);
+      else {
+        assert.match(unmapped.stderr, /^tsbox: --group-add 70000: gid 70000 is not mapped in the container's user namespace \(rootless, ids past 0 are your \/etc\/subuid and \/etc\/subgid range, \d+\+65536: ids 0-65536 inside;/);
+        assert.equal(unmapped.code, 125);
+      }
       const unknown = await tsbox(who, ["run", "--rm", "--group-add", "nosuch", "busybox", "true"]);
       assert.equal(unknown.stderr, "tsbox: unable to find group nosuch: no matching entries in group file\n");
       const name = `expose-${who.name}`;

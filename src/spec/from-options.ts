@@ -5,7 +5,7 @@ import { availableParallelism, release } from "node:os";
 import { TsboxError, UsageError } from "../errors.js";
 import type { ImageConfig } from "../image/oci.js";
 import type { ContainerPaths } from "../paths.js";
-import type { ContainerSpec, MountSpec } from "./container-spec.js";
+import type { ContainerSpec, IdMapping, MountSpec } from "./container-spec.js";
 import { applyUlimits, initArgs, initMount, overDefaultMounts } from "./data-options.js";
 import { defaultMounts, defaultRlimits } from "./defaults.js";
 import { type HostIdentity, idMappings } from "./id-mappings.js";
@@ -62,6 +62,18 @@ export function defaultHostname(id: string, options: RunOptions): string {
 }
 
 /**
+ * A `--group-add` gid the user namespace does not map: setgroups(2) fails with EINVAL there (podman's crun: "setgroups:
+ * Invalid argument"), so it is refused by name and with the range that is mapped, not dropped (it was, silently).
+ */
+function checkAddedGroups(asked: string[], gids: number[], maps: IdMapping[]): void {
+  gids.forEach((gid, i) => {
+    if (isMapped(maps, gid)) return;
+    const ranges = maps.map((m) => `${m.containerID}-${m.containerID + m.size - 1}`).join(", ");
+    throw new UsageError(`--group-add ${asked[i]}: gid ${gid} is not mapped in the container's user namespace${rootlessHint(maps) || ` (its gids are ${ranges})`}`);
+  });
+}
+
+/**
  * Turns user options plus the image's config into the one validated
  * ContainerSpec every backend consumes. Docker's rules apply: image values
  * are defaults, user options override them.
@@ -82,6 +94,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   if (!groupsSettable && options.groupAdd?.length) {
     throw new UsageError(`--group-add needs a user namespace that may set groups, which one mapped id cannot${rootlessHint(maps.gidMappings)}`);
   }
+  if (groupsSettable) checkAddedGroups(options.groupAdd ?? [], user.addedGids, maps.gidMappings);
   const spec = runSpec({
     id,
     options: { ...options, hostname: inputs.network?.hostname ?? defaultHostname(id, options) },
@@ -90,7 +103,8 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       uid: user.uid,
       gid: user.gid,
       home: user.home,
-      // A single-id mapping means setgroups=deny: supplementary groups cannot be set.
+      // A single-id mapping means setgroups=deny: supplementary groups cannot be set. The image's own memberships
+      // the namespace lacks are left out (--group-add's were checked above).
       ...(groupsSettable ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
     },
     root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work } },

@@ -8,8 +8,10 @@ import { TsboxError, UsageError } from "../errors.js";
 export interface ResolvedUser {
   uid: number;
   gid: number;
-  /** Supplementary groups from /etc/group (docker adds them too). */
+  /** Supplementary groups from /etc/group (docker adds them too) and `groupAdd`'s. */
   additionalGids: number[];
+  /** `groupAdd`'s gids, one per entry, in its order. */
+  addedGids: number[];
   /** From /etc/passwd; becomes $HOME when the image does not set it. */
   home: string;
 }
@@ -77,7 +79,7 @@ export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: 
     return group.gid;
   });
   const additionalGids = [...new Set([...members, ...added])].filter((g) => g !== gid);
-  return { uid, gid, additionalGids, home: entry?.home || "/" };
+  return { uid, gid, additionalGids, addedGids: added, home: entry?.home || "/" };
 }
 
 export function parsePasswd(text: string): PasswdEntry[] {
