@@ -546,6 +546,35 @@ rt.terminate();`;
     assert.ok(!r.after.includes("example.test/tools/box:1"));
   });
 
+  it("refuses a docker archive whose layer is not its config's diff_id, with Node's message, storing nothing", async () => {
+    const t = new TarWriter();
+    t.add({ path: "evil", type: "file", mode: 0o644, mtime: 0, data: Buffer.from("not busybox\n") });
+    const archive = dockerArchive("example.test/tools/tampered:1", "386", [], gzipSync(t.finish()));
+    // Node's load of the same archive: the message the page must give.
+    const dir = mkdtempSync(join(tmpdir(), "tampered-"));
+    let onNode: string;
+    try {
+      writeFileSync(join(dir, "a.tar"), archive);
+      const { spawnSync } = await import("node:child_process");
+      const r = spawnSync(process.execPath, [join(packageRoot(), "bin", "tsbox.js"), "load", "-i", join(dir, "a.tar")], { env: { ...process.env, TSBOX_DATA_DIR: join(dir, "data") }, encoding: "utf8" });
+      assert.equal(r.status, 1, r.stderr);
+      onNode = r.stderr.replace(/^tsbox: /, "").trimEnd();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.match(onNode, /^layer 1 \(abc\/layer\.tar\) of archive image config\.json does not match its diff_id in the config: expected sha256:[0-9a-f]{64}, got sha256:[0-9a-f]{64}$/);
+    const r = await vm.eval(`
+      const bytes = (b64) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const refused = await rt.load(bytes(arg.archive)).catch(failure);
+      const images = (await rt.images()).map((i) => i.name);
+      return { refused, images };`, { archive: archive.toString("base64") });
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    // Before: stored as good, and its runs got the tampered files.
+    assert.equal(r.refused.name, "ImageError");
+    assert.equal(r.refused.message, onNode);
+    assert.ok(!r.images.includes("example.test/tools/tampered:1"), JSON.stringify(r.images));
+  });
+
   it("pulls from a registry that allows the page (CORS), anonymously and through a Bearer token; refuses another platform's and a registry that does not", async () => {
     const open = await startRegistry({ cors: true });
     const tokened = await startRegistry({ cors: true, auth: "token" });

@@ -229,7 +229,7 @@ export function dockerArchiveImage(
     const kind = detectCompression(head);
     return { mediaType: kind === "gzip" ? MediaType.dockerLayerGzip : kind === "zstd" ? "application/vnd.oci.image.layer.v1.tar+zstd" : "application/vnd.docker.image.rootfs.diff.tar", ...blob };
   });
-  checkLayerCount(entry, config);
+  archiveDiffIds(entry, config);
   const tags = entry.RepoTags ?? [];
   return {
     manifest: { schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, ...configBlob }, layers },
@@ -238,10 +238,29 @@ export function dockerArchiveImage(
 }
 
 /** The config's diff_ids, one per layer the entry lists. */
-function checkLayerCount(entry: DockerArchiveEntry, config: ImageConfig): string[] {
+export function archiveDiffIds(entry: DockerArchiveEntry, config: ImageConfig): string[] {
   const diffIds = config.rootfs?.diff_ids ?? [];
   if (diffIds.length !== entry.Layers.length) throw new ImageError(`archive image ${entry.Config}: ${entry.Layers.length} layers but ${diffIds.length} diff_ids`);
   return diffIds;
+}
+
+/** Layer `i` of a docker archive's image, as errors name it. */
+export function archiveLayerName(entry: DockerArchiveEntry, i: number): string {
+  return `layer ${i + 1} (${entry.Layers[i]}) of archive image ${entry.Config}`;
+}
+
+/**
+ * A docker archive's layer against the diff_id its config promises (the uncompressed tar's digest, `got`): no
+ * manifest digest protects these layers, and docker's load refuses a mismatch too ("invalid diffID for layer N").
+ * Node's load and the browser's ask this before anything of the image is stored.
+ */
+export function checkArchiveLayer(what: string, diffId: string, got: string): void {
+  if (got !== diffId) throw new ImageError(`${what} does not match its diff_id in the config: expected ${diffId}, got ${got}`);
+}
+
+/** A layer that cannot be decompressed, as both loaders say it. */
+export function undecompressable(what: string, err: unknown): ImageError {
+  return new ImageError(`${what} cannot be decompressed: ${(err as Error).message}`, err);
 }
 
 /** Docker's older `docker save` format: manifest.json, <config>.json, <id>/layer.tar. */
@@ -272,10 +291,10 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
       throw new ImageError(`archive image ${entry.Config}: its config is not valid JSON`, err);
     }
     checkConfig(config, `archive image ${entry.Config}`);
-    const diffIds = checkLayerCount(entry, config);
+    const diffIds = archiveDiffIds(entry, config);
     const layers: { digest: string; size: number; head: Uint8Array }[] = [];
     for (const [i, path] of entry.Layers.entries()) {
-      layers.push(await copyLayer(layout, await inside(dir, path), diffIds[i]!, `layer ${i + 1} (${path}) of archive image ${entry.Config}`, signal));
+      layers.push(await copyLayer(layout, await inside(dir, path), diffIds[i]!, archiveLayerName(entry, i), signal));
     }
     // Written once every layer proved to be the config's: a refused image leaves no config behind.
     const configBlob = await layout.writeBlob(configData, undefined, signal);
@@ -297,9 +316,8 @@ async function importDockerArchive(store: ImageStore, dir: string, signal?: Abor
 
 /**
  * A layer file of a docker archive into the store, checked on the way against the diff_id its config
- * promises (the uncompressed tar's digest): no manifest digest protects these layers, and docker's load
- * refuses a mismatch too ("invalid diffID for layer N"). One read: the bytes go to the blob and, decompressed
- * if need be, to the hash; a layer that does not match fails before its blob is published.
+ * promises (`checkArchiveLayer`). One read: the bytes go to the blob and, decompressed if need be, to the
+ * hash; a layer that does not match fails before its blob is published.
  */
 async function copyLayer(layout: OciLayout, file: string, diffId: string, what: string, signal?: AbortSignal): Promise<{ digest: string; size: number; head: Uint8Array }> {
   const fh = await open(file);
@@ -327,10 +345,9 @@ async function copyLayer(layout: OciLayout, file: string, diffId: string, what: 
     try {
       await hashing;
     } catch (err) {
-      throw new ImageError(`${what} cannot be decompressed: ${(err as Error).message}`, err);
+      throw undecompressable(what, err);
     }
-    const got = counter.digest();
-    if (got !== diffId) throw new ImageError(`${what} does not match its diff_id in the config: expected ${diffId}, got ${got}`);
+    checkArchiveLayer(what, diffId, counter.digest());
   };
   try {
     return { ...(await layout.writeBlob(checked(), undefined, signal)), head };

@@ -29,9 +29,13 @@ export function ociArchive(name: string): Buffer {
   return t.finish();
 }
 
-/** docker save's older format (manifest.json, config, layer), of busybox claiming `architecture`, with `env` added. */
-export function dockerArchive(tag: string, architecture = "386", env: string[] = []): Buffer {
-  const { config: original, layer } = busyboxBlobs();
+/**
+ * docker save's older format (manifest.json, config, layer), of busybox claiming `architecture`, with `env` added;
+ * `layer` in place of busybox's (its config's diff_id kept: a tampered archive).
+ */
+export function dockerArchive(tag: string, architecture = "386", env: string[] = [], tampered?: Buffer): Buffer {
+  const { config: original, layer: own } = busyboxBlobs();
+  const layer = tampered ?? own;
   const config = JSON.parse(original.toString());
   config.architecture = architecture;
   config.config.Env = [...(config.config.Env ?? []), ...env];

@@ -9,7 +9,7 @@
  * (src/image/archive.ts entryName, dockerArchiveImage).
  */
 import { ImageError } from "../../../errors.js";
-import { type DockerArchiveEntry, dockerArchiveImage, entryName } from "../../../image/archive.js";
+import { archiveDiffIds, archiveLayerName, checkArchiveLayer, type DockerArchiveEntry, dockerArchiveImage, entryName, undecompressable } from "../../../image/archive.js";
 import { assertDigest } from "../../../image/digest.js";
 import { type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType } from "../../../image/oci.js";
 import { formatPlatform, platformMatches } from "../../../image/platform.js";
@@ -106,9 +106,13 @@ async function importDockerArchive(store: BrowserStore, files: Files, entries: D
     const configBytes = await need(files, entry.Config, "the archive");
     const config = json<ImageConfig>(configBytes, entry.Config);
     const configBlob = await put(configBytes);
+    const diffIds = archiveDiffIds(entry, config);
     const layers = [];
-    for (const path of entry.Layers) {
+    for (const [i, path] of entry.Layers.entries()) {
       const bytes = await need(files, path, "the archive");
+      // Node's load's rule: each layer is its config's diff_id before anything of the image is stored.
+      const what = archiveLayerName(entry, i);
+      checkArchiveLayer(what, diffIds[i]!, await tarDigest(bytes, what));
       layers.push({ ...(await put(bytes)), head: bytes.subarray(0, 4) });
     }
     const { manifest, names } = dockerArchiveImage(entry, config, configBlob, layers);
@@ -121,6 +125,17 @@ async function importDockerArchive(store: BrowserStore, files: Files, entries: D
     }
   }
   return loaded;
+}
+
+/** The digest of a layer's tar (its diff_id), through gzip if it is compressed. */
+async function tarDigest(layer: Uint8Array, what: string): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  try {
+    for await (const chunk of decompressed(layer)) chunks.push(chunk);
+  } catch (err) {
+    throw undecompressable(what, err);
+  }
+  return `sha256:${await sha256Hex(chunks.length === 1 ? chunks[0]! : concat(chunks))}`;
 }
 
 function record(name: string, manifestDigest: string, manifest: ImageManifest, config: ImageConfig): StoredImage {
