@@ -24,6 +24,7 @@ import type { HealthState } from "./containers/healthcheck.js";
 import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
 import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "./process-handle.js";
+import { LOGS_KINDS, logTime, REMOVE_KINDS } from "./verb-options.js";
 import { abortable, abortError } from "./abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
 import type { Change } from "./containers/changes.js";
@@ -91,7 +92,6 @@ export interface LogsOptions extends Omit<LogReadOptions, "since" | "until"> {
   /** Only entries before this (same forms). */
   until?: Date | string | number;
 }
-const LOGS_KINDS: OptionKinds<LogsOptions> = { follow: "boolean", tail: "count", since: "time", until: "time", signal: "abortSignal" };
 
 /** `Container.start`'s options. */
 interface StartCallOptions {
@@ -107,7 +107,6 @@ export interface RemoveOptions {
   /** Its anonymous volumes go too. */
   volumes?: boolean;
 }
-export const REMOVE_KINDS: OptionKinds<RemoveOptions> = { force: "boolean", volumes: "boolean" };
 const STATS_STREAM_KINDS: OptionKinds<{ intervalMs?: number }> = { intervalMs: "milliseconds" };
 const WAIT_FOR_LOG_KINDS: OptionKinds<WaitForLogOptions> = { stream: "stdout|stderr", times: "own", timeoutMs: "own" };
 const WAIT_FOR_HEALTHY_KINDS: OptionKinds<WaitForHealthyOptions> = { timeoutMs: "own" };
@@ -115,14 +114,6 @@ const WAIT_FOR_HEALTHY_KINDS: OptionKinds<WaitForHealthyOptions> = { timeoutMs: 
 type SpawnCallOptions = SpawnOptions & { detach?: boolean; handOff?: Pick<HandOffOptions, "beforeExec"> };
 const SPAWN_CALL_KINDS: OptionKinds<SpawnCallOptions> = { ...SPAWN_KINDS, detach: "boolean", handOff: "object" };
 const ATTACH_KINDS: OptionKinds<AttachOptions> = { stdin: "boolean", stdout: "boolean", stderr: "boolean", stdinOnce: "boolean", keepAlive: "boolean" };
-
-/** `since`/`until` as a Date; anything else than the three forms is a UsageError naming the option. */
-function logTime(value: Date | string | number | undefined, option: string): Date | undefined {
-  if (value === undefined) return undefined;
-  const d = value instanceof Date ? value : typeof value === "number" ? new Date(value * 1000) : new Date(value);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`logs ${option}: ${JSON.stringify(value)} is not a time (a Date, an ISO 8601 string or Unix seconds)`);
-  return d;
-}
 
 /** What a Container needs from the Runtime that made it. */
 export interface ContainerOwner {

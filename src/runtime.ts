@@ -2,7 +2,8 @@ import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs
 import { basename, join, posix, resolve as resolvePath } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
-import { COMMIT_KINDS, type CommitOptions, Container, type ContainerOwner, type ExitStatus, REMOVE_KINDS, type RemoveOptions, type SpawnOptions } from "./container.js";
+import { COMMIT_KINDS, type CommitOptions, Container, type ContainerOwner, type ExitStatus, type RemoveOptions, type SpawnOptions } from "./container.js";
+import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_KINDS } from "./verb-options.js";
 import type { LifecycleContext } from "./containers/context.js";
 import { attachedProcess } from "./containers/attached-process.js";
 import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
@@ -103,8 +104,6 @@ export interface RunControl {
   onCreated?: (id: string) => void;
 }
 const RUN_CONTROL_KINDS: OptionKinds<RunControl> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
-/** `list`, `containers`, `images`. */
-const LIST_KINDS: OptionKinds<{ all?: boolean }> = { all: "boolean" };
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
@@ -707,8 +706,8 @@ export class Runtime implements ContainerOwner {
    * backend runs, e.g. linux/386 for vm).
    */
   async pull(image: string, options: Omit<PullOptions, "layers"> = {}): Promise<PullResult> {
-    const { pullImage, PULL_KINDS } = await import("./image/registry/pull-image.js");
     checkOptions("pull", options, PULL_KINDS);
+    const { pullImage } = await import("./image/registry/pull-image.js");
     const platform = options.platform ?? backendPlatform(this.backend);
     this.checkBacking();
     return pullImage(this.imageStore, image, { ...options, ...(platform ? { platform } : {}), layers: this.layers });
@@ -820,7 +819,7 @@ export class Runtime implements ContainerOwner {
    * (`sha256:…`) of each image the archive names none of (`save IMAGE-ID`; kept as <none>). `signal` aborts it.
    */
   async load(input: string | NodeJS.ReadableStream, options: { repository?: string; signal?: AbortSignal } = {}): Promise<string[]> {
-    checkOptions("load", options, { repository: "string", signal: "abortSignal" } satisfies OptionKinds<typeof options>);
+    checkOptions("load", options, LOAD_KINDS);
     const { loadImages } = await import("./image/archive.js");
     return this.leased(() => loadImages(this.imageStore, this.dataDir, input, options));
   }

@@ -717,6 +717,46 @@ rt.terminate();`;
     assert.match(r.late.message, /is not running/);
   });
 
+  it("checks logs, containers, removeContainer, load and pull options with Node's tables; Node's options a page cannot have are refused by name", async () => {
+    const r = await vm.eval(`
+      const c = await rt.run({ image: "busybox", cmd: ["echo", "logged"] });
+      await c.wait();
+      const logs = async (o) => { let out = ""; for await (const e of c.logs(o)) out += e.data; return out; };
+      const refused = {
+        logs: await logs({ folow: true }).catch(failure),
+        tail: await logs({ tail: "2" }).catch(failure),
+        logSignal: await logs({ signal: new AbortController().signal }).catch(failure),
+        containers: await rt.containers({ al: false }).catch(failure),
+        remove: await rt.removeContainer(c.id, { forse: true }).catch(failure),
+        load: await rt.load(new Uint8Array(10), { repo: "x" }).catch(failure),
+        loadSignal: await rt.load(new Uint8Array(10), { signal: new AbortController().signal }).catch(failure),
+        pull: await rt.pull("example.test/x", { onProgres: () => {} }).catch(failure),
+        platform: await rt.pull("example.test/x", { platform: { os: "linux", architecture: "amd64" } }).catch(failure),
+      };
+      // Node's time forms: an ISO 8601 string, Unix seconds.
+      const since = { old: await logs({ since: "2000-01-01T00:00:00Z" }), later: await logs({ since: Date.now() / 1000 + 3600 }) };
+      const kept = (await rt.containers()).some((x) => x.id === c.id);
+      await rt.removeContainer(c.id, { volumes: true });
+      return { refused, since, kept, gone: !(await rt.containers()).some((x) => x.id === c.id) };`);
+    assert.equal(r.error, undefined, JSON.stringify(r.error));
+    const said = Object.fromEntries(Object.entries(r.refused as Record<string, { name: string; message: string }>).map(([k, v]) => [k, `${v.name}: ${v.message}`]));
+    // Before: each was taken as its default (logs without follow, all containers, a removal without force…).
+    assert.deepEqual(said, {
+      logs: 'UsageError: logs options: unknown option "folow" (follow, tail, since, until, signal)',
+      tail: 'UsageError: logs options: tail: expected a whole number from 0, got the string "2"',
+      logSignal: "UsageError: logs option \"signal\" is not supported in the browser: a page's follow ends when the container exits or the loop is left",
+      containers: 'UsageError: containers options: unknown option "al" (all)',
+      remove: 'UsageError: removeContainer options: unknown option "forse" (force, volumes)',
+      load: 'UsageError: load options: unknown option "repo" (repository, signal)',
+      loadSignal: 'UsageError: load option "signal" is not supported in the browser: a load in the page runs to its end',
+      pull: 'UsageError: pull options: unknown option "onProgres" (platform, signal, env, onProgress, concurrency)',
+      platform: "UsageError: pull option \"platform\" is not supported in the browser: the page's guest runs linux/386 images, the one platform it pulls",
+    });
+    assert.deepEqual(r.since, { old: "logged\n", later: "" });
+    assert.equal(r.kept, true, "a refused removal removes nothing");
+    assert.equal(r.gone, true);
+  });
+
   it("takes Node's stop and kill forms: stop({ timeout }) lets a TERM trap finish, kill() is SIGKILL; misspelt options and signals are refused", async () => {
     const r = await vm.eval(`
       const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "trap 'echo term; exit 0' TERM; echo armed; while true; do sleep 0.1; done"] });

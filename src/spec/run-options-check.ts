@@ -189,6 +189,17 @@ export function checkOptions<T>(what: string, options: unknown, kinds: OptionKin
   checkEntries(`${what} options`, options, kinds as Record<string, Kind>);
 }
 
+/**
+ * A browser verb's options: Node's table (a misspelt or mistyped one is refused as there, not taken as the default),
+ * and each of Node's options a page cannot have refused by name with `unsupported`'s reason, never ignored.
+ */
+export function checkPageOptions<T>(what: string, options: unknown, kinds: OptionKinds<T>, unsupported: Partial<Record<keyof T, string>> = {}): void {
+  checkOptions(what, options, kinds);
+  for (const [key, why] of Object.entries(unsupported) as [string, string][]) {
+    if ((options as Record<string, unknown> | undefined)?.[key] !== undefined) throw new UsageError(`${what} option "${key}" is not supported in the browser: ${why}`);
+  }
+}
+
 /** A map of strings (labels, driver options), whose keys are the caller's. */
 export function checkStringMap(what: string, value: unknown): void {
   if (!isStringMap(value)) throw new UsageError(`${what}: expected an object of strings, got ${describeValue(value)}${isObject(value) ? " with a value that is no string" : ""}`);

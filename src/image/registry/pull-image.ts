@@ -1,6 +1,5 @@
 import { checkConfig, checkConfigSize, checkIndex, checkManifest } from "../shape.js";
 import { ImageError } from "../../errors.js";
-import { checkOptions, type OptionKinds } from "../../spec/run-options-check.js";
 import type { LayerCache } from "../layers.js";
 import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MediaType, type Platform } from "../oci.js";
 import { formatPlatform, hostPlatform } from "../platform.js";
@@ -33,9 +32,6 @@ export interface PullOptions {
   /** Unpacks layers into this cache as they arrive (what `pull` and `run` do). */
   layers?: LayerCache;
 }
-
-/** `Runtime.pull`'s (the layer cache is the Runtime's own). */
-export const PULL_KINDS: OptionKinds<Omit<PullOptions, "layers">> = { platform: "object", signal: "abortSignal", env: "object", onProgress: "function", concurrency: "number" };
 
 export interface PullResult {
   /** Canonical name, e.g. `127.0.0.1:5000/team/app:1.0`. */

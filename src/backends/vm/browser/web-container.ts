@@ -8,11 +8,12 @@
  * `await using` kills and removes. What a browser cannot do yet is refused
  * with a clear error, never ignored.
  */
-import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, SpawnOptions, StopOptions } from "../../../container.js";
+import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, LogsOptions as NodeLogsOptions, SpawnOptions, StopOptions } from "../../../container.js";
 import { ContainerError, notRunning, pauseRefusal, removeRunningRefusal } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
-import { checkOptions, checkTerminalSize } from "../../../spec/run-options-check.js";
+import { checkOptions, checkPageOptions, checkTerminalSize } from "../../../spec/run-options-check.js";
+import { LOGS_KINDS, logTime } from "../../../verb-options.js";
 import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "../../../process-handle.js";
 import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
@@ -27,14 +28,8 @@ export interface LogEntry {
   data: string;
 }
 
-export interface LogsOptions {
-  /** Keep yielding new output until the container exits. */
-  follow?: boolean;
-  since?: Date;
-  until?: Date;
-  /** Only the last N entries (before following). */
-  tail?: number;
-}
+/** Node's `logs` options (`since`/`until`: a Date, an ISO 8601 string or Unix seconds), but its `signal`. */
+export type LogsOptions = Omit<NodeLogsOptions, "signal">;
 
 /** What a browser Container needs from its Runtime. */
 export interface WebContainerOwner {
@@ -190,7 +185,10 @@ export class Container implements AsyncDisposable {
 
   /** Its output so far (the newest 4 MiB), then with `follow` what comes until it exits. */
   async *logs(options: LogsOptions = {}): AsyncGenerator<LogEntry> {
-    const inRange = (e: LogEntry) => (!options.since || e.time >= options.since.toISOString()) && (!options.until || e.time <= options.until.toISOString());
+    checkPageOptions("logs", options, LOGS_KINDS, { signal: "a page's follow ends when the container exits or the loop is left" });
+    const since = logTime(options.since, "since")?.toISOString();
+    const until = logTime(options.until, "until")?.toISOString();
+    const inRange = (e: LogEntry) => (!since || e.time >= since) && (!until || e.time <= until);
     let entries = this.log.filter(inRange);
     if (options.tail !== undefined) entries = entries.slice(Math.max(0, entries.length - options.tail));
     // The place after them, by sequence number: what comes while the consumer is busy is yielded next, once.

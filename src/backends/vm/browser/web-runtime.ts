@@ -9,7 +9,7 @@
  *   await using c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo hi"] });
  *   const { exitCode, stdout } = await c.output();
  */
-import type { ExitStatus, SpawnOptions } from "../../../container.js";
+import type { ExitStatus, RemoveOptions, SpawnOptions } from "../../../container.js";
 import { checkContainerName, nameInUse } from "../../../containers/names.js";
 import { ContainerError, noSuchContainer, removeRunningRefusal, TsboxError, UsageError } from "../../../errors.js";
 import { hex } from "../core/bytes.js";
@@ -17,7 +17,8 @@ import { GUEST_STOPPED_EXIT } from "../core/guest-spec.js";
 import type { MachineConfig } from "../core/guest-machine.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
-import { checkRunOptionTypes } from "../../../spec/run-options-check.js";
+import { checkPageOptions, checkRunOptionTypes } from "../../../spec/run-options-check.js";
+import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_KINDS } from "../../../verb-options.js";
 import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
 import { stateFilesDir } from "./state-files.js";
@@ -173,6 +174,11 @@ export class Runtime {
       const what = input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : typeof input;
       return Promise.reject(new UsageError(`load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not ${what}`));
     }
+    try {
+      checkPageOptions("load", options, LOAD_KINDS, { signal: "a load in the page runs to its end" });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const bytes = input instanceof Uint8Array ? (input.slice().buffer as ArrayBuffer) : input;
     return this.call("load", [bytes, options]);
   }
@@ -188,6 +194,16 @@ export class Runtime {
    * Authorization allowed), anonymously; loopback registries over http.
    */
   pull(image: string, options: { onProgress?: (event: PullEvent) => void } = {}): Promise<{ name: string; digest: string }> {
+    try {
+      checkPageOptions("pull", options, PULL_KINDS, {
+        platform: "the page's guest runs linux/386 images, the one platform it pulls",
+        signal: "a pull in the page runs to its end",
+        env: "a page has no environment to take registry settings from",
+        concurrency: "the page fetches one blob at a time",
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.call("pull", [image], options.onProgress);
   }
 
@@ -206,12 +222,14 @@ export class Runtime {
 
   /** Containers this Runtime ran, newest first; `all: false` keeps only running (and paused) ones, as Node's. */
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
+    checkPageOptions("containers", options, LIST_KINDS);
     const list = [...this.records.values()].reverse();
     return options.all === false ? list.filter((c) => c.status !== "exited") : list;
   }
 
-  /** Deletes a container by id, unique id prefix or name; `force` kills it first if running. */
-  async removeContainer(ref: string, options: { force?: boolean } = {}): Promise<void> {
+  /** Deletes a container by id, unique id prefix or name; `force` kills it first if running (`volumes`: a page's have none). */
+  async removeContainer(ref: string, options: RemoveOptions = {}): Promise<void> {
+    checkPageOptions("removeContainer", options, REMOVE_KINDS);
     const id = this.resolveContainer(ref);
     const live = this.live.get(id);
     if (live?.running) {
