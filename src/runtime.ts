@@ -104,7 +104,16 @@ export interface RunControl {
 }
 const RUN_CONTROL_KINDS: OptionKinds<RunControl> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
 /** `list`, `containers`, `images`. */
-const LIST_KINDS: OptionKinds<{ all?: boolean }> = { all: "boolean" };
+/** `Runtime.list`'s filters. */
+export interface ListOptions {
+  /** Stopped ones too (docker's `ps -a`). */
+  all?: boolean;
+  /** Only containers with every one of these labels set to that value (docker's `--filter label=K=V`). */
+  labels?: Record<string, string>;
+}
+
+const LIST_KINDS: OptionKinds<ListOptions> = { all: "boolean", labels: "stringMap" };
+const ALL_KINDS: OptionKinds<{ all?: boolean }> = { all: "boolean" };
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
@@ -294,10 +303,18 @@ export class Runtime implements ContainerOwner {
     return new Container(this.runtimeFor(state.backend), id, state.name);
   }
 
-  /** Containers of this data dir, newest first; running ones only unless `all`. */
-  async list(options: { all?: boolean } = {}): Promise<Container[]> {
+  /**
+   * Containers of this data dir, newest first; running ones only unless `all`; with `labels`, those carrying
+   * each (what a test harness finds its own containers by, e.g. to remove what an earlier run left).
+   */
+  async list(options: ListOptions = {}): Promise<Container[]> {
     checkOptions("list", options, LIST_KINDS);
-    const states = await this.containers({ all: options.all ?? false });
+    const wanted = Object.entries(options.labels ?? {});
+    const states = (await this.containers({ all: options.all ?? false })).filter((s) => {
+      if (wanted.length === 0) return true;
+      const labels = readInspectRecord(this.paths.container(s.id))?.Config.Labels ?? {};
+      return wanted.every(([key, value]) => labels[key] === value);
+    });
     return states.map((s) => new Container(this.runtimeFor(s.backend), s.id, s.name));
   }
 
@@ -877,13 +894,13 @@ export class Runtime implements ContainerOwner {
    * then those without a name (`<none>`; with `all` the build cache's step images too).
    */
   async images(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
-    checkOptions("images", options, LIST_KINDS);
+    checkOptions("images", options, ALL_KINDS);
     return this.imageStore.listImages(options);
   }
 
   /** Containers in the data dir, newest first; `all: false` keeps only running ones. */
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
-    checkOptions("containers", options, LIST_KINDS);
+    checkOptions("containers", options, ALL_KINDS);
     const states = await listStates(this.paths);
     return options.all === false ? states.filter(isActive) : states;
   }

@@ -736,6 +736,7 @@ for (const who of identities()) {
       const r = await scenario(who, "manage", made.id);
       assert.deepEqual(r.first, { stream: "stdout", data: "a\n" });
       assert.equal(r.listed, true);
+      assert.deepEqual(r.labelled, { both: [made.id], other: [], missing: [] });
       assert.equal(r.logs, "a\nb\n");
       assert.deepEqual(r.wait, { exitCode: 2, signal: null, oomKilled: false });
       assert.equal(r.inspect.status, "exited");

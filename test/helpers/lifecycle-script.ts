@@ -201,7 +201,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   },
 
   async create() {
-    const c = await rt.create({ image: "busybox", name: "lib", cmd: ["sh", "-c", "echo a; sleep 1; echo b; exit 2"] });
+    const c = await rt.create({ image: "busybox", name: "lib", labels: { "test.run": "lib", tier: "a" }, cmd: ["sh", "-c", "echo a; sleep 1; echo b; exit 2"] });
     await c.start();
     return { id: c.id };
   },
@@ -215,6 +215,9 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       logs += e.data;
     }
     const listed = (await rt.list({ all: true })).some((x) => x.id === c.id);
+    // By label (docker's --filter label=K=V), as a harness finds its own: every one given must hold.
+    const byLabel = async (labels: Record<string, string>) => (await rt.list({ all: true, labels })).map((x) => x.id);
+    const labelled = { both: await byLabel({ "test.run": "lib", tier: "a" }), other: await byLabel({ "test.run": "lib", tier: "b" }), missing: await byLabel({ nope: "" }) };
     const wait = await c.wait();
     await c.rename("lib-renamed");
     const inspect = await c.state();
@@ -248,6 +251,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return {
       first,
       listed,
+      labelled,
       logs,
       wait,
       inspect: { status: inspect.status, name: inspect.name },
