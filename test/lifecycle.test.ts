@@ -741,6 +741,7 @@ for (const who of identities()) {
       assert.deepEqual(r.wait, { exitCode: 2, signal: null, oomKilled: false });
       assert.equal(r.inspect.status, "exited");
       assert.equal(r.inspect.name, "lib-renamed");
+      assert.equal(r.renamedElsewhere, "lib-renamed", "another object's name follows the rename");
       assert.deepEqual(r.restarted, { running: true, killed: { exitCode: 137, signal: "SIGKILL", oomKilled: false } });
       assert.deepEqual(r.output, { exitCode: 0, stdout: "out\n", stderr: "err\n" });
       assert.deepEqual(r.monitoredRun, { exitCode: 5, stdout: "first\n", restartCount: 1 });

@@ -219,7 +219,9 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const byLabel = async (labels: Record<string, string>) => (await rt.list({ all: true, labels })).map((x) => x.id);
     const labelled = { both: await byLabel({ "test.run": "lib", tier: "a" }), other: await byLabel({ "test.run": "lib", tier: "b" }), missing: await byLabel({ nope: "" }) };
     const wait = await c.wait();
+    const elsewhere = await rt.get(arg!);
     await c.rename("lib-renamed");
+    const renamedElsewhere = elsewhere.name;
     const inspect = await c.state();
 
     const sleeper = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
@@ -252,6 +254,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       first,
       listed,
       labelled,
+      renamedElsewhere,
       logs,
       wait,
       inspect: { status: inspect.status, name: inspect.name },
