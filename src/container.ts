@@ -195,7 +195,10 @@ export class Container implements AsyncDisposable {
     }
   }
 
+  /** Its name now (another process may have renamed it); once it is gone, the last one known. */
   get name(): string | null {
+    const state = readCurrentState(bundleOf(this.ctx, this.id));
+    if (state) this.currentName = state.name;
     return this.currentName;
   }
 

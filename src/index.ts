@@ -9,7 +9,7 @@
  *   const { exitCode, stdout } = await c.output();
  *   // in a running container: await c.exec(["ls", "/"]), or c.spawn(…) for streams
  */
-export { Runtime, type RuntimeOptions, type RunControl, type ContainerInfo } from "./runtime.js";
+export { Runtime, type RuntimeOptions, type RunControl, type ContainerInfo, type ListOptions } from "./runtime.js";
 export {
   Container,
   ExecProcess,

@@ -104,6 +104,15 @@ export interface RunControl {
   onCreated?: (id: string) => void;
 }
 const RUN_CONTROL_KINDS: OptionKinds<RunControl> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
+/** `Runtime.list`'s filters. */
+export interface ListOptions {
+  /** Stopped ones too (docker's `ps -a`). */
+  all?: boolean;
+  /** Only containers with every one of these labels set to that value (docker's `--filter label=K=V`). */
+  labels?: Record<string, string>;
+}
+
+const LIST_FILTER_KINDS: OptionKinds<ListOptions> = { all: "boolean", labels: "stringMap" };
 
 export type { PullEvent, PullOptions, PullResult, PushOptions, PushResult };
 
@@ -293,10 +302,18 @@ export class Runtime implements ContainerOwner {
     return new Container(this.runtimeFor(state.backend), id, state.name);
   }
 
-  /** Containers of this data dir, newest first; running ones only unless `all`. */
-  async list(options: { all?: boolean } = {}): Promise<Container[]> {
-    checkOptions("list", options, LIST_KINDS);
-    const states = await this.containers({ all: options.all ?? false });
+  /**
+   * Containers of this data dir, newest first; running ones only unless `all`; with `labels`, those carrying
+   * each (what a test harness finds its own containers by, e.g. to remove what an earlier run left).
+   */
+  async list(options: ListOptions = {}): Promise<Container[]> {
+    checkOptions("list", options, LIST_FILTER_KINDS);
+    const wanted = Object.entries(options.labels ?? {});
+    const states = (await this.containers({ all: options.all ?? false })).filter((s) => {
+      if (wanted.length === 0) return true;
+      const labels = readInspectRecord(this.paths.container(s.id))?.Config.Labels ?? {};
+      return wanted.every(([key, value]) => labels[key] === value);
+    });
     return states.map((s) => new Container(this.runtimeFor(s.backend), s.id, s.name));
   }
 

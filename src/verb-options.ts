@@ -9,7 +9,7 @@ import { UsageError } from "./errors.js";
 import type { PullOptions } from "./image/registry/pull-image.js";
 import type { OptionKinds } from "./spec/run-options-check.js";
 
-/** `list`, `containers`, `images`. */
+/** `containers`, `images` (Node's `list` adds `labels`: runtime.ts). */
 export const LIST_KINDS: OptionKinds<{ all?: boolean }> = { all: "boolean" };
 /** `Container.remove` and `Runtime.removeContainer`. */
 export const REMOVE_KINDS: OptionKinds<RemoveOptions> = { force: "boolean", volumes: "boolean" };

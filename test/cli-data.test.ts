@@ -301,6 +301,14 @@ for (const who of identities()) {
       assert.equal((await cli(["info", "-f", "{{.backend}}"])).stdout, "native\n");
       // docker's names, and its `json` keyword (the whole object), for info, version and inspect.
       assert.match((await cli(["info", "-f", "{{.ServerVersion}} {{.OSType}} {{.CgroupVersion}} {{.NCPU}}"])).stdout, /^\d+\.\d+\.\d+\S* linux [12] [1-9]\d*\n$/);
+      // The host's os-release name, and the cgroup driver and security options scripts check (kind, minikube).
+      const prettyName = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync("/etc/os-release", "utf8"))![1];
+      const [os, driver, security] = (await cli(["info", "-f", "{{.OperatingSystem}}|{{.CgroupDriver}}|{{json .SecurityOptions}}"])).stdout.trim().split("|");
+      assert.equal(os, prettyName);
+      const controllers = (JSON.parse((await cli(["info", "--json"])).stdout) as { probe: { cgroups: { controllers: Record<string, { user: boolean }> } } }).probe.cgroups.controllers;
+      assert.equal(driver, Object.values(controllers).some((c) => c.user) ? "cgroupfs" : "none");
+      if (who.uid === 0) assert.equal(driver, "cgroupfs");
+      assert.deepEqual(JSON.parse(security!), ["name=seccomp,profile=builtin", ...(who.uid === 0 ? [] : ["name=rootless"]), "name=cgroupns"]);
       // docker's counts, which scripts test (`[ "$(docker info -f '{{.ContainersRunning}}')" -gt 0 ]`); a field it has not is an error.
       await cli(["create", "--name", "info-count", "busybox", "true"]);
       const lines = async (args: string[]) => (await cli(args)).stdout.split("\n").filter(Boolean);

@@ -113,6 +113,9 @@ for (const who of identities()) {
       assert.match(tail.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z oops\n$/);
       assert.equal((await ok(who, ["logs", "--since", "1h", "--until", "2000-01-01T00:00:00Z", "ticker"])).stdout, "");
       assert.equal((await ok(who, ["logs", "--tail", "-1", "ticker"])).stdout, "line 1\nline 2\nline 3\n", "a negative --tail is all (docker's)");
+      // docker's --details: the entry's attributes (none recorded) and a space before each line, after the time.
+      assert.equal((await ok(who, ["logs", "--details", "ticker"])).stdout, " line 1\n line 2\n line 3\n");
+      assert.match((await ok(who, ["logs", "--details", "-t", "--tail", "2", "ticker"])).stdout, /^\S+Z  line 3\n$/);
       const s = state(who, "ticker");
       assert.equal(s.status, "exited");
       assert.equal(s.exitCode, 0);
@@ -733,10 +736,12 @@ for (const who of identities()) {
       const r = await scenario(who, "manage", made.id);
       assert.deepEqual(r.first, { stream: "stdout", data: "a\n" });
       assert.equal(r.listed, true);
+      assert.deepEqual(r.labelled, { both: [made.id], other: [], missing: [] });
       assert.equal(r.logs, "a\nb\n");
       assert.deepEqual(r.wait, { exitCode: 2, signal: null, oomKilled: false });
       assert.equal(r.inspect.status, "exited");
       assert.equal(r.inspect.name, "lib-renamed");
+      assert.equal(r.renamedElsewhere, "lib-renamed", "another object's name follows the rename");
       assert.deepEqual(r.restarted, { running: true, killed: { exitCode: 137, signal: "SIGKILL", oomKilled: false } });
       assert.deepEqual(r.output, { exitCode: 0, stdout: "out\n", stderr: "err\n" });
       assert.deepEqual(r.monitoredRun, { exitCode: 5, stdout: "first\n", restartCount: 1 });

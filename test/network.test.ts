@@ -289,9 +289,19 @@ for (const who of identities()) {
         assert.equal((await run(["rm", "orphan"])).code, 0);
         assert.match((await run(["system", "prune", "-f"])).stdout, new RegExp(`^Deleted Networks:\n${net}\n`, "m"));
         assert.equal((await run(["network", "ls", "-q", "--filter", `name=${net}`])).stdout, "");
+        // docker's prompt (no "y" on stdin keeps all) and its prune filters.
+        await run(["network", "create", "--label", "tier=tmp", `${net}-l`]);
+        await run(["network", "create", `${net}-u`]);
+        const asked = await run(["network", "prune"]);
+        assert.deepEqual([asked.code, asked.stdout], [0, ""]);
+        assert.match(asked.stderr, /^WARNING! This will remove all custom networks not used by at least one container\.\nAre you sure you want to continue\? \[y\/N\] $/);
+        assert.equal((await run(["network", "prune", "-f", "--filter", "until=1h", "--filter", "label=tier=tmp"])).stdout, "", "created within the hour");
+        assert.equal((await run(["network", "prune", "-f", "--filter", "label=tier=tmp"])).stdout, `Deleted Networks:\n${net}-l\n`);
+        assert.equal((await run(["network", "prune", "-f", "--filter", "label!=tier"])).stdout, `Deleted Networks:\n${net}-u\n`);
+        assert.equal((await run(["network", "prune", "-f", "--filter", "name=x"])).code, 125);
       } finally {
         await run(["rm", "-f", "orphan"]);
-        await run(["network", "rm", net]);
+        await run(["network", "rm", net, `${net}-l`, `${net}-u`]);
       }
     });
 

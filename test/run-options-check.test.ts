@@ -104,7 +104,8 @@ test("every verb's options: an unknown one or one of the wrong kind is a UsageEr
     const c = new Container(rt, "0".repeat(64), null);
     const drain = async (it: AsyncIterable<unknown>) => { for await (const _ of it) break; };
     const calls: [() => unknown, string][] = [
-      [() => rt.list({ al: true } as never), 'list options: unknown option "al" (all)'],
+      [() => rt.list({ al: true } as never), 'list options: unknown option "al" (all, labels)'],
+      [() => rt.list({ labels: { a: 1 } } as never), 'list options: labels: expected an object of strings, got an object'],
       [() => rt.containers({ all: "yes" } as never), 'containers options: all: expected true or false, got the string "yes"'],
       [() => rt.images({ al: true } as never), 'images options: unknown option "al" (all)'],
       [() => drain(c.logs({ folow: true } as never)), 'logs options: unknown option "folow" (follow, tail, since, until, signal)'],

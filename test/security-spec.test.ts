@@ -138,7 +138,11 @@ describe("security options", () => {
 
   it("lifts capabilities, filter and masking for --privileged, and masking alone for systempaths=unconfined", () => {
     const d = securitySettings({}, amd64);
-    assert.ok(d.maskedPaths.includes("/proc/kcore") && d.readonlyPaths.includes("/proc/sys"));
+    assert.ok(d.maskedPaths.includes("/proc/kcore") && d.maskedPaths.includes("/proc/interrupts") && d.readonlyPaths.includes("/proc/sys"));
+    // Each CPU's thermal_throttle, as the host has them (docker 28), and none where the paths are unconfined.
+    const throttle = ["/sys/devices/system/cpu/cpu0/thermal_throttle"];
+    assert.deepEqual(securitySettings({}, { ...amd64, cpuMaskedPaths: throttle }).maskedPaths.slice(-1), throttle);
+    assert.deepEqual(securitySettings({ systemPaths: "unconfined" }, { ...amd64, cpuMaskedPaths: throttle }).maskedPaths, []);
     const p = securitySettings({ privileged: true, seccomp: "default" }, amd64);
     assert.deepEqual(p.capabilities.bounding, ALL_CAPABILITIES);
     assert.equal(p.seccomp, undefined, "docker's --privileged has no filter, whatever the profile");

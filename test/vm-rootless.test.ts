@@ -90,7 +90,7 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         assert.match(text, /^cgroup: +v2$/m);
         assert.doesNotMatch(text, /^cgroups (root|you):/m);
         assert.match(text, /^network: +the guest's bridges.*; outbound TCP and DNS go through this host \(its loopback is 10\.0\.2\.2 and host-gateway\)$/m);
-        assert.equal((await ok(["info", "-f", "{{.CgroupVersion}} {{.Architecture}}"])).stdout, "2 i686\n");
+        assert.equal((await ok(["info", "-f", "{{.CgroupVersion}} {{.Architecture}} {{.CgroupDriver}} {{.OperatingSystem}}"])).stdout, "2 i686 cgroupfs tsbox vm guest\n");
         // What the vm backend does not do is a warning line of the CLI's, not Node's "(node:PID) TsboxWarning".
         const hc = await ok(["create", "--name", "no-health", "--health-cmd", "true", "busybox", "true"]);
         assert.match(hc.stderr, /^tsbox: warning: the vm backend runs no health checks yet: --health-cmd is not run/m);

@@ -22,10 +22,15 @@ export const DEFAULT_CAPABILITIES: readonly string[] = [
   "CAP_AUDIT_WRITE",
 ];
 
-/** Kernel interfaces hidden from containers (runc's defaults). */
+/**
+ * Kernel interfaces hidden from containers (docker's defaults): runc's list, and since docker 28 (moby#49560,
+ * GHSA-6fw5-f8r9-fgfm) `/proc/interrupts`, whose per-CPU counters leak the host's activity (with each CPU's
+ * `thermal_throttle` directory: `masked-cpu-paths.ts`, read off the host).
+ */
 export const DEFAULT_MASKED_PATHS: readonly string[] = [
   "/proc/acpi",
   "/proc/asound",
+  "/proc/interrupts",
   "/proc/kcore",
   "/proc/keys",
   "/proc/latency_stats",

@@ -14,6 +14,7 @@ import type { RunOptions } from "./run-options.js";
 import { goArch } from "./security.js";
 import type { NetworkPlan } from "../network/plan.js";
 import { resolveUser } from "./user.js";
+import { thermalThrottleDirs } from "./cpu-masked-paths.js";
 import { runSpec } from "./skeleton.js";
 import { usernsAuto } from "./userns-auto.js";
 import { isMapped, rootlessHint, validateSpec } from "./validate.js";
@@ -115,7 +116,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     ],
     maps,
     rlimits: applyUlimits(defaultRlimits(inputs.nofileHard), options.ulimits ?? []),
-    target: { arch: goArch(process.arch), kernel: release() },
+    target: { arch: goArch(process.arch), kernel: release(), cpuMaskedPaths: thermalThrottleDirs() },
     ...(auto ? { usernsAuto: auto } : {}),
     cgroups: cgroupSettings(id, options, inputs.env ?? process.env, inputs.kernel ?? hostKernel(), inputs.swap ?? false),
     ...(options.oomScoreAdj !== undefined ? { oomScoreAdj: checkOomScoreAdj(options.oomScoreAdj) } : {}),

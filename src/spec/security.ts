@@ -19,6 +19,8 @@ export interface SecurityTarget {
   arch: string;
   /** Kernel release (for profile entries with minKernel). */
   kernel: string;
+  /** Paths of this host's CPUs to mask besides the defaults (each one's thermal_throttle: cpu-masked-paths.ts). */
+  cpuMaskedPaths?: string[];
 }
 
 export interface SecuritySettings {
@@ -50,7 +52,7 @@ export function securitySettings(options: SecurityOptions, target: SecurityTarge
     capabilities,
     ...(profile ? { seccomp: toOciSeccomp(profile, { arch: target.arch, caps, kernel: target.kernel }) } : {}),
     noNewPrivileges: options.noNewPrivileges ?? true,
-    maskedPaths: unmasked ? [] : [...DEFAULT_MASKED_PATHS],
+    maskedPaths: unmasked ? [] : [...DEFAULT_MASKED_PATHS, ...(target.cpuMaskedPaths ?? [])],
     readonlyPaths: unmasked ? [] : [...DEFAULT_READONLY_PATHS],
   };
 }

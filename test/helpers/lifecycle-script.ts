@@ -201,7 +201,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   },
 
   async create() {
-    const c = await rt.create({ image: "busybox", name: "lib", cmd: ["sh", "-c", "echo a; sleep 1; echo b; exit 2"] });
+    const c = await rt.create({ image: "busybox", name: "lib", labels: { "test.run": "lib", tier: "a" }, cmd: ["sh", "-c", "echo a; sleep 1; echo b; exit 2"] });
     await c.start();
     return { id: c.id };
   },
@@ -215,8 +215,13 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       logs += e.data;
     }
     const listed = (await rt.list({ all: true })).some((x) => x.id === c.id);
+    // By label (docker's --filter label=K=V), as a harness finds its own: every one given must hold.
+    const byLabel = async (labels: Record<string, string>) => (await rt.list({ all: true, labels })).map((x) => x.id);
+    const labelled = { both: await byLabel({ "test.run": "lib", tier: "a" }), other: await byLabel({ "test.run": "lib", tier: "b" }), missing: await byLabel({ nope: "" }) };
     const wait = await c.wait();
+    const elsewhere = await rt.get(arg!);
     await c.rename("lib-renamed");
+    const renamedElsewhere = elsewhere.name;
     const inspect = await c.state();
 
     const sleeper = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
@@ -248,6 +253,8 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return {
       first,
       listed,
+      labelled,
+      renamedElsewhere,
       logs,
       wait,
       inspect: { status: inspect.status, name: inspect.name },

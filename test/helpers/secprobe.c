@@ -8,6 +8,7 @@
  *   secprobe add-key          add_key("user", ...) to the session keyring
  *   secprobe unshare-user     unshare(CLONE_NEWUSER)
  *   secprobe mount            mount a tmpfs on /tmp
+ *   secprobe io-uring         io_uring_setup(4, {0}): a ring's fd, or "errno N"
  *   secprobe tty TEXT         open /dev/tty and write TEXT to it
  *   secprobe session          "sid=S pid=P pgrp=G"
  *   secprobe poll-exe         until stdin ends, open every other process's
@@ -148,6 +149,11 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "add-key")) return result(syscall(SYS_add_key, "user", "tsbox-secprobe", "x", 1, KEY_SPEC_SESSION_KEYRING));
   if (!strcmp(cmd, "unshare-user")) return result(unshare(CLONE_NEWUSER));
   if (!strcmp(cmd, "mount")) return result(mount("none", "/tmp", "tmpfs", 0, NULL));
+  if (!strcmp(cmd, "io-uring")) {
+    /* struct io_uring_params is 120 bytes, all zero asks for the defaults (no liburing headers needed). */
+    static char params[120];
+    return result(syscall(425 /* io_uring_setup, x86_64 and i386 alike */, 4, params));
+  }
   if (!strcmp(cmd, "session")) {
     printf("sid=%d pid=%d pgrp=%d\n", getsid(0), getpid(), getpgrp());
     return 0;

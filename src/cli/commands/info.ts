@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { availableParallelism, hostname, machine, release, totalmem } from "node:os";
 import { addonPath, loadAddon } from "../../backends/native/addon.js";
 import { findRuntimeBinary, runtimeBinaryCandidates } from "../../backends/native/runtime-binary.js";
@@ -24,7 +25,8 @@ const USAGE = `Usage: tsbox info [--json | -f TEMPLATE | -f json]
 
 Show the backend, its helper binaries, the data dir and what this host allows.
 Templates also see docker's names: {{.ServerVersion}}, {{.KernelVersion}},
-{{.Architecture}}, {{.NCPU}}, {{.MemTotal}}, {{.CgroupVersion}}, {{.DockerRootDir}}, …
+{{.Architecture}}, {{.NCPU}}, {{.MemTotal}}, {{.CgroupVersion}}, {{.CgroupDriver}},
+{{.OperatingSystem}}, {{.OSVersion}}, {{.SecurityOptions}}, {{.DockerRootDir}}, …
 `;
 
 export async function infoCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -270,8 +272,12 @@ async function dockerCounts(runtime: Runtime): Promise<Record<string, number>> {
 }
 
 /** docker info's names for what scripts ask of it (`docker info -f '{{.CgroupVersion}}'`): daemonless, the server is this tsbox. */
-function dockerInfo(info: { version: string; kernel: string | null; containerKernel: { kernel: string; arch: string } | null; cgroup: string; dataDir: string }): Record<string, unknown> {
+function dockerInfo(info: { version: string; kernel: string | null; containerKernel: { kernel: string; arch: string } | null; cgroup: string; dataDir: string; rootless: boolean; probe: unknown }): Record<string, unknown> {
+  // What containers run on: the guest under the vm backend (Docker Desktop names its VM the same way).
+  const os = info.containerKernel ? { name: "tsbox vm guest", version: "" } : osRelease();
   return {
+    OperatingSystem: os.name,
+    OSVersion: os.version,
     ServerVersion: info.version,
     OSType: "linux",
     KernelVersion: info.containerKernel?.kernel ?? info.kernel ?? release(),
@@ -283,7 +289,34 @@ function dockerInfo(info: { version: string; kernel: string | null; containerKer
     Driver: "overlay",
     // docker says 1 on a hybrid host too: its controllers are v1's.
     CgroupVersion: info.cgroup === "v2" ? "2" : info.cgroup === "v1" || info.cgroup === "hybrid" ? "1" : "",
+    // tsbox-runtime writes the cgroup files itself (docker's "cgroupfs"); rootless without a delegated cgroup, "none" as docker's.
+    CgroupDriver: info.containerKernel || usableControllers(info.probe) ? "cgroupfs" : "none",
+    LoggingDriver: "json-file",
+    DefaultRuntime: "tsbox-runtime",
+    // Every container gets docker's seccomp filter and its own cgroup namespace unless a flag says otherwise.
+    SecurityOptions: ["name=seccomp,profile=builtin", ...(info.rootless ? ["name=rootless"] : []), "name=cgroupns"],
   };
+}
+
+/** Whether this user can limit containers: any controller the probe found usable (tsbox-runtime's `probe`). */
+function usableControllers(probe: unknown): boolean {
+  const controllers = (probe as { cgroups?: { controllers?: Record<string, { user?: boolean }> } } | null)?.cgroups?.controllers ?? {};
+  return Object.values(controllers).some((c) => c.user === true);
+}
+
+/** The host's name and version as docker reads them: /etc/os-release's PRETTY_NAME and VERSION_ID. */
+function osRelease(): { name: string; version: string } {
+  let text = "";
+  for (const file of ["/etc/os-release", "/usr/lib/os-release"]) {
+    try {
+      text = readFileSync(file, "utf8");
+      break;
+    } catch {
+      // the next one, as systemd's os-release(5) says
+    }
+  }
+  const field = (key: string) => /^(?:"(.*)"|'(.*)'|(.*))$/.exec(new RegExp(`^${key}=(.*)$`, "m").exec(text)?.[1]?.trim() ?? "")!.slice(1).find((v) => v !== undefined) ?? "";
+  return { name: field("PRETTY_NAME") || (process.platform === "linux" ? "Linux" : process.platform), version: field("VERSION_ID") };
 }
 
 function formatProbe(result: unknown, indent = "  "): string[] {

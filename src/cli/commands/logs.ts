@@ -16,6 +16,8 @@ Options:
       --since TIME     Only output from TIME on (2024-01-02T15:04:05Z, Unix seconds, or 10m ago)
       --until TIME     Only output before TIME
   -t, --timestamps     Prefix each line with its time
+      --details        Prefix each line with its extra attributes (docker's --log-opt labels/env;
+                       tsbox records none, so the prefix is docker's empty one: a space)
 `;
 
 export async function logsCommand(args: string[], ctx: CliContext): Promise<number> {
@@ -37,6 +39,8 @@ export async function logsCommand(args: string[], ctx: CliContext): Promise<numb
   const until = lastValue(flags, "until");
   const container = await cliRuntime(ctx).get(flags.positionals[0]!);
   const stamps = flags.bools.has("timestamps");
+  // docker's daemon puts the entry's attributes ("k=v,k2=v2", empty here) and a space before a line with --details.
+  const details = flags.bools.has("details") ? " " : "";
   // Ctrl-C ends a follow quietly, as docker's does.
   const stop = () => process.exit(0);
   process.once("SIGINT", stop);
@@ -48,7 +52,7 @@ export async function logsCommand(args: string[], ctx: CliContext): Promise<numb
       ...(until !== undefined ? { until: parseTimeArg(until, "--until") } : {}),
     })) {
       const out: Writable = entry.stream === "stderr" ? ctx.stderr : ctx.stdout;
-      if (!out.write(stamps ? `${entry.time} ${entry.data}` : entry.data)) await once(out, "drain");
+      if (!out.write(stamps ? `${entry.time} ${details}${entry.data}` : details + entry.data)) await once(out, "drain");
     }
   } finally {
     process.off("SIGINT", stop);

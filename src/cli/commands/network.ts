@@ -8,6 +8,8 @@ import { allValues, lastValue, parseFlags } from "../flags.js";
 import { shortId, table } from "../format.js";
 import { groupUsage, isHelp } from "../group-command.js";
 import { printInspected } from "./inspect.js";
+import { pruneFilterFlag } from "./prune.js";
+import { confirm } from "../confirm.js";
 import { strictContext } from "../format-template-exec.js";
 import { danglingValue, regexMatch } from "../list-filters.js";
 import { type FormatDefaults, refuseJsonWith, writeFormatted } from "../format-output.js";
@@ -25,7 +27,7 @@ Commands:
                                          List networks
   inspect [-f TEMPLATE] NETWORK...       Show networks and their containers (docker's JSON)
   rm [-f] NETWORK...                     Remove networks without containers (-f: a missing one is no failure)
-  prune [-f]                             Remove every unused user-defined network
+  prune [-f] [--filter K=V]              Remove every unused user-defined network
   connect [--alias A] [--ip IP] NETWORK CONTAINER
   disconnect NETWORK CONTAINER
 `;
@@ -113,9 +115,12 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
       return code;
     }
     case "prune": {
-      const flags = parseFlags(rest, [{ name: "force", short: "f" }]);
-      if (flags.help) return ctx.stdout.write("Usage: tsbox network prune [-f]\n"), 0;
-      const removed = await runtime().pruneNetworks();
+      const flags = parseFlags(rest, [{ name: "force", short: "f" }, { name: "filter", value: true, repeat: true }]);
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network prune [-f] [--filter until=TIME|label=K[=V]|label!=K[=V]]\n\nRemove every user-defined network no container uses.\n"), 0;
+      if (flags.positionals.length > 0) throw new UsageError(`"tsbox network prune" takes no arguments`);
+      const filter = pruneFilterFlag(allValues(flags, "filter"));
+      if (!(await confirm(ctx, "WARNING! This will remove all custom networks not used by at least one container.", flags.bools.has("force")))) return 0;
+      const removed = await runtime().pruneNetworks(filter);
       if (removed.length > 0) ctx.stdout.write("Deleted Networks:\n" + removed.map((n) => n + "\n").join(""));
       return 0;
     }

@@ -11,7 +11,11 @@
  * (new user namespaces are the door to most kernel bugs), bpf,
  * perf_event_open, ptrace before 4.8, reboot, module loading, swapon,
  * acct, settimeofday, userfaultfd, kexec, open_by_handle_at — each back
- * when the capability that makes it legitimate is added.
+ * when the capability that makes it legitimate is added — and io_uring
+ * (docker 25+, moby#46762; podman never allowed it): the kernel runs its
+ * requests without passing this filter, so an `IORING_OP_SOCKET` made the
+ * AF_VSOCK socket the rule below refuses, and its own bugs are a common way
+ * out of containers.
  */
 import type { DockerSeccompProfile } from "./docker-profile.js";
 
@@ -26,8 +30,8 @@ getdents getdents64 getegid getegid32 geteuid geteuid32 getgid getgid32 getgroup
 getpgid getpgrp getpid getppid getpriority getrandom getresgid getresgid32 getresuid getresuid32 getrlimit
 get_robust_list getrusage getsid getsockname getsockopt get_thread_area gettid gettimeofday getuid getuid32
 getxattr inotify_add_watch inotify_init inotify_init1 inotify_rm_watch io_cancel ioctl io_destroy io_getevents
-io_pgetevents io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit io_uring_enter io_uring_register
-io_uring_setup ipc kill landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lchown32 lgetxattr
+io_pgetevents io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit
+ipc kill landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lchown32 lgetxattr
 link linkat listen listxattr llistxattr _llseek lremovexattr lseek lsetxattr lstat lstat64 madvise membarrier
 memfd_create memfd_secret mincore mkdir mkdirat mknod mknodat mlock mlock2 mlockall mmap mmap2 mprotect
 mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedreceive_time64 mq_timedsend mq_timedsend_time64 mq_unlink
