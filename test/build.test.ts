@@ -23,6 +23,7 @@ import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js"
 import { TarWriter } from "../src/image/tar-writer.js";
 import { readTar } from "../src/image/tar.js";
 import { removeStaticTools, staticToolDir } from "./helpers/static-tool.js";
+import { secprobeDir } from "./helpers/secprobe.js";
 import { holdLock } from "./helpers/hold-lock.js";
 import { missingBlobs } from "./helpers/missing-blobs.js";
 
@@ -398,6 +399,25 @@ for (const who of identities()) {
       const layer = await layerPax(who, "caps:1", "bin/myping");
       assert.equal(Buffer.from(layer["SCHILY.xattr.security.capability"] ?? "", "latin1").toString("hex"), CAP_NET_RAW, "the layer holds docker's v2 capability, rootless too");
       await cli(["rmi", "caps:1"]);
+    });
+
+    it("RUN steps run without no_new_privs, as BuildKit's: a setuid-root program run after USER gets euid 0; capabilities and seccomp stay run's defaults", async () => {
+      // Before: every RUN step had no_new_privs, so `USER app` then `RUN sudo …` never worked (euid stayed 1000).
+      const dir = context(who, "setuid", { secprobe: readFileSync(join(secprobeDir(), "secprobe")), Dockerfile: [
+        "FROM busybox",
+        "COPY secprobe /secprobe",
+        "RUN chmod 4755 /secprobe",
+        `USER ${id}`,
+        'RUN echo "step: $(/secprobe ids) $(grep -E \'^(NoNewPrivs|Seccomp|CapBnd):\' /proc/self/status | tr -s \'\\t\\n\' \'  \')"',
+        "",
+      ].join("\n") });
+      const r = await build(["--no-cache", "--progress=plain", "-t", "setuid:1", dir]);
+      assert.equal(r.code, 0, r.stderr);
+      // The single-id user has only id 0 to run as; the other identities' steps run as 1000.
+      assert.match(r.stdout + r.stderr, new RegExp(`step: ruid=${id} euid=0 CapBnd: 00000000a80425fb NoNewPrivs: 0 Seccomp: 2 `));
+      // `run` keeps its default.
+      assert.match((await cli(["run", "--rm", "setuid:1", "sh", "-c", "/secprobe ids; grep NoNewPrivs: /proc/self/status"])).stdout, new RegExp(`^ruid=${id} euid=${id}\nNoNewPrivs:\t1\n$`));
+      await cli(["rmi", "setuid:1"]);
     });
 
     it("COPY --from=${ARG} builds the stage the variable names; an empty name is refused as such", async () => {

@@ -14,6 +14,7 @@ import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
+import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "../src/spec/defaults.js";
 
 after(cleanupIdentities);
 
@@ -156,7 +157,7 @@ for (const who of identities()) {
       assert.ok(Date.parse(c!.State.FinishedAt) >= Date.parse(c!.State.StartedAt));
       // The user's options as docker shows them back; the foreground run kept its output, as docker does.
       const h = c!.HostConfig;
-      assert.deepEqual([h.CapAdd, h.CapDrop, h.ExtraHosts, h.Dns, h.SecurityOpt, h.Sysctls], [["NET_ADMIN"], ["MKNOD"], ["a:1.2.3.4"], ["8.8.8.8"], ["no-new-privileges=true"], { "kernel.shmmni": "1000" }]);
+      assert.deepEqual([h.CapAdd, h.CapDrop, h.ExtraHosts, h.Dns, h.SecurityOpt, h.Sysctls], [["CAP_NET_ADMIN"], ["CAP_MKNOD"], ["a:1.2.3.4"], ["8.8.8.8"], ["no-new-privileges=true"], { "kernel.shmmni": "1000" }]);
       assert.match(c!.LogPath, /\/container\.log$/);
       assert.match(c!.HostsPath, /\/net\/hosts$/);
       assert.equal(c!.Config.Hostname, "box");
@@ -195,6 +196,21 @@ for (const who of identities()) {
       assert.equal((JSON.parse(missing.stdout) as unknown[]).length, 1, "what was found is still printed");
       await cli(["rm", "-v", "insp"]);
       await cli(["volume", "rm", "named"]);
+    });
+
+    it("inspect shows the masked and read-only paths the container got (none privileged or unconfined) and docker's spelling of --cap-add/--cap-drop", async () => {
+      // Before: no MaskedPaths/ReadonlyPaths, and the capabilities as typed ("net_admin").
+      const host = (name: string) => cli(["inspect", "-f", "{{json .HostConfig.MaskedPaths}}|{{json .HostConfig.ReadonlyPaths}}|{{json .HostConfig.CapAdd}}|{{json .HostConfig.CapDrop}}", name]);
+      await cli(["create", "--name", "paths", "--cap-add", "net_admin", "--cap-add", "CAP_NET_ADMIN", "--cap-add", "Sys_Time", "--cap-drop", "all", "busybox", "true"]);
+      const [masked, readonly, add, drop] = (await host("paths")).stdout.trim().split("|").map((j) => JSON.parse(j) as string[] | null);
+      for (const path of DEFAULT_MASKED_PATHS) assert.ok(masked!.includes(path), `${path} in ${JSON.stringify(masked)}`);
+      for (const path of DEFAULT_READONLY_PATHS) assert.ok(readonly!.includes(path), `${path} in ${JSON.stringify(readonly)}`);
+      assert.deepEqual([add, drop], [["CAP_NET_ADMIN", "CAP_SYS_TIME"], ["ALL"]]);
+      await cli(["create", "--name", "priv", "--privileged", "busybox", "true"]);
+      await cli(["create", "--name", "unconfined", "--security-opt", "systempaths=unconfined", "--cap-drop", "chown", "busybox", "true"]);
+      assert.equal((await host("priv")).stdout, "[]|[]|null|null\n");
+      assert.equal((await host("unconfined")).stdout, '[]|[]|null|["CAP_CHOWN"]\n');
+      await cli(["rm", "paths", "priv", "unconfined"]);
     });
 
     it("--init runs tsbox-init as PID 1: it reaps orphans and forwards signals", async () => {

@@ -412,6 +412,24 @@ async function defineTests(): Promise<void> {
         assert.match(bad.stderr, /invalid seccomp profile .*profile\.json: syscalls\[0\]\.action/);
       });
 
+      it("refuses a seccomp profile that denies execve or exit_group, with why and docker's 126, also for run -d", async () => {
+        // Before: the runtime's own error report and exit were denied too: a silent "exit 139" (SIGSEGV), and run -d printed an id.
+        const profile = join(who.scratch, "deny.json");
+        const refused = async (denies: string, rules: object[]) => {
+          writeFileSync(profile, JSON.stringify({ defaultAction: "SCMP_ACT_ERRNO", syscalls: rules }));
+          const message = new RegExp(`^tsbox: the seccomp profile denies ${denies}: no process could (start|exit)\n$`);
+          const run = await tsbox(who, ["run", "--rm", "--security-opt", `seccomp=${profile}`, "busybox", "true"]);
+          assert.deepEqual([run.code, run.stdout], [126, ""]);
+          assert.match(run.stderr, message);
+          const detached = await tsbox(who, ["run", "-d", "--name", "denied", "--security-opt", `seccomp=${profile}`, "busybox", "true"]);
+          assert.deepEqual([detached.code, detached.stdout], [126, ""], "no id: it did not start");
+          assert.match(detached.stderr, message);
+          await tsbox(who, ["rm", "-f", "denied"]);
+        };
+        await refused("execve", []);
+        await refused("exit_group", [{ names: ["execve", "write"], action: "SCMP_ACT_ALLOW" }]);
+      });
+
       it("shows --cap-drop/--cap-add and no-new-privileges in /proc/self/status", async () => {
         const status = async (...flags: string[]) => {
           const r = await tsbox(who, ["run", "--rm", ...flags, "busybox", "cat", "/proc/self/status"]);

@@ -98,6 +98,18 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         await ok(["rm", "no-health"]);
       });
 
+      it("--sysctl: the guest kernel's limits are said as such (no net.core in a user namespace's network namespace; IPC ones are the guest root's), the rest applied", async () => {
+        // Before: "No such file or directory" and "Permission denied", naming no reason.
+        const somaxconn = await run(["run", "--rm", "--sysctl", "net.core.somaxconn=77", "busybox", "true"]);
+        assert.equal(somaxconn.code, 125);
+        assert.match(somaxconn.stderr, /^tsbox: setting sysctl net\.core\.somaxconn=77: this kernel \(Linux 6\.1\.\d+\) shows no net\.core parameters in the network namespace of a container with its own user namespace, so none can be set$/m);
+        const shmmax = await run(["run", "--rm", "--sysctl", "kernel.shmmax=12345", "busybox", "true"]);
+        assert.equal(shmmax.code, 125);
+        assert.match(shmmax.stderr, /^tsbox: setting sysctl kernel\.shmmax=12345: this kernel \(Linux 6\.1\.\d+\) lets only the root of its initial user namespace set IPC parameters, not the root of a container's own user namespace \(a rootless container's\)$/m);
+        const applied = await ok(["run", "--rm", "--sysctl", "net.ipv4.ip_unprivileged_port_start=0", "--sysctl", "kernel.domainname=dn", "busybox", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start", "/proc/sys/kernel/domainname"]);
+        assert.equal(applied.stdout, "0\ndn\n");
+      });
+
       it("cp gives what it copies in to the container's root, running or stopped; the owners the container gave survive stop, start and commit", async () => {
         ownedFile(who, "note.txt", "hello\n");
         try {

@@ -14,12 +14,15 @@ const PID_LABEL = "org.tsbox.build.pid";
 const NAME_PREFIX = "tsbox-build-";
 
 /**
- * The options every step container has: its name and labels, and no volumes
+ * The options every step container has: its name and labels, no volumes
  * for the image's VOLUMEs — a step writes into the image, also under a
- * VOLUME path (BuildKit keeps such changes; the classic builder lost them).
+ * VOLUME path (BuildKit keeps such changes; the classic builder lost them) —
+ * and no no_new_privs: BuildKit and buildah do not set it for RUN steps, so
+ * `USER app` then `RUN sudo …` (setuid programs, file capabilities) works.
+ * Everything else is `run`'s default (capabilities, seccomp, masked paths).
  */
-export function stepContainer(): { name: string; labels: Record<string, string>; imageVolume: "ignore" } {
-  return { name: `${NAME_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`, labels: { [PID_LABEL]: String(process.pid) }, imageVolume: "ignore" };
+export function stepContainer(): { name: string; labels: Record<string, string>; imageVolume: "ignore"; noNewPrivileges: false } {
+  return { name: `${NAME_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`, labels: { [PID_LABEL]: String(process.pid) }, imageVolume: "ignore", noNewPrivileges: false };
 }
 
 /** Removes the step containers whose builder process no longer runs. */

@@ -13,6 +13,7 @@ import { parseRestartPolicy, type RestartPolicy } from "./restart-policy.js";
 import type { ContainerPaths } from "../paths.js";
 import type { ContainerSpec, PortMapping } from "../spec/container-spec.js";
 import { INIT_PATH } from "../spec/data-options.js";
+import { capabilityName } from "../spec/capabilities.js";
 import { DEFAULT_PATH_ENV } from "../spec/defaults.js";
 import { nanoCpusOf } from "../spec/resources.js";
 import { envList, mergeEnv } from "../spec/process-rules.js";
@@ -136,9 +137,9 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       AutoRemove: Boolean(options.remove),
       VolumeDriver: "",
       VolumesFrom: options.volumesFrom?.length ? [...options.volumesFrom] : null,
-      CapAdd: options.capAdd?.length ? [...options.capAdd] : null,
+      CapAdd: capabilityList(options.capAdd),
       GroupAdd: options.groupAdd?.length ? [...options.groupAdd] : null,
-      CapDrop: options.capDrop?.length ? [...options.capDrop] : null,
+      CapDrop: capabilityList(options.capDrop),
       Dns: [...(options.dns ?? [])],
       DnsOptions: [...(options.dnsOptions ?? [])],
       DnsSearch: [...(options.dnsSearch ?? [])],
@@ -158,6 +159,9 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       ...(options.mounts && options.mounts.length > 0 ? { Mounts: options.mounts.map(apiMount) } : {}),
       ...hostConfigResources(resources, nanoCpusOf(options.resources)),
       OomScoreAdj: (spec.process as { oomScoreAdj?: number }).oomScoreAdj ?? 0,
+      // What the container got (none with --privileged or systempaths=unconfined), as docker shows them.
+      MaskedPaths: [...spec.linux.maskedPaths],
+      ReadonlyPaths: [...spec.linux.readonlyPaths],
     },
     Mounts: mounts,
     GraphDriver: {
@@ -275,6 +279,15 @@ export function portBindings(ports: PortMapping[]): Record<string, { HostIp: str
 function shmSizeOf(options: RunOptions): number {
   const shm = shmMode(options);
   return typeof shm === "object" ? shm.size : 0;
+}
+
+/**
+ * docker's HostConfig.CapAdd/CapDrop: `CAP_`-prefixed upper case, without
+ * duplicates, sorted; `ALL` stays `ALL` (moby's client normalises them so,
+ * moby#48551).
+ */
+function capabilityList(names: string[] | undefined): string[] | null {
+  return names?.length ? [...new Set(names.map(capabilityName))].sort() : null;
 }
 
 /** docker's `HostConfig.SecurityOpt`: what the user's `--security-opt`s set (absent when none). */

@@ -2,9 +2,10 @@
  * The security part of a container's spec from what the user asked:
  * capabilities (docker's --cap-add/--cap-drop), the seccomp filter
  * (docker's default profile, none, or the user's profile), no_new_privs
- * and the masked and read-only kernel paths; `--privileged` lifts all but
- * no_new_privs. Pure: the caller says which architecture and kernel the
- * container runs on.
+ * (on unless asked off; build steps ask off, as BuildKit's RUN has none:
+ * build/step-containers.ts) and the masked and read-only kernel paths;
+ * `--privileged` lifts all but no_new_privs. Pure: the caller says which
+ * architecture and kernel the container runs on.
  */
 import { UsageError } from "../errors.js";
 import { capabilitySets, tweakCapabilities } from "./capabilities.js";

@@ -11,6 +11,7 @@
  *   secprobe io-uring         io_uring_setup(4, {0}): a ring's fd, or "errno N"
  *   secprobe tty TEXT         open /dev/tty and write TEXT to it
  *   secprobe session          "sid=S pid=P pgrp=G"
+ *   secprobe ids              "ruid=R euid=E" (made setuid-root: whether exec honoured that)
  *   secprobe poll-exe         until stdin ends, open every other process's
  *                             /proc/PID/exe; report what could be opened
  *                             (and whether it could be opened for writing;
@@ -158,6 +159,10 @@ int main(int argc, char **argv) {
     printf("sid=%d pid=%d pgrp=%d\n", getsid(0), getpid(), getpgrp());
     return 0;
   }
+  if (!strcmp(cmd, "ids")) {
+    printf("ruid=%d euid=%d\n", getuid(), geteuid());
+    return 0;
+  }
   if (!strcmp(cmd, "tty") && argc > 2) {
     int fd = open("/dev/tty", O_RDWR | O_NOCTTY);
     if (fd < 0) return result(-1);
@@ -176,6 +181,6 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (!strcmp(cmd, "fake-exec-helper") && argc > 3) return fake_exec_helper(argc, argv);
-  fprintf(stderr, "usage: secprobe keyring|add-key|unshare-user|mount|session|tty TEXT|poll-exe|fds|join-keyring CMD...|fake-exec-helper PID PADDING\n");
+  fprintf(stderr, "usage: secprobe keyring|add-key|unshare-user|mount|session|ids|tty TEXT|poll-exe|fds|join-keyring CMD...|fake-exec-helper PID PADDING\n");
   return 2;
 }

@@ -6,10 +6,12 @@
 //! /proc replaces the host's (its /proc/sys is read-only), by the container's
 //! root: /proc/sys/net and the IPC files show the writer's namespaces.
 
-use crate::error::{Context, Error};
+use crate::error::Error;
 use crate::json::Json;
 use crate::namespaces::NamespaceKind;
 use crate::spec::SpecError;
+use crate::sys::errno::{EACCES, ENOENT};
+use crate::sys::Errno;
 use crate::syscall::Syscall;
 
 const IPC_KEYS: [&str; 8] = [
@@ -76,10 +78,38 @@ pub fn check(entries: &[(String, String)], creates: impl Fn(NamespaceKind) -> bo
 
 pub fn apply(sys: &dyn Syscall, entries: &[(String, String)]) -> Result<(), Error> {
     for (key, value) in entries {
-        sys.write_sysctl(key, value)
-            .step(|| format!("setting sysctl {}={}", key, value))?;
+        sys.write_sysctl(key, value).map_err(|e| {
+            let step = format!("setting sysctl {}={}", key, value);
+            match kernel_limit(key, e, &kernel_release()) {
+                Some(why) => Error { errno: Some(e.0), ..Error::setup(format!("{}: {}", step, why)) },
+                None => Error::errno(step, e),
+            }
+        })?;
     }
     Ok(())
+}
+
+/// Why `key` failed with `e` when the kernel, not the name or value, is the
+/// cause: older kernels (the vm guest's 6.1) show no net.core parameters
+/// in a network namespace owned by a user namespace other than the initial
+/// one, and let only the initial namespace's root write the IPC ones (newer
+/// kernels give them to the container's root). Every vm container, and a
+/// rootless one, has a user namespace of its own, and no one outside it can
+/// set them for it: the files are the writer's namespaces'.
+fn kernel_limit(key: &str, e: Errno, release: &str) -> Option<String> {
+    let kernel = format!("this kernel (Linux {})", release);
+    if e == ENOENT && key.starts_with("net.core.") {
+        Some(format!("{} shows no net.core parameters in the network namespace of a container with its own user namespace, so none can be set", kernel))
+    } else if e == EACCES && scope(key) == Some(NamespaceKind::Ipc) {
+        Some(format!("{} lets only the root of its initial user namespace set IPC parameters, not the root of a container's own user namespace (a rootless container's)", kernel))
+    } else {
+        None
+    }
+}
+
+/// The running kernel's release, for messages (still the host's /proc here).
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|r| r.trim().to_string()).unwrap_or_else(|_| "?".into())
 }
 
 #[cfg(test)]
@@ -105,5 +135,26 @@ mod tests {
         let sys = RecordingSyscall::new(std::path::Path::new("/"));
         apply(&sys, &entries).unwrap();
         assert_eq!(sys.calls(), ["sysctl kernel.shmmax=1024", "sysctl net.ipv4.ping_group_range=0 65535"]);
+    }
+
+    #[test]
+    fn says_when_the_kernel_is_why() {
+        let net = kernel_limit("net.core.somaxconn", ENOENT, "6.1.192").unwrap();
+        assert!(net.starts_with("this kernel (Linux 6.1.192) shows no net.core parameters"), "{}", net);
+        let ipc = kernel_limit("kernel.shmmax", EACCES, "6.1.192").unwrap();
+        assert!(ipc.contains("lets only the root of its initial user namespace set IPC parameters"), "{}", ipc);
+        assert!(kernel_limit("fs.mqueue.msg_max", EACCES, "6.1").is_some());
+        // A name the kernel has nowhere, or another failure: its own errno says it.
+        assert_eq!(kernel_limit("net.ipv4.no_such", ENOENT, "6.1"), None);
+        assert_eq!(kernel_limit("net.core.somaxconn", crate::sys::errno::EINVAL, "6.1"), None);
+        assert_eq!(kernel_limit("net.ipv4.ip_forward", EACCES, "6.1"), None);
+        let sys = RecordingSyscall::new(std::path::Path::new("/"));
+        sys.fail_when("sysctl net.core.somaxconn", ENOENT);
+        let entries = vec![("net.core.somaxconn".to_string(), "77".to_string())];
+        let err = apply(&sys, &entries).unwrap_err();
+        assert!(err.message.starts_with("setting sysctl net.core.somaxconn=77: this kernel (Linux "), "{}", err.message);
+        assert_eq!(err.errno, Some(ENOENT.0));
+        sys.fail_when("sysctl net.core.somaxconn", crate::sys::errno::EINVAL);
+        assert_eq!(apply(&sys, &entries).unwrap_err().message, "setting sysctl net.core.somaxconn=77: Invalid argument");
     }
 }

@@ -21,7 +21,7 @@
 //! ([`companions`]). [`compile_for`] takes the native one as an argument so
 //! every target's program is tested on any build host.
 
-use super::bpf::{Asm, Label, SockFilter, JEQ_K, JGE_K, JGT_K, MAX_INSNS};
+use super::bpf::{eval, Asm, Label, SockFilter, JEQ_K, JGE_K, JGT_K, MAX_INSNS};
 use super::syscalls;
 use super::{Action, ArgRule, Arch, Op, Seccomp};
 use std::collections::BTreeMap;
@@ -268,6 +268,31 @@ fn check(asm: &mut Asm, c: &ArgRule, fail: Label) {
     }
 }
 
+/// The calls the runtime makes itself once the filter is loaded, with what
+/// denying one does: its execve of the process, and the exit that its error
+/// path (and every process) ends with. Denied, the start failed unseen: the
+/// error report could not be written nor the runtime exit (SIGSEGV, 139).
+/// `write` is not here: a profile may deny it (a well-known demo), and only
+/// a failed execve's report needs it then.
+const RUNTIME_CALLS: [(&str, &str); 2] = [("execve", "no process could start"), ("exit_group", "no process could exit")];
+
+/// The first of [`RUNTIME_CALLS`] that `program` (compiled for `native`)
+/// does not allow, with why that matters. Arguments are taken as 0.
+pub fn denied_runtime_call(program: &[SockFilter], native: Arch) -> Option<(&'static str, &'static str)> {
+    let (audit, table) = arch_info(native)?;
+    RUNTIME_CALLS.iter().copied().find(|(name, _)| {
+        let nr = match table.iter().find(|(n, _)| n == name) {
+            Some((_, nr)) => *nr,
+            None => return false,
+        };
+        // SECCOMP_RET_ACTION_FULL: allowed, or allowed and logged; an unknown answer refuses nothing.
+        match eval(program, nr, audit, [0; 6]).map(|r| r & 0xffff_0000) {
+            Some(action) => action != action_value(Action::Allow) && action != action_value(Action::Log),
+            None => false,
+        }
+    })
+}
+
 fn vhi_vlo(v: u64) -> (u32, u32) {
     ((v >> 32) as u32, v as u32)
 }
@@ -437,6 +462,40 @@ mod tests {
             assert_eq!(f(&p, "mlock", a(0, 10, 0)), 0x7ffc_0000);
             assert_eq!(f(&p, "mlock", a(0, 11, 0)), EPERM);
         }
+    }
+
+    #[test]
+    fn runtime_calls_denied() {
+        // Deny everything (the first profile many write): execve is what the user learns about.
+        let mut p = profile();
+        p.default_action = Action::Errno(1);
+        for native in [Arch::X86_64, Arch::X86, Arch::Aarch64] {
+            let prog = compile_for(&p, native).unwrap();
+            assert_eq!(denied_runtime_call(&prog, native), Some(("execve", "no process could start")), "{:?}", native);
+        }
+        // execve allowed but not exit_group (trapped, killed or traced: none is an exit).
+        for action in [Action::Errno(1), Action::Trap, Action::KillProcess, Action::KillThread, Action::Trace(1)] {
+            p.syscalls = vec![rule(&["execve", "write"], Action::Allow, vec![]), rule(&["exit_group"], action, vec![])];
+            p.default_action = Action::Allow;
+            let prog = compile_for(&p, Arch::X86_64).unwrap();
+            assert_eq!(denied_runtime_call(&prog, Arch::X86_64), Some(("exit_group", "no process could exit")), "{:?}", action);
+        }
+        // Allowed, logged, or allowed by argument (exit code 0 taken): the profile is the user's to keep; so is a denied write.
+        p.default_action = Action::Errno(1);
+        p.syscalls = vec![
+            rule(&["execve"], Action::Log, vec![]),
+            rule(&["exit_group"], Action::Allow, vec![arg(0, Op::Le, 255, 0)]),
+        ];
+        for native in [Arch::X86_64, Arch::X86, Arch::Aarch64] {
+            assert_eq!(denied_runtime_call(&compile_for(&p, native).unwrap(), native), None, "{:?}", native);
+        }
+        assert_eq!(denied_runtime_call(&compile_for(&p, Arch::X86_64).unwrap(), Arch::Other), None, "no table: nothing to tell");
+        // Numbers are the native table's: x86_64's execve (59) is i386's olduname, and the i386 section answers for i386.
+        p.syscalls = vec![rule(&["execve", "exit_group"], Action::Allow, vec![])];
+        p.architectures = vec![Arch::X86_64, Arch::X86];
+        let prog = compile_for(&p, Arch::X86).unwrap();
+        assert_eq!(denied_runtime_call(&prog, Arch::X86), None);
+        assert_eq!(denied_runtime_call(&compile_for(&p, Arch::X86_64).unwrap(), Arch::X86_64), None);
     }
 
     #[test]

@@ -116,8 +116,14 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Refuses a profile that denies a call the runtime makes after loading
+    /// it (as docker and podman, exit 126): else the start fails unseen.
     pub fn compile(s: &Seccomp) -> Result<Filter, crate::error::Error> {
-        let program = compile(s).map_err(|m| crate::error::Error::new(crate::error::ErrorKind::Spec, format!("linux.seccomp: {}", m)))?;
+        use crate::error::{Error, ErrorKind};
+        let program = compile(s).map_err(|m| Error::new(ErrorKind::Spec, format!("linux.seccomp: {}", m)))?;
+        if let Some((call, why)) = compile::denied_runtime_call(&program, Arch::native()) {
+            return Err(Error::new(ErrorKind::Permission, format!("the seccomp profile denies {}: {}", call, why)));
+        }
         Ok(Filter {
             program,
             flags: s.flags,
