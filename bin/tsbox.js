@@ -124,17 +124,17 @@ function shellWord(word) {
 
 /**
  * Every Node takes `--env-file FILE` (and `--env-file-if-exists`) as its own option wherever it is on its
- * command line, script arguments included, unless `--` comes before the script: docker's `run --env-file
- * FILE` (or a container's own `node --env-file=.env app.js`) then had Node read FILE on the host first —
- * a NODE_OPTIONS line in it ran code in this process, and a pipe (`--env-file <(…)`) was read empty by the
- * time tsbox opened it. The bin's first line gives Node that `--`; started another way (`node
- * …/tsbox.js`) with such an argument, tsbox refuses, saying what Node did (it cannot be undone from
- * here). Node's own command line (/proc/self/cmdline) tells; without /proc (macOS) there is no telling,
- * and the bin's line is trusted.
+ * command line, script arguments included, unless `--` comes before: docker's `run --env-file FILE` (or a
+ * container's own `node --env-file=.env app.js`) then had Node read FILE on the host first — a NODE_OPTIONS
+ * line in it ran code in this process, and a pipe (`--env-file <(…)`) was read empty by the time tsbox
+ * opened it. The bin's first line gives Node that `--`; started another way (`node …/tsbox.js`), tsbox
+ * refuses, saying what Node did (it cannot be undone from here). Node's own command line (/proc/self/cmdline)
+ * tells; without /proc (macOS) there is no telling, and the bin's line is trusted. (A Node program that starts
+ * tsbox with the arguments on its own command line reads them too — `npx tsbox run --env-file F` has npx's
+ * Node read F — and npm's process title hides whether it had a `--`: README says to write `npx -- tsbox`.)
  */
 function refuseNodeEnvFile() {
-  const given = process.argv.slice(2).some((a) => a.startsWith("--env-file"));
-  if (!given) return;
+  if (!process.argv.slice(2).some((a) => a.startsWith("--env-file"))) return;
   let argv;
   try {
     argv = require("node:fs").readFileSync("/proc/self/cmdline", "latin1").split("\0");
@@ -144,7 +144,7 @@ function refuseNodeEnvFile() {
   const script = argv.findIndex((a, i) => i > 0 && !a.startsWith("-"));
   if (argv.slice(1, script).includes("--")) return;
   process.stderr.write(
-    `tsbox: Node was started without -- before tsbox, so it read the --env-file on its command line itself (a NODE_OPTIONS line in that file has run code here, and a pipe was emptied): start tsbox through its bin (npx tsbox, or tsbox on your PATH), or as node -- ${shellWord(process.argv[1])} …\n`,
+    `tsbox: Node was started without -- before tsbox, so it read the --env-file on its command line itself (a NODE_OPTIONS line in that file has run code here, and a pipe was emptied): start tsbox through its bin (tsbox on your PATH, npx -- tsbox), or as node -- ${shellWord(process.argv[1])} …\n`,
   );
   process.exit(125);
 }
