@@ -1,7 +1,13 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 // The CLI lives in dist/cli.cjs (one bundle: `npm run build:ts`). This file
 // and the bundle are CommonJS (bin/package.json): a cold start without
 // Node's ESM loader is measurably faster (docs/architecture.md).
+// The `--` in the first line ends Node's own options: without it every Node
+// (20 to 26) scans all of its command line, tsbox's arguments and a
+// container's command included, for `--env-file` and takes NODE_OPTIONS from
+// that file before any of this runs (see refuseNodeEnvFile). env -S splits
+// the line (GNU coreutils 8.30+, macOS, the BSDs; npm's Windows shims read it
+// too); BusyBox's env has no -S: there, run `node -- …/bin/tsbox.js`.
 "use strict";
 const { dirname, isAbsolute, join, relative } = require("node:path");
 
@@ -13,7 +19,10 @@ const { dirname, isAbsolute, join, relative } = require("node:path");
  * A cache V8 rejects, or none yet, is (re)written at exit; so is one that no
  * run of this command has written yet (its first line lists those that did):
  * the cache then holds what every command used. A cache made by `ps` alone
- * left `run` compiling most of its path on every start (+10 ms).
+ * left `run` compiling most of its path on every start (+10 ms). Each
+ * install (its dist dir) has caches of its own: two projects with their own
+ * tsbox used to delete each other's at every switch (132 → 365 ms a `run`);
+ * another install's caches go once unused for a month.
  * TSBOX_CODE_CACHE=0: off.
  */
 function useCodeCache(dist) {
@@ -31,6 +40,7 @@ function useCodeCache(dist) {
   const word = process.argv.slice(2).find((a) => !a.startsWith("-")) ?? "";
   const command = /^[a-z][a-z-]{0,20}$/.test(word) ? word : "";
   const stale = [];
+  const install = fnv1a(dist);
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (content, filename) {
     // A vm.Script cannot import() (the vm backend's `import("v86")`) without an experimental option: the bundler marks
@@ -41,7 +51,7 @@ function useCodeCache(dist) {
     let merged = [];
     try {
       const st = fs.statSync(filename);
-      const prefix = `${process.version}-${process.arch}-${relative(dist, filename).replace(/[/\\]/g, "_")}-`;
+      const prefix = `${process.version}-${process.arch}-${install}-${relative(dist, filename).replace(/[/\\]/g, "_")}-`;
       file = { prefix, path: join(dir, `${prefix}${st.size}-${Math.floor(st.mtimeMs)}`) };
       const saved = fs.readFileSync(file.path);
       const nl = saved.indexOf(10);
@@ -66,8 +76,12 @@ function useCodeCache(dist) {
     for (const { script, file, merged } of stale.splice(0)) {
       try {
         makeDirs(fs, dir);
-        // Caches of earlier builds of the same bundle go.
-        for (const old of fs.readdirSync(dir)) if (old.startsWith(file.prefix)) fs.rmSync(join(dir, old), { force: true });
+        // Caches of earlier builds of the same bundle go, and any unused for a month (a removed install's).
+        const monthAgo = Date.now() - 30 * 86400_000;
+        for (const old of fs.readdirSync(dir)) {
+          const path = join(dir, old);
+          if (old.startsWith(file.prefix) || fs.statSync(path, { throwIfNoEntry: false })?.atimeMs < monthAgo) fs.rmSync(path, { force: true });
+        }
         const tmp = `${file.path}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${HEADER}${merged.filter(Boolean).join(",")}\n`, "latin1"), script.createCachedData()]));
         fs.renameSync(tmp, file.path);
@@ -78,6 +92,13 @@ function useCodeCache(dist) {
   };
   process.once("exit", save);
   process.once("tsbox:exec", save);
+}
+
+/** A short name for a path (FNV-1a, 32 bits, hex): node:crypto would load Node's whole stream stack (~3 ms). */
+function fnv1a(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
 }
 
 /**
@@ -102,26 +123,28 @@ function shellWord(word) {
 }
 
 /**
- * Node 20 and 21 take `--env-file` as their own option wherever it is on the
- * command line, script arguments included (Node 22 stops at the script, and
- * every Node at `--`): docker's `run --env-file FILE` then also loads FILE
- * into this process, before any of our code, and a NODE_OPTIONS line in it
- * runs code in tsbox. Refused there unless Node was started with `--`
- * before this script (its own command line, on Linux, tells).
+ * Every Node takes `--env-file FILE` (and `--env-file-if-exists`) as its own option wherever it is on its
+ * command line, script arguments included, unless `--` comes before: docker's `run --env-file FILE` (or a
+ * container's own `node --env-file=.env app.js`) then had Node read FILE on the host first — a NODE_OPTIONS
+ * line in it ran code in this process, and a pipe (`--env-file <(…)`) was read empty by the time tsbox
+ * opened it. The bin's first line gives Node that `--`; started another way (`node …/tsbox.js`), tsbox
+ * refuses, saying what Node did (it cannot be undone from here). Node's own command line (/proc/self/cmdline)
+ * tells; without /proc (macOS) there is no telling, and the bin's line is trusted. (A Node program that starts
+ * tsbox with the arguments on its own command line reads them too — `npx tsbox run --env-file F` has npx's
+ * Node read F — and npm's process title hides whether it had a `--`: README says to write `npx -- tsbox`.)
  */
 function refuseNodeEnvFile() {
-  if (Number(process.versions.node.split(".")[0]) >= 22) return;
-  const given = process.argv.slice(2).some((a) => a === "--env-file" || a.startsWith("--env-file="));
-  if (!given) return;
+  if (!process.argv.slice(2).some((a) => a.startsWith("--env-file"))) return;
+  let argv;
   try {
-    const argv = require("node:fs").readFileSync("/proc/self/cmdline", "latin1").split("\0");
-    const script = argv.findIndex((a, i) => i > 0 && !a.startsWith("-"));
-    if (argv.slice(1, script).includes("--")) return;
+    argv = require("node:fs").readFileSync("/proc/self/cmdline", "latin1").split("\0");
   } catch {
-    // no /proc: refuse
+    return;
   }
+  const script = argv.findIndex((a, i) => i > 0 && !a.startsWith("-"));
+  if (argv.slice(1, script).includes("--")) return;
   process.stderr.write(
-    `tsbox: Node ${process.version} reads --env-file itself, also after the script (so the file set tsbox's own environment, and NODE_OPTIONS in it runs code here): use Node 22 or later, pass the variables with -e, or start tsbox as node -- ${shellWord(process.argv[1])} …\n`,
+    `tsbox: Node was started without -- before tsbox, so it read the --env-file on its command line itself (a NODE_OPTIONS line in that file has run code here, and a pipe was emptied): start tsbox through its bin (tsbox on your PATH, npx -- tsbox), or as node -- ${shellWord(process.argv[1])} …\n`,
   );
   process.exit(125);
 }

@@ -38,6 +38,8 @@ npm run --silent build:native >/dev/null
 say "building them for linux-arm64-gnu (cross), and an arm64 Node to load-check them"
 npm run --silent build:native:cross
 bash scripts/arm64-node.sh >/dev/null
+say "fetching the current LTS Node (24) for the package test"
+bash scripts/lts-node.sh >/dev/null
 say "building TypeScript"
 npm run --silent build:ts
 say "building the embedded busybox image"

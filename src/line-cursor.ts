@@ -81,16 +81,31 @@ export class LineCursor {
     }
   }
 
-  /** The complete, non-empty lines written since the last call. */
-  readLines(): string[] {
+  /** The size of the file being read, now (0 while there is none). */
+  size(): number {
+    return this.fd === undefined ? 0 : fstatSync(this.fd).size;
+  }
+
+  /** Where the next read starts, in the file being read. */
+  get position(): number {
+    return this.offset;
+  }
+
+  /**
+   * The complete, non-empty lines written since the last call — no further than byte `end` of the file (a
+   * snapshot's end: a writer faster than this reader never lets "its end" come), and at most about `budget`
+   * bytes a call (the rest comes with the next call), so memory stays bounded whatever the writer does.
+   */
+  readLines(end = Infinity, budget = 4 * 1024 * 1024): string[] {
     if (this.fd === undefined) {
       this.open();
       if (this.fd === undefined) return [];
     }
     const out: string[] = [];
     const buf = Buffer.allocUnsafe(256 * 1024);
-    for (;;) {
-      const bytesRead = readSync(this.fd, buf, 0, buf.length, this.offset);
+    const stop = Math.min(end, this.offset + budget);
+    while (this.offset < stop) {
+      const bytesRead = readSync(this.fd, buf, 0, Math.min(buf.length, stop - this.offset), this.offset);
       if (bytesRead === 0) break;
       this.offset += bytesRead;
       const lines = (this.partial + buf.toString("utf8", 0, bytesRead)).split("\n");

@@ -3,7 +3,7 @@ import { basename, join, posix, resolve as resolvePath } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { COMMIT_KINDS, type CommitOptions, Container, type ContainerOwner, type ExitStatus, type RemoveOptions, type SpawnOptions } from "./container.js";
-import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_KINDS } from "./verb-options.js";
+import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_IMAGE_KINDS, REMOVE_KINDS, type RemoveImageOptions } from "./verb-options.js";
 import type { LifecycleContext } from "./containers/context.js";
 import { attachedProcess } from "./containers/attached-process.js";
 import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
@@ -783,8 +783,8 @@ export class Runtime implements ContainerOwner {
    * (`prune: false`, docker's `--no-prune`, leaves them to `prune`);
    * `deleted` is the image id once the image itself is gone.
    */
-  async removeImage(image: string, options: { platform?: Platform; force?: boolean; prune?: boolean } = {}): Promise<{ untagged: string[]; deleted?: string }> {
-    checkOptions("removeImage", options, { platform: "object", force: "boolean", prune: "boolean" } satisfies OptionKinds<typeof options>);
+  async removeImage(image: string, options: RemoveImageOptions = {}): Promise<{ untagged: string[]; deleted?: string }> {
+    checkOptions("removeImage", options, REMOVE_IMAGE_KINDS);
     // `rmi repo@sha256:…` of an image pulled or tagged by name: the names of that repository with that digest.
     const named = await this.imageStore.namesWithDigest(image);
     if (named !== undefined && named.length > 0) {

@@ -6,11 +6,19 @@
  */
 import type { LogsOptions, RemoveOptions } from "./container.js";
 import { UsageError } from "./errors.js";
+import type { Platform } from "./image/oci.js";
 import type { PullOptions } from "./image/registry/pull-image.js";
 import type { OptionKinds } from "./spec/run-options-check.js";
 
 /** `containers`, `images` (Node's `list` adds `labels`: runtime.ts). */
 export const LIST_KINDS: OptionKinds<{ all?: boolean }> = { all: "boolean" };
+/** `Runtime.removeImage`'s. */
+export interface RemoveImageOptions {
+  platform?: Platform;
+  force?: boolean;
+  prune?: boolean;
+}
+export const REMOVE_IMAGE_KINDS: OptionKinds<RemoveImageOptions> = { platform: "object", force: "boolean", prune: "boolean" };
 /** `Container.remove` and `Runtime.removeContainer`. */
 export const REMOVE_KINDS: OptionKinds<RemoveOptions> = { force: "boolean", volumes: "boolean" };
 export const LOGS_KINDS: OptionKinds<LogsOptions> = { follow: "boolean", tail: "count", since: "time", until: "time", signal: "abortSignal" };

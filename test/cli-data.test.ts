@@ -284,32 +284,36 @@ for (const who of identities()) {
       const exported = await tsbox(who, ["run", "--rm", "--env-file", envFile, "busybox", "true"]);
       assert.equal(exported.code, 125);
       assert.match(exported.stderr, /variable 'export B' contains whitespaces/);
-      // Node 20 and 21 load a later --env-file themselves (NODE_OPTIONS in it ran code in the CLI): refused
-      // unless Node was started with `--`, as the helper above starts it; Node 22+ leaves it to tsbox.
+      // Every Node (20 to 26) reads an --env-file anywhere on its command line unless `--` comes first (a NODE_OPTIONS
+      // line in it ran code in the CLI). The bin's first line gives Node its `--`: started as a project's install is
+      // (`npx tsbox`), the file is the container's alone.
       const inject = join(who.scratch, "inject.cjs");
       const marker = join(who.scratch, "injected");
       writeFileSync(inject, `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")`);
       const nodeOptions = join(who.scratch, "node-options.env");
       writeFileSync(nodeOptions, `NODE_OPTIONS=--require ${inject}\nA=1\n`);
       chownSync(nodeOptions, who.uid, who.gid);
-      // Started as a project's install is (`npx tsbox`, node_modules/.bin on PATH only inside npx), where the hint's
-      // command must work as printed: it names the running script's own path.
       const project = join(who.scratch, "my project");
       mkdirSync(join(project, "node_modules", ".bin"), { recursive: true });
       const localBin = join(project, "node_modules", ".bin", "tsbox");
       symlinkSync(cliPath, localBin);
       const runArgs = ["run", "--rm", "--env-file", nodeOptions, "busybox", "sh", "-c", "echo $A"];
       const direct = await tsbox(who, [], { argv: [localBin, ...runArgs], cwd: project });
-      if (Number(process.versions.node.split(".")[0]) < 22) {
-        assert.equal(direct.code, 125);
-        const hint = /^tsbox: Node v\d+\.\d+\.\d+ reads --env-file itself.* start tsbox as (node -- .*) …\n$/.exec(direct.stderr);
-        assert.equal(hint?.[1], `node -- '${localBin}'`, direct.stderr);
-        rmSync(marker, { force: true }); // Node 20 ran the file's NODE_OPTIONS before tsbox refused
-        const hinted = await tsbox(who, [], { argv: ["sh", "-c", `${hint![1]} "$@"`, "sh", ...runArgs], cwd: project });
-        assert.deepEqual([hinted.code, hinted.stdout, existsSync(marker)], [0, "1\n", false], hinted.stderr);
-      } else {
-        assert.deepEqual([direct.code, direct.stdout, existsSync(marker)], [0, "1\n", false], direct.stderr);
-      }
+      assert.deepEqual([direct.code, direct.stdout, existsSync(marker)], [0, "1\n", false], direct.stderr);
+      // A container's own command line is the container's: the host's Node reads no file it names (`node --env-file=.env app.js`).
+      const own = await tsbox(who, [], { argv: [localBin, "run", "--rm", "busybox", "echo", "node", `--env-file=${nodeOptions}`, "app.js"], cwd: project });
+      assert.deepEqual([own.code, own.stdout, existsSync(marker)], [0, `node --env-file=${nodeOptions} app.js\n`, false], own.stderr);
+      // A pipe (`--env-file <(…)`) is tsbox's to read: Node no longer empties it first.
+      const piped = await tsbox(who, [], { argv: ["bash", "-c", `"$0" run --rm --env-file <(printf 'P=piped\\n') busybox sh -c 'echo $P'`, localBin], cwd: project });
+      assert.equal(piped.stdout, "piped\n", piped.stderr);
+      // Started without `--` (`node …/tsbox.js`), Node has read the file before tsbox: refused, saying so and how to start it.
+      const bare = await tsbox(who, [], { argv: [process.execPath, localBin, ...runArgs], cwd: project });
+      assert.equal(bare.code, 125);
+      const hint = /^tsbox: Node was started without -- before tsbox, so it read the --env-file .* or as (node -- .*) …\n$/.exec(bare.stderr);
+      assert.equal(hint?.[1], `node -- '${localBin}'`, bare.stderr);
+      rmSync(marker, { force: true }); // Node ran the file's NODE_OPTIONS before tsbox could refuse
+      const hinted = await tsbox(who, [], { argv: ["sh", "-c", `${hint![1]} "$@"`, "sh", ...runArgs], cwd: project });
+      assert.deepEqual([hinted.code, hinted.stdout, existsSync(marker)], [0, "1\n", false], hinted.stderr);
       const separated = await tsbox(who, ["run", "--rm", "--env-file", nodeOptions, "busybox", "sh", "-c", "echo $A"]);
       assert.equal(separated.stdout, "1\n", separated.stderr);
       // docker's `version -f` / `info -f` for scripts.

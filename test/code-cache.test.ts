@@ -7,9 +7,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { cliPath } from "./helpers/cli.js";
 
 test("the main bundle's code cache grows with each new command, is kept otherwise, and a bad one is replaced", (t) => {
@@ -47,6 +47,26 @@ test("the main bundle's code cache grows with each new command, is kept otherwis
   // (Node's recursive mkdirSync spun there for ever, deaf to Ctrl-C).
   const proc = execFileSync(process.execPath, [cliPath, "version", "--format", "{{.Client.Version}}"], { env: { ...env, XDG_CACHE_HOME: "/proc/tsbox-none" }, encoding: "utf8", timeout: 30_000 });
   assert.match(proc, /^\d+\.\d+\.\d+/);
+});
+
+test("two installs of tsbox keep a code cache each: running one does not throw away the other's", (t) => {
+  const home = mkdtempSync(join(tmpdir(), "tsbox-code-cache-"));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  // A second install: the bin and the CLI's bundles at another path (what `ps` loads).
+  const repo = join(dirname(cliPath), "..");
+  const other = join(home, "other");
+  for (const part of ["bin", "dist/cli.cjs", "dist/cli-lazy", "package.json"]) cpSync(join(repo, part), join(other, part), { recursive: true });
+  const env = { PATH: process.env.PATH ?? "", HOME: home, XDG_CACHE_HOME: join(home, "cache"), TSBOX_DATA_DIR: join(home, "data") };
+  const ps = (bin: string) => assert.match(execFileSync(process.execPath, ["--", bin, "ps"], { env, encoding: "utf8" }), /^CONTAINER ID/);
+  const dir = join(home, "cache", "tsbox", "code-cache");
+  const caches = () => new Map(readdirSync(dir).filter((f) => /-cli\.cjs-\d+-\d+$/.test(f)).map((f) => [f, statSync(join(dir, f)).mtimeMs]));
+  ps(cliPath);
+  ps(join(other, "bin", "tsbox.js"));
+  const both = caches();
+  assert.equal(both.size, 2, `one cache of cli.cjs per install: ${[...both.keys()].join(", ")}`);
+  ps(cliPath);
+  ps(join(other, "bin", "tsbox.js"));
+  assert.deepEqual(caches(), both, "each install's cache is used as it is, not rewritten");
 });
 
 /**

@@ -124,6 +124,22 @@ for (const who of identities()) {
       await ok(who, ["rm", "ticker"]);
     });
 
+    it("logs without -f is what the log holds when asked, however fast the container writes (docker's snapshot)", async () => {
+      await ok(who, ["run", "-d", "--name", "firehose", "--log-opt", "max-size=256k", "--log-opt", "max-file=2", "busybox", "yes"]);
+      try {
+        while ((await ok(who, ["logs", "--tail", "1", "firehose"])).stdout === "") await new Promise((r) => setTimeout(r, 50));
+        // Before: the backlog was read "to its end", which a writer faster than the reader never lets come.
+        assert.equal((await ok(who, ["logs", "--tail", "3", "firehose"])).stdout, "y\ny\ny\n");
+        const all = (await ok(who, ["logs", "firehose"])).stdout;
+        const lines = all.split("\n").length - 1;
+        // No more than the two files of 256 KiB could hold (an entry's JSON line is over 50 bytes), with a write's slack.
+        assert.ok(lines > 0 && lines <= (3 * 256 * 1024) / 50, `${lines} lines`);
+        assert.match(all, /^(y\n)+$/);
+      } finally {
+        await ok(who, ["rm", "-f", "firehose"]);
+      }
+    });
+
     it("run -d --rm: the monitor deletes the container, its writable layer and its name once it exits", async () => {
       // As uid 1000 where there is one: rootless, its files belong to a subordinate id the user cannot delete alone.
       const user = who.name === "single" ? [] : ["-u", "1000"];

@@ -27,6 +27,8 @@ const isRoot = process.getuid!() === 0;
 const skip = vmSkip || (!isRoot && "needs root (installs as the unprivileged tsbox-test user)");
 /** Debian's arm64 Node, unpacked by scripts/arm64-node.sh (scripts/setup.sh runs it). */
 const arm64Sysroot = existsSync(join(repoRoot, ".cache", "arm64-node", "usr", "bin", "node")) ? join(repoRoot, ".cache", "arm64-node") : undefined;
+/** The current LTS Node (24), unpacked by scripts/lts-node.sh (scripts/setup.sh runs it): users have it, not 20. */
+const ltsNode = existsSync(join(repoRoot, ".cache", "node-lts", "bin", "node")) ? join(repoRoot, ".cache", "node-lts", "bin", "node") : undefined;
 const arm64Skip = !arm64Sysroot ? "no arm64 Node: run scripts/arm64-node.sh" : !onPath("qemu-aarch64-static") ? "qemu-aarch64-static missing (apt-get install qemu-user-static)" : false;
 
 function onPath(command: string): boolean {
@@ -43,6 +45,8 @@ interface Clean {
   who: Identity;
   home: string;
   bin: string;
+  /** The same PATH with the LTS Node as `node` (npm and npx run on it too). */
+  ltsBin: string;
   work: string;
   tarballs: Record<string, string>;
 }
@@ -56,10 +60,10 @@ interface Result extends CliResult {
 }
 
 /** Runs a command as the clean user, in `cwd`, with nothing but PATH, HOME and LANG (and a quiet npm) in its environment. */
-async function asUser(argv: string[], cwd: string, timeoutMs = 240_000): Promise<Result> {
+async function asUser(argv: string[], cwd: string, timeoutMs = 240_000, bin = clean.bin): Promise<Result> {
   const t0 = performance.now();
   // npm's "new version available" notice is no output of tsbox's.
-  const bareEnv = { PATH: clean.bin, HOME: clean.home, LANG: "C.UTF-8", npm_config_update_notifier: "false" };
+  const bareEnv = { PATH: bin, HOME: clean.home, LANG: "C.UTF-8", npm_config_update_notifier: "false" };
   const r = await tsbox(clean.who, [], { argv, cwd, bareEnv, timeoutMs });
   return { ...r, ms: performance.now() - t0 };
 }
@@ -69,16 +73,16 @@ function ok(r: Result, what: string): void {
 }
 
 /** npm as a user runs it, minus noise; tsbox's own packages can come only from the tarballs. */
-function npmInstall(dir: string, args: string[]): Promise<Result> {
-  return asUser(["npm", "install", "--no-audit", "--no-fund", "--fetch-retries=0", "--@tsbox:registry=http://127.0.0.1:9/", ...args], dir);
+function npmInstall(dir: string, args: string[], bin = clean.bin): Promise<Result> {
+  return asUser(["npm", "install", "--no-audit", "--no-fund", "--fetch-retries=0", "--@tsbox:registry=http://127.0.0.1:9/", ...args], dir, 240_000, bin);
 }
 
 /** A fresh project dir of the clean user with these packages' tarballs npm-installed; prints the time it took. */
-async function installApp(name: string, packages: string[], flags: string[] = []): Promise<string> {
+async function installApp(name: string, packages: string[], flags: string[] = [], bin = clean.bin): Promise<string> {
   const app = join(clean.work, name);
   mkdirSync(app);
   chownSync(app, clean.who.uid, clean.who.gid);
-  const r = await npmInstall(app, [...flags, ...packages.map((n) => clean.tarballs[n]!)]);
+  const r = await npmInstall(app, [...flags, ...packages.map((n) => clean.tarballs[n]!)], bin);
   ok(r, "npm install");
   process.stderr.write(`# npm install ${flags.join(" ")} of ${packages.join(", ")} (v86 from the registry or npm's cache): ${(r.ms / 1000).toFixed(1)} s\n`);
   return app;
@@ -103,11 +107,14 @@ before(async () => {
   const user = ensureUser("tsbox-test", false);
   const home = join(root, "home");
   const bin = join(root, "bin");
+  const ltsBin = join(root, "lts-bin");
   const work = join(root, "work");
-  for (const d of [home, bin, work]) mkdirSync(d);
+  for (const d of [home, bin, ltsBin, work]) mkdirSync(d);
   // Exactly what a user's machine must have: Node with npm, a shell for npx, and newuidmap for rootless id ranges.
   for (const tool of ["node", "npm", "npx", "sh", "newuidmap", "newgidmap"]) {
-    symlinkSync(realpathSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim()), join(bin, tool));
+    const path = realpathSync(execFileSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim());
+    symlinkSync(path, join(bin, tool));
+    symlinkSync(tool === "node" && ltsNode ? ltsNode : path, join(ltsBin, tool));
   }
   const tarballs: Record<string, string> = {};
   for (const p of packed) {
@@ -118,7 +125,7 @@ before(async () => {
   chownSync(home, user.uid, user.gid);
   chownSync(work, user.uid, user.gid);
   const dataDir = join(home, ".local", "share", "tsbox");
-  clean = { who: { name: "user", ...user, dataDir, scratch: home }, home, bin, work, tarballs };
+  clean = { who: { name: "user", ...user, dataDir, scratch: home }, home, bin, ltsBin, work, tarballs };
 });
 
 after(() => {
@@ -213,6 +220,50 @@ describe("npm packages", { skip }, () => {
     it("runs the README's library example", async () => {
       writeFileSync(join(app, "example.mjs"), readmeExample());
       const r = await asUser(["node", "example.mjs"], app);
+      ok(r, "example");
+      assert.match(r.stdout, /^0 hello from [0-9a-f]{12}\n\n$/);
+    });
+  });
+
+  describe("installed and run with the current LTS Node (24)", { skip: ltsNode ? false : "no LTS Node: run scripts/lts-node.sh" }, () => {
+    let app: string;
+    let snap: Snapshot;
+    const lts = (argv: string[], cwd = app) => asUser(argv, cwd, 240_000, clean.ltsBin);
+    before(async () => {
+      app = await installApp("lts", ["tsbox", "@tsbox/images", "@tsbox/linux-x64-gnu"], [], clean.ltsBin);
+      assert.match((await lts(["node", "--version"])).stdout, /^v24\./);
+    });
+    beforeEach(() => (snap = snapshot()));
+    afterEach(async () => {
+      ok(await lts(["npx", "tsbox", "network", "prune", "-f"]), "network prune");
+      ok(await lts(["npx", "tsbox", "vm", "stop"]), "vm stop");
+      await assertNoLeaks(snap, [clean.who]);
+    });
+
+    it("an --env-file is the container's alone: Node reads no file on tsbox's or the container's command line", async () => {
+      // Every Node read --env-file anywhere on its command line: a NODE_OPTIONS line in it ran code in the CLI.
+      const marker = join(app, "injected");
+      writeFileSync(join(app, "inject.cjs"), `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")`);
+      writeFileSync(join(app, "app.env"), `NODE_OPTIONS=--require ${join(app, "inject.cjs")}\nA=1\n`);
+      // Through npx, with the `--` that keeps npx's own Node from reading it (README), and through the bin itself.
+      for (const argv of [["npx", "--", "tsbox"], [join(app, "node_modules", ".bin", "tsbox")]]) {
+        const r = await lts([...argv, "run", "--rm", "--env-file", "app.env", "busybox", "sh", "-c", "echo $A"]);
+        assert.deepEqual([r.code, r.stdout, existsSync(marker)], [0, "1\n", false], `${argv.join(" ")}: ${r.stderr}`);
+      }
+      // A container's own `node --env-file=.env app.js`: before, the host's Node looked for ./.env and exited 9.
+      const own = await lts(["npx", "--", "tsbox", "run", "--rm", "busybox", "echo", "node", "--env-file=.env", "app.js"]);
+      assert.deepEqual([own.code, own.stdout], [0, "node --env-file=.env app.js\n"], own.stderr);
+    });
+
+    it("runs through the vm backend too (v86 on this Node)", async () => {
+      const r = await lts(["npx", "tsbox", "run", "--backend", "vm", "--rm", "busybox", "uname", "-m"]);
+      ok(r, "vm run");
+      assert.equal(r.stdout, "i686\n");
+    });
+
+    it("runs the README's library example", async () => {
+      writeFileSync(join(app, "example.mjs"), readmeExample());
+      const r = await lts(["node", "example.mjs"]);
       ok(r, "example");
       assert.match(r.stdout, /^0 hello from [0-9a-f]{12}\n\n$/);
     });

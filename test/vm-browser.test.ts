@@ -717,7 +717,7 @@ rt.terminate();`;
     assert.match(r.late.message, /is not running/);
   });
 
-  it("checks logs, containers, removeContainer, load and pull options with Node's tables; Node's options a page cannot have are refused by name", async () => {
+  it("checks logs, containers, remove, removeContainer, removeImage, load and pull options with Node's tables; Node's options a page cannot have are refused by name", async () => {
     const r = await vm.eval(`
       const c = await rt.run({ image: "busybox", cmd: ["echo", "logged"] });
       await c.wait();
@@ -732,12 +732,20 @@ rt.terminate();`;
         loadSignal: await rt.load(new Uint8Array(10), { signal: new AbortController().signal }).catch(failure),
         pull: await rt.pull("example.test/x", { onProgres: () => {} }).catch(failure),
         platform: await rt.pull("example.test/x", { platform: { os: "linux", architecture: "amd64" } }).catch(failure),
+        containerRemove: await c.remove({ forse: true }).catch(failure),
+        removeImage: await rt.removeImage("busybox", { forse: true }).catch(failure),
+        removeImagePrune: await rt.removeImage("busybox", { prune: false }).catch(failure),
       };
+      // Container.remove's force, as Node's: a running one is killed, then deleted.
+      const sleeper = await rt.run({ image: "busybox", cmd: ["sleep", "600"] });
+      const unforced = await sleeper.remove().catch(failure);
+      await sleeper.remove({ force: true });
+      const forced = !(await rt.containers()).some((x) => x.id === sleeper.id);
       // Node's time forms: an ISO 8601 string, Unix seconds.
       const since = { old: await logs({ since: "2000-01-01T00:00:00Z" }), later: await logs({ since: Date.now() / 1000 + 3600 }) };
       const kept = (await rt.containers()).some((x) => x.id === c.id);
       await rt.removeContainer(c.id, { volumes: true });
-      return { refused, since, kept, gone: !(await rt.containers()).some((x) => x.id === c.id) };`);
+      return { refused, since, kept, gone: !(await rt.containers()).some((x) => x.id === c.id), unforced: unforced.message, forced };`);
     assert.equal(r.error, undefined, JSON.stringify(r.error));
     const said = Object.fromEntries(Object.entries(r.refused as Record<string, { name: string; message: string }>).map(([k, v]) => [k, `${v.name}: ${v.message}`]));
     // Before: each was taken as its default (logs without follow, all containers, a removal without force…).
@@ -751,7 +759,12 @@ rt.terminate();`;
       loadSignal: 'UsageError: load option "signal" is not supported in the browser: a load in the page runs to its end',
       pull: 'UsageError: pull options: unknown option "onProgres" (platform, signal, env, onProgress, concurrency)',
       platform: "UsageError: pull option \"platform\" is not supported in the browser: the page's guest runs linux/386 images, the one platform it pulls",
+      containerRemove: 'UsageError: remove options: unknown option "forse" (force, volumes)',
+      removeImage: 'UsageError: removeImage options: unknown option "forse" (platform, force, prune)',
+      removeImagePrune: "UsageError: removeImage option \"prune\" is not supported in the browser: a page's images have no parent images to keep or prune",
     });
+    assert.match(r.unforced, /cannot remove running container .* or use --force/);
+    assert.equal(r.forced, true, "remove({ force: true }) kills and deletes a running container");
     assert.deepEqual(r.since, { old: "logged\n", later: "" });
     assert.equal(r.kept, true, "a refused removal removes nothing");
     assert.equal(r.gone, true);

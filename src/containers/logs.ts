@@ -49,15 +49,20 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
   const until = options.until ? nanoTime(options.until) : undefined;
   const wanted = (e: LogEntry) => (since === undefined || e.time >= since) && (until === undefined || e.time < until);
 
-  // From the oldest rotated file on, one file after the other, as the follow below goes on.
-  const current = new LineCursor(join(bundleDir, LOG_FILE));
+  // What the log holds now, as docker's json-file reader takes it: every file of it opened at this call, the rotated
+  // ones read to their end and the current one up to its size then. A writer faster than this reader would otherwise
+  // never let the backlog end (`logs --tail 10` of a `yes` printed nothing for minutes), and rotations while it is read
+  // (renames, the oldest file deleted) do not touch files already open. What comes later is the follow's.
+  const files = openChain(bundleDir);
+  // The follow goes on from the last of them (none yet: the current log, read once it appears).
+  const current = files.pop() ?? new LineCursor(join(bundleDir, LOG_FILE));
+  const end = current.inode !== undefined && !current.rotated() ? current.size() : Infinity;
   let waker: ChangeWaiter | undefined;
   // One finally for every yield: a consumer that stops in the backlog (a break, waitForLog's line found
   // there, logs() without follow) leaves no open file behind.
   try {
-    startAtOldest(bundleDir, current);
     const backlog: LogEntry[] = [];
-    const take = function* (entries: LogEntry[]) {
+    const take = function* (entries: Iterable<LogEntry>) {
       for (const e of entries) {
         if (!wanted(e)) continue;
         if (options.tail !== undefined) {
@@ -66,19 +71,19 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
         } else yield e;
       }
     };
-    for (;;) {
-      yield* take(readEntries(current));
-      if (!current.rotated()) break;
-      followRotation(bundleDir, current);
+    for (const rotated of files) {
+      yield* take(drain(rotated, Infinity));
+      rotated.close();
     }
+    yield* take(drain(current, end));
     yield* backlog.splice(0);
     if (!options.follow) return;
 
     waker = new ChangeWaiter(bundleDir);
     for (;;) {
-      const fresh = readEntries(current).filter(wanted);
-      yield* fresh;
-      if (fresh.length > 0) continue;
+      const before = current.position;
+      yield* readEntries(current).filter(wanted);
+      if (current.position > before) continue;
       if (current.rotated()) {
         // The old file is read to its end: on to the next one.
         followRotation(bundleDir, current);
@@ -86,7 +91,7 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
       }
       if (!active()) {
         // One last look: output written just before the end.
-        yield* readEntries(current).filter(wanted);
+        for (const e of drain(current, Infinity)) if (wanted(e)) yield e;
         if (!current.rotated()) break;
         followRotation(bundleDir, current);
         continue;
@@ -97,6 +102,7 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
     }
   } finally {
     waker?.close();
+    for (const f of files) f.close();
     current.close();
   }
 }
@@ -118,9 +124,12 @@ function logChain(bundleDir: string): { path: string; ino: number }[] {
   });
 }
 
-/** Puts the cursor on the log's oldest file (none yet: on the current log, read once it appears). */
-function startAtOldest(bundleDir: string, cursor: LineCursor): void {
-  if (switchAfter(bundleDir, cursor, undefined) !== "moved") cursor.open();
+/** A cursor on each file of the log, oldest first, opened now (one rotated away between the listing and its opening is skipped). */
+function openChain(bundleDir: string): LineCursor[] {
+  return logChain(bundleDir).flatMap(({ path, ino }) => {
+    const cursor = new LineCursor(join(bundleDir, LOG_FILE));
+    return cursor.switchTo(path, ino) ? [cursor] : [];
+  });
 }
 
 /**
@@ -163,9 +172,18 @@ function nanoTime(d: Date): string {
   return d.toISOString().replace("Z", "000000Z");
 }
 
-/** The log entries among a cursor's new lines. */
-function readEntries(cursor: LineCursor): LogEntry[] {
-  return cursor.readLines().flatMap((line) => parseLine(line) ?? []);
+/** The log entries among a cursor's new lines (up to byte `end` of its file). */
+function readEntries(cursor: LineCursor, end = Infinity): LogEntry[] {
+  return cursor.readLines(end).flatMap((line) => parseLine(line) ?? []);
+}
+
+/** A cursor's entries up to byte `end` of its file, or to where the file ends as it is read. */
+function* drain(cursor: LineCursor, end: number): Generator<LogEntry> {
+  for (;;) {
+    const before = cursor.position;
+    yield* readEntries(cursor, end);
+    if (cursor.position === before || cursor.position >= end) return;
+  }
 }
 
 function parseLine(line: string): LogEntry | undefined {

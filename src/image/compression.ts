@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import type { FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
-import { createGunzip } from "node:zlib";
+import * as zlib from "node:zlib";
 import { LayerError } from "../errors.js";
 import { writeTo } from "../stream-write.js";
 
@@ -25,7 +25,22 @@ export function detectCompression(head: Uint8Array): Compression {
 export type ArchiveCompression = Compression | "bzip2" | "xz";
 type ToolCompression = Exclude<ArchiveCompression, "gzip" | "none">;
 
-/** The host tools for what node:zlib (Node 20) cannot decompress, and the package that has each. */
+/**
+ * node:zlib's decompressor for `kind`: gzip always, zstd where Node has it (22.15+ / 23.8+: the host's zstd tool
+ * is then not needed, which a macOS or Windows user of the vm backend rarely has); undefined: a host tool's work.
+ */
+function zlibDecompressor(kind: ArchiveCompression): import("node:stream").Transform | undefined {
+  if (kind === "gzip") return zlib.createGunzip({ chunkSize: INFLATE_CHUNK });
+  const zstd = (zlib as unknown as { createZstdDecompress?: (o: { chunkSize: number }) => import("node:stream").Transform }).createZstdDecompress;
+  return kind === "zstd" && zstd ? zstd({ chunkSize: INFLATE_CHUNK }) : undefined;
+}
+
+/** A node:zlib failure (gzip's Z_… codes, zstd's ZSTD_error_…): the data is not valid. */
+function isZlibError(err: unknown): boolean {
+  return err instanceof Error && /^(Z_|ZSTD_)/.test(String((err as NodeJS.ErrnoException).code ?? ""));
+}
+
+/** The host tools for what node:zlib cannot decompress (zstd: before Node 22.15), and the package that has each. */
 export const DECOMPRESS_TOOLS: Record<ToolCompression, { command: string; args: string[]; package: string }> = {
   bzip2: { command: "bzip2", args: ["-d", "-c", "-q"], package: "bzip2" },
   xz: { command: "xz", args: ["-d", "-c", "-q"], package: "xz-utils" },
@@ -82,8 +97,8 @@ export class MissingToolError extends LayerError {
  */
 export async function* decompress(kind: ArchiveCompression, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   if (kind === "none") return yield* source;
-  const gunzip = kind === "gzip" ? createGunzip({ chunkSize: INFLATE_CHUNK }) : undefined;
-  const tool = kind === "gzip" ? undefined : DECOMPRESS_TOOLS[kind];
+  const gunzip = zlibDecompressor(kind);
+  const tool = gunzip ? undefined : DECOMPRESS_TOOLS[kind as ToolCompression];
   const child = tool ? spawn(tool.command, tool.args, { stdio: ["pipe", "pipe", "pipe"] }) : undefined;
   let stderr = "";
   child?.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
@@ -126,8 +141,8 @@ export async function* decompress(kind: ArchiveCompression, source: AsyncIterabl
     if (code !== 0) throw new LayerError(`not valid ${kind}: ${stderr.trim().split("\n").pop() || `${tool!.command} exited with ${code}`}`);
   } catch (err) {
     if (sourceError !== undefined) throw sourceError;
-    if ((err as NodeJS.ErrnoException).code === "ENOENT" && kind !== "gzip") throw new MissingToolError(kind);
-    if (String((err as NodeJS.ErrnoException).code ?? "").startsWith("Z_")) throw new LayerError(`not valid gzip: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === "ENOENT" && tool) throw new MissingToolError(kind as ToolCompression);
+    if (isZlibError(err)) throw new LayerError(`not valid ${kind}: ${(err as Error).message}`);
     throw err;
   } finally {
     stop(); // not awaiting the feeder: it may wait on an idle stdin; its next chunk finds the input gone
@@ -144,8 +159,8 @@ export interface Decompressed {
 }
 
 /**
- * The uncompressed tar of a layer blob. gzip through node:zlib; zstd through
- * the `zstd` tool (node:zlib in Node 20 has no zstd), when the host has it.
+ * The uncompressed tar of a layer blob: through node:zlib (gzip; zstd where this Node has it), else zstd
+ * through the host's `zstd` tool.
  */
 export async function decompressedStream(file: FileHandle, path: string, digest: string): Promise<Decompressed> {
   const { buffer, bytesRead } = await file.read(Buffer.alloc(4), 0, 4, 0);
@@ -156,17 +171,15 @@ export async function decompressedStream(file: FileHandle, path: string, digest:
   if (kind === "none") {
     return { stream: raw, done: async () => {}, translate: (e) => e, destroy: () => raw.destroy() };
   }
-  if (kind === "gzip") {
-    const gunzip = createGunzip({ chunkSize: INFLATE_CHUNK });
+  const inflate = zlibDecompressor(kind);
+  if (inflate) {
+    const gunzip = inflate;
     raw.on("error", (err) => gunzip.destroy(err));
     raw.pipe(gunzip);
     return {
       stream: gunzip,
       done: async () => {},
-      translate: (err) =>
-        err instanceof Error && String((err as NodeJS.ErrnoException).code ?? "").startsWith("Z_")
-          ? new LayerError(`layer ${digest} is not valid gzip: ${err.message}`)
-          : err,
+      translate: (err) => (isZlibError(err) ? new LayerError(`layer ${digest} is not valid ${kind}: ${(err as Error).message}`) : err),
       destroy: () => {
         raw.destroy();
         gunzip.destroy();

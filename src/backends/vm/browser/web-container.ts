@@ -8,12 +8,12 @@
  * `await using` kills and removes. What a browser cannot do yet is refused
  * with a clear error, never ignored.
  */
-import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, LogsOptions as NodeLogsOptions, SpawnOptions, StopOptions } from "../../../container.js";
+import type { ContainerOutput, ExecOptions, ExecResult, ExitStatus, LogsOptions as NodeLogsOptions, RemoveOptions, SpawnOptions, StopOptions } from "../../../container.js";
 import { ContainerError, notRunning, pauseRefusal, removeRunningRefusal } from "../../../errors.js";
 import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
 import { checkOptions, checkPageOptions, checkTerminalSize } from "../../../spec/run-options-check.js";
-import { LOGS_KINDS, logTime } from "../../../verb-options.js";
+import { LOGS_KINDS, logTime, REMOVE_KINDS } from "../../../verb-options.js";
 import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "../../../process-handle.js";
 import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
@@ -237,10 +237,18 @@ export class Container implements AsyncDisposable {
     return next;
   }
 
-  /** Deletes an exited container (its writable layer went with its exit, in the guest's memory). */
-  async remove(): Promise<void> {
+  /**
+   * Deletes an exited container (its writable layer went with its exit, in the guest's memory); `force` kills a
+   * running one first, as Node's (`volumes`: a page's containers have none).
+   */
+  async remove(options: RemoveOptions = {}): Promise<void> {
+    checkPageOptions("remove", options, REMOVE_KINDS);
     if (this.removed) return;
-    if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12));
+    if (!this.exitStatus && options.force) {
+      this.proc.kill("SIGKILL");
+      await this.done.catch(() => {});
+    }
+    if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12), " or use --force");
     await this.owner.removeContainer(this.id);
     this.removed = true;
   }

@@ -18,7 +18,7 @@ import type { MachineConfig } from "../core/guest-machine.js";
 import type { PullEvent } from "../../../image/registry/pull-image.js";
 import type { RunOptions } from "../../../spec/run-options.js";
 import { checkPageOptions, checkRunOptionTypes } from "../../../spec/run-options-check.js";
-import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_KINDS } from "../../../verb-options.js";
+import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_IMAGE_KINDS, REMOVE_KINDS, type RemoveImageOptions } from "../../../verb-options.js";
 import type { BrowserImageSummary, CallName, Calls, GuestSources, GuestStats, PageMessage, ProgressEvent, RunRequest, WarmUp, WorkerMessage } from "./protocol.js";
 import { reviveError } from "./revive-error.js";
 import { stateFilesDir } from "./state-files.js";
@@ -212,7 +212,16 @@ export class Runtime {
     return this.call("images", []);
   }
 
-  removeImage(image: string): Promise<void> {
+  /** Deletes an image from the page's store; the page's running containers keep theirs (in the guest's memory), so `force` changes nothing. */
+  removeImage(image: string, options: RemoveImageOptions = {}): Promise<void> {
+    try {
+      checkPageOptions("removeImage", options, REMOVE_IMAGE_KINDS, {
+        platform: "a page's store holds the guest's platform (linux/386) only",
+        prune: "a page's images have no parent images to keep or prune",
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.call("removeImage", [image]);
   }
 

@@ -36,6 +36,8 @@ export class AgentLink extends AgentProtocol<Buffer> {
  */
 export class OutputChannel extends OutputChannelBase {
   readonly readable = new Readable({
+    // Node 22 raised the default to 64 KiB: a channel would hold its window plus that (docs/security.md's bound says 16).
+    highWaterMark: 16 * 1024,
     read: () => this.giveCredit(),
     destroy: (err, cb) => {
       this.hangUp();
