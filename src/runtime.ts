@@ -394,7 +394,8 @@ export class Runtime implements ContainerOwner {
       if (healthcheck && this.backend.name === "native") writeHealthcheck(bundle.dir, healthcheck, spec.process);
       // The image's own HEALTHCHECK too: a script waiting for "(healthy)" would wait for ever.
       else if (healthcheck) warningSink(control.onWarning)(`the ${this.backend.name} backend runs no health checks yet: ${options.healthcheck ? "--health-cmd" : "the image's HEALTHCHECK"} is not run, and the container never shows (healthy)`);
-      writeInspectRecord(bundle, buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, devices: mounts.devices, ...(healthcheck ? { healthcheck } : {}), bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) }));
+      const record = buildInspectRecord({ options, image: { id: image.configDigest, config: image.config }, spec, mounts: mounts.inspect, devices: mounts.devices, ...(healthcheck ? { healthcheck } : {}), bundle, networkMode: networkModeOf(network, options.network ?? this.defaultNetwork) });
+      writeInspectRecord(bundle, record);
       const state: ContainerState = {
         id,
         name: options.name ?? null,
@@ -424,6 +425,7 @@ export class Runtime implements ContainerOwner {
         openStdin: Boolean(options.stdin),
         remove: options.remove ?? false,
         log: { maxSize: options.log?.maxSize ?? DEFAULT_LOG.maxSize, maxFiles: options.log?.maxFiles ?? DEFAULT_LOG.maxFiles },
+        labels: record.Config.Labels,
       };
       writeState(bundle, state);
       dropCreator(bundle);

@@ -223,7 +223,7 @@ test("events.json: which state changes are which docker events, and the exact li
     rotated: string;
     maxBytes: number;
     transitions: { before: ContainerStatus; after: ContainerStatus; oomKilled?: boolean; actions: string[] }[];
-    lines: { event: { action: string; id: string; image: string; name: string | null; exitCode?: number | null; timeNano: string }; line: string }[];
+    lines: { event: { action: string; id: string; image: string; name: string | null; exitCode?: number | null; labels?: Record<string, string>; timeNano: string }; line: string }[];
   }>("events.json");
   assert.deepEqual([EVENTS_FILE, EVENTS_ROTATED, EVENTS_MAX_BYTES], [doc.file, doc.rotated, doc.maxBytes]);
   for (const t of doc.transitions) {

@@ -95,9 +95,21 @@ for (const who of identities()) {
       assert.equal((await tsbox(who, ["rm", attached])).code, 0);
       const attachEvents = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${attached}`, "--format", verbFormat]);
       assert.equal(attachEvents.stdout, ["create", "start", "attach", "die 0", "destroy", ""].join("\n"));
-      const bad = await tsbox(who, ["events", "--filter", "label=x"]);
+      // docker's events carry the container's labels (a compose project's, its own), whichever process wrote them
+      // (the CLI's create, the monitor's start and die, a foreground --rm run's helper); label= filters by them.
+      const project = ["-l", `com.docker.compose.project=demo-${who.name}`, "-l", "tier=web", "-l", "name=not-this"];
+      assert.equal((await tsbox(who, ["run", "-d", "--name", `${name}-lab`, ...project, "busybox", "true"])).code, 0);
+      assert.equal((await tsbox(who, ["wait", `${name}-lab`])).code, 0);
+      assert.equal((await tsbox(who, ["rm", `${name}-lab`])).code, 0);
+      assert.equal((await tsbox(who, ["run", "--rm", ...project, "busybox", "true"])).code, 0);
+      const labelled = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `label=com.docker.compose.project=demo-${who.name}`, "--filter", "label=tier", "--format", '{{.Action}} {{index .Actor.Attributes "tier"}} {{.Actor.Attributes.name}}']);
+      const lab = `${name}-lab`;
+      assert.equal(labelled.stdout, [`create web ${lab}`, `start web ${lab}`, `die web ${lab}`, `destroy web ${lab}`].join("\n") + "\n" + labelled.stdout.split("\n").slice(4).join("\n"), labelled.stderr);
+      assert.match(labelled.stdout.split("\n").slice(4).join("\n"), /^create web \w+\nstart web \w+\ndie web \w+\ndestroy web \w+\n$/, "the foreground run's, its name generated");
+      assert.equal((await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", "label=tier=db", "--filter", "label=tier"])).stdout, "", "every label filter must hold");
+      const bad = await tsbox(who, ["events", "--filter", "labels=x"]);
       assert.equal(bad.code, 125);
-      assert.match(bad.stderr, /^tsbox: invalid filter "label=x": tsbox events filters by container=…, event=…, image=…, type=…\n$/);
+      assert.match(bad.stderr, /^tsbox: invalid filter "labels=x": tsbox events filters by container=…, event=…, image=…, label=…, type=…\n$/);
       // The detached container started the user's guest daemon: it goes too, or it would count as a leak.
       if (process.env.TSBOX_BACKEND === "vm") await tsbox(who, ["vm", "stop", "--force"]);
     });

@@ -7,6 +7,7 @@
  * `docker events --format '{{json .}}'` prints it. The rules both sides
  * follow are checked by test/fixtures/contract/events.json.
  */
+import { compareText } from "../compare.js";
 import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { ContainerStatus } from "./state.js";
@@ -34,6 +35,8 @@ export interface ContainerEvent {
   oldName?: string | null;
   /** `kill`: the signal's number. */
   signal?: number;
+  /** The container's labels: attributes too, under the built-in ones (docker's). */
+  labels?: Record<string, string>;
   /** Nanoseconds since the epoch. */
   timeNano: bigint;
 }
@@ -56,12 +59,15 @@ export function statusActions(before: StatusOf, after: StatusOf): string[] {
 
 /** One line of the file (without its newline). */
 export function eventLine(e: ContainerEvent): string {
+  const given: Record<string, string> = { ...e.labels };
+  if (e.action === "die") given.exitCode = String(e.exitCode ?? UNKNOWN_EXIT);
+  given.image = e.image;
+  given.name = e.name ?? "";
+  if (e.oldName !== undefined && e.oldName !== null) given.oldName = e.oldName;
+  if (e.signal !== undefined) given.signal = String(e.signal);
+  // In key order, as Go writes a map (and the Rust writer: the same for ASCII keys).
   const attributes: Record<string, string> = {};
-  if (e.action === "die") attributes.exitCode = String(e.exitCode ?? UNKNOWN_EXIT);
-  attributes.image = e.image;
-  attributes.name = e.name ?? "";
-  if (e.oldName !== undefined && e.oldName !== null) attributes.oldName = e.oldName;
-  if (e.signal !== undefined) attributes.signal = String(e.signal);
+  for (const key of Object.keys(given).sort(compareText)) attributes[key] = given[key]!;
   const head = JSON.stringify({ status: e.action, id: e.id, from: e.image, Type: "container", Action: e.action, Actor: { ID: e.id, Attributes: attributes }, scope: "local" });
   // timeNano does not fit a double: written from the bigint's digits.
   return `${head.slice(0, -1)},"time":${e.timeNano / 1_000_000_000n},"timeNano":${e.timeNano}}`;
@@ -141,7 +147,7 @@ function freshLine(fd: number): boolean {
   return readSync(fd, last, 0, 1, size - 1) === 1 && last[0] === 0x0a;
 }
 
-type StateOf = { id: string; image: string; name: string | null; exitCode: number | null } & StatusOf;
+type StateOf = { id: string; image: string; name: string | null; exitCode: number | null; labels?: Record<string, string> } & StatusOf;
 
 /** Records what a state.json change means (state.ts calls it for every write). */
 export function recordTransition(bundleDir: string, before: StateOf, after: StateOf): void {
@@ -150,7 +156,7 @@ export function recordTransition(bundleDir: string, before: StateOf, after: Stat
   const timeNano = nowNano();
   appendEvents(
     eventsFileOf(bundleDir),
-    actions.map((action) => eventLine({ action, id: after.id, image: after.image, name: after.name, exitCode: after.exitCode, timeNano })),
+    actions.map((action) => eventLine({ action, id: after.id, image: after.image, name: after.name, exitCode: after.exitCode, labels: after.labels, timeNano })),
   );
 }
 
@@ -166,5 +172,5 @@ export function recordEvent(
   action: "create" | "destroy" | "rename" | "kill" | "stop" | "restart" | "attach",
   extra: { oldName?: string | null; signal?: number } = {},
 ): void {
-  appendEvents(eventsFileOf(bundleDir), [eventLine({ action, id: state.id, image: state.image, name: state.name, timeNano: nowNano(), ...extra })]);
+  appendEvents(eventsFileOf(bundleDir), [eventLine({ action, id: state.id, image: state.image, name: state.name, labels: state.labels, timeNano: nowNano(), ...extra })]);
 }

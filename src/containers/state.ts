@@ -86,6 +86,8 @@ export interface ContainerState {
   remove: boolean;
   /** json-file log rotation: bytes per file, files kept. */
   log: { maxSize: number; maxFiles: number };
+  /** Its labels (the image's and its own: inspect's `.Config.Labels`), which its events carry as docker's do; absent in older records. */
+  labels?: Record<string, string>;
 }
 
 export const DEFAULT_LOG = { maxSize: 10 * 1024 * 1024, maxFiles: 3 };

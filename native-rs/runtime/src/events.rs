@@ -61,16 +61,24 @@ pub struct Event<'a> {
     pub exit_code: Option<i64>,
     /// Nanoseconds since the epoch.
     pub time_nano: u64,
+    /// The container's labels: attributes too, under the built-in ones (docker's).
+    pub labels: Vec<(&'a str, &'a str)>,
 }
 
 /// One line of the file (without its newline).
 pub fn line(e: &Event) -> String {
-    let mut attributes: Vec<(String, Json)> = Vec::new();
+    let mut attributes: Vec<(String, Json)> = e.labels.iter().map(|(k, v)| (k.to_string(), Json::from(*v))).collect();
+    let mut set = |key: &str, value: Json| {
+        attributes.retain(|(k, _)| k != key);
+        attributes.push((key.to_string(), value));
+    };
     if e.action == "die" {
-        attributes.push(("exitCode".into(), Json::from(e.exit_code.unwrap_or(UNKNOWN_EXIT).to_string())));
+        set("exitCode", Json::from(e.exit_code.unwrap_or(UNKNOWN_EXIT).to_string()));
     }
-    attributes.push(("image".into(), Json::from(e.image)));
-    attributes.push(("name".into(), Json::from(e.name.unwrap_or(""))));
+    set("image", Json::from(e.image));
+    set("name", Json::from(e.name.unwrap_or("")));
+    // In key order, as Go writes a map (and the TypeScript writer: the same for ASCII keys).
+    attributes.sort_by(|a, b| a.0.cmp(&b.0));
     Json::object(vec![
         ("status", Json::from(e.action)),
         ("id", Json::from(e.id)),
@@ -108,6 +116,15 @@ fn event_of<'a>(state: &'a Json, action: &'a str, time_nano: u64) -> Event<'a> {
         name: text("name"),
         exit_code: state.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()),
         time_nano,
+        labels: labels_of(state.get("labels")),
+    }
+}
+
+/// A `labels` object's string members (state.json's, the contract fixture's).
+fn labels_of(labels: Option<&Json>) -> Vec<(&str, &str)> {
+    match labels {
+        Some(Json::Object(members)) => members.iter().filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v))).collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -186,6 +203,7 @@ mod tests {
                 name: text("name"),
                 exit_code: e.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()),
                 time_nano: text("timeNano").unwrap().parse().unwrap(),
+                labels: labels_of(e.get("labels")),
             };
             assert_eq!(line(&event), case.get("line").and_then(Json::as_str).unwrap());
         }

@@ -16,12 +16,13 @@ rename and destroy, as any tsbox process or monitor records them. Without
 Options:
       --since TIME     Events from TIME on (2024-01-02T15:04:05Z, Unix seconds, or 10m ago)
       --until TIME     Events before TIME, then exit
-  -f, --filter K=V     container=NAME|ID, event=ACTION, image=IMAGE, type=container;
-                       the same key twice matches either value
+  -f, --filter K=V     container=NAME|ID, event=ACTION, image=IMAGE, label=KEY[=VALUE],
+                       type=container; the same key twice matches either value (label:
+                       each must hold)
       --format F       A Go template per event ({{.Action}}, {{.Actor.Attributes.name}}, …), or json
 `;
 
-const FILTER_KEYS = ["container", "event", "image", "type"];
+const FILTER_KEYS = ["container", "event", "image", "label", "type"];
 const POLL_MS = 100;
 
 interface EventRecord {
@@ -94,8 +95,14 @@ export function eventFilter(specs: string[]): (e: EventRecord) => boolean {
     event: (e, v) => e.Action === v,
     image: (e, v) => e.from === v || e.from === `${v}:latest`,
     type: (e, v) => e.Type === v,
+    // docker's: KEY or KEY=VALUE among the actor's attributes (a container's labels are there).
+    label: (e, v) => {
+      const eq = v.indexOf("=");
+      return eq < 0 ? Object.hasOwn(e.Actor.Attributes, v) : e.Actor.Attributes[v.slice(0, eq)] === v.slice(eq + 1);
+    },
   };
-  return (e) => [...wanted].every(([key, values]) => values.some((v) => test[key]!(e, v)));
+  // Every label filter must hold (docker's MatchKVList); other keys' values are alternatives.
+  return (e) => [...wanted].every(([key, values]) => (key === "label" ? values.every((v) => test.label!(e, v)) : values.some((v) => test[key]!(e, v))));
 }
 
 /** docker's line: `TIME container ACTION ID (k=v, …)`, or the --format template; json is the line as written. */
