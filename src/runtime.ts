@@ -336,8 +336,11 @@ export class Runtime implements ContainerOwner {
   }
 
   /** The bundle, name, config.json and a "created" state.json of a new container. */
-  private async prepare(options: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean }> {
-    checkRunOptionTypes(options);
+  private async prepare(given: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean }> {
+    checkRunOptionTypes(given);
+    // `networks` (docker 25+'s `--network a --network b`): planned on the first, connected to the others once created.
+    const [primary, ...moreNetworks] = checkNetworkList(given);
+    let options: RunOptions = primary === undefined ? given : { ...given, network: primary, networks: undefined };
     const restartPolicy = parseRestartPolicy(options.restart ?? "no");
     if (options.restart !== undefined && restartPolicy.name !== "no" && options.remove) {
       throw new UsageError("--restart and --rm cannot be combined: a container that restarts is never removed");
@@ -428,9 +431,10 @@ export class Runtime implements ContainerOwner {
         labels: record.Config.Labels,
       };
       writeState(bundle, state);
+      for (const network of moreNetworks) await this.connectNetwork(network, id, { ...(options.networkAliases?.length ? { aliases: options.networkAliases } : {}) });
       dropCreator(bundle);
       recordEvent(bundle.dir, state, "create");
-      return { id, bundle, spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
+      return { id, bundle, spec: moreNetworks.length > 0 ? readSpec(bundle.config) : spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
     } catch (err) {
       // Never created: its anonymous volumes go with it.
       await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});
@@ -1228,6 +1232,24 @@ export class Runtime implements ContainerOwner {
   }
 
   // --- end data side ---
+}
+
+/**
+ * `networks`, checked: the networks a new container joins, the first planned as `network` is (empty: `network`
+ * alone says). As docker's, several are user networks or the default bridge, never none, host or another's.
+ */
+function checkNetworkList(options: RunOptions): string[] {
+  const list = options.networks;
+  if (list === undefined) return [];
+  if (options.network !== undefined) throw new UsageError("give network or networks, not both");
+  if (list.length === 0) throw new UsageError("networks: at least one network");
+  if (list.length > 1) {
+    const special = list.find((n) => n === "none" || n === "host" || n.startsWith("container:"));
+    if (special !== undefined) throw new UsageError(`conflicting options: --network ${special} cannot be combined with other networks`);
+    const twice = list.find((n, i) => list.indexOf(n) !== i);
+    if (twice !== undefined) throw new UsageError(`--network ${twice} is given twice`);
+  }
+  return list;
 }
 
 /**

@@ -251,6 +251,31 @@ for (const who of identities()) {
       assert.equal(rm.code, 0, rm.stderr);
     });
 
+    it("--network given twice joins both networks (docker 25+): its neighbours on each resolve it; none, host or a missing network with others is refused, making nothing", async () => {
+      const [a, b] = [`twin-a-${who.name}`, `twin-b-${who.name}`];
+      assert.equal((await run(["network", "create", a])).code, 0);
+      assert.equal((await run(["network", "create", b])).code, 0);
+      try {
+        assert.equal((await run(["run", "-d", "--name", "on-a", "--network", a, "busybox", "sleep", "600"])).code, 0);
+        assert.equal((await run(["run", "-d", "--name", "on-b", "--network", b, "busybox", "sleep", "600"])).code, 0);
+        // Before: only the last --network counted (on-a unreachable), with no word.
+        const fg = await run(["run", "--rm", "--network", a, "--network", b, "busybox", "sh", "-c", "ping -c1 -W2 on-a >/dev/null && echo a; ping -c1 -W2 on-b >/dev/null && echo b"]);
+        assert.deepEqual([fg.code, fg.stdout], [0, "a\nb\n"], fg.stderr);
+        assert.equal((await run(["run", "-d", "--name", "twin", "--network", a, "--net", b, "--network-alias", "both", "busybox", "sleep", "600"])).code, 0);
+        assert.equal((await run(["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "twin"])).stdout, `${a} ${b} \n`);
+        for (const peer of ["on-a", "on-b"]) assert.equal((await run(["exec", peer, "ping", "-c1", "-W2", "both"])).code, 0, `${peer} resolves its alias`);
+        const before = (await run(["ps", "-aq"])).stdout;
+        const host = await run(["run", "--rm", "--network", a, "--network", "host", "busybox", "true"]);
+        assert.deepEqual([host.code, host.stderr], [125, "tsbox: conflicting options: --network host cannot be combined with other networks\n"]);
+        const missing = await run(["run", "--rm", "--network", a, "--network", "nosuch", "busybox", "true"]);
+        assert.deepEqual([missing.code, missing.stderr], [125, "tsbox: network nosuch not found\n"]);
+        assert.equal((await run(["ps", "-aq"])).stdout, before, "a refused run leaves no container");
+      } finally {
+        await run(["rm", "-f", "on-a", "on-b", "twin"]);
+        await run(["network", "rm", a, b]);
+      }
+    });
+
     it("a user network's neighbours keep resolving a container across its restarts and rename; ps --filter network; a removed network is refused at start; system prune takes unused networks", async () => {
       const net = `life-${who.name}`;
       const gone = `gone-${who.name}`;

@@ -69,8 +69,8 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "quiet", short: "q" },
   ...DATA_FLAGS,
   // networking (src/network/)
-  { name: "network", value: true },
-  { name: "net", value: true },
+  { name: "network", value: true, repeat: true },
+  { name: "net", value: true, repeat: true },
   { name: "network-alias", value: true, repeat: true },
   { name: "ip", value: true },
   { name: "publish", short: "p", value: true, repeat: true },
@@ -432,9 +432,10 @@ function readSeccompProfile(file: string): DockerSeccompProfile {
 /** The network flags as RunOptions (parsed further in src/network/plan.ts). */
 function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
   const out: Partial<RunOptions> = {};
-  // --net: docker's older spelling, still taken.
-  const network = lastValue(flags, "network") ?? lastValue(flags, "net");
-  if (network !== undefined) out.network = network;
+  // --net: docker's older spelling, still taken. Given more than once: every network (docker 25+).
+  const networks = [...allValues(flags, "network"), ...allValues(flags, "net")];
+  if (networks.length === 1) out.network = networks[0]!;
+  else if (networks.length > 1) out.networks = networks;
   const ip = lastValue(flags, "ip");
   if (ip !== undefined) out.ip = ip;
   const lists = [

@@ -72,6 +72,7 @@ const KINDS: OptionKinds<RunOptions> = {
   sysctls: "stringMap",
   init: "boolean",
   network: "string",
+  networks: "strings",
   networkAliases: "strings",
   ip: "string",
   publish: "publish",

@@ -144,7 +144,13 @@ export interface RunOptions {
    * container's). Default: the Runtime's `network` option, $TSBOX_NETWORK, else `bridge`.
    */
   network?: string;
-  /** More names the container has on a user-defined network's DNS. */
+  /**
+   * Several networks to join (docker 25+'s `--network a --network b`), instead of `network`: user-defined ones or
+   * `bridge`; the first is planned as `network` is (`ip` and published ports are its), the others connected before
+   * the start, as `network connect` would.
+   */
+  networks?: string[];
+  /** More names the container has on a user-defined network's DNS (on each of its networks). */
   networkAliases?: string[];
   /** A fixed address on the network. */
   ip?: string;

@@ -80,7 +80,7 @@ export interface ContainerInfo {
 /** What `run` takes in a browser: Node's RunOptions keys, minus what a page cannot have. */
 const RUN_KEYS = new Set(["image", "cmd", "entrypoint", "env", "workdir", "user", "hostname", "readOnly", "tty", "stdin", "stdout", "stderr", "remove", "name", "volumes"]);
 /** RunOptions that need a network the browser cannot give (they get a message that says why). */
-const NETWORK_KEYS = new Set(["network", "publish", "publishAll", "addHosts", "dns", "dnsSearch", "dnsOptions", "ip", "networkAliases"]);
+const NETWORK_KEYS = new Set(["network", "networks", "publish", "publishAll", "addHosts", "dns", "dnsSearch", "dnsOptions", "ip", "networkAliases"]);
 const OPTION_KEYS = new Set(["assets", "files", "workerUrl", "storage", "warmUp", "standby", "config", "onProgress", "onNotice", "backend"]);
 
 export class Runtime {
