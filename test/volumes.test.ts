@@ -362,6 +362,10 @@ for (const who of identities()) {
       assert.match(lines[4]!, /^\/t tmpfs rw,nosuid,nodev,.*size=1024k/);
       assert.equal(lines[5], "1770");
       assert.equal((await cli(["volume", "inspect", "-f", "{{.Labels.team}}", "m1"])).stdout, "x\n");
+      // docker 23+: a relative bind source is from the current directory (the CLI's: here the identity's scratch dir).
+      writeFileSync(join(who.scratch, "rel-marker"), "rel\n");
+      const rel = await cli(["run", "--rm", "--mount", "type=bind,src=.,dst=/here,readonly", "--mount", "type=bind,source=./rel-marker,target=/m", "busybox", "cat", "/here/rel-marker", "/m"]);
+      assert.equal(rel.stdout, "rel\nrel\n");
       const dup = await tsbox(who, ["run", "--rm", "-v", "a:/x", "--tmpfs", "/x", "busybox", "true"]);
       assert.equal(dup.code, 125);
       assert.match(dup.stderr, /^tsbox: Duplicate mount point: \/x\n$/);

@@ -4,7 +4,7 @@
  * podman's `--image-volume`.
  */
 import { readFileSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { isAbsolute, resolve as resolvePath } from "node:path";
 import { UsageError } from "../errors.js";
 import type { MountOption, RunOptions, UlimitOption } from "../spec/run-options.js";
 import { allValues, type FlagDef, intArgument, lastValue, type ParsedFlags } from "./flags.js";
@@ -111,7 +111,7 @@ export function parseMount(spec: string): MountOption {
   switch (type) {
     case "bind": {
       if (!source) throw new UsageError(`invalid --mount ${spec}: a bind mount needs a source`);
-      if (!isAbsolute(source)) throw new UsageError(`invalid --mount ${spec}: bind source ${source} must be an absolute path`);
+      // docker 23+'s CLI: a relative source (`src=.`, `src=./www`) is from the current directory.
       const propagation = get.get("bind-propagation");
       if (propagation !== undefined && !PROPAGATIONS.includes(propagation)) {
         throw new UsageError(`invalid --mount ${spec}: bind-propagation must be private, rprivate, slave, rslave, shared or rshared`);
@@ -119,7 +119,7 @@ export function parseMount(spec: string): MountOption {
       const recursive = get.get("bind-recursive");
       const problem = bindRecursiveProblem(recursive, readonly, propagation);
       if (problem) throw new UsageError(`invalid --mount ${spec}: ${problem}`);
-      return { type, source, target, ...(readonly ? { readonly } : {}), ...(propagation ? { propagation } : {}), ...(recursive ? { recursive: recursive as BindRecursive } : {}) };
+      return { type, source: resolvePath(source), target, ...(readonly ? { readonly } : {}), ...(propagation ? { propagation } : {}), ...(recursive ? { recursive: recursive as BindRecursive } : {}) };
     }
     case "volume": {
       const driver = get.get("volume-driver");
