@@ -74,6 +74,8 @@ for (const who of identities()) {
 
     it("bad flag", async () => {
       oneLine(await tsbox(who, ["run", "--frobnicate", "busybox", "true"]), 125, /unknown flag: --frobnicate/);
+      // A docker flag tsbox has not: what to do instead.
+      oneLine(await tsbox(who, ["run", "--link", "db:db", "busybox", "true"]), 125, /^tsbox: unknown flag: --link: docker's legacy links are not in tsbox: put the containers on a network of your own .*--network-alias$/);
       oneLine(await tsbox(who, ["frobnicate"]), 125, /unknown command: frobnicate \(see tsbox --help\)/);
       // A typo gets podman's suggestions; `help COMMAND` is that command's help, as docker's.
       oneLine(await tsbox(who, ["rnu", "busybox"]), 125, /^tsbox: unknown command: rnu \(did you mean run, rmi\? see tsbox --help\)$/);

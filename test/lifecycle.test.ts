@@ -790,6 +790,8 @@ for (const who of identities()) {
       assert.deepEqual(r.reasons, ["unhealthy", "timeout", "not_running"]);
       assert.match(r.timedOut, /^ContainerError: container \S+ was not healthy within 0.3 s \(health: (starting|no check has run yet)\)/);
       assert.match(r.exited, /^ContainerError: container \S+ exited \(code 4\) before its health check passed/);
+      // Before: "unhealthy after 0 failed checks", where no check had run.
+      assert.match(r.crashLoop, /^ContainerError: container \S+ (is unhealthy: its process ended before a check passed|exited \(code 1\) before its health check passed)/);
       assert.match(r.noCheck, /^UsageError: container \S+ has no health check: its image has no HEALTHCHECK and it was created without the healthcheck option$/);
       assert.match(r.typo, /^UsageError: waitForHealthy options: unknown option "timeout" \(timeoutMs\)$/);
       assert.match(r.foreground, /^UsageError: container \S+ runs in the foreground, where no health checks run/);

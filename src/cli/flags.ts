@@ -33,6 +33,11 @@ export interface ParseOptions {
   stopAtPositional?: boolean;
 }
 
+/** What tsbox offers for a docker flag it does not have, said with the unknown-flag error. */
+const INSTEAD: Record<string, string> = {
+  link: "docker's legacy links are not in tsbox: put the containers on a network of your own (tsbox network create NET, then --network NET), where they reach each other by name or --network-alias",
+};
+
 export function parseFlags(args: string[], defs: FlagDef[], options: ParseOptions = {}): ParsedFlags {
   const byLong = new Map(defs.map((d) => [d.name, d]));
   const byShort = new Map(defs.filter((d) => d.short).map((d) => [d.short!, d]));
@@ -69,7 +74,7 @@ export function parseFlags(args: string[], defs: FlagDef[], options: ParseOption
         continue;
       }
       const def = byLong.get(name);
-      if (!def) throw new UsageError(`unknown flag: --${name}`);
+      if (!def) throw new UsageError(`unknown flag: --${name}${INSTEAD[name] ? `: ${INSTEAD[name]}` : ""}`);
       if (!def.value) setBool(def, inline, `--${name}`);
       else if (inline !== undefined) setValue(def, inline);
       else if (i + 1 < args.length) setValue(def, args[++i]!);

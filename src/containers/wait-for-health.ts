@@ -44,7 +44,9 @@ export async function waitForHealthStatus(watch: HealthWatch, options: WaitForHe
     }
     if (health?.Status === "healthy") return health;
     if (health?.Status === "unhealthy") {
-      throw new ContainerError(`container ${watch.name} is unhealthy after ${health.FailingStreak} failed checks${lastOutput(health)}`, "unhealthy");
+      // No failed check: its process ended before one passed (a restart policy may be starting it again).
+      const why = health.FailingStreak > 0 ? ` after ${health.FailingStreak} failed checks` : ": its process ended before a check passed";
+      throw new ContainerError(`container ${watch.name} is unhealthy${why}${lastOutput(health)}`, "unhealthy");
     }
     if (Date.now() >= deadline) throw new ContainerError(`container ${watch.name} was not healthy within ${timeoutMs / 1000} s (health: ${health?.Status ?? "no check has run yet"})${lastOutput(health)}`, "timeout");
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(0, deadline - Date.now()))));

@@ -99,13 +99,18 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await quitter.start();
     const [exited, exitedReason] = await withReason(quitter.waitForHealthy());
     await quitter.remove();
+    // A crash loop: its process ends before any check, the monitor marks it unhealthy between its runs.
+    const looping = await rt.create({ image: "busybox", cmd: ["sh", "-c", "exit 1"], restart: "on-failure:20", healthcheck: { test: "true", interval: 60_000 } });
+    await looping.start();
+    const crashLoop = await failure(looping.waitForHealthy({ timeoutMs: 20_000 }));
+    await looping.remove({ force: true });
     const plain = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
     const noCheck = await failure(plain.waitForHealthy());
     const typo = await failure(plain.waitForHealthy({ timeout: 5 } as never));
     await plain.remove();
     await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true, healthcheck: { test: "true" } }, { onWarning: () => {} });
     const foreground = await failure(run.waitForHealthy());
-    return { healthy: healthy.Status, unhealthy, timedOut, exited, noCheck, typo, foreground, reasons: [unhealthyReason, timedOutReason, exitedReason] };
+    return { healthy: healthy.Status, unhealthy, timedOut, exited, crashLoop, noCheck, typo, foreground, reasons: [unhealthyReason, timedOutReason, exitedReason] };
   },
 
   /** waitForHealthy on the container named ARG, as a test harness would after its monitor died unseen. */
