@@ -12,6 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -624,6 +625,46 @@ async function defineTests(): Promise<void> {
             const written = async () => (await tsbox(who, ["exec", name, "cat", file])).stdout;
             await until(`exec ${flag}'s end`, async () => (await written()).endsWith("done\n"), 30_000, 200);
             assert.match(await written(), flag === "-d" ? /^done\n$/ : /^\/dev\/pts\/\d+\n24 80\nstdin\ndone\n$/, flag);
+          }
+        } finally {
+          await tsbox(who, ["rm", "-f", name]);
+          if (vm) await tsbox(who, ["vm", "stop", "--force"]);
+        }
+      });
+
+      it("a non-root process opens /dev/stdout and /dev/stderr (its pipes are its user's, as runc's) in run, run -d and exec -u; a host file as the CLI's output keeps its owner", async () => {
+        // Before: "can't create /dev/stdout: Permission denied" (the pipes were 0600, the container root's); nginx's
+        // `error_log /dev/stderr` as a user did not start. The files are the CLI's fds 1 and 2: the relay gives the
+        // process pipes of its own for them, and only those go to the process's user.
+        const users = who.name === "single" && !vm ? [[]] : [["-u", "1000"], ["-u", "nobody"]];
+        const script = "echo hi > /dev/stdout && echo err > /dev/stderr";
+        const [out, err] = [`${who.scratch}/stdio.out`, `${who.scratch}/stdio.err`];
+        const toFiles = (args: string[]) => tsbox(who, [], { argv: ["sh", "-c", `exec "$@" > ${out} 2> ${err}`, "sh", process.execPath, cliPath, ...args] });
+        const written = () => [readFileSync(out, "utf8"), readFileSync(err, "utf8"), statSync(out).uid, statSync(err).uid];
+        const name = `stdio-owner-${process.pid}`;
+        assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+        try {
+          for (const user of users) {
+            const run = await toFiles(["run", "--rm", ...user, "busybox", "sh", "-c", script]);
+            assert.equal(run.code, 0, `run ${user}: ${readFileSync(err, "utf8")}`);
+            assert.deepEqual(written(), ["hi\n", "err\n", who.uid, who.uid], `run ${user}`);
+            const exec = await toFiles(["exec", ...user, name, "sh", "-c", script]);
+            assert.equal(exec.code, 0, `exec ${user}: ${readFileSync(err, "utf8")}`);
+            assert.deepEqual(written(), ["hi\n", "err\n", who.uid, who.uid], `exec ${user}`);
+            // A pipe the caller hands over goes on as it is (natively): it stays the caller's (container root's), never
+            // the process's user's. The vm guest's pipes are always the agent's own.
+            const piped = await tsbox(who, [], { argv: ["sh", "-c", `"$@" | cat > ${out}`, "sh", process.execPath, cliPath, "run", "--rm", ...user, "busybox", "stat", "-L", "-c", "%u", "/proc/self/fd/1"] });
+            assert.equal(piped.code, 0, piped.stderr);
+            assert.equal(readFileSync(out, "utf8"), vm && user.length ? `${user[1] === "nobody" ? 65534 : 1000}\n` : "0\n", `a handed-over pipe, run ${user}`);
+            const detached = `${name}-d`;
+            assert.equal((await tsbox(who, ["run", "-d", "--name", detached, ...user, "busybox", "sh", "-c", script])).code, 0);
+            try {
+              assert.equal((await tsbox(who, ["wait", detached])).stdout.trim(), "0", `run -d ${user}`);
+              const logs = await tsbox(who, ["logs", detached]);
+              assert.deepEqual([logs.stdout, logs.stderr], ["hi\n", "err\n"], `run -d ${user}`);
+            } finally {
+              await tsbox(who, ["rm", "-f", detached]);
+            }
           }
         } finally {
           await tsbox(who, ["rm", "-f", name]);

@@ -10,6 +10,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { netnsStateDir } from "../../src/network/netns-state.js";
 
 export interface RunResult {
@@ -39,6 +40,43 @@ export class TestNetns {
     ip("link", "set", "uplink1", "up");
     ip("route", "add", "default", "via", "198.51.100.1");
     return ns;
+  }
+
+  /**
+   * A second namespace behind this one, standing in for a server on the
+   * internet: 203.0.113.80 there, 203.0.113.1 here (TEST-NET-3), joined by a
+   * relay in user space (helpers/tun-relay.py) for a round trip of a real
+   * network's length. Unlike this namespace's own addresses (and a veth's
+   * microseconds) pasta treats connections to it as remote ones: it handles
+   * local and very near ones apart. `close` takes it away.
+   */
+  async remote(): Promise<{ host: TestNetns; close: () => void }> {
+    const host = new TestNetns(`${this.name}-r`);
+    execFileSync("ip", ["netns", "add", host.name]);
+    const relay = this.spawn(["python3", fileURLToPath(new URL("./tun-relay.py", import.meta.url)), "remote0", "remote1"]);
+    const close = () => {
+      relay.kill("SIGKILL");
+      execFileSync("ip", ["netns", "delete", host.name]);
+    };
+    try {
+      await new Promise<void>((resolve, reject) => {
+        relay.stdout!.setEncoding("utf8").once("data", () => resolve());
+        relay.once("exit", () => reject(new Error("the tun relay did not start")));
+      });
+      const here = (...args: string[]) => execFileSync("ip", ["-n", this.name, ...args]);
+      const there = (...args: string[]) => execFileSync("ip", ["-n", host.name, ...args]);
+      here("link", "set", "remote1", "netns", host.name);
+      here("addr", "add", "203.0.113.1", "peer", "203.0.113.80", "dev", "remote0");
+      here("link", "set", "remote0", "up");
+      there("link", "set", "lo", "up");
+      there("addr", "add", "203.0.113.80", "peer", "203.0.113.1", "dev", "remote1");
+      there("link", "set", "remote1", "up");
+      there("route", "add", "default", "dev", "remote1");
+    } catch (e) {
+      close();
+      throw e;
+    }
+    return { host, close };
   }
 
   /** Runs a command in the namespace as root. */

@@ -95,6 +95,17 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     if arrange_fds(&fds).is_err() {
         return 125;
     }
+    // The agent's pipes (stdio.rs), for the process's user; -1 was /dev/null. A pty's slave: `terminal` gives it.
+    let pipes = [stdio.stdin, stdio.stdout, stdio.stderr].iter().enumerate().filter(|(_, fd)| **fd >= 0).fold(0, |bits, (i, _)| bits | 1 << i);
+    container::process_setup::mark_own_pipes(pipes);
+    let root = match &job {
+        Job::Container { spec, .. } => Some((root_id(&spec.linux.uid_mappings), root_id(&spec.linux.gid_mappings))),
+        Job::Exec { pid, .. } => container_root(*pid),
+        Job::Copy { .. } => None,
+    };
+    if let Some((uid, gid)) = root {
+        pipes_to(pipes, uid, gid);
+    }
     reopen_trace();
     // The agent reads this supervisor's events from STATUS_FD.
     let events = StatusEvents::new(Some(STATUS_FD), "tsbox-agent");
@@ -138,11 +149,6 @@ fn run_container(
     // namespace (EOVERFLOW), the host user's are: use those, like the native
     // helper that runs as that user. The effective ids stay root, so the id
     // maps are still written directly (there is no newuidmap in the guest).
-    let root_id = |maps: &[container::spec::IdMapping]| {
-        maps.iter()
-            .find(|m| m.container_id == 0)
-            .map_or(0, |m| m.host_id)
-    };
     container::sys::cred::set_fs_ids(
         root_id(&spec.linux.uid_mappings),
         root_id(&spec.linux.gid_mappings),
@@ -158,6 +164,34 @@ fn run_container(
         launch::spawn_compiled(spec, placement.as_ref(), &mut on_clone, filter)
     };
     events.supervise(spawned, &mut || cgroup.map_or(false, |m| m.oom_kills() > 0))
+}
+
+/// The guest id that is root in the container (0 without a user namespace).
+fn root_id(maps: &[container::spec::IdMapping]) -> u32 {
+    maps.iter().find(|m| m.container_id == 0).map_or(0, |m| m.host_id)
+}
+
+/// A running container's root, in guest ids, from its init's id maps.
+fn container_root(pid: i32) -> Option<(u32, u32)> {
+    let root = |kind: &str| {
+        let text = std::fs::read_to_string(format!("/proc/{}/{}", pid, kind)).ok()?;
+        text.lines().find_map(|l| {
+            let f: Vec<u32> = l.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+            (f.len() == 3 && f[0] == 0).then(|| f[1])
+        })
+    };
+    Some((root("uid_map")?, root("gid_map")?))
+}
+
+/// Our pipes among fds 0–2 (bit N: fd N) to the container's root: made by the
+/// agent, they are guest root's, which a container of a rootless identity
+/// does not map, and its root could not give them to the process's user
+/// (`process_setup::give_pipes`: the kernel wants both owner and group
+/// mapped). On the host they are the user's who is the container's root.
+fn pipes_to(pipes: u8, uid: u32, gid: u32) {
+    for fd in (0..3).filter(|fd| pipes & (1 << fd) != 0) {
+        unsafe { ffi::fchown(fd, uid, gid) };
+    }
 }
 
 /// join::spawn puts the process into the container's cgroup itself.

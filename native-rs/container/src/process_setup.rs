@@ -13,6 +13,21 @@ use crate::sys::Errno;
 use crate::syscall::Syscall;
 use crate::seccomp::{self, Filter};
 use crate::{caps, rlimits, terminal, user};
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Which of fds 0–2 (bit N: fd N) are pipes tsbox made for the process about
+/// to be spawned (the relay's, the monitor's, the vm agent's), marked by
+/// whoever made them before the spawn; the child inherits the marks. Only
+/// those go to the process's user: a pipe the caller handed over stays the
+/// caller's (rootless its new owner would be an id the caller cannot open it
+/// as), and files and terminals never reach the process (docs/security.md).
+static OWN_PIPES: AtomicU8 = AtomicU8::new(0);
+
+/// Marks `fds` (bit N: fd N) as pipes of ours for the next spawn (see `OWN_PIPES`).
+pub fn mark_own_pipes(fds: u8) {
+    OWN_PIPES.fetch_or(fds, Ordering::Relaxed);
+}
 
 /// `filter`: the container's seccomp filter, loaded as late as it can be:
 /// right before execve with no_new_privs; without it, loading needs
@@ -35,6 +50,7 @@ pub fn apply(
         terminal::attach(sys, process.console_size, process.user.uid)?;
     } else {
         sys.setsid().step(|| "starting a session")?;
+        give_pipes(sys, OWN_PIPES.load(Ordering::Relaxed), process.user.uid);
     }
     sys.enter_dir(&process.cwd)
         .map_err(|e| working_dir_error(&process.cwd, e))?;
@@ -72,6 +88,21 @@ pub fn apply(
     Ok(())
 }
 
+/// Our pipes among fds 0–2 go to the process's user, their group kept, as
+/// runc's `fixStdioPermissions` does for docker: made 0600 by the runtime, as
+/// its root, they could not be opened again as /dev/stdout or /dev/stderr
+/// (nginx's `error_log /dev/stderr`, `echo > /dev/stdout`) by any other
+/// user. Best effort, as runc: in a user namespace that does not map their
+/// owner the kernel refuses, and the process goes on without.
+fn give_pipes(sys: &dyn Syscall, own: u8, uid: u32) {
+    if uid == 0 {
+        return;
+    }
+    for fd in (0..3).filter(|fd| own & (1 << fd) != 0) {
+        let _ = sys.set_owner(fd as c_int, uid);
+    }
+}
+
 fn load_filter(sys: &dyn Syscall, filter: Option<&Filter>) -> Result<(), Error> {
     let f = match filter {
         Some(f) => f,
@@ -96,5 +127,23 @@ fn working_dir_error(cwd: &str, e: Errno) -> Error {
     Error {
         errno: Some(e.0),
         ..Error::setup(format!("entering the working directory {}: {}", cwd, why))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::give_pipes;
+    use crate::syscall::RecordingSyscall;
+    use std::path::Path;
+
+    #[test]
+    fn only_our_pipes_go_to_the_processs_user() {
+        let sys = RecordingSyscall::new(Path::new("/nonexistent"));
+        // stdout and stderr ours, stdin handed over (or /dev/null): that one stays.
+        give_pipes(&sys, 0b110, 1000);
+        assert_eq!(sys.calls(), ["fchown 1 1000", "fchown 2 1000"]);
+        let root = RecordingSyscall::new(Path::new("/nonexistent"));
+        give_pipes(&root, 0b111, 0);
+        assert!(root.calls().is_empty(), "root's are its own already");
     }
 }

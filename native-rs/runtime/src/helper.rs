@@ -110,6 +110,9 @@ pub fn serve<T>(start: Start<T>) -> i32 {
                     }
                 }
             };
+            if let Some(p) = &prepared {
+                container::process_setup::mark_own_pipes(p.pipes());
+            }
             let spawned = (start.spawn)(&input, &mut signals::forward_to);
             let mut relayed = prepared.map(|p| p.restore(log));
             let spawned = match spawned {

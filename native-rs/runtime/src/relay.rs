@@ -97,6 +97,12 @@ fn handed_as_is(target: c_int) -> bool {
 }
 
 impl Prepared {
+    /// The fds swapped for our pipes (bit N: fd N): the process's user gets
+    /// them (`process_setup::mark_own_pipes`), never what was handed on as it is.
+    pub fn pipes(&self) -> u8 {
+        self.streams.iter().fold(0, |bits, s| bits | 1 << s.target)
+    }
+
     /// Once the process is spawned (or failed to be): our fds 0–2 are what
     /// they were again (our own messages go there); output goes to `log` too.
     pub fn restore(self, log: Option<LogFile>) -> Relay {

@@ -23,13 +23,14 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Joins `att`'s network in our network namespace: its bridge is set up if
-/// needed, and an address is leased to `owner`.
-pub fn join(nl: &mut Netlink, att: &Attachment, owner: &Owner) -> Result<Ipv4Addr, Error> {
+/// needed, and an address is leased to `owner`. `uplink`: the rootless
+/// namespace's link to its helper (see `Iptables::add_bridge`).
+pub fn join(nl: &mut Netlink, att: &Attachment, owner: &Owner, uplink: Option<&str>) -> Result<Ipv4Addr, Error> {
     // Looked at before the lock too: a network removed long ago gets no lock dir made again.
     refuse_removed(att, false)?;
     let _lock = Lock::acquire(&att.dir)?;
     refuse_removed(att, true)?;
-    ensure_bridge(nl, att)?;
+    ensure_bridge(nl, att, uplink)?;
     crate::trace::mark("bridge: ensured");
     let ip = ipam::allocate(&att.dir, att.subnet, att.gateway, att.ip, owner)?;
     if att.dns {
@@ -125,7 +126,7 @@ fn remove_record(record: Option<&Path>) -> Result<(), Error> {
     }
 }
 
-fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
+fn ensure_bridge(nl: &mut Netlink, att: &Attachment, uplink: Option<&str>) -> Result<(), Error> {
     let step = || format!("creating bridge {} for network {}", att.bridge, att.name);
     let created = match link::create_bridge(nl, &att.bridge, att.mtu) {
         Ok(()) => true,
@@ -135,7 +136,7 @@ fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
     let index = link::index(nl, &att.bridge).step(step)?.ok_or_else(|| Error::setup(format!("bridge {} vanished", att.bridge)))?;
     link::add_address(nl, index, att.gateway, att.subnet.prefix).step(|| format!("adding {}/{} to bridge {}", att.gateway, att.subnet.prefix, att.bridge))?;
     link::set_up(nl, index).step(|| format!("bringing bridge {} up", att.bridge))?;
-    ensure_rules(att, created)
+    ensure_rules(att, created, uplink)
 }
 
 /// The rules follow the subnet, not the bridge's creation: an existing
@@ -145,7 +146,7 @@ fn ensure_bridge(nl: &mut Netlink, att: &Attachment) -> Result<(), Error> {
 /// set up ("SUBNET nat|internal" a line), so a join on a set-up subnet runs
 /// no iptables at all; a new bridge, or one this list does not know (made
 /// before it existed), gets what is missing (`add_bridge` adds only that).
-fn ensure_rules(att: &Attachment, created: bool) -> Result<(), Error> {
+fn ensure_rules(att: &Attachment, created: bool, uplink: Option<&str>) -> Result<(), Error> {
     let line = format!("{} {}", att.subnet, if att.nat { "nat" } else { "internal" });
     let file = att.dir.join("rules");
     let known = fs::read_to_string(&file).unwrap_or_default();
@@ -154,11 +155,11 @@ fn ensure_rules(att: &Attachment, created: bool) -> Result<(), Error> {
     }
     if att.nat {
         firewall::enable_forwarding()?;
-        Iptables::require()?.add_bridge(&att.bridge, &att.subnet.to_string(), true)?;
+        Iptables::require()?.add_bridge(&att.bridge, &att.subnet.to_string(), true, uplink)?;
     } else {
         // An --internal network: its isolation where the host has iptables (forwarding may be off anyway).
         match Iptables::find() {
-            Some(ipt) => ipt.add_bridge(&att.bridge, &att.subnet.to_string(), false)?,
+            Some(ipt) => ipt.add_bridge(&att.bridge, &att.subnet.to_string(), false, None)?,
             None => return Ok(()),
         }
     }

@@ -19,6 +19,8 @@
 //!          -i BRIDGE ! -o BRIDGE -j TSBOX-ISOLATION-2, and there -o BRIDGE -j DROP
 //!          after one RETURN for published ports' connections (ctstate DNAT)
 //!          (an --internal network: -i BRIDGE ! -o BRIDGE -j DROP, ! -i BRIDGE -o BRIDGE -j DROP)
+//!   filter INPUT, rootless only (the namespace of `rootless.rs`, never the
+//!          host's): -i tap0 -m conntrack --ctstate INVALID -j DROP (`invalid_from`)
 //!
 //! So a container reaches the others of its network and, through NAT, the
 //! outside, never a container of another network (a bridge of another
@@ -45,11 +47,14 @@ impl Iptables {
     }
 
     /// With `nat`, outbound traffic of a bridge's subnet masqueraded and
-    /// forwarding allowed; always, no forwarding to or from another bridge:
-    /// what of it is missing, in one batch.
-    pub fn add_bridge(&self, bridge: &str, subnet: &str, nat: bool) -> Result<(), Error> {
+    /// forwarding allowed; always, no forwarding to or from another bridge;
+    /// with `uplink` (the rootless namespace's link to pasta or slirp4netns,
+    /// given with `nat` only), INVALID segments from it dropped: what of it
+    /// is missing, in one batch.
+    pub fn add_bridge(&self, bridge: &str, subnet: &str, nat: bool, uplink: Option<&str>) -> Result<(), Error> {
         let saved = Saved::parse(&self.save()?);
         let mut rules = bridge_rules(bridge, subnet, nat);
+        rules.extend(uplink.map(invalid_from));
         // Bridges made before isolation existed (kept until `network rm`) get theirs now.
         for other in saved.nat_bridges().into_iter().filter(|b| b != bridge) {
             rules.extend(isolation(&other));
@@ -279,6 +284,23 @@ fn bridge_rules(bridge: &str, subnet: &str, nat: bool) -> Vec<Rule> {
     }
     rules.extend(isolation(bridge));
     rules
+}
+
+/// Segments from the rootless helper that conntrack calls INVALID, dropped
+/// before the namespace's own stack sees them. They cannot be de-NATed, so
+/// they reach that stack at the helper's address (10.0.2.100), where no
+/// socket has the connection, and it answered with a reset, which the helper
+/// takes as the container's and closes the connection to the outside. Debian
+/// 12's pasta (before 2024-03, passt 4988e2b) sends a window update without
+/// ACK after a container's first bytes to a remote server: no valid flags for
+/// conntrack (so `nf_conntrack_tcp_be_liberal`, which only relaxes window
+/// checks, would not help), and every download through it hung (podman
+/// #22146: its rootless netns had the same trap). Dropped, the update is
+/// lost, as a plain namespace ignores it. In INPUT, not FORWARD (netavark's
+/// INVALID drop is there): not de-NATed, the segment is addressed to the
+/// namespace itself.
+fn invalid_from(uplink: &str) -> Rule {
+    Rule { table: "filter", chain: "INPUT", spec: format!("-i {} -m conntrack --ctstate INVALID -j DROP", uplink) }
 }
 
 /// A NAT network's bridge in docker's two isolation stages.
@@ -565,6 +587,14 @@ mod tests {
             other.trim_end_matches("COMMIT\n")
         );
         assert!(Saved::parse(&complete).missing(&rules).is_none());
+        // Rootless: the helper's INVALID segments dropped in the same batch (INPUT is no chain of ours: not declared).
+        let mut rootless = bridge_rules("tsbox0", "10.88.0.0/16", true);
+        rootless.push(invalid_from("tap0"));
+        let batch = empty.missing(&rootless).unwrap();
+        assert!(batch.ends_with("-A TSBOX-ISOLATION-2 -o tsbox0 -j DROP\n-A INPUT -i tap0 -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n"), "{}", batch);
+        assert!(!batch.contains(":INPUT"));
+        let has = format!("{}*filter\n-A INPUT -i tap0 -m conntrack --ctstate INVALID -j DROP\nCOMMIT\n", complete);
+        assert!(Saved::parse(&has).missing(&rootless).is_none(), "once there, not added again");
         // An --internal network: dropped both ways at the first stage.
         assert_eq!(
             bridge_rules("tsbox-2", "10.89.2.0/24", false).iter().map(|r| format!("{} {}", r.chain, r.spec)).collect::<Vec<_>>(),

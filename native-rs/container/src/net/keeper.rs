@@ -359,8 +359,9 @@ impl<'a> Keeper<'a> {
         }
         let mut nl = Netlink::open()?;
         let mut result = Ok(());
+        let uplink = self.net.rootless.as_ref().map(|_| rootless::UPLINK);
         for att in &self.net.attach {
-            match bridge::join(&mut nl, att, &self.owner_for(att)) {
+            match bridge::join(&mut nl, att, &self.owner_for(att), uplink) {
                 Ok(ip) => self.joined.push(Joined { att: att.clone(), ip, endpoint: None, route: false }),
                 Err(e) => {
                     result = Err(e);

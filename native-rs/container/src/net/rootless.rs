@@ -38,6 +38,8 @@ use std::time::{Duration, Instant};
 pub const HOST_ADDRESS: &str = "10.0.2.2";
 /// The helper's DNS forwarder.
 pub const DNS_ADDRESS: &str = "10.0.2.3";
+/// The namespace's link to the helper, its way out.
+pub const UPLINK: &str = "tap0";
 
 /// What holder.json says.
 #[derive(Clone, Debug)]
@@ -517,12 +519,12 @@ fn start_helper(helper: &str, ns_pid: i32, dir: &Path) -> Result<std::process::C
     match helper {
         "pasta" => {
             cmd.args(["--config-net", "--foreground", "--quiet", "--ipv4-only", "-t", "none", "-u", "none", "-T", "none", "-U", "none"]);
-            cmd.args(["-a", "10.0.2.100", "-n", "24", "-g", HOST_ADDRESS, "-I", "tap0", "--dns-forward", DNS_ADDRESS, "-m", "65520"]);
+            cmd.args(["-a", "10.0.2.100", "-n", "24", "-g", HOST_ADDRESS, "-I", UPLINK, "--dns-forward", DNS_ADDRESS, "-m", "65520"]);
             cmd.arg(ns_pid.to_string());
         }
         "slirp4netns" => {
             cmd.args(["--configure", "--mtu=65520", &format!("--ready-fd={}", ready_w)]);
-            cmd.arg(ns_pid.to_string()).arg("tap0");
+            cmd.arg(ns_pid.to_string()).arg(UPLINK);
         }
         other => return Err(format!("unknown rootless network helper {:?} (pasta or slirp4netns)", other)),
     }
@@ -567,7 +569,7 @@ fn wait_for_default_route(ns_pid: i32, child: &mut std::process::Child) -> bool 
     let until = Instant::now() + Duration::from_secs(10);
     while Instant::now() < until {
         let routes = fs::read_to_string(format!("/proc/{}/net/route", ns_pid)).unwrap_or_default();
-        if routes.lines().any(|l| l.starts_with("tap0\t00000000")) {
+        if routes.lines().any(|l| l.strip_prefix(UPLINK).map_or(false, |rest| rest.starts_with("\t00000000"))) {
             return true;
         }
         if let Ok(Some(_)) = child.try_wait() {

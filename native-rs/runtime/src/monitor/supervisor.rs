@@ -41,6 +41,8 @@ struct Ends {
     outputs: Vec<(c_int, Stream)>,
     input: Option<c_int>,
     pty: Option<c_int>,
+    /// Which of the child's fds 0–2 are our pipes (bit N: fd N), for the process's user.
+    pipes: u8,
 }
 
 pub fn start(bundle: &Path, plan: &StdioPlan) -> Result<Supervisor, Error> {
@@ -54,7 +56,10 @@ pub fn start(bundle: &Path, plan: &StdioPlan) -> Result<Supervisor, Error> {
     };
     let forked = process::clone_fork(0);
     match forked {
-        Ok(Forked::Child) => child(bundle.to_path_buf(), &ends.child, status_w),
+        Ok(Forked::Child) => {
+            container::process_setup::mark_own_pipes(ends.pipes);
+            child(bundle.to_path_buf(), &ends.child, status_w)
+        }
         Ok(Forked::Parent(pid)) => {
             // The child's ends are its own now; ours must not keep its pipes open.
             close_all(&[status_w], &ends.child);
@@ -113,6 +118,7 @@ fn open_stdio(plan: &StdioPlan) -> Result<Ends, Error> {
             outputs: vec![(master, Stream::Stdout)],
             input: if plan.open_stdin { Some(master) } else { None },
             pty: Some(master),
+            pipes: 0,
         });
     }
     let mut opened: Vec<c_int> = Vec::new();
@@ -138,6 +144,8 @@ fn open_stdio(plan: &StdioPlan) -> Result<Ends, Error> {
             outputs: vec![(out_r, Stream::Stdout), (err_r, Stream::Stderr)],
             input: stdin_w,
             pty: None,
+            // stdin is /dev/null without -i: never given away (it is the host's).
+            pipes: 0b110 | if plan.open_stdin { 1 } else { 0 },
         })
     })();
     if result.is_err() {
