@@ -7,10 +7,14 @@
 //! (`> out.log`, `< in.sh`), it could open it again through
 //! /proc/self/fd/N with another mode: read what the file held before, or
 //! truncate and rewrite a file it was only to read; handed a directory, it
-//! could walk from it to the whole host tree. So each of our fds 0–2 that
-//! is anything but a pipe, a socket or /dev/null (which give nothing
-//! beyond their stream) is swapped for a pipe while the process is
-//! spawned, and we relay between the two until it ends.
+//! could walk from it to the whole host tree. A socket gives nothing beyond
+//! its stream, but /dev/stdout cannot be opened on one (ENXIO): programs
+//! that log to /dev/stdout or /dev/stderr (nginx, many images' configs)
+//! failed under anything that hands tsbox socketpairs — Node's `stdio:
+//! "pipe"` (the library, execa), systemd's journal. So each of our fds 0–2
+//! that is anything but a pipe or /dev/null is swapped for a pipe while the
+//! process is spawned, and we relay between the two until it ends (docker's
+//! processes always have pipes).
 //!
 //! In our own thread, by poll(2): `exec` has joined the container's PID
 //! namespace by then, where no thread can be made (clone(2): EINVAL).
@@ -81,16 +85,15 @@ pub fn prepare(log: bool) -> Result<Option<Prepared>, Errno> {
     Ok(if prepared.streams.is_empty() { None } else { Some(prepared) })
 }
 
-/// A pipe or a socket (reopened through /proc/self/fd they give only their
-/// own stream; a socket cannot be), or /dev/null. Not a terminal: a
-/// terminal is a character device.
+/// A pipe (reopened through /proc/self/fd it gives only its own stream) or
+/// /dev/null. Not a terminal (a character device), not a socket (see above).
 fn handed_as_is(target: c_int) -> bool {
     // Borrowed: fstat(2) through std, the descriptor stays ours.
     let file = ManuallyDrop::new(unsafe { File::from_raw_fd(target) });
     match file.metadata() {
         Ok(m) => {
             let kind = m.file_type();
-            kind.is_fifo() || kind.is_socket() || (kind.is_char_device() && m.rdev() == DEV_NULL)
+            kind.is_fifo() || (kind.is_char_device() && m.rdev() == DEV_NULL)
         }
         Err(_) => false,
     }
