@@ -902,6 +902,19 @@ rt.terminate();`;
     }
   });
 
+  it("takes `assets` as a folder whether or not it ends with a slash", async () => {
+    const p = await VmPage.open(browser, server);
+    try {
+      // Before, "/dist" meant the folder above it: the Worker was looked for at /tsbox-vm-worker.js.
+      for (const assets of ["/dist", "dist"]) {
+        const r = await p.boot({ assets, storage: false });
+        assert.ok(r.ok, `${assets}: ${r.error}`);
+      }
+    } finally {
+      await p.close();
+    }
+  });
+
   it("runs in a Vite app as README says (public/tsbox/, assets from BASE_URL, a non-root base); without assets, boot() names the option", async () => {
     // The app as a developer has it: tsbox in node_modules (this tree), its files copied into public/tsbox/.
     const app = mkdtempSync(join(tmpdir(), "vite-app-"));

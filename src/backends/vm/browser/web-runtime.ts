@@ -30,7 +30,7 @@ export interface RuntimeOptions {
    * The folder the guest's files are served from (as `npm run build:web`
    * and dist/browser lay them out): v86.wasm, tsbox-vm-worker.js and guest/
    * (bios.bin, bzImage, initramfs.cpio, manifest.json, snapshot.state(.json),
-   * images/busybox/). Default: tsbox's own dist/browser/, where this module
+   * images/busybox/); "/tsbox" is the folder /tsbox/. Default: tsbox's own dist/browser/, where this module
    * is the package's file; an app's bundler moves it, so there it is needed.
    */
   assets?: string | URL;
@@ -102,6 +102,13 @@ function ownAssets(): URL | TsboxError {
     `tsbox cannot find its Worker and guest files: a bundler moved tsbox/browser (${where}). Copy node_modules/tsbox/dist/browser/{tsbox-vm-worker.js,v86.wasm,guest} to a folder your site serves and name it with the Runtime's \`assets\` option (with Vite: public/tsbox/ and \`assets: import.meta.env.BASE_URL + "tsbox/"\`)`,
     { code: "runtime" },
   );
+}
+
+/** `assets` names a folder: "/tsbox" is /tsbox/, not the folder above it (a URL's last name without its "/" is a file's). */
+function folderUrl(assets: string | URL): URL {
+  const url = new URL(assets, location.href);
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  return url;
 }
 
 const OPTION_KEYS = new Set(["assets", "files", "workerUrl", "storage", "warmUp", "standby", "config", "onProgress", "onNotice", "backend"]);
@@ -391,7 +398,7 @@ export class Runtime {
 
   private startWorker(): Promise<void> {
     try {
-      return this.startWorkerAt(this.options.assets === undefined ? ownAssets() : new URL(this.options.assets, location.href));
+      return this.startWorkerAt(this.options.assets === undefined ? ownAssets() : folderUrl(this.options.assets));
     } catch (err) {
       return Promise.reject(err);
     }
