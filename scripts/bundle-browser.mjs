@@ -4,7 +4,7 @@
 //   v86.wasm            v86's emulator
 //   guest/              the guest's files (vm-images/dist or $TSBOX_VM_IMAGES): bios.bin, bzImage,
 //                       initramfs.cpio, manifest.json, snapshot.state(.json), images/busybox/
-// so the folder is served as it is (the Runtime's default `assets` is its own folder).
+// so the folder is served as it is (the Runtime's default `assets` is its own folder, TSBOX_OWN_FILES below).
 //
 // No Node built-in may reach a browser. Our modules' imports of them resolve
 // to a module that throws when loaded, and the build fails if any of it is
@@ -72,7 +72,11 @@ const result = await build({
   target: "es2022",
   plugins: [nodeBuiltins, tarBuffer],
   // A saved state is only restored by the v86 build that made it.
-  define: { TSBOX_V86_VERSION: JSON.stringify(JSON.parse(readFileSync(join(v86Dir, "package.json"), "utf8")).version) },
+  // The page module's default `assets`: its own folder, while it is this file (web-runtime.ts ownAssets).
+  define: {
+    TSBOX_V86_VERSION: JSON.stringify(JSON.parse(readFileSync(join(v86Dir, "package.json"), "utf8")).version),
+    TSBOX_OWN_FILES: JSON.stringify({ module: "tsbox.js", assets: "./" }),
+  },
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: "linked",

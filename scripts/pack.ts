@@ -22,7 +22,7 @@ import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, re
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { IMAGES_PACKAGE, NATIVE_TARGETS, PARTS_SCOPE } from "../src/parts.js";
-import { PACKED_INDEX, relativeLinks, type Packed } from "./packed.js";
+import { danglingMapComments, PACKED_INDEX, relativeLinks, type Packed } from "./packed.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -176,6 +176,7 @@ for (const [key, target] of Object.entries(NATIVE_TARGETS)) {
     recursive: true,
     filter: (src) => !src.endsWith(".map") && !left.some((d) => src === d || src.startsWith(d + "/")),
   });
+  for (const { path, stripped } of danglingMapComments(join(dir, "dist"))) writeFileSync(path, stripped);
   copy(join(root, "bin", "tsbox.js"), join(dir, "bin", "tsbox.js"), 0o755);
   copy(join(root, "bin", "package.json"), join(dir, "bin", "package.json"));
   copy(join(root, "README.md"), join(dir, "README.md"));

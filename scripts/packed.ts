@@ -3,8 +3,8 @@
  * package. Read by test/package.test.ts and bench/startup.ts. And the
  * files a README links to by relative path, which its package must ship.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 
 export interface Packed {
   /** The package's name, e.g. `@tsbox/linux-x64-gnu`. */
@@ -29,4 +29,22 @@ export function readPacked(dir: string): Packed[] {
 export function relativeLinks(markdown: string): string[] {
   const targets = [...markdown.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!.split("#")[0]!);
   return [...new Set(targets.filter((t) => t !== "" && !/^[a-z][a-z0-9+.-]*:/i.test(t) && !t.startsWith("/")))];
+}
+
+/** A script's closing `//# sourceMappingURL=…` comment (tsc's and esbuild's), its map's relative path in group 1. */
+const SOURCE_MAP_COMMENT = /\n\/\/# sourceMappingURL=([^\s:]+)\s*$/;
+
+/**
+ * The scripts under `dir` whose source-map comment names a map that is not there (pack.ts leaves the maps out:
+ * they point at src/), each with its text without that comment: a bundler's dev server (Vite) and DevTools
+ * fetch the map, and fail loudly (a stack trace on every `vite` start, index.html for a public/ copy's map).
+ */
+export function* danglingMapComments(dir: string): Generator<{ path: string; stripped: string }> {
+  for (const rel of readdirSync(dir, { recursive: true, encoding: "utf8" })) {
+    if (!/\.[cm]?js$/.test(rel)) continue;
+    const path = join(dir, rel);
+    const text = readFileSync(path, "utf8");
+    const map = SOURCE_MAP_COMMENT.exec(text);
+    if (map && !existsSync(join(dirname(path), map[1]!))) yield { path, stripped: text.slice(0, map.index + 1) };
+  }
 }

@@ -36,7 +36,6 @@ export class TsboxError extends Error {
 
   constructor(message: string, options: { exitCode?: number; code?: TsboxErrorCode; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
     this.exitCode = options.exitCode ?? 125;
     this.code = options.code;
   }
@@ -171,6 +170,16 @@ export const pauseRefusal = {
 export function removeRunningRefusal(id: string, hint = ""): ContainerError {
   return new ContainerError(`cannot remove running container ${id}: stop it first${hint}`, "running");
 }
+
+/**
+ * Gives an error class its `name` (on its prototype, before any instance exists, so a stack's first line has it
+ * too) as a string: an app's minifier renames classes (`new.target.name` became `o`, `String(err)` "o: …").
+ */
+export function nameErrors(classes: Record<string, { prototype: Error }>): void {
+  for (const [name, cls] of Object.entries(classes)) Object.defineProperty(cls.prototype, "name", { value: name, writable: true, configurable: true });
+}
+
+nameErrors({ TsboxError, SpecError, UsageError, ImageError, LayerError, OutputLimitError, ContainerError });
 
 /** `instanceof TsboxError` that also holds across separately bundled copies of this class. */
 export function isTsboxError(err: unknown): err is TsboxError {

@@ -15,6 +15,9 @@ import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { errorHint } from "../src/cli/error-hints.js";
 import { readFileSync } from "node:fs";
 import { CONTAINER_ERROR_REASONS, ContainerError } from "../src/errors.js";
+import { build } from "esbuild";
+import { tmpdir } from "node:os";
+import { pathToFileURL } from "node:url";
 
 after(cleanupIdentities);
 
@@ -33,6 +36,28 @@ it("README's error table lists every ContainerError reason, and no other; a reas
   assert.deepEqual(listed.filter((r) => r !== "reason").sort(), [...CONTAINER_ERROR_REASONS].sort());
   // A path (copyFrom's) with the wording of a refusal in it was that refusal.
   assert.equal(new ContainerError("Could not find the file /data is paused in container c").reason, undefined);
+});
+
+it("every exported error class keeps its name through an app's minifier (which renames classes): err.name, String(err)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbox-minified-"));
+  try {
+    for (const entry of ["src/index.ts", "src/browser.ts"]) {
+      const out = join(dir, "entry.mjs");
+      await build({ entryPoints: [entry], outfile: out, bundle: true, minify: true, format: "esm", platform: "node", packages: "external", logLevel: "error" });
+      const mod: Record<string, unknown> = await import(`${pathToFileURL(out).href}?${entry}`);
+      const classes = Object.entries(mod).filter((e): e is [string, new (...a: unknown[]) => Error] => typeof e[1] === "function" && e[1].prototype instanceof Error);
+      assert.ok(classes.length >= 7, `${entry}: ${classes.map(([n]) => n).join(", ")}`);
+      for (const [name, cls] of classes) {
+        assert.notEqual(cls.name, name, `${entry}: the minifier kept ${name}'s class name: the test proves nothing`);
+        // Each constructor's first arguments are strings (OutputLimitError's third its partial output).
+        const err = new cls("m", "m", { stdout: "", stderr: "" });
+        assert.equal(err.name, name, entry);
+        assert.match(String(err), new RegExp(`^${name}: `), entry);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 function oneLine(r: CliResult, code: number, pattern: RegExp): void {

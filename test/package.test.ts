@@ -16,12 +16,12 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, posix } from "node:path";
+import { join, posix, relative } from "node:path";
 import { ensureUser, type Identity } from "./helpers/identities.js";
 import { repoRoot, tsbox, type CliResult } from "./helpers/cli.js";
 import { assertNoLeaks, snapshot, type Snapshot } from "./helpers/leaks.js";
 import { vmSkip } from "./helpers/vm.js";
-import { readPacked, relativeLinks, type Packed } from "../scripts/packed.js";
+import { danglingMapComments, readPacked, relativeLinks, type Packed } from "../scripts/packed.js";
 
 const isRoot = process.getuid!() === 0;
 const skip = vmSkip || (!isRoot && "needs root (installs as the unprivileged tsbox-test user)");
@@ -166,6 +166,11 @@ describe("npm packages", { skip }, () => {
       const readme = execFileSync("tar", ["xzOf", join(root, "packages", p.file), "package/README.md"], { encoding: "utf8" });
       const missing = relativeLinks(readme).filter((f) => !files.includes(posix.join("package", f)));
       assert.deepEqual(missing, [], `${p.name}'s README links only to files it ships`);
+      // No script names a map the package lacks (Vite's dev server printed a stack trace for tsbox.js.map on every start).
+      const unpacked = join(root, "unpacked", p.name);
+      mkdirSync(unpacked, { recursive: true });
+      execFileSync("tar", ["xzf", join(root, "packages", p.file), "-C", unpacked]);
+      assert.deepEqual([...danglingMapComments(unpacked)].map((d) => relative(unpacked, d.path)), [], `${p.name}'s scripts name no map it does not ship`);
     }
   });
 

@@ -6,7 +6,8 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -898,6 +899,62 @@ rt.terminate();`;
       assert.match(crossOrigin, /^the vm Worker could not be started from http:\/\/localhost:1\/tsbox-vm-worker\.js: .*serve a copy of tsbox-vm-worker\.js there and name it with `workerUrl`/);
     } finally {
       await p.close();
+    }
+  });
+
+  it("takes `assets` as a folder whether or not it ends with a slash", async () => {
+    const p = await VmPage.open(browser, server);
+    try {
+      // Before, "/dist" meant the folder above it: the Worker was looked for at /tsbox-vm-worker.js.
+      for (const assets of ["/dist", "dist"]) {
+        const r = await p.boot({ assets, storage: false });
+        assert.ok(r.ok, `${assets}: ${r.error}`);
+      }
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("runs in a Vite app as README says (public/tsbox/, assets from BASE_URL, a non-root base); without assets, boot() names the option", async () => {
+    // The app as a developer has it: tsbox in node_modules (this tree), its files copied into public/tsbox/.
+    const app = mkdtempSync(join(tmpdir(), "vite-app-"));
+    try {
+      mkdirSync(join(app, "node_modules"));
+      symlinkSync(packageRoot(), join(app, "node_modules", "tsbox"));
+      for (const f of ["tsbox-vm-worker.js", "v86.wasm", "guest"]) cpSync(join(packageRoot(), "dist", "browser", f), join(app, "public", "tsbox", f), { recursive: true });
+      writeFileSync(join(app, "index.html"), '<!doctype html><meta charset="utf-8"><script type="module" src="/main.js"></script>');
+      writeFileSync(
+        join(app, "main.js"),
+        `import { Runtime } from "tsbox/browser";
+const failure = (e) => ({ name: e.name, text: String(e) });
+window.result = (async () => {
+  const bundled = await new Runtime({ storage: false }).boot().then(() => "booted", failure);
+  const rt = new Runtime({ assets: import.meta.env.BASE_URL + "tsbox/", storage: false });
+  try {
+    return { bundled, out: (await (await rt.run({ image: "busybox", cmd: ["echo", "hi from vite"] })).output()).stdout };
+  } catch (e) {
+    return { bundled, error: failure(e) };
+  } finally {
+    rt.terminate();
+  }
+})();`,
+      );
+      execFileSync(process.execPath, [join(packageRoot(), "node_modules", "vite", "bin", "vite.js"), "build", "--base=/app/", "--logLevel=warn", app], { cwd: app, stdio: "inherit", timeout: 120_000 });
+      const site = await serveStatic({ "/app/": join(app, "dist") });
+      const page = await browser.newPage();
+      try {
+        await page.goto(`${site.url}/app/index.html`);
+        const r = await page.evaluate(() => (globalThis as unknown as { result: Promise<Record<string, any>> }).result);
+        assert.equal(r.out, "hi from vite\n", JSON.stringify(r));
+        // Vite bundled tsbox.js into the app's chunk: its own folder is unknown (was "Invalid URL": Vite inlined dist/browser.js as a data: URL).
+        assert.equal(r.bundled.name, "TsboxError");
+        assert.match(r.bundled.text, /^TsboxError: tsbox cannot find its Worker and guest files: a bundler moved tsbox\/browser \(it runs from http:\/\/127\.0\.0\.1:\d+\/app\/assets\/index-[\w-]+\.js, .*name it with the Runtime's `assets` option/);
+      } finally {
+        await page.close();
+        await site.close();
+      }
+    } finally {
+      rmSync(app, { recursive: true, force: true });
     }
   });
 

@@ -1,4 +1,4 @@
-import { TsboxError } from "../errors.js";
+import { nameErrors, TsboxError } from "../errors.js";
 
 /** A build that failed: a bad Dockerfile, a missing source, a RUN that exited non-zero. Exit code 1, as docker build's. */
 export class BuildError extends TsboxError {
@@ -6,3 +6,5 @@ export class BuildError extends TsboxError {
     super(message, { code: "build", exitCode: 1, cause });
   }
 }
+
+nameErrors({ BuildError });

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { PassThrough, type Readable } from "node:stream";
 import type { CopyHelper, CopyOptionsOfOp, CopyRequest } from "../backend.js";
-import { TsboxError } from "../../errors.js";
+import { nameErrors, TsboxError } from "../../errors.js";
 import { hostCopy } from "../../containers/host-copy.js";
 import { findRuntimeBinary, requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, statusErrorToTsboxError, type StatusEvent } from "./status-events.js";
@@ -75,6 +75,7 @@ export class CopyHelperError extends TsboxError {
     super(message, { code: "runtime" });
   }
 }
+nameErrors({ CopyHelperError });
 
 /**
  * A copy that starts later (the guest's: a request over the agent link) as

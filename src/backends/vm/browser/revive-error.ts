@@ -13,7 +13,6 @@ export function reviveError(f: WorkerFailure): TsboxError {
   const cls = f.name !== undefined ? CLASSES[f.name] : undefined;
   if (cls && cls !== TsboxError) {
     Object.setPrototypeOf(err, cls.prototype);
-    err.name = f.name!;
     // The reason given where it was thrown, in the Worker (none otherwise, as a ContainerError made here).
     if (cls === ContainerError) Object.defineProperty(err, "reason", { value: f.reason, enumerable: true });
   }

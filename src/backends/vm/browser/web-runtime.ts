@@ -30,7 +30,8 @@ export interface RuntimeOptions {
    * The folder the guest's files are served from (as `npm run build:web`
    * and dist/browser lay them out): v86.wasm, tsbox-vm-worker.js and guest/
    * (bios.bin, bzImage, initramfs.cpio, manifest.json, snapshot.state(.json),
-   * images/busybox/). Default: this module's own folder.
+   * images/busybox/); "/tsbox" is the folder /tsbox/. Default: tsbox's own dist/browser/, where this module
+   * is the package's file; an app's bundler moves it, so there it is needed.
    */
   assets?: string | URL;
   /** Any of those files elsewhere (URLs or bytes); `busybox` is the embedded image's OCI layout. */
@@ -81,6 +82,35 @@ export interface ContainerInfo {
 const RUN_KEYS = new Set(["image", "cmd", "entrypoint", "env", "workdir", "user", "hostname", "readOnly", "tty", "stdin", "stdout", "stderr", "remove", "name", "volumes"]);
 /** RunOptions that need a network the browser cannot give (they get a message that says why). */
 const NETWORK_KEYS = new Set(["network", "networks", "publish", "publishAll", "addHosts", "dns", "dnsSearch", "dnsOptions", "ip", "networkAliases"]);
+/** Set by scripts/bundle-browser.mjs for the prebuilt bundle: its file name and its assets' folder from it. */
+declare const TSBOX_OWN_FILES: { module: string; assets: string } | undefined;
+
+/**
+ * The default `assets`: tsbox's own files, found from this module where the package put it — beside the prebuilt
+ * dist/browser/tsbox.js, or in dist/browser/ from tsc's dist/backends/vm/browser/web-runtime.js. An app's bundler
+ * moves the module into a chunk of its own (webpack even makes import.meta.url the source's file: URL): there
+ * the folder is unknown, and the error names `assets`. Never `new URL("./", import.meta.url)`: bundlers rewrite
+ * that as an asset of theirs (Vite inlined the sibling dist/browser.js as a data: URL: "Invalid URL").
+ */
+function ownAssets(): URL | TsboxError {
+  const own = typeof TSBOX_OWN_FILES === "object" ? TSBOX_OWN_FILES : { module: "web-runtime.js", assets: "../../../browser/" };
+  const here = new URL(import.meta.url);
+  if (/^https?:$/.test(here.protocol) && here.pathname.endsWith(`/${own.module}`)) return new URL(own.assets, here);
+  const url = here.protocol === "data:" ? "a data: URL" : here.href.replace(/[?#].*/, "");
+  const where = /^https?:$/.test(here.protocol) ? `it runs from ${url}, not tsbox's own dist/browser/tsbox.js` : `its import.meta.url is ${url}, not where the page loaded it from`;
+  return new TsboxError(
+    `tsbox cannot find its Worker and guest files: a bundler moved tsbox/browser (${where}). Copy node_modules/tsbox/dist/browser/{tsbox-vm-worker.js,v86.wasm,guest} to a folder your site serves and name it with the Runtime's \`assets\` option (with Vite: public/tsbox/ and \`assets: import.meta.env.BASE_URL + "tsbox/"\`)`,
+    { code: "runtime" },
+  );
+}
+
+/** `assets` names a folder: "/tsbox" is /tsbox/, not the folder above it (a URL's last name without its "/" is a file's). */
+function folderUrl(assets: string | URL): URL {
+  const url = new URL(assets, location.href);
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  return url;
+}
+
 const OPTION_KEYS = new Set(["assets", "files", "workerUrl", "storage", "warmUp", "standby", "config", "onProgress", "onNotice", "backend"]);
 
 export class Runtime {
@@ -367,8 +397,19 @@ export class Runtime {
   }
 
   private startWorker(): Promise<void> {
-    const base = new URL(this.options.assets ?? new URL("./", import.meta.url), location.href);
-    const at = (rel: string) => new URL(rel, base).href;
+    try {
+      return this.startWorkerAt(this.options.assets === undefined ? ownAssets() : folderUrl(this.options.assets));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** `base` the assets' folder, or why it is unknown (thrown only if a file is wanted from it). */
+  private startWorkerAt(base: URL | TsboxError): Promise<void> {
+    const at = (rel: string) => {
+      if (base instanceof TsboxError) throw base;
+      return new URL(rel, base).href;
+    };
     const given = this.options.files ?? {};
     const abs = <T>(s: T): T => (typeof s === "string" ? (new URL(s, location.href).href as T) : s);
     const files: GuestSources = {
@@ -379,7 +420,7 @@ export class Runtime {
       manifest: abs(given.manifest ?? at("guest/manifest.json")),
       snapshot: given.snapshot ? { state: abs(given.snapshot.state), meta: abs(given.snapshot.meta) } : { state: at("guest/snapshot.state"), meta: at("guest/snapshot.state.json") },
     };
-    const workerUrl = this.options.workerUrl ? new URL(this.options.workerUrl, location.href) : new URL("tsbox-vm-worker.js", base);
+    const workerUrl = new URL(this.options.workerUrl ?? at("tsbox-vm-worker.js"), location.href);
     let worker: Worker;
     try {
       worker = new Worker(workerUrl, { type: "module" });
@@ -394,7 +435,7 @@ export class Runtime {
         this.terminate(err);
         reject(err);
       };
-      // A bundler's output lacks the Worker and the guest unless they are copied beside it (or `assets` names them).
+      // The files are not where `assets` (or the package's own folder) says.
       const unloaded = `it could not be loaded from ${workerUrl.href} (missing there, or served as another type than JavaScript): serve tsbox's dist/browser files (tsbox-vm-worker.js, v86.wasm, guest/) there, or name their folder with the Runtime's \`assets\` option (a same-origin Worker with \`workerUrl\`)`;
       worker.onerror = (e) => fail(new TsboxError(`the vm Worker failed: ${e.message || unloaded}`, { code: "runtime" }));
       worker.onmessage = ({ data: msg }: MessageEvent<WorkerMessage>) => {

@@ -11,7 +11,7 @@
  * ({channel, message}: the agent dropped one of our frames), "protocol-error"
  * (we dropped one of its frames).
  */
-import { containerErrorCode, TsboxError } from "../../../errors.js";
+import { containerErrorCode, nameErrors, TsboxError } from "../../../errors.js";
 import type { InputEndpoint, OutputEndpoint } from "./agent-channels.js";
 import { fromUtf8, hex, u32le, utf8, view } from "./bytes.js";
 import { Emitter } from "./emitter.js";
@@ -72,6 +72,7 @@ export class AgentRequestError extends TsboxError {
     this.kind = error.kind;
   }
 }
+nameErrors({ AgentRequestError });
 
 interface Pending {
   resolve: (r: Reply) => void;
