@@ -116,7 +116,7 @@ export async function networkCommand(args: string[], ctx: CliContext): Promise<n
     }
     case "prune": {
       const flags = parseFlags(rest, [{ name: "force", short: "f" }, { name: "filter", value: true, repeat: true }]);
-      if (flags.help) return ctx.stdout.write("Usage: tsbox network prune [-f] [--filter until=TIME|label=K[=V]|label!=K[=V]]\n\nRemove every user-defined network no container uses.\n"), 0;
+      if (flags.help) return ctx.stdout.write("Usage: tsbox network prune [-f] [--filter until=TIME|label=K[=V]|label!=K[=V]]\n"), 0;
       if (flags.positionals.length > 0) throw new UsageError(`"tsbox network prune" takes no arguments`);
       const filter = pruneFilterFlag(allValues(flags, "filter"));
       if (!(await confirm(ctx, "WARNING! This will remove all custom networks not used by at least one container.", flags.bools.has("force")))) return 0;
