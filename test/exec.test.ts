@@ -149,7 +149,8 @@ const scenarios: Record<string, Scenario> = {
   async maxBuffer(rt) {
     await using c = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const caught = (p: Promise<unknown>) => p.then(() => undefined, (e: OutputLimitError) => ({ name: e.name, code: e.code, stream: e.stream, message: e.message, stdoutBytes: e.stdout.length, stderr: e.stderr }));
-    const flood = await caught(c.exec(["sh", "-c", "echo to-stderr >&2; exec yes"], { maxBuffer: 1 << 20 }));
+    // The stderr line well before the flood: two streams relayed through pipes (sockets as stdio) keep no order between them.
+    const flood = await caught(c.exec(["sh", "-c", "echo to-stderr >&2; sleep 0.5; exec yes"], { maxBuffer: 1 << 20 }));
     // The default, 100 MiB: one byte more, and all of it. (Natively only: through the emulated guest each takes one
     // to two minutes, more than the scenario's time on a loaded machine, and the limit is the same code for both backends.)
     const native = process.env.TSBOX_BACKEND !== "vm";

@@ -19,7 +19,8 @@ const results: Record<string, unknown> = {};
   const c = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo out; echo err >&2; exit 3"], remove: true });
   const first = await c.output();
   results.outputAgain = { same: JSON.stringify(await c.output()) === JSON.stringify(first), concurrent: (await Promise.all([c.output(), c.output()])).map((o) => o.stdout) };
-  const flood = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo to-stderr >&2; exec yes"], remove: true });
+  // The stderr line well before the flood: two streams relayed through pipes (sockets as stdio) keep no order between them.
+  const flood = await rt.run({ image: "busybox", cmd: ["sh", "-c", "echo to-stderr >&2; sleep 0.5; exec yes"], remove: true });
   const err = await flood.output({ maxBuffer: 1 << 20 }).then(() => undefined, (e: OutputLimitError) => e);
   results.outputLimit = {
     error: err && { name: err.name, code: err.code, message: err.message, stream: err.stream, stdoutBytes: err.stdout.length, stdoutLines: new Set(err.stdout.split("\n")).size, stderr: err.stderr },
