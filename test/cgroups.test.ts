@@ -185,7 +185,14 @@ function pausedOrphan(who: Identity, getDelegation: () => Delegation | undefined
     assert.ok(pid, "the container was paused");
     signalSpawned(node, "SIGKILL");
     await running;
-    const alive = () => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+    // Gone between a look and the read (ESRCH, ENOENT): not alive.
+    const alive = () => {
+      try {
+        return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+      } catch {
+        return false;
+      }
+    };
     for (let i = 0; i < 250 && alive(); i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(alive(), false, "the frozen container process is gone");
     // Its --rm bundle is an orphan now: the next run collects it (the leak check after this test looks).
