@@ -1,6 +1,6 @@
 /**
  * The value rules docker's `--filter`s share across listings (moby's filters.Args), one home for
- * ps, network ls and volume ls.
+ * ps, network ls, volume ls and events.
  */
 import { UsageError } from "../errors.js";
 
@@ -14,6 +14,12 @@ export function regexMatch(pattern: string, text: string): boolean {
   } catch {
     return text === pattern;
   }
+}
+
+/** `label=KEY` (the label is there) or `label=KEY=VALUE` (it has that value), as docker's MatchKVList reads one. */
+export function labelMatch(labels: Record<string, string>, spec: string): boolean {
+  const eq = spec.indexOf("=");
+  return eq < 0 ? Object.hasOwn(labels, spec) : Object.hasOwn(labels, spec.slice(0, eq)) && labels[spec.slice(0, eq)] === spec.slice(eq + 1);
 }
 
 /** `dangling=`: true or 1, false or 0 (docker's GetBoolOrDefault); anything else an invalid filter. */

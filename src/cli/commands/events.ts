@@ -5,6 +5,7 @@ import { LineCursor } from "../../line-cursor.js";
 import { defaultDataDir } from "../../paths.js";
 import type { CliContext } from "../context.js";
 import { allValues, lastValue, parseFlags } from "../flags.js";
+import { labelMatch } from "../list-filters.js";
 import { parseTimeArg } from "../time-arg.js";
 
 const USAGE = `Usage: tsbox events [OPTIONS]
@@ -95,11 +96,8 @@ export function eventFilter(specs: string[]): (e: EventRecord) => boolean {
     event: (e, v) => e.Action === v,
     image: (e, v) => e.from === v || e.from === `${v}:latest`,
     type: (e, v) => e.Type === v,
-    // docker's: KEY or KEY=VALUE among the actor's attributes (a container's labels are there).
-    label: (e, v) => {
-      const eq = v.indexOf("=");
-      return eq < 0 ? Object.hasOwn(e.Actor.Attributes, v) : e.Actor.Attributes[v.slice(0, eq)] === v.slice(eq + 1);
-    },
+    // docker's: among the actor's attributes (a container's labels are there).
+    label: (e, v) => labelMatch(e.Actor.Attributes, v),
   };
   // Every label filter must hold (docker's MatchKVList); other keys' values are alternatives.
   return (e) => [...wanted].every(([key, values]) => (key === "label" ? values.every((v) => test.label!(e, v)) : values.some((v) => test[key]!(e, v))));

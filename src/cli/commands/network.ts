@@ -11,7 +11,7 @@ import { printInspected } from "./inspect.js";
 import { pruneFilterFlag } from "./prune.js";
 import { confirm } from "../confirm.js";
 import { strictContext } from "../format-template-exec.js";
-import { danglingValue, regexMatch } from "../list-filters.js";
+import { danglingValue, labelMatch, regexMatch } from "../list-filters.js";
 import { type FormatDefaults, refuseJsonWith, writeFormatted } from "../format-output.js";
 import { BUILTIN_NETWORKS, type BuiltinNetwork, type NetworkConfig } from "../../network/store.js";
 import type { Lease } from "../../network/leases.js";
@@ -264,11 +264,8 @@ function networkTest(key: string, value: string, inUse: (n: Listed) => boolean):
     }
     case "driver":
       return (n) => n.driver === value;
-    case "label": {
-      const eq = value.indexOf("=");
-      const labels = (n: Listed) => ("labels" in n ? n.labels : {});
-      return (n) => (eq < 0 ? value in labels(n) : labels(n)[value.slice(0, eq)] === value.slice(eq + 1));
-    }
+    case "label":
+      return (n) => labelMatch("labels" in n ? n.labels : {}, value);
     default:
       if (value !== "custom" && value !== "builtin") throw new UsageError(`invalid filter 'type=${value}': custom or builtin`);
       return (n) => predefined(n) === (value === "builtin");

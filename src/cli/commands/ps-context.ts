@@ -11,7 +11,7 @@ import type { ImageConfig } from "../../image/oci.js";
 import type { ContainerInfo, Runtime } from "../../runtime.js";
 import { parsePortRange } from "../../network/ports.js";
 import { strictContext } from "../format-template-exec.js";
-import { regexMatch } from "../list-filters.js";
+import { labelMatch, regexMatch } from "../list-filters.js";
 import type { FormatDefaults } from "../format-output.js";
 import { humanDuration, humanSize, shortId, timeAgo, truncate } from "../format.js";
 
@@ -228,10 +228,7 @@ export async function matchFilters(entries: PsEntry[], filters: Map<string, stri
       any("id", (v) => regexMatch(v, c.Id)) &&
       any("name", (v) => regexMatch(v, c.Name.replace(/^\//, ""))) &&
       // Every label filter must hold.
-      (filters.get("label") ?? []).every((v) => {
-        const eq = v.indexOf("=");
-        return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
-      }) &&
+      (filters.get("label") ?? []).every((v) => labelMatch(labels, v)) &&
       any("status", (v) => c.State.Status === v) &&
       any("exited", (v) => c.State.Status === "exited" && c.State.ExitCode === Number(v)) &&
       any("volume", (v) => c.Mounts.some((m) => m.Name === v || m.Source === v || m.Destination === v)) &&

@@ -10,7 +10,7 @@ import { setLabel, setOption } from "../key-value.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize } from "../format.js";
-import { danglingValue, regexMatch } from "../list-filters.js";
+import { danglingValue, labelMatch, regexMatch } from "../list-filters.js";
 import { printInspected } from "./inspect.js";
 import { groupUsage, isHelp } from "../group-command.js";
 
@@ -165,18 +165,14 @@ function volumeFilter(specs: string[], inUse: (name: string) => boolean, allowed
     if (!m || !allowed.includes(m[1]!)) throw new UsageError(`invalid filter '${spec}'`);
     byKey.set(m[1]!, [...(byKey.get(m[1]!) ?? []), m[2]!]);
   }
-  const labelMatch = (v: VolumeInfo, want: string) => {
-    const eq = want.indexOf("=");
-    return eq < 0 ? want in v.Labels : v.Labels[want.slice(0, eq)] === want.slice(eq + 1);
-  };
   for (const [key, values] of byKey) {
     if (key === "dangling") {
       const dangling = values.map(danglingValue);
       tests.push((v) => dangling.some((d) => d === !inUse(v.Name)));
     } else if (key === "name") tests.push((v) => values.some((x) => regexMatch(x, v.Name)));
     else if (key === "driver") tests.push((v) => values.includes(v.Driver));
-    else if (key === "label") tests.push((v) => values.every((x) => labelMatch(v, x)));
-    else tests.push((v) => values.every((x) => !labelMatch(v, x)));
+    else if (key === "label") tests.push((v) => values.every((x) => labelMatch(v.Labels, x)));
+    else tests.push((v) => values.every((x) => !labelMatch(v.Labels, x)));
   }
   return (v) => tests.every((t) => t(v));
 }
