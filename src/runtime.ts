@@ -311,10 +311,15 @@ export class Runtime implements ContainerOwner {
     const wanted = Object.entries(options.labels ?? {});
     const states = (await this.containers({ all: options.all ?? false })).filter((s) => {
       if (wanted.length === 0) return true;
-      const labels = readInspectRecord(this.paths.container(s.id))?.Config.Labels ?? {};
+      const labels = this.labelsOf(s);
       return wanted.every(([key, value]) => labels[key] === value);
     });
     return states.map((s) => new Container(this.runtimeFor(s.backend), s.id, s.name));
+  }
+
+  /** A container's labels: its record carries them since stop 52; an older one's are in its inspect.json only. */
+  private labelsOf(state: ContainerState): Record<string, string> {
+    return state.labels ?? readInspectRecord(this.paths.container(state.id))?.Config.Labels ?? {};
   }
 
   private siblings = new Map<string, Runtime>();
@@ -1171,7 +1176,7 @@ export class Runtime implements ContainerOwner {
   /** Deletes every container that is not running (`docker container prune`); `filter`: docker's `--filter until=… label=…`. */
   async pruneContainers(filter?: import("./containers/prune-filter.js").PruneFilter): Promise<import("./containers/cleanup.js").ContainerPruneResult> {
     const { prunable } = await import("./containers/prune-filter.js");
-    const keep = async (c: ContainerInfo) => filter !== undefined && !prunable(filter, c.created, (await this.inspectContainer(c.id).catch(() => undefined))?.Config.Labels);
+    const keep = async (c: ContainerInfo) => filter !== undefined && !prunable(filter, c.created, this.labelsOf(c));
     const result = await (await import("./containers/cleanup.js")).pruneContainers(this, keep);
     result.bytes += await (await import("./containers/leftovers.js")).sweepContainerLeftovers(this.ctx);
     return result;
