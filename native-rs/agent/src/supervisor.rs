@@ -100,7 +100,7 @@ fn child(job: Job, stdio: &Stdio, status_w: c_int) -> i32 {
     container::process_setup::mark_own_pipes(pipes);
     let root = match &job {
         Job::Container { spec, .. } => Some((root_id(&spec.linux.uid_mappings), root_id(&spec.linux.gid_mappings))),
-        Job::Exec { pid, .. } => container_root(*pid),
+        Job::Exec { pid, .. } => container::copy::owners::Owners::of_process(*pid).map(|o| o.outside(0, 0)),
         Job::Copy { .. } => None,
     };
     if let Some((uid, gid)) = root {
@@ -169,18 +169,6 @@ fn run_container(
 /// The guest id that is root in the container (0 without a user namespace).
 fn root_id(maps: &[container::spec::IdMapping]) -> u32 {
     maps.iter().find(|m| m.container_id == 0).map_or(0, |m| m.host_id)
-}
-
-/// A running container's root, in guest ids, from its init's id maps.
-fn container_root(pid: i32) -> Option<(u32, u32)> {
-    let root = |kind: &str| {
-        let text = std::fs::read_to_string(format!("/proc/{}/{}", pid, kind)).ok()?;
-        text.lines().find_map(|l| {
-            let f: Vec<u32> = l.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-            (f.len() == 3 && f[0] == 0).then(|| f[1])
-        })
-    };
-    Some((root("uid_map")?, root("gid_map")?))
 }
 
 /// Our pipes among fds 0–2 (bit N: fd N) to the container's root: made by the
