@@ -171,9 +171,8 @@ export async function decompressedStream(file: FileHandle, path: string, digest:
   if (kind === "none") {
     return { stream: raw, done: async () => {}, translate: (e) => e, destroy: () => raw.destroy() };
   }
-  const inflate = zlibDecompressor(kind);
-  if (inflate) {
-    const gunzip = inflate;
+  const gunzip = zlibDecompressor(kind);
+  if (gunzip) {
     raw.on("error", (err) => gunzip.destroy(err));
     raw.pipe(gunzip);
     return {

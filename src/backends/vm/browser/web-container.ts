@@ -244,21 +244,22 @@ export class Container implements AsyncDisposable {
   async remove(options: RemoveOptions = {}): Promise<void> {
     checkPageOptions("remove", options, REMOVE_KINDS);
     if (this.removed) return;
-    if (!this.exitStatus && options.force) {
-      this.proc.kill("SIGKILL");
-      await this.done.catch(() => {});
-    }
+    if (options.force) await this.killed();
     if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12), " or use --force");
     await this.owner.removeContainer(this.id);
     this.removed = true;
   }
 
+  /** Kills it if it runs, and waits for its end. */
+  private async killed(): Promise<void> {
+    if (this.exitStatus) return;
+    this.proc.kill("SIGKILL");
+    await this.done.catch(() => {});
+  }
+
   /** `await using c = await rt.run(…)`: kills the container if needed and deletes it. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.exitStatus) {
-      this.proc.kill("SIGKILL");
-      await this.done.catch(() => {});
-    }
+    await this.killed();
     await this.stdin?.abort().catch(() => {});
     await this.remove();
   }

@@ -198,17 +198,13 @@ export class Runtime {
   }
 
   /** Loads the images of a `docker save` or OCI archive (gzip or not); returns their names. */
-  load(input: Blob | ArrayBuffer | Uint8Array, options: { repository?: string } = {}): Promise<string[]> {
+  async load(input: Blob | ArrayBuffer | Uint8Array, options: { repository?: string } = {}): Promise<string[]> {
     // Anything else (a FileList, a Response, a URL, null) went on to the Worker: null failed there as "the archive is empty".
     if (!(input instanceof Blob || input instanceof ArrayBuffer || input instanceof Uint8Array)) {
       const what = input === null ? "null" : typeof input === "object" ? ((input as object).constructor?.name ?? "an object") : typeof input;
-      return Promise.reject(new UsageError(`load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not ${what}`));
+      throw new UsageError(`load takes the archive as a Blob (a File), an ArrayBuffer or a Uint8Array, not ${what}`);
     }
-    try {
-      checkPageOptions("load", options, LOAD_KINDS, { signal: "a load in the page runs to its end" });
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    checkPageOptions("load", options, LOAD_KINDS, { signal: "a load in the page runs to its end" });
     const bytes = input instanceof Uint8Array ? (input.slice().buffer as ArrayBuffer) : input;
     return this.call("load", [bytes, options]);
   }
@@ -223,17 +219,13 @@ export class Runtime {
    * origin read it (CORS: Access-Control-Allow-Origin, and Accept and
    * Authorization allowed), anonymously; loopback registries over http.
    */
-  pull(image: string, options: { onProgress?: (event: PullEvent) => void } = {}): Promise<{ name: string; digest: string }> {
-    try {
-      checkPageOptions("pull", options, PULL_KINDS, {
-        platform: "the page's guest runs linux/386 images, the one platform it pulls",
-        signal: "a pull in the page runs to its end",
-        env: "a page has no environment to take registry settings from",
-        concurrency: "the page fetches one blob at a time",
-      });
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  async pull(image: string, options: { onProgress?: (event: PullEvent) => void } = {}): Promise<{ name: string; digest: string }> {
+    checkPageOptions("pull", options, PULL_KINDS, {
+      platform: "the page's guest runs linux/386 images, the one platform it pulls",
+      signal: "a pull in the page runs to its end",
+      env: "a page has no environment to take registry settings from",
+      concurrency: "the page fetches one blob at a time",
+    });
     return this.call("pull", [image], options.onProgress);
   }
 
@@ -243,15 +235,11 @@ export class Runtime {
   }
 
   /** Deletes an image from the page's store; the page's running containers keep theirs (in the guest's memory), so `force` changes nothing. */
-  removeImage(image: string, options: RemoveImageOptions = {}): Promise<void> {
-    try {
-      checkPageOptions("removeImage", options, REMOVE_IMAGE_KINDS, {
-        platform: "a page's store holds the guest's platform (linux/386) only",
-        prune: "a page's images have no parent images to keep or prune",
-      });
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  async removeImage(image: string, options: RemoveImageOptions = {}): Promise<void> {
+    checkPageOptions("removeImage", options, REMOVE_IMAGE_KINDS, {
+      platform: "a page's store holds the guest's platform (linux/386) only",
+      prune: "a page's images have no parent images to keep or prune",
+    });
     return this.call("removeImage", [image]);
   }
 
