@@ -660,11 +660,19 @@ async function defineTests(): Promise<void> {
             const exec = await toFiles(["exec", ...user, name, "sh", "-c", script]);
             assert.equal(exec.code, 0, `exec ${user}: ${readFileSync(err, "utf8")}`);
             assert.deepEqual(written(), ["hi\n", "err\n", who.uid, who.uid], `exec ${user}`);
-            // A pipe the caller hands over goes on as it is (natively): it stays the caller's (container root's), never
-            // the process's user's. The vm guest's pipes are always the agent's own.
-            const piped = await tsbox(who, [], { argv: ["sh", "-c", `"$@" | cat > ${out}`, "sh", process.execPath, cliPath, "run", "--rm", ...user, "busybox", "stat", "-L", "-c", "%u", "/proc/self/fd/1"] });
-            assert.equal(piped.code, 0, piped.stderr);
-            assert.equal(readFileSync(out, "utf8"), vm && user.length ? `${user[1] === "nobody" ? 65534 : 1000}\n` : "0\n", `a handed-over pipe, run ${user}`);
+            // A pipe the caller hands over (a CI runner's step output, `| tee`) is the caller's, 0600: as another user
+            // the process could not open /dev/stdout on it (EACCES, before), so natively it is relayed through a pipe of
+            // the process's own, and the caller's stays its own (its `echo > /dev/stderr` after the run still works).
+            // (A pipe of the process's own host uid goes on as it is: below, the container root's, natively.) The vm
+            // guest's pipes are always the agent's own.
+            const inner = `${script} && stat -L -c %u /proc/self/fd/1`;
+            const uid = user.length ? (user[1] === "nobody" ? 65534 : 1000) : 0;
+            const piped = await tsbox(who, [], { argv: ["sh", "-c", `{ "$@" && stat -L -c %u /proc/self/fd/3 3>&1 1>&2; } | cat > ${out}`, "sh", process.execPath, cliPath, "run", "--rm", ...user, "busybox", "sh", "-c", inner] });
+            assert.deepEqual([piped.code, readFileSync(out, "utf8"), piped.stderr], [0, `hi\n${uid}\n`, `err\n${who.uid}\n`], `a handed-over pipe, run ${user}`);
+            const pipedExec = await tsbox(who, [], { argv: ["sh", "-c", `"$@" | cat > ${out}`, "sh", process.execPath, cliPath, "exec", ...user, name, "sh", "-c", inner] });
+            assert.deepEqual([pipedExec.code, readFileSync(out, "utf8"), pipedExec.stderr], [0, `hi\n${uid}\n`, "err\n"], `a handed-over pipe, exec ${user}`);
+            const asRoot = await tsbox(who, [], { argv: ["sh", "-c", `"$@" | cat > ${out}`, "sh", process.execPath, cliPath, "run", "--rm", "busybox", "sh", "-c", "echo hi > /dev/stdout && stat -L -c %u /proc/self/fd/1"] });
+            assert.deepEqual([asRoot.code, readFileSync(out, "utf8")], [0, "hi\n0\n"], "a handed-over pipe, run as the container's root");
             const detached = `${name}-d`;
             assert.equal((await tsbox(who, ["run", "-d", "--name", detached, ...user, "busybox", "sh", "-c", script])).code, 0);
             try {

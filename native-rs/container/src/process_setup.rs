@@ -21,7 +21,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 /// whoever made them before the spawn; the child inherits the marks. Only
 /// those go to the process's user: a pipe the caller handed over stays the
 /// caller's (rootless its new owner would be an id the caller cannot open it
-/// as), and files and terminals never reach the process (docs/security.md).
+/// as; one of another owner is relayed instead, runtime/src/relay.rs), and
+/// files and terminals never reach the process (docs/security.md).
 static OWN_PIPES: AtomicU8 = AtomicU8::new(0);
 
 /// Marks `fds` (bit N: fd N) as pipes of ours for the next spawn (see `OWN_PIPES`).

@@ -181,6 +181,20 @@ impl Spec {
         self.linux.namespaces.iter().any(|ns| ns.kind == kind)
     }
 
+    /// The host uid the process's user runs as, where the spec alone says it:
+    /// the same id without a user namespace of its own, through the
+    /// mappings with one; None when they are picked at start
+    /// (`--userns=auto`), joined from elsewhere, or do not map it.
+    pub fn host_uid(&self, uid: u32) -> Option<u32> {
+        if !self.has_namespace(NamespaceKind::User) {
+            return Some(uid);
+        }
+        if !self.creates_namespace(NamespaceKind::User) || self.linux.userns_auto.is_some() {
+            return None;
+        }
+        crate::copy::owners::map_id(&self.linux.uid_mappings, uid, true)
+    }
+
     /// True when the spec asks for a *new* namespace of this kind.
     pub fn creates_namespace(&self, kind: NamespaceKind) -> bool {
         self.linux
@@ -799,6 +813,19 @@ pub(crate) mod tests {
           }
         }"#
         .to_string()
+    }
+
+    #[test]
+    fn host_uid_through_the_specs_own_namespace() {
+        let spec = Spec::parse(&sample_json()).unwrap();
+        assert_eq!(spec.host_uid(0), Some(1000));
+        assert_eq!(spec.host_uid(1), None, "not mapped");
+        let mut shared = spec.clone();
+        shared.linux.namespaces.retain(|ns| ns.kind != NamespaceKind::User);
+        assert_eq!(shared.host_uid(1000), Some(1000), "no user namespace: the host's ids");
+        let mut joined = spec.clone();
+        joined.linux.namespaces.iter_mut().filter(|ns| ns.kind == NamespaceKind::User).for_each(|ns| ns.path = Some("/proc/1/ns/user".into()));
+        assert_eq!(joined.host_uid(0), None, "a namespace made elsewhere");
     }
 
     fn with(edit: impl FnOnce(&mut Json)) -> std::result::Result<Spec, String> {

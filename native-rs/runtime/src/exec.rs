@@ -5,6 +5,7 @@
 use crate::helper::{self, Start};
 use crate::relay::Relay;
 use container::error::{Context, Error};
+use container::copy::owners::{map_id, Owners};
 use container::join;
 use container::seccomp::Seccomp;
 use container::spec::Process;
@@ -60,6 +61,8 @@ pub fn exec(opts: Options) -> i32 {
             join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), on_fork)
         },
         terminal: |input: &Input| input.process.terminal,
+        // The container's maps as the host sees them (the init's, read from here).
+        owner: |input: &Input| Owners::of_process(input.pid).and_then(|o| map_id(&o.uids, input.process.user.uid, true)),
         relay: |input: &mut Input| input.relay.take(),
         log: None,
         on_started: None,

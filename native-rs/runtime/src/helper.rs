@@ -26,6 +26,9 @@ pub struct Start<T> {
     /// Whether the process has a terminal of its own (`-t`): else our
     /// terminals are relayed, never handed to it (relay.rs).
     pub terminal: fn(&T) -> bool,
+    /// The host uid the process runs as, where known: a pipe we were
+    /// handed is passed on as it is only when it is that uid's (relay.rs).
+    pub owner: fn(&T) -> Option<u32>,
     /// A relay T brings for the process, taken once it runs (`exec -dt`:
     /// its terminal's output, read for nobody).
     pub relay: fn(&mut T) -> Option<Relay>,
@@ -102,7 +105,7 @@ pub fn serve<T>(start: Start<T>) -> i32 {
             let prepared = if terminal {
                 None
             } else {
-                match relay::prepare(log.is_some()) {
+                match relay::prepare(log.is_some(), (start.owner)(&input)) {
                     Ok(p) => p,
                     Err(e) => {
                         drop(input);

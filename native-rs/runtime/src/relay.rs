@@ -58,10 +58,11 @@ pub struct Prepared {
 
 /// Swaps each of fds 0–2 that is not to be handed on as it is (with
 /// `log`, also 1 and 2 whatever they are) for a pipe; None when none is.
-pub fn prepare(log: bool) -> Result<Option<Prepared>, Errno> {
+/// `owner`: the host uid the process runs as, where known (`handed_as_is`).
+pub fn prepare(log: bool, owner: Option<u32>) -> Result<Option<Prepared>, Errno> {
     let mut prepared = Prepared { streams: Vec::new() };
     for target in 0..3 {
-        if !fd::is_open(target) || (handed_as_is(target) && !(log && target > 0)) {
+        if !fd::is_open(target) || (handed_as_is(target, owner) && !(log && target > 0)) {
             continue;
         }
         let outer = fd::dup(target)?;
@@ -85,15 +86,23 @@ pub fn prepare(log: bool) -> Result<Option<Prepared>, Errno> {
     Ok(if prepared.streams.is_empty() { None } else { Some(prepared) })
 }
 
-/// A pipe (reopened through /proc/self/fd it gives only its own stream) or
-/// /dev/null. Not a terminal (a character device), not a socket (see above).
-fn handed_as_is(target: c_int) -> bool {
+/// /dev/null, or a pipe (reopened through /proc/self/fd it gives only its
+/// own stream) of the process's own host uid. Not a terminal (a character
+/// device), not a socket (see above). A pipe of another owner is 0600 to
+/// the process (the kernel makes pipes so): `echo > /dev/stdout` as a
+/// container user, under a caller whose output is a pipe (a CI runner's
+/// step, `| tee`), failed with EACCES. runc gives such pipes to the
+/// process's user (`fixStdioPermissions`), but they are the caller's: its
+/// own later `echo > /dev/stderr` would then be refused. So they are
+/// relayed through pipes of the process's own (those go to its user:
+/// `process_setup::mark_own_pipes`).
+fn handed_as_is(target: c_int, owner: Option<u32>) -> bool {
     // Borrowed: fstat(2) through std, the descriptor stays ours.
     let file = ManuallyDrop::new(unsafe { File::from_raw_fd(target) });
     match file.metadata() {
         Ok(m) => {
             let kind = m.file_type();
-            kind.is_fifo() || (kind.is_char_device() && m.rdev() == DEV_NULL)
+            (kind.is_fifo() && owner == Some(m.uid())) || (kind.is_char_device() && m.rdev() == DEV_NULL)
         }
         Err(_) => false,
     }

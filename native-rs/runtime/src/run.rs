@@ -109,6 +109,7 @@ pub fn run(opts: Options) -> i32 {
             launch::spawn_nested(&r.spec, placement.as_ref(), &mut cloned, r.nest.as_ref())
         },
         terminal: |r: &Run| r.spec.process.terminal,
+        owner: |r: &Run| r.spec.host_uid(r.spec.process.user.uid),
         relay: |_| None,
         log: opts.log.map(|(max_size, max_files)| LogConfig { dir: log_dir, max_size, max_files }),
         oom_killed: |r: &Run| r.cgroup.as_ref().map_or(false, |c| c.manager.oom_kills() > 0),

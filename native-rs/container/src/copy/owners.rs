@@ -49,13 +49,19 @@ fn parse_proc_map(text: &str) -> Option<Vec<IdMapping>> {
 }
 
 fn map(maps: &[IdMapping], id: u32, out: bool) -> u32 {
-    for m in maps {
+    map_id(maps, id, out).unwrap_or(OVERFLOW_ID)
+}
+
+/// `id` inside → outside (`out`) the namespace of `maps`, or back; None where they do not map it.
+pub fn map_id(maps: &[IdMapping], id: u32, out: bool) -> Option<u32> {
+    maps.iter().find_map(|m| {
         let (from, to) = if out { (m.container_id, m.host_id) } else { (m.host_id, m.container_id) };
         if id >= from && id - from < m.size {
-            return to + (id - from);
+            Some(to + (id - from))
+        } else {
+            None
         }
-    }
-    OVERFLOW_ID
+    })
 }
 
 #[cfg(test)]
