@@ -53,7 +53,9 @@ export const HEALTH_DEFAULTS = { interval: 30 * SECOND, timeout: 30 * SECOND, st
 /** A Go duration (`30s`, `1m30s`, `500ms`, `1.5h`) in nanoseconds. */
 export function parseDuration(text: string, what: string): number {
   const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+  // µ escaped: esbuild leaves a regular expression's characters as they are, and one non-ASCII character makes
+  // Node read the whole CLI bundle as a two-byte string (scripts/bundle-cli.mjs checks).
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/g)];
   if (text === "0") return 0;
   if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new UsageError(`invalid duration "${text}" for ${what}: e.g. 30s, 1m30s, 500ms`);
   return Math.round(parts.reduce((ns, p) => ns + Number(p[1]) * units[p[2]!]!, 0));
