@@ -124,6 +124,25 @@ for (const who of identities()) {
       await ok(who, ["rm", "ticker"]);
     });
 
+    it("logs joins a line written in parts (docker's json-file): one time per line with -t, --tail counts lines, a last part without its newline is shown", async () => {
+      // Before, each write was an entry of its own: `printf a; echo b` (Python's unbuffered print too) gave
+      // "<time> a<time> b" with -t, and --tail 1 only "b".
+      const script = "printf a; sleep 0.3; echo b; printf c >&2; sleep 0.3; echo d >&2; sleep 0.3; printf prompt";
+      const id = (await ok(who, ["run", "-d", "busybox", "sh", "-c", script])).stdout.trim();
+      try {
+        assert.equal((await ok(who, ["wait", id])).stdout, "0\n");
+        const stamped = await ok(who, ["logs", "-t", id]);
+        assert.match(stamped.stdout, /^\S+Z ab\n\S+Z prompt$/);
+        assert.match(stamped.stderr, /^\S+Z cd\n$/);
+        const tail = await ok(who, ["logs", "--tail", "2", id]);
+        assert.deepEqual([tail.stdout, tail.stderr], ["prompt", "cd\n"]);
+        const all = await ok(who, ["logs", id]);
+        assert.deepEqual([all.stdout, all.stderr], ["ab\nprompt", "cd\n"]);
+      } finally {
+        await ok(who, ["rm", id]);
+      }
+    });
+
     it("logs without -f is what the log holds when asked, however fast the container writes (docker's snapshot)", async () => {
       await ok(who, ["run", "-d", "--name", "firehose", "--log-opt", "max-size=256k", "--log-opt", "max-file=2", "busybox", "yes"]);
       try {

@@ -20,7 +20,11 @@ export function logTruncated(bundleDir: string): boolean {
   return existsSync(join(bundleDir, LOG_TRUNCATED));
 }
 
-/** One write of the container, as logged (a line, or the part of one that was written). */
+/**
+ * One line of the container's output (its newline kept), joined from the writes that made it as docker's
+ * json-file gives it: its time is that of the write that ended it. A part still without its newline when the
+ * log is read to its end (a prompt, or a follow waiting for more) is an entry of its own.
+ */
 export interface LogEntry {
   stream: "stdout" | "stderr";
   /** RFC 3339 with nanoseconds, UTC. */
@@ -61,6 +65,10 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
   // One finally for every yield: a consumer that stops in the backlog (a break, waitForLog's line found
   // there, logs() without follow) leaves no open file behind.
   try {
+    const joiner = new LineJoiner();
+    const lines = function* (entries: Iterable<LogEntry>) {
+      for (const e of entries) yield* joiner.push(e);
+    };
     const backlog: LogEntry[] = [];
     const take = function* (entries: Iterable<LogEntry>) {
       for (const e of entries) {
@@ -72,17 +80,18 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
       }
     };
     for (const rotated of files) {
-      yield* take(drain(rotated, Infinity));
+      yield* take(lines(drain(rotated, Infinity)));
       rotated.close();
     }
-    yield* take(drain(current, end));
+    yield* take(lines(drain(current, end)));
+    yield* take(joiner.flush());
     yield* backlog.splice(0);
     if (!options.follow) return;
 
     waker = new ChangeWaiter(bundleDir);
     for (;;) {
       const before = current.position;
-      yield* readEntries(current).filter(wanted);
+      for (const e of lines(readEntries(current))) if (wanted(e)) yield e;
       if (current.position > before) continue;
       if (current.rotated()) {
         // The old file is read to its end: on to the next one.
@@ -91,19 +100,53 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
       }
       if (!active()) {
         // One last look: output written just before the end.
-        for (const e of drain(current, Infinity)) if (wanted(e)) yield e;
+        for (const e of lines(drain(current, Infinity))) if (wanted(e)) yield e;
         if (!current.rotated()) break;
         followRotation(bundleDir, current);
         continue;
       }
       if (until !== undefined && new Date().toISOString().replace("Z", "000000Z") >= until) break;
       if (options.signal?.aborted) break;
+      // Nothing more for now: a part of a line is not held back while we wait (a prompt shows at once).
+      for (const e of joiner.flush()) if (wanted(e)) yield e;
       await waker.next(250);
     }
+    for (const e of joiner.flush()) if (wanted(e)) yield e;
   } finally {
     waker?.close();
     for (const f of files) f.close();
     current.close();
+  }
+}
+
+/** docker's json-file cap on a line: a longer one is logged in parts of this size. */
+const LINE_CAP = 16 * 1024;
+
+/**
+ * Lines out of the log's entries. The monitor logs each write as it comes, a
+ * line or the part of one that was written (Python's unbuffered print writes
+ * a line and its newline apart; `printf a; echo b` is two writes), and
+ * `logs -t` printed a time in the middle of such lines, `--tail 1` gave
+ * their last part. docker's log copier joins a stream's writes up to the
+ * newline and stamps the line then: so does this, reading.
+ */
+class LineJoiner {
+  private readonly held: Record<LogEntry["stream"], LogEntry | undefined> = { stdout: undefined, stderr: undefined };
+
+  *push(e: LogEntry): Generator<LogEntry> {
+    const before = this.held[e.stream];
+    const line = before ? { stream: e.stream, time: e.time, data: before.data + e.data } : e;
+    if (line.data.endsWith("\n") || line.data.length >= LINE_CAP) {
+      this.held[e.stream] = undefined;
+      yield line;
+    } else this.held[e.stream] = line;
+  }
+
+  /** The parts still without a newline, oldest first. */
+  *flush(): Generator<LogEntry> {
+    const parts = [this.held.stdout, this.held.stderr].filter((e): e is LogEntry => e !== undefined).sort((a, b) => (a.time < b.time ? -1 : 1));
+    this.held.stdout = this.held.stderr = undefined;
+    yield* parts;
   }
 }
 
