@@ -738,6 +738,54 @@ for (const who of identities()) {
       await cli(["rmi", "victim", "onbuild-base"]);
     });
 
+    it("a symlink to what .dockerignore leaves out leads nowhere for COPY, its wildcards, RUN --mount=type=bind and a base image's ONBUILD; a linked directory is copied as the rules filter it", async () => {
+      const files = {
+        ".dockerignore": ".git\nsecrets\n.env\nsrc/secret.txt\n",
+        ".git/config": "token\n",
+        "secrets/id_rsa": "private\n",
+        ".env": "SECRET=hunter2\n",
+        "src/a.js": "kept\n",
+        "src/secret.txt": "hidden\n",
+        keys: { link: "secrets" },
+        gitcfg: { link: ".git/config" },
+        envalias: { link: ".env" },
+        srclink: { link: "src" },
+        all: { link: "." },
+      };
+      const ctx = context(who, "ignored-links", files);
+      // Before: each of these read the ignored file or directory into the layer or the bind (the rules were matched
+      // against the link's name, never where it leads).
+      for (const [dockerfile, error] of [
+        ["FROM busybox\nCOPY keys /k\nRUN cat /k/id_rsa\n", /^tsbox: line 2: keys: not found in the build context \(a symlink that leads nowhere\)$/m],
+        ["FROM busybox\nCOPY gitc* /g/\n", /^tsbox: line 2: gitcfg: not found in the build context \(a symlink that leads nowhere\)$/m],
+        ["FROM busybox\nADD keys/id_rsa /k\n", /^tsbox: line 2: keys\/id_rsa: not found in the build context \(a symlink that leads nowhere\)$/m],
+        ["FROM busybox\nRUN --mount=type=bind,source=envalias,target=/m cat /m\n", /^tsbox: line 2: RUN --mount=type=bind,source=envalias,target=\/m: source envalias is not in the build context$/m],
+      ] as const) {
+        const r = await build(["--no-cache", "-t", "leak", "-f", "-", ctx], { stdin: dockerfile });
+        assert.equal(r.code, 1, `${dockerfile}: ${r.stderr}`);
+        assert.match(r.stderr, error, dockerfile);
+        assert.doesNotMatch(r.stdout + r.stderr, /private|token|hunter2/, dockerfile);
+      }
+      // A hostile base image guesses a link's name in an ONBUILD trigger: the child's build fails as for a missing file.
+      const evil = context(who, "evil-base", { Dockerfile: "FROM busybox\nONBUILD RUN --mount=type=bind,source=keys,target=/k cat /k/id_rsa\n" });
+      assert.equal((await build(["-q", "-t", "evil-base", evil])).code, 0);
+      const child = await build(["--no-cache", "-t", "leak", "-f", "-", ctx], { stdin: "FROM evil-base\nRUN true\n" });
+      assert.equal(child.code, 1, child.stderr);
+      assert.match(child.stderr, /running the base image's ONBUILD RUN --mount=type=bind,source=keys/);
+      assert.match(child.stderr, /^tsbox: line 1: RUN --mount=type=bind,source=keys,target=\/k: source keys is not in the build context$/m);
+      assert.doesNotMatch(child.stdout + child.stderr, /private/);
+      // A link to the context itself, or to a directory with an ignored child, gives what the rules leave of it.
+      const base = context(who, "filter-base", { Dockerfile: 'FROM busybox\nONBUILD COPY all /c\nONBUILD RUN --mount=type=bind,source=all,target=/m sh -c "cd /m && find . | sort > /bound"\n' });
+      assert.equal((await build(["-q", "-t", "filter-base", base])).code, 0);
+      const ok = await build(["--no-cache", "-t", "filtered", "-f", "-", ctx], { stdin: "FROM filter-base\nCOPY srclink /s\n" });
+      assert.equal(ok.code, 0, ok.stderr);
+      const listing = [".", "./.dockerignore", "./all", "./envalias", "./gitcfg", "./keys", "./src", "./src/a.js", "./srclink"].join("\n") + "\n";
+      const seen = await cli(["run", "--rm", "filtered", "sh", "-c", "cd /c && find . | sort; cat /bound; cd /s && find . | sort; cat /s/a.js"]);
+      assert.equal(seen.stdout, `${listing}${listing}.\n./a.js\nkept\n`);
+      assert.deepEqual(readdirSync(who.dataDir).filter((n) => n.startsWith(".bind-")), [], "the step's snapshots are gone");
+      await cli(["rmi", "filtered", "filter-base", "evil-base"]);
+    });
+
     it("refuses bad Dockerfiles and contexts that reach out, with the line, exit 1, and no container or image left", async () => {
       const outside = join(who.scratch, "outside-secret");
       writeFileSync(outside, "secret");

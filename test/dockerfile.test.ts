@@ -2,10 +2,16 @@
  * The Dockerfile parser, the word lexer and the path patterns of
  * `tsbox build` (no containers): docker's rules for directives, line
  * continuations, comments, flags, the exec form, quoting and `$VAR`
- * expansion, COPY's wildcards and `.dockerignore`.
+ * expansion, COPY's wildcards and `.dockerignore` — also where a context's
+ * symlinks lead.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { BuildContext } from "../src/build/context.js";
+import { runMounts } from "../src/build/run-mounts.js";
 import { expandWord, keyValuePairs, oneWord, parseDockerfile, splitWords } from "../src/build/dockerfile.js";
 import { heredocScript } from "../src/build/builder.js";
 import { IgnoreRules, matchPath } from "../src/build/patterns.js";
@@ -128,5 +134,68 @@ describe("build path patterns", () => {
     for (const kept of ["src/a.js", "docs/keep.md", "builder/x", "keyfile"]) assert.ok(!rules.ignores(kept), kept);
     assert.ok(rules.mayReinclude("docs"));
     assert.ok(!rules.mayReinclude("node_modules"));
+  });
+});
+
+describe("build context and .dockerignore", () => {
+  it("a symlink to what .dockerignore leaves out leads nowhere, as in BuildKit's filtered context: its target, what is walked under it, through nested links, `..` and absolute targets", () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), "context-")));
+    try {
+      const files: Record<string, string | { link: string }> = {
+        ".dockerignore": ".git\nsecrets\n.env\nsrc/secret.txt\nhidden\n!hidden/public.pem\n",
+        ".git/config": "token",
+        "secrets/id_rsa": "key",
+        ".env": "SECRET=1",
+        "src/a.js": "a",
+        "src/secret.txt": "s",
+        "hidden/public.pem": "p",
+        "hidden/private.pem": "q",
+        keys: { link: "secrets" },
+        gitcfg: { link: ".git/config" },
+        envalias: { link: ".env" },
+        srclink: { link: "src" },
+        all: { link: "." },
+        "sub/up": { link: "../keys" },
+        nested: { link: "sub/up" },
+        abskeys: { link: join(dir, "secrets") },
+        dotdot: { link: "src/../secrets/id_rsa" },
+        viasub: { link: "sub/up/id_rsa" },
+        pubs: { link: "hidden" },
+        gitdir: { link: "./sub/../.git" },
+      };
+      for (const [path, content] of Object.entries(files)) {
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        if (typeof content === "string") writeFileSync(join(dir, path), content);
+        else symlinkSync(content.link, join(dir, path));
+      }
+      const context = new BuildContext(dir);
+      const names = (source: string) => context.resolve([source], 2).flatMap((s) => s.items.map((i) => i.name || "(file)"));
+      // Before: each of these read the ignored file or directory (the rules were matched against the link's name).
+      for (const link of ["keys", "gitcfg", "envalias", "nested", "abskeys", "dotdot", "viasub", "keys/id_rsa", "gitdir", "pubs/private.pem"]) {
+        assert.throws(() => context.resolve([link], 2), new RegExp(`: line 2: ${link}: not found in the build context \\(a symlink that leads nowhere\\)$`), link);
+      }
+      // A wildcard that matches the link's own name finds the link, which leads nowhere; one under it finds nothing.
+      assert.throws(() => context.resolve(["gitc*"], 2), /: line 2: gitcfg: not found in the build context \(a symlink that leads nowhere\)$/);
+      assert.throws(() => context.resolve(["keys/*"], 2), /no source files were specified: no file in the build context matches keys\/\*/);
+      // A linked directory is walked by the rules of where it is: its ignored child left out, an exception's kept.
+      assert.deepEqual(names("srclink"), ["a.js"]);
+      assert.deepEqual(names("pubs"), ["public.pem"]);
+      assert.deepEqual(names("pubs/*"), ["(file)"]);
+      assert.deepEqual(names("hidden"), ["public.pem"], "an ignored directory an exception reaches into is there, with what comes back");
+      const everything = ["all", ".", "sub/.."].map(names);
+      for (const listed of everything) {
+        assert.deepEqual(listed, [".dockerignore", "abskeys", "all", "dotdot", "envalias", "gitcfg", "gitdir", "hidden", "hidden/public.pem", "keys", "nested", "pubs", "src", "src/a.js", "srclink", "sub", "sub/up", "viasub"]);
+      }
+      // Links inside a copied directory are copied as links: nothing is read through them.
+      assert.deepEqual(context.resolve(["sub"], 2)[0]!.items.map((i) => [i.name, i.type, i.link]), [["up", "symlink", "../keys"]]);
+      // RUN --mount=type=bind takes its source by the same rule.
+      for (const source of ["envalias", "keys", ".env", "viasub"]) {
+        assert.throws(() => runMounts([`type=bind,source=${source},target=/m`], context, dir, "/", 3), new RegExp(`: line 3: RUN --mount=type=bind,source=${source},target=/m: source ${source} is not in the build context$`), source);
+      }
+      const [bind] = runMounts(["type=bind,source=srclink,target=/m"], context, dir, "/", 3).mounts;
+      assert.deepEqual(bind, { type: "bind", source: join(dir, "src"), target: "/m", readonly: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

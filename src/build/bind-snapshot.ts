@@ -5,7 +5,7 @@
  * step — one of the user's own Dockerfile, or an ONBUILD trigger of a base
  * image. Made for the step that runs (a cache hit makes none) in the data
  * dir, `.bind-<pid>-…` (prune sweeps a killed build's), from the same walk
- * COPY uses: files hard-linked where the file system allows (the bind is
+ * COPY uses (links judged by where they lead): files hard-linked where the file system allows (the bind is
  * read-only), else copied; symlinks kept as links; modes and times kept.
  */
 import { copyFileSync, constants, linkSync, mkdirSync, mkdtempSync, symlinkSync, chmodSync, utimesSync, lutimesSync } from "node:fs";

@@ -1,9 +1,14 @@
 /**
- * The build context: the directory COPY and ADD read from. A source is a
- * path relative to it (a leading `/` too), with Go wildcards; it must stay
- * inside the context — `..` and symlinks that lead out are refused, as
- * docker refuses them — and what `.dockerignore` lists is not there.
- * Inside a copied directory symlinks are copied as links, never followed.
+ * The build context: the directory COPY, ADD and RUN --mount=type=bind read
+ * from. A source is a path relative to it (a leading `/` too), with Go
+ * wildcards; it must stay inside the context — `..` and symlinks that lead
+ * out are refused, as docker refuses them — and what `.dockerignore` lists
+ * is not there: BuildKit is sent only the filtered context, so there a
+ * symlink to an ignored file or directory leads nowhere. The rules are
+ * matched where an entry really is (a link's target, what is walked under
+ * a linked directory), not where a link names it, and every link on the way
+ * is judged before it is followed (`locate`). Inside a copied directory
+ * symlinks are copied as links, never followed.
  */
 import { createHash } from "node:crypto";
 import { fsName, nameBytes, nameFromBytes } from "../name-bytes.js";
@@ -12,7 +17,8 @@ import { join, posix, resolve, sep } from "node:path";
 import { BuildError } from "./build-error.js";
 import { hasWildcards, IgnoreRules, matchPath } from "./patterns.js";
 import { openRegular } from "../image/safe-open.js";
-import { readdirNames, readlinkName, realpathName } from "../fs-util.js";
+import { readdirNames, readlinkName } from "../fs-util.js";
+import { walkPath } from "../path-walk.js";
 
 /** A Dockerfile or .dockerignore larger than this is refused (docker's largest real ones are a few hundred KB). */
 const MAX_BUILD_FILE = 16 * 1024 * 1024;
@@ -34,7 +40,7 @@ export interface ContextItem {
 
 /** What one source adds: a file (named by the copy's rules), or a directory's contents. */
 export interface ContextSource {
-  /** The source as written, for messages. */
+  /** The source as written (a wildcard's match: its path), for messages. */
   shown: string;
   /** Its path relative to the context. */
   rel: string;
@@ -127,7 +133,8 @@ export class BuildContext {
       if (matches.length === 0) {
         throw new BuildError(hasWildcards(rel) ? `line ${line}: no source files were specified: no file in the build context matches ${source}` : `line ${line}: ${source}: not found in the build context`);
       }
-      for (const m of matches) out.push(this.source(m, source, line));
+      // A wildcard's match is named as itself in messages (which of `gitc*`'s matches leads nowhere).
+      for (const m of matches) out.push(this.source(m, hasWildcards(rel) ? m : source, line));
     }
     return out;
   }
@@ -140,14 +147,15 @@ export class BuildContext {
     return norm.replace(/\/+$/, "").replace(/^\.$/, "");
   }
 
+  /** Whether the name `rel` is there and not ignored as named (where it leads is `locate`'s). */
   private exists(rel: string): boolean {
-    if (rel !== "" && this.ignore.ignores(rel)) return false;
+    let st: Stats;
     try {
-      lstatSync(join(this.root, rel));
-      return true;
+      st = lstatSync(fsName(join(this.root, rel)));
     } catch {
       return false;
     }
+    return rel === "" || !this.leftOut(rel, st.isDirectory());
   }
 
   /** Context paths that match `pattern` component by component, ignored ones left out. */
@@ -161,15 +169,25 @@ export class BuildContext {
           if (this.exists(p)) next.push(p);
           continue;
         }
+        const real = this.locate(dir);
+        if (!("path" in real)) continue;
         let names: string[];
         try {
-          names = readdirNames(this.inside(dir, 0, dir));
+          names = readdirNames(real.path);
         } catch {
           continue;
         }
         for (const name of names.sort()) {
+          if (!matchPath(part, name)) continue;
           const p = dir ? `${dir}/${name}` : name;
-          if (matchPath(part, name) && !this.ignore.ignores(p)) next.push(p);
+          let isDir: boolean;
+          try {
+            isDir = lstatSync(fsName(join(real.path, name))).isDirectory();
+          } catch {
+            continue;
+          }
+          // Left out by its name or where it is (`keys/*` with `keys -> secrets`): not in the filtered context.
+          if (!this.leftOut(p, isDir) && !this.leftOut(real.rel ? `${real.rel}/${name}` : name, isDir)) next.push(p);
         }
       }
       found = next;
@@ -178,38 +196,62 @@ export class BuildContext {
   }
 
   /**
-   * The host path of `rel` with every symlink on the way resolved; it must
-   * still be inside the context (docker: "forbidden path outside the build context").
+   * Where the context path `rel` really is, every symlink on the way
+   * followed: its host path and its path in the context ("" the context
+   * itself). "nowhere" when nothing is there in the filtered context — a
+   * link, or a link's target, that `.dockerignore` leaves out, where it is
+   * (a `..` in a target, nested links and absolute ones all resolved first),
+   * counts as missing, as a link to a missing file does; `outside` (the real
+   * path) when it leads out of the context (docker: "forbidden path outside
+   * the build context"). An ignored directory an exception brings something
+   * back from is there; what it holds is judged entry by entry (`walk`).
    */
-  private inside(rel: string, line: number, shown: string): string {
+  locate(rel: string): { path: string; rel: string } | { nowhere: true } | { outside: string } {
     let real: string;
     try {
-      real = realpathName(join(this.root, rel));
+      real = walkPath(join(this.root, rel), (here, st) => {
+        if (here === this.root || !this.contains(here)) return;
+        if (this.leftOut(here.slice(this.root.length + 1), st.isDirectory())) throw new Error("left out by .dockerignore");
+      }).path;
     } catch {
-      throw new BuildError(`line ${line}: ${shown}: not found in the build context (a symlink that leads nowhere)`);
+      // missing, a loop, unreadable, or left out
+      return { nowhere: true };
     }
-    if (real !== this.root && !real.startsWith(this.root + sep)) throw new BuildError(`line ${line}: forbidden path outside the build context: ${shown} (a symlink leads to ${real})`);
-    return real;
+    if (!this.contains(real)) return { outside: real };
+    return { path: real, rel: real.slice(this.root.length + 1) };
+  }
+
+  /** Whether the entry at `rel` (where it really is) is not in the filtered context: an ignored one, unless a directory an exception may reach into. */
+  private leftOut(rel: string, isDir: boolean): boolean {
+    return this.ignore.ignores(rel) && !(isDir && this.ignore.mayReinclude(rel));
   }
 
   private source(rel: string, shown: string, line: number): ContextSource {
     // The source itself is followed when it is a symlink (docker does), within the context only.
-    const path = rel === "" ? this.root : this.inside(rel, line, shown);
-    const st = lstatSync(fsName(path));
-    if (st.isDirectory()) return { shown, rel, isDir: true, items: this.walk(path, rel, "") };
+    const real = this.locate(rel);
+    if ("outside" in real) throw new BuildError(`line ${line}: forbidden path outside the build context: ${shown} (a symlink leads to ${real.outside})`);
+    const notFound = (why = "") => new BuildError(`line ${line}: ${shown}: not found in the build context${why}`);
+    if ("nowhere" in real) throw notFound(" (a symlink that leads nowhere)");
+    const st = lstatSync(fsName(real.path));
+    if (st.isDirectory()) {
+      const items = this.walk(real.path, real.rel, "");
+      // An ignored directory is there only with what an exception brings back.
+      if (items.length === 0 && real.rel !== "" && this.ignore.ignores(real.rel)) throw notFound();
+      return { shown, rel, isDir: true, items };
+    }
     if (!st.isFile()) throw new BuildError(`line ${line}: ${shown} is not a regular file or directory`);
-    return { shown, rel, isDir: false, items: [item("", path, st)] };
+    return { shown, rel, isDir: false, items: [item("", real.path, st)] };
   }
 
-  /** A directory's contents, depth first, names sorted; ignored entries left out. */
+  /** A directory's contents, depth first, names sorted; ignored entries (by where they are: `relDir` is `dir`'s real place) left out. */
   private walk(dir: string, relDir: string, prefix: string): ContextItem[] {
     const out: ContextItem[] = [];
     for (const name of readdirNames(dir).sort()) {
       const rel = relDir ? `${relDir}/${name}` : name;
       const path = join(dir, name);
       const st = lstatSync(fsName(path));
+      if (this.leftOut(rel, st.isDirectory())) continue;
       const ignored = this.ignore.ignores(rel);
-      if (ignored && !(st.isDirectory() && this.ignore.mayReinclude(rel))) continue;
       const named = prefix ? `${prefix}/${name}` : name;
       if (st.isDirectory()) {
         const inner = this.walk(path, rel, named);

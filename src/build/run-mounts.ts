@@ -7,8 +7,8 @@
  * `--ssh`) and binds of another stage are refused by name.
  */
 import { createHash } from "node:crypto";
-import { mkdirSync, realpathSync, statSync } from "node:fs";
-import { join, posix, sep } from "node:path";
+import { mkdirSync } from "node:fs";
+import { join, posix } from "node:path";
 import type { MountOption } from "../spec/run-options.js";
 import { BuildError } from "./build-error.js";
 import type { BuildContext } from "./context.js";
@@ -92,16 +92,10 @@ export function cacheMountsDir(dataDir: string): string {
   return join(dataDir, "build-cache-mounts");
 }
 
-/** A context path for a bind: it must exist and, links followed, stay inside the context. */
+/** A context path for a bind: it must be in the filtered context and, links followed, stay inside it (`BuildContext.locate`). */
 function contextPath(context: BuildContext, source: string, bad: (why: string) => BuildError): string {
-  const joined = join(context.root, posix.normalize(`/${source}`));
-  let real: string;
-  try {
-    real = realpathSync(joined);
-    statSync(real);
-  } catch {
-    throw bad(`source ${source} is not in the build context`);
-  }
-  if (real !== context.root && !real.startsWith(context.root + sep)) throw bad(`source ${source} leads outside the build context`);
-  return real;
+  const real = context.locate(posix.normalize(`/${source}`).slice(1));
+  if ("outside" in real) throw bad(`source ${source} leads outside the build context`);
+  if ("nowhere" in real) throw bad(`source ${source} is not in the build context`);
+  return real.path;
 }

@@ -7,15 +7,12 @@
  *
  * A container that can write a volume can plant a symlink in it, so a
  * symlink on the way to a source is followed only when its owner is not one
- * a container's writes could have made. The walk reads each component with
- * lstat and each link itself, as the Rust walk does; the result is the
+ * a container's writes could have made. The walk (path-walk.ts) reads each
+ * component with lstat and each link itself, as the Rust walk does; the result is the
  * symlink-free path and the identity of what it names, which the 9p server
  * pins the export to (p9/server.ts addExport).
  */
-import { lstatSync, type BigIntStats } from "node:fs";
-import { isAbsolute, join, parse, sep } from "node:path";
-import { readlinkName } from "../../../fs-util.js";
-import { fsName } from "../../../name-bytes.js";
+import { walkPath } from "../../../path-walk.js";
 import type { FileIdentity } from "../core/p9/server.js";
 
 /** Host uids whose files a container could have written: (first, count) ranges, or every uid. */
@@ -26,9 +23,6 @@ export interface CheckedSource {
   path: string;
   identity: FileIdentity;
 }
-
-/** Linux's MAXSYMLINKS, as the Rust walk. */
-const MAX_SYMLINKS = 40;
 
 /**
  * Who could have planted a link for a vm container: every file the guest
@@ -56,45 +50,8 @@ export function plantedLinkMessage(link: string, target: string, owner: number):
  * `code` (ENOENT, ENOTDIR, ELOOP, EINVAL) as the Rust walk's errno.
  */
 export function checkBindSource(path: string, planters: Planters): CheckedSource {
-  if (!isAbsolute(path)) throw fsError("EINVAL", "invalid argument");
-  let root = parse(path).root;
-  const pending = components(path.slice(root.length));
-  const stack: string[] = [];
-  let links = 0;
-  let st: BigIntStats | undefined;
-  for (let name = pending.shift(); name !== undefined; name = pending.shift()) {
-    if (name === "..") {
-      stack.pop(); // at the root a no-op: `..` of / is /
-      st = undefined;
-      continue;
-    }
-    const here = join(root, ...stack, name);
-    st = lstatSync(fsName(here), { bigint: true });
-    if (st.isSymbolicLink()) {
-      const target = readlinkName(here);
-      if (plantedBy(planters, Number(st.uid))) throw new Error(plantedLinkMessage(here, target, Number(st.uid)));
-      if (++links > MAX_SYMLINKS) throw fsError("ELOOP", "too many symbolic links encountered");
-      if (isAbsolute(target)) {
-        root = parse(target).root;
-        stack.length = 0;
-      }
-      pending.unshift(...components(target.slice(parse(target).root.length)));
-      st = undefined;
-      continue;
-    }
-    if (pending.length > 0 && !st.isDirectory()) throw fsError("ENOTDIR", "not a directory");
-    stack.push(name);
-  }
-  const real = join(root, ...stack);
-  st ??= lstatSync(fsName(real), { bigint: true });
+  const { path: real, st } = walkPath(path, (here, st, target) => {
+    if (target !== undefined && plantedBy(planters, Number(st.uid))) throw new Error(plantedLinkMessage(here, target, Number(st.uid)));
+  });
   return { path: real, identity: { dev: String(st.dev), ino: String(st.ino) } };
-}
-
-/** Names of a path, `..` kept, `.` and empty ones dropped (either separator on Windows). */
-function components(path: string): string[] {
-  return path.split(sep === "/" ? "/" : /[\\/]/).filter((c) => c !== "" && c !== ".");
-}
-
-function fsError(code: string, text: string): Error {
-  return Object.assign(new Error(`${code}: ${text}`), { code });
 }
