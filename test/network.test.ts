@@ -147,12 +147,54 @@ for (const who of identities()) {
           server.once("exit", () => reject(new Error("the remote server did not start")));
         });
         // timeout only ends a hung download: the assertion is on what arrived.
-        const r = await run(["run", "--rm", "busybox", "sh", "-c", `timeout 30 wget -q -O - http://203.0.113.80:${port}/ | wc -c`]);
+        // pasta asked for: slirp4netns is the default helper now, and this is pasta's case.
+        const r = await run(["run", "--rm", "busybox", "sh", "-c", `timeout 30 wget -q -O - http://203.0.113.80:${port}/ | wc -c`], { TSBOX_ROOTLESS_NETWORK: "pasta" });
         assert.equal(r.code, 0, r.stderr);
         assert.equal(r.stdout.trim(), String(8 << 20), `the whole body arrived: ${r.stderr}`);
       } finally {
         server.kill("SIGKILL");
         far.close();
+      }
+    });
+
+    it("a client that half-closes first sees the end of a host server's answer (HTTP/1.0 style, through the host gateway)", async () => {
+      // The server answers on the request and closes without waiting for the client's end; nc sends its FIN first.
+      // Through the distributions' pasta (the rootless default before) the client got the answer again and again
+      // and never its end (src/network/rootless.ts): the default helper is slirp4netns now.
+      const server = ns.spawn([process.execPath, "-e", "require('net').createServer((s) => s.once('data', () => s.end('HTTP/1.0 200 OK\\r\\n\\r\\nanswered\\n'))).listen(0, '0.0.0.0', function () { console.log(this.address().port) })"]);
+      try {
+        const port = await new Promise<number>((resolve, reject) => {
+          server.stdout!.setEncoding("utf8").once("data", (d: string) => resolve(Number(d.trim())));
+          server.once("exit", () => reject(new Error("the host-side server did not start")));
+        });
+        // timeout only ends a hang: the assertion is nc's own exit (0: it saw the end) and what arrived.
+        const r = await run(["run", "--rm", "--add-host", "host.tsbox.internal:host-gateway", "busybox", "sh", "-c", `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 30 nc host.tsbox.internal ${port}; echo "nc exit $?"`]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, "HTTP/1.0 200 OK\r\n\r\nanswered\nnc exit 0\n", "the answer once, then its end");
+      } finally {
+        server.kill("SIGKILL");
+      }
+    });
+
+    it("a host client that half-closes first sees the end of a published port's answer (the userland proxy)", async () => {
+      const name = `halfclose-${who.name}`;
+      const server = start(["run", "--rm", "--name", name, "-p", "127.0.0.1::80", "busybox", "sh", "-c", "mkdir -p /www && echo answered > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      try {
+        const hostAddr = await publishedAddress(run, name, "80/tcp");
+        const [ip, port] = hostAddr.split(":");
+        // end() after the request: the client's FIN goes first; 'end' is the server's. The exit only bounds a hang.
+        const client = `const s = require('net').connect(${port}, '${ip}', () => s.end('GET / HTTP/1.0\\r\\n\\r\\n')); let got = '';
+          s.setEncoding('utf8').on('data', (d) => (got += d)).on('end', () => { console.log(got.split('\\r\\n\\r\\n')[1]); process.exit(0); });
+          s.on('error', () => process.exit(1)); setTimeout(() => process.exit(2), 30000).unref();`;
+        const got = await until("httpd's whole answer", async () => {
+          const c = await ns.run([process.execPath, "-e", client]);
+          return c.code === 0 ? c.stdout : undefined;
+        });
+        assert.equal(got, "answered\n\n", "the body, then the end");
+      } finally {
+        const rm = await run(["rm", "-f", name]);
+        assert.equal(rm.code, 0, rm.stderr);
+        await server.done;
       }
     });
 

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { DEFAULT_IDLE_SECONDS, rootlessNetwork } from "../src/network/rootless.js";
 import { UsageError } from "../src/errors.js";
+import { onPath } from "../src/on-path.js";
 
 const env = (vars: Record<string, string>) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", ...vars });
 
@@ -27,4 +28,13 @@ test("TSBOX_ROOTLESS_NETWORK names the helper, or says why there is none", () =>
   assert.ok(asked.helper === "slirp4netns" ? asked.reason === "TSBOX_ROOTLESS_NETWORK=slirp4netns" : /^slirp4netns is not installed|^\/dev\/net\/tun/.test(asked.reason), asked.reason);
   // Set but empty: as if unset (it refused every rootless bridge run).
   assert.deepEqual(rootlessNetwork(env({ TSBOX_ROOTLESS_NETWORK: "" })), rootlessNetwork(env({})));
+});
+
+test("unasked, slirp4netns is the helper where it is installed, else pasta", () => {
+  // The distributions' pasta hangs a client that half-closes first (src/network/rootless.ts; network.test.ts sees it end).
+  const installed = (["slirp4netns", "pasta"] as const).filter((h) => onPath(h, env({})));
+  const chosen = rootlessNetwork(env({}));
+  if (installed.length === 0) return assert.match(chosen.reason, /^slirp4netns or pasta is not installed/);
+  assert.ok(chosen.helper === installed[0] || /^\/dev\/net\/tun/.test(chosen.reason), chosen.reason);
+  if (chosen.helper) assert.equal(chosen.reason, `${installed[0]} is installed`);
 });

@@ -31,8 +31,16 @@ function idleSeconds(env: NodeJS.ProcessEnv): number {
 }
 
 /**
- * `$TSBOX_ROOTLESS_NETWORK` (pasta or slirp4netns) if set, else pasta, else
- * slirp4netns, whichever is installed; both need a usable /dev/net/tun.
+ * `$TSBOX_ROOTLESS_NETWORK` (pasta or slirp4netns) if set, else slirp4netns,
+ * else pasta, whichever is installed; both need a usable /dev/net/tun.
+ * slirp4netns first: the distributions' pasta (Debian 12's passt
+ * 0.0~git20230309 here) loses a TCP connection whose client half-closes
+ * first (`printf 'GET / HTTP/1.0\r\n\r\n' | nc`): once it has the client's
+ * FIN it takes the client's ACKs without dropping the acknowledged bytes
+ * from its socket, so it sends them again as new data and never sees the
+ * socket empty to send the server's FIN: the client gets the reply over and
+ * over and never its end. No rule in the namespace mends that (pasta's own
+ * state); the two helpers are equally fast (docs/architecture.md).
  */
 export function rootlessNetwork(env: NodeJS.ProcessEnv = process.env): RootlessNetwork {
   const found = chooseHelper(env);
@@ -45,10 +53,10 @@ function chooseHelper(env: NodeJS.ProcessEnv): Omit<RootlessNetwork, "idleSecond
   if (asked !== undefined && asked !== "pasta" && asked !== "slirp4netns") {
     return { helper: null, reason: `TSBOX_ROOTLESS_NETWORK=${asked} is neither pasta nor slirp4netns` };
   }
-  const candidates: RootlessHelper[] = asked ? [asked] : ["pasta", "slirp4netns"];
+  const candidates: RootlessHelper[] = asked ? [asked] : ["slirp4netns", "pasta"];
   const helper = candidates.find((c) => onPath(c, env));
   if (!helper) {
-    return { helper: null, reason: `${candidates.join(" or ")} is not installed (Debian/Ubuntu packages passt, slirp4netns)` };
+    return { helper: null, reason: `${candidates.join(" or ")} is not installed (Debian/Ubuntu packages slirp4netns, passt)` };
   }
   try {
     accessSync("/dev/net/tun", constants.R_OK | constants.W_OK);
