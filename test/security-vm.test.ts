@@ -32,7 +32,7 @@ import { ContainerFiles, copyFromContainer } from "../src/containers/copy.js";
 import { containerChanges, upperAsLayer } from "../src/containers/changes.js";
 import type { ContainerState } from "../src/containers/state.js";
 import { bundlePaths } from "../src/paths.js";
-import { repoRoot, tsbox } from "./helpers/cli.js";
+import { repoRoot, runJsonScript, tsbox } from "./helpers/cli.js";
 import { cleanupIdentities, identities } from "./helpers/identities.js";
 import { vmLayeredFixture } from "./helpers/images.js";
 import { assertNoLeaks, fdsUnder, type Snapshot, snapshot } from "./helpers/leaks.js";
@@ -216,6 +216,42 @@ describe("vm special files: 9p never opens a device node, FIFO or socket (no gue
       sock.close();
     }
   });
+});
+
+describe("vm 9p: the owner's override, only where the guest gave it and only on the user's files (no guest)", () => {
+  for (const who of identities().filter((w) => w.name !== "root")) {
+    it(`as ${who.name}: writes a 0444 file and changes a 0555 directory of the user's, puts the modes back, and leaves another's file, a read-only export and symlinks alone`, { skip: !isRoot && "needs root to act as the test users" }, async () => {
+      const dir = join(who.scratch, `owner-access-${Math.random().toString(16).slice(2)}`);
+      mkdirSync(join(dir, "rodir"), { recursive: true });
+      writeFileSync(join(dir, "ro.txt"), "ro\n", { mode: 0o444 });
+      writeFileSync(join(dir, "rodir", "f"), "f\n");
+      writeFileSync(join(dir, "secret"), "s\n", { mode: 0o000 });
+      symlinkSync("rodir", join(dir, "link"));
+      for (const rel of ["", "rodir", "rodir/f", "ro.txt", "secret", "link"]) execFileSync("chown", ["-h", `${who.uid}:${who.gid}`, join(dir, rel)]);
+      writeFileSync(join(dir, "theirs.txt"), "root's\n", { mode: 0o444 }); // root's: the user may not chmod it
+      execFileSync("chmod", ["555", join(dir, "rodir")]);
+      try {
+        const got = await runJsonScript(who, join(repoRoot, "test", "helpers", "p9-owner-probe.ts"), [dir]);
+        assert.deepEqual(got, {
+          writeOwn: 0,
+          truncateOwn: 0,
+          writeTheirs: EACCES,
+          create: 0,
+          unlink: 0,
+          readSecret: 0,
+          readSecretReadOnly: EACCES,
+          viaLink: "refused",
+          viaLinkedDir: "refused",
+          modes: { ro: "444", theirs: "444", rodir: "555", secret: "0" },
+        });
+        assert.equal(readFileSync(join(dir, "ro.txt"), "utf8"), "ro");
+        assert.equal(readFileSync(join(dir, "theirs.txt"), "utf8"), "root's\n");
+        assert.deepEqual(readdirSync(join(dir, "rodir")), ["new"]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe("vm 9p fid table: bounded, no fd leaks (no guest)", () => {

@@ -8,7 +8,7 @@
  * vm lifecycle runs as root in vm-lifecycle.test.ts.
  */
 import assert from "node:assert/strict";
-import { chownSync, mkdirSync, rmdirSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { cliPath, tsbox } from "./helpers/cli.js";
@@ -152,6 +152,33 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
           assert.equal((await ok(["exec", "worker", "sh", "-c", "touch /app/from-daemon && stat -c '%u:%g' /app/from-daemon"])).stdout, "1000:1000\n");
         });
         await ok(["volume", "rm", "rootless-vol"]);
+      });
+
+      it("the container's root has its DAC override in a bind mount, as natively: it writes a 0444 file, creates and removes in a 0555 directory, and the modes stay as they were", async () => {
+        // Before: Permission denied for all three (the server acts as the host user, held to the owner bits).
+        const www = ownedDir(who, "dac");
+        ownedFile(who, "dac/ro.txt", "ro\n");
+        chmodSync(join(www, "ro.txt"), 0o444);
+        const rodir = ownedDir(who, "dac/rodir");
+        ownedFile(who, "dac/rodir/f", "a\n");
+        chmodSync(rodir, 0o555);
+        const r = await ok(["run", "--rm", "-v", `${www}:/www`, "busybox", "sh", "-c", "cd /www && echo w >> ro.txt && touch rodir/new && mkdir rodir/sub && rm rodir/f && mv rodir/new rodir/moved && stat -c '%a %n' ro.txt rodir"]);
+        assert.equal(r.stdout, "444 ro.txt\n555 rodir\n");
+        assert.equal(readFileSync(join(www, "ro.txt"), "utf8"), "ro\nw\n");
+        assert.deepEqual(readdirSync(rodir).sort(), ["moved", "sub"]);
+        assert.equal(statSync(join(www, "ro.txt")).mode & 0o7777, 0o444);
+        assert.equal(statSync(rodir).mode & 0o7777, 0o555);
+        // The guest's check still holds: a root without CAP_DAC_OVERRIDE, or another uid, is refused and changes nothing.
+        const capless = await run(["run", "--rm", "--cap-drop", "DAC_OVERRIDE", "-v", `${www}:/www`, "busybox", "sh", "-c", "echo x >> /www/ro.txt"]);
+        assert.notEqual(capless.code, 0);
+        assert.match(capless.stderr, /Permission denied/);
+        const other = await run(["run", "--rm", "-u", "1000", "-v", `${www}:/www`, "busybox", "sh", "-c", "touch /www/rodir/nope"]);
+        assert.notEqual(other.code, 0);
+        assert.equal(readFileSync(join(www, "ro.txt"), "utf8"), "ro\nw\n");
+        assert.deepEqual(readdirSync(rodir).sort(), ["moved", "sub"]);
+        assert.equal(statSync(join(www, "ro.txt")).mode & 0o7777, 0o444);
+        assert.equal(statSync(rodir).mode & 0o7777, 0o555);
+        chmodSync(rodir, 0o755); // for the scratch dir's removal
       });
 
       it("a root entrypoint that chowns its volume and drops to its user (postgres, mysql, redis) finds its files its own, on the next start too", async () => {

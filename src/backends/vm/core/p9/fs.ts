@@ -94,6 +94,16 @@ export interface P9Fs {
   getxattr(path: string, name: string): Uint8Array;
   /** Attribute names. Does not follow a final symlink. */
   listxattr(path: string): string[];
+  /**
+   * `call` once more with the owner permission bits `need` (0o200: write…)
+   * added to `path`'s mode for its duration, then the mode put back: what a
+   * server run by the files' owner gives where the guest kernel let the
+   * asker through (container root's CAP_DAC_OVERRIDE) and the host did not.
+   * Throws `refused` when it cannot give them (not the owner's file, not a
+   * regular file or directory, the path changed, the bits were there).
+   * Absent: permissions are the guest kernel's alone (MemoryFs).
+   */
+  withOwnerAccess?<T>(path: string, need: number, call: () => T, refused: unknown): T;
 }
 
 export const isDirectory = (st: P9Stat) => (st.mode & S_IFMT) === S_IFDIR;

@@ -261,8 +261,8 @@ export class P9Server {
         this.writable(f);
         this.notExportRoot(f);
         const p = this.hostPath(f, false);
-        if (isDirectory(this.fs.lstat(p))) this.fs.rmdir(p);
-        else this.fs.unlink(p);
+        const dir = isDirectory(this.fs.lstat(p));
+        this.inDir(f, p, () => (dir ? this.fs.rmdir(p) : this.fs.unlink(p)));
         this.ownersOfFid(f)?.removed?.(f.rel);
         return;
       }
@@ -295,7 +295,7 @@ export class P9Server {
             else this.fs.chown(p, u, g);
           }
         }
-        if (valid & 8) this.fs.truncate(p, Number(size));
+        if (valid & 8) this.asOwner(f, p, OWNER_W, () => this.fs.truncate(p, Number(size)));
         if (valid & (16 | 32)) {
           const st = this.fs.stat(p);
           const now = Date.now() / 1000;
@@ -318,7 +318,8 @@ export class P9Server {
           if ((flags & O.ACCMODE) !== O.RDONLY || flags & O.TRUNC) this.writable(f);
           const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND)) | O.NOFOLLOW;
           this.fids.reserveOpen(f);
-          this.fids.setFd(f, this.fs.open(this.hostPath(f, true), hostFlags));
+          const p = this.hostPath(f, true);
+          this.fids.setFd(f, this.asOwner(f, p, ownerBitsFor(hostFlags), () => this.fs.open(p, hostFlags)));
           f.flags = reopenFlags(hostFlags);
           f.opened = true;
         }
@@ -337,7 +338,7 @@ export class P9Server {
         const p = this.hostPath(child, false);
         const hostFlags = (flags & (O.ACCMODE | O.TRUNC | O.APPEND | O.EXCL)) | O.CREAT | O.NOFOLLOW;
         this.fids.reserveOpen(f);
-        const fd = this.fs.open(p, hostFlags, mode & 0o7777);
+        const fd = this.createIn(child, p, () => this.fs.open(p, hostFlags, mode & 0o7777), hostFlags);
         this.chownNew(child, p, gid);
         this.fids.dropDirEntries(f);
         this.fids.setFd(f, fd);
@@ -412,7 +413,7 @@ export class P9Server {
         this.writable(f);
         const child: Fid = { exportName: f.exportName, rel: this.childRel(f, name), uid: f.uid };
         const p = this.hostPath(child, false);
-        this.fs.mkdir(p, mode & 0o7777);
+        this.inDir(child, p, () => this.fs.mkdir(p, mode & 0o7777));
         this.chownNew(child, p, gid);
         w.qid(this.qidOf(child));
         return;
@@ -425,7 +426,7 @@ export class P9Server {
         this.writable(f);
         const child: Fid = { exportName: f.exportName, rel: this.childRel(f, name), uid: f.uid };
         const p = this.hostPath(child, false);
-        this.fs.symlink(target, p);
+        this.inDir(child, p, () => this.fs.symlink(target, p));
         this.chownNew(child, p, gid);
         w.qid(this.qidOf(child));
         return;
@@ -441,7 +442,8 @@ export class P9Server {
         if (dir.exportName !== target.exportName) throw new P9Error(E.EXDEV);
         const link: Fid = { ...dir, rel: this.childRel(dir, name) };
         const p = this.hostPath(link, false);
-        this.fs.link(this.hostPath(target, false), p);
+        const existing = this.hostPath(target, false);
+        this.inDir(link, p, () => this.fs.link(existing, p));
         // One file, two names: the owner kept for the first is the new name's too.
         const owners = this.ownersOfFid(dir);
         const kept = owners?.ownerOf(target.rel);
@@ -469,11 +471,8 @@ export class P9Server {
         const flags = r.u32();
         this.writable(dir);
         const p = this.hostPath({ ...dir, rel: this.childRel(dir, name) }, false);
-        if (flags & AT_REMOVEDIR) this.fs.rmdir(p);
-        else {
-          if (isDirectory(this.fs.lstat(p))) throw new P9Error(E.EISDIR);
-          this.fs.unlink(p);
-        }
+        if (!(flags & AT_REMOVEDIR) && isDirectory(this.fs.lstat(p))) throw new P9Error(E.EISDIR);
+        this.inDir(dir, p, () => (flags & AT_REMOVEDIR ? this.fs.rmdir(p) : this.fs.unlink(p)));
         this.ownersOfFid(dir)?.removed?.(this.childRel(dir, name));
         return;
       }
@@ -544,7 +543,9 @@ export class P9Server {
     const st = this.lstat(f);
     if (st === null || !isRegular(st)) throw new P9Error(E.EBADF);
     this.fids.reserveOpen(f);
-    this.fids.setFd(f, this.fs.open(this.hostPath(f, true), f.reopen));
+    const p = this.hostPath(f, true);
+    const flags = f.reopen;
+    this.fids.setFd(f, this.asOwner(f, p, ownerBitsFor(flags), () => this.fs.open(p, flags)));
     f.flags = f.reopen;
     f.reopen = undefined;
     return f.fd!;
@@ -634,6 +635,49 @@ export class P9Server {
     else if (this.fs.canChown) this.fs.lchown(p, child.uid, gid);
   }
 
+  /**
+   * `call` on `path` in export `f`'s; where the host refuses it (EACCES) in a
+   * writable export, once more with the owner bits `need` given for it
+   * (P9Fs.withOwnerAccess): the guest kernel has checked the asker against
+   * the modes it showed, so what reaches here is what the guest allowed —
+   * container root's DAC override, which the host user can give itself on
+   * its own files. A read-only export is never changed, not even a mode.
+   */
+  private asOwner<T>(f: Fid, path: string, need: number, call: () => T): T {
+    try {
+      return call();
+    } catch (err) {
+      if (errnoOf(err) !== E.EACCES || !this.fs.withOwnerAccess || f.exportName === null || this.exports.get(f.exportName)?.readonly !== false) throw err;
+      return this.fs.withOwnerAccess(path, need, call, err);
+    }
+  }
+
+  /** A call that makes or removes the entry `path` (the directory it is in needs write and search). */
+  private inDir<T>(f: Fid, path: string, call: () => T): T {
+    return this.asOwner(f, parentPath(path), OWNER_WX, call);
+  }
+
+  /** An lcreate's open: refused for the directory, or for a file that is there already (no O_EXCL). */
+  private createIn(child: Fid, path: string, call: () => number, hostFlags: number): number {
+    return this.inDir(child, path, () => {
+      try {
+        return call();
+      } catch (err) {
+        if (errnoOf(err) !== E.EACCES || hostFlags & O.EXCL || !this.exists(path)) throw err;
+        return this.asOwner(child, path, ownerBitsFor(hostFlags), call);
+      }
+    });
+  }
+
+  private exists(path: string): boolean {
+    try {
+      this.fs.lstat(path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private ownersOfFid(f: Fid): PresentedOwners | undefined {
     return f.exportName === null ? undefined : this.exports.get(f.exportName)?.owners;
   }
@@ -645,7 +689,9 @@ export class P9Server {
     if (from.exportName !== toDir.exportName) throw new P9Error(E.EXDEV);
     const target: Fid = { ...toDir, rel: this.childRel(toDir, name) };
     const to = this.hostPath(target, false);
-    this.fs.rename(this.hostPath(from, false), to);
+    const fromPath = this.hostPath(from, false);
+    const move = () => this.fs.rename(fromPath, to);
+    this.inDir(from, fromPath, parentPath(fromPath) === parentPath(to) ? move : () => this.inDir(target, to, move));
     const owners = this.ownersOfFid(from);
     if (owners?.moved) owners.moved(from.rel, target.rel, isDirectory(this.fs.lstat(to)));
     // Fids below the old path follow the file.
@@ -726,6 +772,15 @@ export class P9Server {
     }
     return out;
   }
+}
+
+const OWNER_W = 0o200;
+const OWNER_WX = 0o300;
+
+/** The owner bits an open with `flags` needs: read, write (O_TRUNC writes too). */
+function ownerBitsFor(flags: number): number {
+  const acc = flags & O.ACCMODE;
+  return (acc === O.WRONLY ? 0 : 0o400) | (acc !== O.RDONLY || flags & O.TRUNC ? OWNER_W : 0);
 }
 
 function checkName(name: string): string {

@@ -7,6 +7,7 @@ import { FsError } from "../../core/p9/errno.js";
 import { O, type P9Fs, type P9Stat, type P9StatFs } from "../../core/p9/fs.js";
 import { inOciFormLayer } from "../../../../paths.js";
 import { presentOciNames, presentOciStat, presentOciXattr, presentOciXattrNames } from "./oci-whiteouts.js";
+import { withOwnerAccess } from "./owner-access.js";
 import { hostXattrs, presentStat, presentXattr, presentXattrNames } from "./overlay-markers.js";
 
 export class NodeFs implements P9Fs {
@@ -132,6 +133,10 @@ export class NodeFs implements P9Fs {
     if (inOciFormLayer(path)) return presentOciXattrNames(path);
     const x = hostXattrs();
     return x ? presentXattrNames(path, x) : [];
+  }
+
+  withOwnerAccess<T>(path: string, need: number, call: () => T, refused: unknown): T {
+    return withOwnerAccess(path, need, call, refused);
   }
 }
 
