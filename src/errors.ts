@@ -32,6 +32,13 @@ const BRAND = Symbol.for("tsbox.error");
 export class TsboxError extends Error {
   readonly exitCode: number;
   readonly code: TsboxErrorCode | undefined;
+  /**
+   * A `run()` or `start()` that failed to start its command (127, 126, a setup error) leaves the container
+   * created, as docker does (not with `remove: true`): its full id and name, for the caller to remove it or
+   * look at it (`rt.get(err.containerId)`). Undefined on other errors.
+   */
+  declare containerId?: string;
+  declare containerName?: string;
   readonly [BRAND] = true;
 
   constructor(message: string, options: { exitCode?: number; code?: TsboxErrorCode; cause?: unknown } = {}) {
@@ -184,6 +191,13 @@ nameErrors({ TsboxError, SpecError, UsageError, ImageError, LayerError, OutputLi
 /** `instanceof TsboxError` that also holds across separately bundled copies of this class. */
 export function isTsboxError(err: unknown): err is TsboxError {
   return typeof err === "object" && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** Names, on a failed start's error, the container that failed start left behind (`TsboxError.containerId`). */
+export function leftContainer(err: unknown, id: string, name: string | null): void {
+  if (!isTsboxError(err) || err.containerId !== undefined) return;
+  err.containerId = id;
+  if (name !== null) err.containerName = name;
 }
 
 /** Message of any thrown value, for places that must turn it into one line. */

@@ -18,7 +18,7 @@ import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
-import { ContainerError, errorMessage, ImageError, isTsboxError, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
+import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
@@ -512,6 +512,8 @@ export class Runtime implements ContainerOwner {
   private async failedStart(id: string, state: ContainerState, err: unknown, remove: boolean): Promise<void> {
     if (!remove) {
       await updateState(this.paths.container(id), () => ({ ...failedStartFields(err), creatorPid: null })).catch(() => {});
+      // The caller never got a Container: the error says which one stays (`await using` had nothing to dispose).
+      leftContainer(err, id, state.name);
     } else {
       await removeBundleDir(this.ctx, id, state.name).catch(() => {});
     }

@@ -43,6 +43,8 @@ for (const who of identities()) {
       assert.deepEqual(r.restart, { stopped: 137, running: true, newPid: true, runningAfterStop: false });
       assert.equal(r.notFound.exitCode, 127);
       assert.match(r.notFound.message, /executable file not found in \$PATH: no-such-command/);
+      // Before: the error had no id nor name, and `await using` never got a handle: each failed attempt left a container.
+      assert.deepEqual(r.failedStart, { exitCode: 127, name: "api-failed-start", status: "created", sameId: true, removedNamesNone: true });
       assert.deepEqual(r.usage, ["UsageError", "UsageError", "UsageError", "UsageError", "UsageError"]);
       assert.deepEqual(r.aborted, {
         run: "AbortError: This operation was aborted",
