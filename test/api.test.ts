@@ -40,6 +40,8 @@ for (const who of identities()) {
       assert.match(r.tty.stdout, /^\/dev\/(console|pts\/\d+)\r\n30 100\r\n$/);
       assert.deepEqual(r.disposed, { listed: false });
       // (the leak check after this test finds any cgroup the stop left)
+      // Before: stop(2) sent SIGKILL after 2 ms where stop({ timeout: 2 }) and docker's stop -t 2 wait 2 s.
+      assert.deepEqual(r.stopUnits, { refused: "UsageError: stop(2): a number is milliseconds, the browser's form; for 2 seconds give stop({ timeout: 2 }) or stop(2000)", running: true });
       assert.deepEqual(r.restart, { stopped: 137, running: true, newPid: true, runningAfterStop: false });
       assert.equal(r.notFound.exitCode, 127);
       assert.match(r.notFound.message, /executable file not found in \$PATH: no-such-command/);
