@@ -123,7 +123,7 @@ export const CONTAINER_ERROR_REASONS = [
   "no_such_container", // 404: no container by that id, id prefix or name (any more)
   "ambiguous", // an id prefix of more than one container
   "name_in_use", // 409: a container's or a network's name is taken
-  "not_running", // it has to run (exec, kill, stats, attach…); for the waits, it ended first
+  "not_running", // it has to run (exec, stats, attach…, the CLI's kill: Container.kill() of a stopped one does nothing); for the waits, it ended first
   "paused", // 409: exec, pause and start of a paused container
   "not_paused", // 409: unpause of one that is not paused
   "running", // 409: remove without force
