@@ -1,3 +1,5 @@
+import { option } from "./vocabulary.js";
+
 /**
  * Every failure tsbox itself reports is a TsboxError: one user-facing line
  * (the CLI prints `tsbox: <message>`) plus the exit code docker would use
@@ -173,9 +175,9 @@ export const pauseRefusal = {
   notPaused: (name: string) => new ContainerError(`container ${name} is not paused`, "not_paused"),
 };
 
-/** `remove()` without `force` of a running container (`id` short). */
-export function removeRunningRefusal(id: string, hint = ""): ContainerError {
-  return new ContainerError(`cannot remove running container ${id}: stop it first${hint}`, "running");
+/** `remove()` without `force` of a running container (`id` short): the force named as the caller gives it. */
+export function removeRunningRefusal(id: string): ContainerError {
+  return new ContainerError(`cannot remove running container ${id}: stop it first or use ${option("force", true)}`, "running");
 }
 
 /**

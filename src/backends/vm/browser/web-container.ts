@@ -244,7 +244,7 @@ export class Container implements AsyncDisposable {
     checkPageOptions("remove", options, REMOVE_KINDS);
     if (this.removed) return;
     if (options.force) await this.killed();
-    if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12), " or use --force");
+    if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12));
     await this.owner.removeContainer(this.id);
     this.removed = true;
   }
