@@ -563,7 +563,7 @@ export class Container implements AsyncDisposable {
    * 127/126), and with a ContainerError when the container is not running.
    */
   async spawn(cmd: string[], options: SpawnCallOptions = {}): Promise<ExecProcess> {
-    checkOptions("spawn", options, SPAWN_CALL_KINDS);
+    checkOptions("spawn", options, SPAWN_CALL_KINDS, ["detach", "handOff"]);
     const attached = this.attached;
     if (attached && this.exitStatus) throw this.notRunning();
     if (attached && !this.refuseIfPaused()) throw this.noSuchContainer();

@@ -107,6 +107,10 @@ test("every verb's options: an unknown one or one of the wrong kind is a UsageEr
     const drain = async (it: AsyncIterable<unknown>) => { for await (const _ of it) break; };
     const calls: [() => unknown, string][] = [
       [() => rt.list({ al: true } as never), 'list options: unknown option "al" (all, labels)'],
+      // docker answers a bad name 400: the caller's mistake (it was a ContainerError without a reason).
+      [() => rt.create({ image: "busybox", name: "bad name!" }), 'invalid container name "bad name!": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed'],
+      // Before: the hint offered the CLI's own detach and handOff.
+      [() => c.spawn(["true"], { signal: AbortSignal.timeout(1) } as never), 'spawn options: unknown option "signal" (env, cwd, user, tty, privileged, stdin)'],
       [() => rt.list({ labels: { a: 1 } } as never), 'list options: labels: expected an object of strings, got an object'],
       [() => rt.containers({ all: "yes" } as never), 'containers options: all: expected true or false, got the string "yes"'],
       [() => rt.images({ al: true } as never), 'images options: unknown option "al" (all)'],
