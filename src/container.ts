@@ -23,7 +23,7 @@ import { hasHealthcheck, waitForHealthStatus, type WaitForHealthyOptions } from 
 import type { HealthState } from "./containers/healthcheck.js";
 import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
-import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "./process-handle.js";
+import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, stopOptionsOf, waitSignal } from "./process-handle.js";
 import { LOGS_KINDS, logTime, REMOVE_KINDS } from "./verb-options.js";
 import { abortable, abortError } from "./abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
@@ -310,13 +310,13 @@ export class Container implements AsyncDisposable {
 
   /**
    * The stop signal (default the container's, SIGTERM), then SIGKILL after
-   * `timeout` seconds (default the container's, 10); resolves with the exit status. A number is a timeout in
-   * milliseconds, as the browser's `Container.stop(timeoutMs)` takes it.
+   * `timeout` seconds (default the container's, 10; docker's unit: testcontainers' `timeout` is milliseconds); resolves
+   * with the exit status. A number is a timeout in milliseconds, as the browser's `Container.stop(timeoutMs)` takes
+   * it: 1 to 99 are refused (a UsageError), surely meant as seconds.
    */
   async stop(options: StopOptions | number = {}): Promise<ExitStatus> {
     // A number is the browser Container's form (milliseconds): one call for both (test/api-contract.test.ts).
-    if (typeof options === "number") options = { timeout: options / 1000 };
-    checkOptions("stop", options, STOP_KINDS);
+    options = stopOptionsOf(options);
     const attached = this.attached;
     if (attached && this.exitStatus) return this.exitStatus;
     if (!attached) {
@@ -563,7 +563,7 @@ export class Container implements AsyncDisposable {
    * 127/126), and with a ContainerError when the container is not running.
    */
   async spawn(cmd: string[], options: SpawnCallOptions = {}): Promise<ExecProcess> {
-    checkOptions("spawn", options, SPAWN_CALL_KINDS);
+    checkOptions("spawn", options, SPAWN_CALL_KINDS, ["detach", "handOff"]);
     const attached = this.attached;
     if (attached && this.exitStatus) throw this.notRunning();
     if (attached && !this.refuseIfPaused()) throw this.noSuchContainer();

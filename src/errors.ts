@@ -1,3 +1,5 @@
+import { option } from "./vocabulary.js";
+
 /**
  * Every failure tsbox itself reports is a TsboxError: one user-facing line
  * (the CLI prints `tsbox: <message>`) plus the exit code docker would use
@@ -32,6 +34,13 @@ const BRAND = Symbol.for("tsbox.error");
 export class TsboxError extends Error {
   readonly exitCode: number;
   readonly code: TsboxErrorCode | undefined;
+  /**
+   * A `run()` or `start()` that failed to start its command (127, 126, a setup error) leaves the container
+   * created, as docker does (not with `remove: true`): its full id and name, for the caller to remove it or
+   * look at it (`rt.get(err.containerId)`). Undefined on other errors.
+   */
+  declare containerId?: string;
+  declare containerName?: string;
   readonly [BRAND] = true;
 
   constructor(message: string, options: { exitCode?: number; code?: TsboxErrorCode; cause?: unknown } = {}) {
@@ -116,7 +125,7 @@ export const CONTAINER_ERROR_REASONS = [
   "no_such_container", // 404: no container by that id, id prefix or name (any more)
   "ambiguous", // an id prefix of more than one container
   "name_in_use", // 409: a container's or a network's name is taken
-  "not_running", // it has to run (exec, kill, stats, attach…); for the waits, it ended first
+  "not_running", // it has to run (exec, stats, attach…, the CLI's kill: Container.kill() of a stopped one does nothing); for the waits, it ended first
   "paused", // 409: exec, pause and start of a paused container
   "not_paused", // 409: unpause of one that is not paused
   "running", // 409: remove without force
@@ -166,9 +175,9 @@ export const pauseRefusal = {
   notPaused: (name: string) => new ContainerError(`container ${name} is not paused`, "not_paused"),
 };
 
-/** `remove()` without `force` of a running container (`id` short). */
-export function removeRunningRefusal(id: string, hint = ""): ContainerError {
-  return new ContainerError(`cannot remove running container ${id}: stop it first${hint}`, "running");
+/** `remove()` without `force` of a running container (`id` short): the force named as the caller gives it. */
+export function removeRunningRefusal(id: string): ContainerError {
+  return new ContainerError(`cannot remove running container ${id}: stop it first or use ${option("force", true)}`, "running");
 }
 
 /**
@@ -184,6 +193,13 @@ nameErrors({ TsboxError, SpecError, UsageError, ImageError, LayerError, OutputLi
 /** `instanceof TsboxError` that also holds across separately bundled copies of this class. */
 export function isTsboxError(err: unknown): err is TsboxError {
   return typeof err === "object" && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** Names, on a failed start's error, the container that failed start left behind (`TsboxError.containerId`). */
+export function leftContainer(err: unknown, id: string, name: string | null): void {
+  if (!isTsboxError(err) || err.containerId !== undefined) return;
+  err.containerId = id;
+  if (name !== null) err.containerName = name;
 }
 
 /** Message of any thrown value, for places that must turn it into one line. */

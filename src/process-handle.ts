@@ -23,6 +23,23 @@ export const SPAWN_KINDS: OptionKinds<SpawnOptions> = { ...PROCESS_KINDS, stdin:
 /** What exec takes: a process's options, its stdin's text, how much of its output to keep, and an AbortSignal. */
 export const EXEC_KINDS: OptionKinds<ExecOptions> = { ...PROCESS_KINDS, stdin: "bytes", maxBuffer: "own", signal: "abortSignal" };
 export const STOP_KINDS: OptionKinds<StopOptions> = { timeout: "seconds", signal: "stringOrNumber" };
+/**
+ * A `stop` call's options, Node's and the browser's: a number is the browser's form, milliseconds. A few
+ * milliseconds are surely meant as seconds (`stop(2)` sent SIGKILL after 2 ms, where docker's `stop -t 2` and the
+ * object form `{ timeout: 2 }` wait 2 s): refused, naming both forms; 0 still kills at once.
+ */
+export function stopOptionsOf(options: StopOptions | number): StopOptions {
+  if (typeof options === "number") {
+    if (options > 0 && options < MIN_STOP_MS) {
+      throw new UsageError(`stop(${options}): a number is milliseconds, the browser's form; for ${options} seconds give stop({ timeout: ${options} }) or stop(${options * 1000})`);
+    }
+    options = { timeout: options / 1000 };
+  }
+  checkOptions("stop", options, STOP_KINDS);
+  return options;
+}
+/** Below this a number given to stop() is taken for seconds by mistake. */
+const MIN_STOP_MS = 100;
 const WAIT_KINDS: OptionKinds<{ signal?: AbortSignal }> = { signal: "abortSignal" };
 
 /** The options of a `wait` (a container's or a process's, Node's or the browser's) checked: its AbortSignal, if any. */

@@ -18,7 +18,7 @@ import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
-import { ContainerError, errorMessage, ImageError, isTsboxError, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
+import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
 import { hostHasSwap } from "./spec/host-swap.js";
@@ -62,6 +62,7 @@ import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
 import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
+import { option } from "./vocabulary.js";
 import { noteIdMaps } from "./containers/id-record.js";
 import type { Readable, Writable } from "node:stream";
 import { withExposed } from "./network/ports.js";
@@ -138,8 +139,10 @@ export class Runtime implements ContainerOwner {
   private host: HostIdentity | undefined;
   /** What `checkBacking` found (once per Runtime: the probe's files, read on every run, cost a run ≈ 1 ms here). */
   private backingChecked = false;
-  /** The id-range warnings of this host and data dir, read once per Runtime and given at each create. */
+  /** The id-range warnings of this host and data dir, read once per Runtime (and given once: warnOnce). */
   private idWarnings: string[] | undefined;
+  /** The warnings about this host already given: each once per Runtime (a 300-run suite printed 300 copies). */
+  private readonly warned = new Set<string>();
   /** A vm Runtime's native backend for files of the user's subordinate ids on this host (LifecycleContext.hostBackend). */
   private hostNative: Backend | undefined;
   /** Named and anonymous volumes (`tsbox volume …`). */
@@ -359,7 +362,7 @@ export class Runtime implements ContainerOwner {
     if (control.signal?.aborted) throw abortError(control.signal);
     const host = (this.host ??= probeHostIdentity());
     this.idWarnings ??= [noteIdMaps(this.dataDir, host), overlapWarning(host)].filter((w): w is string => w !== undefined);
-    for (const warning of this.idWarnings) warningSink(control.onWarning)(warning);
+    for (const warning of this.idWarnings) this.warnOnce(control, warning);
 
     const id = randomHex(32);
     const bundle = this.paths.container(id);
@@ -509,9 +512,18 @@ export class Runtime implements ContainerOwner {
     return (await import("./containers/layer-owners.js")).applyLayerOwners(this.ctx, dir, owners, capabilities);
   }
 
+  /** A warning about the host, not the container (the same for every run): given once per Runtime. */
+  private warnOnce(control: RunControl, message: string): void {
+    if (this.warned.has(message)) return;
+    this.warned.add(message);
+    warningSink(control.onWarning)(message);
+  }
+
   private async failedStart(id: string, state: ContainerState, err: unknown, remove: boolean): Promise<void> {
     if (!remove) {
       await updateState(this.paths.container(id), () => ({ ...failedStartFields(err), creatorPid: null })).catch(() => {});
+      // The caller never got a Container: the error says which one stays (`await using` had nothing to dispose).
+      leftContainer(err, id, state.name);
     } else {
       await removeBundleDir(this.ctx, id, state.name).catch(() => {});
     }
@@ -524,7 +536,7 @@ export class Runtime implements ContainerOwner {
    */
   private async planNetwork(id: string, options: RunOptions, bundleDir: string, image: ImageConfig, control: RunControl, peers: PeerResolver): Promise<NetworkPlan | undefined> {
     if (!this.backend.capabilities().networks) {
-      if (options.network !== undefined && options.network !== "none") throw new UsageError(`the ${this.backend.name} backend has no --network ${options.network} yet`);
+      if (options.network !== undefined && options.network !== "none") throw new UsageError(`the ${this.backend.name} backend has no ${option("network", options.network)} yet`);
       return undefined;
     }
     let mode = parseNetworkMode(options.network ?? this.defaultNetwork);
@@ -537,10 +549,10 @@ export class Runtime implements ContainerOwner {
       if (found.helper) {
         rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
       } else if (options.network === undefined) {
-        warn(`rootless bridge networking is unavailable (${found.reason}): running with --network none`);
+        this.warnOnce(control, `rootless bridge networking is unavailable (${found.reason}): running with ${option("network", "none")}`);
         mode = { kind: "none" };
       } else {
-        throw new TsboxError(`--network ${options.network}: rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
+        throw new TsboxError(`${option("network", options.network)}: rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
       }
     }
     return planNetwork({
@@ -894,7 +906,7 @@ export class Runtime implements ContainerOwner {
     const wanted = parsePlatform(text);
     const runs = this.backend.capabilities().platforms;
     if (!runs.some((p) => platformMatches(parsePlatform(p), wanted))) {
-      throw new UsageError(`the ${this.backend.name} backend cannot run ${formatPlatform(wanted)} images: it runs ${runs.join(", ")}${this.backend.name === "native" ? " (--backend vm runs linux/386)" : ""}`);
+      throw new UsageError(`the ${this.backend.name} backend cannot run ${formatPlatform(wanted)} images: it runs ${runs.join(", ")}${this.backend.name === "native" ? ` (${option("backend", "vm")} runs linux/386)` : ""}`);
     }
     return wanted;
   }

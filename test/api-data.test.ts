@@ -27,7 +27,7 @@ for (const who of identities()) {
       assert.deepEqual(r.output, { exitCode: 0, stdout: "from a path\nfrom a tar\nfrom a gzip'd tar\n", stderr: "" });
       assert.deepEqual(r.copiedOut, { tarNames: ["made"], file: "made\n", fileNames: ["made"] });
       const abortError = "AbortError: This operation was aborted";
-      assert.deepEqual(r.aborted, { early: abortError, earlyMade: false, midway: abortError, bad: 'UsageError: copyTo options: signal: expected an AbortSignal, got the string "soon"' });
+      assert.deepEqual(r.aborted, { early: abortError, earlyMade: false, midway: abortError, bad: 'UsageError: copyTo options: signal: expected an AbortSignal, got the string "soon"', sourceBroke: "Error: source broke" });
       assert.deepEqual(r.abortLeft, [], "no `held`, and no temp of it (.tsbox-cp.<pid>.tmp)");
       assert.deepEqual(r.diff, [{ Kind: 2, Path: "/bin/ls" }, { Kind: 1, Path: "/made" }]);
       assert.deepEqual(r.commit, { idOk: true, comment: "from the API" });

@@ -40,9 +40,13 @@ for (const who of identities()) {
       assert.match(r.tty.stdout, /^\/dev\/(console|pts\/\d+)\r\n30 100\r\n$/);
       assert.deepEqual(r.disposed, { listed: false });
       // (the leak check after this test finds any cgroup the stop left)
+      // Before: stop(2) sent SIGKILL after 2 ms where stop({ timeout: 2 }) and docker's stop -t 2 wait 2 s.
+      assert.deepEqual(r.stopUnits, { refused: "UsageError: stop(2): a number is milliseconds, the browser's form; for 2 seconds give stop({ timeout: 2 }) or stop(2000)", running: true });
       assert.deepEqual(r.restart, { stopped: 137, running: true, newPid: true, runningAfterStop: false });
       assert.equal(r.notFound.exitCode, 127);
       assert.match(r.notFound.message, /executable file not found in \$PATH: no-such-command/);
+      // Before: the error had no id nor name, and `await using` never got a handle: each failed attempt left a container.
+      assert.deepEqual(r.failedStart, { exitCode: 127, name: "api-failed-start", status: "created", sameId: true, removedNamesNone: true });
       assert.deepEqual(r.usage, ["UsageError", "UsageError", "UsageError", "UsageError", "UsageError"]);
       assert.deepEqual(r.aborted, {
         run: "AbortError: This operation was aborted",

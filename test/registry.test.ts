@@ -13,8 +13,9 @@ import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, uti
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, freshStore, type Identity } from "./helpers/identities.js";
-import { cliPath, signalSpawned, tsbox } from "./helpers/cli.js";
+import { cliPath, runJsonScript, signalSpawned, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { freeBadPort, runTool, startRegistry, skopeoCopy, type TestRegistry } from "./helpers/registry.js";
 import { holdLock } from "./helpers/hold-lock.js";
@@ -34,6 +35,7 @@ let basic: TestRegistry;
 let fixtures: string;
 let multi: { index: string; amd64: string; i386: string };
 let bigDigest: string;
+const sharedPullScript = fileURLToPath(new URL("./helpers/shared-pull-script.ts", import.meta.url));
 let busyboxDigest: string;
 
 before(async () => {
@@ -480,6 +482,18 @@ for (const who of identities()) {
     let snap: Snapshot;
     beforeEach(() => (snap = snapshot()));
     afterEach(() => assertNoLeaks(snap, [who]));
+
+    it("parallel pulls of one image in one process share each blob's download; one caller's abort leaves the others' (moby shares them too)", async () => {
+      const { OciLayout } = await import("../src/image/layout.js");
+      const manifest = await new OciLayout(join(fixtures, "big")).readJsonBlob<{ config: { digest: string }; layers: { digest: string }[] }>(bigDigest);
+      const blobs = [manifest.config.digest, ...manifest.layers.map((l) => l.digest)];
+      const once = Object.fromEntries(blobs.map((d) => [d, 1]));
+      const [a, b] = [freshStore(who).TSBOX_DATA_DIR!, freshStore(who).TSBOX_DATA_DIR!];
+      const r = await runJsonScript(who, sharedPullScript, [anon.host, "test/big", manifest.layers[1]!.digest, a, b]);
+      // Before: every blob was fetched once per caller (4 times here), each into its own .part file.
+      assert.deepEqual(r.parallel, { digests: [bigDigest, bigDigest, bigDigest, bigDigest], gets: once, leftovers: [] });
+      assert.deepEqual(r.abort, { aborted: "AbortError: This operation was aborted", other: bigDigest, gets: once, leftovers: [] });
+    });
 
     it("a pull cut off mid-blob resumes it at once with a Range request, its progress saying so (docker retries)", async () => {
       const env = freshStore(who);

@@ -9,7 +9,9 @@ import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options
 import { mergeResources, resourcesFromOptions, undoResources } from "../src/spec/resources.js";
 import { checkPort } from "../src/network/plan.js";
 import { parseSignal } from "../src/containers/signals.js";
-import { UsageError } from "../src/errors.js";
+import { removeRunningRefusal, UsageError } from "../src/errors.js";
+import { spawnSync } from "node:child_process";
+import { cliPath } from "./helpers/cli.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -105,6 +107,10 @@ test("every verb's options: an unknown one or one of the wrong kind is a UsageEr
     const drain = async (it: AsyncIterable<unknown>) => { for await (const _ of it) break; };
     const calls: [() => unknown, string][] = [
       [() => rt.list({ al: true } as never), 'list options: unknown option "al" (all, labels)'],
+      // docker answers a bad name 400: the caller's mistake (it was a ContainerError without a reason).
+      [() => rt.create({ image: "busybox", name: "bad name!" }), 'invalid container name "bad name!": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed'],
+      // Before: the hint offered the CLI's own detach and handOff.
+      [() => c.spawn(["true"], { signal: AbortSignal.timeout(1) } as never), 'spawn options: unknown option "signal" (env, cwd, user, tty, privileged, stdin)'],
       [() => rt.list({ labels: { a: 1 } } as never), 'list options: labels: expected an object of strings, got an object'],
       [() => rt.containers({ all: "yes" } as never), 'containers options: all: expected true or false, got the string "yes"'],
       [() => rt.images({ al: true } as never), 'images options: unknown option "al" (all)'],
@@ -164,4 +170,18 @@ test("undoResources: what a half-applied update wrote goes back, a limit it adde
 
 test("--cpu-shares out of the kernel's 2..262144 is clamped as docker's gets it, not refused", () => {
   assert.deepEqual([1, 262_145, 512].map((cpuShares) => resourcesFromOptions({ cpuShares }, KERNEL)?.cpu?.shares), [2, 262_144, 512]);
+});
+
+test("a message names the library's option to a library caller and the CLI's flag in the CLI (one wording, the process's vocabulary)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vocabulary-"));
+  try {
+    // Before: `unknown backend "docker" (from --backend)` for new Runtime({ backend: "docker" }), and "use --force".
+    const usage = (message: string) => (e: unknown) => e instanceof UsageError && e.message === message;
+    assert.throws(() => new Runtime({ dataDir: dir, backend: "docker" as never }), usage('unknown backend "docker" (from the backend option): use native, vm or auto'));
+    assert.equal(removeRunningRefusal("0123456789ab").message, "cannot remove running container 0123456789ab: stop it first or use force: true");
+    const cli = spawnSync(process.execPath, [cliPath, "run", "--backend", "docker", "busybox", "true"], { env: { ...process.env, TSBOX_DATA_DIR: dir }, encoding: "utf8" });
+    assert.deepEqual([cli.status, cli.stderr], [125, 'tsbox: unknown backend "docker" (from --backend): use native, vm or auto\n']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

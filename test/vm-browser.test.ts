@@ -764,7 +764,7 @@ rt.terminate();`;
       removeImage: 'UsageError: removeImage options: unknown option "forse" (platform, force, prune)',
       removeImagePrune: "UsageError: removeImage option \"prune\" is not supported in the browser: a page's images have no parent images to keep or prune",
     });
-    assert.match(r.unforced, /cannot remove running container .* or use --force/);
+    assert.match(r.unforced, /cannot remove running container .* or use force: true/);
     assert.equal(r.forced, true, "remove({ force: true }) kills and deletes a running container");
     assert.deepEqual(r.since, { old: "logged\n", later: "" });
     assert.equal(r.kept, true, "a refused removal removes nothing");

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
+import { option } from "../vocabulary.js";
 import type { Backend } from "./backend.js";
 import { addonPresent } from "./native/addon.js";
 import { NativeBackend } from "./native/native-backend.js";
@@ -23,7 +24,7 @@ export interface BackendChoice {
 }
 
 export function chooseBackend(requested: string | undefined, env: NodeJS.ProcessEnv = process.env): BackendChoice {
-  const explicit = requested && requested !== "auto" ? { value: requested, from: "--backend" } : env.TSBOX_BACKEND && env.TSBOX_BACKEND !== "auto" ? { value: env.TSBOX_BACKEND, from: "TSBOX_BACKEND" } : undefined;
+  const explicit = requested && requested !== "auto" ? { value: requested, from: option("backend") } : env.TSBOX_BACKEND && env.TSBOX_BACKEND !== "auto" ? { value: env.TSBOX_BACKEND, from: "TSBOX_BACKEND" } : undefined;
   if (explicit) {
     if (!(BACKEND_NAMES as readonly string[]).includes(explicit.value)) {
       throw new UsageError(`unknown backend ${JSON.stringify(explicit.value)} (from ${explicit.from}): use native, vm or auto`);

@@ -4,6 +4,7 @@
  */
 import { compareText } from "../compare.js";
 import { errorMessage, UsageError } from "../errors.js";
+import { speakInFlags } from "../vocabulary.js";
 import { runCommand } from "./commands/run.js";
 import { hintedMessage } from "./error-hints.js";
 import { escapeControls } from "./escape.js";
@@ -134,6 +135,8 @@ TSBOX_BACKEND (native, vm or auto), TSBOX_NETWORK (the default network), TSBOX_R
 `;
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  // The messages of the code below name flags (--network none), not the library's options (network: "none").
+  speakInFlags();
   const [name, ...rest] = argv;
   // docker's `help COMMAND`: that command's help.
   if (name === "help" && rest[0] !== undefined && COMMANDS[rest[0]]) return (await COMMANDS[rest[0]]!())([...rest.slice(1), "--help"], ctx);

@@ -427,19 +427,24 @@ async function tarToRecords(input: Readable, writer: CopyHelper): Promise<void> 
     writerFirst = true;
     input.destroy();
   });
+  // The caller's stream failing is its own error, as stream.pipeline gives it (it read as a LayerError, "truncated tar archive").
+  let sourceError: unknown;
+  input.once("error", (err) => (sourceError ??= err));
   try {
     await writeRecordsFromTar(readTar(plainTar(input)), writer.stdin!);
     writer.stdin!.end();
   } catch (err) {
     // Our own error (a bad tar) wins; a broken pipe, or the input we ended, means the helper failed: its error says why.
-    const ours = isTsboxError(err) && !writerFirst;
+    // A source that failed ends the helper's input as an abort does (it removes its temp file), and is what is thrown.
+    const source = sourceError !== undefined && !writerFirst;
+    const ours = isTsboxError(err) && !writerFirst && !source;
     if (ours) writer.kill();
     else writer.stdin!.destroy();
     const helperErr = await writer.done.then(
       () => undefined,
       (e: unknown) => e,
     );
-    throw ours ? err : (helperErr ?? err);
+    throw source ? sourceError : ours ? err : (helperErr ?? err);
   }
   await writer.done;
 }

@@ -1,6 +1,6 @@
 import { mkdirSync, readlinkSync, symlinkSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { ContainerError } from "../errors.js";
+import { ContainerError, UsageError } from "../errors.js";
 import { isErrno, readdirOrEmpty } from "../fs-util.js";
 import type { DataPaths } from "../paths.js";
 import { bundleLive } from "./bundle-dir.js";
@@ -8,13 +8,13 @@ import { generatedName } from "./generated-name.js";
 
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-/** Docker's container name rule (pure: the browser's Runtime checks names with it too). */
+/** Docker's container name rule (pure: the browser's Runtime checks names with it too); a bad name is the caller's (docker's 400): a UsageError. */
 export function checkContainerName(name: string): void {
   if (typeof name === "string" && NAME_RE.test(name) && name.length > 128) {
-    throw new ContainerError(`invalid container name "${name.slice(0, 32)}…": at most 128 characters`);
+    throw new UsageError(`invalid container name "${name.slice(0, 32)}…": at most 128 characters`);
   }
   if (typeof name !== "string" || !NAME_RE.test(name)) {
-    throw new ContainerError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    throw new UsageError(`invalid container name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
   }
 }
 

@@ -184,10 +184,10 @@ export function checkResourceTypes(what: string, options: unknown, extra: Record
  * instead of silently meaning the default (`stop({ timeot: 1 })` waited the default 10 s), and one of the wrong
  * kind names itself (`stop({ timeout: "abc" })` waited the default too). `undefined` (no options) passes.
  */
-export function checkOptions<T>(what: string, options: unknown, kinds: OptionKinds<T>): void {
+export function checkOptions<T>(what: string, options: unknown, kinds: OptionKinds<T>, internal: readonly (keyof T & string)[] = []): void {
   if (options === undefined) return;
   if (!isObject(options)) throw new UsageError(`${what} options: expected an object, got ${describeValue(options)}`);
-  checkEntries(`${what} options`, options, kinds as Record<string, Kind>);
+  checkEntries(`${what} options`, options, kinds as Record<string, Kind>, true, internal);
 }
 
 /**
@@ -211,11 +211,12 @@ export function checkOptionNames(what: string, options: unknown, allowed: readon
   checkOptions(what, options, Object.fromEntries(allowed.map((name): [string, Kind] => [name, "own"])));
 }
 
-function checkEntries(what: string, options: Record<string, unknown>, kinds: { readonly [key: string]: Kind }, listNames = true): void {
+/** `internal`: options the CLI passes that a library caller has no use for, accepted but not offered in the hint. */
+function checkEntries(what: string, options: Record<string, unknown>, kinds: { readonly [key: string]: Kind }, listNames = true, internal: readonly string[] = []): void {
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
     const kind = Object.hasOwn(kinds, key) ? kinds[key] : undefined;
-    if (kind === undefined) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)}${listNames ? ` (${Object.keys(kinds).join(", ")})` : ""}`);
+    if (kind === undefined) throw new UsageError(`${what}: unknown option ${JSON.stringify(key)}${listNames ? ` (${Object.keys(kinds).filter((k) => !internal.includes(k)).join(", ")})` : ""}`);
     const [ok, expected] = CHECKS[kind];
     if (!ok(value)) throw new UsageError(`${what}: ${key}: expected ${expected}, got ${describeValue(value)}`);
     // A size is checked as one: it reached the spec's validator (process.consoleSize) or the addon's raw errors.

@@ -73,12 +73,22 @@ results.volume = { name: volume.Name, labels: volume.Labels };
   const big = new TarWriter();
   big.add({ path: "held", type: "file", mode: 0o644, mtime: 0, data: Buffer.alloc(1 << 20, 1) });
   const held = new PassThrough();
-  held.write(big.finish().subarray(0, 600_000));
+  const bigTar = big.finish();
+  held.write(bigTar.subarray(0, 600_000));
   const ac = new AbortController();
   const midway = failed(c.copyTo(held, "/", { signal: ac.signal }));
   setTimeout(() => ac.abort(), 500);
   const bad = await failed(c.copyTo(join(scratch, "api", "in"), "/tmp/in", { signal: "soon" as unknown as AbortSignal }));
-  results.aborted = { early, earlyMade: existsSync(join(scratch, "api", "early")), midway: await midway, bad };
+  // A source stream that fails midway: its own error, as stream.pipeline gives it (it read as a LayerError).
+  let reads = 0;
+  const broken = new Readable({
+    read() {
+      if (reads++ === 0) this.push(bigTar.subarray(0, 600_000));
+      else this.destroy(new Error("source broke"));
+    },
+  });
+  const sourceBroke = await failed(c.copyTo(broken, "/"));
+  results.aborted = { early, earlyMade: existsSync(join(scratch, "api", "early")), midway: await midway, bad, sourceBroke };
   const changes = await c.diff();
   results.diff = changes.filter((d) => d.Path === "/made" || d.Path === "/bin/ls");
   results.abortLeft = changes.filter((d) => /held|tsbox-cp/.test(d.Path));

@@ -4,7 +4,7 @@
  *   node --import tsx test/helpers/api-script.ts
  */
 import { createServer, type AddressInfo, type Socket } from "node:net";
-import { type OutputLimitError, Runtime, UsageError } from "../../src/index.js";
+import { type OutputLimitError, Runtime, type TsboxError, UsageError } from "../../src/index.js";
 
 const rt = new Runtime({});
 const results: Record<string, unknown> = {};
@@ -61,6 +61,8 @@ const results: Record<string, unknown> = {};
 {
   const c = await rt.run({ image: "busybox", cmd: ["sleep", "600"] });
   const first = c.pid;
+  // A number is milliseconds (the browser's form): a few are refused as meant for seconds, the container left running.
+  results.stopUnits = { refused: await c.stop(2).then(() => "stopped", (e: Error) => `${e.name}: ${e.message}`), running: c.running };
   const stopped = await c.stop({ timeout: 1 });
   await c.start();
   results.restart = { stopped: stopped.exitCode, running: c.running, newPid: c.pid !== first && c.pid > 0 };
@@ -75,6 +77,15 @@ try {
 } catch (e) {
   const err = e as { message: string; exitCode: number };
   results.notFound = { message: err.message, exitCode: err.exitCode };
+}
+// A run that fails to start leaves its container created (docker's): the error names it, for the caller to remove it.
+{
+  const err = await rt.run({ image: "busybox", cmd: ["no-such-command"], name: "api-failed-start" }).then(() => undefined, (e: TsboxError) => e);
+  const left = err?.containerId ? await rt.get(err.containerId) : undefined;
+  results.failedStart = { exitCode: err?.exitCode, name: err?.containerName, status: (await left?.state())?.status, sameId: left?.id === err?.containerId };
+  await left?.remove();
+  const removed = await rt.run({ image: "busybox", cmd: ["no-such-command"], remove: true }).then(() => undefined, (e: TsboxError) => e);
+  results.failedStart = { ...(results.failedStart as object), removedNamesNone: removed?.containerId === undefined && !("containerId" in (removed ?? {})) };
 }
 // Bad options are UsageErrors (instanceof), not only TsboxErrors with code "usage".
 {

@@ -36,15 +36,28 @@ export async function startCommand(args: string[], ctx: CliContext): Promise<num
   if (flags.bools.has("all")) {
     if (attach || interactive || flags.positionals.length > 0) throw new UsageError("tsbox start --all takes no containers, nor -a/-i");
     const refs = await stoppedMatching(ctx, filters);
-    return refs.length === 0 ? 0 : eachContainer(ctx, "start", refs, async (c) => void (await c.start({ onWarning: cliWarning(ctx) })));
+    return refs.length === 0 ? 0 : startEach(ctx, refs);
   }
   if (filters.length > 0) throw new UsageError("tsbox start: --filter goes with --all");
-  if (!attach && !interactive) return eachContainer(ctx, "start", flags.positionals, async (c) => void (await c.start({ onWarning: cliWarning(ctx) })));
+  if (!attach && !interactive) return startEach(ctx, flags.positionals);
   if (flags.positionals.length !== 1) throw new UsageError("tsbox start -a/-i takes exactly one container");
   const detachKeys = parseDetachKeys(lastValue(flags, "detach-keys") ?? DEFAULT_DETACH_KEYS);
   const container = await cliRuntime(ctx).get(flags.positionals[0]!);
   const attachment = await startAttached(container, { stdin: interactive, stdout: true, stderr: true, stdinOnce: interactive }, cliWarning(ctx));
   return streamAttachment(container, attachment, { interactive, sigProxy: true, detachKeys });
+}
+
+/** Each container started; those that failed are named after their errors, as docker's `failed to start containers: a, b`. */
+async function startEach(ctx: CliContext, refs: string[]): Promise<number> {
+  const failed: string[] = [];
+  const code = await eachContainer(ctx, "start", refs, async (c, ref) => {
+    await c.start({ onWarning: cliWarning(ctx) }).catch((err: unknown) => {
+      failed.push(ref);
+      throw err;
+    });
+  });
+  if (failed.length > 0) ctx.stderr.write(`tsbox: failed to start containers: ${failed.join(", ")}\n`);
+  return code;
 }
 
 /**

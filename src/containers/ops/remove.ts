@@ -14,7 +14,7 @@ export async function removeContainer(ctx: LifecycleContext, id: string, options
   const bundle = bundleOf(ctx, id);
   const state = currentState(ctx, id);
   if (isActive(state)) {
-    if (!options.force) throw removeRunningRefusal(shown(state), " or use --force");
+    if (!options.force) throw removeRunningRefusal(shown(state));
     // SIGKILL reaches a frozen container only once it thaws.
     if (state.status === "paused") await ctx.backend.resume?.(bundle.dir).catch(() => {});
     recordEvent(bundle.dir, state, "kill", { signal: 9 });

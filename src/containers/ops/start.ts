@@ -1,5 +1,5 @@
 import type { HandOffOptions } from "../../backends/backend.js";
-import { ContainerError, noSuchContainer, pauseRefusal } from "../../errors.js";
+import { ContainerError, leftContainer, noSuchContainer, pauseRefusal } from "../../errors.js";
 import { bundleOf, type LifecycleContext, shown } from "../context.js";
 import { withContainerLock } from "../lock.js";
 import { removeBundleDir } from "../remove.js";
@@ -65,6 +65,8 @@ export async function startContainer(ctx: LifecycleContext, id: string, options:
         const failed = failedStartFields(err);
         updateStateLocked(bundle, (s) => (s.error === failed.error && s.exitCode === failed.exitCode ? undefined : failed));
         removeAfter = state.remove;
+        // What stays is said on the error too (a restart-policy run() never handed out its Container).
+        if (!state.remove) leftContainer(err, id, state.name);
         throw err;
       }
       return true;

@@ -136,16 +136,19 @@ export class RegistryClient {
   }
 
   private async requestOnce(method: string, pathOrUrl: string, options: RequestOptions): Promise<Response> {
-    await this.settleScheme(options.signal ?? this.signal);
+    // The request's own signal governs all it does, its token included: a download shared by several pulls
+    // (download.ts) goes on under its own signal when the pull whose client it uses is aborted.
+    const signal = options.signal ?? this.signal;
+    await this.settleScheme(signal);
     const url = /^https?:\/\//.test(pathOrUrl) ? pathOrUrl : this.baseUrl + pathOrUrl;
     const scopes = options.scopes ?? [];
     for (let attempt = 0; ; attempt++) {
-      const authorization = await this.authorization(scopes);
+      const authorization = await this.authorization(scopes, signal);
       const res = await followRedirects(
-        { url, method, headers: options.headers ?? {}, ...(options.body ? { body: options.body } : {}), signal: options.signal ?? this.signal ?? null },
+        { url, method, headers: options.headers ?? {}, ...(options.body ? { body: options.body } : {}), signal: signal ?? null },
         (u) => (u.origin === this.origin ? authorization : undefined),
         (target, init) => this.send(target, init),
-        (err, target) => this.networkError(err, target),
+        (err, target) => this.networkError(err, target, signal),
       );
       // Another host's challenge (an upload Location elsewhere, a redirect) is not ours to answer.
       if (res.status === 401 && new URL(res.url || url).origin !== this.origin) return res;
@@ -154,7 +157,7 @@ export class RegistryClient {
         await res.body?.cancel().catch(() => {});
         if (!challenge) throw new ImageError(`${this.domain} refused the request (401) without an authentication challenge`);
         this.challenge = challenge;
-        if (challenge.scheme === "bearer") await this.fetchToken(scopes);
+        if (challenge.scheme === "bearer") await this.fetchToken(scopes, signal);
         else if (!this.creds()) throw this.loginRequired();
         continue;
       }
@@ -230,25 +233,25 @@ export class RegistryClient {
     return this.credentials;
   }
 
-  private async authorization(scopes: string[]): Promise<string | undefined> {
+  private async authorization(scopes: string[], signal: AbortSignal | undefined): Promise<string | undefined> {
     if (!this.challenge) return undefined;
     if (this.challenge.scheme === "basic") {
       const c = this.creds();
       return c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` : undefined;
     }
-    return this.tokens.get(scopes.join(" ")) ?? this.fetchToken(scopes);
+    return this.tokens.get(scopes.join(" ")) ?? this.fetchToken(scopes, signal);
   }
 
   /** One token request per scope set, shared by concurrent requests. */
-  private fetchToken(scopes: string[]): Promise<string> {
+  private fetchToken(scopes: string[], signal: AbortSignal | undefined): Promise<string> {
     const key = scopes.join(" ");
-    const pending = this.requestToken(scopes);
+    const pending = this.requestToken(scopes, signal);
     this.tokens.set(key, pending);
     pending.catch(() => this.tokens.delete(key));
     return pending;
   }
 
-  private async requestToken(scopes: string[]): Promise<string> {
+  private async requestToken(scopes: string[], signal: AbortSignal | undefined): Promise<string> {
     const params = this.challenge!.params;
     const realm = params.realm;
     if (!realm) throw new ImageError(`${this.domain} sent a Bearer challenge without a realm`);
@@ -269,10 +272,10 @@ export class RegistryClient {
     const basic = c ? `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}` : undefined;
     const realmOrigin = url.origin;
     const res = await followRedirects(
-      { url: url.toString(), method: "GET", headers: {}, signal: this.signal ?? null },
+      { url: url.toString(), method: "GET", headers: {}, signal: signal ?? null },
       (u) => (u.origin === realmOrigin ? basic : undefined),
       (target, init) => this.send(target, init),
-      (err, target) => this.networkError(err, target),
+      (err, target) => this.networkError(err, target, signal),
     );
     if (res.status === 401 || res.status === 403) {
       await res.body?.cancel().catch(() => {});
@@ -280,7 +283,7 @@ export class RegistryClient {
     }
     if (!res.ok) throw await registryError(res, `token from ${url.host}`);
     // A token reply is small (a JWT): one that goes on is refused, not buffered (containers/image caps it at 1 MiB too).
-    const reply = await bodyBytes(res, this.signal, MAX_TOKEN_BYTES, () => new ImageError(`the token server of ${this.domain} sent more than ${MAX_TOKEN_BYTES} bytes`));
+    const reply = await bodyBytes(res, signal, MAX_TOKEN_BYTES, () => new ImageError(`the token server of ${this.domain} sent more than ${MAX_TOKEN_BYTES} bytes`));
     const body = ((): { token?: string; access_token?: string } => {
       try {
         return JSON.parse(reply.toString("utf8")) ?? {};
@@ -298,10 +301,10 @@ export class RegistryClient {
     return new ImageError(`${this.domain} requires authentication: run tsbox login ${this.domain}${helper}`);
   }
 
-  private networkError(err: unknown, target: URL): Error {
+  private networkError(err: unknown, target: URL, signal: AbortSignal | undefined): Error {
     if (err instanceof Error && err.name === "AbortError") return err;
     // The caller's abort (AbortSignal.timeout's TimeoutError too) is theirs, not the registry's being unreachable.
-    if (this.signal?.aborted) return abortError(this.signal);
+    if (signal?.aborted) return abortError(signal);
     // The registry as the user typed it (LOCALHOST:5000, 127.1:5000), another host as the URL has it.
     const host = target.origin === this.origin ? this.domain : target.host;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;

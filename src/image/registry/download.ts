@@ -1,6 +1,7 @@
 import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
+import { abortError } from "../../abortable.js";
 import { ImageError } from "../../errors.js";
 import { isErrno, randomHex } from "../../fs-util.js";
 import { DigestCounter } from "../hash.js";
@@ -25,12 +26,88 @@ export interface DownloadOptions {
 class Cut extends ImageError {}
 
 /**
+ * One download per blob at a time within this process: concurrent pulls of
+ * the same image (`Promise.all(tests.map(() => rt.run(image)))` on a cold
+ * cache) join the download under way instead of each fetching the blob again,
+ * as moby's transfer manager shares a layer between pulls. Keyed by store and
+ * registry: a pull from another registry fails or succeeds on its own. The
+ * shared download has its own signal: a caller that aborts leaves (its call
+ * rejects with its reason) and the download goes on for the others; only when
+ * every caller has left is it aborted, keeping its bytes for a resume.
+ */
+export function downloadBlob(layout: OciLayout, client: RegistryClient, repo: string, blob: Descriptor, options: DownloadOptions = {}): Promise<void> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  const key = `${layout.dir}\0${client.domain}\0${blob.digest}`;
+  let shared = inFlight.get(key);
+  if (!shared) {
+    const started: SharedDownload = { controller: new AbortController(), callers: new Set(), done: Promise.resolve() };
+    const fanOut = <A extends unknown[]>(pick: (o: DownloadOptions) => ((...args: A) => void) | undefined) => (...args: A) => {
+      for (const caller of started.callers) pick(caller)?.(...args);
+    };
+    started.done = downloadOnce(layout, client, repo, blob, {
+      signal: started.controller.signal,
+      onProgress: (current, total) => ((started.progress = [current, total]), fanOut((o) => o.onProgress)(current, total)),
+      onResume: fanOut((o) => o.onResume),
+      onRetry: fanOut((o) => o.onRetry),
+    }).finally(() => {
+      if (inFlight.get(key) === started) inFlight.delete(key);
+    });
+    started.done.catch(() => {}); // each caller is given the outcome; none left must not make it unhandled
+    inFlight.set(key, (shared = started));
+  }
+  return waitFor(shared, key, options);
+}
+
+interface SharedDownload {
+  controller: AbortController;
+  /** The callers waiting for it (their options: progress goes to each). */
+  callers: Set<DownloadOptions>;
+  done: Promise<void>;
+  /** The last progress, for a caller that joins late. */
+  progress?: [number, number];
+}
+
+/** Downloads under way in this process, by store, registry and digest. */
+const inFlight = new Map<string, SharedDownload>();
+
+/** Waits for a shared download as one of its callers; the caller's abort ends only its own wait (and the download once all have left). */
+function waitFor(shared: SharedDownload, key: string, options: DownloadOptions): Promise<void> {
+  // A Set of distinct objects: the same options object given twice still counts twice.
+  const caller: DownloadOptions = { ...options };
+  shared.callers.add(caller);
+  if (shared.progress) caller.onProgress?.(...shared.progress);
+  const { signal } = options;
+  return new Promise<void>((resolve, reject) => {
+    const leave = () => {
+      shared.callers.delete(caller);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      leave();
+      reject(abortError(signal!));
+      if (shared.callers.size === 0) {
+        // Nobody waits for it: stopped (its bytes kept for a resume), and a new caller starts afresh.
+        if (inFlight.get(key) === shared) inFlight.delete(key);
+        shared.controller.abort(signal!.reason);
+      }
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    shared.done.then(
+      () => (leave(), resolve()),
+      (err: unknown) => (leave(), reject(err)),
+    );
+  });
+}
+
+/**
  * Downloads one blob into a layout, verified, resumable:
  *
  * * The content goes to `.downloads/<hex>.<pid>.<rand>.part`, private to this
  *   process; only after its size and sha256 match the descriptor is it fsynced
- *   and renamed to `blobs/sha256/<hex>`. Two pulls of the same blob each write
- *   their own file and both renames publish identical content: no clash.
+ *   and renamed to `blobs/sha256/<hex>`. Two processes pulling the same blob
+ *   each write their own file and both renames publish identical content: no
+ *   clash (within one process they share the download, above).
  * * When a download fails or is interrupted, the bytes so far are kept as
  *   `.downloads/<hex>.partial`. The next download of that blob claims it by
  *   renaming it to its own name (atomic: only one process wins), re-hashes it
@@ -39,7 +116,7 @@ class Cut extends ImageError {}
  *   that died (SIGKILL) is claimed the same way once its pid is gone.
  * * Content that does not match its digest is deleted, never kept for resume.
  */
-export async function downloadBlob(layout: OciLayout, client: RegistryClient, repo: string, blob: Descriptor, options: DownloadOptions = {}): Promise<void> {
+async function downloadOnce(layout: OciLayout, client: RegistryClient, repo: string, blob: Descriptor, options: DownloadOptions): Promise<void> {
   if (await layout.hasBlob(blob.digest)) return;
   const hex = blob.digest.slice(7);
   const dir = join(layout.dir, DOWNLOADS);

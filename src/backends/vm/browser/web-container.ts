@@ -14,7 +14,7 @@ import type { Signal } from "../../../signals.js";
 import { parseSignal } from "../../../containers/signals.js";
 import { checkOptions, checkPageOptions, checkTerminalSize } from "../../../spec/run-options-check.js";
 import { LOGS_KINDS, logTime, REMOVE_KINDS } from "../../../verb-options.js";
-import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, waitSignal } from "../../../process-handle.js";
+import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, stopOptionsOf, waitSignal } from "../../../process-handle.js";
 import { abortable } from "../../../abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "../../../output-limit.js";
 import type { GuestStats } from "./protocol.js";
@@ -135,8 +135,7 @@ export class Container implements AsyncDisposable {
    * resolves with the exit status. A number is a timeout in milliseconds. Node's Container.stop, option for option.
    */
   async stop(options: StopOptions | number = {}): Promise<ExitStatus> {
-    if (typeof options === "number") options = { timeout: options / 1000 };
-    checkOptions("stop", options, STOP_KINDS);
+    options = stopOptionsOf(options);
     if (this.exitStatus) return this.exitStatus;
     const timeout = options.timeout ?? 10;
     await this.kill(options.signal ?? "SIGTERM");
@@ -245,7 +244,7 @@ export class Container implements AsyncDisposable {
     checkPageOptions("remove", options, REMOVE_KINDS);
     if (this.removed) return;
     if (options.force) await this.killed();
-    if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12), " or use --force");
+    if (!this.exitStatus) throw removeRunningRefusal(this.id.slice(0, 12));
     await this.owner.removeContainer(this.id);
     this.removed = true;
   }

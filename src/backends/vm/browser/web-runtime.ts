@@ -260,7 +260,7 @@ export class Runtime {
     const id = this.resolveContainer(ref);
     const live = this.live.get(id);
     if (live?.running) {
-      if (!options.force) throw removeRunningRefusal(id.slice(0, 12), " or use --force");
+      if (!options.force) throw removeRunningRefusal(id.slice(0, 12));
       await live.kill("SIGKILL");
       await live.wait().catch(() => {});
     }
