@@ -46,7 +46,7 @@ import { cutOffKeepers, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
-import { type HostIdentity, idMappings, overlapWarning, probeHostIdentity } from "./spec/id-mappings.js";
+import { type HostIdentity, idMappings, overlapWarning, probeHostIdentity, rangeUnusedWarning } from "./spec/id-mappings.js";
 import type { LayerCapability, LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions, VolumeOption } from "./spec/run-options.js";
@@ -358,7 +358,7 @@ export class Runtime implements ContainerOwner {
     // Aborted while the image was pulled or unpacked: no container is made.
     if (control.signal?.aborted) throw abortError(control.signal);
     const host = (this.host ??= probeHostIdentity());
-    this.idWarnings ??= [noteIdMaps(this.dataDir, host), overlapWarning(host)].filter((w): w is string => w !== undefined);
+    this.idWarnings ??= [rangeUnusedWarning(host), noteIdMaps(this.dataDir, host), overlapWarning(host)].filter((w): w is string => w !== undefined);
     for (const warning of this.idWarnings) warningSink(control.onWarning)(warning);
 
     const id = randomHex(32);

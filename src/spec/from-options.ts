@@ -88,6 +88,10 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const inside = auto && [{ containerID: 0, hostID: 0, size: auto.size }];
   const maps = inside ? { uidMappings: inside, gidMappings: inside } : idMappings(host);
   const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers, options.groupAdd);
+  // validateSpec refuses these too, but cannot say why the host maps so few ids (it sees only the maps).
+  for (const [kind, id, list] of [["uid", user.uid, maps.uidMappings], ["gid", user.gid, maps.gidMappings]] as const) {
+    if (!isMapped(list, id)) throw new UsageError(`${kind} ${id} is not mapped in the user namespace${rootlessHint(list, host.rangeUnused?.text)}`);
+  }
   const asked = (options.volumes?.length ?? 0) + (options.mounts?.length ?? 0) + Object.keys(options.tmpfs ?? {}).length;
   if (asked > 0 && inputs.mounts === undefined) throw new TsboxError("volumes, mounts and tmpfs must be resolved first (containers/volumes-resolve.ts)", { code: "runtime" });
   if (options.init && !inputs.initBinary) throw new TsboxError("--init needs the static tsbox-init (run npm run build:native)", { code: "runtime" });
