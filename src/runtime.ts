@@ -62,6 +62,7 @@ import { requireRuntimeBinary } from "./backends/native/runtime-binary.js";
 import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
+import { procSysReadOnly } from "./spec/sysctl.js";
 import { noteIdMaps } from "./containers/id-record.js";
 import type { Readable, Writable } from "node:stream";
 import { withExposed } from "./network/ports.js";
@@ -140,6 +141,7 @@ export class Runtime implements ContainerOwner {
   private backingChecked = false;
   /** The id-range warnings of this host and data dir, read once per Runtime and given at each create. */
   private idWarnings: string[] | undefined;
+  private procSysWarned = false;
   /** A vm Runtime's native backend for files of the user's subordinate ids on this host (LifecycleContext.hostBackend). */
   private hostNative: Backend | undefined;
   /** Named and anonymous volumes (`tsbox volume …`). */
@@ -395,7 +397,8 @@ export class Runtime implements ContainerOwner {
       // (a vm container's kernel is the guest's, which has no swap)
       const swap = native && options.resources?.memory !== undefined && hostHasSwap();
       const kernel = this.backend.containerKernel?.();
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
+      const defaultSysctls = !native || this.procSysWritable(control);
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
@@ -745,6 +748,18 @@ export class Runtime implements ContainerOwner {
    * Before layers are unpacked or a container made (pull, run, create, build): the native backend's overlayfs
    * needs what checkOverlayBacking probes. Not before the rest, so a data dir made before can still be emptied.
    */
+  /** Whether docker's default sysctls can be written here (spec/sysctl.ts procSysReadOnly); said once per Runtime when not. */
+  private procSysWritable(control: RunControl): boolean {
+    const writable = !procSysReadOnly();
+    if (!writable && !this.procSysWarned) {
+      this.procSysWarned = true;
+      warningSink(control.onWarning)(
+        "/proc/sys is read-only here (tsbox inside a container?): containers keep the kernel's net.ipv4.ip_unprivileged_port_start (a non-root process cannot listen below port 1024) and ping_group_range; run that container with --security-opt systempaths=unconfined or --privileged for docker's defaults",
+      );
+    }
+    return writable;
+  }
+
   private checkBacking(): void {
     if (this.backingChecked || this.backend.name !== "native" || process.platform !== "linux") return;
     checkOverlayBacking(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0);

@@ -6,7 +6,7 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
@@ -33,14 +33,23 @@ for (const who of identities()) {
       assertNoLeaks(snap, [who]);
     });
 
-    /** `args` of this checkout's CLI, run inside a tsbox container (docker's seccomp profile) as `uid`. */
-    const nested = (uid: number, args: string[]) => {
+    /**
+     * `args` of this checkout's CLI, run inside a tsbox container as `uid`, on the host's files (read-only but the
+     * inner tsbox's own dir). chroot keeps the container's seccomp filter (docker's profile); `pivot` instead makes
+     * the host's tree the container's root with the container's own /proc (its /proc/sys read-only, as docker's):
+     * the kernel refuses a user namespace to a chrooted process, not to a pivoted one, but pivot_root needs
+     * CAP_SYS_ADMIN, with which the filter allows user namespaces.
+     */
+    const nested = (uid: number, args: string[], { outer = [] as string[], pivot = false } = {}) => {
       const env = ["PATH=/usr/bin:/bin", `HOME=${inner}`, `TMPDIR=${inner}`, `TSBOX_DATA_DIR=${inner}/data-${uid}`, "TSBOX_NETWORK=none"];
       const cmd = ["/usr/bin/env", "-i", ...env, process.execPath, cliPath, ...args];
-      // chroot needs root of the container: a uid other than 0 is taken after it.
+      // Entering the host's tree needs root of the container: a uid other than 0 is taken after it.
       const as = uid === 0 ? cmd : ["/usr/bin/setpriv", `--reuid=${uid}`, `--regid=${uid}`, "--clear-groups", ...cmd];
-      // The host read-only but the inner tsbox's own dir.
-      return tsbox(who, ["run", "--rm", "-v", "/:/host:ro", "-v", `${inner}:/host${inner}`, "busybox", "chroot", "/host", ...as], { timeoutMs: 60_000 });
+      const enter = pivot
+        ? ["sh", "-c", 'mount --rbind /proc /host/proc && mount --rbind /dev /host/dev && cd /host && pivot_root . mnt && exec "$@"', "sh", ...as]
+        : ["chroot", "/host", ...as];
+      const volumes = ["-v", "/:/host:ro", "-v", `${inner}:/host${inner}`];
+      return tsbox(who, ["run", "--rm", ...outer, ...(pivot ? ["--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined"] : []), ...volumes, "busybox", ...enter], { timeoutMs: 60_000 });
     };
 
     it("inside a container whose seccomp filter refuses user namespaces: info names the filter, auto picks vm, a native run says what to change", async () => {
@@ -59,6 +68,21 @@ for (const who of identities()) {
       assert.equal(run.code, 125, run.stderr);
       assert.match(run.stderr, new RegExp(`^tsbox: creating a user namespace \\(${SECCOMP_HINT.source}.*\\): Operation not permitted$`, "m"));
       assert.doesNotMatch(run.stderr, /are unprivileged user namespaces enabled/);
+    });
+
+    it("inside a container with a read-only /proc/sys: docker's default sysctls are left out with one warning, a --sysctl of the user's fails naming the fix", { skip: who.name === "single" && "a single-id caller's container has only its root, whose tsbox is another story" }, async () => {
+      const readOnly = /^tsbox: warning: \/proc\/sys is read-only here \(tsbox inside a container\?\): containers keep the kernel's net\.ipv4\.ip_unprivileged_port_start .*--security-opt systempaths=unconfined or --privileged/m;
+      const show = ["run", "--rm", "busybox", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"];
+      const kept = await nested(1000, show, { pivot: true });
+      assert.equal(kept.code, 0, kept.stderr);
+      assert.equal(kept.stdout, `${readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8").trim()}\n`);
+      assert.equal(kept.stderr.match(new RegExp(readOnly.source, "gm"))?.length, 1, kept.stderr);
+      const own = await nested(1000, ["run", "--rm", "--sysctl", "net.ipv4.ip_forward=1", "busybox", "true"], { pivot: true });
+      assert.equal(own.code, 125);
+      assert.match(own.stderr, /^tsbox: setting sysctl net\.ipv4\.ip_forward=1: \/proc\/sys is read-only here \(tsbox inside a container\?\): run that container with --security-opt systempaths=unconfined or --privileged$/m);
+      // With a writable /proc/sys, docker's default is there again, without the warning.
+      const open = await nested(1000, show, { pivot: true, outer: ["--security-opt", "systempaths=unconfined"] });
+      assert.deepEqual([open.code, open.stdout, open.stderr], [0, "0\n", ""]);
     });
 
     it("in a user namespace that maps no ids (unshare -U): info and auto agree on the cause, a native run names it before any cgroup", { skip: who.name === "root" && "root's unshare -U is the same unmapped caller: the unprivileged identities cover it" }, async () => {

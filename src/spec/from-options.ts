@@ -50,6 +50,8 @@ export interface SpecInputs {
   network?: NetworkPlan;
   /** `--pid container:X`, `--ipc container:X`: X's id and the namespaces joined (with X's user namespace). */
   peer?: { id: string; join: ("pid" | "ipc")[] };
+  /** docker's default sysctls (spec/sysctl.ts); false where they cannot be written (a read-only /proc/sys). */
+  defaultSysctls?: boolean;
 }
 
 /** This host's kernel: PID_MAX_LIMIT is 4 Mi on a 64-bit one, 32768 on a 32-bit one (include/linux/threads.h). */
@@ -148,7 +150,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     if (spec.linux.cgroupsMode === "disabled") throw new UsageError("--pid host needs the container's cgroup (it ends the processes the container leaves behind): not with --cgroups=disabled");
     spec.linux.cgroupsMode = "required";
   }
-  const sysctl = containerSysctls(spec, options.sysctls);
+  const sysctl = containerSysctls(spec, options.sysctls, inputs.defaultSysctls ?? true);
   if (Object.keys(sysctl).length > 0) spec.linux.sysctl = sysctl;
   return spec;
 }
