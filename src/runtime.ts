@@ -539,6 +539,11 @@ export class Runtime implements ContainerOwner {
       const found = rootlessNetwork();
       if (found.helper) {
         rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
+      } else if (options.network === undefined && (options.publish?.length || options.publishAll)) {
+        // The user asked for a port and never for none: a container whose port is dead would be a silent failure.
+        // (A --network none of their own keeps docker's warning, planNetwork's.)
+        const asked = options.publish?.length ? "-p" : "-P";
+        throw new TsboxError(`${asked}: publishing a port needs rootless bridge networking, which is unavailable: ${found.reason}`, { code: "setup" });
       } else if (options.network === undefined) {
         warn(`rootless bridge networking is unavailable (${found.reason}): running with --network none`);
         mode = { kind: "none" };

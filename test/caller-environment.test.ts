@@ -12,6 +12,9 @@ import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, cliPath } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { HostFiles } from "./helpers/host-files.js";
+
+const isRoot = process.getuid!() === 0;
 
 after(cleanupIdentities);
 
@@ -97,6 +100,27 @@ for (const who of identities()) {
       assert.equal(run.code, 125, run.stderr);
       assert.match(run.stderr, new RegExp(`^tsbox: creating a user namespace \\(${UNMAPPED_HINT.source}.*\\): Operation not permitted$`, "m"));
       assert.doesNotMatch(run.stderr, /cgroup|Permission denied/);
+    });
+
+    it("no rootless networking (an unusable /dev/net/tun): -p fails naming what is missing instead of a dead port; without -p, none with a warning", { skip: (!isRoot || who.name === "root") && "a rootless user's /dev/net/tun, changed as root" }, async () => {
+      const host = await HostFiles.create({ "/dev/net/tun": { text: "" } });
+      try {
+        const env = { TSBOX_NETWORK: "bridge" };
+        const tun = /\/dev\/net\/tun is not readable and writable by this user/.source;
+        for (const flag of [["-p", "127.0.0.1:18081:80"], ["-P", "--expose", "80"]]) {
+          const r = await tsbox(who, ["run", "--rm", ...flag, "busybox", "true"], { env, mountns: host.ns });
+          assert.equal(r.code, 125, r.stderr);
+          assert.match(r.stderr, new RegExp(`^tsbox: ${flag[0]}: publishing a port needs rootless bridge networking, which is unavailable: ${tun}`));
+        }
+        const plain = await tsbox(who, ["run", "--rm", "busybox", "true"], { env, mountns: host.ns });
+        assert.equal(plain.code, 0, plain.stderr);
+        assert.match(plain.stderr, new RegExp(`^tsbox: warning: rootless bridge networking is unavailable \\(${tun}.*\\): running with --network none$`, "m"));
+        // --network none chosen by the user: docker's warning, as before.
+        const none = await tsbox(who, ["run", "--rm", "--network", "none", "-p", "18081:80", "busybox", "true"], { env, mountns: host.ns });
+        assert.deepEqual([none.code, none.stderr], [0, "tsbox: warning: published ports are discarded with --network none\n"]);
+      } finally {
+        host.close();
+      }
     });
 
     it("with no_new_privs (setpriv --no-new-privs): the setuid newuidmap cannot work, so one id is mapped, with a warning; -u names the cause", { skip: who.name !== "user" && "only a rootless user with a range maps it through newuidmap" }, async () => {
