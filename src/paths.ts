@@ -1,6 +1,7 @@
 import { statSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
+import { TsboxError } from "./errors.js";
 
 /**
  * Where tsbox keeps its state. The data dir holds an OCI image layout
@@ -24,7 +25,17 @@ export function userHome(env: NodeJS.ProcessEnv = process.env): string {
   try {
     return userInfo().homedir || homedir();
   } catch {
-    return homedir();
+    // A uid without a passwd entry (docker -u 1234, OpenShift's random uids in CI): libuv's own words were
+    // "uv_os_homedir returned ENOENT".
+    try {
+      return homedir();
+    } catch {
+      const uid = process.getuid?.();
+      throw new TsboxError(
+        `no home directory for uid ${uid} (HOME is not set and /etc/passwd has no entry for it): set HOME, or TSBOX_DATA_DIR (and XDG_CACHE_HOME for the vm backend's cache) to a directory you own`,
+        { code: "usage" },
+      );
+    }
   }
 }
 

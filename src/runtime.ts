@@ -46,7 +46,7 @@ import { cutOffKeepers, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
-import { type HostIdentity, idMappings, overlapWarning, probeHostIdentity } from "./spec/id-mappings.js";
+import { type HostIdentity, idMappings, overlapWarning, probeHostIdentity, rangeUnusedWarning } from "./spec/id-mappings.js";
 import type { LayerCapability, LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions, VolumeOption } from "./spec/run-options.js";
@@ -63,6 +63,7 @@ import { spawnSync } from "node:child_process";
 import type { CopyOptions } from "./containers/copy.js";
 import { warningSink } from "./warnings.js";
 import { option } from "./vocabulary.js";
+import { procSysReadOnly } from "./spec/sysctl.js";
 import { noteIdMaps } from "./containers/id-record.js";
 import type { Readable, Writable } from "node:stream";
 import { withExposed } from "./network/ports.js";
@@ -143,6 +144,8 @@ export class Runtime implements ContainerOwner {
   private idWarnings: string[] | undefined;
   /** The warnings about this host already given: each once per Runtime (a 300-run suite printed 300 copies). */
   private readonly warned = new Set<string>();
+  /** Whether docker's default sysctls can be written here (read once per Runtime: a mountinfo read). */
+  private procSysCanWrite: boolean | undefined;
   /** A vm Runtime's native backend for files of the user's subordinate ids on this host (LifecycleContext.hostBackend). */
   private hostNative: Backend | undefined;
   /** Named and anonymous volumes (`tsbox volume …`). */
@@ -361,7 +364,7 @@ export class Runtime implements ContainerOwner {
     // Aborted while the image was pulled or unpacked: no container is made.
     if (control.signal?.aborted) throw abortError(control.signal);
     const host = (this.host ??= probeHostIdentity());
-    this.idWarnings ??= [noteIdMaps(this.dataDir, host), overlapWarning(host)].filter((w): w is string => w !== undefined);
+    this.idWarnings ??= [rangeUnusedWarning(host), noteIdMaps(this.dataDir, host), overlapWarning(host)].filter((w): w is string => w !== undefined);
     for (const warning of this.idWarnings) this.warnOnce(control, warning);
 
     const id = randomHex(32);
@@ -398,7 +401,8 @@ export class Runtime implements ContainerOwner {
       // (a vm container's kernel is the guest's, which has no swap)
       const swap = native && options.resources?.memory !== undefined && hostHasSwap();
       const kernel = this.backend.containerKernel?.();
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
+      const defaultSysctls = !native || this.procSysWritable(control);
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
@@ -548,6 +552,11 @@ export class Runtime implements ContainerOwner {
       const found = rootlessNetwork();
       if (found.helper) {
         rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
+      } else if (options.network === undefined && (options.publish?.length || options.publishAll)) {
+        // The user asked for a port and never for none: a container whose port is dead would be a silent failure.
+        // (A --network none of their own keeps docker's warning, planNetwork's.)
+        const asked = options.publish?.length ? "-p" : "-P";
+        throw new TsboxError(`${asked}: publishing a port needs rootless bridge networking, which is unavailable: ${found.reason}`, { code: "setup" });
       } else if (options.network === undefined) {
         this.warnOnce(control, `rootless bridge networking is unavailable (${found.reason}): running with ${option("network", "none")}`);
         mode = { kind: "none" };
@@ -751,6 +760,18 @@ export class Runtime implements ContainerOwner {
     const platform = options.platform ?? backendPlatform(this.backend);
     this.checkBacking();
     return pullImage(this.imageStore, image, { ...options, ...(platform ? { platform } : {}), layers: this.layers });
+  }
+
+  /** Whether docker's default sysctls can be written here (spec/sysctl.ts procSysReadOnly); said once per Runtime when not. */
+  private procSysWritable(control: RunControl): boolean {
+    const writable = (this.procSysCanWrite ??= !procSysReadOnly());
+    if (!writable) {
+      this.warnOnce(
+        control,
+        "/proc/sys is read-only here (tsbox inside a container?): containers keep the kernel's net.ipv4.ip_unprivileged_port_start (a non-root process cannot listen below port 1024) and ping_group_range; run that container with --security-opt systempaths=unconfined or --privileged for docker's defaults",
+      );
+    }
+    return writable;
   }
 
   /**

@@ -8,7 +8,7 @@ import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
@@ -178,7 +178,8 @@ for (const who of identities()) {
       for (const dir of dirs) {
         const r = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { TSBOX_DATA_DIR: dir } });
         // Never "make it writable": root's (or another user's) store is no one else's to share.
-        const owner = who.uid === 0 ? "" : ", which belongs to root \\(uid 0\\)";
+        // (It does not exist: its parent, where mkdir failed, is root's.)
+        const owner = who.uid === 0 ? "" : `, which does not exist and cannot be made: ${dirname(dir)} belongs to root \\(uid 0\\)`;
         oneLine(r, 125, new RegExp(`\\(tsbox keeps images and containers in ${dir}${owner}: set TSBOX_DATA_DIR \\(or XDG_DATA_HOME\\) to a directory you own\\)$`));
         t.diagnostic(r.stderr.trim());
       }
@@ -226,6 +227,24 @@ for (const who of identities()) {
           oneLine(r, args[0] === "run" ? 125 : 1, new RegExp(`^tsbox: the data dir ${shared} belongs to \\S+ \\(uid ${other.uid}\\)${mine}`));
         }
         assert.deepEqual(readdirSync(shared), [], "nothing made in it");
+      }
+    });
+
+    it("a HOME that does not exist: the error names the parent mkdir was refused, not the data dir as another user's", { skip: who.uid === 0 && "root can make /nonexistent" }, async () => {
+      const r = await tsbox(who, ["run", "--rm", "busybox", "true"], { env: { HOME: "/nonexistent", TSBOX_DATA_DIR: "" } });
+      oneLine(r, 125, /\(tsbox keeps images and containers in \/nonexistent\/\.local\/share\/tsbox, which does not exist and cannot be made: \/ belongs to root \(uid 0\): set TSBOX_DATA_DIR/);
+    });
+
+    it("a TMPDIR that does not exist: build from stdin names the variable", async () => {
+      const r = await tsbox(who, ["build", "-"], { stdin: "FROM busybox\n", env: { TMPDIR: "/nonexistent" } });
+      oneLine(r, 1, /^tsbox: ENOENT: no such file or directory, mkdtemp '\/nonexistent\/tsbox-build-stdin-XXXXXX' \(TMPDIR is \/nonexistent, which does not exist: set TMPDIR to a directory you can write, or unset it\)$/);
+    });
+
+    it("a uid without a passwd entry and no HOME (docker -u 1234, CI): says to set HOME or TSBOX_DATA_DIR, not libuv's ENOENT", { skip: who.name !== "root" && "setting another uid needs root" }, async () => {
+      const nobody = { ...who, uid: 4242, gid: 4242, scratch: "/" };
+      for (const args of [["info"], ["run", "--rm", "busybox", "true"]]) {
+        const r = await tsbox(nobody, args, { bareEnv: { PATH: "/usr/bin:/bin" } });
+        oneLine(r, 125, /^tsbox: no home directory for uid 4242 \(HOME is not set and \/etc\/passwd has no entry for it\): set HOME, or TSBOX_DATA_DIR/);
       }
     });
 

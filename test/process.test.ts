@@ -98,6 +98,11 @@ for (const who of identities()) {
         assert.match(info.stdout, new RegExp(`^id mapping: +single id \\(/etc/subuid gives ${range[1]}\\+${range[2]}, but newuidmap and newgidmap are not installed\\)$`, "m"));
         assert.match(info.stderr, /^tsbox: warning: newuidmap and newgidmap are not installed: containers have only uid 0 \(-u with another id fails\); install them \(Debian\/Ubuntu: apt install uidmap; Fedora: shadow-utils\) to use your range$/m);
         assert.doesNotMatch(info.stderr, /usermod/);
+        // -u of an id the range would map: the error names the missing helpers, not a range to add.
+        const other = await tsbox(who, ["run", "--rm", "-u", "1000", "busybox", "true"], { mountns: noHelpers.ns });
+        assert.equal(other.code, 125);
+        assert.match(other.stderr, /^tsbox: uid 1000 is not mapped in the user namespace \(rootless, only root is mapped: your \/etc\/subuid range is not used, as newuidmap and newgidmap are not installed \(Debian\/Ubuntu: apt install uidmap/);
+        assert.doesNotMatch(other.stderr, /add one/);
       } finally {
         noHelpers.close();
       }

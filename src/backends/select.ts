@@ -2,8 +2,10 @@
  * Which backend runs containers: `--backend` / RuntimeOptions.backend, else
  * $TSBOX_BACKEND, else the automatic pick — native where its helper and
  * addon are installed (or built, in a checkout) and this host lets us create
- * user namespaces, otherwise vm. Cheap on purpose (a few stat/read calls): it runs on every `tsbox run`.
+ * user namespaces, otherwise vm. Cheap on purpose (a few stat/read calls; one fork only under a seccomp filter or
+ * an unmapped uid): it runs on every `tsbox run`.
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { option } from "../vocabulary.js";
@@ -38,7 +40,8 @@ export function chooseBackend(requested: string | undefined, env: NodeJS.Process
 /** Why the native backend cannot run here, or undefined when it can. */
 export function nativeUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (process.platform !== "linux") return `the native backend needs Linux (this is ${process.platform})`;
-  if (!findRuntimeBinary(env) || !addonPresent()) return missingNativeParts();
+  const runtime = findRuntimeBinary(env);
+  if (!runtime || !addonPresent()) return missingNativeParts();
   const root = process.getuid?.() === 0;
   const sysctl = (path: string) => {
     try {
@@ -50,7 +53,21 @@ export function nativeUnavailable(env: NodeJS.ProcessEnv = process.env): string 
   if (sysctl("/proc/sys/user/max_user_namespaces") === "0") return "user namespaces are disabled (user.max_user_namespaces = 0; fix: sudo sysctl -w user.max_user_namespaces=15000)";
   if (!root && sysctl("/proc/sys/kernel/unprivileged_userns_clone") === "0") return "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0; fix: sudo sysctl -w kernel.unprivileged_userns_clone=1)";
   if (!root && sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === "1") return "AppArmor restricts unprivileged user namespaces (Ubuntu 24.04+; fix: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile that allows userns for node)";
-  return undefined;
+  return usernsRefused(runtime, sysctl);
+}
+
+/**
+ * Whether this process may create a user namespace, asked of tsbox-runtime (one fork) only where a cheap sign says
+ * it may not: a seccomp filter (docker's, podman's and tsbox's default profiles refuse the clone in a container) or
+ * an unmapped uid (`unshare -U`). No sysctl shows either, and a plain host has neither: it pays nothing.
+ */
+function usernsRefused(runtime: string, read: (path: string) => string | undefined): string | undefined {
+  const filtered = /^Seccomp:\s*2$/m.test(read("/proc/self/status") ?? "");
+  const unmapped = read("/proc/self/uid_map") === "" || read("/proc/self/gid_map") === "";
+  if (!filtered && !unmapped) return undefined;
+  const r = spawnSync(runtime, ["userns"], { encoding: "utf8", timeout: 10_000 });
+  // Its reason names the cause (native-rs/container/src/userns_refusal.rs); a helper that could not run says nothing here.
+  return r.status === 1 && r.stdout.trim() ? `creating a user namespace fails here: ${r.stdout.trim()}` : undefined;
 }
 
 export function createBackend(choice: BackendChoice): Backend {

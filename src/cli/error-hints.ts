@@ -4,7 +4,7 @@
  * failed, not that it was tsbox's data directory nor how to move it.
  */
 import { statSync, statfsSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import { defaultDataDir, userCacheDir } from "../paths.js";
 import { userName } from "../data-dir.js";
 import { errorMessage } from "../errors.js";
@@ -38,6 +38,11 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
   if (!ours && inside(cache) && refused) {
     return `tsbox keeps the vm's saved state in ${cache}: make it writable, or set XDG_CACHE_HOME (or TSBOX_CACHE_DIR) to a directory you own`;
   }
+  // A $TMPDIR that is missing or not ours names no variable in Node's text (mkdtemp '/nonexistent/tsbox-build-stdin-…').
+  const tmp = env.TMPDIR;
+  if (!ours && tmp && isAbsolute(tmp) && dirname(path) === tmp.replace(/\/+$/, "") && (refused || e.code === "ENOENT")) {
+    return `TMPDIR is ${tmp}, which ${e.code === "ENOENT" ? "does not exist" : "this user cannot write"}: set TMPDIR to a directory you can write, or unset it`;
+  }
   if (!ours) return undefined;
   // Never "make it writable" when it is another user's: sharing it gives each user the other's containers.
   if (refused) return `tsbox keeps images and containers in ${data}${othersOwner(data)}: set TSBOX_DATA_DIR (or XDG_DATA_HOME) to a directory you own`;
@@ -45,14 +50,18 @@ export function errorHint(err: unknown, env: NodeJS.ProcessEnv): string | undefi
   return undefined;
 }
 
-/** ", which belongs to <user>" when the data dir (or its nearest existing parent) is another user's. */
+/**
+ * ", which belongs to <user>" when the data dir is another user's; when it does not exist, that its nearest existing
+ * parent, where mkdir failed, is (HOME=/nonexistent: `/` is root's, not the data dir).
+ */
 function othersOwner(data: string): string {
   const uid = process.geteuid?.();
   if (uid === undefined) return "";
   for (let dir = data; ; dir = dirname(dir)) {
     try {
       const owner = statSync(dir).uid;
-      return owner === uid ? "" : `, which belongs to ${userName(owner)}`;
+      if (owner === uid) return "";
+      return dir === data ? `, which belongs to ${userName(owner)}` : `, which does not exist and cannot be made: ${dir} belongs to ${userName(owner)}`;
     } catch {
       if (dir === dirname(dir)) return "";
     }

@@ -50,6 +50,8 @@ export interface SpecInputs {
   network?: NetworkPlan;
   /** `--pid container:X`, `--ipc container:X`: X's id and the namespaces joined (with X's user namespace). */
   peer?: { id: string; join: ("pid" | "ipc")[] };
+  /** docker's default sysctls (spec/sysctl.ts); false where they cannot be written (a read-only /proc/sys). */
+  defaultSysctls?: boolean;
 }
 
 /** This host's kernel: PID_MAX_LIMIT is 4 Mi on a 64-bit one, 32768 on a 32-bit one (include/linux/threads.h). */
@@ -88,6 +90,10 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
   const inside = auto && [{ containerID: 0, hostID: 0, size: auto.size }];
   const maps = inside ? { uidMappings: inside, gidMappings: inside } : idMappings(host);
   const user = await resolveUser(options.user ?? (imageConfig.User || "0"), layers, options.groupAdd);
+  // validateSpec refuses these too, but cannot say why the host maps so few ids (it sees only the maps).
+  for (const [kind, id, list] of [["uid", user.uid, maps.uidMappings], ["gid", user.gid, maps.gidMappings]] as const) {
+    if (!isMapped(list, id)) throw new UsageError(`${kind} ${id} is not mapped in the user namespace${rootlessHint(list, host.rangeUnused?.text)}`);
+  }
   const asked = (options.volumes?.length ?? 0) + (options.mounts?.length ?? 0) + Object.keys(options.tmpfs ?? {}).length;
   if (asked > 0 && inputs.mounts === undefined) throw new TsboxError("volumes, mounts and tmpfs must be resolved first (containers/volumes-resolve.ts)", { code: "runtime" });
   if (options.init && !inputs.initBinary) throw new TsboxError("--init needs the static tsbox-init (run npm run build:native)", { code: "runtime" });
@@ -144,7 +150,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     if (spec.linux.cgroupsMode === "disabled") throw new UsageError("--pid host needs the container's cgroup (it ends the processes the container leaves behind): not with --cgroups=disabled");
     spec.linux.cgroupsMode = "required";
   }
-  const sysctl = containerSysctls(spec, options.sysctls);
+  const sysctl = containerSysctls(spec, options.sysctls, inputs.defaultSysctls ?? true);
   if (Object.keys(sysctl).length > 0) spec.linux.sysctl = sysctl;
   return spec;
 }

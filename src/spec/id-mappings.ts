@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { onPath } from "../on-path.js";
-import { ID_HELPERS_PACKAGE } from "./id-helpers.js";
+import { ID_HELPERS_PACKAGE, missingIdHelpers } from "./id-helpers.js";
 import type { IdMapping } from "./container-spec.js";
 
 export interface IdRange {
@@ -16,16 +16,42 @@ export interface HostIdentity {
   /** The user's subordinate ranges, when /etc/subuid + /etc/subgid have one and newuidmap/newgidmap exist. */
   subuid?: IdRange;
   subgid?: IdRange;
+  /** Why the ranges /etc/subuid and /etc/subgid list are not used (the single-id mapping instead), when they are listed. */
+  rangeUnused?: { cause: "helpers-missing" | "no-new-privs"; text: string };
 }
 
 export function probeHostIdentity(): HostIdentity {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   if (uid === 0) return { uid, gid };
-  // Only worth reading when the setuid helpers exist to apply the ranges.
-  if (!onPath("newuidmap") || !onPath("newgidmap")) return { uid, gid };
   const { subuid, subgid } = listedRanges(uid);
-  return subuid && subgid ? { uid, gid, subuid, subgid } : { uid, gid };
+  if (!subuid || !subgid) return { uid, gid };
+  const missing = missingIdHelpers();
+  if (missing.length > 0) return { uid, gid, rangeUnused: { cause: "helpers-missing", text: `${missing.join(" and ")} ${missing.length > 1 ? "are" : "is"} not installed (${ID_HELPERS_PACKAGE})` } };
+  // The kernel ignores setuid bits and file capabilities under no_new_privs: newuidmap would fail on every run.
+  // podman maps the single id then, with a warning; so does tsbox (runtime.ts, info).
+  if (noNewPrivs()) return { uid, gid, rangeUnused: { cause: "no-new-privs", text: NO_NEW_PRIVS } };
+  return { uid, gid, subuid, subgid };
+}
+
+const NO_NEW_PRIVS =
+  "no_new_privs is set on this process (setpriv --no-new-privs, a container's no-new-privileges, systemd's NoNewPrivileges=), under which the setuid newuidmap and newgidmap cannot work; start tsbox without it to use your range";
+
+/** `NoNewPrivs: 1` in /proc/self/status: inherited by every child, newuidmap included. */
+function noNewPrivs(): boolean {
+  try {
+    return /^NoNewPrivs:\s*1$/m.test(readFileSync("/proc/self/status", "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The warning of a rootless run whose listed range cannot be used for a reason of this process's, not the host's
+ * (missing helpers are `info`'s warning: a host's set-up, the same on every run).
+ */
+export function rangeUnusedWarning(host: HostIdentity): string | undefined {
+  return host.rangeUnused?.cause === "no-new-privs" ? `your /etc/subuid range is not used: ${host.rangeUnused.text}; containers have only uid 0 (-u with another id fails)` : undefined;
 }
 
 /** This user's ranges as /etc/subuid and /etc/subgid list them, whether or not the helpers exist to apply them. */

@@ -4,6 +4,7 @@
  * namespaces) is checked once, by the runtime that writes them
  * (native-rs/container/src/sysctl.rs), before anything starts.
  */
+import { readFileSync } from "node:fs";
 import type { ContainerSpec, IdMapping } from "./container-spec.js";
 import { createsNamespace } from "./process-rules.js";
 
@@ -15,8 +16,8 @@ import { createsNamespace } from "./process-rules.js";
  * `net.ipv4.ip_unprivileged_port_start` 0, so a non-root USER may listen on
  * port 80 (an image that does crash-looped here, and runs under docker).
  */
-export function containerSysctls(spec: ContainerSpec, asked: Record<string, string> = {}): Record<string, string> {
-  const ownNetwork = createsNamespace(spec, "network");
+export function containerSysctls(spec: ContainerSpec, asked: Record<string, string> = {}, defaults = true): Record<string, string> {
+  const ownNetwork = createsNamespace(spec, "network") && defaults;
   const out: Record<string, string> = {};
   const top = highestGid(spec);
   if (ownNetwork && top !== undefined) out["net.ipv4.ping_group_range"] = `0 ${top}`;
@@ -33,4 +34,29 @@ function highestGid(spec: ContainerSpec): number | undefined {
   let end = 0;
   for (const m of [...maps].sort((a, b) => a.containerID - b.containerID)) if (m.containerID === end) end += m.size;
   return end === 0 ? undefined : end - 1;
+}
+
+/**
+ * Whether the caller's /proc/sys is mounted read-only: docker and podman mount a container's so (systempaths), and
+ * the native runtime writes a container's sysctls through the caller's /proc. docker's defaults are a convenience:
+ * there they are left out (runtime.ts warns once) rather than fail every run; a user's own --sysctl still fails,
+ * naming the outer container's options (native-rs/container/src/sysctl.rs).
+ */
+export function procSysReadOnly(mountinfo = "/proc/self/mountinfo"): boolean {
+  let text: string;
+  try {
+    text = readFileSync(mountinfo, "utf8");
+  } catch {
+    return false;
+  }
+  // The last mount on the deepest mount point above /proc/sys/net is the one a write goes through.
+  let best: { point: string; ro: boolean } | undefined;
+  for (const line of text.split("\n")) {
+    const f = line.split(" ");
+    const point = f[4]?.replace(/\\040/g, " ");
+    if (point === undefined || f[5] === undefined) continue;
+    const above = point === "/" || "/proc/sys/net/".startsWith(point.endsWith("/") ? point : `${point}/`);
+    if (above && (!best || point.length >= best.point.length)) best = { point, ro: f[5].split(",").includes("ro") };
+  }
+  return best?.ro ?? false;
 }

@@ -240,8 +240,10 @@ export function isMapped(maps: IdMapping[], id: number): boolean {
 }
 
 /** Why a rootless layout (idMappings) lacks an id, and what widens it; "" for another layout. */
-export function rootlessHint(maps: IdMapping[]): string {
+export function rootlessHint(maps: IdMapping[], rangeUnused?: string): string {
   if (maps.length === 1 && maps[0]!.size === 1) {
+    // A range that is listed but cannot be applied: adding one would not help.
+    if (rangeUnused) return ` (rootless, only root is mapped: your /etc/subuid range is not used, as ${rangeUnused}; or run it with --backend vm, whose guest has every id)`;
     return " (rootless without an /etc/subuid range maps only root: add one — `tsbox info` names a free range and the command —, or run it with --backend vm, whose guest has every id)";
   }
   const [own, sub] = maps;

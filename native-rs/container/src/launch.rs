@@ -13,7 +13,6 @@ use crate::paths::{self, Create, Owners, Source};
 use crate::seccomp::Filter;
 use crate::spec::{Process, Spec};
 use crate::sys::consts::{CLONE_NEWCGROUP, O_CLOEXEC, O_RDONLY};
-use crate::sys::errno::{EINVAL, ENOSPC, EPERM, EUSERS};
 use crate::sys::process::{self, Forked};
 use crate::sys::{cred, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
@@ -342,14 +341,10 @@ fn clone_into(flags: c_int, placement: Option<&Placement>) -> (Result<Forked, Er
     (process::clone_fork(flags & !CLONE_NEWCGROUP), true)
 }
 
-pub(crate) fn clone_error(spec: &Spec, e: Errno) -> Error {
-    if spec.creates_namespace(NamespaceKind::User) && [EPERM, EINVAL, ENOSPC, EUSERS].contains(&e) {
-        Error::errno(
-            "creating a user namespace (are unprivileged user namespaces enabled?)",
-            e,
-        )
-    } else {
-        Error::errno("creating the container's namespaces", e)
+pub fn clone_error(spec: &Spec, e: Errno) -> Error {
+    match crate::userns_refusal::hint(e).filter(|_| spec.creates_namespace(NamespaceKind::User)) {
+        Some(why) => Error::errno(format!("creating a user namespace ({})", why), e),
+        None => Error::errno("creating the container's namespaces", e),
     }
 }
 
@@ -438,6 +433,7 @@ mod tests {
     use crate::spec::tests::sample_json;
     use crate::sys::consts::*;
     use crate::syscall::RecordingSyscall;
+    use crate::sys::errno::{EINVAL, EPERM};
     use std::fs;
     use std::path::Path;
 

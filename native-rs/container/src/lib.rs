@@ -51,6 +51,7 @@ pub mod terminal;
 pub mod trace;
 pub mod user;
 pub mod userns_auto;
+pub mod userns_refusal;
 pub mod view;
 
 pub use error::{Error, ErrorKind};

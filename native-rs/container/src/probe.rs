@@ -67,6 +67,13 @@ impl Probe {
     }
 }
 
+/// Only whether a user namespace can be created (`tsbox-runtime userns`): the
+/// automatic backend choice asks where a cheap sign (a seccomp filter, an
+/// unmapped caller) says it may not; a fork, no scratch dir, no cgroups.
+pub fn userns_only() -> Result<(), String> {
+    try_in_child(CLONE_NEWUSER, false, None).map(drop)
+}
+
 /// lower/ (with a file), upper/, work/, merged/ in a fresh temp dir.
 struct Scratch(PathBuf);
 
@@ -155,7 +162,8 @@ fn try_in_child(
             [sync_r, sync_w, res_r, res_w]
                 .iter()
                 .for_each(|&f| fd::close(f));
-            return Err(format!("clone: {}", e));
+            let why = if flags & CLONE_NEWUSER != 0 { crate::userns_refusal::hint(e) } else { None };
+            return Err(format!("clone: {}{}", e, why.map_or(String::new(), |w| format!(" ({})", w))));
         }
     };
     fd::close(sync_r);

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::json::Json;
 use crate::namespaces::NamespaceKind;
 use crate::spec::SpecError;
-use crate::sys::errno::{EACCES, ENOENT};
+use crate::sys::errno::{EACCES, ENOENT, EROFS};
 use crate::sys::Errno;
 use crate::syscall::Syscall;
 
@@ -102,6 +102,9 @@ fn kernel_limit(key: &str, e: Errno, release: &str) -> Option<String> {
         Some(format!("{} shows no net.core parameters in the network namespace of a container with its own user namespace, so none can be set", kernel))
     } else if e == EACCES && scope(key) == Some(NamespaceKind::Ipc) {
         Some(format!("{} lets only the root of its initial user namespace set IPC parameters, not the root of a container's own user namespace (a rootless container's)", kernel))
+    } else if e == EROFS {
+        // docker and podman mount a container's /proc/sys read-only: tsbox inside one writes through it.
+        Some("/proc/sys is read-only here (tsbox inside a container?): run that container with --security-opt systempaths=unconfined or --privileged".into())
     } else {
         None
     }

@@ -52,7 +52,7 @@ use monitor::logfile;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|update|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|update|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime userns | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -71,6 +71,13 @@ fn main() {
             println!("{}", Probe::run().to_json());
             0
         }
+        (Some("userns"), 1) => match container::probe::userns_only() {
+            Ok(()) => 0,
+            Err(e) => {
+                println!("{}", e);
+                1
+            }
+        },
         (Some("run"), _) => match parse_run(&args[1..]) {
             Ok(opts) => protected(opts.status_fd, helper::stderr_prefix(opts.front_end)).map_or_else(|c| c, |()| run::run(opts)),
             Err(msg) => usage_error(&msg),

@@ -219,6 +219,9 @@ fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), 
     // as it is now; exec, cp, update and removal read the spec without it.
     container::peer::resolve(&mut spec, bundle)?;
     container::trace::mark("run: spec loaded");
+    if spec.creates_namespace(NamespaceKind::User) && container::userns_refusal::unmapped_caller() {
+        return Err(container::launch::clone_error(&spec, container::sys::errno::EPERM));
+    }
     // Default: tsbox/<container id> under the cgroup tsbox may use.
     let path = spec
         .linux

@@ -9,7 +9,7 @@ import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
-import { type HostIdentity, type IdRange, idMappings, listedRanges, overlapWarning, probeHostIdentity, subordinateIdAdvice } from "../../spec/id-mappings.js";
+import { type HostIdentity, type IdRange, idMappings, listedRanges, overlapWarning, probeHostIdentity, rangeUnusedWarning, subordinateIdAdvice } from "../../spec/id-mappings.js";
 import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../../spec/id-helpers.js";
 import { idMapsChange } from "../../containers/id-record.js";
 import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
@@ -74,6 +74,13 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   }
   const probe = runtime ? runProbe(runtime, usable ? dataDir : undefined) : null;
   if (probe?.error) warnings.push(`tsbox-runtime probe failed: ${probe.error}`);
+  // The automatic choice reads sysctls (and forks only on a sign of trouble): where the probe, which tries, finds
+  // otherwise, the line says what the probe found rather than contradict it two lines below.
+  const refused = (probe?.result as { userns?: boolean; usernsError?: string | null } | null | undefined)?.usernsError;
+  if (backend.backend === "native" && backend.backendReason.startsWith("automatic") && refused) {
+    backend.backendReason = `automatic, but creating a user namespace fails here: ${refused}`;
+    warnings.push(`native containers cannot start here: creating a user namespace fails: ${refused}`);
+  }
   // The host's cgroups and networking serve native containers; a vm container's are the guest's (its cgroup2 always
   // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
   const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, identity.uid);
@@ -199,6 +206,9 @@ function subordinateIdState(identity: HostIdentity, helperProblems: string | nul
     const small = Math.min(identity.subuid.count, identity.subgid!.count) < 65_536;
     const narrow = small ? `your subordinate range (${shownRange(identity.subuid)} uids, ${shownRange(identity.subgid!)} gids) has fewer than 65536 ids: files and users of images past it (nobody is 65534) fail or become root's; an administrator can widen it in /etc/subuid and /etc/subgid` : undefined;
     return { line, warnings: [helperProblems, narrow, overlapWarning(identity)].filter((w): w is string => Boolean(w)) };
+  }
+  if (listed.subuid && listed.subgid && identity.rangeUnused?.cause === "no-new-privs") {
+    return { line: `single id (/etc/subuid gives ${shownRange(listed.subuid)}, but no_new_privs is set)`, warnings: [rangeUnusedWarning(identity)!] };
   }
   const missing = missingIdHelpers();
   if (listed.subuid && listed.subgid) {

@@ -482,7 +482,10 @@ impl NamespaceProcess {
                 process::exit_now(0)
             }
             Ok(Forked::Parent(pid)) => pid,
-            Err(e) => return Err(format!("creating the user and network namespaces: {}", e)),
+            Err(e) => {
+                let why = crate::userns_refusal::hint(e).map_or(String::new(), |w| format!(" ({})", w));
+                return Err(format!("creating the user and network namespaces{}: {}", why, e));
+            }
         };
         fd::close(go_r);
         fd::close(done_w);

@@ -41,6 +41,7 @@ pub const ELOOP: Errno = Errno(40);
 pub const ESTALE: Errno = Errno(116);
 pub const EDQUOT: Errno = Errno(122);
 pub const EUSERS: Errno = Errno(87);
+pub const EROFS: Errno = Errno(30);
 
 impl Errno {
     /// The calling thread's current `errno`.
