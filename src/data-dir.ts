@@ -54,10 +54,11 @@ const CHECKED = "fs-checked";
  * Refuses a data dir on a file system overlayfs cannot use as its layers and upper dirs, which it would mount and
  * then misbehave on: without d_type a container's `rm -rf` of an image directory fails "Directory not empty"
  * (docker's overlay2 refuses such a backing file system too); without the extended attributes overlayfs keeps
- * its opaque-directory and whiteout marks in (user.* rootless, trusted.* as root) a `mkdir` after that gives EIO.
+ * its opaque-directory and whiteout marks in (`userXattrs`: user.* rootless and as root inside a container, trusted.*
+ * as the host's root) a `mkdir` after that gives EIO.
  * Probed once per data dir and file system (a readdir and an xattr write), the native backend's only.
  */
-export function checkOverlayBacking(dir: string, rootless: boolean): void {
+export function checkOverlayBacking(dir: string, userXattrs: boolean): void {
   const dev = String(statSync(dir).dev);
   const marker = join(dir, CHECKED);
   try {
@@ -65,22 +66,28 @@ export function checkOverlayBacking(dir: string, rootless: boolean): void {
   } catch {
     // Not checked yet.
   }
-  const problem = overlayBackingProblem(dir, rootless);
+  const problem = overlayBackingProblem(dir, userXattrs);
   if (problem) throw new TsboxError(`the data dir ${dir} is on a file system ${problem}, which overlayfs needs for containers: set TSBOX_DATA_DIR to a directory on another file system (ext4, XFS made with ftype=1, btrfs, tmpfs)`);
   writeFileSync(marker, dev);
 }
 
 /** What the data dir's file system lacks, or undefined. */
-function overlayBackingProblem(dir: string, rootless: boolean): string | undefined {
+function overlayBackingProblem(dir: string, userXattrs: boolean): string | undefined {
   const addon = loadAddonSync();
   if (addon.direntTypes(dir) === 0) return "that does not record file types in its directories (d_type: ext4 made without filetype, XFS with ftype=0)";
   const probe = join(dir, `.fs-probe-${process.pid}`);
-  const name = rootless ? "user.tsbox.probe" : "trusted.tsbox.probe";
+  const kind = userXattrs ? "user" : "trusted";
   writeFileSync(probe, "");
   try {
-    addon.lsetxattr(probe, name, "1");
+    addon.lsetxattr(probe, `${kind}.tsbox.probe`, "1");
   } catch (err) {
-    if (isErrno(err, "ENOTSUP") || isErrno(err, "EOPNOTSUPP")) return `without ${rootless ? "user" : "trusted"}.* extended attributes (ramfs, NFS, CIFS and many FUSE file systems lack them)`;
+    if (isErrno(err, "ENOTSUP") || isErrno(err, "EOPNOTSUPP")) return `without ${kind}.* extended attributes (ramfs, NFS, CIFS and many FUSE file systems lack them)`;
+    // Only the initial user namespace's root may set trusted.*: a root the namespace check took for the host's.
+    if (!userXattrs && isErrno(err, "EPERM")) {
+      throw new TsboxError(
+        `setting a trusted.* extended attribute in the data dir ${dir} was refused (EPERM): tsbox runs as root but not as the host's root (root of a user namespace, inside a container?), and could not tell: run it as a non-root user there, or report this with the output of tsbox info`,
+      );
+    }
     throw err;
   } finally {
     rmSync(probe, { force: true });

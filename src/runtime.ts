@@ -46,7 +46,7 @@ import { cutOffKeepers, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
-import { type HostIdentity, idMappings, overlapWarning, probeHostIdentity, rangeUnusedWarning } from "./spec/id-mappings.js";
+import { type HostIdentity, idMappings, isHostRoot, overlapWarning, probeHostIdentity, rangeUnusedWarning, rootlessNetworking } from "./spec/id-mappings.js";
 import type { LayerCapability, LayerOwner } from "./image/unpack.js";
 import { checkExecCommand, execProcessSpec } from "./spec/exec-process.js";
 import type { RunOptions, VolumeOption } from "./spec/run-options.js";
@@ -196,7 +196,7 @@ export class Runtime implements ContainerOwner {
 
   /** The networks of this data dir (`tsbox network …`). */
   get networks(): NetworkStore {
-    return (this.networkStore ??= new NetworkStore(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0, (config, dir, record) => this.removeBridge(config, dir, record)));
+    return (this.networkStore ??= new NetworkStore(this.dataDir, rootlessNetworking((this.host ??= probeHostIdentity())), (config, dir, record) => this.removeBridge(config, dir, record)));
   }
 
   /**
@@ -548,7 +548,7 @@ export class Runtime implements ContainerOwner {
     let rootless: NetworkInputs["rootless"] = null;
     // A guest's root makes its bridges itself: only this host's rootless users need the user-mode network.
     const warn = warningSink(control.onWarning);
-    if (mode.kind === "bridge" && host.uid !== 0 && this.backend.capabilities().networks === "host") {
+    if (mode.kind === "bridge" && rootlessNetworking(host) && this.backend.capabilities().networks === "host") {
       const found = rootlessNetwork();
       if (found.helper) {
         rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
@@ -616,7 +616,7 @@ export class Runtime implements ContainerOwner {
     let rootless: NetworkInputs["rootless"] = null;
     const inGuest = this.backend.capabilities().networks === "guest";
     // A guest's root makes its bridges itself (as at the start): only this host's rootless users need the user-mode network.
-    if (host.uid !== 0 && !inGuest) {
+    if (rootlessNetworking(host) && !inGuest) {
       const found = rootlessNetwork();
       if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
       rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
@@ -664,7 +664,7 @@ export class Runtime implements ContainerOwner {
       throw new ContainerError(`container ${ref} is not connected to network ${name}`);
     }
     // The next start asks a server it still reaches (the network's own goes with it).
-    const userMode = (this.host ??= probeHostIdentity()).uid !== 0 || this.backend.capabilities().networks === "guest";
+    const userMode = rootlessNetworking((this.host ??= probeHostIdentity())) || this.backend.capabilities().networks === "guest";
     const servers = recorded ? managedResolver(bundle, userMode) : undefined;
     if (servers) recordServers(bundle.config, servers);
     if (!found) return;
@@ -690,7 +690,7 @@ export class Runtime implements ContainerOwner {
   private removeBridge(config: NetworkConfig, dir: string, record: string): boolean {
     if (this.backend.capabilities().networks !== "host") return false;
     // Rootless the bridge is in the user's namespace, if its holder still runs.
-    const rootless = (this.host ??= probeHostIdentity()).uid !== 0 ? join(this.dataDir, "rootless-netns") : undefined;
+    const rootless = rootlessNetworking((this.host ??= probeHostIdentity())) ? join(this.dataDir, "rootless-netns") : undefined;
     if (!existsSync(dir) || (rootless && !existsSync(join(rootless, "holder.json")))) return false;
     const args = ["net-remove", "--dir", dir, "--bridge", config.bridge, "--subnet", config.subnet, "--record", record, ...(rootless ? ["--rootless-dir", rootless] : [])];
     const done = spawnSync(requireRuntimeBinary(), args, { encoding: "utf8" });
@@ -721,7 +721,7 @@ export class Runtime implements ContainerOwner {
       removed.push(n.name);
     }
     await stopIdleRootlessNetwork(join(this.dataDir, "rootless-netns"));
-    if ((this.host ??= probeHostIdentity()).uid === 0) {
+    if (!rootlessNetworking((this.host ??= probeHostIdentity()))) {
       // Root's state of namespaces that are gone (rootless, a data dir's namespace is its own: rootless-netns/).
       sweepDeadNetnsState();
       // Published ports' DNAT rules keepers that died unseen left (rootless has none): those of ports no socket holds.
@@ -780,7 +780,7 @@ export class Runtime implements ContainerOwner {
    */
   private checkBacking(): void {
     if (this.backingChecked || this.backend.name !== "native" || process.platform !== "linux") return;
-    checkOverlayBacking(this.dataDir, (this.host ??= probeHostIdentity()).uid !== 0);
+    checkOverlayBacking(this.dataDir, !isHostRoot((this.host ??= probeHostIdentity())));
     this.backingChecked = true;
   }
 

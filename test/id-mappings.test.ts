@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
-import { findSubordinateRange, overlappingRanges, subordinateIdAdvice } from "../src/spec/id-mappings.js";
+import { findSubordinateRange, idMappings, isHostRoot, overlappingRanges, rootlessNetworking, subordinateIdAdvice } from "../src/spec/id-mappings.js";
+import { ownIdRanges } from "../src/spec/nested-root.js";
+import { rootlessHint } from "../src/spec/validate.js";
 
 const dir = mkdtempSync(join(tmpdir(), "id-mappings-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,4 +44,23 @@ it("names another owner's range that shares ids with this user's, in either file
     { file: files.subgid, owner: "alice", start: 465535, count: 10, first: 465535, last: 465535 },
   ]);
   assert.deepEqual(overlappingRanges({ uid, gid: 0 }, files), []);
+});
+
+it("root of a user namespace inside a container maps its own namespace's lines, each onto itself and never merged", () => {
+  // Rootless podman's layout: the kernel takes a child's line only when one parent line holds all of it.
+  const podman = (file: string) => (file.endsWith("uid_map") ? "         0       1001          1\n         1     870000      65536\n" : "0 1001 1\n");
+  assert.deepEqual(ownIdRanges("uid", podman), [
+    { containerID: 0, hostID: 0, size: 1 },
+    { containerID: 1, hostID: 1, size: 65536 },
+  ]);
+  assert.deepEqual(ownIdRanges("gid", podman), [{ containerID: 0, hostID: 0, size: 1 }]);
+  const nested = { uids: ownIdRanges("uid", podman), gids: ownIdRanges("gid", podman), ownNetwork: false };
+  assert.deepEqual(idMappings({ uid: 0, gid: 0, nested }).uidMappings, nested.uids);
+  assert.equal(isHostRoot({ uid: 0, gid: 0, nested }), false);
+  assert.equal(rootlessNetworking({ uid: 0, gid: 0, nested }), true);
+  assert.equal(rootlessNetworking({ uid: 0, gid: 0, nested: { ...nested, ownNetwork: true } }), false);
+  assert.equal(isHostRoot({ uid: 0, gid: 0 }), true);
+  // A -u past those ids names the cause, not the rootless /etc/subuid advice.
+  assert.match(rootlessHint(nested.uids), /root of a user namespace, inside a container\?, which has only ids 0, 1-65536/);
+  assert.equal(rootlessHint([{ containerID: 0, hostID: 0, size: 4294967295 }]), "");
 });

@@ -4,7 +4,7 @@ import { pidAlive } from "../process-alive.js";
 import type { ContainerState } from "./state.js";
 import type { Backend } from "../backends/backend.js";
 import type { ContainerPaths, DataPaths } from "../paths.js";
-import type { HostIdentity } from "../spec/id-mappings.js";
+import { type HostIdentity, isHostRoot, probeHostIdentity } from "../spec/id-mappings.js";
 import type { ContainerNames } from "./names.js";
 import type { VolumeStore } from "./volumes.js";
 import type { NetworkStore } from "../network/store.js";
@@ -49,7 +49,7 @@ export function withoutCgroupError(err: unknown, state: Pick<ContainerState, "id
   if (endedMeanwhile(state)) return notRunning(shown(state));
   const why = cgroupsDisabled(bundle)
     ? "--cgroups=disabled"
-    : `${process.getuid?.() === 0 ? "this host gives containers none" : "this host delegates no cgroup to this user"}; see tsbox info`;
+    : `${isHostRoot(probeHostIdentity()) ? "this host gives containers none" : "this host delegates no cgroup to this user"}; see tsbox info`;
   return new ContainerError(`container ${shown(state)} runs without a cgroup (${why}), so it ${cannot}`, "no_cgroup");
 }
 

@@ -14,6 +14,7 @@ import { ownerNotesPath, readOwnerNotes, removeOwnerNotes, writeOwnerNotes } fro
 import type { LayerCapability, LayerOwner } from "./unpack.js";
 import { hostWhiteoutForm } from "./whiteout-form.js";
 import { ownTempPrefix } from "../temp-names.js";
+import { inInitialUserNamespace } from "../spec/nested-root.js";
 
 /** A layer being unpacked, in layersRoot until its publishing rename (temp-names.ts). */
 export const UNPACK_PREFIX = ".unpack-";
@@ -21,6 +22,11 @@ export const UNPACK_PREFIX = ".unpack-";
 export interface LayerCacheOptions {
   /** Real root: unpack with ownership, device nodes and whiteouts. Default: uid 0. */
   privileged?: boolean;
+  /**
+   * Root of a user namespace inside a container (spec/nested-root.ts): owners as root, but no device nodes and
+   * user.* overlay marks. Default: root outside the initial user namespace.
+   */
+  nested?: boolean;
   /** Size and ratio caps (default: compression.ts DEFAULT_LAYER_LIMITS, with TSBOX_MAX_LAYER_SIZE/_RATIO). */
   limits?: Partial<LayerLimits>;
   /** How deletions are marked (default: whiteout-form.ts hostWhiteoutForm()). */
@@ -49,6 +55,7 @@ const MAX_LAYERS = 500;
 export class LayerCache {
   private readonly paths: DataPaths;
   private readonly privileged: boolean;
+  private readonly nested: boolean;
   private readonly limits: Partial<LayerLimits>;
   readonly whiteouts: WhiteoutForm;
   private readonly applyOwners: LayerCacheOptions["applyOwners"];
@@ -62,6 +69,7 @@ export class LayerCache {
   ) {
     this.paths = new DataPaths(dataDir);
     this.privileged = options.privileged ?? process.getuid?.() === 0;
+    this.nested = options.nested ?? (this.privileged && !inInitialUserNamespace());
     this.limits = options.limits ?? {};
     this.whiteouts = options.whiteouts ?? hostWhiteoutForm();
     this.applyOwners = options.applyOwners;
@@ -177,7 +185,7 @@ export class LayerCache {
     let owners: LayerOwner[] = [];
     let capabilities: LayerCapability[] = [];
     try {
-      ({ owners, capabilities } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, whiteouts: this.whiteouts, owners: !this.privileged, durable: true }));
+      ({ owners, capabilities } = await unpackLayer(readTar(tapped), dir, { privileged: this.privileged, nested: this.nested, whiteouts: this.whiteouts, owners: !this.privileged, durable: true }));
       for await (const _ of tapped); // the end-of-archive padding is part of the diff-id
       await source.done();
     } catch (err) {

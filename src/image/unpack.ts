@@ -45,6 +45,13 @@ export interface UnpackOptions {
    */
   privileged: boolean;
   /**
+   * With `privileged`: root of a user namespace inside a container (spec/nested-root.ts). Owners as root,
+   * those its namespace maps (another stays root's, as rootless without a range); no device nodes (mknod is the
+   * host root's, all but the whiteout's 0/0) and user.* overlay marks (trusted.* is the host root's too), as
+   * rootless.
+   */
+  nested?: boolean;
+  /**
    * An image archive (`load`), not a layer: only directories and regular
    * files are written. A symlink that leads to a regular file of the archive
    * becomes a hard link to it (old docker archives link repeated layers);
@@ -210,20 +217,20 @@ class LayerUnpacker {
         if (!existing) mkdirSync(fsName(target), { mode: 0o700 });
         this.knownDirs.add(rel);
         this.dirMeta.set(rel, { mode: entry.mode, mtime: entry.mtime });
-        if (this.options.privileged) lchownSync(fsName(target), entry.uid, entry.gid);
+        this.own(target, entry);
         return this.applyXattrs(entry, target);
       case "file":
         return this.writeFile(entry, target);
       case "symlink":
         symlinkSync(fsName(entry.linkname), fsName(target));
-        if (this.options.privileged) lchownSync(fsName(target), entry.uid, entry.gid);
+        this.own(target, entry);
         lutimesSync(fsName(target), entry.mtime, entry.mtime);
         return;
       case "hardlink":
         return this.hardlink(entry, target);
       case "chardev":
       case "blockdev":
-        if (!this.options.privileged) {
+        if (!this.options.privileged || this.options.nested) {
           this.skippedDevices.push(rel);
           return;
         }
@@ -232,6 +239,17 @@ class LayerUnpacker {
       case "fifo":
         await this.named(target, false, (p) => makeNode(p, "fifo", entry.mode));
         return this.finishSpecial(entry, target);
+    }
+  }
+
+  /** The tar's owner, as root (chown before chmod: it clears setuid/setgid). Inside a container an id its namespace does not map (EINVAL) leaves root's. */
+  private own(target: string | number, entry: TarEntry): void {
+    if (!this.options.privileged) return;
+    try {
+      if (typeof target === "number") fchownSync(target, entry.uid, entry.gid);
+      else lchownSync(fsName(target), entry.uid, entry.gid);
+    } catch (err) {
+      if (!this.options.nested || !isErrno(err, "EINVAL")) throw err;
     }
   }
 
@@ -260,7 +278,7 @@ class LayerUnpacker {
         ftruncateSync(fd, entry.size);
       } else for await (const chunk of entry.body) writeAll(fd, chunk);
       // chown before chmod: chown clears setuid/setgid bits.
-      if (this.options.privileged) fchownSync(fd, entry.uid, entry.gid);
+      this.own(fd, entry);
       fchmodSync(fd, entry.mode);
       futimesSync(fd, entry.mtime, entry.mtime);
       if (this.options.durable && !(hasAddon ??= addonPresent())) fsyncSync(fd);
@@ -294,6 +312,11 @@ class LayerUnpacker {
         if (!["ENOTSUP", "EPERM", "EACCES", "ERANGE", "E2BIG"].includes(String((err as NodeJS.ErrnoException).code))) throw err;
       }
     }
+  }
+
+  /** Root of the initial user namespace: device nodes and trusted.* xattrs. */
+  private hostRoot(): boolean {
+    return this.options.privileged && !this.options.nested;
   }
 
   /** Not into an archive's tree, nor in the "oci" form (no xattr calls there). */
@@ -352,7 +375,7 @@ class LayerUnpacker {
   }
 
   private async finishSpecial(entry: TarEntry, target: string): Promise<void> {
-    if (this.options.privileged) lchownSync(fsName(target), entry.uid, entry.gid);
+    this.own(target, entry);
     utimesSync(fsName(target), entry.mtime, entry.mtime);
   }
 
@@ -388,14 +411,15 @@ class LayerUnpacker {
       return;
     }
     const path = join(dir, hidden!);
-    if (this.options.privileged || deviceWhiteouts !== false) {
+    const hostRoot = this.hostRoot();
+    if (hostRoot || deviceWhiteouts !== false) {
       try {
         // overlayfs whiteout: a character device 0/0 with the hidden name.
         await this.named(path, false, (p) => makeNode(p, "chardev", 0, 0, 0));
-        if (!this.options.privileged) deviceWhiteouts = true;
+        if (!hostRoot) deviceWhiteouts = true;
         return;
       } catch (err) {
-        if (this.options.privileged || deviceWhiteouts === true || !isErrno(err, "EPERM")) throw err;
+        if (hostRoot || deviceWhiteouts === true || !isErrno(err, "EPERM")) throw err;
         deviceWhiteouts = false; // a kernel before 5.8
       }
     }
@@ -458,7 +482,7 @@ class LayerUnpacker {
    * and without it elsewhere (trusted.*).
    */
   private async markDirectories(): Promise<void> {
-    const prefixes = this.options.privileged ? ["trusted", "user"] : ["user"];
+    const prefixes = this.hostRoot() ? ["trusted", "user"] : ["user"];
     for (const rel of this.opaqueDirs) {
       if (!this.knownDirs.has(rel)) continue;
       for (const p of prefixes) await this.named(join(this.root, rel), true, (at) => setMarker(at, `${p}.overlay.opaque`, "y"));

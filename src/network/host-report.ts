@@ -19,9 +19,10 @@ export interface NetworkReport {
   firewall: string | null;
 }
 
-export function networkReport(uid: number, env: NodeJS.ProcessEnv): NetworkReport {
+/** `rootless`: bridges through the rootless helpers (id-mappings.ts rootlessNetworking). */
+export function networkReport(rootless: boolean, env: NodeJS.ProcessEnv): NetworkReport {
   const defaultNetwork = env.TSBOX_NETWORK ?? DEFAULT_NETWORK;
-  if (uid !== 0) {
+  if (rootless) {
     const found = rootlessNetwork(env);
     return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, rootlessIdleSeconds: found.idleSeconds, firewall: null };
   }
@@ -30,8 +31,8 @@ export function networkReport(uid: number, env: NodeJS.ProcessEnv): NetworkRepor
 }
 
 /** The `network:` line of `tsbox info`, and a warning when bridges cannot work here. */
-export function networkLines(r: NetworkReport, uid: number): { line: string; warning?: string } {
-  if (uid !== 0) {
+export function networkLines(r: NetworkReport, rootless: boolean): { line: string; warning?: string } {
+  if (rootless) {
     if (r.rootlessHelper) {
       const stays = r.rootlessIdleSeconds ? `, kept ${r.rootlessIdleSeconds} s after the last container` : "";
       return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason}${stays})` };

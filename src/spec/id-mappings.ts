@@ -3,6 +3,7 @@ import { userInfo } from "node:os";
 import { onPath } from "../on-path.js";
 import { ID_HELPERS_PACKAGE, missingIdHelpers } from "./id-helpers.js";
 import type { IdMapping } from "./container-spec.js";
+import { inInitialUserNamespace, ownIdRanges, ownsNetworkNamespace } from "./nested-root.js";
 
 export interface IdRange {
   start: number;
@@ -18,12 +19,25 @@ export interface HostIdentity {
   subgid?: IdRange;
   /** Why the ranges /etc/subuid and /etc/subgid list are not used (the single-id mapping instead), when they are listed. */
   rangeUnused?: { cause: "helpers-missing" | "no-new-privs"; text: string };
+  /**
+   * Root of a user namespace other than the initial one (nested-root.ts): the ids its namespace maps, which
+   * are all its containers can have; its overlay metadata and probes are user.*, as rootless.
+   */
+  nested?: {
+    uids: IdMapping[];
+    gids: IdMapping[];
+    /** Its network namespace is its own (a container's): bridges as root's; else through the rootless helpers. */
+    ownNetwork: boolean;
+  };
 }
 
 export function probeHostIdentity(): HostIdentity {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
-  if (uid === 0) return { uid, gid };
+  if (uid === 0) {
+    if (inInitialUserNamespace()) return { uid, gid };
+    return { uid, gid, nested: { uids: ownIdRanges("uid"), gids: ownIdRanges("gid"), ownNetwork: ownsNetworkNamespace() } };
+  }
   const { subuid, subgid } = listedRanges(uid);
   if (!subuid || !subgid) return { uid, gid };
   const missing = missingIdHelpers();
@@ -54,6 +68,22 @@ export function rangeUnusedWarning(host: HostIdentity): string | undefined {
   return host.rangeUnused?.cause === "no-new-privs" ? `your /etc/subuid range is not used: ${host.rangeUnused.text}; containers have only uid 0 (-u with another id fails)` : undefined;
 }
 
+/**
+ * Root of the initial user namespace, the host's root: the only caller with trusted.* xattrs, device nodes and
+ * every id. Root inside a container takes the rootless paths for those (`nested`).
+ */
+export function isHostRoot(host: HostIdentity): boolean {
+  return host.uid === 0 && !host.nested;
+}
+
+/**
+ * Bridges through the rootless helpers (pasta, slirp4netns) in a network namespace of the user's own, not in the
+ * caller's: rootless, and root inside a container whose network namespace is not its own.
+ */
+export function rootlessNetworking(host: HostIdentity): boolean {
+  return host.uid !== 0 || host.nested?.ownNetwork === false;
+}
+
 /** This user's ranges as /etc/subuid and /etc/subgid list them, whether or not the helpers exist to apply them. */
 export function listedRanges(uid: number): { subuid?: IdRange; subgid?: IdRange } {
   const name = userName();
@@ -65,10 +95,12 @@ export function listedRanges(uid: number): { subuid?: IdRange; subgid?: IdRange 
 /**
  * The user namespace layout (crun/podman's choice):
  * - root: identity over the whole id space;
+ * - root of a user namespace inside a container: identity over the ids that namespace maps;
  * - rootless with subordinate ids: 0 → the user, 1.. → the subordinate range;
  * - rootless otherwise: only 0 → the user.
  */
 export function idMappings(host: HostIdentity): { uidMappings: IdMapping[]; gidMappings: IdMapping[] } {
+  if (host.nested) return { uidMappings: host.nested.uids.map((m) => ({ ...m })), gidMappings: host.nested.gids.map((m) => ({ ...m })) };
   if (host.uid === 0) {
     const all = [{ containerID: 0, hostID: 0, size: 4294967295 }];
     return { uidMappings: all, gidMappings: all.map((m) => ({ ...m })) };

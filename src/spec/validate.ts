@@ -241,6 +241,11 @@ export function isMapped(maps: IdMapping[], id: number): boolean {
 
 /** Why a rootless layout (idMappings) lacks an id, and what widens it; "" for another layout. */
 export function rootlessHint(maps: IdMapping[], rangeUnused?: string): string {
+  // Each id onto itself, not all of them: root of a user namespace inside a container (id-mappings.ts `nested`).
+  if (maps.every((m) => m.containerID === m.hostID) && !(maps.length === 1 && maps[0]!.size === 4294967295)) {
+    const ids = maps.map((m) => (m.size === 1 ? `${m.containerID}` : `${m.containerID}-${m.containerID + m.size - 1}`)).join(", ");
+    return ` (tsbox runs as root of a user namespace, inside a container?, which has only ids ${ids}: map more into the outer container, or run it with --backend vm, whose guest has every id)`;
+  }
   if (maps.length === 1 && maps[0]!.size === 1) {
     // A range that is listed but cannot be applied: adding one would not help.
     if (rangeUnused) return ` (rootless, only root is mapped: your /etc/subuid range is not used, as ${rangeUnused}; or run it with --backend vm, whose guest has every id)`;

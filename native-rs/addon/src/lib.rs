@@ -25,6 +25,16 @@ unsafe extern "C" fn version(env: napi_env, _info: napi_callback_info) -> napi_v
     guard(env, |env| env.string(env!("CARGO_PKG_VERSION")))
 }
 
+/// inInitialUserNs() -> 1 | 0: whether root here is the host's root (container::host::in_initial_user_ns).
+unsafe extern "C" fn in_initial_user_ns(env: napi_env, _info: napi_callback_info) -> napi_value {
+    guard(env, |env| env.int(i32::from(container::host::in_initial_user_ns())))
+}
+
+/// ownsNetworkNs() -> 1 | 0: whether root here may make bridges in its network namespace (container::host::owns_network_ns).
+unsafe extern "C" fn owns_network_ns(env: napi_env, _info: napi_callback_info) -> napi_value {
+    guard(env, |env| env.int(i32::from(container::host::owns_network_ns())))
+}
+
 /// openPtyIn(root, cols, rows) -> { master, slave }: of the devpts under `root`.
 unsafe extern "C" fn open_pty_in(env: napi_env, info: napi_callback_info) -> napi_value {
     guard(env, |env| {
@@ -88,6 +98,8 @@ pub unsafe extern "C" fn napi_register_module_v1(env: napi_env, exports: napi_va
         export(env, exports, "mknod", Some(mknod::mknod_js))?;
         export(env, exports, "syncfs", Some(syncfs::syncfs_js))?;
         export(env, exports, "direntTypes", Some(dirent::dirent_types_js))?;
+        export(env, exports, "inInitialUserNs", Some(in_initial_user_ns))?;
+        export(env, exports, "ownsNetworkNs", Some(owns_network_ns))?;
         export(env, exports, "tryLock", Some(lock::try_lock_js))?;
         export(env, exports, "handOff", Some(handoff::hand_off_js))?;
         export(env, exports, "socketPair", Some(fdpass::socket_pair_js))?;

@@ -26,6 +26,10 @@ export interface NativeAddon {
   syncfs(dir: string | Buffer): void;
   /** 1 when readdir(3) of `dir` gives each entry's type (d_type), 0 when its file system leaves it unknown. */
   direntTypes(dir: string | Buffer): number;
+  /** 1 when this process is in the initial user namespace (its root is the host's root), 0 inside another one (a container's). */
+  inInitialUserNs(): number;
+  /** 1 when root here may make bridges in this process's network namespace (it belongs to our user namespace), 0 when not (the host's, seen from inside a container). */
+  ownsNetworkNs(): number;
   /** flock(fd, LOCK_EX | LOCK_NB): 1 once held, 0 while another open file holds it. */
   tryLock(fd: number): number;
   /**

@@ -9,7 +9,9 @@ import { errorMessage, UsageError } from "../../errors.js";
 import { missingNativeParts, nativePackageName } from "../../parts.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
-import { type HostIdentity, type IdRange, idMappings, listedRanges, overlapWarning, probeHostIdentity, rangeUnusedWarning, subordinateIdAdvice } from "../../spec/id-mappings.js";
+import { type HostIdentity, type IdRange, idMappings, isHostRoot, listedRanges, overlapWarning, probeHostIdentity, rangeUnusedWarning, rootlessNetworking, subordinateIdAdvice } from "../../spec/id-mappings.js";
+import type { IdMapping } from "../../spec/container-spec.js";
+import { NESTED_ROOT } from "../../spec/nested-root.js";
 import { ID_HELPERS_PACKAGE, missingIdHelpers } from "../../spec/id-helpers.js";
 import { idMapsChange } from "../../containers/id-record.js";
 import { guestIdentity, guestIdMappings } from "../../backends/vm/node/guest-ids.js";
@@ -67,7 +69,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   // What containers will mount: an overlay on the data dir's file system, not $TMPDIR's (the probe's scratch).
   if (usable && linux && !vm && runtime) {
     try {
-      checkOverlayBacking(dataDir, identity.uid !== 0);
+      checkOverlayBacking(dataDir, !isHostRoot(identity));
     } catch (err) {
       warnings.push(errorMessage(err));
     }
@@ -83,12 +85,12 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
   }
   // The host's cgroups and networking serve native containers; a vm container's are the guest's (its cgroup2 always
   // has every controller; its bridges are the guest's own), so under the vm backend the host's lines would mislead.
-  const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, identity.uid);
+  const cgroups = vm ? { lines: ["cgroups:       the guest's cgroup2: limits, stats and pause of vm containers"] } : cgroupLines(probe?.result, isHostRoot(identity));
   if (cgroups.warning) warnings.push(cgroups.warning);
-  const network = networkReport(identity.uid, ctx.env);
+  const network = networkReport(rootlessNetworking(identity), ctx.env);
   const networkLine = vm
     ? { line: "network:       the guest's bridges and DNS between containers; published ports (-p) listen on this host; outbound TCP and DNS go through this host (its loopback is 10.0.2.2 and host-gateway)" }
-    : networkLines(network, identity.uid);
+    : networkLines(network, rootlessNetworking(identity));
   if (linux && networkLine.warning) warnings.push(networkLine.warning);
   const rangeState = linux && !vm && identity.uid !== 0 ? subordinateIdState(identity, (probe?.result as { idHelpers?: string | null } | null)?.idHelpers) : undefined;
   warnings.push(...(rangeState?.warnings ?? []));
@@ -112,6 +114,8 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     uid: identity.uid,
     gid: identity.gid,
     rootless: identity.uid !== 0,
+    // Root, but of a user namespace inside a container (spec/nested-root.ts): the rootless paths where root's need the host's.
+    nestedRoot: identity.nested !== undefined,
     idMapping: rangeState?.line ?? idMappingLine(identity, vm),
     uidMappings: maps.uidMappings,
     gidMappings: maps.gidMappings,
@@ -145,7 +149,7 @@ export async function infoCommand(args: string[], ctx: CliContext): Promise<numb
     `vm image:      ${info.vmImage}`,
     `runtime:       ${info.runtime ?? "not found"}`,
     `addon:         ${addon.version ? `${addon.path} (${addon.version})` : "not loaded"}`,
-    `user:          uid ${info.uid}, gid ${info.gid}${info.rootless ? " (rootless)" : ""}`,
+    `user:          uid ${info.uid}, gid ${info.gid}${info.rootless ? " (rootless)" : info.nestedRoot ? ` (${NESTED_ROOT})` : ""}`,
     `id mapping:    ${info.idMapping}`,
     `data dir:      ${info.dataDir}`,
     ...(info.containerKernel
@@ -172,7 +176,7 @@ interface CgroupReport {
 }
 
 /** The probe's per-controller cgroup report as text: what root gets, what this user gets. */
-function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: string } {
+function cgroupLines(probe: unknown, hostRoot: boolean): { lines: string[]; warning?: string } {
   const report = (probe as { cgroups?: CgroupReport } | null)?.cgroups;
   if (!report) return { lines: [] };
   const names = (pick: (c: { root: boolean; user: boolean }) => boolean) =>
@@ -181,7 +185,8 @@ function cgroupLines(probe: unknown, uid: number): { lines: string[]; warning?: 
       .map(([n]) => n)
       .join(" ") || "none";
   const lines = [`cgroups root:  ${names((c) => c.root)}`];
-  if (uid !== 0) {
+  // Root inside a container gets a cgroup only where one is delegated to it, as a rootless user.
+  if (!hostRoot) {
     const mine = names((c) => c.user);
     lines.push(`cgroups you:   ${mine}${report.userCgroups.length > 0 ? ` (in ${report.userCgroups.join(", ")})` : report.userReason ? ` (${report.userReason})` : ""}`);
     if (mine === "none") {
@@ -235,6 +240,10 @@ function shownRange(r: IdRange): string {
 
 /** Whose ids a container's user namespace maps, as `info` says it. */
 function idMappingLine(identity: HostIdentity, vm: boolean): string {
+  if (identity.nested) {
+    const shown = (maps: IdMapping[]) => maps.map((m) => `${m.containerID}+${m.size}`).join(", ");
+    return `identity over this namespace's uids ${shown(identity.nested.uids)}, gids ${shown(identity.nested.gids)} (root of a user namespace: an image's other ids become root's; no device nodes)`;
+  }
   if (identity.uid === 0) return "identity (root)";
   if (identity.subuid) return `subordinate ids ${identity.subuid.start}+${identity.subuid.count} via newuidmap`;
   if (!vm) return "single id (no /etc/subuid range)";

@@ -3,6 +3,7 @@
 //! other user only inside a cgroup delegated to it, as systemd's
 //! `Delegate=yes` gives: a directory (and its cgroup.procs) it owns, which
 //! it is in. The highest such ancestor of its own cgroup is the base.
+//! Root of a user namespace inside a container is such a user too.
 
 use super::layout::Hierarchy;
 use std::os::unix::fs::MetadataExt;
@@ -38,6 +39,10 @@ pub fn base(h: &Hierarchy, who: &Creator) -> Result<PathBuf, String> {
             dir.display(),
             owner(&dir).map_or("?".to_string(), |u| u.to_string())
         ));
+    }
+    // Owned but read-only: a container's /sys/fs/cgroup as its root sees it (uid 0 of an identity map owns it).
+    if crate::sys::mount::mount_flags(&dir).map_or(false, |f| f & crate::sys::consts::MS_RDONLY != 0) {
+        return Err(format!("{} is mounted read-only (inside a container?)", h.mount.display()));
     }
     while let Some(parent) = dir.parent() {
         if !parent.starts_with(&h.mount) || !owned(parent, who.euid) {

@@ -523,6 +523,11 @@ fn start_helper(helper: &str, ns_pid: i32, dir: &Path) -> Result<std::process::C
         "pasta" => {
             cmd.args(["--config-net", "--foreground", "--quiet", "--ipv4-only", "-t", "none", "-u", "none", "-T", "none", "-U", "none"]);
             cmd.args(["-a", "10.0.2.100", "-n", "24", "-g", HOST_ADDRESS, "-I", UPLINK, "--dns-forward", DNS_ADDRESS, "-m", "65520"]);
+            // Started as root (root of a user namespace inside a container: the host's root never takes
+            // this path), pasta drops to nobody, which may not enter the namespace it is to configure.
+            if cred::geteuid() == 0 {
+                cmd.args(["--runas", "0:0"]);
+            }
             cmd.arg(ns_pid.to_string());
         }
         "slirp4netns" => {
