@@ -16,7 +16,7 @@ import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
-import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
+import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
@@ -911,7 +911,9 @@ export class Runtime implements ContainerOwner {
   /** Containers in the data dir, newest first; `all: false` keeps only running ones. */
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
     checkOptions("containers", options, LIST_KINDS);
-    const states = await listStates(this.paths);
+    const states: ContainerState[] = [];
+    // An orphaned --rm container is removed when found, not listed as exited until the next run collects it.
+    for (const state of await listStates(this.paths)) if (!(orphanedRemoval(state) && (await this.finishRemoval(state.id)))) states.push(state);
     return options.all === false ? states.filter(isActive) : states;
   }
 
@@ -951,12 +953,35 @@ export class Runtime implements ContainerOwner {
       const state = readCurrentState(this.paths.container(id));
       // A marker whose removal was cut short after the bundle went: nothing else is left.
       if (!state) rmSync(this.paths.removalMarker(id), { force: true });
-      else if (state.remove && state.status === "exited" && state.finished === null) await removeContainer(this.ctx, state.id).catch(() => {});
+      else if (orphanedRemoval(state)) await this.finishRemoval(state.id);
     }
+  }
+
+  /** Removes an orphaned --rm container (`orphanedRemoval`); true once it is gone (another process may have raced us to it). */
+  private async finishRemoval(id: string): Promise<boolean> {
+    await removeContainer(this.ctx, id).catch(() => {});
+    return !existsSync(this.paths.container(id).dir);
+  }
+
+  /**
+   * Whether `id` was an orphaned --rm container, removed now: for `rm`, `inspect`, `logs`… it no longer exists,
+   * as docker's daemon would have removed it when it ended. Its removal marker first: one stat, and no state read
+   * for a container not run with --rm.
+   */
+  private async removedOrphan(id: string): Promise<boolean> {
+    if (!existsSync(this.paths.removalMarker(id))) return false;
+    const state = readCurrentState(this.paths.container(id));
+    return state !== undefined && orphanedRemoval(state) && (await this.finishRemoval(id));
   }
 
   /** Container id for an id, a unique id prefix or a name (`/name` too: inspect's `.Name`, which docker's lookup takes). */
   async resolveContainer(ref: string): Promise<string> {
+    const id = await this.findContainer(ref);
+    if (await this.removedOrphan(id)) throw noSuchContainer(ref);
+    return id;
+  }
+
+  private async findContainer(ref: string): Promise<string> {
     const byName = this.names.lookup(ref.startsWith("/") ? ref.slice(1) : ref);
     if (byName) return byName;
     // A whole id (what ps, inspect and the lifecycle verbs pass on): its state file, not a listing of every container.

@@ -682,16 +682,37 @@ for (const who of identities()) {
       assert.equal(state(who, "fg").status, "running");
       await ok(who, ["rm", "-f", "fg"]);
 
-      // A --rm run killed unseen gives its name back to the next create (only a later run collected it).
-      const rm = spawn(process.execPath, [cliPath, "run", "--rm", "--name", "fg-rm", "busybox", "sh", "-c", "echo ready; sleep 30"], {
-        uid: who.uid, gid: who.gid, cwd: who.scratch, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
-      });
-      await new Promise<void>((resolve) => rm.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
-      await until("the --rm run's state", () => state(who, "fg-rm").status === "running");
-      const fgRm = state(who, "fg-rm");
-      rm.kill("SIGKILL");
-      await until("the --rm container to die with its CLI", () => !alive(fgRm.pid));
+      // A --rm run killed unseen: docker's daemon would remove it as it ends; here whoever comes across it does.
+      const killedRmRun = async () => {
+        const rm = spawn(process.execPath, [cliPath, "run", "--rm", "--name", "fg-rm", "busybox", "sh", "-c", "echo ready; sleep 30"], {
+          uid: who.uid, gid: who.gid, cwd: who.scratch, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
+        });
+        await new Promise<void>((resolve) => rm.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
+        await until("the --rm run's state", () => state(who, "fg-rm").status === "running");
+        const fgRm = state(who, "fg-rm");
+        rm.kill("SIGKILL");
+        await until("the --rm container to die with its CLI", () => !alive(fgRm.pid));
+        return fgRm.id as string;
+      };
+      // Its bundle and removal marker (containers/.rm-<id>) are gone, its name free.
+      const gone = (id: string) => !readdirSync(join(who.dataDir, "containers")).some((e) => e.includes(id)) && !nameTaken(who, "fg-rm");
+      // ps -a does not list it (it showed "Exited (unknown)" until a later run collected it).
+      let id = await killedRmRun();
+      assert.ok(!gone(id));
+      assert.doesNotMatch((await ok(who, ["ps", "-a"])).stdout, /fg-rm/);
+      assert.ok(gone(id), "ps -a removed it");
+      // rm, inspect, logs of it: no such container (it is removed on the way).
+      for (const verb of ["rm", "inspect", "logs"]) {
+        id = await killedRmRun();
+        const r = await tsbox(who, [verb, "fg-rm"]);
+        assert.equal(r.code, 1, `${verb}: ${r.stdout}`);
+        assert.match(r.stderr, /^tsbox: no such (container|object): fg-rm\n$/, verb);
+        assert.ok(gone(id), `${verb} removed it`);
+      }
+      // The next create gets its name back.
+      id = await killedRmRun();
       await ok(who, ["create", "--name", "fg-rm", "busybox", "true"]);
+      assert.ok(!readdirSync(join(who.dataDir, "containers")).some((e) => e.includes(id)));
       await ok(who, ["rm", "fg-rm"]);
     });
 
