@@ -10,6 +10,7 @@ import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
 import { helperRoot } from "./containers/helper-root.js";
 import { ContainerNames } from "./containers/names.js";
 import { removeContainer } from "./containers/ops/remove.js";
+import { orphanedStep } from "./build/orphaned-step.js";
 import { startContainer } from "./containers/ops/start.js";
 import { type Attachment, attachMonitor } from "./containers/monitor-client.js";
 import { parseRestartPolicy } from "./containers/restart-policy.js";
@@ -912,9 +913,19 @@ export class Runtime implements ContainerOwner {
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
     checkOptions("containers", options, LIST_KINDS);
     const states: ContainerState[] = [];
-    // An orphaned --rm container is removed when found, not listed as exited until the next run collects it.
-    for (const state of await listStates(this.paths)) if (!(orphanedRemoval(state) && (await this.finishRemoval(state.id)))) states.push(state);
+    for (const state of await listStates(this.paths)) if (!(await this.collected(state))) states.push(state);
     return options.all === false ? states.filter(isActive) : states;
+  }
+
+  /**
+   * Whether `state` is a container nobody is left to remove, removed now rather than listed (as exited) until the
+   * next run or build: an orphaned --rm container, or a build step's whose building process is gone (docker's
+   * daemon removes both as they end).
+   */
+  private async collected(state: ContainerState): Promise<boolean> {
+    if (orphanedRemoval(state)) return this.finishRemoval(state.id);
+    if (orphanedStep(state.name, () => this.labelsOf(state))) return this.finishRemoval(state.id, { force: true, volumes: true });
+    return false;
   }
 
   /**
@@ -957,9 +968,9 @@ export class Runtime implements ContainerOwner {
     }
   }
 
-  /** Removes an orphaned --rm container (`orphanedRemoval`); true once it is gone (another process may have raced us to it). */
-  private async finishRemoval(id: string): Promise<boolean> {
-    await removeContainer(this.ctx, id).catch(() => {});
+  /** Removes a container nobody else will (`collected`); true once it is gone (another process may have raced us to it). */
+  private async finishRemoval(id: string, options: RemoveOptions = {}): Promise<boolean> {
+    await removeContainer(this.ctx, id, options).catch(() => {});
     return !existsSync(this.paths.container(id).dir);
   }
 
