@@ -10,13 +10,14 @@ import { removeBundleDir, removeOwnedTree } from "./containers/remove.js";
 import { helperRoot } from "./containers/helper-root.js";
 import { ContainerNames } from "./containers/names.js";
 import { removeContainer } from "./containers/ops/remove.js";
+import { orphanedStep } from "./build/orphaned-step.js";
 import { startContainer } from "./containers/ops/start.js";
 import { type Attachment, attachMonitor } from "./containers/monitor-client.js";
 import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
-import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
+import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
@@ -944,8 +945,20 @@ export class Runtime implements ContainerOwner {
   /** Containers in the data dir, newest first; `all: false` keeps only running ones. */
   async containers(options: { all?: boolean } = {}): Promise<ContainerInfo[]> {
     checkOptions("containers", options, LIST_KINDS);
-    const states = await listStates(this.paths);
+    const states: ContainerState[] = [];
+    for (const state of await listStates(this.paths)) if (!(await this.collected(state))) states.push(state);
     return options.all === false ? states.filter(isActive) : states;
+  }
+
+  /**
+   * Whether `state` is a container nobody is left to remove, removed now rather than listed (as exited) until the
+   * next run or build: an orphaned --rm container, or a build step's whose building process is gone (docker's
+   * daemon removes both as they end).
+   */
+  private async collected(state: ContainerState): Promise<boolean> {
+    if (orphanedRemoval(state)) return this.finishRemoval(state.id);
+    if (orphanedStep(state.name, () => this.labelsOf(state))) return this.finishRemoval(state.id, { force: true, volumes: true });
+    return false;
   }
 
   /**
@@ -984,12 +997,35 @@ export class Runtime implements ContainerOwner {
       const state = readCurrentState(this.paths.container(id));
       // A marker whose removal was cut short after the bundle went: nothing else is left.
       if (!state) rmSync(this.paths.removalMarker(id), { force: true });
-      else if (state.remove && state.status === "exited" && state.finished === null) await removeContainer(this.ctx, state.id).catch(() => {});
+      else if (orphanedRemoval(state)) await this.finishRemoval(state.id);
     }
+  }
+
+  /** Removes a container nobody else will (`collected`); true once it is gone (another process may have raced us to it). */
+  private async finishRemoval(id: string, options: RemoveOptions = {}): Promise<boolean> {
+    await removeContainer(this.ctx, id, options).catch(() => {});
+    return !existsSync(this.paths.container(id).dir);
+  }
+
+  /**
+   * Whether `id` was an orphaned --rm container, removed now: for `rm`, `inspect`, `logs`… it no longer exists,
+   * as docker's daemon would have removed it when it ended. Its removal marker first: one stat, and no state read
+   * for a container not run with --rm.
+   */
+  private async removedOrphan(id: string): Promise<boolean> {
+    if (!existsSync(this.paths.removalMarker(id))) return false;
+    const state = readCurrentState(this.paths.container(id));
+    return state !== undefined && orphanedRemoval(state) && (await this.finishRemoval(id));
   }
 
   /** Container id for an id, a unique id prefix or a name (`/name` too: inspect's `.Name`, which docker's lookup takes). */
   async resolveContainer(ref: string): Promise<string> {
+    const id = await this.findContainer(ref);
+    if (await this.removedOrphan(id)) throw noSuchContainer(ref);
+    return id;
+  }
+
+  private async findContainer(ref: string): Promise<string> {
     const byName = this.names.lookup(ref.startsWith("/") ? ref.slice(1) : ref);
     if (byName) return byName;
     // A whole id (what ps, inspect and the lifecycle verbs pass on): its state file, not a listing of every container.

@@ -109,7 +109,7 @@ function delegatedCli(who: Identity, delegation: Delegation | undefined): (args:
   return (args) => tsbox(who, args, delegation ? { argv: delegation.wrap([process.execPath, cliPath, ...args]) } : {});
 }
 
-/** A runtime SIGKILLed mid-run leaves its cgroup; whoever collects the orphan bundle removes it. */
+/** A runtime SIGKILLed mid-run leaves its cgroup; whoever collects the orphan bundle (`ps -a` here) removes it. */
 function crashCleanup(who: Identity, getDelegation: () => Delegation | undefined) {
   it("a killed runtime's cgroup goes with its orphan bundle", { skip: vm }, async () => {
     const delegation = getDelegation();
@@ -142,11 +142,52 @@ function crashCleanup(who: Identity, getDelegation: () => Delegation | undefined
       }
     };
     assert.equal(leftContainers(earlier), 1, `the cgroup outlived its runtime\n${bundles()}`);
-    const next = ["run", "--rm", "busybox", "true"];
+    // Whoever comes across the orphan removes it, as docker's daemon removes an --rm container when it ends: `ps -a`
+    // too, which listed it as "Exited (unknown)" with its cgroups until a later run collected it.
+    const next = ["ps", "-a", "-q"];
     const r = await tsbox(who, next, wrap(next));
     assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "", "not listed");
     const left = cgroupLeftovers().filter((d) => !earlier.has(d.split("/").at(-1)!));
     assert.deepEqual(left, [], `collected with the orphan bundle\n${r.stderr}\n${bundles()}`);
+  });
+}
+
+/**
+ * A detached container's per-run supervisor (the monitor's `tsbox-supervise` child, which removes the run's cgroup
+ * when the container ends) SIGKILLed: the container dies with it, and the monitor, which records the end, removes
+ * the cgroup it left. Before, the empty cgroups stayed, named by cgroup.json, until the next start or rm.
+ */
+function killedSupervisor(who: Identity, getDelegation: () => Delegation | undefined) {
+  it("a killed supervisor's cgroup goes when its monitor records the end", { skip: vm }, async () => {
+    const cli = delegatedCli(who, getDelegation());
+    const earlier = new Set(cgroupLeftovers().map((d) => d.split("/").at(-1)!));
+    const name = `killed-supervisor-${who.name}`;
+    const r = await cli(["run", "-d", "--name", name, "-m", "32m", "busybox", "sleep", "600"]);
+    assert.equal(r.code, 0, r.stderr);
+    const bundle = join(who.dataDir, "containers", r.stdout.trim());
+    const state = () => JSON.parse(readFileSync(join(bundle, "state.json"), "utf8")) as { status: string; exitCode: number | null; monitorPid: number };
+    try {
+      assert.equal(leftContainers(earlier), 1, "the container has a cgroup");
+      const monitor = state().monitorPid;
+      const supervisor = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).find((p) => {
+        try {
+          const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === monitor && readFileSync(`/proc/${p}/comm`, "utf8") === "tsbox-supervise\n";
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
+      assert.ok(supervisor, `the monitor ${monitor} has a supervisor`);
+      process.kill(Number(supervisor), "SIGKILL");
+      for (let i = 0; i < 500 && state().status !== "exited"; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual([state().status, state().exitCode], ["exited", 137]);
+      // Removed before the end is recorded, as the runtime's own removal is.
+      assert.equal(leftContainers(earlier), 0, "its cgroup went with the run");
+      assert.ok(!existsSync(join(bundle, "cgroup.json")), "and its record");
+    } finally {
+      await cli(["rm", "-f", name]);
+    }
   });
 }
 
@@ -323,6 +364,7 @@ for (const who of identities()) {
       before(async () => (results = await scenarios(who, LIMITED)), { timeout: vm ? 900_000 : 180_000 });
       limitsBite(() => results);
       crashCleanup(who, () => undefined);
+      killedSupervisor(who, () => undefined);
       pausedOrphan(who, () => undefined);
       killPaused(who, () => undefined);
       statsCpuNow(who, () => undefined);
@@ -347,6 +389,7 @@ for (const who of identities()) {
         return results;
       });
       crashCleanup(who, () => delegation);
+      killedSupervisor(who, () => delegation);
       pausedOrphan(who, () => delegation);
       killPaused(who, () => delegation);
       statsCpuNow(who, () => delegation);

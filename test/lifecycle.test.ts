@@ -17,6 +17,7 @@ import { identities, cleanupIdentities, type Identity } from "./helpers/identiti
 import { tsbox, cliPath, identityEnv, repoRoot, signalSpawned } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
 import { until } from "./helpers/until.js";
+import { holdLock } from "./helpers/hold-lock.js";
 import { FullDisk } from "./helpers/full-disk.js";
 import { Runtime } from "../src/index.js";
 
@@ -702,16 +703,37 @@ for (const who of identities()) {
       assert.equal(state(who, "fg").status, "running");
       await ok(who, ["rm", "-f", "fg"]);
 
-      // A --rm run killed unseen gives its name back to the next create (only a later run collected it).
-      const rm = spawn(process.execPath, [cliPath, "run", "--rm", "--name", "fg-rm", "busybox", "sh", "-c", "echo ready; sleep 30"], {
-        uid: who.uid, gid: who.gid, cwd: who.scratch, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
-      });
-      await new Promise<void>((resolve) => rm.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
-      await until("the --rm run's state", () => state(who, "fg-rm").status === "running");
-      const fgRm = state(who, "fg-rm");
-      rm.kill("SIGKILL");
-      await until("the --rm container to die with its CLI", () => !alive(fgRm.pid));
+      // A --rm run killed unseen: docker's daemon would remove it as it ends; here whoever comes across it does.
+      const killedRmRun = async () => {
+        const rm = spawn(process.execPath, [cliPath, "run", "--rm", "--name", "fg-rm", "busybox", "sh", "-c", "echo ready; sleep 30"], {
+          uid: who.uid, gid: who.gid, cwd: who.scratch, env: identityEnv(who), stdio: ["ignore", "pipe", "pipe"],
+        });
+        await new Promise<void>((resolve) => rm.stdout.on("data", (d) => String(d).includes("ready") && resolve()));
+        await until("the --rm run's state", () => state(who, "fg-rm").status === "running");
+        const fgRm = state(who, "fg-rm");
+        rm.kill("SIGKILL");
+        await until("the --rm container to die with its CLI", () => !alive(fgRm.pid));
+        return fgRm.id as string;
+      };
+      // Its bundle and removal marker (containers/.rm-<id>) are gone, its name free.
+      const gone = (id: string) => !readdirSync(join(who.dataDir, "containers")).some((e) => e.includes(id)) && !nameTaken(who, "fg-rm");
+      // ps -a does not list it (it showed "Exited (unknown)" until a later run collected it).
+      let id = await killedRmRun();
+      assert.ok(!gone(id));
+      assert.doesNotMatch((await ok(who, ["ps", "-a"])).stdout, /fg-rm/);
+      assert.ok(gone(id), "ps -a removed it");
+      // rm, inspect, logs of it: no such container (it is removed on the way).
+      for (const verb of ["rm", "inspect", "logs"]) {
+        id = await killedRmRun();
+        const r = await tsbox(who, [verb, "fg-rm"]);
+        assert.equal(r.code, 1, `${verb}: ${r.stdout}`);
+        assert.match(r.stderr, /^tsbox: no such (container|object): fg-rm\n$/, verb);
+        assert.ok(gone(id), `${verb} removed it`);
+      }
+      // The next create gets its name back.
+      id = await killedRmRun();
       await ok(who, ["create", "--name", "fg-rm", "busybox", "true"]);
+      assert.ok(!readdirSync(join(who.dataDir, "containers")).some((e) => e.includes(id)));
       await ok(who, ["rm", "fg-rm"]);
     });
 
@@ -766,6 +788,39 @@ for (const who of identities()) {
       const monitors = strayProcesses([who]).filter((p) => p.includes(" monitor ") && p.includes(id) && comm(p) === "tsbox-runtime");
       assert.equal(monitors.length, 1, monitors.join("\n"));
       await ok(who, ["rm", "-f", "race", "once"]);
+    });
+
+    it("rm -f racing a start of the same container: the start that lands between rm's look and its lock is killed and removed too (docker's ForceRemove)", async () => {
+      const id = (await ok(who, ["create", "--name", "raced", "busybox", "sleep", "60"])).stdout.trim();
+      const lock = join(who.dataDir, "containers", id, "lock");
+      // The order made certain: rm has seen "created" and waits for the lock (held here, its file open in rm), stopped
+      // there while the start takes the lock and lands; then it goes on.
+      const release = await holdLock(who, lock, (argv) => tsbox(who, [], { argv }));
+      let rmPid = 0;
+      const rm = tsbox(who, ["rm", "-f", "raced"], { onSpawn: (pid) => (rmPid = pid) });
+      const opened = () => {
+        try {
+          return readdirSync(`/proc/${rmPid}/fd`).some((fd) => readlinkSync(`/proc/${rmPid}/fd/${fd}`) === lock);
+        } catch {
+          return false;
+        }
+      };
+      await until("rm -f to wait for the container's lock", opened);
+      signalSpawned(rmPid, "SIGSTOP");
+      const start = tsbox(who, ["start", "raced"]);
+      await release();
+      const started = await start;
+      assert.equal(started.code, 0, started.stderr);
+      const running = state(who, "raced");
+      assert.equal(running.status, "running");
+      signalSpawned(rmPid, "SIGCONT");
+      const removed = await rm;
+      // Before: exit 1, "it was started again meanwhile", and the container kept running.
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.equal(removed.stdout, "raced\n");
+      assert.ok(!alive(running.pid), "its process is killed");
+      assert.ok(!readdirSync(join(who.dataDir, "containers")).includes(id), "its bundle is gone");
+      assert.ok(!nameTaken(who, "raced"));
     });
 
     it("the library: create/get/list and a container's verbs, from other processes", async () => {

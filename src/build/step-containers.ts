@@ -2,16 +2,15 @@
  * The containers a build's RUN and COPY steps run in. Each is named
  * `tsbox-build-<pid>-<hex>` and labelled with the pid of the building
  * process, and removed by that step whatever happens; a build that is
- * killed (SIGKILL, a crash) cannot, so the next build in the same data dir
- * removes the steps of builders that are gone, instead of leaving them in
- * `ps -a` for ever.
+ * killed (SIGKILL, a crash) cannot: listing containers (`ps -a`, the
+ * library's `list`, the next build's start) removes the steps of builders
+ * that are gone (`orphanedStep`), instead of showing them until the next build.
+ * BuildKit's never show at all; those of a build still running do here, as
+ * docker's classic builder's did.
  */
 import { randomBytes } from "node:crypto";
-import { pidAlive } from "../process-alive.js";
 import type { Runtime } from "../runtime.js";
-
-const PID_LABEL = "org.tsbox.build.pid";
-const NAME_PREFIX = "tsbox-build-";
+import { NAME_PREFIX, PID_LABEL } from "./orphaned-step.js";
 
 /**
  * The options every step container has: its name and labels, no volumes
@@ -25,12 +24,7 @@ export function stepContainer(): { name: string; labels: Record<string, string>;
   return { name: `${NAME_PREFIX}${process.pid}-${randomBytes(4).toString("hex")}`, labels: { [PID_LABEL]: String(process.pid) }, imageVolume: "ignore", noNewPrivileges: false };
 }
 
-/** Removes the step containers whose builder process no longer runs. */
+/** Removes the step containers whose builder process no longer runs: a listing does (`Runtime.containers`). */
 export async function removeOrphanedSteps(rt: Runtime): Promise<void> {
-  for (const c of await rt.list({ all: true })) {
-    if (!c.name?.startsWith(NAME_PREFIX)) continue;
-    const label = (await c.inspect().catch(() => undefined))?.Config.Labels?.[PID_LABEL];
-    if (label === undefined || !/^\d+$/.test(label) || pidAlive(Number(label))) continue;
-    await rt.removeContainer(c.id, { force: true, volumes: true }).catch(() => {});
-  }
+  await rt.containers({ all: true });
 }

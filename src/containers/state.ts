@@ -213,6 +213,15 @@ export function failedStartFields(err: unknown): Pick<ContainerState, "pid" | "e
   return { pid: null, exitCode, signal: null, error: errorMessage(err) };
 }
 
+/**
+ * A `--rm` container whose supervisor died unseen (its tsbox process or monitor SIGKILLed, a reboot): its
+ * processes died with it (PR_SET_PDEATHSIG), its end was never recorded (`finished` null) and nobody is left to
+ * remove it. docker's daemon removes an --rm container when it ends; here whoever comes across one does.
+ */
+export function orphanedRemoval(state: ContainerState): boolean {
+  return state.remove && state.status === "exited" && state.finished === null;
+}
+
 /** Running, paused or waiting to restart: a supervisor is there. */
 export function isActive(state: ContainerState): boolean {
   return state.status === "running" || state.status === "paused" || state.status === "restarting";

@@ -23,31 +23,25 @@ pub enum Op {
 }
 
 pub fn run(op: Op, bundle: &Path) -> i32 {
-    if matches!(op, Op::Delete) {
-        if let Some(net) = Spec::load(bundle).ok().and_then(|s| s.network) {
-            container::net::keeper::remove_leftovers(&net);
-        }
-    }
-    let manager = match record::load(bundle) {
-        Ok(Some(m)) => m,
-        Ok(None) if matches!(op, Op::Delete) => return 0,
-        Ok(None) => {
-            return fail(&format!(
+    let done = match op {
+        Op::Delete => remove_leftovers(bundle),
+        live => match record::load(bundle) {
+            Ok(Some(manager)) => match live {
+                Op::Stats => {
+                    println!("{}", manager.stats().to_json());
+                    Ok(())
+                }
+                Op::Pause => manager.freeze(),
+                Op::Resume => manager.thaw(),
+                Op::Update => update(&*manager, bundle),
+                Op::Delete => Ok(()),
+            },
+            Ok(None) => Err(Error::setup(format!(
                 "container {} has no cgroup (it is not running, or runs without cgroups)",
                 container_name(bundle)
-            ))
-        }
-        Err(e) => return fail(&e.message),
-    };
-    let done = match op {
-        Op::Stats => {
-            println!("{}", manager.stats().to_json());
-            Ok(())
-        }
-        Op::Pause => manager.freeze(),
-        Op::Resume => manager.thaw(),
-        Op::Update => update(&*manager, bundle),
-        Op::Delete => delete(&*manager, bundle),
+            ))),
+            Err(e) => Err(e),
+        },
     };
     match done {
         Ok(()) => 0,
@@ -72,9 +66,17 @@ fn update(manager: &dyn Manager, bundle: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-fn delete(manager: &dyn Manager, bundle: &Path) -> Result<(), Error> {
-    manager.destroy()?;
-    record::remove(bundle);
+/// `Op::Delete`: what a run whose `tsbox-runtime run` died unseen left (its cgroup, killing anything still in it,
+/// and the record; its network keeper's records). Run by whoever deletes the bundle, and by the monitor when its
+/// per-run supervisor died without reporting the end (SIGKILLed: it never removed them).
+pub fn remove_leftovers(bundle: &Path) -> Result<(), Error> {
+    if let Some(net) = Spec::load(bundle).ok().and_then(|s| s.network) {
+        container::net::keeper::remove_leftovers(&net);
+    }
+    if let Some(manager) = record::load(bundle)? {
+        manager.destroy()?;
+        record::remove(bundle);
+    }
     Ok(())
 }
 

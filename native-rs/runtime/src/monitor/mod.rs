@@ -458,6 +458,11 @@ impl Monitor {
         for f in fds {
             fd::close(f);
         }
+        if run.outcome.is_none() {
+            // The supervisor died without reporting the end (SIGKILLed): it did not remove the run's cgroup either,
+            // which stayed, empty, until the next start or rm. Gone before the end is recorded, as the runtime's own.
+            let _ = crate::cgroup_ops::remove_leftovers(&self.bundle);
+        }
         let outcome = run.unrecorded.map(Outcome::Failed).or(run.outcome).unwrap_or_else(|| match run.reaped {
             // The supervisor itself was killed: the container died with it.
             Some(ExitStatus::Signal(s)) if run.pid.is_some() => Outcome::Exited {
