@@ -122,6 +122,51 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await page.setViewportSize({ width: 1200, height: 700 });
   });
 
+  it("stacks the terminal over the panel at a phone's width, the terminal the page's width", async () => {
+    await page.setViewportSize({ width: 375, height: 700 });
+    try {
+      await page.waitForFunction(() => (globalThis as any).playground.term.cols >= 30);
+      const box = async (sel: string) => (await page.locator(sel).boundingBox())!;
+      const [terminal, aside] = [await box("#terminal"), await box("aside")];
+      await shot("2c-phone");
+      // Before: the panel kept its 19em beside a 59 px terminal (5 columns).
+      assert.ok(terminal.width > 300, `terminal ${terminal.width} px wide`);
+      assert.ok(aside.y >= terminal.y + terminal.height, `panel at y ${aside.y}, terminal ends at ${terminal.y + terminal.height}`);
+      const { cols, rows } = await page.evaluate(() => ({ cols: (globalThis as any).playground.term.cols, rows: (globalThis as any).playground.term.rows }));
+      assert.match(await type("stty size"), new RegExp(`^${rows} ${cols}$`, "m"));
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 700 });
+    }
+  });
+
+  it("takes a pasted block into the shell, and a Ctrl-C during a long paste flushes the rest of it, as a terminal's ^C does", async (t) => {
+    /** A paste as a menu's arrives: one paste event on xterm's textarea. */
+    const paste = (text: string) =>
+      page.evaluate((text) => {
+        const area = document.querySelector(".xterm-helper-textarea")!;
+        const data = new DataTransfer();
+        data.setData("text/plain", text);
+        area.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+      }, text);
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => `line ${i} ${"x".repeat(60)}`).join("\n");
+    await page.click("#terminal");
+    let from = (await screen()).length;
+    const t0 = Date.now();
+    await paste(`cat > /tmp/pasted <<'EOF'\n${lines(50)}\nEOF\nwc -l < /tmp/pasted\n`);
+    assert.match(await waitFor(/^50$/m, from), /^50$/m);
+    t.diagnostic(`a 50-line heredoc (${50 * 69} bytes) pasted into sh: ${Date.now() - t0} ms`);
+    // 1500 lines (~100 KB), Ctrl-C right behind it: before, the ^C waited behind the paste (over 60 s) and the
+    // whole paste ran; now the input before it is flushed, so the heredoc is dropped and nothing after it runs.
+    await waitFor(PROMPT, from);
+    from = (await screen()).length;
+    await paste(`cat > /tmp/cut <<'EOF'\n${lines(1500)}\nEOF\necho pasted-$((6*7))\n`);
+    await page.keyboard.press("Control+C");
+    const out = await type("echo after-$((3+4)); ls /tmp/cut 2>&1");
+    assert.match(out, /^after-7$/m);
+    assert.match(out, /No such file or directory/);
+    assert.doesNotMatch((await screen()).slice(from), /^pasted-42$/m);
+  });
+
   it("runs a fresh container that does not see another's files, and execs into it", async () => {
     await type("echo secret > /tmp/mark; cat /tmp/mark");
     await runNew();
