@@ -142,3 +142,27 @@ fn pair(master: c_int, cols: u16, rows: u16) -> Result<(c_int, c_int), Errno> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh pty has ISIG on and ^C as INTR: the flush point is the last one, read through the master.
+    #[test]
+    fn interrupt_characters_flush_what_came_before_them() {
+        let (master, slave) = open_pty(80, 24).unwrap();
+        assert_eq!(input_flush_point(master, b"paste"), None);
+        assert_eq!(input_flush_point(master, b"ab\x03cd\x1ce"), Some(5));
+        // What the master wrote and the slave has not read: TCFLSH answers on a master.
+        assert_eq!(unsafe { ffi::write(master, b"queued\n".as_ptr() as *const _, 7) }, 7);
+        drop_unread_input(master).unwrap();
+        let mut t = KernelTermios { iflag: 0, oflag: 0, cflag: 0, lflag: 0, line: 0, cc: [0; 19] };
+        unsafe { ffi::ioctl(slave, TCGETS, &mut t as *mut KernelTermios) };
+        t.lflag &= !ISIG;
+        unsafe { ffi::ioctl(slave, TCSETS, &t as *const KernelTermios) };
+        // A raw terminal (a line editor, vim) takes ^C as a key, in order.
+        assert_eq!(input_flush_point(master, b"ab\x03cd"), None);
+        super::super::fd::close(slave);
+        super::super::fd::close(master);
+    }
+}
