@@ -7,7 +7,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -980,6 +981,79 @@ window.result = (async () => {
       await p.close();
       await badServer.close();
       rmSync(bad, { recursive: true, force: true });
+    }
+  });
+
+  it("names the file and the likely causes when a fetch gets no answer (CORS), or a boot file or v86.wasm is cut short; a snapshot cut mid-download boots cold naming it", async (t) => {
+    const images = loadVmImages();
+    const cut = mkdtempSync(join(tmpdir(), "vm-browser-cut-"));
+    writeFileSync(join(cut, "bzImage"), readFileSync(join(images.dir, "bzImage")).subarray(0, 1_000_000));
+    writeFileSync(join(cut, "v86.wasm"), readFileSync(join(packageRoot(), "dist", "browser", "v86.wasm")).subarray(0, 100_000));
+    // Another origin that sends no Access-Control-Allow-Origin: the Worker's fetch gets no answer it may read.
+    const noCors = await serveStatic({ "/": images.dir });
+    // Another origin (CORS allowed) whose snapshot.state connection drops after 3 MB of its declared length.
+    const state = readFileSync(join(images.dir, "snapshot.state"));
+    const dropping = createServer((req, res) => {
+      res.setHeader("access-control-allow-origin", "*");
+      if (req.url === "/snapshot.state.json") return void res.writeHead(200, { "content-type": "application/json" }).end(readFileSync(join(images.dir, "snapshot.state.json")));
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": state.length });
+      res.write(state.subarray(0, 3_000_000), () => setTimeout(() => res.socket?.destroy(), 100));
+    });
+    await new Promise<void>((done) => dropping.listen(0, "127.0.0.1", done));
+    const droppingUrl = `http://127.0.0.1:${(dropping.address() as { port: number }).port}`;
+    const cutServer = await serveVmPage({ "/cut/": cut });
+    const p = await VmPage.open(browser, cutServer);
+    const none = { state: "/none", meta: "/none" };
+    try {
+      const refused = await p.boot({ storage: false, files: { kernel: `${noCors.url}/bzImage`, snapshot: none } });
+      assert.equal(refused.ok, false);
+      assert.equal(refused.error, `could not fetch ${noCors.url}/bzImage: the browser got no answer (Failed to fetch); likely its host does not allow this page's origin (CORS: Access-Control-Allow-Origin on ${noCors.url}), or the page's Content-Security-Policy leaves it out of connect-src, or the browser is offline or the host cannot be reached (the browser's console says which)`);
+      // Before: the emulator crashed ("RuntimeError: unreachable", a #GP panic), naming no file.
+      const kernel = await p.boot({ storage: false, files: { kernel: "/cut/bzImage", snapshot: none } });
+      assert.equal(kernel.ok, false);
+      assert.match(kernel.error!, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/cut/bzImage is 1000000 bytes, manifest\\.json says ${statSync(join(images.dir, "bzImage")).size}: it is cut short`));
+      const wasm = await p.boot({ storage: false, files: { wasm: "/cut/v86.wasm" } });
+      assert.equal(wasm.ok, false);
+      assert.match(wasm.error!, /^http:\/\/127\.0\.0\.1:\d+\/cut\/v86\.wasm is not a usable WebAssembly module: /);
+      if (loadSnapshot(packagedSnapshotPath(images.dir), machineFingerprint(images, DEFAULT_CONFIG)).kind !== "ok") return t.skip("vm-images has no usable snapshot");
+      const dropped = await p.boot({ storage: false, warmUp: "off", files: { snapshot: { state: `${droppingUrl}/snapshot.state`, meta: `${droppingUrl}/snapshot.state.json` } } });
+      assert.ok(dropped.ok, dropped.error);
+      assert.equal(dropped.events.at(-1)!.start, "cold");
+      assert.match(dropped.notices.join("\n"), new RegExp(`vm snapshot is not usable: could not fetch ${droppingUrl}/snapshot\\.state: the download broke off after \\d+ of ${state.length} bytes \\(.+\\): booting the vm from scratch`));
+      const out = await p.eval(`const c = await rt.run({ image: "busybox", cmd: ["echo", "booted cold"] }); return c.output();`);
+      assert.equal(out.stdout, "booted cold\n");
+    } finally {
+      await p.close();
+      await cutServer.close();
+      await noCors.close();
+      dropping.closeAllConnections();
+      await new Promise((done) => dropping.close(done));
+      rmSync(cut, { recursive: true, force: true });
+    }
+  });
+
+  it("in an iframe sandboxed without allow-same-origin, boot() says the page's origin is opaque and what the iframe needs", async () => {
+    const frame = `import { Runtime } from "/dist/tsbox.js";
+new Runtime({ storage: false, assets: "/dist/" }).boot().then(() => parent.postMessage("booted", "*"), (e) => parent.postMessage(e.message, "*"));`;
+    // The frame's origin is "null": its module scripts are cross-origin fetches (CORS) from there.
+    const site = await serveStatic(
+      { "/dist/": join(packageRoot(), "dist", "browser") },
+      {
+        "/": `<!doctype html><script>window.result = new Promise((r) => addEventListener("message", (e) => r(e.data)));</script><iframe sandbox="allow-scripts" src="/frame.html"></iframe>`,
+        "/frame.html": `<!doctype html><script type="module" src="/frame.js"></script>`,
+        "/frame.js": frame,
+      },
+      { "access-control-allow-origin": "*" },
+    );
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${site.url}/`);
+      const message = await page.evaluate(() => (globalThis as unknown as { result: Promise<string> }).result);
+      // Before: "serve a copy of tsbox-vm-worker.js there", and an opaque origin has no "there".
+      assert.match(message, /^the vm Worker (could not be started from .*|failed: )this page's origin is opaque \("null"\): it is in an iframe sandboxed without allow-same-origin, where tsbox cannot start its Worker; give the iframe sandbox="allow-scripts allow-same-origin"/);
+    } finally {
+      await page.close();
+      await site.close();
     }
   });
 

@@ -122,6 +122,56 @@ describe("the playground in Chromium", { skip: chromiumSkip || vmSkip }, () => {
     await page.setViewportSize({ width: 1200, height: 700 });
   });
 
+  it("stacks the terminal over the panel at a phone's width, the terminal the page's width", async () => {
+    await page.setViewportSize({ width: 375, height: 700 });
+    try {
+      await page.waitForFunction(() => (globalThis as any).playground.term.cols >= 30);
+      const box = async (sel: string) => (await page.locator(sel).boundingBox())!;
+      const [terminal, aside] = [await box("#terminal"), await box("aside")];
+      await shot("2c-phone");
+      // Before: the panel kept its 19em beside a 59 px terminal (5 columns).
+      assert.ok(terminal.width > 300, `terminal ${terminal.width} px wide`);
+      assert.ok(aside.y >= terminal.y + terminal.height, `panel at y ${aside.y}, terminal ends at ${terminal.y + terminal.height}`);
+      const { cols, rows } = await page.evaluate(() => ({ cols: (globalThis as any).playground.term.cols, rows: (globalThis as any).playground.term.rows }));
+      assert.match(await type("stty size"), new RegExp(`^${rows} ${cols}$`, "m"));
+    } finally {
+      await page.setViewportSize({ width: 1200, height: 700 });
+    }
+  });
+
+  it("takes a pasted block into the shell, and a Ctrl-C during a long paste flushes the rest of it, as a terminal's ^C does", async (t) => {
+    /** A paste as a menu's arrives: one paste event on xterm's textarea. */
+    const paste = (text: string) =>
+      page.evaluate((text) => {
+        const area = document.querySelector(".xterm-helper-textarea")!;
+        const data = new DataTransfer();
+        data.setData("text/plain", text);
+        area.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+      }, text);
+    const lines = (n: number) => Array.from({ length: n }, (_, i) => `line ${i} ${"x".repeat(60)}`).join("\n");
+    await page.click("#terminal");
+    let from = (await screen()).length;
+    const t0 = Date.now();
+    await paste(`cat > /tmp/pasted <<'EOF'\n${lines(50)}\nEOF\nwc -l < /tmp/pasted\n`);
+    assert.match(await waitFor(/^50$/m, from), /^50$/m);
+    t.diagnostic(`a 50-line heredoc (${50 * 69} bytes) pasted into sh: ${Date.now() - t0} ms`);
+    // 1500 lines (~100 KB) into cat (a canonical terminal, ISIG on), Ctrl-C right behind them: before, the ^C waited
+    // behind the whole paste, which cat then had in full; now the input before it is flushed, as a terminal's ^C
+    // flushes its queue. (sh's own line editor turns ISIG off and reads ^C as a key, in order, as on any terminal.)
+    await waitFor(PROMPT, from);
+    await page.keyboard.type("cat > /tmp/cut\n");
+    await paste(`${lines(1500)}\n`);
+    from = (await screen()).length;
+    await page.keyboard.press("Control+C");
+    // What is typed before the shell's prompt is back goes with the dying cat's terminal settings, as on any terminal.
+    await waitFor(PROMPT, from);
+    const out = await type("echo after-$((3+4)); wc -l < /tmp/cut");
+    assert.match(out, /^after-7$/m);
+    const kept = Number(/^(\d+)$/m.exec(out.slice(out.indexOf("after-7")))?.[1]);
+    t.diagnostic(`cat had ${kept} of 1500 pasted lines at the ^C`);
+    assert.ok(kept < 1500, `cat got ${kept} lines: the paste was not flushed`);
+  });
+
   it("runs a fresh container that does not see another's files, and execs into it", async () => {
     await type("echo secret > /tmp/mark; cat /tmp/mark");
     await runNew();

@@ -40,6 +40,8 @@ pub struct InStream {
     /// A UDP socket: each DATA frame is sent as one datagram at once (one
     /// the socket cannot take is dropped, as UDP does), never queued.
     pub datagram: bool,
+    /// A pty master: an interrupt character drops the input queued before it (`on_stdin_data`).
+    pub terminal: bool,
 }
 
 impl OutStream {
@@ -87,6 +89,7 @@ impl InStream {
             allowance: STREAM_WINDOW,
             socket: false,
             datagram: false,
+            terminal: false,
         }
     }
 
@@ -207,7 +210,9 @@ impl ProcessStdio {
         }
         sys::set_nonblocking(master)?;
         if let Some(ch) = chans.stdin {
-            self.streams.stdin = Some(InStream::new(dup_cloexec(master)?, ch));
+            let mut input = InStream::new(dup_cloexec(master)?, ch);
+            input.terminal = true;
+            self.streams.stdin = Some(input);
         }
         // Without a host reader the master is read here all the same: the slave neither hangs up nor blocks.
         self.streams.stdout = Some(match chans.stdout {

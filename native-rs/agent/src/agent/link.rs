@@ -115,6 +115,7 @@ impl Agent {
         };
         let mut over = false;
         let mut sent: Option<u32> = None;
+        let mut granted: Option<(u32, u32)> = None;
         if let Some(s) = self.streams_mut(&id).and_then(|io| io.stdin.as_mut()) {
             if s.eof || (payload.len() as u64) > s.allowance {
                 over = true;
@@ -126,13 +127,36 @@ impl Agent {
                 sent = Some(s.chan);
             } else {
                 s.allowance -= payload.len() as u64;
+                let mut input = payload;
+                let flush = if s.terminal && !s.closed {
+                    container::sys::tty::input_flush_point(s.fd, payload)
+                } else {
+                    None
+                };
+                if let Some(at) = flush {
+                    // A terminal's ^C (or ^\, ^Z) flushes the input before it (termios(3)), as the kernel
+                    // would have done had it been fed all at once: what waits here and in the kernel's
+                    // buffer is dropped, so the character acts now instead of after a paste, and the
+                    // dropped bytes' credit goes back as if written.
+                    let dropped = s.pending.len() + at;
+                    s.pending.clear();
+                    let _ = container::sys::tty::drop_unread_input(s.fd);
+                    input = &payload[at..];
+                    s.allowance += dropped as u64;
+                    if dropped > 0 {
+                        granted = Some((s.chan, dropped as u32));
+                    }
+                }
                 if !s.closed {
-                    s.pending.extend(payload.iter());
+                    s.pending.extend(input.iter());
                 }
             }
         }
         if let Some(chan) = sent {
             self.send(frame::CREDIT, chan, &(payload.len() as u32).to_le_bytes());
+        }
+        if let Some((chan, n)) = granted {
+            self.send(frame::CREDIT, chan, &n.to_le_bytes());
         }
         if over {
             self.reject(

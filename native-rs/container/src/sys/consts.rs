@@ -207,6 +207,16 @@ pub const TCGETS: c_ulong = 0x5401;
 pub const TCSETS: c_ulong = 0x5402;
 /// termios c_oflag: output post-processing (ONLCR and friends apply only with it).
 pub const OPOST: u32 = 0o1;
+pub const TCFLSH: c_ulong = 0x540B;
+/// TCFLSH's argument: on a pty master, what it wrote that the slave's line discipline has not taken yet.
+pub const TCOFLUSH: c_ulong = 1;
+/// termios c_lflag: INTR/QUIT/SUSP characters send signals; NOFLSH: without the input flush that goes with them.
+pub const ISIG: u32 = 0o1;
+pub const NOFLSH: u32 = 0o200;
+/// termios c_cc indices of the characters ISIG acts on.
+pub const VINTR: usize = 0;
+pub const VQUIT: usize = 1;
+pub const VSUSP: usize = 10;
 pub const TIOCSPTLCK: c_ulong = 0x4004_5431; // _IOW('T', 0x31, int)
 pub const TIOCGPTN: c_ulong = 0x8004_5430; // _IOR('T', 0x30, unsigned int)
 pub const TIOCGPTPEER: c_ulong = 0x5441; // _IO('T', 0x41), Linux >= 4.13

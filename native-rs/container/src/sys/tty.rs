@@ -41,6 +41,30 @@ pub fn is_terminal(fd: c_int) -> bool {
     unsafe { ffi::ioctl(fd, TCGETS, &mut t as *mut KernelTermios) == 0 }
 }
 
+/// Where input for the terminal behind `master` (a pty master: TCGETS there
+/// reads the slave's settings) flushes everything before it: the offset of
+/// the last INTR, QUIT or SUSP character in `input` when ISIG is on and
+/// NOFLSH off. The line discipline flushes its queued input when it meets
+/// one, but only once it gets there: behind a paste it waits its turn.
+pub fn input_flush_point(master: c_int, input: &[u8]) -> Option<usize> {
+    let mut t = KernelTermios { iflag: 0, oflag: 0, cflag: 0, lflag: 0, line: 0, cc: [0; 19] };
+    if unsafe { ffi::ioctl(master, TCGETS, &mut t as *mut KernelTermios) } != 0 {
+        return None;
+    }
+    if t.lflag & ISIG == 0 || t.lflag & NOFLSH != 0 {
+        return None;
+    }
+    // 0 is _POSIX_VDISABLE: that character is off.
+    let chars = [t.cc[VINTR], t.cc[VQUIT], t.cc[VSUSP]];
+    input.iter().rposition(|b| *b != 0 && chars.contains(b))
+}
+
+/// Drops what the pty `master` wrote that its slave's line discipline has not
+/// taken yet (the kernel's buffer between the two, up to 64 KiB).
+pub fn drop_unread_input(master: c_int) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::ioctl(master, TCFLSH, TCOFLUSH) }).map(drop)
+}
+
 /// Turns output post-processing off on the terminal `fd` (cfmakeraw's
 /// part that Node's raw mode leaves on): a container's pty already turns
 /// "\n" into "\r\n", and the host terminal must pass that through as is.
@@ -116,5 +140,29 @@ fn pair(master: c_int, cols: u16, rows: u16) -> Result<(c_int, c_int), Errno> {
             super::fd::close(master);
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh pty has ISIG on and ^C as INTR: the flush point is the last one, read through the master.
+    #[test]
+    fn interrupt_characters_flush_what_came_before_them() {
+        let (master, slave) = open_pty(80, 24).unwrap();
+        assert_eq!(input_flush_point(master, b"paste"), None);
+        assert_eq!(input_flush_point(master, b"ab\x03cd\x1ce"), Some(5));
+        // What the master wrote and the slave has not read: TCFLSH answers on a master.
+        assert_eq!(unsafe { ffi::write(master, b"queued\n".as_ptr() as *const _, 7) }, 7);
+        drop_unread_input(master).unwrap();
+        let mut t = KernelTermios { iflag: 0, oflag: 0, cflag: 0, lflag: 0, line: 0, cc: [0; 19] };
+        unsafe { ffi::ioctl(slave, TCGETS, &mut t as *mut KernelTermios) };
+        t.lflag &= !ISIG;
+        unsafe { ffi::ioctl(slave, TCSETS, &t as *const KernelTermios) };
+        // A raw terminal (a line editor, vim) takes ^C as a key, in order.
+        assert_eq!(input_flush_point(master, b"ab\x03cd"), None);
+        super::super::fd::close(slave);
+        super::super::fd::close(master);
     }
 }

@@ -37,7 +37,7 @@ export async function loadFiles<K extends string>(sources: Record<K, Source>, on
 
 /** GET `url` into one ArrayBuffer; `onBytes` after every chunk (total: Content-Length, else bytes so far). */
 export async function fetchBytes(url: string, onBytes: (loaded: number, total: number) => void = () => {}): Promise<ArrayBuffer> {
-  const res = await fetch(url);
+  const res = await fetchAnswer(url);
   if (!res.ok || !res.body) throw new Error(`could not fetch ${url}: HTTP ${res.status}`);
   refuseHtml(res, url);
   const declared = Number(res.headers.get("content-length") ?? 0);
@@ -45,7 +45,14 @@ export async function fetchBytes(url: string, onBytes: (loaded: number, total: n
   let loaded = 0;
   const reader = res.body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      // The browser says only "network error": which file, and how far it got.
+      throw new Error(`could not fetch ${url}: the download broke off after ${loaded}${declared ? ` of ${declared}` : ""} bytes (${(err as Error).message})`);
+    }
+    const { done, value } = next;
     if (done) break;
     chunks.push(value);
     loaded += value.length;
@@ -61,23 +68,46 @@ export async function fetchBytes(url: string, onBytes: (loaded: number, total: n
  * (which compileStreaming refuses) gets it compiled whole.
  */
 export async function compileWasm(source: Source): Promise<WebAssembly.Module> {
-  if (typeof source !== "string") return WebAssembly.compile(source).catch(refusedByCsp);
-  const res = await fetch(source);
+  const notWasm = (err: unknown) => refusedByCsp(err, typeof source === "string" ? source : "v86.wasm given as bytes");
+  if (typeof source !== "string") return WebAssembly.compile(source).catch(notWasm);
+  const res = await fetchAnswer(source);
   if (!res.ok) throw new Error(`could not fetch ${source}: HTTP ${res.status}`);
   refuseHtml(res, source);
   const streams = res.headers.get("content-type")?.split(";")[0]?.trim() === "application/wasm" && typeof WebAssembly.compileStreaming === "function";
-  return (streams ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer())).catch(refusedByCsp);
+  return (streams ? WebAssembly.compileStreaming(res) : WebAssembly.compile(await res.arrayBuffer())).catch(notWasm);
+}
+
+/**
+ * `fetch(url)`'s answer. A fetch that gets none (the browser refused it, or
+ * the network did) rejects with a bare "Failed to fetch" that names neither
+ * the file nor why; the browser keeps the why to its console, so the likely
+ * causes are named instead.
+ */
+async function fetchAnswer(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch (err) {
+    const cross = typeof location !== "undefined" && new URL(url, location.href).origin !== location.origin;
+    const causes = [
+      ...(cross ? [`its host does not allow this page's origin (CORS: Access-Control-Allow-Origin on ${new URL(url).origin})`] : []),
+      "the page's Content-Security-Policy leaves it out of connect-src",
+      "the browser is offline or the host cannot be reached",
+    ];
+    throw new Error(`could not fetch ${url}: the browser got no answer (${(err as Error).message}); likely ${causes.join(", or ")} (the browser's console says which)`);
+  }
 }
 
 /**
  * A page's CSP without 'wasm-unsafe-eval' refuses every compile; the
  * browser's message names 'unsafe-eval', which would allow far more than the
- * emulator needs, so the fix is named instead.
+ * emulator needs, so the fix is named instead. `what`: the module's URL.
  */
-function refusedByCsp(err: unknown): never {
+function refusedByCsp(err: unknown, what: string): never {
   if (err instanceof Error && /Content.Security.Policy|\bCSP\b/i.test(err.message)) {
     throw new Error(`the page's Content-Security-Policy does not let the emulator compile WebAssembly: add 'wasm-unsafe-eval' to script-src (the browser said: ${err.message})`);
   }
+  // Any other refusal is of the file (cut short, another file): say which, the browser's message names none.
+  if (err instanceof Error && !err.message.includes(what)) throw new Error(`${what} is not a usable WebAssembly module: ${err.message}`);
   throw err;
 }
 

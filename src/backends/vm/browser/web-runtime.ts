@@ -414,7 +414,8 @@ export class Runtime {
       worker = new Worker(workerUrl, { type: "module" });
     } catch (err) {
       // Another origin's Worker (or one the page's CSP refuses) throws here: boot() rejects with it, never throws.
-      return Promise.reject(new TsboxError(`the vm Worker could not be started from ${workerUrl.href}: ${(err as Error).message} (a page starts Workers only from its own origin: serve a copy of tsbox-vm-worker.js there and name it with \`workerUrl\`)`, { code: "runtime" }));
+      const advice = sandboxedAdvice() ?? "a page starts Workers only from its own origin: serve a copy of tsbox-vm-worker.js there and name it with `workerUrl`";
+      return Promise.reject(new TsboxError(`the vm Worker could not be started from ${workerUrl.href}: ${(err as Error).message} (${advice})`, { code: "runtime" }));
     }
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {
@@ -424,7 +425,7 @@ export class Runtime {
         reject(err);
       };
       // The files are not where `assets` (or the package's own folder) says.
-      const unloaded = `it could not be loaded from ${workerUrl.href} (missing there, or served as another type than JavaScript): serve tsbox's dist/browser files (tsbox-vm-worker.js, v86.wasm, guest/) there, or name their folder with the Runtime's \`assets\` option (a same-origin Worker with \`workerUrl\`)`;
+      const unloaded = sandboxedAdvice() ?? `it could not be loaded from ${workerUrl.href} (missing there, or served as another type than JavaScript): serve tsbox's dist/browser files (tsbox-vm-worker.js, v86.wasm, guest/) there, or name their folder with the Runtime's \`assets\` option (a same-origin Worker with \`workerUrl\`)`;
       worker.onerror = (e) => fail(new TsboxError(`the vm Worker failed: ${e.message || unloaded}`, { code: "runtime" }));
       worker.onmessage = ({ data: msg }: MessageEvent<WorkerMessage>) => {
         switch (msg.type) {
@@ -492,4 +493,16 @@ function pick<T extends object, K extends keyof T>(o: T, keys: K[]): Pick<T, K> 
   const out = {} as Pick<T, K>;
   for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
   return out;
+}
+
+/**
+ * A page with an opaque origin ("null": an iframe sandboxed without
+ * allow-same-origin) can start no Worker of tsbox's, whatever its URL (a
+ * copy "on the page's origin" or a blob: one fail alike): what to do then,
+ * or undefined for a page with an origin.
+ */
+function sandboxedAdvice(): string | undefined {
+  // self.origin, not location.origin: the latter is the URL's (http://…) even in a sandbox.
+  if ((globalThis as { origin?: string }).origin !== "null") return undefined;
+  return "this page's origin is opaque (\"null\"): it is in an iframe sandboxed without allow-same-origin, where tsbox cannot start its Worker; give the iframe sandbox=\"allow-scripts allow-same-origin\", or run tsbox in a page that is not sandboxed";
 }

@@ -9,7 +9,7 @@
  * (guest-spec.ts). Every outcome goes to `post`.
  */
 import { V86 } from "v86";
-import { ContainerError, ImageError, isTsboxError, notRunning } from "../../../errors.js";
+import { ContainerError, ImageError, isTsboxError, notRunning, TsboxError } from "../../../errors.js";
 import { canonicalName, familiarName, parseReference } from "../../../image/reference.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
 import { execProcessSpec } from "../../../spec/exec-process.js";
@@ -163,6 +163,7 @@ export class WorkerVm {
     wasm.catch(() => {}); // its failure is the start's, at the emulator's making
     const fs = new MemoryFs({ owner: { uid: GUEST_FILE_OWNER, gid: GUEST_FILE_OWNER } });
     let guest: Record<"bios" | "kernel" | "initrd", ArrayBuffer> | undefined;
+    let manifest: GuestManifest | undefined;
     const machine = new GuestMachine<WorkerLink>({
       config,
       p9: new P9Server(fs),
@@ -184,7 +185,7 @@ export class WorkerVm {
     else if (req.warmUp !== "off") void images.then((i) => i.image("busybox").then((image) => i.root(image))).catch(() => {});
     const [store, fingerprint, stored] = await Promise.all([
       opened,
-      fetchJson<{ imageId: string }>(req.files.manifest).then((m) => step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config))),
+      fetchJson<GuestManifest>(req.files.manifest).then((m) => ((manifest = m), step("manifest", fingerprintOf(m.imageId, TSBOX_V86_VERSION, config)))),
       opened.then((s) => s.getState()).then(
         (state) => step("stored", state),
         () => undefined,
@@ -194,7 +195,10 @@ export class WorkerVm {
     // on this thread, which the init would hold up as long as it saves).
     const downloading = () => machine.prepareRestore();
     const found = step("state", await savedState(store, stored, req.files.snapshot, fingerprint, loading("snapshot"), notice, downloading));
-    if (!found) guest = await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
+    if (!found) {
+      guest = await loadFiles({ bios: req.files.bios, kernel: req.files.kernel, initrd: req.files.initrd }, loading("guest"));
+      await checkBootFiles(guest, req.files, manifest!);
+    }
 
     const kind: StartKind = found?.kind ?? "cold";
     const booting = () => (step("emulator", 0), progress("booting", { start: kind }));
@@ -811,7 +815,13 @@ async function savedState(
   const mismatch = fingerprintProblem(meta, fingerprint);
   if (mismatch) return unusable("vm snapshot", mismatch);
   downloading();
-  const { state } = await loadFiles({ state: served.state }, onProgress);
+  let state: ArrayBuffer;
+  try {
+    ({ state } = await loadFiles({ state: served.state }, onProgress));
+  } catch (err) {
+    // A download cut short (or refused) is a snapshot this start cannot use, as a corrupt one is.
+    return unusable("vm snapshot", (err as Error).message);
+  }
   const corrupt = integrityProblem(meta, state.byteLength, await sha256Hex(state));
   if (corrupt) return unusable("vm snapshot", corrupt);
   const saved: SavedMachine = { state, p9: meta.p9 ?? { fids: [] }, ...(meta.link ? { link: meta.link } : {}) };
@@ -824,6 +834,37 @@ async function savedState(
   const storing = store.putState({ fingerprint, size: meta.size, sha256: meta.sha256, p9: saved.p9, state, ...(saved.link ? { link: saved.link } : {}), ...(standby ? { standby } : {}), orphans });
   storing.catch(() => {});
   return { kind: "snapshot", saved, ...(standby ? { standby } : {}), orphans, storing };
+}
+
+/** vm-images/dist/manifest.json, as far as the Worker reads it. */
+interface GuestManifest {
+  imageId: string;
+  files?: Record<string, { size?: unknown; sha256?: unknown }>;
+}
+
+/** The manifest's names of the cold boot's files. */
+const BOOT_FILE_NAMES = { bios: "bios.bin", kernel: "bzImage", initrd: "initramfs.cpio" } as const;
+
+/**
+ * A cold boot's BIOS, kernel and initramfs are the ones the manifest lists
+ * (size, then SHA-256: ~5 MB, hashed in tens of ms beside a boot of
+ * seconds): a file cut short or from another build crashed the emulator
+ * ("RuntimeError: unreachable", a #GP panic) naming none of them.
+ */
+async function checkBootFiles(files: Record<keyof typeof BOOT_FILE_NAMES, ArrayBuffer>, sources: StartRequest["files"], manifest: GuestManifest): Promise<void> {
+  for (const key of Object.keys(BOOT_FILE_NAMES) as (keyof typeof BOOT_FILE_NAMES)[]) {
+    const listed = manifest.files?.[BOOT_FILE_NAMES[key]];
+    if (!listed) continue; // a manifest without file records (hand-made): nothing to check against
+    const source = sources[key];
+    const name = typeof source === "string" ? source : `${BOOT_FILE_NAMES[key]} (given as bytes)`;
+    const bytes = files[key];
+    if (typeof listed.size === "number" && bytes.byteLength !== listed.size) {
+      throw new TsboxError(`${name} is ${bytes.byteLength} bytes, manifest.json says ${listed.size}: it is cut short or from another guest build (serve the files of one vm-images build together)`, { code: "runtime" });
+    }
+    if (typeof listed.sha256 === "string" && (await sha256Hex(bytes)) !== listed.sha256) {
+      throw new TsboxError(`${name} does not have the SHA-256 manifest.json gives it: it is corrupt or from another guest build (serve the files of one vm-images build together)`, { code: "runtime" });
+    }
+  }
 }
 
 /** The freshly booted guest's state, stored for the next visit (nothing runs yet). */

@@ -11,6 +11,17 @@ import { FrameType } from "./frame.js";
 /** Largest stdin frame we send; the link packs frames into console events anyway. */
 const STDIN_FRAME = 16 * 1024;
 
+/**
+ * Output credit goes back in batches of at least window/GRANT_FRACTION bytes,
+ * not per read: a terminal's echo comes a byte at a time (busybox's line
+ * editor reads and echoes each pasted byte), and a CREDIT frame per byte
+ * woke the agent (a console event in, a link credit out) for every byte:
+ * a paste into the playground's shell went in at ~250 B/s. The guest never
+ * waits on this: it is out of credit only once the whole window is
+ * delivered, and then at least this much is ungranted.
+ */
+const GRANT_FRACTION = 4;
+
 /** Container output arriving on a channel. */
 export interface OutputEndpoint {
   readonly channel: number;
@@ -66,6 +77,7 @@ export abstract class OutputChannelBase implements OutputEndpoint {
   private ended = false;
   private hungUp = false;
   private readonly credit: OutputCredit;
+  private readonly grantAt: number;
 
   constructor(
     readonly channel: number,
@@ -74,6 +86,7 @@ export abstract class OutputChannelBase implements OutputEndpoint {
     window: number,
   ) {
     this.credit = new OutputCredit(window);
+    this.grantAt = Math.max(1, Math.floor(window / GRANT_FRACTION));
   }
 
   onData(data: Uint8Array): Error | undefined {
@@ -113,7 +126,7 @@ export abstract class OutputChannelBase implements OutputEndpoint {
   }
 
   protected giveCredit(): void {
-    if (this.ungranted > 0 && !this.ended) {
+    if (this.ungranted >= this.grantAt && !this.ended) {
       const n = this.ungranted;
       this.ungranted = 0;
       this.credit.give(n);
