@@ -26,6 +26,7 @@ enum Target {
     Connect(usize),
     RelayAccept,
     RelayDns,
+    RelayQueue,
 }
 
 impl Agent {
@@ -50,6 +51,7 @@ impl Agent {
         if let Some(r) = &self.relay {
             add(&mut fds, r.listener_fd(), POLLIN, Target::RelayAccept);
             add(&mut fds, r.dns_fd(), POLLIN, Target::RelayDns);
+            add(&mut fds, r.queue_fd(), POLLIN, Target::RelayQueue);
         }
         // Processes first, then connections: one list of handles.
         let mut ids: Vec<String> = self.ctrs.keys().cloned().collect();
@@ -109,6 +111,7 @@ impl Agent {
                 Target::Connect(i) => self.sock_connected(&ids[i]),
                 Target::RelayAccept => self.relay_accept(),
                 Target::RelayDns => self.relay_dns(),
+                Target::RelayQueue => self.relay_queue(),
             }
         }
         // Finished processes answer their waits once everything is drained.

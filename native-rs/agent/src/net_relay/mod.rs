@@ -1,12 +1,19 @@
 //! The way out of the guest for its containers, through the host (the
 //! reverse of a published port; the addresses are the rootless helpers'):
-//! * **TCP**: an nftables DNAT (`nft.rs`) sends every new TCP connection the
-//!   guest routes to a listener on `HOST_LOOPBACK:RELAY_PORT`; each accepted
-//!   one becomes a `dial` event `{dial, ip, port}` (its SO_ORIGINAL_DST), the
-//!   host connects out (`HOST_LOOPBACK` meaning its own 127.0.0.1: what
-//!   `host-gateway` names) and answers with the `dialed` op: two stream
-//!   channels (the `connect` op's machinery, `agent/socks.rs`) or an error,
-//!   upon which the connection is closed.
+//! * **TCP**: every new TCP connection the guest routes has its SYN held in
+//!   the agent's nfqueue (`queue.rs`, `nft.rs`) and becomes a `dial` event
+//!   `{dial, ip, port}`; the host connects out (`HOST_LOOPBACK` meaning its
+//!   own 127.0.0.1: what `host-gateway` names) and answers with the `dialed`
+//!   op: two stream channels (the `connect` op's machinery, `agent/socks.rs`)
+//!   or an error. Only then is the SYN let go, so the container's connect()
+//!   has the host's outcome, as with slirp: made, it reaches a listener on
+//!   `HOST_LOOPBACK:RELAY_PORT` (an nftables DNAT) whose accepted connection
+//!   is spliced to the channels; refused (ECONNREFUSED), it goes to a closed
+//!   port and the guest's kernel resets it; failed otherwise (unreachable,
+//!   timed out), it goes to `UNREACHABLE`, whose route answers with ICMP
+//!   host-unreachable (EHOSTUNREACH). Accepting first and closing on a
+//!   failed dial made every connect() succeed, the error showing only later
+//!   as EOF (a wait-for-port loop took a closed port for an open one).
 //! * **DNS**: UDP on `DNS:53`; an A question becomes a `resolve` event
 //!   `{query, name}`, the host's resolver answers with the `resolved` op.
 //!   Other types get an empty answer (IPv4 only, as on the native side).
@@ -17,7 +24,9 @@
 //! (NET_RAW) must not get out that way either.
 
 pub mod nft;
+pub mod queue;
 
+use crate::agent::socks::Sock;
 use crate::agent::{Agent, Ctr};
 use container::json::Json;
 use container::net::dns;
@@ -29,6 +38,7 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
 use std::os::raw::c_int;
 use std::os::unix::io::{AsRawFd, IntoRawFd};
+use std::time::{Duration, Instant};
 
 /// The host's loopback as containers see it (`--add-host NAME:host-gateway`).
 pub const HOST_LOOPBACK: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
@@ -36,15 +46,49 @@ pub const HOST_LOOPBACK: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 pub const DNS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 3);
 /// Where the DNAT sends connections (any port of HOST_LOOPBACK would do).
 const RELAY_PORT: u16 = 1;
+/// A port of HOST_LOOPBACK nothing listens on: a SYN sent there is reset.
+const CLOSED_PORT: u16 = 2;
+/// An address routed `unreachable`: a SYN sent there gets ICMP host-unreachable.
+const UNREACHABLE: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 4);
+/// The marks that send a held SYN to CLOSED_PORT or UNREACHABLE (nft.rs).
+const MARK_REFUSED: u32 = 1;
+const MARK_UNREACHABLE: u32 = 2;
+/// A SYN's outcome is kept this long for its retransmissions (Linux gives
+/// up a connect() after about 127 s of them).
+const DECIDED_FOR: Duration = Duration::from_secs(150);
+/// A dialed connection whose container never completed the handshake (it
+/// gave up meanwhile) is given up after this long (the host's wait too).
+const READY_FOR: Duration = Duration::from_secs(30);
 /// Connections and questions waiting for the host, at most.
 const MAX_PENDING: usize = 1024;
+
+/// A connection attempt: who, and its SYN's sequence number (which its
+/// retransmissions repeat and a later attempt from the same port does not).
+type Attempt = (SocketAddrV4, u32);
+
+/// A dialed connection waiting for the container's handshake to reach the
+/// listener: the `dialed` request, answered once spliced, and its channels.
+pub(crate) struct Ready {
+    pub request: u64,
+    pub dial: u64,
+    pub stdin: u32,
+    pub stdout: u32,
+    pub since: Instant,
+}
 
 pub struct Relay {
     listener: TcpListener,
     dns: UdpSocket,
+    queue: queue::Queue,
     next: u64,
-    /// Accepted connections waiting for the host's `dialed`.
-    pub(crate) dials: HashMap<u64, c_int>,
+    /// Dials waiting for the host's `dialed`: the attempt, its held SYNs' queue ids.
+    pub(crate) dials: HashMap<u64, (Attempt, Vec<u32>)>,
+    /// The dial of each held attempt.
+    held: HashMap<Attempt, u64>,
+    /// Attempts answered: (verdict, mark) for their retransmitted SYNs.
+    decided: HashMap<Attempt, (u32, u32, Instant)>,
+    /// Dialed connections by the container's address, until accepted.
+    pub(crate) ready: HashMap<SocketAddrV4, Ready>,
     /// DNS questions waiting for the host's `resolved`: the packet, who asked.
     pub(crate) queries: HashMap<u64, (Vec<u8>, SocketAddr)>,
 }
@@ -62,11 +106,15 @@ impl Relay {
             }
         }
         link::set_up(&mut nl, lo).map_err(|e| format!("bringing lo up: {}", e.description()))?;
-        nft::redirect_tcp(SocketAddrV4::new(HOST_LOOPBACK, RELAY_PORT)).map_err(|e| format!("the nftables rule: {}", e.description()))?;
+        link::add_unreachable_route(&mut nl, UNREACHABLE).map_err(|e| format!("routing {} unreachable: {}", UNREACHABLE, e.description()))?;
+        let marks = [(MARK_REFUSED, SocketAddrV4::new(HOST_LOOPBACK, CLOSED_PORT)), (MARK_UNREACHABLE, SocketAddrV4::new(UNREACHABLE, RELAY_PORT))];
+        // The queue is bound before the rule sends SYNs to it (else they are dropped).
+        let queue = queue::Queue::bind().map_err(|e| format!("binding the nfqueue: {}", e.description()))?;
+        nft::redirect_tcp(SocketAddrV4::new(HOST_LOOPBACK, RELAY_PORT), &marks).map_err(|e| format!("the nftables rules: {}", e.description()))?;
         let listener = TcpListener::bind((HOST_LOOPBACK, RELAY_PORT)).map_err(|e| format!("listening on {}:{}: {}", HOST_LOOPBACK, RELAY_PORT, e))?;
         let dns = UdpSocket::bind((DNS, 53)).map_err(|e| format!("listening on {}:53: {}", DNS, e))?;
         listener.set_nonblocking(true).and_then(|_| dns.set_nonblocking(true)).map_err(|e| e.to_string())?;
-        Ok(Relay { listener, dns, next: 1, dials: HashMap::new(), queries: HashMap::new() })
+        Ok(Relay { listener, dns, queue, next: 1, dials: HashMap::new(), held: HashMap::new(), decided: HashMap::new(), ready: HashMap::new(), queries: HashMap::new() })
     }
 
     pub fn listener_fd(&self) -> c_int {
@@ -75,6 +123,29 @@ impl Relay {
 
     pub fn dns_fd(&self) -> c_int {
         self.dns.as_raw_fd()
+    }
+
+    pub fn queue_fd(&self) -> c_int {
+        self.queue.fd()
+    }
+
+    /// Lets an attempt's held SYNs go (`queue::NF_ACCEPT` with `mark`, or
+    /// dropped), and its retransmissions the same way.
+    pub(crate) fn decide(&mut self, attempt: Attempt, ids: &[u32], verdict: u32, mark: u32) {
+        for id in ids {
+            self.queue.verdict(*id, verdict, mark);
+        }
+        self.decided.insert(attempt, (verdict, mark, Instant::now()));
+    }
+
+    /// How a failed dial's SYN is answered: a refusal as one, anything else
+    /// as an unreachable host.
+    pub(crate) fn failed_mark(error: &str) -> u32 {
+        if error == "ECONNREFUSED" {
+            MARK_REFUSED
+        } else {
+            MARK_UNREACHABLE
+        }
     }
 
     fn id(&mut self) -> u64 {
@@ -115,33 +186,118 @@ fn routed_in_guest(ip: Ipv4Addr) -> bool {
 }
 
 impl Agent {
-    /// New connections on the relay listener: each one a `dial` event.
-    pub(crate) fn relay_accept(&mut self) {
-        loop {
-            let relay = match self.relay.as_mut() {
-                Some(r) => r,
-                None => return,
-            };
-            let stream = match relay.listener.accept() {
-                Ok((s, SocketAddr::V4(from))) if !on_internal_network(&self.ctrs, *from.ip()) => s,
-                Ok(_) => continue, // dropped: closed
-                Err(_) => return,
-            };
-            let dst = match socket::original_dst(stream.as_raw_fd()) {
-                Ok(d) => d,
-                Err(_) => continue,
-            };
-            if relay.dials.len() >= MAX_PENDING || (dst.ip() != &HOST_LOOPBACK && routed_in_guest(*dst.ip())) || stream.set_nonblocking(true).is_err() {
-                continue; // dropped: closed
+    /// New SYNs in the queue: each new attempt a `dial` event, held until
+    /// the host's `dialed` (ops/dialed.rs).
+    pub(crate) fn relay_queue(&mut self) {
+        self.relay_expire();
+        let relay = match self.relay.as_mut() {
+            Some(r) => r,
+            None => return,
+        };
+        let mut events = Vec::new();
+        for syn in relay.queue.read() {
+            let attempt = (syn.from, syn.seq);
+            if let Some((verdict, mark, _)) = relay.decided.get(&attempt) {
+                relay.queue.verdict(syn.id, *verdict, *mark);
+                continue;
+            }
+            if let Some(dial) = relay.held.get(&attempt) {
+                if let Some((_, ids)) = relay.dials.get_mut(dial) {
+                    ids.push(syn.id);
+                }
+                continue;
+            }
+            if on_internal_network(&self.ctrs, *syn.from.ip()) {
+                relay.decide(attempt, &[syn.id], queue::NF_DROP, 0);
+                continue;
+            }
+            let dst = syn.to;
+            if dst.ip() != &HOST_LOOPBACK && routed_in_guest(*dst.ip()) {
+                relay.decide(attempt, &[syn.id], queue::NF_ACCEPT, MARK_UNREACHABLE);
+                continue;
+            }
+            if relay.dials.len() >= MAX_PENDING || relay.ready.len() >= MAX_PENDING {
+                relay.decide(attempt, &[syn.id], queue::NF_ACCEPT, MARK_REFUSED);
+                continue;
             }
             let dial = relay.id();
-            relay.dials.insert(dial, stream.into_raw_fd());
-            self.send_json(Json::object(vec![
+            relay.dials.insert(dial, (attempt, vec![syn.id]));
+            relay.held.insert(attempt, dial);
+            events.push(Json::object(vec![
                 ("event", Json::from("dial")),
                 ("dial", Json::from(dial)),
                 ("ip", Json::from(dst.ip().to_string())),
                 ("port", Json::from(dst.port() as u32)),
             ]));
+        }
+        for e in events {
+            self.send_json(e);
+        }
+    }
+
+    /// The host's `dialed` for `dial`: its held SYNs let go, to the listener
+    /// (`ready`: answered once accepted) or, on `error`, to be refused.
+    pub(crate) fn relay_dialed(&mut self, dial: u64, error: Option<&str>, ready: Option<Ready>) -> bool {
+        let relay = match self.relay.as_mut() {
+            Some(r) => r,
+            None => return false,
+        };
+        let (attempt, ids) = match relay.dials.remove(&dial) {
+            Some(d) => d,
+            None => return false,
+        };
+        relay.held.remove(&attempt);
+        match ready {
+            Some(r) if error.is_none() => {
+                relay.ready.insert(attempt.0, r);
+                relay.decide(attempt, &ids, queue::NF_ACCEPT, 0);
+            }
+            _ => relay.decide(attempt, &ids, queue::NF_ACCEPT, Relay::failed_mark(error.unwrap_or(""))),
+        }
+        true
+    }
+
+    /// Forgets old outcomes; gives up dialed connections never accepted.
+    fn relay_expire(&mut self) {
+        let relay = match self.relay.as_mut() {
+            Some(r) => r,
+            None => return,
+        };
+        relay.decided.retain(|_, d| d.2.elapsed() < DECIDED_FOR);
+        let stale: Vec<SocketAddrV4> = relay.ready.iter().filter(|(_, r)| r.since.elapsed() >= READY_FOR).map(|(a, _)| *a).collect();
+        let requests: Vec<u64> = stale.iter().filter_map(|a| relay.ready.remove(a)).map(|r| r.request).collect();
+        for request in requests {
+            self.reply_err(request, crate::agent::op_error(container::ErrorKind::Spec, "the container's connection did not arrive"));
+        }
+    }
+
+    /// New connections on the relay listener: each one a dialed connection's
+    /// container side, spliced to the host's channels.
+    pub(crate) fn relay_accept(&mut self) {
+        self.relay_expire();
+        loop {
+            let relay = match self.relay.as_mut() {
+                Some(r) => r,
+                None => return,
+            };
+            let (stream, from) = match relay.listener.accept() {
+                Ok((s, SocketAddr::V4(from))) => (s, from),
+                Ok(_) => continue, // dropped: closed
+                Err(_) => return,
+            };
+            let ready = match relay.ready.remove(&from) {
+                Some(r) => r,
+                None => {
+                    let _ = socket::reset_on_close(stream.as_raw_fd());
+                    continue; // not let through by a dial: reset
+                }
+            };
+            if stream.set_nonblocking(true).is_err() {
+                self.reply_err(ready.request, crate::agent::op_error(container::ErrorKind::Spec, "the container's connection failed"));
+                continue;
+            }
+            // Answered by `sock_connected` once it polls writable (at once).
+            self.add_sock(format!("dial:{}", ready.dial), Sock::new(stream.into_raw_fd(), ready.request, ready.stdin, ready.stdout));
         }
     }
 
