@@ -17,8 +17,8 @@ const { dirname, isAbsolute, join, relative } = require("node:path");
  * command used too) is kept per user and Node version in
  * $XDG_CACHE_HOME/tsbox/code-cache (Node 20 has no module.enableCompileCache).
  * A cache V8 rejects, or none yet, is (re)written at exit; so is one that no
- * run of this command has written yet (its first line lists those that did):
- * the cache then holds what every command used. A cache made by `ps` alone
+ * successful run of this command on this backend has written yet (its first
+ * line lists those that did): the cache then holds what every path used. A cache made by `ps` alone
  * left `run` compiling most of its path on every start (+10 ms). Each
  * install (its dist dir) has caches of its own: two projects with their own
  * tsbox used to delete each other's at every switch (132 → 365 ms a `run`);
@@ -39,7 +39,12 @@ function useCodeCache(dist) {
   // The command, as a cache key only: the first word that is not a flag.
   const word = process.argv.slice(2).find((a) => !a.startsWith("-")) ?? "";
   const command = /^[a-z][a-z-]{0,20}$/.test(word) ? word : "";
-  const stale = [];
+  // What a run compiled depends on its path, not only its command: the backend (a vm `run` compiles none of the
+  // native one's) and how it ended (a first `run` that failed compiled an error's path). A cache marked "run" by such
+  // a run left every later native `run` compiling its path again (+15 ms, until the next build).
+  const vmBackend = process.env.TSBOX_BACKEND === "vm" || process.argv.some((a, i) => a === "--backend=vm" || (a === "--backend" && process.argv[i + 1] === "vm"));
+  const pathKey = (handedOff, code) => (!command || (!handedOff && code !== 0) ? "" : `${command}${vmBackend ? ":vm" : ""}${handedOff ? "" : "+"}`);
+  const loaded = [];
   const install = fnv1a(dist);
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (content, filename) {
@@ -63,17 +68,18 @@ function useCodeCache(dist) {
       // none yet
     }
     const script = new vm.Script(Module.wrap(content), { filename, cachedData });
-    if (file) {
-      const fresh = cachedData === undefined || script.cachedDataRejected;
-      if (fresh) stale.push({ script, file, merged: [command] });
-      else if (command && !merged.includes(command) && merged.length < 64) stale.push({ script, file, merged: [...merged, command] });
-    }
+    if (file) loaded.push({ script, file, merged, fresh: cachedData === undefined || script.cachedDataRejected });
     const fn = script.runInThisContext({ displayErrors: true });
     return fn.call(this.exports, this.exports, Module.createRequire(filename), this, filename, dirname(filename));
   };
-  // "tsbox:exec": `run` is about to become tsbox-runtime (execve), and exit never comes.
-  const save = () => {
-    for (const { script, file, merged } of stale.splice(0)) {
+  // "tsbox:exec": `run` is about to become tsbox-runtime (execve), and exit never comes. A cache is written when
+  // there was none (or V8 rejected it), and when this run's path (pathKey) is not among those it was made by: a failed
+  // run's path never counts as done.
+  const save = (handedOff, code) => {
+    const key = pathKey(handedOff, code);
+    for (const { script, file, merged: before, fresh } of loaded.splice(0)) {
+      if (!fresh && (!key || before.includes(key) || before.length >= 64)) continue;
+      const merged = fresh ? [key] : [...before, key];
       try {
         makeDirs(fs, dir);
         // Caches of earlier builds of the same bundle go, and any unused for a month (a removed install's).
@@ -90,8 +96,8 @@ function useCodeCache(dist) {
       }
     }
   };
-  process.once("exit", save);
-  process.once("tsbox:exec", save);
+  process.once("exit", (code) => save(false, code));
+  process.once("tsbox:exec", () => save(true, 0));
 }
 
 /** A short name for a path (FNV-1a, 32 bits, hex): node:crypto would load Node's whole stream stack (~3 ms). */

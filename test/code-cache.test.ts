@@ -1,12 +1,12 @@
 /**
  * bin/tsbox.js keeps V8's code cache of each CLI bundle per user: written when
- * there is none or V8 rejects it, and again when a command that has not yet
- * contributed to it runs, so the cache holds what every command used (the first
- * line lists them). Through the real CLI, with commands that need no container.
+ * there is none or V8 rejects it, and again when a command (on a backend, ended
+ * well or handed over) that has not yet contributed to it runs, so the cache
+ * holds what every path used (the first line lists them). Through the real CLI, with commands that need no container.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -26,21 +26,25 @@ test("the main bundle's code cache grows with each new command, is kept otherwis
     return { path, header: data.subarray(0, data.indexOf(10)).toString(), size: data.length, mtime: statSync(path).mtimeMs };
   };
 
+  // A failed command's path is an error's: its cache counts for no command, and the next good run writes it again
+  // (a first `run` that failed, or one on the vm backend, left native runs compiling their path on every start).
+  assert.equal(spawnSync(process.execPath, [cliPath, "ps", "--filter", "nosuch=1"], { env, encoding: "utf8" }).status, 125);
+  assert.equal(main().header, "tsbox-cc1 ");
   assert.match(tsbox("ps"), /^CONTAINER ID/);
   const first = main();
-  assert.equal(first.header, "tsbox-cc1 ps");
+  assert.equal(first.header, "tsbox-cc1 ps+", "a command that ended well (+: it exited, not handed over to tsbox-runtime)");
   tsbox("ps", "-a");
   assert.deepEqual(main(), first, "a command that contributed already leaves it as it is");
   tsbox("images");
   const merged = main();
-  assert.equal(merged.header, "tsbox-cc1 ps,images");
+  assert.equal(merged.header, "tsbox-cc1 ps+,images+");
   assert.ok(merged.size > first.size, `the functions images compiled too (${first.size} -> ${merged.size} bytes)`);
 
   // Garbage where V8's data was: rejected, the command still works, and a good cache replaces it.
-  writeFileSync(merged.path, Buffer.concat([Buffer.from("tsbox-cc1 ps,images\n"), Buffer.alloc(4096, 7)]));
+  writeFileSync(merged.path, Buffer.concat([Buffer.from("tsbox-cc1 ps+,images+\n"), Buffer.alloc(4096, 7)]));
   assert.match(tsbox("ps"), /^CONTAINER ID/);
   const replaced = main();
-  assert.equal(replaced.header, "tsbox-cc1 ps");
+  assert.equal(replaced.header, "tsbox-cc1 ps+");
   assert.ok(replaced.size > 4096);
 
   // A cache dir that cannot be made where mkdir says ENOENT (under /proc): no cache, and the command ends
