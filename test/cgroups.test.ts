@@ -479,6 +479,8 @@ for (const who of identities()) {
         assert.match((await tsbox(who, ["info"])).stdout + (await tsbox(who, ["info"])).stderr, /containers run without resource limits \(-m, --cpus, --pids-limit, …\)/);
         const created = await tsbox(who, ["create", "-m", "32m", "busybox", "true"]);
         const started = await tsbox(who, ["start", created.stdout.trim()]);
+        // Ended before start -a (a loaded machine's `true` could still run then: start -a only attached, starting nothing).
+        await tsbox(who, ["wait", created.stdout.trim()]);
         // start -a and restart start it too, and said nothing.
         const attached = await tsbox(who, ["start", "-a", created.stdout.trim()]);
         const restarted = await tsbox(who, ["restart", "-t", "0", created.stdout.trim()]);
