@@ -383,7 +383,7 @@ for (const who of identities()) {
         assert.equal((await run(["network", "rm", gone])).code, 0);
         const refused = await run(["start", "orphan"]);
         assert.equal(refused.code, 1, "start's code for a container it could not start, as docker's");
-        assert.equal(refused.stderr, `tsbox: network ${gone} not found: it was removed after container orphan was connected to it (tsbox network disconnect ${gone} orphan)\n`);
+        assert.equal(refused.stderr, `tsbox: network ${gone} not found: it was removed after container orphan was connected to it (tsbox network disconnect ${gone} orphan)\ntsbox: failed to start containers: orphan\n`);
         assert.equal((await run(["network", "disconnect", gone, "orphan"])).code, 0);
         assert.equal((await run(["start", "-a", "orphan"])).code, 0);
         // A stopped container's network is in use: prune keeps it; unused ones go with system prune.
