@@ -12,11 +12,6 @@ export function speakInFlags(): void {
   flags = true;
 }
 
-/** Whether this process is the CLI's (which writes its diagnostics to stderr; a library writes nothing unasked). */
-export function inCli(): boolean {
-  return flags;
-}
-
 /** The CLI's flags whose name is not the option's in kebab case. */
 const FLAG_NAMES: Record<string, string> = { remove: "rm" };
 

@@ -17,7 +17,6 @@ import { loadVmImages, type VmImages } from "./images.js";
 import { DEFAULT_CONFIG, Machine, type MachineConfig, machineFingerprint } from "./machine.js";
 import { loadSnapshot, packagedSnapshotPath, removeOtherSnapshots, removeSnapshot, userSnapshotPath, userVmCacheDir, writeSnapshot } from "./snapshot.js";
 import { wholeSeconds } from "../../../whole-seconds.js";
-import { inCli } from "../../../vocabulary.js";
 
 export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
@@ -109,9 +108,8 @@ export async function ensureDaemon(env: NodeJS.ProcessEnv = process.env, options
   return withDirLock(paths.dir, { missing: `no vm dir ${paths.dir}`, busy: "another tsbox process is starting the vm", waitMs: 150_000 }, async () => {
     const other = daemonStatus(env);
     if (other && existsSync(other.socket)) return other;
-    // Seconds of silence otherwise (a cold boot on a first run): one plain line on stderr, the CLI's wherever it
-    // goes (CI, a script's log), a library's only on a terminal (its program's logs are its own).
-    if (inCli() || process.stderr.isTTY) process.stderr.write("tsbox: starting the vm guest (a few seconds; it stays up for the next runs)\n");
+    // Seconds of silence otherwise (a cold boot on a first run): said on a terminal, where a person waits.
+    if (process.stderr.isTTY) process.stderr.write("tsbox: starting the vm guest (a few seconds; it stays up for the next runs)\n");
     const log = openSync(join(paths.dir, "vm.log"), "a");
     const idle = options.idleSeconds === undefined ? [] : ["--idle-seconds", String(options.idleSeconds)];
     let child;
