@@ -483,7 +483,7 @@ rt.terminate();`;
     assert.match(r.noImage.message, /unable to find image alpine/);
     assert.match(r.dataDir.message, /IndexedDB/);
     assert.match(r.native.message, /only the vm backend runs there/);
-    assert.equal(r.badName.name, "ContainerError");
+    assert.equal(r.badName.name, "UsageError"); // docker's 400, as on Node
     // As on Node (before, the command "e": the string's first character).
     assert.equal(r.cmdString.message, 'run options: cmd: expected an array of strings, got the string "echo hi"');
   });
