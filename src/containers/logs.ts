@@ -167,12 +167,19 @@ function logChain(bundleDir: string): { path: string; ino: number }[] {
   });
 }
 
-/** A cursor on each file of the log, oldest first, opened now (one rotated away between the listing and its opening is skipped). */
+/** A cursor on each file of the log, oldest first, opened now. */
 function openChain(bundleDir: string): LineCursor[] {
-  return logChain(bundleDir).flatMap(({ path, ino }) => {
-    const cursor = new LineCursor(join(bundleDir, LOG_FILE));
-    return cursor.switchTo(path, ino) ? [cursor] : [];
-  });
+  // A rotation between the listing and the opening renames every file of it: looked at again (a `yes` rotating a
+  // 256 KiB log every few ms left none opened, and `logs` printed nothing), the last look's files as they open.
+  for (let attempt = 0; ; attempt++) {
+    const chain = logChain(bundleDir);
+    const opened = chain.flatMap(({ path, ino }) => {
+      const cursor = new LineCursor(join(bundleDir, LOG_FILE));
+      return cursor.switchTo(path, ino) ? [cursor] : [];
+    });
+    if (opened.length === chain.length || attempt === 9) return opened;
+    for (const c of opened) c.close();
+  }
 }
 
 /**
