@@ -11,7 +11,7 @@
 //! on one bridge talk bridged, not routed: they never meet the rules (no
 //! br_netfilter).
 
-use container::net::netlink::{Message, NLMSG_ERROR, NLM_F_CREATE};
+use container::net::netlink::{self, Message, NLMSG_ERROR, NLM_F_CREATE};
 use container::sys::consts::NETLINK_NETFILTER;
 use container::sys::{fd, socket, Errno};
 use std::net::SocketAddrV4;
@@ -189,22 +189,14 @@ pub(super) fn acks(sock: std::os::raw::c_int, want: &[u32]) -> Result<(), Errno>
     let mut buf = vec![0u8; 16384];
     while !left.is_empty() {
         let n = socket::recv(sock, &mut buf)?;
-        let mut at = 0;
-        while at + 16 <= n {
-            let len = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-            if len < 16 || at + len > n {
-                break;
-            }
-            let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
-            let seq = u32::from_ne_bytes([buf[at + 8], buf[at + 9], buf[at + 10], buf[at + 11]]);
-            if kind == NLMSG_ERROR && len >= 20 {
-                let code = i32::from_ne_bytes([buf[at + 16], buf[at + 17], buf[at + 18], buf[at + 19]]);
+        for (kind, seq, payload) in netlink::messages(&buf[..n]) {
+            if kind == NLMSG_ERROR && payload.len() >= 4 {
+                let code = i32::from_ne_bytes([payload[0], payload[1], payload[2], payload[3]]);
                 if code != 0 {
                     return Err(Errno(-code));
                 }
                 left.retain(|s| *s != seq);
             }
-            at += (len + 3) & !3;
         }
     }
     Ok(())

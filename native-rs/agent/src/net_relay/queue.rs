@@ -5,7 +5,7 @@
 //! picks where nft.rs's `pre` chain sends it, or drop.
 
 use super::nft;
-use container::net::netlink::{attrs, Message};
+use container::net::netlink::{self, attrs, Message};
 use container::sys::consts::NETLINK_NETFILTER;
 use container::sys::errno::EAGAIN;
 use container::sys::{fd, socket, Errno};
@@ -83,19 +83,12 @@ impl Queue {
                 Ok(_) | Err(EAGAIN) => return out,
                 Err(_) => return out, // ENOBUFS: the kernel dropped some; the senders retransmit
             };
-            let mut at = 0;
-            while at + 16 <= n {
-                let len = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-                if len < 16 || at + len > n {
-                    break;
-                }
-                let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
+            for (kind, _, payload) in netlink::messages(&buf[..n]) {
                 if kind == (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET {
-                    if let Some(syn) = parse_packet(&buf[at + 16..at + len]) {
+                    if let Some(syn) = parse_packet(payload) {
                         out.push(syn);
                     }
                 }
-                at += (len + 3) & !3;
             }
         }
     }

@@ -153,16 +153,8 @@ impl Netlink {
         let mut buf = vec![0u8; 65536];
         loop {
             let n = socket::recv(self.fd, &mut buf)?;
-            let mut at = 0;
-            while at + HEADER <= n {
-                let len = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
-                if len < HEADER || at + len > n {
-                    return Err(EINVAL);
-                }
-                let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
-                let their_seq = u32::from_ne_bytes([buf[at + 8], buf[at + 9], buf[at + 10], buf[at + 11]]);
-                let payload = &buf[at + HEADER..at + len];
-                at += (len + 3) & !3;
+            let mut received = messages(&buf[..n]);
+            for (kind, their_seq, payload) in &mut received {
                 if their_seq != seq {
                     continue; // a late answer to an earlier request
                 }
@@ -174,6 +166,9 @@ impl Netlink {
                     NLMSG_DONE => return Ok(replies),
                     _ => replies.push(Reply { kind, payload: payload.to_vec() }),
                 }
+            }
+            if received.malformed {
+                return Err(EINVAL);
             }
         }
     }
@@ -188,6 +183,40 @@ impl Netlink {
 impl Drop for Netlink {
     fn drop(&mut self) {
         fd::close(self.fd);
+    }
+}
+
+/// The messages of one received datagram, in order: (type, sequence
+/// number, what follows the nlmsghdr). It stops at a length that does not
+/// fit, and says so in `malformed`.
+pub struct Messages<'a> {
+    buf: &'a [u8],
+    at: usize,
+    pub malformed: bool,
+}
+
+pub fn messages(buf: &[u8]) -> Messages<'_> {
+    Messages { buf, at: 0, malformed: false }
+}
+
+impl<'a> Iterator for Messages<'a> {
+    type Item = (u16, u32, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (buf, at) = (self.buf, self.at);
+        if at + HEADER > buf.len() {
+            return None;
+        }
+        let len = u32::from_ne_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        if len < HEADER || at + len > buf.len() {
+            self.malformed = true;
+            self.at = buf.len();
+            return None;
+        }
+        let kind = u16::from_ne_bytes([buf[at + 4], buf[at + 5]]);
+        let seq = u32::from_ne_bytes([buf[at + 8], buf[at + 9], buf[at + 10], buf[at + 11]]);
+        self.at = at + ((len + 3) & !3);
+        Some((kind, seq, &buf[at + HEADER..at + len]))
     }
 }
 
