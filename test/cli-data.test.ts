@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { cliPath, signalSpawned, tsbox, type CliResult } from "./helpers/cli.js";
+import { TestNetns } from "./helpers/netns.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from "../src/spec/defaults.js";
@@ -401,42 +402,46 @@ for (const who of identities()) {
     it("networks created at once by several processes get distinct subnets, and a name only once", async () => {
       const tag = Math.random().toString(16).slice(2, 8);
       const names = [0, 1, 2, 3, 4, 5].map((i) => `par-${tag}-${i}`);
+      // Root's bridges in a namespace of the test's own: the machine's is other test files' to check for leaks.
+      const ns = who.uid === 0 ? TestNetns.create() : undefined;
+      const inNs = (args: string[]) => tsbox(who, args, { netns: ns?.path });
       try {
-        const made = await Promise.all(names.map((n) => tsbox(who, ["network", "create", n])));
+        const made = await Promise.all(names.map((n) => inNs(["network", "create", n])));
         assert.deepEqual(made.map((r) => r.code), names.map(() => 0), made.map((r) => r.stderr).join(""));
-        const subnets = (await tsbox(who, ["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", ...names])).stdout.trim().split("\n");
+        const subnets = (await inNs(["network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", ...names])).stdout.trim().split("\n");
         assert.equal(new Set(subnets).size, names.length, subnets.join(" "));
         // docker's ls --format and --filter (of one key: any; of two keys: both).
-        const listed = await tsbox(who, ["network", "ls", "--filter", `name=par-${tag}-1`, "--filter", `name=par-${tag}-2`, "--filter", "type=custom", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
+        const listed = await inNs(["network", "ls", "--filter", `name=par-${tag}-1`, "--filter", `name=par-${tag}-2`, "--filter", "type=custom", "--format", "{{.Name}} {{.Driver}} {{.Scope}}"]);
         assert.equal(listed.stdout, `par-${tag}-1 bridge local\npar-${tag}-2 bridge local\n`, listed.stderr);
         // name= and id= are regular expressions (moby's filters.Match), so `^N$` is the exact test scripts use.
-        const ls = (...args: string[]) => tsbox(who, ["network", "ls", ...args, "--format", "{{.Name}}"]).then((r) => r.stdout);
+        const ls = (...args: string[]) => inNs(["network", "ls", ...args, "--format", "{{.Name}}"]).then((r) => r.stdout);
         assert.equal(await ls("--filter", `name=^par-${tag}-1$`), `par-${tag}-1\n`);
         assert.equal(await ls("--filter", `name=^par-${tag}-$`), "");
         // dangling=: user networks without containers (never the pre-defined ones); --no-trunc: the whole id.
-        await tsbox(who, ["run", "-d", "--name", `par-${tag}-ctr`, "--network", `par-${tag}-0`, "busybox", "sleep", "300"]);
+        await inNs(["run", "-d", "--name", `par-${tag}-ctr`, "--network", `par-${tag}-0`, "busybox", "sleep", "300"]);
         assert.equal(await ls("--filter", `name=^par-${tag}-[01]$`, "--filter", "dangling=true"), `par-${tag}-1\n`);
         assert.equal(await ls("--filter", `name=^par-${tag}-[01]$|^(bridge|host|none)$`, "--filter", "dangling=false"), `bridge\nhost\nnone\npar-${tag}-0\n`);
-        await tsbox(who, ["rm", "-f", `par-${tag}-ctr`]);
-        const full = (await tsbox(who, ["network", "ls", "-q", "--no-trunc", "--filter", `name=^par-${tag}-1$`])).stdout;
-        assert.equal(full, (await tsbox(who, ["network", "inspect", "-f", "{{.Id}}", `par-${tag}-1`])).stdout);
+        await inNs(["rm", "-f", `par-${tag}-ctr`]);
+        const full = (await inNs(["network", "ls", "-q", "--no-trunc", "--filter", `name=^par-${tag}-1$`])).stdout;
+        assert.equal(full, (await inNs(["network", "inspect", "-f", "{{.Id}}", `par-${tag}-1`])).stdout);
         assert.match(full, /^[0-9a-f]{64}\n$/);
         // inspect finds networks with --type network, and without a type as docker's (container, image, network, volume).
-        assert.equal((await tsbox(who, ["inspect", "-f", "{{.Name}} {{.Driver}}", `par-${tag}-1`, "host"])).stdout, `par-${tag}-1 bridge\nhost host\n`);
-        assert.equal((await tsbox(who, ["inspect", "--type", "network", "-f", "{{.Name}}", `par-${tag}-2`])).stdout, `par-${tag}-2\n`);
-        const notImage = await tsbox(who, ["inspect", "--type", "image", `par-${tag}-2`]);
+        assert.equal((await inNs(["inspect", "-f", "{{.Name}} {{.Driver}}", `par-${tag}-1`, "host"])).stdout, `par-${tag}-1 bridge\nhost host\n`);
+        assert.equal((await inNs(["inspect", "--type", "network", "-f", "{{.Name}}", `par-${tag}-2`])).stdout, `par-${tag}-2\n`);
+        const notImage = await inNs(["inspect", "--type", "image", `par-${tag}-2`]);
         assert.equal(notImage.code, 1, notImage.stderr);
         // host and none are listed, inspected and kept as docker's pre-defined networks.
-        assert.equal((await tsbox(who, ["network", "ls", "--filter", "type=builtin", "--format", "{{.Name}} {{.Driver}}"])).stdout, "bridge bridge\nhost host\nnone null\n");
-        const none = await tsbox(who, ["network", "inspect", "-f", "{{.Name}} {{.Driver}} {{len .IPAM.Config}}", "none", "e555db4bf0d3"]);
+        assert.equal((await inNs(["network", "ls", "--filter", "type=builtin", "--format", "{{.Name}} {{.Driver}}"])).stdout, "bridge bridge\nhost host\nnone null\n");
+        const none = await inNs(["network", "inspect", "-f", "{{.Name}} {{.Driver}} {{len .IPAM.Config}}", "none", "e555db4bf0d3"]);
         assert.equal(none.stdout, "none null 0\nhost host 0\n", none.stderr);
-        assert.deepEqual(await tsbox(who, ["network", "rm", "host"]).then((r) => [r.code, r.stderr]), [1, "tsbox: host is a pre-defined network and cannot be removed\n"]);
-        assert.equal((await tsbox(who, ["network", "ls", "--filter", "bogus=1"])).stderr, "tsbox: invalid filter 'bogus=1'\n");
-        const same = await Promise.all([0, 1, 2].map(() => tsbox(who, ["network", "create", `par-${tag}-same`])));
+        assert.deepEqual(await inNs(["network", "rm", "host"]).then((r) => [r.code, r.stderr]), [1, "tsbox: host is a pre-defined network and cannot be removed\n"]);
+        assert.equal((await inNs(["network", "ls", "--filter", "bogus=1"])).stderr, "tsbox: invalid filter 'bogus=1'\n");
+        const same = await Promise.all([0, 1, 2].map(() => inNs(["network", "create", `par-${tag}-same`])));
         assert.equal(same.filter((r) => r.code === 0).length, 1, same.map((r) => r.stderr).join(""));
         for (const r of same.filter((r) => r.code !== 0)) assert.match(r.stderr, /^tsbox: network with name par-\w+-same already exists\n$/);
       } finally {
-        await tsbox(who, ["network", "rm", ...names, `par-${tag}-same`]);
+        await inNs(["network", "rm", ...names, `par-${tag}-same`]);
+        ns?.destroy();
       }
     });
 

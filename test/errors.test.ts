@@ -12,6 +12,7 @@ import { dirname, join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { tsbox, type CliResult } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { TestNetns } from "./helpers/netns.js";
 import { errorHint } from "../src/cli/error-hints.js";
 import { readFileSync } from "node:fs";
 import { CONTAINER_ERROR_REASONS, ContainerError } from "../src/errors.js";
@@ -156,10 +157,16 @@ for (const who of identities()) {
       // Without -f, each still fails; a real one beside a missing one goes, and other failures still count.
       oneLine(await tsbox(who, ["rmi", nope]), 1, /image not found/);
       oneLine(await tsbox(who, ["network", "rm", nope]), 1, /network no-such-thing-here not found/);
-      assert.equal((await tsbox(who, ["network", "create", "rmf-net"])).code, 0);
-      const both = await tsbox(who, ["network", "rm", nope, "rmf-net", "host"]);
-      assert.deepEqual([both.code, both.stdout], [1, "rmf-net\n"], both.stderr);
-      assert.equal(both.stderr, `tsbox: network ${nope} not found\ntsbox: host is a pre-defined network and cannot be removed\n`);
+      // Root's bridge networks in a namespace of the test's own: the machine's is other test files' to check for leaks.
+      const ns = who.uid === 0 ? TestNetns.create() : undefined;
+      try {
+        assert.equal((await tsbox(who, ["network", "create", "rmf-net"], { netns: ns?.path })).code, 0);
+        const both = await tsbox(who, ["network", "rm", nope, "rmf-net", "host"], { netns: ns?.path });
+        assert.deepEqual([both.code, both.stdout], [1, "rmf-net\n"], both.stderr);
+        assert.equal(both.stderr, `tsbox: network ${nope} not found\ntsbox: host is a pre-defined network and cannot be removed\n`);
+      } finally {
+        ns?.destroy();
+      }
       assert.equal((await tsbox(who, ["create", "--name", "rmf-ctr", "busybox", "true"])).code, 0);
       const mixed = await tsbox(who, ["rm", "-f", nope, "rmf-ctr"]);
       assert.deepEqual([mixed.code, mixed.stdout], [0, "rmf-ctr\n"], mixed.stderr);
