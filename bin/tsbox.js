@@ -46,6 +46,11 @@ function useCodeCache(dist) {
   const pathKey = (handedOff, code) => (!command || (!handedOff && code !== 0) ? "" : `${command}${vmBackend ? ":vm" : ""}${handedOff ? "" : "+"}`);
   const loaded = [];
   const install = fnv1a(dist);
+  // V8 rejects a cache made under other V8 flags (NODE_OPTIONS=--max-old-space-size=4096 in one terminal or CI
+  // step and not in another): each such start compiled everything and rewrote the other's cache (+20 ms CPU, both
+  // ways). The options Node was given name a cache of their own.
+  const nodeArgs = process.execArgv.filter((a) => a !== "--");
+  const flags = nodeArgs.length > 0 || process.env.NODE_OPTIONS ? `-${fnv1a(`${nodeArgs.join("\0")}\0${process.env.NODE_OPTIONS ?? ""}`)}` : "";
   const compile = Module.prototype._compile;
   Module.prototype._compile = function (content, filename) {
     // A vm.Script cannot import() (the vm backend's `import("v86")`) without an experimental option: the bundler marks
@@ -57,7 +62,8 @@ function useCodeCache(dist) {
     try {
       const st = fs.statSync(filename);
       const prefix = `${process.version}-${process.arch}-${install}-${relative(dist, filename).replace(/[/\\]/g, "_")}-`;
-      file = { prefix, path: join(dir, `${prefix}${st.size}-${Math.floor(st.mtimeMs)}`) };
+      const build = `${prefix}${st.size}-${Math.floor(st.mtimeMs)}`;
+      file = { prefix, build, path: join(dir, `${build}${flags}`) };
       const saved = fs.readFileSync(file.path);
       const nl = saved.indexOf(10);
       if (nl > 0 && saved.toString("latin1", 0, HEADER.length) === HEADER) {
@@ -82,11 +88,13 @@ function useCodeCache(dist) {
       const merged = fresh ? [key] : [...before, key];
       try {
         makeDirs(fs, dir);
-        // Caches of earlier builds of the same bundle go, and any unused for a month (a removed install's).
+        // Caches of earlier builds of the same bundle go (under any flags), and any unused for a month (a removed
+        // install's, another flag set's).
         const monthAgo = Date.now() - 30 * 86400_000;
         for (const old of fs.readdirSync(dir)) {
           const path = join(dir, old);
-          if (old.startsWith(file.prefix) || fs.statSync(path, { throwIfNoEntry: false })?.atimeMs < monthAgo) fs.rmSync(path, { force: true });
+          const thisBuild = old.startsWith(file.build) && /^(-[0-9a-f]{8})?$/.test(old.slice(file.build.length));
+          if ((old.startsWith(file.prefix) && !thisBuild) || fs.statSync(path, { throwIfNoEntry: false })?.atimeMs < monthAgo) fs.rmSync(path, { force: true });
         }
         const tmp = `${file.path}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, Buffer.concat([Buffer.from(`${HEADER}${merged.filter(Boolean).join(",")}\n`, "latin1"), script.createCachedData()]));

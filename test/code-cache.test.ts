@@ -73,6 +73,24 @@ test("two installs of tsbox keep a code cache each: running one does not throw a
   assert.deepEqual(caches(), both, "each install's cache is used as it is, not rewritten");
 });
 
+test("other V8 flags (NODE_OPTIONS) get a cache of their own: switching between two settings rewrites neither", (t) => {
+  const home = mkdtempSync(join(tmpdir(), "tsbox-code-cache-"));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const env = { PATH: process.env.PATH ?? "", HOME: home, XDG_CACHE_HOME: join(home, "cache"), TSBOX_DATA_DIR: join(home, "data") };
+  const dir = join(home, "cache", "tsbox", "code-cache");
+  // V8 rejects a cache made under other flags: each start under the other setting compiled all and wrote its own over it.
+  const ps = (nodeOptions?: string) =>
+    assert.match(execFileSync(process.execPath, [cliPath, "ps"], { env: nodeOptions ? { ...env, NODE_OPTIONS: nodeOptions } : env, encoding: "utf8" }), /^CONTAINER ID/);
+  const caches = () => new Map(readdirSync(dir).filter((f) => /-cli\.cjs-\d+-\d+(-[0-9a-f]{8})?$/.test(f)).map((f) => [f, statSync(join(dir, f)).mtimeMs]));
+  ps();
+  ps("--max-old-space-size=512");
+  const both = caches();
+  assert.equal(both.size, 2, `a cache of cli.cjs per flag set: ${[...both.keys()].join(", ")}`);
+  ps();
+  ps("--max-old-space-size=512");
+  assert.deepEqual(caches(), both, "each setting's cache is accepted as it is, not rewritten");
+});
+
 /**
  * What the start-up work (docs/architecture.md "CLI start-up") keeps off the short paths: node's stream stack,
  * child_process, net, crypto and rimraf, each 1–35 internal modules that Node's own start did not load. Read from
