@@ -3,7 +3,7 @@ import type { ContainerProcess, ContainerStats, ExitStatus, HandOffOptions } fro
 import { bundleOf, type LifecycleContext, shown, withoutCgroupError } from "./containers/context.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { LOG_FILE, type LogEntry, type LogReadOptions, logTruncated, readLogs } from "./containers/logs.js";
+import { LOG_FILE, type LogEntry, type LogReadOptions, logIncomplete, logTruncated, readLogs } from "./containers/logs.js";
 import { type Attachment, type AttachOptions, attachMonitor, MonitorRefusal } from "./containers/monitor-client.js";
 import { parseSignal } from "./containers/signals.js";
 import { killContainer } from "./containers/ops/kill.js";
@@ -42,6 +42,8 @@ export interface ContainerOutput {
   stderr: string;
   /** A handle's output read from its log, whose rotation dropped the oldest part (`log: { maxSize, maxFiles }`). */
   truncated?: true;
+  /** A handle's output read from its log, which lacks output its writes could not keep (a full disk). */
+  incomplete?: true;
 }
 
 /**
@@ -673,7 +675,8 @@ export class Container implements AsyncDisposable {
       if (bytes[e.stream] > maxBuffer) throw new OutputLimitError(e.stream, maxBuffer, text);
       text[e.stream] += e.data;
     }
-    return { exitCode: status.exitCode, ...text, ...(logTruncated(bundleOf(this.ctx, this.id).dir) ? { truncated: true as const } : {}) };
+    const dir = bundleOf(this.ctx, this.id).dir;
+    return { exitCode: status.exitCode, ...text, ...(logTruncated(dir) ? { truncated: true as const } : {}), ...(logIncomplete(dir) ? { incomplete: true as const } : {}) };
   }
 
   /** Deletes the container and its writable layer; a running one only with `force` (killed first). */

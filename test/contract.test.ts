@@ -23,7 +23,7 @@ import { GUEST_HOST_MOUNT, GUEST_INIT_SOURCE, toGuestSpec } from "../src/backend
 import { INIT_PATH, initMount } from "../src/spec/data-options.js";
 import { type CopyRecord, readRecords, recordToTar } from "../src/containers/copy-records.js";
 import { hostCopy } from "../src/containers/host-copy.js";
-import { LOG_TRUNCATED } from "../src/containers/logs.js";
+import { LOG_INCOMPLETE, LOG_TRUNCATED } from "../src/containers/logs.js";
 import { STATE_RESERVE } from "../src/paths.js";
 import { checkBindSource, type Planters } from "../src/backends/vm/node/bind-source.js";
 
@@ -175,6 +175,10 @@ test("data-layout.json: the reserve a state write on a full disk frees (both mon
 
 test("data-layout.json: the mark a log rotation leaves when it drops the oldest file (both log writers, and logs.ts)", () => {
   assert.equal(LOG_TRUNCATED, fixture<{ logTruncated: string }>("data-layout.json").logTruncated);
+});
+
+test("data-layout.json: the mark a failed log write leaves (both log writers, and logs.ts)", () => {
+  assert.equal(LOG_INCOMPLETE, fixture<{ logIncomplete: string }>("data-layout.json").logIncomplete);
 });
 
 test("a vm container's kept layer: the export of its directory and the file create names", () => {

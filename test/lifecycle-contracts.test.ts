@@ -7,11 +7,11 @@
  */
 import { describe, it, after } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { nextRestartDelay, parseRestartPolicy, restartsAfter } from "../src/containers/restart-policy.js";
-import { LOG_TRUNCATED, logTruncated, readLogs, type LogEntry } from "../src/containers/logs.js";
+import { LOG_TRUNCATED, logIncomplete, logTruncated, readLogs, type LogEntry } from "../src/containers/logs.js";
 import { LogWriter, type LogStream } from "../src/containers/log-writer.js";
 import { readCurrentState, refreshStatus, readState, type ContainerState } from "../src/containers/state.js";
 import { parseSignal } from "../src/containers/signals.js";
@@ -92,6 +92,22 @@ describe("log writer (test/fixtures/contract/log-lines.json, shared with the mon
     k.close();
     assert.ok(readdirSync(kept).includes("container.log.1"));
     assert.equal(logTruncated(kept), false, "rotated, nothing dropped");
+  });
+  it("a write that fails (a full disk) never throws into its monitor: the log is marked incomplete and goes on", async () => {
+    const dir = mkdtempSync(join(temp, "incomplete-"));
+    const w = new LogWriter(dir, 1 << 20, 3);
+    w.write("stdout", Buffer.from("kept\n"), 0n);
+    assert.equal(logIncomplete(dir), false);
+    // A descriptor that refuses writes stands in for the full disk (the vm monitor's data handler threw, and it died).
+    const writable = (w as unknown as { fd: number }).fd;
+    (w as unknown as { fd: number }).fd = openSync(join(dir, "container.log"), "r");
+    w.write("stdout", Buffer.from("lost\n"), 0n);
+    assert.equal(logIncomplete(dir), true);
+    closeSync((w as unknown as { fd: number }).fd);
+    (w as unknown as { fd: number }).fd = writable;
+    w.write("stdout", Buffer.from("after\n"), 0n);
+    w.close();
+    assert.deepEqual((await collect(dir, {})).map((e) => e.data), ["kept\n", "after\n"]);
   });
 });
 

@@ -1030,11 +1030,31 @@ for (const who of identities()) {
           }
         });
         assert.deepEqual(broken, [], "no torn entry");
+        // What did not fit is missing, and `logs` says so (it was silent: the output looked whole).
+        const logs = await cli(["logs", "chatty"]);
+        assert.equal(logs.code, 0, logs.stderr);
+        assert.match(logs.stderr, /^tsbox: warning: this log is incomplete: some of the container's output could not be written to it \(the disk was full\)\n$/);
       } finally {
         disk.free();
         await done(["rm", "-f", "chatty"]);
         rmSync(counter, { recursive: true, force: true });
       }
+    });
+
+    it("a foreground run whose output came while its own files filled the disk: logs says its log lacks it, and keeps the rest", async () => {
+      // The chaos explorer's case: the caller saw every line, `logs` printed the first and not the rest, and said nothing.
+      // (More than the log's last page, which may have room for a line or two even on a full tmpfs.)
+      const script = "echo before; dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null; yes while-full | head -n 2000; rm /big; echo after";
+      const run = await cli(["run", "--name", "fg", "busybox", "sh", "-c", script]);
+      assert.equal(run.stdout, `before\n${"while-full\n".repeat(2000)}after\n`, run.stderr);
+      const logs = await done(["logs", "fg"]);
+      assert.match(logs.stdout, /^before\n(while-full\n)*after\n$/);
+      assert.ok(logs.stdout.length < run.stdout.length, "the lines the full disk refused are not in the log");
+      assert.match(logs.stderr, /this log is incomplete: some of the container's output could not be written to it \(the disk was full\)/);
+      // A log written whole has no such line.
+      await done(["run", "--name", "fine", "busybox", "echo", "fine"]);
+      assert.deepEqual([(await done(["logs", "fine"])).stderr, (await done(["logs", "fine"])).stdout], ["", "fine\n"]);
+      await done(["rm", "fg", "fine"]);
     });
 
     it("a container whose output filled the disk can be removed (rm -f, container prune), and a failed rename frees its name", async () => {

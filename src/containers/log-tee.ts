@@ -18,7 +18,7 @@ export function logPipedOutput(proc: ContainerProcess, bundleDir: string, log: {
       try {
         if (writer) fn(writer);
       } catch {
-        // A full disk: the output still reaches the caller, the log stops.
+        // (the log's own writes keep going past a full disk: LogWriter marks the log incomplete)
         writer = undefined;
       }
     };

@@ -7,16 +7,17 @@
  * between two writes kept whole; rotated to `container.log.1`, … before an
  * entry would pass `maxSize`, `maxFiles` files in all. logs.ts reads it.
  */
-import { closeSync, existsSync, fstatSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { StringDecoder } from "node:string_decoder";
-import { LOG_FILE, LOG_TRUNCATED } from "./logs.js";
+import { LOG_FILE, LOG_INCOMPLETE, LOG_TRUNCATED } from "./logs.js";
 
 export type LogStream = "stdout" | "stderr";
 
 export class LogWriter {
   private fd: number;
   private size: number;
+  private incompleteMarked = false;
   private readonly decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
   private readonly path: string;
 
@@ -57,6 +58,22 @@ export class LogWriter {
 
   /** With one write where they fit; rotation is decided per entry, as logfile.rs's `append` (docker's json-file). */
   private append(entries: Buffer[]): void {
+    try {
+      this.appendEntries(entries);
+    } catch {
+      // A full disk: the output still reaches its readers and the monitor goes on; `logs` says the log lacks some.
+      if (!this.incompleteMarked) {
+        try {
+          closeSync(openSync(join(dirname(this.path), LOG_INCOMPLETE), "a", 0o600));
+          this.incompleteMarked = true;
+        } catch {
+          // tried again at the next failure
+        }
+      }
+    }
+  }
+
+  private appendEntries(entries: Buffer[]): void {
     let out: Buffer[] = [];
     let pending = 0;
     for (const e of entries) {
@@ -71,9 +88,27 @@ export class LogWriter {
     this.writeOut(out, pending);
   }
 
+  /** Cut short (a full disk): the whole entries written stay, the part of the next goes (logfile.rs's write_out). */
   private writeOut(out: Buffer[], length: number): void {
     if (length === 0) return;
-    writeSync(this.fd, Buffer.concat(out, length));
+    const data = Buffer.concat(out, length);
+    let written = 0;
+    try {
+      while (written < length) {
+        const n = writeSync(this.fd, data, written);
+        if (n === 0) throw Object.assign(new Error("the log's write wrote nothing"), { code: "EIO" });
+        written += n;
+      }
+    } catch (err) {
+      const whole = data.subarray(0, written).lastIndexOf(10) + 1;
+      try {
+        ftruncateSync(this.fd, this.size + whole);
+      } catch {
+        // the torn part stays: readers skip a line that is not JSON
+      }
+      this.size += whole;
+      throw err;
+    }
     this.size += length;
   }
 

@@ -21,6 +21,16 @@ export function logTruncated(bundleDir: string): boolean {
 }
 
 /**
+ * Made by a write to the log that failed (a full disk: log-writer.ts, logfile.rs): output the container printed is
+ * missing from its log. Contract: test/fixtures/contract/data-layout.json.
+ */
+export const LOG_INCOMPLETE = "container.log.incomplete";
+
+export function logIncomplete(bundleDir: string): boolean {
+  return existsSync(join(bundleDir, LOG_INCOMPLETE));
+}
+
+/**
  * One line of the container's output (its newline kept), joined from the writes that made it as docker's
  * json-file gives it: its time is that of the write that ended it. A part still without its newline when the
  * log is read to its end (a prompt, or a follow waiting for more) is an entry of its own.

@@ -5,6 +5,7 @@ import type { CliContext } from "../context.js";
 import { cliRuntime } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
 import { parseTimeArg } from "../time-arg.js";
+import { logIncomplete } from "../../containers/logs.js";
 
 const USAGE = `Usage: tsbox logs [OPTIONS] CONTAINER
 
@@ -56,6 +57,10 @@ export async function logsCommand(args: string[], ctx: CliContext): Promise<numb
     }
   } finally {
     process.off("SIGINT", stop);
+  }
+  // What a full disk kept out of the log: the output above is not all the container printed.
+  if (logIncomplete(container.lifecycleContext().paths.container(container.id).dir)) {
+    ctx.stderr.write("tsbox: warning: this log is incomplete: some of the container's output could not be written to it (the disk was full)\n");
   }
   return 0;
 }

@@ -20,6 +20,8 @@ use std::time::SystemTime;
 pub const FILE_NAME: &str = "container.log";
 /// Made once a rotation drops the oldest file (src/containers/logs.ts LOG_TRUNCATED).
 pub const TRUNCATED: &str = "container.log.truncated";
+/// Made once a write fails (a full disk): output went missing from the log (src/containers/logs.ts LOG_INCOMPLETE).
+pub const INCOMPLETE: &str = "container.log.incomplete";
 /// Rotation when a caller names none (src/containers/state.ts DEFAULT_LOG, which
 /// the front end always passes, is the same).
 pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024;
@@ -33,6 +35,8 @@ pub struct LogFile {
     max_files: u32,
     /// Per stream (stdout, stderr): the start of a UTF-8 character cut by a read.
     carry: [Vec<u8>; 2],
+    /// INCOMPLETE is made (tried again at the next failure until it is).
+    incomplete_marked: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -62,6 +66,7 @@ impl LogFile {
             max_size,
             max_files: std::cmp::max(max_files, 1),
             carry: [Vec::new(), Vec::new()],
+            incomplete_marked: false,
         })
     }
 
@@ -91,6 +96,15 @@ impl LogFile {
     /// entry that alone is larger (one read of short lines made a file 200x
     /// `max_size` when it was decided per read).
     fn append(&mut self, entries: &[String]) -> io::Result<()> {
+        let written = self.append_entries(entries);
+        // Lost output is said by `logs` (docker's daemon only logs the error where no user looks).
+        if written.is_err() && !self.incomplete_marked {
+            self.incomplete_marked = OpenOptions::new().create(true).append(true).open(self.path.with_file_name(INCOMPLETE)).is_ok();
+        }
+        written
+    }
+
+    fn append_entries(&mut self, entries: &[String]) -> io::Result<()> {
         let mut out = Vec::new();
         for e in entries {
             let size = self.size + out.len() as u64;
@@ -267,6 +281,22 @@ mod tests {
         assert_eq!(whole_entries(&bytes[..a.len()]), a.len());
         assert_eq!(whole_entries(&bytes[..a.len() + 3]), a.len());
         assert_eq!(whole_entries(bytes), bytes.len());
+    }
+
+    #[test]
+    fn a_failed_write_marks_the_log_incomplete() {
+        let dir = temp_dir("incomplete");
+        let mut log = LogFile::open(&dir, 1 << 20, 3).unwrap();
+        log.write(Stream::Stdout, b"kept\n", UNIX_EPOCH).unwrap();
+        assert!(!dir.join(INCOMPLETE).exists());
+        // A descriptor that refuses writes stands in for a full disk.
+        log.file = File::open(dir.join(FILE_NAME)).unwrap();
+        assert!(log.write(Stream::Stdout, b"lost\n", UNIX_EPOCH).is_err());
+        // The name both sides read (test/fixtures/contract/data-layout.json).
+        let layout = container::json::parse(include_str!("../../../../test/fixtures/contract/data-layout.json")).unwrap();
+        assert_eq!(layout.get("logIncomplete").and_then(Json::as_str), Some(INCOMPLETE));
+        assert!(dir.join(INCOMPLETE).exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
