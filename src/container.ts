@@ -446,7 +446,8 @@ export class Container implements AsyncDisposable {
    * `ContainerError` once the container has stopped without one, or after
    * `timeoutMs` (default 60 s). Needs a log: a container `start()`ed
    * (`create`, the CLI's `-d`) or run with a restart policy; a foreground
-   * `run`'s output is its `stdout`/`stderr` streams.
+   * `run`'s output is its `stdout`/`stderr` streams. Called before `start()`,
+   * it waits for the start (within its timeout).
    */
   async waitForLog(pattern: string | RegExp, options: WaitForLogOptions = {}): Promise<string> {
     checkOptions("waitForLog", options, WAIT_FOR_LOG_KINDS);
@@ -455,7 +456,28 @@ export class Container implements AsyncDisposable {
       throw new UsageError(`waitForLog reads the log of container ${shown(state)}, which runs in the foreground and keeps none: create() and start() it (or give it a restart policy), or read run()'s stdout`);
     }
     const stopped = async () => whyStopped(await this.state());
-    return waitForLogLine((o) => this.logs(o), pattern, options, { name: shown(state), stopped });
+    return waitForLogLine((o) => this.logsOnceStarted(o), pattern, options, { name: shown(state), stopped });
+  }
+
+  /**
+   * The log, followed from the start once the container has been started: a wait set up between create() and
+   * start() (so that no line can slip by) waits for the start, within its timeout, instead of failing at once
+   * because a created container has no log yet.
+   */
+  private async *logsOnceStarted(options: LogsOptions): AsyncGenerator<LogEntry> {
+    const { signal } = options;
+    while ((await this.state()).status === "created" && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, 25);
+        function done() {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", done);
+          resolve();
+        }
+        signal?.addEventListener("abort", done, { once: true });
+      });
+    }
+    yield* this.logs(options);
   }
 
   /**
@@ -464,7 +486,8 @@ export class Container implements AsyncDisposable {
    * Rejects with a `ContainerError` when it turns unhealthy (with the last
    * check's output), the container stops first, or after `timeoutMs`
    * (default 60 s). Checks run under a container's monitor: a container
-   * `start()`ed (`create`, the CLI's `-d`) or run with a restart policy.
+   * `start()`ed (`create`, the CLI's `-d`) or run with a restart policy;
+   * called before `start()`, it waits for the start (within its timeout).
    */
   async waitForHealthy(options: WaitForHealthyOptions = {}): Promise<HealthState> {
     checkOptions("waitForHealthy", options, WAIT_FOR_HEALTHY_KINDS);
@@ -480,7 +503,8 @@ export class Container implements AsyncDisposable {
     }
     const stopped = async () => {
       const now = await this.state();
-      return isActive(now) ? undefined : whyStopped(now);
+      // Created and not yet started: a wait set up before start() waits for it (within its timeout).
+      return isActive(now) || now.status === "created" ? undefined : whyStopped(now);
     };
     return waitForHealthStatus({ bundleDir, name: shown(state), stopped }, options);
   }

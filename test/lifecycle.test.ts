@@ -852,6 +852,9 @@ for (const who of identities()) {
       assert.match(r.foreground, /^UsageError: waitForLog reads the log of container \S+, which runs in the foreground and keeps none: create\(\) and start\(\) it/);
       assert.equal(r.badTimes, "UsageError: waitForLog: times must be a whole number of at least 1, got 0");
       assert.deepEqual(r.reasons, ["timeout", "not_running"]);
+      // Before: "container … is created before a log line matched", at once.
+      assert.equal(r.beforeStart, "up early");
+      assert.match(r.neverStarted, /^ContainerError: no log line of container \S+ matched "x" within 0.3 s$/);
     });
 
     it("the library's logs and waitForLog close the log when their reader stops before its end", async () => {
@@ -871,6 +874,7 @@ for (const who of identities()) {
       assert.match(r.noCheck, /^UsageError: container \S+ has no health check: its image has no HEALTHCHECK and it was created without the healthcheck option$/);
       assert.match(r.typo, /^UsageError: waitForHealthy options: unknown option "timeout" \(timeoutMs\)$/);
       assert.match(r.foreground, /^UsageError: container \S+ runs in the foreground, where no health checks run/);
+      assert.equal(r.beforeStart, "healthy", "a wait set up before start() spans it");
     });
 
     it("the library's edges: stop of a created container, logs since as a string or seconds, misspelt options, kill('KILL'), a relative dataDir, close()", async () => {

@@ -59,7 +59,18 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await quitter.remove();
     await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true });
     const foreground = await failure(run.waitForLog("x"));
-    return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes, reasons: [timedOutReason, exitedReason] };
+    // Set up between create() and start(), as a harness does so that no line slips by: it waits for the start.
+    const early = await rt.create({ image: "busybox", cmd: ["sh", "-c", "echo up early; exec sleep 600"] });
+    const waiting = early.waitForLog("up early", { timeoutMs: 30_000 }).catch((e: Error) => `${e.name}: ${e.message}`);
+    await new Promise((r) => setTimeout(r, 200));
+    await early.start();
+    const beforeStart = await waiting;
+    await early.remove({ force: true });
+    // Never started: its timeout, not at once.
+    const idle = await rt.create({ image: "busybox", cmd: ["true"] });
+    const neverStarted = await failure(idle.waitForLog("x", { timeoutMs: 300 }));
+    await idle.remove();
+    return { first, second, onStderr, noNewline, timedOut, exited, foreground, badTimes, beforeStart, neverStarted, reasons: [timedOutReason, exitedReason] };
   },
 
   /** A log read left early (a break, logs() without follow, waitForLog's line already there) closes its files. */
@@ -104,13 +115,20 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     await looping.start();
     const crashLoop = await failure(looping.waitForHealthy({ timeoutMs: 20_000 }));
     await looping.remove({ force: true });
+    // Waited for between create() and start(): the wait spans the start.
+    const early = await rt.create({ image: "busybox", cmd: ["sleep", "600"], healthcheck: { test: "true", ...fast } });
+    const waiting = early.waitForHealthy({ timeoutMs: 30_000 }).then((h) => h.Status, (e: Error) => `${e.name}: ${e.message}`);
+    await new Promise((r) => setTimeout(r, 200));
+    await early.start();
+    const beforeStart = await waiting;
+    await early.remove({ force: true });
     const plain = await rt.create({ image: "busybox", cmd: ["sleep", "600"] });
     const noCheck = await failure(plain.waitForHealthy());
     const typo = await failure(plain.waitForHealthy({ timeout: 5 } as never));
     await plain.remove();
     await using run = await rt.run({ image: "busybox", cmd: ["sleep", "600"], remove: true, healthcheck: { test: "true" } }, { onWarning: () => {} });
     const foreground = await failure(run.waitForHealthy());
-    return { healthy: healthy.Status, unhealthy, timedOut, exited, crashLoop, noCheck, typo, foreground, reasons: [unhealthyReason, timedOutReason, exitedReason] };
+    return { healthy: healthy.Status, unhealthy, timedOut, exited, crashLoop, noCheck, typo, foreground, beforeStart, reasons: [unhealthyReason, timedOutReason, exitedReason] };
   },
 
   /** waitForHealthy on the container named ARG, as a test harness would after its monitor died unseen. */
