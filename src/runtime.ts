@@ -886,8 +886,11 @@ export class Runtime implements ContainerOwner {
     return this.leased(() => loadImages(this.imageStore, this.dataDir, input, options));
   }
 
-  /** Manifest digest → a container using it: recorded ones, and those being made (their creator file's claim). */
-  private async imagesInUse(): Promise<Map<string, string>> {
+  /**
+   * @internal Manifest digest → a container using it: recorded ones, and those being made (their creator file's
+   * claim). Read under the index lock by rmi's guard and `pruneImages`.
+   */
+  async imagesInUse(): Promise<Map<string, string>> {
     const inUse = new Map<string, string>();
     for (const id of readdirOrEmpty(this.paths.containers)) {
       if (!/^[0-9a-f]{64}$/.test(id)) continue;

@@ -501,6 +501,30 @@ for (const who of identities()) {
       oneLineError(await run, /^tsbox: (the image was removed while its layers were being unpacked \(layer blob sha256:[0-9a-f]{64} is gone\): pull or load it again|image big:3 was removed while the container was being created)/);
     });
 
+    it("image prune -a keeps a name of two platforms while a container uses one of them, and reports each image it deletes", async () => {
+      const env = freshStore(who);
+      // busybox of both platforms under one name (the vm backend's and the native one's, one store): an OCI index entry.
+      for (const platform of ["linux/amd64", "linux/386"]) ok(await tsbox(who, ["image", "inspect", "--platform", platform, "busybox"], { env }));
+      const ids = async () => (await tsbox(who, ["images", "--no-trunc", "--format", "{{.Platform}} {{.ID}}"], { env })).stdout.trim().split("\n").sort();
+      const both = await ids();
+      assert.deepEqual(both.map((row) => row.split(" ")[0]), ["linux/386", "linux/amd64"]);
+      ok(await tsbox(who, ["create", "--name", "user", "busybox", "true"], { env }));
+      // Before: the container's manifest was compared with the index entry's digest, and the image went.
+      const kept = await tsbox(who, ["image", "prune", "-a", "-f"], { env });
+      ok(kept);
+      assert.doesNotMatch(kept.stdout, /untagged|deleted/);
+      assert.deepEqual(await ids(), both);
+      ok(await tsbox(who, ["commit", "user", "mine:1"], { env }));
+      ok(await tsbox(who, ["rm", "user"], { env }));
+      ok(await tsbox(who, ["rmi", "mine:1"], { env }));
+      const gone = await tsbox(who, ["image", "prune", "-a", "-f"], { env });
+      ok(gone);
+      // docker's report: each image id (not the digest of the index that named them).
+      const deleted = gone.stdout.split("\n").filter((l) => l.startsWith("deleted: ")).map((l) => l.slice("deleted: ".length)).sort();
+      assert.deepEqual(deleted, both.map((row) => row.split(" ")[1]!).sort());
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+    });
+
     it("save -o and export -o write into a device or FIFO as it is, and through a symlink: never replace it", async () => {
       const env = freshStore(who);
       const dir = join(who.scratch, `out-${Math.random().toString(16).slice(2)}`);
