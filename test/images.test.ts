@@ -547,11 +547,12 @@ for (const who of identities()) {
           `mkfifo p && touch -d @946684800 "${data}"/blobs/sha256/* && ` +
             `{ (while [ ! -e go ]; do sleep 0.05; done; cat > out.tar) < p & } && ` +
             `{ ${cli} save -o p mine:1 2>err & s=$!; } && i=0 && ` +
-            `while [ -z "$(find "${data}/blobs/sha256" -newermt @946684801 | head -1)" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; ` +
-            `${cli} image prune -a -f; touch go; wait $s; echo "save $?"; wait; cat err`,
+            `while [ -z "$(find "${data}/blobs/sha256" -type f -newermt @946684801 | head -1)" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; ` +
+            `[ $i -lt 600 ] && echo held; ${cli} image prune -a -f; touch go; wait $s; echo "save $?"; wait; cat err`,
         ],
       });
       assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^held$/m, `the save marked its blobs before the prune: ${r.stdout}`);
       assert.match(r.stdout, /^untagged: mine:1$/m, r.stdout);
       // Before: the prune deleted the blobs under the save, which failed with a raw ENOENT (exit 1).
       assert.match(r.stdout, /^save 0$/m, r.stdout);
