@@ -810,7 +810,7 @@ export class Runtime implements ContainerOwner {
   async push(image: string, options: PushOptions & { destination?: string } = {}): Promise<PushResult> {
     const { pushImage, PUSH_KINDS } = await import("./image/registry/push-image.js");
     checkOptions("push", options, PUSH_KINDS);
-    return pushImage(this.imageStore, image, options.destination, options);
+    return this.leased(() => pushImage(this.imageStore, image, options.destination, options));
   }
 
   /** Names the image `source` also `target`; returns the canonical new name. */
@@ -846,7 +846,7 @@ export class Runtime implements ContainerOwner {
     const sweep = async (removed: Descriptor[]) => {
       if (options.prune === false) return [];
       const { sweepRemoved } = await import("./image/gc.js");
-      return (await sweepRemoved(this.dataDir, this.imageStore.layout, removed, (dir) => removeOwnedTree(this.ctx, dir))).blobs;
+      return (await sweepRemoved(this.dataDir, this.imageStore.layout, removed, (dir) => removeOwnedTree(this.ctx, dir))).released;
     };
     if (await this.imageStore.isImageId(image)) {
       const { id, untagged, kept, removed } = await this.imageStore.removeById(image, remove);
@@ -873,7 +873,7 @@ export class Runtime implements ContainerOwner {
   async save(images: string[], out: string | NodeJS.WritableStream, options: { format?: "docker" | "oci"; platform?: Platform; signal?: AbortSignal } = {}): Promise<void> {
     checkOptions("save", options, { format: "own", platform: "object", signal: "abortSignal" } satisfies OptionKinds<typeof options>);
     const { saveImages } = await import("./image/archive.js");
-    return saveImages(this.imageStore, images, out as string, options.format ?? "docker", options.platform, options.signal);
+    return this.leased(() => saveImages(this.imageStore, images, out as string, options.format ?? "docker", options.platform, options.signal));
   }
 
   /**
@@ -886,8 +886,11 @@ export class Runtime implements ContainerOwner {
     return this.leased(() => loadImages(this.imageStore, this.dataDir, input, options));
   }
 
-  /** Manifest digest → a container using it: recorded ones, and those being made (their creator file's claim). */
-  private async imagesInUse(): Promise<Map<string, string>> {
+  /**
+   * @internal Manifest digest → a container using it: recorded ones, and those being made (their creator file's
+   * claim). Read under the index lock by rmi's guard and `pruneImages`.
+   */
+  async imagesInUse(): Promise<Map<string, string>> {
     const inUse = new Map<string, string>();
     for (const id of readdirOrEmpty(this.paths.containers)) {
       if (!/^[0-9a-f]{64}$/.test(id)) continue;
@@ -1187,7 +1190,8 @@ export class Runtime implements ContainerOwner {
 
   /**
    * Runs `fn` under the image store's lease (layout.ts `withLease`, pull's): what it writes before a name or
-   * entry holds it — a build's steps, a commit's, import's or load's blobs — survives a prune meanwhile.
+   * entry holds it — a build's steps, a commit's, import's or load's blobs — survives a prune meanwhile, and so
+   * does what a save or push reads (`OciLayout.holdBlobs`).
    */
   private leased<T>(fn: () => Promise<T>): Promise<T> {
     return this.imageStore.layout.withLease(fn);

@@ -501,6 +501,71 @@ for (const who of identities()) {
       oneLineError(await run, /^tsbox: (the image was removed while its layers were being unpacked \(layer blob sha256:[0-9a-f]{64} is gone\): pull or load it again|image big:3 was removed while the container was being created)/);
     });
 
+    it("image prune -a keeps a name of two platforms while a container uses one of them, and reports each image it deletes", async () => {
+      const env = freshStore(who);
+      // busybox of both platforms under one name (the vm backend's and the native one's, one store): an OCI index entry.
+      for (const platform of ["linux/amd64", "linux/386"]) ok(await tsbox(who, ["image", "inspect", "--platform", platform, "busybox"], { env }));
+      const ids = async () => (await tsbox(who, ["images", "--no-trunc", "--format", "{{.Platform}} {{.ID}}"], { env })).stdout.trim().split("\n").sort();
+      const both = await ids();
+      assert.deepEqual(both.map((row) => row.split(" ")[0]), ["linux/386", "linux/amd64"]);
+      ok(await tsbox(who, ["create", "--name", "user", "busybox", "true"], { env }));
+      // Before: the container's manifest was compared with the index entry's digest, and the image went.
+      const kept = await tsbox(who, ["image", "prune", "-a", "-f"], { env });
+      ok(kept);
+      assert.doesNotMatch(kept.stdout, /untagged|deleted/);
+      assert.deepEqual(await ids(), both);
+      ok(await tsbox(who, ["commit", "user", "mine:1"], { env }));
+      ok(await tsbox(who, ["rm", "user"], { env }));
+      ok(await tsbox(who, ["rmi", "mine:1"], { env }));
+      const gone = await tsbox(who, ["image", "prune", "-a", "-f"], { env });
+      ok(gone);
+      // docker's report: each image id (not the digest of the index that named them).
+      const deleted = gone.stdout.split("\n").filter((l) => l.startsWith("deleted: ")).map((l) => l.slice("deleted: ".length)).sort();
+      assert.deepEqual(deleted, both.map((row) => row.split(" ")[1]!).sort());
+      assert.equal((await tsbox(who, ["images", "-q"], { env })).stdout, "");
+    });
+
+    it("a save in progress keeps its image's blobs through image prune -a and rmi: the archive is whole", async () => {
+      const env = freshStore(who);
+      const data = env.TSBOX_DATA_DIR!;
+      ok(await tsbox(who, ["run", "--name", "src", "busybox", "sh", "-c", "echo kept > /kept"], { env }));
+      ok(await tsbox(who, ["commit", "src", "mine:1"], { env }));
+      ok(await tsbox(who, ["rm", "src"], { env }));
+      const dir = join(who.scratch, `save-${Math.random().toString(16).slice(2)}`);
+      mkdirSync(dir);
+      chownSync(dir, who.uid, who.gid);
+      const cli = `"${process.execPath}" "${cliPath}"`;
+      // The save writes into a FIFO read only once the prune is done (so it is mid-archive then). The blobs' times
+      // are set far back first: the save has held them (its lease, holdBlobs) once one of them is new again.
+      const r = await tsbox(who, [], {
+        env,
+        cwd: dir,
+        timeoutMs: 120_000,
+        argv: [
+          "sh",
+          "-c",
+          `mkfifo p && touch -d @946684800 "${data}"/blobs/sha256/* && ` +
+            `{ (while [ ! -e go ]; do sleep 0.05; done; cat > out.tar) < p & } && ` +
+            `{ ${cli} save -o p mine:1 2>err & s=$!; } && i=0 && ` +
+            `while [ -z "$(find "${data}/blobs/sha256" -type f -newermt @946684801 | head -1)" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; ` +
+            `[ $i -lt 600 ] && echo held; ${cli} image prune -a -f; touch go; wait $s; echo "save $?"; wait; cat err`,
+        ],
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^held$/m, `the save marked its blobs before the prune: ${r.stdout}`);
+      assert.match(r.stdout, /^untagged: mine:1$/m, r.stdout);
+      // Before: the prune deleted the blobs under the save, which failed with a raw ENOENT (exit 1).
+      assert.match(r.stdout, /^save 0$/m, r.stdout);
+      assert.doesNotMatch(r.stdout, /tsbox:/);
+      const other = freshStore(who);
+      ok(await tsbox(who, ["load", "-i", join(dir, "out.tar")], { env: other }));
+      assert.equal((await tsbox(who, ["run", "--rm", "mine:1", "cat", "/kept"], { env: other })).stdout, "kept\n");
+      // The held blobs were left to the next prune, which takes them once the save is over.
+      ok(await tsbox(who, ["image", "prune", "-a", "-f"], { env }));
+      assert.deepEqual(readdirSync(join(data, "blobs", "sha256")), []);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
     it("save -o and export -o write into a device or FIFO as it is, and through a symlink: never replace it", async () => {
       const env = freshStore(who);
       const dir = join(who.scratch, `out-${Math.random().toString(16).slice(2)}`);

@@ -12,7 +12,7 @@ import { removeOwnedTree } from "./remove.js";
 import { treeBytes } from "../fs-util.js";
 import { errorMessage } from "../errors.js";
 import { leasedBlobs, strayBytes } from "../image/gc.js";
-import { Annotation, type ImageConfig, type ImageManifest } from "../image/oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageManifest } from "../image/oci.js";
 import { prunable, type PruneFilter } from "./prune-filter.js";
 import { familiarName, parseReference } from "../image/reference.js";
 import type { Runtime } from "../runtime.js";
@@ -64,46 +64,63 @@ export interface ImagePruneResult {
  */
 export async function pruneImages(runtime: Runtime, options: { all?: boolean; buildSteps?: boolean; filter?: PruneFilter } = {}): Promise<ImagePruneResult> {
   const layout = runtime.imageStore.layout;
-  const used = new Set((await runtime.containers({ all: true })).map((c) => c.imageDigest));
   // Entries the filter spares (their config's created time and labels), decided before the index is locked.
+  const spared = new Set<string>();
   if (options.filter) {
     for (const d of (await layout.readIndex()).manifests) {
       const first = (await runtime.imageStore.presentManifests(d).catch(() => []))[0];
       const config = first && (await imageConfigOf(layout, first.digest));
-      if (!prunable(options.filter, config?.created, config?.config?.Labels)) used.add(d.digest);
+      if (!prunable(options.filter, config?.created, config?.config?.Labels)) spared.add(d.digest);
     }
   }
   const result: ImagePruneResult = { untagged: [], deleted: [], bytes: 0 };
-  const doomed = new Set<string>();
-  let remaining: string[] = [];
+  const doomed = new Map<string, Descriptor>();
+  let remaining: Descriptor[] = [];
   // A running build's steps (unnamed entries it made under its lease): the next step is made from them.
   const leased = await leasedBlobs(layout);
-  await layout.updateIndex((index) => {
-    index.manifests = index.manifests.filter((d) => {
+  await layout.updateIndex(async (index) => {
+    // Who uses which manifest, read under the lock as rmi's guard is (Runtime imagesInUse: the states and the live
+    // creators' claims): a run claims its image and checks it is still there under this lock, so it either sees the
+    // prune or is seen by it. Before, the containers were listed before the lock, without creators.
+    const used = await runtime.imagesInUse();
+    const kept: Descriptor[] = [];
+    for (const d of index.manifests) {
       const name = d.annotations?.[Annotation.refName];
-      if (used.has(d.digest) || (name !== undefined && !options.all)) return true;
-      if (name === undefined && leased(d.digest)) return true;
-      // `builder prune`: only what builds kept as their cache.
-      if (options.buildSteps && d.annotations?.[CACHE_KEY_ANNOTATION] === undefined) return true;
+      const keep =
+        spared.has(d.digest) ||
+        (name !== undefined && !options.all) ||
+        (name === undefined && leased(d.digest)) ||
+        // `builder prune`: only what builds kept as their cache.
+        (options.buildSteps === true && d.annotations?.[CACHE_KEY_ANNOTATION] === undefined) ||
+        // A name of several platforms is an index: a container uses one of its manifests (before, compared with the
+        // index's own digest, so `prune -a` deleted a two-platform image a container ran from).
+        (await runtime.imageStore.entryUses(d, used));
+      if (keep) {
+        kept.push(d);
+        continue;
+      }
       if (name !== undefined) result.untagged.push(familiarName(parseReference(name)));
-      doomed.add(d.digest);
-      return false;
-    });
+      doomed.set(d.digest, d);
+    }
+    index.manifests = kept;
     // A manifest still named elsewhere in the index is not deleted.
     for (const d of index.manifests) doomed.delete(d.digest);
-    remaining = index.manifests.map((d) => d.digest);
+    remaining = index.manifests;
   });
-  // Reported by image id, as docker does; an id another manifest still has (a build's last step
-  // and the image it named are one image) is not gone.
-  const imageId = (manifest: string) => {
-    try {
-      return (JSON.parse(readFileSync(layout.blobPath(manifest), "utf8")) as { config?: { digest?: string } }).config?.digest ?? manifest;
-    } catch {
-      return manifest;
+  // Reported by image id, as docker does (an index entry: each of its images); an id another entry still has (a
+  // build's last step and the image it named are one image) is not gone.
+  const imageIds = async (entry: Descriptor) => {
+    const ids = new Set<string>();
+    for (const m of await runtime.imageStore.presentManifests(entry).catch(() => [])) {
+      ids.add((await layout.readJsonBlob<ImageManifest>(m.digest).catch(() => undefined))?.config?.digest ?? m.digest);
     }
+    return ids.size > 0 ? [...ids] : [entry.digest];
   };
-  const kept = new Set(doomed.size > 0 ? remaining.map(imageId) : []);
-  for (const id of new Set([...doomed].map(imageId))) if (!kept.has(id)) result.deleted.push(id);
+  const kept = new Set<string>();
+  if (doomed.size > 0) for (const d of remaining) for (const id of await imageIds(d)) kept.add(id);
+  const gone = new Set<string>();
+  for (const d of doomed.values()) for (const id of await imageIds(d)) gone.add(id);
+  for (const id of gone) if (!kept.has(id)) result.deleted.push(id);
   const freed = await runtime.prune();
   result.bytes = freed.bytes;
   return result;

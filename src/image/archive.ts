@@ -46,6 +46,9 @@ export async function saveImages(store: ImageStore, names: string[], out: string
     const image = await store.getImage(input, platform ?? (await store.defaultPlatformOf(input)));
     // Saved by its id, an image goes without a name (docker's RepoTags null), as `load` then keeps it: by id.
     const ref = (await store.isImageId(input)) ? undefined : parseReference(input);
+    // Held (under the caller's lease) before a byte is written: a prune or rmi meanwhile leaves them to this save.
+    const gone = await layout.holdBlobs([image.manifestDigest, image.manifest.config.digest, ...image.manifest.layers.map((l) => l.digest)]);
+    if (gone !== undefined) throw new ImageError(`image ${input} was removed while it was being saved (blob ${gone} is gone)`);
     const manifestSize = (await stat(layout.blobPath(image.manifestDigest))).size;
     for (const d of [image.manifest.config, ...image.manifest.layers]) blobs.set(d.digest, d.size);
     blobs.set(image.manifestDigest, manifestSize);

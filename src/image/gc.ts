@@ -222,20 +222,27 @@ async function liveWriters(downloads: string): Promise<{ names: Set<string>; sin
  * `rmi`'s sweep (docker's; `--no-prune` skips it): of what the index entries
  * `removed` reached, the blobs and unpacked layers that nothing named
  * reaches now and no container uses — and nothing else (prune's other
- * work: unnamed blobs of others, partial downloads, leftovers). Under the
- * index lock, as prune. Returns the blobs deleted and the bytes freed.
+ * work: unnamed blobs of others, partial downloads, leftovers, blobs a
+ * live lease holds: a save or push reading the image). Under the
+ * index lock, as prune. Returns the blobs deleted, those nothing named
+ * reaches any more (`released`: deleted, or left to a lease; rmi's
+ * `Deleted:` is the image's config among them), and the bytes freed.
  */
-export async function sweepRemoved(dataDir: string, layout: OciLayout, removed: Descriptor[], removeDir: (dir: string) => Promise<void> = removeTree): Promise<{ blobs: string[]; layers: number; bytes: number }> {
-  const result = { blobs: [] as string[], layers: 0, bytes: 0 };
+export async function sweepRemoved(dataDir: string, layout: OciLayout, removed: Descriptor[], removeDir: (dir: string) => Promise<void> = removeTree): Promise<{ blobs: string[]; released: string[]; layers: number; bytes: number }> {
+  const result = { blobs: [] as string[], released: [] as string[], layers: 0, bytes: 0 };
   if (removed.length === 0) return result;
   const paths = new DataPaths(dataDir);
   const trash: string[] = [];
   await withIndexLock(layout.dir, async () => {
     const kept = reachable(layout, (await layout.readIndex()).manifests);
     const gone = reachable(layout, removed);
+    // What a live lease holds (a save or push reading the image, a pull reusing its blobs) stays for prune.
+    const leased = await leasedBlobs(layout);
     for (const digest of gone.blobs) {
       const hex = digest.replace(/^sha256:/, "");
       if (kept.blobs.has(digest) || !/^[0-9a-f]{64}$/.test(hex)) continue;
+      result.released.push(digest);
+      if (leased(digest)) continue;
       const freed = await removeBlob(layout, hex);
       if (freed === undefined) continue;
       result.blobs.push(digest);

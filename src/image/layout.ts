@@ -135,6 +135,20 @@ export class OciLayout {
     return there.every(Boolean);
   }
 
+  /**
+   * Keeps an image's blobs for a reader under a lease (`save`, `push`): marked as reused (`reuseBlobs`) under the
+   * index lock, which prune and rmi's sweep delete under, so either they went before — the digest of one that is
+   * gone is returned, the image was removed meanwhile — or they stay until the lease ends, even if the image's name
+   * goes (gc.ts `leasedBlobs`; containerd's export holds a lease the same way). Before session 54 a save or push
+   * racing `image prune -a` or `rmi` failed mid-archive with a raw ENOENT (exit 1).
+   */
+  async holdBlobs(digests: string[]): Promise<string | undefined> {
+    return withIndexLock(this.dir, async () => {
+      for (const digest of digests) if (!(await this.reuseBlobs([digest]))) return digest;
+      return undefined;
+    });
+  }
+
   /** Whole blob in memory: for manifests and configs (small, read on every run: sync). */
   async readBlob(digest: string): Promise<Buffer> {
     try {

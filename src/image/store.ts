@@ -601,6 +601,15 @@ export class ImageStore {
     return this.reaches((await this.layout.readIndex()).manifests, digest);
   }
 
+  /**
+   * Whether an index.json entry is, or (a name of several platforms) lists, a manifest of `manifests` — those
+   * containers use (Runtime imagesInUse): prune keeps such an entry.
+   */
+  async entryUses(entry: Descriptor, manifests: ReadonlyMap<string, unknown>): Promise<boolean> {
+    if (manifests.has(entry.digest)) return true;
+    return isIndexMediaType(entry.mediaType) && (await this.manifestsOf(entry)).some((m) => manifests.has(m.digest));
+  }
+
   /** Whether a name or a <none> entry of `index` (not the build cache's) has the manifest `digest`. */
   private isHeld(index: ImageIndex, digest: string): Promise<boolean> {
     return this.reaches(index.manifests.filter((d) => d.annotations === undefined || d.annotations[Annotation.refName] !== undefined), digest);

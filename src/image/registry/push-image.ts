@@ -119,9 +119,14 @@ export async function pushImage(store: ImageStore, source: string, destination: 
 
   /** One platform's image: its blobs, then its manifest (byte for byte) under `reference`. */
   const pushPlatform = async (manifestDigest: string, reference: string) => {
+    // Held (under the caller's lease) before anything is sent: a prune or rmi meanwhile leaves them to this push.
+    const removed = (gone: string) => new ImageError(`image ${source} was removed while it was being pushed (blob ${gone} is gone)`);
+    if (!(await layout.hasBlob(manifestDigest))) throw removed(manifestDigest);
     const manifestData = await layout.readBlob(manifestDigest);
     const manifest = JSON.parse(manifestData.toString("utf8")) as ImageManifest;
     if (!manifest.mediaType) throw new ImageError(`manifest ${manifestDigest} has no media type`);
+    const gone = await layout.holdBlobs([manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
+    if (gone !== undefined) throw removed(gone);
     const blobs: [Descriptor, PullEvent["kind"]][] = [...manifest.layers.map((l): [Descriptor, PullEvent["kind"]] => [l, "layer"]), [manifest.config, "config"]];
     let next = 0;
     const worker = async () => {
