@@ -88,9 +88,6 @@ function validateRoot(spec: ContainerSpec): void {
   if (o !== undefined) {
     if (!Array.isArray(o.lower) || o.lower.length === 0) fail("root.overlay.lower", "needs at least one layer");
     o.lower.forEach((l, i) => absolute(l, `root.overlay.lower[${i}]`));
-    o.lower.forEach((l, i) => {
-      if (l.includes(":") || l.includes(",")) fail(`root.overlay.lower[${i}]`, "overlayfs cannot take a path containing ':' or ','");
-    });
     absolute(o.upper, "root.overlay.upper");
     absolute(o.work, "root.overlay.work");
   }

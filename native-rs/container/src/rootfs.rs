@@ -155,12 +155,14 @@ fn overlay_mount(
     result
 }
 
-/// overlayfs splits on ':' and ',' and unescapes '\': escape the first and
-/// last (',' is refused when the spec is parsed).
-fn escape(p: &Path) -> String {
+/// A path as overlayfs's mount data takes it: the data is split on ',' and
+/// lowerdir on ':', and a '\\' escapes the next character in both (since
+/// Linux 3.18), so a data dir such as `/srv/a,b` or `/home/x:y` mounts.
+pub fn escape(p: &Path) -> String {
     p.to_string_lossy()
         .replace('\\', "\\\\")
         .replace(':', "\\:")
+        .replace(',', "\\,")
 }
 
 pub fn overlay_data(ov: &Overlay, base: Option<&Path>, userxattr: bool) -> String {
@@ -222,6 +224,15 @@ mod tests {
         assert_eq!(
             overlay_data(&o, None, true),
             "lowerdir=/s/l/b:/s/l/a\\:x,upperdir=/s/c/up,workdir=/s/c/work,userxattr"
+        );
+        let commas = Overlay {
+            lower: vec![PathBuf::from("/d,1/l/a\\b")],
+            upper: PathBuf::from("/d,1/c/up"),
+            work: PathBuf::from("/d,1/c/wo:rk"),
+        };
+        assert_eq!(
+            overlay_data(&commas, None, false),
+            "lowerdir=/d\\,1/l/a\\\\b,upperdir=/d\\,1/c/up,workdir=/d\\,1/c/wo\\:rk"
         );
         let all = o.lower.iter().chain([&o.upper, &o.work]).map(PathBuf::as_path);
         assert_eq!(common_parent(all), PathBuf::from("/s"));
