@@ -32,7 +32,7 @@ import type { PullEvent, PullOptions, PullResult } from "./image/registry/pull-i
 import type { PushOptions, PushResult } from "./image/registry/push-image.js";
 import type { Descriptor, Platform } from "./image/oci.js";
 import { formatPlatform, parsePlatform, platformMatches } from "./image/platform.js";
-import { familiarName, isNameOnly, parseReference, repositoryName } from "./image/reference.js";
+import { checkImageName, familiarName, isNameOnly, parseReference, repositoryName } from "./image/reference.js";
 import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
 import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec, defaultHostname } from "./spec/from-options.js";
@@ -1152,7 +1152,7 @@ export class Runtime implements ContainerOwner {
    */
   async commit(ref: string, options: CommitOptions = {}): Promise<string> {
     checkOptions("commit", options, COMMIT_KINDS);
-    const [{ upperAsLayer }, { checkImageName, storeImage, writeLayer }] = await Promise.all([import("./containers/changes.js"), import("./image/commit-image.js")]);
+    const [{ upperAsLayer }, { storeImage, writeLayer }] = await Promise.all([import("./containers/changes.js"), import("./image/commit-image.js")]);
     checkImageName(options.name);
     const id = await this.resolveContainer(ref);
     const files = await this.containerFiles(id);

@@ -211,6 +211,30 @@ for (const who of identities()) {
       }
     });
 
+    it("a data dir with ',' and ':' in its path (overlayfs's separators, escaped): run, export, commit, and info's overlay probe there", async () => {
+      // Refused before ("overlayfs cannot take a path containing ':' or ','"), and info's probe in such a TMPDIR failed.
+      const dir = join(who.scratch, "data a,b:c é");
+      mkdirSync(dir, { recursive: true });
+      chownSync(dir, who.uid, who.gid);
+      const env = { TSBOX_DATA_DIR: join(dir, "data"), TMPDIR: dir };
+      try {
+        const ran = await tsbox(who, ["run", "--name", "sep", "busybox", "sh", "-c", "echo z > /z"], { env });
+        assert.equal(ran.code, 0, ran.stderr);
+        const exported = await tsbox(who, ["export", "-o", out("sep.tar"), "sep"], { env });
+        assert.equal(exported.code, 0, exported.stderr);
+        const list = (await tsbox(who, [], { argv: ["tar", "-tf", out("sep.tar")] })).stdout.split("\n");
+        assert.ok(list.includes("z") && list.includes("bin/busybox"), "the container's file and the image's");
+        const committed = await tsbox(who, ["commit", "sep", "sep:1"], { env });
+        assert.equal(committed.code, 0, committed.stderr);
+        assert.equal((await tsbox(who, ["run", "--rm", "sep:1", "cat", "/z"], { env })).stdout, "z\n");
+        const info = await tsbox(who, ["info"], { env });
+        assert.match(info.stdout, /^ +overlay: true$/m, info.stdout);
+      } finally {
+        await tsbox(who, ["rm", "-f", "sep"], { env });
+        await tsbox(who, ["system", "prune", "-a", "-f"], { env });
+      }
+    });
+
     it("commit and export keep the xattrs a container set: a file capability (setcap) and user.* as SCHILY.xattr records, the capability as docker's v2", async () => {
       const tool = staticToolDir("xattr-tool");
       const x = (args: string) => `/t/xattr-tool ${args}`;

@@ -83,6 +83,17 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["tag", "busybox", `busybox:${"t".repeat(129)}`]), 1, /bad tag/);
     });
 
+    it("tag refuses a digest as the new name", async () => {
+      // It stored `repo@sha256:0…` for busybox, a digest busybox does not have, and that name then resolved to it.
+      const digest = `sha256:${"0".repeat(64)}`;
+      for (const target of [`names-tag/y@${digest}`, `names-tag/y:t@${digest}`]) {
+        oneLine(await tsbox(who, ["tag", "busybox", target]), 1, /invalid reference format: .*a digest cannot be given to a new image/);
+      }
+      const listed = await tsbox(who, ["images", "-q", "names-tag/y"]);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(listed.stdout, "", "no name was stored");
+    });
+
     it("command not found", async () => {
       oneLine(await tsbox(who, ["run", "--rm", "busybox", "no-such-command"]), 127, /executable file not found in \$PATH: no-such-command/);
       oneLine(await tsbox(who, ["run", "--rm", "busybox", "/no/such/path"]), 127, /no such file or directory: \/no\/such\/path/);

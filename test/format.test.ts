@@ -10,10 +10,14 @@ import { prepareFormat, renderFormatted, tabwrite, type FormatDefaults } from ".
 import { bytesSize, humanDuration, humanSize } from "../src/cli/format.js";
 import { parseNetDev } from "../src/network/net-io.js";
 import { sprintf } from "../src/cli/format-template-funcs.js";
-import { parseMount, parseUlimit } from "../src/cli/run-flags-data.js";
+import { parseMount, parseUlimit, readKeyValueFile } from "../src/cli/run-flags-data.js";
 import { parseRunArgs, parseVolume, securityOptions } from "../src/cli/run-flags.js";
 import { displayablePorts, parseFilters, statusText } from "../src/cli/commands/ps-context.js";
 import type { ContainerInspect } from "../src/containers/inspect.js";
+import { UsageError } from "../src/errors.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const inspect = {
   Id: "4fa6e0f0c6786287e131c3852c58a2e01cc697a68231826813597e4994f1d6e2",
@@ -219,5 +223,21 @@ describe("data flags", () => {
     assert.throws(() => securityOptions(["apparmor=docker-default"]), /invalid --security-opt apparmor=docker-default/);
     assert.deepEqual(run("--dns", "1.1.1.1", "--dns", "2001:db8::1").options.dns, ["1.1.1.1", "2001:db8::1"]);
     assert.throws(() => run("--dns", "notanip"), /invalid --dns notanip: not an IP address/);
+  });
+
+  it("refuses an env or label file that is not UTF-8, naming the line (docker's parseKeyValueFile)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "kv-file-"));
+    try {
+      const file = join(dir, "vars.env");
+      // A Latin-1 é on line 3: its bytes became U+FFFD in the container's variable, silently.
+      writeFileSync(file, Buffer.concat([Buffer.from("\ufeffA=1\n# caf\u00e9\nB=caf"), Buffer.of(0xe9), Buffer.from("\nC=3\n")]));
+      assert.throws(() => readKeyValueFile(file, "env"), (err: Error) => err instanceof UsageError && err.message === `env file ${file} contains invalid utf8 bytes at line 3`);
+      assert.throws(() => readKeyValueFile(file, "label"), /label file .* contains invalid utf8 bytes at line 3$/);
+      // UTF-8, a byte order mark and CRLF lines included, is read as it was.
+      writeFileSync(file, "\ufeffA=1\r\n# caf\u00e9\n  B=caf\u00e9 \u65e5\u672c\n\nC=a=b\n");
+      assert.deepEqual(readKeyValueFile(file, "env"), ["A=1", "B=caf\u00e9 \u65e5\u672c", "C=a=b"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

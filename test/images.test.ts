@@ -420,6 +420,27 @@ for (const who of identities()) {
       assert.equal(r.stdout, "group\nhostname\nhosts\nkept\npasswd\nresolv.conf\n--\nnew\n");
     });
 
+    it("runs, exports and commits an image of 120 layers (docker's limit is 127): more lower dirs than a page of overlay data holds", async () => {
+      // About 50 layers fit as `layers/sha256/<hex>` relative to the data dir; past that the kernel cut the data at
+      // its page and the run failed "mounting overlay …: No such file or directory" (each layer is now a descriptor).
+      const env = freshStore(who);
+      const layers = Array.from({ length: 119 }, (_, i) => [dir("l"), file(`l/f${String(i).padStart(3, "0")}`, String(i))]);
+      const layout = await layoutWith("test/many-layers:1", layers);
+      ok(await tsbox(who, ["load", "-i", layout], { env }));
+      const r = await tsbox(who, ["run", "--name", "many", "test/many-layers:1", "sh", "-c", "ls /l | wc -l; cat /l/f000 /l/f118; echo top > /top"], { env });
+      assert.deepEqual([r.code, r.stdout, r.stderr], [0, "119\n0118", ""]);
+      const exported = await tsbox(who, ["export", "-o", join(who.scratch, "many.tar"), "many"], { env });
+      ok(exported);
+      const list = execFileSync("tar", ["-tf", join(who.scratch, "many.tar")], { encoding: "utf8" }).split("\n");
+      assert.equal(list.filter((p) => p.startsWith("l/f")).length, 119);
+      assert.ok(list.includes("top") && list.includes("bin/busybox"));
+      ok(await tsbox(who, ["commit", "many", "test/many-layers:2"], { env }));
+      assert.equal((await tsbox(who, ["run", "--rm", "test/many-layers:2", "cat", "/top", "/l/f050"], { env })).stdout, "top\n50");
+      ok(await tsbox(who, ["rm", "many"], { env }));
+      rmSync(join(who.scratch, "many.tar"), { force: true });
+      rmSync(layout, { recursive: true, force: true });
+    });
+
     it("rm -rf removes a directory from which an upper layer deleted a file, and an opaque one", async () => {
       const env = freshStore(who);
       const layout = await layoutWith("test/rm-lower:1", [

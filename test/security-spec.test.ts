@@ -186,4 +186,24 @@ describe("security options", () => {
     }
     for (const cwd of ["/proc", "/proc/sys", "/srv/fd/3", "/proc/self-made"]) validateSpec(spec(cwd));
   });
+
+  it("refuses a string that holds bytes that are not UTF-8, naming its field (the runtime's JSON said \"lone surrogate\" at a column)", () => {
+    const raw = "a\udcffb"; // `a\xffb`, as src/name-bytes.ts holds a name that is not UTF-8
+    const cases: [(s: ContainerSpec) => void, RegExp][] = [
+      [(s) => (s.process.args = ["printf", raw]), /process\.args\[1\]: holds bytes that are not UTF-8 \(a\\xffb\)/],
+      [(s) => (s.process.env = ["A=1", `V=${raw}`]), /process\.env\[1\]: holds bytes that are not UTF-8 \(V=a\\xffb\)/],
+      [(s) => (s.process.cwd = `/${raw}`), /process\.cwd: holds bytes that are not UTF-8/],
+      [(s) => (s.mounts = [{ destination: "/m", type: "bind", source: `/srv/${raw}`, options: ["rbind"] }]), /mounts\[0\]\.source: holds bytes/],
+      [(s) => (s.process.args = ["x\ud800"]), /process\.args\[0\]: holds bytes that are not UTF-8 \(x\\ud800\)/],
+    ];
+    for (const [change, message] of cases) {
+      const spec = minimalSpec("/");
+      change(spec);
+      assert.throws(() => validateSpec(spec), message);
+    }
+    // UTF-8 text of every plane passes: é, 日本, an emoji (a surrogate pair), a combining mark, RTL.
+    const spec = minimalSpec("/");
+    spec.process.args = ["echo", "é 日本 😀 e\u0301 \u05e9\u05dc"];
+    validateSpec(spec);
+  });
 });

@@ -193,15 +193,36 @@ export function parseRamBytes(text: string, what: string): number {
 
 /** The lines of an env or label file: blank lines and `#` comments skipped, leading blanks and CRs dropped. */
 export function readKeyValueFile(file: string, what: string): string[] {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, "utf8");
+    bytes = readFileSync(file);
   } catch (err) {
     throw new UsageError(`cannot read ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return text
-    .split("\n")
+  return utf8Lines(bytes, file, what)
     .map((raw) => raw.replace(/^\s+/, "").replace(/\r$/, ""))
     .filter((line) => line !== "" && !line.startsWith("#"));
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A file's lines, refused with the line's number where one is not UTF-8 (docker's parseKeyValueFile): decoded
+ * leniently, a Latin-1 or UTF-16 file's bytes became U+FFFD in the container's variables and labels, silently.
+ */
+function utf8Lines(bytes: Buffer, file: string, what: string): string[] {
+  const lines: string[] = [];
+  let start = 0;
+  while (start <= bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
+    try {
+      lines.push(strictUtf8.decode(bytes.subarray(start, end)));
+    } catch {
+      throw new UsageError(`${what} file ${file} contains invalid utf8 bytes at line ${lines.length + 1}`);
+    }
+    start = end + 1;
+  }
+  return lines;
 }
 

@@ -15,7 +15,7 @@ import type { OciLayout } from "./layout.js";
 import type { ImageStore } from "./store.js";
 import { type Descriptor, type ImageConfig, type ImageManifest, MediaType, type Platform } from "./oci.js";
 import { hostPlatform } from "./platform.js";
-import { canonicalName, parseReference } from "./reference.js";
+import { canonicalName, checkImageName, parseReference } from "./reference.js";
 import { applyChanges, type CommitConfig } from "./commit-changes.js";
 import { decompress, MissingToolError, sniffCompression } from "./compression.js";
 import { readTar } from "./tar.js";
@@ -229,16 +229,4 @@ export async function importTarball(store: ImageStore, input: AsyncIterable<Buff
 async function uncompressed(input: AsyncIterable<Buffer>): Promise<AsyncIterable<Buffer>> {
   const { kind, data } = await sniffCompression(input);
   return decompress(kind, data);
-}
-
-/** The REPOSITORY[:TAG] argument, checked before any work is done. */
-export function checkImageName(name: string | undefined): void {
-  if (name === undefined) return;
-  try {
-    const ref = parseReference(name);
-    if (ref.digest) throw new ImageError(`invalid reference format: ${name} (a digest cannot be given to a new image)`);
-  } catch (err) {
-    if (err instanceof ImageError) throw err;
-    throw new ImageError(`invalid reference format: ${name}`);
-  }
 }

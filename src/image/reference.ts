@@ -63,6 +63,22 @@ export function parseReference(input: string): ImageReference {
   return { domain, path: rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
+/**
+ * A name to give an image (tag, commit, import): REPOSITORY[:TAG], checked before any work is done. A digest
+ * names what an image is, not what a user calls it: `tag img repo@sha256:…` stored a digest the image did not
+ * have, which then resolved to it (docker: "refusing to create a tag with a digest reference").
+ */
+export function checkImageName(name: string | undefined): void {
+  if (name === undefined) return;
+  try {
+    const ref = parseReference(name);
+    if (ref.digest) throw new ImageError(`invalid reference format: ${name} (a digest cannot be given to a new image)`);
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw new ImageError(`invalid reference format: ${name}`);
+  }
+}
+
 /** A name typed without tag or digest (`busybox`, `host:5000/app`): a repository, to `save` and `push -a` every tag of. */
 export function isNameOnly(input: string): boolean {
   return !input.includes("@") && !/:[^/]*$/.test(input);

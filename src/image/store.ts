@@ -17,7 +17,7 @@ import {
 } from "./oci.js";
 import { formatPlatform, hostPlatform, platformMatches } from "./platform.js";
 import { checkConfig, checkConfigSize, checkManifest } from "./shape.js";
-import { canonicalName, familiarName, type ImageReference, parseReference, repositoryName } from "./reference.js";
+import { canonicalName, checkImageName, familiarName, type ImageReference, parseReference, repositoryName } from "./reference.js";
 import { compareText } from "../compare.js";
 
 const INDEX_ANNOTATION = Annotation.sourceIndex;
@@ -243,6 +243,7 @@ export class ImageStore {
 
   /** Gives the image named `source` (every platform of it) a second name `target`, replacing what `target` named. */
   async tag(source: string, target: string): Promise<string> {
+    checkImageName(target);
     await this.ensureMigrated();
     const ref = parseReference(source);
     let resolved = await this.resolveEntry(await this.layout.readIndex(), ref);

@@ -2,6 +2,7 @@ import { SpecError } from "../errors.js";
 import type { ContainerSpec, IdMapping, LinuxSpec, NamespaceType, SeccompAction } from "./container-spec.js";
 import { mappedId } from "./mapped-ids.js";
 import { SECCOMP_ACTIONS, SECCOMP_FLAGS, SECCOMP_OPS } from "./seccomp/docker-profile.js";
+import { hasRawBytes } from "../name-bytes.js";
 
 const NAMESPACES: readonly NamespaceType[] = ["user", "pid", "mount", "uts", "ipc", "network", "cgroup"];
 const MAX_ID = 0xffffffff; // ids are u32; (u32)-1 is reserved
@@ -20,6 +21,7 @@ const PROC_MAGIC_LINK_RE = /^\/proc\/+(self|thread-self|\d+)(\/+task\/+\d+)?\/+(
  */
 export function validateSpec(spec: ContainerSpec): void {
   if (typeof spec.ociVersion !== "string" || spec.ociVersion === "") fail("ociVersion", "must be a non-empty string");
+  text(spec, "");
   validateProcess(spec);
   validateRoot(spec);
   validateMounts(spec);
@@ -88,9 +90,6 @@ function validateRoot(spec: ContainerSpec): void {
   if (o !== undefined) {
     if (!Array.isArray(o.lower) || o.lower.length === 0) fail("root.overlay.lower", "needs at least one layer");
     o.lower.forEach((l, i) => absolute(l, `root.overlay.lower[${i}]`));
-    o.lower.forEach((l, i) => {
-      if (l.includes(":") || l.includes(",")) fail(`root.overlay.lower[${i}]`, "overlayfs cannot take a path containing ':' or ','");
-    });
     absolute(o.upper, "root.overlay.upper");
     absolute(o.work, "root.overlay.work");
   }
@@ -261,6 +260,26 @@ export function rootlessHint(maps: IdMapping[], rangeUnused?: string): string {
 
 function overlaps(a: number, aSize: number, b: number, bSize: number): boolean {
   return a < b + bSize && b < a + aSize;
+}
+
+/**
+ * Every string of the spec is UTF-8 text: the runtime's JSON reader (container::json) takes no lone surrogate,
+ * which is how a name's non-UTF-8 byte is held (src/name-bytes.ts) — a command or variable with one (`a\xffb`,
+ * a name from a container's listing) failed there as "invalid JSON at line 1 column 155". Docker's API turns such
+ * bytes into U+FFFD; here they are refused, naming the field, rather than changed.
+ */
+function text(value: unknown, field: string): void {
+  const at = (key: string | number) => (typeof key === "number" ? `${field}[${key}]` : field === "" ? key : `${field}.${key}`);
+  if (typeof value === "string") {
+    if (hasRawBytes(value)) fail(field, `holds bytes that are not UTF-8 (${value.replace(/[\ud800-\udfff]/gu, (c) => (c >= "\udc80" && c <= "\udcff" ? `\\x${(c.charCodeAt(0) & 0xff).toString(16)}` : `\\u${c.charCodeAt(0).toString(16)}`))}): the runtime takes only UTF-8 text here`);
+  } else if (Array.isArray(value)) {
+    value.forEach((v, i) => text(v, at(i)));
+  } else if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      text(k, at(k));
+      text(v, at(k));
+    }
+  }
 }
 
 function absolute(path: unknown, field: string): void {

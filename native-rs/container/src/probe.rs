@@ -93,7 +93,8 @@ impl Scratch {
     }
 
     fn data(&self, userxattr: bool) -> String {
-        let p = |d: &str| self.0.join(d).display().to_string();
+        // TMPDIR is the data dir for `tsbox info`'s probe: it may hold ',' or ':' too.
+        let p = |d: &str| crate::rootfs::escape(&self.0.join(d));
         format!(
             "lowerdir={},upperdir={},workdir={}{}",
             p("lower"),

@@ -9,6 +9,7 @@ use crate::sys::errno::{EINVAL, EPERM};
 use crate::sys::Errno;
 use crate::syscall::Syscall;
 use std::os::raw::c_ulong;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 /// Our mount namespace starts as a copy of the host's, its shared mounts in
@@ -97,7 +98,6 @@ fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> R
 /// The usual cause of EINVAL: an upper dir on overlayfs (read outside the
 /// Syscall seam: it only words the error).
 fn upper_on_overlayfs(ov: &Overlay) -> bool {
-    use std::os::unix::io::AsRawFd;
     std::fs::File::open(&ov.upper)
         .ok()
         .and_then(|f| crate::sys::path::fs_type(f.as_raw_fd()).ok())
@@ -148,19 +148,55 @@ fn overlay_mount(
         return sys.mount(Some(Path::new("overlay")), target, Some("overlay"), flags, Some(&data));
     }
     let base = common_parent(lower.iter().map(PathBuf::as_path).chain(rw.into_iter().flat_map(|(u, w)| [u, w])));
-    sys.chdir(&base)?;
     let data = layers_data(lower, rw, Some(&base), userxattr);
-    let result = sys.mount(Some(Path::new("overlay")), target, Some("overlay"), flags, Some(&data));
+    if data.len() < MAX_DATA {
+        return mount_in(sys, &base, target, flags, &data);
+    }
+    // Still more than a page: about 50 layers fit as `layers/sha256/<hex>`,
+    // and docker's images may have 127 (the kernel cut the data at the page
+    // and its last layer was "No such file or directory"). Each directory is
+    // then a descriptor of ours, named by its number in /proc/self/fd.
+    let mut dirs = Vec::new();
+    for p in lower.iter().map(PathBuf::as_path).chain(rw.into_iter().flat_map(|(u, w)| [u, w])) {
+        dirs.push(open_path(p)?);
+    }
+    let names: Vec<PathBuf> = dirs.iter().map(|f| PathBuf::from(f.as_raw_fd().to_string())).collect();
+    let (lower_fds, rw_fds) = names.split_at(lower.len());
+    let rw_fds = rw.map(|_| (rw_fds[0].as_path(), rw_fds[1].as_path()));
+    let data = layers_data(lower_fds, rw_fds, None, userxattr);
+    let result = mount_in(sys, Path::new("/proc/self/fd"), target, flags, &data);
+    drop(dirs);
+    result
+}
+
+/// An overlay mount whose data names its directories relative to `cwd`
+/// (overlayfs resolves them from the mounter's working directory).
+fn mount_in(sys: &dyn Syscall, cwd: &Path, target: &Path, flags: c_ulong, data: &str) -> Result<(), Errno> {
+    sys.chdir(cwd)?;
+    let result = sys.mount(Some(Path::new("overlay")), target, Some("overlay"), flags, Some(data));
     sys.chdir(Path::new("/"))?;
     result
 }
 
-/// overlayfs splits on ':' and ',' and unescapes '\': escape the first and
-/// last (',' is refused when the spec is parsed).
-fn escape(p: &Path) -> String {
+/// A directory held by an O_PATH descriptor: no read permission needed (a
+/// rootless upper dir), only a name to resolve through /proc/self/fd.
+fn open_path(p: &Path) -> Result<std::fs::File, Errno> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_PATH | O_DIRECTORY)
+        .open(p)
+        .map_err(|e| Errno(e.raw_os_error().unwrap_or(EINVAL.0)))
+}
+
+/// A path as overlayfs's mount data takes it: the data is split on ',' and
+/// lowerdir on ':', and a '\\' escapes the next character in both (since
+/// Linux 3.18), so a data dir such as `/srv/a,b` or `/home/x:y` mounts.
+pub fn escape(p: &Path) -> String {
     p.to_string_lossy()
         .replace('\\', "\\\\")
         .replace(':', "\\:")
+        .replace(',', "\\,")
 }
 
 pub fn overlay_data(ov: &Overlay, base: Option<&Path>, userxattr: bool) -> String {
@@ -223,6 +259,15 @@ mod tests {
             overlay_data(&o, None, true),
             "lowerdir=/s/l/b:/s/l/a\\:x,upperdir=/s/c/up,workdir=/s/c/work,userxattr"
         );
+        let commas = Overlay {
+            lower: vec![PathBuf::from("/d,1/l/a\\b")],
+            upper: PathBuf::from("/d,1/c/up"),
+            work: PathBuf::from("/d,1/c/wo:rk"),
+        };
+        assert_eq!(
+            overlay_data(&commas, None, false),
+            "lowerdir=/d\\,1/l/a\\\\b,upperdir=/d\\,1/c/up,workdir=/d\\,1/c/wo\\:rk"
+        );
         let all = o.lower.iter().chain([&o.upper, &o.work]).map(PathBuf::as_path);
         assert_eq!(common_parent(all), PathBuf::from("/s"));
         assert_eq!(
@@ -232,5 +277,30 @@ mod tests {
         // export's read-only view: lower dirs only.
         let lower = [PathBuf::from("/s/c/up"), PathBuf::from("/s/l/a")];
         assert_eq!(layers_data(&lower, None, Some(Path::new("/s")), true), "lowerdir=c/up:l/a,userxattr");
+    }
+
+    #[test]
+    fn more_layers_than_a_page_holds_even_relative() {
+        use crate::syscall::RecordingSyscall;
+        let dir = std::env::temp_dir().join(format!("tsbox-rootfs-fds-{}", std::process::id()));
+        let layer = |i: usize| dir.join("layers").join(format!("{:064x}", i));
+        let lower: Vec<PathBuf> = (0..60).map(layer).collect();
+        let (up, work) = (dir.join("c/up"), dir.join("c/work"));
+        for p in lower.iter().chain([&up, &work]) {
+            std::fs::create_dir_all(p).unwrap();
+        }
+        let sys = RecordingSyscall::new(Path::new("/target"));
+        let mounted = overlay_mount(&sys, Path::new("/target"), 0, &lower, Some((&up, &work)), true);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(mounted, Ok(()));
+        let calls = sys.calls();
+        assert_eq!(calls.len(), 3, "{:?}", calls);
+        assert!(calls[0].ends_with("/proc/self/fd"), "{:?}", calls);
+        let data = calls[1].split(" data=").nth(1).unwrap();
+        let fds: Vec<&str> = data.trim_start_matches("lowerdir=").split([':', ',']).collect();
+        assert_eq!(fds.len(), 60 + 3, "{}", data);
+        assert!(fds[..60].iter().all(|f| f.parse::<u32>().is_ok()), "{}", data);
+        assert!(data.contains(",upperdir=") && data.contains(",workdir=") && data.ends_with(",userxattr"), "{}", data);
+        assert!(data.len() < MAX_DATA);
     }
 }
