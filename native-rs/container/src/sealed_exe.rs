@@ -100,13 +100,21 @@ fn add_seals(fd: c_int, seals: c_int) -> Result<(), Errno> {
 /// The binary copied into a sealed memfd (close-on-exec: execve keeps the
 /// file it runs without the descriptor).
 fn sealed_memfd() -> io::Result<c_int> {
+    sealed_copy_of(Path::new("/proc/self/exe"))
+}
+
+/// `binary` copied into a sealed memfd, to be executed with `fexecve`: what
+/// the CLI's hand-off (the addon's handoff.rs) execs, so that the helper
+/// starts protected (`ensure` finds it so) instead of being executed from
+/// disk and then again from its own copy.
+pub fn sealed_copy_of(binary: &Path) -> io::Result<c_int> {
     let base = MFD_CLOEXEC | MFD_ALLOW_SEALING;
     // MFD_EXEC is new in 6.3; older kernels reject the flag (and make every
     // memfd executable anyway).
     let raw = memfd_create("tsbox-runtime", base | MFD_EXEC)
         .or_else(|e| if e == EINVAL { memfd_create("tsbox-runtime", base) } else { Err(e) })?;
     let mut copy = unsafe { File::from_raw_fd(raw) };
-    let mut source = File::open("/proc/self/exe")?;
+    let mut source = File::open(binary)?;
     io::copy(&mut source, &mut copy)?;
     let raw = copy.into_raw_fd();
     let sealed = add_seals(raw, SEALS | F_SEAL_EXEC)
