@@ -82,6 +82,10 @@ fn deferred_remover(aside: PathBuf, go: c_int) -> ! {
     container::sys::signal::reset_for_our_code();
     let _ = container::sys::tty::setsid();
     fd::detach_from_parent_fds(&[go]);
+    // Nor the caller's working directory (a mount it may unmount next).
+    if aside.is_absolute() {
+        let _ = std::env::set_current_dir("/");
+    }
     let mut byte = [0u8; 1];
     let ok = match fd::read(go, &mut byte) {
         Ok(1) => {
