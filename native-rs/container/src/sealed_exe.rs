@@ -203,3 +203,24 @@ fn reexec(exe: c_int) -> Errno {
     fd::close(exe);
     e
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_sealed_copy_is_the_binary_and_can_never_be_written() {
+        let binary = std::env::current_exe().unwrap();
+        let copy = sealed_copy_of(&binary).unwrap();
+        let seals = unsafe { ffi::fcntl(copy, F_GET_SEALS) };
+        assert_eq!(seals & SEALS, SEALS, "sealed against writing, growing, shrinking and more seals");
+        let path = format!("/proc/self/fd/{}", copy);
+        assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&binary).unwrap());
+        // Reopened for writing (what /proc/PID/exe would give a container): no byte goes in.
+        let written = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut f| f.write_all(b"x"));
+        assert!(written.is_err(), "a write must fail (EPERM from F_SEAL_WRITE)");
+        fd::close(copy);
+        assert!(sealed_copy_of(Path::new("/nonexistent/tsbox-runtime")).is_err());
+    }
+}
