@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync, chownS
 import { join } from "node:path";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
 import { cliPath, tsbox } from "./helpers/cli.js";
-import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
+import { snapshot, assertNoLeaks, removersDone, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
@@ -57,6 +57,7 @@ for (const who of identities()) {
 
       const rm = await tsbox(who, ["rm", "writer"]);
       assert.equal(rm.code, 0, rm.stderr);
+      await removersDone(who);
       assert.deepEqual(readdirSync(join(who.dataDir, "containers")), []);
     });
 
@@ -64,6 +65,7 @@ for (const who of identities()) {
       const r = await tsbox(who, ["run", "--rm", "busybox", "sh", "-c", "dd if=/dev/zero of=/big bs=1k count=64 2>/dev/null; echo done"]);
       assert.equal(r.stdout.trim(), "done", r.stderr);
       const dir = join(who.dataDir, "containers");
+      await removersDone(who);
       assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], []);
     });
 

@@ -15,7 +15,7 @@ import { constants as osConstants } from "node:os";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { tsbox, cliPath, identityEnv, repoRoot, signalSpawned } from "./helpers/cli.js";
-import { snapshot, assertNoLeaks, strayProcesses, type Snapshot } from "./helpers/leaks.js";
+import { snapshot, assertNoLeaks, removersDone, strayProcesses, type Snapshot } from "./helpers/leaks.js";
 import { until } from "./helpers/until.js";
 import { holdLock } from "./helpers/hold-lock.js";
 import { FullDisk } from "./helpers/full-disk.js";
@@ -185,6 +185,9 @@ for (const who of identities()) {
       assert.deepEqual([ttyLogs.stdout, ttyLogs.stderr], ["out\r\nerr\r\n", ""]);
       await ok(who, ["rm", "fg-tty"]);
       await ok(who, ["run", "--rm", "--name", "fg-gone", "busybox", "echo", "hi"]);
+      // Gone for tsbox when the run returns (its name free at once: the next run takes it), its tree deleted by the remover it forked.
+      await ok(who, ["run", "--rm", "--name", "fg-gone", "busybox", "true"]);
+      await removersDone(who);
       assert.deepEqual(readdirSync(join(who.dataDir, "containers")), [], "a --rm run leaves no log behind");
     });
 

@@ -128,6 +128,29 @@ function anotherTestProcesses(mount: string): boolean {
   return mount.startsWith("/tmp/tsbox-scratch-lane-") && !mount.startsWith(`${tmpdir()}/`);
 }
 
+/**
+ * A foreground `run --rm` returns once its container is gone for every tsbox command (renamed
+ * `containers/.removing-<id>-<pid>`, name freed), and that pid, forked by the run, deletes the tree after it
+ * (native-rs/runtime/src/monitor/remove.rs `remove_locked_after_exit`): waits for those removers to end, so
+ * what a test then finds in `containers/` is what was left for good.
+ */
+export async function removersDone(who: Identity): Promise<void> {
+  const containers = join(who.dataDir, "containers");
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === "EPERM";
+    }
+  };
+  const live = () =>
+    (existsSync(containers) ? readdirSync(containers) : [])
+      .map((e) => Number(/^\.removing-[0-9a-f]{64}-(\d+)$/.exec(e)?.[1]))
+      .filter((pid) => pid > 0 && alive(pid));
+  while (live().length > 0) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** Waits briefly for exiting processes, then asserts nothing new is left. */
 export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<void> {
   let stray = strayProcesses(who);
@@ -146,7 +169,10 @@ export async function assertNoLeaks(before: Snapshot, who: Identity[]): Promise<
   assert.deepEqual(newLinks, [], "no tsbox veth or bridge may be left in the host's network namespace");
   const newRules = [...after.dnat].filter((r) => !before.dnat.has(r));
   assert.deepEqual(newRules, [], "no published port's DNAT rule may be left in the host's network namespace");
-  for (const w of who) assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);
+  for (const w of who) {
+    await removersDone(w);
+    assert.deepEqual(dataDirLeftovers(w), [], `no leftovers in ${w.name}'s data dir`);
+  }
   // The cgroups of this process's containers (test/helpers/cgroups.ts) go with them.
   assert.deepEqual(cgroupLeftovers(), [], "no cgroup may outlive its container");
 }

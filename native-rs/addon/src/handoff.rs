@@ -15,6 +15,7 @@
 use crate::napi::ffi::{napi_callback_info, napi_env, napi_value};
 use crate::napi::{guard, JsError};
 use container::sys::consts::{F_GETFL, F_SETFD, F_SETFL, O_NONBLOCK, SIG_SETMASK};
+use container::sealed_exe;
 use container::sys::ffi;
 use container::sys::types::SigSet;
 use std::ffi::CString;
@@ -44,14 +45,35 @@ pub unsafe extern "C" fn hand_off_js(env: napi_env, info: napi_callback_info) ->
         if keep_fd >= 0 && unsafe { ffi::fcntl(keep_fd, F_SETFD, 0 as c_int) } < 0 {
             return Err(JsError::os(std::io::Error::last_os_error(), "keeping the container's lock"));
         }
+        // Last: nothing returns to JS between the copy and its execve (or close).
+        let sealed = path.to_str().ok().and_then(sealed_copy);
         // Handlers go back to SIG_DFL by themselves at execve; the mask does not.
         let mut old = SigSet::empty();
         unsafe { ffi::sigprocmask(SIG_SETMASK, &SigSet::empty(), &mut old) };
+        if let Some(copy) = sealed {
+            unsafe { ffi::fexecve(copy, argv_p.as_ptr(), environ) };
+            // Not executable (a memfd_noexec policy, say): from disk, and the helper protects itself or says why not.
+            container::sys::fd::close(copy);
+        }
         unsafe { ffi::execve(path.as_ptr(), argv_p.as_ptr(), environ) };
         let err = std::io::Error::last_os_error();
         unsafe { ffi::sigprocmask(SIG_SETMASK, &old, ptr::null_mut()) };
         Err(JsError::os(err, "starting tsbox-runtime"))
     })
+}
+
+/// The helper runs from a sealed copy of its binary (CVE-2019-5736,
+/// container::sealed_exe): made here and executed in its place, the helper
+/// starts protected, where executed from disk it would copy itself and
+/// execute again (an execve, the dynamic loader and its start-up twice).
+/// None when it is not to be a memfd (TSBOX_RUNTIME_SEAL=bind or off, or
+/// wrong: the helper does or reports that) or the copy failed (the helper
+/// then tries again, and reports a failure).
+fn sealed_copy(path: &str) -> Option<c_int> {
+    match sealed_exe::Method::from_env() {
+        Ok(sealed_exe::Method::Memfd) => sealed_exe::sealed_copy_of(std::path::Path::new(path)).ok(),
+        _ => None,
+    }
 }
 
 /// Node marks fds 0–2 close-on-exec (and a pipe may be left non-blocking):

@@ -100,13 +100,21 @@ fn add_seals(fd: c_int, seals: c_int) -> Result<(), Errno> {
 /// The binary copied into a sealed memfd (close-on-exec: execve keeps the
 /// file it runs without the descriptor).
 fn sealed_memfd() -> io::Result<c_int> {
+    sealed_copy_of(Path::new("/proc/self/exe"))
+}
+
+/// `binary` copied into a sealed memfd, to be executed with `fexecve`: what
+/// the CLI's hand-off (the addon's handoff.rs) execs, so that the helper
+/// starts protected (`ensure` finds it so) instead of being executed from
+/// disk and then again from its own copy.
+pub fn sealed_copy_of(binary: &Path) -> io::Result<c_int> {
     let base = MFD_CLOEXEC | MFD_ALLOW_SEALING;
     // MFD_EXEC is new in 6.3; older kernels reject the flag (and make every
     // memfd executable anyway).
     let raw = memfd_create("tsbox-runtime", base | MFD_EXEC)
         .or_else(|e| if e == EINVAL { memfd_create("tsbox-runtime", base) } else { Err(e) })?;
     let mut copy = unsafe { File::from_raw_fd(raw) };
-    let mut source = File::open("/proc/self/exe")?;
+    let mut source = File::open(binary)?;
     io::copy(&mut source, &mut copy)?;
     let raw = copy.into_raw_fd();
     let sealed = add_seals(raw, SEALS | F_SEAL_EXEC)
@@ -194,4 +202,25 @@ fn reexec(exe: c_int) -> Errno {
     let e = Errno::last();
     fd::close(exe);
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_sealed_copy_is_the_binary_and_can_never_be_written() {
+        let binary = std::env::current_exe().unwrap();
+        let copy = sealed_copy_of(&binary).unwrap();
+        let seals = unsafe { ffi::fcntl(copy, F_GET_SEALS) };
+        assert_eq!(seals & SEALS, SEALS, "sealed against writing, growing, shrinking and more seals");
+        let path = format!("/proc/self/fd/{}", copy);
+        assert_eq!(std::fs::read(&path).unwrap(), std::fs::read(&binary).unwrap());
+        // Reopened for writing (what /proc/PID/exe would give a container): no byte goes in.
+        let written = std::fs::OpenOptions::new().write(true).open(&path).and_then(|mut f| f.write_all(b"x"));
+        assert!(written.is_err(), "a write must fail (EPERM from F_SEAL_WRITE)");
+        fd::close(copy);
+        assert!(sealed_copy_of(Path::new("/nonexistent/tsbox-runtime")).is_err());
+    }
 }

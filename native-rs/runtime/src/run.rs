@@ -89,7 +89,12 @@ impl Drop for Cgroup {
 pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
     let (started_at, ended_at, failed_at, log_dir) = (bundle.clone(), bundle.clone(), bundle.clone(), bundle.clone());
-    let remove = opts.remove;
+    let remove = match (opts.remove, opts.front_end) {
+        (false, _) => Removal::Keep,
+        // Our exit is the caller's answer: the tree's deletion need not hold it up.
+        (true, true) => Removal::AfterExit,
+        (true, false) => Removal::Now,
+    };
     let nest = opts.nest;
     helper::serve(Start {
         status_fd: opts.status_fd,
@@ -132,6 +137,16 @@ pub fn run(opts: Options) -> i32 {
     })
 }
 
+/// What becomes of the container once it has ended (`--remove`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Removal {
+    Keep,
+    /// Deleted before we exit.
+    Now,
+    /// Gone for everyone before we exit, its tree deleted after (remove::remove_locked_after_exit).
+    AfterExit,
+}
+
 /// The fields src/containers/state.ts documents for a foreground run; the
 /// monitor pid is ours (signals and `exec` checks go through us).
 fn record_started(bundle: &Path, pid: i32) {
@@ -153,7 +168,7 @@ fn record_started(bundle: &Path, pid: i32) {
 /// is still about this run (another process may have removed or restarted
 /// it meanwhile). Removal renames the bundle aside under the lock, as
 /// src/containers/remove.ts does, then deletes it and frees the name.
-fn record_ended(bundle: &Path, end: &Ended, remove: bool) {
+fn record_ended(bundle: &Path, end: &Ended, remove: Removal) {
     record_end(
         bundle,
         remove,
@@ -172,14 +187,14 @@ fn record_ended(bundle: &Path, end: &Ended, remove: bool) {
 /// exit code and the message; the status, start and finish times stay those
 /// of before, "created" for a new one, as docker's), or with `remove` the
 /// container deleted.
-fn record_failed(bundle: &Path, e: &Error, remove: bool) {
+fn record_failed(bundle: &Path, e: &Error, remove: Removal) {
     let mut fields = crate::monitor::failed_start_fields(e.exit_code(), &e.message);
     fields.push(("creatorPid", Json::Null));
     record_end(bundle, remove, fields);
 }
 
 /// `fields` written into state.json, or with `remove` the container deleted.
-fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
+fn record_end(bundle: &Path, remove: Removal, fields: Vec<(&str, Json)>) {
     container::trace::mark("run: record_end");
     let lock = match state_file::take_lock(bundle) {
         Ok(fd) => fd,
@@ -196,7 +211,7 @@ fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
         fd::close(lock);
         return;
     }
-    if remove {
+    if remove != Removal::Keep {
         // Not written, as the bundle goes: its events (die, oom) are recorded as a write would have.
         if let Some(before) = state.read() {
             let mut after = before.clone();
@@ -205,7 +220,11 @@ fn record_end(bundle: &Path, remove: bool, fields: Vec<(&str, Json)>) {
             }
             crate::events::record_transition(bundle, &crate::events::Status::of(&before), &after);
         }
-        remove::remove_locked(bundle, lock);
+        if remove == Removal::AfterExit {
+            remove::remove_locked_after_exit(bundle, lock);
+        } else {
+            remove::remove_locked(bundle, lock);
+        }
         return;
     }
     let _ = state.update(Lock::Held, fields);
@@ -300,7 +319,7 @@ mod tests {
         assert!(s.get("monitorStartTime").and_then(Json::as_str).is_some());
 
         let end = Ended { code: 137, signal: Some("SIGKILL".into()), oom_killed: true };
-        record_ended(&bundle, &end, false);
+        record_ended(&bundle, &end, Removal::Keep);
         let s = state_of(&bundle);
         assert_eq!(s.get("status").and_then(Json::as_str), Some("exited"));
         assert_eq!(s.get("exitCode").and_then(Json::as_number).and_then(|n| n.as_i64()), Some(137));
@@ -309,12 +328,12 @@ mod tests {
 
         // A record about another run (restarted by someone else) is left alone, and so is the bundle.
         fs::write(bundle.join("state.json"), r#"{"id":"c0ffee","name":"web","status":"running","monitorPid":1}"#).unwrap();
-        record_ended(&bundle, &end, true);
+        record_ended(&bundle, &end, Removal::Now);
         assert_eq!(state_of(&bundle).get("status").and_then(Json::as_str), Some("running"));
 
         // --remove: the bundle and the name go.
         record_started(&bundle, 4243);
-        record_ended(&bundle, &end, true);
+        record_ended(&bundle, &end, Removal::Now);
         assert!(!bundle.exists());
         assert!(fs::symlink_metadata(data.join("names").join("web")).is_err());
         assert_eq!(fs::read_dir(data.join("containers")).unwrap().count(), 0, "nothing left aside");
@@ -336,12 +355,12 @@ mod tests {
 
         // Created by another process: not ours to record.
         fs::write(bundle.join("state.json"), r#"{"id":"f00d","status":"created","monitorPid":null,"creatorPid":1}"#).unwrap();
-        record_failed(&bundle, &missing, false);
+        record_failed(&bundle, &missing, Removal::Keep);
         assert_eq!(state_of(&bundle).get("error"), None);
 
         // Ours (the CLI became us): the failure as src/runtime.ts failedStart writes it; still created (docker's).
         fs::write(bundle.join("state.json"), &created).unwrap();
-        record_failed(&bundle, &missing, false);
+        record_failed(&bundle, &missing, Removal::Keep);
         let s = state_of(&bundle);
         assert_eq!(s.get("status").and_then(Json::as_str), Some("created"));
         assert_eq!(s.get("finished"), None);
@@ -351,7 +370,7 @@ mod tests {
 
         // --rm: the container and its name go.
         fs::write(bundle.join("state.json"), &created).unwrap();
-        record_failed(&bundle, &missing, true);
+        record_failed(&bundle, &missing, Removal::Now);
         assert!(!bundle.exists());
         assert!(fs::symlink_metadata(data.join("names").join("job")).is_err());
         fs::remove_dir_all(&data).unwrap();

@@ -13,19 +13,89 @@ use super::remove_tree::remove_tree;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
+use std::os::raw::c_int;
 use std::path::{Path, PathBuf};
 
 /// With the container's lock held through `lock` (closed here): the bundle
 /// renamed aside, so no other process sees it any more, as
 /// src/containers/remove.ts does, then deleted with its name.
-pub fn remove_locked(bundle: &Path, lock: std::os::raw::c_int) {
+pub fn remove_locked(bundle: &Path, lock: c_int) {
     let id = bundle.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    let aside = bundle.with_file_name(format!(".removing-{}-{}", id.to_string_lossy(), process::own_pid()));
+    let aside = aside_name(bundle, &id, process::own_pid());
     let moved = fs::rename(bundle, &aside).is_ok();
     fd::close(lock);
     if moved {
         remove_moved(&aside, &id);
     }
+}
+
+/// `containers/.removing-<id>-<pid>`: `pid` deletes it (src/containers/leftovers.ts
+/// collects one whose remover is gone).
+fn aside_name(bundle: &Path, id: &OsStr, pid: i32) -> PathBuf {
+    bundle.with_file_name(format!(".removing-{}-{}", id.to_string_lossy(), pid))
+}
+
+/// `remove_locked` for a foreground `run --rm`, whose exit is the caller's
+/// answer: everything another tsbox process or the caller can see goes
+/// before we return (the bundle renamed aside, so `ps`, `inspect` and `rm`
+/// no longer find it; its removal marker; its name, free for the next `run
+/// --name`; the destroy event), as when docker's `run --rm` returns, but
+/// the tree's unlinks (2-10 ms on a busy disk) are left to a forked remover
+/// that outlives us. The aside name carries the remover's pid: while it
+/// lives nobody else collects the tree, and if it dies, `container prune`
+/// does (src/containers/leftovers.ts). Removed here as before if the fork fails.
+pub fn remove_locked_after_exit(bundle: &Path, lock: c_int) {
+    let id = bundle.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let (go_r, go_w) = match fd::pipe() {
+        Ok(p) => p,
+        Err(_) => return remove_locked(bundle, lock),
+    };
+    let remover = match process::clone_fork(0) {
+        Ok(Forked::Parent(pid)) => pid,
+        Ok(Forked::Child) => {
+            fd::close(go_w);
+            deferred_remover(aside_name(bundle, &id, process::own_pid()), go_r)
+        }
+        Err(_) => {
+            fd::close(go_r);
+            fd::close(go_w);
+            return remove_locked(bundle, lock);
+        }
+    };
+    fd::close(go_r);
+    let aside = aside_name(bundle, &id, remover);
+    let moved = fs::rename(bundle, &aside).is_ok();
+    fd::close(lock);
+    if moved {
+        forget(&aside, &id);
+        let _ = fd::write_all(go_w, &[1]);
+    }
+    // Closed without a byte (the bundle was gone already): the remover just ends.
+    fd::close(go_w);
+}
+
+/// The forked remover: a session of its own, default signal handlers (the
+/// parent's would forward to a container that is gone) and nothing of the
+/// caller's open (a `$(tsbox run --rm …)` reads our stdout to its end);
+/// waits for the go, deletes `aside`, and ends.
+fn deferred_remover(aside: PathBuf, go: c_int) -> ! {
+    container::sys::signal::reset_for_our_code();
+    let _ = container::sys::tty::setsid();
+    fd::detach_from_parent_fds(&[go]);
+    // Nor the caller's working directory (a mount it may unmount next).
+    if aside.is_absolute() {
+        let _ = std::env::set_current_dir("/");
+    }
+    let mut byte = [0u8; 1];
+    let ok = match fd::read(go, &mut byte) {
+        Ok(1) => {
+            // Read before the tree goes: the id maps for a retry.
+            let spec = Spec::load(&aside).ok();
+            delete_tree(&aside, spec.as_ref())
+        }
+        _ => true,
+    };
+    process::exit_now(if ok { 0 } else { 1 })
 }
 
 pub fn remove_container(bundle: &Path) {
@@ -38,25 +108,41 @@ pub fn remove_container(bundle: &Path) {
 /// `containers/.removing-<id>-<pid>`, so no other process sees it any more)
 /// whose container id is `id`.
 pub fn remove_moved(bundle: &Path, id: &OsStr) {
+    // Read before the tree goes: the id maps for a retry.
+    let spec = Spec::load(bundle).ok();
+    forget(bundle, id);
+    delete_tree(bundle, spec.as_ref());
+}
+
+/// What names the container outside its bundle (moved aside, still whole):
+/// the destroy event, the removal marker, its name.
+fn forget(bundle: &Path, id: &OsStr) {
     let state = fs::read_to_string(bundle.join("state.json")).ok().and_then(|t| container::json::parse(&t).ok());
     if let Some(state) = &state {
         crate::events::record(bundle, state, "destroy");
     }
-    let name = state.as_ref().and_then(|v| v.get("name")).and_then(|n| n.as_str()).map(str::to_string);
-    // Read before the tree goes: the id maps for a retry.
-    let spec = Spec::load(bundle).ok();
-    if remove_tree(bundle).is_err() {
-        if let Some(spec) = spec.filter(|s| s.linux.uid_mappings.len() > 1 && cred::geteuid() != 0) {
-            let _ = remove_in_user_namespace(bundle, &spec);
-        }
-        let _ = remove_tree(bundle);
-    }
     if let Some(containers) = bundle.parent() {
         let _ = fs::remove_file(removal_marker(containers, id));
     }
-    if let Some(name) = name {
-        release_name(bundle, id, &name);
+    if let Some(name) = state.as_ref().and_then(|v| v.get("name")).and_then(|n| n.as_str()) {
+        release_name(bundle, id, name);
     }
+}
+
+/// A rootless writable layer can hold files of subordinate ids: only root of a user namespace with the maps deletes them.
+fn needs_user_namespace(spec: &Spec) -> bool {
+    spec.linux.uid_mappings.len() > 1 && cred::geteuid() != 0
+}
+
+/// The tree deleted, retried in a user namespace with `spec`'s maps where that can help; true once it is gone.
+fn delete_tree(bundle: &Path, spec: Option<&Spec>) -> bool {
+    if remove_tree(bundle).is_ok() {
+        return true;
+    }
+    if let Some(spec) = spec.filter(|s| needs_user_namespace(s)) {
+        let _ = remove_in_user_namespace(bundle, spec);
+    }
+    remove_tree(bundle).is_ok()
 }
 
 /// `containers/.rm-<id>`, made with a `--rm` container (src/paths.ts
