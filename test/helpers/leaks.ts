@@ -148,7 +148,8 @@ export async function removersDone(who: Identity): Promise<void> {
     (existsSync(containers) ? readdirSync(containers) : [])
       .map((e) => Number(/^\.removing-[0-9a-f]{64}-(\d+)$/.exec(e)?.[1]))
       .filter((pid) => pid > 0 && alive(pid));
-  while (live().length > 0) await new Promise((r) => setTimeout(r, 5));
+  // Bounded: a remover that never ends leaves its tree to the caller's assertion, not a hung test file.
+  for (let waited = 0; waited < 60_000 && live().length > 0; waited += 5) await new Promise((r) => setTimeout(r, 5));
 }
 
 /** Waits briefly for exiting processes, then asserts nothing new is left. */
