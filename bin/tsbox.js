@@ -62,7 +62,11 @@ function useCodeCache(dist) {
     try {
       const st = fs.statSync(filename);
       const prefix = `${process.version}-${process.arch}-${install}-${relative(dist, filename).replace(/[/\\]/g, "_")}-`;
-      const build = `${prefix}${st.size}-${Math.floor(st.mtimeMs)}`;
+      // The change time, not the modification time: npm unpacks every file with one fixed mtime (1985-10-26), so
+      // after an update a bundle of the same size had the same key, and V8, which checks a cache against the
+      // source's length alone, ran the old version's compiled code (a fix of equal length never took effect).
+      // Unpacking, a write, or a touch sets the ctime; nothing sets it back.
+      const build = `${prefix}${st.size}-${Math.floor(st.ctimeMs)}`;
       file = { prefix, build, path: join(dir, `${build}${flags}`) };
       const saved = fs.readFileSync(file.path);
       const nl = saved.indexOf(10);

@@ -7,8 +7,13 @@
  * Windows: only the vm backend), `<path>.owner` is created exclusively with
  * our pid; a dead owner's is taken over. The two kinds never meet: every
  * process on a data dir either has the addon or has not.
+ *
+ * The store's own locks (`directory: true`) are a directory, flocked: an
+ * older tsbox (before the flocks) takes the same path by `mkdir`, and breaks
+ * one older than 30 s by `rmdir`; a regular file there, which it can neither
+ * make nor remove, had it spin for ever after a downgrade.
  */
-import { closeSync, constants, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { addonPresent, loadAddon, loadAddonSync, type NativeAddon } from "./backends/native/addon.js";
 import { ContainerError, type ContainerErrorReason, TsboxError, type TsboxErrorCode } from "./errors.js";
 import { isErrno } from "./fs-util.js";
@@ -22,6 +27,12 @@ export interface LockWords {
   code?: TsboxErrorCode;
   /** A ContainerError's reason when what it locks is missing (a container's bundle: `no_such_container`). */
   missingReason?: ContainerErrorReason;
+  /**
+   * The lock is a directory (the image index's, volumes', networks', credentials' and migration's, which tsbox
+   * before the flocks took by `mkdir` at the same paths), so that an older tsbox run on the data dir after this
+   * one still gets through; a container's and a network's lock stay a file the Rust side opens too.
+   */
+  directory?: boolean;
 }
 
 const WAIT_MS = 30_000;
@@ -82,6 +93,7 @@ function locker(path: string, says: LockWords, addon: NativeAddon | undefined): 
 }
 
 function flockLocker(path: string, says: LockWords, addon: NativeAddon): Locker {
+  if (says.directory) return directoryLocker(path, says, addon);
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
@@ -98,6 +110,58 @@ function flockLocker(path: string, says: LockWords, addon: NativeAddon): Locker 
     tryTake: () => addon.tryLock(fd) === 1,
     release: () => closeSync(fd),
   };
+}
+
+/**
+ * A flock on the directory at `path`, made if missing. A regular file there is a lock of the tsbox between the
+ * flocks and this (a flocked file): it is replaced by the directory once it is free, holding its lock while it goes,
+ * so a process of that version which has it open waits for it as before. An older tsbox's broken-as-stale `rmdir`
+ * of ours and `mkdir` of its own leave a directory too: this opens what is at the path at each try.
+ */
+function directoryLocker(path: string, says: LockWords, addon: NativeAddon): Locker {
+  let fd = openDirectoryLock(path, says);
+  return {
+    get fd() {
+      return fd;
+    },
+    tryTake() {
+      if (addon.tryLock(fd) !== 1) return false;
+      const held = fstatSync(fd);
+      if (held.isDirectory()) return true;
+      // The file's lock, taken: no process of that version is inside the section. Another one (or ours) may have
+      // replaced it meanwhile, and we hold the unlinked file: the path is opened again either way.
+      if (held.nlink > 0) unlinkSync(path);
+      const file = fd;
+      try {
+        fd = openDirectoryLock(path, says);
+      } finally {
+        closeSync(file);
+      }
+      return addon.tryLock(fd) === 1;
+    },
+    release: () => closeSync(fd),
+  };
+}
+
+/** The descriptor of the lock at `path`: the directory there (made if missing) or an earlier version's lock file. */
+function openDirectoryLock(path: string, says: LockWords): number {
+  // Bounded: each round is an older tsbox removing its lock between our mkdir and open.
+  for (let round = 0; ; round++) {
+    try {
+      mkdirSync(path, 0o700);
+      // Dated 1970: an older tsbox takes a lock directory older than 30 s for a crashed holder's, so it breaks this
+      // one at once instead of waiting those 30 s on every section.
+      utimesSync(path, 0, 0);
+    } catch (err) {
+      if (isErrno(err, "ENOENT")) throw failure(says, says.missing, says.missingReason);
+      if (!isErrno(err, "EEXIST")) throw err;
+    }
+    try {
+      return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (!isErrno(err, "ENOENT") || round === 100) throw err;
+    }
+  }
 }
 
 function ownerFileLocker(path: string, says: LockWords): Locker {

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { cliPath } from "./helpers/cli.js";
@@ -89,6 +89,29 @@ test("other V8 flags (NODE_OPTIONS) get a cache of their own: switching between 
   ps();
   ps("--max-old-space-size=512");
   assert.deepEqual(caches(), both, "each setting's cache is accepted as it is, not rewritten");
+});
+
+test("an update that keeps a bundle's size and mtime (npm unpacks every file dated 1985-10-26) runs the new code, not the cache of the old", (t) => {
+  const home = mkdtempSync(join(tmpdir(), "tsbox-code-cache-"));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const repo = join(dirname(cliPath), "..");
+  const pkg = join(home, "node_modules", "tsbox");
+  for (const part of ["bin", "dist/cli.cjs", "dist/cli-lazy", "package.json"]) cpSync(join(repo, part), join(pkg, part), { recursive: true });
+  const npmTime = new Date("1985-10-26T08:15:00Z");
+  const bundle = join(pkg, "dist", "cli-lazy", "cli", "commands", "version.cjs");
+  utimesSync(bundle, npmTime, npmTime);
+  const env = { PATH: process.env.PATH ?? "", HOME: home, XDG_CACHE_HOME: join(home, "cache"), TSBOX_DATA_DIR: join(home, "data") };
+  const version = () => execFileSync(process.execPath, ["--", join(pkg, "bin", "tsbox.js"), "version"], { env, encoding: "utf8" });
+  assert.match(version(), /^tsbox \S+ \(node v/);
+  assert.ok(readdirSync(join(home, "cache", "tsbox", "code-cache")).some((f) => f.includes("version.cjs")), "the old version's bundle is cached");
+  // The next release: the same file with a change of the same length, dated as npm dates it.
+  const old = readFileSync(bundle, "utf8");
+  const changed = old.replace("(node ${process.version}", "(NODE ${process.version}");
+  assert.notEqual(changed, old);
+  assert.equal(changed.length, old.length);
+  writeFileSync(bundle, changed);
+  utimesSync(bundle, npmTime, npmTime);
+  assert.match(version(), /^tsbox \S+ \(NODE v/);
 });
 
 /**

@@ -462,6 +462,18 @@ for (const who of identities()) {
       await fg;
     });
 
+    it("a container made by a tsbox whose inspect.json said RestartPolicy no shows its policy (state.json's), in inspect and ps's filter", async () => {
+      await ok(who, ["create", "--name", "oldpolicy", "--restart", "unless-stopped", "busybox", "true"]);
+      const id = state(who, "oldpolicy").id as string;
+      // What tsbox before bc21af6 wrote for every container, whatever its --restart.
+      const record = join(who.dataDir, "containers", id, "inspect.json");
+      const written = JSON.parse(readFileSync(record, "utf8"));
+      writeFileSync(record, JSON.stringify({ ...written, HostConfig: { ...written.HostConfig, RestartPolicy: { Name: "no", MaximumRetryCount: 0 } } }));
+      assert.equal((await ok(who, ["inspect", "-f", "{{json .HostConfig.RestartPolicy}}", "oldpolicy"])).stdout, '{"Name":"unless-stopped","MaximumRetryCount":0}\n');
+      assert.equal((await ok(who, ["ps", "-a", "--no-trunc", "-q", "--filter", "restart-policy=unless-stopped", "--filter", "name=oldpolicy"])).stdout, `${id}\n`);
+      await ok(who, ["rm", "oldpolicy"]);
+    });
+
     it("health checks: --health-* and the image's HEALTHCHECK run by the monitor; ps, inspect and the health filter show them", async () => {
       const health = async (ref: string) => JSON.parse((await ok(who, ["inspect", "-f", "{{json .State.Health}}", ref])).stdout);
       // Healthy once /tmp/ok exists; after two failures in a row unhealthy; the probe's output is kept.

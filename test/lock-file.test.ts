@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
@@ -18,10 +18,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const words = { missing: "no such dir", busy: "the thing is busy", waitMs: 300 };
 
 /** A process of its own holding the lock on `path` until killed; resolves once it holds it. */
-async function holder(path: string, env: NodeJS.ProcessEnv = process.env) {
+async function holder(path: string, env: NodeJS.ProcessEnv = process.env, directory = false) {
   const child = spawn(process.execPath, ["--import", "tsx", "-e", `
     const { withLockFile } = await import(${JSON.stringify(new URL("../src/lock-file.ts", import.meta.url).pathname)});
-    await withLockFile(${JSON.stringify(path)}, { missing: "m", busy: "b" }, () => { console.log("held"); return new Promise(() => setInterval(() => {}, 60_000)); });
+    await withLockFile(${JSON.stringify(path)}, { missing: "m", busy: "b", directory: ${directory} }, () => { console.log("held"); return new Promise(() => setInterval(() => {}, 60_000)); });
   `], { stdio: ["ignore", "pipe", "inherit"], env });
   await new Promise<void>((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
@@ -79,4 +79,50 @@ it("without the addon (macOS, Windows) the lock is an owner file: busy while its
     if (saved === undefined) delete process.env.TSBOX_ADDON;
     else process.env.TSBOX_ADDON = saved;
   }
+});
+
+const dirWords = { ...words, directory: true };
+
+it("the store's locks are a flocked directory: busy while a holder lives, free once it is SIGKILLed, in both forms", async () => {
+  const path = join(dir, "store", ".index.lock");
+  mkdirSync(join(dir, "store"));
+  const child = await holder(path, process.env, true);
+  await assert.rejects(withLockFile(path, dirWords, () => "taken"), /the thing is busy/);
+  assert.throws(() => withLockFileSync(path, dirWords, () => "taken"), /the thing is busy/);
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.on("close", resolve));
+  assert.equal(await withLockFile(path, { ...dirWords, waitMs: 0 }, () => "taken"), "taken");
+  assert.equal(withLockFileSync(path, { ...dirWords, waitMs: 0 }, () => "again"), "again");
+  await assert.rejects(withLockFile(join(dir, "gone", ".index.lock"), dirWords, () => "taken"), /^ContainerError: no such dir$/);
+});
+
+it("an older tsbox after this one (a downgrade) gets its mkdir lock: the path is an empty directory its stale-lock rmdir removes", async () => {
+  const path = join(dir, "downgrade.lock");
+  await withLockFile(path, dirWords, () => undefined);
+  // What tsbox before the flocks did (fs-util.ts tryFileLock): mkdir, EEXIST, the lock older than 30 s broken by
+  // rmdir. A regular file here failed that rmdir with ENOTDIR, which it ignored, and it tried again for ever.
+  assert.ok(statSync(path).isDirectory());
+  assert.deepEqual(readdirSync(path), []);
+  assert.ok(Date.now() - statSync(path).mtimeMs > 30_000, "older than its 30 s: broken at once, not after a wait");
+  rmdirSync(path);
+  mkdirSync(path);
+  // Its lock directory, held or left behind, is what this one then locks.
+  assert.equal(await withLockFile(path, dirWords, () => "taken"), "taken");
+  assert.ok(statSync(path).isDirectory());
+});
+
+it("the lock file of the version between is respected while held, then replaced by the directory", async () => {
+  const path = join(dir, "between.lock");
+  const child = await holder(path);
+  assert.ok(statSync(path).isFile());
+  await assert.rejects(withLockFile(path, dirWords, () => "taken"), /the thing is busy/);
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.on("close", resolve));
+  assert.equal(await withLockFile(path, dirWords, () => "taken"), "taken");
+  assert.ok(statSync(path).isDirectory());
+  // A file left by that version's last run, never held: replaced at the first use.
+  const left = join(dir, "left.lock");
+  writeFileSync(left, "");
+  assert.equal(withLockFileSync(left, dirWords, () => "taken"), "taken");
+  assert.ok(statSync(left).isDirectory());
 });

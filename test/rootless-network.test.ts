@@ -7,6 +7,12 @@ import assert from "node:assert/strict";
 import { DEFAULT_IDLE_SECONDS, rootlessNetwork } from "../src/network/rootless.js";
 import { UsageError } from "../src/errors.js";
 import { onPath } from "../src/on-path.js";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { networkLines, networkReport } from "../src/network/host-report.js";
+import { processStartTime } from "../src/containers/state.js";
 
 const env = (vars: Record<string, string>) => ({ PATH: process.env.PATH ?? "/usr/bin:/bin", ...vars });
 
@@ -37,4 +43,24 @@ test("unasked, slirp4netns is the helper where it is installed, else pasta", () 
   if (installed.length === 0) return assert.match(chosen.reason, /^slirp4netns or pasta is not installed/);
   assert.ok(chosen.helper === installed[0] || /^\/dev\/net\/tun/.test(chosen.reason), chosen.reason);
   if (chosen.helper) assert.equal(chosen.reason, `${installed[0]} is installed`);
+});
+
+test("tsbox info names the helper the running namespace uses when it is not today's choice (one started before an upgrade)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "rootless-netns-"));
+  // A real live process stands for the holder: holder.json is read against /proc (pid and start time).
+  const holder = spawn("sleep", ["600"], { stdio: "ignore" });
+  try {
+    assert.equal(networkReport(true, env({}), dir).rootlessRunning, null, "no holder.json: nothing running");
+    writeFileSync(join(dir, "holder.json"), JSON.stringify({ pid: holder.pid, start: Number(processStartTime(holder.pid!)), helper: "pasta" }));
+    const report = networkReport(true, env({ TSBOX_ROOTLESS_NETWORK: "slirp4netns" }), dir);
+    assert.equal(report.rootlessRunning, "pasta");
+    const line = networkLines({ ...report, rootlessHelper: "slirp4netns", rootlessReason: "TSBOX_ROOTLESS_NETWORK=slirp4netns" }, true).line;
+    assert.match(line, /rootless through slirp4netns \(TSBOX_ROOTLESS_NETWORK=slirp4netns, kept 60 s after the last container\); the running namespace still uses pasta \(started so earlier\), until its last container stops$/);
+    assert.doesNotMatch(networkLines({ ...report, rootlessHelper: "pasta", rootlessReason: "pasta is installed" }, true).line, /still uses/);
+  } finally {
+    holder.kill("SIGKILL");
+    await new Promise((resolve) => holder.on("close", resolve));
+  }
+  assert.equal(networkReport(true, env({}), dir).rootlessRunning, null, "a holder that is gone runs nothing");
+  rmSync(dir, { recursive: true, force: true });
 });

@@ -9,7 +9,7 @@ import type { DataPaths } from "../paths.js";
 import { LOG_FILE } from "./logs.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 import { readSpec } from "./spec-file.js";
-import { type InspectConfig, type InspectRecord, readInspectRecord } from "./inspect-record.js";
+import { type InspectConfig, type InspectRecord, readInspectRecord, restartPolicyRecord } from "./inspect-record.js";
 import { networkSettings } from "./inspect-network.js";
 import { readAttachments } from "../network/attachments.js";
 import { type ContainerState, UNKNOWN_EXIT } from "./state.js";
@@ -138,7 +138,9 @@ export function inspectContainer(paths: DataPaths, state: ContainerState, networ
     ProcessLabel: "",
     AppArmorProfile: "",
     ExecIDs: null,
-    HostConfig: record.HostConfig,
+    // The policy is state.json's (what the monitor obeys, and `update --restart` changes): tsbox before bc21af6
+    // wrote "no" into every inspect.json, so a container it made with --restart was shown (and filtered) as "no".
+    HostConfig: { ...record.HostConfig, RestartPolicy: restartPolicyRecord(state.restartPolicy) },
     GraphDriver: record.GraphDriver,
     Mounts: record.Mounts,
     Config: record.Config,

@@ -168,7 +168,7 @@ export class VolumeStore {
   locked<T>(fn: () => Promise<T>): Promise<T> {
     // Private: a volume filled from an image as root keeps its setuid files and owners.
     ensurePrivateDir(this.root);
-    return withLockFile(join(this.root, ".lock"), { missing: `no volumes directory ${this.root}`, busy: "the volumes are busy" }, fn);
+    return withLockFile(join(this.root, ".lock"), { missing: `no volumes directory ${this.root}`, busy: "the volumes are busy", directory: true }, fn);
   }
 
   /**

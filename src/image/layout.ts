@@ -31,7 +31,7 @@ export function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> 
 }
 
 function indexLockWords(dir: string): LockWords {
-  return { missing: `no image store at ${dir}`, busy: "the image store is busy", code: "image", waitMs: 60_000 };
+  return { missing: `no image store at ${dir}`, busy: "the image store is busy", code: "image", waitMs: 60_000, directory: true };
 }
 
 /**

@@ -19,7 +19,7 @@ import type { ImageStore } from "./store.js";
 export async function migrateLegacyStores(store: ImageStore): Promise<void> {
   const root = join(store.layout.dir, "platforms");
   if (!existsSync(root)) return;
-  await withLockFile(join(store.layout.dir, ".migrate.lock"), { missing: `no image store at ${store.layout.dir}`, busy: "another tsbox process is taking over the old image stores", code: "image" }, async () => {
+  await withLockFile(join(store.layout.dir, ".migrate.lock"), { missing: `no image store at ${store.layout.dir}`, busy: "another tsbox process is taking over the old image stores", code: "image", directory: true }, async () => {
     let platforms: string[];
     try {
       platforms = readdirSync(root);

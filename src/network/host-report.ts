@@ -5,6 +5,7 @@
  * ports (`iptables`, nf_tables or legacy: what it reports).
  */
 import { spawnSync } from "node:child_process";
+import { runningRootlessHelper } from "./processes.js";
 import { rootlessNetwork } from "./rootless.js";
 import { DEFAULT_NETWORK } from "./store.js";
 
@@ -15,19 +16,25 @@ export interface NetworkReport {
   rootlessReason: string | null;
   /** Rootless: how long the user's network namespace stays after its last container. */
   rootlessIdleSeconds: number | null;
+  /** Rootless: the helper of the namespace running now (processes.ts runningRootlessHelper), or null. */
+  rootlessRunning: string | null;
   /** As root: e.g. "iptables v1.8.9 (nf_tables)", or null when there is none (bridges then have no NAT). */
   firewall: string | null;
 }
 
-/** `rootless`: bridges through the rootless helpers (id-mappings.ts rootlessNetworking). */
-export function networkReport(rootless: boolean, env: NodeJS.ProcessEnv): NetworkReport {
+/**
+ * `rootless`: bridges through the rootless helpers (id-mappings.ts rootlessNetworking); `rootlessDir`: the data
+ * dir's rootless-netns/, whose running namespace may use another helper than today's choice.
+ */
+export function networkReport(rootless: boolean, env: NodeJS.ProcessEnv, rootlessDir?: string): NetworkReport {
   const defaultNetwork = env.TSBOX_NETWORK ?? DEFAULT_NETWORK;
   if (rootless) {
     const found = rootlessNetwork(env);
-    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, rootlessIdleSeconds: found.idleSeconds, firewall: null };
+    const running = rootlessDir ? (runningRootlessHelper(rootlessDir) ?? null) : null;
+    return { defaultNetwork, rootlessHelper: found.helper, rootlessReason: found.reason, rootlessIdleSeconds: found.idleSeconds, rootlessRunning: running, firewall: null };
   }
   const v = spawnSync("iptables", ["--version"], { encoding: "utf8", env });
-  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, rootlessIdleSeconds: null, firewall: v.status === 0 ? v.stdout.trim() : null };
+  return { defaultNetwork, rootlessHelper: null, rootlessReason: null, rootlessIdleSeconds: null, rootlessRunning: null, firewall: v.status === 0 ? v.stdout.trim() : null };
 }
 
 /** The `network:` line of `tsbox info`, and a warning when bridges cannot work here. */
@@ -35,7 +42,11 @@ export function networkLines(r: NetworkReport, rootless: boolean): { line: strin
   if (rootless) {
     if (r.rootlessHelper) {
       const stays = r.rootlessIdleSeconds ? `, kept ${r.rootlessIdleSeconds} s after the last container` : "";
-      return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason}${stays})` };
+      // An upgrade under running containers (a362096 moved the default from pasta) keeps the old helper until idle.
+      const other = r.rootlessRunning && r.rootlessRunning !== r.rootlessHelper
+        ? `; the running namespace still uses ${r.rootlessRunning} (started so earlier), until its last container stops`
+        : "";
+      return { line: `network:       default ${r.defaultNetwork}; rootless through ${r.rootlessHelper} (${r.rootlessReason}${stays})${other}` };
     }
     return {
       line: `network:       default ${r.defaultNetwork}; rootless bridges unavailable: ${r.rootlessReason}`,

@@ -38,10 +38,20 @@ export function cutOffKeepers(dir: string): number[] {
   return holder && processStartTime(holder.pid) !== String(holder.start) ? liveKeepers(dir) : [];
 }
 
-/** holder.json: the holder's pid and start time. */
-function readHolder(dir: string): { pid: number; start: number } | undefined {
+/**
+ * The helper (pasta, slirp4netns) of the rootless namespace running now, if one is. It can differ from today's choice:
+ * one started by an earlier tsbox, or with another TSBOX_ROOTLESS_NETWORK, serves every container until it is idle
+ * (rootless.rs `enter`: a second would split the networks).
+ */
+export function runningRootlessHelper(dir: string): string | undefined {
+  const holder = readHolder(dir);
+  return holder && processStartTime(holder.pid) === String(holder.start) ? holder.helper : undefined;
+}
+
+/** holder.json: the holder's pid and start time, and its helper. */
+function readHolder(dir: string): { pid: number; start: number; helper?: string } | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, "holder.json"), "utf8")) as { pid: number; start: number };
+    return JSON.parse(readFileSync(join(dir, "holder.json"), "utf8")) as { pid: number; start: number; helper?: string };
   } catch {
     return undefined;
   }

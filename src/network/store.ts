@@ -162,7 +162,7 @@ export class NetworkStore {
    */
   private locked<T>(fn: () => T): T {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
-    return withLockFileSync(join(this.root, ".create.lock"), { missing: `no networks directory ${this.root}`, busy: "the networks are busy" }, fn);
+    return withLockFileSync(join(this.root, ".create.lock"), { missing: `no networks directory ${this.root}`, busy: "the networks are busy", directory: true }, fn);
   }
 
   private createLocked(name: string, options: CreateOptions): NetworkConfig {

@@ -94,8 +94,8 @@ export function dataDirLeftovers(who: Identity): string[] {
       // .space-reserve: kept by the image layout for index writes on a full disk (src/image/layout.ts), the helper
       // containers' own store's too (src/containers/helper-root.ts).
       if (e.name === ".space-reserve" && (dir === who.dataDir || dir === join(who.dataDir, "helper"))) continue;
-      // Lock files stay (src/lock-file.ts: a flock file unlinked on release could be locked twice).
-      if (LOCK_FILE_NAME.test(e.name) && e.isFile()) continue;
+      // Locks stay (src/lock-file.ts: one unlinked on release could be locked twice): a file, or the store's empty directory.
+      if (LOCK_FILE_NAME.test(e.name) && (e.isFile() || (e.isDirectory() && readdirSync(join(dir, e.name)).length === 0))) continue;
       if (/(^\.|tmp|partial|incomplete)/i.test(e.name)) left.push(join(dir, e.name).slice(who.dataDir.length + 1));
       else if (e.isDirectory() && e.name !== "containers" && !/^[0-9a-f]{64}$/.test(e.name)) walk(join(dir, e.name), depth + 1);
     }

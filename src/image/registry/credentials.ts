@@ -132,7 +132,7 @@ async function updateAuthFile(env: NodeJS.ProcessEnv, change: (file: AuthFile) =
   const dir = configDir(env);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const path = authFilePath(env);
-  await withLockFile(join(dir, ".auth.lock"), { missing: `no config directory ${dir}`, busy: "another tsbox process is writing the registry credentials", code: "image" }, async () => {
+  await withLockFile(join(dir, ".auth.lock"), { missing: `no config directory ${dir}`, busy: "another tsbox process is writing the registry credentials", code: "image", directory: true }, async () => {
     const file = readAuthFile(path);
     change(file);
     await writeFileAtomic(path, JSON.stringify(file, null, 2) + "\n", { mode: 0o600, durable: true });
