@@ -1,0 +1,73 @@
+/**
+ * Where tsbox finds its own package (and through it its native package, the
+ * guest and the embedded images), from the file its code runs in: tsbox's
+ * own dist/ or src/, or an app's bundle that has tsbox inside it (esbuild,
+ * webpack, a single executable). Fast: directories only, no containers;
+ * test/package.test.ts runs real bundles of an installed tsbox.
+ */
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { findPackageRoot, packageRoot } from "../src/package-root.js";
+import { TsboxError } from "../src/errors.js";
+import { repoRoot } from "./helpers/cli.js";
+
+let dir: string;
+
+function write(path: string, content = ""): string {
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, content);
+  return path;
+}
+
+const manifest = (name?: string) => JSON.stringify(name === undefined ? { type: "commonjs" } : { name, version: "1.0.0" });
+
+before(() => (dir = mkdtempSync(join(tmpdir(), "package-root-"))));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("packageRoot", () => {
+  it("is this checkout when run from its sources", () => {
+    assert.equal(packageRoot(), resolve(repoRoot));
+    assert.equal(findPackageRoot(fileURLToPath(import.meta.url)), resolve(repoRoot));
+  });
+
+  it("an installed tsbox: its package, past a package.json of another name (bin/'s, which only marks CommonJS)", () => {
+    const pkg = join(dir, "installed", "node_modules", "tsbox");
+    write(join(pkg, "package.json"), manifest("tsbox"));
+    write(join(pkg, "bin", "package.json"), manifest());
+    assert.equal(findPackageRoot(write(join(pkg, "dist", "cli.cjs"))), pkg);
+    assert.equal(findPackageRoot(write(join(pkg, "bin", "tsbox.js"))), pkg);
+  });
+
+  it("an app's bundle with tsbox inside: the node_modules/tsbox beside the app, not the app's own package.json", () => {
+    const app = join(dir, "app");
+    write(join(app, "package.json"), manifest("my-app"));
+    write(join(app, "node_modules", "tsbox", "package.json"), manifest("tsbox"));
+    assert.equal(findPackageRoot(write(join(app, "out", "server.mjs"))), join(app, "node_modules", "tsbox"));
+    // A package of another name in node_modules/tsbox (a stub, a squatted name) is not it.
+    const other = join(dir, "other");
+    write(join(other, "node_modules", "tsbox", "package.json"), manifest("not-tsbox"));
+    assert.throws(() => findPackageRoot(write(join(other, "server.cjs"))), TsboxError);
+  });
+
+  it("a bundle moved away from any tsbox: an error that says to keep tsbox out of the bundle", () => {
+    const deployed = join(dir, "deployed");
+    write(join(deployed, "package.json"), manifest("my-app"));
+    const bundle = write(join(deployed, "server.cjs"));
+    assert.throws(
+      () => findPackageRoot(bundle),
+      (err: unknown) => {
+        assert.ok(err instanceof TsboxError);
+        assert.equal(err.code, "runtime");
+        assert.equal(err.exitCode, 125);
+        assert.ok(err.message.includes(bundle), err.message);
+        assert.match(err.message, /esbuild --external:tsbox or --packages=external, webpack's externals, rollup's external/);
+        return true;
+      },
+    );
+    assert.throws(() => findPackageRoot(undefined), /tsbox cannot find its package: it runs from a module with no file/);
+  });
+});
