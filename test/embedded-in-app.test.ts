@@ -1,9 +1,11 @@
 /**
- * Where tsbox finds its own package (and through it its native package, the
- * guest and the embedded images), from the file its code runs in: tsbox's
- * own dist/ or src/, or an app's bundle that has tsbox inside it (esbuild,
- * webpack, a single executable). Fast: directories only, no containers;
- * test/package.test.ts runs real bundles of an installed tsbox.
+ * tsbox inside an app: where it finds its own package (and through it its
+ * native package, the guest and the embedded images) from the file its code
+ * runs in — tsbox's own dist/ or src/, or an app's bundle that has tsbox
+ * inside it (esbuild, webpack, a single executable) — and how it starts its
+ * vm daemon under Node from Electron or a single executable. Fast: directories
+ * only, no containers; test/package.test.ts runs real bundles of an installed
+ * tsbox.
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -12,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { findPackageRoot, packageRoot } from "../src/package-root.js";
+import { nodeRunner } from "../src/node-runner.js";
 import { TsboxError } from "../src/errors.js";
 import { repoRoot } from "./helpers/cli.js";
 
@@ -69,5 +72,31 @@ describe("packageRoot", () => {
       },
     );
     assert.throws(() => findPackageRoot(undefined), /tsbox cannot find its package: it runs from a module with no file/);
+  });
+});
+
+describe("nodeRunner (the vm daemon's Node)", () => {
+  const env = { PATH: "/usr/bin", TSBOX_VM_IDLE: "300" };
+
+  it("Node: its own executable, the environment as given", () => {
+    assert.deepEqual(nodeRunner(env, { execPath: "/usr/bin/node", sea: false }), { command: "/usr/bin/node", env });
+  });
+
+  it("Electron: its executable as Node (ELECTRON_RUN_AS_NODE=1), not the app again", () => {
+    const r = nodeRunner(env, { execPath: "/opt/app/app", electron: "33.0.0", sea: false });
+    assert.deepEqual(r, { command: "/opt/app/app", env: { ...env, ELECTRON_RUN_AS_NODE: "1" } });
+    assert.equal((env as NodeJS.ProcessEnv).ELECTRON_RUN_AS_NODE, undefined, "the caller's environment is not changed");
+  });
+
+  it("a single executable application: no Node to run, said (it started the app again, and that another daemon)", () => {
+    assert.throws(
+      () => nodeRunner(env, { execPath: "/opt/app/app", sea: true }),
+      (err: unknown) => {
+        assert.ok(err instanceof TsboxError);
+        assert.equal(err.code, "runtime");
+        assert.match(err.message, /this process is a single executable application \(\/opt\/app\/app runs the app, not Node\): set TSBOX_VM_IDLE=0/);
+        return true;
+      },
+    );
   });
 });
