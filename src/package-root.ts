@@ -15,18 +15,20 @@ let cached: string | undefined;
  * for an app's bundle.
  */
 export function packageRoot(): string {
-  return (cached ??= findPackageRoot(thisModule()));
+  return (cached ??= findPackageRoot(moduleFile((import.meta as { url?: string }).url, typeof __filename === "string" ? __filename : undefined)));
 }
 
 /**
- * This module's file. `import.meta.url`, except in a CommonJS bundle of an
- * app (esbuild's `--format=cjs` leaves `import.meta` empty), where the
- * bundle's `__filename` is (a single executable's: the executable).
+ * The file this module runs in: `import.meta.url`'s, except in an app's
+ * bundle that moved it — esbuild's CommonJS output leaves `import.meta`
+ * empty, webpack writes the source's path at build time (gone once the bundle
+ * is deployed elsewhere) — where the bundle's own `__filename` is (a single
+ * executable's: the executable).
  */
-function thisModule(): string | undefined {
-  const url = (import.meta as { url?: string }).url;
-  if (url?.startsWith("file:")) return fileURLToPath(url);
-  return typeof __filename === "string" ? __filename : undefined;
+export function moduleFile(url: string | undefined, filename: string | undefined): string | undefined {
+  const file = url?.startsWith("file:") ? fileURLToPath(url) : undefined;
+  if (file !== undefined && (filename === undefined || existsSync(file))) return file;
+  return filename ?? file;
 }
 
 /**

@@ -12,8 +12,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { findPackageRoot, packageRoot } from "../src/package-root.js";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { findPackageRoot, moduleFile, packageRoot } from "../src/package-root.js";
 import { nodeRunner } from "../src/node-runner.js";
 import { TsboxError } from "../src/errors.js";
 import { repoRoot } from "./helpers/cli.js";
@@ -72,6 +72,28 @@ describe("packageRoot", () => {
       },
     );
     assert.throws(() => findPackageRoot(undefined), /tsbox cannot find its package: it runs from a module with no file/);
+  });
+});
+
+describe("moduleFile (the file tsbox's code runs in)", () => {
+  it("tsbox's own modules: import.meta.url's file", () => {
+    const here = fileURLToPath(import.meta.url);
+    assert.equal(moduleFile(import.meta.url, undefined), here);
+    assert.equal(moduleFile(import.meta.url, "/elsewhere/bundle.cjs"), here, "an ESM module that exists wins over a __filename");
+  });
+
+  it("esbuild's CommonJS bundle (import.meta empty): the bundle's __filename", () => {
+    assert.equal(moduleFile(undefined, "/srv/app/server.cjs"), "/srv/app/server.cjs");
+  });
+
+  it("webpack's bundle deployed elsewhere (import.meta.url is the build machine's source path, gone): the bundle's __filename", () => {
+    const gone = pathToFileURL(join(dir, "build-machine", "node_modules", "tsbox", "dist", "package-root.js")).href;
+    assert.equal(moduleFile(gone, "/srv/app/main.js"), "/srv/app/main.js");
+    assert.equal(moduleFile(gone, undefined), fileURLToPath(gone), "no __filename (ESM): the path it has, for the error to name");
+  });
+
+  it("no file at all (a data: URL, nothing else): none", () => {
+    assert.equal(moduleFile("data:text/javascript,", undefined), undefined);
   });
 });
 
