@@ -15,6 +15,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { findPackageRoot, moduleFile, packageRoot } from "../src/package-root.js";
 import { nodeRunner } from "../src/node-runner.js";
+import { installedPackageDir } from "../src/parts.js";
+import Module from "node:module";
 import { TsboxError } from "../src/errors.js";
 import { repoRoot } from "./helpers/cli.js";
 
@@ -94,6 +96,23 @@ describe("moduleFile (the file tsbox's code runs in)", () => {
 
   it("no file at all (a data: URL, nothing else): none", () => {
     assert.equal(moduleFile("data:text/javascript,", undefined), undefined);
+  });
+});
+
+describe("installedPackageDir (the part packages)", () => {
+  it("found by Node's resolution when no node_modules holds them: Yarn Plug'n'Play's unplugged directories", () => {
+    // What .pnp.cjs does: it patches Module._resolveFilename; the package is in a directory of its own, no node_modules above.
+    const unplugged = join(dir, ".yarn", "unplugged", "tsbox-pnp-part-file-0123", "node_modules", "@tsbox", "pnp-part");
+    write(join(unplugged, "package.json"), manifest("@tsbox/pnp-part"));
+    const patched = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+    const original = patched._resolveFilename;
+    patched._resolveFilename = (request, ...rest) => (request === "@tsbox/pnp-part/package.json" ? join(unplugged, "package.json") : original(request, ...rest));
+    try {
+      assert.equal(installedPackageDir("@tsbox/pnp-part"), unplugged);
+    } finally {
+      patched._resolveFilename = original;
+    }
+    assert.equal(installedPackageDir("@tsbox/not-installed-anywhere"), undefined);
   });
 });
 
