@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { lstat, open, readdir, rename, unlink } from "node:fs/promises";
+import { chmodSync, closeSync, constants, fsync, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { lstat, open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { fsName, nameFromBytes } from "./name-bytes.js";
@@ -37,6 +37,15 @@ export function tempSiblingPid(name: string): number | undefined {
 }
 
 /**
+ * fsync(2) of an open FileHandle, as `fh.sync()` does, through its descriptor: Yarn Plug'n'Play's patched
+ * fs.promises hands out FileHandles whose sync() throws "Method not implemented" (every first image import failed
+ * there); its descriptor of a real file is the real one.
+ */
+export function syncHandle(fh: FileHandle): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fh.fd, (err) => (err ? reject(err) : resolve())));
+}
+
+/**
  * Write-temp-then-rename: readers see the old or the new file, never a torn
  * one. With `durable`, the data is fsynced before the rename so a crash
  * cannot leave an empty file under the final name either, and the directory
@@ -48,7 +57,7 @@ export async function writeFileAtomic(path: string, data: string | Buffer, optio
   const fh = await open(tmp, "wx", options.mode ?? 0o644);
   try {
     await fh.writeFile(data);
-    if (options.durable) await fh.sync();
+    if (options.durable) await syncHandle(fh);
   } catch (err) {
     await fh.close();
     await unlink(tmp).catch(() => {});
@@ -149,7 +158,7 @@ export async function writeOutputFile(path: string, write: (out: Writable) => Pr
     await finished(file);
     if (target.renameTo) {
       const fh = await open(target.write, "r");
-      await fh.sync().finally(() => fh.close());
+      await syncHandle(fh).finally(() => fh.close());
       await rename(target.write, target.renameTo);
     }
   } catch (err) {

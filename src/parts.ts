@@ -10,6 +10,7 @@
  * importing tsbox works on any OS.
  */
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { packageRoot } from "./package-root.js";
 
@@ -52,8 +53,23 @@ export function installedPackageDir(name: string): string | undefined {
     if (basename(at) !== "node_modules" && existsSync(join(candidate, "package.json"))) dir = candidate;
     if (dirname(at) === at) break;
   }
-  found.set(name, dir);
+  found.set(name, (dir ??= resolvedPackageDir(name)));
   return dir;
+}
+
+/**
+ * Where Node's own resolution puts `name` for tsbox, when no node_modules
+ * above tsbox holds it: Yarn's Plug'n'Play has no node_modules, and its
+ * resolver (patched into require by .pnp.cjs) gives each package's unplugged
+ * directory (Yarn unplugs these: they hold a .node file, executables). By
+ * `name/package.json` (our part packages have no `exports` to hide it).
+ */
+function resolvedPackageDir(name: string): string | undefined {
+  try {
+    return dirname(createRequire(join(packageRoot(), "package.json")).resolve(`${name}/package.json`));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The installed native package's directory (tsbox-native.node, tsbox-runtime), if any. */

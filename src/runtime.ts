@@ -128,6 +128,16 @@ export type ContainerInfo = ContainerState;
  * process using the same data dir: `get`, `list` and the lifecycle verbs
  * work on containers any tsbox process (CLI or library) made.
  */
+/**
+ * A Runtime dropped without `close()` (a server's `new Runtime()` per request) kept its idle warm helper until
+ * Node exited: one `tsbox-runtime serve` process per Runtime ever made. Once one is collected, the backends it
+ * made itself are closed as `close()` would (a busy helper still ends only after its runs; a backend given
+ * to the Runtime is its giver's).
+ */
+const dropped = new FinalizationRegistry<Backend[]>((owned) => {
+  for (const backend of owned) void Promise.resolve(backend.close?.()).catch(() => {});
+});
+
 export class Runtime implements ContainerOwner {
   readonly dataDir: string;
   readonly backend: Backend;
@@ -149,6 +159,8 @@ export class Runtime implements ContainerOwner {
   private procSysCanWrite: boolean | undefined;
   /** A vm Runtime's native backend for files of the user's subordinate ids on this host (LifecycleContext.hostBackend). */
   private hostNative: Backend | undefined;
+  /** The backends this Runtime made (closed with it, or once it is collected: `dropped`); never one it was given. */
+  private readonly owned: Backend[] = [];
   /** Named and anonymous volumes (`tsbox volume …`). */
   readonly volumes: VolumeStore;
   private readonly defaultNetwork: string;
@@ -168,7 +180,9 @@ export class Runtime implements ContainerOwner {
     } else {
       this.backendChoice = chooseBackend(options.backend);
       this.backend = createBackend(this.backendChoice);
+      this.owned.push(this.backend);
     }
+    dropped.register(this, this.owned);
     // One store for every backend; the backend only decides which platform of an image runs.
     const platform = backendPlatform(this.backend);
     this.imageStore = new ImageStore(this.dataDir, platform ? { platform } : {});
@@ -187,7 +201,7 @@ export class Runtime implements ContainerOwner {
       host: () => (this.host ??= probeHostIdentity()),
       // The host backend runs it: busybox of the host's platform (a vm Runtime's own is linux/386, which a host kernel without IA32 emulation cannot run).
       helperRoot: () => helperRoot(this.dataDir, backendPlatform(this.ctx.hostBackend())),
-      hostBackend: () => (this.backend.name === "native" ? this.backend : (this.hostNative ??= createBackend({ name: "native", reason: "files of the user's subordinate ids" }))),
+      hostBackend: () => (this.backend.name === "native" ? this.backend : (this.hostNative ??= this.own(createBackend({ name: "native", reason: "files of the user's subordinate ids" })))),
     };
     this.volumes = new VolumeStore(this.paths, (dir) => removeOwnedTree(this.ctx, dir));
     this.ctx.volumes = this.volumes;
@@ -974,6 +988,11 @@ export class Runtime implements ContainerOwner {
    */
   async close(): Promise<void> {
     await this.backend.close?.();
+  }
+
+  private own(backend: Backend): Backend {
+    this.owned.push(backend);
+    return backend;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

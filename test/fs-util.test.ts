@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { execFileSync } from "node:child_process";
-import { makeDirs, outputFile, treeBytes } from "../src/fs-util.js";
+import { makeDirs, outputFile, syncHandle, treeBytes } from "../src/fs-util.js";
+import { open } from "node:fs/promises";
 import { removeTree, removeTreeNow, removing } from "../src/remove-tree.js";
 
 const dir = mkdtempSync(join(tmpdir(), "fs-util-"));
@@ -115,4 +116,19 @@ it("makeDirs: mkdir -p that ends where mkdir says ENOENT under an existing paren
   writeFileSync(join(dir, "made", "file"), "");
   assert.throws(() => makeDirs(join(dir, "made", "file"), 0o755), { code: "EEXIST" });
   assert.throws(() => makeDirs(join(dir, "made", "file", "x"), 0o755), { code: "ENOTDIR" });
+});
+
+it("syncHandle fsyncs through the descriptor: a FileHandle without sync() (Yarn Plug'n'Play's) is synced, a closed one refused", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sync-handle-"));
+  try {
+    const fh = await open(join(dir, "f"), "w");
+    await fh.write("data");
+    // Yarn's patched fs.promises: "FIXME: Missing FakeFS version", sync() { throw new Error("Method not implemented.") }.
+    Object.defineProperty(fh, "sync", { value: () => Promise.reject(new Error("Method not implemented.")) });
+    await syncHandle(fh);
+    await fh.close();
+    await assert.rejects(syncHandle(fh), { code: "ERR_OUT_OF_RANGE" }, "a closed handle's descriptor is -1");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -228,6 +228,44 @@ describe("npm packages", { skip }, () => {
       ok(r, "example");
       assert.match(r.stdout, /^0 hello from [0-9a-f]{12}\n\n$/);
     });
+
+    it("an app bundled with esbuild, tsbox inside it (ESM, CommonJS, vm backend): runs beside its node_modules; moved away, says to keep tsbox out", async () => {
+      const example = readmeExample();
+      assert.match(example, /^import \{ Runtime \} from "tsbox";$/m);
+      const sources: Record<string, string> = {
+        "esm.mjs": example,
+        // CommonJS output has no top-level await: the example in an async function, with require.
+        "cjs.mjs": `(async () => {\n${example.replace(/^import \{ Runtime \} from "tsbox";$/m, 'const { Runtime } = require("tsbox");')}\n})();\n`,
+        // The vm backend's daemon is tsbox's bin/tsbox.js, which a bundle does not hold.
+        "vm.mjs": example.replace("new Runtime()", 'new Runtime({ backend: "vm" })'),
+      };
+      const esbuild = join(repoRoot, "node_modules", ".bin", "esbuild");
+      const bundles = { "esm.mjs": "app.mjs", "cjs.mjs": "app.cjs", "vm.mjs": "app-vm.mjs" } as const;
+      for (const [source, text] of Object.entries(sources)) {
+        writeFileSync(join(app, source), text);
+        const format = source === "cjs.mjs" ? "cjs" : "esm";
+        execFileSync(esbuild, [source, "--bundle", "--platform=node", `--format=${format}`, `--outfile=out/${bundles[source as keyof typeof bundles]}`, "--log-level=error"], { cwd: app });
+      }
+      execFileSync("chown", ["-R", `${clean.who.uid}:${clean.who.gid}`, join(app, "out")]);
+      for (const bundle of Object.values(bundles)) {
+        const r = await asUser(["node", join("out", bundle)], app);
+        ok(r, bundle);
+        assert.match(r.stdout, /^0 hello from [0-9a-f]{12}\n\n$/, bundle);
+      }
+      // Deployed without node_modules: an app's package.json of its own is no tsbox's (it was taken for it, and the vm backend chosen).
+      const deployed = join(clean.work, "deployed");
+      mkdirSync(deployed);
+      writeFileSync(join(deployed, "package.json"), JSON.stringify({ name: "deployed-app", version: "1.0.0" }));
+      for (const bundle of ["app.mjs", "app.cjs"]) copyFileSync(join(app, "out", bundle), join(deployed, bundle));
+      execFileSync("chown", ["-R", `${clean.who.uid}:${clean.who.gid}`, deployed]);
+      for (const bundle of ["app.mjs", "app.cjs"]) {
+        const r = await asUser(["node", bundle], deployed);
+        assert.equal(r.code, 1, `${bundle}: ${r.stderr}`);
+        assert.equal(r.stdout, "");
+        assert.ok(r.stderr.includes(`TsboxError: tsbox cannot find its package: it runs from ${join(deployed, bundle)}, which is not inside it`), r.stderr);
+        assert.match(r.stderr, /leave tsbox out of the bundle \(esbuild --external:tsbox or --packages=external/);
+      }
+    });
   });
 
   describe("installed and run with the current LTS Node (24)", { skip: ltsNode ? false : "no LTS Node: run scripts/lts-node.sh" }, () => {

@@ -78,6 +78,13 @@ for (const who of identities()) {
       assert.equal(r.newHelper, true);
     });
 
+    it("a Runtime dropped without close() lets its helper go once it is collected (a server's Runtime per request)", async () => {
+      const r = await runJsonScript(who, script, ["dropped"]);
+      assert.deepEqual(r.outputs, [0, 1, 2].map((i) => ({ exitCode: 0, stdout: `request${i}\n`, stderr: "" })));
+      assert.equal(r.helpersWhileHeld, true, "each Runtime had a helper of its own");
+      assert.equal(r.helpersGone, true, "no helper left per dropped Runtime");
+    });
+
     it("leaves no child behind, running or a zombie, and warns of nothing, in worker threads that end or are terminated", async () => {
       const r = await runJsonScript(who, script, ["worker"]);
       assert.deepEqual(r.children, []);

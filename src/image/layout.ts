@@ -2,7 +2,7 @@ import { createReadStream, existsSync, mkdirSync, type ReadStream, readFileSync,
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errorMessage, ImageError, writingAt } from "../errors.js";
-import { isDiskFull, isErrno, keepSpaceReserve, randomHex, writeFileAtomic } from "../fs-util.js";
+import { isDiskFull, isErrno, keepSpaceReserve, randomHex, syncHandle, writeFileAtomic } from "../fs-util.js";
 import { type LockWords, withLockFile } from "../lock-file.js";
 import { assertDigest } from "./digest.js";
 import { Annotation, type Descriptor, type ImageIndex, MediaType } from "./oci.js";
@@ -219,7 +219,7 @@ export class OciLayout {
           counter.update(chunk);
           await fh.write(chunk);
         }
-        await fh.sync();
+        await syncHandle(fh);
       } finally {
         await fh.close();
       }

@@ -1,13 +1,15 @@
 /**
  * The native backend's warm helper (`tsbox-runtime serve`) seen from a
  * Runtime in this process, run as the identity under test:
- *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|close|owner|maps|worker
+ *   node --import tsx test/helpers/warm-helper-script.ts concurrent|restart|close|dropped|owner|maps|worker
  * `concurrent` and `restart` print one JSON object of results; `owner` runs
  * a --rm container and a kept one, prints the pids of its helper, the runs'
  * supervisors and containers, and the two ids, then waits to be killed.
  */
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { Runtime } from "../../src/index.js";
 import { idMappings, probeHostIdentity } from "../../src/spec/id-mappings.js";
@@ -81,6 +83,25 @@ switch (process.argv[2]) {
     results.again = await (await rt.run({ image: "busybox", cmd: ["echo", "again"], remove: true })).output();
     results.newHelper = backend.warmHelperPid !== undefined && backend.warmHelperPid !== helper;
     await rt.close();
+    break;
+  }
+  case "dropped": {
+    // Runtimes made and dropped without close() (a server's one per request): each one's helper goes once it is
+    // collected, not with this process. gc() as --expose-gc gives it (runJsonScript passes no Node flags).
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const held: Runtime[] = [];
+    const oneRequest = async (i: number) => {
+      const mine = new Runtime({});
+      held.push(mine);
+      const output = await (await mine.run({ image: "busybox", cmd: ["echo", `request${i}`], remove: true })).output();
+      return { output, helper: (mine.backend as NativeBackend).warmHelperPid! };
+    };
+    const requests = [await oneRequest(0), await oneRequest(1), await oneRequest(2)];
+    results.outputs = requests.map((r) => r.output);
+    results.helpersWhileHeld = requests.every((r) => alive(r.helper));
+    held.length = 0;
+    results.helpersGone = await until(() => (gc(), requests.every((r) => !alive(r.helper))));
     break;
   }
   case "owner": {

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, rename, rmdir, unlink, type FileHandle } from "no
 import { join } from "node:path";
 import { abortError } from "../../abortable.js";
 import { ImageError } from "../../errors.js";
-import { isErrno, randomHex } from "../../fs-util.js";
+import { isErrno, randomHex, syncHandle } from "../../fs-util.js";
 import { DigestCounter } from "../hash.js";
 import { blobWriteError, DOWNLOADS, downloadHolder, type OciLayout } from "../layout.js";
 import type { Descriptor } from "../oci.js";
@@ -203,7 +203,7 @@ async function downloadOnce(layout: OciLayout, client: RegistryClient, repo: str
       keep = false;
       throw new ImageError(`blob from ${client.domain}/${repo} does not match its digest: expected ${blob.digest}, got ${digest}`);
     }
-    await fh.sync();
+    await syncHandle(fh);
     await fh.close();
     fh = undefined;
     await rename(mine, layout.blobPath(blob.digest));

@@ -10,6 +10,7 @@ import { connect } from "node:net";
 import { basename, dirname, join } from "node:path";
 import { errorMessage, TsboxError } from "../../../errors.js";
 import { viaSocketAddress } from "../../../fs-util.js";
+import { thisNodeRunner } from "../../../node-runner.js";
 import { packageRoot } from "../../../package-root.js";
 import { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
@@ -103,6 +104,7 @@ export async function ensureDaemon(env: NodeJS.ProcessEnv = process.env, options
   const before = daemonStatus(env);
   if (before && existsSync(before.socket)) return before;
   const paths = daemonPaths(env);
+  const node = await thisNodeRunner(env);
   mkdirSync(paths.dir, { recursive: true });
   const { withDirLock } = await import("../../../containers/lock.js");
   return withDirLock(paths.dir, { missing: `no vm dir ${paths.dir}`, busy: "another tsbox process is starting the vm", waitMs: 150_000 }, async () => {
@@ -114,7 +116,7 @@ export async function ensureDaemon(env: NodeJS.ProcessEnv = process.env, options
     const idle = options.idleSeconds === undefined ? [] : ["--idle-seconds", String(options.idleSeconds)];
     let child;
     try {
-      child = spawn(process.execPath, [join(packageRoot(), "bin", "tsbox.js"), "vm", "serve", ...idle], { detached: true, stdio: ["ignore", log, log], env });
+      child = spawn(node.command, [join(packageRoot(), "bin", "tsbox.js"), "vm", "serve", ...idle], { detached: true, stdio: ["ignore", log, log], env: node.env });
     } finally {
       closeSync(log); // the daemon has its own copy
     }

@@ -11,9 +11,8 @@
  * device, the dir with `trusted.overlay.opaque=y`. The host's `user.overlay.*`
  * attributes themselves are never shown (a container must not forge them).
  */
-import { createRequire } from "node:module";
 import type { NativeAddon } from "../../../native/addon.js";
-import { addonPath } from "../../../native/addon.js";
+import { addonPath, loadAddonSync } from "../../../native/addon.js";
 import { S_IFCHR, S_IFMT, S_IFREG, type P9Stat } from "../../core/p9/fs.js";
 import { fsName } from "../../../../name-bytes.js";
 
@@ -27,7 +26,8 @@ export function hostXattrs(): Xattrs | null {
   try {
     const path = addonPath();
     if (!path) return (loaded = null);
-    const addon = createRequire(import.meta.url)(path) as Partial<Xattrs>;
+    // The one loader (process.dlopen): createRequire(import.meta.url) threw in an app's CommonJS bundle (no import.meta.url).
+    const addon = loadAddonSync() as Partial<Xattrs>;
     // An addon built before these calls existed: no xattrs rather than a TypeError (EIO in the guest) on every exec.
     loaded = typeof addon.lgetxattr === "function" && typeof addon.llistxattr === "function" ? (addon as Xattrs) : null;
   } catch {
