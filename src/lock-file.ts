@@ -13,7 +13,7 @@
  * one older than 30 s by `rmdir`; a regular file there, which it can neither
  * make nor remove, had it spin for ever after a downgrade.
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { addonPresent, loadAddon, loadAddonSync, type NativeAddon } from "./backends/native/addon.js";
 import { ContainerError, type ContainerErrorReason, TsboxError, type TsboxErrorCode } from "./errors.js";
 import { isErrno } from "./fs-util.js";
@@ -127,20 +127,31 @@ function directoryLocker(path: string, says: LockWords, addon: NativeAddon): Loc
     tryTake() {
       if (addon.tryLock(fd) !== 1) return false;
       const held = fstatSync(fd);
-      if (held.isDirectory()) return true;
+      const current = isAt(fd, path);
+      // Only the directory still at the path: an older tsbox's stale-lock rmdir removes ours (dated 1970) even while
+      // we wait on it, and a process arriving after locks the new one there; this flock would exclude nobody.
+      if (held.isDirectory() && current) return true;
       // The file's lock, taken: no process of that version is inside the section. Another one (or ours) may have
       // replaced it meanwhile, and we hold the unlinked file: the path is opened again either way.
-      if (held.nlink > 0) unlinkSync(path);
-      const file = fd;
+      if (held.isFile() && current) unlinkSync(path);
+      const old = fd;
       try {
         fd = openDirectoryLock(path, says);
       } finally {
-        closeSync(file);
+        closeSync(old);
       }
-      return addon.tryLock(fd) === 1;
+      // Removed again at once: the next try opens the path again.
+      return addon.tryLock(fd) === 1 && isAt(fd, path);
     },
     release: () => closeSync(fd),
   };
+}
+
+/** Whether the descriptor `fd` is the file or directory at `path` now. */
+function isAt(fd: number, path: string): boolean {
+  const held = fstatSync(fd, { bigint: true });
+  const there = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  return there !== undefined && there.ino === held.ino && there.dev === held.dev;
 }
 
 /** The descriptor of the lock at `path`: the directory there (made if missing) or an earlier version's lock file. */

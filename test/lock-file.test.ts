@@ -126,3 +126,32 @@ it("the lock file of the version between is respected while held, then replaced 
   assert.equal(withLockFileSync(left, dirWords, () => "taken"), "taken");
   assert.ok(statSync(left).isDirectory());
 });
+
+it("a lock directory an older tsbox removed while we waited on it is not taken: one holder at a time after a downgrade's run", async () => {
+  const path = join(dir, "broken.lock");
+  const { readlinkSync } = await import("node:fs");
+  /** How many of our descriptors are open on the directory at `path` (the waiter's is there once it tries). */
+  const opened = () => readdirSync("/proc/self/fd").filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === path; } catch { return false; } }).length;
+  let second: unknown = "not run";
+  let waiter: Promise<void> | undefined;
+  await withLockFile(path, dirWords, async () => {
+    // B waits on the directory we hold …
+    waiter = withLockFile(path, { ...dirWords, waitMs: 60_000 }, () => {
+      // … and once in, a third process (C) must find the lock busy.
+      try {
+        second = withLockFileSync(path, dirWords, () => "C got in beside B");
+      } catch (err) {
+        second = err;
+      }
+    });
+    while (opened() < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    // An older tsbox run meanwhile: it breaks our 1970 directory by rmdir, takes its own, and removes that when done.
+    rmdirSync(path);
+    mkdirSync(path);
+    rmdirSync(path);
+  });
+  await waiter;
+  // Before, B took the flock of the removed directory and C that of a new one at the path: both were inside.
+  assert.match(String(second), /the thing is busy/);
+  assert.ok(statSync(path).isDirectory());
+});
