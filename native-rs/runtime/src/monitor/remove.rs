@@ -45,6 +45,9 @@ fn aside_name(bundle: &Path, id: &OsStr, pid: i32) -> PathBuf {
 /// lives nobody else collects the tree, and if it dies, `container prune`
 /// does (src/containers/leftovers.ts). Removed here as before if the fork fails.
 pub fn remove_locked_after_exit(bundle: &Path, lock: c_int) {
+    if !children_share_our_pid_namespace() {
+        return remove_locked(bundle, lock);
+    }
     let id = bundle.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     let (go_r, go_w) = match fd::pipe() {
         Ok(p) => p,
@@ -72,6 +75,19 @@ pub fn remove_locked_after_exit(bundle: &Path, lock: c_int) {
     }
     // Closed without a byte (the bundle was gone already): the remover just ends.
     fd::close(go_w);
+}
+
+/// Whether a child we fork now is in our own PID namespace. A run that
+/// joined a peer's (`--pid container:X`, namespaces.rs `join_existing`)
+/// forks into X's: the remover would live inside X, seen by its processes
+/// and ended with it, and its pid there is not the one the aside name
+/// carries (it deleted a name that did not exist, and the tree stayed).
+/// Unknown (no /proc): as if not.
+fn children_share_our_pid_namespace() -> bool {
+    match (fs::read_link("/proc/self/ns/pid"), fs::read_link("/proc/self/ns/pid_for_children")) {
+        (Ok(own), Ok(children)) => own == children,
+        _ => false,
+    }
 }
 
 /// The forked remover: a session of its own, default signal handlers (the
