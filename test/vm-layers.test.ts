@@ -26,6 +26,8 @@ describe("vm backend: layered images", { skip: vmSkip }, () => {
   let layout: string;
   let ownedFixtures: string;
   let ownedLayout: string;
+  let manyFixtures: string;
+  let manyLayout: string;
 
   before(async () => {
     ({ dir: fixtures, layout } = await vmLayeredFixture("test/vm-whiteouts:1", [
@@ -43,11 +45,17 @@ describe("vm backend: layered images", { skip: vmSkip }, () => {
         { ...file("sbin/su"), mode: 0o4755 },
       ],
     ]));
+    // 119 layers over busybox (docker allows 127): more /mnt/host/l-… lower dirs than a page of mount data holds.
+    ({ dir: manyFixtures, layout: manyLayout } = await vmLayeredFixture(
+      "test/vm-many:1",
+      Array.from({ length: 119 }, (_, i) => [dir("l"), file(`l/f${String(i).padStart(3, "0")}`, String(i))]),
+    ));
   });
 
   after(() => {
     rmSync(fixtures, { recursive: true, force: true });
     rmSync(ownedFixtures, { recursive: true, force: true });
+    rmSync(manyFixtures, { recursive: true, force: true });
     cleanupIdentities();
   });
 
@@ -94,6 +102,16 @@ describe("vm backend: layered images", { skip: vmSkip }, () => {
           assert.equal(denied.code, 1);
         });
       }
+
+      it("runs an image of 120 layers: more lower dirs than a page of the guest's overlay data holds", async () => {
+        // Before, the agent wrote every /mnt/host/l-… path into the data, the kernel cut it at its page, and the run
+        // failed "mounting the image's overlay …: No such file or directory" (the native backend's fix, 14806a8,
+        // had not reached the guest).
+        const { env } = await loadedStore(manyLayout, true);
+        // Slow in the emulator (~25 s: 120 9p exports, an overlay lookup through each), not stuck.
+        const r = await tsbox(who, ["run", "--rm", "test/vm-many:1", "sh", "-c", "ls /l | wc -l; cat /l/f000 /l/f118"], { env, timeoutMs: 240_000 });
+        assert.deepEqual([r.code, r.stdout, r.stderr], [0, "119\n0118", ""]);
+      });
     });
   }
 });

@@ -6,6 +6,7 @@ use crate::sys;
 use container::spec::IdMapping;
 use container::sys::consts::{MNT_DETACH, MS_NODEV};
 use container::sys::mount;
+use container::syscall::LinuxSyscall;
 use container::Spec;
 use std::path::Path;
 
@@ -70,23 +71,11 @@ pub fn mount_overlay_root(spec: &mut Spec) -> Result<(), String> {
         Some(ov) => ov,
         None => return Ok(()),
     };
-    let lower: Vec<String> = ov.lower.iter().map(|p| p.display().to_string()).collect();
-    let data = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.join(":"),
-        ov.upper.display(),
-        ov.work.display()
-    );
     // nodev: a device node in an image (say c 229 1, the agent's own link)
     // must not reach a guest device; the guest's root mounts this, so no user
-    // namespace makes it nodev for us.
-    mount::mount(
-        Some(Path::new("overlay")),
-        &spec.root.path,
-        Some("overlay"),
-        MS_NODEV,
-        Some(&data),
-    )
+    // namespace makes it nodev for us. The data is the host's (past a page
+    // of layers, ~100 of /mnt/host/l-…, each a descriptor's number).
+    container::rootfs::mount_overlay_at(&LinuxSyscall, &spec.root.path, MS_NODEV, &ov)
     .map_err(|e| {
         format!(
             "mounting the image's overlay on {}: {}",

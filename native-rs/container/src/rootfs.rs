@@ -127,6 +127,14 @@ pub fn mount_layers_readonly(sys: &dyn Syscall, target: &Path, layers: &[PathBuf
 /// (overlayfs resolves the paths relative to the mounter's cwd).
 const MAX_DATA: usize = 4000;
 
+/// The image's overlay `ov` at `target`, mounted with `flags` by a real root
+/// (the vm guest agent's container root: no user namespace, so no
+/// userxattr): its data made here too, so an image of more layers than a
+/// page of mount data names mounts in the guest as on the host.
+pub fn mount_overlay_at(sys: &dyn Syscall, target: &Path, flags: c_ulong, ov: &Overlay) -> Result<(), Errno> {
+    overlay_mount(sys, target, flags, &ov.lower, Some((&ov.upper, &ov.work)), false)
+}
+
 fn try_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, userxattr: bool) -> Result<(), Errno> {
     overlay_mount(sys, &root.path, 0, &ov.lower, Some((&ov.upper, &ov.work)), userxattr)
 }
