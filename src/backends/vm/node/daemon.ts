@@ -8,7 +8,8 @@
  * stays end to end. `export`/`unexport` register 9p exports here. A client
  * that disconnects has its containers deleted. `launch` runs a detached
  * container under a monitor of the daemon's own (monitor.ts), which outlives
- * the client; `containers` says what runs.
+ * the client; `containers` says what runs. As its guest starts it brings
+ * back the restart-policy containers, once (restart-at-start.ts).
  */
 import type { ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
