@@ -10,6 +10,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { errorMessage } from "../../../errors.js";
 import { thisNodeRunner } from "../../../node-runner.js";
 import { packageRoot } from "../../../package-root.js";
 import { DataPaths, defaultDataDir } from "../../../paths.js";
@@ -26,14 +27,14 @@ export const RESTART_AT_START_ARGS = ["start", "--all", "--filter", "restart-pol
  * the daemon's stop ends. Never rejects.
  */
 export async function restartAtStart(env: NodeJS.ProcessEnv, log: (line: string) => void, started: (child: ChildProcess) => void): Promise<void> {
-  // No containers here (a first run's daemon, another data dir's user): no process, and no data dir made.
-  if (!existsSync(new DataPaths(defaultDataDir(env)).containers)) return;
   let child: ChildProcess;
   try {
+    // No containers here (a first run's daemon, another data dir's user): no process, and no data dir made.
+    if (!existsSync(new DataPaths(defaultDataDir(env)).containers)) return;
     const node = await thisNodeRunner(env);
     child = spawn(node.command, [join(packageRoot(), "bin", "tsbox.js"), ...RESTART_AT_START_ARGS], { env: { ...node.env, TSBOX_BACKEND: "vm" }, stdio: ["ignore", "pipe", "pipe"] });
   } catch (err) {
-    return log(`restarting containers at the vm's start: ${(err as Error).message}`);
+    return log(`restarting containers at the vm's start: ${errorMessage(err)}`);
   }
   started(child);
   let out = "";
@@ -41,7 +42,10 @@ export async function restartAtStart(env: NodeJS.ProcessEnv, log: (line: string)
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
   child.stderr!.setEncoding("utf8").on("data", (d: string) => (errors += d));
   await new Promise<void>((resolve) => {
-    child.on("error", (err) => (errors += `${err.message}\n`));
+    child.on("error", (err) => {
+      errors += `${err.message}\n`;
+      resolve();
+    });
     child.on("close", () => resolve());
   });
   const names = out.split("\n").filter(Boolean);
