@@ -349,6 +349,49 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     await ok(["rm", "-f", "headed"]);
   });
 
+  it("the guest's start brings back always and unless-stopped containers, not one the user stopped, nor on-failure or no: after a killed daemon (the next command's guest) and after vm stop --force (vm start)", async () => {
+    const vmLog = join(env.TSBOX_CACHE_DIR, "vm", "vm.log");
+    const names = ["rs-always", "rs-unless", "rs-stopped", "rs-failure", "rs-no"];
+    const policies = ["always", "unless-stopped", "unless-stopped", "on-failure", "no"];
+    for (const [i, name] of names.entries()) await ok(["run", "-d", "--name", name, "--restart", policies[i]!, "busybox", "sleep", "600"]);
+    // The user's stop: docker's HasBeenManuallyStopped, which keeps an unless-stopped container down.
+    await ok(["stop", "-t", "0", "rs-stopped"]);
+    const running = async () => (await ok(["ps", "--filter", "status=running", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
+    /** The guest's start brought them back: the daemon said so once its `start --all` was done. */
+    const broughtBack = async (logFrom: number) => {
+      const said = "tsbox: restarted at the vm's start (restart policy): rs-always, rs-unless\n";
+      await until("the daemon's restart at its start", () => readFileSync(vmLog, "utf8").slice(logFrom).includes(said));
+      assert.equal(readFileSync(vmLog, "utf8").slice(logFrom).split("\n").filter((l) => l.startsWith("tsbox: ")).join("\n") + "\n", said);
+      assert.deepEqual(await running(), ["rs-always", "rs-unless"]);
+      assert.equal(state("rs-stopped").status, "exited");
+    };
+
+    // Killed (a crash, the OOM killer): the guest and its containers went with it, nothing recorded.
+    const daemon = Number(/vm: running, pid (\d+)/.exec((await ok(["vm", "status"])).stdout)?.[1]);
+    process.kill(daemon, "SIGKILL");
+    await until("the killed daemon has ended", () => processStartTime(daemon) === null);
+    assert.deepEqual(await running(), []);
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    let logFrom = readFileSync(vmLog).length;
+    // The next command that needs the guest starts it on demand; its own work does not wait for the others.
+    assert.equal((await ok(["run", "--rm", "busybox", "echo", "hi"])).stdout, "hi\n");
+    await broughtBack(logFrom);
+    // Ordinary starts: docker's start events, and a new count of restarts.
+    const events = await ok(["events", "--since", since, "--until", "0s", "--filter", "event=start", "--filter", "container=rs-always", "--filter", "container=rs-unless", "--format", "{{.Actor.Attributes.name}}"]);
+    assert.equal(events.stdout, "rs-always\nrs-unless\n");
+    assert.equal(state("rs-always").restartCount, 0);
+
+    // The guest stopped by vm stop --force kills them, recorded, but that was no stop of theirs (docker's daemon
+    // shutting down): vm start's guest brings both back, and still not the one the user stopped.
+    await ok(["vm", "stop", "--force"]);
+    assert.deepEqual([state("rs-unless").status, state("rs-unless").error], ["exited", "the vm was stopped"]);
+    logFrom = readFileSync(vmLog).length;
+    await ok(["vm", "start"]);
+    await broughtBack(logFrom);
+    await ok(["rm", "-f", ...names]);
+    await ok(["vm", "stop"]);
+  });
+
   it("vm stop refuses while containers run, and --force kills them, recorded (detached and foreground alike), with a clean vm.log", async () => {
     await ok(["run", "-d", "--name", "keep", "busybox", "sleep", "600"]);
     const refused = await tsbox(["vm", "stop"]);

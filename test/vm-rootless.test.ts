@@ -98,6 +98,32 @@ describe("vm backend as an unprivileged user", { skip: vmSkip }, () => {
         await ok(["rm", "no-health"]);
       });
 
+      it("a killed daemon's restart-policy containers come back with the next guest a command starts (always, unless-stopped not stopped by the user; not no), and a TSBOX_VM_IDLE=0 guest still ends after them", async () => {
+        const vmLog = join(who.scratch, ".cache", "tsbox", "vm", "vm.log");
+        const names = ["back-always", "back-unless", "back-stopped", "back-no"];
+        const policies = ["always", "unless-stopped", "unless-stopped", "no"];
+        const daemonPid = async () => Number(/vm: running, pid (\d+)/.exec((await run(["vm", "status"])).stdout)?.[1] ?? NaN);
+        const running = async () => (await ok(["ps", "--filter", "status=running", "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
+        try {
+          for (const [i, name] of names.entries()) await ok(["run", "-d", "--name", name, "--restart", policies[i]!, "busybox", "sleep", "600"]);
+          await ok(["stop", "-t", "0", "back-stopped"]);
+          const daemon = await daemonPid();
+          process.kill(daemon, "SIGKILL");
+          await until("the killed daemon has ended", async () => Number.isNaN(await daemonPid()), 60_000, 100);
+          assert.deepEqual(await running(), []);
+          const logFrom = readFileSync(vmLog).length;
+          // A TSBOX_VM_IDLE=0 foreground run has a guest of its own; a detached one starts the daemon's.
+          await ok(["run", "-d", "--rm", "busybox", "true"]);
+          const said = "tsbox: restarted at the vm's start (restart policy): back-always, back-unless\n";
+          await until("the daemon's restart at its start", () => readFileSync(vmLog, "utf8").slice(logFrom).includes(said), 60_000, 100);
+          assert.deepEqual(await running(), ["back-always", "back-unless"]);
+        } finally {
+          await run(["rm", "-f", ...names]);
+        }
+        // Its idle stay of 0 s: the guest ends with its last container.
+        await until("the idle guest's stop", async () => Number.isNaN(await daemonPid()), 60_000, 100);
+      });
+
       it("--sysctl: the guest kernel's limits are said as such (no net.core in a user namespace's network namespace; IPC ones are the guest root's), the rest applied", async () => {
         // Before: "No such file or directory" and "Permission denied", naming no reason.
         const somaxconn = await run(["run", "--rm", "--sysctl", "net.core.somaxconn=77", "busybox", "true"]);

@@ -194,13 +194,21 @@ export async function listStates(data: DataPaths): Promise<ContainerState[]> {
 export { UNKNOWN_EXIT } from "./events.js";
 
 /**
+ * The error a vm container's record keeps when its guest was stopped under it (`vm stop --force`, the vm
+ * daemon's SIGTERM): the vm monitor's KILLED_WITH_GUEST; here because `endRecorded` reads it.
+ */
+export const VM_STOPPED_ERROR = "the vm was stopped";
+
+/**
  * Whether its last run's end was recorded ("exited" on disk) — a `stop`/`kill` by the user, for a policy that
  * restarts every other end — rather than left "running"/"restarting" by a supervisor that died with it (a
  * reboot, the OOM killer). docker's HasBeenManuallyStopped, which its daemon honours for `unless-stopped`
- * at its start; `raw` is state.json as read, before `refreshStatus`.
+ * at its start; `raw` is state.json as read, before `refreshStatus`. A vm container killed with its guest
+ * was not stopped by the user, though its end is recorded: docker's daemon stopping its containers as it
+ * shuts down (Docker Desktop quitting) leaves them to come back at its next start too.
  */
 export function endRecorded(raw: ContainerState): boolean {
-  return raw.status === "exited";
+  return raw.status === "exited" && raw.error !== VM_STOPPED_ERROR;
 }
 
 /**

@@ -8,8 +8,10 @@
  * stays end to end. `export`/`unexport` register 9p exports here. A client
  * that disconnects has its containers deleted. `launch` runs a detached
  * container under a monitor of the daemon's own (monitor.ts), which outlives
- * the client; `containers` says what runs.
+ * the client; `containers` says what runs. As its guest starts it brings
+ * back the restart-policy containers, once (restart-at-start.ts).
  */
+import type { ChildProcess } from "node:child_process";
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { basename, dirname } from "node:path";
@@ -21,6 +23,7 @@ import { encodeFrame, type Frame, FrameDecoder, FrameType, AGENT_MAX_PAYLOAD } f
 import type { Export } from "../core/p9/server.js";
 import { isId32 } from "../../../spec/mapped-ids.js";
 import { KILLED_WITH_GUEST, type LaunchRequest, VmMonitor } from "./monitor.js";
+import { restartAtStart } from "./restart-at-start.js";
 import { DAEMON_STOPPING, type DaemonStatus, daemonPaths, openMachine, type OpenOptions } from "./session.js";
 
 export type { DaemonStatus };
@@ -277,12 +280,22 @@ export async function serveVm(options: ServeOptions = {}): Promise<void> {
     writeFileSync(paths.status, JSON.stringify(status, null, 2) + "\n");
   }
   writeStatus();
+  // Docker Desktop's VM coming up: the restart-policy containers run again, once, while the guest serves (its
+  // starter does not wait); at work until done, so an idle stay of 0 s does not end the guest under it.
+  let restarter: ChildProcess | undefined;
+  workingClients++;
+  void restartAtStart(env, (line) => process.stderr.write(`tsbox: ${line}\n`), (child) => (restarter = child)).finally(() => {
+    restarter = undefined;
+    workingClients--;
+    idleCheck();
+  });
   idleCheck();
 
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     clearTimeout(starter);
+    restarter?.kill("SIGTERM");
     // Unnamed first: a client whose connection the close ends finds no status naming this daemon, and starts another.
     rmSync(paths.status, { force: true });
     rmSync(paths.socket, { force: true });

@@ -24,7 +24,7 @@ import { MONITOR_SOCKET, type RunEnd } from "../../../containers/monitor-client.
 import { ContainerNames } from "../../../containers/names.js";
 import { nextRestartDelay, parseRestartPolicy, type RestartPolicy, restartsAfter } from "../../../containers/restart-policy.js";
 import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "../../../containers/stdcopy.js";
-import { failedStartFields, keepStateReserve, processStartTime, readState, updateState, updateStateLocked } from "../../../containers/state.js";
+import { failedStartFields, keepStateReserve, processStartTime, readState, updateState, updateStateLocked, VM_STOPPED_ERROR } from "../../../containers/state.js";
 import { DataPaths, type ContainerPaths } from "../../../paths.js";
 import { ignoreClosedPipe } from "../../../stream-write.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
@@ -34,7 +34,7 @@ import { type RunContext, startInGuest } from "./container-run.js";
 import { GUEST_STOPPED_EXIT } from "../core/guest-spec.js";
 
 /** A container's end when its guest is stopped under it, as its record keeps it. */
-export const KILLED_WITH_GUEST: RunEnd = { ...GUEST_STOPPED_EXIT, error: "the vm was stopped" };
+export const KILLED_WITH_GUEST: RunEnd = { ...GUEST_STOPPED_EXIT, error: VM_STOPPED_ERROR };
 
 export interface LaunchRequest {
   bundle: string;

@@ -12,6 +12,7 @@ import { errorMessage, TsboxError } from "../../../errors.js";
 import { viaSocketAddress } from "../../../fs-util.js";
 import { thisNodeRunner } from "../../../node-runner.js";
 import { packageRoot } from "../../../package-root.js";
+import { processStartTime } from "../../../containers/state.js";
 import { AgentLink } from "./agent-link.js";
 import type { ExportTable } from "./container-run.js";
 import { loadVmImages, type VmImages } from "./images.js";
@@ -68,12 +69,14 @@ export const DAEMON_STOPPING = "the vm is stopping: run the command again";
 /** A daemon connection closed by the daemon (its stop) before the answer came. */
 export const DAEMON_CLOSED = "the vm daemon closed the connection";
 
-/** The running daemon's status (`vm.json`), if its process lives. */
+/**
+ * The running daemon's status (`vm.json`), if its process lives: not a zombie (`kill(pid, 0)` succeeds on one),
+ * which a SIGKILLed daemon is until reaped: the next command took it for running, and ran a guest of its own.
+ */
 export function daemonStatus(env: NodeJS.ProcessEnv = process.env): DaemonStatus | undefined {
   try {
     const s = JSON.parse(readFileSync(daemonPaths(env).status, "utf8")) as DaemonStatus;
-    process.kill(s.pid, 0);
-    return s;
+    return processStartTime(s.pid) === null ? undefined : s;
   } catch {
     return undefined;
   }
@@ -138,10 +141,10 @@ export async function connectDaemon(env: NodeJS.ProcessEnv = process.env): Promi
   let pid: number;
   try {
     pid = (JSON.parse(readFileSync(paths.status, "utf8")) as { pid: number }).pid;
-    process.kill(pid, 0);
   } catch {
     return undefined;
   }
+  if (processStartTime(pid) === null) return undefined;
   const socket = await viaSocketAddress(paths.dir, basename(paths.socket), (address) =>
     new Promise<import("node:net").Socket | undefined>((resolve) => {
       const s = connect(address);
