@@ -1062,10 +1062,12 @@ for (const who of identities()) {
 
     it("a foreground run whose output came while its own files filled the disk: logs says its log lacks it, and keeps the rest", async () => {
       // The chaos explorer's case: the caller saw every line, `logs` printed the first and not the rest, and said nothing.
-      // (More than the log's last page, which may have room for a line or two even on a full tmpfs.)
-      const script = "echo before; dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null; yes while-full | head -n 2000; rm /big; echo after";
+      // More than the pipe to the helper holds (64 KiB), so the lines are read, and their log writes fail, while the
+      // disk is still full (2,000 lines fitted in the pipe: a helper that read them late, under load, after the rm,
+      // logged them all); and more than the log's last page, which may have room for a line or two.
+      const script = "echo before; dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null; yes while-full | head -n 20000; rm /big; echo after";
       const run = await cli(["run", "--name", "fg", "busybox", "sh", "-c", script]);
-      assert.equal(run.stdout, `before\n${"while-full\n".repeat(2000)}after\n`, run.stderr);
+      assert.equal(run.stdout, `before\n${"while-full\n".repeat(20000)}after\n`, run.stderr);
       const logs = await done(["logs", "fg"]);
       assert.match(logs.stdout, /^before\n(while-full\n)*after\n$/);
       assert.ok(logs.stdout.length < run.stdout.length, "the lines the full disk refused are not in the log");
