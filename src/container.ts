@@ -25,7 +25,7 @@ import { readAttachments } from "./network/attachments.js";
 import type { PortMapping } from "./spec/container-spec.js";
 import { EXEC_KINDS, execToEnd, ProcessHandle, SPAWN_KINDS, STOP_KINDS, stopOptionsOf, waitSignal } from "./process-handle.js";
 import { LOGS_KINDS, logTime, REMOVE_KINDS } from "./verb-options.js";
-import { abortable, abortError } from "./abortable.js";
+import { abortable, abortError, pause } from "./abortable.js";
 import { collectToEnd, type OutputOptions, outputLimit } from "./output-limit.js";
 import type { Change } from "./containers/changes.js";
 import type { CopyOptions } from "./containers/copy.js";
@@ -466,17 +466,7 @@ export class Container implements AsyncDisposable {
    */
   private async *logsOnceStarted(options: LogsOptions): AsyncGenerator<LogEntry> {
     const { signal } = options;
-    while ((await this.state()).status === "created" && !signal?.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 25);
-        function done() {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", done);
-          resolve();
-        }
-        signal?.addEventListener("abort", done, { once: true });
-      });
-    }
+    while ((await this.state()).status === "created" && !signal?.aborted) await pause(25, signal);
     yield* this.logs(options);
   }
 

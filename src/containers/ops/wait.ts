@@ -1,5 +1,5 @@
 import type { ExitStatus } from "../../backends/backend.js";
-import { abortError } from "../../abortable.js";
+import { abortError, pause } from "../../abortable.js";
 import { bundleOf, type LifecycleContext } from "../context.js";
 import { MonitorRefusal, monitorRequest } from "../monitor-client.js";
 import { isActive, readCurrentState, UNKNOWN_EXIT } from "../state.js";
@@ -28,15 +28,7 @@ export async function waitContainer(ctx: LifecycleContext, id: string, signal?: 
         if (!(err instanceof MonitorRefusal)) throw err;
       }
     } else {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, 50);
-        function done() {
-          clearTimeout(timer);
-          signal?.removeEventListener("abort", done);
-          resolve();
-        }
-        signal?.addEventListener("abort", done, { once: true });
-      });
+      await pause(50, signal);
     }
     const next = readCurrentState(bundle);
     // Removed while we waited (`--rm`): it ended, with what we last knew, else its `die` event's code (the record of
