@@ -159,8 +159,14 @@ const scenarios: Record<string, Scenario> = {
     const p = await c.spawn(["sh", "-c", "exec yes >&2"]);
     const spawned = await caught(p.output({ maxBuffer: 1000 }));
     const spawnedStatus = await p.wait();
-    // Nothing left of them: the container runs only its sleep (and ps).
-    const left = (await c.exec(["ps", "-o", "args"])).stdout;
+    // Nothing left of them: the container runs only its sleep (and ps). A killed 100 MiB head may still be on its
+    // way out (`[head]`) for a moment after the limit's error: looked at again for a few seconds.
+    let left = "";
+    for (let i = 0; i < 60; i++) {
+      left = (await c.exec(["ps", "-o", "args"])).stdout;
+      if (!left.includes("[head]")) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const twice = await c.spawn(["sh", "-c", "echo once; echo err >&2"]);
     const outputs = [await twice.output(), await twice.output()];
     const bad = await c.exec(["true"], { maxBuffer: "1m" as unknown as number }).catch((e: Error) => `${e.name}: ${e.message}`);

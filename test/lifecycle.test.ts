@@ -1069,7 +1069,8 @@ for (const who of identities()) {
       const run = await cli(["run", "--name", "fg", "busybox", "sh", "-c", script]);
       assert.equal(run.stdout, `before\n${"while-full\n".repeat(20000)}after\n`, run.stderr);
       const logs = await done(["logs", "fg"]);
-      assert.match(logs.stdout, /^before\n(while-full\n)*after\n$/);
+      // (Where the loss began and ended a line may be cut: the log holds the reads that were written.)
+      assert.ok(logs.stdout.startsWith("before\n") && logs.stdout.endsWith("after\n"), logs.stdout.slice(0, 200));
       assert.ok(logs.stdout.length < run.stdout.length, "the lines the full disk refused are not in the log");
       assert.match(logs.stderr, /this log is incomplete: some of the container's output could not be written to it \(the disk was full\)/);
       // A log written whole has no such line.
