@@ -21,7 +21,7 @@ const PROC_MAGIC_LINK_RE = /^\/proc\/+(self|thread-self|\d+)(\/+task\/+\d+)?\/+(
  */
 export function validateSpec(spec: ContainerSpec): void {
   if (typeof spec.ociVersion !== "string" || spec.ociVersion === "") fail("ociVersion", "must be a non-empty string");
-  text(spec, "");
+  if (holdsRawBytes(spec)) text(spec, "");
   validateProcess(spec);
   validateRoot(spec);
   validateMounts(spec);
@@ -268,6 +268,15 @@ function overlaps(a: number, aSize: number, b: number, bSize: number): boolean {
  * a name from a container's listing) failed there as "invalid JSON at line 1 column 155". Docker's API turns such
  * bytes into U+FFFD; here they are refused, naming the field, rather than changed.
  */
+function holdsRawBytes(value: unknown): boolean {
+  if (typeof value === "string") return hasRawBytes(value);
+  if (Array.isArray(value)) return value.some(holdsRawBytes);
+  if (value === null || typeof value !== "object") return false;
+  for (const key in value) if (hasRawBytes(key) || holdsRawBytes((value as Record<string, unknown>)[key])) return true;
+  return false;
+}
+
+/** The field of `value` that `holdsRawBytes` found, named in the error (paths are made only then: every run checks). */
 function text(value: unknown, field: string): void {
   const at = (key: string | number) => (typeof key === "number" ? `${field}[${key}]` : field === "" ? key : `${field}.${key}`);
   if (typeof value === "string") {
