@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { type OciLayout, withIndexLock } from "../image/layout.js";
-import type { ImageManifest } from "../image/oci.js";
+import { imageBlobDigests, type ImageManifest } from "../image/oci.js";
 
 export const CACHE_KEY_ANNOTATION = "org.tsbox.build.cache-key";
 
@@ -36,7 +36,7 @@ export async function findCached(layout: OciLayout, key: string): Promise<Cached
       if (d.annotations?.[CACHE_KEY_ANNOTATION] !== key) continue;
       try {
         const manifest = await layout.readJsonBlob<ImageManifest>(d.digest);
-        if (await layout.reuseBlobs([d.digest, manifest.config.digest, ...manifest.layers.map((b) => b.digest)])) return { manifestDigest: d.digest, configDigest: manifest.config.digest };
+        if (await layout.reuseBlobs(imageBlobDigests(d.digest, manifest))) return { manifestDigest: d.digest, configDigest: manifest.config.digest };
       } catch {
         // a blob went missing: run the step again
       }

@@ -10,7 +10,7 @@ import { isDiskFull, writeOutputFile } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
 import { decompress, detectCompression, layerLimits, limitExpansion, sniffCompression } from "./compression.js";
 import { OciLayout } from "./layout.js";
-import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
+import { Annotation, type Descriptor, type ImageConfig, type ImageIndex, imageBlobDigests, type ImageManifest, isIndexMediaType, isManifestMediaType, MAX_CONFIG_BYTES, MediaType, type Platform } from "./oci.js";
 import { canonicalName, familiarName, isNameOnly, parseReference } from "./reference.js";
 import type { ImageStore } from "./store.js";
 import { readTar } from "./tar.js";
@@ -47,7 +47,7 @@ export async function saveImages(store: ImageStore, names: string[], out: string
     // Saved by its id, an image goes without a name (docker's RepoTags null), as `load` then keeps it: by id.
     const ref = (await store.isImageId(input)) ? undefined : parseReference(input);
     // Held (under the caller's lease) before a byte is written: a prune or rmi meanwhile leaves them to this save.
-    const gone = await layout.holdBlobs([image.manifestDigest, image.manifest.config.digest, ...image.manifest.layers.map((l) => l.digest)]);
+    const gone = await layout.holdBlobs(imageBlobDigests(image.manifestDigest, image.manifest));
     if (gone !== undefined) throw new ImageError(`image ${input} was removed while it was being saved (blob ${gone} is gone)`);
     const manifestSize = (await stat(layout.blobPath(image.manifestDigest))).size;
     for (const d of [image.manifest.config, ...image.manifest.layers]) blobs.set(d.digest, d.size);

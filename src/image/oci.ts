@@ -87,6 +87,11 @@ export interface ImageConfig {
   history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
 }
 
+/** The blobs of one image: its manifest's, its config's and its layers' (what a reader of the whole image holds). */
+export function imageBlobDigests(manifestDigest: string, manifest: ImageManifest): string[] {
+  return [manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)];
+}
+
 export function isManifestMediaType(mediaType: string | undefined): boolean {
   return mediaType === MediaType.ociManifest || mediaType === MediaType.dockerManifest;
 }

@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import { ImageError } from "../../errors.js";
 import { checkOptions, type OptionKinds } from "../../spec/run-options-check.js";
-import { Annotation, type Descriptor, type ImageManifest, isIndexMediaType, MediaType } from "../oci.js";
+import { Annotation, type Descriptor, imageBlobDigests, type ImageManifest, isIndexMediaType, MediaType } from "../oci.js";
 import { formatPlatform } from "../platform.js";
 import { sha256Digest } from "../hash.js";
 import { canonicalName, parseReference } from "../reference.js";
@@ -125,7 +125,7 @@ export async function pushImage(store: ImageStore, source: string, destination: 
     const manifestData = await layout.readBlob(manifestDigest);
     const manifest = JSON.parse(manifestData.toString("utf8")) as ImageManifest;
     if (!manifest.mediaType) throw new ImageError(`manifest ${manifestDigest} has no media type`);
-    const gone = await layout.holdBlobs([manifestDigest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]);
+    const gone = await layout.holdBlobs(imageBlobDigests(manifestDigest, manifest));
     if (gone !== undefined) throw removed(gone);
     const blobs: [Descriptor, PullEvent["kind"]][] = [...manifest.layers.map((l): [Descriptor, PullEvent["kind"]] => [l, "layer"]), [manifest.config, "config"]];
     let next = 0;
