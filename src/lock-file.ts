@@ -13,7 +13,7 @@
  * one older than 30 s by `rmdir`; a regular file there, which it can neither
  * make nor remove, had it spin for ever after a downgrade.
  */
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import { type BigIntStats, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { addonPresent, loadAddon, loadAddonSync, type NativeAddon } from "./backends/native/addon.js";
 import { ContainerError, type ContainerErrorReason, TsboxError, type TsboxErrorCode } from "./errors.js";
 import { isErrno } from "./fs-util.js";
@@ -126,8 +126,8 @@ function directoryLocker(path: string, says: LockWords, addon: NativeAddon): Loc
     },
     tryTake() {
       if (addon.tryLock(fd) !== 1) return false;
-      const held = fstatSync(fd);
-      const current = isAt(fd, path);
+      const held = fstatSync(fd, { bigint: true });
+      const current = isAt(held, path);
       // Only the directory still at the path: an older tsbox's stale-lock rmdir removes ours (dated 1970) even while
       // we wait on it, and a process arriving after locks the new one there; this flock would exclude nobody.
       if (held.isDirectory() && current) return true;
@@ -141,15 +141,14 @@ function directoryLocker(path: string, says: LockWords, addon: NativeAddon): Loc
         closeSync(old);
       }
       // Removed again at once: the next try opens the path again.
-      return addon.tryLock(fd) === 1 && isAt(fd, path);
+      return addon.tryLock(fd) === 1 && isAt(fstatSync(fd, { bigint: true }), path);
     },
     release: () => closeSync(fd),
   };
 }
 
-/** Whether the descriptor `fd` is the file or directory at `path` now. */
-function isAt(fd: number, path: string): boolean {
-  const held = fstatSync(fd, { bigint: true });
+/** Whether `held` (a descriptor's fstat) is the file or directory at `path` now. */
+function isAt(held: BigIntStats, path: string): boolean {
   const there = lstatSync(path, { bigint: true, throwIfNoEntry: false });
   return there !== undefined && there.ino === held.ino && there.dev === held.dev;
 }
