@@ -35,7 +35,7 @@ export async function stopIdleRootlessNetwork(dir: string): Promise<void> {
  */
 export function cutOffKeepers(dir: string): number[] {
   const holder = readHolder(dir);
-  return holder && processStartTime(holder.pid) !== String(holder.start) ? liveKeepers(dir) : [];
+  return holder && !runs(holder) ? liveKeepers(dir) : [];
 }
 
 /**
@@ -45,7 +45,12 @@ export function cutOffKeepers(dir: string): number[] {
  */
 export function runningRootlessHelper(dir: string): string | undefined {
   const holder = readHolder(dir);
-  return holder && processStartTime(holder.pid) === String(holder.start) ? holder.helper : undefined;
+  return holder && runs(holder) ? holder.helper : undefined;
+}
+
+/** Whether holder.json's process still runs (its pid not reused: the same start time). */
+function runs(holder: { pid: number; start: number }): boolean {
+  return processStartTime(holder.pid) === String(holder.start);
 }
 
 /** holder.json: the holder's pid and start time, and its helper. */
