@@ -155,7 +155,9 @@ fn overlay_mount(
     if data.len() < MAX_DATA {
         return sys.mount(Some(Path::new("overlay")), target, Some("overlay"), flags, Some(&data));
     }
-    let base = common_parent(lower.iter().map(PathBuf::as_path).chain(rw.into_iter().flat_map(|(u, w)| [u, w])));
+    // Every directory the data names: the lower ones, then upper and work.
+    let all = || lower.iter().map(PathBuf::as_path).chain(rw.into_iter().flat_map(|(u, w)| [u, w]));
+    let base = common_parent(all());
     let data = layers_data(lower, rw, Some(&base), userxattr);
     if data.len() < MAX_DATA {
         return mount_in(sys, &base, target, flags, &data);
@@ -165,7 +167,7 @@ fn overlay_mount(
     // and its last layer was "No such file or directory"). Each directory is
     // then a descriptor of ours, named by its number in /proc/self/fd.
     let mut dirs = Vec::new();
-    for p in lower.iter().map(PathBuf::as_path).chain(rw.into_iter().flat_map(|(u, w)| [u, w])) {
+    for p in all() {
         dirs.push(open_path(p)?);
     }
     let names: Vec<PathBuf> = dirs.iter().map(|f| PathBuf::from(f.as_raw_fd().to_string())).collect();
