@@ -191,6 +191,16 @@ for (const who of identities()) {
       assert.match(tty.stderr, /no such container: nosuch/);
     });
 
+    /** `run --name NAME` writing /z, then its export holds /z and the image's busybox (in the data dir `env` names). */
+    const runsAndExports = async (name: string, env: Record<string, string>) => {
+      const ran = await tsbox(who, ["run", "--name", name, "busybox", "sh", "-c", "echo z > /z"], { env });
+      assert.equal(ran.code, 0, ran.stderr);
+      const exported = await tsbox(who, ["export", "-o", out(`${name}.tar`), name], { env });
+      assert.equal(exported.code, 0, exported.stderr);
+      const list = (await tsbox(who, [], { argv: ["tar", "-tf", out(`${name}.tar`)] })).stdout.split("\n");
+      assert.ok(list.includes("z") && list.includes("bin/busybox"), "the container's file and the image's");
+    };
+
     it("export of a container whose layer paths pass a page of mount data (a long data dir): the run's own short paths", async () => {
       // ~2100 characters: two lower dirs (the image's layer and the container's upper) pass overlayfs's 4096 bytes.
       let dir = who.scratch;
@@ -199,12 +209,7 @@ for (const who of identities()) {
       execFileSync("chown", ["-R", `${who.uid}:${who.gid}`, join(who.scratch, `0${"d".repeat(230)}`)]);
       const env = { TSBOX_DATA_DIR: join(dir, "data") };
       try {
-        const ran = await tsbox(who, ["run", "--name", "long", "busybox", "sh", "-c", "echo z > /z"], { env });
-        assert.equal(ran.code, 0, ran.stderr);
-        const exported = await tsbox(who, ["export", "-o", out("long.tar"), "long"], { env });
-        assert.equal(exported.code, 0, exported.stderr);
-        const list = (await tsbox(who, [], { argv: ["tar", "-tf", out("long.tar")] })).stdout.split("\n");
-        assert.ok(list.includes("z") && list.includes("bin/busybox"), "the container's file and the image's");
+        await runsAndExports("long", env);
       } finally {
         await tsbox(who, ["rm", "-f", "long"], { env });
         await tsbox(who, ["system", "prune", "-a", "-f"], { env });
@@ -218,12 +223,7 @@ for (const who of identities()) {
       chownSync(dir, who.uid, who.gid);
       const env = { TSBOX_DATA_DIR: join(dir, "data"), TMPDIR: dir };
       try {
-        const ran = await tsbox(who, ["run", "--name", "sep", "busybox", "sh", "-c", "echo z > /z"], { env });
-        assert.equal(ran.code, 0, ran.stderr);
-        const exported = await tsbox(who, ["export", "-o", out("sep.tar"), "sep"], { env });
-        assert.equal(exported.code, 0, exported.stderr);
-        const list = (await tsbox(who, [], { argv: ["tar", "-tf", out("sep.tar")] })).stdout.split("\n");
-        assert.ok(list.includes("z") && list.includes("bin/busybox"), "the container's file and the image's");
+        await runsAndExports("sep", env);
         const committed = await tsbox(who, ["commit", "sep", "sep:1"], { env });
         assert.equal(committed.code, 0, committed.stderr);
         assert.equal((await tsbox(who, ["run", "--rm", "sep:1", "cat", "/z"], { env })).stdout, "z\n");
