@@ -36,7 +36,8 @@ native_tmp=$(mktemp -d /tmp/tsbox-scratch-lane-XXXXXX)
 vm_tmp=$(mktemp -d /tmp/tsbox-scratch-lane-XXXXXX)
 chmod 1777 "$native_tmp" "$vm_tmp"
 vm_log="$vm_tmp.log"
-trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log"' EXIT
+native_log="$native_tmp.log"
+trap 'rm -rf "$native_tmp" "$vm_tmp" "$vm_log" "$native_log"' EXIT
 # A hung file fails after 20 minutes (each file runs as one test) instead of stalling CI. The native lane's
 # files mostly wait (on timeouts, stops, restarts; stop 43: 120 s of CPU in 280 s of lifecycle.test.ts), so it
 # runs two at once; the vm lane's emulator keeps a core busy, one guest at a time.
@@ -55,10 +56,16 @@ cargo test --quiet --manifest-path native-rs/Cargo.toml 2>&1 || checks_status=1
 echo "# Rust 1.63 build of native-rs/container + runtime (x86_64 and static i686)" >&2
 bash scripts/check-rust163.sh || checks_status=1
 native_status=0
-TMPDIR="$native_tmp" run_lane --test-concurrency=2 "${native_lane[@]}" || native_status=$?
+TMPDIR="$native_tmp" run_lane --test-concurrency=2 "${native_lane[@]}" | tee "$native_log" || native_status=$?
 vm_status=0
 wait "$vm_pid" || vm_status=$?
 echo "# vm lane:" >&2
 cat "$vm_log"
+# The failures again, last, with their diagnostics: a CI log is often read from its end only.
+failures() { awk '/^ *not ok /{n=60} n>0{print; n--}' "$1" | head -400; }
+for lane in native vm; do
+  log_var="${lane}_log"
+  if grep -q '^ *not ok ' "${!log_var}"; then echo "# $lane lane failures:" >&2; failures "${!log_var}"; fi
+done
 echo "# static checks exited $checks_status, native lane $native_status, vm lane $vm_status" >&2
 [ "$checks_status" -eq 0 ] && [ "$native_status" -eq 0 ] && [ "$vm_status" -eq 0 ]
