@@ -210,6 +210,12 @@ for (const who of identities()) {
       assert.equal((await ok(who, ["restart", "-t", "1", "brief"])).stdout, "brief\n");
       await until("the second run's output", async () => (await ok(who, ["logs", "brief"])).stdout === "started\nstarted\n");
       assert.match((await ok(who, ["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", "brief"])).stdout, /^running 0\n$/);
+      // Its upper dir goes with it: mounted volatile (no sync of the data dir's file system when it ends), again
+      // after the restart (whose mount would be refused while the first one's mark was left in the work dir).
+      const rootMount = async (args: string[]) => (await ok(who, [...args, "grep", " / / ", "/proc/self/mountinfo"])).stdout;
+      assert.match(await rootMount(["exec", "brief"]), /[,\s](fsync=)?volatile\b/);
+      assert.doesNotMatch(await rootMount(["run", "--name", "brief-kept", "busybox"]), /volatile/, "a container that stays keeps its writes synced");
+      await ok(who, ["rm", "brief-kept"]);
       assert.equal((await ok(who, ["stop", "-t", "1", "brief"])).stdout, "brief\n");
       // A foreground run --rm, stopped from another CLI.
       const fg = tsbox(who, ["run", "--rm", "--name", "brief-fg", "busybox", "sleep", "100"]);

@@ -68,6 +68,12 @@ export interface OverlaySpec {
   /** Writable layer and overlayfs work dir; both empty dirs on the same fs. */
   upper: string;
   work: string;
+  /**
+   * The upper dir goes with the container (`--rm`): mounted `volatile`, so its unmount at the container's exit
+   * does not sync the file system holding it (an ext4 journal commit and a cache flush on every run). The helper
+   * mounts without it on kernels before 5.10, and clears the mark a volatile mount leaves before mounting again.
+   */
+  volatile?: boolean;
 }
 
 export interface MountSpec {

@@ -114,7 +114,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       // the namespace lacks are left out (--group-add's were checked above).
       ...(groupsSettable ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
     },
-    root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work } },
+    root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work, ...(options.remove ? { volatile: true } : {}) } },
     mounts: [
       // The network's /etc files are defaults too: a user's -v over /etc/hosts wins, as in docker.
       ...overDefaultMounts(defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5), writableSys: options.privileged === true, shm: shmMode(options) }), inputs.mounts ?? [], inputs.network?.mounts ?? []),

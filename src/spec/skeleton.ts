@@ -8,7 +8,7 @@
  * live, the id mappings, the volumes).
  */
 import type { ImageRunConfig } from "../image/oci.js";
-import type { ContainerSpec, IdMapping, LinuxSpec, MountSpec, Rlimit } from "./container-spec.js";
+import type { ContainerSpec, IdMapping, LinuxSpec, MountSpec, OverlaySpec, Rlimit } from "./container-spec.js";
 import { OCI_VERSION } from "./defaults.js";
 import { addDefaultEnv, commandLine, CONTAINER_NAMESPACES, envList, mergeEnv, workingDir } from "./process-rules.js";
 import type { RunOptions } from "./run-options.js";
@@ -22,7 +22,7 @@ export interface SkeletonInputs {
   /** The resolved user; `home` is $HOME unless the image or the options set it. */
   user: { uid: number; gid: number; additionalGids?: number[]; home: string };
   /** The root's mount point and its overlay (lower layers topmost first, upper, work). */
-  root: { path: string; overlay: { lower: string[]; upper: string; work: string } };
+  root: { path: string; overlay: OverlaySpec };
   /** The default mounts followed by volumes. */
   mounts: MountSpec[];
   maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };

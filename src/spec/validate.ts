@@ -92,6 +92,7 @@ function validateRoot(spec: ContainerSpec): void {
     o.lower.forEach((l, i) => absolute(l, `root.overlay.lower[${i}]`));
     absolute(o.upper, "root.overlay.upper");
     absolute(o.work, "root.overlay.work");
+    if (o.volatile !== undefined && typeof o.volatile !== "boolean") fail("root.overlay.volatile", "must be a boolean");
   }
 }
 

@@ -51,14 +51,26 @@ fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> R
     } else {
         &[false]
     };
+    // A --rm container's upper dir is thrown away: `volatile` spares its
+    // file system a sync (a journal commit and a cache flush) when the
+    // container's exit unmounts it. Kernels before 5.10 reject it (EINVAL):
+    // retry without.
+    let volatile: &[bool] = if ov.volatile {
+        clear_volatile_mark(ov);
+        &[true, false]
+    } else {
+        &[false]
+    };
     let mut last = EINVAL;
-    for &userxattr in attempts {
-        match try_overlay(sys, root, ov, userxattr) {
-            Ok(()) => return Ok(()),
-            Err(e) => last = e,
-        }
-        if last != EINVAL {
-            break;
+    'tries: for &userxattr in attempts {
+        for &volatile in volatile {
+            match try_overlay(sys, root, ov, Options { userxattr, volatile }) {
+                Ok(()) => return Ok(()),
+                Err(e) => last = e,
+            }
+            if last != EINVAL {
+                break 'tries;
+            }
         }
     }
     // A read-only container of a single-layer image needs no overlay at all.
@@ -95,6 +107,16 @@ fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> R
     }
 }
 
+/// A volatile mount leaves `work/incompat/volatile` (holding a `dirty`
+/// file) in its work dir, and overlayfs refuses to mount that work dir again
+/// while it is there (its upper dir may have lost writes in a crash). A --rm
+/// container's upper dir is disposable either way, so a restart of one
+/// clears the mark (outside the Syscall seam: a missing mark is the usual
+/// case and changes nothing; only the kernel writes in the work dir).
+fn clear_volatile_mark(ov: &Overlay) {
+    let _ = std::fs::remove_dir_all(ov.work.join("work").join("incompat").join("volatile"));
+}
+
 /// The usual cause of EINVAL: an upper dir on overlayfs (read outside the
 /// Syscall seam: it only words the error).
 fn upper_on_overlayfs(ov: &Overlay) -> bool {
@@ -111,7 +133,7 @@ pub fn mount_layers_readonly(sys: &dyn Syscall, target: &Path, layers: &[PathBuf
     let attempts: &[bool] = if host.in_user_ns { &[true, false] } else { &[false] };
     let mut last = EINVAL;
     for &userxattr in attempts {
-        match overlay_mount(sys, target, MS_RDONLY, layers, None, userxattr) {
+        match overlay_mount(sys, target, MS_RDONLY, layers, None, Options { userxattr, volatile: false }) {
             Ok(()) => return Ok(()),
             Err(e) => last = e,
         }
@@ -131,12 +153,22 @@ const MAX_DATA: usize = 4000;
 /// (the vm guest agent's container root: no user namespace, so no
 /// userxattr): its data made here too, so an image of more layers than a
 /// page of mount data names mounts in the guest as on the host.
+/// (Its upper dir is in the guest's memory: nothing to sync, so never volatile.)
 pub fn mount_overlay_at(sys: &dyn Syscall, target: &Path, flags: c_ulong, ov: &Overlay) -> Result<(), Errno> {
-    overlay_mount(sys, target, flags, &ov.lower, Some((&ov.upper, &ov.work)), false)
+    let options = Options { userxattr: false, volatile: false };
+    overlay_mount(sys, target, flags, &ov.lower, Some((&ov.upper, &ov.work)), options)
 }
 
-fn try_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, userxattr: bool) -> Result<(), Errno> {
-    overlay_mount(sys, &root.path, 0, &ov.lower, Some((&ov.upper, &ov.work)), userxattr)
+/// What an overlay's mount data says beside its directories.
+#[derive(Clone, Copy)]
+struct Options {
+    /// Overlay metadata in user.* xattrs (a user namespace's mount).
+    userxattr: bool,
+    volatile: bool,
+}
+
+fn try_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, options: Options) -> Result<(), Errno> {
+    overlay_mount(sys, &root.path, 0, &ov.lower, Some((&ov.upper, &ov.work)), options)
 }
 
 /// An overlay of `lower` (topmost first), writable through `rw` (upper, work)
@@ -149,16 +181,16 @@ fn overlay_mount(
     flags: c_ulong,
     lower: &[PathBuf],
     rw: Option<(&Path, &Path)>,
-    userxattr: bool,
+    options: Options,
 ) -> Result<(), Errno> {
-    let data = layers_data(lower, rw, None, userxattr);
+    let data = layers_data(lower, rw, None, options);
     if data.len() < MAX_DATA {
         return sys.mount(Some(Path::new("overlay")), target, Some("overlay"), flags, Some(&data));
     }
     // Every directory the data names: the lower ones, then upper and work.
     let all = || lower.iter().map(PathBuf::as_path).chain(rw.into_iter().flat_map(|(u, w)| [u, w]));
     let base = common_parent(all());
-    let data = layers_data(lower, rw, Some(&base), userxattr);
+    let data = layers_data(lower, rw, Some(&base), options);
     if data.len() < MAX_DATA {
         return mount_in(sys, &base, target, flags, &data);
     }
@@ -173,7 +205,7 @@ fn overlay_mount(
     let names: Vec<PathBuf> = dirs.iter().map(|f| PathBuf::from(f.as_raw_fd().to_string())).collect();
     let (lower_fds, rw_fds) = names.split_at(lower.len());
     let rw_fds = rw.map(|_| (rw_fds[0].as_path(), rw_fds[1].as_path()));
-    let data = layers_data(lower_fds, rw_fds, None, userxattr);
+    let data = layers_data(lower_fds, rw_fds, None, options);
     let result = mount_in(sys, Path::new("/proc/self/fd"), target, flags, &data);
     drop(dirs);
     result
@@ -210,11 +242,12 @@ pub fn escape(p: &Path) -> String {
 }
 
 pub fn overlay_data(ov: &Overlay, base: Option<&Path>, userxattr: bool) -> String {
-    layers_data(&ov.lower, Some((&ov.upper, &ov.work)), base, userxattr)
+    let options = Options { userxattr, volatile: ov.volatile };
+    layers_data(&ov.lower, Some((&ov.upper, &ov.work)), base, options)
 }
 
 /// An overlay's mount data, its paths relative to `base` when given.
-fn layers_data(lower: &[PathBuf], rw: Option<(&Path, &Path)>, base: Option<&Path>, userxattr: bool) -> String {
+fn layers_data(lower: &[PathBuf], rw: Option<(&Path, &Path)>, base: Option<&Path>, options: Options) -> String {
     let rel = |p: &Path| -> PathBuf {
         match base.and_then(|b| p.strip_prefix(b).ok()) {
             Some(r) if !r.as_os_str().is_empty() => r.to_path_buf(),
@@ -226,8 +259,11 @@ fn layers_data(lower: &[PathBuf], rw: Option<(&Path, &Path)>, base: Option<&Path
     if let Some((upper, work)) = rw {
         data.push_str(&format!(",upperdir={},workdir={}", escape(&rel(upper)), escape(&rel(work))));
     }
-    if userxattr {
+    if options.userxattr {
         data.push_str(",userxattr");
+    }
+    if options.volatile {
+        data.push_str(",volatile");
     }
     data
 }
@@ -259,6 +295,7 @@ mod tests {
             lower: lower.iter().map(PathBuf::from).collect(),
             upper: PathBuf::from("/s/c/up"),
             work: PathBuf::from("/s/c/work"),
+            volatile: false,
         }
     }
 
@@ -273,10 +310,11 @@ mod tests {
             lower: vec![PathBuf::from("/d,1/l/a\\b")],
             upper: PathBuf::from("/d,1/c/up"),
             work: PathBuf::from("/d,1/c/wo:rk"),
+            volatile: true,
         };
         assert_eq!(
             overlay_data(&commas, None, false),
-            "lowerdir=/d\\,1/l/a\\\\b,upperdir=/d\\,1/c/up,workdir=/d\\,1/c/wo\\:rk"
+            "lowerdir=/d\\,1/l/a\\\\b,upperdir=/d\\,1/c/up,workdir=/d\\,1/c/wo\\:rk,volatile"
         );
         let all = o.lower.iter().chain([&o.upper, &o.work]).map(PathBuf::as_path);
         assert_eq!(common_parent(all), PathBuf::from("/s"));
@@ -286,7 +324,7 @@ mod tests {
         );
         // export's read-only view: lower dirs only.
         let lower = [PathBuf::from("/s/c/up"), PathBuf::from("/s/l/a")];
-        assert_eq!(layers_data(&lower, None, Some(Path::new("/s")), true), "lowerdir=c/up:l/a,userxattr");
+        assert_eq!(layers_data(&lower, None, Some(Path::new("/s")), Options { userxattr: true, volatile: false }), "lowerdir=c/up:l/a,userxattr");
     }
 
     #[test]
@@ -300,7 +338,7 @@ mod tests {
             std::fs::create_dir_all(p).unwrap();
         }
         let sys = RecordingSyscall::new(Path::new("/target"));
-        let mounted = overlay_mount(&sys, Path::new("/target"), 0, &lower, Some((&up, &work)), true);
+        let mounted = overlay_mount(&sys, Path::new("/target"), 0, &lower, Some((&up, &work)), Options { userxattr: true, volatile: false });
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(mounted, Ok(()));
         let calls = sys.calls();

@@ -98,6 +98,9 @@ pub struct Overlay {
     pub lower: Vec<PathBuf>,
     pub upper: PathBuf,
     pub work: PathBuf,
+    /// The upper dir goes with the container: no sync of its file system at
+    /// the unmount (overlayfs `volatile`).
+    pub volatile: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -591,6 +594,7 @@ fn overlay(v: Option<&Json>, path: &str) -> Result<Overlay> {
         lower: lower.into_iter().map(PathBuf::from).collect(),
         upper: dir("upper")?,
         work: dir("work")?,
+        volatile: optional(o.get("volatile"), "root.overlay.volatile", boolean)?.unwrap_or(false),
     })
 }
 
