@@ -57,6 +57,7 @@ for (const who of identities()) {
       // containers' parent namespace: seen from inside, the same ids are the nest's.
       const inside = uidMappings.length > 1 ? uidMappings.map((m) => [m.containerID, m.containerID, m.size]) : host;
       assert.deepEqual(r.insideView, [inside, inside]);
+      assert.equal(r.visibleAfterWait, 0, "gone for everyone once each run's wait() settled");
       assert.deepEqual(r.containersLeft, [], "both removed, a file of a subordinate id included");
     });
 

@@ -126,6 +126,9 @@ switch (process.argv[2]) {
     results.exitCodes = outputs.map((o) => o.exitCode);
     results.insideView = outputs.map((o) => o.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number)));
     results.uidMappings = idMappings(probeHostIdentity()).uidMappings;
+    // Gone when wait() settled (renamed aside, the name free); the tree goes after, by a remover the run forked.
+    results.visibleAfterWait = (await rt.list({ all: true })).length;
+    await until(() => readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers")).length === 0);
     results.containersLeft = readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers"));
     break;
   }

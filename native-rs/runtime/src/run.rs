@@ -89,12 +89,9 @@ impl Drop for Cgroup {
 pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
     let (started_at, ended_at, failed_at, log_dir) = (bundle.clone(), bundle.clone(), bundle.clone(), bundle.clone());
-    let remove = match (opts.remove, opts.front_end) {
-        (false, _) => Removal::Keep,
-        // Our exit is the caller's answer: the tree's deletion need not hold it up.
-        (true, true) => Removal::AfterExit,
-        (true, false) => Removal::Now,
-    };
+    // Our exit is the caller's answer (the CLI's, or the library's wait(), through the warm helper or not): the
+    // tree's deletion need not hold it up (2-20 ms of unlinks on a busy disk, a third of a library run).
+    let remove = if opts.remove { Removal::AfterExit } else { Removal::Keep };
     let nest = opts.nest;
     helper::serve(Start {
         status_fd: opts.status_fd,
@@ -141,7 +138,8 @@ pub fn run(opts: Options) -> i32 {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Removal {
     Keep,
-    /// Deleted before we exit.
+    /// Deleted before we exit (the unit tests': no remover forked from their threaded process).
+    #[cfg_attr(not(test), allow(dead_code))]
     Now,
     /// Gone for everyone before we exit, its tree deleted after (remove::remove_locked_after_exit).
     AfterExit,
