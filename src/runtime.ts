@@ -105,8 +105,13 @@ export interface RunControl {
   handOff?: Pick<HandOffOptions, "beforeExec">;
   /** Told the container's id once it exists, before it starts (the CLI's `--cidfile`). */
   onCreated?: (id: string) => void;
+  /**
+   * @internal The caller turns the writable layer into an image layer, then removes the container (a build
+   * step): as with `remove`, nothing syncs the layer's file system when the container ends.
+   */
+  disposableLayer?: boolean;
 }
-const RUN_CONTROL_KINDS: OptionKinds<RunControl> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
+const RUN_CONTROL_KINDS: OptionKinds<RunControl> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function", disposableLayer: "boolean" };
 /** `Runtime.list`'s filters. */
 export interface ListOptions {
   /** Stopped ones too (docker's `ps -a`). */
@@ -417,7 +422,7 @@ export class Runtime implements ContainerOwner {
       const swap = native && options.resources?.memory !== undefined && hostHasSwap();
       const kernel = this.backend.containerKernel?.();
       const defaultSysctls = !native || this.procSysWritable(control);
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}) });
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}), disposableLayer: options.remove === true || control.disposableLayer === true });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);

@@ -316,12 +316,15 @@ for (const who of identities()) {
 
     it("RUN rm -rf removes a directory from which an earlier step deleted a file (rootless whiteouts are 0/0 devices)", async () => {
       const ctx = context(who, "rm-lower", {
-        Dockerfile: "FROM busybox\nRUN mkdir -p /etc/app && echo a > /etc/app/a && echo b > /etc/app/b\nRUN rm /etc/app/a\nRUN rm -rf /etc/app && echo removed\n",
+        Dockerfile: "FROM busybox\nRUN mkdir -p /etc/app && echo a > /etc/app/a && echo b > /etc/app/b\nRUN rm /etc/app/a\nRUN rm -rf /etc/app && echo removed\n" +
+          // The step's upper dir becomes a layer, then goes: nothing syncs it when the step ends.
+          "RUN grep ' / / ' /proc/self/mountinfo | grep -q volatile && echo volatile-layer\n",
       });
       const r = await build(["-t", "rm-lower:1", ctx]);
       // Rootless xattr whiteouts made it fail "Directory not empty": overlayfs counts them in rmdir's emptiness check.
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout + r.stderr, /\nremoved\n/);
+      assert.match(r.stdout + r.stderr, /\nvolatile-layer\n/);
       assert.equal((await cli(["run", "--rm", "rm-lower:1", "sh", "-c", "test -e /etc/app || echo gone"])).stdout, "gone\n");
       await cli(["rmi", "rm-lower:1"]);
     });

@@ -69,7 +69,8 @@ export interface OverlaySpec {
   upper: string;
   work: string;
   /**
-   * The upper dir goes with the container (`--rm`): mounted `volatile`, so its unmount at the container's exit
+   * The upper dir is not kept as it is (`--rm`, a build step's, which becomes an image layer): mounted `volatile`,
+   * so its unmount at the container's exit
    * does not sync the file system holding it (an ext4 journal commit and a cache flush on every run). The helper
    * mounts without it on kernels before 5.10, and clears the mark a volatile mount leaves before mounting again.
    */

@@ -48,6 +48,8 @@ export interface SpecInputs {
   initLayer?: string;
   /** The network's part (src/network/plan.ts); none: the container has only lo. */
   network?: NetworkPlan;
+  /** Its writable layer is not kept as it is (`--rm`, a build step's, turned into an image layer): mounted volatile. */
+  disposableLayer?: boolean;
   /** `--pid container:X`, `--ipc container:X`: X's id and the namespaces joined (with X's user namespace). */
   peer?: { id: string; join: ("pid" | "ipc")[] };
   /** docker's default sysctls (spec/sysctl.ts); false where they cannot be written (a read-only /proc/sys). */
@@ -114,7 +116,7 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
       // the namespace lacks are left out (--group-add's were checked above).
       ...(groupsSettable ? { additionalGids: user.additionalGids.filter((g) => isMapped(maps.gidMappings, g)) } : {}),
     },
-    root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work, ...(options.remove ? { volatile: true } : {}) } },
+    root: { path: bundle.rootfs, overlay: { lower: inputs.initLayer ? [inputs.initLayer, ...layers] : layers, upper: bundle.upper, work: bundle.work, ...(inputs.disposableLayer ? { volatile: true } : {}) } },
     mounts: [
       // The network's /etc files are defaults too: a user's -v over /etc/hosts wins, as in docker.
       ...overDefaultMounts(defaultMounts({ ttyGroupMapped: isMapped(maps.gidMappings, 5), writableSys: options.privileged === true, shm: shmMode(options) }), inputs.mounts ?? [], inputs.network?.mounts ?? []),
