@@ -51,10 +51,10 @@ fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> R
     } else {
         &[false]
     };
-    // A --rm container's upper dir is thrown away: `volatile` spares its
-    // file system a sync (a journal commit and a cache flush) when the
-    // container's exit unmounts it. Kernels before 5.10 reject it (EINVAL):
-    // retry without.
+    // A --rm container's (or a build step's) upper dir is not kept as it
+    // is: `volatile` spares its file system a sync (a journal commit and a
+    // cache flush) when the container's exit unmounts it. Kernels before
+    // 5.10 reject it (EINVAL): retry without.
     let volatile: &[bool] = if ov.volatile {
         clear_volatile_mark(ov);
         &[true, false]
@@ -109,9 +109,9 @@ fn mount_overlay(sys: &dyn Syscall, root: &Root, ov: &Overlay, host: &Host) -> R
 
 /// A volatile mount leaves `work/incompat/volatile` (holding a `dirty`
 /// file) in its work dir, and overlayfs refuses to mount that work dir again
-/// while it is there (its upper dir may have lost writes in a crash). A --rm
-/// container's upper dir is disposable either way, so a restart of one
-/// clears the mark (outside the Syscall seam: a missing mark is the usual
+/// while it is there (its upper dir may have lost writes in a crash). A
+/// volatile upper dir is disposable either way, so a restart of a --rm
+/// container clears the mark (outside the Syscall seam: a missing mark is the usual
 /// case and changes nothing; only the kernel writes in the work dir).
 fn clear_volatile_mark(ov: &Overlay) {
     let _ = std::fs::remove_dir_all(ov.work.join("work").join("incompat").join("volatile"));
@@ -350,5 +350,30 @@ mod tests {
         assert!(fds[..60].iter().all(|f| f.parse::<u32>().is_ok()), "{}", data);
         assert!(data.contains(",upperdir=") && data.contains(",workdir=") && data.ends_with(",userxattr"), "{}", data);
         assert!(data.len() < MAX_DATA);
+    }
+
+    #[test]
+    fn volatile_when_asked_without_it_on_kernels_that_refuse_it_and_past_the_mark_of_a_last_mount() {
+        use crate::syscall::RecordingSyscall;
+        let dir = std::env::temp_dir().join(format!("tsbox-rootfs-mark-{}", std::process::id()));
+        let mark = dir.join("c/work/work/incompat/volatile");
+        std::fs::create_dir_all(&mark).unwrap();
+        std::fs::write(mark.join("dirty"), "").unwrap();
+        let mut o = ov(&["/s/l/a"]);
+        o.work = dir.join("c/work");
+        o.volatile = true;
+        let root = Root { path: PathBuf::from("/target"), readonly: false, overlay: Some(o.clone()) };
+        let host = Host { in_user_ns: false, setgroups_denied: false, last_cap: 40, unshare_cgroupns: false, cgroup_view: Vec::new() };
+        let sys = RecordingSyscall::new(Path::new("/target"));
+        sys.fail_when(",volatile", EINVAL);
+        let mounted = mount_overlay(&sys, &root, &o, &host);
+        let cleared = !mark.exists() && dir.join("c/work/work/incompat").exists();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(mounted.is_ok(), "{:?}", mounted.err());
+        assert!(cleared, "the last volatile mount's mark goes, and only it");
+        let calls = sys.calls();
+        assert_eq!(calls.len(), 2, "{:?}", calls);
+        assert!(calls[0].ends_with(",volatile"), "{:?}", calls);
+        assert!(!calls[1].contains("volatile"), "{:?}", calls);
     }
 }
