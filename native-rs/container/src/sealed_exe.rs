@@ -21,7 +21,7 @@
 
 use crate::error::{Context, Error};
 use crate::sys::consts::*;
-use crate::sys::errno::EINVAL;
+use crate::sys::errno::{EACCES, EINVAL};
 use crate::sys::{cpath, ffi, fd, mount, Errno};
 use std::ffi::{CString, OsString};
 use std::fs::File;
@@ -63,13 +63,24 @@ pub fn ensure(method: Method) -> Result<(), Error> {
     if method == Method::Off || already_protected() {
         return Ok(());
     }
+    let root = crate::sys::cred::geteuid() == 0;
     let exe = match method {
-        Method::Bind if crate::sys::cred::geteuid() == 0 => readonly_bind(),
-        _ => sealed_memfd(),
-    }
-    .step(|| "protecting the runtime binary (a sealed copy of /proc/self/exe)")?;
+        Method::Bind if root => readonly_bind(),
+        // A host with vm.memfd_noexec=2 refuses executable memfds (EACCES): root has the read-only bind instead.
+        _ => sealed_memfd().or_else(|e| if root && memfd_exec_refused(&e) { readonly_bind() } else { Err(e) }),
+    };
+    let exe = match exe {
+        Err(e) if memfd_exec_refused(&e) => return Err(Error::errno(MEMFD_NOEXEC, EACCES)),
+        other => other.step(|| "protecting the runtime binary (a sealed copy of /proc/self/exe)")?,
+    };
     let err = reexec(exe);
     Err(Error::errno("re-executing the runtime from its sealed copy", err))
+}
+
+const MEMFD_NOEXEC: &str = "protecting the runtime binary: this host forbids executable memfds (the sysctl vm.memfd_noexec is 2), and a user other than root has no other way to run tsbox's helper from a copy no container can write (CVE-2019-5736): set vm.memfd_noexec to 0 or 1, or run tsbox as root";
+
+fn memfd_exec_refused(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(EACCES.0)
 }
 
 fn already_protected() -> bool {
