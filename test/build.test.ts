@@ -738,6 +738,37 @@ for (const who of identities()) {
       await cli(["rmi", "victim", "onbuild-base"]);
     });
 
+    it("ONBUILD triggers run in a later stage FROM the stage that declares them, as FROM its image would; the child does not inherit them", async () => {
+      // Before: a stage inheriting a stage skipped the triggers and kept them in its config (BuildKit #5490 runs them).
+      const ctx = context(who, "onbuild-stage", {
+        Dockerfile: [
+          "FROM busybox AS base",
+          "ONBUILD RUN echo trig >> /trig",
+          "FROM base AS one",
+          "RUN cat /trig > /one",
+          "FROM base AS two",
+          "FROM two",
+          "COPY --from=one /one /one",
+          'RUN test "$(cat /trig)" = trig && cat /one',
+          "",
+        ].join("\n"),
+      });
+      const r = await build(["-t", "onbuild-stage:final", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr + r.stdout, /running the base image's ONBUILD RUN echo trig >> \/trig/);
+      const onBuild = async (image: string) => (await cli(["inspect", "-f", "{{json .Config.OnBuild}}", image])).stdout.trim();
+      assert.equal(await onBuild("onbuild-stage:final"), "null");
+      assert.equal((await cli(["run", "--rm", "onbuild-stage:final", "cat", "/trig", "/one"])).stdout, "trig\ntrig\n");
+      // The declaring stage built as the target keeps its triggers, and an image FROM it runs them once.
+      assert.equal((await build(["-q", "-t", "onbuild-stage:base", "--target", "base", ctx])).code, 0);
+      assert.equal(await onBuild("onbuild-stage:base"), '["RUN echo trig >> /trig"]');
+      writeFileSync(join(ctx, "Child"), "FROM onbuild-stage:base\nRUN cat /trig\n");
+      const child = await build(["-q", "-t", "onbuild-stage:child", "-f", join(ctx, "Child"), ctx]);
+      assert.equal(child.code, 0, child.stderr);
+      assert.equal((await cli(["run", "--rm", "onbuild-stage:child", "cat", "/trig"])).stdout, "trig\n");
+      await cli(["rmi", "onbuild-stage:final", "onbuild-stage:base", "onbuild-stage:child"]);
+    });
+
     it("a symlink to what .dockerignore leaves out leads nowhere for COPY, its wildcards, RUN --mount=type=bind and a base image's ONBUILD; a linked directory is copied as the rules filter it", async () => {
       const files = {
         ".dockerignore": ".git\nsecrets\n.env\nsrc/secret.txt\n",

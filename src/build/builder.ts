@@ -319,6 +319,8 @@ class Build {
       if (from.image) stage.image = { ...from.image };
       stage.pending = [...from.pending];
       stage.key = from.key;
+      // An earlier stage's ONBUILD triggers run as if it had been built into an image first (BuildKit #5490).
+      await this.onBuildTriggers(stage, ins);
       return stage;
     }
     if (base.toLowerCase() === "scratch") {
@@ -332,7 +334,12 @@ class Build {
     stage.image = { manifestDigest: image.manifestDigest, configDigest: image.configDigest };
     stage.config = structuredClone((image.config.config ?? {}) as StageConfig);
     stage.key = chainKey("", `FROM ${image.manifestDigest}`);
-    // The base's ONBUILD triggers run first, as if written here; the new image does not inherit them.
+    await this.onBuildTriggers(stage, ins);
+    return stage;
+  }
+
+  /** The base's ONBUILD triggers run first, as if written at its FROM (`ins`); the new stage does not inherit them. */
+  private async onBuildTriggers(stage: Stage, ins: Instruction): Promise<void> {
     const triggers = stage.config.OnBuild ?? [];
     delete stage.config.OnBuild;
     for (const trigger of triggers) {
@@ -341,7 +348,6 @@ class Build {
       this.say(`  running the base image's ONBUILD ${trigger}\n`);
       await this.instruction(stage, { ...parsed, line: ins.line }, false);
     }
-    return stage;
   }
 
   private async baseImage(ref: string, ins: Instruction): Promise<{ manifestDigest: string; configDigest: string; config: ImageConfig }> {
