@@ -601,7 +601,7 @@ for (const who of identities()) {
       }
     });
 
-    it("builds a tar archive on stdin as the context (gzip'd too, -f inside it), and refuses one that climbs out", async () => {
+    it("builds a tar archive on stdin as the context (gzip, xz, bzip2, zstd too, -f inside it), and refuses one that climbs out", async () => {
       const file = (path: string, text: string) => ({ path, type: "file" as const, mode: 0o644, mtime: 0, data: Buffer.from(text) });
       const tar = new TarWriter();
       tar.add(file("Dockerfile", 'FROM busybox\nCOPY data.txt /data.txt\nCMD ["cat", "/data.txt"]\n'));
@@ -615,7 +615,17 @@ for (const who of identities()) {
       const alt = await build(["-q", "-t", "tarctx:2", "-f", "sub/Alt", "-"], { stdin: gzipSync(archive) });
       assert.equal(alt.code, 0, alt.stderr);
       assert.equal((await cli(["run", "--rm", "tarctx:2", "ls", "/s"])).stdout, "Alt\n");
-      await cli(["rmi", "tarctx:1", "tarctx:2"]);
+      // xz, bzip2 and zstd too, as docker's (moby archive.DecompressStream). Before: xz and bzip2 were read as a
+      // Dockerfile ("unknown instruction: \xfd7zXZ…"), zstd refused.
+      for (const tool of ["xz", "bzip2", "zstd"]) {
+        const packed = await build(["-q", "-t", `tarctx:${tool}`, "-"], { stdin: execFileSync(tool, ["-c", "-q"], { input: archive }) });
+        assert.equal(packed.code, 0, `${tool}: ${packed.stderr}`);
+        assert.equal((await cli(["run", "--rm", `tarctx:${tool}`])).stdout, "from the archive\n");
+      }
+      const broken = await build(["-t", "evil", "-"], { stdin: execFileSync("xz", ["-c", "-q"], { input: archive }).subarray(0, 40) });
+      assert.equal(broken.code, 1);
+      assert.match(broken.stderr, /^tsbox: cannot read the context archive on stdin: /);
+      await cli(["rmi", "tarctx:1", "tarctx:2", "tarctx:xz", "tarctx:bzip2", "tarctx:zstd"]);
 
       const climbing = new TarWriter();
       climbing.add(file("Dockerfile", "FROM busybox\n"));
