@@ -916,6 +916,8 @@ for (const who of identities()) {
       for (const [args, error] of [
         [["-f", "-", "-"], /^tsbox: can't use stdin for both build context and dockerfile$/m],
         [["--label", "=x", ctx], /^tsbox: invalid label "=x": empty name$/m],
+        // A bad -t is a flag error, as docker's, found before the context (before: exit 1, after the Dockerfile).
+        [["-t", "BAD TAG", join(ctx, "no-such-dir")], /^tsbox: invalid tag "BAD TAG": expected NAME\[:TAG\]$/m],
       ] as const) {
         const r = await build([...args], { stdin: "FROM busybox\n" });
         assert.equal(r.code, 125, r.stderr);

@@ -129,6 +129,8 @@ export async function build(rt: Runtime, options: BuildOptions): Promise<BuildRe
   checkOptions("build", options, BUILD_KINDS);
   // (it said: path "undefined" not found)
   if (options.context === undefined) throw new UsageError("build options: context: expected a string (the build context's directory), got nothing");
+  // A bad -t is a flag error (docker's: 125, before any context is read), not a failed build.
+  for (const tag of options.tags ?? []) checkTag(tag);
   const say = options.onOutput ?? (() => {});
   const context = new BuildContext(options.context, options.dockerfileText === undefined ? (options.dockerfile ?? "Dockerfile") : undefined);
   let text = options.dockerfileText;
@@ -138,7 +140,6 @@ export async function build(rt: Runtime, options: BuildOptions): Promise<BuildRe
     if (text === undefined) throw new BuildError(`failed to read the Dockerfile: ${options.dockerfile ?? "Dockerfile"}: no such file in ${options.context}`);
   }
   const dockerfile = parseDockerfile(text);
-  for (const tag of options.tags ?? []) checkTag(tag);
   await removeOrphanedSteps(rt);
   const b = new Build(rt, dockerfile, context, options, say);
   return b.run();
@@ -148,7 +149,7 @@ function checkTag(tag: string): void {
   try {
     if (parseReference(tag).digest) throw new Error("digest");
   } catch {
-    throw new BuildError(`invalid tag "${tag}": expected NAME[:TAG]`);
+    throw new UsageError(`invalid tag "${tag}": expected NAME[:TAG]`);
   }
 }
 
