@@ -948,6 +948,15 @@ for (const who of identities()) {
       assert.equal(prod.code, 0, prod.stderr);
       assert.equal((await cli(["run", "--rm", "linked-inside"])).stdout, "prod\n");
       await cli(["rmi", "linked-inside"]);
+      // A missing Dockerfile is named by the path looked for (before: "-f x: no such file in CONTEXT" for a path
+      // outside the context).
+      const bare = context(who, "no-dockerfile", { "ok.txt": "ok" });
+      const elsewhere = join(who.scratch, "nope.Dockerfile");
+      for (const [args, path] of [[[bare], join(bare, "Dockerfile")], [["-f", elsewhere, bare], elsewhere]] as const) {
+        const r = await build([...args]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr, `tsbox: failed to read the Dockerfile: ${path}: no such file or directory\n`);
+      }
     });
 
     it("Ctrl-C or SIGTERM while a RUN step's large layer is written exits 130 or 143 at once, with no temp blob, image or step container left", async () => {

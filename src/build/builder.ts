@@ -137,7 +137,8 @@ export async function build(rt: Runtime, options: BuildOptions): Promise<BuildRe
   if (text === undefined) {
     const file = posix.resolve(context.root, options.dockerfile ?? "Dockerfile");
     text = context.readFile(file, "Dockerfile");
-    if (text === undefined) throw new BuildError(`failed to read the Dockerfile: ${options.dockerfile ?? "Dockerfile"}: no such file in ${options.context}`);
+    // The path as it was looked for: -f is relative to the working directory (the CLI resolves it), not to the context.
+    if (text === undefined) throw new BuildError(`failed to read the Dockerfile: ${file}: no such file or directory`);
   }
   const dockerfile = parseDockerfile(text);
   await removeOrphanedSteps(rt);
