@@ -420,12 +420,16 @@ for (const who of identities()) {
       await cli(["rmi", "setuid:1"]);
     });
 
-    it("COPY --from=${ARG} builds the stage the variable names; an empty name is refused as such", async () => {
+    it("COPY --from=${ARG} builds the stage the variable names (a global ARG's or the stage's own); an empty name is refused as such", async () => {
       const dockerfile = "ARG SRC=assets\nFROM busybox AS assets\nRUN echo asset > /asset\nFROM busybox\nARG SRC\nCOPY --from=${SRC} /asset /asset\n";
       const r = await build(["-q", "-t", "from-arg", "-"], { stdin: dockerfile });
       // Before: the stage was skipped as unused, then "stage assets has no files (FROM scratch with nothing added)".
       assert.equal(r.code, 0, r.stderr);
       assert.equal((await cli(["run", "--rm", "from-arg", "cat", "/asset"])).stdout, "asset\n");
+      // A name only the stage's own ARG gives is built when the COPY needs it (before: "stage assets was not built").
+      const own = await build(["-q", "-t", "from-arg", "-"], { stdin: "FROM busybox AS assets\nRUN echo own > /asset\nFROM busybox\nARG SRC=assets\nCOPY --from=$SRC /asset /asset\n" });
+      assert.equal(own.code, 0, own.stderr);
+      assert.equal((await cli(["run", "--rm", "from-arg", "cat", "/asset"])).stdout, "own\n");
       const empty = await build(["-q", "-"], { stdin: "FROM busybox AS assets\nFROM busybox\nCOPY --from=${NOPE} /asset /asset\n" });
       assert.equal(empty.code, 1);
       assert.match(empty.stderr, /^tsbox: line 3: COPY --from=\$\{NOPE\}: no stage or image found with that name \(it is empty\)$/m);
@@ -752,14 +756,18 @@ for (const who of identities()) {
       // Before: a stage inheriting a stage skipped the triggers and kept them in its config (BuildKit #5490 runs them).
       const ctx = context(who, "onbuild-stage", {
         Dockerfile: [
+          "FROM busybox AS data",
+          "RUN echo data > /data",
           "FROM busybox AS base",
           "ONBUILD RUN echo trig >> /trig",
+          // The stage a trigger copies from is built though nothing else names it (BuildKit's dockerfile 1.11).
+          "ONBUILD COPY --from=data /data /data",
           "FROM base AS one",
           "RUN cat /trig > /one",
           "FROM base AS two",
           "FROM two",
           "COPY --from=one /one /one",
-          'RUN test "$(cat /trig)" = trig && cat /one',
+          'RUN test "$(cat /trig)" = trig && cat /one /data',
           "",
         ].join("\n"),
       });
@@ -768,14 +776,15 @@ for (const who of identities()) {
       assert.match(r.stderr + r.stdout, /running the base image's ONBUILD RUN echo trig >> \/trig/);
       const onBuild = async (image: string) => (await cli(["inspect", "-f", "{{json .Config.OnBuild}}", image])).stdout.trim();
       assert.equal(await onBuild("onbuild-stage:final"), "null");
-      assert.equal((await cli(["run", "--rm", "onbuild-stage:final", "cat", "/trig", "/one"])).stdout, "trig\ntrig\n");
+      assert.equal((await cli(["run", "--rm", "onbuild-stage:final", "cat", "/trig", "/one", "/data"])).stdout, "trig\ntrig\ndata\n");
       // The declaring stage built as the target keeps its triggers, and an image FROM it runs them once.
       assert.equal((await build(["-q", "-t", "onbuild-stage:base", "--target", "base", ctx])).code, 0);
-      assert.equal(await onBuild("onbuild-stage:base"), '["RUN echo trig >> /trig"]');
-      writeFileSync(join(ctx, "Child"), "FROM onbuild-stage:base\nRUN cat /trig\n");
+      assert.equal(await onBuild("onbuild-stage:base"), '["RUN echo trig >> /trig","COPY --from=data /data /data"]');
+      writeFileSync(join(ctx, "Child"), "FROM busybox AS data\nRUN echo child > /data\nFROM onbuild-stage:base\nRUN cat /trig\n");
       const child = await build(["-q", "-t", "onbuild-stage:child", "-f", join(ctx, "Child"), ctx]);
       assert.equal(child.code, 0, child.stderr);
-      assert.equal((await cli(["run", "--rm", "onbuild-stage:child", "cat", "/trig"])).stdout, "trig\n");
+      // The image's trigger's --from=data is the child Dockerfile's stage, built when the trigger needs it.
+      assert.equal((await cli(["run", "--rm", "onbuild-stage:child", "cat", "/trig", "/data"])).stdout, "trig\nchild\n");
       await cli(["rmi", "onbuild-stage:final", "onbuild-stage:base", "onbuild-stage:child"]);
     });
 

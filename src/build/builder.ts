@@ -190,11 +190,8 @@ class Build {
     this.split();
     const target = this.targetIndex();
     const needed = this.needed(target);
-    this.steps = [...needed].reduce((n, i) => n + 1 + this.stages[i]!.body.length, 0);
-    for (const i of [...needed].sort((a, b) => a - b)) {
-      this.options.signal?.throwIfAborted();
-      this.results.set(i, await this.buildStage(i));
-    }
+    this.steps = 0;
+    await this.buildStages(needed);
     const unused = [...this.buildArgs.keys()].filter((k) => !this.usedArgs.has(k) && !PREDEFINED.includes(k));
     if (unused.length > 0) this.say(`[warning] one or more build-args were not consumed: ${unused.join(", ")}\n`);
     return this.finish(this.results.get(target)!);
@@ -235,7 +232,7 @@ class Build {
     return i;
   }
 
-  /** The stage `target` and those its FROM and COPY --from name, transitively. */
+  /** The stage `target` and those its FROM and COPY --from (its own, or its base stage's ONBUILD's) name, transitively. */
   private needed(target: number): Set<number> {
     const out = new Set<number>();
     const visit = (i: number) => {
@@ -247,7 +244,24 @@ class Build {
       // values are known only as it builds; a stage visited needlessly costs time, a stage missed fails the build).
       const vars = new Map([...this.globalArgs, ...this.buildArgs]);
       const refs: [string, boolean][] = [[base, true]];
-      for (const ins of s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from"))) {
+      const copies = s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from"));
+      // A base stage's ONBUILD triggers run in this stage: their `COPY --from` names stages this one needs.
+      let prior: number | undefined;
+      try {
+        prior = this.stageRef(base, i);
+      } catch {
+        // refused below, as written
+      }
+      for (const on of prior === undefined ? [] : this.stages[prior]!.body.filter((ins) => ins.keyword === "ONBUILD")) {
+        let trigger: Instruction | undefined;
+        try {
+          trigger = parseDockerfile(on.rest).instructions[0];
+        } catch {
+          // refused with its line when the trigger runs
+        }
+        if (trigger?.keyword === "COPY" && trigger.flags.has("from")) copies.push({ ...trigger, line: on.line });
+      }
+      for (const ins of copies) {
         const raw = ins.flags.get("from")!;
         refs.push([raw, true]);
         try {
@@ -268,6 +282,16 @@ class Build {
     };
     visit(target);
     return out;
+  }
+
+  /** The stages of `wanted` not built yet, in order; the step count grows by theirs. */
+  private async buildStages(wanted: Set<number>): Promise<void> {
+    const todo = [...wanted].filter((i) => !this.results.has(i)).sort((a, b) => a - b);
+    this.steps += todo.reduce((n, i) => n + 1 + this.stages[i]!.body.length, 0);
+    for (const i of todo) {
+      this.options.signal?.throwIfAborted();
+      this.results.set(i, await this.buildStage(i));
+    }
   }
 
   /** A stage named (or numbered) `ref` before stage `before`, if `ref` is one. */
@@ -632,7 +656,9 @@ class Build {
       if (ins.keyword === "ADD") throw new BuildError(`line ${ins.line}: ADD does not take --from`);
       if (from === "") throw new BuildError(`line ${ins.line}: COPY --from=${ins.flags.get("from")}: no stage or image found with that name (it is empty)`);
       const j = this.stageRef(from, stage.index);
-      if (j !== undefined && !this.results.has(j)) throw new BuildError(`line ${ins.line}: COPY --from=${from}: stage ${from} was not built (its name came from a variable only this stage sets)`);
+      // A stage the plan could not see (its name from a variable only this stage sets, or an image base's ONBUILD
+      // trigger naming a stage of this Dockerfile) is built now, as BuildKit resolves it.
+      if (j !== undefined && !this.results.has(j)) await this.buildStages(this.needed(j));
       const image = j !== undefined ? this.results.get(j)!.image : await this.baseImage(from, ins);
       if (!image) throw new BuildError(`line ${ins.line}: stage ${from} has no files (FROM scratch with nothing added)`);
       // "following": the source's symlink is followed since stop 36; layers cached before hold zeros or a dangling link.
