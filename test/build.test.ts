@@ -966,6 +966,24 @@ for (const who of identities()) {
         assert.equal(r.code, 1, r.stderr);
         assert.equal(r.stderr, `tsbox: failed to read the Dockerfile: ${path}: no such file or directory\n`);
       }
+      // A context file or directory the user cannot read (root's 0600 / 0700) fails its step by line and path
+      // (before: Node's bare "EACCES: permission denied, open '/abs/path'"); root reads them, as docker's daemon does.
+      const locked = context(who, "locked", { Dockerfile: "FROM busybox\nCOPY . /c/\n", "ok.txt": "ok", "dir/inner": "x", "secret.key": "k" });
+      execFileSync("chown", ["0:0", join(locked, "secret.key"), join(locked, "dir")]);
+      chmodSync(join(locked, "secret.key"), 0o600);
+      chmodSync(join(locked, "dir"), 0o700);
+      const copyAll = await build(["-q", "-t", "locked", locked]);
+      if (who.name === "root") {
+        assert.equal(copyAll.code, 0, copyAll.stderr);
+        await cli(["rmi", "locked"]);
+      } else {
+        assert.equal(copyAll.code, 1);
+        assert.match(copyAll.stderr, /^tsbox: line 2: cannot read dir in the build context: permission denied$/m);
+        writeFileSync(join(locked, "Dockerfile"), "FROM busybox\nCOPY ok.txt /\nCOPY secret.key /\n");
+        const one = await build(["-q", "-t", "locked", locked]);
+        assert.equal(one.code, 1);
+        assert.match(one.stderr, /^tsbox: line 3: cannot read secret\.key in the build context: permission denied$/m);
+      }
     });
 
     it("Ctrl-C or SIGTERM while a RUN step's large layer is written exits 130 or 143 at once, with no temp blob, image or step container left", async () => {

@@ -16,7 +16,7 @@ import type { ImageConfig, Platform } from "../image/oci.js";
 import { formatPlatform, parsePlatform, platformMatches } from "../image/platform.js";
 import { BuildError } from "./build-error.js";
 import { CACHE_KEY_ANNOTATION, chainKey, findCached } from "./cache.js";
-import { BuildContext, sourcesDigest } from "./context.js";
+import { BuildContext, type ContextSource, sourcesDigest } from "./context.js";
 import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePairs, oneWord, parseDockerfile, splitWords } from "./dockerfile.js";
 import { copyStep, type CopyRequest, type CopyResult } from "./copy-step.js";
 import { runStep } from "./run-step.js";
@@ -284,6 +284,13 @@ class Build {
     return out;
   }
 
+  /** The sources' digest for a cache key; a file the build cannot read is the step's error. */
+  private async sourcesDigest(sources: ContextSource[], line: number): Promise<string> {
+    return sourcesDigest(sources).catch((err: unknown) => {
+      throw this.context.unreadable(err, line);
+    });
+  }
+
   /** The stages of `wanted` not built yet, in order; the step count grows by theirs. */
   private async buildStages(wanted: Set<number>): Promise<void> {
     const todo = [...wanted].filter((i) => !this.results.has(i)).sort((a, b) => a - b);
@@ -529,7 +536,7 @@ class Build {
       case "RUN": {
         const argv = this.command(stage, ins);
         const setup = this.runSetup(stage, ins);
-        const key = `${this.runKey(stage, argv)} ${setup.network ?? ""} ${JSON.stringify(setup.mounts)}${setup.boundSources.length > 0 ? ` ${await sourcesDigest(this.context.resolve(setup.boundSources, ins.line))}` : ""}`;
+        const key = `${this.runKey(stage, argv)} ${setup.network ?? ""} ${JSON.stringify(setup.mounts)}${setup.boundSources.length > 0 ? ` ${await this.sourcesDigest(this.context.resolve(setup.boundSources, ins.line), ins.line)}` : ""}`;
         return this.layerStep(stage, ins, shown, key, async (annotations) => {
           const binds = snapshotBinds(setup.mounts, setup.contextBinds, this.context, this.rt.dataDir, ins.line);
           try {
@@ -679,7 +686,7 @@ class Build {
     });
     const resolved = this.context.resolve(sources.filter((source) => !docs.has(docName(source) ?? "")), ins.line);
     const docsKey = heredocs.length > 0 ? ` heredocs ${createHash("sha256").update(JSON.stringify(heredocs)).digest("hex")}` : "";
-    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, heredocs, cacheKey: `${JSON.stringify(ins.text)} ${await sourcesDigest(resolved)}${docsKey} ${target}` };
+    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, heredocs, cacheKey: `${JSON.stringify(ins.text)} ${await this.sourcesDigest(resolved, ins.line)}${docsKey} ${target}` };
   }
 
   /** A step that adds a layer: taken from the cache when an earlier build made it, else run and kept. */

@@ -124,6 +124,17 @@ export class BuildContext {
     return this.contains(path) ? path.slice(this.root.length + 1) || "." : path;
   }
 
+  /**
+   * A failed read of the context (rootless: another user's 0600 file or 0700 directory) as the step's error,
+   * with its line and the path in the context (it was Node's bare "EACCES: permission denied, open '/abs/path'").
+   */
+  unreadable(err: unknown, line: number): unknown {
+    const e = err as NodeJS.ErrnoException;
+    if (!(err instanceof Error) || typeof e.code !== "string" || e.path === undefined) return err;
+    const why = e.code === "EACCES" || e.code === "EPERM" ? "permission denied" : e.message;
+    return new BuildError(`line ${line}: cannot read ${this.shown(String(e.path))} in the build context: ${why}`, err);
+  }
+
   /** The sources a COPY or ADD names, wildcards expanded; a missing or escaping one is an error. */
   resolve(sources: string[], line: number): ContextSource[] {
     const out: ContextSource[] = [];
@@ -234,7 +245,12 @@ export class BuildContext {
     if ("nowhere" in real) throw notFound(" (a symlink that leads nowhere)");
     const st = lstatSync(fsName(real.path));
     if (st.isDirectory()) {
-      const items = this.walk(real.path, real.rel, "");
+      let items: ContextItem[];
+      try {
+        items = this.walk(real.path, real.rel, "");
+      } catch (err) {
+        throw this.unreadable(err, line);
+      }
       // An ignored directory is there only with what an exception brings back.
       if (items.length === 0 && real.rel !== "" && this.ignore.ignores(real.rel)) throw notFound();
       return { shown, rel, isDir: true, items };
