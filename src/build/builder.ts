@@ -564,9 +564,12 @@ class Build {
     return [...(stage.config.Shell ?? DEFAULT_SHELL), ins.rest];
   }
 
-  /** RUN's `--mount`s (run-mounts.ts) and `--network=default|none|host`; `--security=insecure` is refused. */
+  /** RUN's `--mount`s (run-mounts.ts), `--network=default|none|host` and `--security=sandbox`; `--security=insecure` is refused. */
   private runSetup(stage: Stage, ins: Instruction): RunMounts & { network?: string } {
-    if (ins.flags.has("security")) throw new BuildError(`line ${ins.line}: RUN --security is not supported by tsbox build`);
+    // sandbox is BuildKit's default (a no-op to ask for); insecure needs an entitlement tsbox does not grant.
+    const security = ins.flags.get("security");
+    if (security === "insecure") throw new BuildError(`line ${ins.line}: RUN --security=insecure is not supported by tsbox build`);
+    if (security !== undefined && security !== "sandbox") throw new BuildError(`line ${ins.line}: RUN --security=${security}: expected sandbox or insecure`);
     const values = (name: string) => ins.flagList.filter(([k]) => k === name).map(([, v]) => splitWords(v, this.vars(stage), this.file.escape, ins.line).join(" "));
     const setup: RunMounts & { network?: string } = runMounts(values("mount"), this.context, this.rt.dataDir, stage.config.WorkingDir || "/", ins.line);
     const network = ins.flags.get("network");
