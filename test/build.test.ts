@@ -986,6 +986,11 @@ for (const who of identities()) {
         const one = await build(["-q", "-t", "locked", locked]);
         assert.equal(one.code, 1);
         assert.match(one.stderr, /^tsbox: line 3: cannot read secret\.key in the build context: permission denied$/m);
+        // Named behind the 0700 directory (before: "not found").
+        writeFileSync(join(locked, "Dockerfile"), "FROM busybox\nCOPY dir/inner /\n");
+        const behind = await build(["-q", "-t", "locked", locked]);
+        assert.equal(behind.code, 1);
+        assert.match(behind.stderr, /^tsbox: line 2: cannot read dir\/inner in the build context: permission denied$/m);
       }
     });
 

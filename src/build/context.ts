@@ -140,7 +140,7 @@ export class BuildContext {
     const out: ContextSource[] = [];
     for (const source of sources) {
       const rel = this.relative(source, line);
-      const matches = hasWildcards(rel) ? this.glob(rel) : this.exists(rel) ? [rel] : [];
+      const matches = hasWildcards(rel) ? this.glob(rel) : this.exists(rel, line) ? [rel] : [];
       if (matches.length === 0) {
         throw new BuildError(hasWildcards(rel) ? `line ${line}: no source files were specified: no file in the build context matches ${source}` : `line ${line}: ${source}: not found in the build context`);
       }
@@ -158,12 +158,14 @@ export class BuildContext {
     return norm.replace(/\/+$/, "").replace(/^\.$/, "");
   }
 
-  /** Whether the name `rel` is there and not ignored as named (where it leads is `locate`'s). */
-  private exists(rel: string): boolean {
+  /** Whether the name `rel` is there and not ignored as named (where it leads is `locate`'s); with `line`, one the user cannot reach is that step's error. */
+  private exists(rel: string, line?: number): boolean {
     let st: Stats;
     try {
       st = lstatSync(fsName(join(this.root, rel)));
-    } catch {
+    } catch (err) {
+      // Behind a directory the user cannot search (rootless: root's 0700): there, but unreadable.
+      if (line !== undefined && (err as NodeJS.ErrnoException).code === "EACCES" && !this.ignore.ignores(rel)) throw this.unreadable(err, line);
       return false;
     }
     return rel === "" || !this.leftOut(rel, st.isDirectory());
