@@ -423,12 +423,16 @@ for (const who of identities()) {
       await cli(["rmi", "setuid:1"]);
     });
 
-    it("COPY --from=${ARG} builds the stage the variable names; an empty name is refused as such", async () => {
+    it("COPY --from=${ARG} builds the stage the variable names (a global ARG's or the stage's own); an empty name is refused as such", async () => {
       const dockerfile = "ARG SRC=assets\nFROM busybox AS assets\nRUN echo asset > /asset\nFROM busybox\nARG SRC\nCOPY --from=${SRC} /asset /asset\n";
       const r = await build(["-q", "-t", "from-arg", "-"], { stdin: dockerfile });
       // Before: the stage was skipped as unused, then "stage assets has no files (FROM scratch with nothing added)".
       assert.equal(r.code, 0, r.stderr);
       assert.equal((await cli(["run", "--rm", "from-arg", "cat", "/asset"])).stdout, "asset\n");
+      // A name only the stage's own ARG gives is built when the COPY needs it (before: "stage assets was not built").
+      const own = await build(["-q", "-t", "from-arg", "-"], { stdin: "FROM busybox AS assets\nRUN echo own > /asset\nFROM busybox\nARG SRC=assets\nCOPY --from=$SRC /asset /asset\n" });
+      assert.equal(own.code, 0, own.stderr);
+      assert.equal((await cli(["run", "--rm", "from-arg", "cat", "/asset"])).stdout, "own\n");
       const empty = await build(["-q", "-"], { stdin: "FROM busybox AS assets\nFROM busybox\nCOPY --from=${NOPE} /asset /asset\n" });
       assert.equal(empty.code, 1);
       assert.match(empty.stderr, /^tsbox: line 3: COPY --from=\$\{NOPE\}: no stage or image found with that name \(it is empty\)$/m);
@@ -604,7 +608,7 @@ for (const who of identities()) {
       }
     });
 
-    it("builds a tar archive on stdin as the context (gzip'd too, -f inside it), and refuses one that climbs out", async () => {
+    it("builds a tar archive on stdin as the context (gzip, xz, bzip2, zstd too, -f inside it), and refuses one that climbs out", async () => {
       const file = (path: string, text: string) => ({ path, type: "file" as const, mode: 0o644, mtime: 0, data: Buffer.from(text) });
       const tar = new TarWriter();
       tar.add(file("Dockerfile", 'FROM busybox\nCOPY data.txt /data.txt\nCMD ["cat", "/data.txt"]\n'));
@@ -618,7 +622,17 @@ for (const who of identities()) {
       const alt = await build(["-q", "-t", "tarctx:2", "-f", "sub/Alt", "-"], { stdin: gzipSync(archive) });
       assert.equal(alt.code, 0, alt.stderr);
       assert.equal((await cli(["run", "--rm", "tarctx:2", "ls", "/s"])).stdout, "Alt\n");
-      await cli(["rmi", "tarctx:1", "tarctx:2"]);
+      // xz, bzip2 and zstd too, as docker's (moby archive.DecompressStream). Before: xz and bzip2 were read as a
+      // Dockerfile ("unknown instruction: \xfd7zXZ…"), zstd refused.
+      for (const tool of ["xz", "bzip2", "zstd"]) {
+        const packed = await build(["-q", "-t", `tarctx:${tool}`, "-"], { stdin: execFileSync(tool, ["-c", "-q"], { input: archive }) });
+        assert.equal(packed.code, 0, `${tool}: ${packed.stderr}`);
+        assert.equal((await cli(["run", "--rm", `tarctx:${tool}`])).stdout, "from the archive\n");
+      }
+      const broken = await build(["-t", "evil", "-"], { stdin: execFileSync("xz", ["-c", "-q"], { input: archive }).subarray(0, 40) });
+      assert.equal(broken.code, 1);
+      assert.match(broken.stderr, /^tsbox: cannot read the context archive on stdin: /);
+      await cli(["rmi", "tarctx:1", "tarctx:2", "tarctx:xz", "tarctx:bzip2", "tarctx:zstd"]);
 
       const climbing = new TarWriter();
       climbing.add(file("Dockerfile", "FROM busybox\n"));
@@ -741,6 +755,42 @@ for (const who of identities()) {
       await cli(["rmi", "victim", "onbuild-base"]);
     });
 
+    it("ONBUILD triggers run in a later stage FROM the stage that declares them, as FROM its image would; the child does not inherit them", async () => {
+      // Before: a stage inheriting a stage skipped the triggers and kept them in its config (BuildKit #5490 runs them).
+      const ctx = context(who, "onbuild-stage", {
+        Dockerfile: [
+          "FROM busybox AS data",
+          "RUN echo data > /data",
+          "FROM busybox AS base",
+          "ONBUILD RUN echo trig >> /trig",
+          // The stage a trigger copies from is built though nothing else names it (BuildKit's dockerfile 1.11).
+          "ONBUILD COPY --from=data /data /data",
+          "FROM base AS one",
+          "RUN cat /trig > /one",
+          "FROM base AS two",
+          "FROM two",
+          "COPY --from=one /one /one",
+          'RUN test "$(cat /trig)" = trig && cat /one /data',
+          "",
+        ].join("\n"),
+      });
+      const r = await build(["-t", "onbuild-stage:final", ctx]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr + r.stdout, /running the base image's ONBUILD RUN echo trig >> \/trig/);
+      const onBuild = async (image: string) => (await cli(["inspect", "-f", "{{json .Config.OnBuild}}", image])).stdout.trim();
+      assert.equal(await onBuild("onbuild-stage:final"), "null");
+      assert.equal((await cli(["run", "--rm", "onbuild-stage:final", "cat", "/trig", "/one", "/data"])).stdout, "trig\ntrig\ndata\n");
+      // The declaring stage built as the target keeps its triggers, and an image FROM it runs them once.
+      assert.equal((await build(["-q", "-t", "onbuild-stage:base", "--target", "base", ctx])).code, 0);
+      assert.equal(await onBuild("onbuild-stage:base"), '["RUN echo trig >> /trig","COPY --from=data /data /data"]');
+      writeFileSync(join(ctx, "Child"), "FROM busybox AS data\nRUN echo child > /data\nFROM onbuild-stage:base\nRUN cat /trig\n");
+      const child = await build(["-q", "-t", "onbuild-stage:child", "-f", join(ctx, "Child"), ctx]);
+      assert.equal(child.code, 0, child.stderr);
+      // The image's trigger's --from=data is the child Dockerfile's stage, built when the trigger needs it.
+      assert.equal((await cli(["run", "--rm", "onbuild-stage:child", "cat", "/trig", "/data"])).stdout, "trig\nchild\n");
+      await cli(["rmi", "onbuild-stage:final", "onbuild-stage:base", "onbuild-stage:child"]);
+    });
+
     it("a symlink to what .dockerignore leaves out leads nowhere for COPY, its wildcards, RUN --mount=type=bind and a base image's ONBUILD; a linked directory is copied as the rules filter it", async () => {
       const files = {
         ".dockerignore": ".git\nsecrets\n.env\nsrc/secret.txt\n",
@@ -821,6 +871,9 @@ for (const who of identities()) {
         ["FROM busybox\nRUN --mount=type=bind,source=escape,target=/e true\n", /source escape leads outside the build context/],
         ["FROM busybox\nRUN --mount=type=bind,source=ok.txt,target=/o,rw true\n", /rw \(writes thrown away after the step\) is not supported/],
         ["FROM busybox\nRUN --mount=type=cache true\n", /target is required/],
+        // sandbox, BuildKit's default, is built (below); insecure is refused by name (before: any --security was).
+        ["FROM busybox\nRUN --security=insecure true\n", /^tsbox: line 2: RUN --security=insecure is not supported by tsbox build$/m],
+        ["FROM busybox\nRUN --security=loose true\n", /^tsbox: line 2: RUN --security=loose: expected sandbox or insecure$/m],
         ["FROM busybox\nRUN <<EOF\ntrue\n", /line 2: unterminated heredoc/],
         ["FROM scratch\nRUN true\n", /RUN has nothing to run/],
         ["FROM busybox\nENV\n", /ENV requires at least one argument/],
@@ -849,7 +902,7 @@ for (const who of identities()) {
       assert.match(quiet.stderr, /\ntsbox: line 3: process .* exit code: 2\n$/);
       assert.equal((await cli(["ps", "-aq"])).stdout, "", "no step container is left");
       // A symlink inside a copied directory is copied as a link, never followed to the host.
-      const ok = await build(["-t", "links", "-f", "-", ctx], { stdin: "FROM busybox\nCOPY tree /tree\n" });
+      const ok = await build(["-t", "links", "-f", "-", ctx], { stdin: "FROM busybox\nCOPY tree /tree\nRUN --security=sandbox true\n" });
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal((await cli(["run", "--rm", "links", "sh", "-c", "readlink /tree/inner-link; cat /tree/inner-link 2>/dev/null || echo not-there"])).stdout, `${outside}\nnot-there\n`);
       await cli(["rmi", "links"]);
@@ -878,6 +931,8 @@ for (const who of identities()) {
       for (const [args, error] of [
         [["-f", "-", "-"], /^tsbox: can't use stdin for both build context and dockerfile$/m],
         [["--label", "=x", ctx], /^tsbox: invalid label "=x": empty name$/m],
+        // A bad -t is a flag error, as docker's, found before the context (before: exit 1, after the Dockerfile).
+        [["-t", "BAD TAG", join(ctx, "no-such-dir")], /^tsbox: invalid tag "BAD TAG": expected NAME\[:TAG\]$/m],
       ] as const) {
         const r = await build([...args], { stdin: "FROM busybox\n" });
         assert.equal(r.code, 125, r.stderr);
@@ -908,6 +963,38 @@ for (const who of identities()) {
       assert.equal(prod.code, 0, prod.stderr);
       assert.equal((await cli(["run", "--rm", "linked-inside"])).stdout, "prod\n");
       await cli(["rmi", "linked-inside"]);
+      // A missing Dockerfile is named by the path looked for (before: "-f x: no such file in CONTEXT" for a path
+      // outside the context).
+      const bare = context(who, "no-dockerfile", { "ok.txt": "ok" });
+      const elsewhere = join(who.scratch, "nope.Dockerfile");
+      for (const [args, path] of [[[bare], join(bare, "Dockerfile")], [["-f", elsewhere, bare], elsewhere]] as const) {
+        const r = await build([...args]);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr, `tsbox: failed to read the Dockerfile: ${path}: no such file or directory\n`);
+      }
+      // A context file or directory the user cannot read (root's 0600 / 0700) fails its step by line and path
+      // (before: Node's bare "EACCES: permission denied, open '/abs/path'"); root reads them, as docker's daemon does.
+      const locked = context(who, "locked", { Dockerfile: "FROM busybox\nCOPY . /c/\n", "ok.txt": "ok", "dir/inner": "x", "secret.key": "k" });
+      execFileSync("chown", ["0:0", join(locked, "secret.key"), join(locked, "dir")]);
+      chmodSync(join(locked, "secret.key"), 0o600);
+      chmodSync(join(locked, "dir"), 0o700);
+      const copyAll = await build(["-q", "-t", "locked", locked]);
+      if (who.name === "root") {
+        assert.equal(copyAll.code, 0, copyAll.stderr);
+        await cli(["rmi", "locked"]);
+      } else {
+        assert.equal(copyAll.code, 1);
+        assert.match(copyAll.stderr, /^tsbox: line 2: cannot read dir in the build context: permission denied$/m);
+        writeFileSync(join(locked, "Dockerfile"), "FROM busybox\nCOPY ok.txt /\nCOPY secret.key /\n");
+        const one = await build(["-q", "-t", "locked", locked]);
+        assert.equal(one.code, 1);
+        assert.match(one.stderr, /^tsbox: line 3: cannot read secret\.key in the build context: permission denied$/m);
+        // Named behind the 0700 directory (before: "not found").
+        writeFileSync(join(locked, "Dockerfile"), "FROM busybox\nCOPY dir/inner /\n");
+        const behind = await build(["-q", "-t", "locked", locked]);
+        assert.equal(behind.code, 1);
+        assert.match(behind.stderr, /^tsbox: line 2: cannot read dir\/inner in the build context: permission denied$/m);
+      }
     });
 
     it("Ctrl-C or SIGTERM while a RUN step's large layer is written exits 130 or 143 at once, with no temp blob, image or step container left", async () => {

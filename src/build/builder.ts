@@ -16,7 +16,7 @@ import type { ImageConfig, Platform } from "../image/oci.js";
 import { formatPlatform, parsePlatform, platformMatches } from "../image/platform.js";
 import { BuildError } from "./build-error.js";
 import { CACHE_KEY_ANNOTATION, chainKey, findCached } from "./cache.js";
-import { BuildContext, sourcesDigest } from "./context.js";
+import { BuildContext, type ContextSource, sourcesDigest } from "./context.js";
 import { type Dockerfile, expandWord, type Heredoc, type Instruction, keyValuePairs, oneWord, parseDockerfile, splitWords } from "./dockerfile.js";
 import { copyStep, type CopyRequest, type CopyResult } from "./copy-step.js";
 import { runStep } from "./run-step.js";
@@ -129,16 +129,18 @@ export async function build(rt: Runtime, options: BuildOptions): Promise<BuildRe
   checkOptions("build", options, BUILD_KINDS);
   // (it said: path "undefined" not found)
   if (options.context === undefined) throw new UsageError("build options: context: expected a string (the build context's directory), got nothing");
+  // A bad -t is a flag error (docker's: 125, before any context is read), not a failed build.
+  for (const tag of options.tags ?? []) checkTag(tag);
   const say = options.onOutput ?? (() => {});
   const context = new BuildContext(options.context, options.dockerfileText === undefined ? (options.dockerfile ?? "Dockerfile") : undefined);
   let text = options.dockerfileText;
   if (text === undefined) {
     const file = posix.resolve(context.root, options.dockerfile ?? "Dockerfile");
     text = context.readFile(file, "Dockerfile");
-    if (text === undefined) throw new BuildError(`failed to read the Dockerfile: ${options.dockerfile ?? "Dockerfile"}: no such file in ${options.context}`);
+    // The path as it was looked for: -f is relative to the working directory (the CLI resolves it), not to the context.
+    if (text === undefined) throw new BuildError(`failed to read the Dockerfile: ${file}: no such file or directory`);
   }
   const dockerfile = parseDockerfile(text);
-  for (const tag of options.tags ?? []) checkTag(tag);
   await removeOrphanedSteps(rt);
   const b = new Build(rt, dockerfile, context, options, say);
   return b.run();
@@ -148,7 +150,7 @@ function checkTag(tag: string): void {
   try {
     if (parseReference(tag).digest) throw new Error("digest");
   } catch {
-    throw new BuildError(`invalid tag "${tag}": expected NAME[:TAG]`);
+    throw new UsageError(`invalid tag "${tag}": expected NAME[:TAG]`);
   }
 }
 
@@ -188,11 +190,8 @@ class Build {
     this.split();
     const target = this.targetIndex();
     const needed = this.needed(target);
-    this.steps = [...needed].reduce((n, i) => n + 1 + this.stages[i]!.body.length, 0);
-    for (const i of [...needed].sort((a, b) => a - b)) {
-      this.options.signal?.throwIfAborted();
-      this.results.set(i, await this.buildStage(i));
-    }
+    this.steps = 0;
+    await this.buildStages(needed);
     const unused = [...this.buildArgs.keys()].filter((k) => !this.usedArgs.has(k) && !PREDEFINED.includes(k));
     if (unused.length > 0) this.say(`[warning] one or more build-args were not consumed: ${unused.join(", ")}\n`);
     return this.finish(this.results.get(target)!);
@@ -233,7 +232,7 @@ class Build {
     return i;
   }
 
-  /** The stage `target` and those its FROM and COPY --from name, transitively. */
+  /** The stage `target` and those its FROM and COPY --from (its own, or its base stage's ONBUILD's) name, transitively. */
   private needed(target: number): Set<number> {
     const out = new Set<number>();
     const visit = (i: number) => {
@@ -245,7 +244,24 @@ class Build {
       // values are known only as it builds; a stage visited needlessly costs time, a stage missed fails the build).
       const vars = new Map([...this.globalArgs, ...this.buildArgs]);
       const refs: [string, boolean][] = [[base, true]];
-      for (const ins of s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from"))) {
+      const copies = s.body.filter((ins) => ins.keyword === "COPY" && ins.flags.has("from"));
+      // A base stage's ONBUILD triggers run in this stage: their `COPY --from` names stages this one needs.
+      let prior: number | undefined;
+      try {
+        prior = this.stageRef(base, i);
+      } catch {
+        // refused below, as written
+      }
+      for (const on of prior === undefined ? [] : this.stages[prior]!.body.filter((ins) => ins.keyword === "ONBUILD")) {
+        let trigger: Instruction | undefined;
+        try {
+          trigger = parseDockerfile(on.rest).instructions[0];
+        } catch {
+          // refused with its line when the trigger runs
+        }
+        if (trigger?.keyword === "COPY" && trigger.flags.has("from")) copies.push({ ...trigger, line: on.line });
+      }
+      for (const ins of copies) {
         const raw = ins.flags.get("from")!;
         refs.push([raw, true]);
         try {
@@ -266,6 +282,23 @@ class Build {
     };
     visit(target);
     return out;
+  }
+
+  /** The sources' digest for a cache key; a file the build cannot read is the step's error. */
+  private async sourcesDigest(sources: ContextSource[], line: number): Promise<string> {
+    return sourcesDigest(sources).catch((err: unknown) => {
+      throw this.context.unreadable(err, line);
+    });
+  }
+
+  /** The stages of `wanted` not built yet, in order; the step count grows by theirs. */
+  private async buildStages(wanted: Set<number>): Promise<void> {
+    const todo = [...wanted].filter((i) => !this.results.has(i)).sort((a, b) => a - b);
+    this.steps += todo.reduce((n, i) => n + 1 + this.stages[i]!.body.length, 0);
+    for (const i of todo) {
+      this.options.signal?.throwIfAborted();
+      this.results.set(i, await this.buildStage(i));
+    }
   }
 
   /** A stage named (or numbered) `ref` before stage `before`, if `ref` is one. */
@@ -319,6 +352,8 @@ class Build {
       if (from.image) stage.image = { ...from.image };
       stage.pending = [...from.pending];
       stage.key = from.key;
+      // An earlier stage's ONBUILD triggers run as if it had been built into an image first (BuildKit #5490).
+      await this.onBuildTriggers(stage, ins);
       return stage;
     }
     if (base.toLowerCase() === "scratch") {
@@ -332,7 +367,12 @@ class Build {
     stage.image = { manifestDigest: image.manifestDigest, configDigest: image.configDigest };
     stage.config = structuredClone((image.config.config ?? {}) as StageConfig);
     stage.key = chainKey("", `FROM ${image.manifestDigest}`);
-    // The base's ONBUILD triggers run first, as if written here; the new image does not inherit them.
+    await this.onBuildTriggers(stage, ins);
+    return stage;
+  }
+
+  /** The base's ONBUILD triggers run first, as if written at its FROM (`ins`); the new stage does not inherit them. */
+  private async onBuildTriggers(stage: Stage, ins: Instruction): Promise<void> {
     const triggers = stage.config.OnBuild ?? [];
     delete stage.config.OnBuild;
     for (const trigger of triggers) {
@@ -341,7 +381,6 @@ class Build {
       this.say(`  running the base image's ONBUILD ${trigger}\n`);
       await this.instruction(stage, { ...parsed, line: ins.line }, false);
     }
-    return stage;
   }
 
   private async baseImage(ref: string, ins: Instruction): Promise<{ manifestDigest: string; configDigest: string; config: ImageConfig }> {
@@ -497,7 +536,7 @@ class Build {
       case "RUN": {
         const argv = this.command(stage, ins);
         const setup = this.runSetup(stage, ins);
-        const key = `${this.runKey(stage, argv)} ${setup.network ?? ""} ${JSON.stringify(setup.mounts)}${setup.boundSources.length > 0 ? ` ${await sourcesDigest(this.context.resolve(setup.boundSources, ins.line))}` : ""}`;
+        const key = `${this.runKey(stage, argv)} ${setup.network ?? ""} ${JSON.stringify(setup.mounts)}${setup.boundSources.length > 0 ? ` ${await this.sourcesDigest(this.context.resolve(setup.boundSources, ins.line), ins.line)}` : ""}`;
         return this.layerStep(stage, ins, shown, key, async (annotations) => {
           const binds = snapshotBinds(setup.mounts, setup.contextBinds, this.context, this.rt.dataDir, ins.line);
           try {
@@ -525,9 +564,12 @@ class Build {
     return [...(stage.config.Shell ?? DEFAULT_SHELL), ins.rest];
   }
 
-  /** RUN's `--mount`s (run-mounts.ts) and `--network=default|none|host`; `--security=insecure` is refused. */
+  /** RUN's `--mount`s (run-mounts.ts), `--network=default|none|host` and `--security=sandbox`; `--security=insecure` is refused. */
   private runSetup(stage: Stage, ins: Instruction): RunMounts & { network?: string } {
-    if (ins.flags.has("security")) throw new BuildError(`line ${ins.line}: RUN --security is not supported by tsbox build`);
+    // sandbox is BuildKit's default (a no-op to ask for); insecure needs an entitlement tsbox does not grant.
+    const security = ins.flags.get("security");
+    if (security === "insecure") throw new BuildError(`line ${ins.line}: RUN --security=insecure is not supported by tsbox build`);
+    if (security !== undefined && security !== "sandbox") throw new BuildError(`line ${ins.line}: RUN --security=${security}: expected sandbox or insecure`);
     const values = (name: string) => ins.flagList.filter(([k]) => k === name).map(([, v]) => splitWords(v, this.vars(stage), this.file.escape, ins.line).join(" "));
     const setup: RunMounts & { network?: string } = runMounts(values("mount"), this.context, this.rt.dataDir, stage.config.WorkingDir || "/", ins.line);
     const network = ins.flags.get("network");
@@ -624,7 +666,9 @@ class Build {
       if (ins.keyword === "ADD") throw new BuildError(`line ${ins.line}: ADD does not take --from`);
       if (from === "") throw new BuildError(`line ${ins.line}: COPY --from=${ins.flags.get("from")}: no stage or image found with that name (it is empty)`);
       const j = this.stageRef(from, stage.index);
-      if (j !== undefined && !this.results.has(j)) throw new BuildError(`line ${ins.line}: COPY --from=${from}: stage ${from} was not built (its name came from a variable only this stage sets)`);
+      // A stage the plan could not see (its name from a variable only this stage sets, or an image base's ONBUILD
+      // trigger naming a stage of this Dockerfile) is built now, as BuildKit resolves it.
+      if (j !== undefined && !this.results.has(j)) await this.buildStages(this.needed(j));
       const image = j !== undefined ? this.results.get(j)!.image : await this.baseImage(from, ins);
       if (!image) throw new BuildError(`line ${ins.line}: stage ${from} has no files (FROM scratch with nothing added)`);
       // "following": the source's symlink is followed since stop 36; layers cached before hold zeros or a dangling link.
@@ -645,7 +689,7 @@ class Build {
     });
     const resolved = this.context.resolve(sources.filter((source) => !docs.has(docName(source) ?? "")), ins.line);
     const docsKey = heredocs.length > 0 ? ` heredocs ${createHash("sha256").update(JSON.stringify(heredocs)).digest("hex")}` : "";
-    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, heredocs, cacheKey: `${JSON.stringify(ins.text)} ${await sourcesDigest(resolved)}${docsKey} ${target}` };
+    return { ...base, kind: ins.keyword === "ADD" ? "add" : "context", sources: resolved, heredocs, cacheKey: `${JSON.stringify(ins.text)} ${await this.sourcesDigest(resolved, ins.line)}${docsKey} ${target}` };
   }
 
   /** A step that adds a layer: taken from the cache when an earlier build made it, else run and kept. */

@@ -124,12 +124,23 @@ export class BuildContext {
     return this.contains(path) ? path.slice(this.root.length + 1) || "." : path;
   }
 
+  /**
+   * A failed read of the context (rootless: another user's 0600 file or 0700 directory) as the step's error,
+   * with its line and the path in the context (it was Node's bare "EACCES: permission denied, open '/abs/path'").
+   */
+  unreadable(err: unknown, line: number): unknown {
+    const e = err as NodeJS.ErrnoException;
+    if (!(err instanceof Error) || typeof e.code !== "string" || e.path === undefined) return err;
+    const why = e.code === "EACCES" || e.code === "EPERM" ? "permission denied" : e.message;
+    return new BuildError(`line ${line}: cannot read ${this.shown(String(e.path))} in the build context: ${why}`, err);
+  }
+
   /** The sources a COPY or ADD names, wildcards expanded; a missing or escaping one is an error. */
   resolve(sources: string[], line: number): ContextSource[] {
     const out: ContextSource[] = [];
     for (const source of sources) {
       const rel = this.relative(source, line);
-      const matches = hasWildcards(rel) ? this.glob(rel) : this.exists(rel) ? [rel] : [];
+      const matches = hasWildcards(rel) ? this.glob(rel) : this.exists(rel, line) ? [rel] : [];
       if (matches.length === 0) {
         throw new BuildError(hasWildcards(rel) ? `line ${line}: no source files were specified: no file in the build context matches ${source}` : `line ${line}: ${source}: not found in the build context`);
       }
@@ -147,12 +158,14 @@ export class BuildContext {
     return norm.replace(/\/+$/, "").replace(/^\.$/, "");
   }
 
-  /** Whether the name `rel` is there and not ignored as named (where it leads is `locate`'s). */
-  private exists(rel: string): boolean {
+  /** Whether the name `rel` is there and not ignored as named (where it leads is `locate`'s); with `line`, one the user cannot reach is that step's error. */
+  private exists(rel: string, line?: number): boolean {
     let st: Stats;
     try {
       st = lstatSync(fsName(join(this.root, rel)));
-    } catch {
+    } catch (err) {
+      // Behind a directory the user cannot search (rootless: root's 0700): there, but unreadable.
+      if (line !== undefined && (err as NodeJS.ErrnoException).code === "EACCES" && !this.ignore.ignores(rel)) throw this.unreadable(err, line);
       return false;
     }
     return rel === "" || !this.leftOut(rel, st.isDirectory());
@@ -234,7 +247,12 @@ export class BuildContext {
     if ("nowhere" in real) throw notFound(" (a symlink that leads nowhere)");
     const st = lstatSync(fsName(real.path));
     if (st.isDirectory()) {
-      const items = this.walk(real.path, real.rel, "");
+      let items: ContextItem[];
+      try {
+        items = this.walk(real.path, real.rel, "");
+      } catch (err) {
+        throw this.unreadable(err, line);
+      }
       // An ignored directory is there only with what an exception brings back.
       if (items.length === 0 && real.rel !== "" && this.ignore.ignores(real.rel)) throw notFound();
       return { shown, rel, isDir: true, items };

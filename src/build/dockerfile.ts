@@ -317,7 +317,8 @@ export function keyValuePairs(ins: Instruction, vars: ReadonlyMap<string, string
     // The old form: the first word is the key, the rest of the line (expanded, blanks kept) the value.
     const key = words[0]!;
     const after = ins.rest.trimStart().slice(ins.rest.trimStart().search(/\s/)).trim();
-    return [[key, splitWords(after, vars, escape, ins.line).join(" ")]];
+    // One word as BuildKit's ProcessWord reads it: `ENV A b  "c  d"` is `b  c  d` (words joined by one blank lost them).
+    return [[key, oneWord(after, vars, escape, ins.line)]];
   }
   return words.map((w) => {
     const eq = w.indexOf("=");

@@ -1,6 +1,7 @@
 /**
  * `tsbox build -`: what stdin holds decides what it is, as docker decides —
- * a tar archive (plain or gzip'd) is the whole context with its Dockerfile
+ * a tar archive (plain, or compressed with gzip, bzip2, xz or zstd: docker's
+ * `archive.DecompressStream`) is the whole context with its Dockerfile
  * inside (`-f` names another path in it), anything else is a Dockerfile and
  * the build has no context. The archive is unpacked by the image layers'
  * unpacker (no entry lands outside the temp dir), and the Dockerfile is read
@@ -10,9 +11,8 @@ import { lstatSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, posix } from "node:path";
 import { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { UsageError } from "../errors.js";
-import { detectCompression, layerLimits, limitExpansion } from "../image/compression.js";
+import { archiveCompression, decompress, layerLimits, limitExpansion } from "../image/compression.js";
 import { readTar } from "../image/tar.js";
 import { unpackLayer } from "../image/unpack.js";
 import { BuildError } from "./build-error.js";
@@ -32,11 +32,14 @@ function isTar(data: Buffer): boolean {
 
 /** `input` is all of stdin; `file` the `-f` given, if any. */
 export async function stdinBuild(input: Buffer, file: string | undefined): Promise<StdinBuild> {
-  const compression = detectCompression(input);
-  if (compression === "zstd") throw new UsageError("a zstd-compressed context on stdin is not supported: send it as tar or tar.gz");
-  // A gzip'd archive is unpacked as it inflates, within the layers' limits (a bomb stops there).
+  const compression = archiveCompression(input);
+  // A compressed archive is unpacked as it inflates, within the layers' limits (a bomb stops there).
   const archive: AsyncIterable<Buffer> | undefined =
-    compression === "gzip" ? limitExpansion(Readable.from([input]).pipe(createGunzip()), "the context on stdin", input.length, layerLimits()) : isTar(input) ? Readable.from([input]) : undefined;
+    compression !== "none"
+      ? limitExpansion(decompress(compression, Readable.from([input])), "the context on stdin", input.length, layerLimits())
+      : isTar(input)
+        ? Readable.from([input])
+        : undefined;
   const context = mkdtempSync(join(tmpdir(), "tsbox-build-stdin-"));
   const cleanup = () => rmSync(context, { recursive: true, force: true });
   try {

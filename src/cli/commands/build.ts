@@ -13,7 +13,7 @@ import { shortId } from "../format.js";
 const USAGE = `Usage: tsbox build [OPTIONS] PATH | -
 
 Build an image from a Dockerfile. PATH is the build context; - reads stdin:
-a tar archive (plain or gzip'd) is the context, with its Dockerfile inside
+a tar archive (plain, or gzip, bzip2, xz or zstd-compressed) is the context, with its Dockerfile inside
 (-f names another path in it); anything else is the Dockerfile, built with
 no context.
 
