@@ -28,6 +28,9 @@ export function hostChecks(uid: number): HostChecks {
     if (readValue("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === "1") {
       warnings.push("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1): rootless containers may fail");
     }
+    if (readValue("/proc/sys/vm/memfd_noexec") === "2") {
+      warnings.push("executable memfds are forbidden (sysctl vm.memfd_noexec=2): rootless containers cannot start (tsbox's helper runs from a sealed memfd copy of itself, CVE-2019-5736)");
+    }
   }
   const filesystems = readValue("/proc/filesystems") ?? "";
   const overlayfs = /\toverlay$/m.test(filesystems);
