@@ -277,7 +277,7 @@ for (const who of identities()) {
       await tsbox(who, ["rm", "-f", "lowfd"]);
       const file = await tsbox(who, ["run", "--rm", "--label-file", "/no/such/file", "busybox", "true"]);
       assert.equal(file.code, 125);
-      assert.match(file.stderr, /^tsbox: cannot read label file \/no\/such\/file: ENOENT\n$/);
+      assert.match(file.stderr, /^tsbox: cannot read label file \/no\/such\/file: no such file or directory\n$/);
       // A shell script's `export A=1` is no env-file line (docker's error), not a variable named "export A".
       const envFile = join(who.scratch, "script.env");
       writeFileSync(envFile, "A=1\nexport B=2\n");

@@ -236,6 +236,9 @@ describe("data flags", () => {
       // UTF-8, a byte order mark and CRLF lines included, is read as it was.
       writeFileSync(file, "\ufeffA=1\r\n# caf\u00e9\n  B=caf\u00e9 \u65e5\u672c\n\nC=a=b\n");
       assert.deepEqual(readKeyValueFile(file, "env"), ["A=1", "B=caf\u00e9 \u65e5\u672c", "C=a=b"]);
+      // A file that cannot be read says why in words, as docker's "open F: no such file or directory" (before: "ENOENT").
+      assert.throws(() => readKeyValueFile(join(dir, "missing.env"), "env"), (err: Error) => err instanceof UsageError && err.message === `cannot read env file ${join(dir, "missing.env")}: no such file or directory`);
+      assert.throws(() => readKeyValueFile(dir, "label"), /^UsageError: cannot read label file .*: illegal operation on a directory$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
