@@ -320,6 +320,28 @@ for (const who of identities()) {
       oneLine(await tsbox(who, ["run", "--rm", "-u", "nosuchuser", "busybox", "true"]), 125, /unable to find user nosuchuser/);
     });
 
+    it("an exec whose process cannot be set up exits 126 (docker's daemon records that for an exec that failed to start); -d 1", async () => {
+      // Before: 125 from the helper that takes the CLI over, 1 through Node (-t, -d), 125 for an unknown user.
+      const name = `errors-exec-${who.name}`;
+      const started = await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "300"]);
+      assert.equal(started.code, 0, started.stderr);
+      try {
+        oneLine(await tsbox(who, ["exec", "-w", "/nonexist", name, "pwd"]), 126, /^tsbox: entering the working directory \/nonexist: No such file or directory$/);
+        oneLine(await tsbox(who, ["exec", "-i", "-w", "/nonexist", name, "pwd"]), 126, /entering the working directory \/nonexist/);
+        oneLine(await tsbox(who, ["exec", "-u", "nosuchuser", name, "id"]), 126, /^tsbox: unable to find user nosuchuser: no matching entries in passwd file$/);
+        oneLine(await tsbox(who, ["exec", "-u", "0:nosuchgroup", name, "id"]), 126, /unable to find group nosuchgroup/);
+        // docker's -d: the start's error from the daemon, exit 1.
+        oneLine(await tsbox(who, ["exec", "-d", "-w", "/nonexist", name, "pwd"]), 1, /entering the working directory \/nonexist/);
+        // Still the command's own codes, a usage error's 125, and the process's own 125.
+        oneLine(await tsbox(who, ["exec", name, "no-such-command"]), 127, /executable file not found/);
+        oneLine(await tsbox(who, ["exec", "-w", "relative", name, "pwd"]), 125, /absolute/);
+        const own = await tsbox(who, ["exec", name, "sh", "-c", "exit 125"]);
+        assert.deepEqual([own.code, own.stderr], [125, ""]);
+      } finally {
+        await tsbox(who, ["rm", "-f", name]);
+      }
+    });
+
     it("bad working directory and env", async () => {
       oneLine(await tsbox(who, ["run", "--rm", "-w", "relative", "busybox", "true"]), 125, /absolute/);
       oneLine(await tsbox(who, ["run", "--rm", "-e", "=novalue", "busybox", "true"]), 125, /env/i);

@@ -6,6 +6,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { renderTemplate, strictContext } from "../src/cli/format-template-exec.js";
+import { withTypedNils } from "../src/cli/inspect-typed-nils.js";
 import { prepareFormat, renderFormatted, tabwrite, type FormatDefaults } from "../src/cli/format-output.js";
 import { bytesSize, humanDuration, humanSize } from "../src/cli/format.js";
 import { parseNetDev } from "../src/network/net-io.js";
@@ -58,6 +59,21 @@ describe("Go template semantics", () => {
     assert.equal(render("{{upper .State.Status}} {{lower \"ABC\"}} {{title \"hello world\"}}"), "RUNNING abc Hello World");
     assert.equal(render("{{split \"a:b:c\" \":\"}}"), "[a b c]");
     assert.equal(render("{{len .Config.Env}} {{index .Config.Env 1}}"), "2 A=1");
+  });
+
+  it("prints an inspected object's nil slices and maps as docker's typed structs do: [] and map[], json null or left out", () => {
+    const container = { Args: [], Config: { Cmd: ["true"], Entrypoint: null, Volumes: null, Labels: {} }, HostConfig: { Binds: null, LogConfig: { Type: "json-file" } } };
+    const typed = withTypedNils("container", container);
+    // Before: `<nil>` for a null slice or map, `<no value>` for the omitempty ExposedPorts the JSON leaves out.
+    assert.equal(renderTemplate("{{.Config.Entrypoint}}|{{.HostConfig.Binds}}|{{.Config.Volumes}}|{{.Config.ExposedPorts}}|{{.HostConfig.LogConfig.Config}}|{{.Config.Cmd}}", typed), "[]|[]|map[]|map[]|map[]|[true]");
+    assert.equal(renderTemplate("{{len .Config.Entrypoint}} {{if .HostConfig.Binds}}y{{else}}n{{end}} {{range .Config.ExposedPorts}}x{{end}}.", typed), "0 n .");
+    assert.equal(renderTemplate("{{json .Config.Entrypoint}} {{json .Config.ExposedPorts}} {{json .Config.Labels}}", typed), "null null {}");
+    // A whole struct's json is the JSON inspect prints: null fields stay null, absent ones stay absent.
+    assert.equal(renderTemplate("{{json .Config}}", typed), JSON.stringify(container.Config));
+    assert.equal(renderTemplate("{{json .}}", typed), JSON.stringify(container));
+    assert.equal(JSON.stringify(container.Config), '{"Cmd":["true"],"Entrypoint":null,"Volumes":null,"Labels":{}}', "the inspected object is not changed");
+    const image = withTypedNils("image", { RepoTags: ["busybox:latest"], Config: { Cmd: ["sh"] }, RootFS: { Type: "layers", Layers: ["sha256:a"] } });
+    assert.equal(renderTemplate("{{.Config.Entrypoint}}|{{.Config.Labels}}|{{.RepoDigests}}|{{.RootFS.Layers}}", image), "[]|map[]|[]|[sha256:a]");
   });
 
   it("has if/else if/else, with, range/else, variables, break and trimming", () => {
@@ -236,6 +252,9 @@ describe("data flags", () => {
       // UTF-8, a byte order mark and CRLF lines included, is read as it was.
       writeFileSync(file, "\ufeffA=1\r\n# caf\u00e9\n  B=caf\u00e9 \u65e5\u672c\n\nC=a=b\n");
       assert.deepEqual(readKeyValueFile(file, "env"), ["A=1", "B=caf\u00e9 \u65e5\u672c", "C=a=b"]);
+      // A file that cannot be read says why in words, as docker's "open F: no such file or directory" (before: "ENOENT").
+      assert.throws(() => readKeyValueFile(join(dir, "missing.env"), "env"), (err: Error) => err instanceof UsageError && err.message === `cannot read env file ${join(dir, "missing.env")}: no such file or directory`);
+      assert.throws(() => readKeyValueFile(dir, "label"), /^UsageError: cannot read label file .*: illegal operation on a directory$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

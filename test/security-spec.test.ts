@@ -123,7 +123,7 @@ describe("security options", () => {
     assert.deepEqual(securityOptions(["apparmor=unconfined", "label=disable"]), {});
     assert.throws(() => securityOptions(["apparmor=docker-default"]), /invalid --security-opt apparmor=docker-default/);
     assert.throws(() => securityOptions(["no-new-privileges=maybe"]), /takes true or false/);
-    assert.throws(() => securityOptions(["seccomp=/no/such/profile.json"]), /cannot read seccomp profile \/no\/such\/profile\.json: ENOENT/);
+    assert.throws(() => securityOptions(["seccomp=/no/such/profile.json"]), /cannot read seccomp profile \/no\/such\/profile\.json: no such file or directory/);
   });
 
   it("gives every container docker's filter and no_new_privs unless told otherwise", () => {

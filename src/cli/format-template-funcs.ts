@@ -4,7 +4,7 @@
  * lt, le, gt, ge, html, js, urlquery) and the ones docker adds (json, join, split, title,
  * lower, upper, pad, truncate).
  */
-import { formatNumber, goTypeName, printValue, structName, truth } from "./format-template-values.js";
+import { formatNumber, goTypeName, printValue, structName, truth, typedNilJson } from "./format-template-values.js";
 
 export type TemplateFunction = (...args: unknown[]) => unknown;
 
@@ -139,6 +139,8 @@ function goSprint(args: unknown[]): string {
 export function goJson(value: unknown): string {
   const replacer = (_k: string, v: unknown): unknown => {
     if (typeof v === "function") return undefined;
+    const nil = typedNilJson(v);
+    if (nil !== undefined) return nil === "null" ? null : undefined;
     if (structName(v) === undefined) return v;
     const record = v as Record<string, unknown>;
     return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]]));

@@ -11,6 +11,24 @@ export function strictContext<T extends object>(typeName: string, fields: T): T 
   return fields;
 }
 
+const GO_NIL = Symbol.for("tsbox.template.nil");
+
+/**
+ * A Go struct's nil slice or map field (docker runs inspect templates on its typed structs): it prints `[]` or
+ * `map[]` and is empty to `len`, `range` and `if`, but `json` writes `null`, or leaves it out when the JSON had no
+ * such key (an `omitempty` field).
+ */
+export function typedNil(kind: "slice" | "map", omitted: boolean): unknown[] | Record<string, unknown> {
+  const value = kind === "slice" ? [] : {};
+  Object.defineProperty(value, GO_NIL, { value: omitted ? "omit" : "null", enumerable: false });
+  return value;
+}
+
+/** How `json` writes a `typedNil`: "null", "omit" (no key), or undefined for any other value. */
+export function typedNilJson(value: unknown): "null" | "omit" | undefined {
+  return typeof value === "object" && value !== null ? (value as Record<symbol, "null" | "omit" | undefined>)[GO_NIL] : undefined;
+}
+
 export function structName(value: unknown): string | undefined {
   return typeof value === "object" && value !== null ? (value as Record<symbol, string | undefined>)[STRICT] : undefined;
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { UsageError } from "../errors.js";
+import { systemErrorText } from "../fs-util.js";
 import type { MountOption, RunOptions, UlimitOption } from "../spec/run-options.js";
 import { allValues, type FlagDef, intArgument, lastValue, type ParsedFlags } from "./flags.js";
 import { setLabel, setOption } from "./key-value.js";
@@ -197,7 +198,7 @@ export function readKeyValueFile(file: string, what: string): string[] {
   try {
     bytes = readFileSync(file);
   } catch (err) {
-    throw new UsageError(`cannot read ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`cannot read ${what} file ${file}: ${systemErrorText(err as NodeJS.ErrnoException)}`);
   }
   return utf8Lines(bytes, file, what)
     .map((raw) => raw.replace(/^\s+/, "").replace(/\r$/, ""))

@@ -418,7 +418,7 @@ function readSeccompProfile(file: string): DockerSeccompProfile {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new UsageError(`cannot read seccomp profile ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`cannot read seccomp profile ${file}: ${systemErrorText(err as NodeJS.ErrnoException)}`);
   }
   let json: unknown;
   try {

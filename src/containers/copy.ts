@@ -250,6 +250,17 @@ function hostStat(path: string): PathStat {
   }
 }
 
+/**
+ * Whether SRC is written as a directory (`a/`, `a/.`), which it then must be: the resolved path loses the slash, so
+ * a file `a/` was copied as the file, and a link `a/` as the link; docker's (and cp's) `a/` is resolved by the kernel,
+ * ENOTDIR for a file, the directory for a link to one (then followed, as -L would).
+ */
+function namedDir(src: string, s: PathStat, shown: string): boolean {
+  if (!/\/\.?$/.test(src)) return false;
+  if (s.type !== "dir" && !(s.type === "symlink" && s.targetType === "dir")) throw new ContainerError(`${shown}: not a directory`);
+  return true;
+}
+
 function srcIsDir(s: PathStat, follow: boolean): boolean {
   return s.type === "dir" || (follow && s.type === "symlink" && s.targetType === "dir");
 }
@@ -321,12 +332,13 @@ export async function copyFromContainer(c: ContainerFiles, src: string, dest: st
   await run(() => c.run(async (target) => {
     const s = await statAt(target, srcPath);
     if (!s.exists) throw new ContainerError(`Could not find the file ${src} in container ${c.name}`, "no_such_path");
-    const isDir = srcIsDir(s, Boolean(options.follow));
+    const follow = Boolean(options.follow) || namedDir(src, s, `${src} in container ${c.name}`);
+    const isDir = srcIsDir(s, follow);
     if (dest === "-") {
       if (!out) throw new UsageError("cp to - needs an output stream");
       // Named as the reader names it by default (its last component): a guest's records outside it are refused, not archived.
       const name = posix.basename(srcPath);
-      const reader = spawnHelper(target, "read", srcPath, { follow: Boolean(options.follow), name }, { stdout: true });
+      const reader = spawnHelper(target, "read", srcPath, { follow, name }, { stdout: true });
       await recordsToTar(reader, out, (r, body) => {
         assertAsked(r, name);
         return [recordToTar(r, body)];
@@ -336,7 +348,7 @@ export async function copyFromContainer(c: ContainerFiles, src: string, dest: st
     const hostDest = resolvePath(dest) + (dest.endsWith("/") ? "/" : "");
     const plan = planCopy({ path: srcPath + keepDot, isDir }, { path: hostDest, stat: hostStat(hostDest) }, dest);
     if (!existsSync(plan.dir)) throw new ContainerError(`no such directory: ${dirname(dest) === "." ? plan.dir : dirname(dest)}`);
-    const reader = spawnHelper(target, "read", srcPath, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
+    const reader = spawnHelper(target, "read", srcPath, { follow, name: plan.name }, { stdout: true });
     // `name`: the writer takes only what was asked for (a vm guest's records are not trusted; plan.dir is DEST's parent).
     const writer = spawnHelper({ host: true }, "write", plan.dir, { archive: Boolean(options.archive), name: plan.name }, { stdin: true });
     await pipeHelpers(reader, writer);
@@ -359,14 +371,15 @@ export async function copyToContainer(c: ContainerFiles, src: string, dest: stri
     const hostSrc = resolvePath(src);
     const s = await statAt({ host: true }, hostSrc);
     if (!s.exists) throw new ContainerError(`no such file or directory: ${src}`, "no_such_path");
-    const isDir = srcIsDir(s, Boolean(options.follow));
+    const follow = Boolean(options.follow) || namedDir(src, s, src);
+    const isDir = srcIsDir(s, follow);
     const keepDot = /(^|\/)\.$/.test(src) ? "/." : "";
     const plan = planCopy({ path: hostSrc + keepDot, isDir }, { path: destPath, stat: d }, dest);
     if (plan.dir !== destPath) {
       const parent = await statAt(target, plan.dir);
       if (!parent.exists) throw new ContainerError(`no such directory in container ${c.name}: ${plan.dir}`, "no_such_path");
     }
-    const reader = spawnHelper({ host: true }, "read", hostSrc, { follow: Boolean(options.follow), name: plan.name }, { stdout: true });
+    const reader = spawnHelper({ host: true }, "read", hostSrc, { follow, name: plan.name }, { stdout: true });
     const writer = spawnHelper(target, "write", plan.dir, { archive: Boolean(options.archive) }, { stdin: true });
     await pipeHelpers(reader, writer);
   }));

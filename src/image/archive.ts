@@ -6,7 +6,7 @@ import { PassThrough, type Writable } from "node:stream";
 import { ImageError } from "../errors.js";
 import { abortable } from "../abortable.js";
 import { writeTo } from "../stream-write.js";
-import { isDiskFull, writeOutputFile } from "../fs-util.js";
+import { isDiskFull, systemErrorText, writeOutputFile } from "../fs-util.js";
 import { removeTree } from "../remove-tree.js";
 import { decompress, detectCompression, layerLimits, limitExpansion, sniffCompression } from "./compression.js";
 import { OciLayout } from "./layout.js";
@@ -128,7 +128,7 @@ export interface LoadOptions {
  */
 export async function loadImages(store: ImageStore, dataDir: string, input: string | NodeJS.ReadableStream, options: LoadOptions = {}): Promise<string[]> {
   const inputStat = typeof input === "string" ? await stat(input).catch((err: NodeJS.ErrnoException) => {
-    throw new ImageError(`cannot read ${input}: ${err.code === "ENOENT" ? "no such file or directory" : err.code === "EACCES" ? "permission denied" : err.message}`);
+    throw new ImageError(`cannot read ${input}: ${systemErrorText(err)}`);
   }) : undefined;
   if (typeof input === "string" && inputStat?.isDirectory()) return loadDirectory(store, input, options);
   await mkdir(dataDir, { recursive: true });

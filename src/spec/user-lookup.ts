@@ -40,6 +40,12 @@ export type ImageFileReader = (rel: string) => Promise<string | undefined> | str
  * through `read`: unpacked layers on hosts, the in-memory root in browsers).
  * A numeric uid needs no passwd entry (gid then defaults to 0).
  */
+/**
+ * A user or group the image's passwd or group file does not name. docker finds that out as the process starts (runc's
+ * "unable to find user"): `run` exits 125 for it, an exec that could not start 126 (cli/commands/exec.ts).
+ */
+export class UnknownUserError extends UsageError {}
+
 export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: string[] = []): Promise<ResolvedUser> {
   const colon = spec.indexOf(":");
   const userPart = colon >= 0 ? spec.slice(0, colon) : spec;
@@ -54,7 +60,7 @@ export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: 
     entry = passwd.find((e) => e.uid === uid);
   } else {
     entry = passwd.find((e) => e.name === userPart);
-    if (!entry) throw new UsageError(`unable to find user ${userPart}: no matching entries in passwd file`);
+    if (!entry) throw new UnknownUserError(`unable to find user ${userPart}: no matching entries in passwd file`);
     uid = entry.uid;
   }
 
@@ -67,7 +73,7 @@ export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: 
     gid = numericId(groupPart, spec);
   } else {
     const group = groups.find((g) => g.name === groupPart);
-    if (!group) throw new UsageError(`unable to find group ${groupPart}: no matching entries in group file`);
+    if (!group) throw new UnknownUserError(`unable to find group ${groupPart}: no matching entries in group file`);
     gid = group.gid;
   }
   const members = entry ? groups.filter((g) => g.members.includes(entry!.name)).map((g) => g.gid) : [];
@@ -75,7 +81,7 @@ export async function lookupUser(spec: string, read: ImageFileReader, groupAdd: 
   const added = groupAdd.map((g) => {
     if (isNumeric(g)) return numericId(g, `--group-add ${g}`);
     const group = groups.find((e) => e.name === g);
-    if (!group) throw new UsageError(`unable to find group ${g}: no matching entries in group file`);
+    if (!group) throw new UnknownUserError(`unable to find group ${g}: no matching entries in group file`);
     return group.gid;
   });
   const additionalGids = [...new Set([...members, ...added])].filter((g) => g !== gid);

@@ -4,14 +4,16 @@
 
 use crate::helper::{self, Start};
 use crate::relay::Relay;
-use container::error::{Context, Error};
+use container::error::{Context, Error, ErrorKind};
 use container::copy::owners::{map_id, Owners};
 use container::join;
 use container::seccomp::Seccomp;
 use container::spec::Process;
 use container::sys::{fd, tty};
 use container::Spec;
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 pub struct Options {
     /// Host pid of the container's init.
@@ -39,7 +41,13 @@ struct Input {
 
 pub fn exec(opts: Options) -> i32 {
     let (pid, file, bundle, front_end, detach) = (opts.pid, opts.process, opts.bundle, opts.front_end, opts.detach);
-    helper::serve(Start {
+    // As the `tsbox exec` CLI, a process that could not be set up (its working directory, joining the container)
+    // exits 126, as docker's: its daemon records 126 for an exec that failed to start (moby's ContainerExecStart),
+    // 127/126 for a command not found or not executable. (A setup error is 125 for `run`, as docker-cli's.)
+    let setup_failed = Rc::new(Cell::new(false));
+    let flag = Rc::clone(&setup_failed);
+    let on_failed: Option<Box<dyn FnOnce(&Error)>> = if front_end { Some(Box::new(move |e: &Error| flag.set(e.kind == ErrorKind::Setup))) } else { None };
+    let code = helper::serve(Start {
         status_fd: opts.status_fd,
         front_end,
         detach: opts.detach,
@@ -67,10 +75,15 @@ pub fn exec(opts: Options) -> i32 {
         log: None,
         on_started: None,
         on_ended: None,
-        on_failed: None,
+        on_failed,
         // The container's init reports its OOM kills.
         oom_killed: |_| false,
-    })
+    });
+    if setup_failed.get() {
+        126
+    } else {
+        code
+    }
 }
 
 /// `exec -dt` (docker's: a terminal with nothing attached): a pty of the

@@ -1,4 +1,5 @@
 import { ImageError, UsageError } from "../../errors.js";
+import { systemErrorText } from "../../fs-util.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
@@ -70,7 +71,7 @@ export async function importCommand(args: string[], ctx: CliContext): Promise<nu
     const stream = createReadStream(source);
     await new Promise<void>((resolve, reject) => {
       stream.once("open", () => resolve());
-      stream.once("error", (err: NodeJS.ErrnoException) => reject(new ImageError(`cannot read ${source}: ${err.code ?? err.message}`)));
+      stream.once("error", (err: NodeJS.ErrnoException) => reject(new ImageError(`cannot read ${source}: ${systemErrorText(err)}`)));
     });
     input = stream;
   }

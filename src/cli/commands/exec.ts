@@ -1,4 +1,5 @@
-import { UsageError } from "../../errors.js";
+import { errorMessage, isTsboxError, TsboxError, UsageError } from "../../errors.js";
+import { UnknownUserError } from "../../spec/user-lookup.js";
 import type { CliContext } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
 import { cliRuntime } from "../each-container.js";
@@ -25,6 +26,17 @@ Options:
 /** Signals passed on to the exec'd process (as docker's CLI does without a terminal). */
 const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 
+/**
+ * An attached exec whose process could not be set up (its user unknown, its working directory missing, the
+ * container's namespaces not joined) exits 126, as docker's: its daemon records 126 for an exec that failed to
+ * start (moby's ContainerExecStart; before, 125 or 1 depending on -t). The helper that takes a CLI's exec over
+ * does the same (runtime/src/exec.rs).
+ */
+function startFailure(err: unknown): unknown {
+  if (!(err instanceof UnknownUserError) && !(isTsboxError(err) && err.code === "setup")) return err;
+  return new TsboxError(errorMessage(err), { exitCode: 126, code: err.code, cause: err });
+}
+
 export async function execCommand(args: string[], ctx: CliContext): Promise<number> {
   const flags = parseFlags(args, [{ name: "detach", short: "d" }, { name: "privileged" }, ...PROCESS_FLAGS], { stopAtPositional: true });
   if (flags.help) return ctx.stdout.write(USAGE), 0;
@@ -48,6 +60,8 @@ export async function execCommand(args: string[], ctx: CliContext): Promise<numb
     stdin: interactive && !detach,
     detach,
     handOff: CLI_HAND_OFF,
+  }).catch((err: unknown) => {
+    throw detach ? err : startFailure(err);
   });
   if (detach) return 0;
   // The third SIGINT/SIGTERM kills a process that ignores them (it dies with this CLI anyway): exit 137.

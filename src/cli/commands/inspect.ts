@@ -5,6 +5,7 @@ import type { CliContext } from "../context.js";
 import { lastValue, parseFlags, platformFlag } from "../flags.js";
 import { formatTemplate, renderTemplate } from "../format-template-exec.js";
 import { parseTemplate } from "../format-template-parse.js";
+import { withTypedNils } from "../inspect-typed-nils.js";
 import { networkInspector } from "./network.js";
 import { containerSizes } from "./ps-context.js";
 
@@ -48,16 +49,22 @@ export async function inspectCommand(args: string[], ctx: CliContext): Promise<n
     network,
     volume: async (ref) => runtime.volumes.inspect(ref),
   };
-  return printInspected(ctx, flags.positionals, lastValue(flags, "format"), (ref) => inspectOne(finders, ref, type as Kind | undefined));
+  const format = lastValue(flags, "format");
+  // A template sees a container's or image's nil slices and maps as docker's typed structs show them (`[]`, `map[]`).
+  const find = async (ref: string) => {
+    const { kind, value } = await inspectOne(finders, ref, type as Kind | undefined);
+    return format !== undefined && (kind === "container" || kind === "image") ? withTypedNils(kind, value) : value;
+  };
+  return printInspected(ctx, flags.positionals, format, find);
 }
 
 /** docker-cli's inspect: with --type that kind; without, each kind in turn (container, image, network, volume). */
-async function inspectOne(finders: Record<Kind, (ref: string) => Promise<unknown>>, ref: string, type: Kind | undefined): Promise<unknown> {
-  if (type !== undefined) return finders[type](ref);
+async function inspectOne(finders: Record<Kind, (ref: string) => Promise<unknown>>, ref: string, type: Kind | undefined): Promise<{ kind: Kind; value: unknown }> {
+  if (type !== undefined) return { kind: type, value: await finders[type](ref) };
   let imageError: unknown;
   for (const kind of KINDS) {
     try {
-      return await finders[kind](ref);
+      return { kind, value: await finders[kind](ref) };
     } catch (err) {
       if (kind === "image") imageError = err;
     }
