@@ -473,6 +473,17 @@ for (const who of identities()) {
       await cli(["rmi", "deep:img"]);
     });
 
+    it("a committed directory of mode 000 holding a file of another owner and its hard link: the image runs, owners and modes kept", async () => {
+      // Before, rootless: the unpack listed the owners left to give after it had set the directories' modes, and
+      // the lstat of /n/a/h in a 000 directory failed ("EACCES: permission denied, lstat …/n/a/h"): no run.
+      await cli(["run", "--name", "locked", "busybox", "sh", "-c", "mkdir -p /n/a /n/b && echo x > /n/a/h && ln /n/a/h /n/b/h && (chown 1000:1000 /n/a/h 2>/dev/null || true) && chmod 000 /n/a /n/b"]);
+      await cli(["commit", "locked", "locked:img"]);
+      const owner = who.name === "single" ? "0:0" : "1000:1000";
+      const r = await cli(["run", "--rm", "locked:img", "sh", "-c", "stat -c '%a %u:%g %h' /n/a /n/b /n/a/h /n/b/h"]);
+      assert.equal(r.stdout, `0 0:0 2\n0 0:0 2\n644 ${owner} 2\n644 ${owner} 2\n`);
+      await cli(["rmi", "locked:img"]);
+    });
+
     it("cp into a created container that never started (docker's create, cp, start)", async () => {
       writeFileSync(out("before-start.txt"), "put there before the start\n");
       await cli(["create", "--name", "fresh", "busybox", "cat", "/tmp/before-start.txt"]);
