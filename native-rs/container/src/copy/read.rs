@@ -157,11 +157,12 @@ impl<'a> Walker<'a> {
         } else {
             None
         };
-        let maybe_whiteout = kind == Kind::File && r.size == 0 && self.opts.markers;
-        let file = if kind == Kind::File && self.opts.content {
-            self.open_body(&at, path)?
-        } else if maybe_whiteout {
+        // An empty file has no body to fail on: one that cannot be opened (a whiteout of mode 0, as lstat and
+        // lgetxattr never needed to) is read without its attributes.
+        let file = if kind == Kind::File && r.size == 0 && (self.opts.content || self.opts.markers) {
             self.open_body(&at, path).unwrap_or(None)
+        } else if kind == Kind::File && self.opts.content {
+            self.open_body(&at, path)?
         } else {
             None
         };
