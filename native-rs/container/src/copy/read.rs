@@ -25,6 +25,14 @@ use std::path::{Path, PathBuf};
 /// then runs to the end), so a file of a million small holes stays one line.
 const MAX_EXTENTS: usize = 256;
 
+/// Linux's limits of a path (with its NUL) and of one name.
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
+/// Directories deeper than this are refused, not read: the walk recurses, and a tree of ever more one-letter
+/// levels (which rm removes) would overflow its stack. As deep as whole paths ever reached ("/d" a level).
+const MAX_DEPTH: usize = PATH_MAX / 2;
+
 pub struct ReadOptions {
     /// `cp -L`: follow the path itself if it is a symlink (never those below it).
     pub follow: bool,
@@ -74,6 +82,7 @@ pub fn read(path: &Path, opts: &ReadOptions, out: &mut dyn Write) -> Result<(), 
         opts,
         out,
         links: HashMap::new(),
+        depth: 0,
     };
     walker.entry(At { dir: AT_FDCWD, name: top.as_os_str().as_bytes(), node }, top, &name, &meta)
 }
@@ -102,6 +111,8 @@ struct Walker<'a> {
     out: &'a mut dyn Write,
     /// (dev, ino) of multiply linked files already written → their path in the stream.
     links: HashMap<(u64, u64), Vec<u8>>,
+    /// Directories above the entry being read (the walk recurses: its stack grows with it).
+    depth: usize,
 }
 
 impl<'a> Walker<'a> {
@@ -207,8 +218,19 @@ impl<'a> Walker<'a> {
             Some(d) if !self.opts.skip.iter().any(|s| s == path) => d,
             _ => return Ok(()),
         };
+        if self.depth == MAX_DEPTH {
+            return Err(Error::setup(format!("reading {}: nested deeper than {} directories", shown(path), MAX_DEPTH)));
+        }
         let mut names = fs::dir_names(dir.0).map_err(|e| io_error(path, os_error(e)))?;
         names.sort();
+        // While every child's whole path fits in PATH_MAX it names the child (no descriptor held per level: a tree
+        // of a thousand one-letter levels stays within a 1024-descriptor limit); past that, this directory, held open.
+        let held = if path.as_os_str().len() + 1 + NAME_MAX < PATH_MAX {
+            drop(dir);
+            None
+        } else {
+            Some(dir)
+        };
         for n in names {
             // Names are bytes: not every one is UTF-8 (a container's `caf\xe9`).
             let child = path.join(std::ffi::OsStr::from_bytes(&n));
@@ -217,8 +239,17 @@ impl<'a> Walker<'a> {
                 rel.push(b'/');
             }
             rel.extend_from_slice(&n);
-            match lstat_at(dir.0, &n) {
-                Ok((node, m)) => self.entry(At { dir: dir.0, name: &n, node }, &child, &rel, &m)?,
+            let (at_dir, at_name) = match &held {
+                Some(d) => (d.0, &n[..]),
+                None => (AT_FDCWD, child.as_os_str().as_bytes()),
+            };
+            match lstat_at(at_dir, at_name) {
+                Ok((node, m)) => {
+                    self.depth += 1;
+                    let read = self.entry(At { dir: at_dir, name: at_name, node }, &child, &rel, &m);
+                    self.depth -= 1;
+                    read?
+                }
                 // Gone since the listing (a running container changes its files).
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io_error(&child, e)),

@@ -554,6 +554,50 @@ mod tests {
         assert_eq!(listing.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 31);
     }
 
+    /// A deep tree of short names (1500 levels, 3 KB of path) holds no
+    /// descriptor per level: it is read whole under a 1024-descriptor limit,
+    /// as the vm guest's agent has; one deeper than whole paths ever reached
+    /// (2048 levels) is refused with a clear error, before the walk's stack
+    /// runs out. Limit and stack are the process's: the test runs itself
+    /// again in a child process.
+    #[test]
+    fn deep_trees_of_short_names_hold_no_descriptor_per_level() {
+        use crate::sys::fs::{mkdirat, openat};
+        const CHILD: &str = "TSBOX_TEST_DEEP_NARROW_DIR";
+        let quiet = || ReadOptions { name: Some(String::new()), content: false, ..ReadOptions::default() };
+        if let Some(top) = std::env::var_os(CHILD) {
+            crate::sys::cred::setrlimit(7, 1024, 1024).unwrap();
+            let mut listing = Vec::new();
+            read::read(&Path::new(&top).join("narrow"), &quiet(), &mut listing).unwrap();
+            assert_eq!(listing.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 1501, "1500 levels and the file");
+            let e = read::read(&Path::new(&top).join("deeper"), &quiet(), &mut std::io::sink()).unwrap_err();
+            assert!(e.message.contains("nested deeper than 2048 directories"), "{}", e.message);
+            return;
+        }
+        let t = TempDir::new("copy-narrow");
+        let mut deepest = t.0.join("narrow");
+        for _ in 0..1500 {
+            deepest.push("d");
+        }
+        fs::create_dir_all(&deepest).unwrap();
+        fs::write(deepest.join("f"), "x").unwrap();
+        fs::create_dir_all(t.0.join("deeper")).unwrap();
+        let mut dir = openat(AT_FDCWD, t.0.join("deeper").as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).unwrap();
+        for _ in 0..2100 {
+            mkdirat(dir.0, "d", 0o755).unwrap();
+            dir = openat(dir.0, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).unwrap();
+        }
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "copy::write::tests::deep_trees_of_short_names_hold_no_descriptor_per_level", "--test-threads=1"])
+            .env(CHILD, &t.0)
+            // The helper reads on its main thread (8 MiB of stack); a test thread has 2 MiB, a debug build's frames are large.
+            .env("RUST_MIN_STACK", "67108864")
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&child.stdout), String::from_utf8_lossy(&child.stderr));
+        assert!(child.status.success() && said.contains("1 passed"), "{}", said);
+    }
+
     /// Written on the host without `-a`, a record's device node and set-id
     /// bits (an image's `/dev/sda`, a setuid-root program) are not the
     /// copier's: left out and cleared; with `-a` (or in a container) kept.
