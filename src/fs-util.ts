@@ -151,7 +151,12 @@ export async function writeOutputFile(path: string, write: (out: Writable) => Pr
   const file = handle.createWriteStream();
   // An error while writing (a full disk) rejects `finished` below; nothing is left unhandled meanwhile.
   let fileError: NodeJS.ErrnoException | undefined;
-  file.on("error", (err: NodeJS.ErrnoException) => (fileError ??= err));
+  // Never ERR_STREAM_DESTROYED: a write still queued when the catch below destroys the stream fails with it, which
+  // hid the writer's own error (export -o of a tree the helper could not read: "Cannot call write after a stream
+  // was destroyed"); a stream that destroyed itself did so for an error recorded before.
+  file.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "ERR_STREAM_DESTROYED") fileError ??= err;
+  });
   try {
     await write(file);
     file.end();

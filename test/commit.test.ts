@@ -23,6 +23,7 @@ import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 import { FullDisk } from "./helpers/full-disk.js";
 import { removeContainersAndVolumes, tsboxExpect } from "./helpers/cli-cases.js";
 import { entryHeader, TarWriter } from "../src/image/tar-writer.js";
+import { removeTreeNow } from "../src/remove-tree.js";
 
 after(cleanupIdentities);
 after(removeStaticTools);
@@ -454,6 +455,45 @@ for (const who of identities()) {
       assert.equal(escape.code, 1);
       assert.match(escape.stderr, /refusing to write .*\/\.\.\/\.\.\/evil: it leaves the target directory/);
       await cli(["rmi", "raw:img", "raw:imported", "raw:gone"]);
+    });
+
+    it("a tree nested deeper than PATH_MAX: diff, export -o, commit and cp both ways read it whole", async () => {
+      // Two trees of 15 levels of 200 bytes (3 KB each), the second with its file moved under the first: 6 KB of
+      // path, which no `cd` or whole path reaches. Before: "reading /deep/dddd…: File name too long" (and export
+      // -o's "Cannot call write after a stream was destroyed").
+      const level = "d".repeat(200);
+      const half = Array(15).fill(level).join("/");
+      await cli(["run", "--name", "deep", "busybox", "sh", "-c", `mkdir -p /deep/${half} /b/${half} && echo bottom > /b/${half}/f && mv /b /deep/${half}/`]);
+      const bottom = `/deep/${half}/b/${half}/f`;
+      assert.ok(bottom.length > 4096);
+      const diff = (await cli(["diff", "deep"])).stdout.split("\n");
+      assert.deepEqual([diff.length, diff.at(-2)], [34, `A ${bottom}`], "every level and the file");
+      await cli(["export", "-o", out("deep.tar"), "deep"]);
+      assert.equal(execFileSync("tar", ["-xOf", out("deep.tar"), bottom.slice(1)], { encoding: "utf8" }), "bottom\n");
+      assert.match((await cli(["commit", "deep", "deep:img"])).stdout, /^sha256:[0-9a-f]{64}\n$/);
+      mkdirSync(out("deephost"), { recursive: true });
+      chownSync(out("deephost"), who.uid, who.gid);
+      try {
+        await cli(["cp", "deep:/deep", out("deephost")]);
+        // (find's -execdir reaches the file one directory at a time; a whole path could not.)
+        assert.equal(execFileSync("find", [out("deephost"), "-name", "f", "-execdir", "cat", "{}", ";"], { encoding: "utf8" }), "bottom\n");
+        await cli(["cp", out("deephost/deep"), "deep:/back"]);
+      } finally {
+        removeTreeNow(out("deephost")); // (the scratch dir's own removal walks whole paths)
+      }
+      assert.match((await cli(["diff", "deep"])).stdout, new RegExp(`^A /back/${half}/b/${half}/f$`, "m"));
+      await cli(["rmi", "deep:img"]);
+    });
+
+    it("a committed directory of mode 000 holding a file of another owner and its hard link: the image runs, owners and modes kept", async () => {
+      // Before, rootless: the unpack listed the owners left to give after it had set the directories' modes, and
+      // the lstat of /n/a/h in a 000 directory failed ("EACCES: permission denied, lstat …/n/a/h"): no run.
+      await cli(["run", "--name", "locked", "busybox", "sh", "-c", "mkdir -p /n/a /n/b && echo x > /n/a/h && ln /n/a/h /n/b/h && (chown 1000:1000 /n/a/h 2>/dev/null || true) && chmod 000 /n/a /n/b"]);
+      await cli(["commit", "locked", "locked:img"]);
+      const owner = who.name === "single" ? "0:0" : "1000:1000";
+      const r = await cli(["run", "--rm", "locked:img", "sh", "-c", "stat -c '%a %u:%g %h' /n/a /n/b /n/a/h /n/b/h"]);
+      assert.equal(r.stdout, `0 0:0 2\n0 0:0 2\n644 ${owner} 2\n644 ${owner} 2\n`);
+      await cli(["rmi", "locked:img"]);
     });
 
     it("cp into a created container that never started (docker's create, cp, start)", async () => {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, it } from "node:test";
 import { execFileSync } from "node:child_process";
-import { makeDirs, outputFile, syncHandle, treeBytes } from "../src/fs-util.js";
+import { makeDirs, outputFile, syncHandle, treeBytes, writeOutputFile } from "../src/fs-util.js";
 import { open } from "node:fs/promises";
 import { removeTree, removeTreeNow, removing } from "../src/remove-tree.js";
 
@@ -37,6 +37,19 @@ it("outputFile: a regular or new file through a temp sibling, a device or FIFO a
   assert.equal(outputFile(join(dir, "link.tar")).renameTo, join(dir, "real.tar"));
   assert.deepEqual(outputFile("/dev/null"), { write: "/dev/null" });
   assert.throws(() => outputFile(dir), /is a directory/);
+});
+
+it("writeOutputFile: a writer's failure is the error, not the writes it left queued; no temp file stays", async () => {
+  // As export -o when its helper fails after some records: tar blocks still queued when the file stream is
+  // destroyed. Before: "Cannot call writev after a stream was destroyed" instead of the helper's error.
+  const target = join(dir, "failed.tar");
+  const failing = writeOutputFile(target, async (out) => {
+    for (let i = 0; i < 100; i++) out.write(Buffer.alloc(512));
+    await new Promise((resolve) => setImmediate(resolve));
+    throw new Error("reading /deep/a: File name too long");
+  });
+  await assert.rejects(failing, { message: "reading /deep/a: File name too long" });
+  assert.deepEqual(readdirSync(dir).filter((e) => e.startsWith("failed.tar")), []);
 });
 
 it("removeTree and removeTreeNow remove a tree nested deeper than PATH_MAX, read-only directories on the way too", async () => {

@@ -153,7 +153,7 @@ export async function unpackLayer(entries: AsyncIterable<TarEntry>, root: string
   } catch (err) {
     throw asLayerError(err, "the layer's directories");
   }
-  return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices, owners: unpacker.ownersLeft(), capabilities: unpacker.capabilitiesLeft() };
+  return { entries: unpacker.count, skippedDevices: unpacker.skippedDevices, owners: unpacker.ownersLeft, capabilities: unpacker.capabilitiesLeft };
 }
 
 class LayerUnpacker {
@@ -253,10 +253,18 @@ class LayerUnpacker {
     }
   }
 
+  /** With `owners`: what is left to chown and setcap, listed by `finish`. */
+  ownersLeft: LayerOwner[] = [];
+  capabilitiesLeft: LayerCapability[] = [];
+
   /** Applies deferred directory modes and mtimes, deepest first. */
   async finish(): Promise<void> {
     if (this.options.archive) await this.linkArchiveSymlinks();
     await this.markDirectories();
+    // Listed (lstat of each path) before the modes: a directory of mode 000 locks out the unpacking user, and its
+    // files' lstat failed with EACCES (a rootless run of a commit whose 000 directory held a file of uid 1000).
+    this.ownersLeft = this.listOwnersLeft();
+    this.capabilitiesLeft = this.listCapabilitiesLeft();
     const dirs = [...this.knownDirs].sort((a, b) => depth(b) - depth(a) || (a < b ? -1 : 1));
     for (const rel of dirs) {
       const meta = this.dirMeta.get(rel);
@@ -329,7 +337,7 @@ class LayerUnpacker {
    * real directory (lstat, no symlink followed) and the entry itself there.
    * A path a later entry removed, or put under a symlink, is left out.
    */
-  ownersLeft(): LayerOwner[] {
+  private listOwnersLeft(): LayerOwner[] {
     const left: LayerOwner[] = [];
     for (const o of this.owners.values()) {
       const st = this.stillThere(o.path);
@@ -342,7 +350,7 @@ class LayerUnpacker {
   }
 
   /** The noted capabilities of regular files still in the tree as noted (as ownersLeft). */
-  capabilitiesLeft(): LayerCapability[] {
+  private listCapabilitiesLeft(): LayerCapability[] {
     return [...this.capabilities].filter(([path]) => this.stillThere(path)?.isFile()).map(([path, value]) => ({ path, value }));
   }
 

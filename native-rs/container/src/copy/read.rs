@@ -1,24 +1,37 @@
 //! A tree as a record stream: `read` walks one path (a file, a link or a
 //! whole directory) depth-first in name order. Hard links after the first
-//! become `hardlink` records; sockets are left out.
+//! become `hardlink` records; sockets are left out. Below the path, every
+//! name is opened relative to its directory's descriptor (the *at calls): a
+//! container's tree may nest deeper than PATH_MAX, which a whole path cannot name.
 
 use super::owners::Owners;
 use super::record::{Kind, Record};
 use crate::error::{Error, ErrorKind};
-use crate::sys::consts::{O_NOFOLLOW, O_NONBLOCK};
-use crate::sys::errno::{EINVAL, ELOOP};
-use crate::sys::{fd, fs};
+use crate::sys::consts::{AT_FDCWD, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY};
+use crate::sys::errno::{EINVAL, ELOOP, ENOENT, ENOTDIR};
+use crate::sys::fs::Fd;
+use crate::sys::{fd, fs, path as sys_path, Errno};
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::os::unix::io::AsRawFd;
+use std::mem::ManuallyDrop;
+use std::os::raw::c_int;
+use std::os::unix::io::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
 
 /// A sparse file's header names at most this many data extents (the last
 /// then runs to the end), so a file of a million small holes stays one line.
 const MAX_EXTENTS: usize = 256;
+
+/// Linux's limits of a path (with its NUL) and of one name.
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
+/// Directories deeper than this are refused, not read: the walk recurses, and a tree of ever more one-letter
+/// levels (which rm removes) would overflow its stack. As deep as whole paths ever reached ("/d" a level).
+const MAX_DEPTH: usize = PATH_MAX / 2;
 
 pub struct ReadOptions {
     /// `cp -L`: follow the path itself if it is a symlink (never those below it).
@@ -57,11 +70,9 @@ pub fn read(path: &Path, opts: &ReadOptions, out: &mut dyn Write) -> Result<(), 
     } else {
         None
     };
-    let meta = match &followed {
-        Some(real) => std::fs::metadata(real),
-        None => std::fs::symlink_metadata(path),
-    };
-    let meta = meta.map_err(|e| io_error(path, e))?;
+    // (Canonical, so not a link itself: its lstat is the followed one's stat.)
+    let top = followed.as_deref().unwrap_or(path);
+    let (node, meta) = lstat_at(AT_FDCWD, top.as_os_str().as_bytes()).map_err(|e| io_error(path, e))?;
     let name = match &opts.name {
         // Only a directory's entries can stand at the top without it.
         Some(n) if !n.is_empty() || meta.is_dir() => n.clone().into_bytes(),
@@ -71,8 +82,28 @@ pub fn read(path: &Path, opts: &ReadOptions, out: &mut dyn Write) -> Result<(), 
         opts,
         out,
         links: HashMap::new(),
+        depth: 0,
     };
-    walker.entry(followed.as_deref().unwrap_or(path), &name, &meta)
+    walker.entry(At { dir: AT_FDCWD, name: top.as_os_str().as_bytes(), node }, top, &name, &meta)
+}
+
+/// An entry of the walk: `name` in the directory open on `dir`, and `node`
+/// (O_PATH, not followed) the very file its lstat described.
+struct At<'n> {
+    dir: c_int,
+    name: &'n [u8],
+    node: Fd,
+}
+
+/// lstat of `name` in `dir`, keeping the O_PATH descriptor it was taken from.
+fn lstat_at(dir: c_int, name: &[u8]) -> io::Result<(Fd, Metadata)> {
+    let node = fs::openat(dir, name, O_PATH | O_NOFOLLOW, 0).map_err(os_error)?;
+    let meta = ManuallyDrop::new(unsafe { File::from_raw_fd(node.0) }).metadata()?;
+    Ok((node, meta))
+}
+
+fn os_error(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.0)
 }
 
 struct Walker<'a> {
@@ -80,10 +111,13 @@ struct Walker<'a> {
     out: &'a mut dyn Write,
     /// (dev, ino) of multiply linked files already written → their path in the stream.
     links: HashMap<(u64, u64), Vec<u8>>,
+    /// Directories above the entry being read (the walk recurses: its stack grows with it).
+    depth: usize,
 }
 
 impl<'a> Walker<'a> {
-    fn entry(&mut self, path: &Path, rel: &[u8], meta: &Metadata) -> Result<(), Error> {
+    /// `path` is the entry's whole path: for skip and for messages only, never opened.
+    fn entry(&mut self, at: At, path: &Path, rel: &[u8], meta: &Metadata) -> Result<(), Error> {
         let ft = meta.file_type();
         let kind = if ft.is_dir() {
             Kind::Dir
@@ -108,11 +142,11 @@ impl<'a> Walker<'a> {
         match kind {
             Kind::File => r.size = meta.size(),
             Kind::Symlink => {
-                r.link = match std::fs::read_link(path) {
-                    Ok(l) => l.into_os_string().into_vec(),
+                r.link = match sys_path::readlink_fd(at.node.0) {
+                    Ok(l) => l.into_vec(),
                     // No longer a link (EINVAL) or gone: changed since the listing, as a running container may.
-                    Err(e) if e.raw_os_error() == Some(EINVAL.0) || e.kind() == io::ErrorKind::NotFound => return Ok(()),
-                    Err(e) => return Err(io_error(path, e)),
+                    Err(e) if e == EINVAL || e == ENOENT => return Ok(()),
+                    Err(e) => return Err(io_error(path, os_error(e))),
                 }
             }
             Kind::Char | Kind::Block => {
@@ -122,16 +156,38 @@ impl<'a> Walker<'a> {
             }
             _ => {}
         }
-        if self.opts.markers && self.is_whiteout(path, &r) {
+        // A directory is opened for its listing and attributes, a file for its body or whiteout mark: xattr
+        // calls want a path (too long below a deep tree) or an open file.
+        let dir = if kind == Kind::Dir {
+            match fs::openat(at.dir, at.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0) {
+                Ok(d) => Some(d),
+                // No longer a directory, or gone: changed since the listing, as a running container may.
+                Err(e) if e == ENOENT || e == ENOTDIR || e == ELOOP => return Ok(()),
+                Err(e) => return Err(io_error(path, os_error(e))),
+            }
+        } else {
+            None
+        };
+        // An empty file has no body to fail on: one that cannot be opened (a whiteout of mode 0, as lstat and
+        // lgetxattr never needed to) is read without its attributes.
+        let file = if kind == Kind::File && r.size == 0 && (self.opts.content || self.opts.markers) {
+            self.open_body(&at, path).unwrap_or(None)
+        } else if kind == Kind::File && self.opts.content {
+            self.open_body(&at, path)?
+        } else {
+            None
+        };
+        let opened = dir.as_ref().map(|d| d.0).or_else(|| file.as_ref().map(|f| f.as_raw_fd()));
+        if self.opts.markers && self.is_whiteout(opened, &r) {
             r = Record::new(rel.to_vec(), Kind::Whiteout);
         }
-        if kind == Kind::Dir && self.opts.markers {
+        if let (Some(d), true) = (&dir, self.opts.markers) {
             r.opaque = ["trusted.overlay.opaque", "user.overlay.opaque"]
                 .iter()
-                .any(|a| fs::lgetxattr(path, a).as_deref() == Some(b"y"));
+                .any(|a| fs::fgetxattr(d.0, a).as_deref() == Some(b"y"));
         }
-        if self.opts.content && (r.kind == Kind::File || r.kind == Kind::Dir) {
-            r.xattrs = xattrs(path);
+        if let (Some(fd), true) = (opened, self.opts.content && (r.kind == Kind::File || r.kind == Kind::Dir)) {
+            r.xattrs = xattrs(fd);
         }
         if kind != Kind::Dir && meta.nlink() > 1 && r.kind != Kind::Whiteout {
             let key = (meta.dev(), meta.ino());
@@ -145,7 +201,6 @@ impl<'a> Walker<'a> {
             }
         }
         let with_body = r.kind == Kind::File && self.opts.content;
-        let file = if with_body { self.open_body(path)? } else { None };
         if let Some(f) = &file {
             // Fewer blocks than bytes: it may have holes worth not sending.
             if meta.blocks().saturating_mul(512) < r.size {
@@ -158,26 +213,46 @@ impl<'a> Walker<'a> {
         if with_body {
             self.body(file, &r)?;
         }
-        if kind == Kind::Dir && !self.opts.skip.iter().any(|s| s == path) {
-            let mut names: Vec<_> = std::fs::read_dir(path)
-                .map_err(|e| io_error(path, e))?
-                .filter_map(|e| e.ok().map(|e| e.file_name()))
-                .collect();
-            names.sort();
-            for n in names {
-                let child = path.join(&n);
-                // Names are bytes: not every one is UTF-8 (a container's `caf\xe9`).
-                let mut rel = rel.to_vec();
-                if !rel.is_empty() {
-                    rel.push(b'/');
+        drop(at.node);
+        let dir = match dir {
+            Some(d) if !self.opts.skip.iter().any(|s| s == path) => d,
+            _ => return Ok(()),
+        };
+        if self.depth == MAX_DEPTH {
+            return Err(Error::setup(format!("reading {}: nested deeper than {} directories", shown(path), MAX_DEPTH)));
+        }
+        let mut names = fs::dir_names(dir.0).map_err(|e| io_error(path, os_error(e)))?;
+        names.sort();
+        // While every child's whole path fits in PATH_MAX it names the child (no descriptor held per level: a tree
+        // of a thousand one-letter levels stays within a 1024-descriptor limit); past that, this directory, held open.
+        let held = if path.as_os_str().len() + 1 + NAME_MAX < PATH_MAX {
+            drop(dir);
+            None
+        } else {
+            Some(dir)
+        };
+        for n in names {
+            // Names are bytes: not every one is UTF-8 (a container's `caf\xe9`).
+            let child = path.join(std::ffi::OsStr::from_bytes(&n));
+            let mut rel = rel.to_vec();
+            if !rel.is_empty() {
+                rel.push(b'/');
+            }
+            rel.extend_from_slice(&n);
+            let (at_dir, at_name) = match &held {
+                Some(d) => (d.0, &n[..]),
+                None => (AT_FDCWD, child.as_os_str().as_bytes()),
+            };
+            match lstat_at(at_dir, at_name) {
+                Ok((node, m)) => {
+                    self.depth += 1;
+                    let read = self.entry(At { dir: at_dir, name: at_name, node }, &child, &rel, &m);
+                    self.depth -= 1;
+                    read?
                 }
-                rel.extend_from_slice(n.as_bytes());
-                match std::fs::symlink_metadata(&child) {
-                    Ok(m) => self.entry(&child, &rel, &m)?,
-                    // Gone since the listing (a running container changes its files).
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(io_error(&child, e)),
-                }
+                // Gone since the listing (a running container changes its files).
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error(&child, e)),
             }
         }
         Ok(())
@@ -185,10 +260,10 @@ impl<'a> Walker<'a> {
 
     /// overlay's whiteouts: a 0/0 character device, or (rootless layers) an
     /// empty file marked `user.overlay.whiteout`.
-    fn is_whiteout(&self, path: &Path, r: &Record) -> bool {
-        match r.kind {
-            Kind::Char => r.major == 0 && r.minor == 0,
-            Kind::File => r.size == 0 && fs::lgetxattr(path, "user.overlay.whiteout").is_some(),
+    fn is_whiteout(&self, opened: Option<c_int>, r: &Record) -> bool {
+        match (r.kind, opened) {
+            (Kind::Char, _) => r.major == 0 && r.minor == 0,
+            (Kind::File, Some(fd)) => r.size == 0 && fs::fgetxattr(fd, "user.overlay.whiteout").is_some(),
             _ => false,
         }
     }
@@ -206,17 +281,14 @@ impl<'a> Walker<'a> {
     /// waiting on a FIFO (O_NONBLOCK), and nothing but a regular file — a
     /// device such as /dev/tty would be our own terminal. None: the body is
     /// zeros, as a file that shrank is padded.
-    fn open_body(&self, path: &Path) -> Result<Option<File>, Error> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let opened = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(O_NOFOLLOW | O_NONBLOCK)
-            .open(path);
-        match opened {
-            Ok(f) if f.metadata().map(|m| m.file_type().is_file()).unwrap_or(false) => Ok(Some(f)),
-            Ok(_) => Ok(None),
-            Err(e) if e.raw_os_error() == Some(ELOOP.0) => Ok(None),
-            Err(e) => Err(io_error(path, e)),
+    fn open_body(&self, at: &At, path: &Path) -> Result<Option<File>, Error> {
+        match fs::openat(at.dir, at.name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0) {
+            Ok(fd) => {
+                let f = unsafe { File::from_raw_fd(ManuallyDrop::new(fd).0) };
+                Ok(if f.metadata().map(|m| m.file_type().is_file()).unwrap_or(false) { Some(f) } else { None })
+            }
+            Err(e) if e == ELOOP => Ok(None),
+            Err(e) => Err(io_error(path, os_error(e))),
         }
     }
 
@@ -251,12 +323,12 @@ impl<'a> Walker<'a> {
 /// its root's host id) reads back as the plain v2 one an image holds.
 /// Attributes that cannot be read (gone, or another namespace's
 /// capability: EOVERFLOW) are left out.
-fn xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = fs::llistxattr(path)
+fn xattrs(fd: c_int) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = fs::flistxattr(fd)
         .into_iter()
         .filter_map(|n| String::from_utf8(n).ok())
         .filter(|n| super::record::carried(n))
-        .filter_map(|n| fs::lgetxattr(path, &n).map(|v| (n, v)))
+        .filter_map(|n| fs::fgetxattr(fd, &n).map(|v| (n, v)))
         .collect();
     out.sort();
     out
@@ -266,10 +338,21 @@ fn io_error(path: &Path, e: io::Error) -> Error {
     if e.kind() == io::ErrorKind::NotFound {
         return Error::new(
             ErrorKind::NotFound,
-            format!("no such file or directory: {}", path.display()),
+            format!("no such file or directory: {}", shown(path)),
         );
     }
-    Error::new(ErrorKind::Setup, format!("reading {}: {}", path.display(), e))
+    Error::new(ErrorKind::Setup, format!("reading {}: {}", shown(path), e))
+}
+
+/// A path for a message: one below a deep tree (kilobytes) by its start and end.
+fn shown(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= 400 {
+        return text.into_owned();
+    }
+    let (head, tail): (String, String) = (chars[..150].iter().collect(), chars[chars.len() - 150..].iter().collect());
+    format!("{}…({} characters)…{}", head, chars.len() - 300, tail)
 }
 
 fn write_error(e: io::Error) -> Error {

@@ -513,6 +513,91 @@ mod tests {
         assert!(e.message.contains("leaves the target directory"), "{}", e.message);
     }
 
+    /// A tree nested deeper than PATH_MAX (as a container may make one, a
+    /// `cd` at a time) is read whole and written back: each name is opened
+    /// relative to its directory (before, ENAMETOOLONG failed diff, export,
+    /// commit and cp). An xattr on the bottom file comes along.
+    #[test]
+    fn a_tree_deeper_than_path_max_round_trips() {
+        use crate::sys::fs::{fgetxattr, fsetxattr, mkdirat, openat};
+        let t = TempDir::new("copy-deep");
+        let src = t.0.join("src");
+        fs::create_dir_all(&src).unwrap();
+        let level = [b'd'; 200];
+        let walk = |top: &Path, make: bool| {
+            let mut dir = openat(AT_FDCWD, top.as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).unwrap();
+            for _ in 0..30 {
+                if make {
+                    mkdirat(dir.0, &level[..], 0o755).unwrap();
+                }
+                dir = openat(dir.0, &level[..], O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).unwrap();
+            }
+            dir
+        };
+        let bottom = walk(&src, true);
+        let f = openat(bottom.0, "f", O_WRONLY | O_CREAT, 0o644).unwrap();
+        crate::sys::fd::write_all(f.0, b"bottom").unwrap();
+        let xattr = fsetxattr(f.0, "user.deep", b"yes").is_ok(); // (a file system without user xattrs: not checked)
+        let mut stream = Vec::new();
+        read::read(&src, &ReadOptions { name: Some("copy".into()), ..ReadOptions::default() }, &mut stream).unwrap();
+        let dst = t.0.join("dst");
+        fs::create_dir_all(&dst).unwrap();
+        write_to(&dst, &stream).unwrap();
+        let copied = openat(walk(&dst.join("copy"), false).0, "f", O_RDONLY, 0).unwrap();
+        assert_eq!(crate::sys::fd::read_to_end(copied.0).unwrap(), b"bottom");
+        if xattr {
+            assert_eq!(fgetxattr(copied.0, "user.deep").as_deref(), Some(&b"yes"[..]));
+        }
+        // Without content (diff): every level and the file are listed.
+        let mut listing = Vec::new();
+        read::read(&src, &ReadOptions { name: Some(String::new()), content: false, ..ReadOptions::default() }, &mut listing).unwrap();
+        assert_eq!(listing.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 31);
+    }
+
+    /// A deep tree of short names (1500 levels, 3 KB of path) holds no
+    /// descriptor per level: it is read whole under a 1024-descriptor limit,
+    /// as the vm guest's agent has; one deeper than whole paths ever reached
+    /// (2048 levels) is refused with a clear error, before the walk's stack
+    /// runs out. Limit and stack are the process's: the test runs itself
+    /// again in a child process.
+    #[test]
+    fn deep_trees_of_short_names_hold_no_descriptor_per_level() {
+        use crate::sys::fs::{mkdirat, openat};
+        const CHILD: &str = "TSBOX_TEST_DEEP_NARROW_DIR";
+        let quiet = || ReadOptions { name: Some(String::new()), content: false, ..ReadOptions::default() };
+        if let Some(top) = std::env::var_os(CHILD) {
+            crate::sys::cred::setrlimit(7, 1024, 1024).unwrap();
+            let mut listing = Vec::new();
+            read::read(&Path::new(&top).join("narrow"), &quiet(), &mut listing).unwrap();
+            assert_eq!(listing.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 1501, "1500 levels and the file");
+            let e = read::read(&Path::new(&top).join("deeper"), &quiet(), &mut std::io::sink()).unwrap_err();
+            assert!(e.message.contains("nested deeper than 2048 directories"), "{}", e.message);
+            return;
+        }
+        let t = TempDir::new("copy-narrow");
+        let mut deepest = t.0.join("narrow");
+        for _ in 0..1500 {
+            deepest.push("d");
+        }
+        fs::create_dir_all(&deepest).unwrap();
+        fs::write(deepest.join("f"), "x").unwrap();
+        fs::create_dir_all(t.0.join("deeper")).unwrap();
+        let mut dir = openat(AT_FDCWD, t.0.join("deeper").as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).unwrap();
+        for _ in 0..2100 {
+            mkdirat(dir.0, "d", 0o755).unwrap();
+            dir = openat(dir.0, "d", O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).unwrap();
+        }
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "copy::write::tests::deep_trees_of_short_names_hold_no_descriptor_per_level", "--test-threads=1"])
+            .env(CHILD, &t.0)
+            // The helper reads on its main thread (8 MiB of stack); a test thread has 2 MiB, a debug build's frames are large.
+            .env("RUST_MIN_STACK", "67108864")
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&child.stdout), String::from_utf8_lossy(&child.stderr));
+        assert!(child.status.success() && said.contains("1 passed"), "{}", said);
+    }
+
     /// Written on the host without `-a`, a record's device node and set-id
     /// bits (an image's `/dev/sda`, a setuid-root program) are not the
     /// copier's: left out and cleared; with `-a` (or in a container) kept.

@@ -13,6 +13,7 @@ mod nr {
     pub const SYS_KEYCTL: c_long = 250;
     pub const SYS_MEMFD_CREATE: c_long = 319;
     pub const SYS_SECCOMP: c_long = 317;
+    pub const SYS_GETDENTS64: c_long = 217;
 }
 #[cfg(target_arch = "x86")]
 mod nr {
@@ -23,6 +24,7 @@ mod nr {
     pub const SYS_KEYCTL: c_long = 288;
     pub const SYS_MEMFD_CREATE: c_long = 356;
     pub const SYS_SECCOMP: c_long = 354;
+    pub const SYS_GETDENTS64: c_long = 220;
 }
 // aarch64 uses the generic table (include/uapi/asm-generic/unistd.h).
 #[cfg(target_arch = "aarch64")]
@@ -34,6 +36,7 @@ mod nr {
     pub const SYS_KEYCTL: c_long = 219;
     pub const SYS_MEMFD_CREATE: c_long = 279;
     pub const SYS_SECCOMP: c_long = 277;
+    pub const SYS_GETDENTS64: c_long = 61;
 }
 pub use nr::*;
 // Same numbers on every architecture (unified table from 424 on).

@@ -110,6 +110,8 @@ extern "C" {
     pub fn lgetxattr(path: *const c_char, name: *const c_char, value: *mut c_void, size: usize) -> isize;
     pub fn fsetxattr(fd: c_int, name: *const c_char, value: *const c_void, size: usize, flags: c_int) -> c_int;
     pub fn llistxattr(path: *const c_char, list: *mut c_char, size: usize) -> isize;
+    pub fn fgetxattr(fd: c_int, name: *const c_char, value: *mut c_void, size: usize) -> isize;
+    pub fn flistxattr(fd: c_int, list: *mut c_char, size: usize) -> isize;
     pub fn bind(fd: c_int, addr: *const c_void, len: u32) -> c_int;
     pub fn connect(fd: c_int, addr: *const c_void, len: u32) -> c_int;
     pub fn shutdown(fd: c_int, how: c_int) -> c_int;

@@ -136,6 +136,46 @@ pub fn llistxattr(path: &std::path::Path) -> Vec<Vec<u8>> {
     list.unwrap_or_default().split(|b| *b == 0).filter(|n| !n.is_empty()).map(|n| n.to_vec()).collect()
 }
 
+/// [`lgetxattr`] of the file open on `fd` (not an O_PATH one: EBADF, so None).
+pub fn fgetxattr(fd: c_int, attr: &str) -> Option<Vec<u8>> {
+    let a = name(attr).ok()?;
+    sized(|buf, len| unsafe { ffi::fgetxattr(fd, a.as_ptr(), buf, len) })
+}
+
+/// [`llistxattr`] of the file open on `fd`.
+pub fn flistxattr(fd: c_int) -> Vec<Vec<u8>> {
+    let list = sized(|buf, len| unsafe { ffi::flistxattr(fd, buf as *mut std::os::raw::c_char, len) });
+    list.unwrap_or_default().split(|b| *b == 0).filter(|n| !n.is_empty()).map(|n| n.to_vec()).collect()
+}
+
+/// The names in the directory open on `fd` (O_RDONLY|O_DIRECTORY), but `.`
+/// and `..`, in the kernel's order: getdents64(2), as std's read_dir wants a
+/// path, and a path below a deep tree can be longer than PATH_MAX.
+pub fn dir_names(fd: c_int) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut names = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = unsafe { ffi::syscall(SYS_GETDENTS64, fd as std::os::raw::c_long, buf.as_mut_ptr(), buf.len()) };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        if n == 0 {
+            return Ok(names);
+        }
+        // struct linux_dirent64: u64 d_ino, i64 d_off, u16 d_reclen, u8 d_type, then the NUL-terminated name.
+        let mut at = 0usize;
+        while at < n as usize {
+            let reclen = u16::from_ne_bytes([buf[at + 16], buf[at + 17]]) as usize;
+            let raw = &buf[at + 19..at + reclen];
+            let name = &raw[..raw.iter().position(|b| *b == 0).unwrap_or(raw.len())];
+            if name != b"." && name != b".." {
+                names.push(name.to_vec());
+            }
+            at += reclen;
+        }
+    }
+}
+
 /// A value of the size the call reports: asked for with size 0 first, again
 /// if it grew in between (ERANGE).
 fn sized(call: impl Fn(*mut c_void, usize) -> isize) -> Option<Vec<u8>> {
