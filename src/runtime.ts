@@ -105,13 +105,15 @@ export interface RunControl {
   handOff?: Pick<HandOffOptions, "beforeExec">;
   /** Told the container's id once it exists, before it starts (the CLI's `--cidfile`). */
   onCreated?: (id: string) => void;
-  /**
-   * @internal The caller turns the writable layer into an image layer, then removes the container (a build
-   * step): as with `remove`, nothing syncs the layer's file system when the container ends.
-   */
-  disposableLayer?: boolean;
+  /** @internal (a symbol: no option of the public API, nor listed in its errors) */
+  [DISPOSABLE_LAYER]?: boolean;
 }
-const RUN_CONTROL_KINDS: OptionKinds<RunControl> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function", disposableLayer: "boolean" };
+/**
+ * @internal A build step's container: the builder turns its writable layer into an image layer, then removes it,
+ * so as with `remove` nothing syncs the layer's file system when the container ends (a volatile overlay).
+ */
+export const DISPOSABLE_LAYER: unique symbol = Symbol("tsbox.disposableLayer");
+const RUN_CONTROL_KINDS: OptionKinds<Omit<RunControl, typeof DISPOSABLE_LAYER>> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
 /** `Runtime.list`'s filters. */
 export interface ListOptions {
   /** Stopped ones too (docker's `ps -a`). */
@@ -422,7 +424,7 @@ export class Runtime implements ContainerOwner {
       const swap = native && options.resources?.memory !== undefined && hostHasSwap();
       const kernel = this.backend.containerKernel?.();
       const defaultSysctls = !native || this.procSysWritable(control);
-      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}), disposableLayer: options.remove === true || control.disposableLayer === true });
+      const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}), disposableLayer: options.remove === true || control[DISPOSABLE_LAYER] === true });
       writeFileSync(bundle.config, JSON.stringify(spec));
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
@@ -993,6 +995,8 @@ export class Runtime implements ContainerOwner {
    */
   async close(): Promise<void> {
     await this.backend.close?.();
+    // Its --rm runs' files, which go just after their wait() (bounded: a remover may be another process's).
+    await (await import("./containers/leftovers.js")).removersDone(this.ctx, 5000);
   }
 
   private own(backend: Backend): Backend {

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { constants as osConstants } from "node:os";
+import { constants as osConstants, release } from "node:os";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities, type Identity } from "./helpers/identities.js";
 import { tsbox, cliPath, identityEnv, repoRoot, signalSpawned } from "./helpers/cli.js";
@@ -213,7 +213,9 @@ for (const who of identities()) {
       // Its upper dir goes with it: mounted volatile (no sync of the data dir's file system when it ends), again
       // after the restart (whose mount would be refused while the first one's mark was left in the work dir).
       const rootMount = async (args: string[]) => (await ok(who, [...args, "grep", " / / ", "/proc/self/mountinfo"])).stdout;
-      assert.match(await rootMount(["exec", "brief"]), /[,\s](fsync=)?volatile\b/);
+      // (overlayfs has `volatile` since Linux 5.10; before, the helper mounts without it)
+      const [major = 0, minor = 0] = release().split(".").map(Number);
+      if (major > 5 || (major === 5 && minor >= 10)) assert.match(await rootMount(["exec", "brief"]), /[,\s](fsync=)?volatile\b/);
       assert.doesNotMatch(await rootMount(["run", "--name", "brief-kept", "busybox"]), /volatile/, "a container that stays keeps its writes synced");
       await ok(who, ["rm", "brief-kept"]);
       assert.equal((await ok(who, ["stop", "-t", "1", "brief"])).stdout, "brief\n");

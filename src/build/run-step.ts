@@ -4,7 +4,7 @@
  * shown as it comes; then its writable layer, deletions as whiteouts, is
  * the new image's layer. The container is removed whatever happens.
  */
-import type { Runtime } from "../runtime.js";
+import { DISPOSABLE_LAYER, type Runtime } from "../runtime.js";
 import type { MountOption } from "../spec/run-options.js";
 import type { Instruction } from "./dockerfile.js";
 import type { BuildOptions, Stage } from "./builder.js";
@@ -38,7 +38,7 @@ export async function runStep(rt: Runtime, stage: Stage, ins: Instruction, req: 
     ...(req.mounts?.length ? { mounts: req.mounts } : {}),
     stdout: "pipe",
     stderr: "pipe",
-  }, { onWarning: (w) => say(`[warning] ${w}\n`), disposableLayer: true }).catch(async (err: unknown) => {
+  }, { onWarning: (w) => say(`[warning] ${w}\n`), [DISPOSABLE_LAYER]: true }).catch(async (err: unknown) => {
     // A start that failed is recorded (exited, 125): not a container to leave behind.
     await rt.removeContainer(step.name, { force: true, volumes: true }).catch(() => {});
     // A failed step, as any other (exit 1), with why it could not start and where (an unknown USER too).

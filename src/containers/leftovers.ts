@@ -5,6 +5,7 @@
  * remover is gone, bundles whose run died before their state was written
  * (bundle-dir.ts), and names whose container is gone. Never a live one's.
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readdirOrEmpty, treeBytes } from "../fs-util.js";
 import { pidAlive } from "../process-alive.js";
@@ -12,6 +13,20 @@ import type { LifecycleContext } from "./context.js";
 import { abandonedTemps } from "../temp-names.js";
 import { bundleLive, CREATING_PREFIX } from "./bundle-dir.js";
 import { removeOwnedTree } from "./remove.js";
+
+/**
+ * Waits, `timeoutMs` at most, until no remover is deleting a bundle here: a `--rm` run's wait() settles once the
+ * container is gone for everyone, its files a few ms later (native-rs/runtime/src/run.rs), and a caller that closes
+ * its Runtime may delete the data dir next.
+ */
+export async function removersDone(ctx: LifecycleContext, timeoutMs: number): Promise<void> {
+  // A live tsbox process by that pid: the name's pid may be another namespace's, or reused since its remover died.
+  const live = () => readdirOrEmpty(ctx.paths.containers).some((entry) => {
+    const remover = Number(/^\.removing-[0-9a-f]{64}-(\d+)$/.exec(entry)?.[1]);
+    return remover > 0 && pidAlive(remover) && commandLine(remover).includes("tsbox-runtime");
+  });
+  for (let waited = 0; waited < timeoutMs && live(); waited += 10) await new Promise((r) => setTimeout(r, 10));
+}
 
 /** Deletes them; returns the bytes freed. */
 export async function sweepContainerLeftovers(ctx: LifecycleContext): Promise<number> {
@@ -33,4 +48,13 @@ export async function sweepContainerLeftovers(ctx: LifecycleContext): Promise<nu
   }
   ctx.names.sweep();
   return bytes;
+}
+
+/** (A remover is a fork of tsbox-runtime: its command line is the helper's.) */
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "latin1");
+  } catch {
+    return "";
+  }
 }

@@ -126,9 +126,10 @@ switch (process.argv[2]) {
     results.exitCodes = outputs.map((o) => o.exitCode);
     results.insideView = outputs.map((o) => o.stdout.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number)));
     results.uidMappings = idMappings(probeHostIdentity()).uidMappings;
-    // Gone when wait() settled (renamed aside, the name free); the tree goes after, by a remover the run forked.
+    // Gone when wait() settled (renamed aside, the name free); the tree goes after, by a remover the run forked,
+    // which close() waits for (a caller may delete the data dir next).
     results.visibleAfterWait = (await rt.list({ all: true })).length;
-    await until(() => readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers")).length === 0);
+    await rt.close();
     results.containersLeft = readdirSync(join(process.env.TSBOX_DATA_DIR!, "containers"));
     break;
   }

@@ -501,7 +501,10 @@ pub(crate) mod tests {
 
     impl Drop for TempDir {
         fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
+            // A tree deeper than the descriptor limit or PATH_MAX (copy's deep-tree tests) defeats std's: rm's walk takes it.
+            if fs::remove_dir_all(&self.0).is_err() {
+                let _ = std::process::Command::new("rm").arg("-rf").arg(&self.0).status();
+            }
         }
     }
 

@@ -70,7 +70,7 @@ pub fn ensure(method: Method) -> Result<(), Error> {
         _ => sealed_memfd().or_else(|e| if root && memfd_exec_refused(&e) { readonly_bind() } else { Err(e) }),
     };
     let exe = match exe {
-        Err(e) if memfd_exec_refused(&e) => return Err(Error::errno(MEMFD_NOEXEC, EACCES)),
+        Err(e) if !root && memfd_exec_refused(&e) => return Err(Error::errno(MEMFD_NOEXEC, EACCES)),
         other => other.step(|| "protecting the runtime binary (a sealed copy of /proc/self/exe)")?,
     };
     let err = reexec(exe);
@@ -146,7 +146,9 @@ fn readonly_bind() -> io::Result<c_int> {
     let running = std::fs::metadata("/proc/self/exe")?;
     let binary = std::fs::read_link("/proc/self/exe")?;
     Errno::check(unsafe { ffi::unshare(CLONE_NEWNS) })?;
-    mount::mount(None, Path::new("/"), None, MS_REC | MS_PRIVATE, None)?;
+    // A slave, not private: the helper lives on in this namespace (the warm helper for a whole Runtime), and a
+    // file system the host mounts later must still reach its runs' binds; ours never reach the host.
+    mount::mount(None, Path::new("/"), None, MS_REC | MS_SLAVE, None)?;
     let spot = temp_file()?;
     let result = (|| -> io::Result<c_int> {
         mount::mount(Some(&binary), &spot, None, MS_BIND, None)?;

@@ -242,6 +242,7 @@ fn parse_run(args: &[OsString]) -> Result<run::Options, String> {
         record,
         remove,
         front_end,
+        remove_after_exit: front_end,
         nest: None,
         log,
     })

@@ -33,6 +33,10 @@ pub struct Options {
     pub remove: bool,
     /// With `record`: we replaced the `tsbox` CLI's process (helper::Start).
     pub front_end: bool,
+    /// With `remove`: the tree may be deleted after our exit, by a remover we fork (the CLI's, and the warm
+    /// helper's, which reaps the orphan as a subreaper; not a helper Node spawned, whose orphan nobody might reap:
+    /// Node as PID 1 of a container reaps only its own children).
+    pub remove_after_exit: bool,
     /// A user namespace holding the rootless id maps (the warm helper's).
     pub nest: Option<Nest>,
     /// With `record`: keep the output in the bundle's log (max size, files), as docker does for `logs`.
@@ -89,9 +93,13 @@ impl Drop for Cgroup {
 pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
     let (started_at, ended_at, failed_at, log_dir) = (bundle.clone(), bundle.clone(), bundle.clone(), bundle.clone());
-    // Our exit is the caller's answer (the CLI's, or the library's wait(), through the warm helper or not): the
-    // tree's deletion need not hold it up (2-20 ms of unlinks on a busy disk, a third of a library run).
-    let remove = if opts.remove { Removal::AfterExit } else { Removal::Keep };
+    // Our exit is the caller's answer (the CLI's, or the library's wait()): the tree's deletion need not hold it
+    // up (2-20 ms of unlinks on a busy disk, a third of a library run), where the remover will be reaped.
+    let remove = match (opts.remove, opts.remove_after_exit) {
+        (false, _) => Removal::Keep,
+        (true, true) => Removal::AfterExit,
+        (true, false) => Removal::Now,
+    };
     let nest = opts.nest;
     helper::serve(Start {
         status_fd: opts.status_fd,
@@ -138,8 +146,7 @@ pub fn run(opts: Options) -> i32 {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Removal {
     Keep,
-    /// Deleted before we exit (the unit tests': no remover forked from their threaded process).
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Deleted before we exit.
     Now,
     /// Gone for everyone before we exit, its tree deleted after (remove::remove_locked_after_exit).
     AfterExit,

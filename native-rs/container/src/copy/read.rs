@@ -1,8 +1,11 @@
 //! A tree as a record stream: `read` walks one path (a file, a link or a
 //! whole directory) depth-first in name order. Hard links after the first
-//! become `hardlink` records; sockets are left out. Below the path, every
-//! name is opened relative to its directory's descriptor (the *at calls): a
-//! container's tree may nest deeper than PATH_MAX, which a whole path cannot name.
+//! become `hardlink` records; sockets are left out. A container's tree may
+//! nest deeper than PATH_MAX, which a whole path cannot name: past it, names
+//! are opened relative to their directory's descriptor (the *at calls), held
+//! for that part of the walk; above it, by whole paths (the lstat of each and
+//! `O_NOFOLLOW` keep a link from being followed as the entry itself, not as a
+//! directory above it, which a running container may swap in meanwhile).
 
 use super::owners::Owners;
 use super::record::{Kind, Record};
@@ -32,6 +35,10 @@ const NAME_MAX: usize = 255;
 /// Directories deeper than this are refused, not read: the walk recurses, and a tree of ever more one-letter
 /// levels (which rm removes) would overflow its stack. As deep as whole paths ever reached ("/d" a level).
 const MAX_DEPTH: usize = PATH_MAX / 2;
+
+/// Nor is a path longer than this read: each level of the walk keeps its own path (and the stream carries each
+/// entry's), so memory grows with the square of the depth; a container's 2000 levels of 255-byte names took 2 GB.
+const MAX_WALK_PATH: usize = 4 * PATH_MAX;
 
 pub struct ReadOptions {
     /// `cp -L`: follow the path itself if it is a symlink (never those below it).
@@ -170,7 +177,10 @@ impl<'a> Walker<'a> {
         };
         // An empty file has no body to fail on: one that cannot be opened (a whiteout of mode 0, as lstat and
         // lgetxattr never needed to) is read without its attributes.
-        let file = if kind == Kind::File && r.size == 0 && (self.opts.content || self.opts.markers) {
+        // (Without content, a path that fits is read by name: nothing is opened that a running container could
+        // have swapped for a device node since the lstat — `diff` reads no body.)
+        let by_name = path.as_os_str().len() < PATH_MAX;
+        let file = if kind == Kind::File && r.size == 0 && (self.opts.content || (self.opts.markers && !by_name)) {
             self.open_body(&at, path).unwrap_or(None)
         } else if kind == Kind::File && self.opts.content {
             self.open_body(&at, path)?
@@ -178,7 +188,7 @@ impl<'a> Walker<'a> {
             None
         };
         let opened = dir.as_ref().map(|d| d.0).or_else(|| file.as_ref().map(|f| f.as_raw_fd()));
-        if self.opts.markers && self.is_whiteout(opened, &r) {
+        if self.opts.markers && self.is_whiteout(opened, by_name.then(|| path), &r) {
             r = Record::new(rel.to_vec(), Kind::Whiteout);
         }
         if let (Some(d), true) = (&dir, self.opts.markers) {
@@ -234,6 +244,9 @@ impl<'a> Walker<'a> {
         for n in names {
             // Names are bytes: not every one is UTF-8 (a container's `caf\xe9`).
             let child = path.join(std::ffi::OsStr::from_bytes(&n));
+            if child.as_os_str().len() > MAX_WALK_PATH {
+                return Err(Error::setup(format!("reading {}: a path longer than {} bytes", shown(&child), MAX_WALK_PATH)));
+            }
             let mut rel = rel.to_vec();
             if !rel.is_empty() {
                 rel.push(b'/');
@@ -260,10 +273,13 @@ impl<'a> Walker<'a> {
 
     /// overlay's whiteouts: a 0/0 character device, or (rootless layers) an
     /// empty file marked `user.overlay.whiteout`.
-    fn is_whiteout(&self, opened: Option<c_int>, r: &Record) -> bool {
-        match (r.kind, opened) {
-            (Kind::Char, _) => r.major == 0 && r.minor == 0,
-            (Kind::File, Some(fd)) => r.size == 0 && fs::fgetxattr(fd, "user.overlay.whiteout").is_some(),
+    /// (Read from the file `opened`, else by its whole `path` when it fits.)
+    fn is_whiteout(&self, opened: Option<c_int>, path: Option<&Path>, r: &Record) -> bool {
+        const MARK: &str = "user.overlay.whiteout";
+        match (r.kind, opened, path) {
+            (Kind::Char, _, _) => r.major == 0 && r.minor == 0,
+            (Kind::File, Some(fd), _) => r.size == 0 && fs::fgetxattr(fd, MARK).is_some(),
+            (Kind::File, None, Some(p)) => r.size == 0 && fs::lgetxattr(p, MARK).is_some(),
             _ => false,
         }
     }

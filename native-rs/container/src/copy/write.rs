@@ -552,6 +552,16 @@ mod tests {
         let mut listing = Vec::new();
         read::read(&src, &ReadOptions { name: Some(String::new()), content: false, ..ReadOptions::default() }, &mut listing).unwrap();
         assert_eq!(listing.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(), 31);
+        // Past 16 KiB of path (each level keeps its own: memory grew with the square of the depth), refused.
+        let more = t.0.join("more");
+        fs::create_dir_all(&more).unwrap();
+        let mut dir = openat(AT_FDCWD, more.as_os_str().as_bytes(), O_RDONLY | O_DIRECTORY, 0).unwrap();
+        for _ in 0..90 {
+            mkdirat(dir.0, &level[..], 0o755).unwrap();
+            dir = openat(dir.0, &level[..], O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0).unwrap();
+        }
+        let e = read::read(&more, &ReadOptions { content: false, ..ReadOptions::default() }, &mut std::io::sink()).unwrap_err();
+        assert!(e.message.contains("a path longer than 16384 bytes"), "{}", e.message);
     }
 
     /// A deep tree of short names (1500 levels, 3 KB of path) holds no

@@ -100,6 +100,7 @@ pub const PR_SET_KEEPCAPS: c_int = 8;
 pub const PR_SET_NAME: c_int = 15;
 pub const PR_CAPBSET_DROP: c_int = 24;
 pub const PR_SET_NO_NEW_PRIVS: c_int = 38;
+pub const PR_SET_CHILD_SUBREAPER: c_int = 36;
 pub const PR_CAP_AMBIENT: c_int = 47;
 pub const PR_CAP_AMBIENT_RAISE: c_ulong = 2;
 pub const PR_CAP_AMBIENT_CLEAR_ALL: c_ulong = 4;

@@ -23,6 +23,11 @@ pub fn pdeathsig() -> Result<c_int, Errno> {
 
 /// A non-dumpable process's /proc files belong to root and only a
 /// CAP_SYS_PTRACE holder may open them (its /proc/PID/exe included).
+/// Orphaned descendants are reparented to us (PR_SET_CHILD_SUBREAPER), for us to reap.
+pub fn set_child_subreaper() -> Result<(), Errno> {
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+}
+
 pub fn set_dumpable(on: bool) -> Result<(), Errno> {
     prctl(PR_SET_DUMPABLE, on as c_ulong)
 }

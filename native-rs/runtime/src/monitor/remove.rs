@@ -45,7 +45,9 @@ fn aside_name(bundle: &Path, id: &OsStr, pid: i32) -> PathBuf {
 /// lives nobody else collects the tree, and if it dies, `container prune`
 /// does (src/containers/leftovers.ts). Removed here as before if the fork fails.
 pub fn remove_locked_after_exit(bundle: &Path, lock: c_int) {
-    if !children_share_our_pid_namespace() {
+    // As PID 1 of a PID namespace (`unshare -pf tsbox run …`, tsbox as a container's entrypoint), our exit kills
+    // every process left in it: the remover would die mid-deletion.
+    if !children_share_our_pid_namespace() || process::own_pid() == 1 {
         return remove_locked(bundle, lock);
     }
     let id = bundle.file_name().map(|n| n.to_os_string()).unwrap_or_default();

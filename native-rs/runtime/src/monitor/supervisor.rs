@@ -104,6 +104,7 @@ fn child(bundle: PathBuf, stdio: &[c_int; 3], status_w: c_int) -> ! {
         record: false,
         remove: false,
         front_end: false,
+        remove_after_exit: false,
         nest: None,
         log: None,
     }))

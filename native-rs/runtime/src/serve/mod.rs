@@ -34,7 +34,7 @@ use container::Spec;
 use container::sys::consts::{POLLERR, POLLHUP, POLLIN, SIGCHLD};
 use container::sys::process::{self, ExitStatus};
 use container::sys::types::PollFd;
-use container::sys::{fd, fdpass, signal};
+use container::sys::{cred, fd, fdpass, signal};
 use request::Request;
 use std::collections::HashMap;
 use std::os::raw::c_int;
@@ -53,6 +53,12 @@ pub fn serve(control: c_int) -> i32 {
         let _ = signal::ignore(sig);
     }
     let _ = fd::set_cloexec(control);
+    // A --rm run's remover outlives its supervisor (run.rs): orphaned to us, it is reaped by `reap` with the rest,
+    // not left a zombie of a PID 1 that reaps only its own children (Node in a container, a CI job's `tail`).
+    if let Err(e) = cred::set_child_subreaper() {
+        eprintln!("tsbox-runtime serve: becoming a subreaper: {}", e);
+        return 125;
+    }
     let wake = match wakeup::install_for(&[SIGCHLD]) {
         Ok(r) => r,
         Err(e) => {

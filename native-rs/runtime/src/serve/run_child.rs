@@ -62,6 +62,8 @@ fn child(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> ! {
         record: run.record,
         remove: run.remove,
         front_end: false,
+        // (the server is a subreaper: it reaps the remover)
+        remove_after_exit: true,
         nest,
         log: None,
     }))
