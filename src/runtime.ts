@@ -991,7 +991,8 @@ export class Runtime implements ContainerOwner {
    * touched: one still running goes on, and its streams, `wait()` and `output()` with it (a foreground container
    * still ends with this Node process). A later run starts or reuses the helper. The vm backend keeps nothing
    * here: its guest is the vm daemon's, which stops by itself once idle (with `TSBOX_VM_IDLE=0`, this process's
-   * own, which ends with it). `await using rt = new Runtime()` calls it too.
+   * own, which ends with it). `await using rt = new Runtime()` calls it too. It returns once the files of its
+   * `remove` runs are deleted too (a few ms after their `wait()`: a caller may delete the data dir next).
    */
   async close(): Promise<void> {
     await this.backend.close?.();
