@@ -1073,7 +1073,8 @@ for (const who of identities()) {
       // More than the pipe to the helper holds (64 KiB), so the lines are read, and their log writes fail, while the
       // disk is still full (2,000 lines fitted in the pipe: a helper that read them late, under load, after the rm,
       // logged them all); and more than the log's last page, which may have room for a line or two.
-      const script = "echo before; dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null; yes while-full | head -n 20000; rm /big; echo after";
+      // (The second before the disk fills: a helper that read "before" only after it, on a loaded machine, lost it too.)
+      const script = "echo before; sleep 1; dd if=/dev/zero of=/big bs=1M count=40 2>/dev/null; yes while-full | head -n 20000; rm /big; echo after";
       const run = await cli(["run", "--name", "fg", "busybox", "sh", "-c", script]);
       assert.equal(run.stdout, `before\n${"while-full\n".repeat(20000)}after\n`, run.stderr);
       const logs = await done(["logs", "fg"]);
