@@ -6,6 +6,7 @@
 //! can, so the deletion is retried in one (as `podman unshare rm` would).
 
 use container::idmap;
+use container::sys::consts::{SIGHUP, SIGINT, SIGQUIT};
 use container::sys::process::{self, Forked};
 use container::sys::{cred, fd};
 use container::Spec;
@@ -55,6 +56,12 @@ pub fn remove_locked_after_exit(bundle: &Path, lock: c_int) {
         Ok(p) => p,
         Err(_) => return remove_locked(bundle, lock),
     };
+    // The terminal's signals (a `script` or ssh session that hangs up as we exit, a Ctrl-C) go to our process
+    // group, which the remover is in until its setsid: ignored from before the fork (a signal that came between the
+    // fork and the setsid killed it mid-deletion, leaving the tree aside), as we are about to exit anyway.
+    for sig in [SIGHUP, SIGINT, SIGQUIT] {
+        let _ = container::sys::signal::ignore(sig);
+    }
     let remover = match process::clone_fork(0) {
         Ok(Forked::Parent(pid)) => pid,
         Ok(Forked::Child) => {
@@ -97,8 +104,9 @@ fn children_share_our_pid_namespace() -> bool {
 /// caller's open (a `$(tsbox run --rm …)` reads our stdout to its end);
 /// waits for the go, deletes `aside`, and ends.
 fn deferred_remover(aside: PathBuf, go: c_int) -> ! {
-    container::sys::signal::reset_for_our_code();
+    // Out of the caller's session first, then its handlers reset: no terminal signal reaches us in between.
     let _ = container::sys::tty::setsid();
+    container::sys::signal::reset_for_our_code();
     fd::detach_from_parent_fds(&[go]);
     // Nor the caller's working directory (a mount it may unmount next).
     if aside.is_absolute() {
