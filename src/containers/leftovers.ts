@@ -22,7 +22,7 @@ import { removeOwnedTree } from "./remove.js";
 export async function removersDone(ctx: LifecycleContext, timeoutMs: number): Promise<void> {
   // A live tsbox process by that pid: the name's pid may be another namespace's, or reused since its remover died.
   const live = () => readdirOrEmpty(ctx.paths.containers).some((entry) => {
-    const remover = Number(/^\.removing-[0-9a-f]{64}-(\d+)$/.exec(entry)?.[1]);
+    const remover = removerOf(entry);
     return remover > 0 && pidAlive(remover) && commandLine(remover).includes("tsbox-runtime");
   });
   for (let waited = 0; waited < timeoutMs && live(); waited += 10) await new Promise((r) => setTimeout(r, 10));
@@ -32,7 +32,7 @@ export async function removersDone(ctx: LifecycleContext, timeoutMs: number): Pr
 export async function sweepContainerLeftovers(ctx: LifecycleContext): Promise<number> {
   let bytes = 0;
   const abandoned = readdirOrEmpty(ctx.paths.containers).filter((entry) => {
-    const remover = Number(/^\.removing-[0-9a-f]{64}-(\d+)$/.exec(entry)?.[1]);
+    const remover = removerOf(entry);
     if (remover > 0) return !pidAlive(remover);
     return /^[0-9a-f]{64}$/.test(entry) && !bundleLive(ctx.paths.container(entry));
   });
@@ -48,6 +48,11 @@ export async function sweepContainerLeftovers(ctx: LifecycleContext): Promise<nu
   }
   ctx.names.sweep();
   return bytes;
+}
+
+/** The pid a bundle renamed aside (`.removing-<id>-<pid>`) names as its remover; NaN for any other entry. */
+function removerOf(entry: string): number {
+  return Number(/^\.removing-[0-9a-f]{64}-(\d+)$/.exec(entry)?.[1]);
 }
 
 /** (A remover is a fork of tsbox-runtime: its command line is the helper's.) */
