@@ -16,6 +16,7 @@ import { goArch, securitySettings } from "../src/spec/security.js";
 import { securityOptions } from "../src/cli/run-flags.js";
 import { parseDeviceFlag, privilegedDevices, requestedDevices } from "../src/containers/devices.js";
 import { validateSpec } from "../src/spec/validate.js";
+import { sysctlBlockers } from "../src/backends/native/sysctl-blockers.js";
 import type { ContainerSpec, LinuxSeccomp } from "../src/spec/container-spec.js";
 
 const repo = (p: string) => readFileSync(fileURLToPath(new URL(`../${p}`, import.meta.url)), "utf8");
@@ -205,5 +206,25 @@ describe("security options", () => {
     const spec = minimalSpec("/");
     spec.process.args = ["echo", "é 日本 😀 e\u0301 \u05e9\u05dc"];
     validateSpec(spec);
+  });
+});
+
+describe("host settings that block the native backend (backends/native/sysctl-blockers.ts)", () => {
+  const host = (values: Record<string, string>) => (path: string) => values[path];
+  it("names each blocking sysctl for a user, only the ones that bind root for root, in one order for `info` and the backend choice", () => {
+    const all = host({
+      "/proc/sys/user/max_user_namespaces": "0",
+      "/proc/sys/kernel/unprivileged_userns_clone": "0",
+      "/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "1",
+      "/proc/sys/vm/memfd_noexec": "2",
+    });
+    assert.deepEqual(sysctlBlockers(false, all).map((b) => `${b.name}=${b.value}`), ["user.max_user_namespaces=0", "kernel.unprivileged_userns_clone=0", "kernel.apparmor_restrict_unprivileged_userns=1", "vm.memfd_noexec=2"]);
+    assert.deepEqual(sysctlBlockers(true, all).map((b) => b.name), ["user.max_user_namespaces"]);
+    for (const b of sysctlBlockers(false, all)) assert.match(b.fix, new RegExp(`sysctl -w ${b.name.replace(/\./g, "\\.")}=`), b.name);
+  });
+  it("a host with the usual values, or without these files (older kernels, other distributions), blocks nothing", () => {
+    const usual = host({ "/proc/sys/user/max_user_namespaces": "63704", "/proc/sys/kernel/unprivileged_userns_clone": "1", "/proc/sys/vm/memfd_noexec": "0" });
+    assert.deepEqual(sysctlBlockers(false, usual), []);
+    assert.deepEqual(sysctlBlockers(false, host({})), []);
   });
 });

@@ -6,13 +6,13 @@
  * an unmapped uid): it runs on every `tsbox run`.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.js";
 import { option } from "../vocabulary.js";
 import type { Backend } from "./backend.js";
 import { addonPresent } from "./native/addon.js";
 import { NativeBackend } from "./native/native-backend.js";
 import { findRuntimeBinary } from "./native/runtime-binary.js";
+import { readProcValue, sysctlBlockers } from "./native/sysctl-blockers.js";
 import { missingNativeParts } from "../parts.js";
 import { VmBackend } from "./vm/node/vm-backend.js";
 
@@ -42,20 +42,9 @@ export function nativeUnavailable(env: NodeJS.ProcessEnv = process.env): string 
   if (process.platform !== "linux") return `the native backend needs Linux (this is ${process.platform})`;
   const runtime = findRuntimeBinary(env);
   if (!runtime || !addonPresent()) return missingNativeParts();
-  const root = process.getuid?.() === 0;
-  const sysctl = (path: string) => {
-    try {
-      return readFileSync(path, "utf8").trim();
-    } catch {
-      return undefined;
-    }
-  };
-  if (sysctl("/proc/sys/user/max_user_namespaces") === "0") return "user namespaces are disabled (user.max_user_namespaces = 0; fix: sudo sysctl -w user.max_user_namespaces=15000)";
-  if (!root && sysctl("/proc/sys/kernel/unprivileged_userns_clone") === "0") return "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0; fix: sudo sysctl -w kernel.unprivileged_userns_clone=1)";
-  if (!root && sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === "1") return "AppArmor restricts unprivileged user namespaces (Ubuntu 24.04+; fix: sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile that allows userns for node)";
-  // Root protects its helper with a read-only bind instead (native-rs/container/src/sealed_exe.rs).
-  if (!root && sysctl("/proc/sys/vm/memfd_noexec") === "2") return "executable memfds are forbidden (vm.memfd_noexec = 2), and a user other than root has no other way to run tsbox's helper from a copy no container can write (fix: sudo sysctl -w vm.memfd_noexec=1, or run tsbox as root)";
-  return usernsRefused(runtime, sysctl);
+  const blocker = sysctlBlockers(process.getuid?.() === 0)[0];
+  if (blocker) return `${blocker.what} (${blocker.name} = ${blocker.value})${blocker.why ? `, and ${blocker.why}` : ""}; fix: ${blocker.fix}`;
+  return usernsRefused(runtime, readProcValue);
 }
 
 /**
