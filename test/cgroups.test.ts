@@ -578,6 +578,8 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       [["--oom-score-adj", "2000"], /^tsbox: invalid value 2000, range for oom score adj is \[-1000, 1000\]\n$/],
       [["--cgroups", "maybe"], /^tsbox: invalid value "maybe" for --cgroups: expected enabled, required or disabled\n$/],
       [["--cgroups", "disabled", "-m", "32m"], /^tsbox: resource limits need a cgroup/],
+      // Before: `invalid container spec: linux.cgroupsPath: "../../etc/<id>" is not a cgroup path without '..'`.
+      [["--cgroup-parent", "../../etc"], /^tsbox: invalid value "\.\.\/\.\.\/etc" for --cgroup-parent: a cgroup path cannot go up \("\.\."\)\n$/],
     ];
     for (const [flags, want] of cases) {
       const r = await tsbox(who, ["run", "--rm", ...flags, "busybox", "true"]);
@@ -668,6 +670,8 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       const file = (controller: string, f: string) => readFileSync(join(cgroupMounts().find((m) => m.controllers.includes(controller))!.mount, cgroupParent, "narrow", id, f), "utf8").trim();
       assert.deepEqual([file("memory", "memory.limit_in_bytes"), file("cpu", "cpu.cfs_quota_us")], [String(64 << 20), "-1"]);
       assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", name])).stdout, `${64 << 20} 0\n`);
+      // docker's HostConfig.CgroupParent (it had none: `<no value>`).
+      assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.CgroupParent}}", name])).stdout, `${cgroupParent}/narrow\n`);
     } finally {
       await tsbox(who, ["rm", "-f", name]);
       removeCgroupTree(narrow);

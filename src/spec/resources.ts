@@ -247,6 +247,11 @@ export function cgroupSettings(
   const mode = cgroupsMode(options.cgroups, env);
   if (mode === "disabled" && resources) throw new UsageError(`resource limits need a cgroup: they cannot be used with ${option("cgroups", "disabled")}`);
   const parent = options.cgroupParent ?? env.TSBOX_CGROUP_PARENT;
+  // The runtime refuses it too, naming the spec's linux.cgroupsPath, which the user never wrote.
+  if (parent?.split("/").includes("..")) {
+    const from = options.cgroupParent !== undefined ? option("cgroupParent") : "TSBOX_CGROUP_PARENT";
+    throw new UsageError(`invalid value "${parent}" for ${from}: a cgroup path cannot go up ("..")`);
+  }
   return {
     ...(resources ? { resources } : {}),
     ...(parent ? { cgroupsPath: `${parent.replace(/\/+$/, "")}/${id}` } : {}),
