@@ -272,6 +272,37 @@ function statsCpuNow(who: Identity, getDelegation: () => Delegation | undefined)
   });
 }
 
+/**
+ * docker's EventOOM is the cgroup's, exec or not: an exec'd process the OOM killer took sets the container's
+ * OOMKilled and logs one `oom` while the container runs on (before, nothing until the container ended).
+ */
+function execOom(who: Identity, getDelegation: () => Delegation | undefined) {
+  it("an exec'd process OOM-killed: the container's OOMKilled and one oom event, while it runs", { skip: vm }, async () => {
+    const cli = delegatedCli(who, getDelegation());
+    const name = `execoom-${who.name}`;
+    const started = await cli(["run", "-d", "--name", name, "--network", "none", "-m", "32m", "busybox", "sleep", "600"]);
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      const fine = await cli(["exec", name, "true"]);
+      assert.equal(fine.code, 0, fine.stderr);
+      const oomKilled = async () => (await cli(["inspect", "-f", "{{.State.Status}} {{.State.OOMKilled}}", name])).stdout;
+      assert.equal(await oomKilled(), "running false\n", "an exec that ends well records nothing");
+      // tail holds all it reads: 64 MiB in a 32 MiB cgroup.
+      const hog = await cli(["exec", name, "sh", "-c", "head -c 64m /dev/zero | tail"]);
+      assert.equal(hog.code, 137, hog.stderr);
+      // Recorded before the exec returned (the helper waits for its watcher).
+      assert.equal(await oomKilled(), "running true\n");
+      assert.equal((await cli(["kill", name])).code, 0);
+      assert.equal((await cli(["wait", name])).stdout, "137\n");
+      const events = readFileSync(join(who.dataDir, EVENTS_FILE), "utf8").split("\n").filter((l) => l.includes(`"${name}"`));
+      const actions = events.map((l) => (JSON.parse(l) as { Action: string }).Action);
+      assert.deepEqual(actions, ["create", "start", "oom", "kill", "die"], "one oom, when it happened; none again at the end");
+    } finally {
+      await cli(["rm", "-f", name]);
+    }
+  });
+}
+
 function killPaused(who: Identity, getDelegation: () => Delegation | undefined) {
   // (the vm's is the library scenario's "pause" above: a detached vm container's daemon would outlive the test)
   it("kill of a paused container ends it (thawed): exit 137", { skip: vm }, async () => {
@@ -367,6 +398,7 @@ for (const who of identities()) {
       killedSupervisor(who, () => undefined);
       pausedOrphan(who, () => undefined);
       killPaused(who, () => undefined);
+      execOom(who, () => undefined);
       statsCpuNow(who, () => undefined);
       it("tsbox info: root gets every controller", { skip: vm }, async () => {
         const r = await tsbox(who, ["info", "--json"]);
@@ -392,6 +424,7 @@ for (const who of identities()) {
       killedSupervisor(who, () => delegation);
       pausedOrphan(who, () => delegation);
       killPaused(who, () => delegation);
+      execOom(who, () => delegation);
       statsCpuNow(who, () => delegation);
 
       it("tsbox info names the controllers this user has", { skip: vm }, async () => {
