@@ -272,6 +272,37 @@ function statsCpuNow(who: Identity, getDelegation: () => Delegation | undefined)
   });
 }
 
+/**
+ * docker's EventOOM is the cgroup's, exec or not: an exec'd process the OOM killer took sets the container's
+ * OOMKilled and logs one `oom` while the container runs on (before, nothing until the container ended).
+ */
+function execOom(who: Identity, getDelegation: () => Delegation | undefined) {
+  it("an exec'd process OOM-killed: the container's OOMKilled and one oom event, while it runs", { skip: vm }, async () => {
+    const cli = delegatedCli(who, getDelegation());
+    const name = `execoom-${who.name}`;
+    const started = await cli(["run", "-d", "--name", name, "--network", "none", "-m", "32m", "busybox", "sleep", "600"]);
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      const fine = await cli(["exec", name, "true"]);
+      assert.equal(fine.code, 0, fine.stderr);
+      const oomKilled = async () => (await cli(["inspect", "-f", "{{.State.Status}} {{.State.OOMKilled}}", name])).stdout;
+      assert.equal(await oomKilled(), "running false\n", "an exec that ends well records nothing");
+      // tail holds all it reads: 64 MiB in a 32 MiB cgroup.
+      const hog = await cli(["exec", name, "sh", "-c", "head -c 64m /dev/zero | tail"]);
+      assert.equal(hog.code, 137, hog.stderr);
+      // Recorded before the exec returned (the helper waits for its watcher).
+      assert.equal(await oomKilled(), "running true\n");
+      assert.equal((await cli(["kill", name])).code, 0);
+      assert.equal((await cli(["wait", name])).stdout, "137\n");
+      const events = readFileSync(join(who.dataDir, EVENTS_FILE), "utf8").split("\n").filter((l) => l.includes(`"${name}"`));
+      const actions = events.map((l) => (JSON.parse(l) as { Action: string }).Action);
+      assert.deepEqual(actions, ["create", "start", "oom", "kill", "die"], "one oom, when it happened; none again at the end");
+    } finally {
+      await cli(["rm", "-f", name]);
+    }
+  });
+}
+
 function killPaused(who: Identity, getDelegation: () => Delegation | undefined) {
   // (the vm's is the library scenario's "pause" above: a detached vm container's daemon would outlive the test)
   it("kill of a paused container ends it (thawed): exit 137", { skip: vm }, async () => {
@@ -367,6 +398,7 @@ for (const who of identities()) {
       killedSupervisor(who, () => undefined);
       pausedOrphan(who, () => undefined);
       killPaused(who, () => undefined);
+      execOom(who, () => undefined);
       statsCpuNow(who, () => undefined);
       it("tsbox info: root gets every controller", { skip: vm }, async () => {
         const r = await tsbox(who, ["info", "--json"]);
@@ -392,6 +424,7 @@ for (const who of identities()) {
       killedSupervisor(who, () => delegation);
       pausedOrphan(who, () => delegation);
       killPaused(who, () => delegation);
+      execOom(who, () => delegation);
       statsCpuNow(who, () => delegation);
 
       it("tsbox info names the controllers this user has", { skip: vm }, async () => {
@@ -448,9 +481,10 @@ for (const who of identities()) {
         assert.deepEqual(results.noview, { exitCode: 0, entries: 0 });
       });
 
-      it("update records the limits for the next start, with a warning", () => {
+      it("update records the limits, with a warning that it runs on without them", () => {
         assert.equal(results.noupdate.memory, 48 * 1024 * 1024, JSON.stringify(results.noupdate));
-        assert.match(results.noupdate.warning, /^container \S+ runs without a cgroup \(this host delegates no cgroup to this user; see tsbox info\), so it takes the new limits at its next start$/);
+        // Before: "so it takes the new limits at its next start", which gets no cgroup either on this host.
+        assert.match(results.noupdate.warning, /^container \S+ runs without a cgroup \(this host delegates no cgroup to this user; see tsbox info\), so it runs on without the new limits, recorded \(inspect shows them\) for a start that gets one$/);
       });
 
       it("has no stats", () => {
@@ -578,6 +612,8 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       [["--oom-score-adj", "2000"], /^tsbox: invalid value 2000, range for oom score adj is \[-1000, 1000\]\n$/],
       [["--cgroups", "maybe"], /^tsbox: invalid value "maybe" for --cgroups: expected enabled, required or disabled\n$/],
       [["--cgroups", "disabled", "-m", "32m"], /^tsbox: resource limits need a cgroup/],
+      // Before: `invalid container spec: linux.cgroupsPath: "../../etc/<id>" is not a cgroup path without '..'`.
+      [["--cgroup-parent", "../../etc"], /^tsbox: invalid value "\.\.\/\.\.\/etc" for --cgroup-parent: a cgroup path cannot go up \("\.\."\)\n$/],
     ];
     for (const [flags, want] of cases) {
       const r = await tsbox(who, ["run", "--rm", ...flags, "busybox", "true"]);
@@ -668,6 +704,8 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
       const file = (controller: string, f: string) => readFileSync(join(cgroupMounts().find((m) => m.controllers.includes(controller))!.mount, cgroupParent, "narrow", id, f), "utf8").trim();
       assert.deepEqual([file("memory", "memory.limit_in_bytes"), file("cpu", "cpu.cfs_quota_us")], [String(64 << 20), "-1"]);
       assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}", name])).stdout, `${64 << 20} 0\n`);
+      // docker's HostConfig.CgroupParent (it had none: `<no value>`).
+      assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.CgroupParent}}", name])).stdout, `${cgroupParent}/narrow\n`);
     } finally {
       await tsbox(who, ["rm", "-f", name]);
       removeCgroupTree(narrow);

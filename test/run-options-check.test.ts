@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options-check.js";
-import { mergeResources, resourcesFromOptions, undoResources } from "../src/spec/resources.js";
+import { cgroupSettings, mergeResources, resourcesFromOptions, undoResources } from "../src/spec/resources.js";
+import { shmMode } from "../src/spec/ipc-pid.js";
 import { checkPort } from "../src/network/plan.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { removeRunningRefusal, UsageError } from "../src/errors.js";
@@ -68,8 +69,8 @@ test("publish objects: the host side may be left out; a bad field is named", () 
 test("memory sizes: docker's units, -1 for unlimited swap, nothing past 8 PiB", () => {
   assert.deepEqual(resourcesFromOptions({ memory: "32m", memorySwap: "-1" }, KERNEL)?.memory, { limit: 32 * 1024 ** 2, swap: -1 });
   assert.deepEqual(resourcesFromOptions({ memory: "1.5g", memorySwap: -1 }, KERNEL)?.memory, { limit: 1.5 * 1024 ** 3, swap: -1 });
-  assert.throws(() => resourcesFromOptions({ memory: "100p" }, KERNEL), { message: 'invalid value "100p" for --memory: too large (below 8p)' });
-  assert.throws(() => resourcesFromOptions({ memory: "32m", memorySwap: "-2" }, KERNEL), /invalid value "-2" for --memory-swap: invalid size/);
+  assert.throws(() => resourcesFromOptions({ memory: "100p" }, KERNEL), { message: 'invalid value "100p" for the memory option: too large (below 8p)' });
+  assert.throws(() => resourcesFromOptions({ memory: "32m", memorySwap: "-2" }, KERNEL), /invalid value "-2" for the memorySwap option: invalid size/);
 });
 
 test("options of the right kinds pass, and undefined means unset", () => {
@@ -156,7 +157,7 @@ test("--pids-limit: docker's ≤ 0 is unlimited (0 at create: none asked); past 
   assert.deepEqual(resourcesFromOptions({ pidsLimit: -2 }, KERNEL)?.pids, { limit: -1 });
   assert.equal(resourcesFromOptions({ pidsLimit: 0 }, KERNEL), undefined);
   assert.deepEqual(mergeResources({ pids: { limit: 10 } }, 0, { pidsLimit: 0 }, KERNEL).resources.pids, { limit: -1 });
-  assert.throws(() => resourcesFromOptions({ pidsLimit: KERNEL.pidMax + 1 }, KERNEL), { message: "invalid value 4194305 for --pids-limit: at most 4194304 (the kernel's PID_MAX_LIMIT)" });
+  assert.throws(() => resourcesFromOptions({ pidsLimit: KERNEL.pidMax + 1 }, KERNEL), { message: "invalid value 4194305 for the pidsLimit option: at most 4194304 (the kernel's PID_MAX_LIMIT)" });
   assert.throws(() => resourcesFromOptions({ pidsLimit: 2 ** 60 }, KERNEL), /expected a whole number/);
   assert.throws(() => resourcesFromOptions({ memory: 2 ** 60 }, KERNEL), /expected a whole number of bytes \(below 8p\)/);
 });
@@ -181,6 +182,16 @@ test("a message names the library's option to a library caller and the CLI's fla
     assert.equal(removeRunningRefusal("0123456789ab").message, "cannot remove running container 0123456789ab: stop it first or use force: true");
     const cli = spawnSync(process.execPath, [cliPath, "run", "--backend", "docker", "busybox", "true"], { env: { ...process.env, TSBOX_DATA_DIR: dir }, encoding: "utf8" });
     assert.deepEqual([cli.status, cli.stderr], [125, 'tsbox: unknown backend "docker" (from --backend): use native, vm or auto\n']);
+    // The limits' checks too (before: `invalid value "abc" for --memory` to a library caller of resources: { memory: "abc" }).
+    assert.throws(() => resourcesFromOptions({ memory: "abc" }, KERNEL), usage('invalid value "abc" for the memory option: invalid size (expected e.g. 32m, 1.5g, 512k)'));
+    assert.throws(() => resourcesFromOptions({ cpusetCpus: "0-" }, KERNEL), usage('invalid value "0-" for the cpusetCpus option (expected e.g. 0-2,4)'));
+    assert.throws(() => resourcesFromOptions({ pidsLimit: 1.5 }, KERNEL), usage("invalid value 1.5 for the pidsLimit option: expected a whole number (0 or less: unlimited)"));
+    assert.throws(() => cgroupSettings("0".repeat(64), { resources: { memory: "32m" }, cgroups: "disabled" }, {}, KERNEL), usage('resource limits need a cgroup: they cannot be used with cgroups: "disabled"'));
+    assert.throws(() => shmMode({ shmSize: "1x" }), usage('invalid value "1x" for the shmSize option: invalid size (expected e.g. 32m, 1.5g, 512k)'));
+    assert.throws(() => shmMode({ shmSize: 0 }), usage("the shmSize option must be positive"));
+    assert.throws(() => shmMode({ shmSize: "1m", ipc: "host" }), usage('the shmSize option has no /dev/shm to size with ipc: "host"'));
+    const flags = spawnSync(process.execPath, [cliPath, "run", "-m", "abc", "--cpuset-cpus", "0", "busybox", "true"], { env: { ...process.env, TSBOX_DATA_DIR: dir }, encoding: "utf8" });
+    assert.deepEqual([flags.status, flags.stderr], [125, 'tsbox: invalid value "abc" for --memory: invalid size (expected e.g. 32m, 1.5g, 512k)\n']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -159,6 +159,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
       ...(options.mounts && options.mounts.length > 0 ? { Mounts: options.mounts.map(apiMount) } : {}),
       ...hostConfigResources(resources, nanoCpusOf(options.resources)),
       OomScoreAdj: (spec.process as { oomScoreAdj?: number }).oomScoreAdj ?? 0,
+      CgroupParent: cgroupParentOf(spec.linux.cgroupsPath),
       // What the container got (none with --privileged or systempaths=unconfined), as docker shows them.
       MaskedPaths: [...spec.linux.maskedPaths],
       ReadonlyPaths: [...spec.linux.readonlyPaths],
@@ -273,6 +274,11 @@ export function portBindings(ports: PortMapping[]): Record<string, { HostIp: str
   const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort === 0 ? "" : String(p.hostPort) });
   return out;
+}
+
+/** docker's HostConfig.CgroupParent: the cgroup path (`--cgroup-parent`, `$TSBOX_CGROUP_PARENT`) without the container's own last part. */
+function cgroupParentOf(cgroupsPath: string | undefined): string {
+  return cgroupsPath === undefined ? "" : cgroupsPath.slice(0, Math.max(cgroupsPath.lastIndexOf("/"), 0));
 }
 
 /** docker's HostConfig.ShmSize: the /dev/shm tmpfs's bytes (0 when it is the host's or none). */

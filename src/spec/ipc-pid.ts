@@ -5,6 +5,7 @@
  * builder (from-options.ts) and the checks of the CLI share it.
  */
 import { UsageError } from "../errors.js";
+import { option } from "../vocabulary.js";
 import type { RunOptions } from "./run-options.js";
 import { parseMemorySize } from "./resources.js";
 
@@ -51,14 +52,14 @@ export function peerRefs(options: Pick<RunOptions, "ipc" | "pid">): { pid?: stri
 
 export function shmMode(options: Pick<RunOptions, "ipc" | "shmSize">): ShmMode {
   if (options.ipc === "host" || options.ipc === "none") {
-    if (options.shmSize !== undefined) throw new UsageError(`--shm-size has no /dev/shm to size with --ipc ${options.ipc}`);
+    if (options.shmSize !== undefined) throw new UsageError(`${option("shmSize")} has no /dev/shm to size with ${option("ipc", options.ipc)}`);
     return options.ipc;
   }
   if (peerOf(options.ipc, "--ipc") !== undefined) {
-    if (options.shmSize !== undefined) throw new UsageError(`--shm-size conflicts with --ipc ${options.ipc}: its /dev/shm is that container's`);
+    if (options.shmSize !== undefined) throw new UsageError(`${option("shmSize")} conflicts with ${option("ipc", options.ipc)}: its /dev/shm is that container's`);
     return "peer";
   }
-  const size = options.shmSize === undefined ? DEFAULT_SHM_SIZE : parseMemorySize(options.shmSize, "--shm-size");
-  if (size <= 0) throw new UsageError("--shm-size must be positive");
+  const size = options.shmSize === undefined ? DEFAULT_SHM_SIZE : parseMemorySize(options.shmSize, "shmSize");
+  if (size <= 0) throw new UsageError(`${option("shmSize")} must be positive`);
   return { size };
 }

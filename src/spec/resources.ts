@@ -4,6 +4,7 @@
  * Pure: shared by the CLI and the library (RunOptions.resources).
  */
 import { UsageError } from "../errors.js";
+import { option } from "../vocabulary.js";
 import type { CgroupsMode, LinuxResources, LinuxSpec } from "./container-spec.js";
 import type { RunOptions } from "./run-options.js";
 
@@ -42,8 +43,12 @@ export interface ContainerKernel {
 const MIN_MEMORY = 6 * 1024 * 1024;
 const UNITS: Record<string, number> = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
-/** docker's RAMInBytes: "32m" = 32 MiB; binary units, an optional "b"/"ib". */
-export function parseMemorySize(value: MemorySize, flag: string): number {
+/**
+ * docker's RAMInBytes: "32m" = 32 MiB; binary units, an optional "b"/"ib".
+ * `name`: the library's option (`memory`), which a message names as the caller does (`--memory` in the CLI).
+ */
+export function parseMemorySize(value: MemorySize, name: string): number {
+  const flag = option(name);
   if (typeof value === "number") {
     if (!Number.isSafeInteger(value)) throw new UsageError(`invalid value ${value} for ${flag}: expected a whole number of bytes (below 8p)`);
     return value;
@@ -62,7 +67,7 @@ export function checkCpuList(list: string, cpuCount: number): void {
   let highest = -1;
   for (const part of parts) {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) throw new UsageError(`invalid value "${list}" for --cpuset-cpus (expected e.g. 0-2,4)`);
+    if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) throw new UsageError(`invalid value "${list}" for ${option("cpusetCpus")} (expected e.g. 0-2,4)`);
     highest = Math.max(highest, Number(m[2] ?? m[1]));
   }
   if (highest >= cpuCount) throw new UsageError(`requested CPUs are not available - requested ${list}, available: 0-${cpuCount - 1}`);
@@ -72,16 +77,16 @@ export function checkCpuList(list: string, cpuCount: number): void {
 export function resourcesFromOptions(opts: ResourceOptions, kernel: ContainerKernel): LinuxResources | undefined {
   const cpuCount = kernel.cpus;
   const r: LinuxResources = {};
-  const memory = opts.memory === undefined ? undefined : parseMemorySize(opts.memory, "--memory");
+  const memory = opts.memory === undefined ? undefined : parseMemorySize(opts.memory, "memory");
   // docker's MemSwapBytes: a size, or "-1" for unlimited swap (the CLI's only way to say it).
-  const swap = opts.memorySwap === undefined ? undefined : String(opts.memorySwap).trim() === "-1" ? -1 : parseMemorySize(opts.memorySwap, "--memory-swap");
-  const reservation = opts.memoryReservation === undefined ? undefined : parseMemorySize(opts.memoryReservation, "--memory-reservation");
+  const swap = opts.memorySwap === undefined ? undefined : String(opts.memorySwap).trim() === "-1" ? -1 : parseMemorySize(opts.memorySwap, "memorySwap");
+  const reservation = opts.memoryReservation === undefined ? undefined : parseMemorySize(opts.memoryReservation, "memoryReservation");
   if ((memory ?? 0) < 0 || (reservation ?? 0) < 0) throw new UsageError("memory sizes cannot be negative");
   if (memory !== undefined && memory > 0 && memory < MIN_MEMORY) throw new UsageError("minimum memory limit allowed is 6MB");
   if (swap !== undefined && swap !== 0) {
     if (memory === undefined || memory <= 0) throw new UsageError("you should always set the memory limit when using the memoryswap limit");
     if (swap > 0 && swap < memory) throw new UsageError("minimum memoryswap limit should be larger than memory limit");
-    if (swap < -1) throw new UsageError(`invalid value ${swap} for --memory-swap: -1 means unlimited`);
+    if (swap < -1) throw new UsageError(`invalid value ${swap} for ${option("memorySwap")}: -1 means unlimited`);
   }
   if (reservation !== undefined && reservation !== 0) {
     if (reservation > 0 && reservation < MIN_MEMORY) throw new UsageError("minimum memory reservation allowed is 6MB");
@@ -129,9 +134,9 @@ export function resourcesFromOptions(opts: ResourceOptions, kernel: ContainerKer
   if (Object.keys(cpu).length > 0) r.cpu = cpu;
 
   if (opts.pidsLimit !== undefined && opts.pidsLimit !== 0) {
-    if (!Number.isSafeInteger(opts.pidsLimit)) throw new UsageError(`invalid value ${opts.pidsLimit} for --pids-limit: expected a whole number (0 or less: unlimited)`);
+    if (!Number.isSafeInteger(opts.pidsLimit)) throw new UsageError(`invalid value ${opts.pidsLimit} for ${option("pidsLimit")}: expected a whole number (0 or less: unlimited)`);
     // The kernel refuses more (EINVAL), which a running container's update met after writing the other limits.
-    if (opts.pidsLimit > kernel.pidMax) throw new UsageError(`invalid value ${opts.pidsLimit} for --pids-limit: at most ${kernel.pidMax} (the kernel's PID_MAX_LIMIT)`);
+    if (opts.pidsLimit > kernel.pidMax) throw new UsageError(`invalid value ${opts.pidsLimit} for ${option("pidsLimit")}: at most ${kernel.pidMax} (the kernel's PID_MAX_LIMIT)`);
     // docker's getPidsLimit: any value below 0 is unlimited.
     r.pids = { limit: Math.max(opts.pidsLimit, -1) };
   }
@@ -216,8 +221,8 @@ export function checkOomScoreAdj(adj: number): number {
 const MODES: readonly CgroupsMode[] = ["enabled", "required", "disabled"];
 
 /** `--cgroups`, else `$TSBOX_CGROUPS`; undefined: enabled. */
-export function cgroupsMode(option: string | undefined, env: Record<string, string | undefined>): CgroupsMode | undefined {
-  const [value, from] = option !== undefined ? [option, "--cgroups"] : [env.TSBOX_CGROUPS, "TSBOX_CGROUPS"];
+export function cgroupsMode(asked: string | undefined, env: Record<string, string | undefined>): CgroupsMode | undefined {
+  const [value, from] = asked !== undefined ? [asked, option("cgroups")] : [env.TSBOX_CGROUPS, "TSBOX_CGROUPS"];
   if (value === undefined || value === "") return undefined;
   if (!MODES.includes(value as CgroupsMode)) throw new UsageError(`invalid value "${value}" for ${from}: expected enabled, required or disabled`);
   return value as CgroupsMode;
@@ -240,8 +245,13 @@ export function cgroupSettings(
   const memory = resources?.memory;
   if (swap && memory?.limit && memory.swap === undefined) memory.swap = 2 * memory.limit;
   const mode = cgroupsMode(options.cgroups, env);
-  if (mode === "disabled" && resources) throw new UsageError("resource limits need a cgroup: they cannot be used with --cgroups=disabled");
+  if (mode === "disabled" && resources) throw new UsageError(`resource limits need a cgroup: they cannot be used with ${option("cgroups", "disabled")}`);
   const parent = options.cgroupParent ?? env.TSBOX_CGROUP_PARENT;
+  // The runtime refuses it too, naming the spec's linux.cgroupsPath, which the user never wrote.
+  if (parent?.split("/").includes("..")) {
+    const from = options.cgroupParent !== undefined ? option("cgroupParent") : "TSBOX_CGROUP_PARENT";
+    throw new UsageError(`invalid value "${parent}" for ${from}: a cgroup path cannot go up ("..")`);
+  }
   return {
     ...(resources ? { resources } : {}),
     ...(parent ? { cgroupsPath: `${parent.replace(/\/+$/, "")}/${id}` } : {}),

@@ -2,6 +2,7 @@
 //! the namespaces of its init), forward signals, wait, report: the same
 //! status events and exit codes as `run`.
 
+use crate::exec_oom::Watcher;
 use crate::helper::{self, Start};
 use crate::relay::Relay;
 use container::error::{Context, Error, ErrorKind};
@@ -37,6 +38,8 @@ struct Input {
     seccomp: Option<Seccomp>,
     /// `exec -dt`: the output of the terminal we gave the process.
     relay: Option<Relay>,
+    /// Records an OOM kill in the container's cgroup while the process runs (exec_oom.rs).
+    oom: Option<Watcher>,
 }
 
 pub fn exec(opts: Options) -> i32 {
@@ -57,16 +60,23 @@ pub fn exec(opts: Options) -> i32 {
                 let _ = std::fs::remove_file(&file);
             }
             let process = process?;
-            let seccomp = match bundle {
-                Some(b) => Spec::load(&b)?.linux.seccomp,
+            let seccomp = match &bundle {
+                Some(b) => Spec::load(b)?.linux.seccomp,
                 None => None,
             };
+            // Forked before anything else (the terminal's relay), and before the join.
+            let oom = bundle.as_deref().and_then(Watcher::start);
             // Detached, our stdio is /dev/null (detach.rs), which cannot be a controlling terminal.
             let relay = if detach && process.terminal { Some(detached_terminal(pid)?) } else { None };
-            Ok(Input { pid, process, seccomp, relay })
+            Ok(Input { pid, process, seccomp, relay, oom })
         }),
         spawn: |input: &Input, on_fork: &mut dyn FnMut(i32)| {
-            join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), on_fork)
+            join::spawn_with(input.pid, &input.process, input.seccomp.as_ref(), &mut |child| {
+                if let Some(w) = &input.oom {
+                    w.started(child);
+                }
+                on_fork(child)
+            })
         },
         terminal: |input: &Input| input.process.terminal,
         // The container's maps as the host sees them (the init's, read from here).
@@ -76,7 +86,8 @@ pub fn exec(opts: Options) -> i32 {
         on_started: None,
         on_ended: None,
         on_failed,
-        // The container's init reports its OOM kills.
+        // The exec's own end says nothing of OOM (docker's exec inspect has no such field); the container's
+        // state does: exec_oom.rs, and the init's end.
         oom_killed: |_| false,
     });
     if setup_failed.get() {

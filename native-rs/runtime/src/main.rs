@@ -31,6 +31,7 @@ mod copy;
 mod detach;
 mod events;
 mod exec;
+mod exec_oom;
 mod flags;
 mod helper;
 mod monitor;

@@ -89,7 +89,9 @@ async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPat
   } catch (err) {
     // Ended meanwhile: the limits are recorded for its next start, as a stopped container's.
     if (endedMeanwhile(state)) return undefined;
-    const without = withoutCgroupError(err, state, "takes the new limits at its next start", bundle);
+    // Not "at its next start": without a delegated cgroup (or, as root, a host that gives none) that start has
+    // none either. --cgroups=disabled was refused above.
+    const without = withoutCgroupError(err, state, "runs on without the new limits, recorded (inspect shows them) for a start that gets one", bundle);
     if (without !== err) return (without as Error).message;
     // The kernel refused one (a memory limit below what it uses): the container keeps the limits it has. The
     // runtime wrote those before the refused one already: they are written back, so the cgroup says what
