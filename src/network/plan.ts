@@ -164,7 +164,7 @@ export function managedServers(attach: NetworkAttachment[], userMode: boolean, h
  * record's) when it is the container's only one, which then publishes them; `dns`, the resolver the container
  * changes to (the keeper rewrites its resolv.conf if it is still the record's), else none.
  */
-export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string; ports?: PortMapping[]; dns?: NetworkSpec["dns"] }): NetworkSpec {
+export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string; ports?: PortMapping[]; dns?: NetworkSpec["dns"]; gatewayEndpoint?: boolean }): NetworkSpec {
   const config = inputs.store.get(inputs.network);
   return {
     dir: join(inputs.bundleDir, "net"),
@@ -175,6 +175,7 @@ export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"
     attach: [attachment(inputs, config, readResolvConf().servers)],
     ports: inputs.ports ?? [],
     ...(inputs.rootless ? { rootless: inputs.rootless } : {}),
+    ...(inputs.gatewayEndpoint ? { gatewayEndpoint: true } : {}),
   };
 }
 

@@ -23,6 +23,10 @@ pub struct NetworkSpec {
     pub attach: Vec<Attachment>,
     pub ports: Vec<Port>,
     pub rootless: Option<Rootless>,
+    /// `network connect` of a running container that lost its gateway endpoint (the network that had it was
+    /// disconnected while another keeper's stayed): this attachment takes the default route and the published
+    /// ports although other networks are attached (`keeper::attach_running`), as docker picks a new gateway.
+    pub gateway_endpoint: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -213,6 +217,10 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
         attach,
         ports,
         rootless,
+        gateway_endpoint: match present(o.get("gatewayEndpoint")) {
+            None => false,
+            Some(v) => v.as_bool().ok_or_else(|| err("network.gatewayEndpoint", "expected true or false"))?,
+        },
     }))
 }
 
@@ -325,6 +333,9 @@ pub(crate) mod tests {
         assert_eq!(n.extra_hosts[0].names, ["host.tsbox.internal"]);
         let rootless = n.rootless.unwrap();
         assert_eq!((rootless.helper.as_str(), rootless.idle_seconds), ("pasta", 60));
+        assert!(!n.gateway_endpoint, "absent: only a container on no network gets the gateway");
+        let moved = SAMPLE.replace("\"hostname\": \"abc\",", "\"hostname\": \"abc\", \"gatewayEndpoint\": true,");
+        assert!(parse(Some(&json::parse(&moved).unwrap())).unwrap().unwrap().gateway_endpoint);
         assert_eq!(parse(None).unwrap(), None);
     }
 
