@@ -700,6 +700,9 @@ export class Runtime implements ContainerOwner {
     const current = readCurrentState(bundle);
     if (current?.status !== "running" || current.pid === null || current.backend !== "native") return;
     const left = readAttachments(bundle.dir);
+    // A network the same keeper serves gets them from it (keeper.rs leave_one), after the gone record that
+    // net-detach waits for: not yet in the namespace when we look, so that case is never ours.
+    if (left.some((a) => a.keeper === gone.keeper && a.keeperStart === gone.keeperStart)) return;
     if (left.length === 0 || !lacksGateway(current.pid, left)) return;
     const spec = readSpec(bundle.config);
     const next = nextGateway(recordedNetworks(spec), left, (n) => this.networks.find(n)?.internal === true);

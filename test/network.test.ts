@@ -338,6 +338,28 @@ for (const who of identities()) {
       }
     });
 
+    it("a host range for one container port binds the first free port of it (docker's -p 8000-8010:80); a range all taken fails clearly", async () => {
+      const taken = await occupyPort();
+      const range = `${taken.port}-${taken.port + 1}`;
+      try {
+        const d = await run(["run", "-d", "--name", "ranged", "-p", `127.0.0.1:${range}:80`, "busybox", "sh", "-c", "echo ranged > /i && exec httpd -f -p 80 -h /"]);
+        assert.equal(d.code, 0, d.stderr);
+        assert.equal(await publishedAddress(run, "ranged", "80"), `127.0.0.1:${taken.port + 1}`, "the first port is taken: the next one");
+        const got = await until("httpd's answer", async () => {
+          const r = await ns.run(["busybox", "wget", "-q", "-O", "-", `http://127.0.0.1:${taken.port + 1}/i`]);
+          return r.code === 0 ? r.stdout : undefined;
+        });
+        assert.equal(got, "ranged\n");
+        assert.equal(await inspectField(run, "ranged", "{{json .HostConfig.PortBindings}}"), `{"80/tcp":[{"HostIp":"127.0.0.1","HostPort":"${range}"}]}`);
+        const full = await run(["run", "--rm", "-p", `127.0.0.1:${range}:80`, "busybox", "true"]);
+        assert.equal(full.code, 125);
+        assert.equal(full.stderr, `tsbox: cannot publish port 127.0.0.1:${range}/tcp: every port of the range is in use\n`);
+      } finally {
+        taken.close();
+        await run(["rm", "-f", "ranged"]);
+      }
+    });
+
     it("two containers on a user network talk TCP by name and alias, through its DNS", async () => {
       const net = `app-${who.name}`;
       const made = await run(["network", "create", net]);

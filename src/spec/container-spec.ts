@@ -257,6 +257,11 @@ export interface PortMapping {
   hostIp: string;
   /** 0: any free port. */
   hostPort: number;
+  /**
+   * A host range for one container port (`-p 8000-8010:80`, docker's): the first free port from `hostPort` to this
+   * one is bound (the attachment record and `port` show which).
+   */
+  hostPortEnd?: number;
   containerPort: number;
   protocol: "tcp" | "udp";
 }

@@ -442,7 +442,6 @@ impl<'a> Keeper<'a> {
             }
             bridge::leave(nl, &j.att, j.ip, self.owner.keeper);
         }
-        let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
         let hosts = self.net.dir.join("hosts");
         // (a file the container grew past any /etc/hosts keeps its lines: the address no longer answers anyway)
         if let Some(text) = read_at_most(&hosts, 1 << 20) {
@@ -458,6 +457,9 @@ impl<'a> Keeper<'a> {
         if j.route {
             self.move_route();
         }
+        // Last: `request_detach` (net-detach) returns once the record is gone, so the ports and the route are on
+        // the next network by then (a connect right after saw neither and took them too).
+        let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
     }
 
     /// The default route, on the first network left that leads somewhere.
