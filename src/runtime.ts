@@ -34,16 +34,17 @@ import type { Descriptor, Platform } from "./image/oci.js";
 import { formatPlatform, parsePlatform, platformMatches } from "./image/platform.js";
 import { checkImageName, familiarName, isNameOnly, parseReference, repositoryName } from "./image/reference.js";
 import { type ContainerPaths, DataPaths, defaultDataDir } from "./paths.js";
-import type { ContainerSpec, ProcessSpec } from "./spec/container-spec.js";
+import type { ContainerSpec, NetworkSpec, PortMapping, ProcessSpec } from "./spec/container-spec.js";
 import { buildSpec, defaultHostname } from "./spec/from-options.js";
 import { type ImageConfig, imageVolumePaths } from "./image/oci.js";
 import { type Attachment as NetworkAttachment, readAttachments } from "./network/attachments.js";
 import { readSpec } from "./containers/spec-file.js";
 import { managedResolver, recordConnect, recordDisconnect, recordedNetworks, recordServers } from "./network/connected.js";
+import { lacksGateway, nextGateway } from "./network/gateway.js";
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, planNetwork } from "./network/plan.js";
 import { PeerResolver, withPeerNetwork } from "./containers/peer.js";
 import { recordEvent, recordTransition } from "./containers/events.js";
-import { cutOffKeepers, stopIdleRootlessNetwork } from "./network/processes.js";
+import { cutOffKeepers, holdingRootlessNetwork, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, NetworkStore } from "./network/store.js";
@@ -634,28 +635,18 @@ export class Runtime implements ContainerOwner {
     const attached = running ? readAttachments(bundle.dir) : [];
     const connected = recordedNetworks(spec).includes(config.name) || attached.some((a) => a.network === config.name);
     if (connected) throw new ContainerError(`container ${ref} is already connected to network ${config.name}`);
-    const host = (this.host ??= probeHostIdentity());
-    let rootless: NetworkInputs["rootless"] = null;
+    const rootless = this.rootlessInputs();
     const inGuest = this.backend.capabilities().networks === "guest";
-    // A guest's root makes its bridges itself (as at the start): only this host's rootless users need the user-mode network.
-    if (rootlessNetworking(host) && !inGuest) {
-      const found = rootlessNetwork();
-      if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
-      rootless = { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
-    }
-    const net = connectSpec({
-      id,
-      name: current.name,
-      hostname: spec.hostname ?? id.slice(0, 12),
-      options: { image: current.image, ...(options.aliases?.length ? { networkAliases: options.aliases } : {}), ...(options.ip !== undefined ? { ip: options.ip } : {}) },
-      bundleDir: bundle.dir,
-      store: this.networks,
-      rootless,
-      userMode: inGuest,
+    // On no network now (its others disconnected), this one is its gateway endpoint, as in docker: the keeper
+    // (keeper::attach_running) gives it the default route and the published ports the record keeps. So is one that
+    // leads somewhere when the container lost its gateway (network/gateway.ts; a vm guest's routes are not ours to read).
+    const lost = running && attached.length > 0 && !inGuest && !config.internal && lacksGateway(current.pid!, attached);
+    const net = this.runningConnectSpec(id, current, spec, bundle, {
       network: config.name,
-      // On no network now (its others disconnected), this one is its gateway endpoint, as in docker: the keeper
-      // (keeper::attach_running) gives it the default route and the published ports the record keeps.
-      ports: running && attached.length === 0 ? spec.network.ports : [],
+      options: { ...(options.aliases?.length ? { networkAliases: options.aliases } : {}), ...(options.ip !== undefined ? { ip: options.ip } : {}) },
+      rootless,
+      ports: running && (attached.length === 0 || lost) ? spec.network.ports : [],
+      gatewayEndpoint: lost,
     });
     const servers = managedResolver(bundle, rootless !== null || inGuest);
     const now = servers?.([...spec.network.attach, ...net.attach]);
@@ -667,6 +658,80 @@ export class Runtime implements ContainerOwner {
     if (servers) recordServers(bundle.config, servers);
   }
 
+  /** `connectSpec` of one network for a container of this runtime (its name, hostname, image, the rootless inputs). */
+  private runningConnectSpec(
+    id: string,
+    current: ContainerState,
+    spec: ContainerSpec,
+    bundle: ContainerPaths,
+    how: { network: string; options: { networkAliases?: string[]; ip?: string }; rootless: NetworkInputs["rootless"]; ports: PortMapping[]; gatewayEndpoint: boolean },
+  ): NetworkSpec {
+    return connectSpec({
+      id,
+      name: current.name,
+      hostname: spec.hostname ?? id.slice(0, 12),
+      options: { image: current.image, ...how.options },
+      bundleDir: bundle.dir,
+      store: this.networks,
+      rootless: how.rootless,
+      userMode: this.backend.capabilities().networks === "guest",
+      network: how.network,
+      ports: how.ports,
+      gatewayEndpoint: how.gatewayEndpoint,
+    });
+  }
+
+  /** This host's rootless users' user-mode network for an attachment (a guest's root makes its bridges itself). */
+  private rootlessInputs(): NetworkInputs["rootless"] {
+    const host = (this.host ??= probeHostIdentity());
+    if (!rootlessNetworking(host) || this.backend.capabilities().networks === "guest") return null;
+    const found = rootlessNetwork();
+    if (!found.helper) throw new TsboxError(`rootless bridge networking is unavailable: ${found.reason}`, { code: "setup" });
+    return { helper: found.helper, dir: join(this.dataDir, "rootless-netns"), idleSeconds: found.idleSeconds };
+  }
+
+  /**
+   * After `disconnect` of the network that was a running container's gateway endpoint while a network another keeper
+   * serves stays (network/gateway.ts): that network is attached again — the same address and aliases — as the
+   * gateway endpoint, with the ports `gone` had bound (a `-p 80` keeps its host port), as docker moves them. Its
+   * connections on that network break once; better than none off the network and no published ports.
+   */
+  private async moveGateway(id: string, bundle: ContainerPaths, gone: NetworkAttachment): Promise<void> {
+    const current = readCurrentState(bundle);
+    if (current?.status !== "running" || current.pid === null || current.backend !== "native") return;
+    const left = readAttachments(bundle.dir);
+    // A network the same keeper serves gets them from it (keeper.rs leave_one), after the gone record that
+    // net-detach waits for: not yet in the namespace when we look, so that case is never ours.
+    if (left.some((a) => a.keeper === gone.keeper && a.keeperStart === gone.keeperStart)) return;
+    if (left.length === 0 || !lacksGateway(current.pid, left)) return;
+    const spec = readSpec(bundle.config);
+    const next = nextGateway(recordedNetworks(spec), left, (n) => this.networks.find(n)?.internal === true);
+    if (!next || !spec.network) return;
+    const start = processStartTime(current.pid);
+    const attach = async (how: { ip?: string; gateway: boolean }) => {
+      const net = this.runningConnectSpec(id, current, spec, bundle, {
+        network: next.network,
+        options: { ...(next.aliases.length ? { networkAliases: next.aliases } : {}), ...(how.ip !== undefined ? { ip: how.ip } : {}) },
+        rootless: this.rootlessInputs(),
+        ports: how.gateway ? (gone.ports.length > 0 ? gone.ports : spec.network!.ports) : [],
+        gatewayEndpoint: how.gateway,
+      });
+      await this.backend.connect!({ bundleDir: bundle.dir, container: current.pid!, containerStart: start, network: net });
+    };
+    const move = async () => {
+      await this.backend.disconnect!({ bundleDir: bundle.dir, network: next.network });
+      try {
+        await attach({ ip: next.ip, gateway: true });
+      } catch (err) {
+        // (a port or the address taken meanwhile) The network at least comes back, as it was; the error says why.
+        await attach({ gateway: false }).catch(() => undefined);
+        throw new ContainerError(`disconnected from ${gone.network}, but network ${next.network} could not take its default route and published ports: ${(err as Error).message}`);
+      }
+    };
+    // Between the two the container is on no network: rootless, its namespace must stay up meanwhile.
+    if (this.rootlessInputs()) await holdingRootlessNetwork(join(this.dataDir, "rootless-netns"), move);
+    else await move();
+  }
 
   /** Takes a container off a network: its keeper for that network tears the attachment down, and later starts leave it out. */
   async disconnectNetwork(network: string, ref: string): Promise<void> {
@@ -694,6 +759,7 @@ export class Runtime implements ContainerOwner {
     // The running container's resolv.conf follows, as a connect's does (its lookups waited for the gone server first).
     const now = servers && was ? readSpec(bundle.config).network?.dns : undefined;
     await this.backend.disconnect({ bundleDir: bundle.dir, network: name, ...(was && now ? { dns: { was, now } } : {}) });
+    await this.moveGateway(id, bundle, found);
   }
 
   /**

@@ -9,6 +9,7 @@ import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options
 import { cgroupSettings, mergeResources, resourcesFromOptions, undoResources } from "../src/spec/resources.js";
 import { shmMode } from "../src/spec/ipc-pid.js";
 import { checkPort } from "../src/network/plan.js";
+import { parsePublish } from "../src/network/ports.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { removeRunningRefusal, UsageError } from "../src/errors.js";
 import { spawnSync } from "node:child_process";
@@ -64,6 +65,21 @@ test("publish objects: the host side may be left out; a bad field is named", () 
   assert.throws(() => checkPort({ containerPort: 80, hostPort: "8080" as unknown as number }), { message: 'invalid port mapping {"containerPort":80,"hostPort":"8080"}: hostPort must be a port from 0 (any free one) to 65535' });
   assert.throws(() => checkPort({ containerPort: 80, protocol: "sctp" as "tcp" }), /protocol must be "tcp" or "udp"$/);
   assert.throws(() => checkPort({ containerPort: 80, hostIp: "localhost" }), /hostIp must be an IPv4 address$/);
+  assert.deepEqual(checkPort({ containerPort: 80, hostPort: 8000, hostPortEnd: 8010 }), { hostIp: "0.0.0.0", hostPort: 8000, hostPortEnd: 8010, containerPort: 80, protocol: "tcp" });
+  for (const bad of [{ hostPort: 0, hostPortEnd: 10 }, { hostPort: 8000, hostPortEnd: 7999 }, { hostPort: 8000, hostPortEnd: 70000 }]) {
+    assert.throws(() => checkPort({ containerPort: 80, ...bad }), /hostPortEnd must be a port from hostPort to 65535$/);
+  }
+});
+
+test("-p: docker's forms, a host range for one container port, IPv6 refused by name", () => {
+  const one = (hostPort: number, containerPort: number, extra: object = {}) => ({ hostIp: "0.0.0.0", hostPort, containerPort, protocol: "tcp", ...extra });
+  assert.deepEqual(parsePublish("8080:80"), [one(8080, 80)]);
+  assert.deepEqual(parsePublish("9000-9001:90-91"), [one(9000, 90), one(9001, 91)]);
+  // go-connections' ParsePortSpec: "use the host port range as the dynamic host port range to allocate into".
+  assert.deepEqual(parsePublish("127.0.0.1:8000-8010:80/udp"), [{ hostIp: "127.0.0.1", hostPort: 8000, hostPortEnd: 8010, containerPort: 80, protocol: "udp" }]);
+  assert.throws(() => parsePublish("8000-8010:80-81"), { message: 'invalid port mapping "8000-8010:80-81": the host and container port ranges differ in length' });
+  assert.throws(() => parsePublish("0-10:80"), { message: 'invalid port mapping "0-10:80": a host port range starts at 1' });
+  assert.throws(() => parsePublish("[::1]:8080:80"), /^UsageError: invalid port mapping "\[::1\]:8080:80": IPv6 host addresses are not supported/);
 });
 
 test("memory sizes: docker's units, -1 for unlimited swap, nothing past 8 PiB", () => {

@@ -272,7 +272,8 @@ export function readInspectRecord(bundle: ContainerPaths): InspectRecord | undef
 /** docker's `"80/tcp": [{ HostIp, HostPort }]` map of published ports (HostPort "" for a free port). */
 export function portBindings(ports: PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
   const out: Record<string, { HostIp: string; HostPort: string }[]> = {};
-  for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: p.hostPort === 0 ? "" : String(p.hostPort) });
+  const host = (p: PortMapping) => (p.hostPort === 0 ? "" : p.hostPortEnd !== undefined ? `${p.hostPort}-${p.hostPortEnd}` : String(p.hostPort));
+  for (const p of ports) (out[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: host(p) });
   return out;
 }
 

@@ -164,7 +164,7 @@ export function managedServers(attach: NetworkAttachment[], userMode: boolean, h
  * record's) when it is the container's only one, which then publishes them; `dns`, the resolver the container
  * changes to (the keeper rewrites its resolv.conf if it is still the record's), else none.
  */
-export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string; ports?: PortMapping[]; dns?: NetworkSpec["dns"] }): NetworkSpec {
+export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"> & { network: string; ports?: PortMapping[]; dns?: NetworkSpec["dns"]; gatewayEndpoint?: boolean }): NetworkSpec {
   const config = inputs.store.get(inputs.network);
   return {
     dir: join(inputs.bundleDir, "net"),
@@ -175,6 +175,7 @@ export function connectSpec(inputs: Omit<NetworkInputs, "mode" | "peer" | "warn"
     attach: [attachment(inputs, config, readResolvConf().servers)],
     ports: inputs.ports ?? [],
     ...(inputs.rootless ? { rootless: inputs.rootless } : {}),
+    ...(inputs.gatewayEndpoint ? { gatewayEndpoint: true } : {}),
   };
 }
 
@@ -215,6 +216,7 @@ export function checkPort(given: Partial<PortMapping>): PortMapping {
   const bad = (field: string, expected: string) => new UsageError(`invalid port mapping ${JSON.stringify(given)}: ${field} must be ${expected}`);
   if (!ok(p.containerPort, 1)) throw bad("containerPort", "a port from 1 to 65535");
   if (!ok(p.hostPort, 0)) throw bad("hostPort", "a port from 0 (any free one) to 65535");
+  if (p.hostPortEnd !== undefined && (!ok(p.hostPortEnd, 1) || p.hostPort === 0 || p.hostPortEnd < p.hostPort)) throw bad("hostPortEnd", "a port from hostPort to 65535");
   if (p.protocol !== "tcp" && p.protocol !== "udp") throw bad("protocol", '"tcp" or "udp"');
   if (typeof p.hostIp !== "string" || parseIPv4(p.hostIp) === undefined) throw bad("hostIp", "an IPv4 address");
   return p;

@@ -4,13 +4,16 @@ import { parseIPv4 } from "./ipv4.js";
 
 /**
  * docker's `-p` forms: `CTR`, `HOST:CTR`, `IP:HOST:CTR`, `IP::CTR`, each with
- * an optional `/tcp` or `/udp`, ports or equal-length ranges (`8000-8001:80-81`).
- * A missing host port (0) means any free one.
+ * an optional `/tcp` or `/udp`, ports or equal-length ranges (`8000-8001:80-81`),
+ * or a host range for one container port (`8000-8010:80`: the first free one of
+ * them, go-connections' ParsePortSpec). A missing host port (0) means any free one.
  */
 export function parsePublish(text: string): PortMapping[] {
   const bad = (why: string) => new UsageError(`invalid port mapping "${text}": ${why}`);
   const [spec, proto = "tcp", extra] = text.split("/");
   if (extra !== undefined || (proto !== "tcp" && proto !== "udp")) throw bad("the protocol must be tcp or udp");
+  // docker's bracketed IPv6 (`[::1]:8080:80`): tsbox's networks are IPv4 only.
+  if (spec!.startsWith("[")) throw bad("IPv6 host addresses are not supported (tsbox's networks are IPv4 only): give an IPv4 address, e.g. 127.0.0.1");
   const parts = spec!.split(":");
   if (parts.length > 3) throw bad("expected [IP:][HOST_PORT:]CONTAINER_PORT");
   const ctr = parts.at(-1)!;
@@ -19,6 +22,10 @@ export function parsePublish(text: string): PortMapping[] {
   if (parseIPv4(ip) === undefined) throw bad(`${ip} is not an IPv4 address`);
   const ctrRange = range(ctr, 1, bad);
   const hostRange = host === "" ? undefined : range(host, 0, bad);
+  if (hostRange && hostRange[1] !== hostRange[0] && ctrRange[1] === ctrRange[0]) {
+    if (hostRange[0] === 0) throw bad("a host port range starts at 1");
+    return [{ hostIp: ip, hostPort: hostRange[0], hostPortEnd: hostRange[1], containerPort: ctrRange[0], protocol: proto }];
+  }
   if (hostRange && hostRange[1] - hostRange[0] !== ctrRange[1] - ctrRange[0]) throw bad("the host and container port ranges differ in length");
   if (ctrRange[1] - ctrRange[0] >= 1000) throw bad("at most 1000 ports per mapping");
   const out: PortMapping[] = [];

@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { processStartTime } from "../containers/state.js";
 import { isErrno } from "../fs-util.js";
+import { withLockFile } from "../lock-file.js";
 
 /**
  * SIGTERM to a process of ours (a network keeper, the rootless holder, the vm daemon) if it still is the one
@@ -29,6 +30,32 @@ export async function stopIdleRootlessNetwork(dir: string): Promise<void> {
 }
 
 /**
+ * Runs `work` registered with the running rootless holder as its keepers are (`users/<pid>` holding the start time,
+ * under `<dir>/lock`: rootless.rs `enter`/`leave`), so that a container between two attachments of its own (its
+ * gateway endpoint moved: network/gateway.ts) does not stop a holder that stays 0 seconds idle — with it the
+ * container's namespaces could not be reached again. Then leaves as a keeper does: the last one out stops such a holder.
+ */
+export async function holdingRootlessNetwork<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  const says = { missing: `no rootless network directory ${dir}`, busy: "the rootless network is busy" };
+  const me = join(dir, "users", String(process.pid));
+  const holder = await withLockFile(join(dir, "lock"), says, () => {
+    const h = readHolder(dir);
+    if (!h || !runs(h)) return undefined;
+    writeFileSync(me, processStartTime(process.pid) ?? "0");
+    return h;
+  });
+  if (!holder) return work();
+  try {
+    return await work();
+  } finally {
+    await withLockFile(join(dir, "lock"), says, async () => {
+      rmSync(me, { force: true });
+      if ((holder.idleSeconds ?? 0) === 0 && liveKeepers(dir).length === 0) await stopProcess(holder.pid, String(holder.start));
+    });
+  }
+}
+
+/**
  * The keepers still registered with a rootless holder that died (killed, the OOM killer, its login's cgroup torn
  * down): their containers run on with no network, and rootless.rs `enter` refuses to start a second holder (a
  * split network) until they are gone. None while the holder runs.
@@ -53,10 +80,10 @@ function runs(holder: { pid: number; start: number }): boolean {
   return processStartTime(holder.pid) === String(holder.start);
 }
 
-/** holder.json: the holder's pid and start time, and its helper. */
-function readHolder(dir: string): { pid: number; start: number; helper?: string } | undefined {
+/** holder.json: the holder's pid and start time, its helper, how long it stays idle. */
+function readHolder(dir: string): { pid: number; start: number; helper?: string; idleSeconds?: number } | undefined {
   try {
-    return JSON.parse(readFileSync(join(dir, "holder.json"), "utf8")) as { pid: number; start: number; helper?: string };
+    return JSON.parse(readFileSync(join(dir, "holder.json"), "utf8")) as { pid: number; start: number; helper?: string; idleSeconds?: number };
   } catch {
     return undefined;
   }

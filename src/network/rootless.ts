@@ -27,7 +27,6 @@ export const DEFAULT_IDLE_SECONDS = 60;
 function idleSeconds(env: NodeJS.ProcessEnv): number {
   const text = env.TSBOX_ROOTLESS_NETWORK_IDLE;
   return wholeSeconds(text, `TSBOX_ROOTLESS_NETWORK_IDLE=${text}`, DEFAULT_IDLE_SECONDS, "stop with the last container");
-  return Number(text);
 }
 
 /**

@@ -15,6 +15,23 @@ export function deviceSubnets(device: string, file = "/proc/net/route"): Subnet[
   return routes(file).filter((r) => r.device === device).map((r) => r.subnet);
 }
 
+/**
+ * Whether the namespace whose /proc/PID/net/route `file` is has an IPv4 default route (undefined when it cannot be
+ * read): a running container's gateway endpoint (network/gateway.ts).
+ */
+export function hasDefaultRoute(file: string): boolean | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  return text.trim().split("\n").slice(1).some((line) => {
+    const f = line.trim().split(/\s+/);
+    return leHex(f[1]) === 0 && leHex(f[7]) === 0;
+  });
+}
+
 function routes(file: string): { device: string; subnet: Subnet }[] {
   let text: string;
   try {

@@ -504,7 +504,7 @@ mod tests {
 
     #[test]
     fn rule_text() {
-        let p = Port { host_ip: "0.0.0.0".parse().unwrap(), host_port: 8080, container_port: 80, protocol: Protocol::Tcp };
+        let p = Port { host_ip: "0.0.0.0".parse().unwrap(), host_port: 8080, host_port_end: None, container_port: 80, protocol: Protocol::Tcp };
         assert_eq!(
             dnat("tsbox0", &p, "10.88.0.2".parse().unwrap(), "abc").join(" "),
             "! -i tsbox0 -p tcp --dport 8080 -m comment --comment tsbox abc -j DNAT --to-destination 10.88.0.2:80"
@@ -516,7 +516,7 @@ mod tests {
 
     #[test]
     fn published_ports_go_first_and_replace_a_dead_keeper_s() {
-        let port = |ip: &str, n: u16, protocol| Port { host_ip: ip.parse().unwrap(), host_port: n, container_port: 80, protocol };
+        let port = |ip: &str, n: u16, protocol| Port { host_ip: ip.parse().unwrap(), host_port: n, host_port_end: None, container_port: 80, protocol };
         let (web, dns) = (port("0.0.0.0", 18111, Protocol::Tcp), port("0.0.0.0", 53, Protocol::Udp));
         let ours: Vec<String> = [web, dns].iter().map(|p| restore_text(&dnat("tsbox0", p, "10.88.0.9".parse().unwrap(), "new"))).collect();
         // A fresh host: the chain and its jumps first, then the rules, one batch.

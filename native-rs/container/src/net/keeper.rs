@@ -87,7 +87,9 @@ pub fn start<F: FnOnce() -> i32>(spec: &Spec, net: &NetworkSpec, clone_flags: c_
 /// attachment until the container exits, SIGTERM or `request_detach`. A
 /// container on no other network (all disconnected) gets, as docker's
 /// gateway endpoint, the default route and the published ports `net`
-/// carries; otherwise it has them already.
+/// carries; otherwise it has them already — unless `net.gateway_endpoint`
+/// says the caller found none on the container (its keeper that had them
+/// left with its last network).
 pub fn attach_running(spec: &Spec, net: &NetworkSpec, pid: i32, start: Option<u64>, report: c_int) -> i32 {
     let mut k = Keeper::new(spec, net, report);
     // Never a namespace of a process that is not the container's (a vm guest's pid taken for a host pid put the
@@ -99,7 +101,7 @@ pub fn attach_running(spec: &Spec, net: &NetworkSpec, pid: i32, start: Option<u6
             return 1;
         }
     }
-    let primary = !attached_elsewhere(net);
+    let primary = net.gateway_endpoint || !attached_elsewhere(net);
     // Bound before the rootless namespaces are entered: the ports are the caller's, as at a start.
     let published = if primary { proxy::bind(&net.ports) } else { Ok(Vec::new()) };
     let ports = published.as_ref().map(|p| p.iter().map(|p| p.port).collect::<Vec<_>>()).unwrap_or_default();
@@ -440,7 +442,6 @@ impl<'a> Keeper<'a> {
             }
             bridge::leave(nl, &j.att, j.ip, self.owner.keeper);
         }
-        let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
         let hosts = self.net.dir.join("hosts");
         // (a file the container grew past any /etc/hosts keeps its lines: the address no longer answers anyway)
         if let Some(text) = read_at_most(&hosts, 1 << 20) {
@@ -456,6 +457,9 @@ impl<'a> Keeper<'a> {
         if j.route {
             self.move_route();
         }
+        // Last: `request_detach` (net-detach) returns once the record is gone, so the ports and the route are on
+        // the next network by then (a connect right after saw neither and took them too).
+        let _ = std::fs::remove_file(self.net.dir.join(record_name(&j.att.name)));
     }
 
     /// The default route, on the first network left that leads somewhere.

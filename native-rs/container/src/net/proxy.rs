@@ -47,42 +47,59 @@ pub fn bind(ports: &[Port]) -> Result<Vec<Published>, Error> {
 }
 
 fn bind_one(p: &Port) -> Result<Published, Error> {
-    let addr = SocketAddrV4::new(p.host_ip, p.host_port);
-    let shown = || format!("{}:{}/{}", p.host_ip, p.host_port, p.protocol.as_str());
-    let fail = |e: std::io::Error| {
-        if e.raw_os_error() == Some(EADDRINUSE.0) {
-            Error::setup(format!("cannot publish port {}: it is already in use", shown()))
-        } else if e.raw_os_error() == Some(EACCES.0) {
-            // Rootless: ports below net.ipv4.ip_unprivileged_port_start (1024 by default) need root.
-            let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap_or_default();
-            Error::setup(format!(
-                "cannot publish port {}: ports below {} need root (use a higher host port, e.g. -p 8080:{}, or lower net.ipv4.ip_unprivileged_port_start)",
-                shown(),
-                start.trim().parse::<u32>().unwrap_or(1024),
-                p.container_port
-            ))
-        } else {
-            Error::setup(format!("cannot publish port {}: {}", shown(), e))
+    // A host range (`-p 8000-8010:80`, docker's): the first port of it that is free.
+    let last = p.host_port_end.unwrap_or(p.host_port);
+    let mut port = p.host_port;
+    loop {
+        match bind_at(p, port) {
+            Err(e) if e.raw_os_error() == Some(EADDRINUSE.0) && port < last => port += 1,
+            Err(e) => return Err(bind_error(p, e)),
+            Ok((socket, local)) => {
+                return Ok(Published {
+                    port: Port { host_port: local.port(), host_port_end: None, ..*p },
+                    socket,
+                })
+            }
         }
-    };
-    let (socket, local) = match p.protocol {
+    }
+}
+
+fn bind_at(p: &Port, port: u16) -> std::io::Result<(Socket, SocketAddr)> {
+    let addr = SocketAddrV4::new(p.host_ip, port);
+    match p.protocol {
         Protocol::Tcp => {
-            let l = TcpListener::bind(addr).map_err(fail)?;
-            l.set_nonblocking(true).map_err(fail)?;
-            let local = l.local_addr().map_err(fail)?;
-            (Socket::Tcp(l), local)
+            let l = TcpListener::bind(addr)?;
+            l.set_nonblocking(true)?;
+            let local = l.local_addr()?;
+            Ok((Socket::Tcp(l), local))
         }
         Protocol::Udp => {
-            let s = UdpSocket::bind(addr).map_err(fail)?;
-            s.set_nonblocking(true).map_err(fail)?;
-            let local = s.local_addr().map_err(fail)?;
-            (Socket::Udp(s), local)
+            let s = UdpSocket::bind(addr)?;
+            s.set_nonblocking(true)?;
+            let local = s.local_addr()?;
+            Ok((Socket::Udp(s), local))
         }
-    };
-    Ok(Published {
-        port: Port { host_port: local.port(), ..*p },
-        socket,
-    })
+    }
+}
+
+fn bind_error(p: &Port, e: std::io::Error) -> Error {
+    let range = p.host_port_end.map(|end| format!("-{}", end)).unwrap_or_default();
+    let shown = format!("{}:{}{}/{}", p.host_ip, p.host_port, range, p.protocol.as_str());
+    if e.raw_os_error() == Some(EADDRINUSE.0) {
+        let why = if p.host_port_end.is_some() { "every port of the range is in use" } else { "it is already in use" };
+        Error::setup(format!("cannot publish port {}: {}", shown, why))
+    } else if e.raw_os_error() == Some(EACCES.0) {
+        // Rootless: ports below net.ipv4.ip_unprivileged_port_start (1024 by default) need root.
+        let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap_or_default();
+        Error::setup(format!(
+            "cannot publish port {}: ports below {} need root (use a higher host port, e.g. -p 8080:{}, or lower net.ipv4.ip_unprivileged_port_start)",
+            shown,
+            start.trim().parse::<u32>().unwrap_or(1024),
+            p.container_port
+        ))
+    } else {
+        Error::setup(format!("cannot publish port {}: {}", shown, e))
+    }
 }
 
 /// One direction of a connection.
@@ -390,3 +407,34 @@ pub fn poll(fds: &mut [PollFd], timeout_ms: i32) -> Result<usize, Errno> {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(host_port: u16, host_port_end: Option<u16>) -> Port {
+        Port { host_ip: Ipv4Addr::LOCALHOST, host_port, host_port_end, container_port: 80, protocol: Protocol::Tcp }
+    }
+
+    /// A host range binds its first free port and publishes that one; a range all taken says so.
+    #[test]
+    fn a_host_range_binds_its_first_free_port() {
+        // Two adjacent free ports: the first held by another listener.
+        let (held, first) = (1..50)
+            .find_map(|_| {
+                let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+                let p = l.local_addr().ok()?.port();
+                let next = TcpListener::bind((Ipv4Addr::LOCALHOST, p.checked_add(1)?)).ok()?;
+                drop(next);
+                Some((l, p))
+            })
+            .expect("two adjacent free ports");
+        let got = bind(&[port(first, Some(first + 1))]).expect("the range's second port");
+        assert_eq!(got[0].port, port(first + 1, None));
+        let none = bind(&[port(first, Some(first + 1))]).err().expect("both taken now").to_string();
+        assert!(none.contains(&format!("127.0.0.1:{}-{}/tcp: every port of the range is in use", first, first + 1)), "{}", none);
+        let one = bind(&[port(first, None)]).err().expect("taken").to_string();
+        assert!(one.contains("it is already in use"), "{}", one);
+        drop((held, got));
+    }
+}

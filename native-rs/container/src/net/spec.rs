@@ -23,6 +23,10 @@ pub struct NetworkSpec {
     pub attach: Vec<Attachment>,
     pub ports: Vec<Port>,
     pub rootless: Option<Rootless>,
+    /// `network connect` of a running container that lost its gateway endpoint (the network that had it was
+    /// disconnected while another keeper's stayed): this attachment takes the default route and the published
+    /// ports although other networks are attached (`keeper::attach_running`), as docker picks a new gateway.
+    pub gateway_endpoint: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +92,9 @@ pub struct Port {
     pub host_ip: Ipv4Addr,
     /// 0: any free port.
     pub host_port: u16,
+    /// A host range for one container port (`-p 8000-8010:80`): the first free one from `host_port` to this is
+    /// bound (`proxy::bind`); what it published carries the one bound and None.
+    pub host_port_end: Option<u16>,
     pub container_port: u16,
     pub protocol: Protocol,
 }
@@ -213,6 +220,10 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
         attach,
         ports,
         rootless,
+        gateway_endpoint: match present(o.get("gatewayEndpoint")) {
+            None => false,
+            Some(v) => v.as_bool().ok_or_else(|| err("network.gatewayEndpoint", "expected true or false"))?,
+        },
     }))
 }
 
@@ -290,9 +301,15 @@ fn port(a: &Json, path: &str) -> Result<Port> {
         "udp" => Protocol::Udp,
         other => return Err(err(&format!("{}.protocol", path), format!("expected tcp or udp, got {:?}", other))),
     };
+    let host_port = num("hostPort", 0)?;
+    let host_port_end = match present(a.get("hostPortEnd")) {
+        None => None,
+        Some(_) => Some(num("hostPortEnd", host_port.max(1) as u32)?),
+    };
     Ok(Port {
         host_ip: ipv4(&string(a, path, "hostIp")?, &format!("{}.hostIp", path))?,
-        host_port: num("hostPort", 0)?,
+        host_port,
+        host_port_end,
         container_port: num("containerPort", 1)?,
         protocol,
     })
@@ -322,9 +339,13 @@ pub(crate) mod tests {
         assert_eq!(n.attach[0].mtu, 65520);
         assert!(n.attach[0].dns && n.attach[0].nat);
         assert_eq!(n.ports[0].protocol, Protocol::Tcp);
+        assert_eq!(n.ports[0].host_port_end, None);
         assert_eq!(n.extra_hosts[0].names, ["host.tsbox.internal"]);
         let rootless = n.rootless.unwrap();
         assert_eq!((rootless.helper.as_str(), rootless.idle_seconds), ("pasta", 60));
+        assert!(!n.gateway_endpoint, "absent: only a container on no network gets the gateway");
+        let moved = SAMPLE.replace("\"hostname\": \"abc\",", "\"hostname\": \"abc\", \"gatewayEndpoint\": true,");
+        assert!(parse(Some(&json::parse(&moved).unwrap())).unwrap().unwrap().gateway_endpoint);
         assert_eq!(parse(None).unwrap(), None);
     }
 

@@ -24,6 +24,31 @@ export interface Published {
   close(): void;
 }
 
+/** The mapping as bound: its host port the one really bound (of a range, or for 0). */
+function boundAt(p: PortMapping, port: number): PortMapping {
+  const { hostPortEnd: _range, ...one } = p;
+  return { ...one, hostPort: port };
+}
+
+/**
+ * `bind` on the mapping's host port, or on each of its host range until one is free (docker's `-p 8000-8010:80`,
+ * as proxy.rs `bind_one`); a taken port (or the whole range) fails with the error the start reports.
+ */
+async function firstFree<T>(p: PortMapping, bind: (port: number) => Promise<T>): Promise<T> {
+  const last = p.hostPortEnd ?? p.hostPort;
+  const shown = `${p.hostIp}:${p.hostPort}${p.hostPortEnd !== undefined ? `-${p.hostPortEnd}` : ""}/${p.protocol}`;
+  for (let port = p.hostPort; ; port++) {
+    try {
+      return await bind(port);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === "EADDRINUSE" && port < last) continue;
+      const why = err.code !== "EADDRINUSE" ? err.message : p.hostPortEnd !== undefined ? "every port of the range is in use" : "it is already in use";
+      throw new TsboxError(`cannot publish port ${shown}: ${why}`, { code: "setup" });
+    }
+  }
+}
+
 /** Binds every port first, so a taken one fails the start before the container runs. */
 export async function bindPorts(ports: PortMapping[]): Promise<Published> {
   const closers: (() => void)[] = [];
@@ -31,27 +56,29 @@ export async function bindPorts(ports: PortMapping[]): Promise<Published> {
   const bound: PortMapping[] = [];
   let target: { link: AgentLink; cid: string } | undefined;
   const close = () => closers.forEach((c) => c());
-  const taken = (p: PortMapping, err: NodeJS.ErrnoException) =>
-    new TsboxError(`cannot publish port ${p.hostIp}:${p.hostPort}/${p.protocol}: ${err.code === "EADDRINUSE" ? "it is already in use" : err.message}`, { code: "setup" });
   try {
     for (const p of ports) {
       if (p.protocol === "udp") {
-        const listener = await bindUdp(p.hostIp, p.hostPort, p.containerPort).catch((err: NodeJS.ErrnoException) => Promise.reject(taken(p, err)));
+        const listener = await firstFree(p, (port) => bindUdp(p.hostIp, port, p.containerPort));
         closers.push(listener.close);
         udp.push(listener);
-        bound.push({ ...p, hostPort: listener.port });
+        bound.push(boundAt(p, listener.port));
         continue;
       }
       // allowHalfOpen: a client's FIN (`echo req | nc host port`) only ends its direction, carried to the
       // container (the agent shuts down its socket's sending side); the answer still comes back, as with docker.
       const splice = (conn: Socket) => (target ? spliceOverLink(target.link, conn, "connect", { cid: target.cid, port: p.containerPort }) : conn.destroy());
-      const server = createServer({ allowHalfOpen: true }, splice);
-      closers.push(() => server.close());
-      const port = await new Promise<number>((resolve, reject) => {
-        server.once("error", (err: NodeJS.ErrnoException) => reject(taken(p, err)));
-        server.listen(p.hostPort, p.hostIp, () => resolve((server.address() as { port: number }).port));
+      const port = await firstFree(p, (port) => {
+        const server = createServer({ allowHalfOpen: true }, splice);
+        return new Promise<number>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(port, p.hostIp, () => {
+            closers.push(() => server.close());
+            resolve((server.address() as { port: number }).port);
+          });
+        });
       });
-      bound.push({ ...p, hostPort: port });
+      bound.push(boundAt(p, port));
     }
   } catch (err) {
     close();
