@@ -352,6 +352,21 @@ for (const who of identities()) {
       assert.equal(forced.signal, "SIGINT");
       assert.match(forced.stderr, /got 3 SIGTERM\/SIGINTs, forcefully exiting\n$/);
       await ok(who, ["rm", "-f", "fg-stop"]);
+
+      // A stop that waits for ever (the container's --stop-timeout -1, or -t -1) has no SIGKILL to finish: the first
+      // signal ends it, the container left running (before, `timeout 6 tsbox stop` of one never ended).
+      await ok(who, ["run", "-d", "--name", "forever", "--stop-timeout", "-1", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+      await until("ready", async () => (await tsbox(who, ["logs", "forever"])).stdout.includes("ready"));
+      for (const [round, time] of [[], ["-t", "-1"]].entries()) {
+        let stopPid = 0;
+        const endless = tsbox(who, ["stop", ...time, "forever"], { onSpawn: (p) => (stopPid = p) });
+        await until("the stop signal", async () => (await tsbox(who, ["logs", "forever"])).stdout.split("got-term").length === round + 2);
+        signalSpawned(stopPid, "SIGTERM");
+        const r = await endless;
+        assert.deepEqual([r.signal, r.stderr], ["SIGTERM", ""], time.join(" "));
+        assert.equal(state(who, "forever").status, "running");
+      }
+      await ok(who, ["rm", "-f", "forever"]);
     });
 
     it("the third Ctrl-C or SIGTERM ends an attached CLI whose container ignores them (docker-cli's forcefully exiting)", async () => {

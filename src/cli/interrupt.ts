@@ -64,9 +64,11 @@ export function countInterrupts(force: (signal: NodeJS.Signals) => void): (signa
  * the command dies of that signal; the third kills it at once
  * (countInterrupts; what `volume rm` left is named with its pid, and the
  * next prune deletes it). Before, Ctrl-C left the volume's files hidden for
- * good, and a foreground container stopped without its SIGKILL.
+ * good, and a foreground container stopped without its SIGKILL. A signal
+ * that comes while `holding()` says there is nothing to finish ends the
+ * command at once.
  */
-export async function finishThenDie<T>(body: () => Promise<T>, note?: string): Promise<T> {
+export async function finishThenDie<T>(body: () => Promise<T>, note?: string, holding: () => boolean = () => true): Promise<T> {
   let caught: NodeJS.Signals | undefined;
   const off = () => {
     process.off("SIGINT", onSignal);
@@ -77,6 +79,11 @@ export async function finishThenDie<T>(body: () => Promise<T>, note?: string): P
     process.kill(process.pid, signal);
   });
   const onSignal = (signal: NodeJS.Signals) => {
+    if (!holding()) {
+      off();
+      process.kill(process.pid, signal);
+      return;
+    }
     if (caught === undefined && note) process.stderr.write(note);
     caught ??= signal;
     counted(signal);
