@@ -366,7 +366,17 @@ for (const who of identities()) {
         assert.deepEqual([r.signal, r.stderr], ["SIGTERM", ""], time.join(" "));
         assert.equal(state(who, "forever").status, "running");
       }
-      await ok(who, ["rm", "-f", "forever"]);
+      // Beside one with a timeout: the signal is held until that one's SIGKILL, then ends the CLI.
+      await ok(who, ["run", "-d", "--name", "timed", "--stop-timeout", "1", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+      await until("ready", async () => (await tsbox(who, ["logs", "timed"])).stdout.includes("ready"));
+      let bothPid = 0;
+      const both = tsbox(who, ["stop", "timed", "forever"], { onSpawn: (p) => (bothPid = p) });
+      await until("both stop signals", async () => (await tsbox(who, ["logs", "timed"])).stdout.includes("got-term") && (await tsbox(who, ["logs", "forever"])).stdout.split("got-term").length === 4);
+      signalSpawned(bothPid, "SIGTERM");
+      const r = await both;
+      assert.deepEqual([r.signal, r.stderr], ["SIGTERM", "tsbox: finishing the stop first (SIGKILL after the timeout); interrupt twice more to leave it unfinished\n"]);
+      assert.deepEqual([state(who, "timed").status, state(who, "timed").signal, state(who, "forever").status], ["exited", "SIGKILL", "running"]);
+      await ok(who, ["rm", "-f", "forever", "timed"]);
     });
 
     it("the third Ctrl-C or SIGTERM ends an attached CLI whose container ignores them (docker-cli's forcefully exiting)", async () => {

@@ -66,9 +66,10 @@ export function countInterrupts(force: (signal: NodeJS.Signals) => void): (signa
  * next prune deletes it). Before, Ctrl-C left the volume's files hidden for
  * good, and a foreground container stopped without its SIGKILL. A signal
  * that comes while `holding()` says there is nothing to finish ends the
- * command at once.
+ * command at once; one held till then, once the body calls `released` and
+ * `holding()` says no more (what is left waits for ever).
  */
-export async function finishThenDie<T>(body: () => Promise<T>, note?: string, holding: () => boolean = () => true): Promise<T> {
+export async function finishThenDie<T>(body: (released: () => void) => Promise<T>, note?: string, holding: () => boolean = () => true): Promise<T> {
   let caught: NodeJS.Signals | undefined;
   const off = () => {
     process.off("SIGINT", onSignal);
@@ -88,10 +89,16 @@ export async function finishThenDie<T>(body: () => Promise<T>, note?: string, ho
     caught ??= signal;
     counted(signal);
   };
+  const released = () => {
+    if (caught !== undefined && !holding()) {
+      off();
+      process.kill(process.pid, caught);
+    }
+  };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    return await body();
+    return await body(released);
   } finally {
     off();
     if (caught !== undefined) process.kill(process.pid, caught);

@@ -36,15 +36,16 @@ async function stopOrRestart(verb: "stop" | "restart", args: string[], ctx: CliC
   // A stop that waits for ever (-1) has no SIGKILL to finish: a signal ends the command as docker's CLI
   // (`timeout 6 tsbox stop` of a --stop-timeout -1 container never ended).
   const note = `tsbox: finishing the ${verb} first (SIGKILL after the timeout); interrupt twice more to leave it unfinished\n`;
+  // Of several, a signal held for the finite ones ends the CLI once they are done.
   let finishing = 0;
-  const act = async (c: Container) => {
+  const act = (released: () => void) => async (c: Container) => {
     const finite = (timeout ?? (await c.inspect()).Config.StopTimeout ?? 0) >= 0;
     if (finite) finishing++;
     try {
       await (verb === "stop" ? c.stop(options) : c.restart({ ...options, onWarning: cliWarning(ctx) }));
     } finally {
-      if (finite) finishing--;
+      if (finite && --finishing === 0) released();
     }
   };
-  return finishThenDie(() => eachContainer(ctx, verb, flags.positionals, act, { parallel: true }), note, () => finishing > 0);
+  return finishThenDie((released) => eachContainer(ctx, verb, flags.positionals, act(released), { parallel: true }), note, () => finishing > 0);
 }
