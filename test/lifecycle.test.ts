@@ -319,6 +319,19 @@ for (const who of identities()) {
       await ok(who, ["rm", "stubborn", "polite"]);
     });
 
+    it("stop of ten containers ignoring SIGTERM signals them all at once (docker's parallelOperation), not eight and then the rest", async () => {
+      const names = Array.from({ length: 10 }, (_, i) => `many-stop-${i}`);
+      for (const name of names) await ok(who, ["run", "-d", "--name", name, "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+      await until("all ready", async () => (await Promise.all(names.map(async (n) => (await tsbox(who, ["logs", n])).stdout))).every((l) => l.includes("ready")), 60_000);
+      // A timeout nobody waits for: with eight at a time the last two got nothing until the first eight's SIGKILLs.
+      const stopping = tsbox(who, ["stop", "-t", "600", ...names], { timeoutMs: 120_000 });
+      await until("every stop signal", async () => (await Promise.all(names.map(async (n) => (await tsbox(who, ["logs", n])).stdout))).every((l) => l.includes("got-term")), 60_000);
+      await ok(who, ["kill", ...names]);
+      const r = await stopping;
+      assert.deepEqual([r.code, r.stdout], [0, names.map((n) => `${n}\n`).join("")], r.stderr);
+      await ok(who, ["rm", ...names]);
+    });
+
     it("Ctrl-C or SIGTERM of stop finishes the stop first (a foreground container still gets its SIGKILL); the third leaves", async () => {
       // A foreground container's escalation is the stop CLI's own: before, Ctrl-C cancelled it between the stop
       // signal and the SIGKILL, and the container ran on for good.

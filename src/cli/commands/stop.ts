@@ -47,5 +47,5 @@ async function stopOrRestart(verb: "stop" | "restart", args: string[], ctx: CliC
       if (finite && --finishing === 0) released();
     }
   };
-  return finishThenDie((released) => eachContainer(ctx, verb, flags.positionals, act(released), { parallel: true }), note, () => finishing > 0);
+  return finishThenDie((released) => eachContainer(ctx, verb, flags.positionals, act(released), { parallel: "waiting" }), note, () => finishing > 0);
 }
