@@ -17,7 +17,7 @@ import { LATE_PROCESS_FIELDS, spareFits } from "../src/backends/vm/core/spare.js
 import specFull from "./fixtures/contract/spec-full.json" with { type: "json" };
 import { effectiveHealthcheck, healthTiming, type HealthcheckOptions } from "../src/containers/healthcheck.js";
 import { DataPaths } from "../src/paths.js";
-import { EVENTS_FILE, EVENTS_MAX_BYTES, EVENTS_ROTATED, eventLine, eventsFileOf, statusActions } from "../src/containers/events.js";
+import { EVENTS_FILE, EVENTS_MAX_BYTES, EVENTS_ROTATED, PREFIX_FILTERED_ACTIONS, eventActionMatches, eventLine, eventsFileOf, statusActions } from "../src/containers/events.js";
 import type { ContainerStatus } from "../src/containers/state.js";
 import { GUEST_HOST_MOUNT, GUEST_INIT_SOURCE, toGuestSpec } from "../src/backends/vm/core/guest-spec.js";
 import { INIT_PATH, initMount } from "../src/spec/data-options.js";
@@ -227,6 +227,7 @@ test("events.json: which state changes are which docker events, and the exact li
     rotated: string;
     maxBytes: number;
     transitions: { before: ContainerStatus; after: ContainerStatus; oomKilled?: boolean; actions: string[] }[];
+    health: { healthy: string; unhealthy: string; prefixFilters: string[] };
     lines: { event: { action: string; id: string; image: string; name: string | null; exitCode?: number | null; labels?: Record<string, string>; timeNano: string }; line: string }[];
   }>("events.json");
   assert.deepEqual([EVENTS_FILE, EVENTS_ROTATED, EVENTS_MAX_BYTES], [doc.file, doc.rotated, doc.maxBytes]);
@@ -234,6 +235,12 @@ test("events.json: which state changes are which docker events, and the exact li
     assert.deepEqual(statusActions({ status: t.before }, { status: t.after, oomKilled: t.oomKilled ?? false }), t.actions, `${t.before} -> ${t.after}`);
   }
   for (const c of doc.lines) assert.equal(eventLine({ ...c.event, timeNano: BigInt(c.event.timeNano) }), c.line);
+  // The monitor writes the health events (health.rs); `--filter event=health_status` finds every one, an exact
+  // `health_status: healthy` only its own.
+  assert.deepEqual(PREFIX_FILTERED_ACTIONS, doc.health.prefixFilters);
+  assert.ok(eventActionMatches(doc.health.healthy, "health_status") && eventActionMatches(doc.health.unhealthy, "health_status"));
+  assert.ok(eventActionMatches(doc.health.healthy, doc.health.healthy) && !eventActionMatches(doc.health.unhealthy, doc.health.healthy));
+  assert.ok(!eventActionMatches("health_statusx", "health_status") && !eventActionMatches("die", "di"));
   // Only a bundle of a data dir's containers/ has an events file.
   assert.equal(eventsFileOf("/data/containers/c0ffee"), `/data/${doc.file}`);
   assert.equal(eventsFileOf("/tmp/bundle"), undefined);

@@ -126,6 +126,24 @@ for (const who of identities()) {
       assert.equal(r.stdout, ["create", "start", "die 255", "start", "kill", "die 137", "destroy", ""].join("\n"));
     });
 
+    it("a health status a probe's result changes is docker's health_status event; event=health_status finds each", { skip: process.env.TSBOX_BACKEND === "vm" ? "the native monitor's health checks" : false }, async () => {
+      const name = `ev-health-${who.name}`;
+      const since = String(Math.floor(Date.now() / 1000) - 1);
+      // No start period and one retry: the first probe's failure is "unhealthy"; the file exec makes, "healthy".
+      const health = ["--health-cmd", "test -f /tmp/ok", "--health-interval", "1s", "--health-retries", "1"];
+      assert.equal((await tsbox(who, ["run", "-d", "--name", name, ...health, "busybox", "sleep", "600"])).code, 0);
+      const healthEvents = async () =>
+        (await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}`, "--filter", "event=health_status", "--format", "{{.Action}} {{.Actor.Attributes.name}}"])).stdout;
+      await until("the unhealthy event", async () => (await healthEvents()) !== "");
+      assert.equal((await tsbox(who, ["exec", name, "touch", "/tmp/ok"])).code, 0);
+      await until("the healthy event", async () => (await healthEvents()).split("\n").length > 2);
+      assert.equal((await tsbox(who, ["rm", "-f", name])).code, 0);
+      assert.equal(await healthEvents(), [`health_status: unhealthy ${name}`, `health_status: healthy ${name}`, ""].join("\n"));
+      // The whole history: the status reset at a run's start and the end's "unhealthy" have none (docker's).
+      const all = await tsbox(who, ["events", "--since", since, "--until", "0s", "--filter", `container=${name}`, "--filter", "event=health_status: healthy", "--filter", "event=start", "--format", "{{.Status}}"]);
+      assert.equal(all.stdout, ["start", "health_status: healthy", ""].join("\n"));
+    });
+
     for (const force of [false, true]) {
       it(`rm${force ? " -f" : ""} of a run whose monitor died unseen records its die (255) before the destroy`, { skip: process.env.TSBOX_BACKEND === "vm" ? "the native monitor's" : false }, async () => {
         const name = `ev-unseen-rm${force ? "f" : ""}-${who.name}`;

@@ -131,6 +131,19 @@ describe("log reader", () => {
     assert.deepEqual(until.map((e) => e.data), ["one\n"]);
   });
 
+  it("tail keeps exactly the last N of a long log, across files and the backlog's batched trims", async () => {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir);
+    const file = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => line("stdout", `${from + i}\n`, "2024-01-01T00:00:01.000000000Z")).join("");
+    writeFileSync(join(dir, "container.log.1"), file(0, 6000));
+    writeFileSync(join(dir, "container.log"), file(6000, 10000));
+    for (const tail of [0, 1, 1023, 1024, 3000, 4000, 4500, 9999, 10000, 20000]) {
+      const got = (await collect(dir, { tail })).map((e) => Number(e.data));
+      const want = Array.from({ length: Math.min(tail, 10000) }, (_, i) => 10000 - Math.min(tail, 10000) + i);
+      assert.deepEqual(got, want, `tail ${tail}`);
+    }
+  });
+
   it("follows growth and a rotation until the container stops", async () => {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir);

@@ -319,6 +319,19 @@ for (const who of identities()) {
       await ok(who, ["rm", "stubborn", "polite"]);
     });
 
+    it("stop of ten containers ignoring SIGTERM signals them all at once (docker's parallelOperation), not eight and then the rest", async () => {
+      const names = Array.from({ length: 10 }, (_, i) => `many-stop-${i}`);
+      for (const name of names) await ok(who, ["run", "-d", "--name", name, "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+      await until("all ready", async () => (await Promise.all(names.map(async (n) => (await tsbox(who, ["logs", n])).stdout))).every((l) => l.includes("ready")), 60_000);
+      // A timeout nobody waits for: with eight at a time the last two got nothing until the first eight's SIGKILLs.
+      const stopping = tsbox(who, ["stop", "-t", "600", ...names], { timeoutMs: 120_000 });
+      await until("every stop signal", async () => (await Promise.all(names.map(async (n) => (await tsbox(who, ["logs", n])).stdout))).every((l) => l.includes("got-term")), 60_000);
+      await ok(who, ["kill", ...names]);
+      const r = await stopping;
+      assert.deepEqual([r.code, r.stdout], [0, names.map((n) => `${n}\n`).join("")], r.stderr);
+      await ok(who, ["rm", ...names]);
+    });
+
     it("Ctrl-C or SIGTERM of stop finishes the stop first (a foreground container still gets its SIGKILL); the third leaves", async () => {
       // A foreground container's escalation is the stop CLI's own: before, Ctrl-C cancelled it between the stop
       // signal and the SIGKILL, and the container ran on for good.
@@ -352,6 +365,31 @@ for (const who of identities()) {
       assert.equal(forced.signal, "SIGINT");
       assert.match(forced.stderr, /got 3 SIGTERM\/SIGINTs, forcefully exiting\n$/);
       await ok(who, ["rm", "-f", "fg-stop"]);
+
+      // A stop that waits for ever (the container's --stop-timeout -1, or -t -1) has no SIGKILL to finish: the first
+      // signal ends it, the container left running (before, `timeout 6 tsbox stop` of one never ended).
+      await ok(who, ["run", "-d", "--name", "forever", "--stop-timeout", "-1", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+      await until("ready", async () => (await tsbox(who, ["logs", "forever"])).stdout.includes("ready"));
+      for (const [round, time] of [[], ["-t", "-1"]].entries()) {
+        let stopPid = 0;
+        const endless = tsbox(who, ["stop", ...time, "forever"], { onSpawn: (p) => (stopPid = p) });
+        await until("the stop signal", async () => (await tsbox(who, ["logs", "forever"])).stdout.split("got-term").length === round + 2);
+        signalSpawned(stopPid, "SIGTERM");
+        const r = await endless;
+        assert.deepEqual([r.signal, r.stderr], ["SIGTERM", ""], time.join(" "));
+        assert.equal(state(who, "forever").status, "running");
+      }
+      // Beside one with a timeout: the signal is held until that one's SIGKILL, then ends the CLI.
+      await ok(who, ["run", "-d", "--name", "timed", "--stop-timeout", "1", "busybox", "sh", "-c", 'trap "echo got-term" TERM; echo ready; while :; do sleep 0.1; done']);
+      await until("ready", async () => (await tsbox(who, ["logs", "timed"])).stdout.includes("ready"));
+      let bothPid = 0;
+      const both = tsbox(who, ["stop", "timed", "forever"], { onSpawn: (p) => (bothPid = p) });
+      await until("both stop signals", async () => (await tsbox(who, ["logs", "timed"])).stdout.includes("got-term") && (await tsbox(who, ["logs", "forever"])).stdout.split("got-term").length === 4);
+      signalSpawned(bothPid, "SIGTERM");
+      const r = await both;
+      assert.deepEqual([r.signal, r.stderr], ["SIGTERM", "tsbox: finishing the stop first (SIGKILL after the timeout); interrupt twice more to leave it unfinished\n"]);
+      assert.deepEqual([state(who, "timed").status, state(who, "timed").signal, state(who, "forever").status], ["exited", "SIGKILL", "running"]);
+      await ok(who, ["rm", "-f", "forever", "timed"]);
     });
 
     it("the third Ctrl-C or SIGTERM ends an attached CLI whose container ignores them (docker-cli's forcefully exiting)", async () => {

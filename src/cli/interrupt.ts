@@ -64,9 +64,12 @@ export function countInterrupts(force: (signal: NodeJS.Signals) => void): (signa
  * the command dies of that signal; the third kills it at once
  * (countInterrupts; what `volume rm` left is named with its pid, and the
  * next prune deletes it). Before, Ctrl-C left the volume's files hidden for
- * good, and a foreground container stopped without its SIGKILL.
+ * good, and a foreground container stopped without its SIGKILL. A signal
+ * that comes while `holding()` says there is nothing to finish ends the
+ * command at once; one held till then, once the body calls `released` and
+ * `holding()` says no more (what is left waits for ever).
  */
-export async function finishThenDie<T>(body: () => Promise<T>, note?: string): Promise<T> {
+export async function finishThenDie<T>(body: (released: () => void) => Promise<T>, note?: string, holding: () => boolean = () => true): Promise<T> {
   let caught: NodeJS.Signals | undefined;
   const off = () => {
     process.off("SIGINT", onSignal);
@@ -77,14 +80,25 @@ export async function finishThenDie<T>(body: () => Promise<T>, note?: string): P
     process.kill(process.pid, signal);
   });
   const onSignal = (signal: NodeJS.Signals) => {
+    if (!holding()) {
+      off();
+      process.kill(process.pid, signal);
+      return;
+    }
     if (caught === undefined && note) process.stderr.write(note);
     caught ??= signal;
     counted(signal);
   };
+  const released = () => {
+    if (caught !== undefined && !holding()) {
+      off();
+      process.kill(process.pid, caught);
+    }
+  };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    return await body();
+    return await body(released);
   } finally {
     off();
     if (caught !== undefined) process.kill(process.pid, caught);

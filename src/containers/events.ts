@@ -24,6 +24,18 @@ export const EVENTS_MAX_BYTES = 1024 * 1024;
  */
 export const UNKNOWN_EXIT = 255;
 
+/**
+ * The actions whose event filter matches by prefix (moby's events/filter.go, #25798): the monitor writes
+ * `health_status: healthy` (health.rs, a probe's result that changed the status), and `--filter
+ * event=health_status` must find it as docker's does.
+ */
+export const PREFIX_FILTERED_ACTIONS = ["health_status", "exec_create", "exec_start"];
+
+/** Whether `event=wanted` matches an event whose Action is `action`. */
+export function eventActionMatches(action: string, wanted: string): boolean {
+  return action === wanted || (PREFIX_FILTERED_ACTIONS.includes(wanted) && action.startsWith(`${wanted}: `));
+}
+
 export interface ContainerEvent {
   action: string;
   id: string;

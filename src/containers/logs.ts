@@ -54,6 +54,9 @@ export interface LogReadOptions {
   signal?: AbortSignal;
 }
 
+/** How far past twice `tail` the backlog grows before it is cut back to `tail` entries. */
+const TAIL_SLACK = 1024;
+
 /**
  * The entries, oldest first. `active()` says whether the container may
  * still write (following stops once it says no and the log is read to its end).
@@ -85,7 +88,9 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
         if (!wanted(e)) continue;
         if (options.tail !== undefined) {
           backlog.push(e);
-          if (backlog.length > options.tail) backlog.shift();
+          // Trimmed in batches: a shift() per entry moved the whole backlog each time (`logs --tail 100000` of a
+          // full 30 MB log took 14 s, the whole log 0.8 s).
+          if (backlog.length >= 2 * options.tail + TAIL_SLACK) backlog.splice(0, backlog.length - options.tail);
         } else yield e;
       }
     };
@@ -95,7 +100,7 @@ export async function* readLogs(bundleDir: string, options: LogReadOptions, acti
     }
     yield* take(lines(drain(current, end)));
     yield* take(joiner.flush());
-    yield* backlog.splice(0);
+    yield* backlog.splice(options.tail === undefined ? 0 : Math.max(0, backlog.length - options.tail));
     if (!options.follow) return;
 
     waker = new ChangeWaiter(bundleDir);

@@ -102,7 +102,17 @@ pub fn record_transition(bundle: &Path, before: &Status, after: &Json) {
     }
 }
 
-/// Records `action` (`destroy`) of the container whose state this is.
+/// docker's event for a probe's result that changed the health status (moby's
+/// handleProbeResult): `health_status: healthy` or `health_status: unhealthy`.
+/// The reset to "starting" at a run's start is no probe's result and has none.
+pub fn health_action(status: &str) -> String {
+    format!("{}{}", HEALTH_STATUS_PREFIX, status)
+}
+
+/// The prefix of every health event's action (`events --filter event=health_status` matches it).
+pub const HEALTH_STATUS_PREFIX: &str = "health_status: ";
+
+/// Records `action` (`destroy`, a health status) of the container whose state this is.
 pub fn record(bundle: &Path, state: &Json, action: &str) {
     append(bundle, &[line(&event_of(state, action, now_nano()))]);
 }
@@ -192,6 +202,10 @@ mod tests {
             let want: Vec<&str> = t.get("actions").and_then(Json::as_array).unwrap().iter().map(|a| a.as_str().unwrap()).collect();
             let got = status_actions(&Status { status: s("before"), oom_killed: false }, &Status { status: s("after"), oom_killed: oom });
             assert_eq!(got, want, "{} -> {}", s("before"), s("after"));
+        }
+        let health = f.get("health").unwrap();
+        for status in ["healthy", "unhealthy"] {
+            assert_eq!(Some(health_action(status).as_str()), health.get(status).and_then(Json::as_str));
         }
         for case in f.get("lines").and_then(Json::as_array).unwrap() {
             let e = case.get("event").unwrap();

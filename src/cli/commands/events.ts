@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { UsageError } from "../../errors.js";
-import { EVENTS_FILE, EVENTS_ROTATED } from "../../containers/events.js";
+import { EVENTS_FILE, EVENTS_ROTATED, eventActionMatches } from "../../containers/events.js";
 import { LineCursor } from "../../line-cursor.js";
 import { defaultDataDir } from "../../paths.js";
 import type { CliContext } from "../context.js";
@@ -93,7 +93,7 @@ export function eventFilter(specs: string[]): (e: EventRecord) => boolean {
   }
   const test: Record<string, (e: EventRecord, v: string) => boolean> = {
     container: (e, v) => e.Actor.ID === v || e.Actor.Attributes.name === v || (v.length >= 12 && e.Actor.ID.startsWith(v)),
-    event: (e, v) => e.Action === v,
+    event: (e, v) => eventActionMatches(e.Action, v),
     image: (e, v) => e.from === v || e.from === `${v}:latest`,
     type: (e, v) => e.Type === v,
     // docker's: among the actor's attributes (a container's labels are there).

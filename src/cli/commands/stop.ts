@@ -1,3 +1,4 @@
+import type { Container } from "../../container.js";
 import { type CliContext, cliWarning } from "../context.js";
 import { eachContainer, parseSeconds } from "../each-container.js";
 import { lastValue, parseFlags } from "../flags.js";
@@ -32,6 +33,19 @@ async function stopOrRestart(verb: "stop" | "restart", args: string[], ctx: CliC
   const options = { ...(timeout !== undefined ? { timeout } : {}), ...(signal !== undefined ? { signal } : {}) };
   // A foreground container's SIGKILL after the timeout is this process's to send (its monitor's for a
   // detached one): Ctrl-C must not cancel it half-way, as docker's daemon finishes a stop its client left.
+  // A stop that waits for ever (-1) has no SIGKILL to finish: a signal ends the command as docker's CLI
+  // (`timeout 6 tsbox stop` of a --stop-timeout -1 container never ended).
   const note = `tsbox: finishing the ${verb} first (SIGKILL after the timeout); interrupt twice more to leave it unfinished\n`;
-  return finishThenDie(() => eachContainer(ctx, verb, flags.positionals, async (c) => void (verb === "stop" ? await c.stop(options) : await c.restart({ ...options, onWarning: cliWarning(ctx) })), { parallel: true }), note);
+  // Of several, a signal held for the finite ones ends the CLI once they are done.
+  let finishing = 0;
+  const act = (released: () => void) => async (c: Container) => {
+    const finite = (timeout ?? (await c.inspect()).Config.StopTimeout ?? 0) >= 0;
+    if (finite) finishing++;
+    try {
+      await (verb === "stop" ? c.stop(options) : c.restart({ ...options, onWarning: cliWarning(ctx) }));
+    } finally {
+      if (finite && --finishing === 0) released();
+    }
+  };
+  return finishThenDie((released) => eachContainer(ctx, verb, flags.positionals, act(released), { parallel: "waiting" }), note, () => finishing > 0);
 }

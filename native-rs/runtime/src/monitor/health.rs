@@ -274,6 +274,7 @@ impl Health {
     }
 
     fn record(&mut self, now: Instant, entry: Entry, ran: bool) {
+        let was = self.status;
         let ok = ran && entry.exit_code == 0;
         if ok {
             self.streak = 0;
@@ -293,6 +294,18 @@ impl Health {
             self.next_at = Some(now + self.period(now));
         }
         self.write();
+        if self.status != was {
+            self.record_event();
+        }
+    }
+
+    /// docker's `health_status: …` event, after health.json says it (a follower
+    /// that then inspects sees the same). The container's id, image, name and
+    /// labels are state.json's, read only at a change.
+    fn record_event(&self) {
+        if let Some(state) = crate::state_file::StateFile::new(&self.dir).read() {
+            crate::events::record(&self.dir, &state, &crate::events::health_action(self.status.name()));
+        }
     }
 
     fn kill_probe(&mut self) {
@@ -455,5 +468,29 @@ mod tests {
         assert_eq!(seconds_text(Duration::from_secs(30)), "30s");
         assert_eq!(seconds_text(Duration::from_millis(1500)), "1.5s");
         assert_eq!(seconds_text(Duration::from_millis(200)), "200ms");
+    }
+
+    #[test]
+    fn a_status_a_result_changes_is_an_event() {
+        let data = std::env::temp_dir().join(format!("tsbox-health-events-{}", std::process::id()));
+        let bundle = data.join("containers").join("c1");
+        std::fs::create_dir_all(&bundle).unwrap();
+        std::fs::write(bundle.join("state.json"), r#"{"id":"c1","image":"busybox","name":"web","status":"running","labels":{"tier":"web"}}"#).unwrap();
+        let t0 = Instant::now();
+        let mut h = health(&bundle, 0, 2);
+        h.run_started(t0);
+        for code in [0, 0, 1, 1, 1, 0] {
+            result(&mut h, t0, code);
+        }
+        // The run's end and the next start change the status without a probe: docker records neither.
+        h.run_ended();
+        h.run_started(t0);
+        let text = std::fs::read_to_string(data.join(crate::events::FILE)).unwrap();
+        let events: Vec<Json> = text.lines().map(|l| json::parse(l).unwrap()).collect();
+        let actions: Vec<&str> = events.iter().map(|e| e.get("Action").and_then(Json::as_str).unwrap()).collect();
+        assert_eq!(actions, ["health_status: healthy", "health_status: unhealthy", "health_status: healthy"]);
+        let attributes = events[0].get("Actor").and_then(|a| a.get("Attributes")).unwrap();
+        assert_eq!(attributes.to_string(), r#"{"image":"busybox","name":"web","tier":"web"}"#);
+        std::fs::remove_dir_all(&data).unwrap();
     }
 }
