@@ -115,6 +115,15 @@ for (const who of identities()) {
       const oci = join(who.scratch, "bb-oci.tar");
       ok(await tsbox(who, ["save", "-o", docker, "busybox"], { env }));
       ok(await tsbox(who, ["save", "--format", "oci", "-o", oci, "busybox"], { env }));
+      // podman save's names for the same two formats (a usage error before), the same bytes.
+      const podmanNamed = join(who.scratch, "bb-podman.tar");
+      ok(await tsbox(who, ["save", "--format", "oci-archive", "-o", podmanNamed, "busybox"], { env }));
+      assert.ok(readFileSync(podmanNamed).equals(readFileSync(oci)));
+      ok(await tsbox(who, ["save", "--format", "docker-archive", "-o", podmanNamed, "busybox"], { env }));
+      assert.ok(readFileSync(podmanNamed).equals(readFileSync(docker)));
+      const badFormat = await tsbox(who, ["save", "--format", "constructor", "-o", podmanNamed, "busybox"], { env });
+      assert.equal(badFormat.code, 125);
+      assert.match(badFormat.stderr, /^tsbox: invalid --format "constructor": docker or oci/);
       // A save that fails leaves nothing where it would have written (its temp file was left).
       const failed = await tsbox(who, ["save", "-o", join(who.scratch, "none.tar"), "nosuch"], { env });
       assert.equal(failed.code, 1);
