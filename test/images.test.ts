@@ -540,6 +540,14 @@ for (const who of identities()) {
       const ids = async () => (await tsbox(who, ["images", "--no-trunc", "--format", "{{.Platform}} {{.ID}}"], { env })).stdout.trim().split("\n").sort();
       const both = await ids();
       assert.deepEqual(both.map((row) => row.split(" ")[0]), ["linux/386", "linux/amd64"]);
+      // history --platform (docker 28's) shows each platform's own; without it the backend's (before: unknown flag).
+      for (const [platform, id] of both.map((row) => row.split(" "))) {
+        assert.equal((await tsbox(who, ["history", "-q", "--no-trunc", "--platform", platform!, "busybox"], { env })).stdout, `${id}\n`);
+      }
+      assert.equal((await tsbox(who, ["history", "-q", "--no-trunc", "busybox"], { env })).stdout, `${both[1]!.split(" ")[1]}\n`);
+      const absent = await tsbox(who, ["history", "--platform", "linux/arm64", "busybox"], { env });
+      assert.equal(absent.code, 1);
+      assert.match(absent.stderr, /no linux\/arm64 variant here \(it has linux\/386, linux\/amd64\)/);
       ok(await tsbox(who, ["create", "--name", "user", "busybox", "true"], { env }));
       // Before: the container's manifest was compared with the index entry's digest, and the image went.
       const kept = await tsbox(who, ["image", "prune", "-a", "-f"], { env });
