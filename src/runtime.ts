@@ -1302,10 +1302,11 @@ export class Runtime implements ContainerOwner {
     return this.leased(() => build(this, options));
   }
 
-  /** An image's history, newest step first (`docker history`). */
-  async history(ref: string): Promise<import("./image/history.js").HistoryRow[]> {
+  /** An image's history, newest step first (`docker history`): for `platform`, else the backend's, else the one the store has. */
+  async history(ref: string, options: { platform?: Platform } = {}): Promise<import("./image/history.js").HistoryRow[]> {
+    checkOptions("history", options, { platform: "object" } satisfies OptionKinds<typeof options>);
     const { imageHistory } = await import("./image/history.js");
-    return imageHistory(this.imageStore, ref);
+    return imageHistory(this.imageStore, ref, options.platform);
   }
 
   /** A container's file system, flattened, as a tar archive (`docker export`); volumes are not in it. */

@@ -115,6 +115,15 @@ for (const who of identities()) {
       const oci = join(who.scratch, "bb-oci.tar");
       ok(await tsbox(who, ["save", "-o", docker, "busybox"], { env }));
       ok(await tsbox(who, ["save", "--format", "oci", "-o", oci, "busybox"], { env }));
+      // podman save's names for the same two formats (a usage error before), the same bytes.
+      const podmanNamed = join(who.scratch, "bb-podman.tar");
+      ok(await tsbox(who, ["save", "--format", "oci-archive", "-o", podmanNamed, "busybox"], { env }));
+      assert.ok(readFileSync(podmanNamed).equals(readFileSync(oci)));
+      ok(await tsbox(who, ["save", "--format", "docker-archive", "-o", podmanNamed, "busybox"], { env }));
+      assert.ok(readFileSync(podmanNamed).equals(readFileSync(docker)));
+      const badFormat = await tsbox(who, ["save", "--format", "constructor", "-o", podmanNamed, "busybox"], { env });
+      assert.equal(badFormat.code, 125);
+      assert.match(badFormat.stderr, /^tsbox: invalid --format "constructor": docker or oci/);
       // A save that fails leaves nothing where it would have written (its temp file was left).
       const failed = await tsbox(who, ["save", "-o", join(who.scratch, "none.tar"), "nosuch"], { env });
       assert.equal(failed.code, 1);
@@ -531,6 +540,14 @@ for (const who of identities()) {
       const ids = async () => (await tsbox(who, ["images", "--no-trunc", "--format", "{{.Platform}} {{.ID}}"], { env })).stdout.trim().split("\n").sort();
       const both = await ids();
       assert.deepEqual(both.map((row) => row.split(" ")[0]), ["linux/386", "linux/amd64"]);
+      // history --platform (docker 28's) shows each platform's own; without it the backend's (before: unknown flag).
+      for (const [platform, id] of both.map((row) => row.split(" "))) {
+        assert.equal((await tsbox(who, ["history", "-q", "--no-trunc", "--platform", platform!, "busybox"], { env })).stdout, `${id}\n`);
+      }
+      assert.equal((await tsbox(who, ["history", "-q", "--no-trunc", "busybox"], { env })).stdout, `${both[1]!.split(" ")[1]}\n`);
+      const absent = await tsbox(who, ["history", "--platform", "linux/arm64", "busybox"], { env });
+      assert.equal(absent.code, 1);
+      assert.match(absent.stderr, /no linux\/arm64 variant here \(it has linux\/386, linux\/amd64\)/);
       ok(await tsbox(who, ["create", "--name", "user", "busybox", "true"], { env }));
       // Before: the container's manifest was compared with the index entry's digest, and the image went.
       const kept = await tsbox(who, ["image", "prune", "-a", "-f"], { env });

@@ -92,6 +92,8 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
     const body = json({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: {} });
     return void res.writeHead(200, { "content-type": "application/vnd.oci.image.index.v1+json", "docker-content-digest": digestOf(body) }).end(body);
   }
+  // "hangup": the connection closes without an answer (a registry going down behind a proxy that accepted it).
+  if (repo === "hangup") return void req.socket.destroy();
   const img = images[repo === "range" || repo === "token" ? "good" : repo];
   if (!img) return void res.writeHead(404).end();
   if (kind === "manifests") {
@@ -133,6 +135,10 @@ for (const who of identities()) {
       assert.equal(page.code, 1);
       assert.match(page.stderr, /not found/);
       assert.ok((sent.get("errorpage") ?? 0) < 16 * 1024 * 1024, `the client read ${sent.get("errorpage")} bytes of an endless error page (all of it: 256 MiB)`);
+      // Before: "cannot reach registry H: UND_ERR_SOCKET" (undici's code), for a registry that was reached.
+      const hangup = await pull("hangup");
+      assert.equal(hangup.code, 1);
+      assert.match(hangup.stderr, /^tsbox: registry 127\.0\.0\.1:\d+ closed the connection before it answered \(other side closed\)\n$/);
       const token = await pull("token");
       assert.equal(token.code, 1);
       assert.match(token.stderr, /token server of 127\.0\.0\.1:\d+ sent more than 1048576 bytes/);

@@ -715,6 +715,23 @@ for (const who of identities()) {
       assert.match((await tsbox(who, ["images", "--format", "{{.Platform}}"], { env: clean })).stdout, /linux\/386\n.*linux\/amd64|linux\/amd64\n.*linux\/386/s);
     });
 
+    it("after a push, RepoDigests and images --digests name what the pushed repository has (not the index a platform came from)", async () => {
+      const env = freshStore(who);
+      ok(await tsbox(who, ["pull", `${anon.host}/test/multi:latest`], { env })); // linux/amd64 only: its pin is the index
+      const dest = `${anon.host}/push-${who.name}/one-platform:1`;
+      ok(await tsbox(who, ["tag", `${anon.host}/test/multi:latest`, dest], { env }));
+      const pushed = await tsbox(who, ["push", dest], { env });
+      ok(pushed);
+      assert.match(pushed.stdout, new RegExp(`\nDigest: ${multi.amd64}\n$`), "one platform: its manifest under the tag");
+      // Before: `${dest}@${multi.index}` (the index of test/multi, which this repository never had: manifest unknown).
+      const repoDigests = JSON.parse((await tsbox(who, ["inspect", "-f", "{{json .RepoDigests}}", dest], { env })).stdout) as string[];
+      assert.deepEqual(repoDigests, [`${dest.replace(/:1$/, "")}@${multi.amd64}`, `${anon.host}/test/multi@${multi.index}`]);
+      assert.equal((await tsbox(who, ["images", "--digests", "--format", "{{.Digest}}", dest.replace(/:1$/, "")], { env })).stdout, `${multi.amd64}\n`);
+      ok(await tsbox(who, ["pull", repoDigests[0]!], { env: freshStore(who) }));
+      // The name it was tagged from keeps its own pin, which still pulls every platform.
+      ok(await tsbox(who, ["pull", "--platform", "linux/386", repoDigests[1]!], { env: freshStore(who) }));
+    });
+
     it("push and pull --all-tags: every local tag of a repository, and back every tag its registry lists", async () => {
       const env = freshStore(who);
       const repo = `${anon.host}/all-${who.name}/bb`;

@@ -3,7 +3,7 @@
  * the size of the layer it made (0 for metadata steps). Only the newest row
  * has an image id of its own; docker shows `<missing>` for the others.
  */
-import type { Descriptor, ImageConfig } from "./oci.js";
+import type { Descriptor, ImageConfig, Platform } from "./oci.js";
 import { type ImageStore, layerTarSize, type StoredImage } from "./store.js";
 
 export interface HistoryRow {
@@ -15,15 +15,16 @@ export interface HistoryRow {
   comment: string;
 }
 
-export async function imageHistory(store: ImageStore, ref: string): Promise<HistoryRow[]> {
+export async function imageHistory(store: ImageStore, ref: string, platform?: Platform): Promise<HistoryRow[]> {
   let image: StoredImage;
   try {
-    image = await store.getImage(ref);
-  } catch (err) {
-    // Another platform's image: the one the name has (as inspect shows it).
-    const platform = await store.defaultPlatformOf(ref).catch(() => undefined);
-    if (!platform) throw err;
     image = await store.getImage(ref, platform);
+  } catch (err) {
+    if (platform) throw err;
+    // Another platform's image: the one the name has (as inspect shows it).
+    const other = await store.defaultPlatformOf(ref).catch(() => undefined);
+    if (!other) throw err;
+    image = await store.getImage(ref, other);
   }
   const layers = image.manifest.layers;
   const history: NonNullable<ImageConfig["history"]> = image.config.history ?? layers.map(() => ({}));

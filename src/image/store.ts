@@ -574,6 +574,36 @@ export class ImageStore {
     });
   }
 
+  /**
+   * What a push of local name `name` left under its tag in its registry: `pushed` (an index, `index` its bytes when
+   * the push made it, or the one manifest) of exactly the manifests `manifests`. The name's platforms now come from
+   * there: repoDigest (RepoDigests, `images --digests`) names what that repository has, and registryOffers what it
+   * offers. Before, the index a platform was pulled from (another repository's, after a `tag`; or the tag's previous
+   * index, which a one-platform push replaced) stayed, and the pin printed gave "manifest unknown". An entry that
+   * no longer names these manifests (re-tagged or pulled meanwhile) is left as it is.
+   */
+  async recordPushed(name: string, pushed: string, manifests: string[], index?: Buffer): Promise<void> {
+    await this.layout.updateIndex(async (idx) => {
+      const entry = idx.manifests.find((d) => d.annotations?.[Annotation.refName] === name);
+      if (!entry) return;
+      const current = await this.presentManifests(entry);
+      const same = current.length === manifests.length && current.every((m) => manifests.includes(m.digest));
+      if (!same || current.every((m) => repoDigest(m) === pushed)) return;
+      // One manifest pushed: it is its own pin (no index); else every platform lists the pushed index, kept here.
+      const source = current.length === 1 && current[0]!.digest === pushed ? undefined : pushed;
+      if (source !== undefined && index !== undefined) await this.layout.writeBlob(index, { digest: pushed, size: index.length });
+      const withSource = (d: Descriptor): Descriptor => {
+        const { [INDEX_ANNOTATION]: _old, ...rest } = d.annotations ?? {};
+        const annotations = source === undefined ? rest : { ...rest, [INDEX_ANNOTATION]: source };
+        const { annotations: _a, ...bare } = d;
+        return Object.keys(annotations).length > 0 ? { ...bare, annotations } : bare;
+      };
+      // A one-platform entry is its manifest (its other annotations kept); a multi-platform one a new index of them.
+      const replacement = isIndexMediaType(entry.mediaType) ? await this.entryFor(name, current.map(withSource)) : withSource(entry);
+      idx.manifests = idx.manifests.map((d) => (d === entry ? replacement : d));
+    });
+  }
+
   /** A manifest about to be named (or kept unnamed): its platform given, its config not huge, every blob here. */
   private async checkComplete(label: string, d: Descriptor): Promise<void> {
     if (!d.platform) throw new Error(`${label}: ${d.digest} has no platform`);

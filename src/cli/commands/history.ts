@@ -2,7 +2,7 @@ import { UsageError } from "../../errors.js";
 import { defaultDataDir } from "../../paths.js";
 import { Runtime } from "../../runtime.js";
 import type { CliContext } from "../context.js";
-import { lastValue, parseFlags } from "../flags.js";
+import { lastValue, parseFlags, platformFlag } from "../flags.js";
 import { strictContext } from "../format-template-exec.js";
 import { type FormatDefaults, writeFormatted } from "../format-output.js";
 import { humanSize, shortId, timeAgo, truncate } from "../format.js";
@@ -18,6 +18,8 @@ Options:
   -q, --quiet         Only image IDs
       --format FMT    table, json, or a Go template ({{.ID}}, {{.CreatedSince}}, {{.CreatedAt}},
                       {{.CreatedBy}}, {{.Size}}, {{.Comment}})
+      --platform P    Which platform of a multi-platform image (default: the backend's, else
+                      the one the store has)
 `;
 
 const HISTORY_FORMAT: FormatDefaults = {
@@ -28,12 +30,13 @@ const HISTORY_FORMAT: FormatDefaults = {
 };
 
 export async function historyCommand(args: string[], ctx: CliContext): Promise<number> {
-  const flags = parseFlags(args, [{ name: "human", short: "H" }, { name: "no-trunc" }, { name: "quiet", short: "q" }, { name: "format", value: true }]);
+  const flags = parseFlags(args, [{ name: "human", short: "H" }, { name: "no-trunc" }, { name: "quiet", short: "q" }, { name: "format", value: true }, { name: "platform", value: true }]);
   if (flags.help) return ctx.stdout.write(USAGE), 0;
   if (flags.positionals.length !== 1) throw new UsageError(`"tsbox history" requires exactly 1 argument: IMAGE`);
   const human = !args.some((a) => /^(--human|-H)=false$/.test(a));
   const trunc = !flags.bools.has("no-trunc");
-  const rows = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).history(flags.positionals[0]!);
+  const platform = platformFlag(flags);
+  const rows = await new Runtime({ dataDir: defaultDataDir(ctx.env) }).history(flags.positionals[0]!, platform ? { platform } : {});
   const items = rows.map((r) =>
     strictContext(HISTORY_FORMAT.typeName, {
       ID: r.id === null ? "<missing>" : trunc ? shortId(r.id) : r.id,

@@ -15,6 +15,7 @@ Options:
   -o, --output FILE        Write to FILE (atomically) instead of stdout
       --format docker|oci  docker (default): an OCI layout plus docker's manifest.json,
                            readable by docker load and skopeo; oci: an OCI layout only
+                           (podman's names docker-archive and oci-archive too)
       --platform OS/ARCH   Which platform of each image (default: the backend's,
                            else the one the store has)
 `;
@@ -35,8 +36,7 @@ export async function saveCommand(args: string[], ctx: CliContext): Promise<numb
   const flags = parseFlags(args, [{ name: "output", short: "o", value: true }, { name: "format", value: true }, { name: "platform", value: true }]);
   if (flags.help) return ctx.stdout.write(SAVE_USAGE), 0;
   if (flags.positionals.length === 0) throw new UsageError(`"tsbox save" requires at least one image`);
-  const format = lastValue(flags, "format") ?? "docker";
-  if (format !== "docker" && format !== "oci") throw new UsageError(`invalid --format "${format}": docker or oci`);
+  const format = saveFormat(lastValue(flags, "format") ?? "docker");
   const output = lastValue(flags, "output");
   if (output === undefined && (ctx.stdout as { isTTY?: boolean }).isTTY) throw new UsageError("refusing to write an archive to a terminal: use -o FILE or redirect stdout");
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env) });
@@ -45,6 +45,15 @@ export async function saveCommand(args: string[], ctx: CliContext): Promise<numb
     await runtime.save(flags.positionals, output ?? (ctx.stdout as NodeJS.WritableStream), { format, signal, ...(platform ? { platform } : {}) });
     return 0;
   });
+}
+
+const SAVE_FORMATS = new Map<string, "docker" | "oci">([["docker", "docker"], ["docker-archive", "docker"], ["oci", "oci"], ["oci-archive", "oci"]]);
+
+/** save's --format: tsbox's names, and podman save's for the same two archives (a podman user's script ran into a usage error). */
+function saveFormat(value: string): "docker" | "oci" {
+  const format = SAVE_FORMATS.get(value);
+  if (format === undefined) throw new UsageError(`invalid --format "${value}": docker or oci (podman's docker-archive, oci-archive)`);
+  return format;
 }
 
 export async function loadCommand(args: string[], ctx: CliContext): Promise<number> {

@@ -318,6 +318,9 @@ export class RegistryClient {
         err,
       );
     }
+    // It was reached: the connection (to it, or to a proxy in front of it) ended before an answer. undici's code alone
+    // ("cannot reach registry H: UND_ERR_SOCKET") told a user neither.
+    if (cause?.code === "UND_ERR_SOCKET") return new ImageError(`registry ${host} closed the connection before it answered (${cause.message ?? "other side closed"})`, err);
     return new ImageError(`cannot reach registry ${host}: ${why}`, err);
   }
 }

@@ -141,6 +141,8 @@ export async function pushImage(store: ImageStore, source: string, destination: 
   };
 
   const tag = ref.tag ?? ref.digest!;
+  // What the registry now has for the name: the local name of that name records it (store.recordPushed).
+  const record = (manifests: string[], index?: Buffer) => (ref.tag ? store.recordPushed(result.name, result.digest, manifests, index) : Promise.resolve());
   const entry = await store.findDescriptor(source);
   const platforms = entry && isIndexMediaType(entry.mediaType) ? await store.presentManifests(entry) : [];
   if (platforms.length <= 1) {
@@ -150,6 +152,7 @@ export async function pushImage(store: ImageStore, source: string, destination: 
     result.digest = image.manifestDigest;
     const { os, architecture, variant } = image.config;
     result.platforms = [formatPlatform({ os, architecture, ...(variant ? { variant } : {}) })];
+    await record([image.manifestDigest]);
     return result;
   }
   // Every platform the name has (a native and a vm build of one name), then an index of them under the tag, as
@@ -166,12 +169,14 @@ export async function pushImage(store: ImageStore, source: string, destination: 
   if (original && "data" in original) {
     await putManifest(tag, original.data, original.mediaType, original.digest);
     result.digest = original.digest;
+    await record(platforms.map((p) => p.digest));
     return result;
   }
   if (original) result.newIndex = original.why;
   const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: listed }));
   result.digest = sha256Digest(index);
   await putManifest(tag, index, MediaType.ociIndex, result.digest);
+  await record(platforms.map((p) => p.digest), index);
   return result;
 }
 
