@@ -164,6 +164,16 @@ for (const who of identities()) {
       assert.match(r.stdout, /^box$/m);
     });
 
+    it("an --add-host of the container's own hostname overrides its address, as docker's order of /etc/hosts gives (own lines last)", async () => {
+      const r = await run(["run", "--rm", "--hostname", "box", "--add-host", "box:192.0.2.7", "--add-host", "other:192.0.2.8", "busybox", "sh", "-c", "cat /etc/hosts; echo ---; ping -c 1 -W 1 box 2>&1 | head -n 1"]);
+      assert.equal(r.code, 0, r.stderr);
+      const [hosts, ping] = r.stdout.split("---\n");
+      const lines = hosts!.trim().split("\n");
+      assert.deepEqual(lines.slice(-3, -1), ["192.0.2.7\tbox", "192.0.2.8\tother"], hosts);
+      assert.match(lines.at(-1)!, /^10\.88\.\d+\.\d+\tbox$/, "the container's own line comes last");
+      assert.match(ping!, /^PING box \(192\.0\.2\.7\)/, "a lookup of the hostname takes the first line naming it: the --add-host");
+    });
+
     it("reaches a server on the host side as host.tsbox.internal", async () => {
       const r = await run(["run", "--rm", "--add-host", "host.tsbox.internal:host-gateway", "busybox", "sh", "-c", `grep host.tsbox.internal /etc/hosts; wget -q -O - http://host.tsbox.internal:${hostPort}/`]);
       assert.equal(r.code, 0, r.stderr);

@@ -11,19 +11,23 @@ use std::path::Path;
 const LOCALHOST: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 
 /// /etc/hosts: the base (localhost lines, or the host's file), the
-/// container's own addresses with its hostname, then `--add-host` entries.
+/// `--add-host` entries, then the container's own addresses with its
+/// hostname, in docker's order: the first line naming a host is the one a
+/// lookup takes, so `--add-host` overrides the container's own name (as
+/// docker and podman document), and a `network connect` appends its address
+/// after the others (keeper.rs).
 pub fn hosts(net: &NetworkSpec, own: &[Ipv4Addr], base: Option<&str>) -> String {
     let mut out = match base {
         Some(b) if b.ends_with('\n') || b.is_empty() => b.to_string(),
         Some(b) => format!("{}\n", b),
         None => LOCALHOST.to_string(),
     };
+    for e in &net.extra_hosts {
+        out.push_str(&format!("{}\t{}\n", e.ip, e.names.join(" ")));
+    }
     let names = own_names(&net.hostname);
     for ip in own {
         out.push_str(&format!("{}\t{}\n", ip, names));
-    }
-    for e in &net.extra_hosts {
-        out.push_str(&format!("{}\t{}\n", e.ip, e.names.join(" ")));
     }
     out
 }
@@ -108,7 +112,7 @@ mod tests {
         let n = super::super::spec::parse(Some(&json::parse(super::super::spec::tests::SAMPLE).unwrap())).unwrap().unwrap();
         let h = hosts(&n, &["10.89.0.2".parse().unwrap()], None);
         assert!(h.starts_with("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"));
-        assert!(h.ends_with("10.89.0.2\tabc\n10.0.2.2\thost.tsbox.internal\n"), "{}", h);
+        assert!(h.ends_with("10.0.2.2\thost.tsbox.internal\n10.89.0.2\tabc\n"), "{}", h);
         assert_eq!(hosts(&n, &[], Some("1.2.3.4 h")), "1.2.3.4 h\n10.0.2.2\thost.tsbox.internal\n");
         assert_eq!(resolv_conf(&n.dns), "nameserver 10.89.0.1\nsearch example.com\noptions ndots:2\n");
         assert_eq!(resolv_conf(&Dns::default()), "# no name servers\n");
