@@ -43,6 +43,7 @@ import { managedResolver, recordConnect, recordDisconnect, recordedNetworks, rec
 import { lacksGateway, nextGateway } from "./network/gateway.js";
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, planNetwork } from "./network/plan.js";
 import { PeerResolver, withPeerNetwork } from "./containers/peer.js";
+import { withNetworkChangeLock } from "./containers/lock.js";
 import { recordEvent, recordTransition } from "./containers/events.js";
 import { cutOffKeepers, holdingRootlessNetwork, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
@@ -617,6 +618,13 @@ export class Runtime implements ContainerOwner {
     // Its own backend's: a vm container's pid is the guest's (taken for a host pid, the host's namespace got the network).
     const owner = this.runtimeFor(current.backend);
     if (owner !== this) return owner.connectNetwork(network, id, options);
+    await withNetworkChangeLock(bundle.dir, () => this.connectLocked(network, ref, id, bundle, options));
+  }
+
+  /** `connectNetwork` under the container's network lock: what is attached is read and changed by no one else meanwhile. */
+  private async connectLocked(network: string, ref: string, id: string, bundle: ContainerPaths, options: { aliases?: string[]; ip?: string }): Promise<void> {
+    const current = readCurrentState(bundle);
+    if (!current) throw noSuchContainer(ref);
     const running = current.status === "running" && current.pid !== null;
     if (!running && isActive(current)) throw new ContainerError(`container ${ref} is ${current.status}: connect it once it runs or has stopped`, current.status === "paused" ? "paused" : undefined);
     if (running && !this.backend.connect) throw new UsageError(`the ${this.backend.name} backend cannot connect running containers to networks`);
@@ -740,6 +748,12 @@ export class Runtime implements ContainerOwner {
     const current = readCurrentState(bundle);
     const owner = current ? this.runtimeFor(current.backend) : this;
     if (owner !== this) return owner.disconnectNetwork(network, id);
+    await withNetworkChangeLock(bundle.dir, () => this.disconnectLocked(network, ref, id, bundle));
+  }
+
+  /** `disconnectNetwork` under the container's network lock, its gateway move (moveGateway) included. */
+  private async disconnectLocked(network: string, ref: string, id: string, bundle: ContainerPaths): Promise<void> {
+    const current = readCurrentState(bundle);
     // A removed network can still be taken off a stopped container's record (its start refuses it).
     const name = this.networks.find(network)?.name ?? network;
     const running = current?.status === "running";

@@ -800,6 +800,40 @@ for (const who of identities()) {
       }
     });
 
+    // A gateway move detaches and attaches in steps: a concurrent disconnect of the network it moves to came between
+    // them (its record said gone while the move attached it again), or both moved the ports (one failed, none kept
+    // them). The second starts at staggered moments (what the assertions check is the end state, whatever the order).
+    it("two disconnects at once, of the gateway's network and of the one the gateway would move to, leave the container on the network left with the default route and the published port", async () => {
+      const [a, b, c] = [`gra-${who.name}`, `grb-${who.name}`, `grc-${who.name}`];
+      for (const n of [a, b, c]) assert.equal((await run(["network", "create", n])).code, 0);
+      const gatewayOfC = (await run(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", c])).stdout.trim();
+      try {
+        for (const stagger of [0, 15, 30, 45, 60, 75, 90, 105]) {
+          const d = await run(["run", "-d", "--name", "gwr", "--network", a, "-p", "0.0.0.0::80", "busybox", "sleep", "600"]);
+          assert.equal(d.code, 0, d.stderr);
+          for (const n of [b, c]) assert.equal((await run(["network", "connect", n, "gwr"])).code, 0);
+          const [offA, offB] = await Promise.all([
+            run(["network", "disconnect", a, "gwr"]),
+            new Promise((r) => setTimeout(r, stagger)).then(() => run(["network", "disconnect", b, "gwr"])),
+          ]);
+          assert.deepEqual([offA.code, offA.stderr, offB.code, offB.stderr], [0, "", 0, ""], `stagger ${stagger} ms`);
+          const networks = await inspectField(run, "gwr", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}");
+          assert.equal(networks, `${c} `, `stagger ${stagger} ms: the record`);
+          const addrs = (await run(["exec", "gwr", "ip", "-4", "-o", "addr"])).stdout.split("\n").map((l) => l.split(/\s+/)[1]).filter((i) => i?.startsWith("eth"));
+          assert.equal(addrs.length, 1, `stagger ${stagger} ms: one interface in the container (${addrs.join(" ")})`);
+          const routes = (await run(["exec", "gwr", "ip", "route"])).stdout;
+          assert.match(routes, new RegExp(`^default via ${gatewayOfC.replace(/\./g, "\\.")} `, "m"), `stagger ${stagger} ms: ${routes}`);
+          const port = await run(["port", "gwr", "80"]);
+          assert.match(port.stdout, /^0\.0\.0\.0:[1-9]\d*\n$/, `stagger ${stagger} ms: the published port (${port.stderr})`);
+          assert.equal((await run(["rm", "-f", "gwr"])).code, 0);
+        }
+      } finally {
+        await run(["rm", "-f", "gwr"]);
+        for (const n of [a, b, c]) await run(["network", "rm", n]);
+        await run(["network", "prune", "-f"]);
+      }
+    });
+
     // docker: the first endpoint that needs the embedded DNS points resolv.conf at it (libnetwork rebuildDNS).
     it("network connect of a user network to a container on the default bridge resolves that network's names at once and after a restart, disconnect gives the earlier servers back; --dns and an edited resolv.conf are kept", async () => {
       const net = `named-${who.name}`;
