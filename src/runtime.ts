@@ -726,11 +726,24 @@ export class Runtime implements ContainerOwner {
       });
       await this.backend.connect!({ bundleDir: bundle.dir, container: current.pid!, containerStart: start, network: net });
     };
+    // A run that ended meanwhile (a `stop` as the move went on) has nothing to move: the disconnect asked for is done
+    // and recorded, and its next start joins the networks of its record. Before, the disconnect failed (exit 1) saying
+    // the network left "could not take its default route and published ports: the container is not running".
+    const ended = () => {
+      const now = readCurrentState(bundle);
+      return now?.status !== "running" || now.pid !== current.pid || start === null || processStartTime(current.pid!) !== start;
+    };
     const move = async () => {
-      await this.backend.disconnect!({ bundleDir: bundle.dir, network: next.network });
+      try {
+        await this.backend.disconnect!({ bundleDir: bundle.dir, network: next.network });
+      } catch (err) {
+        if (ended()) return;
+        throw err;
+      }
       try {
         await attach({ ip: next.ip, gateway: true });
       } catch (err) {
+        if (ended()) return;
         // (a port or the address taken meanwhile) The network at least comes back, as it was; the error says why.
         await attach({ gateway: false }).catch(() => undefined);
         throw new ContainerError(`disconnected from ${gone.network}, but network ${next.network} could not take its default route and published ports: ${(err as Error).message}`);

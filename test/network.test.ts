@@ -834,6 +834,37 @@ for (const who of identities()) {
       }
     });
 
+    // A stop while the gateway moves: the disconnect asked for is done and recorded; the move, with no container left
+    // to move to, failed it (exit 1: "could not take its default route and published ports: the container is not running").
+    it("a stop during the gateway's move after a disconnect: the disconnect succeeds, and the next start runs on the network left, with the route and the port", async () => {
+      const [a, b] = [`gsa-${who.name}`, `gsb-${who.name}`];
+      for (const n of [a, b]) assert.equal((await run(["network", "create", n])).code, 0);
+      const gatewayOfB = (await run(["network", "inspect", "-f", "{{(index .IPAM.Config 0).Gateway}}", b])).stdout.trim();
+      try {
+        for (const stagger of [0, 15, 30, 45, 60, 75, 90, 105]) {
+          await run(["rm", "-f", "gws"]);
+          const d = await run(["run", "-d", "--name", "gws", "--network", a, "-p", "0.0.0.0::80", "busybox", "sleep", "600"]);
+          assert.equal(d.code, 0, d.stderr);
+          assert.equal((await run(["network", "connect", b, "gws"])).code, 0);
+          const [off, stop] = await Promise.all([
+            run(["network", "disconnect", a, "gws"]),
+            new Promise((r) => setTimeout(r, stagger)).then(() => run(["stop", "-t", "0", "gws"])),
+          ]);
+          assert.deepEqual([off.code, off.stderr, stop.code], [0, "", 0], `stagger ${stagger} ms`);
+          const networks = await inspectField(run, "gws", "{{.State.Status}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}");
+          assert.equal(networks, `exited ${b} `, `stagger ${stagger} ms`);
+        }
+        assert.equal((await run(["start", "gws"])).code, 0);
+        const routes = (await run(["exec", "gws", "ip", "route"])).stdout;
+        assert.match(routes, new RegExp(`^default via ${gatewayOfB.replace(/\./g, "\\.")} `, "m"), routes);
+        assert.match((await run(["port", "gws", "80"])).stdout, /^0\.0\.0\.0:[1-9]\d*\n$/);
+      } finally {
+        await run(["rm", "-f", "gws"]);
+        for (const n of [a, b]) await run(["network", "rm", n]);
+        await run(["network", "prune", "-f"]);
+      }
+    });
+
     // docker: the first endpoint that needs the embedded DNS points resolv.conf at it (libnetwork rebuildDNS).
     it("network connect of a user network to a container on the default bridge resolves that network's names at once and after a restart, disconnect gives the earlier servers back; --dns and an edited resolv.conf are kept", async () => {
       const net = `named-${who.name}`;
