@@ -20,32 +20,29 @@ export function deviceSubnets(device: string, file = "/proc/net/route"): Subnet[
  * read): a running container's gateway endpoint (network/gateway.ts).
  */
 export function hasDefaultRoute(file: string): boolean | undefined {
+  return routeTable(file)?.some((r) => r.dest === 0 && r.mask === 0);
+}
+
+/** The subnets routed, the default route (mask 0) left out. */
+function routes(file: string): { device: string; subnet: Subnet }[] {
+  return (routeTable(file) ?? []).filter((r) => r.mask !== 0).map((r) => ({ device: r.device, subnet: { base: r.dest, prefix: 32 - zeroBits(r.mask) } }));
+}
+
+/** Every IPv4 route of the table in `file` (/proc/net/route's format); undefined when it cannot be read. */
+function routeTable(file: string): { device: string; dest: number; mask: number }[] | undefined {
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch {
     return undefined;
   }
-  return text.trim().split("\n").slice(1).some((line) => {
-    const f = line.trim().split(/\s+/);
-    return leHex(f[1]) === 0 && leHex(f[7]) === 0;
-  });
-}
-
-function routes(file: string): { device: string; subnet: Subnet }[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  const out: { device: string; subnet: Subnet }[] = [];
+  const out: { device: string; dest: number; mask: number }[] = [];
   for (const line of text.trim().split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     const dest = leHex(f[1]);
-    const m = leHex(f[7]);
-    if (f[0] === undefined || dest === undefined || m === undefined || m === 0) continue;
-    out.push({ device: f[0], subnet: { base: dest, prefix: 32 - zeroBits(m) } });
+    const mask = leHex(f[7]);
+    if (f[0] === undefined || dest === undefined || mask === undefined) continue;
+    out.push({ device: f[0], dest, mask });
   }
   return out;
 }
