@@ -716,11 +716,12 @@ export class Runtime implements ContainerOwner {
     const next = nextGateway(recordedNetworks(spec), left, (n) => this.networks.find(n)?.internal === true);
     if (!next || !spec.network) return;
     const start = processStartTime(current.pid);
+    const rootless = this.rootlessInputs();
     const attach = async (how: { ip?: string; gateway: boolean }) => {
       const net = this.runningConnectSpec(id, current, spec, bundle, {
         network: next.network,
         options: { ...(next.aliases.length ? { networkAliases: next.aliases } : {}), ...(how.ip !== undefined ? { ip: how.ip } : {}) },
-        rootless: this.rootlessInputs(),
+        rootless,
         ports: how.gateway ? (gone.ports.length > 0 ? gone.ports : spec.network!.ports) : [],
         gatewayEndpoint: how.gateway,
       });
@@ -750,7 +751,7 @@ export class Runtime implements ContainerOwner {
       }
     };
     // Between the two the container is on no network: rootless, its namespace must stay up meanwhile.
-    if (this.rootlessInputs()) await holdingRootlessNetwork(join(this.dataDir, "rootless-netns"), move);
+    if (rootless) await holdingRootlessNetwork(rootless.dir, move);
     else await move();
   }
 
