@@ -21,13 +21,13 @@ pub fn pdeathsig() -> Result<c_int, Errno> {
     Ok(sig)
 }
 
-/// A non-dumpable process's /proc files belong to root and only a
-/// CAP_SYS_PTRACE holder may open them (its /proc/PID/exe included).
 /// Orphaned descendants are reparented to us (PR_SET_CHILD_SUBREAPER), for us to reap.
 pub fn set_child_subreaper() -> Result<(), Errno> {
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 }
 
+/// A non-dumpable process's /proc files belong to root and only a
+/// CAP_SYS_PTRACE holder may open them (its /proc/PID/exe included).
 pub fn set_dumpable(on: bool) -> Result<(), Errno> {
     prctl(PR_SET_DUMPABLE, on as c_ulong)
 }
