@@ -174,12 +174,27 @@ try {
 } catch {
   // the plain require below still works
 }
-try {
-  require("../dist/cli.cjs");
-} catch (err) {
-  if (err && err.code === "MODULE_NOT_FOUND" && String(err.message).includes("cli.cjs")) {
-    process.stderr.write("tsbox: CLI not built: run npm run build:ts\n");
-    process.exit(125);
+function startCli() {
+  try {
+    require("../dist/cli.cjs");
+  } catch (err) {
+    if (err && err.code === "MODULE_NOT_FOUND" && String(err.message).includes("cli.cjs")) {
+      process.stderr.write("tsbox: CLI not built: run npm run build:ts\n");
+      process.exit(125);
+    }
+    throw err;
   }
-  throw err;
 }
+
+// A `run` that an earlier one of the same command line left a plan for becomes its container without the CLI
+// (src/cli/run-cache/replay.ts); it returns when there is none, or it cannot, and the CLI runs as ever.
+let replayRun;
+if (process.argv[2] === "run" && process.env.TSBOX_RUN_CACHE !== "0") {
+  try {
+    replayRun = require("../dist/cli-replay.cjs").replayRun;
+  } catch {
+    // not built: the CLI alone
+  }
+}
+if (replayRun) replayRun(process.argv.slice(2), dist).then(startCli, startCli);
+else startCli();

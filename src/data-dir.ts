@@ -24,6 +24,19 @@ export function openDataDir(dir: string): string {
 }
 
 /**
+ * What `openDataDir` gives for a data dir that exists and is this user's, made or changed by nothing (the run
+ * cache's replay, which only reads what a full run made there, and goes back to one where this says undefined).
+ */
+export function existingOwnDataDir(dir: string): string | undefined {
+  try {
+    const real = realpathSync.native(dir);
+    return statSync(real).uid === process.geteuid?.() ? real : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Another user's data dir is theirs alone: whoever can write it can stop, remove or rewrite that user's containers
  * (each monitor obeys its socket there) and images. Refused rather than used, as ssh refuses another user's
  * authorized_keys; root only uses its own too (a user's store made root's would lock the user out of it).

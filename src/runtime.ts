@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, posix, resolve as resolvePath } from "node:path";
 import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
@@ -18,7 +18,7 @@ import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
-import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
+import { announceCreated, creatingImage, makeBundleDir, makeRootDirs, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
@@ -38,13 +38,13 @@ import type { ContainerSpec, NetworkSpec, PortMapping, ProcessSpec } from "./spe
 import { buildSpec, defaultHostname } from "./spec/from-options.js";
 import { type ImageConfig, imageVolumePaths } from "./image/oci.js";
 import { type Attachment as NetworkAttachment, readAttachments } from "./network/attachments.js";
-import { readSpec } from "./containers/spec-file.js";
+import { readSpec, writeSpec } from "./containers/spec-file.js";
 import { managedResolver, recordConnect, recordDisconnect, recordedNetworks, recordServers } from "./network/connected.js";
 import { lacksGateway, nextGateway } from "./network/gateway.js";
 import { connectSpec, type NetworkInputs, type NetworkPlan, parseNetworkMode, planNetwork } from "./network/plan.js";
 import { PeerResolver, withPeerNetwork } from "./containers/peer.js";
 import { withNetworkChangeLock } from "./containers/lock.js";
-import { recordEvent, recordTransition } from "./containers/events.js";
+import { recordTransition } from "./containers/events.js";
 import { cutOffKeepers, holdingRootlessNetwork, stopIdleRootlessNetwork } from "./network/processes.js";
 import { ensureInitLayer } from "./network/init-layer.js";
 import { rootlessNetwork } from "./network/rootless.js";
@@ -109,13 +109,16 @@ export interface RunControl {
   onCreated?: (id: string) => void;
   /** @internal (a symbol: no option of the public API, nor listed in its errors) */
   [DISPOSABLE_LAYER]?: boolean;
+  /** @internal The CLI's run cache (src/cli/run-cache/): told what a run that is handed off was made from. */
+  [HANDING_OFF]?: (run: { bundleDir: string; manifestDigest: string; layers: string[] }) => void;
 }
 /**
  * @internal A build step's container: the builder turns its writable layer into an image layer, then removes it,
  * so as with `remove` nothing syncs the layer's file system when the container ends (a volatile overlay).
  */
 export const DISPOSABLE_LAYER: unique symbol = Symbol("tsbox.disposableLayer");
-const RUN_CONTROL_KINDS: OptionKinds<Omit<RunControl, typeof DISPOSABLE_LAYER>> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
+export const HANDING_OFF: unique symbol = Symbol("tsbox.handingOff");
+const RUN_CONTROL_KINDS: OptionKinds<Omit<RunControl, typeof DISPOSABLE_LAYER | typeof HANDING_OFF>> = { newSession: "boolean", onPullProgress: "function", signal: "abortSignal", onWarning: "function", handOff: "object", onCreated: "function" };
 /** `Runtime.list`'s filters. */
 export interface ListOptions {
   /** Stopped ones too (docker's `ps -a`). */
@@ -239,14 +242,17 @@ export class Runtime implements ContainerOwner {
     if (options.healthcheck && this.backend.name === "native") {
       warningSink(control.onWarning)("health checks run in containers started detached (-d, create/start or a restart policy); this foreground run has none");
     }
-    const { id, bundle, spec, state, anonymousVolumes } = await this.prepare(options, control);
+    const { id, bundle, spec, state, layers, anonymousVolumes } = await this.prepare(options, control);
     try {
       control.onCreated?.(id);
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const remove = options.remove ?? false;
       const handOff = control.handOff && !options.tty && stdin !== "pipe" && options.stdout === "inherit" && options.stderr === "inherit" && !(remove && anonymousVolumes);
       // Kept for `logs`, as docker keeps a foreground container's output; a --rm one goes with its log.
-      if (handOff && this.backend.handOff) await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...(remove ? {} : { log: state.log }), ...control.handOff });
+      if (handOff && this.backend.handOff) {
+        control[HANDING_OFF]?.({ bundleDir: bundle.dir, manifestDigest: state.imageDigest, layers });
+        await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...(remove ? {} : { log: state.log }), ...control.handOff });
+      }
       const started = await this.backend.start({
         bundleDir: bundle.dir,
         spec,
@@ -371,7 +377,7 @@ export class Runtime implements ContainerOwner {
   }
 
   /** The bundle, name, config.json and a "created" state.json of a new container. */
-  private async prepare(given: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean }> {
+  private async prepare(given: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; layers: string[]; anonymousVolumes: boolean }> {
     checkRunOptionTypes(given);
     // `networks` (docker 25+'s `--network a --network b`): planned on the first, connected to the others once created.
     const [primary, ...moreNetworks] = checkNetworkList(given);
@@ -397,9 +403,7 @@ export class Runtime implements ContainerOwner {
     let reserved = false;
     try {
       await this.checkImageKept(options.image, image.manifestDigest, layers);
-      for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
-      // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).
-      chmodSync(bundle.upper, 0o755);
+      makeRootDirs(bundle);
       if (options.remove) writeFileSync(this.paths.removalMarker(id), "");
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
       // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash).
@@ -427,7 +431,7 @@ export class Runtime implements ContainerOwner {
       const kernel = this.backend.containerKernel?.();
       const defaultSysctls = !native || this.procSysWritable(control);
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}), disposableLayer: options.remove === true || control[DISPOSABLE_LAYER] === true });
-      writeFileSync(bundle.config, JSON.stringify(spec));
+      writeSpec(bundle.config, spec);
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
       if (healthcheck && this.backend.name === "native") writeHealthcheck(bundle.dir, healthcheck, spec.process);
@@ -468,9 +472,8 @@ export class Runtime implements ContainerOwner {
       };
       writeState(bundle, state);
       for (const network of moreNetworks) await this.connectNetwork(network, id, { ...(options.networkAliases?.length ? { aliases: options.networkAliases } : {}) });
-      dropCreator(bundle);
-      recordEvent(bundle.dir, state, "create");
-      return { id, bundle, spec: moreNetworks.length > 0 ? readSpec(bundle.config) : spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
+      announceCreated(bundle, state);
+      return { id, bundle, spec: moreNetworks.length > 0 ? readSpec(bundle.config) : spec, state, layers, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
     } catch (err) {
       // Never created: its anonymous volumes go with it.
       await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});

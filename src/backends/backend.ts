@@ -221,8 +221,8 @@ export interface StartOptions {
 export interface HandOffOptions {
   /** Whether the process reads our stdin (`-i`), or /dev/null. */
   stdin: "inherit" | "ignore";
-  /** Last words before execve (the CLI's code cache is written at exit, which never comes). */
-  beforeExec?: () => void;
+  /** Last words before execve, told the helper's arguments (the CLI's code cache is written at exit, which never comes). */
+  beforeExec?: (helperArgs: readonly string[]) => void;
 }
 
 export interface LaunchOptions {

@@ -12,5 +12,9 @@ export type Command = (args: string[], ctx: CliContext) => Promise<number>;
 
 /** A warning as the CLI prints it, on stderr: `tsbox: warning: …`. */
 export function cliWarning(ctx: CliContext): (message: string) => void {
-  return (message) => ctx.stderr.write(`tsbox: warning: ${message}\n`);
+  return (message) => ctx.stderr.write(warningLine(message));
+}
+
+export function warningLine(message: string): string {
+  return `tsbox: warning: ${message}\n`;
 }

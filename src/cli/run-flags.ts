@@ -172,6 +172,8 @@ export interface RunRequest {
   sigProxy: boolean;
   /** --detach-keys, as given. */
   detachKeys?: string;
+  /** The flags given (their long names): the run cache replays runs of some only (cli/run-cache/record.ts). */
+  given: ReadonlySet<string>;
 }
 
 /** `tsbox run` arguments → RunOptions; everything after IMAGE is the command, as in docker. */
@@ -277,6 +279,7 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     detach: flags.bools.has("detach"),
     quiet: flags.bools.has("quiet"),
     sigProxy: !flags.cleared.has("sig-proxy"),
+    given: new Set([...flags.bools, ...flags.cleared, ...flags.values.keys()]),
     ...(attach ? { attach } : {}),
     ...(detachKeys !== undefined ? { detachKeys } : {}),
     ...(backend !== undefined ? { backend } : {}),

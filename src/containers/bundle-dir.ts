@@ -11,12 +11,13 @@
  * them (config.json, which names them later, is not written yet), and the
  * image's manifest, which `rmi` counts as in use as a state's (`creatingImage`).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ContainerPaths, DataPaths } from "../paths.js";
 import { ownTempPrefix } from "../temp-names.js";
 import { unlinkIfThere } from "../fs-util.js";
-import { processStartTime } from "./state.js";
+import { recordEvent } from "./events.js";
+import { type ContainerState, processStartTime } from "./state.js";
 
 /** Where a bundle being made lives before its rename (swept by prune once its maker is gone: `abandonedTemps`). */
 export const CREATING_PREFIX = ".creating-";
@@ -45,9 +46,22 @@ export function makeBundleDir(paths: DataPaths, bundle: ContainerPaths, image: s
   }
 }
 
+/** The overlay's dirs in a new bundle (made under its creator, before its spec). */
+export function makeRootDirs(bundle: ContainerPaths): void {
+  for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
+  // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).
+  chmodSync(bundle.upper, 0o755);
+}
+
 /** Once state.json is written it records the creator: the file goes. */
 export function dropCreator(bundle: ContainerPaths): void {
   unlinkIfThere(join(bundle.dir, CREATOR));
+}
+
+/** The end of a container's creation, its state written: the creator file goes, `events` shows "create". */
+export function announceCreated(bundle: ContainerPaths, state: ContainerState): void {
+  dropCreator(bundle);
+  recordEvent(bundle.dir, state, "create");
 }
 
 /** Whether the bundle holds a container: it has a state, or a creator still making it. */

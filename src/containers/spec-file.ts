@@ -1,7 +1,12 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { ContainerSpec } from "../spec/container-spec.js";
 
 /** A container's record of how it runs: its bundle's config.json (throws when it is missing or unreadable). */
 export function readSpec(configPath: string): ContainerSpec {
   return JSON.parse(readFileSync(configPath, "utf8")) as ContainerSpec;
+}
+
+/** Writes a new container's config.json (before its state exists: nothing reads it yet, so no rename is needed). */
+export function writeSpec(configPath: string, spec: ContainerSpec): void {
+  writeFileSync(configPath, JSON.stringify(spec));
 }

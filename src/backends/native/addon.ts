@@ -76,6 +76,7 @@ export function addonPath(): string | undefined {
  * of it (locks, whiteout markers, ptys) and the vm backend runs everything.
  */
 export function addonPresent(): boolean {
+  if (loadedAddon()) return true;
   const path = addonPath();
   return path !== undefined && existsSync(path);
 }
@@ -95,11 +96,14 @@ export async function loadAddon(): Promise<NativeAddon> {
   return loadAddonSync();
 }
 
-/** `loadAddon` where a promise will not do (a lock taken in a synchronous section): dlopen itself is synchronous. */
-export function loadAddonSync(): NativeAddon {
+/**
+ * `loadAddon` where a promise will not do (a lock taken in a synchronous section): dlopen itself is synchronous.
+ * `at`: where it is, when the caller knows (the run cache's replay: finding it reads package.json files).
+ */
+export function loadAddonSync(at?: string): NativeAddon {
   const loaded = loadedAddon();
   if (loaded) return loaded;
-  const path = addonPath();
+  const path = at ?? addonPath();
   if (!path || !existsSync(path)) throw new TsboxError(`native addon not found: ${missingNativeParts()}${path ? ` (missing ${path})` : ""}`, { code: "runtime" });
   try {
     const module = { exports: {} as NativeAddon };

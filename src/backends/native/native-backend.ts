@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn, spawnSync, type StdioOptions } from "node:child_process";
-import { existsSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { constants } from "node:os";
 import { basename, join } from "node:path";
@@ -10,6 +10,7 @@ import { isErrno, randomHex, unlinkIfThere } from "../../fs-util.js";
 import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, ResolvChange, StartOptions, StdioTarget } from "../backend.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
+import { become, runHandOffArgs } from "./become.js";
 import { readCgroupStats } from "./cgroup-stats.js";
 import { processParent, readState } from "../../containers/state.js";
 import { readAttachments } from "../../network/attachments.js";
@@ -167,8 +168,7 @@ export class NativeBackend implements Backend {
    * with `log` it keeps the output in the container's log too (docker's `logs`).
    */
   handOff(options: HandOffOptions & { bundleDir: string; remove: boolean; log?: { maxSize: number; maxFiles: number } }): Promise<never> {
-    const log = options.log ? ["--log-max-size", String(options.log.maxSize), "--log-max-files", String(options.log.maxFiles)] : [];
-    return this.become(["run", "--bundle", options.bundleDir, "--record", ...(options.remove ? ["--remove"] : []), "--front-end", ...log], options);
+    return this.become(runHandOffArgs(options), options);
   }
 
   /** `tsbox-runtime exec --front-end` in this process's place (it deletes the process file once read). */
@@ -188,17 +188,7 @@ export class NativeBackend implements Backend {
 
   /** execve of the helper with `args` (Backend.handOff): returns only by throwing. */
   private async become(args: string[], options: HandOffOptions, keepFd = -1): Promise<never> {
-    const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
-    const addon = await loadAddon();
-    // Without -i the process reads nothing of ours, as with `start`'s "ignore".
-    const stdinFd = options.stdin === "ignore" ? openSync("/dev/null", "r") : -1;
-    options.beforeExec?.();
-    try {
-      addon.handOff(binary, [binary, ...args].join("\0"), stdinFd, keepFd);
-    } catch (err) {
-      throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
-    }
-    throw new TsboxError("tsbox-runtime did not take over", { code: "runtime" });
+    return become(this.options.runtimeBinary ?? requireRuntimeBinary(), args, options, keepFd);
   }
 
   async exec(options: ExecStartOptions): Promise<ContainerProcess> {

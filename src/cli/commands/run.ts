@@ -1,8 +1,9 @@
 import { defaultDataDir } from "../../paths.js";
 import type { Container } from "../../container.js";
-import { Runtime } from "../../runtime.js";
+import { HANDING_OFF, Runtime } from "../../runtime.js";
 import { type CliContext, cliWarning } from "../context.js";
 import { CLI_HAND_OFF } from "../hand-off.js";
+import { runRecorder } from "../run-cache/record.js";
 import { type CidFile, openCidFile, parseRunArgs, RUN_USAGE, type RunRequest } from "../run-flags.js";
 import { UsageError } from "../../errors.js";
 import { countInterrupts, untilMade } from "../interrupt.js";
@@ -22,14 +23,14 @@ export async function runCommand(args: string[], ctx: CliContext): Promise<numbe
   const cidfile = openCidFile(request.cidfile);
   try {
     if (request.detach) return await runDetached(request, ctx, cidfile);
-    return await (outlivesTheCli(request) ? runAttached(request, ctx, cidfile) : runForeground(request, ctx, cidfile));
+    return await (outlivesTheCli(request) ? runAttached(request, ctx, cidfile) : runForeground(args, request, ctx, cidfile));
   } catch (err) {
     cidfile.discard();
     throw err;
   }
 }
 
-async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidFile): Promise<number> {
+async function runForeground(args: string[], request: RunRequest, ctx: CliContext, cidfile: CidFile): Promise<number> {
   const { options, interactive, tty } = request;
   // Without a tty the container gets our own stdio fds: no copying, and EOF,
   // isatty and buffering behave as if the command ran here.
@@ -39,6 +40,8 @@ async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidF
   if (tty) options.tty = hostTerminalSize();
 
   const runtime = new Runtime({ dataDir: defaultDataDir(ctx.env), backend: request.backend as "native" | "vm" | "auto" | undefined });
+  // A run handed over leaves its plan for the next one of the same command line (src/cli/run-cache/).
+  const recorder = !tty && request.cidfile === undefined && runtime.backend.name === "native" ? runRecorder(args, request, runtime.dataDir, ctx.env) : undefined;
   const pulling = runPullProgress(ctx.stderr, options.image, request.quiet);
   // Handlers go in before the container starts: a signal that arrives once
   // it is made, while it is being set up (its output may already be visible),
@@ -64,8 +67,9 @@ async function runForeground(request: RunRequest, ctx: CliContext, cidfile: CidF
           ...(pulling ? { onPullProgress: pulling.onPullProgress } : {}),
           signal,
           newSession: true,
-          onWarning: cliWarning(ctx),
-          handOff: CLI_HAND_OFF,
+          onWarning: recorder ? recorder.warnings(cliWarning(ctx)) : cliWarning(ctx),
+          handOff: recorder ? { beforeExec: recorder.beforeExec(CLI_HAND_OFF.beforeExec) } : CLI_HAND_OFF,
+          ...(recorder ? { [HANDING_OFF]: recorder.handingOff } : {}),
           onCreated: (id) => {
             created = true;
             pulling?.finish(); // before a hand-off replaces this process

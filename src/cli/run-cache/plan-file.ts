@@ -1,0 +1,81 @@
+/**
+ * A run plan on disk (`<data dir>/run-cache/<key hash>.json`, written then
+ * renamed) and what must still hold for it to be replayed: the same key
+ * (key.ts), the same boot and subordinate ids, the image store's index
+ * unchanged since before the full run looked the image up, its layers there,
+ * and an age under an hour — what the full run read of the host (sysctls,
+ * cgroups, swap) is taken again at least that often.
+ */
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { writeFileAtomicSync } from "../../fs-util.js";
+import type { PlanShape } from "./plan.js";
+
+export interface StoredPlan extends PlanShape {
+  /** key.ts's material, compared whole. */
+  material: string;
+  /** When it was made (ms since the epoch). */
+  made: number;
+  host: string;
+  /** `fileIdentity` of the store's index.json before the full run resolved its image. */
+  index: string;
+  /** The tsbox-runtime the full run handed over to, and the addon it loaded to do it. */
+  binary: string;
+  addon: string;
+  manifestDigest: string;
+  /** The layer dirs the container mounts (its creator file lists them, as the full run's did). */
+  layers: string[];
+  remove: boolean;
+  stdin: "inherit" | "ignore";
+  /** What the full run warned of before it handed over (said again, as it would have been). */
+  warnings: string[];
+}
+
+const MAX_AGE_MS = 60 * 60_000;
+/** Plans kept per data dir (a plan is ≈ 15 KB): the least recently made go first. */
+const MAX_PLANS = 64;
+
+/** The file's identity: a write-then-rename (every index.json update) or any change gives another. */
+export function fileIdentity(path: string): string {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st ? `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}` : "none";
+}
+
+/** The host as the full run saw it: this boot, and the subordinate id files its id maps come from. */
+export function hostFacts(): string {
+  let boot = "";
+  try {
+    boot = readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim();
+  } catch {
+    // no /proc: the other facts still count
+  }
+  return [boot, fileIdentity("/etc/subuid"), fileIdentity("/etc/subgid")].join(" ");
+}
+
+export function writePlan(file: string, plan: StoredPlan): void {
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileAtomicSync(file, JSON.stringify(plan));
+  const plans = readdirSync(dir).filter((f) => f.endsWith(".json"));
+  if (plans.length <= MAX_PLANS) return;
+  const made = plans.map((f) => ({ f, t: statSync(join(dir, f), { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => a.t - b.t);
+  for (const { f } of made.slice(0, plans.length - MAX_PLANS)) rmSync(join(dir, f), { force: true });
+}
+
+/** The plan in `file` if it is the plan of `material` and may still be replayed here. */
+export function readPlan(file: string, material: string, now = Date.now()): StoredPlan | undefined {
+  let plan: StoredPlan;
+  try {
+    plan = JSON.parse(readFileSync(file, "utf8")) as StoredPlan;
+  } catch {
+    return undefined;
+  }
+  if (plan.material !== material || !(now - plan.made < MAX_AGE_MS && plan.made <= now) || plan.host !== hostFacts()) return undefined;
+  try {
+    accessSync(plan.binary, constants.X_OK);
+    accessSync(plan.addon, constants.R_OK);
+  } catch {
+    return undefined;
+  }
+  return plan;
+}

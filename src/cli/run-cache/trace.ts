@@ -1,0 +1,15 @@
+/**
+ * The run cache's marks, in tsbox-runtime's trace format (container/src/trace.rs), on the descriptor
+ * `TSBOX_TRACE_FD` names: whether a run was replayed, or why a full run left no plan. Off, nothing.
+ */
+import { writeSync } from "node:fs";
+
+export function traceMark(env: NodeJS.ProcessEnv, what: string): void {
+  const fd = Number(env.TSBOX_TRACE_FD ?? "");
+  if (!Number.isInteger(fd) || fd < 0 || env.TSBOX_TRACE_FD === "") return;
+  try {
+    writeSync(fd, `tsbox-trace ${(performance.timeOrigin + performance.now()).toFixed(3)} ${process.pid} run-cache: ${what}\n`);
+  } catch {
+    // a closed descriptor: no mark
+  }
+}
