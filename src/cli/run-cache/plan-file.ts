@@ -1,12 +1,11 @@
 /**
  * A run plan on disk (`<data dir>/run-cache/<key hash>.json`, written then
  * renamed) and what must still hold for it to be replayed: the same key
- * (key.ts), the same boot and subordinate ids, the image store's index
- * unchanged since before the full run looked the image up, its layers there,
- * and an age under an hour — what the full run read of the host (sysctls,
- * cgroups, swap) is taken again at least that often.
+ * (key.ts), the same process and host facts (`hostFacts`), the image
+ * store's index unchanged since before the full run looked the image up, its
+ * layers there (replay.ts), and an age under an hour.
  */
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeFileAtomicSync } from "../../fs-util.js";
 import type { PlanShape } from "./plan.js";
@@ -23,8 +22,10 @@ export interface StoredPlan extends PlanShape {
   binary: string;
   addon: string;
   manifestDigest: string;
-  /** The layer dirs the container mounts (its creator file lists them, as the full run's did). */
+  /** The image's layer dirs (its creator file lists them, as the full run's did). */
   layers: string[];
+  /** Every dir the container's root is made of (the layers and the shared init layer): all must still be there. */
+  lower: string[];
   remove: boolean;
   stdin: "inherit" | "ignore";
   /** What the full run warned of before it handed over (said again, as it would have been). */
@@ -41,15 +42,36 @@ export function fileIdentity(path: string): string {
   return st ? `${st.dev}-${st.ino}-${st.size}-${st.mtimeNs}` : "none";
 }
 
-/** The host as the full run saw it: this boot, and the subordinate id files its id maps come from. */
+/**
+ * What a full run read of this process and its host besides the key: this boot; the namespaces it runs in (an id
+ * map, a sysctl's mount, another container's view); its no_new_privs, seccomp mode and capabilities, and its
+ * hard RLIMIT_NOFILE (the container's); swap (a memory limit's swap); the subordinate id, passwd and group files.
+ * What else of the host it read (sysctls, installed id helpers, cgroup mounts) counts through the plan's age.
+ */
 export function hostFacts(): string {
-  let boot = "";
-  try {
-    boot = readFileSync("/proc/sys/kernel/random/boot_id", "latin1").trim();
-  } catch {
-    // no /proc: the other facts still count
-  }
-  return [boot, fileIdentity("/etc/subuid"), fileIdentity("/etc/subgid")].join(" ");
+  const read = (path: string, pick?: RegExp): string => {
+    try {
+      const text = readFileSync(path, "latin1");
+      return pick ? (text.match(pick) ?? []).join(" ") : text;
+    } catch {
+      return "-";
+    }
+  };
+  const namespaces = ["user", "mnt", "net", "pid", "ipc", "uts", "cgroup"].map((ns) => {
+    try {
+      return readlinkSync(`/proc/self/ns/${ns}`);
+    } catch {
+      return "-";
+    }
+  });
+  return [
+    read("/proc/sys/kernel/random/boot_id").trim(),
+    ...namespaces,
+    read("/proc/self/status", /^(NoNewPrivs|Seccomp|CapEff|CapBnd):.*$/gm),
+    read("/proc/self/limits", /^Max open files.*$/m),
+    read("/proc/swaps"),
+    ...["/etc/subuid", "/etc/subgid", "/etc/passwd", "/etc/group"].map(fileIdentity),
+  ].join("\n");
 }
 
 export function writePlan(file: string, plan: StoredPlan): void {

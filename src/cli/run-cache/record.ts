@@ -76,6 +76,7 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
       addon: addonPath()!,
       manifestDigest: made.manifestDigest,
       layers: made.layers,
+      lower: ((files.spec as { root?: { overlay?: { lower?: string[] } } }).root?.overlay?.lower ?? []).filter((dir) => typeof dir === "string"),
       remove: files.state.remove,
       stdin,
       warnings,

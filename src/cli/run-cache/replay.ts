@@ -73,7 +73,7 @@ async function replay(plan: StoredPlan, dataDir: string, command: readonly strin
     loadAddonSync(plan.addon);
     makeBundleDir(paths, bundle, plan.manifestDigest, plan.layers);
     // As the full run's checkImageKept: under the index's lock, after the creator file claims the image.
-    const kept = await withIndexLock(dataDir, async () => fileIdentity(join(dataDir, "index.json")) === plan.index && plan.layers.every((dir) => existsSync(dir)));
+    const kept = await withIndexLock(dataDir, async () => fileIdentity(join(dataDir, "index.json")) === plan.index && [...plan.layers, ...plan.lower].every((dir) => existsSync(dir)));
     if (!kept) {
       traceMark(process.env, "image changed");
       return undo();
