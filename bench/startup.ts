@@ -168,6 +168,9 @@ for (const who of people) {
   record("tsbox --help (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} --help`));
   record("tsbox CLI (checkout)", who, hyperfine(who, `${process.execPath} ${join(repo, "bin/tsbox.js")} run --rm --network none busybox /bin/true`));
   record("tsbox CLI (npm package)", who, hyperfine(who, `${installedCli} run --rm --network none busybox /bin/true`));
+  // The same without the run cache (src/cli/run-cache/): each run computes its container, as a first run does.
+  const noRunCache = (argv: string[]) => [...argv.slice(0, argv.indexOf("hyperfine")), "TSBOX_RUN_CACHE=0", ...argv.slice(argv.indexOf("hyperfine"))];
+  record("tsbox CLI (npm package, no run cache)", who, hyperfine(who, `${installedCli} run --rm --network none busybox /bin/true`, noRunCache));
   record("node -e 0", who, hyperfine(who, `${process.execPath} -e 0`));
   if (have("bwrap")) {
     record("bwrap", who, hyperfine(who, `bwrap --unshare-all --uid 0 --gid 0 --bind ${rootfs} / --proc /proc --dev /dev /bin/true`));
@@ -257,6 +260,10 @@ for (const who of ["root", "user"] as const) {
   if (spawned !== undefined) console.log(`  ${who}: library API (spawn per run) ${fmtRatio(spawned, f)} of the floor` + (bwrap ? `, ${fmtRatio(spawned, bwrap)} of bwrap; the warm helper is ${fmtRatio(lib, spawned)} of it` : ""));
   if (cli !== undefined && node !== undefined) {
     console.log(`  ${who}: CLI (npm package) ${(cli - node).toFixed(1)} ms above node -e 0 (target <= 15 ms)` + (podman ? `, ${(podman / cli).toFixed(1)}x faster than podman (target >= 3x)` : ""));
+  }
+  const full = get("tsbox CLI (npm package, no run cache)", who);
+  if (full !== undefined && node !== undefined) {
+    console.log(`  ${who}: CLI (npm package) without the run cache ${(full - node).toFixed(1)} ms above node -e 0` + (podman ? `, ${(podman / full).toFixed(1)}x faster than podman` : ""));
   }
   const help = get("tsbox --help (checkout)", who);
   if (help !== undefined && node !== undefined) console.log(`  ${who}: tsbox --help ${(help - node).toFixed(1)} ms above node -e 0 (what loading the CLI costs; the run's own work is the rest)`);

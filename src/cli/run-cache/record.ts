@@ -55,6 +55,9 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
   let made: { bundleDir: string; manifestDigest: string; layers: string[] } | undefined;
   const record = (helperArgs: readonly string[], stdin: "inherit" | "ignore"): string => {
     if (!made) return "not handed over";
+    // The store changed while the image was looked up (a first run's import of the embedded image, a pull): the
+    // plan would be stale at once.
+    if (fileIdentity(join(dataDir, "index.json")) !== index) return "the image store changed during the run";
     const bundle = made.bundleDir;
     const entries = readdirSync(bundle).sort().join(" ");
     if (entries !== BUNDLE_ENTRIES.join(" ")) return `the bundle holds ${entries}`;

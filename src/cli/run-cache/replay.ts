@@ -10,7 +10,7 @@
  * in use, a failed write) undoes what it made and returns: the full run
  * follows, and says what is wrong if something is.
  */
-import { existsSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { loadAddonSync } from "../../backends/native/addon.js";
 import { become } from "../../backends/native/become.js";
@@ -20,7 +20,8 @@ import { writeInspectRecord, type InspectRecord } from "../../containers/inspect
 import { ContainerNames } from "../../containers/names.js";
 import { writeSpec } from "../../containers/spec-file.js";
 import { type ContainerState, writeState } from "../../containers/state.js";
-import { randomHex } from "../../fs-util.js";
+import { randomHex, unlinkIfThere } from "../../fs-util.js";
+import { removeTreeNow } from "../../remove-tree.js";
 import { withIndexLock } from "../../image/layout.js";
 import { warningLine } from "../context.js";
 import { existingOwnDataDir } from "../../data-dir.js";
@@ -65,8 +66,8 @@ async function replay(plan: StoredPlan, dataDir: string, command: readonly strin
   let state: ContainerState | undefined;
   const undo = (): void => {
     if (state) recordEvent(bundle.dir, state, "destroy");
-    rmSync(bundle.dir, { recursive: true, force: true });
-    rmSync(paths.removalMarker(id), { force: true });
+    removeTreeNow(bundle.dir);
+    unlinkIfThere(paths.removalMarker(id));
     if (name !== undefined) names.release(name, id);
   };
   try {

@@ -5,8 +5,8 @@
 import { writeSync } from "node:fs";
 
 export function traceMark(env: NodeJS.ProcessEnv, what: string): void {
-  const fd = Number(env.TSBOX_TRACE_FD ?? "");
-  if (!Number.isInteger(fd) || fd < 0 || env.TSBOX_TRACE_FD === "") return;
+  if (!env.TSBOX_TRACE_FD || !/^\d+$/.test(env.TSBOX_TRACE_FD)) return;
+  const fd = Number(env.TSBOX_TRACE_FD);
   try {
     writeSync(fd, `tsbox-trace ${(performance.timeOrigin + performance.now()).toFixed(3)} ${process.pid} run-cache: ${what}\n`);
   } catch {
