@@ -7,6 +7,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { instantiate, type Json, makePlan, type PlanShape, type RunFiles } from "../src/cli/run-cache/plan.js";
+
+/** A run's files as objects, before they are written as tsbox writes them (`files`). */
+interface RunObjects {
+  spec: { [key: string]: Json };
+  inspect: { [key: string]: Json };
+  state: ContainerState;
+}
+const files = (o: RunObjects): RunFiles => ({ specText: JSON.stringify(o.spec), inspectText: `${JSON.stringify(o.inspect)}\n`, state: o.state });
+const objects = (f: RunFiles): RunObjects => ({ spec: JSON.parse(f.specText), inspect: JSON.parse(f.inspectText), state: f.state });
 import { runKeys } from "../src/cli/run-cache/key.js";
 import { runRecorder } from "../src/cli/run-cache/record.js";
 import { parseRunArgs, type RunRequest } from "../src/cli/run-flags.js";
@@ -16,7 +25,7 @@ const ID = "3f1c".repeat(16);
 const OTHER = "a07e".repeat(16);
 
 /** A run's files as `Runtime.prepare` writes them (the fields that matter here), for `id`, `name` and `command`. */
-function runFiles(id: string, name: string, command: string[], entrypoint: string[] = []): RunFiles {
+function runFiles(id: string, name: string, command: string[], entrypoint: string[] = []): RunObjects {
   const bundle = `/data/containers/${id}`;
   const args = [...entrypoint, ...command];
   return {
@@ -47,8 +56,8 @@ function runFiles(id: string, name: string, command: string[], entrypoint: strin
 
 const helperArgs = (id: string) => ["run", "--bundle", `/data/containers/${id}`, "--record", "--remove", "--front-end"];
 
-function plan(files: RunFiles, command: string[], nameGiven = false): PlanShape {
-  const made = makePlan(files, helperArgs(files.state.id), command, nameGiven);
+function plan(run: RunObjects, command: string[], nameGiven = false): PlanShape {
+  const made = makePlan(files(run), helperArgs(run.state.id), command, nameGiven);
   assert.notEqual(typeof made, "string", `a plan: ${String(made)}`);
   return made as PlanShape;
 }
@@ -57,11 +66,12 @@ test("a plan gives back its own run's files, and a new container's with its id, 
   const first = runFiles(ID, "brave_turing", ["echo", "one"], ["/entry"]);
   const shape = plan(first, ["echo", "one"]);
   const own = { id: ID, name: "brave_turing", created: first.state.created, creatorPid: 100, creatorStartTime: "42", command: ["echo", "one"] };
-  assert.deepEqual(instantiate(shape, own), { ...first, helperArgs: helperArgs(ID) });
+  assert.deepEqual(instantiate(shape, own), { ...files(first), helperArgs: helperArgs(ID) });
 
   // Another container: what a full run of it would have written.
-  const next = instantiate(shape, { id: OTHER, name: "calm_hopper", created: "2026-12-06T16:00:00.000Z", creatorPid: 200, creatorStartTime: "43", command: ["sh", "-c", "echo two"] });
-  const expected = runFiles(OTHER, "calm_hopper", ["sh", "-c", "echo two"], ["/entry"]);
+  const made = instantiate(shape, { id: OTHER, name: "calm_hopper", created: "2026-12-06T16:00:00.000Z", creatorPid: 200, creatorStartTime: "43", command: ["sh", "-c", "echo two $& $1"] });
+  const next = { ...objects(made), helperArgs: made.helperArgs };
+  const expected = runFiles(OTHER, "calm_hopper", ["sh", "-c", "echo two $& $1"], ["/entry"]);
   assert.deepEqual(next.spec, expected.spec);
   assert.deepEqual(next.inspect, expected.inspect);
   assert.deepEqual(next.state, { ...expected.state, created: "2026-12-06T16:00:00.000Z", creatorPid: 200, creatorStartTime: "43" });
@@ -76,7 +86,7 @@ test("a plan without a command keeps the image's; a given name is the plan's own
   const shape = plan(files, [], true);
   assert.equal(shape.command, null);
   assert.equal(shape.name, "web");
-  const next = instantiate(shape, { id: OTHER, name: "web", created: "t", creatorPid: 1, creatorStartTime: null, command: [] });
+  const next = objects(instantiate(shape, { id: OTHER, name: "web", created: "t", creatorPid: 1, creatorStartTime: null, command: [] }));
   assert.deepEqual((next.spec as { process: { args: Json } }).process.args, ["/bin/sh"]);
   assert.equal(next.state.name, "web");
   assert.equal((next.spec as { network: { container: { name: Json } } }).network.container.name, "web");
@@ -85,19 +95,22 @@ test("a plan without a command keeps the image's; a given name is the plan's own
 test("a run whose values also appear where a plan would not replace them makes no plan", () => {
   const named = runFiles(ID, "brave_turing", ["true"]);
   (named.inspect as { Config: { Labels: Json } }).Config.Labels = { owner: "brave_turing" };
-  assert.match(String(makePlan(named, helperArgs(ID), ["true"], false)), /name/);
+  assert.match(String(makePlan(files(named), helperArgs(ID), ["true"], false)), /name/);
 
   const moved = runFiles(ID, "brave_turing", ["true"]);
   (moved.spec as { process: { args: Json } }).process.args = ["true", "--wrapped"];
-  assert.match(String(makePlan(moved, helperArgs(ID), ["true"], false)), /command/);
+  assert.match(String(makePlan(files(moved), helperArgs(ID), ["true"], false)), /command/);
 
   const keyed = runFiles(ID, "brave_turing", ["true"]);
   (keyed.inspect as { Config: { Labels: Json } }).Config.Labels = { [ID]: "x" };
-  assert.match(String(makePlan(keyed, helperArgs(ID), ["true"], false)), /key/);
+  assert.match(String(makePlan(files(keyed), helperArgs(ID), ["true"], false)), /key/);
+
+  const pretty = files(runFiles(ID, "brave_turing", ["true"]));
+  assert.match(String(makePlan({ ...pretty, specText: JSON.stringify(JSON.parse(pretty.specText), null, 2) }, helperArgs(ID), ["true"], false)), /as tsbox writes/);
 
   const nul = runFiles(ID, "brave_turing", ["true"]);
   (nul.inspect as { Config: { Labels: Json } }).Config.Labels = { a: "\u0000id\u0000" };
-  assert.match(String(makePlan(nul, helperArgs(ID), ["true"], false)), /NUL/);
+  assert.match(String(makePlan(files(nul), helperArgs(ID), ["true"], false)), /NUL/);
 });
 
 test("the key tells command lines, environments and directories apart, but not a shell's per-command variables", () => {

@@ -257,8 +257,9 @@ export function hostConfigResources(resources: OciResources, nanoCpus: number): 
   };
 }
 
-export function writeInspectRecord(bundle: ContainerPaths, record: InspectRecord): void {
-  writeFileAtomicSync(join(bundle.dir, FILE), JSON.stringify(record) + "\n");
+/** A record, or its JSON text as this wrote it before (the run cache's replay). */
+export function writeInspectRecord(bundle: ContainerPaths, record: InspectRecord | string): void {
+  writeFileAtomicSync(join(bundle.dir, FILE), typeof record === "string" ? record : JSON.stringify(record) + "\n");
 }
 
 export function readInspectRecord(bundle: ContainerPaths): InspectRecord | undefined {

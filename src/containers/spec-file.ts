@@ -6,7 +6,10 @@ export function readSpec(configPath: string): ContainerSpec {
   return JSON.parse(readFileSync(configPath, "utf8")) as ContainerSpec;
 }
 
-/** Writes a new container's config.json (before its state exists: nothing reads it yet, so no rename is needed). */
-export function writeSpec(configPath: string, spec: ContainerSpec): void {
-  writeFileSync(configPath, JSON.stringify(spec));
+/**
+ * Writes a new container's config.json (before its state exists: nothing reads it yet, so no rename is needed):
+ * a spec, or its JSON text as this wrote it before (the run cache's replay).
+ */
+export function writeSpec(configPath: string, spec: ContainerSpec | string): void {
+  writeFileSync(configPath, typeof spec === "string" ? spec : JSON.stringify(spec));
 }

@@ -7,22 +7,25 @@
  * computes a container: the plan is what the full run computed, and the
  * places a value goes are checked on that run (`makePlan` refuses a run where
  * a value also appears where it would not be replaced), so a replayed run
- * writes what the full run would have written.
+ * writes what the full run would have written. config.json and inspect.json
+ * are kept as their text, marked: a replay fills them with a few string
+ * replacements instead of copying ~500 strings (the seccomp profile's).
  */
 import { isDeepStrictEqual } from "node:util";
 import type { ContainerState } from "../../containers/state.js";
 
-/** What a run's files are made of: parsed config.json, inspect.json and state.json. */
+/** What a run's files are: config.json's and inspect.json's text, and state.json parsed. */
 export interface RunFiles {
-  spec: Json;
-  inspect: Json;
+  specText: string;
+  inspectText: string;
   state: ContainerState;
 }
 
 export interface PlanShape {
-  /** config.json, inspect.json and the helper's arguments, the id's places marked. */
-  spec: Json;
-  inspect: Json;
+  /** config.json's and inspect.json's text, the container's own values marked. */
+  specText: string;
+  inspectText: string;
+  /** The helper's arguments, the id's places marked. */
   helperArgs: string[];
   /** state.json without the container's own fields (id, name, created, creator, command). */
   state: ContainerState;
@@ -44,72 +47,83 @@ export interface OwnValues {
 }
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
 
+/** Marks inside strings (the id) and marks that are a whole value (the name, the command's arrays). */
 const ID = "\u0000id\u0000";
 const SHORT_ID = "\u0000short-id\u0000";
+const NAME = "\u0000name\u0000";
+const SPEC_ARGS = "\u0000args\u0000";
+const PATH = "\u0000path\u0000";
+const ARGS = "\u0000inspect-args\u0000";
+const CMD = "\u0000cmd\u0000";
+/** How a mark reads in JSON text: in a string, and as a whole (quoted) value. */
+const inText = (mark: string) => JSON.stringify(mark).slice(1, -1);
+const asValue = (mark: string) => JSON.stringify(mark);
 
 /**
  * The plan of a run whose files are `files`, or why there is none. `command`: the command given after the image
  * (empty: none); `nameGiven`: whether `--name` chose the name.
  */
 export function makePlan(files: RunFiles, helperArgs: readonly string[], command: readonly string[], nameGiven: boolean): PlanShape | string {
-  const { id } = files.state;
-  const name = files.state.name;
+  const { id, name } = files.state;
   if (!/^[0-9a-f]{64}$/.test(id) || name === null) return "no id or name";
-  const all = [files.spec, files.inspect, [...helperArgs]];
+  const spec = JSON.parse(files.specText) as JsonObject;
+  const inspect = JSON.parse(files.inspectText) as JsonObject;
+  // The texts are JSON.stringify's (writeSpec, writeInspectRecord): a plan's are made the same way.
+  if (JSON.stringify(spec) !== files.specText || `${JSON.stringify(inspect)}\n` !== files.inspectText) return "files not as tsbox writes them";
   // The marks must be ours alone (an image's label could hold anything).
-  if (strings(all).some((s) => s.includes("\u0000"))) return "a NUL in the files";
+  if ([files.specText, files.inspectText, ...helperArgs].some((s) => s.includes("\u0000") || s.includes(inText("\u0000")))) return "a NUL in the files";
   const mark = (v: Json): Json => mapStrings(v, (s) => s.replaceAll(id, ID).replaceAll(id.slice(0, 12), SHORT_ID));
-  const spec = mark(files.spec) as { [key: string]: Json };
-  const inspect = mark(files.inspect) as { [key: string]: Json };
+  const markedSpec = mark(spec) as JsonObject;
+  const markedInspect = mark(inspect) as JsonObject;
   const args = mark([...helperArgs]) as string[];
   // What is left of the id after the values were marked is in a key, which `instantiate` would not fill.
-  if (strings([spec, inspect, args]).some((s) => s.includes(id.slice(0, 12)))) return "the id in a key";
+  if (strings([markedSpec, markedInspect, args]).some((s) => s.includes(id.slice(0, 12)))) return "the id in a key";
 
   // A generated name goes in one place of config.json (the network's record of the container) and nowhere else.
-  const container = networkContainer(spec);
+  const container = networkContainer(markedSpec);
   if (!nameGiven) {
-    if (container !== undefined && container.name === name) container.name = null;
-    if (strings([spec, inspect, args]).some((s) => s.includes(name))) return "the name in an unexpected place";
+    if (container !== undefined && container.name === name) container.name = NAME;
+    if (strings([markedSpec, markedInspect, args]).some((s) => s.includes(name))) return "the name in an unexpected place";
   }
 
   let shape: PlanShape["command"] = null;
   if (command.length > 0) {
-    const processArgs = (spec.process as { args?: Json } | undefined)?.args;
-    const run = [inspect.Path ?? null, ...((inspect.Args as Json[] | undefined) ?? [])];
+    const processArgs = (markedSpec.process as JsonObject | undefined)?.args;
     const specHead = headBefore(processArgs, command);
-    const inspectHead = headBefore(run, command);
-    const config = inspect.Config as { Cmd?: Json } | undefined;
+    const inspectHead = headBefore([markedInspect.Path ?? null, ...((markedInspect.Args as Json[] | undefined) ?? [])], command);
+    const config = markedInspect.Config as JsonObject | undefined;
     if (!specHead || !inspectHead || !isDeepStrictEqual(config?.Cmd, [...command]) || !isDeepStrictEqual(files.state.command, processArgs)) {
       return "the command in an unexpected place";
     }
     shape = { specHead, inspectHead };
-    (spec.process as { args: Json }).args = null;
-    inspect.Path = null;
-    inspect.Args = null;
-    config!.Cmd = null;
+    (markedSpec.process as JsonObject).args = SPEC_ARGS;
+    markedInspect.Path = PATH;
+    markedInspect.Args = ARGS;
+    config!.Cmd = CMD;
   }
   const state: ContainerState = { ...files.state, id: "", name: null, created: "", creatorPid: null, creatorStartTime: null, ...(shape ? { command: [] } : {}) };
-  if (strings([state as unknown as Json]).some((s) => s.includes(id.slice(0, 12)))) return "the id in state.json";
-  return { spec, inspect, helperArgs: args, state, name: nameGiven ? name : null, command: shape };
+  if (JSON.stringify(state).includes(id.slice(0, 12))) return "the id in state.json";
+  return { specText: JSON.stringify(markedSpec), inspectText: `${JSON.stringify(markedInspect)}\n`, helperArgs: args, state, name: nameGiven ? name : null, command: shape };
 }
 
 /** A new container's files and helper arguments from `plan`. */
 export function instantiate(plan: PlanShape, own: OwnValues): RunFiles & { helperArgs: string[] } {
-  const fill = (v: Json): Json => mapStrings(v, (s) => (s.includes("\u0000") ? s.replaceAll(ID, own.id).replaceAll(SHORT_ID, own.id.slice(0, 12)) : s));
-  const spec = fill(plan.spec) as { [key: string]: Json };
-  const inspect = fill(plan.inspect) as { [key: string]: Json };
-  const helperArgs = fill(plan.helperArgs) as string[];
-  const container = networkContainer(spec);
-  if (plan.name === null && container !== undefined && container.name === null) container.name = own.name;
+  const ids = (text: string) => text.replaceAll(inText(ID), own.id).replaceAll(inText(SHORT_ID), own.id.slice(0, 12));
+  let specText = ids(plan.specText).replace(asValue(NAME), () => JSON.stringify(own.name));
+  let inspectText = ids(plan.inspectText);
   const processArgs = plan.command ? [...plan.command.specHead, ...own.command] : undefined;
   if (plan.command && processArgs) {
-    (spec.process as { args: Json }).args = processArgs;
     const run = [...plan.command.inspectHead, ...own.command];
-    inspect.Path = run[0]!;
-    inspect.Args = run.slice(1);
-    (inspect.Config as { Cmd: Json }).Cmd = [...own.command];
+    // Functions as replacements: a `$&` in a command is the command's own.
+    specText = specText.replace(asValue(SPEC_ARGS), () => JSON.stringify(processArgs));
+    inspectText = inspectText
+      .replace(asValue(PATH), () => JSON.stringify(run[0]))
+      .replace(asValue(ARGS), () => JSON.stringify(run.slice(1)))
+      .replace(asValue(CMD), () => JSON.stringify(own.command));
   }
+  const helperArgs = plan.helperArgs.map((a) => a.replaceAll(ID, own.id).replaceAll(SHORT_ID, own.id.slice(0, 12)));
   const state: ContainerState = {
     ...plan.state,
     id: own.id,
@@ -119,11 +133,11 @@ export function instantiate(plan: PlanShape, own: OwnValues): RunFiles & { helpe
     creatorStartTime: own.creatorStartTime,
     ...(processArgs ? { command: processArgs } : {}),
   };
-  return { spec, inspect, state, helperArgs };
+  return { specText, inspectText, state, helperArgs };
 }
 
 /** config.json's record of the container for its network files (`network.container`), if it has one. */
-function networkContainer(spec: { [key: string]: Json }): { name: Json } | undefined {
+function networkContainer(spec: JsonObject): { name: Json } | undefined {
   const container = (spec.network as { container?: { name?: Json } } | undefined)?.container;
   return container && typeof container === "object" && "name" in container ? (container as { name: Json }) : undefined;
 }
@@ -139,7 +153,7 @@ function mapStrings(v: Json, f: (s: string) => string): Json {
   if (typeof v === "string") return f(v);
   if (Array.isArray(v)) return v.map((x) => mapStrings(x, f));
   if (v !== null && typeof v === "object") {
-    const out: { [key: string]: Json } = {};
+    const out: JsonObject = {};
     for (const [k, x] of Object.entries(v)) out[k] = mapStrings(x, f);
     return out;
   }

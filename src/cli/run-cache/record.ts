@@ -18,7 +18,7 @@ import { addonPath } from "../../backends/native/addon.js";
 import type { HandOffOptions } from "../../backends/backend.js";
 import type { RunRequest } from "../run-flags.js";
 import { buildId, runKeys } from "./key.js";
-import { makePlan, type Json } from "./plan.js";
+import { makePlan } from "./plan.js";
 import { fileIdentity, hostFacts, writePlan } from "./plan-file.js";
 import { traceMark } from "./trace.js";
 
@@ -61,9 +61,10 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
     const bundle = made.bundleDir;
     const entries = readdirSync(bundle).sort().join(" ");
     if (entries !== BUNDLE_ENTRIES.join(" ")) return `the bundle holds ${entries}`;
-    const read = (file: string): Json => JSON.parse(readFileSync(join(bundle, file), "utf8")) as Json;
-    const files = { spec: read("config.json"), inspect: read("inspect.json"), state: read("state.json") as unknown as ContainerState };
-    const inspect = files.inspect as { HostConfig?: { NetworkMode?: string }; Mounts?: { Type?: string }[] };
+    const read = (file: string): string => readFileSync(join(bundle, file), "utf8");
+    const files = { specText: read("config.json"), inspectText: read("inspect.json"), state: JSON.parse(read("state.json")) as ContainerState };
+    const inspect = JSON.parse(files.inspectText) as { HostConfig?: { NetworkMode?: string }; Mounts?: { Type?: string }[] };
+    const spec = JSON.parse(files.specText) as { root?: { overlay?: { lower?: unknown[] } } };
     if (!["none", "host"].includes(inspect.HostConfig?.NetworkMode ?? "")) return `network ${inspect.HostConfig?.NetworkMode}`;
     if ((inspect.Mounts ?? []).some((m) => m.Type !== "tmpfs")) return "volumes or binds";
     const shape = makePlan(files, helperArgs, command, request.options.name !== undefined);
@@ -79,7 +80,7 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
       addon: addonPath()!,
       manifestDigest: made.manifestDigest,
       layers: made.layers,
-      lower: ((files.spec as { root?: { overlay?: { lower?: string[] } } }).root?.overlay?.lower ?? []).filter((dir) => typeof dir === "string"),
+      lower: (spec.root?.overlay?.lower ?? []).filter((dir): dir is string => typeof dir === "string"),
       remove: files.state.remove,
       stdin,
       warnings,

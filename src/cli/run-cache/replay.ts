@@ -16,21 +16,21 @@ import { loadAddonSync } from "../../backends/native/addon.js";
 import { become } from "../../backends/native/become.js";
 import { announceCreated, makeBundleDir, makeRootDirs, ownStartTime } from "../../containers/bundle-dir.js";
 import { recordEvent } from "../../containers/events.js";
-import { writeInspectRecord, type InspectRecord } from "../../containers/inspect-record.js";
+import { writeInspectRecord } from "../../containers/inspect-record.js";
 import { ContainerNames } from "../../containers/names.js";
 import { writeSpec } from "../../containers/spec-file.js";
 import { type ContainerState, writeState } from "../../containers/state.js";
-import { randomHex, unlinkIfThere } from "../../fs-util.js";
-import { removeTreeNow } from "../../remove-tree.js";
-import { withIndexLock } from "../../image/layout.js";
-import { warningLine } from "../context.js";
 import { existingOwnDataDir } from "../../data-dir.js";
+import { randomHex, unlinkIfThere } from "../../fs-util.js";
+import { withIndexLock } from "../../image/layout.js";
 import { DataPaths, defaultDataDir } from "../../paths.js";
-import type { ContainerSpec } from "../../spec/container-spec.js";
+import { removeTreeNow } from "../../remove-tree.js";
+import { warningLine } from "../context.js";
+import { CLI_HAND_OFF } from "../hand-off.js";
 import { buildId, runCacheDir, runKeys } from "./key.js";
 import { instantiate } from "./plan.js";
-import { traceMark } from "./trace.js";
 import { fileIdentity, readPlan, type StoredPlan } from "./plan-file.js";
+import { traceMark } from "./trace.js";
 
 /** `args`: the CLI's arguments (`run …`). Returns when there is nothing to replay (or it failed before the hand-over). */
 export async function replayRun(args: readonly string[], distDir: string): Promise<void> {
@@ -74,8 +74,8 @@ async function replay(plan: StoredPlan, dataDir: string, command: readonly strin
     loadAddonSync(plan.addon);
     makeBundleDir(paths, bundle, plan.manifestDigest, plan.layers);
     // As the full run's checkImageKept: under the index's lock, after the creator file claims the image.
-    const kept = await withIndexLock(dataDir, async () => fileIdentity(join(dataDir, "index.json")) === plan.index && [...plan.layers, ...plan.lower].every((dir) => existsSync(dir)));
-    if (!kept) {
+    const imageKept = await withIndexLock(dataDir, async () => fileIdentity(join(dataDir, "index.json")) === plan.index && [...plan.layers, ...plan.lower].every((dir) => existsSync(dir)));
+    if (!imageKept) {
       traceMark(process.env, "image changed");
       return undo();
     }
@@ -87,14 +87,14 @@ async function replay(plan: StoredPlan, dataDir: string, command: readonly strin
       name = plan.name;
     }
     const files = instantiate(plan, { id, name, created: new Date().toISOString(), creatorPid: process.pid, creatorStartTime: ownStartTime(), command });
-    writeSpec(bundle.config, files.spec as unknown as ContainerSpec);
-    writeInspectRecord(bundle, files.inspect as unknown as InspectRecord);
+    writeSpec(bundle.config, files.specText);
+    writeInspectRecord(bundle, files.inspectText);
     writeState(bundle, files.state);
     state = files.state;
     announceCreated(bundle, files.state);
     for (const warning of plan.warnings) writeSync(2, warningLine(warning));
     traceMark(process.env, `replay ${id}`);
-    become(plan.binary, files.helperArgs, { stdin: plan.stdin, beforeExec: () => void (process as NodeJS.EventEmitter).emit("tsbox:exec") });
+    become(plan.binary, files.helperArgs, { stdin: plan.stdin, ...CLI_HAND_OFF });
   } catch (err) {
     traceMark(process.env, `replay failed: ${(err as Error).message}`);
     try {
