@@ -374,15 +374,16 @@ for (const who of identities()) {
       const net = `app-${who.name}`;
       const made = await run(["network", "create", net]);
       assert.equal(made.code, 0, made.stderr);
-      const server = start(["run", "--rm", "--name", "srv", "--network", net, "--network-alias", "db", "busybox", "sh", "-c", "mkdir -p /www && echo hello from srv > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      const server = start(["run", "--rm", "--name", "srv", "--hostname", "srvhost", "--network", net, "--network-alias", "db", "busybox", "sh", "-c", "mkdir -p /www && echo hello from srv > /www/index.html && exec httpd -f -p 80 -h /www"]);
       try {
-        const client = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "for i in $(seq 100); do wget -q -O - http://srv/ 2>/dev/null && break; sleep 0.1; done; wget -q -O - http://db/; nslookup srv | grep Address: | tail -1"]);
+        const client = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "for i in $(seq 100); do wget -q -O - http://srv/ 2>/dev/null && break; sleep 0.1; done; wget -q -O - http://db/; wget -q -O - http://srvhost/; nslookup srv | grep Address: | tail -1"]);
         assert.equal(client.code, 0, client.stderr);
-        assert.match(client.stdout, /^hello from srv\nhello from srv\n/);
+        // Its name, alias and --hostname all answer, as docker 25+'s (moby buildEndpointDNSNames).
+        assert.match(client.stdout, /^hello from srv\nhello from srv\nhello from srv\n/);
         assert.match(client.stdout, /Address: 10\.89\.\d+\.\d+/);
         // On a user network only, docker's top-level address is empty (it is the default bridge's); the network's entry has it.
         assert.equal(await inspectField(run, "srv", "{{.NetworkSettings.IPAddress}}|{{.HostConfig.NetworkMode}}"), `|${net}`);
-        assert.match(await inspectField(run, "srv", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}} {{.Aliases}} {{.DNSNames}}{{end}}`), /^10\.89\.\d+\.\d+ \[db\] \[srv [0-9a-f]{12} db\]$/);
+        assert.match(await inspectField(run, "srv", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}} {{.Aliases}} {{.DNSNames}}{{end}}`), /^10\.89\.\d+\.\d+ \[db\] \[srv db [0-9a-f]{12} srvhost\]$/);
         const inspect = JSON.parse((await run(["network", "inspect", net])).stdout) as { Name: string; IPAM: { Config: { Subnet: string }[] }; Containers: Record<string, { Name: string; IPv4Address: string }> }[];
         assert.equal(inspect[0]!.Name, net);
         assert.match(inspect[0]!.IPAM.Config[0]!.Subnet, /^10\.89\.\d+\.0\/24$/);
@@ -711,7 +712,9 @@ for (const who of identities()) {
         // The record keeps the ports too: a restart publishes them again.
         assert.equal((await run(["restart", "-t", "0", "pd"])).code, 0);
         await publishedAddress(run, "pd", "80", "0.0.0.0");
-        assert.equal((await run(["run", "-d", "--name", "nn", "--network", "none", "busybox", "sleep", "60"])).code, 0);
+        assert.equal((await run(["run", "-d", "--name", "nn", "--network", "none", "--expose", "80", "busybox", "sleep", "60"])).code, 0);
+        // No network endpoint, no ports: docker shows `{}` (libnetwork's null driver reports none), not `{"80/tcp":null}`.
+        assert.equal(await inspectField(run, "nn", "{{json .NetworkSettings.Ports}} {{json .Config.ExposedPorts}}"), '{} {"80/tcp":{}}');
         const none = await run(["network", "connect", net, "nn"]);
         assert.equal(none.code, 1);
         assert.match(none.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);
