@@ -45,7 +45,8 @@ test("options of the wrong kind are refused, naming the option", () => {
   // The log's bounds, here rather than as the monitor's usage text at start().
   refused({ image: "busybox", log: { maxSize: -1 } }, "run options: log.maxSize: expected a whole number of bytes above 0, got number -1");
   refused({ image: "busybox", log: { maxFiles: 0 } }, "run options: log.maxFiles: expected a whole number from 1, got number 0");
-  refused({ image: "busybox", log: { maxsize: 5 } }, 'run options: log: unknown option "maxsize" (maxSize, maxFiles)');
+  refused({ image: "busybox", log: { maxsize: 5 } }, 'run options: log: unknown option "maxsize" (driver, maxSize, maxFiles)');
+  refused({ image: "busybox", log: { driver: "syslog" } }, 'run options: log.driver: expected "json-file" or "none", got the string "syslog"');
   // healthcheck's fields too (`intervl` was the default 30 s).
   refused({ image: "busybox", healthcheck: { test: "true", intervl: 5 } }, 'run options: healthcheck: unknown option "intervl" (test, interval, timeout, startPeriod, startInterval, retries)');
   refused({ image: "busybox", healthcheck: { interval: "5s" } }, 'run options: healthcheck: interval: expected a number, got the string "5s"');
@@ -95,6 +96,7 @@ test("options of the right kinds pass, and undefined means unset", () => {
     { image: "busybox", cmd: ["true"], env: ["A=1"], tty: { cols: 80, rows: 24 }, stdin: "inherit", healthcheck: false, shmSize: "64m", stopSignal: 15 },
     { image: "busybox", env: { A: "1" }, seccomp: "unconfined", publish: ["8080:80", { containerPort: 80 }], resources: { memory: "32m" }, name: undefined },
     { image: "busybox", log: { maxSize: 1024, maxFiles: 1 } },
+    { image: "busybox", log: { driver: "none" } },
   ]) {
     assert.doesNotThrow(() => checkRunOptionTypes(ok));
   }

@@ -10,6 +10,7 @@ import type { Signal } from "../signals.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
 import type { ContainerKernel } from "../spec/resources.js";
 import type { NetIO } from "../network/net-io.js";
+import type { LogSettings } from "../containers/state.js";
 
 /**
  * A backend turns a validated ContainerSpec into a running process. The
@@ -231,7 +232,8 @@ export interface LaunchOptions {
   lockFd: number;
   /** `--restart`, in its text form (`on-failure:3`). */
   restart: string;
-  log: { maxSize: number; maxFiles: number };
+  /** The container's log (state.json's): `driver: "none"` keeps none. */
+  log: LogSettings;
   /** Keep the container's stdin open for attached clients (`-i`). */
   openStdin: boolean;
   /** Delete the bundle once the container is done for good (`--rm`). */

@@ -113,7 +113,9 @@ Options:
       --stop-signal SIG  Signal tsbox stop sends first (default SIGTERM)
       --stop-timeout S   Seconds tsbox stop waits before SIGKILL (default 10)
       --log-opt K=V      max-size=10m, max-file=3: rotation of the container's log
-      --log-driver D     json-file (the only one: docker's json-file log, what tsbox logs reads)
+      --log-driver D     json-file (default: docker's json-file log, what tsbox logs reads; local
+                         and k8s-file are taken as it) or none (no log: output reaches only those
+                         attached, and tsbox logs says there is none)
   -q, --quiet            No pull output when the image is pulled first
       --group-add GROUP  Another supplementary group: a name of the image's /etc/group, or a gid
       --cap-add CAP      Add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL)
@@ -254,9 +256,11 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const logOpts = allValues(flags, "log-opt");
   if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
   const logDriver = lastValue(flags, "log-driver");
-  if (logDriver !== undefined && !["json-file", "k8s-file", "local"].includes(logDriver)) {
-    throw new UsageError(`unsupported --log-driver ${logDriver}: tsbox keeps docker's json-file log (what tsbox logs reads); --log-opt max-size/max-file rotate it`);
+  if (logDriver !== undefined && !["json-file", "k8s-file", "local", "none"].includes(logDriver)) {
+    throw new UsageError(`unsupported --log-driver ${logDriver}: tsbox keeps docker's json-file log (what tsbox logs reads; --log-opt max-size/max-file rotate it) or, with none, no log`);
   }
+  // docker checks no --log-opt of the none driver: they are kept (inspect's LogConfig.Config) and do nothing.
+  if (logDriver === "none") options.log = { ...options.log, driver: "none" };
   const groupAdd = allValues(flags, "group-add");
   if (groupAdd.length > 0) options.groupAdd = groupAdd;
   const volumesFrom = allValues(flags, "volumes-from");

@@ -130,7 +130,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
     HostConfig: {
       Binds: binds.length > 0 ? binds : null,
       ContainerIDFile: "",
-      LogConfig: { Type: "json-file", Config: logOptions(options.log) },
+      LogConfig: { Type: options.log?.driver === "none" ? "none" : "json-file", Config: logOptions(options.log) },
       NetworkMode: networkMode,
       PortBindings: portBindings(spec.network?.ports ?? []),
       RestartPolicy: restartPolicyOf(options.restart),

@@ -111,8 +111,12 @@ export interface RunOptions {
   stopSignal?: string;
   /** Seconds `stop` waits before SIGKILL; default 10. */
   stopTimeout?: number;
-  /** Log rotation of a monitored container: bytes per file (default 10 MiB), files kept (default 3). */
-  log?: { maxSize?: number; maxFiles?: number };
+  /**
+   * The container's log: docker's json-file, rotated at `maxSize` bytes per file (default 10 MiB), `maxFiles`
+   * files kept (default 3); `driver: "none"` (docker's `--log-driver none`) keeps none: output reaches only
+   * those attached, and `logs()` says the container has no log to read.
+   */
+  log?: { driver?: "json-file" | "none"; maxSize?: number; maxFiles?: number };
   /** Mounts in docker's `--mount` terms: bind, named or anonymous volume, tmpfs. */
   mounts?: MountOption[];
   /** tmpfs mounts by container path, each with its mount options (`--tmpfs /run:size=64m,mode=1777`). */

@@ -6,7 +6,7 @@
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
 //!   tsbox-runtime stats|pause|resume|update|delete --bundle DIR
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
-//!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT]
+//!                 [--log-max-size BYTES] [--log-max-files N | --no-log] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT]
 //!   tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view V]] …
 //!   tsbox-runtime serve --control-fd N
 //!     (the native backend's warm helper: runs over a socket, see serve/)
@@ -53,7 +53,7 @@ use monitor::logfile;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|update|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime userns | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|update|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N | --no-log] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime userns | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -278,7 +278,7 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
     let mut flags = Flags::parse_with_switches(
         args,
         &["--bundle", "--status-fd", "--lock-fd", "--restart", "--log-max-size", "--log-max-files", "--front-end"],
-        &["--open-stdin", "--attach-first", "--remove"],
+        &["--open-stdin", "--attach-first", "--remove", "--no-log"],
     )?;
     let front_end = flags.take("--front-end").map(|t| t.to_string_lossy().into_owned());
     let status_fd = flags.status_fd()?;
@@ -290,13 +290,19 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
         Some(p) => monitor::restart::Policy::parse(&p.to_string_lossy())?,
         None => monitor::restart::Policy::No,
     };
+    let (log_size, log_files) = (flags.number("--log-max-size")?, flags.number("--log-max-files")?);
+    // --no-log: `--log-driver none`, no container.log at all (`logs` says the driver keeps none).
+    let log = match (flags.switch("--no-log"), log_size, log_files) {
+        (true, None, None) => None,
+        (true, _, _) => return Err("monitor: --no-log takes neither --log-max-size nor --log-max-files".into()),
+        (false, size, files) => Some((size.unwrap_or(logfile::DEFAULT_MAX_SIZE), files.map_or(logfile::DEFAULT_MAX_FILES, |n| n as u32))),
+    };
     Ok(monitor::Options {
         bundle: PathBuf::from(flags.required("--bundle", "monitor")?),
         status_fd,
         lock_fd: flags.fd("--lock-fd")?,
         restart,
-        log_max_size: flags.number("--log-max-size")?.unwrap_or(logfile::DEFAULT_MAX_SIZE),
-        log_max_files: flags.number("--log-max-files")?.map_or(logfile::DEFAULT_MAX_FILES, |n| n as u32),
+        log,
         open_stdin: flags.switch("--open-stdin"),
         attach_first,
         remove: flags.switch("--remove"),
