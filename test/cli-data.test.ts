@@ -391,7 +391,18 @@ for (const who of identities()) {
       // docker's other default: a user other than root may listen below 1024 in the container's own network.
       const low = await tsbox(who, ["run", "--rm", ...user, "busybox", "sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start; httpd -p 80 && echo listening"]);
       assert.equal(low.stdout, "0\nlistening\n", low.stderr);
+      // The UTS namespace's domain name, rootless too (by setdomainname: /proc/sys/kernel/domainname takes writes
+      // from the initial namespace's root only): --sysctl kernel.domainname and docker's --domainname, which
+      // inspect shows; /etc/hostname stays the hostname alone, as docker's.
+      const uts = await tsbox(who, ["run", "--rm", "--sysctl", "kernel.domainname=dn.test", "busybox", "cat", "/proc/sys/kernel/domainname"]);
+      assert.equal(uts.stdout, "dn.test\n", uts.stderr);
+      const dn = await tsbox(who, ["run", "--name", `dn-${who.name}`, "--hostname", "web", "--domainname", "example.test", "busybox", "sh", "-c", "cat /proc/sys/kernel/domainname /etc/hostname; hostname"]);
+      assert.equal(dn.stdout, "example.test\nweb\nweb\n", dn.stderr);
+      assert.equal((await tsbox(who, ["inspect", "-f", "{{.Config.Hostname}} {{.Config.Domainname}}", `dn-${who.name}`])).stdout, "web example.test\n");
+      await tsbox(who, ["rm", `dn-${who.name}`]);
       for (const [args, message] of [
+        [["--uts", "host", "--domainname", "x"], /^tsbox: conflicting options: --domainname and --uts host$/m],
+        [["--domainname", "a b"], /^tsbox: invalid --domainname "a b": 1 to 64 characters without blanks$/m],
         [["--sysctl", "kernel.core_pattern=|/x"], /sysctl kernel\.core_pattern is not in a namespace of the container's own: it would change the host/],
         [["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"], /sysctl net\.ipv4\.ip_forward needs a network namespace of the container's own/],
         [["--sysctl", "net.ipv4..x=1"], /invalid sysctl name/],

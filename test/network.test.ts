@@ -493,6 +493,10 @@ for (const who of identities()) {
         const own = /^(10\.89\.\d+\.\d+)\tmyhost\.example\.com myhost$/m.exec(r.stdout)?.[1];
         assert.ok(own, `/etc/hosts lists the FQDN and its short name, as docker's: ${r.stdout}`);
         assert.equal(r.stdout, `Address: ${ip}\nAddress: ${ip}\nunknown\n${own}\tmyhost.example.com myhost\nshort\n`);
+        // The same names from --hostname and docker's --domainname (libnetwork's makeHostsRecs).
+        const split = await run(["run", "--rm", "--network", net, "--hostname", "myhost", "--domainname", "example.com", "busybox", "sh", "-c", "tail -n 1 /etc/hosts; cat /etc/hostname /proc/sys/kernel/domainname"]);
+        assert.equal(split.code, 0, split.stderr);
+        assert.match(split.stdout, /^10\.89\.\d+\.\d+\tmyhost\.example\.com myhost\nmyhost\nexample\.com\n$/);
         // docker publishes nothing for a container on internal networks only: a warning, as with --network none.
         const i = await run(["run", "-d", "--name", "isrv", "--network", internal, "-p", "18140:80", "busybox", "sleep", "600"]);
         assert.equal(i.code, 0, i.stderr);

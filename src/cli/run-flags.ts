@@ -27,6 +27,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "rm" },
   ...PROCESS_FLAGS,
   { name: "hostname", short: "h", value: true },
+  { name: "domainname", value: true },
   { name: "volume", short: "v", value: true, repeat: true },
   { name: "read-only" },
   { name: "name", value: true },
@@ -94,6 +95,7 @@ Options:
   -w, --workdir DIR      Working directory inside the container (absolute)
   -u, --user USER        UID[:GID] or NAME[:GROUP] from the image's /etc/passwd
   -h, --hostname NAME    Container hostname (default: the short id)
+      --domainname NAME  Container NIS domain name (its UTS namespace's; /etc/hosts names HOST.NAME)
   -v, --volume H:C[:ro]  Bind-mount host path H at container path C; a NAME instead of H
                          mounts the named volume (created on first use), C alone a new
                          anonymous volume
@@ -202,6 +204,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (user !== undefined) options.user = user;
   const hostname = lastValue(flags, "hostname");
   if (hostname !== undefined) options.hostname = hostname;
+  const domainname = lastValue(flags, "domainname");
+  if (domainname !== undefined) options.domainname = domainname;
   const name = lastValue(flags, "name");
   if (name !== undefined) options.name = name;
   const platform = lastValue(flags, "platform");

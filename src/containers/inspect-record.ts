@@ -105,7 +105,7 @@ export function buildInspectRecord({ options, image, spec, mounts, devices = [],
     Image: image.id,
     Config: {
       Hostname: spec.hostname ?? "",
-      Domainname: "",
+      Domainname: options.domainname ?? "",
       User: options.user ?? imageRun.User ?? "",
       AttachStdin: Boolean(options.stdin),
       AttachStdout: true,

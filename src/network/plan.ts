@@ -93,6 +93,8 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     // docker's rule: the hostname is the peer's, from its configuration. Not from its /etc/hostname (shared
     // below), which the peer's processes may write: 400 MB there was read whole, and echoed in the error.
     if (options.hostname !== undefined) throw new UsageError(`conflicting options: --hostname and --network container:${mode.ref}`);
+    // (docker would silently take the peer's instead: said, as --hostname is.)
+    if (options.domainname !== undefined) throw new UsageError(`conflicting options: --domainname and --network container:${mode.ref}`);
     const peerNet = join(peer.bundleDir, "net");
     return {
       shareHost: false,
@@ -131,6 +133,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     dir: join(inputs.bundleDir, "net"),
     container: { id: inputs.id, ...(inputs.name !== null ? { name: inputs.name } : {}) },
     hostname,
+    ...(options.domainname !== undefined ? { domainname: options.domainname } : {}),
     hosts: {
       ...(mode.kind === "host" ? { base: "/etc/hosts" } : {}),
       extra: (options.addHosts ?? []).map((h) => parseAddHost(h, gatewayForHost)),

@@ -208,6 +208,8 @@ export interface NetworkSpec {
   dir: string;
   container: { id: string; name?: string };
   hostname: string;
+  /** `--domainname`: the container's own /etc/hosts lines name `hostname.domainname hostname`, as libnetwork's. */
+  domainname?: string;
   hosts: {
     /** Start from this hosts file (host networking); default: localhost lines. */
     base?: string;

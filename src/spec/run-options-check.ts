@@ -32,6 +32,7 @@ const KINDS: OptionKinds<RunOptions> = {
   workdir: "string",
   user: "string",
   hostname: "string",
+  domainname: "string",
   volumes: "array",
   readOnly: "boolean",
   tty: "tty",

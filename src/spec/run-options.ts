@@ -26,6 +26,11 @@ export interface RunOptions {
   user?: string;
   /** Default: the first 12 characters of the container id. */
   hostname?: string;
+  /**
+   * docker's `--domainname`: the NIS domain name of the container's own UTS namespace (`domainname`,
+   * `/proc/sys/kernel/domainname`), and its `/etc/hosts` lines name it `HOSTNAME.DOMAINNAME HOSTNAME`.
+   */
+  domainname?: string;
   volumes?: VolumeOption[];
   /** Mount the container's root read-only. */
   readOnly?: boolean;

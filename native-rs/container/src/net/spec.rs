@@ -16,6 +16,8 @@ pub struct NetworkSpec {
     pub container_id: String,
     pub container_name: Option<String>,
     pub hostname: String,
+    /// `--domainname`: the own /etc/hosts lines name `hostname.domainname hostname` (libnetwork's).
+    pub domainname: Option<String>,
     /// The host's hosts file to start from (host networking), else localhost lines.
     pub hosts_base: Option<PathBuf>,
     pub extra_hosts: Vec<HostEntry>,
@@ -214,6 +216,7 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
         container_id: string(container, "network.container", "id")?,
         container_name: optional_string(container, "network.container", "name")?,
         hostname: string(o, p, "hostname")?,
+        domainname: optional_string(o, p, "domainname")?,
         hosts_base,
         extra_hosts,
         dns,
