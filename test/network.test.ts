@@ -164,6 +164,32 @@ for (const who of identities()) {
       assert.match(r.stdout, /^box$/m);
     });
 
+    it("--mac-address gives the container's interface that address (docker's forms), kept across a restart and shown by inspect; none and host refuse it", async () => {
+      const name = `mac-${who.name}`;
+      const d = await run(["run", "-d", "--name", name, "--mac-address", "02-42-AC-11-00-9A", "busybox", "sleep", "600"]);
+      assert.equal(d.code, 0, d.stderr);
+      try {
+        assert.equal((await run(["exec", name, "cat", "/sys/class/net/eth0/address"])).stdout, "02:42:ac:11:00:9a\n");
+        // The address works: the gateway answers (its ARP entry for the container is this address).
+        assert.equal((await run(["exec", name, "ping", "-c", "1", "-W", "5", "10.88.0.1"])).code, 0);
+        assert.equal(await inspectField(run, name, "{{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.MacAddress}}"), "02:42:ac:11:00:9a 02:42:ac:11:00:9a");
+        assert.equal((await run(["restart", "-t", "0", name])).code, 0);
+        assert.equal((await run(["exec", name, "cat", "/sys/class/net/eth0/address"])).stdout, "02:42:ac:11:00:9a\n");
+      } finally {
+        await run(["rm", "-f", name]);
+      }
+      for (const [args, message] of [
+        [["--network", "none"], "tsbox: --mac-address needs a bridge network: with --network none the container has no interface of its own to give it\n"],
+        [["--network", "host"], "tsbox: --mac-address needs a bridge network: with --network host the container has no interface of its own to give it\n"],
+      ] as const) {
+        const refused = await run(["run", "--rm", ...args, "--mac-address", "02:42:ac:11:00:9b", "busybox", "true"]);
+        assert.equal(refused.code, 125);
+        assert.equal(refused.stderr, message);
+      }
+      const multicast = await run(["run", "--rm", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"]);
+      assert.equal(multicast.stderr, "tsbox: invalid --mac-address 01:00:5e:00:00:01: a multicast address (the first byte is odd); an interface needs a unicast one\n");
+    });
+
     it("an --add-host of the container's own hostname overrides its address, as docker's order of /etc/hosts gives (own lines last)", async () => {
       const r = await run(["run", "--rm", "--hostname", "box", "--add-host", "box:192.0.2.7", "--add-host", "other:192.0.2.8", "busybox", "sh", "-c", "cat /etc/hosts; echo ---; ping -c 1 -W 1 box 2>&1 | head -n 1"]);
       assert.equal(r.code, 0, r.stderr);

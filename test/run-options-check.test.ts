@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options-check.js";
 import { cgroupSettings, mergeResources, resourcesFromOptions, undoResources } from "../src/spec/resources.js";
 import { shmMode } from "../src/spec/ipc-pid.js";
-import { checkPort } from "../src/network/plan.js";
+import { checkPort, parseMac } from "../src/network/plan.js";
 import { parsePublish } from "../src/network/ports.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { removeRunningRefusal, UsageError } from "../src/errors.js";
@@ -212,5 +212,13 @@ test("a message names the library's option to a library caller and the CLI's fla
     assert.deepEqual([flags.status, flags.stderr], [125, 'tsbox: invalid value "abc" for --memory: invalid size (expected e.g. 32m, 1.5g, 512k)\n']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--mac-address: Go's net.ParseMAC forms of 6 bytes, as the runtime takes them; a multicast or malformed one is refused", () => {
+  for (const form of ["02:42:AC:11:00:02", "02-42-ac-11-00-02", "0242.ac11.0002"]) assert.equal(parseMac(form), "02:42:ac:11:00:02");
+  assert.throws(() => parseMac("01:00:5e:00:00:01"), /a multicast address \(the first byte is odd\)/);
+  for (const bad of ["02:42:ac:11:00", "02:42-ac:11:00:02", "02:42:ac:11:00:02:03", "zz:42:ac:11:00:02", ""]) {
+    assert.throws(() => parseMac(bad), new RegExp(`^UsageError: invalid --mac-address ${bad}: expected a MAC address such as 02:42:ac:11:00:02$`));
   }
 });

@@ -74,6 +74,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "net", value: true, repeat: true },
   { name: "network-alias", value: true, repeat: true },
   { name: "ip", value: true },
+  { name: "mac-address", value: true },
   { name: "publish", short: "p", value: true, repeat: true },
   { name: "publish-all", short: "P" },
   { name: "add-host", value: true, repeat: true },
@@ -150,6 +151,7 @@ Options:
       --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name (--net too)
       --network-alias A  Another name on a user-defined network's DNS
       --ip ADDR          A fixed IPv4 address on the network
+      --mac-address MAC  The MAC address of the container's interface on the network
       --expose PORT      Expose a port or range (8000-8002/udp) beyond the image's: -P publishes it
   -p, --publish SPEC     Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]
   -P, --publish-all      Publish every port the image EXPOSEs on free host ports
@@ -446,6 +448,8 @@ function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
   else if (networks.length > 1) out.networks = networks;
   const ip = lastValue(flags, "ip");
   if (ip !== undefined) out.ip = ip;
+  const mac = lastValue(flags, "mac-address");
+  if (mac !== undefined) out.macAddress = mac;
   const lists = [
     ["network-alias", "networkAliases"],
     ["publish", "publish"],

@@ -252,6 +252,8 @@ export interface NetworkAttachment {
   aliases: string[];
   /** A fixed address (`--ip`). */
   ip?: string;
+  /** `--mac-address`: the container's interface on it takes this address (`aa:bb:cc:dd:ee:ff`, unicast). */
+  mac?: string;
   /** Where that DNS server sends other names. */
   upstream: string[];
 }

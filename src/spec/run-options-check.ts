@@ -33,6 +33,7 @@ const KINDS: OptionKinds<RunOptions> = {
   user: "string",
   hostname: "string",
   domainname: "string",
+  macAddress: "string",
   volumes: "array",
   readOnly: "boolean",
   tty: "tty",

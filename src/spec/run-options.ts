@@ -31,6 +31,12 @@ export interface RunOptions {
    * `/proc/sys/kernel/domainname`), and its `/etc/hosts` lines name it `HOSTNAME.DOMAINNAME HOSTNAME`.
    */
   domainname?: string;
+  /**
+   * docker's `--mac-address`: the MAC address of the container's interface on its (first) network, a bridge or
+   * user network (`aa:bb:cc:dd:ee:ff`, unicast); refused with none, host and container:NAME, which have none of
+   * their own to set.
+   */
+  macAddress?: string;
   volumes?: VolumeOption[];
   /** Mount the container's root read-only. */
   readOnly?: boolean;
