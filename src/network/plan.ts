@@ -85,7 +85,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     if ((options.networkAliases ?? []).length > 0) throw new UsageError(`--network-alias needs a user-defined network`);
     if (options.ip !== undefined) throw new UsageError(`--ip needs a bridge network`);
     // Never taken and dropped: with none, host or container:X there is no interface of the container's own to set.
-    if (options.macAddress !== undefined) throw new UsageError(`--mac-address needs a bridge network: with --network ${mode.kind} the container has no interface of its own to give it`);
+    if (options.macAddress !== undefined) throw new UsageError(`--mac-address needs a bridge network: with --network ${mode.kind === "container" ? `container:${mode.ref}` : mode.kind} the container has no interface of its own to give it`);
   }
   if (mode.kind === "container") {
     const peer = await inputs.peer(mode.ref);
