@@ -175,6 +175,11 @@ test("--pids-limit: docker's ≤ 0 is unlimited (0 at create: none asked); past 
   assert.deepEqual(resourcesFromOptions({ pidsLimit: -2 }, KERNEL)?.pids, { limit: -1 });
   assert.equal(resourcesFromOptions({ pidsLimit: 0 }, KERNEL), undefined);
   assert.deepEqual(mergeResources({ pids: { limit: 10 } }, 0, { pidsLimit: 0 }, KERNEL).resources.pids, { limit: -1 });
+  // `changed`: the change's own limits (what an update's warning may name), not the whole merged set.
+  assert.deepEqual(mergeResources({ pids: { limit: 10 } }, 0, { pidsLimit: 0 }, KERNEL).changed, { pids: { limit: -1 } });
+  const merged = mergeResources({ blockIO: { weight: 200 }, pids: { limit: 10 } }, 0, { memory: "64m" }, KERNEL);
+  assert.deepEqual(Object.keys(merged.resources).sort(), ["blockIO", "memory", "pids"]);
+  assert.deepEqual(Object.keys(merged.changed), ["memory"]);
   assert.throws(() => resourcesFromOptions({ pidsLimit: KERNEL.pidMax + 1 }, KERNEL), { message: "invalid value 4194305 for the pidsLimit option: at most 4194304 (the kernel's PID_MAX_LIMIT)" });
   assert.throws(() => resourcesFromOptions({ pidsLimit: 2 ** 60 }, KERNEL), /expected a whole number/);
   assert.throws(() => resourcesFromOptions({ memory: 2 ** 60 }, KERNEL), /expected a whole number of bytes \(below 8p\)/);

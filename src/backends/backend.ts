@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import type { ContainerSpec, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
+import type { ContainerSpec, LinuxResources, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
 
 /** `network disconnect`'s change of a running container's resolv.conf (net-detach's `--dns`, the agent op's `dns`). */
 export interface ResolvChange {
@@ -129,9 +129,10 @@ export interface Backend {
   /**
    * Writes the limits of the bundle's config.json into the running
    * container's cgroup; resolves with the limits this host cannot apply
-   * (empty when all were), rejects like `stats`.
+   * (empty when all were) of those `asked` (the change's own limits; all
+   * of them without it), rejects like `stats`.
    */
-  update?(bundleDir: string): Promise<string>;
+  update?(bundleDir: string, asked?: LinuxResources): Promise<string>;
   /**
    * Removes what a container left on the host outside its bundle when the
    * process that ran it died (its cgroup, and anything still in it). Called
