@@ -208,7 +208,7 @@ for (const who of identities()) {
     it("--log-driver none keeps no log (docker's none driver): attach still sees the output, logs says the driver cannot be read", async () => {
       const noLogFiles = (id: string) => readdirSync(join(who.dataDir, "containers", id)).filter((n) => n.startsWith("container.log"));
       // Under a monitor: an attached client gets the output live; nothing is written.
-      const id = (await ok(who, ["run", "-d", "--name", "quiet", "--log-driver", "none", "--log-opt", "max-size=1m", "busybox", "sh", "-c", "sleep 1; echo out; echo err >&2; sleep 1"])).stdout.trim();
+      const id = (await ok(who, ["run", "-d", "--name", "quiet", "--log-driver", "none", "--log-opt", "max-size=1m", "--log-opt", "tag=web", "busybox", "sh", "-c", "sleep 1; echo out; echo err >&2; sleep 1"])).stdout.trim();
       const attached = await tsbox(who, ["attach", "quiet"]);
       assert.equal(attached.stdout, "out\n");
       assert.equal(attached.stderr, "err\n");
@@ -217,7 +217,7 @@ for (const who of identities()) {
       const logs = await tsbox(who, ["logs", "quiet"]);
       assert.equal(logs.code, 1);
       assert.equal(logs.stderr, "tsbox: configured logging driver does not support reading: container quiet runs with --log-driver none, which keeps no log\n");
-      // The options given are shown (docker checks none of the none driver's), and no log path.
+      // docker checks none of the none driver's options (tag=web is taken); max-size and max-file show, no log path.
       assert.equal((await ok(who, ["inspect", "-f", "{{json .HostConfig.LogConfig}}|{{.LogPath}}", "quiet"])).stdout, '{"Type":"none","Config":{"max-size":"1m"}}|\n');
       // A restart (a new monitor, from state.json) keeps none either.
       await ok(who, ["start", "-a", "quiet"]);

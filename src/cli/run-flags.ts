@@ -259,13 +259,14 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     if (!/^-?\d+$/.test(stopTimeout)) throw new UsageError(`invalid value "${stopTimeout}" for --stop-timeout: whole seconds`);
     options.stopTimeout = Number(stopTimeout);
   }
-  const logOpts = allValues(flags, "log-opt");
-  if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
   const logDriver = lastValue(flags, "log-driver");
+  // docker checks no --log-opt of the none driver (daemon/logger ValidateLogOpts): any is taken, and does nothing.
+  const logOpts = allValues(flags, "log-opt").filter((o) => logDriver !== "none" || /^max-(size|file)=/.test(o));
+  if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
   if (logDriver !== undefined && !["json-file", "k8s-file", "local", "none"].includes(logDriver)) {
     throw new UsageError(`unsupported --log-driver ${logDriver}: tsbox keeps docker's json-file log (what tsbox logs reads; --log-opt max-size/max-file rotate it) or, with none, no log`);
   }
-  // docker checks no --log-opt of the none driver: they are kept (inspect's LogConfig.Config) and do nothing.
+  // (max-size and max-file are kept for inspect's LogConfig.Config.)
   if (logDriver === "none") options.log = { ...options.log, driver: "none" };
   const groupAdd = allValues(flags, "group-add");
   if (groupAdd.length > 0) options.groupAdd = groupAdd;
