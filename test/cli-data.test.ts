@@ -402,7 +402,7 @@ for (const who of identities()) {
       await tsbox(who, ["rm", `dn-${who.name}`]);
       for (const [args, message] of [
         [["--uts", "host", "--domainname", "x"], /^tsbox: conflicting options: --domainname and --uts host$/m],
-        [["--domainname", "a b"], /^tsbox: invalid --domainname "a b": 1 to 64 characters without blanks$/m],
+        [["--domainname", "a b"], /^tsbox: invalid value "a b" for --domainname: 1 to 64 characters without blanks$/m],
         [["--sysctl", "kernel.core_pattern=|/x"], /sysctl kernel\.core_pattern is not in a namespace of the container's own: it would change the host/],
         [["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"], /sysctl net\.ipv4\.ip_forward needs a network namespace of the container's own/],
         [["--sysctl", "net.ipv4..x=1"], /invalid sysctl name/],

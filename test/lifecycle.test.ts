@@ -216,7 +216,7 @@ for (const who of identities()) {
       assert.deepEqual(noLogFiles(id), []);
       const logs = await tsbox(who, ["logs", "quiet"]);
       assert.equal(logs.code, 1);
-      assert.equal(logs.stderr, "tsbox: configured logging driver does not support reading: container quiet runs with --log-driver none, which keeps no log\n");
+      assert.equal(logs.stderr, "tsbox: configured logging driver does not support reading: container quiet has the none log driver, which keeps no log\n");
       // docker checks none of the none driver's options (tag=web is taken); max-size and max-file show, no log path.
       assert.equal((await ok(who, ["inspect", "-f", "{{json .HostConfig.LogConfig}}|{{.LogPath}}", "quiet"])).stdout, '{"Type":"none","Config":{"max-size":"1m"}}|\n');
       // A restart (a new monitor, from state.json) keeps none either.

@@ -187,7 +187,7 @@ for (const who of identities()) {
         assert.equal(refused.stderr, message);
       }
       const multicast = await run(["run", "--rm", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"]);
-      assert.equal(multicast.stderr, "tsbox: invalid --mac-address 01:00:5e:00:00:01: a multicast address (the first byte is odd); an interface needs a unicast one\n");
+      assert.equal(multicast.stderr, "tsbox: invalid value \"01:00:5e:00:00:01\" for --mac-address: a multicast address (the first byte is odd); an interface needs a unicast one\n");
     });
 
     it("an --add-host of the container's own hostname overrides its address, as docker's order of /etc/hosts gives (own lines last)", async () => {

@@ -224,6 +224,6 @@ test("--mac-address: Go's net.ParseMAC forms of 6 bytes, as the runtime takes th
   for (const form of ["02:42:AC:11:00:02", "02-42-ac-11-00-02", "0242.ac11.0002"]) assert.equal(parseMac(form), "02:42:ac:11:00:02");
   assert.throws(() => parseMac("01:00:5e:00:00:01"), /a multicast address \(the first byte is odd\)/);
   for (const bad of ["02:42:ac:11:00", "02:42-ac:11:00:02", "02:42:ac:11:00:02:03", "zz:42:ac:11:00:02", ""]) {
-    assert.throws(() => parseMac(bad), new RegExp(`^UsageError: invalid --mac-address ${bad}: expected a MAC address such as 02:42:ac:11:00:02$`));
+    assert.throws(() => parseMac(bad), new RegExp(`^UsageError: invalid value "${bad}" for the macAddress option: expected a MAC address such as 02:42:ac:11:00:02$`));
   }
 });

@@ -189,7 +189,7 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const heard = await tsbox(["attach", "unlogged"], "one\n");
     assert.deepEqual([heard.code, heard.stdout], [5, "got one\n"]);
     const unlogged = await tsbox(["logs", "unlogged"]);
-    assert.deepEqual([unlogged.code, unlogged.stderr], [1, "tsbox: configured logging driver does not support reading: container unlogged runs with --log-driver none, which keeps no log\n"]);
+    assert.deepEqual([unlogged.code, unlogged.stderr], [1, "tsbox: configured logging driver does not support reading: container unlogged has the none log driver, which keeps no log\n"]);
     assert.deepEqual(readdirSync(join(who.dataDir, "containers", state("unlogged").id)).filter((n) => n.startsWith("container.log")), []);
 
     await ok(["run", "-d", "--name", "sleeper", "busybox", "sleep", "600"]);

@@ -10,6 +10,7 @@ import { parseIPv4 } from "./ipv4.js";
 import { exposedPorts, parsePublish } from "./ports.js";
 import { ROOTLESS_DNS, ROOTLESS_HOST_ADDRESS } from "./rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, type NetworkStore } from "./store.js";
+import { option } from "../vocabulary.js";
 
 /** What `--network` asked for, parsed. */
 export type NetworkMode = { kind: "none" } | { kind: "host" } | { kind: "container"; ref: string } | { kind: "bridge"; name: string };
@@ -85,7 +86,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     if ((options.networkAliases ?? []).length > 0) throw new UsageError(`--network-alias needs a user-defined network`);
     if (options.ip !== undefined) throw new UsageError(`--ip needs a bridge network`);
     // Never taken and dropped: with none, host or container:X there is no interface of the container's own to set.
-    if (options.macAddress !== undefined) throw new UsageError(`--mac-address needs a bridge network: with --network ${mode.kind === "container" ? `container:${mode.ref}` : mode.kind} the container has no interface of its own to give it`);
+    if (options.macAddress !== undefined) throw new UsageError(`${option("macAddress")} needs a bridge network: with ${option("network", mode.kind === "container" ? `container:${mode.ref}` : mode.kind)} the container has no interface of its own to give it`);
   }
   if (mode.kind === "container") {
     const peer = await inputs.peer(mode.ref);
@@ -96,7 +97,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     // below), which the peer's processes may write: 400 MB there was read whole, and echoed in the error.
     if (options.hostname !== undefined) throw new UsageError(`conflicting options: --hostname and --network container:${mode.ref}`);
     // (docker would silently take the peer's instead: said, as --hostname is.)
-    if (options.domainname !== undefined) throw new UsageError(`conflicting options: --domainname and --network container:${mode.ref}`);
+    if (options.domainname !== undefined) throw new UsageError(`conflicting options: ${option("domainname")} and ${option("network", `container:${mode.ref}`)}`);
     const peerNet = join(peer.bundleDir, "net");
     return {
       shareHost: false,
@@ -223,8 +224,8 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
 export function parseMac(text: string): string {
   const hex = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(text)?.filter((_, i) => i > 0 && i !== 2) ??
     /^([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/i.exec(text)?.slice(1).flatMap((q) => [q.slice(0, 2), q.slice(2)]);
-  if (!hex) throw new UsageError(`invalid --mac-address ${text}: expected a MAC address such as 02:42:ac:11:00:02`);
-  if (parseInt(hex[0]!, 16) & 1) throw new UsageError(`invalid --mac-address ${text}: a multicast address (the first byte is odd); an interface needs a unicast one`);
+  if (!hex) throw new UsageError(`invalid value "${text}" for ${option("macAddress")}: expected a MAC address such as 02:42:ac:11:00:02`);
+  if (parseInt(hex[0]!, 16) & 1) throw new UsageError(`invalid value "${text}" for ${option("macAddress")}: a multicast address (the first byte is odd); an interface needs a unicast one`);
   return hex.join(":").toLowerCase();
 }
 
