@@ -81,6 +81,10 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "dns", value: true, repeat: true },
   { name: "dns-search", value: true, repeat: true },
   { name: "dns-option", value: true, repeat: true },
+  // docker's older spelling, still taken (hidden in its help), as --net is.
+  { name: "dns-opt", value: true, repeat: true },
+  { name: "cgroupns", value: true },
+  { name: "disable-content-trust" },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -158,7 +162,9 @@ Options:
       --add-host H:IP    Add a line to /etc/hosts (IP may be host-gateway: the host)
       --dns IP           A name server for /etc/resolv.conf
       --dns-search DOM   A search domain for /etc/resolv.conf
-      --dns-option OPT   A resolver option for /etc/resolv.conf
+      --dns-option OPT   A resolver option for /etc/resolv.conf (--dns-opt too)
+      --cgroupns private Its own cgroup namespace (what every tsbox container has; host is refused)
+      --disable-content-trust  Taken: tsbox verifies no image signatures (=false is refused)
 ${RESOURCE_USAGE}${DATA_USAGE}`;
 
 export interface RunRequest {
@@ -230,6 +236,14 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const capDrop = allValues(flags, "cap-drop");
   if (capAdd.length > 0) options.capAdd = capAdd;
   if (capDrop.length > 0) options.capDrop = capDrop;
+  // What tsbox does anyway: every container has a cgroup namespace of its own (docker's private, its default on
+  // cgroup v2); the host's is not offered (the container would see the host's cgroup paths).
+  const cgroupns = lastValue(flags, "cgroupns");
+  if (cgroupns !== undefined && cgroupns !== "private") {
+    throw new UsageError(cgroupns === "host" ? "--cgroupns host is not supported: a tsbox container always has a cgroup namespace of its own (docker's private)" : `invalid --cgroupns ${cgroupns}: private or host`);
+  }
+  // tsbox verifies no image signatures (docker's content trust is off by default too): "disabled" is what it does.
+  if (flags.cleared.has("disable-content-trust")) throw new UsageError("--disable-content-trust=false: tsbox has no content trust (Notary signature checks) to enable");
   const userns = lastValue(flags, "userns");
   // docker's only value, `host`, is what tsbox does anyway (no remapping but a rootless user's own).
   if (userns !== undefined && userns !== "host") {
@@ -463,6 +477,8 @@ function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
     const values = allValues(flags, flag);
     if (values.length > 0) out[key] = values;
   }
+  const dnsOpts = allValues(flags, "dns-opt");
+  if (dnsOpts.length > 0) out.dnsOptions = [...(out.dnsOptions ?? []), ...dnsOpts];
   for (const dns of out.dns ?? []) if (isIP(dns) === 0) throw new UsageError(`invalid --dns ${dns}: not an IP address`);
   if (flags.bools.has("publish-all")) out.publishAll = true;
   return out;
