@@ -425,6 +425,8 @@ export class Container implements AsyncDisposable {
     checkOptions("logs", options, LOGS_KINDS);
     const state = await this.state();
     const bundle = bundleOf(this.ctx, this.id);
+    // docker's words (its none driver has no reader); exit 1 from the CLI, as docker's daemon error.
+    if (state.log?.driver === "none") throw new ContainerError(`configured logging driver does not support reading: container ${shown(state)} has the none log driver, which keeps no log`);
     if (this.keepsNoLog(state)) {
       throw new ContainerError(`container ${shown(state)} ran in the foreground of the process that started it: its output went there and no log was kept (run it from the CLI without --rm, or with -d, for logs)`);
     }

@@ -17,7 +17,7 @@ import { parseRestartPolicy } from "./containers/restart-policy.js";
 import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
-import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
+import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, keptLog, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { announceCreated, creatingImage, makeBundleDir, makeRootDirs, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
@@ -249,9 +249,11 @@ export class Runtime implements ContainerOwner {
       const remove = options.remove ?? false;
       const handOff = control.handOff && !options.tty && stdin !== "pipe" && options.stdout === "inherit" && options.stderr === "inherit" && !(remove && anonymousVolumes);
       // Kept for `logs`, as docker keeps a foreground container's output; a --rm one goes with its log.
+      // (--log-driver none: no log at all.)
+      const log = remove ? undefined : keptLog(state.log);
       if (handOff && this.backend.handOff) {
         control[HANDING_OFF]?.({ bundleDir: bundle.dir, manifestDigest: state.imageDigest, layers });
-        await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...(remove ? {} : { log: state.log }), ...control.handOff });
+        await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...(log ? { log } : {}), ...control.handOff });
       }
       const started = await this.backend.start({
         bundleDir: bundle.dir,
@@ -265,12 +267,12 @@ export class Runtime implements ContainerOwner {
         // Anonymous volumes go through the volume store's lock: a --rm container with some is this process's to remove.
         ...(remove && anonymousVolumes ? {} : { record: { remove } }),
         // A backend that cannot hand over keeps the foreground run's log itself.
-        ...(handOff && !remove ? { log: state.log } : {}),
+        ...(handOff && log ? { log } : {}),
         oneShot: control.handOff !== undefined,
       });
       // The CLI's run that could not hand over (a terminal) logs what is piped through it here.
       // (loaded only then: node:stream is not in a plain run's path)
-      const proc = control.handOff !== undefined && !handOff && !remove ? (await import("./containers/log-tee.js")).logPipedOutput(started, bundle.dir, state.log) : started;
+      const proc = control.handOff !== undefined && !handOff && log ? (await import("./containers/log-tee.js")).logPipedOutput(started, bundle.dir, log) : started;
       if (!proc.recorded) {
         await updateState(bundle, () => ({
           status: "running",
@@ -467,7 +469,7 @@ export class Runtime implements ContainerOwner {
         tty: Boolean(options.tty),
         openStdin: Boolean(options.stdin),
         remove: options.remove ?? false,
-        log: { maxSize: options.log?.maxSize ?? DEFAULT_LOG.maxSize, maxFiles: options.log?.maxFiles ?? DEFAULT_LOG.maxFiles },
+        log: { maxSize: options.log?.maxSize ?? DEFAULT_LOG.maxSize, maxFiles: options.log?.maxFiles ?? DEFAULT_LOG.maxFiles, ...(options.log?.driver === "none" ? { driver: "none" as const } : {}) },
         labels: record.Config.Labels,
       };
       writeState(bundle, state);

@@ -712,6 +712,23 @@ describe("cgroup flags", { skip: vm && "front-end checks, run by test/cgroups.te
     }
   });
 
+  it("update warns about a limit the host cannot apply when that limit is asked for, not again at each later update of another", { skip: process.getuid!() !== 0 || vm }, async (t) => {
+    const name = "upd-warn";
+    assert.equal((await tsbox(who, ["run", "-d", "--name", name, "busybox", "sleep", "600"])).code, 0);
+    try {
+      const first = await tsbox(who, ["update", "--blkio-weight", "200", name]);
+      assert.equal(first.code, 0, first.stderr);
+      if (first.stderr === "") return t.skip("this host applies a block-I/O weight: nothing is dropped to say");
+      assert.match(first.stderr, /^tsbox: warning: container upd-warn: this host cannot apply block-I\/O weight \(/);
+      // Before: each of these said the block-I/O weight again (the whole set is applied each time).
+      for (const args of [["-m", "64m"], ["--cpus", "0.5"]]) assert.deepEqual(await tsbox(who, ["update", ...args, name]).then((r) => [r.code, r.stderr]), [0, ""], args.join(" "));
+      assert.match((await tsbox(who, ["update", "--blkio-weight", "300", "-m", "32m", name])).stderr, /cannot apply block-I\/O weight/);
+      assert.equal((await tsbox(who, ["inspect", "-f", "{{.HostConfig.BlkioWeight}} {{.HostConfig.Memory}}", name])).stdout, `300 ${32 << 20}\n`);
+    } finally {
+      await tsbox(who, ["rm", "-f", name]);
+    }
+  });
+
   it("a cgroup2 with controllers cannot be mounted beside this host's v1 hierarchies", { skip: process.getuid!() !== 0 || vm }, (t) => {
     // The native v2 code path runs in the vm guest (pure v2); here the v1 hierarchies hold the controllers.
     if (!cgroupMounts().some((m) => !m.v2)) return t.skip("this host is pure v2: the native tests above ran on v2");

@@ -239,6 +239,18 @@ describe("data flags", () => {
     assert.throws(() => securityOptions(["apparmor=docker-default"]), /invalid --security-opt apparmor=docker-default/);
     assert.deepEqual(run("--dns", "1.1.1.1", "--dns", "2001:db8::1").options.dns, ["1.1.1.1", "2001:db8::1"]);
     assert.throws(() => run("--dns", "notanip"), /invalid --dns notanip: not an IP address/);
+    // docker's older --dns-opt, --cgroupns private (what tsbox does), --disable-content-trust (it checks no signatures).
+    assert.deepEqual(run("--dns-option", "timeout:2", "--dns-opt", "ndots:3").options.dnsOptions, ["timeout:2", "ndots:3"]);
+    assert.equal(run("--cgroupns", "private", "--disable-content-trust").options.image, "busybox");
+    assert.throws(() => run("--cgroupns", "host"), /^UsageError: --cgroupns host is not supported: a tsbox container always has a cgroup namespace of its own \(docker's private\)$/);
+    assert.throws(() => run("--cgroupns", "x"), /invalid --cgroupns x: private or host/);
+    assert.throws(() => run("--disable-content-trust=false"), /--disable-content-trust=false: tsbox has no content trust/);
+    // --log-driver: json-file and its aliases as it, none (no log; any --log-opt taken), others refused.
+    assert.deepEqual(run("--log-driver", "none", "--log-opt", "tag=x").options.log, { driver: "none" });
+    assert.equal(run("--log-driver", "local").options.log, undefined);
+    assert.throws(() => run("--log-driver", "syslog"), /unsupported --log-driver syslog/);
+    // --domainname and --mac-address reach the options (checked where they are used: ipc-pid.ts, network/plan.ts).
+    assert.deepEqual([run("--domainname", "example.test").options.domainname, run("--mac-address", "02:42:ac:11:00:02").options.macAddress], ["example.test", "02:42:ac:11:00:02"]);
   });
 
   it("refuses an env or label file that is not UTF-8, naming the line (docker's parseKeyValueFile)", () => {

@@ -205,6 +205,31 @@ for (const who of identities()) {
       await ok(who, ["rm", "chatty"]);
     });
 
+    it("--log-driver none keeps no log (docker's none driver): attach still sees the output, logs says the driver cannot be read", async () => {
+      const noLogFiles = (id: string) => readdirSync(join(who.dataDir, "containers", id)).filter((n) => n.startsWith("container.log"));
+      // Under a monitor: an attached client gets the output live; nothing is written.
+      const id = (await ok(who, ["run", "-d", "--name", "quiet", "--log-driver", "none", "--log-opt", "max-size=1m", "--log-opt", "tag=web", "busybox", "sh", "-c", "sleep 1; echo out; echo err >&2; sleep 1"])).stdout.trim();
+      const attached = await tsbox(who, ["attach", "quiet"]);
+      assert.equal(attached.stdout, "out\n");
+      assert.equal(attached.stderr, "err\n");
+      assert.equal((await ok(who, ["wait", "quiet"])).stdout, "0\n");
+      assert.deepEqual(noLogFiles(id), []);
+      const logs = await tsbox(who, ["logs", "quiet"]);
+      assert.equal(logs.code, 1);
+      assert.equal(logs.stderr, "tsbox: configured logging driver does not support reading: container quiet has the none log driver, which keeps no log\n");
+      // docker checks none of the none driver's options (tag=web is taken); max-size and max-file show, no log path.
+      assert.equal((await ok(who, ["inspect", "-f", "{{json .HostConfig.LogConfig}}|{{.LogPath}}", "quiet"])).stdout, '{"Type":"none","Config":{"max-size":"1m"}}|\n');
+      // A restart (a new monitor, from state.json) keeps none either.
+      await ok(who, ["start", "-a", "quiet"]);
+      assert.deepEqual(noLogFiles(id), []);
+      // A foreground run (the CLI hands itself over to the runtime) prints its output and keeps none.
+      const fg = await ok(who, ["run", "--name", "quiet-fg", "--log-driver", "none", "busybox", "echo", "hi"]);
+      assert.equal(fg.stdout, "hi\n");
+      assert.deepEqual(noLogFiles((await ok(who, ["inspect", "-f", "{{.Id}}", "quiet-fg"])).stdout.trim()), []);
+      assert.equal((await tsbox(who, ["logs", "quiet-fg"])).code, 1);
+      await ok(who, ["rm", "quiet", "quiet-fg"]);
+    });
+
     it("--rm containers: stop succeeds though the record goes, restart keeps a detached one and runs it again", async () => {
       await ok(who, ["run", "-d", "--rm", "--name", "brief", "busybox", "sh", "-c", "echo started; exec sleep 100"]);
       assert.equal((await ok(who, ["restart", "-t", "1", "brief"])).stdout, "brief\n");

@@ -164,6 +164,32 @@ for (const who of identities()) {
       assert.match(r.stdout, /^box$/m);
     });
 
+    it("--mac-address gives the container's interface that address (docker's forms), kept across a restart and shown by inspect; none and host refuse it", async () => {
+      const name = `mac-${who.name}`;
+      const d = await run(["run", "-d", "--name", name, "--mac-address", "02-42-AC-11-00-9A", "busybox", "sleep", "600"]);
+      assert.equal(d.code, 0, d.stderr);
+      try {
+        assert.equal((await run(["exec", name, "cat", "/sys/class/net/eth0/address"])).stdout, "02:42:ac:11:00:9a\n");
+        // The address works: the gateway answers (its ARP entry for the container is this address).
+        assert.equal((await run(["exec", name, "ping", "-c", "1", "-W", "5", "10.88.0.1"])).code, 0);
+        assert.equal(await inspectField(run, name, "{{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.MacAddress}}"), "02:42:ac:11:00:9a 02:42:ac:11:00:9a");
+        assert.equal((await run(["restart", "-t", "0", name])).code, 0);
+        assert.equal((await run(["exec", name, "cat", "/sys/class/net/eth0/address"])).stdout, "02:42:ac:11:00:9a\n");
+      } finally {
+        await run(["rm", "-f", name]);
+      }
+      for (const [args, message] of [
+        [["--network", "none"], "tsbox: --mac-address needs a bridge network: with --network none the container has no interface of its own to give it\n"],
+        [["--network", "host"], "tsbox: --mac-address needs a bridge network: with --network host the container has no interface of its own to give it\n"],
+      ] as const) {
+        const refused = await run(["run", "--rm", ...args, "--mac-address", "02:42:ac:11:00:9b", "busybox", "true"]);
+        assert.equal(refused.code, 125);
+        assert.equal(refused.stderr, message);
+      }
+      const multicast = await run(["run", "--rm", "--mac-address", "01:00:5e:00:00:01", "busybox", "true"]);
+      assert.equal(multicast.stderr, "tsbox: invalid value \"01:00:5e:00:00:01\" for --mac-address: a multicast address (the first byte is odd); an interface needs a unicast one\n");
+    });
+
     it("an --add-host of the container's own hostname overrides its address, as docker's order of /etc/hosts gives (own lines last)", async () => {
       const r = await run(["run", "--rm", "--hostname", "box", "--add-host", "box:192.0.2.7", "--add-host", "other:192.0.2.8", "busybox", "sh", "-c", "cat /etc/hosts; echo ---; ping -c 1 -W 1 box 2>&1 | head -n 1"]);
       assert.equal(r.code, 0, r.stderr);
@@ -374,15 +400,16 @@ for (const who of identities()) {
       const net = `app-${who.name}`;
       const made = await run(["network", "create", net]);
       assert.equal(made.code, 0, made.stderr);
-      const server = start(["run", "--rm", "--name", "srv", "--network", net, "--network-alias", "db", "busybox", "sh", "-c", "mkdir -p /www && echo hello from srv > /www/index.html && exec httpd -f -p 80 -h /www"]);
+      const server = start(["run", "--rm", "--name", "srv", "--hostname", "srvhost", "--network", net, "--network-alias", "db", "busybox", "sh", "-c", "mkdir -p /www && echo hello from srv > /www/index.html && exec httpd -f -p 80 -h /www"]);
       try {
-        const client = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "for i in $(seq 100); do wget -q -O - http://srv/ 2>/dev/null && break; sleep 0.1; done; wget -q -O - http://db/; nslookup srv | grep Address: | tail -1"]);
+        const client = await run(["run", "--rm", "--network", net, "busybox", "sh", "-c", "for i in $(seq 100); do wget -q -O - http://srv/ 2>/dev/null && break; sleep 0.1; done; wget -q -O - http://db/; wget -q -O - http://srvhost/; nslookup srv | grep Address: | tail -1"]);
         assert.equal(client.code, 0, client.stderr);
-        assert.match(client.stdout, /^hello from srv\nhello from srv\n/);
+        // Its name, alias and --hostname all answer, as docker 25+'s (moby buildEndpointDNSNames).
+        assert.match(client.stdout, /^hello from srv\nhello from srv\nhello from srv\n/);
         assert.match(client.stdout, /Address: 10\.89\.\d+\.\d+/);
         // On a user network only, docker's top-level address is empty (it is the default bridge's); the network's entry has it.
         assert.equal(await inspectField(run, "srv", "{{.NetworkSettings.IPAddress}}|{{.HostConfig.NetworkMode}}"), `|${net}`);
-        assert.match(await inspectField(run, "srv", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}} {{.Aliases}} {{.DNSNames}}{{end}}`), /^10\.89\.\d+\.\d+ \[db\] \[srv [0-9a-f]{12} db\]$/);
+        assert.match(await inspectField(run, "srv", `{{with index .NetworkSettings.Networks "${net}"}}{{.IPAddress}} {{.Aliases}} {{.DNSNames}}{{end}}`), /^10\.89\.\d+\.\d+ \[db\] \[srv db [0-9a-f]{12} srvhost\]$/);
         const inspect = JSON.parse((await run(["network", "inspect", net])).stdout) as { Name: string; IPAM: { Config: { Subnet: string }[] }; Containers: Record<string, { Name: string; IPv4Address: string }> }[];
         assert.equal(inspect[0]!.Name, net);
         assert.match(inspect[0]!.IPAM.Config[0]!.Subnet, /^10\.89\.\d+\.0\/24$/);
@@ -492,6 +519,10 @@ for (const who of identities()) {
         const own = /^(10\.89\.\d+\.\d+)\tmyhost\.example\.com myhost$/m.exec(r.stdout)?.[1];
         assert.ok(own, `/etc/hosts lists the FQDN and its short name, as docker's: ${r.stdout}`);
         assert.equal(r.stdout, `Address: ${ip}\nAddress: ${ip}\nunknown\n${own}\tmyhost.example.com myhost\nshort\n`);
+        // The same names from --hostname and docker's --domainname (libnetwork's makeHostsRecs).
+        const split = await run(["run", "--rm", "--network", net, "--hostname", "myhost", "--domainname", "example.com", "busybox", "sh", "-c", "tail -n 1 /etc/hosts; cat /etc/hostname /proc/sys/kernel/domainname"]);
+        assert.equal(split.code, 0, split.stderr);
+        assert.match(split.stdout, /^10\.89\.\d+\.\d+\tmyhost\.example\.com myhost\nmyhost\nexample\.com\n$/);
         // docker publishes nothing for a container on internal networks only: a warning, as with --network none.
         const i = await run(["run", "-d", "--name", "isrv", "--network", internal, "-p", "18140:80", "busybox", "sleep", "600"]);
         assert.equal(i.code, 0, i.stderr);
@@ -711,7 +742,9 @@ for (const who of identities()) {
         // The record keeps the ports too: a restart publishes them again.
         assert.equal((await run(["restart", "-t", "0", "pd"])).code, 0);
         await publishedAddress(run, "pd", "80", "0.0.0.0");
-        assert.equal((await run(["run", "-d", "--name", "nn", "--network", "none", "busybox", "sleep", "60"])).code, 0);
+        assert.equal((await run(["run", "-d", "--name", "nn", "--network", "none", "--expose", "80", "busybox", "sleep", "60"])).code, 0);
+        // No network endpoint, no ports: docker shows `{}` (libnetwork's null driver reports none), not `{"80/tcp":null}`.
+        assert.equal(await inspectField(run, "nn", "{{json .NetworkSettings.Ports}} {{json .Config.ExposedPorts}}"), '{} {"80/tcp":{}}');
         const none = await run(["network", "connect", net, "nn"]);
         assert.equal(none.code, 1);
         assert.match(none.stderr, /container cannot be connected to multiple networks with one of the networks in private \(none\) mode/);

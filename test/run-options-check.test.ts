@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { checkResourceTypes, checkRunOptionTypes } from "../src/spec/run-options-check.js";
 import { cgroupSettings, mergeResources, resourcesFromOptions, undoResources } from "../src/spec/resources.js";
 import { shmMode } from "../src/spec/ipc-pid.js";
-import { checkPort } from "../src/network/plan.js";
+import { checkPort, parseMac } from "../src/network/plan.js";
 import { parsePublish } from "../src/network/ports.js";
 import { parseSignal } from "../src/containers/signals.js";
 import { removeRunningRefusal, UsageError } from "../src/errors.js";
@@ -45,7 +45,8 @@ test("options of the wrong kind are refused, naming the option", () => {
   // The log's bounds, here rather than as the monitor's usage text at start().
   refused({ image: "busybox", log: { maxSize: -1 } }, "run options: log.maxSize: expected a whole number of bytes above 0, got number -1");
   refused({ image: "busybox", log: { maxFiles: 0 } }, "run options: log.maxFiles: expected a whole number from 1, got number 0");
-  refused({ image: "busybox", log: { maxsize: 5 } }, 'run options: log: unknown option "maxsize" (maxSize, maxFiles)');
+  refused({ image: "busybox", log: { maxsize: 5 } }, 'run options: log: unknown option "maxsize" (driver, maxSize, maxFiles)');
+  refused({ image: "busybox", log: { driver: "syslog" } }, 'run options: log.driver: expected "json-file" or "none", got the string "syslog"');
   // healthcheck's fields too (`intervl` was the default 30 s).
   refused({ image: "busybox", healthcheck: { test: "true", intervl: 5 } }, 'run options: healthcheck: unknown option "intervl" (test, interval, timeout, startPeriod, startInterval, retries)');
   refused({ image: "busybox", healthcheck: { interval: "5s" } }, 'run options: healthcheck: interval: expected a number, got the string "5s"');
@@ -95,6 +96,7 @@ test("options of the right kinds pass, and undefined means unset", () => {
     { image: "busybox", cmd: ["true"], env: ["A=1"], tty: { cols: 80, rows: 24 }, stdin: "inherit", healthcheck: false, shmSize: "64m", stopSignal: 15 },
     { image: "busybox", env: { A: "1" }, seccomp: "unconfined", publish: ["8080:80", { containerPort: 80 }], resources: { memory: "32m" }, name: undefined },
     { image: "busybox", log: { maxSize: 1024, maxFiles: 1 } },
+    { image: "busybox", log: { driver: "none" } },
   ]) {
     assert.doesNotThrow(() => checkRunOptionTypes(ok));
   }
@@ -173,6 +175,11 @@ test("--pids-limit: docker's ≤ 0 is unlimited (0 at create: none asked); past 
   assert.deepEqual(resourcesFromOptions({ pidsLimit: -2 }, KERNEL)?.pids, { limit: -1 });
   assert.equal(resourcesFromOptions({ pidsLimit: 0 }, KERNEL), undefined);
   assert.deepEqual(mergeResources({ pids: { limit: 10 } }, 0, { pidsLimit: 0 }, KERNEL).resources.pids, { limit: -1 });
+  // `changed`: the change's own limits (what an update's warning may name), not the whole merged set.
+  assert.deepEqual(mergeResources({ pids: { limit: 10 } }, 0, { pidsLimit: 0 }, KERNEL).changed, { pids: { limit: -1 } });
+  const merged = mergeResources({ blockIO: { weight: 200 }, pids: { limit: 10 } }, 0, { memory: "64m" }, KERNEL);
+  assert.deepEqual(Object.keys(merged.resources).sort(), ["blockIO", "memory", "pids"]);
+  assert.deepEqual(Object.keys(merged.changed), ["memory"]);
   assert.throws(() => resourcesFromOptions({ pidsLimit: KERNEL.pidMax + 1 }, KERNEL), { message: "invalid value 4194305 for the pidsLimit option: at most 4194304 (the kernel's PID_MAX_LIMIT)" });
   assert.throws(() => resourcesFromOptions({ pidsLimit: 2 ** 60 }, KERNEL), /expected a whole number/);
   assert.throws(() => resourcesFromOptions({ memory: 2 ** 60 }, KERNEL), /expected a whole number of bytes \(below 8p\)/);
@@ -210,5 +217,13 @@ test("a message names the library's option to a library caller and the CLI's fla
     assert.deepEqual([flags.status, flags.stderr], [125, 'tsbox: invalid value "abc" for --memory: invalid size (expected e.g. 32m, 1.5g, 512k)\n']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--mac-address: Go's net.ParseMAC forms of 6 bytes, as the runtime takes them; a multicast or malformed one is refused", () => {
+  for (const form of ["02:42:AC:11:00:02", "02-42-ac-11-00-02", "0242.ac11.0002"]) assert.equal(parseMac(form), "02:42:ac:11:00:02");
+  assert.throws(() => parseMac("01:00:5e:00:00:01"), /a multicast address \(the first byte is odd\)/);
+  for (const bad of ["02:42:ac:11:00", "02:42-ac:11:00:02", "02:42:ac:11:00:02:03", "zz:42:ac:11:00:02", ""]) {
+    assert.throws(() => parseMac(bad), new RegExp(`^UsageError: invalid value "${bad}" for the macAddress option: expected a MAC address such as 02:42:ac:11:00:02$`));
   }
 });

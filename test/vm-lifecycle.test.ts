@@ -10,7 +10,7 @@
 import { describe, it, after, before } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bytesSize } from "../src/cli/format.js";
@@ -184,9 +184,17 @@ describe("vm lifecycle", { skip: vmSkip }, () => {
     const attached = await tsbox(["attach", "talker"], "one\nquit\n");
     assert.deepEqual([attached.code, attached.stdout], [6, "got one\ngot quit\n"]);
 
+    // --log-driver none: the daemon's monitor keeps no log; an attached client still gets the output.
+    await ok(["run", "-d", "-i", "--name", "unlogged", "--log-driver", "none", "busybox", "sh", "-c", 'read l; echo "got $l"; exit 5']);
+    const heard = await tsbox(["attach", "unlogged"], "one\n");
+    assert.deepEqual([heard.code, heard.stdout], [5, "got one\n"]);
+    const unlogged = await tsbox(["logs", "unlogged"]);
+    assert.deepEqual([unlogged.code, unlogged.stderr], [1, "tsbox: configured logging driver does not support reading: container unlogged has the none log driver, which keeps no log\n"]);
+    assert.deepEqual(readdirSync(join(who.dataDir, "containers", state("unlogged").id)).filter((n) => n.startsWith("container.log")), []);
+
     await ok(["run", "-d", "--name", "sleeper", "busybox", "sleep", "600"]);
-    await ok(["rm", "-f", "sleeper", "flaky", "talker", "later"]);
-    assert.doesNotMatch((await ok(["ps", "-a"])).stdout, /sleeper|flaky|talker|later/);
+    await ok(["rm", "-f", "sleeper", "flaky", "talker", "later", "unlogged"]);
+    assert.doesNotMatch((await ok(["ps", "-a"])).stdout, /sleeper|flaky|talker|later|unlogged/);
   });
 
   it("a container's files outlive its runs (start, restart, a foreground run started again), deletions and replaced dirs too; diff and commit read them, of a running one too", async () => {

@@ -100,6 +100,13 @@ describe("vm networking", { skip: vmSkip }, () => {
     }
   });
 
+  it("--domainname and --mac-address reach the guest's container: its UTS domain, its /etc/hosts names, its interface's address", async () => {
+    const c = await rt.run({ image: "busybox", hostname: "web", domainname: "example.test", macAddress: "02:42:AC:11:00:5A", cmd: ["sh", "-c", "cat /proc/sys/kernel/domainname /etc/hostname /sys/class/net/eth0/address; tail -n 1 /etc/hosts"], remove: true });
+    const out = await c.output();
+    assert.equal(out.exitCode, 0, out.stderr);
+    assert.match(out.stdout, /^example\.test\nweb\n02:42:ac:11:00:5a\n10\.88\.\d+\.\d+\tweb\.example\.test web\n$/);
+  });
+
   it("publishes a port: busybox httpd in the guest answers a client on 127.0.0.1", async () => {
     const cmd = ["sh", "-c", "mkdir -p /www && head -c 1048576 /dev/zero > /www/big && echo hello-through-the-agent > /www/index.html && exec httpd -f -p 80 -h /www"];
     const srv = await rt.run({ image: "busybox", name: "pub", publish: ["127.0.0.1::80"], cmd, remove: true });

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from "node:stream";
-import type { ContainerSpec, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
+import type { ContainerSpec, LinuxResources, NetworkSpec, ProcessSpec } from "../spec/container-spec.js";
 
 /** `network disconnect`'s change of a running container's resolv.conf (net-detach's `--dns`, the agent op's `dns`). */
 export interface ResolvChange {
@@ -10,6 +10,7 @@ import type { Signal } from "../signals.js";
 import type { HostIdentity } from "../spec/id-mappings.js";
 import type { ContainerKernel } from "../spec/resources.js";
 import type { NetIO } from "../network/net-io.js";
+import type { LogSettings } from "../containers/state.js";
 
 /**
  * A backend turns a validated ContainerSpec into a running process. The
@@ -128,9 +129,10 @@ export interface Backend {
   /**
    * Writes the limits of the bundle's config.json into the running
    * container's cgroup; resolves with the limits this host cannot apply
-   * (empty when all were), rejects like `stats`.
+   * (empty when all were) of those `asked` (the change's own limits; all
+   * of them without it), rejects like `stats`.
    */
-  update?(bundleDir: string): Promise<string>;
+  update?(bundleDir: string, asked?: LinuxResources): Promise<string>;
   /**
    * Removes what a container left on the host outside its bundle when the
    * process that ran it died (its cgroup, and anything still in it). Called
@@ -231,7 +233,8 @@ export interface LaunchOptions {
   lockFd: number;
   /** `--restart`, in its text form (`on-failure:3`). */
   restart: string;
-  log: { maxSize: number; maxFiles: number };
+  /** The container's log (state.json's): `driver: "none"` keeps none. */
+  log: LogSettings;
   /** Keep the container's stdin open for attached clients (`-i`). */
   openStdin: boolean;
   /** Delete the bundle once the container is done for good (`--rm`). */

@@ -27,6 +27,7 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "rm" },
   ...PROCESS_FLAGS,
   { name: "hostname", short: "h", value: true },
+  { name: "domainname", value: true },
   { name: "volume", short: "v", value: true, repeat: true },
   { name: "read-only" },
   { name: "name", value: true },
@@ -73,12 +74,17 @@ export const RUN_FLAGS: FlagDef[] = [
   { name: "net", value: true, repeat: true },
   { name: "network-alias", value: true, repeat: true },
   { name: "ip", value: true },
+  { name: "mac-address", value: true },
   { name: "publish", short: "p", value: true, repeat: true },
   { name: "publish-all", short: "P" },
   { name: "add-host", value: true, repeat: true },
   { name: "dns", value: true, repeat: true },
   { name: "dns-search", value: true, repeat: true },
   { name: "dns-option", value: true, repeat: true },
+  // docker's older spelling, still taken (hidden in its help), as --net is.
+  { name: "dns-opt", value: true, repeat: true },
+  { name: "cgroupns", value: true },
+  { name: "disable-content-trust" },
 ];
 
 export const RUN_USAGE = `Usage: tsbox run [OPTIONS] IMAGE [COMMAND] [ARG...]
@@ -94,6 +100,7 @@ Options:
   -w, --workdir DIR      Working directory inside the container (absolute)
   -u, --user USER        UID[:GID] or NAME[:GROUP] from the image's /etc/passwd
   -h, --hostname NAME    Container hostname (default: the short id)
+      --domainname NAME  Container NIS domain name (its UTS namespace's; /etc/hosts names HOST.NAME)
   -v, --volume H:C[:ro]  Bind-mount host path H at container path C; a NAME instead of H
                          mounts the named volume (created on first use), C alone a new
                          anonymous volume
@@ -113,7 +120,9 @@ Options:
       --stop-signal SIG  Signal tsbox stop sends first (default SIGTERM)
       --stop-timeout S   Seconds tsbox stop waits before SIGKILL (default 10)
       --log-opt K=V      max-size=10m, max-file=3: rotation of the container's log
-      --log-driver D     json-file (the only one: docker's json-file log, what tsbox logs reads)
+      --log-driver D     json-file (default: docker's json-file log, what tsbox logs reads; local
+                         and k8s-file are taken as it) or none (no log: output reaches only those
+                         attached, and tsbox logs says there is none)
   -q, --quiet            No pull output when the image is pulled first
       --group-add GROUP  Another supplementary group: a name of the image's /etc/group, or a gid
       --cap-add CAP      Add a capability (NET_ADMIN, CAP_NET_ADMIN, ALL)
@@ -146,13 +155,16 @@ Options:
       --network NET      bridge (default; $TSBOX_NETWORK), none, host, container:NAME or a network's name (--net too)
       --network-alias A  Another name on a user-defined network's DNS
       --ip ADDR          A fixed IPv4 address on the network
+      --mac-address MAC  The MAC address of the container's interface on the network
       --expose PORT      Expose a port or range (8000-8002/udp) beyond the image's: -P publishes it
   -p, --publish SPEC     Publish a port: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp]
   -P, --publish-all      Publish every port the image EXPOSEs on free host ports
       --add-host H:IP    Add a line to /etc/hosts (IP may be host-gateway: the host)
       --dns IP           A name server for /etc/resolv.conf
       --dns-search DOM   A search domain for /etc/resolv.conf
-      --dns-option OPT   A resolver option for /etc/resolv.conf
+      --dns-option OPT   A resolver option for /etc/resolv.conf (--dns-opt too)
+      --cgroupns private Its own cgroup namespace (what every tsbox container has; host is refused)
+      --disable-content-trust  Taken: tsbox verifies no image signatures (=false is refused)
 ${RESOURCE_USAGE}${DATA_USAGE}`;
 
 export interface RunRequest {
@@ -202,6 +214,8 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   if (user !== undefined) options.user = user;
   const hostname = lastValue(flags, "hostname");
   if (hostname !== undefined) options.hostname = hostname;
+  const domainname = lastValue(flags, "domainname");
+  if (domainname !== undefined) options.domainname = domainname;
   const name = lastValue(flags, "name");
   if (name !== undefined) options.name = name;
   const platform = lastValue(flags, "platform");
@@ -224,6 +238,14 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
   const capDrop = allValues(flags, "cap-drop");
   if (capAdd.length > 0) options.capAdd = capAdd;
   if (capDrop.length > 0) options.capDrop = capDrop;
+  // What tsbox does anyway: every container has a cgroup namespace of its own (docker's private, its default on
+  // cgroup v2); the host's is not offered (the container would see the host's cgroup paths).
+  const cgroupns = lastValue(flags, "cgroupns");
+  if (cgroupns !== undefined && cgroupns !== "private") {
+    throw new UsageError(cgroupns === "host" ? "--cgroupns host is not supported: a tsbox container always has a cgroup namespace of its own (docker's private)" : `invalid --cgroupns ${cgroupns}: private or host`);
+  }
+  // tsbox verifies no image signatures (docker's content trust is off by default too): "disabled" is what it does.
+  if (flags.cleared.has("disable-content-trust")) throw new UsageError("--disable-content-trust=false: tsbox has no content trust (Notary signature checks) to enable");
   const userns = lastValue(flags, "userns");
   // docker's only value, `host`, is what tsbox does anyway (no remapping but a rootless user's own).
   if (userns !== undefined && userns !== "host") {
@@ -253,12 +275,15 @@ export function parseRunArgs(args: string[], env: NodeJS.ProcessEnv): RunRequest
     if (!/^-?\d+$/.test(stopTimeout)) throw new UsageError(`invalid value "${stopTimeout}" for --stop-timeout: whole seconds`);
     options.stopTimeout = Number(stopTimeout);
   }
-  const logOpts = allValues(flags, "log-opt");
-  if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
   const logDriver = lastValue(flags, "log-driver");
-  if (logDriver !== undefined && !["json-file", "k8s-file", "local"].includes(logDriver)) {
-    throw new UsageError(`unsupported --log-driver ${logDriver}: tsbox keeps docker's json-file log (what tsbox logs reads); --log-opt max-size/max-file rotate it`);
+  // docker checks no --log-opt of the none driver (daemon/logger ValidateLogOpts): any is taken, and does nothing.
+  const logOpts = allValues(flags, "log-opt").filter((o) => logDriver !== "none" || /^max-(size|file)=/.test(o));
+  if (logOpts.length > 0) options.log = parseLogOpts(logOpts);
+  if (logDriver !== undefined && !["json-file", "k8s-file", "local", "none"].includes(logDriver)) {
+    throw new UsageError(`unsupported --log-driver ${logDriver}: tsbox keeps docker's json-file log (what tsbox logs reads; --log-opt max-size/max-file rotate it) or, with none, no log`);
   }
+  // (max-size and max-file are kept for inspect's LogConfig.Config.)
+  if (logDriver === "none") options.log = { ...options.log, driver: "none" };
   const groupAdd = allValues(flags, "group-add");
   if (groupAdd.length > 0) options.groupAdd = groupAdd;
   const volumesFrom = allValues(flags, "volumes-from");
@@ -441,6 +466,8 @@ function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
   else if (networks.length > 1) out.networks = networks;
   const ip = lastValue(flags, "ip");
   if (ip !== undefined) out.ip = ip;
+  const mac = lastValue(flags, "mac-address");
+  if (mac !== undefined) out.macAddress = mac;
   const lists = [
     ["network-alias", "networkAliases"],
     ["publish", "publish"],
@@ -453,6 +480,8 @@ function networkOptions(flags: ParsedFlags): Partial<RunOptions> {
     const values = allValues(flags, flag);
     if (values.length > 0) out[key] = values;
   }
+  const dnsOpts = allValues(flags, "dns-opt");
+  if (dnsOpts.length > 0) out.dnsOptions = [...(out.dnsOptions ?? []), ...dnsOpts];
   for (const dns of out.dns ?? []) if (isIP(dns) === 0) throw new UsageError(`invalid --dns ${dns}: not an IP address`);
   if (flags.bools.has("publish-all")) out.publishAll = true;
   return out;

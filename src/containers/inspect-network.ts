@@ -29,6 +29,8 @@ export interface NetworkSettingsInputs {
   exposed: string[];
   containerId: string;
   containerName: string;
+  /** Config.Hostname: a user network's DNS answers it too (docker 25+). */
+  hostname: string;
   /** A network's id by name ("" when it is gone). */
   networkId(name: string): string;
 }
@@ -52,7 +54,10 @@ export function networkSettings(inputs: NetworkSettingsInputs): Record<string, u
     Bridge: "",
     SandboxID: "",
     SandboxKey: "",
-    Ports: inputs.running ? ports(inputs.exposed, inputs.attachments.flatMap((a) => a.ports)) : {},
+    // docker lists a port only through a network endpoint whose driver maps ports (bridge, a user network):
+    // none, host, container:X and a container disconnected from all its networks show `{}` (libnetwork's null
+    // and host drivers report no exposed ports), so a running container's exposed ports need an attachment.
+    Ports: inputs.running && inputs.attachments.length > 0 ? ports(inputs.exposed, inputs.attachments.flatMap((a) => a.ports)) : {},
     HairpinMode: false,
     LinkLocalIPv6Address: "",
     LinkLocalIPv6PrefixLen: 0,
@@ -69,7 +74,8 @@ export function networkSettings(inputs: NetworkSettingsInputs): Record<string, u
     Networks: Object.fromEntries(
       names.map((e) => {
         const live = "live" in e ? e.live : undefined;
-        const dnsNames = e.dns ? [...new Set([inputs.containerName, inputs.containerId.slice(0, 12), ...e.aliases])] : null;
+        // moby's buildEndpointDNSNames, in its order (the first names the PTR record): what the network's DNS answers.
+        const dnsNames = e.dns ? [...new Set([inputs.containerName, ...e.aliases, inputs.containerId.slice(0, 12), ...(inputs.hostname ? [inputs.hostname] : [])])] : null;
         return [
           e.network,
           {

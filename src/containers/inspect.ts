@@ -152,6 +152,7 @@ export function inspectContainer(paths: DataPaths, state: ContainerState, networ
       exposed: Object.keys(record.Config.ExposedPorts ?? {}),
       containerId: state.id,
       containerName: state.name ?? state.id.slice(0, 12),
+      hostname: record.Config.Hostname,
       networkId,
     }),
   };

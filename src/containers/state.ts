@@ -84,13 +84,25 @@ export interface ContainerState {
   openStdin: boolean;
   /** Deleted once it exits (`--rm`). */
   remove: boolean;
-  /** json-file log rotation: bytes per file, files kept. */
-  log: { maxSize: number; maxFiles: number };
+  log: LogSettings;
   /** Its labels (the image's and its own: inspect's `.Config.Labels`), which its events carry as docker's do; absent in older records. */
   labels?: Record<string, string>;
 }
 
 export const DEFAULT_LOG = { maxSize: 10 * 1024 * 1024, maxFiles: 3 };
+
+/** json-file log rotation: bytes per file, files kept; `driver: "none"` (`--log-driver none`): no log is kept. */
+export interface LogSettings {
+  maxSize: number;
+  maxFiles: number;
+  /** Absent: docker's json-file (what every record before --log-driver none has). */
+  driver?: "none";
+}
+
+/** The rotation of the log a container keeps; undefined when it keeps none (`--log-driver none`). */
+export function keptLog(log: LogSettings): { maxSize: number; maxFiles: number } | undefined {
+  return log.driver === "none" ? undefined : { maxSize: log.maxSize, maxFiles: log.maxFiles };
+}
 
 // Sync I/O: state files are tiny and on the `tsbox run` path (see writeFileAtomicSync).
 export function writeState(paths: ContainerPaths, state: ContainerState): void {

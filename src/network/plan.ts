@@ -10,6 +10,7 @@ import { parseIPv4 } from "./ipv4.js";
 import { exposedPorts, parsePublish } from "./ports.js";
 import { ROOTLESS_DNS, ROOTLESS_HOST_ADDRESS } from "./rootless.js";
 import { DEFAULT_NETWORK, type NetworkConfig, type NetworkStore } from "./store.js";
+import { option } from "../vocabulary.js";
 
 /** What `--network` asked for, parsed. */
 export type NetworkMode = { kind: "none" } | { kind: "host" } | { kind: "container"; ref: string } | { kind: "bridge"; name: string };
@@ -84,6 +85,8 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     ports = [];
     if ((options.networkAliases ?? []).length > 0) throw new UsageError(`--network-alias needs a user-defined network`);
     if (options.ip !== undefined) throw new UsageError(`--ip needs a bridge network`);
+    // Never taken and dropped: with none, host or container:X there is no interface of the container's own to set.
+    if (options.macAddress !== undefined) throw new UsageError(`${option("macAddress")} needs a bridge network: with ${option("network", mode.kind === "container" ? `container:${mode.ref}` : mode.kind)} the container has no interface of its own to give it`);
   }
   if (mode.kind === "container") {
     const peer = await inputs.peer(mode.ref);
@@ -93,6 +96,8 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     // docker's rule: the hostname is the peer's, from its configuration. Not from its /etc/hostname (shared
     // below), which the peer's processes may write: 400 MB there was read whole, and echoed in the error.
     if (options.hostname !== undefined) throw new UsageError(`conflicting options: --hostname and --network container:${mode.ref}`);
+    // (docker would silently take the peer's instead: said, as --hostname is.)
+    if (options.domainname !== undefined) throw new UsageError(`conflicting options: ${option("domainname")} and ${option("network", `container:${mode.ref}`)}`);
     const peerNet = join(peer.bundleDir, "net");
     return {
       shareHost: false,
@@ -131,6 +136,7 @@ export async function planNetwork(inputs: NetworkInputs): Promise<NetworkPlan> {
     dir: join(inputs.bundleDir, "net"),
     container: { id: inputs.id, ...(inputs.name !== null ? { name: inputs.name } : {}) },
     hostname,
+    ...(options.domainname !== undefined ? { domainname: options.domainname } : {}),
     hosts: {
       ...(mode.kind === "host" ? { base: "/etc/hosts" } : {}),
       extra: (options.addHosts ?? []).map((h) => parseAddHost(h, gatewayForHost)),
@@ -187,6 +193,7 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
   }
   const ip = inputs.options.ip;
   if (ip !== undefined && parseIPv4(ip) === undefined) throw new UsageError(`invalid --ip ${ip}: not an IPv4 address`);
+  const mac = inputs.options.macAddress === undefined ? undefined : parseMac(inputs.options.macAddress);
   return {
     name: config.name,
     bridge: config.bridge,
@@ -200,6 +207,7 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
     record: inputs.store.record(config.name),
     aliases,
     ...(ip !== undefined ? { ip } : {}),
+    ...(mac !== undefined ? { mac } : {}),
     // An internal network's server answers its own names only: forwarding others would carry data off the
     // network in the questions (docker's CVE-2024-29018).
     upstream: config.internal ? [] : inputs.rootless || inputs.userMode ? [ROOTLESS_DNS] : reachableFromBridge(hostServers),
@@ -207,6 +215,18 @@ function attachment(inputs: Pick<NetworkInputs, "options" | "store" | "rootless"
     // iptables. Rootless ones go at the latest with the user's namespace; the vm guest's are kept by toGuestNetwork.
     ...(!inputs.userMode ? { keepBridge: true } : {}),
   };
+}
+
+/**
+ * docker's `--mac-address` (Go's net.ParseMAC forms of 6 bytes: `:` or `-` separated pairs, or `aabb.ccdd.eeff`),
+ * as the runtime takes it: lower-case, `:`-separated. A multicast address is refused here, as the kernel would.
+ */
+export function parseMac(text: string): string {
+  const hex = /^([0-9a-f]{2})([:-])([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})\2([0-9a-f]{2})$/i.exec(text)?.filter((_, i) => i > 0 && i !== 2) ??
+    /^([0-9a-f]{4})\.([0-9a-f]{4})\.([0-9a-f]{4})$/i.exec(text)?.slice(1).flatMap((q) => [q.slice(0, 2), q.slice(2)]);
+  if (!hex) throw new UsageError(`invalid value "${text}" for ${option("macAddress")}: expected a MAC address such as 02:42:ac:11:00:02`);
+  if (parseInt(hex[0]!, 16) & 1) throw new UsageError(`invalid value "${text}" for ${option("macAddress")}: a multicast address (the first byte is odd); an interface needs a unicast one`);
+  return hex.join(":").toLowerCase();
 }
 
 /** A mapping object of the library: the host side may be left out (any address, any free port, tcp), as `-p 80`. */

@@ -208,6 +208,8 @@ export interface NetworkSpec {
   dir: string;
   container: { id: string; name?: string };
   hostname: string;
+  /** `--domainname`: the container's own /etc/hosts lines name `hostname.domainname hostname`, as libnetwork's. */
+  domainname?: string;
   hosts: {
     /** Start from this hosts file (host networking); default: localhost lines. */
     base?: string;
@@ -250,6 +252,8 @@ export interface NetworkAttachment {
   aliases: string[];
   /** A fixed address (`--ip`). */
   ip?: string;
+  /** `--mac-address`: the container's interface on it takes this address (`aa:bb:cc:dd:ee:ff`, unicast). */
+  mac?: string;
   /** Where that DNS server sends other names. */
   upstream: string[];
 }

@@ -152,7 +152,9 @@ export async function buildSpec(inputs: SpecInputs): Promise<ContainerSpec> {
     if (spec.linux.cgroupsMode === "disabled") throw new UsageError("--pid host needs the container's cgroup (it ends the processes the container leaves behind): not with --cgroups=disabled");
     spec.linux.cgroupsMode = "required";
   }
-  const sysctl = containerSysctls(spec, options.sysctls, inputs.defaultSysctls ?? true);
+  // --domainname is its UTS namespace's kernel.domainname (runc writes the OCI domainname there too); a
+  // --sysctl kernel.domainname of the same run is the more specific and wins.
+  const sysctl = containerSysctls(spec, { ...(options.domainname !== undefined ? { "kernel.domainname": options.domainname } : {}), ...options.sysctls }, inputs.defaultSysctls ?? true);
   if (Object.keys(sysctl).length > 0) spec.linux.sysctl = sysctl;
   return spec;
 }

@@ -18,7 +18,7 @@ const PID_MODES = ["private", "host"];
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
 /** The namespaces the container shares with the host (docker's `--pid host`, `--ipc host`, `--uts host`). */
-export function hostNamespaces(options: Pick<RunOptions, "ipc" | "pid" | "uts" | "hostname">): Set<"ipc" | "pid" | "uts"> {
+export function hostNamespaces(options: Pick<RunOptions, "ipc" | "pid" | "uts" | "hostname" | "domainname">): Set<"ipc" | "pid" | "uts"> {
   if (options.ipc !== undefined && !IPC_MODES.includes(options.ipc) && peerOf(options.ipc, "--ipc") === undefined) {
     throw new UsageError(`invalid --ipc ${String(options.ipc)}: tsbox knows private, shareable, host, none and container:NAME`);
   }
@@ -28,6 +28,11 @@ export function hostNamespaces(options: Pick<RunOptions, "ipc" | "pid" | "uts" |
   if (options.uts !== undefined && options.uts !== "host") throw new UsageError(`invalid --uts ${String(options.uts)}: tsbox knows host`);
   // docker's words: a hostname is the UTS namespace's, and the host's is not the container's to set.
   if (options.uts === "host" && options.hostname !== undefined) throw new UsageError("conflicting options: --hostname and --uts host");
+  if (options.uts === "host" && options.domainname !== undefined) throw new UsageError(`conflicting options: ${option("domainname")} and ${option("uts", "host")}`);
+  // The kernel's limit (__NEW_UTS_LEN); a blank or a line break would make /etc/hosts lines of other names.
+  if (options.domainname !== undefined && !/^[^\s]{1,64}$/.test(options.domainname)) {
+    throw new UsageError(`invalid value ${JSON.stringify(options.domainname)} for ${option("domainname")}: 1 to 64 characters without blanks`);
+  }
   const out = new Set<"ipc" | "pid" | "uts">();
   if (options.ipc === "host") out.add("ipc");
   if (options.pid === "host") out.add("pid");

@@ -173,7 +173,7 @@ function checkCpuUpdate(current: LinuxResources | undefined, nanoCpus: number, c
  * limit the container has; the result must still hold together (swap ≥
  * memory ≥ reservation).
  */
-export function mergeResources(current: LinuxResources | undefined, nanoCpus: number, change: ResourceOptions, kernel: ContainerKernel): { resources: LinuxResources; nanoCpus: number } {
+export function mergeResources(current: LinuxResources | undefined, nanoCpus: number, change: ResourceOptions, kernel: ContainerKernel): { resources: LinuxResources; nanoCpus: number; changed: LinuxResources } {
   checkCpuUpdate(current, nanoCpus, change);
   const limit = current?.memory?.limit;
   const asked = change.memorySwap !== undefined && change.memory === undefined && limit ? { ...change, memory: limit } : change;
@@ -183,7 +183,7 @@ export function mergeResources(current: LinuxResources | undefined, nanoCpus: nu
   if (next.cpu) merged.cpu = { ...merged.cpu, ...next.cpu };
   if (next.pids) merged.pids = next.pids;
   // docker's update: 0 too ends the limit (at create it is just no limit).
-  else if (change.pidsLimit === 0 && merged.pids) merged.pids = { limit: -1 };
+  else if (change.pidsLimit === 0 && merged.pids) merged.pids = next.pids = { limit: -1 };
   if (next.blockIO) merged.blockIO = next.blockIO;
   const m = merged.memory;
   if (m?.limit && m.swap !== undefined && m.swap > 0 && m.swap < m.limit) {
@@ -192,7 +192,9 @@ export function mergeResources(current: LinuxResources | undefined, nanoCpus: nu
   if (m?.limit && m.reservation && m.reservation > m.limit) throw new UsageError("minimum memory limit can not be less than memory reservation limit");
   // A quota of -1 (the only one allowed beside --cpus) ends what --cpus set.
   const cpusNow = nanoCpusOf(change) || (change.cpuQuota || change.cpuPeriod ? 0 : nanoCpus);
-  return { resources: merged, nanoCpus: cpusNow };
+  // `changed`: the change's own limits, of which the runtime names those it could not apply (not, again, one an
+  // earlier update or the start already said it cannot).
+  return { resources: merged, nanoCpus: cpusNow, changed: next };
 }
 
 /**

@@ -32,6 +32,8 @@ const KINDS: OptionKinds<RunOptions> = {
   workdir: "string",
   user: "string",
   hostname: "string",
+  domainname: "string",
+  macAddress: "string",
   volumes: "array",
   readOnly: "boolean",
   tty: "tty",
@@ -132,7 +134,7 @@ const CHECKS: Record<Kind, [(v: unknown) => boolean, string]> = {
 };
 
 /** `log`: their bounds are checked below. */
-const LOG_KINDS: OptionKinds<NonNullable<RunOptions["log"]>> = { maxSize: "own", maxFiles: "own" };
+const LOG_KINDS: OptionKinds<NonNullable<RunOptions["log"]>> = { driver: "own", maxSize: "own", maxFiles: "own" };
 
 /** The kinds of `healthcheck`'s fields (milliseconds; effectiveHealthcheck checks their ranges). */
 const HEALTHCHECK_KINDS: OptionKinds<HealthcheckOptions> = {
@@ -155,7 +157,8 @@ export function checkRunOptionTypes(options: unknown): void {
   if (isObject(options.log)) {
     // The monitor's own checks, said here (a 0 or negative size was taken, and start() failed with its usage text).
     checkEntries("run options: log", options.log, LOG_KINDS);
-    const { maxSize, maxFiles } = options.log;
+    const { driver, maxSize, maxFiles } = options.log;
+    if (driver !== undefined && driver !== "json-file" && driver !== "none") throw new UsageError(`run options: log.driver: expected "json-file" or "none", got ${describeValue(driver)}`);
     if (maxSize !== undefined && !(Number.isSafeInteger(maxSize) && (maxSize as number) > 0)) throw new UsageError(`run options: log.maxSize: expected a whole number of bytes above 0, got ${describeValue(maxSize)}`);
     if (maxFiles !== undefined && !(Number.isSafeInteger(maxFiles) && (maxFiles as number) >= 1)) throw new UsageError(`run options: log.maxFiles: expected a whole number from 1, got ${describeValue(maxFiles)}`);
   }

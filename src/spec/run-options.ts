@@ -26,6 +26,17 @@ export interface RunOptions {
   user?: string;
   /** Default: the first 12 characters of the container id. */
   hostname?: string;
+  /**
+   * docker's `--domainname`: the NIS domain name of the container's own UTS namespace (`domainname`,
+   * `/proc/sys/kernel/domainname`), and its `/etc/hosts` lines name it `HOSTNAME.DOMAINNAME HOSTNAME`.
+   */
+  domainname?: string;
+  /**
+   * docker's `--mac-address`: the MAC address of the container's interface on its (first) network, a bridge or
+   * user network (`aa:bb:cc:dd:ee:ff`, unicast); refused with none, host and container:NAME, which have none of
+   * their own to set.
+   */
+  macAddress?: string;
   volumes?: VolumeOption[];
   /** Mount the container's root read-only. */
   readOnly?: boolean;
@@ -111,8 +122,12 @@ export interface RunOptions {
   stopSignal?: string;
   /** Seconds `stop` waits before SIGKILL; default 10. */
   stopTimeout?: number;
-  /** Log rotation of a monitored container: bytes per file (default 10 MiB), files kept (default 3). */
-  log?: { maxSize?: number; maxFiles?: number };
+  /**
+   * The container's log: docker's json-file, rotated at `maxSize` bytes per file (default 10 MiB), `maxFiles`
+   * files kept (default 3); `driver: "none"` (docker's `--log-driver none`) keeps none: output reaches only
+   * those attached, and `logs()` says the container has no log to read.
+   */
+  log?: { driver?: "json-file" | "none"; maxSize?: number; maxFiles?: number };
   /** Mounts in docker's `--mount` terms: bind, named or anonymous volume, tmpfs. */
   mounts?: MountOption[];
   /** tmpfs mounts by container path, each with its mount options (`--tmpfs /run:size=64m,mode=1777`). */

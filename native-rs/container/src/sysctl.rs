@@ -4,7 +4,8 @@
 //! only where the container has that namespace of its own: anything else
 //! would change the host. Written through /proc/sys before the container's
 //! /proc replaces the host's (its /proc/sys is read-only), by the container's
-//! root: /proc/sys/net and the IPC files show the writer's namespaces.
+//! root: /proc/sys/net and the IPC files show the writer's namespaces
+//! (`kernel.domainname` by setdomainname(2), which a rootless root may call).
 
 use crate::error::Error;
 use crate::json::Json;
@@ -78,7 +79,10 @@ pub fn check(entries: &[(String, String)], creates: impl Fn(NamespaceKind) -> bo
 
 pub fn apply(sys: &dyn Syscall, entries: &[(String, String)]) -> Result<(), Error> {
     for (key, value) in entries {
-        sys.write_sysctl(key, value).map_err(|e| {
+        // By setdomainname(2), which asks CAP_SYS_ADMIN over the UTS namespace's user namespace (a rootless
+        // container's root has it); /proc/sys/kernel/domainname lets only the initial namespace's root write.
+        let set = if key == "kernel.domainname" { sys.setdomainname(value) } else { sys.write_sysctl(key, value) };
+        set.map_err(|e| {
             let step = format!("setting sysctl {}={}", key, value);
             match kernel_limit(key, e, &kernel_release()) {
                 Some(why) => Error { errno: Some(e.0), ..Error::setup(format!("{}: {}", step, why)) },
@@ -122,9 +126,9 @@ mod tests {
 
     #[test]
     fn only_namespaced_names_and_no_paths() {
-        let doc = crate::json::parse(r#"{"net.ipv4.ping_group_range": "0 65535", "kernel.shmmax": "1024"}"#).unwrap();
+        let doc = crate::json::parse(r#"{"net.ipv4.ping_group_range": "0 65535", "kernel.shmmax": "1024", "kernel.domainname": "example.org"}"#).unwrap();
         let entries = parse(&doc, "linux.sysctl").unwrap();
-        assert_eq!(entries[0].0, "kernel.shmmax");
+        assert_eq!(entries[1].0, "kernel.shmmax");
         assert!(check(&entries, |_| true).is_ok());
         let err = check(&entries, |k| k != NamespaceKind::Network).unwrap_err();
         assert!(err.message.contains("needs a network namespace"), "{}", err.message);
@@ -137,7 +141,7 @@ mod tests {
         }
         let sys = RecordingSyscall::new(std::path::Path::new("/"));
         apply(&sys, &entries).unwrap();
-        assert_eq!(sys.calls(), ["sysctl kernel.shmmax=1024", "sysctl net.ipv4.ping_group_range=0 65535"]);
+        assert_eq!(sys.calls(), ["setdomainname example.org", "sysctl kernel.shmmax=1024", "sysctl net.ipv4.ping_group_range=0 65535"]);
     }
 
     #[test]

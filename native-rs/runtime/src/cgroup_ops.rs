@@ -4,7 +4,7 @@
 //! started. Exit 0, or 125 with one stderr line (no such cgroup, a freezer
 //! that fails, a limit the kernel refuses).
 
-use container::cgroups::{describe, record, Manager};
+use container::cgroups::{describe, dropped_of, record, Manager, Resources};
 use container::error::Error;
 use container::Spec;
 use std::path::Path;
@@ -14,8 +14,9 @@ pub enum Op {
     Pause,
     Resume,
     /// Writes the limits of the bundle's config.json (`tsbox update` rewrote
-    /// them) into the live cgroup; prints the ones this host cannot apply.
-    Update,
+    /// them) into the live cgroup; prints the ones this host cannot apply (of
+    /// the change's own, `--asked RESOURCES-JSON`, when given).
+    Update(Option<Resources>),
     /// Removes what a container whose runtime died left behind: its cgroup
     /// (killing anything still in it) and the record, and what its network
     /// keeper left (`keeper::remove_leftovers`). Nothing to do is fine.
@@ -33,7 +34,7 @@ pub fn run(op: Op, bundle: &Path) -> i32 {
                 }
                 Op::Pause => manager.freeze(),
                 Op::Resume => manager.thaw(),
-                Op::Update => update(&*manager, bundle),
+                Op::Update(asked) => update(&*manager, bundle, asked.as_ref()),
                 Op::Delete => Ok(()),
             },
             Ok(None) => Err(Error::setup(format!(
@@ -57,9 +58,9 @@ pub fn thaw(bundle: &Path) {
     }
 }
 
-fn update(manager: &dyn Manager, bundle: &Path) -> Result<(), Error> {
+fn update(manager: &dyn Manager, bundle: &Path, asked: Option<&Resources>) -> Result<(), Error> {
     let spec = Spec::load(bundle).map_err(Error::from)?;
-    let dropped = manager.apply(&spec.linux.resources)?;
+    let dropped = dropped_of(manager.apply(&spec.linux.resources)?, asked);
     if !dropped.is_empty() {
         println!("{}", describe(&dropped));
     }

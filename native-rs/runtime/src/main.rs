@@ -4,9 +4,9 @@
 //!   tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]]
 //!   tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end]
 //!   tsbox-runtime seccomp --bundle DIR   (the bundle's filter as raw BPF, for bwrap --seccomp)
-//!   tsbox-runtime stats|pause|resume|update|delete --bundle DIR
+//!   tsbox-runtime stats|pause|resume|delete --bundle DIR; tsbox-runtime update --bundle DIR [--asked RESOURCES-JSON]
 //!   tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY]
-//!                 [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT]
+//!                 [--log-max-size BYTES] [--log-max-files N | --no-log] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT]
 //!   tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view V]] …
 //!   tsbox-runtime serve --control-fd N
 //!     (the native backend's warm helper: runs over a socket, see serve/)
@@ -53,7 +53,7 @@ use monitor::logfile;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|update|delete --bundle DIR | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime userns | tsbox-runtime --version";
+const USAGE: &str = "usage: tsbox-runtime run --bundle DIR [--status-fd N] [--record [--remove] [--front-end] [--log-max-size BYTES] [--log-max-files N]] | tsbox-runtime exec --pid PID --process FILE [--bundle DIR] [--status-fd N] [--detach | --front-end] | tsbox-runtime seccomp --bundle DIR | tsbox-runtime stats|pause|resume|delete --bundle DIR | tsbox-runtime update --bundle DIR [--asked RESOURCES-JSON] | tsbox-runtime monitor --bundle DIR [--status-fd N] [--lock-fd N] [--restart POLICY] [--log-max-size BYTES] [--log-max-files N | --no-log] [--open-stdin] [--attach-first] [--remove] [--front-end TEXT] | tsbox-runtime copy --op stat|read|write --path P [--pid PID | --bundle DIR [--view merged|layers|upper]] [--follow 1] [--name N] [--content 0] [--markers 1] [--archive 1] [--status-fd N] | tsbox-runtime serve --control-fd N | tsbox-runtime probe | tsbox-runtime userns | tsbox-runtime --version";
 
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -97,17 +97,22 @@ fn main() {
             Err(msg) => usage_error(&msg),
         },
         (Some(cmd @ ("stats" | "pause" | "resume" | "update" | "delete")), _) => {
-            let op = match cmd {
-                "stats" => cgroup_ops::Op::Stats,
-                "pause" => cgroup_ops::Op::Pause,
-                "resume" => cgroup_ops::Op::Resume,
-                "update" => cgroup_ops::Op::Update,
-                _ => cgroup_ops::Op::Delete,
-            };
-            match Flags::parse(&args[1..], &["--bundle"])
-                .and_then(|mut f| f.required("--bundle", cmd))
-            {
-                Ok(bundle) => cgroup_ops::run(op, Path::new(&bundle)),
+            let parsed = Flags::parse(&args[1..], &["--bundle", "--asked"]).and_then(|mut f| {
+                let bundle = f.required("--bundle", cmd)?;
+                let op = match cmd {
+                    "stats" => cgroup_ops::Op::Stats,
+                    "pause" => cgroup_ops::Op::Pause,
+                    "resume" => cgroup_ops::Op::Resume,
+                    "update" => cgroup_ops::Op::Update(asked_resources(f.take("--asked"))?),
+                    _ => cgroup_ops::Op::Delete,
+                };
+                if cmd != "update" && f.take("--asked").is_some() {
+                    return Err(format!("{}: --asked is update's", cmd));
+                }
+                Ok((bundle, op))
+            });
+            match parsed {
+                Ok((bundle, op)) => cgroup_ops::run(op, Path::new(&bundle)),
                 Err(msg) => usage_error(&msg),
             }
         }
@@ -214,6 +219,16 @@ fn print_filter(bundle: &std::path::Path) -> i32 {
     }
 }
 
+/// `update --asked JSON`: the change's own `linux.resources` (the warning names only its dropped limits).
+fn asked_resources(text: Option<OsString>) -> Result<Option<container::cgroups::Resources>, String> {
+    let text = match text {
+        None => return Ok(None),
+        Some(t) => t.to_string_lossy().into_owned(),
+    };
+    let json = container::json::parse(&text).map_err(|e| format!("update --asked: {}", e))?;
+    container::spec::parse_resources(&json).map(Some).map_err(|e| format!("update --asked: {}", e))
+}
+
 fn usage_error(msg: &str) -> i32 {
     eprintln!("tsbox-runtime: {} ({})", msg, USAGE);
     125
@@ -278,7 +293,7 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
     let mut flags = Flags::parse_with_switches(
         args,
         &["--bundle", "--status-fd", "--lock-fd", "--restart", "--log-max-size", "--log-max-files", "--front-end"],
-        &["--open-stdin", "--attach-first", "--remove"],
+        &["--open-stdin", "--attach-first", "--remove", "--no-log"],
     )?;
     let front_end = flags.take("--front-end").map(|t| t.to_string_lossy().into_owned());
     let status_fd = flags.status_fd()?;
@@ -290,13 +305,19 @@ fn parse_monitor(args: &[OsString]) -> Result<monitor::Options, String> {
         Some(p) => monitor::restart::Policy::parse(&p.to_string_lossy())?,
         None => monitor::restart::Policy::No,
     };
+    let (log_size, log_files) = (flags.number("--log-max-size")?, flags.number("--log-max-files")?);
+    // --no-log: `--log-driver none`, no container.log at all (`logs` says the driver keeps none).
+    let log = match (flags.switch("--no-log"), log_size, log_files) {
+        (true, None, None) => None,
+        (true, _, _) => return Err("monitor: --no-log takes neither --log-max-size nor --log-max-files".into()),
+        (false, size, files) => Some((size.unwrap_or(logfile::DEFAULT_MAX_SIZE), files.map_or(logfile::DEFAULT_MAX_FILES, |n| n as u32))),
+    };
     Ok(monitor::Options {
         bundle: PathBuf::from(flags.required("--bundle", "monitor")?),
         status_fd,
         lock_fd: flags.fd("--lock-fd")?,
         restart,
-        log_max_size: flags.number("--log-max-size")?.unwrap_or(logfile::DEFAULT_MAX_SIZE),
-        log_max_files: flags.number("--log-max-files")?.map_or(logfile::DEFAULT_MAX_FILES, |n| n as u32),
+        log,
         open_stdin: flags.switch("--open-stdin"),
         attach_first,
         remove: flags.switch("--remove"),

@@ -7,7 +7,7 @@ import { PassThrough, type Readable, type Writable } from "node:stream";
 import { ContainerError, TsboxError } from "../../errors.js";
 import { type Signal, signalNumber } from "../../signals.js";
 import { isErrno, randomHex, unlinkIfThere } from "../../fs-util.js";
-import type { NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
+import type { LinuxResources, NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, ResolvChange, StartOptions, StdioTarget } from "../backend.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
 import { become, runHandOffArgs } from "./become.js";
@@ -224,8 +224,8 @@ export class NativeBackend implements Backend {
     await this.runCommand(["resume", "--bundle", bundleDir]);
   }
 
-  async update(bundleDir: string): Promise<string> {
-    return (await this.runCommand(["update", "--bundle", bundleDir])).trim();
+  async update(bundleDir: string, asked?: LinuxResources): Promise<string> {
+    return (await this.runCommand(["update", "--bundle", bundleDir, ...(asked ? ["--asked", JSON.stringify(asked)] : [])])).trim();
   }
 
   /**

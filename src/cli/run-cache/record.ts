@@ -28,7 +28,8 @@ const REPLAYABLE_FLAGS = new Set([
   "security-opt", "memory", "memory-reservation", "memory-swap", "cpus", "cpu-shares", "cpu-period", "cpu-quota", "cpuset-cpus",
   "pids-limit", "blkio-weight", "oom-score-adj", "ulimit", "sysctl", "shm-size", "tmpfs", "init", "interactive", "quiet", "pull",
   "stop-signal", "stop-timeout", "network", "net", "label", "log-opt", "log-driver", "backend", "ipc", "pid", "uts", "group-add",
-  "expose", "no-healthcheck", "cgroup-parent", "cgroups", "dns", "dns-search", "dns-option", "add-host",
+  "expose", "no-healthcheck", "cgroup-parent", "cgroups", "cgroupns", "dns", "dns-search", "dns-option", "dns-opt", "add-host",
+  "domainname", "disable-content-trust",
 ]);
 
 /** The bundle's entries a plan makes again (a run that left others — health check, network files — has none). */

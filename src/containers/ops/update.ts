@@ -74,7 +74,7 @@ async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPat
   const spec = JSON.parse(specText) as ContainerSpec;
   const before = { spec: specText, record: readInspectRecord(bundle) };
   const nanoCpus = Number(before.record?.HostConfig.NanoCpus ?? 0);
-  const { resources, nanoCpus: nanoCpusNext } = mergeResources(spec.linux.resources, nanoCpus, change, ctx.backend.containerKernel?.() ?? hostKernel());
+  const { resources, nanoCpus: nanoCpusNext, changed } = mergeResources(spec.linux.resources, nanoCpus, change, ctx.backend.containerKernel?.() ?? hostKernel());
   if (spec.linux.cgroupsMode === "disabled") throw new ContainerError(`container ${shown(state)} runs without cgroups (--cgroups=disabled): it takes no limits`);
   const running = isActive(state) && state.status !== "restarting";
   if (running && !ctx.backend.update) throw new ContainerError(`the ${ctx.backend.name} backend cannot update a running container's limits`);
@@ -85,7 +85,7 @@ async function updateResourcesLocked(ctx: LifecycleContext, bundle: ContainerPat
   if (!running) return undefined;
   let dropped: string;
   try {
-    dropped = await ctx.backend.update!(bundle.dir);
+    dropped = await ctx.backend.update!(bundle.dir, changed);
   } catch (err) {
     // Ended meanwhile: the limits are recorded for its next start, as a stopped container's.
     if (endedMeanwhile(state)) return undefined;

@@ -1,6 +1,7 @@
 //! `update`: new limits (a `linux.resources` object, what `tsbox update` wrote
 //! into the bundle's config.json) for a running container's cgroup; the
-//! reply names the limits this guest cannot apply (`dropped`, "" for none).
+//! reply names the limits this guest cannot apply (`dropped`, "" for none) of
+//! those the change asked for (`asked`, its own resources, when sent).
 
 use crate::agent::{op_error, Agent};
 use container::cgroups;
@@ -13,7 +14,12 @@ impl Agent {
             .get("resources")
             .ok_or_else(|| op_error(ErrorKind::Spec, "update needs resources"))?;
         let resources = container::spec::parse_resources(given).map_err(super::spec_error)?;
-        let dropped = self.cgroup_of(cid)?.apply(&resources).map_err(|e| e.to_report())?;
+        // `asked`: the change's own resources (a front end before it sent none: every dropped limit is named).
+        let asked = match req.get("asked") {
+            None | Some(Json::Null) => None,
+            Some(a) => Some(container::spec::parse_resources(a).map_err(super::spec_error)?),
+        };
+        let dropped = cgroups::dropped_of(self.cgroup_of(cid)?.apply(&resources).map_err(|e| e.to_report())?, asked.as_ref());
         self.reply_ok(id, vec![("dropped", Json::from(cgroups::describe(&dropped)))]);
         Ok(())
     }

@@ -305,6 +305,20 @@ pub fn prepare_here(path: &str, record: Recorder, resources: &Resources, mode: M
     prepare(&mut || create(&layout, &who, path), record, resources, mode)
 }
 
+/// An `update`'s warning: of what a whole set's apply dropped, the limits the
+/// update asked for (`asked`: the change's own resources). The whole set is
+/// applied each time, so a limit dropped once (this host has no blkio weight)
+/// would otherwise be said again by every later update of something else.
+pub fn dropped_of(dropped: Vec<Dropped>, asked: Option<&Resources>) -> Vec<Dropped> {
+    match asked {
+        None => dropped,
+        Some(a) => {
+            let wanted = a.requested();
+            dropped.into_iter().filter(|(l, _)| wanted.contains(l)).collect()
+        }
+    }
+}
+
 /// "CPU shares and CPU quota (why); pids limit (why)", grouped by reason.
 pub fn describe(dropped: &[Dropped]) -> String {
     let mut groups: Vec<(String, Vec<Limit>)> = Vec::new();
@@ -365,6 +379,16 @@ mod tests {
         let mut asked = false;
         let p = prepare(&mut || { asked = true; unavailable() }, &mut no_record, &r, Mode::Disabled).unwrap();
         assert!(!asked && p.manager.is_none() && p.warning.is_none());
+    }
+
+    #[test]
+    fn an_update_names_only_the_dropped_limits_it_asked_for() {
+        let dropped = vec![(Limit::BlkioWeight, "no blkio.weight".to_string()), (Limit::Memory, "no memory controller".to_string())];
+        let mut asked = Resources::default();
+        assert_eq!(dropped_of(dropped.clone(), None).len(), 2, "no change given: all of them");
+        assert!(dropped_of(dropped.clone(), Some(&asked)).is_empty());
+        asked.memory.limit = Some(1 << 26);
+        assert_eq!(dropped_of(dropped, Some(&asked)), vec![(Limit::Memory, "no memory controller".to_string())]);
     }
 
     #[test]

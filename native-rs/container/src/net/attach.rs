@@ -33,7 +33,7 @@ pub fn attach(nl: &mut Netlink, netns_path: &str, att: &Attachment, ip: Ipv4Addr
     let mut ifname = String::new();
     for n in 0..16 {
         let candidate = format!("eth{}", n);
-        match link::create_veth(nl, &host_if, &candidate, netns.as_raw_fd(), att.mtu) {
+        match link::create_veth(nl, &host_if, &candidate, netns.as_raw_fd(), att.mtu, att.mac) {
             Ok(()) => {
                 ifname = candidate;
                 break;

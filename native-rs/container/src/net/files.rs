@@ -25,19 +25,24 @@ pub fn hosts(net: &NetworkSpec, own: &[Ipv4Addr], base: Option<&str>) -> String 
     for e in &net.extra_hosts {
         out.push_str(&format!("{}\t{}\n", e.ip, e.names.join(" ")));
     }
-    let names = own_names(&net.hostname);
+    let names = own_names(&net.hostname, net.domainname.as_deref());
     for ip in own {
         out.push_str(&format!("{}\t{}\n", ip, names));
     }
     out
 }
 
-/// The container's names on its address lines: an FQDN hostname with its
-/// short name too, as docker writes them (`10.88.0.2\thost.example.com host`).
-fn own_names(hostname: &str) -> String {
-    match hostname.split_once('.') {
-        Some((short, _)) if !short.is_empty() => format!("{} {}", hostname, short),
+/// The container's names on its address lines: an FQDN hostname (or the
+/// hostname with `--domainname`) with its short name too, as docker writes
+/// them (`10.88.0.2\thost.example.com host`; libnetwork's makeHostsRecs).
+fn own_names(hostname: &str, domainname: Option<&str>) -> String {
+    let fqdn = match domainname {
+        Some(d) if !d.is_empty() => format!("{}.{}", hostname, d),
         _ => hostname.to_string(),
+    };
+    match fqdn.split_once('.') {
+        Some((short, _)) if !short.is_empty() => format!("{} {}", fqdn, short),
+        _ => fqdn,
     }
 }
 
@@ -118,5 +123,7 @@ mod tests {
         assert_eq!(resolv_conf(&Dns::default()), "# no name servers\n");
         let fqdn = NetworkSpec { hostname: "myhost.example.com".into(), extra_hosts: Vec::new(), ..n };
         assert!(hosts(&fqdn, &["10.88.0.5".parse().unwrap()], None).ends_with("\n10.88.0.5\tmyhost.example.com myhost\n"));
+        let split = NetworkSpec { hostname: "myhost".into(), domainname: Some("example.com".into()), ..fqdn };
+        assert!(hosts(&split, &["10.88.0.5".parse().unwrap()], None).ends_with("\n10.88.0.5\tmyhost.example.com myhost\n"));
     }
 }

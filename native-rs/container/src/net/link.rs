@@ -94,13 +94,17 @@ fn random_mac() -> [u8; 6] {
 }
 
 /// A veth pair: `name` here, `peer` created directly in the network
-/// namespace of `peer_netns` (an open ns file), both with `mtu`.
-pub fn create_veth(nl: &mut Netlink, name: &str, peer: &str, peer_netns: c_int, mtu: u32) -> Result<(), Errno> {
+/// namespace of `peer_netns` (an open ns file), both with `mtu`; `peer_mac`
+/// gives the peer that address (`--mac-address`), else the kernel picks one.
+pub fn create_veth(nl: &mut Netlink, name: &str, peer: &str, peer_netns: c_int, mtu: u32, peer_mac: Option<[u8; 6]>) -> Result<(), Errno> {
     let mut m = Message::new(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifinfomsg(0, 0, 0));
     m.attr_str(IFLA_IFNAME, name).attr_u32(IFLA_MTU, mtu);
     m.begin(IFLA_LINKINFO).attr_str(IFLA_INFO_KIND, "veth");
     m.begin(IFLA_INFO_DATA).begin(VETH_INFO_PEER).raw(&ifinfomsg(0, 0, 0));
     m.attr_str(IFLA_IFNAME, peer).attr_u32(IFLA_MTU, mtu).attr_u32(IFLA_NET_NS_FD, peer_netns as u32);
+    if let Some(mac) = peer_mac {
+        m.attr(IFLA_ADDRESS, &mac);
+    }
     m.end().end().end();
     nl.request(&mut m).map(drop)
 }
@@ -197,7 +201,7 @@ mod tests {
             add_address(&mut nl, br, "10.200.0.1".parse().unwrap(), 24).unwrap();
             add_address(&mut nl, br, "10.200.0.1".parse().unwrap(), 24).unwrap();
             set_up(&mut nl, br).unwrap();
-            create_veth(&mut nl, "tveth0", "eth0", peer_ns.as_raw_fd(), 1500).unwrap();
+            create_veth(&mut nl, "tveth0", "eth0", peer_ns.as_raw_fd(), 1500, None).unwrap();
             let v = index(&mut nl, "tveth0").unwrap().unwrap();
             let bridge_mac = mac(&mut nl, "tbr0").unwrap().unwrap();
             assert_eq!(u8::from_str_radix(&bridge_mac[..2], 16).unwrap() & 3, 2, "locally administered, unicast: {}", bridge_mac);
@@ -212,6 +216,10 @@ mod tests {
             add_address(&mut pnl, e, "10.200.0.2".parse().unwrap(), 24).unwrap();
             set_up(&mut pnl, e).unwrap();
             add_default_route(&mut pnl, "10.200.0.1".parse().unwrap()).unwrap();
+            // --mac-address: the peer takes the address asked for.
+            create_veth(&mut nl, "tveth1", "eth1", peer_ns.as_raw_fd(), 1500, Some([0x02, 0x42, 0xac, 0x11, 0x00, 0x09])).unwrap();
+            assert_eq!(mac(&mut pnl, "eth1").unwrap().unwrap(), "02:42:ac:11:00:09");
+            delete(&mut nl, "tveth1").unwrap();
             delete(&mut nl, "tveth0").unwrap();
             delete(&mut nl, "tveth0").unwrap();
             assert_eq!(index(&mut pnl, "eth0").unwrap(), None, "deleting one end deletes the pair");

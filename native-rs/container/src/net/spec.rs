@@ -16,6 +16,8 @@ pub struct NetworkSpec {
     pub container_id: String,
     pub container_name: Option<String>,
     pub hostname: String,
+    /// `--domainname`: the own /etc/hosts lines name `hostname.domainname hostname` (libnetwork's).
+    pub domainname: Option<String>,
     /// The host's hosts file to start from (host networking), else localhost lines.
     pub hosts_base: Option<PathBuf>,
     pub extra_hosts: Vec<HostEntry>,
@@ -68,6 +70,8 @@ pub struct Attachment {
     pub record: Option<PathBuf>,
     pub aliases: Vec<String>,
     pub ip: Option<Ipv4Addr>,
+    /// `--mac-address`: the container end's address (else the kernel's random one).
+    pub mac: Option<[u8; 6]>,
     /// Where the network's DNS server sends the names it does not know.
     pub upstream: Vec<Ipv4Addr>,
 }
@@ -214,6 +218,7 @@ pub fn parse(v: Option<&Json>) -> Result<Option<NetworkSpec>> {
         container_id: string(container, "network.container", "id")?,
         container_name: optional_string(container, "network.container", "name")?,
         hostname: string(o, p, "hostname")?,
+        domainname: optional_string(o, p, "domainname")?,
         hosts_base,
         extra_hosts,
         dns,
@@ -265,6 +270,10 @@ fn attachment(a: &Json, path: &str) -> Result<Attachment> {
         None => None,
         Some(t) => Some(ipv4(&t, &format!("{}.ip", path))?),
     };
+    let mac = match optional_string(a, path, "mac")? {
+        None => None,
+        Some(t) => Some(parse_mac(&t).ok_or_else(|| err(&format!("{}.mac", path), format!("{:?} is not a unicast MAC address (aa:bb:cc:dd:ee:ff)", t)))?),
+    };
     let mut upstream = Vec::new();
     for (i, s) in strings(a, path, "upstream")?.iter().enumerate() {
         upstream.push(ipv4(s, &format!("{}.upstream[{}]", path, i))?);
@@ -283,8 +292,29 @@ fn attachment(a: &Json, path: &str) -> Result<Attachment> {
         record: optional_string(a, path, "record")?.map(PathBuf::from),
         aliases: strings(a, path, "aliases")?,
         ip,
+        mac,
         upstream,
     })
+}
+
+/// `aa:bb:cc:dd:ee:ff` (six hex pairs); None for anything else and for a
+/// multicast address, which no interface may take (the kernel refuses it).
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let parts: Vec<&str> = text.split(':').collect();
+    if parts.len() != 6 {
+        return None;
+    }
+    let mut mac = [0u8; 6];
+    for (i, p) in parts.iter().enumerate() {
+        if p.len() != 2 {
+            return None;
+        }
+        mac[i] = u8::from_str_radix(p, 16).ok()?;
+    }
+    if mac[0] & 1 == 1 {
+        return None;
+    }
+    Some(mac)
 }
 
 fn port(a: &Json, path: &str) -> Result<Port> {
@@ -362,4 +392,13 @@ pub(crate) mod tests {
         assert_eq!(bad("\"tsbox-1234\"", "\"a-name-that-is-too-long\""), "network.attach[0].bridge: expected an interface name of 1 to 15 characters");
         assert_eq!(bad("\"idleSeconds\": 60", "\"idleSeconds\": -1"), "network.rootless.idleSeconds: expected a number of seconds");
     }
+
+    #[test]
+    fn mac_addresses() {
+        assert_eq!(super::parse_mac("02:42:AC:11:00:09"), Some([0x02, 0x42, 0xac, 0x11, 0x00, 0x09]));
+        for bad in ["01:00:5e:00:00:01", "02:42:ac:11:00", "02:42:ac:11:00:09:01", "02-42-ac-11-00-09", "0g:42:ac:11:00:09", "2:42:ac:11:00:099"] {
+            assert_eq!(super::parse_mac(bad), None, "{}", bad);
+        }
+    }
+
 }

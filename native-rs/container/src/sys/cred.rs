@@ -125,6 +125,10 @@ pub fn sethostname(name: &str) -> Result<(), Errno> {
     Errno::check(unsafe { ffi::sethostname(name.as_ptr() as *const _, name.len()) }).map(drop)
 }
 
+pub fn setdomainname(name: &str) -> Result<(), Errno> {
+    Errno::check(unsafe { ffi::setdomainname(name.as_ptr() as *const _, name.len()) }).map(drop)
+}
+
 /// File-system ids only (the effective ids stay): files made and
 /// permission checks (uid_map writes included) then go by `uid`/`gid`.
 pub fn set_fs_ids(uid: u32, gid: u32) {

@@ -45,6 +45,7 @@ extern "C" {
     pub fn setns(fd: c_int, nstype: c_int) -> c_int;
     pub fn unshare(flags: c_int) -> c_int;
     pub fn sethostname(name: *const c_char, len: usize) -> c_int;
+    pub fn setdomainname(name: *const c_char, len: usize) -> c_int;
     pub fn prctl(option: c_int, ...) -> c_int;
     pub fn prlimit64(
         pid: pid_t,

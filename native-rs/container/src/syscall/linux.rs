@@ -74,6 +74,9 @@ impl Syscall for LinuxSyscall {
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
         cred::sethostname(name)
     }
+    fn setdomainname(&self, name: &str) -> Result<(), Errno> {
+        cred::setdomainname(name)
+    }
     fn write_sysctl(&self, key: &str, value: &str) -> Result<(), Errno> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;

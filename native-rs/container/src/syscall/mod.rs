@@ -58,6 +58,8 @@ pub trait Syscall {
     /// seccomp(SECCOMP_SET_MODE_FILTER) with a compiled program.
     fn load_seccomp(&self, program: &[SockFilter], flags: u32) -> Result<(), Errno>;
     fn sethostname(&self, name: &str) -> Result<(), Errno>;
+    /// setdomainname(2): the UTS namespace's NIS domain name (`kernel.domainname`).
+    fn setdomainname(&self, name: &str) -> Result<(), Errno>;
     /// Writes `value` to /proc/sys/<key, dots as slashes> (sysctl.rs checked the name).
     fn write_sysctl(&self, key: &str, value: &str) -> Result<(), Errno>;
     fn set_link_up(&self, name: &str) -> Result<(), Errno>;

@@ -155,6 +155,9 @@ impl Syscall for RecordingSyscall {
     fn sethostname(&self, name: &str) -> Result<(), Errno> {
         self.record(format!("sethostname {}", name))
     }
+    fn setdomainname(&self, name: &str) -> Result<(), Errno> {
+        self.record(format!("setdomainname {}", name))
+    }
     fn write_sysctl(&self, key: &str, value: &str) -> Result<(), Errno> {
         self.record(format!("sysctl {}={}", key, value))
     }

@@ -59,8 +59,8 @@ pub struct Options {
     pub status_fd: Option<i32>,
     pub lock_fd: Option<i32>,
     pub restart: Policy,
-    pub log_max_size: u64,
-    pub log_max_files: u32,
+    /// The log's rotation (bytes per file, files kept); None: `--log-driver none`, no log kept.
+    pub log: Option<(u64, u32)>,
     /// Keep the container's stdin open for attached clients (`-i`).
     pub open_stdin: bool,
     /// Start the container once the first client has attached (`start -a`).
@@ -204,7 +204,8 @@ struct Monitor {
     lock_fd: Option<c_int>,
     events: Option<StatusEvents>,
     status_fd: Option<c_int>,
-    log: LogFile,
+    /// None: `--log-driver none` (output reaches attached clients only, as docker's none driver).
+    log: Option<LogFile>,
     listener: UnixListener,
     wake: c_int,
     clients: Vec<Client>,
@@ -240,8 +241,13 @@ impl Monitor {
                 .set_nonblocking(true)
                 .map_err(|e| Error::setup(format!("creating {}: {}", SOCKET, e)))?;
             let _ = fd::set_cloexec(listener.as_raw_fd());
-            let log = LogFile::open(Path::new("."), opts.log_max_size, opts.log_max_files)
-                .map_err(|e| Error::setup(format!("opening the container log: {}", e)))?;
+            let log = match opts.log {
+                Some((max_size, max_files)) => Some(
+                    LogFile::open(Path::new("."), max_size, max_files)
+                        .map_err(|e| Error::setup(format!("opening the container log: {}", e)))?,
+                ),
+                None => None,
+            };
             let wake = wakeup::install().map_err(|e| Error::errno("installing signal handlers", e))?;
             let terminal = if spec.process.terminal {
                 let size = spec.process.console_size;
@@ -446,7 +452,9 @@ impl Monitor {
             None => return,
         };
         for stream in [Stream::Stdout, Stream::Stderr] {
-            let _ = self.log.flush_stream(stream, SystemTime::now());
+            if let Some(log) = self.log.as_mut() {
+                let _ = log.flush_stream(stream, SystemTime::now());
+            }
         }
         let mut fds: Vec<c_int> = run.outputs.iter().map(|(f, _)| *f).collect();
         fds.extend(run.sup.input);
@@ -931,7 +939,9 @@ impl Monitor {
                     break;
                 }
                 Ok(n) => {
-                    let _ = self.log.write(stream, &buf[..n], SystemTime::now());
+                    if let Some(log) = self.log.as_mut() {
+                        let _ = log.write(stream, &buf[..n], SystemTime::now());
+                    }
                     self.broadcast(stream, &buf[..n]);
                 }
                 Err(e) if e == EAGAIN => break,

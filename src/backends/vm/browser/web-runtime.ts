@@ -81,7 +81,7 @@ export interface ContainerInfo {
 /** What `run` takes in a browser: Node's RunOptions keys, minus what a page cannot have. */
 const RUN_KEYS = new Set(["image", "cmd", "entrypoint", "env", "workdir", "user", "hostname", "readOnly", "tty", "stdin", "stdout", "stderr", "remove", "name", "volumes"]);
 /** RunOptions that need a network the browser cannot give (they get a message that says why). */
-const NETWORK_KEYS = new Set(["network", "networks", "publish", "publishAll", "addHosts", "dns", "dnsSearch", "dnsOptions", "ip", "networkAliases"]);
+const NETWORK_KEYS = new Set(["network", "networks", "publish", "publishAll", "addHosts", "dns", "dnsSearch", "dnsOptions", "ip", "macAddress", "networkAliases"]);
 /** Set by scripts/bundle-browser.mjs for the prebuilt bundle: its file name and its assets' folder from it. */
 declare const TSBOX_OWN_FILES: { module: string; assets: string } | undefined;
 

@@ -24,7 +24,7 @@ import { MONITOR_SOCKET, type RunEnd } from "../../../containers/monitor-client.
 import { ContainerNames } from "../../../containers/names.js";
 import { nextRestartDelay, parseRestartPolicy, type RestartPolicy, restartsAfter } from "../../../containers/restart-policy.js";
 import { CONTROL, encodeStdcopy, STDERR, StdcopyDecoder, STDIN, STDOUT } from "../../../containers/stdcopy.js";
-import { failedStartFields, keepStateReserve, processStartTime, readState, updateState, updateStateLocked, VM_STOPPED_ERROR } from "../../../containers/state.js";
+import { failedStartFields, keepStateReserve, type LogSettings, processStartTime, readState, updateState, updateStateLocked, VM_STOPPED_ERROR } from "../../../containers/state.js";
 import { DataPaths, type ContainerPaths } from "../../../paths.js";
 import { ignoreClosedPipe } from "../../../stream-write.js";
 import type { ContainerSpec } from "../../../spec/container-spec.js";
@@ -39,7 +39,8 @@ export const KILLED_WITH_GUEST: RunEnd = { ...GUEST_STOPPED_EXIT, error: VM_STOP
 export interface LaunchRequest {
   bundle: string;
   restart: string;
-  log: { maxSize: number; maxFiles: number };
+  /** `driver: "none"`: no log is kept (output reaches attached clients only). */
+  log: LogSettings;
   openStdin: boolean;
   remove: boolean;
   /** Start once the first client has attached (at most 30 s later). */
@@ -61,7 +62,7 @@ interface Client {
 export class VmMonitor {
   private readonly paths: ContainerPaths;
   private policy: RestartPolicy;
-  private readonly log: LogWriter;
+  private readonly log: LogWriter | undefined;
   private server: Server | undefined;
   private readonly clients = new Set<Client>();
   private proc: ContainerProcess | undefined;
@@ -87,7 +88,7 @@ export class VmMonitor {
   ) {
     this.paths = new DataPaths(dirname(dirname(req.bundle))).container(basename(req.bundle));
     this.policy = parseRestartPolicy(req.restart);
-    this.log = new LogWriter(req.bundle, req.log.maxSize, req.log.maxFiles);
+    this.log = req.log.driver === "none" ? undefined : new LogWriter(req.bundle, req.log.maxSize, req.log.maxFiles);
     this.done = new Promise((resolve) => (this.finish = resolve));
   }
 
@@ -325,8 +326,8 @@ export class VmMonitor {
     const over = async (end: RunEnd) => {
       // Shut down meanwhile (the daemon stops): already recorded.
       if (this.proc !== proc) return;
-      this.log.flush("stdout");
-      this.log.flush("stderr");
+      this.log?.flush("stdout");
+      this.log?.flush("stderr");
       this.proc = undefined;
       clearTimeout(this.killTimer);
       await this.ended(end);
@@ -343,7 +344,7 @@ export class VmMonitor {
 
   private pump(stream: Readable | null, name: LogStream, id: number): void {
     stream?.on("data", (chunk: Buffer) => {
-      this.log.write(name, chunk);
+      this.log?.write(name, chunk);
       for (const c of this.clients) {
         if (!c.attach || !(id === STDOUT ? c.attach.stdout : c.attach.stderr)) continue;
         c.socket.write(encodeStdcopy(id, chunk));
@@ -394,7 +395,7 @@ export class VmMonitor {
     this.server?.close();
     rmSync(join(this.req.bundle, MONITOR_SOCKET), { force: true });
     this.notifyEnd();
-    this.log.close();
+    this.log?.close();
     if (this.req.remove && this.startedOnce) {
       const state = readState(this.paths);
       if (state) recordEvent(this.req.bundle, state, "destroy");

@@ -5,7 +5,7 @@ import { AgentRequestError } from "./agent-link.js";
 import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, CopyHelper, CopyRequest, ExecStartOptions, KernelProcesses, LaunchOptions, ResolvChange, StartOptions } from "../../backend.js";
 import { parseContainerStats } from "../../container-stats.js";
 import { readSpec } from "../../../containers/spec-file.js";
-import type { NetworkSpec } from "../../../spec/container-spec.js";
+import type { LinuxResources, NetworkSpec } from "../../../spec/container-spec.js";
 import { toGuestNetwork } from "../core/guest-network.js";
 import { GUEST_INIT_SOURCE, GUEST_RUN_DIR } from "../core/guest-spec.js";
 import type { ExportTable } from "./container-run.js";
@@ -228,9 +228,9 @@ export class VmBackend implements Backend {
   }
 
   /** `update` of a running container: config.json's limits into its cgroup in the guest (the agent's `update`). */
-  async update(bundleDir: string): Promise<string> {
+  async update(bundleDir: string, asked?: LinuxResources): Promise<string> {
     const { resources } = readSpec(join(bundleDir, "config.json")).linux;
-    const reply = await this.askAboutContainer("update", bundleDir, { resources: resources ?? {} });
+    const reply = await this.askAboutContainer("update", bundleDir, { resources: resources ?? {}, ...(asked ? { asked } : {}) });
     return typeof reply.dropped === "string" ? reply.dropped : "";
   }
 
