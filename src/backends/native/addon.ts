@@ -64,6 +64,8 @@ type AddonHolder = { [LOADED]?: NativeAddon };
  */
 export function addonPath(): string | undefined {
   if (process.env.TSBOX_ADDON) return process.env.TSBOX_ADDON;
+  // Where this process loaded it from (finding it again reads package.json files: the run cache's replay).
+  if (loadedFrom !== undefined) return loadedFrom;
   const installed = nativePackageDir();
   if (installed) return join(installed, ADDON_FILE);
   const target = NATIVE_TARGETS[`${process.platform}-${process.arch}`];
@@ -76,10 +78,11 @@ export function addonPath(): string | undefined {
  * of it (locks, whiteout markers, ptys) and the vm backend runs everything.
  */
 export function addonPresent(): boolean {
-  if (loadedAddon()) return true;
   const path = addonPath();
   return path !== undefined && existsSync(path);
 }
+
+let loadedFrom: string | undefined;
 
 /** The addon if this process has loaded it already (a native container's pty did), else undefined. */
 export function loadedAddon(): NativeAddon | undefined {
@@ -108,6 +111,7 @@ export function loadAddonSync(at?: string): NativeAddon {
   try {
     const module = { exports: {} as NativeAddon };
     process.dlopen(module, path);
+    loadedFrom = path;
     return ((globalThis as AddonHolder)[LOADED] = module.exports);
   } catch (err) {
     throw new TsboxError(`cannot load the native addon ${path}: ${(err as Error).message}`, { code: "runtime", cause: err });
