@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, posix, resolve as resolvePath } from "node:path";
-import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
+import type { Backend, ContainerProcess, SpareContainer, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { COMMIT_KINDS, type CommitOptions, Container, type ContainerOwner, type ExitStatus, type RemoveOptions, type SpawnOptions } from "./container.js";
 import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_IMAGE_KINDS, REMOVE_KINDS, type RemoveImageOptions } from "./verb-options.js";
@@ -18,7 +18,8 @@ import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
-import { creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
+import { bundleLive, creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
+import { SpareKeeper, type SpareSlot, spareFitsRun, spareKind } from "./containers/spare.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
@@ -147,6 +148,9 @@ const dropped = new FinalizationRegistry<Backend[]>((owned) => {
   for (const backend of owned) void Promise.resolve(backend.close?.()).catch(() => {});
 });
 
+/** A spare's bundle with a bind from outside it (a volume, an image's VOLUME): no spare for that kind. */
+class SpareRefused extends Error {}
+
 export class Runtime implements ContainerOwner {
   readonly dataDir: string;
   readonly backend: Backend;
@@ -174,6 +178,8 @@ export class Runtime implements ContainerOwner {
   readonly volumes: VolumeStore;
   private readonly defaultNetwork: string;
   private networkStore: NetworkStore | undefined;
+  /** The spare container of the last foreground run's kind (containers/spare.ts). */
+  private readonly spares = new SpareKeeper((id) => removeBundleDir(this.ctx, id, null));
 
   constructor(options: RuntimeOptions = {}) {
     // dockerode's `new Docker("/path")` form names a socket: here it would have been the default data dir, silently.
@@ -239,9 +245,15 @@ export class Runtime implements ContainerOwner {
     if (options.healthcheck && this.backend.name === "native") {
       warningSink(control.onWarning)("health checks run in containers started detached (-d, create/start or a restart policy); this foreground run has none");
     }
-    const { id, bundle, spec, state, anonymousVolumes } = await this.prepare(options, control);
+    // The CLI (one container per process: handOff) never keeps one.
+    const kind = this.backend.spare && control.handOff === undefined ? spareKind(options, this.defaultNetwork) : undefined;
+    const spare = kind !== undefined ? await this.spares.take(kind) : undefined;
+    const { id, bundle, spec, state, anonymousVolumes } = await this.prepare(options, control, spare);
     try {
       control.onCreated?.(id);
+      // Another image under the same name since, say: the spare goes, and the run makes its container in its bundle.
+      const fits = spare !== undefined && spareFitsRun(spare.spec, spec);
+      if (spare && !fits) await spare.drop();
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const remove = options.remove ?? false;
       const handOff = control.handOff && !options.tty && stdin !== "pipe" && options.stdout === "inherit" && options.stderr === "inherit" && !(remove && anonymousVolumes);
@@ -261,7 +273,9 @@ export class Runtime implements ContainerOwner {
         // A backend that cannot hand over keeps the foreground run's log itself.
         ...(handOff && !remove ? { log: state.log } : {}),
         oneShot: control.handOff !== undefined,
+        ...(fits ? { spare: spare.container } : {}),
       });
+      if (kind !== undefined) this.spares.later(kind, () => this.makeSpare(options));
       // The CLI's run that could not hand over (a terminal) logs what is piped through it here.
       // (loaded only then: node:stream is not in a plain run's path)
       const proc = control.handOff !== undefined && !handOff && !remove ? (await import("./containers/log-tee.js")).logPipedOutput(started, bundle.dir, state.log) : started;
@@ -277,9 +291,21 @@ export class Runtime implements ContainerOwner {
       }
       return new Container(this, id, state.name, { proc, autoRemove: options.remove ?? false, foreground: true });
     } catch (err) {
+      // A spare not started ends before its bundle goes (taken, it has ended as the run's).
+      await spare?.drop();
       await this.failedStart(id, state, err, options.remove ?? false);
       throw err;
     }
+  }
+
+  /** A spare of the kind of `options` (a foreground run's that just started): its bundle, spec and container. */
+  private async makeSpare(options: RunOptions): Promise<{ id: string; spec: ContainerSpec; container: SpareContainer } | undefined> {
+    const made = await this.prepare(options, { onWarning: () => {} }, undefined, true);
+    if (!made) return undefined;
+    const container = await this.backend.spare?.(made.bundle.dir).catch(() => undefined);
+    if (container) return { id: made.id, spec: made.spec, container };
+    await removeBundleDir(this.ctx, made.id, null).catch(() => {});
+    return undefined;
   }
 
   /** `run` with a restart policy: started under its monitor, attached to from the first byte. */
@@ -370,8 +396,14 @@ export class Runtime implements ContainerOwner {
     return sibling;
   }
 
-  /** The bundle, name, config.json and a "created" state.json of a new container. */
-  private async prepare(given: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean }> {
+  /**
+   * The bundle, name, config.json and a "created" state.json of a new container. `spare`: made in the bundle
+   * of a spare container (src/containers/spare.ts), whose id, directories and removal marker are there already;
+   * `bundleOnly`: a spare's own bundle, without name, inspect.json or state (undefined if it has volumes).
+   */
+  private async prepare(given: RunOptions, control: RunControl, spare?: SpareSlot): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean }>;
+  private async prepare(given: RunOptions, control: RunControl, spare: undefined, bundleOnly: true): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec } | undefined>;
+  private async prepare(given: RunOptions, control: RunControl, spare?: SpareSlot, bundleOnly = false): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean } | undefined> {
     checkRunOptionTypes(given);
     // `networks` (docker 25+'s `--network a --network b`): planned on the first, connected to the others once created.
     const [primary, ...moreNetworks] = checkNetworkList(given);
@@ -391,21 +423,25 @@ export class Runtime implements ContainerOwner {
     this.idWarnings ??= [rangeUnusedWarning(host), noteIdMaps(this.dataDir, host), overlapWarning(host)].filter((w): w is string => w !== undefined);
     for (const warning of this.idWarnings) this.warnOnce(control, warning);
 
-    const id = randomHex(32);
+    const id = spare?.id ?? randomHex(32);
     const bundle = this.paths.container(id);
-    makeBundleDir(this.paths, bundle, image.manifestDigest, layers);
+    if (!spare) makeBundleDir(this.paths, bundle, image.manifestDigest, layers);
     let reserved = false;
     try {
       await this.checkImageKept(options.image, image.manifestDigest, layers);
-      for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
-      // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).
-      chmodSync(bundle.upper, 0o755);
-      if (options.remove) writeFileSync(this.paths.removalMarker(id), "");
+      if (!spare) {
+        for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
+        // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).
+        chmodSync(bundle.upper, 0o755);
+        if (options.remove) writeFileSync(this.paths.removalMarker(id), "");
+      }
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
-      // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash).
-      if (options.name !== undefined) this.names.reserve(options.name, id);
+      // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash). A spare has none.
+      if (bundleOnly) {
+        // (nothing to reserve)
+      } else if (options.name !== undefined) this.names.reserve(options.name, id);
       else options = { ...options, name: this.names.reserveGenerated(id) };
-      reserved = true;
+      reserved = !bundleOnly;
       if (this.backend.name !== "native" && hostNamespaces(options).size > 0) {
         throw new UsageError(`--pid host, --ipc host and --uts host need the native backend: a ${this.backend.name} container's host is the guest`);
       }
@@ -427,7 +463,9 @@ export class Runtime implements ContainerOwner {
       const kernel = this.backend.containerKernel?.();
       const defaultSysctls = !native || this.procSysWritable(control);
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}), disposableLayer: options.remove === true || control[DISPOSABLE_LAYER] === true });
+      if (bundleOnly && (mounts.specs.some((m) => m.type === "bind" && !m.source.startsWith(bundle.dir + "/")) || initBinary || network?.network?.attach.length)) throw new SpareRefused();
       writeFileSync(bundle.config, JSON.stringify(spec));
+      if (bundleOnly) return { id, bundle, spec } as never;
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
       if (healthcheck && this.backend.name === "native") writeHealthcheck(bundle.dir, healthcheck, spec.process);
@@ -472,8 +510,11 @@ export class Runtime implements ContainerOwner {
       recordEvent(bundle.dir, state, "create");
       return { id, bundle, spec: moreNetworks.length > 0 ? readSpec(bundle.config) : spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
     } catch (err) {
+      // A spare's container goes first: its supervisor holds the bundle's cgroup.
+      await spare?.drop();
       // Never created: its anonymous volumes go with it.
       await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});
+      if (err instanceof SpareRefused) return undefined;
       throw err;
     }
   }
@@ -1089,6 +1130,8 @@ export class Runtime implements ContainerOwner {
    * `remove` runs are deleted too (a few ms after their `wait()`: a caller may delete the data dir next).
    */
   async close(): Promise<void> {
+    // Its spare first: it is one of the warm helper's forks.
+    await this.spares.close();
     await this.backend.close?.();
     // Its --rm runs' files, which go just after their wait() (bounded: a remover may be another process's).
     await (await import("./containers/leftovers.js")).removersDone(this.ctx, 5000);
@@ -1120,10 +1163,18 @@ export class Runtime implements ContainerOwner {
     for (const entry of readdirOrEmpty(this.paths.containers)) {
       const id = this.paths.removalMarkerId(entry);
       if (id === undefined) continue;
-      const state = readCurrentState(this.paths.container(id));
-      // A marker whose removal was cut short after the bundle went: nothing else is left.
-      if (!state) rmSync(this.paths.removalMarker(id), { force: true });
-      else if (orphanedRemoval(state)) await this.finishRemoval(state.id);
+      const bundle = this.paths.container(id);
+      const state = readCurrentState(bundle);
+      if (state) {
+        if (orphanedRemoval(state)) await this.finishRemoval(state.id);
+      } else if (!existsSync(bundle.dir)) {
+        // A marker whose removal was cut short after the bundle went: nothing else is left.
+        rmSync(this.paths.removalMarker(id), { force: true });
+      } else if (!bundleLive(bundle)) {
+        // A spare container (containers/spare.ts: a marker, a bundle, no state) whose process was killed, or a
+        // --rm run's bundle whose maker was killed before its state was written.
+        await removeBundleDir(this.ctx, id, null).catch(() => {});
+      }
     }
   }
 

@@ -50,6 +50,9 @@ export function identityEnv(who: Identity): Record<string, string> {
     TSBOX_ROOTLESS_NETWORK_IDLE: process.env.TSBOX_ROOTLESS_NETWORK_IDLE ?? "0",
     // Likewise each vm run's guest is its own, gone with it; the shared guest on demand is vm.test.ts's case.
     TSBOX_VM_IDLE: process.env.TSBOX_VM_IDLE ?? "0",
+    // No spare containers (src/containers/spare.ts): a spare's bundle would show in the data dir the suites
+    // read, and its set-up after each run costs each script's exit. test/spare-container.test.ts asks for them.
+    TSBOX_SPARE: process.env.TSBOX_SPARE ?? "0",
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
     // The test lane's own temp dir (scripts/test.sh), where its leak checks look.
