@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join, posix, resolve as resolvePath } from "node:path";
-import type { Backend, ContainerProcess, SpareContainer, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
+import type { Backend, ContainerProcess, ContainerStats, HandOffOptions, StdioTarget } from "./backends/backend.js";
 import { type BackendChoice, chooseBackend, createBackend } from "./backends/select.js";
 import { COMMIT_KINDS, type CommitOptions, Container, type ContainerOwner, type ExitStatus, type RemoveOptions, type SpawnOptions } from "./container.js";
 import { LIST_KINDS, LOAD_KINDS, PULL_KINDS, REMOVE_IMAGE_KINDS, REMOVE_KINDS, type RemoveImageOptions } from "./verb-options.js";
@@ -19,7 +19,7 @@ import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
 import { bundleLive, creatingImage, dropCreator, makeBundleDir, ownStartTime } from "./containers/bundle-dir.js";
-import { SpareKeeper, type SpareSlot, spareFitsRun, spareKind } from "./containers/spare.js";
+import { type MadeSpare, makeSpareBundle, SpareKeeper, type SpareSlot, type SpareSource, spareKind } from "./containers/spare.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
@@ -148,9 +148,6 @@ const dropped = new FinalizationRegistry<Backend[]>((owned) => {
   for (const backend of owned) void Promise.resolve(backend.close?.()).catch(() => {});
 });
 
-/** A spare's bundle with a bind from outside it (a volume, an image's VOLUME): no spare for that kind. */
-class SpareRefused extends Error {}
-
 export class Runtime implements ContainerOwner {
   readonly dataDir: string;
   readonly backend: Backend;
@@ -248,11 +245,11 @@ export class Runtime implements ContainerOwner {
     // The CLI (one container per process: handOff) never keeps one.
     const kind = this.backend.spare && control.handOff === undefined ? spareKind(options, this.defaultNetwork) : undefined;
     const spare = kind !== undefined ? await this.spares.take(kind) : undefined;
-    const { id, bundle, spec, state, anonymousVolumes } = await this.prepare(options, control, spare);
+    const { id, bundle, spec, state, anonymousVolumes, layers } = await this.prepare(options, control, spare);
     try {
       control.onCreated?.(id);
       // Another image under the same name since, say: the spare goes, and the run makes its container in its bundle.
-      const fits = spare !== undefined && spareFitsRun(spare.spec, spec);
+      const fits = spare !== undefined && spare.fits(spec);
       if (spare && !fits) await spare.drop();
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const remove = options.remove ?? false;
@@ -275,7 +272,7 @@ export class Runtime implements ContainerOwner {
         oneShot: control.handOff !== undefined,
         ...(fits ? { spare: spare.container } : {}),
       });
-      if (kind !== undefined) this.spares.later(kind, () => this.makeSpare(options));
+      if (kind !== undefined) this.spares.later(kind, () => this.makeSpare({ id, spec, image: state.imageDigest, layers }));
       // The CLI's run that could not hand over (a terminal) logs what is piped through it here.
       // (loaded only then: node:stream is not in a plain run's path)
       const proc = control.handOff !== undefined && !handOff && !remove ? (await import("./containers/log-tee.js")).logPipedOutput(started, bundle.dir, state.log) : started;
@@ -298,9 +295,9 @@ export class Runtime implements ContainerOwner {
     }
   }
 
-  /** A spare of the kind of `options` (a foreground run's that just started): its bundle, spec and container. */
-  private async makeSpare(options: RunOptions): Promise<{ id: string; spec: ContainerSpec; container: SpareContainer } | undefined> {
-    const made = await this.prepare(options, { onWarning: () => {} }, undefined, true);
+  /** A spare of the kind of a foreground run that just started: its bundle and spec (spare.ts), its container. */
+  private async makeSpare(run: SpareSource): Promise<MadeSpare | undefined> {
+    const made = makeSpareBundle(this.paths, run);
     if (!made) return undefined;
     const container = await this.backend.spare?.(made.bundle.dir).catch(() => undefined);
     if (container) return { id: made.id, spec: made.spec, container };
@@ -397,13 +394,11 @@ export class Runtime implements ContainerOwner {
   }
 
   /**
-   * The bundle, name, config.json and a "created" state.json of a new container. `spare`: made in the bundle
-   * of a spare container (src/containers/spare.ts), whose id, directories and removal marker are there already;
-   * `bundleOnly`: a spare's own bundle, without name, inspect.json or state (undefined if it has volumes).
+   * The bundle, name, config.json and a "created" state.json of a new container (`layers`: the image's it
+   * mounts). `spare`: made in the bundle of a spare container (containers/spare.ts), whose id, directories and
+   * removal marker are there already.
    */
-  private async prepare(given: RunOptions, control: RunControl, spare?: SpareSlot): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean }>;
-  private async prepare(given: RunOptions, control: RunControl, spare: undefined, bundleOnly: true): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec } | undefined>;
-  private async prepare(given: RunOptions, control: RunControl, spare?: SpareSlot, bundleOnly = false): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean } | undefined> {
+  private async prepare(given: RunOptions, control: RunControl, spare?: SpareSlot): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean; layers: string[] }> {
     checkRunOptionTypes(given);
     // `networks` (docker 25+'s `--network a --network b`): planned on the first, connected to the others once created.
     const [primary, ...moreNetworks] = checkNetworkList(given);
@@ -436,12 +431,10 @@ export class Runtime implements ContainerOwner {
         if (options.remove) writeFileSync(this.paths.removalMarker(id), "");
       }
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
-      // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash). A spare has none.
-      if (bundleOnly) {
-        // (nothing to reserve)
-      } else if (options.name !== undefined) this.names.reserve(options.name, id);
+      // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash).
+      if (options.name !== undefined) this.names.reserve(options.name, id);
       else options = { ...options, name: this.names.reserveGenerated(id) };
-      reserved = !bundleOnly;
+      reserved = true;
       if (this.backend.name !== "native" && hostNamespaces(options).size > 0) {
         throw new UsageError(`--pid host, --ipc host and --uts host need the native backend: a ${this.backend.name} container's host is the guest`);
       }
@@ -463,9 +456,7 @@ export class Runtime implements ContainerOwner {
       const kernel = this.backend.containerKernel?.();
       const defaultSysctls = !native || this.procSysWritable(control);
       const spec = await buildSpec({ id, options, image: image.config, layers, bundle, host: ids, swap, defaultSysctls, ...(kernel ? { kernel } : {}), mounts: mounts.specs, ...(initBinary ? { initBinary } : {}), ...(network ? { network } : {}), ...(initLayer ? { initLayer } : {}), ...(peer ? { peer } : {}), disposableLayer: options.remove === true || control[DISPOSABLE_LAYER] === true });
-      if (bundleOnly && (mounts.specs.some((m) => m.type === "bind" && !m.source.startsWith(bundle.dir + "/")) || initBinary || network?.network?.attach.length)) throw new SpareRefused();
       writeFileSync(bundle.config, JSON.stringify(spec));
-      if (bundleOnly) return { id, bundle, spec } as never;
       // The monitor runs the checks (a foreground run has none: docs/architecture.md "Health checks").
       const healthcheck = effectiveHealthcheck(image.config.config?.Healthcheck, options.healthcheck);
       if (healthcheck && this.backend.name === "native") writeHealthcheck(bundle.dir, healthcheck, spec.process);
@@ -508,13 +499,12 @@ export class Runtime implements ContainerOwner {
       for (const network of moreNetworks) await this.connectNetwork(network, id, { ...(options.networkAliases?.length ? { aliases: options.networkAliases } : {}) });
       dropCreator(bundle);
       recordEvent(bundle.dir, state, "create");
-      return { id, bundle, spec: moreNetworks.length > 0 ? readSpec(bundle.config) : spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
+      return { id, bundle, spec: moreNetworks.length > 0 ? readSpec(bundle.config) : spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0, layers };
     } catch (err) {
       // A spare's container goes first: its supervisor holds the bundle's cgroup.
       await spare?.drop();
       // Never created: its anonymous volumes go with it.
       await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});
-      if (err instanceof SpareRefused) return undefined;
       throw err;
     }
   }
@@ -1162,7 +1152,8 @@ export class Runtime implements ContainerOwner {
   async collectOrphans(): Promise<void> {
     for (const entry of readdirOrEmpty(this.paths.containers)) {
       const id = this.paths.removalMarkerId(entry);
-      if (id === undefined) continue;
+      // (this Runtime's spare: alive, its bundle stateless until taken)
+      if (id === undefined || id === this.spares.id) continue;
       const bundle = this.paths.container(id);
       const state = readCurrentState(bundle);
       if (state) {

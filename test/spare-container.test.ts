@@ -42,6 +42,7 @@ for (const who of identities()) {
       assert.equal(r.spareBeforeSecond, true, "a spare is set up after the first run");
       assert.deepEqual([r.spareListed, r.spareFound], [false, false], "a spare is nobody's container yet");
       assert.equal(r.tookSpare, true, "the second run is the spare");
+      assert.deepEqual([r.taken.clonedBefore, r.plain.clonedBefore], [true, false], "its PID 1 was there before the run asked");
       const expected = { exitCode: 3, stdout: `foo line\n/work\n${user}\n`, stderr: "" };
       for (const run of [r.taken, r.plain]) {
         assert.deepEqual(run.output, expected);
@@ -62,6 +63,8 @@ for (const who of identities()) {
       assert.equal(r.secondIsNew, true, "the new kind gets a spare");
       assert.deepEqual(r.readOnly, { exitCode: 0, stdout: "ro\n", stderr: "" });
       assert.equal(r.readOnlyTook, false);
+      assert.deepEqual(r.misfit, { exitCode: 0, stdout: "/tmp\n", stderr: "" });
+      assert.deepEqual([r.misfitBundle, r.misfitFresh], [true, true], "a misfit of its kind runs in the spare's bundle, a container of its own");
       assert.equal(r.keptTook, false, "a run without --rm gets no spare");
       assert.equal(r.neverTwo, true);
       assert.match(r.failed ?? "", /no\/such\/command/);
@@ -73,6 +76,11 @@ for (const who of identities()) {
       assert.equal(r.supervisors, 1, "the spare's supervisor is the warm helper's child");
       assert.equal(r.spareGone, true);
       assert.equal(r.helperChildren, 0, "no spare supervisor left");
+    });
+
+    it("a Runtime dropped without close() loses its spare once it is collected", async () => {
+      const r = await runJsonScript(who, script, ["dropped"]);
+      assert.equal(r.spareGone, true);
     });
 
     it("a SIGKILLed owner leaves no spare: processes, cgroup and bundle go; ps -a never showed it", async () => {

@@ -10,10 +10,14 @@
  * it (its bundle's creator file, bundle-dir.ts, keeps prune and rmi off it while this process lives); one left
  * by a killed process is collected as an orphaned `--rm` container (Runtime.collectOrphans).
  */
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import type { SpareContainer } from "../backends/backend.js";
+import { randomHex } from "../fs-util.js";
+import type { DataPaths } from "../paths.js";
 import type { ContainerSpec } from "../spec/container-spec.js";
 import type { RunOptions } from "../spec/run-options.js";
-import { spareFits } from "../spec/spare-fit.js";
+import { LATE_PROCESS_FIELDS } from "../spec/spare-fit.js";
+import { makeBundleDir } from "./bundle-dir.js";
 
 /** The options a spare's kind may carry at all; any other makes a run that never gets one. */
 const ALLOWED = new Set<string>([
@@ -28,7 +32,7 @@ const LATE = new Set<string>(["cmd", "entrypoint", "env", "workdir", "user", "na
 
 /**
  * The kind of a foreground run (`network`: the Runtime's default), as a key: runs of one kind get specs that
- * differ only where a spare's start may differ (checked again by `spareFitsRun`); undefined: no spare for it.
+ * differ only where a spare's start may differ (checked again: `spareFitKey`); undefined: no spare for it.
  */
 export function spareKind(options: RunOptions, network: string): string | undefined {
   if (options.remove !== true || options.tty || (options.network ?? network) !== "none") return undefined;
@@ -43,30 +47,79 @@ export function spareKind(options: RunOptions, network: string): string | undefi
 }
 
 /**
- * Whether a run's spec (made for the spare's id) fits the spare's: `spareFits`, but the container's name, which
- * only a network's keeper uses (a spare joins none), may differ: a spare has none.
+ * What of a spec a spare's start may not change, as text: `spareFits` (spec/spare-fit.ts), but plain JSON (runs of
+ * one kind have their specs built by one builder, in one key order) and without the container's name, which
+ * only a network's keeper uses (a spare joins none, and has no name). Equal texts: the run fits the spare.
  */
-export function spareFitsRun(spare: ContainerSpec, run: ContainerSpec): boolean {
-  if (!run.network || !spare.network) return spareFits(spare, run);
-  return spareFits(spare, { ...run, network: { ...run.network, container: spare.network.container } });
+export function spareFitKey(spec: ContainerSpec): string {
+  const process: Record<string, unknown> = { ...spec.process };
+  for (const field of LATE_PROCESS_FIELDS) delete process[field];
+  // On a read-only root the working directory must be the spare's: a spare made a missing one before the
+  // root went read-only.
+  if (spec.root.readonly) process.cwd = spec.process.cwd;
+  const network = spec.network ? { ...spec.network, container: { id: spec.network.container.id } } : undefined;
+  return JSON.stringify({ ...spec, process, ...(network ? { network } : {}) });
 }
 
-/** A spare taken out for a run: its id (the run's now), spec and container. */
-export interface SpareSlot {
+/** The foreground run a spare is made after: its id and spec, image (manifest digest) and layer dirs. */
+export interface SpareSource {
   id: string;
   spec: ContainerSpec;
+  image: string;
+  layers: string[];
+}
+
+/**
+ * A spare's bundle, for a new id, made after a run of its kind (its bundle as `Runtime.prepare` makes one, and
+ * its spec that run's with the new id: a run's id shows in its paths, hostname and HOSTNAME only; the run that
+ * takes the spare has its spec built in full and compared, `spareFitKey`). No name, no state.json, no
+ * inspect.json. undefined: the kind has a bind from outside the bundle (a volume, an image's VOLUME, --init's
+ * binary), which a later run would have to check again.
+ */
+export function makeSpareBundle(paths: DataPaths, run: SpareSource): { id: string; bundle: ReturnType<DataPaths["container"]>; spec: ContainerSpec } | undefined {
+  const own = paths.container(run.id).dir + "/";
+  if (run.spec.mounts.some((m) => m.type === "bind" && !m.source.startsWith(own))) return undefined;
+  if (run.spec.network?.attach.length) return undefined;
+  const id = randomHex(32);
+  const bundle = paths.container(id);
+  const text = JSON.stringify(run.spec).replaceAll(run.id, id).replaceAll(run.id.slice(0, 12), id.slice(0, 12));
+  const spec = JSON.parse(text) as ContainerSpec;
+  if (spec.network) spec.network.container = { id: spec.network.container.id };
+  makeBundleDir(paths, bundle, run.image, run.layers);
+  for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
+  // The container's / takes the upper dir's mode (as Runtime.prepare makes it).
+  chmodSync(bundle.upper, 0o755);
+  // A --rm container's marker: one left by a killed process is collected as an orphan (Runtime.collectOrphans).
+  writeFileSync(paths.removalMarker(id), "");
+  writeFileSync(bundle.config, JSON.stringify(spec));
+  return { id, bundle, spec };
+}
+
+/** A spare taken out for a run: its id (the run's now) and container. */
+export interface SpareSlot {
+  id: string;
   container: SpareContainer;
+  /** Whether the run's spec (made for this id) fits the spare's (`spareFitKey`). */
+  fits(spec: ContainerSpec): boolean;
   /** It ends (not started: the run goes on in its bundle, or the bundle goes); resolves once it has. */
   drop(): Promise<void>;
 }
 
-/** What makes a spare: its bundle and spec prepared, the backend's container set up there (undefined: none). */
-export type SpareMaker = () => Promise<{ id: string; spec: ContainerSpec; container: SpareContainer } | undefined>;
+/** A spare made: its id, spec and the backend's container set up in its bundle. */
+export interface MadeSpare {
+  id: string;
+  spec: ContainerSpec;
+  container: SpareContainer;
+}
+
+/** What makes a spare (undefined: none for this kind). */
+export type SpareMaker = () => Promise<MadeSpare | undefined>;
 
 interface Held {
   kind: string;
   id: string;
-  spec: ContainerSpec;
+  /** Its spec's `spareFitKey`, made with it (not on the run's path). */
+  key: string;
   container: SpareContainer;
 }
 
@@ -79,6 +132,11 @@ export class SpareKeeper {
   private closed = false;
 
   constructor(private readonly removeBundle: (id: string) => Promise<void>) {}
+
+  /** The id of the spare held now (its bundle is not an orphan's). */
+  get id(): string | undefined {
+    return this.held?.id;
+  }
 
   /** The spare of `kind` once ready, taken out (the caller's now); a spare of another kind is dropped. */
   async take(kind: string): Promise<SpareSlot | undefined> {
@@ -93,8 +151,8 @@ export class SpareKeeper {
     }
     return {
       id: held.id,
-      spec: held.spec,
       container: held.container,
+      fits: (spec) => spareFitKey(spec) === held.key,
       drop: async () => {
         held.container.drop();
         await held.container.ended;
@@ -111,7 +169,7 @@ export class SpareKeeper {
       .then(
         (made) => {
           if (!made) return;
-          const held = { kind, ...made };
+          const held = { kind, id: made.id, key: spareFitKey(made.spec), container: made.container };
           if (this.closed) this.discard(held);
           else this.held = held;
         },

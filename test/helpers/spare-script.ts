@@ -1,12 +1,14 @@
 /**
  * Spare containers of the warm helper (src/containers/spare.ts) seen from a Runtime in this process, run as
  * the identity under test (spares on: the suites' environment turns them off, TSBOX_SPARE=0):
- *   node --import tsx test/helpers/spare-script.ts takes|kinds|close|owner
+ *   node --import tsx test/helpers/spare-script.ts takes|kinds|close|dropped|owner [USER]
  * Each prints one JSON object of results; `owner` prints the pids and the spare's id once its spare is set up,
  * then waits to be killed.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Runtime } from "../../src/index.js";
 import { NativeBackend } from "../../src/backends/native/native-backend.js";
 
@@ -54,9 +56,16 @@ const spareSupervisors = (helper: number) =>
 const base = { image: "busybox", remove: true, network: "none" } as const;
 /** The user of the observed runs (argv[3]): one the identity's id maps hold. */
 const user = process.argv[3] ?? "65534";
+/** Now, and a process's start, in clock ticks since boot (/proc/uptime, /proc/PID/stat): when its PID 1 was cloned. */
+const ticksNow = () => Math.floor(Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]) * 100);
+const startTicks = (pid: number) => Number(readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[19]);
 /** A run that waits for a line: what a user sees of it while it runs (inspect, ps), then its end. */
 const observed = async (runtime: Runtime, extra: Record<string, unknown>) => {
+  // A spare's PID 1 was cloned well before the run asked for it; a container made for the run, after.
+  await new Promise((r) => setTimeout(r, 300));
+  const asked = ticksNow();
   const c = await runtime.run({ ...base, cmd: ["sh", "-c", "read x; echo $FOO $x; pwd; id -u; exit 3"], env: ["FOO=foo"], workdir: "/work", user, stdin: true, ...extra });
+  const clonedBefore = startTicks(c.pid) < asked;
   const info = await c.inspect();
   const listed = (await runtime.list({ all: true })).map((x) => x.id).includes(c.id);
   c.stdin!.end("line\n");
@@ -72,7 +81,7 @@ const observed = async (runtime: Runtime, extra: Record<string, unknown>) => {
     NetworkMode: info.HostConfig.NetworkMode,
   };
   const gone = await until(() => !existsSync(join(containers, c.id)));
-  return { id: c.id, name: c.name, output, info: kept, listed, gone, nameFreed: !existsSync(join(dataDir, "names", c.name ?? "-")), events: events(c.id) };
+  return { id: c.id, name: c.name, clonedBefore, output, info: kept, listed, gone, nameFreed: !existsSync(join(dataDir, "names", c.name ?? "-")), events: events(c.id) };
 };
 
 switch (process.argv[2]) {
@@ -110,6 +119,16 @@ switch (process.argv[2]) {
     const ro = await rt.run({ ...base, cmd: ["sh", "-c", "touch /x 2>/dev/null || echo ro"], readOnly: true });
     results.readOnly = await ro.output();
     results.readOnlyTook = ro.id === second;
+    // One of its kind the spare does not fit (a read-only root's working directory is the spare's own): the spare
+    // ends, and the run makes its container in the spare's bundle, as a run without one would.
+    const roSpare = await spareReady();
+    await new Promise((r) => setTimeout(r, 300));
+    const asked = ticksNow();
+    const misfit = await rt.run({ ...base, cmd: ["sh", "-c", "pwd; read x"], readOnly: true, workdir: "/tmp", stdin: true });
+    results.misfitBundle = misfit.id === roSpare;
+    results.misfitFresh = startTicks(misfit.pid) >= asked;
+    misfit.stdin!.end("\n");
+    results.misfit = await misfit.output();
     // A --rm-less run and a terminal's get none and leave the spare there is.
     await (await rt.run({ ...base, cmd: ["true"] })).wait();
     const third = await spareReady();
@@ -141,6 +160,20 @@ switch (process.argv[2]) {
     await rt.close();
     results.spareGone = !existsSync(join(containers, spare!));
     results.helperChildren = spareSupervisors(helper).length;
+    break;
+  }
+  case "dropped": {
+    // A Runtime dropped without close() (a server's per request): once collected, its backend closes, its
+    // helper goes, and the spare with it (its supervisor deletes the bundle). gc() as --expose-gc gives it.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    process.env.TSBOX_SPARE = "1";
+    const held: Runtime[] = [new Runtime({})];
+    await (await held[0]!.run({ ...base, cmd: ["true"] })).wait();
+    const spare = await spareReady();
+    held.length = 0;
+    results.spareGone = await until(() => (gc(), !existsSync(join(containers, spare!))));
+    await rt.close();
     break;
   }
   case "owner": {
