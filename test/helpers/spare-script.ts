@@ -64,7 +64,7 @@ const observed = async (runtime: Runtime, extra: Record<string, unknown>) => {
   // A spare's PID 1 was cloned well before the run asked for it; a container made for the run, after.
   await new Promise((r) => setTimeout(r, 300));
   const asked = ticksNow();
-  const c = await runtime.run({ ...base, cmd: ["sh", "-c", "read x; echo $FOO $x; pwd; id -u; exit 3"], env: ["FOO=foo"], workdir: "/work", user, stdin: true, ...extra });
+  const c = await runtime.run({ ...base, cmd: ["sh", "-c", "read x; echo $FOO $x; pwd; id -u; grep -E '^(Seccomp|NoNewPrivs|CapEff|CapBnd):' /proc/self/status; exit 3"], env: ["FOO=foo"], workdir: "/work", user, stdin: true, ...extra });
   const clonedBefore = startTicks(c.pid) < asked;
   const info = await c.inspect();
   const listed = (await runtime.list({ all: true })).map((x) => x.id).includes(c.id);
