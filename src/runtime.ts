@@ -248,8 +248,9 @@ export class Runtime implements ContainerOwner {
     const { id, bundle, spec, state, anonymousVolumes, layers } = await this.prepare(options, control, spare);
     try {
       control.onCreated?.(id);
-      // Another image under the same name since, say: the spare goes, and the run makes its container in its bundle.
-      const fits = spare !== undefined && spare.fits(spec);
+      // Another image under the same name since, say, or a spare whose set-up failed: the spare goes, and the run
+      // makes its container in its bundle.
+      const fits = spare !== undefined && spare.fits(spec) && (await spare.container.ready);
       if (spare && !fits) await spare.drop();
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const remove = options.remove ?? false;

@@ -147,8 +147,10 @@ export interface Backend {
 
 /** A container set up ahead of its run (`Backend.spare`). */
 export interface SpareContainer {
-  /** true once it waits for its run; false if its set-up failed or it ended (then nothing of it runs). */
+  /** true once it waits for its run; false if its set-up failed or it ended (then nothing of it runs). Awaited, it keeps Node running. */
   readonly ready: Promise<boolean>;
+  /** `ready`, for a watcher that must not keep Node running. */
+  readonly settled: Promise<boolean>;
   /** Its supervisor has ended (after `drop`, a failure, or the end of the run that took it). */
   readonly ended: Promise<void>;
   /** Nobody will take it: it ends, its cgroup goes (its bundle is the caller's to delete once `ended`). */

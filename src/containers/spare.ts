@@ -121,6 +121,8 @@ interface Held {
   /** Its spec's `spareFitKey`, made with it (not on the run's path). */
   key: string;
   container: SpareContainer;
+  /** Its set-up failed (or it ended): no run takes it. */
+  failed: boolean;
 }
 
 /** The one spare of a Runtime. `removeBundle`: deletes a spare's bundle its supervisor did not. */
@@ -138,17 +140,19 @@ export class SpareKeeper {
     return this.held?.id;
   }
 
-  /** The spare of `kind` once ready, taken out (the caller's now); a spare of another kind is dropped. */
+  /** The spare of `kind`, taken out (the caller's now; it may still be setting up); another kind's is dropped. */
   async take(kind: string): Promise<SpareSlot | undefined> {
     // One being made is as good as made: its set-up runs beside this run's own preparation.
     if (this.making) await this.making;
     const held = this.held;
     if (!held) return undefined;
     this.held = undefined;
-    if (held.kind !== kind || !(await held.container.ready)) {
+    if (held.kind !== kind || held.failed) {
       this.discard(held);
       return undefined;
     }
+    // Not waited for here: its set-up goes on beside the run's preparation; `start` waits (its `ready`), and a
+    // spare that failed meanwhile leaves the bundle to the run (its supervisor deletes no claimed bundle).
     return {
       id: held.id,
       container: held.container,
@@ -169,7 +173,8 @@ export class SpareKeeper {
       .then(
         (made) => {
           if (!made) return;
-          const held = { kind, id: made.id, key: spareFitKey(made.spec), container: made.container };
+          const held: Held = { kind, id: made.id, key: spareFitKey(made.spec), container: made.container, failed: false };
+          void made.container.settled.then((ok) => (held.failed = !ok));
           if (this.closed) this.discard(held);
           else this.held = held;
         },

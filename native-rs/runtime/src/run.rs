@@ -131,6 +131,7 @@ pub fn spare(bundle: PathBuf, channel: c_int, nest: Option<Nest>) -> i32 {
     }
     let report = StatusEvents::new(Some(channel), "tsbox-runtime");
     let mut warnings: Vec<String> = Vec::new();
+    let helper = process::parent_pid();
     let (run, launched, gate, take) = match until_taken(&bundle, channel, nest, &mut warnings) {
         Ok(Some(taken)) => taken,
         Ok(None) => {
@@ -139,7 +140,11 @@ pub fn spare(bundle: PathBuf, channel: c_int, nest: Option<Nest>) -> i32 {
         }
         Err(e) => {
             let code = report.error(&e);
-            forget_spare(&bundle);
+            // Failed: the Runtime that made it deletes it, or runs the container it was taken for there itself
+            // (it may have taken it already); not if it is gone with our helper.
+            if process::parent_pid() != helper {
+                forget_spare(&bundle);
+            }
             return code;
         }
     };
@@ -224,9 +229,9 @@ fn until_taken(bundle: &Path, channel: c_int, nest: Option<Nest>, warnings: &mut
     Ok(Some((run, launched, gate, take)))
 }
 
-/// An untaken spare's bundle goes with it (it has no name, no state: nothing else would ever delete it), unless
+/// A dropped spare's bundle goes with it (it has no name, no state: nothing else would ever delete it), unless
 /// a run has claimed it since (its state.json: src/runtime.ts prepares a run in a spare's bundle, then may
-/// drop the spare and start the run there itself).
+/// drop the spare and start the run there itself); so does an orphaned one's.
 fn forget_spare(bundle: &Path) {
     if !bundle.join("state.json").exists() {
         remove::remove_container(bundle);

@@ -20,7 +20,7 @@ export interface SpareTake {
 }
 
 export class NativeSpare implements SpareContainer {
-  private readonly settled: Promise<boolean>;
+  readonly settled: Promise<boolean>;
   readonly ended: Promise<void>;
   /** Why it is not ready (its set-up's error), for tests and traces. */
   failure: string | undefined;
