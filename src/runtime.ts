@@ -1038,6 +1038,8 @@ export class Runtime implements ContainerOwner {
    * claim). Read under the index lock by rmi's guard and `pruneImages`.
    */
   async imagesInUse(): Promise<Map<string, string>> {
+    // Our own spare (containers/spare.ts) claims its image as a container being made does: it goes instead.
+    await this.spares.clear();
     const inUse = new Map<string, string>();
     for (const id of readdirOrEmpty(this.paths.containers)) {
       if (!/^[0-9a-f]{64}$/.test(id)) continue;

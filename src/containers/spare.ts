@@ -186,13 +186,18 @@ export class SpareKeeper {
     this.making = making;
   }
 
-  /** No more spares; the one there ends and its bundle goes (resolves once it has). */
-  async close(): Promise<void> {
-    this.closed = true;
+  /** The spare there ends and its bundle goes (resolves once it has); a later run makes another. */
+  async clear(): Promise<void> {
     await this.making;
     if (this.held) this.discard(this.held);
     this.held = undefined;
     await this.leaving;
+  }
+
+  /** `clear`, and no more spares (Runtime.close()). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.clear();
   }
 
   /** Its supervisor deletes its bundle as it ends; ours is the fallback (it never ran, or was killed). */
