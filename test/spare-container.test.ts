@@ -55,6 +55,7 @@ for (const who of identities()) {
         assert.deepEqual(run.events, ["create", "start", "die", "destroy"]);
       }
       assert.deepEqual(r.taken.info, r.plain.info);
+      assert.deepEqual([r.inheritTook, r.inheritExit], [true, 0], "the run's user reopens its inherited stderr");
       assert.equal(r.taken.info.Status, "running");
       assert.deepEqual(r.sparesAfterClose, []);
     });

@@ -23,10 +23,14 @@ const until = async (what: () => boolean) => {
 };
 /** Bundles with no state.json: spares (a run's bundle has its state before it starts). */
 const spares = () => readdirSync(containers).filter((e) => /^[0-9a-f]{64}$/.test(e) && !existsSync(join(containers, e, "state.json")));
-/** A spare set up and waiting (its container's PID 1 has pivoted: it has the bundle's overlay as its root). */
+const seen = new Set<string>();
+/** The next spare: one not seen before (a dropped one may still be going). */
 const spareReady = async () => {
-  await until(() => spares().length === 1);
-  return spares()[0];
+  const fresh = () => spares().filter((s) => !seen.has(s));
+  await until(() => fresh().length === 1);
+  const spare = fresh()[0];
+  if (spare) seen.add(spare);
+  return spare;
 };
 const events = (id: string) =>
   readFileSync(join(dataDir, "events.log"), "utf8")
@@ -97,6 +101,14 @@ switch (process.argv[2]) {
     const taken = await observed(rt, {});
     results.tookSpare = taken.id === spare;
     results.taken = taken;
+    // Our stderr handed to a spare's process of another user than the spare's, which opens /dev/stderr again as
+    // docker's processes can (relay.rs; no capabilities, which would open anything: a spare of that kind first).
+    const noCaps = { ...base, capDrop: ["ALL"] };
+    await (await rt.run({ ...noCaps, cmd: ["true"] })).wait();
+    const next = await spareReady();
+    const inherit = await rt.run({ ...noCaps, cmd: ["sh", "-c", "echo to-stderr > /dev/stderr"], user, stderr: "inherit" });
+    results.inheritTook = inherit.id === next;
+    results.inheritExit = (await inherit.wait()).exitCode;
     // The same run with no spare anywhere: what it shows must be the same.
     const plain = new Runtime({ backend: new NativeBackend({ spare: false }) });
     results.plain = await observed(plain, {});

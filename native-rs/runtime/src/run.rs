@@ -148,6 +148,7 @@ pub fn spare(bundle: PathBuf, channel: c_int, nest: Option<Nest>) -> i32 {
             return code;
         }
     };
+    let take_process = take.process.clone();
     *run.spare.borrow_mut() = Some(Taken { launched, gate, process: take.process });
     let opts = Options {
         bundle,
@@ -165,6 +166,10 @@ pub fn spare(bundle: PathBuf, channel: c_int, nest: Option<Nest>) -> i32 {
             for w in &warnings {
                 events.warning(w);
             }
+            // The run's process from here on (whose uid the relay hands pipes as they are to); one that does not
+            // fit is the run's spec error. The container binds it again, itself.
+            let mut run = run;
+            run.spec.process = container::spare::bind(&run.spec.process, &take_process)?;
             Ok(run)
         }),
     )
