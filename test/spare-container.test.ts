@@ -8,25 +8,16 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { identityEnv, runJsonScript, tsbox } from "./helpers/cli.js";
+import { runJsonScript, runs, startOwner, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
 const script = fileURLToPath(new URL("./helpers/spare-script.ts", import.meta.url));
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
-const alive = (pid: number) => {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
-};
 
 for (const who of identities()) {
   // "single" (tsbox-single) maps its own uid alone: its containers run as root.
@@ -89,26 +80,18 @@ for (const who of identities()) {
     });
 
     it("a SIGKILLed owner leaves no spare: processes, cgroup and bundle go; ps -a never showed it", async () => {
-      const child = spawn(process.execPath, ["--import", "tsx", script, "owner"], { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "inherit"] });
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.setEncoding("utf8").on("data", (d: string) => {
-          out += d;
-          if (out.includes("\n")) resolve(out.slice(0, out.indexOf("\n")));
-        });
-        child.on("exit", (code) => reject(new Error(`the owner exited (${code}) before reporting`)));
-      });
+      const { child, line } = await startOwner(who, script, ["owner"]);
       const { spare, pids } = JSON.parse(line) as { spare: string; pids: number[] };
       assert.equal(pids.length, 3, "helper, the spare's supervisor and its container");
-      for (const pid of pids) assert.ok(alive(pid), `${pid} runs before the owner is killed`);
+      for (const pid of pids) assert.ok(runs(pid), `${pid} runs before the owner is killed`);
       const ps = await tsbox(who, ["ps", "-a", "--no-trunc", "--format", "{{.ID}}"]);
       assert.equal(ps.code, 0);
       assert.ok(!ps.stdout.includes(spare), "ps -a shows no spare");
       const exited = new Promise((resolve) => child.on("exit", resolve));
       child.kill("SIGKILL");
       await exited;
-      for (let i = 0; i < 250 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(pids.filter(alive), [], "nothing outlives the owner");
+      for (let i = 0; i < 250 && pids.some(runs); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(pids.filter(runs), [], "nothing outlives the owner");
       const bundle = join(who.dataDir, "containers", spare);
       for (let i = 0; i < 250 && existsSync(bundle); i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(existsSync(bundle), false, "the orphaned spare's supervisor deletes its bundle");

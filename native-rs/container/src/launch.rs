@@ -46,7 +46,7 @@ pub fn spawn_nested(
     on_clone: &mut dyn FnMut(i32),
     nest: Option<&Nest>,
 ) -> Result<i32, Error> {
-    spawn_with(spec, cgroup, on_clone, None, None, nest)
+    launch_with(spec, cgroup, on_clone, None, None, nest)?.verdict()
 }
 
 /// [`spawn`] with `linux.seccomp` compiled already (`filter`: what
@@ -58,7 +58,7 @@ pub fn spawn_compiled(
     on_clone: &mut dyn FnMut(i32),
     filter: Option<&Filter>,
 ) -> Result<i32, Error> {
-    spawn_with(spec, cgroup, on_clone, filter, None, None)
+    launch_with(spec, cgroup, on_clone, filter, None, None)?.verdict()
 }
 
 /// [`spawn_compiled`] of a spare container (spare.rs): set up now, its
@@ -71,7 +71,7 @@ pub fn spawn_spare(
     filter: Option<&Filter>,
     late: c_int,
 ) -> Result<i32, Error> {
-    spawn_with(spec, cgroup, on_clone, filter, Some(spare::Gate::Pipe(late)), None)
+    launch_with(spec, cgroup, on_clone, filter, Some(spare::Gate::Pipe(late)), None)?.verdict()
 }
 
 /// The warm helper's spare (spare::Gate::Socket): cloned, released and set
@@ -90,17 +90,6 @@ pub fn launch_spare(
         return Err(Error::new(ErrorKind::Spec, "a spare container has no terminal and joins no network"));
     }
     launch_with(spec, cgroup, on_clone, None, Some(spare::Gate::Socket { ours: gate.0, theirs: gate.1 }), nest)
-}
-
-fn spawn_with(
-    spec: &Spec,
-    cgroup: Option<&Placement>,
-    on_clone: &mut dyn FnMut(i32),
-    filter: Option<&Filter>,
-    late: Option<spare::Gate>,
-    nest: Option<&Nest>,
-) -> Result<i32, Error> {
-    launch_with(spec, cgroup, on_clone, filter, late, nest)?.verdict()
 }
 
 /// A container process cloned and released (its id maps written), not yet
