@@ -301,7 +301,7 @@ export class Runtime implements ContainerOwner {
     const made = makeSpareBundle(this.paths, run);
     if (!made) return undefined;
     const container = await this.backend.spare?.(made.bundle.dir).catch(() => undefined);
-    if (container) return { id: made.id, spec: made.spec, container };
+    if (container) return { id: made.id, spec: made.spec, image: run.image, container };
     await removeBundleDir(this.ctx, made.id, null).catch(() => {});
     return undefined;
   }
@@ -424,7 +424,9 @@ export class Runtime implements ContainerOwner {
     if (!spare) makeBundleDir(this.paths, bundle, image.manifestDigest, layers);
     let reserved = false;
     try {
-      await this.checkImageKept(options.image, image.manifestDigest, layers);
+      // A spare's bundle has claimed this image and its layers since it was made (its creator file): no rmi or prune
+      // since could have taken them.
+      if (spare?.image !== image.manifestDigest) await this.checkImageKept(options.image, image.manifestDigest, layers);
       if (!spare) {
         for (const dir of [bundle.upper, bundle.work, bundle.rootfs]) mkdirSync(dir);
         // The container's / takes the upper dir's mode: 0755 whatever the caller's umask (077 shut out its users).

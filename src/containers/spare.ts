@@ -98,6 +98,8 @@ export function makeSpareBundle(paths: DataPaths, run: SpareSource): { id: strin
 /** A spare taken out for a run: its id (the run's now) and container. */
 export interface SpareSlot {
   id: string;
+  /** The image (manifest digest) its bundle's creator file claims, with its layers, since it was made. */
+  image: string;
   container: SpareContainer;
   /** Whether the run's spec (made for this id) fits the spare's (`spareFitKey`). */
   fits(spec: ContainerSpec): boolean;
@@ -105,10 +107,11 @@ export interface SpareSlot {
   drop(): Promise<void>;
 }
 
-/** A spare made: its id, spec and the backend's container set up in its bundle. */
+/** A spare made: its id, spec, image and the backend's container set up in its bundle. */
 export interface MadeSpare {
   id: string;
   spec: ContainerSpec;
+  image: string;
   container: SpareContainer;
 }
 
@@ -118,6 +121,7 @@ export type SpareMaker = () => Promise<MadeSpare | undefined>;
 interface Held {
   kind: string;
   id: string;
+  image: string;
   /** Its spec's `spareFitKey`, made with it (not on the run's path). */
   key: string;
   container: SpareContainer;
@@ -155,6 +159,7 @@ export class SpareKeeper {
     // spare that failed meanwhile leaves the bundle to the run (its supervisor deletes no claimed bundle).
     return {
       id: held.id,
+      image: held.image,
       container: held.container,
       fits: (spec) => spareFitKey(spec) === held.key,
       drop: async () => {
@@ -173,7 +178,7 @@ export class SpareKeeper {
       .then(
         (made) => {
           if (!made) return;
-          const held: Held = { kind, id: made.id, key: spareFitKey(made.spec), container: made.container, failed: false };
+          const held: Held = { kind, id: made.id, image: made.image, key: spareFitKey(made.spec), container: made.container, failed: false };
           void made.container.settled.then((ok) => (held.failed = !ok));
           if (this.closed) this.discard(held);
           else this.held = held;
