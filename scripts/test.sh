@@ -23,8 +23,6 @@ node --import tsx -e 'const m = await import("./test/helpers/identities.ts"); m.
 # A vm run's guest is its own and ends with it (no daemon started on demand, which would outlive a
 # test's leak check); test/vm.test.ts covers the shared guest with TSBOX_VM_IDLE of its own.
 export TSBOX_VM_IDLE=${TSBOX_VM_IDLE:-0}
-# Nor spare containers in the suites' own Runtimes (test/helpers/cli.ts says why); test/spare-container.test.ts's have them.
-export TSBOX_SPARE=${TSBOX_SPARE:-0}
 shopt -s nullglob
 # (test/api.test.ts is the native backend's library API: in the native lane since stop 46, the vm lane being the
 # longer one — stop 45: vm 21.2 min, native 13.3 min after the checks.)

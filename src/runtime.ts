@@ -18,8 +18,7 @@ import { hostNamespaces } from "./spec/ipc-pid.js";
 import { createsNamespace } from "./spec/process-rules.js";
 import { parseSignal } from "./containers/signals.js";
 import { type ContainerState, DEFAULT_LOG, failedStartFields, isActive, isNativeInit, keptLog, listStates, orphanedRemoval, processStartTime, readCurrentState, readState, updateState, writeState } from "./containers/state.js";
-import { announceCreated, bundleLive, creatingImage, makeBundleDir, makeRootDirs, ownStartTime } from "./containers/bundle-dir.js";
-import { type MadeSpare, makeSpareBundle, SpareKeeper, type SpareSlot, type SpareSource, spareKind } from "./containers/spare.js";
+import { announceCreated, creatingImage, makeBundleDir, makeRootDirs, ownStartTime } from "./containers/bundle-dir.js";
 import { ContainerError, errorMessage, ImageError, isTsboxError, leftContainer, noSuchContainer, notRunning, TsboxError, UsageError } from "./errors.js";
 import { withIndexLock } from "./image/layout.js";
 import { sweepDeadNetnsState } from "./network/netns-state.js";
@@ -178,8 +177,6 @@ export class Runtime implements ContainerOwner {
   readonly volumes: VolumeStore;
   private readonly defaultNetwork: string;
   private networkStore: NetworkStore | undefined;
-  /** The spare container of the last foreground run's kind (containers/spare.ts). */
-  private readonly spares = new SpareKeeper((id) => removeBundleDir(this.ctx, id, null));
 
   constructor(options: RuntimeOptions = {}) {
     // dockerode's `new Docker("/path")` form names a socket: here it would have been the default data dir, silently.
@@ -245,16 +242,9 @@ export class Runtime implements ContainerOwner {
     if (options.healthcheck && this.backend.name === "native") {
       warningSink(control.onWarning)("health checks run in containers started detached (-d, create/start or a restart policy); this foreground run has none");
     }
-    // The CLI (one container per process: handOff) never keeps one.
-    const kind = this.backend.spare && control.handOff === undefined ? spareKind(options, this.defaultNetwork) : undefined;
-    const spare = kind !== undefined ? await this.spares.take(kind) : undefined;
-    const { id, bundle, spec, state, anonymousVolumes, layers } = await this.prepare(options, control, spare);
+    const { id, bundle, spec, state, layers, anonymousVolumes } = await this.prepare(options, control);
     try {
       control.onCreated?.(id);
-      // Another image under the same name since, say, or a spare whose set-up failed: the spare goes, and the run
-      // makes its container in its bundle.
-      const fits = spare !== undefined && spare.fits(spec) && (await spare.container.ready);
-      if (spare && !fits) await spare.drop();
       const stdin: StdioTarget = options.stdin === "inherit" ? "inherit" : options.stdin ? "pipe" : "ignore";
       const remove = options.remove ?? false;
       const handOff = control.handOff && !options.tty && stdin !== "pipe" && options.stdout === "inherit" && options.stderr === "inherit" && !(remove && anonymousVolumes);
@@ -279,9 +269,7 @@ export class Runtime implements ContainerOwner {
         // A backend that cannot hand over keeps the foreground run's log itself.
         ...(handOff && log ? { log } : {}),
         oneShot: control.handOff !== undefined,
-        ...(fits ? { spare: spare.container } : {}),
       });
-      if (kind !== undefined) this.spares.later(kind, () => this.makeSpare({ id, spec, image: state.imageDigest, layers }));
       // The CLI's run that could not hand over (a terminal) logs what is piped through it here.
       // (loaded only then: node:stream is not in a plain run's path)
       const proc = control.handOff !== undefined && !handOff && log ? (await import("./containers/log-tee.js")).logPipedOutput(started, bundle.dir, log) : started;
@@ -297,21 +285,9 @@ export class Runtime implements ContainerOwner {
       }
       return new Container(this, id, state.name, { proc, autoRemove: options.remove ?? false, foreground: true });
     } catch (err) {
-      // A spare not started ends before its bundle goes (taken, it has ended as the run's).
-      await spare?.drop();
       await this.failedStart(id, state, err, options.remove ?? false);
       throw err;
     }
-  }
-
-  /** A spare of the kind of a foreground run that just started: its bundle and spec (spare.ts), its container. */
-  private async makeSpare(run: SpareSource): Promise<MadeSpare | undefined> {
-    const made = makeSpareBundle(this.paths, run);
-    if (!made) return undefined;
-    const container = await this.backend.spare?.(made.bundle.dir).catch(() => undefined);
-    if (container) return { id: made.id, spec: made.spec, image: run.image, container };
-    await removeBundleDir(this.ctx, made.id, null).catch(() => {});
-    return undefined;
   }
 
   /** `run` with a restart policy: started under its monitor, attached to from the first byte. */
@@ -402,12 +378,8 @@ export class Runtime implements ContainerOwner {
     return sibling;
   }
 
-  /**
-   * The bundle, name, config.json and a "created" state.json of a new container (`layers`: the image's it
-   * mounts). `spare`: made in the bundle of a spare container (containers/spare.ts), whose id, directories and
-   * removal marker are there already.
-   */
-  private async prepare(given: RunOptions, control: RunControl, spare?: SpareSlot): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; anonymousVolumes: boolean; layers: string[] }> {
+  /** The bundle, name, config.json and a "created" state.json of a new container. */
+  private async prepare(given: RunOptions, control: RunControl): Promise<{ id: string; bundle: ContainerPaths; spec: ContainerSpec; state: ContainerState; layers: string[]; anonymousVolumes: boolean }> {
     checkRunOptionTypes(given);
     // `networks` (docker 25+'s `--network a --network b`): planned on the first, connected to the others once created.
     const [primary, ...moreNetworks] = checkNetworkList(given);
@@ -427,18 +399,14 @@ export class Runtime implements ContainerOwner {
     this.idWarnings ??= [rangeUnusedWarning(host), noteIdMaps(this.dataDir, host), overlapWarning(host)].filter((w): w is string => w !== undefined);
     for (const warning of this.idWarnings) this.warnOnce(control, warning);
 
-    const id = spare?.id ?? randomHex(32);
+    const id = randomHex(32);
     const bundle = this.paths.container(id);
-    if (!spare) makeBundleDir(this.paths, bundle, image.manifestDigest, layers);
+    makeBundleDir(this.paths, bundle, image.manifestDigest, layers);
     let reserved = false;
     try {
-      // A spare's bundle has claimed this image and its layers since it was made (its creator file): no rmi or prune
-      // since could have taken them.
-      if (spare?.image !== image.manifestDigest) await this.checkImageKept(options.image, image.manifestDigest, layers);
-      if (!spare) {
-        makeRootDirs(bundle);
-        if (options.remove) writeFileSync(this.paths.removalMarker(id), "");
-      }
+      await this.checkImageKept(options.image, image.manifestDigest, layers);
+      makeRootDirs(bundle);
+      if (options.remove) writeFileSync(this.paths.removalMarker(id), "");
       // After the bundle dir exists, so a racing run sees the name as taken, not stale.
       // Unnamed: a generated name, as docker gives (`ps` shows `brave_lovelace`, not a hash).
       if (options.name !== undefined) this.names.reserve(options.name, id);
@@ -507,10 +475,8 @@ export class Runtime implements ContainerOwner {
       writeState(bundle, state);
       for (const network of moreNetworks) await this.connectNetwork(network, id, { ...(options.networkAliases?.length ? { aliases: options.networkAliases } : {}) });
       announceCreated(bundle, state);
-      return { id, bundle, spec: moreNetworks.length > 0 ? readSpec(bundle.config) : spec, state, anonymousVolumes: mounts.volumes.anonymous.length > 0, layers };
+      return { id, bundle, spec: moreNetworks.length > 0 ? readSpec(bundle.config) : spec, state, layers, anonymousVolumes: mounts.volumes.anonymous.length > 0 };
     } catch (err) {
-      // A spare's container goes first: its supervisor holds the bundle's cgroup.
-      await spare?.drop();
       // Never created: its anonymous volumes go with it.
       await removeBundleDir(this.ctx, id, reserved ? options.name! : null, { volumes: true }).catch(() => {});
       throw err;
@@ -1045,8 +1011,6 @@ export class Runtime implements ContainerOwner {
    * claim). Read under the index lock by rmi's guard and `pruneImages`.
    */
   async imagesInUse(): Promise<Map<string, string>> {
-    // Our own spare (containers/spare.ts) claims its image as a container being made does: it goes instead.
-    await this.spares.clear();
     const inUse = new Map<string, string>();
     for (const id of readdirOrEmpty(this.paths.containers)) {
       if (!/^[0-9a-f]{64}$/.test(id)) continue;
@@ -1130,8 +1094,6 @@ export class Runtime implements ContainerOwner {
    * `remove` runs are deleted too (a few ms after their `wait()`: a caller may delete the data dir next).
    */
   async close(): Promise<void> {
-    // Its spare first: it is one of the warm helper's forks.
-    await this.spares.close();
     await this.backend.close?.();
     // Its --rm runs' files, which go just after their wait() (bounded: a remover may be another process's).
     await (await import("./containers/leftovers.js")).removersDone(this.ctx, 5000);
@@ -1162,20 +1124,11 @@ export class Runtime implements ContainerOwner {
   async collectOrphans(): Promise<void> {
     for (const entry of readdirOrEmpty(this.paths.containers)) {
       const id = this.paths.removalMarkerId(entry);
-      // (this Runtime's spare: alive, its bundle stateless until taken)
-      if (id === undefined || id === this.spares.id) continue;
-      const bundle = this.paths.container(id);
-      const state = readCurrentState(bundle);
-      if (state) {
-        if (orphanedRemoval(state)) await this.finishRemoval(state.id);
-      } else if (!existsSync(bundle.dir)) {
-        // A marker whose removal was cut short after the bundle went: nothing else is left.
-        rmSync(this.paths.removalMarker(id), { force: true });
-      } else if (!bundleLive(bundle)) {
-        // A spare container (containers/spare.ts: a marker, a bundle, no state) whose process was killed, or a
-        // --rm run's bundle whose maker was killed before its state was written.
-        await removeBundleDir(this.ctx, id, null).catch(() => {});
-      }
+      if (id === undefined) continue;
+      const state = readCurrentState(this.paths.container(id));
+      // A marker whose removal was cut short after the bundle went: nothing else is left.
+      if (!state) rmSync(this.paths.removalMarker(id), { force: true });
+      else if (orphanedRemoval(state)) await this.finishRemoval(state.id);
     }
   }
 

@@ -8,16 +8,25 @@
  */
 import { describe, it, beforeEach, afterEach, after } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { identities, cleanupIdentities } from "./helpers/identities.js";
-import { runJsonScript, runs, startOwner, tsbox } from "./helpers/cli.js";
+import { identityEnv, runJsonScript, tsbox } from "./helpers/cli.js";
 import { snapshot, assertNoLeaks, type Snapshot } from "./helpers/leaks.js";
 
 after(cleanupIdentities);
 
 const script = fileURLToPath(new URL("./helpers/warm-helper-script.ts", import.meta.url));
+const repoRoot = fileURLToPath(new URL("..", import.meta.url));
+const alive = (pid: number) => {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+};
 
 for (const who of identities()) {
   describe(`warm helper as ${who.name}`, () => {
@@ -85,14 +94,22 @@ for (const who of identities()) {
     });
 
     it("dies with its owner: a SIGKILLed Node process leaves no helper, supervisor or container, and its runs' ends are recorded", async () => {
-      const { child, line } = await startOwner(who, script, ["owner"]);
+      const child = spawn(process.execPath, ["--import", "tsx", script, "owner"], { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "inherit"] });
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.setEncoding("utf8").on("data", (d: string) => {
+          out += d;
+          if (out.includes("\n")) resolve(out.slice(0, out.indexOf("\n")));
+        });
+        child.on("exit", (code) => reject(new Error(`the owner exited (${code}) before reporting`)));
+      });
       const { pids, removed, kept } = JSON.parse(line) as { pids: Record<string, number>; removed: string; kept: string };
-      for (const pid of Object.values(pids)) assert.ok(runs(pid), `${pid} runs before the owner is killed`);
+      for (const pid of Object.values(pids)) assert.ok(alive(pid), `${pid} runs before the owner is killed`);
       const exited = new Promise((resolve) => child.on("exit", resolve));
       child.kill("SIGKILL");
       await exited;
-      for (let i = 0; i < 250 && Object.values(pids).some(runs); i++) await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(Object.entries(pids).filter(([, pid]) => runs(pid)), [], "nothing outlives the owner");
+      for (let i = 0; i < 250 && Object.values(pids).some(alive); i++) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(Object.entries(pids).filter(([, pid]) => alive(pid)), [], "nothing outlives the owner");
       // Each supervisor killed its container and recorded it, as docker shows a killed one: a supervisor
       // that wrote its exit to the dead owner's socket died of SIGPIPE first (state "running", ps: "unknown").
       const containers = join(who.dataDir, "containers");

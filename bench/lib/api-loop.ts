@@ -3,11 +3,10 @@
  * `/bin/true`, one after another, after a few warm-up runs. Prints the median
  * in ms as JSON. Run as whichever user is being measured.
  *
- *   api-loop.ts RUNS [warm|nospare|spawn] [RUN-OPTIONS-JSON]
+ *   api-loop.ts RUNS [warm|spawn] [RUN-OPTIONS-JSON]
  * `warm` (default): runs go through the backend's warm helper (one
- * `tsbox-runtime serve`, a fork per run), each taking the spare container
- * the one before left (src/containers/spare.ts); `nospare`: the same without
- * spares; `spawn`: a `tsbox-runtime run` spawned per run, the path before it. RUN-OPTIONS-JSON: more `run` options
+ * `tsbox-runtime serve`, a fork per run); `spawn`: a `tsbox-runtime run`
+ * spawned per run, the path before it. RUN-OPTIONS-JSON: more `run` options
  * (`{"seccomp":"unconfined"}`, say), to price one part of a run by switching it off.
  */
 import { Runtime } from "../../src/index.js";
@@ -16,9 +15,9 @@ import { median } from "./stats.js";
 
 const runs = Number(process.argv[2] ?? 40);
 const path = process.argv[3] ?? "warm";
-if (path !== "warm" && path !== "nospare" && path !== "spawn") throw new Error(`api-loop: path ${path}: expected warm, nospare or spawn`);
+if (path !== "warm" && path !== "spawn") throw new Error(`api-loop: path ${path}: expected warm or spawn`);
 const extra = JSON.parse(process.argv[4] ?? "{}") as Record<string, unknown>;
-const rt = new Runtime({ backend: new NativeBackend({ warmHelper: path !== "spawn", spare: path === "warm" }) });
+const rt = new Runtime({ backend: new NativeBackend({ warmHelper: path === "warm" }) });
 const once = async () => {
   const c = await rt.run({ image: "busybox", cmd: ["/bin/true"], remove: true, ...extra });
   const { exitCode } = await c.wait();
@@ -32,4 +31,3 @@ for (let i = 0; i < runs; i++) {
   times.push(Number(process.hrtime.bigint() - t0) / 1e6);
 }
 console.log(JSON.stringify({ medianMs: median(times) }));
-await rt.close();

@@ -139,24 +139,6 @@ export interface Backend {
    * before a bundle is deleted; a no-op when there is nothing.
    */
   cleanup?(bundleDir: string): Promise<void>;
-  /**
-   * A spare container of the bundle (its config.json written): set up now, to its process, and waiting for
-   * the run whose `start` brings it (`StartOptions.spare`). undefined: this backend keeps none now
-   * (off, or no warm helper). src/containers/spare.ts decides which runs get one.
-   */
-  spare?(bundleDir: string): Promise<SpareContainer | undefined>;
-}
-
-/** A container set up ahead of its run (`Backend.spare`). */
-export interface SpareContainer {
-  /** true once it waits for its run; false if its set-up failed or it ended (then nothing of it runs). Awaited, it keeps Node running. */
-  readonly ready: Promise<boolean>;
-  /** `ready`, for a watcher that must not keep Node running. */
-  readonly settled: Promise<boolean>;
-  /** Its supervisor has ended (after `drop`, a failure, or the end of the run that took it). */
-  readonly ended: Promise<void>;
-  /** Nobody will take it: it ends, its cgroup goes (its bundle is the caller's to delete once `ended`). */
-  drop(): void;
 }
 
 /**
@@ -235,8 +217,6 @@ export interface StartOptions {
    * keeps a helper warm for later runs need not start one.
    */
   oneShot?: boolean;
-  /** Start the backend's spare container of this bundle (`Backend.spare`), whose spec fits `spec` (spare-fit.ts). */
-  spare?: SpareContainer;
 }
 
 /** What `handOff` and `handOffExec` share (the process's stdout and stderr are always ours). */

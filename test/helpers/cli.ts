@@ -1,6 +1,5 @@
 /** Runs the real `tsbox` CLI (bin/tsbox.js) as a given identity. */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Identity } from "./identities.js";
@@ -51,9 +50,6 @@ export function identityEnv(who: Identity): Record<string, string> {
     TSBOX_ROOTLESS_NETWORK_IDLE: process.env.TSBOX_ROOTLESS_NETWORK_IDLE ?? "0",
     // Likewise each vm run's guest is its own, gone with it; the shared guest on demand is vm.test.ts's case.
     TSBOX_VM_IDLE: process.env.TSBOX_VM_IDLE ?? "0",
-    // No spare containers (src/containers/spare.ts): a spare's bundle would show in the data dir the suites
-    // read, and its set-up after each run costs each script's exit. test/spare-container.test.ts asks for them.
-    TSBOX_SPARE: process.env.TSBOX_SPARE ?? "0",
     // A suite re-run against another backend (test/vm-isolation.test.ts) sets it for every tsbox it starts.
     ...(process.env.TSBOX_BACKEND ? { TSBOX_BACKEND: process.env.TSBOX_BACKEND } : {}),
     // The test lane's own temp dir (scripts/test.sh), where its leak checks look.
@@ -115,31 +111,6 @@ export function runJsonScript(who: Identity, script: string, args: string[] = []
       resolve(JSON.parse(out) as Record<string, any>);
     });
   });
-}
-
-/**
- * A script run as `who` that reports one line on its stdout and then waits to be killed (a test's "owner" of
- * containers): resolves with the process and that line.
- */
-export function startOwner(who: Identity, script: string, args: string[]): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { uid: who.uid, gid: who.gid, cwd: repoRoot, env: identityEnv(who), stdio: ["ignore", "pipe", "inherit"] });
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      if (out.includes("\n")) resolve({ child, line: out.slice(0, out.indexOf("\n")) });
-    });
-    child.on("exit", (code) => reject(new Error(`the owner exited (${code}) before reporting`)));
-  });
-}
-
-/** Whether `pid` runs (a zombie has ended). */
-export function runs(pid: number): boolean {
-  try {
-    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -154,12 +154,6 @@ impl ParentEnds {
         fd::write_all(self.sync_w, b"1").step(|| "releasing the container process")
     }
 
-    /// Closes both ends (the child was killed and reaped: no verdict).
-    pub fn close(self) {
-        fd::close(self.sync_w);
-        fd::close(self.err_r);
-    }
-
     /// Ok once the child's execve succeeded, else its error (the child is
     /// reaped). `ready` is the parent's own part of the set-up: when it
     /// failed, the child is killed and that error returned.

@@ -4,7 +4,7 @@
 
 use crate::cgroups::{placement, Placement};
 use crate::error::{Context, Error, ErrorKind};
-use crate::handoff::{self, ParentEnds, Pipes};
+use crate::handoff::{self, Pipes};
 use crate::host::{self, Host};
 use crate::idmap;
 use crate::namespaces::{self, NamespaceKind};
@@ -12,9 +12,9 @@ use crate::nest::Nest;
 use crate::paths::{self, Create, Owners, Source};
 use crate::seccomp::Filter;
 use crate::spec::{Process, Spec};
-use crate::sys::consts::{CLONE_NEWCGROUP, O_CLOEXEC, O_RDONLY, SIGKILL};
+use crate::sys::consts::{CLONE_NEWCGROUP, O_CLOEXEC, O_RDONLY};
 use crate::sys::process::{self, Forked};
-use crate::sys::{cred, fd, Errno};
+use crate::sys::{cred, Errno};
 use crate::syscall::{LinuxSyscall, Syscall};
 use crate::{idmapped, masked, mounts, net, network, oom_score, pivot, process_setup, rlimits, rootfs, spare};
 use std::os::raw::c_int;
@@ -46,7 +46,7 @@ pub fn spawn_nested(
     on_clone: &mut dyn FnMut(i32),
     nest: Option<&Nest>,
 ) -> Result<i32, Error> {
-    launch_with(spec, cgroup, on_clone, None, None, nest)?.verdict()
+    spawn_with(spec, cgroup, on_clone, None, None, nest)
 }
 
 /// [`spawn`] with `linux.seccomp` compiled already (`filter`: what
@@ -58,7 +58,7 @@ pub fn spawn_compiled(
     on_clone: &mut dyn FnMut(i32),
     filter: Option<&Filter>,
 ) -> Result<i32, Error> {
-    launch_with(spec, cgroup, on_clone, filter, None, None)?.verdict()
+    spawn_with(spec, cgroup, on_clone, filter, None, None)
 }
 
 /// [`spawn_compiled`] of a spare container (spare.rs): set up now, its
@@ -71,67 +71,17 @@ pub fn spawn_spare(
     filter: Option<&Filter>,
     late: c_int,
 ) -> Result<i32, Error> {
-    launch_with(spec, cgroup, on_clone, filter, Some(spare::Gate::Pipe(late)), None)?.verdict()
+    spawn_with(spec, cgroup, on_clone, filter, Some(late), None)
 }
 
-/// The warm helper's spare (spare::Gate::Socket): cloned, released and set
-/// up now, from the nest if there is one; it waits at `gate` (the child's end
-/// of a socket pair, then the supervisor's) for its process and stdio. The caller waits for its
-/// `READY` on the other end, sends the start (`spare::send_start`), then
-/// `Launched::verdict` returns once the process's execve succeeded.
-pub fn launch_spare(
-    spec: &Spec,
-    cgroup: Option<&Placement>,
-    on_clone: &mut dyn FnMut(i32),
-    nest: Option<&Nest>,
-    gate: (c_int, c_int),
-) -> Result<Launched, Error> {
-    if spec.process.terminal || spec.network.as_ref().map_or(false, |n| !n.attach.is_empty()) {
-        return Err(Error::new(ErrorKind::Spec, "a spare container has no terminal and joins no network"));
-    }
-    launch_with(spec, cgroup, on_clone, None, Some(spare::Gate::Socket { ours: gate.0, theirs: gate.1 }), nest)
-}
-
-/// A container process cloned and released (its id maps written), not yet
-/// judged: `verdict` waits for its execve.
-pub struct Launched {
-    pub pid: i32,
-    parent: ParentEnds,
-    ready: Result<(), Error>,
-    keeper: bool,
-}
-
-impl Launched {
-    /// The pid once the process's execve succeeded, else why not (the child reaped).
-    pub fn verdict(self) -> Result<i32, Error> {
-        let Launched { pid, parent, ready, keeper } = self;
-        let verdict = parent.verdict(pid, ready);
-        crate::trace::mark("launch: verdict");
-        verdict.map(|()| pid).map_err(|e| {
-            if keeper {
-                // The keeper takes the network down once it sees the container gone.
-                process::reap_all_children();
-            }
-            e
-        })
-    }
-
-    /// A spare nobody takes: killed and reaped, its pipes closed.
-    pub fn discard(self) {
-        let _ = process::kill(self.pid, SIGKILL);
-        let _ = process::wait(self.pid);
-        self.parent.close();
-    }
-}
-
-fn launch_with(
+fn spawn_with(
     spec: &Spec,
     cgroup: Option<&Placement>,
     on_clone: &mut dyn FnMut(i32),
     filter: Option<&Filter>,
-    late: Option<spare::Gate>,
+    late: Option<c_int>,
     nest: Option<&Nest>,
-) -> Result<Launched, Error> {
+) -> Result<i32, Error> {
     // Existing namespaces (linux.namespaces[].path) are joined by the parent,
     // so the child inherits them; user first, mount last.
     namespaces::join_existing(spec)?;
@@ -237,7 +187,15 @@ fn launch_with(
             parent.release()
         });
     crate::trace::mark("launch: released");
-    Ok(Launched { pid, parent, ready, keeper: keeper_net.is_some() })
+    let verdict = parent.verdict(pid, ready);
+    crate::trace::mark("launch: verdict");
+    verdict.map(|()| pid).map_err(|e| {
+        if keeper_net.is_some() {
+            // The keeper takes the network down once it sees the container gone.
+            process::reap_all_children();
+        }
+        e
+    })
 }
 
 /// The child, released by the parent (its id maps written): steps 3–7.
@@ -248,7 +206,7 @@ fn child_setup(
     host: &Host,
     cgroup: Option<&Placement>,
     sync_r: c_int,
-    late: Option<spare::Gate>,
+    late: Option<c_int>,
 ) -> Result<Process, Error> {
     handoff::wait_for_release(sync_r);
     crate::trace::mark("child: released");
@@ -272,23 +230,13 @@ fn child_setup(
     setup_then_process(&LinuxSyscall, spec, prepared, &host, late)
 }
 
-fn setup_then_process(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host, late: Option<spare::Gate>) -> Result<Process, Error> {
-    let gate = match late {
+fn setup_then_process(sys: &dyn Syscall, spec: &Spec, prepared: &Prepared, host: &Host, late: Option<c_int>) -> Result<Process, Error> {
+    let from = match late {
         None => return setup(sys, spec, prepared, host).map(|()| spec.process.clone()),
-        Some(g) => g,
+        Some(fd) => fd,
     };
     setup_container(sys, spec, prepared, host)?;
-    crate::trace::mark("child: spare ready");
-    let process = match gate {
-        spare::Gate::Pipe(from) => spare::receive(from, &spec.process)?,
-        spare::Gate::Socket { ours, theirs } => {
-            fd::close(theirs);
-            let (process, pipes) = spare::receive_start(ours, &spec.process)?;
-            process_setup::mark_own_pipes(pipes);
-            process
-        }
-    };
-    crate::trace::mark("child: spare bound");
+    let process = spare::receive(from, &spec.process)?;
     // Its working directory, made as `setup` makes the spec's (inside the root, "/" now).
     make_cwd(Path::new("/"), &process.cwd)?;
     process_setup::apply(sys, &process, host, prepared.filter.as_ref())?;

@@ -30,11 +30,6 @@ pub fn mark_own_pipes(fds: u8) {
     OWN_PIPES.fetch_or(fds, Ordering::Relaxed);
 }
 
-/// The pipes marked so far (a spare's supervisor sends them to its container, cloned before they were).
-pub fn own_pipes() -> u8 {
-    OWN_PIPES.load(Ordering::Relaxed)
-}
-
 /// `filter`: the container's seccomp filter, loaded as late as it can be:
 /// right before execve with no_new_privs; without it, loading needs
 /// CAP_SYS_ADMIN, so before the uid switch and capset (the calls after it

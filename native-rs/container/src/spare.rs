@@ -9,9 +9,8 @@
 //! Contract: test/fixtures/contract/spare-process.json.
 
 use crate::error::{Context, Error, ErrorKind};
-use crate::json::{self, Json};
 use crate::spec::Process;
-use crate::sys::{fd, fdpass, process};
+use crate::sys::{fd, process};
 use std::os::raw::c_int;
 
 /// What a start may change, by their names in the OCI `process` object.
@@ -58,67 +57,6 @@ pub fn receive(from: c_int, spare: &Process) -> Result<Process, Error> {
     }
     let text = String::from_utf8(doc).map_err(|_| Error::new(ErrorKind::Spec, "the spare container's process is not UTF-8"))?;
     bind(spare, &text)
-}
-
-/// How a spare's process reaches it. `Pipe`: the vm agent's, the document
-/// alone (the spare's stdio are the supervisor's, given at create). `Socket`:
-/// the warm helper's (tsbox-runtime serve), whose spares are made before the
-/// run that takes one is asked for, so its stdio come at start too: the
-/// child says `READY` on it once set up, then gets a [`Start`] with fds 0-2.
-#[derive(Clone, Copy, Debug)]
-pub enum Gate {
-    Pipe(c_int),
-    /// The container's end, and the supervisor's (closed in the container
-    /// first, or a dropped spare would never read EOF).
-    Socket { ours: c_int, theirs: c_int },
-}
-
-/// What the container side of a `Gate::Socket` writes once it waits there.
-pub const READY: u8 = b'r';
-
-/// A spare's start through a `Gate::Socket`, as the supervisor sends it:
-/// `{"pipes":N,"process":P|null}` with the process's fds 0, 1 and 2 attached.
-/// `pipes`: which of them are the supervisor's relay pipes, given to the
-/// process's user (process_setup::mark_own_pipes), never the caller's.
-pub fn send_start(gate: c_int, pipes: u8, process: &str, stdio: [c_int; 3]) -> Result<(), Error> {
-    let line = format!("{{\"pipes\":{},\"process\":{}}}", pipes, process);
-    fdpass::send_all(gate, line.as_bytes(), &stdio, -1).step(|| "starting the spare container")?;
-    fd::close(gate);
-    Ok(())
-}
-
-/// The container's side of a `Gate::Socket`, set up: `READY`, then the start
-/// (read to its end), its fds put on 0-2. Returns the bound process and the
-/// `pipes` bits. EOF before any byte: the spare was dropped, and nobody
-/// waits for this process.
-pub fn receive_start(gate: c_int, spare: &Process) -> Result<(Process, u8), Error> {
-    fd::write_all(gate, &[READY]).step(|| "telling the spare container's supervisor it is ready")?;
-    let mut doc = Vec::new();
-    let mut fds = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        match fdpass::recv(gate, &mut buf, &mut fds).step(|| "waiting for the spare container's process")? {
-            0 => break,
-            n => doc.extend_from_slice(&buf[..n]),
-        }
-    }
-    fd::close(gate);
-    if doc.is_empty() {
-        process::exit_now(1);
-    }
-    let bad = |why: &str| Error::new(ErrorKind::Spec, format!("the spare container's start {}", why));
-    if fds.len() != 3 {
-        return Err(bad("did not bring fds 0-2"));
-    }
-    let text = String::from_utf8(doc).map_err(|_| bad("is not UTF-8"))?;
-    let start = json::parse(&text).map_err(|e| bad(&format!("is not JSON: {}", e)))?;
-    let pipes = start.get("pipes").and_then(Json::as_number).and_then(|n| n.as_u64()).filter(|n| *n < 8).ok_or_else(|| bad("has no pipes"))?;
-    let process = start.get("process").ok_or_else(|| bad("has no process"))?;
-    for (target, f) in fds.iter().enumerate() {
-        fd::dup_onto(*f, target as c_int).step(|| "giving the spare container its stdio")?;
-        fd::close(*f);
-    }
-    Ok((bind(spare, &process.to_string())?, pipes as u8))
 }
 
 #[cfg(test)]

@@ -21,12 +21,7 @@ use container::json::Json;
 use container::status::{Ended, StatusEvents};
 use container::sys::{fd, process};
 use container::Spec;
-use crate::serve::request::{parse_take, Take};
-use container::sys::consts::{O_CLOEXEC, O_RDWR, POLLIN};
-use container::sys::types::PollFd;
-use container::sys::{fdpass, signal};
-use std::cell::{Cell, RefCell};
-use std::os::raw::c_int;
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 pub struct Options {
@@ -55,24 +50,9 @@ struct Run {
     /// Its init's mount and PID namespaces, when nothing else would end what
     /// the container leaves running (`sweeps`): killed once the run ends.
     leftovers: Cell<Option<Namespaces>>,
-    /// A spare taken (`spare`): its container set up and waiting; `spawn` starts it.
-    spare: RefCell<Option<Taken>>,
-}
-
-/// A spare's container and what the run that took it brought.
-struct Taken {
-    launched: launch::Launched,
-    /// Our end of the container's gate (container::spare::Gate::Socket).
-    gate: c_int,
-    /// The run's process document (or `null`: the spare's own).
-    process: String,
 }
 
 impl Run {
-    fn new(spec: Spec, cgroup: Option<Cgroup>, nest: Option<Nest>) -> Run {
-        Run { spec, cgroup, nest, leftovers: Cell::new(None), spare: RefCell::new(None) }
-    }
-
     /// Joined another container's PID namespace (its init's end kills
     /// nothing else) and has no cgroup to kill through, but a mount
     /// namespace of its own to find its processes by (leftovers.rs).
@@ -110,223 +90,9 @@ impl Drop for Cgroup {
     }
 }
 
-pub fn run(mut opts: Options) -> i32 {
-    let (bundle, nest) = (opts.bundle.clone(), opts.nest.take());
-    serve_run(opts, Box::new(move |events| load(&bundle, &mut |w| events.warning(w)).map(|(spec, cgroup)| Run::new(spec, cgroup, nest))))
-}
-
-/// A spare's supervisor (serve's `spare` request): the container of `bundle`
-/// set up now, the run that takes it awaited on `channel` (serve/request.rs:
-/// `{"event":"ready"}` or the `error` event there, then a `Take`, or EOF: dropped).
-/// Taken, it is that run's supervisor, exactly as `run` (events, state,
-/// removal, exit code); the warnings of its set-up are that run's.
-pub fn spare(bundle: PathBuf, channel: c_int, nest: Option<Nest>) -> i32 {
-    let _ = fd::set_cloexec(channel);
-    // Until taken there is no container to forward the caller's ^C to: ignored, as the warm helper does.
-    for sig in crate::signals::FORWARDED {
-        let _ = signal::ignore(sig);
-    }
-    if helper::die_with_parent().is_err() {
-        return 125;
-    }
-    let report = StatusEvents::new(Some(channel), "tsbox-runtime");
-    let mut warnings: Vec<String> = Vec::new();
-    let helper = process::parent_pid();
-    let (run, launched, gate, take) = match until_taken(&bundle, channel, nest, &mut warnings) {
-        Ok(Some(taken)) => taken,
-        Ok(None) => {
-            forget_spare(&bundle);
-            return 0;
-        }
-        Err(e) => {
-            let code = report.error(&e);
-            // Failed: the Runtime that made it deletes it, or runs the container it was taken for there itself
-            // (it may have taken it already); not if it is gone with our helper.
-            if process::parent_pid() != helper {
-                forget_spare(&bundle);
-            }
-            return code;
-        }
-    };
-    let take_process = take.process.clone();
-    *run.spare.borrow_mut() = Some(Taken { launched, gate, process: take.process });
-    let opts = Options {
-        bundle,
-        status_fd: Some(3),
-        record: take.record,
-        remove: take.remove,
-        front_end: false,
-        remove_after_exit: true,
-        nest: None,
-        log: None,
-    };
-    serve_run(
-        opts,
-        Box::new(move |events| {
-            for w in &warnings {
-                events.warning(w);
-            }
-            // The run's process from here on (whose uid the relay hands pipes as they are to); one that does not
-            // fit is the run's spec error. The container binds it again, itself.
-            let mut run = run;
-            run.spec.process = container::spare::bind(&run.spec.process, &take_process)?;
-            Ok(run)
-        }),
-    )
-}
-
-/// The spare's container set up, and the run that took it (None: dropped). Whatever ends here ends whole: its
-/// container killed and reaped, its cgroup gone (Run's drop).
-fn until_taken(bundle: &Path, channel: c_int, nest: Option<Nest>, warnings: &mut Vec<String>) -> Result<Option<(Run, launch::Launched, c_int, Take)>, Error> {
-    let (spec, cgroup) = load(bundle, &mut |w| warnings.push(w.to_string()))?;
-    let run = Run::new(spec, cgroup, nest);
-    let (launched, gate) = launch_spare(&run)?;
-    container::trace::mark("spare: launched");
-    match spare_ready(gate, channel) {
-        Waited::Ready => {}
-        Waited::Dropped => {
-            launched.discard();
-            return Ok(None);
-        }
-        Waited::Failed => {
-            let pid = launched.pid;
-            let e = launched.verdict().err().unwrap_or_else(|| Error::setup("the spare container ended before it was set up"));
-            let _ = process::wait(pid);
-            return Err(e);
-        }
-    }
-    let _ = fd::write_all(channel, b"{\"event\":\"ready\"}\n");
-    container::trace::mark("spare: ready");
-    let (take, fds) = match spare_taken(gate, channel) {
-        Ok(Some(t)) => t,
-        other => {
-            launched.discard();
-            return other.map(|_| None);
-        }
-    };
-    container::trace::mark("spare: taken");
-    // As run_child puts a run's: stdio given on 0-2, /dev/null for the others (our stderr was the warm
-    // helper's), the status socket on 3 (the channel's place: it has served).
-    let null = fd::open_path(Path::new("/dev/null"), O_RDWR | O_CLOEXEC, 0).map_err(|e| Error::errno("opening /dev/null", e));
-    let null = match null {
-        Ok(n) => n,
-        Err(e) => {
-            launched.discard();
-            return Err(e);
-        }
-    };
-    let mut given = fds[1..].iter();
-    for (slot, present) in take.stdio.iter().enumerate() {
-        let source = if *present { given.next().copied().unwrap_or(null) } else { null };
-        let _ = fd::dup_onto(source, slot as c_int);
-    }
-    fd::close(null);
-    let _ = fd::dup_onto(fds[0], 3);
-    for f in fds {
-        fd::close(f);
-    }
-    if take.new_session {
-        if let Err(e) = container::sys::tty::setsid() {
-            launched.discard();
-            return Err(Error::errno("taking a session of its own", e));
-        }
-    }
-    Ok(Some((run, launched, gate, take)))
-}
-
-/// A dropped spare's bundle goes with it (it has no name, no state: nothing else would ever delete it), unless
-/// a run has claimed it since (its state.json: src/runtime.ts prepares a run in a spare's bundle, then may
-/// drop the spare and start the run there itself); so does an orphaned one's.
-fn forget_spare(bundle: &Path) {
-    if !bundle.join("state.json").exists() {
-        remove::remove_container(bundle);
-    }
-}
-
-/// The spare's container cloned and set up from `run` (launch::launch_spare), and our end of its gate.
-fn launch_spare(run: &Run) -> Result<(launch::Launched, c_int), Error> {
-    let placement = run.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;
-    let (ours, theirs) = fdpass::socket_pair().map_err(|e| Error::errno("creating the spare's gate", e))?;
-    // Its pid is the one an orphaned supervisor kills (signals.rs), here as for a run.
-    let launched = launch::launch_spare(&run.spec, placement.as_ref(), &mut crate::signals::forward_to, run.nest.as_ref(), (theirs, ours));
-    fd::close(theirs);
-    launched.map(|l| (l, ours)).map_err(|e| {
-        fd::close(ours);
-        e
-    })
-}
-
-enum Waited {
-    Ready,
-    /// The channel's other end closed: nobody will take it.
-    Dropped,
-    /// The container ended (its set-up failed, or it was killed).
-    Failed,
-}
-
-/// Until the container says it is set up (its `READY` on the gate), or ends, or the spare is dropped.
-fn spare_ready(gate: c_int, channel: c_int) -> Waited {
-    loop {
-        // The channel only for its hang-up: a take comes after our `ready`.
-        let mut polled = [PollFd { fd: gate, events: POLLIN, revents: 0 }, PollFd { fd: channel, events: 0, revents: 0 }];
-        if fd::poll(&mut polled, -1).is_err() {
-            return Waited::Failed;
-        }
-        if polled[0].revents != 0 {
-            let mut byte = [0u8; 1];
-            return match fd::read(gate, &mut byte) {
-                Ok(1) if byte[0] == container::spare::READY => Waited::Ready,
-                _ => Waited::Failed,
-            };
-        }
-        if polled[1].revents != 0 {
-            return Waited::Dropped;
-        }
-    }
-}
-
-/// The take line and its descriptors, or None if the channel closed first. The container ending meanwhile
-/// (killed) is an error.
-fn spare_taken(gate: c_int, channel: c_int) -> Result<Option<(Take, Vec<c_int>)>, Error> {
-    let mut line = Vec::new();
-    let mut fds = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    while !line.contains(&b'\n') {
-        let mut polled = [PollFd { fd: channel, events: POLLIN, revents: 0 }, PollFd { fd: gate, events: POLLIN, revents: 0 }];
-        fd::poll(&mut polled, -1).map_err(|e| Error::errno("waiting for the spare's run", e))?;
-        if polled[0].revents == 0 {
-            if polled[1].revents != 0 {
-                return Err(Error::setup("the spare container ended before a run took it"));
-            }
-            continue;
-        }
-        match fdpass::recv(channel, &mut buf, &mut fds) {
-            Ok(0) | Err(_) if line.is_empty() => {
-                for f in fds {
-                    fd::close(f);
-                }
-                return Ok(None);
-            }
-            Ok(0) | Err(_) => return Err(Error::setup("the spare's take was cut short")),
-            Ok(n) => line.extend_from_slice(&buf[..n]),
-        }
-    }
-    let text = String::from_utf8_lossy(&line[..line.iter().position(|b| *b == b'\n').unwrap_or(line.len())]).into_owned();
-    let take = parse_take(&text).map_err(|why| Error::setup(format!("the spare's take: {}", why)))?;
-    if fds.len() != take.fd_count() {
-        for f in fds {
-            fd::close(f);
-        }
-        return Err(Error::setup("the spare's take did not bring its descriptors"));
-    }
-    Ok(Some((take, fds)))
-}
-
-/// `helper::serve` of a run whose `load` gives its container (made here, or a spare's set up already).
-fn serve_run(opts: Options, load: Box<dyn FnOnce(&StatusEvents) -> Result<Run, Error>>) -> i32 {
+pub fn run(opts: Options) -> i32 {
     let bundle = opts.bundle;
-    let (started_at, ended_at, failed_at) = (bundle.clone(), bundle.clone(), bundle.clone());
-    let log_dir = bundle;
+    let (started_at, ended_at, failed_at, log_dir) = (bundle.clone(), bundle.clone(), bundle.clone(), bundle.clone());
     // Our exit is the caller's answer (the CLI's, or the library's wait()): the tree's deletion need not hold it
     // up (2-20 ms of unlinks on a busy disk, a third of a library run), where the remover will be reaped.
     let remove = match (opts.remove, opts.remove_after_exit) {
@@ -334,22 +100,13 @@ fn serve_run(opts: Options, load: Box<dyn FnOnce(&StatusEvents) -> Result<Run, E
         (true, true) => Removal::AfterExit,
         (true, false) => Removal::Now,
     };
+    let nest = opts.nest;
     helper::serve(Start {
         status_fd: opts.status_fd,
         front_end: opts.front_end,
         detach: false,
-        load,
+        load: Box::new(move |events| load(&bundle, events).map(|(spec, cgroup)| Run { spec, cgroup, nest, leftovers: Cell::new(None) })),
         spawn: |r: &Run, on_clone: &mut dyn FnMut(i32)| {
-            if let Some(taken) = r.spare.borrow_mut().take() {
-                // Our fds 0-2 as the run's process is to have them (relay.rs may have swapped some for our pipes).
-                on_clone(taken.launched.pid);
-                let pipes = container::process_setup::own_pipes();
-                if let Err(e) = container::spare::send_start(taken.gate, pipes, &taken.process, [0, 1, 2]) {
-                    taken.launched.discard();
-                    return Err(e);
-                }
-                return taken.launched.verdict();
-            }
             let placement = r.cgroup.as_ref().map(|c| Placement::open(&*c.manager)).transpose()?;
             let sweeps = r.sweeps();
             let mut cloned = |pid| {
@@ -479,7 +236,7 @@ fn record_end(bundle: &Path, remove: Removal, fields: Vec<(&str, Json)>) {
     fd::close(lock);
 }
 
-fn load(bundle: &Path, warn: &mut dyn FnMut(&str)) -> Result<(Spec, Option<Cgroup>), Error> {
+fn load(bundle: &Path, events: &StatusEvents) -> Result<(Spec, Option<Cgroup>), Error> {
     container::trace::mark("run: load");
     let mut spec = Spec::load(bundle)?;
     // Only a run joins a peer container (--network/--pid/--ipc container:X),
@@ -515,7 +272,7 @@ fn load(bundle: &Path, warn: &mut dyn FnMut(&str)) -> Result<(Spec, Option<Cgrou
             e
         })?;
     if let Some(w) = &prepared.warning {
-        warn(w);
+        events.warning(w);
     }
     let cgroup = prepared.manager.map(|manager| {
         if let Some((file, value)) = manager.thaw_file() {

@@ -8,7 +8,7 @@ import { ContainerError, TsboxError } from "../../errors.js";
 import { type Signal, signalNumber } from "../../signals.js";
 import { isErrno, randomHex, unlinkIfThere } from "../../fs-util.js";
 import type { LinuxResources, NetworkSpec, ProcessSpec } from "../../spec/container-spec.js";
-import type { Backend, BackendCapabilities, SpareContainer, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, ResolvChange, StartOptions, StdioTarget } from "../backend.js";
+import type { Backend, BackendCapabilities, ContainerProcess, ContainerStats, ExecStartOptions, ExitStatus, HandOffOptions, LaunchOptions, ResolvChange, StartOptions, StdioTarget } from "../backend.js";
 import { loadAddon, type NativeAddon } from "./addon.js";
 import { become, runHandOffArgs } from "./become.js";
 import { readCgroupStats } from "./cgroup-stats.js";
@@ -21,7 +21,6 @@ import { requireRuntimeBinary } from "./runtime-binary.js";
 import { readStatusEvents, type StatusEvent, statusErrorToTsboxError } from "./status-events.js";
 import { type SupervisorExit, WarmHelper, WarmHelperGone } from "./warm-helper.js";
 import { requireInitBinary } from "./init-binary.js";
-import { NativeSpare } from "./spare-container.js";
 import { reapWithWorker } from "./worker-children.js";
 
 export interface NativeBackendOptions {
@@ -33,12 +32,6 @@ export interface NativeBackendOptions {
    * $TSBOX_WARM_HELPER is "0". Runs it cannot take use the spawn path.
    */
   warmHelper?: boolean;
-  /**
-   * Keep one spare container of the last foreground run's kind set up through the warm helper, for the next
-   * run of that kind to take (src/containers/spare.ts); default true unless $TSBOX_SPARE is "0". It holds a
-   * cgroup, its bundle and two idle processes while it waits.
-   */
-  spare?: boolean;
 }
 
 const STATUS_FD = 3;
@@ -75,34 +68,6 @@ export class NativeBackend implements Backend {
     if (options.warmHelper === false || (options.warmHelper === undefined && process.env.TSBOX_WARM_HELPER === "0")) this.warm = null;
   }
 
-  /** Through the warm helper only: a spare is a fork of it. */
-  async spare(bundleDir: string): Promise<SpareContainer | undefined> {
-    if (this.options.spare === false || (this.options.spare === undefined && process.env.TSBOX_SPARE === "0")) return undefined;
-    const warm = await this.warmHelper();
-    if (!warm) return undefined;
-    const addon = await loadAddon();
-    const [ours, theirs] = addon.socketPair() as [number, number];
-    try {
-      return new NativeSpare(addon, warm.spare(bundleDir, theirs), ours);
-    } catch (err) {
-      addon.closeFd(ours);
-      throw err;
-    } finally {
-      addon.closeFd(theirs);
-    }
-  }
-
-  /** The warm helper, made on first use; undefined where it cannot be had (no addon). */
-  private async warmHelper(): Promise<WarmHelper | undefined> {
-    if (this.warm === null) return undefined;
-    try {
-      this.warm ??= new WarmHelper(this.options.runtimeBinary ?? requireRuntimeBinary(), await loadAddon());
-    } catch {
-      this.warm = null;
-    }
-    return this.warm ?? undefined;
-  }
-
   /** The warm helper's pid while it runs (tests). */
   get warmHelperPid(): number | undefined {
     return this.warm?.pid;
@@ -133,15 +98,20 @@ export class NativeBackend implements Backend {
    */
   private async runWarm(options: StartOptions, stdio: HelperStdio): Promise<ContainerProcess> {
     const binary = this.options.runtimeBinary ?? requireRuntimeBinary();
-    const warm = await this.warmHelper();
-    if (!warm) return this.start({ ...options, oneShot: true });
-    const addon = await loadAddon();
+    let addon: NativeAddon;
+    try {
+      addon = await loadAddon();
+      this.warm ??= new WarmHelper(binary, addon);
+    } catch {
+      this.warm = null;
+    }
+    if (!this.warm) return this.start({ ...options, oneShot: true });
     const spec = options.spec.process;
     const pty = spec.terminal ? await (await import("./pty.js")).Pty.open(spec.consoleSize?.width ?? 80, spec.consoleSize?.height ?? 24) : undefined;
     const theirs: number[] = [];
     const ours: Socket[] = [];
     const pair = (): [number, number] => {
-      const p = addon.socketPair() as [number, number];
+      const p = addon!.socketPair() as [number, number];
       theirs.push(p[1]);
       return p;
     };
@@ -163,16 +133,14 @@ export class NativeBackend implements Backend {
         return child;
       }) as [number | undefined, number | undefined, number | undefined];
       const record = options.record;
-      const request = { record: record !== undefined, remove: record?.remove ?? false, newSession: stdio.newSession ?? false };
-      // A spare of this bundle, set up already (src/containers/spare.ts): its supervisor becomes this run's.
-      run = options.spare instanceof NativeSpare ? options.spare.take({ ...request, process: spec }, statusTheirs, slots) : warm.run({ bundle: options.bundleDir, ...request }, statusTheirs, slots);
+      run = this.warm.run({ bundle: options.bundleDir, record: record !== undefined, remove: record?.remove ?? false, newSession: stdio.newSession ?? false }, statusTheirs, slots);
     } catch (err) {
       for (const s of ours) s.destroy();
       pty?.close();
       throw new TsboxError(`cannot start tsbox-runtime (${binary}): ${(err as Error).message}`, { code: "runtime", cause: err });
     } finally {
       // The helper has its copies (or never will): ours would keep the container's pipes open.
-      for (const fd of theirs) addon.closeFd(fd);
+      for (const fd of theirs) addon!.closeFd(fd);
       pty?.closeSlave();
     }
     const warmRun = run;
@@ -189,7 +157,7 @@ export class NativeBackend implements Backend {
       // Gone before forking: nothing started, so the spawn path may run it.
       if (!(err instanceof WarmHelperGone)) throw err;
       for (const s of ours) s.destroy();
-      return this.start({ ...options, oneShot: true, spare: undefined });
+      return this.start({ ...options, oneShot: true });
     });
   }
 

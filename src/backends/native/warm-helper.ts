@@ -34,14 +34,6 @@ interface Entry {
   refused: (err: Error) => void;
   reaped: (exit: SupervisorExit) => void;
   done: boolean;
-  /** A spare nobody took yet: it neither keeps Node running nor holds the helper open past `close()`. */
-  idle: boolean;
-}
-
-/** A spare's supervisor (`spare`): a WarmRun once a run takes it (`going`). */
-export interface WarmSpare extends WarmRun {
-  /** Taken, or dropped and awaited: it counts as any run from now on (the helper's socket ref'd until it is reaped). */
-  going(): void;
 }
 
 /**
@@ -81,45 +73,27 @@ export class WarmHelper {
    * its copies afterwards.
    */
   run(request: WarmRunRequest, status: number, stdio: [number | undefined, number | undefined, number | undefined]): WarmRun {
-    const fds = [status, ...stdio.filter((f): f is number => f !== undefined)];
-    return this.request({ op: "run", ...request, stdio: stdio.map((f) => f !== undefined) }, fds, false).run;
-  }
-
-  /**
-   * A spare container of the bundle (serve/request.rs `spare`): its supervisor sets it up at once and talks
-   * to us on `channel` (the far end of our socket pair; the caller closes its copy afterwards).
-   */
-  spare(bundle: string, channel: number): WarmSpare {
-    const { run, entry } = this.request({ op: "spare", bundle }, [channel], true);
-    const going = () => {
-      if (!entry.idle) return;
-      entry.idle = false;
-      if (!entry.done) this.control?.ref();
-    };
-    return { ...run, going };
-  }
-
-  private request(fields: Record<string, unknown>, fds: number[], idle: boolean): { run: WarmRun; entry: Entry } {
     // A run after close(): the helper still there serves it, as a new one would, and stays like one.
-    if (!idle) this.closing = false;
+    this.closing = false;
     this.ensureStarted();
     const id = this.nextId++;
     let entry!: Entry;
     const forked = new Promise<number>((forked, refused) => {
-      entry = { forked, refused, reaped: () => {}, done: false, idle };
+      entry = { forked, refused, reaped: () => {}, done: false };
     });
     const reaped = new Promise<SupervisorExit>((resolve) => (entry.reaped = resolve));
     forked.catch(() => {});
-    const line = JSON.stringify({ ...fields, id }) + "\n";
+    const fds = [status, ...stdio.filter((f): f is number => f !== undefined)];
+    const line = JSON.stringify({ op: "run", id, ...request, stdio: stdio.map((f) => f !== undefined) }) + "\n";
     this.runs.set(id, entry);
-    if (!idle) this.control!.ref();
+    this.control!.ref();
     try {
       this.addon.sendFds(this.controlFd, line, ...fds);
     } catch (err) {
       this.settle(id, { code: null, signal: "SIGKILL" }, new WarmHelperGone(`the warm helper did not take the run: ${(err as Error).message}`));
       void this.stop();
     }
-    const run: WarmRun = {
+    return {
       forked,
       reaped,
       kill: (signal) => {
@@ -132,7 +106,6 @@ export class WarmHelper {
         }
       },
     };
-    return { run, entry };
   }
 
   /**
@@ -140,7 +113,7 @@ export class WarmHelper {
    * (its control socket ref'd until then, as for any pending run). Resolves at once: the runs' containers go on.
    */
   close(): Promise<void> {
-    if (this.busy() === 0) return this.stop();
+    if (this.runs.size === 0) return this.stop();
     this.closing = true;
     return Promise.resolve();
   }
@@ -229,16 +202,9 @@ export class WarmHelper {
     entry.done = true;
     if (refused) entry.refused(refused);
     entry.reaped(exit);
-    if (this.busy() > 0) return;
+    if (this.runs.size > 0) return;
     this.control?.unref();
     if (this.closing) void this.stop();
-  }
-
-  /** Runs going (spares nobody took are not: they wait for one). */
-  private busy(): number {
-    let n = 0;
-    for (const entry of this.runs.values()) if (!entry.idle) n++;
-    return n;
   }
 
   /** Runs not reaped yet died with the helper (PDEATHSIG); those not forked yet never started. */

@@ -23,7 +23,7 @@
 //! (its own PDEATHSIG), each container with its supervisor: nothing
 //! outlives the Runtime's process.
 
-pub mod request;
+mod request;
 mod run_child;
 
 use crate::helper;
@@ -120,7 +120,6 @@ impl Server {
             }
             match request::parse(&text) {
                 Ok(Request::Run(run)) => self.start(run),
-                Ok(Request::Spare { id, bundle }) => self.spare(id, &bundle),
                 Ok(Request::Kill { id, signal }) => {
                     // Only a supervisor not yet reaped: its pid is still its own.
                     if let Some((&pid, _)) = self.runs.iter().find(|(_, r)| **r == id) {
@@ -155,26 +154,6 @@ impl Server {
         for f in fds {
             fd::close(f);
         }
-    }
-
-    /// A spare's supervisor (request.rs `spare`), replied to as a run is.
-    fn spare(&mut self, id: u64, bundle: &Path) {
-        if self.fds.is_empty() {
-            self.reply(&request::failed(Some(id), "the request's descriptors did not arrive"));
-            return;
-        }
-        let channel = self.fds.remove(0);
-        if self.nest.is_none() {
-            self.nest = Some(make_nest(bundle));
-        }
-        match run_child::fork_spare(bundle, channel, self.nest.as_ref().and_then(Option::as_ref)) {
-            Ok(pid) => {
-                self.runs.insert(pid, id);
-                self.reply(&request::forked(id, pid));
-            }
-            Err(e) => self.reply(&request::failed(Some(id), &e.message)),
-        }
-        fd::close(channel);
     }
 
     fn reap(&mut self) {

@@ -5,13 +5,6 @@
 //!       fds: the status pipe's write end, then each stdio slot marked true
 //!       (0, 1, 2 in order); a slot marked false gets /dev/null.
 //!   {"op":"kill","id":N,"signal":SIGNO}
-//!   {"op":"spare","id":N,"bundle":DIR}
-//!       fd: the spare's channel (a socket pair's end; the caller keeps the
-//!       other). The supervisor forked for it sets the container up at once
-//!       and says on the channel `{"event":"ready"}` (or the `error` event);
-//!       then a run takes it by sending there a `Take` line, with the run's
-//!       descriptors as a `run` request brings them; EOF instead drops it.
-//!       Replies as for a run: its pid once forked, its exit once reaped.
 //!
 //! Replies, one per line: `{"id":N,"pid":P}` once forked (P: the run's
 //! supervisor, which reports on the status pipe as `tsbox-runtime run`
@@ -25,53 +18,6 @@ use std::path::PathBuf;
 pub enum Request {
     Run(RunRequest),
     Kill { id: u64, signal: i32 },
-    Spare { id: u64, bundle: PathBuf },
-}
-
-/// A run taking a spare, on its channel:
-/// `{"process":P|null,"record":B,"remove":B,"newSession":B,"stdio":[B,B,B]}`,
-/// the status socket and the stdio given attached as to a `run` request.
-/// `process`: the run's (only its late fields may differ from the spare's:
-/// container::spare::bind); null, the spare's own.
-#[derive(Debug, PartialEq)]
-pub struct Take {
-    pub process: String,
-    pub record: bool,
-    pub remove: bool,
-    pub new_session: bool,
-    pub stdio: [bool; 3],
-}
-
-impl Take {
-    pub fn fd_count(&self) -> usize {
-        1 + self.stdio.iter().filter(|s| **s).count()
-    }
-}
-
-pub fn parse_take(line: &str) -> Result<Take, String> {
-    let doc = json::parse(line).map_err(|e| format!("not JSON: {}", e))?;
-    let process = doc.get("process").ok_or_else(|| "take: no process".to_string())?;
-    Ok(Take {
-        process: process.to_string(),
-        record: flag(&doc, "record"),
-        remove: flag(&doc, "remove"),
-        new_session: flag(&doc, "newSession"),
-        stdio: stdio_slots(&doc),
-    })
-}
-
-fn flag(doc: &Json, key: &str) -> bool {
-    doc.get(key).and_then(Json::as_bool).unwrap_or(false)
-}
-
-/// Which of stdin, stdout, stderr came as a descriptor (`"stdio":[B,B,B]`).
-fn stdio_slots(doc: &Json) -> [bool; 3] {
-    let slots = doc.get("stdio").and_then(Json::as_array).unwrap_or(&[]);
-    let mut stdio = [false; 3];
-    for (i, s) in slots.iter().take(3).enumerate() {
-        stdio[i] = s.as_bool().unwrap_or(false);
-    }
-    stdio
 }
 
 #[derive(Debug, PartialEq)]
@@ -99,17 +45,24 @@ pub fn parse(line: &str) -> Result<Request, (Option<u64>, String)> {
     let id = number("id");
     let fail = |what: &str| (id, what.to_string());
     let id_ = id.ok_or_else(|| fail("no id"))?;
-    let bundle = || doc.get("bundle").and_then(Json::as_str).filter(|b| !b.is_empty()).map(PathBuf::from);
+    let flag = |key: &str| doc.get(key).and_then(Json::as_bool).unwrap_or(false);
     match doc.get("op").and_then(Json::as_str) {
-        Some("run") => Ok(Request::Run(RunRequest {
-            id: id_,
-            bundle: bundle().ok_or_else(|| fail("run: no bundle"))?,
-            record: flag(&doc, "record"),
-            remove: flag(&doc, "remove"),
-            new_session: flag(&doc, "newSession"),
-            stdio: stdio_slots(&doc),
-        })),
-        Some("spare") => Ok(Request::Spare { id: id_, bundle: bundle().ok_or_else(|| fail("spare: no bundle"))? }),
+        Some("run") => {
+            let bundle = doc.get("bundle").and_then(Json::as_str).filter(|b| !b.is_empty()).ok_or_else(|| fail("run: no bundle"))?;
+            let slots = doc.get("stdio").and_then(Json::as_array).unwrap_or(&[]);
+            let mut stdio = [false; 3];
+            for (i, s) in slots.iter().take(3).enumerate() {
+                stdio[i] = s.as_bool().unwrap_or(false);
+            }
+            Ok(Request::Run(RunRequest {
+                id: id_,
+                bundle: PathBuf::from(bundle),
+                record: flag("record"),
+                remove: flag("remove"),
+                new_session: flag("newSession"),
+                stdio,
+            }))
+        }
         Some("kill") => {
             let signal = number("signal").filter(|s| *s > 0 && *s < 65).ok_or_else(|| fail("kill: no signal"))?;
             Ok(Request::Kill { id: id_, signal: signal as i32 })
@@ -157,18 +110,6 @@ mod tests {
         assert_eq!(parse(r#"{"op":"run","id":4}"#).unwrap_err().0, Some(4));
         assert_eq!(parse(r#"{"op":"fly","id":5}"#).unwrap_err(), (Some(5), "unknown op fly".to_string()));
         assert_eq!(parse("nope").unwrap_err().0, None);
-    }
-
-    #[test]
-    fn a_spare_and_its_take() {
-        assert_eq!(parse(r#"{"op":"spare","id":9,"bundle":"/b/s"}"#), Ok(Request::Spare { id: 9, bundle: PathBuf::from("/b/s") }));
-        assert_eq!(parse(r#"{"op":"spare","id":9}"#).unwrap_err(), (Some(9), "spare: no bundle".to_string()));
-        let take = parse_take(r#"{"process":{"args":["true"]},"record":true,"remove":true,"stdio":[false,true,false]}"#).unwrap();
-        assert_eq!(take.process, r#"{"args":["true"]}"#);
-        assert!(take.record && take.remove && !take.new_session);
-        assert_eq!(take.fd_count(), 2);
-        assert_eq!(parse_take(r#"{"process":null}"#).unwrap().process, "null");
-        assert_eq!(parse_take(r#"{"record":true}"#).unwrap_err(), "take: no process");
     }
 
     #[test]

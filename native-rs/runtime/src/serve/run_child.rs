@@ -15,36 +15,6 @@ use container::sys::{cred, fd, signal, tty};
 use std::os::raw::c_int;
 use std::path::Path;
 
-/// A spare's supervisor (run::spare): `channel` on its fd 3, /dev/null on
-/// 0-1 and our stderr on 2 (its messages, as ours) until a run takes it and
-/// brings its own (the nest on 4, as for a run).
-pub fn fork_spare(bundle: &Path, channel: c_int, nest: Option<&Nest>) -> Result<i32, Error> {
-    match process::clone_fork(0).step(|| "forking the spare's supervisor")? {
-        Forked::Parent(pid) => Ok(pid),
-        Forked::Child => {
-            container::trace::mark("child: forked");
-            signal::reset_for_our_code();
-            let _ = cred::set_name("tsbox-spare");
-            let null = match fd::open_path(Path::new("/dev/null"), O_RDWR | O_CLOEXEC, 0) {
-                Ok(null) => null,
-                Err(_) => process::exit_now(125),
-            };
-            // The channel is >= 4 (the server holds 0-3), so it is moved before 3 is taken.
-            for (source, target) in [(channel, 3), (null, 0), (null, 1)] {
-                if fd::dup_onto(source, target).is_err() {
-                    process::exit_now(125);
-                }
-            }
-            let nest = match nest.map(|n| n.copy_at(4)).transpose() {
-                Ok(n) => n,
-                Err(_) => process::exit_now(125),
-            };
-            fd::close_from(if nest.is_some() { 5 } else { 4 });
-            process::exit_now(run::spare(bundle.to_path_buf(), 3, nest))
-        }
-    }
-}
-
 /// `fds`: the status pipe, then the stdio slots the request marked present.
 pub fn fork(run: &RunRequest, fds: &[c_int], nest: Option<&Nest>) -> Result<i32, Error> {
     match process::clone_fork(0).step(|| "forking the run's supervisor")? {
