@@ -131,7 +131,8 @@ Run 'tsbox COMMAND --help' (or 'tsbox help COMMAND') for more on a command.
 Exit codes: run/create: 125 tsbox failed, 126 cannot execute, 127 not found, else the command's;
 other commands: 1 failed (exec: the command's, 126, 127), 125 a usage error.
 Environment: TSBOX_DATA_DIR (images, containers, volumes; default $XDG_DATA_HOME/tsbox or ~/.local/share/tsbox),
-TSBOX_BACKEND (native, vm or auto), TSBOX_NETWORK (the default network), TSBOX_ROOTLESS_NETWORK (pasta or slirp4netns).
+TSBOX_BACKEND (native, vm or auto), TSBOX_NETWORK (the default network), TSBOX_ROOTLESS_NETWORK (pasta or slirp4netns),
+TSBOX_RUN_CACHE=0 (every run prepares its container in full: no replay of an earlier run's plan).
 `;
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
