@@ -110,7 +110,7 @@ export interface RunControl {
   /** @internal (a symbol: no option of the public API, nor listed in its errors) */
   [DISPOSABLE_LAYER]?: boolean;
   /** @internal The CLI's run cache (src/cli/run-cache/): told what a run that is handed off was made from. */
-  [HANDING_OFF]?: (run: { bundleDir: string; manifestDigest: string; layers: string[] }) => void;
+  [HANDING_OFF]?: (run: { bundleDir: string; layers: string[] }) => void;
 }
 /**
  * @internal A build step's container: the builder turns its writable layer into an image layer, then removes it,
@@ -252,7 +252,7 @@ export class Runtime implements ContainerOwner {
       // (--log-driver none: no log at all.)
       const log = remove ? undefined : keptLog(state.log);
       if (handOff && this.backend.handOff) {
-        control[HANDING_OFF]?.({ bundleDir: bundle.dir, manifestDigest: state.imageDigest, layers });
+        control[HANDING_OFF]?.({ bundleDir: bundle.dir, layers });
         await this.backend.handOff({ bundleDir: bundle.dir, stdin, remove, ...(log ? { log } : {}), ...control.handOff });
       }
       const started = await this.backend.start({

@@ -21,12 +21,10 @@ export interface StoredPlan extends PlanShape {
   /** The tsbox-runtime the full run handed over to, and the addon it loaded to do it. */
   binary: string;
   addon: string;
-  manifestDigest: string;
   /** The image's layer dirs (its creator file lists them, as the full run's did). */
   layers: string[];
-  /** Every dir the container's root is made of (the layers and the shared init layer): all must still be there. */
+  /** Every dir the container's root is made of (those layers and the shared init layer): all must still be there. */
   lower: string[];
-  remove: boolean;
   stdin: "inherit" | "ignore";
   /** What the full run warned of before it handed over (said again, as it would have been). */
   warnings: string[];

@@ -39,7 +39,7 @@ export interface RunRecorder {
   /** Wraps the run's warning sink: what it says is said again by a replay. */
   warnings(say: (message: string) => void): (message: string) => void;
   /** Runtime's HANDING_OFF hook. */
-  handingOff(run: { bundleDir: string; manifestDigest: string; layers: string[] }): void;
+  handingOff(run: { bundleDir: string; layers: string[] }): void;
   /** Wraps the hand-off's beforeExec: the plan is written first. */
   beforeExec(next: HandOffOptions["beforeExec"]): (helperArgs: readonly string[]) => void;
 }
@@ -53,7 +53,7 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
   // Before the image is looked up: a tag or pull from now on makes the plan stale.
   const index = fileIdentity(join(dataDir, "index.json"));
   const warnings: string[] = [];
-  let made: { bundleDir: string; manifestDigest: string; layers: string[] } | undefined;
+  let made: { bundleDir: string; layers: string[] } | undefined;
   const record = (helperArgs: readonly string[], stdin: "inherit" | "ignore"): string => {
     if (!made) return "not handed over";
     // The store changed while the image was looked up (a first run's import of the embedded image, a pull): the
@@ -79,10 +79,8 @@ export function runRecorder(args: readonly string[], request: RunRequest, dataDi
       index,
       binary: requireRuntimeBinary(env),
       addon: addonPath()!,
-      manifestDigest: made.manifestDigest,
       layers: made.layers,
       lower: (spec.root?.overlay?.lower ?? []).filter((dir): dir is string => typeof dir === "string"),
-      remove: files.state.remove,
       stdin,
       warnings,
     });

@@ -72,15 +72,15 @@ async function replay(plan: StoredPlan, dataDir: string, command: readonly strin
   };
   try {
     loadAddonSync(plan.addon);
-    makeBundleDir(paths, bundle, plan.manifestDigest, plan.layers);
+    makeBundleDir(paths, bundle, plan.state.imageDigest, plan.layers);
     // As the full run's checkImageKept: under the index's lock, after the creator file claims the image.
-    const imageKept = await withIndexLock(dataDir, async () => fileIdentity(join(dataDir, "index.json")) === plan.index && [...plan.layers, ...plan.lower].every((dir) => existsSync(dir)));
+    const imageKept = await withIndexLock(dataDir, async () => fileIdentity(join(dataDir, "index.json")) === plan.index && plan.lower.every((dir) => existsSync(dir)));
     if (!imageKept) {
       traceMark(process.env, "image changed");
       return undo();
     }
     makeRootDirs(bundle);
-    if (plan.remove) writeFileSync(paths.removalMarker(id), "");
+    if (plan.state.remove) writeFileSync(paths.removalMarker(id), "");
     if (plan.name === null) name = names.reserveGenerated(id);
     else {
       names.reserve(plan.name, id);
